@@ -1,0 +1,21 @@
+import { z } from 'zod';
+import { envInt, envMode, envNumber, parseEnv } from '../../runtime/env.js';
+import { streams } from '../../schemas/keys.js';
+
+export const heatGateEnvSchema = z
+  .object({
+    P26_MODE: envMode('shadow'),
+    HEAT_MIN: envNumber(0.25).refine((v) => v >= 0, 'must not be negative'),
+    HEAT_MAX: envNumber(0.65).refine((v) => v >= 0, 'must not be negative'),
+    P26_INPUT_STREAM: z.string().min(1).default(streams.harvestProposal),
+    P26_OUTPUT_STREAM: z.string().min(1).default(streams.harvestCalibrated),
+    P26_DECISION_STREAM: z.string().min(1).default(streams.heatDecision),
+    P26_GROUP: z.string().min(1).default('p26_heat_gate'),
+    P26_PROPOSAL_TTL_SEC: envInt(300, 1),
+  })
+  .refine((c) => c.HEAT_MIN < c.HEAT_MAX, { message: 'must be greater than HEAT_MIN', path: ['HEAT_MAX'] });
+
+export type HeatGateConfig = z.infer<typeof heatGateEnvSchema>;
+
+export const parseHeatGateConfig = (env: Readonly<Record<string, string | undefined>>): HeatGateConfig =>
+  parseEnv(heatGateEnvSchema as unknown as z.ZodObject, env) as HeatGateConfig;

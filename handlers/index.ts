@@ -1,0 +1,6 @@
+import type { AnyHandler } from '../runtime/handler.js';
+import { heatGate } from './heat-gate/index.js';
+import { positionSnapshot } from './position-snapshot.js';
+
+/** Every gate this process can host; HANDLERS picks a subset by name. */
+export const allHandlers: readonly AnyHandler[] = [positionSnapshot, heatGate];

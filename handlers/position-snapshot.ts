@@ -1,0 +1,73 @@
+import { z } from 'zod';
+import { defineHandler } from '../runtime/handler.js';
+import { parseEnv } from '../runtime/env.js';
+import { keys, streams } from '../schemas/keys.js';
+import { positionSnapshotSchema } from '../schemas/position-snapshot.js';
+import type { MetricFactory } from '../runtime/metrics.js';
+
+const configSchema = z.object({
+  POSITION_SNAPSHOT_STREAM: z.string().min(1).default(streams.positionSnapshot),
+  POSITION_SNAPSHOT_GROUP: z.string().min(1).default('position_snapshot'),
+});
+type PositionSnapshotConfig = z.infer<typeof configSchema>;
+
+function metrics(m: MetricFactory) {
+  return {
+    applied: m.counter({ name: 'quantum_position_snapshots_applied_total', help: 'Position snapshots materialised into hashes' }),
+    stale: m.counter({ name: 'quantum_position_snapshots_stale_total', help: 'Snapshots skipped because a newer one for the symbol was already applied' }),
+    active: m.gauge({ name: 'quantum_position_snapshot_last_notional_usd', help: 'Latest position notional per symbol', labelNames: ['symbol'] }),
+  };
+}
+
+/**
+ * Materialises quantum:stream:position.snapshot into one hash per symbol plus an index of active
+ * symbols, so gates read the latest position of every symbol without scanning the stream.
+ */
+export const positionSnapshot = defineHandler({
+  name: 'position-snapshot',
+  description: 'Latest position per symbol: quantum:position:snapshot:{symbol} and the active-symbol index',
+  trigger: {
+    kind: 'stream',
+    stream: (c: PositionSnapshotConfig) => c.POSITION_SNAPSHOT_STREAM,
+    group: (c: PositionSnapshotConfig) => c.POSITION_SNAPSHOT_GROUP,
+  },
+  input: positionSnapshotSchema,
+  config: (env) => parseEnv(configSchema, env),
+  metrics,
+  failure: { maxAttempts: 3, backoffMs: 25, policy: 'dead-letter' },
+  async handle(snapshot, ctx) {
+    const key = keys.positionSnapshot(snapshot.symbol);
+    // Replicas may finish batches out of order: never let an older snapshot overwrite a newer one.
+    const appliedId = await ctx.redis.hget(key, 'source_id');
+    if (appliedId && compareStreamIds(appliedId, ctx.meta.id) > 0) {
+      ctx.metrics.stale.inc();
+      return;
+    }
+    if (snapshot.position_notional_usd === 0) {
+      ctx.deleteKey(key);
+      ctx.removeFromSet(keys.activePositions, snapshot.symbol);
+    } else {
+      const sigma = snapshot.sigma ?? snapshot.volatility;
+      const fields: Record<string, string> = {
+        symbol: snapshot.symbol,
+        position_notional_usd: String(snapshot.position_notional_usd),
+        updated_at: String(ctx.meta.producedAt),
+        source_id: ctx.meta.id,
+      };
+      if (sigma !== undefined) fields.sigma = String(sigma);
+      if (snapshot.qty !== undefined) fields.qty = String(snapshot.qty);
+      if (snapshot.mark_price !== undefined) fields.mark_price = String(snapshot.mark_price);
+      if (typeof snapshot.side === 'string') fields.side = snapshot.side;
+      ctx.putHash(key, fields, { replace: true });
+      ctx.addToSet(keys.activePositions, snapshot.symbol);
+    }
+    ctx.metrics.applied.inc();
+    ctx.metrics.active.set({ symbol: snapshot.symbol }, snapshot.position_notional_usd);
+  },
+});
+
+function compareStreamIds(a: string, b: string): number {
+  const [aMs = 0, aSeq = 0] = a.split('-').map(Number);
+  const [bMs = 0, bSeq = 0] = b.split('-').map(Number);
+  return aMs === bMs ? aSeq - bSeq : aMs - bMs;
+}

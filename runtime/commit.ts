@@ -1,0 +1,173 @@
+import type { Effect, EffectRecorder, Fields, Guard } from './effects.js';
+import type { RedisClient } from './redis.js';
+
+/** One message's share of a commit: its effects (if any) and whether its entry is acknowledged. */
+export interface CommitItem {
+  /** The stream entry to XACK; absent for BullMQ jobs, which BullMQ completes itself. */
+  readonly entryId?: string;
+  readonly recorder?: EffectRecorder;
+  /** Extra entries to append atomically, e.g. the message's dead-letter record. */
+  readonly extraEmits?: readonly { stream: string; fields: Fields; maxLen: number }[];
+}
+
+export interface EffectFailure {
+  readonly item: number;
+  readonly effect: Effect | undefined;
+  readonly error: Error;
+}
+
+export interface CommitReport {
+  /** Items whose effects and ack were applied. */
+  readonly committed: number[];
+  /** Items whose guard no longer held; their handler must run again on fresh data. */
+  readonly conflicted: number[];
+  /** Commands inside the transaction that Redis rejected (the rest of the transaction applied). */
+  readonly effectFailures: EffectFailure[];
+}
+
+export interface Committer {
+  commit(source: { stream: string; group: string } | undefined, items: readonly CommitItem[]): Promise<CommitReport>;
+}
+
+type Command = { args: (string | number)[]; item: number; effect: Effect | undefined };
+
+/** Translates effects to Redis commands. Shared by the single-node and cluster committers. */
+export function effectCommands(effect: Effect, streamMaxLen: number): (string | number)[][] {
+  switch (effect.op) {
+    case 'emit': {
+      const maxLen = effect.maxLen ?? streamMaxLen;
+      const trim = maxLen > 0 ? ['MAXLEN', '~', maxLen] : [];
+      return [['XADD', effect.stream, ...trim, '*', ...flatten(effect.fields)]];
+    }
+    case 'putHash': {
+      const commands: (string | number)[][] = [];
+      if (effect.replace) commands.push(['DEL', effect.key]);
+      if (Object.keys(effect.fields).length > 0) commands.push(['HSET', effect.key, ...flatten(effect.fields)]);
+      if (effect.ttlSec !== undefined) commands.push(['EXPIRE', effect.key, effect.ttlSec]);
+      return commands;
+    }
+    case 'setKey':
+      return [effect.ttlSec === undefined ? ['SET', effect.key, effect.value] : ['SET', effect.key, effect.value, 'EX', effect.ttlSec]];
+    case 'deleteKey':
+      return [['DEL', effect.key]];
+    case 'addToSet':
+      return [['SADD', effect.key, effect.member]];
+    case 'removeFromSet':
+      return [['SREM', effect.key, effect.member]];
+    case 'addToSortedSet': {
+      const commands: (string | number)[][] = [['ZADD', effect.key, effect.score, effect.member]];
+      if (effect.ttlSec !== undefined) commands.push(['EXPIRE', effect.key, effect.ttlSec]);
+      return commands;
+    }
+    case 'trimSortedSet':
+      return [['ZREMRANGEBYSCORE', effect.key, '-inf', effect.maxScore]];
+  }
+}
+
+function flatten(fields: Fields): string[] {
+  const out: string[] = [];
+  for (const key in fields) out.push(key, fields[key]!);
+  return out;
+}
+
+/**
+ * Commits a batch on one Redis node: every accepted item's effects, the dead-letter entries and
+ * one XACK for all their entries in a single MULTI/EXEC, so a crash can never separate an
+ * output from its ack. Items with guards are checked under WATCH first; the connection must be
+ * dedicated to this committer because WATCH and MULTI are per connection.
+ */
+export class TransactionCommitter implements Committer {
+  constructor(
+    private readonly connection: RedisClient,
+    private readonly streamMaxLen: number,
+  ) {}
+
+  async commit(source: { stream: string; group: string } | undefined, items: readonly CommitItem[]): Promise<CommitReport> {
+    const conflicted: number[] = [];
+    let accepted = this.withoutIntraBatchConflicts(items, conflicted);
+
+    for (;;) {
+      const guarded = accepted.filter((i) => (items[i]!.recorder?.guards.length ?? 0) > 0);
+      if (guarded.length > 0) {
+        const failing = await this.watchAndCheck(guarded.map((i) => [i, items[i]!.recorder!.guards] as const));
+        if (failing.size > 0) {
+          conflicted.push(...failing);
+          accepted = accepted.filter((i) => !failing.has(i));
+        }
+      }
+      const result = await this.exec(source, items, accepted);
+      if (result !== null) {
+        return { committed: accepted, conflicted: conflicted.sort((a, b) => a - b), effectFailures: result };
+      }
+      // WATCH fired: a guarded key changed between check and EXEC. Nothing applied; the guarded
+      // items re-run their handlers, the rest are committed again.
+      conflicted.push(...guarded);
+      accepted = accepted.filter((i) => !guarded.includes(i));
+    }
+  }
+
+  /** A guarded item whose guard key an earlier item of the same batch writes cannot be checked yet. */
+  private withoutIntraBatchConflicts(items: readonly CommitItem[], conflicted: number[]): number[] {
+    const written = new Set<string>();
+    const accepted: number[] = [];
+    items.forEach((item, index) => {
+      const guards = item.recorder?.guards ?? [];
+      if (guards.some((g) => written.has(g.key))) {
+        conflicted.push(index);
+        return;
+      }
+      accepted.push(index);
+      for (const key of item.recorder?.writtenKeys() ?? []) written.add(key);
+    });
+    return accepted;
+  }
+
+  private async watchAndCheck(guardedItems: readonly (readonly [number, readonly Guard[]])[]): Promise<Set<number>> {
+    const keys = [...new Set(guardedItems.flatMap(([, guards]) => guards.map((g) => g.key)))];
+    await this.connection.watch(...keys);
+    const values = await this.connection.mget(...keys);
+    const current = new Map(keys.map((key, i) => [key, values[i] ?? null]));
+    const failing = new Set<number>();
+    for (const [index, guards] of guardedItems) {
+      const holds = guards.every((g) => (g.kind === 'absent' ? current.get(g.key) === null : current.get(g.key) === g.value));
+      if (!holds) failing.add(index);
+    }
+    return failing;
+  }
+
+  /** Returns per-command failures, or null when WATCH aborted the transaction. */
+  private async exec(
+    source: { stream: string; group: string } | undefined,
+    items: readonly CommitItem[],
+    accepted: readonly number[],
+  ): Promise<EffectFailure[] | null> {
+    const commands: Command[] = [];
+    const ackIds: string[] = [];
+    for (const index of accepted) {
+      const item = items[index]!;
+      for (const effect of item.recorder?.effects ?? []) {
+        for (const args of effectCommands(effect, this.streamMaxLen)) commands.push({ args, item: index, effect });
+      }
+      for (const extra of item.extraEmits ?? []) {
+        commands.push({ args: effectCommands({ op: 'emit', ...extra }, this.streamMaxLen)[0]!, item: index, effect: undefined });
+      }
+      if (item.entryId !== undefined) ackIds.push(item.entryId);
+    }
+    if (source && ackIds.length > 0) commands.push({ args: ['XACK', source.stream, source.group, ...ackIds], item: -1, effect: undefined });
+    if (commands.length === 0) {
+      await this.connection.unwatch();
+      return [];
+    }
+
+    const transaction = this.connection.multi();
+    for (const command of commands) transaction.call(String(command.args[0]), ...command.args.slice(1));
+    const replies = await transaction.exec();
+    if (replies === null) return null;
+
+    const failures: EffectFailure[] = [];
+    replies.forEach(([error], i) => {
+      if (error) failures.push({ item: commands[i]!.item, effect: commands[i]!.effect, error });
+    });
+    return failures;
+  }
+}

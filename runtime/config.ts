@@ -1,0 +1,51 @@
+import { hostname } from 'node:os';
+import { z } from 'zod';
+import { envInt, parseEnv } from './env.js';
+
+const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** Runtime settings shared by every handler. Handler settings live with each handler. */
+export const runtimeEnvSchema = z.object({
+  REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://').optional(),
+  REDIS_HOST: z.string().optional(),
+  REDIS_PORT: envInt(6379, 1).refine((p) => p <= 65535, 'must be a port number (1-65535)'),
+  REDIS_DB: envInt(0, 0),
+  /** Comma-separated host:port seeds; when set, the runtime talks to a Redis Cluster. */
+  REDIS_CLUSTER_NODES: z
+    .string()
+    .regex(/^[^\s,:]+:\d+(,[^\s,:]+:\d+)*$/, 'must be host:port[,host:port...]')
+    .optional(),
+  HOST: z.string().default('127.0.0.1'),
+  PORT: envInt(8080, 0).refine((p) => p <= 65535, 'must be a port number (0-65535)'),
+  /** Comma-separated handler names; empty means all. */
+  HANDLERS: z.string().optional(),
+  DLQ_STREAM: z.string().min(1).default('quantum:stream:dlq'),
+  DLQ_MAXLEN: envInt(100_000, 0),
+  /** Approximate MAXLEN for output streams; 0 keeps everything. */
+  STREAM_MAXLEN: envInt(100_000, 0),
+  BATCH_SIZE: envInt(500, 1),
+  BLOCK_MS: envInt(1000, 1),
+  /** An entry pending longer than this with another consumer is presumed abandoned and reclaimed. */
+  CLAIM_IDLE_MS: envInt(30_000, 100),
+  CLAIM_INTERVAL_MS: envInt(5_000, 50),
+  /** An entry delivered more often than this (a message that kills its consumer) is dead-lettered. */
+  MAX_DELIVERIES: envInt(10, 1),
+  CONSUMER_NAME: z.string().min(1).default(`${hostname()}-${process.pid}`),
+  SHUTDOWN_TIMEOUT_MS: envInt(10_000, 0),
+  LOG_LEVEL: z.enum(logLevels, { message: `must be one of ${logLevels.join(', ')}` }).default('info'),
+  /** BullMQ key prefix; on Redis Cluster use a hash tag such as {quantum}. */
+  BULLMQ_PREFIX: z.string().min(1).default('bull'),
+  /** Under-pressure: answer 503 when the event loop lags more than this. */
+  MAX_EVENT_LOOP_DELAY_MS: envInt(1000, 0),
+});
+
+export type RuntimeConfig = z.infer<typeof runtimeEnvSchema>;
+
+export function parseRuntimeConfig(env: Readonly<Record<string, string | undefined>>): RuntimeConfig {
+  return parseEnv(runtimeEnvSchema, env);
+}
+
+/** True when the environment names a Redis of its own rather than the default local one. */
+export function redisIsConfigured(config: RuntimeConfig): boolean {
+  return config.REDIS_URL !== undefined || config.REDIS_HOST !== undefined || config.REDIS_CLUSTER_NODES !== undefined;
+}

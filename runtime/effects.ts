@@ -1,0 +1,113 @@
+/**
+ * What a handler asks the runtime to do. Handlers never write to Redis themselves: they record
+ * effects here, and the runtime commits them with the message's XACK in one transaction.
+ */
+export type Fields = Readonly<Record<string, string>>;
+
+export type Effect =
+  | { readonly op: 'emit'; readonly stream: string; readonly fields: Fields; readonly maxLen?: number; readonly onFail?: () => void }
+  | {
+      readonly op: 'putHash';
+      readonly key: string;
+      readonly fields: Fields;
+      readonly ttlSec?: number;
+      /** Delete the hash first, so fields of an older version do not linger. */
+      readonly replace?: boolean;
+      readonly onFail?: () => void;
+    }
+  | { readonly op: 'setKey'; readonly key: string; readonly value: string; readonly ttlSec?: number; readonly onFail?: () => void }
+  | { readonly op: 'deleteKey'; readonly key: string; readonly onFail?: () => void }
+  | { readonly op: 'addToSet'; readonly key: string; readonly member: string; readonly onFail?: () => void }
+  | { readonly op: 'removeFromSet'; readonly key: string; readonly member: string; readonly onFail?: () => void }
+  | {
+      readonly op: 'addToSortedSet';
+      readonly key: string;
+      readonly score: number;
+      readonly member: string;
+      readonly ttlSec?: number;
+      readonly onFail?: () => void;
+    }
+  | { readonly op: 'trimSortedSet'; readonly key: string; readonly maxScore: number; readonly onFail?: () => void };
+
+/**
+ * A precondition of a message's commit. If it no longer holds when the runtime commits, none of
+ * the message's effects are applied and the handler runs again on fresh data (optimistic
+ * concurrency, so replicas racing on one key cannot both win).
+ */
+export type Guard =
+  | { readonly kind: 'absent'; readonly key: string }
+  | { readonly kind: 'equals'; readonly key: string; readonly value: string };
+
+/** A BullMQ job to add; jobId makes the add idempotent across retries and replicas. */
+export interface ScheduledJob {
+  readonly queue: string;
+  readonly name: string;
+  readonly data: Readonly<Record<string, unknown>>;
+  readonly delayMs: number;
+  readonly jobId: string;
+}
+
+export interface EffectWriter {
+  emit(stream: string, fields: Fields, options?: { maxLen?: number; onFail?: () => void }): void;
+  putHash(key: string, fields: Fields, options?: { ttlSec?: number; replace?: boolean; onFail?: () => void }): void;
+  setKey(key: string, value: string, options?: { ttlSec?: number; onFail?: () => void }): void;
+  deleteKey(key: string): void;
+  addToSet(key: string, member: string): void;
+  removeFromSet(key: string, member: string): void;
+  addToSortedSet(key: string, score: number, member: string, options?: { ttlSec?: number }): void;
+  /** Removes members scored at or below maxScore (sliding windows). */
+  trimSortedSet(key: string, maxScore: number): void;
+  /** Commit only if `key` does not exist at commit time. */
+  requireAbsent(key: string): void;
+  /** Commit only if `key` still holds `value` at commit time. */
+  requireValue(key: string, value: string): void;
+  schedule(job: ScheduledJob): void;
+}
+
+/** Records effects in order; the runtime commits them, tests assert on them. */
+export class EffectRecorder implements EffectWriter {
+  readonly effects: Effect[] = [];
+  readonly guards: Guard[] = [];
+  readonly jobs: ScheduledJob[] = [];
+  /** Metric updates, applied only once the commit has succeeded so retries never double-count. */
+  readonly afterCommit: (() => void)[] = [];
+
+  emit(stream: string, fields: Fields, options: { maxLen?: number; onFail?: () => void } = {}): void {
+    this.effects.push({ op: 'emit', stream, fields, ...options });
+  }
+  putHash(key: string, fields: Fields, options: { ttlSec?: number; replace?: boolean; onFail?: () => void } = {}): void {
+    this.effects.push({ op: 'putHash', key, fields, ...options });
+  }
+  setKey(key: string, value: string, options: { ttlSec?: number; onFail?: () => void } = {}): void {
+    this.effects.push({ op: 'setKey', key, value, ...options });
+  }
+  deleteKey(key: string): void {
+    this.effects.push({ op: 'deleteKey', key });
+  }
+  addToSet(key: string, member: string): void {
+    this.effects.push({ op: 'addToSet', key, member });
+  }
+  removeFromSet(key: string, member: string): void {
+    this.effects.push({ op: 'removeFromSet', key, member });
+  }
+  addToSortedSet(key: string, score: number, member: string, options: { ttlSec?: number } = {}): void {
+    this.effects.push({ op: 'addToSortedSet', key, score, member, ...options });
+  }
+  trimSortedSet(key: string, maxScore: number): void {
+    this.effects.push({ op: 'trimSortedSet', key, maxScore });
+  }
+  requireAbsent(key: string): void {
+    this.guards.push({ kind: 'absent', key });
+  }
+  requireValue(key: string, value: string): void {
+    this.guards.push({ kind: 'equals', key, value });
+  }
+  schedule(job: ScheduledJob): void {
+    this.jobs.push(job);
+  }
+
+  /** Keys this message writes, for spotting a later message in the same commit whose guard it would break. */
+  writtenKeys(): string[] {
+    return this.effects.map((e) => (e.op === 'emit' ? e.stream : e.key));
+  }
+}

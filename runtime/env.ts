@@ -1,0 +1,65 @@
+import { z } from 'zod';
+
+/** Thrown when environment variables fail validation; carries one line per bad variable. */
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/**
+ * Parses environment variables against a zod object whose keys are the variable names.
+ * Empty strings count as unset so `FOO=` in an env file falls back to the default.
+ * Every problem is reported at once, each naming its variable.
+ */
+export function parseEnv<S extends z.ZodObject>(schema: S, env: Env): z.infer<S> {
+  const picked: Record<string, string> = {};
+  for (const key of Object.keys(schema.shape)) {
+    const value = env[key];
+    if (value !== undefined && value.trim() !== '') picked[key] = value.trim();
+  }
+  const result = schema.safeParse(picked);
+  if (result.success) return result.data;
+  throw new ConfigError(
+    result.error.issues.map((issue) => {
+      const name = issue.path.join('.') || '(environment)';
+      const got = picked[String(issue.path[0])];
+      return `${name}: ${issue.message}${got === undefined ? '' : ` (got "${got}")`}`;
+    }),
+  );
+}
+
+/** Collects problems from several independent parses so start-up reports all of them together. */
+export function parseAllEnv<T extends readonly (() => unknown)[]>(
+  parsers: T,
+): { [K in keyof T]: T[K] extends () => infer R ? R : never } {
+  const problems: string[] = [];
+  const results = parsers.map((parse) => {
+    try {
+      return parse();
+    } catch (error) {
+      if (error instanceof ConfigError) problems.push(...error.problems);
+      else throw error;
+      return undefined;
+    }
+  });
+  if (problems.length > 0) throw new ConfigError(problems);
+  return results as { [K in keyof T]: T[K] extends () => infer R ? R : never };
+}
+
+/** Reusable field types for env schemas. */
+export const envNumber = (defaultValue: number) => z.coerce.number().refine(Number.isFinite, 'must be a number').default(defaultValue);
+export const envInt = (defaultValue: number, min = 0) =>
+  z.coerce.number().int('must be a whole number').min(min, `must be at least ${min}`).default(defaultValue);
+export const envBool = (defaultValue: boolean) =>
+  z
+    .enum(['1', '0', 'true', 'false', 'yes', 'no', 'on', 'off', 'TRUE', 'FALSE', 'True', 'False'], {
+      message: 'must be true/false or 1/0',
+    })
+    .transform((v) => ['1', 'true', 'yes', 'on'].includes(v.toLowerCase()))
+    .default(defaultValue);
+export const envMode = (defaultValue: 'shadow' | 'enforce') =>
+  z.enum(['shadow', 'enforce'], { message: 'must be "shadow" or "enforce"' }).default(defaultValue);

@@ -1,0 +1,107 @@
+import type { z } from 'zod';
+import type { EffectWriter } from './effects.js';
+import type { MetricFactory } from './metrics.js';
+import type { RedisReader } from './redis-reader.js';
+
+/** The slice of a pino logger handlers use. */
+export interface Logger {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+/** Where the message came from: a stream entry or a BullMQ job. */
+export interface MessageMeta {
+  readonly source: string;
+  readonly id: string;
+  /** 1 on the first try; counts in-process retries. */
+  readonly attempt: number;
+  /** The entry's raw fields (or a job's data), for carrying fields the schema does not name. */
+  readonly raw: Readonly<Record<string, string>>;
+  /** Milliseconds since the epoch at which the entry was produced (from its stream id). */
+  readonly producedAt: number;
+}
+
+export interface HandlerContext<Config, State, Metrics> extends EffectWriter {
+  /** Read-only Redis; writes go through the effect methods. */
+  readonly redis: RedisReader;
+  /** Milliseconds since the epoch. */
+  now(): number;
+  readonly config: Config;
+  readonly log: Logger;
+  readonly metrics: Metrics;
+  /** Shared state loaded once per batch by the declaration's loadBatchState. */
+  readonly state: State;
+  readonly meta: MessageMeta;
+}
+
+export type StreamTrigger<Config> = {
+  readonly kind: 'stream';
+  readonly stream: (config: Config) => string;
+  readonly group: (config: Config) => string;
+};
+
+/** Runs every `everyMs` through a BullMQ job scheduler: one job per tick, taken by one replica. */
+export type ScheduleTrigger<Config> = {
+  readonly kind: 'schedule';
+  readonly queue: string;
+  readonly everyMs: (config: Config) => number;
+};
+
+/** Consumes jobs other handlers add with ctx.schedule (for example cooldown expiry). */
+export type QueueTrigger = { readonly kind: 'queue'; readonly queue: string };
+
+export type Trigger<Config> = StreamTrigger<Config> | ScheduleTrigger<Config> | QueueTrigger;
+
+export interface FailureInfo {
+  readonly error: unknown;
+  readonly attempts: number;
+}
+
+/**
+ * What happens after maxAttempts failed tries. fail-open and fail-closed both record a
+ * declared output through `fallback` (the difference is what the output means: let the action
+ * through, or its safe form); dead-letter moves the message to the dead-letter stream.
+ */
+export type FailurePolicy<Message, Config, State, Metrics> = {
+  readonly maxAttempts: number;
+  readonly backoffMs: number;
+} & (
+  | { readonly policy: 'dead-letter' }
+  | {
+      readonly policy: 'fail-open' | 'fail-closed';
+      // State may be missing: loading it may be what failed.
+      readonly fallback: (message: Message, failure: FailureInfo, ctx: HandlerContext<Config, State | undefined, Metrics>) => void;
+    }
+);
+
+export interface HandlerDeclaration<Schema extends z.ZodType = z.ZodType, Config = unknown, State = undefined, Metrics = object> {
+  readonly name: string;
+  readonly description: string;
+  readonly trigger: Trigger<Config>;
+  /** Validates and types the input; a message that fails is dead-lettered at once. */
+  readonly input: Schema;
+  /** Parses this handler's environment variables (names from the seeds). */
+  readonly config: (env: Readonly<Record<string, string | undefined>>) => Config;
+  readonly metrics: (factory: MetricFactory) => Metrics;
+  /** Called once at start with the handler's metrics (for example to publish its mode). */
+  readonly onStart?: (config: Config, metrics: Metrics) => void;
+  readonly loadBatchState?: (redis: RedisReader, config: Config, now: number) => Promise<State>;
+  readonly failure: FailurePolicy<z.infer<Schema>, Config, State, Metrics>;
+  handle(message: z.infer<Schema>, ctx: HandlerContext<Config, State, Metrics>): void | Promise<void>;
+}
+
+/** Identity helper that infers the type parameters from the declaration. */
+export function defineHandler<Schema extends z.ZodType, Config, State, Metrics>(
+  declaration: HandlerDeclaration<Schema, Config, State, Metrics>,
+): HandlerDeclaration<Schema, Config, State, Metrics> {
+  return declaration;
+}
+
+/**
+ * The registry's element type. The declaration's type parameters are erased here, which is
+ * sound because the runtime only ever passes a declaration its own parsed config and state.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- erased type parameters, see above
+export type AnyHandler = HandlerDeclaration<z.ZodType, any, any, any>;

@@ -1,0 +1,59 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { createConnection } from 'node:net';
+import { resolve } from 'node:path';
+
+/** True when something accepts TCP connections on host:port within timeoutMs. */
+export function isListening(host: string, port: number, timeoutMs = 500): Promise<boolean> {
+  return new Promise((resolvePromise) => {
+    const socket = createConnection({ host, port });
+    const finish = (result: boolean) => {
+      socket.destroy();
+      resolvePromise(result);
+    };
+    socket.setTimeout(timeoutMs, () => finish(false));
+    socket.once('connect', () => finish(true));
+    socket.once('error', () => finish(false));
+  });
+}
+
+export function redisServerAvailable(): boolean {
+  return spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0;
+}
+
+export interface LocalRedis {
+  readonly url: string;
+  readonly dataDir: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a private redis-server for `npm start` on a machine with none running. Data lives in
+ * .data/redis under the project (git-ignored) with AOF on, so a restart keeps the streams.
+ */
+export async function startLocalRedis(projectRoot: string, port = 6379): Promise<LocalRedis> {
+  const dataDir = resolve(projectRoot, '.data', 'redis');
+  mkdirSync(dataDir, { recursive: true });
+  const child: ChildProcess = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--dir', dataDir, '--save', '', '--appendonly', 'yes', '--logfile', 'redis.log'],
+    { stdio: 'ignore' },
+  );
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  for (let i = 0; i < 100; i++) {
+    if (await isListening('127.0.0.1', port, 200)) {
+      return {
+        url: `redis://127.0.0.1:${port}`,
+        dataDir,
+        async stop() {
+          child.kill('SIGTERM');
+          await exited;
+        },
+      };
+    }
+    if (child.exitCode !== null) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  child.kill('SIGKILL');
+  throw new Error(`redis-server did not start on 127.0.0.1:${port}; see ${dataDir}/redis.log`);
+}

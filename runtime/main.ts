@@ -1,0 +1,62 @@
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { allHandlers } from '../handlers/index.js';
+import { httpPlugins } from './http-plugins.js';
+import { parseRuntimeConfig, redisIsConfigured } from './config.js';
+import { ConfigError } from './env.js';
+import { isListening, redisServerAvailable, startLocalRedis, type LocalRedis } from './local-redis.js';
+import { createRuntime } from './runtime.js';
+
+const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+/**
+ * `npm start`: hosts the gates named in HANDLERS (all by default). With no Redis configured and
+ * none answering on 127.0.0.1:6379, starts a private redis-server under .data/.
+ */
+async function main(): Promise<void> {
+  const env: Record<string, string | undefined> = { ...process.env };
+  let localRedis: LocalRedis | undefined;
+  const runtimeConfig = parseRuntimeConfig(env);
+  if (!redisIsConfigured(runtimeConfig) && !(await isListening('127.0.0.1', runtimeConfig.REDIS_PORT))) {
+    if (!redisServerAvailable()) {
+      console.error(
+        'quantum-gates: no Redis answers on 127.0.0.1:6379, REDIS_URL is not set, and redis-server is not installed.\n' +
+          '  Install it (Debian/Ubuntu: sudo apt-get install redis-server; macOS: brew install redis)\n' +
+          '  or point REDIS_URL at a running Redis, e.g. REDIS_URL=redis://host:6379/0 npm start',
+      );
+      process.exit(1);
+    }
+    localRedis = await startLocalRedis(projectRoot, runtimeConfig.REDIS_PORT);
+    env.REDIS_URL = localRedis.url;
+    console.error(`quantum-gates: no Redis was running, so started a private redis-server at ${localRedis.url} (data in ${localRedis.dataDir})`);
+  }
+
+  const runtime = await createRuntime({ env, handlers: allHandlers, httpPlugins });
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    runtime.services.logger.info({ signal }, 'shutdown requested');
+    const timer = setTimeout(() => {
+      runtime.services.logger.error('shutdown timed out; exiting');
+      process.exit(1);
+    }, runtime.config.SHUTDOWN_TIMEOUT_MS);
+    timer.unref();
+    await runtime.stop();
+    await localRedis?.stop();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  const address = await runtime.start();
+  console.error(`quantum-gates: serving ${address} (metrics ${address}/metrics, readiness ${address}/ready)`);
+}
+
+main().catch((error: unknown) => {
+  if (error instanceof ConfigError) {
+    console.error(`quantum-gates: ${error.message}`);
+  } else {
+    console.error('quantum-gates: failed to start:', error);
+  }
+  process.exit(1);
+});

@@ -1,0 +1,17 @@
+/**
+ * The read-only Redis surface handlers get through ctx.redis. ioredis satisfies it; a fake ctx
+ * implements it over a plain map. Writes are effects, never calls on this.
+ */
+export interface RedisReader {
+  get(key: string): Promise<string | null>;
+  mget(...keys: string[]): Promise<(string | null)[]>;
+  exists(...keys: string[]): Promise<number>;
+  hget(key: string, field: string): Promise<string | null>;
+  hgetall(key: string): Promise<Record<string, string>>;
+  hmget(key: string, ...fields: string[]): Promise<(string | null)[]>;
+  smembers(key: string): Promise<string[]>;
+  scard(key: string): Promise<number>;
+  zcount(key: string, min: number | string, max: number | string): Promise<number>;
+  zrangebyscore(key: string, min: number | string, max: number | string): Promise<string[]>;
+  xrevrange(key: string, end: string, start: string, countToken: 'COUNT', count: number): Promise<[id: string, fields: string[]][]>;
+}

@@ -1,0 +1,77 @@
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import type { RuntimeConfig } from './config.js';
+
+export type RedisClient = Redis | Cluster;
+
+/** Connection roles: each has the retry semantics its job needs. */
+export type ConnectionRole =
+  /** Handler reads and small writes; auto-pipelined so concurrent reads share round trips. */
+  | 'commands'
+  /** XREADGROUP BLOCK and transactions (WATCH/MULTI) need a connection of their own. */
+  | 'dedicated'
+  /** BullMQ's own connection: it requires commands to wait out reconnects rather than fail. */
+  | 'bullmq';
+
+function baseOptions(role: ConnectionRole): RedisOptions {
+  if (role === 'bullmq') return { maxRetriesPerRequest: null, retryStrategy: (times: number) => Math.min(50 * times, 2000) };
+  return {
+    // Never re-send a command whose reply was lost: a re-sent EXEC could apply twice. The runtime
+    // decides what to redo from the stream's pending list instead.
+    autoResendUnfulfilledCommands: false,
+    maxRetriesPerRequest: 1,
+    enableAutoPipelining: role === 'commands',
+    retryStrategy: (times: number) => Math.min(50 * times, 2000),
+    lazyConnect: false,
+  };
+}
+
+function clusterNodes(spec: string): { host: string; port: number }[] {
+  return spec.split(',').map((node) => {
+    const [host, port] = node.split(':');
+    return { host: host ?? '127.0.0.1', port: Number(port) };
+  });
+}
+
+/** Opens a connection per REDIS_URL, REDIS_CLUSTER_NODES, or REDIS_HOST/PORT/DB. */
+export function connectRedis(config: RuntimeConfig, role: ConnectionRole, name: string): RedisClient {
+  const options: RedisOptions = { ...baseOptions(role), connectionName: name };
+  if (config.REDIS_CLUSTER_NODES) {
+    return new Cluster(clusterNodes(config.REDIS_CLUSTER_NODES), {
+      redisOptions: options,
+      enableAutoPipelining: role === 'commands',
+      clusterRetryStrategy: (times: number) => Math.min(100 * times, 2000),
+    });
+  }
+  if (config.REDIS_URL) return new Redis(config.REDIS_URL, options);
+  return new Redis({ ...options, host: config.REDIS_HOST ?? '127.0.0.1', port: config.REDIS_PORT, db: config.REDIS_DB });
+}
+
+/** A description of where Redis is, safe to log (no password). */
+export function describeRedis(config: RuntimeConfig): string {
+  if (config.REDIS_CLUSTER_NODES) return `cluster ${config.REDIS_CLUSTER_NODES}`;
+  if (config.REDIS_URL) {
+    const url = new URL(config.REDIS_URL);
+    url.password = url.password ? '***' : '';
+    return url.toString();
+  }
+  return `redis://${config.REDIS_HOST ?? '127.0.0.1'}:${config.REDIS_PORT}/${config.REDIS_DB}`;
+}
+
+export function isReady(client: RedisClient): boolean {
+  return client.status === 'ready';
+}
+
+/** Resolves once the client is ready (again), or when `signal` aborts. */
+export async function waitUntilReady(client: RedisClient, signal?: AbortSignal): Promise<void> {
+  while (!isReady(client) && !signal?.aborted) {
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        client.off('ready', done);
+        resolve();
+      };
+      const timer = setTimeout(done, 250);
+      client.once('ready', done);
+    });
+  }
+}

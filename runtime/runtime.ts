@@ -1,0 +1,185 @@
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
+import type { Registry } from 'prom-client';
+import { TransactionCommitter, type Committer } from './commit.js';
+import { parseRuntimeConfig, type RuntimeConfig } from './config.js';
+import { ConfigError, parseAllEnv } from './env.js';
+import type { AnyHandler } from './handler.js';
+import { BullJobSink, JobRunner } from './job-runner.js';
+import { createLogger, type RootLogger } from './logger.js';
+import { createRegistry, promMetricFactory, runtimeMetrics, type RuntimeMetrics } from './metrics.js';
+import { connectRedis, describeRedis, isReady, type RedisClient } from './redis.js';
+import { selectHandlers } from './registry.js';
+import { buildServer, type Readiness } from './server.js';
+import { StreamConsumer } from './stream-consumer.js';
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** A handler as the runtime hosts it: its parsed config and its live metrics. */
+export interface HostedHandler {
+  readonly handler: AnyHandler;
+  readonly config: unknown;
+  readonly metrics: object;
+}
+
+/** What HTTP plugins (status page, dashboard, budget API) may use. */
+export interface RuntimeServices {
+  readonly config: RuntimeConfig;
+  readonly env: Env;
+  readonly redis: RedisClient;
+  readonly registry: Registry;
+  readonly handlers: readonly HostedHandler[];
+  readonly jobs: BullJobSink;
+  readonly logger: RootLogger;
+  readonly consumers: readonly { handler: string; source: string; group?: string; consuming: boolean }[];
+}
+
+export interface RuntimeOptions {
+  readonly env: Env;
+  readonly handlers: readonly AnyHandler[];
+  readonly logger?: RootLogger;
+  readonly now?: () => number;
+  readonly httpPlugins?: (services: RuntimeServices) => FastifyPluginAsync[];
+  /** Swap the single-node transaction for another commit strategy (Redis Cluster). */
+  readonly committerFactory?: (connection: RedisClient, config: RuntimeConfig) => Committer;
+}
+
+export interface Runtime {
+  readonly config: RuntimeConfig;
+  readonly server: FastifyInstance;
+  readonly services: RuntimeServices;
+  readonly metrics: RuntimeMetrics;
+  /** Starts consuming and listening; resolves with the bound address. */
+  start(): Promise<string>;
+  /** Stops reading, commits the batches in hand, closes the server and connections. */
+  stop(): Promise<void>;
+  readiness(): Readiness;
+}
+
+/** Parses every setting (runtime and each selected handler) and reports all problems together. */
+export function loadConfiguration(env: Env, all: readonly AnyHandler[]): { config: RuntimeConfig; hosted: { handler: AnyHandler; config: unknown }[] } {
+  const [config, selected] = parseAllEnv([
+    () => parseRuntimeConfig(env),
+    () => {
+      try {
+        return selectHandlers(all, env.HANDLERS);
+      } catch (error) {
+        throw new ConfigError([(error as Error).message]);
+      }
+    },
+  ] as const);
+  const configs = parseAllEnv(selected.map((handler) => () => handler.config(env)));
+  return { config, hosted: selected.map((handler, i) => ({ handler, config: configs[i] })) };
+}
+
+export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
+  const { config, hosted: parsed } = loadConfiguration(options.env, options.handlers);
+  const logger = options.logger ?? createLogger(config.LOG_LEVEL);
+  const now = options.now ?? Date.now;
+  const registry = createRegistry();
+  const factory = promMetricFactory(registry);
+  const metrics = runtimeMetrics(registry);
+  const hosted: HostedHandler[] = parsed.map(({ handler, config: handlerConfig }) => {
+    const handlerMetrics = handler.metrics(factory) as object;
+    handler.onStart?.(handlerConfig, handlerMetrics);
+    return { handler, config: handlerConfig, metrics: handlerMetrics };
+  });
+
+  const connections: RedisClient[] = [];
+  const connect = (role: Parameters<typeof connectRedis>[1], name: string) => {
+    const client = connectRedis(config, role, `quantum-gates:${name}`);
+    client.on('error', () => undefined); // reconnects are reported by readiness and consumer logs
+    connections.push(client);
+    return client;
+  };
+  const commands = connect('commands', 'commands');
+  commands.on('ready', () => metrics.redisUp.set(1));
+  commands.on('close', () => metrics.redisUp.set(0));
+  const bullConnection = connect('bullmq', 'bullmq');
+  const jobs = new BullJobSink(bullConnection, config.BULLMQ_PREFIX);
+  const makeCommitter = (connection: RedisClient) =>
+    options.committerFactory?.(connection, config) ?? new TransactionCommitter(connection, config.STREAM_MAXLEN);
+
+  const workers = hosted.map((h) => {
+    const committerConnection = connect('dedicated', `${h.handler.name}:commit`);
+    const common = {
+      handler: h.handler,
+      handlerConfig: h.config,
+      handlerMetrics: h.metrics,
+      config,
+      commands,
+      committer: makeCommitter(committerConnection),
+      metrics,
+      logger,
+      now,
+    };
+    if (h.handler.trigger.kind === 'stream') {
+      return new StreamConsumer({ ...common, reader: connect('dedicated', `${h.handler.name}:read`), committerConnection, jobs });
+    }
+    return new JobRunner({ ...common, bullConnection, jobs });
+  });
+
+  const consumerStatus = () =>
+    workers.map((w) =>
+      w instanceof StreamConsumer
+        ? { handler: hostedName(w, hosted, workers), source: w.stream, group: w.group, consuming: w.isConsuming }
+        : { handler: hostedName(w, hosted, workers), source: `bullmq:${w.queueName}`, consuming: w.isConsuming },
+    );
+  const services: RuntimeServices = {
+    config,
+    env: options.env,
+    redis: commands,
+    registry,
+    handlers: hosted,
+    jobs,
+    logger,
+    get consumers() {
+      return consumerStatus();
+    },
+  };
+
+  let started = false;
+  const readiness = (): Readiness => {
+    const redisReady = isReady(commands);
+    const consumers = consumerStatus();
+    const allConsuming = consumers.every((c) => c.consuming);
+    return {
+      ready: started && redisReady && allConsuming,
+      checks: { redis: redisReady, consumers: allConsuming, ...Object.fromEntries(consumers.map((c) => [`consumer:${c.handler}`, c.consuming])) },
+    };
+  };
+
+  const server = await buildServer({
+    registry,
+    readiness,
+    maxEventLoopDelayMs: config.MAX_EVENT_LOOP_DELAY_MS,
+    plugins: options.httpPlugins?.(services) ?? [],
+  });
+
+  return {
+    config,
+    server,
+    services,
+    metrics,
+    readiness,
+    async start() {
+      logger.info({ redis: describeRedis(config), handlers: hosted.map((h) => h.handler.name) }, 'starting quantum-gates');
+      for (const worker of workers) await worker.start();
+      started = true;
+      const address = await server.listen({ host: config.HOST, port: config.PORT });
+      logger.info({ address }, 'listening');
+      return address;
+    },
+    async stop() {
+      logger.info('stopping: draining in-flight batches');
+      await Promise.all(workers.map((w) => w.stop()));
+      await server.close();
+      await jobs.close();
+      await Promise.all(connections.map((c) => c.quit().catch(() => c.disconnect())));
+      logger.info('stopped');
+    },
+  };
+}
+
+function hostedName(worker: StreamConsumer | JobRunner, hosted: readonly HostedHandler[], workers: readonly (StreamConsumer | JobRunner)[]): string {
+  return hosted[workers.indexOf(worker)]!.handler.name;
+}

@@ -1,0 +1,43 @@
+import underPressure from '@fastify/under-pressure';
+import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify';
+import type { Registry } from 'prom-client';
+
+export interface Readiness {
+  readonly ready: boolean;
+  readonly checks: Readonly<Record<string, boolean | string | number>>;
+}
+
+export interface ServerOptions {
+  readonly registry: Registry;
+  readonly readiness: () => Readiness;
+  readonly maxEventLoopDelayMs: number;
+  /** Further routes (dashboard, status, budget API), each a Fastify plugin. */
+  readonly plugins?: readonly FastifyPluginAsync[];
+}
+
+/** Builds the HTTP surface without listening, so tests can use inject(). */
+export async function buildServer(options: ServerOptions): Promise<FastifyInstance> {
+  const app = Fastify({ logger: false });
+  await app.register(underPressure, {
+    maxEventLoopDelay: options.maxEventLoopDelayMs,
+    retryAfter: 5,
+    message: 'quantum-gates is under pressure',
+  });
+
+  app.get('/health', async () => ({ status: 'ok' }));
+
+  app.get('/ready', async (_request, reply) => {
+    const readiness = options.readiness();
+    const pressured = app.isUnderPressure();
+    const ready = readiness.ready && !pressured;
+    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready', underPressure: pressured, ...readiness.checks });
+  });
+
+  app.get('/metrics', async (_request, reply) => {
+    const body = await options.registry.metrics();
+    return reply.type(options.registry.contentType).send(body);
+  });
+
+  for (const plugin of options.plugins ?? []) await app.register(plugin);
+  return app;
+}

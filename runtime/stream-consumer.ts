@@ -1,0 +1,375 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { z } from 'zod';
+import type { CommitItem, CommitReport, Committer } from './commit.js';
+import type { RuntimeConfig } from './config.js';
+import { deadLetterFields } from './dead-letter.js';
+import type { ScheduledJob } from './effects.js';
+import { describeError, executeBatch, type ExecutionEnv, type Outcome, type ValidMessage } from './execute.js';
+import type { AnyHandler, StreamTrigger } from './handler.js';
+import type { RootLogger } from './logger.js';
+import type { RuntimeMetrics } from './metrics.js';
+import { isReady, waitUntilReady, type RedisClient } from './redis.js';
+import type { RedisReader } from './redis-reader.js';
+
+type RawEntry = [id: string, fields: string[] | null];
+
+export interface JobSink {
+  add(jobs: readonly ScheduledJob[]): Promise<void>;
+}
+
+export interface StreamConsumerDeps {
+  readonly handler: AnyHandler;
+  readonly handlerConfig: unknown;
+  readonly handlerMetrics: object;
+  readonly config: RuntimeConfig;
+  /** Shared, auto-pipelined: handler reads, reclaim, pending checks. */
+  readonly commands: RedisClient;
+  /** Dedicated to this consumer's blocking XREADGROUP. */
+  readonly reader: RedisClient;
+  /** Owns a connection dedicated to this consumer's transactions. */
+  readonly committer: Committer;
+  readonly committerConnection: RedisClient;
+  readonly jobs: JobSink;
+  readonly metrics: RuntimeMetrics;
+  readonly logger: RootLogger;
+  readonly now: () => number;
+}
+
+const MAX_CONFLICT_ROUNDS = 100;
+
+/**
+ * Consumes one stream for one handler: reads batches with XREADGROUP, first re-reading its own
+ * pending entries after any (re)connect, reclaims entries idle with dead consumers, runs the
+ * handler and commits outputs with the acks. One batch at a time, so in-flight work is bounded
+ * by BATCH_SIZE.
+ */
+export class StreamConsumer {
+  readonly stream: string;
+  readonly group: string;
+  private stopping = false;
+  private consuming = false;
+  private loopDone: Promise<void> = Promise.resolve();
+  private readonly abort = new AbortController();
+  private readonly log: RootLogger;
+  private readonly env: ExecutionEnv<unknown, object>;
+
+  constructor(private readonly deps: StreamConsumerDeps) {
+    const trigger = deps.handler.trigger as StreamTrigger<unknown>;
+    this.stream = trigger.stream(deps.handlerConfig);
+    this.group = trigger.group(deps.handlerConfig);
+    this.log = deps.logger.child({ handler: deps.handler.name, stream: this.stream, group: this.group });
+    this.env = {
+      redis: deps.commands as unknown as RedisReader,
+      config: deps.handlerConfig,
+      metrics: deps.handlerMetrics,
+      now: deps.now,
+      logger: (meta) => {
+        const fields = meta.raw;
+        return this.log.child({ id: meta.id, plan_id: fields.plan_id, trace_id: fields.trace_id, symbol: fields.symbol });
+      },
+      redisReady: () => isReady(deps.commands),
+      waitForRedis: () => waitUntilReady(deps.commands, this.abort.signal),
+      stopping: () => this.stopping,
+      sleep: (ms) => sleep(ms).then(() => undefined),
+      onRetry: (count) => deps.metrics.retries.inc({ handler: deps.handler.name }, count),
+    };
+  }
+
+  /** True while reading (not waiting for Redis, not stopped). */
+  get isConsuming(): boolean {
+    return this.consuming && !this.stopping;
+  }
+
+  async start(): Promise<void> {
+    await this.ensureGroup();
+    this.loopDone = this.loop();
+  }
+
+  /** Stops reading, lets the batch in hand finish and commit. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.abort.abort();
+    await this.loopDone;
+  }
+
+  private async ensureGroup(): Promise<void> {
+    try {
+      await this.deps.commands.xgroup('CREATE', this.stream, this.group, '0', 'MKSTREAM');
+      this.log.info('created consumer group');
+    } catch (error) {
+      if (!describeError(error).includes('BUSYGROUP')) throw error;
+    }
+  }
+
+  private async loop(): Promise<void> {
+    const { config, commands, reader, committerConnection, metrics } = this.deps;
+    const labels = { handler: this.deps.handler.name };
+    let drainOwnPending = true;
+    let lastReclaim = 0;
+    while (!this.stopping) {
+      try {
+        if (!isReady(commands) || !isReady(reader) || !isReady(committerConnection)) {
+          this.setConsuming(false);
+          for (const client of [commands, reader, committerConnection]) await waitUntilReady(client, this.abort.signal);
+          drainOwnPending = true;
+          continue;
+        }
+        this.setConsuming(true);
+        if (this.deps.now() - lastReclaim >= config.CLAIM_INTERVAL_MS) {
+          lastReclaim = this.deps.now();
+          await this.reclaim();
+          continue;
+        }
+        const entries = await this.read(drainOwnPending ? '0' : '>');
+        if (drainOwnPending && entries.length === 0) {
+          drainOwnPending = false;
+          continue;
+        }
+        if (entries.length > 0) await this.processBatch(entries, new Map());
+      } catch (error) {
+        if (this.stopping) break;
+        this.log.warn({ err: describeError(error) }, 'consumer loop error; retrying');
+        drainOwnPending = true;
+        await sleep(200);
+      }
+    }
+    this.setConsuming(false);
+    metrics.consumerUp.set(labels, 0);
+  }
+
+  private setConsuming(value: boolean): void {
+    if (this.consuming !== value) this.log.info({ consuming: value }, value ? 'consuming' : 'waiting for redis');
+    this.consuming = value;
+    this.deps.metrics.consumerUp.set({ handler: this.deps.handler.name }, value ? 1 : 0);
+  }
+
+  private async read(id: '0' | '>'): Promise<RawEntry[]> {
+    const { config, reader } = this.deps;
+    const args: (string | number)[] = ['GROUP', this.group, config.CONSUMER_NAME, 'COUNT', config.BATCH_SIZE];
+    if (id === '>') args.push('BLOCK', config.BLOCK_MS);
+    args.push('STREAMS', this.stream, id);
+    const reply = (await reader.call('XREADGROUP', ...args)) as [string, RawEntry[]][] | null;
+    return reply?.[0]?.[1] ?? [];
+  }
+
+  /** Takes over entries another consumer left pending past CLAIM_IDLE_MS (it died or hung). */
+  private async reclaim(): Promise<void> {
+    const { commands, config, metrics } = this.deps;
+    let cursor = '0-0';
+    do {
+      const reply = (await commands.call(
+        'XAUTOCLAIM',
+        this.stream,
+        this.group,
+        config.CONSUMER_NAME,
+        config.CLAIM_IDLE_MS,
+        cursor,
+        'COUNT',
+        config.BATCH_SIZE,
+      )) as [string, RawEntry[], string[]?];
+      cursor = reply[0];
+      const entries = reply[1].filter((entry) => entry[1] !== null);
+      if (entries.length === 0) continue;
+      metrics.reclaimed.inc({ handler: this.deps.handler.name }, entries.length);
+      this.log.info({ count: entries.length }, 'reclaimed pending entries from idle consumers');
+      await this.processBatch(entries, await this.deliveryCounts(entries));
+    } while (cursor !== '0-0' && !this.stopping);
+  }
+
+  private async deliveryCounts(entries: RawEntry[]): Promise<Map<string, number>> {
+    const first = entries[0]![0];
+    const last = entries[entries.length - 1]![0];
+    const rows = (await this.deps.commands.call(
+      'XPENDING',
+      this.stream,
+      this.group,
+      first,
+      last,
+      entries.length,
+      this.deps.config.CONSUMER_NAME,
+    )) as [string, string, number, number][];
+    return new Map(rows.map(([id, , , deliveries]) => [id, deliveries]));
+  }
+
+  private async processBatch(entries: RawEntry[], deliveries: Map<string, number>): Promise<void> {
+    const { handler, config, metrics } = this.deps;
+    const started = performance.now();
+    metrics.batchSize.observe({ handler: handler.name }, entries.length);
+
+    // Each entry ends as exactly one commit item: an outcome of the handler, or a dead letter.
+    const items: (CommitItem & { outcome: OutcomeLabel })[] = [];
+    const valid: ValidMessage[] = [];
+    const validSlots: number[] = [];
+    for (const [id, fieldList] of entries) {
+      if (fieldList === null) {
+        items.push({ entryId: id, outcome: { kind: 'skipped' } });
+        continue;
+      }
+      const raw = toRecord(fieldList);
+      const meta = { source: this.stream, id, raw, producedAt: Number(id.split('-')[0]) };
+      const delivered = deliveries.get(id) ?? 1;
+      if (delivered > config.MAX_DELIVERIES) {
+        items.push(this.deadLetterItem(meta, 'too_many_deliveries', `delivered ${delivered} times (MAX_DELIVERIES=${config.MAX_DELIVERIES})`, 0));
+        continue;
+      }
+      const parsed = handler.input.safeParse(raw);
+      if (!parsed.success) {
+        items.push(this.deadLetterItem(meta, 'invalid_input', formatIssues(parsed.error), 0));
+        continue;
+      }
+      validSlots.push(items.length);
+      valid.push({ meta, message: parsed.data });
+      items.push({ entryId: id, outcome: { kind: 'skipped' } });
+    }
+
+    let pending = valid.map((_, i) => i);
+    for (let round = 0; pending.length > 0 || round === 0; round++) {
+      const outcomes = await executeBatch(handler, this.env, pending.map((i) => valid[i]!));
+      pending.forEach((validIndex, k) => {
+        items[validSlots[validIndex]!] = this.itemFor(valid[validIndex]!, outcomes[k]!);
+      });
+      const roundItems = round === 0 ? items.map((_, i) => i) : pending.map((i) => validSlots[i]!);
+      const conflicted = await this.commit(roundItems.map((i) => items[i]!), roundItems);
+      if (conflicted.length > 0) metrics.conflicts.inc({ handler: handler.name }, conflicted.length);
+      pending = conflicted.map((slot) => validSlots.indexOf(slot)).filter((i) => i >= 0);
+      if (round >= MAX_CONFLICT_ROUNDS && pending.length > 0) {
+        this.log.error({ count: pending.length }, 'messages still conflicting; leaving them pending for redelivery');
+        break;
+      }
+    }
+    metrics.batchSeconds.observe({ handler: handler.name }, (performance.now() - started) / 1000);
+  }
+
+  private itemFor(message: ValidMessage, outcome: Outcome): CommitItem & { outcome: OutcomeLabel } {
+    switch (outcome.kind) {
+      case 'commit':
+        return { entryId: message.meta.id, recorder: outcome.recorder, outcome: { kind: outcome.via === 'handled' ? 'handled' : 'fallback' } };
+      case 'dead-letter':
+        return this.deadLetterItem(message.meta, outcome.reason, outcome.detail, outcome.attempts);
+      case 'leave-pending':
+        return { outcome: { kind: 'left-pending' } };
+    }
+  }
+
+  private deadLetterItem(
+    meta: ValidMessage['meta'],
+    reason: Parameters<typeof deadLetterFields>[0]['reason'],
+    detail: string,
+    attempts: number,
+  ): CommitItem & { outcome: OutcomeLabel } {
+    const fields = deadLetterFields({
+      handler: this.deps.handler.name,
+      sourceStream: this.stream,
+      sourceId: meta.id,
+      group: this.group,
+      reason,
+      detail,
+      attempts,
+      raw: meta.raw,
+      at: this.deps.now(),
+    });
+    return {
+      entryId: meta.id,
+      extraEmits: [{ stream: this.deps.config.DLQ_STREAM, fields, maxLen: this.deps.config.DLQ_MAXLEN }],
+      outcome: { kind: 'dead-letter', reason },
+    };
+  }
+
+  /**
+   * Commits, surviving a lost connection: the transaction either applied whole or not at all, and
+   * the stream's pending list says which (an applied commit acknowledged its entries). Returns
+   * the slots whose guards conflicted.
+   */
+  private async commit(batch: (CommitItem & { outcome: OutcomeLabel })[], slots: number[]): Promise<number[]> {
+    const { committer, committerConnection, metrics, handler } = this.deps;
+    let todo = batch.map((_, i) => i).filter((i) => batch[i]!.outcome.kind !== 'left-pending');
+    const source = { stream: this.stream, group: this.group };
+    for (;;) {
+      let report: CommitReport;
+      try {
+        report = await committer.commit(source, todo.map((i) => batch[i]!));
+      } catch (error) {
+        metrics.commitFailures.inc({ handler: handler.name, kind: 'connection' });
+        this.log.warn({ err: describeError(error), count: todo.length }, 'commit failed; checking what landed');
+        await waitUntilReady(committerConnection);
+        await waitUntilReady(this.deps.commands);
+        const stillPending = await this.pendingIds(todo.map((i) => batch[i]!.entryId).filter((id): id is string => id !== undefined));
+        const landed = todo.filter((i) => !stillPending.has(batch[i]!.entryId!));
+        this.finish(landed.map((i) => batch[i]!), []);
+        todo = todo.filter((i) => stillPending.has(batch[i]!.entryId!));
+        if (todo.length === 0) return [];
+        continue;
+      }
+      const committed = report.committed.map((k) => todo[k]!);
+      this.finish(
+        committed.map((i) => batch[i]!),
+        report.effectFailures.map((f) => ({ ...f, item: todo[f.item] ?? -1 })),
+        batch,
+      );
+      return report.conflicted.map((k) => slots[todo[k]!]!);
+    }
+  }
+
+  private async pendingIds(ids: string[]): Promise<Set<string>> {
+    if (ids.length === 0) return new Set();
+    const sorted = [...ids].sort(compareIds);
+    const rows = (await this.deps.commands.call(
+      'XPENDING',
+      this.stream,
+      this.group,
+      sorted[0]!,
+      sorted[sorted.length - 1]!,
+      ids.length * 2 + 10,
+    )) as [string, string, number, number][];
+    const wanted = new Set(ids);
+    return new Set(rows.map((row) => row[0]).filter((id) => wanted.has(id)));
+  }
+
+  /** After a commit: metrics, failed-effect hooks and dead letters, then the scheduled jobs. */
+  private finish(
+    committed: (CommitItem & { outcome: OutcomeLabel })[],
+    effectFailures: { item: number; effect: unknown; error: Error }[],
+    batch: (CommitItem & { outcome: OutcomeLabel })[] = [],
+  ): void {
+    const { metrics, handler } = this.deps;
+    // Failure hooks first: they may queue metric updates that the apply loop below then applies.
+    for (const failure of effectFailures) {
+      metrics.commitFailures.inc({ handler: handler.name, kind: 'effect' });
+      const effect = failure.effect as { onFail?: () => void } | undefined;
+      effect?.onFail?.();
+      const item = batch[failure.item];
+      this.log.error({ err: failure.error.message, entry: item?.entryId, effect }, 'an effect failed inside a committed transaction');
+    }
+    const jobs: ScheduledJob[] = [];
+    for (const item of committed) {
+      for (const apply of item.recorder?.afterCommit ?? []) apply();
+      jobs.push(...(item.recorder?.jobs ?? []));
+      const outcome = item.outcome;
+      metrics.messages.inc({ handler: handler.name, outcome: outcome.kind });
+      if (outcome.kind === 'dead-letter') metrics.deadLetters.inc({ handler: handler.name, reason: outcome.reason });
+    }
+    if (jobs.length > 0) {
+      this.deps.jobs.add(jobs).catch((error: unknown) => this.log.error({ err: describeError(error), jobs: jobs.length }, 'could not schedule jobs'));
+    }
+  }
+}
+
+type OutcomeLabel =
+  | { kind: 'handled' | 'fallback' | 'skipped' | 'left-pending' }
+  | { kind: 'dead-letter'; reason: Parameters<typeof deadLetterFields>[0]['reason'] };
+
+function toRecord(fieldList: string[]): Record<string, string> {
+  const record: Record<string, string> = {};
+  for (let i = 0; i + 1 < fieldList.length; i += 2) record[fieldList[i]!] = fieldList[i + 1]!;
+  return record;
+}
+
+export function formatIssues(error: z.ZodError): string {
+  return JSON.stringify(error.issues.map((issue) => ({ path: issue.path.join('.'), code: issue.code, message: issue.message })));
+}
+
+function compareIds(a: string, b: string): number {
+  const [aMs, aSeq] = a.split('-').map(BigInt) as [bigint, bigint];
+  const [bMs, bSeq] = b.split('-').map(BigInt) as [bigint, bigint];
+  return aMs === bMs ? Number(aSeq - bSeq) : aMs < bMs ? -1 : 1;
+}

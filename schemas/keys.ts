@@ -1,0 +1,34 @@
+/**
+ * Streams and keys shared with the rest of the pipeline. The names are the Python services'
+ * exactly: other services read and write them.
+ */
+export const streams = {
+  harvestProposal: 'quantum:stream:harvest.proposal',
+  harvestCalibrated: 'quantum:stream:harvest.calibrated',
+  heatDecision: 'quantum:stream:harvest.heat.decision',
+  positionSnapshot: 'quantum:stream:position.snapshot',
+  applyPlan: 'quantum:stream:apply.plan',
+  governorEvents: 'quantum:stream:governor.events',
+  budgetViolation: 'quantum:stream:budget.violation',
+  deadLetter: 'quantum:stream:dlq',
+} as const;
+
+export const keys = {
+  portfolioState: 'quantum:state:portfolio',
+  /** Latest portfolio heat, written by the heat gate for the budget engine and dashboards. */
+  portfolioHeat: 'quantum:portfolio:heat',
+  positionSnapshot: (symbol: string) => `quantum:position:snapshot:${symbol}`,
+  /** Symbols with a non-zero position; lets every gate read all positions without KEYS. */
+  activePositions: 'quantum:position:active_symbols',
+  harvestProposal: (symbol: string) => `quantum:harvest:proposal:${symbol}`,
+  marketState: (symbol: string) => `quantum:state:market:${symbol}`,
+  killSwitch: 'quantum:kill',
+  permit: (planId: string) => `quantum:permit:${planId}`,
+  governorBlock: (planId: string) => `quantum:governor:block:${planId}`,
+  budget: (symbol: string) => `quantum:portfolio:budget:${symbol}`,
+  clusterStress: (clusterId: string) => `quantum:cluster:stress:${clusterId}`,
+  heatByPlan: (planId: string) => `quantum:harvest:heat:by_plan:${planId}`,
+  heatLatest: (symbol: string) => `quantum:harvest:heat:latest:${symbol}`,
+  heatLatestPlanId: (symbol: string) => `quantum:harvest:heat:latest_plan_id:${symbol}`,
+  heatBridgeDedupe: (planId: string) => `quantum:dedupe:p27:${planId}`,
+} as const;

@@ -1,0 +1,72 @@
+import type { RedisReader } from '../../runtime/redis-reader.js';
+
+/** Contents for a FakeRedisReader: a plain value per key, typed by its shape. */
+export interface FakeRedisData {
+  readonly strings?: Readonly<Record<string, string>>;
+  readonly hashes?: Readonly<Record<string, Readonly<Record<string, string>>>>;
+  readonly sets?: Readonly<Record<string, readonly string[]>>;
+  /** member → score */
+  readonly sortedSets?: Readonly<Record<string, Readonly<Record<string, number>>>>;
+  /** entries oldest first */
+  readonly streams?: Readonly<Record<string, readonly { id: string; fields: Readonly<Record<string, string>> }[]>>;
+}
+
+function parseBound(bound: number | string, isMin: boolean): { value: number; exclusive: boolean } {
+  if (typeof bound === 'number') return { value: bound, exclusive: false };
+  if (bound === '-inf') return { value: -Infinity, exclusive: false };
+  if (bound === '+inf' || bound === 'inf') return { value: Infinity, exclusive: false };
+  if (bound.startsWith('(')) return { value: Number(bound.slice(1)), exclusive: true };
+  void isMin;
+  return { value: Number(bound), exclusive: false };
+}
+
+function inRange(score: number, min: number | string, max: number | string): boolean {
+  const lo = parseBound(min, true);
+  const hi = parseBound(max, false);
+  const aboveMin = lo.exclusive ? score > lo.value : score >= lo.value;
+  const belowMax = hi.exclusive ? score < hi.value : score <= hi.value;
+  return aboveMin && belowMax;
+}
+
+/** An in-memory RedisReader for handler unit tests. Reads only; handlers never write through it. */
+export class FakeRedisReader implements RedisReader {
+  constructor(private readonly data: FakeRedisData) {}
+
+  async get(key: string) {
+    return this.data.strings?.[key] ?? null;
+  }
+  async mget(...keys: string[]) {
+    return keys.map((k) => this.data.strings?.[k] ?? null);
+  }
+  async exists(...keys: string[]) {
+    return keys.filter((k) => k in (this.data.strings ?? {}) || k in (this.data.hashes ?? {}) || k in (this.data.sets ?? {}) || k in (this.data.sortedSets ?? {}) || k in (this.data.streams ?? {})).length;
+  }
+  async hget(key: string, field: string) {
+    return this.data.hashes?.[key]?.[field] ?? null;
+  }
+  async hgetall(key: string) {
+    return { ...(this.data.hashes?.[key] ?? {}) };
+  }
+  async hmget(key: string, ...fields: string[]) {
+    return fields.map((f) => this.data.hashes?.[key]?.[f] ?? null);
+  }
+  async smembers(key: string) {
+    return [...(this.data.sets?.[key] ?? [])];
+  }
+  async scard(key: string) {
+    return this.data.sets?.[key]?.length ?? 0;
+  }
+  async zcount(key: string, min: number | string, max: number | string) {
+    return Object.values(this.data.sortedSets?.[key] ?? {}).filter((s) => inRange(s, min, max)).length;
+  }
+  async zrangebyscore(key: string, min: number | string, max: number | string) {
+    return Object.entries(this.data.sortedSets?.[key] ?? {})
+      .filter(([, s]) => inRange(s, min, max))
+      .sort((a, b) => a[1] - b[1])
+      .map(([m]) => m);
+  }
+  async xrevrange(key: string, _end: string, _start: string, _count: 'COUNT', count: number): Promise<[string, string[]][]> {
+    const entries = [...(this.data.streams?.[key] ?? [])].reverse().slice(0, count);
+    return entries.map((e) => [e.id, Object.entries(e.fields).flat()]);
+  }
+}

@@ -1,0 +1,102 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { isListening } from '../../runtime/local-redis.js';
+
+/** Asks the OS for a free loopback port. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+export interface TestRedis {
+  readonly port: number;
+  readonly url: string;
+  readonly dir: string;
+  /** A plain client for arranging and asserting; closed by stop(). */
+  readonly client: Redis;
+  /** Stops the server (SIGTERM, or SIGKILL with hard) and starts it again on the same port. */
+  restart(options?: { downMs?: number; hard?: boolean }): Promise<void>;
+  kill(): Promise<void>;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface TestRedisOptions {
+  /** Turn AOF on (for tests that restart the server and expect data to survive). */
+  readonly appendOnly?: boolean;
+  readonly extraArgs?: readonly string[];
+}
+
+/**
+ * A private redis-server on a free loopback port, with nothing saved unless asked, so tests
+ * never collide with each other or with a Redis already on the machine.
+ */
+export async function startTestRedis(options: TestRedisOptions = {}): Promise<TestRedis> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'qg-redis-'));
+  let child: ChildProcess | undefined;
+  let exited: Promise<void> = Promise.resolve();
+
+  const start = async () => {
+    const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--dir', dir, '--appendonly', options.appendOnly ? 'yes' : 'no'];
+    if (options.appendOnly) args.push('--appendfsync', 'always');
+    args.push(...(options.extraArgs ?? []));
+    const proc = spawn('redis-server', args, { stdio: 'ignore' });
+    child = proc;
+    exited = new Promise((resolve) => proc.once('exit', () => resolve()));
+    for (let i = 0; i < 200; i++) {
+      if (await isListening('127.0.0.1', port, 100)) {
+        const probe = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0 });
+        try {
+          await probe.connect();
+          for (let j = 0; j < 100; j++) {
+            const info = await probe.info('persistence');
+            if (!info.includes('loading:1')) return;
+            await new Promise((r) => setTimeout(r, 20));
+          }
+        } catch {
+          // still loading; try again
+        } finally {
+          probe.disconnect();
+        }
+      }
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    throw new Error(`redis-server did not start on port ${port}`);
+  };
+  const kill = async (signal: NodeJS.Signals = 'SIGKILL') => {
+    child?.kill(signal);
+    await exited;
+  };
+
+  await start();
+  const client = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: null });
+  return {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    dir,
+    client,
+    start,
+    kill: () => kill('SIGKILL'),
+    async restart({ downMs = 500, hard = false } = {}) {
+      await kill(hard ? 'SIGKILL' : 'SIGTERM');
+      await new Promise((r) => setTimeout(r, downMs));
+      await start();
+    },
+    async stop() {
+      client.disconnect();
+      await kill('SIGTERM');
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
