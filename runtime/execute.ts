@@ -92,7 +92,7 @@ export async function executeBatch<Config, Metrics extends object>(
     todo = [];
     for (const index of failed.sort((a, b) => a - b)) {
       if (attempts[index]! >= maxAttempts) {
-        outcomes[index] = applyPolicy(handler, env, messages[index]!, { error: lastError[index], attempts: attempts[index]! });
+        outcomes[index] = await applyPolicy(handler, env, messages[index]!, { error: lastError[index], attempts: attempts[index]! });
       } else {
         todo.push(index);
       }
@@ -106,12 +106,12 @@ export async function executeBatch<Config, Metrics extends object>(
   return outcomes;
 }
 
-function applyPolicy<Config, Metrics extends object>(
+async function applyPolicy<Config, Metrics extends object>(
   handler: AnyHandler,
   env: ExecutionEnv<Config, Metrics>,
   item: ValidMessage,
   failure: FailureInfo,
-): Outcome {
+): Promise<Outcome> {
   const failurePolicy = handler.failure;
   if (failurePolicy.policy === 'dead-letter') {
     return { kind: 'dead-letter', reason: 'handler_failed', detail: describeError(failure.error), attempts: failure.attempts };
@@ -119,7 +119,7 @@ function applyPolicy<Config, Metrics extends object>(
   const recorder = new EffectRecorder();
   const ctx = new MessageContext(env, recorder, undefined, { ...item.meta, attempt: failure.attempts });
   try {
-    failurePolicy.fallback(item.message, failure, ctx);
+    await failurePolicy.fallback(item.message, failure, ctx);
     ctx.log.warn({ err: describeError(failure.error), attempts: failure.attempts, policy: failurePolicy.policy }, 'handler failed; applied failure policy');
     return { kind: 'commit', recorder, via: 'fallback', attempts: failure.attempts };
   } catch (fallbackError) {

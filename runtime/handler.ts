@@ -72,7 +72,7 @@ export type FailurePolicy<Message, Config, State, Metrics> = {
   | {
       readonly policy: 'fail-open' | 'fail-closed';
       // State may be missing: loading it may be what failed.
-      readonly fallback: (message: Message, failure: FailureInfo, ctx: HandlerContext<Config, State | undefined, Metrics>) => void;
+      readonly fallback: (message: Message, failure: FailureInfo, ctx: HandlerContext<Config, State | undefined, Metrics>) => void | Promise<void>;
     }
 );
 
@@ -85,6 +85,8 @@ export interface HandlerDeclaration<Schema extends z.ZodType = z.ZodType, Config
   /** Parses this handler's environment variables (names from the seeds). */
   readonly config: (env: Readonly<Record<string, string | undefined>>) => Config;
   readonly metrics: (factory: MetricFactory) => Metrics;
+  /** shadow (decide and record only) or enforce, for handlers that have the distinction; shown on the status page. */
+  readonly mode?: (config: Config) => 'shadow' | 'enforce';
   /** Called once at start with the handler's metrics (for example to publish its mode). */
   readonly onStart?: (config: Config, metrics: Metrics) => void;
   readonly loadBatchState?: (redis: RedisReader, config: Config, now: number) => Promise<State>;

@@ -31,4 +31,13 @@ export const keys = {
   heatLatest: (symbol: string) => `quantum:harvest:heat:latest:${symbol}`,
   heatLatestPlanId: (symbol: string) => `quantum:harvest:heat:latest_plan_id:${symbol}`,
   heatBridgeDedupe: (planId: string) => `quantum:dedupe:p27:${planId}`,
+  /** Set (with a reason) when the governor's auto-disarm trips; opens are blocked until it is deleted. */
+  governorDisarm: 'quantum:governor:disarm',
+  governorCooldown: (symbol: string) => `quantum:governor:cooldown:${symbol}`,
+  /** Sorted set of execution timestamps per symbol (score = ms), for the hourly and 5-minute caps. */
+  governorExecutions: (symbol: string) => `quantum:governor:exec:${symbol}`,
+  /** Sorted set of recent governor errors (score = ms), for auto-disarm. */
+  governorErrors: 'quantum:governor:errors',
+  /** The budget engine's last-known-good portfolio state, kept in Redis so handlers stay stateless. */
+  budgetPortfolioLkg: 'quantum:portfolio:state:lkg',
 } as const;

@@ -29,6 +29,7 @@ export const heatGate = defineHandler({
   input: harvestProposalSchema,
   config: parseHeatGateConfig,
   metrics: heatGateMetrics,
+  mode: (config) => config.P26_MODE,
   onStart: (config, metrics) => metrics.enforceMode.set(config.P26_MODE === 'enforce' ? 1 : 0),
   loadBatchState: (redis) => loadHeatInputs(redis),
   failure: {
