@@ -127,6 +127,18 @@ export function runtimeMetrics(registry: Registry) {
       registers: [registry],
     }),
     consumerUp: new Gauge({ name: 'quantum_gates_consumer_up', help: '1 while a handler is consuming, 0 while it waits for Redis', labelNames, registers: [registry] }),
+    consumerPending: new Gauge({
+      name: 'quantum_gates_consumer_pending',
+      help: "Entries delivered to the handler's consumer group and not yet acknowledged",
+      labelNames,
+      registers: [registry],
+    }),
+    consumerLag: new Gauge({
+      name: 'quantum_gates_consumer_lag',
+      help: "Entries in the handler's stream not yet delivered to its consumer group",
+      labelNames,
+      registers: [registry],
+    }),
     redisUp: new Gauge({ name: 'quantum_gates_redis_up', help: '1 while the runtime has a ready Redis connection', registers: [registry] }),
   };
 }

@@ -3,6 +3,7 @@ import type { Registry } from 'prom-client';
 import { TransactionCommitter, type Committer } from './commit.js';
 import { parseRuntimeConfig, type RuntimeConfig } from './config.js';
 import { ConfigError, parseAllEnv } from './env.js';
+import { BacklogMonitor } from './backlog.js';
 import type { AnyHandler } from './handler.js';
 import { BullJobSink, JobRunner } from './job-runner.js';
 import { createLogger, type RootLogger } from './logger.js';
@@ -31,6 +32,8 @@ export interface RuntimeServices {
   readonly jobs: BullJobSink;
   readonly logger: RootLogger;
   readonly consumers: readonly { handler: string; source: string; group?: string; consuming: boolean }[];
+  /** Pending and lag of each stream handler's group, refreshed every two seconds. */
+  readonly backlog: BacklogMonitor;
 }
 
 export interface RuntimeOptions {
@@ -132,19 +135,34 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     handlers: hosted,
     jobs,
     logger,
+    get backlog() {
+      return backlog;
+    },
     get consumers() {
       return consumerStatus();
     },
   };
+
+  const backlog = new BacklogMonitor(
+    commands,
+    () => workers.flatMap((w, i) => (w instanceof StreamConsumer ? [{ handler: hosted[i]!.handler.name, stream: w.stream, group: w.group }] : [])),
+    { pending: metrics.consumerPending, lag: metrics.consumerLag },
+  );
 
   let started = false;
   const readiness = (): Readiness => {
     const redisReady = isReady(commands);
     const consumers = consumerStatus();
     const allConsuming = consumers.every((c) => c.consuming);
+    const backlogChecks = Object.fromEntries(
+      backlog.snapshot.flatMap((b) => [
+        [`pending:${b.handler}`, b.pending],
+        [`lag:${b.handler}`, b.lag ?? -1],
+      ]),
+    );
     return {
       ready: started && redisReady && allConsuming,
-      checks: { redis: redisReady, consumers: allConsuming, ...Object.fromEntries(consumers.map((c) => [`consumer:${c.handler}`, c.consuming])) },
+      checks: { redis: redisReady, consumers: allConsuming, ...Object.fromEntries(consumers.map((c) => [`consumer:${c.handler}`, c.consuming])), ...backlogChecks },
     };
   };
 
@@ -164,6 +182,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     async start() {
       logger.info({ redis: describeRedis(config), handlers: hosted.map((h) => h.handler.name) }, 'starting quantum-gates');
       for (const worker of workers) await worker.start();
+      backlog.start();
       started = true;
       const address = await server.listen({ host: config.HOST, port: config.PORT });
       logger.info({ address }, 'listening');
@@ -171,6 +190,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     },
     async stop() {
       logger.info('stopping: draining in-flight batches');
+      backlog.stop();
       await Promise.all(workers.map((w) => w.stop()));
       await server.close();
       await jobs.close();
