@@ -1,0 +1,220 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { heatGate } from '../../handlers/heat-gate/index.js';
+import { calibrate } from '../../handlers/heat-gate/calibrate.js';
+import { bucketOf, computeHeat } from '../../handlers/heat-gate/heat.js';
+import { keys, streams } from '../../schemas/keys.js';
+import type { FakeRedisData } from '../support/fake-redis-reader.js';
+import { fakeCtx, runHandler } from '../support/fake-ctx.js';
+
+/** Redis contents with one portfolio and the given positions. */
+function portfolio(equity: string | undefined, positions: Record<string, { notional: number; sigma?: number; volatility?: number }>): FakeRedisData {
+  const hashes: Record<string, Record<string, string>> = {};
+  if (equity !== undefined) hashes[keys.portfolioState] = { equity_usd: equity };
+  for (const [symbol, p] of Object.entries(positions)) {
+    hashes[keys.positionSnapshot(symbol)] = {
+      symbol,
+      position_notional_usd: String(p.notional),
+      ...(p.sigma === undefined ? {} : { sigma: String(p.sigma) }),
+      ...(p.volatility === undefined ? {} : { volatility: String(p.volatility) }),
+    };
+  }
+  return { hashes, sets: { [keys.activePositions]: Object.keys(positions) } };
+}
+
+const proposal = (fields: Record<string, string> = {}) => ({ plan_id: 'p1', symbol: 'ETHUSDT', action: 'FULL_CLOSE', trace_id: 't1', ...fields });
+
+describe('heat formula', () => {
+  it('sums |notional| × sigma over positions with sigma > 0, divided by equity', () => {
+    const result = computeHeat({
+      equityRaw: '1000',
+      equityUsd: 1000,
+      positions: [
+        { symbol: 'A', notionalUsd: -1000, sigma: 0.5 },
+        { symbol: 'B', notionalUsd: 400, sigma: 0 },
+        { symbol: 'C', notionalUsd: 400, sigma: undefined },
+        { symbol: 'D', notionalUsd: 200, sigma: 0.1 },
+      ],
+    });
+    expect(result.heat).toBeCloseTo((1000 * 0.5 + 200 * 0.1) / 1000, 12);
+    expect(result.problem).toBeUndefined();
+  });
+
+  it.each([
+    ['missing portfolio state', undefined, undefined, 'missing_portfolio_state'],
+    ['zero equity', '0', 0, 'invalid_equity'],
+    ['negative equity', '-5', -5, 'invalid_equity'],
+    ['unparseable equity', 'abc', undefined, 'invalid_equity'],
+  ] as const)('reports %s as a problem with heat 0', (_name, raw, equity, problem) => {
+    expect(computeHeat({ equityRaw: raw, equityUsd: equity, positions: [] })).toEqual({ heat: 0, problem });
+  });
+
+  it.each([
+    [0, 'COLD'],
+    [0.2499999, 'COLD'],
+    [0.25, 'WARM'],
+    [0.6499999, 'WARM'],
+    [0.65, 'HOT'],
+    [3, 'HOT'],
+  ] as const)('puts heat %s in bucket %s (COLD < 0.25 ≤ WARM < 0.65 ≤ HOT)', (heat, bucket) => {
+    expect(bucketOf(heat, 0.25, 0.65)).toBe(bucket);
+  });
+});
+
+describe('heat gate: the seed scenarios', () => {
+  // Seed 000's four redis-cli scenarios, with the heat each one states.
+  it.each([
+    ['COLD → PARTIAL_25', '10000', { ETHUSDT: { notional: 1800, sigma: 0.15 } }, 'FULL_CLOSE', 0.027, 'COLD', 'PARTIAL_25', 'portfolio_heat_cold'],
+    ['WARM → PARTIAL_75', '3000', { ETHUSDT: { notional: 1800, sigma: 0.15 }, BTCUSDT: { notional: 2000, sigma: 0.3 } }, 'FULL_CLOSE', 0.29, 'WARM', 'PARTIAL_75', 'portfolio_heat_warm'],
+    ['HOT → FULL_CLOSE allowed', '1000', { ETHUSDT: { notional: 1800, sigma: 0.15 }, BTCUSDT: { notional: 2000, sigma: 0.3 } }, 'FULL_CLOSE', 0.87, 'HOT', 'FULL_CLOSE', 'portfolio_heat_hot'],
+    ['PARTIAL passes', '10000', { ETHUSDT: { notional: 1800, sigma: 0.15 } }, 'PARTIAL_50', 0.027, 'COLD', 'PARTIAL_50', 'action_not_full_close'],
+  ] as const)('%s', async (_name, equity, positions, action, heat, bucket, calibrated, reason) => {
+    const run = await runHandler(heatGate, proposal({ action }), { redis: portfolio(equity, positions) });
+    const [entry] = run.emitted(streams.harvestCalibrated);
+    expect(entry).toMatchObject({ original_action: action, calibrated_action: calibrated, heat_bucket: bucket, reason, mode: 'shadow' });
+    expect(Number(entry!.heat_value)).toBeCloseTo(heat, 6);
+    expect(entry!.calibrated).toBe(String(calibrated !== action));
+  });
+});
+
+describe('heat gate: fail-closed', () => {
+  it.each([
+    ['the portfolio state is missing', portfolio(undefined, { ETHUSDT: { notional: 1800, sigma: 0.15 } }), 'missing_portfolio_state'],
+    ['equity is zero', portfolio('0', { ETHUSDT: { notional: 1800, sigma: 0.15 } }), 'invalid_equity'],
+    ['equity is negative', portfolio('-100', {}), 'invalid_equity'],
+    ['equity is not a number', portfolio('n/a', {}), 'invalid_equity'],
+  ])('downgrades FULL_CLOSE to PARTIAL_25 when %s, saying why', async (_name, redis, reason) => {
+    const run = await runHandler(heatGate, proposal(), { redis });
+    expect(run.emitted(streams.harvestCalibrated)[0]).toMatchObject({ calibrated_action: 'PARTIAL_25', heat_bucket: 'COLD', reason, calibrated: 'true' });
+    expect(run.metrics.get('p26_failures_total', { reason })).toBe(1);
+  });
+
+  it('treats no positions at all as heat 0 (COLD)', async () => {
+    const run = await runHandler(heatGate, proposal(), { redis: portfolio('10000', {}) });
+    expect(run.emitted(streams.harvestCalibrated)[0]).toMatchObject({ calibrated_action: 'PARTIAL_25', heat_value: '0', reason: 'portfolio_heat_cold' });
+  });
+
+  it('skips positions without sigma and falls back to the volatility field', async () => {
+    const run = await runHandler(heatGate, proposal(), {
+      redis: portfolio('1000', { AUSDT: { notional: 1000 }, BUSDT: { notional: 1000, volatility: 0.3 } }),
+    });
+    expect(run.emitted(streams.harvestCalibrated)[0]).toMatchObject({ heat_value: '0.3', heat_bucket: 'WARM' });
+  });
+
+  it('on an error after retries (the failure policy) emits PARTIAL_25 with reason heat_gate_error', async () => {
+    const run = await fakeCtx(heatGate, { state: undefined, meta: { raw: proposal() } });
+    const failure = heatGate.failure;
+    if (failure.policy === 'dead-letter') throw new Error('heat gate must not dead-letter on errors');
+    await failure.fallback(heatGate.input.parse(proposal()), { error: new Error('redis down'), attempts: 3 }, run.ctx);
+    run.commit();
+    expect(failure.policy).toBe('fail-closed');
+    expect(run.emitted(streams.harvestCalibrated)[0]).toMatchObject({ calibrated_action: 'PARTIAL_25', reason: 'heat_gate_error', heat_bucket: 'COLD' });
+    expect(run.emitted(streams.heatDecision)[0]).toMatchObject({ out_action: 'PARTIAL_25', heat_action: 'DOWNGRADE_FULL_TO_PARTIAL' });
+    expect(run.metrics.get('p26_failures_total', { reason: 'heat_gate_error' })).toBe(1);
+  });
+});
+
+describe('heat gate: outputs', () => {
+  it('carries the proposal’s other fields and names both actions', async () => {
+    const run = await runHandler(heatGate, proposal({ reason: 'tp_hit', pnl_pct: '4.2', harvest_action: 'FULL_CLOSE' }), {
+      redis: portfolio('10000', { ETHUSDT: { notional: 1800, sigma: 0.15 } }),
+    });
+    const entry = run.emitted(streams.harvestCalibrated)[0]!;
+    expect(entry).toMatchObject({ trace_id: 't1', plan_id: 'p1', symbol: 'ETHUSDT', reason: 'portfolio_heat_cold', pnl_pct: '4.2', timestamp: '1800000000' });
+    expect(entry).not.toHaveProperty('action');
+    expect(entry).not.toHaveProperty('harvest_action');
+  });
+
+  it('reads the action from harvest_action when action is absent', async () => {
+    const run = await runHandler(heatGate, { plan_id: 'p2', symbol: 'ETHUSDT', harvest_action: 'FULL_CLOSE' }, { redis: portfolio('10000', {}) });
+    expect(run.emitted(streams.harvestCalibrated)[0]).toMatchObject({ original_action: 'FULL_CLOSE', calibrated_action: 'PARTIAL_25' });
+  });
+
+  it('writes a heat decision for the bridge with every field it reads', async () => {
+    const run = await runHandler(heatGate, proposal(), { redis: portfolio('3000', { ETHUSDT: { notional: 1800, sigma: 0.15 }, BTCUSDT: { notional: 2000, sigma: 0.3 } }) });
+    const decision = run.emitted(streams.heatDecision)[0]!;
+    expect(Object.keys(decision).sort()).toEqual(
+      ['ts_epoch', 'symbol', 'plan_id', 'in_action', 'out_action', 'heat_level', 'heat_score', 'heat_action', 'recommended_partial', 'reason', 'mode', 'debug_json'].sort(),
+    );
+    expect(decision).toMatchObject({ in_action: 'FULL_CLOSE', out_action: 'PARTIAL_75', heat_level: 'WARM', heat_action: 'DOWNGRADE_FULL_TO_PARTIAL', recommended_partial: '0.75' });
+  });
+
+  it('keeps the latest heat in Redis for the budget engine', async () => {
+    const run = await runHandler(heatGate, proposal(), { redis: portfolio('10000', { ETHUSDT: { notional: 1800, sigma: 0.15 } }) });
+    expect(run.recorder.effects).toContainEqual(expect.objectContaining({ op: 'putHash', key: keys.portfolioHeat, fields: expect.objectContaining({ heat: '0.027', bucket: 'COLD' }) }));
+  });
+
+  it('in shadow mode leaves the proposal hash alone', async () => {
+    const run = await runHandler(heatGate, proposal(), { redis: portfolio('10000', {}) });
+    expect(run.recorder.effects.some((e) => e.op === 'putHash' && e.key === keys.harvestProposal('ETHUSDT'))).toBe(false);
+    expect(run.metrics.get('p26_hash_writes_total')).toBeUndefined();
+  });
+
+  it('in enforce mode overwrites the proposal hash with the calibrated action, TTL 300 s', async () => {
+    const run = await runHandler(heatGate, proposal(), { env: { P26_MODE: 'enforce' }, redis: portfolio('10000', {}) });
+    const write = run.recorder.effects.find((e) => e.op === 'putHash' && e.key === keys.harvestProposal('ETHUSDT'));
+    expect(write).toMatchObject({ ttlSec: 300, replace: true, fields: { action: 'PARTIAL_25', original_action: 'FULL_CLOSE', plan_id: 'p1' } });
+    expect(run.emitted(streams.harvestCalibrated)[0]).toMatchObject({ mode: 'enforce' });
+    expect(run.metrics.get('p26_hash_writes_total')).toBe(1);
+  });
+
+  it('publishes the metrics of the seed', async () => {
+    const run = await runHandler(heatGate, proposal(), { redis: portfolio('3000', { ETHUSDT: { notional: 1800, sigma: 0.15 }, BTCUSDT: { notional: 2000, sigma: 0.3 } }) });
+    expect(run.metrics.get('p26_proposals_processed_total')).toBe(1);
+    expect(run.metrics.get('p26_heat_value')).toBeCloseTo(0.29, 6);
+    expect(run.metrics.get('p26_bucket', { state: 'WARM' })).toBe(1);
+    expect(run.metrics.get('p26_bucket', { state: 'COLD' })).toBe(0);
+    expect(run.metrics.get('p26_actions_downgraded_total', { from_action: 'FULL_CLOSE', to_action: 'PARTIAL_75', reason: 'portfolio_heat_warm' })).toBe(1);
+    expect(run.metrics.get('p26_stream_lag_ms')).toBe(5);
+  });
+
+  it('rejects a proposal without an action, plan_id or a valid symbol', () => {
+    expect(heatGate.input.safeParse({ plan_id: 'p', symbol: 'ETHUSDT' }).success).toBe(false);
+    expect(heatGate.input.safeParse({ symbol: 'ETHUSDT', action: 'FULL_CLOSE' }).success).toBe(false);
+    expect(heatGate.input.safeParse({ plan_id: 'p', symbol: 'eth usdt', action: 'FULL_CLOSE' }).success).toBe(false);
+  });
+
+  it('refuses HEAT_MIN ≥ HEAT_MAX at start-up, naming the variable', () => {
+    expect(() => heatGate.config({ HEAT_MIN: '0.7', HEAT_MAX: '0.5' })).toThrow(/HEAT_MAX: must be greater than HEAT_MIN/);
+    expect(() => heatGate.config({ P26_MODE: 'loud' })).toThrow(/P26_MODE/);
+  });
+});
+
+describe('heat gate is monotonic (property)', () => {
+  const aggressiveness = (action: string): number => {
+    if (action === 'FULL_CLOSE') return 100;
+    const partial = /^PARTIAL_(\d+)$/.exec(action);
+    return partial ? Number(partial[1]) : -1;
+  };
+
+  it('never returns a more aggressive action than proposed, for any heat, thresholds or data problem', () => {
+    const action = fc.oneof(fc.constantFrom('FULL_CLOSE', 'PARTIAL_25', 'PARTIAL_50', 'PARTIAL_75', 'HOLD', 'FULL_CLOSE_PROPOSED'), fc.stringMatching(/^[A-Z][A-Z0-9_]{0,10}$/));
+    const bucket = fc.constantFrom('COLD', 'WARM', 'HOT' as const);
+    const problem = fc.option(fc.constantFrom('missing_portfolio_state', 'invalid_equity', 'heat_gate_error' as const), { nil: undefined });
+    fc.assert(
+      fc.property(action, bucket, problem, (proposed, b, p) => {
+        const { calibratedAction } = calibrate(proposed, b, p);
+        if (proposed !== 'FULL_CLOSE') return calibratedAction === proposed;
+        return aggressiveness(calibratedAction) <= aggressiveness(proposed) && aggressiveness(calibratedAction) > 0;
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('through the whole handler, for arbitrary portfolios', async () => {
+    const position = fc.record({ notional: fc.double({ min: -1e7, max: 1e7, noNaN: true }), sigma: fc.double({ min: 0, max: 5, noNaN: true }) });
+    await fc.assert(
+      fc.asyncProperty(
+        fc.option(fc.double({ min: -1e6, max: 1e7, noNaN: true }), { nil: undefined }),
+        fc.dictionary(fc.stringMatching(/^[A-Z]{3,6}USDT$/), position, { maxKeys: 6 }),
+        fc.constantFrom('FULL_CLOSE', 'PARTIAL_25', 'PARTIAL_75'),
+        async (equity, positions, action) => {
+          const run = await runHandler(heatGate, proposal({ action }), { redis: portfolio(equity === undefined ? undefined : String(equity), positions) });
+          const out = run.emitted(streams.harvestCalibrated)[0]!.calibrated_action!;
+          expect(aggressiveness(out)).toBeLessThanOrEqual(aggressiveness(action));
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});
