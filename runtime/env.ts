@@ -32,24 +32,6 @@ export function parseEnv<S extends z.ZodObject>(schema: S, env: Env): z.infer<S>
   );
 }
 
-/** Collects problems from several independent parses so start-up reports all of them together. */
-export function parseAllEnv<T extends readonly (() => unknown)[]>(
-  parsers: T,
-): { [K in keyof T]: T[K] extends () => infer R ? R : never } {
-  const problems: string[] = [];
-  const results = parsers.map((parse) => {
-    try {
-      return parse();
-    } catch (error) {
-      if (error instanceof ConfigError) problems.push(...error.problems);
-      else throw error;
-      return undefined;
-    }
-  });
-  if (problems.length > 0) throw new ConfigError(problems);
-  return results as { [K in keyof T]: T[K] extends () => infer R ? R : never };
-}
-
 /** Reusable field types for env schemas. */
 export const envNumber = (defaultValue: number) => z.coerce.number().refine(Number.isFinite, 'must be a number').default(defaultValue);
 export const envInt = (defaultValue: number, min = 0) =>

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import type { Registry } from 'prom-client';
 import { TransactionCommitter, type Committer } from './commit.js';
 import { parseRuntimeConfig, type RuntimeConfig } from './config.js';
-import { ConfigError, parseAllEnv } from './env.js';
+import { ConfigError } from './env.js';
 import { BacklogMonitor } from './backlog.js';
 import type { AnyHandler } from './handler.js';
 import { BullJobSink, JobRunner } from './job-runner.js';
@@ -60,18 +60,22 @@ export interface Runtime {
 
 /** Parses every setting (runtime and each selected handler) and reports all problems together. */
 export function loadConfiguration(env: Env, all: readonly AnyHandler[]): { config: RuntimeConfig; hosted: { handler: AnyHandler; config: unknown }[] } {
-  const [config, selected] = parseAllEnv([
-    () => parseRuntimeConfig(env),
-    () => {
-      try {
-        return selectHandlers(all, env.HANDLERS);
-      } catch (error) {
-        throw new ConfigError([(error as Error).message]);
-      }
-    },
-  ] as const);
-  const configs = parseAllEnv(selected.map((handler) => () => handler.config(env)));
-  return { config, hosted: selected.map((handler, i) => ({ handler, config: configs[i] })) };
+  const problems: string[] = [];
+  const attempt = <T>(parse: () => T): T | undefined => {
+    try {
+      return parse();
+    } catch (error) {
+      if (error instanceof ConfigError) problems.push(...error.problems);
+      else if (error instanceof Error && error.message.startsWith('HANDLERS:')) problems.push(error.message);
+      else throw error;
+      return undefined;
+    }
+  };
+  const config = attempt(() => parseRuntimeConfig(env));
+  const selected = attempt(() => selectHandlers(all, env.HANDLERS)) ?? [];
+  const hosted = selected.map((handler) => ({ handler, config: attempt(() => handler.config(env)) }));
+  if (problems.length > 0 || config === undefined) throw new ConfigError(problems);
+  return { config, hosted };
 }
 
 export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {

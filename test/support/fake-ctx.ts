@@ -1,9 +1,13 @@
 import type { z } from 'zod';
 import { EffectRecorder } from '../../runtime/effects.js';
-import type { AnyHandler, HandlerContext, Logger, MessageMeta } from '../../runtime/handler.js';
+import type { AnyHandler, HandlerContext, HandlerDeclaration, Logger, MessageMeta } from '../../runtime/handler.js';
 import type { CounterMetric, GaugeMetric, HistogramMetric, MetricFactory } from '../../runtime/metrics.js';
 import { MessageContext } from '../../runtime/message-context.js';
 import { FakeRedisReader, type FakeRedisData } from './fake-redis-reader.js';
+
+/** The batch state type a handler declares (undefined allowed: fallbacks may run without it). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- only the State parameter is inferred
+type StateOf<H> = H extends HandlerDeclaration<any, any, infer S, any> ? S | undefined : unknown;
 
 /** Metric values recorded by a fake factory, keyed "name" or "name{label=value,...}". */
 export class RecordedMetrics {
@@ -91,7 +95,7 @@ export interface FakeRun<Ctx> {
 export async function fakeCtx<H extends AnyHandler>(
   handler: H,
   options: FakeCtxOptions<ReturnType<H['config']>> = {},
-): Promise<FakeRun<HandlerContext<ReturnType<H['config']>, unknown, ReturnType<H['metrics']>>>> {
+): Promise<FakeRun<HandlerContext<ReturnType<H['config']>, StateOf<H>, ReturnType<H['metrics']>>>> {
   const redis = new FakeRedisReader(options.redis ?? {});
   const config = { ...(handler.config(options.env ?? {}) as object), ...(options.config ?? {}) } as ReturnType<H['config']>;
   const recorded = new RecordedMetrics();
@@ -110,7 +114,7 @@ export async function fakeCtx<H extends AnyHandler>(
   const meta: MessageMeta = { source: 'test', id: `${now - 5}-0`, attempt: 1, raw: {}, producedAt: now - 5, ...options.meta };
   const ctx = new MessageContext({ redis, config, metrics, now: () => now, logger: () => logger }, recorder, state, meta);
   return {
-    ctx: ctx as unknown as HandlerContext<ReturnType<H['config']>, unknown, ReturnType<H['metrics']>>,
+    ctx: ctx as unknown as HandlerContext<ReturnType<H['config']>, StateOf<H>, ReturnType<H['metrics']>>,
     recorder,
     metrics: recorded,
     logs,
@@ -127,7 +131,7 @@ export async function runHandler<H extends AnyHandler>(
   handler: H,
   raw: Record<string, string>,
   options: FakeCtxOptions<ReturnType<H['config']>> = {},
-): Promise<FakeRun<HandlerContext<ReturnType<H['config']>, unknown, ReturnType<H['metrics']>>> & { message: z.infer<H['input']> }> {
+): Promise<FakeRun<HandlerContext<ReturnType<H['config']>, StateOf<H>, ReturnType<H['metrics']>>> & { message: z.infer<H['input']> }> {
   const parsed = handler.input.safeParse(raw);
   if (!parsed.success) throw new Error(`invalid input: ${JSON.stringify(parsed.error.issues)}`);
   const run = await fakeCtx(handler, { ...options, meta: { raw, ...options.meta } });

@@ -1,0 +1,40 @@
+import { describe, expect, it } from 'vitest';
+import { allHandlers } from '../../handlers/index.js';
+import { ConfigError } from '../../runtime/env.js';
+import { loadConfiguration } from '../../runtime/runtime.js';
+
+function problemsOf(env: Record<string, string>): string[] {
+  try {
+    loadConfiguration(env, allHandlers);
+  } catch (error) {
+    if (error instanceof ConfigError) return [...error.problems];
+    throw error;
+  }
+  return [];
+}
+
+describe('configuration', () => {
+  it('starts with no variables at all, using the seeds’ defaults', () => {
+    const { config, hosted } = loadConfiguration({}, allHandlers);
+    expect(config).toMatchObject({ HOST: '127.0.0.1', PORT: 8080, DLQ_STREAM: 'quantum:stream:dlq', REDIS_PORT: 6379 });
+    expect(hosted.map((h) => h.handler.name)).toEqual(allHandlers.map((h) => h.name));
+    expect(hosted.find((h) => h.handler.name === 'heat-gate')?.config).toMatchObject({ P26_MODE: 'shadow', HEAT_MIN: 0.25, HEAT_MAX: 0.65 });
+  });
+
+  it('reports every bad variable at once, one line each, naming it', () => {
+    const problems = problemsOf({ PORT: 'eighty', REDIS_URL: 'localhost:6379', BATCH_SIZE: '0', P26_MODE: 'yes', HEAT_MIN: 'low' });
+    expect(problems).toHaveLength(5);
+    for (const name of ['PORT', 'REDIS_URL', 'BATCH_SIZE', 'P26_MODE', 'HEAT_MIN']) {
+      expect(problems.some((p) => p.startsWith(`${name}:`))).toBe(true);
+    }
+  });
+
+  it('picks a subset with HANDLERS and refuses unknown names', () => {
+    expect(loadConfiguration({ HANDLERS: 'heat-gate' }, allHandlers).hosted.map((h) => h.handler.name)).toEqual(['heat-gate']);
+    expect(problemsOf({ HANDLERS: 'heat-gate,nope' })).toEqual([expect.stringMatching(/^HANDLERS: unknown handler\(s\) nope/)]);
+  });
+
+  it('treats an empty variable as unset', () => {
+    expect(loadConfiguration({ PORT: '', P26_MODE: '' }, allHandlers).config.PORT).toBe(8080);
+  });
+});

@@ -1,0 +1,53 @@
+import { describe, expect, it } from 'vitest';
+import { positionSnapshot } from '../../handlers/position-snapshot.js';
+import { keys } from '../../schemas/keys.js';
+import { runHandler } from '../support/fake-ctx.js';
+
+describe('position-snapshot handler', () => {
+  it('materialises the latest position of a symbol and indexes it', async () => {
+    const run = await runHandler(positionSnapshot, { symbol: 'ETHUSDT', position_notional_usd: '1800', sigma: '0.15', qty: '0.5', mark_price: '3600' });
+    expect(run.recorder.effects).toEqual([
+      {
+        op: 'putHash',
+        key: keys.positionSnapshot('ETHUSDT'),
+        replace: true,
+        fields: { symbol: 'ETHUSDT', position_notional_usd: '1800', sigma: '0.15', qty: '0.5', mark_price: '3600', updated_at: String(run.ctx.meta.producedAt), source_id: run.ctx.meta.id },
+      },
+      { op: 'addToSet', key: keys.activePositions, member: 'ETHUSDT' },
+    ]);
+  });
+
+  it('takes volatility when sigma is absent', async () => {
+    const run = await runHandler(positionSnapshot, { symbol: 'BTCUSDT', position_notional_usd: '-2500', volatility: '0.3' });
+    expect(run.recorder.effects[0]).toMatchObject({ fields: { sigma: '0.3', position_notional_usd: '-2500' } });
+  });
+
+  it('removes the symbol when its notional is zero', async () => {
+    const run = await runHandler(positionSnapshot, { symbol: 'ETHUSDT', position_notional_usd: '0' });
+    expect(run.recorder.effects).toEqual([
+      { op: 'deleteKey', key: keys.positionSnapshot('ETHUSDT') },
+      { op: 'removeFromSet', key: keys.activePositions, member: 'ETHUSDT' },
+    ]);
+  });
+
+  it('ignores a snapshot older than the one already applied (replicas finishing out of order)', async () => {
+    const run = await runHandler(
+      positionSnapshot,
+      { symbol: 'ETHUSDT', position_notional_usd: '100', sigma: '0.1' },
+      { redis: { hashes: { [keys.positionSnapshot('ETHUSDT')]: { source_id: '9999999999999-0' } } } },
+    );
+    expect(run.recorder.effects).toEqual([]);
+    expect(run.metrics.get('quantum_position_snapshots_stale_total')).toBe(1);
+  });
+
+  it.each([
+    [{ position_notional_usd: '1' }, 'symbol'],
+    [{ symbol: 'ETHUSDT' }, 'position_notional_usd'],
+    [{ symbol: 'ETHUSDT', position_notional_usd: 'lots' }, 'position_notional_usd'],
+    [{ symbol: 'ETHUSDT', position_notional_usd: '1', sigma: '-1' }, 'sigma'],
+  ])('rejects %o (bad %s)', (fields, path) => {
+    const result = positionSnapshot.input.safeParse(fields);
+    expect(result.success).toBe(false);
+    expect(result.error?.issues.map((i) => i.path.join('.'))).toContain(path);
+  });
+});
