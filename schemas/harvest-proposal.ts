@@ -19,6 +19,11 @@ export const harvestProposalSchema = z
   .refine((p) => p.action !== undefined || p.harvest_action !== undefined, {
     message: 'needs an action (field "action" or "harvest_action")',
     path: ['action'],
+    // Report a missing action alongside other problems, so a dead letter lists everything wrong.
+    when: (payload) => {
+      const value = payload.value as Record<string, unknown> | undefined;
+      return typeof value === 'object' && value !== null && value.action === undefined && value.harvest_action === undefined;
+    },
   })
   .transform((p) => ({ ...p, proposedAction: (p.action ?? p.harvest_action)! }));
 

@@ -1,0 +1,66 @@
+import type { Redis } from 'ioredis';
+import { allHandlers } from '../../handlers/index.js';
+import type { AnyHandler } from '../../runtime/handler.js';
+import { createRuntime, type Runtime, type RuntimeOptions } from '../../runtime/runtime.js';
+
+let consumerSeq = 0;
+
+/** Starts a runtime in-process on PORT=0 against `redisUrl`, quiet unless LOG_LEVEL is given. */
+export async function startRuntime(
+  redisUrl: string,
+  env: Record<string, string> = {},
+  handlers: readonly AnyHandler[] = allHandlers,
+  options: Partial<RuntimeOptions> = {},
+): Promise<Runtime> {
+  consumerSeq += 1;
+  const runtime = await createRuntime({
+    env: { REDIS_URL: redisUrl, PORT: '0', LOG_LEVEL: 'silent', CONSUMER_NAME: `test-${process.pid}-${consumerSeq}`, ...env },
+    handlers,
+    ...options,
+  });
+  await runtime.start();
+  return runtime;
+}
+
+/** Polls `probe` until it returns a truthy value or the deadline passes. */
+export async function waitFor<T>(probe: () => Promise<T> | T, { timeoutMs = 15_000, intervalMs = 25, what = 'condition' } = {}): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  let last: T | undefined;
+  while (Date.now() < deadline) {
+    last = await probe();
+    if (last) return last as NonNullable<T>;
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (last: ${JSON.stringify(last)})`);
+}
+
+/** All entries of a stream as field maps, oldest first. */
+export async function readStream(redis: Redis, stream: string): Promise<(Record<string, string> & { _id: string })[]> {
+  const entries = await redis.xrange(stream, '-', '+');
+  return entries.map(([id, fields]) => {
+    const record: Record<string, string> & { _id: string } = { _id: id };
+    for (let i = 0; i + 1 < fields.length; i += 2) record[fields[i]!] = fields[i + 1]!;
+    return record;
+  });
+}
+
+/** Number of entries pending (delivered, not acknowledged) in a consumer group. */
+export async function pendingCount(redis: Redis, stream: string, group: string): Promise<number> {
+  const summary = (await redis.xpending(stream, group)) as [number, ...unknown[]];
+  return Number(summary[0]);
+}
+
+/** XADDs many entries in pipelined chunks; returns their ids. */
+export async function produce(redis: Redis, stream: string, entries: readonly Record<string, string>[], chunk = 1000): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < entries.length; i += chunk) {
+    const pipeline = redis.pipeline();
+    for (const fields of entries.slice(i, i + chunk)) pipeline.xadd(stream, '*', ...Object.entries(fields).flat());
+    const results = (await pipeline.exec()) ?? [];
+    for (const [error, id] of results) {
+      if (error) throw error;
+      ids.push(String(id));
+    }
+  }
+  return ids;
+}
