@@ -1,6 +1,8 @@
 import type { AnyHandler } from '../runtime/handler.js';
+import { governorCooldown } from './governor/cooldown.js';
+import { governor } from './governor/index.js';
 import { heatGate } from './heat-gate/index.js';
 import { positionSnapshot } from './position-snapshot.js';
 
 /** Every gate this process can host; HANDLERS picks a subset by name. */
-export const allHandlers: readonly AnyHandler[] = [positionSnapshot, heatGate];
+export const allHandlers: readonly AnyHandler[] = [positionSnapshot, heatGate, governor, governorCooldown];

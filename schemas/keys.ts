@@ -34,10 +34,14 @@ export const keys = {
   /** Set (with a reason) when the governor's auto-disarm trips; opens are blocked until it is deleted. */
   governorDisarm: 'quantum:governor:disarm',
   governorCooldown: (symbol: string) => `quantum:governor:cooldown:${symbol}`,
+  /** Per-symbol permit sequence number: every permit bumps it and guards on it, so replicas serialise permits per symbol. */
+  governorSymbolVersion: (symbol: string) => `quantum:governor:version:${symbol}`,
   /** Sorted set of execution timestamps per symbol (score = ms), for the hourly and 5-minute caps. */
   governorExecutions: (symbol: string) => `quantum:governor:exec:${symbol}`,
   /** Sorted set of recent governor errors (score = ms), for auto-disarm. */
   governorErrors: 'quantum:governor:errors',
   /** The budget engine's last-known-good portfolio state, kept in Redis so handlers stay stateless. */
   budgetPortfolioLkg: 'quantum:portfolio:state:lkg',
+  /** Marks a risk-budget scheduler tick as computed (guarded at commit), so no tick is applied twice. */
+  budgetTickDone: (tickId: string) => `quantum:dedupe:p28:${tickId}`,
 } as const;

@@ -1,0 +1,58 @@
+import { epochMs, parseNumber } from './numbers.js';
+
+/** quantum:portfolio:budget:{symbol} as the P2.8 budget engine writes it. */
+export interface Budget {
+  readonly budgetUsd: number;
+  /** When the engine computed it; undefined when the hash carries no usable timestamp. */
+  readonly updatedAtMs: number | undefined;
+}
+
+export function parseBudget(budgetRaw: string | null, timestampRaw: string | null): Budget | undefined {
+  const budgetUsd = parseNumber(budgetRaw);
+  if (budgetUsd === undefined) return undefined;
+  const ts = parseNumber(timestampRaw);
+  return { budgetUsd, updatedAtMs: ts === undefined ? undefined : epochMs(ts) };
+}
+
+/** A budget the gate may use: present and fresh. Missing or stale budgets fail open. */
+export function freshBudget(budget: Budget | undefined, now: number, maxAgeSec: number): Budget | undefined {
+  if (!budget || budget.updatedAtMs === undefined) return undefined;
+  return now - budget.updatedAtMs > maxAgeSec * 1000 ? undefined : budget;
+}
+
+/**
+ * True when quantum:stream:budget.violation holds a violation for `symbol` younger than the
+ * window. Entries carry one field, `json`, with symbol and timestamp (seconds); the entry id's
+ * time stands in when the timestamp is missing. (The original looked the field up as bytes on
+ * a string client, so it never matched: this is the fix.)
+ */
+export function hasRecentViolation(
+  entries: readonly [id: string, fields: string[]][],
+  symbol: string,
+  now: number,
+  windowSec: number,
+): boolean {
+  const cutoff = now - windowSec * 1000;
+  for (const [id, fields] of entries) {
+    const json = fieldOf(fields, 'json');
+    if (json === undefined) continue;
+    let event: unknown;
+    try {
+      event = JSON.parse(json);
+    } catch {
+      continue;
+    }
+    if (typeof event !== 'object' || event === null) continue;
+    const record = event as Record<string, unknown>;
+    if (record.symbol !== symbol) continue;
+    const ts = typeof record.timestamp === 'number' ? record.timestamp : parseNumber(typeof record.timestamp === 'string' ? record.timestamp : undefined);
+    const at = ts === undefined ? Number(id.split('-')[0]) : epochMs(ts);
+    if (Number.isFinite(at) && at > cutoff) return true;
+  }
+  return false;
+}
+
+function fieldOf(fields: readonly string[], name: string): string | undefined {
+  for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === name) return fields[i + 1];
+  return undefined;
+}

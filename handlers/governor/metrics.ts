@@ -1,0 +1,37 @@
+import type { MetricFactory } from '../../runtime/metrics.js';
+
+/** The Python governor's five metrics (same names and labels), plus what the rewrite adds. */
+export function governorMetrics(m: MetricFactory) {
+  return {
+    allow: m.counter({ name: 'quantum_govern_allow_total', help: 'Plans allowed', labelNames: ['symbol'] }),
+    block: m.counter({ name: 'quantum_govern_block_total', help: 'Plans blocked', labelNames: ['symbol', 'reason'] }),
+    disarm: m.counter({ name: 'quantum_govern_disarm_total', help: 'Auto-disarm events', labelNames: ['reason'] }),
+    execHour: m.gauge({ name: 'quantum_govern_exec_count_hour', help: 'Executions in last hour', labelNames: ['symbol'] }),
+    exec5Min: m.gauge({ name: 'quantum_govern_exec_count_5min', help: 'Executions in last 5min', labelNames: ['symbol'] }),
+    skipped: m.counter({
+      name: 'quantum_govern_skipped_total',
+      help: 'Plans acknowledged without a decision (not_execute, already_decided)',
+      labelNames: ['reason'],
+    }),
+    errors: m.counter({ name: 'quantum_govern_errors_total', help: 'Plans the governor failed to evaluate after retries (blocked as governor_error)' }),
+    p28Shadow: m.counter({
+      name: 'quantum_govern_p28_shadow_violation_total',
+      help: 'Opens the P2.8 budget check would have blocked, counted while P28_MODE=shadow',
+      labelNames: ['symbol'],
+    }),
+  };
+}
+
+export type GovernorMetrics = ReturnType<typeof governorMetrics>;
+
+export function cooldownMetrics(m: MetricFactory) {
+  return {
+    expired: m.counter({ name: 'quantum_govern_cooldown_expired_total', help: 'Symbol cooldowns that ended (event emitted)', labelNames: ['symbol'] }),
+    superseded: m.counter({
+      name: 'quantum_govern_cooldown_superseded_total',
+      help: 'Cooldown jobs that fired while a newer cooldown of the symbol was running (no event)',
+    }),
+  };
+}
+
+export type CooldownMetrics = ReturnType<typeof cooldownMetrics>;
