@@ -33,9 +33,10 @@ export function parseEnv<S extends z.ZodObject>(schema: S, env: Env): z.infer<S>
 }
 
 /** Reusable field types for env schemas. */
-export const envNumber = (defaultValue: number) => z.coerce.number().refine(Number.isFinite, 'must be a number').default(defaultValue);
+export const envNumber = (defaultValue: number) =>
+  z.coerce.number({ error: 'must be a number' }).refine(Number.isFinite, 'must be a number').default(defaultValue);
 export const envInt = (defaultValue: number, min = 0) =>
-  z.coerce.number().int('must be a whole number').min(min, `must be at least ${min}`).default(defaultValue);
+  z.coerce.number({ error: 'must be a whole number' }).int('must be a whole number').min(min, `must be at least ${min}`).default(defaultValue);
 export const envBool = (defaultValue: boolean) =>
   z
     .enum(['1', '0', 'true', 'false', 'yes', 'no', 'on', 'off', 'TRUE', 'FALSE', 'True', 'False'], {

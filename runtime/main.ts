@@ -2,10 +2,10 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { allHandlers } from '../handlers/index.js';
 import { httpPlugins } from './http-plugins.js';
-import { parseRuntimeConfig, redisIsConfigured } from './config.js';
+import { redisIsConfigured } from './config.js';
 import { ConfigError } from './env.js';
 import { isListening, redisServerAvailable, startLocalRedis, type LocalRedis } from './local-redis.js';
-import { createRuntime } from './runtime.js';
+import { createRuntime, loadConfiguration } from './runtime.js';
 
 const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -16,7 +16,8 @@ const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 async function main(): Promise<void> {
   const env: Record<string, string | undefined> = { ...process.env };
   let localRedis: LocalRedis | undefined;
-  const runtimeConfig = parseRuntimeConfig(env);
+  // Validate everything (runtime and every selected gate) before touching Redis.
+  const { config: runtimeConfig } = loadConfiguration(env, allHandlers);
   if (!redisIsConfigured(runtimeConfig) && !(await isListening('127.0.0.1', runtimeConfig.REDIS_PORT))) {
     if (!redisServerAvailable()) {
       console.error(

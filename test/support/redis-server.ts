@@ -81,6 +81,7 @@ export async function startTestRedis(options: TestRedisOptions = {}): Promise<Te
 
   await start();
   const client = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: null });
+  client.on('error', () => undefined); // expected while a test restarts the server
   return {
     port,
     url: `redis://127.0.0.1:${port}`,

@@ -14,7 +14,7 @@ export async function startRuntime(
 ): Promise<Runtime> {
   consumerSeq += 1;
   const runtime = await createRuntime({
-    env: { REDIS_URL: redisUrl, PORT: '0', LOG_LEVEL: 'silent', CONSUMER_NAME: `test-${process.pid}-${consumerSeq}`, ...env },
+    env: { REDIS_URL: redisUrl, PORT: '0', LOG_LEVEL: 'silent', BLOCK_MS: '100', CONSUMER_NAME: `test-${process.pid}-${consumerSeq}`, ...env },
     handlers,
     ...options,
   });

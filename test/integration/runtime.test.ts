@@ -1,0 +1,183 @@
+import { z } from 'zod';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { defineHandler, type AnyHandler } from '../../runtime/handler.js';
+import { parseEnv } from '../../runtime/env.js';
+import type { Runtime } from '../../runtime/runtime.js';
+import { startTestRedis, type TestRedis } from '../support/redis-server.js';
+import { pendingCount, produce, readStream, startRuntime, waitFor } from '../support/runtime.js';
+
+const IN = 'test:stream:in';
+const OUT = 'test:stream:out';
+const DLQ = 'quantum:stream:dlq';
+
+/** A handler that fails the first `failFirst` attempts of every message, then echoes it. */
+function flaky(name: string, failFirst: number, policy: 'dead-letter' | 'fail-open' | 'fail-closed'): AnyHandler {
+  return defineHandler({
+    name,
+    description: 'test handler',
+    trigger: { kind: 'stream', stream: () => IN, group: () => name },
+    input: z.looseObject({ n: z.string() }),
+    config: (env) => parseEnv(z.object({}), env),
+    metrics: () => ({}),
+    failure:
+      policy === 'dead-letter'
+        ? { maxAttempts: 3, backoffMs: 5, policy }
+        : { maxAttempts: 3, backoffMs: 5, policy, fallback: (m, failure, ctx) => ctx.emit(OUT, { n: m.n, via: `${policy}:${failure.attempts}` }) },
+    handle(message, ctx) {
+      if (ctx.meta.attempt <= failFirst) throw new Error(`boom on attempt ${ctx.meta.attempt}`);
+      ctx.emit(OUT, { n: message.n, via: `attempt:${ctx.meta.attempt}` });
+    },
+  });
+}
+
+/** Claims a key per message; the second claimant must re-run, see the winner, and say so. */
+const claimer = defineHandler({
+  name: 'claimer',
+  description: 'test handler with a commit guard',
+  trigger: { kind: 'stream', stream: () => IN, group: () => 'claimer' },
+  input: z.looseObject({ n: z.string(), key: z.string() }),
+  config: (env) => parseEnv(z.object({}), env),
+  metrics: () => ({}),
+  failure: { maxAttempts: 3, backoffMs: 5, policy: 'dead-letter' },
+  async handle(message, ctx) {
+    const holder = await ctx.redis.get(message.key);
+    if (holder !== null) {
+      ctx.emit(OUT, { n: message.n, result: `lost to ${holder}` });
+      return;
+    }
+    ctx.requireAbsent(message.key);
+    ctx.setKey(message.key, message.n);
+    ctx.emit(OUT, { n: message.n, result: 'won' });
+  },
+});
+
+describe('runtime on a real redis-server', () => {
+  let redis: TestRedis;
+  const running: Runtime[] = [];
+  const start = async (handlers: AnyHandler[], env: Record<string, string> = {}) => {
+    const runtime = await startRuntime(redis.url, env, handlers);
+    running.push(runtime);
+    return runtime;
+  };
+
+  beforeAll(async () => {
+    redis = await startTestRedis();
+  });
+  afterAll(async () => {
+    await redis.stop();
+  });
+  beforeEach(async () => {
+    await redis.client.flushall();
+  });
+  afterEach(async () => {
+    await Promise.all(running.splice(0).map((r) => r.stop()));
+  });
+
+  it('retries a throwing handler with backoff and commits its output once it succeeds', async () => {
+    const runtime = await start([flaky('retry-then-ok', 2, 'dead-letter')]);
+    await produce(redis.client, IN, [{ n: '1' }, { n: '2' }]);
+    const out = await waitFor(async () => {
+      const entries = await readStream(redis.client, OUT);
+      return entries.length === 2 ? entries : undefined;
+    });
+    expect(out.map((e) => e.via)).toEqual(['attempt:3', 'attempt:3']);
+    expect((await runtime.server.inject({ url: '/metrics' })).body).toMatch(/^quantum_gates_retries_total\{handler="retry-then-ok"\} 4$/m);
+  });
+
+  it.each([
+    ['fail-open', 'fail-open:3'],
+    ['fail-closed', 'fail-closed:3'],
+  ] as const)('after maxAttempts applies the %s policy’s declared output', async (policy, via) => {
+    await start([flaky(`always-${policy}`, 99, policy)]);
+    await produce(redis.client, IN, [{ n: '1' }]);
+    const [out] = await waitFor(async () => {
+      const entries = await readStream(redis.client, OUT);
+      return entries.length === 1 ? entries : undefined;
+    });
+    expect(out).toMatchObject({ n: '1', via });
+    await waitFor(async () => (await pendingCount(redis.client, IN, `always-${policy}`)) === 0, { what: 'acknowledged' });
+    expect(await redis.client.xlen(DLQ)).toBe(0);
+  });
+
+  it('after maxAttempts dead-letters under the dead-letter policy, with the error', async () => {
+    await start([flaky('always-dlq', 99, 'dead-letter')]);
+    const [id] = await produce(redis.client, IN, [{ n: '7' }]);
+    const [letter] = await waitFor(async () => {
+      const entries = await readStream(redis.client, DLQ);
+      return entries.length === 1 ? entries : undefined;
+    });
+    expect(letter).toMatchObject({ handler: 'always-dlq', source_id: id, reason: 'handler_failed', attempts: '3', error: 'Error: boom on attempt 3' });
+    expect(await redis.client.xlen(OUT)).toBe(0);
+    await waitFor(async () => (await pendingCount(redis.client, IN, 'always-dlq')) === 0, { what: 'acknowledged' });
+  });
+
+  it('resolves racing claims with the commit guard: exactly one winner, the others re-run and see it', async () => {
+    const runtime = await start([claimer]);
+    await produce(redis.client, IN, Array.from({ length: 20 }, (_, i) => ({ n: String(i), key: 'test:claim' })));
+    const out = await waitFor(async () => {
+      const entries = await readStream(redis.client, OUT);
+      return entries.length === 20 ? entries : undefined;
+    });
+    expect(out.filter((e) => e.result === 'won')).toHaveLength(1);
+    expect(out.filter((e) => e.result === `lost to ${out.find((w) => w.result === 'won')!.n}`)).toHaveLength(19);
+    expect((await runtime.server.inject({ url: '/metrics' })).body).toMatch(/^quantum_gates_commit_conflicts_total\{handler="claimer"\} [1-9]/m);
+  });
+
+  it('resolves the same race between two replicas', async () => {
+    await start([claimer], { CONSUMER_NAME: 'replica-a', BATCH_SIZE: '3' });
+    await start([claimer], { CONSUMER_NAME: 'replica-b', BATCH_SIZE: '3' });
+    await produce(redis.client, IN, Array.from({ length: 60 }, (_, i) => ({ n: String(i), key: `test:claim:${i % 3}` })));
+    const out = await waitFor(async () => {
+      const entries = await readStream(redis.client, OUT);
+      return entries.length === 60 ? entries : undefined;
+    });
+    expect(out.filter((e) => e.result === 'won')).toHaveLength(3);
+  });
+
+  it('reclaims the entries a dead replica left pending and processes them once', async () => {
+    const handler = flaky('reclaim', 0, 'dead-letter');
+    await redis.client.xgroup('CREATE', IN, 'reclaim', '0', 'MKSTREAM');
+    await produce(redis.client, IN, Array.from({ length: 30 }, (_, i) => ({ n: String(i) })));
+    // A replica that read these entries and then died: they sit in its pending list.
+    await redis.client.xreadgroup('GROUP', 'reclaim', 'dead-replica', 'COUNT', 30, 'STREAMS', IN, '>');
+    expect(await pendingCount(redis.client, IN, 'reclaim')).toBe(30);
+
+    const runtime = await start([handler], { CLAIM_IDLE_MS: '300', CLAIM_INTERVAL_MS: '100' });
+    const out = await waitFor(async () => {
+      const entries = await readStream(redis.client, OUT);
+      return entries.length === 30 ? entries : undefined;
+    });
+    expect(new Set(out.map((e) => e.n)).size).toBe(30);
+    await waitFor(async () => (await pendingCount(redis.client, IN, 'reclaim')) === 0, { what: 'nothing pending' });
+    expect((await runtime.server.inject({ url: '/metrics' })).body).toMatch(/^quantum_gates_reclaimed_total\{handler="reclaim"\} 30$/m);
+  });
+
+  it('dead-letters an entry delivered more than MAX_DELIVERIES times (a message that kills its consumers)', async () => {
+    await redis.client.xgroup('CREATE', IN, 'reclaim', '0', 'MKSTREAM');
+    const [id] = await produce(redis.client, IN, [{ n: 'killer' }]);
+    await redis.client.xreadgroup('GROUP', 'reclaim', 'crashed', 'COUNT', 1, 'STREAMS', IN, '>');
+    for (let i = 0; i < 3; i++) {
+      await redis.client.xclaim(IN, 'reclaim', `crashed-${i}`, 0, id!);
+    }
+    await start([flaky('reclaim', 0, 'dead-letter')], { CLAIM_IDLE_MS: '100', CLAIM_INTERVAL_MS: '100', MAX_DELIVERIES: '3' });
+    const [letter] = await waitFor(async () => {
+      const entries = await readStream(redis.client, DLQ);
+      return entries.length === 1 ? entries : undefined;
+    });
+    expect(letter).toMatchObject({ source_id: id, reason: 'too_many_deliveries' });
+    expect(await redis.client.xlen(OUT)).toBe(0);
+  });
+
+  it('answers /health, /ready and /metrics', async () => {
+    const runtime = await start([flaky('probe', 0, 'dead-letter')]);
+    expect((await runtime.server.inject({ url: '/health' })).json()).toEqual({ status: 'ok' });
+    const ready = await waitFor(async () => {
+      const response = await runtime.server.inject({ url: '/ready' });
+      return response.statusCode === 200 && 'pending:probe' in response.json() ? response : undefined;
+    });
+    expect(ready.json()).toMatchObject({ status: 'ready', redis: true, consumers: true, 'consumer:probe': true, 'pending:probe': 0 });
+    const metrics = await runtime.server.inject({ url: '/metrics' });
+    expect(metrics.body).toContain('process_resident_memory_bytes');
+    expect(metrics.body).toContain('quantum_gates_consumer_up{handler="probe"} 1');
+  });
+});

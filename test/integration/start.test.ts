@@ -1,0 +1,58 @@
+import { spawn } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { freePort } from '../support/redis-server.js';
+import { waitFor } from '../support/runtime.js';
+
+const root = resolve(import.meta.dirname, '../..');
+
+/** Runs `npm start`'s entry point as its own process and collects what it prints. */
+function launch(env: Record<string, string>) {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'runtime/main.ts'], {
+    cwd: root,
+    env: { HOME: process.env.HOME ?? '/tmp', PATH: process.env.PATH ?? '', LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  return { child, exited, output: () => output };
+}
+
+describe('npm start', () => {
+  it('starts a private redis-server when none is configured or answering, serves, and exits 0 on SIGTERM', async () => {
+    const redisPort = await freePort();
+    const port = await freePort();
+    const run = launch({ REDIS_PORT: String(redisPort), PORT: String(port) });
+    try {
+      await waitFor(
+        async () => {
+          const response = await fetch(`http://127.0.0.1:${port}/ready`).catch(() => undefined);
+          return response?.status === 200;
+        },
+        { timeoutMs: 30_000, what: '/ready' },
+      );
+      expect(run.output()).toContain(`started a private redis-server at redis://127.0.0.1:${redisPort}`);
+      run.child.kill('SIGTERM');
+      expect(await run.exited).toBe(0);
+    } finally {
+      run.child.kill('SIGKILL');
+      rmSync(resolve(root, '.data', 'redis', 'appendonlydir'), { recursive: true, force: true });
+    }
+  });
+
+  it('says how to get Redis when none answers and redis-server is not installed', async () => {
+    const run = launch({ REDIS_PORT: String(await freePort()), PATH: '/nonexistent' });
+    expect(await run.exited).toBe(1);
+    expect(run.output()).toMatch(/redis-server is not installed[\s\S]*apt-get install redis-server[\s\S]*REDIS_URL/);
+  });
+
+  it('refuses to start on a bad setting, naming every bad variable', async () => {
+    const run = launch({ REDIS_URL: 'redis://127.0.0.1:1', PORT: 'http', HEAT_MAX: 'hot' });
+    expect(await run.exited).toBe(1);
+    expect(run.output()).toContain('PORT:');
+    expect(run.output()).toContain('HEAT_MAX:');
+  });
+});
