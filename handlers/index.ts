@@ -3,6 +3,8 @@ import { governorCooldown } from './governor/cooldown.js';
 import { governor } from './governor/index.js';
 import { heatGate } from './heat-gate/index.js';
 import { positionSnapshot } from './position-snapshot.js';
+import { riskBudget } from './risk-budget/index.js';
+import { heatBridge } from './heat-bridge/index.js';
 
 /** Every gate this process can host; HANDLERS picks a subset by name. */
-export const allHandlers: readonly AnyHandler[] = [positionSnapshot, heatGate, governor, governorCooldown];
+export const allHandlers: readonly AnyHandler[] = [positionSnapshot, heatGate, governor, governorCooldown, riskBudget, heatBridge];

@@ -1,0 +1,16 @@
+import { z } from 'zod';
+import { envInt, parseEnv } from '../../runtime/env.js';
+import { streams } from '../../schemas/keys.js';
+
+/** The Python HeatBridge's variables and defaults (seed 004, heat-bridge.env). */
+export const heatBridgeEnvSchema = z.object({
+  P27_STREAM_IN: z.string().min(1).default(streams.heatDecision),
+  P27_GROUP: z.string().min(1).default('heat_bridge'),
+  P27_TTL_PLAN_SEC: envInt(1800, 1),
+  P27_TTL_SYMBOL_SEC: envInt(1800, 1),
+  P27_DEDUPE_TTL_SEC: envInt(120, 1),
+});
+
+export type HeatBridgeConfig = z.infer<typeof heatBridgeEnvSchema>;
+
+export const parseHeatBridgeConfig = (env: Readonly<Record<string, string | undefined>>): HeatBridgeConfig => parseEnv(heatBridgeEnvSchema, env);

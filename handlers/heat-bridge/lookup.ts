@@ -1,0 +1,48 @@
+/** The twelve fields of a heat decision that the lookup keys carry (the heat gate's output). */
+export const decisionFields = [
+  'ts_epoch',
+  'symbol',
+  'plan_id',
+  'in_action',
+  'out_action',
+  'heat_level',
+  'heat_score',
+  'heat_action',
+  'recommended_partial',
+  'reason',
+  'mode',
+  'debug_json',
+] as const;
+
+/** The by_plan hash: the decision's fields, blanks for any the producer left out (as the original). */
+export function lookupFields(raw: Readonly<Record<string, string>>): Record<string, string> {
+  const fields: Record<string, string> = {};
+  for (const name of decisionFields) fields[name] = raw[name] ?? (name === 'debug_json' ? '{}' : '');
+  return fields;
+}
+
+/** Stream ids order entries of one stream: ms, then sequence. */
+export function compareStreamIds(a: string, b: string): number {
+  const [aMs = 0n, aSeq = 0n] = a.split('-').map(toBigInt);
+  const [bMs = 0n, bSeq = 0n] = b.split('-').map(toBigInt);
+  if (aMs !== bMs) return aMs < bMs ? -1 : 1;
+  return aSeq === bSeq ? 0 : aSeq < bSeq ? -1 : 1;
+}
+
+function toBigInt(part: string): bigint {
+  return /^\d+$/.test(part) ? BigInt(part) : 0n;
+}
+
+/**
+ * Counts one consumer batch once. The runtime loads batch state afresh for every batch, so the
+ * first message of a batch to ask gets true; this is the nearest a handler sees to the
+ * original's poll loop.
+ */
+export class BatchLoop {
+  private claimed = false;
+  claim(): boolean {
+    if (this.claimed) return false;
+    this.claimed = true;
+    return true;
+  }
+}

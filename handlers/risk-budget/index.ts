@@ -1,0 +1,136 @@
+import { z } from 'zod';
+import { defineHandler, type HandlerContext } from '../../runtime/handler.js';
+import { keys, streams } from '../../schemas/keys.js';
+import { parseRiskBudgetConfig, type RiskBudgetConfig } from './config.js';
+import { loadBudgetInputs, type BudgetInputs } from './inputs.js';
+import { riskBudgetMetrics, type RiskBudgetMetrics } from './metrics.js';
+import { planBudgets, type BudgetPlan, type SymbolBudget } from './plan.js';
+import { lastKnownGoodFields } from './portfolio.js';
+import { roundTo } from './stress.js';
+
+type Ctx = HandlerContext<RiskBudgetConfig, BudgetInputs, RiskBudgetMetrics>;
+
+/** quantum:stream:budget.violation is capped near this many entries (MAXLEN ~), as the original. */
+export const violationStreamMaxLen = 1000;
+
+/** What the job runner hands a scheduler tick: BullMQ's job id (repeat:<scheduler>:<ms>) and time. */
+export const budgetTickSchema = z.looseObject({
+  job_id: z.string().min(1).optional(),
+  scheduled_at: z.number().optional(),
+});
+
+/** Long enough to outlive any redelivery of the same tick (BullMQ stalled-job recovery). */
+export const tickMarkerTtlSec = (config: RiskBudgetConfig) => Math.max(300, 10 * config.BUDGET_COMPUTE_INTERVAL_SEC);
+
+/**
+ * P2.8 Portfolio Risk Governor's budget engine: on every scheduler tick, a stress-aware budget
+ * per active symbol (seed 002), from fresh or last-known-good portfolio state (seed 003), and a
+ * violation event for every position over its budget. Fail-open: without usable portfolio state
+ * it writes no budgets, and the governor allows when a budget is missing.
+ */
+export const riskBudget = defineHandler({
+  name: 'risk-budget',
+  description: 'P2.8 risk budget: quantum:portfolio:budget:{symbol} every BUDGET_COMPUTE_INTERVAL_SEC, violations to budget.violation',
+  trigger: { kind: 'schedule', queue: 'risk-budget', everyMs: (c: RiskBudgetConfig) => c.BUDGET_COMPUTE_INTERVAL_SEC * 1000 },
+  input: budgetTickSchema,
+  config: parseRiskBudgetConfig,
+  metrics: riskBudgetMetrics,
+  mode: (config) => config.P28_MODE,
+  onStart: (config, metrics) => {
+    metrics.enforceMode.set(config.P28_MODE === 'enforce' ? 1 : 0);
+    // Present from the first scrape, as the alert rules of seed 002 expect.
+    metrics.staleInput.inc({ input_type: 'portfolio_state' }, 0);
+  },
+  loadBatchState: (redis, config) => loadBudgetInputs(redis, config),
+  failure: {
+    maxAttempts: 3,
+    backoffMs: 50,
+    // Fail-open: a tick that cannot be computed writes nothing; existing budgets age out by TTL
+    // and the governor allows when a budget is missing. The next tick tries again.
+    policy: 'fail-open',
+    fallback: (tick, failure, ctx) => {
+      ctx.log.error({ tick: tick.job_id, attempts: failure.attempts }, 'budget tick failed; no budgets written (fail-open)');
+    },
+  },
+  async handle(tick, ctx) {
+    if (tick.job_id !== undefined) {
+      const marker = keys.budgetTickDone(tick.job_id);
+      if ((await ctx.redis.exists(marker)) > 0) {
+        ctx.metrics.duplicateTicks.inc();
+        ctx.log.warn({ tick: tick.job_id }, 'tick already computed by another run; skipping');
+        return;
+      }
+      // The guard makes "computed once" hold even if BullMQ ever delivered a tick twice: a second
+      // run's commit fails, it re-runs, sees the marker and skips.
+      ctx.requireAbsent(marker);
+      ctx.setKey(marker, String(ctx.now()), { ttlSec: tickMarkerTtlSec(ctx.config), onFail: () => ctx.metrics.redisWriteFail.inc() });
+    }
+    record(planBudgets(ctx.state, ctx.config, ctx.now()), tick.job_id ?? '', ctx);
+  },
+});
+
+function record(plan: BudgetPlan, tickId: string, ctx: Ctx): void {
+  const { config, metrics } = ctx;
+  const onFail = () => metrics.redisWriteFail.inc();
+  const nowMs = ctx.now();
+
+  if (plan.kind === 'no_budgets') {
+    metrics.staleInput.inc({ input_type: 'portfolio_state' });
+    metrics.tooOld.inc();
+    ctx.log.warn({ problem: plan.portfolio.problem, lkgAgeSec: plan.portfolio.lkgAgeSec }, 'no usable portfolio state; no budgets written (fail-open)');
+    return;
+  }
+
+  const { portfolio, heat } = plan;
+  if (portfolio.kind === 'fresh') {
+    ctx.putHash(keys.budgetPortfolioLkg, lastKnownGoodFields(portfolio.state, nowMs), { replace: true, ttlSec: config.MAX_LKG_AGE_SEC, onFail });
+  } else {
+    metrics.staleInput.inc({ input_type: 'portfolio_state' });
+    metrics.lkgUsed.inc();
+    ctx.log.info({ problem: portfolio.problem, lkgAgeSec: Math.round(portfolio.ageSec) }, 'using last-known-good portfolio state');
+  }
+  if (heat.source === 'fallback') {
+    metrics.staleInput.inc({ input_type: 'portfolio_heat' });
+    ctx.log.warn({ problem: heat.problem }, 'portfolio heat unavailable; using 0.0');
+  }
+
+  const timestamp = Math.floor(nowMs / 1000);
+  for (const budget of plan.budgets) {
+    ctx.putHash(keys.budget(budget.symbol), budgetFields(budget, plan, config, timestamp, tickId), {
+      replace: true,
+      ttlSec: config.BUDGET_HASH_TTL_SEC,
+      onFail,
+    });
+    metrics.computed.inc({ symbol: budget.symbol });
+    metrics.budgetValue.set({ symbol: budget.symbol }, budget.budgetUsd);
+    metrics.stressFactor.set({ symbol: budget.symbol }, budget.stress);
+    if (budget.positionNotional === undefined) continue;
+    if (budget.violation) {
+      const event = { event_type: 'budget.violation', ...budget.violation, mode: config.P28_MODE, timestamp };
+      ctx.emit(streams.budgetViolation, { json: JSON.stringify(event) }, { maxLen: violationStreamMaxLen, onFail });
+      ctx.log.warn(event, 'budget violation');
+    }
+    if (budget.violation && config.P28_MODE === 'enforce') metrics.blocks.inc({ symbol: budget.symbol });
+    else metrics.allow.inc({ symbol: budget.symbol });
+  }
+}
+
+/** Seed 003's fields, plus where the inputs came from and the tick, for audit. */
+function budgetFields(budget: SymbolBudget, plan: Extract<BudgetPlan, { kind: 'budgets' }>, config: RiskBudgetConfig, timestamp: number, tickId: string) {
+  return {
+    symbol: budget.symbol,
+    budget_usd: String(budget.budgetUsd),
+    stress_factor: String(roundTo(budget.stress, 6)),
+    equity_usd: String(plan.portfolio.state.equityUsd),
+    portfolio_heat: String(roundTo(plan.heat.value, 6)),
+    cluster_stress: String(roundTo(budget.clusterStress, 6)),
+    vol_regime: String(budget.volRegime.value),
+    mode: config.P28_MODE,
+    timestamp: String(timestamp),
+    base_risk_pct: String(config.BASE_RISK_PCT),
+    portfolio_source: plan.portfolio.kind,
+    heat_source: plan.heat.source,
+    vol_regime_source: budget.volRegime.source,
+    tick_id: tickId,
+  };
+}
