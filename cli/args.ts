@@ -1,0 +1,50 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { UsageError } from './errors.js';
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+export interface Parsed<O extends Options> {
+  readonly values: { [K in keyof O]?: O[K]['type'] extends 'boolean' ? boolean : O[K]['multiple'] extends true ? string[] : string };
+  readonly positionals: string[];
+  readonly help: boolean;
+}
+
+/**
+ * node:util parseArgs in strict mode, with `--help`/`-h` added to every command and its errors
+ * turned into UsageError (exit 2) naming the command. parseArgs marks its errors with a code,
+ * which is what we classify by.
+ */
+export function parseCommandArgs<O extends Options>(
+  command: string,
+  argv: readonly string[],
+  options: O,
+  { positionals = false }: { positionals?: boolean } = {},
+): Parsed<O> {
+  try {
+    const { values, positionals: rest } = parseArgs({
+      args: [...argv],
+      options: { ...options, help: { type: 'boolean', short: 'h' } },
+      strict: true,
+      allowPositionals: positionals,
+    });
+    const { help, ...own } = values as Record<string, unknown>;
+    return { values: own as Parsed<O>['values'], positionals: rest, help: help === true };
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')) throw new UsageError((error as Error).message, command);
+    throw error;
+  }
+}
+
+/** `--flag` must be given: a missing required argument is a usage error. */
+export function required(command: string, value: string | undefined, flag: string): string {
+  if (value === undefined || value.trim() === '') throw new UsageError(`missing required option ${flag}`, command);
+  return value;
+}
+
+export function positiveInt(command: string, value: string | undefined, flag: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`${flag} must be a whole number of at least 1 (got "${value}")`, command);
+  return n;
+}

@@ -1,0 +1,77 @@
+import { keys } from '../../schemas/keys.js';
+import type { RedisClient } from '../../runtime/redis.js';
+import { parseCommandArgs } from '../args.js';
+import type { Command } from '../command.js';
+import { ExitCode } from '../errors.js';
+import { printJson } from '../output.js';
+import { withRedis } from '../redis.js';
+
+/** The disarm record, whatever shape the governor gave it (a string reason or a hash). */
+async function readDisarm(redis: RedisClient): Promise<string | Record<string, string> | null> {
+  const type = await redis.type(keys.governorDisarm);
+  if (type === 'none') return null;
+  if (type === 'hash') return redis.hgetall(keys.governorDisarm);
+  if (type === 'string') return redis.get(keys.governorDisarm);
+  return `(a ${type})`;
+}
+
+function render(value: string | Record<string, string> | null): string {
+  if (value === null) return 'not disarmed';
+  if (typeof value === 'string') return value;
+  return Object.entries(value)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ');
+}
+
+const clearHelp = [
+  'Usage: quantum-gates disarm clear [--json]',
+  '',
+  `Deletes ${keys.governorDisarm}, re-arming the governor after its auto-disarm tripped`,
+  '(GOV_DISARM_ON_ERROR_COUNT errors in a window): opens are evaluated again.',
+  'Prints what the disarm record said. --json prints {key, cleared, previous}.',
+].join('\n');
+
+const statusHelp = [
+  'Usage: quantum-gates disarm status [--json]',
+  '',
+  `Shows ${keys.governorDisarm}. --json prints {key, disarmed, value}.`,
+].join('\n');
+
+export const disarmCommands: readonly Command[] = [
+  {
+    name: 'disarm clear',
+    summary: "clear the governor's auto-disarm",
+    help: clearHelp,
+    async run(argv, io) {
+      const args = parseCommandArgs('disarm clear', argv, { json: { type: 'boolean' } });
+      if (args.help) {
+        io.out(clearHelp);
+        return ExitCode.ok;
+      }
+      const previous = await withRedis(io, async (redis) => {
+        const value = await readDisarm(redis);
+        if (value !== null) await redis.del(keys.governorDisarm);
+        return value;
+      });
+      if (args.values.json) printJson(io, { key: keys.governorDisarm, cleared: previous !== null, previous });
+      else io.out(previous === null ? 'not disarmed: nothing to clear' : `cleared disarm (was: ${render(previous)})`);
+      return ExitCode.ok;
+    },
+  },
+  {
+    name: 'disarm status',
+    summary: "show the governor's auto-disarm",
+    help: statusHelp,
+    async run(argv, io) {
+      const args = parseCommandArgs('disarm status', argv, { json: { type: 'boolean' } });
+      if (args.help) {
+        io.out(statusHelp);
+        return ExitCode.ok;
+      }
+      const value = await withRedis(io, readDisarm);
+      if (args.values.json) printJson(io, { key: keys.governorDisarm, disarmed: value !== null, value });
+      else io.out(value === null ? 'not disarmed' : `disarmed: ${render(value)}`);
+      return ExitCode.ok;
+    },
+  },
+];

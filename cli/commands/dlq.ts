@@ -1,0 +1,320 @@
+import type { RedisClient } from '../../runtime/redis.js';
+import { parseCommandArgs, positiveInt } from '../args.js';
+import type { Command } from '../command.js';
+import { readEntry, readSource, replayEntry, scan, STREAM_ID, type DeadLetterEntry, type EntryFilter } from '../dlq-store.js';
+import { ExitCode, OperationalError, UsageError } from '../errors.js';
+import { isoTime, printJson, Progress, table, truncate } from '../output.js';
+import { withRedis } from '../redis.js';
+
+/** Below this many entries a progress bar is noise. */
+const PROGRESS_FROM = 10;
+
+const filterOptions = {
+  reason: { type: 'string' },
+  handler: { type: 'string' },
+} as const;
+
+const filterHelp = [
+  '  --reason R       only entries dead-lettered for R (invalid_input, handler_failed, fallback_failed,',
+  '                   too_many_deliveries, commit_failed)',
+  '  --handler H      only entries of handler H (e.g. heat-gate)',
+];
+
+function filterOf(values: { reason?: string; handler?: string }): EntryFilter {
+  return { reason: values.reason, handler: values.handler };
+}
+
+function checkIds(command: string, ids: readonly string[]): void {
+  const bad = ids.filter((id) => !STREAM_ID.test(id));
+  if (bad.length > 0) throw new UsageError(`not a stream entry id: ${bad.join(', ')} (expected e.g. 1769581932000-0)`, command);
+}
+
+function asJson(entry: DeadLetterEntry) {
+  return {
+    id: entry.id,
+    handler: entry.handler,
+    source_stream: entry.sourceStream,
+    source_id: entry.sourceId,
+    group: entry.group,
+    reason: entry.reason,
+    error: entry.error,
+    attempts: entry.attempts,
+    truncated: entry.truncated,
+    dead_lettered_at: entry.deadLetteredAt,
+    fields: entry.fields ?? null,
+  };
+}
+
+const listHelp = [
+  'Usage: quantum-gates dlq list [--limit N] [--reason R] [--handler H] [--json]',
+  '',
+  'Lists dead-lettered messages, newest first, from $DLQ_STREAM (default quantum:stream:dlq).',
+  '',
+  'Options:',
+  '  --limit N        at most N entries (default 50)',
+  ...filterHelp,
+  '  --json           print {stream, total, entries: [...]} with every field',
+].join('\n');
+
+const list: Command = {
+  name: 'dlq list',
+  summary: 'list dead-lettered messages',
+  help: listHelp,
+  async run(argv, io) {
+    const args = parseCommandArgs('dlq list', argv, { ...filterOptions, limit: { type: 'string' }, json: { type: 'boolean' } });
+    if (args.help) {
+      io.out(listHelp);
+      return ExitCode.ok;
+    }
+    const limit = positiveInt('dlq list', args.values.limit, '--limit', 50);
+    const { entries, total, stream } = await withRedis(io, async (redis, config) => ({
+      stream: config.DLQ_STREAM,
+      total: await redis.xlen(config.DLQ_STREAM),
+      entries: await scan(redis, config.DLQ_STREAM, { filter: filterOf(args.values), limit, newestFirst: true }),
+    }));
+    if (args.values.json) {
+      printJson(io, { stream, total, entries: entries.map(asJson) });
+      return ExitCode.ok;
+    }
+    if (entries.length === 0) {
+      io.out(`no dead-lettered messages${total > 0 ? ' match' : ''} in ${stream} (${total} in total)`);
+      return ExitCode.ok;
+    }
+    io.out(
+      table(
+        ['ID', 'DEAD-LETTERED', 'HANDLER', 'REASON', 'TRIES', 'SOURCE', 'ERROR'],
+        entries.map((e) => [
+          e.id,
+          isoTime(e.deadLetteredAt),
+          e.handler,
+          e.reason,
+          e.attempts,
+          `${e.sourceStream} ${e.sourceId}`,
+          `${e.truncated ? '[truncated] ' : ''}${truncate(e.error, 60)}`,
+        ]),
+      ),
+    );
+    io.out(`\n${entries.length} shown, ${total} in ${stream}`);
+    return ExitCode.ok;
+  },
+};
+
+const showHelp = [
+  'Usage: quantum-gates dlq show <id> [--json]',
+  '',
+  'Shows one dead-lettered message: why it failed and the original fields.',
+  'Exit 1 when the id is not in the dead-letter stream.',
+].join('\n');
+
+const show: Command = {
+  name: 'dlq show',
+  summary: 'show one dead-lettered message',
+  help: showHelp,
+  async run(argv, io) {
+    const args = parseCommandArgs('dlq show', argv, { json: { type: 'boolean' } }, { positionals: true });
+    if (args.help) {
+      io.out(showHelp);
+      return ExitCode.ok;
+    }
+    if (args.positionals.length !== 1) throw new UsageError('expects exactly one entry id', 'dlq show');
+    const id = args.positionals[0]!;
+    checkIds('dlq show', [id]);
+    const entry = await withRedis(io, (redis, config) => readEntry(redis, config.DLQ_STREAM, id));
+    if (!entry) throw new OperationalError(`${id} is not in the dead-letter stream`);
+    if (args.values.json) {
+      printJson(io, asJson(entry));
+      return ExitCode.ok;
+    }
+    const rows: [string, string][] = [
+      ['id', entry.id],
+      ['handler', entry.handler],
+      ['reason', entry.reason],
+      ['attempts', String(entry.attempts)],
+      ['source', `${entry.sourceStream} ${entry.sourceId} (group ${entry.group})`],
+      ['dead-lettered', isoTime(entry.deadLetteredAt)],
+      ['truncated', entry.truncated ? 'yes: replay needs --from-source' : 'no'],
+      ['error', entry.error],
+    ];
+    io.out(rows.map(([k, v]) => `${k.padEnd(14)}${v}`).join('\n'));
+    io.out('fields:');
+    if (entry.fields === undefined) io.out('  (unreadable)');
+    else for (const [k, v] of Object.entries(entry.fields)) io.out(`  ${k} = ${v}`);
+    return ExitCode.ok;
+  },
+};
+
+/** The entries a replay or drop acts on: the ids given, or every entry matching the filter. */
+async function selectEntries(
+  redis: RedisClient,
+  dlq: string,
+  ids: readonly string[],
+  all: boolean,
+  filter: EntryFilter,
+): Promise<{ entries: DeadLetterEntry[]; missing: string[] }> {
+  if (all) return { entries: await scan(redis, dlq, { filter }), missing: [] };
+  const entries: DeadLetterEntry[] = [];
+  const missing: string[] = [];
+  for (const id of ids) {
+    const entry = await readEntry(redis, dlq, id);
+    if (entry) entries.push(entry);
+    else missing.push(id);
+  }
+  return { entries, missing };
+}
+
+function selectionArgs(command: string, positionals: readonly string[], values: { all?: boolean; reason?: string; handler?: string }): void {
+  if (values.all && positionals.length > 0) throw new UsageError('give entry ids or --all, not both', command);
+  if (!values.all && positionals.length === 0) throw new UsageError('expects entry ids, or --all', command);
+  if (!values.all && (values.reason !== undefined || values.handler !== undefined)) {
+    throw new UsageError('--reason and --handler select entries for --all only', command);
+  }
+  checkIds(command, positionals);
+}
+
+const replayHelp = [
+  'Usage: quantum-gates dlq replay <id...> | --all [--reason R] [--handler H] [--from-source] [--dry-run] [--json]',
+  '',
+  'Puts dead-lettered messages back on the stream they came from (source_stream), oldest first,',
+  'and removes them from the dead-letter stream, each in one atomic step. The handler then',
+  'processes them again like any new message. Fix the cause first (see `dlq show`).',
+  '',
+  'Options:',
+  '  --all            every entry (narrowed by --reason / --handler)',
+  ...filterHelp,
+  '  --from-source    for entries marked truncated (a field over 64 KiB was cut in the copy), re-read',
+  '                   the original from source_stream by source_id; without it they are refused',
+  '  --dry-run        show what would be replayed, change nothing',
+  '  --json           print {replayed: [{id, stream, new_id}], refused: [{id, why}]}',
+  '',
+  'Exit 0 when every selected entry was replayed, 1 when any was refused or missing.',
+].join('\n');
+
+const replay: Command = {
+  name: 'dlq replay',
+  summary: 'put dead-lettered messages back on their source stream',
+  help: replayHelp,
+  async run(argv, io) {
+    const args = parseCommandArgs(
+      'dlq replay',
+      argv,
+      { ...filterOptions, all: { type: 'boolean' }, 'from-source': { type: 'boolean' }, 'dry-run': { type: 'boolean' }, json: { type: 'boolean' } },
+      { positionals: true },
+    );
+    if (args.help) {
+      io.out(replayHelp);
+      return ExitCode.ok;
+    }
+    selectionArgs('dlq replay', args.positionals, args.values);
+    const fromSource = args.values['from-source'] === true;
+    const dryRun = args.values['dry-run'] === true;
+
+    const result = await withRedis(io, async (redis, config) => {
+      const { entries, missing } = await selectEntries(redis, config.DLQ_STREAM, args.positionals, args.values.all === true, filterOf(args.values));
+      entries.sort((a, b) => compareIds(a.id, b.id));
+      const replayed: { id: string; stream: string; new_id: string | null }[] = [];
+      const refused: { id: string; why: string }[] = missing.map((id) => ({ id, why: 'not in the dead-letter stream' }));
+      const progress = entries.length >= PROGRESS_FROM ? new Progress(io, dryRun ? 'checked' : 'replayed', entries.length) : undefined;
+      for (const [n, entry] of entries.entries()) {
+        const why = await replayOne(redis, config.DLQ_STREAM, entry, { fromSource, dryRun }, replayed);
+        if (why) refused.push({ id: entry.id, why });
+        progress?.update(n + 1);
+      }
+      return { replayed, refused };
+    });
+
+    if (args.values.json) printJson(io, { dry_run: dryRun, ...result });
+    else {
+      for (const r of result.replayed) io.out(dryRun ? `would replay ${r.id} to ${r.stream}` : `replayed ${r.id} to ${r.stream} as ${r.new_id}`);
+      for (const r of result.refused) io.err(`refused ${r.id}: ${r.why}`);
+      io.out(`${result.replayed.length} ${dryRun ? 'would be replayed' : 'replayed'}, ${result.refused.length} refused`);
+    }
+    return result.refused.length > 0 ? ExitCode.failure : ExitCode.ok;
+  },
+};
+
+async function replayOne(
+  redis: RedisClient,
+  dlq: string,
+  entry: DeadLetterEntry,
+  { fromSource, dryRun }: { fromSource: boolean; dryRun: boolean },
+  replayed: { id: string; stream: string; new_id: string | null }[],
+): Promise<string | undefined> {
+  if (entry.sourceStream === '') return 'no source_stream recorded';
+  let fields = entry.fields;
+  if (entry.truncated) {
+    if (!fromSource) return 'truncated copy (a field was over 64 KiB); replay with --from-source to re-read the original';
+    fields = await readSource(redis, entry);
+    if (!fields) return `the original ${entry.sourceId} is no longer in ${entry.sourceStream} (trimmed)`;
+  }
+  if (fields === undefined) return 'the stored fields are unreadable';
+  if (Object.keys(fields).length === 0) return 'the original entry had no fields';
+  if (dryRun) {
+    replayed.push({ id: entry.id, stream: entry.sourceStream, new_id: null });
+    return undefined;
+  }
+  const newId = await replayEntry(redis, dlq, entry.id, entry.sourceStream, fields);
+  if (newId === undefined) return 'already gone (replayed or dropped meanwhile)';
+  replayed.push({ id: entry.id, stream: entry.sourceStream, new_id: newId });
+  return undefined;
+}
+
+const dropHelp = [
+  'Usage: quantum-gates dlq drop <id...> | --all --yes [--reason R] [--handler H] [--json]',
+  '',
+  'Deletes dead-lettered messages for good (after they were handled another way).',
+  '',
+  'Options:',
+  '  --all            every entry (narrowed by --reason / --handler); requires --yes',
+  ...filterHelp,
+  '  --yes            confirm --all',
+  '  --json           print {dropped: [...ids], missing: [...ids]}',
+  '',
+  'Exit 1 when any id given was not in the dead-letter stream.',
+].join('\n');
+
+const drop: Command = {
+  name: 'dlq drop',
+  summary: 'delete dead-lettered messages',
+  help: dropHelp,
+  async run(argv, io) {
+    const args = parseCommandArgs(
+      'dlq drop',
+      argv,
+      { ...filterOptions, all: { type: 'boolean' }, yes: { type: 'boolean' }, json: { type: 'boolean' } },
+      { positionals: true },
+    );
+    if (args.help) {
+      io.out(dropHelp);
+      return ExitCode.ok;
+    }
+    selectionArgs('dlq drop', args.positionals, args.values);
+    if (args.values.all && !args.values.yes) throw new UsageError('--all deletes every selected entry for good: add --yes to confirm', 'dlq drop');
+
+    const result = await withRedis(io, async (redis, config) => {
+      const { entries, missing } = await selectEntries(redis, config.DLQ_STREAM, args.positionals, args.values.all === true, filterOf(args.values));
+      const dropped: string[] = [];
+      const progress = entries.length >= PROGRESS_FROM ? new Progress(io, 'dropped', entries.length) : undefined;
+      for (let i = 0; i < entries.length; i += 100) {
+        const ids = entries.slice(i, i + 100).map((e) => e.id);
+        await redis.xdel(config.DLQ_STREAM, ...ids);
+        dropped.push(...ids);
+        progress?.update(dropped.length);
+      }
+      return { dropped, missing };
+    });
+    if (args.values.json) printJson(io, result);
+    else {
+      for (const id of result.missing) io.err(`not in the dead-letter stream: ${id}`);
+      io.out(`${result.dropped.length} dropped`);
+    }
+    return result.missing.length > 0 ? ExitCode.failure : ExitCode.ok;
+  },
+};
+
+function compareIds(a: string, b: string): number {
+  const [aMs, aSeq] = a.split('-').map(BigInt) as [bigint, bigint];
+  const [bMs, bSeq] = b.split('-').map(BigInt) as [bigint, bigint];
+  return aMs === bMs ? (aSeq < bSeq ? -1 : aSeq > bSeq ? 1 : 0) : aMs < bMs ? -1 : 1;
+}
+
+export const dlqCommands: readonly Command[] = [list, show, replay, drop];

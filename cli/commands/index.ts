@@ -1,0 +1,56 @@
+import type { Command } from '../command.js';
+import { disarmCommands } from './disarm.js';
+import { dlqCommands } from './dlq.js';
+import { injectCommands } from './inject.js';
+import { killCommands } from './kill.js';
+import { reportCommands } from './report.js';
+import { startCommand } from './start.js';
+import { statusCommand } from './status.js';
+
+export const commands: readonly Command[] = [startCommand, statusCommand, ...injectCommands, ...dlqCommands, ...reportCommands, ...killCommands, ...disarmCommands];
+
+const groupSummaries: Record<string, string> = {
+  inject: 'write a test message to a gate, validated like the gate validates it',
+  dlq: 'inspect, replay and drop dead-lettered messages',
+  report: 'analyses of what the gates decided',
+  kill: 'the kill switch (quantum:kill)',
+  disarm: "the governor's auto-disarm (quantum:governor:disarm)",
+};
+
+/** Help for a command group ("dlq"), or undefined when no such group exists. */
+export function groupHelp(group: string): string | undefined {
+  const members = commands.filter((c) => c.name.startsWith(`${group} `));
+  if (members.length === 0) return undefined;
+  const width = Math.max(...members.map((c) => c.name.length)) + 2;
+  return [
+    `Usage: quantum-gates ${group} <command> [options]`,
+    '',
+    `${groupSummaries[group] ?? ''}`,
+    '',
+    'Commands:',
+    ...members.map((c) => `  ${c.name.padEnd(width)}${c.summary}`),
+    '',
+    `Run "quantum-gates ${group} <command> --help" for its options.`,
+  ].join('\n');
+}
+
+export function mainHelp(): string {
+  const width = Math.max(...commands.map((c) => c.name.length)) + 2;
+  return [
+    'Usage: quantum-gates <command> [options]',
+    '',
+    'Operate the quantum-gates risk gates: run them, see their status, inject test messages,',
+    'handle dead letters, report on shadow mode, and work the kill switch.',
+    '',
+    'Commands:',
+    ...commands.map((c) => `  ${c.name.padEnd(width)}${c.summary}`),
+    '',
+    'Every command takes --help. Redis comes from REDIS_URL, or REDIS_HOST / REDIS_PORT / REDIS_DB',
+    '(or REDIS_CLUSTER_NODES), as for the gates themselves.',
+    '',
+    'Exit codes:',
+    '  0  success',
+    '  1  operational failure: Redis or the server unreachable, an entry not found, a replay refused',
+    '  2  usage error or invalid input: nothing was written',
+  ].join('\n');
+}

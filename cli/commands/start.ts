@@ -1,0 +1,32 @@
+import { parseCommandArgs } from '../args.js';
+import type { Command } from '../command.js';
+import { ExitCode } from '../errors.js';
+
+const help = [
+  'Usage: quantum-gates start',
+  '',
+  'Runs the gates in this process (what `npm start` runs): every handler, or those named in',
+  'HANDLERS=heat-gate,governor,... Configuration comes from the environment (REDIS_URL, PORT,',
+  'HOST, P26_MODE, P28_MODE, GOV_*, ... see deploy/env/). With no Redis configured and none on',
+  '127.0.0.1:6379 it starts a private redis-server under .data/.',
+  '',
+  'Stops on SIGTERM or SIGINT after committing the batches in hand. Exit 1 when the',
+  'configuration is invalid or Redis cannot be started.',
+].join('\n');
+
+export const startCommand: Command = {
+  name: 'start',
+  summary: 'run the gates (what npm start runs)',
+  help,
+  async run(argv, io) {
+    const args = parseCommandArgs('start', argv, {});
+    if (args.help) {
+      io.out(help);
+      return ExitCode.ok;
+    }
+    // runtime/main.ts starts on import and owns the process from here: its signal handlers
+    // and process.exit calls decide how it ends.
+    await import('../../runtime/main.js');
+    return ExitCode.ok;
+  },
+};

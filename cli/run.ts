@@ -1,0 +1,53 @@
+import { commands, groupHelp, mainHelp } from './commands/index.js';
+import { ExitCode, OperationalError, UsageError } from './errors.js';
+import type { CliIo } from './io.js';
+
+/**
+ * Finds the command named by the leading words of argv ("dlq replay ..."), runs it and maps
+ * its outcome to an exit code: 0 ok, 1 operational failure, 2 usage or invalid input.
+ */
+export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+  const [first, second] = argv;
+  if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
+    io.out(mainHelp());
+    return first === undefined ? ExitCode.usage : ExitCode.ok;
+  }
+  if (first === '--version' || first === '-V') {
+    io.out(await version());
+    return ExitCode.ok;
+  }
+  const command = commands.find((c) => c.name === `${first} ${second}`) ?? commands.find((c) => c.name === first);
+  if (!command) {
+    const group = groupHelp(first);
+    if (group === undefined) return usage(io, `unknown command "${first}"`, mainHelp());
+    if (second === undefined || second === '--help' || second === '-h') {
+      io.out(group);
+      return second === undefined ? ExitCode.usage : ExitCode.ok;
+    }
+    return usage(io, `unknown ${first} command "${second}"`, group);
+  }
+  const rest = argv.slice(command.name.split(' ').length);
+  try {
+    return await command.run(rest, io);
+  } catch (error) {
+    if (error instanceof UsageError) return usage(io, error.message, undefined, error.command ?? command.name);
+    if (error instanceof OperationalError) {
+      io.err(`quantum-gates ${command.name}: ${error.message}`);
+      return ExitCode.failure;
+    }
+    io.err(`quantum-gates ${command.name}: unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    return ExitCode.failure;
+  }
+}
+
+function usage(io: CliIo, message: string, help?: string, command?: string): number {
+  io.err(`quantum-gates${command ? ` ${command}` : ''}: ${message}`);
+  io.err(help ?? `Run "quantum-gates ${command ?? ''} --help" for usage.`.replace('  ', ' '));
+  return ExitCode.usage;
+}
+
+async function version(): Promise<string> {
+  const { readFile } = await import('node:fs/promises');
+  const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
