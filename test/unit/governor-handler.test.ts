@@ -1,0 +1,366 @@
+import { describe, expect, it } from 'vitest';
+import { governor } from '../../handlers/governor/index.js';
+import { applyPlanSchema } from '../../schemas/apply-plan.js';
+import { keys, streams } from '../../schemas/keys.js';
+import { fakeCtx, runHandler } from '../support/fake-ctx.js';
+import type { FakeRedisData } from '../support/fake-redis-reader.js';
+
+const NOW = 1_800_000_000_000;
+const EVENTS = streams.governorEvents;
+
+/** A small open: 0.001 BTC at the plan's price of $100,000 = $100. */
+function plan(fields: Record<string, string> = {}): Record<string, string> {
+  return { plan_id: 'plan-0001', symbol: 'BTCUSDT', action: 'OPEN_LONG', decision: 'EXECUTE', side: 'BUY', qty: '0.001', price: '100000', kill_score: '0.1', ...fields };
+}
+
+/** Active positions as the position-snapshot handler materialises them. */
+function positions(notionals: Record<string, number>): Pick<FakeRedisData, 'hashes' | 'sets'> {
+  return {
+    sets: { [keys.activePositions]: Object.keys(notionals) },
+    hashes: Object.fromEntries(Object.entries(notionals).map(([symbol, n]) => [keys.positionSnapshot(symbol), { symbol, position_notional_usd: String(n) }])),
+  };
+}
+
+function setKeys(run: Awaited<ReturnType<typeof runHandler>>) {
+  return Object.fromEntries(run.recorder.effects.flatMap((e) => (e.op === 'setKey' ? [[e.key, e]] : [])));
+}
+
+function blockReason(run: Awaited<ReturnType<typeof runHandler>>, planId = 'plan-0001'): string | undefined {
+  const block = setKeys(run)[keys.governorBlock(planId)];
+  return block ? (JSON.parse(block.value) as { reason: string }).reason : undefined;
+}
+
+function permitted(run: Awaited<ReturnType<typeof runHandler>>, planId = 'plan-0001'): boolean {
+  return keys.permit(planId) in setKeys(run);
+}
+
+describe('governor: a permitted open', () => {
+  it('writes the permit JSON with TTL 60 s, guarded so no other replica decides the same plan', async () => {
+    const run = await runHandler(governor, plan(), { now: NOW });
+    const permit = setKeys(run)[keys.permit('plan-0001')]!;
+    expect(JSON.parse(permit.value)).toEqual({
+      granted: true,
+      symbol: 'BTCUSDT',
+      decision: 'EXECUTE',
+      computed_qty: 0.001,
+      computed_notional: 100,
+      created_at: NOW / 1000,
+      consumed: false,
+    });
+    expect(permit.ttlSec).toBe(60);
+    expect(run.recorder.guards).toEqual(
+      expect.arrayContaining([
+        { kind: 'absent', key: keys.permit('plan-0001') },
+        { kind: 'absent', key: keys.governorBlock('plan-0001') },
+      ]),
+    );
+    expect(blockReason(run)).toBeUndefined();
+  });
+
+  it('records the execution, starts the cooldown and schedules its end as a delayed job', async () => {
+    const run = await runHandler(governor, plan(), { now: NOW });
+    expect(run.recorder.effects).toContainEqual({ op: 'addToSortedSet', key: keys.governorExecutions('BTCUSDT'), score: NOW, member: 'plan-0001', ttlSec: 3600 });
+    expect(run.recorder.effects).toContainEqual({ op: 'trimSortedSet', key: keys.governorExecutions('BTCUSDT'), maxScore: NOW - 3_600_000 });
+    const cooldown = setKeys(run)[keys.governorCooldown('BTCUSDT')]!;
+    expect(cooldown.ttlSec).toBe(60);
+    expect(JSON.parse(cooldown.value)).toEqual({ plan_id: 'plan-0001', started_at: NOW, until: NOW + 60_000 });
+    expect(run.recorder.jobs).toEqual([
+      {
+        queue: 'governor-cooldown',
+        name: 'cooldown-expired',
+        data: { symbol: 'BTCUSDT', plan_id: 'plan-0001', started_at: NOW, until: NOW + 60_000 },
+        delayMs: 60_000,
+        jobId: `cooldown-BTCUSDT-${NOW}`,
+      },
+    ]);
+    expect(run.recorder.jobs[0]!.jobId).not.toContain(':');
+  });
+
+  it('guards the open on the cooldown being absent and on the symbol version it read', async () => {
+    const first = await runHandler(governor, plan(), { now: NOW });
+    expect(first.recorder.guards).toEqual(
+      expect.arrayContaining([
+        { kind: 'absent', key: keys.governorCooldown('BTCUSDT') },
+        { kind: 'absent', key: keys.governorSymbolVersion('BTCUSDT') },
+      ]),
+    );
+    expect(setKeys(first)[keys.governorSymbolVersion('BTCUSDT')]!.value).toBe('1');
+
+    const later = await runHandler(governor, plan(), { now: NOW, redis: { strings: { [keys.governorSymbolVersion('BTCUSDT')]: '7' } } });
+    expect(later.recorder.guards).toContainEqual({ kind: 'equals', key: keys.governorSymbolVersion('BTCUSDT'), value: '7' });
+    expect(setKeys(later)[keys.governorSymbolVersion('BTCUSDT')]!.value).toBe('8');
+  });
+
+  it('with cooldown 0 sets no cooldown and schedules nothing, but still guards on the version', async () => {
+    const run = await runHandler(governor, plan(), { now: NOW, env: { GOV_SYMBOL_COOLDOWN_SECONDS: '0' } });
+    expect(permitted(run)).toBe(true);
+    expect(setKeys(run)[keys.governorCooldown('BTCUSDT')]).toBeUndefined();
+    expect(run.recorder.jobs).toEqual([]);
+    expect(run.recorder.guards).toContainEqual({ kind: 'absent', key: keys.governorSymbolVersion('BTCUSDT') });
+  });
+
+  it('emits a permit event and counts it', async () => {
+    const run = await runHandler(governor, plan(), { now: NOW, redis: { sortedSets: { [keys.governorExecutions('BTCUSDT')]: { old: NOW - 120_000 } } } });
+    expect(run.emitted(EVENTS)).toEqual([
+      expect.objectContaining({ event: 'permit', reason: 'all_gates_passed', plan_id: 'plan-0001', symbol: 'BTCUSDT', kind: 'open', computed_notional: '100' }),
+    ]);
+    expect(run.metrics.get('quantum_govern_allow_total', { symbol: 'BTCUSDT' })).toBe(1);
+    expect(run.metrics.get('quantum_govern_exec_count_hour', { symbol: 'BTCUSDT' })).toBe(2);
+    expect(run.metrics.get('quantum_govern_exec_count_5min', { symbol: 'BTCUSDT' })).toBe(2);
+  });
+});
+
+describe('governor: a blocked plan', () => {
+  it('writes the block JSON with TTL 3600 s, an event and the block counter, and no permit', async () => {
+    const run = await runHandler(governor, plan({ kill_score: '0.9' }), { now: NOW });
+    const block = setKeys(run)[keys.governorBlock('plan-0001')]!;
+    expect(JSON.parse(block.value)).toEqual({ reason: 'kill_score_critical', timestamp: NOW / 1000, symbol: 'BTCUSDT' });
+    expect(block.ttlSec).toBe(3600);
+    expect(permitted(run)).toBe(false);
+    expect(run.recorder.jobs).toEqual([]);
+    expect(run.emitted(EVENTS)).toEqual([expect.objectContaining({ event: 'block', reason: 'kill_score_critical', plan_id: 'plan-0001' })]);
+    expect(run.metrics.get('quantum_govern_block_total', { symbol: 'BTCUSDT', reason: 'kill_score_critical' })).toBe(1);
+    expect(run.metrics.get('quantum_govern_allow_total', { symbol: 'BTCUSDT' })).toBeUndefined();
+  });
+});
+
+describe('governor: what it does not decide', () => {
+  it.each([
+    ['decision=SKIP', { decision: 'SKIP' }],
+    ['no decision at all', { decision: '' }],
+  ])('acknowledges a plan with %s without a permit or block', async (_name, fields) => {
+    const raw = plan(fields);
+    if (fields.decision === '') delete raw.decision;
+    const run = await runHandler(governor, raw, { now: NOW });
+    expect(run.recorder.effects).toEqual([]);
+    expect(run.metrics.get('quantum_govern_skipped_total', { reason: 'not_execute' })).toBe(1);
+  });
+
+  it('reads decision case-insensitively', async () => {
+    expect(permitted(await runHandler(governor, plan({ decision: 'execute' }), { now: NOW }))).toBe(true);
+  });
+
+  it.each([
+    ['a permit', keys.permit('plan-0001')],
+    ['a block', keys.governorBlock('plan-0001')],
+  ])('does not decide or count again a plan that already has %s', async (_name, key) => {
+    const run = await runHandler(governor, plan(), { now: NOW, redis: { strings: { [key]: '{}' } } });
+    expect(run.recorder.effects).toEqual([]);
+    expect(run.recorder.jobs).toEqual([]);
+    expect(run.metrics.get('quantum_govern_allow_total', { symbol: 'BTCUSDT' })).toBeUndefined();
+    expect(run.metrics.get('quantum_govern_skipped_total', { reason: 'already_decided' })).toBe(1);
+  });
+
+  it.each([['plan_id'], ['symbol']])('rejects a plan without %s (the runtime dead-letters it)', (field) => {
+    const raw = plan();
+    delete raw[field];
+    const result = applyPlanSchema.safeParse(raw);
+    expect(result.success).toBe(false);
+    expect(result.error?.issues[0]?.path).toEqual([field]);
+  });
+});
+
+describe('governor: kill switch and closes', () => {
+  it.each(['FULL_CLOSE_PROPOSED', 'PARTIAL_75', 'OPEN_LONG'])('the kill switch blocks %s', async (action) => {
+    const run = await runHandler(governor, plan({ action }), { now: NOW, redis: { strings: { [keys.killSwitch]: '1' } } });
+    expect(blockReason(run)).toBe('kill_switch_active');
+  });
+
+  it('quantum:kill = 0 does not block', async () => {
+    expect(permitted(await runHandler(governor, plan(), { now: NOW, redis: { strings: { [keys.killSwitch]: '0' } } }))).toBe(true);
+  });
+
+  it.each([
+    ['FULL_CLOSE', {}],
+    ['FULL_CLOSE_PROPOSED', {}],
+    ['PARTIAL_25', {}],
+    ['partial_50', {}],
+    ['OPEN_LONG with reduceOnly=true', { action: 'OPEN_LONG', reduceOnly: 'true' }],
+  ])('%s passes every fund cap on a portfolio far over them', async (action, extra) => {
+    const busy: FakeRedisData = {
+      ...positions(Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`SYM${i}USDT`, 5942.2]))),
+      strings: { [keys.governorDisarm]: '{"reason":"governor_errors"}', [keys.governorCooldown('BTCUSDT')]: '{}' },
+      sortedSets: { [keys.governorExecutions('BTCUSDT')]: { a: NOW - 1000, b: NOW - 2000, c: NOW - 3000 } },
+    };
+    const run = await runHandler(governor, plan({ action, kill_score: '0.99', qty: '50', ...extra }), { now: NOW, redis: busy });
+    expect(permitted(run)).toBe(true);
+    expect(run.emitted(EVENTS)[0]).toMatchObject({ event: 'permit', reason: 'close_bypass', kind: 'close' });
+  });
+
+  it('a close restarts the cooldown but never requires it absent', async () => {
+    const run = await runHandler(governor, plan({ action: 'PARTIAL_75' }), { now: NOW, redis: { strings: { [keys.governorCooldown('BTCUSDT')]: '{}' } } });
+    expect(setKeys(run)[keys.governorCooldown('BTCUSDT')]).toBeDefined();
+    expect(run.recorder.guards).not.toContainEqual({ kind: 'absent', key: keys.governorCooldown('BTCUSDT') });
+  });
+});
+
+describe('governor: what the snapshot reads', () => {
+  it('counts executions strictly inside the hour: one exactly an hour old has left the window', async () => {
+    const execs = { a: NOW - 3_600_000, b: NOW - 3_599_999, c: NOW - 1_000_000, d: NOW - 2_000_000 };
+    const atCap = await runHandler(governor, plan(), { now: NOW, redis: { sortedSets: { [keys.governorExecutions('BTCUSDT')]: execs } } });
+    expect(blockReason(atCap)).toBe('rate_limit_hour');
+    const { a: _gone, b: _leaving, ...two } = execs;
+    expect(permitted(await runHandler(governor, plan(), { now: NOW, redis: { sortedSets: { [keys.governorExecutions('BTCUSDT')]: two } } }))).toBe(true);
+  });
+
+  it('prices a trade at the market mark price before the snapshot mark and the plan price', async () => {
+    const redis: FakeRedisData = {
+      hashes: { [keys.marketState('BTCUSDT')]: { mark_price: '250000' }, [keys.positionSnapshot('BTCUSDT')]: { position_notional_usd: '10', mark_price: '50000' } },
+      sets: { [keys.activePositions]: ['BTCUSDT'] },
+    };
+    const run = await runHandler(governor, plan(), { now: NOW, redis });
+    expect(blockReason(run)).toBe('notional_per_trade_exceeded');
+    expect(run.emitted(EVENTS)[0]).toMatchObject({ computed_notional: '250' });
+  });
+
+  it('uses the position snapshot mark price when the market state has none', async () => {
+    const redis: FakeRedisData = {
+      hashes: { [keys.positionSnapshot('BTCUSDT')]: { position_notional_usd: '10', mark_price: '150000' } },
+      sets: { [keys.activePositions]: ['BTCUSDT'] },
+    };
+    const run = await runHandler(governor, plan({ price: '' }), { now: NOW, redis });
+    expect(setKeys(run)[keys.permit('plan-0001')]).toBeDefined();
+    expect(JSON.parse(setKeys(run)[keys.permit('plan-0001')]!.value).computed_notional).toBe(150);
+  });
+
+  it('blocks an open it cannot price', async () => {
+    const raw = plan();
+    delete raw.price;
+    expect(blockReason(await runHandler(governor, raw, { now: NOW }))).toBe('notional_unknown');
+  });
+
+  it("blocks an open with the seed's $118,844 portfolio over the $2,000 total cap", async () => {
+    const seed = { BTCUSDT: 60_000, ETHUSDT: 40_000, SOLUSDT: 18_844.14 };
+    const run = await runHandler(governor, plan(), { now: NOW, redis: positions(seed) });
+    expect(blockReason(run)).toBe('total_notional_exceeded');
+    expect(run.emitted(EVENTS)[0]).toMatchObject({ total_notional: '118844.14', open_positions: '3' });
+  });
+
+  it.each([
+    ['epoch seconds', String((NOW - 301_000) / 1000)],
+    ['epoch milliseconds', String(NOW - 301_000)],
+  ])('blocks a plan whose timestamp (%s) is over 300 s old', async (_name, timestamp) => {
+    expect(blockReason(await runHandler(governor, plan({ timestamp }), { now: NOW }))).toBe('plan_too_old');
+  });
+
+  it('ages a plan without a timestamp by its stream entry', async () => {
+    const run = await runHandler(governor, plan(), { now: NOW, meta: { producedAt: NOW - 301_000 } });
+    expect(blockReason(run)).toBe('plan_too_old');
+  });
+});
+
+describe('governor: the P2.8 budget', () => {
+  const budget = (ageSec: number, budgetUsd = 1000): FakeRedisData['hashes'] => ({
+    [keys.budget('BTCUSDT')]: { budget_usd: String(budgetUsd), timestamp: String((NOW - ageSec * 1000) / 1000), mode: 'enforce' },
+  });
+  const violation = (ageSec: number, symbol = 'BTCUSDT') => ({
+    [streams.budgetViolation]: [{ id: `${NOW - ageSec * 1000}-0`, fields: { json: JSON.stringify({ symbol, timestamp: (NOW - ageSec * 1000) / 1000, over_budget: 500 }) } }],
+  });
+  const enforce = { P28_MODE: 'enforce' };
+
+  it.each([
+    ['blocks when position plus trade exceeds a fresh budget', { hashes: budget(10, 50) }, 'p28_budget_violation'],
+    ['blocks on a violation for the symbol 29 s ago', { hashes: budget(10), streams: violation(29) }, 'p28_budget_violation'],
+    ['ignores a violation 30 s old', { hashes: budget(10), streams: violation(30) }, undefined],
+    ['ignores a violation for another symbol', { hashes: budget(10), streams: violation(1, 'ETHUSDT') }, undefined],
+    ['fails open when the budget is missing', { streams: violation(1) }, undefined],
+    ['fails open when the budget is 61 s old', { hashes: budget(61, 50), streams: violation(1) }, undefined],
+  ] as const)('in enforce mode it %s', async (_name, redis, expected) => {
+    const run = await runHandler(governor, plan(), { now: NOW, env: enforce, redis });
+    expect(blockReason(run)).toBe(expected);
+    expect(permitted(run)).toBe(expected === undefined);
+  });
+
+  it('in shadow mode it only counts what it would block', async () => {
+    const run = await runHandler(governor, plan(), { now: NOW, redis: { hashes: budget(10, 50) } });
+    expect(permitted(run)).toBe(true);
+    expect(run.metrics.get('quantum_govern_p28_shadow_violation_total', { symbol: 'BTCUSDT' })).toBe(1);
+  });
+});
+
+describe('governor: auto-disarm', () => {
+  const errors = (n: number, ageMs = 1000) => ({ [keys.governorErrors]: Object.fromEntries(Array.from({ length: n }, (_, i) => [`e${i}`, NOW - ageMs - i])) });
+
+  it('blocks opens with "disarmed" while the disarm key stands, and re-arms when it is deleted', async () => {
+    const armed = await runHandler(governor, plan(), { now: NOW, redis: { strings: { [keys.governorDisarm]: '{"reason":"manual"}' } } });
+    expect(blockReason(armed)).toBe('disarmed');
+    expect(permitted(await runHandler(governor, plan(), { now: NOW }))).toBe(true);
+  });
+
+  it('trips after 5 errors in the window: sets the disarm key, clears the window, blocks the open', async () => {
+    const run = await runHandler(governor, plan(), { now: NOW, redis: { sortedSets: errors(5) } });
+    expect(blockReason(run)).toBe('disarmed');
+    const disarm = setKeys(run)[keys.governorDisarm]!;
+    expect(JSON.parse(disarm.value)).toMatchObject({ reason: 'governor_errors', errors: 5 });
+    expect(disarm.ttlSec).toBeUndefined();
+    expect(run.recorder.effects).toContainEqual({ op: 'deleteKey', key: keys.governorErrors });
+    expect(run.recorder.guards).toContainEqual({ kind: 'absent', key: keys.governorDisarm });
+    expect(run.metrics.get('quantum_govern_disarm_total', { reason: 'governor_errors' })).toBe(1);
+    expect(run.emitted(EVENTS).map((e) => e.event)).toEqual(['auto_disarm', 'block']);
+  });
+
+  it.each([
+    ['4 errors in the window', { sortedSets: errors(4) }, {}],
+    ['5 errors older than the window', { sortedSets: errors(5, 300_000) }, {}],
+    ['GOV_ENABLE_AUTO_DISARM=false', { sortedSets: errors(9) }, { GOV_ENABLE_AUTO_DISARM: 'false' }],
+  ])('does not trip with %s', async (_name, redis, env) => {
+    const run = await runHandler(governor, plan(), { now: NOW, redis, env });
+    expect(permitted(run)).toBe(true);
+    expect(setKeys(run)[keys.governorDisarm]).toBeUndefined();
+  });
+
+  it('still lets closes through when it trips', async () => {
+    const run = await runHandler(governor, plan({ action: 'FULL_CLOSE_PROPOSED' }), { now: NOW, redis: { sortedSets: errors(5) } });
+    expect(permitted(run)).toBe(true);
+    expect(setKeys(run)[keys.governorDisarm]).toBeDefined();
+  });
+});
+
+describe('governor: fail-closed fallback', () => {
+  if (governor.failure.policy !== 'fail-closed') throw new Error('the governor must fail closed');
+  const fallback = governor.failure.fallback;
+  const failure = { error: new Error('boom'), attempts: 3 };
+
+  async function runFallback(redis: FakeRedisData = {}, env: Record<string, string> = {}) {
+    const message = applyPlanSchema.parse(plan());
+    const run = await fakeCtx(governor, { now: NOW, redis, env, state: undefined });
+    await fallback(message, failure, run.ctx as never);
+    run.commit();
+    return run;
+  }
+
+  it('blocks with governor_error, never a permit, and records the error for auto-disarm', async () => {
+    const run = await runFallback();
+    const keysSet = run.recorder.effects.flatMap((e) => (e.op === 'setKey' ? [e.key] : []));
+    expect(keysSet).toEqual([keys.governorBlock('plan-0001')]);
+    expect(run.recorder.effects).toContainEqual({ op: 'addToSortedSet', key: keys.governorErrors, score: NOW, member: `${NOW}-plan-0001`, ttlSec: 300 });
+    expect(run.emitted(EVENTS)).toEqual([expect.objectContaining({ event: 'block', reason: 'governor_error', error: 'Error: boom' })]);
+    expect(run.metrics.get('quantum_govern_block_total', { symbol: 'BTCUSDT', reason: 'governor_error' })).toBe(1);
+    expect(run.recorder.guards).toContainEqual({ kind: 'absent', key: keys.permit('plan-0001') });
+  });
+
+  it('trips auto-disarm on the 5th error in the window', async () => {
+    const run = await runFallback({ sortedSets: { [keys.governorErrors]: { a: NOW - 1, b: NOW - 2, c: NOW - 3, d: NOW - 4 } } });
+    expect(run.recorder.effects).toContainEqual(expect.objectContaining({ op: 'setKey', key: keys.governorDisarm }));
+    expect(run.metrics.get('quantum_govern_disarm_total', { reason: 'governor_errors' })).toBe(1);
+  });
+
+  it('does not trip twice when already disarmed', async () => {
+    const run = await runFallback({
+      strings: { [keys.governorDisarm]: '{}' },
+      sortedSets: { [keys.governorErrors]: { a: NOW - 1, b: NOW - 2, c: NOW - 3, d: NOW - 4 } },
+    });
+    expect(run.recorder.effects).not.toContainEqual(expect.objectContaining({ op: 'setKey', key: keys.governorDisarm }));
+  });
+
+  it('still blocks when Redis cannot be read, leaving the trip to the next plan', async () => {
+    const broken = {
+      get sortedSets(): never {
+        throw new Error('connection lost');
+      },
+    } as FakeRedisData;
+    const run = await runFallback(broken);
+    expect(run.recorder.effects).toContainEqual(expect.objectContaining({ op: 'setKey', key: keys.governorBlock('plan-0001') }));
+    expect(run.recorder.effects).not.toContainEqual(expect.objectContaining({ key: keys.governorDisarm }));
+  });
+});
