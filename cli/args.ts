@@ -22,7 +22,7 @@ export function parseCommandArgs<O extends Options>(
 ): Parsed<O> {
   try {
     const { values, positionals: rest } = parseArgs({
-      args: [...argv],
+      args: joinNegativeNumbers(argv, options),
       options: { ...options, help: { type: 'boolean', short: 'h' } },
       strict: true,
       allowPositionals: positionals,
@@ -47,4 +47,25 @@ export function positiveInt(command: string, value: string | undefined, flag: st
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new UsageError(`${flag} must be a whole number of at least 1 (got "${value}")`, command);
   return n;
+}
+
+/**
+ * parseArgs reads `--position-notional-usd -500` as a missing value followed by an option.
+ * Negative numbers are ordinary here (short positions), so a string option followed by one is
+ * rewritten to the unambiguous `--name=-500`.
+ */
+function joinNegativeNumbers(argv: readonly string[], options: Options): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const token = argv[i]!;
+    const next = argv[i + 1];
+    const name = token.startsWith('--') && !token.includes('=') ? token.slice(2) : undefined;
+    if (name !== undefined && options[name]?.type === 'string' && next !== undefined && /^-(\d|\.\d)/.test(next)) {
+      out.push(`${token}=${next}`);
+      i += 1;
+    } else {
+      out.push(token);
+    }
+  }
+  return out;
 }

@@ -1,0 +1,147 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { keys, streams } from '../../schemas/keys.js';
+import { freePort, startTestRedis, type TestRedis } from '../support/redis-server.js';
+import { readStream } from '../support/runtime.js';
+import { runCli, runCliJson } from './cli-harness.js';
+
+describe('quantum-gates inject', () => {
+  let redis: TestRedis;
+  let env: Record<string, string>;
+
+  beforeAll(async () => {
+    redis = await startTestRedis();
+    env = { REDIS_URL: redis.url };
+  });
+  afterAll(async () => {
+    await redis.stop();
+  });
+  beforeEach(async () => {
+    await redis.client.flushall();
+  });
+
+  it('adds a proposal to the heat gate stream with the fields given and prints the entry id', async () => {
+    const result = await runCli(['inject', 'proposal', '--symbol', 'ETHUSDT', '--action', 'FULL_CLOSE', '--plan-id', 'test1', '--reason', 'tp_hit'], env);
+
+    expect(result.code).toBe(0);
+    const [entry] = await readStream(redis.client, streams.harvestProposal);
+    expect(entry).toMatchObject({ symbol: 'ETHUSDT', action: 'FULL_CLOSE', plan_id: 'test1', reason: 'tp_hit' });
+    expect(result.stdout).toMatch(new RegExp(`^id\\s+${entry!._id}$`, 'm'));
+  });
+
+  it('generates a plan_id when none is given, and prints it', async () => {
+    const out = await runCliJson<{ stream: string; id: string; fields: Record<string, string>; generated: string[] }>(
+      ['inject', 'proposal', '--symbol', 'BTCUSDT', '--action', 'PARTIAL_50'],
+      env,
+    );
+
+    expect(out.stream).toBe(streams.harvestProposal);
+    expect(out.fields.plan_id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(out.generated).toEqual(['plan_id']);
+    const [entry] = await readStream(redis.client, streams.harvestProposal);
+    expect(entry).toMatchObject({ _id: out.id, plan_id: out.fields.plan_id });
+  });
+
+  it('adds an apply plan for the governor, EXECUTE unless told otherwise', async () => {
+    const out = await runCliJson<{ stream: string; fields: Record<string, string> }>(
+      ['inject', 'plan', '--symbol', 'BTCUSDT', '--action', 'PARTIAL_75', '--qty', '0.001', '--price', '100000', '--reduce-only', 'true', '--kill-score', '0.2', '--side', 'SELL'],
+      env,
+    );
+
+    expect(out.stream).toBe(streams.applyPlan);
+    const [entry] = await readStream(redis.client, streams.applyPlan);
+    expect(entry).toMatchObject({ symbol: 'BTCUSDT', action: 'PARTIAL_75', decision: 'EXECUTE', qty: '0.001', price: '100000', reduceOnly: 'true', kill_score: '0.2', side: 'SELL' });
+  });
+
+  it('adds a position snapshot', async () => {
+    const result = await runCli(['inject', 'snapshot', '--symbol', 'ETHUSDT', '--position-notional-usd', '1800', '--sigma', '0.15', '--mark-price', '3000'], env);
+
+    expect(result.code).toBe(0);
+    const [entry] = await readStream(redis.client, streams.positionSnapshot);
+    expect(entry).toMatchObject({ symbol: 'ETHUSDT', position_notional_usd: '1800', sigma: '0.15', mark_price: '3000' });
+  });
+
+  it('takes negative numbers as values (a short position)', async () => {
+    const result = await runCli(['inject', 'snapshot', '--symbol', 'BTCUSDT', '--position-notional-usd', '-500', '--sigma', '0.2'], env);
+
+    expect(result.code).toBe(0);
+    const [entry] = await readStream(redis.client, streams.positionSnapshot);
+    expect(entry).toMatchObject({ position_notional_usd: '-500', sigma: '0.2' });
+  });
+
+  it('sets the portfolio state with the time of writing', async () => {
+    const before = Math.floor(Date.now() / 1000);
+    const out = await runCliJson<{ key: string }>(['inject', 'portfolio', '--equity-usd', '10000', '--drawdown', '0.05'], env);
+
+    expect(out.key).toBe(keys.portfolioState);
+    const state = await redis.client.hgetall(keys.portfolioState);
+    expect(state).toMatchObject({ equity_usd: '10000', drawdown: '0.05' });
+    expect(Number(state.timestamp)).toBeGreaterThanOrEqual(before);
+  });
+
+  it('carries extra fields given with --field', async () => {
+    await runCliJson(['inject', 'proposal', '--symbol', 'ETHUSDT', '--action', 'FULL_CLOSE', '--field', 'source=manual', '--field', 'note=a=b'], env);
+
+    const [entry] = await readStream(redis.client, streams.harvestProposal);
+    expect(entry).toMatchObject({ source: 'manual', note: 'a=b' });
+  });
+
+  it('writes to the stream the gate is configured to read (P26_INPUT_STREAM)', async () => {
+    await runCliJson(['inject', 'proposal', '--symbol', 'ETHUSDT', '--action', 'FULL_CLOSE'], { ...env, P26_INPUT_STREAM: 'test:proposals' });
+
+    expect(await redis.client.xlen('test:proposals')).toBe(1);
+    expect(await redis.client.exists(streams.harvestProposal)).toBe(0);
+  });
+
+  it.each([
+    ['a lower-case symbol', ['inject', 'proposal', '--symbol', 'ethusdt', '--action', 'FULL_CLOSE'], /--symbol: must be an upper-case exchange symbol.*\(got "ethusdt"\)/],
+    ['a symbol with a slash', ['inject', 'snapshot', '--symbol', 'ETH/USDT', '--position-notional-usd', '1'], /--symbol: must be an upper-case exchange symbol/],
+    ['no symbol', ['inject', 'proposal', '--action', 'FULL_CLOSE'], /--symbol: is required/],
+    ['no action', ['inject', 'proposal', '--symbol', 'ETHUSDT'], /--action: needs an action/],
+    ['no notional', ['inject', 'snapshot', '--symbol', 'ETHUSDT'], /--position-notional-usd: is required/],
+    ['no equity', ['inject', 'portfolio'], /--equity-usd: is required/],
+    ['a non-numeric equity', ['inject', 'portfolio', '--equity-usd', 'lots'], /--equity-usd: must be a decimal number \(got "lots"\)/],
+    ['a negative sigma', ['inject', 'snapshot', '--symbol', 'ETHUSDT', '--position-notional-usd', '1', '--sigma', '-1'], /--sigma: must not be negative/],
+    ['a bad boolean', ['inject', 'plan', '--symbol', 'BTCUSDT', '--reduce-only', 'maybe'], /--reduce-only: must be true or false/],
+    ['an unknown option', ['inject', 'proposal', '--symbol', 'ETHUSDT', '--action', 'FULL_CLOSE', '--colour', 'red'], /Unknown option '--colour'/],
+    ['an option without its value', ['inject', 'proposal', '--symbol'], /--symbol/],
+    ['a --field without =', ['inject', 'proposal', '--symbol', 'ETHUSDT', '--action', 'FULL_CLOSE', '--field', 'oops'], /--field expects name=value/],
+    ['a --field naming a flag', ['inject', 'proposal', '--symbol', 'ETHUSDT', '--action', 'FULL_CLOSE', '--field', 'symbol=X'], /use --symbol/],
+    ['an unknown kind', ['inject', 'order', '--symbol', 'ETHUSDT'], /unknown inject command "order"/],
+  ])('refuses %s with exit 2 and writes nothing', async (_case, args, message) => {
+    const result = await runCli(args, env);
+
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(message);
+    expect(await redis.client.dbsize()).toBe(0);
+  });
+
+  it('validates before connecting: invalid input is exit 2 even with Redis down', async () => {
+    const result = await runCli(['inject', 'proposal', '--symbol', 'bad symbol', '--action', 'FULL_CLOSE'], { REDIS_URL: `redis://127.0.0.1:${await freePort()}` });
+
+    expect(result.code).toBe(2);
+  });
+
+  it('fails fast with exit 1 and says where it looked when Redis is unreachable', async () => {
+    const port = await freePort();
+    const result = await runCli(['inject', 'proposal', '--symbol', 'ETHUSDT', '--action', 'FULL_CLOSE'], { REDIS_HOST: '127.0.0.1', REDIS_PORT: String(port) });
+
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`cannot reach Redis at redis://127.0.0.1:${port}/0: connect ECONNREFUSED`);
+    expect(result.stderr).toContain('REDIS_URL');
+  });
+
+  it('rejects a malformed REDIS_URL as a usage error', async () => {
+    const result = await runCli(['inject', 'portfolio', '--equity-usd', '1'], { REDIS_URL: 'localhost:6379' });
+
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('REDIS_URL: must start with redis:// or rediss://');
+  });
+
+  it('prints help for the command with exit 0', async () => {
+    const result = await runCli(['inject', 'plan', '--help'], env);
+
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('Usage: quantum-gates inject plan');
+    expect(result.stdout).toContain('--kill-score');
+  });
+});
