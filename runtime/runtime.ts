@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import type { Registry } from 'prom-client';
 import { TransactionCommitter, type Committer } from './commit.js';
+import { ClusterCommitter } from './cluster-commit.js';
 import { parseRuntimeConfig, type RuntimeConfig } from './config.js';
 import { ConfigError } from './env.js';
 import { BacklogMonitor } from './backlog.js';
@@ -104,7 +105,8 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const bullConnection = connect('bullmq', 'bullmq');
   const jobs = new BullJobSink(bullConnection, config.BULLMQ_PREFIX);
   const makeCommitter = (connection: RedisClient) =>
-    options.committerFactory?.(connection, config) ?? new TransactionCommitter(connection, config.STREAM_MAXLEN);
+    options.committerFactory?.(connection, config) ??
+    (config.REDIS_CLUSTER_NODES ? new ClusterCommitter(connection, config.STREAM_MAXLEN) : new TransactionCommitter(connection, config.STREAM_MAXLEN));
 
   const workers = hosted.map((h) => {
     const committerConnection = connect('dedicated', `${h.handler.name}:commit`);

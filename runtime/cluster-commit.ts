@@ -1,0 +1,203 @@
+import { randomUUID } from 'node:crypto';
+import { ReplyError } from 'ioredis';
+import { effectCommands, type CommitItem, type CommitReport, type Committer, type EffectFailure } from './commit.js';
+import type { Effect, EffectRecorder, Guard } from './effects.js';
+import type { RedisClient } from './redis.js';
+
+/**
+ * Commits a batch on Redis Cluster, where a message's outputs, its guard keys and its source
+ * stream usually sit in different hash slots, so no MULTI/EXEC can hold them together.
+ *
+ * Order per batch: (1) each guarded item takes a short lease on every guard key with a Lua
+ * compare-and-set that checks the guard in the same step; (2) every effect and dead-letter entry
+ * is applied, per slot in the order recorded, and awaited; (3) one XACK; (4) leases released.
+ *
+ * At-least-once, not atomic: a crash (or lost connection) after (2) began and before (3) leaves
+ * the entries pending, so they are redelivered and their handlers run again. Overwrites (hashes,
+ * keys, set members, sorted-set members) are idempotent; an emitted stream entry can appear
+ * twice, which is why consumers dedupe on plan_id. An ack can never precede its outputs, and
+ * two replicas can never both pass a guard on the same key while their leases overlap.
+ */
+export class ClusterCommitter implements Committer {
+  /** Each recorder keeps its token across re-commits, so a retried commit re-enters its own leases. */
+  private readonly tokens = new WeakMap<EffectRecorder, string>();
+
+  constructor(
+    private readonly connection: RedisClient,
+    private readonly streamMaxLen: number,
+    /** How long a guard lease outlives a committer that died holding it. */
+    private readonly leaseMs = 10_000,
+  ) {}
+
+  async commit(source: { stream: string; group: string } | undefined, items: readonly CommitItem[]): Promise<CommitReport> {
+    const conflicted: number[] = [];
+    const candidates = withoutIntraBatchConflicts(items, conflicted);
+
+    const leases: Lease[] = [];
+    const accepted: number[] = [];
+    const outcomes = await Promise.all(candidates.map((index) => this.acquire(items[index]!.recorder)));
+    outcomes.forEach((taken, k) => {
+      if (taken === null) conflicted.push(candidates[k]!);
+      else {
+        accepted.push(candidates[k]!);
+        leases.push(...taken);
+      }
+    });
+
+    const effectFailures = await this.applyEffects(items, accepted);
+    const ackIds = accepted.map((i) => items[i]!.entryId).filter((id): id is string => id !== undefined);
+    if (source && ackIds.length > 0) await this.connection.xack(source.stream, source.group, ...ackIds);
+    await this.release(leases);
+    return { committed: accepted, conflicted: conflicted.sort((a, b) => a - b), effectFailures };
+  }
+
+  /**
+   * Takes a lease on every guard key of one item, checking its guard atomically with the take.
+   * Returns null (after giving back what it took) when a guard does not hold or another
+   * committer holds a lease.
+   */
+  private async acquire(recorder: EffectRecorder | undefined): Promise<Lease[] | null> {
+    const guards = recorder?.guards ?? [];
+    if (guards.length === 0) return [];
+    let token = this.tokens.get(recorder!);
+    if (token === undefined) {
+      token = randomUUID();
+      this.tokens.set(recorder!, token);
+    }
+    const taken: Lease[] = [];
+    for (const guard of guards) {
+      const lease = { key: leaseKey(guard.key), token };
+      const held = await this.tryLease(guard, lease);
+      if (!held) {
+        await this.release(taken);
+        return null;
+      }
+      taken.push(lease);
+    }
+    return taken;
+  }
+
+  private async tryLease(guard: Guard, lease: Lease): Promise<boolean> {
+    const reply = await this.connection.eval(
+      TAKE_LEASE,
+      2,
+      guard.key,
+      lease.key,
+      guard.kind,
+      guard.kind === 'equals' ? guard.value : '',
+      lease.token,
+      this.leaseMs,
+    );
+    return reply === 1;
+  }
+
+  /** Best effort: a lease left behind expires after leaseMs. */
+  private async release(leases: readonly Lease[]): Promise<void> {
+    await Promise.all(leases.map((l) => this.connection.eval(GIVE_BACK_LEASE, 1, l.key, l.token).catch(() => undefined)));
+  }
+
+  /**
+   * Applies effects grouped by hash slot, each group as one pipeline in recorded order (same key,
+   * same slot, so per-key order holds); groups run concurrently. A command Redis rejects is an
+   * effect failure, as in the single-node committer; anything else (a lost connection) throws,
+   * so the consumer re-checks what is pending instead of acknowledging unapplied outputs.
+   */
+  private async applyEffects(items: readonly CommitItem[], accepted: readonly number[]): Promise<EffectFailure[]> {
+    const groups = new Map<string, Command[]>();
+    const add = (command: Command) => {
+      const tag = slotTag(String(command.args[1]));
+      const group = groups.get(tag);
+      if (group) group.push(command);
+      else groups.set(tag, [command]);
+    };
+    for (const index of accepted) {
+      const item = items[index]!;
+      for (const effect of item.recorder?.effects ?? []) {
+        for (const args of effectCommands(effect, this.streamMaxLen)) add({ args, item: index, effect });
+      }
+      for (const extra of item.extraEmits ?? []) {
+        for (const args of effectCommands({ op: 'emit', ...extra }, this.streamMaxLen)) add({ args, item: index, effect: undefined });
+      }
+    }
+
+    const failures: EffectFailure[] = [];
+    await Promise.all(
+      [...groups.values()].map(async (commands) => {
+        const pipeline = this.connection.pipeline();
+        for (const command of commands) pipeline.call(String(command.args[0]), ...command.args.slice(1));
+        const replies = (await pipeline.exec()) ?? [];
+        if (replies.length !== commands.length) throw new Error(`pipeline returned ${replies.length} replies for ${commands.length} commands`);
+        replies.forEach(([error], i) => {
+          if (!error) return;
+          if (!(error instanceof ReplyError)) throw error;
+          failures.push({ item: commands[i]!.item, effect: commands[i]!.effect, error });
+        });
+      }),
+    );
+    return failures.sort((a, b) => a.item - b.item);
+  }
+}
+
+type Command = { args: (string | number)[]; item: number; effect: Effect | undefined };
+
+interface Lease {
+  readonly key: string;
+  readonly token: string;
+}
+
+/**
+ * KEYS[1] guard key, KEYS[2] its lease; ARGV kind, expected value, token, lease ms. Takes the
+ * lease (or renews our own) only if no one else holds it and the guard holds right now.
+ */
+const TAKE_LEASE = `
+local holder = redis.call('GET', KEYS[2])
+if holder and holder ~= ARGV[3] then return 0 end
+if ARGV[1] == 'absent' then
+  if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+else
+  if redis.call('TYPE', KEYS[1]).ok ~= 'string' or redis.call('GET', KEYS[1]) ~= ARGV[2] then return 0 end
+end
+redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[4])
+return 1
+`;
+
+const GIVE_BACK_LEASE = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`;
+
+/** The part of a key Redis Cluster hashes: the first non-empty {tag}, else the whole key. */
+export function slotTag(key: string): string {
+  const open = key.indexOf('{');
+  if (open >= 0) {
+    const close = key.indexOf('}', open + 1);
+    if (close > open + 1) return key.slice(open + 1, close);
+  }
+  return key;
+}
+
+/**
+ * A lease key in the guard key's slot, so one Lua script may touch both: a key with a hash tag
+ * keeps it as prefix; a key without one becomes the tag. (A key with a '}' but no valid tag
+ * cannot be wrapped, and no key of this project has one; the script would then fail with
+ * CROSSSLOT, which surfaces as an error rather than a silent unguarded commit.)
+ */
+export function leaseKey(key: string): string {
+  return slotTag(key) !== key || key.includes('{') ? `${key}:qg:lease` : `{${key}}:qg:lease`;
+}
+
+/** A guarded item whose guard key an earlier item of the same batch writes cannot be checked yet. */
+function withoutIntraBatchConflicts(items: readonly CommitItem[], conflicted: number[]): number[] {
+  const written = new Set<string>();
+  const accepted: number[] = [];
+  items.forEach((item, index) => {
+    const guards = item.recorder?.guards ?? [];
+    if (guards.some((g) => written.has(g.key))) {
+      conflicted.push(index);
+      return;
+    }
+    accepted.push(index);
+    for (const key of item.recorder?.writtenKeys() ?? []) written.add(key);
+  });
+  return accepted;
+}

@@ -1,0 +1,103 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Cluster, Redis } from 'ioredis';
+import { isListening } from '../../runtime/local-redis.js';
+import { freePort } from './redis-server.js';
+
+export interface TestRedisCluster {
+  readonly ports: readonly number[];
+  /** host:port,host:port,... as REDIS_CLUSTER_NODES expects. */
+  readonly nodes: string;
+  readonly dir: string;
+  /** A cluster client for arranging and asserting; closed by stop(). */
+  readonly client: Cluster;
+  stop(): Promise<void>;
+}
+
+/**
+ * Three cluster-enabled masters on free loopback ports (no replicas, nothing persisted), joined
+ * with `redis-cli --cluster create`, ready once every node reports cluster_state:ok.
+ */
+export async function startTestRedisCluster(masters = 3): Promise<TestRedisCluster> {
+  const dir = mkdtempSync(join(tmpdir(), 'qg-cluster-'));
+  const children: { proc: ChildProcess; exited: Promise<void> }[] = [];
+  const ports: number[] = [];
+  const stopNodes = async () => {
+    for (const child of children) child.proc.kill('SIGKILL');
+    await Promise.all(children.map((c) => c.exited));
+    rmSync(dir, { recursive: true, force: true });
+  };
+
+  try {
+    for (let i = 0; i < masters; i++) {
+      // Ports are taken one by one; a node needs port+10000 free too (the cluster bus).
+      let port = await freePort();
+      while (port > 55_535 || ports.includes(port)) port = await freePort();
+      ports.push(port);
+      const proc = spawn(
+        'redis-server',
+        [
+          '--port', String(port),
+          '--bind', '127.0.0.1',
+          '--cluster-enabled', 'yes',
+          '--cluster-config-file', `nodes-${port}.conf`,
+          '--cluster-node-timeout', '2000',
+          '--save', '',
+          '--appendonly', 'no',
+          '--dir', dir,
+        ],
+        { stdio: 'ignore' },
+      );
+      children.push({ proc, exited: new Promise((resolve) => proc.once('exit', () => resolve())) });
+    }
+    for (const port of ports) await waitFor(() => isListening('127.0.0.1', port, 100), `redis-server on ${port}`);
+
+    const create = spawnSync(
+      'redis-cli',
+      ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes'],
+      { encoding: 'utf8', timeout: 30_000 },
+    );
+    if (create.status !== 0) throw new Error(`redis-cli --cluster create failed: ${create.stderr || create.stdout}`);
+
+    for (const port of ports) {
+      const probe = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 0 });
+      try {
+        await waitFor(async () => (await probe.cluster('INFO')).includes('cluster_state:ok'), `cluster_state:ok on ${port}`);
+      } finally {
+        probe.disconnect();
+      }
+    }
+  } catch (error) {
+    await stopNodes();
+    throw error;
+  }
+
+  const nodes = ports.map((p) => `127.0.0.1:${p}`).join(',');
+  const client = new Cluster(ports.map((port) => ({ host: '127.0.0.1', port })), { redisOptions: { maxRetriesPerRequest: 3 } });
+  await waitFor(async () => client.status === 'ready', 'cluster client ready');
+  return {
+    ports,
+    nodes,
+    dir,
+    client,
+    async stop() {
+      client.disconnect();
+      await stopNodes();
+    },
+  };
+}
+
+async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      if (await check()) return;
+    } catch {
+      // not up yet
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
