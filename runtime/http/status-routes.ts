@@ -1,0 +1,53 @@
+import { readFile } from 'node:fs/promises';
+import type { FastifyPluginAsync } from 'fastify';
+import type { RuntimeServices } from '../runtime.js';
+import { disabledMessage, isEnabled, parseDashboardAuth, requireAccess, type DashboardAuth } from './auth.js';
+import { collectStatus, defaultStatusOptions, statusSourcesFrom, type StatusOptions, type StatusSources } from './status.js';
+
+/** Plain files, no build step: served as they are in the source tree. */
+const ASSETS = {
+  '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
+  '/status-page/app.js': { file: 'app.js', type: 'text/javascript; charset=utf-8' },
+  '/status-page/style.css': { file: 'style.css', type: 'text/css; charset=utf-8' },
+} as const;
+
+// The page needs nothing from elsewhere: no CDN (the hosts have no internet), no inline script.
+const PAGE_HEADERS = {
+  'content-security-policy':
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+  'cache-control': 'no-cache',
+};
+
+/** GET /status (JSON for scripts) and the page at / that polls it. */
+export function statusRoutes(sources: StatusSources, auth: DashboardAuth, options: StatusOptions = defaultStatusOptions): FastifyPluginAsync {
+  return async (app) => {
+    await app.register(requireAccess, { auth, surface: 'status' });
+    if (!isEnabled(auth, 'status')) {
+      const off = async () => ({ error: 'disabled', message: disabledMessage('status') });
+      app.get('/status', off);
+      app.get('/', off);
+      return;
+    }
+
+    const dir = new URL('./status-page/', import.meta.url);
+    for (const [path, asset] of Object.entries(ASSETS)) {
+      // Read at start so a missing file fails the boot, not the first operator who looks.
+      const body = await readFile(new URL(asset.file, dir), 'utf8');
+      app.get(path, async (_request, reply) => reply.headers(PAGE_HEADERS).type(asset.type).send(body));
+    }
+
+    app.get('/status', async (_request, reply) => {
+      const status = await collectStatus(sources, options);
+      return reply.header('cache-control', 'no-store').send(status);
+    });
+  };
+}
+
+/** The plugin as runtime/http-plugins.ts lists it. */
+export function statusPlugin(services: RuntimeServices): FastifyPluginAsync {
+  const auth = parseDashboardAuth(services.env, services.config.HOST);
+  if (!isEnabled(auth, 'status')) services.logger.warn(disabledMessage('status'));
+  return statusRoutes(statusSourcesFrom(services), auth);
+}

@@ -1,0 +1,168 @@
+import { describe, expect, it } from 'vitest';
+import {
+  credentialsOf,
+  decideAccess,
+  disabledMessage,
+  isLoopbackHost,
+  parseDashboardAuth,
+  type AccessRequest,
+  type DashboardAuth,
+} from '../../runtime/http/auth.js';
+import { ConfigError } from '../../runtime/env.js';
+
+const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+
+const request = (overrides: Partial<AccessRequest> = {}): AccessRequest => ({
+  method: 'GET',
+  authorization: undefined,
+  remoteAddress: '10.1.2.3',
+  origin: undefined,
+  host: 'gates.internal:8080',
+  secFetchSite: undefined,
+  forwarded: false,
+  ...overrides,
+});
+
+const TOKEN = 'tok-0123456789abcdef';
+const withBasic: DashboardAuth = { basic: { user: 'ops', password: 'correct horse' }, token: undefined, loopbackStatus: false };
+const withToken: DashboardAuth = { basic: undefined, token: TOKEN, loopbackStatus: false };
+const withBoth: DashboardAuth = { basic: withBasic.basic, token: TOKEN, loopbackStatus: false };
+const none: DashboardAuth = { basic: undefined, token: undefined, loopbackStatus: false };
+const loopbackOnly: DashboardAuth = { basic: undefined, token: undefined, loopbackStatus: true };
+
+function problemsOf(run: () => unknown): readonly string[] {
+  try {
+    run();
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  return [];
+}
+
+describe('parseDashboardAuth', () => {
+  it('reads user and password, token and the loopback switch', () => {
+    const auth = parseDashboardAuth(
+      { DASHBOARD_USER: 'ops', DASHBOARD_PASSWORD: 'correct horse', DASHBOARD_TOKEN: TOKEN, DASHBOARD_ALLOW_LOOPBACK: '1' },
+      '127.0.0.1',
+    );
+    expect(auth).toEqual({ basic: { user: 'ops', password: 'correct horse' }, token: TOKEN, loopbackStatus: true });
+  });
+
+  it('treats empty variables (FOO= in an env file) as unset: everything disabled', () => {
+    expect(parseDashboardAuth({ DASHBOARD_USER: '', DASHBOARD_PASSWORD: ' ', DASHBOARD_TOKEN: '' }, '0.0.0.0')).toEqual(none);
+  });
+
+  it.each([
+    [{ DASHBOARD_USER: 'ops' }, 'DASHBOARD_PASSWORD: must be set when DASHBOARD_USER is set'],
+    [{ DASHBOARD_PASSWORD: 'correct horse' }, 'DASHBOARD_USER: must be set when DASHBOARD_PASSWORD is set'],
+    [{ DASHBOARD_USER: 'ops', DASHBOARD_PASSWORD: 'short' }, 'DASHBOARD_PASSWORD: must be at least 8 characters'],
+    [{ DASHBOARD_USER: 'o:ps', DASHBOARD_PASSWORD: 'correct horse' }, 'DASHBOARD_USER: must not contain ":"'],
+    [{ DASHBOARD_TOKEN: 'abc' }, 'DASHBOARD_TOKEN: must be at least 16 characters'],
+    [{ DASHBOARD_ALLOW_LOOPBACK: 'maybe' }, 'DASHBOARD_ALLOW_LOOPBACK: must be true/false or 1/0'],
+  ])('rejects %j with one line naming the variable', (env, line) => {
+    const problems = problemsOf(() => parseDashboardAuth(env, '127.0.0.1'));
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toContain(line);
+  });
+
+  it('never echoes a rejected password back into the error', () => {
+    const [problem] = problemsOf(() => parseDashboardAuth({ DASHBOARD_USER: 'ops', DASHBOARD_PASSWORD: 's3cret' }, '127.0.0.1'));
+    expect(problem).toContain('DASHBOARD_PASSWORD');
+    expect(problem).not.toContain('s3cret');
+    expect(problem).toContain('(value hidden)');
+  });
+
+  it.each(['0.0.0.0', '::', '10.0.0.5', 'gates.internal'])('refuses unauthenticated access on the non-loopback HOST %s, naming the variables', (host) => {
+    const problems = problemsOf(() => parseDashboardAuth({ DASHBOARD_ALLOW_LOOPBACK: '1' }, host));
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/^DASHBOARD_ALLOW_LOOPBACK: .*HOST=.* DASHBOARD_USER and DASHBOARD_PASSWORD, or DASHBOARD_TOKEN/);
+  });
+});
+
+describe('isLoopbackHost', () => {
+  it.each([
+    ['127.0.0.1', true],
+    ['127.8.9.10', true],
+    ['localhost', true],
+    ['::1', true],
+    ['[::1]', true],
+    ['::ffff:127.0.0.1', true],
+    ['0.0.0.0', false],
+    ['::', false],
+    ['128.0.0.1', false],
+    ['::ffff:10.0.0.1', false],
+    ['localhost.example.com', false],
+  ])('%s → %s', (host, loopback) => {
+    expect(isLoopbackHost(host)).toBe(loopback);
+  });
+});
+
+describe('credentialsOf', () => {
+  it.each([
+    [undefined, { kind: 'none' }],
+    ['', { kind: 'none' }],
+    [basic('ops', 'pa:ss'), { kind: 'basic', user: 'ops', password: 'pa:ss' }],
+    [`basic ${Buffer.from('ops:x').toString('base64')}`, { kind: 'basic', user: 'ops', password: 'x' }],
+    [`Bearer ${TOKEN}`, { kind: 'bearer', token: TOKEN }],
+    [`Basic ${Buffer.from('no-colon').toString('base64')}`, { kind: 'malformed' }],
+    ['Digest abc', { kind: 'malformed' }],
+    ['Bearer', { kind: 'malformed' }],
+  ])('%s', (header, expected) => {
+    expect(credentialsOf(header)).toEqual(expected);
+  });
+});
+
+describe('decideAccess', () => {
+  it.each([
+    ['no credentials configured: the dashboard is disabled', none, 'dashboard', request({ authorization: basic('ops', 'x') }), 'disabled'],
+    ['no credentials configured: the status page is disabled', none, 'status', request(), 'disabled'],
+    ['no Authorization header: asked to authenticate', withBasic, 'dashboard', request(), 'unauthorized'],
+    ['right user and password: allowed', withBasic, 'dashboard', request({ authorization: basic('ops', 'correct horse') }), 'allow'],
+    ['wrong password: refused', withBasic, 'dashboard', request({ authorization: basic('ops', 'correct horsf') }), 'unauthorized'],
+    ['wrong user: refused', withBasic, 'dashboard', request({ authorization: basic('root', 'correct horse') }), 'unauthorized'],
+    ['a bearer token when only Basic is configured: refused', withBasic, 'dashboard', request({ authorization: `Bearer ${TOKEN}` }), 'unauthorized'],
+    ['the right bearer token: allowed', withToken, 'dashboard', request({ authorization: `Bearer ${TOKEN}` }), 'allow'],
+    ['a wrong bearer token: refused', withToken, 'status', request({ authorization: `Bearer ${TOKEN}x` }), 'unauthorized'],
+    ['the token as Basic password, any user (for browsers): allowed', withToken, 'status', request({ authorization: basic('anyone', TOKEN) }), 'allow'],
+    ['either configured credential works when both are set', withBoth, 'dashboard', request({ authorization: basic('ops', 'correct horse') }), 'allow'],
+    ['a malformed header: refused', withBasic, 'dashboard', request({ authorization: 'Basic !!!' }), 'unauthorized'],
+    ['loopback mode, local client: the status page is open', loopbackOnly, 'status', request({ remoteAddress: '127.0.0.1' }), 'allow'],
+    ['loopback mode: the dashboard stays disabled', loopbackOnly, 'dashboard', request({ remoteAddress: '127.0.0.1' }), 'disabled'],
+    ['loopback mode, remote client: forbidden', loopbackOnly, 'status', request({ remoteAddress: '10.0.0.9' }), 'forbidden'],
+    ['loopback mode, request relayed by a local proxy: forbidden', loopbackOnly, 'status', request({ remoteAddress: '127.0.0.1', forwarded: true }), 'forbidden'],
+    ['loopback mode with credentials, remote client: asked to authenticate', { ...withBasic, loopbackStatus: true }, 'status', request(), 'unauthorized'],
+    [
+      'a cross-site POST with valid credentials: forbidden (CSRF)',
+      withBasic,
+      'dashboard',
+      request({ method: 'PUT', authorization: basic('ops', 'correct horse'), origin: 'https://evil.example' }),
+      'forbidden',
+    ],
+    [
+      'a same-origin PUT with valid credentials: allowed',
+      withBasic,
+      'dashboard',
+      request({ method: 'PUT', authorization: basic('ops', 'correct horse'), origin: 'http://gates.internal:8080', secFetchSite: 'same-origin' }),
+      'allow',
+    ],
+    [
+      'a PUT the browser marks cross-site: forbidden',
+      withBasic,
+      'dashboard',
+      request({ method: 'PUT', authorization: basic('ops', 'correct horse'), secFetchSite: 'cross-site' }),
+      'forbidden',
+    ],
+    ['a script PUT without Origin (curl) with credentials: allowed', withToken, 'dashboard', request({ method: 'PUT', authorization: `Bearer ${TOKEN}` }), 'allow'],
+    ['a cross-site GET with credentials: allowed (reads change nothing)', withBasic, 'dashboard', request({ authorization: basic('ops', 'correct horse'), secFetchSite: 'cross-site' }), 'allow'],
+  ] as const)('%s', (_name, auth, surface, req, kind) => {
+    expect(decideAccess(auth, surface, req).kind).toBe(kind);
+  });
+
+  it.each([
+    ['dashboard', /DASHBOARD_USER and DASHBOARD_PASSWORD, or DASHBOARD_TOKEN/],
+    ['status', /DASHBOARD_USER and DASHBOARD_PASSWORD, or DASHBOARD_TOKEN.*DASHBOARD_ALLOW_LOOPBACK=1/],
+  ] as const)('the disabled %s says which variables enable it', (surface, pattern) => {
+    expect(disabledMessage(surface)).toMatch(pattern);
+  });
+});

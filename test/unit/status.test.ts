@@ -1,0 +1,249 @@
+import { describe, expect, it } from 'vitest';
+import {
+  budgetRow,
+  collectStatus,
+  countsByHandler,
+  defaultStatusOptions,
+  downgrades,
+  gateRows,
+  governorDecisions,
+  heatHistory,
+  newestFirst,
+  type MetricJson,
+  type StatusRedis,
+  type StatusSources,
+} from '../../runtime/http/status.js';
+import { keys, streams } from '../../schemas/keys.js';
+
+function counter(name: string, values: { labels: Record<string, string>; value: number }[]): MetricJson {
+  return { name, values };
+}
+
+function entry(ms: number, fields: Record<string, string>): [string, string[]] {
+  return [`${ms}-0`, Object.entries(fields).flat()];
+}
+
+describe('countsByHandler', () => {
+  it('sums every outcome as processed, fallbacks as failed, and dead letters over reasons', () => {
+    const counts = countsByHandler([
+      counter('quantum_gates_messages_total', [
+        { labels: { handler: 'heat-gate', outcome: 'handled' }, value: 7 },
+        { labels: { handler: 'heat-gate', outcome: 'fallback' }, value: 2 },
+        { labels: { handler: 'heat-gate', outcome: 'dead-letter' }, value: 1 },
+        { labels: { handler: 'position-snapshot', outcome: 'handled' }, value: 4 },
+      ]),
+      counter('quantum_gates_dead_letters_total', [
+        { labels: { handler: 'heat-gate', reason: 'invalid_input' }, value: 1 },
+        { labels: { handler: 'heat-gate', reason: 'too_many_deliveries' }, value: 0 },
+      ]),
+      counter('quantum_gates_retries_total', [{ labels: { handler: 'heat-gate' }, value: 5 }]),
+      counter('p26_proposals_processed_total', [{ labels: {}, value: 99 }]),
+    ]);
+    expect(counts.get('heat-gate')).toEqual({ processed: 10, handled: 7, fallback: 2, deadLettered: 1, retries: 5 });
+    expect(counts.get('position-snapshot')).toEqual({ processed: 4, handled: 4, fallback: 0, deadLettered: 0, retries: 0 });
+  });
+});
+
+describe('gateRows', () => {
+  it('shows zero counts and no backlog for a gate that has seen nothing yet', () => {
+    const [row] = gateRows(
+      [{ name: 'risk-budget', description: 'P2.8', mode: 'shadow', trigger: 'schedule' }],
+      [{ handler: 'risk-budget', source: 'bullmq:risk-budget', consuming: true }],
+      new Map(),
+      [],
+    );
+    expect(row).toMatchObject({ name: 'risk-budget', mode: 'shadow', source: 'bullmq:risk-budget', group: null, processed: 0, failed: 0, pending: null, lag: null });
+  });
+
+  it('joins the consumer group backlog by handler name', () => {
+    const [row] = gateRows(
+      [{ name: 'heat-gate', description: '', mode: 'enforce', trigger: 'stream' }],
+      [{ handler: 'heat-gate', source: streams.harvestProposal, group: 'p26_heat_gate', consuming: false }],
+      new Map([['heat-gate', { processed: 3, handled: 3, fallback: 0, deadLettered: 0, retries: 0 }]]),
+      [{ handler: 'heat-gate', stream: streams.harvestProposal, group: 'p26_heat_gate', pending: 2, lag: 11 }],
+    );
+    expect(row).toMatchObject({ mode: 'enforce', group: 'p26_heat_gate', consuming: false, processed: 3, pending: 2, lag: 11 });
+  });
+});
+
+describe('heatHistory', () => {
+  it('returns points oldest first and skips entries without a numeric heat', () => {
+    const points = heatHistory([
+      entry(3000, { heat_value: '0.7', heat_bucket: 'HOT' }),
+      entry(2000, { heat_value: 'n/a' }),
+      entry(1000, { heat_value: '0.1', heat_bucket: 'COLD' }),
+    ]);
+    expect(points).toEqual([
+      { at: 1000, heat: 0.1, bucket: 'COLD' },
+      { at: 3000, heat: 0.7, bucket: 'HOT' },
+    ]);
+  });
+});
+
+describe('downgrades', () => {
+  const downgraded = { symbol: 'BTCUSDT', plan_id: 'p1', original_action: 'FULL_CLOSE', calibrated_action: 'PARTIAL_75', calibrated: 'true', heat_value: '0.33', heat_bucket: 'WARM', reason: 'portfolio_heat_warm', mode: 'shadow' };
+  const unchanged = { symbol: 'ETHUSDT', plan_id: 'p2', original_action: 'PARTIAL_50', calibrated_action: 'PARTIAL_50', calibrated: 'false' };
+
+  it('keeps only calibrated-down proposals, with the change, heat and reason', () => {
+    const [first, ...rest] = downgrades([entry(2000, unchanged), entry(1000, downgraded)], 20);
+    expect(rest).toEqual([]);
+    expect(first).toEqual({
+      at: 1000,
+      kind: 'downgrade',
+      gate: 'heat-gate',
+      symbol: 'BTCUSDT',
+      plan_id: 'p1',
+      action: 'FULL_CLOSE → PARTIAL_75',
+      reason: 'portfolio_heat_warm',
+      detail: 'heat 0.33 WARM',
+      mode: 'shadow',
+      id: '1000-0',
+    });
+  });
+
+  it('stops at the limit, newest first', () => {
+    const list = downgrades([entry(3, downgraded), entry(2, downgraded), entry(1, downgraded)], 2);
+    expect(list.map((d) => d.at)).toEqual([3, 2]);
+  });
+});
+
+describe('governorDecisions', () => {
+  it.each([
+    [{ event: 'PERMIT_ISSUED', symbol: 'BTCUSDT', plan_id: 'a' }, 'permit'],
+    [{ event: 'BLOCKED', reason: 'symbol_cooldown' }, 'block'],
+    [{ decision: 'ALLOW' }, 'permit'],
+    [{ type: 'deny' }, 'block'],
+    [{ event: 'DISARM_TRIPPED' }, 'event'],
+    [{ json: '{"event":"BLOCK","reason":"kill_switch_active","symbol":"ETHUSDT"}' }, 'block'],
+  ])('reads %j as a %s', (fields, kind) => {
+    const [decision] = governorDecisions([entry(1000, fields as Record<string, string>)]);
+    expect(decision?.kind).toBe(kind);
+    expect(decision?.gate).toBe('governor');
+  });
+
+  it('carries the block reason, symbol and plan of an event embedded as JSON', () => {
+    const [decision] = governorDecisions([entry(1000, { json: '{"event":"BLOCK","reason":"kill_switch_active","symbol":"ETHUSDT","plan_id":"p9"}' })]);
+    expect(decision).toMatchObject({ kind: 'block', reason: 'kill_switch_active', symbol: 'ETHUSDT', plan_id: 'p9', detail: 'BLOCK' });
+  });
+});
+
+describe('newestFirst', () => {
+  it('orders decisions from every gate by time, newest first', () => {
+    const gov = governorDecisions([entry(2000, { event: 'PERMIT' })]);
+    const heat = downgrades([entry(3000, { original_action: 'FULL_CLOSE', calibrated_action: 'PARTIAL_25' }), entry(1000, { calibrated: 'true' })], 20);
+    expect(newestFirst([...heat, ...gov]).map((d) => d.at)).toEqual([3000, 2000, 1000]);
+  });
+});
+
+describe('budgetRow', () => {
+  it.each([
+    ['a position above its budget is over budget', '1000', '-1500', true],
+    ['a position equal to its budget is within it', '1000', '1000', false],
+    ['a position below its budget is within it', '1000', '999.99', false],
+    ['a missing budget is never reported as over budget', '', '1500', false],
+  ])('%s', (_name, budget, notional, over) => {
+    expect(budgetRow('BTCUSDT', { budget_usd: budget }, { position_notional_usd: notional }).over_budget).toBe(over);
+  });
+
+  it.each([
+    ['epoch seconds', '1738015443', 1738015443000],
+    ['epoch milliseconds', '1738015443123', 1738015443123],
+  ])('reads a budget timestamp in %s', (_name, ts, ms) => {
+    expect(budgetRow('BTCUSDT', { timestamp: ts }, {}).computed_at).toBe(ms);
+  });
+});
+
+/** An in-memory StatusRedis; `failing` makes every read reject, like a lost connection. */
+function fakeRedis(data: {
+  strings?: Record<string, string>;
+  hashes?: Record<string, Record<string, string>>;
+  sets?: Record<string, string[]>;
+  streams?: Record<string, [string, string[]][]>;
+}, failing = false): StatusRedis {
+  const guard = async <T>(value: T) => {
+    if (failing) throw new Error('Connection is closed.');
+    return value;
+  };
+  return {
+    get: (key) => guard(data.strings?.[key] ?? null),
+    type: (key) => guard(data.strings?.[key] !== undefined ? 'string' : data.hashes?.[key] !== undefined ? 'hash' : 'none'),
+    hgetall: (key) => guard(data.hashes?.[key] ?? {}),
+    smembers: (key) => guard(data.sets?.[key] ?? []),
+    xlen: (key) => guard(data.streams?.[key]?.length ?? 0),
+    xrevrange: (key, _end, _start, _count, count) => guard([...(data.streams?.[key] ?? [])].reverse().slice(0, count)),
+  };
+}
+
+function sources(redis: StatusRedis, ready = true): StatusSources {
+  return {
+    redis,
+    gates: [{ name: 'heat-gate', description: 'P2.6', mode: 'shadow', trigger: 'stream' }],
+    consumers: () => [{ handler: 'heat-gate', source: streams.harvestProposal, group: 'p26_heat_gate', consuming: true }],
+    backlog: async () => [{ handler: 'heat-gate', stream: streams.harvestProposal, group: 'p26_heat_gate', pending: 0, lag: 0 }],
+    metrics: async () => [counter('quantum_gates_messages_total', [{ labels: { handler: 'heat-gate', outcome: 'handled' }, value: 2 }])],
+    redisReady: () => ready,
+    now: () => 5000,
+    streams: { calibrated: streams.harvestCalibrated, governorEvents: streams.governorEvents, deadLetter: streams.deadLetter },
+    heatThresholds: { min: 0.25, max: 0.65 },
+  };
+}
+
+describe('collectStatus', () => {
+  it('assembles every section from Redis and the metrics', async () => {
+    const redis = fakeRedis({
+      strings: { [keys.killSwitch]: '1', [keys.governorDisarm]: 'error burst' },
+      hashes: {
+        [keys.portfolioHeat]: { heat: '0.33', bucket: 'WARM', updated_at: '4000' },
+        [keys.budget('BTCUSDT')]: { budget_usd: '1800.5', stress_factor: '0.425', mode: 'shadow', timestamp: '4' },
+        [keys.positionSnapshot('BTCUSDT')]: { position_notional_usd: '2000' },
+      },
+      sets: { [keys.activePositions]: ['BTCUSDT'] },
+      streams: {
+        [streams.harvestCalibrated]: [entry(1000, { heat_value: '0.2', calibrated: 'false' }), entry(3000, { heat_value: '0.33', original_action: 'FULL_CLOSE', calibrated_action: 'PARTIAL_75' })],
+        [streams.governorEvents]: [entry(2000, { event: 'BLOCKED', reason: 'symbol_cooldown' })],
+        [streams.deadLetter]: [entry(10, { reason: 'invalid_input' })],
+      },
+    });
+    const status = await collectStatus(sources(redis));
+    expect(status.errors).toEqual([]);
+    expect(status.generated_at).toBe(5000);
+    expect(status.gates[0]).toMatchObject({ name: 'heat-gate', processed: 2, pending: 0, lag: 0 });
+    expect(status.heat).toMatchObject({ value: 0.33, bucket: 'WARM', updated_at: 4000, thresholds: { min: 0.25, max: 0.65 } });
+    expect(status.heat?.history.map((p) => p.heat)).toEqual([0.2, 0.33]);
+    expect(status.budgets).toEqual([
+      { symbol: 'BTCUSDT', budget_usd: 1800.5, stress_factor: 0.425, position_notional_usd: 2000, over_budget: true, mode: 'shadow', computed_at: 4000 },
+    ]);
+    expect(status.kill_switch).toEqual({ active: true, value: '1' });
+    expect(status.disarm).toEqual({ active: true, detail: 'error burst' });
+    expect(status.decisions?.map((d) => [d.kind, d.at])).toEqual([
+      ['downgrade', 3000],
+      ['block', 2000],
+    ]);
+    expect(status.dead_letter).toEqual({ stream: streams.deadLetter, length: 1 });
+  });
+
+  it('reports the kill switch off unless quantum:kill is exactly 1', async () => {
+    const status = await collectStatus(sources(fakeRedis({ strings: { [keys.killSwitch]: '0' } })));
+    expect(status.kill_switch).toEqual({ active: false, value: '0' });
+    expect(status.disarm).toEqual({ active: false, detail: null });
+  });
+
+  it('still shows the gates and names each unreadable section when Redis fails', async () => {
+    const status = await collectStatus(sources(fakeRedis({}, true), false));
+    expect(status.redis_ready).toBe(false);
+    expect(status.gates[0]).toMatchObject({ name: 'heat-gate', processed: 2 });
+    expect(status.heat).toBeNull();
+    expect(status.budgets).toBeNull();
+    expect(status.kill_switch).toBeNull();
+    expect(status.decisions).toBeNull();
+    expect(status.errors).toEqual(expect.arrayContaining(['kill switch: Connection is closed.', 'budgets: Connection is closed.']));
+  });
+
+  it('fails a section that does not answer in time instead of hanging', async () => {
+    const redis = fakeRedis({});
+    const hanging: StatusRedis = { ...redis, smembers: () => new Promise<string[]>(() => undefined) };
+    const status = await collectStatus(sources(hanging), { ...defaultStatusOptions, timeoutMs: 20 });
+    expect(status.budgets).toBeNull();
+    expect(status.errors).toEqual(['budgets: no answer within 20 ms']);
+  });
+});
