@@ -64,6 +64,21 @@ export function effectCommands(effect: Effect, streamMaxLen: number): (string | 
   }
 }
 
+/** latestWins writes that a later message of the same commit overwrites anyway. */
+function supersededWrites(items: readonly CommitItem[], accepted: readonly number[]): Set<Effect> {
+  const last = new Map<string, Effect>();
+  const superseded = new Set<Effect>();
+  for (const index of accepted) {
+    for (const effect of items[index]!.recorder?.effects ?? []) {
+      if (effect.op !== 'putHash' || !effect.latestWins) continue;
+      const previous = last.get(effect.key);
+      if (previous) superseded.add(previous);
+      last.set(effect.key, effect);
+    }
+  }
+  return superseded;
+}
+
 function flatten(fields: Fields): string[] {
   const out: string[] = [];
   for (const key in fields) out.push(key, fields[key]!);
@@ -143,9 +158,11 @@ export class TransactionCommitter implements Committer {
   ): Promise<EffectFailure[] | null> {
     const commands: Command[] = [];
     const ackIds: string[] = [];
+    const superseded = supersededWrites(items, accepted);
     for (const index of accepted) {
       const item = items[index]!;
       for (const effect of item.recorder?.effects ?? []) {
+        if (superseded.has(effect)) continue;
         for (const args of effectCommands(effect, this.streamMaxLen)) commands.push({ args, item: index, effect });
       }
       for (const extra of item.extraEmits ?? []) {
@@ -160,7 +177,7 @@ export class TransactionCommitter implements Committer {
     }
 
     const transaction = this.connection.multi();
-    for (const command of commands) transaction.call(String(command.args[0]), ...command.args.slice(1));
+    for (const command of commands) transaction.call(...(command.args as [string, ...(string | number)[]]));
     const replies = await transaction.exec();
     if (replies === null) return null;
 

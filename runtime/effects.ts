@@ -1,3 +1,5 @@
+import type { DeferredMetricCall } from './metrics.js';
+
 /**
  * What a handler asks the runtime to do. Handlers never write to Redis themselves: they record
  * effects here, and the runtime commits them with the message's XACK in one transaction.
@@ -13,6 +15,11 @@ export type Effect =
       readonly ttlSec?: number;
       /** Delete the hash first, so fields of an older version do not linger. */
       readonly replace?: boolean;
+      /**
+       * Only the newest value matters (a "latest" snapshot): when several messages of one commit
+       * put the same key, only the last of these writes is sent.
+       */
+      readonly latestWins?: boolean;
       readonly onFail?: () => void;
     }
   | { readonly op: 'setKey'; readonly key: string; readonly value: string; readonly ttlSec?: number; readonly onFail?: () => void }
@@ -49,7 +56,7 @@ export interface ScheduledJob {
 
 export interface EffectWriter {
   emit(stream: string, fields: Fields, options?: { maxLen?: number; onFail?: () => void }): void;
-  putHash(key: string, fields: Fields, options?: { ttlSec?: number; replace?: boolean; onFail?: () => void }): void;
+  putHash(key: string, fields: Fields, options?: { ttlSec?: number; replace?: boolean; latestWins?: boolean; onFail?: () => void }): void;
   setKey(key: string, value: string, options?: { ttlSec?: number; onFail?: () => void }): void;
   deleteKey(key: string): void;
   addToSet(key: string, member: string): void;
@@ -70,12 +77,12 @@ export class EffectRecorder implements EffectWriter {
   readonly guards: Guard[] = [];
   readonly jobs: ScheduledJob[] = [];
   /** Metric updates, applied only once the commit has succeeded so retries never double-count. */
-  readonly afterCommit: (() => void)[] = [];
+  readonly metricCalls: DeferredMetricCall[] = [];
 
   emit(stream: string, fields: Fields, options: { maxLen?: number; onFail?: () => void } = {}): void {
     this.effects.push({ op: 'emit', stream, fields, ...options });
   }
-  putHash(key: string, fields: Fields, options: { ttlSec?: number; replace?: boolean; onFail?: () => void } = {}): void {
+  putHash(key: string, fields: Fields, options: { ttlSec?: number; replace?: boolean; latestWins?: boolean; onFail?: () => void } = {}): void {
     this.effects.push({ op: 'putHash', key, fields, ...options });
   }
   setKey(key: string, value: string, options: { ttlSec?: number; onFail?: () => void } = {}): void {

@@ -5,8 +5,8 @@ import { deadLetterFields } from './dead-letter.js';
 import type { ScheduledJob } from './effects.js';
 import { describeError, executeBatch, type ExecutionEnv } from './execute.js';
 import type { AnyHandler, QueueTrigger, ScheduleTrigger } from './handler.js';
-import type { RootLogger } from './logger.js';
-import type { RuntimeMetrics } from './metrics.js';
+import { LazyChildLogger, type RootLogger } from './logger.js';
+import { applyMetricCall, type RuntimeMetrics } from './metrics.js';
 import { isReady, waitUntilReady, type RedisClient } from './redis.js';
 import type { RedisReader } from './redis-reader.js';
 import { formatIssues, type JobSink } from './stream-consumer.js';
@@ -125,7 +125,7 @@ export class JobRunner {
       config: this.deps.handlerConfig,
       metrics: this.deps.handlerMetrics,
       now: this.deps.now,
-      logger: (m) => this.log.child({ job: m.id }),
+      logger: (m) => new LazyChildLogger(this.log, { job: m.id }),
       redisReady: () => isReady(this.deps.commands),
       waitForRedis: () => waitUntilReady(this.deps.commands),
       stopping: () => this.stopping,
@@ -145,7 +145,7 @@ export class JobRunner {
         (failure.effect as { onFail?: () => void } | undefined)?.onFail?.();
         this.log.error({ err: failure.error.message }, 'an effect failed inside a committed transaction');
       }
-      for (const apply of outcome.recorder.afterCommit) apply();
+      for (const call of outcome.recorder.metricCalls) applyMetricCall(call);
       if (outcome.recorder.jobs.length > 0) await this.deps.jobs.add(outcome.recorder.jobs);
       metrics.messages.inc({ handler: handler.name, outcome: outcome.via });
       return;

@@ -38,7 +38,7 @@ export class MessageContext<Config, State, Metrics extends object> implements Ha
     return this.boundLog;
   }
   get metrics(): Metrics {
-    this.deferredMetrics ??= deferMetrics(this.deps.metrics, (apply) => this.recorder.afterCommit.push(apply));
+    this.deferredMetrics ??= deferMetrics(this.deps.metrics, this.recorder.metricCalls);
     return this.deferredMetrics;
   }
   now(): number {
@@ -48,7 +48,7 @@ export class MessageContext<Config, State, Metrics extends object> implements Ha
   emit(stream: string, fields: Fields, options?: { maxLen?: number; onFail?: () => void }): void {
     this.recorder.emit(stream, fields, options);
   }
-  putHash(key: string, fields: Fields, options?: { ttlSec?: number; replace?: boolean; onFail?: () => void }): void {
+  putHash(key: string, fields: Fields, options?: { ttlSec?: number; replace?: boolean; latestWins?: boolean; onFail?: () => void }): void {
     this.recorder.putHash(key, fields, options);
   }
   setKey(key: string, value: string, options?: { ttlSec?: number; onFail?: () => void }): void {

@@ -57,23 +57,42 @@ export function promMetricFactory(registry: Registry): MetricFactory {
   } as MetricFactory;
 }
 
+/** A metric update held back until its message commits. */
+export interface DeferredMetricCall {
+  readonly target: Record<string, AnyMetricCall>;
+  readonly method: 'inc' | 'set' | 'observe';
+  readonly args: unknown[];
+}
+
+export function applyMetricCall(call: DeferredMetricCall): void {
+  call.target[call.method]!(...call.args);
+}
+
+/** Stands in for one metric, queueing calls instead of applying them. Prototype methods: no closures per message. */
+class DeferredMetric {
+  constructor(
+    private readonly target: Record<string, AnyMetricCall>,
+    private readonly queue: DeferredMetricCall[],
+  ) {}
+  inc(...args: unknown[]): void {
+    this.queue.push({ target: this.target, method: 'inc', args });
+  }
+  set(...args: unknown[]): void {
+    this.queue.push({ target: this.target, method: 'set', args });
+  }
+  observe(...args: unknown[]): void {
+    this.queue.push({ target: this.target, method: 'observe', args });
+  }
+}
+
 /**
- * Wraps a handler's metrics so each call is queued on `defer` instead of applied: the runtime
+ * Wraps a handler's metrics so each call is queued on `queue` instead of applied: the runtime
  * applies the queue only after the message's commit succeeded, so a retried or conflicted
  * message never counts twice.
  */
-export function deferMetrics<M extends object>(metrics: M, defer: (apply: () => void) => void): M {
-  const wrapped: Record<string, unknown> = {};
-  for (const [key, metric] of Object.entries(metrics)) {
-    const target = metric as Record<string, AnyMetricCall>;
-    const proxy: Record<string, AnyMetricCall> = {};
-    for (const method of ['inc', 'set', 'observe'] as const) {
-      if (typeof target[method] === 'function') {
-        proxy[method] = (...args: unknown[]) => defer(() => target[method]!.apply(target, args));
-      }
-    }
-    wrapped[key] = proxy;
-  }
+export function deferMetrics<M extends object>(metrics: M, queue: DeferredMetricCall[]): M {
+  const wrapped: Record<string, DeferredMetric> = {};
+  for (const key in metrics) wrapped[key] = new DeferredMetric(metrics[key] as Record<string, AnyMetricCall>, queue);
   return wrapped as M;
 }
 

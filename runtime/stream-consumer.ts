@@ -6,8 +6,8 @@ import { deadLetterFields } from './dead-letter.js';
 import type { ScheduledJob } from './effects.js';
 import { describeError, executeBatch, type ExecutionEnv, type Outcome, type ValidMessage } from './execute.js';
 import type { AnyHandler, StreamTrigger } from './handler.js';
-import type { RootLogger } from './logger.js';
-import type { RuntimeMetrics } from './metrics.js';
+import { LazyChildLogger, type RootLogger } from './logger.js';
+import { applyMetricCall, type RuntimeMetrics } from './metrics.js';
 import { isReady, waitUntilReady, type RedisClient } from './redis.js';
 import type { RedisReader } from './redis-reader.js';
 
@@ -63,10 +63,7 @@ export class StreamConsumer {
       config: deps.handlerConfig,
       metrics: deps.handlerMetrics,
       now: deps.now,
-      logger: (meta) => {
-        const fields = meta.raw;
-        return this.log.child({ id: meta.id, plan_id: fields.plan_id, trace_id: fields.trace_id, symbol: fields.symbol });
-      },
+      logger: (meta) => new LazyChildLogger(this.log, { id: meta.id, plan_id: meta.raw.plan_id, trace_id: meta.raw.trace_id, symbol: meta.raw.symbol }),
       redisReady: () => isReady(deps.commands),
       waitForRedis: () => waitUntilReady(deps.commands, this.abort.signal),
       stopping: () => this.stopping,
@@ -342,7 +339,7 @@ export class StreamConsumer {
     }
     const jobs: ScheduledJob[] = [];
     for (const item of committed) {
-      for (const apply of item.recorder?.afterCommit ?? []) apply();
+      for (const call of item.recorder?.metricCalls ?? []) applyMetricCall(call);
       jobs.push(...(item.recorder?.jobs ?? []));
       const outcome = item.outcome;
       metrics.messages.inc({ handler: handler.name, outcome: outcome.kind });

@@ -92,7 +92,7 @@ function record(proposal: HarvestProposal, decision: Decision, ctx: Ctx): void {
     debug_json: JSON.stringify({ trace_id: proposal.trace_id ?? '', source_id: ctx.meta.id, heat_min: config.HEAT_MIN, heat_max: config.HEAT_MAX }),
   });
 
-  ctx.putHash(keys.portfolioHeat, { heat: heatValue, bucket, updated_at: String(nowMs) });
+  ctx.putHash(keys.portfolioHeat, { heat: heatValue, bucket, updated_at: String(nowMs) }, { latestWins: true });
 
   if (config.P26_MODE === 'enforce') {
     const proposalFields: Record<string, string> = { ...ctx.meta.raw, action: calibration.calibratedAction };
