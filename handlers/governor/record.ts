@@ -27,7 +27,7 @@ function guardUndecided(ctx: GovernorCtx, planId: string): void {
   ctx.requireAbsent(keys.governorBlock(planId));
 }
 
-function auditFields(plan: ApplyPlan, facts: PlanFacts | undefined, snapshot: GovernorSnapshot | undefined, ctx: GovernorCtx): Record<string, string> {
+function auditFields(plan: ApplyPlan, facts: PlanFacts | undefined, snapshot: GovernorSnapshot | undefined, ctx: GovernorCtx, now: number): Record<string, string> {
   const fields: Record<string, string> = {
     plan_id: plan.plan_id,
     symbol: plan.symbol,
@@ -35,7 +35,7 @@ function auditFields(plan: ApplyPlan, facts: PlanFacts | undefined, snapshot: Go
     decision: plan.decision ?? '',
     side: plan.side ?? '',
     source_id: ctx.meta.id,
-    timestamp: seconds(ctx.now()),
+    timestamp: seconds(now),
   };
   if (facts) {
     Object.assign(fields, {
@@ -126,7 +126,7 @@ export function recordPermit(
     });
   }
 
-  const fields: Fields = { event: 'permit', ...auditFields(plan, facts, snapshot, ctx), reason };
+  const fields: Fields = { event: 'permit', ...auditFields(plan, facts, snapshot, ctx, now), reason };
   ctx.emit(config.STREAM_EVENTS, fields);
 
   metrics.allow.inc({ symbol });
@@ -146,12 +146,13 @@ export function recordBlock(
   context: { facts?: PlanFacts; snapshot?: GovernorSnapshot; error?: string } = {},
 ): void {
   const { config, metrics } = ctx;
-  const now = ctx.now();
+  // The decision's moment: the snapshot's clock when there is one, so every field agrees.
+  const now = context.snapshot?.now ?? ctx.now();
   guardUndecided(ctx, plan.plan_id);
   ctx.setKey(keys.governorBlock(plan.plan_id), JSON.stringify({ reason, timestamp: now / 1000, symbol: plan.symbol }), {
     ttlSec: config.GOV_BLOCK_TTL_SEC,
   });
-  const fields: Record<string, string> = { event: 'block', ...auditFields(plan, context.facts, context.snapshot, ctx), reason };
+  const fields: Record<string, string> = { event: 'block', ...auditFields(plan, context.facts, context.snapshot, ctx, now), reason };
   if (context.error !== undefined) fields.error = context.error.slice(0, 2000);
   ctx.emit(config.STREAM_EVENTS, fields);
 

@@ -1,0 +1,170 @@
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { keys, streams } from '../../schemas/keys.js';
+import type { Runtime } from '../../runtime/runtime.js';
+import { startTestRedis, type TestRedis } from '../support/redis-server.js';
+import { pendingCount, readStream, startRuntime, waitFor } from '../support/runtime.js';
+
+const HANDLERS = 'governor,governor-cooldown,position-snapshot';
+const EVENTS = streams.governorEvents;
+
+describe('governor on a real redis-server', () => {
+  let redis: TestRedis;
+  let runtime: Runtime | undefined;
+
+  beforeAll(async () => {
+    redis = await startTestRedis();
+  });
+  afterAll(async () => {
+    await redis.stop();
+  });
+  beforeEach(async () => {
+    await redis.client.flushall();
+  });
+  afterEach(async () => {
+    await runtime?.stop();
+    runtime = undefined;
+  });
+
+  async function submit(fields: Record<string, string>): Promise<void> {
+    await redis.client.xadd(streams.applyPlan, '*', ...Object.entries({ decision: 'EXECUTE', ...fields }).flat());
+  }
+
+  /** Waits for the plan's decision event and returns it. */
+  async function decision(planId: string): Promise<Record<string, string>> {
+    return waitFor(async () => (await readStream(redis.client, EVENTS)).find((e) => e.plan_id === planId && (e.event === 'permit' || e.event === 'block')), {
+      what: `decision for ${planId}`,
+    });
+  }
+
+  async function json(key: string): Promise<Record<string, unknown> | null> {
+    const value = await redis.client.get(key);
+    return value === null ? null : (JSON.parse(value) as Record<string, unknown>);
+  }
+
+  async function metrics(): Promise<string> {
+    return (await runtime!.server.inject({ method: 'GET', url: '/metrics' })).body;
+  }
+
+  it("reproduces seed 001's verification log: closes allowed, an open blocked by cooldown, an open blocked by total notional", async () => {
+    runtime = await startRuntime(redis.url, { HANDLERS });
+    const r = redis.client;
+
+    // A portfolio far over the $2,000 cap: $118,844.14 over five positions (under the 10-position
+    // cap, so the total-notional gate is the one that speaks, as in the seed's log).
+    const book = { BTCUSDT: '45000', ETHUSDT: '30000', SOLUSDT: '20000', XRPUSDT: '15000', DOGEUSDT: '8844.14' };
+    for (const [symbol, notional] of Object.entries(book)) {
+      await r.xadd(streams.positionSnapshot, '*', 'symbol', symbol, 'position_notional_usd', notional, 'sigma', '0.2');
+    }
+    await waitFor(async () => (await r.scard(keys.activePositions)) === 5, { what: 'five positions materialised' });
+
+    // "BTCUSDT: CLOSE action (PARTIAL_75) - bypassing fund caps"
+    await submit({ plan_id: 'a1b2c3d4-close-btc', symbol: 'BTCUSDT', action: 'PARTIAL_75', side: 'SELL', qty: '0.3' });
+    expect(await decision('a1b2c3d4-close-btc')).toMatchObject({ event: 'permit', reason: 'close_bypass', kind: 'close' });
+    // "ETHUSDT: CLOSE action (FULL_CLOSE_PROPOSED) - bypassing fund caps"
+    await submit({ plan_id: 'e5f6a7b8-close-eth', symbol: 'ETHUSDT', action: 'FULL_CLOSE_PROPOSED', side: 'SELL', qty: '10' });
+    expect(await decision('e5f6a7b8-close-eth')).toMatchObject({ event: 'permit', reason: 'close_bypass' });
+
+    // "BTCUSDT: OPEN action (UNKNOWN) ... Cooldown active ... BLOCKED plan 14c14c88 - symbol_cooldown"
+    await submit({ plan_id: '14c14c88', symbol: 'BTCUSDT', action: 'UNKNOWN', side: 'BUY', qty: '0.001', price: '100000' });
+    expect(await decision('14c14c88')).toMatchObject({ event: 'block', reason: 'symbol_cooldown', kind: 'open' });
+
+    // "Notional $… OK (limit $200.0) / Portfolio notional $118844.14 >= $2000.0 / BLOCKED plan 73071774 - total_notional_exceeded"
+    await submit({ plan_id: '73071774', symbol: 'BNBUSDT', action: 'UNKNOWN', side: 'BUY', qty: '0.1', price: '600' });
+    expect(await decision('73071774')).toMatchObject({ event: 'block', reason: 'total_notional_exceeded', total_notional: '118844.14', computed_notional: '60' });
+
+    // Visible in Redis: permits (TTL ≤ 60 s) and blocks (TTL ≤ 3600 s) with the contract's JSON.
+    expect(await json(keys.permit('a1b2c3d4-close-btc'))).toMatchObject({ granted: true, symbol: 'BTCUSDT', decision: 'EXECUTE', computed_qty: 0.3, consumed: false });
+    expect(await json(keys.permit('e5f6a7b8-close-eth'))).toMatchObject({ granted: true, symbol: 'ETHUSDT' });
+    const permitTtl = await r.ttl(keys.permit('a1b2c3d4-close-btc'));
+    expect(permitTtl).toBeGreaterThan(0);
+    expect(permitTtl).toBeLessThanOrEqual(60);
+    expect(await json(keys.governorBlock('14c14c88'))).toMatchObject({ reason: 'symbol_cooldown', symbol: 'BTCUSDT' });
+    expect(await json(keys.governorBlock('73071774'))).toMatchObject({ reason: 'total_notional_exceeded', symbol: 'BNBUSDT' });
+    expect(await r.ttl(keys.governorBlock('73071774'))).toBeGreaterThan(3500);
+    expect(await r.exists(keys.permit('14c14c88'), keys.permit('73071774'))).toBe(0);
+    expect(await r.zcard(keys.governorExecutions('BTCUSDT'))).toBe(1);
+
+    // Visible in the events stream, in order, and in /metrics under the seed's names.
+    expect((await readStream(r, EVENTS)).map((e) => [e.event, e.plan_id, e.reason])).toEqual([
+      ['permit', 'a1b2c3d4-close-btc', 'close_bypass'],
+      ['permit', 'e5f6a7b8-close-eth', 'close_bypass'],
+      ['block', '14c14c88', 'symbol_cooldown'],
+      ['block', '73071774', 'total_notional_exceeded'],
+    ]);
+    const body = await metrics();
+    expect(body).toMatch(/^quantum_govern_allow_total\{symbol="BTCUSDT"\} 1$/m);
+    expect(body).toMatch(/^quantum_govern_allow_total\{symbol="ETHUSDT"\} 1$/m);
+    expect(body).toMatch(/^quantum_govern_block_total\{symbol="BTCUSDT",reason="symbol_cooldown"\} 1$/m);
+    expect(body).toMatch(/^quantum_govern_block_total\{symbol="BNBUSDT",reason="total_notional_exceeded"\} 1$/m);
+    expect(body).toMatch(/^quantum_govern_exec_count_hour\{symbol="BTCUSDT"\} 1$/m);
+    expect(body).toMatch(/^quantum_govern_exec_count_5min\{symbol="BTCUSDT"\} 1$/m);
+    expect(body).toContain('# TYPE quantum_govern_disarm_total counter');
+    expect(await pendingCount(r, streams.applyPlan, 'governor')).toBe(0);
+  });
+
+  it('emits cooldown_expired after the cooldown, and then permits the next open', async () => {
+    runtime = await startRuntime(redis.url, { HANDLERS, GOV_SYMBOL_COOLDOWN_SECONDS: '1' });
+    await submit({ plan_id: 'open-1', symbol: 'BTCUSDT', action: 'OPEN_LONG', qty: '0.001', price: '100000' });
+    const permit = await decision('open-1');
+    expect(permit).toMatchObject({ event: 'permit' });
+    await submit({ plan_id: 'open-2', symbol: 'BTCUSDT', action: 'OPEN_LONG', qty: '0.001', price: '100000' });
+    expect(await decision('open-2')).toMatchObject({ event: 'block', reason: 'symbol_cooldown' });
+
+    const expired = await waitFor(async () => (await readStream(redis.client, EVENTS)).find((e) => e.event === 'cooldown_expired'), { what: 'cooldown_expired' });
+    expect(expired).toMatchObject({ symbol: 'BTCUSDT', plan_id: 'open-1' });
+    expect(Number(expired.timestamp) - Number(permit.timestamp)).toBeGreaterThanOrEqual(1);
+    expect(Number(expired.cooldown_until)).toBe(Number(permit.timestamp) + 1);
+    expect(await redis.client.exists(keys.governorCooldown('BTCUSDT'))).toBe(0);
+
+    await submit({ plan_id: 'open-3', symbol: 'BTCUSDT', action: 'OPEN_LONG', qty: '0.001', price: '100000' });
+    expect(await decision('open-3')).toMatchObject({ event: 'permit' });
+    expect(await metrics()).toMatch(/^quantum_govern_cooldown_expired_total\{symbol="BTCUSDT"\} 1$/m);
+  });
+
+  it('decides a plan_id once, however often it arrives', async () => {
+    runtime = await startRuntime(redis.url, { HANDLERS, GOV_SYMBOL_COOLDOWN_SECONDS: '0' });
+    for (let i = 0; i < 3; i++) await submit({ plan_id: 'dup-1', symbol: 'ETHUSDT', action: 'FULL_CLOSE_PROPOSED', qty: '1' });
+    await submit({ plan_id: 'marker', symbol: 'SOLUSDT', action: 'PARTIAL_25', qty: '1' });
+    await decision('marker');
+    await waitFor(async () => (await pendingCount(redis.client, streams.applyPlan, 'governor')) === 0, { what: 'all acknowledged' });
+    const events = (await readStream(redis.client, EVENTS)).filter((e) => e.plan_id === 'dup-1');
+    expect(events).toHaveLength(1);
+    const body = await metrics();
+    expect(body).toMatch(/^quantum_govern_allow_total\{symbol="ETHUSDT"\} 1$/m);
+    expect(body).toMatch(/^quantum_govern_skipped_total\{reason="already_decided"\} 2$/m);
+  });
+
+  it('the kill switch blocks closes too, and non-EXECUTE plans are acknowledged without a decision', async () => {
+    runtime = await startRuntime(redis.url, { HANDLERS });
+    await redis.client.set(keys.killSwitch, '1');
+    await submit({ plan_id: 'skip-1', symbol: 'ETHUSDT', action: 'FULL_CLOSE_PROPOSED', decision: 'SKIP' });
+    await submit({ plan_id: 'kill-1', symbol: 'ETHUSDT', action: 'FULL_CLOSE_PROPOSED', qty: '1' });
+    expect(await decision('kill-1')).toMatchObject({ event: 'block', reason: 'kill_switch_active' });
+    expect(await redis.client.exists(keys.permit('skip-1'), keys.governorBlock('skip-1'))).toBe(0);
+    expect((await readStream(redis.client, EVENTS)).filter((e) => e.plan_id === 'skip-1')).toEqual([]);
+    expect(await pendingCount(redis.client, streams.applyPlan, 'governor')).toBe(0);
+  });
+
+  it('dead-letters a plan without a symbol, with the reason', async () => {
+    runtime = await startRuntime(redis.url, { HANDLERS });
+    await redis.client.xadd(streams.applyPlan, '*', 'plan_id', 'no-symbol', 'decision', 'EXECUTE', 'action', 'OPEN_LONG');
+    const letter = await waitFor(async () => (await readStream(redis.client, streams.deadLetter)).find((e) => e.source_stream === streams.applyPlan), { what: 'dead letter' });
+    expect(letter).toMatchObject({ handler: 'governor', reason: 'invalid_input' });
+    expect(letter.error).toContain('symbol');
+    expect(await redis.client.exists(keys.permit('no-symbol'))).toBe(0);
+  });
+
+  it('auto-disarm stops opens until the key is deleted', async () => {
+    runtime = await startRuntime(redis.url, { HANDLERS, GOV_SYMBOL_COOLDOWN_SECONDS: '0' });
+    const now = Date.now();
+    await redis.client.zadd(keys.governorErrors, ...Array.from({ length: 5 }, (_, i) => [now - i, `err-${i}`]).flat());
+    await submit({ plan_id: 'armed-1', symbol: 'BTCUSDT', action: 'OPEN_LONG', qty: '0.001', price: '100000' });
+    expect(await decision('armed-1')).toMatchObject({ event: 'block', reason: 'disarmed' });
+    expect(await json(keys.governorDisarm)).toMatchObject({ reason: 'governor_errors', errors: 5 });
+    expect(await metrics()).toMatch(/^quantum_govern_disarm_total\{reason="governor_errors"\} 1$/m);
+
+    await redis.client.del(keys.governorDisarm);
+    await submit({ plan_id: 'armed-2', symbol: 'BTCUSDT', action: 'OPEN_LONG', qty: '0.001', price: '100000' });
+    expect(await decision('armed-2')).toMatchObject({ event: 'permit' });
+  });
+});
