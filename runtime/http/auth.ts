@@ -190,7 +190,10 @@ function isCrossSite(request: AccessRequest): boolean {
   if (request.origin === undefined) return false;
   if (request.origin === 'null') return true;
   try {
-    return new URL(request.origin).host !== request.host;
+    const origin = new URL(request.origin);
+    // Parse Host with the origin's scheme so an explicit default port (":80") compares equal.
+    const host = new URL(`${origin.protocol}//${request.host ?? ''}`);
+    return origin.host !== host.host;
   } catch {
     return true;
   }

@@ -53,7 +53,7 @@ export function dashboardRoutes(sources: DashboardSources, auth: DashboardAuth):
       serverAdapter: serverAdapter as unknown as Parameters<typeof createBullBoard>[0]['serverAdapter'],
       options: {
         uiConfig: {
-          boardTitle: 'quantum-gates queues',
+          boardTitle: 'quantum-gates',
           miscLinks: [{ text: 'Gates status', url: '/' }],
           hideDocsLink: true,
         },

@@ -326,16 +326,18 @@ const KIND_FIELDS = ['event', 'event_type', 'type', 'decision', 'result', 'outco
 export function governorDecisions(newestFirstEntries: readonly StreamEntry[]): Decision[] {
   return newestFirstEntries.map(([id, list]) => {
     const f = withEmbeddedJson(fieldsOf(list));
+    // The first field that names the event wins: a plan's own decision=EXECUTE comes later.
     const named = KIND_FIELDS.map((k) => f[k]).find((v) => v !== undefined && v !== '');
+    const side = f.kind === 'open' || f.kind === 'close' ? ` (${f.kind})` : '';
     return {
       at: entryTime(id),
-      kind: kindOf(KIND_FIELDS.map((k) => f[k] ?? '').join(' ')),
+      kind: kindOf(named ?? ''),
       gate: 'governor',
       symbol: f.symbol || null,
       plan_id: f.plan_id || null,
       action: f.action || f.plan_action || null,
       reason: f.reason || f.block_reason || null,
-      detail: named ?? null,
+      detail: named === undefined ? null : named + side,
       mode: f.mode || null,
       id,
     };
@@ -400,12 +402,26 @@ export function budgetRow(symbol: string, budget: Record<string, string>, positi
 async function readDisarm(redis: StatusRedis): Promise<{ active: boolean; detail: string | null }> {
   const type = await redis.type(keys.governorDisarm);
   if (type === 'none') return { active: false, detail: null };
-  if (type === 'string') return { active: true, detail: await redis.get(keys.governorDisarm) };
+  if (type === 'string') return { active: true, detail: describeDisarm(await redis.get(keys.governorDisarm)) };
   if (type === 'hash') {
     const hash = await redis.hgetall(keys.governorDisarm);
     return { active: true, detail: hash.reason ?? (Object.entries(hash).map(([k, v]) => `${k}=${v}`).join(', ') || null) };
   }
   return { active: true, detail: `(a ${type} key)` };
+}
+
+/** The governor stores {reason, errors, window_sec, ts} as JSON; show it as words, not braces. */
+export function describeDisarm(raw: string | null): string | null {
+  if (raw === null || raw === '') return null;
+  try {
+    const parsed = JSON.parse(raw) as unknown;
+    if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) {
+      return Object.entries(parsed).map(([k, v]) => `${k}: ${typeof v === 'object' ? JSON.stringify(v) : String(v)}`).join('; ');
+    }
+  } catch {
+    // a plain string reason
+  }
+  return raw;
 }
 
 function numberOrNull(value: string | undefined | null): number | null {
@@ -433,6 +449,8 @@ export function statusSourcesFrom(services: RuntimeServices): StatusSources {
   const heatGate = services.handlers.find((h) => h.handler.name === 'heat-gate');
   const heatConfig = heatGate?.config as Record<string, unknown> | undefined;
   const calibrated = typeof heatConfig?.P26_OUTPUT_STREAM === 'string' ? heatConfig.P26_OUTPUT_STREAM : streams.harvestCalibrated;
+  const governorConfig = services.handlers.find((h) => h.handler.name === 'governor')?.config as Record<string, unknown> | undefined;
+  const governorEvents = typeof governorConfig?.STREAM_EVENTS === 'string' ? governorConfig.STREAM_EVENTS : streams.governorEvents;
   return {
     redis: services.redis,
     gates: services.handlers.map(({ handler, config }) => ({
@@ -450,7 +468,7 @@ export function statusSourcesFrom(services: RuntimeServices): StatusSources {
     metrics: () => services.registry.getMetricsAsJSON(),
     redisReady: () => isReady(services.redis),
     now: Date.now,
-    streams: { calibrated, governorEvents: streams.governorEvents, deadLetter: services.config.DLQ_STREAM },
+    streams: { calibrated, governorEvents, deadLetter: services.config.DLQ_STREAM },
     heatThresholds: numericConfig(heatGate?.config, 'HEAT_MIN', 'HEAT_MAX'),
   };
 }

@@ -147,6 +147,20 @@ describe('decideAccess', () => {
       'allow',
     ],
     [
+      'a same-origin PUT whose Host names the default port: allowed',
+      withBasic,
+      'dashboard',
+      request({ method: 'PUT', authorization: basic('ops', 'correct horse'), origin: 'http://gates.internal', host: 'gates.internal:80' }),
+      'allow',
+    ],
+    [
+      'a PUT from another port of the same host: forbidden',
+      withBasic,
+      'dashboard',
+      request({ method: 'PUT', authorization: basic('ops', 'correct horse'), origin: 'http://gates.internal:9999' }),
+      'forbidden',
+    ],
+    [
       'a PUT the browser marks cross-site: forbidden',
       withBasic,
       'dashboard',

@@ -4,6 +4,7 @@ import {
   collectStatus,
   countsByHandler,
   defaultStatusOptions,
+  describeDisarm,
   downgrades,
   gateRows,
   governorDecisions,
@@ -113,7 +114,9 @@ describe('governorDecisions', () => {
     [{ event: 'BLOCKED', reason: 'symbol_cooldown' }, 'block'],
     [{ decision: 'ALLOW' }, 'permit'],
     [{ type: 'deny' }, 'block'],
-    [{ event: 'DISARM_TRIPPED' }, 'event'],
+    [{ event: 'auto_disarm', reason: 'governor_errors' }, 'event'],
+    [{ event: 'cooldown_expired', decision: 'EXECUTE' }, 'event'],
+    [{ event: 'permit', decision: 'EXECUTE', kind: 'open' }, 'permit'],
     [{ json: '{"event":"BLOCK","reason":"kill_switch_active","symbol":"ETHUSDT"}' }, 'block'],
   ])('reads %j as a %s', (fields, kind) => {
     const [decision] = governorDecisions([entry(1000, fields as Record<string, string>)]);
@@ -124,6 +127,23 @@ describe('governorDecisions', () => {
   it('carries the block reason, symbol and plan of an event embedded as JSON', () => {
     const [decision] = governorDecisions([entry(1000, { json: '{"event":"BLOCK","reason":"kill_switch_active","symbol":"ETHUSDT","plan_id":"p9"}' })]);
     expect(decision).toMatchObject({ kind: 'block', reason: 'kill_switch_active', symbol: 'ETHUSDT', plan_id: 'p9', detail: 'BLOCK' });
+  });
+
+  it('reads the governor\'s own events: the event name, whether the plan opens or closes, the plan action', () => {
+    const [decision] = governorDecisions([
+      entry(1000, { event: 'block', plan_id: 'p1', symbol: 'BTCUSDT', action: 'OPEN_LONG', decision: 'EXECUTE', kind: 'open', reason: 'symbol_cooldown' }),
+    ]);
+    expect(decision).toMatchObject({ kind: 'block', action: 'OPEN_LONG', reason: 'symbol_cooldown', detail: 'block (open)' });
+  });
+});
+
+describe('describeDisarm', () => {
+  it.each([
+    [null, null],
+    ['manual stop', 'manual stop'],
+    ['{"reason":"governor_errors","errors":5,"window_sec":60}', 'reason: governor_errors; errors: 5; window_sec: 60'],
+  ])('%s → %s', (raw, text) => {
+    expect(describeDisarm(raw)).toBe(text);
   });
 });
 

@@ -1,0 +1,262 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import { chromium, type Browser, type BrowserContext } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { allHandlers } from '../../handlers/index.js';
+import { ConfigError } from '../../runtime/env.js';
+import { dashboardPlugin, handlerQueueNames } from '../../runtime/http/dashboard.js';
+import { statusPlugin } from '../../runtime/http/status-routes.js';
+import { httpPlugins } from '../../runtime/http-plugins.js';
+import { createRuntime, type Runtime, type RuntimeServices } from '../../runtime/runtime.js';
+import { startTestRedis, type TestRedis } from '../support/redis-server.js';
+import { waitFor } from '../support/runtime.js';
+
+const USER = 'ops';
+const PASSWORD = 'correct-horse-battery';
+const TOKEN = 'tok-0123456789abcdef-dashboard';
+const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+const RIGHT = basic(USER, PASSWORD);
+
+// The gates the issue names, as far as handlers/index.ts has them today.
+const WANTED = ['position-snapshot', 'heat-gate', 'risk-budget', 'governor', 'governor-cooldown'];
+const hosted = allHandlers.filter((h) => WANTED.includes(h.name));
+const queueNames = handlerQueueNames(hosted);
+
+const CHROMIUM = '/usr/bin/chromium';
+const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const ARTIFACTS = 'test-artifacts';
+
+let consumerSeq = 0;
+async function runtimeWith(redis: TestRedis, env: Record<string, string>): Promise<Runtime> {
+  consumerSeq += 1;
+  return createRuntime({
+    env: {
+      REDIS_URL: redis.url,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'silent',
+      BLOCK_MS: '100',
+      CONSUMER_NAME: `dashboard-test-${process.pid}-${consumerSeq}`,
+      HANDLERS: hosted.map((h) => h.name).join(','),
+      ...env,
+    },
+    handlers: allHandlers,
+    httpPlugins,
+  });
+}
+
+describe('operator pages behind authentication (server.inject)', () => {
+  let redis: TestRedis;
+  const runtimes: Runtime[] = [];
+  let withBasic: Runtime;
+  let withToken: Runtime;
+  let withNothing: Runtime;
+  let loopbackOnly: Runtime;
+
+  beforeAll(async () => {
+    redis = await startTestRedis();
+    withBasic = await runtimeWith(redis, { DASHBOARD_USER: USER, DASHBOARD_PASSWORD: PASSWORD });
+    withToken = await runtimeWith(redis, { DASHBOARD_TOKEN: TOKEN });
+    withNothing = await runtimeWith(redis, {});
+    loopbackOnly = await runtimeWith(redis, { DASHBOARD_ALLOW_LOOPBACK: '1' });
+    runtimes.push(withBasic, withToken, withNothing, loopbackOnly);
+  });
+  afterAll(async () => {
+    for (const runtime of runtimes) await runtime.stop();
+    await redis?.stop();
+  });
+
+  const PROTECTED = [
+    '/admin/queues',
+    '/admin/queues/',
+    '/admin/queues/static/images/logo.svg',
+    '/admin/queues/api/queues',
+    '/',
+    '/status',
+    '/status-page/app.js',
+    '/status-page/style.css',
+  ];
+
+  it.each(PROTECTED)('refuses %s without credentials, with a Basic challenge', async (url) => {
+    const response = await withBasic.server.inject({ url });
+    expect(response.statusCode).toBe(401);
+    expect(String(response.headers['www-authenticate'])).toContain('Basic realm="quantum-gates"');
+    expect(response.headers['cache-control']).toBe('no-store');
+  });
+
+  it.each(PROTECTED)('refuses %s with a wrong password', async (url) => {
+    const response = await withBasic.server.inject({ url, headers: { authorization: basic(USER, `${PASSWORD}x`) } });
+    expect(response.statusCode).toBe(401);
+  });
+
+  it.each(PROTECTED)('serves %s with the right user and password', async (url) => {
+    const response = await withBasic.server.inject({ url, headers: { authorization: RIGHT } });
+    expect(response.statusCode).toBe(200);
+  });
+
+  it.each(['/metrics', '/health'])('leaves %s open for Prometheus and probes', async (url) => {
+    expect((await withBasic.server.inject({ url })).statusCode).toBe(200);
+    expect((await withNothing.server.inject({ url })).statusCode).toBe(200);
+  });
+
+  it('lists the queue of every hosted schedule or queue handler in the board API', async () => {
+    const response = await withBasic.server.inject({ url: '/admin/queues/api/queues', headers: { authorization: RIGHT } });
+    const names = (response.json() as { queues: { name: string }[] }).queues.map((q) => q.name);
+    expect(names.sort()).toEqual([...queueNames].sort());
+  });
+
+  it('shows a queue the process opened later for ctx.schedule, without it being named anywhere', async () => {
+    await withBasic.services.jobs.add([{ queue: 'qg-probe-scheduled', name: 'probe', data: { symbol: 'BTCUSDT' }, delayMs: 3_600_000, jobId: 'probe-1' }]);
+    const response = await withBasic.server.inject({ url: '/admin/queues/api/queues', headers: { authorization: RIGHT } });
+    const queues = (response.json() as { queues: { name: string; counts: Record<string, number> }[] }).queues;
+    expect(queues.find((q) => q.name === 'qg-probe-scheduled')?.counts.delayed).toBe(1);
+  });
+
+  it('forbids a cross-site change even with valid credentials (CSRF), and allows the same change same-origin', async () => {
+    const queue = queueNames[0] ?? 'qg-probe-scheduled';
+    const url = `/admin/queues/api/queues/${encodeURIComponent(queue)}/pause`;
+    const crossSite = await withBasic.server.inject({ method: 'PUT', url, headers: { authorization: RIGHT, origin: 'https://evil.example', host: 'localhost:80' } });
+    expect(crossSite.statusCode).toBe(403);
+    const sameOrigin = await withBasic.server.inject({ method: 'PUT', url, headers: { authorization: RIGHT, origin: 'http://localhost:80', host: 'localhost:80' } });
+    expect(sameOrigin.statusCode).toBe(200);
+    await withBasic.server.inject({ method: 'PUT', url: url.replace(/pause$/, 'resume'), headers: { authorization: RIGHT } });
+  });
+
+  it.each([
+    ['a bearer token', `Bearer ${TOKEN}`, 200],
+    ['the token as Basic password (browsers)', basic('anyone', TOKEN), 200],
+    ['a wrong bearer token', `Bearer ${TOKEN}-wrong`, 401],
+    ['no credentials', undefined, 401],
+  ])('with DASHBOARD_TOKEN, %s → %i', async (_name, authorization, code) => {
+    const headers = authorization === undefined ? {} : { authorization };
+    expect((await withToken.server.inject({ url: '/admin/queues', headers })).statusCode).toBe(code);
+    expect((await withToken.server.inject({ url: '/status', headers })).statusCode).toBe(code);
+  });
+
+  it.each(['/admin/queues', '/admin/queues/api/queues', '/', '/status'])(
+    'without credentials configured, %s is disabled with a message naming the variables that enable it',
+    async (url) => {
+      const response = await withNothing.server.inject({ url, headers: { authorization: RIGHT } });
+      expect(response.statusCode).toBe(404);
+      expect((response.json() as { message: string }).message).toContain('set DASHBOARD_USER and DASHBOARD_PASSWORD, or DASHBOARD_TOKEN');
+    },
+  );
+
+  it('with DASHBOARD_ALLOW_LOOPBACK=1 on a loopback HOST, opens only the status page, only to local clients', async () => {
+    expect((await loopbackOnly.server.inject({ url: '/status', remoteAddress: '127.0.0.1' })).statusCode).toBe(200);
+    expect((await loopbackOnly.server.inject({ url: '/', remoteAddress: '::1' })).statusCode).toBe(200);
+    expect((await loopbackOnly.server.inject({ url: '/status', remoteAddress: '10.0.0.7' })).statusCode).toBe(403);
+    expect((await loopbackOnly.server.inject({ url: '/status', remoteAddress: '127.0.0.1', headers: { 'x-forwarded-for': '203.0.113.9' } })).statusCode).toBe(403);
+    const board = await loopbackOnly.server.inject({ url: '/admin/queues', remoteAddress: '127.0.0.1' });
+    expect(board.statusCode).toBe(404);
+  });
+
+  it.each([
+    ['the status page', statusPlugin],
+    ['the dashboard', dashboardPlugin],
+  ])('refuses to start %s unauthenticated on a non-loopback HOST, naming the variables', (_name, plugin) => {
+    const services = { env: { DASHBOARD_ALLOW_LOOPBACK: '1' }, config: { HOST: '0.0.0.0' } } as unknown as RuntimeServices;
+    let error: unknown;
+    try {
+      plugin(services);
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).problems).toEqual([expect.stringMatching(/^DASHBOARD_ALLOW_LOOPBACK: .*HOST=0\.0\.0\.0.*DASHBOARD_USER and DASHBOARD_PASSWORD, or DASHBOARD_TOKEN/)]);
+  });
+});
+
+describe('the BullMQ dashboard in headless Chromium', () => {
+  let redis: TestRedis;
+  let runtime: Runtime;
+  let address: string;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium)`);
+    mkdirSync(ARTIFACTS, { recursive: true });
+    redis = await startTestRedis();
+    runtime = await runtimeWith(redis, { DASHBOARD_USER: USER, DASHBOARD_PASSWORD: PASSWORD });
+    address = await runtime.start();
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await runtime?.stop();
+    await redis?.stop();
+  });
+
+  /**
+   * The status of a navigation's main response. Without credentials Chromium cancels the Basic
+   * challenge and reports ERR_INVALID_AUTH_CREDENTIALS instead of a response, so the 401 is read
+   * from the response event either way.
+   */
+  async function navigationStatus(context: BrowserContext, url: string): Promise<{ status: number | undefined; body: string }> {
+    const page = await context.newPage();
+    const seen = page.waitForResponse((r) => r.url() === url, { timeout: 15_000 });
+    const response = await page.goto(url).catch((error: Error) => {
+      expect(error.message).toContain('ERR_INVALID_AUTH_CREDENTIALS');
+      return null;
+    });
+    const main = response ?? (await seen);
+    return { status: main.status(), body: response ? await response.text() : '' };
+  }
+
+  it.each(['/admin/queues', '/admin/queues/static/images/logo.svg', '/admin/queues/api/queues', '/', '/status'])(
+    'refuses %s to a browser without credentials or with wrong ones (401)',
+    async (path) => {
+      const anonymous = await browser.newContext();
+      const wrong = await browser.newContext({ httpCredentials: { username: USER, password: `${PASSWORD}-wrong` } });
+      try {
+        expect((await navigationStatus(anonymous, `${address}${path}`)).status).toBe(401);
+        const refused = await navigationStatus(wrong, `${address}${path}`);
+        expect(refused.status).toBe(401);
+        expect(refused.body).not.toContain('<div id="root"');
+      } finally {
+        await anonymous.close();
+        await wrong.close();
+      }
+    },
+  );
+
+  it('lists every queue the gates use once signed in, including one opened later by ctx.schedule', async () => {
+    await runtime.services.jobs.add([{ queue: 'qg-browser-scheduled', name: 'probe', data: {}, delayMs: 3_600_000, jobId: 'browser-probe-1' }]);
+    const context = await browser.newContext({ httpCredentials: { username: USER, password: PASSWORD }, viewport: { width: 1360, height: 900 } });
+    try {
+      const page = await context.newPage();
+      const response = await page.goto(`${address}/admin/queues`);
+      expect(response?.status()).toBe(200);
+      for (const name of [...queueNames, 'qg-browser-scheduled']) {
+        await page.getByText(name, { exact: true }).first().waitFor({ state: 'visible', timeout: 15_000 });
+      }
+      // The page fetched its data through the guarded API with the same credentials.
+      const apiStatus = await page.evaluate(async () => (await fetch('api/queues')).status);
+      expect(apiStatus).toBe(200);
+      await page.screenshot({ path: `${ARTIFACTS}/dashboard.png`, fullPage: true });
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('links from the status page to the board and shows every hosted gate there', async () => {
+    const context = await browser.newContext({ httpCredentials: { username: USER, password: PASSWORD } });
+    try {
+      const page = await context.newPage();
+      await page.goto(`${address}/`);
+      for (const gate of hosted) {
+        await page.locator(`tr[data-gate="${gate.name}"]`).waitFor({ timeout: 15_000 });
+      }
+      const modes = await waitFor(
+        async () => {
+          const text = await page.locator('tr[data-gate="heat-gate"] td[data-field="mode"]').textContent();
+          return text === 'shadow' ? text : undefined;
+        },
+        { what: 'heat-gate mode on the page' },
+      );
+      expect(modes).toBe('shadow');
+      expect(await page.getByRole('link', { name: 'BullMQ queues' }).getAttribute('href')).toBe('/admin/queues');
+    } finally {
+      await context.close();
+    }
+  });
+});
