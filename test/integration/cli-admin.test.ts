@@ -1,0 +1,112 @@
+import { spawn } from 'node:child_process';
+import { resolve } from 'node:path';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { keys } from '../../schemas/keys.js';
+import { freePort, startTestRedis, type TestRedis } from '../support/redis-server.js';
+import { waitFor } from '../support/runtime.js';
+import { runCli, runCliJson } from './cli-harness.js';
+
+const root = resolve(import.meta.dirname, '../..');
+
+describe('quantum-gates kill, disarm, start and help', () => {
+  let redis: TestRedis;
+  let env: Record<string, string>;
+
+  beforeAll(async () => {
+    redis = await startTestRedis();
+    env = { REDIS_URL: redis.url };
+  });
+  afterAll(async () => {
+    await redis.stop();
+  });
+  beforeEach(async () => {
+    await redis.client.flushall();
+  });
+
+  it('kill on sets quantum:kill=1 and kill off sets it to 0, each saying what it replaced', async () => {
+    const on = await runCli(['kill', 'on'], env);
+    expect(on).toMatchObject({ code: 0, stdout: 'kill switch ON (was OFF (unset))\n' });
+    expect(await redis.client.get(keys.killSwitch)).toBe('1');
+
+    expect(await runCliJson(['kill', 'off'], env)).toEqual({ key: keys.killSwitch, value: '0', previous: '1' });
+    expect(await redis.client.get(keys.killSwitch)).toBe('0');
+    expect(await runCliJson(['kill', 'status'], env)).toEqual({ key: keys.killSwitch, value: '0', engaged: false });
+  });
+
+  it('disarm clear deletes the disarm record and prints what it said', async () => {
+    await redis.client.set(keys.governorDisarm, 'auto_disarm: 5 errors in 300s');
+
+    const cleared = await runCli(['disarm', 'clear'], env);
+
+    expect(cleared.code).toBe(0);
+    expect(cleared.stdout).toContain('cleared disarm (was: auto_disarm: 5 errors in 300s)');
+    expect(await redis.client.exists(keys.governorDisarm)).toBe(0);
+    expect(await runCliJson(['disarm', 'clear'], env)).toEqual({ key: keys.governorDisarm, cleared: false, previous: null });
+  });
+
+  it('disarm reads a record kept as a hash as well', async () => {
+    await redis.client.hset(keys.governorDisarm, { reason: 'error_burst', errors: '5' });
+
+    expect(await runCliJson(['disarm', 'status'], env)).toEqual({ key: keys.governorDisarm, disarmed: true, value: { reason: 'error_burst', errors: '5' } });
+    expect((await runCliJson<{ previous: unknown }>(['disarm', 'clear'], env)).previous).toEqual({ reason: 'error_burst', errors: '5' });
+    expect(await redis.client.exists(keys.governorDisarm)).toBe(0);
+  });
+
+  it.each([
+    ['kill without a state', ['kill'], /Usage: quantum-gates kill <command>/],
+    ['kill with an unknown state', ['kill', 'maybe'], /unknown kill command "maybe"/],
+    ['kill on with an argument', ['kill', 'on', 'now'], /Unexpected argument 'now'/],
+    ['disarm with an unknown action', ['disarm', 'set'], /unknown disarm command "set"/],
+    ['an unknown command', ['deploy'], /unknown command "deploy"/],
+    ['no command at all', [], /Usage: quantum-gates <command>/],
+  ])('refuses %s with exit 2', async (_case, args, message) => {
+    const result = await runCli(args, env);
+
+    expect(result.code).toBe(2);
+    expect(`${result.stdout}${result.stderr}`).toMatch(message);
+    expect(await redis.client.exists(keys.killSwitch)).toBe(0);
+  });
+
+  it.each([['kill', 'on'], ['disarm', 'clear']])('%s %s fails with exit 1 when Redis is unreachable', async (...args) => {
+    const result = await runCli(args, { REDIS_URL: `redis://127.0.0.1:${await freePort()}` });
+
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/cannot reach Redis at redis:\/\/127\.0\.0\.1:\d+.*ECONNREFUSED/);
+  });
+
+  it('prints the command list and the exit codes with --help, and the version', async () => {
+    const help = await runCli(['--help'], env);
+    expect(help.code).toBe(0);
+    for (const command of ['start', 'status', 'inject proposal', 'dlq replay', 'report shadow', 'kill on', 'disarm clear']) expect(help.stdout).toContain(command);
+    expect(help.stdout).toMatch(/2\s+usage error or invalid input/);
+
+    expect((await runCli(['--version'], env)).stdout).toMatch(/^\d+\.\d+\.\d+\n$/);
+  });
+
+  it('start runs the gates in the same process and exits 0 on SIGTERM', async () => {
+    const port = await freePort();
+    const child = spawn(process.execPath, ['bin/quantum-gates.js', 'start'], {
+      cwd: root,
+      env: { HOME: process.env.HOME ?? '/tmp', PATH: process.env.PATH ?? '', LOG_LEVEL: 'silent', REDIS_URL: redis.url, PORT: String(port), HANDLERS: 'position-snapshot,heat-gate' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    try {
+      await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/ready`).catch(() => undefined))?.status === 200, { timeoutMs: 30_000, what: '/ready' });
+      expect(output).toContain(`serving http://127.0.0.1:${port}`);
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+
+  it('start refuses a bad setting with exit 1', async () => {
+    const result = await runCli(['start'], { REDIS_URL: redis.url, PORT: 'eighty' });
+
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('PORT:');
+  });
+});
