@@ -1,4 +1,5 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createGovernor } from '../../handlers/governor/index.js';
 import { keys, streams } from '../../schemas/keys.js';
 import type { Runtime } from '../../runtime/runtime.js';
 import { startTestRedis, type TestRedis } from '../support/redis-server.js';
@@ -166,5 +167,31 @@ describe('governor on a real redis-server', () => {
     await redis.client.del(keys.governorDisarm);
     await submit({ plan_id: 'armed-2', symbol: 'BTCUSDT', action: 'OPEN_LONG', qty: '0.001', price: '100000' });
     expect(await decision('armed-2')).toMatchObject({ event: 'permit' });
+  });
+
+  it('fails closed: a plan it cannot evaluate is blocked as governor_error after retries, and 5 such errors disarm', async () => {
+    const broken = createGovernor({
+      positions: {
+        name: 'exchange-account',
+        load: async () => {
+          throw new Error('exchange account unreachable');
+        },
+      },
+    });
+    runtime = await startRuntime(redis.url, { GOV_SYMBOL_COOLDOWN_SECONDS: '0' }, [broken]);
+    // One at a time: errors decided in one batch commit together and cannot see each other, so
+    // there the trip falls to the next evaluation (unit-tested); here each fallback sees the last.
+    for (let i = 1; i <= 5; i++) {
+      await submit({ plan_id: `err-${i}`, symbol: 'BTCUSDT', action: 'PARTIAL_75', qty: '1' });
+      expect(await decision(`err-${i}`)).toMatchObject({ event: 'block', reason: 'governor_error' });
+    }
+    expect(await redis.client.exists(...Array.from({ length: 5 }, (_, i) => keys.permit(`err-${i + 1}`)))).toBe(0);
+    expect(await json(keys.governorBlock('err-1'))).toMatchObject({ reason: 'governor_error', symbol: 'BTCUSDT' });
+    expect(await json(keys.governorDisarm)).toMatchObject({ reason: 'governor_errors', errors: 5 });
+    expect((await readStream(redis.client, EVENTS)).filter((e) => e.event === 'auto_disarm')).toHaveLength(1);
+    const body = await metrics();
+    expect(body).toMatch(/^quantum_govern_block_total\{symbol="BTCUSDT",reason="governor_error"\} 5$/m);
+    expect(body).toMatch(/^quantum_govern_disarm_total\{reason="governor_errors"\} 1$/m);
+    expect(body).toMatch(/^quantum_govern_errors_total 5$/m);
   });
 });
