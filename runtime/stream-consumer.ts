@@ -103,10 +103,18 @@ export class StreamConsumer {
     const labels = { handler: this.deps.handler.name };
     let drainOwnPending = true;
     let lastReclaim = 0;
+    // The next batch is read while the current one is handled and committed, so the read's
+    // round trip overlaps the work. Its entries are ours (pending) from the moment Redis answers.
+    let prefetch: Promise<RawEntry[]> | undefined;
+    const startPrefetch = () => {
+      prefetch = this.read('>');
+      prefetch.catch(() => undefined); // awaited below; a failure there sends us back to our own pending entries
+    };
     while (!this.stopping) {
       try {
         if (!isReady(commands) || !isReady(reader) || !isReady(committerConnection)) {
           this.setConsuming(false);
+          prefetch = undefined;
           for (const client of [commands, reader, committerConnection]) await waitUntilReady(client, this.abort.signal);
           drainOwnPending = true;
           continue;
@@ -117,17 +125,32 @@ export class StreamConsumer {
           await this.reclaim();
           continue;
         }
-        const entries = await this.read(drainOwnPending ? '0' : '>');
-        if (drainOwnPending && entries.length === 0) {
-          drainOwnPending = false;
+        if (drainOwnPending) {
+          const own = await this.read('0');
+          if (own.length === 0) drainOwnPending = false;
+          else await this.processBatch(own, new Map());
           continue;
         }
-        if (entries.length > 0) await this.processBatch(entries, new Map());
+        const entries = prefetch ? await prefetch : await this.read('>');
+        prefetch = undefined;
+        if (entries.length === 0) continue;
+        startPrefetch();
+        await this.processBatch(entries, new Map());
       } catch (error) {
+        prefetch = undefined;
         if (this.stopping) break;
         this.log.warn({ err: describeError(error) }, 'consumer loop error; retrying');
         drainOwnPending = true;
         await sleep(200);
+      }
+    }
+    // Stopping: what the last read brought is ours; commit it rather than leave it pending.
+    if (prefetch) {
+      try {
+        const entries = await prefetch;
+        if (entries.length > 0) await this.processBatch(entries, new Map());
+      } catch (error) {
+        this.log.warn({ err: describeError(error) }, 'could not finish the last batch; its entries stay pending for another consumer');
       }
     }
     this.setConsuming(false);
