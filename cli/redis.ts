@@ -60,7 +60,9 @@ export async function connectCli(config: RuntimeConfig, timeoutMs: number): Prom
     await Promise.race([client.connect(), timeout]);
     await client.ping();
   } catch (error) {
-    client.disconnect();
+    // Once the failed connection has ended, disconnect() would only arm a 2 s destroy timer
+    // that keeps the process (and the operator) waiting.
+    if (client.status !== 'end') client.disconnect();
     throw new OperationalError(
       `cannot reach Redis at ${describeRedis(config)}: ${(cause ?? (error as Error)).message}\n` +
         '  Set REDIS_URL (or REDIS_HOST / REDIS_PORT / REDIS_DB) to the Redis the gates use.',

@@ -15,6 +15,11 @@ function isScalar(value: unknown): value is Scalar {
   return value === null || ['string', 'number', 'boolean'].includes(typeof value);
 }
 
+/** Fits on one line: a scalar or a non-empty list of scalars (an empty list reads better as "(none)"). */
+function isFlat(value: unknown): boolean {
+  return isScalar(value) || (Array.isArray(value) && value.length > 0 && value.every(isScalar));
+}
+
 function scalarText(value: Scalar | undefined): string {
   if (value === null || value === undefined) return '-';
   if (typeof value === 'number') return Number.isInteger(value) ? String(value) : String(Math.round(value * 1e4) / 1e4);
@@ -38,8 +43,8 @@ function section(value: unknown, depth: number): string[] {
   if (isScalar(value)) return [`${indent}${scalarText(value)}`];
   if (Array.isArray(value)) return arrayLines(value, depth);
   const entries = Object.entries(value as Record<string, unknown>);
-  const scalars = entries.filter(([, v]) => isScalar(v) || (Array.isArray(v) && v.every(isScalar)));
-  const nested = entries.filter(([, v]) => !(isScalar(v) || (Array.isArray(v) && v.every(isScalar))));
+  const scalars = entries.filter(([, v]) => isFlat(v));
+  const nested = entries.filter(([, v]) => !isFlat(v));
   const width = Math.max(0, ...scalars.map(([k]) => k.length));
   const lines = scalars.map(([k, v]) => `${indent}${k.padEnd(width)}  ${cellText(v)}`);
   for (const [key, child] of nested) {
