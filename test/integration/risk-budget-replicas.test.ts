@@ -1,0 +1,53 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Runtime } from '../../runtime/runtime.js';
+import { keys } from '../../schemas/keys.js';
+import { startTestRedis, type TestRedis } from '../support/redis-server.js';
+import { startRuntime, waitFor } from '../support/runtime.js';
+
+async function counterSum(runtime: Runtime, name: string, labels: Record<string, string> = {}): Promise<number> {
+  const metric = runtime.services.registry.getSingleMetric(name);
+  if (!metric) return 0;
+  const { values } = await metric.get();
+  return values.filter((v) => Object.entries(labels).every(([k, want]) => v.labels[k] === want)).reduce((sum, v) => sum + v.value, 0);
+}
+
+describe('risk-budget with two runtime processes on one Redis', () => {
+  let redis: TestRedis;
+  const runtimes: Runtime[] = [];
+
+  beforeAll(async () => {
+    redis = await startTestRedis();
+  });
+  afterAll(async () => {
+    await Promise.all(runtimes.map((r) => r.stop()));
+    await redis.stop();
+  });
+
+  it('computes every scheduler tick exactly once, whichever replica takes it', async () => {
+    const r = redis.client;
+    await r.hset(keys.portfolioState, { equity_usd: '100000', timestamp: String(Math.floor(Date.now() / 1000)) });
+    await r.hset(keys.positionSnapshot('BTCUSDT'), { symbol: 'BTCUSDT', position_notional_usd: '50000', sigma: '1.3' });
+    await r.sadd(keys.activePositions, 'BTCUSDT');
+
+    const env = { HANDLERS: 'risk-budget', BUDGET_COMPUTE_INTERVAL_SEC: '1' };
+    const [a, b] = [await startRuntime(redis.url, env), await startRuntime(redis.url, env)];
+    runtimes.push(a, b);
+    const ticks = 6;
+    await waitFor(async () => (await r.keys(keys.budgetTickDone('*'))).length >= ticks, { timeoutMs: 30_000, what: `${ticks} ticks` });
+    // Stopped, nothing is in flight: markers and counters can be compared exactly.
+    await Promise.all(runtimes.splice(0).map((rt) => rt.stop()));
+
+    const markers = await r.keys(keys.budgetTickDone('*'));
+    const tickIds = markers.map((k) => k.slice(keys.budgetTickDone('').length));
+    expect(tickIds.every((id) => /^repeat:risk-budget:tick:\d+$/.test(id))).toBe(true);
+    const computedBy = await Promise.all([a, b].map((rt) => counterSum(rt, 'p28_budget_computed_total', { symbol: 'BTCUSDT' })));
+    const duplicates = await Promise.all([a, b].map((rt) => counterSum(rt, 'quantum_risk_budget_duplicate_ticks_total')));
+    // Each committed computation marks its own tick; a tick computed twice would count twice here.
+    expect(computedBy[0]! + computedBy[1]!).toBe(markers.length);
+    // And BullMQ never handed one tick to both replicas (the guard would have skipped the second).
+    expect(duplicates).toEqual([0, 0]);
+    const budget = await r.hgetall(keys.budget('BTCUSDT'));
+    expect(tickIds).toContain(budget.tick_id);
+    console.info(`ticks=${markers.length} computed by replica a=${computedBy[0]} b=${computedBy[1]}`);
+  });
+});
