@@ -1,0 +1,28 @@
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const root = resolve(import.meta.dirname, '../..');
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) return sourceFiles(path);
+    return path.endsWith('.ts') ? [path] : [];
+  });
+}
+
+const importsOf = (file: string) => [...readFileSync(file, 'utf8').matchAll(/^\s*import\s[^;]*?from\s+'([^']+)'/gms)].map((m) => m[1]!);
+
+describe('module boundaries', () => {
+  // Handlers get Redis, metrics and time through ctx; importing a client would bypass the
+  // runtime's atomic commit and make them untestable with a fake ctx.
+  it.each(sourceFiles(resolve(root, 'handlers')).map((f) => [relative(root, f), f]))('%s imports no infrastructure package', (_name, file) => {
+    const forbidden = importsOf(file).filter((spec) => /^(ioredis|bullmq|fastify|@fastify\/|prom-client|pino|@bull-board\/)/.test(spec));
+    expect(forbidden).toEqual([]);
+  });
+
+  it.each(sourceFiles(resolve(root, 'schemas')).map((f) => [relative(root, f), f]))('%s depends on zod and schemas only', (_name, file) => {
+    expect(importsOf(file).filter((spec) => spec !== 'zod' && !spec.startsWith('./'))).toEqual([]);
+  });
+});
