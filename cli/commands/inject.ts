@@ -66,7 +66,7 @@ export const injectKinds: readonly InjectKind[] = [
     name: 'plan',
     summary: 'add an apply plan for the governor (P3.2)',
     schema: applyPlanSchema,
-    target: { kind: 'stream', envVar: 'GOV_INPUT_STREAM', fallback: streams.applyPlan },
+    target: { kind: 'stream', envVar: 'STREAM_PLANS', fallback: streams.applyPlan },
     fields: [
       symbol,
       { flag: 'action', field: 'action', help: 'plan action, e.g. FULL_CLOSE_PROPOSED, PARTIAL_75 or an open' },

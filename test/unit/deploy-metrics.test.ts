@@ -1,0 +1,230 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { Registry, collectDefaultMetrics } from 'prom-client';
+import { describe, expect, it } from 'vitest';
+import { allHandlers } from '../../handlers/index.js';
+import { runtimeEnvSchema } from '../../runtime/config.js';
+import { dashboardAuthEnvSchema } from '../../runtime/http/auth.js';
+import { promMetricFactory, runtimeMetrics } from '../../runtime/metrics.js';
+
+const deploy = resolve(import.meta.dirname, '../../deploy');
+const read = (path: string) => readFileSync(resolve(deploy, path), 'utf8');
+
+/** Series Prometheus makes itself: they are never in our /metrics. */
+const PROMETHEUS_SERIES = new Set(['up', 'scrape_duration_seconds', 'scrape_samples_scraped', 'ALERTS']);
+
+const KEYWORDS = new Set([
+  'by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'and', 'or', 'unless', 'bool', 'offset', 'inf', 'nan',
+]);
+
+/**
+ * Metric names in a PromQL expression: identifiers left once strings, label matchers, grouping
+ * clauses, range selectors and durations are removed, and function names (followed by "(").
+ */
+function metricNames(expr: string): string[] {
+  const stripped = expr
+    .replace(/"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'/g, '""')
+    .replace(/\{[^}]*\}/g, ' ')
+    .replace(/\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)/g, ' ')
+    .replace(/\[[^\]]*\]/g, ' ')
+    .replace(/\$\w+/g, ' ');
+  const names = new Set<string>();
+  for (const match of stripped.matchAll(/[a-zA-Z_:][a-zA-Z0-9_:]*/g)) {
+    const name = match[0];
+    const after = stripped.slice(match.index + name.length).trimStart();
+    if (after.startsWith('(') || KEYWORDS.has(name.toLowerCase())) continue;
+    if (/^\d/.test(stripped[match.index - 1] ?? '')) continue; // the unit of a number such as 1e3
+    names.add(name);
+  }
+  return [...names];
+}
+
+/** The alert rules' expressions; the file keeps each on one line so this stays a regex. */
+function alertExpressions(): { alert: string; expr: string }[] {
+  const text = read('prometheus/alerts.yml');
+  const rules: { alert: string; expr: string }[] = [];
+  let alert = '';
+  for (const line of text.split('\n')) {
+    const named = /^\s*-\s*alert:\s*(\S+)/.exec(line);
+    if (named) alert = named[1]!;
+    const expr = /^\s*expr:\s*(.+)$/.exec(line);
+    if (expr) rules.push({ alert, expr: expr[1]!.trim() });
+  }
+  return rules;
+}
+
+interface GrafanaPanel {
+  title?: string;
+  targets?: { expr?: string }[];
+  panels?: GrafanaPanel[];
+}
+
+function dashboardExpressions(): { panel: string; expr: string }[] {
+  const dashboard = JSON.parse(read('grafana/quantum-gates.json')) as { panels: GrafanaPanel[] };
+  const out: { panel: string; expr: string }[] = [];
+  const walk = (panels: GrafanaPanel[]) => {
+    for (const panel of panels) {
+      for (const target of panel.targets ?? []) if (target.expr) out.push({ panel: panel.title ?? '?', expr: target.expr });
+      walk(panel.panels ?? []);
+    }
+  };
+  walk(dashboard.panels);
+  return out;
+}
+
+/** Every series name the runtime's /metrics can show: handlers', the runtime's and the defaults. */
+async function exportedSeries(): Promise<Set<string>> {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  runtimeMetrics(registry);
+  const factory = promMetricFactory(registry);
+  for (const handler of allHandlers) handler.metrics(factory);
+  const names = new Set<string>();
+  for (const metric of await registry.getMetricsAsJSON()) {
+    names.add(metric.name);
+    if (metric.type === 'histogram') for (const suffix of ['_bucket', '_sum', '_count']) names.add(`${metric.name}${suffix}`);
+    if (metric.type === 'summary') for (const suffix of ['_sum', '_count']) names.add(`${metric.name}${suffix}`);
+  }
+  return names;
+}
+
+describe('deploy/: alerts and dashboard use only exported metrics', () => {
+  it('extracts metric names from PromQL, not functions, labels or keywords', () => {
+    expect(metricNames('histogram_quantile(0.99, sum by (le, handler) (rate(quantum_gates_batch_duration_seconds_bucket[5m]))) > 1')).toEqual([
+      'quantum_gates_batch_duration_seconds_bucket',
+    ]);
+    expect(metricNames('up{job="quantum-gates", gate=~"all|risk-budget"} == 0')).toEqual(['up']);
+    expect(metricNames('sum by (to_action) (increase(p26_actions_downgraded_total[$__rate_interval]))')).toEqual(['p26_actions_downgraded_total']);
+    expect(metricNames('a_total / on (symbol) group_left b_total > 1e3 and c')).toEqual(['a_total', 'b_total', 'c']);
+  });
+
+  it('has the three alerts of seed 002 and the per-gate alerts', () => {
+    const names = alertExpressions().map((r) => r.alert);
+
+    expect(names).toEqual(expect.arrayContaining(['P28BudgetEngineDown', 'P28HighStaleInputRate', 'P28RedisWriteFailures']));
+    expect(names).toEqual(
+      expect.arrayContaining(['QuantumGatesProcessDown', 'QuantumGatesDeadLetters', 'QuantumGatesConsumerLag', 'P26FailClosedDecisions', 'GovernorDisarmTripped']),
+    );
+  });
+
+  it('keeps every alert expression on one line, so none escapes this check', () => {
+    const text = read('prometheus/alerts.yml');
+
+    expect(text.match(/^\s*expr:/gm)).toHaveLength(alertExpressions().length);
+    expect(text).not.toMatch(/^\s*expr:\s*[|>]/m);
+    expect(alertExpressions().length).toBe(text.match(/^\s*-\s*alert:/gm)!.length);
+  });
+
+  it('every metric in alerts.yml is exported by the runtime', async () => {
+    const exported = await exportedSeries();
+    const unknown = alertExpressions().flatMap(({ alert, expr }) =>
+      metricNames(expr)
+        .filter((name) => !exported.has(name) && !PROMETHEUS_SERIES.has(name))
+        .map((name) => `${alert}: ${name}`),
+    );
+
+    expect(unknown).toEqual([]);
+  });
+
+  it('every metric in the Grafana dashboard is exported by the runtime', async () => {
+    const exported = await exportedSeries();
+    const expressions = dashboardExpressions();
+    const unknown = expressions.flatMap(({ panel, expr }) =>
+      metricNames(expr)
+        .filter((name) => !exported.has(name) && !PROMETHEUS_SERIES.has(name))
+        .map((name) => `${panel}: ${name}`),
+    );
+
+    expect(expressions.length).toBeGreaterThan(20);
+    expect(unknown).toEqual([]);
+  });
+
+  it('the dashboard covers heat, buckets, downgrades, permits and blocks, budgets, backlog, dead letters and latency', () => {
+    const used = new Set(dashboardExpressions().flatMap(({ expr }) => metricNames(expr)));
+
+    for (const name of [
+      'p26_heat_value',
+      'p26_bucket',
+      'p26_actions_downgraded_total',
+      'quantum_govern_allow_total',
+      'quantum_govern_block_total',
+      'p28_budget_value_usd',
+      'quantum_gates_consumer_lag',
+      'quantum_gates_consumer_pending',
+      'quantum_gates_dead_letters_total',
+      'quantum_gates_batch_duration_seconds_bucket',
+    ]) {
+      expect(used, name).toContain(name);
+    }
+  });
+});
+
+/** Variables a parser reads, found by handing it an environment that records every lookup. */
+function variablesRead(parse: (env: Record<string, string | undefined>) => unknown): Set<string> {
+  const seen = new Set<string>();
+  const env = new Proxy({} as Record<string, string | undefined>, {
+    get: (_target, key) => {
+      if (typeof key === 'string') seen.add(key);
+      return undefined;
+    },
+  });
+  try {
+    parse(env);
+  } catch {
+    // A parser may reject the empty environment; what it looked at is what counts.
+  }
+  return seen;
+}
+
+function envFile(name: string): Map<string, string> {
+  const vars = new Map<string, string>();
+  for (const line of read(`env/${name}`).split('\n')) {
+    const match = /^([A-Z][A-Z0-9_]*)=(.*)$/.exec(line.trim());
+    if (match) vars.set(match[1]!, match[2]!);
+  }
+  return vars;
+}
+
+describe('deploy/env: the env files name real variables', () => {
+  const runtimeVars = new Set([...Object.keys(runtimeEnvSchema.shape), ...Object.keys((dashboardAuthEnvSchema as unknown as { shape?: object }).shape ?? {}), 'NODE_ENV']);
+  const handlerVars = new Map(allHandlers.map((h) => [h.name, variablesRead(h.config)]));
+  const known = new Set([...runtimeVars, ...[...handlerVars.values()].flatMap((s) => [...s])]);
+
+  it.each(readdirSync(resolve(deploy, 'env')).map((f) => [f]))('%s sets only variables some parser reads', (file) => {
+    const unknown = [...envFile(file).keys()].filter((name) => !known.has(name));
+
+    expect(unknown).toEqual([]);
+  });
+
+  it.each([...handlerVars.keys()].filter((name) => name !== 'governor-cooldown').map((name) => [name]))(
+    'quantum-gates.env lists every variable of %s',
+    (name) => {
+      const all = envFile('quantum-gates.env');
+      const missing = [...handlerVars.get(name)!].filter((v) => !all.has(v) && !/^(ENV_|TEST_)/.test(v));
+
+      expect(missing).toEqual([]);
+    },
+  );
+
+  it.each([
+    ['gates-heat-gate.env', 'heat-gate'],
+    ['gates-heat-bridge.env', 'heat-bridge'],
+    ['gates-governor.env', 'governor'],
+    ['gates-risk-budget.env', 'risk-budget'],
+    ['gates-position-snapshot.env', 'position-snapshot'],
+  ])('%s (with gates-common.env) lists every variable of %s', (file, name) => {
+    const vars = new Map([...envFile('gates-common.env'), ...envFile(file)]);
+    const missing = [...handlerVars.get(name)!].filter((v) => !vars.has(v));
+
+    expect(missing).toEqual([]);
+  });
+
+  it('every per-gate file has its own PORT, so instances on one host do not collide', () => {
+    const ports = readdirSync(resolve(deploy, 'env'))
+      .filter((f) => f.startsWith('gates-') && f !== 'gates-common.env')
+      .map((f) => envFile(f).get('PORT'));
+
+    expect(ports.every((p) => p !== undefined && /^\d+$/.test(p))).toBe(true);
+    expect(new Set(ports).size).toBe(ports.length);
+  });
+});
