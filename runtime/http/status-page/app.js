@@ -111,7 +111,11 @@
     $('dead-letter').replaceChildren(
       dlq === null
         ? badge('unknown', 'warn')
-        : el('span', null, [dlq.length > 0 ? badge(fmtCount(dlq.length) + ' entries', 'warn') : badge('empty', 'ok'), ' ', el('code', null, dlq.stream)]),
+        : el('span', null, [
+            dlq.length > 0 ? badge(fmtCount(dlq.length) + (dlq.length === 1 ? ' entry' : ' entries'), 'warn') : badge('empty', 'ok'),
+            ' ',
+            el('code', null, dlq.stream),
+          ]),
     );
   }
 
@@ -229,7 +233,10 @@
           .join(' '),
       }),
     );
-    children.push(svg('circle', { cx: x(last, points.length - 1), cy: y(last.heat), r: 4, class: 'heat-dot' }));
+    // A dot per decision: the line between two is drawn, not observed.
+    points.forEach(function (p, i) {
+      children.push(svg('circle', { cx: x(p, i), cy: y(p.heat), r: i === points.length - 1 ? 4.5 : 2.5, class: 'heat-dot' }));
+    });
 
     container.replaceChildren(
       svg('svg', { viewBox: '0 0 ' + W + ' ' + H, role: 'img', 'aria-labelledby': 'heat-chart-title heat-chart-desc', class: 'chart-svg' }, children),

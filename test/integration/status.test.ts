@@ -1,0 +1,220 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { allHandlers } from '../../handlers/index.js';
+import type { GatesStatus } from '../../runtime/http/status.js';
+import { httpPlugins } from '../../runtime/http-plugins.js';
+import { createRuntime, type Runtime } from '../../runtime/runtime.js';
+import { keys, streams } from '../../schemas/keys.js';
+import { startTestRedis, type TestRedis } from '../support/redis-server.js';
+import { waitFor } from '../support/runtime.js';
+
+const USER = 'ops';
+const PASSWORD = 'correct-horse-battery';
+const AUTH = { authorization: `Basic ${Buffer.from(`${USER}:${PASSWORD}`).toString('base64')}` };
+const CHROMIUM = '/usr/bin/chromium';
+const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const ARTIFACTS = 'test-artifacts';
+
+/**
+ * One runtime hosting the heat gate and position snapshots (the gates whose outputs this test
+ * controls exactly), fed through the real streams; the governor's events and the budgets are
+ * written the way those gates write them.
+ */
+describe('gates status: GET /status and the page at /', () => {
+  let redis: TestRedis;
+  let runtime: Runtime;
+  let address: string;
+  let browser: Browser;
+
+  async function status(): Promise<GatesStatus> {
+    const response = await runtime.server.inject({ url: '/status', headers: AUTH });
+    expect(response.statusCode).toBe(200);
+    return response.json() as GatesStatus;
+  }
+
+  async function processed(gate: string): Promise<number> {
+    return (await status()).gates.find((g) => g.name === gate)?.processed ?? 0;
+  }
+
+  async function propose(planId: string, symbol: string, action = 'FULL_CLOSE'): Promise<void> {
+    await redis.client.xadd(streams.harvestProposal, '*', 'plan_id', planId, 'symbol', symbol, 'action', action);
+  }
+
+  beforeAll(async () => {
+    redis = await startTestRedis();
+    runtime = await createRuntime({
+      env: {
+        REDIS_URL: redis.url,
+        PORT: '0',
+        HOST: '127.0.0.1',
+        LOG_LEVEL: 'silent',
+        BLOCK_MS: '100',
+        CONSUMER_NAME: `status-test-${process.pid}`,
+        HANDLERS: 'position-snapshot,heat-gate',
+        DASHBOARD_USER: USER,
+        DASHBOARD_PASSWORD: PASSWORD,
+      },
+      handlers: allHandlers,
+      httpPlugins,
+    });
+    address = await runtime.start();
+
+    const r = redis.client;
+    // Heat = (5000 × 0.5 + 2000 × 0.4) / 10000 = 0.33: WARM, so FULL_CLOSE becomes PARTIAL_75.
+    await r.hset(keys.portfolioState, 'equity_usd', '10000');
+    await r.xadd(streams.positionSnapshot, '*', 'symbol', 'BTCUSDT', 'position_notional_usd', '5000', 'sigma', '0.5');
+    await r.xadd(streams.positionSnapshot, '*', 'symbol', 'ETHUSDT', 'position_notional_usd', '2000', 'sigma', '0.4');
+    await waitFor(async () => (await r.scard(keys.activePositions)) === 2, { what: 'both snapshots applied' });
+    await r.hset(keys.budget('BTCUSDT'), { symbol: 'BTCUSDT', budget_usd: '1800.50', stress_factor: '0.425', mode: 'shadow', timestamp: String(Math.floor(Date.now() / 1000)) });
+    await r.hset(keys.budget('ETHUSDT'), { symbol: 'ETHUSDT', budget_usd: '2500', stress_factor: '0.2', mode: 'shadow', timestamp: String(Math.floor(Date.now() / 1000)) });
+    await r.set(keys.killSwitch, '1');
+    await r.set(keys.governorDisarm, JSON.stringify({ reason: 'governor_errors', errors: 5, window_sec: 60 }));
+    await r.xadd(streams.governorEvents, '*', 'event', 'permit', 'plan_id', 'g1', 'symbol', 'ETHUSDT', 'action', 'FULL_CLOSE', 'kind', 'close', 'reason', 'close_bypasses_caps');
+    await r.xadd(streams.governorEvents, '*', 'event', 'block', 'plan_id', 'g2', 'symbol', 'BTCUSDT', 'action', 'OPEN_LONG', 'kind', 'open', 'reason', 'symbol_cooldown');
+
+    await propose('s1', 'BTCUSDT');
+    await propose('s2', 'ETHUSDT');
+    await propose('s3', 'ETHUSDT', 'PARTIAL_50');
+    await waitFor(async () => (await processed('heat-gate')) === 3, { what: 'three proposals processed' });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await runtime?.stop();
+    await redis?.stop();
+  });
+
+  it('reports each gate with its mode, counts, and its consumer group caught up', async () => {
+    const s = await status();
+    expect(s.redis_ready).toBe(true);
+    expect(s.errors).toEqual([]);
+    const heatGate = s.gates.find((g) => g.name === 'heat-gate');
+    const snapshots = s.gates.find((g) => g.name === 'position-snapshot');
+    expect(heatGate).toMatchObject({ mode: 'shadow', trigger: 'stream', source: streams.harvestProposal, group: 'p26_heat_gate', consuming: true, processed: 3, handled: 3, failed: 0, dead_lettered: 0, pending: 0, lag: 0 });
+    expect(snapshots).toMatchObject({ mode: null, processed: 2, pending: 0, lag: 0 });
+  });
+
+  it('counts a dead-lettered proposal against its gate', async () => {
+    await redis.client.xadd(streams.harvestProposal, '*', 'plan_id', 'bad', 'symbol', 'not a symbol', 'action', 'FULL_CLOSE');
+    await waitFor(async () => (await status()).gates.find((g) => g.name === 'heat-gate')?.dead_lettered === 1, { what: 'dead letter counted' });
+    const s = await status();
+    expect(s.gates.find((g) => g.name === 'heat-gate')).toMatchObject({ processed: 4, dead_lettered: 1 });
+    expect(s.dead_letter).toEqual({ stream: streams.deadLetter, length: 1 });
+  });
+
+  it('shows the current heat with its bucket, thresholds and recent history', async () => {
+    const { heat } = await status();
+    expect(heat).toMatchObject({ value: 0.33, bucket: 'WARM', thresholds: { min: 0.25, max: 0.65 } });
+    expect(heat?.updated_at).toBeGreaterThan(Date.now() - 60_000);
+    expect(heat?.history.map((p) => [p.heat, p.bucket])).toEqual([
+      [0.33, 'WARM'],
+      [0.33, 'WARM'],
+      [0.33, 'WARM'],
+    ]);
+  });
+
+  it('lists budgets per symbol with stress, next to the position', async () => {
+    const { budgets } = await status();
+    expect(budgets).toEqual([
+      expect.objectContaining({ symbol: 'BTCUSDT', budget_usd: 1800.5, stress_factor: 0.425, position_notional_usd: 5000, over_budget: true, mode: 'shadow' }),
+      expect.objectContaining({ symbol: 'ETHUSDT', budget_usd: 2500, stress_factor: 0.2, position_notional_usd: 2000, over_budget: false }),
+    ]);
+  });
+
+  it('shows the kill switch and the auto-disarm with its reason', async () => {
+    const s = await status();
+    expect(s.kill_switch).toEqual({ active: true, value: '1' });
+    expect(s.disarm).toEqual({ active: true, detail: 'reason: governor_errors; errors: 5; window_sec: 60' });
+  });
+
+  it('lists the latest downgrades, permits and blocks with their reasons, newest first', async () => {
+    const { decisions } = await status();
+    const rows = (decisions ?? []).map((d) => [d.gate, d.kind, d.plan_id, d.action, d.reason]);
+    expect(rows).toEqual([
+      ['heat-gate', 'downgrade', 's2', 'FULL_CLOSE → PARTIAL_75', 'portfolio_heat_warm'],
+      ['heat-gate', 'downgrade', 's1', 'FULL_CLOSE → PARTIAL_75', 'portfolio_heat_warm'],
+      ['governor', 'block', 'g2', 'OPEN_LONG', 'symbol_cooldown'],
+      ['governor', 'permit', 'g1', 'FULL_CLOSE', 'close_bypasses_caps'],
+    ]);
+  });
+
+  describe('in headless Chromium', () => {
+    beforeAll(async () => {
+      if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium)`);
+      mkdirSync(ARTIFACTS, { recursive: true });
+      browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    });
+
+    async function cellText(page: Page, selector: string): Promise<string> {
+      return ((await page.locator(selector).first().textContent()) ?? '').trim();
+    }
+
+    /** Polls the rendered page (not the API) until `selector` reads `expected`. */
+    async function untilText(page: Page, selector: string, expected: string | RegExp): Promise<void> {
+      await waitFor(
+        async () => {
+          const text = await cellText(page, selector);
+          return (typeof expected === 'string' ? text === expected : expected.test(text)) ? text : undefined;
+        },
+        { what: `${selector} to read ${String(expected)}` },
+      );
+    }
+
+    it('refuses the page without credentials', async () => {
+      const context = await browser.newContext({ httpCredentials: { username: USER, password: 'not-the-password' } });
+      try {
+        const response = await (await context.newPage()).goto(`${address}/`);
+        expect(response?.status()).toBe(401);
+      } finally {
+        await context.close();
+      }
+    });
+
+    it('shows the gates and their numbers, and updates them live as proposals arrive', async () => {
+      const context = await browser.newContext({ httpCredentials: { username: USER, password: PASSWORD }, viewport: { width: 1360, height: 1000 } });
+      try {
+        const page = await context.newPage();
+        const errors: string[] = [];
+        page.on('pageerror', (error) => errors.push(error.message));
+        page.on('console', (message) => {
+          if (message.type() === 'error') errors.push(message.text());
+        });
+        const response = await page.goto(`${address}/`);
+        expect(response?.status()).toBe(200);
+
+        const heatRow = 'tr[data-gate="heat-gate"]';
+        await untilText(page, `${heatRow} td[data-field="processed"]`, '4');
+        expect(await cellText(page, `${heatRow} td[data-field="mode"]`)).toBe('shadow');
+        expect(await cellText(page, `${heatRow} td[data-field="dead-lettered"]`)).toBe('1');
+        expect(await cellText(page, `${heatRow} td[data-field="pending"]`)).toBe('0');
+        expect(await cellText(page, `${heatRow} td[data-field="lag"]`)).toBe('0');
+        expect(await cellText(page, 'tr[data-gate="position-snapshot"] td[data-field="mode"]')).toBe('n/a');
+        expect(await cellText(page, '#heat-value')).toBe('0.3300');
+        expect(await cellText(page, '#heat-bucket')).toBe('WARM');
+        expect(await cellText(page, '#kill-switch')).toContain('ACTIVE');
+        expect(await cellText(page, '#disarm')).toContain('governor_errors');
+        expect(await cellText(page, 'tr[data-symbol="BTCUSDT"] td[data-field="within"]')).toBe('OVER budget');
+        expect(await cellText(page, 'tr[data-decision="block"] td[data-field="reason"]')).toBe('symbol_cooldown');
+        expect(await page.locator('#heat-chart svg polyline').count()).toBe(1);
+        const firstUpdate = await cellText(page, '#last-updated');
+        expect(firstUpdate).toMatch(/^\d\d:\d\d:\d\d$/);
+
+        // Live: no reload. The heat turns HOT (equity 10000 → 4000: 3300 / 4000 = 0.825), so
+        // the next FULL_CLOSE passes unchanged, the chart grows and the counts move.
+        await redis.client.hset(keys.portfolioState, 'equity_usd', '4000');
+        await propose('s4', 'BTCUSDT');
+        await propose('s5', 'ETHUSDT');
+        await untilText(page, `${heatRow} td[data-field="processed"]`, '6');
+        await untilText(page, '#heat-bucket', 'HOT');
+        expect(await cellText(page, '#heat-value')).toBe('0.8250');
+        await waitFor(async () => (await cellText(page, '#last-updated')) !== firstUpdate, { what: 'the last-updated time to move' });
+        expect(errors).toEqual([]);
+
+        await page.screenshot({ path: `${ARTIFACTS}/status-page.png`, fullPage: true });
+      } finally {
+        await context.close();
+      }
+    });
+  });
+});
