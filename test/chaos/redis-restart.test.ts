@@ -1,0 +1,77 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { streams } from '../../schemas/keys.js';
+import { startTestRedis, type TestRedis } from '../support/redis-server.js';
+import { producePaced, type PacedRun } from './support/paced-producer.js';
+import { spawnRuntime, type RuntimeProcess } from './support/runtime-process.js';
+import { duplicates, fieldOfAll, pendingCount, proposal, seedPortfolio, waitFor } from './support/streams.js';
+
+const GROUP = 'p26_heat_gate';
+const RATE = 500;
+const COUNT = 5000; // ~10 s at 500/s
+
+/**
+ * One paced run with a Redis restart a third of the way in; the tests below assert on what it
+ * left behind. The producer retries through the outage and records what Redis acknowledged.
+ */
+describe('redis-server restarted (AOF on) in the middle of a paced run', () => {
+  let redis: TestRedis;
+  let runtime: RuntimeProcess | undefined;
+  let run: PacedRun;
+  const readyCodes: number[] = [];
+  let planIds: string[] = [];
+
+  beforeAll(async () => {
+    redis = await startTestRedis({ appendOnly: true });
+    await seedPortfolio(redis.client);
+    runtime = await spawnRuntime({ redisUrl: redis.url, handlers: 'heat-gate', consumerName: 'chaos-restart' });
+    await waitFor(async () => (await runtime!.get('/ready')).status === 200, { what: '/ready 200 at start' });
+
+    const producing = producePaced(redis.url, streams.harvestProposal, COUNT, RATE, (i) => proposal(`r-${i}`));
+    await waitFor(async () => (await redis.client.xlen(streams.harvestCalibrated).catch(() => 0)) >= COUNT / 3, { what: 'a third done' });
+    let watching = true;
+    const watcher = (async () => {
+      while (watching) {
+        readyCodes.push((await runtime!.get('/ready')).status);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    })();
+    await redis.restart({ downMs: 2000 });
+    await waitFor(async () => (await runtime!.get('/ready')).status === 200, { what: '/ready 200 after the restart', timeoutMs: 30_000 });
+    watching = false;
+    await watcher;
+
+    run = await producing;
+    await waitFor(async () => (await redis.client.xlen(streams.harvestCalibrated)) >= COUNT, { what: 'an output per acknowledged proposal', timeoutMs: 60_000 });
+    await waitFor(async () => (await pendingCount(redis.client, streams.harvestProposal, GROUP)) === 0, { what: 'nothing pending' });
+    planIds = await fieldOfAll(redis.client, streams.harvestCalibrated, 'plan_id');
+    console.info(
+      `[chaos] redis restart: ${COUNT} proposals at ${RATE}/s, ${run.retries} producer retries during the outage, ` +
+        `${readyCodes.filter((c) => c === 503).length} × 503 on /ready, ${COUNT - new Set(planIds).size} lost, ${planIds.length - new Set(planIds).size} duplicated`,
+    );
+  });
+  afterAll(async () => {
+    await runtime?.kill();
+    await redis?.stop();
+  });
+
+  it('reconnects by itself and answers 503 on /ready while Redis is down', () => {
+    expect(readyCodes).toContain(503);
+    expect(readyCodes.at(-1)).toBe(200);
+  });
+
+  it('loses nothing: every acknowledged proposal has an output, nothing pending, nothing dead-lettered', async () => {
+    expect(run.acknowledged).toHaveLength(COUNT);
+    expect(await redis.client.xlen(streams.harvestProposal)).toBe(COUNT);
+    expect(new Set(planIds)).toEqual(new Set(run.acknowledged));
+    expect(await redis.client.xlen(streams.deadLetter)).toBe(0);
+  });
+
+  // KNOWN RUNTIME BUG (reported to the lead): after "commit failed; checking what landed" and a
+  // reclaim right after the reconnect, an entry is processed twice and both transactions apply
+  // (XACK of an already-acknowledged entry is a no-op inside MULTI). Reproduced in every run so
+  // far (1-5 duplicated plan_ids per run). Flip to `it` once the runtime is fixed.
+  it.fails('duplicates nothing: no plan_id has two outputs', () => {
+    expect(duplicates(planIds)).toEqual([]);
+    expect(planIds).toHaveLength(COUNT);
+  });
+});
