@@ -53,13 +53,23 @@ const ENABLE_HINT = 'set DASHBOARD_USER and DASHBOARD_PASSWORD, or DASHBOARD_TOK
  * variables, an unauthenticated page on a non-loopback HOST.
  */
 export function parseDashboardAuth(env: Readonly<Record<string, string | undefined>>, host: string): DashboardAuth {
-  const parsed = parseSecretEnv(env);
-  if (parsed.DASHBOARD_ALLOW_LOOPBACK && !isLoopbackHost(host)) {
-    throw new ConfigError([
+  const problems: string[] = [];
+  let parsed: z.infer<typeof dashboardAuthEnvSchema> | undefined;
+  try {
+    parsed = parseSecretEnv(env);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    problems.push(...error.problems);
+  }
+  // Judged from the raw value too, so one start-up reports this alongside any other mistake.
+  const allowLoopback = parsed?.DASHBOARD_ALLOW_LOOPBACK ?? ['1', 'true', 'yes', 'on'].includes((env.DASHBOARD_ALLOW_LOOPBACK ?? '').trim().toLowerCase());
+  if (allowLoopback && !isLoopbackHost(host)) {
+    problems.push(
       `DASHBOARD_ALLOW_LOOPBACK: would serve the status page without authentication while HOST=${host} is not a loopback address; ` +
         `${ENABLE_HINT} instead, or bind HOST=127.0.0.1`,
-    ]);
+    );
   }
+  if (problems.length > 0 || parsed === undefined) throw new ConfigError(problems);
   return {
     basic: parsed.DASHBOARD_USER !== undefined && parsed.DASHBOARD_PASSWORD !== undefined ? { user: parsed.DASHBOARD_USER, password: parsed.DASHBOARD_PASSWORD } : undefined,
     token: parsed.DASHBOARD_TOKEN,

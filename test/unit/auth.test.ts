@@ -73,6 +73,11 @@ describe('parseDashboardAuth', () => {
     expect(problem).toContain('(value hidden)');
   });
 
+  it('reports a bad variable and an unsafe HOST together', () => {
+    const problems = problemsOf(() => parseDashboardAuth({ DASHBOARD_ALLOW_LOOPBACK: 'yes', DASHBOARD_USER: 'ops' }, '0.0.0.0'));
+    expect(problems).toEqual([expect.stringMatching(/^DASHBOARD_PASSWORD: /), expect.stringMatching(/^DASHBOARD_ALLOW_LOOPBACK: .*HOST=0\.0\.0\.0/)]);
+  });
+
   it.each(['0.0.0.0', '::', '10.0.0.5', 'gates.internal'])('refuses unauthenticated access on the non-loopback HOST %s, naming the variables', (host) => {
     const problems = problemsOf(() => parseDashboardAuth({ DASHBOARD_ALLOW_LOOPBACK: '1' }, host));
     expect(problems).toHaveLength(1);
