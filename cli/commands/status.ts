@@ -1,8 +1,8 @@
 import { parseCommandArgs } from '../args.js';
 import type { Command } from '../command.js';
-import { ExitCode, OperationalError } from '../errors.js';
+import { ExitCode, OperationalError, UsageError } from '../errors.js';
 import type { CliIo } from '../io.js';
-import { renderStatus } from '../status-view.js';
+import { renderGatesStatus } from '../gates-status-view.js';
 
 const help = [
   'Usage: quantum-gates status [--url URL] [--json]',
@@ -25,8 +25,16 @@ const help = [
 const TIMEOUT_MS = 5000;
 
 export function statusUrl(io: CliIo, override?: string): string {
-  const base = override ?? io.env.QG_URL?.trim() ?? `http://127.0.0.1:${io.env.PORT?.trim() || '8080'}`;
-  return new URL('/status', base.endsWith('/') ? base : `${base}/`).toString();
+  const base = override ?? (io.env.QG_URL?.trim() || `http://127.0.0.1:${io.env.PORT?.trim() || '8080'}`);
+  const source = override === undefined ? 'QG_URL' : '--url';
+  let url: URL;
+  try {
+    url = new URL('/status', base.endsWith('/') ? base : `${base}/`);
+  } catch {
+    throw new UsageError(`${source} must be an http:// or https:// URL (got "${base}")`, 'status');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`${source} must be an http:// or https:// URL (got "${base}")`, 'status');
+  return url.toString();
 }
 
 function authHeaders(io: CliIo): Record<string, string> {
@@ -75,7 +83,7 @@ export const statusCommand: Command = {
     } catch {
       throw new OperationalError(`${url} did not answer JSON: ${body.slice(0, 200)}`);
     }
-    io.out(args.values.json ? JSON.stringify(parsed, null, 2) : renderStatus(parsed));
+    io.out(args.values.json ? JSON.stringify(parsed, null, 2) : renderGatesStatus(parsed));
     return ExitCode.ok;
   },
 };

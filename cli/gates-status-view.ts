@@ -1,0 +1,70 @@
+import type { GatesStatus } from '../runtime/http/status.js';
+import { isoTime, table, truncate } from './output.js';
+import { renderStatus } from './status-view.js';
+
+const n = (value: number | null | undefined, digits = 4) =>
+  value === null || value === undefined ? '-' : Number.isInteger(value) ? String(value) : value.toFixed(digits);
+
+function looksLikeGatesStatus(value: unknown): value is GatesStatus {
+  return typeof value === 'object' && value !== null && Array.isArray((value as { gates?: unknown }).gates) && 'generated_at' in value;
+}
+
+/**
+ * The /status JSON as an operator's terminal view, section by section like the status page.
+ * Anything that is not the shape this CLI knows (an older or newer server) falls back to the
+ * generic rendering rather than failing.
+ */
+export function renderGatesStatus(value: unknown, { decisions = 15 }: { decisions?: number } = {}): string {
+  if (!looksLikeGatesStatus(value)) return renderStatus(value);
+  const s = value;
+  const lines: string[] = [`quantum-gates status at ${isoTime(s.generated_at)}  redis ${s.redis_ready ? 'ready' : 'NOT READY'}`];
+
+  const kill = s.kill_switch;
+  const disarm = s.disarm;
+  lines.push(
+    `kill switch ${kill === null ? 'unknown' : kill.active ? 'ON: every plan is blocked' : 'off'}   ` +
+      `disarm ${disarm === null ? 'unknown' : disarm.active ? `ACTIVE: opens are blocked (${disarm.detail ?? ''})` : 'off'}`,
+  );
+  if (s.heat) {
+    const t = s.heat.thresholds;
+    lines.push(
+      `portfolio heat ${n(s.heat.value)} ${s.heat.bucket ?? ''}` +
+        (t ? ` (COLD < ${t.min} <= WARM < ${t.max} <= HOT)` : '') +
+        (s.heat.updated_at ? `, updated ${isoTime(s.heat.updated_at)}` : ''),
+    );
+  }
+  if (s.dead_letter) lines.push(`dead letters ${s.dead_letter.length} in ${s.dead_letter.stream}`);
+
+  lines.push(
+    '',
+    table(
+      ['GATE', 'MODE', 'CONSUMING', 'PROCESSED', 'FAILED', 'DEAD-LETTERED', 'PENDING', 'LAG', 'SOURCE'],
+      s.gates.map((g) => [g.name, g.mode ?? '-', g.consuming ? 'yes' : 'NO', g.processed, g.failed, g.dead_lettered, n(g.pending), n(g.lag), g.source]),
+    ),
+  );
+
+  if (s.budgets && s.budgets.length > 0) {
+    lines.push(
+      '',
+      'Budgets',
+      table(
+        ['SYMBOL', 'BUDGET USD', 'STRESS', 'POSITION USD', 'OVER', 'MODE', 'COMPUTED'],
+        s.budgets.map((b) => [b.symbol, n(b.budget_usd, 2), n(b.stress_factor), n(b.position_notional_usd, 2), b.over_budget ? 'YES' : 'no', b.mode ?? '-', isoTime(b.computed_at ?? 0)]),
+      ),
+    );
+  }
+  if (s.decisions && s.decisions.length > 0) {
+    lines.push(
+      '',
+      'Latest decisions',
+      table(
+        ['AT', 'GATE', 'KIND', 'SYMBOL', 'PLAN', 'ACTION', 'REASON', 'DETAIL'],
+        s.decisions
+          .slice(0, decisions)
+          .map((d) => [isoTime(d.at), d.gate, d.kind, d.symbol ?? '-', truncate(d.plan_id ?? '-', 12), d.action ?? '-', d.reason ?? '-', truncate(d.detail ?? '', 40)]),
+      ),
+    );
+  }
+  if (s.errors.length > 0) lines.push('', 'Could not read:', ...s.errors.map((e) => `  ${e}`));
+  return lines.join('\n');
+}

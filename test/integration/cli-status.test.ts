@@ -1,0 +1,96 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { allHandlers } from '../../handlers/index.js';
+import type { GatesStatus } from '../../runtime/http/status.js';
+import { httpPlugins } from '../../runtime/http-plugins.js';
+import { createRuntime, type Runtime } from '../../runtime/runtime.js';
+import { keys } from '../../schemas/keys.js';
+import { freePort, startTestRedis, type TestRedis } from '../support/redis-server.js';
+import { waitFor } from '../support/runtime.js';
+import { runCli } from './cli-harness.js';
+
+const USER = 'ops';
+const PASSWORD = 'correct-horse-battery';
+
+describe('quantum-gates status', () => {
+  let redis: TestRedis;
+  let runtime: Runtime;
+  let env: Record<string, string>;
+
+  beforeAll(async () => {
+    redis = await startTestRedis();
+    runtime = await createRuntime({
+      env: {
+        REDIS_URL: redis.url,
+        PORT: '0',
+        HOST: '127.0.0.1',
+        LOG_LEVEL: 'silent',
+        BLOCK_MS: '100',
+        CONSUMER_NAME: `cli-status-${process.pid}`,
+        HANDLERS: 'position-snapshot,heat-gate',
+        DASHBOARD_USER: USER,
+        DASHBOARD_PASSWORD: PASSWORD,
+      },
+      handlers: allHandlers,
+      httpPlugins,
+    });
+    const address = await runtime.start();
+    env = { QG_URL: address, DASHBOARD_USER: USER, DASHBOARD_PASSWORD: PASSWORD, REDIS_URL: redis.url };
+  });
+  afterAll(async () => {
+    await runtime.stop();
+    await redis.stop();
+  });
+
+  it('--json prints the /status JSON the server serves', async () => {
+    const result = await runCli(['status', '--json'], env);
+
+    expect(result.code, result.stderr).toBe(0);
+    const status = JSON.parse(result.stdout) as GatesStatus;
+    expect(status.gates.map((g) => g.name)).toEqual(expect.arrayContaining(['heat-gate', 'position-snapshot']));
+  });
+
+  it('renders gates, modes, heat, kill switch and decisions for a terminal, with live numbers', async () => {
+    await runCli(['kill', 'on'], env);
+    await runCli(['inject', 'portfolio', '--equity-usd', '10000'], env);
+    await runCli(['inject', 'snapshot', '--symbol', 'ETHUSDT', '--position-notional-usd', '1800', '--sigma', '0.15'], env);
+    await waitFor(async () => (await redis.client.exists(keys.positionSnapshot('ETHUSDT'))) === 1);
+    await runCli(['inject', 'proposal', '--symbol', 'ETHUSDT', '--action', 'FULL_CLOSE', '--plan-id', 'cli-status-1'], env);
+    await waitFor(async () => (await redis.client.exists(keys.portfolioHeat)) === 1);
+
+    const result = await waitFor(async () => {
+      const r = await runCli(['status'], env);
+      return r.stdout.includes('cli-status-1') ? r : undefined;
+    });
+
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('kill switch ON: every plan is blocked');
+    expect(result.stdout).toMatch(/portfolio heat 0\.027\d* COLD/);
+    expect(result.stdout).toMatch(/^GATE\s+MODE\s+CONSUMING\s+PROCESSED/m);
+    expect(result.stdout).toMatch(/^heat-gate\s+shadow\s+yes\s+1\s/m);
+    expect(result.stdout).toMatch(/downgrade\s+ETHUSDT\s+cli-status-1\s+FULL_CLOSE/);
+    await redis.client.del(keys.killSwitch);
+  });
+
+  it('fails with exit 1 and says so when the credentials are refused', async () => {
+    const result = await runCli(['status'], { ...env, DASHBOARD_PASSWORD: 'wrong-password' });
+
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/refused the credentials \(HTTP 401\)/);
+  });
+
+  it('fails with exit 1 and says where it looked when nothing listens', async () => {
+    const url = `http://127.0.0.1:${await freePort()}`;
+
+    const result = await runCli(['status'], { ...env, QG_URL: url });
+
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`cannot reach quantum-gates at ${url}/status: ECONNREFUSED`);
+  });
+
+  it('refuses a malformed --url with exit 2', async () => {
+    const result = await runCli(['status', '--url', 'not a url'], env);
+
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('--url');
+  });
+});
