@@ -116,8 +116,10 @@ export class TransactionCommitter implements Committer {
       }
       // WATCH fired: a guarded key changed between check and EXEC. Nothing applied; the guarded
       // items re-run their handlers, the rest are committed again.
-      conflicted.push(...guarded);
-      accepted = accepted.filter((i) => !guarded.includes(i));
+      // Only those still accepted: the ones whose guard already failed the check are counted.
+      const stillGuarded = guarded.filter((i) => accepted.includes(i));
+      conflicted.push(...stillGuarded);
+      accepted = accepted.filter((i) => !stillGuarded.includes(i));
     }
   }
 

@@ -1,0 +1,104 @@
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { TransactionCommitter } from '../../runtime/commit.js';
+import { EffectRecorder } from '../../runtime/effects.js';
+import { startTestRedis, type TestRedis } from '../support/redis-server.js';
+
+function recorder(build: (r: EffectRecorder) => void): EffectRecorder {
+  const r = new EffectRecorder();
+  build(r);
+  return r;
+}
+
+describe('TransactionCommitter on a real redis-server', () => {
+  let redis: TestRedis;
+  let connection: Redis;
+
+  beforeAll(async () => {
+    redis = await startTestRedis();
+    connection = new Redis(redis.url);
+  });
+  afterAll(async () => {
+    connection.disconnect();
+    await redis.stop();
+  });
+  beforeEach(async () => {
+    await redis.client.flushall();
+    await redis.client.xgroup('CREATE', 's', 'g', '0', 'MKSTREAM');
+  });
+
+  async function deliver(count: number): Promise<string[]> {
+    for (let i = 0; i < count; i++) await redis.client.xadd('s', '*', 'n', String(i));
+    const reply = (await redis.client.xreadgroup('GROUP', 'g', 'c', 'COUNT', count, 'STREAMS', 's', '>')) as [string, [string, string[]][]][];
+    return reply[0]![1].map(([id]) => id);
+  }
+
+  it('commits effects, dead letters and the ack together', async () => {
+    const [a, b] = await deliver(2);
+    const committer = new TransactionCommitter(connection, 0);
+    const report = await committer.commit({ stream: 's', group: 'g' }, [
+      { entryId: a, recorder: recorder((r) => r.emit('out', { n: '0' })) },
+      { entryId: b, extraEmits: [{ stream: 'dlq', fields: { reason: 'x' }, maxLen: 0 }] },
+    ]);
+    expect(report).toEqual({ committed: [0, 1], conflicted: [], effectFailures: [] });
+    expect(await redis.client.xlen('out')).toBe(1);
+    expect(await redis.client.xlen('dlq')).toBe(1);
+    expect((await redis.client.xpending('s', 'g'))[0]).toBe(0);
+  });
+
+  it('reports each conflicting message once when a guard fails and WATCH then aborts the rest', async () => {
+    const [a, b, c] = await deliver(3);
+    await redis.client.set('taken', '1');
+    // Another client writes a watched key between the guard check and EXEC, so WATCH aborts.
+    const meddling = new Proxy(connection, {
+      get(target, prop) {
+        if (prop !== 'multi') {
+          const value = Reflect.get(target, prop) as unknown;
+          return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+        }
+        return () => {
+          const transaction = target.multi();
+          return {
+            call: (...args: [string, ...(string | number)[]]) => transaction.call(...args),
+            exec: async () => {
+              await redis.client.set('free', 'stolen');
+              return transaction.exec();
+            },
+          };
+        };
+      },
+    });
+    const report = await new TransactionCommitter(meddling, 0).commit({ stream: 's', group: 'g' }, [
+      { entryId: a, recorder: recorder((r) => (r.requireAbsent('taken'), r.emit('out', { n: 'a' }))) },
+      { entryId: b, recorder: recorder((r) => (r.requireAbsent('free'), r.emit('out', { n: 'b' }))) },
+      { entryId: c, recorder: recorder((r) => r.emit('out', { n: 'c' })) },
+    ]);
+    expect(report.conflicted).toEqual([0, 1]);
+    expect(report.committed).toEqual([2]);
+    expect((await redis.client.xrange('out', '-', '+')).map(([, f]) => f[1])).toEqual(['c']);
+  });
+
+  it('applies nothing of a message whose guard no longer holds', async () => {
+    const [a] = await deliver(1);
+    await redis.client.set('version', '2');
+    const report = await new TransactionCommitter(connection, 0).commit({ stream: 's', group: 'g' }, [
+      { entryId: a, recorder: recorder((r) => (r.requireValue('version', '1'), r.setKey('version', '2'), r.emit('out', { n: 'a' }))) },
+    ]);
+    expect(report).toMatchObject({ committed: [], conflicted: [0] });
+    expect(await redis.client.exists('out')).toBe(0);
+    expect((await redis.client.xpending('s', 'g'))[0]).toBe(1);
+  });
+
+  it('reports a command Redis rejects inside the transaction; the rest of it stands', async () => {
+    const [a] = await deliver(1);
+    await redis.client.set('not-a-hash', 'x');
+    const report = await new TransactionCommitter(connection, 0).commit({ stream: 's', group: 'g' }, [
+      { entryId: a, recorder: recorder((r) => (r.putHash('not-a-hash', { f: 'v' }), r.emit('out', { n: 'a' }))) },
+    ]);
+    expect(report.committed).toEqual([0]);
+    expect(report.effectFailures).toHaveLength(1);
+    expect(report.effectFailures[0]!.error.message).toMatch(/WRONGTYPE/);
+    expect(await redis.client.xlen('out')).toBe(1);
+    expect((await redis.client.xpending('s', 'g'))[0]).toBe(0);
+  });
+});
