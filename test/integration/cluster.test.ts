@@ -1,0 +1,190 @@
+import { Queue } from 'bullmq';
+import type { Cluster } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { allHandlers } from '../../handlers/index.js';
+import { createRuntime, type Runtime } from '../../runtime/runtime.js';
+import { keys, streams } from '../../schemas/keys.js';
+import { startTestRedisCluster, type TestRedisCluster } from '../support/redis-cluster.js';
+
+const BULLMQ_PREFIX = '{quantum}';
+const known = new Set(allHandlers.map((h) => h.name));
+/** The governor is driven when this tree has it; the heat gate always. */
+const withGovernor = known.has('governor') && known.has('governor-cooldown');
+const HANDLERS = ['position-snapshot', 'heat-gate', ...(withGovernor ? ['governor', 'governor-cooldown'] : [])].join(',');
+
+/*
+ * SKIPPED until two fixes outside this file land (both reported to the lead; with them applied
+ * in a scratch worktree all six tests pass in ~6 s):
+ * 1. runtime/redis.ts auto-pipelines the cluster `commands` connection. XGROUP CREATE and XINFO
+ *    have no key in their command spec, so ioredis sends them to a random node; the MOVED reply
+ *    inside an auto-pipeline is surfaced instead of followed, and runtime.start() fails with
+ *    "ReplyError: MOVED …" (3 runs out of 3). Fix: in the Cluster branch pass
+ *    `enableAutoPipelining: false` and `redisOptions: { ...options, enableAutoPipelining: false }`.
+ * 2. handlers/governor/snapshot.ts reads `mget(permit:{id}, governor:block:{id})`: two slots, so
+ *    CROSSSLOT, and every plan fails closed as governor_error. Fix: two GETs.
+ */
+describe.skip('the gates on a three-master Redis Cluster', () => {
+  let cluster: TestRedisCluster;
+  let runtime: Runtime;
+  let r: Cluster;
+
+  beforeAll(async () => {
+    cluster = await startTestRedisCluster();
+    r = cluster.client;
+    runtime = await createRuntime({
+      env: {
+        REDIS_CLUSTER_NODES: cluster.nodes,
+        BULLMQ_PREFIX,
+        HANDLERS,
+        PORT: '0',
+        LOG_LEVEL: 'silent',
+        BLOCK_MS: '100',
+        CONSUMER_NAME: `cluster-test-${process.pid}`,
+        // The heat gate's scenarios leave $3,800 of positions: room for the governor's open.
+        GOV_MAX_TOTAL_NOTIONAL_USDT: '100000',
+      },
+      handlers: allHandlers,
+    });
+    await runtime.start();
+  });
+  afterAll(async () => {
+    await runtime?.stop();
+    await cluster?.stop();
+  });
+
+  it('spreads the heat gate’s input, outputs and state over different slots (so this test means something)', async () => {
+    const slots = await Promise.all(
+      [streams.harvestProposal, streams.harvestCalibrated, streams.heatDecision, keys.portfolioState, keys.activePositions].map(
+        async (key) => Number(await r.cluster('KEYSLOT', key)),
+      ),
+    );
+    expect(new Set(slots).size).toBe(slots.length);
+    expect((await runtime.server.inject({ url: '/ready' })).statusCode).toBe(200);
+  });
+
+  it('runs the heat gate seed scenarios: COLD, WARM, HOT, PARTIAL passes', async () => {
+    await r.hset(keys.portfolioState, 'equity_usd', '10000');
+    await r.xadd(streams.positionSnapshot, '*', 'symbol', 'ETHUSDT', 'position_notional_usd', '1800', 'sigma', '0.15');
+    await waitFor(async () => (await r.sismember(keys.activePositions, 'ETHUSDT')) === 1, 'ETHUSDT snapshot');
+    await r.xadd(streams.harvestProposal, '*', 'plan_id', 'c-test1', 'symbol', 'ETHUSDT', 'action', 'FULL_CLOSE');
+    expect(await output(r, 'c-test1')).toMatchObject({ calibrated_action: 'PARTIAL_25', heat_bucket: 'COLD', heat_value: '0.027' });
+
+    await r.hset(keys.portfolioState, 'equity_usd', '3000');
+    await r.xadd(streams.positionSnapshot, '*', 'symbol', 'BTCUSDT', 'position_notional_usd', '2000', 'sigma', '0.3');
+    await waitFor(async () => (await r.sismember(keys.activePositions, 'BTCUSDT')) === 1, 'BTCUSDT snapshot');
+    await r.xadd(streams.harvestProposal, '*', 'plan_id', 'c-test2', 'symbol', 'ETHUSDT', 'action', 'FULL_CLOSE');
+    expect(await output(r, 'c-test2')).toMatchObject({ calibrated_action: 'PARTIAL_75', heat_bucket: 'WARM', heat_value: '0.29' });
+
+    await r.hset(keys.portfolioState, 'equity_usd', '1000');
+    await r.xadd(streams.harvestProposal, '*', 'plan_id', 'c-test3', 'symbol', 'BTCUSDT', 'action', 'FULL_CLOSE');
+    expect(await output(r, 'c-test3')).toMatchObject({ calibrated_action: 'FULL_CLOSE', heat_bucket: 'HOT', heat_value: '0.87' });
+
+    await r.xadd(streams.harvestProposal, '*', 'plan_id', 'c-test4', 'symbol', 'ETHUSDT', 'action', 'PARTIAL_50');
+    expect(await output(r, 'c-test4')).toMatchObject({ calibrated_action: 'PARTIAL_50', original_action: 'PARTIAL_50' });
+
+    const decisions = await entries(r, streams.heatDecision);
+    expect(decisions.map((d) => d.plan_id)).toEqual(['c-test1', 'c-test2', 'c-test3', 'c-test4']);
+    expect(await r.hget(keys.portfolioHeat, 'bucket')).toBe('HOT');
+  });
+
+  it('processes a backlog of 2,000 proposals once each and leaves nothing pending', async () => {
+    const before = await r.xlen(streams.harvestCalibrated);
+    const count = 2000;
+    const pipeline = r.pipeline();
+    for (let i = 0; i < count; i++) pipeline.xadd(streams.harvestProposal, '*', 'plan_id', `cb-${i}`, 'symbol', 'ETHUSDT', 'action', 'FULL_CLOSE');
+    await pipeline.exec();
+    await waitFor(async () => (await r.xlen(streams.harvestCalibrated)) >= before + count, 'all backlog outputs');
+    await waitFor(async () => (await pending(r, streams.harvestProposal, 'p26_heat_gate')) === 0, 'nothing pending');
+    const planIds = (await entries(r, streams.harvestCalibrated)).map((e) => e.plan_id).filter((id) => id?.startsWith('cb-'));
+    expect(planIds).toHaveLength(count);
+    expect(new Set(planIds).size).toBe(count);
+  });
+
+  it.runIf(withGovernor)('runs the governor: a close permitted, an open permitted, a second open blocked by cooldown', async () => {
+    await r.xadd(streams.positionSnapshot, '*', 'symbol', 'SOLUSDT', 'position_notional_usd', '300', 'sigma', '0.2', 'qty', '2', 'mark_price', '150');
+    await waitFor(async () => (await r.sismember(keys.activePositions, 'SOLUSDT')) === 1, 'SOLUSDT snapshot');
+    const plan = (fields: Record<string, string>) => r.xadd(streams.applyPlan, '*', ...Object.entries({ decision: 'EXECUTE', ...fields }).flat());
+
+    await plan({ plan_id: 'g-close', symbol: 'SOLUSDT', action: 'FULL_CLOSE_PROPOSED', side: 'SELL', qty: '2' });
+    expect(await decision(r, 'g-close')).toMatchObject({ event: 'permit', reason: 'close_bypass', kind: 'close' });
+
+    await plan({ plan_id: 'g-open-1', symbol: 'ADAUSDT', action: 'UNKNOWN', side: 'BUY', qty: '100', price: '0.5' });
+    expect(await decision(r, 'g-open-1')).toMatchObject({ event: 'permit', kind: 'open' });
+
+    await plan({ plan_id: 'g-open-2', symbol: 'ADAUSDT', action: 'UNKNOWN', side: 'BUY', qty: '100', price: '0.5' });
+    expect(await decision(r, 'g-open-2')).toMatchObject({ event: 'block', reason: 'symbol_cooldown', kind: 'open' });
+
+    for (const id of ['g-close', 'g-open-1']) expect(await r.get(keys.permit(id))).not.toBeNull();
+    expect(await r.get(keys.governorBlock('g-open-2'))).not.toBeNull();
+    expect(await r.get(keys.permit('g-open-2'))).toBeNull();
+    await waitFor(async () => (await pending(r, streams.applyPlan, 'governor')) === 0, 'plans acknowledged');
+
+    // Each permit scheduled its cooldown's end as a delayed BullMQ job under the hash-tagged prefix.
+    const queue = new Queue('governor-cooldown', { connection: r, prefix: BULLMQ_PREFIX });
+    try {
+      expect(await queue.getDelayedCount()).toBeGreaterThanOrEqual(2);
+    } finally {
+      await queue.close();
+    }
+  });
+
+  it.runIf(withGovernor)('runs the cooldown job handler through BullMQ on the cluster', async () => {
+    await runtime.services.jobs.add([
+      { queue: 'governor-cooldown', name: 'cooldown-expired', data: { symbol: 'XRPUSDT', plan_id: 'g-cool', started_at: 1, until: 2 }, delayMs: 0, jobId: 'cooldown-XRPUSDT-1' },
+    ]);
+    const event = await waitFor(
+      async () => (await entries(r, streams.governorEvents)).find((e) => e.event === 'cooldown_expired' && e.plan_id === 'g-cool'),
+      'cooldown_expired event',
+    );
+    expect(event).toMatchObject({ symbol: 'XRPUSDT' });
+  });
+
+  it('never leaves a guard lease behind after committing', async () => {
+    const leftovers: string[] = [];
+    for (const node of r.nodes('master')) {
+      let cursor = '0';
+      do {
+        const [next, found] = await node.scan(cursor, 'MATCH', '*:qg:lease', 'COUNT', 1000);
+        cursor = next;
+        leftovers.push(...found);
+      } while (cursor !== '0');
+    }
+    expect(leftovers).toEqual([]);
+  });
+});
+
+async function waitFor<T>(probe: () => Promise<T>, what: string, timeoutMs = 15_000): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  let last: T | undefined;
+  while (Date.now() < deadline) {
+    last = await probe();
+    if (last) return last as NonNullable<T>;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  throw new Error(`timed out waiting for ${what} (last: ${JSON.stringify(last)})`);
+}
+
+async function entries(r: Cluster, stream: string): Promise<Record<string, string>[]> {
+  const raw = await r.xrange(stream, '-', '+');
+  return raw.map(([id, fields]) => {
+    const record: Record<string, string> = { _id: id };
+    for (let i = 0; i + 1 < fields.length; i += 2) record[fields[i]!] = fields[i + 1]!;
+    return record;
+  });
+}
+
+function output(r: Cluster, planId: string) {
+  return waitFor(async () => (await entries(r, streams.harvestCalibrated)).find((e) => e.plan_id === planId), `output for ${planId}`);
+}
+
+function decision(r: Cluster, planId: string) {
+  return waitFor(
+    async () => (await entries(r, streams.governorEvents)).find((e) => e.plan_id === planId && (e.event === 'permit' || e.event === 'block')),
+    `decision for ${planId}`,
+  );
+}
+
+async function pending(r: Cluster, stream: string, group: string): Promise<number> {
+  const summary = (await r.xpending(stream, group)) as [number, ...unknown[]];
+  return Number(summary[0]);
+}
