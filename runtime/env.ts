@@ -10,6 +10,11 @@ export class ConfigError extends Error {
 
 type Env = Readonly<Record<string, string | undefined>>;
 
+/** Variables whose values must never reach a log line, even in an error about them. */
+function isSecret(variable: string): boolean {
+  return /PASSWORD|TOKEN|SECRET|KEY|REDIS_URL/i.test(variable);
+}
+
 /**
  * Parses environment variables against a zod object whose keys are the variable names.
  * Empty strings count as unset so `FOO=` in an env file falls back to the default.
@@ -26,8 +31,10 @@ export function parseEnv<S extends z.ZodObject>(schema: S, env: Env): z.infer<S>
   throw new ConfigError(
     result.error.issues.map((issue) => {
       const name = issue.path.join('.') || '(environment)';
-      const got = picked[String(issue.path[0])];
-      return `${name}: ${issue.message}${got === undefined ? '' : ` (got "${got}")`}`;
+      const variable = String(issue.path[0]);
+      const got = picked[variable];
+      const shown = got === undefined || isSecret(variable) ? '' : ` (got "${got}")`;
+      return `${name}: ${issue.message}${shown}`;
     }),
   );
 }

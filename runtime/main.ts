@@ -1,7 +1,7 @@
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { allHandlers } from '../handlers/index.js';
-import { httpPlugins } from './http-plugins.js';
+import { checkHttpEnv, httpPlugins } from './http-plugins.js';
 import { redisIsConfigured } from './config.js';
 import { ConfigError } from './env.js';
 import { isListening, redisServerAvailable, startLocalRedis, type LocalRedis } from './local-redis.js';
@@ -17,7 +17,7 @@ async function main(): Promise<void> {
   const env: Record<string, string | undefined> = { ...process.env };
   let localRedis: LocalRedis | undefined;
   // Validate everything (runtime and every selected gate) before touching Redis.
-  const { config: runtimeConfig } = loadConfiguration(env, allHandlers);
+  const { config: runtimeConfig } = loadConfiguration(env, allHandlers, checkHttpEnv);
   if (!redisIsConfigured(runtimeConfig) && !(await isListening('127.0.0.1', runtimeConfig.REDIS_PORT))) {
     if (!redisServerAvailable()) {
       console.error(
@@ -32,7 +32,7 @@ async function main(): Promise<void> {
     console.error(`quantum-gates: no Redis was running, so started a private redis-server at ${localRedis.url} (data in ${localRedis.dataDir})`);
   }
 
-  const runtime = await createRuntime({ env, handlers: allHandlers, httpPlugins });
+  const runtime = await createRuntime({ env, handlers: allHandlers, httpPlugins, checkHttpEnv });
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;

@@ -43,6 +43,8 @@ export interface RuntimeOptions {
   readonly logger?: RootLogger;
   readonly now?: () => number;
   readonly httpPlugins?: (services: RuntimeServices) => FastifyPluginAsync[];
+  /** Validates the plugins' settings together with the rest, before any connection is opened. */
+  readonly checkHttpEnv?: (env: Env, host: string) => void;
   /** Swap the single-node transaction for another commit strategy (Redis Cluster). */
   readonly committerFactory?: (connection: RedisClient, config: RuntimeConfig) => Committer;
 }
@@ -60,7 +62,12 @@ export interface Runtime {
 }
 
 /** Parses every setting (runtime and each selected handler) and reports all problems together. */
-export function loadConfiguration(env: Env, all: readonly AnyHandler[]): { config: RuntimeConfig; hosted: { handler: AnyHandler; config: unknown }[] } {
+export function loadConfiguration(
+  env: Env,
+  all: readonly AnyHandler[],
+  /** Further settings to validate in the same pass (the HTTP plugins'), throwing ConfigError. */
+  checkMore?: (env: Env, host: string) => void,
+): { config: RuntimeConfig; hosted: { handler: AnyHandler; config: unknown }[] } {
   const problems: string[] = [];
   const attempt = <T>(parse: () => T): T | undefined => {
     try {
@@ -75,12 +82,13 @@ export function loadConfiguration(env: Env, all: readonly AnyHandler[]): { confi
   const config = attempt(() => parseRuntimeConfig(env));
   const selected = attempt(() => selectHandlers(all, env.HANDLERS)) ?? [];
   const hosted = selected.map((handler) => ({ handler, config: attempt(() => handler.config(env)) }));
+  if (checkMore) attempt(() => checkMore(env, config?.HOST ?? env.HOST ?? '127.0.0.1'));
   if (problems.length > 0 || config === undefined) throw new ConfigError(problems);
   return { config, hosted };
 }
 
 export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
-  const { config, hosted: parsed } = loadConfiguration(options.env, options.handlers);
+  const { config, hosted: parsed } = loadConfiguration(options.env, options.handlers, options.checkHttpEnv);
   const logger = options.logger ?? createLogger(config.LOG_LEVEL);
   const now = options.now ?? Date.now;
   const registry = createRegistry();

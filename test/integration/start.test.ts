@@ -50,9 +50,10 @@ describe('npm start', () => {
   });
 
   it('refuses to start on a bad setting, naming every bad variable', async () => {
-    const run = launch({ REDIS_URL: 'redis://127.0.0.1:1', PORT: 'http', HEAT_MAX: 'hot' });
+    const run = launch({ REDIS_URL: 'redis://:hunter2@127.0.0.1:1', PORT: 'http', HEAT_MAX: 'hot', DASHBOARD_USER: 'ops', DASHBOARD_PASSWORD: 'short' });
     expect(await run.exited).toBe(1);
-    expect(run.output()).toContain('PORT:');
-    expect(run.output()).toContain('HEAT_MAX:');
+    for (const name of ['PORT', 'HEAT_MAX', 'DASHBOARD_PASSWORD']) expect(run.output()).toContain(`${name}:`);
+    expect(run.output()).not.toContain('short');
+    expect(run.output()).not.toContain('hunter2');
   });
 });
