@@ -104,6 +104,9 @@ export class JobRunner {
       concurrency: 1,
     });
     this.worker.on('error', (error) => this.log.warn({ err: describeError(error) }, 'worker error'));
+    // Until its connections are up, closing the worker rejects inside BullMQ; a stop right after
+    // start must find it ready.
+    await this.worker.waitUntilReady();
   }
 
   async stop(): Promise<void> {
