@@ -13,6 +13,12 @@ import type { RedisReader } from './redis-reader.js';
 
 type RawEntry = [id: string, fields: string[] | null];
 
+/** Entries as one read returned them, and when (this process's clock) they became ours. */
+interface Batch {
+  readonly entries: RawEntry[];
+  readonly readAt: number;
+}
+
 export interface JobSink {
   add(jobs: readonly ScheduledJob[]): Promise<void>;
 }
@@ -105,37 +111,47 @@ export class StreamConsumer {
     let lastReclaim = 0;
     // The next batch is read while the current one is handled and committed, so the read's
     // round trip overlaps the work. Its entries are ours (pending) from the moment Redis answers.
-    let prefetch: Promise<RawEntry[]> | undefined;
+    let prefetch: Promise<Batch> | undefined;
     const startPrefetch = () => {
       prefetch = this.read('>');
       prefetch.catch(() => undefined); // awaited below; a failure there sends us back to our own pending entries
+    };
+    /** Handles what the prefetch brought, so nothing else (a reclaim) can take the same entries twice. */
+    const settlePrefetch = async () => {
+      if (!prefetch) return;
+      const batch = await prefetch;
+      prefetch = undefined;
+      if (batch.entries.length > 0) await this.processBatch(batch, new Map());
     };
     while (!this.stopping) {
       try {
         if (!isReady(commands) || !isReady(reader) || !isReady(committerConnection)) {
           this.setConsuming(false);
-          prefetch = undefined;
+          prefetch = undefined; // its entries, if Redis delivered them, are in our pending list: drained below
           for (const client of [commands, reader, committerConnection]) await waitUntilReady(client, this.abort.signal);
           drainOwnPending = true;
           continue;
         }
         this.setConsuming(true);
         if (this.deps.now() - lastReclaim >= config.CLAIM_INTERVAL_MS) {
+          // XAUTOCLAIM also returns our own idle entries: never while a read of ours is in hand.
+          await settlePrefetch();
           lastReclaim = this.deps.now();
           await this.reclaim();
           continue;
         }
         if (drainOwnPending) {
+          await settlePrefetch();
           const own = await this.read('0');
-          if (own.length === 0) drainOwnPending = false;
+          if (own.entries.length === 0) drainOwnPending = false;
           else await this.processBatch(own, new Map());
           continue;
         }
-        const entries = prefetch ? await prefetch : await this.read('>');
+        const batch = prefetch ? await prefetch : await this.read('>');
         prefetch = undefined;
-        if (entries.length === 0) continue;
+        if (batch.entries.length === 0) continue;
         startPrefetch();
-        await this.processBatch(entries, new Map());
+        await this.processBatch(batch, new Map());
       } catch (error) {
         prefetch = undefined;
         if (this.stopping) break;
@@ -145,13 +161,10 @@ export class StreamConsumer {
       }
     }
     // Stopping: what the last read brought is ours; commit it rather than leave it pending.
-    if (prefetch) {
-      try {
-        const entries = await prefetch;
-        if (entries.length > 0) await this.processBatch(entries, new Map());
-      } catch (error) {
-        this.log.warn({ err: describeError(error) }, 'could not finish the last batch; its entries stay pending for another consumer');
-      }
+    try {
+      await settlePrefetch();
+    } catch (error) {
+      this.log.warn({ err: describeError(error) }, 'could not finish the last batch; its entries stay pending for another consumer');
     }
     this.setConsuming(false);
     metrics.consumerUp.set(labels, 0);
@@ -163,13 +176,13 @@ export class StreamConsumer {
     this.deps.metrics.consumerUp.set({ handler: this.deps.handler.name }, value ? 1 : 0);
   }
 
-  private async read(id: '0' | '>'): Promise<RawEntry[]> {
+  private async read(id: '0' | '>'): Promise<Batch> {
     const { config, reader } = this.deps;
     const args: (string | number)[] = ['GROUP', this.group, config.CONSUMER_NAME, 'COUNT', config.BATCH_SIZE];
     if (id === '>') args.push('BLOCK', config.BLOCK_MS);
     args.push('STREAMS', this.stream, id);
     const reply = (await reader.call('XREADGROUP', ...args)) as [string, RawEntry[]][] | null;
-    return reply?.[0]?.[1] ?? [];
+    return { entries: reply?.[0]?.[1] ?? [], readAt: this.deps.now() };
   }
 
   /** Takes over entries another consumer left pending past CLAIM_IDLE_MS (it died or hung). */
@@ -192,7 +205,7 @@ export class StreamConsumer {
       if (entries.length === 0) continue;
       metrics.reclaimed.inc({ handler: this.deps.handler.name }, entries.length);
       this.log.info({ count: entries.length }, 'reclaimed pending entries from idle consumers');
-      await this.processBatch(entries, await this.deliveryCounts(entries));
+      await this.processBatch({ entries, readAt: this.deps.now() }, await this.deliveryCounts(entries));
     } while (cursor !== '0-0' && !this.stopping);
   }
 
@@ -211,7 +224,7 @@ export class StreamConsumer {
     return new Map(rows.map(([id, , , deliveries]) => [id, deliveries]));
   }
 
-  private async processBatch(entries: RawEntry[], deliveries: Map<string, number>): Promise<void> {
+  private async processBatch({ entries, readAt }: Batch, deliveries: Map<string, number>): Promise<void> {
     const { handler, config, metrics } = this.deps;
     const started = performance.now();
     metrics.batchSize.observe({ handler: handler.name }, entries.length);
@@ -249,7 +262,7 @@ export class StreamConsumer {
         items[validSlots[validIndex]!] = this.itemFor(valid[validIndex]!, outcomes[k]!);
       });
       const roundItems = round === 0 ? items.map((_, i) => i) : pending.map((i) => validSlots[i]!);
-      const conflicted = await this.commit(roundItems.map((i) => items[i]!), roundItems);
+      const conflicted = await this.commit(roundItems.map((i) => items[i]!), roundItems, readAt);
       if (conflicted.length > 0) metrics.conflicts.inc({ handler: handler.name }, conflicted.length);
       pending = conflicted.map((slot) => validSlots.indexOf(slot)).filter((i) => i >= 0);
       if (round >= MAX_CONFLICT_ROUNDS && pending.length > 0) {
@@ -300,10 +313,22 @@ export class StreamConsumer {
    * the stream's pending list says which (an applied commit acknowledged its entries). Returns
    * the slots whose guards conflicted.
    */
-  private async commit(batch: (CommitItem & { outcome: OutcomeLabel })[], slots: number[]): Promise<number[]> {
-    const { committer, committerConnection, metrics, handler } = this.deps;
+  private async commit(batch: (CommitItem & { outcome: OutcomeLabel })[], slots: number[], readAt: number): Promise<number[]> {
+    const { committer, committerConnection, metrics, handler, config } = this.deps;
     let todo = batch.map((_, i) => i).filter((i) => batch[i]!.outcome.kind !== 'left-pending');
     const source = { stream: this.stream, group: this.group };
+    // Another consumer may reclaim entries idle past CLAIM_IDLE_MS. A batch held that long (an
+    // outage, a stall) is committed only for the entries still ours; a fresh batch cannot have
+    // been claimed, so the fast path pays nothing for this check.
+    if (this.deps.now() - readAt > config.CLAIM_IDLE_MS / 2) {
+      const owned = await this.pendingIds(todo.map((i) => batch[i]!.entryId).filter((id): id is string => id !== undefined));
+      const lost = todo.filter((i) => !owned.has(batch[i]!.entryId!));
+      if (lost.length > 0) {
+        metrics.commitFailures.inc({ handler: handler.name, kind: 'lost_ownership' }, lost.length);
+        this.log.warn({ count: lost.length }, 'entries were reclaimed by another consumer while held; leaving them to it');
+        todo = todo.filter((i) => owned.has(batch[i]!.entryId!));
+      }
+    }
     for (;;) {
       let report: CommitReport;
       try {
@@ -311,6 +336,8 @@ export class StreamConsumer {
       } catch (error) {
         metrics.commitFailures.inc({ handler: handler.name, kind: 'connection' });
         this.log.warn({ err: describeError(error), count: todo.length }, 'commit failed; checking what landed');
+        // Entries no longer pending for this consumer were committed (the transaction acked them)
+        // or were claimed by another consumer, which will finish them: either way not ours to redo.
         await waitUntilReady(committerConnection);
         await waitUntilReady(this.deps.commands);
         const stillPending = await this.pendingIds(todo.map((i) => batch[i]!.entryId).filter((id): id is string => id !== undefined));
@@ -330,6 +357,7 @@ export class StreamConsumer {
     }
   }
 
+  /** Which of `ids` are pending for this consumer (delivered to it, not acknowledged). */
   private async pendingIds(ids: string[]): Promise<Set<string>> {
     if (ids.length === 0) return new Set();
     const sorted = [...ids].sort(compareIds);
@@ -339,7 +367,9 @@ export class StreamConsumer {
       this.group,
       sorted[0]!,
       sorted[sorted.length - 1]!,
-      ids.length * 2 + 10,
+      // Our pending list also holds the prefetched batch, which may fall inside the range.
+      ids.length + 2 * this.deps.config.BATCH_SIZE + 10,
+      this.deps.config.CONSUMER_NAME,
     )) as [string, string, number, number][];
     const wanted = new Set(ids);
     return new Set(rows.map((row) => row[0]).filter((id) => wanted.has(id)));

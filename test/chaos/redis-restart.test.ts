@@ -66,12 +66,10 @@ describe('redis-server restarted (AOF on) in the middle of a paced run', () => {
     expect(await redis.client.xlen(streams.deadLetter)).toBe(0);
   });
 
-  // KNOWN RUNTIME BUG (reported to the lead): after "commit failed; checking what landed" and a
-  // reclaim right after the reconnect, an entry is processed twice and both transactions apply
-  // (XACK of an already-acknowledged entry is a no-op inside MULTI). Reproduced
-  // in 4 of 5 runs (1-5 duplicated plan_ids), so neither `it` nor `it.fails` would be
-  // deterministic: skipped, with the count printed above. Make it `it` once the runtime is fixed.
-  it.skip('duplicates nothing: no plan_id has two outputs', () => {
+  // Regression: this used to fail in 4 of 5 runs (1-5 plan_ids twice) — the periodic reclaim took
+  // back our own prefetched entries after the outage, and a batch held through the outage was
+  // committed without checking it was still ours.
+  it('duplicates nothing: no plan_id has two outputs', () => {
     expect(duplicates(planIds)).toEqual([]);
     expect(planIds).toHaveLength(COUNT);
   });

@@ -51,6 +51,21 @@ const claimer = defineHandler({
   },
 });
 
+/** Echoes each message after holding it `hold_ms` (a stalled handler, a slow dependency). */
+const slow = defineHandler({
+  name: 'slow',
+  description: 'test handler that takes its time',
+  trigger: { kind: 'stream', stream: () => IN, group: () => 'slow' },
+  input: z.looseObject({ n: z.string(), hold_ms: z.coerce.number().default(0) }),
+  config: (env) => parseEnv(z.object({}), env),
+  metrics: () => ({}),
+  failure: { maxAttempts: 1, backoffMs: 0, policy: 'dead-letter' },
+  async handle(message, ctx) {
+    if (message.hold_ms > 0) await new Promise((r) => setTimeout(r, message.hold_ms));
+    ctx.emit(OUT, { n: message.n });
+  },
+});
+
 describe('runtime on a real redis-server', () => {
   let redis: TestRedis;
   const running: Runtime[] = [];
@@ -166,6 +181,31 @@ describe('runtime on a real redis-server', () => {
     });
     expect(letter).toMatchObject({ source_id: id, reason: 'too_many_deliveries' });
     expect(await redis.client.xlen(OUT)).toBe(0);
+  });
+
+  it('does not reclaim its own prefetched entries while a slow batch is in hand (no duplicate)', async () => {
+    // Batch 1 is held past CLAIM_IDLE_MS while batch 2 sits prefetched and idle: the periodic
+    // reclaim must not hand batch 2 to us a second time.
+    await start([slow], { BATCH_SIZE: '1', CLAIM_IDLE_MS: '300', CLAIM_INTERVAL_MS: '100' });
+    await produce(redis.client, IN, [{ n: '1', hold_ms: '900' }, { n: '2' }, { n: '3' }]);
+    await waitFor(async () => (await redis.client.xlen(OUT)) >= 3, { what: 'three outputs' });
+    await waitFor(async () => (await pendingCount(redis.client, IN, 'slow')) === 0, { what: 'nothing pending' });
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await readStream(redis.client, OUT)).map((e) => e.n)).toEqual(['1', '2', '3']);
+  });
+
+  it('leaves a held entry to the consumer that reclaimed it, writing no output of its own', async () => {
+    const runtime = await start([slow], { BATCH_SIZE: '1', CLAIM_IDLE_MS: '200', CLAIM_INTERVAL_MS: '60000' });
+    const [id] = await produce(redis.client, IN, [{ n: 'held', hold_ms: '1000' }]);
+    await waitFor(async () => (await pendingCount(redis.client, IN, 'slow')) === 1, { what: 'delivered' });
+    await new Promise((r) => setTimeout(r, 400));
+    // Another replica takes it over, as XAUTOCLAIM does past CLAIM_IDLE_MS.
+    const claimed = (await redis.client.xautoclaim(IN, 'slow', 'other-replica', 200, '0-0', 'COUNT', 10)) as [string, [string, string[]][]];
+    expect(claimed[1].map(([entry]) => entry)).toEqual([id]);
+    await waitFor(async () => (await runtime.server.inject({ url: '/metrics' })).body.includes('kind="lost_ownership"'), { what: 'lost ownership seen' });
+    expect(await redis.client.xlen(OUT)).toBe(0);
+    const [[, owner]] = (await redis.client.xpending(IN, 'slow', '-', '+', 10)) as [string, string, number, number][];
+    expect(owner).toBe('other-replica');
   });
 
   it('answers /health, /ready and /metrics', async () => {
