@@ -33,7 +33,7 @@ export function parseEnv<S extends z.ZodObject>(schema: S, env: Env): z.infer<S>
       const name = issue.path.join('.') || '(environment)';
       const variable = String(issue.path[0]);
       const got = picked[variable];
-      const shown = got === undefined || isSecret(variable) ? '' : ` (got "${got}")`;
+      const shown = got === undefined ? '' : isSecret(variable) ? ' (value hidden)' : ` (got "${got}")`;
       return `${name}: ${issue.message}${shown}`;
     }),
   );

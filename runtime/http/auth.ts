@@ -56,7 +56,7 @@ export function parseDashboardAuth(env: Readonly<Record<string, string | undefin
   const problems: string[] = [];
   let parsed: z.infer<typeof dashboardAuthEnvSchema> | undefined;
   try {
-    parsed = parseSecretEnv(env);
+    parsed = parseEnv(dashboardAuthEnvSchema, env); // parseEnv hides the values of secret variables
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     problems.push(...error.problems);
@@ -75,20 +75,6 @@ export function parseDashboardAuth(env: Readonly<Record<string, string | undefin
     token: parsed.DASHBOARD_TOKEN,
     loopbackStatus: parsed.DASHBOARD_ALLOW_LOOPBACK,
   };
-}
-
-const SECRET_VARIABLES = ['DASHBOARD_PASSWORD', 'DASHBOARD_TOKEN'];
-
-/** parseEnv quotes the value it rejected; for a secret that would put it in the start-up log. */
-function parseSecretEnv(env: Readonly<Record<string, string | undefined>>): z.infer<typeof dashboardAuthEnvSchema> {
-  try {
-    return parseEnv(dashboardAuthEnvSchema, env);
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    throw new ConfigError(
-      error.problems.map((line) => (SECRET_VARIABLES.some((name) => line.startsWith(`${name}:`)) ? line.replace(/ \(got "[\s\S]*"\)$/, ' (value hidden)') : line)),
-    );
-  }
 }
 
 export function hasCredentials(auth: DashboardAuth): boolean {
