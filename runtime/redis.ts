@@ -37,8 +37,10 @@ export function connectRedis(config: RuntimeConfig, role: ConnectionRole, name: 
   const options: RedisOptions = { ...baseOptions(role), connectionName: name };
   if (config.REDIS_CLUSTER_NODES) {
     return new Cluster(clusterNodes(config.REDIS_CLUSTER_NODES), {
-      redisOptions: options,
-      enableAutoPipelining: role === 'commands',
+      redisOptions: { ...options, enableAutoPipelining: false },
+      // Keyless commands (XGROUP, XINFO) go to a random node; a MOVED inside an auto-pipeline
+      // surfaces as an error instead of being followed, so never auto-pipeline on a cluster.
+      enableAutoPipelining: false,
       clusterRetryStrategy: (times: number) => Math.min(100 * times, 2000),
     });
   }

@@ -56,7 +56,7 @@ export async function loadSnapshot(
   const execKey = keys.governorExecutions(symbol);
   const [decided, kill, disarm, cooldownRaw, version, execLastHour, execLast5Min, recentErrors, marketMark, budgetFields, violations, positions] =
     await Promise.all([
-      redis.mget(keys.permit(planId), keys.governorBlock(planId)),
+      Promise.all([redis.get(keys.permit(planId)), redis.get(keys.governorBlock(planId))]),
       redis.get(keys.killSwitch),
       redis.get(keys.governorDisarm),
       redis.get(keys.governorCooldown(symbol)),

@@ -23,7 +23,7 @@ const HANDLERS = ['position-snapshot', 'heat-gate', ...(withGovernor ? ['governo
  * 2. handlers/governor/snapshot.ts reads `mget(permit:{id}, governor:block:{id})`: two slots, so
  *    CROSSSLOT, and every plan fails closed as governor_error. Fix: two GETs.
  */
-describe.skip('the gates on a three-master Redis Cluster', () => {
+describe('the gates on a three-master Redis Cluster', () => {
   let cluster: TestRedisCluster;
   let runtime: Runtime;
   let r: Cluster;
