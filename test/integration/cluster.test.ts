@@ -13,15 +13,8 @@ const withGovernor = known.has('governor') && known.has('governor-cooldown');
 const HANDLERS = ['position-snapshot', 'heat-gate', ...(withGovernor ? ['governor', 'governor-cooldown'] : [])].join(',');
 
 /*
- * SKIPPED until two fixes outside this file land (both reported to the lead; with them applied
- * in a scratch worktree all six tests pass in ~6 s):
- * 1. runtime/redis.ts auto-pipelines the cluster `commands` connection. XGROUP CREATE and XINFO
- *    have no key in their command spec, so ioredis sends them to a random node; the MOVED reply
- *    inside an auto-pipeline is surfaced instead of followed, and runtime.start() fails with
- *    "ReplyError: MOVED …" (3 runs out of 3). Fix: in the Cluster branch pass
- *    `enableAutoPipelining: false` and `redisOptions: { ...options, enableAutoPipelining: false }`.
- * 2. handlers/governor/snapshot.ts reads `mget(permit:{id}, governor:block:{id})`: two slots, so
- *    CROSSSLOT, and every plan fails closed as governor_error. Fix: two GETs.
+ * Regressions guarded here: keyless commands (XGROUP CREATE, XINFO) inside an auto-pipeline got
+ * MOVED instead of being redirected, and a cross-slot MGET made every governor plan fail closed.
  */
 describe('the gates on a three-master Redis Cluster', () => {
   let cluster: TestRedisCluster;
