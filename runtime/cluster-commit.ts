@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { ReplyError } from 'ioredis';
-import { effectCommands, type CommitItem, type CommitReport, type Committer, type EffectFailure } from './commit.js';
+import { effectCommands, withoutIntraBatchConflicts, type CommitItem, type CommitReport, type Committer, type EffectFailure } from './commit.js';
 import type { Effect, EffectRecorder, Guard } from './effects.js';
 import type { RedisClient } from './redis.js';
 
@@ -186,18 +186,3 @@ export function leaseKey(key: string): string {
   return slotTag(key) !== key || key.includes('{') ? `${key}:qg:lease` : `{${key}}:qg:lease`;
 }
 
-/** A guarded item whose guard key an earlier item of the same batch writes cannot be checked yet. */
-function withoutIntraBatchConflicts(items: readonly CommitItem[], conflicted: number[]): number[] {
-  const written = new Set<string>();
-  const accepted: number[] = [];
-  items.forEach((item, index) => {
-    const guards = item.recorder?.guards ?? [];
-    if (guards.some((g) => written.has(g.key))) {
-      conflicted.push(index);
-      return;
-    }
-    accepted.push(index);
-    for (const key of item.recorder?.writtenKeys() ?? []) written.add(key);
-  });
-  return accepted;
-}

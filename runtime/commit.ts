@@ -64,6 +64,25 @@ export function effectCommands(effect: Effect, streamMaxLen: number): (string | 
   }
 }
 
+/**
+ * A guarded item whose guard key an earlier item of the same batch writes cannot be checked yet:
+ * it is deferred (reported as conflicted) and re-run after the earlier one commits.
+ */
+export function withoutIntraBatchConflicts(items: readonly CommitItem[], conflicted: number[]): number[] {
+  const written = new Set<string>();
+  const accepted: number[] = [];
+  items.forEach((item, index) => {
+    const guards = item.recorder?.guards ?? [];
+    if (guards.some((g) => written.has(g.key))) {
+      conflicted.push(index);
+      return;
+    }
+    accepted.push(index);
+    for (const key of item.recorder?.writtenKeys() ?? []) written.add(key);
+  });
+  return accepted;
+}
+
 /** latestWins writes that a later message of the same commit overwrites anyway. */
 function supersededWrites(items: readonly CommitItem[], accepted: readonly number[]): Set<Effect> {
   const last = new Map<string, Effect>();
@@ -99,7 +118,7 @@ export class TransactionCommitter implements Committer {
 
   async commit(source: { stream: string; group: string } | undefined, items: readonly CommitItem[]): Promise<CommitReport> {
     const conflicted: number[] = [];
-    let accepted = this.withoutIntraBatchConflicts(items, conflicted);
+    let accepted = withoutIntraBatchConflicts(items, conflicted);
 
     for (;;) {
       const guarded = accepted.filter((i) => (items[i]!.recorder?.guards.length ?? 0) > 0);
@@ -123,30 +142,24 @@ export class TransactionCommitter implements Committer {
     }
   }
 
-  /** A guarded item whose guard key an earlier item of the same batch writes cannot be checked yet. */
-  private withoutIntraBatchConflicts(items: readonly CommitItem[], conflicted: number[]): number[] {
-    const written = new Set<string>();
-    const accepted: number[] = [];
-    items.forEach((item, index) => {
-      const guards = item.recorder?.guards ?? [];
-      if (guards.some((g) => written.has(g.key))) {
-        conflicted.push(index);
-        return;
-      }
-      accepted.push(index);
-      for (const key of item.recorder?.writtenKeys() ?? []) written.add(key);
-    });
-    return accepted;
-  }
-
   private async watchAndCheck(guardedItems: readonly (readonly [number, readonly Guard[]])[]): Promise<Set<number>> {
     const keys = [...new Set(guardedItems.flatMap(([, guards]) => guards.map((g) => g.key)))];
     await this.connection.watch(...keys);
-    const values = await this.connection.mget(...keys);
-    const current = new Map(keys.map((key, i) => [key, values[i] ?? null]));
+    // EXISTS, not GET: a guard on a hash or set key must see it exists (GET would answer nil).
+    const check = this.connection.pipeline();
+    for (const key of keys) check.exists(key).get(key);
+    const replies = (await check.exec()) ?? [];
+    const exists = new Map<string, boolean>();
+    const value = new Map<string, string | null>();
+    keys.forEach((key, i) => {
+      exists.set(key, replies[2 * i]?.[1] === 1);
+      // WRONGTYPE on GET of a non-string: it exists, and holds no string value to compare.
+      const [error, reply] = replies[2 * i + 1] ?? [null, null];
+      value.set(key, error ? null : (reply as string | null));
+    });
     const failing = new Set<number>();
     for (const [index, guards] of guardedItems) {
-      const holds = guards.every((g) => (g.kind === 'absent' ? current.get(g.key) === null : current.get(g.key) === g.value));
+      const holds = guards.every((g) => (g.kind === 'absent' ? !exists.get(g.key) : value.get(g.key) === g.value));
       if (!holds) failing.add(index);
     }
     return failing;

@@ -107,11 +107,17 @@ export class JobRunner {
     // Until its connections are up, closing the worker rejects inside BullMQ; a stop right after
     // start must find it ready.
     await this.worker.waitUntilReady();
+    const up = (value: number) => this.deps.metrics.consumerUp.set({ handler: handler.name }, value);
+    up(1);
+    this.worker.on('ready', () => up(1));
+    this.worker.on('error', () => up(this.worker?.isRunning() ? 1 : 0));
+    this.worker.on('closed', () => up(0));
   }
 
   async stop(): Promise<void> {
     this.stopping = true;
     await this.worker?.close();
+    this.deps.metrics.consumerUp.set({ handler: this.deps.handler.name }, 0);
   }
 
   private async process(job: Job): Promise<void> {

@@ -409,7 +409,8 @@ type OutcomeLabel =
   | { kind: 'dead-letter'; reason: Parameters<typeof deadLetterFields>[0]['reason'] };
 
 function toRecord(fieldList: string[]): Record<string, string> {
-  const record: Record<string, string> = {};
+  // No prototype: a field named __proto__ is data like any other, not a prototype assignment.
+  const record = Object.create(null) as Record<string, string>;
   for (let i = 0; i + 1 < fieldList.length; i += 2) record[fieldList[i]!] = fieldList[i + 1]!;
   return record;
 }

@@ -89,6 +89,20 @@ describe('TransactionCommitter on a real redis-server', () => {
     expect((await redis.client.xpending('s', 'g'))[0]).toBe(1);
   });
 
+  it.each([
+    ['a hash', (r: Redis) => r.hset('k', 'f', 'v')],
+    ['a set', (r: Redis) => r.sadd('k', 'm')],
+    ['a string', (r: Redis) => r.set('k', 'v')],
+  ])('sees a guarded key that exists as %s (requireAbsent conflicts)', async (_kind, create) => {
+    const [a] = await deliver(1);
+    await create(redis.client);
+    const report = await new TransactionCommitter(connection, 0).commit({ stream: 's', group: 'g' }, [
+      { entryId: a, recorder: recorder((r) => (r.requireAbsent('k'), r.emit('out', { n: 'a' }))) },
+    ]);
+    expect(report.conflicted).toEqual([0]);
+    expect(await redis.client.exists('out')).toBe(0);
+  });
+
   it('reports a command Redis rejects inside the transaction; the rest of it stands', async () => {
     const [a] = await deliver(1);
     await redis.client.set('not-a-hash', 'x');
