@@ -47,10 +47,7 @@ export function dashboardRoutes(sources: DashboardSources, auth: DashboardAuth):
     const serverAdapter = new FastifyAdapter();
     const board = createBullBoard({
       queues: adapters,
-      // @bull-board/fastify 9.10.1 pins its own @bull-board/api 9.10.1 while we install 9.10.2, so
-      // TypeScript sees two declarations of the same adapter class (a private field differs in
-      // name only). At run time the adapter only stores and forwards what createBullBoard gives it.
-      serverAdapter: serverAdapter as unknown as Parameters<typeof createBullBoard>[0]['serverAdapter'],
+      serverAdapter,
       options: {
         uiConfig: {
           boardTitle: 'quantum-gates',
