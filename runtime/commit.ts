@@ -36,13 +36,16 @@ export function effectCommands(effect: Effect, streamMaxLen: number): (string | 
   switch (effect.op) {
     case 'emit': {
       const maxLen = effect.maxLen ?? streamMaxLen;
-      const trim = maxLen > 0 ? ['MAXLEN', '~', maxLen] : [];
-      return [['XADD', effect.stream, ...trim, '*', ...flatten(effect.fields)]];
+      const args: (string | number)[] = maxLen > 0 ? ['XADD', effect.stream, 'MAXLEN', '~', maxLen, '*'] : ['XADD', effect.stream, '*'];
+      for (const key in effect.fields) args.push(key, effect.fields[key]!);
+      return [args];
     }
     case 'putHash': {
       const commands: (string | number)[][] = [];
       if (effect.replace) commands.push(['DEL', effect.key]);
-      if (Object.keys(effect.fields).length > 0) commands.push(['HSET', effect.key, ...flatten(effect.fields)]);
+      const hset: (string | number)[] = ['HSET', effect.key];
+      for (const key in effect.fields) hset.push(key, effect.fields[key]!);
+      if (hset.length > 2) commands.push(hset);
       if (effect.ttlSec !== undefined) commands.push(['EXPIRE', effect.key, effect.ttlSec]);
       return commands;
     }
@@ -98,11 +101,6 @@ function supersededWrites(items: readonly CommitItem[], accepted: readonly numbe
   return superseded;
 }
 
-function flatten(fields: Fields): string[] {
-  const out: string[] = [];
-  for (const key in fields) out.push(key, fields[key]!);
-  return out;
-}
 
 /**
  * Commits a batch on one Redis node: every accepted item's effects, the dead-letter entries and

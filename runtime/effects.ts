@@ -1,4 +1,4 @@
-import type { DeferredMetricCall } from './metrics.js';
+import type { DeferredMetricCalls } from './metrics.js';
 
 /**
  * What a handler asks the runtime to do. Handlers never write to Redis themselves: they record
@@ -71,13 +71,16 @@ export interface EffectWriter {
   schedule(job: ScheduledJob): void;
 }
 
+const NONE: readonly never[] = Object.freeze([]);
+
 /** Records effects in order; the runtime commits them, tests assert on them. */
 export class EffectRecorder implements EffectWriter {
   readonly effects: Effect[] = [];
-  readonly guards: Guard[] = [];
-  readonly jobs: ScheduledJob[] = [];
+  // Most messages have no guards or jobs: these arrays are created on first use.
+  private guardList: Guard[] | undefined;
+  private jobList: ScheduledJob[] | undefined;
   /** Metric updates, applied only once the commit has succeeded so retries never double-count. */
-  readonly metricCalls: DeferredMetricCall[] = [];
+  readonly metricCalls: DeferredMetricCalls = [];
 
   emit(stream: string, fields: Fields, options: { maxLen?: number; onFail?: () => void } = {}): void {
     this.effects.push({ op: 'emit', stream, fields, ...options });
@@ -103,14 +106,20 @@ export class EffectRecorder implements EffectWriter {
   trimSortedSet(key: string, maxScore: number): void {
     this.effects.push({ op: 'trimSortedSet', key, maxScore });
   }
+  get guards(): readonly Guard[] {
+    return this.guardList ?? NONE;
+  }
+  get jobs(): readonly ScheduledJob[] {
+    return this.jobList ?? NONE;
+  }
   requireAbsent(key: string): void {
-    this.guards.push({ kind: 'absent', key });
+    (this.guardList ??= []).push({ kind: 'absent', key });
   }
   requireValue(key: string, value: string): void {
-    this.guards.push({ kind: 'equals', key, value });
+    (this.guardList ??= []).push({ kind: 'equals', key, value });
   }
   schedule(job: ScheduledJob): void {
-    this.jobs.push(job);
+    (this.jobList ??= []).push(job);
   }
 
   /** Keys this message writes, for spotting a later message in the same commit whose guard it would break. */

@@ -4,7 +4,8 @@ import { MessageContext, type ContextDeps } from './message-context.js';
 
 /** A message that passed validation, with where it came from. */
 export interface ValidMessage {
-  readonly meta: Omit<MessageMeta, 'attempt'>;
+  /** attempt is 1 here; later attempts get a copy with their number. */
+  readonly meta: MessageMeta;
   readonly message: unknown;
 }
 
@@ -59,26 +60,41 @@ export async function executeBatch<Config, Metrics extends object>(
     }
 
     const failed: number[] = [];
-    await Promise.all(
-      todo.map(async (index) => {
-        attempts[index]! += 1;
-        if (stateError !== undefined) {
-          failed.push(index);
-          lastError[index] = stateError;
-          return;
+    const waiting: Promise<void>[] = [];
+    for (const index of todo) {
+      attempts[index]! += 1;
+      if (stateError !== undefined) {
+        failed.push(index);
+        lastError[index] = stateError;
+        continue;
+      }
+      const item = messages[index]!;
+      const recorder = new EffectRecorder();
+      const attempt = attempts[index]!;
+      const meta = attempt === 1 ? item.meta : { ...item.meta, attempt };
+      const ctx = new MessageContext(env, recorder, state, meta);
+      // Synchronous handlers (the heat gate) finish here without a promise per message; async
+      // ones (the governor's reads) run concurrently and are awaited together.
+      try {
+        const result = handler.handle(item.message, ctx);
+        if (result instanceof Promise) {
+          const succeeded = () => {
+            outcomes[index] = { kind: 'commit', recorder, via: 'handled', attempts: attempt };
+          };
+          const threw = (error: unknown) => {
+            failed.push(index);
+            lastError[index] = error;
+          };
+          waiting.push(result.then(succeeded, threw));
+        } else {
+          outcomes[index] = { kind: 'commit', recorder, via: 'handled', attempts: attempt };
         }
-        const item = messages[index]!;
-        const recorder = new EffectRecorder();
-        const ctx = new MessageContext(env, recorder, state, { ...item.meta, attempt: attempts[index]! });
-        try {
-          await handler.handle(item.message, ctx);
-          outcomes[index] = { kind: 'commit', recorder, via: 'handled', attempts: attempts[index]! };
-        } catch (error) {
-          failed.push(index);
-          lastError[index] = error;
-        }
-      }),
-    );
+      } catch (error) {
+        failed.push(index);
+        lastError[index] = error;
+      }
+    }
+    if (waiting.length > 0) await Promise.all(waiting);
     if (failed.length === 0) break;
 
     if (!env.redisReady()) {

@@ -6,7 +6,7 @@ import type { ScheduledJob } from './effects.js';
 import { describeError, executeBatch, type ExecutionEnv } from './execute.js';
 import type { AnyHandler, QueueTrigger, ScheduleTrigger } from './handler.js';
 import { LazyChildLogger, type RootLogger } from './logger.js';
-import { applyMetricCall, type RuntimeMetrics } from './metrics.js';
+import { applyMetricCalls, type RuntimeMetrics } from './metrics.js';
 import { isReady, waitUntilReady, type RedisClient } from './redis.js';
 import type { RedisReader } from './redis-reader.js';
 import { formatIssues, type JobSink } from './stream-consumer.js';
@@ -123,7 +123,7 @@ export class JobRunner {
   private async process(job: Job): Promise<void> {
     const { handler, metrics, committer } = this.deps;
     const raw = stringifyValues({ ...(job.data as Record<string, unknown>), job_id: job.id ?? '', job_name: job.name, scheduled_at: job.timestamp });
-    const meta = { source: `bullmq:${this.queueName}`, id: job.id ?? job.name, raw, producedAt: job.timestamp };
+    const meta = { source: `bullmq:${this.queueName}`, id: job.id ?? job.name, raw, producedAt: job.timestamp, attempt: 1 };
     const parsed = handler.input.safeParse({ ...(job.data as object), scheduled_at: job.timestamp, job_id: job.id });
     if (!parsed.success) {
       await this.deadLetter(meta, 'invalid_input', formatIssues(parsed.error), 0);
@@ -154,7 +154,7 @@ export class JobRunner {
         (failure.effect as { onFail?: () => void } | undefined)?.onFail?.();
         this.log.error({ err: failure.error.message }, 'an effect failed inside a committed transaction');
       }
-      for (const call of outcome.recorder.metricCalls) applyMetricCall(call);
+      applyMetricCalls(outcome.recorder.metricCalls);
       if (outcome.recorder.jobs.length > 0) await this.deps.jobs.add(outcome.recorder.jobs);
       metrics.messages.inc({ handler: handler.name, outcome: outcome.via });
       return;

@@ -57,31 +57,87 @@ export function promMetricFactory(registry: Registry): MetricFactory {
   } as MetricFactory;
 }
 
-/** A metric update held back until its message commits. */
-export interface DeferredMetricCall {
-  readonly target: Record<string, AnyMetricCall>;
-  readonly method: 'inc' | 'set' | 'observe';
-  readonly args: unknown[];
+/**
+ * Metric updates held back until their message commits, as flat slots (target, method, a, b)
+ * rather than an object and an argument array per call: the heat gate makes several per message.
+ */
+export type DeferredMetricCalls = unknown[];
+
+const SLOT = 4;
+
+export function applyMetricCalls(calls: DeferredMetricCalls): void {
+  for (let i = 0; i < calls.length; i += SLOT) {
+    const target = calls[i] as Record<string, AnyMetricCall>;
+    const method = calls[i + 1] as 'inc' | 'set' | 'observe';
+    const a = calls[i + 2];
+    const b = calls[i + 3];
+    if (b === undefined) target[method]!(a);
+    else target[method]!(a, b);
+  }
 }
 
-export function applyMetricCall(call: DeferredMetricCall): void {
-  call.target[call.method]!(...call.args);
+const UNLABELLED = Symbol('unlabelled');
+
+/**
+ * Applies the deferred calls of a whole committed batch at once, with the same end state as
+ * applying them one by one: a gauge keeps only the last value set per label set (the heat gate
+ * sets four gauges per message), and unlabelled counter increments are summed.
+ */
+export function applyMetricCallsCoalesced(lists: readonly DeferredMetricCalls[]): void {
+  const sets = new Map<Record<string, AnyMetricCall>, Map<unknown, [unknown, unknown]>>();
+  const sums = new Map<Record<string, AnyMetricCall>, number>();
+  const flushSets = (target: Record<string, AnyMetricCall>) => {
+    const pending = sets.get(target);
+    if (!pending) return;
+    for (const [a, b] of pending.values()) (b === undefined ? target.set!(a) : target.set!(a, b));
+    sets.delete(target);
+  };
+  const flushSum = (target: Record<string, AnyMetricCall>) => {
+    const sum = sums.get(target);
+    if (sum === undefined) return;
+    target.inc!(sum);
+    sums.delete(target);
+  };
+  for (const calls of lists) {
+    for (let i = 0; i < calls.length; i += SLOT) {
+      const target = calls[i] as Record<string, AnyMetricCall>;
+      const method = calls[i + 1] as 'inc' | 'set' | 'observe';
+      const a = calls[i + 2];
+      const b = calls[i + 3];
+      if (method === 'set') {
+        flushSum(target); // a gauge incremented and then set: the set comes after
+        const key = typeof a === 'object' && a !== null ? a : UNLABELLED;
+        let pending = sets.get(target);
+        if (!pending) sets.set(target, (pending = new Map()));
+        pending.delete(key); // re-inserted last, so an equal label set written later still wins
+        pending.set(key, [a, b]);
+        continue;
+      }
+      flushSets(target); // an inc or observe after a set on the same metric keeps its order
+      if (method === 'inc' && (a === undefined || typeof a === 'number') && b === undefined) {
+        sums.set(target, (sums.get(target) ?? 0) + ((a as number | undefined) ?? 1));
+      } else if (b === undefined) target[method]!(a);
+      else target[method]!(a, b);
+    }
+  }
+  for (const target of [...sets.keys()]) flushSets(target);
+  for (const target of [...sums.keys()]) flushSum(target);
 }
 
 /** Stands in for one metric, queueing calls instead of applying them. Prototype methods: no closures per message. */
 class DeferredMetric {
   constructor(
     private readonly target: Record<string, AnyMetricCall>,
-    private readonly queue: DeferredMetricCall[],
+    private readonly queue: DeferredMetricCalls,
   ) {}
-  inc(...args: unknown[]): void {
-    this.queue.push({ target: this.target, method: 'inc', args });
+  inc(a?: unknown, b?: unknown): void {
+    this.queue.push(this.target, 'inc', a, b);
   }
-  set(...args: unknown[]): void {
-    this.queue.push({ target: this.target, method: 'set', args });
+  set(a?: unknown, b?: unknown): void {
+    this.queue.push(this.target, 'set', a, b);
   }
-  observe(...args: unknown[]): void {
-    this.queue.push({ target: this.target, method: 'observe', args });
+  observe(a?: unknown, b?: unknown): void {
+    this.queue.push(this.target, 'observe', a, b);
   }
 }
 
@@ -90,7 +146,7 @@ class DeferredMetric {
  * applies the queue only after the message's commit succeeded, so a retried or conflicted
  * message never counts twice.
  */
-export function deferMetrics<M extends object>(metrics: M, queue: DeferredMetricCall[]): M {
+export function deferMetrics<M extends object>(metrics: M, queue: DeferredMetricCalls): M {
   const wrapped: Record<string, DeferredMetric> = {};
   for (const key in metrics) wrapped[key] = new DeferredMetric(metrics[key] as Record<string, AnyMetricCall>, queue);
   return wrapped as M;

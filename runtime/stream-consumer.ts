@@ -7,7 +7,7 @@ import type { ScheduledJob } from './effects.js';
 import { describeError, executeBatch, type ExecutionEnv, type Outcome, type ValidMessage } from './execute.js';
 import type { AnyHandler, StreamTrigger } from './handler.js';
 import { LazyChildLogger, type RootLogger } from './logger.js';
-import { applyMetricCall, type RuntimeMetrics } from './metrics.js';
+import { applyMetricCallsCoalesced, type RuntimeMetrics } from './metrics.js';
 import { isReady, waitUntilReady, type RedisClient } from './redis.js';
 import type { RedisReader } from './redis-reader.js';
 
@@ -239,7 +239,7 @@ export class StreamConsumer {
         continue;
       }
       const raw = toRecord(fieldList);
-      const meta = { source: this.stream, id, raw, producedAt: Number(id.split('-')[0]) };
+      const meta = { source: this.stream, id, raw, producedAt: Number(id.split('-')[0]), attempt: 1 };
       const delivered = deliveries.get(id) ?? 1;
       if (delivered > config.MAX_DELIVERIES) {
         items.push(this.deadLetterItem(meta, 'too_many_deliveries', `delivered ${delivered} times (MAX_DELIVERIES=${config.MAX_DELIVERIES})`, 0));
@@ -391,13 +391,21 @@ export class StreamConsumer {
       this.log.error({ err: failure.error.message, entry: item?.entryId, effect }, 'an effect failed inside a committed transaction');
     }
     const jobs: ScheduledJob[] = [];
+    const outcomes = new Map<string, number>();
+    const deadLetters = new Map<string, number>();
+    const metricCalls = [];
     for (const item of committed) {
-      for (const call of item.recorder?.metricCalls ?? []) applyMetricCall(call);
-      jobs.push(...(item.recorder?.jobs ?? []));
+      if (item.recorder) {
+        metricCalls.push(item.recorder.metricCalls);
+        jobs.push(...item.recorder.jobs);
+      }
       const outcome = item.outcome;
-      metrics.messages.inc({ handler: handler.name, outcome: outcome.kind });
-      if (outcome.kind === 'dead-letter') metrics.deadLetters.inc({ handler: handler.name, reason: outcome.reason });
+      outcomes.set(outcome.kind, (outcomes.get(outcome.kind) ?? 0) + 1);
+      if (outcome.kind === 'dead-letter') deadLetters.set(outcome.reason, (deadLetters.get(outcome.reason) ?? 0) + 1);
     }
+    applyMetricCallsCoalesced(metricCalls);
+    for (const [outcome, count] of outcomes) metrics.messages.inc({ handler: handler.name, outcome }, count);
+    for (const [reason, count] of deadLetters) metrics.deadLetters.inc({ handler: handler.name, reason }, count);
     if (jobs.length > 0) {
       this.deps.jobs.add(jobs).catch((error: unknown) => this.log.error({ err: describeError(error), jobs: jobs.length }, 'could not schedule jobs'));
     }

@@ -8,6 +8,9 @@ import { heatGateMetrics, type HeatGateMetrics } from './metrics.js';
 
 type Ctx = HandlerContext<HeatGateConfig, HeatInputs | undefined, HeatGateMetrics>;
 
+const BUCKETS = ['COLD', 'WARM', 'HOT'] as const;
+const BUCKET_LABELS = { COLD: { state: 'COLD' }, WARM: { state: 'WARM' }, HOT: { state: 'HOT' } } as const;
+
 /** Fields the gate writes itself; a proposal's own fields of these names are not carried. */
 const ownFields = new Set(['action', 'harvest_action', 'proposedAction']);
 
@@ -59,23 +62,22 @@ function record(proposal: HarvestProposal, decision: Decision, ctx: Ctx): void {
   const timestamp = String(Math.floor(nowMs / 1000));
   const heatValue = String(round(heat));
 
-  const carried: Record<string, string> = {};
-  for (const [field, value] of Object.entries(ctx.meta.raw)) if (!ownFields.has(field)) carried[field] = value;
-
-  ctx.emit(config.P26_OUTPUT_STREAM, {
-    ...carried,
-    trace_id: proposal.trace_id ?? '',
-    plan_id: proposal.plan_id,
-    symbol: proposal.symbol,
-    original_action: proposal.proposedAction,
-    calibrated_action: calibration.calibratedAction,
-    heat_value: heatValue,
-    heat_bucket: bucket,
-    mode: config.P26_MODE,
-    calibrated: String(calibration.downgraded),
-    reason: calibration.reason,
-    timestamp,
-  });
+  // The proposal's other fields travel along; the gate's own fields are set after, so they win.
+  const calibrated: Record<string, string> = {};
+  const raw = ctx.meta.raw;
+  for (const field in raw) if (!ownFields.has(field)) calibrated[field] = raw[field]!;
+  calibrated.trace_id = proposal.trace_id ?? '';
+  calibrated.plan_id = proposal.plan_id;
+  calibrated.symbol = proposal.symbol;
+  calibrated.original_action = proposal.proposedAction;
+  calibrated.calibrated_action = calibration.calibratedAction;
+  calibrated.heat_value = heatValue;
+  calibrated.heat_bucket = bucket;
+  calibrated.mode = config.P26_MODE;
+  calibrated.calibrated = calibration.downgraded ? 'true' : 'false';
+  calibrated.reason = calibration.reason;
+  calibrated.timestamp = timestamp;
+  ctx.emit(config.P26_OUTPUT_STREAM, calibrated);
 
   ctx.emit(config.P26_DECISION_STREAM, {
     ts_epoch: timestamp,
@@ -107,7 +109,7 @@ function record(proposal: HarvestProposal, decision: Decision, ctx: Ctx): void {
 
   metrics.processed.inc();
   metrics.streamLag.set(Math.max(0, nowMs - ctx.meta.producedAt));
-  for (const state of ['COLD', 'WARM', 'HOT'] as const) metrics.bucket.set({ state }, state === bucket ? 1 : 0);
+  for (const state of BUCKETS) metrics.bucket.set(BUCKET_LABELS[state], state === bucket ? 1 : 0);
   if (calibration.downgraded) {
     metrics.downgraded.inc({ from_action: proposal.proposedAction, to_action: calibration.calibratedAction, reason: calibration.reason });
   }

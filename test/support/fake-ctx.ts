@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import { EffectRecorder } from '../../runtime/effects.js';
 import type { AnyHandler, HandlerContext, HandlerDeclaration, Logger, MessageMeta } from '../../runtime/handler.js';
-import { applyMetricCall, type CounterMetric, type GaugeMetric, type HistogramMetric, type MetricFactory } from '../../runtime/metrics.js';
+import { applyMetricCalls, type CounterMetric, type GaugeMetric, type HistogramMetric, type MetricFactory } from '../../runtime/metrics.js';
 import { MessageContext } from '../../runtime/message-context.js';
 import { FakeRedisReader, type FakeRedisData } from './fake-redis-reader.js';
 
@@ -118,7 +118,7 @@ export async function fakeCtx<H extends AnyHandler>(
     recorder,
     metrics: recorded,
     logs,
-    commit: () => recorder.metricCalls.splice(0).forEach(applyMetricCall),
+    commit: () => applyMetricCalls(recorder.metricCalls.splice(0)),
     emitted: (stream) => recorder.effects.flatMap((e) => (e.op === 'emit' && e.stream === stream ? [{ ...e.fields }] : [])),
   };
 }
