@@ -19,6 +19,8 @@ const quick = process.env.BENCH_QUICK === '1';
 const profile = process.env.BENCH_CPU_PROF === '1';
 const resultsDir = resolve(root, 'bench', 'results');
 const SYMBOLS = 20;
+/** The flags `npm start` runs with (package.json), given to the runtime and the yardstick alike. */
+const NODE_FLAGS = ['--max-semi-space-size=32'];
 
 interface Row {
   readonly name: string;
@@ -67,6 +69,15 @@ function runtimeEnv(redis: TestRedis, handlers: string, port: number, extra: Rec
   return { REDIS_URL: redis.url, PORT: String(port), HANDLERS: handlers, LOG_LEVEL: 'warn', STREAM_MAXLEN: '0', ...extra };
 }
 
+async function waitForGroup(redis: Redis, stream: string, group: string): Promise<void> {
+  for (let i = 0; i < 600; i++) {
+    const groups = (await redis.call('XINFO', 'GROUPS', stream).catch(() => [])) as unknown[][];
+    if (groups.some((g) => g.includes(group))) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`no consumer group ${group}`);
+}
+
 async function waitReady(port: number): Promise<void> {
   for (let i = 0; i < 600; i++) {
     const response = await fetch(`http://127.0.0.1:${port}/ready`).catch(() => undefined);
@@ -84,11 +95,11 @@ async function heatThroughput(redis: TestRedis, backlog: number, kind: 'runtime'
   let output: string;
   if (kind === 'runtime') {
     const port = await freePort();
-    const args = profile ? ['--cpu-prof', `--cpu-prof-dir=${resolve(resultsDir, 'profiles')}`] : [];
+    const args = [...NODE_FLAGS, ...(profile ? ['--cpu-prof', `--cpu-prof-dir=${resolve(resultsDir, 'profiles')}`] : [])];
     proc = spawnTs('runtime/main.ts', runtimeEnv(redis, 'position-snapshot,heat-gate', port), args);
     output = streams.harvestCalibrated;
   } else {
-    proc = spawnTs('bench/hand-written-loop.ts', { REDIS_URL: redis.url, EXPECT: String(backlog) });
+    proc = spawnTs('bench/hand-written-loop.ts', { REDIS_URL: redis.url, EXPECT: String(backlog) }, NODE_FLAGS);
     output = 'bench:handwritten:calibrated';
   }
   try {
@@ -104,15 +115,20 @@ function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
-async function latencyAt(redis: TestRedis, rate: number, seconds: number) {
+async function latencyAt(redis: TestRedis, rate: number, seconds: number, kind: 'runtime' | 'hand-written' = 'runtime') {
   await redis.client.flushall();
   await seedPortfolio(redis.client);
   const port = await freePort();
-  const proc = spawnTs('runtime/main.ts', runtimeEnv(redis, 'position-snapshot,heat-gate', port));
+  const output = kind === 'runtime' ? streams.harvestCalibrated : 'bench:handwritten:calibrated';
+  const proc =
+    kind === 'runtime'
+      ? spawnTs('runtime/main.ts', runtimeEnv(redis, 'position-snapshot,heat-gate', port), NODE_FLAGS)
+      : spawnTs('bench/hand-written-loop.ts', { REDIS_URL: redis.url, EXPECT: String(rate * seconds) }, NODE_FLAGS);
   const producer = new Redis(redis.url);
   const observer = new Redis(redis.url);
   try {
-    await waitReady(port);
+    if (kind === 'runtime') await waitReady(port);
+    else await waitForGroup(redis.client, streams.harvestProposal, 'handwritten');
     const sentAt = new Map<string, number>();
     const latencies: number[] = [];
     let observing = true;
@@ -121,7 +137,7 @@ async function latencyAt(redis: TestRedis, rate: number, seconds: number) {
     const observe = (async () => {
       let last = '$';
       while (observing) {
-        const reply = (await observer.xread('COUNT', 1000, 'BLOCK', 200, 'STREAMS', streams.harvestCalibrated, last)) as [string, [string, string[]][]][] | null;
+        const reply = (await observer.xread('COUNT', 1000, 'BLOCK', 200, 'STREAMS', output, last)) as [string, [string, string[]][]][] | null;
         const now = performance.now();
         for (const [id, fields] of reply?.[0]?.[1] ?? []) {
           last = id;
@@ -144,7 +160,7 @@ async function latencyAt(redis: TestRedis, rate: number, seconds: number) {
       await new Promise((r) => setTimeout(r, 1));
     }
     const elapsed = (performance.now() - started) / 1000;
-    await waitForLength(redis.client, streams.harvestCalibrated, total, 60_000);
+    await waitForLength(redis.client, output, total, 60_000);
     await new Promise((r) => setTimeout(r, 300));
     observing = false;
     await observe;
@@ -171,7 +187,7 @@ async function governorThroughput(redis: TestRedis, plans: number): Promise<numb
     await pipeline.exec();
   }
   const port = await freePort();
-  const proc = spawnTs('runtime/main.ts', runtimeEnv(redis, 'governor,governor-cooldown', port, { GOV_MAX_PLAN_AGE_SEC: '0' }));
+  const proc = spawnTs('runtime/main.ts', runtimeEnv(redis, 'governor,governor-cooldown', port, { GOV_MAX_PLAN_AGE_SEC: '0' }), NODE_FLAGS);
   try {
     await waitForLength(redis.client, streams.governorEvents, plans, 300_000);
     return drainRate(redis.client, streams.governorEvents, plans);
@@ -185,7 +201,7 @@ async function budgetTick(redis: TestRedis, symbols: number): Promise<number | u
   await redis.client.flushall();
   await seedPortfolio(redis.client, symbols);
   const port = await freePort();
-  const proc = spawnTs('runtime/main.ts', runtimeEnv(redis, 'risk-budget', port, { BUDGET_COMPUTE_INTERVAL_SEC: '1' }));
+  const proc = spawnTs('runtime/main.ts', runtimeEnv(redis, 'risk-budget', port, { BUDGET_COMPUTE_INTERVAL_SEC: '1' }), NODE_FLAGS);
   try {
     const deadline = Date.now() + 60_000;
     for (;;) {
@@ -238,6 +254,13 @@ async function main(): Promise<void> {
       });
     }
     results.latency = latency;
+    const floor = await latencyAt(redis, 1000, quick ? 2 : 5, 'hand-written');
+    rows.push({
+      name: 'hand-written loop latency at 1000 msg/s',
+      value: `p50 ${floor.p50.toFixed(2)} ms · p90 ${floor.p90.toFixed(2)} ms · p99 ${floor.p99.toFixed(2)} ms`,
+      note: 'the floor: same work, no guarantees',
+    });
+    results.latencyHandWritten1000 = floor;
 
     const governor = await governorThroughput(redis, quick ? 2_000 : 20_000);
     if (governor !== undefined) rows.push({ name: 'governor, plans/s from a backlog', value: `${Math.round(governor).toLocaleString('en-US')} plans/s` });

@@ -14,4 +14,9 @@ export interface RedisReader {
   zcount(key: string, min: number | string, max: number | string): Promise<number>;
   zrangebyscore(key: string, min: number | string, max: number | string): Promise<string[]>;
   xrevrange(key: string, end: string, start: string, countToken: 'COUNT', count: number): Promise<[id: string, fields: string[]][]>;
+  /**
+   * Runs a read-only Lua script (EVAL_RO, Redis 7): several dependent reads in one round trip.
+   * Callers keep a plain fallback, since Redis Cluster refuses scripts touching undeclared keys.
+   */
+  eval_ro(script: string, numKeys: number, ...keysAndArgs: (string | number)[]): Promise<unknown>;
 }

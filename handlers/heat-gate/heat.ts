@@ -49,12 +49,37 @@ function parseNumber(value: string | null | undefined): number | undefined {
   return Number.isFinite(n) ? n : undefined;
 }
 
-/** Reads equity and the latest position of every active symbol (not the last N stream entries). */
+/** One round trip for equity, the active symbols and each one's position (read-only). */
+const READ_HEAT_INPUTS = `
+local equity = redis.call('HGET', KEYS[1], 'equity_usd')
+local symbols = redis.call('SMEMBERS', KEYS[2])
+local rows = {}
+for i, symbol in ipairs(symbols) do
+  rows[i] = redis.call('HMGET', ARGV[1] .. symbol, 'position_notional_usd', 'sigma', 'volatility')
+end
+return {equity, symbols, rows}
+`;
+
+type Row = (string | null)[];
+
+/**
+ * Reads equity and the latest position of every active symbol (not the last N stream entries).
+ * One round trip through a read-only script where Redis allows it; two plain ones otherwise
+ * (Redis Cluster, where the position keys live in other slots, or a Redis before 7).
+ */
 export async function loadHeatInputs(redis: RedisReader): Promise<HeatInputs> {
-  const [[equityRaw], symbols] = await Promise.all([redis.hmget(keys.portfolioState, 'equity_usd'), redis.smembers(keys.activePositions)]);
-  const rows = await Promise.all(
-    symbols.map((symbol) => redis.hmget(keys.positionSnapshot(symbol), 'position_notional_usd', 'sigma', 'volatility')),
-  );
+  let equityRaw: string | null;
+  let symbols: string[];
+  let rows: Row[];
+  try {
+    const reply = (await redis.eval_ro(READ_HEAT_INPUTS, 2, keys.portfolioState, keys.activePositions, keys.positionSnapshot(''))) as [string | null, string[], Row[]];
+    [equityRaw, symbols, rows] = reply;
+  } catch {
+    let equityRow: Row;
+    [equityRow, symbols] = await Promise.all([redis.hmget(keys.portfolioState, 'equity_usd'), redis.smembers(keys.activePositions)]);
+    equityRaw = equityRow[0] ?? null;
+    rows = await Promise.all(symbols.map((symbol) => redis.hmget(keys.positionSnapshot(symbol), 'position_notional_usd', 'sigma', 'volatility')));
+  }
   const positions: PositionExposure[] = [];
   rows.forEach(([notional, sigma, volatility], i) => {
     const notionalUsd = parseNumber(notional);

@@ -65,6 +65,10 @@ export class FakeRedisReader implements RedisReader {
       .sort((a, b) => a[1] - b[1])
       .map(([m]) => m);
   }
+  /** The fake runs no Lua: callers take their plain fallback, as on Redis Cluster. */
+  async eval_ro(): Promise<unknown> {
+    throw new Error('ERR the fake reader runs no scripts');
+  }
   async xrevrange(key: string, _end: string, _start: string, _count: 'COUNT', count: number): Promise<[string, string[]][]> {
     const entries = [...(this.data.streams?.[key] ?? [])].reverse().slice(0, count);
     return entries.map((e) => [e.id, Object.entries(e.fields).flat()]);
