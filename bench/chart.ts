@@ -11,7 +11,7 @@ const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;');
 export function renderChart(input: ChartInput): string {
   const width = 900;
   const height = 380;
-  const panel = { w: 400, h: 260, top: 60 };
+  const panel = { w: 400, h: 250, top: 72 };
   const parts: string[] = [];
   parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`);
   parts.push(`<rect width="${width}" height="${height}" fill="#fff"/>`);
