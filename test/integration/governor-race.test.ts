@@ -1,7 +1,7 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { keys, streams } from '../../schemas/keys.js';
 import type { Runtime } from '../../runtime/runtime.js';
-import { startTestRedis, type TestRedis } from '../support/redis-server.js';
+import { usePrivateRedis } from '../support/redis-server.js';
 import { pendingCount, produce, readStream, startRuntime, waitFor } from '../support/runtime.js';
 
 const SYMBOLS = ['BTCUSDT', 'ETHUSDT', 'SOLUSDT'];
@@ -17,18 +17,8 @@ function counter(body: string, name: string, labelFilter: string): number {
 }
 
 describe('two governor replicas racing on one stream', () => {
-  let redis: TestRedis;
+  const redis = usePrivateRedis();
   let replicas: Runtime[] = [];
-
-  beforeAll(async () => {
-    redis = await startTestRedis();
-  });
-  afterAll(async () => {
-    await redis.stop();
-  });
-  beforeEach(async () => {
-    await redis.client.flushall();
-  });
   afterEach(async () => {
     await Promise.all(replicas.map((r) => r.stop()));
     replicas = [];

@@ -1,26 +1,16 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { createGovernor } from '../../handlers/governor/index.js';
 import { keys, streams } from '../../schemas/keys.js';
 import type { Runtime } from '../../runtime/runtime.js';
-import { startTestRedis, type TestRedis } from '../support/redis-server.js';
+import { usePrivateRedis } from '../support/redis-server.js';
 import { pendingCount, readStream, startRuntime, waitFor } from '../support/runtime.js';
 
 const HANDLERS = 'governor,governor-cooldown,position-snapshot';
 const EVENTS = streams.governorEvents;
 
 describe('governor on a real redis-server', () => {
-  let redis: TestRedis;
+  const redis = usePrivateRedis();
   let runtime: Runtime | undefined;
-
-  beforeAll(async () => {
-    redis = await startTestRedis();
-  });
-  afterAll(async () => {
-    await redis.stop();
-  });
-  beforeEach(async () => {
-    await redis.client.flushall();
-  });
   afterEach(async () => {
     await runtime?.stop();
     runtime = undefined;

@@ -1,24 +1,14 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { keys, streams } from '../../schemas/keys.js';
 import type { Runtime } from '../../runtime/runtime.js';
-import { startTestRedis, type TestRedis } from '../support/redis-server.js';
+import { startTestRedis, usePrivateRedis } from '../support/redis-server.js';
 import { pendingCount, produce, readStream, startRuntime, waitFor } from '../support/runtime.js';
 
 const GROUP = 'p26_heat_gate';
 
 describe('heat gate on a real redis-server', () => {
-  let redis: TestRedis;
+  const redis = usePrivateRedis();
   let runtime: Runtime | undefined;
-
-  beforeAll(async () => {
-    redis = await startTestRedis();
-  });
-  afterAll(async () => {
-    await redis.stop();
-  });
-  beforeEach(async () => {
-    await redis.client.flushall();
-  });
   afterEach(async () => {
     await runtime?.stop();
     runtime = undefined;

@@ -1,25 +1,15 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { budgetApi } from '../../runtime/http/budget-api.js';
 import type { Runtime } from '../../runtime/runtime.js';
 import { keys, streams } from '../../schemas/keys.js';
-import { startTestRedis, type TestRedis } from '../support/redis-server.js';
+import { usePrivateRedis } from '../support/redis-server.js';
 import { readStream, startRuntime, waitFor } from '../support/runtime.js';
 
 const nowSec = () => Math.floor(Date.now() / 1000);
 
 describe('risk-budget on a real redis-server', () => {
-  let redis: TestRedis;
+  const redis = usePrivateRedis();
   let runtime: Runtime | undefined;
-
-  beforeAll(async () => {
-    redis = await startTestRedis();
-  });
-  afterAll(async () => {
-    await redis.stop();
-  });
-  beforeEach(async () => {
-    await redis.client.flushall();
-  });
   afterEach(async () => {
     // Stopping within milliseconds of start races BullMQ's blocking connection still connecting
     // (an unhandled "Connection is closed"; reported as a runtime issue): let one tick finish first.

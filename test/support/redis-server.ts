@@ -1,3 +1,4 @@
+import { afterAll, beforeAll, beforeEach } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -99,5 +100,44 @@ export async function startTestRedis(options: TestRedisOptions = {}): Promise<Te
       await kill('SIGTERM');
       rmSync(dir, { recursive: true, force: true });
     },
+  };
+}
+
+/**
+ * One private redis-server for the calling test file: started before its tests, flushed before
+ * each one, stopped after the file. The returned handle stands for the server.
+ */
+export function usePrivateRedis(options: TestRedisOptions = {}): TestRedis {
+  let server: TestRedis | undefined;
+  const current = (): TestRedis => {
+    if (!server) throw new Error('usePrivateRedis: the server exists only inside tests and hooks');
+    return server;
+  };
+  beforeAll(async () => {
+    server = await startTestRedis(options);
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+  beforeEach(async () => {
+    await current().client.flushall();
+  });
+  return {
+    get port() {
+      return current().port;
+    },
+    get url() {
+      return current().url;
+    },
+    get dir() {
+      return current().dir;
+    },
+    get client() {
+      return current().client;
+    },
+    restart: (o) => current().restart(o),
+    kill: () => current().kill(),
+    start: () => current().start(),
+    stop: () => current().stop(),
   };
 }
