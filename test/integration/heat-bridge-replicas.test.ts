@@ -2,14 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Runtime } from '../../runtime/runtime.js';
 import { keys, streams } from '../../schemas/keys.js';
 import { startTestRedis, type TestRedis } from '../support/redis-server.js';
-import { pendingCount, produce, startRuntime, waitFor } from '../support/runtime.js';
-
-async function counter(runtime: Runtime, name: string, labels: Record<string, string> = {}): Promise<number> {
-  const metric = runtime.services.registry.getSingleMetric(name);
-  if (!metric) return 0;
-  const { values } = await metric.get();
-  return values.filter((v) => Object.entries(labels).every(([k, want]) => v.labels[k] === want)).reduce((sum, v) => sum + v.value, 0);
-}
+import { metricSum, pendingCount, produce, startRuntime, waitFor } from '../support/runtime.js';
 
 describe('heat bridge with two replicas on one consumer group', () => {
   let redis: TestRedis;
@@ -51,7 +44,7 @@ describe('heat bridge with two replicas on one consumer group', () => {
     expect(await redis.client.xlen('quantum:stream:dlq')).toBe(0);
 
     const sum = async (name: string, labels?: Record<string, string>) =>
-      (await Promise.all(runtimes.map((r) => counter(r, name, labels)))).reduce((a, b) => a + b, 0);
+      (await Promise.all(runtimes.map((r) => metricSum(r, name, labels)))).reduce((a, b) => a + b, 0);
     // Counters are applied just after each commit's reply: poll rather than race the last one.
     const byPlan = await waitFor(async () => {
       const written = await sum('p27_written_total', { kind: 'by_plan' });

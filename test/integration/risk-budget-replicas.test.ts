@@ -2,14 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Runtime } from '../../runtime/runtime.js';
 import { keys } from '../../schemas/keys.js';
 import { startTestRedis, type TestRedis } from '../support/redis-server.js';
-import { startRuntime, waitFor } from '../support/runtime.js';
-
-async function counterSum(runtime: Runtime, name: string, labels: Record<string, string> = {}): Promise<number> {
-  const metric = runtime.services.registry.getSingleMetric(name);
-  if (!metric) return 0;
-  const { values } = await metric.get();
-  return values.filter((v) => Object.entries(labels).every(([k, want]) => v.labels[k] === want)).reduce((sum, v) => sum + v.value, 0);
-}
+import { metricSum, startRuntime, waitFor } from '../support/runtime.js';
 
 describe('risk-budget with two runtime processes on one Redis', () => {
   let redis: TestRedis;
@@ -40,8 +33,8 @@ describe('risk-budget with two runtime processes on one Redis', () => {
     const markers = await r.keys(keys.budgetTickDone('*'));
     const tickIds = markers.map((k) => k.slice(keys.budgetTickDone('').length));
     expect(tickIds.every((id) => /^repeat:risk-budget:tick:\d+$/.test(id))).toBe(true);
-    const computedBy = await Promise.all([a, b].map((rt) => counterSum(rt, 'p28_budget_computed_total', { symbol: 'BTCUSDT' })));
-    const duplicates = await Promise.all([a, b].map((rt) => counterSum(rt, 'quantum_risk_budget_duplicate_ticks_total')));
+    const computedBy = await Promise.all([a, b].map((rt) => metricSum(rt, 'p28_budget_computed_total', { symbol: 'BTCUSDT' })));
+    const duplicates = await Promise.all([a, b].map((rt) => metricSum(rt, 'quantum_risk_budget_duplicate_ticks_total')));
     // Each committed computation marks its own tick; a tick computed twice would count twice here.
     expect(computedBy[0]! + computedBy[1]!).toBe(markers.length);
     // And BullMQ never handed one tick to both replicas (the guard would have skipped the second).

@@ -64,3 +64,11 @@ export async function produce(redis: Redis, stream: string, entries: readonly Re
   }
   return ids;
 }
+
+/** Sum of a metric's values in a runtime's registry, over the series whose labels match. */
+export async function metricSum(runtime: Runtime, name: string, labels: Record<string, string> = {}): Promise<number> {
+  const metric = runtime.services.registry.getSingleMetric(name);
+  if (!metric) return 0;
+  const { values } = await metric.get();
+  return values.filter((v) => Object.entries(labels).every(([k, want]) => v.labels[k] === want)).reduce((sum, v) => sum + v.value, 0);
+}
