@@ -38,21 +38,33 @@ async function main() {
     if (entries.length === 0) continue;
     const heat = await loadState();
     const bucket = heat < 0.25 ? 'COLD' : heat < 0.65 ? 'WARM' : 'HOT';
-    const ts = String(Math.floor(Date.now() / 1000));
+    const nowMs = Date.now();
+    const ts = String(Math.floor(nowMs / 1000));
+    const heatValue = String(Math.round(heat * 1e6) / 1e6);
     const pipeline = redis.pipeline();
     const ids: string[] = [];
+    // The same entries the heat gate writes (fields, carried proposal fields, debug_json), so the
+    // comparison measures the runtime's overhead and not a smaller output.
     for (const [id, fields] of entries) {
       ids.push(id);
       const f: Record<string, string> = {};
       for (let i = 0; i + 1 < fields.length; i += 2) f[fields[i]!] = fields[i + 1]!;
       const action = f.action ?? f.harvest_action ?? '';
-      const out = action === 'FULL_CLOSE' ? (bucket === 'COLD' ? 'PARTIAL_25' : bucket === 'WARM' ? 'PARTIAL_75' : action) : action;
-      pipeline.xadd(output, '*', 'trace_id', f.trace_id ?? '', 'plan_id', f.plan_id ?? '', 'symbol', f.symbol ?? '', 'original_action', action,
-        'calibrated_action', out, 'heat_value', String(heat), 'heat_bucket', bucket, 'mode', 'shadow', 'calibrated', String(out !== action),
-        'reason', `portfolio_heat_${bucket.toLowerCase()}`, 'timestamp', ts);
+      const full = action === 'FULL_CLOSE';
+      const out = full ? (bucket === 'COLD' ? 'PARTIAL_25' : bucket === 'WARM' ? 'PARTIAL_75' : action) : action;
+      const reason = full ? `portfolio_heat_${bucket.toLowerCase()}` : 'action_not_full_close';
+      const calibrated: string[] = [];
+      for (const key in f) if (key !== 'action' && key !== 'harvest_action') calibrated.push(key, f[key]!);
+      calibrated.push('trace_id', f.trace_id ?? '', 'plan_id', f.plan_id ?? '', 'symbol', f.symbol ?? '', 'original_action', action,
+        'calibrated_action', out, 'heat_value', heatValue, 'heat_bucket', bucket, 'mode', 'shadow', 'calibrated', String(out !== action),
+        'reason', reason, 'timestamp', ts);
+      pipeline.xadd(output, '*', ...calibrated);
       pipeline.xadd(decisions, '*', 'ts_epoch', ts, 'symbol', f.symbol ?? '', 'plan_id', f.plan_id ?? '', 'in_action', action, 'out_action', out,
-        'heat_level', bucket, 'heat_score', String(heat), 'reason', `portfolio_heat_${bucket.toLowerCase()}`, 'mode', 'shadow');
+        'heat_level', bucket, 'heat_score', heatValue, 'heat_action', full ? (out === action ? 'HOLD_CLOSE' : 'DOWNGRADE_FULL_TO_PARTIAL') : 'NONE',
+        'recommended_partial', out === 'PARTIAL_25' && full ? '0.25' : out === 'PARTIAL_75' && full ? '0.75' : '', 'reason', reason, 'mode', 'shadow',
+        'debug_json', JSON.stringify({ trace_id: f.trace_id ?? '', source_id: id, heat_min: 0.25, heat_max: 0.65 }));
     }
+    pipeline.hset('quantum:portfolio:heat', 'heat', heatValue, 'bucket', bucket, 'updated_at', String(nowMs));
     pipeline.xack(input, group, ...ids);
     await pipeline.exec();
     done += entries.length;
