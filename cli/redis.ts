@@ -1,7 +1,7 @@
-import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import type { RedisOptions } from 'ioredis';
 import { parseRuntimeConfig, type RuntimeConfig } from '../runtime/config.js';
 import { ConfigError } from '../runtime/env.js';
-import { describeRedis, type RedisClient } from '../runtime/redis.js';
+import { createRedisClient, describeRedis, type RedisClient } from '../runtime/redis.js';
 import { OperationalError, UsageError } from './errors.js';
 import type { CliIo } from './io.js';
 
@@ -34,18 +34,7 @@ export async function connectCli(config: RuntimeConfig, timeoutMs: number): Prom
     enableOfflineQueue: false,
     connectionName: 'quantum-gates:cli',
   };
-  let client: RedisClient;
-  if (config.REDIS_CLUSTER_NODES) {
-    const nodes = config.REDIS_CLUSTER_NODES.split(',').map((node) => {
-      const [host, port] = node.split(':');
-      return { host: host ?? '127.0.0.1', port: Number(port) };
-    });
-    client = new Cluster(nodes, { lazyConnect: true, enableOfflineQueue: false, clusterRetryStrategy: () => null, redisOptions: options });
-  } else if (config.REDIS_URL) {
-    client = new Redis(config.REDIS_URL, options);
-  } else {
-    client = new Redis({ ...options, host: config.REDIS_HOST ?? '127.0.0.1', port: config.REDIS_PORT, db: config.REDIS_DB });
-  }
+  const client: RedisClient = createRedisClient(config, options, { lazyConnect: true, enableOfflineQueue: false, clusterRetryStrategy: () => null });
   // connect() only says "Connection is closed"; the error event says why (ECONNREFUSED, WRONGPASS...).
   // Listening also keeps ioredis from printing it as unhandled.
   let cause: Error | undefined;

@@ -15,6 +15,14 @@ export const runtimeEnvSchema = z.object({
     .string()
     .regex(/^[^\s,:]+:\d+(,[^\s,:]+:\d+)*$/, 'must be host:port[,host:port...]')
     .optional(),
+  /** Comma-separated host:port of Redis Sentinels; the runtime follows the master they name. */
+  REDIS_SENTINELS: z
+    .string()
+    .regex(/^[^\s,:]+:\d+(,[^\s,:]+:\d+)*$/, 'must be host:port[,host:port...]')
+    .optional(),
+  REDIS_SENTINEL_NAME: z.string().min(1).default('mymaster'),
+  /** Password of the Redis server (with REDIS_HOST or REDIS_SENTINELS; REDIS_URL carries its own). */
+  REDIS_PASSWORD: z.string().optional(),
   HOST: z.string().default('127.0.0.1'),
   PORT: envInt(8080, 0).refine((p) => p <= 65535, 'must be a port number (0-65535)'),
   /** Comma-separated handler names; empty means all. */
@@ -47,5 +55,10 @@ export function parseRuntimeConfig(env: Readonly<Record<string, string | undefin
 
 /** True when the environment names a Redis of its own rather than the default local one. */
 export function redisIsConfigured(config: RuntimeConfig): boolean {
-  return config.REDIS_URL !== undefined || config.REDIS_HOST !== undefined || config.REDIS_CLUSTER_NODES !== undefined;
+  return (
+    config.REDIS_URL !== undefined ||
+    config.REDIS_HOST !== undefined ||
+    config.REDIS_CLUSTER_NODES !== undefined ||
+    config.REDIS_SENTINELS !== undefined
+  );
 }

@@ -1,4 +1,4 @@
-import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import type { RuntimeConfig } from './config.js';
 
 export type RedisClient = Redis | Cluster;
@@ -25,32 +25,45 @@ function baseOptions(role: ConnectionRole): RedisOptions {
   };
 }
 
-function clusterNodes(spec: string): { host: string; port: number }[] {
+function hostPorts(spec: string): { host: string; port: number }[] {
   return spec.split(',').map((node) => {
     const [host, port] = node.split(':');
     return { host: host ?? '127.0.0.1', port: Number(port) };
   });
 }
 
-/** Opens a connection per REDIS_URL, REDIS_CLUSTER_NODES, or REDIS_HOST/PORT/DB. */
-export function connectRedis(config: RuntimeConfig, role: ConnectionRole, name: string): RedisClient {
-  const options: RedisOptions = { ...baseOptions(role), connectionName: name };
+/**
+ * A client for the Redis the configuration names: REDIS_CLUSTER_NODES, REDIS_SENTINELS,
+ * REDIS_URL, or REDIS_HOST/PORT/DB, in that order. The runtime and the CLI both come here.
+ */
+export function createRedisClient(config: RuntimeConfig, options: RedisOptions, clusterOptions: Partial<ClusterOptions> = {}): RedisClient {
   if (config.REDIS_CLUSTER_NODES) {
-    return new Cluster(clusterNodes(config.REDIS_CLUSTER_NODES), {
-      redisOptions: { ...options, enableAutoPipelining: false },
+    return new Cluster(hostPorts(config.REDIS_CLUSTER_NODES), {
       // Keyless commands (XGROUP, XINFO) go to a random node; a MOVED inside an auto-pipeline
       // surfaces as an error instead of being followed, so never auto-pipeline on a cluster.
       enableAutoPipelining: false,
-      clusterRetryStrategy: (times: number) => Math.min(100 * times, 2000),
+      ...clusterOptions,
+      redisOptions: { ...options, enableAutoPipelining: false },
     });
   }
+  const password = config.REDIS_PASSWORD === undefined ? {} : { password: config.REDIS_PASSWORD };
+  if (config.REDIS_SENTINELS) {
+    // ioredis asks the sentinels for the current master and asks again after a failover.
+    return new Redis({ ...options, ...password, sentinels: hostPorts(config.REDIS_SENTINELS), name: config.REDIS_SENTINEL_NAME, db: config.REDIS_DB });
+  }
   if (config.REDIS_URL) return new Redis(config.REDIS_URL, options);
-  return new Redis({ ...options, host: config.REDIS_HOST ?? '127.0.0.1', port: config.REDIS_PORT, db: config.REDIS_DB });
+  return new Redis({ ...options, ...password, host: config.REDIS_HOST ?? '127.0.0.1', port: config.REDIS_PORT, db: config.REDIS_DB });
+}
+
+/** Opens the runtime's connection for one role. */
+export function connectRedis(config: RuntimeConfig, role: ConnectionRole, name: string): RedisClient {
+  return createRedisClient(config, { ...baseOptions(role), connectionName: name }, { clusterRetryStrategy: (times: number) => Math.min(100 * times, 2000) });
 }
 
 /** A description of where Redis is, safe to log (no password). */
 export function describeRedis(config: RuntimeConfig): string {
   if (config.REDIS_CLUSTER_NODES) return `cluster ${config.REDIS_CLUSTER_NODES}`;
+  if (config.REDIS_SENTINELS) return `sentinel master "${config.REDIS_SENTINEL_NAME}" via ${config.REDIS_SENTINELS}`;
   if (config.REDIS_URL) {
     const url = new URL(config.REDIS_URL);
     url.password = url.password ? '***' : '';
