@@ -7,7 +7,7 @@ import { governorMetrics } from './metrics.js';
 import { isExecute, planFacts } from './plan.js';
 import { snapshotPositionSource, type PositionSource } from './positions.js';
 import { recordBlock, recordPermit } from './record.js';
-import { loadSnapshot } from './snapshot.js';
+import { loadShared, loadSnapshot, type SharedState } from './snapshot.js';
 
 export interface GovernorOptions {
   /** Where open positions come from; the position-snapshot hashes by default. */
@@ -30,6 +30,7 @@ export function createGovernor(options: GovernorOptions = {}) {
     metrics: governorMetrics,
     // The governor always enforces its own caps; P28_MODE only governs the budget gate.
     mode: () => 'enforce',
+    loadBatchState: (redis, config: GovernorConfig, now): Promise<SharedState> => loadShared(redis, config, positions, now),
     failure: { maxAttempts: 3, backoffMs: 50, policy: 'fail-closed', fallback: failClosed },
     async handle(plan, ctx) {
       if (!isExecute(plan)) {
@@ -39,7 +40,7 @@ export function createGovernor(options: GovernorOptions = {}) {
       }
       const { config } = ctx;
       const now = ctx.now();
-      const loaded = await loadSnapshot(ctx.redis, plan.symbol, plan.plan_id, config, positions, now);
+      const loaded = await loadSnapshot(ctx.redis, ctx.state!, plan.symbol, plan.plan_id, config, now);
       const { coordination } = loaded;
       let { snapshot } = loaded;
       if (coordination.alreadyDecided) {

@@ -3,7 +3,7 @@ import { keys, streams } from '../../schemas/keys.js';
 import { freshBudget, hasRecentViolation, parseBudget, type Budget } from './budget.js';
 import type { GovernorConfig } from './config.js';
 import { parseNumber, usd } from './numbers.js';
-import type { PositionSource } from './positions.js';
+import type { Position, PositionSource } from './positions.js';
 
 export const HOUR_MS = 3_600_000;
 export const FIVE_MIN_MS = 300_000;
@@ -44,31 +44,51 @@ export interface Coordination {
   readonly recentErrors: number;
 }
 
-/** Reads for one plan, all issued at once so the auto-pipelined client sends them together. */
+/**
+ * What every plan of a batch reads alike (no plan changes it before the batch commits): read
+ * once per batch, not once per plan.
+ */
+export interface SharedState {
+  readonly kill: string | null;
+  readonly disarm: string | null;
+  /** Governor errors within GOV_DISARM_WINDOW_SEC of the batch's start. */
+  readonly recentErrors: number;
+  readonly positions: readonly Position[];
+  /** budget.violation entries since the start of the window (each plan filters by its own clock). */
+  readonly violations: readonly [id: string, fields: string[]][];
+}
+
+export async function loadShared(redis: RedisReader, config: GovernorConfig, positionSource: PositionSource, now: number): Promise<SharedState> {
+  const [kill, disarm, recentErrors, positions, violations] = await Promise.all([
+    redis.get(keys.killSwitch),
+    redis.get(keys.governorDisarm),
+    redis.zcount(keys.governorErrors, `(${now - config.GOV_DISARM_WINDOW_SEC * 1000}`, '+inf'),
+    positionSource.load(redis, now),
+    redis.xrevrange(streams.budgetViolation, '+', `${Math.max(0, now - config.GOV_P28_VIOLATION_WINDOW_SEC * 1000)}-0`, 'COUNT', 1000),
+  ]);
+  return { kill, disarm, recentErrors, positions, violations };
+}
+
+/** The plan's own reads, all issued at once so the auto-pipelined client sends them together. */
 export async function loadSnapshot(
   redis: RedisReader,
+  shared: SharedState,
   symbol: string,
   planId: string,
   config: GovernorConfig,
-  positionSource: PositionSource,
   now: number,
 ): Promise<{ snapshot: GovernorSnapshot; coordination: Coordination }> {
   const execKey = keys.governorExecutions(symbol);
-  const [decided, kill, disarm, cooldownRaw, version, execLastHour, execLast5Min, recentErrors, marketMark, budgetFields, violations, positions] =
-    await Promise.all([
-      Promise.all([redis.get(keys.permit(planId)), redis.get(keys.governorBlock(planId))]),
-      redis.get(keys.killSwitch),
-      redis.get(keys.governorDisarm),
-      redis.get(keys.governorCooldown(symbol)),
-      redis.get(keys.governorSymbolVersion(symbol)),
-      redis.zcount(execKey, `(${now - HOUR_MS}`, '+inf'),
-      redis.zcount(execKey, `(${now - FIVE_MIN_MS}`, '+inf'),
-      redis.zcount(keys.governorErrors, `(${now - config.GOV_DISARM_WINDOW_SEC * 1000}`, '+inf'),
-      redis.hget(keys.marketState(symbol), 'mark_price'),
-      redis.hmget(keys.budget(symbol), 'budget_usd', 'timestamp'),
-      redis.xrevrange(streams.budgetViolation, '+', `${Math.max(0, now - config.GOV_P28_VIOLATION_WINDOW_SEC * 1000)}-0`, 'COUNT', 1000),
-      positionSource.load(redis, now),
-    ]);
+  const [decided, cooldownRaw, version, execLastHour, execLast5Min, marketMark, budgetFields] = await Promise.all([
+    Promise.all([redis.get(keys.permit(planId)), redis.get(keys.governorBlock(planId))]),
+    redis.get(keys.governorCooldown(symbol)),
+    redis.get(keys.governorSymbolVersion(symbol)),
+    redis.zcount(execKey, `(${now - HOUR_MS}`, '+inf'),
+    redis.zcount(execKey, `(${now - FIVE_MIN_MS}`, '+inf'),
+    redis.hget(keys.marketState(symbol), 'mark_price'),
+    redis.hmget(keys.budget(symbol), 'budget_usd', 'timestamp'),
+  ]);
+  const { kill, disarm, recentErrors, positions, violations } = shared;
 
   const own = positions.find((p) => p.symbol === symbol);
   const snapshot: GovernorSnapshot = {
