@@ -1,5 +1,6 @@
 import { Cluster } from 'ioredis';
 import type { RedisClient } from '../runtime/redis.js';
+import { fieldsToRecord } from '../schemas/fields.js';
 
 /** A dead-letter stream entry as runtime/dead-letter.ts writes it. */
 export interface DeadLetterEntry {
@@ -27,8 +28,7 @@ type RawEntry = [id: string, fields: string[]];
 export const STREAM_ID = /^\d+-\d+$/;
 
 export function toDeadLetter(id: string, list: readonly string[]): DeadLetterEntry {
-  const raw: Record<string, string> = {};
-  for (let i = 0; i + 1 < list.length; i += 2) raw[list[i]!] = list[i + 1]!;
+  const raw = fieldsToRecord(list);
   let fields: Record<string, string> | undefined;
   try {
     const parsed: unknown = JSON.parse(raw.fields ?? '');
@@ -95,9 +95,7 @@ export async function readSource(redis: RedisClient, entry: DeadLetterEntry): Pr
   if (!STREAM_ID.test(entry.sourceId) || entry.sourceStream === '') return undefined;
   const [original] = (await redis.xrange(entry.sourceStream, entry.sourceId, entry.sourceId)) as RawEntry[];
   if (!original) return undefined;
-  const fields: Record<string, string> = {};
-  for (let i = 0; i + 1 < original[1].length; i += 2) fields[original[1][i]!] = original[1][i + 1]!;
-  return fields;
+  return fieldsToRecord(original[1]);
 }
 
 /**

@@ -10,6 +10,7 @@ import { LazyChildLogger, type RootLogger } from './logger.js';
 import { applyMetricCallsCoalesced, type RuntimeMetrics } from './metrics.js';
 import { isReady, waitUntilReady, type RedisClient } from './redis.js';
 import type { RedisReader } from './redis-reader.js';
+import { fieldsToRecord } from '../schemas/fields.js';
 
 type RawEntry = [id: string, fields: string[] | null];
 
@@ -238,7 +239,7 @@ export class StreamConsumer {
         items.push({ entryId: id, outcome: { kind: 'skipped' } });
         continue;
       }
-      const raw = toRecord(fieldList);
+      const raw = fieldsToRecord(fieldList);
       const meta = { source: this.stream, id, raw, producedAt: Number(id.split('-')[0]), attempt: 1 };
       const delivered = deliveries.get(id) ?? 1;
       if (delivered > config.MAX_DELIVERIES) {
@@ -415,13 +416,6 @@ export class StreamConsumer {
 type OutcomeLabel =
   | { kind: 'handled' | 'fallback' | 'skipped' | 'left-pending' }
   | { kind: 'dead-letter'; reason: Parameters<typeof deadLetterFields>[0]['reason'] };
-
-function toRecord(fieldList: string[]): Record<string, string> {
-  // No prototype: a field named __proto__ is data like any other, not a prototype assignment.
-  const record = Object.create(null) as Record<string, string>;
-  for (let i = 0; i + 1 < fieldList.length; i += 2) record[fieldList[i]!] = fieldList[i + 1]!;
-  return record;
-}
 
 export function formatIssues(error: z.ZodError): string {
   return JSON.stringify(error.issues.map((issue) => ({ path: issue.path.join('.'), code: issue.code, message: issue.message })));

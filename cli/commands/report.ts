@@ -8,6 +8,7 @@ import { printJson } from '../output.js';
 import { withRedis } from '../redis.js';
 import { formatCsv, formatText } from '../report/shadow-format.js';
 import { aggregateShadow, type CalibratedEntry } from '../report/shadow.js';
+import { fieldsToRecord } from '../../schemas/fields.js';
 
 const help = [
   'Usage: quantum-gates report shadow [--since 24h] [--until T] [--bin-width 0.05] [--json | --csv]',
@@ -33,9 +34,7 @@ async function readWindow(redis: RedisClient, stream: string, from: number, to: 
   for (;;) {
     const chunk = (await redis.xrange(stream, start, String(to), 'COUNT', CHUNK)) as [string, string[]][];
     for (const [id, list] of chunk) {
-      const fields: Record<string, string> = {};
-      for (let i = 0; i + 1 < list.length; i += 2) fields[list[i]!] = list[i + 1]!;
-      entries.push({ id, fields });
+      entries.push({ id, fields: fieldsToRecord(list) });
     }
     if (chunk.length < CHUNK) return entries;
     start = `(${chunk[chunk.length - 1]![0]}`;

@@ -1,9 +1,4 @@
-/** A Redis string as a finite number, or undefined when missing or malformed. */
-export function parseNumber(value: string | null | undefined): number | undefined {
-  if (value === null || value === undefined || value.trim() === '') return undefined;
-  const n = Number(value);
-  return Number.isFinite(n) ? n : undefined;
-}
+export { parseNumber } from '../../schemas/fields.js';
 
 /**
  * Epoch milliseconds from a timestamp that other services write in seconds (1738015443.2) or

@@ -1,5 +1,6 @@
 import type { RedisReader } from '../../runtime/redis-reader.js';
 import { keys } from '../../schemas/keys.js';
+import { parseNumber } from '../../schemas/fields.js';
 
 /** The heat formula, shared by the heat gate and the budget engine: one implementation. */
 
@@ -41,12 +42,6 @@ export function bucketOf(heat: number, heatMin: number, heatMax: number): HeatBu
   if (heat < heatMin) return 'COLD';
   if (heat < heatMax) return 'WARM';
   return 'HOT';
-}
-
-function parseNumber(value: string | null | undefined): number | undefined {
-  if (value === null || value === undefined || value.trim() === '') return undefined;
-  const n = Number(value);
-  return Number.isFinite(n) ? n : undefined;
 }
 
 /** One round trip for equity, the active symbols and each one's position (read-only). */

@@ -3,6 +3,7 @@ import { keys } from '../../schemas/keys.js';
 import { loadHeatInputs, type HeatInputs } from '../heat-gate/heat.js';
 import type { RiskBudgetConfig } from './config.js';
 import { scrapeHeat, type ScrapedHeat } from './heat-scrape.js';
+import { parseNumber } from '../../schemas/fields.js';
 
 /** A scrape slower than this falls back to heat 0.0 rather than hold the tick. */
 export const heatScrapeTimeoutMs = 2000;
@@ -27,12 +28,6 @@ export interface BudgetInputs {
   readonly clusterStress: Readonly<Record<string, string | undefined>>;
   /** Present only when HEAT_GATE_METRICS_URL is set. */
   readonly scrapedHeat: ScrapedHeat | undefined;
-}
-
-function parseNumber(value: string | null | undefined): number | undefined {
-  if (value === null || value === undefined || value.trim() === '') return undefined;
-  const n = Number(value);
-  return Number.isFinite(n) ? n : undefined;
 }
 
 export async function loadBudgetInputs(redis: RedisReader, config: RiskBudgetConfig): Promise<BudgetInputs> {

@@ -4,6 +4,7 @@ import type { BudgetInputs } from './inputs.js';
 import { choosePortfolioState, type PortfolioChoice, type PortfolioSnapshot } from './portfolio.js';
 import { clamp, computeBudget, computeStress, roundTo } from './stress.js';
 import { volRegimeOf, type VolRegime } from './vol-regime.js';
+import { parseNumber } from '../../schemas/fields.js';
 
 export type HeatReading =
   | { readonly value: number; readonly source: 'computed' | 'scraped' }
@@ -37,12 +38,6 @@ export type BudgetPlan =
       readonly heat: HeatReading;
       readonly budgets: readonly SymbolBudget[];
     };
-
-function parseNumber(value: string | undefined): number | undefined {
-  if (value === undefined || value.trim() === '') return undefined;
-  const n = Number(value);
-  return Number.isFinite(n) ? n : undefined;
-}
 
 /**
  * Heat from the same equity the budgets use (the last-known-good one when that is in use) and

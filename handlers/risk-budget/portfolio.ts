@@ -3,6 +3,7 @@
  * copy kept in Redis, else none (fail-open: no budgets). The original service checked staleness
  * after taking the cached copy, so the cache could never be used; here the choice is made once.
  */
+import { parseNumber } from '../../schemas/fields.js';
 
 export interface PortfolioSnapshot {
   readonly equityUsd: number;
@@ -21,12 +22,6 @@ export type PortfolioChoice =
 export interface FreshnessLimits {
   readonly staleSec: number;
   readonly maxLkgAgeSec: number;
-}
-
-function parseNumber(value: string | undefined): number | undefined {
-  if (value === undefined || value.trim() === '') return undefined;
-  const n = Number(value);
-  return Number.isFinite(n) ? n : undefined;
 }
 
 /** Producers write epoch seconds; a value in milliseconds is recognised by its size. */

@@ -2,6 +2,7 @@ import { keys, streams } from '../../schemas/keys.js';
 import { readBacklog, type GroupBacklog } from '../backlog.js';
 import { isReady } from '../redis.js';
 import type { RuntimeServices } from '../runtime.js';
+import { fieldsToRecord, parseNumber } from '../../schemas/fields.js';
 
 /**
  * The JSON behind GET /status and the status page. snake_case like the streams' own fields.
@@ -268,12 +269,6 @@ export function gateRows(
   });
 }
 
-export function fieldsOf(list: readonly string[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (let i = 0; i + 1 < list.length; i += 2) out[list[i]!] = list[i + 1]!;
-  return out;
-}
-
 /** Milliseconds since the epoch encoded in a stream entry id. */
 export function entryTime(id: string): number {
   return Number(id.split('-')[0]);
@@ -283,7 +278,7 @@ export function entryTime(id: string): number {
 export function heatHistory(newestFirstEntries: readonly StreamEntry[]): HeatPoint[] {
   const points: HeatPoint[] = [];
   for (const [id, list] of newestFirstEntries) {
-    const fields = fieldsOf(list);
+    const fields = fieldsToRecord(list);
     const heat = numberOrNull(fields.heat_value);
     if (heat === null) continue;
     points.push({ at: entryTime(id), heat, bucket: fields.heat_bucket || null });
@@ -296,7 +291,7 @@ export function downgrades(newestFirstEntries: readonly StreamEntry[], limit: nu
   const out: Decision[] = [];
   for (const [id, list] of newestFirstEntries) {
     if (out.length >= limit) break;
-    const f = fieldsOf(list);
+    const f = fieldsToRecord(list);
     const downgraded = f.calibrated === 'true' || (f.original_action !== undefined && f.calibrated_action !== undefined && f.original_action !== f.calibrated_action);
     if (!downgraded) continue;
     const heat = f.heat_value === undefined ? '' : `heat ${f.heat_value}`;
@@ -325,7 +320,7 @@ const KIND_FIELDS = ['event', 'event_type', 'type', 'decision', 'result', 'outco
  */
 export function governorDecisions(newestFirstEntries: readonly StreamEntry[]): Decision[] {
   return newestFirstEntries.map(([id, list]) => {
-    const f = withEmbeddedJson(fieldsOf(list));
+    const f = withEmbeddedJson(fieldsToRecord(list));
     // The first field that names the event wins: a plan's own decision=EXECUTE comes later.
     const named = KIND_FIELDS.map((k) => f[k]).find((v) => v !== undefined && v !== '');
     const side = f.kind === 'open' || f.kind === 'close' ? ` (${f.kind})` : '';
@@ -425,9 +420,7 @@ export function describeDisarm(raw: string | null): string | null {
 }
 
 function numberOrNull(value: string | undefined | null): number | null {
-  if (value === undefined || value === null || value.trim() === '') return null;
-  const n = Number(value);
-  return Number.isFinite(n) ? n : null;
+  return parseNumber(value) ?? null;
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {

@@ -5,6 +5,7 @@ import { allHandlers } from '../../handlers/index.js';
 import { createRuntime, type Runtime } from '../../runtime/runtime.js';
 import { keys, streams } from '../../schemas/keys.js';
 import { startTestRedisCluster, type TestRedisCluster } from '../support/redis-cluster.js';
+import { readStream } from '../support/runtime.js';
 
 const BULLMQ_PREFIX = '{quantum}';
 const known = new Set(allHandlers.map((h) => h.name));
@@ -75,7 +76,7 @@ describe('the gates on a three-master Redis Cluster', () => {
     await r.xadd(streams.harvestProposal, '*', 'plan_id', 'c-test4', 'symbol', 'ETHUSDT', 'action', 'PARTIAL_50');
     expect(await output(r, 'c-test4')).toMatchObject({ calibrated_action: 'PARTIAL_50', original_action: 'PARTIAL_50' });
 
-    const decisions = await entries(r, streams.heatDecision);
+    const decisions = await readStream(r, streams.heatDecision);
     expect(decisions.map((d) => d.plan_id)).toEqual(['c-test1', 'c-test2', 'c-test3', 'c-test4']);
     expect(await r.hget(keys.portfolioHeat, 'bucket')).toBe('HOT');
   });
@@ -88,7 +89,7 @@ describe('the gates on a three-master Redis Cluster', () => {
     await pipeline.exec();
     await waitFor(async () => (await r.xlen(streams.harvestCalibrated)) >= before + count, 'all backlog outputs');
     await waitFor(async () => (await pending(r, streams.harvestProposal, 'p26_heat_gate')) === 0, 'nothing pending');
-    const planIds = (await entries(r, streams.harvestCalibrated)).map((e) => e.plan_id).filter((id) => id?.startsWith('cb-'));
+    const planIds = (await readStream(r, streams.harvestCalibrated)).map((e) => e.plan_id).filter((id) => id?.startsWith('cb-'));
     expect(planIds).toHaveLength(count);
     expect(new Set(planIds).size).toBe(count);
   });
@@ -126,7 +127,7 @@ describe('the gates on a three-master Redis Cluster', () => {
       { queue: 'governor-cooldown', name: 'cooldown-expired', data: { symbol: 'XRPUSDT', plan_id: 'g-cool', started_at: 1, until: 2 }, delayMs: 0, jobId: 'cooldown-XRPUSDT-1' },
     ]);
     const event = await waitFor(
-      async () => (await entries(r, streams.governorEvents)).find((e) => e.event === 'cooldown_expired' && e.plan_id === 'g-cool'),
+      async () => (await readStream(r, streams.governorEvents)).find((e) => e.event === 'cooldown_expired' && e.plan_id === 'g-cool'),
       'cooldown_expired event',
     );
     expect(event).toMatchObject({ symbol: 'XRPUSDT' });
@@ -157,22 +158,14 @@ async function waitFor<T>(probe: () => Promise<T>, what: string, timeoutMs = 15_
   throw new Error(`timed out waiting for ${what} (last: ${JSON.stringify(last)})`);
 }
 
-async function entries(r: Cluster, stream: string): Promise<Record<string, string>[]> {
-  const raw = await r.xrange(stream, '-', '+');
-  return raw.map(([id, fields]) => {
-    const record: Record<string, string> = { _id: id };
-    for (let i = 0; i + 1 < fields.length; i += 2) record[fields[i]!] = fields[i + 1]!;
-    return record;
-  });
-}
 
 function output(r: Cluster, planId: string) {
-  return waitFor(async () => (await entries(r, streams.harvestCalibrated)).find((e) => e.plan_id === planId), `output for ${planId}`);
+  return waitFor(async () => (await readStream(r, streams.harvestCalibrated)).find((e) => e.plan_id === planId), `output for ${planId}`);
 }
 
 function decision(r: Cluster, planId: string) {
   return waitFor(
-    async () => (await entries(r, streams.governorEvents)).find((e) => e.plan_id === planId && (e.event === 'permit' || e.event === 'block')),
+    async () => (await readStream(r, streams.governorEvents)).find((e) => e.plan_id === planId && (e.event === 'permit' || e.event === 'block')),
     `decision for ${planId}`,
   );
 }

@@ -1,7 +1,8 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { allHandlers } from '../../handlers/index.js';
 import type { AnyHandler } from '../../runtime/handler.js';
 import { createRuntime, type Runtime, type RuntimeOptions } from '../../runtime/runtime.js';
+import { fieldsToRecord } from '../../schemas/fields.js';
 
 let consumerSeq = 0;
 
@@ -35,13 +36,9 @@ export async function waitFor<T>(probe: () => Promise<T> | T, { timeoutMs = 15_0
 }
 
 /** All entries of a stream as field maps, oldest first. */
-export async function readStream(redis: Redis, stream: string): Promise<(Record<string, string> & { _id: string })[]> {
+export async function readStream(redis: Pick<Redis, 'xrange'> | Pick<Cluster, 'xrange'>, stream: string): Promise<(Record<string, string> & { _id: string })[]> {
   const entries = await redis.xrange(stream, '-', '+');
-  return entries.map(([id, fields]) => {
-    const record: Record<string, string> & { _id: string } = { _id: id };
-    for (let i = 0; i + 1 < fields.length; i += 2) record[fields[i]!] = fields[i + 1]!;
-    return record;
-  });
+  return entries.map(([id, fields]) => ({ _id: id, ...fieldsToRecord(fields) }));
 }
 
 /** Number of entries pending (delivered, not acknowledged) in a consumer group. */
