@@ -1,26 +1,19 @@
 import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { keys } from '../../schemas/keys.js';
-import { freePort, startTestRedis, type TestRedis } from '../support/redis-server.js';
+import { freePort, usePrivateRedis } from '../support/redis-server.js';
 import { waitFor } from '../support/runtime.js';
 import { runCli, runCliJson } from './cli-harness.js';
 
 const root = resolve(import.meta.dirname, '../..');
 
 describe('quantum-gates kill, disarm, start and help', () => {
-  let redis: TestRedis;
+  const redis = usePrivateRedis();
   let env: Record<string, string>;
 
-  beforeAll(async () => {
-    redis = await startTestRedis();
+  beforeAll(() => {
     env = { REDIS_URL: redis.url };
-  });
-  afterAll(async () => {
-    await redis.stop();
-  });
-  beforeEach(async () => {
-    await redis.client.flushall();
   });
 
   it('kill on sets quantum:kill=1 and kill off sets it to 0, each saying what it replaced', async () => {

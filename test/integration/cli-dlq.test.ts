@@ -1,12 +1,12 @@
 import { z } from 'zod';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { heatGate } from '../../handlers/heat-gate/index.js';
 import { deadLetterFields, DEAD_LETTER_VALUE_LIMIT } from '../../runtime/dead-letter.js';
 import { parseEnv } from '../../runtime/env.js';
 import { defineHandler } from '../../runtime/handler.js';
 import type { Runtime } from '../../runtime/runtime.js';
 import { streams } from '../../schemas/keys.js';
-import { startTestRedis, type TestRedis } from '../support/redis-server.js';
+import { usePrivateRedis } from '../support/redis-server.js';
 import { readStream, startRuntime, waitFor } from '../support/runtime.js';
 import { runCli, runCliJson } from './cli-harness.js';
 
@@ -20,7 +20,7 @@ interface Listed {
 }
 
 describe('quantum-gates dlq', () => {
-  let redis: TestRedis;
+  const redis = usePrivateRedis();
   let env: Record<string, string>;
   const running: Runtime[] = [];
 
@@ -42,15 +42,8 @@ describe('quantum-gates dlq', () => {
     return (await redis.client.xadd(DLQ, '*', ...Object.entries(fields).flat()))!;
   }
 
-  beforeAll(async () => {
-    redis = await startTestRedis();
+  beforeAll(() => {
     env = { REDIS_URL: redis.url };
-  });
-  afterAll(async () => {
-    await redis.stop();
-  });
-  beforeEach(async () => {
-    await redis.client.flushall();
   });
   afterEach(async () => {
     await Promise.all(running.splice(0).map((r) => r.stop()));

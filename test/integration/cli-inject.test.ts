@@ -1,22 +1,15 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { keys, streams } from '../../schemas/keys.js';
-import { freePort, startTestRedis, type TestRedis } from '../support/redis-server.js';
+import { freePort, usePrivateRedis } from '../support/redis-server.js';
 import { readStream } from '../support/runtime.js';
 import { runCli, runCliJson } from './cli-harness.js';
 
 describe('quantum-gates inject', () => {
-  let redis: TestRedis;
+  const redis = usePrivateRedis();
   let env: Record<string, string>;
 
-  beforeAll(async () => {
-    redis = await startTestRedis();
+  beforeAll(() => {
     env = { REDIS_URL: redis.url };
-  });
-  afterAll(async () => {
-    await redis.stop();
-  });
-  beforeEach(async () => {
-    await redis.client.flushall();
   });
 
   it('adds a proposal to the heat gate stream with the fields given and prints the entry id', async () => {

@@ -1,9 +1,9 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { heatGate } from '../../handlers/heat-gate/index.js';
 import { positionSnapshot } from '../../handlers/position-snapshot.js';
 import type { Runtime } from '../../runtime/runtime.js';
 import { keys, streams } from '../../schemas/keys.js';
-import { startTestRedis, type TestRedis } from '../support/redis-server.js';
+import { usePrivateRedis } from '../support/redis-server.js';
 import { readStream, startRuntime, waitFor } from '../support/runtime.js';
 import { runCli, runCliJson } from './cli-harness.js';
 
@@ -18,7 +18,7 @@ interface Report {
 const HOUR = 3_600_000;
 
 describe('quantum-gates report shadow', () => {
-  let redis: TestRedis;
+  const redis = usePrivateRedis();
   let env: Record<string, string>;
   const running: Runtime[] = [];
 
@@ -29,15 +29,8 @@ describe('quantum-gates report shadow', () => {
       ...Object.entries({ symbol: 'ETHUSDT', mode: 'shadow', original_action: 'FULL_CLOSE', reason: 'portfolio_heat_cold', ...fields }).flat(),
     );
 
-  beforeAll(async () => {
-    redis = await startTestRedis();
+  beforeAll(() => {
     env = { REDIS_URL: redis.url };
-  });
-  afterAll(async () => {
-    await redis.stop();
-  });
-  beforeEach(async () => {
-    await redis.client.flushall();
   });
   afterEach(async () => {
     await Promise.all(running.splice(0).map((r) => r.stop()));

@@ -1,19 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import type { Runtime } from '../../runtime/runtime.js';
 import { keys, streams } from '../../schemas/keys.js';
-import { startTestRedis, type TestRedis } from '../support/redis-server.js';
+import { usePrivateRedis } from '../support/redis-server.js';
 import { metricSum, pendingCount, produce, startRuntime, waitFor } from '../support/runtime.js';
 
 describe('heat bridge with two replicas on one consumer group', () => {
-  let redis: TestRedis;
+  const redis = usePrivateRedis();
   const runtimes: Runtime[] = [];
-
-  beforeAll(async () => {
-    redis = await startTestRedis();
-  });
   afterAll(async () => {
     await Promise.all(runtimes.map((r) => r.stop()));
-    await redis.stop();
   });
 
   it('writes each plan once however its repeats split between replicas, and latest never moves backward', async () => {

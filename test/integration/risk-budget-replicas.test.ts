@@ -1,19 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import type { Runtime } from '../../runtime/runtime.js';
 import { keys } from '../../schemas/keys.js';
-import { startTestRedis, type TestRedis } from '../support/redis-server.js';
+import { usePrivateRedis } from '../support/redis-server.js';
 import { metricSum, startRuntime, waitFor } from '../support/runtime.js';
 
 describe('risk-budget with two runtime processes on one Redis', () => {
-  let redis: TestRedis;
+  const redis = usePrivateRedis();
   const runtimes: Runtime[] = [];
-
-  beforeAll(async () => {
-    redis = await startTestRedis();
-  });
   afterAll(async () => {
     await Promise.all(runtimes.map((r) => r.stop()));
-    await redis.stop();
   });
 
   it('computes every scheduler tick exactly once, whichever replica takes it', async () => {
