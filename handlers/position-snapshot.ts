@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { defineHandler } from '../runtime/handler.js';
 import { parseEnv } from '../runtime/env.js';
+import { compareStreamIds } from '../schemas/fields.js';
 import { keys, streams } from '../schemas/keys.js';
 import { positionSnapshotSchema } from '../schemas/position-snapshot.js';
 import type { MetricFactory } from '../runtime/metrics.js';
@@ -65,9 +66,3 @@ export const positionSnapshot = defineHandler({
     ctx.metrics.active.set({ symbol: snapshot.symbol }, snapshot.position_notional_usd);
   },
 });
-
-function compareStreamIds(a: string, b: string): number {
-  const [aMs = 0, aSeq = 0] = a.split('-').map(Number);
-  const [bMs = 0, bSeq = 0] = b.split('-').map(Number);
-  return aMs === bMs ? aSeq - bSeq : aMs - bMs;
-}

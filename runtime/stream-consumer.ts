@@ -10,7 +10,7 @@ import { LazyChildLogger, type RootLogger } from './logger.js';
 import { applyMetricCallsCoalesced, type RuntimeMetrics } from './metrics.js';
 import { isReady, waitUntilReady, type RedisClient } from './redis.js';
 import type { RedisReader } from './redis-reader.js';
-import { fieldsToRecord } from '../schemas/fields.js';
+import { compareStreamIds, fieldsToRecord } from '../schemas/fields.js';
 
 type RawEntry = [id: string, fields: string[] | null];
 
@@ -361,7 +361,7 @@ export class StreamConsumer {
   /** Which of `ids` are pending for this consumer (delivered to it, not acknowledged). */
   private async pendingIds(ids: string[]): Promise<Set<string>> {
     if (ids.length === 0) return new Set();
-    const sorted = [...ids].sort(compareIds);
+    const sorted = [...ids].sort(compareStreamIds);
     const rows = (await this.deps.commands.call(
       'XPENDING',
       this.stream,
@@ -419,10 +419,4 @@ type OutcomeLabel =
 
 export function formatIssues(error: z.ZodError): string {
   return JSON.stringify(error.issues.map((issue) => ({ path: issue.path.join('.'), code: issue.code, message: issue.message })));
-}
-
-function compareIds(a: string, b: string): number {
-  const [aMs, aSeq] = a.split('-').map(BigInt) as [bigint, bigint];
-  const [bMs, bSeq] = b.split('-').map(BigInt) as [bigint, bigint];
-  return aMs === bMs ? Number(aSeq - bSeq) : aMs < bMs ? -1 : 1;
 }

@@ -21,17 +21,7 @@ export function lookupFields(raw: Readonly<Record<string, string>>): Record<stri
   return fields;
 }
 
-/** Stream ids order entries of one stream: ms, then sequence. */
-export function compareStreamIds(a: string, b: string): number {
-  const [aMs = 0n, aSeq = 0n] = a.split('-').map(toBigInt);
-  const [bMs = 0n, bSeq = 0n] = b.split('-').map(toBigInt);
-  if (aMs !== bMs) return aMs < bMs ? -1 : 1;
-  return aSeq === bSeq ? 0 : aSeq < bSeq ? -1 : 1;
-}
-
-function toBigInt(part: string): bigint {
-  return /^\d+$/.test(part) ? BigInt(part) : 0n;
-}
+export { compareStreamIds } from '../../schemas/fields.js';
 
 /**
  * Counts one consumer batch once. The runtime loads batch state afresh for every batch, so the
