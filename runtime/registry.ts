@@ -1,3 +1,4 @@
+import { ConfigError } from './env.js';
 import type { AnyHandler } from './handler.js';
 
 /** Picks the handlers named in HANDLERS (comma-separated), or all of them when it is empty. */
@@ -6,7 +7,7 @@ export function selectHandlers(all: readonly AnyHandler[], spec: string | undefi
   const names = spec.split(',').map((name) => name.trim()).filter(Boolean);
   const unknown = names.filter((name) => !all.some((h) => h.name === name));
   if (unknown.length > 0) {
-    throw new Error(`HANDLERS: unknown handler(s) ${unknown.join(', ')}; known: ${all.map((h) => h.name).join(', ')}`);
+    throw new ConfigError([`HANDLERS: unknown handler(s) ${unknown.join(', ')}; known: ${all.map((h) => h.name).join(', ')}`]);
   }
   return all.filter((h) => names.includes(h.name));
 }

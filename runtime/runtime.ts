@@ -73,9 +73,8 @@ export function loadConfiguration(
     try {
       return parse();
     } catch (error) {
-      if (error instanceof ConfigError) problems.push(...error.problems);
-      else if (error instanceof Error && error.message.startsWith('HANDLERS:')) problems.push(error.message);
-      else throw error;
+      if (!(error instanceof ConfigError)) throw error;
+      problems.push(...error.problems);
       return undefined;
     }
   };
