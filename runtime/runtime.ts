@@ -135,11 +135,12 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   });
 
   const consumerStatus = () =>
-    workers.map((w) =>
-      w instanceof StreamConsumer
-        ? { handler: hostedName(w, hosted, workers), source: w.stream, group: w.group, consuming: w.isConsuming }
-        : { handler: hostedName(w, hosted, workers), source: `bullmq:${w.queueName}`, consuming: w.isConsuming },
-    );
+    workers.map((w, i) => {
+      const handler = hosted[i]!.handler.name;
+      return w instanceof StreamConsumer
+        ? { handler, source: w.stream, group: w.group, consuming: w.isConsuming }
+        : { handler, source: `bullmq:${w.queueName}`, consuming: w.isConsuming };
+    });
   const services: RuntimeServices = {
     config,
     env: options.env,
@@ -211,8 +212,4 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       logger.info('stopped');
     },
   };
-}
-
-function hostedName(worker: StreamConsumer | JobRunner, hosted: readonly HostedHandler[], workers: readonly (StreamConsumer | JobRunner)[]): string {
-  return hosted[workers.indexOf(worker)]!.handler.name;
 }
