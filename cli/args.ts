@@ -6,12 +6,11 @@ type Options = NonNullable<ParseArgsConfig['options']>;
 export interface Parsed<O extends Options> {
   readonly values: { [K in keyof O]?: O[K]['type'] extends 'boolean' ? boolean : O[K]['multiple'] extends true ? string[] : string };
   readonly positionals: string[];
-  readonly help: boolean;
 }
 
 /**
- * node:util parseArgs in strict mode, with `--help`/`-h` added to every command and its errors
- * turned into UsageError (exit 2) naming the command. parseArgs marks its errors with a code,
+ * node:util parseArgs in strict mode, its errors turned into UsageError (exit 2) naming the
+ * command. (`--help` never reaches here: runCli answers it for every command.) parseArgs marks its errors with a code,
  * which is what we classify by.
  */
 export function parseCommandArgs<O extends Options>(
@@ -23,12 +22,11 @@ export function parseCommandArgs<O extends Options>(
   try {
     const { values, positionals: rest } = parseArgs({
       args: joinNegativeNumbers(argv, options),
-      options: { ...options, help: { type: 'boolean', short: 'h' } },
+      options,
       strict: true,
       allowPositionals: positionals,
     });
-    const { help, ...own } = values as Record<string, unknown>;
-    return { values: own as Parsed<O>['values'], positionals: rest, help: help === true };
+    return { values: values as Parsed<O>['values'], positionals: rest };
   } catch (error) {
     const code = (error as { code?: unknown }).code;
     if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')) throw new UsageError((error as Error).message, command);

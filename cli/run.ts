@@ -27,6 +27,10 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     return usage(io, `unknown ${first} command "${second}"`, group);
   }
   const rest = argv.slice(command.name.split(' ').length);
+  if (rest.includes('--help') || rest.includes('-h')) {
+    io.out(command.help);
+    return ExitCode.ok;
+  }
   try {
     return await command.run(rest, io);
   } catch (error) {

@@ -44,10 +44,6 @@ export const disarmCommands: readonly Command[] = [
     help: clearHelp,
     async run(argv, io) {
       const args = parseCommandArgs('disarm clear', argv, { json: { type: 'boolean' } });
-      if (args.help) {
-        io.out(clearHelp);
-        return ExitCode.ok;
-      }
       const previous = await withRedis(io, async (redis) => {
         const value = await readDisarm(redis);
         if (value !== null) await redis.del(keys.governorDisarm);
@@ -64,10 +60,6 @@ export const disarmCommands: readonly Command[] = [
     help: statusHelp,
     async run(argv, io) {
       const args = parseCommandArgs('disarm status', argv, { json: { type: 'boolean' } });
-      if (args.help) {
-        io.out(statusHelp);
-        return ExitCode.ok;
-      }
       const value = await withRedis(io, readDisarm);
       if (args.values.json) printJson(io, { key: keys.governorDisarm, disarmed: value !== null, value });
       else io.out(value === null ? 'not disarmed' : `disarmed: ${render(value)}`);

@@ -62,10 +62,6 @@ const list: Command = {
   help: listHelp,
   async run(argv, io) {
     const args = parseCommandArgs('dlq list', argv, { ...filterOptions, limit: { type: 'string' }, json: { type: 'boolean' } });
-    if (args.help) {
-      io.out(listHelp);
-      return ExitCode.ok;
-    }
     const limit = positiveInt('dlq list', args.values.limit, '--limit', 50);
     const { entries, total, stream } = await withRedis(io, async (redis, config) => ({
       stream: config.DLQ_STREAM,
@@ -112,10 +108,6 @@ const show: Command = {
   help: showHelp,
   async run(argv, io) {
     const args = parseCommandArgs('dlq show', argv, { json: { type: 'boolean' } }, { positionals: true });
-    if (args.help) {
-      io.out(showHelp);
-      return ExitCode.ok;
-    }
     if (args.positionals.length !== 1) throw new UsageError('expects exactly one entry id', 'dlq show');
     const id = args.positionals[0]!;
     checkIds('dlq show', [id]);
@@ -200,10 +192,6 @@ const replay: Command = {
       { ...filterOptions, all: { type: 'boolean' }, 'from-source': { type: 'boolean' }, 'dry-run': { type: 'boolean' }, json: { type: 'boolean' } },
       { positionals: true },
     );
-    if (args.help) {
-      io.out(replayHelp);
-      return ExitCode.ok;
-    }
     selectionArgs('dlq replay', args.positionals, args.values);
     const fromSource = args.values['from-source'] === true;
     const dryRun = args.values['dry-run'] === true;
@@ -283,10 +271,6 @@ const drop: Command = {
       { ...filterOptions, all: { type: 'boolean' }, yes: { type: 'boolean' }, json: { type: 'boolean' } },
       { positionals: true },
     );
-    if (args.help) {
-      io.out(dropHelp);
-      return ExitCode.ok;
-    }
     selectionArgs('dlq drop', args.positionals, args.values);
     if (args.values.all && !args.values.yes) throw new UsageError('--all deletes every selected entry for good: add --yes to confirm', 'dlq drop');
 

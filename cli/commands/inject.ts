@@ -190,10 +190,6 @@ function injectCommand(kind: InjectKind): Command {
         ['json', { type: 'boolean' as const }],
       ]);
       const args = parseCommandArgs(name, argv, options);
-      if (args.help) {
-        io.out(help);
-        return ExitCode.ok;
-      }
       const collected = collectFields(kind, args.values, name);
       const generated = kind.defaults?.(collected, io) ?? [];
       // The gate's own fields first, in the order of its flags; extras after.

@@ -24,10 +24,6 @@ function switchCommand(state: 'on' | 'off'): Command {
     help,
     async run(argv, io) {
       const args = parseCommandArgs(name, argv, { json: { type: 'boolean' } });
-      if (args.help) {
-        io.out(help);
-        return ExitCode.ok;
-      }
       // SET ... GET swaps atomically, so the printed previous state is exactly what was replaced.
       const previous = await withRedis(io, (redis) => redis.call('SET', keys.killSwitch, value, 'GET') as Promise<string | null>);
       if (args.values.json) printJson(io, { key: keys.killSwitch, value, previous });
@@ -48,10 +44,6 @@ export const killCommands: readonly Command[] = [
     help: statusHelp,
     async run(argv, io) {
       const args = parseCommandArgs('kill status', argv, { json: { type: 'boolean' } });
-      if (args.help) {
-        io.out(statusHelp);
-        return ExitCode.ok;
-      }
       const value = await withRedis(io, (redis) => redis.get(keys.killSwitch));
       if (args.values.json) printJson(io, { key: keys.killSwitch, value, engaged: value === '1' });
       else io.out(`kill switch ${describe(value)}`);

@@ -55,10 +55,6 @@ export const reportCommands: readonly Command[] = [
         json: { type: 'boolean' },
         csv: { type: 'boolean' },
       });
-      if (args.help) {
-        io.out(help);
-        return ExitCode.ok;
-      }
       if (args.values.json && args.values.csv) throw new UsageError('choose one of --json and --csv', command);
       const now = io.now();
       const sinceText = args.values.since ?? '24h';

@@ -20,10 +20,6 @@ export const startCommand: Command = {
   help,
   async run(argv, io) {
     const args = parseCommandArgs('start', argv, {});
-    if (args.help) {
-      io.out(help);
-      return ExitCode.ok;
-    }
     // runtime/main.ts starts on import and owns the process from here: its signal handlers
     // and process.exit calls decide how it ends.
     await import('../../runtime/main.js');

@@ -71,10 +71,6 @@ export const statusCommand: Command = {
   help,
   async run(argv, io) {
     const args = parseCommandArgs('status', argv, { url: { type: 'string' }, json: { type: 'boolean' } });
-    if (args.help) {
-      io.out(help);
-      return ExitCode.ok;
-    }
     const url = statusUrl(io, args.values.url);
     const body = await fetchStatus(io, url);
     let parsed: unknown;
