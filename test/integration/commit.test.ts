@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import { Redis, type Pipeline } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { TransactionCommitter } from '../../runtime/commit.js';
 import { EffectRecorder } from '../../runtime/effects.js';
@@ -60,6 +60,7 @@ describe('TransactionCommitter on a real redis-server', () => {
           const transaction = target.multi();
           return {
             call: (...args: [string, ...(string | number)[]]) => transaction.call(...args),
+            sendCommand: (...args: Parameters<Pipeline['sendCommand']>) => (transaction as unknown as Pipeline).sendCommand(...args),
             exec: async () => {
               await redis.client.set('free', 'stolen');
               return transaction.exec();
@@ -113,6 +114,60 @@ describe('TransactionCommitter on a real redis-server', () => {
     expect(report.effectFailures).toHaveLength(1);
     expect(report.effectFailures[0]!.error.message).toMatch(/WRONGTYPE/);
     expect(await redis.client.xlen('out')).toBe(1);
+    expect((await redis.client.xpending('s', 'g'))[0]).toBe(0);
+  });
+
+  it('sends a command too large for the batched-commands script as itself, in order, with failures on the right message', async () => {
+    const [a, b, c] = await deliver(3);
+    await redis.client.set('not-a-hash', 'x');
+    const wide: Record<string, string> = {};
+    for (let i = 0; i < 5000; i++) wide[`f${i}`] = String(i); // 10,000 field arguments: past Lua's unpack limit
+    const report = await new TransactionCommitter(connection, 0).commit({ stream: 's', group: 'g' }, [
+      { entryId: a, recorder: recorder((r) => r.emit('out', { n: 'a' })) },
+      { entryId: b, recorder: recorder((r) => r.emit('out', { n: 'b', ...wide })) },
+      { entryId: c, recorder: recorder((r) => (r.putHash('not-a-hash', { f: 'v' }), r.emit('out', { n: 'c' }))) },
+    ]);
+    expect(report.committed).toEqual([0, 1, 2]);
+    expect(report.effectFailures.map((f) => [f.item, f.error.message.slice(0, 9)])).toEqual([[2, 'WRONGTYPE']]);
+    const outputs = await redis.client.xrange('out', '-', '+');
+    expect(outputs.map(([, f]) => f[1])).toEqual(['a', 'b', 'c']);
+    expect(outputs[1]![1]).toHaveLength(2 + 10_000);
+    expect((await redis.client.xpending('s', 'g'))[0]).toBe(0);
+  });
+
+  it('applies every kind of effect inside the one transaction', async () => {
+    const [a] = await deliver(1);
+    await redis.client.zadd('window', 1, 'old', 5, 'new');
+    await redis.client.sadd('members', 'gone');
+    await redis.client.set('doomed', '1');
+    await redis.client.hset('snapshot', 'stale', '1');
+    const report = await new TransactionCommitter(connection, 100).commit({ stream: 's', group: 'g' }, [
+      {
+        entryId: a,
+        recorder: recorder((r) => {
+          r.emit('out', { n: 'a' });
+          r.putHash('snapshot', { fresh: '1' }, { replace: true, ttlSec: 60 });
+          r.setKey('flag', 'on', { ttlSec: 30 });
+          r.setKey('plain', 'v');
+          r.deleteKey('doomed');
+          r.addToSet('members', 'joined');
+          r.removeFromSet('members', 'gone');
+          r.addToSortedSet('window', 9, 'newest', { ttlSec: 90 });
+          r.trimSortedSet('window', 2);
+        }),
+      },
+    ]);
+    expect(report).toEqual({ committed: [0], conflicted: [], effectFailures: [] });
+    expect(await redis.client.hgetall('snapshot')).toEqual({ fresh: '1' });
+    expect(await redis.client.ttl('snapshot')).toBeGreaterThan(50);
+    expect(await redis.client.get('flag')).toBe('on');
+    expect(await redis.client.ttl('flag')).toBeGreaterThan(20);
+    expect(await redis.client.get('plain')).toBe('v');
+    expect(await redis.client.ttl('plain')).toBe(-1);
+    expect(await redis.client.exists('doomed')).toBe(0);
+    expect((await redis.client.smembers('members')).sort()).toEqual(['joined']);
+    expect(await redis.client.zrange('window', 0, -1)).toEqual(['new', 'newest']);
+    expect(await redis.client.ttl('window')).toBeGreaterThan(80);
     expect((await redis.client.xpending('s', 'g'))[0]).toBe(0);
   });
 });
