@@ -90,6 +90,13 @@ export interface HandlerDeclaration<Schema extends z.ZodType = z.ZodType, Config
   /** Called once at start with the handler's metrics (for example to publish its mode). */
   readonly onStart?: (config: Config, metrics: Metrics) => void;
   readonly loadBatchState?: (redis: RedisReader, config: Config, now: number) => Promise<State>;
+  /**
+   * Set false when neither the batch state nor the handler's reads depend on what its own earlier
+   * messages wrote (the heat gate reads positions that other services write). The runtime then
+   * handles the next batch while the previous one commits, so the commit's round trip costs no
+   * throughput. Default true: every batch sees every earlier commit.
+   */
+  readonly readsOwnWrites?: boolean;
   readonly failure: FailurePolicy<z.infer<Schema>, Config, State, Metrics>;
   handle(message: z.infer<Schema>, ctx: HandlerContext<Config, State, Metrics>): void | Promise<void>;
 }

@@ -59,12 +59,17 @@ export class StreamConsumer {
   private readonly abort = new AbortController();
   private readonly log: RootLogger;
   private readonly env: ExecutionEnv<unknown, object>;
+  /** Handlers that never read their own writes may handle a batch while the previous one commits. */
+  private readonly overlapCommits: boolean;
+  /** The commit in flight, if any: at most one, and commits go out in batch order. */
+  private committing: Promise<void> = Promise.resolve();
 
   constructor(private readonly deps: StreamConsumerDeps) {
     const trigger = deps.handler.trigger as StreamTrigger<unknown>;
     this.stream = trigger.stream(deps.handlerConfig);
     this.group = trigger.group(deps.handlerConfig);
     this.log = deps.logger.child({ handler: deps.handler.name, stream: this.stream, group: this.group });
+    this.overlapCommits = deps.handler.readsOwnWrites === false;
     this.env = {
       redis: deps.commands as unknown as RedisReader,
       config: deps.handlerConfig,
@@ -119,6 +124,7 @@ export class StreamConsumer {
     };
     /** Handles what the prefetch brought, so nothing else (a reclaim) can take the same entries twice. */
     const settlePrefetch = async () => {
+      await this.settleCommit();
       if (!prefetch) return;
       const batch = await prefetch;
       prefetch = undefined;
@@ -129,6 +135,7 @@ export class StreamConsumer {
         if (!isReady(commands) || !isReady(reader) || !isReady(committerConnection)) {
           this.setConsuming(false);
           prefetch = undefined; // its entries, if Redis delivered them, are in our pending list: drained below
+          await this.settleCommit();
           for (const client of [commands, reader, committerConnection]) await waitUntilReady(client, this.abort.signal);
           drainOwnPending = true;
           continue;
@@ -152,9 +159,19 @@ export class StreamConsumer {
         prefetch = undefined;
         if (batch.entries.length === 0) continue;
         startPrefetch();
-        await this.processBatch(batch, new Map());
+        if (this.overlapCommits) {
+          // Handle this batch while the previous one commits; commit it once that one is done.
+          const prepared = await this.prepare(batch, new Map());
+          await this.settleCommit();
+          this.committing = this.commitPrepared(prepared);
+          this.committing.catch(() => undefined); // awaited by the next settleCommit
+        } else {
+          await this.processBatch(batch, new Map());
+        }
       } catch (error) {
         prefetch = undefined;
+        // Never re-read our pending entries while a commit of some of them is still in flight.
+        await this.settleCommit().catch((commitError: unknown) => this.log.warn({ err: describeError(commitError) }, 'commit in flight failed'));
         if (this.stopping) break;
         this.log.warn({ err: describeError(error) }, 'consumer loop error; retrying');
         drainOwnPending = true;
@@ -164,6 +181,7 @@ export class StreamConsumer {
     // Stopping: what the last read brought is ours; commit it rather than leave it pending.
     try {
       await settlePrefetch();
+      await this.settleCommit();
     } catch (error) {
       this.log.warn({ err: describeError(error) }, 'could not finish the last batch; its entries stay pending for another consumer');
     }
@@ -225,13 +243,26 @@ export class StreamConsumer {
     return new Map(rows.map(([id, , , deliveries]) => [id, deliveries]));
   }
 
-  private async processBatch({ entries, readAt }: Batch, deliveries: Map<string, number>): Promise<void> {
+  /** Waits for the commit in flight (a batch's state must see the commits before it). */
+  private async settleCommit(): Promise<void> {
+    const inFlight = this.committing;
+    this.committing = Promise.resolve();
+    await inFlight;
+  }
+
+  private async processBatch(batch: Batch, deliveries: Map<string, number>): Promise<void> {
+    await this.settleCommit();
+    await this.commitPrepared(await this.prepare(batch, deliveries));
+  }
+
+  /** Validates a batch and runs the handler over it: one commit item per entry. */
+  private async prepare({ entries, readAt }: Batch, deliveries: Map<string, number>): Promise<PreparedBatch> {
     const { handler, config, metrics } = this.deps;
     const started = performance.now();
     metrics.batchSize.observe({ handler: handler.name }, entries.length);
 
     // Each entry ends as exactly one commit item: an outcome of the handler, or a dead letter.
-    const items: (CommitItem & { outcome: OutcomeLabel })[] = [];
+    const items: PreparedItem[] = [];
     const valid: ValidMessage[] = [];
     const validSlots: number[] = [];
     for (const [id, fieldList] of entries) {
@@ -255,26 +286,37 @@ export class StreamConsumer {
       valid.push({ meta, message: parsed.data });
       items.push({ entryId: id, outcome: { kind: 'skipped' } });
     }
+    const outcomes = await executeBatch(handler, this.env, valid);
+    outcomes.forEach((outcome, i) => {
+      items[validSlots[i]!] = this.itemFor(valid[i]!, outcome);
+    });
+    return { items, valid, validSlots, readAt, started };
+  }
 
-    let pending = valid.map((_, i) => i);
-    for (let round = 0; pending.length > 0 || round === 0; round++) {
+  /** Commits a prepared batch; messages whose guards conflicted run again on fresh data. */
+  private async commitPrepared({ items, valid, validSlots, readAt, started }: PreparedBatch): Promise<void> {
+    const { handler, metrics } = this.deps;
+    let roundItems = items.map((_, i) => i);
+    for (let round = 0; ; round++) {
+      const conflicted = await this.commit(roundItems.map((i) => items[i]!), roundItems, readAt);
+      if (conflicted.length === 0) break;
+      metrics.conflicts.inc({ handler: handler.name }, conflicted.length);
+      const pending = conflicted.map((slot) => validSlots.indexOf(slot)).filter((i) => i >= 0);
+      if (pending.length === 0) break;
+      if (round >= MAX_CONFLICT_ROUNDS) {
+        this.log.error({ count: pending.length }, 'messages still conflicting; leaving them pending for redelivery');
+        break;
+      }
       const outcomes = await executeBatch(handler, this.env, pending.map((i) => valid[i]!));
       pending.forEach((validIndex, k) => {
         items[validSlots[validIndex]!] = this.itemFor(valid[validIndex]!, outcomes[k]!);
       });
-      const roundItems = round === 0 ? items.map((_, i) => i) : pending.map((i) => validSlots[i]!);
-      const conflicted = await this.commit(roundItems.map((i) => items[i]!), roundItems, readAt);
-      if (conflicted.length > 0) metrics.conflicts.inc({ handler: handler.name }, conflicted.length);
-      pending = conflicted.map((slot) => validSlots.indexOf(slot)).filter((i) => i >= 0);
-      if (round >= MAX_CONFLICT_ROUNDS && pending.length > 0) {
-        this.log.error({ count: pending.length }, 'messages still conflicting; leaving them pending for redelivery');
-        break;
-      }
+      roundItems = pending.map((i) => validSlots[i]!);
     }
     metrics.batchSeconds.observe({ handler: handler.name }, (performance.now() - started) / 1000);
   }
 
-  private itemFor(message: ValidMessage, outcome: Outcome): CommitItem & { outcome: OutcomeLabel } {
+  private itemFor(message: ValidMessage, outcome: Outcome): PreparedItem {
     switch (outcome.kind) {
       case 'commit':
         return { entryId: message.meta.id, recorder: outcome.recorder, outcome: { kind: outcome.via === 'handled' ? 'handled' : 'fallback' } };
@@ -290,7 +332,7 @@ export class StreamConsumer {
     reason: Parameters<typeof deadLetterFields>[0]['reason'],
     detail: string,
     attempts: number,
-  ): CommitItem & { outcome: OutcomeLabel } {
+  ): PreparedItem {
     const fields = deadLetterFields({
       handler: this.deps.handler.name,
       sourceStream: this.stream,
@@ -314,7 +356,7 @@ export class StreamConsumer {
    * the stream's pending list says which (an applied commit acknowledged its entries). Returns
    * the slots whose guards conflicted.
    */
-  private async commit(batch: (CommitItem & { outcome: OutcomeLabel })[], slots: number[], readAt: number): Promise<number[]> {
+  private async commit(batch: (PreparedItem)[], slots: number[], readAt: number): Promise<number[]> {
     const { committer, committerConnection, metrics, handler, config } = this.deps;
     let todo = batch.map((_, i) => i).filter((i) => batch[i]!.outcome.kind !== 'left-pending');
     const source = { stream: this.stream, group: this.group };
@@ -368,8 +410,8 @@ export class StreamConsumer {
       this.group,
       sorted[0]!,
       sorted[sorted.length - 1]!,
-      // Our pending list also holds the prefetched batch, which may fall inside the range.
-      ids.length + 2 * this.deps.config.BATCH_SIZE + 10,
+      // Our pending list also holds the prefetched batch and the one being handled, which may fall inside the range.
+      ids.length + 3 * this.deps.config.BATCH_SIZE + 10,
       this.deps.config.CONSUMER_NAME,
     )) as [string, string, number, number][];
     const wanted = new Set(ids);
@@ -378,9 +420,9 @@ export class StreamConsumer {
 
   /** After a commit: metrics, failed-effect hooks and dead letters, then the scheduled jobs. */
   private finish(
-    committed: (CommitItem & { outcome: OutcomeLabel })[],
+    committed: (PreparedItem)[],
     effectFailures: { item: number; effect: unknown; error: Error }[],
-    batch: (CommitItem & { outcome: OutcomeLabel })[] = [],
+    batch: (PreparedItem)[] = [],
   ): void {
     const { metrics, handler } = this.deps;
     // Failure hooks first: they may queue metric updates that the apply loop below then applies.
@@ -411,6 +453,17 @@ export class StreamConsumer {
       this.deps.jobs.add(jobs).catch((error: unknown) => this.log.error({ err: describeError(error), jobs: jobs.length }, 'could not schedule jobs'));
     }
   }
+}
+
+type PreparedItem = CommitItem & { outcome: OutcomeLabel };
+
+interface PreparedBatch {
+  readonly items: PreparedItem[];
+  readonly valid: ValidMessage[];
+  /** Where each valid message's item sits in `items`. */
+  readonly validSlots: number[];
+  readonly readAt: number;
+  readonly started: number;
 }
 
 type OutcomeLabel =

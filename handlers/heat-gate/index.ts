@@ -35,6 +35,9 @@ export const heatGate = defineHandler({
   mode: (config) => config.P26_MODE,
   onStart: (config, metrics) => metrics.enforceMode.set(config.P26_MODE === 'enforce' ? 1 : 0),
   loadBatchState: (redis) => loadHeatInputs(redis),
+  // Heat comes from positions and equity, which other services write; the gate's own writes
+  // (outputs, the heat hash, proposal hashes in enforce mode) are never read back.
+  readsOwnWrites: false,
   failure: {
     maxAttempts: 3,
     backoffMs: 25,

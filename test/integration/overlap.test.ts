@@ -1,0 +1,125 @@
+import { z } from 'zod';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { TransactionCommitter, type CommitItem, type Committer } from '../../runtime/commit.js';
+import { parseEnv } from '../../runtime/env.js';
+import { defineHandler, type AnyHandler } from '../../runtime/handler.js';
+import type { Runtime } from '../../runtime/runtime.js';
+import { startTestRedis, type TestRedis } from '../support/redis-server.js';
+import { pendingCount, produce, readStream, startRuntime, waitFor } from '../support/runtime.js';
+
+const IN = 'test:stream:overlap-in';
+const OUT = 'test:stream:overlap-out';
+
+function echo(events: string[], readsOwnWrites: boolean | undefined): AnyHandler {
+  return defineHandler({
+    name: 'echo',
+    description: 'test handler that logs when it runs',
+    trigger: { kind: 'stream', stream: () => IN, group: () => 'echo' },
+    input: z.looseObject({ n: z.string() }),
+    config: (env) => parseEnv(z.object({}), env),
+    metrics: () => ({}),
+    ...(readsOwnWrites === undefined ? {} : { readsOwnWrites }),
+    failure: { maxAttempts: 1, backoffMs: 0, policy: 'dead-letter' },
+    handle(message, ctx) {
+      events.push(`handle ${message.n}`);
+      ctx.emit(OUT, { n: message.n });
+    },
+  });
+}
+
+const numbers = (items: readonly CommitItem[]) => items.map((item) => (item.recorder?.effects[0] as { fields: { n: string } } | undefined)?.fields.n).join(',');
+
+/** Commits through a real TransactionCommitter, logging each commit and holding the first until released. */
+function heldFirstCommit(events: string[]) {
+  let release = () => undefined as void;
+  const released = new Promise<void>((r) => (release = r));
+  let first = true;
+  const factory = (connection: ConstructorParameters<typeof TransactionCommitter>[0]): Committer => {
+    const inner = new TransactionCommitter(connection, 0);
+    return {
+      async commit(source, items) {
+        events.push(`commit ${numbers(items)} begins`);
+        if (first) {
+          first = false;
+          await released;
+        }
+        const report = await inner.commit(source, items);
+        events.push(`commit ${numbers(items)} ends`);
+        return report;
+      },
+    };
+  };
+  return { factory, release };
+}
+
+describe('handling the next batch while the previous one commits', () => {
+  let redis: TestRedis;
+  let runtime: Runtime | undefined;
+  let releaseHeld = () => undefined as void;
+
+  beforeAll(async () => {
+    redis = await startTestRedis();
+  });
+  afterAll(async () => {
+    await redis.stop();
+  });
+  beforeEach(async () => {
+    await redis.client.flushall();
+    await produce(redis.client, IN, ['0', '1', '2', '3', '4', '5'].map((n) => ({ n })));
+  });
+  afterEach(async () => {
+    releaseHeld(); // a failed test must not leave the runtime's stop waiting on a held commit
+    await runtime?.stop();
+    runtime = undefined;
+  });
+
+  async function run(readsOwnWrites: boolean | undefined) {
+    const events: string[] = [];
+    const held = heldFirstCommit(events);
+    releaseHeld = held.release;
+    runtime = await startRuntime(redis.url, { BATCH_SIZE: '2' }, [echo(events, readsOwnWrites)], { committerFactory: held.factory });
+    return { events, release: held.release };
+  }
+
+  it('a handler that never reads its own writes runs on the next batch while the first commits; commits stay in order', async () => {
+    const { events, release } = await run(false);
+    await waitFor(() => events.includes('handle 2'), { what: 'the second batch handled during the first commit' });
+    expect(events).not.toContain('commit 0,1 ends');
+    // Only one commit in flight: the second waits for the first.
+    expect(events).not.toContain('commit 2,3 begins');
+    release();
+    await waitFor(async () => (await readStream(redis.client, OUT)).length === 6, { what: 'six outputs' });
+    expect((await readStream(redis.client, OUT)).map((e) => e.n)).toEqual(['0', '1', '2', '3', '4', '5']);
+    const commits = events.filter((e) => e.startsWith('commit'));
+    expect(commits).toEqual(['commit 0,1 begins', 'commit 0,1 ends', 'commit 2,3 begins', 'commit 2,3 ends', 'commit 4,5 begins', 'commit 4,5 ends']);
+    expect(await pendingCount(redis.client, IN, 'echo')).toBe(0);
+  });
+
+  it.each([
+    ['by default', undefined],
+    ['when it says it reads its own writes', true],
+  ] as const)('a handler runs on a batch only after the previous batch committed, %s', async (_when, readsOwnWrites) => {
+    const { events, release } = await run(readsOwnWrites);
+    await waitFor(() => events.includes('commit 0,1 begins'), { what: 'the first commit' });
+    // Give a wrongly overlapping runtime every chance to handle the next batch early.
+    await new Promise((r) => setTimeout(r, 200));
+    release();
+    await waitFor(async () => (await readStream(redis.client, OUT)).length === 6, { what: 'six outputs' });
+    expect(events.indexOf('handle 2')).toBeGreaterThan(events.indexOf('commit 0,1 ends'));
+    expect(events.indexOf('handle 4')).toBeGreaterThan(events.indexOf('commit 2,3 ends'));
+  });
+
+  it('stopping while a commit is in flight finishes it and the batch handled meanwhile', async () => {
+    const { events, release } = await run(false);
+    await waitFor(() => events.includes('handle 2'), { what: 'the second batch handled during the first commit' });
+    const stopped = runtime!.stop();
+    release();
+    await stopped;
+    runtime = undefined;
+    const outputs = (await readStream(redis.client, OUT)).map((e) => e.n);
+    // Every entry read was committed, and nothing twice; what was never read stays in the stream for the next start.
+    expect(new Set(outputs).size).toBe(outputs.length);
+    expect(outputs.slice(0, 4)).toEqual(['0', '1', '2', '3']);
+    expect(await pendingCount(redis.client, IN, 'echo')).toBe(0);
+  });
+});
