@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { ReplyError } from 'ioredis';
-import { effectCommands, withoutIntraBatchConflicts, type CommitItem, type CommitReport, type Committer, type EffectFailure } from './commit.js';
+import { withoutIntraBatchConflicts, type CommitItem, type CommitReport, type Committer, type CommitSource, type EffectFailure } from './commit.js';
+import { effectCommands } from './effect-commands.js';
 import type { Effect, EffectRecorder, Guard } from './effects.js';
 import type { RedisClient } from './redis.js';
 
@@ -29,7 +30,7 @@ export class ClusterCommitter implements Committer {
     private readonly leaseMs = 10_000,
   ) {}
 
-  async commit(source: { stream: string; group: string } | undefined, items: readonly CommitItem[]): Promise<CommitReport> {
+  async commit(source: CommitSource | undefined, items: readonly CommitItem[]): Promise<CommitReport> {
     const conflicted: number[] = [];
     const candidates = withoutIntraBatchConflicts(items, conflicted);
 
@@ -48,7 +49,9 @@ export class ClusterCommitter implements Committer {
     const ackIds = accepted.map((i) => items[i]!.entryId).filter((id): id is string => id !== undefined);
     if (source && ackIds.length > 0) await this.connection.xack(source.stream, source.group, ...ackIds);
     await this.release(leases);
-    return { committed: accepted, conflicted: conflicted.sort((a, b) => a - b), effectFailures };
+    // Ownership is not re-checked here (the input and outputs live in other slots): the consumer's
+    // check before committing a long-held batch is what guards against a reclaimer.
+    return { committed: accepted, conflicted: conflicted.sort((a, b) => a - b), lost: [], effectFailures };
   }
 
   /**

@@ -183,7 +183,7 @@ export function runtimeMetrics(registry: Registry) {
     }),
     commitFailures: new Counter({
       name: 'quantum_gates_commit_failures_total',
-      help: 'Commits that failed and were retried, by kind (connection, effect)',
+      help: 'Commit problems, by kind: connection (retried), effect (a command Redis rejected), lost_ownership (entry reclaimed by another consumer)',
       labelNames: ['handler', 'kind'],
       registers: [registry],
     }),

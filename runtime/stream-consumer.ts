@@ -359,10 +359,11 @@ export class StreamConsumer {
   private async commit(batch: (PreparedItem)[], slots: number[], readAt: number): Promise<number[]> {
     const { committer, committerConnection, metrics, handler, config } = this.deps;
     let todo = batch.map((_, i) => i).filter((i) => batch[i]!.outcome.kind !== 'left-pending');
-    const source = { stream: this.stream, group: this.group };
+    const source = { stream: this.stream, group: this.group, consumer: config.CONSUMER_NAME };
     // Another consumer may reclaim entries idle past CLAIM_IDLE_MS. A batch held that long (an
     // outage, a stall) is committed only for the entries still ours; a fresh batch cannot have
-    // been claimed, so the fast path pays nothing for this check.
+    // been claimed, so the fast path pays nothing for this check. On one node the commit checks
+    // again, atomically with its writes; this check is what a cluster commit relies on.
     if (this.deps.now() - readAt > config.CLAIM_IDLE_MS / 2) {
       const owned = await this.pendingIds(todo.map((i) => batch[i]!.entryId).filter((id): id is string => id !== undefined));
       const lost = todo.filter((i) => !owned.has(batch[i]!.entryId!));
@@ -389,6 +390,10 @@ export class StreamConsumer {
         todo = todo.filter((i) => stillPending.has(batch[i]!.entryId!));
         if (todo.length === 0) return [];
         continue;
+      }
+      if (report.lost.length > 0) {
+        metrics.commitFailures.inc({ handler: handler.name, kind: 'lost_ownership' }, report.lost.length);
+        this.log.warn({ count: report.lost.length }, 'entries were reclaimed by another consumer while held; their outputs were not written, leaving them to it');
       }
       const committed = report.committed.map((k) => todo[k]!);
       this.finish(

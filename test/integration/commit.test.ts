@@ -36,11 +36,11 @@ describe('TransactionCommitter on a real redis-server', () => {
   it('commits effects, dead letters and the ack together', async () => {
     const [a, b] = await deliver(2);
     const committer = new TransactionCommitter(connection, 0);
-    const report = await committer.commit({ stream: 's', group: 'g' }, [
+    const report = await committer.commit({ stream: 's', group: 'g', consumer: 'c' }, [
       { entryId: a, recorder: recorder((r) => r.emit('out', { n: '0' })) },
       { entryId: b, extraEmits: [{ stream: 'dlq', fields: { reason: 'x' }, maxLen: 0 }] },
     ]);
-    expect(report).toEqual({ committed: [0, 1], conflicted: [], effectFailures: [] });
+    expect(report).toEqual({ committed: [0, 1], conflicted: [], lost: [], effectFailures: [] });
     expect(await redis.client.xlen('out')).toBe(1);
     expect(await redis.client.xlen('dlq')).toBe(1);
     expect((await redis.client.xpending('s', 'g'))[0]).toBe(0);
@@ -69,7 +69,7 @@ describe('TransactionCommitter on a real redis-server', () => {
         };
       },
     });
-    const report = await new TransactionCommitter(meddling, 0).commit({ stream: 's', group: 'g' }, [
+    const report = await new TransactionCommitter(meddling, 0).commit({ stream: 's', group: 'g', consumer: 'c' }, [
       { entryId: a, recorder: recorder((r) => (r.requireAbsent('taken'), r.emit('out', { n: 'a' }))) },
       { entryId: b, recorder: recorder((r) => (r.requireAbsent('free'), r.emit('out', { n: 'b' }))) },
       { entryId: c, recorder: recorder((r) => r.emit('out', { n: 'c' })) },
@@ -82,7 +82,7 @@ describe('TransactionCommitter on a real redis-server', () => {
   it('applies nothing of a message whose guard no longer holds', async () => {
     const [a] = await deliver(1);
     await redis.client.set('version', '2');
-    const report = await new TransactionCommitter(connection, 0).commit({ stream: 's', group: 'g' }, [
+    const report = await new TransactionCommitter(connection, 0).commit({ stream: 's', group: 'g', consumer: 'c' }, [
       { entryId: a, recorder: recorder((r) => (r.requireValue('version', '1'), r.setKey('version', '2'), r.emit('out', { n: 'a' }))) },
     ]);
     expect(report).toMatchObject({ committed: [], conflicted: [0] });
@@ -97,7 +97,7 @@ describe('TransactionCommitter on a real redis-server', () => {
   ])('sees a guarded key that exists as %s (requireAbsent conflicts)', async (_kind, create) => {
     const [a] = await deliver(1);
     await create(redis.client);
-    const report = await new TransactionCommitter(connection, 0).commit({ stream: 's', group: 'g' }, [
+    const report = await new TransactionCommitter(connection, 0).commit({ stream: 's', group: 'g', consumer: 'c' }, [
       { entryId: a, recorder: recorder((r) => (r.requireAbsent('k'), r.emit('out', { n: 'a' }))) },
     ]);
     expect(report.conflicted).toEqual([0]);
@@ -107,7 +107,7 @@ describe('TransactionCommitter on a real redis-server', () => {
   it('reports a command Redis rejects inside the transaction; the rest of it stands', async () => {
     const [a] = await deliver(1);
     await redis.client.set('not-a-hash', 'x');
-    const report = await new TransactionCommitter(connection, 0).commit({ stream: 's', group: 'g' }, [
+    const report = await new TransactionCommitter(connection, 0).commit({ stream: 's', group: 'g', consumer: 'c' }, [
       { entryId: a, recorder: recorder((r) => (r.putHash('not-a-hash', { f: 'v' }), r.emit('out', { n: 'a' }))) },
     ]);
     expect(report.committed).toEqual([0]);
@@ -122,7 +122,7 @@ describe('TransactionCommitter on a real redis-server', () => {
     await redis.client.set('not-a-hash', 'x');
     const wide: Record<string, string> = {};
     for (let i = 0; i < 5000; i++) wide[`f${i}`] = String(i); // 10,000 field arguments: past Lua's unpack limit
-    const report = await new TransactionCommitter(connection, 0).commit({ stream: 's', group: 'g' }, [
+    const report = await new TransactionCommitter(connection, 0).commit({ stream: 's', group: 'g', consumer: 'c' }, [
       { entryId: a, recorder: recorder((r) => r.emit('out', { n: 'a' })) },
       { entryId: b, recorder: recorder((r) => r.emit('out', { n: 'b', ...wide })) },
       { entryId: c, recorder: recorder((r) => (r.putHash('not-a-hash', { f: 'v' }), r.emit('out', { n: 'c' }))) },
@@ -141,7 +141,7 @@ describe('TransactionCommitter on a real redis-server', () => {
     await redis.client.sadd('members', 'gone');
     await redis.client.set('doomed', '1');
     await redis.client.hset('snapshot', 'stale', '1');
-    const report = await new TransactionCommitter(connection, 100).commit({ stream: 's', group: 'g' }, [
+    const report = await new TransactionCommitter(connection, 100).commit({ stream: 's', group: 'g', consumer: 'c' }, [
       {
         entryId: a,
         recorder: recorder((r) => {
@@ -157,7 +157,7 @@ describe('TransactionCommitter on a real redis-server', () => {
         }),
       },
     ]);
-    expect(report).toEqual({ committed: [0], conflicted: [], effectFailures: [] });
+    expect(report).toEqual({ committed: [0], conflicted: [], lost: [], effectFailures: [] });
     expect(await redis.client.hgetall('snapshot')).toEqual({ fresh: '1' });
     expect(await redis.client.ttl('snapshot')).toBeGreaterThan(50);
     expect(await redis.client.get('flag')).toBe('on');
@@ -169,5 +169,22 @@ describe('TransactionCommitter on a real redis-server', () => {
     expect(await redis.client.zrange('window', 0, -1)).toEqual(['new', 'newest']);
     expect(await redis.client.ttl('window')).toBeGreaterThan(80);
     expect((await redis.client.xpending('s', 'g'))[0]).toBe(0);
+  });
+
+  it('writes nothing for an entry another consumer reclaimed or acknowledged meanwhile, atomically with the commit', async () => {
+    const [a, b, c] = await deliver(3);
+    await redis.client.xclaim('s', 'g', 'reclaimer', 0, b!);
+    await redis.client.xack('s', 'g', c!);
+    const report = await new TransactionCommitter(connection, 0).commit({ stream: 's', group: 'g', consumer: 'c' }, [
+      { entryId: a, recorder: recorder((r) => (r.emit('out', { n: 'a' }), r.setKey('k:a', '1'))) },
+      { entryId: b, recorder: recorder((r) => (r.emit('out', { n: 'b' }), r.setKey('k:b', '1'))) },
+      { entryId: c, extraEmits: [{ stream: 'dlq', fields: { reason: 'x' }, maxLen: 0 }] },
+    ]);
+    expect(report).toEqual({ committed: [0], conflicted: [], lost: [1, 2], effectFailures: [] });
+    expect((await redis.client.xrange('out', '-', '+')).map(([, f]) => f[1])).toEqual(['a']);
+    expect(await redis.client.exists('k:a', 'k:b', 'dlq')).toBe(1);
+    // b stays pending for the consumer that reclaimed it, which will write its outputs.
+    const pending = (await redis.client.xpending('s', 'g', '-', '+', 10)) as [string, string][];
+    expect(pending.map(([id, consumer]) => [id, consumer])).toEqual([[b, 'reclaimer']]);
   });
 });

@@ -208,6 +208,19 @@ describe('runtime on a real redis-server', () => {
     expect(pending.map(([, owner]) => owner)).toEqual(['other-replica']);
   });
 
+  it('writes nothing for an entry reclaimed while its batch was in hand, even before the held-batch check applies', async () => {
+    // CLAIM_IDLE_MS is long, so the consumer's own check of a long-held batch never runs: only
+    // the commit's atomic ownership check stands between the two consumers.
+    const runtime = await start([slow], { BATCH_SIZE: '1', CLAIM_IDLE_MS: '60000', CLAIM_INTERVAL_MS: '60000' });
+    const [id] = await produce(redis.client, IN, [{ n: 'held', hold_ms: '500' }]);
+    await waitFor(async () => (await pendingCount(redis.client, IN, 'slow')) === 1, { what: 'delivered' });
+    await redis.client.xclaim(IN, 'slow', 'other-replica', 0, id!);
+    await waitFor(async () => (await runtime.server.inject({ url: '/metrics' })).body.includes('kind="lost_ownership"'), { what: 'lost ownership seen' });
+    expect(await redis.client.xlen(OUT)).toBe(0);
+    const pending = (await redis.client.xpending(IN, 'slow', '-', '+', 10)) as [string, string, number, number][];
+    expect(pending.map(([entry, owner]) => [entry, owner])).toEqual([[id, 'other-replica']]);
+  });
+
   it('answers /health, /ready and /metrics', async () => {
     const runtime = await start([flaky('probe', 0, 'dead-letter')]);
     expect((await runtime.server.inject({ url: '/health' })).json()).toEqual({ status: 'ok' });

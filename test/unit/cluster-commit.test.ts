@@ -57,7 +57,7 @@ class FakeConnection {
   }
 }
 
-const source = { stream: 'in', group: 'g' };
+const source = { stream: 'in', group: 'g', consumer: 'c' };
 
 function setup() {
   const fake = new FakeConnection();
@@ -79,7 +79,7 @@ describe('ClusterCommitter', () => {
       { entryId: '2-0', extraEmits: [{ stream: 'dlq', fields: { reason: 'invalid_input' }, maxLen: 10 }] },
       { entryId: '3-0', recorder: recorder((r) => r.setKey('k', 'v', { ttlSec: 5 })) },
     ]);
-    expect(report).toEqual({ committed: [0, 1, 2], conflicted: [], effectFailures: [] });
+    expect(report).toEqual({ committed: [0, 1, 2], conflicted: [], lost: [], effectFailures: [] });
     const names = fake.calls.map((c) => c[0]);
     expect(names.slice(0, -1).sort()).toEqual(['SET', 'XADD', 'XADD']);
     expect(fake.calls.at(-1)).toEqual(['XACK', 'in', 'g', '1-0', '2-0', '3-0']);

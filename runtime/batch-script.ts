@@ -1,0 +1,175 @@
+import { Command, ReplyError, type Pipeline } from 'ioredis';
+import type { Effect } from './effects.js';
+import { appendEffectCommands } from './effect-commands.js';
+
+/** The stream entries a commit acknowledges, and the consumer that must still hold them. */
+export interface CommitSource {
+  readonly stream: string;
+  readonly group: string;
+  readonly consumer: string;
+}
+
+/** A command Redis rejected inside a commit (the rest of the commit applied). */
+export interface EffectFailure {
+  readonly item: number;
+  readonly effect: Effect | undefined;
+  readonly error: Error;
+}
+
+/**
+ * Applies a batch in one call. ARGV: stream, group, consumer, then per item: its entry id ('' for
+ * none), its number of commands, and each command as its argument count and arguments.
+ *
+ * An item whose entry is no longer pending for this consumer (another consumer reclaimed it, or
+ * it was acknowledged) is skipped whole: the check and the writes are one atomic step, so a
+ * consumer that stalled past CLAIM_IDLE_MS can never write outputs a reclaimer also writes.
+ * Commands go through redis.pcall, so, as inside MULTI, a command Redis rejects fails alone and
+ * the others apply. Answers {failed command numbers and errors interleaved, lost item numbers},
+ * all 1-based. replicate_commands: Redis 5 and 6 refuse writes after XADD's random id otherwise.
+ */
+const RUN_BATCH = `
+if redis.replicate_commands then redis.replicate_commands() end
+local stream, group, consumer = ARGV[1], ARGV[2], ARGV[3]
+local failed, lost, acks = {}, {}, {}
+local i, n, command, item = 4, #ARGV, 0, 0
+while i <= n do
+  local entry, commands = ARGV[i], tonumber(ARGV[i + 1])
+  item = item + 1
+  i = i + 2
+  local owned = entry == '' or #redis.call('XPENDING', stream, group, entry, entry, 1, consumer) == 1
+  for c = 1, commands do
+    local count = tonumber(ARGV[i])
+    command = command + 1
+    if owned then
+      local reply = redis.pcall(unpack(ARGV, i + 1, i + count))
+      if type(reply) == 'table' and reply.err then
+        failed[#failed + 1] = command
+        failed[#failed + 1] = reply.err
+      end
+    end
+    i = i + count + 1
+  end
+  if not owned then lost[#lost + 1] = item elseif entry ~= '' then acks[#acks + 1] = entry end
+end
+for a = 1, #acks, 1000 do
+  redis.call('XACK', stream, group, unpack(acks, a, math.min(a + 999, #acks)))
+end
+return {failed, lost}
+`;
+
+/** Lua's unpack() spreads at most ~8,000 values, so a command with more cannot run in the script. */
+const SCRIPT_MAX_COMMAND_ARGS = 7_000;
+
+/**
+ * A command built from arguments that are already one flat array of strings. ioredis's own
+ * constructor copies its arguments with Array.prototype.flat, which costs about 125 ns per
+ * argument: most of the client's cost for a batch of outputs. The arguments are set after
+ * construction, so that copy runs on an empty array.
+ */
+class FlatCommand extends Command {
+  constructor(name: string, args: string[]) {
+    super(name, []);
+    this.args = args;
+  }
+}
+
+export interface BatchResult {
+  readonly failures: EffectFailure[];
+  /** Items skipped because their entry was no longer this consumer's. */
+  readonly lost: number[];
+}
+
+/**
+ * One batch's writes, laid out as RUN_BATCH reads them, sent as one command of a transaction.
+ * Writing straight into one flat string array spares an array and a command object per write.
+ */
+export class BatchScript {
+  private readonly args: string[];
+  private readonly entries: string[] = [];
+  private readonly itemOfGroup: number[] = [];
+  private readonly commandStarts: number[] = [];
+  private readonly commandItems: number[] = [];
+  private readonly commandEffects: (Effect | undefined)[] = [];
+  private groupCountAt = -1;
+  private groupCommands = 0;
+  private oversized = false;
+
+  constructor(
+    private readonly source: CommitSource | undefined,
+    private readonly streamMaxLen: number,
+  ) {
+    this.args = [RUN_BATCH, '0', source?.stream ?? '', source?.group ?? '', source?.consumer ?? ''];
+  }
+
+  get commandCount(): number {
+    return this.commandItems.length;
+  }
+
+  /** Starts the commands of item `item`, acknowledging `entryId` with them when there is a source. */
+  beginItem(item: number, entryId: string | undefined): void {
+    this.endItem();
+    const entry = this.source ? (entryId ?? '') : '';
+    if (entry !== '') this.entries.push(entry);
+    this.itemOfGroup.push(item);
+    this.groupCountAt = this.args.push(entry, '') - 1;
+    this.groupCommands = 0;
+  }
+
+  /** Adds an effect's commands to the current item; `owner` is the effect failures are reported against. */
+  add(effect: Effect, owner: Effect | undefined): void {
+    let at = this.args.length;
+    const added = appendEffectCommands(effect, this.streamMaxLen, this.args);
+    const item = this.itemOfGroup[this.itemOfGroup.length - 1]!;
+    for (let c = 0; c < added; c++) {
+      const count = Number(this.args[at]);
+      if (count > SCRIPT_MAX_COMMAND_ARGS) this.oversized = true;
+      this.commandStarts.push(at);
+      this.commandItems.push(item);
+      this.commandEffects.push(owner);
+      at += count + 1;
+    }
+    this.groupCommands += added;
+  }
+
+  /**
+   * Queues the batch on `transaction`; the returned function reads the transaction's replies.
+   * Normally that is one EVAL. A batch with a command too large for the script sends every command
+   * as itself and one XACK instead: still one transaction, but the ownership of its entries is then
+   * only what the consumer checked before committing.
+   */
+  queueOn(transaction: Pipeline): (replies: [Error | null, unknown][]) => BatchResult {
+    this.endItem();
+    if (!this.oversized) {
+      transaction.sendCommand(new FlatCommand('eval', this.args));
+      return ([[error, reply] = [new Error('no reply from the transaction'), null]]) => {
+        // The script failing as a whole (not one of its commands) is not a per-message problem:
+        // the consumer then checks which of its entries are still pending.
+        if (error) throw error;
+        const [failed, lost] = reply as [(number | string)[], number[]];
+        const failures: EffectFailure[] = [];
+        for (let i = 0; i < failed.length; i += 2) failures.push(this.failure(Number(failed[i]) - 1, new ReplyError(String(failed[i + 1]))));
+        return { failures, lost: lost.map((group) => this.itemOfGroup[group - 1]!) };
+      };
+    }
+    for (const start of this.commandStarts) {
+      const count = Number(this.args[start]);
+      transaction.sendCommand(new FlatCommand(this.args[start + 1]!, this.args.slice(start + 2, start + 1 + count)));
+    }
+    if (this.source && this.entries.length > 0) transaction.sendCommand(new FlatCommand('xack', [this.source.stream, this.source.group, ...this.entries]));
+    return (replies) => {
+      const failures: EffectFailure[] = [];
+      replies.forEach(([error], i) => {
+        if (error) failures.push(this.failure(i, error));
+      });
+      return { failures, lost: [] };
+    };
+  }
+
+  private failure(command: number, error: Error): EffectFailure {
+    return { item: this.commandItems[command] ?? -1, effect: this.commandEffects[command], error };
+  }
+
+  private endItem(): void {
+    if (this.groupCountAt >= 0) this.args[this.groupCountAt] = String(this.groupCommands);
+  }
+}
