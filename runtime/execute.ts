@@ -42,6 +42,8 @@ export async function executeBatch<Config, Metrics extends object>(
   handler: AnyHandler,
   env: ExecutionEnv<Config, Metrics>,
   messages: readonly ValidMessage[],
+  /** Batch state already being loaded for these messages; retries load it afresh. */
+  preloadedState?: Promise<unknown>,
 ): Promise<Outcome[]> {
   const outcomes: Outcome[] = messages.map(() => ({ kind: 'leave-pending' }));
   const attempts = messages.map(() => 0);
@@ -54,10 +56,12 @@ export async function executeBatch<Config, Metrics extends object>(
     let state: unknown;
     let stateError: unknown;
     try {
-      state = handler.loadBatchState ? await handler.loadBatchState(env.redis, env.config, env.now()) : undefined;
+      if (preloadedState) state = await preloadedState;
+      else state = handler.loadBatchState ? await handler.loadBatchState(env.redis, env.config, env.now()) : undefined;
     } catch (error) {
       stateError = error;
     }
+    preloadedState = undefined;
 
     const failed: number[] = [];
     const waiting: Promise<void>[] = [];

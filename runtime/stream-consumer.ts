@@ -118,9 +118,20 @@ export class StreamConsumer {
     // The next batch is read while the current one is handled and committed, so the read's
     // round trip overlaps the work. Its entries are ours (pending) from the moment Redis answers.
     let prefetch: Promise<Batch> | undefined;
+    let prefetched: Batch | undefined;
+    // With overlapping commits: the batch state for the prefetched batch, loaded before the
+    // current batch's commit is sent, so that load does not queue behind the commit in Redis.
+    let stateFor: { batch: Promise<Batch>; state: Promise<unknown> } | undefined;
     const startPrefetch = () => {
-      prefetch = this.read('>');
-      prefetch.catch(() => undefined); // awaited below; a failure there sends us back to our own pending entries
+      prefetched = undefined;
+      const read = this.read('>');
+      prefetch = read;
+      read.then(
+        (batch) => {
+          if (prefetch === read) prefetched = batch;
+        },
+        () => undefined, // awaited below; a failure there sends us back to our own pending entries
+      );
     };
     /** Handles what the prefetch brought, so nothing else (a reclaim) can take the same entries twice. */
     const settlePrefetch = async () => {
@@ -155,14 +166,25 @@ export class StreamConsumer {
           else await this.processBatch(own, new Map());
           continue;
         }
-        const batch = prefetch ? await prefetch : await this.read('>');
+        const current = prefetch;
+        const batch = current ? await current : await this.read('>');
         prefetch = undefined;
         if (batch.entries.length === 0) continue;
         startPrefetch();
         if (this.overlapCommits) {
           // Handle this batch while the previous one commits; commit it once that one is done.
-          const prepared = await this.prepare(batch, new Map());
+          const preloaded = stateFor && stateFor.batch === current ? stateFor.state : undefined;
+          stateFor = undefined;
+          const prepared = await this.prepare(batch, new Map(), preloaded);
           await this.settleCommit();
+          // The next batch's entries are already read: its state may be read now (never before
+          // its entries, so it is as fresh as loading it when handling them), ahead of the commit.
+          if (prefetch && prefetched && prefetched.entries.length > 0) {
+            stateFor = { batch: prefetch, state: this.preloadState() };
+            // The shared connection sends its auto-pipelined reads at the next setImmediate: let
+            // the state read leave before the commit, or it waits for the commit to run.
+            await new Promise((resolve) => setImmediate(resolve));
+          }
           this.committing = this.commitPrepared(prepared);
           this.committing.catch(() => undefined); // awaited by the next settleCommit
         } else {
@@ -170,6 +192,7 @@ export class StreamConsumer {
         }
       } catch (error) {
         prefetch = undefined;
+        stateFor = undefined;
         // Never re-read our pending entries while a commit of some of them is still in flight.
         await this.settleCommit().catch((commitError: unknown) => this.log.warn({ err: describeError(commitError) }, 'commit in flight failed'));
         if (this.stopping) break;
@@ -243,6 +266,14 @@ export class StreamConsumer {
     return new Map(rows.map(([id, , , deliveries]) => [id, deliveries]));
   }
 
+  /** Starts loading the handler's batch state; a failure surfaces where it is awaited. */
+  private preloadState(): Promise<unknown> {
+    const { handler, handlerConfig, now } = this.deps;
+    const state = (async () => handler.loadBatchState?.(this.env.redis, handlerConfig, now()))();
+    state.catch(() => undefined); // executeBatch awaits it, and loads afresh if it failed
+    return state;
+  }
+
   /** Waits for the commit in flight (a batch's state must see the commits before it). */
   private async settleCommit(): Promise<void> {
     const inFlight = this.committing;
@@ -256,7 +287,7 @@ export class StreamConsumer {
   }
 
   /** Validates a batch and runs the handler over it: one commit item per entry. */
-  private async prepare({ entries, readAt }: Batch, deliveries: Map<string, number>): Promise<PreparedBatch> {
+  private async prepare({ entries, readAt }: Batch, deliveries: Map<string, number>, preloadedState?: Promise<unknown>): Promise<PreparedBatch> {
     const { handler, config, metrics } = this.deps;
     const started = performance.now();
     metrics.batchSize.observe({ handler: handler.name }, entries.length);
@@ -286,7 +317,7 @@ export class StreamConsumer {
       valid.push({ meta, message: parsed.data });
       items.push({ entryId: id, outcome: { kind: 'skipped' } });
     }
-    const outcomes = await executeBatch(handler, this.env, valid);
+    const outcomes = await executeBatch(handler, this.env, valid, preloadedState);
     outcomes.forEach((outcome, i) => {
       items[validSlots[i]!] = this.itemFor(valid[i]!, outcome);
     });

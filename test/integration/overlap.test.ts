@@ -5,6 +5,7 @@ import { parseEnv } from '../../runtime/env.js';
 import { defineHandler, type AnyHandler } from '../../runtime/handler.js';
 import type { Runtime } from '../../runtime/runtime.js';
 import { startTestRedis, type TestRedis } from '../support/redis-server.js';
+import { compareStreamIds } from '../../schemas/fields.js';
 import { pendingCount, produce, readStream, startRuntime, waitFor } from '../support/runtime.js';
 
 const IN = 'test:stream:overlap-in';
@@ -121,5 +122,44 @@ describe('handling the next batch while the previous one commits', () => {
     expect(new Set(outputs).size).toBe(outputs.length);
     expect(outputs.slice(0, 4)).toEqual(['0', '1', '2', '3']);
     expect(await pendingCount(redis.client, IN, 'echo')).toBe(0);
+  });
+
+  it("reads a batch's state after its entries were delivered, before the previous batch's commit goes out, once per batch", async () => {
+    const events: string[] = [];
+    const seen: { id: string; deliveredWhenLoaded: string }[] = [];
+    let loads = 0;
+    const withState = defineHandler({
+      name: 'echo',
+      description: 'test handler with batch state',
+      trigger: { kind: 'stream', stream: () => IN, group: () => 'echo' },
+      input: z.looseObject({ n: z.string() }),
+      config: (env) => parseEnv(z.object({}), env),
+      metrics: () => ({}),
+      readsOwnWrites: false,
+      async loadBatchState() {
+        loads += 1;
+        events.push(`load ${loads}`);
+        const groups = (await redis.client.xinfo('GROUPS', IN)) as unknown[][];
+        const group = groups.find((g) => g[1] === 'echo')!;
+        const deliveredWhenLoaded = String(group[group.indexOf('last-delivered-id') + 1]);
+        // Slow enough that the next batch's read has certainly answered by the time this one is handled.
+        await new Promise((r) => setTimeout(r, 50));
+        return { deliveredWhenLoaded };
+      },
+      failure: { maxAttempts: 1, backoffMs: 0, policy: 'dead-letter' },
+      handle(message, ctx) {
+        seen.push({ id: ctx.meta.id, deliveredWhenLoaded: ctx.state.deliveredWhenLoaded });
+        ctx.emit(OUT, { n: message.n });
+      },
+    });
+    const held = heldFirstCommit(events);
+    held.release();
+    runtime = await startRuntime(redis.url, { BATCH_SIZE: '2', CLAIM_INTERVAL_MS: '600000' }, [withState], { committerFactory: held.factory });
+    await waitFor(async () => (await readStream(redis.client, OUT)).length === 6, { what: 'six outputs' });
+    expect(seen).toHaveLength(6);
+    for (const { id, deliveredWhenLoaded } of seen) expect(compareStreamIds(id, deliveredWhenLoaded)).toBeLessThanOrEqual(0);
+    expect(loads).toBe(3);
+    expect(events.indexOf('load 2')).toBeLessThan(events.indexOf('commit 0,1 begins'));
+    expect(events.indexOf('load 3')).toBeLessThan(events.indexOf('commit 2,3 begins'));
   });
 });
