@@ -82,11 +82,12 @@ export class EffectRecorder implements EffectWriter {
   /** Metric updates, applied only once the commit has succeeded so retries never double-count. */
   readonly metricCalls: DeferredMetricCalls = [];
 
-  emit(stream: string, fields: Fields, options: { maxLen?: number; onFail?: () => void } = {}): void {
-    this.effects.push({ op: 'emit', stream, fields, ...options });
+  // emit and putHash run several times per message: no options object is copied when none is given.
+  emit(stream: string, fields: Fields, options?: { maxLen?: number; onFail?: () => void }): void {
+    this.effects.push(options ? { op: 'emit', stream, fields, ...options } : { op: 'emit', stream, fields });
   }
-  putHash(key: string, fields: Fields, options: { ttlSec?: number; replace?: boolean; latestWins?: boolean; onFail?: () => void } = {}): void {
-    this.effects.push({ op: 'putHash', key, fields, ...options });
+  putHash(key: string, fields: Fields, options?: { ttlSec?: number; replace?: boolean; latestWins?: boolean; onFail?: () => void }): void {
+    this.effects.push(options ? { op: 'putHash', key, fields, ...options } : { op: 'putHash', key, fields });
   }
   setKey(key: string, value: string, options: { ttlSec?: number; onFail?: () => void } = {}): void {
     this.effects.push({ op: 'setKey', key, value, ...options });

@@ -302,7 +302,7 @@ export class StreamConsumer {
         continue;
       }
       const raw = fieldsToRecord(fieldList);
-      const meta = { source: this.stream, id, raw, producedAt: Number(id.split('-')[0]), attempt: 1 };
+      const meta = { source: this.stream, id, raw, producedAt: Number.parseInt(id, 10), attempt: 1 }; // parseInt stops at the '-'
       const delivered = deliveries.get(id) ?? 1;
       if (delivered > config.MAX_DELIVERIES) {
         items.push(this.deadLetterItem(meta, 'too_many_deliveries', `delivered ${delivered} times (MAX_DELIVERIES=${config.MAX_DELIVERIES})`, 0));
