@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Cluster } from 'ioredis';
 import type { z } from 'zod';
 import type { CommitItem, CommitReport, Committer } from './commit.js';
 import type { RuntimeConfig } from './config.js';
@@ -18,6 +19,8 @@ type RawEntry = [id: string, fields: string[] | null];
 interface Batch {
   readonly entries: RawEntry[];
   readonly readAt: number;
+  /** The handler's batch state, when it was read together with the entries. */
+  readonly state?: Promise<unknown>;
 }
 
 export interface JobSink {
@@ -61,6 +64,8 @@ export class StreamConsumer {
   private readonly env: ExecutionEnv<unknown, object>;
   /** Handlers that never read their own writes may handle a batch while the previous one commits. */
   private readonly overlapCommits: boolean;
+  /** Whether a '>' read carries the batch state with it (see loadStateBehindRead). */
+  private readonly stateRidesWithRead: boolean;
   /** The commit in flight, if any: at most one, and commits go out in batch order. */
   private committing: Promise<void> = Promise.resolve();
 
@@ -70,6 +75,9 @@ export class StreamConsumer {
     this.group = trigger.group(deps.handlerConfig);
     this.log = deps.logger.child({ handler: deps.handler.name, stream: this.stream, group: this.group });
     this.overlapCommits = deps.handler.readsOwnWrites === false;
+    // Reading state behind the read needs one connection for both, in order: not on a cluster,
+    // and only where the state never has to include this consumer's previous commit.
+    this.stateRidesWithRead = this.overlapCommits && deps.handler.loadBatchState !== undefined && !(deps.reader instanceof Cluster);
     this.env = {
       redis: deps.commands as unknown as RedisReader,
       config: deps.handlerConfig,
@@ -118,20 +126,9 @@ export class StreamConsumer {
     // The next batch is read while the current one is handled and committed, so the read's
     // round trip overlaps the work. Its entries are ours (pending) from the moment Redis answers.
     let prefetch: Promise<Batch> | undefined;
-    let prefetched: Batch | undefined;
-    // With overlapping commits: the batch state for the prefetched batch, loaded before the
-    // current batch's commit is sent, so that load does not queue behind the commit in Redis.
-    let stateFor: { batch: Promise<Batch>; state: Promise<unknown> } | undefined;
     const startPrefetch = () => {
-      prefetched = undefined;
-      const read = this.read('>');
-      prefetch = read;
-      read.then(
-        (batch) => {
-          if (prefetch === read) prefetched = batch;
-        },
-        () => undefined, // awaited below; a failure there sends us back to our own pending entries
-      );
+      prefetch = this.read('>');
+      prefetch.catch(() => undefined); // awaited below; a failure there sends us back to our own pending entries
     };
     /** Handles what the prefetch brought, so nothing else (a reclaim) can take the same entries twice. */
     const settlePrefetch = async () => {
@@ -166,25 +163,14 @@ export class StreamConsumer {
           else await this.processBatch(own, new Map());
           continue;
         }
-        const current = prefetch;
-        const batch = current ? await current : await this.read('>');
+        const batch = prefetch ? await prefetch : await this.read('>');
         prefetch = undefined;
         if (batch.entries.length === 0) continue;
         startPrefetch();
         if (this.overlapCommits) {
           // Handle this batch while the previous one commits; commit it once that one is done.
-          const preloaded = stateFor && stateFor.batch === current ? stateFor.state : undefined;
-          stateFor = undefined;
-          const prepared = await this.prepare(batch, new Map(), preloaded);
+          const prepared = await this.prepare(batch, new Map());
           await this.settleCommit();
-          // The next batch's entries are already read: its state may be read now (never before
-          // its entries, so it is as fresh as loading it when handling them), ahead of the commit.
-          if (prefetch && prefetched && prefetched.entries.length > 0) {
-            stateFor = { batch: prefetch, state: this.preloadState() };
-            // The shared connection sends its auto-pipelined reads at the next setImmediate: let
-            // the state read leave before the commit, or it waits for the commit to run.
-            await new Promise((resolve) => setImmediate(resolve));
-          }
           this.committing = this.commitPrepared(prepared);
           this.committing.catch(() => undefined); // awaited by the next settleCommit
         } else {
@@ -192,7 +178,6 @@ export class StreamConsumer {
         }
       } catch (error) {
         prefetch = undefined;
-        stateFor = undefined;
         // Never re-read our pending entries while a commit of some of them is still in flight.
         await this.settleCommit().catch((commitError: unknown) => this.log.warn({ err: describeError(commitError) }, 'commit in flight failed'));
         if (this.stopping) break;
@@ -223,8 +208,35 @@ export class StreamConsumer {
     const args: (string | number)[] = ['GROUP', this.group, config.CONSUMER_NAME, 'COUNT', config.BATCH_SIZE];
     if (id === '>') args.push('BLOCK', config.BLOCK_MS);
     args.push('STREAMS', this.stream, id);
-    const reply = (await reader.call('XREADGROUP', ...args)) as [string, RawEntry[]][] | null;
-    return { entries: reply?.[0]?.[1] ?? [], readAt: this.deps.now() };
+    const replied = reader.call('XREADGROUP', ...args) as Promise<[string, RawEntry[]][] | null>;
+    const state = id === '>' && this.stateRidesWithRead ? this.loadStateBehindRead() : undefined;
+    const reply = await replied;
+    const entries = reply?.[0]?.[1] ?? [];
+    return { entries, readAt: this.deps.now(), ...(state && entries.length > 0 ? { state } : {}) };
+  }
+
+  /**
+   * Loads the batch state with its first command sent on the reader connection right behind the
+   * XREADGROUP: Redis runs it the moment the read returns, so the state is read just after the
+   * entries were delivered and arrives with them, one round trip saved per batch. Commands the
+   * loader sends after its first await go to the shared connection (the reader may by then be
+   * blocked in the next read).
+   */
+  private loadStateBehindRead(): Promise<unknown> {
+    const { handler, handlerConfig, reader, now } = this.deps;
+    let behindRead = true;
+    const shared = this.env.redis;
+    const routed = new Proxy(shared, {
+      get(target, property) {
+        const source = (behindRead ? reader : target) as unknown as Record<PropertyKey, unknown>;
+        const value = source[property];
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(source) : value;
+      },
+    });
+    const state = (async () => handler.loadBatchState?.(routed, handlerConfig, now()))();
+    behindRead = false;
+    state.catch(() => undefined); // awaited with the batch; executeBatch loads afresh if it failed
+    return state;
   }
 
   /** Takes over entries another consumer left pending past CLAIM_IDLE_MS (it died or hung). */
@@ -266,14 +278,6 @@ export class StreamConsumer {
     return new Map(rows.map(([id, , , deliveries]) => [id, deliveries]));
   }
 
-  /** Starts loading the handler's batch state; a failure surfaces where it is awaited. */
-  private preloadState(): Promise<unknown> {
-    const { handler, handlerConfig, now } = this.deps;
-    const state = (async () => handler.loadBatchState?.(this.env.redis, handlerConfig, now()))();
-    state.catch(() => undefined); // executeBatch awaits it, and loads afresh if it failed
-    return state;
-  }
-
   /** Waits for the commit in flight (a batch's state must see the commits before it). */
   private async settleCommit(): Promise<void> {
     const inFlight = this.committing;
@@ -287,7 +291,7 @@ export class StreamConsumer {
   }
 
   /** Validates a batch and runs the handler over it: one commit item per entry. */
-  private async prepare({ entries, readAt }: Batch, deliveries: Map<string, number>, preloadedState?: Promise<unknown>): Promise<PreparedBatch> {
+  private async prepare({ entries, readAt, state }: Batch, deliveries: Map<string, number>): Promise<PreparedBatch> {
     const { handler, config, metrics } = this.deps;
     const started = performance.now();
     metrics.batchSize.observe({ handler: handler.name }, entries.length);
@@ -317,7 +321,7 @@ export class StreamConsumer {
       valid.push({ meta, message: parsed.data });
       items.push({ entryId: id, outcome: { kind: 'skipped' } });
     }
-    const outcomes = await executeBatch(handler, this.env, valid, preloadedState);
+    const outcomes = await executeBatch(handler, this.env, valid, state);
     outcomes.forEach((outcome, i) => {
       items[validSlots[i]!] = this.itemFor(valid[i]!, outcome);
     });

@@ -124,9 +124,9 @@ describe('handling the next batch while the previous one commits', () => {
     expect(await pendingCount(redis.client, IN, 'echo')).toBe(0);
   });
 
-  it("reads a batch's state after its entries were delivered, before the previous batch's commit goes out, once per batch", async () => {
+  it("reads a batch's state with its entries, after they were delivered, before the previous batch's commit goes out", async () => {
     const events: string[] = [];
-    const seen: { id: string; deliveredWhenLoaded: string }[] = [];
+    const seen: { id: string; n: string; load: number; deliveredWhenLoaded: string }[] = [];
     let loads = 0;
     const withState = defineHandler({
       name: 'echo',
@@ -136,19 +136,19 @@ describe('handling the next batch while the previous one commits', () => {
       config: (env) => parseEnv(z.object({}), env),
       metrics: () => ({}),
       readsOwnWrites: false,
-      async loadBatchState() {
-        loads += 1;
-        events.push(`load ${loads}`);
-        const groups = (await redis.client.xinfo('GROUPS', IN)) as unknown[][];
+      async loadBatchState(reader) {
+        const load = ++loads;
+        events.push(`load ${load}`);
+        // Through the reader the runtime hands over, as a real gate reads its state.
+        const groups = (await reader.eval_ro("return redis.call('XINFO', 'GROUPS', KEYS[1])", 1, IN)) as unknown[][];
         const group = groups.find((g) => g[1] === 'echo')!;
-        const deliveredWhenLoaded = String(group[group.indexOf('last-delivered-id') + 1]);
-        // Slow enough that the next batch's read has certainly answered by the time this one is handled.
+        // Slow enough that the next batch's read is certainly out before this one is handled.
         await new Promise((r) => setTimeout(r, 50));
-        return { deliveredWhenLoaded };
+        return { load, deliveredWhenLoaded: String(group[group.indexOf('last-delivered-id') + 1]) };
       },
       failure: { maxAttempts: 1, backoffMs: 0, policy: 'dead-letter' },
       handle(message, ctx) {
-        seen.push({ id: ctx.meta.id, deliveredWhenLoaded: ctx.state.deliveredWhenLoaded });
+        seen.push({ id: ctx.meta.id, n: message.n, ...ctx.state });
         ctx.emit(OUT, { n: message.n });
       },
     });
@@ -156,10 +156,18 @@ describe('handling the next batch while the previous one commits', () => {
     held.release();
     runtime = await startRuntime(redis.url, { BATCH_SIZE: '2', CLAIM_INTERVAL_MS: '600000' }, [withState], { committerFactory: held.factory });
     await waitFor(async () => (await readStream(redis.client, OUT)).length === 6, { what: 'six outputs' });
-    expect(seen).toHaveLength(6);
+    // Two more while the consumer waits in a blocking read: its state must not be read before they arrive.
+    await new Promise((r) => setTimeout(r, 300));
+    await produce(redis.client, IN, [{ n: '6' }, { n: '7' }]);
+    await waitFor(async () => (await readStream(redis.client, OUT)).length === 8, { what: 'eight outputs' });
+    expect(seen.map((m) => m.n)).toEqual(['0', '1', '2', '3', '4', '5', '6', '7']);
+    // Never older than the entries: each state was read after its batch was delivered.
     for (const { id, deliveredWhenLoaded } of seen) expect(compareStreamIds(id, deliveredWhenLoaded)).toBeLessThanOrEqual(0);
-    expect(loads).toBe(3);
-    expect(events.indexOf('load 2')).toBeLessThan(events.indexOf('commit 0,1 begins'));
-    expect(events.indexOf('load 3')).toBeLessThan(events.indexOf('commit 2,3 begins'));
+    // One state per batch, shared by its messages.
+    const loadOf = (n: string) => seen.find((m) => m.n === n)!.load;
+    expect([loadOf('0') === loadOf('1'), loadOf('2') === loadOf('3'), loadOf('4') === loadOf('5')]).toEqual([true, true, true]);
+    expect(new Set(seen.slice(0, 6).map((m) => m.load)).size).toBe(3);
+    // The second batch's state was on its way before the first batch's commit was sent.
+    expect(events.indexOf(`load ${loadOf('2')}`)).toBeLessThan(events.indexOf('commit 0,1 begins'));
   });
 });
