@@ -91,6 +91,12 @@ export interface HandlerDeclaration<Schema extends z.ZodType = z.ZodType, Config
   readonly onStart?: (config: Config, metrics: Metrics) => void;
   readonly loadBatchState?: (redis: RedisReader, config: Config, now: number) => Promise<State>;
   /**
+   * Called once per batch read from the gate's stream, before its messages are handled, with the
+   * gate's metrics (applied at once, not deferred): for per-batch counters such as the bridge's
+   * p27_loops_total.
+   */
+  readonly onBatch?: (metrics: Metrics, entries: number) => void;
+  /**
    * Set false when neither the batch state nor the handler's reads depend on what its own earlier
    * messages wrote (the heat gate reads positions that other services write). The runtime then
    * handles the next batch while the previous one commits, so the commit's round trip costs no

@@ -295,6 +295,7 @@ export class StreamConsumer {
     const { handler, config, metrics } = this.deps;
     const started = performance.now();
     metrics.batchSize.observe({ handler: handler.name }, entries.length);
+    handler.onBatch?.(this.deps.handlerMetrics, entries.length);
 
     // Each entry ends as exactly one commit item: an outcome of the handler, or a dead letter.
     const items: PreparedItem[] = [];

@@ -3,7 +3,7 @@ import { defineHandler } from '../../runtime/handler.js';
 import { idField, symbolSchema } from '../../schemas/common.js';
 import { keys } from '../../schemas/keys.js';
 import { parseHeatBridgeConfig, type HeatBridgeConfig } from './config.js';
-import { BatchLoop, compareStreamIds, lookupFields } from './lookup.js';
+import { compareStreamIds, lookupFields } from './lookup.js';
 import { errorStages, heatBridgeMetrics, writtenKinds } from './metrics.js';
 
 const text = z.string().max(10_000).optional();
@@ -42,12 +42,12 @@ export const heatBridge = defineHandler({
     for (const kind of writtenKinds) metrics.written.inc({ kind }, 0);
     for (const stage of errorStages) metrics.errors.inc({ stage }, 0);
   },
-  loadBatchState: async () => new BatchLoop(),
+  // The original counted its poll loops; here the runtime's batches are the loops.
+  onBatch: (metrics) => metrics.loops.inc(),
   // A decision that cannot be bridged is kept in the dead-letter stream for replay, not dropped.
   failure: { maxAttempts: 3, backoffMs: 25, policy: 'dead-letter' },
   async handle(decision, ctx) {
     const { config, metrics } = ctx;
-    if (ctx.state.claim()) metrics.loops.inc();
     metrics.inMessages.inc();
 
     const dedupeKey = keys.heatBridgeDedupe(decision.plan_id);

@@ -23,16 +23,3 @@ export function lookupFields(raw: Readonly<Record<string, string>>): Record<stri
 
 export { compareStreamIds } from '../../schemas/fields.js';
 
-/**
- * Counts one consumer batch once. The runtime loads batch state afresh for every batch, so the
- * first message of a batch to ask gets true; this is the nearest a handler sees to the
- * original's poll loop.
- */
-export class BatchLoop {
-  private claimed = false;
-  claim(): boolean {
-    if (this.claimed) return false;
-    this.claimed = true;
-    return true;
-  }
-}

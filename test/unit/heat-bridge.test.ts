@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import type { Effect } from '../../runtime/effects.js';
 import { heatBridge } from '../../handlers/heat-bridge/index.js';
-import { BatchLoop, compareStreamIds, lookupFields } from '../../handlers/heat-bridge/lookup.js';
+import { compareStreamIds, lookupFields } from '../../handlers/heat-bridge/lookup.js';
 import { parseHeatBridgeConfig } from '../../handlers/heat-bridge/config.js';
 import { keys } from '../../schemas/keys.js';
-import { fakeCtx, runHandler } from '../support/fake-ctx.js';
+import { fakeCtx, RecordedMetrics, recordingMetricFactory, runHandler } from '../support/fake-ctx.js';
 import type { FakeRedisData } from '../support/fake-redis-reader.js';
 
 const NOW = 1_800_000_000_000;
@@ -124,17 +124,12 @@ describe('heat-bridge: input, loops and config', () => {
     await expect(bridge(withoutPlan)).rejects.toThrow(/plan_id/);
   });
 
-  it('counts one loop per batch, however many messages it holds', async () => {
-    const loop = new BatchLoop();
-    const first = await fakeCtx(heatBridge, { now: NOW, state: loop, meta: { raw: decision('A') } });
-    const second = await fakeCtx(heatBridge, { now: NOW, state: loop, meta: { raw: decision('B') } });
-    // fakeCtx types state as unknown; here it is the BatchLoop the handler expects.
-    await heatBridge.handle(heatBridge.input.parse(decision('A')), first.ctx as never);
-    await heatBridge.handle(heatBridge.input.parse(decision('B')), second.ctx as never);
-    first.commit();
-    second.commit();
-    expect(first.metrics.get('p27_loops_total')).toBe(1);
-    expect(second.metrics.get('p27_loops_total')).toBeUndefined();
+  it('counts one loop per batch through the runtime hook, however many messages it holds', () => {
+    const recorded = new RecordedMetrics();
+    const metrics = heatBridge.metrics(recordingMetricFactory(recorded));
+    heatBridge.onBatch!(metrics, 500);
+    heatBridge.onBatch!(metrics, 1);
+    expect(recorded.get('p27_loops_total')).toBe(2);
   });
 
   it('has the seed defaults and lets the stream and group be overridden', () => {
