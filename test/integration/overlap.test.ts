@@ -1,10 +1,10 @@
 import { z } from 'zod';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { TransactionCommitter, type CommitItem, type Committer } from '../../runtime/commit.js';
 import { parseEnv } from '../../runtime/env.js';
 import { defineHandler, type AnyHandler } from '../../runtime/handler.js';
 import type { Runtime } from '../../runtime/runtime.js';
-import { startTestRedis, type TestRedis } from '../support/redis-server.js';
+import { usePrivateRedis } from '../support/redis-server.js';
 import { compareStreamIds } from '../../schemas/fields.js';
 import { pendingCount, produce, readStream, startRuntime, waitFor } from '../support/runtime.js';
 
@@ -54,18 +54,11 @@ function heldFirstCommit(events: string[]) {
 }
 
 describe('handling the next batch while the previous one commits', () => {
-  let redis: TestRedis;
+  const redis = usePrivateRedis();
   let runtime: Runtime | undefined;
   let releaseHeld = () => undefined as void;
 
-  beforeAll(async () => {
-    redis = await startTestRedis();
-  });
-  afterAll(async () => {
-    await redis.stop();
-  });
   beforeEach(async () => {
-    await redis.client.flushall();
     await produce(redis.client, IN, ['0', '1', '2', '3', '4', '5'].map((n) => ({ n })));
   });
   afterEach(async () => {
