@@ -38,12 +38,15 @@ export const positionSnapshot = defineHandler({
   failure: { maxAttempts: 3, backoffMs: 25, policy: 'dead-letter' },
   async handle(snapshot, ctx) {
     const key = keys.positionSnapshot(snapshot.symbol);
-    // Replicas may finish batches out of order: never let an older snapshot overwrite a newer one.
-    const appliedId = await ctx.redis.hget(key, 'source_id');
+    const appliedKey = keys.positionAppliedId(snapshot.symbol);
+    // Replicas may finish batches out of order: never let an older snapshot overwrite a newer
+    // one. Checked here to skip early, and again by the commit, where it cannot race.
+    const appliedId = await ctx.redis.get(appliedKey);
     if (appliedId && compareStreamIds(appliedId, ctx.meta.id) > 0) {
       ctx.metrics.stale.inc();
       return;
     }
+    ctx.onlyIfNewer(appliedKey, ctx.meta.id, { onSkip: () => ctx.metrics.stale.inc() });
     if (snapshot.position_notional_usd === 0) {
       ctx.deleteKey(key);
       ctx.removeFromSet(keys.activePositions, snapshot.symbol);

@@ -1,5 +1,5 @@
 import { Command, ReplyError, type Pipeline } from 'ioredis';
-import type { Effect } from './effects.js';
+import type { Effect, OrderCondition } from './effects.js';
 import { compareStreamIds } from '../schemas/fields.js';
 import { appendEffectCommands } from './effect-commands.js';
 
@@ -20,15 +20,32 @@ export interface EffectFailure {
 /**
  * Applies a batch in one call. ARGV: stream, group, consumer, the lowest and highest entry id of
  * the batch ('' when it has none), then per item: its entry id ('' for none), its number of
- * commands, and each command as its argument count and arguments.
+ * commands, its newest-wins condition as a key and a stream id ('' and '' for none), and each
+ * command as its argument count and arguments.
  *
  * An item whose entry is no longer pending for this consumer (another consumer reclaimed it, or
  * it was acknowledged) is skipped whole: the check and the writes are one atomic step, so a
  * consumer that stalled past CLAIM_IDLE_MS can never write outputs a reclaimer also writes.
  * Commands go through redis.pcall, so, as inside MULTI, a command Redis rejects fails alone and
- * the others apply. Answers {failed command numbers and errors interleaved, lost item numbers},
- * all 1-based. replicate_commands: Redis 5 and 6 refuse writes after XADD's random id otherwise.
+ * the others apply. An item whose condition key holds a later id than its own is acknowledged
+ * without its commands. Answers {failed command numbers and errors interleaved, lost item
+ * numbers, superseded item numbers}, all 1-based. replicate_commands: Redis 5 and 6 refuse writes after XADD's random id otherwise.
  */
+/** Lua: older(a, b) orders stream ids as (milliseconds, sequence); Lua numbers hold both exactly up to 2^53. */
+export const OLDER_STREAM_ID = `
+local function id_parts(id)
+  local dash = string.find(id, '-', 1, true)
+  if not dash then return tonumber(id) or 0, 0 end
+  return tonumber(string.sub(id, 1, dash - 1)) or 0, tonumber(string.sub(id, dash + 1)) or 0
+end
+local function older(a, b)
+  local am, as = id_parts(a)
+  local bm, bs = id_parts(b)
+  if am ~= bm then return am < bm end
+  return as < bs
+end
+`;
+
 const RUN_BATCH = `
 if redis.replicate_commands then redis.replicate_commands() end
 local stream, group, consumer, first, last = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
@@ -44,17 +61,27 @@ if first ~= '' then
     from = '(' .. rows[#rows][1]
   end
 end
-local failed, lost, acks = {}, {}, {}
+${OLDER_STREAM_ID}local failed, lost, superseded, acks = {}, {}, {}, {}
 local i, n, command, item = 6, #ARGV, 0, 0
 while i <= n do
-  local entry, commands = ARGV[i], tonumber(ARGV[i + 1])
+  local entry, commands, condKey, condId = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2], ARGV[i + 3]
   item = item + 1
-  i = i + 2
+  i = i + 4
   local owned = entry == '' or mine[entry] == true
+  local applies = owned
+  if owned and condKey ~= '' then
+    local stored = redis.pcall('GET', condKey)
+    if type(stored) == 'string' and older(condId, stored) then
+      applies = false
+      superseded[#superseded + 1] = item
+    else
+      redis.call('SET', condKey, condId)
+    end
+  end
   for c = 1, commands do
     local count = tonumber(ARGV[i])
     command = command + 1
-    if owned then
+    if applies then
       local reply = redis.pcall(unpack(ARGV, i + 1, i + count))
       if type(reply) == 'table' and reply.err then
         failed[#failed + 1] = command
@@ -68,7 +95,7 @@ end
 for a = 1, #acks, 1000 do
   redis.call('XACK', stream, group, unpack(acks, a, math.min(a + 999, #acks)))
 end
-return {failed, lost}
+return {failed, lost, superseded}
 `;
 
 /** Where RUN_BATCH finds the batch's id range in its EVAL arguments (script, numkeys, then ARGV). */
@@ -95,6 +122,8 @@ export interface BatchResult {
   readonly failures: EffectFailure[];
   /** Items skipped because their entry was no longer this consumer's. */
   readonly lost: number[];
+  /** Items acknowledged without their effects: their condition key held a later id. */
+  readonly superseded: number[];
 }
 
 /**
@@ -110,7 +139,7 @@ export class BatchScript {
   private readonly commandEffects: (Effect | undefined)[] = [];
   private groupCountAt = -1;
   private groupCommands = 0;
-  private oversized = false;
+  private tooLarge = false;
 
   constructor(
     private readonly source: CommitSource | undefined,
@@ -123,8 +152,17 @@ export class BatchScript {
     return this.commandItems.length;
   }
 
-  /** Starts the commands of item `item`, acknowledging `entryId` with them when there is a source. */
-  beginItem(item: number, entryId: string | undefined): void {
+  /** True when a command is too large for the script: the batch then goes out as plain commands. */
+  get oversized(): boolean {
+    return this.tooLarge;
+  }
+
+  /**
+   * Starts the commands of item `item`, acknowledging `entryId` with them when there is a source,
+   * applied only if `condition` holds. A plain-command batch cannot check conditions: the
+   * committer keeps conditional items out of it.
+   */
+  beginItem(item: number, entryId: string | undefined, condition?: OrderCondition): void {
     this.endItem();
     const entry = this.source ? (entryId ?? '') : '';
     if (entry !== '') {
@@ -133,7 +171,7 @@ export class BatchScript {
       if (this.args[LAST_ID] === '' || compareStreamIds(entry, this.args[LAST_ID]!) > 0) this.args[LAST_ID] = entry;
     }
     this.itemOfGroup.push(item);
-    this.groupCountAt = this.args.push(entry, '') - 1;
+    this.groupCountAt = this.args.push(entry, '', condition?.key ?? '', condition?.id ?? '') - 3;
     this.groupCommands = 0;
   }
 
@@ -144,7 +182,7 @@ export class BatchScript {
     const item = this.itemOfGroup[this.itemOfGroup.length - 1]!;
     for (let c = 0; c < added; c++) {
       const count = Number(this.args[at]);
-      if (count > SCRIPT_MAX_COMMAND_ARGS) this.oversized = true;
+      if (count > SCRIPT_MAX_COMMAND_ARGS) this.tooLarge = true;
       this.commandStarts.push(at);
       this.commandItems.push(item);
       this.commandEffects.push(owner);
@@ -161,16 +199,17 @@ export class BatchScript {
    */
   queueOn(transaction: Pipeline): (replies: [Error | null, unknown][]) => BatchResult {
     this.endItem();
-    if (!this.oversized) {
+    if (!this.tooLarge) {
       transaction.sendCommand(new FlatCommand('eval', this.args));
       return ([[error, reply] = [new Error('no reply from the transaction'), null]]) => {
         // The script failing as a whole (not one of its commands) is not a per-message problem:
         // the consumer then checks which of its entries are still pending.
         if (error) throw error;
-        const [failed, lost] = reply as [(number | string)[], number[]];
+        const [failed, lost, superseded] = reply as [(number | string)[], number[], number[]];
         const failures: EffectFailure[] = [];
         for (let i = 0; i < failed.length; i += 2) failures.push(this.failure(Number(failed[i]) - 1, new ReplyError(String(failed[i + 1]))));
-        return { failures, lost: lost.map((group) => this.itemOfGroup[group - 1]!) };
+        const items = (groups: number[]) => groups.map((group) => this.itemOfGroup[group - 1]!);
+        return { failures, lost: items(lost), superseded: items(superseded) };
       };
     }
     for (const start of this.commandStarts) {
@@ -183,7 +222,7 @@ export class BatchScript {
       replies.forEach(([error], i) => {
         if (error) failures.push(this.failure(i, error));
       });
-      return { failures, lost: [] };
+      return { failures, lost: [], superseded: [] };
     };
   }
 

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { ReplyError } from 'ioredis';
 import { withoutIntraBatchConflicts, type CommitItem, type CommitReport, type Committer, type CommitSource, type EffectFailure } from './commit.js';
+import { OLDER_STREAM_ID } from './batch-script.js';
 import { effectCommands } from './effect-commands.js';
 import type { Effect, EffectRecorder, Guard } from './effects.js';
 import type { RedisClient } from './redis.js';
@@ -45,13 +46,15 @@ export class ClusterCommitter implements Committer {
       }
     });
 
-    const effectFailures = await this.applyEffects(items, accepted);
+    const superseded = await this.advanceOrders(items, accepted);
+    const applying = accepted.filter((i) => !superseded.includes(i));
+    const effectFailures = await this.applyEffects(items, applying);
     const ackIds = accepted.map((i) => items[i]!.entryId).filter((id): id is string => id !== undefined);
     if (source && ackIds.length > 0) await this.connection.xack(source.stream, source.group, ...ackIds);
     await this.release(leases);
     // Ownership is not re-checked here (the input and outputs live in other slots): the consumer's
     // check before committing a long-held batch is what guards against a reclaimer.
-    return { committed: accepted, conflicted: conflicted.sort((a, b) => a - b), lost: [], effectFailures };
+    return { committed: applying, conflicted: conflicted.sort((a, b) => a - b), lost: [], superseded, effectFailures };
   }
 
   /**
@@ -92,6 +95,24 @@ export class ClusterCommitter implements Committer {
       this.leaseMs,
     );
     return reply === 1;
+  }
+
+  /**
+   * Newest-wins conditions, in batch order: each stores its id unless a later one is there, and
+   * the items whose key held a later id are returned (acknowledged without their effects). Not
+   * atomic with the effects, which live in other slots: an older message that passes here just
+   * before a newer one may still write after it (see docs/cluster.md).
+   */
+  private async advanceOrders(items: readonly CommitItem[], accepted: readonly number[]): Promise<number[]> {
+    const conditional = accepted.filter((i) => items[i]!.recorder?.condition !== undefined);
+    // Sent together, in batch order: two conditions on one key reach its node in that order.
+    const advanced = await Promise.all(
+      conditional.map((i) => {
+        const condition = items[i]!.recorder!.condition!;
+        return this.connection.eval(ADVANCE_ORDER, 1, condition.key, condition.id);
+      }),
+    );
+    return conditional.filter((_, k) => advanced[k] !== 1);
   }
 
   /** Best effort: a lease left behind expires after leaseMs. */
@@ -161,6 +182,14 @@ else
   if redis.call('TYPE', KEYS[1]).ok ~= 'string' or redis.call('GET', KEYS[1]) ~= ARGV[2] then return 0 end
 end
 redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[4])
+return 1
+`;
+
+/** KEYS[1] a newest-wins key, ARGV[1] a stream id: stores it unless a later one is there. */
+const ADVANCE_ORDER = `${OLDER_STREAM_ID}
+local stored = redis.pcall('GET', KEYS[1])
+if type(stored) == 'string' and older(ARGV[1], stored) then return 0 end
+redis.call('SET', KEYS[1], ARGV[1])
 return 1
 `;
 

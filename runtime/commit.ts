@@ -22,6 +22,8 @@ export interface CommitReport {
   readonly conflicted: number[];
   /** Items whose entry another consumer reclaimed (or acknowledged) meanwhile: nothing of theirs applied; they are its to finish. */
   readonly lost: number[];
+  /** Items acknowledged without their effects: their newest-wins key already held a later id. */
+  readonly superseded: number[];
   /** Commands inside the transaction that Redis rejected (the rest of the transaction applied). */
   readonly effectFailures: EffectFailure[];
 }
@@ -49,19 +51,24 @@ export function withoutIntraBatchConflicts(items: readonly CommitItem[], conflic
   return accepted;
 }
 
-/** latestWins writes that a later message of the same commit overwrites anyway. */
-function supersededWrites(items: readonly CommitItem[], accepted: readonly number[]): Set<Effect> {
+/**
+ * latestWins writes that a later message of the same commit overwrites anyway. A message with a
+ * newest-wins condition may end up not applied, so its writes neither replace nor are replaced.
+ */
+function overwrittenWrites(items: readonly CommitItem[], accepted: readonly number[]): Set<Effect> {
   const last = new Map<string, Effect>();
-  const superseded = new Set<Effect>();
+  const overwritten = new Set<Effect>();
   for (const index of accepted) {
-    for (const effect of items[index]!.recorder?.effects ?? []) {
+    const recorder = items[index]!.recorder;
+    if (recorder?.condition) continue;
+    for (const effect of recorder?.effects ?? []) {
       if (effect.op !== 'putHash' || !effect.latestWins) continue;
       const previous = last.get(effect.key);
-      if (previous) superseded.add(previous);
+      if (previous) overwritten.add(previous);
       last.set(effect.key, effect);
     }
   }
-  return superseded;
+  return overwritten;
 }
 
 
@@ -92,11 +99,12 @@ export class TransactionCommitter implements Committer {
       }
       const result = await this.exec(source, items, accepted);
       if (result !== null) {
-        const lost = new Set(result.lost);
+        const notApplied = new Set([...result.lost, ...result.superseded, ...result.deferred]);
         return {
-          committed: accepted.filter((i) => !lost.has(i)),
-          conflicted: conflicted.sort((a, b) => a - b),
+          committed: accepted.filter((i) => !notApplied.has(i)),
+          conflicted: [...conflicted, ...result.deferred].sort((a, b) => a - b),
           lost: result.lost,
+          superseded: result.superseded,
           effectFailures: result.failures,
         };
       }
@@ -132,29 +140,47 @@ export class TransactionCommitter implements Committer {
     return failing;
   }
 
-  /** Returns per-command failures and the items whose entries were no longer ours, or null when WATCH aborted the transaction. */
-  private async exec(source: CommitSource | undefined, items: readonly CommitItem[], accepted: readonly number[]): Promise<BatchResult | null> {
-    const batch = new BatchScript(source, this.streamMaxLen);
-    const superseded = supersededWrites(items, accepted);
-    let entries = 0;
-    for (const index of accepted) {
-      const item = items[index]!;
-      batch.beginItem(index, item.entryId);
-      if (source && item.entryId !== undefined) entries += 1;
-      for (const effect of item.recorder?.effects ?? []) {
-        if (!superseded.has(effect)) batch.add(effect, effect);
-      }
-      for (const extra of item.extraEmits ?? []) batch.add({ op: 'emit', ...extra }, undefined);
+  /**
+   * Returns what became of the accepted items, or null when WATCH aborted the transaction.
+   * `deferred`: conditional items kept out of a plain-command transaction, for the next round.
+   */
+  private async exec(
+    source: CommitSource | undefined,
+    items: readonly CommitItem[],
+    accepted: readonly number[],
+  ): Promise<(BatchResult & { deferred: number[] }) | null> {
+    let batch = this.build(source, items, accepted);
+    let deferred: number[] = [];
+    if (batch.script.oversized) {
+      // Plain commands cannot check a newest-wins condition: such items wait for the next round.
+      deferred = accepted.filter((i) => items[i]!.recorder?.condition !== undefined);
+      if (deferred.length > 0) batch = this.build(source, items, accepted.filter((i) => !deferred.includes(i)));
     }
-    if (batch.commandCount === 0 && entries === 0) {
+    if (batch.script.commandCount === 0 && batch.entries === 0) {
       await this.connection.unwatch();
-      return { failures: [], lost: [] };
+      return { failures: [], lost: [], superseded: [], deferred };
     }
     // multi() is typed as a chainable commander; it is a Pipeline, whose sendCommand takes a built command.
     const transaction = this.connection.multi() as unknown as Pipeline;
-    const readReplies = batch.queueOn(transaction);
+    const readReplies = batch.script.queueOn(transaction);
     const replies = await transaction.exec();
     if (replies === null) return null;
-    return readReplies(replies);
+    return { ...readReplies(replies), deferred };
+  }
+
+  private build(source: CommitSource | undefined, items: readonly CommitItem[], accepted: readonly number[]): { script: BatchScript; entries: number } {
+    const script = new BatchScript(source, this.streamMaxLen);
+    const overwritten = overwrittenWrites(items, accepted);
+    let entries = 0;
+    for (const index of accepted) {
+      const item = items[index]!;
+      script.beginItem(index, item.entryId, item.recorder?.condition);
+      if (source && item.entryId !== undefined) entries += 1;
+      for (const effect of item.recorder?.effects ?? []) {
+        if (!overwritten.has(effect)) script.add(effect, effect);
+      }
+      for (const extra of item.extraEmits ?? []) script.add({ op: 'emit', ...extra }, undefined);
+    }
+    return { script, entries };
   }
 }

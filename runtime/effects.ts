@@ -68,7 +68,22 @@ export interface EffectWriter {
   requireAbsent(key: string): void;
   /** Commit only if `key` still holds `value` at commit time. */
   requireValue(key: string, value: string): void;
+  /**
+   * Newest wins: apply this message's effects only if `key` holds no stream id later than `id`
+   * when the commit runs, and store `id` there with them (an equal id applies again, so a
+   * redelivery is harmless). Otherwise the message is acknowledged with none of its effects and
+   * `onSkip` runs (its metric updates count; the handler's others do not). Unlike a guard this
+   * never re-runs the handler: it is checked in batch order, inside the commit.
+   */
+  onlyIfNewer(key: string, id: string, options?: { onSkip?: () => void }): void;
   schedule(job: ScheduledJob): void;
+}
+
+/** A message's newest-wins condition (see EffectWriter.onlyIfNewer). */
+export interface OrderCondition {
+  readonly key: string;
+  readonly id: string;
+  readonly onSkip?: () => void;
 }
 
 const NONE: readonly never[] = Object.freeze([]);
@@ -122,9 +137,16 @@ export class EffectRecorder implements EffectWriter {
   schedule(job: ScheduledJob): void {
     (this.jobList ??= []).push(job);
   }
+  /** Set by onlyIfNewer; one per message (a later call replaces an earlier one). */
+  condition: OrderCondition | undefined;
+  onlyIfNewer(key: string, id: string, options: { onSkip?: () => void } = {}): void {
+    this.condition = { key, id, ...options };
+  }
 
   /** Keys this message writes, for spotting a later message in the same commit whose guard it would break. */
   writtenKeys(): string[] {
-    return this.effects.map((e) => (e.op === 'emit' ? e.stream : e.key));
+    const written = this.effects.map((e) => (e.op === 'emit' ? e.stream : e.key));
+    if (this.condition) written.push(this.condition.key);
+    return written;
   }
 }

@@ -150,6 +150,14 @@ export class JobRunner {
       }
       const report = await committer.commit(undefined, [{ recorder: outcome.recorder }]);
       if (report.conflicted.length > 0) continue;
+      if (report.superseded.length > 0) {
+        // A later write had already been applied (onlyIfNewer): only the skip hook's updates count.
+        const from = outcome.recorder.metricCalls.length;
+        outcome.recorder.condition?.onSkip?.();
+        applyMetricCalls(outcome.recorder.metricCalls.slice(from));
+        metrics.messages.inc({ handler: handler.name, outcome: 'superseded' });
+        return;
+      }
       for (const failure of report.effectFailures) {
         (failure.effect as { onFail?: () => void } | undefined)?.onFail?.();
         this.log.error({ err: failure.error.message }, 'an effect failed inside a committed transaction');

@@ -75,6 +75,9 @@ export class MessageContext<Config, State, Metrics extends object> implements Ha
   requireValue(key: string, value: string): void {
     this.recorder.requireValue(key, value);
   }
+  onlyIfNewer(key: string, id: string, options?: { onSkip?: () => void }): void {
+    this.recorder.onlyIfNewer(key, id, options);
+  }
   schedule(job: ScheduledJob): void {
     this.recorder.schedule(job);
   }

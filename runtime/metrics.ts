@@ -158,7 +158,7 @@ export function runtimeMetrics(registry: Registry) {
   return {
     messages: new Counter({
       name: 'quantum_gates_messages_total',
-      help: 'Messages finished by a handler, by outcome (handled, fallback, dead_letter, skipped)',
+      help: 'Messages finished by a handler, by outcome (handled, fallback, dead-letter, skipped, superseded)',
       labelNames: ['handler', 'outcome'],
       registers: [registry],
     }),

@@ -431,6 +431,7 @@ export class StreamConsumer {
         metrics.commitFailures.inc({ handler: handler.name, kind: 'lost_ownership' }, report.lost.length);
         this.log.warn({ count: report.lost.length }, 'entries were reclaimed by another consumer while held; their outputs were not written, leaving them to it');
       }
+      this.finishSuperseded(report.superseded.map((k) => batch[todo[k]!]!));
       const committed = report.committed.map((k) => todo[k]!);
       this.finish(
         committed.map((i) => batch[i]!),
@@ -457,6 +458,24 @@ export class StreamConsumer {
     )) as [string, string, number, number][];
     const wanted = new Set(ids);
     return new Set(rows.map((row) => row[0]).filter((id) => wanted.has(id)));
+  }
+
+  /**
+   * Messages acknowledged without their effects because a later one had already been applied
+   * (onlyIfNewer): only what their onSkip hook records counts, not the handler's other updates.
+   */
+  private finishSuperseded(items: readonly PreparedItem[]): void {
+    if (items.length === 0) return;
+    const metricCalls = [];
+    for (const item of items) {
+      const recorder = item.recorder;
+      if (!recorder) continue;
+      const from = recorder.metricCalls.length;
+      recorder.condition?.onSkip?.();
+      metricCalls.push(recorder.metricCalls.slice(from));
+    }
+    applyMetricCallsCoalesced(metricCalls);
+    this.deps.metrics.messages.inc({ handler: this.deps.handler.name, outcome: 'superseded' }, items.length);
   }
 
   /** After a commit: metrics, failed-effect hooks and dead letters, then the scheduled jobs. */

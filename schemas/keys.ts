@@ -18,6 +18,8 @@ export const keys = {
   /** Latest portfolio heat, written by the heat gate for the budget engine and dashboards. */
   portfolioHeat: 'quantum:portfolio:heat',
   positionSnapshot: (symbol: string) => `quantum:position:snapshot:${symbol}`,
+  /** The stream id of the snapshot last applied for a symbol: outlives a closed position's hash, so an older snapshot cannot come back. */
+  positionAppliedId: (symbol: string) => `quantum:position:applied_id:${symbol}`,
   /** Symbols with a non-zero position; lets every gate read all positions without KEYS. */
   activePositions: 'quantum:position:active_symbols',
   harvestProposal: (symbol: string) => `quantum:harvest:proposal:${symbol}`,

@@ -40,7 +40,7 @@ describe('TransactionCommitter on a real redis-server', () => {
       { entryId: a, recorder: recorder((r) => r.emit('out', { n: '0' })) },
       { entryId: b, extraEmits: [{ stream: 'dlq', fields: { reason: 'x' }, maxLen: 0 }] },
     ]);
-    expect(report).toEqual({ committed: [0, 1], conflicted: [], lost: [], effectFailures: [] });
+    expect(report).toEqual({ committed: [0, 1], conflicted: [], lost: [], superseded: [], effectFailures: [] });
     expect(await redis.client.xlen('out')).toBe(1);
     expect(await redis.client.xlen('dlq')).toBe(1);
     expect((await redis.client.xpending('s', 'g'))[0]).toBe(0);
@@ -157,7 +157,7 @@ describe('TransactionCommitter on a real redis-server', () => {
         }),
       },
     ]);
-    expect(report).toEqual({ committed: [0], conflicted: [], lost: [], effectFailures: [] });
+    expect(report).toEqual({ committed: [0], conflicted: [], lost: [], superseded: [], effectFailures: [] });
     expect(await redis.client.hgetall('snapshot')).toEqual({ fresh: '1' });
     expect(await redis.client.ttl('snapshot')).toBeGreaterThan(50);
     expect(await redis.client.get('flag')).toBe('on');
@@ -180,11 +180,53 @@ describe('TransactionCommitter on a real redis-server', () => {
       { entryId: b, recorder: recorder((r) => (r.emit('out', { n: 'b' }), r.setKey('k:b', '1'))) },
       { entryId: c, extraEmits: [{ stream: 'dlq', fields: { reason: 'x' }, maxLen: 0 }] },
     ]);
-    expect(report).toEqual({ committed: [0], conflicted: [], lost: [1, 2], effectFailures: [] });
+    expect(report).toEqual({ committed: [0], conflicted: [], lost: [1, 2], superseded: [], effectFailures: [] });
     expect((await redis.client.xrange('out', '-', '+')).map(([, f]) => f[1])).toEqual(['a']);
     expect(await redis.client.exists('k:a', 'k:b', 'dlq')).toBe(1);
     // b stays pending for the consumer that reclaimed it, which will write its outputs.
     const pending = (await redis.client.xpending('s', 'g', '-', '+', 10)) as [string, string][];
     expect(pending.map(([id, consumer]) => [id, consumer])).toEqual([[b, 'reclaimer']]);
+  });
+
+  it('applies newest-wins messages in batch order: an older id than the one stored is acknowledged without its effects', async () => {
+    const [a, b, c, d] = await deliver(4);
+    const newest = (id: string, n: string) => recorder((r) => (r.onlyIfNewer('order', id), r.emit('out', { n })));
+    const report = await new TransactionCommitter(connection, 0).commit({ stream: 's', group: 'g', consumer: 'c' }, [
+      { entryId: a, recorder: newest('3-0', 'a') },
+      { entryId: b, recorder: newest('5-0', 'b') },
+      { entryId: c, recorder: newest('4-9', 'c') },
+      { entryId: d, recorder: newest('5-0', 'd') }, // the same id again: a redelivery applies again
+    ]);
+    expect(report).toEqual({ committed: [0, 1, 3], conflicted: [], lost: [], superseded: [2], effectFailures: [] });
+    expect((await redis.client.xrange('out', '-', '+')).map(([, f]) => f[1])).toEqual(['a', 'b', 'd']);
+    expect(await redis.client.get('order')).toBe('5-0');
+    expect((await redis.client.xpending('s', 'g'))[0]).toBe(0);
+
+    // A later commit (another replica's, say) with an older id changes nothing.
+    const [e] = await deliver(1);
+    const late = await new TransactionCommitter(connection, 0).commit({ stream: 's', group: 'g', consumer: 'c' }, [{ entryId: e, recorder: newest('1700000000000-0', 'e') }]);
+    expect(late.superseded).toEqual([]);
+    const [f] = await deliver(1);
+    const stale = await new TransactionCommitter(connection, 0).commit({ stream: 's', group: 'g', consumer: 'c' }, [{ entryId: f, recorder: newest('999999999999-5', 'f') }]);
+    expect(stale).toMatchObject({ committed: [], superseded: [0] });
+    expect(await redis.client.get('order')).toBe('1700000000000-0');
+    expect((await redis.client.xrange('out', '-', '+')).map(([, fields]) => fields[1])).toEqual(['a', 'b', 'd', 'e']);
+  });
+
+  it('keeps a newest-wins message out of a transaction of plain commands and commits it in the next round', async () => {
+    const [a, b] = await deliver(2);
+    const wide: Record<string, string> = {};
+    for (let i = 0; i < 5000; i++) wide[`f${i}`] = String(i);
+    const committer = new TransactionCommitter(connection, 0);
+    const items = [
+      { entryId: a, recorder: recorder((r) => r.emit('out', { n: 'a', ...wide })) },
+      { entryId: b, recorder: recorder((r) => (r.onlyIfNewer('order', '7-0'), r.emit('out', { n: 'b' }))) },
+    ];
+    const first = await committer.commit({ stream: 's', group: 'g', consumer: 'c' }, items);
+    expect(first).toMatchObject({ committed: [0], conflicted: [1], superseded: [] });
+    const second = await committer.commit({ stream: 's', group: 'g', consumer: 'c' }, [items[1]!]);
+    expect(second).toMatchObject({ committed: [0], conflicted: [] });
+    expect(await redis.client.get('order')).toBe('7-0');
+    expect((await redis.client.xrange('out', '-', '+')).map(([, f]) => f[1])).toEqual(['a', 'b']);
   });
 });

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { ClusterCommitter, leaseKey, slotTag } from '../../runtime/cluster-commit.js';
 import { EffectRecorder } from '../../runtime/effects.js';
 import type { RedisClient } from '../../runtime/redis.js';
+import { compareStreamIds } from '../../schemas/fields.js';
 
 type Call = (string | number)[];
 
@@ -16,6 +17,14 @@ class FakeConnection {
   failWith: { command: string; error: Error } | undefined;
 
   async eval(script: string, _numKeys: number, ...args: (string | number)[]): Promise<number> {
+    if (script.includes('older(ARGV[1], stored)')) {
+      const [key, id] = args.map(String) as [string, string];
+      this.calls.push(['ADVANCE_ORDER', key, id]);
+      const stored = this.strings.get(key);
+      if (stored !== undefined && compareStreamIds(id, stored) < 0) return 0;
+      this.strings.set(key, id);
+      return 1;
+    }
     if (script.includes("'absent'")) {
       const [key, lease, kind, expected, token] = args.map(String) as [string, string, string, string, string];
       this.calls.push(['TAKE_LEASE', key]);
@@ -72,6 +81,22 @@ function recorder(build: (r: EffectRecorder) => void): EffectRecorder {
 }
 
 describe('ClusterCommitter', () => {
+  it('checks newest-wins conditions in batch order before the effects, and acknowledges a superseded message without them', async () => {
+    const { fake, committer } = setup();
+    fake.strings.set('order', '4-0');
+    const report = await committer.commit(source, [
+      { entryId: '1-0', recorder: recorder((r) => (r.onlyIfNewer('order', '5-0'), r.setKey('k', 'five'))) },
+      { entryId: '2-0', recorder: recorder((r) => (r.onlyIfNewer('order', '3-0'), r.setKey('k', 'three'))) },
+    ]);
+    expect(report).toMatchObject({ committed: [0], superseded: [1], conflicted: [] });
+    expect(fake.calls).toEqual([
+      ['ADVANCE_ORDER', 'order', '5-0'],
+      ['ADVANCE_ORDER', 'order', '3-0'],
+      ['SET', 'k', 'five'],
+      ['XACK', 'in', 'g', '1-0', '2-0'],
+    ]);
+  });
+
   it('applies every effect before the one XACK of the batch', async () => {
     const { fake, committer } = setup();
     const report = await committer.commit(source, [
@@ -79,7 +104,7 @@ describe('ClusterCommitter', () => {
       { entryId: '2-0', extraEmits: [{ stream: 'dlq', fields: { reason: 'invalid_input' }, maxLen: 10 }] },
       { entryId: '3-0', recorder: recorder((r) => r.setKey('k', 'v', { ttlSec: 5 })) },
     ]);
-    expect(report).toEqual({ committed: [0, 1, 2], conflicted: [], lost: [], effectFailures: [] });
+    expect(report).toEqual({ committed: [0, 1, 2], conflicted: [], lost: [], superseded: [], effectFailures: [] });
     const names = fake.calls.map((c) => c[0]);
     expect(names.slice(0, -1).sort()).toEqual(['SET', 'XADD', 'XADD']);
     expect(fake.calls.at(-1)).toEqual(['XACK', 'in', 'g', '1-0', '2-0', '3-0']);

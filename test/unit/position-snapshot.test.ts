@@ -34,9 +34,18 @@ describe('position-snapshot handler', () => {
     const run = await runHandler(
       positionSnapshot,
       { symbol: 'ETHUSDT', position_notional_usd: '100', sigma: '0.1' },
-      { redis: { hashes: { [keys.positionSnapshot('ETHUSDT')]: { source_id: '9999999999999-0' } } } },
+      { redis: { strings: { [keys.positionAppliedId('ETHUSDT')]: '9999999999999-0' } } },
     );
     expect(run.recorder.effects).toEqual([]);
+    expect(run.recorder.condition).toBeUndefined();
+    expect(run.metrics.get('quantum_position_snapshots_stale_total')).toBe(1);
+  });
+
+  it('asks the commit to apply a snapshot only if no later one was applied meanwhile, counting it stale otherwise', async () => {
+    const run = await runHandler(positionSnapshot, { symbol: 'ETHUSDT', position_notional_usd: '100', sigma: '0.1' });
+    expect(run.recorder.condition).toMatchObject({ key: keys.positionAppliedId('ETHUSDT'), id: run.ctx.meta.id });
+    run.recorder.condition!.onSkip!();
+    run.commit();
     expect(run.metrics.get('quantum_position_snapshots_stale_total')).toBe(1);
   });
 

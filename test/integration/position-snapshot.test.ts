@@ -1,0 +1,90 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { positionSnapshot } from '../../handlers/position-snapshot.js';
+import { TransactionCommitter, type Committer } from '../../runtime/commit.js';
+import type { Runtime } from '../../runtime/runtime.js';
+import { keys, streams } from '../../schemas/keys.js';
+import { usePrivateRedis } from '../support/redis-server.js';
+import { metricSum, pendingCount, produce, startRuntime, waitFor } from '../support/runtime.js';
+
+describe('position-snapshot against a replica that commits a newer snapshot first', () => {
+  const redis = usePrivateRedis();
+  let runtime: Runtime | undefined;
+  let release = () => undefined as void;
+
+  afterEach(async () => {
+    release();
+    await runtime?.stop();
+    runtime = undefined;
+  });
+
+  /** Holds this runtime's first commit until released, as a slow replica would. */
+  function heldCommitter() {
+    const released = new Promise<void>((r) => (release = r));
+    let held = false;
+    let first = true;
+    const factory = (connection: ConstructorParameters<typeof TransactionCommitter>[0]): Committer => {
+      const inner = new TransactionCommitter(connection, 0);
+      return {
+        async commit(source, items) {
+          if (first) {
+            first = false;
+            held = true;
+            await released;
+          }
+          return inner.commit(source, items);
+        },
+      };
+    };
+    return { factory, isHeld: () => held };
+  }
+
+  it('never lets the older snapshot overwrite the newer one, even when it was read first', async () => {
+    const symbol = 'ETHUSDT';
+    const [olderId] = await produce(redis.client, streams.positionSnapshot, [{ symbol, position_notional_usd: '100', sigma: '0.1' }]);
+    const held = heldCommitter();
+    runtime = await startRuntime(redis.url, {}, [positionSnapshot], { committerFactory: held.factory });
+    await waitFor(() => held.isHeld(), { what: 'the older snapshot handled and its commit held' });
+
+    // Meanwhile another replica applies a newer snapshot of the same symbol.
+    const newerId = `${Number.parseInt(olderId!, 10) + 1000}-0`;
+    await redis.client.hset(keys.positionSnapshot(symbol), 'symbol', symbol, 'position_notional_usd', '900', 'source_id', newerId);
+    await redis.client.set(keys.positionAppliedId(symbol), newerId);
+    release();
+
+    await waitFor(async () => (await pendingCount(redis.client, streams.positionSnapshot, 'position_snapshot')) === 0, { what: 'the older snapshot acknowledged' });
+    expect(await redis.client.hgetall(keys.positionSnapshot(symbol))).toMatchObject({ position_notional_usd: '900', source_id: newerId });
+    expect(await redis.client.get(keys.positionAppliedId(symbol))).toBe(newerId);
+    expect(await metricSum(runtime, 'quantum_position_snapshots_stale_total')).toBe(1);
+    expect(await metricSum(runtime, 'quantum_position_snapshots_applied_total')).toBe(0);
+    expect(await metricSum(runtime, 'quantum_gates_messages_total', { handler: 'position-snapshot', outcome: 'superseded' })).toBe(1);
+  });
+
+  it('keeps a closed position closed when an older open snapshot commits after the close', async () => {
+    const symbol = 'SOLUSDT';
+    const [openId] = await produce(redis.client, streams.positionSnapshot, [{ symbol, position_notional_usd: '500', sigma: '0.2' }]);
+    const held = heldCommitter();
+    runtime = await startRuntime(redis.url, {}, [positionSnapshot], { committerFactory: held.factory });
+    await waitFor(() => held.isHeld(), { what: 'the open snapshot handled and its commit held' });
+
+    // Another replica applies the later close: the hash is gone, the applied id stays.
+    await redis.client.set(keys.positionAppliedId(symbol), `${Number.parseInt(openId!, 10) + 1}-0`);
+    release();
+
+    await waitFor(async () => (await pendingCount(redis.client, streams.positionSnapshot, 'position_snapshot')) === 0, { what: 'the open snapshot acknowledged' });
+    expect(await redis.client.exists(keys.positionSnapshot(symbol))).toBe(0);
+    expect(await redis.client.sismember(keys.activePositions, symbol)).toBe(0);
+  });
+
+  it('applies snapshots in order and records the last applied id', async () => {
+    const ids = await produce(redis.client, streams.positionSnapshot, [
+      { symbol: 'BTCUSDT', position_notional_usd: '1', sigma: '0.1' },
+      { symbol: 'BTCUSDT', position_notional_usd: '2', sigma: '0.1' },
+      { symbol: 'BTCUSDT', position_notional_usd: '0' },
+      { symbol: 'BTCUSDT', position_notional_usd: '3', sigma: '0.1' },
+    ]);
+    runtime = await startRuntime(redis.url, {}, [positionSnapshot]);
+    await waitFor(async () => (await redis.client.get(keys.positionAppliedId('BTCUSDT'))) === ids[3], { what: 'the last snapshot applied' });
+    expect(await redis.client.hget(keys.positionSnapshot('BTCUSDT'), 'position_notional_usd')).toBe('3');
+    expect(await redis.client.sismember(keys.activePositions, 'BTCUSDT')).toBe(1);
+  });
+});
