@@ -4,10 +4,15 @@ import { resolve } from 'node:path';
 
 export const root = resolve(import.meta.dirname, '..');
 
+/** USER_HZ: 100 on every Linux this runs on (getconf CLK_TCK). */
+const CLOCK_TICKS_PER_SECOND = 100;
+
 export interface Spawned {
   readonly child: ChildProcess;
   /** Peak resident set size so far, in bytes (VmHWM). */
   peakRss(): number;
+  /** CPU time used so far, user and system, all threads, in milliseconds. */
+  cpuMs(): number;
   stop(): Promise<void>;
   output(): string;
 }
@@ -31,6 +36,15 @@ export function spawnTs(entry: string, env: Record<string, string>, extraNodeArg
         const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
         const match = /VmHWM:\s+(\d+) kB/.exec(status);
         return match ? Number(match[1]) * 1024 : 0;
+      } catch {
+        return 0;
+      }
+    },
+    cpuMs() {
+      try {
+        // Fields 14 and 15 of /proc/<pid>/stat (after the parenthesised name), in clock ticks.
+        const fields = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+        return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND;
       } catch {
         return 0;
       }

@@ -91,6 +91,8 @@ async function waitReady(port: number): Promise<void> {
 interface Drain {
   readonly perSecond: number;
   readonly peakRss: number;
+  /** The process's CPU time (all its threads) per message drained. */
+  readonly cpuMicrosPerMessage: number;
 }
 
 /** Taking turns, ROUNDS drains of each contender per backlog (BENCH_ROUNDS, default 3). */
@@ -116,8 +118,12 @@ async function heatThroughput(redis: TestRedis, backlog: number, kind: 'runtime'
     output = 'bench:handwritten:calibrated';
   }
   try {
+    // CPU is counted from the first output on, so start-up (module loading, connecting) is left out.
+    await waitForLength(redis.client, output, 1, 300_000);
+    const [cpuBefore, doneBefore] = [proc.cpuMs(), await redis.client.xlen(output)];
     await waitForLength(redis.client, output, backlog, 300_000);
-    return { perSecond: await drainRate(redis.client, output, backlog), peakRss: proc.peakRss() };
+    const cpuMicrosPerMessage = ((proc.cpuMs() - cpuBefore) * 1000) / Math.max(1, backlog - doneBefore);
+    return { perSecond: await drainRate(redis.client, output, backlog), peakRss: proc.peakRss(), cpuMicrosPerMessage };
   } finally {
     await proc.stop();
   }
@@ -256,7 +262,8 @@ async function main(): Promise<void> {
       const hand = median(hands);
       const rt = median(runtimes);
       ratios[backlog] = rt.perSecond / hand.perSecond;
-      const spread = (drains: Drain[]) => `${ROUNDS} rounds: ${drains.map((d) => Math.round(d.perSecond).toLocaleString('en-US')).join(', ')}`;
+      const spread = (drains: Drain[]) =>
+        `${ROUNDS} round${ROUNDS === 1 ? "" : "s"}: ${drains.map((d) => Math.round(d.perSecond).toLocaleString('en-US')).join(', ')}; CPU ${drains.map((d) => d.cpuMicrosPerMessage.toFixed(0)).join(', ')} µs/message`;
       const peakRss = Math.max(...runtimes.map((d) => d.peakRss));
       throughput.push({ label: `loop ${backlog / 1000}k`, perSecond: hand.perSecond }, { label: `runtime ${backlog / 1000}k`, perSecond: rt.perSecond });
       rows.push({ name: `heat gate, ${backlog.toLocaleString('en-US')} backlog (runtime)`, value: `${Math.round(rt.perSecond).toLocaleString('en-US')} proposals/s`, note: `median of ${spread(runtimes)}; peak RSS ${(peakRss / 2 ** 20).toFixed(0)} MiB` });
