@@ -263,7 +263,7 @@ async function main(): Promise<void> {
       const rt = median(runtimes);
       ratios[backlog] = rt.perSecond / hand.perSecond;
       const spread = (drains: Drain[]) =>
-        `${ROUNDS} round${ROUNDS === 1 ? "" : "s"}: ${drains.map((d) => Math.round(d.perSecond).toLocaleString('en-US')).join(', ')}; CPU ${drains.map((d) => d.cpuMicrosPerMessage.toFixed(0)).join(', ')} µs/message`;
+        `${ROUNDS} round${ROUNDS === 1 ? '' : 's'}: ${drains.map((d) => Math.round(d.perSecond).toLocaleString('en-US')).join(', ')}; CPU ${drains.map((d) => d.cpuMicrosPerMessage.toFixed(0)).join(', ')} µs/message`;
       const peakRss = Math.max(...runtimes.map((d) => d.peakRss));
       throughput.push({ label: `loop ${backlog / 1000}k`, perSecond: hand.perSecond }, { label: `runtime ${backlog / 1000}k`, perSecond: rt.perSecond });
       rows.push({ name: `heat gate, ${backlog.toLocaleString('en-US')} backlog (runtime)`, value: `${Math.round(rt.perSecond).toLocaleString('en-US')} proposals/s`, note: `median of ${spread(runtimes)}; peak RSS ${(peakRss / 2 ** 20).toFixed(0)} MiB` });
