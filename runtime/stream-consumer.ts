@@ -392,7 +392,7 @@ export class StreamConsumer {
    * the stream's pending list says which (an applied commit acknowledged its entries). Returns
    * the slots whose guards conflicted.
    */
-  private async commit(batch: (PreparedItem)[], slots: number[], readAt: number): Promise<number[]> {
+  private async commit(batch: PreparedItem[], slots: number[], readAt: number): Promise<number[]> {
     const { committer, committerConnection, metrics, handler, config } = this.deps;
     let todo = batch.map((_, i) => i).filter((i) => batch[i]!.outcome.kind !== 'left-pending');
     const source = { stream: this.stream, group: this.group, consumer: config.CONSUMER_NAME };
