@@ -1,7 +1,7 @@
 import type { Pipeline } from 'ioredis';
 import { BatchScript, type BatchResult, type CommitSource, type EffectFailure } from './batch-script.js';
 import type { Effect, EffectRecorder, Fields, Guard } from './effects.js';
-import type { RedisClient } from './redis.js';
+import { waitUntilReady, type RedisClient } from './redis.js';
 
 export type { CommitSource, EffectFailure } from './batch-script.js';
 
@@ -85,6 +85,9 @@ export class TransactionCommitter implements Committer {
   ) {}
 
   async commit(source: CommitSource | undefined, items: readonly CommitItem[]): Promise<CommitReport> {
+    // The connection queues nothing while down (a WATCH does not survive a reconnect), so a
+    // commit asked for during a reconnect (a job, at start) waits for it instead of failing.
+    await waitUntilReady(this.connection);
     const conflicted: number[] = [];
     let accepted = withoutIntraBatchConflicts(items, conflicted);
 
@@ -127,10 +130,15 @@ export class TransactionCommitter implements Committer {
     const exists = new Map<string, boolean>();
     const value = new Map<string, string | null>();
     keys.forEach((key, i) => {
-      exists.set(key, replies[2 * i]?.[1] === 1);
+      const [existsError, existsReply] = replies[2 * i] ?? [new Error('no reply to EXISTS'), null];
+      const [getError, getReply] = replies[2 * i + 1] ?? [new Error('no reply to GET'), null];
+      // A failed read (a lost connection) must never pass for an absent key: the consumer then
+      // re-checks what is pending and commits again, under a fresh WATCH.
+      if (existsError) throw existsError;
+      if (getError && !getError.message.startsWith('WRONGTYPE')) throw getError;
+      exists.set(key, existsReply === 1);
       // WRONGTYPE on GET of a non-string: it exists, and holds no string value to compare.
-      const [error, reply] = replies[2 * i + 1] ?? [null, null];
-      value.set(key, error ? null : (reply as string | null));
+      value.set(key, getError ? null : (getReply as string | null));
     });
     const failing = new Set<number>();
     for (const [index, guards] of guardedItems) {

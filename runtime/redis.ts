@@ -7,8 +7,14 @@ export type RedisClient = Redis | Cluster;
 export type ConnectionRole =
   /** Handler reads and small writes; auto-pipelined so concurrent reads share round trips. */
   | 'commands'
-  /** XREADGROUP BLOCK and transactions (WATCH/MULTI) need a connection of their own. */
+  /** XREADGROUP BLOCK needs a connection of its own. */
   | 'dedicated'
+  /**
+   * A committer's WATCH/MULTI/EXEC: its own connection, which never queues a command while
+   * disconnected, since a WATCH does not survive a reconnect and a queued MULTI would then run
+   * unguarded.
+   */
+  | 'transactions'
   /** BullMQ's own connection: it requires commands to wait out reconnects rather than fail. */
   | 'bullmq';
 
@@ -57,7 +63,10 @@ export function createRedisClient(config: RuntimeConfig, options: RedisOptions, 
 
 /** Opens the runtime's connection for one role. */
 export function connectRedis(config: RuntimeConfig, role: ConnectionRole, name: string): RedisClient {
-  return createRedisClient(config, { ...baseOptions(role), connectionName: name }, { clusterRetryStrategy: (times: number) => Math.min(100 * times, 2000) });
+  // On a cluster the committer uses no WATCH (guards are leases), and ioredis Cluster needs its
+  // queue while it discovers the slots.
+  const noQueue = role === 'transactions' && !config.REDIS_CLUSTER_NODES ? { enableOfflineQueue: false } : {};
+  return createRedisClient(config, { ...baseOptions(role), ...noQueue, connectionName: name }, { clusterRetryStrategy: (times: number) => Math.min(100 * times, 2000) });
 }
 
 /** A description of where Redis is, safe to log (no password). */

@@ -116,7 +116,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     (config.REDIS_CLUSTER_NODES ? new ClusterCommitter(connection, config.STREAM_MAXLEN) : new TransactionCommitter(connection, config.STREAM_MAXLEN));
 
   const workers = hosted.map((h) => {
-    const committerConnection = connect('dedicated', `${h.handler.name}:commit`);
+    const committerConnection = connect('transactions', `${h.handler.name}:commit`);
     const common = {
       handler: h.handler,
       handlerConfig: h.config,

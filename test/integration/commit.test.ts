@@ -229,4 +229,26 @@ describe('TransactionCommitter on a real redis-server', () => {
     expect(await redis.client.get('order')).toBe('7-0');
     expect((await redis.client.xrange('out', '-', '+')).map(([, f]) => f[1])).toEqual(['a', 'b']);
   });
+
+  it('treats a guard check it could not read (a lost connection) as an error, never as an absent key', async () => {
+    const [a] = await deliver(1);
+    const closed = () => [new Error('Connection is closed.'), null] as const;
+    const broken = new Proxy(connection, {
+      get(target, prop) {
+        if (prop === 'pipeline') {
+          const check = { exists: () => check, get: () => check, exec: async () => [closed(), closed()] };
+          return () => check;
+        }
+        const value = Reflect.get(target, prop) as unknown;
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const committing = new TransactionCommitter(broken, 0).commit({ stream: 's', group: 'g', consumer: 'c' }, [
+      { entryId: a, recorder: recorder((r) => (r.requireAbsent('permit'), r.setKey('permit', 'mine'))) },
+    ]);
+    await expect(committing).rejects.toThrow(/Connection is closed/);
+    await connection.unwatch();
+    expect(await redis.client.exists('permit')).toBe(0);
+    expect((await redis.client.xpending('s', 'g'))[0]).toBe(1);
+  });
 });
