@@ -1,4 +1,5 @@
 import { commands, groupHelp, mainHelp } from './commands/index.js';
+import { ConfigError } from '../runtime/env.js';
 import { ExitCode, OperationalError, UsageError } from './errors.js';
 import type { CliIo } from './io.js';
 
@@ -36,6 +37,11 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   } catch (error) {
     if (error instanceof UsageError) return usage(io, error.message, undefined, error.command ?? command.name);
     if (error instanceof OperationalError) {
+      io.err(`quantum-gates ${command.name}: ${error.message}`);
+      return ExitCode.failure;
+    }
+    // A bad variable in the environment (the one the gates would also refuse to start with).
+    if (error instanceof ConfigError) {
       io.err(`quantum-gates ${command.name}: ${error.message}`);
       return ExitCode.failure;
     }

@@ -2,7 +2,11 @@ import { randomUUID } from 'node:crypto';
 import type { z } from 'zod';
 import { applyPlanSchema } from '../../schemas/apply-plan.js';
 import { harvestProposalSchema } from '../../schemas/harvest-proposal.js';
-import { keys, streams } from '../../schemas/keys.js';
+import { governor } from '../../handlers/governor/index.js';
+import { heatGate } from '../../handlers/heat-gate/index.js';
+import { positionSnapshot } from '../../handlers/position-snapshot.js';
+import type { AnyHandler, StreamTrigger } from '../../runtime/handler.js';
+import { keys } from '../../schemas/keys.js';
 import { portfolioStateSchema } from '../../schemas/portfolio-state.js';
 import { positionSnapshotSchema } from '../../schemas/position-snapshot.js';
 import { parseCommandArgs } from '../args.js';
@@ -19,9 +23,18 @@ interface FieldFlag {
 }
 
 type Target =
-  /** An entry on a gate's input stream; envVar is the gate's own override of the stream name. */
-  | { readonly kind: 'stream'; readonly envVar: string; readonly fallback: string }
+  /**
+   * An entry on a gate's input stream, named as the gate's own configuration names it (so an
+   * override the gate honours moves the injection too); envVar is that override, for the help.
+   */
+  | { readonly kind: 'stream'; readonly gate: AnyHandler; readonly envVar: string }
   | { readonly kind: 'hash'; readonly key: string };
+
+/** The input stream of a stream-triggered gate under `env`, as the gate itself resolves it. */
+export function gateStream(gate: AnyHandler, env: Readonly<Record<string, string | undefined>>): string {
+  const trigger = gate.trigger as StreamTrigger<unknown>;
+  return trigger.stream(gate.config(env));
+}
 
 interface InjectKind {
   readonly name: string;
@@ -50,7 +63,7 @@ export const injectKinds: readonly InjectKind[] = [
     name: 'proposal',
     summary: 'add a harvest proposal for the heat gate (P2.6)',
     schema: harvestProposalSchema,
-    target: { kind: 'stream', envVar: 'P26_INPUT_STREAM', fallback: streams.harvestProposal },
+    target: { kind: 'stream', gate: heatGate, envVar: 'P26_INPUT_STREAM' },
     fields: [
       symbol,
       { flag: 'action', field: 'action', help: 'proposed action, e.g. FULL_CLOSE or PARTIAL_50 (this or --harvest-action is required)' },
@@ -66,7 +79,7 @@ export const injectKinds: readonly InjectKind[] = [
     name: 'plan',
     summary: 'add an apply plan for the governor (P3.2)',
     schema: applyPlanSchema,
-    target: { kind: 'stream', envVar: 'STREAM_PLANS', fallback: streams.applyPlan },
+    target: { kind: 'stream', gate: governor, envVar: 'STREAM_PLANS' },
     fields: [
       symbol,
       { flag: 'action', field: 'action', help: 'plan action, e.g. FULL_CLOSE_PROPOSED, PARTIAL_75 or an open' },
@@ -95,7 +108,7 @@ export const injectKinds: readonly InjectKind[] = [
     name: 'snapshot',
     summary: 'add a position snapshot (the input of every gate\'s heat and notional)',
     schema: positionSnapshotSchema,
-    target: { kind: 'stream', envVar: 'POSITION_SNAPSHOT_STREAM', fallback: streams.positionSnapshot },
+    target: { kind: 'stream', gate: positionSnapshot, envVar: 'POSITION_SNAPSHOT_STREAM' },
     fields: [
       symbol,
       { flag: 'position-notional-usd', field: 'position_notional_usd', help: 'position notional in USD; 0 closes the position (required)' },
@@ -128,7 +141,7 @@ export const injectKinds: readonly InjectKind[] = [
 
 function helpFor(kind: InjectKind): string {
   const width = Math.max(...kind.fields.map((f) => f.flag.length), 'field name=value'.length) + 4;
-  const target = kind.target.kind === 'stream' ? `XADD to ${kind.target.fallback} (or $${kind.target.envVar})` : `HSET ${kind.target.key}`;
+  const target = kind.target.kind === 'stream' ? `XADD to ${gateStream(kind.target.gate, {})} (or $${kind.target.envVar})` : `HSET ${kind.target.key}`;
   return [
     `Usage: quantum-gates inject ${kind.name} [options]`,
     '',
@@ -203,7 +216,7 @@ function injectCommand(kind: InjectKind): Command {
       const json = args.values.json === true;
       const target = kind.target;
       if (target.kind === 'stream') {
-        const stream = io.env[target.envVar]?.trim() || target.fallback;
+        const stream = gateStream(target.gate, io.env);
         const id = await withRedis(io, (redis) => redis.xadd(stream, '*', ...Object.entries(fields).flat()));
         if (json) printJson(io, { stream, id, fields, generated });
         else printResult(io, [['stream', stream], ['id', id ?? '']], fields, generated);

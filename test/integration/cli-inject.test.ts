@@ -21,6 +21,18 @@ describe('quantum-gates inject', () => {
     expect(result.stdout).toMatch(new RegExp(`^id\\s+${entry!._id}$`, 'm'));
   });
 
+  it("writes to the stream the gate's own override names, and refuses an environment the gate would refuse", async () => {
+    const moved = await runCli(['inject', 'proposal', '--symbol', 'ETHUSDT', '--action', 'FULL_CLOSE'], { ...env, P26_INPUT_STREAM: 'test:stream:moved' });
+    expect(moved.code).toBe(0);
+    expect(await redis.client.xlen('test:stream:moved')).toBe(1);
+
+    const refused = await runCli(['inject', 'proposal', '--symbol', 'ETHUSDT', '--action', 'FULL_CLOSE'], { ...env, P26_MODE: 'bogus' });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('P26_MODE: must be "shadow" or "enforce" (got "bogus")');
+    expect(refused.stderr).not.toContain('unexpected error');
+    expect(await redis.client.xlen(streams.harvestProposal)).toBe(0);
+  });
+
   it('generates a plan_id when none is given, and prints it', async () => {
     const out = await runCliJson<{ stream: string; id: string; fields: Record<string, string>; generated: string[] }>(
       ['inject', 'proposal', '--symbol', 'BTCUSDT', '--action', 'PARTIAL_50'],
