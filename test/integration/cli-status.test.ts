@@ -2,10 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { allHandlers } from '../../handlers/index.js';
 import type { GatesStatus } from '../../runtime/http/status.js';
 import { httpPlugins } from '../../runtime/http-plugins.js';
-import { createRuntime, type Runtime } from '../../runtime/runtime.js';
+import type { Runtime } from '../../runtime/runtime.js';
 import { keys } from '../../schemas/keys.js';
 import { freePort, startTestRedis, type TestRedis } from '../support/redis-server.js';
-import { waitFor } from '../support/runtime.js';
+import { createTestRuntime, waitFor } from '../support/runtime.js';
 import { runCli } from './cli-harness.js';
 
 const USER = 'ops';
@@ -18,21 +18,7 @@ describe('quantum-gates status', () => {
 
   beforeAll(async () => {
     redis = await startTestRedis();
-    runtime = await createRuntime({
-      env: {
-        REDIS_URL: redis.url,
-        PORT: '0',
-        HOST: '127.0.0.1',
-        LOG_LEVEL: 'silent',
-        BLOCK_MS: '100',
-        CONSUMER_NAME: `cli-status-${process.pid}`,
-        HANDLERS: 'position-snapshot,heat-gate',
-        DASHBOARD_USER: USER,
-        DASHBOARD_PASSWORD: PASSWORD,
-      },
-      handlers: allHandlers,
-      httpPlugins,
-    });
+    runtime = await createTestRuntime(redis.url, { HANDLERS: 'position-snapshot,heat-gate', DASHBOARD_USER: USER, DASHBOARD_PASSWORD: PASSWORD }, allHandlers, { httpPlugins });
     const address = await runtime.start();
     env = { QG_URL: address, DASHBOARD_USER: USER, DASHBOARD_PASSWORD: PASSWORD, REDIS_URL: redis.url };
   });

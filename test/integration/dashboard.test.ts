@@ -6,9 +6,9 @@ import { ConfigError } from '../../runtime/env.js';
 import { dashboardPlugin, handlerQueueNames } from '../../runtime/http/dashboard.js';
 import { statusPlugin } from '../../runtime/http/status-routes.js';
 import { httpPlugins } from '../../runtime/http-plugins.js';
-import { createRuntime, type Runtime, type RuntimeServices } from '../../runtime/runtime.js';
+import type { Runtime, RuntimeServices } from '../../runtime/runtime.js';
 import { startTestRedis, type TestRedis } from '../support/redis-server.js';
-import { waitFor } from '../support/runtime.js';
+import { createTestRuntime, waitFor } from '../support/runtime.js';
 
 const USER = 'ops';
 const PASSWORD = 'correct-horse-battery';
@@ -25,23 +25,8 @@ const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const ARTIFACTS = 'test-artifacts';
 
-let consumerSeq = 0;
-async function runtimeWith(redis: TestRedis, env: Record<string, string>): Promise<Runtime> {
-  consumerSeq += 1;
-  return createRuntime({
-    env: {
-      REDIS_URL: redis.url,
-      PORT: '0',
-      HOST: '127.0.0.1',
-      LOG_LEVEL: 'silent',
-      BLOCK_MS: '100',
-      CONSUMER_NAME: `dashboard-test-${process.pid}-${consumerSeq}`,
-      HANDLERS: hosted.map((h) => h.name).join(','),
-      ...env,
-    },
-    handlers: allHandlers,
-    httpPlugins,
-  });
+function runtimeWith(redis: TestRedis, env: Record<string, string>): Promise<Runtime> {
+  return createTestRuntime(redis.url, { HANDLERS: hosted.map((h) => h.name).join(','), ...env }, allHandlers, { httpPlugins });
 }
 
 describe('operator pages behind authentication (server.inject)', () => {

@@ -4,10 +4,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { allHandlers } from '../../handlers/index.js';
 import type { GatesStatus } from '../../runtime/http/status.js';
 import { httpPlugins } from '../../runtime/http-plugins.js';
-import { createRuntime, type Runtime } from '../../runtime/runtime.js';
+import type { Runtime } from '../../runtime/runtime.js';
 import { keys, streams } from '../../schemas/keys.js';
 import { startTestRedis, type TestRedis } from '../support/redis-server.js';
-import { waitFor } from '../support/runtime.js';
+import { createTestRuntime, waitFor } from '../support/runtime.js';
 
 const USER = 'ops';
 const PASSWORD = 'correct-horse-battery';
@@ -43,21 +43,7 @@ describe('gates status: GET /status and the page at /', () => {
 
   beforeAll(async () => {
     redis = await startTestRedis();
-    runtime = await createRuntime({
-      env: {
-        REDIS_URL: redis.url,
-        PORT: '0',
-        HOST: '127.0.0.1',
-        LOG_LEVEL: 'silent',
-        BLOCK_MS: '100',
-        CONSUMER_NAME: `status-test-${process.pid}`,
-        HANDLERS: 'position-snapshot,heat-gate',
-        DASHBOARD_USER: USER,
-        DASHBOARD_PASSWORD: PASSWORD,
-      },
-      handlers: allHandlers,
-      httpPlugins,
-    });
+    runtime = await createTestRuntime(redis.url, { HANDLERS: 'position-snapshot,heat-gate', DASHBOARD_USER: USER, DASHBOARD_PASSWORD: PASSWORD }, allHandlers, { httpPlugins });
     address = await runtime.start();
 
     const r = redis.client;

@@ -6,19 +6,32 @@ import { fieldsToRecord } from '../../schemas/fields.js';
 
 let consumerSeq = 0;
 
-/** Starts a runtime in-process on PORT=0 against `redisUrl`, quiet unless LOG_LEVEL is given. */
-export async function startRuntime(
+/**
+ * Builds a runtime on PORT=0 against `redisUrl`, quiet unless LOG_LEVEL is given, with a consumer
+ * name of its own; not started, for tests that need the address start() resolves with.
+ */
+export async function createTestRuntime(
   redisUrl: string,
   env: Record<string, string> = {},
   handlers: readonly AnyHandler[] = allHandlers,
   options: Partial<RuntimeOptions> = {},
 ): Promise<Runtime> {
   consumerSeq += 1;
-  const runtime = await createRuntime({
+  return createRuntime({
     env: { REDIS_URL: redisUrl, PORT: '0', LOG_LEVEL: 'silent', BLOCK_MS: '100', CONSUMER_NAME: `test-${process.pid}-${consumerSeq}`, ...env },
     handlers,
     ...options,
   });
+}
+
+/** createTestRuntime, started. */
+export async function startRuntime(
+  redisUrl: string,
+  env: Record<string, string> = {},
+  handlers: readonly AnyHandler[] = allHandlers,
+  options: Partial<RuntimeOptions> = {},
+): Promise<Runtime> {
+  const runtime = await createTestRuntime(redisUrl, env, handlers, options);
   await runtime.start();
   return runtime;
 }
