@@ -60,8 +60,8 @@ export async function pendingCount(redis: Redis, stream: string, group: string):
   return Number(summary[0]);
 }
 
-/** XADDs many entries in pipelined chunks; returns their ids. */
-export async function produce(redis: Redis, stream: string, entries: readonly Record<string, string>[], chunk = 1000): Promise<string[]> {
+/** XADDs many entries in pipelined chunks; values may be Buffers (binary junk); returns their ids. */
+export async function produce(redis: Redis, stream: string, entries: readonly Record<string, string | Buffer>[], chunk = 1000): Promise<string[]> {
   const ids: string[] = [];
   for (let i = 0; i < entries.length; i += chunk) {
     const pipeline = redis.pipeline();

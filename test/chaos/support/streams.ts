@@ -1,16 +1,12 @@
 import type { Redis } from 'ioredis';
 import { keys } from '../../../schemas/keys.js';
+import { waitFor as sharedWaitFor } from '../../support/runtime.js';
 
-/** Polls `probe` until it returns a truthy value; fails with `what` and the last value after the deadline. */
-export async function waitFor<T>(probe: () => Promise<T> | T, { timeoutMs = 60_000, intervalMs = 50, what = 'condition' } = {}): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  let last: T | undefined;
-  while (Date.now() < deadline) {
-    last = await probe();
-    if (last) return last as NonNullable<T>;
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (last: ${JSON.stringify(last)})`);
+export { pendingCount, produce } from '../../support/runtime.js';
+
+/** The shared waitFor, with the patience real processes under load need. */
+export function waitFor<T>(probe: () => Promise<T> | T, options: { timeoutMs?: number; intervalMs?: number; what?: string } = {}): Promise<NonNullable<T>> {
+  return sharedWaitFor(probe, { timeoutMs: 60_000, intervalMs: 50, ...options });
 }
 
 /** A portfolio the heat gate can read: equity and two positions with sigma (WARM). */
@@ -29,20 +25,6 @@ export function proposal(planId: string): Record<string, string> {
   return { plan_id: planId, symbol: 'ETHUSDT', action: 'FULL_CLOSE', trace_id: `t-${planId}` };
 }
 
-/** XADDs entries in pipelined chunks; field values may be Buffers (binary junk). */
-export async function produce(redis: Redis, stream: string, entries: readonly Record<string, string | Buffer>[], chunk = 1000): Promise<string[]> {
-  const ids: string[] = [];
-  for (let i = 0; i < entries.length; i += chunk) {
-    const pipeline = redis.pipeline();
-    for (const fields of entries.slice(i, i + chunk)) pipeline.xadd(stream, '*', ...Object.entries(fields).flat());
-    for (const [error, id] of (await pipeline.exec()) ?? []) {
-      if (error) throw error;
-      ids.push(String(id));
-    }
-  }
-  return ids;
-}
-
 /** One field of every entry of a stream, read in pages so 50,000 entries stay cheap. */
 export async function fieldOfAll(redis: Redis, stream: string, field: string): Promise<string[]> {
   const values: string[] = [];
@@ -56,11 +38,6 @@ export async function fieldOfAll(redis: Redis, stream: string, field: string): P
     if (page.length < 5000) return values;
     start = `(${page[page.length - 1]![0]}`;
   }
-}
-
-export async function pendingCount(redis: Redis, stream: string, group: string): Promise<number> {
-  const summary = (await redis.xpending(stream, group)) as [number, ...unknown[]];
-  return Number(summary[0]);
 }
 
 /** Entries pending per consumer of a group. */
