@@ -142,6 +142,15 @@ export class EffectRecorder implements EffectWriter {
   onlyIfNewer(key: string, id: string, options: { onSkip?: () => void } = {}): void {
     this.condition = { key, id, ...options };
   }
+  /**
+   * For a message the commit skipped (a later one had been applied): runs the condition's onSkip
+   * and returns only the metric updates it made, not the handler's others.
+   */
+  skippedMetricCalls(): DeferredMetricCalls {
+    const from = this.metricCalls.length;
+    this.condition?.onSkip?.();
+    return this.metricCalls.slice(from);
+  }
 
   /** Keys this message writes, for spotting a later message in the same commit whose guard it would break. */
   writtenKeys(): string[] {

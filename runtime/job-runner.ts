@@ -152,9 +152,7 @@ export class JobRunner {
       if (report.conflicted.length > 0) continue;
       if (report.superseded.length > 0) {
         // A later write had already been applied (onlyIfNewer): only the skip hook's updates count.
-        const from = outcome.recorder.metricCalls.length;
-        outcome.recorder.condition?.onSkip?.();
-        applyMetricCalls(outcome.recorder.metricCalls.slice(from));
+        applyMetricCalls(outcome.recorder.skippedMetricCalls());
         metrics.messages.inc({ handler: handler.name, outcome: 'superseded' });
         return;
       }

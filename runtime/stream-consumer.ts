@@ -466,15 +466,7 @@ export class StreamConsumer {
    */
   private finishSuperseded(items: readonly PreparedItem[]): void {
     if (items.length === 0) return;
-    const metricCalls = [];
-    for (const item of items) {
-      const recorder = item.recorder;
-      if (!recorder) continue;
-      const from = recorder.metricCalls.length;
-      recorder.condition?.onSkip?.();
-      metricCalls.push(recorder.metricCalls.slice(from));
-    }
-    applyMetricCallsCoalesced(metricCalls);
+    applyMetricCallsCoalesced(items.flatMap((item) => (item.recorder ? [item.recorder.skippedMetricCalls()] : [])));
     this.deps.metrics.messages.inc({ handler: this.deps.handler.name, outcome: 'superseded' }, items.length);
   }
 
