@@ -8,6 +8,8 @@ export interface CommitSource {
   readonly stream: string;
   readonly group: string;
   readonly consumer: string;
+  /** Hash (field: group) where the commit records where the group would restart if lost (see groupCursorKey). */
+  readonly cursorKey?: string;
 }
 
 /** A command Redis rejected inside a commit (the rest of the commit applied). */
@@ -20,7 +22,8 @@ export interface EffectFailure {
 /**
  * Applies a batch in one call. ARGV: stream, group, consumer, the lowest and highest entry id of
  * the batch ('' when it has none), then per item: its entry id ('' for none), its number of
- * commands, its newest-wins condition as a key and a stream id ('' and '' for none), and each
+ * commands, its newest-wins condition as a key and a stream id ('' and '' for none), its number of
+ * stream-order fields and each as a field name and value, and each
  * command as its argument count and arguments.
  *
  * An item whose entry is no longer pending for this consumer (another consumer reclaimed it, or
@@ -48,7 +51,7 @@ end
 
 const RUN_BATCH = `
 if redis.replicate_commands then redis.replicate_commands() end
-local stream, group, consumer, first, last = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local stream, group, consumer, first, last, cursorKey = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 -- This consumer's pending entries in the batch's id range, a page at a time: one XPENDING per
 -- page costs far less than one per entry.
 local mine = {}
@@ -61,21 +64,117 @@ if first ~= '' then
     from = '(' .. rows[#rows][1]
   end
 end
-${OLDER_STREAM_ID}local failed, lost, superseded, acks = {}, {}, {}, {}
-local i, n, command, item = 6, #ARGV, 0, 0
+${OLDER_STREAM_ID}
+-- The type each written key must hold for its command to succeed; a key another writer gave
+-- another type fails its item before anything of the item is written.
+local needs = {XADD = 'stream', HSET = 'hash', SADD = 'set', SREM = 'set', ZADD = 'zset', ZREMRANGEBYSCORE = 'zset'}
+local types = {}
+local function type_of(key)
+  local t = types[key]
+  if t == nil then
+    t = redis.call('TYPE', key)
+    if type(t) == 'table' then t = t.ok end
+    types[key] = t
+  end
+  return t
+end
+-- First command of the item (from argument i, c commands) whose key holds the wrong type.
+local function wrong_type(i, c)
+  local replaced = {}
+  for k = 1, c do
+    local count = tonumber(ARGV[i])
+    local name, key = string.upper(ARGV[i + 1]), ARGV[i + 2]
+    if name == 'DEL' or name == 'SET' then
+      replaced[key] = true
+    elseif not replaced[key] then
+      local want = needs[name]
+      if want then
+        local t = type_of(key)
+        if t ~= 'none' and t ~= want then return 'WRONGTYPE ' .. key .. ' holds a ' .. t .. ', not a ' .. want end
+      end
+    end
+    i = i + count + 1
+  end
+  return nil
+end
+-- Entries pending in the group before this batch's last entry and not part of this batch (another
+-- replica holds them, or they wait for a retry), with their fields: read only when an item asks
+-- for stream order by a field, once per batch.
+local inBatch = {}
+do
+  local j = 7
+  while j <= #ARGV do
+    if ARGV[j] ~= '' then inBatch[ARGV[j]] = true end
+    local c, o = tonumber(ARGV[j + 1]), tonumber(ARGV[j + 4])
+    j = j + 5 + 2 * o
+    for k = 1, c do j = j + tonumber(ARGV[j]) + 1 end
+  end
+end
+local earlier = nil
+local function load_earlier()
+  earlier = {}
+  if last == '' then return end
+  local rows = redis.call('XPENDING', stream, group, '-', last, 1000)
+  for r = 1, #rows do
+    local id = rows[r][1]
+    if not inBatch[id] then
+      local found = redis.call('XRANGE', stream, id, id)
+      if found[1] then
+        local values, kv = {}, found[1][2]
+        for f = 1, #kv, 2 do values[kv[f]] = kv[f + 1] end
+        earlier[#earlier + 1] = {id, values}
+      end
+    end
+  end
+end
+-- True when an entry before \`entry\`, still pending and not in this batch, has the same value of
+-- one of the item's order fields: the item must wait for it.
+local function must_wait(entry, at, count)
+  if count == 0 or entry == '' then return false end
+  if earlier == nil then load_earlier() end
+  for e = 1, #earlier do
+    if older(earlier[e][1], entry) then
+      for o = 0, count - 1 do
+        if earlier[e][2][ARGV[at + 2 * o]] == ARGV[at + 2 * o + 1] then return true end
+      end
+    end
+  end
+  return false
+end
+local failed, lost, superseded, withheld, waiting, acks = {}, {}, {}, {}, {}, {}
+local i, n, command, item = 7, #ARGV, 0, 0
 while i <= n do
-  local entry, commands, condKey, condId = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2], ARGV[i + 3]
+  local entry, commands, condKey, condId, orders = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2], ARGV[i + 3], tonumber(ARGV[i + 4])
   item = item + 1
-  i = i + 4
+  local orderAt = i + 5
+  i = i + 5 + 2 * orders
   local owned = entry == '' or mine[entry] == true
   local applies = owned
-  if owned and condKey ~= '' then
+  local broken = false
+  local waits = owned and must_wait(entry, orderAt, orders)
+  if waits then applies = false end
+  if applies then
+    local problem = wrong_type(i, commands)
+    if problem then
+      applies = false
+      broken = true
+      failed[#failed + 1] = command + 1
+      failed[#failed + 1] = problem
+    end
+  end
+  if applies and condKey ~= '' then
     local stored = redis.pcall('GET', condKey)
     if type(stored) == 'string' and older(condId, stored) then
       applies = false
       superseded[#superseded + 1] = item
     else
-      redis.call('SET', condKey, condId)
+      local reply = redis.pcall('SET', condKey, condId)
+      if type(reply) == 'table' and reply.err then
+        applies = false
+        broken = true
+        failed[#failed + 1] = command + 1
+        failed[#failed + 1] = reply.err
+      end
     end
   end
   for c = 1, commands do
@@ -84,23 +183,43 @@ while i <= n do
     if applies then
       local reply = redis.pcall(unpack(ARGV, i + 1, i + count))
       if type(reply) == 'table' and reply.err then
+        broken = true
         failed[#failed + 1] = command
         failed[#failed + 1] = reply.err
       end
     end
     i = i + count + 1
   end
-  if not owned then lost[#lost + 1] = item elseif entry ~= '' then acks[#acks + 1] = entry end
+  if not owned then lost[#lost + 1] = item
+  elseif waits then waiting[#waiting + 1] = item
+  elseif broken then withheld[#withheld + 1] = item
+  elseif entry ~= '' then acks[#acks + 1] = entry end
 end
 for a = 1, #acks, 1000 do
   redis.call('XACK', stream, group, unpack(acks, a, math.min(a + 999, #acks)))
 end
-return {failed, lost, superseded}
+-- Where the group would have to start again were it lost: just before the oldest entry still
+-- pending, or after the newest acknowledged when none is.
+if cursorKey ~= '' and #acks > 0 then
+  local summary = redis.call('XPENDING', stream, group)
+  local cursor
+  if summary[1] > 0 then
+    cursor = '(' .. summary[2]
+  else
+    cursor = acks[1]
+    for a = 2, #acks do if older(cursor, acks[a]) then cursor = acks[a] end end
+    local stored = redis.call('HGET', cursorKey, group)
+    if type(stored) == 'string' and string.sub(stored, 1, 1) ~= '(' and older(cursor, stored) then cursor = stored end
+  end
+  redis.call('HSET', cursorKey, group, cursor)
+end
+return {failed, lost, superseded, withheld, waiting}
 `;
 
 /** Where RUN_BATCH finds the batch's id range in its EVAL arguments (script, numkeys, then ARGV). */
 const FIRST_ID = 5;
 const LAST_ID = 6;
+const CURSOR_KEY = 7;
 
 /** Lua's unpack() spreads at most ~8,000 values, so a command with more cannot run in the script. */
 const SCRIPT_MAX_COMMAND_ARGS = 7_000;
@@ -124,6 +243,10 @@ export interface BatchResult {
   readonly lost: number[];
   /** Items acknowledged without their effects: their condition key held a later id. */
   readonly superseded: number[];
+  /** Items left unacknowledged because a write of theirs failed (see failures): retried later. */
+  readonly withheld: number[];
+  /** Items held back, nothing applied, until an earlier pending entry with the same order field value commits. */
+  readonly waiting: number[];
 }
 
 /**
@@ -140,12 +263,18 @@ export class BatchScript {
   private groupCountAt = -1;
   private groupCommands = 0;
   private tooLarge = false;
+  private ordered = false;
+
+  /** True when some item asks for stream order by a field (plain commands cannot check it). */
+  get hasOrder(): boolean {
+    return this.ordered;
+  }
 
   constructor(
     private readonly source: CommitSource | undefined,
     private readonly streamMaxLen: number,
   ) {
-    this.args = [RUN_BATCH, '0', source?.stream ?? '', source?.group ?? '', source?.consumer ?? '', '', ''];
+    this.args = [RUN_BATCH, '0', source?.stream ?? '', source?.group ?? '', source?.consumer ?? '', '', '', source?.cursorKey ?? ''];
   }
 
   get commandCount(): number {
@@ -162,7 +291,7 @@ export class BatchScript {
    * applied only if `condition` holds. A plain-command batch cannot check conditions: the
    * committer keeps conditional items out of it.
    */
-  beginItem(item: number, entryId: string | undefined, condition?: OrderCondition): void {
+  beginItem(item: number, entryId: string | undefined, condition?: OrderCondition, order: readonly (readonly [string, string])[] = []): void {
     this.endItem();
     const entry = this.source ? (entryId ?? '') : '';
     if (entry !== '') {
@@ -171,7 +300,9 @@ export class BatchScript {
       if (this.args[LAST_ID] === '' || compareStreamIds(entry, this.args[LAST_ID]!) > 0) this.args[LAST_ID] = entry;
     }
     this.itemOfGroup.push(item);
-    this.groupCountAt = this.args.push(entry, '', condition?.key ?? '', condition?.id ?? '') - 3;
+    this.groupCountAt = this.args.push(entry, '', condition?.key ?? '', condition?.id ?? '', String(order.length)) - 4;
+    for (const [field, value] of order) this.args.push(field, value);
+    if (order.length > 0) this.ordered = true;
     this.groupCommands = 0;
   }
 
@@ -205,11 +336,11 @@ export class BatchScript {
         // The script failing as a whole (not one of its commands) is not a per-message problem:
         // the consumer then checks which of its entries are still pending.
         if (error) throw error;
-        const [failed, lost, superseded] = reply as [(number | string)[], number[], number[]];
+        const [failed, lost, superseded, withheld, waiting] = reply as [(number | string)[], number[], number[], number[], number[]];
         const failures: EffectFailure[] = [];
         for (let i = 0; i < failed.length; i += 2) failures.push(this.failure(Number(failed[i]) - 1, new ReplyError(String(failed[i + 1]))));
         const items = (groups: number[]) => groups.map((group) => this.itemOfGroup[group - 1]!);
-        return { failures, lost: items(lost), superseded: items(superseded) };
+        return { failures, lost: items(lost), superseded: items(superseded), withheld: items(withheld), waiting: items(waiting) };
       };
     }
     for (const start of this.commandStarts) {
@@ -222,7 +353,8 @@ export class BatchScript {
       replies.forEach(([error], i) => {
         if (error) failures.push(this.failure(i, error));
       });
-      return { failures, lost: [], superseded: [] };
+      // Plain commands cannot hold back an ack: a failed write fails its item after the fact.
+      return { failures, lost: [], superseded: [], withheld: [], waiting: [] };
     };
   }
 

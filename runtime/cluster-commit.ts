@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { ReplyError } from 'ioredis';
-import { withoutIntraBatchConflicts, type CommitItem, type CommitReport, type Committer, type CommitSource, type EffectFailure } from './commit.js';
+import { guardHolds, inStreamOrder, withoutIntraBatchConflicts, type CommitItem, type CommitReport, type Committer, type CommitSource, type EffectFailure } from './commit.js';
 import { OLDER_STREAM_ID } from './batch-script.js';
 import { effectCommands } from './effect-commands.js';
 import type { Effect, EffectRecorder, Guard } from './effects.js';
@@ -36,25 +36,29 @@ export class ClusterCommitter implements Committer {
     const candidates = withoutIntraBatchConflicts(items, conflicted);
 
     const leases: Lease[] = [];
-    const accepted: number[] = [];
+    const failed = new Set<number>();
     const outcomes = await Promise.all(candidates.map((index) => this.acquire(items[index]!.recorder)));
     outcomes.forEach((taken, k) => {
-      if (taken === null) conflicted.push(candidates[k]!);
-      else {
-        accepted.push(candidates[k]!);
-        leases.push(...taken);
-      }
+      if (taken === null) failed.add(candidates[k]!);
+      else leases.push(...taken);
     });
+    // An item whose lease failed holds back every later item touching its keys (stream order);
+    // their leases are released below with the rest.
+    const ordered = inStreamOrder(items, candidates, failed);
+    conflicted.push(...ordered.deferred);
+    const accepted = ordered.accepted;
 
     const superseded = await this.advanceOrders(items, accepted);
     const applying = accepted.filter((i) => !superseded.includes(i));
     const effectFailures = await this.applyEffects(items, applying);
-    const ackIds = accepted.map((i) => items[i]!.entryId).filter((id): id is string => id !== undefined);
+    // An item whose write failed is not acknowledged: it stays pending and is committed again.
+    const withheld = [...new Set(effectFailures.map((f) => f.item))].filter((i) => i >= 0).sort((a, b) => a - b);
+    const ackIds = accepted.filter((i) => !withheld.includes(i)).map((i) => items[i]!.entryId).filter((id): id is string => id !== undefined);
     if (source && ackIds.length > 0) await this.connection.xack(source.stream, source.group, ...ackIds);
     await this.release(leases);
     // Ownership is not re-checked here (the input and outputs live in other slots): the consumer's
     // check before committing a long-held batch is what guards against a reclaimer.
-    return { committed: applying, conflicted: conflicted.sort((a, b) => a - b), lost: [], superseded, effectFailures };
+    return { committed: applying.filter((i) => !withheld.includes(i)), conflicted: conflicted.sort((a, b) => a - b), lost: [], superseded, withheld, waiting: [], effectFailures };
   }
 
   /**
@@ -72,6 +76,16 @@ export class ClusterCommitter implements Committer {
     }
     const taken: Lease[] = [];
     for (const guard of guards) {
+      if (guard.kind === 'off') {
+        // A safety switch is read, not leased: a lease would serialise every commit on the one
+        // switch key. Read just before the effects (not atomically with them, as on one node).
+        const value = (await this.connection.get(guard.key)) as string | null;
+        if (!guardHolds(guard, value !== null, value)) {
+          await this.release(taken);
+          return null;
+        }
+        continue;
+      }
       const lease = { key: leaseKey(guard.key), token };
       const held = await this.tryLease(guard, lease);
       if (!held) {

@@ -1,4 +1,4 @@
-import type { Pipeline } from 'ioredis';
+import { ReplyError, type Pipeline } from 'ioredis';
 import { BatchScript, type BatchResult, type CommitSource, type EffectFailure } from './batch-script.js';
 import type { Effect, EffectRecorder, Fields, Guard } from './effects.js';
 import { waitUntilReady, type RedisClient } from './redis.js';
@@ -24,7 +24,11 @@ export interface CommitReport {
   readonly lost: number[];
   /** Items acknowledged without their effects: their newest-wins key already held a later id. */
   readonly superseded: number[];
-  /** Commands inside the transaction that Redis rejected (the rest of the transaction applied). */
+  /** Items not acknowledged because a write of theirs failed (effectFailures says which): to retry. */
+  readonly withheld: number[];
+  /** Items that must wait for an earlier entry of their stream (orderBy) to commit: nothing applied; run again after a pause. */
+  readonly waiting: number[];
+  /** Commands Redis rejected (their items are withheld; the rest of the transaction applied). */
   readonly effectFailures: EffectFailure[];
 }
 
@@ -32,22 +36,101 @@ export interface Committer {
   commit(source: CommitSource | undefined, items: readonly CommitItem[]): Promise<CommitReport>;
 }
 
+/** Whether a guard holds for a key that exists (or not) with a string value (or none). */
+export function guardHolds(guard: Guard, exists: boolean, value: string | null): boolean {
+  switch (guard.kind) {
+    case 'absent':
+      return !exists;
+    case 'equals':
+      return value === guard.value;
+    case 'off':
+      return !exists || (value !== null && guard.offValues.includes(value.trim().toLowerCase()));
+  }
+}
+
+/** The type each key an item writes must already hold (or none), for writes that do not replace it. */
+function requiredTypes(item: CommitItem): Map<string, string> {
+  const types = new Map<string, string>();
+  const replaced = new Set<string>();
+  const need = (key: string, type: string) => {
+    if (!replaced.has(key) && !types.has(key)) types.set(key, type);
+  };
+  for (const effect of item.recorder?.effects ?? []) {
+    switch (effect.op) {
+      case 'emit':
+        need(effect.stream, 'stream');
+        break;
+      case 'putHash':
+        if (effect.replace) replaced.add(effect.key);
+        else need(effect.key, 'hash');
+        break;
+      case 'setKey':
+      case 'deleteKey':
+        replaced.add(effect.key);
+        break;
+      case 'addToSet':
+      case 'removeFromSet':
+        need(effect.key, 'set');
+        break;
+      case 'addToSortedSet':
+      case 'trimSortedSet':
+        need(effect.key, 'zset');
+        break;
+    }
+  }
+  for (const extra of item.extraEmits ?? []) need(extra.stream, 'stream');
+  return types;
+}
+
 /**
- * A guarded item whose guard key an earlier item of the same batch writes cannot be checked yet:
- * it is deferred (reported as conflicted) and re-run after the earlier one commits.
+ * The keys whose order matters for an item: those it guards, those it writes (emits excepted:
+ * appending to a stream never changes what a later item reads or guards) and its newest-wins key.
  */
-export function withoutIntraBatchConflicts(items: readonly CommitItem[], conflicted: number[]): number[] {
+function orderedKeys(recorder: EffectRecorder | undefined): string[] {
+  if (recorder === undefined) return [];
+  const touched = recorder.guards.map((g) => g.key);
+  for (const effect of recorder.effects) if (effect.op !== 'emit') touched.push(effect.key);
+  if (recorder.condition) touched.push(recorder.condition.key);
+  return touched;
+}
+
+/**
+ * Which of `candidates` (batch order) may commit in this round without breaking stream order per
+ * key. An item is deferred (reported as conflicted, re-run on fresh data after this round) when
+ * - it is in `failed` (its guard did not hold, or could not be taken);
+ * - a guard of it reads a key an earlier accepted item writes: it cannot be checked yet;
+ * - it guards or writes a key that an earlier deferred item guards or writes: applying it now
+ *   would put it before that item, so a later duplicate could win over the first (the heat
+ *   bridge's first-wins dedupe) or a `latest_*` key could go backwards.
+ * Deferred items' keys stay blocked for the rest of the batch, so the rule holds transitively.
+ */
+export function inStreamOrder(items: readonly CommitItem[], candidates: readonly number[], failed: ReadonlySet<number> = new Set()): { accepted: number[]; deferred: number[] } {
   const written = new Set<string>();
+  const blocked = new Set<string>();
   const accepted: number[] = [];
-  items.forEach((item, index) => {
-    const guards = item.recorder?.guards ?? [];
-    if (guards.some((g) => written.has(g.key))) {
-      conflicted.push(index);
-      return;
+  const deferred: number[] = [];
+  for (const index of candidates) {
+    const recorder = items[index]!.recorder;
+    const touched = orderedKeys(recorder);
+    const defer = failed.has(index) || (recorder?.guards ?? []).some((g) => written.has(g.key)) || touched.some((key) => blocked.has(key));
+    if (defer) {
+      deferred.push(index);
+      for (const key of touched) blocked.add(key);
+      continue;
     }
     accepted.push(index);
-    for (const key of item.recorder?.writtenKeys() ?? []) written.add(key);
-  });
+    for (const key of recorder?.writtenKeys() ?? []) written.add(key);
+  }
+  return { accepted, deferred };
+}
+
+/** inStreamOrder over the whole batch, the deferred items appended to `conflicted`. */
+export function withoutIntraBatchConflicts(items: readonly CommitItem[], conflicted: number[]): number[] {
+  const { accepted, deferred } = inStreamOrder(
+    items,
+    items.map((_, i) => i),
+  );
+  conflicted.push(...deferred);
   return accepted;
 }
 
@@ -96,27 +179,31 @@ export class TransactionCommitter implements Committer {
       if (guarded.length > 0) {
         const failing = await this.watchAndCheck(guarded.map((i) => [i, items[i]!.recorder!.guards] as const));
         if (failing.size > 0) {
-          conflicted.push(...failing);
-          accepted = accepted.filter((i) => !failing.has(i));
+          // Later items touching a failed item's keys wait with it, to keep stream order.
+          const ordered = inStreamOrder(items, accepted, failing);
+          conflicted.push(...ordered.deferred);
+          accepted = ordered.accepted;
         }
       }
       const result = await this.exec(source, items, accepted);
       if (result !== null) {
-        const notApplied = new Set([...result.lost, ...result.superseded, ...result.deferred]);
+        const notApplied = new Set([...result.lost, ...result.superseded, ...result.deferred, ...result.withheld, ...result.waiting]);
         return {
           committed: accepted.filter((i) => !notApplied.has(i)),
           conflicted: [...conflicted, ...result.deferred].sort((a, b) => a - b),
           lost: result.lost,
           superseded: result.superseded,
+          withheld: result.withheld,
+          waiting: result.waiting,
           effectFailures: result.failures,
         };
       }
       // WATCH fired: a guarded key changed between check and EXEC. Nothing applied; the guarded
       // items re-run their handlers, the rest are committed again.
       // Only those still accepted: the ones whose guard already failed the check are counted.
-      const stillGuarded = guarded.filter((i) => accepted.includes(i));
-      conflicted.push(...stillGuarded);
-      accepted = accepted.filter((i) => !stillGuarded.includes(i));
+      const ordered = inStreamOrder(items, accepted, new Set(guarded.filter((i) => accepted.includes(i))));
+      conflicted.push(...ordered.deferred);
+      accepted = ordered.accepted;
     }
   }
 
@@ -142,7 +229,7 @@ export class TransactionCommitter implements Committer {
     });
     const failing = new Set<number>();
     for (const [index, guards] of guardedItems) {
-      const holds = guards.every((g) => (g.kind === 'absent' ? !exists.get(g.key) : value.get(g.key) === g.value));
+      const holds = guards.every((g) => guardHolds(g, exists.get(g.key) === true, value.get(g.key) ?? null));
       if (!holds) failing.add(index);
     }
     return failing;
@@ -159,21 +246,63 @@ export class TransactionCommitter implements Committer {
   ): Promise<(BatchResult & { deferred: number[] }) | null> {
     let batch = this.build(source, items, accepted);
     let deferred: number[] = [];
+    let typeFailures: EffectFailure[] = [];
     if (batch.script.oversized) {
-      // Plain commands cannot check a newest-wins condition: such items wait for the next round.
-      deferred = accepted.filter((i) => items[i]!.recorder?.condition !== undefined);
-      if (deferred.length > 0) batch = this.build(source, items, accepted.filter((i) => !deferred.includes(i)));
+      // Plain commands cannot check a newest-wins condition: such items (and later ones touching
+      // their keys) wait for the next round.
+      const conditional = new Set(accepted.filter((i) => items[i]!.recorder?.condition !== undefined || (items[i]!.recorder?.order.length ?? 0) > 0));
+      let sendable = [...accepted];
+      if (conditional.size > 0) {
+        const ordered = inStreamOrder(items, accepted, conditional);
+        deferred = ordered.deferred;
+        sendable = ordered.accepted;
+      }
+      // Nor can they hold back an ack when a write fails: keys of the wrong type are found first,
+      // under WATCH so they cannot change before EXEC, and their items are withheld.
+      typeFailures = await this.wrongTypes(items, sendable);
+      const refused = new Set(typeFailures.map((f) => f.item));
+      if (deferred.length > 0 || refused.size > 0) batch = this.build(source, items, sendable.filter((i) => !refused.has(i)));
     }
+    const withheld = [...new Set(typeFailures.map((f) => f.item))];
     if (batch.script.commandCount === 0 && batch.entries === 0) {
       await this.connection.unwatch();
-      return { failures: [], lost: [], superseded: [], deferred };
+      return { failures: typeFailures, lost: [], superseded: [], withheld, waiting: [], deferred };
     }
     // multi() is typed as a chainable commander; it is a Pipeline, whose sendCommand takes a built command.
     const transaction = this.connection.multi() as unknown as Pipeline;
     const readReplies = batch.script.queueOn(transaction);
     const replies = await transaction.exec();
     if (replies === null) return null;
-    return { ...readReplies(replies), deferred };
+    const result = readReplies(replies);
+    return { ...result, failures: [...typeFailures, ...result.failures], withheld: [...withheld, ...result.withheld], deferred };
+  }
+
+  /** WATCHes the keys the items write and reports every item whose key holds another type than its write needs. */
+  private async wrongTypes(items: readonly CommitItem[], accepted: readonly number[]): Promise<EffectFailure[]> {
+    const needs = accepted.map((i) => [i, requiredTypes(items[i]!)] as const);
+    const keys = [...new Set(needs.flatMap(([, types]) => [...types.keys()]))];
+    if (keys.length === 0) return [];
+    await this.connection.watch(...keys);
+    const pipeline = this.connection.pipeline();
+    for (const key of keys) pipeline.type(key);
+    const replies = (await pipeline.exec()) ?? [];
+    const actual = new Map<string, string>();
+    keys.forEach((key, k) => {
+      const [error, type] = replies[k] ?? [new Error('no reply to TYPE'), null];
+      if (error) throw error;
+      actual.set(key, String(type));
+    });
+    const failures: EffectFailure[] = [];
+    for (const [item, types] of needs) {
+      for (const [key, want] of types) {
+        const held = actual.get(key);
+        if (held !== undefined && held !== 'none' && held !== want) {
+          failures.push({ item, effect: undefined, error: new ReplyError(`WRONGTYPE ${key} holds a ${held}, not a ${want}`) });
+          break;
+        }
+      }
+    }
+    return failures;
   }
 
   private build(source: CommitSource | undefined, items: readonly CommitItem[], accepted: readonly number[]): { script: BatchScript; entries: number } {
@@ -182,7 +311,7 @@ export class TransactionCommitter implements Committer {
     let entries = 0;
     for (const index of accepted) {
       const item = items[index]!;
-      script.beginItem(index, item.entryId, item.recorder?.condition);
+      script.beginItem(index, item.entryId, item.recorder?.condition, item.recorder?.order);
       if (source && item.entryId !== undefined) entries += 1;
       for (const effect of item.recorder?.effects ?? []) {
         if (!overwritten.has(effect)) script.add(effect, effect);

@@ -6,7 +6,7 @@ const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
 
 /** Runtime settings shared by every handler. Handler settings live with each handler. */
 export const runtimeEnvSchema = z.object({
-  REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://').optional(),
+  REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://').superRefine(checkRedisUrl).optional(),
   REDIS_HOST: z.string().optional(),
   REDIS_PORT: envInt(6379, 1).refine((p) => p <= 65535, 'must be a port number (1-65535)'),
   REDIS_DB: envInt(0, 0),
@@ -23,6 +23,8 @@ export const runtimeEnvSchema = z.object({
   REDIS_SENTINEL_NAME: z.string().min(1).default('mymaster'),
   /** Password of the Redis server (with REDIS_HOST or REDIS_SENTINELS; REDIS_URL carries its own). */
   REDIS_PASSWORD: z.string().optional(),
+  /** Bound on the start-up check that Redis answers as configured (connect, AUTH, SELECT, PING). */
+  REDIS_CONNECT_TIMEOUT_MS: envInt(5000, 100),
   HOST: z.string().default('127.0.0.1'),
   PORT: envInt(8080, 0).refine((p) => p <= 65535, 'must be a port number (0-65535)'),
   /** Comma-separated handler names; empty means all. */
@@ -40,12 +42,43 @@ export const runtimeEnvSchema = z.object({
   MAX_DELIVERIES: envInt(10, 1),
   CONSUMER_NAME: z.string().min(1).default(`${hostname()}-${process.pid}`),
   SHUTDOWN_TIMEOUT_MS: envInt(10_000, 0),
+  /** Every Redis command of the runtime settles within this (a blocking read: BLOCK_MS plus this). */
+  COMMAND_TIMEOUT_MS: envInt(5_000, 100),
+  /** Redis counts as stalled when a health probe gets no answer within this. */
+  REDIS_STALL_MS: envInt(2_000, 100),
+  /** A hosted gate that has neither read nor committed for this long is reported not ready. */
+  HEARTBEAT_TIMEOUT_MS: envInt(15_000, 1_000),
+  /** The cap of the backoff between attempts to commit a batch Redis refuses. */
+  COMMIT_BACKOFF_MAX_MS: envInt(5_000, 10),
   LOG_LEVEL: z.enum(logLevels, { message: `must be one of ${logLevels.join(', ')}` }).default('info'),
   /** BullMQ key prefix; on Redis Cluster use a hash tag such as {quantum}. */
   BULLMQ_PREFIX: z.string().min(1).default('bull'),
   /** Under-pressure: answer 503 when the event loop lags more than this. */
   MAX_EVENT_LOOP_DELAY_MS: envInt(1000, 0),
 });
+
+/**
+ * What ioredis would otherwise throw on with a stack trace that prints the URL, or silently
+ * read differently (a path that is not a database number). The messages never echo the value.
+ */
+function checkRedisUrl(value: string, ctx: z.RefinementCtx): void {
+  if (!/^rediss?:\/\//.test(value)) return; // the regex above names that one
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    ctx.addIssue({
+      code: 'custom',
+      message: 'is not a valid URL (a port over 65535, or a character in the password such as / # ? @ that must be percent-encoded: %2F %23 %3F %40)',
+    });
+    return;
+  }
+  if (url.hostname === '') ctx.addIssue({ code: 'custom', message: 'names no host (expected redis://[:password@]host:port/db)' });
+  if (url.port === '0') ctx.addIssue({ code: 'custom', message: 'must name a port from 1 to 65535' });
+  if (url.pathname !== '' && url.pathname !== '/' && !/^\/\d+$/.test(url.pathname)) {
+    ctx.addIssue({ code: 'custom', message: 'the path must be a database number, e.g. redis://host:6379/0' });
+  }
+}
 
 export type RuntimeConfig = z.infer<typeof runtimeEnvSchema>;
 

@@ -43,7 +43,9 @@ export type Effect =
  */
 export type Guard =
   | { readonly kind: 'absent'; readonly key: string }
-  | { readonly kind: 'equals'; readonly key: string; readonly value: string };
+  | { readonly kind: 'equals'; readonly key: string; readonly value: string }
+  /** A switch that must be off: absent, or one of the off values. */
+  | { readonly kind: 'off'; readonly key: string; readonly offValues: readonly string[] };
 
 /** A BullMQ job to add; jobId makes the add idempotent across retries and replicas. */
 export interface ScheduledJob {
@@ -69,6 +71,12 @@ export interface EffectWriter {
   /** Commit only if `key` still holds `value` at commit time. */
   requireValue(key: string, value: string): void;
   /**
+   * Commit only if the switch at `key` is off at commit time: absent, or holding one of
+   * `offValues` (compared trimmed and lower-cased). A safety switch set before the commit runs
+   * therefore stops it, however long ago the handler read the switch.
+   */
+  requireOff(key: string, offValues: readonly string[]): void;
+  /**
    * Newest wins: apply this message's effects only if `key` holds no stream id later than `id`
    * when the commit runs, and store `id` there with them (an equal id applies again, so a
    * redelivery is harmless). Otherwise the message is acknowledged with none of its effects and
@@ -76,6 +84,13 @@ export interface EffectWriter {
    * never re-runs the handler: it is checked in batch order, inside the commit.
    */
   onlyIfNewer(key: string, id: string, options?: { onSkip?: () => void }): void;
+  /**
+   * Stream order across replicas: this message's effects commit only after every earlier entry
+   * of its stream whose `field` holds the same `value` (pending with another consumer, or left for
+   * a retry) has committed. Until then the message waits and runs again, so a later duplicate can
+   * never commit before the first (the heat bridge's first-wins dedupe, its latest_* keys).
+   */
+  orderBy(field: string, value: string): void;
   schedule(job: ScheduledJob): void;
 }
 
@@ -134,8 +149,19 @@ export class EffectRecorder implements EffectWriter {
   requireValue(key: string, value: string): void {
     (this.guardList ??= []).push({ kind: 'equals', key, value });
   }
+  requireOff(key: string, offValues: readonly string[]): void {
+    (this.guardList ??= []).push({ kind: 'off', key, offValues });
+  }
   schedule(job: ScheduledJob): void {
     (this.jobList ??= []).push(job);
+  }
+  private orderList: [string, string][] | undefined;
+  /** The stream-order fields (orderBy), in the order given. */
+  get order(): readonly (readonly [string, string])[] {
+    return this.orderList ?? NONE;
+  }
+  orderBy(field: string, value: string): void {
+    (this.orderList ??= []).push([field, value]);
   }
   /** Set by onlyIfNewer; one per message (a later call replaces an earlier one). */
   condition: OrderCondition | undefined;

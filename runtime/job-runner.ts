@@ -1,15 +1,19 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue, Worker, type ConnectionOptions, type Job } from 'bullmq';
 import type { Committer } from './commit.js';
+import { commitBatch, type CommitLoopEnv } from './commit-loop.js';
 import type { RuntimeConfig } from './config.js';
-import { deadLetterFields } from './dead-letter.js';
 import type { ScheduledJob } from './effects.js';
-import { describeError, executeBatch, type ExecutionEnv } from './execute.js';
+import { describeError, type ExecutionEnv } from './execute.js';
 import type { AnyHandler, QueueTrigger, ScheduleTrigger } from './handler.js';
 import { LazyChildLogger, type RootLogger } from './logger.js';
-import { applyMetricCalls, type RuntimeMetrics } from './metrics.js';
+import { prepareBatch, type PipelineEnv } from './message-pipeline.js';
+import type { RuntimeMetrics } from './metrics.js';
 import { isReady, waitUntilReady, type RedisClient } from './redis.js';
+import type { RedisHealth } from './redis-health.js';
 import type { RedisReader } from './redis-reader.js';
-import { formatIssues, type JobSink } from './stream-consumer.js';
+import { Settler, type JobSink } from './settle.js';
+import type { ConsumerFault } from './stream-consumer.js';
 
 /** Queues by name, created on first use; adds are idempotent through each job's jobId. */
 export class BullJobSink implements JobSink {
@@ -58,47 +62,108 @@ export interface JobRunnerDeps {
   readonly config: RuntimeConfig;
   readonly commands: RedisClient;
   readonly committer: Committer;
-  readonly bullConnection: ConnectionOptions;
+  readonly bullConnection: RedisClient;
   readonly jobs: BullJobSink;
   readonly metrics: RuntimeMetrics;
   readonly logger: RootLogger;
   readonly now: () => number;
+  readonly health: RedisHealth;
 }
 
 /**
  * Runs a handler on BullMQ jobs: a job scheduler's ticks (one job per tick, so one replica
- * computes it) or jobs other handlers scheduled. Effects are committed in one transaction; a job
- * is complete only after its commit.
+ * computes it) or jobs other handlers scheduled. The same pipeline and commit loop as a stream
+ * consumer; a job is complete only after its commit. The scheduler is asserted again whenever
+ * it has disappeared (a Redis restart without persistence, FLUSHALL, a removal in the dashboard).
  */
 export class JobRunner {
   private worker: Worker | undefined;
   private stopping = false;
+  private readonly abort = new AbortController();
   private readonly log: RootLogger;
   readonly queueName: string;
+  private readonly trigger: ScheduleTrigger<unknown> | QueueTrigger;
+  private readonly pipeline: PipelineEnv;
+  private readonly commitEnv: CommitLoopEnv;
+  private schedulerTimer: NodeJS.Timeout | undefined;
+  private schedulerFault: string | undefined;
+  private commitFailing: string | undefined;
+  private lastProgressAt: number;
 
   constructor(private readonly deps: JobRunnerDeps) {
-    const trigger = deps.handler.trigger as ScheduleTrigger<unknown> | QueueTrigger;
-    this.queueName = trigger.queue;
-    this.log = deps.logger.child({ handler: deps.handler.name, queue: trigger.queue });
+    this.trigger = deps.handler.trigger as ScheduleTrigger<unknown> | QueueTrigger;
+    this.queueName = this.trigger.queue;
+    this.lastProgressAt = deps.now();
+    this.log = deps.logger.child({ handler: deps.handler.name, queue: this.trigger.queue });
+    const execution: ExecutionEnv<unknown, object> = {
+      redis: deps.commands as unknown as RedisReader,
+      config: deps.handlerConfig,
+      metrics: deps.handlerMetrics,
+      now: deps.now,
+      logger: (m) => new LazyChildLogger(this.log, { job: m.id }),
+      redisReady: () => isReady(deps.commands) && !deps.health.stalled,
+      waitForRedis: () => waitUntilReady(deps.commands, this.abort.signal),
+      stopping: () => this.stopping,
+      sleep: (ms) => sleep(ms).then(() => undefined),
+      onRetry: (count) => deps.metrics.retries.inc({ handler: deps.handler.name }, count),
+    };
+    const sourceStream = `bullmq:${this.queueName}`;
+    this.pipeline = {
+      handler: deps.handler,
+      execution,
+      maxDeliveries: Number.POSITIVE_INFINITY, // BullMQ counts a job's attempts itself
+      deadLetter: { stream: deps.config.DLQ_STREAM, maxLen: deps.config.DLQ_MAXLEN, sourceStream, group: '' },
+      now: deps.now,
+    };
+    this.commitEnv = {
+      handlerName: deps.handler.name,
+      committer: deps.committer,
+      source: undefined,
+      metrics: deps.metrics,
+      log: this.log,
+      settle: new Settler({ handlerName: deps.handler.name, metrics: deps.metrics, jobs: deps.jobs, log: this.log }),
+      pipeline: this.pipeline,
+      now: deps.now,
+      claimIdleMs: deps.config.CLAIM_IDLE_MS,
+      backoffMaxMs: deps.config.COMMIT_BACKOFF_MAX_MS,
+      waitForRedis: () => waitUntilReady(deps.commands, this.abort.signal),
+      sleep: (ms) => sleep(ms, undefined, { signal: this.abort.signal }).catch(() => undefined),
+      stopping: () => this.stopping,
+      health: deps.health,
+      onProgress: () => {
+        this.lastProgressAt = deps.now();
+        this.commitFailing = undefined;
+      },
+      onFailure: (failure) => {
+        this.commitFailing ??= `commits refused (${failure.cause}): ${failure.message}`;
+      },
+    };
   }
 
   get isConsuming(): boolean {
     return this.worker?.isRunning() === true && !this.stopping;
   }
 
-  async start(): Promise<void> {
-    const { handler, handlerConfig, config, jobs } = this.deps;
-    const trigger = handler.trigger as ScheduleTrigger<unknown> | QueueTrigger;
-    if (trigger.kind === 'schedule') {
-      const everyMs = trigger.everyMs(handlerConfig);
-      await jobs.queue(trigger.queue).upsertJobScheduler(
-        `${handler.name}:tick`,
-        { every: everyMs },
-        { name: 'tick', data: {}, opts: { removeOnComplete: { count: 100 }, removeOnFail: { count: 500 } } },
-      );
-      this.log.info({ everyMs }, 'job scheduler registered');
+  /** Why this runner cannot make progress: its worker stopped, its connection is down, its scheduler could not be asserted. */
+  fault(heartbeatTimeoutMs: number): ConsumerFault | undefined {
+    if (this.stopping) return undefined;
+    if (!isReady(this.deps.bullConnection)) return { cause: `bullmq connection ${this.deps.bullConnection.status}`, since: this.lastProgressAt };
+    if (this.worker?.isRunning() !== true) return { cause: 'bullmq worker not running', since: this.lastProgressAt };
+    if (this.schedulerFault) return { cause: this.schedulerFault, since: this.lastProgressAt };
+    if (this.commitFailing) return { cause: this.commitFailing, since: this.lastProgressAt };
+    if (this.trigger.kind === 'schedule') {
+      // A scheduled handler must tick: several intervals without a committed tick is a stall.
+      const everyMs = this.trigger.everyMs(this.deps.handlerConfig);
+      const silent = this.deps.now() - this.lastProgressAt;
+      if (silent > Math.max(heartbeatTimeoutMs, 3 * everyMs)) return { cause: `no tick committed for ${Math.round(silent / 1000)} s`, since: this.lastProgressAt };
     }
-    this.worker = new Worker(trigger.queue, (job) => this.process(job), {
+    return undefined;
+  }
+
+  async start(): Promise<void> {
+    const { config } = this.deps;
+    await this.assertScheduler(false);
+    this.worker = new Worker(this.trigger.queue, (job) => this.process(job), {
       connection: this.deps.bullConnection,
       prefix: config.BULLMQ_PREFIX,
       concurrency: 1,
@@ -107,83 +172,69 @@ export class JobRunner {
     // Until its connections are up, closing the worker rejects inside BullMQ; a stop right after
     // start must find it ready.
     await this.worker.waitUntilReady();
-    const up = (value: number) => this.deps.metrics.consumerUp.set({ handler: handler.name }, value);
+    const up = (value: number) => this.deps.metrics.consumerUp.set({ handler: this.deps.handler.name }, value);
     up(1);
     this.worker.on('ready', () => up(1));
     this.worker.on('error', () => up(this.worker?.isRunning() ? 1 : 0));
     this.worker.on('closed', () => up(0));
+    this.lastProgressAt = this.deps.now();
+    if (this.trigger.kind === 'schedule') {
+      this.schedulerTimer = setInterval(() => void this.assertScheduler(true), config.CLAIM_INTERVAL_MS);
+      this.schedulerTimer.unref();
+    }
   }
 
   async stop(): Promise<void> {
     this.stopping = true;
+    this.abort.abort();
+    clearInterval(this.schedulerTimer);
     await this.worker?.close();
     this.deps.metrics.consumerUp.set({ handler: this.deps.handler.name }, 0);
   }
 
-  private async process(job: Job): Promise<void> {
-    const { handler, metrics, committer } = this.deps;
-    const raw = stringifyValues({ ...(job.data as Record<string, unknown>), job_id: job.id ?? '', job_name: job.name, scheduled_at: job.timestamp });
-    const meta = { source: `bullmq:${this.queueName}`, id: job.id ?? job.name, raw, producedAt: job.timestamp, attempt: 1 };
-    const parsed = handler.input.safeParse({ ...(job.data as object), scheduled_at: job.timestamp, job_id: job.id });
-    if (!parsed.success) {
-      await this.deadLetter(meta, 'invalid_input', formatIssues(parsed.error), 0);
-      return;
-    }
-    const env: ExecutionEnv<unknown, object> = {
-      redis: this.deps.commands as unknown as RedisReader,
-      config: this.deps.handlerConfig,
-      metrics: this.deps.handlerMetrics,
-      now: this.deps.now,
-      logger: (m) => new LazyChildLogger(this.log, { job: m.id }),
-      redisReady: () => isReady(this.deps.commands),
-      waitForRedis: () => waitUntilReady(this.deps.commands),
-      stopping: () => this.stopping,
-      sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-      onRetry: (count) => metrics.retries.inc({ handler: handler.name }, count),
-    };
-    for (let round = 0; round < 100; round++) {
-      const [outcome] = await executeBatch(handler, env, [{ meta, message: parsed.data }]);
-      if (!outcome || outcome.kind === 'leave-pending') throw new Error('shutting down before the job finished');
-      if (outcome.kind === 'dead-letter') {
-        await this.deadLetter(meta, outcome.reason, outcome.detail, outcome.attempts);
-        return;
-      }
-      const report = await committer.commit(undefined, [{ recorder: outcome.recorder }]);
-      if (report.conflicted.length > 0) continue;
-      if (report.superseded.length > 0) {
-        // A later write had already been applied (onlyIfNewer): only the skip hook's updates count.
-        applyMetricCalls(outcome.recorder.skippedMetricCalls());
-        metrics.messages.inc({ handler: handler.name, outcome: 'superseded' });
-        return;
-      }
-      for (const failure of report.effectFailures) {
-        (failure.effect as { onFail?: () => void } | undefined)?.onFail?.();
-        this.log.error({ err: failure.error.message }, 'an effect failed inside a committed transaction');
-      }
-      applyMetricCalls(outcome.recorder.metricCalls);
-      if (outcome.recorder.jobs.length > 0) await this.deps.jobs.add(outcome.recorder.jobs);
-      metrics.messages.inc({ handler: handler.name, outcome: outcome.via });
-      return;
-    }
-    throw new Error('job kept conflicting with concurrent commits');
+  private get schedulerId(): string {
+    return `${this.deps.handler.name}:tick`;
   }
 
-  private async deadLetter(meta: { id: string; raw: Record<string, string> }, reason: Parameters<typeof deadLetterFields>[0]['reason'], detail: string, attempts: number) {
-    const { config, handler, metrics } = this.deps;
-    const fields = deadLetterFields({
-      handler: handler.name,
-      sourceStream: `bullmq:${this.queueName}`,
-      sourceId: meta.id,
-      group: '',
-      reason,
-      detail,
-      attempts,
-      raw: meta.raw,
-      at: this.deps.now(),
-    });
-    await this.deps.committer.commit(undefined, [{ extraEmits: [{ stream: config.DLQ_STREAM, fields, maxLen: config.DLQ_MAXLEN }] }]);
-    metrics.messages.inc({ handler: handler.name, outcome: 'dead-letter' });
-    metrics.deadLetters.inc({ handler: handler.name, reason });
+  /** Registers the tick scheduler; when `onlyIfMissing`, only where it has disappeared (counted and logged). */
+  private async assertScheduler(onlyIfMissing: boolean): Promise<void> {
+    if (this.trigger.kind !== 'schedule' || this.stopping) return;
+    const queue = this.deps.jobs.queue(this.trigger.queue);
+    try {
+      // Listed, not looked up: getJobScheduler parses an id with ':' as a legacy repeat key and
+      // answers even for a scheduler that is gone.
+      if (onlyIfMissing && (await queue.getJobSchedulers()).some((s) => s.key === this.schedulerId)) {
+        this.schedulerFault = undefined;
+        return;
+      }
+      const everyMs = this.trigger.everyMs(this.deps.handlerConfig);
+      await queue.upsertJobScheduler(
+        this.schedulerId,
+        { every: everyMs },
+        { name: 'tick', data: {}, opts: { removeOnComplete: { count: 100 }, removeOnFail: { count: 500 } } },
+      );
+      this.schedulerFault = undefined;
+      if (onlyIfMissing) {
+        this.deps.metrics.recreated.inc({ handler: this.deps.handler.name, what: 'job_scheduler' });
+        this.log.warn({ everyMs }, 'job scheduler was gone; registered it again');
+      } else {
+        this.log.info({ everyMs }, 'job scheduler registered');
+      }
+    } catch (error) {
+      if (!onlyIfMissing) throw error;
+      this.schedulerFault = `job scheduler cannot be checked: ${describeError(error)}`;
+    }
+  }
+
+  private async process(job: Job): Promise<void> {
+    const data = { ...(job.data as Record<string, unknown>), scheduled_at: job.timestamp, job_id: job.id };
+    const raw = stringifyValues({ ...(job.data as Record<string, unknown>), job_id: job.id ?? '', job_name: job.name, scheduled_at: job.timestamp });
+    const meta = { source: `bullmq:${this.queueName}`, id: job.id ?? job.name, raw, producedAt: job.timestamp, attempt: 1 };
+    const batch = await prepareBatch(this.pipeline, [{ meta, data, deliveries: 1 }], this.deps.now());
+    if (batch.items[0]?.outcome.kind === 'left-pending') throw new Error('shutting down before the job finished');
+    // BullMQ retries or fails a job that throws; a job whose outputs did not commit must not complete.
+    if (!(await commitBatch(this.commitEnv, batch))) throw new Error('the job could not be committed; it is left for a retry');
+    this.lastProgressAt = this.deps.now();
   }
 }
 

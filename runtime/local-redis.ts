@@ -24,6 +24,7 @@ export function redisServerAvailable(): boolean {
 export interface LocalRedis {
   readonly url: string;
   readonly dataDir: string;
+  readonly pid: number | undefined;
   stop(): Promise<void>;
 }
 
@@ -37,7 +38,9 @@ export async function startLocalRedis(projectRoot: string, port = 6379): Promise
   const child: ChildProcess = spawn(
     'redis-server',
     ['--port', String(port), '--bind', '127.0.0.1', '--dir', dataDir, '--save', '', '--appendonly', 'yes', '--logfile', 'redis.log'],
-    { stdio: 'ignore' },
+    // Its own process group: Ctrl-C in a terminal signals the whole foreground group, and the
+    // server must outlive the drain that SIGINT starts (the runtime stops it afterwards).
+    { stdio: 'ignore', detached: true },
   );
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   for (let i = 0; i < 100; i++) {
@@ -45,6 +48,7 @@ export async function startLocalRedis(projectRoot: string, port = 6379): Promise
       return {
         url: `redis://127.0.0.1:${port}`,
         dataDir,
+        pid: child.pid,
         async stop() {
           child.kill('SIGTERM');
           await exited;

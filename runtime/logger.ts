@@ -1,9 +1,51 @@
+import { fstatSync } from 'node:fs';
 import { pino, type Logger as PinoLogger } from 'pino';
 
 export type RootLogger = PinoLogger;
 
-export function createLogger(level: string, name = 'quantum-gates'): RootLogger {
-  return pino({ name, level, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime });
+export function createLogger(level: string, name = 'quantum-gates', env: NodeJS.ProcessEnv = process.env): RootLogger {
+  return pino({
+    name,
+    level,
+    base: { pid: process.pid },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    ...(stdoutIsJournal(env) ? { hooks: { streamWrite: withJournalPriority } } : {}),
+  });
+}
+
+/**
+ * systemd sets JOURNAL_STREAM to the device:inode of the journal stream it connected; the
+ * standard output is that stream only when they match (not when the output is redirected).
+ */
+export function stdoutIsJournal(env: NodeJS.ProcessEnv, stdout: { dev: number; ino: number } | undefined = statStdout()): boolean {
+  const journal = env.JOURNAL_STREAM;
+  return journal !== undefined && stdout !== undefined && journal === `${stdout.dev}:${stdout.ino}`;
+}
+
+function statStdout(): { dev: number; ino: number } | undefined {
+  try {
+    return fstatSync(1);
+  } catch {
+    return undefined;
+  }
+}
+
+/** pino level → syslog priority (sd-daemon(3)): trace/debug 7, info 6, warn 4, error 3, fatal 2. */
+function syslogPriority(level: number): number {
+  if (level >= 60) return 2;
+  if (level >= 50) return 3;
+  if (level >= 40) return 4;
+  if (level >= 30) return 6;
+  return 7;
+}
+
+/**
+ * Prefixes a pino line with "<N>", which journald reads as the line's priority (and strips), so
+ * `journalctl -p warning` shows warnings and errors: without it every line is "info".
+ */
+export function withJournalPriority(line: string): string {
+  const level = /^\{"level":(\d+)/.exec(line);
+  return level ? `<${syslogPriority(Number(level[1]))}>${line}` : line;
 }
 
 /**

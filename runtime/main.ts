@@ -1,13 +1,14 @@
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { allHandlers } from '../handlers/index.js';
+import { packageRoot } from './build-info.js';
 import { checkHttpEnv, httpPlugins } from './http-plugins.js';
-import { redisIsConfigured } from './config.js';
+import { parseRuntimeConfig, redisIsConfigured, type RuntimeConfig } from './config.js';
 import { ConfigError } from './env.js';
 import { isListening, redisServerAvailable, startLocalRedis, type LocalRedis } from './local-redis.js';
+import { preflightRedis, redactSecrets, RedisWiringError } from './redis-preflight.js';
 import { createRuntime, loadConfiguration } from './runtime.js';
 
-const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+// The checkout (not dist/ when the build runs): the private redis-server keeps its data in .data/.
+const projectRoot = packageRoot();
 
 /**
  * `npm start`: hosts the gates named in HANDLERS (all by default). With no Redis configured and
@@ -28,8 +29,18 @@ async function main(): Promise<void> {
       process.exit(1);
     }
     localRedis = await startLocalRedis(projectRoot, runtimeConfig.REDIS_PORT);
-    env.REDIS_URL = localRedis.url;
+    // REDIS_HOST rather than a URL, so REDIS_DB and REDIS_PASSWORD still apply to it.
+    env.REDIS_HOST = '127.0.0.1';
     console.error(`quantum-gates: no Redis was running, so started a private redis-server at ${localRedis.url} (data in ${localRedis.dataDir})`);
+  }
+
+  // Refuse a Redis that cannot be used as configured (wrong password, a database it does not
+  // have, nothing answering) before any gate starts, rather than run on database 0 or retry forever.
+  try {
+    await preflightRedis(parseRuntimeConfig(env), runtimeConfig.REDIS_CONNECT_TIMEOUT_MS);
+  } catch (error) {
+    await localRedis?.stop();
+    throw error;
   }
 
   const runtime = await createRuntime({ env, handlers: allHandlers, httpPlugins, checkHttpEnv });
@@ -54,10 +65,22 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  if (error instanceof ConfigError) {
+  if (error instanceof ConfigError || error instanceof RedisWiringError) {
     console.error(`quantum-gates: ${error.message}`);
   } else {
-    console.error('quantum-gates: failed to start:', error);
+    // Only the stack, never the error object: ioredis errors carry the command's arguments
+    // (AUTH's password among them) as properties.
+    const text = error instanceof Error ? (error.stack ?? error.message) : String(error);
+    console.error(`quantum-gates: failed to start: ${redactSecrets(configForRedaction(), text)}`);
   }
   process.exit(1);
 });
+
+/** The configuration whose secrets to hide, or an empty one when it is itself the problem. */
+function configForRedaction(): RuntimeConfig {
+  try {
+    return parseRuntimeConfig(process.env);
+  } catch {
+    return parseRuntimeConfig({});
+  }
+}

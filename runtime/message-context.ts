@@ -72,6 +72,12 @@ export class MessageContext<Config, State, Metrics extends object> implements Ha
   requireAbsent(key: string): void {
     this.recorder.requireAbsent(key);
   }
+  orderBy(field: string, value: string): void {
+    this.recorder.orderBy(field, value);
+  }
+  requireOff(key: string, offValues: readonly string[]): void {
+    this.recorder.requireOff(key, offValues);
+  }
   requireValue(key: string, value: string): void {
     this.recorder.requireValue(key, value);
   }

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { buildInfo, type BuildInfo } from './build-info.js';
 
 /**
  * Narrow metric interfaces handlers see. Handlers declare their metrics through a MetricFactory
@@ -153,9 +154,18 @@ export function deferMetrics<M extends object>(metrics: M, queue: DeferredMetric
 }
 
 /** Metrics of the runtime itself, shared by every handler (labelled by handler). */
-export function runtimeMetrics(registry: Registry) {
+export function runtimeMetrics(registry: Registry, build: BuildInfo = buildInfo()) {
   const labelNames = ['handler'] as const;
+  // Always 1; the labels say what runs, so a dashboard or an alert can join on them.
+  const info = new Gauge({
+    name: 'quantum_gates_build_info',
+    help: 'Version and git commit of the running quantum-gates build (always 1)',
+    labelNames: ['version', 'commit'],
+    registers: [registry],
+  });
+  info.set({ version: build.version, commit: build.commit }, 1);
   return {
+    buildInfo: info,
     messages: new Counter({
       name: 'quantum_gates_messages_total',
       help: 'Messages finished by a handler, by outcome (handled, fallback, dead-letter, skipped, superseded)',
@@ -183,8 +193,9 @@ export function runtimeMetrics(registry: Registry) {
     }),
     commitFailures: new Counter({
       name: 'quantum_gates_commit_failures_total',
-      help: 'Commit problems, by kind: connection (retried), effect (a command Redis rejected), lost_ownership (entry reclaimed by another consumer)',
-      labelNames: ['handler', 'kind'],
+      help:
+        'Commits that did not apply, by cause: connection, timeout, oom, readonly, misconf, wrongtype, script, busy, other (each retried with backoff, its messages pending meanwhile), lost_ownership (entry reclaimed by another consumer)',
+      labelNames: ['handler', 'cause'],
       registers: [registry],
     }),
     batchSize: new Histogram({
@@ -212,6 +223,12 @@ export function runtimeMetrics(registry: Registry) {
       name: 'quantum_gates_consumer_lag',
       help: "Entries in the handler's stream not yet delivered to its consumer group",
       labelNames,
+      registers: [registry],
+    }),
+    recreated: new Counter({
+      name: 'quantum_gates_recreated_total',
+      help: 'Things the runtime owns that had disappeared and were created again (consumer_group, job_scheduler)',
+      labelNames: ['handler', 'what'],
       registers: [registry],
     }),
     redisUp: new Gauge({ name: 'quantum_gates_redis_up', help: '1 while the runtime has a ready Redis connection', registers: [registry] }),

@@ -14,6 +14,11 @@ export interface RedisReader {
   zcount(key: string, min: number | string, max: number | string): Promise<number>;
   zrangebyscore(key: string, min: number | string, max: number | string): Promise<string[]>;
   xrevrange(key: string, end: string, start: string, countToken: 'COUNT', count: number): Promise<[id: string, fields: string[]][]>;
+  /** XINFO GROUPS: rejects when the stream does not exist. */
+  xinfo(subcommand: 'GROUPS', key: string): Promise<unknown>;
+  /** XPENDING summary: [count, lowest id, highest id, consumers]. */
+  xpending(key: string, group: string): Promise<unknown[]>;
+  scan(cursor: string | number, matchToken: 'MATCH', pattern: string, countToken: 'COUNT', count: number): Promise<[cursor: string, keys: string[]]>;
   /**
    * Runs a read-only Lua script (EVAL_RO, Redis 7): several dependent reads in one round trip.
    * Callers keep a plain fallback, since Redis Cluster refuses scripts touching undeclared keys.

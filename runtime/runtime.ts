@@ -10,6 +10,7 @@ import { BullJobSink, JobRunner } from './job-runner.js';
 import { createLogger, type RootLogger } from './logger.js';
 import { createRegistry, promMetricFactory, runtimeMetrics, type RuntimeMetrics } from './metrics.js';
 import { connectRedis, describeRedis, isReady, type RedisClient } from './redis.js';
+import { RedisHealth } from './redis-health.js';
 import { selectHandlers } from './registry.js';
 import { buildServer, type Readiness } from './server.js';
 import { StreamConsumer } from './stream-consumer.js';
@@ -110,6 +111,14 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   commands.on('ready', () => metrics.redisUp.set(1));
   commands.on('close', () => metrics.redisUp.set(0));
   const bullConnection = connect('bullmq', 'bullmq');
+  const health = new RedisHealth({
+    client: commands,
+    probeKey: `quantum:gates:health:${config.CONSUMER_NAME}`,
+    stallMs: config.REDIS_STALL_MS,
+    intervalMs: Math.min(1000, config.REDIS_STALL_MS),
+    logger,
+    now,
+  });
   const jobs = new BullJobSink(bullConnection, config.BULLMQ_PREFIX);
   const makeCommitter = (connection: RedisClient) =>
     options.committerFactory?.(connection, config) ??
@@ -127,9 +136,17 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       metrics,
       logger,
       now,
+      health,
     };
     if (h.handler.trigger.kind === 'stream') {
-      return new StreamConsumer({ ...common, reader: connect('dedicated', `${h.handler.name}:read`), committerConnection, jobs });
+      return new StreamConsumer({
+        ...common,
+        reader: connect('dedicated', `${h.handler.name}:read`),
+        committerConnection,
+        jobs,
+        // The cursor hash lives in another slot than the stream: only where one script can reach both.
+        recordsCursor: !config.REDIS_CLUSTER_NODES && options.committerFactory === undefined,
+      });
     }
     return new JobRunner({ ...common, bullConnection, jobs });
   });
@@ -165,18 +182,36 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
 
   let started = false;
   const readiness = (): Readiness => {
-    const redisReady = isReady(commands);
+    const redisFault = health.fault;
+    const redisReady = isReady(commands) && redisFault === undefined;
     const consumers = consumerStatus();
     const allConsuming = consumers.every((c) => c.consuming);
+    const faults = workers.flatMap((w, i) => {
+      const fault = w.fault(config.HEARTBEAT_TIMEOUT_MS);
+      return fault ? [[hosted[i]!.handler.name, fault] as const] : [];
+    });
     const backlogChecks = Object.fromEntries(
       backlog.snapshot.flatMap((b) => [
         [`pending:${b.handler}`, b.pending],
         [`lag:${b.handler}`, b.lag ?? -1],
       ]),
     );
+    // The first reason wins the headline: Redis's state explains the gates' when both are off.
+    const causes = [
+      ...(started ? [] : ['starting']),
+      ...(redisFault ? [`redis ${redisFault.cause}: ${redisFault.detail} (since ${new Date(redisFault.since).toISOString()})`] : []),
+      ...faults.map(([name, fault]) => `${name}: ${fault.cause}`),
+      ...consumers.filter((c) => !c.consuming).map((c) => `${c.handler}: not consuming`),
+    ];
     return {
-      ready: started && redisReady && allConsuming,
-      checks: { redis: redisReady, consumers: allConsuming, ...Object.fromEntries(consumers.map((c) => [`consumer:${c.handler}`, c.consuming])), ...backlogChecks },
+      ready: causes.length === 0,
+      checks: {
+        ...(causes.length > 0 ? { cause: causes[0]!, causes: causes.join('; ') } : {}),
+        redis: redisReady,
+        consumers: allConsuming && faults.length === 0,
+        ...Object.fromEntries(consumers.map((c) => [`consumer:${c.handler}`, c.consuming && !faults.some(([name]) => name === c.handler)])),
+        ...backlogChecks,
+      },
     };
   };
 
@@ -195,7 +230,9 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     readiness,
     async start() {
       logger.info({ redis: describeRedis(config), handlers: hosted.map((h) => h.handler.name) }, 'starting quantum-gates');
+      health.start();
       for (const worker of workers) await worker.start();
+      await health.probeNow();
       backlog.start();
       started = true;
       const address = await server.listen({ host: config.HOST, port: config.PORT });
@@ -205,6 +242,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     async stop() {
       logger.info('stopping: draining in-flight batches');
       backlog.stop();
+      health.stop();
       await Promise.all(workers.map((w) => w.stop()));
       await server.close();
       await jobs.close();

@@ -1,31 +1,21 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Cluster } from 'ioredis';
-import type { z } from 'zod';
-import type { CommitItem, CommitReport, Committer } from './commit.js';
+import type { Committer } from './commit.js';
+import { commitBatch, GroupLostError, type CommitLoopEnv } from './commit-loop.js';
 import type { RuntimeConfig } from './config.js';
-import { deadLetterFields } from './dead-letter.js';
-import type { ScheduledJob } from './effects.js';
-import { describeError, executeBatch, type ExecutionEnv, type Outcome, type ValidMessage } from './execute.js';
+import { describeError, type ExecutionEnv } from './execute.js';
 import type { AnyHandler, StreamTrigger } from './handler.js';
 import { LazyChildLogger, type RootLogger } from './logger.js';
-import { applyMetricCallsCoalesced, type RuntimeMetrics } from './metrics.js';
+import { prepareBatch, type PipelineEnv, type PreparedBatch, type RawInput } from './message-pipeline.js';
+import type { RuntimeMetrics } from './metrics.js';
 import { isReady, waitUntilReady, type RedisClient } from './redis.js';
+import { classifyRedisError } from './redis-errors.js';
+import type { RedisHealth } from './redis-health.js';
 import type { RedisReader } from './redis-reader.js';
-import { compareStreamIds, fieldsToRecord } from '../schemas/fields.js';
+import { Settler, type JobSink } from './settle.js';
+import { canLoadStateBehindRead, groupCursorKey, StreamReader, type Batch } from './stream-reader.js';
+import { fieldsToRecord } from '../schemas/fields.js';
 
-type RawEntry = [id: string, fields: string[] | null];
-
-/** Entries as one read returned them, and when (this process's clock) they became ours. */
-interface Batch {
-  readonly entries: RawEntry[];
-  readonly readAt: number;
-  /** The handler's batch state, when it was read together with the entries. */
-  readonly state?: Promise<unknown>;
-}
-
-export interface JobSink {
-  add(jobs: readonly ScheduledJob[]): Promise<void>;
-}
+export type { JobSink } from './settle.js';
 
 export interface StreamConsumerDeps {
   readonly handler: AnyHandler;
@@ -43,15 +33,25 @@ export interface StreamConsumerDeps {
   readonly metrics: RuntimeMetrics;
   readonly logger: RootLogger;
   readonly now: () => number;
+  readonly health: RedisHealth;
+  /** Whether commits record the group's restart point (single node only: the key sits in another slot). */
+  readonly recordsCursor: boolean;
 }
 
-const MAX_CONFLICT_ROUNDS = 100;
+/** Why a consumer is not making progress, for /ready. */
+export interface ConsumerFault {
+  readonly cause: string;
+  readonly since: number;
+}
+
+/** Consecutive loop errors after which the consumer reports itself stuck (one may be a blip). */
+const ERRORS_BEFORE_FAULT = 3;
 
 /**
- * Consumes one stream for one handler: reads batches with XREADGROUP, first re-reading its own
- * pending entries after any (re)connect, reclaims entries idle with dead consumers, runs the
- * handler and commits outputs with the acks. One batch at a time, so in-flight work is bounded
- * by BATCH_SIZE.
+ * Consumes one stream for one handler: the loop that ties the reader (what to read next), the
+ * pipeline (validate, run the handler) and the commit loop together. One batch in hand at a
+ * time (two for gates that never read their own writes: one handled while the previous
+ * commits), so in-flight work is bounded by BATCH_SIZE.
  */
 export class StreamConsumer {
   readonly stream: string;
@@ -61,34 +61,87 @@ export class StreamConsumer {
   private loopDone: Promise<void> = Promise.resolve();
   private readonly abort = new AbortController();
   private readonly log: RootLogger;
-  private readonly env: ExecutionEnv<unknown, object>;
+  private readonly reader: StreamReader;
+  private readonly pipeline: PipelineEnv;
+  private readonly commitEnv: CommitLoopEnv;
   /** Handlers that never read their own writes may handle a batch while the previous one commits. */
   private readonly overlapCommits: boolean;
-  /** Whether a '>' read carries the batch state with it (see loadStateBehindRead). */
-  private readonly stateRidesWithRead: boolean;
   /** The commit in flight, if any: at most one, and commits go out in batch order. */
   private committing: Promise<void> = Promise.resolve();
+  /** Entry ids read and not yet settled, for re-creating a lost group without skipping them. */
+  private readonly held = new Set<string>();
+  private lastProgressAt: number;
+  private consecutiveErrors = 0;
+  private lastError: string | undefined;
+  /** Set while commits are being refused; cleared by the next read or commit that succeeds. */
+  private commitFailing: ConsumerFault | undefined;
 
   constructor(private readonly deps: StreamConsumerDeps) {
     const trigger = deps.handler.trigger as StreamTrigger<unknown>;
     this.stream = trigger.stream(deps.handlerConfig);
     this.group = trigger.group(deps.handlerConfig);
+    this.lastProgressAt = deps.now();
     this.log = deps.logger.child({ handler: deps.handler.name, stream: this.stream, group: this.group });
     this.overlapCommits = deps.handler.readsOwnWrites === false;
-    // Reading state behind the read needs one connection for both, in order: not on a cluster,
-    // and only where the state never has to include this consumer's previous commit.
-    this.stateRidesWithRead = this.overlapCommits && deps.handler.loadBatchState !== undefined && !(deps.reader instanceof Cluster);
-    this.env = {
-      redis: deps.commands as unknown as RedisReader,
+    const handlerRedis = deps.commands as unknown as RedisReader;
+    this.reader = new StreamReader({
+      handler: deps.handler,
+      handlerConfig: deps.handlerConfig,
+      config: deps.config,
+      stream: this.stream,
+      group: this.group,
+      commands: deps.commands,
+      reader: deps.reader,
+      handlerRedis,
+      metrics: deps.metrics,
+      log: this.log,
+      now: deps.now,
+      stateRidesWithRead: canLoadStateBehindRead(deps.handler, deps.reader),
+    });
+    const execution: ExecutionEnv<unknown, object> = {
+      redis: handlerRedis,
       config: deps.handlerConfig,
       metrics: deps.handlerMetrics,
       now: deps.now,
       logger: (meta) => new LazyChildLogger(this.log, { id: meta.id, plan_id: meta.raw.plan_id, trace_id: meta.raw.trace_id, symbol: meta.raw.symbol }),
-      redisReady: () => isReady(deps.commands),
-      waitForRedis: () => waitUntilReady(deps.commands, this.abort.signal),
+      redisReady: () => isReady(deps.commands) && !deps.health.stalled,
+      waitForRedis: () => this.waitForRedis(),
       stopping: () => this.stopping,
       sleep: (ms) => sleep(ms).then(() => undefined),
       onRetry: (count) => deps.metrics.retries.inc({ handler: deps.handler.name }, count),
+    };
+    this.pipeline = {
+      handler: deps.handler,
+      execution,
+      maxDeliveries: deps.config.MAX_DELIVERIES,
+      deadLetter: { stream: deps.config.DLQ_STREAM, maxLen: deps.config.DLQ_MAXLEN, sourceStream: this.stream, group: this.group },
+      now: deps.now,
+    };
+    this.commitEnv = {
+      handlerName: deps.handler.name,
+      committer: deps.committer,
+      source: {
+        stream: this.stream,
+        group: this.group,
+        consumer: deps.config.CONSUMER_NAME,
+        ...(deps.recordsCursor ? { cursorKey: groupCursorKey(this.stream) } : {}),
+      },
+      metrics: deps.metrics,
+      log: this.log,
+      settle: new Settler({ handlerName: deps.handler.name, metrics: deps.metrics, jobs: deps.jobs, log: this.log }),
+      pipeline: this.pipeline,
+      now: deps.now,
+      claimIdleMs: deps.config.CLAIM_IDLE_MS,
+      backoffMaxMs: deps.config.COMMIT_BACKOFF_MAX_MS,
+      pendingIds: (ids) => this.reader.pendingIds(ids),
+      waitForRedis: () => this.waitForRedis(),
+      sleep: (ms) => sleep(ms, undefined, { signal: this.abort.signal }).catch(() => undefined),
+      stopping: () => this.stopping,
+      health: deps.health,
+      onProgress: () => this.committed(),
+      onFailure: (failure) => {
+        this.commitFailing ??= { cause: `commits refused (${failure.cause}): ${failure.message}`, since: deps.now() };
+      },
     };
   }
 
@@ -97,8 +150,23 @@ export class StreamConsumer {
     return this.consuming && !this.stopping;
   }
 
+  /** Why this consumer is not making progress, or undefined while it is. */
+  fault(heartbeatTimeoutMs: number): ConsumerFault | undefined {
+    if (this.stopping) return undefined;
+    if (this.commitFailing) return this.commitFailing;
+    if (this.consecutiveErrors >= ERRORS_BEFORE_FAULT) return { cause: `failing: ${this.lastError ?? 'unknown error'}`, since: this.lastProgressAt };
+    const silent = this.deps.now() - this.lastProgressAt;
+    if (silent > heartbeatTimeoutMs) return { cause: `no read or commit for ${Math.round(silent / 1000)} s`, since: this.lastProgressAt };
+    return undefined;
+  }
+
   async start(): Promise<void> {
-    await this.ensureGroup();
+    await this.reader.ensureGroup();
+    // Redis answered: once the reader and committer are connected too, this gate consumes, so a
+    // runtime that has started is ready at once.
+    await this.waitForRedis();
+    this.progress();
+    if (this.connectionsReady()) this.setConsuming(true);
     this.loopDone = this.loop();
   }
 
@@ -109,18 +177,32 @@ export class StreamConsumer {
     await this.loopDone;
   }
 
-  private async ensureGroup(): Promise<void> {
-    try {
-      await this.deps.commands.xgroup('CREATE', this.stream, this.group, '0', 'MKSTREAM');
-      this.log.info('created consumer group');
-    } catch (error) {
-      if (!describeError(error).includes('BUSYGROUP')) throw error;
+  private progress(): void {
+    this.lastProgressAt = this.deps.now();
+    this.consecutiveErrors = 0;
+  }
+
+  private committed(): void {
+    this.progress();
+    this.commitFailing = undefined;
+  }
+
+  private connectionsReady(): boolean {
+    const { commands, reader, committerConnection } = this.deps;
+    return isReady(commands) && isReady(reader) && isReady(committerConnection);
+  }
+
+  private async waitForRedis(): Promise<void> {
+    const { commands, reader, committerConnection, health } = this.deps;
+    for (;;) {
+      for (const client of [commands, reader, committerConnection]) await waitUntilReady(client, this.abort.signal);
+      if (this.abort.signal.aborted || !health.stalled) return;
+      await sleep(100);
     }
   }
 
   private async loop(): Promise<void> {
-    const { config, commands, reader, committerConnection, metrics } = this.deps;
-    const labels = { handler: this.deps.handler.name };
+    const { config, metrics } = this.deps;
     let drainOwnPending = true;
     let lastReclaim = 0;
     // The next batch is read while the current one is handled and committed, so the read's
@@ -136,15 +218,15 @@ export class StreamConsumer {
       if (!prefetch) return;
       const batch = await prefetch;
       prefetch = undefined;
-      if (batch.entries.length > 0) await this.processBatch(batch, new Map());
+      if (batch.entries.length > 0) await this.processBatch(batch);
     };
     while (!this.stopping) {
       try {
-        if (!isReady(commands) || !isReady(reader) || !isReady(committerConnection)) {
+        if (!this.connectionsReady() || this.deps.health.stalled) {
           this.setConsuming(false);
           prefetch = undefined; // its entries, if Redis delivered them, are in our pending list: drained below
           await this.settleCommit();
-          for (const client of [commands, reader, committerConnection]) await waitUntilReady(client, this.abort.signal);
+          await this.waitForRedis();
           drainOwnPending = true;
           continue;
         }
@@ -153,14 +235,18 @@ export class StreamConsumer {
           // XAUTOCLAIM also returns our own idle entries: never while a read of ours is in hand.
           await settlePrefetch();
           lastReclaim = this.deps.now();
-          await this.reclaim();
+          for await (const batch of this.reader.reclaim(() => this.stopping)) await this.processBatch(batch);
           continue;
         }
         if (drainOwnPending) {
           await settlePrefetch();
           const own = await this.read('0');
-          if (own.entries.length === 0) drainOwnPending = false;
-          else await this.processBatch(own, new Map());
+          if (own.entries.length === 0) {
+            drainOwnPending = false;
+            this.held.clear(); // nothing is pending for us, and nothing else is in hand here
+          } else {
+            await this.processBatch(own);
+          }
           continue;
         }
         const batch = prefetch ? await prefetch : await this.read('>');
@@ -169,21 +255,23 @@ export class StreamConsumer {
         startPrefetch();
         if (this.overlapCommits) {
           // Handle this batch while the previous one commits; commit it once that one is done.
-          const prepared = await this.prepare(batch, new Map());
+          const prepared = await this.prepare(batch);
           await this.settleCommit();
-          this.committing = this.commitPrepared(prepared);
+          this.committing = this.commit(prepared);
           this.committing.catch(() => undefined); // awaited by the next settleCommit
         } else {
-          await this.processBatch(batch, new Map());
+          await this.processBatch(batch);
         }
       } catch (error) {
         prefetch = undefined;
         // Never re-read our pending entries while a commit of some of them is still in flight.
-        await this.settleCommit().catch((commitError: unknown) => this.log.warn({ err: describeError(commitError) }, 'commit in flight failed'));
+        const commitError = await this.settleCommit().then(
+          () => undefined,
+          (e: unknown) => e,
+        );
         if (this.stopping) break;
-        this.log.warn({ err: describeError(error) }, 'consumer loop error; retrying');
+        await this.recover(commitError ?? error);
         drainOwnPending = true;
-        await sleep(200);
       }
     }
     // Stopping: what the last read brought is ours; commit it rather than leave it pending.
@@ -194,7 +282,27 @@ export class StreamConsumer {
       this.log.warn({ err: describeError(error) }, 'could not finish the last batch; its entries stay pending for another consumer');
     }
     this.setConsuming(false);
-    metrics.consumerUp.set(labels, 0);
+    metrics.consumerUp.set({ handler: this.deps.handler.name }, 0);
+  }
+
+  /** After a failed read or commit: re-create a lost group, note the error, pause briefly. */
+  private async recover(error: unknown): Promise<void> {
+    const classified = error instanceof GroupLostError ? error.failure : classifyRedisError(error);
+    this.consecutiveErrors += 1;
+    this.lastError = `${classified.cause}: ${classified.message}`;
+    if (classified.cause === 'nogroup') {
+      try {
+        await this.reader.recreateGroup([...this.held]);
+        this.held.clear(); // no longer ours: the new group delivers them again
+        this.consecutiveErrors = 0;
+        return;
+      } catch (recreateError) {
+        this.log.error({ err: describeError(recreateError) }, 'could not create the consumer group again; retrying');
+      }
+    } else {
+      this.log.warn({ cause: classified.cause, err: classified.message }, 'consumer loop error; re-reading own pending entries');
+    }
+    await sleep(Math.min(200 * this.consecutiveErrors, 2000), undefined, { signal: this.abort.signal }).catch(() => undefined);
   }
 
   private setConsuming(value: boolean): void {
@@ -204,78 +312,10 @@ export class StreamConsumer {
   }
 
   private async read(id: '0' | '>'): Promise<Batch> {
-    const { config, reader } = this.deps;
-    const args: (string | number)[] = ['GROUP', this.group, config.CONSUMER_NAME, 'COUNT', config.BATCH_SIZE];
-    if (id === '>') args.push('BLOCK', config.BLOCK_MS);
-    args.push('STREAMS', this.stream, id);
-    const replied = reader.call('XREADGROUP', ...args) as Promise<[string, RawEntry[]][] | null>;
-    const state = id === '>' && this.stateRidesWithRead ? this.loadStateBehindRead() : undefined;
-    const reply = await replied;
-    const entries = reply?.[0]?.[1] ?? [];
-    return { entries, readAt: this.deps.now(), ...(state && entries.length > 0 ? { state } : {}) };
-  }
-
-  /**
-   * Loads the batch state with its first command sent on the reader connection right behind the
-   * XREADGROUP: Redis runs it the moment the read returns, so the state is read just after the
-   * entries were delivered and arrives with them, one round trip saved per batch. Commands the
-   * loader sends after its first await go to the shared connection (the reader may by then be
-   * blocked in the next read).
-   */
-  private loadStateBehindRead(): Promise<unknown> {
-    const { handler, handlerConfig, reader, now } = this.deps;
-    let behindRead = true;
-    const shared = this.env.redis;
-    const routed = new Proxy(shared, {
-      get(target, property) {
-        const source = (behindRead ? reader : target) as unknown as Record<PropertyKey, unknown>;
-        const value = source[property];
-        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(source) : value;
-      },
-    });
-    const state = (async () => handler.loadBatchState?.(routed, handlerConfig, now()))();
-    behindRead = false;
-    state.catch(() => undefined); // awaited with the batch; executeBatch loads afresh if it failed
-    return state;
-  }
-
-  /** Takes over entries another consumer left pending past CLAIM_IDLE_MS (it died or hung). */
-  private async reclaim(): Promise<void> {
-    const { commands, config, metrics } = this.deps;
-    let cursor = '0-0';
-    do {
-      const reply = (await commands.call(
-        'XAUTOCLAIM',
-        this.stream,
-        this.group,
-        config.CONSUMER_NAME,
-        config.CLAIM_IDLE_MS,
-        cursor,
-        'COUNT',
-        config.BATCH_SIZE,
-      )) as [string, RawEntry[], string[]?];
-      cursor = reply[0];
-      const entries = reply[1].filter((entry) => entry[1] !== null);
-      if (entries.length === 0) continue;
-      metrics.reclaimed.inc({ handler: this.deps.handler.name }, entries.length);
-      this.log.info({ count: entries.length }, 'reclaimed pending entries from idle consumers');
-      await this.processBatch({ entries, readAt: this.deps.now() }, await this.deliveryCounts(entries));
-    } while (cursor !== '0-0' && !this.stopping);
-  }
-
-  private async deliveryCounts(entries: RawEntry[]): Promise<Map<string, number>> {
-    const first = entries[0]![0];
-    const last = entries[entries.length - 1]![0];
-    const rows = (await this.deps.commands.call(
-      'XPENDING',
-      this.stream,
-      this.group,
-      first,
-      last,
-      entries.length,
-      this.deps.config.CONSUMER_NAME,
-    )) as [string, string, number, number][];
-    return new Map(rows.map(([id, , , deliveries]) => [id, deliveries]));
+    const batch = await this.reader.read(id);
+    this.progress();
+    for (const [entryId] of batch.entries) this.held.add(entryId);
+    return batch;
   }
 
   /** Waits for the commit in flight (a batch's state must see the commits before it). */
@@ -285,243 +325,26 @@ export class StreamConsumer {
     await inFlight;
   }
 
-  private async processBatch(batch: Batch, deliveries: Map<string, number>): Promise<void> {
+  private async processBatch(batch: Batch): Promise<void> {
     await this.settleCommit();
-    await this.commitPrepared(await this.prepare(batch, deliveries));
+    await this.commit(await this.prepare(batch));
   }
 
-  /** Validates a batch and runs the handler over it: one commit item per entry. */
-  private async prepare({ entries, readAt, state }: Batch, deliveries: Map<string, number>): Promise<PreparedBatch> {
-    const { handler, config, metrics } = this.deps;
-    const started = performance.now();
+  private async prepare({ entries, readAt, state, deliveries }: Batch): Promise<PreparedBatch> {
+    const { handler, metrics } = this.deps;
     metrics.batchSize.observe({ handler: handler.name }, entries.length);
     handler.onBatch?.(this.deps.handlerMetrics, entries.length);
-
-    // Each entry ends as exactly one commit item: an outcome of the handler, or a dead letter.
-    const items: PreparedItem[] = [];
-    const valid: ValidMessage[] = [];
-    const validSlots: number[] = [];
-    for (const [id, fieldList] of entries) {
-      if (fieldList === null) {
-        items.push({ entryId: id, outcome: { kind: 'skipped' } });
-        continue;
-      }
-      const raw = fieldsToRecord(fieldList);
-      const meta = { source: this.stream, id, raw, producedAt: Number.parseInt(id, 10), attempt: 1 }; // parseInt stops at the '-'
-      const delivered = deliveries.get(id) ?? 1;
-      if (delivered > config.MAX_DELIVERIES) {
-        items.push(this.deadLetterItem(meta, 'too_many_deliveries', `delivered ${delivered} times (MAX_DELIVERIES=${config.MAX_DELIVERIES})`, 0));
-        continue;
-      }
-      const parsed = handler.input.safeParse(raw);
-      if (!parsed.success) {
-        items.push(this.deadLetterItem(meta, 'invalid_input', formatIssues(parsed.error), 0));
-        continue;
-      }
-      validSlots.push(items.length);
-      valid.push({ meta, message: parsed.data });
-      items.push({ entryId: id, outcome: { kind: 'skipped' } });
-    }
-    const outcomes = await executeBatch(handler, this.env, valid, state);
-    outcomes.forEach((outcome, i) => {
-      items[validSlots[i]!] = this.itemFor(valid[i]!, outcome);
+    const inputs: RawInput[] = entries.map(([id, fieldList]) => {
+      const raw = fieldList === null ? {} : fieldsToRecord(fieldList);
+      // parseInt stops at the '-': the entry's time in ms.
+      const meta = { source: this.stream, id, raw, producedAt: Number.parseInt(id, 10), attempt: 1 };
+      return { meta, data: fieldList === null ? null : raw, deliveries: deliveries?.get(id) ?? 1 };
     });
-    return { items, valid, validSlots, readAt, started };
+    return prepareBatch(this.pipeline, inputs, readAt, state);
   }
 
-  /** Commits a prepared batch; messages whose guards conflicted run again on fresh data. */
-  private async commitPrepared({ items, valid, validSlots, readAt, started }: PreparedBatch): Promise<void> {
-    const { handler, metrics } = this.deps;
-    let roundItems = items.map((_, i) => i);
-    for (let round = 0; ; round++) {
-      const conflicted = await this.commit(roundItems.map((i) => items[i]!), roundItems, readAt);
-      if (conflicted.length === 0) break;
-      metrics.conflicts.inc({ handler: handler.name }, conflicted.length);
-      const pending = conflicted.map((slot) => validSlots.indexOf(slot)).filter((i) => i >= 0);
-      if (pending.length === 0) break;
-      if (round >= MAX_CONFLICT_ROUNDS) {
-        this.log.error({ count: pending.length }, 'messages still conflicting; leaving them pending for redelivery');
-        break;
-      }
-      const outcomes = await executeBatch(handler, this.env, pending.map((i) => valid[i]!));
-      pending.forEach((validIndex, k) => {
-        items[validSlots[validIndex]!] = this.itemFor(valid[validIndex]!, outcomes[k]!);
-      });
-      roundItems = pending.map((i) => validSlots[i]!);
-    }
-    metrics.batchSeconds.observe({ handler: handler.name }, (performance.now() - started) / 1000);
+  private async commit(batch: PreparedBatch): Promise<void> {
+    await commitBatch(this.commitEnv, batch);
+    for (const item of batch.items) if (item.entryId !== undefined) this.held.delete(item.entryId);
   }
-
-  private itemFor(message: ValidMessage, outcome: Outcome): PreparedItem {
-    switch (outcome.kind) {
-      case 'commit':
-        return { entryId: message.meta.id, recorder: outcome.recorder, outcome: { kind: outcome.via === 'handled' ? 'handled' : 'fallback' } };
-      case 'dead-letter':
-        return this.deadLetterItem(message.meta, outcome.reason, outcome.detail, outcome.attempts);
-      case 'leave-pending':
-        return { outcome: { kind: 'left-pending' } };
-    }
-  }
-
-  private deadLetterItem(
-    meta: ValidMessage['meta'],
-    reason: Parameters<typeof deadLetterFields>[0]['reason'],
-    detail: string,
-    attempts: number,
-  ): PreparedItem {
-    const fields = deadLetterFields({
-      handler: this.deps.handler.name,
-      sourceStream: this.stream,
-      sourceId: meta.id,
-      group: this.group,
-      reason,
-      detail,
-      attempts,
-      raw: meta.raw,
-      at: this.deps.now(),
-    });
-    return {
-      entryId: meta.id,
-      extraEmits: [{ stream: this.deps.config.DLQ_STREAM, fields, maxLen: this.deps.config.DLQ_MAXLEN }],
-      outcome: { kind: 'dead-letter', reason },
-    };
-  }
-
-  /**
-   * Commits, surviving a lost connection: the transaction either applied whole or not at all, and
-   * the stream's pending list says which (an applied commit acknowledged its entries). Returns
-   * the slots whose guards conflicted.
-   */
-  private async commit(batch: PreparedItem[], slots: number[], readAt: number): Promise<number[]> {
-    const { committer, committerConnection, metrics, handler, config } = this.deps;
-    let todo = batch.map((_, i) => i).filter((i) => batch[i]!.outcome.kind !== 'left-pending');
-    const source = { stream: this.stream, group: this.group, consumer: config.CONSUMER_NAME };
-    // Another consumer may reclaim entries idle past CLAIM_IDLE_MS. A batch held that long (an
-    // outage, a stall) is committed only for the entries still ours; a fresh batch cannot have
-    // been claimed, so the fast path pays nothing for this check. On one node the commit checks
-    // again, atomically with its writes; this check is what a cluster commit relies on.
-    if (this.deps.now() - readAt > config.CLAIM_IDLE_MS / 2) {
-      const owned = await this.pendingIds(todo.map((i) => batch[i]!.entryId).filter((id): id is string => id !== undefined));
-      const lost = todo.filter((i) => !owned.has(batch[i]!.entryId!));
-      if (lost.length > 0) {
-        metrics.commitFailures.inc({ handler: handler.name, kind: 'lost_ownership' }, lost.length);
-        this.log.warn({ count: lost.length }, 'entries were reclaimed by another consumer while held; leaving them to it');
-        todo = todo.filter((i) => owned.has(batch[i]!.entryId!));
-      }
-    }
-    for (;;) {
-      let report: CommitReport;
-      try {
-        report = await committer.commit(source, todo.map((i) => batch[i]!));
-      } catch (error) {
-        metrics.commitFailures.inc({ handler: handler.name, kind: 'connection' });
-        this.log.warn({ err: describeError(error), count: todo.length }, 'commit failed; checking what landed');
-        // Entries no longer pending for this consumer were committed (the transaction acked them)
-        // or were claimed by another consumer, which will finish them: either way not ours to redo.
-        await waitUntilReady(committerConnection);
-        await waitUntilReady(this.deps.commands);
-        const stillPending = await this.pendingIds(todo.map((i) => batch[i]!.entryId).filter((id): id is string => id !== undefined));
-        const landed = todo.filter((i) => !stillPending.has(batch[i]!.entryId!));
-        this.finish(landed.map((i) => batch[i]!), []);
-        todo = todo.filter((i) => stillPending.has(batch[i]!.entryId!));
-        if (todo.length === 0) return [];
-        continue;
-      }
-      if (report.lost.length > 0) {
-        metrics.commitFailures.inc({ handler: handler.name, kind: 'lost_ownership' }, report.lost.length);
-        this.log.warn({ count: report.lost.length }, 'entries were reclaimed by another consumer while held; their outputs were not written, leaving them to it');
-      }
-      this.finishSuperseded(report.superseded.map((k) => batch[todo[k]!]!));
-      const committed = report.committed.map((k) => todo[k]!);
-      this.finish(
-        committed.map((i) => batch[i]!),
-        report.effectFailures.map((f) => ({ ...f, item: todo[f.item] ?? -1 })),
-        batch,
-      );
-      return report.conflicted.map((k) => slots[todo[k]!]!);
-    }
-  }
-
-  /** Which of `ids` are pending for this consumer (delivered to it, not acknowledged). */
-  private async pendingIds(ids: string[]): Promise<Set<string>> {
-    if (ids.length === 0) return new Set();
-    const sorted = [...ids].sort(compareStreamIds);
-    const rows = (await this.deps.commands.call(
-      'XPENDING',
-      this.stream,
-      this.group,
-      sorted[0]!,
-      sorted[sorted.length - 1]!,
-      // Our pending list also holds the prefetched batch and the one being handled, which may fall inside the range.
-      ids.length + 3 * this.deps.config.BATCH_SIZE + 10,
-      this.deps.config.CONSUMER_NAME,
-    )) as [string, string, number, number][];
-    const wanted = new Set(ids);
-    return new Set(rows.map((row) => row[0]).filter((id) => wanted.has(id)));
-  }
-
-  /**
-   * Messages acknowledged without their effects because a later one had already been applied
-   * (onlyIfNewer): only what their onSkip hook records counts, not the handler's other updates.
-   */
-  private finishSuperseded(items: readonly PreparedItem[]): void {
-    if (items.length === 0) return;
-    applyMetricCallsCoalesced(items.flatMap((item) => (item.recorder ? [item.recorder.skippedMetricCalls()] : [])));
-    this.deps.metrics.messages.inc({ handler: this.deps.handler.name, outcome: 'superseded' }, items.length);
-  }
-
-  /** After a commit: metrics, failed-effect hooks and dead letters, then the scheduled jobs. */
-  private finish(
-    committed: (PreparedItem)[],
-    effectFailures: { item: number; effect: unknown; error: Error }[],
-    batch: (PreparedItem)[] = [],
-  ): void {
-    const { metrics, handler } = this.deps;
-    // Failure hooks first: they may queue metric updates that the apply loop below then applies.
-    for (const failure of effectFailures) {
-      metrics.commitFailures.inc({ handler: handler.name, kind: 'effect' });
-      const effect = failure.effect as { onFail?: () => void } | undefined;
-      effect?.onFail?.();
-      const item = batch[failure.item];
-      this.log.error({ err: failure.error.message, entry: item?.entryId, effect }, 'an effect failed inside a committed transaction');
-    }
-    const jobs: ScheduledJob[] = [];
-    const outcomes = new Map<string, number>();
-    const deadLetters = new Map<string, number>();
-    const metricCalls = [];
-    for (const item of committed) {
-      if (item.recorder) {
-        metricCalls.push(item.recorder.metricCalls);
-        jobs.push(...item.recorder.jobs);
-      }
-      const outcome = item.outcome;
-      outcomes.set(outcome.kind, (outcomes.get(outcome.kind) ?? 0) + 1);
-      if (outcome.kind === 'dead-letter') deadLetters.set(outcome.reason, (deadLetters.get(outcome.reason) ?? 0) + 1);
-    }
-    applyMetricCallsCoalesced(metricCalls);
-    for (const [outcome, count] of outcomes) metrics.messages.inc({ handler: handler.name, outcome }, count);
-    for (const [reason, count] of deadLetters) metrics.deadLetters.inc({ handler: handler.name, reason }, count);
-    if (jobs.length > 0) {
-      this.deps.jobs.add(jobs).catch((error: unknown) => this.log.error({ err: describeError(error), jobs: jobs.length }, 'could not schedule jobs'));
-    }
-  }
-}
-
-type PreparedItem = CommitItem & { outcome: OutcomeLabel };
-
-interface PreparedBatch {
-  readonly items: PreparedItem[];
-  readonly valid: ValidMessage[];
-  /** Where each valid message's item sits in `items`. */
-  readonly validSlots: number[];
-  readonly readAt: number;
-  readonly started: number;
-}
-
-type OutcomeLabel =
-  | { kind: 'handled' | 'fallback' | 'skipped' | 'left-pending' }
-  | { kind: 'dead-letter'; reason: Parameters<typeof deadLetterFields>[0]['reason'] };
-
-export function formatIssues(error: z.ZodError): string {
-  return JSON.stringify(error.issues.map((issue) => ({ path: issue.path.join('.'), code: issue.code, message: issue.message })));
 }

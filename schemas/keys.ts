@@ -11,22 +11,36 @@ export const streams = {
   governorEvents: 'quantum:stream:governor.events',
   budgetViolation: 'quantum:stream:budget.violation',
   deadLetter: 'quantum:stream:dlq',
+  /** Ours: counterfactual outcomes of decisions that changed exposure (docs/outcomes.md). */
+  gatesOutcome: 'quantum:stream:gates.outcome',
 } as const;
 
 export const keys = {
   portfolioState: 'quantum:state:portfolio',
   /** Latest portfolio heat, written by the heat gate for the budget engine and dashboards. */
   portfolioHeat: 'quantum:portfolio:heat',
-  positionSnapshot: (symbol: string) => `quantum:position:snapshot:${symbol}`,
+  /**
+   * The Position Ledger's (P3.3) hash: position_amt, side, entry_price, mark_price,
+   * unrealized_pnl, leverage, ts_epoch, with a TTL. Not ours: read, never written or deleted.
+   */
+  p33PositionSnapshot: (symbol: string) => `quantum:position:snapshot:${symbol}`,
+  /** The pattern P3.3's hashes match, for SCAN (never KEYS). */
+  p33PositionSnapshotPattern: 'quantum:position:snapshot:*',
+  /** Our materialised view of quantum:stream:position.snapshot: one hash per symbol, written only by position-snapshot. */
+  position: (symbol: string) => `quantum:gates:position:${symbol}`,
   /** The stream id of the snapshot last applied for a symbol: outlives a closed position's hash, so an older snapshot cannot come back. */
-  positionAppliedId: (symbol: string) => `quantum:position:applied_id:${symbol}`,
-  /** Symbols with a non-zero position; lets every gate read all positions without KEYS. */
-  activePositions: 'quantum:position:active_symbols',
+  positionAppliedId: (symbol: string) => `quantum:gates:position_applied_id:${symbol}`,
+  /** Symbols with a non-zero position in our view; lets every gate read all positions without KEYS. Our own (the originals had no such index). */
+  activePositions: 'quantum:gates:positions:active_symbols',
+  /** Symbols that have a P3.3 hash, as the position-index job last found them by SCAN. */
+  p33PositionIndex: 'quantum:gates:positions:p33_symbols',
   harvestProposal: (symbol: string) => `quantum:harvest:proposal:${symbol}`,
   marketState: (symbol: string) => `quantum:state:market:${symbol}`,
   killSwitch: 'quantum:kill',
   permit: (planId: string) => `quantum:permit:${planId}`,
   governorBlock: (planId: string) => `quantum:governor:block:${planId}`,
+  /** Ours: a plan_id that was permitted once (value: the plan's fingerprint), kept far longer than the permit. */
+  governorPermitted: (planId: string) => `quantum:gates:permitted:${planId}`,
   budget: (symbol: string) => `quantum:portfolio:budget:${symbol}`,
   clusterStress: (clusterId: string) => `quantum:cluster:stress:${clusterId}`,
   heatByPlan: (planId: string) => `quantum:harvest:heat:by_plan:${planId}`,
@@ -46,4 +60,10 @@ export const keys = {
   budgetPortfolioLkg: 'quantum:portfolio:state:lkg',
   /** Marks a risk-budget scheduler tick as computed (guarded at commit), so no tick is applied twice. */
   budgetTickDone: (tickId: string) => `quantum:dedupe:p28:${tickId}`,
+  /** Ours: a followed decision (its exposure, entry price, worst sample so far). */
+  outcomeFollowUp: (id: string) => `quantum:gates:outcome:${id}`,
+  /** Ours: marks one horizon's sample of a followed decision as written (idempotent samples). */
+  outcomeSample: (id: string, horizon: string) => `quantum:gates:outcome:${id}:sample:${horizon}`,
+  /** Ours: followed decisions by the time of their last sample, to bound how many are pending. */
+  outcomePending: 'quantum:gates:outcome:pending',
 } as const;

@@ -1,3 +1,4 @@
+import { isCrossSite } from './cross-site.js';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { RiskBudgetConfig } from '../../handlers/risk-budget/config.js';
@@ -77,6 +78,15 @@ export function budgetApi(services: RuntimeServices, options: BudgetApiOptions =
 
     app.post('/test/inject_portfolio_state', async (request, reply) => {
       if (!config.P28_TEST_MODE) return reply.code(403).send({ error: 'test_mode_disabled', detail: 'Test mode not enabled (P28_TEST_MODE=0)' });
+      if (isCrossSite(request)) {
+        log.warn({ origin: request.headers.origin, fetchSite: request.headers['sec-fetch-site'] }, 'TEST: refused a cross-site portfolio injection');
+        return reply.code(403).send({
+          error: 'cross_site_refused',
+          detail:
+            'Cross-site request refused, even with P28_TEST_MODE=1: a web page must not move the portfolio state. ' +
+            'Call it from the host itself without a browser, e.g. curl -X POST http://127.0.0.1:PORT/test/inject_portfolio_state -H "content-type: application/json" -d \'{"equity_usd": 10000}\'',
+        });
+      }
       const input = requestInput(request);
       if (input === undefined) return badRequestBody(reply);
       const parsed = injectPortfolioBody.safeParse(input);

@@ -2,10 +2,12 @@ import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
 import type { Queue } from 'bullmq';
-import type { FastifyPluginAsync } from 'fastify';
+import { hostname } from 'node:os';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import { streams } from '../../schemas/keys.js';
 import type { AnyHandler } from '../handler.js';
 import type { RuntimeServices } from '../runtime.js';
-import { disabledMessage, isEnabled, parseDashboardAuth, requireAccess, type DashboardAuth } from './auth.js';
+import { credentialsOf, disabledMessage, isEnabled, parseDashboardAuth, requireAccess, type DashboardAuth } from './auth.js';
 
 export const DASHBOARD_PATH = '/admin/queues';
 
@@ -15,12 +17,74 @@ export function handlerQueueNames(handlers: readonly Pick<AnyHandler, 'trigger'>
   return [...new Set(names)];
 }
 
+/** What each queue is for, from its handler's own description: the board shows it under the name. */
+export function queueDescriptions(handlers: readonly Pick<AnyHandler, 'trigger' | 'description'>[]): Map<string, string> {
+  const descriptions = new Map<string, string>();
+  for (const h of handlers) if (h.trigger.kind !== 'stream' && !descriptions.has(h.trigger.queue)) descriptions.set(h.trigger.queue, h.description);
+  return descriptions;
+}
+
 export interface DashboardSources {
-  readonly handlers: readonly Pick<AnyHandler, 'trigger'>[];
+  readonly handlers: readonly Pick<AnyHandler, 'trigger' | 'description'>[];
   /** Opens (or returns) the process's Queue for a name. */
   queue(name: string): Queue;
   /** Every queue the process has opened so far, including those ctx.schedule opened. */
   openQueues(): readonly Queue[];
+  /** Records a write made through the board (retry, clean, remove a job or scheduler, pause...). */
+  audit?(fields: Record<string, string>): Promise<void>;
+}
+
+const READ_ONLY_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/** bull-board's page links a stylesheet on an outside font host; the board reads fine in system fonts. */
+const OUTSIDE_FONTS = /<link[^>]*\bhttps:\/\/fonts\.(?:googleapis|gstatic)\.com[^>]*>\s*/g;
+
+const RETRY_ALL = new RegExp(`^${DASHBOARD_PATH}/api/queues/([^/]+)/retry/([^/?]+)`);
+const RETRY_JOB = new RegExp(`^${DASHBOARD_PATH}/api/queues/([^/]+)/([^/]+)/retry(?:[?]|$)`);
+
+/**
+ * Why a board request must be refused, or undefined. A completed job has had its effect (a
+ * cooldown_expired event, a tick's budgets): running it again would repeat it, so the board
+ * offers no retry of completed jobs and the API refuses one.
+ */
+export async function refusedRetry(method: string, url: string, queueOf: (name: string) => Pick<Queue, 'getJobState'> | undefined): Promise<string | undefined> {
+  if (method !== 'PUT') return undefined;
+  const all = RETRY_ALL.exec(url);
+  if (all) return all[2] === 'completed' ? 'completed jobs are not retried: their effect already happened' : undefined;
+  const one = RETRY_JOB.exec(url);
+  if (!one) return undefined;
+  const queue = queueOf(decodeURIComponent(one[1]!));
+  const state = queue ? await queue.getJobState(decodeURIComponent(one[2]!)) : undefined;
+  return state === 'completed' ? 'a completed job is not retried: its effect already happened' : undefined;
+}
+
+/** The board's HTML without requests to outside hosts: an operator's browser asks only this server. */
+export function withoutOutsideFonts(html: string): string {
+  return html.replace(OUTSIDE_FONTS, '');
+}
+
+/** Who made a request the guard let through: the basic-auth user, "token", or "loopback". */
+function actorOf(request: FastifyRequest): string {
+  const presented = credentialsOf(request.headers.authorization);
+  if (presented.kind === 'basic') return presented.user;
+  if (presented.kind === 'bearer') return 'token';
+  return `loopback ${request.ip}`;
+}
+
+/**
+ * The board's writes as the CLI records its own (cli/audit.ts): a bull_board event with the
+ * actor, host and time (ts, milliseconds). The board asks no reason; `request` says what was done.
+ */
+export function boardActionFields(request: FastifyRequest, status: number, now: number): Record<string, string> {
+  return {
+    event: 'bull_board',
+    actor: actorOf(request),
+    host: hostname(),
+    ts: String(now),
+    reason: '',
+    request: `${request.method} ${request.url.split('?')[0]}`,
+    status: String(status),
+  };
 }
 
 /**
@@ -40,9 +104,11 @@ export function dashboardRoutes(sources: DashboardSources, auth: DashboardAuth):
     }
 
     const shown = new Set<string>();
+    const descriptions = queueDescriptions(sources.handlers);
     const adapters = handlerQueueNames(sources.handlers).map((name) => {
       shown.add(name);
-      return new BullMQAdapter(sources.queue(name));
+      const description = descriptions.get(name);
+      return new BullMQAdapter(sources.queue(name), description === undefined ? {} : { description });
     });
     const serverAdapter = new FastifyAdapter();
     const board = createBullBoard({
@@ -66,6 +132,18 @@ export function dashboardRoutes(sources: DashboardSources, auth: DashboardAuth):
           board.addQueue(new BullMQAdapter(queue));
         }
       });
+      scope.addHook('preHandler', async (request, reply) => {
+        const refusal = await refusedRetry(request.method, request.url, (name) => sources.openQueues().find((q) => q.name === name));
+        if (refusal !== undefined) return reply.code(409).send({ error: 'refused', message: refusal });
+      });
+      scope.addHook('onSend', async (_request, reply, payload) => {
+        const type = String(reply.getHeader('content-type') ?? '');
+        return typeof payload === 'string' && type.startsWith('text/html') ? withoutOutsideFonts(payload) : payload;
+      });
+      scope.addHook('onResponse', async (request, reply) => {
+        if (READ_ONLY_METHODS.has(request.method) || reply.statusCode === 401 || reply.statusCode === 403) return;
+        await sources.audit?.(boardActionFields(request, reply.statusCode, Date.now()));
+      });
       await scope.register(serverAdapter.registerPlugin(), { prefix: DASHBOARD_PATH });
     });
   };
@@ -80,6 +158,13 @@ export function dashboardPlugin(services: RuntimeServices): FastifyPluginAsync {
       handlers: services.handlers.map((h) => h.handler),
       queue: (name) => services.jobs.queue(name),
       openQueues: () => services.jobs.allQueues(),
+      audit: async (fields) => {
+        services.logger.warn({ audit: fields }, `bull-board: ${fields.request} by ${fields.actor}`);
+        const stream = services.env.STREAM_EVENTS || streams.governorEvents;
+        await services.redis.xadd(stream, '*', ...Object.entries(fields).flat()).catch((error: unknown) => {
+          services.logger.error({ err: error, audit: fields }, 'bull-board action not recorded on the events stream');
+        });
+      },
     },
     auth,
   );

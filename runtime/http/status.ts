@@ -1,8 +1,10 @@
+import { killSwitchBlocks } from '../../domain/kill-switch.js';
 import { keys, streams } from '../../schemas/keys.js';
 import { readBacklog, type GroupBacklog } from '../backlog.js';
 import { isReady } from '../redis.js';
 import type { RuntimeServices } from '../runtime.js';
 import { fieldsToRecord, parseNumber } from '../../schemas/fields.js';
+import { outcomesStatus, type OutcomesStatus } from './status-outcomes.js';
 
 /**
  * The JSON behind GET /status and the status page. snake_case like the streams' own fields.
@@ -21,6 +23,8 @@ export interface GatesStatus {
   /** Newest first: heat-gate downgrades and governor permits and blocks. */
   readonly decisions: readonly Decision[] | null;
   readonly dead_letter: { readonly stream: string; readonly length: number } | null;
+  /** Cumulative counterfactual PnL of the decisions that changed exposure (docs/outcomes.md). */
+  readonly outcomes: OutcomesStatus | null;
   /** One line per section that could not be read; that section is null. */
   readonly errors: readonly string[];
 }
@@ -130,7 +134,7 @@ export interface StatusSources {
   metrics(): Promise<readonly MetricJson[]>;
   redisReady(): boolean;
   now(): number;
-  readonly streams: { readonly calibrated: string; readonly governorEvents: string; readonly deadLetter: string };
+  readonly streams: { readonly calibrated: string; readonly governorEvents: string; readonly deadLetter: string; readonly outcomes?: string };
   readonly heatThresholds: { readonly min: number; readonly max: number } | null;
 }
 
@@ -147,6 +151,9 @@ export interface StatusOptions {
 
 export const defaultStatusOptions: StatusOptions = { historySize: 120, decisionLimit: 20, maxSymbols: 200, timeoutMs: 2000 };
 
+/** Outcome samples read for the cumulative PnL chart. */
+const OUTCOME_SAMPLES = 1000;
+
 export async function collectStatus(sources: StatusSources, options: StatusOptions = defaultStatusOptions): Promise<GatesStatus> {
   const errors: string[] = [];
   const section = async <T>(name: string, read: () => Promise<T>): Promise<T | null> => {
@@ -158,7 +165,7 @@ export async function collectStatus(sources: StatusSources, options: StatusOptio
     }
   };
   const { redis } = sources;
-  const [metrics, backlog, heatHash, calibrated, governorEvents, budgets, kill, disarm, dlqLength] = await Promise.all([
+  const [metrics, backlog, heatHash, calibrated, governorEvents, budgets, kill, disarm, dlqLength, outcomeEntries] = await Promise.all([
     section('metrics', () => sources.metrics()),
     section('consumer groups', () => sources.backlog()),
     section('portfolio heat', () => redis.hgetall(keys.portfolioHeat)),
@@ -167,11 +174,12 @@ export async function collectStatus(sources: StatusSources, options: StatusOptio
     section('budgets', () => readBudgets(redis, options.maxSymbols)),
     section('kill switch', async () => {
       const value = await redis.get(keys.killSwitch);
-      // The governor blocks everything on quantum:kill=1, and only on that value.
-      return { active: value === '1', value };
+      // The governor's own definition: any value but absent, "0", "false" and "" blocks.
+      return { active: killSwitchBlocks(value), value };
     }),
     section('disarm', () => readDisarm(redis)),
     section('dead letters', () => redis.xlen(sources.streams.deadLetter)),
+    section('outcomes', () => redis.xrevrange(sources.streams.outcomes ?? streams.gatesOutcome, '+', '-', 'COUNT', OUTCOME_SAMPLES)),
   ]);
 
   const heat: HeatStatus | null =
@@ -199,6 +207,7 @@ export async function collectStatus(sources: StatusSources, options: StatusOptio
     disarm,
     decisions,
     dead_letter: dlqLength === null ? null : { stream: sources.streams.deadLetter, length: dlqLength },
+    outcomes: outcomeEntries === null ? null : outcomesStatus(outcomeEntries),
     errors,
   };
 }
@@ -372,7 +381,7 @@ async function readBudgets(redis: StatusRedis, maxSymbols: number): Promise<Budg
   const symbols = (await redis.smembers(keys.activePositions)).sort().slice(0, maxSymbols);
   return Promise.all(
     symbols.map(async (symbol) => {
-      const [budget, position] = await Promise.all([redis.hgetall(keys.budget(symbol)), redis.hgetall(keys.positionSnapshot(symbol))]);
+      const [budget, position] = await Promise.all([redis.hgetall(keys.budget(symbol)), redis.hgetall(keys.position(symbol))]);
       return budgetRow(symbol, budget, position);
     }),
   );
@@ -461,7 +470,7 @@ export function statusSourcesFrom(services: RuntimeServices): StatusSources {
     metrics: () => services.registry.getMetricsAsJSON(),
     redisReady: () => isReady(services.redis),
     now: Date.now,
-    streams: { calibrated, governorEvents, deadLetter: services.config.DLQ_STREAM },
+    streams: { calibrated, governorEvents, deadLetter: services.config.DLQ_STREAM, outcomes: services.env.OUTCOME_STREAM?.trim() || streams.gatesOutcome },
     heatThresholds: numericConfig(heatGate?.config, 'HEAT_MIN', 'HEAT_MAX'),
   };
 }

@@ -53,7 +53,8 @@ describe('the gates on a three-master Redis Cluster', () => {
       ),
     );
     expect(new Set(slots).size).toBe(slots.length);
-    expect((await runtime.server.inject({ url: '/ready' })).statusCode).toBe(200);
+    const ready = await runtime.server.inject({ url: '/ready' });
+    expect(ready.statusCode, ready.body).toBe(200);
   });
 
   it('runs the heat gate seed scenarios: COLD, WARM, HOT, PARTIAL passes', async () => {

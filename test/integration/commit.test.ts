@@ -40,7 +40,7 @@ describe('TransactionCommitter on a real redis-server', () => {
       { entryId: a, recorder: recorder((r) => r.emit('out', { n: '0' })) },
       { entryId: b, extraEmits: [{ stream: 'dlq', fields: { reason: 'x' }, maxLen: 0 }] },
     ]);
-    expect(report).toEqual({ committed: [0, 1], conflicted: [], lost: [], superseded: [], effectFailures: [] });
+    expect(report).toEqual({ committed: [0, 1], conflicted: [], lost: [], superseded: [], withheld: [], waiting: [], effectFailures: [] });
     expect(await redis.client.xlen('out')).toBe(1);
     expect(await redis.client.xlen('dlq')).toBe(1);
     expect((await redis.client.xpending('s', 'g'))[0]).toBe(0);
@@ -104,17 +104,30 @@ describe('TransactionCommitter on a real redis-server', () => {
     expect(await redis.client.exists('out')).toBe(0);
   });
 
-  it('reports a command Redis rejects inside the transaction; the rest of it stands', async () => {
-    const [a] = await deliver(1);
+  it('withholds a message whose write Redis would reject: none of its writes, no ack; the others commit', async () => {
+    const [a, b] = await deliver(2);
     await redis.client.set('not-a-hash', 'x');
     const report = await new TransactionCommitter(connection, 0).commit({ stream: 's', group: 'g', consumer: 'c' }, [
-      { entryId: a, recorder: recorder((r) => (r.putHash('not-a-hash', { f: 'v' }), r.emit('out', { n: 'a' }))) },
+      { entryId: a, recorder: recorder((r) => (r.emit('out', { n: 'a' }), r.putHash('not-a-hash', { f: 'v' }))) },
+      { entryId: b, recorder: recorder((r) => r.emit('out', { n: 'b' })) },
     ]);
-    expect(report.committed).toEqual([0]);
+    expect(report.committed).toEqual([1]);
+    expect(report.withheld).toEqual([0]);
     expect(report.effectFailures).toHaveLength(1);
     expect(report.effectFailures[0]!.error.message).toMatch(/WRONGTYPE/);
-    expect(await redis.client.xlen('out')).toBe(1);
-    expect((await redis.client.xpending('s', 'g'))[0]).toBe(0);
+    expect((await redis.client.xrange('out', '-', '+')).map(([, f]) => f[1])).toEqual(['b']);
+    const pending = (await redis.client.xpending('s', 'g', '-', '+', 10)) as [string][];
+    expect(pending.map(([id]) => id)).toEqual([a]);
+  });
+
+  it('a dead letter that cannot be written keeps its message pending', async () => {
+    const [a] = await deliver(1);
+    await redis.client.set('dlq', 'x');
+    const report = await new TransactionCommitter(connection, 0).commit({ stream: 's', group: 'g', consumer: 'c' }, [
+      { entryId: a, extraEmits: [{ stream: 'dlq', fields: { reason: 'x' }, maxLen: 0 }] },
+    ]);
+    expect(report.withheld).toEqual([0]);
+    expect((await redis.client.xpending('s', 'g'))[0]).toBe(1);
   });
 
   it('sends a command too large for the batched-commands script as itself, in order, with failures on the right message', async () => {
@@ -127,12 +140,14 @@ describe('TransactionCommitter on a real redis-server', () => {
       { entryId: b, recorder: recorder((r) => r.emit('out', { n: 'b', ...wide })) },
       { entryId: c, recorder: recorder((r) => (r.putHash('not-a-hash', { f: 'v' }), r.emit('out', { n: 'c' }))) },
     ]);
-    expect(report.committed).toEqual([0, 1, 2]);
+    expect(report.committed).toEqual([0, 1]);
+    expect(report.withheld).toEqual([2]);
     expect(report.effectFailures.map((f) => [f.item, f.error.message.slice(0, 9)])).toEqual([[2, 'WRONGTYPE']]);
     const outputs = await redis.client.xrange('out', '-', '+');
-    expect(outputs.map(([, f]) => f[1])).toEqual(['a', 'b', 'c']);
+    expect(outputs.map(([, f]) => f[1])).toEqual(['a', 'b']);
     expect(outputs[1]![1]).toHaveLength(2 + 10_000);
-    expect((await redis.client.xpending('s', 'g'))[0]).toBe(0);
+    const pending = (await redis.client.xpending('s', 'g', '-', '+', 10)) as [string][];
+    expect(pending.map(([id]) => id)).toEqual([c]);
   });
 
   it('applies every kind of effect inside the one transaction', async () => {
@@ -157,7 +172,7 @@ describe('TransactionCommitter on a real redis-server', () => {
         }),
       },
     ]);
-    expect(report).toEqual({ committed: [0], conflicted: [], lost: [], superseded: [], effectFailures: [] });
+    expect(report).toEqual({ committed: [0], conflicted: [], lost: [], superseded: [], withheld: [], waiting: [], effectFailures: [] });
     expect(await redis.client.hgetall('snapshot')).toEqual({ fresh: '1' });
     expect(await redis.client.ttl('snapshot')).toBeGreaterThan(50);
     expect(await redis.client.get('flag')).toBe('on');
@@ -180,7 +195,7 @@ describe('TransactionCommitter on a real redis-server', () => {
       { entryId: b, recorder: recorder((r) => (r.emit('out', { n: 'b' }), r.setKey('k:b', '1'))) },
       { entryId: c, extraEmits: [{ stream: 'dlq', fields: { reason: 'x' }, maxLen: 0 }] },
     ]);
-    expect(report).toEqual({ committed: [0], conflicted: [], lost: [1, 2], superseded: [], effectFailures: [] });
+    expect(report).toEqual({ committed: [0], conflicted: [], lost: [1, 2], superseded: [], withheld: [], waiting: [], effectFailures: [] });
     expect((await redis.client.xrange('out', '-', '+')).map(([, f]) => f[1])).toEqual(['a']);
     expect(await redis.client.exists('k:a', 'k:b', 'dlq')).toBe(1);
     // b stays pending for the consumer that reclaimed it, which will write its outputs.
@@ -197,7 +212,7 @@ describe('TransactionCommitter on a real redis-server', () => {
       { entryId: c, recorder: newest('4-9', 'c') },
       { entryId: d, recorder: newest('5-0', 'd') }, // the same id again: a redelivery applies again
     ]);
-    expect(report).toEqual({ committed: [0, 1, 3], conflicted: [], lost: [], superseded: [2], effectFailures: [] });
+    expect(report).toEqual({ committed: [0, 1, 3], conflicted: [], lost: [], superseded: [2], withheld: [], waiting: [], effectFailures: [] });
     expect((await redis.client.xrange('out', '-', '+')).map(([, f]) => f[1])).toEqual(['a', 'b', 'd']);
     expect(await redis.client.get('order')).toBe('5-0');
     expect((await redis.client.xpending('s', 'g'))[0]).toBe(0);

@@ -85,8 +85,37 @@ describe('operator pages behind authentication (server.inject)', () => {
 
   it('lists the queue of every hosted schedule or queue handler in the board API', async () => {
     const response = await withBasic.server.inject({ url: '/admin/queues/api/queues', headers: { authorization: RIGHT } });
-    const names = (response.json() as { queues: { name: string }[] }).queues.map((q) => q.name);
-    expect(names.sort()).toEqual([...queueNames].sort());
+    const queues = (response.json() as { queues: { name: string; description?: string }[] }).queues;
+    expect(queues.map((q) => q.name).sort()).toEqual([...queueNames].sort());
+    // Each says what it is for: the handler's own description.
+    for (const queue of queues) expect(queue.description).toBe(hosted.find((h) => h.trigger.kind !== 'stream' && h.trigger.queue === queue.name)?.description);
+    expect(queues.every((q) => (q.description ?? '').length > 0)).toBe(true);
+  });
+
+  it("serves the board's page without asking any outside font host", async () => {
+    const page = await withBasic.server.inject({ url: '/admin/queues', headers: { authorization: RIGHT } });
+
+    expect(page.statusCode).toBe(200);
+    expect(page.body).toContain('<div id="root">');
+    expect(page.body).not.toMatch(/fonts\.(googleapis|gstatic)\.com/);
+    expect(page.body).not.toMatch(/(href|src)="https?:\/\//);
+  });
+
+  it('refuses to retry a completed job (its effect already happened), one by one or all at once', async () => {
+    const queue = withBasic.services.jobs.queue('qg-probe-completed');
+    await queue.add('probe', { n: 1 }, { jobId: 'done-1' });
+    const job = await queue.getJob('done-1');
+    // Marked completed by hand: no worker consumes this probe queue.
+    await redis.client.multi().lrem(`bull:qg-probe-completed:wait`, 0, 'done-1').zadd(`bull:qg-probe-completed:completed`, Date.now(), 'done-1').exec();
+    expect(await queue.getJobState(job!.id!)).toBe('completed');
+    await withBasic.server.inject({ url: '/admin/queues/api/queues', headers: { authorization: RIGHT } }); // the board picks the queue up
+
+    const one = await withBasic.server.inject({ method: 'PUT', url: '/admin/queues/api/queues/qg-probe-completed/done-1/retry', headers: { authorization: RIGHT } });
+    const all = await withBasic.server.inject({ method: 'PUT', url: '/admin/queues/api/queues/qg-probe-completed/retry/completed', headers: { authorization: RIGHT } });
+
+    expect(one.statusCode).toBe(409);
+    expect(all.statusCode).toBe(409);
+    expect(await queue.getJobState('done-1')).toBe('completed');
   });
 
   it('shows a queue the process opened later for ctx.schedule, without it being named anywhere', async () => {
@@ -115,6 +144,27 @@ describe('operator pages behind authentication (server.inject)', () => {
     const headers = authorization === undefined ? {} : { authorization };
     expect((await withToken.server.inject({ url: '/admin/queues', headers })).statusCode).toBe(code);
     expect((await withToken.server.inject({ url: '/status', headers })).statusCode).toBe(code);
+  });
+
+  it('records each board write with its actor, host and time on the governor events stream; a refused one records nothing', async () => {
+    const actions = async () =>
+      (await redis.client.xrange('quantum:stream:governor.events', '-', '+'))
+        .map(([, fields]) => Object.fromEntries(Array.from({ length: fields.length / 2 }, (_, i) => [fields[2 * i]!, fields[2 * i + 1]!])))
+        .filter((event) => event.event === 'bull_board');
+    const before = (await actions()).length;
+    const url = `/admin/queues/api/queues/${queueNames[0]}/clean/completed`;
+
+    expect((await withBasic.server.inject({ method: 'PUT', url, headers: { authorization: basic(USER, 'wrong-password') } })).statusCode).toBe(401);
+    const done = await withBasic.server.inject({ method: 'PUT', url, headers: { authorization: RIGHT } });
+
+    expect(done.statusCode).toBeLessThan(400);
+    // onResponse runs once the answer is sent, so the record lands just after inject resolves.
+    await waitFor(async () => (await actions()).length > before);
+    const recorded = (await actions()).slice(before);
+    expect(recorded).toHaveLength(1);
+    expect(recorded[0]).toMatchObject({ event: 'bull_board', request: `PUT ${url}`, actor: USER, status: String(done.statusCode), reason: '' });
+    expect(recorded[0]!.host).toMatch(/\S/);
+    expect(Number(recorded[0]!.ts)).toBeGreaterThan(1_700_000_000_000);
   });
 
   it.each(['/admin/queues', '/admin/queues/api/queues', '/', '/status'])(

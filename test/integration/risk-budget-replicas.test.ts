@@ -14,7 +14,7 @@ describe('risk-budget with two runtime processes on one Redis', () => {
   it('computes every scheduler tick exactly once, whichever replica takes it', async () => {
     const r = redis.client;
     await r.hset(keys.portfolioState, { equity_usd: '100000', timestamp: String(Math.floor(Date.now() / 1000)) });
-    await r.hset(keys.positionSnapshot('BTCUSDT'), { symbol: 'BTCUSDT', position_notional_usd: '50000', sigma: '1.3' });
+    await r.hset(keys.position('BTCUSDT'), { symbol: 'BTCUSDT', position_notional_usd: '50000', sigma: '1.3' });
     await r.sadd(keys.activePositions, 'BTCUSDT');
 
     const env = { HANDLERS: 'risk-budget', BUDGET_COMPUTE_INTERVAL_SEC: '1' };

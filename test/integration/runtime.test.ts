@@ -127,8 +127,9 @@ describe('runtime on a real redis-server', () => {
   });
 
   it('resolves racing claims with the commit guard: exactly one winner, the others re-run and see it', async () => {
-    const runtime = await start([claimer]);
+    // Written before the start, so all 20 land in one batch and race inside one commit.
     await produce(redis.client, IN, Array.from({ length: 20 }, (_, i) => ({ n: String(i), key: 'test:claim' })));
+    const runtime = await start([claimer]);
     const out = await waitFor(async () => {
       const entries = await readStream(redis.client, OUT);
       return entries.length === 20 ? entries : undefined;
@@ -202,7 +203,7 @@ describe('runtime on a real redis-server', () => {
     // Another replica takes it over, as XAUTOCLAIM does past CLAIM_IDLE_MS.
     const claimed = (await redis.client.xautoclaim(IN, 'slow', 'other-replica', 200, '0-0', 'COUNT', 10)) as [string, [string, string[]][]];
     expect(claimed[1].map(([entry]) => entry)).toEqual([id]);
-    await waitFor(async () => (await runtime.server.inject({ url: '/metrics' })).body.includes('kind="lost_ownership"'), { what: 'lost ownership seen' });
+    await waitFor(async () => (await runtime.server.inject({ url: '/metrics' })).body.includes('cause="lost_ownership"'), { what: 'lost ownership seen' });
     expect(await redis.client.xlen(OUT)).toBe(0);
     const pending = (await redis.client.xpending(IN, 'slow', '-', '+', 10)) as [string, string, number, number][];
     expect(pending.map(([, owner]) => owner)).toEqual(['other-replica']);
@@ -215,7 +216,7 @@ describe('runtime on a real redis-server', () => {
     const [id] = await produce(redis.client, IN, [{ n: 'held', hold_ms: '500' }]);
     await waitFor(async () => (await pendingCount(redis.client, IN, 'slow')) === 1, { what: 'delivered' });
     await redis.client.xclaim(IN, 'slow', 'other-replica', 0, id!);
-    await waitFor(async () => (await runtime.server.inject({ url: '/metrics' })).body.includes('kind="lost_ownership"'), { what: 'lost ownership seen' });
+    await waitFor(async () => (await runtime.server.inject({ url: '/metrics' })).body.includes('cause="lost_ownership"'), { what: 'lost ownership seen' });
     expect(await redis.client.xlen(OUT)).toBe(0);
     const pending = (await redis.client.xpending(IN, 'slow', '-', '+', 10)) as [string, string, number, number][];
     expect(pending.map(([entry, owner]) => [entry, owner])).toEqual([[id, 'other-replica']]);

@@ -2,7 +2,8 @@ import { spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { freePort } from '../support/redis-server.js';
+import { isListening } from '../../runtime/local-redis.js';
+import { freePort, startTestRedis } from '../support/redis-server.js';
 import { waitFor } from '../support/runtime.js';
 
 const root = resolve(import.meta.dirname, '../..');
@@ -43,6 +44,20 @@ describe('npm start', () => {
     }
   });
 
+  it('keeps REDIS_DB for the private redis-server: a database it does not have stops the start, and the server with it', async () => {
+    const redisPort = await freePort();
+    const run = launch({ REDIS_PORT: String(redisPort), REDIS_DB: '99', PORT: String(await freePort()) });
+    try {
+      expect(await run.exited).toBe(1);
+      expect(run.output()).toMatch(/REDIS_DB: Redis at redis:\/\/127\.0\.0\.1:\d+\/99 has no database 99/);
+      expect(run.output()).not.toContain('    at ');
+      expect(await isListening('127.0.0.1', redisPort)).toBe(false);
+    } finally {
+      run.child.kill('SIGKILL');
+      rmSync(resolve(root, '.data', 'redis', 'appendonlydir'), { recursive: true, force: true });
+    }
+  });
+
   it('says how to get Redis when none answers and redis-server is not installed', async () => {
     const run = launch({ REDIS_PORT: String(await freePort()), PATH: '/nonexistent' });
     expect(await run.exited).toBe(1);
@@ -55,5 +70,53 @@ describe('npm start', () => {
     for (const name of ['PORT', 'HEAT_MAX', 'DASHBOARD_PASSWORD']) expect(run.output()).toContain(`${name}:`);
     expect(run.output()).not.toContain('short');
     expect(run.output()).not.toContain('hunter2');
+  });
+});
+
+describe('npm start under a supervisor', () => {
+  it('a SIGTERM to npm reaches node, which drains and exits instead of being orphaned', async () => {
+    const redis = await startTestRedis();
+    const port = await freePort();
+    const npm = spawn('npm', ['start'], {
+      cwd: root,
+      env: { HOME: process.env.HOME ?? '/tmp', PATH: process.env.PATH ?? '', LOG_LEVEL: 'info', REDIS_URL: redis.url, PORT: String(port) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    npm.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    npm.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const npmExited = new Promise<void>((r) => npm.once('exit', () => r()));
+    let nodePid: number | undefined;
+    try {
+      await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/ready`).catch(() => undefined))?.status === 200, { timeoutMs: 30_000, what: '/ready' });
+      nodePid = Number(/"pid":(\d+)/.exec(output)?.[1]);
+      expect(nodePid).toBeGreaterThan(0);
+      expect(nodePid).not.toBe(npm.pid);
+
+      npm.kill('SIGTERM');
+      await npmExited;
+
+      const alive = (pid: number) => {
+        try {
+          process.kill(pid, 0);
+          return true;
+        } catch {
+          return false;
+        }
+      };
+      await waitFor(() => !alive(nodePid!), { timeoutMs: 15_000, what: 'node to exit' });
+      expect(output).toContain('"msg":"shutdown requested"');
+      expect(output).toContain('"msg":"stopped"');
+    } finally {
+      npm.kill('SIGKILL');
+      if (nodePid) {
+        try {
+          process.kill(nodePid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+      await redis.stop();
+    }
   });
 });

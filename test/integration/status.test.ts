@@ -59,6 +59,15 @@ describe('gates status: GET /status and the page at /', () => {
     await r.xadd(streams.governorEvents, '*', 'event', 'permit', 'plan_id', 'g1', 'symbol', 'ETHUSDT', 'action', 'FULL_CLOSE', 'kind', 'close', 'reason', 'close_bypasses_caps');
     await r.xadd(streams.governorEvents, '*', 'event', 'block', 'plan_id', 'g2', 'symbol', 'BTCUSDT', 'action', 'OPEN_LONG', 'kind', 'open', 'reason', 'symbol_cooldown');
 
+    // Outcome samples as the follow-up writes them: +150 then −300 at 4h, one 5m sample apart.
+    const sample = (id: string, horizon: string, sec: number, decidedAt: number, pnl: string) =>
+      r.xadd(streams.gatesOutcome, '*', 'decision_id', id, 'kind', 'heat_downgrade', 'symbol', 'ETHUSDT', 'plan_id', id, 'horizon', horizon, 'horizon_sec', String(sec),
+        'decided_at', String(decidedAt), 'sampled_at', String(decidedAt + sec * 1000), 'exposure_usd', '3000', 'entry_price', '2000', 'price', '2100', 'price_missing', '0',
+        'pnl_usd', pnl, 'worst_pnl_usd', pnl);
+    await sample('heat:1-0', '5m', 300, 1_000, '40');
+    await sample('heat:1-0', '4h', 14_400, 1_000, '150');
+    await sample('heat:2-0', '4h', 14_400, 2_000, '-300');
+
     await propose('s1', 'BTCUSDT');
     await propose('s2', 'ETHUSDT');
     await propose('s3', 'ETHUSDT', 'PARTIAL_50');
@@ -112,6 +121,19 @@ describe('gates status: GET /status and the page at /', () => {
     const s = await status();
     expect(s.kill_switch).toEqual({ active: true, value: '1' });
     expect(s.disarm).toEqual({ active: true, detail: 'reason: governor_errors; errors: 5; window_sec: 60' });
+  });
+
+  it('shows the cumulative counterfactual PnL of the followed decisions at the longest horizon', async () => {
+    expect((await status()).outcomes).toEqual({
+      horizon: '4h',
+      samples: 2,
+      missing_price: 0,
+      total_pnl_usd: -150,
+      series: [
+        { at: 1_000, cumulative_usd: 150 },
+        { at: 2_000, cumulative_usd: -150 },
+      ],
+    });
   });
 
   it('lists the latest downgrades, permits and blocks with their reasons, newest first', async () => {
@@ -183,6 +205,8 @@ describe('gates status: GET /status and the page at /', () => {
         expect(await cellText(page, 'tr[data-symbol="BTCUSDT"] td[data-field="within"]')).toBe('OVER budget');
         expect(await cellText(page, 'tr[data-decision="block"] td[data-field="reason"]')).toBe('symbol_cooldown');
         expect(await page.locator('#heat-chart svg polyline').count()).toBe(1);
+        expect(await page.locator('#outcomes-chart svg polyline').count()).toBe(1);
+        expect(await cellText(page, '#outcomes-summary')).toContain('2 decisions at 4h: against their proposals they changed PnL by −$150');
         const firstUpdate = await cellText(page, '#last-updated');
         expect(firstUpdate).toMatch(/^\d\d:\d\d:\d\d$/);
 

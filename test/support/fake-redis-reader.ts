@@ -69,6 +69,19 @@ export class FakeRedisReader implements RedisReader {
   async eval_ro(): Promise<unknown> {
     throw new Error('ERR the fake reader runs no scripts');
   }
+  async xinfo(_subcommand: 'GROUPS', key: string): Promise<unknown> {
+    if (!(key in (this.data.streams ?? {}))) throw new Error('ERR no such key');
+    return [];
+  }
+  async xpending(): Promise<unknown[]> {
+    return [0, null, null, null];
+  }
+  /** One page holding every matching key of every type. */
+  async scan(_cursor: string | number, _match: 'MATCH', pattern: string): Promise<[string, string[]]> {
+    const prefix = pattern.endsWith('*') ? pattern.slice(0, -1) : pattern;
+    const all = [this.data.strings, this.data.hashes, this.data.sets, this.data.sortedSets, this.data.streams].flatMap((m) => Object.keys(m ?? {}));
+    return ['0', all.filter((k) => (pattern.endsWith('*') ? k.startsWith(prefix) : k === pattern))];
+  }
   async xrevrange(key: string, _end: string, _start: string, _count: 'COUNT', count: number): Promise<[string, string[]][]> {
     const entries = [...(this.data.streams?.[key] ?? [])].reverse().slice(0, count);
     return entries.map((e) => [e.id, Object.entries(e.fields).flat()]);

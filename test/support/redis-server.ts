@@ -36,6 +36,8 @@ export interface TestRedisOptions {
   /** Turn AOF on (for tests that restart the server and expect data to survive). */
   readonly appendOnly?: boolean;
   readonly extraArgs?: readonly string[];
+  /** Start with --requirepass; the fixture's own client and probe authenticate with it. */
+  readonly password?: string;
 }
 
 /**
@@ -51,13 +53,14 @@ export async function startTestRedis(options: TestRedisOptions = {}): Promise<Te
   const start = async () => {
     const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--dir', dir, '--appendonly', options.appendOnly ? 'yes' : 'no'];
     if (options.appendOnly) args.push('--appendfsync', 'always');
+    if (options.password !== undefined) args.push('--requirepass', options.password);
     args.push(...(options.extraArgs ?? []));
     const proc = spawn('redis-server', args, { stdio: 'ignore' });
     child = proc;
     exited = new Promise((resolve) => proc.once('exit', () => resolve()));
     for (let i = 0; i < 200; i++) {
       if (await isListening('127.0.0.1', port, 100)) {
-        const probe = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0 });
+        const probe = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, password: options.password });
         try {
           await probe.connect();
           for (let j = 0; j < 100; j++) {
@@ -81,7 +84,7 @@ export async function startTestRedis(options: TestRedisOptions = {}): Promise<Te
   };
 
   await start();
-  const client = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: null });
+  const client = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: null, password: options.password });
   client.on('error', () => undefined); // expected while a test restarts the server
   return {
     port,

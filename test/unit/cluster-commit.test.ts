@@ -104,7 +104,7 @@ describe('ClusterCommitter', () => {
       { entryId: '2-0', extraEmits: [{ stream: 'dlq', fields: { reason: 'invalid_input' }, maxLen: 10 }] },
       { entryId: '3-0', recorder: recorder((r) => r.setKey('k', 'v', { ttlSec: 5 })) },
     ]);
-    expect(report).toEqual({ committed: [0, 1, 2], conflicted: [], lost: [], superseded: [], effectFailures: [] });
+    expect(report).toEqual({ committed: [0, 1, 2], conflicted: [], lost: [], superseded: [], withheld: [], waiting: [], effectFailures: [] });
     const names = fake.calls.map((c) => c[0]);
     expect(names.slice(0, -1).sort()).toEqual(['SET', 'XADD', 'XADD']);
     expect(fake.calls.at(-1)).toEqual(['XACK', 'in', 'g', '1-0', '2-0', '3-0']);
@@ -159,13 +159,18 @@ describe('ClusterCommitter', () => {
     expect(fake.calls.map((c) => c[0])).toEqual(['TAKE_LEASE', 'SET', 'XACK', 'GIVE_BACK_LEASE']);
   });
 
-  it('counts a command Redis rejects as an effect failure and still acknowledges', async () => {
+  it('withholds the ack of a message whose write Redis rejects; the others are acknowledged', async () => {
     const { fake, committer } = setup();
     fake.failWith = { command: 'HSET', error: new ReplyError('WRONGTYPE Operation against a key holding the wrong kind of value') };
-    const report = await committer.commit(source, [{ entryId: '1-0', recorder: recorder((r) => r.putHash('h', { a: '1' })) }]);
+    const report = await committer.commit(source, [
+      { entryId: '1-0', recorder: recorder((r) => r.putHash('h', { a: '1' })) },
+      { entryId: '2-0', recorder: recorder((r) => r.emit('out', { plan_id: 'b' })) },
+    ]);
     expect(report.effectFailures).toHaveLength(1);
     expect(report.effectFailures[0]).toMatchObject({ item: 0 });
-    expect(fake.calls.at(-1)?.[0]).toBe('XACK');
+    expect(report.withheld).toEqual([0]);
+    expect(report.committed).toEqual([1]);
+    expect(fake.calls.at(-1)).toEqual(['XACK', 'in', 'g', '2-0']);
   });
 
   it('throws on a lost connection instead of acknowledging outputs that may not have landed', async () => {

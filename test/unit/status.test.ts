@@ -215,7 +215,7 @@ describe('collectStatus', () => {
       hashes: {
         [keys.portfolioHeat]: { heat: '0.33', bucket: 'WARM', updated_at: '4000' },
         [keys.budget('BTCUSDT')]: { budget_usd: '1800.5', stress_factor: '0.425', mode: 'shadow', timestamp: '4' },
-        [keys.positionSnapshot('BTCUSDT')]: { position_notional_usd: '2000' },
+        [keys.position('BTCUSDT')]: { position_notional_usd: '2000' },
       },
       sets: { [keys.activePositions]: ['BTCUSDT'] },
       streams: {

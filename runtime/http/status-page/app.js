@@ -303,8 +303,60 @@
     banner.textContent = text;
   }
 
+  function fmtUsd(v) {
+    return (v < 0 ? '−$' : '$') + Math.abs(v).toLocaleString('en-US', { maximumFractionDigits: 0 });
+  }
+
+  /** Cumulative counterfactual PnL as a step line: each decision's sample moves it at its time. */
+  function renderOutcomes(status) {
+    var o = status.outcomes;
+    var container = $('outcomes-chart');
+    if (!o || o.horizon === null) {
+      $('outcomes-summary').textContent = o === null ? 'Could not read outcomes (see the banner).' : 'No outcome samples yet (docs/outcomes.md).';
+      container.replaceChildren();
+      return;
+    }
+    $('outcomes-summary').textContent =
+      o.samples + ' decisions at ' + o.horizon + ': against their proposals they changed PnL by ' + fmtUsd(o.total_pnl_usd) +
+      (o.missing_price ? ' (' + o.missing_price + ' without a price left out)' : '') + '. quantum-gates report outcomes has the intervals.';
+    var points = o.series;
+    if (points.length === 0) {
+      container.replaceChildren();
+      return;
+    }
+    var W = 760, H = 200, M = { top: 12, right: 16, bottom: 30, left: 70 };
+    var iw = W - M.left - M.right, ih = H - M.top - M.bottom;
+    var lo = Math.min(0, Math.min.apply(null, points.map(function (p) { return p.cumulative_usd; })));
+    var hi = Math.max(0, Math.max.apply(null, points.map(function (p) { return p.cumulative_usd; })));
+    if (hi === lo) hi = lo + 1;
+    var t0 = points[0].at, t1 = points[points.length - 1].at, span = t1 - t0 || 1;
+    function x(t) { return M.left + (points.length === 1 ? iw / 2 : ((t - t0) / span) * iw); }
+    function y(v) { return M.top + ih - ((v - lo) / (hi - lo)) * ih; }
+    var path = [];
+    var previous = 0;
+    points.forEach(function (p) {
+      path.push(x(p.at).toFixed(1) + ',' + y(previous).toFixed(1));
+      path.push(x(p.at).toFixed(1) + ',' + y(p.cumulative_usd).toFixed(1));
+      previous = p.cumulative_usd;
+    });
+    var children = [
+      svg('title', { id: 'outcomes-chart-title' }, 'Cumulative counterfactual PnL at ' + o.horizon),
+      svg('line', { x1: M.left, x2: M.left + iw, y1: y(0), y2: y(0), class: 'threshold' }),
+      svg('text', { x: M.left - 6, y: y(hi) + 4, class: 'axis-label', 'text-anchor': 'end' }, fmtUsd(hi)),
+      svg('text', { x: M.left - 6, y: y(lo) + 4, class: 'axis-label', 'text-anchor': 'end' }, fmtUsd(lo)),
+      svg('text', { x: M.left, y: H - 8, class: 'axis-label' }, fmtTime(t0)),
+      svg('text', { x: M.left + iw, y: H - 8, class: 'axis-label', 'text-anchor': 'end' }, fmtTime(t1)),
+      svg('polyline', { class: 'heat-line', points: path.join(' ') }),
+    ];
+    points.forEach(function (p) {
+      children.push(svg('circle', { cx: x(p.at), cy: y(p.cumulative_usd), r: 2.5, class: 'heat-dot' }, svg('title', {}, fmtTime(p.at) + ': ' + fmtUsd(p.cumulative_usd))));
+    });
+    container.replaceChildren(svg('svg', { viewBox: '0 0 ' + W + ' ' + H, role: 'img', 'aria-labelledby': 'outcomes-chart-title', class: 'chart-svg' }, children));
+  }
+
   function render(status) {
     var now = status.generated_at;
+    renderOutcomes(status);
     renderSwitches(status);
     renderGates(status);
     renderHeat(status, now);

@@ -16,7 +16,7 @@ export async function seedPortfolio(redis: Redis): Promise<void> {
     ['BTCUSDT', '9000', '0.2'],
     ['ETHUSDT', '4000', '0.3'],
   ] as const) {
-    await redis.hset(keys.positionSnapshot(symbol), 'symbol', symbol, 'position_notional_usd', notional, 'sigma', sigma);
+    await redis.hset(keys.position(symbol), 'symbol', symbol, 'position_notional_usd', notional, 'sigma', sigma);
     await redis.sadd(keys.activePositions, symbol);
   }
 }

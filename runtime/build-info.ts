@@ -1,0 +1,40 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export interface BuildInfo {
+  readonly version: string;
+  /** The git commit `npm run build` compiled, or "source" when the TypeScript runs through tsx. */
+  readonly commit: string;
+}
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+/**
+ * The project's root (where package.json is), whether this module runs from the sources
+ * (runtime/) or from the compiled build (dist/runtime/).
+ */
+export function packageRoot(): string {
+  for (let dir = here; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    if (dirname(dir) === dir) return dirname(here);
+  }
+}
+
+let cached: BuildInfo | undefined;
+
+/**
+ * What is running: `npm run build` writes dist/build-info.json next to the compiled code, so a
+ * build names the commit it came from; the sources name the package version only.
+ */
+export function buildInfo(): BuildInfo {
+  if (cached) return cached;
+  const stamped = join(here, '..', 'build-info.json');
+  if (existsSync(stamped)) {
+    cached = JSON.parse(readFileSync(stamped, 'utf8')) as BuildInfo;
+  } else {
+    const pkg = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string };
+    cached = { version: pkg.version, commit: 'source' };
+  }
+  return cached;
+}

@@ -1,0 +1,146 @@
+import { Cluster, type RedisOptions } from 'ioredis';
+import type { RuntimeConfig } from './config.js';
+import { createRedisClient, describeRedis, type RedisClient } from './redis.js';
+
+/**
+ * A Redis the configuration names but cannot be used as named: unreachable, a refused password,
+ * a database the server does not have. The message is one line that starts with the variable to
+ * fix and never holds a password.
+ */
+export class RedisWiringError extends Error {
+  constructor(
+    readonly variable: string,
+    cause: string,
+  ) {
+    super(`${variable}: ${cause}`);
+    this.name = 'RedisWiringError';
+  }
+}
+
+/** Which variable an operator edits to fix each kind of wiring mistake, for the mode in use. */
+function variablesOf(config: RuntimeConfig): { address: string; password: string; db: string } {
+  if (config.REDIS_CLUSTER_NODES) return { address: 'REDIS_CLUSTER_NODES', password: 'REDIS_PASSWORD', db: 'REDIS_DB' };
+  if (config.REDIS_SENTINELS) return { address: 'REDIS_SENTINELS (or REDIS_SENTINEL_NAME)', password: 'REDIS_PASSWORD', db: 'REDIS_DB' };
+  if (config.REDIS_URL) return { address: 'REDIS_URL', password: 'REDIS_URL', db: 'REDIS_URL' };
+  return { address: config.REDIS_HOST === undefined ? 'REDIS_PORT' : 'REDIS_HOST/REDIS_PORT', password: 'REDIS_PASSWORD', db: 'REDIS_DB' };
+}
+
+/** Every form a configured password can take in a message: as given, and percent-decoded from a URL. */
+function secretsOf(config: RuntimeConfig): string[] {
+  const secrets = new Set<string>();
+  if (config.REDIS_PASSWORD) secrets.add(config.REDIS_PASSWORD);
+  if (config.REDIS_URL) {
+    try {
+      const url = new URL(config.REDIS_URL);
+      for (const raw of [url.password, url.searchParams.get('password') ?? '']) {
+        if (raw === '') continue;
+        secrets.add(raw);
+        try {
+          secrets.add(decodeURIComponent(raw));
+        } catch {
+          // a malformed escape: the raw form is all there is
+        }
+      }
+    } catch {
+      // config validation already refused a URL that does not parse
+    }
+  }
+  return [...secrets].filter((s) => s.length > 0);
+}
+
+/** `text` with every configured password replaced by ***. */
+export function redactSecrets(config: RuntimeConfig, text: string): string {
+  let out = text;
+  for (const secret of secretsOf(config)) out = out.split(secret).join('***');
+  return out;
+}
+
+/** The one-line explanation of a failed connection attempt, from the errors ioredis reported. */
+function explain(config: RuntimeConfig, errors: readonly Error[], timeoutMs: number, timedOut: boolean): RedisWiringError {
+  const vars = variablesOf(config);
+  const where = describeRedis(config);
+  const text = errors.map((e) => e.message).join(' | ');
+  const first = redactSecrets(config, (errors[0]?.message ?? '').split('\n')[0] ?? '');
+  if (/WRONGPASS|invalid password|invalid username-password/i.test(text)) {
+    return new RedisWiringError(vars.password, `Redis at ${where} refused the password (WRONGPASS)`);
+  }
+  if (/NOAUTH/i.test(text)) {
+    return new RedisWiringError(vars.password, `Redis at ${where} requires a password and none is configured (NOAUTH)`);
+  }
+  if (/DB index is out of range|invalid DB index|SELECT is not allowed/i.test(text)) {
+    return new RedisWiringError(vars.db, `Redis at ${where} has no database ${dbOf(config)} (${first})`);
+  }
+  if (timedOut && errors.length === 0) return new RedisWiringError(vars.address, `cannot reach Redis at ${where}: no answer within ${timeoutMs} ms`);
+  return new RedisWiringError(vars.address, `cannot reach Redis at ${where}: ${first || 'connection closed'}`);
+}
+
+function dbOf(config: RuntimeConfig): number {
+  if (config.REDIS_URL && !config.REDIS_SENTINELS && !config.REDIS_CLUSTER_NODES) {
+    const url = new URL(config.REDIS_URL);
+    const fromPath = url.pathname.length > 1 ? Number(url.pathname.slice(1)) : undefined;
+    return fromPath ?? Number(url.searchParams.get('db') ?? 0);
+  }
+  return config.REDIS_DB;
+}
+
+/**
+ * Opens a connection that tries once, and proves it usable within `timeoutMs`: reachable, the
+ * password accepted (AUTH), the database there (SELECT), a PING answered. ioredis alone would
+ * start on database 0 when SELECT fails, and its errors carry the AUTH arguments; here every
+ * failure becomes one RedisWiringError naming the variable. The caller owns the returned client.
+ */
+export async function connectVerified(config: RuntimeConfig, timeoutMs: number, connectionName: string): Promise<RedisClient> {
+  const options: RedisOptions = {
+    lazyConnect: true,
+    connectTimeout: timeoutMs,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    sentinelRetryStrategy: () => null,
+    enableOfflineQueue: false,
+    connectionName,
+  };
+  const client: RedisClient = createRedisClient(config, options, { lazyConnect: true, enableOfflineQueue: false, clusterRetryStrategy: () => null });
+  // connect() often says only "Connection is closed"; the error events say why. Listening also
+  // keeps ioredis from printing them (with the AUTH arguments) as unhandled.
+  const errors: Error[] = [];
+  client.on('error', (error: Error) => errors.push(error));
+  let timer: NodeJS.Timeout | undefined;
+  let timedOut = false;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      timedOut = true;
+      reject(new Error('timeout'));
+    }, timeoutMs);
+  });
+  try {
+    await Promise.race([
+      (async () => {
+        await client.connect();
+        if (!(client instanceof Cluster)) {
+          const db = dbOf(config);
+          // The connection selected it already if it could; asking again surfaces the refusal.
+          if (db !== 0) await client.select(db);
+        } else if (config.REDIS_DB !== 0) {
+          throw new Error(`SELECT is not allowed: a Redis Cluster has only database 0 (REDIS_DB=${config.REDIS_DB})`);
+        }
+        await client.ping();
+      })(),
+      timeout,
+    ]);
+    return client;
+  } catch (error) {
+    if (!timedOut && error instanceof Error && !errors.includes(error)) errors.push(error);
+    // Once the failed connection has ended, disconnect() would only arm a destroy timer that
+    // keeps the process waiting.
+    if (client.status !== 'end') client.disconnect();
+    throw explain(config, errors, timeoutMs, timedOut);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Start-up check of the runtime: the configured Redis answers as configured, or one clear line. */
+export async function preflightRedis(config: RuntimeConfig, timeoutMs: number): Promise<void> {
+  const client = await connectVerified(config, timeoutMs, 'quantum-gates:preflight');
+  await client.quit().catch(() => client.disconnect());
+}

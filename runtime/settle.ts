@@ -1,0 +1,93 @@
+import type { EffectFailure } from './commit.js';
+import type { ScheduledJob } from './effects.js';
+import { describeError } from './execute.js';
+import type { RootLogger } from './logger.js';
+import type { PreparedItem } from './message-pipeline.js';
+import { applyMetricCallsCoalesced, type RuntimeMetrics } from './metrics.js';
+import { classifyRedisError } from './redis-errors.js';
+
+export interface JobSink {
+  add(jobs: readonly ScheduledJob[]): Promise<void>;
+}
+
+export interface SettleDeps {
+  readonly handlerName: string;
+  readonly metrics: RuntimeMetrics;
+  readonly jobs: JobSink;
+  readonly log: RootLogger;
+}
+
+/** Tries to add a committed message's jobs before giving up on them (they live outside the transaction). */
+const JOB_ADD_ATTEMPTS = 3;
+
+/**
+ * What follows a commit: the handlers' deferred metric updates and the runtime's counts for the
+ * messages that committed, the failure hooks of writes Redis refused, and the BullMQ jobs the
+ * committed messages scheduled. Nothing here runs for a message whose commit did not apply, so
+ * a retried commit never counts twice.
+ */
+export class Settler {
+  constructor(private readonly deps: SettleDeps) {}
+
+  /** Messages whose effects and acknowledgement were applied. */
+  async committed(items: readonly PreparedItem[]): Promise<void> {
+    const { metrics, handlerName } = this.deps;
+    const jobs: ScheduledJob[] = [];
+    const outcomes = new Map<string, number>();
+    const deadLetters = new Map<string, number>();
+    const metricCalls = [];
+    for (const item of items) {
+      if (item.recorder) {
+        metricCalls.push(item.recorder.metricCalls);
+        jobs.push(...item.recorder.jobs);
+      }
+      const outcome = item.outcome;
+      outcomes.set(outcome.kind, (outcomes.get(outcome.kind) ?? 0) + 1);
+      if (outcome.kind === 'dead-letter') deadLetters.set(outcome.reason, (deadLetters.get(outcome.reason) ?? 0) + 1);
+    }
+    applyMetricCallsCoalesced(metricCalls);
+    for (const [outcome, count] of outcomes) metrics.messages.inc({ handler: handlerName, outcome }, count);
+    for (const [reason, count] of deadLetters) metrics.deadLetters.inc({ handler: handlerName, reason }, count);
+    if (jobs.length > 0) await this.addJobs(jobs);
+  }
+
+  /**
+   * Messages acknowledged without their effects because a later one had already been applied
+   * (onlyIfNewer): only what their onSkip hook records counts, not the handler's other updates.
+   */
+  superseded(items: readonly PreparedItem[]): void {
+    if (items.length === 0) return;
+    applyMetricCallsCoalesced(items.flatMap((item) => (item.recorder ? [item.recorder.skippedMetricCalls()] : [])));
+    this.deps.metrics.messages.inc({ handler: this.deps.handlerName, outcome: 'superseded' }, items.length);
+  }
+
+  /**
+   * Writes Redis refused (their messages stay unacknowledged and are committed again): each
+   * effect's failure hook runs (the gates' own write-failure counters), and the cause is logged.
+   */
+  writeFailures(failures: readonly EffectFailure[], items: readonly PreparedItem[]): void {
+    for (const failure of failures) {
+      const effect = failure.effect as { onFail?: () => void } | undefined;
+      effect?.onFail?.();
+      const item = items[failure.item];
+      this.deps.log.error(
+        { err: failure.error.message, cause: classifyRedisError(failure.error).cause, entry: item?.entryId },
+        'a write was refused; the message stays pending and its commit is retried',
+      );
+    }
+  }
+
+  private async addJobs(jobs: ScheduledJob[]): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.deps.jobs.add(jobs);
+        return;
+      } catch (error) {
+        if (attempt >= JOB_ADD_ATTEMPTS) {
+          this.deps.log.error({ err: describeError(error), jobs: jobs.length }, 'could not schedule jobs');
+          return;
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,208 @@
+import { ReplyError } from 'ioredis';
+import { z } from 'zod';
+import { describe, expect, it } from 'vitest';
+import type { CommitItem, CommitReport, Committer, CommitSource } from '../../runtime/commit.js';
+import { commitBatch, GroupLostError, type CommitLoopEnv } from '../../runtime/commit-loop.js';
+import type { ExecutionEnv } from '../../runtime/execute.js';
+import { defineHandler, type AnyHandler } from '../../runtime/handler.js';
+import { prepareBatch, type PipelineEnv, type RawInput } from '../../runtime/message-pipeline.js';
+import { createRegistry, runtimeMetrics } from '../../runtime/metrics.js';
+import { ConnectionLostError } from '../../runtime/redis.js';
+import type { RedisReader } from '../../runtime/redis-reader.js';
+import { Settler } from '../../runtime/settle.js';
+
+const silent = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined, child: () => silent };
+
+/** Echoes `n` to an output stream; claims `key` when given (a commit guard). */
+const echo: AnyHandler = defineHandler({
+  name: 'echo',
+  description: 'test',
+  trigger: { kind: 'stream', stream: () => 'in', group: () => 'g' },
+  input: z.looseObject({ n: z.string(), key: z.string().optional() }),
+  config: () => ({}),
+  metrics: () => ({}),
+  failure: { maxAttempts: 1, backoffMs: 0, policy: 'dead-letter' },
+  handle(message, ctx) {
+    if (message.key) ctx.requireAbsent(message.key);
+    ctx.emit('out', { n: message.n });
+  },
+});
+
+type Step = (items: readonly CommitItem[]) => CommitReport | Error;
+
+const applied = (items: readonly CommitItem[]): CommitReport => ({
+  committed: items.map((_, i) => i),
+  conflicted: [],
+  lost: [],
+  superseded: [],
+  withheld: [],
+  waiting: [],
+  effectFailures: [],
+});
+
+/** A committer that answers each commit with the next scripted step (then applies everything). */
+class ScriptedCommitter implements Committer {
+  readonly commits: string[][] = [];
+  constructor(private readonly steps: Step[]) {}
+  async commit(_source: CommitSource | undefined, items: readonly CommitItem[]): Promise<CommitReport> {
+    this.commits.push(items.map((i) => i.entryId ?? '?'));
+    const step = this.steps.shift();
+    const result = step ? step(items) : applied(items);
+    if (result instanceof Error) throw result;
+    return result;
+  }
+}
+
+function fakeEnv(committer: Committer, options: { pending?: Set<string>; stopping?: () => boolean } = {}) {
+  const registry = createRegistry();
+  const metrics = runtimeMetrics(registry);
+  const sleeps: number[] = [];
+  const settled: string[] = [];
+  const failures: string[] = [];
+  const execution: ExecutionEnv<unknown, object> = {
+    redis: {} as RedisReader,
+    config: {},
+    metrics: {},
+    now: () => 1_000_000,
+    logger: () => silent,
+    redisReady: () => true,
+    waitForRedis: async () => undefined,
+    stopping: () => false,
+    sleep: async () => undefined,
+    onRetry: () => undefined,
+  };
+  const pipeline: PipelineEnv = {
+    handler: echo,
+    execution,
+    maxDeliveries: 5,
+    deadLetter: { stream: 'dlq', maxLen: 0, sourceStream: 'in', group: 'g' },
+    now: () => 1_000_000,
+  };
+  const settle = new Settler({ handlerName: 'echo', metrics, jobs: { add: async () => undefined }, log: silent as never });
+  const originalCommitted = settle.committed.bind(settle);
+  settle.committed = async (items) => {
+    settled.push(...items.map((i) => i.entryId ?? '?'));
+    await originalCommitted(items);
+  };
+  const env: CommitLoopEnv = {
+    handlerName: 'echo',
+    committer,
+    source: { stream: 'in', group: 'g', consumer: 'c' },
+    metrics,
+    log: silent as never,
+    settle,
+    pipeline,
+    now: () => 1_000_000,
+    claimIdleMs: 30_000,
+    backoffMaxMs: 400,
+    pendingIds: async (ids) => new Set(ids.filter((id) => options.pending?.has(id) ?? true)),
+    waitForRedis: async () => undefined,
+    sleep: async (ms) => {
+      sleeps.push(ms);
+    },
+    stopping: options.stopping ?? (() => false),
+    health: { noteWriteRefused: (detail) => failures.push(`refused:${detail}`), noteWriteAccepted: () => undefined },
+    onProgress: () => undefined,
+    onFailure: (failure) => failures.push(failure.cause),
+  };
+  return { env, pipeline, sleeps, settled, failures, registry };
+}
+
+const inputs = (...messages: Record<string, string>[]): RawInput[] =>
+  messages.map((data, i) => ({ meta: { source: 'in', id: `${i + 1}-0`, raw: data, producedAt: 1, attempt: 1 }, data, deliveries: 1 }));
+
+describe('the message pipeline', () => {
+  it('turns each input into exactly one commit item: handled, dead-lettered with the reason, or skipped', async () => {
+    const { pipeline } = fakeEnv(new ScriptedCommitter([]));
+    const batch = await prepareBatch(
+      pipeline,
+      [
+        ...inputs({ n: '1' }, { wrong: 'x' }),
+        { meta: { source: 'in', id: '3-0', raw: {}, producedAt: 1, attempt: 1 }, data: null, deliveries: 1 },
+        { meta: { source: 'in', id: '4-0', raw: { n: '4' }, producedAt: 1, attempt: 1 }, data: { n: '4' }, deliveries: 6 },
+      ],
+      0,
+    );
+    expect(batch.items.map((i) => [i.entryId, i.outcome])).toEqual([
+      ['1-0', { kind: 'handled' }],
+      ['2-0', { kind: 'dead-letter', reason: 'invalid_input' }],
+      ['3-0', { kind: 'skipped' }],
+      ['4-0', { kind: 'dead-letter', reason: 'too_many_deliveries' }],
+    ]);
+    expect(batch.items[1]!.extraEmits?.[0]?.stream).toBe('dlq');
+    expect(batch.items[1]!.extraEmits?.[0]?.fields.reason).toBe('invalid_input');
+  });
+});
+
+describe('the commit loop', () => {
+  it('commits a batch and settles each message once', async () => {
+    const committer = new ScriptedCommitter([]);
+    const { env, pipeline, settled } = fakeEnv(committer);
+    const batch = await prepareBatch(pipeline, inputs({ n: '1' }, { n: '2' }), 1_000_000);
+    expect(await commitBatch(env, batch)).toBe(true);
+    expect(settled).toEqual(['1-0', '2-0']);
+  });
+
+  it('after a lost connection, settles what landed (no longer pending) and commits the rest again', async () => {
+    const committer = new ScriptedCommitter([() => new ConnectionLostError()]);
+    const { env, pipeline, settled, failures } = fakeEnv(committer, { pending: new Set(['2-0']) });
+    const batch = await prepareBatch(pipeline, inputs({ n: '1' }, { n: '2' }), 1_000_000);
+    expect(await commitBatch(env, batch)).toBe(true);
+    expect(committer.commits).toEqual([['1-0', '2-0'], ['2-0']]);
+    expect(settled.sort()).toEqual(['1-0', '2-0']);
+    expect(failures).toEqual(['connection']);
+  });
+
+  it('keeps a message whose write Redis refused pending and retries it with a backoff that grows to the cap', async () => {
+    const refuse: Step = (items) => ({
+      ...applied(items),
+      committed: [],
+      withheld: items.map((_, i) => i),
+      effectFailures: [{ item: 0, effect: undefined, error: new ReplyError('WRONGTYPE out holds a string, not a stream') }],
+    });
+    const committer = new ScriptedCommitter([refuse, refuse, refuse, refuse, refuse, refuse]);
+    const { env, pipeline, settled, sleeps, failures, registry } = fakeEnv(committer);
+    const batch = await prepareBatch(pipeline, inputs({ n: '1' }), 1_000_000);
+    expect(await commitBatch(env, batch)).toBe(true);
+    expect(committer.commits).toHaveLength(7);
+    expect(sleeps).toEqual([50, 100, 200, 400, 400, 400]);
+    expect(settled).toEqual(['1-0']); // once, after the commit that applied
+    expect(failures.every((f) => f === 'wrongtype')).toBe(true);
+    expect(await registry.getSingleMetric('quantum_gates_commit_failures_total')!.get()).toMatchObject({
+      values: [{ labels: { handler: 'echo', cause: 'wrongtype' }, value: 6 }],
+    });
+  });
+
+  it('tells health when Redis refuses writes (OOM), and gives up cleanly when the runtime stops meanwhile', async () => {
+    let stopping = false;
+    const committer = new ScriptedCommitter([
+      () => {
+        stopping = true;
+        return new ReplyError("EXECABORT Transaction discarded because of previous errors: OOM command not allowed when used memory > 'maxmemory'.");
+      },
+    ]);
+    const { env, pipeline, settled, failures } = fakeEnv(committer, { stopping: () => stopping });
+    const batch = await prepareBatch(pipeline, inputs({ n: '1' }), 1_000_000);
+    expect(await commitBatch(env, batch)).toBe(false);
+    expect(settled).toEqual([]);
+    expect(failures[0]).toBe('oom');
+    expect(failures[1]).toMatch(/^refused:EXECABORT/);
+  });
+
+  it('re-runs the messages whose guards lost a race, then commits them', async () => {
+    const committer = new ScriptedCommitter([(items) => ({ ...applied(items), committed: [0], conflicted: [1] })]);
+    const { env, pipeline, settled } = fakeEnv(committer);
+    const batch = await prepareBatch(pipeline, inputs({ n: '1' }, { n: '2', key: 'k' }), 1_000_000);
+    expect(await commitBatch(env, batch)).toBe(true);
+    expect(committer.commits).toEqual([['1-0', '2-0'], ['2-0']]);
+    expect(settled).toEqual(['1-0', '2-0']);
+  });
+
+  it('reports a lost consumer group instead of retrying: the batch is no longer this consumer’s', async () => {
+    const committer = new ScriptedCommitter([() => new ReplyError('NOGROUP No such key or consumer group')]);
+    const { env, pipeline, settled } = fakeEnv(committer);
+    const batch = await prepareBatch(pipeline, inputs({ n: '1' }), 1_000_000);
+    await expect(commitBatch(env, batch)).rejects.toBeInstanceOf(GroupLostError);
+    expect(settled).toEqual([]);
+  });
+});
