@@ -22,11 +22,13 @@ function metrics(m: MetricFactory) {
 
 /**
  * Materialises quantum:stream:position.snapshot into one hash per symbol plus an index of active
- * symbols, so gates read the latest position of every symbol without scanning the stream.
+ * symbols, all under our own prefix, so gates read the latest position of every symbol without
+ * scanning the stream. The position book (handlers/positions/book.ts) folds in what this has not
+ * applied yet and merges the Position Ledger's (P3.3) hashes, which this never writes.
  */
 export const positionSnapshot = defineHandler({
   name: 'position-snapshot',
-  description: 'Latest position per symbol: quantum:position:snapshot:{symbol} and the active-symbol index',
+  description: 'Latest position per symbol from the snapshot stream: quantum:gates:position:{symbol} and its active-symbol index',
   trigger: {
     kind: 'stream',
     stream: (c: PositionSnapshotConfig) => c.POSITION_SNAPSHOT_STREAM,
@@ -37,7 +39,8 @@ export const positionSnapshot = defineHandler({
   metrics,
   failure: { maxAttempts: 3, backoffMs: 25, policy: 'dead-letter' },
   async handle(snapshot, ctx) {
-    const key = keys.positionSnapshot(snapshot.symbol);
+    // Our own view, never P3.3's quantum:position:snapshot:{symbol} (the Position Ledger's).
+    const key = keys.position(snapshot.symbol);
     const appliedKey = keys.positionAppliedId(snapshot.symbol);
     // Replicas may finish batches out of order: never let an older snapshot overwrite a newer
     // one. Checked here to skip early, and again by the commit, where it cannot race.

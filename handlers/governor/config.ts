@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { envBool, envInt, envMode, envNumber, parseEnv } from '../../runtime/env.js';
 import { streams } from '../../schemas/keys.js';
+import { positionBookEnvShape } from '../positions/book.js';
 
 const nonNegative = (n: number) => envNumber(n).refine((v) => v >= 0, 'must not be negative');
 
@@ -26,6 +27,8 @@ export const governorEnvSchema = z.object({
 
   GOV_PERMIT_TTL_SEC: envInt(60, 1),
   GOV_BLOCK_TTL_SEC: envInt(3600, 1),
+  /** How long a permitted plan_id is remembered, so a redelivery never yields a second permit. */
+  GOV_PERMIT_MEMORY_SEC: envInt(86_400, 60),
 
   GOV_ENABLE_AUTO_DISARM: envBool(true),
   GOV_DISARM_ON_ERROR_COUNT: envInt(5, 1),
@@ -37,6 +40,7 @@ export const governorEnvSchema = z.object({
   GOV_P28_BUDGET_MAX_AGE_SEC: envInt(60, 1),
   /** A budget.violation entry for the symbol younger than this blocks (enforce mode). */
   GOV_P28_VIOLATION_WINDOW_SEC: envInt(30, 1),
+  ...positionBookEnvShape,
 });
 
 export type GovernorConfig = z.infer<typeof governorEnvSchema>;

@@ -5,12 +5,13 @@ import { shouldDisarm, tripDisarm, failClosed } from './disarm.js';
 import { evaluate, overBudget } from './gates.js';
 import { governorMetrics } from './metrics.js';
 import { isExecute, planFacts } from './plan.js';
-import { snapshotPositionSource, type PositionSource } from './positions.js';
-import { recordBlock, recordPermit } from './record.js';
+import { bookPositionSource, type PositionSource } from './positions.js';
+import { planFingerprint } from './fingerprint.js';
+import { recordBlock, recordPermit, recordReuse } from './record.js';
 import { loadShared, loadSnapshot, type SharedState } from './snapshot.js';
 
 export interface GovernorOptions {
-  /** Where open positions come from; the position-snapshot hashes by default. */
+  /** Where open positions come from; the shared position book by default. */
   readonly positions?: PositionSource;
 }
 
@@ -20,7 +21,7 @@ export interface GovernorOptions {
  * quantum:governor:block:{plan_id}, and an entry in quantum:stream:governor.events.
  */
 export function createGovernor(options: GovernorOptions = {}) {
-  const positions = options.positions ?? snapshotPositionSource;
+  const positions = options.positions ?? bookPositionSource;
   return defineHandler({
     name: 'governor',
     description: 'P3.2 governor: permits or blocks each apply plan (kill switch, caps, cooldowns, P2.8 budget)',
@@ -40,12 +41,19 @@ export function createGovernor(options: GovernorOptions = {}) {
       }
       const { config } = ctx;
       const now = ctx.now();
-      const loaded = await loadSnapshot(ctx.redis, ctx.state!, plan.symbol, plan.plan_id, config, now);
+      const loaded = await loadSnapshot(ctx.redis, ctx.state!, plan.symbol, plan.plan_id, config, now, positions);
       const { coordination } = loaded;
       let { snapshot } = loaded;
-      if (coordination.alreadyDecided) {
-        ctx.metrics.skipped.inc({ reason: 'already_decided' });
-        ctx.log.info({ existing: coordination.alreadyDecided }, 'plan already decided; not deciding again');
+      // At most one permit per plan_id, however often it comes (a reclaim, a replay, an upstream
+      // retry): remembered for GOV_PERMIT_MEMORY_SEC, far beyond the permit's own TTL.
+      const fingerprint = planFingerprint(plan);
+      if (coordination.permitted) {
+        if (coordination.permitted.fingerprint === null || coordination.permitted.fingerprint === fingerprint) {
+          ctx.metrics.skipped.inc({ reason: 'already_permitted' });
+          ctx.log.info({}, 'plan_id already permitted once; not permitted again');
+        } else {
+          recordReuse(ctx, plan);
+        }
         return;
       }
       if (shouldDisarm(config.GOV_ENABLE_AUTO_DISARM, snapshot.disarmed, coordination.recentErrors, config.GOV_DISARM_ON_ERROR_COUNT)) {
@@ -64,7 +72,7 @@ export function createGovernor(options: GovernorOptions = {}) {
         ctx.metrics.p28Shadow.inc({ symbol: plan.symbol });
         ctx.log.warn({ budget_usd: snapshot.budget?.budgetUsd, symbol_notional: snapshot.symbolNotional, trade_notional: facts.notional }, 'P2.8 budget would block (shadow mode: allowing)');
       }
-      recordPermit(ctx, plan, facts, snapshot, coordination, verdict.reason);
+      recordPermit(ctx, plan, facts, snapshot, coordination, verdict.reason, fingerprint);
     },
   });
 }

@@ -10,7 +10,7 @@ export function governorMetrics(m: MetricFactory) {
     exec5Min: m.gauge({ name: 'quantum_govern_exec_count_5min', help: 'Executions in last 5min', labelNames: ['symbol'] }),
     skipped: m.counter({
       name: 'quantum_govern_skipped_total',
-      help: 'Plans acknowledged without a decision (not_execute, already_decided)',
+      help: 'Plans acknowledged without a decision (not_execute, already_permitted)',
       labelNames: ['reason'],
     }),
     errors: m.counter({ name: 'quantum_govern_errors_total', help: 'Plans the governor failed to evaluate after retries (blocked as governor_error)' }),
@@ -35,3 +35,17 @@ export function cooldownMetrics(m: MetricFactory) {
 }
 
 export type CooldownMetrics = ReturnType<typeof cooldownMetrics>;
+
+export function switchMetrics(m: MetricFactory) {
+  return {
+    killSwitch: m.gauge({
+      name: 'quantum_govern_kill_switch',
+      help: 'quantum:kill as the governor reads it: 1 while it blocks every plan (on, or an unrecognised value), 0 when off',
+    }),
+    killSwitchUnrecognised: m.gauge({
+      name: 'quantum_govern_kill_switch_unrecognised',
+      help: '1 while quantum:kill holds a value that is neither clearly off nor on (the governor fails closed)',
+    }),
+    disarmed: m.gauge({ name: 'quantum_govern_disarmed', help: '1 while the governor is disarmed (opens blocked until the disarm key is deleted)' }),
+  };
+}

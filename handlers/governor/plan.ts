@@ -1,7 +1,12 @@
 import type { ApplyPlan } from '../../schemas/apply-plan.js';
 import { epochMs, usd } from './numbers.js';
 
-const closeActions = new Set(['FULL_CLOSE', 'FULL_CLOSE_PROPOSED']);
+/**
+ * Exactly the seeds' closes, as the original's default path spells them (case-sensitive). Anything
+ * else, FULL_CLOSE, PARTIAL_OPEN, partial_50, PARTIAL_10 or an open marked reduceOnly, faces the
+ * caps: a close bypasses them, so a loose match would let an open through as one.
+ */
+const closeActions: ReadonlySet<string> = new Set(['FULL_CLOSE_PROPOSED', 'PARTIAL_75', 'PARTIAL_50', 'PARTIAL_25']);
 
 /** Only plans marked decision=EXECUTE are the governor's business. */
 export function isExecute(plan: ApplyPlan): boolean {
@@ -10,8 +15,7 @@ export function isExecute(plan: ApplyPlan): boolean {
 
 /** Closes only reduce exposure, so they bypass the fund caps (never the kill switch). */
 export function isClose(plan: ApplyPlan): boolean {
-  const action = plan.action.toUpperCase();
-  return plan.reduceOnly === true || closeActions.has(action) || action.startsWith('PARTIAL_');
+  return closeActions.has(plan.action);
 }
 
 /** The plan's facts the gates read, with its size priced at the best price known. */

@@ -1,6 +1,5 @@
 import type { RedisReader } from '../../runtime/redis-reader.js';
-import { keys } from '../../schemas/keys.js';
-import { parseNumber } from './numbers.js';
+import { loadPositionBook, readP33Position, type BookPosition, type PositionBookConfig } from '../positions/book.js';
 
 export interface Position {
   readonly symbol: string;
@@ -8,32 +7,48 @@ export interface Position {
   readonly notionalUsd: number;
   readonly qty: number | undefined;
   readonly markPrice: number | undefined;
+  /** When the figure is from (ms), to rank it against a direct read of the same symbol. */
+  readonly asOfMs?: number;
 }
 
 /**
- * Where the governor learns open positions. The position-snapshot hashes today; an exchange
- * account source (the original read Binance /fapi/v2/account) can implement the same interface.
+ * Where the governor learns open positions. The position book by default; an exchange account
+ * source (the original read Binance /fapi/v2/account) can implement the same interface.
  */
 export interface PositionSource {
   readonly name: string;
-  load(redis: RedisReader, now: number): Promise<readonly Position[]>;
+  load(redis: RedisReader, now: number, config: PositionBookConfig): Promise<readonly Position[]>;
+  /**
+   * The plan's own symbol read directly, so a position the book's index has not seen yet still
+   * counts; undefined when the source has nothing more to say than load().
+   */
+  loadSymbol?(redis: RedisReader, symbol: string): Promise<Position | undefined>;
 }
 
-/** Positions from quantum:position:snapshot:{symbol} for every symbol in the active index. */
-export const snapshotPositionSource: PositionSource = {
-  name: 'position-snapshot',
-  async load(redis) {
-    const symbols = await redis.smembers(keys.activePositions);
-    const rows = await Promise.all(symbols.map((symbol) => redis.hmget(keys.positionSnapshot(symbol), 'position_notional_usd', 'qty', 'mark_price')));
-    const positions: Position[] = [];
-    rows.forEach(([notionalRaw, qtyRaw, markRaw], i) => {
-      const qty = parseNumber(qtyRaw);
-      const markPrice = parseNumber(markRaw);
-      const notional = parseNumber(notionalRaw) ?? (qty !== undefined && markPrice !== undefined ? qty * markPrice : undefined);
-      // An index entry without a hash is a symbol the snapshot handler is removing: not a position.
-      if (notional === undefined || notional === 0) return;
-      positions.push({ symbol: symbols[i]!, notionalUsd: Math.abs(notional), qty, markPrice });
-    });
-    return positions;
+function toPosition(p: BookPosition): Position {
+  return { symbol: p.symbol, notionalUsd: Math.abs(p.notionalUsd), qty: p.qty, markPrice: p.markPrice, asOfMs: p.asOfMs };
+}
+
+/** The shared position book (handlers/positions/book.ts): our view, unapplied snapshots and P3.3's hashes. */
+export const bookPositionSource: PositionSource = {
+  name: 'position-book',
+  async load(redis, _now, config) {
+    const { book } = await loadPositionBook(redis, config);
+    return book.positions.map(toPosition);
+  },
+  async loadSymbol(redis, symbol) {
+    const position = await readP33Position(redis, symbol);
+    return position === undefined ? undefined : toPosition(position);
   },
 };
+
+/**
+ * The book with the plan's symbol read directly merged in: the direct P3.3 figure replaces the
+ * book's when it is more recent (or the book has none).
+ */
+export function withDirect(positions: readonly Position[], direct: Position | undefined): readonly Position[] {
+  if (direct === undefined) return positions;
+  const own = positions.find((p) => p.symbol === direct.symbol);
+  if (own !== undefined && (own.asOfMs ?? 0) >= (direct.asOfMs ?? 0)) return positions;
+  return [...positions.filter((p) => p.symbol !== direct.symbol), direct];
+}

@@ -20,13 +20,13 @@ export const gateReasons = [
 export type GateReason = (typeof gateReasons)[number];
 
 /** Written by the fail-closed fallback when evaluation itself failed after retries. */
-export type BlockReason = GateReason | 'governor_error';
+export type BlockReason = GateReason | 'governor_error' | 'plan_id_reused';
 
 /** Why a plan was let through. */
 export type AllowReason = 'close_bypass' | 'all_gates_passed';
 
 /** Plans acknowledged without a decision. */
-export type SkipReason = 'not_execute' | 'already_decided';
+export type SkipReason = 'not_execute' | 'already_permitted';
 
 export type Verdict =
   | { readonly kind: 'permit'; readonly reason: AllowReason }

@@ -1,6 +1,7 @@
 import type { Fields } from '../../runtime/effects.js';
 import type { HandlerContext } from '../../runtime/handler.js';
 import type { ApplyPlan } from '../../schemas/apply-plan.js';
+import { KILL_SWITCH_OFF_VALUES } from '../../domain/kill-switch.js';
 import { keys } from '../../schemas/keys.js';
 import type { GovernorConfig } from './config.js';
 import type { GovernorMetrics } from './metrics.js';
@@ -21,10 +22,14 @@ export function cooldownJobId(symbol: string, startedAt: number): string {
   return `cooldown-${symbol}-${startedAt}`;
 }
 
-/** Both decisions are guarded so that of two replicas deciding one plan_id, one commits. */
-function guardUndecided(ctx: GovernorCtx, planId: string): void {
+/**
+ * Both decisions require that the plan_id was never permitted, checked at commit: of two replicas
+ * deciding one plan_id one permit commits, and no block lands on a plan already permitted. A
+ * blocked plan_id may be decided again (a later block replaces the earlier one).
+ */
+function guardNotPermitted(ctx: GovernorCtx, planId: string): void {
   ctx.requireAbsent(keys.permit(planId));
-  ctx.requireAbsent(keys.governorBlock(planId));
+  ctx.requireAbsent(keys.governorPermitted(planId));
 }
 
 function auditFields(plan: ApplyPlan, facts: PlanFacts | undefined, snapshot: GovernorSnapshot | undefined, ctx: GovernorCtx, now: number): Record<string, string> {
@@ -77,15 +82,22 @@ export function recordPermit(
   snapshot: GovernorSnapshot,
   coordination: Coordination,
   reason: AllowReason,
+  fingerprint: string,
 ): void {
   const { config, metrics } = ctx;
   const now = snapshot.now;
   const symbol = plan.symbol;
-  guardUndecided(ctx, plan.plan_id);
+  guardNotPermitted(ctx, plan.plan_id);
+  // Safety switches take effect at commit, not at read: a permit commits only if the kill switch
+  // is still off (and, for an open, the governor still armed) in its own transaction. Otherwise
+  // the plan is decided again on fresh data, and blocked.
+  ctx.requireOff(keys.killSwitch, KILL_SWITCH_OFF_VALUES);
+  if (!facts.isClose) ctx.requireAbsent(keys.governorDisarm);
 
   const versionKey = keys.governorSymbolVersion(symbol);
   if (coordination.version === null) ctx.requireAbsent(versionKey);
   else ctx.requireValue(versionKey, coordination.version);
+  ctx.setKey(keys.governorPermitted(plan.plan_id), fingerprint, { ttlSec: config.GOV_PERMIT_MEMORY_SEC });
   const previous = Number(coordination.version);
   ctx.setKey(versionKey, String(Number.isSafeInteger(previous) ? previous + 1 : 1), { ttlSec: VERSION_TTL_SEC });
 
@@ -148,7 +160,7 @@ export function recordBlock(
   const { config, metrics } = ctx;
   // The decision's moment: the snapshot's clock when there is one, so every field agrees.
   const now = context.snapshot?.now ?? ctx.now();
-  guardUndecided(ctx, plan.plan_id);
+  guardNotPermitted(ctx, plan.plan_id);
   ctx.setKey(keys.governorBlock(plan.plan_id), JSON.stringify({ reason, timestamp: now / 1000, symbol: plan.symbol }), {
     ttlSec: config.GOV_BLOCK_TTL_SEC,
   });
@@ -177,3 +189,16 @@ function blockDetail(reason: BlockReason, facts: PlanFacts | undefined, snapshot
   if (reason === 'kill_score_critical') return { kill_score: facts?.killScore };
   return {};
 }
+
+/**
+ * A plan_id that was permitted once comes again with other content (symbol, side, size or
+ * action): it is not evaluated, the first permit stands, and the reuse is reported as a block
+ * event (no key is written: the plan_id's permit is the first plan's).
+ */
+export function recordReuse(ctx: GovernorCtx, plan: ApplyPlan): void {
+  const now = ctx.now();
+  ctx.emit(ctx.config.STREAM_EVENTS, { event: 'block', ...auditFields(plan, undefined, undefined, ctx, now), reason: 'plan_id_reused' });
+  ctx.metrics.block.inc({ symbol: plan.symbol, reason: 'plan_id_reused' });
+  ctx.log.warn({ action: plan.action, side: plan.side ?? null }, 'plan_id already permitted for a different plan: blocked and reported');
+}
+

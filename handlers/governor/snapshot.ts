@@ -1,9 +1,10 @@
 import type { RedisReader } from '../../runtime/redis-reader.js';
+import { killSwitchBlocks } from '../../domain/kill-switch.js';
 import { keys, streams } from '../../schemas/keys.js';
 import { freshBudget, hasRecentViolation, parseBudget, type Budget } from './budget.js';
 import type { GovernorConfig } from './config.js';
 import { parseNumber, usd } from './numbers.js';
-import type { Position, PositionSource } from './positions.js';
+import { withDirect, type Position, type PositionSource } from './positions.js';
 
 export const HOUR_MS = 3_600_000;
 export const FIVE_MIN_MS = 300_000;
@@ -37,7 +38,12 @@ export interface GovernorSnapshot {
 /** What the handler needs besides the snapshot: idempotency, the race guard, auto-disarm. */
 export interface Coordination {
   /** A permit or block already recorded for this plan_id. */
-  readonly alreadyDecided: 'permit' | 'block' | undefined;
+  /**
+   * Set when the plan_id was permitted before: the plan's fingerprint then (null for a permit
+   * written without one, by an earlier version). A blocked plan_id is not remembered: it may be
+   * evaluated again, as the original does, until it is permitted once.
+   */
+  readonly permitted: { readonly fingerprint: string | null } | undefined;
   /** The symbol's permit sequence number (null when no permit was ever recorded). */
   readonly version: string | null;
   /** Governor errors within GOV_DISARM_WINDOW_SEC. */
@@ -63,7 +69,7 @@ export async function loadShared(redis: RedisReader, config: GovernorConfig, pos
     redis.get(keys.killSwitch),
     redis.get(keys.governorDisarm),
     redis.zcount(keys.governorErrors, `(${now - config.GOV_DISARM_WINDOW_SEC * 1000}`, '+inf'),
-    positionSource.load(redis, now),
+    positionSource.load(redis, now, config),
     redis.xrevrange(streams.budgetViolation, '+', `${Math.max(0, now - config.GOV_P28_VIOLATION_WINDOW_SEC * 1000)}-0`, 'COUNT', 1000),
   ]);
   return { kill, disarm, recentErrors, positions, violations };
@@ -77,23 +83,27 @@ export async function loadSnapshot(
   planId: string,
   config: GovernorConfig,
   now: number,
+  positionSource?: PositionSource,
 ): Promise<{ snapshot: GovernorSnapshot; coordination: Coordination }> {
   const execKey = keys.governorExecutions(symbol);
-  const [decided, cooldownRaw, version, execLastHour, execLast5Min, marketMark, budgetFields] = await Promise.all([
-    Promise.all([redis.get(keys.permit(planId)), redis.get(keys.governorBlock(planId))]),
+  const [decided, cooldownRaw, version, execLastHour, execLast5Min, marketMark, budgetFields, direct] = await Promise.all([
+    Promise.all([redis.get(keys.permit(planId)), redis.get(keys.governorPermitted(planId))]),
     redis.get(keys.governorCooldown(symbol)),
     redis.get(keys.governorSymbolVersion(symbol)),
     redis.zcount(execKey, `(${now - HOUR_MS}`, '+inf'),
     redis.zcount(execKey, `(${now - FIVE_MIN_MS}`, '+inf'),
     redis.hget(keys.marketState(symbol), 'mark_price'),
     redis.hmget(keys.budget(symbol), 'budget_usd', 'timestamp'),
+    // The plan's own symbol is never left to the book's index refresh bound.
+    positionSource?.loadSymbol?.(redis, symbol),
   ]);
-  const { kill, disarm, recentErrors, positions, violations } = shared;
+  const { kill, disarm, recentErrors, violations } = shared;
+  const positions = withDirect(shared.positions, direct);
 
   const own = positions.find((p) => p.symbol === symbol);
   const snapshot: GovernorSnapshot = {
     now,
-    killSwitch: isOn(kill),
+    killSwitch: killSwitchBlocks(kill),
     disarmed: disarm !== null,
     cooldown: cooldownRaw === null ? undefined : parseCooldown(cooldownRaw),
     execLastHour,
@@ -106,17 +116,13 @@ export async function loadSnapshot(
     recentViolation: hasRecentViolation(violations, symbol, now, config.GOV_P28_VIOLATION_WINDOW_SEC),
   };
   const coordination: Coordination = {
-    alreadyDecided: decided[0] !== null && decided[0] !== undefined ? 'permit' : decided[1] !== null && decided[1] !== undefined ? 'block' : undefined,
+    permitted: decided[1] !== null && decided[1] !== undefined ? { fingerprint: decided[1] } : decided[0] !== null && decided[0] !== undefined ? { fingerprint: null } : undefined,
     version,
     recentErrors,
   };
   return { snapshot, coordination };
 }
 
-/** quantum:kill is "1" when set by the runbook; "true" is accepted too, anything else is off. */
-function isOn(value: string | null): boolean {
-  return value !== null && ['1', 'true'].includes(value.trim().toLowerCase());
-}
 
 function positivePrice(price: number | undefined): number | undefined {
   return price !== undefined && price > 0 ? price : undefined;

@@ -49,6 +49,10 @@ export const heatBridge = defineHandler({
   async handle(decision, ctx) {
     const { config, metrics } = ctx;
     metrics.inMessages.inc();
+    // As the original's single loop: the first decision for a plan_id is the one kept, and the
+    // latest_* keys follow stream order, also when replicas hold neighbouring entries.
+    ctx.orderBy('plan_id', decision.plan_id);
+    ctx.orderBy('symbol', decision.symbol);
 
     const dedupeKey = keys.heatBridgeDedupe(decision.plan_id);
     const latestKey = keys.heatLatest(decision.symbol);

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { envInt, envMode, envNumber, parseEnv } from '../../runtime/env.js';
 import { streams } from '../../schemas/keys.js';
+import { positionBookEnvShape } from '../positions/book.js';
 
 export const heatGateEnvSchema = z
   .object({
@@ -12,6 +13,7 @@ export const heatGateEnvSchema = z
     P26_DECISION_STREAM: z.string().min(1).default(streams.heatDecision),
     P26_GROUP: z.string().min(1).default('p26_heat_gate'),
     P26_PROPOSAL_TTL_SEC: envInt(300, 1),
+    ...positionBookEnvShape,
   })
   .refine((c) => c.HEAT_MIN < c.HEAT_MAX, { message: 'must be greater than HEAT_MIN', path: ['HEAT_MAX'] });
 

@@ -1,5 +1,5 @@
 import type { RedisReader } from '../../runtime/redis-reader.js';
-import { keys } from '../../schemas/keys.js';
+import { loadPositionBook, type PositionBook, type PositionBookConfig } from '../positions/book.js';
 import { parseNumber } from '../../schemas/fields.js';
 
 /** The heat formula, shared by the heat gate and the budget engine: one implementation. */
@@ -17,6 +17,11 @@ export interface HeatInputs {
   readonly equityUsd: number | undefined;
   readonly equityRaw: string | undefined;
   readonly positions: readonly PositionExposure[];
+  /** How the snapshots not yet in our view were found (see PositionBook); absent in hand-built inputs. */
+  readonly streamRead?: PositionBook['streamRead'];
+  readonly truncated?: boolean;
+  /** The symbols of `positions`, for a quick "is the proposal's symbol in the book?". */
+  readonly symbols?: ReadonlySet<string>;
 }
 
 /** Why heat could not be computed; every such case is treated as COLD (fail-closed). */
@@ -44,42 +49,12 @@ export function bucketOf(heat: number, heatMin: number, heatMax: number): HeatBu
   return 'HOT';
 }
 
-/** One round trip for equity, the active symbols and each one's position (read-only). */
-const READ_HEAT_INPUTS = `
-local equity = redis.call('HGET', KEYS[1], 'equity_usd')
-local symbols = redis.call('SMEMBERS', KEYS[2])
-local rows = {}
-for i, symbol in ipairs(symbols) do
-  rows[i] = redis.call('HMGET', ARGV[1] .. symbol, 'position_notional_usd', 'sigma', 'volatility')
-end
-return {equity, symbols, rows}
-`;
-
-type Row = (string | null)[];
-
 /**
- * Reads equity and the latest position of every active symbol (not the last N stream entries).
- * One round trip through a read-only script where Redis allows it; two plain ones otherwise
- * (Redis Cluster, where the position keys live in other slots, or a Redis before 7).
+ * Equity and the position book (our view, the snapshots it has not applied yet, P3.3's hashes) in
+ * one read-only script: the decision never lags the snapshot stream.
  */
-export async function loadHeatInputs(redis: RedisReader): Promise<HeatInputs> {
-  let equityRaw: string | null;
-  let symbols: string[];
-  let rows: Row[];
-  try {
-    const reply = (await redis.eval_ro(READ_HEAT_INPUTS, 2, keys.portfolioState, keys.activePositions, keys.positionSnapshot(''))) as [string | null, string[], Row[]];
-    [equityRaw, symbols, rows] = reply;
-  } catch {
-    let equityRow: Row;
-    [equityRow, symbols] = await Promise.all([redis.hmget(keys.portfolioState, 'equity_usd'), redis.smembers(keys.activePositions)]);
-    equityRaw = equityRow[0] ?? null;
-    rows = await Promise.all(symbols.map((symbol) => redis.hmget(keys.positionSnapshot(symbol), 'position_notional_usd', 'sigma', 'volatility')));
-  }
-  const positions: PositionExposure[] = [];
-  rows.forEach(([notional, sigma, volatility], i) => {
-    const notionalUsd = parseNumber(notional);
-    if (notionalUsd === undefined) return;
-    positions.push({ symbol: symbols[i]!, notionalUsd, sigma: parseNumber(sigma) ?? parseNumber(volatility) });
-  });
-  return { equityRaw: equityRaw ?? undefined, equityUsd: parseNumber(equityRaw), positions };
+export async function loadHeatInputs(redis: RedisReader, config: PositionBookConfig): Promise<HeatInputs> {
+  const { book, equityRaw } = await loadPositionBook(redis, config, true);
+  const positions = book.positions.map(({ symbol, notionalUsd, sigma }) => ({ symbol, notionalUsd, sigma }));
+  return { equityRaw, equityUsd: parseNumber(equityRaw), positions, streamRead: book.streamRead, truncated: book.truncated, symbols: new Set(positions.map((p) => p.symbol)) };
 }

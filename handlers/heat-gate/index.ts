@@ -5,6 +5,7 @@ import { calibrate, type Calibration } from './calibrate.js';
 import { parseHeatGateConfig, type HeatGateConfig } from './config.js';
 import { bucketOf, computeHeat, loadHeatInputs, type HeatBucket, type HeatInputs } from './heat.js';
 import { heatGateMetrics, type HeatGateMetrics } from './metrics.js';
+import { readP33Position } from '../positions/book.js';
 
 type Ctx = HandlerContext<HeatGateConfig, HeatInputs | undefined, HeatGateMetrics>;
 
@@ -34,7 +35,7 @@ export const heatGate = defineHandler({
   metrics: heatGateMetrics,
   mode: (config) => config.P26_MODE,
   onStart: (config, metrics) => metrics.enforceMode.set(config.P26_MODE === 'enforce' ? 1 : 0),
-  loadBatchState: (redis) => loadHeatInputs(redis),
+  loadBatchState: (redis, config) => loadHeatInputs(redis, config),
   // Heat comes from positions and equity, which other services write; the gate's own writes
   // (outputs, the heat hash, proposal hashes in enforce mode) are never read back.
   readsOwnWrites: false,
@@ -50,13 +51,24 @@ export const heatGate = defineHandler({
   },
   handle(proposal, ctx) {
     const inputs = ctx.state!;
-    const result = computeHeat(inputs);
-    const bucket = bucketOf(result.heat, ctx.config.HEAT_MIN, ctx.config.HEAT_MAX);
-    const calibration = calibrate(proposal.proposedAction, bucket, result.problem);
-    record(proposal, { heat: result.heat, bucket: result.problem ? 'COLD' : bucket, calibration }, ctx);
-    ctx.metrics.heatValue.set(result.heat);
+    if (inputs.streamRead === 'tail') ctx.metrics.positionBookFallback.inc({ cause: 'no_group' });
+    if (inputs.truncated) ctx.metrics.positionBookFallback.inc({ cause: 'truncated' });
+    if (inputs.symbols?.has(proposal.symbol) !== false) return decide(proposal, inputs, ctx);
+    // The proposal's own symbol is not in the book: the Position Ledger may hold it already and
+    // the index of its hashes not know yet. Read it directly rather than wait for the index.
+    return readP33Position(ctx.redis, proposal.symbol).then((direct) =>
+      decide(proposal, direct === undefined ? inputs : { ...inputs, positions: [...inputs.positions, direct] }, ctx),
+    );
   },
 });
+
+function decide(proposal: HarvestProposal, inputs: HeatInputs, ctx: Ctx): void {
+  const result = computeHeat(inputs);
+  const bucket = bucketOf(result.heat, ctx.config.HEAT_MIN, ctx.config.HEAT_MAX);
+  const calibration = calibrate(proposal.proposedAction, bucket, result.problem);
+  record(proposal, { heat: result.heat, bucket: result.problem ? 'COLD' : bucket, calibration }, ctx);
+  ctx.metrics.heatValue.set(result.heat);
+}
 
 function record(proposal: HarvestProposal, decision: Decision, ctx: Ctx): void {
   const { config, metrics } = ctx;

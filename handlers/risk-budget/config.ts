@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { positionBookEnvShape } from '../positions/book.js';
 import { envBool, envInt, envMode, envNumber, parseEnv } from '../../runtime/env.js';
 
 const weight = (defaultValue: number) => envNumber(defaultValue).refine((v) => v >= 0, 'must not be negative');
@@ -21,6 +22,7 @@ export const riskBudgetEnvSchema = z
     /** Split deployment: read heat from the heat gate's /metrics instead of computing it here. */
     HEAT_GATE_METRICS_URL: z.string().regex(/^https?:\/\/\S+$/, 'must be an http:// or https:// URL').optional(),
     P28_TEST_MODE: envBool(false),
+    ...positionBookEnvShape,
   })
   .refine((c) => c.MIN_BUDGET_K <= c.MAX_BUDGET_K, { message: 'must not be below MIN_BUDGET_K', path: ['MAX_BUDGET_K'] });
 

@@ -40,6 +40,7 @@ export const riskBudget = defineHandler({
     metrics.enforceMode.set(config.P28_MODE === 'enforce' ? 1 : 0);
     // Present from the first scrape, as the alert rules of seed 002 expect.
     metrics.staleInput.inc({ input_type: 'portfolio_state' }, 0);
+    metrics.lastSuccess.set(0);
   },
   loadBatchState: (redis, config) => loadBudgetInputs(redis, config),
   failure: {
@@ -113,6 +114,8 @@ function record(plan: BudgetPlan, tickId: string, ctx: Ctx): void {
     if (budget.violation && config.P28_MODE === 'enforce') metrics.blocks.inc({ symbol: budget.symbol });
     else metrics.allow.inc({ symbol: budget.symbol });
   }
+  // Deferred like every handler metric: it moves only once this tick's budgets have committed.
+  metrics.lastSuccess.set(nowMs / 1000);
 }
 
 /** Seed 003's fields, plus where the inputs came from and the tick, for audit. */

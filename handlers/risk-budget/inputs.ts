@@ -19,7 +19,7 @@ export interface MarketInputs {
 export interface BudgetInputs {
   readonly portfolio: Readonly<Record<string, string>>;
   readonly lastKnownGood: Readonly<Record<string, string>>;
-  /** The active-position index, sorted. */
+  /** Symbols with an open position in the position book, sorted. */
   readonly symbols: readonly string[];
   /** Latest position of every active symbol, by the heat gate's own loader. */
   readonly heatInputs: HeatInputs;
@@ -31,14 +31,14 @@ export interface BudgetInputs {
 }
 
 export async function loadBudgetInputs(redis: RedisReader, config: RiskBudgetConfig): Promise<BudgetInputs> {
-  const [portfolio, lastKnownGood, symbols, heatInputs, scrapedHeat] = await Promise.all([
+  const [portfolio, lastKnownGood, heatInputs, scrapedHeat] = await Promise.all([
     redis.hgetall(keys.portfolioState),
     redis.hgetall(keys.budgetPortfolioLkg),
-    redis.smembers(keys.activePositions),
-    loadHeatInputs(redis),
+    // The same position book as the heat gate and the governor: active symbols are its symbols.
+    loadHeatInputs(redis, config),
     config.HEAT_GATE_METRICS_URL === undefined ? Promise.resolve(undefined) : scrapeHeat(config.HEAT_GATE_METRICS_URL, heatScrapeTimeoutMs),
   ]);
-  const sorted = [...symbols].sort();
+  const sorted = heatInputs.positions.map((p) => p.symbol).sort();
   const rows = await Promise.all(sorted.map((symbol) => redis.hmget(keys.marketState(symbol), 'vol_regime', 'sigma', 'cluster_id')));
   const market: Record<string, MarketInputs> = {};
   rows.forEach(([label, sigma, clusterId], i) => {

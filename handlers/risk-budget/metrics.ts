@@ -22,6 +22,12 @@ export function riskBudgetMetrics(m: MetricFactory) {
       name: 'quantum_risk_budget_duplicate_ticks_total',
       help: 'Scheduler ticks delivered again after another run had already computed them (skipped)',
     }),
+    // Not in the seeds: the budgets-stale alert. A counter cannot tell "no tick ran" (a removed
+    // job scheduler, a stopped worker) from "nothing to count"; a timestamp can.
+    lastSuccess: m.gauge({
+      name: 'quantum_risk_budget_last_success_timestamp_seconds',
+      help: 'Unix time of the last budget tick that committed its budgets (0 until the first one)',
+    }),
   };
 }
 

@@ -122,7 +122,30 @@ describe('governor on a real redis-server', () => {
     expect(events).toHaveLength(1);
     const body = await metrics();
     expect(body).toMatch(/^quantum_govern_allow_total\{symbol="ETHUSDT"\} 1$/m);
-    expect(body).toMatch(/^quantum_govern_skipped_total\{reason="already_decided"\} 2$/m);
+    expect(body).toMatch(/^quantum_govern_skipped_total\{reason="already_permitted"\} 2$/m);
+  });
+
+  it('never permits a plan_id twice, even redelivered after its permit expired (4 deliveries 1.5 s apart, TTL and cooldown 1 s)', async () => {
+    runtime = await startRuntime(redis.url, { HANDLERS, GOV_PERMIT_TTL_SEC: '1', GOV_SYMBOL_COOLDOWN_SECONDS: '1' });
+    for (let i = 0; i < 4; i++) {
+      await submit({ plan_id: 'again-1', symbol: 'ETHUSDT', action: 'OPEN_LONG', side: 'BUY', qty: '0.001', price: '100000' });
+      await waitFor(async () => (await pendingCount(redis.client, streams.applyPlan, 'governor')) === 0, { what: `delivery ${i + 1} acknowledged` });
+      if (i === 0) expect(await redis.client.exists(keys.permit('again-1'))).toBe(1);
+      await new Promise((r) => setTimeout(r, 1500));
+    }
+    const events = (await readStream(redis.client, EVENTS)).filter((e) => e.plan_id === 'again-1' && e.event === 'permit');
+    expect(events).toHaveLength(1);
+    expect(await metrics()).toMatch(/^quantum_govern_skipped_total\{reason="already_permitted"\} 3$/m);
+  });
+
+  it('evaluates a blocked plan_id again until it is permitted once', async () => {
+    runtime = await startRuntime(redis.url, { HANDLERS, GOV_SYMBOL_COOLDOWN_SECONDS: '0' });
+    await redis.client.set(keys.killSwitch, '1');
+    await submit({ plan_id: 'retry-1', symbol: 'ETHUSDT', action: 'FULL_CLOSE_PROPOSED', qty: '1' });
+    expect(await decision('retry-1')).toMatchObject({ event: 'block', reason: 'kill_switch_active' });
+    await redis.client.set(keys.killSwitch, '0');
+    await submit({ plan_id: 'retry-1', symbol: 'ETHUSDT', action: 'FULL_CLOSE_PROPOSED', qty: '1' });
+    await waitFor(async () => (await redis.client.exists(keys.permit('retry-1'))) === 1, { what: 'the permit on the second delivery' });
   });
 
   it('the kill switch blocks closes too, and non-EXECUTE plans are acknowledged without a decision', async () => {

@@ -47,12 +47,12 @@ describe('position-snapshot against a replica that commits a newer snapshot firs
 
     // Meanwhile another replica applies a newer snapshot of the same symbol.
     const newerId = `${Number.parseInt(olderId!, 10) + 1000}-0`;
-    await redis.client.hset(keys.positionSnapshot(symbol), 'symbol', symbol, 'position_notional_usd', '900', 'source_id', newerId);
+    await redis.client.hset(keys.position(symbol), 'symbol', symbol, 'position_notional_usd', '900', 'source_id', newerId);
     await redis.client.set(keys.positionAppliedId(symbol), newerId);
     release();
 
     await waitFor(async () => (await pendingCount(redis.client, streams.positionSnapshot, 'position_snapshot')) === 0, { what: 'the older snapshot acknowledged' });
-    expect(await redis.client.hgetall(keys.positionSnapshot(symbol))).toMatchObject({ position_notional_usd: '900', source_id: newerId });
+    expect(await redis.client.hgetall(keys.position(symbol))).toMatchObject({ position_notional_usd: '900', source_id: newerId });
     expect(await redis.client.get(keys.positionAppliedId(symbol))).toBe(newerId);
     expect(await metricSum(runtime, 'quantum_position_snapshots_stale_total')).toBe(1);
     expect(await metricSum(runtime, 'quantum_position_snapshots_applied_total')).toBe(0);
@@ -71,7 +71,7 @@ describe('position-snapshot against a replica that commits a newer snapshot firs
     release();
 
     await waitFor(async () => (await pendingCount(redis.client, streams.positionSnapshot, 'position_snapshot')) === 0, { what: 'the open snapshot acknowledged' });
-    expect(await redis.client.exists(keys.positionSnapshot(symbol))).toBe(0);
+    expect(await redis.client.exists(keys.position(symbol))).toBe(0);
     expect(await redis.client.sismember(keys.activePositions, symbol)).toBe(0);
   });
 
@@ -84,7 +84,7 @@ describe('position-snapshot against a replica that commits a newer snapshot firs
     ]);
     runtime = await startRuntime(redis.url, {}, [positionSnapshot]);
     await waitFor(async () => (await redis.client.get(keys.positionAppliedId('BTCUSDT'))) === ids[3], { what: 'the last snapshot applied' });
-    expect(await redis.client.hget(keys.positionSnapshot('BTCUSDT'), 'position_notional_usd')).toBe('3');
+    expect(await redis.client.hget(keys.position('BTCUSDT'), 'position_notional_usd')).toBe('3');
     expect(await redis.client.sismember(keys.activePositions, 'BTCUSDT')).toBe(1);
   });
 });

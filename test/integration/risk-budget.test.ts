@@ -25,8 +25,8 @@ describe('risk-budget on a real redis-server', () => {
   async function arrangePortfolio(equity = 100_000) {
     const r = redis.client;
     await r.hset(keys.portfolioState, { equity_usd: String(equity), drawdown: '0.01', timestamp: String(nowSec()) });
-    await r.hset(keys.positionSnapshot('BTCUSDT'), { symbol: 'BTCUSDT', position_notional_usd: '50000', sigma: '1.3' });
-    await r.hset(keys.positionSnapshot('ETHUSDT'), { symbol: 'ETHUSDT', position_notional_usd: '-500', sigma: '30' });
+    await r.hset(keys.position('BTCUSDT'), { symbol: 'BTCUSDT', position_notional_usd: '50000', sigma: '1.3' });
+    await r.hset(keys.position('ETHUSDT'), { symbol: 'ETHUSDT', position_notional_usd: '-500', sigma: '30' });
     await r.sadd(keys.activePositions, 'BTCUSDT', 'ETHUSDT');
     await r.hset(keys.marketState('BTCUSDT'), { vol_regime: 'NORMAL_VOL' });
     await r.hset(keys.marketState('ETHUSDT'), { vol_regime: 'EXTREME_VOL' });
@@ -163,6 +163,32 @@ describe('risk-budget on a real redis-server', () => {
       const response = await runtime.server.inject({ method: 'POST', url: '/test/inject_portfolio_state', payload: { equity_usd: 1 } });
       expect(response.statusCode).toBe(403);
       expect(await redis.client.exists(keys.portfolioState)).toBe(0);
+    });
+
+    it.each([
+      ['a page on another site (Origin)', { origin: 'http://evil.example' }],
+      ['a browser marking it cross-site (Sec-Fetch-Site)', { 'sec-fetch-site': 'cross-site' }],
+      ['a sandboxed frame (Origin: null)', { origin: 'null' }],
+      ['a text/plain POST from another site (no preflight), with the figures in the query', { origin: 'http://evil.example', 'content-type': 'text/plain' }],
+    ] as [string, Record<string, string>][])('POST /test/inject_portfolio_state refuses %s even in test mode, and says how to call it', async (_name, headers) => {
+      runtime = await start({ P28_TEST_MODE: '1' });
+      const payload = headers['content-type'] === 'text/plain' ? 'x' : { equity_usd: 1 };
+      const response = await runtime.server.inject({ method: 'POST', url: '/test/inject_portfolio_state?equity_usd=1', headers, payload });
+      expect(response.statusCode).toBe(403);
+      expect(response.json()).toMatchObject({ error: 'cross_site_refused' });
+      expect(response.json().detail).toMatch(/curl -X POST/);
+      expect(await redis.client.exists(keys.portfolioState)).toBe(0);
+    });
+
+    it('POST /test/inject_portfolio_state accepts the same origin', async () => {
+      runtime = await start({ P28_TEST_MODE: '1' });
+      const response = await runtime.server.inject({
+        method: 'POST',
+        url: '/test/inject_portfolio_state',
+        headers: { origin: 'http://localhost:80', host: 'localhost:80', 'sec-fetch-site': 'same-origin' },
+        payload: { equity_usd: 1000 },
+      });
+      expect(response.statusCode).toBe(200);
     });
 
     it('POST /test/inject_portfolio_state writes the state with timestamp now, and the next tick uses it', async () => {

@@ -22,6 +22,11 @@ describe('module boundaries', () => {
     expect(forbidden).toEqual([]);
   });
 
+  // Shared domain rules are pure: the gates, the status page, the CLI and the HTTP API import them.
+  it.each(sourceFiles(resolve(root, 'domain')).map((f) => [relative(root, f), f]))('%s imports nothing but other domain rules', (_name, file) => {
+    expect(importsOf(file).filter((spec) => !spec.startsWith('./'))).toEqual([]);
+  });
+
   it.each(sourceFiles(resolve(root, 'schemas')).map((f) => [relative(root, f), f]))('%s depends on zod and schemas only', (_name, file) => {
     expect(importsOf(file).filter((spec) => spec !== 'zod' && !spec.startsWith('./'))).toEqual([]);
   });

@@ -212,6 +212,8 @@ describe('deploy/env: the env files name real variables', () => {
     ['gates-governor.env', 'governor'],
     ['gates-risk-budget.env', 'risk-budget'],
     ['gates-position-snapshot.env', 'position-snapshot'],
+    ['gates-outcomes.env', 'outcome-heat'],
+    ['gates-outcomes.env', 'outcome-sample'],
   ])('%s (with gates-common.env) lists every variable of %s', (file, name) => {
     const vars = new Map([...envFile('gates-common.env'), ...envFile(file)]);
     const missing = [...handlerVars.get(name)!].filter((v) => !vars.has(v));
@@ -226,5 +228,29 @@ describe('deploy/env: the env files name real variables', () => {
 
     expect(ports.every((p) => p !== undefined && /^\d+$/.test(p))).toBe(true);
     expect(new Set(ports).size).toBe(ports.length);
+  });
+});
+
+describe('deploy/prometheus: every alert is tested and has a runbook', () => {
+  const alerts = alertExpressions().map((r) => r.alert);
+  const testsDir = resolve(deploy, 'prometheus/tests');
+  const tested = new Set(
+    readdirSync(testsDir)
+      .filter((f) => f.endsWith('.yml'))
+      .flatMap((f) => [...readFileSync(resolve(testsDir, f), 'utf8').matchAll(/alertname:\s*(\S+)/g)].map((m) => m[1]!)),
+  );
+  const operations = readFileSync(resolve(deploy, '../docs/operations.md'), 'utf8');
+  const headings = new Set([...operations.matchAll(/^#+\s+(.+)$/gm)].map((m) => m[1]!.trim().toLowerCase().replace(/[^a-z0-9 -]/g, '').replace(/ /g, '-')));
+
+  it('has a promtool unit test naming every alert', () => {
+    expect(alerts.filter((a) => !tested.has(a))).toEqual([]);
+  });
+
+  it('links every alert to its own section of docs/operations.md', () => {
+    const text = read('prometheus/alerts.yml');
+    const runbooks = [...text.matchAll(/runbook_url:\s*"file:\/\/\/opt\/quantum-gates\/docs\/operations\.md#([^"]+)"/g)].map((m) => m[1]!);
+
+    expect(runbooks).toEqual(alerts.map((a) => a.toLowerCase()));
+    expect(runbooks.filter((anchor) => !headings.has(anchor))).toEqual([]);
   });
 });

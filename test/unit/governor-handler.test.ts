@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { planFingerprint } from '../../handlers/governor/fingerprint.js';
 import { governor } from '../../handlers/governor/index.js';
 import { applyPlanSchema } from '../../schemas/apply-plan.js';
 import { keys, streams } from '../../schemas/keys.js';
@@ -17,7 +18,7 @@ function plan(fields: Record<string, string> = {}): Record<string, string> {
 function positions(notionals: Record<string, number>): Pick<FakeRedisData, 'hashes' | 'sets'> {
   return {
     sets: { [keys.activePositions]: Object.keys(notionals) },
-    hashes: Object.fromEntries(Object.entries(notionals).map(([symbol, n]) => [keys.positionSnapshot(symbol), { symbol, position_notional_usd: String(n) }])),
+    hashes: Object.fromEntries(Object.entries(notionals).map(([symbol, n]) => [keys.position(symbol), { symbol, position_notional_usd: String(n) }])),
   };
 }
 
@@ -51,7 +52,7 @@ describe('governor: a permitted open', () => {
     expect(run.recorder.guards).toEqual(
       expect.arrayContaining([
         { kind: 'absent', key: keys.permit('plan-0001') },
-        { kind: 'absent', key: keys.governorBlock('plan-0001') },
+        { kind: 'absent', key: keys.governorPermitted('plan-0001') },
       ]),
     );
     expect(blockReason(run)).toBeUndefined();
@@ -141,14 +142,36 @@ describe('governor: what it does not decide', () => {
   });
 
   it.each([
-    ['a permit', keys.permit('plan-0001')],
-    ['a block', keys.governorBlock('plan-0001')],
-  ])('does not decide or count again a plan that already has %s', async (_name, key) => {
-    const run = await runHandler(governor, plan(), { now: NOW, redis: { strings: { [key]: '{}' } } });
+    ['a permit', keys.permit('plan-0001'), '{}'],
+    ['the memory of a permit whose key expired', keys.governorPermitted('plan-0001'), 'FINGERPRINT'],
+  ])('never permits again a plan_id that already has %s', async (_name, key, value) => {
+    const fingerprint = value === 'FINGERPRINT' ? planFingerprint(applyPlanSchema.parse(plan())) : value;
+    const run = await runHandler(governor, plan(), { now: NOW, redis: { strings: { [key]: fingerprint } } });
     expect(run.recorder.effects).toEqual([]);
     expect(run.recorder.jobs).toEqual([]);
     expect(run.metrics.get('quantum_govern_allow_total', { symbol: 'BTCUSDT' })).toBeUndefined();
-    expect(run.metrics.get('quantum_govern_skipped_total', { reason: 'already_decided' })).toBe(1);
+    expect(run.metrics.get('quantum_govern_skipped_total', { reason: 'already_permitted' })).toBe(1);
+  });
+
+  it('remembers a permitted plan_id far beyond its permit (GOV_PERMIT_MEMORY_SEC), guarded at commit', async () => {
+    const run = await runHandler(governor, plan(), { now: NOW });
+    expect(permitted(run)).toBe(true);
+    const memory = run.recorder.effects.find((e) => e.op === 'setKey' && e.key === keys.governorPermitted('plan-0001'));
+    expect(memory).toMatchObject({ ttlSec: 86_400 });
+    expect(run.recorder.guards).toContainEqual({ kind: 'absent', key: keys.governorPermitted('plan-0001') });
+  });
+
+  it('evaluates a blocked plan_id again, as the original does', async () => {
+    const run = await runHandler(governor, plan(), { now: NOW, redis: { strings: { [keys.governorBlock('plan-0001')]: '{"reason":"symbol_cooldown"}' } } });
+    expect(permitted(run)).toBe(true);
+  });
+
+  it('blocks and reports a plan_id reused for a different plan, and leaves the first permit alone', async () => {
+    const first = planFingerprint(applyPlanSchema.parse(plan()));
+    const run = await runHandler(governor, plan({ side: 'SELL', qty: '5' }), { now: NOW, redis: { strings: { [keys.governorPermitted('plan-0001')]: first } } });
+    expect(run.recorder.effects.filter((e) => e.op === 'setKey')).toEqual([]);
+    expect(run.emitted(streams.governorEvents)).toMatchObject([{ event: 'block', reason: 'plan_id_reused', plan_id: 'plan-0001' }]);
+    expect(run.metrics.get('quantum_govern_block_total', { symbol: 'BTCUSDT', reason: 'plan_id_reused' })).toBe(1);
   });
 
   it.each([['plan_id'], ['symbol']])('rejects a plan without %s (the runtime dead-letters it)', (field) => {
@@ -170,21 +193,28 @@ describe('governor: kill switch and closes', () => {
     expect(permitted(await runHandler(governor, plan(), { now: NOW, redis: { strings: { [keys.killSwitch]: '0' } } }))).toBe(true);
   });
 
-  it.each([
-    ['FULL_CLOSE', {}],
-    ['FULL_CLOSE_PROPOSED', {}],
-    ['PARTIAL_25', {}],
-    ['partial_50', {}],
-    ['OPEN_LONG with reduceOnly=true', { action: 'OPEN_LONG', reduceOnly: 'true' }],
-  ])('%s passes every fund cap on a portfolio far over them', async (action, extra) => {
-    const busy: FakeRedisData = {
-      ...positions(Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`SYM${i}USDT`, 5942.2]))),
-      strings: { [keys.governorDisarm]: '{"reason":"governor_errors"}', [keys.governorCooldown('BTCUSDT')]: '{}' },
-      sortedSets: { [keys.governorExecutions('BTCUSDT')]: { a: NOW - 1000, b: NOW - 2000, c: NOW - 3000 } },
-    };
-    const run = await runHandler(governor, plan({ action, kill_score: '0.99', qty: '50', ...extra }), { now: NOW, redis: busy });
+  const busy: FakeRedisData = {
+    ...positions(Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`SYM${i}USDT`, 5942.2]))),
+    strings: { [keys.governorDisarm]: '{"reason":"governor_errors"}', [keys.governorCooldown('BTCUSDT')]: '{}' },
+    sortedSets: { [keys.governorExecutions('BTCUSDT')]: { a: NOW - 1000, b: NOW - 2000, c: NOW - 3000 } },
+  };
+
+  it.each([['FULL_CLOSE_PROPOSED'], ['PARTIAL_75'], ['PARTIAL_50'], ['PARTIAL_25']])('%s passes every fund cap on a portfolio far over them', async (action) => {
+    const run = await runHandler(governor, plan({ action, kill_score: '0.99', qty: '50' }), { now: NOW, redis: busy });
     expect(permitted(run)).toBe(true);
     expect(run.emitted(EVENTS)[0]).toMatchObject({ event: 'permit', reason: 'close_bypass', kind: 'close' });
+  });
+
+  it.each([
+    ['FULL_CLOSE', {}],
+    ['partial_50', {}],
+    ['PARTIAL_10', {}],
+    ['PARTIAL_OPEN (side BUY, 10 @ 100,000)', { action: 'PARTIAL_OPEN', qty: '10' }],
+    ['OPEN_LONG with reduceOnly=true', { action: 'OPEN_LONG', reduceOnly: 'true' }],
+  ])('%s is not one of the seeds’ closes: it faces the caps', async (action, extra) => {
+    const run = await runHandler(governor, plan({ action, qty: '50', ...extra }), { now: NOW, redis: busy });
+    expect(permitted(run)).toBe(false);
+    expect(run.emitted(EVENTS)[0]).toMatchObject({ event: 'block', kind: 'open' });
   });
 
   it('a close restarts the cooldown but never requires it absent', async () => {
@@ -205,7 +235,7 @@ describe('governor: what the snapshot reads', () => {
 
   it('prices a trade at the market mark price before the snapshot mark and the plan price', async () => {
     const redis: FakeRedisData = {
-      hashes: { [keys.marketState('BTCUSDT')]: { mark_price: '250000' }, [keys.positionSnapshot('BTCUSDT')]: { position_notional_usd: '10', mark_price: '50000' } },
+      hashes: { [keys.marketState('BTCUSDT')]: { mark_price: '250000' }, [keys.position('BTCUSDT')]: { position_notional_usd: '10', mark_price: '50000' } },
       sets: { [keys.activePositions]: ['BTCUSDT'] },
     };
     const run = await runHandler(governor, plan(), { now: NOW, redis });
@@ -215,7 +245,7 @@ describe('governor: what the snapshot reads', () => {
 
   it('uses the position snapshot mark price when the market state has none', async () => {
     const redis: FakeRedisData = {
-      hashes: { [keys.positionSnapshot('BTCUSDT')]: { position_notional_usd: '10', mark_price: '150000' } },
+      hashes: { [keys.position('BTCUSDT')]: { position_notional_usd: '10', mark_price: '150000' } },
       sets: { [keys.activePositions]: ['BTCUSDT'] },
     };
     const run = await runHandler(governor, plan({ price: '' }), { now: NOW, redis });

@@ -12,7 +12,7 @@ function portfolio(equity: string | undefined, positions: Record<string, { notio
   const hashes: Record<string, Record<string, string>> = {};
   if (equity !== undefined) hashes[keys.portfolioState] = { equity_usd: equity };
   for (const [symbol, p] of Object.entries(positions)) {
-    hashes[keys.positionSnapshot(symbol)] = {
+    hashes[keys.position(symbol)] = {
       symbol,
       position_notional_usd: String(p.notional),
       ...(p.sigma === undefined ? {} : { sigma: String(p.sigma) }),

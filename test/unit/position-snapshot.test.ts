@@ -9,7 +9,7 @@ describe('position-snapshot handler', () => {
     expect(run.recorder.effects).toEqual([
       {
         op: 'putHash',
-        key: keys.positionSnapshot('ETHUSDT'),
+        key: keys.position('ETHUSDT'),
         replace: true,
         fields: { symbol: 'ETHUSDT', position_notional_usd: '1800', sigma: '0.15', qty: '0.5', mark_price: '3600', updated_at: String(run.ctx.meta.producedAt), source_id: run.ctx.meta.id },
       },
@@ -25,7 +25,7 @@ describe('position-snapshot handler', () => {
   it('removes the symbol when its notional is zero', async () => {
     const run = await runHandler(positionSnapshot, { symbol: 'ETHUSDT', position_notional_usd: '0' });
     expect(run.recorder.effects).toEqual([
-      { op: 'deleteKey', key: keys.positionSnapshot('ETHUSDT') },
+      { op: 'deleteKey', key: keys.position('ETHUSDT') },
       { op: 'removeFromSet', key: keys.activePositions, member: 'ETHUSDT' },
     ]);
   });

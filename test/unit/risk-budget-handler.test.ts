@@ -33,7 +33,7 @@ function redisOf(world: World): FakeRedisData {
   if (stateAgeSec !== null) hashes[keys.portfolioState] = { equity_usd: String(equity), drawdown: '0.02', timestamp: String(NOW_SEC - stateAgeSec) };
   if (world.lkg) hashes[keys.budgetPortfolioLkg] = { equity_usd: String(world.lkg.equity), drawdown: '0', timestamp: String(NOW_SEC - world.lkg.ageSec) };
   for (const [symbol, p] of Object.entries(positions)) {
-    hashes[keys.positionSnapshot(symbol)] = { symbol, position_notional_usd: String(p.notional), ...(p.sigma === undefined ? {} : { sigma: String(p.sigma) }) };
+    hashes[keys.position(symbol)] = { symbol, position_notional_usd: String(p.notional), ...(p.sigma === undefined ? {} : { sigma: String(p.sigma) }) };
     if (p.market) hashes[keys.marketState(symbol)] = p.market;
   }
   for (const [id, stress] of Object.entries(world.clusters ?? {})) hashes[keys.clusterStress(id)] = { stress };
@@ -248,5 +248,28 @@ describe('risk-budget handler: one computation per tick', () => {
     riskBudget.onStart?.(run1.ctx.config, run1.ctx.metrics);
     run1.commit();
     expect(run1.metrics.get('p28_enforce_mode')).toBe(1);
+  });
+});
+
+describe('risk-budget handler: last successful tick (the budgets-stale alert)', () => {
+  const LAST_SUCCESS = 'quantum_risk_budget_last_success_timestamp_seconds';
+
+  it('stamps the tick time once budgets are computed, also when no symbol is active', async () => {
+    expect((await run({ positions: { BTCUSDT: { notional: 1, sigma: 1 } } })).metrics.get(LAST_SUCCESS)).toBe(NOW_SEC);
+    expect((await run({})).metrics.get(LAST_SUCCESS)).toBe(NOW_SEC);
+  });
+
+  it('does not stamp a tick that wrote no budgets (portfolio state too old) or a duplicate tick', async () => {
+    expect((await run({ stateAgeSec: null, positions: { BTCUSDT: { notional: 1 } } })).metrics.get(LAST_SUCCESS)).toBeUndefined();
+    const duplicate = await run({ positions: { BTCUSDT: { notional: 1 } }, strings: { [keys.budgetTickDone(TICK)]: '1' } });
+    expect(duplicate.metrics.get(LAST_SUCCESS)).toBeUndefined();
+  });
+
+  it('starts at 0, so a worker that never ticks shows as stale from its first scrape', async () => {
+    const { fakeCtx } = await import('../support/fake-ctx.js');
+    const started = await fakeCtx(riskBudget, {});
+    riskBudget.onStart?.(started.ctx.config, started.ctx.metrics);
+    started.commit();
+    expect(started.metrics.get(LAST_SUCCESS)).toBe(0);
   });
 });

@@ -146,6 +146,9 @@ describe('risk-budget configuration', () => {
       BUDGET_HASH_TTL_SEC: 300,
       BUDGET_COMPUTE_INTERVAL_SEC: 10,
       P28_TEST_MODE: false,
+      POSITION_SNAPSHOT_STREAM: 'quantum:stream:position.snapshot',
+      POSITION_SNAPSHOT_GROUP: 'position_snapshot',
+      POSITION_BOOK_MAX_PENDING: 1000,
     });
   });
 
