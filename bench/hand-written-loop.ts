@@ -16,15 +16,28 @@ const decisions = process.env.DECISIONS ?? 'bench:handwritten:decision';
 const expected = Number(process.env.EXPECT ?? 0);
 const count = Number(process.env.COUNT ?? 500);
 
+/**
+ * The original P2.6's state read (portfolio_heat_gate/main.py _get_portfolio_heat): the portfolio
+ * hash and the newest 50 entries of the snapshot stream, latest entry per symbol.
+ */
 async function loadState() {
-  const [[equityRaw], symbols] = await Promise.all([redis.hmget('quantum:state:portfolio', 'equity_usd'), redis.smembers('quantum:position:active_symbols')]);
-  const pipeline = redis.pipeline();
-  for (const s of symbols) pipeline.hmget(`quantum:position:snapshot:${s}`, 'position_notional_usd', 'sigma');
-  const rows = ((await pipeline.exec()) ?? []).map(([, v]) => v as (string | null)[]);
-  const equity = Number(equityRaw);
+  const [portfolio, snapshots] = await Promise.all([
+    redis.hgetall('quantum:state:portfolio'),
+    redis.xrevrange('quantum:stream:position.snapshot', '+', '-', 'COUNT', 50),
+  ]);
+  const equity = Number(portfolio.equity_usd ?? 0);
+  const seen = new Set<string>();
   let weighted = 0;
-  for (const [notional, sigma] of rows) if (Number(sigma) > 0) weighted += Math.abs(Number(notional)) * Number(sigma);
-  return equity > 0 ? weighted / equity : 0;
+  for (const [, fields] of snapshots) {
+    const f: Record<string, string> = {};
+    for (let i = 0; i + 1 < fields.length; i += 2) f[fields[i]!] = fields[i + 1]!;
+    const symbol = f.symbol ?? '';
+    if (symbol === '' || seen.has(symbol)) continue;
+    seen.add(symbol);
+    const sigma = Number(f.sigma || f.volatility || 0);
+    if (sigma > 0) weighted += Math.abs(Number(f.position_notional_usd || 0)) * sigma;
+  }
+  return equity > 0 ? weighted / Math.max(equity, 1) : 0;
 }
 
 async function main() {

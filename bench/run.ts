@@ -34,8 +34,9 @@ async function seedPortfolio(redis: Redis, symbols = SYMBOLS): Promise<void> {
   pipeline.hset(keys.portfolioState, 'equity_usd', '100000', 'timestamp', String(Math.floor(Date.now() / 1000)));
   for (let i = 0; i < symbols; i++) {
     const symbol = `SYM${i}USDT`;
-    pipeline.hset(keys.positionSnapshot(symbol), 'symbol', symbol, 'position_notional_usd', String(1000 + i * 10), 'sigma', '0.2', 'mark_price', '10', 'qty', '100');
-    pipeline.sadd(keys.activePositions, symbol);
+    // As the pipeline writes positions: snapshot stream entries (the runtime's position-snapshot
+    // materialises them; the yardstick reads the stream as the original did).
+    pipeline.xadd(streams.positionSnapshot, '*', 'symbol', symbol, 'position_notional_usd', String(1000 + i * 10), 'sigma', '0.2', 'mark_price', '10', 'qty', '100');
   }
   await pipeline.exec();
 }

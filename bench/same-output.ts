@@ -9,7 +9,7 @@ import { keys, streams } from '../schemas/keys.js';
 const redis = await startTestRedis();
 const r = redis.client;
 await r.hset(keys.portfolioState, 'equity_usd', '3000');
-for (const [s, n, sig] of [['ETHUSDT', 1800, 0.15], ['BTCUSDT', 2000, 0.3]] as const) { await r.hset(keys.positionSnapshot(s), 'position_notional_usd', String(n), 'sigma', String(sig)); await r.sadd(keys.activePositions, s); }
+for (const [s, n, sig] of [['ETHUSDT', 1800, 0.15], ['BTCUSDT', 2000, 0.3]] as const) await r.xadd(streams.positionSnapshot, '*', 'symbol', s, 'position_notional_usd', String(n), 'sigma', String(sig));
 const props = [['plan_id', 'a', 'symbol', 'ETHUSDT', 'action', 'FULL_CLOSE', 'trace_id', 't1', 'reason', 'tp_hit'], ['plan_id', 'b', 'symbol', 'BTCUSDT', 'harvest_action', 'PARTIAL_50', 'extra', 'x']];
 for (const p of props) await r.xadd(streams.harvestProposal, '*', ...p);
 const rt = spawnTs('runtime/main.ts', { REDIS_URL: redis.url, PORT: String(await freePort()), HANDLERS: 'heat-gate', LOG_LEVEL: 'warn' });

@@ -99,27 +99,86 @@ export async function readSource(redis: RedisClient, entry: DeadLetterEntry): Pr
 }
 
 /**
- * Deletes the dead letter and appends its fields to the source stream in one step, and only if
- * the dead letter was still there: two operators replaying the same entry cannot both re-add it.
+ * Appends the fields to the source stream, then deletes the dead letter, in one script, and only
+ * if the dead letter is still there: two operators replaying the same entry cannot both re-add it.
+ * The XADD is the script's first write, so when it fails (the source key holds another type,
+ * Redis is out of memory or read-only) the script stops before the XDEL and the dead letter stays.
  */
 const REPLAY_SCRIPT = `
-if redis.call('XDEL', KEYS[1], ARGV[1]) == 0 then return false end
-return redis.call('XADD', KEYS[2], '*', unpack(ARGV, 2))
+if #redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1]) == 0 then return false end
+local id = redis.call('XADD', KEYS[2], '*', unpack(ARGV, 2))
+redis.call('XDEL', KEYS[1], ARGV[1])
+return id
 `;
 
-/** Returns the new entry id, or undefined when the dead letter was already gone. */
+/**
+ * Lua's unpack (and so the script) takes about 8,000 values; an entry with more fields cannot
+ * move in one script, and is refused rather than moved in two steps.
+ */
+export const MAX_REPLAY_FIELDS = 3_900;
+
+/** Why a replay left the dead letter where it was. */
+export class ReplayWriteError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ReplayWriteError';
+  }
+}
+
+/**
+ * Returns the new entry id, or undefined when the dead letter was already gone. Throws
+ * ReplayWriteError when the entry could not be written; the dead letter then stays.
+ */
 export async function replayEntry(redis: RedisClient, dlq: string, id: string, target: string, fields: Record<string, string>): Promise<string | undefined> {
   const flat = Object.entries(fields).flat();
-  if (redis instanceof Cluster) {
-    // The two streams may live in different slots, where a script cannot touch both. XDEL first
-    // still makes the entry ours; if the XADD then fails the error carries the fields.
-    if ((await redis.xdel(dlq, id)) === 0) return undefined;
-    try {
-      return (await redis.xadd(target, '*', ...flat)) ?? undefined;
-    } catch (error) {
-      throw new Error(`removed ${id} from the dead-letter stream but could not add it to ${target}: ${(error as Error).message}; fields: ${JSON.stringify(fields)}`);
-    }
+  if (flat.length / 2 > MAX_REPLAY_FIELDS) {
+    throw new ReplayWriteError(`${flat.length / 2} fields, more than the ${MAX_REPLAY_FIELDS} one atomic replay can carry`);
   }
-  const result = (await redis.eval(REPLAY_SCRIPT, 2, dlq, target, id, ...flat)) as string | null;
-  return result ?? undefined;
+  if (redis instanceof Cluster) return replayAcrossSlots(redis, dlq, id, target, flat);
+  try {
+    const result = (await redis.eval(REPLAY_SCRIPT, 2, dlq, target, id, ...flat)) as string | null;
+    return result ?? undefined;
+  } catch (error) {
+    throw new ReplayWriteError(`could not add it to ${target}: ${firstLine(error)}`);
+  }
+}
+
+/**
+ * On a cluster the two streams may live in different slots, where no script or transaction
+ * spans both. A short claim key keeps two operators from replaying the same entry; the XADD
+ * comes first, so a failed write leaves the dead letter. (A crash between the two steps leaves
+ * both; the replayed entry's replayed_from names the dead letter to drop.)
+ */
+async function replayAcrossSlots(redis: Cluster, dlq: string, id: string, target: string, flat: string[]): Promise<string | undefined> {
+  const claim = `${dlq}:replaying:${id}`;
+  if ((await redis.set(claim, '1', 'PX', 60_000, 'NX')) === null) return undefined;
+  try {
+    if ((await redis.xrange(dlq, id, id)).length === 0) return undefined;
+    let newId: string | null;
+    try {
+      newId = await redis.xadd(target, '*', ...flat);
+    } catch (error) {
+      throw new ReplayWriteError(`could not add it to ${target}: ${firstLine(error)}`);
+    }
+    await redis.xdel(dlq, id);
+    return newId ?? undefined;
+  } finally {
+    await redis.del(claim);
+  }
+}
+
+/**
+ * Deletes the given dead letters; returns those that were still there (an entry replayed or
+ * dropped meanwhile by someone else is not counted as dropped by this call).
+ */
+export async function dropEntries(redis: RedisClient, dlq: string, ids: readonly string[]): Promise<{ dropped: string[]; gone: string[] }> {
+  const dropped: string[] = [];
+  const gone: string[] = [];
+  const counts = await Promise.all(ids.map((id) => redis.xdel(dlq, id)));
+  counts.forEach((n, i) => (n > 0 ? dropped : gone).push(ids[i]!));
+  return { dropped, gone };
+}
+
+function firstLine(error: unknown): string {
+  return (error instanceof Error ? error.message : String(error)).split('\n')[0]!;
 }

@@ -7,6 +7,8 @@ export interface CliIo {
   /** Raw stderr writes (no newline added), for a progress line redrawn in place. */
   errRaw(text: string): void;
   readonly env: Readonly<Record<string, string | undefined>>;
+  /** The env file `env` was read from (--env-file, or a unit's file by default), if any. */
+  readonly envFile?: string;
   /** True when stderr is a terminal (progress bars redraw in place only then). */
   readonly errIsTty: boolean;
   now(): number;

@@ -1,7 +1,7 @@
-import type { RedisOptions } from 'ioredis';
 import { parseRuntimeConfig, type RuntimeConfig } from '../runtime/config.js';
 import { ConfigError } from '../runtime/env.js';
-import { createRedisClient, describeRedis, type RedisClient } from '../runtime/redis.js';
+import type { RedisClient } from '../runtime/redis.js';
+import { connectVerified, RedisWiringError } from '../runtime/redis-preflight.js';
 import { OperationalError, UsageError } from './errors.js';
 import type { CliIo } from './io.js';
 
@@ -23,41 +23,16 @@ export function cliConfig(io: CliIo): RuntimeConfig {
 /**
  * Unlike the runtime's connections, which wait out a Redis restart, a command connects once
  * with a short timeout and never retries: an operator (or a script) must learn at once that
- * Redis is unreachable, not watch a hung prompt.
+ * Redis is unreachable, not watch a hung prompt. It also proves the password and the database
+ * (ioredis alone would carry on in database 0), and the message names the variable to fix.
  */
 export async function connectCli(config: RuntimeConfig, timeoutMs: number): Promise<RedisClient> {
-  const options: RedisOptions = {
-    lazyConnect: true,
-    connectTimeout: timeoutMs,
-    maxRetriesPerRequest: 0,
-    retryStrategy: () => null,
-    enableOfflineQueue: false,
-    connectionName: 'quantum-gates:cli',
-  };
-  const client: RedisClient = createRedisClient(config, options, { lazyConnect: true, enableOfflineQueue: false, clusterRetryStrategy: () => null });
-  // connect() only says "Connection is closed"; the error event says why (ECONNREFUSED, WRONGPASS...).
-  // Listening also keeps ioredis from printing it as unhandled.
-  let cause: Error | undefined;
-  client.on('error', (error: Error) => {
-    cause ??= error;
-  });
-  const timeout = new Promise<never>((_, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
-    timer.unref();
-  });
   try {
-    await Promise.race([client.connect(), timeout]);
-    await client.ping();
+    return await connectVerified(config, timeoutMs, 'quantum-gates:cli');
   } catch (error) {
-    // Once the failed connection has ended, disconnect() would only arm a 2 s destroy timer
-    // that keeps the process (and the operator) waiting.
-    if (client.status !== 'end') client.disconnect();
-    throw new OperationalError(
-      `cannot reach Redis at ${describeRedis(config)}: ${(cause ?? (error as Error)).message}\n` +
-        '  Set REDIS_URL (or REDIS_HOST / REDIS_PORT / REDIS_DB) to the Redis the gates use.',
-    );
+    if (error instanceof RedisWiringError) throw new OperationalError(error.message);
+    throw error;
   }
-  return client;
 }
 
 /** Runs `fn` with a connected client and always closes it, so the process can exit on its own. */

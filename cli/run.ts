@@ -1,5 +1,8 @@
 import { commands, groupHelp, mainHelp } from './commands/index.js';
+import { buildInfo } from '../runtime/build-info.js';
 import { ConfigError } from '../runtime/env.js';
+import { didYouMean } from './did-you-mean.js';
+import { chooseEnvFile } from './env-file.js';
 import { ExitCode, OperationalError, UsageError } from './errors.js';
 import type { CliIo } from './io.js';
 
@@ -7,25 +10,36 @@ import type { CliIo } from './io.js';
  * Finds the command named by the leading words of argv ("dlq replay ..."), runs it and maps
  * its outcome to an exit code: 0 ok, 1 operational failure, 2 usage or invalid input.
  */
-export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+export async function runCli(rawArgv: readonly string[], rawIo: CliIo): Promise<number> {
+  let argv: readonly string[];
+  let io: CliIo;
+  try {
+    const chosen = chooseEnvFile(rawArgv, rawIo.env);
+    argv = chosen.argv;
+    io = chosen.file === undefined ? rawIo : { ...rawIo, env: chosen.env, envFile: chosen.file };
+  } catch (error) {
+    if (error instanceof UsageError) return usage(rawIo, error.message);
+    throw error;
+  }
   const [first, second] = argv;
   if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
     io.out(mainHelp());
     return first === undefined ? ExitCode.usage : ExitCode.ok;
   }
   if (first === '--version' || first === '-V') {
-    io.out(await version());
+    io.out(version());
     return ExitCode.ok;
   }
   const command = commands.find((c) => c.name === `${first} ${second}`) ?? commands.find((c) => c.name === first);
   if (!command) {
     const group = groupHelp(first);
-    if (group === undefined) return usage(io, `unknown command "${first}"`, mainHelp());
+    if (group === undefined) return usage(io, `unknown command "${first}"${didYouMean(first, [...new Set(commands.map((c) => c.name.split(' ')[0]!))])}`, mainHelp());
     if (second === undefined || second === '--help' || second === '-h') {
       io.out(group);
       return second === undefined ? ExitCode.usage : ExitCode.ok;
     }
-    return usage(io, `unknown ${first} command "${second}"`, group);
+    const members = commands.filter((c) => c.name.startsWith(`${first} `)).map((c) => c.name.split(' ')[1]!);
+    return usage(io, `unknown ${first} command "${second}"${didYouMean(second, members, `${first} `)}`, group);
   }
   const rest = argv.slice(command.name.split(' ').length);
   if (rest.includes('--help') || rest.includes('-h')) {
@@ -56,8 +70,8 @@ function usage(io: CliIo, message: string, help?: string, command?: string): num
   return ExitCode.usage;
 }
 
-async function version(): Promise<string> {
-  const { readFile } = await import('node:fs/promises');
-  const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
+/** "0.1.0 (commit 1a2b3c4d5e6f)" from a build, "0.1.0 (commit source)" from the sources. */
+function version(): string {
+  const { version, commit } = buildInfo();
+  return `${version} (commit ${commit})`;
 }

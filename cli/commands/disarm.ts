@@ -4,7 +4,10 @@ import { parseCommandArgs } from '../args.js';
 import type { Command } from '../command.js';
 import { ExitCode } from '../errors.js';
 import { printJson } from '../output.js';
+import { recordOperatorAction } from '../audit.js';
 import { withRedis } from '../redis.js';
+import { withRedisWrite } from '../write-target.js';
+import { requireReason } from '../reason.js';
 
 /** The disarm record, whatever shape the governor gave it (a string reason or a hash). */
 async function readDisarm(redis: RedisClient): Promise<string | Record<string, string> | null> {
@@ -24,11 +27,13 @@ function render(value: string | Record<string, string> | null): string {
 }
 
 const clearHelp = [
-  'Usage: quantum-gates disarm clear [--json]',
+  'Usage: quantum-gates disarm clear --reason TEXT [--json]',
   '',
   `Deletes ${keys.governorDisarm}, re-arming the governor after its auto-disarm tripped`,
   '(GOV_DISARM_ON_ERROR_COUNT errors in a window): opens are evaluated again.',
-  'Prints what the disarm record said. --json prints {key, cleared, previous}.',
+  'Prints what the disarm record said and the Redis written. --reason is required: it is',
+  'recorded with who ran the command, on which host and when, as an operator_action event on',
+  'quantum:stream:governor.events and on stderr. --json prints {key, cleared, previous, target}.',
 ].join('\n');
 
 const statusHelp = [
@@ -43,13 +48,17 @@ export const disarmCommands: readonly Command[] = [
     summary: "clear the governor's auto-disarm",
     help: clearHelp,
     async run(argv, io) {
-      const args = parseCommandArgs('disarm clear', argv, { json: { type: 'boolean' } });
-      const previous = await withRedis(io, async (redis) => {
+      const args = parseCommandArgs('disarm clear', argv, { json: { type: 'boolean' }, reason: { type: 'string' } });
+      const reason = requireReason('disarm clear', args.values.reason);
+      const { previous, target } = await withRedisWrite(io, async (redis, _config, target) => {
         const value = await readDisarm(redis);
-        if (value !== null) await redis.del(keys.governorDisarm);
-        return value;
+        if (value !== null) {
+          await redis.del(keys.governorDisarm);
+          await recordOperatorAction(redis, io, { action: 'disarm_clear', reason, target, previous: render(value) });
+        }
+        return { previous: value, target };
       });
-      if (args.values.json) printJson(io, { key: keys.governorDisarm, cleared: previous !== null, previous });
+      if (args.values.json) printJson(io, { key: keys.governorDisarm, cleared: previous !== null, previous, target });
       else io.out(previous === null ? 'not disarmed: nothing to clear' : `cleared disarm (was: ${render(previous)})`);
       return ExitCode.ok;
     },

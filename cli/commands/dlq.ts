@@ -1,8 +1,11 @@
+import type { z } from 'zod';
+import { allHandlers } from '../../handlers/index.js';
 import type { RedisClient } from '../../runtime/redis.js';
 import { parseCommandArgs, positiveInt } from '../args.js';
 import type { Command } from '../command.js';
-import { readEntry, readSource, replayEntry, scan, STREAM_ID, type DeadLetterEntry, type EntryFilter } from '../dlq-store.js';
+import { dropEntries, readEntry, readSource, replayEntry, ReplayWriteError, scan, STREAM_ID, type DeadLetterEntry, type EntryFilter } from '../dlq-store.js';
 import { ExitCode, OperationalError, UsageError } from '../errors.js';
+import { recordOperatorAction } from '../operator-event.js';
 import { isoTime, printJson, Progress, table, truncate } from '../output.js';
 import { withRedis } from '../redis.js';
 
@@ -10,18 +13,21 @@ import { withRedis } from '../redis.js';
 const PROGRESS_FROM = 10;
 
 const filterOptions = {
-  reason: { type: 'string' },
+  failure: { type: 'string' },
   handler: { type: 'string' },
 } as const;
 
 const filterHelp = [
-  '  --reason R       only entries dead-lettered for R (invalid_input, handler_failed, fallback_failed,',
+  '  --failure F      only entries dead-lettered for F (invalid_input, handler_failed, fallback_failed,',
   '                   too_many_deliveries, commit_failed)',
   '  --handler H      only entries of handler H (e.g. heat-gate)',
 ];
 
-function filterOf(values: { reason?: string; handler?: string }): EntryFilter {
-  return { reason: values.reason, handler: values.handler };
+/** Written to the audit event and checked in help: why the operator replays or drops. */
+const auditHelp = '  --reason TEXT    why (recorded with your user, host and the time on the governor events stream)';
+
+function filterOf(values: { failure?: string; handler?: string }): EntryFilter {
+  return { reason: values.failure, handler: values.handler };
 }
 
 function checkIds(command: string, ids: readonly string[]): void {
@@ -46,13 +52,14 @@ function asJson(entry: DeadLetterEntry) {
 }
 
 const listHelp = [
-  'Usage: quantum-gates dlq list [--limit N] [--reason R] [--handler H] [--json]',
+  'Usage: quantum-gates dlq list [--limit N] [--failure F] [--handler H] [--json]',
   '',
   'Lists dead-lettered messages, newest first, from $DLQ_STREAM (default quantum:stream:dlq).',
   '',
   'Options:',
   '  --limit N        at most N entries (default 50)',
   ...filterHelp,
+  '  --reason F       the same as --failure (its older name)',
   '  --json           print {stream, total, entries: [...]} with every field',
 ].join('\n');
 
@@ -61,12 +68,13 @@ const list: Command = {
   summary: 'list dead-lettered messages',
   help: listHelp,
   async run(argv, io) {
-    const args = parseCommandArgs('dlq list', argv, { ...filterOptions, limit: { type: 'string' }, json: { type: 'boolean' } });
+    const args = parseCommandArgs('dlq list', argv, { ...filterOptions, reason: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean' } });
     const limit = positiveInt('dlq list', args.values.limit, '--limit', 50);
+    const filter = filterOf({ failure: args.values.failure ?? args.values.reason, handler: args.values.handler });
     const { entries, total, stream } = await withRedis(io, async (redis, config) => ({
       stream: config.DLQ_STREAM,
       total: await redis.xlen(config.DLQ_STREAM),
-      entries: await scan(redis, config.DLQ_STREAM, { filter: filterOf(args.values), limit, newestFirst: true }),
+      entries: await scan(redis, config.DLQ_STREAM, { filter, limit, newestFirst: true }),
     }));
     if (args.values.json) {
       printJson(io, { stream, total, entries: entries.map(asJson) });
@@ -154,32 +162,53 @@ async function selectEntries(
   return { entries, missing };
 }
 
-function selectionArgs(command: string, positionals: readonly string[], values: { all?: boolean; reason?: string; handler?: string }): void {
+function selectionArgs(command: string, positionals: readonly string[], values: { all?: boolean; failure?: string; handler?: string }): void {
   if (values.all && positionals.length > 0) throw new UsageError('give entry ids or --all, not both', command);
   if (!values.all && positionals.length === 0) throw new UsageError('expects entry ids, or --all', command);
-  if (!values.all && (values.reason !== undefined || values.handler !== undefined)) {
-    throw new UsageError('--reason and --handler select entries for --all only', command);
+  if (!values.all && (values.failure !== undefined || values.handler !== undefined)) {
+    throw new UsageError('--failure and --handler select entries for --all only', command);
   }
   checkIds(command, positionals);
 }
 
 const replayHelp = [
-  'Usage: quantum-gates dlq replay <id...> | --all [--reason R] [--handler H] [--from-source] [--dry-run] [--json]',
+  'Usage: quantum-gates dlq replay <id...> | --all [--failure F] [--handler H] [--reason TEXT] [--force] [--from-source] [--dry-run] [--json]',
   '',
   'Puts dead-lettered messages back on the stream they came from (source_stream), oldest first,',
-  'and removes them from the dead-letter stream, each in one atomic step. The handler then',
-  'processes them again like any new message. Fix the cause first (see `dlq show`).',
+  'and removes them from the dead-letter stream, each in one atomic step: an entry that cannot be',
+  'written stays a dead letter. The handler then processes them again like any new message. Fix',
+  'the cause first (see `dlq show`). Each replayed entry carries two more fields: replayed_from',
+  '(the dead letter id) and original_id (the first source entry id, whose time is when the',
+  'message was produced; a gate ages a replayed message by it).',
+  '',
+  'Every entry is first checked against its gate\'s input schema; if any fails, nothing is',
+  'replayed (exit 2) and each failure is named. The replay is recorded as a dlq_replay event',
+  '(actor, host, time, reason, ids) on the governor events stream.',
   '',
   'Options:',
-  '  --all            every entry (narrowed by --reason / --handler)',
+  '  --all            every entry (narrowed by --failure / --handler)',
   ...filterHelp,
+  auditHelp,
+  '  --force          replay entries that fail their gate\'s schema (or whose gate is unknown) anyway',
   '  --from-source    for entries marked truncated (a field over 64 KiB was cut in the copy), re-read',
   '                   the original from source_stream by source_id; without it they are refused',
   '  --dry-run        show what would be replayed, change nothing',
-  '  --json           print {replayed: [{id, stream, new_id}], refused: [{id, why}]}',
+  '  --json           print {replayed: [{id, stream, new_id}], refused: [{id, why}], invalid: [{id, handler, issues}]}',
   '',
-  'Exit 0 when every selected entry was replayed, 1 when any was refused or missing.',
+  'Exit 0 when every selected entry was replayed, 1 when any was refused or missing,',
+  '2 when any fails its gate\'s schema (then nothing is replayed).',
 ].join('\n');
+
+interface Prepared {
+  readonly entry: DeadLetterEntry;
+  readonly fields: Record<string, string>;
+}
+
+interface Invalid {
+  readonly id: string;
+  readonly handler: string;
+  readonly issues: string;
+}
 
 const replay: Command = {
   name: 'dlq replay',
@@ -189,44 +218,73 @@ const replay: Command = {
     const args = parseCommandArgs(
       'dlq replay',
       argv,
-      { ...filterOptions, all: { type: 'boolean' }, 'from-source': { type: 'boolean' }, 'dry-run': { type: 'boolean' }, json: { type: 'boolean' } },
+      {
+        ...filterOptions,
+        all: { type: 'boolean' },
+        reason: { type: 'string' },
+        force: { type: 'boolean' },
+        'from-source': { type: 'boolean' },
+        'dry-run': { type: 'boolean' },
+        json: { type: 'boolean' },
+      },
       { positionals: true },
     );
     selectionArgs('dlq replay', args.positionals, args.values);
     const fromSource = args.values['from-source'] === true;
     const dryRun = args.values['dry-run'] === true;
+    const force = args.values.force === true;
 
     const result = await withRedis(io, async (redis, config) => {
       const { entries, missing } = await selectEntries(redis, config.DLQ_STREAM, args.positionals, args.values.all === true, filterOf(args.values));
       entries.sort((a, b) => compareIds(a.id, b.id));
       const replayed: { id: string; stream: string; new_id: string | null }[] = [];
       const refused: { id: string; why: string }[] = missing.map((id) => ({ id, why: 'not in the dead-letter stream' }));
-      const progress = entries.length >= PROGRESS_FROM ? new Progress(io, dryRun ? 'checked' : 'replayed', entries.length) : undefined;
-      for (const [n, entry] of entries.entries()) {
-        const why = await replayOne(redis, config.DLQ_STREAM, entry, { fromSource, dryRun }, replayed);
-        if (why) refused.push({ id: entry.id, why });
+      const prepared: Prepared[] = [];
+      for (const entry of entries) {
+        const outcome = await prepare(redis, entry, fromSource);
+        if (typeof outcome === 'string') refused.push({ id: entry.id, why: outcome });
+        else prepared.push(outcome);
+      }
+      // Checked before anything is written, so a refusal (exit 2) leaves every entry in place.
+      const invalid = force ? [] : prepared.map(check).filter((i): i is Invalid => i !== undefined);
+      if (invalid.length > 0) return { replayed, refused, invalid };
+
+      const progress = prepared.length >= PROGRESS_FROM ? new Progress(io, dryRun ? 'checked' : 'replayed', prepared.length) : undefined;
+      for (const [n, { entry, fields }] of prepared.entries()) {
+        if (dryRun) replayed.push({ id: entry.id, stream: entry.sourceStream, new_id: null });
+        else {
+          const why = await moveOne(redis, config.DLQ_STREAM, entry, fields, replayed);
+          if (why) refused.push({ id: entry.id, why });
+        }
         progress?.update(n + 1);
       }
-      return { replayed, refused };
+      if (!dryRun && replayed.length > 0) {
+        await recordOperatorAction(redis, io, {
+          event: 'dlq_replay',
+          reason: args.values.reason ?? '',
+          ids: replayed.map((r) => r.id),
+          extra: { forced: force ? '1' : '0', dlq_stream: config.DLQ_STREAM },
+        });
+      }
+      return { replayed, refused, invalid };
     });
 
     if (args.values.json) printJson(io, { dry_run: dryRun, ...result });
     else {
       for (const r of result.replayed) io.out(dryRun ? `would replay ${r.id} to ${r.stream}` : `replayed ${r.id} to ${r.stream} as ${r.new_id}`);
       for (const r of result.refused) io.err(`refused ${r.id}: ${r.why}`);
-      io.out(`${result.replayed.length} ${dryRun ? 'would be replayed' : 'replayed'}, ${result.refused.length} refused`);
+      for (const i of result.invalid) io.err(`invalid ${i.id} (${i.handler}): ${i.issues}`);
+      if (result.invalid.length > 0) {
+        io.err(`nothing replayed: ${result.invalid.length} ${result.invalid.length === 1 ? 'entry fails' : 'entries fail'} the gate's input schema; fix the cause, or replay with --force`);
+      } else io.out(`${result.replayed.length} ${dryRun ? 'would be replayed' : 'replayed'}, ${result.refused.length} refused`);
     }
+    if (result.invalid.length > 0) return ExitCode.usage;
     return result.refused.length > 0 ? ExitCode.failure : ExitCode.ok;
   },
 };
 
-async function replayOne(
-  redis: RedisClient,
-  dlq: string,
-  entry: DeadLetterEntry,
-  { fromSource, dryRun }: { fromSource: boolean; dryRun: boolean },
-  replayed: { id: string; stream: string; new_id: string | null }[],
-): Promise<string | undefined> {
+/** The fields to put back, or why the entry cannot be replayed. */
+async function prepare(redis: RedisClient, entry: DeadLetterEntry, fromSource: boolean): Promise<Prepared | string> {
   if (entry.sourceStream === '') return 'no source_stream recorded';
   let fields = entry.fields;
   if (entry.truncated) {
@@ -236,24 +294,61 @@ async function replayOne(
   }
   if (fields === undefined) return 'the stored fields are unreadable';
   if (Object.keys(fields).length === 0) return 'the original entry had no fields';
-  if (dryRun) {
-    replayed.push({ id: entry.id, stream: entry.sourceStream, new_id: null });
-    return undefined;
+  return { entry, fields: withProvenance(entry, fields) };
+}
+
+/**
+ * The fields as replayed: replayed_from names this dead letter; original_id keeps the first
+ * source entry's id (its time is when the message was produced), through any number of replays.
+ */
+function withProvenance(entry: DeadLetterEntry, fields: Record<string, string>): Record<string, string> {
+  const originalId = fields.original_id !== undefined && STREAM_ID.test(fields.original_id) ? fields.original_id : entry.sourceId;
+  return { ...fields, original_id: originalId, replayed_from: entry.id };
+}
+
+/** The gate's verdict on the fields, as its stream consumer would give it; undefined when valid. */
+function check({ entry, fields }: Prepared): Invalid | undefined {
+  const gate = allHandlers.find((h) => h.name === entry.handler);
+  if (!gate) return { id: entry.id, handler: entry.handler, issues: `no gate named "${entry.handler}" here, so its schema cannot be checked` };
+  const parsed = (gate.input as z.ZodType).safeParse(fields);
+  if (parsed.success) return undefined;
+  return {
+    id: entry.id,
+    handler: entry.handler,
+    issues: parsed.error.issues.map((issue) => `${issue.path.join('.') || '(entry)'}: ${issue.message}`).join('; '),
+  };
+}
+
+async function moveOne(
+  redis: RedisClient,
+  dlq: string,
+  entry: DeadLetterEntry,
+  fields: Record<string, string>,
+  replayed: { id: string; stream: string; new_id: string | null }[],
+): Promise<string | undefined> {
+  let newId: string | undefined;
+  try {
+    newId = await replayEntry(redis, dlq, entry.id, entry.sourceStream, fields);
+  } catch (error) {
+    if (error instanceof ReplayWriteError) return `${error.message}; it stays in the dead-letter stream`;
+    throw error;
   }
-  const newId = await replayEntry(redis, dlq, entry.id, entry.sourceStream, fields);
   if (newId === undefined) return 'already gone (replayed or dropped meanwhile)';
   replayed.push({ id: entry.id, stream: entry.sourceStream, new_id: newId });
   return undefined;
 }
 
 const dropHelp = [
-  'Usage: quantum-gates dlq drop <id...> | --all --yes [--reason R] [--handler H] [--json]',
+  'Usage: quantum-gates dlq drop <id...> | --all --yes [--failure F] [--handler H] [--reason TEXT] [--json]',
   '',
-  'Deletes dead-lettered messages for good (after they were handled another way).',
+  'Deletes dead-lettered messages for good (after they were handled another way). Only entries',
+  'still there count as dropped (one replayed or dropped meanwhile is reported missing). Recorded',
+  'as a dlq_drop event (actor, host, time, reason, ids) on the governor events stream.',
   '',
   'Options:',
-  '  --all            every entry (narrowed by --reason / --handler); requires --yes',
+  '  --all            every entry (narrowed by --failure / --handler); requires --yes',
   ...filterHelp,
+  auditHelp,
   '  --yes            confirm --all',
   '  --json           print {dropped: [...ids], missing: [...ids]}',
   '',
@@ -268,7 +363,7 @@ const drop: Command = {
     const args = parseCommandArgs(
       'dlq drop',
       argv,
-      { ...filterOptions, all: { type: 'boolean' }, yes: { type: 'boolean' }, json: { type: 'boolean' } },
+      { ...filterOptions, all: { type: 'boolean' }, reason: { type: 'string' }, yes: { type: 'boolean' }, json: { type: 'boolean' } },
       { positionals: true },
     );
     selectionArgs('dlq drop', args.positionals, args.values);
@@ -279,10 +374,13 @@ const drop: Command = {
       const dropped: string[] = [];
       const progress = entries.length >= PROGRESS_FROM ? new Progress(io, 'dropped', entries.length) : undefined;
       for (let i = 0; i < entries.length; i += 100) {
-        const ids = entries.slice(i, i + 100).map((e) => e.id);
-        await redis.xdel(config.DLQ_STREAM, ...ids);
-        dropped.push(...ids);
-        progress?.update(dropped.length);
+        const batch = await dropEntries(redis, config.DLQ_STREAM, entries.slice(i, i + 100).map((e) => e.id));
+        dropped.push(...batch.dropped);
+        missing.push(...batch.gone);
+        progress?.update(Math.min(i + 100, entries.length));
+      }
+      if (dropped.length > 0) {
+        await recordOperatorAction(redis, io, { event: 'dlq_drop', reason: args.values.reason ?? '', ids: dropped, extra: { dlq_stream: config.DLQ_STREAM } });
       }
       return { dropped, missing };
     });

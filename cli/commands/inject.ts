@@ -14,7 +14,7 @@ import type { Command } from '../command.js';
 import { ExitCode, UsageError } from '../errors.js';
 import type { CliIo } from '../io.js';
 import { printJson } from '../output.js';
-import { withRedis } from '../redis.js';
+import { withRedisWrite } from '../write-target.js';
 
 interface FieldFlag {
   readonly flag: string;
@@ -217,11 +217,11 @@ function injectCommand(kind: InjectKind): Command {
       const target = kind.target;
       if (target.kind === 'stream') {
         const stream = gateStream(target.gate, io.env);
-        const id = await withRedis(io, (redis) => redis.xadd(stream, '*', ...Object.entries(fields).flat()));
+        const id = await withRedisWrite(io, (redis) => redis.xadd(stream, '*', ...Object.entries(fields).flat()));
         if (json) printJson(io, { stream, id, fields, generated });
         else printResult(io, [['stream', stream], ['id', id ?? '']], fields, generated);
       } else {
-        await withRedis(io, (redis) => redis.hset(target.key, fields));
+        await withRedisWrite(io, (redis) => redis.hset(target.key, fields));
         if (json) printJson(io, { key: target.key, fields, generated });
         else printResult(io, [['key', target.key]], fields, generated);
       }

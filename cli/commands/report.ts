@@ -9,6 +9,12 @@ import { withRedis } from '../redis.js';
 import { formatCsv, formatText } from '../report/shadow-format.js';
 import { aggregateShadow, type CalibratedEntry } from '../report/shadow.js';
 import { fieldsToRecord } from '../../schemas/fields.js';
+import { readFileSync } from 'node:fs';
+import { parseHorizons } from '../../handlers/outcomes/horizons.js';
+import { outcomeEntrySchema, type Outcome } from '../../schemas/outcome.js';
+import { aggregateOutcomes } from '../report/outcomes.js';
+import { formatOutcomesCsv, formatOutcomesText } from '../report/outcomes-format.js';
+import { dumpOf, parseDump, replayOutcomes } from '../report/outcomes-replay.js';
 
 const help = [
   'Usage: quantum-gates report shadow [--since 24h] [--until T] [--bin-width 0.05] [--json | --csv]',
@@ -28,6 +34,17 @@ const help = [
 
 const CHUNK = 1000;
 
+/** The report's window from --since (default `defaultSince` back from now) and --until (default now). */
+function parseWindow(values: { since?: string; until?: string }, defaultSince: string, now: number, command: string): { from: number; to: number } {
+  const sinceText = values.since ?? defaultSince;
+  const from = parseSince(sinceText, now);
+  if (from === undefined) throw new UsageError(`--since must be a duration such as ${defaultSince} or an ISO time (got "${sinceText}")`, command);
+  const to = values.until === undefined ? now : parseSince(values.until, now);
+  if (to === undefined) throw new UsageError(`--until must be a duration such as 1h or an ISO time (got "${values.until}")`, command);
+  if (to < from) throw new UsageError('--until is before --since', command);
+  return { from, to };
+}
+
 async function readWindow(redis: RedisClient, stream: string, from: number, to: number): Promise<CalibratedEntry[]> {
   const entries: CalibratedEntry[] = [];
   let start = String(from);
@@ -41,7 +58,103 @@ async function readWindow(redis: RedisClient, stream: string, from: number, to: 
   }
 }
 
+const outcomesHelp = [
+  'Usage: quantum-gates report outcomes [--since 48h] [--until T] [--json | --csv | --dump]',
+  '       quantum-gates report outcomes --replay FILE [--horizons 5m,1h,4h] [--json | --csv]',
+  '',
+  'What every decision that changed exposure would have done to PnL: each heat-gate downgrade',
+  '(in shadow mode, what enforce would have done) and each governor block of an open, marked to',
+  `market at OUTCOME_HORIZONS (${streams.gatesOutcome}, or $OUTCOME_STREAM). Per horizon, per`,
+  'kind, heat bucket and symbol: decisions, total and median PnL of the difference, the worst',
+  'single outcome, the drawdown of the cumulative difference, a bootstrap 90 % interval, and a',
+  'verdict line. Method and limits: docs/outcomes.md.',
+  '',
+  'Options:',
+  '  --since S        start of the window (decision time): a duration back from now or an ISO time; default 48h',
+  '  --until T        end of the window, same forms; default now',
+  '  --json           the report as JSON',
+  '  --csv            one row per decision and horizon (the --json field names)',
+  '  --dump           the recorded decisions and prices as JSONL, for --replay',
+  '  --replay FILE    compute the report offline from a JSONL dump of decisions and prices',
+  '  --horizons H     horizons for --replay (default: OUTCOME_HORIZONS or 5m,1h,4h)',
+].join('\n');
+
+async function readOutcomes(redis: RedisClient, stream: string, from: number, to: number): Promise<{ samples: Outcome[]; unreadable: number }> {
+  const samples: Outcome[] = [];
+  let unreadable = 0;
+  // Samples are written after their decision; the window is on decision time, so read from its start.
+  for (const entry of await readWindow(redis, stream, from, Number.MAX_SAFE_INTEGER)) {
+    const parsed = outcomeEntrySchema.safeParse(entry.fields);
+    if (!parsed.success) unreadable += 1;
+    else if (parsed.data.decided_at >= from && parsed.data.decided_at <= to) samples.push(parsed.data);
+  }
+  return { samples, unreadable };
+}
+
 export const reportCommands: readonly Command[] = [
+  {
+    name: 'report outcomes',
+    summary: 'what each decision that changed exposure did to PnL (counterfactual, per horizon)',
+    help: outcomesHelp,
+    async run(argv, io) {
+      const command = 'report outcomes';
+      const args = parseCommandArgs(command, argv, {
+        since: { type: 'string' },
+        until: { type: 'string' },
+        json: { type: 'boolean' },
+        csv: { type: 'boolean' },
+        dump: { type: 'boolean' },
+        replay: { type: 'string' },
+        horizons: { type: 'string' },
+      });
+      if ([args.values.json, args.values.csv, args.values.dump].filter(Boolean).length > 1) throw new UsageError('choose one of --json, --csv and --dump', command);
+      const stream = io.env.OUTCOME_STREAM?.trim() || streams.gatesOutcome;
+      let samples: Outcome[];
+      let window: { stream: string; from: number; to: number };
+      if (args.values.replay !== undefined) {
+        if (args.values.dump) throw new UsageError('--dump reads Redis; it does not go with --replay', command);
+        let horizons;
+        try {
+          horizons = parseHorizons(args.values.horizons ?? io.env.OUTCOME_HORIZONS?.trim() ?? '5m,1h,4h');
+        } catch (error) {
+          throw new UsageError(`--horizons: ${(error as Error).message}`, command);
+        }
+        let text: string;
+        try {
+          text = readFileSync(args.values.replay, 'utf8');
+        } catch (error) {
+          throw new UsageError(`cannot read ${args.values.replay}: ${(error as Error).message}`, command);
+        }
+        let dump;
+        try {
+          dump = parseDump(text);
+        } catch (error) {
+          throw new UsageError(`${args.values.replay}: ${(error as Error).message}`, command);
+        }
+        samples = replayOutcomes(dump.decisions, dump.prices, horizons);
+        const times = dump.decisions.map((d) => d.decided_at);
+        window = { stream: args.values.replay, from: times.length ? Math.min(...times) : 0, to: times.length ? Math.max(...times) : 0 };
+      } else {
+        const { from, to } = parseWindow(args.values, '48h', io.now(), command);
+        const read = await withRedis(io, (redis) => readOutcomes(redis, stream, Math.floor(from), Math.floor(to)));
+        if (read.unreadable > 0) io.err(`report outcomes: ${read.unreadable} entries of ${stream} could not be read and are left out\n`);
+        samples = read.samples;
+        window = { stream, from, to };
+      }
+      if (args.values.dump) {
+        io.out(dumpOf(samples));
+        return ExitCode.ok;
+      }
+      if (args.values.csv) {
+        io.out(formatOutcomesCsv(samples));
+        return ExitCode.ok;
+      }
+      const report = aggregateOutcomes(samples);
+      if (args.values.json) printJson(io, { stream: window.stream, from: new Date(window.from).toISOString(), to: new Date(window.to).toISOString(), ...report });
+      else io.out(formatOutcomesText(report, window));
+      return ExitCode.ok;
+    },
+  },
   {
     name: 'report shadow',
     summary: 'shadow-compare report of the heat gate (downgrades, heat distribution)',
@@ -56,13 +169,7 @@ export const reportCommands: readonly Command[] = [
         csv: { type: 'boolean' },
       });
       if (args.values.json && args.values.csv) throw new UsageError('choose one of --json and --csv', command);
-      const now = io.now();
-      const sinceText = args.values.since ?? '24h';
-      const from = parseSince(sinceText, now);
-      if (from === undefined) throw new UsageError(`--since must be a duration such as 24h or an ISO time (got "${sinceText}")`, command);
-      const to = args.values.until === undefined ? now : parseSince(args.values.until, now);
-      if (to === undefined) throw new UsageError(`--until must be a duration such as 1h or an ISO time (got "${args.values.until}")`, command);
-      if (to < from) throw new UsageError('--until is before --since', command);
+      const { from, to } = parseWindow(args.values, '24h', io.now(), command);
       const binWidth = args.values['bin-width'] === undefined ? 0.05 : Number(args.values['bin-width']);
       if (!(binWidth > 0 && binWidth <= 1)) throw new UsageError(`--bin-width must be a number in (0, 1] (got "${args.values['bin-width']}")`, command);
 

@@ -19,7 +19,9 @@ export const startCommand: Command = {
   summary: 'run the gates (what npm start runs)',
   help,
   async run(argv, io) {
-    const args = parseCommandArgs('start', argv, {});
+    parseCommandArgs('start', argv, {});
+    // runtime/main.ts reads process.env: hand it what --env-file (or a unit's file) added.
+    if (io.envFile !== undefined) for (const [name, value] of Object.entries(io.env)) if (value !== undefined) process.env[name] ??= value;
     // runtime/main.ts starts on import and owns the process from here: its signal handlers
     // and process.exit calls decide how it ends.
     await import('../../runtime/main.js');

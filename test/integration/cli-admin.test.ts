@@ -17,11 +17,11 @@ describe('quantum-gates kill, disarm, start and help', () => {
   });
 
   it('kill on sets quantum:kill=1 and kill off sets it to 0, each saying what it replaced', async () => {
-    const on = await runCli(['kill', 'on'], env);
+    const on = await runCli(['kill', 'on', '--reason', 'drill'], env);
     expect(on).toMatchObject({ code: 0, stdout: 'kill switch ON (was OFF (unset))\n' });
     expect(await redis.client.get(keys.killSwitch)).toBe('1');
 
-    expect(await runCliJson(['kill', 'off'], env)).toEqual({ key: keys.killSwitch, value: '0', previous: '1' });
+    expect(await runCliJson(['kill', 'off', '--reason', 'drill over'], env)).toEqual({ key: keys.killSwitch, value: '0', previous: '1', target: `${redis.url}/0` });
     expect(await redis.client.get(keys.killSwitch)).toBe('0');
     expect(await runCliJson(['kill', 'status'], env)).toEqual({ key: keys.killSwitch, value: '0', engaged: false });
   });
@@ -29,19 +29,19 @@ describe('quantum-gates kill, disarm, start and help', () => {
   it('disarm clear deletes the disarm record and prints what it said', async () => {
     await redis.client.set(keys.governorDisarm, 'auto_disarm: 5 errors in 300s');
 
-    const cleared = await runCli(['disarm', 'clear'], env);
+    const cleared = await runCli(['disarm', 'clear', '--reason', 'fixed the feed'], env);
 
     expect(cleared.code).toBe(0);
     expect(cleared.stdout).toContain('cleared disarm (was: auto_disarm: 5 errors in 300s)');
     expect(await redis.client.exists(keys.governorDisarm)).toBe(0);
-    expect(await runCliJson(['disarm', 'clear'], env)).toEqual({ key: keys.governorDisarm, cleared: false, previous: null });
+    expect(await runCliJson(['disarm', 'clear', '--reason', 'again'], env)).toEqual({ key: keys.governorDisarm, cleared: false, previous: null, target: `${redis.url}/0` });
   });
 
   it('disarm reads a record kept as a hash as well', async () => {
     await redis.client.hset(keys.governorDisarm, { reason: 'error_burst', errors: '5' });
 
     expect(await runCliJson(['disarm', 'status'], env)).toEqual({ key: keys.governorDisarm, disarmed: true, value: { reason: 'error_burst', errors: '5' } });
-    expect((await runCliJson<{ previous: unknown }>(['disarm', 'clear'], env)).previous).toEqual({ reason: 'error_burst', errors: '5' });
+    expect((await runCliJson<{ previous: unknown }>(['disarm', 'clear', '--reason', 'fixed'], env)).previous).toEqual({ reason: 'error_burst', errors: '5' });
     expect(await redis.client.exists(keys.governorDisarm)).toBe(0);
   });
 
@@ -61,7 +61,7 @@ describe('quantum-gates kill, disarm, start and help', () => {
   });
 
   it.each([['kill', 'on'], ['disarm', 'clear']])('%s %s fails with exit 1 when Redis is unreachable', async (...args) => {
-    const result = await runCli(args, { REDIS_URL: `redis://127.0.0.1:${await freePort()}` });
+    const result = await runCli([...args, '--reason', 'test'], { REDIS_URL: `redis://127.0.0.1:${await freePort()}` });
 
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/cannot reach Redis at redis:\/\/127\.0\.0\.1:\d+.*ECONNREFUSED/);
@@ -73,7 +73,7 @@ describe('quantum-gates kill, disarm, start and help', () => {
     for (const command of ['start', 'status', 'inject proposal', 'dlq replay', 'report shadow', 'kill on', 'disarm clear']) expect(help.stdout).toContain(command);
     expect(help.stdout).toMatch(/2\s+usage error or invalid input/);
 
-    expect((await runCli(['--version'], env)).stdout).toMatch(/^\d+\.\d+\.\d+\n$/);
+    expect((await runCli(['--version'], env)).stdout).toMatch(/^\d+\.\d+\.\d+ \(commit \S+\)\n$/);
   });
 
   it('start runs the gates in the same process and exits 0 on SIGTERM', async () => {
@@ -101,5 +101,74 @@ describe('quantum-gates kill, disarm, start and help', () => {
 
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('PORT:');
+  });
+});
+
+describe('quantum-gates writes: target, reason and audit event', () => {
+  const redis = usePrivateRedis();
+
+  const events = async () =>
+    (await redis.client.xrange('quantum:stream:governor.events', '-', '+')).map(([, fields]) => {
+      const record: Record<string, string> = {};
+      for (let i = 0; i < fields.length; i += 2) record[fields[i]!] = fields[i + 1]!;
+      return record;
+    });
+
+  it('kill on names the Redis it writes (host, port, db, no password) and records who, where, when and why', async () => {
+    const result = await runCli(['kill', 'on', '--reason', 'exchange outage'], { REDIS_URL: redis.url, SUDO_USER: 'alice' });
+
+    expect(result.code).toBe(0);
+    expect(result.stderr).toContain(`writing to Redis ${redis.url}/0 (settings from the environment)`);
+    const [event] = await events();
+    expect(event).toMatchObject({ event: 'kill_on', actor: 'alice', reason: 'exchange outage', target: `${redis.url}/0`, previous: '' });
+    expect(event!.host).toMatch(/\S/);
+    expect(Number(event!.ts)).toBeGreaterThan(1_700_000_000_000);
+    expect(result.stderr).toContain('quantum-gates: audit {"event":"kill_on","actor":"alice"');
+  });
+
+  it.each([['kill', 'on'], ['kill', 'off'], ['disarm', 'clear']])('%s %s without --reason is refused with exit 2 and writes nothing', async (...args) => {
+    await redis.client.set(keys.governorDisarm, 'x');
+    const result = await runCli(args, { REDIS_URL: redis.url });
+
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('--reason is required');
+    expect(await redis.client.get(keys.governorDisarm)).toBe('x');
+    expect(await redis.client.exists(keys.killSwitch)).toBe(0);
+    expect(await events()).toEqual([]);
+  });
+
+  it('--env-file supplies the Redis, and the write says which file it came from', async () => {
+    const { mkdtemp, writeFile } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const file = resolve(await mkdtemp(resolve(tmpdir(), 'qg-env-')), 'gates.env');
+    await writeFile(file, `# as /etc/quantum/quantum-gates.env\nREDIS_URL=${redis.url}/0\nHANDLERS=\n`);
+
+    const result = await runCli(['kill', 'on', '--env-file', file, '--reason', 'from the unit file'], {});
+
+    expect(result.code).toBe(0);
+    expect(result.stderr).toContain(`writing to Redis ${redis.url}/0 (settings from ${file})`);
+    expect(await redis.client.get(keys.killSwitch)).toBe('1');
+  });
+
+  it('an --env-file that cannot be read is a usage error, not a silent fall-back to 127.0.0.1', async () => {
+    const result = await runCli(['kill', 'on', '--env-file', '/nonexistent/quantum-gates.env', '--reason', 'x'], { REDIS_URL: redis.url });
+
+    // Node 20 reads --env-file itself wherever it stands in argv and exits 9 ("not found");
+    // newer Node leaves it to the CLI, which exits 2 ("cannot read ... (ENOENT)"). Either way
+    // the command stops before connecting anywhere.
+    expect([2, 9]).toContain(result.code);
+    expect(result.stderr).toContain('/nonexistent/quantum-gates.env');
+    expect(await redis.client.exists(keys.killSwitch)).toBe(0);
+  });
+
+  it.each([
+    [['kil', 'on'], 'did you mean "kill"?'],
+    [['disarm', 'claer'], 'did you mean "disarm clear"?'],
+    [['statsu'], 'did you mean "status"?'],
+  ])('suggests the command meant for %j', async (args, hint) => {
+    const result = await runCli(args, { REDIS_URL: redis.url });
+
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(hint);
   });
 });

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { z } from 'zod';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { heatGate } from '../../handlers/heat-gate/index.js';
@@ -103,7 +104,7 @@ describe('quantum-gates dlq', () => {
     ['show without an id', 2, ['dlq', 'show'], /expects exactly one entry id/],
     ['replay without ids', 2, ['dlq', 'replay'], /expects entry ids, or --all/],
     ['replay with ids and --all', 2, ['dlq', 'replay', '1-0', '--all'], /not both/],
-    ['replay filtering without --all', 2, ['dlq', 'replay', '1-0', '--reason', 'x'], /for --all only/],
+    ['replay filtering without --all', 2, ['dlq', 'replay', '1-0', '--failure', 'x'], /for --all only/],
     ['drop --all without --yes', 2, ['dlq', 'drop', '--all'], /add --yes to confirm/],
     ['a bad --limit', 2, ['dlq', 'list', '--limit', '0'], /--limit must be a whole number/],
     ['an unknown dlq command', 2, ['dlq', 'purge'], /unknown dlq command "purge"/],
@@ -120,20 +121,20 @@ describe('quantum-gates dlq', () => {
   it('replays an entry to its source stream with its original fields and removes it from the DLQ', async () => {
     const id = await deadLetter({ n: '1', symbol: 'ETHUSDT' });
 
-    const out = await runCliJson<{ replayed: { id: string; stream: string; new_id: string }[]; refused: unknown[] }>(['dlq', 'replay', id], env);
+    const out = await runCliJson<{ replayed: { id: string; stream: string; new_id: string }[]; refused: unknown[] }>(['dlq', 'replay', id, '--force'], env);
 
     expect(out.refused).toEqual([]);
     expect(out.replayed).toEqual([{ id, stream: SOURCE, new_id: expect.stringMatching(/^\d+-\d+$/) }]);
     const source = await readStream(redis.client, SOURCE);
-    expect(source.at(-1)).toEqual({ _id: out.replayed[0]!.new_id, n: '1', symbol: 'ETHUSDT' });
+    expect(source.at(-1)).toEqual({ _id: out.replayed[0]!.new_id, n: '1', symbol: 'ETHUSDT', original_id: source[0]!._id, replayed_from: id });
     expect(await redis.client.xlen(DLQ)).toBe(0);
   });
 
   it('replays once: a second replay of the same id is refused with exit 1', async () => {
     const id = await deadLetter({ n: '1' });
-    expect((await runCli(['dlq', 'replay', id], env)).code).toBe(0);
+    expect((await runCli(['dlq', 'replay', id, '--force'], env)).code).toBe(0);
 
-    const again = await runCli(['dlq', 'replay', id], env);
+    const again = await runCli(['dlq', 'replay', id, '--force'], env);
 
     expect(again.code).toBe(1);
     expect(again.stderr).toContain(`refused ${id}: not in the dead-letter stream`);
@@ -144,21 +145,21 @@ describe('quantum-gates dlq', () => {
     const big = 'x'.repeat(DEAD_LETTER_VALUE_LIMIT + 10);
     const id = await deadLetter({ n: '1', payload: big });
 
-    const refused = await runCli(['dlq', 'replay', id], env);
+    const refused = await runCli(['dlq', 'replay', id, '--force'], env);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain('truncated copy');
     expect(await redis.client.xlen(DLQ)).toBe(1);
 
-    const out = await runCliJson<{ replayed: { new_id: string }[] }>(['dlq', 'replay', id, '--from-source'], env);
+    const out = await runCliJson<{ replayed: { new_id: string }[] }>(['dlq', 'replay', id, '--from-source', '--force'], env);
     const [replayed] = await redis.client.xrange(SOURCE, out.replayed[0]!.new_id, out.replayed[0]!.new_id);
-    expect(replayed![1]).toEqual(['n', '1', 'payload', big]);
+    expect(replayed![1]).toEqual(['n', '1', 'payload', big, 'original_id', expect.any(String), 'replayed_from', id]);
   });
 
   it('refuses --from-source when the original was trimmed from its stream', async () => {
     const id = await deadLetter({ payload: 'y'.repeat(DEAD_LETTER_VALUE_LIMIT + 1) });
     await redis.client.del(SOURCE);
 
-    const result = await runCli(['dlq', 'replay', id, '--from-source'], env);
+    const result = await runCli(['dlq', 'replay', id, '--from-source', '--force'], env);
 
     expect(result.code).toBe(1);
     expect(result.stderr).toContain(`is no longer in ${SOURCE}`);
@@ -168,7 +169,7 @@ describe('quantum-gates dlq', () => {
     for (let i = 0; i < 25; i++) await deadLetter({ n: String(i) });
     await deadLetter({ n: 'other' }, { reason: 'invalid_input' });
 
-    const result = await runCli(['dlq', 'replay', '--all', '--reason', 'handler_failed'], env);
+    const result = await runCli(['dlq', 'replay', '--all', '--failure', 'handler_failed', '--force'], env);
 
     expect(result.code).toBe(0);
     expect(result.stderr).toContain('replayed 25/25 (100%)');
@@ -181,7 +182,7 @@ describe('quantum-gates dlq', () => {
   it('changes nothing with --dry-run', async () => {
     const id = await deadLetter({ n: '1' });
 
-    const result = await runCli(['dlq', 'replay', id, '--dry-run'], env);
+    const result = await runCli(['dlq', 'replay', id, '--dry-run', '--force'], env);
 
     expect(result.code).toBe(0);
     expect(result.stdout).toContain(`would replay ${id} to ${SOURCE}`);
@@ -234,10 +235,114 @@ describe('quantum-gates dlq', () => {
     expect(letter).toMatchObject({ handler: 'orders', reason: 'handler_failed', fields: { n: '42' } });
 
     await redis.client.del('test:downstream');
-    expect((await runCli(['dlq', 'replay', letter!.id], env)).code).toBe(0);
+    expect((await runCli(['dlq', 'replay', letter!.id, '--force'], env)).code).toBe(0);
 
     const done = await waitFor(async () => (await readStream(redis.client, 'test:stream:done'))[0]);
     expect(done).toMatchObject({ n: '42' });
     expect(await redis.client.xlen(DLQ)).toBe(0);
+  });
+
+  describe('replay moves an entry in one step or leaves it', () => {
+    it('leaves the dead letter when the source key holds another type', async () => {
+      const id = await deadLetter({ n: '1' });
+      await redis.client.del(SOURCE);
+      await redis.client.set(SOURCE, 'not a stream');
+
+      const result = await runCli(['dlq', 'replay', id, '--force'], env);
+
+      expect(result.code).toBe(1);
+      expect(result.stderr).toMatch(new RegExp(`refused ${id}: could not add it to ${SOURCE}: WRONGTYPE.*stays in the dead-letter stream`));
+      expect(await redis.client.xrange(DLQ, id, id)).toHaveLength(1);
+      expect(await redis.client.get(SOURCE)).toBe('not a stream');
+    });
+
+    it('leaves a dead letter of 5,000 fields where it was', async () => {
+      const raw = Object.fromEntries(Array.from({ length: 5_000 }, (_, i) => [`f${i}`, String(i)]));
+      const id = await deadLetter(raw);
+      const before = await redis.client.xlen(SOURCE);
+
+      const result = await runCli(['dlq', 'replay', id, '--force'], env);
+
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain(`refused ${id}: 5002 fields, more than the 3900 one atomic replay can carry`);
+      expect(await redis.client.xrange(DLQ, id, id)).toHaveLength(1);
+      expect(await redis.client.xlen(SOURCE)).toBe(before);
+    });
+
+    it('drops only what is still there and says which were gone', async () => {
+      const a = await deadLetter({ n: '1' });
+      const b = await deadLetter({ n: '2' });
+      await redis.client.xdel(DLQ, b); // replayed by someone else meanwhile
+
+      const out = await runCli(['dlq', 'drop', a, b, '--json'], env);
+
+      expect(out.code).toBe(1);
+      expect(JSON.parse(out.stdout)).toEqual({ dropped: [a], missing: [b] });
+    });
+  });
+
+  describe('replay re-validates with the gate schema', () => {
+    const proposal = { plan_id: 'p-1', symbol: 'ETHUSDT', action: 'FULL_CLOSE' };
+
+    it('refuses with exit 2, naming the issues, and writes nothing, unless --force', async () => {
+      const good = await deadLetter(proposal, { handler: 'heat-gate', sourceId: '1000-0' });
+      const bad = await deadLetter({ plan_id: 'p-2', symbol: 'eth usdt' }, { handler: 'heat-gate', reason: 'invalid_input', sourceId: '1001-0' });
+
+      const refused = await runCli(['dlq', 'replay', good, bad], env);
+
+      expect(refused.code).toBe(2);
+      expect(refused.stderr).toMatch(new RegExp(`invalid ${bad} \\(heat-gate\\): .*symbol: .*action: needs an action`));
+      expect(refused.stderr).toContain('nothing replayed: 1 entry fails');
+      expect(await redis.client.xlen(DLQ)).toBe(2);
+      expect(await redis.client.exists(SOURCE)).toBe(0);
+
+      const forced = await runCli(['dlq', 'replay', good, bad, '--force'], env);
+      expect(forced.code).toBe(0);
+      expect(await redis.client.xlen(SOURCE)).toBe(2);
+    });
+
+    it('refuses an entry of a gate it does not know unless --force', async () => {
+      const id = await deadLetter({ n: '1' }, { handler: 'orders' });
+
+      const result = await runCli(['dlq', 'replay', id, '--dry-run'], env);
+
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain('no gate named "orders" here');
+    });
+
+    it('replays a valid entry without --force, keeping its original id through a second round', async () => {
+      const sourceId = (await redis.client.xadd(SOURCE, '*', ...Object.entries(proposal).flat()))!;
+      const first = await deadLetter(proposal, { handler: 'heat-gate', sourceId });
+
+      const once = await runCliJson<{ replayed: { new_id: string }[] }>(['dlq', 'replay', first], env);
+      const [replayedOnce] = (await readStream(redis.client, SOURCE)).filter((e) => e._id === once.replayed[0]!.new_id);
+      expect(replayedOnce).toMatchObject({ ...proposal, original_id: sourceId, replayed_from: first });
+
+      // Dead-lettered again as replayed, and replayed again: still aged from the first entry.
+      const { _id: secondSource, ...secondRaw } = replayedOnce!;
+      const second = await deadLetter(secondRaw, { handler: 'heat-gate', sourceId: secondSource });
+      const twice = await runCliJson<{ replayed: { new_id: string }[] }>(['dlq', 'replay', second], env);
+      const [replayedTwice] = (await readStream(redis.client, SOURCE)).filter((e) => e._id === twice.replayed[0]!.new_id);
+      expect(replayedTwice).toMatchObject({ original_id: sourceId, replayed_from: second });
+    });
+
+    it('records who replayed and dropped, where, when and why on the governor events stream', async () => {
+      const a = await deadLetter(proposal, { handler: 'heat-gate' });
+      const b = await deadLetter(proposal, { handler: 'heat-gate' });
+      const before = Date.now();
+
+      const replayed = await runCli(['dlq', 'replay', a, '--reason', 'upstream fixed in INC-42'], { ...env, USER: 'alice' });
+      const dropped = await runCli(['dlq', 'drop', b, '--reason', 'duplicate of INC-42'], { ...env, USER: 'bob' });
+
+      expect(replayed.code).toBe(0);
+      expect(dropped.code).toBe(0);
+      const events = await readStream(redis.client, streams.governorEvents);
+      expect(events).toEqual([
+        expect.objectContaining({ event: 'dlq_replay', actor: 'alice', host: hostname(), reason: 'upstream fixed in INC-42', count: '1', ids: a, forced: '0' }),
+        expect.objectContaining({ event: 'dlq_drop', actor: 'bob', host: hostname(), reason: 'duplicate of INC-42', count: '1', ids: b }),
+      ]);
+      for (const e of events) expect(Number(e.ts)).toBeGreaterThanOrEqual(before);
+      expect(replayed.stderr).toMatch(/recorded dlq_replay of 1 by alice@.* \(reason: upstream fixed in INC-42\)/);
+    });
   });
 });

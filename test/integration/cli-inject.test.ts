@@ -19,6 +19,7 @@ describe('quantum-gates inject', () => {
     const [entry] = await readStream(redis.client, streams.harvestProposal);
     expect(entry).toMatchObject({ symbol: 'ETHUSDT', action: 'FULL_CLOSE', plan_id: 'test1', reason: 'tp_hit' });
     expect(result.stdout).toMatch(new RegExp(`^id\\s+${entry!._id}$`, 'm'));
+    expect(result.stderr).toContain(`writing to Redis ${redis.url}/0 (settings from the environment)`);
   });
 
   it("writes to the stream the gate's own override names, and refuses an environment the gate would refuse", async () => {
@@ -132,7 +133,7 @@ describe('quantum-gates inject', () => {
 
     expect(result.code).toBe(1);
     expect(result.stderr).toContain(`cannot reach Redis at redis://127.0.0.1:${port}/0: connect ECONNREFUSED`);
-    expect(result.stderr).toContain('REDIS_URL');
+    expect(result.stderr).toContain('REDIS_HOST/REDIS_PORT: cannot reach Redis');
   });
 
   it('rejects a malformed REDIS_URL as a usage error', async () => {

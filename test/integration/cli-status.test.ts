@@ -36,10 +36,10 @@ describe('quantum-gates status', () => {
   });
 
   it('renders gates, modes, heat, kill switch and decisions for a terminal, with live numbers', async () => {
-    await runCli(['kill', 'on'], env);
+    await runCli(['kill', 'on', '--reason', 'test'], env);
     await runCli(['inject', 'portfolio', '--equity-usd', '10000'], env);
     await runCli(['inject', 'snapshot', '--symbol', 'ETHUSDT', '--position-notional-usd', '1800', '--sigma', '0.15'], env);
-    await waitFor(async () => (await redis.client.exists(keys.positionSnapshot('ETHUSDT'))) === 1);
+    await waitFor(async () => (await redis.client.exists(keys.position('ETHUSDT'))) === 1);
     await runCli(['inject', 'proposal', '--symbol', 'ETHUSDT', '--action', 'FULL_CLOSE', '--plan-id', 'cli-status-1'], env);
     await waitFor(async () => (await redis.client.exists(keys.portfolioHeat)) === 1);
 

@@ -1,0 +1,25 @@
+/** Edit distance (insertions, deletions, substitutions, adjacent swaps) between two words. */
+export function editDistance(a: string, b: string): number {
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i]![j] = Math.min(d[i]![j]!, d[i - 2]![j - 2]! + 1);
+    }
+  }
+  return d[a.length]![b.length]!;
+}
+
+/**
+ * ` (did you mean "kill"?)` for the closest known word within a third of its length (at least
+ * one edit), or nothing when no word is that close: a wild guess would mislead more than help.
+ */
+export function didYouMean(typed: string, known: readonly string[], prefix = ''): string {
+  let best: { word: string; distance: number } | undefined;
+  for (const word of known) {
+    const distance = editDistance(typed.toLowerCase(), word);
+    if (distance <= Math.max(1, Math.floor(word.length / 3)) && (best === undefined || distance < best.distance)) best = { word, distance };
+  }
+  return best ? ` (did you mean "${prefix}${best.word}"?)` : '';
+}

@@ -1,0 +1,66 @@
+import { readFileSync } from 'node:fs';
+import { parseEnv } from 'node:util';
+import { UsageError } from './errors.js';
+
+/** The env files the systemd units read (deploy/systemd): the CLI's default on a server. */
+export const UNIT_ENV_FILES = ['/etc/quantum/quantum-gates.env', '/etc/quantum/gates-common.env'] as const;
+
+export interface EnvFileChoice {
+  /** argv without --env-file / --no-env-file. */
+  readonly argv: string[];
+  /** The file read, if any. */
+  readonly file?: string;
+  /** The environment the command sees: the shell's variables win over the file's. */
+  readonly env: Readonly<Record<string, string | undefined>>;
+}
+
+export interface EnvFileSystem {
+  exists(path: string): boolean;
+  read(path: string): string;
+}
+
+const realFs: EnvFileSystem = {
+  exists: (path) => {
+    try {
+      readFileSync(path);
+      return true;
+    } catch (error) {
+      // A file that is there but unreadable must be reported, not skipped: skipping it is how a
+      // command silently reached 127.0.0.1:6379 instead of the gates' Redis.
+      return (error as NodeJS.ErrnoException).code !== 'ENOENT';
+    }
+  },
+  read: (path) => readFileSync(path, 'utf8'),
+};
+
+/**
+ * Takes --env-file PATH (or --env-file=PATH) or --no-env-file out of argv. Without either, the
+ * first of the units' env files that exists is read, so on a server the CLI talks to the Redis
+ * the gates use. The shell's own variables still win (an explicit REDIS_URL=... quantum-gates ...).
+ */
+export function chooseEnvFile(argv: readonly string[], env: Readonly<Record<string, string | undefined>>, fs: EnvFileSystem = realFs): EnvFileChoice {
+  const rest: string[] = [];
+  let explicit: string | undefined;
+  let none = false;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--no-env-file') none = true;
+    else if (arg === '--env-file') {
+      explicit = argv[++i];
+      if (explicit === undefined || explicit.startsWith('-')) throw new UsageError('--env-file needs a path');
+    } else if (arg.startsWith('--env-file=')) explicit = arg.slice('--env-file='.length);
+    else rest.push(arg);
+  }
+  if (none) return { argv: rest, env };
+  const file = explicit ?? UNIT_ENV_FILES.find((path) => fs.exists(path));
+  if (file === undefined) return { argv: rest, env };
+  let text: string;
+  try {
+    text = fs.read(file);
+  } catch (error) {
+    throw new UsageError(
+      `cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}): run as a user of group qt, pass --env-file PATH, or --no-env-file to use only the shell's variables`,
+    );
+  }
+  return { argv: rest, file, env: { ...parseEnv(text), ...env } };
+}

@@ -1,0 +1,56 @@
+import { hostname, userInfo } from 'node:os';
+import type { RedisClient } from '../runtime/redis.js';
+import { streams } from '../schemas/keys.js';
+import type { CliIo } from './io.js';
+
+/** At most this many ids are listed in one event; `count` always says how many there were. */
+const IDS_IN_EVENT = 100;
+
+/** Who ran the command: the operator behind sudo when there is one. */
+export function actorOf(io: CliIo): string {
+  const fromEnv = io.env.SUDO_USER ?? io.env.USER ?? io.env.LOGNAME;
+  if (fromEnv) return fromEnv;
+  try {
+    return userInfo().username;
+  } catch {
+    return 'unknown';
+  }
+}
+
+export interface OperatorAction {
+  /** The event name, e.g. dlq_replay. */
+  readonly event: string;
+  /** Why the operator did it (--reason); empty when none was given. */
+  readonly reason: string;
+  readonly ids: readonly string[];
+  readonly extra?: Readonly<Record<string, string>>;
+}
+
+/**
+ * Records an operator's write on the governor events stream (STREAM_EVENTS, the stream the
+ * status page and the audit trail read): event, actor, host, ts (ms), reason, count, ids. Says
+ * so on stderr, which the unit's journal keeps. Returns the event id.
+ */
+export async function recordOperatorAction(redis: RedisClient, io: CliIo, action: OperatorAction): Promise<string> {
+  const shown = action.ids.slice(0, IDS_IN_EVENT).join(',');
+  const fields = operatorFields(io, action.event, action.reason, {
+    count: String(action.ids.length),
+    ids: action.ids.length > IDS_IN_EVENT ? `${shown},...` : shown,
+    ...action.extra,
+  });
+  const { id, stream } = await appendOperatorEvent(redis, io, fields);
+  io.err(`recorded ${action.event} of ${action.ids.length} by ${fields.actor}@${fields.host}${action.reason ? ` (reason: ${action.reason})` : ''} as ${id} on ${stream}`);
+  return id;
+}
+
+/** One operator event's fields: event, actor, host, ts (ms), reason, then the command's own. */
+export function operatorFields(io: CliIo, event: string, reason: string, extra: Readonly<Record<string, string>> = {}): Record<string, string> {
+  return { event, actor: actorOf(io), host: hostname(), ts: String(io.now()), reason, ...extra };
+}
+
+/** Appends an operator event to the governor events stream (STREAM_EVENTS, as the governor reads it). */
+export async function appendOperatorEvent(redis: RedisClient, io: CliIo, fields: Readonly<Record<string, string>>): Promise<{ id: string; stream: string }> {
+  const stream = io.env.STREAM_EVENTS?.trim() || streams.governorEvents;
+  const id = (await redis.xadd(stream, '*', ...Object.entries(fields).flat())) ?? '';
+  return { id, stream };
+}

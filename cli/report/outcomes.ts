@@ -1,0 +1,162 @@
+import type { Outcome } from '../../schemas/outcome.js';
+
+/**
+ * The outcomes analysis of seed 001's question ("the PnL impact of downgrades vs original
+ * proposals, the drawdown reduction"): outcome samples in, figures out, per horizon, per heat
+ * bucket, per symbol and overall. Pure and deterministic (the bootstrap uses a seeded generator),
+ * so the live report and the offline replay of a dump give the same figures.
+ */
+
+export interface GroupOutcome {
+  /** Followed decisions in the group (one sample each at this horizon). */
+  decisions: number;
+  /** Of which the sample had no price (left out of every sum). */
+  missingPrice: number;
+  totalPnlUsd: number;
+  medianPnlUsd: number | null;
+  /** The worst single outcome (most negative PnL of the difference). */
+  worstPnlUsd: number | null;
+  /** Bootstrap 90 % interval of the total, resampling decisions. */
+  interval90: [number, number] | null;
+  /** Largest peak-to-trough fall of the cumulative difference, in decision order (≥ 0). */
+  maxDrawdownUsd: number;
+  /** Largest trough-to-peak rise of it (≥ 0): what the difference would have protected. */
+  maxRunUpUsd: number;
+}
+
+export interface HorizonOutcome {
+  readonly horizon: string;
+  readonly horizonSec: number;
+  readonly overall: GroupOutcome;
+  readonly byKind: Record<string, GroupOutcome>;
+  readonly byBucket: Record<string, GroupOutcome>;
+  readonly bySymbol: Record<string, GroupOutcome>;
+}
+
+export interface OutcomesReport {
+  readonly samples: number;
+  readonly horizons: HorizonOutcome[];
+  /** One line answering "should we enforce?", for the longest horizon with priced samples. */
+  readonly verdict: string;
+}
+
+const BOOTSTRAP_RESAMPLES = 2000;
+
+/** mulberry32: a small seeded generator, so the interval is the same on every run. */
+function seeded(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
+
+const round2 = (v: number) => Math.round(v * 100) / 100;
+
+export function median(values: readonly number[]): number | null {
+  if (values.length === 0) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/** 5th and 95th percentile of the totals of `values` resampled with replacement. */
+export function bootstrapInterval(values: readonly number[], seed = 1): [number, number] | null {
+  if (values.length === 0) return null;
+  const random = seeded(seed);
+  const totals: number[] = [];
+  for (let b = 0; b < BOOTSTRAP_RESAMPLES; b++) {
+    let total = 0;
+    for (let i = 0; i < values.length; i++) total += values[Math.floor(random() * values.length)]!;
+    totals.push(total);
+  }
+  totals.sort((a, b) => a - b);
+  const at = (q: number) => totals[Math.min(totals.length - 1, Math.max(0, Math.round(q * (totals.length - 1))))]!;
+  return [round2(at(0.05)), round2(at(0.95))];
+}
+
+/** Largest fall and rise of the running sum of `values` (in the order given), both ≥ 0. */
+export function drawdownAndRunUp(values: readonly number[]): { drawdown: number; runUp: number } {
+  let sum = 0;
+  let peak = 0;
+  let trough = 0;
+  let drawdown = 0;
+  let runUp = 0;
+  for (const v of values) {
+    sum += v;
+    peak = Math.max(peak, sum);
+    trough = Math.min(trough, sum);
+    drawdown = Math.max(drawdown, peak - sum);
+    runUp = Math.max(runUp, sum - trough);
+  }
+  return { drawdown: round2(drawdown), runUp: round2(runUp) };
+}
+
+function group(samples: readonly Outcome[]): GroupOutcome {
+  const ordered = [...samples].sort((a, b) => a.decided_at - b.decided_at || a.decision_id.localeCompare(b.decision_id));
+  const priced = ordered.flatMap((s) => (s.pnl_usd === undefined ? [] : [s.pnl_usd]));
+  const { drawdown, runUp } = drawdownAndRunUp(priced);
+  return {
+    decisions: samples.length,
+    missingPrice: samples.length - priced.length,
+    totalPnlUsd: round2(priced.reduce((a, b) => a + b, 0)),
+    medianPnlUsd: priced.length === 0 ? null : round2(median(priced)!),
+    worstPnlUsd: priced.length === 0 ? null : round2(Math.min(...priced)),
+    interval90: bootstrapInterval(priced),
+    maxDrawdownUsd: drawdown,
+    maxRunUpUsd: runUp,
+  };
+}
+
+function groupBy(samples: readonly Outcome[], key: (s: Outcome) => string): Record<string, GroupOutcome> {
+  const groups = new Map<string, Outcome[]>();
+  for (const s of samples) {
+    const k = key(s) || '(none)';
+    const list = groups.get(k) ?? [];
+    list.push(s);
+    groups.set(k, list);
+  }
+  return Object.fromEntries([...groups.keys()].sort().map((k) => [k, group(groups.get(k)!)]));
+}
+
+const money = (v: number) => `${v < 0 ? '−' : ''}$${Math.abs(v).toLocaleString('en-US', { maximumFractionDigits: 0 })}`;
+
+/** Aggregates outcome samples; a decision sampled twice at one horizon counts once (the first). */
+export function aggregateOutcomes(samples: readonly Outcome[]): OutcomesReport {
+  const unique = new Map<string, Outcome>();
+  for (const s of samples) {
+    const k = `${s.decision_id}|${s.horizon}`;
+    if (!unique.has(k)) unique.set(k, s);
+  }
+  const byHorizon = new Map<string, Outcome[]>();
+  for (const s of unique.values()) byHorizon.set(s.horizon, [...(byHorizon.get(s.horizon) ?? []), s]);
+  const horizons = [...byHorizon.entries()]
+    .map(([horizon, list]): HorizonOutcome => ({
+      horizon,
+      horizonSec: list[0]!.horizon_sec,
+      overall: group(list),
+      byKind: groupBy(list, (s) => s.kind),
+      byBucket: groupBy(list, (s) => s.bucket),
+      bySymbol: groupBy(list, (s) => s.symbol),
+    }))
+    .sort((a, b) => a.horizonSec - b.horizonSec);
+  return { samples: unique.size, horizons, verdict: verdictOf(horizons) };
+}
+
+function verdictOf(horizons: readonly HorizonOutcome[]): string {
+  const last = [...horizons].reverse().find((h) => h.overall.decisions - h.overall.missingPrice > 0);
+  if (!last) return 'no priced outcome yet: nothing to say about enforce.';
+  const o = last.overall;
+  const priced = o.decisions - o.missingPrice;
+  const [lo, hi] = o.interval90!;
+  const half = round2((hi - lo) / 2);
+  const parts = Object.entries(last.byKind).map(([kind, g]) => `${g.decisions - g.missingPrice} ${kind === 'heat_downgrade' ? 'downgrades' : kind === 'governor_block' ? 'blocked opens' : kind}`);
+  return (
+    `over ${priced} decisions (${parts.join(', ')}), at ${last.horizon} the decisions changed PnL by ${money(o.totalPnlUsd)} ± ${money(half)} ` +
+    `(bootstrap 90 % interval ${money(lo)} to ${money(hi)}) against the proposals; the difference's worst drawdown ${money(o.maxDrawdownUsd)}, ` +
+    `its largest run-up ${money(o.maxRunUpUsd)}${o.missingPrice > 0 ? `; ${o.missingPrice} samples without a price left out` : ''}.`
+  );
+}

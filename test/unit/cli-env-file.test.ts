@@ -1,0 +1,56 @@
+import { describe, expect, it } from 'vitest';
+import { didYouMean } from '../../cli/did-you-mean.js';
+import { chooseEnvFile, type EnvFileSystem } from '../../cli/env-file.js';
+import { UsageError } from '../../cli/errors.js';
+
+function fsWith(files: Record<string, string | Error>): EnvFileSystem {
+  return {
+    exists: (path) => path in files,
+    read: (path) => {
+      const content = files[path];
+      if (content === undefined || content instanceof Error) throw content ?? Object.assign(new Error('missing'), { code: 'ENOENT' });
+      return content;
+    },
+  };
+}
+
+describe('CLI env file', () => {
+  it("reads the unit's env file by default on a server, the shell's variables winning", () => {
+    const fs = fsWith({ '/etc/quantum/quantum-gates.env': 'REDIS_URL=redis://gates-redis:6379/2\nP28_MODE=enforce\n' });
+
+    const chosen = chooseEnvFile(['kill', 'status'], { P28_MODE: 'shadow' }, fs);
+
+    expect(chosen).toEqual({ argv: ['kill', 'status'], file: '/etc/quantum/quantum-gates.env', env: { REDIS_URL: 'redis://gates-redis:6379/2', P28_MODE: 'shadow' } });
+  });
+
+  it('falls back to the per-gate common file, and to the environment alone where neither exists', () => {
+    const common = fsWith({ '/etc/quantum/gates-common.env': 'REDIS_URL=redis://r:1/0\n' });
+    expect(chooseEnvFile(['status'], {}, common).file).toBe('/etc/quantum/gates-common.env');
+    expect(chooseEnvFile(['status'], { A: '1' }, fsWith({}))).toEqual({ argv: ['status'], env: { A: '1' } });
+  });
+
+  it('takes --env-file PATH or --env-file=PATH from anywhere in argv, and --no-env-file skips the default', () => {
+    const fs = fsWith({ '/etc/quantum/quantum-gates.env': 'X=unit\n', '/tmp/a.env': 'X=a\n' });
+
+    expect(chooseEnvFile(['kill', 'on', '--env-file', '/tmp/a.env', '--reason', 'r'], {}, fs)).toMatchObject({ argv: ['kill', 'on', '--reason', 'r'], env: { X: 'a' } });
+    expect(chooseEnvFile(['--env-file=/tmp/a.env', 'status'], {}, fs)).toMatchObject({ argv: ['status'], file: '/tmp/a.env' });
+    expect(chooseEnvFile(['status', '--no-env-file'], {}, fs)).toEqual({ argv: ['status'], env: {} });
+  });
+
+  it('refuses a default file it cannot read instead of quietly using 127.0.0.1:6379', () => {
+    const fs = fsWith({ '/etc/quantum/quantum-gates.env': Object.assign(new Error('EACCES'), { code: 'EACCES' }) });
+
+    expect(() => chooseEnvFile(['kill', 'on'], {}, fs)).toThrow(UsageError);
+    expect(() => chooseEnvFile(['kill', 'on'], {}, fs)).toThrow(/cannot read \/etc\/quantum\/quantum-gates\.env \(EACCES\)/);
+    expect(() => chooseEnvFile(['--env-file'], {}, fs)).toThrow(/--env-file needs a path/);
+  });
+});
+
+describe('did you mean', () => {
+  it('suggests the closest command within a third of its length, and nothing for a wild guess', () => {
+    expect(didYouMean('kil', ['kill', 'disarm', 'dlq'])).toBe(' (did you mean "kill"?)');
+    expect(didYouMean('dql', ['kill', 'disarm', 'dlq'])).toBe(' (did you mean "dlq"?)');
+    expect(didYouMean('claer', ['clear', 'status'], 'disarm ')).toBe(' (did you mean "disarm clear"?)');
+    expect(didYouMean('deploy', ['kill', 'disarm', 'dlq', 'status'])).toBe('');
+  });
+});
