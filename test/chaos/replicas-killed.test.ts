@@ -10,6 +10,26 @@ const KILLS = 4;
 const WAVE = 6_000;
 const TOTAL = WAVE * (KILLS + 1);
 
+/**
+ * SIGKILLs `victim` at a moment it holds pending entries. A timed kill could land between two
+ * batches (the test then proves nothing about reclaim, and flaked in CI), so the victim is frozen
+ * with SIGSTOP, its pending count read while it cannot ack, and killed only when that count is
+ * positive; otherwise it is thawed and tried again a moment later.
+ */
+async function killWhileHolding(victim: RuntimeProcess, pending: () => Promise<Map<string, number>>): Promise<number> {
+  for (let attempt = 0; attempt < 500; attempt++) {
+    process.kill(victim.pid, 'SIGSTOP');
+    const held = (await pending()).get(victim.name) ?? 0;
+    if (held > 0) {
+      await victim.kill();
+      return held;
+    }
+    process.kill(victim.pid, 'SIGCONT');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  throw new Error(`${victim.name} never held an entry while a wave was being worked through:\n${victim.output()}`);
+}
+
 describe('three replicas on one consumer group, one SIGKILLed every few seconds', () => {
   let redis: TestRedis;
   const all: RuntimeProcess[] = [];
@@ -41,10 +61,9 @@ describe('three replicas on one consumer group, one SIGKILLed every few seconds'
     const victims: { name: string; heldAtKill: number }[] = [];
     for (let kill = 0; kill < KILLS; kill++) {
       await wave();
-      await new Promise((resolve) => setTimeout(resolve, 20));
       const victim = live.splice(kill % live.length, 1)[0]!;
-      await victim.kill();
-      victims.push({ name: victim.name, heldAtKill: (await pendingByConsumer(r, streams.harvestProposal, GROUP)).get(victim.name) ?? 0 });
+      const heldAtKill = await killWhileHolding(victim, () => pendingByConsumer(r, streams.harvestProposal, GROUP));
+      victims.push({ name: victim.name, heldAtKill });
       live.push(await start());
       await new Promise((resolve) => setTimeout(resolve, 2000));
     }
