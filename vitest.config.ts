@@ -16,6 +16,17 @@ export default defineConfig({
         },
       },
       {
+        // Golden cases from the original services' code (see docs/migration.md), each through the
+        // real runtime against a private redis-server: `npm run test:compat`.
+        test: {
+          name: 'compat',
+          include: ['test/compat/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+        },
+      },
+      {
         test: {
           name: 'chaos',
           include: ['test/chaos/**/*.test.ts'],
