@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { describeNumberProblem, readDecimal, settingNumbers } from '../domain/number.js';
 
 /** Thrown when environment variables fail validation; carries one line per bad variable. */
 export class ConfigError extends Error {
@@ -39,11 +40,24 @@ export function parseEnv<S extends z.ZodObject>(schema: S, env: Env): z.infer<S>
   );
 }
 
+/**
+ * A setting's number, by the one rule of domain/number.ts, without exponents: a person writes
+ * 1000000, and 0x10, 0b11 or 1e3 in an env file is more likely a slip than a number.
+ */
+const settingNumber = (kind: string) =>
+  z.string().transform((text, ctx) => {
+    const reading = readDecimal(text, settingNumbers);
+    if (reading.ok) return reading.value;
+    ctx.addIssue({ code: 'custom', message: `must be ${kind} written in plain decimal digits (it ${describeNumberProblem(reading.problem)})` });
+    return z.NEVER;
+  });
+
 /** Reusable field types for env schemas. */
-export const envNumber = (defaultValue: number) =>
-  z.coerce.number({ error: 'must be a number' }).refine(Number.isFinite, 'must be a number').default(defaultValue);
+export const envNumber = (defaultValue: number) => settingNumber('a number').default(defaultValue);
 export const envInt = (defaultValue: number, min = 0) =>
-  z.coerce.number({ error: 'must be a whole number' }).int('must be a whole number').min(min, `must be at least ${min}`).default(defaultValue);
+  settingNumber('a whole number')
+    .pipe(z.number().int('must be a whole number').min(min, `must be at least ${min}`))
+    .default(defaultValue);
 export const envBool = (defaultValue: boolean) =>
   z
     .enum(['1', '0', 'true', 'false', 'yes', 'no', 'on', 'off', 'TRUE', 'FALSE', 'True', 'False'], {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { dataNumbers, describeNumberProblem, readDecimal } from '../domain/number.js';
 
 /** Exchange symbols such as BTCUSDT or 1000PEPEUSDT. */
 export const symbolSchema = z
@@ -6,13 +7,13 @@ export const symbolSchema = z
   .trim()
   .regex(/^[A-Z0-9][A-Z0-9_.-]{1,31}$/, 'must be an upper-case exchange symbol such as BTCUSDT');
 
-/** A stream field holding a finite decimal number. */
-export const numericField = z
-  .string()
-  .trim()
-  .regex(/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/, 'must be a decimal number')
-  .transform(Number)
-  .refine(Number.isFinite, 'must be finite');
+/** A stream field holding a number, by the one rule of domain/number.ts (no padding, no hex). */
+export const numericField = z.string().transform((text, ctx) => {
+  const reading = readDecimal(text, dataNumbers);
+  if (reading.ok) return reading.value;
+  ctx.addIssue({ code: 'custom', message: `must be a plain decimal number (it ${describeNumberProblem(reading.problem)})` });
+  return z.NEVER;
+});
 
 export const idField = z.string().trim().min(1, 'must not be empty').max(200, 'must be at most 200 characters');
 

@@ -1,10 +1,9 @@
 /** Reading the fields of Redis hashes and stream entries, shared by gates, runtime and CLI. */
+import { dataNumbers, parseDecimal } from '../domain/number.js';
 
-/** A field's value as a finite number; undefined when missing, blank or not a number. */
+/** A field's value as a number, by the one rule of domain/number.ts; undefined when it holds none. */
 export function parseNumber(value: string | null | undefined): number | undefined {
-  if (value === null || value === undefined || value.trim() === '') return undefined;
-  const n = Number(value);
-  return Number.isFinite(n) ? n : undefined;
+  return parseDecimal(value, dataNumbers);
 }
 
 /**
