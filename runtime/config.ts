@@ -38,6 +38,11 @@ export const runtimeEnvSchema = z.object({
   /** An entry pending longer than this with another consumer is presumed abandoned and reclaimed. */
   CLAIM_IDLE_MS: envInt(30_000, 100),
   CLAIM_INTERVAL_MS: envInt(5_000, 50),
+  /**
+   * A consumer with nothing pending that has not read for this long has departed (a restart gives
+   * each process a new name) and is removed from its group; 0 keeps every consumer.
+   */
+  DEPARTED_CONSUMER_IDLE_MS: envInt(3_600_000, 0),
   /** An entry delivered more often than this (a message that kills its consumer) is dead-lettered. */
   MAX_DELIVERIES: envInt(10, 1),
   CONSUMER_NAME: z.string().min(1).default(`${hostname()}-${process.pid}`),

@@ -191,6 +191,12 @@ export function runtimeMetrics(registry: Registry, build: BuildInfo = buildInfo(
       labelNames,
       registers: [registry],
     }),
+    departedRemoved: new Counter({
+      name: 'quantum_gates_departed_consumers_removed_total',
+      help: 'Consumers removed from their group after DEPARTED_CONSUMER_IDLE_MS without reading and with nothing pending',
+      labelNames,
+      registers: [registry],
+    }),
     commitFailures: new Counter({
       name: 'quantum_gates_commit_failures_total',
       help:

@@ -236,6 +236,7 @@ export class StreamConsumer {
           await settlePrefetch();
           lastReclaim = this.deps.now();
           for await (const batch of this.reader.reclaim(() => this.stopping)) await this.processBatch(batch);
+          await this.reader.removeDepartedConsumers();
           continue;
         }
         if (drainOwnPending) {

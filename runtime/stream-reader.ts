@@ -8,6 +8,12 @@ import { classifyRedisError } from './redis-errors.js';
 import type { RedisReader } from './redis-reader.js';
 import { compareStreamIds } from '../schemas/fields.js';
 
+/** XGROUP DELCONSUMER only while the consumer holds nothing (DELCONSUMER drops what it holds). */
+const REMOVE_IF_NOTHING_PENDING = `
+if #redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', 1, ARGV[2]) > 0 then return 0 end
+redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])
+return 1`;
+
 export type RawEntry = [id: string, fields: string[] | null];
 
 /** Entries as one read returned them, and when (this process's clock) they became ours. */
@@ -150,6 +156,30 @@ export class StreamReader {
       log.info({ count: entries.length }, 'reclaimed pending entries from idle consumers');
       yield { entries, readAt: this.deps.now(), deliveries: await this.deliveryCounts(entries) };
     } while (cursor !== '0-0' && !stopping());
+  }
+
+  /**
+   * Removes consumers that departed: not this one, nothing pending, no read attempt for
+   * DEPARTED_CONSUMER_IDLE_MS. Every restart names a new consumer (host-pid), and the old names
+   * otherwise stay in the group for good. A live consumer re-reads every BLOCK_MS, so it is never
+   * that idle; the pending check and the removal run in one script, so a consumer that took an
+   * entry in between keeps it.
+   */
+  async removeDepartedConsumers(): Promise<void> {
+    const { commands, config, stream, group, log, metrics, handler } = this.deps;
+    if (config.DEPARTED_CONSUMER_IDLE_MS === 0) return;
+    const rows = (await commands.call('XINFO', 'CONSUMERS', stream, group)) as unknown[][];
+    for (const row of rows) {
+      const info = new Map<string, unknown>();
+      for (let i = 0; i + 1 < row.length; i += 2) info.set(String(row[i]), row[i + 1]);
+      const name = String(info.get('name'));
+      if (name === config.CONSUMER_NAME || Number(info.get('pending')) !== 0 || Number(info.get('idle')) < config.DEPARTED_CONSUMER_IDLE_MS) continue;
+      const removed = await commands.eval(REMOVE_IF_NOTHING_PENDING, 1, stream, group, name);
+      if (removed === 1) {
+        metrics.departedRemoved.inc({ handler: handler.name });
+        log.info({ consumer: name, idleMs: Number(info.get('idle')) }, 'removed a departed consumer with nothing pending');
+      }
+    }
   }
 
   private async deliveryCounts(entries: RawEntry[]): Promise<Map<string, number>> {

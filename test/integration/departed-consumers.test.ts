@@ -1,0 +1,63 @@
+import { z } from 'zod';
+import { afterEach, describe, expect, it } from 'vitest';
+import { defineHandler, type AnyHandler } from '../../runtime/handler.js';
+import { parseEnv } from '../../runtime/env.js';
+import type { Runtime } from '../../runtime/runtime.js';
+import { usePrivateRedis } from '../support/redis-server.js';
+import { metricSum, startRuntime, waitFor } from '../support/runtime.js';
+
+const IN = 'departed:stream:in';
+const GROUP = 'departed';
+
+const sink: AnyHandler = defineHandler({
+  name: 'sink',
+  description: 'test handler',
+  trigger: { kind: 'stream', stream: () => IN, group: () => GROUP },
+  input: z.looseObject({}),
+  config: (env) => parseEnv(z.object({}), env),
+  metrics: () => ({}),
+  failure: { maxAttempts: 1, backoffMs: 0, policy: 'dead-letter' },
+  handle() {},
+});
+
+async function consumers(redis: { call(...args: string[]): Promise<unknown> }): Promise<Map<string, number>> {
+  const rows = (await redis.call('XINFO', 'CONSUMERS', IN, GROUP)) as unknown[][];
+  return new Map(rows.map((row) => [String(row[1]), Number(row[3])]));
+}
+
+describe('consumers that departed', () => {
+  const redis = usePrivateRedis();
+  let runtime: Runtime | undefined;
+  afterEach(async () => {
+    await runtime?.stop();
+    runtime = undefined;
+  });
+
+  it('are removed once idle with nothing pending; one still holding entries, and the live one, stay', async () => {
+    const r = redis.client;
+    await r.xgroup('CREATE', IN, GROUP, '0', 'MKSTREAM');
+    // Two earlier processes of this gate: one left cleanly, one died holding an entry.
+    await r.call('XGROUP', 'CREATECONSUMER', IN, GROUP, 'host-111');
+    await r.xadd(IN, '*', 'n', '1');
+    await r.xreadgroup('GROUP', GROUP, 'host-222', 'COUNT', 1, 'STREAMS', IN, '>');
+    expect([...(await consumers(r)).keys()].sort()).toEqual(['host-111', 'host-222']);
+
+    // CLAIM_IDLE_MS far away, so host-222's entry stays where it is for the length of the test.
+    runtime = await startRuntime(redis.url, { CONSUMER_NAME: 'host-333', DEPARTED_CONSUMER_IDLE_MS: '400', CLAIM_INTERVAL_MS: '100', CLAIM_IDLE_MS: '600000' }, [sink]);
+    await waitFor(async () => !(await consumers(r)).has('host-111'), { what: 'host-111 removed' });
+
+    const left = await consumers(r);
+    expect(left.get('host-222')).toBe(1);
+    expect(left.has('host-333')).toBe(true);
+    expect(await metricSum(runtime, 'quantum_gates_departed_consumers_removed_total')).toBe(1);
+  });
+
+  it('are all kept with DEPARTED_CONSUMER_IDLE_MS=0', async () => {
+    const r = redis.client;
+    await r.xgroup('CREATE', IN, GROUP, '0', 'MKSTREAM');
+    await r.call('XGROUP', 'CREATECONSUMER', IN, GROUP, 'host-111');
+    runtime = await startRuntime(redis.url, { DEPARTED_CONSUMER_IDLE_MS: '0', CLAIM_INTERVAL_MS: '50' }, [sink]);
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    expect((await consumers(r)).has('host-111')).toBe(true);
+  });
+});
