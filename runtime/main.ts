@@ -6,6 +6,8 @@ import { ConfigError } from './env.js';
 import { isListening, redisServerAvailable, startLocalRedis, type LocalRedis } from './local-redis.js';
 import { preflightRedis, redactSecrets, RedisWiringError } from './redis-preflight.js';
 import { createRuntime, loadConfiguration } from './runtime.js';
+import { describeRedis } from './redis.js';
+import { disabledMessage, hasCredentials, parseDashboardAuth } from './http/auth.js';
 
 // The checkout (not dist/ when the build runs): the private redis-server keeps its data in .data/.
 const projectRoot = packageRoot();
@@ -61,7 +63,28 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
   const address = await runtime.start();
+  console.error(`quantum-gates: using ${redisInPlainWords(runtime.config, localRedis)}`);
   console.error(`quantum-gates: serving ${address} (metrics ${address}/metrics, readiness ${address}/ready)`);
+  console.error(`quantum-gates: ${statusPageLine(env, runtime.config.HOST, address)}`);
+}
+
+/** Which Redis the gates run on and why that one, so nobody has to guess from the defaults. */
+function redisInPlainWords(config: RuntimeConfig, localRedis: LocalRedis | undefined): string {
+  if (localRedis) return `the private redis-server this process started, ${localRedis.url} (it stops with the gates)`;
+  const where = describeRedis(config);
+  if (config.REDIS_CLUSTER_NODES) return `the Redis Cluster at ${where.replace(/^cluster /, '')} (REDIS_CLUSTER_NODES)`;
+  if (config.REDIS_SENTINELS) return `the Redis ${where} (REDIS_SENTINELS)`;
+  if (config.REDIS_URL) return `the Redis at ${where} (REDIS_URL)`;
+  if (config.REDIS_HOST) return `the Redis at ${where} (REDIS_HOST)`;
+  return `the Redis already answering at ${where} (no REDIS_URL given)`;
+}
+
+/** Where the status page is and who may open it. */
+function statusPageLine(env: Readonly<Record<string, string | undefined>>, host: string, address: string): string {
+  const auth = parseDashboardAuth(env, host);
+  if (hasCredentials(auth)) return `status page ${address}/ (with the dashboard credentials), BullMQ dashboard ${address}/admin/queues`;
+  if (auth.loopbackStatus) return `status page ${address}/ (read-only, open to this machine only)`;
+  return `status page off: ${disabledMessage('status')}`;
 }
 
 main().catch((error: unknown) => {

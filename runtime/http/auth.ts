@@ -6,8 +6,9 @@ import { ConfigError, envBool, parseEnv } from '../env.js';
 
 /**
  * Who may see the operator pages. The BullMQ dashboard can retry and remove jobs, so it is only
- * ever served to a caller with credentials. The status page is read-only; an operator may open it
- * without credentials to loopback clients of a loopback-bound process (DASHBOARD_ALLOW_LOOPBACK).
+ * ever served to a caller with credentials. The status page is read-only; a loopback-bound process
+ * with no credentials configured serves it to loopback clients (DASHBOARD_ALLOW_LOOPBACK decides
+ * explicitly either way).
  */
 export const dashboardAuthEnvSchema = z
   .object({
@@ -70,11 +71,13 @@ export function parseDashboardAuth(env: Readonly<Record<string, string | undefin
     );
   }
   if (problems.length > 0 || parsed === undefined) throw new ConfigError(problems);
-  return {
-    basic: parsed.DASHBOARD_USER !== undefined && parsed.DASHBOARD_PASSWORD !== undefined ? { user: parsed.DASHBOARD_USER, password: parsed.DASHBOARD_PASSWORD } : undefined,
-    token: parsed.DASHBOARD_TOKEN,
-    loopbackStatus: parsed.DASHBOARD_ALLOW_LOOPBACK,
-  };
+  const basic = parsed.DASHBOARD_USER !== undefined && parsed.DASHBOARD_PASSWORD !== undefined ? { user: parsed.DASHBOARD_USER, password: parsed.DASHBOARD_PASSWORD } : undefined;
+  // Unset, the read-only status page is open to this machine when the server listens only on it
+  // and no credentials are configured: the URL `npm start` prints then shows the product instead
+  // of a 404. Configured credentials are meant to be asked for, so they switch that off.
+  const loopbackChosen = (env.DASHBOARD_ALLOW_LOOPBACK ?? '').trim() !== '';
+  const loopbackByDefault = isLoopbackHost(host) && basic === undefined && parsed.DASHBOARD_TOKEN === undefined;
+  return { basic, token: parsed.DASHBOARD_TOKEN, loopbackStatus: loopbackChosen ? parsed.DASHBOARD_ALLOW_LOOPBACK : loopbackByDefault };
 }
 
 export function hasCredentials(auth: DashboardAuth): boolean {

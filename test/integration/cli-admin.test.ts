@@ -89,6 +89,8 @@ describe('quantum-gates kill, disarm, start and help', () => {
     try {
       await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/ready`).catch(() => undefined))?.status === 200, { timeoutMs: 30_000, what: '/ready' });
       expect(output).toContain(`serving http://127.0.0.1:${port}`);
+      expect(output).toContain(`using the Redis at ${redis.url.replace(/\/?$/, '')}`);
+      expect(output).toContain(`status page http://127.0.0.1:${port}/ (read-only, open to this machine only)`);
       child.kill('SIGTERM');
       expect(await exited).toBe(0);
     } finally {

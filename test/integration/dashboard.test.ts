@@ -36,14 +36,16 @@ describe('operator pages behind authentication (server.inject)', () => {
   let withToken: Runtime;
   let withNothing: Runtime;
   let loopbackOnly: Runtime;
+  let loopbackByDefault: Runtime;
 
   beforeAll(async () => {
     redis = await startTestRedis();
     withBasic = await runtimeWith(redis, { DASHBOARD_USER: USER, DASHBOARD_PASSWORD: PASSWORD });
     withToken = await runtimeWith(redis, { DASHBOARD_TOKEN: TOKEN });
-    withNothing = await runtimeWith(redis, {});
+    withNothing = await runtimeWith(redis, { DASHBOARD_ALLOW_LOOPBACK: '0' });
+    loopbackByDefault = await runtimeWith(redis, {});
     loopbackOnly = await runtimeWith(redis, { DASHBOARD_ALLOW_LOOPBACK: '1' });
-    runtimes.push(withBasic, withToken, withNothing, loopbackOnly);
+    runtimes.push(withBasic, withToken, withNothing, loopbackOnly, loopbackByDefault);
   });
   afterAll(async () => {
     for (const runtime of runtimes) await runtime.stop();
@@ -175,6 +177,15 @@ describe('operator pages behind authentication (server.inject)', () => {
       expect((response.json() as { message: string }).message).toContain('set DASHBOARD_USER and DASHBOARD_PASSWORD, or DASHBOARD_TOKEN');
     },
   );
+
+  it('with nothing configured on a loopback HOST, opens the read-only status page to local clients (the first run shows the product)', async () => {
+    expect((await loopbackByDefault.server.inject({ url: '/', remoteAddress: '127.0.0.1' })).statusCode).toBe(200);
+    expect((await loopbackByDefault.server.inject({ url: '/status', remoteAddress: '127.0.0.1' })).statusCode).toBe(200);
+    expect((await loopbackByDefault.server.inject({ url: '/status', remoteAddress: '10.0.0.7' })).statusCode).toBe(403);
+    expect((await loopbackByDefault.server.inject({ url: '/admin/queues', remoteAddress: '127.0.0.1' })).statusCode).toBe(404);
+    // Credentials, once configured, are asked for: they switch the loopback default off.
+    expect((await withBasic.server.inject({ url: '/status', remoteAddress: '127.0.0.1' })).statusCode).toBe(401);
+  });
 
   it('with DASHBOARD_ALLOW_LOOPBACK=1 on a loopback HOST, opens only the status page, only to local clients', async () => {
     expect((await loopbackOnly.server.inject({ url: '/status', remoteAddress: '127.0.0.1' })).statusCode).toBe(200);
