@@ -1,0 +1,66 @@
+/**
+ * The shell blocks of a Markdown document, as an operator would copy them, with what their
+ * comments promise. Used by the docs-run test, so a documented command that stops working, or
+ * stops doing what its comment says, fails CI instead of the next operator.
+ */
+export interface DocBlock {
+  /** 1-based line of the opening fence. */
+  readonly line: number;
+  /** The block's text, indentation of a fenced block inside a list removed. */
+  readonly script: string;
+  /** Why the block is not run here, from a `<!-- docs-run: skip: reason -->` line just above it. */
+  readonly skip: string | undefined;
+}
+
+/** An outcome a command's trailing comment promises: `# → PARTIAL_25`, `# permit: close_bypass`, `# block: rate_limit`. */
+export type DocumentedOutcome =
+  | { readonly kind: 'calibrated'; readonly planId: string; readonly action: string; readonly line: string }
+  | { readonly kind: 'governor'; readonly planId: string; readonly verdict: 'permit' | 'block'; readonly reason: string; readonly line: string };
+
+const FENCE = /^(\s*)```(\S*)\s*$/;
+const SKIP = /^\s*<!--\s*docs-run:\s*skip:\s*(.+?)\s*-->\s*$/;
+
+/** Every ```sh block of `markdown`, in order. */
+export function shellBlocks(markdown: string): DocBlock[] {
+  const lines = markdown.split('\n');
+  const blocks: DocBlock[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    const open = FENCE.exec(lines[i]!);
+    if (!open) continue;
+    const indent = open[1]!.length;
+    const body: string[] = [];
+    let j = i + 1;
+    for (; j < lines.length && !/^\s*```\s*$/.test(lines[j]!); j++) body.push(lines[j]!.slice(Math.min(indent, lines[j]!.search(/\S|$/))));
+    if (open[2] === 'sh') {
+      let above = i - 1;
+      while (above >= 0 && lines[above]!.trim() === '') above--;
+      const skip = above >= 0 ? SKIP.exec(lines[above]!)?.[1] : undefined;
+      blocks.push({ line: i + 1, script: body.join('\n'), skip });
+    }
+    i = j;
+  }
+  return blocks;
+}
+
+/** The outcomes the block's comments promise; a promise on a line without --plan-id is an error. */
+export function documentedOutcomes(script: string): DocumentedOutcome[] {
+  const promises: DocumentedOutcome[] = [];
+  for (const line of script.split('\n')) {
+    const comment = /\s#\s*(.*)$/.exec(line)?.[1];
+    if (comment === undefined) continue;
+    const planId = /--plan-id\s+(\S+)/.exec(line)?.[1];
+    if (/\binject proposal\b/.test(line)) {
+      const arrow = /^→\s*(\S+)/.exec(comment);
+      if (!arrow) continue;
+      if (!planId) throw new Error(`a documented outcome needs a --plan-id to be checked: ${line.trim()}`);
+      const action = arrow[1] === 'unchanged' ? /--action\s+(\S+)/.exec(line)?.[1] ?? '' : arrow[1]!;
+      promises.push({ kind: 'calibrated', planId, action, line: line.trim() });
+    } else if (/\binject plan\b/.test(line)) {
+      const verdict = /^(permit|block):\s*([a-z0-9_]+)/.exec(comment);
+      if (!verdict) continue;
+      if (!planId) throw new Error(`a documented outcome needs a --plan-id to be checked: ${line.trim()}`);
+      promises.push({ kind: 'governor', planId, verdict: verdict[1] as 'permit' | 'block', reason: verdict[2]!, line: line.trim() });
+    }
+  }
+  return promises;
+}
