@@ -6,8 +6,8 @@ import { parseSince } from '../duration.js';
 import { ExitCode, UsageError } from '../errors.js';
 import { printJson } from '../output.js';
 import { withRedis } from '../redis.js';
-import { formatCsv, formatText } from '../report/shadow-format.js';
-import { aggregateShadow, type CalibratedEntry } from '../report/shadow.js';
+import { formatCsv, formatDecisionsCsv, formatText } from '../report/shadow-format.js';
+import { aggregateShadow, shadowDecisions, type CalibratedEntry } from '../report/shadow.js';
 import { fieldsToRecord } from '../../schemas/fields.js';
 import { readFileSync } from 'node:fs';
 import { parseHorizons } from '../../handlers/outcomes/horizons.js';
@@ -30,6 +30,9 @@ const help = [
   '  --bin-width W    heat histogram bin width (default 0.05; the last bin is open from 1.0)',
   '  --json           the report as JSON',
   '  --csv            the report as CSV, one row per number: section,group,metric,value',
+  '  --per-decision   instead of the summary, every decision (kept and downgraded), one per',
+  '                   row with --csv, a list with --json: id, ts, plan_id, symbol, heat, bucket,',
+  '                   original_action, calibrated_action, reason, mode (for a join with fills)',
 ].join('\n');
 
 const CHUNK = 1000;
@@ -167,14 +170,22 @@ export const reportCommands: readonly Command[] = [
         'bin-width': { type: 'string' },
         json: { type: 'boolean' },
         csv: { type: 'boolean' },
+        'per-decision': { type: 'boolean' },
       });
       if (args.values.json && args.values.csv) throw new UsageError('choose one of --json and --csv', command);
+      if (args.values['per-decision'] && !args.values.json && !args.values.csv) throw new UsageError('--per-decision goes with --csv or --json', command);
       const { from, to } = parseWindow(args.values, '24h', io.now(), command);
       const binWidth = args.values['bin-width'] === undefined ? 0.05 : Number(args.values['bin-width']);
       if (!(binWidth > 0 && binWidth <= 1)) throw new UsageError(`--bin-width must be a number in (0, 1] (got "${args.values['bin-width']}")`, command);
 
       const stream = io.env.P26_OUTPUT_STREAM?.trim() || streams.harvestCalibrated;
       const entries = await withRedis(io, (redis) => readWindow(redis, stream, Math.floor(from), Math.floor(to)));
+      if (args.values['per-decision']) {
+        const decisions = shadowDecisions(entries);
+        if (args.values.json) printJson(io, { stream, from: new Date(from).toISOString(), to: new Date(to).toISOString(), decisions });
+        else io.out(formatDecisionsCsv(decisions));
+        return ExitCode.ok;
+      }
       const report = aggregateShadow(entries, { binWidth });
       const window = { stream, from, to };
       if (args.values.json) printJson(io, { stream, from: new Date(from).toISOString(), to: new Date(to).toISOString(), ...report });

@@ -1,5 +1,5 @@
 import { csvCell, isoTime, table } from '../output.js';
-import type { GroupStats, HeatBin, ShadowReport } from './shadow.js';
+import { SHADOW_DECISION_KEYS, type GroupStats, type HeatBin, type ShadowDecision, type ShadowReport } from './shadow.js';
 
 export interface ReportWindow {
   readonly stream: string;
@@ -90,4 +90,11 @@ export function formatCsv(report: ShadowReport, window: ReportWindow): string {
 
 function round(value: number): number {
   return Math.round(value * 1e6) / 1e6;
+}
+
+/** One row per decision, with the keys --json --per-decision uses as the header. */
+export function formatDecisionsCsv(decisions: readonly ShadowDecision[]): string {
+  const rows: (string | number)[][] = [[...SHADOW_DECISION_KEYS]];
+  for (const decision of decisions) rows.push(SHADOW_DECISION_KEYS.map((key) => decision[key] ?? ''));
+  return rows.map((row) => row.map(csvCell).join(',')).join('\n');
 }

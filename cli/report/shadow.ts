@@ -3,6 +3,7 @@
  * FULL_CLOSE was downgraded (overall, per heat bucket, per symbol) and how portfolio heat was
  * distributed. Pure: entries in, numbers out; reading Redis and printing live elsewhere.
  */
+import { parseNumber } from '../../schemas/fields.js';
 
 export interface CalibratedEntry {
   readonly id: string;
@@ -171,4 +172,39 @@ export function aggregateShadow(entries: readonly CalibratedEntry[], options: Sh
 function rank(bucket: string): number {
   const i = BUCKET_ORDER.indexOf(bucket);
   return i === -1 ? BUCKET_ORDER.length : i;
+}
+
+/** One heat-gate decision, for a join with fills: the same keys in --json and --csv. */
+export interface ShadowDecision {
+  readonly id: string;
+  /** ISO time the decision was written (its stream id's time: milliseconds, where the entry's own timestamp has seconds). */
+  readonly ts: string;
+  readonly plan_id: string;
+  readonly symbol: string;
+  readonly heat: number | null;
+  readonly bucket: string;
+  readonly original_action: string;
+  readonly calibrated_action: string;
+  readonly reason: string;
+  readonly mode: string;
+}
+
+export const SHADOW_DECISION_KEYS: readonly (keyof ShadowDecision)[] = ['id', 'ts', 'plan_id', 'symbol', 'heat', 'bucket', 'original_action', 'calibrated_action', 'reason', 'mode'];
+
+/** Every decision of the window, kept and downgraded alike, in stream order. */
+export function shadowDecisions(entries: readonly CalibratedEntry[]): ShadowDecision[] {
+  return entries.map(({ id, fields }) => {
+    return {
+      id,
+      ts: new Date(Number.parseInt(id, 10)).toISOString(),
+      plan_id: fields.plan_id ?? '',
+      symbol: fields.symbol ?? '',
+      heat: parseNumber(fields.heat_value) ?? null,
+      bucket: fields.heat_bucket ?? '',
+      original_action: fields.original_action ?? '',
+      calibrated_action: fields.calibrated_action ?? '',
+      reason: fields.reason ?? '',
+      mode: fields.mode ?? '',
+    };
+  });
 }

@@ -64,7 +64,29 @@ describe('quantum-gates report shadow', () => {
     expect(csv.stdout.split('\n')).toEqual(expect.arrayContaining(['section,group,metric,value', 'bucket,COLD,downgraded,1', 'heat_histogram,0.10-0.15,count,1']));
   });
 
+  it('lists every decision, kept and downgraded, one per row with --csv --per-decision, with the keys of --json --per-decision', async () => {
+    const at = Date.now() - HOUR;
+    await calibrated(at, { plan_id: 'p-cold', calibrated_action: 'PARTIAL_25', heat_bucket: 'COLD', heat_value: '0.1' });
+    await calibrated(at + 1, { plan_id: 'p-hot', symbol: 'BTCUSDT', calibrated_action: 'FULL_CLOSE', heat_bucket: 'HOT', heat_value: '0.9', reason: 'portfolio_heat_hot' });
+
+    const json = await runCliJson<{ decisions: Record<string, unknown>[] }>(['report', 'shadow', '--per-decision'], env);
+    expect(json.decisions).toEqual([
+      { id: `${at}-0`, ts: new Date(at).toISOString(), plan_id: 'p-cold', symbol: 'ETHUSDT', heat: 0.1, bucket: 'COLD', original_action: 'FULL_CLOSE', calibrated_action: 'PARTIAL_25', reason: 'portfolio_heat_cold', mode: 'shadow' },
+      { id: `${at + 1}-0`, ts: new Date(at + 1).toISOString(), plan_id: 'p-hot', symbol: 'BTCUSDT', heat: 0.9, bucket: 'HOT', original_action: 'FULL_CLOSE', calibrated_action: 'FULL_CLOSE', reason: 'portfolio_heat_hot', mode: 'shadow' },
+    ]);
+
+    const csv = await runCli(['report', 'shadow', '--csv', '--per-decision'], env);
+    expect(csv.code).toBe(0);
+    const [header, ...rows] = csv.stdout.trim().split('\n');
+    expect(header!.split(',')).toEqual(Object.keys(json.decisions[0]!));
+    expect(rows).toEqual([
+      `${at}-0,${new Date(at).toISOString()},p-cold,ETHUSDT,0.1,COLD,FULL_CLOSE,PARTIAL_25,portfolio_heat_cold,shadow`,
+      `${at + 1}-0,${new Date(at + 1).toISOString()},p-hot,BTCUSDT,0.9,HOT,FULL_CLOSE,FULL_CLOSE,portfolio_heat_hot,shadow`,
+    ]);
+  });
+
   it.each([
+    ['--per-decision alone', ['report', 'shadow', '--per-decision'], /--per-decision goes with --csv or --json/],
     ['an unreadable --since', ['report', 'shadow', '--since', 'yesterday'], /--since must be a duration such as 24h/],
     ['--json with --csv', ['report', 'shadow', '--json', '--csv'], /choose one of --json and --csv/],
     ['a bad --bin-width', ['report', 'shadow', '--bin-width', '2'], /--bin-width must be a number in \(0, 1\]/],
