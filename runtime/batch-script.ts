@@ -219,7 +219,6 @@ return {failed, lost, superseded, withheld, waiting}
 /** Where RUN_BATCH finds the batch's id range in its EVAL arguments (script, numkeys, then ARGV). */
 const FIRST_ID = 5;
 const LAST_ID = 6;
-const CURSOR_KEY = 7;
 
 /** Lua's unpack() spreads at most ~8,000 values, so a command with more cannot run in the script. */
 const SCRIPT_MAX_COMMAND_ARGS = 7_000;

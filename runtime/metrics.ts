@@ -90,7 +90,10 @@ export function applyMetricCallsCoalesced(lists: readonly DeferredMetricCalls[])
   const flushSets = (target: Record<string, AnyMetricCall>) => {
     const pending = sets.get(target);
     if (!pending) return;
-    for (const [a, b] of pending.values()) (b === undefined ? target.set!(a) : target.set!(a, b));
+    for (const [a, b] of pending.values()) {
+      if (b === undefined) target.set!(a);
+      else target.set!(a, b);
+    }
     sets.delete(target);
   };
   const flushSum = (target: Record<string, AnyMetricCall>) => {

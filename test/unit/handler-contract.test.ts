@@ -1,4 +1,4 @@
-import { describe, expectTypeOf, it } from 'vitest';
+import { describe, expect, expectTypeOf, it } from 'vitest';
 import { z } from 'zod';
 import { heatGate } from '../../handlers/heat-gate/index.js';
 import type { HeatGateConfig } from '../../handlers/heat-gate/config.js';
@@ -40,6 +40,7 @@ describe('handler contract (types)', () => {
         ctx.metrics.seen.inc();
       },
     });
+    expect(echo.name).toBe('echo');
     expectTypeOf<Parameters<typeof echo.handle>[1]>().toExtend<HandlerContext<{ out: string }, unknown, { seen: CounterMetric }>>();
   });
 });

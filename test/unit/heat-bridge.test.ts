@@ -4,7 +4,7 @@ import { heatBridge } from '../../handlers/heat-bridge/index.js';
 import { compareStreamIds, lookupFields } from '../../handlers/heat-bridge/lookup.js';
 import { parseHeatBridgeConfig } from '../../handlers/heat-bridge/config.js';
 import { keys } from '../../schemas/keys.js';
-import { fakeCtx, RecordedMetrics, recordingMetricFactory, runHandler } from '../support/fake-ctx.js';
+import { RecordedMetrics, recordingMetricFactory, runHandler } from '../support/fake-ctx.js';
 import type { FakeRedisData } from '../support/fake-redis-reader.js';
 
 const NOW = 1_800_000_000_000;

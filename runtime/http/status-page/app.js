@@ -303,7 +303,8 @@
     banner.textContent = text;
   }
 
-  function fmtUsd(v) {
+  // A second fmtUsd here once replaced the budget table's (function declarations hoist).
+  function fmtSignedUsd(v) {
     return (v < 0 ? '−$' : '$') + Math.abs(v).toLocaleString('en-US', { maximumFractionDigits: 0 });
   }
 
@@ -317,7 +318,7 @@
       return;
     }
     $('outcomes-summary').textContent =
-      o.samples + ' decisions at ' + o.horizon + ': against their proposals they changed PnL by ' + fmtUsd(o.total_pnl_usd) +
+      o.samples + ' decisions at ' + o.horizon + ': against their proposals they changed PnL by ' + fmtSignedUsd(o.total_pnl_usd) +
       (o.missing_price ? ' (' + o.missing_price + ' without a price left out)' : '') + '. quantum-gates report outcomes has the intervals.';
     var points = o.series;
     if (points.length === 0) {
@@ -342,14 +343,14 @@
     var children = [
       svg('title', { id: 'outcomes-chart-title' }, 'Cumulative counterfactual PnL at ' + o.horizon),
       svg('line', { x1: M.left, x2: M.left + iw, y1: y(0), y2: y(0), class: 'threshold' }),
-      svg('text', { x: M.left - 6, y: y(hi) + 4, class: 'axis-label', 'text-anchor': 'end' }, fmtUsd(hi)),
-      svg('text', { x: M.left - 6, y: y(lo) + 4, class: 'axis-label', 'text-anchor': 'end' }, fmtUsd(lo)),
+      svg('text', { x: M.left - 6, y: y(hi) + 4, class: 'axis-label', 'text-anchor': 'end' }, fmtSignedUsd(hi)),
+      svg('text', { x: M.left - 6, y: y(lo) + 4, class: 'axis-label', 'text-anchor': 'end' }, fmtSignedUsd(lo)),
       svg('text', { x: M.left, y: H - 8, class: 'axis-label' }, fmtTime(t0)),
       svg('text', { x: M.left + iw, y: H - 8, class: 'axis-label', 'text-anchor': 'end' }, fmtTime(t1)),
       svg('polyline', { class: 'heat-line', points: path.join(' ') }),
     ];
     points.forEach(function (p) {
-      children.push(svg('circle', { cx: x(p.at), cy: y(p.cumulative_usd), r: 2.5, class: 'heat-dot' }, svg('title', {}, fmtTime(p.at) + ': ' + fmtUsd(p.cumulative_usd))));
+      children.push(svg('circle', { cx: x(p.at), cy: y(p.cumulative_usd), r: 2.5, class: 'heat-dot' }, svg('title', {}, fmtTime(p.at) + ': ' + fmtSignedUsd(p.cumulative_usd))));
     });
     container.replaceChildren(svg('svg', { viewBox: '0 0 ' + W + ' ' + H, role: 'img', 'aria-labelledby': 'outcomes-chart-title', class: 'chart-svg' }, children));
   }

@@ -1,0 +1,45 @@
+// ESLint: correctness rules from typescript-eslint's recommended set (formatting is Prettier's
+// job), and the import boundaries between layers (docs/architecture.md).
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  { ignores: ['dist/**', 'node_modules/**', 'test-artifacts/**', '.data/**', 'coverage/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    languageOptions: { ecmaVersion: 2023, sourceType: 'module' },
+    rules: {
+      // Unused arguments named _x are deliberate (a gate that ignores its config, say).
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
+      eqeqeq: ['error', 'always'],
+      'no-console': 'off',
+    },
+  },
+  {
+    // Browser code served as-is to the status page.
+    files: ['runtime/http/status-page/**/*.js'],
+    languageOptions: { sourceType: 'script', globals: { window: 'readonly', document: 'readonly', fetch: 'readonly', console: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', setInterval: 'readonly', Intl: 'readonly', location: 'readonly', EventSource: 'readonly', navigator: 'readonly' } },
+  },
+  {
+    files: ['bin/**/*.js', 'scripts/**/*.mjs', 'scripts/**/*.js', 'eslint.config.js'],
+    languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly', fetch: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', AbortSignal: 'readonly' } },
+  },
+  {
+    // Gates get Redis, metrics and time through ctx: importing a client would bypass the
+    // runtime's atomic commit and make them untestable with a fake ctx.
+    files: ['handlers/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ regex: '^(ioredis|bullmq|fastify|@fastify/|prom-client|pino|@bull-board/)', message: 'handlers reach infrastructure through ctx only' }] }],
+    },
+  },
+  {
+    // Shared rules are pure: the gates, the status page, the CLI and the HTTP API import them.
+    files: ['domain/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [{ regex: '^(?!\\./)', message: 'domain rules import nothing but other domain rules' }] }] },
+  },
+  {
+    files: ['schemas/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [{ regex: '^(?!zod$|\\./|\\.\\./domain/)', message: 'schemas depend on zod, schemas and domain rules only' }] }] },
+  },
+);
