@@ -40,16 +40,19 @@ export function parseDecimal(text: string | null | undefined, rules: DecimalRule
   return reading.ok ? reading.value : undefined;
 }
 
-/** What a reader says about a value that is not a number, for error messages and reasons. */
-export function describeNumberProblem(problem: NumberProblem): string {
+/**
+ * Why a value is not a number, for error messages: `must be a decimal number` followed by this
+ * (empty for a value that is simply not written in decimal digits).
+ */
+export function numberProblemDetail(problem: NumberProblem): string {
   switch (problem) {
     case 'empty':
-      return 'is empty';
+      return ' (it is empty)';
     case 'not_decimal':
-      return 'is not a plain decimal number';
+      return '';
     case 'not_finite':
-      return 'is not a finite number';
+      return ' (it is too large to be finite)';
     case 'underflow':
-      return 'is too small to represent (it would read as 0)';
+      return ' (it is too small to represent: it would read as 0)';
   }
 }

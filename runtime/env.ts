@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { describeNumberProblem, readDecimal, settingNumbers } from '../domain/number.js';
+import { numberProblemDetail, readDecimal, settingNumbers } from '../domain/number.js';
 
 /** Thrown when environment variables fail validation; carries one line per bad variable. */
 export class ConfigError extends Error {
@@ -48,7 +48,7 @@ const settingNumber = (kind: string) =>
   z.string().transform((text, ctx) => {
     const reading = readDecimal(text, settingNumbers);
     if (reading.ok) return reading.value;
-    ctx.addIssue({ code: 'custom', message: `must be ${kind} written in plain decimal digits (it ${describeNumberProblem(reading.problem)})` });
+    ctx.addIssue({ code: 'custom', message: `must be ${kind} written in plain decimal digits${numberProblemDetail(reading.problem)}` });
     return z.NEVER;
   });
 

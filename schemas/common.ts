@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { dataNumbers, describeNumberProblem, readDecimal } from '../domain/number.js';
+import { dataNumbers, numberProblemDetail, readDecimal } from '../domain/number.js';
 
 /** Exchange symbols such as BTCUSDT or 1000PEPEUSDT. */
 export const symbolSchema = z
@@ -11,7 +11,7 @@ export const symbolSchema = z
 export const numericField = z.string().transform((text, ctx) => {
   const reading = readDecimal(text, dataNumbers);
   if (reading.ok) return reading.value;
-  ctx.addIssue({ code: 'custom', message: `must be a plain decimal number (it ${describeNumberProblem(reading.problem)})` });
+  ctx.addIssue({ code: 'custom', message: `must be a decimal number${numberProblemDetail(reading.problem)}` });
   return z.NEVER;
 });
 
