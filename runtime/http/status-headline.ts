@@ -82,7 +82,12 @@ function blocking(input: HeadlineInput): HeadlineReason[] {
     const unread = input.redis ? `; ${count(input.redis.sections.length, 'section')} could not be read` : '';
     block(`${what} (${fault.detail})${waiting.length > 0 ? `; ${waiting.join(', ')} ${waiting.length === 1 ? 'waits' : 'wait'} for it` : ''}${unread}`, fault.since);
   } else {
-    for (const gate of readiness.gates) block(`${gate.gate} cannot make progress: ${gate.cause}`, gate.since);
+    // A gate may be both faulty and not consuming: one line per gate, its causes together.
+    for (const gate of new Set(readiness.gates.map((g) => g.gate))) {
+      const causes = readiness.gates.filter((g) => g.gate === gate);
+      const since = causes.flatMap((c) => (c.since === null ? [] : [c.since]));
+      block(`${gate} cannot make progress: ${causes.map((c) => c.cause).join('; ')}`, since.length > 0 ? Math.min(...since) : null);
+    }
   }
   return out;
 }

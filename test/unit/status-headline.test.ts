@@ -82,6 +82,20 @@ describe('statusHeadline', () => {
       });
     });
 
+    it('says once per gate what keeps it from progressing', () => {
+      const input = healthy({
+        readiness: {
+          starting: false,
+          redis: undefined,
+          gates: [
+            { gate: 'heat-gate', cause: 'failing: boom', since: NOW - 5000 },
+            { gate: 'heat-gate', cause: 'not consuming', since: null },
+          ],
+        },
+      });
+      expect(statusHeadline(input).reasons).toEqual([{ state: 'BLOCKING', text: 'heat-gate cannot make progress: failing: boom; not consuming', since: NOW - 5000 }]);
+    });
+
     it('lists blocking reasons before degraded ones', () => {
       const input = healthy({ kill_switch: { active: true, value: '1' }, dead_letter: { stream: 'dlq', length: 2 } });
       expect(statusHeadline(input).reasons.map((r) => r.state)).toEqual(['BLOCKING', 'DEGRADED']);
