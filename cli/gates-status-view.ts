@@ -1,9 +1,16 @@
 import type { GatesStatus } from '../runtime/http/status.js';
-import { isoTime, table, truncate } from './output.js';
+import { formatUtc } from '../runtime/http/status-time.js';
+import { table, truncate } from './output.js';
 import { renderStatus } from './status-view.js';
 
 const n = (value: number | null | undefined, digits = 4) =>
   value === null || value === undefined ? '-' : Number.isInteger(value) ? String(value) : value.toFixed(digits);
+
+const HEADLINE_TEXT: Record<GatesStatus['headline']['state'], string> = {
+  OK: ': nothing blocks trading and nothing needs attention',
+  DEGRADED: ': trading goes on; something needs attention',
+  BLOCKING: ': trading is held up',
+};
 
 function looksLikeGatesStatus(value: unknown): value is GatesStatus {
   return typeof value === 'object' && value !== null && Array.isArray((value as { gates?: unknown }).gates) && 'generated_at' in value;
@@ -17,7 +24,20 @@ function looksLikeGatesStatus(value: unknown): value is GatesStatus {
 export function renderGatesStatus(value: unknown, { decisions = 15 }: { decisions?: number } = {}): string {
   if (!looksLikeGatesStatus(value)) return renderStatus(value);
   const s = value;
-  const lines: string[] = [`quantum-gates status at ${isoTime(s.generated_at)}  redis ${s.redis_ready ? 'ready' : 'NOT READY'}`];
+  const lines: string[] = [`quantum-gates status at ${formatUtc(s.generated_at)}  redis ${s.redis_ready ? 'ready' : 'NOT READY'}`];
+  if (s.build || s.instance) {
+    lines.push(
+      [s.build ? `version ${s.build.version} (${s.build.commit})` : '', s.instance ? `instance ${s.instance.name} on ${s.instance.hostname}:${s.instance.port}` : '']
+        .filter(Boolean)
+        .join('  '),
+    );
+  }
+  // Older servers have no headline: their section errors are listed at the end instead.
+  if (s.headline) {
+    lines.push('', `${s.headline.state}${HEADLINE_TEXT[s.headline.state]}`);
+    for (const r of s.headline.reasons) lines.push(`  ${r.state === 'BLOCKING' ? 'BLOCKING' : 'DEGRADED'}  ${r.text}${r.since ? ` (since ${formatUtc(r.since)})` : ''}`);
+    lines.push('');
+  }
 
   const kill = s.kill_switch;
   const disarm = s.disarm;
@@ -30,7 +50,7 @@ export function renderGatesStatus(value: unknown, { decisions = 15 }: { decision
     lines.push(
       `portfolio heat ${n(s.heat.value)} ${s.heat.bucket ?? ''}` +
         (t ? ` (COLD < ${t.min} <= WARM < ${t.max} <= HOT)` : '') +
-        (s.heat.updated_at ? `, updated ${isoTime(s.heat.updated_at)}` : ''),
+        (s.heat.updated_at ? `, updated ${formatUtc(s.heat.updated_at)}` : ''),
     );
   }
   if (s.dead_letter) lines.push(`dead letters ${s.dead_letter.length} in ${s.dead_letter.stream}`);
@@ -49,7 +69,7 @@ export function renderGatesStatus(value: unknown, { decisions = 15 }: { decision
       'Budgets',
       table(
         ['SYMBOL', 'BUDGET USD', 'STRESS', 'POSITION USD', 'OVER', 'MODE', 'COMPUTED'],
-        s.budgets.map((b) => [b.symbol, n(b.budget_usd, 2), n(b.stress_factor), n(b.position_notional_usd, 2), b.over_budget ? 'YES' : 'no', b.mode ?? '-', isoTime(b.computed_at ?? 0)]),
+        s.budgets.map((b) => [b.symbol, n(b.budget_usd, 2), n(b.stress_factor), n(b.position_notional_usd, 2), b.over_budget ? 'YES' : 'no', b.mode ?? '-', formatUtc(b.computed_at ?? 0)]),
       ),
     );
   }
@@ -61,10 +81,10 @@ export function renderGatesStatus(value: unknown, { decisions = 15 }: { decision
         ['AT', 'GATE', 'KIND', 'SYMBOL', 'PLAN', 'ACTION', 'REASON', 'DETAIL'],
         s.decisions
           .slice(0, decisions)
-          .map((d) => [isoTime(d.at), d.gate, d.kind, d.symbol ?? '-', truncate(d.plan_id ?? '-', 12), d.action ?? '-', d.reason ?? '-', truncate(d.detail ?? '', 40)]),
+          .map((d) => [formatUtc(d.at), d.gate, d.kind, d.symbol ?? '-', truncate(d.plan_id ?? '-', 12), d.action ?? '-', d.reason ?? '-', truncate(d.detail ?? '', 40)]),
       ),
     );
   }
-  if (s.errors.length > 0) lines.push('', 'Could not read:', ...s.errors.map((e) => `  ${e}`));
+  if (!s.headline && s.errors.length > 0) lines.push('', 'Could not read:', ...s.errors.map((e) => `  ${e}`));
   return lines.join('\n');
 }

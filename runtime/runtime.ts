@@ -10,7 +10,7 @@ import { BullJobSink, JobRunner } from './job-runner.js';
 import { createLogger, type RootLogger } from './logger.js';
 import { createRegistry, promMetricFactory, runtimeMetrics, type RuntimeMetrics } from './metrics.js';
 import { connectRedis, describeRedis, isReady, type RedisClient } from './redis.js';
-import { RedisHealth } from './redis-health.js';
+import { RedisHealth, type RedisFault } from './redis-health.js';
 import { selectHandlers } from './registry.js';
 import { buildServer, type Readiness } from './server.js';
 import { StreamConsumer } from './stream-consumer.js';
@@ -36,6 +36,17 @@ export interface RuntimeServices {
   readonly consumers: readonly { handler: string; source: string; group?: string; consuming: boolean }[];
   /** Pending and lag of each stream handler's group, refreshed every two seconds. */
   readonly backlog: BacklogMonitor;
+  /** Why /ready would answer 503 now, structured (the status page's headline reads it). */
+  readinessCauses(): ReadinessCauses;
+}
+
+/** What keeps the runtime from being ready; all empty while /ready answers 200. */
+export interface ReadinessCauses {
+  readonly starting: boolean;
+  /** Redis's fault as the health probe tracks it, with the time it began. */
+  readonly redis: RedisFault | undefined;
+  /** Each hosted gate that is not making progress: a fault of its own, or not consuming. */
+  readonly gates: readonly { readonly gate: string; readonly cause: string; readonly since: number | null }[];
 }
 
 export interface RuntimeOptions {
@@ -172,6 +183,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     get consumers() {
       return consumerStatus();
     },
+    readinessCauses: () => readinessCauses(),
   };
 
   const backlog = new BacklogMonitor(
@@ -181,15 +193,25 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   );
 
   let started = false;
+  const gateFaults = () =>
+    workers.flatMap((w, i) => {
+      const fault = w.fault(config.HEARTBEAT_TIMEOUT_MS);
+      return fault ? [[hosted[i]!.handler.name, fault] as const] : [];
+    });
+  const readinessCauses = (): ReadinessCauses => ({
+    starting: !started,
+    redis: health.fault,
+    gates: [
+      ...gateFaults().map(([gate, fault]) => ({ gate, cause: fault.cause, since: fault.since })),
+      ...consumerStatus().filter((c) => !c.consuming).map((c) => ({ gate: c.handler, cause: 'not consuming', since: null })),
+    ],
+  });
   const readiness = (): Readiness => {
     const redisFault = health.fault;
     const redisReady = isReady(commands) && redisFault === undefined;
     const consumers = consumerStatus();
     const allConsuming = consumers.every((c) => c.consuming);
-    const faults = workers.flatMap((w, i) => {
-      const fault = w.fault(config.HEARTBEAT_TIMEOUT_MS);
-      return fault ? [[hosted[i]!.handler.name, fault] as const] : [];
-    });
+    const faults = gateFaults();
     const backlogChecks = Object.fromEntries(
       backlog.snapshot.flatMap((b) => [
         [`pending:${b.handler}`, b.pending],

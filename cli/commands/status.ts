@@ -7,9 +7,10 @@ import { renderGatesStatus } from '../gates-status-view.js';
 const help = [
   'Usage: quantum-gates status [--url URL] [--json]',
   '',
-  "Shows the running gates' status (GET /status): each gate's mode, processed / failed /",
-  'dead-lettered counts, consumer pending and lag, portfolio heat, budgets, kill switch and',
-  'disarm, and the latest decisions.',
+  "Shows the running gates' status (GET /status): first the headline (OK, DEGRADED or",
+  "BLOCKING, and why), the version and instance that answered; then each gate's mode,",
+  'processed / failed / dead-lettered counts, consumer pending and lag, portfolio heat,',
+  'budgets, kill switch and disarm, and the latest decisions. Times are UTC.',
   '',
   'The server is $QG_URL (default http://127.0.0.1:$PORT, PORT default 8080). Credentials come',
   'from DASHBOARD_USER / DASHBOARD_PASSWORD (basic) or DASHBOARD_TOKEN (bearer), the same',

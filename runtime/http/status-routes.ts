@@ -38,8 +38,14 @@ export function statusRoutes(sources: StatusSources, auth: DashboardAuth, option
       app.get(path, async (_request, reply) => reply.headers(PAGE_HEADERS).type(asset.type).send(body));
     }
 
+    // PORT=0 binds a port chosen at listen: name the one this process actually answers on.
+    const boundPort = () => {
+      const address = app.server.address();
+      return typeof address === 'object' && address !== null ? address.port : undefined;
+    };
     app.get('/status', async (_request, reply) => {
-      const status = await collectStatus(sources, options);
+      const instance = sources.instance && { ...sources.instance, port: boundPort() ?? sources.instance.port };
+      const status = await collectStatus({ ...sources, instance }, options);
       return reply.header('cache-control', 'no-store').send(status);
     });
   };

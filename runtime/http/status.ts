@@ -5,6 +5,12 @@ import { isReady } from '../redis.js';
 import type { RuntimeServices } from '../runtime.js';
 import { fieldsToRecord, parseNumber } from '../../schemas/fields.js';
 import { outcomesStatus, type OutcomesStatus } from './status-outcomes.js';
+import { hostname } from 'node:os';
+import { buildInfo, type BuildInfo } from '../build-info.js';
+import type { ReadinessCauses } from '../runtime.js';
+import { collapseFailures, type RedisOutage, type SectionFailure } from './status-errors.js';
+import { statusHeadline, type Headline } from './status-headline.js';
+import { GateTrends } from './status-trends.js';
 
 /**
  * The JSON behind GET /status and the status page. snake_case like the streams' own fields.
@@ -14,19 +20,34 @@ import { outcomesStatus, type OutcomesStatus } from './status-outcomes.js';
 export interface GatesStatus {
   /** Milliseconds since the epoch at which this status was computed. */
   readonly generated_at: number;
+  /** OK / DEGRADED / BLOCKING and why (status-headline.ts). */
+  readonly headline: Headline;
+  /** What is running: package version and the commit it was built from. */
+  readonly build: BuildInfo | null;
+  /** Which process answered. */
+  readonly instance: StatusInstance | null;
   readonly redis_ready: boolean;
   readonly gates: readonly GateStatus[];
   readonly heat: HeatStatus | null;
   readonly budgets: readonly BudgetRow[] | null;
   readonly kill_switch: { readonly active: boolean; readonly value: string | null } | null;
   readonly disarm: { readonly active: boolean; readonly detail: string | null } | null;
-  /** Newest first: heat-gate downgrades and governor permits and blocks. */
+  /** Newest first: heat-gate decisions (kept and downgraded) and governor permits and blocks. */
   readonly decisions: readonly Decision[] | null;
   readonly dead_letter: { readonly stream: string; readonly length: number } | null;
   /** Cumulative counterfactual PnL of the decisions that changed exposure (docs/outcomes.md). */
   readonly outcomes: OutcomesStatus | null;
-  /** One line per section that could not be read; that section is null. */
+  /** Redis's outage, when it is why sections could not be read: one cause, with the time it began. */
+  readonly redis_fault: RedisOutage | null;
+  /** One line per cause of sections that could not be read (those sections are null). */
   readonly errors: readonly string[];
+}
+
+export interface StatusInstance {
+  /** The consumer name this process reads its groups as. */
+  readonly name: string;
+  readonly hostname: string;
+  readonly port: number;
 }
 
 export interface GateStatus {
@@ -81,11 +102,11 @@ export interface BudgetRow {
 
 export interface Decision {
   readonly at: number;
-  readonly kind: 'downgrade' | 'permit' | 'block' | 'event';
+  readonly kind: 'downgrade' | 'kept' | 'permit' | 'block' | 'event';
   readonly gate: 'heat-gate' | 'governor';
   readonly symbol: string | null;
   readonly plan_id: string | null;
-  /** FULL_CLOSE → PARTIAL_25 for a downgrade; the plan's action for the governor. */
+  /** FULL_CLOSE → PARTIAL_25 for a downgrade, the action for a kept one; the plan's action for the governor. */
   readonly action: string | null;
   readonly reason: string | null;
   /** Heat and bucket of a downgrade, or the governor's event name. */
@@ -136,6 +157,12 @@ export interface StatusSources {
   now(): number;
   readonly streams: { readonly calibrated: string; readonly governorEvents: string; readonly deadLetter: string; readonly outcomes?: string };
   readonly heatThresholds: { readonly min: number; readonly max: number } | null;
+  /** Why /ready would answer 503 (the headline's blocking causes); absent without a runtime. */
+  readinessCauses?(): ReadinessCauses;
+  /** Remembers the gates' numbers, so the headline can say what failed or grew recently. */
+  readonly trends?: GateTrends;
+  readonly build?: BuildInfo;
+  readonly instance?: StatusInstance;
 }
 
 export interface StatusOptions {
@@ -155,12 +182,12 @@ export const defaultStatusOptions: StatusOptions = { historySize: 120, decisionL
 const OUTCOME_SAMPLES = 1000;
 
 export async function collectStatus(sources: StatusSources, options: StatusOptions = defaultStatusOptions): Promise<GatesStatus> {
-  const errors: string[] = [];
+  const failures: SectionFailure[] = [];
   const section = async <T>(name: string, read: () => Promise<T>): Promise<T | null> => {
     try {
       return await withTimeout(read(), options.timeoutMs);
     } catch (error) {
-      errors.push(`${name}: ${error instanceof Error ? error.message : String(error)}`);
+      failures.push({ section: name, message: error instanceof Error ? error.message : String(error) });
       return null;
     }
   };
@@ -195,20 +222,43 @@ export async function collectStatus(sources: StatusSources, options: StatusOptio
   const decisions =
     calibrated === null && governorEvents === null
       ? null
-      : newestFirst([...downgrades(calibrated ?? [], options.decisionLimit), ...governorDecisions(governorEvents ?? [])]);
+      : newestFirst([...heatDecisions(calibrated ?? [], options.decisionLimit), ...governorDecisions(governorEvents ?? [])]);
+
+  const now = sources.now();
+  const readiness = sources.readinessCauses?.();
+  const collapsed = collapseFailures(failures, readiness?.redis);
+  const gates = gateRows(sources.gates, sources.consumers(), countsByHandler(metrics ?? []), backlog ?? []);
+  const trends = sources.trends?.observe(now, gates.map((g) => ({ name: g.name, failed: g.failed, dead_lettered: g.dead_lettered, backlog: g.pending === null ? null : g.pending + (g.lag ?? 0) }))) ?? [];
+  const deadLetter = dlqLength === null ? null : { stream: sources.streams.deadLetter, length: dlqLength };
+  const headline = statusHeadline({
+    now,
+    kill_switch: kill,
+    disarm,
+    dead_letter: deadLetter,
+    budgets,
+    gates,
+    readiness,
+    redis: collapsed.redis,
+    unread: collapsed.unread,
+    trends,
+  });
 
   return {
-    generated_at: sources.now(),
+    generated_at: now,
+    headline,
+    build: sources.build ?? null,
+    instance: sources.instance ?? null,
     redis_ready: sources.redisReady(),
-    gates: gateRows(sources.gates, sources.consumers(), countsByHandler(metrics ?? []), backlog ?? []),
+    gates,
     heat,
     budgets,
     kill_switch: kill,
     disarm,
     decisions,
-    dead_letter: dlqLength === null ? null : { stream: sources.streams.deadLetter, length: dlqLength },
+    dead_letter: deadLetter,
     outcomes: outcomeEntries === null ? null : outcomesStatus(outcomeEntries),
-    errors,
+    redis_fault: collapsed.redis,
+    errors: [...collapsed.lines],
   };
 }
 
@@ -295,22 +345,21 @@ export function heatHistory(newestFirstEntries: readonly StreamEntry[]): HeatPoi
   return points.reverse();
 }
 
-/** FULL_CLOSE proposals the heat gate calibrated down, newest first. */
-export function downgrades(newestFirstEntries: readonly StreamEntry[], limit: number): Decision[] {
+/** The heat gate's decisions, newest first: proposals it calibrated down, and those it kept. */
+export function heatDecisions(newestFirstEntries: readonly StreamEntry[], limit: number): Decision[] {
   const out: Decision[] = [];
   for (const [id, list] of newestFirstEntries) {
     if (out.length >= limit) break;
     const f = fieldsToRecord(list);
     const downgraded = f.calibrated === 'true' || (f.original_action !== undefined && f.calibrated_action !== undefined && f.original_action !== f.calibrated_action);
-    if (!downgraded) continue;
     const heat = f.heat_value === undefined ? '' : `heat ${f.heat_value}`;
     out.push({
       at: entryTime(id),
-      kind: 'downgrade',
+      kind: downgraded ? 'downgrade' : 'kept',
       gate: 'heat-gate',
       symbol: f.symbol || null,
       plan_id: f.plan_id || null,
-      action: `${f.original_action ?? '?'} → ${f.calibrated_action ?? '?'}`,
+      action: downgraded ? `${f.original_action ?? '?'} → ${f.calibrated_action ?? '?'}` : f.original_action ?? f.calibrated_action ?? null,
       reason: f.reason || null,
       detail: [heat, f.heat_bucket ?? ''].filter(Boolean).join(' ') || null,
       mode: f.mode || null,
@@ -472,5 +521,9 @@ export function statusSourcesFrom(services: RuntimeServices): StatusSources {
     now: Date.now,
     streams: { calibrated, governorEvents, deadLetter: services.config.DLQ_STREAM, outcomes: services.env.OUTCOME_STREAM?.trim() || streams.gatesOutcome },
     heatThresholds: numericConfig(heatGate?.config, 'HEAT_MIN', 'HEAT_MAX'),
+    readinessCauses: () => services.readinessCauses(),
+    trends: new GateTrends(Date.now()),
+    build: buildInfo(),
+    instance: { name: services.config.CONSUMER_NAME, hostname: hostname(), port: services.config.PORT },
   };
 }

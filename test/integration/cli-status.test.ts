@@ -49,6 +49,11 @@ describe('quantum-gates status', () => {
     });
 
     expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^BLOCKING: trading is held up$/m);
+    expect(result.stdout).toMatch(/^ {2}BLOCKING {2}kill switch quantum:kill is on: the governor blocks every plan$/m);
+    expect(result.stdout).toMatch(/^version \S+ \(\S+\) {2}instance \S+ on \S+:\d+$/m);
+    // Times say their zone, never an epoch.
+    expect(result.stdout).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC\s+heat-gate\s+downgrade\s+ETHUSDT\s+cli-status-1/m);
     expect(result.stdout).toContain('kill switch ON: every plan is blocked');
     expect(result.stdout).toMatch(/portfolio heat 0\.027\d* COLD/);
     expect(result.stdout).toMatch(/^GATE\s+MODE\s+CONSUMING\s+PROCESSED/m);

@@ -1,4 +1,5 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { allHandlers } from '../../handlers/index.js';
@@ -15,6 +16,9 @@ const AUTH = { authorization: `Basic ${Buffer.from(`${USER}:${PASSWORD}`).toStri
 const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const ARTIFACTS = 'test-artifacts';
+const PACKAGE_VERSION = (JSON.parse(readFileSync('package.json', 'utf8')) as { version: string }).version;
+/** A time as the page writes it: date, time and the zone's name (Chromium here runs in UTC). */
+const ZONED_TIME = /\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC/;
 
 /**
  * One runtime hosting the heat gate and position snapshots (the gates whose outputs this test
@@ -117,6 +121,12 @@ describe('gates status: GET /status and the page at /', () => {
     ]);
   });
 
+  it('names the version and the instance that answered', async () => {
+    const s = await status();
+    expect(s.build).toEqual({ version: PACKAGE_VERSION, commit: expect.any(String) });
+    expect(s.instance).toEqual({ name: runtime.config.CONSUMER_NAME, hostname: hostname(), port: Number(new URL(address).port) });
+  });
+
   it('shows the kill switch and the auto-disarm with its reason', async () => {
     const s = await status();
     expect(s.kill_switch).toEqual({ active: true, value: '1' });
@@ -136,10 +146,11 @@ describe('gates status: GET /status and the page at /', () => {
     });
   });
 
-  it('lists the latest downgrades, permits and blocks with their reasons, newest first', async () => {
+  it('lists every heat-gate decision, kept and downgraded, and the permits and blocks, newest first', async () => {
     const { decisions } = await status();
     const rows = (decisions ?? []).map((d) => [d.gate, d.kind, d.plan_id, d.action, d.reason]);
     expect(rows).toEqual([
+      ['heat-gate', 'kept', 's3', 'PARTIAL_50', 'action_not_full_close'],
       ['heat-gate', 'downgrade', 's2', 'FULL_CLOSE → PARTIAL_75', 'portfolio_heat_warm'],
       ['heat-gate', 'downgrade', 's1', 'FULL_CLOSE → PARTIAL_75', 'portfolio_heat_warm'],
       ['governor', 'block', 'g2', 'OPEN_LONG', 'symbol_cooldown'],
@@ -204,11 +215,15 @@ describe('gates status: GET /status and the page at /', () => {
         expect(await cellText(page, '#disarm')).toContain('governor_errors');
         expect(await cellText(page, 'tr[data-symbol="BTCUSDT"] td[data-field="within"]')).toBe('OVER budget');
         expect(await cellText(page, 'tr[data-decision="block"] td[data-field="reason"]')).toBe('symbol_cooldown');
-        expect(await page.locator('#heat-chart svg polyline').count()).toBe(1);
+        expect(await page.locator('#heat-chart svg path.heat-line').count()).toBe(1);
         expect(await page.locator('#outcomes-chart svg polyline').count()).toBe(1);
         expect(await cellText(page, '#outcomes-summary')).toContain('2 decisions at 4h: against their proposals they changed PnL by −$150');
         const firstUpdate = await cellText(page, '#last-updated');
-        expect(firstUpdate).toMatch(/^\d\d:\d\d:\d\d$/);
+        expect(firstUpdate).toMatch(new RegExp(`^${ZONED_TIME.source}$`));
+        expect(await cellText(page, 'tr[data-decision="block"] td[data-field="time"]')).toMatch(new RegExp(`^${ZONED_TIME.source}$`));
+        expect(await cellText(page, 'tr[data-symbol="BTCUSDT"] td[data-field="computed"]')).toMatch(ZONED_TIME);
+        expect(await cellText(page, '[data-testid="version"]')).toMatch(new RegExp(`^version ${PACKAGE_VERSION.replaceAll('.', '\\.')} \\(\\S+\\)$`));
+        expect(await cellText(page, '#instance-name')).toBe(`${runtime.config.CONSUMER_NAME} on ${hostname()}:${new URL(address).port}`);
 
         // Live: no reload. The heat turns HOT (equity 10000 → 4000: 3300 / 4000 = 0.825), so
         // the next FULL_CLOSE passes unchanged, the chart grows and the counts move.
@@ -218,6 +233,13 @@ describe('gates status: GET /status and the page at /', () => {
         await untilText(page, `${heatRow} td[data-field="processed"]`, '6');
         await untilText(page, '#heat-bucket', 'HOT');
         expect(await cellText(page, '#heat-value')).toBe('0.8250');
+        // HOT keeps a FULL_CLOSE as it is: a decision listed like the downgrades.
+        const kept = 'tr[data-decision="kept"][data-id]';
+        await untilText(page, `${kept} td[data-field="plan"]`, 's5');
+        expect(await cellText(page, `${kept} td[data-field="action"]`)).toBe('FULL_CLOSE');
+        expect(await cellText(page, `${kept} td[data-field="detail"]`)).toBe('heat 0.825 HOT');
+        expect(await cellText(page, `${kept} td[data-field="decision"]`)).toBe('KEPT');
+        expect(await page.locator('tr[data-decision="kept"] td[data-field="plan"]', { hasText: 's4' }).count()).toBe(1);
         await waitFor(async () => (await cellText(page, '#last-updated')) !== firstUpdate, { what: 'the last-updated time to move' });
         expect(errors).toEqual([]);
 
@@ -226,5 +248,146 @@ describe('gates status: GET /status and the page at /', () => {
         await context.close();
       }
     });
+
+    it('draws the heat as steps between decisions, with its thresholds, and shows a value and time on hover', async () => {
+      const context = await browser.newContext({ httpCredentials: { username: USER, password: PASSWORD }, viewport: { width: 1360, height: 1000 } });
+      try {
+        const page = await context.newPage();
+        await page.goto(`${address}/`);
+        await untilText(page, '#heat-bucket', 'HOT');
+        const chart = page.locator('#heat-chart svg');
+        // A step line: only horizontal and vertical moves after the start.
+        expect(await chart.locator('path.heat-line').getAttribute('d')).toMatch(/^M[\d.]+,[\d.]+([HV][\d.]+)+$/);
+        expect(await chart.locator('line.threshold').count()).toBe(2);
+        expect(await chart.locator('text.axis-label', { hasText: '0.25' }).count()).toBe(1);
+        expect(await chart.locator('text.axis-label', { hasText: '0.65' }).count()).toBe(1);
+
+        const tip = chart.locator('[data-testid="heat-tip"]');
+        expect(await tip.getAttribute('visibility')).toBe('hidden');
+        await chart.locator('.heat-point').last().hover();
+        await waitFor(async () => (await tip.getAttribute('visibility')) === 'visible', { what: 'the tooltip to show' });
+        expect(((await tip.textContent()) ?? '').trim()).toMatch(new RegExp(`^heat 0\\.8250 HOT · ${ZONED_TIME.source}$`));
+        // Each point also carries its value and time as a title, for screen readers and a long press.
+        expect(await chart.locator('.heat-point title').last().textContent()).toMatch(new RegExp(`^heat 0\\.8250 HOT at ${ZONED_TIME.source}$`));
+      } finally {
+        await context.close();
+      }
+    });
+
+    it('fits a 390 px phone screen: the page body never scrolls sideways', async () => {
+      const context = await browser.newContext({
+        httpCredentials: { username: USER, password: PASSWORD },
+        viewport: { width: 390, height: 844 },
+        deviceScaleFactor: 3,
+        isMobile: true,
+        hasTouch: true,
+      });
+      try {
+        const page = await context.newPage();
+        await page.goto(`${address}/`);
+        await untilText(page, 'tr[data-gate="heat-gate"] td[data-field="mode"]', 'shadow');
+        await waitFor(async () => (await page.locator('#decisions-body tr[data-id]').count()) > 0, { what: 'decisions rendered' });
+        // Evaluated as page source: this project's TypeScript has no DOM types.
+        // On failure, name what sticks out past the right edge.
+        const wider = await page.evaluate(
+          "[...document.querySelectorAll('body *')].filter((e) => e.getBoundingClientRect().right > 390 && !e.closest('.scroll')).map((e) => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + (e.className && typeof e.className === 'string' ? '.' + e.className : '') + ' ' + Math.round(e.getBoundingClientRect().right)).slice(0, 12)",
+        );
+        expect(await page.evaluate('document.documentElement.scrollWidth'), JSON.stringify(wider)).toBeLessThanOrEqual(390);
+        // The wide tables scroll inside their own box instead.
+        const gatesBox = (await page.evaluate(
+          "(() => { const box = document.querySelector('[data-testid=gates]').parentElement; return { outer: box.clientWidth, overflow: getComputedStyle(box).overflowX }; })()",
+        )) as { outer: number; overflow: string };
+        expect(gatesBox.outer).toBeLessThanOrEqual(390);
+        expect(gatesBox.overflow).toBe('auto');
+        await page.screenshot({ path: `${ARTIFACTS}/status-page-390.png`, fullPage: true });
+        await page.screenshot({ path: `${ARTIFACTS}/status-page-390-top.png` });
+      } finally {
+        await context.close();
+      }
+    });
+  });
+});
+
+/**
+ * The headline against a runtime of its own, so its state follows only what each test does:
+ * OK while healthy, BLOCKING with the kill switch or without Redis, DEGRADED with a dead letter.
+ */
+describe('the status headline in headless Chromium', () => {
+  let redis: TestRedis;
+  let runtime: Runtime;
+  let address: string;
+  let browser: Browser;
+  let page: Page;
+
+  async function status(): Promise<GatesStatus> {
+    const response = await runtime.server.inject({ url: '/status', headers: AUTH });
+    return response.json() as GatesStatus;
+  }
+
+  async function headlineReads(state: string): Promise<void> {
+    await waitFor(async () => ((await page.locator('#headline-state').textContent()) ?? '').trim() === state, { what: `the headline to read ${state}` });
+  }
+
+  async function reasons(): Promise<string[]> {
+    return (await page.locator('#headline-reasons li').allTextContents()).map((t) => t.trim());
+  }
+
+  beforeAll(async () => {
+    if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium)`);
+    redis = await startTestRedis();
+    runtime = await createTestRuntime(redis.url, { HANDLERS: 'position-snapshot,heat-gate', DASHBOARD_USER: USER, DASHBOARD_PASSWORD: PASSWORD }, allHandlers, { httpPlugins });
+    address = await runtime.start();
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    const context = await browser.newContext({ httpCredentials: { username: USER, password: PASSWORD }, viewport: { width: 1360, height: 1000 } });
+    page = await context.newPage();
+    await page.goto(`${address}/`);
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await runtime?.stop();
+    await redis?.stop();
+  });
+
+  it('says OK on a healthy runtime', async () => {
+    await headlineReads('OK');
+    expect(await reasons()).toEqual([]);
+    expect((await status()).headline).toEqual({ state: 'OK', reasons: [] });
+  });
+
+  it('says BLOCKING with the reason once quantum:kill is set, and OK again once it is cleared', async () => {
+    await redis.client.set(keys.killSwitch, '1');
+    await headlineReads('BLOCKING');
+    expect(await reasons()).toEqual(['BLOCKING kill switch quantum:kill is on: the governor blocks every plan']);
+
+    await redis.client.del(keys.killSwitch);
+    await headlineReads('OK');
+  });
+
+  it('says once that Redis is unreachable, with the time it began, when Redis is stopped', async () => {
+    await redis.kill();
+    try {
+      await headlineReads('BLOCKING');
+      await waitFor(async () => (await reasons()).some((r) => r.includes('sections could not be read')), { what: 'the sections to fail' });
+      const redisLines = (await reasons()).filter((r) => /redis/i.test(r));
+      expect(redisLines).toHaveLength(1);
+      expect(redisLines[0]).toMatch(new RegExp(`^BLOCKING Redis unreachable \\(.+\\); .*\\d+ sections could not be read since ${ZONED_TIME.source}$`));
+      const s = await status();
+      expect(s.redis_fault?.since).toBeLessThanOrEqual(Date.now());
+      expect(s.errors).toEqual([expect.stringMatching(new RegExp(`^redis unreachable since ${ZONED_TIME.source} \\(.+\\): \\d+ sections could not be read$`))]);
+      expect(await page.locator('#banner').isHidden()).toBe(true);
+    } finally {
+      await redis.start();
+    }
+    await headlineReads('OK');
+  });
+
+  it('says DEGRADED with a dead letter present', async () => {
+    await redis.client.xadd(streams.harvestProposal, '*', 'plan_id', 'bad', 'symbol', 'not a symbol', 'action', 'FULL_CLOSE');
+    await headlineReads('DEGRADED');
+    expect(await reasons()).toEqual(
+      expect.arrayContaining([`DEGRADED 1 dead letter in ${streams.deadLetter} (quantum-gates dlq list)`, expect.stringMatching(/^DEGRADED heat-gate: 1 message dead-lettered in the last \d+ (s|min)$/)]),
+    );
+    expect((await status()).headline.state).toBe('DEGRADED');
   });
 });

@@ -5,9 +5,9 @@ import {
   countsByHandler,
   defaultStatusOptions,
   describeDisarm,
-  downgrades,
   gateRows,
   governorDecisions,
+  heatDecisions,
   heatHistory,
   newestFirst,
   type MetricJson,
@@ -81,13 +81,14 @@ describe('heatHistory', () => {
   });
 });
 
-describe('downgrades', () => {
+describe('heatDecisions', () => {
   const downgraded = { symbol: 'BTCUSDT', plan_id: 'p1', original_action: 'FULL_CLOSE', calibrated_action: 'PARTIAL_75', calibrated: 'true', heat_value: '0.33', heat_bucket: 'WARM', reason: 'portfolio_heat_warm', mode: 'shadow' };
   const unchanged = { symbol: 'ETHUSDT', plan_id: 'p2', original_action: 'PARTIAL_50', calibrated_action: 'PARTIAL_50', calibrated: 'false' };
 
-  it('keeps only calibrated-down proposals, with the change, heat and reason', () => {
-    const [first, ...rest] = downgrades([entry(2000, unchanged), entry(1000, downgraded)], 20);
+  it('lists every decision, kept and calibrated down, with the change, heat and reason', () => {
+    const [kept, first, ...rest] = heatDecisions([entry(2000, unchanged), entry(1000, downgraded)], 20);
     expect(rest).toEqual([]);
+    expect(kept).toMatchObject({ at: 2000, kind: 'kept', plan_id: 'p2', action: 'PARTIAL_50' });
     expect(first).toEqual({
       at: 1000,
       kind: 'downgrade',
@@ -103,7 +104,7 @@ describe('downgrades', () => {
   });
 
   it('stops at the limit, newest first', () => {
-    const list = downgrades([entry(3, downgraded), entry(2, downgraded), entry(1, downgraded)], 2);
+    const list = heatDecisions([entry(3, downgraded), entry(2, downgraded), entry(1, downgraded)], 2);
     expect(list.map((d) => d.at)).toEqual([3, 2]);
   });
 });
@@ -150,7 +151,7 @@ describe('describeDisarm', () => {
 describe('newestFirst', () => {
   it('orders decisions from every gate by time, newest first', () => {
     const gov = governorDecisions([entry(2000, { event: 'PERMIT' })]);
-    const heat = downgrades([entry(3000, { original_action: 'FULL_CLOSE', calibrated_action: 'PARTIAL_25' }), entry(1000, { calibrated: 'true' })], 20);
+    const heat = heatDecisions([entry(3000, { original_action: 'FULL_CLOSE', calibrated_action: 'PARTIAL_25' }), entry(1000, { calibrated: 'true' })], 20);
     expect(newestFirst([...heat, ...gov]).map((d) => d.at)).toEqual([3000, 2000, 1000]);
   });
 });
@@ -238,6 +239,7 @@ describe('collectStatus', () => {
     expect(status.decisions?.map((d) => [d.kind, d.at])).toEqual([
       ['downgrade', 3000],
       ['block', 2000],
+      ['kept', 1000],
     ]);
     expect(status.dead_letter).toEqual({ stream: streams.deadLetter, length: 1 });
   });
@@ -256,7 +258,37 @@ describe('collectStatus', () => {
     expect(status.budgets).toBeNull();
     expect(status.kill_switch).toBeNull();
     expect(status.decisions).toBeNull();
-    expect(status.errors).toEqual(expect.arrayContaining(['kill switch: Connection is closed.', 'budgets: Connection is closed.']));
+    // One cause, one line: the sections that failed alike are named together.
+    expect(status.errors).toEqual([expect.stringMatching(/^portfolio heat, .*budgets, kill switch, disarm: Connection is closed\.$/)]);
+    expect(status.redis_fault).toBeNull();
+  });
+
+  it('puts every Redis section down to the outage the runtime tracks, in one line with the time it began', async () => {
+    const since = Date.UTC(2026, 10, 22, 13, 4, 5);
+    const down: StatusSources = {
+      ...sources(fakeRedis({}, true), false),
+      readinessCauses: () => ({ starting: false, redis: { cause: 'unreachable', since, detail: 'connection reconnecting' }, gates: [{ gate: 'heat-gate', cause: 'not consuming', since: null }] }),
+    };
+    const status = await collectStatus(down);
+    expect(status.redis_fault).toMatchObject({ cause: 'unreachable', since, detail: 'connection reconnecting' });
+    expect(status.redis_fault?.sections).toEqual(expect.arrayContaining(['budgets', 'kill switch', 'dead letters']));
+    expect(status.errors).toEqual(['redis unreachable since 2026-11-22 13:04:05 UTC (connection reconnecting): 8 sections could not be read']);
+    expect(status.headline).toEqual({
+      state: 'BLOCKING',
+      reasons: [{ state: 'BLOCKING', text: 'Redis unreachable (connection reconnecting); heat-gate waits for it; 8 sections could not be read', since }],
+    });
+  });
+
+  it('says OK with no reasons for a healthy runtime, and names its version and instance', async () => {
+    const status = await collectStatus({
+      ...sources(fakeRedis({})),
+      readinessCauses: () => ({ starting: false, redis: undefined, gates: [] }),
+      build: { version: '1.2.3', commit: 'abc1234' },
+      instance: { name: 'gates-a', hostname: 'host-1', port: 8080 },
+    });
+    expect(status.headline).toEqual({ state: 'OK', reasons: [] });
+    expect(status.build).toEqual({ version: '1.2.3', commit: 'abc1234' });
+    expect(status.instance).toEqual({ name: 'gates-a', hostname: 'host-1', port: 8080 });
   });
 
   it('fails a section that does not answer in time instead of hanging', async () => {
@@ -265,5 +297,7 @@ describe('collectStatus', () => {
     const status = await collectStatus(sources(hanging), { ...defaultStatusOptions, timeoutMs: 20 });
     expect(status.budgets).toBeNull();
     expect(status.errors).toEqual(['budgets: no answer within 20 ms']);
+    expect(status.headline.state).toBe('DEGRADED');
+    expect(status.headline.reasons.map((r) => r.text)).toEqual(['could not read budgets: no answer within 20 ms']);
   });
 });

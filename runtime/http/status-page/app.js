@@ -7,6 +7,8 @@
   var POLL_MS = 2000;
   var SVG_NS = 'http://www.w3.org/2000/svg';
   var lastSuccess = null;
+  /** The heat chart's point under the pointer (its time), kept across redraws. */
+  var hoveredAt = null;
 
   function $(id) {
     return document.getElementById(id);
@@ -68,10 +70,33 @@
     return n < 10 ? '0' + n : String(n);
   }
 
+  // The browser's own zone, named: "UTC", "CET", "GMT+2"… A time without its zone is a guess.
+  var zoneFormat = typeof Intl === 'object' ? new Intl.DateTimeFormat(undefined, { timeZoneName: 'short' }) : null;
+
+  function zoneName(d) {
+    var part = zoneFormat
+      ? zoneFormat.formatToParts(d).filter(function (p) {
+          return p.type === 'timeZoneName';
+        })[0]
+      : null;
+    if (part) return part.value;
+    var offset = -d.getTimezoneOffset();
+    return 'UTC' + (offset >= 0 ? '+' : '−') + pad(Math.floor(Math.abs(offset) / 60)) + ':' + pad(Math.abs(offset) % 60);
+  }
+
+  /** "2026-11-22 13:04:05 UTC": local date and time with the zone's name. */
   function fmtTime(ms) {
-    if (ms === null || ms === undefined || !isFinite(ms)) return '–';
+    if (ms === null || ms === undefined || !isFinite(ms) || ms <= 0) return '–';
     var d = new Date(ms);
-    return pad(d.getHours()) + ':' + pad(d.getMinutes()) + ':' + pad(d.getSeconds());
+    return (
+      d.getFullYear() + '-' + pad(d.getMonth() + 1) + '-' + pad(d.getDate()) + ' ' +
+      pad(d.getHours()) + ':' + pad(d.getMinutes()) + ':' + pad(d.getSeconds()) + ' ' + zoneName(d)
+    );
+  }
+
+  /** A <time> element: formatted for people, ISO for machines. */
+  function timeEl(ms) {
+    return ms ? el('time', { datetime: new Date(ms).toISOString() }, fmtTime(ms)) : el('span', { class: 'muted' }, '–');
   }
 
   function fmtAgo(ms, now) {
@@ -88,6 +113,45 @@
 
   function cell(field, content, cls) {
     return el('td', { 'data-field': field, class: cls }, content);
+  }
+
+  var HEADLINE_TEXT = {
+    OK: 'nothing blocks trading and nothing needs attention',
+    DEGRADED: 'trading goes on; something needs attention',
+    BLOCKING: 'trading is held up',
+  };
+
+  function renderHeadline(status) {
+    var headline = status.headline;
+    var section = $('headline');
+    if (!headline) {
+      section.setAttribute('data-state', '');
+      $('headline-state').replaceChildren(badge('unknown', 'warn'));
+      $('headline-summary').textContent = 'this server does not report a headline';
+      $('headline-reasons').replaceChildren();
+      return;
+    }
+    var tone = headline.state === 'OK' ? 'ok' : headline.state === 'DEGRADED' ? 'warn' : 'bad';
+    section.setAttribute('data-state', headline.state);
+    $('headline-state').replaceChildren(badge(headline.state, tone));
+    $('headline-summary').textContent = HEADLINE_TEXT[headline.state] || '';
+    $('headline-reasons').replaceChildren.apply(
+      $('headline-reasons'),
+      headline.reasons.map(function (r) {
+        return el('li', { 'data-state': r.state }, [
+          badge(r.state, r.state === 'BLOCKING' ? 'bad' : 'warn'),
+          ' ' + r.text,
+          r.since ? el('span', { class: 'since' }, [' since ', timeEl(r.since)]) : null,
+        ]);
+      }),
+    );
+  }
+
+  function renderInstance(status) {
+    var build = status.build;
+    $('build-version').textContent = build ? 'version ' + build.version + (build.commit ? ' (' + build.commit + ')' : '') : 'version unknown';
+    var inst = status.instance;
+    $('instance-name').textContent = inst ? inst.name + ' on ' + inst.hostname + ':' + inst.port : 'unknown';
   }
 
   function renderSwitches(status) {
@@ -153,7 +217,7 @@
     var heat = status.heat;
     $('heat-value').textContent = heat && heat.value !== null ? fmtNumber(heat.value, 4) : '–';
     $('heat-bucket').replaceChildren(bucketBadge(heat && heat.bucket));
-    $('heat-updated').textContent = heat && heat.updated_at ? fmtTime(heat.updated_at) + ' (' + fmtAgo(heat.updated_at, now) + ')' : 'never';
+    $('heat-updated').replaceChildren(heat && heat.updated_at ? el('span', null, [timeEl(heat.updated_at), ' (' + fmtAgo(heat.updated_at, now) + ')']) : 'never');
     $('heat-thresholds').textContent =
       heat && heat.thresholds
         ? 'COLD < ' + heat.thresholds.min + ' ≤ WARM < ' + heat.thresholds.max + ' ≤ HOT'
@@ -223,24 +287,76 @@
     children.push(svg('line', { x1: M.left, x2: M.left + iw, y1: M.top + ih, y2: M.top + ih, class: 'axis' }));
     children.push(svg('text', { x: M.left, y: H - 10, class: 'axis-label' }, fmtTime(t0)));
     children.push(svg('text', { x: M.left + iw, y: H - 10, class: 'axis-label', 'text-anchor': 'end' }, fmtTime(t1)));
-    children.push(
-      svg('polyline', {
-        class: 'heat-line',
-        points: points
-          .map(function (p, i) {
-            return x(p, i).toFixed(1) + ',' + y(p.heat).toFixed(1);
-          })
-          .join(' '),
-      }),
-    );
-    // A dot per decision: the line between two is drawn, not observed.
-    points.forEach(function (p, i) {
-      children.push(svg('circle', { cx: x(p, i), cy: y(p.heat), r: i === points.length - 1 ? 4.5 : 2.5, class: 'heat-dot' }));
+    // The heat holds from one decision to the next: a step line, not a slope between them.
+    var path = points
+      .map(function (p, i) {
+        var px = x(p, i).toFixed(1);
+        var py = y(p.heat).toFixed(1);
+        return i === 0 ? 'M' + px + ',' + py : 'H' + px + 'V' + py;
+      })
+      .join('');
+    children.push(svg('path', { class: 'heat-line', d: path }));
+    // Anywhere over the plot shows the nearest decision (a finger cannot aim at a dot).
+    var overlay = svg('rect', { x: M.left, y: M.top, width: iw, height: ih, class: 'hover-area' });
+    children.push(overlay);
+    var coords = points.map(function (p, i) {
+      return { p: p, cx: x(p, i), cy: y(p.heat) };
     });
+    points.forEach(function (p, i) {
+      var label = fmtNumber(p.heat, 4) + (p.bucket ? ' ' + p.bucket : '') + ' at ' + fmtTime(p.at);
+      var point = svg('g', { class: 'heat-point', tabindex: 0, 'data-at': p.at, 'aria-label': 'heat ' + label }, [
+        svg('title', null, 'heat ' + label),
+        svg('circle', { cx: coords[i].cx, cy: coords[i].cy, r: i === points.length - 1 ? 4.5 : 2.5, class: 'heat-dot' }),
+        svg('circle', { cx: coords[i].cx, cy: coords[i].cy, r: 10, class: 'heat-hit' }),
+      ]);
+      point.addEventListener('mouseenter', function () {
+        showTip(coords[i]);
+      });
+      point.addEventListener('focus', function () {
+        showTip(coords[i]);
+      });
+      point.addEventListener('mouseleave', hideTip);
+      point.addEventListener('blur', hideTip);
+      children.push(point);
+    });
+    var tipText = svg('text', { class: 'tip-text', x: 8, y: 17 });
+    var tipBox = svg('rect', { class: 'tip-box', rx: 4, height: 24 });
+    var tip = svg('g', { class: 'chart-tip', 'data-testid': 'heat-tip', visibility: 'hidden', 'aria-hidden': 'true' }, [tipBox, tipText]);
+    children.push(tip);
+    overlay.addEventListener('pointermove', function (event) {
+      var box = overlay.ownerSVGElement.getBoundingClientRect();
+      var vx = ((event.clientX - box.left) / box.width) * W;
+      var nearest = coords.reduce(function (best, c) {
+        return Math.abs(c.cx - vx) < Math.abs(best.cx - vx) ? c : best;
+      }, coords[0]);
+      showTip(nearest);
+    });
+    overlay.addEventListener('pointerleave', hideTip);
+
+    function showTip(c) {
+      hoveredAt = c.p.at;
+      tipText.textContent = 'heat ' + fmtNumber(c.p.heat, 4) + (c.p.bucket ? ' ' + c.p.bucket : '') + ' · ' + fmtTime(c.p.at);
+      tip.setAttribute('visibility', 'visible');
+      var width = tipText.getComputedTextLength() + 16;
+      tipBox.setAttribute('width', width.toFixed(1));
+      var tx = Math.max(0, Math.min(W - width, c.cx - width / 2));
+      var ty = c.cy - 34 < 0 ? c.cy + 12 : c.cy - 34;
+      tip.setAttribute('transform', 'translate(' + tx.toFixed(1) + ',' + ty.toFixed(1) + ')');
+    }
+    function hideTip() {
+      hoveredAt = null;
+      tip.setAttribute('visibility', 'hidden');
+    }
 
     container.replaceChildren(
       svg('svg', { viewBox: '0 0 ' + W + ' ' + H, role: 'img', 'aria-labelledby': 'heat-chart-title heat-chart-desc', class: 'chart-svg' }, children),
     );
+    // The chart is redrawn every poll: keep showing the point the reader is looking at.
+    var still = hoveredAt === null ? null : coords.filter(function (c) {
+      return c.p.at === hoveredAt;
+    })[0];
+    if (still) showTip(still);
+    else hoveredAt = null;
   }
 
   function renderBudgets(status, now) {
@@ -258,7 +374,7 @@
         cell('notional', fmtUsd(b.position_notional_usd), 'num'),
         cell('within', within),
         cell('mode', b.mode || '–'),
-        cell('computed', b.computed_at ? fmtTime(b.computed_at) + ' (' + fmtAgo(b.computed_at, now) + ')' : '–'),
+        cell('computed', b.computed_at ? el('span', null, [timeEl(b.computed_at), ' (' + fmtAgo(b.computed_at, now) + ')']) : '–'),
       ]);
     });
     replaceRows($('budgets-body'), rows, 7, 'No open positions.');
@@ -268,6 +384,7 @@
     if (kind === 'block') return badge('BLOCK', 'bad');
     if (kind === 'permit') return badge('PERMIT', 'ok');
     if (kind === 'downgrade') return badge('DOWNGRADE', 'warn');
+    if (kind === 'kept') return badge('KEPT', 'info', 'The proposal passes unchanged');
     return badge('event', 'info');
   }
 
@@ -278,7 +395,7 @@
     }
     var rows = status.decisions.map(function (d) {
       return el('tr', { 'data-decision': d.kind, 'data-id': d.id }, [
-        cell('time', el('time', { datetime: new Date(d.at).toISOString() }, fmtTime(d.at))),
+        cell('time', timeEl(d.at)),
         cell('gate', d.gate),
         cell('decision', decisionBadge(d.kind)),
         cell('symbol', d.symbol || '–'),
@@ -289,7 +406,7 @@
         cell('mode', d.mode || '–'),
       ]);
     });
-    replaceRows($('decisions-body'), rows, 9, 'No downgrades, permits or blocks yet.');
+    replaceRows($('decisions-body'), rows, 9, 'No heat-gate decisions, permits or blocks yet.');
   }
 
   function showBanner(text) {
@@ -303,8 +420,7 @@
     banner.textContent = text;
   }
 
-  // A second fmtUsd here once replaced the budget table's (function declarations hoist).
-  function fmtSignedUsd(v) {
+  function fmtPnl(v) {
     return (v < 0 ? '−$' : '$') + Math.abs(v).toLocaleString('en-US', { maximumFractionDigits: 0 });
   }
 
@@ -318,7 +434,7 @@
       return;
     }
     $('outcomes-summary').textContent =
-      o.samples + ' decisions at ' + o.horizon + ': against their proposals they changed PnL by ' + fmtSignedUsd(o.total_pnl_usd) +
+      o.samples + ' decisions at ' + o.horizon + ': against their proposals they changed PnL by ' + fmtPnl(o.total_pnl_usd) +
       (o.missing_price ? ' (' + o.missing_price + ' without a price left out)' : '') + '. quantum-gates report outcomes has the intervals.';
     var points = o.series;
     if (points.length === 0) {
@@ -343,29 +459,31 @@
     var children = [
       svg('title', { id: 'outcomes-chart-title' }, 'Cumulative counterfactual PnL at ' + o.horizon),
       svg('line', { x1: M.left, x2: M.left + iw, y1: y(0), y2: y(0), class: 'threshold' }),
-      svg('text', { x: M.left - 6, y: y(hi) + 4, class: 'axis-label', 'text-anchor': 'end' }, fmtSignedUsd(hi)),
-      svg('text', { x: M.left - 6, y: y(lo) + 4, class: 'axis-label', 'text-anchor': 'end' }, fmtSignedUsd(lo)),
+      svg('text', { x: M.left - 6, y: y(hi) + 4, class: 'axis-label', 'text-anchor': 'end' }, fmtPnl(hi)),
+      svg('text', { x: M.left - 6, y: y(lo) + 4, class: 'axis-label', 'text-anchor': 'end' }, fmtPnl(lo)),
       svg('text', { x: M.left, y: H - 8, class: 'axis-label' }, fmtTime(t0)),
       svg('text', { x: M.left + iw, y: H - 8, class: 'axis-label', 'text-anchor': 'end' }, fmtTime(t1)),
       svg('polyline', { class: 'heat-line', points: path.join(' ') }),
     ];
     points.forEach(function (p) {
-      children.push(svg('circle', { cx: x(p.at), cy: y(p.cumulative_usd), r: 2.5, class: 'heat-dot' }, svg('title', {}, fmtTime(p.at) + ': ' + fmtSignedUsd(p.cumulative_usd))));
+      children.push(svg('circle', { cx: x(p.at), cy: y(p.cumulative_usd), r: 2.5, class: 'heat-dot' }, svg('title', {}, fmtTime(p.at) + ': ' + fmtPnl(p.cumulative_usd))));
     });
     container.replaceChildren(svg('svg', { viewBox: '0 0 ' + W + ' ' + H, role: 'img', 'aria-labelledby': 'outcomes-chart-title', class: 'chart-svg' }, children));
   }
 
   function render(status) {
     var now = status.generated_at;
+    renderHeadline(status);
+    renderInstance(status);
     renderOutcomes(status);
     renderSwitches(status);
     renderGates(status);
     renderHeat(status, now);
     renderBudgets(status, now);
     renderDecisions(status);
-    var problems = status.errors.slice();
-    if (!status.redis_ready) problems.unshift('Redis is not reachable from the gates process');
-    showBanner(problems.length ? 'Some sections could not be read: ' + problems.join('; ') : '');
+    // Sections that could not be read are reasons in the headline (one line per cause); an older
+    // server without a headline still gets them here.
+    showBanner(!status.headline && status.errors.length ? 'Some sections could not be read: ' + status.errors.join('; ') : '');
   }
 
   function tickClock() {
