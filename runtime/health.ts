@@ -38,7 +38,8 @@ async function answerOf(gate: GateHealth): Promise<HealthAnswer> {
 }
 
 function send(reply: FastifyReply, answer: HealthAnswer) {
-  return reply.code(answer.status).type(answer.contentType).send(answer.body);
+  // As bytes, so the content type goes out exactly as declared (Fastify adds a charset to JSON strings).
+  return reply.code(answer.status).header('content-type', answer.contentType).send(Buffer.from(answer.body));
 }
 
 /** The /health answer of a process hosting these gates (see the rules above). */

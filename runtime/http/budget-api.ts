@@ -130,7 +130,8 @@ function send(reply: FastifyReply, status: number, body: PyJson) {
     if (!(error instanceof PyJsonNanError)) throw error;
     return reply.code(500).type('text/plain; charset=utf-8').send('Internal Server Error');
   }
-  return reply.code(status).type('application/json').send(text);
+  // As bytes: Fastify appends "; charset=utf-8" to a JSON type sent as a string; Starlette does not.
+  return reply.code(status).header('content-type', 'application/json').send(Buffer.from(text));
 }
 
 interface QueryParam {
