@@ -76,6 +76,44 @@ export type FailurePolicy<Message, Config, State, Metrics> = {
     }
 );
 
+/** One HTTP answer, byte for byte: status, content type and body. */
+export interface HealthAnswer {
+  readonly status: number;
+  readonly contentType: string;
+  readonly body: string;
+}
+
+/** What a gate's health answer may be built from; the runtime provides it at each request. */
+export interface HealthProbe<Config> {
+  readonly config: Config;
+  /** PING on the command connection; rejects when Redis does not answer. */
+  ping(): Promise<void>;
+  /** The process's /metrics answer (prometheus_client's server gave it on every path). */
+  metrics(): Promise<HealthAnswer>;
+  /** The value of an unlabelled metric of the process; undefined when it has none. */
+  metricValue(name: string): Promise<number | undefined>;
+  /** Entries pending in the gate's consumer group (stream gates; 0 before the first look). */
+  readonly pending: number;
+  /** Milliseconds the gate's last read-and-handle loop took (stream gates; 0 before the first). */
+  readonly lastLoopMs: number;
+}
+
+/**
+ * The original service's GET /health, declared by the gate so the runtime need not know any
+ * gate: the answer, and a port of its own where the original served health apart (P2.7).
+ */
+export interface HealthDeclaration<Config> {
+  answer(probe: HealthProbe<Config>): Promise<HealthAnswer>;
+  /** undefined: /health on the runtime's PORT only. */
+  port?(config: Config): number | undefined;
+}
+
+/**
+ * For gates whose original ran prometheus_client's start_http_server as its only HTTP server:
+ * that server answered every path, /health included, with the metrics exposition.
+ */
+export const metricsAsHealth: HealthDeclaration<unknown> = { answer: (probe) => probe.metrics() };
+
 export interface HandlerDeclaration<Schema extends z.ZodType = z.ZodType, Config = unknown, State = undefined, Metrics = object> {
   readonly name: string;
   readonly description: string;
@@ -103,6 +141,8 @@ export interface HandlerDeclaration<Schema extends z.ZodType = z.ZodType, Config
    * throughput. Default true: every batch sees every earlier commit.
    */
   readonly readsOwnWrites?: boolean;
+  /** The original's /health answer (see HealthDeclaration); without it, the runtime's liveness body. */
+  readonly health?: HealthDeclaration<Config>;
   readonly failure: FailurePolicy<z.infer<Schema>, Config, State, Metrics>;
   handle(message: z.infer<Schema>, ctx: HandlerContext<Config, State, Metrics>): void | Promise<void>;
 }

@@ -13,6 +13,8 @@ import { connectRedis, describeRedis, isReady, type RedisClient } from './redis.
 import { RedisHealth, type RedisFault } from './redis-health.js';
 import { selectHandlers } from './registry.js';
 import { buildServer, type Readiness } from './server.js';
+import { closeServers, listenHealthPorts, type GateHealth } from './health.js';
+import type { HealthAnswer, HealthProbe } from './handler.js';
 import { StreamConsumer } from './stream-consumer.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -237,9 +239,30 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     };
   };
 
+  const gateHealth: GateHealth[] = hosted.flatMap((h, i) => {
+    const declared = h.handler.health;
+    if (!declared) return [];
+    const worker = workers[i]!;
+    const probe: HealthProbe<unknown> = {
+      config: h.config,
+      ping: () => withTimeout(commands.ping(), healthPingTimeoutMs, 'Redis did not answer PING').then(() => undefined),
+      metrics: async (): Promise<HealthAnswer> => ({ status: 200, contentType: registry.contentType, body: await registry.metrics() }),
+      metricValue: async (name) => (await registry.getSingleMetric(name)?.get())?.values.find((v) => Object.keys(v.labels).length === 0)?.value,
+      get pending() {
+        return backlog.snapshot.find((b) => b.handler === h.handler.name)?.pending ?? 0;
+      },
+      get lastLoopMs() {
+        return worker instanceof StreamConsumer ? worker.lastLoopMs : 0;
+      },
+    };
+    return [{ name: h.handler.name, answer: () => declared.answer(probe), port: declared.port?.(h.config) }];
+  });
+  let healthServers: Awaited<ReturnType<typeof listenHealthPorts>> = [];
+
   const server = await buildServer({
     registry,
     readiness,
+    health: gateHealth,
     maxEventLoopDelayMs: config.MAX_EVENT_LOOP_DELAY_MS,
     plugins: options.httpPlugins?.(services) ?? [],
   });
@@ -258,6 +281,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       backlog.start();
       started = true;
       const address = await server.listen({ host: config.HOST, port: config.PORT });
+      healthServers = await listenHealthPorts(gateHealth, config.HOST);
       logger.info({ address }, 'listening');
       return address;
     },
@@ -267,9 +291,21 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       health.stop();
       await Promise.all(workers.map((w) => w.stop()));
       await server.close();
+      await closeServers(healthServers);
       await jobs.close();
       await Promise.all(connections.map((c) => c.quit().catch(() => c.disconnect())));
       logger.info('stopped');
     },
   };
+}
+
+/** A health check answers within this, Redis or not (ioredis queues commands while reconnecting). */
+const healthPingTimeoutMs = 1000;
+
+function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(message)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

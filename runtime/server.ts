@@ -1,6 +1,7 @@
 import underPressure from '@fastify/under-pressure';
 import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify';
 import type { Registry } from 'prom-client';
+import { registerHealthRoutes, type GateHealth } from './health.js';
 
 export interface Readiness {
   readonly ready: boolean;
@@ -11,6 +12,8 @@ export interface ServerOptions {
   readonly registry: Registry;
   readonly readiness: () => Readiness;
   readonly maxEventLoopDelayMs: number;
+  /** The hosted gates' declared /health answers (see runtime/health.ts). */
+  readonly health?: readonly GateHealth[];
   /** Further routes (dashboard, status, budget API), each a Fastify plugin. */
   readonly plugins?: readonly FastifyPluginAsync[];
 }
@@ -24,7 +27,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     message: 'quantum-gates is under pressure',
   });
 
-  app.get('/health', async () => ({ status: 'ok' }));
+  registerHealthRoutes(app, options.health ?? []);
 
   app.get('/ready', async (_request, reply) => {
     const readiness = options.readiness();

@@ -73,6 +73,8 @@ export class StreamConsumer {
   private lastProgressAt: number;
   private consecutiveErrors = 0;
   private lastError: string | undefined;
+  /** How long the last pass of the read loop took, blocking read included (P2.7's last_loop_ms). */
+  lastLoopMs = 0;
   /** Set while commits are being refused; cleared by the next read or commit that succeeds. */
   private commitFailing: ConsumerFault | undefined;
 
@@ -220,7 +222,11 @@ export class StreamConsumer {
       prefetch = undefined;
       if (batch.entries.length > 0) await this.processBatch(batch);
     };
+    let passStarted: number | undefined;
     while (!this.stopping) {
+      const now = performance.now();
+      if (passStarted !== undefined) this.lastLoopMs = Math.floor(now - passStarted);
+      passStarted = now;
       try {
         if (!this.connectionsReady() || this.deps.health.stalled) {
           this.setConsuming(false);

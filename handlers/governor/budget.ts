@@ -1,3 +1,5 @@
+import { readBudgetViolationEntry } from '../../schemas/budget.js';
+import { fieldsToRecord } from '../../schemas/fields.js';
 import { epochMs, parseNumber } from './numbers.js';
 
 /** quantum:portfolio:budget:{symbol} as the P2.8 budget engine writes it. */
@@ -34,25 +36,11 @@ export function hasRecentViolation(
 ): boolean {
   const cutoff = now - windowSec * 1000;
   for (const [id, fields] of entries) {
-    const json = fieldOf(fields, 'json');
-    if (json === undefined) continue;
-    let event: unknown;
-    try {
-      event = JSON.parse(json);
-    } catch {
-      continue;
-    }
-    if (typeof event !== 'object' || event === null) continue;
-    const record = event as Record<string, unknown>;
-    if (record.symbol !== symbol) continue;
+    const record = readBudgetViolationEntry(fieldsToRecord(fields));
+    if (record === undefined || record.symbol !== symbol) continue;
     const ts = typeof record.timestamp === 'number' ? record.timestamp : parseNumber(typeof record.timestamp === 'string' ? record.timestamp : undefined);
     const at = ts === undefined ? Number(id.split('-')[0]) : epochMs(ts);
     if (Number.isFinite(at) && at > cutoff) return true;
   }
   return false;
-}
-
-function fieldOf(fields: readonly string[], name: string): string | undefined {
-  for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === name) return fields[i + 1];
-  return undefined;
 }

@@ -1,4 +1,4 @@
-import { defineHandler } from '../../runtime/handler.js';
+import { defineHandler, metricsAsHealth } from '../../runtime/handler.js';
 import { applyPlanSchema } from '../../schemas/apply-plan.js';
 import { limitsOf, parseGovernorConfig, type GovernorConfig } from './config.js';
 import { shouldDisarm, tripDisarm, failClosed } from './disarm.js';
@@ -31,6 +31,8 @@ export function createGovernor(options: GovernorOptions = {}) {
     metrics: governorMetrics,
     // The governor always enforces its own caps; P28_MODE only governs the budget gate.
     mode: () => 'enforce',
+    // prometheus_client's start_http_server (METRICS_PORT) answered every path with the metrics.
+    health: metricsAsHealth,
     loadBatchState: (redis, config: GovernorConfig, now): Promise<SharedState> => loadShared(redis, config, positions, now),
     failure: { maxAttempts: 3, backoffMs: 50, policy: 'fail-closed', fallback: failClosed },
     async handle(plan, ctx) {

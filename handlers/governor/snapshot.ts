@@ -1,3 +1,4 @@
+import type { BudgetHashField } from '../../schemas/budget.js';
 import type { RedisReader } from '../../runtime/redis-reader.js';
 import { killSwitchBlocks } from '../../domain/kill-switch.js';
 import { keys, streams } from '../../schemas/keys.js';
@@ -93,7 +94,7 @@ export async function loadSnapshot(
     redis.zcount(execKey, `(${now - HOUR_MS}`, '+inf'),
     redis.zcount(execKey, `(${now - FIVE_MIN_MS}`, '+inf'),
     redis.hget(keys.marketState(symbol), 'mark_price'),
-    redis.hmget(keys.budget(symbol), 'budget_usd', 'timestamp'),
+    redis.hmget(keys.budget(symbol), ...(['budget_usd', 'timestamp'] as const satisfies readonly BudgetHashField[])),
     // The plan's own symbol is never left to the book's index refresh bound.
     positionSource?.loadSymbol?.(redis, symbol),
   ]);

@@ -5,6 +5,7 @@ import { keys } from '../../schemas/keys.js';
 import { parseHeatBridgeConfig, type HeatBridgeConfig } from './config.js';
 import { compareStreamIds, lookupFields } from './lookup.js';
 import { errorStages, heatBridgeMetrics, writtenKinds } from './metrics.js';
+import { heatBridgeHealth } from './health.js';
 
 const text = z.string().max(10_000).optional();
 
@@ -44,6 +45,7 @@ export const heatBridge = defineHandler({
   },
   // The original counted its poll loops; here the runtime's batches are the loops.
   onBatch: (metrics) => metrics.loops.inc(),
+  health: heatBridgeHealth,
   // A decision that cannot be bridged is kept in the dead-letter stream for replay, not dropped.
   failure: { maxAttempts: 3, backoffMs: 25, policy: 'dead-letter' },
   async handle(decision, ctx) {

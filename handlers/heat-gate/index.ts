@@ -1,4 +1,4 @@
-import { defineHandler, type HandlerContext } from '../../runtime/handler.js';
+import { defineHandler, metricsAsHealth, type HandlerContext } from '../../runtime/handler.js';
 import { harvestProposalSchema, type HarvestProposal } from '../../schemas/harvest-proposal.js';
 import { keys } from '../../schemas/keys.js';
 import { calibrate, type Calibration } from './calibrate.js';
@@ -35,6 +35,8 @@ export const heatGate = defineHandler({
   metrics: heatGateMetrics,
   mode: (config) => config.P26_MODE,
   onStart: (config, metrics) => metrics.enforceMode.set(config.P26_MODE === 'enforce' ? 1 : 0),
+  // prometheus_client's start_http_server (P26_METRICS_PORT) answered every path with the metrics.
+  health: metricsAsHealth,
   loadBatchState: (redis, config) => loadHeatInputs(redis, config),
   // Heat comes from positions and equity, which other services write; the gate's own writes
   // (outputs, the heat hash, proposal hashes in enforce mode) are never read back.

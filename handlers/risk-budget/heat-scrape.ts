@@ -1,51 +1,43 @@
 /**
- * Portfolio heat read from the heat gate's Prometheus endpoint, for the split deployment where
- * the budget engine does not run beside the heat gate (seed 003). The composite metric of the
- * original deployment is preferred; this project's heat gate exports p26_heat_value.
+ * Portfolio heat read from the heat gate's Prometheus endpoint (HEAT_GATE_METRICS_URL), as the
+ * original's fetch_portfolio_heat reads it: a 200 answer, the first line that starts with
+ * "p26_heat_value", its second whitespace-separated word through float(). Anything else (no
+ * answer, another status, no such line, a word float() rejects) is no reading: heat 0.0.
  */
-export const heatMetricNames = ['portfolio_heat_composite_normalized', 'p26_heat_value'] as const;
+import { parsePyFloat } from '../../schemas/python-number.js';
 
-export type HeatMetricName = (typeof heatMetricNames)[number];
+export const heatMetricName = 'p26_heat_value';
 
 export type ScrapedHeat =
-  | { readonly ok: true; readonly value: number; readonly metric: HeatMetricName }
-  | { readonly ok: false; readonly problem: 'unreachable' | 'http_error' | 'metric_absent'; readonly detail: string };
-
-/** Finds the first sample of the preferred metric in a text exposition; undefined if none parses. */
-export function parseHeatMetric(exposition: string): { value: number; metric: HeatMetricName } | undefined {
-  const samples = new Map<string, number>();
-  for (const line of exposition.split('\n')) {
-    const trimmed = line.trim();
-    if (trimmed === '' || trimmed.startsWith('#')) continue;
-    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)/.exec(trimmed);
-    if (!match) continue;
-    const [, name, , rawValue] = match;
-    const value = Number(rawValue);
-    // Heat is a non-negative ratio; NaN or a negative sample is not a reading.
-    if (!samples.has(name!) && Number.isFinite(value) && value >= 0) samples.set(name!, value);
-  }
-  for (const metric of heatMetricNames) {
-    const value = samples.get(metric);
-    if (value !== undefined) return { value, metric };
-  }
-  return undefined;
-}
+  | { readonly ok: true; readonly value: number }
+  | { readonly ok: false; readonly problem: 'unreachable' | 'http_error' | 'metric_absent' | 'unparseable'; readonly detail: string };
 
 /**
- * Scrapes the URL once. Never throws: a failed scrape is a reading of its own, which the
- * handler turns into the seed's fallback heat of 0.0 and a stale-input count.
+ * The original's loop: lines starting with the name (a longer name such as p26_heat_value_x, or a
+ * labelled sample, starts with it too), the first with two or more words decides. NaN and negative
+ * values are readings, as float() gives them.
  */
+export function parseHeatMetric(exposition: string): ScrapedHeat {
+  for (const line of exposition.split('\n')) {
+    if (!line.startsWith(heatMetricName)) continue;
+    const parts = line.split(/\s+/).filter((p) => p !== '');
+    if (parts.length < 2) continue;
+    const value = parsePyFloat(parts[1]);
+    return value === undefined ? { ok: false, problem: 'unparseable', detail: `float(${JSON.stringify(parts[1])})` } : { ok: true, value };
+  }
+  return { ok: false, problem: 'metric_absent', detail: `no line starting with ${heatMetricName}` };
+}
+
+/** Scrapes the URL once; never throws. Redirects are not followed (httpx's default). */
 export async function scrapeHeat(url: string, timeoutMs: number): Promise<ScrapedHeat> {
   let body: string;
   try {
     // Global fetch (Node 20): this is I/O outside Redis, which only loadBatchState may do.
-    const response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), headers: { accept: 'text/plain' } });
-    if (!response.ok) return { ok: false, problem: 'http_error', detail: `HTTP ${response.status}` };
+    const response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'manual' });
+    if (response.status !== 200) return { ok: false, problem: 'http_error', detail: `HTTP ${response.status}` };
     body = await response.text();
   } catch (error) {
     return { ok: false, problem: 'unreachable', detail: error instanceof Error ? error.message : String(error) };
   }
-  const found = parseHeatMetric(body);
-  if (!found) return { ok: false, problem: 'metric_absent', detail: `none of ${heatMetricNames.join(', ')} in the response` };
-  return { ok: true, ...found };
+  return parseHeatMetric(body);
 }

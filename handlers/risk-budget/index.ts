@@ -4,9 +4,10 @@ import { keys, streams } from '../../schemas/keys.js';
 import { parseRiskBudgetConfig, type RiskBudgetConfig } from './config.js';
 import { loadBudgetInputs, type BudgetInputs } from './inputs.js';
 import { riskBudgetMetrics, type RiskBudgetMetrics } from './metrics.js';
-import { planBudgets, type BudgetPlan, type SymbolBudget } from './plan.js';
+import { planBudgets, type BudgetPlan } from './plan.js';
 import { lastKnownGoodFields } from './portfolio.js';
-import { roundTo } from './stress.js';
+import { riskBudgetHealth } from './health.js';
+import { encodeBudgetHash, encodeBudgetViolationEntry } from '../../schemas/budget.js';
 
 type Ctx = HandlerContext<RiskBudgetConfig, BudgetInputs, RiskBudgetMetrics>;
 
@@ -38,10 +39,9 @@ export const riskBudget = defineHandler({
   mode: (config) => config.P28_MODE,
   onStart: (config, metrics) => {
     metrics.enforceMode.set(config.P28_MODE === 'enforce' ? 1 : 0);
-    // Present from the first scrape, as the alert rules of seed 002 expect.
-    metrics.staleInput.inc({ input_type: 'portfolio_state' }, 0);
     metrics.lastSuccess.set(0);
   },
+  health: riskBudgetHealth,
   loadBatchState: (redis, config) => loadBudgetInputs(redis, config),
   failure: {
     maxAttempts: 3,
@@ -66,74 +66,74 @@ export const riskBudget = defineHandler({
       ctx.requireAbsent(marker);
       ctx.setKey(marker, String(ctx.now()), { ttlSec: tickMarkerTtlSec(ctx.config), onFail: () => ctx.metrics.redisWriteFail.inc() });
     }
-    record(planBudgets(ctx.state, ctx.config, ctx.now()), tick.job_id ?? '', ctx);
+    record(planBudgets(ctx.state, ctx.config, ctx.now()), ctx);
   },
 });
 
-function record(plan: BudgetPlan, tickId: string, ctx: Ctx): void {
+function record(plan: BudgetPlan, ctx: Ctx): void {
   const { config, metrics } = ctx;
   const onFail = () => metrics.redisWriteFail.inc();
   const nowMs = ctx.now();
 
   if (plan.kind === 'no_budgets') {
-    metrics.staleInput.inc({ input_type: 'portfolio_state' });
-    metrics.tooOld.inc();
-    ctx.log.warn({ problem: plan.portfolio.problem, lkgAgeSec: plan.portfolio.lkgAgeSec }, 'no usable portfolio state; no budgets written (fail-open)');
+    // The original fetched the state once per symbol and counted once per symbol: nothing at all
+    // when there are no symbols.
+    for (const _symbol of plan.symbols) {
+      if (plan.portfolio.lkgTooOld) metrics.tooOld.inc();
+      metrics.staleInput.inc({ input_type: 'portfolio_state' });
+    }
+    if (plan.symbols.length > 0) {
+      ctx.log.warn({ problem: plan.portfolio.problem, cacheAgeSec: plan.portfolio.cacheAgeSec }, 'no usable portfolio state; no budgets written (fail-open)');
+    }
     return;
   }
 
   const { portfolio, heat } = plan;
+  if (plan.budgets.length === 0) {
+    // Nothing to compute, as the original's "No active symbols, skipping budget compute": a tick done.
+    metrics.lastSuccess.set(nowMs / 1000);
+    return;
+  }
   if (portfolio.kind === 'fresh') {
-    ctx.putHash(keys.budgetPortfolioLkg, lastKnownGoodFields(portfolio.state, nowMs), { replace: true, ttlSec: config.MAX_LKG_AGE_SEC, onFail });
+    // Ours, without a TTL: a copy that is too old must still be seen as one (p28_portfolio_too_old_total).
+    ctx.putHash(keys.budgetPortfolioLkg, lastKnownGoodFields(portfolio.state, nowMs), { replace: true, onFail });
   } else {
-    metrics.staleInput.inc({ input_type: 'portfolio_state' });
-    metrics.lkgUsed.inc();
-    ctx.log.info({ problem: portfolio.problem, lkgAgeSec: Math.round(portfolio.ageSec) }, 'using last-known-good portfolio state');
+    for (const _budget of plan.budgets) metrics.lkgUsed.inc();
+    ctx.log.info({ problem: portfolio.problem, cacheAgeSec: Math.round(portfolio.cacheAgeSec) }, 'using last-known-good portfolio state');
   }
-  if (heat.source === 'fallback') {
-    metrics.staleInput.inc({ input_type: 'portfolio_heat' });
-    ctx.log.warn({ problem: heat.problem }, 'portfolio heat unavailable; using 0.0');
-  }
+  if (heat.source === 'fallback') ctx.log.warn({ problem: heat.problem }, 'portfolio heat unavailable; using 0.0');
 
-  const timestamp = Math.floor(nowMs / 1000);
+  const timestampSec = Math.floor(nowMs / 1000);
   for (const budget of plan.budgets) {
-    ctx.putHash(keys.budget(budget.symbol), budgetFields(budget, plan, config, timestamp, tickId), {
-      replace: true,
-      ttlSec: config.BUDGET_HASH_TTL_SEC,
-      onFail,
+    const fields = encodeBudgetHash({
+      symbol: budget.symbol,
+      budgetUsd: budget.budgetUsd,
+      stressFactor: budget.stress,
+      equityUsd: portfolio.state.equityUsd,
+      portfolioHeat: heat.value,
+      clusterStress: budget.clusterStress,
+      volRegime: budget.volRegime,
+      mode: config.P28_MODE,
+      timestampSec,
+      baseRiskPct: config.BASE_RISK_PCT,
     });
+    // HSET then EXPIRE, as the original: fields someone else put in the hash stay.
+    ctx.putHash(keys.budget(budget.symbol), fields, { ttlSec: config.BUDGET_HASH_TTL_SEC, onFail });
     metrics.computed.inc({ symbol: budget.symbol });
     metrics.budgetValue.set({ symbol: budget.symbol }, budget.budgetUsd);
     metrics.stressFactor.set({ symbol: budget.symbol }, budget.stress);
     if (budget.positionNotional === undefined) continue;
+    // The original's check_budget_violation (never called there; seed 002 says violations are
+    // published): its event and its counters, blocks on a violation whatever the mode.
     if (budget.violation) {
-      const event = { event_type: 'budget.violation', ...budget.violation, mode: config.P28_MODE, timestamp };
-      ctx.emit(streams.budgetViolation, { json: JSON.stringify(event) }, { maxLen: violationStreamMaxLen, onFail });
+      const event = { event_type: 'budget.violation' as const, symbol: budget.symbol, ...budget.violation, mode: config.P28_MODE, timestamp: timestampSec };
+      ctx.emit(streams.budgetViolation, encodeBudgetViolationEntry(event), { maxLen: violationStreamMaxLen, onFail });
       ctx.log.warn(event, 'budget violation');
+      metrics.blocks.inc({ symbol: budget.symbol });
+    } else {
+      metrics.allow.inc({ symbol: budget.symbol });
     }
-    if (budget.violation && config.P28_MODE === 'enforce') metrics.blocks.inc({ symbol: budget.symbol });
-    else metrics.allow.inc({ symbol: budget.symbol });
   }
   // Deferred like every handler metric: it moves only once this tick's budgets have committed.
   metrics.lastSuccess.set(nowMs / 1000);
-}
-
-/** Seed 003's fields, plus where the inputs came from and the tick, for audit. */
-function budgetFields(budget: SymbolBudget, plan: Extract<BudgetPlan, { kind: 'budgets' }>, config: RiskBudgetConfig, timestamp: number, tickId: string) {
-  return {
-    symbol: budget.symbol,
-    budget_usd: String(budget.budgetUsd),
-    stress_factor: String(roundTo(budget.stress, 6)),
-    equity_usd: String(plan.portfolio.state.equityUsd),
-    portfolio_heat: String(roundTo(plan.heat.value, 6)),
-    cluster_stress: String(roundTo(budget.clusterStress, 6)),
-    vol_regime: String(budget.volRegime.value),
-    mode: config.P28_MODE,
-    timestamp: String(timestamp),
-    base_risk_pct: String(config.BASE_RISK_PCT),
-    portfolio_source: plan.portfolio.kind,
-    heat_source: plan.heat.source,
-    vol_regime_source: budget.volRegime.source,
-    tick_id: tickId,
-  };
 }

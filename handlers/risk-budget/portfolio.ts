@@ -1,58 +1,86 @@
 /**
- * Which portfolio state the budgets are computed from: fresh state, else the last-known-good
- * copy kept in Redis, else none (fail-open: no budgets). The original service checked staleness
- * after taking the cached copy, so the cache could never be used; here the choice is made once.
+ * Which portfolio state the budgets are computed from, read as the original's fetch_portfolio_state
+ * reads quantum:state:portfolio: equity_usd and drawdown by float() (missing = 0), timestamp by
+ * int() (missing = 0); any of them unreadable is an error. Fresh (now − timestamp < STALE_SEC,
+ * so a future timestamp is fresh) → used and saved as last-known-good; otherwise the last-known-good
+ * copy if it was saved less than MAX_LKG_AGE_SEC ago; otherwise none (fail-open: no budgets).
+ *
+ * One deliberate difference: the original checked the copy's own timestamp against STALE_SEC after
+ * taking it, so a copy could never produce a budget once 30 s old (seed 003 says it serves 15 min).
+ * Here a copy that is chosen is used. It lives in Redis (handlers keep no memory), so it also
+ * survives a restart, which the original's in-process copy did not.
  */
-import { parseNumber } from '../../schemas/fields.js';
+import { parsePyFloat, parsePyInt, pyFloatStr } from '../../schemas/python-number.js';
 
 export interface PortfolioSnapshot {
   readonly equityUsd: number;
   readonly drawdown: number;
-  /** Epoch seconds the producer stamped; undefined when it did not. */
-  readonly timestampSec: number | undefined;
+  /** The producer's `timestamp`, epoch seconds (0 when it wrote none). */
+  readonly timestampSec: number;
 }
 
-export type PortfolioProblem = 'missing' | 'invalid_equity' | 'no_timestamp' | 'stale';
+export type PortfolioRead =
+  | { readonly kind: 'state'; readonly state: PortfolioSnapshot }
+  /** No hash, or an empty one. */
+  | { readonly kind: 'missing' }
+  /** A field float()/int() could not read: the original's exception branch. */
+  | { readonly kind: 'unreadable'; readonly field: string };
+
+/** Why the current state was not used. */
+export type PortfolioProblem = 'missing' | 'stale' | 'unreadable';
 
 export type PortfolioChoice =
-  | { readonly kind: 'fresh'; readonly state: PortfolioSnapshot; readonly ageSec: number }
-  | { readonly kind: 'lkg'; readonly state: PortfolioSnapshot; readonly ageSec: number; readonly problem: PortfolioProblem }
-  | { readonly kind: 'too_old'; readonly problem: PortfolioProblem; readonly lkgAgeSec: number | undefined };
+  | { readonly kind: 'fresh'; readonly state: PortfolioSnapshot }
+  | { readonly kind: 'lkg'; readonly state: PortfolioSnapshot; readonly problem: PortfolioProblem; readonly cacheAgeSec: number }
+  | {
+      readonly kind: 'none';
+      readonly problem: PortfolioProblem;
+      /**
+       * True when a last-known-good copy exists but is too old: the only case the original counts
+       * in p28_portfolio_too_old_total (not without a copy, nor on the exception branch).
+       */
+      readonly lkgTooOld: boolean;
+      readonly cacheAgeSec: number | undefined;
+    };
 
 export interface FreshnessLimits {
   readonly staleSec: number;
   readonly maxLkgAgeSec: number;
 }
 
-/** Producers write epoch seconds; a value in milliseconds is recognised by its size. */
-export function toEpochSeconds(value: number): number {
-  return value > 1e11 ? value / 1000 : value;
+function field(hash: Readonly<Record<string, string>>, name: string, parse: (s: string) => number | undefined): number | undefined {
+  const raw = hash[name];
+  return raw === undefined ? 0 : parse(raw);
 }
 
-/** A quantum:state:portfolio hash (or its saved copy) as numbers, or why it cannot be used. */
-export function parsePortfolioState(hash: Readonly<Record<string, string>>): PortfolioSnapshot | 'missing' | 'invalid_equity' {
-  if (Object.keys(hash).length === 0 || hash.equity_usd === undefined) return 'missing';
-  const equityUsd = parseNumber(hash.equity_usd);
-  if (equityUsd === undefined || equityUsd <= 0) return 'invalid_equity';
-  const timestamp = parseNumber(hash.timestamp);
-  return { equityUsd, drawdown: parseNumber(hash.drawdown) ?? 0, timestampSec: timestamp === undefined ? undefined : toEpochSeconds(timestamp) };
+/** The portfolio hash as the original reads it. */
+export function readPortfolioState(hash: Readonly<Record<string, string>>): PortfolioRead {
+  if (Object.keys(hash).length === 0) return { kind: 'missing' };
+  const equityUsd = field(hash, 'equity_usd', parsePyFloat);
+  if (equityUsd === undefined) return { kind: 'unreadable', field: 'equity_usd' };
+  const drawdown = field(hash, 'drawdown', parsePyFloat);
+  if (drawdown === undefined) return { kind: 'unreadable', field: 'drawdown' };
+  const timestampSec = field(hash, 'timestamp', parsePyInt);
+  if (timestampSec === undefined) return { kind: 'unreadable', field: 'timestamp' };
+  return { kind: 'state', state: { equityUsd, drawdown, timestampSec } };
 }
 
-/**
- * Age of a snapshot's data, by the producer's own timestamp. A timestamp further in the future
- * than the window is a broken clock, not fresh data, so it never counts as young.
- */
-function ageWithin(state: PortfolioSnapshot, nowSec: number, windowSec: number): number | undefined {
-  if (state.timestampSec === undefined) return undefined;
-  const age = nowSec - state.timestampSec;
-  return Math.abs(age) < windowSec ? age : undefined;
+/** Our saved copy: the state's fields plus when it was saved (its age is the time since). */
+export function readLastKnownGood(hash: Readonly<Record<string, string>>): { state: PortfolioSnapshot; savedAtSec: number } | undefined {
+  const read = readPortfolioState(hash);
+  const savedAtSec = parsePyInt(hash.saved_at);
+  return read.kind === 'state' && savedAtSec !== undefined ? { state: read.state, savedAtSec } : undefined;
 }
 
-/**
- * fresh (younger than STALE_SEC) → use it (and the caller saves it as last-known-good);
- * otherwise the last-known-good copy if its data is younger than MAX_LKG_AGE_SEC; otherwise none.
- * The copy's age is its data's age (the producer's timestamp), not when we saved it.
- */
+export function lastKnownGoodFields(state: PortfolioSnapshot, savedAtMs: number): Record<string, string> {
+  return {
+    equity_usd: pyFloatStr(state.equityUsd),
+    drawdown: pyFloatStr(state.drawdown),
+    timestamp: String(state.timestampSec),
+    saved_at: String(Math.floor(savedAtMs / 1000)),
+  };
+}
+
 export function choosePortfolioState(
   current: Readonly<Record<string, string>>,
   lastKnownGood: Readonly<Record<string, string>>,
@@ -60,31 +88,17 @@ export function choosePortfolioState(
   limits: FreshnessLimits,
 ): PortfolioChoice {
   const nowSec = nowMs / 1000;
-  const parsed = parsePortfolioState(current);
+  const read = readPortfolioState(current);
   let problem: PortfolioProblem;
-  if (typeof parsed === 'string') {
-    problem = parsed;
-  } else if (parsed.timestampSec === undefined) {
-    problem = 'no_timestamp';
-  } else {
-    const age = ageWithin(parsed, nowSec, limits.staleSec);
-    if (age !== undefined) return { kind: 'fresh', state: parsed, ageSec: age };
+  if (read.kind === 'state') {
+    if (nowSec - read.state.timestampSec < limits.staleSec) return { kind: 'fresh', state: read.state };
     problem = 'stale';
+  } else {
+    problem = read.kind;
   }
-
-  const lkg = parsePortfolioState(lastKnownGood);
-  if (typeof lkg === 'string') return { kind: 'too_old', problem, lkgAgeSec: undefined };
-  const lkgAge = ageWithin(lkg, nowSec, limits.maxLkgAgeSec);
-  if (lkgAge !== undefined) return { kind: 'lkg', state: lkg, ageSec: lkgAge, problem };
-  return { kind: 'too_old', problem, lkgAgeSec: lkg.timestampSec === undefined ? undefined : nowSec - lkg.timestampSec };
-}
-
-/** The hash saved as last-known-good: the state's own fields, so its age stays the data's age. */
-export function lastKnownGoodFields(state: PortfolioSnapshot, savedAtMs: number): Record<string, string> {
-  return {
-    equity_usd: String(state.equityUsd),
-    drawdown: String(state.drawdown),
-    timestamp: String(state.timestampSec ?? ''),
-    saved_at: String(Math.floor(savedAtMs / 1000)),
-  };
+  const lkg = readLastKnownGood(lastKnownGood);
+  if (lkg === undefined) return { kind: 'none', problem, lkgTooOld: false, cacheAgeSec: undefined };
+  const cacheAgeSec = nowSec - lkg.savedAtSec;
+  if (cacheAgeSec < limits.maxLkgAgeSec) return { kind: 'lkg', state: lkg.state, problem, cacheAgeSec };
+  return { kind: 'none', problem, lkgTooOld: problem !== 'unreadable', cacheAgeSec };
 }

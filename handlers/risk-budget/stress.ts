@@ -1,4 +1,5 @@
-/** The budget formula of seed 002, as pure functions. */
+/** The budget formula of seed 002, with the original's clamps (compute_stress_factor, compute_budget). */
+import { pyMax, pyMin } from '../../schemas/python-number.js';
 
 export interface StressWeights {
   readonly alphaHeat: number;
@@ -18,27 +19,21 @@ export interface BudgetLimits {
   readonly maxBudget: number;
 }
 
-export function clamp(value: number, min: number, max: number): number {
-  return Math.min(max, Math.max(min, value));
-}
-
-/** Non-finite input (NaN) counts as full stress: the smallest budget is the safe one. */
-export function clamp01(value: number): number {
-  return Number.isNaN(value) ? 1 : clamp(value, 0, 1);
-}
-
-/** stress = clamp01(α·heat + β·cluster_stress + γ·vol_regime). */
+/**
+ * stress = max(0, min(1, α·heat + β·cluster_stress + γ·vol_regime)), with Python's min/max: a
+ * NaN sum becomes 1 (min(1.0, nan) is 1.0), the smallest budget.
+ */
 export function computeStress(inputs: StressInputs, weights: StressWeights): number {
-  return clamp01(weights.alphaHeat * inputs.heat + weights.betaCluster * inputs.clusterStress + weights.gammaVol * inputs.volRegime);
+  const stress = weights.alphaHeat * inputs.heat + weights.betaCluster * inputs.clusterStress + weights.gammaVol * inputs.volRegime;
+  return pyMax(0.0, pyMin(1.0, stress));
 }
 
-/** budget = clamp(equity × BASE_RISK_PCT × (1 − stress), MIN_BUDGET_K, MAX_BUDGET_K), in cents. */
+/**
+ * budget = max(MIN, min(MAX, equity × BASE_RISK_PCT × (1 − stress))), unrounded. Equity ≤ 0 gives
+ * MIN_BUDGET_K; a NaN or infinite equity gives MAX_BUDGET_K, as Python's min/max do.
+ */
 export function computeBudget(equityUsd: number, stress: number, limits: BudgetLimits): number {
-  const raw = equityUsd * limits.baseRiskPct * (1 - clamp01(stress));
-  return roundTo(clamp(raw, limits.minBudget, limits.maxBudget), 2);
-}
-
-export function roundTo(value: number, decimals: number): number {
-  const factor = 10 ** decimals;
-  return Math.round(value * factor) / factor;
+  const baseBudget = equityUsd * limits.baseRiskPct;
+  const adjusted = baseBudget * (1.0 - stress);
+  return pyMax(limits.minBudget, pyMin(limits.maxBudget, adjusted));
 }

@@ -1,46 +1,43 @@
 /**
- * Volatility regime, normalised to [0, 1] for the stress formula. The market state engine
- * writes `vol_regime` as LOW_VOL | NORMAL_VOL | HIGH_VOL | EXTREME_VOL (seed 003); the bare
- * names are accepted too.
+ * Volatility regime for the stress formula, as the original's fetch_vol_regime reads
+ * quantum:state:market:{symbol}: a label that names EXTREME, HIGH or LOW (anywhere in it, any
+ * case) decides; any other label (NORMAL_VOL, none) falls back to sigma (default 0.01).
  */
-export const volRegimeLevels = { LOW: 0, NORMAL: 0.33, HIGH: 0.67, EXTREME: 1 } as const;
+import { parsePyFloat } from '../../schemas/python-number.js';
 
-/** Used when neither a known label nor a usable sigma is there (seed 003: NORMAL_VOL). */
+export const volRegimeLevels = { LOW: 0.0, NORMAL: 0.33, HIGH: 0.67, EXTREME: 1.0 } as const;
+
+/** No market hash, or a sigma that float() cannot read: NORMAL (the original's defaults). */
 export const defaultVolRegime = volRegimeLevels.NORMAL;
 
-/**
- * sigma → regime, the thresholds of the Python service (fetch_vol_regime): sigma is the
- * symbol's return volatility as a fraction (0.02 = 2 %). sigma < 0.005 LOW, ≤ 0.02 NORMAL,
- * ≤ 0.03 HIGH, above EXTREME.
- */
+/** sigma > 0.03 EXTREME, > 0.02 HIGH, < 0.005 LOW, otherwise NORMAL. */
 export const sigmaThresholds = { low: 0.005, high: 0.02, extreme: 0.03 } as const;
 
-export type VolRegimeSource = 'label' | 'sigma' | 'default';
+/** The sigma the original assumed when the hash has none. */
+export const defaultSigma = 0.01;
 
-export interface VolRegime {
-  readonly value: number;
-  readonly source: VolRegimeSource;
-}
-
+/** The label's verdict: `"EXTREME" in label.upper()` first, then HIGH, then LOW. */
 export function volRegimeFromLabel(label: string | undefined): number | undefined {
-  if (label === undefined) return undefined;
-  const name = label.trim().toUpperCase().replace(/_VOL$/, '');
-  return name in volRegimeLevels ? volRegimeLevels[name as keyof typeof volRegimeLevels] : undefined;
+  const name = (label ?? '').toUpperCase();
+  if (name.includes('EXTREME')) return volRegimeLevels.EXTREME;
+  if (name.includes('HIGH')) return volRegimeLevels.HIGH;
+  if (name.includes('LOW')) return volRegimeLevels.LOW;
+  return undefined;
 }
 
-export function volRegimeFromSigma(sigma: number | undefined): number | undefined {
-  if (sigma === undefined || !Number.isFinite(sigma) || sigma < 0) return undefined;
+/** Python's comparisons: a NaN sigma fails every test and lands on NORMAL. */
+export function volRegimeFromSigma(sigma: number): number {
   if (sigma > sigmaThresholds.extreme) return volRegimeLevels.EXTREME;
   if (sigma > sigmaThresholds.high) return volRegimeLevels.HIGH;
   if (sigma < sigmaThresholds.low) return volRegimeLevels.LOW;
   return volRegimeLevels.NORMAL;
 }
 
-/** The label wins; an unknown or missing label falls back to sigma, then to NORMAL. */
-export function volRegimeOf(market: { readonly label: string | undefined; readonly sigma: number | undefined }): VolRegime {
-  const fromLabel = volRegimeFromLabel(market.label);
-  if (fromLabel !== undefined) return { value: fromLabel, source: 'label' };
-  const fromSigma = volRegimeFromSigma(market.sigma);
-  if (fromSigma !== undefined) return { value: fromSigma, source: 'sigma' };
-  return { value: defaultVolRegime, source: 'default' };
+/** The whole quantum:state:market:{symbol} hash → the regime value the budget hash records. */
+export function volRegimeOf(market: Readonly<Record<string, string>>): number {
+  if (Object.keys(market).length === 0) return defaultVolRegime;
+  const fromLabel = volRegimeFromLabel(market.vol_regime);
+  if (fromLabel !== undefined) return fromLabel;
+  const sigma = market.sigma === undefined ? defaultSigma : parsePyFloat(market.sigma);
+  return sigma === undefined ? defaultVolRegime : volRegimeFromSigma(sigma);
 }

@@ -1,34 +1,28 @@
 import { isCrossSite } from './cross-site.js';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import { z } from 'zod';
 import type { RiskBudgetConfig } from '../../handlers/risk-budget/config.js';
 import { riskBudget } from '../../handlers/risk-budget/index.js';
 import type { RiskBudgetMetrics } from '../../handlers/risk-budget/metrics.js';
-import { roundTo } from '../../handlers/risk-budget/stress.js';
-import { numericField, symbolSchema } from '../../schemas/common.js';
+import { readBudgetHash } from '../../schemas/budget.js';
 import { keys } from '../../schemas/keys.js';
+import { fastApiJson, pyFloat, PyJsonNanError, type PyJson } from '../../schemas/python-json.js';
+import { parsePyFloat, pyFloatStr, pyMax } from '../../schemas/python-number.js';
 import type { RuntimeServices } from '../runtime.js';
 
 /** The original kept injected test state for two minutes. */
 export const injectedStateTtlSec = 120;
-
-/** A JSON number, or a decimal string (the original took these as query parameters). */
-const finiteNumber = z.union([z.number(), numericField], { message: 'must be a number' });
-
-export const budgetCheckBody = z.object({ symbol: symbolSchema, position_notional: finiteNumber });
-export const injectPortfolioBody = z.object({
-  equity_usd: finiteNumber.refine((v) => v > 0, 'must be positive'),
-  drawdown: finiteNumber.optional(),
-});
 
 export interface BudgetApiOptions {
   readonly now?: () => number;
 }
 
 /**
- * The P2.8 HTTP API of the Python service on the runtime's server: GET /budget/:symbol,
- * POST /budget/check and the test-mode-only POST /test/inject_portfolio_state. Served only by a
- * process that hosts the risk-budget handler (its config and metrics are the handler's).
+ * The P2.8 HTTP API of the original FastAPI app (ca9ec8239), answer for answer: GET
+ * /budget/{symbol}, POST /budget/check and the test-mode-only POST /test/inject_portfolio_state,
+ * their parameters in the query string, 422 with FastAPI's `detail` list for a missing or
+ * unreadable parameter, 405 for another method. Served only by a process that hosts the
+ * risk-budget handler (its config and metrics are the handler's). /health is the handler's
+ * declared answer (handlers/risk-budget/health.ts); /metrics is the runtime's.
  */
 export function budgetApi(services: RuntimeServices, options: BudgetApiOptions = {}): FastifyPluginAsync {
   const now = options.now ?? Date.now;
@@ -41,83 +35,154 @@ export function budgetApi(services: RuntimeServices, options: BudgetApiOptions =
     const { redis } = services;
     const log = services.logger.child({ component: 'budget-api' });
 
-    app.get('/budget/:symbol', async (request, reply) => {
-      const parsed = z.object({ symbol: symbolSchema }).safeParse(request.params);
-      if (!parsed.success) return badRequest(reply, parsed.error);
-      const budget = await redis.hgetall(keys.budget(parsed.data.symbol));
-      if (Object.keys(budget).length === 0) return reply.code(404).send({ error: 'no_budget_data', symbol: parsed.data.symbol });
-      return budget;
+    app.get<{ Params: { symbol: string } }>('/budget/:symbol', async (request, reply) => {
+      const { symbol } = request.params;
+      // Starlette matches the decoded path: a symbol with "/" (sent as %2F) or none is no route.
+      if (symbol === '' || symbol.includes('/')) return send(reply, 404, { detail: 'Not Found' });
+      try {
+        // HGETALL as a list keeps the hash's own field order, which the original's dict kept.
+        const flat = (await redis.call('HGETALL', keys.budget(symbol))) as string[];
+        if (flat.length === 0) return send(reply, 200, { error: 'no_budget_data' });
+        const fields = new Map<string, PyJson>();
+        for (let i = 0; i + 1 < flat.length; i += 2) fields.set(flat[i]!, flat[i + 1]!);
+        return send(reply, 200, fields);
+      } catch (error) {
+        return send(reply, 500, { detail: messageOf(error) });
+      }
     });
 
     app.post('/budget/check', async (request, reply) => {
-      const input = requestInput(request);
-      if (input === undefined) return badRequestBody(reply);
-      const parsed = budgetCheckBody.safeParse(input);
-      if (!parsed.success) return badRequest(reply, parsed.error);
-      const { symbol, position_notional } = parsed.data;
+      const params = queryParams(request, [
+        { name: 'symbol', kind: 'str' },
+        { name: 'position_notional', kind: 'float' },
+      ]);
+      if ('errors' in params) return send(reply, 422, { detail: params.errors });
+      const symbol = params.values.symbol as string;
+      const positionNotional = params.values.position_notional as number;
       const mode = config.P28_MODE;
-      const failOpen = (reason: string) => ({ violation: false, budget_usd: null, over_budget: 0, mode, reason });
-
-      let budget: Record<string, string>;
+      const failOpen = (reason: string) => ({ violation: false, budget_usd: null, over_budget: pyFloat(0), mode, reason });
       try {
-        budget = await redis.hgetall(keys.budget(symbol));
+        const raw = await redis.hgetall(keys.budget(symbol));
+        if (Object.keys(raw).length === 0) return send(reply, 200, failOpen('no_budget_data_fail_open'));
+        const budget = readBudgetHash(raw);
+        const budgetUsd = budget.budget_usd === undefined ? config.MAX_BUDGET_K : parsePyFloat(budget.budget_usd);
+        if (budgetUsd === undefined) throw new Error(`could not convert string to float: ${pyStrRepr(budget.budget_usd!)}`);
+        const overBudget = pyMax(0.0, positionNotional - budgetUsd);
+        const violation = overBudget > 0;
+        if (violation && mode === 'enforce') metrics.blocks.inc({ symbol });
+        else metrics.allow.inc({ symbol });
+        return send(reply, 200, { violation, budget_usd: pyFloat(budgetUsd), over_budget: pyFloat(overBudget), mode, enforce: mode === 'enforce' });
       } catch (error) {
-        log.error({ err: error instanceof Error ? error.message : String(error), symbol }, 'budget check could not read Redis; fail-open');
-        return reply.code(503).send(failOpen('redis_unavailable_fail_open'));
+        log.error({ err: messageOf(error), symbol }, 'budget check failed; fail-open');
+        return send(reply, 200, failOpen(`error_fail_open: ${messageOf(error)}`));
       }
-      if (Object.keys(budget).length === 0) return failOpen('no_budget_data_fail_open');
-      const budgetUsd = Number(budget.budget_usd);
-      if (budget.budget_usd === undefined || budget.budget_usd.trim() === '' || !Number.isFinite(budgetUsd)) return failOpen('invalid_budget_data_fail_open');
-
-      const overBudget = Math.max(0, roundTo(Math.abs(position_notional) - budgetUsd, 2));
-      const violation = overBudget > 0;
-      if (violation && mode === 'enforce') metrics.blocks.inc({ symbol });
-      else metrics.allow.inc({ symbol });
-      return { violation, budget_usd: budgetUsd, over_budget: overBudget, mode, enforce: mode === 'enforce', timestamp: Number(budget.timestamp) || null };
     });
 
     app.post('/test/inject_portfolio_state', async (request, reply) => {
-      if (!config.P28_TEST_MODE) return reply.code(403).send({ error: 'test_mode_disabled', detail: 'Test mode not enabled (P28_TEST_MODE=0)' });
+      const params = queryParams(request, [
+        { name: 'equity_usd', kind: 'float' },
+        { name: 'drawdown', kind: 'float', default: 0.0 },
+      ]);
+      if ('errors' in params) return send(reply, 422, { detail: params.errors });
+      if (!config.P28_TEST_MODE) return send(reply, 403, { detail: 'Test mode not enabled (P28_TEST_MODE=0)' });
       if (isCrossSite(request)) {
         log.warn({ origin: request.headers.origin, fetchSite: request.headers['sec-fetch-site'] }, 'TEST: refused a cross-site portfolio injection');
-        return reply.code(403).send({
-          error: 'cross_site_refused',
+        return send(reply, 403, {
           detail:
-            'Cross-site request refused, even with P28_TEST_MODE=1: a web page must not move the portfolio state. ' +
-            'Call it from the host itself without a browser, e.g. curl -X POST http://127.0.0.1:PORT/test/inject_portfolio_state -H "content-type: application/json" -d \'{"equity_usd": 10000}\'',
+            'cross_site_refused: a web page must not move the portfolio state, even with P28_TEST_MODE=1. ' +
+            'Call it from the host itself without a browser, e.g. curl -X POST "http://127.0.0.1:PORT/test/inject_portfolio_state?equity_usd=10000"',
         });
       }
-      const input = requestInput(request);
-      if (input === undefined) return badRequestBody(reply);
-      const parsed = injectPortfolioBody.safeParse(input);
-      if (!parsed.success) return badRequest(reply, parsed.error);
       const injected = {
-        equity_usd: String(parsed.data.equity_usd),
-        drawdown: String(parsed.data.drawdown ?? 0),
+        equity_usd: pyFloatStr(params.values.equity_usd as number),
+        drawdown: pyFloatStr(params.values.drawdown as number),
         timestamp: String(Math.floor(now() / 1000)),
       };
-      await redis.multi().hset(keys.portfolioState, injected).expire(keys.portfolioState, injectedStateTtlSec).exec();
+      try {
+        // Field by field, then the TTL, as the original (no transaction there either).
+        for (const [field, value] of Object.entries(injected)) await redis.hset(keys.portfolioState, field, value);
+        await redis.expire(keys.portfolioState, injectedStateTtlSec);
+      } catch (error) {
+        return send(reply, 500, { detail: messageOf(error) });
+      }
       log.info(injected, 'TEST: injected portfolio state');
-      return { success: true, injected, message: `Portfolio state injected (TTL ${injectedStateTtlSec}s)` };
+      return send(reply, 200, { success: true, injected, message: `Portfolio state injected (TTL ${injectedStateTtlSec}s)` });
     });
+
+    // Starlette answers a known path with another method 405, naming the allowed one.
+    const notAllowed = (allow: string) => async (_request: FastifyRequest, reply: FastifyReply) => {
+      void reply.header('allow', allow);
+      return send(reply, 405, { detail: 'Method Not Allowed' });
+    };
+    const otherMethods = ['PUT', 'DELETE', 'PATCH'] as const;
+    app.route({ method: ['POST', ...otherMethods], url: '/budget/:symbol', handler: notAllowed('GET') });
+    app.route({ method: ['GET', ...otherMethods], url: '/test/inject_portfolio_state', handler: notAllowed('POST') });
+    app.route({ method: [...otherMethods], url: '/budget/check', handler: notAllowed('POST') });
   };
 }
 
-/** The JSON body merged over the query string; undefined when the body is not an object. */
-function requestInput(request: FastifyRequest): Record<string, unknown> | undefined {
-  const query = (request.query ?? {}) as Record<string, unknown>;
-  const body = request.body;
-  if (body === undefined || body === null) return { ...query };
-  if (typeof body !== 'object' || Array.isArray(body)) return undefined;
-  return { ...query, ...(body as Record<string, unknown>) };
+/** FastAPI's JSONResponse; a NaN or infinite float makes it raise, which Starlette turns into a bare 500. */
+function send(reply: FastifyReply, status: number, body: PyJson) {
+  let text: string;
+  try {
+    text = fastApiJson(body);
+  } catch (error) {
+    if (!(error instanceof PyJsonNanError)) throw error;
+    return reply.code(500).type('text/plain; charset=utf-8').send('Internal Server Error');
+  }
+  // As bytes: Fastify appends "; charset=utf-8" to a JSON type sent as a string; Starlette does not.
+  return reply.code(status).header('content-type', 'application/json').send(Buffer.from(text));
 }
 
-function badRequestBody(reply: FastifyReply) {
-  return reply.code(400).send({ error: 'invalid_request', field: '(body)', message: '(body): must be a JSON object' });
+interface QueryParam {
+  readonly name: string;
+  readonly kind: 'str' | 'float';
+  /** Absent: the parameter is required. */
+  readonly default?: number;
 }
 
-function badRequest(reply: FastifyReply, error: z.ZodError) {
-  const issues = error.issues.map((issue) => ({ field: issue.path.join('.') || '(body)', message: issue.message }));
-  const first = issues[0]!;
-  return reply.code(400).send({ error: 'invalid_request', field: first.field, message: `${first.field}: ${first.message}`, issues });
+/**
+ * FastAPI's validation of scalar query parameters (pydantic v2): the last value of a repeated
+ * one, every problem listed in declaration order with its type, loc, msg and input.
+ */
+function queryParams(request: FastifyRequest, params: readonly QueryParam[]): { values: Record<string, string | number> } | { errors: PyJson[] } {
+  const query = (request.query ?? {}) as Record<string, string | string[] | undefined>;
+  const values: Record<string, string | number> = {};
+  const errors: PyJson[] = [];
+  for (const param of params) {
+    const given = query[param.name];
+    const raw = Array.isArray(given) ? given[given.length - 1] : given;
+    if (raw === undefined) {
+      if (param.default !== undefined) values[param.name] = param.default;
+      else errors.push({ type: 'missing', loc: ['query', param.name], msg: 'Field required', input: null });
+      continue;
+    }
+    if (param.kind === 'str') {
+      values[param.name] = raw;
+      continue;
+    }
+    const number = parsePyFloat(raw);
+    if (number === undefined) {
+      errors.push({ type: 'float_parsing', loc: ['query', param.name], msg: 'Input should be a valid number, unable to parse string as a number', input: raw });
+    } else {
+      values[param.name] = number;
+    }
+  }
+  return errors.length > 0 ? { errors } : { values };
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** repr() of a Python str, for the messages Python's float() raises with. */
+function pyStrRepr(s: string): string {
+  const quote = s.includes("'") && !s.includes('"') ? '"' : "'";
+  const body = s
+    .replaceAll('\\', '\\\\')
+    .replaceAll('\n', '\\n')
+    .replaceAll('\r', '\\r')
+    .replaceAll('\t', '\\t')
+    .replaceAll(quote, `\\${quote}`);
+  return `${quote}${body}${quote}`;
 }

@@ -1,3 +1,4 @@
+import { readBudgetHash } from '../../schemas/budget.js';
 import { killSwitchBlocks } from '../../domain/kill-switch.js';
 import { keys, streams } from '../../schemas/keys.js';
 import { readBacklog, type GroupBacklog } from '../backlog.js';
@@ -436,7 +437,8 @@ async function readBudgets(redis: StatusRedis, maxSymbols: number): Promise<Budg
   );
 }
 
-export function budgetRow(symbol: string, budget: Record<string, string>, position: Record<string, string>): BudgetRow {
+export function budgetRow(symbol: string, raw: Record<string, string>, position: Record<string, string>): BudgetRow {
+  const budget = readBudgetHash(raw);
   const budgetUsd = numberOrNull(budget.budget_usd);
   const notional = numberOrNull(position.position_notional_usd);
   const ts = numberOrNull(budget.timestamp);

@@ -3,28 +3,19 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseHeatMetric, scrapeHeat } from '../../handlers/risk-budget/heat-scrape.js';
 
-describe('parseHeatMetric', () => {
+describe('parseHeatMetric (fetch_portfolio_heat)', () => {
   it.each([
-    {
-      case: 'prefers the composite metric of the original deployment',
-      text: 'p26_heat_value 0.9\nportfolio_heat_composite_normalized 0.42\n',
-      found: { value: 0.42, metric: 'portfolio_heat_composite_normalized' },
-    },
-    {
-      case: 'falls back to p26_heat_value',
-      text: '# HELP p26_heat_value Current portfolio heat\n# TYPE p26_heat_value gauge\np26_heat_value 0.65\n',
-      found: { value: 0.65, metric: 'p26_heat_value' },
-    },
-    {
-      case: 'reads a labelled sample with a timestamp',
-      text: 'portfolio_heat_composite_normalized{service="p26"} 0.3 1738015443000\n',
-      found: { value: 0.3, metric: 'portfolio_heat_composite_normalized' },
-    },
-    { case: 'ignores a metric whose name merely starts with the same text', text: 'p26_heat_value_total 3\n', found: undefined },
-    { case: 'ignores NaN and negative samples', text: 'p26_heat_value NaN\nportfolio_heat_composite_normalized -1\n', found: undefined },
-    { case: 'finds nothing in an unrelated exposition', text: 'up 1\n', found: undefined },
+    { case: 'reads p26_heat_value', text: '# HELP p26_heat_value Current portfolio heat\n# TYPE p26_heat_value gauge\np26_heat_value 0.65\n', found: { ok: true, value: 0.65 } },
+    { case: 'ignores the composite metric of seed 003, as the original code did', text: 'portfolio_heat_composite_normalized 0.42\n', found: undefined },
+    { case: 'takes the first line starting with the name, a longer name included', text: 'p26_heat_value_total 3\np26_heat_value 0.5\n', found: { ok: true, value: 3 } },
+    { case: 'reads a labelled sample (second word)', text: 'p26_heat_value{service="p26"} 0.3 1738015443000\n', found: { ok: true, value: 0.3 } },
+    { case: 'skips a line with one word', text: 'p26_heat_value\np26_heat_value 0.2\n', found: { ok: true, value: 0.2 } },
+    { case: 'keeps NaN and negative values, as float() does', text: 'p26_heat_value NaN\n', found: { ok: true, value: Number.NaN } },
+    { case: 'reports a value float() rejects', text: 'p26_heat_value x\n', found: { ok: false, problem: 'unparseable' } },
   ])('$case', ({ text, found }) => {
-    expect(parseHeatMetric(text)).toEqual(found);
+    const result = parseHeatMetric(text);
+    if (found === undefined) expect(result).toMatchObject({ ok: false, problem: 'metric_absent' });
+    else expect(result).toMatchObject(found);
   });
 });
 
@@ -43,7 +34,7 @@ describe('scrapeHeat', () => {
   afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
   it('reads the heat from a metrics endpoint', async () => {
-    expect(await scrapeHeat(`${base}/metrics`, 2000)).toEqual({ ok: true, value: 0.5, metric: 'p26_heat_value' });
+    expect(await scrapeHeat(`${base}/metrics`, 2000)).toEqual({ ok: true, value: 0.5 });
   });
 
   it('reports an HTTP error without throwing', async () => {

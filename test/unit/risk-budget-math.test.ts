@@ -1,133 +1,150 @@
 import { describe, expect, it } from 'vitest';
-import { clamp01, computeBudget, computeStress } from '../../handlers/risk-budget/stress.js';
+import { computeBudget, computeStress } from '../../handlers/risk-budget/stress.js';
 import { volRegimeFromLabel, volRegimeFromSigma, volRegimeOf } from '../../handlers/risk-budget/vol-regime.js';
-import { choosePortfolioState, parsePortfolioState } from '../../handlers/risk-budget/portfolio.js';
+import { choosePortfolioState, readPortfolioState } from '../../handlers/risk-budget/portfolio.js';
+import { clusterStressOf, violationOf } from '../../handlers/risk-budget/plan.js';
 import { parseRiskBudgetConfig } from '../../handlers/risk-budget/config.js';
 import { ConfigError } from '../../runtime/env.js';
 
 const weights = { alphaHeat: 0.4, betaCluster: 0.4, gammaVol: 0.2 };
 const limits = { baseRiskPct: 0.02, minBudget: 500, maxBudget: 10_000 };
 
-describe('stress and budget (seed 002 formula)', () => {
-  it('reproduces test 1 of seed 002: equity 100k, heat 0.65, normal vol → stress 0.326, budget 1348', () => {
+describe('stress and budget (compute_stress_factor, compute_budget)', () => {
+  it('reproduces test 1 of seed 002: equity 100k, heat 0.65, normal vol → stress 0.326, budget 1348 (unrounded)', () => {
     const stress = computeStress({ heat: 0.65, clusterStress: 0, volRegime: 0.33 }, weights);
-    expect(stress).toBeCloseTo(0.326, 12);
-    expect(computeBudget(100_000, stress, limits)).toBe(1348);
-  });
-
-  it('reproduces test 2 of seed 002: equity 100k, heat 0.15, normal vol → stress 0.126, budget 1748', () => {
-    const stress = computeStress({ heat: 0.15, clusterStress: 0, volRegime: 0.33 }, weights);
-    expect(stress).toBeCloseTo(0.126, 12);
-    expect(computeBudget(100_000, stress, limits)).toBe(1748);
+    expect(stress).toBe(0.4 * 0.65 + 0.4 * 0 + 0.2 * 0.33);
+    expect(computeBudget(100_000, stress, limits)).toBe(100_000 * 0.02 * (1 - stress));
+    expect(computeBudget(100_000, stress, limits)).toBeCloseTo(1348, 9);
   });
 
   it.each([
     { case: 'heat far above 1 saturates stress at 1', heat: 5, cluster: 0, vol: 0, stress: 1 },
-    { case: 'all inputs at their maximum saturate at 1', heat: 1, cluster: 1, vol: 1, stress: 1 },
+    { case: 'cluster stress above 1 is not clamped on its own: the sum is', heat: 0, cluster: 3, vol: 0, stress: 1 },
     { case: 'negative inputs floor stress at 0', heat: -3, cluster: 0, vol: 0, stress: 0 },
     { case: 'calm inputs give 0', heat: 0, cluster: 0, vol: 0, stress: 0 },
-    { case: 'NaN counts as full stress', heat: Number.NaN, cluster: 0, vol: 0, stress: 1 },
+    { case: 'NaN: min(1.0, nan) is 1.0 in Python', heat: Number.NaN, cluster: 0, vol: 0, stress: 1 },
   ])('clamps stress to [0, 1]: $case', ({ heat, cluster, vol, stress }) => {
     expect(computeStress({ heat, clusterStress: cluster, volRegime: vol }, weights)).toBe(stress);
   });
 
   it.each([
     { case: 'small equity is raised to MIN_BUDGET_K', equity: 10_000, stress: 0, budget: 500 },
+    { case: 'zero equity gives MIN_BUDGET_K', equity: 0, stress: 0.3, budget: 500 },
+    { case: 'negative equity gives MIN_BUDGET_K', equity: -5_000, stress: 0.3, budget: 500 },
     { case: 'full stress is raised to MIN_BUDGET_K', equity: 100_000, stress: 1, budget: 500 },
-    { case: 'exactly the minimum stays', equity: 25_000, stress: 0, budget: 500 },
     { case: 'large equity is capped at MAX_BUDGET_K', equity: 1_000_000, stress: 0, budget: 10_000 },
-    { case: 'exactly the maximum stays', equity: 500_000, stress: 0, budget: 10_000 },
-    { case: 'just inside the maximum is not capped', equity: 499_999, stress: 0, budget: 9999.98 },
+    { case: 'just inside the maximum is not capped nor rounded', equity: 499_999, stress: 0, budget: 499_999 * 0.02 },
+    { case: 'NaN equity: min(MAX, nan) is MAX in Python', equity: Number.NaN, stress: 0, budget: 10_000 },
+    { case: 'infinite equity is capped', equity: Number.POSITIVE_INFINITY, stress: 0, budget: 10_000 },
   ])('clamps the budget to [MIN_BUDGET_K, MAX_BUDGET_K]: $case', ({ equity, stress, budget }) => {
     expect(computeBudget(equity, stress, limits)).toBe(budget);
   });
-
-  it('clamp01 leaves values inside [0, 1] alone', () => {
-    expect(clamp01(0.5)).toBe(0.5);
-  });
 });
 
-describe('vol regime mapping', () => {
+describe('vol regime (fetch_vol_regime)', () => {
   it.each([
-    ['LOW', 0],
     ['LOW_VOL', 0],
-    ['low_vol', 0],
-    ['NORMAL', 0.33],
-    ['NORMAL_VOL', 0.33],
-    [' normal ', 0.33],
-    ['HIGH', 0.67],
+    ['low', 0],
+    ['SLOW', 0],
     ['HIGH_VOL', 0.67],
-    ['EXTREME', 1],
+    ['very_high_vol', 0.67],
     ['EXTREME_VOL', 1],
-  ])('maps the label %s to %d', (label, value) => {
+    ['EXTREME_LOW', 1],
+    ['HIGH_LOW', 0.67],
+  ])('a label naming EXTREME, HIGH or LOW decides: %s → %d', (label, value) => {
     expect(volRegimeFromLabel(label)).toBe(value);
-    expect(volRegimeOf({ label, sigma: 0.5 })).toEqual({ value, source: 'label' });
+    expect(volRegimeOf({ vol_regime: label, sigma: '0.5' })).toBe(value);
   });
 
-  it.each(['', 'CALM', 'VERY_HIGH_VOL', 'HIGHISH'])('does not recognise the label %j', (label) => {
+  it.each(['', 'NORMAL_VOL', 'CALM'])('any other label (%j) falls back to sigma', (label) => {
     expect(volRegimeFromLabel(label)).toBeUndefined();
+    expect(volRegimeOf({ vol_regime: label, sigma: '0.05' })).toBe(1);
   });
 
   it.each([
     [0, 0],
+    [-0.01, 0],
     [0.004, 0],
     [0.005, 0.33],
-    [0.01, 0.33],
     [0.02, 0.33],
     [0.0201, 0.67],
     [0.03, 0.67],
     [0.0301, 1],
-    [0.5, 1],
-  ])('maps sigma %d to %d when there is no usable label', (sigma, value) => {
+    [Number.NaN, 0.33],
+  ])('sigma %d → %d', (sigma, value) => {
     expect(volRegimeFromSigma(sigma)).toBe(value);
-    expect(volRegimeOf({ label: 'UNKNOWN', sigma })).toEqual({ value, source: 'sigma' });
   });
 
-  it.each([
-    { case: 'no label and no sigma', label: undefined, sigma: undefined },
-    { case: 'an unknown label and no sigma', label: 'WEIRD', sigma: undefined },
-    { case: 'a negative sigma', label: undefined, sigma: -0.01 },
-    { case: 'a non-finite sigma', label: undefined, sigma: Number.POSITIVE_INFINITY },
-  ])('defaults to NORMAL (0.33) with $case', ({ label, sigma }) => {
-    expect(volRegimeOf({ label, sigma })).toEqual({ value: 0.33, source: 'default' });
+  it.each<{ case: string; market: Record<string, string>; value: number }>([
+    { case: 'no market hash', market: {}, value: 0.33 },
+    { case: 'a hash without sigma (0.01 assumed)', market: { vol_regime: 'NORMAL_VOL' }, value: 0.33 },
+    { case: 'a sigma float() rejects', market: { sigma: 'abc' }, value: 0.33 },
+    { case: 'a sigma Python reads with underscores and spaces', market: { sigma: ' 0.0_5 ' }, value: 1 },
+  ])('$case → $value', ({ market, value }) => {
+    expect(volRegimeOf(market)).toBe(value);
   });
 });
 
-describe('portfolio state choice (last-known-good)', () => {
+describe('cluster stress and violations', () => {
+  it.each([
+    [{}, 0],
+    [{ other: '1' }, 0],
+    [{ stress: '0.5' }, 0.5],
+    [{ stress: '3' }, 3],
+    [{ stress: '-1' }, -1],
+    [{ stress: 'junk' }, 0],
+  ])('stress of %j is %d, unclamped', (hash, value) => {
+    expect(clusterStressOf(hash)).toBe(value);
+  });
+
+  it('a violation is notional − budget > 0, unrounded; equal is within budget', () => {
+    expect(violationOf(1000.5, 1000)).toEqual({ position_notional: 1000.5, budget_usd: 1000, over_budget: 0.5 });
+    expect(violationOf(1000, 1000)).toBeUndefined();
+    expect(violationOf(undefined, 1000)).toBeUndefined();
+  });
+});
+
+describe('portfolio state (fetch_portfolio_state)', () => {
   const nowMs = 1_800_000_000_000;
   const nowSec = nowMs / 1000;
-  const state = (ageSec: number, equity = 100_000) => ({ equity_usd: String(equity), drawdown: '0.01', timestamp: String(nowSec - ageSec) });
+  const state = (ageSec: number, equity = '100000') => ({ equity_usd: equity, drawdown: '0.01', timestamp: String(nowSec - ageSec) });
+  const lkg = (savedAgoSec: number, equity = '90000.0') => ({ equity_usd: equity, drawdown: '0.0', timestamp: String(nowSec - savedAgoSec - 5), saved_at: String(nowSec - savedAgoSec) });
   const lim = { staleSec: 30, maxLkgAgeSec: 900 };
 
   it.each([
-    { case: 'a state 0 s old is fresh', age: 0, kind: 'fresh' },
     { case: 'a state 29 s old is fresh', age: 29, kind: 'fresh' },
-    { case: 'a state exactly STALE_SEC old is stale', age: 30, kind: 'lkg' },
-    { case: 'a state 20 s in the future (clock skew) is fresh', age: -20, kind: 'fresh' },
-    { case: 'a state 60 s in the future is not fresh', age: -60, kind: 'lkg' },
+    { case: 'a state exactly STALE_SEC old is not', age: 30, kind: 'lkg' },
+    { case: 'a state in the future is fresh (age < STALE_SEC)', age: -3600, kind: 'fresh' },
   ])('$case', ({ age, kind }) => {
-    expect(choosePortfolioState(state(age), state(10, 90_000), nowMs, lim).kind).toBe(kind);
+    expect(choosePortfolioState(state(age), lkg(10), nowMs, lim).kind).toBe(kind);
   });
 
-  type Row = { case: string; current: Record<string, string>; lkg: Record<string, string>; kind: string; problem: string };
+  it.each<{ case: string; hash: Record<string, string>; read: unknown }>([
+    { case: 'missing fields read as 0', hash: { timestamp: '5' }, read: { kind: 'state', state: { equityUsd: 0, drawdown: 0, timestampSec: 5 } } },
+    { case: 'zero equity is a state', hash: { equity_usd: '0', timestamp: '5' }, read: { kind: 'state', state: { equityUsd: 0, drawdown: 0, timestampSec: 5 } } },
+    { case: 'an empty hash is missing', hash: {}, read: { kind: 'missing' } },
+    { case: 'junk equity is unreadable', hash: { equity_usd: 'x', timestamp: '5' }, read: { kind: 'unreadable', field: 'equity_usd' } },
+    { case: 'junk drawdown is unreadable', hash: { drawdown: '', timestamp: '5' }, read: { kind: 'unreadable', field: 'drawdown' } },
+    { case: 'int() rejects a float timestamp', hash: { timestamp: '1700000000.5' }, read: { kind: 'unreadable', field: 'timestamp' } },
+  ])('reads the hash as float()/int() do: $case', ({ hash, read }) => {
+    expect(readPortfolioState(hash)).toEqual(read);
+  });
+
+  type Row = { case: string; current: Record<string, string>; copy: Record<string, string>; kind: string; problem: string; tooOld?: boolean };
   it.each<Row>([
-    { case: 'stale state with a copy 100 s old uses the copy', current: state(60), lkg: state(100, 90_000), kind: 'lkg', problem: 'stale' },
-    { case: 'missing state with a copy 899 s old uses the copy', current: {}, lkg: state(899, 90_000), kind: 'lkg', problem: 'missing' },
-    { case: 'state without a timestamp uses the copy', current: { equity_usd: '100000' }, lkg: state(100), kind: 'lkg', problem: 'no_timestamp' },
-    { case: 'state with zero equity uses the copy', current: state(1, 0), lkg: state(100), kind: 'lkg', problem: 'invalid_equity' },
-    { case: 'a copy exactly MAX_LKG_AGE_SEC old is too old', current: state(60), lkg: state(900), kind: 'too_old', problem: 'stale' },
-    { case: 'a copy 1000 s old is too old', current: {}, lkg: state(1000), kind: 'too_old', problem: 'missing' },
-    { case: 'no copy at all is too old', current: state(60), lkg: {}, kind: 'too_old', problem: 'stale' },
-  ])('$case', ({ current, lkg, kind, problem }) => {
-    const choice = choosePortfolioState(current, lkg, nowMs, lim);
+    { case: 'stale state with a copy saved 100 s ago uses the copy', current: state(60), copy: lkg(100), kind: 'lkg', problem: 'stale' },
+    { case: 'missing state with a copy saved 899 s ago uses the copy', current: {}, copy: lkg(899), kind: 'lkg', problem: 'missing' },
+    { case: 'unreadable state with a fresh copy uses the copy', current: { equity_usd: 'x' }, copy: lkg(100), kind: 'lkg', problem: 'unreadable' },
+    { case: 'a copy saved exactly MAX_LKG_AGE_SEC ago is too old', current: state(60), copy: lkg(900), kind: 'none', problem: 'stale', tooOld: true },
+    { case: 'missing state and an old copy count as too old', current: {}, copy: lkg(1000), kind: 'none', problem: 'missing', tooOld: true },
+    { case: 'unreadable state and an old copy are not counted as too old', current: { timestamp: '1.5' }, copy: lkg(1000), kind: 'none', problem: 'unreadable', tooOld: false },
+    { case: 'no copy at all is not counted as too old', current: state(60), copy: {}, kind: 'none', problem: 'stale', tooOld: false },
+  ])('$case', ({ current, copy, kind, problem, tooOld }) => {
+    const choice = choosePortfolioState(current, copy, nowMs, lim);
     expect(choice.kind).toBe(kind);
     if (choice.kind !== 'fresh') expect(choice.problem).toBe(problem);
-    if (choice.kind === 'lkg') expect(choice.state.equityUsd).toBe(Number(lkg.equity_usd));
-  });
-
-  it('reads millisecond timestamps as well as seconds', () => {
-    const parsed = parsePortfolioState({ equity_usd: '5', timestamp: String(nowMs) });
-    expect(parsed).toMatchObject({ equityUsd: 5, timestampSec: nowSec });
+    if (choice.kind === 'lkg') expect(choice.state.equityUsd).toBe(90_000);
+    if (choice.kind === 'none') expect(choice.lkgTooOld).toBe(tooOld);
   });
 });
 
