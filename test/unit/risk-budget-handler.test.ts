@@ -52,9 +52,6 @@ function hashWritten(effects: readonly Effect[], key: string) {
   return effect?.op === 'putHash' ? effect : undefined;
 }
 
-const violations = (emitted: (stream: string) => Record<string, string>[]) =>
-  emitted(streams.budgetViolation).map((fields) => JSON.parse(fields.json!) as Record<string, unknown>);
-
 describe('risk-budget handler: seed 002 worked examples, written as the original writes them', () => {
   it('test 1: BTCUSDT 50k notional, equity 100k, heat 0.65 → the 10 fields, a violation', async () => {
     // heat = |50 000| × 1.3 / 100 000 = 0.65, by the heat gate's own formula
