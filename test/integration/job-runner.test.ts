@@ -5,6 +5,7 @@ import { scheduledJobOptions } from '../../runtime/job-runner.js';
 import type { Runtime } from '../../runtime/runtime.js';
 import { keys, streams } from '../../schemas/keys.js';
 import { usePrivateRedis } from '../support/redis-server.js';
+import { prometheusTextProblems, promtoolCheckMetrics } from '../support/prometheus-text.js';
 import { readStream, startRuntime, waitFor } from '../support/runtime.js';
 
 const nowSec = () => Math.floor(Date.now() / 1000);
@@ -71,6 +72,34 @@ describe('BullMQ jobs on a real redis-server', () => {
       violations: 0,
       portfolio_state: 'none',
     });
+  });
+
+  it("appends BullMQ's queue metrics to /metrics for every queue the process opened, as valid Prometheus text", async () => {
+    await arrangePortfolio();
+    runtime = await startRuntime(redis.url, { HANDLERS: 'risk-budget,governor-cooldown', BUDGET_COMPUTE_INTERVAL_SEC: '1' });
+    // A queue opened later by ctx.schedule is reported too.
+    await runtime.services.jobs.add([{ queue: 'qg-probe-later', name: 'probe', data: {}, delayMs: 3_600_000, jobId: 'later-1' }]);
+    const scrape = async () => (await runtime!.server.inject({ url: '/metrics' })).body;
+    const body = await waitFor(async () => {
+      const text = await scrape();
+      return /^bullmq_job_completed_total\{queue="risk-budget"\} [1-9]/m.test(text) ? text : undefined;
+    }, { what: 'a completed tick counted by BullMQ' });
+
+    expect(body).toMatch(/^bullmq_job_count\{queue="risk-budget", state="completed"\} [1-9]\d*$/m);
+    expect(body).toMatch(/^bullmq_job_count\{queue="governor-cooldown", state="waiting"\} 0$/m);
+    expect(body).toMatch(/^bullmq_job_count\{queue="qg-probe-later", state="delayed"\} 1$/m);
+    expect(body.match(/^# HELP bullmq_job_count /gm)).toHaveLength(1);
+    expect(body.match(/^# TYPE bullmq_job_failed_total counter$/gm)).toHaveLength(1);
+    // The runtime's own families are still there, each once.
+    expect(body.match(/^# TYPE quantum_gates_messages_total counter$/gm)).toHaveLength(1);
+    expect(body).toMatch(/^p28_enforce_mode 0$/m);
+
+    expect(prometheusTextProblems(body)).toEqual([]);
+    const promtool = promtoolCheckMetrics(body);
+    if (promtool.missing) throw new Error("promtool is missing: install Debian's prometheus package (apt-get install -y prometheus)");
+    // 0: clean; 3: lint remarks only (naming advice), never a text Prometheus could not parse (1).
+    expect(promtool.output).not.toMatch(/error|parsing/i);
+    expect([0, 3]).toContain(promtool.status);
   });
 
   it('a cooldown-expiry job runs once, completes with its outcome, and BullMQ never runs it again', async () => {
