@@ -1,6 +1,8 @@
 import type { Job } from 'bullmq';
 import { afterEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { COOLDOWN_QUEUE } from '../../handlers/governor/record.js';
+import { defineHandler } from '../../runtime/handler.js';
 import { scheduledJobOptions } from '../../runtime/job-runner.js';
 import type { Runtime } from '../../runtime/runtime.js';
 import { keys, streams } from '../../schemas/keys.js';
@@ -100,6 +102,46 @@ describe('BullMQ jobs on a real redis-server', () => {
     // 0: clean; 3: lint remarks only (naming advice), never a text Prometheus could not parse (1).
     expect(promtool.output).not.toMatch(/error|parsing/i);
     expect([0, 3]).toContain(promtool.status);
+  });
+
+  it('a scheduled job whose run was cut short by a stop is run again by BullMQ, not dropped', async () => {
+    let interrupt = true;
+    let entered!: () => void;
+    let release!: () => void;
+    const inFirstRun = new Promise<void>((resolve) => (entered = resolve));
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const flaky = defineHandler({
+      name: 'test-interrupted-job',
+      description: 'throws on its first run, which a stop interrupts',
+      trigger: { kind: 'queue', queue: 'qg-test-interrupted' },
+      input: z.looseObject({ n: z.coerce.number() }),
+      config: () => ({}),
+      metrics: () => ({}),
+      failure: { maxAttempts: 3, backoffMs: 10, policy: 'dead-letter' },
+      async handle(job, ctx) {
+        if (interrupt) {
+          interrupt = false;
+          entered();
+          await released;
+          throw new Error('first run fails; the runtime is stopping, so it is not retried in-process');
+        }
+        ctx.emit('qg:test:interrupted', { n: String(job.n) });
+      },
+    });
+    const start = () => startRuntime(redis.url, { HANDLERS: flaky.name }, [flaky]);
+    runtime = await start();
+    await runtime.services.jobs.add([{ queue: 'qg-test-interrupted', name: 'probe', data: { n: 7 }, delayMs: 0, jobId: 'interrupted-1' }]);
+    await inFirstRun;
+    const stopped = runtime.stop();
+    release();
+    await stopped;
+
+    const queue = (runtime = await start()).services.jobs.queue('qg-test-interrupted');
+    const first = (await queue.getJob('interrupted-1'))!;
+    expect(first.failedReason).toContain('shutting down before the job finished');
+    await waitFor(async () => (await queue.getJobState('interrupted-1')) === 'completed', { what: 'the job run again and completed', timeoutMs: 20_000 });
+    expect((await queue.getJob('interrupted-1'))!.attemptsMade).toBe(2);
+    expect(await readStream(redis.client, 'qg:test:interrupted')).toEqual([expect.objectContaining({ n: '7' })]);
   });
 
   it('a cooldown-expiry job runs once, completes with its outcome, and BullMQ never runs it again', async () => {
