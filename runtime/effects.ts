@@ -48,6 +48,9 @@ export type Guard =
   | { readonly kind: 'off'; readonly key: string; readonly offValues: readonly string[] };
 
 /** A BullMQ job to add; jobId makes the add idempotent across retries and replicas. */
+/** A job's summary values: what a tick or a job did, in a few numbers and words. */
+export type JobSummary = Readonly<Record<string, string | number | boolean>>;
+
 export interface ScheduledJob {
   readonly queue: string;
   readonly name: string;
@@ -111,6 +114,15 @@ export class EffectRecorder implements EffectWriter {
   private jobList: ScheduledJob[] | undefined;
   /** Metric updates, applied only once the commit has succeeded so retries never double-count. */
   readonly metricCalls: DeferredMetricCalls = [];
+  private summaryFields: Record<string, string | number | boolean> | undefined;
+
+  /** Merges fields into the message's summary (see HandlerContext.summarize). */
+  summarize(fields: JobSummary): void {
+    this.summaryFields = { ...this.summaryFields, ...fields };
+  }
+  get summary(): JobSummary | undefined {
+    return this.summaryFields;
+  }
 
   // emit and putHash run several times per message: no options object is copied when none is given.
   emit(stream: string, fields: Fields, options?: { maxLen?: number; onFail?: () => void }): void {

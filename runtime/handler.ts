@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import type { EffectWriter } from './effects.js';
+import type { EffectWriter, JobSummary } from './effects.js';
 import type { MetricFactory } from './metrics.js';
 import type { RedisReader } from './redis-reader.js';
 
@@ -34,6 +34,12 @@ export interface HandlerContext<Config, State, Metrics> extends EffectWriter {
   /** Shared state loaded once per batch by the declaration's loadBatchState. */
   readonly state: State;
   readonly meta: MessageMeta;
+  /**
+   * A few fields saying what this message did (counts, which input was used). For a job (a
+   * schedule tick or a scheduled job) they become its BullMQ return value, shown in the
+   * dashboard, once the job's commit applied; a stream entry has nowhere to show them. Calls merge.
+   */
+  summarize(fields: JobSummary): void;
 }
 
 export type StreamTrigger<Config> = {

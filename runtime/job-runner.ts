@@ -1,19 +1,34 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Queue, Worker, type ConnectionOptions, type Job } from 'bullmq';
+import { MetricsTime, Queue, Worker, type ConnectionOptions, type Job, type JobsOptions } from 'bullmq';
 import type { Committer } from './commit.js';
 import { commitBatch, type CommitLoopEnv } from './commit-loop.js';
 import type { RuntimeConfig } from './config.js';
-import type { ScheduledJob } from './effects.js';
+import type { JobSummary, ScheduledJob } from './effects.js';
 import { describeError, type ExecutionEnv } from './execute.js';
 import type { AnyHandler, QueueTrigger, ScheduleTrigger } from './handler.js';
 import { LazyChildLogger, type RootLogger } from './logger.js';
-import { prepareBatch, type PipelineEnv } from './message-pipeline.js';
+import { prepareBatch, type PipelineEnv, type PreparedItem } from './message-pipeline.js';
 import type { RuntimeMetrics } from './metrics.js';
 import { isReady, waitUntilReady, type RedisClient } from './redis.js';
 import type { RedisHealth } from './redis-health.js';
 import type { RedisReader } from './redis-reader.js';
 import { Settler, type JobSink } from './settle.js';
 import type { ConsumerFault } from './stream-consumer.js';
+
+/**
+ * Options of every job a handler schedules (ctx.schedule: cooldown expiry, outcome samples).
+ * A job completes only once its outputs committed, and BullMQ never runs a completed job again
+ * (only a retry by hand would, which the dashboard refuses). A job that threw has not committed
+ * (the process stopped mid-job, its commit kept conflicting): BullMQ tries it again after a
+ * pause rather than dropping, say, a cooldown_expired for good. Completed jobs are kept (the
+ * newest 1000) so adding one again under the same jobId stays a no-op.
+ */
+export const scheduledJobOptions = {
+  attempts: 5,
+  backoff: { type: 'exponential', delay: 1000 },
+  removeOnComplete: { count: 1000 },
+  removeOnFail: { count: 1000 },
+} as const satisfies JobsOptions;
 
 /** Queues by name, created on first use; adds are idempotent through each job's jobId. */
 export class BullJobSink implements JobSink {
@@ -36,12 +51,7 @@ export class BullJobSink implements JobSink {
   async add(jobs: readonly ScheduledJob[]): Promise<void> {
     await Promise.all(
       jobs.map((job) =>
-        this.queue(job.queue).add(job.name, job.data, {
-          jobId: job.jobId,
-          delay: Math.max(0, job.delayMs),
-          removeOnComplete: { count: 1000 },
-          removeOnFail: { count: 1000 },
-        }),
+        this.queue(job.queue).add(job.name, job.data, { ...scheduledJobOptions, jobId: job.jobId, delay: Math.max(0, job.delayMs) }),
       ),
     );
   }
@@ -162,11 +172,16 @@ export class JobRunner {
 
   async start(): Promise<void> {
     const { config } = this.deps;
+    // Opened here even for a queue other handlers fill, so /metrics counts its jobs (queue-metrics.ts).
+    this.deps.jobs.queue(this.trigger.queue);
     await this.assertScheduler(false);
     this.worker = new Worker(this.trigger.queue, (job) => this.process(job), {
       connection: this.deps.bullConnection,
       prefix: config.BULLMQ_PREFIX,
       concurrency: 1,
+      // Completed and failed counts per minute for a day: the board's graphs and the totals
+      // Queue.exportPrometheusMetrics() reports.
+      metrics: { maxDataPoints: MetricsTime.ONE_HOUR * 24 },
     });
     this.worker.on('error', (error) => this.log.warn({ err: describeError(error) }, 'worker error'));
     // Until its connections are up, closing the worker rejects inside BullMQ; a stop right after
@@ -226,7 +241,8 @@ export class JobRunner {
     }
   }
 
-  private async process(job: Job): Promise<void> {
+  /** Handles and commits one job; its return value (job.returnvalue, shown on the board) says what it did. */
+  private async process(job: Job): Promise<JobSummary> {
     const data = { ...(job.data as Record<string, unknown>), scheduled_at: job.timestamp, job_id: job.id };
     const raw = stringifyValues({ ...(job.data as Record<string, unknown>), job_id: job.id ?? '', job_name: job.name, scheduled_at: job.timestamp });
     const meta = { source: `bullmq:${this.queueName}`, id: job.id ?? job.name, raw, producedAt: job.timestamp, attempt: 1 };
@@ -235,7 +251,15 @@ export class JobRunner {
     // BullMQ retries or fails a job that throws; a job whose outputs did not commit must not complete.
     if (!(await commitBatch(this.commitEnv, batch))) throw new Error('the job could not be committed; it is left for a retry');
     this.lastProgressAt = this.deps.now();
+    return jobSummary(batch.items[0]);
   }
+}
+
+/** The committed outcome, and what the handler summarized with ctx.summarize (read after any re-run). */
+export function jobSummary(item: PreparedItem | undefined): JobSummary {
+  if (item === undefined) return { outcome: 'skipped' };
+  const outcome: JobSummary = item.outcome.kind === 'dead-letter' ? { outcome: 'dead-letter', reason: item.outcome.reason } : { outcome: item.outcome.kind };
+  return { ...outcome, ...item.recorder?.summary, ...outcome }; // listed first, and the runtime's word wins
 }
 
 function stringifyValues(data: Record<string, unknown>): Record<string, string> {

@@ -1,4 +1,4 @@
-import type { EffectRecorder, Fields, ScheduledJob } from './effects.js';
+import type { EffectRecorder, Fields, JobSummary, ScheduledJob } from './effects.js';
 import type { HandlerContext, Logger, MessageMeta } from './handler.js';
 import { deferMetrics } from './metrics.js';
 import type { RedisReader } from './redis-reader.js';
@@ -86,5 +86,8 @@ export class MessageContext<Config, State, Metrics extends object> implements Ha
   }
   schedule(job: ScheduledJob): void {
     this.recorder.schedule(job);
+  }
+  summarize(fields: JobSummary): void {
+    this.recorder.summarize(fields);
   }
 }

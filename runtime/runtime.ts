@@ -8,6 +8,7 @@ import { BacklogMonitor } from './backlog.js';
 import type { AnyHandler } from './handler.js';
 import { BullJobSink, JobRunner } from './job-runner.js';
 import { createLogger, type RootLogger } from './logger.js';
+import { queueMetricsText } from './queue-metrics.js';
 import { createRegistry, promMetricFactory, runtimeMetrics, type RuntimeMetrics } from './metrics.js';
 import { connectRedis, describeRedis, isReady, type RedisClient } from './redis.js';
 import { RedisHealth, type RedisFault } from './redis-health.js';
@@ -18,6 +19,9 @@ import type { HealthAnswer, HealthProbe } from './handler.js';
 import { StreamConsumer } from './stream-consumer.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
+
+/** How long a scrape waits for BullMQ's queue counts before leaving them out. */
+const QUEUE_METRICS_TIMEOUT_MS = 1000;
 
 /** A handler as the runtime hosts it: its parsed config and its live metrics. */
 export interface HostedHandler {
@@ -261,6 +265,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
 
   const server = await buildServer({
     registry,
+    moreMetrics: () => queueMetricsText(jobs.allQueues(), { registered: (name) => registry.getSingleMetric(name) !== undefined, timeoutMs: QUEUE_METRICS_TIMEOUT_MS }),
     readiness,
     health: gateHealth,
     maxEventLoopDelayMs: config.MAX_EVENT_LOOP_DELAY_MS,

@@ -14,6 +14,8 @@ export interface ServerOptions {
   readonly maxEventLoopDelayMs: number;
   /** The hosted gates' declared /health answers (see runtime/health.ts). */
   readonly health?: readonly GateHealth[];
+  /** Prometheus text appended to /metrics after the registry's (BullMQ's queue metrics). */
+  readonly moreMetrics?: () => Promise<string>;
   /** Further routes (dashboard, status, budget API), each a Fastify plugin. */
   readonly plugins?: readonly FastifyPluginAsync[];
 }
@@ -37,8 +39,9 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   });
 
   app.get('/metrics', async (_request, reply) => {
-    const body = await options.registry.metrics();
-    return reply.type(options.registry.contentType).send(body);
+    const [body, more] = await Promise.all([options.registry.metrics(), options.moreMetrics?.() ?? '']);
+    const separator = body === '' || body.endsWith('\n') ? '' : '\n';
+    return reply.type(options.registry.contentType).send(more === '' ? body : `${body}${separator}${more}`);
   });
 
   for (const plugin of options.plugins ?? []) await app.register(plugin);

@@ -51,6 +51,7 @@ export const riskBudget = defineHandler({
     policy: 'fail-open',
     fallback: (tick, failure, ctx) => {
       ctx.log.error({ tick: tick.job_id, attempts: failure.attempts }, 'budget tick failed; no budgets written (fail-open)');
+      ctx.summarize({ budgets_written: 0, violations: 0, portfolio_state: 'none', failed_attempts: failure.attempts });
     },
   },
   async handle(tick, ctx) {
@@ -59,6 +60,7 @@ export const riskBudget = defineHandler({
       if ((await ctx.redis.exists(marker)) > 0) {
         ctx.metrics.duplicateTicks.inc();
         ctx.log.warn({ tick: tick.job_id }, 'tick already computed by another run; skipping');
+        ctx.summarize({ budgets_written: 0, duplicate_tick: true });
         return;
       }
       // The guard makes "computed once" hold even if BullMQ ever delivered a tick twice: a second
@@ -74,6 +76,16 @@ function record(plan: BudgetPlan, ctx: Ctx): void {
   const { config, metrics } = ctx;
   const onFail = () => metrics.redisWriteFail.inc();
   const nowMs = ctx.now();
+
+  // The tick's return value in the dashboard: what it saw and wrote, and from which portfolio state.
+  const violations = plan.kind === 'budgets' ? plan.budgets.filter((b) => b.positionNotional !== undefined && b.violation).length : 0;
+  ctx.summarize({
+    symbols: ctx.state.symbols.length,
+    budgets_written: plan.kind === 'budgets' ? plan.budgets.length : 0,
+    violations,
+    portfolio_state: plan.kind === 'no_budgets' ? 'none' : plan.portfolio.kind === 'fresh' ? 'fresh' : 'last-known-good',
+    ...(plan.kind === 'budgets' ? { heat_source: plan.heat.source } : {}),
+  });
 
   if (plan.kind === 'no_budgets') {
     // The original fetched the state once per symbol and counted once per symbol: nothing at all

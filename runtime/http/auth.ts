@@ -4,35 +4,51 @@ import fp from 'fastify-plugin';
 import { z } from 'zod';
 import { ConfigError, envBool, parseEnv } from '../env.js';
 
+const basicUser = z
+  .string()
+  .max(200, 'must be at most 200 characters')
+  .refine((u) => !u.includes(':'), 'must not contain ":" (HTTP Basic splits user and password there)')
+  .optional();
+// A dashboard that can remove jobs in a trading pipeline deserves more than a PIN.
+const basicPassword = z.string().min(8, 'must be at least 8 characters').max(1024, 'must be at most 1024 characters').optional();
+
 /**
  * Who may see the operator pages. The BullMQ dashboard can retry and remove jobs, so it is only
  * ever served to a caller with credentials. The status page is read-only; a loopback-bound process
  * with no credentials configured serves it to loopback clients (DASHBOARD_ALLOW_LOOPBACK decides
- * explicitly either way).
+ * explicitly either way). A viewer credential, if configured, sees both and changes nothing.
  */
 export const dashboardAuthEnvSchema = z
   .object({
-    DASHBOARD_USER: z
-      .string()
-      .max(200, 'must be at most 200 characters')
-      .refine((u) => !u.includes(':'), 'must not contain ":" (HTTP Basic splits user and password there)')
-      .optional(),
-    // A dashboard that can remove jobs in a trading pipeline deserves more than a PIN.
-    DASHBOARD_PASSWORD: z.string().min(8, 'must be at least 8 characters').max(1024, 'must be at most 1024 characters').optional(),
+    DASHBOARD_USER: basicUser,
+    DASHBOARD_PASSWORD: basicPassword,
     DASHBOARD_TOKEN: z
       .string()
       .min(16, 'must be at least 16 characters')
       .max(1024, 'must be at most 1024 characters')
       .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces')
       .optional(),
+    // A second, read-only credential: sees the board (bull-board's readOnlyMode) and the status
+    // page; every write it sends is refused.
+    DASHBOARD_VIEWER_USER: basicUser,
+    DASHBOARD_VIEWER_PASSWORD: basicPassword,
     DASHBOARD_ALLOW_LOOPBACK: envBool(false),
   })
   .superRefine((env, ctx) => {
-    if (env.DASHBOARD_USER !== undefined && env.DASHBOARD_PASSWORD === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['DASHBOARD_PASSWORD'], message: 'must be set when DASHBOARD_USER is set' });
+    const pair = (user: 'DASHBOARD_USER' | 'DASHBOARD_VIEWER_USER', password: 'DASHBOARD_PASSWORD' | 'DASHBOARD_VIEWER_PASSWORD') => {
+      if (env[user] !== undefined && env[password] === undefined) ctx.addIssue({ code: 'custom', path: [password], message: `must be set when ${user} is set` });
+      if (env[password] !== undefined && env[user] === undefined) ctx.addIssue({ code: 'custom', path: [user], message: `must be set when ${password} is set` });
+    };
+    pair('DASHBOARD_USER', 'DASHBOARD_PASSWORD');
+    pair('DASHBOARD_VIEWER_USER', 'DASHBOARD_VIEWER_PASSWORD');
+    // The audit names the user; one name for both roles would make "who retried this" ambiguous.
+    if (env.DASHBOARD_VIEWER_USER !== undefined && env.DASHBOARD_VIEWER_USER === env.DASHBOARD_USER) {
+      ctx.addIssue({ code: 'custom', path: ['DASHBOARD_VIEWER_USER'], message: 'must differ from DASHBOARD_USER (the viewer is a separate, read-only account)' });
     }
-    if (env.DASHBOARD_PASSWORD !== undefined && env.DASHBOARD_USER === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['DASHBOARD_USER'], message: 'must be set when DASHBOARD_PASSWORD is set' });
+    // Whoever holds the viewer's password must not thereby hold an operator's secret: the token
+    // is accepted as a Basic password under any user name, so it would make the viewer an operator.
+    if (env.DASHBOARD_VIEWER_PASSWORD !== undefined && (env.DASHBOARD_VIEWER_PASSWORD === env.DASHBOARD_PASSWORD || env.DASHBOARD_VIEWER_PASSWORD === env.DASHBOARD_TOKEN)) {
+      ctx.addIssue({ code: 'custom', path: ['DASHBOARD_VIEWER_PASSWORD'], message: 'must differ from DASHBOARD_PASSWORD and DASHBOARD_TOKEN (it would grant write access)' });
     }
   });
 
@@ -41,6 +57,8 @@ export interface DashboardAuth {
   readonly basic: { readonly user: string; readonly password: string } | undefined;
   /** Bearer token; a browser may also send it as the Basic password (any user name). */
   readonly token: string | undefined;
+  /** HTTP Basic user and password of the read-only viewer, when both are configured. */
+  readonly viewer: { readonly user: string; readonly password: string } | undefined;
   /** The status page is open to loopback clients (HOST is loopback and the operator asked). */
   readonly loopbackStatus: boolean;
 }
@@ -72,16 +90,20 @@ export function parseDashboardAuth(env: Readonly<Record<string, string | undefin
   }
   if (problems.length > 0 || parsed === undefined) throw new ConfigError(problems);
   const basic = parsed.DASHBOARD_USER !== undefined && parsed.DASHBOARD_PASSWORD !== undefined ? { user: parsed.DASHBOARD_USER, password: parsed.DASHBOARD_PASSWORD } : undefined;
+  const viewer =
+    parsed.DASHBOARD_VIEWER_USER !== undefined && parsed.DASHBOARD_VIEWER_PASSWORD !== undefined
+      ? { user: parsed.DASHBOARD_VIEWER_USER, password: parsed.DASHBOARD_VIEWER_PASSWORD }
+      : undefined;
   // Unset, the read-only status page is open to this machine when the server listens only on it
   // and no credentials are configured: the URL `npm start` prints then shows the product instead
   // of a 404. Configured credentials are meant to be asked for, so they switch that off.
   const loopbackChosen = (env.DASHBOARD_ALLOW_LOOPBACK ?? '').trim() !== '';
-  const loopbackByDefault = isLoopbackHost(host) && basic === undefined && parsed.DASHBOARD_TOKEN === undefined;
-  return { basic, token: parsed.DASHBOARD_TOKEN, loopbackStatus: loopbackChosen ? parsed.DASHBOARD_ALLOW_LOOPBACK : loopbackByDefault };
+  const loopbackByDefault = isLoopbackHost(host) && basic === undefined && parsed.DASHBOARD_TOKEN === undefined && viewer === undefined;
+  return { basic, token: parsed.DASHBOARD_TOKEN, viewer, loopbackStatus: loopbackChosen ? parsed.DASHBOARD_ALLOW_LOOPBACK : loopbackByDefault };
 }
 
 export function hasCredentials(auth: DashboardAuth): boolean {
-  return auth.basic !== undefined || auth.token !== undefined;
+  return auth.basic !== undefined || auth.token !== undefined || auth.viewer !== undefined;
 }
 
 /** Whether a surface is served at all (it may still ask for credentials). */
@@ -116,7 +138,7 @@ export interface AccessRequest {
 }
 
 export type AccessDecision =
-  | { readonly kind: 'allow'; readonly via: 'basic' | 'token' | 'loopback' }
+  | { readonly kind: 'allow'; readonly via: 'basic' | 'token' | 'loopback' | 'viewer' }
   | { readonly kind: 'disabled'; readonly message: string }
   | { readonly kind: 'unauthorized'; readonly message: string }
   | { readonly kind: 'forbidden'; readonly message: string };
@@ -132,15 +154,13 @@ export function decideAccess(auth: DashboardAuth, surface: Surface, request: Acc
     return { kind: 'forbidden', message: 'cross-site requests may not change anything here' };
   }
   const presented = credentialsOf(request.authorization);
-  if (presented.kind === 'basic') {
-    // Evaluate both comparisons every time: which one failed must not show in the timing.
-    const basicOk = auth.basic !== undefined && (safeEqual(presented.user, auth.basic.user) & safeEqual(presented.password, auth.basic.password)) === 1;
-    const tokenOk = auth.token !== undefined && safeEqual(presented.password, auth.token) === 1;
-    if (basicOk) return { kind: 'allow', via: 'basic' };
-    if (tokenOk) return { kind: 'allow', via: 'token' };
-  } else if (presented.kind === 'bearer') {
-    if (auth.token !== undefined && safeEqual(presented.token, auth.token) === 1) return { kind: 'allow', via: 'token' };
+  const role = roleOfPresented(auth, presented);
+  if (role === 'viewer') {
+    // Refused here, whatever the page shows: a read-only board hides its buttons, a script does not.
+    if (!SAFE_METHODS.has(request.method.toUpperCase())) return { kind: 'forbidden', message: 'the viewer credential is read-only: it may not change anything' };
+    return { kind: 'allow', via: 'viewer' };
   }
+  if (role !== undefined) return { kind: 'allow', via: role };
   // A request relayed by a proxy on this host arrives from loopback too; it is not local.
   const local = request.remoteAddress !== undefined && isLoopbackHost(request.remoteAddress) && !request.forwarded;
   if (surface === 'status' && auth.loopbackStatus && local) {
@@ -151,6 +171,31 @@ export function decideAccess(auth: DashboardAuth, surface: Surface, request: Acc
     kind: 'unauthorized',
     message: presented.kind === 'none' ? 'authentication required' : 'invalid credentials',
   };
+}
+
+export type Role = 'basic' | 'token' | 'viewer';
+
+/**
+ * Which configured credential an Authorization header presents: the operator's user and
+ * password, the token (Bearer, or as a Basic password), the read-only viewer, or none.
+ */
+export function roleOf(auth: DashboardAuth, authorization: string | undefined): Role | undefined {
+  return roleOfPresented(auth, credentialsOf(authorization));
+}
+
+function roleOfPresented(auth: DashboardAuth, presented: Presented): Role | undefined {
+  if (presented.kind === 'basic') {
+    // Evaluate every comparison every time: which one failed must not show in the timing.
+    const basicOk = auth.basic !== undefined && (safeEqual(presented.user, auth.basic.user) & safeEqual(presented.password, auth.basic.password)) === 1;
+    const tokenOk = auth.token !== undefined && safeEqual(presented.password, auth.token) === 1;
+    const viewerOk = auth.viewer !== undefined && (safeEqual(presented.user, auth.viewer.user) & safeEqual(presented.password, auth.viewer.password)) === 1;
+    if (basicOk) return 'basic';
+    if (tokenOk) return 'token';
+    if (viewerOk) return 'viewer';
+  } else if (presented.kind === 'bearer') {
+    if (auth.token !== undefined && safeEqual(presented.token, auth.token) === 1) return 'token';
+  }
+  return undefined;
 }
 
 type Presented =

@@ -7,7 +7,7 @@ import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { streams } from '../../schemas/keys.js';
 import type { AnyHandler } from '../handler.js';
 import type { RuntimeServices } from '../runtime.js';
-import { credentialsOf, disabledMessage, isEnabled, parseDashboardAuth, requireAccess, type DashboardAuth } from './auth.js';
+import { credentialsOf, disabledMessage, isEnabled, parseDashboardAuth, requireAccess, roleOf, type DashboardAuth } from './auth.js';
 
 export const DASHBOARD_PATH = '/admin/queues';
 
@@ -87,10 +87,19 @@ export function boardActionFields(request: FastifyRequest, status: number, now: 
   };
 }
 
+/** The route constraint that sends a viewer's requests to the read-only board. */
+const ROLE_CONSTRAINT = 'dashboardRole';
+type BoardRole = 'viewer' | 'other';
+
 /**
  * bull-board at /admin/queues, behind requireAccess (which also covers its static assets and
  * API). Queues a handler schedules into (ctx.schedule) are opened lazily by the runtime, so the
  * board picks up newly opened ones on each request instead of hard-coding their names.
+ *
+ * With a viewer credential configured, a second board is mounted at the same path with every
+ * queue in bull-board's readOnlyMode, and a route constraint sends the viewer's requests to it:
+ * the viewer sees the same URL without retry, clean or remove buttons, and the guard refuses
+ * (403) any write the viewer sends anyway.
  */
 export function dashboardRoutes(sources: DashboardSources, auth: DashboardAuth): FastifyPluginAsync {
   return async (app) => {
@@ -102,21 +111,54 @@ export function dashboardRoutes(sources: DashboardSources, auth: DashboardAuth):
       app.get(`${DASHBOARD_PATH}/*`, off);
       return;
     }
+    if (auth.viewer === undefined) {
+      await app.register(boardScope(sources, { readOnly: false }));
+      return;
+    }
+    if (!app.hasConstraintStrategy(ROLE_CONSTRAINT)) {
+      app.addConstraintStrategy({
+        name: ROLE_CONSTRAINT,
+        storage() {
+          const handlers = new Map<unknown, never>();
+          return { get: (role: unknown) => handlers.get(role) ?? null, set: (role: unknown, handler: never) => void handlers.set(role, handler) };
+        },
+        // Only the board's own paths pay for the comparison.
+        deriveConstraint: (request): BoardRole =>
+          (request.url ?? '').startsWith(DASHBOARD_PATH) && roleOf(auth, headerValue(request.headers.authorization)) === 'viewer' ? 'viewer' : 'other',
+      });
+    }
+    await app.register(boardScope(sources, { readOnly: false }));
+    await app.register(async (viewerScope) => {
+      viewerScope.addHook('onRoute', (route) => {
+        route.constraints = { ...route.constraints, [ROLE_CONSTRAINT]: 'viewer' satisfies BoardRole };
+      });
+      await viewerScope.register(boardScope(sources, { readOnly: true }));
+    });
+  };
+}
 
+function headerValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** One bull-board instance with its hooks, every queue writable or every queue read-only. */
+function boardScope(sources: DashboardSources, { readOnly }: { readOnly: boolean }): FastifyPluginAsync {
+  return async (scope) => {
     const shown = new Set<string>();
     const descriptions = queueDescriptions(sources.handlers);
-    const adapters = handlerQueueNames(sources.handlers).map((name) => {
-      shown.add(name);
-      const description = descriptions.get(name);
-      return new BullMQAdapter(sources.queue(name), description === undefined ? {} : { description });
-    });
+    const adapterFor = (queue: Queue) => {
+      shown.add(queue.name);
+      const description = descriptions.get(queue.name);
+      return new BullMQAdapter(queue, { ...adapterOptions(readOnly), ...(description === undefined ? {} : { description }) });
+    };
+    const adapters = handlerQueueNames(sources.handlers).map((name) => adapterFor(sources.queue(name)));
     const serverAdapter = new FastifyAdapter();
     const board = createBullBoard({
       queues: adapters,
       serverAdapter,
       options: {
         uiConfig: {
-          boardTitle: 'quantum-gates',
+          boardTitle: readOnly ? 'quantum-gates (read-only)' : 'quantum-gates',
           miscLinks: [{ text: 'Gates status', url: '/' }],
           hideDocsLink: true,
         },
@@ -124,29 +166,32 @@ export function dashboardRoutes(sources: DashboardSources, auth: DashboardAuth):
     });
     serverAdapter.setBasePath(DASHBOARD_PATH);
 
-    await app.register(async (scope) => {
-      scope.addHook('onRequest', async () => {
-        for (const queue of sources.openQueues()) {
-          if (shown.has(queue.name)) continue;
-          shown.add(queue.name);
-          board.addQueue(new BullMQAdapter(queue));
-        }
-      });
-      scope.addHook('preHandler', async (request, reply) => {
-        const refusal = await refusedRetry(request.method, request.url, (name) => sources.openQueues().find((q) => q.name === name));
-        if (refusal !== undefined) return reply.code(409).send({ error: 'refused', message: refusal });
-      });
-      scope.addHook('onSend', async (_request, reply, payload) => {
-        const type = String(reply.getHeader('content-type') ?? '');
-        return typeof payload === 'string' && type.startsWith('text/html') ? withoutOutsideFonts(payload) : payload;
-      });
-      scope.addHook('onResponse', async (request, reply) => {
-        if (READ_ONLY_METHODS.has(request.method) || reply.statusCode === 401 || reply.statusCode === 403) return;
-        await sources.audit?.(boardActionFields(request, reply.statusCode, Date.now()));
-      });
-      await scope.register(serverAdapter.registerPlugin(), { prefix: DASHBOARD_PATH });
+    scope.addHook('onRequest', async () => {
+      for (const queue of sources.openQueues()) if (!shown.has(queue.name)) board.addQueue(adapterFor(queue));
     });
+    scope.addHook('preHandler', async (request, reply) => {
+      const refusal = await refusedRetry(request.method, request.url, (name) => sources.openQueues().find((q) => q.name === name));
+      if (refusal !== undefined) return reply.code(409).send({ error: 'refused', message: refusal });
+    });
+    scope.addHook('onSend', async (_request, reply, payload) => {
+      const type = String(reply.getHeader('content-type') ?? '');
+      return typeof payload === 'string' && type.startsWith('text/html') ? withoutOutsideFonts(payload) : payload;
+    });
+    scope.addHook('onResponse', async (request, reply) => {
+      if (READ_ONLY_METHODS.has(request.method) || reply.statusCode === 401 || reply.statusCode === 403) return;
+      await sources.audit?.(boardActionFields(request, reply.statusCode, Date.now()));
+    });
+    await scope.register(serverAdapter.registerPlugin(), { prefix: DASHBOARD_PATH });
   };
+}
+
+/**
+ * bull-board's own switches: the viewer's board is in readOnlyMode (no retry, clean, remove,
+ * pause, add; bull-board answers 405 itself behind our 403). Neither board offers a retry of a
+ * completed job: its effect already happened (refusedRetry answers 409 to one sent anyway).
+ */
+export function adapterOptions(readOnly: boolean): { readOnlyMode: boolean; allowCompletedRetries: false } {
+  return { readOnlyMode: readOnly, allowCompletedRetries: false };
 }
 
 /** The plugin as runtime/http-plugins.ts lists it. */

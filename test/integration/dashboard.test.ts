@@ -1,5 +1,5 @@
 import { existsSync, mkdirSync } from 'node:fs';
-import { chromium, type Browser, type BrowserContext } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { allHandlers } from '../../handlers/index.js';
 import { ConfigError } from '../../runtime/env.js';
@@ -15,6 +15,18 @@ const PASSWORD = 'correct-horse-battery';
 const TOKEN = 'tok-0123456789abcdef-dashboard';
 const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
 const RIGHT = basic(USER, PASSWORD);
+const VIEWER_USER = 'watch';
+const VIEWER_PASSWORD = 'look-but-do-not-touch';
+const VIEWER = basic(VIEWER_USER, VIEWER_PASSWORD);
+const WITH_VIEWER = { DASHBOARD_USER: USER, DASHBOARD_PASSWORD: PASSWORD, DASHBOARD_VIEWER_USER: VIEWER_USER, DASHBOARD_VIEWER_PASSWORD: VIEWER_PASSWORD };
+
+interface BoardQueue {
+  name: string;
+  readOnlyMode: boolean;
+  allowRetries: boolean;
+  allowCompletedRetries: boolean;
+  isPaused: boolean;
+}
 
 // The gates the issue names, as far as handlers/index.ts has them today.
 const WANTED = ['position-snapshot', 'heat-gate', 'risk-budget', 'governor', 'governor-cooldown'];
@@ -37,15 +49,17 @@ describe('operator pages behind authentication (server.inject)', () => {
   let withNothing: Runtime;
   let loopbackOnly: Runtime;
   let loopbackByDefault: Runtime;
+  let withViewer: Runtime;
 
   beforeAll(async () => {
     redis = await startTestRedis();
     withBasic = await runtimeWith(redis, { DASHBOARD_USER: USER, DASHBOARD_PASSWORD: PASSWORD });
+    withViewer = await runtimeWith(redis, WITH_VIEWER);
     withToken = await runtimeWith(redis, { DASHBOARD_TOKEN: TOKEN });
     withNothing = await runtimeWith(redis, { DASHBOARD_ALLOW_LOOPBACK: '0' });
     loopbackByDefault = await runtimeWith(redis, {});
     loopbackOnly = await runtimeWith(redis, { DASHBOARD_ALLOW_LOOPBACK: '1' });
-    runtimes.push(withBasic, withToken, withNothing, loopbackOnly, loopbackByDefault);
+    runtimes.push(withBasic, withToken, withNothing, loopbackOnly, loopbackByDefault, withViewer);
   });
   afterAll(async () => {
     for (const runtime of runtimes) await runtime.stop();
@@ -169,6 +183,78 @@ describe('operator pages behind authentication (server.inject)', () => {
     expect(Number(recorded[0]!.ts)).toBeGreaterThan(1_700_000_000_000);
   });
 
+  const boardQueues = async (runtime: Runtime, authorization: string) =>
+    ((await runtime.server.inject({ url: '/admin/queues/api/queues', headers: { authorization } })).json() as { queues: BoardQueue[] }).queues;
+
+  it("shows the viewer the same board at the same URL, every queue in bull-board's readOnlyMode", async () => {
+    const page = await withViewer.server.inject({ url: '/admin/queues', headers: { authorization: VIEWER } });
+    expect(page.statusCode).toBe(200);
+    expect(page.body).toContain('<div id="root">');
+    expect(page.body).toContain('quantum-gates (read-only)');
+    expect((await withViewer.server.inject({ url: '/admin/queues/static/images/logo.svg', headers: { authorization: VIEWER } })).statusCode).toBe(200);
+    expect((await withViewer.server.inject({ url: '/status', headers: { authorization: VIEWER } })).statusCode).toBe(200);
+
+    const seen = await boardQueues(withViewer, VIEWER);
+    expect(seen.map((q) => q.name).sort()).toEqual([...queueNames].sort());
+    expect(seen.every((q) => q.readOnlyMode && !q.allowRetries && !q.allowCompletedRetries)).toBe(true);
+  });
+
+  it('keeps the operator board writable next to the viewer, with no retry of completed jobs offered', async () => {
+    const page = await withViewer.server.inject({ url: '/admin/queues', headers: { authorization: RIGHT } });
+    expect(page.body).not.toContain('(read-only)');
+    const seen = await boardQueues(withViewer, RIGHT);
+    expect(seen.length).toBe(queueNames.length);
+    expect(seen.every((q) => !q.readOnlyMode && q.allowRetries && !q.allowCompletedRetries)).toBe(true);
+  });
+
+  it("refuses (403) every write the viewer sends, before bull-board sees it, and records none", async () => {
+    const queue = queueNames[0]!;
+    const before = (await redis.client.xrange('quantum:stream:governor.events', '-', '+')).length;
+    const writes = [
+      ['PUT', `/admin/queues/api/queues/${queue}/pause`],
+      ['PUT', `/admin/queues/api/queues/${queue}/retry/failed`],
+      ['PUT', `/admin/queues/api/queues/${queue}/clean/completed`],
+      ['PUT', '/admin/queues/api/queues/pause'],
+      ['POST', `/admin/queues/api/queues/${queue}/add`],
+      ['PUT', '/admin/queues/api/queues/risk-budget/job-schedulers/risk-budget%3Atick/remove'],
+      ['PUT', '/admin/queues/api/queues/risk-budget/empty'],
+    ] as const;
+    for (const [method, url] of writes) {
+      const response = await withViewer.server.inject({ method, url, headers: { authorization: VIEWER }, ...(method === 'POST' ? { payload: { name: 'x', data: {} } } : {}) });
+      expect(response.statusCode, `${method} ${url}`).toBe(403);
+      expect((response.json() as { message: string }).message).toContain('read-only');
+    }
+    expect((await boardQueues(withViewer, RIGHT)).find((q) => q.name === queue)?.isPaused).toBe(false);
+    expect(await withViewer.services.jobs.queue(queue).isPaused()).toBe(false);
+    expect((await redis.client.xrange('quantum:stream:governor.events', '-', '+')).length).toBe(before);
+    // A wrong viewer password is no viewer: asked to authenticate, like any wrong credential.
+    expect((await withViewer.server.inject({ url: '/admin/queues', headers: { authorization: basic(VIEWER_USER, `${VIEWER_PASSWORD}x`) } })).statusCode).toBe(401);
+  });
+
+  it('still lets the operator write on the same runtime', async () => {
+    const queue = queueNames[0]!;
+    const paused = await withViewer.server.inject({ method: 'PUT', url: `/admin/queues/api/queues/${queue}/pause`, headers: { authorization: RIGHT } });
+    expect(paused.statusCode).toBe(200);
+    expect(await withViewer.services.jobs.queue(queue).isPaused()).toBe(true);
+    await withViewer.server.inject({ method: 'PUT', url: `/admin/queues/api/queues/${queue}/resume`, headers: { authorization: RIGHT } });
+    expect(await withViewer.services.jobs.queue(queue).isPaused()).toBe(false);
+  });
+
+  it.each([
+    [{ DASHBOARD_VIEWER_USER: VIEWER_USER }, /^DASHBOARD_VIEWER_PASSWORD: must be set/],
+    [{ DASHBOARD_VIEWER_USER: VIEWER_USER, DASHBOARD_VIEWER_PASSWORD: 'short' }, /^DASHBOARD_VIEWER_PASSWORD: must be at least 8 characters \(value hidden\)/],
+    [{ ...WITH_VIEWER, DASHBOARD_VIEWER_USER: USER }, /^DASHBOARD_VIEWER_USER: must differ from DASHBOARD_USER/],
+  ])('refuses to start with the viewer setting %j, naming the variable', async (env, line) => {
+    const problems = await runtimeWith(redis, env).then(
+      async (runtime) => {
+        await runtime.stop();
+        return [];
+      },
+      (error: unknown) => (error instanceof ConfigError ? error.problems : [String(error)]),
+    );
+    expect(problems).toEqual([expect.stringMatching(line)]);
+  });
+
   it.each(['/admin/queues', '/admin/queues/api/queues', '/', '/status'])(
     'without credentials configured, %s is disabled with a message naming the variables that enable it',
     async (url) => {
@@ -222,7 +308,7 @@ describe('the BullMQ dashboard in headless Chromium', () => {
     if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium)`);
     mkdirSync(ARTIFACTS, { recursive: true });
     redis = await startTestRedis();
-    runtime = await runtimeWith(redis, { DASHBOARD_USER: USER, DASHBOARD_PASSWORD: PASSWORD });
+    runtime = await runtimeWith(redis, WITH_VIEWER);
     address = await runtime.start();
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
   });
@@ -281,6 +367,74 @@ describe('the BullMQ dashboard in headless Chromium', () => {
       await page.screenshot({ path: `${ARTIFACTS}/dashboard.png`, fullPage: true });
     } finally {
       await context.close();
+    }
+  });
+
+  /** A probe queue holding one failed and one completed job, both moved there by hand (no worker). */
+  async function probeQueueWithFinishedJobs(name: string): Promise<void> {
+    const queue = runtime.services.jobs.queue(name);
+    await queue.add('probe', { n: 1 }, { jobId: 'failed-1' });
+    await queue.add('probe', { n: 2 }, { jobId: 'done-1' });
+    const now = Date.now();
+    await redis.client
+      .multi()
+      .del(`bull:${name}:wait`)
+      .zadd(`bull:${name}:failed`, now, 'failed-1')
+      .hset(`bull:${name}:failed-1`, 'failedReason', 'probe failure', 'finishedOn', String(now), 'attemptsMade', '1')
+      .zadd(`bull:${name}:completed`, now, 'done-1')
+      .hset(`bull:${name}:done-1`, 'returnvalue', '{}', 'finishedOn', String(now))
+      .exec();
+  }
+
+  /** What each button on the page says: its text or aria-label, or "icon:<name>" for bull-board's icon buttons (lucide icons). */
+  const buttonLabels = (page: Page) =>
+    page.locator('button').evaluateAll((buttons) =>
+      buttons.map((b) => {
+        const label = (b.getAttribute('role') === 'tab' ? '' : (b.textContent ?? '').trim()) || b.getAttribute('aria-label');
+        const icon = /\blucide-([a-z0-9-]+)/.exec(b.querySelector('svg')?.getAttribute('class') ?? '');
+        return label || (icon ? `icon:${icon[1]}` : '');
+      }),
+    );
+  const WRITE_BUTTONS = ['Retry all', 'Clean all', 'Promote all', 'icon:refresh-cw', 'icon:trash2', 'icon:pencil'];
+
+  /** The queue's page at a status tab, once its job list has rendered. */
+  async function openQueueTab(context: BrowserContext, queue: string, status: 'failed' | 'completed') {
+    const page = await context.newPage();
+    expect((await page.goto(`${address}/admin/queues/queue/${queue}?status=${status}`))?.status()).toBe(200);
+    // The failed job shows its reason; both show their id.
+    await page.getByText(status === 'failed' ? 'probe failure' : 'done-1', { exact: false }).first().waitFor({ state: 'visible', timeout: 15_000 });
+    return page;
+  }
+
+  it('shows the viewer the board without retry or clean buttons; the operator has them (except retrying completed jobs)', async () => {
+    await probeQueueWithFinishedJobs('qg-browser-finished');
+    const viewer = await browser.newContext({ httpCredentials: { username: VIEWER_USER, password: VIEWER_PASSWORD }, viewport: { width: 1360, height: 900 } });
+    const operator = await browser.newContext({ httpCredentials: { username: USER, password: PASSWORD }, viewport: { width: 1360, height: 900 } });
+    try {
+      const board = await viewer.newPage();
+      expect((await board.goto(`${address}/admin/queues`))?.status()).toBe(200);
+      for (const name of queueNames) await board.getByText(name, { exact: true }).first().waitFor({ state: 'visible', timeout: 15_000 });
+
+      const viewerFailed = await openQueueTab(viewer, 'qg-browser-finished', 'failed');
+      await viewerFailed.screenshot({ path: `${ARTIFACTS}/dashboard-viewer-failed.png`, fullPage: true });
+      const viewerSees = await buttonLabels(viewerFailed);
+      expect(viewerSees).toContain('Queue info'); // the page did render its controls
+      expect(viewerSees.filter((label) => WRITE_BUTTONS.includes(label))).toEqual([]);
+      // Sent anyway from the viewer's page, a write is refused by the server.
+      const forced = await viewerFailed.evaluate(async () => (await fetch('/admin/queues/api/queues/qg-browser-finished/retry/failed', { method: 'PUT' })).status);
+      expect(forced).toBe(403);
+
+      const operatorFailed = await openQueueTab(operator, 'qg-browser-finished', 'failed');
+      await operatorFailed.screenshot({ path: `${ARTIFACTS}/dashboard-operator-failed.png`, fullPage: true });
+      expect(await buttonLabels(operatorFailed)).toEqual(expect.arrayContaining(['Retry all', 'Clean all', 'icon:refresh-cw', 'icon:trash2']));
+      // A completed job can be cleaned but not retried (allowCompletedRetries: false): its effect already happened.
+      const operatorCompleted = await buttonLabels(await openQueueTab(operator, 'qg-browser-finished', 'completed'));
+      expect(operatorCompleted).toContain('Clean all');
+      expect(operatorCompleted).not.toContain('Retry all');
+      expect(operatorCompleted).not.toContain('icon:refresh-cw');
+    } finally {
+      await viewer.close();
+      await operator.close();
     }
   });
 

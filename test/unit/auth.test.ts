@@ -5,6 +5,7 @@ import {
   disabledMessage,
   isLoopbackHost,
   parseDashboardAuth,
+  roleOf,
   type AccessRequest,
   type DashboardAuth,
 } from '../../runtime/http/auth.js';
@@ -24,11 +25,14 @@ const request = (overrides: Partial<AccessRequest> = {}): AccessRequest => ({
 });
 
 const TOKEN = 'tok-0123456789abcdef';
-const withBasic: DashboardAuth = { basic: { user: 'ops', password: 'correct horse' }, token: undefined, loopbackStatus: false };
-const withToken: DashboardAuth = { basic: undefined, token: TOKEN, loopbackStatus: false };
-const withBoth: DashboardAuth = { basic: withBasic.basic, token: TOKEN, loopbackStatus: false };
-const none: DashboardAuth = { basic: undefined, token: undefined, loopbackStatus: false };
-const loopbackOnly: DashboardAuth = { basic: undefined, token: undefined, loopbackStatus: true };
+const withBasic: DashboardAuth = { basic: { user: 'ops', password: 'correct horse' }, token: undefined, viewer: undefined, loopbackStatus: false };
+const withToken: DashboardAuth = { basic: undefined, token: TOKEN, viewer: undefined, loopbackStatus: false };
+const withBoth: DashboardAuth = { basic: withBasic.basic, token: TOKEN, viewer: undefined, loopbackStatus: false };
+const none: DashboardAuth = { basic: undefined, token: undefined, viewer: undefined, loopbackStatus: false };
+const loopbackOnly: DashboardAuth = { basic: undefined, token: undefined, viewer: undefined, loopbackStatus: true };
+const VIEWER = { user: 'watch', password: 'look but do not touch' };
+const withViewer: DashboardAuth = { basic: withBasic.basic, token: TOKEN, viewer: VIEWER, loopbackStatus: false };
+const viewerOnly: DashboardAuth = { basic: undefined, token: undefined, viewer: VIEWER, loopbackStatus: false };
 
 function problemsOf(run: () => unknown): readonly string[] {
   try {
@@ -46,7 +50,12 @@ describe('parseDashboardAuth', () => {
       { DASHBOARD_USER: 'ops', DASHBOARD_PASSWORD: 'correct horse', DASHBOARD_TOKEN: TOKEN, DASHBOARD_ALLOW_LOOPBACK: '1' },
       '127.0.0.1',
     );
-    expect(auth).toEqual({ basic: { user: 'ops', password: 'correct horse' }, token: TOKEN, loopbackStatus: true });
+    expect(auth).toEqual({ basic: { user: 'ops', password: 'correct horse' }, token: TOKEN, viewer: undefined, loopbackStatus: true });
+  });
+
+  it('reads the read-only viewer credential; configured, it switches the loopback default off like any credential', () => {
+    const auth = parseDashboardAuth({ DASHBOARD_VIEWER_USER: VIEWER.user, DASHBOARD_VIEWER_PASSWORD: VIEWER.password }, '127.0.0.1');
+    expect(auth).toEqual(viewerOnly);
   });
 
   it('treats empty variables (FOO= in an env file) as unset: everything disabled', () => {
@@ -60,6 +69,19 @@ describe('parseDashboardAuth', () => {
     [{ DASHBOARD_USER: 'o:ps', DASHBOARD_PASSWORD: 'correct horse' }, 'DASHBOARD_USER: must not contain ":"'],
     [{ DASHBOARD_TOKEN: 'abc' }, 'DASHBOARD_TOKEN: must be at least 16 characters'],
     [{ DASHBOARD_ALLOW_LOOPBACK: 'maybe' }, 'DASHBOARD_ALLOW_LOOPBACK: must be true/false or 1/0'],
+    [{ DASHBOARD_VIEWER_USER: 'watch' }, 'DASHBOARD_VIEWER_PASSWORD: must be set when DASHBOARD_VIEWER_USER is set'],
+    [{ DASHBOARD_VIEWER_PASSWORD: 'look but do not touch' }, 'DASHBOARD_VIEWER_USER: must be set when DASHBOARD_VIEWER_PASSWORD is set'],
+    [{ DASHBOARD_VIEWER_USER: 'watch', DASHBOARD_VIEWER_PASSWORD: 'short' }, 'DASHBOARD_VIEWER_PASSWORD: must be at least 8 characters'],
+    [{ DASHBOARD_VIEWER_USER: 'wa:tch', DASHBOARD_VIEWER_PASSWORD: 'look but do not touch' }, 'DASHBOARD_VIEWER_USER: must not contain ":"'],
+    [
+      { DASHBOARD_USER: 'ops', DASHBOARD_PASSWORD: 'correct horse', DASHBOARD_VIEWER_USER: 'ops', DASHBOARD_VIEWER_PASSWORD: 'look but do not touch' },
+      'DASHBOARD_VIEWER_USER: must differ from DASHBOARD_USER',
+    ],
+    [
+      { DASHBOARD_USER: 'ops', DASHBOARD_PASSWORD: 'correct horse', DASHBOARD_VIEWER_USER: 'watch', DASHBOARD_VIEWER_PASSWORD: 'correct horse' },
+      'DASHBOARD_VIEWER_PASSWORD: must differ from DASHBOARD_PASSWORD and DASHBOARD_TOKEN',
+    ],
+    [{ DASHBOARD_TOKEN: TOKEN, DASHBOARD_VIEWER_USER: 'watch', DASHBOARD_VIEWER_PASSWORD: TOKEN }, 'DASHBOARD_VIEWER_PASSWORD: must differ from DASHBOARD_PASSWORD and DASHBOARD_TOKEN'],
   ])('rejects %j with one line naming the variable', (env, line) => {
     const problems = problemsOf(() => parseDashboardAuth(env, '127.0.0.1'));
     expect(problems).toHaveLength(1);
@@ -174,8 +196,33 @@ describe('decideAccess', () => {
     ],
     ['a script PUT without Origin (curl) with credentials: allowed', withToken, 'dashboard', request({ method: 'PUT', authorization: `Bearer ${TOKEN}` }), 'allow'],
     ['a cross-site GET with credentials: allowed (reads change nothing)', withBasic, 'dashboard', request({ authorization: basic('ops', 'correct horse'), secFetchSite: 'cross-site' }), 'allow'],
+    ['the viewer reads the dashboard', withViewer, 'dashboard', request({ authorization: basic(VIEWER.user, VIEWER.password) }), 'allow'],
+    ['the viewer reads the status page', withViewer, 'status', request({ authorization: basic(VIEWER.user, VIEWER.password) }), 'allow'],
+    ['the viewer alone enables the dashboard, read-only', viewerOnly, 'dashboard', request({ authorization: basic(VIEWER.user, VIEWER.password) }), 'allow'],
+    ['the viewer may not retry a job (PUT): forbidden', withViewer, 'dashboard', request({ method: 'PUT', authorization: basic(VIEWER.user, VIEWER.password) }), 'forbidden'],
+    ['the viewer may not POST: forbidden', viewerOnly, 'dashboard', request({ method: 'POST', authorization: basic(VIEWER.user, VIEWER.password) }), 'forbidden'],
+    ['the viewer may not DELETE: forbidden', withViewer, 'dashboard', request({ method: 'DELETE', authorization: basic(VIEWER.user, VIEWER.password) }), 'forbidden'],
+    ["the viewer's user with a wrong password: refused", withViewer, 'dashboard', request({ authorization: basic(VIEWER.user, 'look but do not touc') }), 'unauthorized'],
+    ["the viewer's password under the operator's user: refused", withViewer, 'dashboard', request({ method: 'PUT', authorization: basic('ops', VIEWER.password) }), 'unauthorized'],
+    ['the operator still writes when a viewer is configured', withViewer, 'dashboard', request({ method: 'PUT', authorization: basic('ops', 'correct horse') }), 'allow'],
   ] as const)('%s', (_name, auth, surface, req, kind) => {
     expect(decideAccess(auth, surface, req).kind).toBe(kind);
+  });
+
+  it.each([
+    ['operator user and password', basic('ops', 'correct horse'), 'basic'],
+    ['token as Bearer', `Bearer ${TOKEN}`, 'token'],
+    ['token as Basic password', basic('anyone', TOKEN), 'token'],
+    ['viewer user and password', basic(VIEWER.user, VIEWER.password), 'viewer'],
+    ['viewer user, operator password', basic(VIEWER.user, 'correct horse'), undefined],
+    ['nothing', undefined, undefined],
+  ] as const)('roleOf: %s → %s', (_name, authorization, role) => {
+    expect(roleOf(withViewer, authorization)).toBe(role);
+  });
+
+  it('says why a viewer write is refused', () => {
+    const decision = decideAccess(withViewer, 'dashboard', request({ method: 'PUT', authorization: basic(VIEWER.user, VIEWER.password) }));
+    expect(decision).toEqual({ kind: 'forbidden', message: expect.stringContaining('read-only') });
   });
 
   it.each([

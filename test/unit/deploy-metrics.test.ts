@@ -13,6 +13,13 @@ const read = (path: string) => readFileSync(resolve(deploy, path), 'utf8');
 /** Series Prometheus makes itself: they are never in our /metrics. */
 const PROMETHEUS_SERIES = new Set(['up', 'scrape_duration_seconds', 'scrape_samples_scraped', 'ALERTS']);
 
+/**
+ * BullMQ's own families, which /metrics appends from Queue.exportPrometheusMetrics()
+ * (runtime/queue-metrics.ts) rather than from the registry; test/integration/job-runner.test.ts
+ * finds each of them in a real scrape.
+ */
+const BULLMQ_SERIES = new Set(['bullmq_job_count', 'bullmq_job_completed_total', 'bullmq_job_failed_total']);
+
 const KEYWORDS = new Set([
   'by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'and', 'or', 'unless', 'bool', 'offset', 'inf', 'nan',
 ]);
@@ -53,22 +60,59 @@ function alertExpressions(): { alert: string; expr: string }[] {
   return rules;
 }
 
+interface ValueMapping {
+  type: string;
+  options?: Record<string, { text?: string }>;
+}
+
 interface GrafanaPanel {
+  type?: string;
   title?: string;
   targets?: { expr?: string }[];
   panels?: GrafanaPanel[];
+  fieldConfig?: { defaults?: { unit?: string; mappings?: ValueMapping[] } };
 }
 
-function dashboardExpressions(): { panel: string; expr: string }[] {
-  const dashboard = JSON.parse(read('grafana/quantum-gates.json')) as { panels: GrafanaPanel[] };
-  const out: { panel: string; expr: string }[] = [];
+interface GrafanaDashboard {
+  panels: GrafanaPanel[];
+  templating: { list: { name: string; type: string; query?: unknown; definition?: string; includeAll?: boolean; multi?: boolean }[] };
+  annotations: { list: { name: string; expr?: string; enable?: boolean; builtIn?: number }[] };
+}
+
+const dashboard = () => JSON.parse(read('grafana/quantum-gates.json')) as GrafanaDashboard;
+
+/** Every panel, rows' nested panels included. */
+function allPanels(): GrafanaPanel[] {
+  const out: GrafanaPanel[] = [];
   const walk = (panels: GrafanaPanel[]) => {
     for (const panel of panels) {
-      for (const target of panel.targets ?? []) if (target.expr) out.push({ panel: panel.title ?? '?', expr: target.expr });
+      out.push(panel);
       walk(panel.panels ?? []);
     }
   };
-  walk(dashboard.panels);
+  walk(dashboard().panels);
+  return out;
+}
+
+/** Every PromQL expression of the dashboard: its panels' queries and its annotations'. */
+function dashboardExpressions(): { panel: string; expr: string }[] {
+  const queries = allPanels().flatMap((panel) => (panel.targets ?? []).flatMap((t) => (t.expr ? [{ panel: panel.title ?? '?', expr: t.expr }] : [])));
+  const annotations = dashboard().annotations.list.flatMap((a) => (a.expr ? [{ panel: `annotation ${a.name}`, expr: a.expr }] : []));
+  return [...queries, ...annotations];
+}
+
+/** Each place a metric is selected in a PromQL expression, with its label matchers ("" when none). */
+function metricSelectors(expr: string): { name: string; matchers: string }[] {
+  const metrics = new Set(metricNames(expr));
+  const out: { name: string; matchers: string }[] = [];
+  // Strings, brace blocks and ranges are whole tokens, so nothing inside them reads as a name.
+  const tokens = [...expr.matchAll(/"(?:[^"\\]|\\.)*"|\{[^}]*\}|\[[^\]]*\]|[a-zA-Z_:][a-zA-Z0-9_:]*/g)];
+  tokens.forEach((token, i) => {
+    if (!metrics.has(token[0])) return;
+    const next = tokens[i + 1];
+    const adjacent = next !== undefined && next[0].startsWith('{') && expr.slice(token.index + token[0].length, next.index).trim() === '';
+    out.push({ name: token[0], matchers: adjacent ? next[0] : '' });
+  });
   return out;
 }
 
@@ -89,6 +133,14 @@ async function exportedSeries(): Promise<Set<string>> {
 }
 
 describe('deploy/: alerts and dashboard use only exported metrics', () => {
+  it('finds each metric selection with its matchers, not label names, strings or functions', () => {
+    expect(metricSelectors('sum by (instance) (rate(a_total{job="x", gate=~"$gate"}[5m])) / b')).toEqual([
+      { name: 'a_total', matchers: '{job="x", gate=~"$gate"}' },
+      { name: 'b', matchers: '' },
+    ]);
+    expect(metricSelectors('label_replace(changes(m{i="1"}[2m]) > 0, "which", "P2.6 heat gate", "", "")')).toEqual([{ name: 'm', matchers: '{i="1"}' }]);
+  });
+
   it('extracts metric names from PromQL, not functions, labels or keywords', () => {
     expect(metricNames('histogram_quantile(0.99, sum by (le, handler) (rate(quantum_gates_batch_duration_seconds_bucket[5m]))) > 1')).toEqual([
       'quantum_gates_batch_duration_seconds_bucket',
@@ -131,7 +183,7 @@ describe('deploy/: alerts and dashboard use only exported metrics', () => {
     const expressions = dashboardExpressions();
     const unknown = expressions.flatMap(({ panel, expr }) =>
       metricNames(expr)
-        .filter((name) => !exported.has(name) && !PROMETHEUS_SERIES.has(name))
+        .filter((name) => !exported.has(name) && !PROMETHEUS_SERIES.has(name) && !BULLMQ_SERIES.has(name))
         .map((name) => `${panel}: ${name}`),
     );
 
@@ -156,6 +208,59 @@ describe('deploy/: alerts and dashboard use only exported metrics', () => {
     ]) {
       expect(used, name).toContain(name);
     }
+  });
+});
+
+describe('deploy/grafana: a dashboard an operator can filter and read', () => {
+  const mapping = (panel: GrafanaPanel) =>
+    Object.fromEntries((panel.fieldConfig?.defaults?.mappings ?? []).flatMap((m) => Object.entries(m.options ?? {}).map(([value, to]) => [value, to.text])));
+  const querying = (pattern: RegExp) => allPanels().filter((p) => (p.targets ?? []).some((t) => pattern.test(t.expr ?? '')));
+
+  it('has the variables instance and gate, each listing the scrape targets of job quantum-gates', () => {
+    const variables = new Map(dashboard().templating.list.map((v) => [v.name, v]));
+    for (const name of ['instance', 'gate']) {
+      const variable = variables.get(name);
+      expect(variable, name).toMatchObject({ type: 'query', includeAll: true, multi: true });
+      expect(variable?.definition).toMatch(new RegExp(`^label_values\\(up\\{job="quantum-gates".*\\}, ${name}\\)$`));
+    }
+  });
+
+  it('every query and annotation selects by the variables, so a choice filters every panel', () => {
+    const unfiltered = dashboardExpressions().flatMap(({ panel, expr }) =>
+      metricSelectors(expr)
+        .filter(({ matchers }) => !matchers.includes('instance=~"$instance"') || !matchers.includes('gate=~"$gate"'))
+        .map(({ name }) => `${panel}: ${name}`),
+    );
+
+    expect(dashboardExpressions().length).toBeGreaterThan(30);
+    expect(unfiltered).toEqual([]);
+  });
+
+  it('every panel states its unit', () => {
+    const panels = allPanels().filter((p) => p.type !== 'row');
+    const withoutUnit = panels.filter((p) => typeof p.fieldConfig?.defaults?.unit !== 'string' || p.fieldConfig.defaults.unit === '').map((p) => p.title);
+
+    expect(panels.length).toBeGreaterThan(25);
+    expect(withoutUnit).toEqual([]);
+  });
+
+  it('shows modes as shadow / enforce and up as UP / DOWN (value mappings), not as 0 and 1', () => {
+    const modes = querying(/_enforce_mode\b/);
+    const up = querying(/\bup\{/);
+
+    expect(modes.length).toBeGreaterThan(0);
+    for (const panel of modes) expect(mapping(panel), panel.title).toMatchObject({ '0': 'shadow', '1': 'enforce' });
+    expect(up.length).toBeGreaterThan(0);
+    for (const panel of up) expect(mapping(panel), panel.title).toMatchObject({ '0': 'DOWN', '1': 'UP' });
+  });
+
+  it('annotates mode changes, the kill switch and disarm', () => {
+    const annotations = new Map(dashboard().annotations.list.filter((a) => a.expr).map((a) => [a.name, a]));
+
+    expect(annotations.get('Mode changes')?.expr).toMatch(/changes\(p26_enforce_mode\{.*changes\(p28_enforce_mode\{/);
+    expect(annotations.get('Kill switch')?.expr).toMatch(/quantum_govern_kill_switch\{[^}]*\}\) == 1$/);
+    expect(annotations.get('Disarm')?.expr).toMatch(/quantum_govern_disarmed\{[^}]*\}\) == 1$/);
+    expect([...annotations.values()].every((a) => a.enable === true)).toBe(true);
   });
 });
 

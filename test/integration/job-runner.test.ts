@@ -1,0 +1,169 @@
+import type { Job } from 'bullmq';
+import { afterEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { COOLDOWN_QUEUE } from '../../handlers/governor/record.js';
+import { defineHandler } from '../../runtime/handler.js';
+import { scheduledJobOptions } from '../../runtime/job-runner.js';
+import type { Runtime } from '../../runtime/runtime.js';
+import { keys, streams } from '../../schemas/keys.js';
+import { usePrivateRedis } from '../support/redis-server.js';
+import { prometheusTextProblems, promtoolCheckMetrics } from '../support/prometheus-text.js';
+import { readStream, startRuntime, waitFor } from '../support/runtime.js';
+
+const nowSec = () => Math.floor(Date.now() / 1000);
+
+/** BullMQ's own features the runtime uses: job return values and job options. */
+describe('BullMQ jobs on a real redis-server', () => {
+  const redis = usePrivateRedis();
+  let runtime: Runtime | undefined;
+  afterEach(async () => {
+    await runtime?.stop();
+    runtime = undefined;
+  });
+
+  /** Equity 100k; BTCUSDT 50k (over its budget), ETHUSDT 500 (inside it). */
+  async function arrangePortfolio() {
+    const r = redis.client;
+    await r.hset(keys.portfolioState, { equity_usd: '100000', drawdown: '0.01', timestamp: String(nowSec()) });
+    await r.hset(keys.position('BTCUSDT'), { symbol: 'BTCUSDT', position_notional_usd: '50000', sigma: '1.3' });
+    await r.hset(keys.position('ETHUSDT'), { symbol: 'ETHUSDT', position_notional_usd: '-500', sigma: '30' });
+    await r.sadd(keys.activePositions, 'BTCUSDT', 'ETHUSDT');
+    await r.hset(keys.marketState('BTCUSDT'), { vol_regime: 'NORMAL_VOL' });
+    await r.hset(keys.marketState('ETHUSDT'), { vol_regime: 'EXTREME_VOL' });
+  }
+
+  /** The return value of a completed tick for which `match` holds, once there is one. */
+  async function tickReturning(match: (summary: Record<string, unknown>) => boolean, what: string): Promise<Record<string, unknown>> {
+    const queue = runtime!.services.jobs.queue('risk-budget');
+    const job = await waitFor(
+      async () => (await queue.getJobs(['completed'])).find((j: Job) => j.returnvalue !== null && typeof j.returnvalue === 'object' && match(j.returnvalue as Record<string, unknown>)),
+      { what },
+    );
+    return job.returnvalue as Record<string, unknown>;
+  }
+
+  it('a budget tick returns what it saw and wrote: symbols, budgets, violations, and which portfolio state it used', async () => {
+    await arrangePortfolio();
+    runtime = await startRuntime(redis.url, { HANDLERS: 'risk-budget', BUDGET_COMPUTE_INTERVAL_SEC: '1', MAX_LKG_AGE_SEC: '60' });
+
+    expect(await tickReturning((s) => s.portfolio_state === 'fresh', 'a tick on fresh state')).toEqual({
+      outcome: 'handled',
+      symbols: 2,
+      budgets_written: 2,
+      violations: 1,
+      portfolio_state: 'fresh',
+      heat_source: 'computed',
+    });
+    expect((await readStream(redis.client, streams.budgetViolation)).length).toBeGreaterThan(0);
+
+    // Stale state: the budgets come from the last-known-good copy the fresh tick saved.
+    await redis.client.hset(keys.portfolioState, { equity_usd: '1', timestamp: String(nowSec() - 45) });
+    expect(await tickReturning((s) => s.portfolio_state === 'last-known-good', 'a tick on last-known-good')).toMatchObject({
+      outcome: 'handled',
+      symbols: 2,
+      budgets_written: 2,
+      portfolio_state: 'last-known-good',
+    });
+
+    // Both too old: nothing written, and the summary says so.
+    await redis.client.hset(keys.budgetPortfolioLkg, 'timestamp', String(nowSec() - 120));
+    expect(await tickReturning((s) => s.portfolio_state === 'none', 'a tick with no usable state')).toEqual({
+      outcome: 'handled',
+      symbols: 2,
+      budgets_written: 0,
+      violations: 0,
+      portfolio_state: 'none',
+    });
+  });
+
+  it("appends BullMQ's queue metrics to /metrics for every queue the process opened, as valid Prometheus text", async () => {
+    await arrangePortfolio();
+    runtime = await startRuntime(redis.url, { HANDLERS: 'risk-budget,governor-cooldown', BUDGET_COMPUTE_INTERVAL_SEC: '1' });
+    // A queue opened later by ctx.schedule is reported too.
+    await runtime.services.jobs.add([{ queue: 'qg-probe-later', name: 'probe', data: {}, delayMs: 3_600_000, jobId: 'later-1' }]);
+    const scrape = async () => (await runtime!.server.inject({ url: '/metrics' })).body;
+    const body = await waitFor(async () => {
+      const text = await scrape();
+      return /^bullmq_job_completed_total\{queue="risk-budget"\} [1-9]/m.test(text) ? text : undefined;
+    }, { what: 'a completed tick counted by BullMQ' });
+
+    expect(body).toMatch(/^bullmq_job_count\{queue="risk-budget", state="completed"\} [1-9]\d*$/m);
+    expect(body).toMatch(/^bullmq_job_count\{queue="governor-cooldown", state="waiting"\} 0$/m);
+    expect(body).toMatch(/^bullmq_job_count\{queue="qg-probe-later", state="delayed"\} 1$/m);
+    expect(body.match(/^# HELP bullmq_job_count /gm)).toHaveLength(1);
+    expect(body.match(/^# TYPE bullmq_job_failed_total counter$/gm)).toHaveLength(1);
+    // The runtime's own families are still there, each once.
+    expect(body.match(/^# TYPE quantum_gates_messages_total counter$/gm)).toHaveLength(1);
+    expect(body).toMatch(/^p28_enforce_mode 0$/m);
+
+    expect(prometheusTextProblems(body)).toEqual([]);
+    const promtool = promtoolCheckMetrics(body);
+    if (promtool.missing) throw new Error("promtool is missing: install Debian's prometheus package (apt-get install -y prometheus)");
+    // 0: clean; 3: lint remarks only (naming advice), never a text Prometheus could not parse (1).
+    expect(promtool.output).not.toMatch(/error|parsing/i);
+    expect([0, 3]).toContain(promtool.status);
+  });
+
+  it('a scheduled job whose run was cut short by a stop is run again by BullMQ, not dropped', async () => {
+    let interrupt = true;
+    let entered!: () => void;
+    let release!: () => void;
+    const inFirstRun = new Promise<void>((resolve) => (entered = resolve));
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const flaky = defineHandler({
+      name: 'test-interrupted-job',
+      description: 'throws on its first run, which a stop interrupts',
+      trigger: { kind: 'queue', queue: 'qg-test-interrupted' },
+      input: z.looseObject({ n: z.coerce.number() }),
+      config: () => ({}),
+      metrics: () => ({}),
+      failure: { maxAttempts: 3, backoffMs: 10, policy: 'dead-letter' },
+      async handle(job, ctx) {
+        if (interrupt) {
+          interrupt = false;
+          entered();
+          await released;
+          throw new Error('first run fails; the runtime is stopping, so it is not retried in-process');
+        }
+        ctx.emit('qg:test:interrupted', { n: String(job.n) });
+      },
+    });
+    const start = () => startRuntime(redis.url, { HANDLERS: flaky.name }, [flaky]);
+    runtime = await start();
+    await runtime.services.jobs.add([{ queue: 'qg-test-interrupted', name: 'probe', data: { n: 7 }, delayMs: 0, jobId: 'interrupted-1' }]);
+    await inFirstRun;
+    const stopped = runtime.stop();
+    release();
+    await stopped;
+
+    const queue = (runtime = await start()).services.jobs.queue('qg-test-interrupted');
+    const first = (await queue.getJob('interrupted-1'))!;
+    expect(first.failedReason).toContain('shutting down before the job finished');
+    await waitFor(async () => (await queue.getJobState('interrupted-1')) === 'completed', { what: 'the job run again and completed', timeoutMs: 20_000 });
+    expect((await queue.getJob('interrupted-1'))!.attemptsMade).toBe(2);
+    expect(await readStream(redis.client, 'qg:test:interrupted')).toEqual([expect.objectContaining({ n: '7' })]);
+  });
+
+  it('a cooldown-expiry job runs once, completes with its outcome, and BullMQ never runs it again', async () => {
+    runtime = await startRuntime(redis.url, { HANDLERS: 'governor-cooldown' });
+    const queue = runtime.services.jobs.queue(COOLDOWN_QUEUE);
+    const startedAt = Date.now() - 1000;
+    const job = { queue: COOLDOWN_QUEUE, name: 'cooldown-expired', data: { symbol: 'BTCUSDT', plan_id: 'cd-plan-1', started_at: startedAt, until: startedAt + 1000 }, delayMs: 0, jobId: 'cd-1' };
+    await runtime.services.jobs.add([job]);
+
+    await waitFor(async () => (await queue.getJobState('cd-1')) === 'completed', { what: 'the cooldown job completed' });
+    const done = (await queue.getJob('cd-1'))!;
+    expect(done.returnvalue).toEqual({ outcome: 'handled' });
+    expect(done.attemptsMade).toBe(1);
+    // Retries are for a job that did not commit (it threw); a completed one is finished.
+    expect(done.opts).toMatchObject({ attempts: scheduledJobOptions.attempts, backoff: scheduledJobOptions.backoff, removeOnComplete: { count: 1000 } });
+
+    // The governor scheduling the same cooldown again (a replay) adds nothing: the completed job keeps its id.
+    await runtime.services.jobs.add([job]);
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(await queue.getJobState('cd-1')).toBe('completed');
+    expect(await queue.getJobCounts('wait', 'delayed', 'active', 'failed')).toEqual({ wait: 0, delayed: 0, active: 0, failed: 0 });
+    const expired = (await readStream(redis.client, streams.governorEvents)).filter((e) => e.event === 'cooldown_expired' && e.plan_id === 'cd-plan-1');
+    expect(expired).toHaveLength(1);
+  });
+});
