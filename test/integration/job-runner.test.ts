@@ -66,7 +66,8 @@ describe('BullMQ jobs on a real redis-server', () => {
     });
 
     // Both too old: nothing written, and the summary says so.
-    await redis.client.hset(keys.budgetPortfolioLkg, 'timestamp', String(nowSec() - 120));
+    // The copy's age is the time since it was saved (saved_at), as the budget engine reads it.
+    await redis.client.hset(keys.budgetPortfolioLkg, 'saved_at', String(nowSec() - 120));
     expect(await tickReturning((s) => s.portfolio_state === 'none', 'a tick with no usable state')).toEqual({
       outcome: 'handled',
       symbols: 2,
