@@ -1,3 +1,4 @@
+import { epochMs } from '../../domain/epoch.js';
 import { z } from 'zod';
 import { envInt } from '../../runtime/env.js';
 import type { RedisReader } from '../../runtime/redis-reader.js';
@@ -249,11 +250,6 @@ function mergeBook(reply: Reply, bound: number): PositionBook {
   return { positions, streamRead: mode, truncated: rawEntries.length > bound };
 }
 
-/** P3.3 writes ts_epoch in seconds; a value already in milliseconds is taken as it is. */
-function epochMs(ts: number): number {
-  return ts < 1e11 ? ts * 1000 : ts;
-}
-
 /**
  * A P3.3 hash as a position. P3.3 always writes ts_epoch: a hash without it is not the Ledger's
  * (a leftover of an earlier quantum-gates, which wrote its view under this name) and is ignored.
@@ -274,7 +270,9 @@ function p33Figure(
   const mark = parseNumber(markRaw);
   const notionalUsd = amt !== undefined && mark !== undefined ? amt * mark : parseNumber(notionalRaw);
   if (notionalUsd === undefined) return undefined;
-  return { symbol, notionalUsd, sigma: parseNumber(sigmaRaw), qty: amt, markPrice: mark, asOfMs: epochMs(ts), origin: 'p33' };
+  // A ts_epoch in no known unit still names a real position: it counts, as the oldest figure for
+  // its symbol (any snapshot with a time beats it), rather than hiding exposure.
+  return { symbol, notionalUsd, sigma: parseNumber(sigmaRaw), qty: amt, markPrice: mark, asOfMs: epochMs(ts) ?? 0, origin: 'p33' };
 }
 
 /**

@@ -1,4 +1,5 @@
 import { readBudgetHash } from '../../schemas/budget.js';
+import { epochMs } from '../../domain/epoch.js';
 import { killSwitchBlocks } from '../../domain/kill-switch.js';
 import { keys, streams } from '../../schemas/keys.js';
 import { readBacklog, type GroupBacklog } from '../backlog.js';
@@ -449,8 +450,8 @@ export function budgetRow(symbol: string, raw: Record<string, string>, position:
     position_notional_usd: notional,
     over_budget: budgetUsd !== null && notional !== null && Math.abs(notional) > budgetUsd,
     mode: budget.mode || null,
-    // The budget engine writes epoch seconds; accept milliseconds too.
-    computed_at: ts === null ? null : ts < 1e12 ? ts * 1000 : ts,
+    // The budget engine writes epoch seconds; the one epoch rule reads any unit, or none.
+    computed_at: ts === null ? null : (epochMs(ts) ?? null),
   };
 }
 

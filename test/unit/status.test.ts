@@ -169,6 +169,7 @@ describe('budgetRow', () => {
   it.each([
     ['epoch seconds', '1738015443', 1738015443000],
     ['epoch milliseconds', '1738015443123', 1738015443123],
+    ['no known unit (99999999999)', '99999999999', null],
   ])('reads a budget timestamp in %s', (_name, ts, ms) => {
     expect(budgetRow('BTCUSDT', { timestamp: ts }, {}).computed_at).toBe(ms);
   });
@@ -215,7 +216,7 @@ describe('collectStatus', () => {
       strings: { [keys.killSwitch]: '1', [keys.governorDisarm]: 'error burst' },
       hashes: {
         [keys.portfolioHeat]: { heat: '0.33', bucket: 'WARM', updated_at: '4000' },
-        [keys.budget('BTCUSDT')]: { budget_usd: '1800.5', stress_factor: '0.425', mode: 'shadow', timestamp: '4' },
+        [keys.budget('BTCUSDT')]: { budget_usd: '1800.5', stress_factor: '0.425', mode: 'shadow', timestamp: '1738015443' },
         [keys.position('BTCUSDT')]: { position_notional_usd: '2000' },
       },
       sets: { [keys.activePositions]: ['BTCUSDT'] },
@@ -232,7 +233,7 @@ describe('collectStatus', () => {
     expect(status.heat).toMatchObject({ value: 0.33, bucket: 'WARM', updated_at: 4000, thresholds: { min: 0.25, max: 0.65 } });
     expect(status.heat?.history.map((p) => p.heat)).toEqual([0.2, 0.33]);
     expect(status.budgets).toEqual([
-      { symbol: 'BTCUSDT', budget_usd: 1800.5, stress_factor: 0.425, position_notional_usd: 2000, over_budget: true, mode: 'shadow', computed_at: 4000 },
+      { symbol: 'BTCUSDT', budget_usd: 1800.5, stress_factor: 0.425, position_notional_usd: 2000, over_budget: true, mode: 'shadow', computed_at: 1738015443000 },
     ]);
     expect(status.kill_switch).toEqual({ active: true, value: '1' });
     expect(status.disarm).toEqual({ active: true, detail: 'error burst' });
