@@ -9,6 +9,7 @@ import type { AnyHandler, StreamTrigger } from '../../runtime/handler.js';
 import { keys } from '../../schemas/keys.js';
 import { portfolioStateSchema } from '../../schemas/portfolio-state.js';
 import { positionSnapshotSchema } from '../../schemas/position-snapshot.js';
+import { marketStateSchema } from '../../schemas/market-state.js';
 import { parseCommandArgs } from '../args.js';
 import type { Command } from '../command.js';
 import { ExitCode, UsageError } from '../errors.js';
@@ -28,7 +29,14 @@ type Target =
    * override the gate honours moves the injection too); envVar is that override, for the help.
    */
   | { readonly kind: 'stream'; readonly gate: AnyHandler; readonly envVar: string }
-  | { readonly kind: 'hash'; readonly key: string };
+  /** A hash; `key` may depend on the fields (a per-symbol hash), `keyPattern` says which for the help. */
+  | {
+      readonly kind: 'hash';
+      readonly key: string | ((fields: Record<string, string>) => string);
+      readonly keyPattern?: string;
+      /** Fields that only name the key (the symbol of a per-symbol hash): not written into it. */
+      readonly keyOnly?: readonly string[];
+    };
 
 /** The input stream of a stream-triggered gate under `env`, as the gate itself resolves it. */
 export function gateStream(gate: AnyHandler, env: Readonly<Record<string, string | undefined>>): string {
@@ -137,11 +145,27 @@ export const injectKinds: readonly InjectKind[] = [
     },
     example: 'quantum-gates inject portfolio --equity-usd 10000',
   },
+  {
+    name: 'market',
+    summary: `set a symbol's market state (${keys.marketState('{symbol}')}): the mark price the governor prices opens at`,
+    schema: marketStateSchema,
+    target: { kind: 'hash', key: (fields) => keys.marketState(fields.symbol!), keyPattern: keys.marketState('{symbol}'), keyOnly: ['symbol'] },
+    fields: [
+      symbol,
+      { flag: 'mark-price', field: 'mark_price', help: 'mark price (required)' },
+      { flag: 'sigma', field: 'sigma', help: 'volatility the budget engine reads' },
+      { flag: 'vol-regime', field: 'vol_regime', help: 'volatility regime label, e.g. HIGH_VOL' },
+    ],
+    example: 'quantum-gates inject market --symbol BTCUSDT --mark-price 100000',
+  },
 ];
 
 function helpFor(kind: InjectKind): string {
   const width = Math.max(...kind.fields.map((f) => f.flag.length), 'field name=value'.length) + 4;
-  const target = kind.target.kind === 'stream' ? `XADD to ${gateStream(kind.target.gate, {})} (or $${kind.target.envVar})` : `HSET ${kind.target.key}`;
+  const target =
+    kind.target.kind === 'stream'
+      ? `XADD to ${gateStream(kind.target.gate, {})} (or $${kind.target.envVar})`
+      : `HSET ${kind.target.keyPattern ?? (typeof kind.target.key === 'string' ? kind.target.key : '')}`;
   return [
     `Usage: quantum-gates inject ${kind.name} [options]`,
     '',
@@ -221,9 +245,11 @@ function injectCommand(kind: InjectKind): Command {
         if (json) printJson(io, { stream, id, fields, generated });
         else printResult(io, [['stream', stream], ['id', id ?? '']], fields, generated);
       } else {
-        await withRedisWrite(io, (redis) => redis.hset(target.key, fields));
-        if (json) printJson(io, { key: target.key, fields, generated });
-        else printResult(io, [['key', target.key]], fields, generated);
+        const key = typeof target.key === 'string' ? target.key : target.key(fields);
+        const written = Object.fromEntries(Object.entries(fields).filter(([field]) => !target.keyOnly?.includes(field)));
+        await withRedisWrite(io, (redis) => redis.hset(key, written));
+        if (json) printJson(io, { key, fields: written, generated });
+        else printResult(io, [['key', key]], written, generated);
       }
       return ExitCode.ok;
     },

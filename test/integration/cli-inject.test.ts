@@ -84,6 +84,13 @@ describe('quantum-gates inject', () => {
     expect(Number(state.timestamp)).toBeGreaterThanOrEqual(before);
   });
 
+  it("sets a symbol's market state, the symbol naming the key only", async () => {
+    const out = await runCliJson<{ key: string; fields: Record<string, string> }>(['inject', 'market', '--symbol', 'BTCUSDT', '--mark-price', '100000'], env);
+
+    expect(out.key).toBe(keys.marketState('BTCUSDT'));
+    expect(await redis.client.hgetall(keys.marketState('BTCUSDT'))).toEqual({ mark_price: '100000' });
+  });
+
   it('carries extra fields given with --field', async () => {
     await runCliJson(['inject', 'proposal', '--symbol', 'ETHUSDT', '--action', 'FULL_CLOSE', '--field', 'source=manual', '--field', 'note=a=b'], env);
 
@@ -106,6 +113,8 @@ describe('quantum-gates inject', () => {
     ['no notional', ['inject', 'snapshot', '--symbol', 'ETHUSDT'], /--position-notional-usd: is required/],
     ['no equity', ['inject', 'portfolio'], /--equity-usd: is required/],
     ['a non-numeric equity', ['inject', 'portfolio', '--equity-usd', 'lots'], /--equity-usd: must be a decimal number \(got "lots"\)/],
+    ['a market state without a price', ['inject', 'market', '--symbol', 'BTCUSDT'], /--mark-price: is required/],
+    ['a zero mark price', ['inject', 'market', '--symbol', 'BTCUSDT', '--mark-price', '0'], /--mark-price: must be a positive price/],
     ['a negative sigma', ['inject', 'snapshot', '--symbol', 'ETHUSDT', '--position-notional-usd', '1', '--sigma', '-1'], /--sigma: must not be negative/],
     ['a bad boolean', ['inject', 'plan', '--symbol', 'BTCUSDT', '--reduce-only', 'maybe'], /--reduce-only: must be true or false/],
     ['an unknown option', ['inject', 'proposal', '--symbol', 'ETHUSDT', '--action', 'FULL_CLOSE', '--colour', 'red'], /Unknown option '--colour'/],
