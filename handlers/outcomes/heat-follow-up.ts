@@ -36,7 +36,8 @@ export const heatOutcomes = defineHandler({
       kind: 'heat_downgrade',
       symbol: decision.symbol,
       plan_id: decision.plan_id,
-      bucket: decision.heat_level ?? '',
+      // heat_level is the bucket in lower case (the original heat gate's words); outcomes name buckets as the calibrated stream does.
+      bucket: (decision.heat_level ?? '').toUpperCase(),
       mode: decision.mode ?? '',
       proposed_action: proposed,
       decided_action: decided,

@@ -45,11 +45,11 @@ describe('heat bridge behind the heat gate on a real redis-server (seed 004 proo
       symbol: 'BTCUSDT',
       in_action: 'FULL_CLOSE',
       out_action: 'PARTIAL_25',
-      heat_level: 'COLD',
+      heat_level: 'cold',
       heat_score: '0.01',
       heat_action: 'DOWNGRADE_FULL_TO_PARTIAL',
       recommended_partial: '0.25',
-      reason: 'portfolio_heat_cold',
+      reason: 'ok',
       mode: 'shadow',
     });
     expect(JSON.parse(byPlan.debug_json!)).toMatchObject({ trace_id: 'trace-P1' });
