@@ -6,9 +6,6 @@ import { parseHeatBridgeConfig, type HeatBridgeConfig } from './config.js';
 import { compareStreamIds, heatByPlanOf, tsEpochOf } from './lookup.js';
 import { errorStages, heatBridgeMetrics, writtenKinds } from './metrics.js';
 
-/** An entry of quantum:stream:harvest.heat.decision (schemas/heat-gate.ts); kept under its old name for importers. */
-export const heatDecisionSchema = heatDecisionReader;
-
 /**
  * P2.7 HeatBridge: turns each heat decision into three lookup keys (by plan, latest per symbol,
  * latest plan id per symbol) for downstream services. Advisory only. A plan_id seen within
@@ -19,7 +16,7 @@ export const heatBridge = defineHandler({
   name: 'heat-bridge',
   description: 'P2.7 heat bridge: heat decisions → quantum:harvest:heat:{by_plan,latest,latest_plan_id} lookup keys',
   trigger: { kind: 'stream', stream: (c: HeatBridgeConfig) => c.P27_STREAM_IN, group: (c: HeatBridgeConfig) => c.P27_GROUP },
-  input: heatDecisionSchema,
+  input: heatDecisionReader,
   config: parseHeatBridgeConfig,
   metrics: heatBridgeMetrics,
   onStart: (_config, metrics) => {
