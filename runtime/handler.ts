@@ -150,6 +150,13 @@ export interface HandlerDeclaration<Schema extends z.ZodType = z.ZodType, Config
   /** The original's /health answer (see HealthDeclaration); without it, the runtime's liveness body. */
   readonly health?: HealthDeclaration<Config>;
   readonly failure: FailurePolicy<z.infer<Schema>, Config, State, Metrics>;
+  /**
+   * The safe output of a message dead-lettered without being handled (its input failed the
+   * schema, or it was delivered more than MAX_DELIVERIES times), from its raw fields: what it
+   * records commits together with the dead letter. The heat gate leaves the proposal hash in its
+   * safe form here in enforce mode, rather than leave the unchecked proposal in force.
+   */
+  readonly onRejected?: (raw: Readonly<Record<string, string>>, ctx: HandlerContext<Config, undefined, Metrics>) => void | Promise<void>;
   handle(message: z.infer<Schema>, ctx: HandlerContext<Config, State, Metrics>): void | Promise<void>;
 }
 

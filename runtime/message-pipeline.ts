@@ -1,6 +1,8 @@
 import type { z } from 'zod';
 import type { CommitItem } from './commit.js';
 import { deadLetterFields } from './dead-letter.js';
+import { EffectRecorder } from './effects.js';
+import { MessageContext } from './message-context.js';
 import { executeBatch, type DeadLetterReason, type ExecutionEnv, type Outcome, type ValidMessage } from './execute.js';
 import type { AnyHandler, MessageMeta } from './handler.js';
 
@@ -58,12 +60,12 @@ export async function prepareBatch(env: PipelineEnv, inputs: readonly RawInput[]
       continue;
     }
     if (input.deliveries > env.maxDeliveries) {
-      items.push(deadLetterItem(env, meta, 'too_many_deliveries', `delivered ${input.deliveries} times (MAX_DELIVERIES=${env.maxDeliveries})`, 0));
+      items.push(await withSafeOutput(env, meta, deadLetterItem(env, meta, 'too_many_deliveries', `delivered ${input.deliveries} times (MAX_DELIVERIES=${env.maxDeliveries})`, 0)));
       continue;
     }
     const parsed = handler.input.safeParse(input.data);
     if (!parsed.success) {
-      items.push(deadLetterItem(env, meta, 'invalid_input', formatIssues(parsed.error), 0));
+      items.push(await withSafeOutput(env, meta, deadLetterItem(env, meta, 'invalid_input', formatIssues(parsed.error), 0)));
       continue;
     }
     validSlots.push(items.length);
@@ -94,6 +96,20 @@ function itemFor(env: PipelineEnv, message: ValidMessage, outcome: Outcome): Pre
     case 'leave-pending':
       return { outcome: { kind: 'left-pending' } };
   }
+}
+
+/** A dead letter with the handler's safe output for it (onRejected), committed together. */
+async function withSafeOutput(env: PipelineEnv, meta: MessageMeta, item: PreparedItem): Promise<PreparedItem> {
+  const hook = env.handler.onRejected;
+  if (hook === undefined) return item;
+  const recorder = new EffectRecorder();
+  try {
+    await hook(meta.raw, new MessageContext(env.execution, recorder, undefined, meta));
+  } catch (error) {
+    env.execution.logger(meta).warn({ err: error }, 'safe output of a rejected message failed; dead-lettered without it');
+    return item;
+  }
+  return { ...item, recorder };
 }
 
 /** Jobs have no stream entry to acknowledge: BullMQ completes them once the commit succeeded. */

@@ -1,20 +1,29 @@
 import { z } from 'zod';
-import { idField, symbolSchema } from './common.js';
-
-const actionField = z.string().trim().regex(/^[A-Z][A-Z0-9_]{0,63}$/, 'must be an upper-case action such as FULL_CLOSE or PARTIAL_50');
+import { symbolSchema } from './common.js';
 
 /**
- * An entry of quantum:stream:harvest.proposal. The action arrives as `action` or, from older
- * producers, `harvest_action`; other fields are kept and carried to the outputs.
+ * Longest value of a free-text field (trace_id, reason, any other field carried along) that the
+ * heat gate copies into its outputs; longer ones are truncated there, never refused.
+ */
+export const FREE_TEXT_MAX = 1000;
+
+/** As the original read it: present and not empty, used exactly as written (no trimming). */
+const written = z.string().min(1, 'must not be empty');
+
+/**
+ * An entry of quantum:stream:harvest.proposal. The original (`_process_proposal`) needed
+ * plan_id, symbol and action, compared the action as written and carried every other field;
+ * the action may also arrive as `harvest_action` (the Harvest Kernel's name for it). Free text
+ * has no length limit here: the gate truncates what it copies.
  */
 export const harvestProposalSchema = z
   .looseObject({
-    plan_id: idField,
+    plan_id: written,
     symbol: symbolSchema,
-    action: actionField.optional(),
-    harvest_action: actionField.optional(),
-    trace_id: z.string().max(200).optional(),
-    reason: z.string().max(1000).optional(),
+    action: written.optional(),
+    harvest_action: written.optional(),
+    trace_id: z.string().optional(),
+    reason: z.string().optional(),
   })
   .refine((p) => p.action !== undefined || p.harvest_action !== undefined, {
     message: 'needs an action (field "action" or "harvest_action")',

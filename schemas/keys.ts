@@ -47,6 +47,8 @@ export const keys = {
   heatLatest: (symbol: string) => `quantum:harvest:heat:latest:${symbol}`,
   heatLatestPlanId: (symbol: string) => `quantum:harvest:heat:latest_plan_id:${symbol}`,
   heatBridgeDedupe: (planId: string) => `quantum:dedupe:p27:${planId}`,
+  /** Ours: the stream id of the decision latest:{symbol} holds, so replicas only move it forward (kept out of the original's hash). */
+  heatLatestSourceId: (symbol: string) => `quantum:gates:heat:latest_source_id:${symbol}`,
   /** Set (with a reason) when the governor's auto-disarm trips; opens are blocked until it is deleted. */
   governorDisarm: 'quantum:governor:disarm',
   governorCooldown: (symbol: string) => `quantum:governor:cooldown:${symbol}`,

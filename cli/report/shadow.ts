@@ -1,3 +1,5 @@
+import { calibratedEntryReader } from '../../schemas/heat-gate.js';
+
 /**
  * The shadow-compare analysis of seed 001: from the heat gate's calibrated stream, how often
  * FULL_CLOSE was downgraded (overall, per heat bucket, per symbol) and how portfolio heat was
@@ -63,7 +65,10 @@ export interface ShadowOptions {
   readonly binMax?: number;
 }
 
-/** Reasons the heat gate gives when it could not compute heat; see handlers/heat-gate/calibrate.ts. */
+/**
+ * Reasons an earlier quantum-gates gave when it could not compute heat. The gate now writes the
+ * original's reason (portfolio_heat_cold) and the cause in `fail_closed_cause`.
+ */
 export const FAIL_CLOSED_REASONS: ReadonlySet<string> = new Set(['missing_portfolio_state', 'invalid_equity', 'heat_gate_error']);
 
 const BUCKET_ORDER = ['COLD', 'WARM', 'HOT'];
@@ -131,10 +136,12 @@ export function aggregateShadow(entries: readonly CalibratedEntry[], options: Sh
   let unreadable = 0;
   let failClosed = 0;
 
-  for (const { fields } of entries) {
-    const original = fields.original_action?.trim();
-    const calibrated = fields.calibrated_action?.trim();
-    if (!original || !calibrated) {
+  for (const entry of entries) {
+    const parsed = calibratedEntryReader.safeParse(entry.fields);
+    const fields = parsed.success ? parsed.data : undefined;
+    const original = fields?.original_action?.trim();
+    const calibrated = fields?.calibrated_action?.trim();
+    if (!fields || !original || !calibrated) {
       unreadable += 1;
       continue;
     }
@@ -146,7 +153,7 @@ export function aggregateShadow(entries: readonly CalibratedEntry[], options: Sh
     count((bySymbol[symbol] ??= emptyGroup()), original, calibrated);
     bump(byMode, fields.mode?.trim() || 'unknown');
     if (original === 'FULL_CLOSE') bump(fullCloseReasons, reason || 'unknown');
-    if (FAIL_CLOSED_REASONS.has(reason)) {
+    if (fields.fail_closed_cause !== undefined || FAIL_CLOSED_REASONS.has(reason)) {
       failClosed += 1;
       continue;
     }

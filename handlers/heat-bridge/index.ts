@@ -1,29 +1,11 @@
-import { z } from 'zod';
 import { defineHandler } from '../../runtime/handler.js';
-import { idField, symbolSchema } from '../../schemas/common.js';
+import { heatLatestSchema, type HeatLatest } from '../../schemas/heat-bridge.js';
+import { heatDecisionReader } from '../../schemas/heat-gate.js';
 import { keys } from '../../schemas/keys.js';
 import { parseHeatBridgeConfig, type HeatBridgeConfig } from './config.js';
-import { compareStreamIds, lookupFields } from './lookup.js';
+import { compareStreamIds, heatByPlanOf, tsEpochOf } from './lookup.js';
 import { errorStages, heatBridgeMetrics, writtenKinds } from './metrics.js';
 import { heatBridgeHealth } from './health.js';
-
-const text = z.string().max(10_000).optional();
-
-/** An entry of quantum:stream:harvest.heat.decision as the heat gate writes it (see heat-gate record()). */
-export const heatDecisionSchema = z.looseObject({
-  plan_id: idField,
-  symbol: symbolSchema,
-  ts_epoch: text,
-  in_action: text,
-  out_action: text,
-  heat_level: text,
-  heat_score: text,
-  heat_action: text,
-  recommended_partial: text,
-  reason: text,
-  mode: text,
-  debug_json: text,
-});
 
 /**
  * P2.7 HeatBridge: turns each heat decision into three lookup keys (by plan, latest per symbol,
@@ -35,7 +17,7 @@ export const heatBridge = defineHandler({
   name: 'heat-bridge',
   description: 'P2.7 heat bridge: heat decisions → quantum:harvest:heat:{by_plan,latest,latest_plan_id} lookup keys',
   trigger: { kind: 'stream', stream: (c: HeatBridgeConfig) => c.P27_STREAM_IN, group: (c: HeatBridgeConfig) => c.P27_GROUP },
-  input: heatDecisionSchema,
+  input: heatDecisionReader,
   config: parseHeatBridgeConfig,
   metrics: heatBridgeMetrics,
   onStart: (_config, metrics) => {
@@ -50,32 +32,30 @@ export const heatBridge = defineHandler({
   failure: { maxAttempts: 3, backoffMs: 25, policy: 'dead-letter' },
   async handle(decision, ctx) {
     const { config, metrics } = ctx;
-    metrics.inMessages.inc();
     // As the original's single loop: the first decision for a plan_id is the one kept, and the
     // latest_* keys follow stream order, also when replicas hold neighbouring entries.
     ctx.orderBy('plan_id', decision.plan_id);
     ctx.orderBy('symbol', decision.symbol);
 
     const dedupeKey = keys.heatBridgeDedupe(decision.plan_id);
-    const latestKey = keys.heatLatest(decision.symbol);
+    const sourceIdKey = keys.heatLatestSourceId(decision.symbol);
     const pointerKey = keys.heatLatestPlanId(decision.symbol);
-    const [seen, latestSourceId, pointer] = await Promise.all([
-      ctx.redis.exists(dedupeKey),
-      ctx.redis.hget(latestKey, 'source_id'),
-      ctx.redis.get(pointerKey),
-    ]);
+    const [seen, latestSourceId, pointer] = await Promise.all([ctx.redis.exists(dedupeKey), ctx.redis.get(sourceIdKey), ctx.redis.get(pointerKey)]);
     if (seen > 0) {
+      // The original returned here, before counting p27_in_messages_total.
       metrics.dedupeSkips.inc();
       ctx.log.debug({ plan_id: decision.plan_id, symbol: decision.symbol }, 'plan_id seen within the dedupe window; skipped');
       return;
     }
+    metrics.inMessages.inc();
 
     const onWriteFail = () => metrics.errors.inc({ stage: 'write' });
     ctx.requireAbsent(dedupeKey);
     ctx.setKey(dedupeKey, '1', { ttlSec: config.P27_DEDUPE_TTL_SEC, onFail: onWriteFail });
 
-    const fields = lookupFields(ctx.meta.raw);
-    ctx.putHash(keys.heatByPlan(decision.plan_id), fields, { ttlSec: config.P27_TTL_PLAN_SEC, replace: true, onFail: onWriteFail });
+    // HSET over the key, as the original (`hset(..., mapping=lookup_data)`), then its TTL.
+    const byPlan = heatByPlanOf(decision);
+    ctx.putHash(keys.heatByPlan(decision.plan_id), byPlan, { ttlSec: config.P27_TTL_PLAN_SEC, onFail: onWriteFail });
     metrics.written.inc({ kind: 'by_plan' });
 
     // Replicas may commit out of stream order; the latest keys only ever move forward. The guard
@@ -85,18 +65,19 @@ export const heatBridge = defineHandler({
     } else {
       if (pointer === null) ctx.requireAbsent(pointerKey);
       else ctx.requireValue(pointerKey, pointer);
-      ctx.putHash(
-        latestKey,
-        { ...fields, last_plan_id: decision.plan_id, source_id: ctx.meta.id },
-        { ttlSec: config.P27_TTL_SYMBOL_SEC, replace: true, onFail: onWriteFail },
-      );
+      const latest: HeatLatest = heatLatestSchema.parse({ ...byPlan, last_plan_id: decision.plan_id });
+      ctx.putHash(keys.heatLatest(decision.symbol), latest, { ttlSec: config.P27_TTL_SYMBOL_SEC, onFail: onWriteFail });
       ctx.setKey(pointerKey, decision.plan_id, { ttlSec: config.P27_TTL_SYMBOL_SEC, onFail: onWriteFail });
+      ctx.setKey(sourceIdKey, ctx.meta.id, { ttlSec: config.P27_TTL_SYMBOL_SEC, onFail: onWriteFail });
       metrics.written.inc({ kind: 'latest_symbol' });
     }
 
-    const tsEpoch = Number(decision.ts_epoch);
-    metrics.lastTsEpoch.set(decision.ts_epoch !== undefined && Number.isFinite(tsEpoch) && tsEpoch > 0 ? tsEpoch : Math.floor(ctx.meta.producedAt / 1000));
-    metrics.lagMs.set(Math.max(0, ctx.now() - ctx.meta.producedAt));
+    // As the original: both follow ts_epoch when it is whole seconds, and stay otherwise.
+    const tsEpoch = tsEpochOf(decision.ts_epoch);
+    if (tsEpoch !== undefined) {
+      metrics.lastTsEpoch.set(tsEpoch);
+      metrics.lagMs.set(Math.max(0, Math.trunc(ctx.now() - tsEpoch * 1000)));
+    }
     ctx.log.info({ plan_id: decision.plan_id, symbol: decision.symbol, heat_action: decision.heat_action ?? 'NONE' }, 'lookup keys written');
   },
 });

@@ -1,20 +1,11 @@
-import type { HeatBucket, HeatProblem } from './heat.js';
-
-export type CalibrationReason =
-  | 'portfolio_heat_cold'
-  | 'portfolio_heat_warm'
-  | 'portfolio_heat_hot'
-  | 'action_not_full_close'
-  | HeatProblem
-  | 'heat_gate_error';
+import type { CalibrationReason, HeatBucket } from '../../schemas/heat-gate.js';
 
 export interface Calibration {
   readonly calibratedAction: string;
   readonly downgraded: boolean;
   readonly reason: CalibrationReason;
-  /** Fraction of the position the calibrated action closes, when it is a partial we chose. */
+  /** Fraction of the position the calibrated action closes, when the gate chose a partial. */
   readonly recommendedPartial: number | undefined;
-  readonly heatAction: 'DOWNGRADE_FULL_TO_PARTIAL' | 'HOLD_CLOSE' | 'NONE';
 }
 
 const downgradeByBucket: Record<HeatBucket, { action: string; partial: number } | undefined> = {
@@ -23,17 +14,23 @@ const downgradeByBucket: Record<HeatBucket, { action: string; partial: number } 
   HOT: undefined,
 };
 
+const reasonByBucket: Record<HeatBucket, CalibrationReason> = {
+  COLD: 'portfolio_heat_cold',
+  WARM: 'portfolio_heat_warm',
+  HOT: 'portfolio_heat_hot',
+};
+
 /**
- * The gate's rule: only FULL_CLOSE is ever changed, and only to something less aggressive.
- * A heat problem (missing or bad data, or an error) is treated as COLD: fail-closed.
+ * The original's `_apply_gating_rule`: every PARTIAL_* passes (partial_unchanged), every other
+ * action but exactly FULL_CLOSE passes (non_full_close_unchanged), and FULL_CLOSE becomes
+ * PARTIAL_25 when COLD, PARTIAL_75 when WARM, stays when HOT. Actions are compared as written.
+ * A decision without a trusted heat is made with bucket COLD (fail-closed).
  */
-export function calibrate(action: string, bucket: HeatBucket, problem?: HeatProblem | 'heat_gate_error'): Calibration {
-  if (action !== 'FULL_CLOSE') {
-    return { calibratedAction: action, downgraded: false, reason: problem ?? 'action_not_full_close', recommendedPartial: undefined, heatAction: 'NONE' };
-  }
-  const effectiveBucket = problem ? 'COLD' : bucket;
-  const downgrade = downgradeByBucket[effectiveBucket];
-  const reason = problem ?? (`portfolio_heat_${effectiveBucket.toLowerCase()}` as CalibrationReason);
-  if (!downgrade) return { calibratedAction: action, downgraded: false, reason, recommendedPartial: undefined, heatAction: 'HOLD_CLOSE' };
-  return { calibratedAction: downgrade.action, downgraded: true, reason, recommendedPartial: downgrade.partial, heatAction: 'DOWNGRADE_FULL_TO_PARTIAL' };
+export function calibrate(action: string, bucket: HeatBucket): Calibration {
+  if (action.startsWith('PARTIAL_')) return { calibratedAction: action, downgraded: false, reason: 'partial_unchanged', recommendedPartial: undefined };
+  if (action !== 'FULL_CLOSE') return { calibratedAction: action, downgraded: false, reason: 'non_full_close_unchanged', recommendedPartial: undefined };
+  const downgrade = downgradeByBucket[bucket];
+  const reason = reasonByBucket[bucket];
+  if (!downgrade) return { calibratedAction: action, downgraded: false, reason, recommendedPartial: undefined };
+  return { calibratedAction: downgrade.action, downgraded: true, reason, recommendedPartial: downgrade.partial };
 }

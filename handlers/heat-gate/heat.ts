@@ -1,10 +1,12 @@
 import type { RedisReader } from '../../runtime/redis-reader.js';
-import { loadPositionBook, type PositionBook, type PositionBookConfig } from '../positions/book.js';
+import { loadPositionBook, type PositionBook, type PositionBookConfig, type UntrustedFigure } from '../positions/book.js';
 import { parseNumber } from '../../schemas/fields.js';
+import { keys } from '../../schemas/keys.js';
+import type { FailClosedCause, HeatBucket } from '../../schemas/heat-gate.js';
+
+export type { HeatBucket } from '../../schemas/heat-gate.js';
 
 /** The heat formula, shared by the heat gate and the budget engine: one implementation. */
-
-export type HeatBucket = 'COLD' | 'WARM' | 'HOT';
 
 export interface PositionExposure {
   readonly symbol: string;
@@ -16,7 +18,11 @@ export interface HeatInputs {
   /** undefined when the portfolio state or its equity_usd field is missing. */
   readonly equityUsd: number | undefined;
   readonly equityRaw: string | undefined;
+  /** False when quantum:state:portfolio does not exist at all; absent in hand-built inputs (then equityRaw decides). */
+  readonly portfolioStatePresent?: boolean;
   readonly positions: readonly PositionExposure[];
+  /** Position figures present but no plain finite number (see PositionBook.untrusted). */
+  readonly untrusted?: readonly UntrustedFigure[];
   /** How the snapshots not yet in our view were found (see PositionBook); absent in hand-built inputs. */
   readonly streamRead?: PositionBook['streamRead'];
   readonly truncated?: boolean;
@@ -24,22 +30,90 @@ export interface HeatInputs {
   readonly symbols?: ReadonlySet<string>;
 }
 
-/** Why heat could not be computed; every such case is treated as COLD (fail-closed). */
-export type HeatProblem = 'missing_portfolio_state' | 'invalid_equity';
+/**
+ * Heat above this (or not finite: notional 1e300, or overflow) is written as this and flagged.
+ * Any heat past HEAT_MAX is HOT, so the cap never changes a decision; it keeps the number a number.
+ */
+export const HEAT_CAP = 1_000_000;
+
+/**
+ * The `p26_failures_total{reason}` label of a fail-closed cause: the original's four label values
+ * only (`_get_portfolio_heat`, `_process_proposal`). Python's float() raised on an equity that is
+ * no number, which the original counted as heat_calculation_error; our stricter checks of position
+ * figures count there too.
+ */
+export const failureLabelOf: Record<FailClosedCause, 'portfolio_state_missing' | 'invalid_equity' | 'heat_calculation_error' | 'processing_error'> = {
+  portfolio_state_missing: 'portfolio_state_missing',
+  equity_missing: 'invalid_equity',
+  equity_not_positive: 'invalid_equity',
+  equity_not_a_number: 'heat_calculation_error',
+  position_not_a_number: 'heat_calculation_error',
+  heat_gate_error: 'processing_error',
+  invalid_input: 'processing_error',
+};
+
+/** The heat of the portfolio, or why it cannot be trusted (then the decision fails closed: COLD). */
+export type HeatAssessment =
+  | {
+      readonly trusted: true;
+      readonly heat: number;
+      /** True when the heat was not finite or above HEAT_CAP, and HEAT_CAP is given instead. */
+      readonly capped: boolean;
+      readonly positionsCounted: number;
+      /** Open positions without a positive sigma: they add nothing to heat, and are named. */
+      readonly withoutSigma: readonly PositionExposure[];
+    }
+  | {
+      readonly trusted: false;
+      readonly cause: FailClosedCause;
+      readonly untrusted: readonly UntrustedFigure[];
+    };
+
+/**
+ * heat = Σ(|notional_i| × sigma_i) / max(equity_usd, 1) over positions with sigma > 0
+ * (`_get_portfolio_heat`: `total_risk / max(equity_usd, 1.0)`). Stricter than the original on
+ * purpose: an equity or position figure that is no plain finite number fails closed.
+ */
+export function assessHeat(inputs: HeatInputs): HeatAssessment {
+  const untrusted = inputs.untrusted ?? [];
+  if (inputs.equityRaw === undefined && inputs.portfolioStatePresent !== true) return { trusted: false, cause: 'portfolio_state_missing', untrusted };
+  // The original read a missing or empty equity_usd as 0 (`... or 0`): invalid equity.
+  if (inputs.equityRaw === undefined || inputs.equityRaw === '') return { trusted: false, cause: 'equity_missing', untrusted };
+  const equity = inputs.equityUsd;
+  if (equity === undefined || !Number.isFinite(equity)) return { trusted: false, cause: 'equity_not_a_number', untrusted };
+  if (equity <= 0) return { trusted: false, cause: 'equity_not_positive', untrusted };
+  if (untrusted.length > 0) return { trusted: false, cause: 'position_not_a_number', untrusted };
+  let weighted = 0;
+  let counted = 0;
+  const withoutSigma: PositionExposure[] = [];
+  for (const position of inputs.positions) {
+    if (position.sigma === undefined || !(position.sigma > 0)) {
+      if (position.notionalUsd !== 0) withoutSigma.push(position);
+      continue;
+    }
+    weighted += Math.abs(position.notionalUsd) * position.sigma;
+    counted += 1;
+  }
+  const heat = weighted / Math.max(equity, 1);
+  const capped = !(heat <= HEAT_CAP);
+  return { trusted: true, heat: capped ? HEAT_CAP : heat, capped, positionsCounted: counted, withoutSigma };
+}
+
+/** Why heat could not be computed, for callers that only need a word (the budget engine). */
+export type HeatProblem = 'missing_portfolio_state' | 'invalid_equity' | 'untrusted_position';
 
 export type HeatResult = { readonly heat: number; readonly problem?: undefined } | { readonly heat: 0; readonly problem: HeatProblem };
 
-/** heat = Σ(|notional_i| × sigma_i) / equity, over positions with sigma > 0. */
+/**
+ * assessHeat reduced to a number or a problem, for the budget engine: it skips untrusted position
+ * figures as it always did (its heat is advisory; the heat gate is the one that fails closed).
+ */
 export function computeHeat(inputs: HeatInputs): HeatResult {
-  if (inputs.equityRaw === undefined) return { heat: 0, problem: 'missing_portfolio_state' };
-  const equity = inputs.equityUsd;
-  if (equity === undefined || !Number.isFinite(equity) || equity <= 0) return { heat: 0, problem: 'invalid_equity' };
-  let weighted = 0;
-  for (const position of inputs.positions) {
-    if (position.sigma === undefined || !(position.sigma > 0) || !Number.isFinite(position.notionalUsd)) continue;
-    weighted += Math.abs(position.notionalUsd) * position.sigma;
-  }
-  return { heat: weighted / equity };
+  const assessment = assessHeat({ ...inputs, untrusted: [] });
+  if (assessment.trusted) return { heat: assessment.heat };
+  const problem: HeatProblem =
+    assessment.cause === 'portfolio_state_missing' ? 'missing_portfolio_state' : assessment.cause === 'position_not_a_number' ? 'untrusted_position' : 'invalid_equity';
+  return { heat: 0, problem };
 }
 
 /** COLD < heatMin ≤ WARM < heatMax ≤ HOT. */
@@ -55,6 +129,17 @@ export function bucketOf(heat: number, heatMin: number, heatMax: number): HeatBu
  */
 export async function loadHeatInputs(redis: RedisReader, config: PositionBookConfig): Promise<HeatInputs> {
   const { book, equityRaw } = await loadPositionBook(redis, config, true);
+  // Without equity_usd, whether the state exists at all tells the original's two failures apart.
+  const portfolioStatePresent = equityRaw !== undefined || (await redis.exists(keys.portfolioState)) > 0;
   const positions = book.positions.map(({ symbol, notionalUsd, sigma }) => ({ symbol, notionalUsd, sigma }));
-  return { equityRaw, equityUsd: parseNumber(equityRaw), positions, streamRead: book.streamRead, truncated: book.truncated, symbols: new Set(positions.map((p) => p.symbol)) };
+  return {
+    equityRaw,
+    equityUsd: parseNumber(equityRaw),
+    portfolioStatePresent,
+    positions,
+    untrusted: book.untrusted,
+    streamRead: book.streamRead,
+    truncated: book.truncated,
+    symbols: new Set(positions.map((p) => p.symbol)),
+  };
 }

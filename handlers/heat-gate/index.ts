@@ -1,30 +1,27 @@
+import { randomUUID } from 'node:crypto';
 import { defineHandler, metricsAsHealth, type HandlerContext } from '../../runtime/handler.js';
-import { harvestProposalSchema, type HarvestProposal } from '../../schemas/harvest-proposal.js';
+import { FREE_TEXT_MAX, harvestProposalSchema, type HarvestProposal } from '../../schemas/harvest-proposal.js';
+import type { HeatBucket } from '../../schemas/heat-gate.js';
 import { keys } from '../../schemas/keys.js';
-import { calibrate, type Calibration } from './calibrate.js';
+import { pythonFloat } from '../../schemas/python-float.js';
+import { readP33Position, type UntrustedFigure } from '../positions/book.js';
+import { calibrate } from './calibrate.js';
 import { parseHeatGateConfig, type HeatGateConfig } from './config.js';
-import { bucketOf, computeHeat, loadHeatInputs, type HeatBucket, type HeatInputs } from './heat.js';
+import { assessHeat, bucketOf, failureLabelOf, loadHeatInputs, type HeatAssessment, type HeatInputs } from './heat.js';
 import { heatGateMetrics, type HeatGateMetrics } from './metrics.js';
-import { readP33Position } from '../positions/book.js';
+import { calibratedEntry, carriedFields, enforceHash, heatDecisionEntry, type DecisionFacts } from './outputs.js';
+import { safeFormOfRejected } from './rejected.js';
 
 type Ctx = HandlerContext<HeatGateConfig, HeatInputs | undefined, HeatGateMetrics>;
 
 const BUCKETS = ['COLD', 'WARM', 'HOT'] as const;
 const BUCKET_LABELS = { COLD: { state: 'COLD' }, WARM: { state: 'WARM' }, HOT: { state: 'HOT' } } as const;
 
-/** Fields the gate writes itself; a proposal's own fields of these names are not carried. */
-const ownFields = new Set(['action', 'harvest_action', 'proposedAction']);
-
-interface Decision {
-  readonly heat: number;
-  readonly bucket: HeatBucket;
-  readonly calibration: Calibration;
-}
-
 /**
  * P2.6 Portfolio Heat Gate: calibrates FULL_CLOSE proposals by portfolio heat. Always writes the
- * calibrated entry and a heat decision for the bridge; in enforce mode also overwrites the
- * proposal hash the Apply Layer reads.
+ * calibrated entry and a heat decision for the bridge; in enforce mode also HSETs the calibration
+ * over the proposal hash the Apply Layer reads. Outputs as the originals wrote them
+ * (schemas/heat-gate.ts); heat it cannot trust is treated as COLD (fail-closed).
  */
 export const heatGate = defineHandler({
   name: 'heat-gate',
@@ -47,97 +44,102 @@ export const heatGate = defineHandler({
     // Fail-closed: an error is treated as COLD, so FULL_CLOSE becomes PARTIAL_25.
     policy: 'fail-closed',
     fallback: (proposal, _failure, ctx) => {
-      const calibration = calibrate(proposal.proposedAction, 'COLD', 'heat_gate_error');
-      record(proposal, { heat: 0, bucket: 'COLD', calibration }, ctx);
+      observeLag(ctx);
+      record(proposal, { trusted: false, cause: 'heat_gate_error', untrusted: [] }, ctx);
     },
   },
+  // A proposal the gate cannot accept is dead-lettered; in enforce mode the kernel's hash is
+  // still left in its safe form (COLD), never with the unchecked proposal in force.
+  onRejected: (raw, ctx) => {
+    observeLag(ctx);
+    return safeFormOfRejected(raw, ctx);
+  },
   handle(proposal, ctx) {
+    observeLag(ctx);
     const inputs = ctx.state!;
     if (inputs.streamRead === 'tail') ctx.metrics.positionBookFallback.inc({ cause: 'no_group' });
     if (inputs.truncated) ctx.metrics.positionBookFallback.inc({ cause: 'truncated' });
     if (inputs.symbols?.has(proposal.symbol) !== false) return decide(proposal, inputs, ctx);
     // The proposal's own symbol is not in the book: the Position Ledger may hold it already and
     // the index of its hashes not know yet. Read it directly rather than wait for the index.
-    return readP33Position(ctx.redis, proposal.symbol).then((direct) =>
-      decide(proposal, direct === undefined ? inputs : { ...inputs, positions: [...inputs.positions, direct] }, ctx),
+    const untrusted: UntrustedFigure[] = [];
+    return readP33Position(ctx.redis, proposal.symbol, untrusted).then((direct) =>
+      decide(
+        proposal,
+        {
+          ...inputs,
+          positions: direct === undefined ? inputs.positions : [...inputs.positions, direct],
+          untrusted: untrusted.length === 0 ? inputs.untrusted : [...(inputs.untrusted ?? []), ...untrusted],
+        },
+        ctx,
+      ),
     );
   },
 });
 
-function decide(proposal: HarvestProposal, inputs: HeatInputs, ctx: Ctx): void {
-  const result = computeHeat(inputs);
-  const bucket = bucketOf(result.heat, ctx.config.HEAT_MIN, ctx.config.HEAT_MAX);
-  const calibration = calibrate(proposal.proposedAction, bucket, result.problem);
-  record(proposal, { heat: result.heat, bucket: result.problem ? 'COLD' : bucket, calibration }, ctx);
-  ctx.metrics.heatValue.set(result.heat);
+/** p26_stream_lag_ms: the original observed now − the entry id's time, in ms, for every entry read. */
+function observeLag(ctx: Pick<Ctx, 'metrics' | 'now' | 'meta'>): void {
+  ctx.metrics.streamLag.observe(ctx.now() - ctx.meta.producedAt);
 }
 
-function record(proposal: HarvestProposal, decision: Decision, ctx: Ctx): void {
+function decide(proposal: HarvestProposal, inputs: HeatInputs, ctx: Ctx): void {
+  const assessment = assessHeat(inputs);
+  if (assessment.trusted) {
+    // As the original: the heat gauges move only when a heat was computed.
+    const bucket = bucketOf(assessment.heat, ctx.config.HEAT_MIN, ctx.config.HEAT_MAX);
+    ctx.metrics.heatValue.set(assessment.heat);
+    for (const state of BUCKETS) ctx.metrics.bucket.set(BUCKET_LABELS[state], state === bucket ? 1 : 0);
+    ctx.metrics.positionsWithoutSigma.set(assessment.withoutSigma.length);
+    ctx.metrics.notionalWithoutSigma.set(assessment.withoutSigma.reduce((sum, p) => sum + Math.abs(p.notionalUsd), 0));
+    if (assessment.capped) ctx.metrics.heatCapped.inc();
+  }
+  record(proposal, assessment, ctx);
+}
+
+function record(proposal: HarvestProposal, assessment: HeatAssessment, ctx: Ctx): void {
   const { config, metrics } = ctx;
-  const { calibration, heat, bucket } = decision;
-  const nowMs = ctx.now();
-  const timestamp = String(Math.floor(nowMs / 1000));
-  const heatValue = String(round(heat));
-
-  // The proposal's other fields travel along; the gate's own fields are set after, so they win.
-  const calibrated: Record<string, string> = {};
-  const raw = ctx.meta.raw;
-  for (const field in raw) if (!ownFields.has(field)) calibrated[field] = raw[field]!;
-  calibrated.trace_id = proposal.trace_id ?? '';
-  calibrated.plan_id = proposal.plan_id;
-  calibrated.symbol = proposal.symbol;
-  calibrated.original_action = proposal.proposedAction;
-  calibrated.calibrated_action = calibration.calibratedAction;
-  calibrated.heat_value = heatValue;
-  calibrated.heat_bucket = bucket;
-  calibrated.mode = config.P26_MODE;
-  calibrated.calibrated = calibration.downgraded ? 'true' : 'false';
-  calibrated.reason = calibration.reason;
-  calibrated.timestamp = timestamp;
-  ctx.emit(config.P26_OUTPUT_STREAM, calibrated);
-
-  ctx.emit(config.P26_DECISION_STREAM, {
-    ts_epoch: timestamp,
+  const bucket: HeatBucket = assessment.trusted ? bucketOf(assessment.heat, config.HEAT_MIN, config.HEAT_MAX) : 'COLD';
+  const calibration = calibrate(proposal.proposedAction, bucket);
+  const carried = carriedFields(ctx.meta.raw);
+  for (let i = 0; i < carried.cut.length; i++) metrics.truncatedFields.inc();
+  // The original: `data.get(b"trace_id", uuid4())`, a new id only when the field is absent.
+  const traceId = proposal.trace_id === undefined ? randomUUID() : proposal.trace_id.slice(0, FREE_TEXT_MAX);
+  const facts: DecisionFacts = {
+    traceId,
+    planId: proposal.plan_id,
     symbol: proposal.symbol,
-    plan_id: proposal.plan_id,
-    in_action: proposal.proposedAction,
-    out_action: calibration.calibratedAction,
-    heat_level: bucket,
-    heat_score: heatValue,
-    heat_action: calibration.heatAction,
-    recommended_partial: calibration.recommendedPartial === undefined ? '' : String(calibration.recommendedPartial),
-    reason: calibration.reason,
+    action: proposal.proposedAction,
+    bucket,
+    assessment,
+    calibration,
     mode: config.P26_MODE,
-    debug_json: JSON.stringify({ trace_id: proposal.trace_id ?? '', source_id: ctx.meta.id, heat_min: config.HEAT_MIN, heat_max: config.HEAT_MAX }),
-  });
+    nowMs: ctx.now(),
+    heatMin: config.HEAT_MIN,
+    heatMax: config.HEAT_MAX,
+    sourceId: ctx.meta.id,
+  };
 
-  ctx.putHash(keys.portfolioHeat, { heat: heatValue, bucket, updated_at: String(nowMs) }, { latestWins: true });
+  ctx.emit(config.P26_OUTPUT_STREAM, calibratedEntry(facts, carried));
+  ctx.emit(config.P26_DECISION_STREAM, heatDecisionEntry(facts));
+  const heatValue = assessment.trusted ? pythonFloat(assessment.heat) : '0.0';
+  ctx.putHash(keys.portfolioHeat, { heat: heatValue, bucket, updated_at: String(facts.nowMs) }, { latestWins: true });
 
   if (config.P26_MODE === 'enforce') {
-    const proposalFields: Record<string, string> = { ...ctx.meta.raw, action: calibration.calibratedAction };
-    if ('harvest_action' in ctx.meta.raw) proposalFields.harvest_action = calibration.calibratedAction;
-    ctx.putHash(
-      keys.harvestProposal(proposal.symbol),
-      { ...proposalFields, original_action: proposal.proposedAction, heat_bucket: bucket, heat_value: heatValue, calibrated_by: 'p26', reason: calibration.reason, timestamp },
-      { ttlSec: config.P26_PROPOSAL_TTL_SEC, replace: true, onFail: () => metrics.hashWriteFailures.inc() },
-    );
+    ctx.putHash(keys.harvestProposal(proposal.symbol), enforceHash(facts, carried), {
+      ttlSec: config.P26_PROPOSAL_TTL_SEC,
+      onFail: () => metrics.hashWriteFailures.inc(),
+    });
     metrics.hashWrites.inc();
   }
 
   metrics.processed.inc();
-  metrics.streamLag.set(Math.max(0, nowMs - ctx.meta.producedAt));
-  for (const state of BUCKETS) metrics.bucket.set(BUCKET_LABELS[state], state === bucket ? 1 : 0);
   if (calibration.downgraded) {
     metrics.downgraded.inc({ from_action: proposal.proposedAction, to_action: calibration.calibratedAction, reason: calibration.reason });
-  }
-  if (calibration.reason === 'missing_portfolio_state' || calibration.reason === 'invalid_equity' || calibration.reason === 'heat_gate_error') {
-    metrics.failures.inc({ reason: calibration.reason });
-  }
-  if (calibration.downgraded) {
     ctx.log.info({ from: proposal.proposedAction, to: calibration.calibratedAction, heat: heatValue, bucket, mode: config.P26_MODE }, 'DOWNGRADE');
   }
-}
-
-function round(value: number): number {
-  return Math.round(value * 1e6) / 1e6;
+  if (!assessment.trusted) {
+    metrics.failures.inc({ reason: failureLabelOf[assessment.cause] });
+    metrics.failClosed.inc({ cause: assessment.cause });
+    ctx.log.warn({ cause: assessment.cause, untrusted: assessment.untrusted.slice(0, 10) }, 'heat not trusted: FAIL-CLOSED (COLD)');
+  }
 }

@@ -1,26 +1,51 @@
 import type { MetricFactory } from '../../runtime/metrics.js';
 
-/** The nine p26_* metrics of the Python heat gate, same names and labels, and one of ours. */
+/**
+ * prometheus_client's default Histogram buckets, which the original's p26_stream_lag_ms used
+ * (it observes milliseconds against them, so nearly every observation lands in +Inf; kept so
+ * dashboards built on the original's series read the same).
+ */
+export const PYTHON_DEFAULT_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10] as const;
+
+/**
+ * The nine p26_* metrics of the original (`PortfolioHeatGate.__init__`): names, types, help texts
+ * and labels as it declared them; then ours.
+ */
 export function heatGateMetrics(m: MetricFactory) {
   return {
-    heatValue: m.gauge({ name: 'p26_heat_value', help: 'Current portfolio heat' }),
-    bucket: m.gauge({ name: 'p26_bucket', help: 'Heat bucket state (1 for the current bucket)', labelNames: ['state'] }),
-    downgraded: m.counter({
-      name: 'p26_actions_downgraded_total',
-      help: 'Actions downgraded by the heat gate',
-      labelNames: ['from_action', 'to_action', 'reason'],
-    }),
+    heatValue: m.gauge({ name: 'p26_heat_value', help: 'Current portfolio heat value' }),
+    bucket: m.gauge({ name: 'p26_bucket', help: 'Heat bucket state', labelNames: ['state'] }),
+    downgraded: m.counter({ name: 'p26_actions_downgraded_total', help: 'Total actions downgraded', labelNames: ['from_action', 'to_action', 'reason'] }),
+    streamLag: m.histogram({ name: 'p26_stream_lag_ms', help: 'Stream processing lag in ms', buckets: PYTHON_DEFAULT_BUCKETS }),
     processed: m.counter({ name: 'p26_proposals_processed_total', help: 'Total proposals processed' }),
-    streamLag: m.gauge({ name: 'p26_stream_lag_ms', help: 'Milliseconds from proposal entry to decision' }),
-    failures: m.counter({ name: 'p26_failures_total', help: 'Fail-closed decisions by reason', labelNames: ['reason'] }),
-    hashWrites: m.counter({ name: 'p26_hash_writes_total', help: 'Hash writes to proposal keys (enforce mode)' }),
-    hashWriteFailures: m.counter({ name: 'p26_hash_write_fail_total', help: 'Hash write failures' }),
+    failures: m.counter({ name: 'p26_failures_total', help: 'Total processing failures', labelNames: ['reason'] }),
+    hashWrites: m.counter({ name: 'p26_hash_writes_total', help: 'Total hash writes to proposal keys' }),
+    hashWriteFailures: m.counter({ name: 'p26_hash_write_fail_total', help: 'Total hash write failures' }),
     enforceMode: m.gauge({ name: 'p26_enforce_mode', help: 'Enforce mode active (1=enforce, 0=shadow)' }),
     // Ours, not the original's: how the decision's positions were found when not the normal way.
     positionBookFallback: m.counter({
       name: 'quantum_heat_gate_position_book_fallback_total',
       help: 'Decisions whose unapplied snapshots came from the stream tail (no position-snapshot group) or were cut at POSITION_BOOK_MAX_PENDING',
       labelNames: ['cause'],
+    }),
+    // Ours: p26_failures_total keeps the original's four labels; this says exactly why.
+    failClosed: m.counter({
+      name: 'quantum_heat_gate_fail_closed_total',
+      help: 'Decisions taken as COLD because equity or a position figure could not be trusted, by cause',
+      labelNames: ['cause'],
+    }),
+    heatCapped: m.counter({ name: 'quantum_heat_gate_heat_capped_total', help: 'Decisions whose heat was not finite or above the cap, and was capped' }),
+    positionsWithoutSigma: m.gauge({
+      name: 'quantum_heat_gate_positions_without_sigma',
+      help: 'Open positions without a positive sigma at the last decision (they add nothing to heat)',
+    }),
+    notionalWithoutSigma: m.gauge({
+      name: 'quantum_heat_gate_notional_without_sigma_usd',
+      help: 'Absolute notional (USD) of the open positions without sigma at the last decision',
+    }),
+    truncatedFields: m.counter({
+      name: 'quantum_heat_gate_truncated_fields_total',
+      help: 'Free-text proposal fields longer than the limit, truncated in the outputs',
     }),
   };
 }

@@ -1,22 +1,13 @@
-import { z } from 'zod';
 import { defineHandler } from '../../runtime/handler.js';
-import { idField, symbolSchema } from '../../schemas/common.js';
+import { symbolSchema } from '../../schemas/common.js';
+import { heatDecisionReader } from '../../schemas/heat-gate.js';
 import type { OutcomeConfig } from './config.js';
 import { followUpDeclaration, followUpId, recordFollowUp } from './follow-up.js';
 import { readMarket } from './market.js';
 import { keptExposure } from './pnl.js';
 
-const text = z.string().max(10_000).optional();
-
-/** The fields of a heat decision the follow-up reads (the heat gate writes more). */
-const heatDecisionInput = z.looseObject({
-  plan_id: idField,
-  symbol: symbolSchema,
-  in_action: text,
-  out_action: text,
-  heat_level: text,
-  mode: text,
-});
+/** A heat decision as schemas/heat-gate.ts reads it; the follow-up needs a market symbol. */
+const heatDecisionInput = heatDecisionReader.extend({ symbol: symbolSchema });
 
 /**
  * Follows every heat decision whose calibrated action differs from the proposal: in shadow mode
@@ -45,7 +36,8 @@ export const heatOutcomes = defineHandler({
       kind: 'heat_downgrade',
       symbol: decision.symbol,
       plan_id: decision.plan_id,
-      bucket: decision.heat_level ?? '',
+      // heat_level is the bucket in lower case (the original heat gate's words); outcomes name buckets as the calibrated stream does.
+      bucket: (decision.heat_level ?? '').toUpperCase(),
       mode: decision.mode ?? '',
       proposed_action: proposed,
       decided_action: decided,

@@ -56,6 +56,25 @@ export interface PositionBook {
   readonly streamRead: 'group' | 'tail' | 'none';
   /** True when more unapplied entries existed than POSITION_BOOK_MAX_PENDING. */
   readonly truncated: boolean;
+  /**
+   * Figures present but not plain finite numbers (a position dropped or left without sigma for
+   * them), so a gate that must not decide on untrusted data can say so instead of skipping them.
+   */
+  readonly untrusted: readonly UntrustedFigure[];
+}
+
+/** A position figure that is present but not a plain finite number. */
+export interface UntrustedFigure {
+  readonly symbol: string;
+  readonly field: string;
+  readonly value: string;
+}
+
+/** Notes `raw` as untrusted when it is present but does not parse; returns the number otherwise. */
+function figure(untrusted: UntrustedFigure[] | undefined, symbol: string, field: string, raw: string | null | undefined): number | undefined {
+  const value = parseNumber(raw);
+  if (value === undefined && raw !== null && raw !== undefined && untrusted !== undefined) untrusted.push({ symbol, field, value: raw.slice(0, 40) });
+  return value;
 }
 
 export interface BookAndEquity {
@@ -197,6 +216,7 @@ function mergeBook(reply: Reply, bound: number): PositionBook {
   const [, symbols, rows, mode, rawEntries, applied, p33, p33rows] = reply;
   const best = new Map<string, BookPosition>();
   const sigmaOf = new Map<string, number>();
+  const untrusted: UntrustedFigure[] = [];
   const offer = (p: BookPosition) => {
     if (p.sigma !== undefined && !sigmaOf.has(p.symbol)) sigmaOf.set(p.symbol, p.sigma);
     const current = best.get(p.symbol);
@@ -205,10 +225,11 @@ function mergeBook(reply: Reply, bound: number): PositionBook {
 
   symbols.forEach((symbol, i) => {
     const [notional, sigmaRaw, qty, mark, updatedAt, volatility] = rows[i] ?? [];
-    const sigma = sigmaRaw ?? volatility;
-    const notionalUsd = parseNumber(notional);
-    if (notionalUsd === undefined) return; // an index entry whose hash is being removed
-    offer({ symbol, notionalUsd, sigma: parseNumber(sigma), qty: parseNumber(qty), markPrice: parseNumber(mark), asOfMs: parseNumber(updatedAt) ?? 0, origin: 'view' });
+    const sigma = figure(untrusted, symbol, sigmaRaw !== null && sigmaRaw !== undefined ? 'sigma' : 'volatility', sigmaRaw ?? volatility);
+    // Absent: an index entry whose hash is being removed.
+    const notionalUsd = figure(untrusted, symbol, 'position_notional_usd', notional);
+    if (notionalUsd === undefined) return;
+    offer({ symbol, notionalUsd, sigma, qty: parseNumber(qty), markPrice: parseNumber(mark), asOfMs: parseNumber(updatedAt) ?? 0, origin: 'view' });
   });
 
   // Newest first, bounded; an entry at or before the symbol's applied id is already in the view.
@@ -217,8 +238,21 @@ function mergeBook(reply: Reply, bound: number): PositionBook {
   entries.forEach(([id, flat], i) => {
     const appliedId = applied[i] ?? '';
     if (appliedId !== '' && compareStreamIds(id, appliedId) <= 0) return;
-    const parsed = positionSnapshotSchema.safeParse(fieldsToRecord(flat));
-    if (!parsed.success || foldedSymbols.has(parsed.data.symbol)) return;
+    const fields = fieldsToRecord(flat);
+    const parsed = positionSnapshotSchema.safeParse(fields);
+    if (!parsed.success) {
+      // The newest snapshot of a symbol has a figure that is no number (position-snapshot
+      // dead-letters it): until then the symbol's figure is in doubt.
+      const symbol = fields.symbol;
+      if (symbol !== undefined && !foldedSymbols.has(symbol)) {
+        for (const issue of parsed.error.issues) {
+          const field = String(issue.path[0] ?? '');
+          if (field !== 'symbol') untrusted.push({ symbol, field, value: (fields[field] ?? '').slice(0, 40) });
+        }
+      }
+      return;
+    }
+    if (foldedSymbols.has(parsed.data.symbol)) return;
     foldedSymbols.add(parsed.data.symbol);
     const snapshot = parsed.data;
     // Replaces the view's figure for the symbol outright: it is newer than what the view applied.
@@ -236,10 +270,10 @@ function mergeBook(reply: Reply, bound: number): PositionBook {
 
   p33.forEach((symbol, i) => {
     const [amtRaw, markRaw, tsRaw, notionalRaw, sigmaRaw, marketSigmaRaw] = p33rows[i] ?? [];
-    const position = p33Figure(symbol, amtRaw, markRaw, tsRaw, notionalRaw, sigmaRaw);
+    const position = p33Figure(symbol, amtRaw, markRaw, tsRaw, notionalRaw, sigmaRaw, untrusted);
     if (position === undefined) return; // expired since the index was refreshed, or not P3.3's
     offer(position);
-    const marketSigma = parseNumber(marketSigmaRaw);
+    const marketSigma = figure(untrusted, symbol, 'market_sigma', marketSigmaRaw);
     if (marketSigma !== undefined && !sigmaOf.has(symbol)) sigmaOf.set(symbol, marketSigma);
   });
 
@@ -247,7 +281,7 @@ function mergeBook(reply: Reply, bound: number): PositionBook {
     .filter((p) => p.notionalUsd !== 0)
     .map((p) => (p.sigma === undefined && sigmaOf.has(p.symbol) ? { ...p, sigma: sigmaOf.get(p.symbol) } : p))
     .sort((a, b) => (a.symbol < b.symbol ? -1 : a.symbol > b.symbol ? 1 : 0));
-  return { positions, streamRead: mode, truncated: rawEntries.length > bound };
+  return { positions, streamRead: mode, truncated: rawEntries.length > bound, untrusted };
 }
 
 /**
@@ -263,28 +297,30 @@ function p33Figure(
   tsRaw: string | null | undefined,
   notionalRaw: string | null | undefined,
   sigmaRaw: string | null | undefined,
+  untrusted?: UntrustedFigure[],
 ): BookPosition | undefined {
   const ts = parseNumber(tsRaw);
   if (ts === undefined) return undefined;
-  const amt = parseNumber(amtRaw);
-  const mark = parseNumber(markRaw);
-  const notionalUsd = amt !== undefined && mark !== undefined ? amt * mark : parseNumber(notionalRaw);
+  const amt = figure(untrusted, symbol, 'position_amt', amtRaw);
+  const mark = figure(untrusted, symbol, 'mark_price', markRaw);
+  const notionalUsd = amt !== undefined && mark !== undefined ? amt * mark : figure(untrusted, symbol, 'position_notional_usd', notionalRaw);
   if (notionalUsd === undefined) return undefined;
   // A ts_epoch in no known unit still names a real position: it counts, as the oldest figure for
   // its symbol (any snapshot with a time beats it), rather than hiding exposure.
-  return { symbol, notionalUsd, sigma: parseNumber(sigmaRaw), qty: amt, markPrice: mark, asOfMs: epochMs(ts) ?? 0, origin: 'p33' };
+  return { symbol, notionalUsd, sigma: figure(untrusted, symbol, 'sigma', sigmaRaw), qty: amt, markPrice: mark, asOfMs: epochMs(ts) ?? 0, origin: 'p33' };
 }
 
 /**
  * The Position Ledger's hash of one symbol, read directly (the symbol a message is about is
- * never left to the index's refresh bound). Undefined when absent or flat.
+ * never left to the index's refresh bound). Undefined when absent or flat. Figures that are
+ * present but no number are added to `untrusted` when it is given.
  */
-export async function readP33Position(redis: RedisReader, symbol: string): Promise<BookPosition | undefined> {
+export async function readP33Position(redis: RedisReader, symbol: string, untrusted?: UntrustedFigure[]): Promise<BookPosition | undefined> {
   const [[amtRaw, markRaw, tsRaw, notionalRaw, sigmaRaw], marketSigma] = await Promise.all([
     redis.hmget(keys.p33PositionSnapshot(symbol), 'position_amt', 'mark_price', 'ts_epoch', 'position_notional_usd', 'sigma'),
     redis.hget(keys.marketState(symbol), 'sigma'),
   ]);
-  const position = p33Figure(symbol, amtRaw, markRaw, tsRaw, notionalRaw, sigmaRaw);
+  const position = p33Figure(symbol, amtRaw, markRaw, tsRaw, notionalRaw, sigmaRaw, untrusted);
   if (position === undefined || position.notionalUsd === 0) return undefined;
-  return position.sigma === undefined ? { ...position, sigma: parseNumber(marketSigma) } : position;
+  return position.sigma === undefined ? { ...position, sigma: figure(untrusted, symbol, 'market_sigma', marketSigma) } : position;
 }

@@ -6,6 +6,7 @@ import { readBacklog, type GroupBacklog } from '../backlog.js';
 import { isReady } from '../redis.js';
 import type { RuntimeServices } from '../runtime.js';
 import { fieldsToRecord, parseNumber } from '../../schemas/fields.js';
+import { calibratedEntryReader } from '../../schemas/heat-gate.js';
 import { outcomesStatus, type OutcomesStatus } from './status-outcomes.js';
 import { hostname } from 'node:os';
 import { buildInfo, type BuildInfo } from '../build-info.js';
@@ -339,7 +340,11 @@ export function entryTime(id: string): number {
 export function heatHistory(newestFirstEntries: readonly StreamEntry[]): HeatPoint[] {
   const points: HeatPoint[] = [];
   for (const [id, list] of newestFirstEntries) {
-    const fields = fieldsToRecord(list);
+    const parsed = calibratedEntryReader.safeParse(fieldsToRecord(list));
+    if (!parsed.success) continue;
+    const fields = parsed.data;
+    // A fail-closed decision carries no real heat (0.0): not a point of the chart.
+    if (fields.fail_closed_cause !== undefined) continue;
     const heat = numberOrNull(fields.heat_value);
     if (heat === null) continue;
     points.push({ at: entryTime(id), heat, bucket: fields.heat_bucket || null });
@@ -352,8 +357,11 @@ export function heatDecisions(newestFirstEntries: readonly StreamEntry[], limit:
   const out: Decision[] = [];
   for (const [id, list] of newestFirstEntries) {
     if (out.length >= limit) break;
-    const f = fieldsToRecord(list);
-    const downgraded = f.calibrated === 'true' || (f.original_action !== undefined && f.calibrated_action !== undefined && f.original_action !== f.calibrated_action);
+    const parsed = calibratedEntryReader.safeParse(fieldsToRecord(list));
+    if (!parsed.success) continue;
+    const f = parsed.data;
+    // `calibrated` is "true" on every entry (as the original wrote it): the actions tell a downgrade.
+    const downgraded = f.original_action !== undefined && f.calibrated_action !== undefined && f.original_action !== f.calibrated_action;
     const heat = f.heat_value === undefined ? '' : `heat ${f.heat_value}`;
     out.push({
       at: entryTime(id),
@@ -362,7 +370,7 @@ export function heatDecisions(newestFirstEntries: readonly StreamEntry[], limit:
       symbol: f.symbol || null,
       plan_id: f.plan_id || null,
       action: downgraded ? `${f.original_action ?? '?'} → ${f.calibrated_action ?? '?'}` : f.original_action ?? f.calibrated_action ?? null,
-      reason: f.reason || null,
+      reason: f.fail_closed_cause ? `${f.reason ?? ''} (fail-closed: ${f.fail_closed_cause})` : f.reason || null,
       detail: [heat, f.heat_bucket ?? ''].filter(Boolean).join(' ') || null,
       mode: f.mode || null,
       id,

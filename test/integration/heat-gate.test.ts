@@ -38,7 +38,7 @@ describe('heat gate on a real redis-server', () => {
     // Scenario 3: HOT. Equity 1000 → 0.87.
     await r.hset(keys.portfolioState, 'equity_usd', '1000');
     await r.xadd(streams.harvestProposal, '*', 'plan_id', 'test3', 'symbol', 'BTCUSDT', 'action', 'FULL_CLOSE');
-    expect(await calibratedFor('test3')).toMatchObject({ calibrated_action: 'FULL_CLOSE', heat_bucket: 'HOT', heat_value: '0.87', calibrated: 'false' });
+    expect(await calibratedFor('test3')).toMatchObject({ calibrated_action: 'FULL_CLOSE', heat_bucket: 'HOT', heat_value: '0.87', calibrated: 'true', reason: 'portfolio_heat_hot' });
 
     // Scenario 4: PARTIAL passes unchanged.
     await r.xadd(streams.harvestProposal, '*', 'plan_id', 'test4', 'symbol', 'ETHUSDT', 'action', 'PARTIAL_50');
@@ -54,13 +54,22 @@ describe('heat gate on a real redis-server', () => {
     }
   });
 
-  it('in enforce mode overwrites the proposal hash the Apply Layer reads, with a TTL', async () => {
+  it('in enforce mode HSETs the calibration over the proposal hash the Apply Layer reads, with a TTL', async () => {
     runtime = await startRuntime(redis.url, { HANDLERS: 'heat-gate', P26_MODE: 'enforce' });
-    await redis.client.hset(keys.harvestProposal('ETHUSDT'), 'action', 'FULL_CLOSE', 'stale_field', 'x');
-    await redis.client.xadd(streams.harvestProposal, '*', 'plan_id', 'e1', 'symbol', 'ETHUSDT', 'action', 'FULL_CLOSE');
+    await redis.client.hset(keys.harvestProposal('ETHUSDT'), 'harvest_action', 'FULL_CLOSE', 'kernel_field', 'x');
+    await redis.client.xadd(streams.harvestProposal, '*', 'plan_id', 'e1', 'symbol', 'ETHUSDT', 'action', 'FULL_CLOSE', 'reason', 'tp_hit');
     await calibratedFor('e1');
-    expect(await redis.client.hgetall(keys.harvestProposal('ETHUSDT'))).toMatchObject({ action: 'PARTIAL_25', plan_id: 'e1', reason: 'missing_portfolio_state' });
-    expect(await redis.client.hexists(keys.harvestProposal('ETHUSDT'), 'stale_field')).toBe(0);
+    expect(await redis.client.hgetall(keys.harvestProposal('ETHUSDT'))).toMatchObject({
+      action: 'PARTIAL_25',
+      plan_id: 'e1',
+      calibrated: '1',
+      calibrated_by: 'p26_heat_gate',
+      downgrade_reason: 'portfolio_heat_cold',
+      reason: 'tp_hit',
+      harvest_action: 'FULL_CLOSE',
+    });
+    // The kernel's own fields stay: HSET, never a replace.
+    expect(await redis.client.hget(keys.harvestProposal('ETHUSDT'), 'kernel_field')).toBe('x');
     const ttl = await redis.client.ttl(keys.harvestProposal('ETHUSDT'));
     expect(ttl).toBeGreaterThan(290);
     expect(ttl).toBeLessThanOrEqual(300);

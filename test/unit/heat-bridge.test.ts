@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Effect } from '../../runtime/effects.js';
 import { heatBridge } from '../../handlers/heat-bridge/index.js';
-import { compareStreamIds, lookupFields } from '../../handlers/heat-bridge/lookup.js';
+import { compareStreamIds, heatByPlanOf } from '../../handlers/heat-bridge/lookup.js';
 import { parseHeatBridgeConfig } from '../../handlers/heat-bridge/config.js';
 import { keys } from '../../schemas/keys.js';
 import { RecordedMetrics, recordingMetricFactory, runHandler } from '../support/fake-ctx.js';
@@ -41,11 +41,16 @@ describe('heat-bridge: lookup keys', () => {
   it('writes by_plan, latest (with last_plan_id) and the latest_plan_id pointer, each with its TTL', async () => {
     const run = await bridge(decision('P1'));
     const fields = decision('P1');
-    expect(effect(run.recorder.effects, 'putHash', keys.heatByPlan('P1'))).toMatchObject({ fields, ttlSec: 1800, replace: true });
-    expect(effect(run.recorder.effects, 'putHash', keys.heatLatest('BTCUSDT'))).toMatchObject({
-      fields: { ...fields, last_plan_id: 'P1', source_id: `${NOW - 250}-0` },
+    // HSET (no replace) with exactly the original's fields, as `write_lookup_keys`.
+    expect(effect(run.recorder.effects, 'putHash', keys.heatByPlan('P1'))).toEqual({ op: 'putHash', key: keys.heatByPlan('P1'), fields, ttlSec: 1800, onFail: expect.any(Function) });
+    expect(effect(run.recorder.effects, 'putHash', keys.heatLatest('BTCUSDT'))).toEqual({
+      op: 'putHash',
+      key: keys.heatLatest('BTCUSDT'),
+      fields: { ...fields, last_plan_id: 'P1' },
       ttlSec: 1800,
+      onFail: expect.any(Function),
     });
+    expect(effect(run.recorder.effects, 'setKey', keys.heatLatestSourceId('BTCUSDT'))).toMatchObject({ value: `${NOW - 250}-0`, ttlSec: 1800 });
     expect(effect(run.recorder.effects, 'setKey', keys.heatLatestPlanId('BTCUSDT'))).toMatchObject({ value: 'P1', ttlSec: 1800 });
     expect(effect(run.recorder.effects, 'setKey', keys.heatBridgeDedupe('P1'))).toMatchObject({ ttlSec: 120 });
     expect(run.metrics.get('p27_written_total', { kind: 'by_plan' })).toBe(1);
@@ -62,7 +67,7 @@ describe('heat-bridge: lookup keys', () => {
   });
 
   it('fills fields the producer left out as the original did', () => {
-    expect(lookupFields({ plan_id: 'P1', symbol: 'BTCUSDT' })).toMatchObject({ plan_id: 'P1', symbol: 'BTCUSDT', heat_action: '', debug_json: '{}' });
+    expect(heatByPlanOf({ plan_id: 'P1', symbol: 'BTCUSDT' })).toMatchObject({ plan_id: 'P1', symbol: 'BTCUSDT', heat_action: '', debug_json: '{}' });
   });
 
   it('honours the TTL variables', async () => {
@@ -72,9 +77,9 @@ describe('heat-bridge: lookup keys', () => {
     expect(effect(run.recorder.effects, 'setKey', keys.heatBridgeDedupe('P1'))).toMatchObject({ ttlSec: 5 });
   });
 
-  it('sets lag from the stream entry time and last_ts_epoch from the decision', async () => {
+  it('sets lag and last_ts_epoch from the decision ts_epoch, as the original', async () => {
     const run = await bridge(decision('P1'));
-    expect(run.metrics.get('p27_lag_ms')).toBe(250);
+    expect(run.metrics.get('p27_lag_ms')).toBe(1000);
     expect(run.metrics.get('p27_last_ts_epoch')).toBe(NOW / 1000 - 1);
   });
 });
@@ -85,20 +90,21 @@ describe('heat-bridge: dedupe', () => {
     expect(run.recorder.effects).toEqual([]);
     expect(run.recorder.guards).toEqual([]);
     expect(run.metrics.get('p27_dedupe_skips_total')).toBe(1);
-    expect(run.metrics.get('p27_in_messages_total')).toBe(1);
+    // The original returned before counting p27_in_messages_total.
+    expect(run.metrics.get('p27_in_messages_total')).toBeUndefined();
   });
 });
 
 describe('heat-bridge: latest per symbol', () => {
   it('moves latest forward to a newer decision for the same symbol', async () => {
-    const redis = { hashes: { [keys.heatLatest('BTCUSDT')]: { last_plan_id: 'P1', source_id: `${NOW - 900}-0` } }, strings: { [keys.heatLatestPlanId('BTCUSDT')]: 'P1' } };
+    const redis = { strings: { [keys.heatLatestSourceId('BTCUSDT')]: `${NOW - 900}-0`, [keys.heatLatestPlanId('BTCUSDT')]: 'P1' } };
     const run = await bridge(decision('P2', 'BTCUSDT', { out_action: 'PARTIAL_75' }), { redis });
     expect(effect(run.recorder.effects, 'setKey', keys.heatLatestPlanId('BTCUSDT'))).toMatchObject({ value: 'P2' });
     expect(effect(run.recorder.effects, 'putHash', keys.heatLatest('BTCUSDT'))).toMatchObject({ fields: { last_plan_id: 'P2', out_action: 'PARTIAL_75' } });
   });
 
   it('never moves latest back to an older decision committed late by another replica', async () => {
-    const redis = { hashes: { [keys.heatLatest('BTCUSDT')]: { last_plan_id: 'P9', source_id: `${NOW - 100}-0` } } };
+    const redis = { strings: { [keys.heatLatestSourceId('BTCUSDT')]: `${NOW - 100}-0` } };
     const run = await bridge(decision('P1'), { redis, id: `${NOW - 250}-0` });
     expect(effect(run.recorder.effects, 'putHash', keys.heatByPlan('P1'))).toBeDefined();
     expect(effect(run.recorder.effects, 'putHash', keys.heatLatest('BTCUSDT'))).toBeUndefined();

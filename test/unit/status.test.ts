@@ -151,7 +151,7 @@ describe('describeDisarm', () => {
 describe('newestFirst', () => {
   it('orders decisions from every gate by time, newest first', () => {
     const gov = governorDecisions([entry(2000, { event: 'PERMIT' })]);
-    const heat = heatDecisions([entry(3000, { original_action: 'FULL_CLOSE', calibrated_action: 'PARTIAL_25' }), entry(1000, { calibrated: 'true' })], 20);
+    const heat = heatDecisions([entry(3000, { original_action: 'FULL_CLOSE', calibrated_action: 'PARTIAL_25' }), entry(1000, { original_action: 'FULL_CLOSE', calibrated_action: 'PARTIAL_75', calibrated: 'true' })], 20);
     expect(newestFirst([...heat, ...gov]).map((d) => d.at)).toEqual([3000, 2000, 1000]);
   });
 });

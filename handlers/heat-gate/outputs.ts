@@ -1,0 +1,181 @@
+import { FREE_TEXT_MAX } from '../../schemas/harvest-proposal.js';
+import {
+  DEBUG_JSON_MAX,
+  type CalibratedEntry,
+  type EnforceHash,
+  type FailClosedCause,
+  type HeatBucket,
+  type HeatDecisionEntry,
+  wireFields,
+} from '../../schemas/heat-gate.js';
+import { pythonFloat, pythonRound } from '../../schemas/python-float.js';
+import type { Calibration } from './calibrate.js';
+import type { HeatAssessment } from './heat.js';
+
+/**
+ * The gate's three outputs built from one decision, field by field as the originals wrote them
+ * (see schemas/heat-gate.ts). Pure: the handler records them.
+ */
+
+export interface DecisionFacts {
+  readonly traceId: string;
+  readonly planId: string;
+  readonly symbol: string;
+  readonly action: string;
+  readonly bucket: HeatBucket;
+  readonly assessment: HeatAssessment;
+  readonly calibration: Calibration;
+  readonly mode: string;
+  readonly nowMs: number;
+  readonly heatMin: number;
+  readonly heatMax: number;
+  /** The proposal's entry id, for the debug field. */
+  readonly sourceId: string;
+}
+
+/** The proposal's own fields, capped at FREE_TEXT_MAX characters. */
+export interface CarriedFields {
+  /** Every field but `action`, in the entry's order, long values cut at FREE_TEXT_MAX. */
+  readonly truncated: readonly (readonly [string, string])[];
+  /** The names of fields that were cut. */
+  readonly cut: readonly string[];
+}
+
+export function carriedFields(raw: Readonly<Record<string, string>>): CarriedFields {
+  const truncated: [string, string][] = [];
+  const cut: string[] = [];
+  for (const name in raw) {
+    // `action` is the one field the original did not carry (`key not in (b"action",)`).
+    if (name === 'action') continue;
+    const value = raw[name]!;
+    if (value.length > FREE_TEXT_MAX) cut.push(name);
+    truncated.push([name, value.length > FREE_TEXT_MAX ? value.slice(0, FREE_TEXT_MAX) : value]);
+  }
+  return { truncated, cut };
+}
+
+const failCause = (a: HeatAssessment): FailClosedCause | undefined => (a.trusted ? undefined : a.cause);
+const heatOf = (a: HeatAssessment): number => (a.trusted ? a.heat : 0);
+const capped = (a: HeatAssessment): boolean => a.trusted && a.capped;
+
+/** Our own fields, present only when they apply. */
+function ownFields(a: HeatAssessment): { fail_closed_cause?: FailClosedCause; heat_capped?: 'true' } {
+  const cause = failCause(a);
+  return { ...(cause === undefined ? {} : { fail_closed_cause: cause }), ...(capped(a) ? { heat_capped: 'true' as const } : {}) };
+}
+
+/** Adds the carried fields after `own`, skipping names already written (the original's `key not in calibrated`). */
+function withCarried(own: object, carried: CarriedFields, skip: ReadonlySet<string> = new Set()): Record<string, string> {
+  const out = wireFields(own);
+  for (const [name, value] of carried.truncated) if (!Object.hasOwn(out, name) && !skip.has(name)) out[name] = value;
+  return out;
+}
+
+/** quantum:stream:harvest.calibrated (`calibrated = {...}` in `_process_proposal`). */
+export function calibratedEntry(facts: DecisionFacts, carried: CarriedFields): Record<string, string> {
+  const entry: CalibratedEntry = {
+    trace_id: facts.traceId,
+    plan_id: facts.planId,
+    symbol: facts.symbol,
+    original_action: facts.action,
+    calibrated_action: facts.calibration.calibratedAction,
+    heat_value: pythonFloat(heatOf(facts.assessment)),
+    heat_bucket: facts.bucket,
+    mode: facts.mode,
+    calibrated: 'true',
+    reason: facts.calibration.reason,
+    timestamp: String(Math.floor(facts.nowMs / 1000)),
+    ...ownFields(facts.assessment),
+  };
+  return withCarried(entry, carried);
+}
+
+/**
+ * quantum:harvest:proposal:{symbol} in enforce mode (`hash_data` in `_process_proposal`): HSET
+ * over the kernel's hash, so every field it wrote and these do not name stays. A carried value
+ * that had to be cut is left out, so the kernel's own full value stays in the hash.
+ */
+export function enforceHash(facts: DecisionFacts, carried: CarriedFields | undefined): Record<string, string> {
+  const hash: EnforceHash = {
+    trace_id: facts.traceId,
+    plan_id: facts.planId,
+    symbol: facts.symbol,
+    action: facts.calibration.calibratedAction,
+    original_action: facts.action,
+    heat_value: pythonFloat(heatOf(facts.assessment)),
+    heat_bucket: facts.bucket,
+    calibrated: '1',
+    calibrated_by: 'p26_heat_gate',
+    downgrade_reason: facts.calibration.reason,
+    ts: String(Math.floor(facts.nowMs / 1000)),
+  };
+  return carried === undefined ? wireFields(hash) : withCarried(hash, carried, new Set(carried.cut));
+}
+
+/** The decision's `reason` in the original heat gate's words: "ok", or why the heat is not a computed one. */
+function decisionReason(a: HeatAssessment): string {
+  if (a.trusted) return 'ok';
+  return a.cause === 'portfolio_state_missing' ? 'missing_inputs' : `compute_error:${a.cause}`;
+}
+
+/** quantum:stream:harvest.heat.decision (`process_harvest_proposal` of microservices/heat_gate/logic.py). */
+export function heatDecisionEntry(facts: DecisionFacts): Record<string, string> {
+  const a = facts.assessment;
+  const entry: HeatDecisionEntry = {
+    ts_epoch: String(Math.floor(facts.nowMs / 1000)),
+    symbol: facts.symbol,
+    plan_id: facts.planId,
+    in_action: facts.action,
+    out_action: facts.calibration.calibratedAction,
+    heat_level: a.trusted ? (facts.bucket.toLowerCase() as 'cold' | 'warm' | 'hot') : 'unknown',
+    heat_score: pythonFloat(a.trusted ? pythonRound(a.heat, 4) : 0),
+    heat_action: facts.calibration.downgraded ? 'DOWNGRADE_FULL_TO_PARTIAL' : 'NONE',
+    recommended_partial: facts.calibration.recommendedPartial === undefined ? '' : pythonFloat(facts.calibration.recommendedPartial),
+    reason: decisionReason(a),
+    inputs_age_sec: '',
+    mode: facts.mode,
+    debug_json: debugJson(facts),
+    ...ownFields(a),
+  };
+  return wireFields(entry);
+}
+
+/**
+ * Compact JSON of at most DEBUG_JSON_MAX characters (the original cut its JSON at 400, which
+ * could leave it unparsable; this one is built to fit): thresholds, the heat, and what the
+ * decision left out or could not trust, by symbol, with a count of names that did not fit.
+ */
+export function debugJson(facts: DecisionFacts): string {
+  const a = facts.assessment;
+  const base: Record<string, unknown> = {
+    thresholds: { warm: facts.heatMin, hot: facts.heatMax },
+    trace_id: facts.traceId.slice(0, 64),
+    source_id: facts.sourceId,
+  };
+  if (a.trusted) {
+    base.heat = a.heat;
+    base.positions = a.positionsCounted;
+    if (a.capped) base.heat_capped = true;
+    if (a.withoutSigma.length > 0) {
+      base.no_sigma_usd = a.withoutSigma.reduce((sum, p) => sum + Math.abs(p.notionalUsd), 0);
+      return fitList(base, 'no_sigma', a.withoutSigma.map((p) => p.symbol));
+    }
+    return JSON.stringify(base);
+  }
+  base.fail_closed = a.cause;
+  return fitList(base, 'untrusted', a.untrusted.map((u) => `${u.symbol}.${u.field}`));
+}
+
+/** Adds as many of `names` under `key` as fit, and `${key}_more` for the rest (one pass). */
+function fitList(base: Record<string, unknown>, key: string, names: readonly string[]): string {
+  // Room for `,"key":[]` and `,"key_more":NNNNN` around the base object.
+  let room = DEBUG_JSON_MAX - JSON.stringify(base).length - (key.length * 2 + 20);
+  let n = 0;
+  for (; n < names.length; n++) {
+    const cost = JSON.stringify(names[n]).length + 1;
+    if (cost > room) break;
+    room -= cost;
+  }
+  const json = JSON.stringify({ ...base, [key]: names.slice(0, n), ...(n < names.length ? { [`${key}_more`]: names.length - n } : {}) });
+  return json.length <= DEBUG_JSON_MAX ? json : JSON.stringify(base).slice(0, DEBUG_JSON_MAX);
+}

@@ -1,0 +1,52 @@
+import { randomUUID } from 'node:crypto';
+import type { HandlerContext } from '../../runtime/handler.js';
+import { symbolSchema } from '../../schemas/common.js';
+import { FREE_TEXT_MAX } from '../../schemas/harvest-proposal.js';
+import { keys } from '../../schemas/keys.js';
+import { calibrate } from './calibrate.js';
+import type { HeatGateConfig } from './config.js';
+import type { HeatGateMetrics } from './metrics.js';
+import { enforceHash } from './outputs.js';
+
+/**
+ * Enforce mode, a proposal the gate cannot accept (dead-lettered: no plan_id, no action, a
+ * malformed symbol, or delivered too often): the kernel's quantum:harvest:proposal:{symbol} is
+ * still calibrated as COLD, fail-closed, so the Apply Layer never acts on a proposal the gate did
+ * not check. The action is the entry's own, else the hash's `harvest_action`; with neither there
+ * is nothing to act on (the Apply Layer skips a proposal without harvest_action) and nothing is
+ * written. Only the gate's eleven fields are set; nothing else of a refused entry is copied.
+ */
+export async function safeFormOfRejected(
+  raw: Readonly<Record<string, string>>,
+  ctx: HandlerContext<HeatGateConfig, undefined, HeatGateMetrics>,
+): Promise<void> {
+  const { config, metrics } = ctx;
+  if (config.P26_MODE !== 'enforce') return;
+  const symbol = symbolSchema.safeParse(raw.symbol);
+  if (!symbol.success) return; // no hash this entry could be about
+  const key = keys.harvestProposal(symbol.data);
+  const action = raw.action || raw.harvest_action || ((await ctx.redis.hget(key, 'harvest_action')) ?? '');
+  if (action === '') return;
+  const calibration = calibrate(action, 'COLD');
+  const hash = enforceHash(
+    {
+      traceId: raw.trace_id === undefined ? randomUUID() : raw.trace_id.slice(0, FREE_TEXT_MAX),
+      planId: (raw.plan_id ?? '').slice(0, FREE_TEXT_MAX),
+      symbol: symbol.data,
+      action,
+      bucket: 'COLD',
+      assessment: { trusted: false, cause: 'invalid_input', untrusted: [] },
+      calibration,
+      mode: config.P26_MODE,
+      nowMs: ctx.now(),
+      heatMin: config.HEAT_MIN,
+      heatMax: config.HEAT_MAX,
+      sourceId: ctx.meta.id,
+    },
+    undefined,
+  );
+  ctx.putHash(key, hash, { ttlSec: config.P26_PROPOSAL_TTL_SEC, onFail: () => metrics.hashWriteFailures.inc() });
+  metrics.hashWrites.inc();
+  metrics.failClosed.inc({ cause: 'invalid_input' });
+  ctx.log.warn({ symbol: symbol.data, action, calibrated: calibration.calibratedAction }, 'rejected proposal: hash left in its safe form (COLD)');
+}
