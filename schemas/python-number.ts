@@ -63,3 +63,16 @@ export function pyMin(a: number, b: number): number {
 export function pyMax(a: number, b: number): number {
   return b > a ? b : a;
 }
+
+/** Python's round(value, places) for non-negative finite values: nearest, exact ties to even. */
+export function pythonRound(value: number, places: number): number {
+  // value is an exact tie at `places` digits only if value × 2^(places+1) is an odd integer
+  // (the tie is N / (2·10^places) with N odd, and a double is a binary fraction). toFixed rounds
+  // such a tie up; Python rounds it to even.
+  const twice = value * 2 ** (places + 1);
+  if (Number.isInteger(twice) && twice % 2 === 1) {
+    const lower = (twice * 5 ** places - 1) / 2;
+    return (lower % 2 === 0 ? lower : lower + 1) / 10 ** places;
+  }
+  return Number(value.toFixed(places));
+}

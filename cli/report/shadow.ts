@@ -193,14 +193,19 @@ export interface ShadowDecision {
   readonly original_action: string;
   readonly calibrated_action: string;
   readonly reason: string;
+  /** Why the gate could not trust its inputs and decided COLD (empty when it could). */
+  readonly fail_closed_cause: string;
   readonly mode: string;
 }
 
-export const SHADOW_DECISION_KEYS: readonly (keyof ShadowDecision)[] = ['id', 'ts', 'plan_id', 'symbol', 'heat', 'bucket', 'original_action', 'calibrated_action', 'reason', 'mode'];
+export const SHADOW_DECISION_KEYS: readonly (keyof ShadowDecision)[] = ['id', 'ts', 'plan_id', 'symbol', 'heat', 'bucket', 'original_action', 'calibrated_action', 'reason', 'fail_closed_cause', 'mode'];
 
 /** Every decision of the window, kept and downgraded alike, in stream order. */
 export function shadowDecisions(entries: readonly CalibratedEntry[]): ShadowDecision[] {
-  return entries.map(({ id, fields }) => {
+  return entries.flatMap(({ id, fields: raw }) => {
+    const parsed = calibratedEntryReader.safeParse(raw);
+    if (!parsed.success) return []; // aggregateShadow counts these as unreadable
+    const fields = parsed.data;
     return {
       id,
       ts: new Date(Number.parseInt(id, 10)).toISOString(),
@@ -211,6 +216,7 @@ export function shadowDecisions(entries: readonly CalibratedEntry[]): ShadowDeci
       original_action: fields.original_action ?? '',
       calibrated_action: fields.calibrated_action ?? '',
       reason: fields.reason ?? '',
+      fail_closed_cause: fields.fail_closed_cause ?? '',
       mode: fields.mode ?? '',
     };
   });

@@ -3,7 +3,7 @@ import { defineHandler, metricsAsHealth, type HandlerContext } from '../../runti
 import { FREE_TEXT_MAX, harvestProposalSchema, type HarvestProposal } from '../../schemas/harvest-proposal.js';
 import type { HeatBucket } from '../../schemas/heat-gate.js';
 import { keys } from '../../schemas/keys.js';
-import { pythonFloat } from '../../schemas/python-float.js';
+import { pyFloatStr } from '../../schemas/python-number.js';
 import { readP33Position, type UntrustedFigure } from '../positions/book.js';
 import { calibrate } from './calibrate.js';
 import { parseHeatGateConfig, type HeatGateConfig } from './config.js';
@@ -121,7 +121,7 @@ function record(proposal: HarvestProposal, assessment: HeatAssessment, ctx: Ctx)
 
   ctx.emit(config.P26_OUTPUT_STREAM, calibratedEntry(facts, carried));
   ctx.emit(config.P26_DECISION_STREAM, heatDecisionEntry(facts));
-  const heatValue = assessment.trusted ? pythonFloat(assessment.heat) : '0.0';
+  const heatValue = assessment.trusted ? pyFloatStr(assessment.heat) : '0.0';
   ctx.putHash(keys.portfolioHeat, { heat: heatValue, bucket, updated_at: String(facts.nowMs) }, { latestWins: true });
 
   if (config.P26_MODE === 'enforce') {

@@ -8,7 +8,7 @@ import {
   type HeatDecisionEntry,
   wireFields,
 } from '../../schemas/heat-gate.js';
-import { pythonFloat, pythonRound } from '../../schemas/python-float.js';
+import { pyFloatStr, pythonRound } from '../../schemas/python-number.js';
 import type { Calibration } from './calibrate.js';
 import type { HeatAssessment } from './heat.js';
 
@@ -79,7 +79,7 @@ export function calibratedEntry(facts: DecisionFacts, carried: CarriedFields): R
     symbol: facts.symbol,
     original_action: facts.action,
     calibrated_action: facts.calibration.calibratedAction,
-    heat_value: pythonFloat(heatOf(facts.assessment)),
+    heat_value: pyFloatStr(heatOf(facts.assessment)),
     heat_bucket: facts.bucket,
     mode: facts.mode,
     calibrated: 'true',
@@ -102,7 +102,7 @@ export function enforceHash(facts: DecisionFacts, carried: CarriedFields | undef
     symbol: facts.symbol,
     action: facts.calibration.calibratedAction,
     original_action: facts.action,
-    heat_value: pythonFloat(heatOf(facts.assessment)),
+    heat_value: pyFloatStr(heatOf(facts.assessment)),
     heat_bucket: facts.bucket,
     calibrated: '1',
     calibrated_by: 'p26_heat_gate',
@@ -128,9 +128,9 @@ export function heatDecisionEntry(facts: DecisionFacts): Record<string, string> 
     in_action: facts.action,
     out_action: facts.calibration.calibratedAction,
     heat_level: a.trusted ? (facts.bucket.toLowerCase() as 'cold' | 'warm' | 'hot') : 'unknown',
-    heat_score: pythonFloat(a.trusted ? pythonRound(a.heat, 4) : 0),
+    heat_score: pyFloatStr(a.trusted ? pythonRound(a.heat, 4) : 0),
     heat_action: facts.calibration.downgraded ? 'DOWNGRADE_FULL_TO_PARTIAL' : 'NONE',
-    recommended_partial: facts.calibration.recommendedPartial === undefined ? '' : pythonFloat(facts.calibration.recommendedPartial),
+    recommended_partial: facts.calibration.recommendedPartial === undefined ? '' : pyFloatStr(facts.calibration.recommendedPartial),
     reason: decisionReason(a),
     inputs_age_sec: '',
     mode: facts.mode,

@@ -71,8 +71,8 @@ describe('quantum-gates report shadow', () => {
 
     const json = await runCliJson<{ decisions: Record<string, unknown>[] }>(['report', 'shadow', '--per-decision'], env);
     expect(json.decisions).toEqual([
-      { id: `${at}-0`, ts: new Date(at).toISOString(), plan_id: 'p-cold', symbol: 'ETHUSDT', heat: 0.1, bucket: 'COLD', original_action: 'FULL_CLOSE', calibrated_action: 'PARTIAL_25', reason: 'portfolio_heat_cold', mode: 'shadow' },
-      { id: `${at + 1}-0`, ts: new Date(at + 1).toISOString(), plan_id: 'p-hot', symbol: 'BTCUSDT', heat: 0.9, bucket: 'HOT', original_action: 'FULL_CLOSE', calibrated_action: 'FULL_CLOSE', reason: 'portfolio_heat_hot', mode: 'shadow' },
+      { id: `${at}-0`, ts: new Date(at).toISOString(), plan_id: 'p-cold', symbol: 'ETHUSDT', heat: 0.1, bucket: 'COLD', original_action: 'FULL_CLOSE', calibrated_action: 'PARTIAL_25', reason: 'portfolio_heat_cold', fail_closed_cause: '', mode: 'shadow' },
+      { id: `${at + 1}-0`, ts: new Date(at + 1).toISOString(), plan_id: 'p-hot', symbol: 'BTCUSDT', heat: 0.9, bucket: 'HOT', original_action: 'FULL_CLOSE', calibrated_action: 'FULL_CLOSE', reason: 'portfolio_heat_hot', fail_closed_cause: '', mode: 'shadow' },
     ]);
 
     const csv = await runCli(['report', 'shadow', '--csv', '--per-decision'], env);
@@ -80,8 +80,8 @@ describe('quantum-gates report shadow', () => {
     const [header, ...rows] = csv.stdout.trim().split('\n');
     expect(header!.split(',')).toEqual(Object.keys(json.decisions[0]!));
     expect(rows).toEqual([
-      `${at}-0,${new Date(at).toISOString()},p-cold,ETHUSDT,0.1,COLD,FULL_CLOSE,PARTIAL_25,portfolio_heat_cold,shadow`,
-      `${at + 1}-0,${new Date(at + 1).toISOString()},p-hot,BTCUSDT,0.9,HOT,FULL_CLOSE,FULL_CLOSE,portfolio_heat_hot,shadow`,
+      `${at}-0,${new Date(at).toISOString()},p-cold,ETHUSDT,0.1,COLD,FULL_CLOSE,PARTIAL_25,portfolio_heat_cold,,shadow`,
+      `${at + 1}-0,${new Date(at + 1).toISOString()},p-hot,BTCUSDT,0.9,HOT,FULL_CLOSE,FULL_CLOSE,portfolio_heat_hot,,shadow`,
     ]);
   });
 
