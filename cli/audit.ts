@@ -1,12 +1,13 @@
 import type { RedisClient } from '../runtime/redis.js';
 import type { CliIo } from './io.js';
+import type { OperatorEvent } from '../schemas/governor-event.js';
 import { appendOperatorEvent, operatorFields } from './operator-event.js';
 
 
 /** What an operator changed, for quantum:stream:governor.events and the log. */
 export interface OperatorAction {
   /** The event name: kill_on, kill_off, disarm_clear. */
-  readonly action: string;
+  readonly action: OperatorEvent['event'];
   readonly reason: string;
   /** The Redis written (describeRedis: host, port, db; never a password). */
   readonly target: string;

@@ -1,5 +1,6 @@
 import { hostname, userInfo } from 'node:os';
 import type { RedisClient } from '../runtime/redis.js';
+import { encodeGovernorEvent, type OperatorEvent } from '../schemas/governor-event.js';
 import { streams } from '../schemas/keys.js';
 import type { CliIo } from './io.js';
 
@@ -17,13 +18,16 @@ export function actorOf(io: CliIo): string {
   }
 }
 
+/** An operator event's own fields, beside event, actor, host, ts and reason (schemas/governor-event.ts). */
+export type OperatorExtra = Partial<Omit<OperatorEvent, 'event' | 'actor' | 'host' | 'ts' | 'reason'>>;
+
 export interface OperatorAction {
   /** The event name, e.g. dlq_replay. */
-  readonly event: string;
+  readonly event: OperatorEvent['event'];
   /** Why the operator did it (--reason); empty when none was given. */
   readonly reason: string;
   readonly ids: readonly string[];
-  readonly extra?: Readonly<Record<string, string>>;
+  readonly extra?: OperatorExtra;
 }
 
 /**
@@ -44,8 +48,8 @@ export async function recordOperatorAction(redis: RedisClient, io: CliIo, action
 }
 
 /** One operator event's fields: event, actor, host, ts (ms), reason, then the command's own. */
-export function operatorFields(io: CliIo, event: string, reason: string, extra: Readonly<Record<string, string>> = {}): Record<string, string> {
-  return { event, actor: actorOf(io), host: hostname(), ts: String(io.now()), reason, ...extra };
+export function operatorFields(io: CliIo, event: OperatorEvent['event'], reason: string, extra: OperatorExtra = {}): Record<string, string> {
+  return encodeGovernorEvent({ event, actor: actorOf(io), host: hostname(), ts: String(io.now()), reason, ...extra });
 }
 
 /** Appends an operator event to the governor events stream (STREAM_EVENTS, as the governor reads it). */

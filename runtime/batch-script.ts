@@ -67,7 +67,7 @@ end
 ${OLDER_STREAM_ID}
 -- The type each written key must hold for its command to succeed; a key another writer gave
 -- another type fails its item before anything of the item is written.
-local needs = {XADD = 'stream', HSET = 'hash', SADD = 'set', SREM = 'set', ZADD = 'zset', ZREMRANGEBYSCORE = 'zset'}
+local needs = {XADD = 'stream', HSET = 'hash', SADD = 'set', SREM = 'set', ZADD = 'zset', ZREMRANGEBYSCORE = 'zset', LPUSH = 'list', LTRIM = 'list'}
 local types = {}
 local function type_of(key)
   local t = types[key]

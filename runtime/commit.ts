@@ -76,6 +76,9 @@ function requiredTypes(item: CommitItem): Map<string, string> {
       case 'trimSortedSet':
         need(effect.key, 'zset');
         break;
+      case 'pushToList':
+        need(effect.key, 'list');
+        break;
     }
   }
   for (const extra of item.extraEmits ?? []) need(extra.stream, 'stream');

@@ -50,6 +50,12 @@ export function appendEffectCommands(effect: Effect, streamMaxLen: number, out: 
       );
     case 'trimSortedSet':
       return appendCommand(out, 'ZREMRANGEBYSCORE', effect.key, '-inf', effect.maxScore);
+    case 'pushToList':
+      return (
+        appendCommand(out, 'LPUSH', effect.key, effect.value) +
+        appendCommand(out, 'LTRIM', effect.key, 0, effect.maxLength - 1) +
+        (effect.ttlSec === undefined ? 0 : appendCommand(out, 'EXPIRE', effect.key, effect.ttlSec))
+      );
   }
 }
 

@@ -34,7 +34,9 @@ export type Effect =
       readonly ttlSec?: number;
       readonly onFail?: () => void;
     }
-  | { readonly op: 'trimSortedSet'; readonly key: string; readonly maxScore: number; readonly onFail?: () => void };
+  | { readonly op: 'trimSortedSet'; readonly key: string; readonly maxScore: number; readonly onFail?: () => void }
+  /** LPUSH, then LTRIM to the newest maxLength, then EXPIRE (a capped history list). */
+  | { readonly op: 'pushToList'; readonly key: string; readonly value: string; readonly maxLength: number; readonly ttlSec?: number; readonly onFail?: () => void };
 
 /**
  * A precondition of a message's commit. If it no longer holds when the runtime commits, none of
@@ -69,6 +71,8 @@ export interface EffectWriter {
   addToSortedSet(key: string, score: number, member: string, options?: { ttlSec?: number }): void;
   /** Removes members scored at or below maxScore (sliding windows). */
   trimSortedSet(key: string, maxScore: number): void;
+  /** Pushes `value` at the head of a list kept to its newest `maxLength` items. */
+  pushToList(key: string, value: string, options: { maxLength: number; ttlSec?: number }): void;
   /** Commit only if `key` does not exist at commit time. */
   requireAbsent(key: string): void;
   /** Commit only if `key` still holds `value` at commit time. */
@@ -148,6 +152,9 @@ export class EffectRecorder implements EffectWriter {
   }
   trimSortedSet(key: string, maxScore: number): void {
     this.effects.push({ op: 'trimSortedSet', key, maxScore });
+  }
+  pushToList(key: string, value: string, options: { maxLength: number; ttlSec?: number }): void {
+    this.effects.push({ op: 'pushToList', key, value, ...options });
   }
   get guards(): readonly Guard[] {
     return this.guardList ?? NONE;

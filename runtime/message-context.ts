@@ -69,6 +69,9 @@ export class MessageContext<Config, State, Metrics extends object> implements Ha
   trimSortedSet(key: string, maxScore: number): void {
     this.recorder.trimSortedSet(key, maxScore);
   }
+  pushToList(key: string, value: string, options: { maxLength: number; ttlSec?: number }): void {
+    this.recorder.pushToList(key, value, options);
+  }
   requireAbsent(key: string): void {
     this.recorder.requireAbsent(key);
   }

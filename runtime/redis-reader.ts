@@ -13,6 +13,11 @@ export interface RedisReader {
   scard(key: string): Promise<number>;
   zcount(key: string, min: number | string, max: number | string): Promise<number>;
   zrangebyscore(key: string, min: number | string, max: number | string): Promise<string[]>;
+  /** ZRANGEBYSCORE … WITHSCORES: member, score, member, score, … */
+  zrangebyscore(key: string, min: number | string, max: number | string, withScores: 'WITHSCORES'): Promise<string[]>;
+  lrange(key: string, start: number, stop: number): Promise<string[]>;
+  /** TYPE: string, list, set, zset, hash, stream or none. */
+  type(key: string): Promise<string>;
   xrevrange(key: string, end: string, start: string, countToken: 'COUNT', count: number): Promise<[id: string, fields: string[]][]>;
   /** XINFO GROUPS: rejects when the stream does not exist. */
   xinfo(subcommand: 'GROUPS', key: string): Promise<unknown>;

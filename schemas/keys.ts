@@ -49,14 +49,19 @@ export const keys = {
   heatBridgeDedupe: (planId: string) => `quantum:dedupe:p27:${planId}`,
   /** Ours: the stream id of the decision latest:{symbol} holds, so replicas only move it forward (kept out of the original's hash). */
   heatLatestSourceId: (symbol: string) => `quantum:gates:heat:latest_source_id:${symbol}`,
-  /** Set (with a reason) when the governor's auto-disarm trips; opens are blocked until it is deleted. */
+  /** Ours: set (with a reason) when the governor's auto-disarm trips; opens are blocked until it is deleted. */
   governorDisarm: 'quantum:governor:disarm',
-  governorCooldown: (symbol: string) => `quantum:governor:cooldown:${symbol}`,
+  /** The original's auto-disarm record (JSON reason, context, timestamp; TTL 24 h), one per UTC day; the release checklist reads it. */
+  governorDisarmOfDay: (date: string) => `quantum:governor:disarm:${date}`,
+  /** The original's cooldown record: str(time.time()) of the symbol's last permit (testnet), TTL 1 h. */
+  governorLastExec: (symbol: string) => `quantum:governor:last_exec:${symbol}`,
+  /** The original's daily total (production): str(float), TTL 24 h, per UTC day. */
+  governorDaily: (symbol: string, date: string) => `quantum:governor:daily:${symbol}:${date}`,
   /** Per-symbol permit sequence number: every permit bumps it and guards on it, so replicas serialise permits per symbol. */
   governorSymbolVersion: (symbol: string) => `quantum:governor:version:${symbol}`,
-  /** Sorted set of execution timestamps per symbol (score = ms), for the hourly and 5-minute caps. */
+  /** The original's list of execution times per symbol (LPUSH str(time.time()), newest 100, TTL 24 h). */
   governorExecutions: (symbol: string) => `quantum:governor:exec:${symbol}`,
-  /** Sorted set of recent governor errors (score = ms), for auto-disarm. */
+  /** Ours: sorted set of governor errors (score = ms) since the last disarm, for auto-disarm. */
   governorErrors: 'quantum:governor:errors',
   /** The budget engine's last-known-good portfolio state, kept in Redis so handlers stay stateless. */
   budgetPortfolioLkg: 'quantum:portfolio:state:lkg',

@@ -7,13 +7,15 @@ export interface Budget {
   readonly budgetUsd: number;
   /** When the engine computed it; undefined when the hash carries no usable timestamp. */
   readonly updatedAtMs: number | undefined;
+  /** The engine's P28_MODE as it wrote it (`mode`, "shadow" when absent, as the original reads it). */
+  readonly mode: string;
 }
 
-export function parseBudget(budgetRaw: string | null, timestampRaw: string | null): Budget | undefined {
+export function parseBudget(budgetRaw: string | null, timestampRaw: string | null, modeRaw: string | null = null): Budget | undefined {
   const budgetUsd = parseNumber(budgetRaw);
   if (budgetUsd === undefined) return undefined;
   const ts = parseNumber(timestampRaw);
-  return { budgetUsd, updatedAtMs: ts === undefined ? undefined : epochMs(ts) };
+  return { budgetUsd, updatedAtMs: ts === undefined ? undefined : epochMs(ts), mode: modeRaw ?? 'shadow' };
 }
 
 /** A budget the gate may use: present and fresh. Missing or stale budgets fail open. */

@@ -1,45 +1,79 @@
 import { z } from 'zod';
-import { envBool, envInt, envMode, envNumber, parseEnv } from '../../runtime/env.js';
+import { envBool, envInt, envNumber, parseEnv } from '../../runtime/env.js';
+import { BLOCK_TTL_SEC, PERMIT_TTL_SEC } from '../../schemas/governor-records.js';
 import { streams } from '../../schemas/keys.js';
 import { positionBookEnvShape } from '../positions/book.js';
 
 const nonNegative = (n: number) => envNumber(n).refine((v) => v >= 0, 'must not be negative');
+
+/** The original's three paths (8f5055c52 _evaluate_plan). */
+export type ApplyMode = 'testnet' | 'production' | 'dry_run';
+
+/**
+ * APPLY_MODE as the original reads it (os.getenv('APPLY_MODE', 'testnet')): "testnet" and
+ * "dry_run" pick their paths, and any other value takes the production path, as there.
+ */
+export const applyModeOf = (raw: string): ApplyMode => (raw === 'testnet' || raw === 'dry_run' ? raw : 'production');
 
 /**
  * The governor's environment: the Python service's variable names and defaults. For every cap,
  * 0 disables it.
  */
 export const governorEnvSchema = z.object({
+  /** Which of the original's paths decides: testnet (default), production or dry_run. */
+  APPLY_MODE: z.string().default('testnet'),
   /** The original service's names for its input and audit streams. */
   STREAM_PLANS: z.string().min(1).default(streams.applyPlan),
   STREAM_EVENTS: z.string().min(1).default(streams.governorEvents),
   GOV_GROUP: z.string().min(1).default('governor'),
 
-  /** A plan older than this is never permitted (a replayed backlog must not trade). */
+  /** A plan older than this is never permitted (a replayed backlog must not trade). Ours. */
   GOV_MAX_PLAN_AGE_SEC: nonNegative(300),
+  /** production: a plan at or over this kill score is blocked unless it closes. */
   GOV_KILL_SCORE_CRITICAL: nonNegative(0.8),
+  /** testnet: seconds between executions of a symbol. */
   GOV_SYMBOL_COOLDOWN_SECONDS: envInt(60, 0),
+  /** production: executions per symbol per hour / 5 minutes. */
   GOV_MAX_EXEC_PER_HOUR: envInt(3, 0),
   GOV_MAX_EXEC_PER_5MIN: envInt(2, 0),
+  /** production: the daily limits (notional when the close can be priced, quantity otherwise). */
+  GOV_MAX_REDUCE_NOTIONAL_PER_DAY_USD: nonNegative(5000),
+  GOV_MAX_REDUCE_QTY_PER_DAY: nonNegative(0.02),
+  /** testnet: the fund caps. */
   GOV_MAX_OPEN_POSITIONS: envInt(10, 0),
   GOV_MAX_NOTIONAL_PER_TRADE_USDT: nonNegative(200),
   GOV_MAX_TOTAL_NOTIONAL_USDT: nonNegative(2000),
+  /**
+   * testnet, stricter than the original (off by default): the total cap also blocks an open that
+   * would take the book over the cap. The original blocks only when the book alone is at the cap.
+   */
+  GOV_TOTAL_NOTIONAL_COUNTS_TRADE: envBool(false),
 
-  GOV_PERMIT_TTL_SEC: envInt(60, 1),
-  GOV_BLOCK_TTL_SEC: envInt(3600, 1),
+  GOV_PERMIT_TTL_SEC: envInt(PERMIT_TTL_SEC, 1),
+  GOV_BLOCK_TTL_SEC: envInt(BLOCK_TTL_SEC, 1),
   /** How long a permitted plan_id is remembered, so a redelivery never yields a second permit. */
   GOV_PERMIT_MEMORY_SEC: envInt(86_400, 60),
 
   GOV_ENABLE_AUTO_DISARM: envBool(true),
   GOV_DISARM_ON_ERROR_COUNT: envInt(5, 1),
-  GOV_DISARM_WINDOW_SEC: envInt(300, 1),
+  /** production: a burst-limit block also disarms. */
+  GOV_DISARM_ON_BURST_BREACH: envBool(true),
+  /**
+   * Errors counted for auto-disarm are those of the last this-many seconds; 0 (default) counts
+   * every error since the last disarm, as the original's error_count did.
+   */
+  GOV_DISARM_WINDOW_SEC: envInt(0, 0),
 
-  /** shadow: the P2.8 budget verdict is only counted and logged; enforce: it blocks opens. */
-  P28_MODE: envMode('shadow'),
-  /** A budget hash older than this is ignored (fail-open). */
+  /** A budget hash older than this is ignored (fail-open); the original's 60 s. */
   GOV_P28_BUDGET_MAX_AGE_SEC: envInt(60, 1),
-  /** A budget.violation entry for the symbol younger than this blocks (enforce mode). */
+  /** A budget.violation entry for the symbol younger than this blocks (budget mode enforce); the original's 30 s. */
   GOV_P28_VIOLATION_WINDOW_SEC: envInt(30, 1),
+  /**
+   * Stricter than the original (off by default): with a fresh enforce-mode budget, an open whose
+   * symbol notional plus trade exceeds budget_usd is blocked too, not only one with a recent
+   * violation entry.
+   */
+  GOV_P28_BLOCK_OVER_BUDGET: envBool(false),
   ...positionBookEnvShape,
 });
 
@@ -49,31 +83,35 @@ export const parseGovernorConfig = (env: Readonly<Record<string, string | undefi
 
 /** What the gates compare against; 0 disables a cap. */
 export interface Limits {
+  readonly applyMode: ApplyMode;
   readonly maxPlanAgeSec: number;
   readonly killScoreCritical: number;
   readonly cooldownSec: number;
   readonly maxExecPerHour: number;
   readonly maxExecPer5Min: number;
+  readonly maxReduceNotionalPerDay: number;
+  readonly maxReduceQtyPerDay: number;
   readonly maxOpenPositions: number;
   readonly maxNotionalPerTrade: number;
   readonly maxTotalNotional: number;
-  readonly p28Mode: 'shadow' | 'enforce';
-  readonly p28BudgetMaxAgeSec: number;
-  readonly p28ViolationWindowSec: number;
+  readonly totalCountsTrade: boolean;
+  readonly p28BlockOverBudget: boolean;
 }
 
 export function limitsOf(config: GovernorConfig): Limits {
   return {
+    applyMode: applyModeOf(config.APPLY_MODE),
     maxPlanAgeSec: config.GOV_MAX_PLAN_AGE_SEC,
     killScoreCritical: config.GOV_KILL_SCORE_CRITICAL,
     cooldownSec: config.GOV_SYMBOL_COOLDOWN_SECONDS,
     maxExecPerHour: config.GOV_MAX_EXEC_PER_HOUR,
     maxExecPer5Min: config.GOV_MAX_EXEC_PER_5MIN,
+    maxReduceNotionalPerDay: config.GOV_MAX_REDUCE_NOTIONAL_PER_DAY_USD,
+    maxReduceQtyPerDay: config.GOV_MAX_REDUCE_QTY_PER_DAY,
     maxOpenPositions: config.GOV_MAX_OPEN_POSITIONS,
     maxNotionalPerTrade: config.GOV_MAX_NOTIONAL_PER_TRADE_USDT,
     maxTotalNotional: config.GOV_MAX_TOTAL_NOTIONAL_USDT,
-    p28Mode: config.P28_MODE,
-    p28BudgetMaxAgeSec: config.GOV_P28_BUDGET_MAX_AGE_SEC,
-    p28ViolationWindowSec: config.GOV_P28_VIOLATION_WINDOW_SEC,
+    totalCountsTrade: config.GOV_TOTAL_NOTIONAL_COUNTS_TRADE,
+    p28BlockOverBudget: config.GOV_P28_BLOCK_OVER_BUDGET,
   };
 }

@@ -1,10 +1,12 @@
 import { z } from 'zod';
 import { defineHandler } from '../../runtime/handler.js';
+import { encodeGovernorEvent } from '../../schemas/governor-event.js';
 import { keys } from '../../schemas/keys.js';
+import { pySeconds } from '../../schemas/py-json.js';
 import { parseGovernorConfig } from './config.js';
+import { readNumberKey } from './history.js';
 import { cooldownMetrics } from './metrics.js';
 import { COOLDOWN_QUEUE } from './record.js';
-import { parseCooldown } from './snapshot.js';
 
 /** The job the governor schedules with each cooldown (plus what the job runner adds). */
 export const cooldownJobSchema = z.looseObject({
@@ -16,8 +18,8 @@ export const cooldownJobSchema = z.looseObject({
 
 /**
  * Consumes the delayed job that marks a symbol's cooldown end and announces it on the governor
- * events stream. A job whose cooldown was superseded (a close re-started it) stays silent: the
- * newer cooldown's own job reports the real end.
+ * events stream. A job whose cooldown was superseded (a later permit of the symbol wrote a newer
+ * quantum:governor:last_exec) stays silent: the newer cooldown's own job reports the real end.
  */
 export const governorCooldown = defineHandler({
   name: 'governor-cooldown',
@@ -28,22 +30,25 @@ export const governorCooldown = defineHandler({
   metrics: cooldownMetrics,
   failure: { maxAttempts: 3, backoffMs: 50, policy: 'dead-letter' },
   async handle(job, ctx) {
-    const current = await ctx.redis.get(keys.governorCooldown(job.symbol));
-    const running = current === null ? undefined : parseCooldown(current);
-    if (running && running.planId !== undefined && running.planId !== job.plan_id) {
+    const lastExecSec = await readNumberKey(ctx.redis, keys.governorLastExec(job.symbol));
+    // last_exec holds seconds with sub-ms digits: a newer permit is one at least a millisecond later.
+    if (lastExecSec !== undefined && lastExecSec * 1000 > job.started_at + 1) {
       ctx.metrics.superseded.inc();
-      ctx.log.info({ symbol: job.symbol, plan_id: job.plan_id, newer_plan_id: running.planId }, 'cooldown superseded by a newer one; no event');
+      ctx.log.info({ symbol: job.symbol, plan_id: job.plan_id, last_exec: lastExecSec }, 'cooldown superseded by a newer one; no event');
       return;
     }
     const now = ctx.now();
-    ctx.emit(ctx.config.STREAM_EVENTS, {
-      event: 'cooldown_expired',
-      symbol: job.symbol,
-      plan_id: job.plan_id,
-      started_at: String(job.started_at / 1000),
-      cooldown_until: String(job.until / 1000),
-      timestamp: String(now / 1000),
-    });
+    ctx.emit(
+      ctx.config.STREAM_EVENTS,
+      encodeGovernorEvent({
+        event: 'cooldown_expired',
+        symbol: job.symbol,
+        plan_id: job.plan_id,
+        started_at: pySeconds(job.started_at),
+        cooldown_until: pySeconds(job.until),
+        timestamp: pySeconds(now),
+      }),
+    );
     ctx.metrics.expired.inc({ symbol: job.symbol });
     ctx.log.info({ symbol: job.symbol, plan_id: job.plan_id }, 'cooldown expired');
   },

@@ -1,6 +1,6 @@
-import type { Limits } from './config.js';
+import type { ApplyMode, Limits } from './config.js';
 import { usd } from './numbers.js';
-import type { PlanFacts } from './plan.js';
+import { closeFraction, isKillScoreExempt, type PlanFacts } from './plan.js';
 import type { GateReason, Verdict } from './reasons.js';
 import type { GovernorSnapshot } from './snapshot.js';
 
@@ -10,79 +10,148 @@ export type Gate = (plan: PlanFacts, limits: Limits, snapshot: GovernorSnapshot)
 /** on(cap) is false for a cap of 0: 0 disables. */
 const on = (cap: number) => cap > 0;
 
+// ---- every path (ours: the deliberate safety rules of DESIGN.md) ----
+
 export const planTooOld: Gate = (plan, limits) => (on(limits.maxPlanAgeSec) && plan.ageSec > limits.maxPlanAgeSec ? 'plan_too_old' : undefined);
 
+/** The original's testnet Gate 0; ours on every path, and with the fail-closed definition. */
 export const killSwitchActive: Gate = (_plan, _limits, snapshot) => (snapshot.killSwitch ? 'kill_switch_active' : undefined);
 
-export const disarmed: Gate = (_plan, _limits, snapshot) => (snapshot.disarmed ? 'disarmed' : undefined);
+/** Ours: after an auto-disarm, opens (anything but the four closes) wait for an operator. */
+export const disarmed: Gate = (plan, _limits, snapshot) => (!plan.isClose && snapshot.disarmed ? 'disarmed' : undefined);
 
-export const killScoreCritical: Gate = (plan, limits) =>
-  on(limits.killScoreCritical) && plan.killScore !== undefined && plan.killScore >= limits.killScoreCritical ? 'kill_score_critical' : undefined;
+// ---- testnet (8f5055c52 `if current_mode == 'testnet'`) ----
 
-export const symbolCooldown: Gate = (_plan, limits, snapshot) => (on(limits.cooldownSec) && snapshot.cooldown !== undefined ? 'symbol_cooldown' : undefined);
+/** Gate 1: `time.time() - float(last_exec) < SYMBOL_COOLDOWN_SECONDS`. */
+export const symbolCooldown: Gate = (_plan, limits, snapshot) =>
+  on(limits.cooldownSec) && snapshot.lastExecSec !== undefined && snapshot.now / 1000 - snapshot.lastExecSec < limits.cooldownSec ? 'symbol_cooldown' : undefined;
 
-/** A cap of N allows the Nth permit in the window and blocks the (N+1)th. */
-export const rateLimitHour: Gate = (_plan, limits, snapshot) =>
-  on(limits.maxExecPerHour) && snapshot.execLastHour >= limits.maxExecPerHour ? 'rate_limit_hour' : undefined;
-
-export const rateLimit5Min: Gate = (_plan, limits, snapshot) =>
-  on(limits.maxExecPer5Min) && snapshot.execLast5Min >= limits.maxExecPer5Min ? 'rate_limit_5min' : undefined;
-
-/** As the original: with N or more positions open, no open is permitted. */
-export const maxPositionsReached: Gate = (_plan, limits, snapshot) =>
-  on(limits.maxOpenPositions) && snapshot.openPositions >= limits.maxOpenPositions ? 'max_positions_reached' : undefined;
-
-/**
- * An open whose size cannot be priced (no qty, or qty but no mark price, plan price or notional)
- * cannot be checked against the notional caps, so it is not permitted while any of them is on.
- * (The original priced it at $0 and let it through.)
- */
-export const notionalUnknown: Gate = (plan, limits) =>
-  plan.notional === undefined && (on(limits.maxNotionalPerTrade) || on(limits.maxTotalNotional) || limits.p28Mode === 'enforce')
-    ? 'notional_unknown'
+/** Gate 2: only for `side in ['BUY', 'LONG']`; with N or more (non-dust) positions open, no open. */
+export const maxPositionsReached: Gate = (plan, limits, snapshot) =>
+  (plan.side === 'BUY' || plan.side === 'LONG') && on(limits.maxOpenPositions) && snapshot.openPositions >= limits.maxOpenPositions
+    ? 'max_positions_reached'
     : undefined;
 
-/** A trade exactly at the cap is allowed; a cent over is not. */
+/**
+ * Ours (stricter): an open whose size cannot be priced cannot be checked against the notional
+ * caps, so it is not permitted while either is on. (The original skipped both caps then.)
+ */
+export const notionalUnknown: Gate = (plan, limits) =>
+  plan.notional === undefined && (on(limits.maxNotionalPerTrade) || on(limits.maxTotalNotional)) ? 'notional_unknown' : undefined;
+
+/** Gate 3: `abs(qty) × mark > MAX_NOTIONAL_PER_TRADE_USDT`; a trade exactly at the cap is allowed. */
 export const notionalPerTradeExceeded: Gate = (plan, limits) =>
   on(limits.maxNotionalPerTrade) && (plan.notional ?? 0) > limits.maxNotionalPerTrade ? 'notional_per_trade_exceeded' : undefined;
 
 /**
- * Blocks when the portfolio is already at or over the cap (the seed's "≥ $2,000"), or when this
- * trade would take it over: a trade that lands the total exactly on the cap is allowed.
+ * Gate 4: the book alone at or over the cap (`total_notional >= MAX_TOTAL_NOTIONAL_USDT`), as the
+ * original computes it. With GOV_TOTAL_NOTIONAL_COUNTS_TRADE also a trade that would take the
+ * book over it.
  */
 export const totalNotionalExceeded: Gate = (plan, limits, snapshot) => {
   if (!on(limits.maxTotalNotional)) return undefined;
-  const after = usd(snapshot.totalNotional + (plan.notional ?? 0));
-  return snapshot.totalNotional >= limits.maxTotalNotional || after > limits.maxTotalNotional ? 'total_notional_exceeded' : undefined;
+  if (snapshot.totalNotional >= limits.maxTotalNotional) return 'total_notional_exceeded';
+  return limits.totalCountsTrade && usd(snapshot.totalNotional + (plan.notional ?? 0)) > limits.maxTotalNotional ? 'total_notional_exceeded' : undefined;
 };
 
-/** The P2.8 verdict, whatever the mode: over the symbol's fresh budget, or a recent violation. */
-export function overBudget(plan: PlanFacts, snapshot: GovernorSnapshot): boolean {
-  if (!snapshot.budget) return false; // missing or stale budget: fail open
+// ---- production (the original's fall-through path) ----
+
+/**
+ * The P2.8 verdict (_check_portfolio_budget): a fresh budget hash whose own `mode` is enforce and
+ * a budget.violation for the symbol younger than 30 s. (The original read the violation's field
+ * as bytes on a string client, so it never matched: fixed.) With GOV_P28_BLOCK_OVER_BUDGET also
+ * symbol notional + trade over budget_usd.
+ */
+export function overBudget(plan: PlanFacts, limits: Limits, snapshot: GovernorSnapshot): boolean {
+  const budget = snapshot.budget;
+  if (!budget || budget.mode !== 'enforce') return false; // missing, stale or shadow: allow
   if (snapshot.recentViolation) return true;
-  return usd(snapshot.symbolNotional + (plan.notional ?? 0)) > snapshot.budget.budgetUsd;
+  return limits.p28BlockOverBudget && usd(snapshot.symbolNotional + (plan.notional ?? 0)) > budget.budgetUsd;
 }
 
-/** Blocks only in P28_MODE=enforce; shadow mode counts the verdict instead (see the handler). */
-export const p28BudgetViolation: Gate = (plan, limits, snapshot) =>
-  limits.p28Mode === 'enforce' && overBudget(plan, snapshot) ? 'p28_budget_violation' : undefined;
+/** Gate 0 of production (testnet only logs the verdict). */
+export const p28BudgetViolation: Gate = (plan, limits, snapshot) => (overBudget(plan, limits, snapshot) ? 'p28_budget_violation' : undefined);
 
-/** Gates every plan faces, closes included. */
-export const everyPlanGates: readonly Gate[] = [planTooOld, killSwitchActive];
+/** Gate 1: `kill_score >= KILL_SCORE_CRITICAL` and the action is not FULL_CLOSE_PROPOSED, PARTIAL_75 or PARTIAL_50. */
+export const killScoreCriticalNonClose: Gate = (plan, limits) =>
+  on(limits.killScoreCritical) && plan.killScore >= limits.killScoreCritical && !isKillScoreExempt(plan.action) ? 'kill_score_critical_non_close' : undefined;
 
-/** Gates only opens face, in the order of the design's table. */
-export const openGates: readonly Gate[] = [
-  disarmed,
-  killScoreCritical,
-  symbolCooldown,
-  rateLimitHour,
-  rateLimit5Min,
-  maxPositionsReached,
-  notionalUnknown,
-  notionalPerTradeExceeded,
-  totalNotionalExceeded,
-  p28BudgetViolation,
-];
+/** Gate 2: executions of the symbol in the last hour `>= MAX_EXEC_PER_HOUR`. */
+export const hourlyLimitExceeded: Gate = (_plan, limits, snapshot) =>
+  on(limits.maxExecPerHour) && snapshot.execLastHour >= limits.maxExecPerHour ? 'hourly_limit_exceeded' : undefined;
+
+/** Gate 3: in the last 5 minutes `>= MAX_EXEC_PER_5MIN` (the handler then auto-disarms). */
+export const burstLimitExceeded: Gate = (_plan, limits, snapshot) =>
+  on(limits.maxExecPer5Min) && snapshot.execLast5Min >= limits.maxExecPer5Min ? 'burst_limit_exceeded' : undefined;
+
+/**
+ * The size a production permit carries: |position| × the action's share, priced at the mark.
+ * A flat symbol sizes 0 (as the exchange's position for it); undefined when the symbol's position
+ * is known but has neither a quantity nor a notional and price to derive one from.
+ */
+export function productionSize(plan: PlanFacts, snapshot: GovernorSnapshot): { qty: number; notional: number } | undefined {
+  const own = snapshot.ownPosition;
+  const mark = snapshot.markPrice;
+  let positionQty = 0;
+  if (own !== undefined) {
+    if (own.qty !== undefined) positionQty = Math.abs(own.qty);
+    else if (mark !== undefined && own.notionalUsd > 0) positionQty = own.notionalUsd / mark;
+    else if (own.notionalUsd > 0) return undefined;
+  }
+  const qty = positionQty * closeFraction(plan.action);
+  return { qty, notional: mark !== undefined && mark > 0 ? qty * mark : 0 };
+}
+
+export const positionFetchFailed: Gate = (plan, _limits, snapshot) => (productionSize(plan, snapshot) === undefined ? 'position_fetch_failed' : undefined);
+
+/**
+ * The day's total after this close (_check_daily_limit): notional when it is priced (> 0), the
+ * quantity otherwise, added to quantum:governor:daily:{symbol}:{date} as the original does.
+ */
+export function dailyAfter(plan: PlanFacts, limits: Limits, snapshot: GovernorSnapshot): { total: number; limit: number } {
+  const size = productionSize(plan, snapshot) ?? { qty: 0, notional: 0 };
+  return size.notional > 0
+    ? { total: snapshot.dailyTotal + size.notional, limit: limits.maxReduceNotionalPerDay }
+    : { total: snapshot.dailyTotal + size.qty, limit: limits.maxReduceQtyPerDay };
+}
+
+/** Gate 4: the day's total after this plan `>` its limit. */
+export const dailyLimitExceeded: Gate = (plan, limits, snapshot) => {
+  const { total, limit } = dailyAfter(plan, limits, snapshot);
+  return total > limit ? 'daily_limit_exceeded' : undefined;
+};
+
+/**
+ * The gates of one APPLY_MODE path, in the original's order: `always` for every plan, then closes
+ * (testnet's four) are permitted unless `closes` blocks, and anything else faces `opens`.
+ * Gates added later (plan pricing and age checks) slot into these lists.
+ */
+export interface PathGates {
+  readonly always: readonly Gate[];
+  /** Whether a close skips `opens` (testnet's close bypass). */
+  readonly closeBypass: boolean;
+  readonly opens: readonly Gate[];
+}
+
+export const pathGates: Readonly<Record<ApplyMode, PathGates>> = {
+  testnet: {
+    always: [planTooOld, killSwitchActive],
+    closeBypass: true,
+    opens: [disarmed, symbolCooldown, maxPositionsReached, notionalUnknown, notionalPerTradeExceeded, totalNotionalExceeded],
+  },
+  // The production path has no close bypass: every plan faces every gate (the kill-score gate
+  // exempts three closes itself).
+  production: {
+    always: [planTooOld, killSwitchActive, disarmed],
+    closeBypass: false,
+    opens: [p28BudgetViolation, killScoreCriticalNonClose, hourlyLimitExceeded, burstLimitExceeded, positionFetchFailed, dailyLimitExceeded],
+  },
+  dry_run: {
+    always: [planTooOld, killSwitchActive, disarmed],
+    closeBypass: false,
+    opens: [],
+  },
+};
 
 function firstBlock(gates: readonly Gate[], plan: PlanFacts, limits: Limits, snapshot: GovernorSnapshot): GateReason | undefined {
   for (const gate of gates) {
@@ -92,11 +161,20 @@ function firstBlock(gates: readonly Gate[], plan: PlanFacts, limits: Limits, sna
   return undefined;
 }
 
-/** The gate chain: the first gate that blocks decides; closes skip the open gates. */
+/** The path's gate chain: the first gate that blocks decides. */
 export function evaluate(plan: PlanFacts, limits: Limits, snapshot: GovernorSnapshot): Verdict {
-  const always = firstBlock(everyPlanGates, plan, limits, snapshot);
+  const mode = limits.applyMode;
+  const gates = pathGates[mode];
+  const always = firstBlock(gates.always, plan, limits, snapshot);
   if (always) return { kind: 'block', reason: always };
-  if (plan.isClose) return { kind: 'permit', reason: 'close_bypass' };
-  const reason = firstBlock(openGates, plan, limits, snapshot);
-  return reason ? { kind: 'block', reason } : { kind: 'permit', reason: 'all_gates_passed' };
+  // testnet and dry_run permits carry computed_qty=0.0, computed_notional=0.0, as the original's.
+  if (gates.closeBypass && plan.isClose) return { kind: 'permit', reason: 'close_bypass', computedQty: 0, computedNotional: 0 };
+  const reason = firstBlock(gates.opens, plan, limits, snapshot);
+  if (reason) return { kind: 'block', reason };
+  if (mode === 'dry_run') return { kind: 'permit', reason: 'dry_run', computedQty: 0, computedNotional: 0 };
+  if (mode === 'production') {
+    const size = productionSize(plan, snapshot) ?? { qty: 0, notional: 0 };
+    return { kind: 'permit', reason: 'all_gates_passed', computedQty: size.qty, computedNotional: size.notional };
+  }
+  return { kind: 'permit', reason: 'all_gates_passed', computedQty: 0, computedNotional: 0 };
 }

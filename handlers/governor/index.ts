@@ -1,7 +1,7 @@
 import { defineHandler, metricsAsHealth } from '../../runtime/handler.js';
 import { applyPlanSchema } from '../../schemas/apply-plan.js';
-import { limitsOf, parseGovernorConfig, type GovernorConfig } from './config.js';
-import { shouldDisarm, tripDisarm, failClosed } from './disarm.js';
+import { applyModeOf, limitsOf, parseGovernorConfig, type GovernorConfig } from './config.js';
+import { errorContext, shouldDisarm, tripDisarm, failClosed } from './disarm.js';
 import { evaluate, overBudget } from './gates.js';
 import { governorMetrics } from './metrics.js';
 import { isExecute, planFacts } from './plan.js';
@@ -18,27 +18,28 @@ export interface GovernorOptions {
 /**
  * P3.2 Governor: the last gate before real orders. Every EXECUTE plan ends with exactly one of
  * quantum:permit:{plan_id} (TTL 60 s; the Apply Layer executes only while it exists) or
- * quantum:governor:block:{plan_id}, and an entry in quantum:stream:governor.events.
+ * quantum:governor:block:{plan_id}, and an entry in quantum:stream:governor.events. APPLY_MODE
+ * picks the original's path: testnet (default), production or dry_run (docs/governor.md).
  */
 export function createGovernor(options: GovernorOptions = {}) {
   const positions = options.positions ?? bookPositionSource;
   return defineHandler({
     name: 'governor',
-    description: 'P3.2 governor: permits or blocks each apply plan (kill switch, caps, cooldowns, P2.8 budget)',
+    description: 'P3.2 governor: permits or blocks each apply plan on the APPLY_MODE path (testnet, production, dry_run)',
     trigger: { kind: 'stream', stream: (c: GovernorConfig) => c.STREAM_PLANS, group: (c: GovernorConfig) => c.GOV_GROUP },
     input: applyPlanSchema,
     config: parseGovernorConfig,
     metrics: governorMetrics,
-    // The governor always enforces its own caps; P28_MODE only governs the budget gate.
+    // The governor always enforces its own path's gates.
     mode: () => 'enforce',
     // prometheus_client's start_http_server (METRICS_PORT) answered every path with the metrics.
     health: metricsAsHealth,
     loadBatchState: (redis, config: GovernorConfig, now): Promise<SharedState> => loadShared(redis, config, positions, now),
     failure: { maxAttempts: 3, backoffMs: 50, policy: 'fail-closed', fallback: failClosed },
     async handle(plan, ctx) {
-      if (!isExecute(plan)) {
+      if (!isExecute(ctx.meta.raw.decision)) {
         ctx.metrics.skipped.inc({ reason: 'not_execute' });
-        ctx.log.debug({ decision: plan.decision ?? null }, 'plan is not EXECUTE; skipped');
+        ctx.log.debug({ decision: ctx.meta.raw.decision ?? null }, 'plan is not EXECUTE; skipped');
         return;
       }
       const { config } = ctx;
@@ -59,8 +60,8 @@ export function createGovernor(options: GovernorOptions = {}) {
         return;
       }
       if (shouldDisarm(config.GOV_ENABLE_AUTO_DISARM, snapshot.disarmed, coordination.recentErrors, config.GOV_DISARM_ON_ERROR_COUNT)) {
-        tripDisarm(ctx, 'governor_errors', coordination.recentErrors);
-        snapshot = { ...snapshot, disarmed: true };
+        tripDisarm(ctx, 'repeated_errors', errorContext(coordination.recentErrors, config.GOV_DISARM_ON_ERROR_COUNT), snapshot.disarmedToday);
+        snapshot = { ...snapshot, disarmed: true, disarmedToday: true };
       }
 
       const limits = limitsOf(config);
@@ -68,13 +69,18 @@ export function createGovernor(options: GovernorOptions = {}) {
       const verdict = evaluate(facts, limits, snapshot);
       if (verdict.kind === 'block') {
         recordBlock(ctx, plan, verdict.reason, { facts, snapshot });
+        // production: a burst breach disarms (the original's _trigger_disarm('burst_limit_breach')).
+        if (verdict.reason === 'burst_limit_exceeded' && config.GOV_ENABLE_AUTO_DISARM && config.GOV_DISARM_ON_BURST_BREACH && !snapshot.disarmed) {
+          tripDisarm(ctx, 'burst_limit_breach', { symbol: plan.symbol, exec_5min: snapshot.execLast5Min, limit: limits.maxExecPer5Min }, snapshot.disarmedToday);
+        }
         return;
       }
-      if (!facts.isClose && limits.p28Mode === 'shadow' && overBudget(facts, snapshot)) {
+      // testnet: the P2.8 verdict is logged, never enforced ("log only, don't block").
+      if (applyModeOf(config.APPLY_MODE) === 'testnet' && overBudget(facts, limits, snapshot)) {
         ctx.metrics.p28Shadow.inc({ symbol: plan.symbol });
-        ctx.log.warn({ budget_usd: snapshot.budget?.budgetUsd, symbol_notional: snapshot.symbolNotional, trade_notional: facts.notional }, 'P2.8 budget would block (shadow mode: allowing)');
+        ctx.log.warn({ budget_usd: snapshot.budget?.budgetUsd, symbol_notional: snapshot.symbolNotional, trade_notional: facts.notional }, 'P2.8 budget violation detected (testnet mode - NOT blocking)');
       }
-      recordPermit(ctx, plan, facts, snapshot, coordination, verdict.reason, fingerprint);
+      recordPermit(ctx, plan, facts, snapshot, coordination, verdict, fingerprint);
     },
   });
 }

@@ -1,33 +1,43 @@
 /**
- * Every reason the governor blocks a plan, in gate order. A closed set: the block key, the
- * events stream and the quantum_govern_block_total{reason} label only ever carry one of these.
+ * Every reason the governor blocks a plan. A closed set: the block key, the events stream and
+ * the quantum_govern_block_total{reason} label only ever carry one of these. The names are the
+ * original's (8f5055c52 _block_plan calls) except those marked ours.
  */
 export const gateReasons = [
+  /** Ours (stricter, every path): a stale plan is refused. */
   'plan_too_old',
+  /** testnet in the original; ours on every path. */
   'kill_switch_active',
+  /** Ours: opens blocked after an auto-disarm, until quantum:governor:disarm is deleted. */
   'disarmed',
-  'kill_score_critical',
+  // testnet
   'symbol_cooldown',
-  'rate_limit_hour',
-  'rate_limit_5min',
   'max_positions_reached',
+  /** Ours (stricter): an open that cannot be priced. */
   'notional_unknown',
   'notional_per_trade_exceeded',
   'total_notional_exceeded',
+  // production
   'p28_budget_violation',
+  'kill_score_critical_non_close',
+  'hourly_limit_exceeded',
+  'burst_limit_exceeded',
+  'position_fetch_failed',
+  'daily_limit_exceeded',
 ] as const;
 
 export type GateReason = (typeof gateReasons)[number];
 
-/** Written by the fail-closed fallback when evaluation itself failed after retries. */
-export type BlockReason = GateReason | 'governor_error' | 'plan_id_reused';
+/** evaluation_error: evaluation itself failed after retries (the original's except branch). */
+export type BlockReason = GateReason | 'evaluation_error' | 'plan_id_reused';
 
 /** Why a plan was let through. */
-export type AllowReason = 'close_bypass' | 'all_gates_passed';
+export type AllowReason = 'close_bypass' | 'all_gates_passed' | 'dry_run';
 
 /** Plans acknowledged without a decision. */
 export type SkipReason = 'not_execute' | 'already_permitted';
 
+/** A permit carries the computed size the original writes into it (0.0 and 0.0 but in production). */
 export type Verdict =
-  | { readonly kind: 'permit'; readonly reason: AllowReason }
+  | { readonly kind: 'permit'; readonly reason: AllowReason; readonly computedQty: number; readonly computedNotional: number }
   | { readonly kind: 'block'; readonly reason: GateReason };

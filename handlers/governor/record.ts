@@ -1,21 +1,22 @@
-import type { Fields } from '../../runtime/effects.js';
 import type { HandlerContext } from '../../runtime/handler.js';
 import type { ApplyPlan } from '../../schemas/apply-plan.js';
 import { KILL_SWITCH_OFF_VALUES } from '../../domain/kill-switch.js';
+import { encodeGovernorEvent, type DecisionEvent } from '../../schemas/governor-event.js';
+import { encodeBlockRecord, encodePermit } from '../../schemas/governor-records.js';
 import { keys } from '../../schemas/keys.js';
-import type { GovernorConfig } from './config.js';
+import { pyFloatRepr, pySeconds } from '../../schemas/py-json.js';
+import { applyModeOf, type GovernorConfig } from './config.js';
+import { DAILY_TTL_SEC, EXEC_HISTORY_LENGTH, EXEC_HISTORY_TTL_SEC, LAST_EXEC_TTL_SEC } from './history.js';
 import type { GovernorMetrics } from './metrics.js';
 import type { PlanFacts } from './plan.js';
 import type { AllowReason, BlockReason } from './reasons.js';
-import { HOUR_MS, type Coordination, type GovernorSnapshot } from './snapshot.js';
+import type { Coordination, GovernorSnapshot } from './snapshot.js';
 
 export type GovernorCtx = HandlerContext<GovernorConfig, unknown, GovernorMetrics>;
 
 export const COOLDOWN_QUEUE = 'governor-cooldown';
 /** The version key outlives any window it protects; when it lapses the next permit starts at 1. */
 const VERSION_TTL_SEC = 86_400;
-
-const seconds = (ms: number) => String(ms / 1000);
 
 /** BullMQ rejects ':' in custom job ids, so the id is dash-separated (symbols never hold ':'). */
 export function cooldownJobId(symbol: string, startedAt: number): string {
@@ -32,48 +33,66 @@ function guardNotPermitted(ctx: GovernorCtx, planId: string): void {
   ctx.requireAbsent(keys.governorPermitted(planId));
 }
 
-function auditFields(plan: ApplyPlan, facts: PlanFacts | undefined, snapshot: GovernorSnapshot | undefined, ctx: GovernorCtx, now: number): Record<string, string> {
-  const fields: Record<string, string> = {
+function decisionEvent(
+  event: 'permit' | 'block',
+  reason: string,
+  plan: ApplyPlan,
+  facts: PlanFacts | undefined,
+  snapshot: GovernorSnapshot | undefined,
+  ctx: GovernorCtx,
+  now: number,
+  error?: string,
+): DecisionEvent {
+  const str = (n: number | undefined) => (n === undefined ? undefined : String(n));
+  return {
+    event,
     plan_id: plan.plan_id,
     symbol: plan.symbol,
     action: plan.action,
     decision: plan.decision ?? '',
     side: plan.side ?? '',
     source_id: ctx.meta.id,
-    timestamp: seconds(now),
+    timestamp: pySeconds(now),
+    reason,
+    apply_mode: applyModeOf(ctx.config.APPLY_MODE),
+    kind: facts === undefined ? undefined : facts.isClose ? 'close' : 'open',
+    computed_qty: facts === undefined ? undefined : String(facts.qty ?? 0),
+    computed_notional: facts === undefined ? undefined : String(facts.notional ?? 0),
+    kill_score: facts === undefined ? undefined : String(facts.killScore),
+    plan_age_sec: facts === undefined ? undefined : String(Math.round(facts.ageSec * 1000) / 1000),
+    exec_count_hour: str(snapshot?.execLastHour),
+    exec_count_5min: str(snapshot?.execLast5Min),
+    open_positions: str(snapshot?.openPositions),
+    total_notional: str(snapshot?.totalNotional),
+    error: error?.slice(0, 2000),
   };
-  if (facts) {
-    Object.assign(fields, {
-      kind: facts.isClose ? 'close' : 'open',
-      computed_qty: String(facts.qty ?? 0),
-      computed_notional: String(facts.notional ?? 0),
-      kill_score: facts.killScore === undefined ? '' : String(facts.killScore),
-      plan_age_sec: String(Math.round(facts.ageSec * 1000) / 1000),
-    });
-  }
-  if (snapshot) {
-    Object.assign(fields, {
-      exec_count_hour: String(snapshot.execLastHour),
-      exec_count_5min: String(snapshot.execLast5Min),
-      open_positions: String(snapshot.openPositions),
-      total_notional: String(snapshot.totalNotional),
-    });
-  }
-  return fields;
 }
 
 /**
- * A permit, and the bookkeeping every permit carries in the same commit: the execution history,
- * the symbol's cooldown and its version.
+ * Appends this execution to quantum:governor:exec:{symbol} in the original's format. A leftover of
+ * another type (an earlier quantum-gates' sorted set, anything else) is replaced by the list,
+ * carrying over the times it held, so no open ever fails on WRONGTYPE.
+ */
+function recordExecution(ctx: GovernorCtx, symbol: string, snapshot: GovernorSnapshot): void {
+  const key = keys.governorExecutions(symbol);
+  const history = snapshot.execHistory;
+  if (history.type !== 'list' && history.type !== 'none') {
+    ctx.deleteKey(key);
+    for (const time of [...history.times].reverse()) ctx.pushToList(key, pyFloatRepr(time), { maxLength: EXEC_HISTORY_LENGTH });
+  }
+  ctx.pushToList(key, pySeconds(snapshot.now), { maxLength: EXEC_HISTORY_LENGTH, ttlSec: EXEC_HISTORY_TTL_SEC });
+}
+
+/**
+ * A permit, and the bookkeeping the original writes with it in the same commit: the execution
+ * history (every path), last_exec (testnet) and the daily total (production).
  *
- * Race design: two replicas may evaluate opens of one symbol at the same moment, each on a
+ * Race design: two replicas may evaluate plans of one symbol at the same moment, each on a
  * snapshot without the other's permit. Every permit therefore guards on the symbol's version
- * key (the value it read, or its absence) and bumps it; an open permit also requires the
- * cooldown key to be absent and sets it with TTL = cooldown. Guards are checked under WATCH at
- * commit, so the second replica's commit fails, nothing of it applies, and the runtime re-runs
- * it on fresh data, where it sees the cooldown (or, with cooldown 0, the exact execution counts)
- * and blocks. The version guard is what keeps the hourly and 5-minute counts exact when the
- * cooldown is 0, and what orders a close against a racing open.
+ * key (the value it read, or its absence) and bumps it. Guards are checked under WATCH at commit,
+ * so the second replica's commit fails, nothing of it applies, and the runtime re-runs it on
+ * fresh data, where it sees the first permit's last_exec (cooldown), execution history (hourly
+ * and burst limits) and daily total, and blocks.
  */
 export function recordPermit(
   ctx: GovernorCtx,
@@ -81,12 +100,13 @@ export function recordPermit(
   facts: PlanFacts,
   snapshot: GovernorSnapshot,
   coordination: Coordination,
-  reason: AllowReason,
+  verdict: { readonly reason: AllowReason; readonly computedQty: number; readonly computedNotional: number },
   fingerprint: string,
 ): void {
   const { config, metrics } = ctx;
   const now = snapshot.now;
   const symbol = plan.symbol;
+  const mode = applyModeOf(config.APPLY_MODE);
   guardNotPermitted(ctx, plan.plan_id);
   // Safety switches take effect at commit, not at read: a permit commits only if the kill switch
   // is still off (and, for an open, the governor still armed) in its own transaction. Otherwise
@@ -101,52 +121,49 @@ export function recordPermit(
   const previous = Number(coordination.version);
   ctx.setKey(versionKey, String(Number.isSafeInteger(previous) ? previous + 1 : 1), { ttlSec: VERSION_TTL_SEC });
 
-  const computedQty = facts.qty ?? 0;
-  const computedNotional = facts.notional ?? 0;
   ctx.setKey(
     keys.permit(plan.plan_id),
-    JSON.stringify({
+    encodePermit({
       granted: true,
       symbol,
       decision: 'EXECUTE',
-      computed_qty: computedQty,
-      computed_notional: computedNotional,
+      computed_qty: verdict.computedQty,
+      computed_notional: verdict.computedNotional,
       created_at: now / 1000,
       consumed: false,
     }),
     { ttlSec: config.GOV_PERMIT_TTL_SEC },
   );
+  recordExecution(ctx, symbol, snapshot);
 
-  const execKey = keys.governorExecutions(symbol);
-  ctx.addToSortedSet(execKey, now, plan.plan_id, { ttlSec: HOUR_MS / 1000 });
-  ctx.trimSortedSet(execKey, now - HOUR_MS);
-
-  // Closes start a cooldown too (as the original did) so an open cannot follow a close at once,
-  // but they never wait for one: only opens require it absent.
-  const cooldownSec = config.GOV_SYMBOL_COOLDOWN_SECONDS;
-  const cooldownKey = keys.governorCooldown(symbol);
-  if (cooldownSec > 0) {
-    if (!facts.isClose) ctx.requireAbsent(cooldownKey);
-    const until = now + cooldownSec * 1000;
-    ctx.setKey(cooldownKey, JSON.stringify({ plan_id: plan.plan_id, started_at: now, until }), { ttlSec: cooldownSec });
-    ctx.schedule({
-      queue: COOLDOWN_QUEUE,
-      name: 'cooldown-expired',
-      data: { symbol, plan_id: plan.plan_id, started_at: now, until },
-      delayMs: cooldownSec * 1000,
-      jobId: cooldownJobId(symbol, now),
-    });
+  if (mode === 'testnet') {
+    // Closes start a cooldown too (as the original: setex last_exec after a close) but never wait for one.
+    ctx.setKey(keys.governorLastExec(symbol), pySeconds(now), { ttlSec: LAST_EXEC_TTL_SEC });
+    const cooldownSec = config.GOV_SYMBOL_COOLDOWN_SECONDS;
+    if (cooldownSec > 0) {
+      const until = now + cooldownSec * 1000;
+      ctx.schedule({
+        queue: COOLDOWN_QUEUE,
+        name: 'cooldown-expired',
+        data: { symbol, plan_id: plan.plan_id, started_at: now, until },
+        delayMs: cooldownSec * 1000,
+        jobId: cooldownJobId(symbol, now),
+      });
+    }
+  }
+  if (mode === 'production') {
+    const total = snapshot.dailyTotal + (verdict.computedNotional > 0 ? verdict.computedNotional : verdict.computedQty);
+    ctx.setKey(snapshot.dailyKey, pyFloatRepr(total), { ttlSec: DAILY_TTL_SEC });
   }
 
-  const fields: Fields = { event: 'permit', ...auditFields(plan, facts, snapshot, ctx, now), reason };
-  ctx.emit(config.STREAM_EVENTS, fields);
+  ctx.emit(config.STREAM_EVENTS, encodeGovernorEvent(decisionEvent('permit', verdict.reason, plan, facts, snapshot, ctx, now)));
 
   metrics.allow.inc({ symbol });
   metrics.execHour.set({ symbol }, snapshot.execLastHour + 1);
   metrics.exec5Min.set({ symbol }, snapshot.execLast5Min + 1);
   ctx.log.info(
-    { reason, action: plan.action, computed_qty: computedQty, computed_notional: computedNotional },
-    facts.isClose ? `ALLOW ${symbol} close (${plan.action}): bypassing fund caps` : `ALLOW ${symbol} open: all gates passed`,
+    { reason: verdict.reason, action: plan.action, apply_mode: mode, computed_qty: verdict.computedQty, computed_notional: verdict.computedNotional },
+    facts.isClose && mode === 'testnet' ? `ALLOW ${symbol} close (${plan.action}): bypassing fund caps` : `ALLOW ${symbol} plan ${plan.plan_id.slice(0, 8)}: permit issued`,
   );
 }
 
@@ -161,12 +178,10 @@ export function recordBlock(
   // The decision's moment: the snapshot's clock when there is one, so every field agrees.
   const now = context.snapshot?.now ?? ctx.now();
   guardNotPermitted(ctx, plan.plan_id);
-  ctx.setKey(keys.governorBlock(plan.plan_id), JSON.stringify({ reason, timestamp: now / 1000, symbol: plan.symbol }), {
+  ctx.setKey(keys.governorBlock(plan.plan_id), encodeBlockRecord({ reason, timestamp: now / 1000, symbol: plan.symbol }), {
     ttlSec: config.GOV_BLOCK_TTL_SEC,
   });
-  const fields: Record<string, string> = { event: 'block', ...auditFields(plan, context.facts, context.snapshot, ctx, now), reason };
-  if (context.error !== undefined) fields.error = context.error.slice(0, 2000);
-  ctx.emit(config.STREAM_EVENTS, fields);
+  ctx.emit(config.STREAM_EVENTS, encodeGovernorEvent(decisionEvent('block', reason, plan, context.facts, context.snapshot, ctx, now, context.error)));
 
   metrics.block.inc({ symbol: plan.symbol, reason });
   if (context.snapshot) {
@@ -178,15 +193,14 @@ export function recordBlock(
 
 /** The numbers behind a block, for the log line. */
 function blockDetail(reason: BlockReason, facts: PlanFacts | undefined, snapshot: GovernorSnapshot | undefined): Record<string, unknown> {
-  if (reason === 'symbol_cooldown' && snapshot?.cooldown?.untilMs !== undefined) {
-    return { cooldown_remaining_sec: Math.max(0, (snapshot.cooldown.untilMs - snapshot.now) / 1000) };
-  }
+  if (reason === 'symbol_cooldown' && snapshot?.lastExecSec !== undefined) return { since_last_exec_sec: snapshot.now / 1000 - snapshot.lastExecSec };
   if (reason === 'plan_too_old') return { plan_age_sec: facts?.ageSec };
   if (reason === 'total_notional_exceeded') return { total_notional: snapshot?.totalNotional, trade_notional: facts?.notional };
   if (reason === 'notional_per_trade_exceeded') return { trade_notional: facts?.notional };
-  if (reason === 'rate_limit_hour' || reason === 'rate_limit_5min') return { exec_hour: snapshot?.execLastHour, exec_5min: snapshot?.execLast5Min };
+  if (reason === 'hourly_limit_exceeded' || reason === 'burst_limit_exceeded') return { exec_hour: snapshot?.execLastHour, exec_5min: snapshot?.execLast5Min };
   if (reason === 'max_positions_reached') return { open_positions: snapshot?.openPositions };
-  if (reason === 'kill_score_critical') return { kill_score: facts?.killScore };
+  if (reason === 'kill_score_critical_non_close') return { kill_score: facts?.killScore };
+  if (reason === 'daily_limit_exceeded') return { daily_total: snapshot?.dailyTotal };
   return {};
 }
 
@@ -197,8 +211,7 @@ function blockDetail(reason: BlockReason, facts: PlanFacts | undefined, snapshot
  */
 export function recordReuse(ctx: GovernorCtx, plan: ApplyPlan): void {
   const now = ctx.now();
-  ctx.emit(ctx.config.STREAM_EVENTS, { event: 'block', ...auditFields(plan, undefined, undefined, ctx, now), reason: 'plan_id_reused' });
+  ctx.emit(ctx.config.STREAM_EVENTS, encodeGovernorEvent(decisionEvent('block', 'plan_id_reused', plan, undefined, undefined, ctx, now)));
   ctx.metrics.block.inc({ symbol: plan.symbol, reason: 'plan_id_reused' });
   ctx.log.warn({ action: plan.action, side: plan.side ?? null }, 'plan_id already permitted for a different plan: blocked and reported');
 }
-

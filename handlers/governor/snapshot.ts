@@ -4,41 +4,46 @@ import { killSwitchBlocks } from '../../domain/kill-switch.js';
 import { keys, streams } from '../../schemas/keys.js';
 import { freshBudget, hasRecentViolation, parseBudget, type Budget } from './budget.js';
 import type { GovernorConfig } from './config.js';
+import { countSince, readExecHistory, readNumberKey, utcDate, type ExecHistory } from './history.js';
 import { parseNumber, usd } from './numbers.js';
 import { withDirect, type Position, type PositionSource } from './positions.js';
 
-export const HOUR_MS = 3_600_000;
-export const FIVE_MIN_MS = 300_000;
-
-/** The cooldown key's value: which permit started it and when it ends. */
-export interface Cooldown {
-  readonly planId: string | undefined;
-  readonly untilMs: number | undefined;
-}
+/** The original's dust rule for the position cap: `abs(positionAmt) > 0.0001` counts as open. */
+export const DUST_QTY = 0.0001;
 
 /** Everything the gates compare a plan against, read at one moment. */
 export interface GovernorSnapshot {
   readonly now: number;
   readonly killSwitch: boolean;
+  /** Ours: quantum:governor:disarm exists (opens are blocked). */
   readonly disarmed: boolean;
-  readonly cooldown: Cooldown | undefined;
-  /** Permits on this symbol in the last hour / 5 minutes (the window start excluded). */
+  /** The original's record of today's auto-disarm exists (quantum:governor:disarm:{date}). */
+  readonly disarmedToday: boolean;
+  /** quantum:governor:last_exec:{symbol} in epoch seconds; undefined when absent or unreadable. */
+  readonly lastExecSec: number | undefined;
+  readonly execHistory: ExecHistory;
+  /** Permits on this symbol in the last hour / 5 minutes, from the history list. */
   readonly execLastHour: number;
   readonly execLast5Min: number;
+  /** Open positions, dust (|qty| ≤ 0.0001) not counted. */
   readonly openPositions: number;
-  /** Σ|notional| over open positions, before this plan. */
+  /** Σ|notional| over the book, before this plan. */
   readonly totalNotional: number;
   /** |notional| of this symbol's own position. */
   readonly symbolNotional: number;
+  /** This symbol's position, as the production path sizes a close from it. */
+  readonly ownPosition: Position | undefined;
   readonly markPrice: number | undefined;
   /** The P2.8 budget when present and fresh; undefined fails open. */
   readonly budget: Budget | undefined;
   readonly recentViolation: boolean;
+  /** production: today's total of closed notional (or qty), quantum:governor:daily:{symbol}:{date}. */
+  readonly dailyTotal: number;
+  readonly dailyKey: string;
 }
 
 /** What the handler needs besides the snapshot: idempotency, the race guard, auto-disarm. */
 export interface Coordination {
-  /** A permit or block already recorded for this plan_id. */
   /**
    * Set when the plan_id was permitted before: the plan's fingerprint then (null for a permit
    * written without one, by an earlier version). A blocked plan_id is not remembered: it may be
@@ -47,7 +52,7 @@ export interface Coordination {
   readonly permitted: { readonly fingerprint: string | null } | undefined;
   /** The symbol's permit sequence number (null when no permit was ever recorded). */
   readonly version: string | null;
-  /** Governor errors within GOV_DISARM_WINDOW_SEC. */
+  /** Governor errors counted for auto-disarm. */
   readonly recentErrors: number;
 }
 
@@ -58,22 +63,34 @@ export interface Coordination {
 export interface SharedState {
   readonly kill: string | null;
   readonly disarm: string | null;
-  /** Governor errors within GOV_DISARM_WINDOW_SEC of the batch's start. */
+  readonly disarmOfDay: boolean;
   readonly recentErrors: number;
   readonly positions: readonly Position[];
   /** budget.violation entries since the start of the window (each plan filters by its own clock). */
   readonly violations: readonly [id: string, fields: string[]][];
 }
 
+/** The lower bound of the error count: the window's start, or every error since the last disarm. */
+export function errorWindowStart(config: GovernorConfig, now: number): string {
+  return config.GOV_DISARM_WINDOW_SEC > 0 ? `(${now - config.GOV_DISARM_WINDOW_SEC * 1000}` : '-inf';
+}
+
 export async function loadShared(redis: RedisReader, config: GovernorConfig, positionSource: PositionSource, now: number): Promise<SharedState> {
-  const [kill, disarm, recentErrors, positions, violations] = await Promise.all([
-    redis.get(keys.killSwitch),
-    redis.get(keys.governorDisarm),
-    redis.zcount(keys.governorErrors, `(${now - config.GOV_DISARM_WINDOW_SEC * 1000}`, '+inf'),
+  const [kill, disarm, disarmOfDay, recentErrors, positions, violations] = await Promise.all([
+    // A key of another type cannot be read as off: it blocks (the kill switch fails closed).
+    redis.get(keys.killSwitch).catch(() => 'unreadable'),
+    redis.get(keys.governorDisarm).catch(() => 'unreadable'),
+    redis.exists(keys.governorDisarmOfDay(utcDate(now))),
+    redis.zcount(keys.governorErrors, errorWindowStart(config, now), '+inf').catch(() => 0),
     positionSource.load(redis, now, config),
     redis.xrevrange(streams.budgetViolation, '+', `${Math.max(0, now - config.GOV_P28_VIOLATION_WINDOW_SEC * 1000)}-0`, 'COUNT', 1000),
   ]);
-  return { kill, disarm, recentErrors, positions, violations };
+  return { kill, disarm, disarmOfDay: disarmOfDay > 0, recentErrors, positions, violations };
+}
+
+/** Counted by the position cap: not dust (a position without a quantity counts when it has notional). */
+function isOpen(position: Position): boolean {
+  return position.qty === undefined ? position.notionalUsd > 0 : Math.abs(position.qty) > DUST_QTY;
 }
 
 /** The plan's own reads, all issued at once so the auto-pipelined client sends them together. */
@@ -86,15 +103,15 @@ export async function loadSnapshot(
   now: number,
   positionSource?: PositionSource,
 ): Promise<{ snapshot: GovernorSnapshot; coordination: Coordination }> {
-  const execKey = keys.governorExecutions(symbol);
-  const [decided, cooldownRaw, version, execLastHour, execLast5Min, marketMark, budgetFields, direct] = await Promise.all([
+  const dailyKey = keys.governorDaily(symbol, utcDate(now));
+  const [decided, version, lastExecSec, execHistory, dailyTotal, marketMark, budgetFields, direct] = await Promise.all([
     Promise.all([redis.get(keys.permit(planId)), redis.get(keys.governorPermitted(planId))]),
-    redis.get(keys.governorCooldown(symbol)),
     redis.get(keys.governorSymbolVersion(symbol)),
-    redis.zcount(execKey, `(${now - HOUR_MS}`, '+inf'),
-    redis.zcount(execKey, `(${now - FIVE_MIN_MS}`, '+inf'),
+    readNumberKey(redis, keys.governorLastExec(symbol)),
+    readExecHistory(redis, symbol),
+    readNumberKey(redis, dailyKey),
     redis.hget(keys.marketState(symbol), 'mark_price'),
-    redis.hmget(keys.budget(symbol), ...(['budget_usd', 'timestamp'] as const satisfies readonly BudgetHashField[])),
+    redis.hmget(keys.budget(symbol), ...(['budget_usd', 'timestamp', 'mode'] as const satisfies readonly BudgetHashField[])),
     // The plan's own symbol is never left to the book's index refresh bound.
     positionSource?.loadSymbol?.(redis, symbol),
   ]);
@@ -106,15 +123,20 @@ export async function loadSnapshot(
     now,
     killSwitch: killSwitchBlocks(kill),
     disarmed: disarm !== null,
-    cooldown: cooldownRaw === null ? undefined : parseCooldown(cooldownRaw),
-    execLastHour,
-    execLast5Min,
-    openPositions: positions.length,
+    disarmedToday: shared.disarmOfDay,
+    lastExecSec,
+    execHistory,
+    execLastHour: countSince(execHistory, now, 3600),
+    execLast5Min: countSince(execHistory, now, 300),
+    openPositions: positions.filter(isOpen).length,
     totalNotional: usd(positions.reduce((sum, p) => sum + p.notionalUsd, 0)),
     symbolNotional: own?.notionalUsd ?? 0,
+    ownPosition: own,
     markPrice: positivePrice(parseNumber(marketMark)) ?? positivePrice(own?.markPrice),
-    budget: freshBudget(parseBudget(budgetFields[0] ?? null, budgetFields[1] ?? null), now, config.GOV_P28_BUDGET_MAX_AGE_SEC),
+    budget: freshBudget(parseBudget(budgetFields[0] ?? null, budgetFields[1] ?? null, budgetFields[2] ?? null), now, config.GOV_P28_BUDGET_MAX_AGE_SEC),
     recentViolation: hasRecentViolation(violations, symbol, now, config.GOV_P28_VIOLATION_WINDOW_SEC),
+    dailyTotal: dailyTotal ?? 0,
+    dailyKey,
   };
   const coordination: Coordination = {
     permitted: decided[1] !== null && decided[1] !== undefined ? { fingerprint: decided[1] } : decided[0] !== null && decided[0] !== undefined ? { fingerprint: null } : undefined,
@@ -124,20 +146,6 @@ export async function loadSnapshot(
   return { snapshot, coordination };
 }
 
-
 function positivePrice(price: number | undefined): number | undefined {
   return price !== undefined && price > 0 ? price : undefined;
-}
-
-export function parseCooldown(raw: string): Cooldown {
-  try {
-    const value = JSON.parse(raw) as { plan_id?: unknown; until?: unknown };
-    return {
-      planId: typeof value.plan_id === 'string' ? value.plan_id : undefined,
-      untilMs: typeof value.until === 'number' ? value.until : undefined,
-    };
-  } catch {
-    // Someone set the key by hand: still a cooldown, just without details.
-    return { planId: undefined, untilMs: undefined };
-  }
 }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { defineHandler } from '../../runtime/handler.js';
 import { parseNumber } from '../../schemas/fields.js';
+import { parseGovernorEvent } from '../../schemas/governor-event.js';
 import type { OutcomeConfig } from './config.js';
 import { followUpDeclaration, followUpId, recordFollowUp } from './follow-up.js';
 import { readMarket } from './market.js';
@@ -31,8 +32,10 @@ export const governorOutcomes = defineHandler({
   trigger: { kind: 'stream', stream: (c: OutcomeConfig) => c.STREAM_EVENTS, group: (c: OutcomeConfig) => c.OUTCOME_GROUP },
   input: governorEventInput,
   ...followUpDeclaration,
-  async handle(event, ctx) {
-    if (event.event !== 'block' || event.kind !== 'open' || !event.symbol || !event.plan_id) return;
+  async handle(_entry, ctx) {
+    // The wire schema decides what a block is: a renamed field is a type error here, not a skip.
+    const event = parseGovernorEvent(ctx.meta.raw);
+    if (event === undefined || event.event !== 'block' || event.kind !== 'open' || !event.symbol || !event.plan_id) return;
     const skip = (reason: string) => ctx.metrics.skipped.inc({ kind: 'governor_block', reason });
     const side = sideSign(event.side);
     if (side === undefined) return skip('no_side');

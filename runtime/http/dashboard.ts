@@ -2,6 +2,7 @@ import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
 import type { Queue } from 'bullmq';
+import { encodeGovernorEvent } from '../../schemas/governor-event.js';
 import { hostname } from 'node:os';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { streams } from '../../schemas/keys.js';
@@ -76,7 +77,7 @@ function actorOf(request: FastifyRequest): string {
  * actor, host and time (ts, milliseconds). The board asks no reason; `request` says what was done.
  */
 export function boardActionFields(request: FastifyRequest, status: number, now: number): Record<string, string> {
-  return {
+  return encodeGovernorEvent({
     event: 'bull_board',
     actor: actorOf(request),
     host: hostname(),
@@ -84,7 +85,7 @@ export function boardActionFields(request: FastifyRequest, status: number, now: 
     reason: '',
     request: `${request.method} ${request.url.split('?')[0]}`,
     status: String(status),
-  };
+  });
 }
 
 /** The route constraint that sends a viewer's requests to the read-only board. */

@@ -5,6 +5,7 @@ import { keys, streams } from '../../schemas/keys.js';
 import { readBacklog, type GroupBacklog } from '../backlog.js';
 import { isReady } from '../redis.js';
 import type { RuntimeServices } from '../runtime.js';
+import { parseGovernorEvent, type GovernorEvent } from '../../schemas/governor-event.js';
 import { fieldsToRecord, parseNumber } from '../../schemas/fields.js';
 import { calibratedEntryReader } from '../../schemas/heat-gate.js';
 import { outcomesStatus, type OutcomesStatus } from './status-outcomes.js';
@@ -388,7 +389,10 @@ const KIND_FIELDS = ['event', 'event_type', 'type', 'decision', 'result', 'outco
  */
 export function governorDecisions(newestFirstEntries: readonly StreamEntry[]): Decision[] {
   return newestFirstEntries.map(([id, list]) => {
-    const f = withEmbeddedJson(fieldsToRecord(list));
+    const raw = fieldsToRecord(list);
+    const known = parseGovernorEvent(raw);
+    if (known !== undefined) return knownGovernorDecision(id, known);
+    const f = withEmbeddedJson(raw);
     // The first field that names the event wins: a plan's own decision=EXECUTE comes later.
     const named = KIND_FIELDS.map((k) => f[k]).find((v) => v !== undefined && v !== '');
     const side = f.kind === 'open' || f.kind === 'close' ? ` (${f.kind})` : '';
@@ -405,6 +409,31 @@ export function governorDecisions(newestFirstEntries: readonly StreamEntry[]): D
       id,
     };
   });
+}
+
+/** An entry the governor event schema knows (schemas/governor-event.ts). */
+function knownGovernorDecision(id: string, event: GovernorEvent): Decision {
+  const base = { at: entryTime(id), gate: 'governor' as const, id };
+  switch (event.event) {
+    case 'permit':
+    case 'block':
+      return {
+        ...base,
+        kind: event.event,
+        symbol: event.symbol || null,
+        plan_id: event.plan_id || null,
+        action: event.action || null,
+        reason: event.reason || null,
+        detail: event.kind ? `${event.event} (${event.kind})` : event.event,
+        mode: event.apply_mode || null,
+      };
+    case 'AUTO_DISARM':
+      return { ...base, kind: 'event', symbol: null, plan_id: null, action: null, reason: event.reason, detail: event.event, mode: null };
+    case 'cooldown_expired':
+      return { ...base, kind: 'event', symbol: event.symbol, plan_id: event.plan_id, action: null, reason: null, detail: event.event, mode: null };
+    default:
+      return { ...base, kind: 'event', symbol: null, plan_id: null, action: null, reason: event.reason || null, detail: event.event, mode: null };
+  }
 }
 
 function kindOf(text: string): Decision['kind'] {

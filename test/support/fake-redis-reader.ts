@@ -7,6 +7,8 @@ export interface FakeRedisData {
   readonly sets?: Readonly<Record<string, readonly string[]>>;
   /** member → score */
   readonly sortedSets?: Readonly<Record<string, Readonly<Record<string, number>>>>;
+  /** items head first (LRANGE order) */
+  readonly lists?: Readonly<Record<string, readonly string[]>>;
   /** entries oldest first */
   readonly streams?: Readonly<Record<string, readonly { id: string; fields: Readonly<Record<string, string>> }[]>>;
 }
@@ -39,7 +41,16 @@ export class FakeRedisReader implements RedisReader {
     return keys.map((k) => this.data.strings?.[k] ?? null);
   }
   async exists(...keys: string[]) {
-    return keys.filter((k) => k in (this.data.strings ?? {}) || k in (this.data.hashes ?? {}) || k in (this.data.sets ?? {}) || k in (this.data.sortedSets ?? {}) || k in (this.data.streams ?? {})).length;
+    return keys.filter((k) => k in (this.data.strings ?? {}) || k in (this.data.hashes ?? {}) || k in (this.data.sets ?? {}) || k in (this.data.sortedSets ?? {}) || k in (this.data.streams ?? {}) || k in (this.data.lists ?? {})).length;
+  }
+  async type(key: string) {
+    const kinds = [['string', this.data.strings], ['hash', this.data.hashes], ['set', this.data.sets], ['zset', this.data.sortedSets], ['stream', this.data.streams], ['list', this.data.lists]] as const;
+    for (const [name, map] of kinds) if (map && key in map) return name;
+    return 'none';
+  }
+  async lrange(key: string, start: number, stop: number) {
+    const list = this.data.lists?.[key] ?? [];
+    return list.slice(start, stop < 0 ? list.length + stop + 1 : stop + 1);
   }
   async hget(key: string, field: string) {
     return this.data.hashes?.[key]?.[field] ?? null;
@@ -59,11 +70,11 @@ export class FakeRedisReader implements RedisReader {
   async zcount(key: string, min: number | string, max: number | string) {
     return Object.values(this.data.sortedSets?.[key] ?? {}).filter((s) => inRange(s, min, max)).length;
   }
-  async zrangebyscore(key: string, min: number | string, max: number | string) {
-    return Object.entries(this.data.sortedSets?.[key] ?? {})
+  async zrangebyscore(key: string, min: number | string, max: number | string, withScores?: 'WITHSCORES') {
+    const sorted = Object.entries(this.data.sortedSets?.[key] ?? {})
       .filter(([, s]) => inRange(s, min, max))
-      .sort((a, b) => a[1] - b[1])
-      .map(([m]) => m);
+      .sort((a, b) => a[1] - b[1]);
+    return withScores ? sorted.flatMap(([m, s]) => [m, String(s)]) : sorted.map(([m]) => m);
   }
   /** The fake runs no Lua: callers take their plain fallback, as on Redis Cluster. */
   async eval_ro(): Promise<unknown> {
@@ -79,7 +90,7 @@ export class FakeRedisReader implements RedisReader {
   /** One page holding every matching key of every type. */
   async scan(_cursor: string | number, _match: 'MATCH', pattern: string): Promise<[string, string[]]> {
     const prefix = pattern.endsWith('*') ? pattern.slice(0, -1) : pattern;
-    const all = [this.data.strings, this.data.hashes, this.data.sets, this.data.sortedSets, this.data.streams].flatMap((m) => Object.keys(m ?? {}));
+    const all = [this.data.strings, this.data.hashes, this.data.sets, this.data.sortedSets, this.data.streams, this.data.lists].flatMap((m) => Object.keys(m ?? {}));
     return ['0', all.filter((k) => (pattern.endsWith('*') ? k.startsWith(prefix) : k === pattern))];
   }
   async xrevrange(key: string, _end: string, _start: string, _count: 'COUNT', count: number): Promise<[string, string[]][]> {

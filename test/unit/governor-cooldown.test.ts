@@ -10,23 +10,21 @@ const STARTED = NOW - 60_000;
 const job = { symbol: 'BTCUSDT', plan_id: 'plan-0001', started_at: String(STARTED), until: String(NOW), job_id: `cooldown-BTCUSDT-${STARTED}` };
 
 describe('governor-cooldown', () => {
-  it('emits cooldown_expired to the governor events stream once the cooldown key is gone', async () => {
+  it('emits cooldown_expired to the governor events stream once the cooldown has run', async () => {
     const run = await runHandler(governorCooldown, job, { now: NOW });
     expect(run.emitted(streams.governorEvents)).toEqual([
-      { event: 'cooldown_expired', symbol: 'BTCUSDT', plan_id: 'plan-0001', started_at: String(STARTED / 1000), cooldown_until: String(NOW / 1000), timestamp: String(NOW / 1000) },
+      { event: 'cooldown_expired', symbol: 'BTCUSDT', plan_id: 'plan-0001', started_at: `${STARTED / 1000}.0`, cooldown_until: `${NOW / 1000}.0`, timestamp: `${NOW / 1000}.0` },
     ]);
     expect(run.metrics.get('quantum_govern_cooldown_expired_total', { symbol: 'BTCUSDT' })).toBe(1);
   });
 
-  it('emits when the key of its own cooldown is still there (the job fired at the edge)', async () => {
-    const own = JSON.stringify({ plan_id: 'plan-0001', started_at: STARTED, until: NOW });
-    const run = await runHandler(governorCooldown, job, { now: NOW, redis: { strings: { [keys.governorCooldown('BTCUSDT')]: own } } });
+  it('emits when last_exec is still its own permit\'s', async () => {
+    const run = await runHandler(governorCooldown, job, { now: NOW, redis: { strings: { [keys.governorLastExec('BTCUSDT')]: String(STARTED / 1000) } } });
     expect(run.emitted(streams.governorEvents)).toHaveLength(1);
   });
 
-  it('stays silent when a newer cooldown replaced this one (its own job will report)', async () => {
-    const newer = JSON.stringify({ plan_id: 'plan-0002', started_at: NOW - 1000, until: NOW + 59_000 });
-    const run = await runHandler(governorCooldown, job, { now: NOW, redis: { strings: { [keys.governorCooldown('BTCUSDT')]: newer } } });
+  it('stays silent when a newer permit wrote last_exec (its own job will report)', async () => {
+    const run = await runHandler(governorCooldown, job, { now: NOW, redis: { strings: { [keys.governorLastExec('BTCUSDT')]: String((NOW - 1000) / 1000) } } });
     expect(run.recorder.effects).toEqual([]);
     expect(run.metrics.get('quantum_govern_cooldown_superseded_total')).toBe(1);
   });

@@ -1,15 +1,18 @@
 import { describe, expect, it } from 'vitest';
-import { limitsOf, parseGovernorConfig, type Limits } from '../../handlers/governor/config.js';
+import { applyModeOf, limitsOf, parseGovernorConfig, type Limits } from '../../handlers/governor/config.js';
 import {
+  burstLimitExceeded,
+  dailyLimitExceeded,
   evaluate,
-  killScoreCritical,
+  hourlyLimitExceeded,
+  killScoreCriticalNonClose,
   maxPositionsReached,
   notionalPerTradeExceeded,
   notionalUnknown,
   p28BudgetViolation,
+  pathGates,
   planTooOld,
-  rateLimit5Min,
-  rateLimitHour,
+  productionSize,
   symbolCooldown,
   totalNotionalExceeded,
 } from '../../handlers/governor/gates.js';
@@ -18,239 +21,215 @@ import { gateReasons } from '../../handlers/governor/reasons.js';
 import type { GovernorSnapshot } from '../../handlers/governor/snapshot.js';
 
 const NOW = 1_800_000_000_000;
-const defaults: Limits = limitsOf(parseGovernorConfig({}));
+const testnet: Limits = limitsOf(parseGovernorConfig({}));
+const production: Limits = limitsOf(parseGovernorConfig({ APPLY_MODE: 'production' }));
+const dryRun: Limits = limitsOf(parseGovernorConfig({ APPLY_MODE: 'dry_run' }));
 
 /** An open that passes every gate under the default limits. */
-const open: PlanFacts = {
-  planId: 'p-1',
-  symbol: 'BTCUSDT',
-  action: 'OPEN_LONG',
-  isClose: false,
-  killScore: 0.1,
-  ageSec: 1,
-  qty: 0.001,
-  notional: 100,
-};
+const open: PlanFacts = { planId: 'p-1', symbol: 'BTCUSDT', action: 'OPEN_LONG', side: 'BUY', isClose: false, killScore: 0.1, ageSec: 1, qty: 0.001, notional: 100 };
 const quiet: GovernorSnapshot = {
   now: NOW,
   killSwitch: false,
   disarmed: false,
-  cooldown: undefined,
+  disarmedToday: false,
+  lastExecSec: undefined,
+  execHistory: { type: 'none', times: [] },
   execLastHour: 0,
   execLast5Min: 0,
   openPositions: 0,
   totalNotional: 0,
   symbolNotional: 0,
+  ownPosition: undefined,
   markPrice: 100_000,
   budget: undefined,
   recentViolation: false,
+  dailyTotal: 0,
+  dailyKey: 'quantum:governor:daily:BTCUSDT:2027-01-15',
 };
+const permit = (reason: string, computedQty = 0, computedNotional = 0) => ({ kind: 'permit', reason, computedQty, computedNotional });
 
-describe('governor defaults', () => {
-  it('uses the seed defaults for every cap', () => {
-    expect(defaults).toEqual({
-      maxPlanAgeSec: 300,
-      killScoreCritical: 0.8,
-      cooldownSec: 60,
-      maxExecPerHour: 3,
-      maxExecPer5Min: 2,
-      maxOpenPositions: 10,
-      maxNotionalPerTrade: 200,
-      maxTotalNotional: 2000,
-      p28Mode: 'shadow',
-      p28BudgetMaxAgeSec: 60,
-      p28ViolationWindowSec: 30,
-    });
+describe('APPLY_MODE', () => {
+  it.each([
+    ['testnet', 'testnet'],
+    ['dry_run', 'dry_run'],
+    ['production', 'production'],
+    ['live', 'production'],
+    ['TESTNET', 'production'],
+  ] as const)('%s takes the %s path (any other value is production, as the original)', (raw, mode) => {
+    expect(applyModeOf(raw)).toBe(mode);
   });
 
-  it('permits a small open on a quiet portfolio', () => {
-    expect(evaluate(open, defaults, quiet)).toEqual({ kind: 'permit', reason: 'all_gates_passed' });
+  it('defaults to testnet with the original defaults', () => {
+    expect(testnet).toMatchObject({ applyMode: 'testnet', killScoreCritical: 0.8, cooldownSec: 60, maxExecPerHour: 3, maxExecPer5Min: 2, maxReduceNotionalPerDay: 5000, maxReduceQtyPerDay: 0.02, maxOpenPositions: 10, maxNotionalPerTrade: 200, maxTotalNotional: 2000, totalCountsTrade: false, p28BlockOverBudget: false });
+  });
+
+  it('keeps every reason in the closed set', () => {
+    for (const path of Object.values(pathGates)) {
+      for (const gate of [...path.always, ...path.opens]) {
+        const reason = gate({ ...open, ageSec: 1e6, killScore: 1, notional: 1e9, side: 'BUY' }, { ...production, maxPlanAgeSec: 1 }, { ...quiet, killSwitch: true, disarmed: true, lastExecSec: NOW / 1000, execLastHour: 9, execLast5Min: 9, openPositions: 99, totalNotional: 1e9, dailyTotal: 1e9 });
+        if (reason !== undefined) expect(gateReasons).toContain(reason);
+      }
+    }
   });
 });
 
-describe('each gate at its boundary', () => {
-  it.each([
-    ['allows a plan exactly GOV_MAX_PLAN_AGE_SEC old', { ageSec: 300 }, undefined],
-    ['blocks a plan a millisecond older than GOV_MAX_PLAN_AGE_SEC', { ageSec: 300.001 }, 'plan_too_old'],
-    ['allows a plan from a clock running ahead', { ageSec: -5 }, undefined],
-  ] as const)('plan age: %s', (_name, plan, expected) => {
-    expect(planTooOld({ ...open, ...plan }, defaults, quiet)).toBe(expected);
+describe('testnet path', () => {
+  it('permits a small open on a quiet book with computed_qty and computed_notional 0.0', () => {
+    expect(evaluate(open, testnet, quiet)).toEqual(permit('all_gates_passed'));
+  });
+
+  it('has no kill-score, hourly or burst gate', () => {
+    expect(evaluate({ ...open, killScore: 0.99 }, testnet, { ...quiet, execLastHour: 50, execLast5Min: 50 })).toEqual(permit('all_gates_passed'));
+  });
+
+  it.each(['FULL_CLOSE_PROPOSED', 'PARTIAL_75', 'PARTIAL_50', 'PARTIAL_25'])('%s bypasses the fund caps', (action) => {
+    expect(evaluate({ ...open, action, isClose: true, notional: 1e9 }, testnet, { ...quiet, lastExecSec: NOW / 1000, totalNotional: 1e9, openPositions: 99 })).toEqual(permit('close_bypass'));
+  });
+
+  it('blocks a close too while the kill switch is on', () => {
+    expect(evaluate({ ...open, isClose: true, action: 'PARTIAL_25' }, testnet, { ...quiet, killSwitch: true })).toEqual({ kind: 'block', reason: 'kill_switch_active' });
   });
 
   it.each([
-    ['allows a kill score just under the critical level', 0.7999, undefined],
-    ['blocks a kill score exactly at the critical level', 0.8, 'kill_score_critical'],
-    ['blocks a kill score over the critical level', 0.95, 'kill_score_critical'],
-    ['allows a plan without a kill score', undefined, undefined],
-  ] as const)('kill score: %s', (_name, killScore, expected) => {
-    expect(killScoreCritical({ ...open, killScore }, defaults, quiet)).toBe(expected);
+    ['blocks 59.9 s after the last execution', NOW / 1000 - 59.9, 'symbol_cooldown'],
+    ['allows 60 s after', NOW / 1000 - 60, undefined],
+    ['allows without last_exec', undefined, undefined],
+  ] as const)('cooldown: %s', (_name, lastExecSec, expected) => {
+    expect(symbolCooldown(open, testnet, { ...quiet, lastExecSec })).toBe(expected);
   });
 
   it.each([
-    ['allows 2 executions in the last hour (this one is the 3rd, at the cap)', 2, undefined],
-    ['blocks at 3 executions in the last hour (this one would be the 4th)', 3, 'rate_limit_hour'],
-  ] as const)('hourly rate: %s', (_name, execLastHour, expected) => {
-    expect(rateLimitHour(open, defaults, { ...quiet, execLastHour })).toBe(expected);
-  });
-
-  it.each([
-    ['allows 1 execution in the last 5 minutes (this one is the 2nd, at the cap)', 1, undefined],
-    ['blocks at 2 executions in the last 5 minutes', 2, 'rate_limit_5min'],
-  ] as const)('5-minute rate: %s', (_name, execLast5Min, expected) => {
-    expect(rateLimit5Min(open, defaults, { ...quiet, execLast5Min })).toBe(expected);
-  });
-
-  it.each([
-    ['allows an open with 9 positions open', 9, undefined],
-    ['blocks an open with 10 positions open (the seed: blocks if ≥ 10)', 10, 'max_positions_reached'],
-  ] as const)('open positions: %s', (_name, openPositions, expected) => {
-    expect(maxPositionsReached(open, defaults, { ...quiet, openPositions })).toBe(expected);
+    ['a BUY open with 10 positions', 'BUY', 10, 'max_positions_reached'],
+    ['a LONG open with 10 positions', 'LONG', 10, 'max_positions_reached'],
+    ['a BUY open with 9 positions', 'BUY', 9, undefined],
+    ['a SELL open with 10 positions (the original checks BUY/LONG only)', 'SELL', 10, undefined],
+    ['a lower-case buy open with 10 positions', 'buy', 10, undefined],
+  ] as const)('max positions: %s', (_name, side, openPositions, expected) => {
+    expect(maxPositionsReached({ ...open, side }, testnet, { ...quiet, openPositions })).toBe(expected);
   });
 
   it.each([
     ['allows a trade exactly at $200', 200, undefined],
     ['blocks a trade a cent over $200', 200.01, 'notional_per_trade_exceeded'],
-  ] as const)('notional per trade: %s', (_name, notional, expected) => {
-    expect(notionalPerTradeExceeded({ ...open, notional }, defaults, quiet)).toBe(expected);
+  ] as const)('per trade: %s', (_name, notional, expected) => {
+    expect(notionalPerTradeExceeded({ ...open, notional }, testnet, quiet)).toBe(expected);
   });
 
   it.each([
-    ['allows a trade that lands the total exactly on $2,000', 1800, 200, undefined],
-    ['blocks a trade that takes the total a cent over $2,000', 1800, 200.01, 'total_notional_exceeded'],
-    ['blocks any open once the portfolio is at $2,000 (the seed: blocks if ≥ $2,000)', 2000, 0, 'total_notional_exceeded'],
-    ['allows a $0 open with the portfolio a cent under the cap', 1999.99, 0, undefined],
-    ['blocks an open with the portfolio far over the cap (seed 001: $118,844)', 118_844.14, 0, 'total_notional_exceeded'],
-  ] as const)('total notional: %s', (_name, totalNotional, notional, expected) => {
-    expect(totalNotionalExceeded({ ...open, notional }, defaults, { ...quiet, totalNotional })).toBe(expected);
+    ['allows $200 on a book of $1,999.99 (only the book counts, as the original)', 1999.99, 200, false, undefined],
+    ['blocks once the book alone is at $2,000', 2000, 0, false, 'total_notional_exceeded'],
+    ['with GOV_TOTAL_NOTIONAL_COUNTS_TRADE blocks $200 on $1,999.99', 1999.99, 200, true, 'total_notional_exceeded'],
+    ['with GOV_TOTAL_NOTIONAL_COUNTS_TRADE allows landing exactly on the cap', 1800, 200, true, undefined],
+  ] as const)('total: %s', (_name, totalNotional, notional, countsTrade, expected) => {
+    expect(totalNotionalExceeded({ ...open, notional }, { ...testnet, totalCountsTrade: countsTrade }, { ...quiet, totalNotional })).toBe(expected);
+  });
+
+  it('blocks an open it cannot price while a notional cap is on (ours)', () => {
+    expect(notionalUnknown({ ...open, notional: undefined }, testnet, quiet)).toBe('notional_unknown');
+  });
+
+  it('never blocks on the P2.8 budget (the original logs it only)', () => {
+    const budget = { budgetUsd: 1, updatedAtMs: NOW, mode: 'enforce' };
+    expect(evaluate(open, testnet, { ...quiet, budget, recentViolation: true })).toEqual(permit('all_gates_passed'));
+  });
+
+  it('blocks a plan older than GOV_MAX_PLAN_AGE_SEC (ours)', () => {
+    expect(planTooOld({ ...open, ageSec: 300.001 }, testnet, quiet)).toBe('plan_too_old');
+  });
+
+  it('blocks opens while disarmed, not closes (ours)', () => {
+    expect(evaluate(open, testnet, { ...quiet, disarmed: true })).toEqual({ kind: 'block', reason: 'disarmed' });
+    expect(evaluate({ ...open, isClose: true, action: 'PARTIAL_50' }, testnet, { ...quiet, disarmed: true })).toEqual(permit('close_bypass'));
+  });
+});
+
+describe('production path', () => {
+  const enforceBudget = { budgetUsd: 1000, updatedAtMs: NOW - 5_000, mode: 'enforce' };
+
+  it('blocks on a recent violation when the fresh budget hash says enforce', () => {
+    expect(p28BudgetViolation(open, production, { ...quiet, budget: enforceBudget, recentViolation: true })).toBe('p28_budget_violation');
   });
 
   it.each([
-    ['blocks while a cooldown key stands', { planId: 'p-0', untilMs: NOW + 48_800 }, 'symbol_cooldown'],
-    ['allows when no cooldown stands', undefined, undefined],
-  ] as const)('cooldown: %s', (_name, cooldown, expected) => {
-    expect(symbolCooldown(open, defaults, { ...quiet, cooldown })).toBe(expected);
+    ['a shadow-mode budget', { ...enforceBudget, mode: 'shadow' }],
+    ['no (fresh) budget', undefined],
+  ] as const)('allows with %s, even with a violation on record', (_name, budget) => {
+    expect(p28BudgetViolation(open, production, { ...quiet, budget, recentViolation: true })).toBeUndefined();
   });
 
-  it('blocks an open it cannot price while a notional cap is on', () => {
-    expect(notionalUnknown({ ...open, notional: undefined }, defaults, quiet)).toBe('notional_unknown');
+  it('blocks over budget only with GOV_P28_BLOCK_OVER_BUDGET', () => {
+    const over = { ...quiet, budget: enforceBudget, symbolNotional: 950 };
+    expect(p28BudgetViolation(open, production, over)).toBeUndefined();
+    expect(p28BudgetViolation(open, { ...production, p28BlockOverBudget: true }, over)).toBe('p28_budget_violation');
   });
-
-  it('lets an unpriced open through when every notional cap is off', () => {
-    const off = { ...defaults, maxNotionalPerTrade: 0, maxTotalNotional: 0 };
-    expect(notionalUnknown({ ...open, notional: undefined }, off, quiet)).toBeUndefined();
-  });
-});
-
-describe('the P2.8 budget gate', () => {
-  const enforce: Limits = { ...defaults, p28Mode: 'enforce' };
-  const fresh = { budgetUsd: 1000, updatedAtMs: NOW - 5_000 };
 
   it.each([
-    ['allows when position plus trade lands exactly on the budget', 900, 100, false, undefined],
-    ['blocks when position plus trade exceeds the budget', 900, 100.01, false, 'p28_budget_violation'],
-    ['blocks on a recent violation even under budget', 0, 10, true, 'p28_budget_violation'],
-  ] as const)('in enforce mode %s', (_name, symbolNotional, notional, recentViolation, expected) => {
-    expect(p28BudgetViolation({ ...open, notional }, enforce, { ...quiet, symbolNotional, recentViolation, budget: fresh })).toBe(expected);
+    ['OPEN_LONG', 0.8, 'kill_score_critical_non_close'],
+    ['PARTIAL_25', 0.9, 'kill_score_critical_non_close'],
+    ['FULL_CLOSE_PROPOSED', 0.9, undefined],
+    ['PARTIAL_75', 0.9, undefined],
+    ['PARTIAL_50', 0.9, undefined],
+    ['OPEN_LONG', 0.7999, undefined],
+  ] as const)('kill score: %s at %s', (action, killScore, expected) => {
+    expect(killScoreCriticalNonClose({ ...open, action, killScore }, production, quiet)).toBe(expected);
   });
 
-  it('fails open without a (fresh) budget, even with a violation on record', () => {
-    expect(p28BudgetViolation({ ...open, notional: 1e6 }, enforce, { ...quiet, budget: undefined, recentViolation: true })).toBeUndefined();
-  });
-
-  it('never blocks in shadow mode', () => {
-    expect(p28BudgetViolation({ ...open, notional: 1e6 }, defaults, { ...quiet, budget: fresh, recentViolation: true })).toBeUndefined();
-  });
-});
-
-describe('0 disables a cap', () => {
   it.each([
-    ['GOV_MAX_PLAN_AGE_SEC', { maxPlanAgeSec: 0 }, { ageSec: 1e9 }, {}],
-    ['GOV_KILL_SCORE_CRITICAL', { killScoreCritical: 0 }, { killScore: 1 }, {}],
-    ['GOV_SYMBOL_COOLDOWN_SECONDS', { cooldownSec: 0 }, {}, { cooldown: { planId: 'x', untilMs: NOW + 1000 } }],
-    ['GOV_MAX_EXEC_PER_HOUR and GOV_MAX_EXEC_PER_5MIN', { maxExecPerHour: 0, maxExecPer5Min: 0 }, {}, { execLastHour: 99, execLast5Min: 99 }],
-    ['GOV_MAX_OPEN_POSITIONS', { maxOpenPositions: 0 }, {}, { openPositions: 99 }],
-    ['GOV_MAX_NOTIONAL_PER_TRADE_USDT and GOV_MAX_TOTAL_NOTIONAL_USDT', { maxNotionalPerTrade: 0, maxTotalNotional: 0 }, { notional: 1e9 }, { totalNotional: 1e9 }],
-  ] as const)('%s = 0 lets the open through', (_name, limits, plan, snapshot) => {
-    expect(evaluate({ ...open, ...plan }, { ...defaults, ...limits }, { ...quiet, ...snapshot })).toEqual({ kind: 'permit', reason: 'all_gates_passed' });
+    [2, undefined],
+    [3, 'hourly_limit_exceeded'],
+  ] as const)('hourly: %s executions in the hour', (execLastHour, expected) => {
+    expect(hourlyLimitExceeded(open, production, { ...quiet, execLastHour })).toBe(expected);
+  });
+
+  it.each([
+    [1, undefined],
+    [2, 'burst_limit_exceeded'],
+  ] as const)('burst: %s executions in 5 minutes', (execLast5Min, expected) => {
+    expect(burstLimitExceeded(open, production, { ...quiet, execLast5Min })).toBe(expected);
+  });
+
+  it('sizes closes from the position: FULL 1, PARTIAL_75 0.75, PARTIAL_50 0.5, anything else 0.75', () => {
+    const snapshot = { ...quiet, markPrice: 100, ownPosition: { symbol: 'BTCUSDT', notionalUsd: 200, qty: -2, markPrice: 100 } };
+    expect(productionSize({ ...open, action: 'FULL_CLOSE_PROPOSED' }, snapshot)).toEqual({ qty: 2, notional: 200 });
+    expect(productionSize({ ...open, action: 'PARTIAL_50' }, snapshot)).toEqual({ qty: 1, notional: 100 });
+    expect(productionSize({ ...open, action: 'PARTIAL_25' }, snapshot)).toEqual({ qty: 1.5, notional: 150 });
+    expect(productionSize({ ...open, action: 'FULL_CLOSE_PROPOSED' }, quiet)).toEqual({ qty: 0, notional: 0 });
+  });
+
+  it('fails the position fetch when the position has neither qty nor a price to derive it', () => {
+    const snapshot = { ...quiet, markPrice: undefined, ownPosition: { symbol: 'BTCUSDT', notionalUsd: 200, qty: undefined, markPrice: undefined } };
+    expect(evaluate(open, production, snapshot)).toEqual({ kind: 'block', reason: 'position_fetch_failed' });
+  });
+
+  it.each([
+    ['notional: $4,900 + $200 > $5,000', 4900, 100, 'daily_limit_exceeded'],
+    ['notional: $4,800 + $200 = $5,000', 4800, 100, undefined],
+    ['qty (no price): 0.015 + 0.0075 > 0.02', 0.015, undefined, 'daily_limit_exceeded'],
+  ] as const)('daily limit, %s', (_name, dailyTotal, markPrice, expected) => {
+    const qty = markPrice === undefined ? 0.01 : 2;
+    const snapshot = { ...quiet, dailyTotal, markPrice, ownPosition: { symbol: 'BTCUSDT', notionalUsd: 1, qty, markPrice } };
+    expect(dailyLimitExceeded({ ...open, action: 'FULL_CLOSE_PROPOSED' }, production, snapshot)).toBe(expected === undefined ? undefined : expected);
+  });
+
+  it('permits with the computed size', () => {
+    const snapshot = { ...quiet, markPrice: 100, ownPosition: { symbol: 'BTCUSDT', notionalUsd: 4, qty: 0.04, markPrice: 100 } };
+    expect(evaluate({ ...open, action: 'PARTIAL_50' }, production, snapshot)).toEqual(permit('all_gates_passed', 0.02, 2));
+  });
+
+  it('has no close bypass: a close over the hourly limit is blocked', () => {
+    expect(evaluate({ ...open, action: 'FULL_CLOSE_PROPOSED', isClose: true }, production, { ...quiet, execLastHour: 3 })).toEqual({ kind: 'block', reason: 'hourly_limit_exceeded' });
+  });
+
+  it('has no fund caps: a $1M open passes them', () => {
+    expect(evaluate({ ...open, notional: 1e6 }, production, { ...quiet, totalNotional: 1e6, openPositions: 50 })).toEqual(permit('all_gates_passed'));
   });
 });
 
-describe('gate order', () => {
-  /** A plan and snapshot that trip every gate at once. */
-  const everything: [PlanFacts, GovernorSnapshot] = [
-    { ...open, ageSec: 301, killScore: 0.9, notional: 5000 },
-    {
-      ...quiet,
-      killSwitch: true,
-      disarmed: true,
-      cooldown: { planId: 'p-0', untilMs: NOW + 1000 },
-      execLastHour: 3,
-      execLast5Min: 2,
-      openPositions: 10,
-      totalNotional: 118_844,
-      budget: { budgetUsd: 1, updatedAtMs: NOW },
-      recentViolation: true,
-    },
-  ];
-  const enforce: Limits = { ...defaults, p28Mode: 'enforce' };
-
-  /** Clears the condition of each gate in turn; the next one in the table must then decide. */
-  const clearers: Record<string, (p: PlanFacts, s: GovernorSnapshot) => [PlanFacts, GovernorSnapshot]> = {
-    plan_too_old: (p, s) => [{ ...p, ageSec: 1 }, s],
-    kill_switch_active: (p, s) => [p, { ...s, killSwitch: false }],
-    disarmed: (p, s) => [p, { ...s, disarmed: false }],
-    kill_score_critical: (p, s) => [{ ...p, killScore: 0 }, s],
-    symbol_cooldown: (p, s) => [p, { ...s, cooldown: undefined }],
-    rate_limit_hour: (p, s) => [p, { ...s, execLastHour: 0 }],
-    rate_limit_5min: (p, s) => [p, { ...s, execLast5Min: 0 }],
-    max_positions_reached: (p, s) => [p, { ...s, openPositions: 0 }],
-    notional_unknown: (p, s) => [p, s],
-    notional_per_trade_exceeded: (p, s) => [{ ...p, notional: 100 }, s],
-    total_notional_exceeded: (p, s) => [p, { ...s, totalNotional: 0 }],
-    p28_budget_violation: (p, s) => [p, { ...s, budget: undefined }],
-  };
-
-  it('applies the gates in the order of the design table', () => {
-    let [plan, snapshot] = everything;
-    const seen: string[] = [];
-    for (;;) {
-      const verdict = evaluate(plan, enforce, snapshot);
-      if (verdict.kind === 'permit') break;
-      seen.push(verdict.reason);
-      [plan, snapshot] = clearers[verdict.reason]!(plan, snapshot);
-    }
-    expect(seen).toEqual(gateReasons.filter((r) => r !== 'notional_unknown'));
+describe('dry_run path', () => {
+  it('approves with 0.0 and 0.0', () => {
+    expect(evaluate({ ...open, notional: 1e9, killScore: 1 }, dryRun, { ...quiet, execLastHour: 99, totalNotional: 1e9 })).toEqual(permit('dry_run'));
   });
-
-  it('checks that an open can be priced before the notional caps', () => {
-    expect(evaluate({ ...open, notional: undefined }, defaults, { ...quiet, totalNotional: 118_844 })).toEqual({ kind: 'block', reason: 'notional_unknown' });
-  });
-});
-
-describe('closes', () => {
-  const close: PlanFacts = { ...open, action: 'PARTIAL_75', isClose: true };
-  const loaded: GovernorSnapshot = {
-    ...quiet,
-    disarmed: true,
-    cooldown: { planId: 'p', untilMs: NOW + 1 },
-    execLastHour: 9,
-    execLast5Min: 9,
-    openPositions: 25,
-    totalNotional: 118_844,
-  };
-
-  it('bypass every fund cap, the disarm and the cooldown', () => {
-    expect(evaluate({ ...close, killScore: 0.99, notional: 1e6 }, { ...defaults, p28Mode: 'enforce' }, { ...loaded, budget: { budgetUsd: 1, updatedAtMs: NOW } })).toEqual({
-      kind: 'permit',
-      reason: 'close_bypass',
-    });
-  });
-
-  it('are still blocked by the kill switch', () => {
-    expect(evaluate(close, defaults, { ...loaded, killSwitch: true })).toEqual({ kind: 'block', reason: 'kill_switch_active' });
-  });
-
-  it('are still blocked when too old (a replayed backlog never trades)', () => {
-    expect(evaluate({ ...close, ageSec: 301 }, defaults, loaded)).toEqual({ kind: 'block', reason: 'plan_too_old' });
+  it('still honours the kill switch (ours)', () => {
+    expect(evaluate(open, dryRun, { ...quiet, killSwitch: true })).toEqual({ kind: 'block', reason: 'kill_switch_active' });
   });
 });

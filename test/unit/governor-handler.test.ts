@@ -43,11 +43,13 @@ describe('governor: a permitted open', () => {
       granted: true,
       symbol: 'BTCUSDT',
       decision: 'EXECUTE',
-      computed_qty: 0.001,
-      computed_notional: 100,
+      computed_qty: 0,
+      computed_notional: 0,
       created_at: NOW / 1000,
       consumed: false,
     });
+    // The original's json.dumps layout: floats as floats (testnet writes 0.0 and 0.0).
+    expect(permit.value).toBe(`{"granted": true, "symbol": "BTCUSDT", "decision": "EXECUTE", "computed_qty": 0.0, "computed_notional": 0.0, "created_at": ${NOW / 1000}.0, "consumed": false}`);
     expect(permit.ttlSec).toBe(60);
     expect(run.recorder.guards).toEqual(
       expect.arrayContaining([
@@ -58,13 +60,12 @@ describe('governor: a permitted open', () => {
     expect(blockReason(run)).toBeUndefined();
   });
 
-  it('records the execution, starts the cooldown and schedules its end as a delayed job', async () => {
+  it('records the execution in the original list, sets last_exec and schedules the cooldown end as a delayed job', async () => {
     const run = await runHandler(governor, plan(), { now: NOW });
-    expect(run.recorder.effects).toContainEqual({ op: 'addToSortedSet', key: keys.governorExecutions('BTCUSDT'), score: NOW, member: 'plan-0001', ttlSec: 3600 });
-    expect(run.recorder.effects).toContainEqual({ op: 'trimSortedSet', key: keys.governorExecutions('BTCUSDT'), maxScore: NOW - 3_600_000 });
-    const cooldown = setKeys(run)[keys.governorCooldown('BTCUSDT')]!;
-    expect(cooldown.ttlSec).toBe(60);
-    expect(JSON.parse(cooldown.value)).toEqual({ plan_id: 'plan-0001', started_at: NOW, until: NOW + 60_000 });
+    expect(run.recorder.effects).toContainEqual({ op: 'pushToList', key: keys.governorExecutions('BTCUSDT'), value: `${NOW / 1000}.0`, maxLength: 100, ttlSec: 86_400 });
+    const lastExec = setKeys(run)[keys.governorLastExec('BTCUSDT')]!;
+    expect(lastExec.ttlSec).toBe(3600);
+    expect(lastExec.value).toBe(`${NOW / 1000}.0`);
     expect(run.recorder.jobs).toEqual([
       {
         queue: 'governor-cooldown',
@@ -77,14 +78,9 @@ describe('governor: a permitted open', () => {
     expect(run.recorder.jobs[0]!.jobId).not.toContain(':');
   });
 
-  it('guards the open on the cooldown being absent and on the symbol version it read', async () => {
+  it('guards the open on the symbol version it read', async () => {
     const first = await runHandler(governor, plan(), { now: NOW });
-    expect(first.recorder.guards).toEqual(
-      expect.arrayContaining([
-        { kind: 'absent', key: keys.governorCooldown('BTCUSDT') },
-        { kind: 'absent', key: keys.governorSymbolVersion('BTCUSDT') },
-      ]),
-    );
+    expect(first.recorder.guards).toEqual(expect.arrayContaining([{ kind: 'absent', key: keys.governorSymbolVersion('BTCUSDT') }]));
     expect(setKeys(first)[keys.governorSymbolVersion('BTCUSDT')]!.value).toBe('1');
 
     const later = await runHandler(governor, plan(), { now: NOW, redis: { strings: { [keys.governorSymbolVersion('BTCUSDT')]: '7' } } });
@@ -92,16 +88,16 @@ describe('governor: a permitted open', () => {
     expect(setKeys(later)[keys.governorSymbolVersion('BTCUSDT')]!.value).toBe('8');
   });
 
-  it('with cooldown 0 sets no cooldown and schedules nothing, but still guards on the version', async () => {
+  it('with cooldown 0 schedules nothing, but still records last_exec and guards on the version', async () => {
     const run = await runHandler(governor, plan(), { now: NOW, env: { GOV_SYMBOL_COOLDOWN_SECONDS: '0' } });
     expect(permitted(run)).toBe(true);
-    expect(setKeys(run)[keys.governorCooldown('BTCUSDT')]).toBeUndefined();
+    expect(setKeys(run)[keys.governorLastExec('BTCUSDT')]).toBeDefined();
     expect(run.recorder.jobs).toEqual([]);
     expect(run.recorder.guards).toContainEqual({ kind: 'absent', key: keys.governorSymbolVersion('BTCUSDT') });
   });
 
   it('emits a permit event and counts it', async () => {
-    const run = await runHandler(governor, plan(), { now: NOW, redis: { sortedSets: { [keys.governorExecutions('BTCUSDT')]: { old: NOW - 120_000 } } } });
+    const run = await runHandler(governor, plan(), { now: NOW, redis: { lists: { [keys.governorExecutions('BTCUSDT')]: [String((NOW - 120_000) / 1000)] } } });
     expect(run.emitted(EVENTS)).toEqual([
       expect.objectContaining({ event: 'permit', reason: 'all_gates_passed', plan_id: 'plan-0001', symbol: 'BTCUSDT', kind: 'open', computed_notional: '100' }),
     ]);
@@ -113,14 +109,14 @@ describe('governor: a permitted open', () => {
 
 describe('governor: a blocked plan', () => {
   it('writes the block JSON with TTL 3600 s, an event and the block counter, and no permit', async () => {
-    const run = await runHandler(governor, plan({ kill_score: '0.9' }), { now: NOW });
+    const run = await runHandler(governor, plan({ qty: '0.01' }), { now: NOW });
     const block = setKeys(run)[keys.governorBlock('plan-0001')]!;
-    expect(JSON.parse(block.value)).toEqual({ reason: 'kill_score_critical', timestamp: NOW / 1000, symbol: 'BTCUSDT' });
+    expect(block.value).toBe(`{"reason": "notional_per_trade_exceeded", "timestamp": ${NOW / 1000}.0, "symbol": "BTCUSDT"}`);
     expect(block.ttlSec).toBe(3600);
     expect(permitted(run)).toBe(false);
     expect(run.recorder.jobs).toEqual([]);
-    expect(run.emitted(EVENTS)).toEqual([expect.objectContaining({ event: 'block', reason: 'kill_score_critical', plan_id: 'plan-0001' })]);
-    expect(run.metrics.get('quantum_govern_block_total', { symbol: 'BTCUSDT', reason: 'kill_score_critical' })).toBe(1);
+    expect(run.emitted(EVENTS)).toEqual([expect.objectContaining({ event: 'block', reason: 'notional_per_trade_exceeded', plan_id: 'plan-0001', apply_mode: 'testnet' })]);
+    expect(run.metrics.get('quantum_govern_block_total', { symbol: 'BTCUSDT', reason: 'notional_per_trade_exceeded' })).toBe(1);
     expect(run.metrics.get('quantum_govern_allow_total', { symbol: 'BTCUSDT' })).toBeUndefined();
   });
 });
@@ -137,8 +133,10 @@ describe('governor: what it does not decide', () => {
     expect(run.metrics.get('quantum_govern_skipped_total', { reason: 'not_execute' })).toBe(1);
   });
 
-  it('reads decision case-insensitively', async () => {
-    expect(permitted(await runHandler(governor, plan({ decision: 'execute' }), { now: NOW }))).toBe(true);
+  it('reads decision exactly as the original (`decision != \'EXECUTE\'` skips): lower case is skipped', async () => {
+    const run = await runHandler(governor, plan({ decision: 'execute' }), { now: NOW });
+    expect(run.recorder.effects).toEqual([]);
+    expect(run.metrics.get('quantum_govern_skipped_total', { reason: 'not_execute' })).toBe(1);
   });
 
   it.each([
@@ -195,8 +193,8 @@ describe('governor: kill switch and closes', () => {
 
   const busy: FakeRedisData = {
     ...positions(Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`SYM${i}USDT`, 5942.2]))),
-    strings: { [keys.governorDisarm]: '{"reason":"governor_errors"}', [keys.governorCooldown('BTCUSDT')]: '{}' },
-    sortedSets: { [keys.governorExecutions('BTCUSDT')]: { a: NOW - 1000, b: NOW - 2000, c: NOW - 3000 } },
+    strings: { [keys.governorDisarm]: '{"reason":"repeated_errors"}', [keys.governorLastExec('BTCUSDT')]: String(NOW / 1000 - 1) },
+    lists: { [keys.governorExecutions('BTCUSDT')]: [String(NOW / 1000 - 1), String(NOW / 1000 - 2), String(NOW / 1000 - 3)] },
   };
 
   it.each([['FULL_CLOSE_PROPOSED'], ['PARTIAL_75'], ['PARTIAL_50'], ['PARTIAL_25']])('%s passes every fund cap on a portfolio far over them', async (action) => {
@@ -217,20 +215,34 @@ describe('governor: kill switch and closes', () => {
     expect(run.emitted(EVENTS)[0]).toMatchObject({ event: 'block', kind: 'open' });
   });
 
-  it('a close restarts the cooldown but never requires it absent', async () => {
-    const run = await runHandler(governor, plan({ action: 'PARTIAL_75' }), { now: NOW, redis: { strings: { [keys.governorCooldown('BTCUSDT')]: '{}' } } });
-    expect(setKeys(run)[keys.governorCooldown('BTCUSDT')]).toBeDefined();
-    expect(run.recorder.guards).not.toContainEqual({ kind: 'absent', key: keys.governorCooldown('BTCUSDT') });
+  it('a close inside the cooldown is permitted and restarts it (setex last_exec)', async () => {
+    const run = await runHandler(governor, plan({ action: 'PARTIAL_75' }), { now: NOW, redis: { strings: { [keys.governorLastExec('BTCUSDT')]: String(NOW / 1000 - 1) } } });
+    expect(permitted(run)).toBe(true);
+    expect(setKeys(run)[keys.governorLastExec('BTCUSDT')]!.value).toBe(`${NOW / 1000}.0`);
   });
 });
 
 describe('governor: what the snapshot reads', () => {
-  it('counts executions strictly inside the hour: one exactly an hour old has left the window', async () => {
-    const execs = { a: NOW - 3_600_000, b: NOW - 3_599_999, c: NOW - 1_000_000, d: NOW - 2_000_000 };
-    const atCap = await runHandler(governor, plan(), { now: NOW, redis: { sortedSets: { [keys.governorExecutions('BTCUSDT')]: execs } } });
-    expect(blockReason(atCap)).toBe('rate_limit_hour');
-    const { a: _gone, b: _leaving, ...two } = execs;
-    expect(permitted(await runHandler(governor, plan(), { now: NOW, redis: { sortedSets: { [keys.governorExecutions('BTCUSDT')]: two } } }))).toBe(true);
+  const production = { APPLY_MODE: 'production' };
+  it('production: counts executions strictly inside the hour (`ts > cutoff`) from the original list', async () => {
+    const at = (ms: number) => String((NOW - ms) / 1000);
+    const execs = [at(1_000_000), at(2_000_000), at(3_599_999), at(3_600_000)];
+    const atCap = await runHandler(governor, plan(), { now: NOW, env: production, redis: { lists: { [keys.governorExecutions('BTCUSDT')]: execs } } });
+    expect(blockReason(atCap)).toBe('hourly_limit_exceeded');
+    const two = [at(1_000_000), at(2_000_000), at(3_600_000), 'not-a-number'];
+    expect(permitted(await runHandler(governor, plan(), { now: NOW, env: production, redis: { lists: { [keys.governorExecutions('BTCUSDT')]: two } } }))).toBe(true);
+  });
+
+  it('reads an earlier quantum-gates sorted set as history and replaces it with the list at the next permit', async () => {
+    const zset = { [keys.governorExecutions('BTCUSDT')]: { p1: NOW - 1_000_000 } };
+    const run = await runHandler(governor, plan({ action: 'FULL_CLOSE_PROPOSED' }), { now: NOW, redis: { sortedSets: zset } });
+    expect(permitted(run)).toBe(true);
+    const execKey = keys.governorExecutions('BTCUSDT');
+    expect(run.recorder.effects.filter((e) => 'key' in e && e.key === execKey)).toEqual([
+      { op: 'deleteKey', key: execKey },
+      { op: 'pushToList', key: execKey, value: String((NOW - 1_000_000) / 1000) + '.0', maxLength: 100 },
+      { op: 'pushToList', key: execKey, value: `${NOW / 1000}.0`, maxLength: 100, ttlSec: 86_400 },
+    ]);
   });
 
   it('prices a trade at the market mark price before the snapshot mark and the plan price', async () => {
@@ -243,6 +255,12 @@ describe('governor: what the snapshot reads', () => {
     expect(run.emitted(EVENTS)[0]).toMatchObject({ computed_notional: '250' });
   });
 
+  it('the permit carries 0.0 in testnet whatever the price (the event carries our figure)', async () => {
+    const run = await runHandler(governor, plan({ price: '150000' }), { now: NOW });
+    expect(JSON.parse(setKeys(run)[keys.permit('plan-0001')]!.value).computed_notional).toBe(0);
+    expect(run.emitted(EVENTS)[0]).toMatchObject({ computed_notional: '150' });
+  });
+
   it('uses the position snapshot mark price when the market state has none', async () => {
     const redis: FakeRedisData = {
       hashes: { [keys.position('BTCUSDT')]: { position_notional_usd: '10', mark_price: '150000' } },
@@ -250,7 +268,7 @@ describe('governor: what the snapshot reads', () => {
     };
     const run = await runHandler(governor, plan({ price: '' }), { now: NOW, redis });
     expect(setKeys(run)[keys.permit('plan-0001')]).toBeDefined();
-    expect(JSON.parse(setKeys(run)[keys.permit('plan-0001')]!.value).computed_notional).toBe(150);
+    expect(run.emitted(EVENTS)[0]).toMatchObject({ computed_notional: '150' });
   });
 
   it('blocks an open it cannot price', async () => {
@@ -286,10 +304,10 @@ describe('governor: the P2.8 budget', () => {
   const violation = (ageSec: number, symbol = 'BTCUSDT') => ({
     [streams.budgetViolation]: [{ id: `${NOW - ageSec * 1000}-0`, fields: { json: JSON.stringify({ symbol, timestamp: (NOW - ageSec * 1000) / 1000, over_budget: 500 }) } }],
   });
-  const enforce = { P28_MODE: 'enforce' };
+  const enforce = { APPLY_MODE: 'production' };
 
   it.each([
-    ['blocks when position plus trade exceeds a fresh budget', { hashes: budget(10, 50) }, 'p28_budget_violation'],
+    ['allows position plus trade over a fresh budget without a violation (the original)', { hashes: budget(10, 50) }, undefined],
     ['blocks on a violation for the symbol 29 s ago', { hashes: budget(10), streams: violation(29) }, 'p28_budget_violation'],
     ['ignores a violation 30 s old', { hashes: budget(10), streams: violation(30) }, undefined],
     ['ignores a violation for another symbol', { hashes: budget(10), streams: violation(1, 'ETHUSDT') }, undefined],
@@ -301,8 +319,8 @@ describe('governor: the P2.8 budget', () => {
     expect(permitted(run)).toBe(expected === undefined);
   });
 
-  it('in shadow mode it only counts what it would block', async () => {
-    const run = await runHandler(governor, plan(), { now: NOW, redis: { hashes: budget(10, 50) } });
+  it('on the testnet path it only counts what it would block', async () => {
+    const run = await runHandler(governor, plan(), { now: NOW, redis: { hashes: budget(10), streams: violation(1) } });
     expect(permitted(run)).toBe(true);
     expect(run.metrics.get('quantum_govern_p28_shadow_violation_total', { symbol: 'BTCUSDT' })).toBe(1);
   });
@@ -317,21 +335,24 @@ describe('governor: auto-disarm', () => {
     expect(permitted(await runHandler(governor, plan(), { now: NOW }))).toBe(true);
   });
 
-  it('trips after 5 errors in the window: sets the disarm key, clears the window, blocks the open', async () => {
+  it('trips after 5 errors: sets the disarm keys, clears the count, blocks the open', async () => {
     const run = await runHandler(governor, plan(), { now: NOW, redis: { sortedSets: errors(5) } });
     expect(blockReason(run)).toBe('disarmed');
     const disarm = setKeys(run)[keys.governorDisarm]!;
-    expect(JSON.parse(disarm.value)).toMatchObject({ reason: 'governor_errors', errors: 5 });
+    expect(JSON.parse(disarm.value)).toEqual({ reason: 'repeated_errors', context: { error_count: 5, threshold: 5 }, timestamp: NOW / 1000 });
     expect(disarm.ttlSec).toBeUndefined();
+    const ofDay = setKeys(run)[keys.governorDisarmOfDay('2027-01-15')]!;
+    expect(ofDay.value).toBe(`{"reason": "repeated_errors", "context": {"error_count": 5, "threshold": 5}, "timestamp": ${NOW / 1000}.0}`);
+    expect(ofDay.ttlSec).toBe(86_400);
     expect(run.recorder.effects).toContainEqual({ op: 'deleteKey', key: keys.governorErrors });
     expect(run.recorder.guards).toContainEqual({ kind: 'absent', key: keys.governorDisarm });
-    expect(run.metrics.get('quantum_govern_disarm_total', { reason: 'governor_errors' })).toBe(1);
-    expect(run.emitted(EVENTS).map((e) => e.event)).toEqual(['auto_disarm', 'block']);
+    expect(run.metrics.get('quantum_govern_disarm_total', { reason: 'repeated_errors' })).toBe(1);
+    expect(run.emitted(EVENTS).map((e) => e.event)).toEqual(['AUTO_DISARM', 'block']);
   });
 
   it.each([
     ['4 errors in the window', { sortedSets: errors(4) }, {}],
-    ['5 errors older than the window', { sortedSets: errors(5, 300_000) }, {}],
+    ['5 errors older than GOV_DISARM_WINDOW_SEC', { sortedSets: errors(5, 300_000) }, { GOV_DISARM_WINDOW_SEC: '300' }],
     ['GOV_ENABLE_AUTO_DISARM=false', { sortedSets: errors(9) }, { GOV_ENABLE_AUTO_DISARM: 'false' }],
   ])('does not trip with %s', async (_name, redis, env) => {
     const run = await runHandler(governor, plan(), { now: NOW, redis, env });
@@ -359,20 +380,20 @@ describe('governor: fail-closed fallback', () => {
     return run;
   }
 
-  it('blocks with governor_error, never a permit, and records the error for auto-disarm', async () => {
+  it('blocks with evaluation_error, never a permit, and records the error for auto-disarm', async () => {
     const run = await runFallback();
     const keysSet = run.recorder.effects.flatMap((e) => (e.op === 'setKey' ? [e.key] : []));
     expect(keysSet).toEqual([keys.governorBlock('plan-0001')]);
-    expect(run.recorder.effects).toContainEqual({ op: 'addToSortedSet', key: keys.governorErrors, score: NOW, member: `${NOW}-plan-0001`, ttlSec: 300 });
-    expect(run.emitted(EVENTS)).toEqual([expect.objectContaining({ event: 'block', reason: 'governor_error', error: 'Error: boom' })]);
-    expect(run.metrics.get('quantum_govern_block_total', { symbol: 'BTCUSDT', reason: 'governor_error' })).toBe(1);
+    expect(run.recorder.effects).toContainEqual({ op: 'addToSortedSet', key: keys.governorErrors, score: NOW, member: `${NOW}-plan-0001` });
+    expect(run.emitted(EVENTS)).toEqual([expect.objectContaining({ event: 'block', reason: 'evaluation_error', error: 'Error: boom' })]);
+    expect(run.metrics.get('quantum_govern_block_total', { symbol: 'BTCUSDT', reason: 'evaluation_error' })).toBe(1);
     expect(run.recorder.guards).toContainEqual({ kind: 'absent', key: keys.permit('plan-0001') });
   });
 
-  it('trips auto-disarm on the 5th error in the window', async () => {
+  it('trips auto-disarm on the 5th error', async () => {
     const run = await runFallback({ sortedSets: { [keys.governorErrors]: { a: NOW - 1, b: NOW - 2, c: NOW - 3, d: NOW - 4 } } });
     expect(run.recorder.effects).toContainEqual(expect.objectContaining({ op: 'setKey', key: keys.governorDisarm }));
-    expect(run.metrics.get('quantum_govern_disarm_total', { reason: 'governor_errors' })).toBe(1);
+    expect(run.metrics.get('quantum_govern_disarm_total', { reason: 'repeated_errors' })).toBe(1);
   });
 
   it('does not trip twice when already disarmed', async () => {

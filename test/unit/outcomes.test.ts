@@ -94,7 +94,8 @@ describe('following a governor block of an open (fake ctx)', () => {
   it('records minus the open’s exposure: the difference the block made', async () => {
     const run = await runHandler(
       governorOutcomes,
-      { event: 'block', kind: 'open', plan_id: 'g1', symbol: 'ETHUSDT', side: 'BUY', action: 'OPEN_LONG', computed_notional: '1000' },
+      // A block event as the governor writes it (schemas/governor-event.ts).
+      { event: 'block', kind: 'open', plan_id: 'g1', symbol: 'ETHUSDT', side: 'BUY', action: 'OPEN_LONG', decision: 'EXECUTE', source_id: '1-0', timestamp: '1800000000.0', reason: 'total_notional_exceeded', computed_notional: '1000' },
       { redis: ETH_LONG, now: NOW },
     );
     expect(run.recorder.effects.find((e) => e.op === 'putHash')).toMatchObject({ fields: { exposure_usd: '-1000', decided_action: 'BLOCK', kind: 'governor_block' } });

@@ -1,0 +1,71 @@
+import type { RedisReader } from '../../runtime/redis-reader.js';
+import { keys } from '../../schemas/keys.js';
+import { parseNumber } from './numbers.js';
+
+/** The original's list: LPUSH str(time.time()), LTRIM 0 99, EXPIRE 86400 (8f5055c52 _issue_permit). */
+export const EXEC_HISTORY_LENGTH = 100;
+export const EXEC_HISTORY_TTL_SEC = 86_400;
+/** last_exec:{symbol}: setex(…, 3600, str(time.time())). */
+export const LAST_EXEC_TTL_SEC = 3600;
+/** daily:{symbol}:{date}: setex(…, 86400, str(new_total)). */
+export const DAILY_TTL_SEC = 86_400;
+
+/**
+ * quantum:governor:exec:{symbol} as found: the original's list of epoch seconds (its format, and
+ * ours), a sorted set an earlier quantum-gates wrote (score = ms), or anything else, which is
+ * ignored. Never fatal: an item that is not a number is skipped.
+ */
+export interface ExecHistory {
+  /** The key's type when read: 'list', 'none', or a leftover type the next permit replaces. */
+  readonly type: string;
+  /** Execution times in epoch seconds, newest first. */
+  readonly times: readonly number[];
+}
+
+export async function readExecHistory(redis: RedisReader, symbol: string): Promise<ExecHistory> {
+  const key = keys.governorExecutions(symbol);
+  const type = await redis.type(key);
+  if (type === 'list') return { type, times: numbers(await redis.lrange(key, 0, -1)) };
+  if (type === 'zset') {
+    const flat = await redis.zrangebyscore(key, '-inf', '+inf', 'WITHSCORES');
+    const times: number[] = [];
+    for (let i = 1; i < flat.length; i += 2) {
+      const ms = parseNumber(flat[i]);
+      if (ms !== undefined) times.push(ms / 1000);
+    }
+    return { type, times: times.sort((a, b) => b - a).slice(0, EXEC_HISTORY_LENGTH) };
+  }
+  return { type, times: [] };
+}
+
+function numbers(items: readonly string[]): number[] {
+  const out: number[] = [];
+  for (const item of items) {
+    const n = parseNumber(item);
+    if (n !== undefined) out.push(n);
+  }
+  return out;
+}
+
+/** Executions after now − window (`ts > cutoff`, as _get_exec_count_window). */
+export function countSince(history: ExecHistory, nowMs: number, windowSec: number): number {
+  const cutoff = nowMs / 1000 - windowSec;
+  return history.times.filter((t) => t > cutoff).length;
+}
+
+/**
+ * A string key holding str(time.time()) or str(total): its number; undefined when absent, not a
+ * number, or a key of another type (WRONGTYPE), which the next write replaces (SET).
+ */
+export async function readNumberKey(redis: RedisReader, key: string): Promise<number | undefined> {
+  const raw = await redis.get(key).catch((error: unknown) => {
+    if (error instanceof Error && error.message.startsWith('WRONGTYPE')) return null;
+    throw error;
+  });
+  return parseNumber(raw);
+}
+
+/** The UTC date the original keys daily records by (datetime.utcnow().strftime('%Y-%m-%d')). */
+export function utcDate(nowMs: number): string {
+  return new Date(nowMs).toISOString().slice(0, 10);
+}

@@ -1,0 +1,112 @@
+import { z } from 'zod';
+
+/**
+ * Entries of quantum:stream:governor.events (STREAM_EVENTS), every kind that is written there:
+ * - AUTO_DISARM, the original governor's only event (8f5055c52 _trigger_disarm: event, reason,
+ *   context as JSON, timestamp, action_taken);
+ * - permit and block, one per decision (ours: the audit trail; the original logged them);
+ * - cooldown_expired (ours: the end of a symbol cooldown);
+ * - operator events: kill_on, kill_off, disarm_clear (cli/audit.ts), dlq_replay, dlq_drop
+ *   (cli/operator-event.ts) and bull_board (the dashboard).
+ * Writers build the fields through encodeGovernorEvent, readers parse with parseGovernorEvent,
+ * so a renamed field is a type error. Values are strings, as on the wire.
+ */
+
+const text = z.string().max(10_000);
+const optionalText = text.optional();
+
+const decisionFields = {
+  plan_id: text,
+  symbol: text,
+  action: text,
+  decision: text,
+  side: text,
+  /** The apply.plan entry's id. */
+  source_id: text,
+  /** Epoch seconds, as Python's str(time.time()). */
+  timestamp: text,
+  reason: text,
+  /** The APPLY_MODE path that decided (testnet, production, dry_run). */
+  apply_mode: optionalText,
+  /** open or close; absent when the plan's facts were never read (an evaluation error). */
+  kind: optionalText,
+  computed_qty: optionalText,
+  computed_notional: optionalText,
+  kill_score: optionalText,
+  plan_age_sec: optionalText,
+  exec_count_hour: optionalText,
+  exec_count_5min: optionalText,
+  open_positions: optionalText,
+  total_notional: optionalText,
+  /** The error behind an evaluation_error block. */
+  error: optionalText,
+};
+
+export const permitEventSchema = z.object({ event: z.literal('permit'), ...decisionFields });
+export const blockEventSchema = z.object({ event: z.literal('block'), ...decisionFields });
+
+export const autoDisarmEventSchema = z.object({
+  event: z.literal('AUTO_DISARM'),
+  reason: text,
+  /** JSON: {error_count, threshold} or {symbol, exec_5min, limit}. */
+  context: text,
+  timestamp: text,
+  action_taken: text,
+});
+
+export const cooldownExpiredEventSchema = z.object({
+  event: z.literal('cooldown_expired'),
+  symbol: text,
+  plan_id: text,
+  /** Epoch seconds. */
+  started_at: text,
+  cooldown_until: text,
+  timestamp: text,
+});
+
+export const operatorEventNames = ['kill_on', 'kill_off', 'disarm_clear', 'dlq_replay', 'dlq_drop', 'bull_board'] as const;
+
+export const operatorEventSchema = z.object({
+  event: z.enum(operatorEventNames),
+  actor: text,
+  host: text,
+  /** Epoch milliseconds. */
+  ts: text,
+  reason: text,
+  /** kill_*, disarm_clear: the Redis written and what the action replaced. */
+  target: optionalText,
+  previous: optionalText,
+  /** dlq_*: how many entries, their ids (at most 100, then ",..."), the dead-letter stream. */
+  count: optionalText,
+  ids: optionalText,
+  dlq_stream: optionalText,
+  forced: optionalText,
+  /** bull_board: the request and its HTTP status. */
+  request: optionalText,
+  status: optionalText,
+});
+
+export const governorEventSchema = z.discriminatedUnion('event', [
+  permitEventSchema,
+  blockEventSchema,
+  autoDisarmEventSchema,
+  cooldownExpiredEventSchema,
+  operatorEventSchema,
+]);
+
+export type GovernorEvent = z.infer<typeof governorEventSchema>;
+export type DecisionEvent = z.infer<typeof permitEventSchema> | z.infer<typeof blockEventSchema>;
+export type OperatorEvent = z.infer<typeof operatorEventSchema>;
+
+/** The entry's fields (absent optional fields are left out). */
+export function encodeGovernorEvent(event: GovernorEvent): Record<string, string> {
+  const fields: Record<string, string> = {};
+  for (const [name, value] of Object.entries(event)) if (value !== undefined) fields[name] = value;
+  return fields;
+}
+
+/** An entry's fields as a known event; undefined for an entry of another kind or shape. */
+export function parseGovernorEvent(fields: Readonly<Record<string, string>>): GovernorEvent | undefined {
+  const parsed = governorEventSchema.safeParse({ ...fields });
+  return parsed.success ? parsed.data : undefined;
+}
