@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { pyFloat, pyJsonDumps, type PyValue } from './py-json.js';
+import { pyFloat, pyJsonDumps, type PyJson } from './python-json.js';
 
 /**
  * The JSON keys the governor writes, as the original P3.2 governor (8f5055c52) wrote them:
@@ -36,7 +36,7 @@ export function encodePermit(permit: Permit): string {
     computed_notional: pyFloat(permit.computed_notional),
     created_at: pyFloat(permit.created_at),
     consumed: permit.consumed,
-  } satisfies Record<keyof Permit, PyValue>);
+  } satisfies Record<keyof Permit, PyJson>);
 }
 
 export const blockRecordSchema = z.object({
@@ -48,7 +48,7 @@ export const blockRecordSchema = z.object({
 export type BlockRecord = z.infer<typeof blockRecordSchema>;
 
 export function encodeBlockRecord(block: BlockRecord): string {
-  return pyJsonDumps({ reason: block.reason, timestamp: pyFloat(block.timestamp), symbol: block.symbol } satisfies Record<keyof BlockRecord, PyValue>);
+  return pyJsonDumps({ reason: block.reason, timestamp: pyFloat(block.timestamp), symbol: block.symbol } satisfies Record<keyof BlockRecord, PyJson>);
 }
 
 /** The context of a disarm: {error_count, threshold} or {symbol, exec_5min, limit}, ints and strings. */
@@ -64,7 +64,7 @@ export const disarmRecordSchema = z.object({
 export type DisarmRecord = z.infer<typeof disarmRecordSchema>;
 
 export function encodeDisarmRecord(record: DisarmRecord): string {
-  const out: Record<string, PyValue> = { reason: record.reason };
+  const out: Record<string, PyJson> = { reason: record.reason };
   if (record.context !== undefined) out.context = record.context;
   if (record.error !== undefined) out.error = record.error;
   out.timestamp = pyFloat(record.timestamp);

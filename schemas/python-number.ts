@@ -76,3 +76,8 @@ export function pythonRound(value: number, places: number): number {
   }
   return Number(value.toFixed(places));
 }
+
+/** time.time() as Python wrote it in a field (str(float)): seconds with a point, from milliseconds. */
+export function pySeconds(ms: number): string {
+  return pyFloatStr(ms / 1000);
+}

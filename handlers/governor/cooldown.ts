@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { defineHandler } from '../../runtime/handler.js';
 import { encodeGovernorEvent } from '../../schemas/governor-event.js';
 import { keys } from '../../schemas/keys.js';
-import { pySeconds } from '../../schemas/py-json.js';
+import { pySeconds } from '../../schemas/python-number.js';
 import { parseGovernorConfig } from './config.js';
 import { readNumberKey } from './history.js';
 import { cooldownMetrics } from './metrics.js';

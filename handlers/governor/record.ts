@@ -4,7 +4,7 @@ import { KILL_SWITCH_OFF_VALUES } from '../../domain/kill-switch.js';
 import { encodeGovernorEvent, type DecisionEvent } from '../../schemas/governor-event.js';
 import { encodeBlockRecord, encodePermit } from '../../schemas/governor-records.js';
 import { keys } from '../../schemas/keys.js';
-import { pyFloatRepr, pySeconds } from '../../schemas/py-json.js';
+import { pyFloatStr, pySeconds } from '../../schemas/python-number.js';
 import { applyModeOf, type GovernorConfig } from './config.js';
 import { DAILY_TTL_SEC, EXEC_HISTORY_LENGTH, EXEC_HISTORY_TTL_SEC, LAST_EXEC_TTL_SEC } from './history.js';
 import type { GovernorMetrics } from './metrics.js';
@@ -78,7 +78,7 @@ function recordExecution(ctx: GovernorCtx, symbol: string, snapshot: GovernorSna
   const history = snapshot.execHistory;
   if (history.type !== 'list' && history.type !== 'none') {
     ctx.deleteKey(key);
-    for (const time of [...history.times].reverse()) ctx.pushToList(key, pyFloatRepr(time), { maxLength: EXEC_HISTORY_LENGTH });
+    for (const time of [...history.times].reverse()) ctx.pushToList(key, pyFloatStr(time), { maxLength: EXEC_HISTORY_LENGTH });
   }
   ctx.pushToList(key, pySeconds(snapshot.now), { maxLength: EXEC_HISTORY_LENGTH, ttlSec: EXEC_HISTORY_TTL_SEC });
 }
@@ -153,7 +153,7 @@ export function recordPermit(
   }
   if (mode === 'production') {
     const total = snapshot.dailyTotal + (verdict.computedNotional > 0 ? verdict.computedNotional : verdict.computedQty);
-    ctx.setKey(snapshot.dailyKey, pyFloatRepr(total), { ttlSec: DAILY_TTL_SEC });
+    ctx.setKey(snapshot.dailyKey, pyFloatStr(total), { ttlSec: DAILY_TTL_SEC });
   }
 
   ctx.emit(config.STREAM_EVENTS, encodeGovernorEvent(decisionEvent('permit', verdict.reason, plan, facts, snapshot, ctx, now)));
