@@ -29,6 +29,10 @@ export const governorEnvSchema = z.object({
 
   /** A plan older than this is never permitted (a replayed backlog must not trade). Ours. */
   GOV_MAX_PLAN_AGE_SEC: nonNegative(300),
+  /** A plan's timestamp may run this far ahead of our clock before it counts as a lie. Ours. */
+  GOV_PLAN_CLOCK_SKEW_SEC: nonNegative(5),
+  /** How far (percent) a plan's own price or notional may be from the market's before the open is blocked. Ours. */
+  GOV_PRICE_TOLERANCE_PCT: nonNegative(5),
   /** production: a plan at or over this kill score is blocked unless it closes. */
   GOV_KILL_SCORE_CRITICAL: nonNegative(0.8),
   /** testnet: seconds between executions of a symbol. */
@@ -85,6 +89,8 @@ export const parseGovernorConfig = (env: Readonly<Record<string, string | undefi
 export interface Limits {
   readonly applyMode: ApplyMode;
   readonly maxPlanAgeSec: number;
+  readonly planClockSkewSec: number;
+  readonly priceTolerancePct: number;
   readonly killScoreCritical: number;
   readonly cooldownSec: number;
   readonly maxExecPerHour: number;
@@ -102,6 +108,8 @@ export function limitsOf(config: GovernorConfig): Limits {
   return {
     applyMode: applyModeOf(config.APPLY_MODE),
     maxPlanAgeSec: config.GOV_MAX_PLAN_AGE_SEC,
+    planClockSkewSec: config.GOV_PLAN_CLOCK_SKEW_SEC,
+    priceTolerancePct: config.GOV_PRICE_TOLERANCE_PCT,
     killScoreCritical: config.GOV_KILL_SCORE_CRITICAL,
     cooldownSec: config.GOV_SYMBOL_COOLDOWN_SECONDS,
     maxExecPerHour: config.GOV_MAX_EXEC_PER_HOUR,

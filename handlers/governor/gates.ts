@@ -1,16 +1,23 @@
 import type { ApplyMode, Limits } from './config.js';
 import { usd } from './numbers.js';
 import { closeFraction, isKillScoreExempt, type PlanFacts } from './plan.js';
+import type { PlanCheckReason } from './plan-checks.js';
 import type { GateReason, Verdict } from './reasons.js';
 import type { GovernorSnapshot } from './snapshot.js';
 
 /** One rule of the gate table: the reason it blocks with, or undefined to pass. Pure. */
 export type Gate = (plan: PlanFacts, limits: Limits, snapshot: GovernorSnapshot) => GateReason | undefined;
 
+/** Every plan-check reason is a gate reason (a compile error here if one is not listed in reasons.ts). */
+const asGateReason = (reason: PlanCheckReason): GateReason => reason;
+
 /** on(cap) is false for a cap of 0: 0 disables. */
 const on = (cap: number) => cap > 0;
 
 // ---- every path (ours: the deliberate safety rules of DESIGN.md) ----
+
+/** Ours: a timestamp ahead of our clock, or in no known unit, names no time the plan was made. */
+export const planTimeUntrusted: Gate = (plan) => (plan.age.kind === 'block' ? asGateReason(plan.age.reason) : undefined);
 
 export const planTooOld: Gate = (plan, limits) => (on(limits.maxPlanAgeSec) && plan.ageSec > limits.maxPlanAgeSec ? 'plan_too_old' : undefined);
 
@@ -33,11 +40,12 @@ export const maxPositionsReached: Gate = (plan, limits, snapshot) =>
     : undefined;
 
 /**
- * Ours (stricter): an open whose size cannot be priced cannot be checked against the notional
- * caps, so it is not permitted while either is on. (The original skipped both caps then.)
+ * Ours (stricter, always on): an open is priced at the market (qty × mark) and the plan's own
+ * price and notional only confirm it; one that cannot be priced, or whose figures disagree, is not
+ * judged at all. (The original priced it from the plan, or skipped both caps without a price, so
+ * a price of "0" or a small qty beside a large notional bought a permit.)
  */
-export const notionalUnknown: Gate = (plan, limits) =>
-  plan.notional === undefined && (on(limits.maxNotionalPerTrade) || on(limits.maxTotalNotional)) ? 'notional_unknown' : undefined;
+export const openUnpriced: Gate = (plan) => (plan.pricing.kind === 'block' ? asGateReason(plan.pricing.reason) : undefined);
 
 /** Gate 3: `abs(qty) × mark > MAX_NOTIONAL_PER_TRADE_USDT`; a trade exactly at the cap is allowed. */
 export const notionalPerTradeExceeded: Gate = (plan, limits) =>
@@ -135,19 +143,19 @@ export interface PathGates {
 
 export const pathGates: Readonly<Record<ApplyMode, PathGates>> = {
   testnet: {
-    always: [planTooOld, killSwitchActive],
+    always: [planTimeUntrusted, planTooOld, killSwitchActive],
     closeBypass: true,
-    opens: [disarmed, symbolCooldown, maxPositionsReached, notionalUnknown, notionalPerTradeExceeded, totalNotionalExceeded],
+    opens: [disarmed, symbolCooldown, maxPositionsReached, openUnpriced, notionalPerTradeExceeded, totalNotionalExceeded],
   },
   // The production path has no close bypass: every plan faces every gate (the kill-score gate
   // exempts three closes itself).
   production: {
-    always: [planTooOld, killSwitchActive, disarmed],
+    always: [planTimeUntrusted, planTooOld, killSwitchActive, disarmed],
     closeBypass: false,
     opens: [p28BudgetViolation, killScoreCriticalNonClose, hourlyLimitExceeded, burstLimitExceeded, positionFetchFailed, dailyLimitExceeded],
   },
   dry_run: {
-    always: [planTooOld, killSwitchActive, disarmed],
+    always: [planTimeUntrusted, planTooOld, killSwitchActive, disarmed],
     closeBypass: false,
     opens: [],
   },

@@ -1,10 +1,11 @@
-import { defineHandler, metricsAsHealth } from '../../runtime/handler.js';
-import { applyPlanSchema } from '../../schemas/apply-plan.js';
+import { defineHandler, metricsAsHealth, type MessageMeta } from '../../runtime/handler.js';
+import { applyPlanSchema, type ApplyPlan } from '../../schemas/apply-plan.js';
 import { applyModeOf, limitsOf, parseGovernorConfig, type GovernorConfig } from './config.js';
 import { errorContext, shouldDisarm, tripDisarm, failClosed } from './disarm.js';
 import { evaluate, overBudget } from './gates.js';
 import { governorMetrics } from './metrics.js';
 import { isExecute, planFacts } from './plan.js';
+import type { PlanTimes } from './plan-checks.js';
 import { bookPositionSource, type PositionSource } from './positions.js';
 import { planFingerprint } from './fingerprint.js';
 import { recordBlock, recordPermit, recordReuse } from './record.js';
@@ -65,7 +66,7 @@ export function createGovernor(options: GovernorOptions = {}) {
       }
 
       const limits = limitsOf(config);
-      const facts = planFacts(plan, ctx.meta.producedAt, now, snapshot.markPrice);
+      const facts = planFacts(plan, planTimes(plan, ctx.meta), now, snapshot.markPrice, limits);
       const verdict = evaluate(facts, limits, snapshot);
       if (verdict.kind === 'block') {
         recordBlock(ctx, plan, verdict.reason, { facts, snapshot });
@@ -86,3 +87,13 @@ export function createGovernor(options: GovernorOptions = {}) {
 }
 
 export const governor = createGovernor();
+
+/**
+ * The times that vouch for a plan: its entry, the entry a replayed dead letter was first written
+ * as (`original_id`, which `quantum-gates dlq replay` records), and its own timestamp.
+ */
+function planTimes(plan: ApplyPlan, meta: MessageMeta): PlanTimes {
+  const original = meta.raw.original_id;
+  const originalEntryMs = original !== undefined && /^\d+-\d+$/.test(original) ? Number.parseInt(original, 10) : undefined;
+  return { entryMs: meta.producedAt, originalEntryMs, timestamp: plan.timestamp };
+}

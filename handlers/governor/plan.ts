@@ -1,5 +1,6 @@
 import type { ApplyPlan } from '../../schemas/apply-plan.js';
-import { epochMs, usd } from './numbers.js';
+import type { Limits } from './config.js';
+import { planAge, priceOpen, type OpenPricing, type PlanAge, type PlanTimes } from './plan-checks.js';
 
 /**
  * The testnet path's closes, exactly as the original spells them (case-sensitive): they bypass the
@@ -47,22 +48,22 @@ export interface PlanFacts {
   readonly isClose: boolean;
   /** The original reads an absent kill_score as 0. */
   readonly killScore: number;
-  /** Seconds since the plan was made (negative if its clock runs ahead of ours). */
+  /** How old the plan is, or why its time cannot be trusted (plan-checks.ts planAge). */
+  readonly age: PlanAge;
+  /** Seconds since the earliest time that vouches for the plan (0 when its time is not trusted). */
   readonly ageSec: number;
+  /** The open priced at the market, or why it cannot be (plan-checks.ts priceOpen). */
+  readonly pricing: OpenPricing;
   readonly qty: number | undefined;
-  /** qty × mark price, or the plan's own notional; undefined when neither is known. */
+  /** qty × the market's mark price; undefined when the open cannot be priced. */
   readonly notional: number | undefined;
 }
 
-/**
- * Prices a plan: qty × mark price (market state, else the position snapshot, else the plan's
- * own price), falling back to the plan's notional field.
- */
-export function planFacts(plan: ApplyPlan, producedAtMs: number, now: number, markPrice: number | undefined): PlanFacts {
-  const madeAt = plan.timestamp === undefined ? producedAtMs : epochMs(plan.timestamp);
-  const price = markPrice ?? plan.price;
+/** The plan's facts: its age from its times, its size priced at the market's mark price. */
+export function planFacts(plan: ApplyPlan, times: PlanTimes, now: number, markPrice: number | undefined, limits: Pick<Limits, 'planClockSkewSec' | 'priceTolerancePct'>): PlanFacts {
+  const age = planAge(times, now, limits.planClockSkewSec);
   const qty = plan.qty === undefined ? undefined : Math.abs(plan.qty);
-  const notional = qty !== undefined && price !== undefined ? usd(qty * price) : plan.notional;
+  const pricing = priceOpen({ qty, price: plan.price, notional: plan.notional }, markPrice, limits.priceTolerancePct);
   return {
     planId: plan.plan_id,
     symbol: plan.symbol,
@@ -70,8 +71,10 @@ export function planFacts(plan: ApplyPlan, producedAtMs: number, now: number, ma
     side: plan.side ?? '',
     isClose: isClose(plan),
     killScore: plan.kill_score ?? 0,
-    ageSec: (now - madeAt) / 1000,
+    age,
+    ageSec: age.kind === 'age' ? age.ageSec : 0,
+    pricing,
     qty,
-    notional,
+    notional: pricing.kind === 'priced' ? pricing.notional : undefined,
   };
 }

@@ -6,6 +6,10 @@
 export const gateReasons = [
   /** Ours (stricter, every path): a stale plan is refused. */
   'plan_too_old',
+  /** Ours (every path): a timestamp ahead of our clock beyond GOV_PLAN_CLOCK_SKEW_SEC. */
+  'plan_time_in_future',
+  /** Ours (every path): a timestamp in no known unit (s, ms, µs, ns). */
+  'plan_time_unknown_unit',
   /** testnet in the original; ours on every path. */
   'kill_switch_active',
   /** Ours: opens blocked after an auto-disarm, until quantum:governor:disarm is deleted. */
@@ -13,8 +17,14 @@ export const gateReasons = [
   // testnet
   'symbol_cooldown',
   'max_positions_reached',
-  /** Ours (stricter): an open that cannot be priced. */
-  'notional_unknown',
+  /** Ours (testnet opens): no positive quantity. */
+  'plan_qty_invalid',
+  /** Ours (testnet opens): no mark price to price the open at. */
+  'market_price_unknown',
+  /** Ours (testnet opens): the plan's price is beyond GOV_PRICE_TOLERANCE_PCT of the mark. */
+  'plan_price_mismatch',
+  /** Ours (testnet opens): the plan's notional is beyond GOV_PRICE_TOLERANCE_PCT of qty × mark. */
+  'plan_notional_mismatch',
   'notional_per_trade_exceeded',
   'total_notional_exceeded',
   // production

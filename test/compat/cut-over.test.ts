@@ -34,6 +34,8 @@ describe('compat: cut-over from the original governor', () => {
     await r.expire(p33, 3600);
     // Plans the original read in its consumer group and never acknowledged.
     await r.xgroup('CREATE', streams.applyPlan, 'governor', '$', 'MKSTREAM');
+    // The market the opens are priced at (the market-state producer's hashes; not the original's leftovers).
+    for (const [symbol, price] of [['SOLUSDT', '100'], ['BTCUSDT', '100000'], ['ETHUSDT', '2000']]) await r.hset(keys.marketState(symbol!), 'mark_price', price!);
     const plan = (fields: Record<string, string>) => r.xadd(streams.applyPlan, '*', ...Object.entries({ decision: 'EXECUTE', kill_score: '0.1', side: 'BUY', ...fields }).flat());
     await plan({ plan_id: 'sol-open', symbol: 'SOLUSDT', action: 'OPEN', qty: '1', price: '100' });
     await plan({ plan_id: 'btc-open', symbol: 'BTCUSDT', action: 'OPEN', qty: '0.001', price: '100000' });

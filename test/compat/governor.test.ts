@@ -24,7 +24,15 @@ describe('compat: P3.2 governor paths (8f5055c52)', () => {
   const start = async (env: Record<string, string> = {}) => {
     runtime = await startRuntime(redis.url, { HANDLERS: 'governor', ...env });
   };
-  const submit = (fields: Record<string, string>) => redis.client.xadd(streams.applyPlan, '*', ...Object.entries({ decision: 'EXECUTE', kill_score: '0.1', ...fields }).flat());
+  /**
+   * Adds a plan. We price an open at the market's mark price (stricter than the original, which
+   * took the plan's), so the symbol's market state is set to the plan's price first unless a test
+   * set one: the golden cases then see the same price the original would have used.
+   */
+  const submit = async (fields: Record<string, string>) => {
+    if (fields.symbol !== undefined && fields.price) await redis.client.hsetnx(keys.marketState(fields.symbol), 'mark_price', fields.price);
+    return redis.client.xadd(streams.applyPlan, '*', ...Object.entries({ decision: 'EXECUTE', kill_score: '0.1', ...fields }).flat());
+  };
   const decision = (planId: string) =>
     waitFor(async () => (await readStream(redis.client, EVENTS)).find((e) => e.plan_id === planId && (e.event === 'permit' || e.event === 'block')), { what: `decision ${planId}` });
   /** A position in our view of the snapshot stream (the book every gate reads). */

@@ -39,6 +39,8 @@ describe('two governor replicas racing on one stream', () => {
       qty: '0.001',
       price: '100000',
     }));
+    // The governor prices each open at its symbol's mark price.
+    for (const symbol of SYMBOLS) await redis.client.hset(keys.marketState(symbol), 'mark_price', '100000');
     await produce(redis.client, streams.applyPlan, plans);
     const decided = await waitFor(
       async () => {

@@ -16,7 +16,12 @@ describe('governor on a real redis-server', () => {
     runtime = undefined;
   });
 
+  /**
+   * Adds a plan. The governor prices an open at the market's mark price, so the market state of
+   * the plan's symbol is set to the price the plan names first (unless a test set one).
+   */
   async function submit(fields: Record<string, string>): Promise<void> {
+    if (fields.symbol !== undefined && fields.price) await redis.client.hsetnx(keys.marketState(fields.symbol), 'mark_price', fields.price);
     await redis.client.xadd(streams.applyPlan, '*', ...Object.entries({ decision: 'EXECUTE', ...fields }).flat());
   }
 

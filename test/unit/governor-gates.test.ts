@@ -8,7 +8,8 @@ import {
   killScoreCriticalNonClose,
   maxPositionsReached,
   notionalPerTradeExceeded,
-  notionalUnknown,
+  openUnpriced,
+  planTimeUntrusted,
   p28BudgetViolation,
   pathGates,
   planTooOld,
@@ -26,7 +27,19 @@ const production: Limits = limitsOf(parseGovernorConfig({ APPLY_MODE: 'productio
 const dryRun: Limits = limitsOf(parseGovernorConfig({ APPLY_MODE: 'dry_run' }));
 
 /** An open that passes every gate under the default limits. */
-const open: PlanFacts = { planId: 'p-1', symbol: 'BTCUSDT', action: 'OPEN_LONG', side: 'BUY', isClose: false, killScore: 0.1, ageSec: 1, qty: 0.001, notional: 100 };
+const open: PlanFacts = {
+  planId: 'p-1',
+  symbol: 'BTCUSDT',
+  action: 'OPEN_LONG',
+  side: 'BUY',
+  isClose: false,
+  killScore: 0.1,
+  age: { kind: 'age', ageSec: 1 },
+  ageSec: 1,
+  pricing: { kind: 'priced', qty: 0.001, markPrice: 100_000, notional: 100 },
+  qty: 0.001,
+  notional: 100,
+};
 const quiet: GovernorSnapshot = {
   now: NOW,
   killSwitch: false,
@@ -124,8 +137,17 @@ describe('testnet path', () => {
     expect(totalNotionalExceeded({ ...open, notional }, { ...testnet, totalCountsTrade: countsTrade }, { ...quiet, totalNotional })).toBe(expected);
   });
 
-  it('blocks an open it cannot price while a notional cap is on (ours)', () => {
-    expect(notionalUnknown({ ...open, notional: undefined }, testnet, quiet)).toBe('notional_unknown');
+  it('blocks an open it cannot price, or whose figures disagree with the market, with the reason (ours)', () => {
+    expect(openUnpriced({ ...open, pricing: { kind: 'block', reason: 'market_price_unknown', detail: '' }, notional: undefined }, testnet, quiet)).toBe('market_price_unknown');
+    expect(openUnpriced({ ...open, pricing: { kind: 'block', reason: 'plan_notional_mismatch', detail: '' }, notional: undefined }, testnet, quiet)).toBe('plan_notional_mismatch');
+    expect(openUnpriced(open, testnet, quiet)).toBeUndefined();
+  });
+
+  it.each(['testnet', 'production', 'dry_run'] as const)('blocks a plan whose time cannot be trusted on the %s path, closes included', (mode) => {
+    const limits = { ...testnet, applyMode: mode };
+    const close = { ...open, action: 'FULL_CLOSE_PROPOSED', isClose: true, age: { kind: 'block', reason: 'plan_time_in_future', detail: '' } as const };
+    expect(planTimeUntrusted(close, limits, quiet)).toBe('plan_time_in_future');
+    expect(evaluate(close, limits, quiet)).toEqual({ kind: 'block', reason: 'plan_time_in_future' });
   });
 
   it('never blocks on the P2.8 budget (the original logs it only)', () => {

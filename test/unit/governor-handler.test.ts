@@ -3,7 +3,8 @@ import { planFingerprint } from '../../handlers/governor/fingerprint.js';
 import { governor } from '../../handlers/governor/index.js';
 import { applyPlanSchema } from '../../schemas/apply-plan.js';
 import { keys, streams } from '../../schemas/keys.js';
-import { fakeCtx, runHandler } from '../support/fake-ctx.js';
+import type { GovernorConfig } from '../../handlers/governor/config.js';
+import { fakeCtx, runHandler, type FakeCtxOptions } from '../support/fake-ctx.js';
 import type { FakeRedisData } from '../support/fake-redis-reader.js';
 
 const NOW = 1_800_000_000_000;
@@ -14,6 +15,14 @@ function plan(fields: Record<string, string> = {}): Record<string, string> {
   return { plan_id: 'plan-0001', symbol: 'BTCUSDT', action: 'OPEN_LONG', decision: 'EXECUTE', side: 'BUY', qty: '0.001', price: '100000', kill_score: '0.1', ...fields };
 }
 
+/** The market the governor prices opens at: BTCUSDT at the plan's own $100,000. */
+const MARKET: NonNullable<FakeRedisData['hashes']> = { [keys.marketState('BTCUSDT')]: { mark_price: '100000' } };
+
+/** Runs the governor on a plan with the market state (and any Redis contents a test adds). */
+function decide(raw: Record<string, string>, options: FakeCtxOptions<GovernorConfig> = {}) {
+  return runHandler(governor, raw, { ...options, redis: { ...options.redis, hashes: { ...MARKET, ...options.redis?.hashes } } });
+}
+
 /** Active positions as the position-snapshot handler materialises them. */
 function positions(notionals: Record<string, number>): Pick<FakeRedisData, 'hashes' | 'sets'> {
   return {
@@ -22,22 +31,22 @@ function positions(notionals: Record<string, number>): Pick<FakeRedisData, 'hash
   };
 }
 
-function setKeys(run: Awaited<ReturnType<typeof runHandler>>) {
+function setKeys(run: Awaited<ReturnType<typeof decide>>) {
   return Object.fromEntries(run.recorder.effects.flatMap((e) => (e.op === 'setKey' ? [[e.key, e]] : [])));
 }
 
-function blockReason(run: Awaited<ReturnType<typeof runHandler>>, planId = 'plan-0001'): string | undefined {
+function blockReason(run: Awaited<ReturnType<typeof decide>>, planId = 'plan-0001'): string | undefined {
   const block = setKeys(run)[keys.governorBlock(planId)];
   return block ? (JSON.parse(block.value) as { reason: string }).reason : undefined;
 }
 
-function permitted(run: Awaited<ReturnType<typeof runHandler>>, planId = 'plan-0001'): boolean {
+function permitted(run: Awaited<ReturnType<typeof decide>>, planId = 'plan-0001'): boolean {
   return keys.permit(planId) in setKeys(run);
 }
 
 describe('governor: a permitted open', () => {
   it('writes the permit JSON with TTL 60 s, guarded so no other replica decides the same plan', async () => {
-    const run = await runHandler(governor, plan(), { now: NOW });
+    const run = await decide(plan(), { now: NOW });
     const permit = setKeys(run)[keys.permit('plan-0001')]!;
     expect(JSON.parse(permit.value)).toEqual({
       granted: true,
@@ -61,7 +70,7 @@ describe('governor: a permitted open', () => {
   });
 
   it('records the execution in the original list, sets last_exec and schedules the cooldown end as a delayed job', async () => {
-    const run = await runHandler(governor, plan(), { now: NOW });
+    const run = await decide(plan(), { now: NOW });
     expect(run.recorder.effects).toContainEqual({ op: 'pushToList', key: keys.governorExecutions('BTCUSDT'), value: `${NOW / 1000}.0`, maxLength: 100, ttlSec: 86_400 });
     const lastExec = setKeys(run)[keys.governorLastExec('BTCUSDT')]!;
     expect(lastExec.ttlSec).toBe(3600);
@@ -79,17 +88,17 @@ describe('governor: a permitted open', () => {
   });
 
   it('guards the open on the symbol version it read', async () => {
-    const first = await runHandler(governor, plan(), { now: NOW });
+    const first = await decide(plan(), { now: NOW });
     expect(first.recorder.guards).toEqual(expect.arrayContaining([{ kind: 'absent', key: keys.governorSymbolVersion('BTCUSDT') }]));
     expect(setKeys(first)[keys.governorSymbolVersion('BTCUSDT')]!.value).toBe('1');
 
-    const later = await runHandler(governor, plan(), { now: NOW, redis: { strings: { [keys.governorSymbolVersion('BTCUSDT')]: '7' } } });
+    const later = await decide(plan(), { now: NOW, redis: { strings: { [keys.governorSymbolVersion('BTCUSDT')]: '7' } } });
     expect(later.recorder.guards).toContainEqual({ kind: 'equals', key: keys.governorSymbolVersion('BTCUSDT'), value: '7' });
     expect(setKeys(later)[keys.governorSymbolVersion('BTCUSDT')]!.value).toBe('8');
   });
 
   it('with cooldown 0 schedules nothing, but still records last_exec and guards on the version', async () => {
-    const run = await runHandler(governor, plan(), { now: NOW, env: { GOV_SYMBOL_COOLDOWN_SECONDS: '0' } });
+    const run = await decide(plan(), { now: NOW, env: { GOV_SYMBOL_COOLDOWN_SECONDS: '0' } });
     expect(permitted(run)).toBe(true);
     expect(setKeys(run)[keys.governorLastExec('BTCUSDT')]).toBeDefined();
     expect(run.recorder.jobs).toEqual([]);
@@ -97,7 +106,7 @@ describe('governor: a permitted open', () => {
   });
 
   it('emits a permit event and counts it', async () => {
-    const run = await runHandler(governor, plan(), { now: NOW, redis: { lists: { [keys.governorExecutions('BTCUSDT')]: [String((NOW - 120_000) / 1000)] } } });
+    const run = await decide(plan(), { now: NOW, redis: { lists: { [keys.governorExecutions('BTCUSDT')]: [String((NOW - 120_000) / 1000)] } } });
     expect(run.emitted(EVENTS)).toEqual([
       expect.objectContaining({ event: 'permit', reason: 'all_gates_passed', plan_id: 'plan-0001', symbol: 'BTCUSDT', kind: 'open', computed_notional: '100' }),
     ]);
@@ -109,7 +118,7 @@ describe('governor: a permitted open', () => {
 
 describe('governor: a blocked plan', () => {
   it('writes the block JSON with TTL 3600 s, an event and the block counter, and no permit', async () => {
-    const run = await runHandler(governor, plan({ qty: '0.01' }), { now: NOW });
+    const run = await decide(plan({ qty: '0.01' }), { now: NOW });
     const block = setKeys(run)[keys.governorBlock('plan-0001')]!;
     expect(block.value).toBe(`{"reason": "notional_per_trade_exceeded", "timestamp": ${NOW / 1000}.0, "symbol": "BTCUSDT"}`);
     expect(block.ttlSec).toBe(3600);
@@ -128,13 +137,13 @@ describe('governor: what it does not decide', () => {
   ])('acknowledges a plan with %s without a permit or block', async (_name, fields) => {
     const raw = plan(fields);
     if (fields.decision === '') delete raw.decision;
-    const run = await runHandler(governor, raw, { now: NOW });
+    const run = await decide(raw, { now: NOW });
     expect(run.recorder.effects).toEqual([]);
     expect(run.metrics.get('quantum_govern_skipped_total', { reason: 'not_execute' })).toBe(1);
   });
 
   it('reads decision exactly as the original (`decision != \'EXECUTE\'` skips): lower case is skipped', async () => {
-    const run = await runHandler(governor, plan({ decision: 'execute' }), { now: NOW });
+    const run = await decide(plan({ decision: 'execute' }), { now: NOW });
     expect(run.recorder.effects).toEqual([]);
     expect(run.metrics.get('quantum_govern_skipped_total', { reason: 'not_execute' })).toBe(1);
   });
@@ -144,7 +153,7 @@ describe('governor: what it does not decide', () => {
     ['the memory of a permit whose key expired', keys.governorPermitted('plan-0001'), 'FINGERPRINT'],
   ])('never permits again a plan_id that already has %s', async (_name, key, value) => {
     const fingerprint = value === 'FINGERPRINT' ? planFingerprint(applyPlanSchema.parse(plan())) : value;
-    const run = await runHandler(governor, plan(), { now: NOW, redis: { strings: { [key]: fingerprint } } });
+    const run = await decide(plan(), { now: NOW, redis: { strings: { [key]: fingerprint } } });
     expect(run.recorder.effects).toEqual([]);
     expect(run.recorder.jobs).toEqual([]);
     expect(run.metrics.get('quantum_govern_allow_total', { symbol: 'BTCUSDT' })).toBeUndefined();
@@ -152,7 +161,7 @@ describe('governor: what it does not decide', () => {
   });
 
   it('remembers a permitted plan_id far beyond its permit (GOV_PERMIT_MEMORY_SEC), guarded at commit', async () => {
-    const run = await runHandler(governor, plan(), { now: NOW });
+    const run = await decide(plan(), { now: NOW });
     expect(permitted(run)).toBe(true);
     const memory = run.recorder.effects.find((e) => e.op === 'setKey' && e.key === keys.governorPermitted('plan-0001'));
     expect(memory).toMatchObject({ ttlSec: 86_400 });
@@ -160,13 +169,13 @@ describe('governor: what it does not decide', () => {
   });
 
   it('evaluates a blocked plan_id again, as the original does', async () => {
-    const run = await runHandler(governor, plan(), { now: NOW, redis: { strings: { [keys.governorBlock('plan-0001')]: '{"reason":"symbol_cooldown"}' } } });
+    const run = await decide(plan(), { now: NOW, redis: { strings: { [keys.governorBlock('plan-0001')]: '{"reason":"symbol_cooldown"}' } } });
     expect(permitted(run)).toBe(true);
   });
 
   it('blocks and reports a plan_id reused for a different plan, and leaves the first permit alone', async () => {
     const first = planFingerprint(applyPlanSchema.parse(plan()));
-    const run = await runHandler(governor, plan({ side: 'SELL', qty: '5' }), { now: NOW, redis: { strings: { [keys.governorPermitted('plan-0001')]: first } } });
+    const run = await decide(plan({ side: 'SELL', qty: '5' }), { now: NOW, redis: { strings: { [keys.governorPermitted('plan-0001')]: first } } });
     expect(run.recorder.effects.filter((e) => e.op === 'setKey')).toEqual([]);
     expect(run.emitted(streams.governorEvents)).toMatchObject([{ event: 'block', reason: 'plan_id_reused', plan_id: 'plan-0001' }]);
     expect(run.metrics.get('quantum_govern_block_total', { symbol: 'BTCUSDT', reason: 'plan_id_reused' })).toBe(1);
@@ -183,12 +192,12 @@ describe('governor: what it does not decide', () => {
 
 describe('governor: kill switch and closes', () => {
   it.each(['FULL_CLOSE_PROPOSED', 'PARTIAL_75', 'OPEN_LONG'])('the kill switch blocks %s', async (action) => {
-    const run = await runHandler(governor, plan({ action }), { now: NOW, redis: { strings: { [keys.killSwitch]: '1' } } });
+    const run = await decide(plan({ action }), { now: NOW, redis: { strings: { [keys.killSwitch]: '1' } } });
     expect(blockReason(run)).toBe('kill_switch_active');
   });
 
   it('quantum:kill = 0 does not block', async () => {
-    expect(permitted(await runHandler(governor, plan(), { now: NOW, redis: { strings: { [keys.killSwitch]: '0' } } }))).toBe(true);
+    expect(permitted(await decide(plan(), { now: NOW, redis: { strings: { [keys.killSwitch]: '0' } } }))).toBe(true);
   });
 
   const busy: FakeRedisData = {
@@ -198,7 +207,7 @@ describe('governor: kill switch and closes', () => {
   };
 
   it.each([['FULL_CLOSE_PROPOSED'], ['PARTIAL_75'], ['PARTIAL_50'], ['PARTIAL_25']])('%s passes every fund cap on a portfolio far over them', async (action) => {
-    const run = await runHandler(governor, plan({ action, kill_score: '0.99', qty: '50' }), { now: NOW, redis: busy });
+    const run = await decide(plan({ action, kill_score: '0.99', qty: '50' }), { now: NOW, redis: busy });
     expect(permitted(run)).toBe(true);
     expect(run.emitted(EVENTS)[0]).toMatchObject({ event: 'permit', reason: 'close_bypass', kind: 'close' });
   });
@@ -210,13 +219,13 @@ describe('governor: kill switch and closes', () => {
     ['PARTIAL_OPEN (side BUY, 10 @ 100,000)', { action: 'PARTIAL_OPEN', qty: '10' }],
     ['OPEN_LONG with reduceOnly=true', { action: 'OPEN_LONG', reduceOnly: 'true' }],
   ])('%s is not one of the seeds’ closes: it faces the caps', async (action, extra) => {
-    const run = await runHandler(governor, plan({ action, qty: '50', ...extra }), { now: NOW, redis: busy });
+    const run = await decide(plan({ action, qty: '50', ...extra }), { now: NOW, redis: busy });
     expect(permitted(run)).toBe(false);
     expect(run.emitted(EVENTS)[0]).toMatchObject({ event: 'block', kind: 'open' });
   });
 
   it('a close inside the cooldown is permitted and restarts it (setex last_exec)', async () => {
-    const run = await runHandler(governor, plan({ action: 'PARTIAL_75' }), { now: NOW, redis: { strings: { [keys.governorLastExec('BTCUSDT')]: String(NOW / 1000 - 1) } } });
+    const run = await decide(plan({ action: 'PARTIAL_75' }), { now: NOW, redis: { strings: { [keys.governorLastExec('BTCUSDT')]: String(NOW / 1000 - 1) } } });
     expect(permitted(run)).toBe(true);
     expect(setKeys(run)[keys.governorLastExec('BTCUSDT')]!.value).toBe(`${NOW / 1000}.0`);
   });
@@ -227,15 +236,15 @@ describe('governor: what the snapshot reads', () => {
   it('production: counts executions strictly inside the hour (`ts > cutoff`) from the original list', async () => {
     const at = (ms: number) => String((NOW - ms) / 1000);
     const execs = [at(1_000_000), at(2_000_000), at(3_599_999), at(3_600_000)];
-    const atCap = await runHandler(governor, plan(), { now: NOW, env: production, redis: { lists: { [keys.governorExecutions('BTCUSDT')]: execs } } });
+    const atCap = await decide(plan(), { now: NOW, env: production, redis: { lists: { [keys.governorExecutions('BTCUSDT')]: execs } } });
     expect(blockReason(atCap)).toBe('hourly_limit_exceeded');
     const two = [at(1_000_000), at(2_000_000), at(3_600_000), 'not-a-number'];
-    expect(permitted(await runHandler(governor, plan(), { now: NOW, env: production, redis: { lists: { [keys.governorExecutions('BTCUSDT')]: two } } }))).toBe(true);
+    expect(permitted(await decide(plan(), { now: NOW, env: production, redis: { lists: { [keys.governorExecutions('BTCUSDT')]: two } } }))).toBe(true);
   });
 
   it('reads an earlier quantum-gates sorted set as history and replaces it with the list at the next permit', async () => {
     const zset = { [keys.governorExecutions('BTCUSDT')]: { p1: NOW - 1_000_000 } };
-    const run = await runHandler(governor, plan({ action: 'FULL_CLOSE_PROPOSED' }), { now: NOW, redis: { sortedSets: zset } });
+    const run = await decide(plan({ action: 'FULL_CLOSE_PROPOSED' }), { now: NOW, redis: { sortedSets: zset } });
     expect(permitted(run)).toBe(true);
     const execKey = keys.governorExecutions('BTCUSDT');
     expect(run.recorder.effects.filter((e) => 'key' in e && e.key === execKey)).toEqual([
@@ -245,18 +254,18 @@ describe('governor: what the snapshot reads', () => {
     ]);
   });
 
-  it('prices a trade at the market mark price before the snapshot mark and the plan price', async () => {
+  it('prices a trade at the market mark price before the snapshot mark', async () => {
     const redis: FakeRedisData = {
       hashes: { [keys.marketState('BTCUSDT')]: { mark_price: '250000' }, [keys.position('BTCUSDT')]: { position_notional_usd: '10', mark_price: '50000' } },
       sets: { [keys.activePositions]: ['BTCUSDT'] },
     };
-    const run = await runHandler(governor, plan(), { now: NOW, redis });
+    const run = await decide(plan({ price: '' }), { now: NOW, redis });
     expect(blockReason(run)).toBe('notional_per_trade_exceeded');
     expect(run.emitted(EVENTS)[0]).toMatchObject({ computed_notional: '250' });
   });
 
   it('the permit carries 0.0 in testnet whatever the price (the event carries our figure)', async () => {
-    const run = await runHandler(governor, plan({ price: '150000' }), { now: NOW });
+    const run = await decide(plan({ price: '150000' }), { now: NOW, redis: { hashes: { [keys.marketState('BTCUSDT')]: { mark_price: '150000' } } } });
     expect(JSON.parse(setKeys(run)[keys.permit('plan-0001')]!.value).computed_notional).toBe(0);
     expect(run.emitted(EVENTS)[0]).toMatchObject({ computed_notional: '150' });
   });
@@ -271,15 +280,13 @@ describe('governor: what the snapshot reads', () => {
     expect(run.emitted(EVENTS)[0]).toMatchObject({ computed_notional: '150' });
   });
 
-  it('blocks an open it cannot price', async () => {
-    const raw = plan();
-    delete raw.price;
-    expect(blockReason(await runHandler(governor, raw, { now: NOW }))).toBe('notional_unknown');
+  it('blocks an open it cannot price: no market price, whatever price the plan names', async () => {
+    expect(blockReason(await runHandler(governor, plan(), { now: NOW }))).toBe('market_price_unknown');
   });
 
   it("blocks an open with the seed's $118,844 portfolio over the $2,000 total cap", async () => {
     const seed = { BTCUSDT: 60_000, ETHUSDT: 40_000, SOLUSDT: 18_844.14 };
-    const run = await runHandler(governor, plan(), { now: NOW, redis: positions(seed) });
+    const run = await decide(plan(), { now: NOW, redis: positions(seed) });
     expect(blockReason(run)).toBe('total_notional_exceeded');
     expect(run.emitted(EVENTS)[0]).toMatchObject({ total_notional: '118844.14', open_positions: '3' });
   });
@@ -288,11 +295,11 @@ describe('governor: what the snapshot reads', () => {
     ['epoch seconds', String((NOW - 301_000) / 1000)],
     ['epoch milliseconds', String(NOW - 301_000)],
   ])('blocks a plan whose timestamp (%s) is over 300 s old', async (_name, timestamp) => {
-    expect(blockReason(await runHandler(governor, plan({ timestamp }), { now: NOW }))).toBe('plan_too_old');
+    expect(blockReason(await decide(plan({ timestamp }), { now: NOW }))).toBe('plan_too_old');
   });
 
   it('ages a plan without a timestamp by its stream entry', async () => {
-    const run = await runHandler(governor, plan(), { now: NOW, meta: { producedAt: NOW - 301_000 } });
+    const run = await decide(plan(), { now: NOW, meta: { producedAt: NOW - 301_000 } });
     expect(blockReason(run)).toBe('plan_too_old');
   });
 });
@@ -314,13 +321,13 @@ describe('governor: the P2.8 budget', () => {
     ['fails open when the budget is missing', { streams: violation(1) }, undefined],
     ['fails open when the budget is 61 s old', { hashes: budget(61, 50), streams: violation(1) }, undefined],
   ] as const)('in enforce mode it %s', async (_name, redis, expected) => {
-    const run = await runHandler(governor, plan(), { now: NOW, env: enforce, redis });
+    const run = await decide(plan(), { now: NOW, env: enforce, redis });
     expect(blockReason(run)).toBe(expected);
     expect(permitted(run)).toBe(expected === undefined);
   });
 
   it('on the testnet path it only counts what it would block', async () => {
-    const run = await runHandler(governor, plan(), { now: NOW, redis: { hashes: budget(10), streams: violation(1) } });
+    const run = await decide(plan(), { now: NOW, redis: { hashes: budget(10), streams: violation(1) } });
     expect(permitted(run)).toBe(true);
     expect(run.metrics.get('quantum_govern_p28_shadow_violation_total', { symbol: 'BTCUSDT' })).toBe(1);
   });
@@ -330,13 +337,13 @@ describe('governor: auto-disarm', () => {
   const errors = (n: number, ageMs = 1000) => ({ [keys.governorErrors]: Object.fromEntries(Array.from({ length: n }, (_, i) => [`e${i}`, NOW - ageMs - i])) });
 
   it('blocks opens with "disarmed" while the disarm key stands, and re-arms when it is deleted', async () => {
-    const armed = await runHandler(governor, plan(), { now: NOW, redis: { strings: { [keys.governorDisarm]: '{"reason":"manual"}' } } });
+    const armed = await decide(plan(), { now: NOW, redis: { strings: { [keys.governorDisarm]: '{"reason":"manual"}' } } });
     expect(blockReason(armed)).toBe('disarmed');
-    expect(permitted(await runHandler(governor, plan(), { now: NOW }))).toBe(true);
+    expect(permitted(await decide(plan(), { now: NOW }))).toBe(true);
   });
 
   it('trips after 5 errors: sets the disarm keys, clears the count, blocks the open', async () => {
-    const run = await runHandler(governor, plan(), { now: NOW, redis: { sortedSets: errors(5) } });
+    const run = await decide(plan(), { now: NOW, redis: { sortedSets: errors(5) } });
     expect(blockReason(run)).toBe('disarmed');
     const disarm = setKeys(run)[keys.governorDisarm]!;
     expect(JSON.parse(disarm.value)).toEqual({ reason: 'repeated_errors', context: { error_count: 5, threshold: 5 }, timestamp: NOW / 1000 });
@@ -355,13 +362,13 @@ describe('governor: auto-disarm', () => {
     ['5 errors older than GOV_DISARM_WINDOW_SEC', { sortedSets: errors(5, 300_000) }, { GOV_DISARM_WINDOW_SEC: '300' }],
     ['GOV_ENABLE_AUTO_DISARM=false', { sortedSets: errors(9) }, { GOV_ENABLE_AUTO_DISARM: 'false' }],
   ])('does not trip with %s', async (_name, redis, env) => {
-    const run = await runHandler(governor, plan(), { now: NOW, redis, env });
+    const run = await decide(plan(), { now: NOW, redis, env });
     expect(permitted(run)).toBe(true);
     expect(setKeys(run)[keys.governorDisarm]).toBeUndefined();
   });
 
   it('still lets closes through when it trips', async () => {
-    const run = await runHandler(governor, plan({ action: 'FULL_CLOSE_PROPOSED' }), { now: NOW, redis: { sortedSets: errors(5) } });
+    const run = await decide(plan({ action: 'FULL_CLOSE_PROPOSED' }), { now: NOW, redis: { sortedSets: errors(5) } });
     expect(permitted(run)).toBe(true);
     expect(setKeys(run)[keys.governorDisarm]).toBeDefined();
   });
