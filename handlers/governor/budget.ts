@@ -1,6 +1,7 @@
 import { readBudgetViolationEntry } from '../../schemas/budget.js';
 import { fieldsToRecord } from '../../schemas/fields.js';
-import { epochMs, parseNumber } from './numbers.js';
+import { epochMs } from '../../domain/epoch.js';
+import { parseNumber } from './numbers.js';
 
 /** quantum:portfolio:budget:{symbol} as the P2.8 budget engine writes it. */
 export interface Budget {
@@ -41,7 +42,8 @@ export function hasRecentViolation(
     const record = readBudgetViolationEntry(fieldsToRecord(fields));
     if (record === undefined || record.symbol !== symbol) continue;
     const ts = typeof record.timestamp === 'number' ? record.timestamp : parseNumber(typeof record.timestamp === 'string' ? record.timestamp : undefined);
-    const at = ts === undefined ? Number(id.split('-')[0]) : epochMs(ts);
+    // A timestamp in no known unit: the entry's own time says when the violation was written.
+    const at = (ts === undefined ? undefined : epochMs(ts)) ?? Number.parseInt(id, 10);
     if (Number.isFinite(at) && at > cutoff) return true;
   }
   return false;
