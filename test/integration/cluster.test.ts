@@ -99,6 +99,8 @@ describe('the gates on a three-master Redis Cluster', () => {
     await r.xadd(streams.positionSnapshot, '*', 'symbol', 'SOLUSDT', 'position_notional_usd', '300', 'sigma', '0.2', 'qty', '2', 'mark_price', '150');
     await waitFor(async () => (await r.sismember(keys.activePositions, 'SOLUSDT')) === 1, 'SOLUSDT snapshot');
     const plan = (fields: Record<string, string>) => r.xadd(streams.applyPlan, '*', ...Object.entries({ decision: 'EXECUTE', ...fields }).flat());
+    // The governor prices an open at the market's mark price.
+    await r.hset(keys.marketState('ADAUSDT'), 'mark_price', '0.5');
 
     await plan({ plan_id: 'g-close', symbol: 'SOLUSDT', action: 'FULL_CLOSE_PROPOSED', side: 'SELL', qty: '2' });
     expect(await decision(r, 'g-close')).toMatchObject({ event: 'permit', reason: 'close_bypass', kind: 'close' });

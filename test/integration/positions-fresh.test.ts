@@ -95,6 +95,8 @@ describe('positions: fresh, complete and never someone else’s keys', () => {
   it('the governor blocks a $100 open when $50,000 is held per a P3.3 hash (total cap 2,000), on another symbol and on the same one', async () => {
     const r = redis.client;
     await ledgerPosition('BTCUSDT', '-1', '50000');
+    // The governor prices an open at the market's mark price (the other symbol's; BTCUSDT's comes from its P3.3 hash).
+    await r.hset(keys.marketState('SOLUSDT'), 'mark_price', '100');
     await start({ HANDLERS: 'position-index,governor', POSITION_INDEX_REFRESH_SEC: '1', GOV_MAX_TOTAL_NOTIONAL_USDT: '2000' });
     // The plan's own symbol is read directly: no need to wait for the index.
     await r.xadd(streams.applyPlan, '*', 'decision', 'EXECUTE', 'plan_id', 'same-sym', 'symbol', 'BTCUSDT', 'action', 'UNKNOWN', 'side', 'BUY', 'qty', '0.002', 'price', '50000');

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { bucketOf } from '../../handlers/heat-gate/heat.js';
+import { pyFloatStr, pythonRound } from '../../schemas/python-number.js';
 import type { Runtime } from '../../runtime/runtime.js';
 import { keys, streams } from '../../schemas/keys.js';
 import { usePrivateRedis } from '../support/redis-server.js';
@@ -26,8 +27,9 @@ function expected(positions: ReadonlyMap<string, { notional: number; sigma: numb
     const p = positions.get(symbol)!;
     if (p.notional !== 0) weighted += Math.abs(p.notional) * p.sigma;
   }
-  const heat = weighted / equity;
-  return { bucket: bucketOf(heat, 0.25, 0.65), heat: String(Math.round(heat * 1e6) / 1e6) };
+  const heat = weighted / Math.max(equity, 1);
+  // The decision stream as the original writes it: heat_level lower case, heat_score round(heat, 4).
+  return { bucket: bucketOf(heat, 0.25, 0.65).toLowerCase(), heat: pyFloatStr(pythonRound(heat, 4)) };
 }
 
 /**

@@ -150,7 +150,7 @@ describe('gates status: GET /status and the page at /', () => {
     const { decisions } = await status();
     const rows = (decisions ?? []).map((d) => [d.gate, d.kind, d.plan_id, d.action, d.reason]);
     expect(rows).toEqual([
-      ['heat-gate', 'kept', 's3', 'PARTIAL_50', 'action_not_full_close'],
+      ['heat-gate', 'kept', 's3', 'PARTIAL_50', 'partial_unchanged'],
       ['heat-gate', 'downgrade', 's2', 'FULL_CLOSE → PARTIAL_75', 'portfolio_heat_warm'],
       ['heat-gate', 'downgrade', 's1', 'FULL_CLOSE → PARTIAL_75', 'portfolio_heat_warm'],
       ['governor', 'block', 'g2', 'OPEN_LONG', 'symbol_cooldown'],
