@@ -54,15 +54,8 @@ export function pyFloatStr(x: number): string {
   return `${sign}${digits.slice(0, exponent + 1)}.${digits.slice(exponent + 1)}`;
 }
 
-/** Python's min(a, b): b only if b < a, so a NaN second argument loses and a NaN first one wins. */
-export function pyMin(a: number, b: number): number {
-  return b < a ? b : a;
-}
-
-/** Python's max(a, b): b only if b > a. */
-export function pyMax(a: number, b: number): number {
-  return b > a ? b : a;
-}
+/** Python's min() and max() live with the rules that use them (the budget rule). */
+export { pyMax, pyMin } from '../domain/python-order.js';
 
 /** Python's round(value, places) for non-negative finite values: nearest, exact ties to even. */
 export function pythonRound(value: number, places: number): number {

@@ -1,18 +1,15 @@
+import { portfolioHeat, type PositionExposure } from '../../domain/heat.js';
 import type { RedisReader } from '../../runtime/redis-reader.js';
 import { loadPositionBook, type PositionBook, type PositionBookConfig, type UntrustedFigure } from '../positions/book.js';
 import { parseNumber } from '../../schemas/fields.js';
 import { keys } from '../../schemas/keys.js';
-import type { FailClosedCause, HeatBucket } from '../../schemas/heat-gate.js';
+import type { FailClosedCause } from '../../schemas/heat-gate.js';
 
 export type { HeatBucket } from '../../schemas/heat-gate.js';
 
-/** The heat formula, shared by the heat gate and the budget engine: one implementation. */
-
-export interface PositionExposure {
-  readonly symbol: string;
-  readonly notionalUsd: number;
-  readonly sigma: number | undefined;
-}
+/** The gate's view of heat: the formula itself is domain/heat.ts, shared with the budget engine. */
+export type { PositionExposure } from '../../domain/heat.js';
+export { HEAT_CAP, bucketOf } from '../../domain/heat.js';
 
 export interface HeatInputs {
   /** undefined when the portfolio state or its equity_usd field is missing. */
@@ -29,12 +26,6 @@ export interface HeatInputs {
   /** The symbols of `positions`, for a quick "is the proposal's symbol in the book?". */
   readonly symbols?: ReadonlySet<string>;
 }
-
-/**
- * Heat above this (or not finite: notional 1e300, or overflow) is written as this and flagged.
- * Any heat past HEAT_MAX is HOT, so the cap never changes a decision; it keeps the number a number.
- */
-export const HEAT_CAP = 1_000_000;
 
 /**
  * The `p26_failures_total{reason}` label of a fail-closed cause: the original's four label values
@@ -83,20 +74,7 @@ export function assessHeat(inputs: HeatInputs): HeatAssessment {
   if (equity === undefined || !Number.isFinite(equity)) return { trusted: false, cause: 'equity_not_a_number', untrusted };
   if (equity <= 0) return { trusted: false, cause: 'equity_not_positive', untrusted };
   if (untrusted.length > 0) return { trusted: false, cause: 'position_not_a_number', untrusted };
-  let weighted = 0;
-  let counted = 0;
-  const withoutSigma: PositionExposure[] = [];
-  for (const position of inputs.positions) {
-    if (position.sigma === undefined || !(position.sigma > 0)) {
-      if (position.notionalUsd !== 0) withoutSigma.push(position);
-      continue;
-    }
-    weighted += Math.abs(position.notionalUsd) * position.sigma;
-    counted += 1;
-  }
-  const heat = weighted / Math.max(equity, 1);
-  const capped = !(heat <= HEAT_CAP);
-  return { trusted: true, heat: capped ? HEAT_CAP : heat, capped, positionsCounted: counted, withoutSigma };
+  return { trusted: true, ...portfolioHeat(inputs.positions, equity) };
 }
 
 /** Why heat could not be computed, for callers that only need a word (the budget engine). */
@@ -114,13 +92,6 @@ export function computeHeat(inputs: HeatInputs): HeatResult {
   const problem: HeatProblem =
     assessment.cause === 'portfolio_state_missing' ? 'missing_portfolio_state' : assessment.cause === 'position_not_a_number' ? 'untrusted_position' : 'invalid_equity';
   return { heat: 0, problem };
-}
-
-/** COLD < heatMin ≤ WARM < heatMax ≤ HOT. */
-export function bucketOf(heat: number, heatMin: number, heatMax: number): HeatBucket {
-  if (heat < heatMin) return 'COLD';
-  if (heat < heatMax) return 'WARM';
-  return 'HOT';
 }
 
 /**

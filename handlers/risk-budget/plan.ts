@@ -2,9 +2,9 @@ import { computeHeat } from '../heat-gate/heat.js';
 import type { RiskBudgetConfig } from './config.js';
 import type { BudgetInputs } from './inputs.js';
 import { choosePortfolioState, type PortfolioChoice, type PortfolioSnapshot } from './portfolio.js';
-import { computeBudget, computeStress } from './stress.js';
+import { computeBudget, computeStress, overBudgetUsd } from '../../domain/budget.js';
 import { volRegimeOf } from './vol-regime.js';
-import { parsePyFloat, pyMax } from '../../schemas/python-number.js';
+import { parsePyFloat } from '../../schemas/python-number.js';
 
 export type HeatReading =
   | { readonly value: number; readonly source: 'computed' | 'scraped' }
@@ -91,6 +91,6 @@ export function planBudgets(inputs: BudgetInputs, config: RiskBudgetConfig, nowM
 /** The original's check_budget_violation: over_budget = max(0.0, notional − budget), a violation when > 0. */
 export function violationOf(positionNotional: number | undefined, budgetUsd: number): Violation | undefined {
   if (positionNotional === undefined) return undefined;
-  const overBudget = pyMax(0.0, positionNotional - budgetUsd);
+  const overBudget = overBudgetUsd(positionNotional, budgetUsd);
   return overBudget > 0 ? { position_notional: positionNotional, budget_usd: budgetUsd, over_budget: overBudget } : undefined;
 }

@@ -6,7 +6,8 @@ import type { RiskBudgetMetrics } from '../../handlers/risk-budget/metrics.js';
 import { readBudgetHash } from '../../schemas/budget.js';
 import { keys } from '../../schemas/keys.js';
 import { fastApiJson, pyFloat, PyJsonNanError, type PyJson } from '../../schemas/python-json.js';
-import { parsePyFloat, pyFloatStr, pyMax } from '../../schemas/python-number.js';
+import { overBudgetUsd } from '../../domain/budget.js';
+import { parsePyFloat, pyFloatStr } from '../../schemas/python-number.js';
 import type { RuntimeServices } from '../runtime.js';
 
 /** The original kept injected test state for two minutes. */
@@ -67,7 +68,7 @@ export function budgetApi(services: RuntimeServices, options: BudgetApiOptions =
         const budget = readBudgetHash(raw);
         const budgetUsd = budget.budget_usd === undefined ? config.MAX_BUDGET_K : parsePyFloat(budget.budget_usd);
         if (budgetUsd === undefined) throw new Error(`could not convert string to float: ${pyStrRepr(budget.budget_usd!)}`);
-        const overBudget = pyMax(0.0, positionNotional - budgetUsd);
+        const overBudget = overBudgetUsd(positionNotional, budgetUsd);
         const violation = overBudget > 0;
         if (violation && mode === 'enforce') metrics.blocks.inc({ symbol });
         else metrics.allow.inc({ symbol });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { computeBudget, computeStress } from '../../handlers/risk-budget/stress.js';
+import { computeBudget, computeStress } from '../../domain/budget.js';
 import { volRegimeFromLabel, volRegimeFromSigma, volRegimeOf } from '../../handlers/risk-budget/vol-regime.js';
 import { choosePortfolioState, readPortfolioState } from '../../handlers/risk-budget/portfolio.js';
 import { clusterStressOf, violationOf } from '../../handlers/risk-budget/plan.js';

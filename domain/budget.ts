@@ -1,5 +1,9 @@
-/** The budget formula of seed 002, with the original's clamps (compute_stress_factor, compute_budget). */
-import { pyMax, pyMin } from '../../schemas/python-number.js';
+/**
+ * The budget rule of seed 002 with the original's clamps (compute_stress_factor, compute_budget,
+ * check_budget_violation): one implementation for the budget engine, its HTTP API and anything
+ * else that judges a position against its budget.
+ */
+import { pyMax, pyMin } from './python-order.js';
 
 export interface StressWeights {
   readonly alphaHeat: number;
@@ -36,4 +40,9 @@ export function computeBudget(equityUsd: number, stress: number, limits: BudgetL
   const baseBudget = equityUsd * limits.baseRiskPct;
   const adjusted = baseBudget * (1.0 - stress);
   return pyMax(limits.minBudget, pyMin(limits.maxBudget, adjusted));
+}
+
+/** How far a position is over its budget: max(0.0, notional − budget), signed notional as the original compares it. A violation when > 0. */
+export function overBudgetUsd(positionNotional: number, budgetUsd: number): number {
+  return pyMax(0.0, positionNotional - budgetUsd);
 }
