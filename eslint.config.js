@@ -19,27 +19,72 @@ export default tseslint.config(
   {
     // Browser code served as-is to the status page.
     files: ['runtime/http/status-page/**/*.js'],
-    languageOptions: { sourceType: 'script', globals: { window: 'readonly', document: 'readonly', fetch: 'readonly', console: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', setInterval: 'readonly', Intl: 'readonly', location: 'readonly', EventSource: 'readonly', navigator: 'readonly' } },
+    languageOptions: {
+      sourceType: 'script',
+      globals: {
+        window: 'readonly',
+        document: 'readonly',
+        fetch: 'readonly',
+        console: 'readonly',
+        setTimeout: 'readonly',
+        clearTimeout: 'readonly',
+        setInterval: 'readonly',
+        Intl: 'readonly',
+        location: 'readonly',
+        EventSource: 'readonly',
+        navigator: 'readonly',
+      },
+    },
   },
   {
     files: ['bin/**/*.js', 'scripts/**/*.mjs', 'scripts/**/*.js', 'eslint.config.js'],
-    languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly', fetch: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', AbortSignal: 'readonly' } },
+    languageOptions: {
+      globals: {
+        process: 'readonly',
+        console: 'readonly',
+        URL: 'readonly',
+        fetch: 'readonly',
+        setTimeout: 'readonly',
+        clearTimeout: 'readonly',
+        AbortSignal: 'readonly',
+      },
+    },
   },
   {
     // Gates get Redis, metrics and time through ctx: importing a client would bypass the
     // runtime's atomic commit and make them untestable with a fake ctx.
     files: ['handlers/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [{ regex: '^(ioredis|bullmq|fastify|@fastify/|prom-client|pino|@bull-board/)', message: 'handlers reach infrastructure through ctx only' }] }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '^(ioredis|bullmq|fastify|@fastify/|prom-client|pino|@bull-board/)',
+              message: 'handlers reach infrastructure through ctx only',
+            },
+          ],
+        },
+      ],
     },
   },
   {
     // Shared rules are pure: the gates, the status page, the CLI and the HTTP API import them.
     files: ['domain/**/*.ts'],
-    rules: { 'no-restricted-imports': ['error', { patterns: [{ regex: '^(?!\\./)', message: 'domain rules import nothing but other domain rules' }] }] },
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ regex: '^(?!\\./)', message: 'domain rules import nothing but other domain rules' }] },
+      ],
+    },
   },
   {
     files: ['schemas/**/*.ts'],
-    rules: { 'no-restricted-imports': ['error', { patterns: [{ regex: '^(?!zod$|\\./|\\.\\./domain/)', message: 'schemas depend on zod, schemas and domain rules only' }] }] },
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ regex: '^(?!zod$|\\./|\\.\\./domain/)', message: 'schemas depend on zod, schemas and domain rules only' }] },
+      ],
+    },
   },
 );

@@ -13,7 +13,9 @@ export function renderChart(input: ChartInput): string {
   const height = 380;
   const panel = { w: 400, h: 250, top: 72 };
   const parts: string[] = [];
-  parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`);
+  parts.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
+  );
   parts.push(`<rect width="${width}" height="${height}" fill="#fff"/>`);
   parts.push(`<text x="20" y="24" font-size="15" font-weight="bold">quantum-gates benchmark</text>`);
   parts.push(`<text x="20" y="42" fill="#555">${esc(input.caption)}</text>`);
@@ -56,7 +58,9 @@ export function renderChart(input: ChartInput): string {
     input.latency.forEach((l, i) => parts.push(`<circle cx="${xOf(i)}" cy="${yOf(l[key])}" r="3" fill="${color}"/>`));
     parts.push(`<text x="${rx + 20 + s * 60}" y="${panel.top + panel.h + 40}" fill="${color}">${key}</text>`);
   });
-  input.latency.forEach((l, i) => parts.push(`<text x="${xOf(i)}" y="${panel.top + panel.h + 14}" text-anchor="middle" font-size="10">${l.offered}</text>`));
+  input.latency.forEach((l, i) =>
+    parts.push(`<text x="${xOf(i)}" y="${panel.top + panel.h + 14}" text-anchor="middle" font-size="10">${l.offered}</text>`),
+  );
   parts.push('</svg>');
   return parts.join('\n');
 }

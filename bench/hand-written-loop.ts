@@ -45,8 +45,7 @@ async function main() {
   let done = 0;
   while (expected === 0 || done < expected) {
     const reply = (await reader.xreadgroup('GROUP', group, 'c1', 'COUNT', count, 'BLOCK', 1000, 'STREAMS', input, '>')) as
-      | [string, [string, string[]][]][]
-      | null;
+      [string, [string, string[]][]][] | null;
     const entries = reply?.[0]?.[1] ?? [];
     if (entries.length === 0) continue;
     const heat = await loadState();
@@ -68,14 +67,59 @@ async function main() {
       const reason = full ? `portfolio_heat_${bucket.toLowerCase()}` : 'action_not_full_close';
       const calibrated: string[] = [];
       for (const key in f) if (key !== 'action' && key !== 'harvest_action') calibrated.push(key, f[key]!);
-      calibrated.push('trace_id', f.trace_id ?? '', 'plan_id', f.plan_id ?? '', 'symbol', f.symbol ?? '', 'original_action', action,
-        'calibrated_action', out, 'heat_value', heatValue, 'heat_bucket', bucket, 'mode', 'shadow', 'calibrated', String(out !== action),
-        'reason', reason, 'timestamp', ts);
+      calibrated.push(
+        'trace_id',
+        f.trace_id ?? '',
+        'plan_id',
+        f.plan_id ?? '',
+        'symbol',
+        f.symbol ?? '',
+        'original_action',
+        action,
+        'calibrated_action',
+        out,
+        'heat_value',
+        heatValue,
+        'heat_bucket',
+        bucket,
+        'mode',
+        'shadow',
+        'calibrated',
+        String(out !== action),
+        'reason',
+        reason,
+        'timestamp',
+        ts,
+      );
       pipeline.xadd(output, '*', ...calibrated);
-      pipeline.xadd(decisions, '*', 'ts_epoch', ts, 'symbol', f.symbol ?? '', 'plan_id', f.plan_id ?? '', 'in_action', action, 'out_action', out,
-        'heat_level', bucket, 'heat_score', heatValue, 'heat_action', full ? (out === action ? 'HOLD_CLOSE' : 'DOWNGRADE_FULL_TO_PARTIAL') : 'NONE',
-        'recommended_partial', out === 'PARTIAL_25' && full ? '0.25' : out === 'PARTIAL_75' && full ? '0.75' : '', 'reason', reason, 'mode', 'shadow',
-        'debug_json', JSON.stringify({ trace_id: f.trace_id ?? '', source_id: id, heat_min: 0.25, heat_max: 0.65 }));
+      pipeline.xadd(
+        decisions,
+        '*',
+        'ts_epoch',
+        ts,
+        'symbol',
+        f.symbol ?? '',
+        'plan_id',
+        f.plan_id ?? '',
+        'in_action',
+        action,
+        'out_action',
+        out,
+        'heat_level',
+        bucket,
+        'heat_score',
+        heatValue,
+        'heat_action',
+        full ? (out === action ? 'HOLD_CLOSE' : 'DOWNGRADE_FULL_TO_PARTIAL') : 'NONE',
+        'recommended_partial',
+        out === 'PARTIAL_25' && full ? '0.25' : out === 'PARTIAL_75' && full ? '0.75' : '',
+        'reason',
+        reason,
+        'mode',
+        'shadow',
+        'debug_json',
+        JSON.stringify({ trace_id: f.trace_id ?? '', source_id: id, heat_min: 0.25, heat_max: 0.65 }),
+      );
     }
     pipeline.hset('quantum:portfolio:heat', 'heat', heatValue, 'bucket', bucket, 'updated_at', String(nowMs));
     pipeline.xack(input, group, ...ids);

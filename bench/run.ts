@@ -36,7 +36,20 @@ async function seedPortfolio(redis: Redis, symbols = SYMBOLS): Promise<void> {
     const symbol = `SYM${i}USDT`;
     // As the pipeline writes positions: snapshot stream entries (the runtime's position-snapshot
     // materialises them; the yardstick reads the stream as the original did).
-    pipeline.xadd(streams.positionSnapshot, '*', 'symbol', symbol, 'position_notional_usd', String(1000 + i * 10), 'sigma', '0.2', 'mark_price', '10', 'qty', '100');
+    pipeline.xadd(
+      streams.positionSnapshot,
+      '*',
+      'symbol',
+      symbol,
+      'position_notional_usd',
+      String(1000 + i * 10),
+      'sigma',
+      '0.2',
+      'mark_price',
+      '10',
+      'qty',
+      '100',
+    );
   }
   await pipeline.exec();
 }
@@ -45,7 +58,20 @@ async function produceProposals(redis: Redis, count: number, prefix: string): Pr
   for (let i = 0; i < count; i += 2000) {
     const pipeline = redis.pipeline();
     for (let j = i; j < Math.min(count, i + 2000); j++) {
-      pipeline.xadd(streams.harvestProposal, '*', 'plan_id', `${prefix}-${j}`, 'symbol', `SYM${j % SYMBOLS}USDT`, 'action', j % 3 ? 'FULL_CLOSE' : 'PARTIAL_50', 'trace_id', `t-${j}`, 'reason', 'tp_hit');
+      pipeline.xadd(
+        streams.harvestProposal,
+        '*',
+        'plan_id',
+        `${prefix}-${j}`,
+        'symbol',
+        `SYM${j % SYMBOLS}USDT`,
+        'action',
+        j % 3 ? 'FULL_CLOSE' : 'PARTIAL_50',
+        'trace_id',
+        `t-${j}`,
+        'reason',
+        'tp_hit',
+      );
     }
     await pipeline.exec();
   }
@@ -157,7 +183,8 @@ async function latencyAt(redis: TestRedis, rate: number, seconds: number, kind: 
     const observe = (async () => {
       let last = '$';
       while (observing) {
-        const reply = (await observer.xread('COUNT', 1000, 'BLOCK', 200, 'STREAMS', output, last)) as [string, [string, string[]][]][] | null;
+        const reply = (await observer.xread('COUNT', 1000, 'BLOCK', 200, 'STREAMS', output, last)) as
+          [string, [string, string[]][]][] | null;
         const now = performance.now();
         for (const [id, fields] of reply?.[0]?.[1] ?? []) {
           last = id;
@@ -185,7 +212,15 @@ async function latencyAt(redis: TestRedis, rate: number, seconds: number, kind: 
     observing = false;
     await observe;
     latencies.sort((a, b) => a - b);
-    return { offered: rate, achieved: total / elapsed, p50: percentile(latencies, 50), p90: percentile(latencies, 90), p99: percentile(latencies, 99), samples: latencies.length, peakRss: proc.peakRss() };
+    return {
+      offered: rate,
+      achieved: total / elapsed,
+      p50: percentile(latencies, 50),
+      p90: percentile(latencies, 90),
+      p99: percentile(latencies, 99),
+      samples: latencies.length,
+      peakRss: proc.peakRss(),
+    };
   } finally {
     producer.disconnect();
     observer.disconnect();
@@ -202,7 +237,28 @@ async function governorThroughput(redis: TestRedis, plans: number): Promise<numb
     for (let j = i; j < Math.min(plans, i + 2000); j++) {
       // A realistic mix: mostly closes (always allowed) and opens across many symbols (mostly capped).
       const close = j % 2 === 0;
-      pipeline.xadd(streams.applyPlan, '*', 'plan_id', `gov-${j}`, 'symbol', `SYM${j % 200}USDT`, 'action', close ? 'PARTIAL_75' : 'OPEN_LONG', 'decision', 'EXECUTE', 'side', 'BUY', 'qty', '1', 'price', '10', 'kill_score', '0.1', 'reduceOnly', close ? 'true' : 'false');
+      pipeline.xadd(
+        streams.applyPlan,
+        '*',
+        'plan_id',
+        `gov-${j}`,
+        'symbol',
+        `SYM${j % 200}USDT`,
+        'action',
+        close ? 'PARTIAL_75' : 'OPEN_LONG',
+        'decision',
+        'EXECUTE',
+        'side',
+        'BUY',
+        'qty',
+        '1',
+        'price',
+        '10',
+        'kill_score',
+        '0.1',
+        'reduceOnly',
+        close ? 'true' : 'false',
+      );
     }
     await pipeline.exec();
   }
@@ -266,15 +322,31 @@ async function main(): Promise<void> {
       const spread = (drains: Drain[]) =>
         `${ROUNDS} round${ROUNDS === 1 ? '' : 's'}: ${drains.map((d) => Math.round(d.perSecond).toLocaleString('en-US')).join(', ')}; CPU ${drains.map((d) => d.cpuMicrosPerMessage.toFixed(0)).join(', ')} µs/message`;
       const peakRss = Math.max(...runtimes.map((d) => d.peakRss));
-      throughput.push({ label: `loop ${backlog / 1000}k`, perSecond: hand.perSecond }, { label: `runtime ${backlog / 1000}k`, perSecond: rt.perSecond });
-      rows.push({ name: `heat gate, ${backlog.toLocaleString('en-US')} backlog (runtime)`, value: `${Math.round(rt.perSecond).toLocaleString('en-US')} proposals/s`, note: `median of ${spread(runtimes)}; peak RSS ${(peakRss / 2 ** 20).toFixed(0)} MiB` });
-      rows.push({ name: `hand-written ioredis loop, ${backlog.toLocaleString('en-US')} backlog`, value: `${Math.round(hand.perSecond).toLocaleString('en-US')} proposals/s`, note: `median of ${spread(hands)}` });
+      throughput.push(
+        { label: `loop ${backlog / 1000}k`, perSecond: hand.perSecond },
+        { label: `runtime ${backlog / 1000}k`, perSecond: rt.perSecond },
+      );
+      rows.push({
+        name: `heat gate, ${backlog.toLocaleString('en-US')} backlog (runtime)`,
+        value: `${Math.round(rt.perSecond).toLocaleString('en-US')} proposals/s`,
+        note: `median of ${spread(runtimes)}; peak RSS ${(peakRss / 2 ** 20).toFixed(0)} MiB`,
+      });
+      rows.push({
+        name: `hand-written ioredis loop, ${backlog.toLocaleString('en-US')} backlog`,
+        value: `${Math.round(hand.perSecond).toLocaleString('en-US')} proposals/s`,
+        note: `median of ${spread(hands)}`,
+      });
       rows.push({
         name: `runtime ÷ hand-written loop (${backlog.toLocaleString('en-US')})`,
         value: `${ratios[backlog]!.toFixed(2)}×`,
         note: `target ≥ 1.0×; round by round ${runtimes.map((d, i) => (d.perSecond / hands[i]!.perSecond).toFixed(2)).join(', ')}`,
       });
-      results[`heat_${backlog}`] = { runtime: rt, handWritten: hand, ratio: ratios[backlog], rounds: { runtime: runtimes, handWritten: hands } };
+      results[`heat_${backlog}`] = {
+        runtime: rt,
+        handWritten: hand,
+        ratio: ratios[backlog],
+        rounds: { runtime: runtimes, handWritten: hands },
+      };
     }
 
     const loads = quick ? [200] : [200, 1000, 2000, 5000];
@@ -298,7 +370,8 @@ async function main(): Promise<void> {
     results.latencyHandWritten1000 = floor;
 
     const governor = await governorThroughput(redis, quick ? 2_000 : 20_000);
-    if (governor !== undefined) rows.push({ name: 'governor, plans/s from a backlog', value: `${Math.round(governor).toLocaleString('en-US')} plans/s` });
+    if (governor !== undefined)
+      rows.push({ name: 'governor, plans/s from a backlog', value: `${Math.round(governor).toLocaleString('en-US')} plans/s` });
     results.governorPerSecond = governor ?? null;
 
     const tick = await budgetTick(redis, quick ? 100 : 1_000);

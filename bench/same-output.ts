@@ -9,18 +9,40 @@ import { keys, streams } from '../schemas/keys.js';
 const redis = await startTestRedis();
 const r = redis.client;
 await r.hset(keys.portfolioState, 'equity_usd', '3000');
-for (const [s, n, sig] of [['ETHUSDT', 1800, 0.15], ['BTCUSDT', 2000, 0.3]] as const) await r.xadd(streams.positionSnapshot, '*', 'symbol', s, 'position_notional_usd', String(n), 'sigma', String(sig));
-const props = [['plan_id', 'a', 'symbol', 'ETHUSDT', 'action', 'FULL_CLOSE', 'trace_id', 't1', 'reason', 'tp_hit'], ['plan_id', 'b', 'symbol', 'BTCUSDT', 'harvest_action', 'PARTIAL_50', 'extra', 'x']];
+for (const [s, n, sig] of [
+  ['ETHUSDT', 1800, 0.15],
+  ['BTCUSDT', 2000, 0.3],
+] as const)
+  await r.xadd(streams.positionSnapshot, '*', 'symbol', s, 'position_notional_usd', String(n), 'sigma', String(sig));
+const props = [
+  ['plan_id', 'a', 'symbol', 'ETHUSDT', 'action', 'FULL_CLOSE', 'trace_id', 't1', 'reason', 'tp_hit'],
+  ['plan_id', 'b', 'symbol', 'BTCUSDT', 'harvest_action', 'PARTIAL_50', 'extra', 'x'],
+];
 for (const p of props) await r.xadd(streams.harvestProposal, '*', ...p);
 const rt = spawnTs('runtime/main.ts', { REDIS_URL: redis.url, PORT: String(await freePort()), HANDLERS: 'heat-gate', LOG_LEVEL: 'warn' });
 const hw = spawnTs('bench/hand-written-loop.ts', { REDIS_URL: redis.url, EXPECT: '2' });
-while ((await r.xlen(streams.harvestCalibrated)) < 2 || (await r.xlen('bench:handwritten:calibrated')) < 2) await new Promise(res => setTimeout(res, 50));
-await new Promise(res => setTimeout(res, 300));
-const norm = (entries: [string, string[]][]): Record<string, string>[] => entries.map(([, f]) => { const o: Record<string, string> = {}; for (let i = 0; i < f.length; i += 2) o[f[i]!] = f[i + 1]!; delete o.timestamp; delete o.ts_epoch; if (o.debug_json) o.debug_json = o.debug_json.replace(/"source_id":"[^"]+"/, ''); return o; });
-const a = norm(await r.xrange(streams.harvestCalibrated, '-', '+') as [string, string[]][]), b = norm(await r.xrange('bench:handwritten:calibrated', '-', '+') as [string, string[]][]);
-const c = norm(await r.xrange(streams.heatDecision, '-', '+') as [string, string[]][]), d = norm(await r.xrange('bench:handwritten:decision', '-', '+') as [string, string[]][]);
+while ((await r.xlen(streams.harvestCalibrated)) < 2 || (await r.xlen('bench:handwritten:calibrated')) < 2)
+  await new Promise((res) => setTimeout(res, 50));
+await new Promise((res) => setTimeout(res, 300));
+const norm = (entries: [string, string[]][]): Record<string, string>[] =>
+  entries.map(([, f]) => {
+    const o: Record<string, string> = {};
+    for (let i = 0; i < f.length; i += 2) o[f[i]!] = f[i + 1]!;
+    delete o.timestamp;
+    delete o.ts_epoch;
+    if (o.debug_json) o.debug_json = o.debug_json.replace(/"source_id":"[^"]+"/, '');
+    return o;
+  });
+const a = norm((await r.xrange(streams.harvestCalibrated, '-', '+')) as [string, string[]][]),
+  b = norm((await r.xrange('bench:handwritten:calibrated', '-', '+')) as [string, string[]][]);
+const c = norm((await r.xrange(streams.heatDecision, '-', '+')) as [string, string[]][]),
+  d = norm((await r.xrange('bench:handwritten:decision', '-', '+')) as [string, string[]][]);
 const same = JSON.stringify(a) === JSON.stringify(b) && JSON.stringify(c) === JSON.stringify(d);
-console.log('calibrated equal:', JSON.stringify(a) === JSON.stringify(b)); if (JSON.stringify(a) !== JSON.stringify(b)) console.log(JSON.stringify(a), '\n', JSON.stringify(b));
-console.log('decisions equal:', JSON.stringify(c) === JSON.stringify(d)); if (JSON.stringify(c) !== JSON.stringify(d)) console.log(JSON.stringify(c), '\n', JSON.stringify(d));
-await rt.stop(); await hw.stop(); await redis.stop();
+console.log('calibrated equal:', JSON.stringify(a) === JSON.stringify(b));
+if (JSON.stringify(a) !== JSON.stringify(b)) console.log(JSON.stringify(a), '\n', JSON.stringify(b));
+console.log('decisions equal:', JSON.stringify(c) === JSON.stringify(d));
+if (JSON.stringify(c) !== JSON.stringify(d)) console.log(JSON.stringify(c), '\n', JSON.stringify(d));
+await rt.stop();
+await hw.stop();
+await redis.stop();
 process.exit(same ? 0 : 1);

@@ -3,7 +3,6 @@ import type { CliIo } from './io.js';
 import type { OperatorEvent } from '../schemas/governor-event.js';
 import { appendOperatorEvent, operatorFields } from './operator-event.js';
 
-
 /** What an operator changed, for quantum:stream:governor.events and the log. */
 export interface OperatorAction {
   /** The event name: kill_on, kill_off, disarm_clear. */

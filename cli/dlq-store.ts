@@ -54,7 +54,9 @@ export function toDeadLetter(id: string, list: readonly string[]): DeadLetterEnt
 }
 
 export function matches(entry: DeadLetterEntry, filter: EntryFilter): boolean {
-  return (filter.reason === undefined || entry.reason === filter.reason) && (filter.handler === undefined || entry.handler === filter.handler);
+  return (
+    (filter.reason === undefined || entry.reason === filter.reason) && (filter.handler === undefined || entry.handler === filter.handler)
+  );
 }
 
 const CHUNK = 500;
@@ -129,7 +131,13 @@ export class ReplayWriteError extends Error {
  * Returns the new entry id, or undefined when the dead letter was already gone. Throws
  * ReplayWriteError when the entry could not be written; the dead letter then stays.
  */
-export async function replayEntry(redis: RedisClient, dlq: string, id: string, target: string, fields: Record<string, string>): Promise<string | undefined> {
+export async function replayEntry(
+  redis: RedisClient,
+  dlq: string,
+  id: string,
+  target: string,
+  fields: Record<string, string>,
+): Promise<string | undefined> {
   const flat = Object.entries(fields).flat();
   if (flat.length / 2 > MAX_REPLAY_FIELDS) {
     throw new ReplayWriteError(`${flat.length / 2} fields, more than the ${MAX_REPLAY_FIELDS} one atomic replay can carry`);

@@ -38,7 +38,11 @@ const realFs: EnvFileSystem = {
  * first of the units' env files that exists is read, so on a server the CLI talks to the Redis
  * the gates use. The shell's own variables still win (an explicit REDIS_URL=... quantum-gates ...).
  */
-export function chooseEnvFile(argv: readonly string[], env: Readonly<Record<string, string | undefined>>, fs: EnvFileSystem = realFs): EnvFileChoice {
+export function chooseEnvFile(
+  argv: readonly string[],
+  env: Readonly<Record<string, string | undefined>>,
+  fs: EnvFileSystem = realFs,
+): EnvFileChoice {
   const rest: string[] = [];
   let explicit: string | undefined;
   let none = false;

@@ -27,7 +27,10 @@ export function renderGatesStatus(value: unknown, { decisions = 15 }: { decision
   const lines: string[] = [`quantum-gates status at ${formatUtc(s.generated_at)}  redis ${s.redis_ready ? 'ready' : 'NOT READY'}`];
   if (s.build || s.instance) {
     lines.push(
-      [s.build ? `version ${s.build.version} (${s.build.commit})` : '', s.instance ? `instance ${s.instance.name} on ${s.instance.hostname}:${s.instance.port}` : '']
+      [
+        s.build ? `version ${s.build.version} (${s.build.commit})` : '',
+        s.instance ? `instance ${s.instance.name} on ${s.instance.hostname}:${s.instance.port}` : '',
+      ]
         .filter(Boolean)
         .join('  '),
     );
@@ -35,7 +38,8 @@ export function renderGatesStatus(value: unknown, { decisions = 15 }: { decision
   // Older servers have no headline: their section errors are listed at the end instead.
   if (s.headline) {
     lines.push('', `${s.headline.state}${HEADLINE_TEXT[s.headline.state]}`);
-    for (const r of s.headline.reasons) lines.push(`  ${r.state === 'BLOCKING' ? 'BLOCKING' : 'DEGRADED'}  ${r.text}${r.since ? ` (since ${formatUtc(r.since)})` : ''}`);
+    for (const r of s.headline.reasons)
+      lines.push(`  ${r.state === 'BLOCKING' ? 'BLOCKING' : 'DEGRADED'}  ${r.text}${r.since ? ` (since ${formatUtc(r.since)})` : ''}`);
     lines.push('');
   }
 
@@ -59,7 +63,17 @@ export function renderGatesStatus(value: unknown, { decisions = 15 }: { decision
     '',
     table(
       ['GATE', 'MODE', 'CONSUMING', 'PROCESSED', 'FAILED', 'DEAD-LETTERED', 'PENDING', 'LAG', 'SOURCE'],
-      s.gates.map((g) => [g.name, g.mode ?? '-', g.consuming ? 'yes' : 'NO', g.processed, g.failed, g.dead_lettered, n(g.pending), n(g.lag), g.source]),
+      s.gates.map((g) => [
+        g.name,
+        g.mode ?? '-',
+        g.consuming ? 'yes' : 'NO',
+        g.processed,
+        g.failed,
+        g.dead_lettered,
+        n(g.pending),
+        n(g.lag),
+        g.source,
+      ]),
     ),
   );
 
@@ -69,7 +83,15 @@ export function renderGatesStatus(value: unknown, { decisions = 15 }: { decision
       'Budgets',
       table(
         ['SYMBOL', 'BUDGET USD', 'STRESS', 'POSITION USD', 'OVER', 'MODE', 'COMPUTED'],
-        s.budgets.map((b) => [b.symbol, n(b.budget_usd, 2), n(b.stress_factor), n(b.position_notional_usd, 2), b.over_budget ? 'YES' : 'no', b.mode ?? '-', formatUtc(b.computed_at ?? 0)]),
+        s.budgets.map((b) => [
+          b.symbol,
+          n(b.budget_usd, 2),
+          n(b.stress_factor),
+          n(b.position_notional_usd, 2),
+          b.over_budget ? 'YES' : 'no',
+          b.mode ?? '-',
+          formatUtc(b.computed_at ?? 0),
+        ]),
       ),
     );
   }
@@ -81,7 +103,16 @@ export function renderGatesStatus(value: unknown, { decisions = 15 }: { decision
         ['AT', 'GATE', 'KIND', 'SYMBOL', 'PLAN', 'ACTION', 'REASON', 'DETAIL'],
         s.decisions
           .slice(0, decisions)
-          .map((d) => [formatUtc(d.at), d.gate, d.kind, d.symbol ?? '-', truncate(d.plan_id ?? '-', 12), d.action ?? '-', d.reason ?? '-', truncate(d.detail ?? '', 40)]),
+          .map((d) => [
+            formatUtc(d.at),
+            d.gate,
+            d.kind,
+            d.symbol ?? '-',
+            truncate(d.plan_id ?? '-', 12),
+            d.action ?? '-',
+            d.reason ?? '-',
+            truncate(d.detail ?? '', 40),
+          ]),
       ),
     );
   }

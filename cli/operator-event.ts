@@ -43,17 +43,28 @@ export async function recordOperatorAction(redis: RedisClient, io: CliIo, action
     ...action.extra,
   });
   const { id, stream } = await appendOperatorEvent(redis, io, fields);
-  io.err(`recorded ${action.event} of ${action.ids.length} by ${fields.actor}@${fields.host}${action.reason ? ` (reason: ${action.reason})` : ''} as ${id} on ${stream}`);
+  io.err(
+    `recorded ${action.event} of ${action.ids.length} by ${fields.actor}@${fields.host}${action.reason ? ` (reason: ${action.reason})` : ''} as ${id} on ${stream}`,
+  );
   return id;
 }
 
 /** One operator event's fields: event, actor, host, ts (ms), reason, then the command's own. */
-export function operatorFields(io: CliIo, event: OperatorEvent['event'], reason: string, extra: OperatorExtra = {}): Record<string, string> {
+export function operatorFields(
+  io: CliIo,
+  event: OperatorEvent['event'],
+  reason: string,
+  extra: OperatorExtra = {},
+): Record<string, string> {
   return encodeGovernorEvent({ event, actor: actorOf(io), host: hostname(), ts: String(io.now()), reason, ...extra });
 }
 
 /** Appends an operator event to the governor events stream (STREAM_EVENTS, as the governor reads it). */
-export async function appendOperatorEvent(redis: RedisClient, io: CliIo, fields: Readonly<Record<string, string>>): Promise<{ id: string; stream: string }> {
+export async function appendOperatorEvent(
+  redis: RedisClient,
+  io: CliIo,
+  fields: Readonly<Record<string, string>>,
+): Promise<{ id: string; stream: string }> {
   const stream = io.env.STREAM_EVENTS?.trim() || streams.governorEvents;
   const id = (await redis.xadd(stream, '*', ...Object.entries(fields).flat())) ?? '';
   return { id, stream };

@@ -33,7 +33,12 @@ export async function runCli(rawArgv: readonly string[], rawIo: CliIo): Promise<
   const command = commands.find((c) => c.name === `${first} ${second}`) ?? commands.find((c) => c.name === first);
   if (!command) {
     const group = groupHelp(first);
-    if (group === undefined) return usage(io, `unknown command "${first}"${didYouMean(first, [...new Set(commands.map((c) => c.name.split(' ')[0]!))])}`, mainHelp());
+    if (group === undefined)
+      return usage(
+        io,
+        `unknown command "${first}"${didYouMean(first, [...new Set(commands.map((c) => c.name.split(' ')[0]!))])}`,
+        mainHelp(),
+      );
     if (second === undefined || second === '--help' || second === '-h') {
       io.out(group);
       return second === undefined ? ExitCode.usage : ExitCode.ok;

@@ -58,10 +58,14 @@ function section(value: unknown, depth: number): string[] {
 function arrayLines(items: readonly unknown[], depth: number): string[] {
   const indent = '  '.repeat(depth);
   if (items.length === 0) return [`${indent}(none)`];
-  if (!items.every((item) => item && typeof item === 'object' && !Array.isArray(item))) return items.map((item) => `${indent}${cellText(item)}`);
+  if (!items.every((item) => item && typeof item === 'object' && !Array.isArray(item)))
+    return items.map((item) => `${indent}${cellText(item)}`);
   const columns = [...new Set(items.flatMap((item) => Object.keys(item as object)))];
   const rows = items.map((item) => columns.map((c) => cellText((item as Record<string, unknown>)[c])));
-  return table(columns.map((c) => c.toUpperCase()), rows)
+  return table(
+    columns.map((c) => c.toUpperCase()),
+    rows,
+  )
     .split('\n')
     .map((line) => `${indent}${line}`);
 }

@@ -7,7 +7,10 @@ import { cliConfig, withRedis } from './redis.js';
  * withRedis for a command that writes: says first, on stderr, which Redis it writes to and where
  * that setting came from, so a write can never land on an unexpected Redis unnoticed.
  */
-export async function withRedisWrite<T>(io: CliIo, fn: (redis: RedisClient, config: RuntimeConfig, target: string) => Promise<T>): Promise<T> {
+export async function withRedisWrite<T>(
+  io: CliIo,
+  fn: (redis: RedisClient, config: RuntimeConfig, target: string) => Promise<T>,
+): Promise<T> {
   const config = cliConfig(io);
   const target = writeTarget(config);
   io.err(`quantum-gates: writing to Redis ${target} (settings from ${io.envFile ?? 'the environment'})`);

@@ -5,4 +5,3 @@
 export function usd(value: number): number {
   return Math.round(value * 1e8) / 1e8;
 }
-

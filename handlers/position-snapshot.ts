@@ -15,8 +15,15 @@ type PositionSnapshotConfig = z.infer<typeof configSchema>;
 function metrics(m: MetricFactory) {
   return {
     applied: m.counter({ name: 'quantum_position_snapshots_applied_total', help: 'Position snapshots materialised into hashes' }),
-    stale: m.counter({ name: 'quantum_position_snapshots_stale_total', help: 'Snapshots skipped because a newer one for the symbol was already applied' }),
-    active: m.gauge({ name: 'quantum_position_snapshot_last_notional_usd', help: 'Latest position notional per symbol', labelNames: ['symbol'] }),
+    stale: m.counter({
+      name: 'quantum_position_snapshots_stale_total',
+      help: 'Snapshots skipped because a newer one for the symbol was already applied',
+    }),
+    active: m.gauge({
+      name: 'quantum_position_snapshot_last_notional_usd',
+      help: 'Latest position notional per symbol',
+      labelNames: ['symbol'],
+    }),
   };
 }
 

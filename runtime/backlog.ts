@@ -12,7 +12,10 @@ export interface GroupBacklog {
 }
 
 /** Reads pending and lag of each handler's consumer group from XINFO GROUPS. */
-export async function readBacklog(redis: RedisClient, groups: readonly { handler: string; stream: string; group: string }[]): Promise<GroupBacklog[]> {
+export async function readBacklog(
+  redis: RedisClient,
+  groups: readonly { handler: string; stream: string; group: string }[],
+): Promise<GroupBacklog[]> {
   return Promise.all(
     groups.map(async ({ handler, stream, group }) => {
       const rows = (await redis.call('XINFO', 'GROUPS', stream)) as unknown[][];
@@ -21,7 +24,13 @@ export async function readBacklog(redis: RedisClient, groups: readonly { handler
         for (let i = 0; i + 1 < row.length; i += 2) info.set(String(row[i]), row[i + 1]);
         if (info.get('name') !== group) continue;
         const lag = info.get('lag');
-        return { handler, stream, group, pending: Number(info.get('pending') ?? 0), lag: lag === null || lag === undefined ? null : Number(lag) };
+        return {
+          handler,
+          stream,
+          group,
+          pending: Number(info.get('pending') ?? 0),
+          lag: lag === null || lag === undefined ? null : Number(lag),
+        };
       }
       return { handler, stream, group, pending: 0, lag: null };
     }),

@@ -290,7 +290,12 @@ export class BatchScript {
    * applied only if `condition` holds. A plain-command batch cannot check conditions: the
    * committer keeps conditional items out of it.
    */
-  beginItem(item: number, entryId: string | undefined, condition?: OrderCondition, order: readonly (readonly [string, string])[] = []): void {
+  beginItem(
+    item: number,
+    entryId: string | undefined,
+    condition?: OrderCondition,
+    order: readonly (readonly [string, string])[] = [],
+  ): void {
     this.endItem();
     const entry = this.source ? (entryId ?? '') : '';
     if (entry !== '') {
@@ -337,7 +342,8 @@ export class BatchScript {
         if (error) throw error;
         const [failed, lost, superseded, withheld, waiting] = reply as [(number | string)[], number[], number[], number[], number[]];
         const failures: EffectFailure[] = [];
-        for (let i = 0; i < failed.length; i += 2) failures.push(this.failure(Number(failed[i]) - 1, new ReplyError(String(failed[i + 1]))));
+        for (let i = 0; i < failed.length; i += 2)
+          failures.push(this.failure(Number(failed[i]) - 1, new ReplyError(String(failed[i + 1]))));
         const items = (groups: number[]) => groups.map((group) => this.itemOfGroup[group - 1]!);
         return { failures, lost: items(lost), superseded: items(superseded), withheld: items(withheld), waiting: items(waiting) };
       };
@@ -346,7 +352,8 @@ export class BatchScript {
       const count = Number(this.args[start]);
       transaction.sendCommand(new FlatCommand(this.args[start + 1]!, this.args.slice(start + 2, start + 1 + count)));
     }
-    if (this.source && this.entries.length > 0) transaction.sendCommand(new FlatCommand('xack', [this.source.stream, this.source.group, ...this.entries]));
+    if (this.source && this.entries.length > 0)
+      transaction.sendCommand(new FlatCommand('xack', [this.source.stream, this.source.group, ...this.entries]));
     return (replies) => {
       const failures: EffectFailure[] = [];
       replies.forEach(([error], i) => {

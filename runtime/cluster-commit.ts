@@ -1,6 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { ReplyError } from 'ioredis';
-import { guardHolds, inStreamOrder, withoutIntraBatchConflicts, type CommitItem, type CommitReport, type Committer, type CommitSource, type EffectFailure } from './commit.js';
+import {
+  guardHolds,
+  inStreamOrder,
+  withoutIntraBatchConflicts,
+  type CommitItem,
+  type CommitReport,
+  type Committer,
+  type CommitSource,
+  type EffectFailure,
+} from './commit.js';
 import { OLDER_STREAM_ID } from './batch-script.js';
 import { effectCommands } from './effect-commands.js';
 import type { Effect, EffectRecorder, Guard } from './effects.js';
@@ -53,12 +62,23 @@ export class ClusterCommitter implements Committer {
     const effectFailures = await this.applyEffects(items, applying);
     // An item whose write failed is not acknowledged: it stays pending and is committed again.
     const withheld = [...new Set(effectFailures.map((f) => f.item))].filter((i) => i >= 0).sort((a, b) => a - b);
-    const ackIds = accepted.filter((i) => !withheld.includes(i)).map((i) => items[i]!.entryId).filter((id): id is string => id !== undefined);
+    const ackIds = accepted
+      .filter((i) => !withheld.includes(i))
+      .map((i) => items[i]!.entryId)
+      .filter((id): id is string => id !== undefined);
     if (source && ackIds.length > 0) await this.connection.xack(source.stream, source.group, ...ackIds);
     await this.release(leases);
     // Ownership is not re-checked here (the input and outputs live in other slots): the consumer's
     // check before committing a long-held batch is what guards against a reclaimer.
-    return { committed: applying.filter((i) => !withheld.includes(i)), conflicted: conflicted.sort((a, b) => a - b), lost: [], superseded, withheld, waiting: [], effectFailures };
+    return {
+      committed: applying.filter((i) => !withheld.includes(i)),
+      conflicted: conflicted.sort((a, b) => a - b),
+      lost: [],
+      superseded,
+      withheld,
+      waiting: [],
+      effectFailures,
+    };
   }
 
   /**
@@ -164,7 +184,8 @@ export class ClusterCommitter implements Committer {
         const pipeline = this.connection.pipeline();
         for (const command of commands) pipeline.call(String(command.args[0]), ...command.args.slice(1));
         const replies = (await pipeline.exec()) ?? [];
-        if (replies.length !== commands.length) throw new Error(`pipeline returned ${replies.length} replies for ${commands.length} commands`);
+        if (replies.length !== commands.length)
+          throw new Error(`pipeline returned ${replies.length} replies for ${commands.length} commands`);
         replies.forEach(([error], i) => {
           if (!error) return;
           if (!(error instanceof ReplyError)) throw error;
@@ -231,4 +252,3 @@ export function slotTag(key: string): string {
 export function leaseKey(key: string): string {
   return slotTag(key) !== key || key.includes('{') ? `${key}:qg:lease` : `{${key}}:qg:lease`;
 }
-

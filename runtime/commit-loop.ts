@@ -114,7 +114,10 @@ async function commitSlots(env: CommitLoopEnv, batch: PreparedBatch, slots: read
     const at = (k: number) => todo[k]!;
     if (report.lost.length > 0) {
       env.metrics.commitFailures.inc({ handler: env.handlerName, cause: 'lost_ownership' }, report.lost.length);
-      env.log.warn({ count: report.lost.length }, 'entries were reclaimed by another consumer while held; their outputs were not written, leaving them to it');
+      env.log.warn(
+        { count: report.lost.length },
+        'entries were reclaimed by another consumer while held; their outputs were not written, leaving them to it',
+      );
     }
     env.settle.superseded(report.superseded.map((k) => items[at(k)]!));
     const committed = report.committed.map((k) => items[at(k)]!);

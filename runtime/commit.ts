@@ -14,7 +14,6 @@ export interface CommitItem {
   readonly extraEmits?: readonly { stream: string; fields: Fields; maxLen: number }[];
 }
 
-
 export interface CommitReport {
   /** Items whose effects and ack were applied. */
   readonly committed: number[];
@@ -107,7 +106,11 @@ function orderedKeys(recorder: EffectRecorder | undefined): string[] {
  *   bridge's first-wins dedupe) or a `latest_*` key could go backwards.
  * Deferred items' keys stay blocked for the rest of the batch, so the rule holds transitively.
  */
-export function inStreamOrder(items: readonly CommitItem[], candidates: readonly number[], failed: ReadonlySet<number> = new Set()): { accepted: number[]; deferred: number[] } {
+export function inStreamOrder(
+  items: readonly CommitItem[],
+  candidates: readonly number[],
+  failed: ReadonlySet<number> = new Set(),
+): { accepted: number[]; deferred: number[] } {
   const written = new Set<string>();
   const blocked = new Set<string>();
   const accepted: number[] = [];
@@ -156,7 +159,6 @@ function overwrittenWrites(items: readonly CommitItem[], accepted: readonly numb
   }
   return overwritten;
 }
-
 
 /**
  * Commits a batch on one Redis node: every accepted item's effects, the dead-letter entries and
@@ -253,7 +255,9 @@ export class TransactionCommitter implements Committer {
     if (batch.script.oversized) {
       // Plain commands cannot check a newest-wins condition: such items (and later ones touching
       // their keys) wait for the next round.
-      const conditional = new Set(accepted.filter((i) => items[i]!.recorder?.condition !== undefined || (items[i]!.recorder?.order.length ?? 0) > 0));
+      const conditional = new Set(
+        accepted.filter((i) => items[i]!.recorder?.condition !== undefined || (items[i]!.recorder?.order.length ?? 0) > 0),
+      );
       let sendable = [...accepted];
       if (conditional.size > 0) {
         const ordered = inStreamOrder(items, accepted, conditional);
@@ -264,7 +268,12 @@ export class TransactionCommitter implements Committer {
       // under WATCH so they cannot change before EXEC, and their items are withheld.
       typeFailures = await this.wrongTypes(items, sendable);
       const refused = new Set(typeFailures.map((f) => f.item));
-      if (deferred.length > 0 || refused.size > 0) batch = this.build(source, items, sendable.filter((i) => !refused.has(i)));
+      if (deferred.length > 0 || refused.size > 0)
+        batch = this.build(
+          source,
+          items,
+          sendable.filter((i) => !refused.has(i)),
+        );
     }
     const withheld = [...new Set(typeFailures.map((f) => f.item))];
     if (batch.script.commandCount === 0 && batch.entries === 0) {
@@ -308,7 +317,11 @@ export class TransactionCommitter implements Committer {
     return failures;
   }
 
-  private build(source: CommitSource | undefined, items: readonly CommitItem[], accepted: readonly number[]): { script: BatchScript; entries: number } {
+  private build(
+    source: CommitSource | undefined,
+    items: readonly CommitItem[],
+    accepted: readonly number[],
+  ): { script: BatchScript; entries: number } {
     const script = new BatchScript(source, this.streamMaxLen);
     const overwritten = overwrittenWrites(items, accepted);
     let entries = 0;

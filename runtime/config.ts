@@ -6,7 +6,11 @@ const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
 
 /** Runtime settings shared by every handler. Handler settings live with each handler. */
 export const runtimeEnvSchema = z.object({
-  REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://').superRefine(checkRedisUrl).optional(),
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, 'must start with redis:// or rediss://')
+    .superRefine(checkRedisUrl)
+    .optional(),
   REDIS_HOST: z.string().optional(),
   REDIS_PORT: envInt(6379, 1).refine((p) => p <= 65535, 'must be a port number (1-65535)'),
   REDIS_DB: envInt(0, 0),
@@ -74,7 +78,8 @@ function checkRedisUrl(value: string, ctx: z.RefinementCtx): void {
   } catch {
     ctx.addIssue({
       code: 'custom',
-      message: 'is not a valid URL (a port over 65535, or a character in the password such as / # ? @ that must be percent-encoded: %2F %23 %3F %40)',
+      message:
+        'is not a valid URL (a port over 65535, or a character in the password such as / # ? @ that must be percent-encoded: %2F %23 %3F %40)',
     });
     return;
   }

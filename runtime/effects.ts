@@ -36,7 +36,14 @@ export type Effect =
     }
   | { readonly op: 'trimSortedSet'; readonly key: string; readonly maxScore: number; readonly onFail?: () => void }
   /** LPUSH, then LTRIM to the newest maxLength, then EXPIRE (a capped history list). */
-  | { readonly op: 'pushToList'; readonly key: string; readonly value: string; readonly maxLength: number; readonly ttlSec?: number; readonly onFail?: () => void };
+  | {
+      readonly op: 'pushToList';
+      readonly key: string;
+      readonly value: string;
+      readonly maxLength: number;
+      readonly ttlSec?: number;
+      readonly onFail?: () => void;
+    };
 
 /**
  * A precondition of a message's commit. If it no longer holds when the runtime commits, none of

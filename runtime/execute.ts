@@ -140,7 +140,10 @@ async function applyPolicy<Config, Metrics extends object>(
   const ctx = new MessageContext(env, recorder, undefined, { ...item.meta, attempt: failure.attempts });
   try {
     await failurePolicy.fallback(item.message, failure, ctx);
-    ctx.log.warn({ err: describeError(failure.error), attempts: failure.attempts, policy: failurePolicy.policy }, 'handler failed; applied failure policy');
+    ctx.log.warn(
+      { err: describeError(failure.error), attempts: failure.attempts, policy: failurePolicy.policy },
+      'handler failed; applied failure policy',
+    );
     return { kind: 'commit', recorder, via: 'fallback', attempts: failure.attempts };
   } catch (fallbackError) {
     return {

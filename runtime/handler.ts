@@ -78,7 +78,11 @@ export type FailurePolicy<Message, Config, State, Metrics> = {
   | {
       readonly policy: 'fail-open' | 'fail-closed';
       // State may be missing: loading it may be what failed.
-      readonly fallback: (message: Message, failure: FailureInfo, ctx: HandlerContext<Config, State | undefined, Metrics>) => void | Promise<void>;
+      readonly fallback: (
+        message: Message,
+        failure: FailureInfo,
+        ctx: HandlerContext<Config, State | undefined, Metrics>,
+      ) => void | Promise<void>;
     }
 );
 

@@ -7,11 +7,7 @@ import { budgetApi } from './http/budget-api.js';
 
 /** The HTTP routes beyond /metrics, /health and /ready that the process serves. */
 export function httpPlugins(services: RuntimeServices): FastifyPluginAsync[] {
-  return [
-    statusPlugin(services),
-    dashboardPlugin(services),
-    budgetApi(services),
-  ];
+  return [statusPlugin(services), dashboardPlugin(services), budgetApi(services)];
 }
 
 /** Checks the plugins' own settings at start-up, with the runtime's (one line per bad variable). */

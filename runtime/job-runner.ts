@@ -157,7 +157,8 @@ export class JobRunner {
   /** Why this runner cannot make progress: its worker stopped, its connection is down, its scheduler could not be asserted. */
   fault(heartbeatTimeoutMs: number): ConsumerFault | undefined {
     if (this.stopping) return undefined;
-    if (!isReady(this.deps.bullConnection)) return { cause: `bullmq connection ${this.deps.bullConnection.status}`, since: this.lastProgressAt };
+    if (!isReady(this.deps.bullConnection))
+      return { cause: `bullmq connection ${this.deps.bullConnection.status}`, since: this.lastProgressAt };
     if (this.worker?.isRunning() !== true) return { cause: 'bullmq worker not running', since: this.lastProgressAt };
     if (this.schedulerFault) return { cause: this.schedulerFault, since: this.lastProgressAt };
     if (this.commitFailing) return { cause: this.commitFailing, since: this.lastProgressAt };
@@ -165,7 +166,8 @@ export class JobRunner {
       // A scheduled handler must tick: several intervals without a committed tick is a stall.
       const everyMs = this.trigger.everyMs(this.deps.handlerConfig);
       const silent = this.deps.now() - this.lastProgressAt;
-      if (silent > Math.max(heartbeatTimeoutMs, 3 * everyMs)) return { cause: `no tick committed for ${Math.round(silent / 1000)} s`, since: this.lastProgressAt };
+      if (silent > Math.max(heartbeatTimeoutMs, 3 * everyMs))
+        return { cause: `no tick committed for ${Math.round(silent / 1000)} s`, since: this.lastProgressAt };
     }
     return undefined;
   }
@@ -244,7 +246,12 @@ export class JobRunner {
   /** Handles and commits one job; its return value (job.returnvalue, shown on the board) says what it did. */
   private async process(job: Job): Promise<JobSummary> {
     const data = { ...(job.data as Record<string, unknown>), scheduled_at: job.timestamp, job_id: job.id };
-    const raw = stringifyValues({ ...(job.data as Record<string, unknown>), job_id: job.id ?? '', job_name: job.name, scheduled_at: job.timestamp });
+    const raw = stringifyValues({
+      ...(job.data as Record<string, unknown>),
+      job_id: job.id ?? '',
+      job_name: job.name,
+      scheduled_at: job.timestamp,
+    });
     const meta = { source: `bullmq:${this.queueName}`, id: job.id ?? job.name, raw, producedAt: job.timestamp, attempt: 1 };
     const batch = await prepareBatch(this.pipeline, [{ meta, data, deliveries: 1 }], this.deps.now());
     if (batch.items[0]?.outcome.kind === 'left-pending') throw new Error('shutting down before the job finished');
@@ -258,7 +265,8 @@ export class JobRunner {
 /** The committed outcome, and what the handler summarized with ctx.summarize (read after any re-run). */
 export function jobSummary(item: PreparedItem | undefined): JobSummary {
   if (item === undefined) return { outcome: 'skipped' };
-  const outcome: JobSummary = item.outcome.kind === 'dead-letter' ? { outcome: 'dead-letter', reason: item.outcome.reason } : { outcome: item.outcome.kind };
+  const outcome: JobSummary =
+    item.outcome.kind === 'dead-letter' ? { outcome: 'dead-letter', reason: item.outcome.reason } : { outcome: item.outcome.kind };
   return { ...outcome, ...item.recorder?.summary, ...outcome }; // listed first, and the runtime's word wins
 }
 

@@ -33,7 +33,9 @@ async function main(): Promise<void> {
     localRedis = await startLocalRedis(projectRoot, runtimeConfig.REDIS_PORT);
     // REDIS_HOST rather than a URL, so REDIS_DB and REDIS_PASSWORD still apply to it.
     env.REDIS_HOST = '127.0.0.1';
-    console.error(`quantum-gates: no Redis was running, so started a private redis-server at ${localRedis.url} (data in ${localRedis.dataDir})`);
+    console.error(
+      `quantum-gates: no Redis was running, so started a private redis-server at ${localRedis.url} (data in ${localRedis.dataDir})`,
+    );
   }
 
   // Refuse a Redis that cannot be used as configured (wrong password, a database it does not

@@ -8,8 +8,7 @@ import type { AnyHandler, MessageMeta } from './handler.js';
 
 /** What a committed item counts as in quantum_gates_messages_total. */
 export type OutcomeLabel =
-  | { kind: 'handled' | 'fallback' | 'skipped' | 'left-pending' }
-  | { kind: 'dead-letter'; reason: DeadLetterReason };
+  { kind: 'handled' | 'fallback' | 'skipped' | 'left-pending' } | { kind: 'dead-letter'; reason: DeadLetterReason };
 
 export type PreparedItem = CommitItem & { outcome: OutcomeLabel };
 
@@ -47,7 +46,12 @@ export interface PipelineEnv {
  * delivered too often, and a message whose failure policy says so become dead-letter items: the
  * dead letter is written in the same commit that acknowledges the input, so it can never be lost.
  */
-export async function prepareBatch(env: PipelineEnv, inputs: readonly RawInput[], readAt: number, state?: Promise<unknown>): Promise<PreparedBatch> {
+export async function prepareBatch(
+  env: PipelineEnv,
+  inputs: readonly RawInput[],
+  readAt: number,
+  state?: Promise<unknown>,
+): Promise<PreparedBatch> {
   const { handler } = env;
   const started = performance.now();
   const items: PreparedItem[] = [];
@@ -60,7 +64,13 @@ export async function prepareBatch(env: PipelineEnv, inputs: readonly RawInput[]
       continue;
     }
     if (input.deliveries > env.maxDeliveries) {
-      items.push(await withSafeOutput(env, meta, deadLetterItem(env, meta, 'too_many_deliveries', `delivered ${input.deliveries} times (MAX_DELIVERIES=${env.maxDeliveries})`, 0)));
+      items.push(
+        await withSafeOutput(
+          env,
+          meta,
+          deadLetterItem(env, meta, 'too_many_deliveries', `delivered ${input.deliveries} times (MAX_DELIVERIES=${env.maxDeliveries})`, 0),
+        ),
+      );
       continue;
     }
     const parsed = handler.input.safeParse(input.data);
@@ -81,7 +91,11 @@ export async function prepareBatch(env: PipelineEnv, inputs: readonly RawInput[]
 
 /** Runs the handler again for the messages whose commit guards conflicted, in place. */
 export async function rerun(env: PipelineEnv, batch: PreparedBatch, validIndexes: readonly number[]): Promise<void> {
-  const outcomes = await executeBatch(env.handler, env.execution, validIndexes.map((i) => batch.valid[i]!));
+  const outcomes = await executeBatch(
+    env.handler,
+    env.execution,
+    validIndexes.map((i) => batch.valid[i]!),
+  );
   validIndexes.forEach((validIndex, k) => {
     batch.items[batch.validSlots[validIndex]!] = itemFor(env, batch.valid[validIndex]!, outcomes[k]!);
   });
@@ -90,7 +104,11 @@ export async function rerun(env: PipelineEnv, batch: PreparedBatch, validIndexes
 function itemFor(env: PipelineEnv, message: ValidMessage, outcome: Outcome): PreparedItem {
   switch (outcome.kind) {
     case 'commit':
-      return { entryId: entryIdOf(env, message.meta), recorder: outcome.recorder, outcome: { kind: outcome.via === 'handled' ? 'handled' : 'fallback' } };
+      return {
+        entryId: entryIdOf(env, message.meta),
+        recorder: outcome.recorder,
+        outcome: { kind: outcome.via === 'handled' ? 'handled' : 'fallback' },
+      };
     case 'dead-letter':
       return deadLetterItem(env, message.meta, outcome.reason, outcome.detail, outcome.attempts);
     case 'leave-pending':

@@ -36,11 +36,15 @@ export function promMetricFactory(registry: Registry): MetricFactory {
   const existing = (name: string) => registry.getSingleMetric(name);
   return {
     counter(spec) {
-      const metric = existing(spec.name) ?? new Counter({ name: spec.name, help: spec.help, labelNames: [...(spec.labelNames ?? [])], registers: [registry] });
+      const metric =
+        existing(spec.name) ??
+        new Counter({ name: spec.name, help: spec.help, labelNames: [...(spec.labelNames ?? [])], registers: [registry] });
       return metric as unknown as CounterMetric<never>;
     },
     gauge(spec) {
-      const metric = existing(spec.name) ?? new Gauge({ name: spec.name, help: spec.help, labelNames: [...(spec.labelNames ?? [])], registers: [registry] });
+      const metric =
+        existing(spec.name) ??
+        new Gauge({ name: spec.name, help: spec.help, labelNames: [...(spec.labelNames ?? [])], registers: [registry] });
       return metric as unknown as GaugeMetric<never>;
     },
     histogram(spec) {
@@ -181,7 +185,12 @@ export function runtimeMetrics(registry: Registry, build: BuildInfo = buildInfo(
       labelNames: ['handler', 'reason'],
       registers: [registry],
     }),
-    retries: new Counter({ name: 'quantum_gates_retries_total', help: 'Handler attempts that threw and were retried', labelNames, registers: [registry] }),
+    retries: new Counter({
+      name: 'quantum_gates_retries_total',
+      help: 'Handler attempts that threw and were retried',
+      labelNames,
+      registers: [registry],
+    }),
     conflicts: new Counter({
       name: 'quantum_gates_commit_conflicts_total',
       help: 'Messages re-run because a commit guard no longer held (another replica won the race)',
@@ -202,8 +211,7 @@ export function runtimeMetrics(registry: Registry, build: BuildInfo = buildInfo(
     }),
     commitFailures: new Counter({
       name: 'quantum_gates_commit_failures_total',
-      help:
-        'Commits that did not apply, by cause: connection, timeout, oom, readonly, misconf, wrongtype, script, busy, other (each retried with backoff, its messages pending meanwhile), lost_ownership (entry reclaimed by another consumer)',
+      help: 'Commits that did not apply, by cause: connection, timeout, oom, readonly, misconf, wrongtype, script, busy, other (each retried with backoff, its messages pending meanwhile), lost_ownership (entry reclaimed by another consumer)',
       labelNames: ['handler', 'cause'],
       registers: [registry],
     }),
@@ -221,7 +229,12 @@ export function runtimeMetrics(registry: Registry, build: BuildInfo = buildInfo(
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers: [registry],
     }),
-    consumerUp: new Gauge({ name: 'quantum_gates_consumer_up', help: '1 while a handler is consuming, 0 while it waits for Redis', labelNames, registers: [registry] }),
+    consumerUp: new Gauge({
+      name: 'quantum_gates_consumer_up',
+      help: '1 while a handler is consuming, 0 while it waits for Redis',
+      labelNames,
+      registers: [registry],
+    }),
     consumerPending: new Gauge({
       name: 'quantum_gates_consumer_pending',
       help: "Entries delivered to the handler's consumer group and not yet acknowledged",

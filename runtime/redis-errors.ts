@@ -44,7 +44,9 @@ function causeOf(error: unknown, message: string): RedisFailureCause {
   if (/\bWRONGTYPE\b/.test(text)) return 'wrongtype';
   if (/\bBUSY\b|\bLOADING\b/.test(text)) return 'busy';
   if (
-    /CONNECTION (IS )?CLOSED|STREAM ISN'T WRITEABLE|ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|MAXRETRIESPERREQUEST|CONNECTION LOST|OFFLINE QUEUE/.test(text)
+    /CONNECTION (IS )?CLOSED|STREAM ISN'T WRITEABLE|ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|MAXRETRIESPERREQUEST|CONNECTION LOST|OFFLINE QUEUE/.test(
+      text,
+    )
   ) {
     return 'connection';
   }

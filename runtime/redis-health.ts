@@ -68,9 +68,14 @@ export class RedisHealth {
   /** The current fault, or undefined while Redis answers and accepts writes. */
   get fault(): RedisFault | undefined {
     const { client, now, stallMs } = this.options;
-    if (!isReady(client)) return this.remember({ cause: 'unreachable', since: this.probeFault?.since ?? now(), detail: `connection ${client.status}` });
+    if (!isReady(client))
+      return this.remember({ cause: 'unreachable', since: this.probeFault?.since ?? now(), detail: `connection ${client.status}` });
     if (this.probing && now() - this.probeStartedAt > stallMs) {
-      return this.remember({ cause: 'stalled', since: this.probeStartedAt, detail: `no answer to PING for ${now() - this.probeStartedAt} ms` });
+      return this.remember({
+        cause: 'stalled',
+        since: this.probeStartedAt,
+        detail: `no answer to PING for ${now() - this.probeStartedAt} ms`,
+      });
     }
     return this.probeFault ?? this.commitFault;
   }
@@ -127,10 +132,13 @@ export class RedisHealth {
         this.everHealthy = true;
       } catch (error) {
         const cause = classifyRedisError(error);
-        this.probeFault =
-          cause.refusesWrites
-            ? { cause: 'writes_refused', since: this.probeFault?.cause === 'writes_refused' ? this.probeFault.since : now(), detail: cause.message }
-            : { cause: 'unreachable', since: this.probeFault?.since ?? now(), detail: cause.message };
+        this.probeFault = cause.refusesWrites
+          ? {
+              cause: 'writes_refused',
+              since: this.probeFault?.cause === 'writes_refused' ? this.probeFault.since : now(),
+              detail: cause.message,
+            }
+          : { cause: 'unreachable', since: this.probeFault?.since ?? now(), detail: cause.message };
       }
     } catch (error) {
       this.probeFault = { cause: 'unreachable', since: this.probeFault?.since ?? now(), detail: classifyRedisError(error).message };

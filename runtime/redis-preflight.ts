@@ -70,7 +70,8 @@ function explain(config: RuntimeConfig, errors: readonly Error[], timeoutMs: num
   if (/DB index is out of range|invalid DB index|SELECT is not allowed/i.test(text)) {
     return new RedisWiringError(vars.db, `Redis at ${where} has no database ${dbOf(config)} (${first})`);
   }
-  if (timedOut && errors.length === 0) return new RedisWiringError(vars.address, `cannot reach Redis at ${where}: no answer within ${timeoutMs} ms`);
+  if (timedOut && errors.length === 0)
+    return new RedisWiringError(vars.address, `cannot reach Redis at ${where}: no answer within ${timeoutMs} ms`);
   return new RedisWiringError(vars.address, `cannot reach Redis at ${where}: ${first || 'connection closed'}`);
 }
 
@@ -99,7 +100,11 @@ export async function connectVerified(config: RuntimeConfig, timeoutMs: number, 
     enableOfflineQueue: false,
     connectionName,
   };
-  const client: RedisClient = createRedisClient(config, options, { lazyConnect: true, enableOfflineQueue: false, clusterRetryStrategy: () => null });
+  const client: RedisClient = createRedisClient(config, options, {
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    clusterRetryStrategy: () => null,
+  });
   // connect() often says only "Connection is closed"; the error events say why. Listening also
   // keeps ioredis from printing them (with the AUTH arguments) as unhandled.
   const errors: Error[] = [];

@@ -23,7 +23,13 @@ export interface RedisReader {
   xinfo(subcommand: 'GROUPS', key: string): Promise<unknown>;
   /** XPENDING summary: [count, lowest id, highest id, consumers]. */
   xpending(key: string, group: string): Promise<unknown[]>;
-  scan(cursor: string | number, matchToken: 'MATCH', pattern: string, countToken: 'COUNT', count: number): Promise<[cursor: string, keys: string[]]>;
+  scan(
+    cursor: string | number,
+    matchToken: 'MATCH',
+    pattern: string,
+    countToken: 'COUNT',
+    count: number,
+  ): Promise<[cursor: string, keys: string[]]>;
   /**
    * Runs a read-only Lua script (EVAL_RO, Redis 7): several dependent reads in one round trip.
    * Callers keep a plain fallback, since Redis Cluster refuses scripts touching undeclared keys.

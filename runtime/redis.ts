@@ -79,7 +79,11 @@ export function connectRedis(config: RuntimeConfig, role: ConnectionRole, name: 
   // On a cluster the committer uses no WATCH (guards are leases), and ioredis Cluster needs its
   // queue while it discovers the slots.
   const noQueue = role === 'transactions' && !config.REDIS_CLUSTER_NODES ? { enableOfflineQueue: false } : {};
-  const client = createRedisClient(config, { ...baseOptions(role, config), ...noQueue, connectionName: name }, { clusterRetryStrategy: (times: number) => Math.min(100 * times, 2000) });
+  const client = createRedisClient(
+    config,
+    { ...baseOptions(role, config), ...noQueue, connectionName: name },
+    { clusterRetryStrategy: (times: number) => Math.min(100 * times, 2000) },
+  );
   if (role !== 'bullmq') rejectInFlightOnClose(client);
   return client;
 }

@@ -139,7 +139,9 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const jobs = new BullJobSink(bullConnection, config.BULLMQ_PREFIX);
   const makeCommitter = (connection: RedisClient) =>
     options.committerFactory?.(connection, config) ??
-    (config.REDIS_CLUSTER_NODES ? new ClusterCommitter(connection, config.STREAM_MAXLEN) : new TransactionCommitter(connection, config.STREAM_MAXLEN));
+    (config.REDIS_CLUSTER_NODES
+      ? new ClusterCommitter(connection, config.STREAM_MAXLEN)
+      : new TransactionCommitter(connection, config.STREAM_MAXLEN));
 
   const workers = hosted.map((h) => {
     const committerConnection = connect('transactions', `${h.handler.name}:commit`);
@@ -194,7 +196,10 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
 
   const backlog = new BacklogMonitor(
     commands,
-    () => workers.flatMap((w, i) => (w instanceof StreamConsumer ? [{ handler: hosted[i]!.handler.name, stream: w.stream, group: w.group }] : [])),
+    () =>
+      workers.flatMap((w, i) =>
+        w instanceof StreamConsumer ? [{ handler: hosted[i]!.handler.name, stream: w.stream, group: w.group }] : [],
+      ),
     { pending: metrics.consumerPending, lag: metrics.consumerLag },
   );
 
@@ -209,7 +214,9 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     redis: health.fault,
     gates: [
       ...gateFaults().map(([gate, fault]) => ({ gate, cause: fault.cause, since: fault.since })),
-      ...consumerStatus().filter((c) => !c.consuming).map((c) => ({ gate: c.handler, cause: 'not consuming', since: null })),
+      ...consumerStatus()
+        .filter((c) => !c.consuming)
+        .map((c) => ({ gate: c.handler, cause: 'not consuming', since: null })),
     ],
   });
   const readiness = (): Readiness => {
@@ -251,7 +258,8 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       config: h.config,
       ping: () => withTimeout(commands.ping(), healthPingTimeoutMs, 'Redis did not answer PING').then(() => undefined),
       metrics: async (): Promise<HealthAnswer> => ({ status: 200, contentType: registry.contentType, body: await registry.metrics() }),
-      metricValue: async (name) => (await registry.getSingleMetric(name)?.get())?.values.find((v) => Object.keys(v.labels).length === 0)?.value,
+      metricValue: async (name) =>
+        (await registry.getSingleMetric(name)?.get())?.values.find((v) => Object.keys(v.labels).length === 0)?.value,
       get pending() {
         return backlog.snapshot.find((b) => b.handler === h.handler.name)?.pending ?? 0;
       },
@@ -265,7 +273,11 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
 
   const server = await buildServer({
     registry,
-    moreMetrics: () => queueMetricsText(jobs.allQueues(), { registered: (name) => registry.getSingleMetric(name) !== undefined, timeoutMs: QUEUE_METRICS_TIMEOUT_MS }),
+    moreMetrics: () =>
+      queueMetricsText(jobs.allQueues(), {
+        registered: (name) => registry.getSingleMetric(name) !== undefined,
+        timeoutMs: QUEUE_METRICS_TIMEOUT_MS,
+      }),
     readiness,
     health: gateHealth,
     maxEventLoopDelayMs: config.MAX_EVENT_LOOP_DELAY_MS,

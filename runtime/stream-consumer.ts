@@ -105,7 +105,8 @@ export class StreamConsumer {
       config: deps.handlerConfig,
       metrics: deps.handlerMetrics,
       now: deps.now,
-      logger: (meta) => new LazyChildLogger(this.log, { id: meta.id, plan_id: meta.raw.plan_id, trace_id: meta.raw.trace_id, symbol: meta.raw.symbol }),
+      logger: (meta) =>
+        new LazyChildLogger(this.log, { id: meta.id, plan_id: meta.raw.plan_id, trace_id: meta.raw.trace_id, symbol: meta.raw.symbol }),
       redisReady: () => isReady(deps.commands) && !deps.health.stalled,
       waitForRedis: () => this.waitForRedis(),
       stopping: () => this.stopping,
@@ -156,7 +157,8 @@ export class StreamConsumer {
   fault(heartbeatTimeoutMs: number): ConsumerFault | undefined {
     if (this.stopping) return undefined;
     if (this.commitFailing) return this.commitFailing;
-    if (this.consecutiveErrors >= ERRORS_BEFORE_FAULT) return { cause: `failing: ${this.lastError ?? 'unknown error'}`, since: this.lastProgressAt };
+    if (this.consecutiveErrors >= ERRORS_BEFORE_FAULT)
+      return { cause: `failing: ${this.lastError ?? 'unknown error'}`, since: this.lastProgressAt };
     const silent = this.deps.now() - this.lastProgressAt;
     if (silent > heartbeatTimeoutMs) return { cause: `no read or commit for ${Math.round(silent / 1000)} s`, since: this.lastProgressAt };
     return undefined;

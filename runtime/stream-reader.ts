@@ -144,11 +144,16 @@ export class StreamReader {
     const { commands, config, metrics, stream, group, log, handler } = this.deps;
     let cursor = '0-0';
     do {
-      const reply = (await commands.call('XAUTOCLAIM', stream, group, config.CONSUMER_NAME, config.CLAIM_IDLE_MS, cursor, 'COUNT', config.BATCH_SIZE)) as [
-        string,
-        RawEntry[],
-        string[]?,
-      ];
+      const reply = (await commands.call(
+        'XAUTOCLAIM',
+        stream,
+        group,
+        config.CONSUMER_NAME,
+        config.CLAIM_IDLE_MS,
+        cursor,
+        'COUNT',
+        config.BATCH_SIZE,
+      )) as [string, RawEntry[], string[]?];
       cursor = reply[0];
       const entries = reply[1].filter((entry) => entry[1] !== null);
       if (entries.length === 0) continue;
@@ -173,7 +178,8 @@ export class StreamReader {
       const info = new Map<string, unknown>();
       for (let i = 0; i + 1 < row.length; i += 2) info.set(String(row[i]), row[i + 1]);
       const name = String(info.get('name'));
-      if (name === config.CONSUMER_NAME || Number(info.get('pending')) !== 0 || Number(info.get('idle')) < config.DEPARTED_CONSUMER_IDLE_MS) continue;
+      if (name === config.CONSUMER_NAME || Number(info.get('pending')) !== 0 || Number(info.get('idle')) < config.DEPARTED_CONSUMER_IDLE_MS)
+        continue;
       const removed = await commands.eval(REMOVE_IF_NOTHING_PENDING, 1, stream, group, name);
       if (removed === 1) {
         metrics.departedRemoved.inc({ handler: handler.name });
@@ -185,12 +191,15 @@ export class StreamReader {
   private async deliveryCounts(entries: RawEntry[]): Promise<Map<string, number>> {
     const first = entries[0]![0];
     const last = entries[entries.length - 1]![0];
-    const rows = (await this.deps.commands.call('XPENDING', this.deps.stream, this.deps.group, first, last, entries.length, this.deps.config.CONSUMER_NAME)) as [
-      string,
-      string,
-      number,
-      number,
-    ][];
+    const rows = (await this.deps.commands.call(
+      'XPENDING',
+      this.deps.stream,
+      this.deps.group,
+      first,
+      last,
+      entries.length,
+      this.deps.config.CONSUMER_NAME,
+    )) as [string, string, number, number][];
     return new Map(rows.map(([id, , , deliveries]) => [id, deliveries]));
   }
 

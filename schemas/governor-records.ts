@@ -48,7 +48,10 @@ export const blockRecordSchema = z.object({
 export type BlockRecord = z.infer<typeof blockRecordSchema>;
 
 export function encodeBlockRecord(block: BlockRecord): string {
-  return pyJsonDumps({ reason: block.reason, timestamp: pyFloat(block.timestamp), symbol: block.symbol } satisfies Record<keyof BlockRecord, PyJson>);
+  return pyJsonDumps({ reason: block.reason, timestamp: pyFloat(block.timestamp), symbol: block.symbol } satisfies Record<
+    keyof BlockRecord,
+    PyJson
+  >);
 }
 
 /** The context of a disarm: {error_count, threshold} or {symbol, exec_5min, limit}, ints and strings. */

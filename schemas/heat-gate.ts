@@ -15,7 +15,13 @@ import { fieldsToRecord } from './fields.js';
 const text = z.string();
 
 /** The gate's reasons (`_apply_gating_rule`): the calibrated entry's `reason`, the hash's `downgrade_reason`. */
-export const calibrationReasons = ['partial_unchanged', 'non_full_close_unchanged', 'portfolio_heat_cold', 'portfolio_heat_warm', 'portfolio_heat_hot'] as const;
+export const calibrationReasons = [
+  'partial_unchanged',
+  'non_full_close_unchanged',
+  'portfolio_heat_cold',
+  'portfolio_heat_warm',
+  'portfolio_heat_hot',
+] as const;
 export type CalibrationReason = (typeof calibrationReasons)[number];
 
 export const heatBuckets = ['COLD', 'WARM', 'HOT'] as const;

@@ -12,7 +12,8 @@ export class PyFloat {
 export const pyFloat = (value: number): PyFloat => new PyFloat(value);
 
 /** A plain number is a Python int; a Map or object keeps its insertion order (a Map also for "1"-like keys). */
-export type PyJson = string | number | boolean | null | PyFloat | readonly PyJson[] | ReadonlyMap<string, PyJson> | { readonly [key: string]: PyJson };
+export type PyJson =
+  string | number | boolean | null | PyFloat | readonly PyJson[] | ReadonlyMap<string, PyJson> | { readonly [key: string]: PyJson };
 
 interface DumpOptions {
   readonly ensureAscii: boolean;
@@ -43,7 +44,8 @@ function dump(value: PyJson, options: DumpOptions): string {
     return String(value);
   }
   if (value instanceof PyFloat) return dumpFloat(value.value, options.allowNan);
-  const entries: [string, PyJson][] | undefined = value instanceof Map ? [...value.entries()] : Array.isArray(value) ? undefined : Object.entries(value);
+  const entries: [string, PyJson][] | undefined =
+    value instanceof Map ? [...value.entries()] : Array.isArray(value) ? undefined : Object.entries(value);
   if (entries === undefined) return `[${(value as readonly PyJson[]).map((v) => dump(v, options)).join(options.itemSeparator)}]`;
   return `{${entries.map(([k, v]) => `${dumpString(k, options.ensureAscii)}${options.keySeparator}${dump(v, options)}`).join(options.itemSeparator)}}`;
 }

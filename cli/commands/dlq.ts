@@ -3,7 +3,17 @@ import { allHandlers } from '../../handlers/index.js';
 import type { RedisClient } from '../../runtime/redis.js';
 import { parseCommandArgs, positiveInt } from '../args.js';
 import type { Command } from '../command.js';
-import { dropEntries, readEntry, readSource, replayEntry, ReplayWriteError, scan, STREAM_ID, type DeadLetterEntry, type EntryFilter } from '../dlq-store.js';
+import {
+  dropEntries,
+  readEntry,
+  readSource,
+  replayEntry,
+  ReplayWriteError,
+  scan,
+  STREAM_ID,
+  type DeadLetterEntry,
+  type EntryFilter,
+} from '../dlq-store.js';
 import { ExitCode, OperationalError, UsageError } from '../errors.js';
 import { recordOperatorAction } from '../operator-event.js';
 import { isoTime, printJson, Progress, table, truncate } from '../output.js';
@@ -68,7 +78,12 @@ const list: Command = {
   summary: 'list dead-lettered messages',
   help: listHelp,
   async run(argv, io) {
-    const args = parseCommandArgs('dlq list', argv, { ...filterOptions, reason: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean' } });
+    const args = parseCommandArgs('dlq list', argv, {
+      ...filterOptions,
+      reason: { type: 'string' },
+      limit: { type: 'string' },
+      json: { type: 'boolean' },
+    });
     const limit = positiveInt('dlq list', args.values.limit, '--limit', 50);
     const filter = filterOf({ failure: args.values.failure ?? args.values.reason, handler: args.values.handler });
     const { entries, total, stream } = await withRedis(io, async (redis, config) => ({
@@ -162,7 +177,11 @@ async function selectEntries(
   return { entries, missing };
 }
 
-function selectionArgs(command: string, positionals: readonly string[], values: { all?: boolean; failure?: string; handler?: string }): void {
+function selectionArgs(
+  command: string,
+  positionals: readonly string[],
+  values: { all?: boolean; failure?: string; handler?: string },
+): void {
   if (values.all && positionals.length > 0) throw new UsageError('give entry ids or --all, not both', command);
   if (!values.all && positionals.length === 0) throw new UsageError('expects entry ids, or --all', command);
   if (!values.all && (values.failure !== undefined || values.handler !== undefined)) {
@@ -181,7 +200,7 @@ const replayHelp = [
   '(the dead letter id) and original_id (the first source entry id, whose time is when the',
   'message was produced; a gate ages a replayed message by it).',
   '',
-  'Every entry is first checked against its gate\'s input schema; if any fails, nothing is',
+  "Every entry is first checked against its gate's input schema; if any fails, nothing is",
   'replayed (exit 2) and each failure is named. The replay is recorded as a dlq_replay event',
   '(actor, host, time, reason, ids) on the governor events stream.',
   '',
@@ -189,14 +208,14 @@ const replayHelp = [
   '  --all            every entry (narrowed by --failure / --handler)',
   ...filterHelp,
   auditHelp,
-  '  --force          replay entries that fail their gate\'s schema (or whose gate is unknown) anyway',
+  "  --force          replay entries that fail their gate's schema (or whose gate is unknown) anyway",
   '  --from-source    for entries marked truncated (a field over 64 KiB was cut in the copy), re-read',
   '                   the original from source_stream by source_id; without it they are refused',
   '  --dry-run        show what would be replayed, change nothing',
   '  --json           print {replayed: [{id, stream, new_id}], refused: [{id, why}], invalid: [{id, handler, issues}]}',
   '',
   'Exit 0 when every selected entry was replayed, 1 when any was refused or missing,',
-  '2 when any fails its gate\'s schema (then nothing is replayed).',
+  "2 when any fails its gate's schema (then nothing is replayed).",
 ].join('\n');
 
 interface Prepared {
@@ -235,7 +254,13 @@ const replay: Command = {
     const force = args.values.force === true;
 
     const result = await withRedis(io, async (redis, config) => {
-      const { entries, missing } = await selectEntries(redis, config.DLQ_STREAM, args.positionals, args.values.all === true, filterOf(args.values));
+      const { entries, missing } = await selectEntries(
+        redis,
+        config.DLQ_STREAM,
+        args.positionals,
+        args.values.all === true,
+        filterOf(args.values),
+      );
       entries.sort((a, b) => compareIds(a.id, b.id));
       const replayed: { id: string; stream: string; new_id: string | null }[] = [];
       const refused: { id: string; why: string }[] = missing.map((id) => ({ id, why: 'not in the dead-letter stream' }));
@@ -271,11 +296,14 @@ const replay: Command = {
 
     if (args.values.json) printJson(io, { dry_run: dryRun, ...result });
     else {
-      for (const r of result.replayed) io.out(dryRun ? `would replay ${r.id} to ${r.stream}` : `replayed ${r.id} to ${r.stream} as ${r.new_id}`);
+      for (const r of result.replayed)
+        io.out(dryRun ? `would replay ${r.id} to ${r.stream}` : `replayed ${r.id} to ${r.stream} as ${r.new_id}`);
       for (const r of result.refused) io.err(`refused ${r.id}: ${r.why}`);
       for (const i of result.invalid) io.err(`invalid ${i.id} (${i.handler}): ${i.issues}`);
       if (result.invalid.length > 0) {
-        io.err(`nothing replayed: ${result.invalid.length} ${result.invalid.length === 1 ? 'entry fails' : 'entries fail'} the gate's input schema; fix the cause, or replay with --force`);
+        io.err(
+          `nothing replayed: ${result.invalid.length} ${result.invalid.length === 1 ? 'entry fails' : 'entries fail'} the gate's input schema; fix the cause, or replay with --force`,
+        );
       } else io.out(`${result.replayed.length} ${dryRun ? 'would be replayed' : 'replayed'}, ${result.refused.length} refused`);
     }
     if (result.invalid.length > 0) return ExitCode.usage;
@@ -309,7 +337,8 @@ function withProvenance(entry: DeadLetterEntry, fields: Record<string, string>):
 /** The gate's verdict on the fields, as its stream consumer would give it; undefined when valid. */
 function check({ entry, fields }: Prepared): Invalid | undefined {
   const gate = allHandlers.find((h) => h.name === entry.handler);
-  if (!gate) return { id: entry.id, handler: entry.handler, issues: `no gate named "${entry.handler}" here, so its schema cannot be checked` };
+  if (!gate)
+    return { id: entry.id, handler: entry.handler, issues: `no gate named "${entry.handler}" here, so its schema cannot be checked` };
   const parsed = (gate.input as z.ZodType).safeParse(fields);
   if (parsed.success) return undefined;
   return {
@@ -367,20 +396,36 @@ const drop: Command = {
       { positionals: true },
     );
     selectionArgs('dlq drop', args.positionals, args.values);
-    if (args.values.all && !args.values.yes) throw new UsageError('--all deletes every selected entry for good: add --yes to confirm', 'dlq drop');
+    if (args.values.all && !args.values.yes)
+      throw new UsageError('--all deletes every selected entry for good: add --yes to confirm', 'dlq drop');
 
     const result = await withRedis(io, async (redis, config) => {
-      const { entries, missing } = await selectEntries(redis, config.DLQ_STREAM, args.positionals, args.values.all === true, filterOf(args.values));
+      const { entries, missing } = await selectEntries(
+        redis,
+        config.DLQ_STREAM,
+        args.positionals,
+        args.values.all === true,
+        filterOf(args.values),
+      );
       const dropped: string[] = [];
       const progress = entries.length >= PROGRESS_FROM ? new Progress(io, 'dropped', entries.length) : undefined;
       for (let i = 0; i < entries.length; i += 100) {
-        const batch = await dropEntries(redis, config.DLQ_STREAM, entries.slice(i, i + 100).map((e) => e.id));
+        const batch = await dropEntries(
+          redis,
+          config.DLQ_STREAM,
+          entries.slice(i, i + 100).map((e) => e.id),
+        );
         dropped.push(...batch.dropped);
         missing.push(...batch.gone);
         progress?.update(Math.min(i + 100, entries.length));
       }
       if (dropped.length > 0) {
-        await recordOperatorAction(redis, io, { event: 'dlq_drop', reason: args.values.reason ?? '', ids: dropped, extra: { dlq_stream: config.DLQ_STREAM } });
+        await recordOperatorAction(redis, io, {
+          event: 'dlq_drop',
+          reason: args.values.reason ?? '',
+          ids: dropped,
+          extra: { dlq_stream: config.DLQ_STREAM },
+        });
       }
       return { dropped, missing };
     });

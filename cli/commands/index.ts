@@ -7,7 +7,15 @@ import { reportCommands } from './report.js';
 import { startCommand } from './start.js';
 import { statusCommand } from './status.js';
 
-export const commands: readonly Command[] = [startCommand, statusCommand, ...injectCommands, ...dlqCommands, ...reportCommands, ...killCommands, ...disarmCommands];
+export const commands: readonly Command[] = [
+  startCommand,
+  statusCommand,
+  ...injectCommands,
+  ...dlqCommands,
+  ...reportCommands,
+  ...killCommands,
+  ...disarmCommands,
+];
 
 const groupSummaries: Record<string, string> = {
   inject: 'write a test message to a gate, validated like the gate validates it',

@@ -114,7 +114,7 @@ export const injectKinds: readonly InjectKind[] = [
   },
   {
     name: 'snapshot',
-    summary: 'add a position snapshot (the input of every gate\'s heat and notional)',
+    summary: "add a position snapshot (the input of every gate's heat and notional)",
     schema: positionSnapshotSchema,
     target: { kind: 'stream', gate: positionSnapshot, envVar: 'POSITION_SNAPSHOT_STREAM' },
     fields: [
@@ -149,7 +149,12 @@ export const injectKinds: readonly InjectKind[] = [
     name: 'market',
     summary: `set a symbol's market state (${keys.marketState('{symbol}')}): the mark price the governor prices opens at`,
     schema: marketStateSchema,
-    target: { kind: 'hash', key: (fields) => keys.marketState(fields.symbol!), keyPattern: keys.marketState('{symbol}'), keyOnly: ['symbol'] },
+    target: {
+      kind: 'hash',
+      key: (fields) => keys.marketState(fields.symbol!),
+      keyPattern: keys.marketState('{symbol}'),
+      keyOnly: ['symbol'],
+    },
     fields: [
       symbol,
       { flag: 'mark-price', field: 'mark_price', help: 'mark price (required)' },
@@ -231,9 +236,7 @@ function injectCommand(kind: InjectKind): Command {
       const generated = kind.defaults?.(collected, io) ?? [];
       // The gate's own fields first, in the order of its flags; extras after.
       const order = kind.fields.map((f) => f.field);
-      const fields = Object.fromEntries(
-        Object.entries(collected).sort(([a], [b]) => rankOf(order, a) - rankOf(order, b)),
-      );
+      const fields = Object.fromEntries(Object.entries(collected).sort(([a], [b]) => rankOf(order, a) - rankOf(order, b)));
       const parsed = kind.schema.safeParse(fields);
       if (!parsed.success) throw new UsageError(`invalid ${kind.name}:\n${describeIssues(kind, parsed.error, fields)}`, name);
 
@@ -243,7 +246,16 @@ function injectCommand(kind: InjectKind): Command {
         const stream = gateStream(target.gate, io.env);
         const id = await withRedisWrite(io, (redis) => redis.xadd(stream, '*', ...Object.entries(fields).flat()));
         if (json) printJson(io, { stream, id, fields, generated });
-        else printResult(io, [['stream', stream], ['id', id ?? '']], fields, generated);
+        else
+          printResult(
+            io,
+            [
+              ['stream', stream],
+              ['id', id ?? ''],
+            ],
+            fields,
+            generated,
+          );
       } else {
         const key = typeof target.key === 'string' ? target.key : target.key(fields);
         const written = Object.fromEntries(Object.entries(fields).filter(([field]) => !target.keyOnly?.includes(field)));
@@ -262,7 +274,10 @@ function rankOf(order: readonly string[], field: string): number {
 }
 
 function printResult(io: CliIo, head: [string, string][], fields: Record<string, string>, generated: readonly string[]): void {
-  const rows: [string, string][] = [...head, ...Object.entries(fields).map(([k, v]): [string, string] => [k, generated.includes(k) ? `${v}  (generated)` : v])];
+  const rows: [string, string][] = [
+    ...head,
+    ...Object.entries(fields).map(([k, v]): [string, string] => [k, generated.includes(k) ? `${v}  (generated)` : v]),
+  ];
   const width = Math.max(...rows.map(([k]) => k.length));
   io.out(rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n'));
 }

@@ -57,7 +57,9 @@ function switchCommand(state: 'on' | 'off'): Command {
   };
 }
 
-const statusHelp = ['Usage: quantum-gates kill status [--json]', '', `Shows ${keys.killSwitch}. --json prints {key, value, engaged}.`].join('\n');
+const statusHelp = ['Usage: quantum-gates kill status [--json]', '', `Shows ${keys.killSwitch}. --json prints {key, value, engaged}.`].join(
+  '\n',
+);
 
 export const killCommands: readonly Command[] = [
   switchCommand('on'),

@@ -38,10 +38,16 @@ const help = [
 const CHUNK = 1000;
 
 /** The report's window from --since (default `defaultSince` back from now) and --until (default now). */
-function parseWindow(values: { since?: string; until?: string }, defaultSince: string, now: number, command: string): { from: number; to: number } {
+function parseWindow(
+  values: { since?: string; until?: string },
+  defaultSince: string,
+  now: number,
+  command: string,
+): { from: number; to: number } {
   const sinceText = values.since ?? defaultSince;
   const from = parseSince(sinceText, now);
-  if (from === undefined) throw new UsageError(`--since must be a duration such as ${defaultSince} or an ISO time (got "${sinceText}")`, command);
+  if (from === undefined)
+    throw new UsageError(`--since must be a duration such as ${defaultSince} or an ISO time (got "${sinceText}")`, command);
   const to = values.until === undefined ? now : parseSince(values.until, now);
   if (to === undefined) throw new UsageError(`--until must be a duration such as 1h or an ISO time (got "${values.until}")`, command);
   if (to < from) throw new UsageError('--until is before --since', command);
@@ -82,7 +88,12 @@ const outcomesHelp = [
   '  --horizons H     horizons for --replay (default: OUTCOME_HORIZONS or 5m,1h,4h)',
 ].join('\n');
 
-async function readOutcomes(redis: RedisClient, stream: string, from: number, to: number): Promise<{ samples: Outcome[]; unreadable: number }> {
+async function readOutcomes(
+  redis: RedisClient,
+  stream: string,
+  from: number,
+  to: number,
+): Promise<{ samples: Outcome[]; unreadable: number }> {
   const samples: Outcome[] = [];
   let unreadable = 0;
   // Samples are written after their decision; the window is on decision time, so read from its start.
@@ -110,7 +121,8 @@ export const reportCommands: readonly Command[] = [
         replay: { type: 'string' },
         horizons: { type: 'string' },
       });
-      if ([args.values.json, args.values.csv, args.values.dump].filter(Boolean).length > 1) throw new UsageError('choose one of --json, --csv and --dump', command);
+      if ([args.values.json, args.values.csv, args.values.dump].filter(Boolean).length > 1)
+        throw new UsageError('choose one of --json, --csv and --dump', command);
       const stream = io.env.OUTCOME_STREAM?.trim() || streams.gatesOutcome;
       let samples: Outcome[];
       let window: { stream: string; from: number; to: number };
@@ -153,7 +165,13 @@ export const reportCommands: readonly Command[] = [
         return ExitCode.ok;
       }
       const report = aggregateOutcomes(samples);
-      if (args.values.json) printJson(io, { stream: window.stream, from: new Date(window.from).toISOString(), to: new Date(window.to).toISOString(), ...report });
+      if (args.values.json)
+        printJson(io, {
+          stream: window.stream,
+          from: new Date(window.from).toISOString(),
+          to: new Date(window.to).toISOString(),
+          ...report,
+        });
       else io.out(formatOutcomesText(report, window));
       return ExitCode.ok;
     },
@@ -173,10 +191,12 @@ export const reportCommands: readonly Command[] = [
         'per-decision': { type: 'boolean' },
       });
       if (args.values.json && args.values.csv) throw new UsageError('choose one of --json and --csv', command);
-      if (args.values['per-decision'] && !args.values.json && !args.values.csv) throw new UsageError('--per-decision goes with --csv or --json', command);
+      if (args.values['per-decision'] && !args.values.json && !args.values.csv)
+        throw new UsageError('--per-decision goes with --csv or --json', command);
       const { from, to } = parseWindow(args.values, '24h', io.now(), command);
       const binWidth = args.values['bin-width'] === undefined ? 0.05 : Number(args.values['bin-width']);
-      if (!(binWidth > 0 && binWidth <= 1)) throw new UsageError(`--bin-width must be a number in (0, 1] (got "${args.values['bin-width']}")`, command);
+      if (!(binWidth > 0 && binWidth <= 1))
+        throw new UsageError(`--bin-width must be a number in (0, 1] (got "${args.values['bin-width']}")`, command);
 
       const stream = io.env.P26_OUTPUT_STREAM?.trim() || streams.harvestCalibrated;
       const entries = await withRedis(io, (redis) => readWindow(redis, stream, Math.floor(from), Math.floor(to)));

@@ -34,7 +34,8 @@ export function statusUrl(io: CliIo, override?: string): string {
   } catch {
     throw new UsageError(`${source} must be an http:// or https:// URL (got "${base}")`, 'status');
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`${source} must be an http:// or https:// URL (got "${base}")`, 'status');
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new UsageError(`${source} must be an http:// or https:// URL (got "${base}")`, 'status');
   return url.toString();
 }
 

@@ -19,7 +19,9 @@ export function formatOutcomesText(report: OutcomesReport, window: { stream: str
   ];
   for (const h of report.horizons) {
     out.push(`horizon ${h.horizon}`);
-    out.push(`  ${'group'.padEnd(16)} ${'n'.padStart(6)} ${'no px'.padStart(7)} ${'total'.padStart(12)} ${'median'.padStart(10)} ${'worst'.padStart(11)} ${'drawdown'.padStart(11)}  90% interval of total`);
+    out.push(
+      `  ${'group'.padEnd(16)} ${'n'.padStart(6)} ${'no px'.padStart(7)} ${'total'.padStart(12)} ${'median'.padStart(10)} ${'worst'.padStart(11)} ${'drawdown'.padStart(11)}  90% interval of total`,
+    );
     out.push(line('overall', h.overall));
     for (const [k, g] of Object.entries(h.byKind)) out.push(line(k, g));
     for (const [k, g] of Object.entries(h.byBucket)) out.push(line(`bucket ${k}`, g));

@@ -25,7 +25,12 @@ const decisionLine = z.object({
   decided_at: z.number().int().nonnegative(),
 });
 
-const priceLine = z.object({ type: z.literal('price'), symbol: z.string().min(1), ts: z.number().int().nonnegative(), price: z.number().positive() });
+const priceLine = z.object({
+  type: z.literal('price'),
+  symbol: z.string().min(1),
+  ts: z.number().int().nonnegative(),
+  price: z.number().positive(),
+});
 
 export type DumpDecision = z.infer<typeof decisionLine>;
 export type DumpPrice = z.infer<typeof priceLine>;
@@ -45,7 +50,8 @@ export function parseDump(text: string): { decisions: DumpDecision[]; prices: Du
     }
     const type = (value as { type?: unknown }).type;
     const parsed = type === 'price' ? priceLine.safeParse(value) : decisionLine.safeParse(value);
-    if (!parsed.success) throw new Error(`line ${index + 1}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    if (!parsed.success)
+      throw new Error(`line ${index + 1}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
     if (parsed.data.type === 'price') prices.push(parsed.data);
     else decisions.push(parsed.data as DumpDecision);
   });
@@ -112,7 +118,8 @@ export function dumpOf(samples: readonly Outcome[]): string {
       };
       lines.push(JSON.stringify(decision));
     }
-    if (s.price !== undefined) lines.push(JSON.stringify({ type: 'price', symbol: s.symbol, ts: s.sampled_at, price: s.price } satisfies DumpPrice));
+    if (s.price !== undefined)
+      lines.push(JSON.stringify({ type: 'price', symbol: s.symbol, ts: s.sampled_at, price: s.price } satisfies DumpPrice));
   }
   return lines.join('\n') + (lines.length > 0 ? '\n' : '');
 }

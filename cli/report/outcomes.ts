@@ -153,7 +153,10 @@ function verdictOf(horizons: readonly HorizonOutcome[]): string {
   const priced = o.decisions - o.missingPrice;
   const [lo, hi] = o.interval90!;
   const half = round2((hi - lo) / 2);
-  const parts = Object.entries(last.byKind).map(([kind, g]) => `${g.decisions - g.missingPrice} ${kind === 'heat_downgrade' ? 'downgrades' : kind === 'governor_block' ? 'blocked opens' : kind}`);
+  const parts = Object.entries(last.byKind).map(
+    ([kind, g]) =>
+      `${g.decisions - g.missingPrice} ${kind === 'heat_downgrade' ? 'downgrades' : kind === 'governor_block' ? 'blocked opens' : kind}`,
+  );
   return (
     `over ${priced} decisions (${parts.join(', ')}), at ${last.horizon} the decisions changed PnL by ${money(o.totalPnlUsd)} ± ${money(half)} ` +
     `(bootstrap 90 % interval ${money(lo)} to ${money(hi)}) against the proposals; the difference's worst drawdown ${money(o.maxDrawdownUsd)}, ` +

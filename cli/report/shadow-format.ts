@@ -22,7 +22,14 @@ function targets(report: ShadowReport): string[] {
 function groupTable(label: string, groups: Record<string, GroupStats>, to: readonly string[]): string {
   return table(
     [label, 'DECISIONS', 'FULL_CLOSE', 'DOWNGRADED', 'RATE', ...to.map((t) => `-> ${t}`)],
-    Object.entries(groups).map(([name, g]) => [name, g.decisions, g.fullClose, g.downgraded, pct(g.downgradeRate), ...to.map((t) => g.downgradedTo[t] ?? 0)]),
+    Object.entries(groups).map(([name, g]) => [
+      name,
+      g.decisions,
+      g.fullClose,
+      g.downgraded,
+      pct(g.downgradeRate),
+      ...to.map((t) => g.downgradedTo[t] ?? 0),
+    ]),
   );
 }
 
@@ -37,7 +44,11 @@ export function formatText(report: ShadowReport, window: ReportWindow): string {
       (to.length > 0 ? `: ${to.map((x) => `${t.downgradedTo[x]} to ${x}`).join(', ')}` : ''),
     `${report.failClosed} fail-closed (no heat: missing or invalid portfolio data, or a gate error)` +
       (report.unreadable > 0 ? `; ${report.unreadable} entries without original/calibrated action skipped` : ''),
-    `modes: ${Object.entries(report.byMode).map(([m, n]) => `${m} ${n}`).join(', ') || '-'}`,
+    `modes: ${
+      Object.entries(report.byMode)
+        .map(([m, n]) => `${m} ${n}`)
+        .join(', ') || '-'
+    }`,
   ];
   if (report.entries === 0) return [...lines, '', 'No decisions in this window.'].join('\n');
   lines.push('', 'By heat bucket', groupTable('BUCKET', report.byBucket, to), '', 'By symbol', groupTable('SYMBOL', report.bySymbol, to));
@@ -66,7 +77,11 @@ export function formatText(report: ShadowReport, window: ReportWindow): string {
  */
 export function formatCsv(report: ShadowReport, window: ReportWindow): string {
   const rows: (string | number)[][] = [['section', 'group', 'metric', 'value']];
-  rows.push(['window', 'all', 'from', isoTime(window.from)], ['window', 'all', 'to', isoTime(window.to)], ['window', 'all', 'stream', window.stream]);
+  rows.push(
+    ['window', 'all', 'from', isoTime(window.from)],
+    ['window', 'all', 'to', isoTime(window.to)],
+    ['window', 'all', 'stream', window.stream],
+  );
   const group = (section: string, name: string, g: GroupStats) => {
     rows.push(
       [section, name, 'decisions', g.decisions],
@@ -83,7 +98,8 @@ export function formatCsv(report: ShadowReport, window: ReportWindow): string {
   for (const [mode, n] of Object.entries(report.byMode)) rows.push(['mode', mode, 'decisions', n]);
   for (const [reason, n] of Object.entries(report.fullCloseReasons)) rows.push(['full_close_reason', reason, 'decisions', n]);
   const h = report.heat;
-  for (const stat of ['count', 'min', 'p50', 'mean', 'p90', 'max'] as const) rows.push(['heat', 'all', stat, h[stat] === null ? '' : round(h[stat])]);
+  for (const stat of ['count', 'min', 'p50', 'mean', 'p90', 'max'] as const)
+    rows.push(['heat', 'all', stat, h[stat] === null ? '' : round(h[stat])]);
   for (const bin of h.histogram) rows.push(['heat_histogram', binLabel(bin), 'count', bin.count]);
   return rows.map((row) => row.map(csvCell).join(',')).join('\n');
 }

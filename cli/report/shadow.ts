@@ -111,7 +111,10 @@ export function heatDistribution(values: readonly number[], { binWidth = 0.05, b
   histogram.push({ from: edge(binCount), to: null, count: 0 });
   for (const value of values) {
     // Heat is never negative; a negative value would be a producer bug, counted in the first bin.
-    const index = Math.max(0, histogram.findIndex((bin) => bin.to === null || value < bin.to));
+    const index = Math.max(
+      0,
+      histogram.findIndex((bin) => bin.to === null || value < bin.to),
+    );
     histogram[index]!.count += 1;
   }
   const sorted = [...values].sort((a, b) => a - b);
@@ -198,7 +201,19 @@ export interface ShadowDecision {
   readonly mode: string;
 }
 
-export const SHADOW_DECISION_KEYS: readonly (keyof ShadowDecision)[] = ['id', 'ts', 'plan_id', 'symbol', 'heat', 'bucket', 'original_action', 'calibrated_action', 'reason', 'fail_closed_cause', 'mode'];
+export const SHADOW_DECISION_KEYS: readonly (keyof ShadowDecision)[] = [
+  'id',
+  'ts',
+  'plan_id',
+  'symbol',
+  'heat',
+  'bucket',
+  'original_action',
+  'calibrated_action',
+  'reason',
+  'fail_closed_cause',
+  'mode',
+];
 
 /** Every decision of the window, kept and downgraded alike, in stream order. */
 export function shadowDecisions(entries: readonly CalibratedEntry[]): ShadowDecision[] {

@@ -32,7 +32,11 @@ export type SpreadGuardConfig = z.infer<typeof configSchema>;
 // 3. Metrics: declared through the factory, never prom-client itself.
 function spreadGuardMetrics(m: MetricFactory) {
   return {
-    decisions: m.counter({ name: 'example_spread_guard_decisions_total', help: 'Order intents checked, by verdict and reason', labelNames: ['verdict', 'reason'] }),
+    decisions: m.counter({
+      name: 'example_spread_guard_decisions_total',
+      help: 'Order intents checked, by verdict and reason',
+      labelNames: ['verdict', 'reason'],
+    }),
   };
 }
 type SpreadGuardMetrics = ReturnType<typeof spreadGuardMetrics>;
@@ -76,7 +80,8 @@ function record(intent: OrderIntent, verdict: SpreadVerdict, spreadBps: number |
   ctx.metrics.decisions.inc({ verdict: verdictName, reason: verdict.reason });
 }
 
-const number = (value: string | undefined) => (value === undefined || value.trim() === '' || !Number.isFinite(Number(value)) ? undefined : Number(value));
+const number = (value: string | undefined) =>
+  value === undefined || value.trim() === '' || !Number.isFinite(Number(value)) ? undefined : Number(value);
 
 // 6. The declaration: everything the runtime needs, and nothing else.
 export const spreadGuard = defineHandler({

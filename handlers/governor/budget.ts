@@ -41,7 +41,10 @@ export function hasRecentViolation(
   for (const [id, fields] of entries) {
     const record = readBudgetViolationEntry(fieldsToRecord(fields));
     if (record === undefined || record.symbol !== symbol) continue;
-    const ts = typeof record.timestamp === 'number' ? record.timestamp : parseNumber(typeof record.timestamp === 'string' ? record.timestamp : undefined);
+    const ts =
+      typeof record.timestamp === 'number'
+        ? record.timestamp
+        : parseNumber(typeof record.timestamp === 'string' ? record.timestamp : undefined);
     // A timestamp in no known unit: the entry's own time says when the violation was written.
     const at = (ts === undefined ? undefined : epochMs(ts)) ?? Number.parseInt(id, 10);
     if (Number.isFinite(at) && at > cutoff) return true;

@@ -37,7 +37,13 @@ export function tripDisarm(ctx: GovernorCtx, reason: DisarmReason, context: Reco
   ctx.deleteKey(keys.governorErrors);
   ctx.emit(
     config.STREAM_EVENTS,
-    encodeGovernorEvent({ event: 'AUTO_DISARM', reason, context: pyJsonDumps(context), timestamp: pySeconds(now), action_taken: DISARM_ACTION_TAKEN }),
+    encodeGovernorEvent({
+      event: 'AUTO_DISARM',
+      reason,
+      context: pyJsonDumps(context),
+      timestamp: pySeconds(now),
+      action_taken: DISARM_ACTION_TAKEN,
+    }),
   );
   ctx.metrics.disarm.inc({ reason });
   ctx.log.error({ reason, context }, 'AUTO-DISARM: opens blocked until quantum:governor:disarm is deleted');

@@ -7,6 +7,15 @@ import type { ApplyPlan } from '../../schemas/apply-plan.js';
  * of the same plan reads as the same plan; a different symbol, side, size or action does not.
  */
 export function planFingerprint(plan: ApplyPlan): string {
-  const order = [plan.symbol, plan.action, plan.side ?? '', plan.qty ?? '', plan.price ?? '', plan.notional ?? '', plan.reduceOnly ?? '', plan.decision ?? ''];
+  const order = [
+    plan.symbol,
+    plan.action,
+    plan.side ?? '',
+    plan.qty ?? '',
+    plan.price ?? '',
+    plan.notional ?? '',
+    plan.reduceOnly ?? '',
+    plan.decision ?? '',
+  ];
   return createHash('sha256').update(JSON.stringify(order)).digest('hex').slice(0, 32);
 }

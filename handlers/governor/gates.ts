@@ -19,7 +19,8 @@ const on = (cap: number) => cap > 0;
 /** Ours: a timestamp ahead of our clock, or in no known unit, names no time the plan was made. */
 export const planTimeUntrusted: Gate = (plan) => (plan.age.kind === 'block' ? asGateReason(plan.age.reason) : undefined);
 
-export const planTooOld: Gate = (plan, limits) => (on(limits.maxPlanAgeSec) && plan.ageSec > limits.maxPlanAgeSec ? 'plan_too_old' : undefined);
+export const planTooOld: Gate = (plan, limits) =>
+  on(limits.maxPlanAgeSec) && plan.ageSec > limits.maxPlanAgeSec ? 'plan_too_old' : undefined;
 
 /** The original's testnet Gate 0; ours on every path, and with the fail-closed definition. */
 export const killSwitchActive: Gate = (_plan, _limits, snapshot) => (snapshot.killSwitch ? 'kill_switch_active' : undefined);
@@ -31,7 +32,9 @@ export const disarmed: Gate = (plan, _limits, snapshot) => (!plan.isClose && sna
 
 /** Gate 1: `time.time() - float(last_exec) < SYMBOL_COOLDOWN_SECONDS`. */
 export const symbolCooldown: Gate = (_plan, limits, snapshot) =>
-  on(limits.cooldownSec) && snapshot.lastExecSec !== undefined && snapshot.now / 1000 - snapshot.lastExecSec < limits.cooldownSec ? 'symbol_cooldown' : undefined;
+  on(limits.cooldownSec) && snapshot.lastExecSec !== undefined && snapshot.now / 1000 - snapshot.lastExecSec < limits.cooldownSec
+    ? 'symbol_cooldown'
+    : undefined;
 
 /** Gate 2: only for `side in ['BUY', 'LONG']`; with N or more (non-dust) positions open, no open. */
 export const maxPositionsReached: Gate = (plan, limits, snapshot) =>
@@ -59,7 +62,9 @@ export const notionalPerTradeExceeded: Gate = (plan, limits) =>
 export const totalNotionalExceeded: Gate = (plan, limits, snapshot) => {
   if (!on(limits.maxTotalNotional)) return undefined;
   if (snapshot.totalNotional >= limits.maxTotalNotional) return 'total_notional_exceeded';
-  return limits.totalCountsTrade && usd(snapshot.totalNotional + (plan.notional ?? 0)) > limits.maxTotalNotional ? 'total_notional_exceeded' : undefined;
+  return limits.totalCountsTrade && usd(snapshot.totalNotional + (plan.notional ?? 0)) > limits.maxTotalNotional
+    ? 'total_notional_exceeded'
+    : undefined;
 };
 
 // ---- production (the original's fall-through path) ----
@@ -78,11 +83,14 @@ export function overBudget(plan: PlanFacts, limits: Limits, snapshot: GovernorSn
 }
 
 /** Gate 0 of production (testnet only logs the verdict). */
-export const p28BudgetViolation: Gate = (plan, limits, snapshot) => (overBudget(plan, limits, snapshot) ? 'p28_budget_violation' : undefined);
+export const p28BudgetViolation: Gate = (plan, limits, snapshot) =>
+  overBudget(plan, limits, snapshot) ? 'p28_budget_violation' : undefined;
 
 /** Gate 1: `kill_score >= KILL_SCORE_CRITICAL` and the action is not FULL_CLOSE_PROPOSED, PARTIAL_75 or PARTIAL_50. */
 export const killScoreCriticalNonClose: Gate = (plan, limits) =>
-  on(limits.killScoreCritical) && plan.killScore >= limits.killScoreCritical && !isKillScoreExempt(plan.action) ? 'kill_score_critical_non_close' : undefined;
+  on(limits.killScoreCritical) && plan.killScore >= limits.killScoreCritical && !isKillScoreExempt(plan.action)
+    ? 'kill_score_critical_non_close'
+    : undefined;
 
 /** Gate 2: executions of the symbol in the last hour `>= MAX_EXEC_PER_HOUR`. */
 export const hourlyLimitExceeded: Gate = (_plan, limits, snapshot) =>
@@ -110,7 +118,8 @@ export function productionSize(plan: PlanFacts, snapshot: GovernorSnapshot): { q
   return { qty, notional: mark !== undefined && mark > 0 ? qty * mark : 0 };
 }
 
-export const positionFetchFailed: Gate = (plan, _limits, snapshot) => (productionSize(plan, snapshot) === undefined ? 'position_fetch_failed' : undefined);
+export const positionFetchFailed: Gate = (plan, _limits, snapshot) =>
+  productionSize(plan, snapshot) === undefined ? 'position_fetch_failed' : undefined;
 
 /**
  * The day's total after this close (_check_daily_limit): notional when it is priced (> 0), the
@@ -152,7 +161,14 @@ export const pathGates: Readonly<Record<ApplyMode, PathGates>> = {
   production: {
     always: [planTimeUntrusted, planTooOld, killSwitchActive, disarmed],
     closeBypass: false,
-    opens: [p28BudgetViolation, killScoreCriticalNonClose, hourlyLimitExceeded, burstLimitExceeded, positionFetchFailed, dailyLimitExceeded],
+    opens: [
+      p28BudgetViolation,
+      killScoreCriticalNonClose,
+      hourlyLimitExceeded,
+      burstLimitExceeded,
+      positionFetchFailed,
+      dailyLimitExceeded,
+    ],
   },
   dry_run: {
     always: [planTimeUntrusted, planTooOld, killSwitchActive, disarmed],

@@ -61,7 +61,12 @@ export function createGovernor(options: GovernorOptions = {}) {
         return;
       }
       if (shouldDisarm(config.GOV_ENABLE_AUTO_DISARM, snapshot.disarmed, coordination.recentErrors, config.GOV_DISARM_ON_ERROR_COUNT)) {
-        tripDisarm(ctx, 'repeated_errors', errorContext(coordination.recentErrors, config.GOV_DISARM_ON_ERROR_COUNT), snapshot.disarmedToday);
+        tripDisarm(
+          ctx,
+          'repeated_errors',
+          errorContext(coordination.recentErrors, config.GOV_DISARM_ON_ERROR_COUNT),
+          snapshot.disarmedToday,
+        );
         snapshot = { ...snapshot, disarmed: true, disarmedToday: true };
       }
 
@@ -71,15 +76,28 @@ export function createGovernor(options: GovernorOptions = {}) {
       if (verdict.kind === 'block') {
         recordBlock(ctx, plan, verdict.reason, { facts, snapshot });
         // production: a burst breach disarms (the original's _trigger_disarm('burst_limit_breach')).
-        if (verdict.reason === 'burst_limit_exceeded' && config.GOV_ENABLE_AUTO_DISARM && config.GOV_DISARM_ON_BURST_BREACH && !snapshot.disarmed) {
-          tripDisarm(ctx, 'burst_limit_breach', { symbol: plan.symbol, exec_5min: snapshot.execLast5Min, limit: limits.maxExecPer5Min }, snapshot.disarmedToday);
+        if (
+          verdict.reason === 'burst_limit_exceeded' &&
+          config.GOV_ENABLE_AUTO_DISARM &&
+          config.GOV_DISARM_ON_BURST_BREACH &&
+          !snapshot.disarmed
+        ) {
+          tripDisarm(
+            ctx,
+            'burst_limit_breach',
+            { symbol: plan.symbol, exec_5min: snapshot.execLast5Min, limit: limits.maxExecPer5Min },
+            snapshot.disarmedToday,
+          );
         }
         return;
       }
       // testnet: the P2.8 verdict is logged, never enforced ("log only, don't block").
       if (applyModeOf(config.APPLY_MODE) === 'testnet' && overBudget(facts, limits, snapshot)) {
         ctx.metrics.p28Shadow.inc({ symbol: plan.symbol });
-        ctx.log.warn({ budget_usd: snapshot.budget?.budgetUsd, symbol_notional: snapshot.symbolNotional, trade_notional: facts.notional }, 'P2.8 budget violation detected (testnet mode - NOT blocking)');
+        ctx.log.warn(
+          { budget_usd: snapshot.budget?.budgetUsd, symbol_notional: snapshot.symbolNotional, trade_notional: facts.notional },
+          'P2.8 budget violation detected (testnet mode - NOT blocking)',
+        );
       }
       recordPermit(ctx, plan, facts, snapshot, coordination, verdict, fingerprint);
     },

@@ -13,7 +13,10 @@ export function governorMetrics(m: MetricFactory) {
       help: 'Plans acknowledged without a decision (not_execute, already_permitted)',
       labelNames: ['reason'],
     }),
-    errors: m.counter({ name: 'quantum_govern_errors_total', help: 'Plans the governor failed to evaluate after retries (blocked as governor_error)' }),
+    errors: m.counter({
+      name: 'quantum_govern_errors_total',
+      help: 'Plans the governor failed to evaluate after retries (blocked as governor_error)',
+    }),
     p28Shadow: m.counter({
       name: 'quantum_govern_p28_shadow_violation_total',
       help: 'Opens the P2.8 budget check would have blocked, counted while P28_MODE=shadow',
@@ -26,7 +29,11 @@ export type GovernorMetrics = ReturnType<typeof governorMetrics>;
 
 export function cooldownMetrics(m: MetricFactory) {
   return {
-    expired: m.counter({ name: 'quantum_govern_cooldown_expired_total', help: 'Symbol cooldowns that ended (event emitted)', labelNames: ['symbol'] }),
+    expired: m.counter({
+      name: 'quantum_govern_cooldown_expired_total',
+      help: 'Symbol cooldowns that ended (event emitted)',
+      labelNames: ['symbol'],
+    }),
     superseded: m.counter({
       name: 'quantum_govern_cooldown_superseded_total',
       help: 'Cooldown jobs that fired while a newer cooldown of the symbol was running (no event)',
@@ -46,6 +53,9 @@ export function switchMetrics(m: MetricFactory) {
       name: 'quantum_govern_kill_switch_unrecognised',
       help: '1 while quantum:kill holds a value that is neither clearly off nor on (the governor fails closed)',
     }),
-    disarmed: m.gauge({ name: 'quantum_govern_disarmed', help: '1 while the governor is disarmed (opens blocked until the disarm key is deleted)' }),
+    disarmed: m.gauge({
+      name: 'quantum_govern_disarmed',
+      help: '1 while the governor is disarmed (opens blocked until the disarm key is deleted)',
+    }),
   };
 }

@@ -23,7 +23,8 @@ export interface PlanTimes {
   readonly timestamp?: number;
 }
 
-export type PlanAge = { readonly kind: 'age'; readonly ageSec: number } | { readonly kind: 'block'; readonly reason: PlanCheckReason; readonly detail: string };
+export type PlanAge =
+  { readonly kind: 'age'; readonly ageSec: number } | { readonly kind: 'block'; readonly reason: PlanCheckReason; readonly detail: string };
 
 /**
  * A plan is as old as the earliest time that vouches for it: its entry (or the entry a replay
@@ -36,9 +37,18 @@ export function planAge(times: PlanTimes, nowMs: number, maxSkewSec: number): Pl
   let madeAtMs = entryMs;
   if (times.timestamp !== undefined) {
     const stampedMs = epochMs(times.timestamp);
-    if (stampedMs === undefined) return { kind: 'block', reason: 'plan_time_unknown_unit', detail: `timestamp ${times.timestamp} is in no known unit (s, ms, µs, ns)` };
+    if (stampedMs === undefined)
+      return {
+        kind: 'block',
+        reason: 'plan_time_unknown_unit',
+        detail: `timestamp ${times.timestamp} is in no known unit (s, ms, µs, ns)`,
+      };
     if (stampedMs - nowMs > maxSkewSec * 1000) {
-      return { kind: 'block', reason: 'plan_time_in_future', detail: `timestamp is ${Math.round((stampedMs - nowMs) / 1000)} s ahead of this clock` };
+      return {
+        kind: 'block',
+        reason: 'plan_time_in_future',
+        detail: `timestamp is ${Math.round((stampedMs - nowMs) / 1000)} s ahead of this clock`,
+      };
     }
     madeAtMs = Math.min(entryMs, stampedMs);
   }
@@ -67,16 +77,25 @@ function agrees(planFigure: number, marketFigure: number, tolerancePct: number):
  */
 export function priceOpen(plan: PlanFigures, markPrice: number | undefined, tolerancePct: number): OpenPricing {
   const { qty, price, notional } = plan;
-  if (qty === undefined || !Number.isFinite(qty) || qty <= 0) return { kind: 'block', reason: 'plan_qty_invalid', detail: `qty ${qty ?? 'missing'}: an open needs a positive quantity` };
+  if (qty === undefined || !Number.isFinite(qty) || qty <= 0)
+    return { kind: 'block', reason: 'plan_qty_invalid', detail: `qty ${qty ?? 'missing'}: an open needs a positive quantity` };
   if (markPrice === undefined || !Number.isFinite(markPrice) || markPrice <= 0) {
     return { kind: 'block', reason: 'market_price_unknown', detail: 'no mark price for the symbol in its market state or position' };
   }
   const marketNotional = usd(qty * markPrice);
   if (price !== undefined && !agrees(price, markPrice, tolerancePct)) {
-    return { kind: 'block', reason: 'plan_price_mismatch', detail: `plan price ${price} is more than ${tolerancePct}% from the mark price ${markPrice}` };
+    return {
+      kind: 'block',
+      reason: 'plan_price_mismatch',
+      detail: `plan price ${price} is more than ${tolerancePct}% from the mark price ${markPrice}`,
+    };
   }
   if (notional !== undefined && !agrees(notional, marketNotional, tolerancePct)) {
-    return { kind: 'block', reason: 'plan_notional_mismatch', detail: `plan notional ${notional} is more than ${tolerancePct}% from qty × mark = ${marketNotional}` };
+    return {
+      kind: 'block',
+      reason: 'plan_notional_mismatch',
+      detail: `plan notional ${notional} is more than ${tolerancePct}% from qty × mark = ${marketNotional}`,
+    };
   }
   return { kind: 'priced', qty, markPrice, notional: marketNotional };
 }

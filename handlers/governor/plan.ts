@@ -60,7 +60,13 @@ export interface PlanFacts {
 }
 
 /** The plan's facts: its age from its times, its size priced at the market's mark price. */
-export function planFacts(plan: ApplyPlan, times: PlanTimes, now: number, markPrice: number | undefined, limits: Pick<Limits, 'planClockSkewSec' | 'priceTolerancePct'>): PlanFacts {
+export function planFacts(
+  plan: ApplyPlan,
+  times: PlanTimes,
+  now: number,
+  markPrice: number | undefined,
+  limits: Pick<Limits, 'planClockSkewSec' | 'priceTolerancePct'>,
+): PlanFacts {
   const age = planAge(times, now, limits.planClockSkewSec);
   const qty = plan.qty === undefined ? undefined : Math.abs(plan.qty);
   const pricing = priceOpen({ qty, price: plan.price, notional: plan.notional }, markPrice, limits.priceTolerancePct);

@@ -162,8 +162,16 @@ export function recordPermit(
   metrics.execHour.set({ symbol }, snapshot.execLastHour + 1);
   metrics.exec5Min.set({ symbol }, snapshot.execLast5Min + 1);
   ctx.log.info(
-    { reason: verdict.reason, action: plan.action, apply_mode: mode, computed_qty: verdict.computedQty, computed_notional: verdict.computedNotional },
-    facts.isClose && mode === 'testnet' ? `ALLOW ${symbol} close (${plan.action}): bypassing fund caps` : `ALLOW ${symbol} plan ${plan.plan_id.slice(0, 8)}: permit issued`,
+    {
+      reason: verdict.reason,
+      action: plan.action,
+      apply_mode: mode,
+      computed_qty: verdict.computedQty,
+      computed_notional: verdict.computedNotional,
+    },
+    facts.isClose && mode === 'testnet'
+      ? `ALLOW ${symbol} close (${plan.action}): bypassing fund caps`
+      : `ALLOW ${symbol} plan ${plan.plan_id.slice(0, 8)}: permit issued`,
   );
 }
 
@@ -181,23 +189,31 @@ export function recordBlock(
   ctx.setKey(keys.governorBlock(plan.plan_id), encodeBlockRecord({ reason, timestamp: now / 1000, symbol: plan.symbol }), {
     ttlSec: config.GOV_BLOCK_TTL_SEC,
   });
-  ctx.emit(config.STREAM_EVENTS, encodeGovernorEvent(decisionEvent('block', reason, plan, context.facts, context.snapshot, ctx, now, context.error)));
+  ctx.emit(
+    config.STREAM_EVENTS,
+    encodeGovernorEvent(decisionEvent('block', reason, plan, context.facts, context.snapshot, ctx, now, context.error)),
+  );
 
   metrics.block.inc({ symbol: plan.symbol, reason });
   if (context.snapshot) {
     metrics.execHour.set({ symbol: plan.symbol }, context.snapshot.execLastHour);
     metrics.exec5Min.set({ symbol: plan.symbol }, context.snapshot.execLast5Min);
   }
-  ctx.log.warn({ reason, action: plan.action, ...blockDetail(reason, context.facts, context.snapshot) }, `BLOCKED ${plan.symbol} plan ${plan.plan_id.slice(0, 8)} - ${reason}`);
+  ctx.log.warn(
+    { reason, action: plan.action, ...blockDetail(reason, context.facts, context.snapshot) },
+    `BLOCKED ${plan.symbol} plan ${plan.plan_id.slice(0, 8)} - ${reason}`,
+  );
 }
 
 /** The numbers behind a block, for the log line. */
 function blockDetail(reason: BlockReason, facts: PlanFacts | undefined, snapshot: GovernorSnapshot | undefined): Record<string, unknown> {
-  if (reason === 'symbol_cooldown' && snapshot?.lastExecSec !== undefined) return { since_last_exec_sec: snapshot.now / 1000 - snapshot.lastExecSec };
+  if (reason === 'symbol_cooldown' && snapshot?.lastExecSec !== undefined)
+    return { since_last_exec_sec: snapshot.now / 1000 - snapshot.lastExecSec };
   if (reason === 'plan_too_old') return { plan_age_sec: facts?.ageSec };
   if (reason === 'total_notional_exceeded') return { total_notional: snapshot?.totalNotional, trade_notional: facts?.notional };
   if (reason === 'notional_per_trade_exceeded') return { trade_notional: facts?.notional };
-  if (reason === 'hourly_limit_exceeded' || reason === 'burst_limit_exceeded') return { exec_hour: snapshot?.execLastHour, exec_5min: snapshot?.execLast5Min };
+  if (reason === 'hourly_limit_exceeded' || reason === 'burst_limit_exceeded')
+    return { exec_hour: snapshot?.execLastHour, exec_5min: snapshot?.execLast5Min };
   if (reason === 'max_positions_reached') return { open_positions: snapshot?.openPositions };
   if (reason === 'kill_score_critical_non_close') return { kill_score: facts?.killScore };
   if (reason === 'daily_limit_exceeded') return { daily_total: snapshot?.dailyTotal };

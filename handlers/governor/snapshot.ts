@@ -75,7 +75,12 @@ export function errorWindowStart(config: GovernorConfig, now: number): string {
   return config.GOV_DISARM_WINDOW_SEC > 0 ? `(${now - config.GOV_DISARM_WINDOW_SEC * 1000}` : '-inf';
 }
 
-export async function loadShared(redis: RedisReader, config: GovernorConfig, positionSource: PositionSource, now: number): Promise<SharedState> {
+export async function loadShared(
+  redis: RedisReader,
+  config: GovernorConfig,
+  positionSource: PositionSource,
+  now: number,
+): Promise<SharedState> {
   const [kill, disarm, disarmOfDay, recentErrors, positions, violations] = await Promise.all([
     // A key of another type cannot be read as off: it blocks (the kill switch fails closed).
     redis.get(keys.killSwitch).catch(() => 'unreadable'),
@@ -133,13 +138,22 @@ export async function loadSnapshot(
     symbolNotional: own?.notionalUsd ?? 0,
     ownPosition: own,
     markPrice: positivePrice(parseNumber(marketMark)) ?? positivePrice(own?.markPrice),
-    budget: freshBudget(parseBudget(budgetFields[0] ?? null, budgetFields[1] ?? null, budgetFields[2] ?? null), now, config.GOV_P28_BUDGET_MAX_AGE_SEC),
+    budget: freshBudget(
+      parseBudget(budgetFields[0] ?? null, budgetFields[1] ?? null, budgetFields[2] ?? null),
+      now,
+      config.GOV_P28_BUDGET_MAX_AGE_SEC,
+    ),
     recentViolation: hasRecentViolation(violations, symbol, now, config.GOV_P28_VIOLATION_WINDOW_SEC),
     dailyTotal: dailyTotal ?? 0,
     dailyKey,
   };
   const coordination: Coordination = {
-    permitted: decided[1] !== null && decided[1] !== undefined ? { fingerprint: decided[1] } : decided[0] !== null && decided[0] !== undefined ? { fingerprint: null } : undefined,
+    permitted:
+      decided[1] !== null && decided[1] !== undefined
+        ? { fingerprint: decided[1] }
+        : decided[0] !== null && decided[0] !== undefined
+          ? { fingerprint: null }
+          : undefined,
     version,
     recentErrors,
   };

@@ -27,6 +27,7 @@ export const governorSwitches = defineHandler({
     ctx.metrics.killSwitch.set(state === 'off' ? 0 : 1);
     ctx.metrics.killSwitchUnrecognised.set(state === 'unrecognised' ? 1 : 0);
     ctx.metrics.disarmed.set(disarm === null ? 0 : 1);
-    if (state === 'unrecognised') ctx.log.warn({ value: kill }, `quantum:kill holds "${kill}", neither clearly off nor on: the governor blocks every plan`);
+    if (state === 'unrecognised')
+      ctx.log.warn({ value: kill }, `quantum:kill holds "${kill}", neither clearly off nor on: the governor blocks every plan`);
   },
 });

@@ -10,9 +10,15 @@ export const heatBridgeEnvSchema = z.object({
   P27_TTL_SYMBOL_SEC: envInt(1800, 1),
   P27_DEDUPE_TTL_SEC: envInt(120, 1),
   /** The original's health port (8071 there); unset: /health on PORT only (see health.ts). */
-  P27_HEALTH_PORT: z.coerce.number({ error: 'must be a port number' }).int('must be a port number').min(0).max(65535, 'must be a port number').optional(),
+  P27_HEALTH_PORT: z.coerce
+    .number({ error: 'must be a port number' })
+    .int('must be a port number')
+    .min(0)
+    .max(65535, 'must be a port number')
+    .optional(),
 });
 
 export type HeatBridgeConfig = z.infer<typeof heatBridgeEnvSchema>;
 
-export const parseHeatBridgeConfig = (env: Readonly<Record<string, string | undefined>>): HeatBridgeConfig => parseEnv(heatBridgeEnvSchema, env);
+export const parseHeatBridgeConfig = (env: Readonly<Record<string, string | undefined>>): HeatBridgeConfig =>
+  parseEnv(heatBridgeEnvSchema, env);

@@ -40,7 +40,11 @@ export const heatBridge = defineHandler({
     const dedupeKey = keys.heatBridgeDedupe(decision.plan_id);
     const sourceIdKey = keys.heatLatestSourceId(decision.symbol);
     const pointerKey = keys.heatLatestPlanId(decision.symbol);
-    const [seen, latestSourceId, pointer] = await Promise.all([ctx.redis.exists(dedupeKey), ctx.redis.get(sourceIdKey), ctx.redis.get(pointerKey)]);
+    const [seen, latestSourceId, pointer] = await Promise.all([
+      ctx.redis.exists(dedupeKey),
+      ctx.redis.get(sourceIdKey),
+      ctx.redis.get(pointerKey),
+    ]);
     if (seen > 0) {
       // The original returned here, before counting p27_in_messages_total.
       metrics.dedupeSkips.inc();
@@ -78,6 +82,9 @@ export const heatBridge = defineHandler({
       metrics.lastTsEpoch.set(tsEpoch);
       metrics.lagMs.set(Math.max(0, Math.trunc(ctx.now() - tsEpoch * 1000)));
     }
-    ctx.log.info({ plan_id: decision.plan_id, symbol: decision.symbol, heat_action: decision.heat_action ?? 'NONE' }, 'lookup keys written');
+    ctx.log.info(
+      { plan_id: decision.plan_id, symbol: decision.symbol, heat_action: decision.heat_action ?? 'NONE' },
+      'lookup keys written',
+    );
   },
 });

@@ -27,8 +27,10 @@ const reasonByBucket: Record<HeatBucket, CalibrationReason> = {
  * A decision without a trusted heat is made with bucket COLD (fail-closed).
  */
 export function calibrate(action: string, bucket: HeatBucket): Calibration {
-  if (action.startsWith('PARTIAL_')) return { calibratedAction: action, downgraded: false, reason: 'partial_unchanged', recommendedPartial: undefined };
-  if (action !== 'FULL_CLOSE') return { calibratedAction: action, downgraded: false, reason: 'non_full_close_unchanged', recommendedPartial: undefined };
+  if (action.startsWith('PARTIAL_'))
+    return { calibratedAction: action, downgraded: false, reason: 'partial_unchanged', recommendedPartial: undefined };
+  if (action !== 'FULL_CLOSE')
+    return { calibratedAction: action, downgraded: false, reason: 'non_full_close_unchanged', recommendedPartial: undefined };
   const downgrade = downgradeByBucket[bucket];
   const reason = reasonByBucket[bucket];
   if (!downgrade) return { calibratedAction: action, downgraded: false, reason, recommendedPartial: undefined };

@@ -33,7 +33,10 @@ export interface HeatInputs {
  * no number, which the original counted as heat_calculation_error; our stricter checks of position
  * figures count there too.
  */
-export const failureLabelOf: Record<FailClosedCause, 'portfolio_state_missing' | 'invalid_equity' | 'heat_calculation_error' | 'processing_error'> = {
+export const failureLabelOf: Record<
+  FailClosedCause,
+  'portfolio_state_missing' | 'invalid_equity' | 'heat_calculation_error' | 'processing_error'
+> = {
   portfolio_state_missing: 'portfolio_state_missing',
   equity_missing: 'invalid_equity',
   equity_not_positive: 'invalid_equity',
@@ -67,7 +70,8 @@ export type HeatAssessment =
  */
 export function assessHeat(inputs: HeatInputs): HeatAssessment {
   const untrusted = inputs.untrusted ?? [];
-  if (inputs.equityRaw === undefined && inputs.portfolioStatePresent !== true) return { trusted: false, cause: 'portfolio_state_missing', untrusted };
+  if (inputs.equityRaw === undefined && inputs.portfolioStatePresent !== true)
+    return { trusted: false, cause: 'portfolio_state_missing', untrusted };
   // The original read a missing or empty equity_usd as 0 (`... or 0`): invalid equity.
   if (inputs.equityRaw === undefined || inputs.equityRaw === '') return { trusted: false, cause: 'equity_missing', untrusted };
   const equity = inputs.equityUsd;
@@ -90,7 +94,11 @@ export function computeHeat(inputs: HeatInputs): HeatResult {
   const assessment = assessHeat({ ...inputs, untrusted: [] });
   if (assessment.trusted) return { heat: assessment.heat };
   const problem: HeatProblem =
-    assessment.cause === 'portfolio_state_missing' ? 'missing_portfolio_state' : assessment.cause === 'position_not_a_number' ? 'untrusted_position' : 'invalid_equity';
+    assessment.cause === 'portfolio_state_missing'
+      ? 'missing_portfolio_state'
+      : assessment.cause === 'position_not_a_number'
+        ? 'untrusted_position'
+        : 'invalid_equity';
   return { heat: 0, problem };
 }
 

@@ -135,7 +135,10 @@ function record(proposal: HarvestProposal, assessment: HeatAssessment, ctx: Ctx)
   metrics.processed.inc();
   if (calibration.downgraded) {
     metrics.downgraded.inc({ from_action: proposal.proposedAction, to_action: calibration.calibratedAction, reason: calibration.reason });
-    ctx.log.info({ from: proposal.proposedAction, to: calibration.calibratedAction, heat: heatValue, bucket, mode: config.P26_MODE }, 'DOWNGRADE');
+    ctx.log.info(
+      { from: proposal.proposedAction, to: calibration.calibratedAction, heat: heatValue, bucket, mode: config.P26_MODE },
+      'DOWNGRADE',
+    );
   }
   if (!assessment.trusted) {
     metrics.failures.inc({ reason: failureLabelOf[assessment.cause] });

@@ -15,7 +15,11 @@ export function heatGateMetrics(m: MetricFactory) {
   return {
     heatValue: m.gauge({ name: 'p26_heat_value', help: 'Current portfolio heat value' }),
     bucket: m.gauge({ name: 'p26_bucket', help: 'Heat bucket state', labelNames: ['state'] }),
-    downgraded: m.counter({ name: 'p26_actions_downgraded_total', help: 'Total actions downgraded', labelNames: ['from_action', 'to_action', 'reason'] }),
+    downgraded: m.counter({
+      name: 'p26_actions_downgraded_total',
+      help: 'Total actions downgraded',
+      labelNames: ['from_action', 'to_action', 'reason'],
+    }),
     streamLag: m.histogram({ name: 'p26_stream_lag_ms', help: 'Stream processing lag in ms', buckets: PYTHON_DEFAULT_BUCKETS }),
     processed: m.counter({ name: 'p26_proposals_processed_total', help: 'Total proposals processed' }),
     failures: m.counter({ name: 'p26_failures_total', help: 'Total processing failures', labelNames: ['reason'] }),
@@ -34,7 +38,10 @@ export function heatGateMetrics(m: MetricFactory) {
       help: 'Decisions taken as COLD because equity or a position figure could not be trusted, by cause',
       labelNames: ['cause'],
     }),
-    heatCapped: m.counter({ name: 'quantum_heat_gate_heat_capped_total', help: 'Decisions whose heat was not finite or above the cap, and was capped' }),
+    heatCapped: m.counter({
+      name: 'quantum_heat_gate_heat_capped_total',
+      help: 'Decisions whose heat was not finite or above the cap, and was capped',
+    }),
     positionsWithoutSigma: m.gauge({
       name: 'quantum_heat_gate_positions_without_sigma',
       help: 'Open positions without a positive sigma at the last decision (they add nothing to heat)',

@@ -158,12 +158,20 @@ export function debugJson(facts: DecisionFacts): string {
     if (a.capped) base.heat_capped = true;
     if (a.withoutSigma.length > 0) {
       base.no_sigma_usd = a.withoutSigma.reduce((sum, p) => sum + Math.abs(p.notionalUsd), 0);
-      return fitList(base, 'no_sigma', a.withoutSigma.map((p) => p.symbol));
+      return fitList(
+        base,
+        'no_sigma',
+        a.withoutSigma.map((p) => p.symbol),
+      );
     }
     return JSON.stringify(base);
   }
   base.fail_closed = a.cause;
-  return fitList(base, 'untrusted', a.untrusted.map((u) => `${u.symbol}.${u.field}`));
+  return fitList(
+    base,
+    'untrusted',
+    a.untrusted.map((u) => `${u.symbol}.${u.field}`),
+  );
 }
 
 /** Adds as many of `names` under `key` as fit, and `${key}_more` for the rest (one pass). */

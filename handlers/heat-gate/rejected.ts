@@ -48,5 +48,8 @@ export async function safeFormOfRejected(
   ctx.putHash(key, hash, { ttlSec: config.P26_PROPOSAL_TTL_SEC, onFail: () => metrics.hashWriteFailures.inc() });
   metrics.hashWrites.inc();
   metrics.failClosed.inc({ cause: 'invalid_input' });
-  ctx.log.warn({ symbol: symbol.data, action, calibrated: calibration.calibratedAction }, 'rejected proposal: hash left in its safe form (COLD)');
+  ctx.log.warn(
+    { symbol: symbol.data, action, calibrated: calibration.calibratedAction },
+    'rejected proposal: hash left in its safe form (COLD)',
+  );
 }

@@ -71,9 +71,15 @@ export interface UntrustedFigure {
 }
 
 /** Notes `raw` as untrusted when it is present but does not parse; returns the number otherwise. */
-function figure(untrusted: UntrustedFigure[] | undefined, symbol: string, field: string, raw: string | null | undefined): number | undefined {
+function figure(
+  untrusted: UntrustedFigure[] | undefined,
+  symbol: string,
+  field: string,
+  raw: string | null | undefined,
+): number | undefined {
   const value = parseNumber(raw);
-  if (value === undefined && raw !== null && raw !== undefined && untrusted !== undefined) untrusted.push({ symbol, field, value: raw.slice(0, 40) });
+  if (value === undefined && raw !== null && raw !== undefined && untrusted !== undefined)
+    untrusted.push({ symbol, field, value: raw.slice(0, 40) });
   return value;
 }
 
@@ -178,7 +184,9 @@ async function readPlain(redis: RedisReader, config: PositionBookConfig, withEqu
     redis.smembers(keys.activePositions),
     redis.smembers(keys.p33PositionIndex),
   ]);
-  const rows = await Promise.all(symbols.map((s) => redis.hmget(keys.position(s), 'position_notional_usd', 'sigma', 'qty', 'mark_price', 'updated_at', 'volatility')));
+  const rows = await Promise.all(
+    symbols.map((s) => redis.hmget(keys.position(s), 'position_notional_usd', 'sigma', 'qty', 'mark_price', 'updated_at', 'volatility')),
+  );
   let mode: 'group' | 'tail' | 'none' = 'none';
   let start = '-';
   try {
@@ -204,7 +212,10 @@ async function readPlain(redis: RedisReader, config: PositionBookConfig, withEqu
   const applied = entries.map(([, f]) => appliedBySymbol.get(fieldsToRecord(f).symbol ?? '') ?? '');
   const p33rows = await Promise.all(
     p33.map(async (s) => {
-      const [row, sigma] = await Promise.all([redis.hmget(keys.p33PositionSnapshot(s), 'position_amt', 'mark_price', 'ts_epoch', 'position_notional_usd', 'sigma'), redis.hget(keys.marketState(s), 'sigma')]);
+      const [row, sigma] = await Promise.all([
+        redis.hmget(keys.p33PositionSnapshot(s), 'position_amt', 'mark_price', 'ts_epoch', 'position_notional_usd', 'sigma'),
+        redis.hget(keys.marketState(s), 'sigma'),
+      ]);
       return [...row, sigma];
     }),
   );
@@ -229,7 +240,15 @@ function mergeBook(reply: Reply, bound: number): PositionBook {
     // Absent: an index entry whose hash is being removed.
     const notionalUsd = figure(untrusted, symbol, 'position_notional_usd', notional);
     if (notionalUsd === undefined) return;
-    offer({ symbol, notionalUsd, sigma, qty: parseNumber(qty), markPrice: parseNumber(mark), asOfMs: parseNumber(updatedAt) ?? 0, origin: 'view' });
+    offer({
+      symbol,
+      notionalUsd,
+      sigma,
+      qty: parseNumber(qty),
+      markPrice: parseNumber(mark),
+      asOfMs: parseNumber(updatedAt) ?? 0,
+      origin: 'view',
+    });
   });
 
   // Newest first, bounded; an entry at or before the symbol's applied id is already in the view.
@@ -303,11 +322,20 @@ function p33Figure(
   if (ts === undefined) return undefined;
   const amt = figure(untrusted, symbol, 'position_amt', amtRaw);
   const mark = figure(untrusted, symbol, 'mark_price', markRaw);
-  const notionalUsd = amt !== undefined && mark !== undefined ? amt * mark : figure(untrusted, symbol, 'position_notional_usd', notionalRaw);
+  const notionalUsd =
+    amt !== undefined && mark !== undefined ? amt * mark : figure(untrusted, symbol, 'position_notional_usd', notionalRaw);
   if (notionalUsd === undefined) return undefined;
   // A ts_epoch in no known unit still names a real position: it counts, as the oldest figure for
   // its symbol (any snapshot with a time beats it), rather than hiding exposure.
-  return { symbol, notionalUsd, sigma: figure(untrusted, symbol, 'sigma', sigmaRaw), qty: amt, markPrice: mark, asOfMs: epochMs(ts) ?? 0, origin: 'p33' };
+  return {
+    symbol,
+    notionalUsd,
+    sigma: figure(untrusted, symbol, 'sigma', sigmaRaw),
+    qty: amt,
+    markPrice: mark,
+    asOfMs: epochMs(ts) ?? 0,
+    origin: 'p33',
+  };
 }
 
 /**
@@ -315,7 +343,11 @@ function p33Figure(
  * never left to the index's refresh bound). Undefined when absent or flat. Figures that are
  * present but no number are added to `untrusted` when it is given.
  */
-export async function readP33Position(redis: RedisReader, symbol: string, untrusted?: UntrustedFigure[]): Promise<BookPosition | undefined> {
+export async function readP33Position(
+  redis: RedisReader,
+  symbol: string,
+  untrusted?: UntrustedFigure[],
+): Promise<BookPosition | undefined> {
   const [[amtRaw, markRaw, tsRaw, notionalRaw, sigmaRaw], marketSigma] = await Promise.all([
     redis.hmget(keys.p33PositionSnapshot(symbol), 'position_amt', 'mark_price', 'ts_epoch', 'position_notional_usd', 'sigma'),
     redis.hget(keys.marketState(symbol), 'sigma'),

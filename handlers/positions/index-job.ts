@@ -15,7 +15,10 @@ const SCAN_COUNT = 1000;
 
 function metrics(m: MetricFactory) {
   return {
-    refreshes: m.counter({ name: 'quantum_position_index_refreshes_total', help: 'Refreshes of the index of P3.3 position hashes (by SCAN)' }),
+    refreshes: m.counter({
+      name: 'quantum_position_index_refreshes_total',
+      help: 'Refreshes of the index of P3.3 position hashes (by SCAN)',
+    }),
     symbols: m.gauge({ name: 'quantum_position_index_p33_symbols', help: 'Symbols with a P3.3 position hash at the last refresh' }),
   };
 }
@@ -35,7 +38,12 @@ export const positionIndex = defineHandler({
   config: (env) => parseEnv(configSchema, env),
   metrics,
   // An index that cannot be refreshed keeps its previous contents until the next tick.
-  failure: { maxAttempts: 3, backoffMs: 50, policy: 'fail-open', fallback: (_tick, failure, ctx) => ctx.log.warn({ attempts: failure.attempts }, 'P3.3 index not refreshed') },
+  failure: {
+    maxAttempts: 3,
+    backoffMs: 50,
+    policy: 'fail-open',
+    fallback: (_tick, failure, ctx) => ctx.log.warn({ attempts: failure.attempts }, 'P3.3 index not refreshed'),
+  },
   async handle(_tick, ctx) {
     const prefix = keys.p33PositionSnapshot('');
     const symbols = new Set<string>();

@@ -20,7 +20,10 @@ export const riskBudgetEnvSchema = z
     BUDGET_HASH_TTL_SEC: envInt(300, 1),
     BUDGET_COMPUTE_INTERVAL_SEC: envInt(10, 1),
     /** Split deployment: read heat from the heat gate's /metrics instead of computing it here. */
-    HEAT_GATE_METRICS_URL: z.string().regex(/^https?:\/\/\S+$/, 'must be an http:// or https:// URL').optional(),
+    HEAT_GATE_METRICS_URL: z
+      .string()
+      .regex(/^https?:\/\/\S+$/, 'must be an http:// or https:// URL')
+      .optional(),
     P28_TEST_MODE: envBool(false),
     ...positionBookEnvShape,
   })

@@ -21,6 +21,11 @@ export const riskBudgetHealth: HealthDeclaration<RiskBudgetConfig> = {
     } catch (error) {
       return fastApiAnswer(503, { detail: `Unhealthy: ${error instanceof Error ? error.message : String(error)}` });
     }
-    return fastApiAnswer(200, { status: 'healthy', service: 'p2.8-portfolio-risk-governor', mode: probe.config.P28_MODE, redis: 'connected' });
+    return fastApiAnswer(200, {
+      status: 'healthy',
+      service: 'p2.8-portfolio-risk-governor',
+      mode: probe.config.P28_MODE,
+      redis: 'connected',
+    });
   },
 };

@@ -95,7 +95,10 @@ function record(plan: BudgetPlan, ctx: Ctx): void {
       metrics.staleInput.inc({ input_type: 'portfolio_state' });
     }
     if (plan.symbols.length > 0) {
-      ctx.log.warn({ problem: plan.portfolio.problem, cacheAgeSec: plan.portfolio.cacheAgeSec }, 'no usable portfolio state; no budgets written (fail-open)');
+      ctx.log.warn(
+        { problem: plan.portfolio.problem, cacheAgeSec: plan.portfolio.cacheAgeSec },
+        'no usable portfolio state; no budgets written (fail-open)',
+      );
     }
     return;
   }
@@ -138,7 +141,13 @@ function record(plan: BudgetPlan, ctx: Ctx): void {
     // The original's check_budget_violation (never called there; seed 002 says violations are
     // published): its event and its counters, blocks on a violation whatever the mode.
     if (budget.violation) {
-      const event = { event_type: 'budget.violation' as const, symbol: budget.symbol, ...budget.violation, mode: config.P28_MODE, timestamp: timestampSec };
+      const event = {
+        event_type: 'budget.violation' as const,
+        symbol: budget.symbol,
+        ...budget.violation,
+        mode: config.P28_MODE,
+        timestamp: timestampSec,
+      };
       ctx.emit(streams.budgetViolation, encodeBudgetViolationEntry(event), { maxLen: violationStreamMaxLen, onFail });
       ctx.log.warn(event, 'budget violation');
       metrics.blocks.inc({ symbol: budget.symbol });

@@ -10,7 +10,11 @@ export function riskBudgetMetrics(m: MetricFactory) {
       help: 'Budget checks that found a violation while P28_MODE=enforce (the governor blocks these)',
       labelNames: ['symbol'],
     }),
-    allow: m.counter({ name: 'p28_budget_allow_total', help: 'Budget checks passed (no violation, or shadow mode)', labelNames: ['symbol'] }),
+    allow: m.counter({
+      name: 'p28_budget_allow_total',
+      help: 'Budget checks passed (no violation, or shadow mode)',
+      labelNames: ['symbol'],
+    }),
     staleInput: m.counter({ name: 'p28_stale_input_total', help: 'Total stale input failures (fail-open)', labelNames: ['input_type'] }),
     redisWriteFail: m.counter({ name: 'p28_redis_write_fail_total', help: 'Total Redis write failures' }),
     budgetValue: m.gauge({ name: 'p28_budget_value_usd', help: 'Current budget value in USD', labelNames: ['symbol'] }),

@@ -49,7 +49,9 @@ export function heatFor(inputs: BudgetInputs, state: PortfolioSnapshot): HeatRea
       : { value: 0, source: 'fallback', problem: `heat_scrape_${inputs.scrapedHeat.problem}` };
   }
   const result = computeHeat({ ...inputs.heatInputs, equityUsd: state.equityUsd, equityRaw: String(state.equityUsd) });
-  return result.problem === undefined ? { value: result.heat, source: 'computed' } : { value: 0, source: 'fallback', problem: result.problem };
+  return result.problem === undefined
+    ? { value: result.heat, source: 'computed' }
+    : { value: 0, source: 'fallback', problem: result.problem };
 }
 
 /**

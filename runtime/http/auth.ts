@@ -36,19 +36,32 @@ export const dashboardAuthEnvSchema = z
   })
   .superRefine((env, ctx) => {
     const pair = (user: 'DASHBOARD_USER' | 'DASHBOARD_VIEWER_USER', password: 'DASHBOARD_PASSWORD' | 'DASHBOARD_VIEWER_PASSWORD') => {
-      if (env[user] !== undefined && env[password] === undefined) ctx.addIssue({ code: 'custom', path: [password], message: `must be set when ${user} is set` });
-      if (env[password] !== undefined && env[user] === undefined) ctx.addIssue({ code: 'custom', path: [user], message: `must be set when ${password} is set` });
+      if (env[user] !== undefined && env[password] === undefined)
+        ctx.addIssue({ code: 'custom', path: [password], message: `must be set when ${user} is set` });
+      if (env[password] !== undefined && env[user] === undefined)
+        ctx.addIssue({ code: 'custom', path: [user], message: `must be set when ${password} is set` });
     };
     pair('DASHBOARD_USER', 'DASHBOARD_PASSWORD');
     pair('DASHBOARD_VIEWER_USER', 'DASHBOARD_VIEWER_PASSWORD');
     // The audit names the user; one name for both roles would make "who retried this" ambiguous.
     if (env.DASHBOARD_VIEWER_USER !== undefined && env.DASHBOARD_VIEWER_USER === env.DASHBOARD_USER) {
-      ctx.addIssue({ code: 'custom', path: ['DASHBOARD_VIEWER_USER'], message: 'must differ from DASHBOARD_USER (the viewer is a separate, read-only account)' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['DASHBOARD_VIEWER_USER'],
+        message: 'must differ from DASHBOARD_USER (the viewer is a separate, read-only account)',
+      });
     }
     // Whoever holds the viewer's password must not thereby hold an operator's secret: the token
     // is accepted as a Basic password under any user name, so it would make the viewer an operator.
-    if (env.DASHBOARD_VIEWER_PASSWORD !== undefined && (env.DASHBOARD_VIEWER_PASSWORD === env.DASHBOARD_PASSWORD || env.DASHBOARD_VIEWER_PASSWORD === env.DASHBOARD_TOKEN)) {
-      ctx.addIssue({ code: 'custom', path: ['DASHBOARD_VIEWER_PASSWORD'], message: 'must differ from DASHBOARD_PASSWORD and DASHBOARD_TOKEN (it would grant write access)' });
+    if (
+      env.DASHBOARD_VIEWER_PASSWORD !== undefined &&
+      (env.DASHBOARD_VIEWER_PASSWORD === env.DASHBOARD_PASSWORD || env.DASHBOARD_VIEWER_PASSWORD === env.DASHBOARD_TOKEN)
+    ) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['DASHBOARD_VIEWER_PASSWORD'],
+        message: 'must differ from DASHBOARD_PASSWORD and DASHBOARD_TOKEN (it would grant write access)',
+      });
     }
   });
 
@@ -81,7 +94,8 @@ export function parseDashboardAuth(env: Readonly<Record<string, string | undefin
     problems.push(...error.problems);
   }
   // Judged from the raw value too, so one start-up reports this alongside any other mistake.
-  const allowLoopback = parsed?.DASHBOARD_ALLOW_LOOPBACK ?? ['1', 'true', 'yes', 'on'].includes((env.DASHBOARD_ALLOW_LOOPBACK ?? '').trim().toLowerCase());
+  const allowLoopback =
+    parsed?.DASHBOARD_ALLOW_LOOPBACK ?? ['1', 'true', 'yes', 'on'].includes((env.DASHBOARD_ALLOW_LOOPBACK ?? '').trim().toLowerCase());
   if (allowLoopback && !isLoopbackHost(host)) {
     problems.push(
       `DASHBOARD_ALLOW_LOOPBACK: would serve the status page without authentication while HOST=${host} is not a loopback address; ` +
@@ -89,7 +103,10 @@ export function parseDashboardAuth(env: Readonly<Record<string, string | undefin
     );
   }
   if (problems.length > 0 || parsed === undefined) throw new ConfigError(problems);
-  const basic = parsed.DASHBOARD_USER !== undefined && parsed.DASHBOARD_PASSWORD !== undefined ? { user: parsed.DASHBOARD_USER, password: parsed.DASHBOARD_PASSWORD } : undefined;
+  const basic =
+    parsed.DASHBOARD_USER !== undefined && parsed.DASHBOARD_PASSWORD !== undefined
+      ? { user: parsed.DASHBOARD_USER, password: parsed.DASHBOARD_PASSWORD }
+      : undefined;
   const viewer =
     parsed.DASHBOARD_VIEWER_USER !== undefined && parsed.DASHBOARD_VIEWER_PASSWORD !== undefined
       ? { user: parsed.DASHBOARD_VIEWER_USER, password: parsed.DASHBOARD_VIEWER_PASSWORD }
@@ -99,7 +116,12 @@ export function parseDashboardAuth(env: Readonly<Record<string, string | undefin
   // of a 404. Configured credentials are meant to be asked for, so they switch that off.
   const loopbackChosen = (env.DASHBOARD_ALLOW_LOOPBACK ?? '').trim() !== '';
   const loopbackByDefault = isLoopbackHost(host) && basic === undefined && parsed.DASHBOARD_TOKEN === undefined && viewer === undefined;
-  return { basic, token: parsed.DASHBOARD_TOKEN, viewer, loopbackStatus: loopbackChosen ? parsed.DASHBOARD_ALLOW_LOOPBACK : loopbackByDefault };
+  return {
+    basic,
+    token: parsed.DASHBOARD_TOKEN,
+    viewer,
+    loopbackStatus: loopbackChosen ? parsed.DASHBOARD_ALLOW_LOOPBACK : loopbackByDefault,
+  };
 }
 
 export function hasCredentials(auth: DashboardAuth): boolean {
@@ -120,7 +142,10 @@ export function disabledMessage(surface: Surface): string {
 
 /** 127.0.0.0/8, ::1 and localhost; 0.0.0.0 and :: listen on every interface, so they are not. */
 export function isLoopbackHost(host: string): boolean {
-  const h = host.trim().toLowerCase().replace(/^\[|\]$/g, '');
+  const h = host
+    .trim()
+    .toLowerCase()
+    .replace(/^\[|\]$/g, '');
   if (h === 'localhost' || h === '::1' || h === '0:0:0:0:0:0:0:1') return true;
   const v4 = h.startsWith('::ffff:') ? h.slice('::ffff:'.length) : h;
   return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(v4);
@@ -157,7 +182,8 @@ export function decideAccess(auth: DashboardAuth, surface: Surface, request: Acc
   const role = roleOfPresented(auth, presented);
   if (role === 'viewer') {
     // Refused here, whatever the page shows: a read-only board hides its buttons, a script does not.
-    if (!SAFE_METHODS.has(request.method.toUpperCase())) return { kind: 'forbidden', message: 'the viewer credential is read-only: it may not change anything' };
+    if (!SAFE_METHODS.has(request.method.toUpperCase()))
+      return { kind: 'forbidden', message: 'the viewer credential is read-only: it may not change anything' };
     return { kind: 'allow', via: 'viewer' };
   }
   if (role !== undefined) return { kind: 'allow', via: role };
@@ -166,7 +192,8 @@ export function decideAccess(auth: DashboardAuth, surface: Surface, request: Acc
   if (surface === 'status' && auth.loopbackStatus && local) {
     return { kind: 'allow', via: 'loopback' };
   }
-  if (!hasCredentials(auth)) return { kind: 'forbidden', message: 'only local clients (not through a proxy) may open the status page without credentials' };
+  if (!hasCredentials(auth))
+    return { kind: 'forbidden', message: 'only local clients (not through a proxy) may open the status page without credentials' };
   return {
     kind: 'unauthorized',
     message: presented.kind === 'none' ? 'authentication required' : 'invalid credentials',
@@ -186,9 +213,12 @@ export function roleOf(auth: DashboardAuth, authorization: string | undefined): 
 function roleOfPresented(auth: DashboardAuth, presented: Presented): Role | undefined {
   if (presented.kind === 'basic') {
     // Evaluate every comparison every time: which one failed must not show in the timing.
-    const basicOk = auth.basic !== undefined && (safeEqual(presented.user, auth.basic.user) & safeEqual(presented.password, auth.basic.password)) === 1;
+    const basicOk =
+      auth.basic !== undefined && (safeEqual(presented.user, auth.basic.user) & safeEqual(presented.password, auth.basic.password)) === 1;
     const tokenOk = auth.token !== undefined && safeEqual(presented.password, auth.token) === 1;
-    const viewerOk = auth.viewer !== undefined && (safeEqual(presented.user, auth.viewer.user) & safeEqual(presented.password, auth.viewer.password)) === 1;
+    const viewerOk =
+      auth.viewer !== undefined &&
+      (safeEqual(presented.user, auth.viewer.user) & safeEqual(presented.password, auth.viewer.password)) === 1;
     if (basicOk) return 'basic';
     if (tokenOk) return 'token';
     if (viewerOk) return 'viewer';

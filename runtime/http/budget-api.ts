@@ -72,7 +72,13 @@ export function budgetApi(services: RuntimeServices, options: BudgetApiOptions =
         const violation = overBudget > 0;
         if (violation && mode === 'enforce') metrics.blocks.inc({ symbol });
         else metrics.allow.inc({ symbol });
-        return send(reply, 200, { violation, budget_usd: pyFloat(budgetUsd), over_budget: pyFloat(overBudget), mode, enforce: mode === 'enforce' });
+        return send(reply, 200, {
+          violation,
+          budget_usd: pyFloat(budgetUsd),
+          over_budget: pyFloat(overBudget),
+          mode,
+          enforce: mode === 'enforce',
+        });
       } catch (error) {
         log.error({ err: messageOf(error), symbol }, 'budget check failed; fail-open');
         return send(reply, 200, failOpen(`error_fail_open: ${messageOf(error)}`));
@@ -87,7 +93,10 @@ export function budgetApi(services: RuntimeServices, options: BudgetApiOptions =
       if ('errors' in params) return send(reply, 422, { detail: params.errors });
       if (!config.P28_TEST_MODE) return send(reply, 403, { detail: 'Test mode not enabled (P28_TEST_MODE=0)' });
       if (isCrossSite(request)) {
-        log.warn({ origin: request.headers.origin, fetchSite: request.headers['sec-fetch-site'] }, 'TEST: refused a cross-site portfolio injection');
+        log.warn(
+          { origin: request.headers.origin, fetchSite: request.headers['sec-fetch-site'] },
+          'TEST: refused a cross-site portfolio injection',
+        );
         return send(reply, 403, {
           detail:
             'cross_site_refused: a web page must not move the portfolio state, even with P28_TEST_MODE=1. ' +
@@ -146,7 +155,10 @@ interface QueryParam {
  * FastAPI's validation of scalar query parameters (pydantic v2): the last value of a repeated
  * one, every problem listed in declaration order with its type, loc, msg and input.
  */
-function queryParams(request: FastifyRequest, params: readonly QueryParam[]): { values: Record<string, string | number> } | { errors: PyJson[] } {
+function queryParams(
+  request: FastifyRequest,
+  params: readonly QueryParam[],
+): { values: Record<string, string | number> } | { errors: PyJson[] } {
   const query = (request.query ?? {}) as Record<string, string | string[] | undefined>;
   const values: Record<string, string | number> = {};
   const errors: PyJson[] = [];
@@ -164,7 +176,12 @@ function queryParams(request: FastifyRequest, params: readonly QueryParam[]): { 
     }
     const number = parsePyFloat(raw);
     if (number === undefined) {
-      errors.push({ type: 'float_parsing', loc: ['query', param.name], msg: 'Input should be a valid number, unable to parse string as a number', input: raw });
+      errors.push({
+        type: 'float_parsing',
+        loc: ['query', param.name],
+        msg: 'Input should be a valid number, unable to parse string as a number',
+        input: raw,
+      });
     } else {
       values[param.name] = number;
     }

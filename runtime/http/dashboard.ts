@@ -21,7 +21,8 @@ export function handlerQueueNames(handlers: readonly Pick<AnyHandler, 'trigger'>
 /** What each queue is for, from its handler's own description: the board shows it under the name. */
 export function queueDescriptions(handlers: readonly Pick<AnyHandler, 'trigger' | 'description'>[]): Map<string, string> {
   const descriptions = new Map<string, string>();
-  for (const h of handlers) if (h.trigger.kind !== 'stream' && !descriptions.has(h.trigger.queue)) descriptions.set(h.trigger.queue, h.description);
+  for (const h of handlers)
+    if (h.trigger.kind !== 'stream' && !descriptions.has(h.trigger.queue)) descriptions.set(h.trigger.queue, h.description);
   return descriptions;
 }
 
@@ -48,7 +49,11 @@ const RETRY_JOB = new RegExp(`^${DASHBOARD_PATH}/api/queues/([^/]+)/([^/]+)/retr
  * cooldown_expired event, a tick's budgets): running it again would repeat it, so the board
  * offers no retry of completed jobs and the API refuses one.
  */
-export async function refusedRetry(method: string, url: string, queueOf: (name: string) => Pick<Queue, 'getJobState'> | undefined): Promise<string | undefined> {
+export async function refusedRetry(
+  method: string,
+  url: string,
+  queueOf: (name: string) => Pick<Queue, 'getJobState'> | undefined,
+): Promise<string | undefined> {
   if (method !== 'PUT') return undefined;
   const all = RETRY_ALL.exec(url);
   if (all) return all[2] === 'completed' ? 'completed jobs are not retried: their effect already happened' : undefined;
@@ -121,11 +126,16 @@ export function dashboardRoutes(sources: DashboardSources, auth: DashboardAuth):
         name: ROLE_CONSTRAINT,
         storage() {
           const handlers = new Map<unknown, never>();
-          return { get: (role: unknown) => handlers.get(role) ?? null, set: (role: unknown, handler: never) => void handlers.set(role, handler) };
+          return {
+            get: (role: unknown) => handlers.get(role) ?? null,
+            set: (role: unknown, handler: never) => void handlers.set(role, handler),
+          };
         },
         // Only the board's own paths pay for the comparison.
         deriveConstraint: (request): BoardRole =>
-          (request.url ?? '').startsWith(DASHBOARD_PATH) && roleOf(auth, headerValue(request.headers.authorization)) === 'viewer' ? 'viewer' : 'other',
+          (request.url ?? '').startsWith(DASHBOARD_PATH) && roleOf(auth, headerValue(request.headers.authorization)) === 'viewer'
+            ? 'viewer'
+            : 'other',
       });
     }
     await app.register(boardScope(sources, { readOnly: false }));

@@ -80,7 +80,10 @@ function blocking(input: HeadlineInput): HeadlineReason[] {
     const waiting = [...new Set(readiness.gates.map((g) => g.gate))];
     const what = fault.cause === 'writes_refused' ? 'Redis refuses writes' : `Redis ${fault.cause}`;
     const unread = input.redis ? `; ${count(input.redis.sections.length, 'section')} could not be read` : '';
-    block(`${what} (${fault.detail})${waiting.length > 0 ? `; ${waiting.join(', ')} ${waiting.length === 1 ? 'waits' : 'wait'} for it` : ''}${unread}`, fault.since);
+    block(
+      `${what} (${fault.detail})${waiting.length > 0 ? `; ${waiting.join(', ')} ${waiting.length === 1 ? 'waits' : 'wait'} for it` : ''}${unread}`,
+      fault.since,
+    );
   } else {
     // A gate may be both faulty and not consuming: one line per gate, its causes together.
     for (const gate of new Set(readiness.gates.map((g) => g.gate))) {
@@ -101,7 +104,10 @@ function degraded(input: HeadlineInput): HeadlineReason[] {
 
   for (const t of input.trends) {
     const window = `in the last ${duration(t.overMs)}`;
-    const failures = [t.failed > 0 ? `${count(t.failed, 'message')} failed` : '', t.deadLettered > 0 ? `${count(t.deadLettered, 'message')} dead-lettered` : '']
+    const failures = [
+      t.failed > 0 ? `${count(t.failed, 'message')} failed` : '',
+      t.deadLettered > 0 ? `${count(t.deadLettered, 'message')} dead-lettered` : '',
+    ]
       .filter(Boolean)
       .join(' and ');
     if (failures) warn(`${t.gate}: ${failures} ${window}`);
@@ -117,11 +123,16 @@ function degraded(input: HeadlineInput): HeadlineReason[] {
   if (input.budgets) {
     const missing = input.budgets.filter((b) => b.budget_usd === null).map((b) => b.symbol);
     if (missing.length > 0) warn(`no budget for ${list(missing)}: the governor allows their plans without a budget check`);
-    const stale = input.budgets.filter((b) => b.budget_usd !== null && (b.computed_at === null || input.now - b.computed_at > BUDGET_STALE_MS));
+    const stale = input.budgets.filter(
+      (b) => b.budget_usd !== null && (b.computed_at === null || input.now - b.computed_at > BUDGET_STALE_MS),
+    );
     if (stale.length > 0) {
       const times = stale.map((b) => b.computed_at).filter((t): t is number => t !== null);
       const oldest = times.length > 0 ? Math.min(...times) : null;
-      warn(`budgets stale for ${list(stale.map((b) => b.symbol))}${oldest === null ? '' : `: oldest computed ${duration(input.now - oldest)} ago`}`, oldest);
+      warn(
+        `budgets stale for ${list(stale.map((b) => b.symbol))}${oldest === null ? '' : `: oldest computed ${duration(input.now - oldest)} ago`}`,
+        oldest,
+      );
     }
   }
 

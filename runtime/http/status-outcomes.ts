@@ -19,7 +19,10 @@ export function outcomesStatus(newestFirst: readonly [string, string[]][]): Outc
     const parsed = outcomeEntrySchema.safeParse(fieldsToRecord(fields));
     return parsed.success ? [parsed.data] : [];
   });
-  const longest = samples.reduce<{ horizon: string; sec: number } | null>((best, s) => (best === null || s.horizon_sec > best.sec ? { horizon: s.horizon, sec: s.horizon_sec } : best), null);
+  const longest = samples.reduce<{ horizon: string; sec: number } | null>(
+    (best, s) => (best === null || s.horizon_sec > best.sec ? { horizon: s.horizon, sec: s.horizon_sec } : best),
+    null,
+  );
   if (longest === null) return { horizon: null, samples: 0, missing_price: 0, total_pnl_usd: 0, series: [] };
   const atHorizon = samples.filter((s) => s.horizon === longest.horizon).sort((a, b) => a.decided_at - b.decided_at);
   let sum = 0;
@@ -28,5 +31,11 @@ export function outcomesStatus(newestFirst: readonly [string, string[]][]): Outc
     sum = Math.round((sum + s.pnl_usd) * 100) / 100;
     return [{ at: s.decided_at, cumulative_usd: sum }];
   });
-  return { horizon: longest.horizon, samples: atHorizon.length, missing_price: atHorizon.length - series.length, total_pnl_usd: sum, series };
+  return {
+    horizon: longest.horizon,
+    samples: atHorizon.length,
+    missing_price: atHorizon.length - series.length,
+    total_pnl_usd: sum,
+    series,
+  };
 }

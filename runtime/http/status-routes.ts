@@ -21,7 +21,11 @@ const PAGE_HEADERS = {
 };
 
 /** GET /status (JSON for scripts) and the page at / that polls it. */
-export function statusRoutes(sources: StatusSources, auth: DashboardAuth, options: StatusOptions = defaultStatusOptions): FastifyPluginAsync {
+export function statusRoutes(
+  sources: StatusSources,
+  auth: DashboardAuth,
+  options: StatusOptions = defaultStatusOptions,
+): FastifyPluginAsync {
   return async (app) => {
     await app.register(requireAccess, { auth, surface: 'status' });
     if (!isEnabled(auth, 'status')) {

@@ -159,7 +159,12 @@ export interface StatusSources {
   metrics(): Promise<readonly MetricJson[]>;
   redisReady(): boolean;
   now(): number;
-  readonly streams: { readonly calibrated: string; readonly governorEvents: string; readonly deadLetter: string; readonly outcomes?: string };
+  readonly streams: {
+    readonly calibrated: string;
+    readonly governorEvents: string;
+    readonly deadLetter: string;
+    readonly outcomes?: string;
+  };
   readonly heatThresholds: { readonly min: number; readonly max: number } | null;
   /** Why /ready would answer 503 (the headline's blocking causes); absent without a runtime. */
   readinessCauses?(): ReadinessCauses;
@@ -232,7 +237,16 @@ export async function collectStatus(sources: StatusSources, options: StatusOptio
   const readiness = sources.readinessCauses?.();
   const collapsed = collapseFailures(failures, readiness?.redis);
   const gates = gateRows(sources.gates, sources.consumers(), countsByHandler(metrics ?? []), backlog ?? []);
-  const trends = sources.trends?.observe(now, gates.map((g) => ({ name: g.name, failed: g.failed, dead_lettered: g.dead_lettered, backlog: g.pending === null ? null : g.pending + (g.lag ?? 0) }))) ?? [];
+  const trends =
+    sources.trends?.observe(
+      now,
+      gates.map((g) => ({
+        name: g.name,
+        failed: g.failed,
+        dead_lettered: g.dead_lettered,
+        backlog: g.pending === null ? null : g.pending + (g.lag ?? 0),
+      })),
+    ) ?? [];
   const deadLetter = dlqLength === null ? null : { stream: sources.streams.deadLetter, length: dlqLength };
   const headline = statusHeadline({
     now,
@@ -370,7 +384,9 @@ export function heatDecisions(newestFirstEntries: readonly StreamEntry[], limit:
       gate: 'heat-gate',
       symbol: f.symbol || null,
       plan_id: f.plan_id || null,
-      action: downgraded ? `${f.original_action ?? '?'} → ${f.calibrated_action ?? '?'}` : f.original_action ?? f.calibrated_action ?? null,
+      action: downgraded
+        ? `${f.original_action ?? '?'} → ${f.calibrated_action ?? '?'}`
+        : (f.original_action ?? f.calibrated_action ?? null),
       reason: f.fail_closed_cause ? `${f.reason ?? ''} (fail-closed: ${f.fail_closed_cause})` : f.reason || null,
       detail: [heat, f.heat_bucket ?? ''].filter(Boolean).join(' ') || null,
       mode: f.mode || null,
@@ -430,9 +446,27 @@ function knownGovernorDecision(id: string, event: GovernorEvent): Decision {
     case 'AUTO_DISARM':
       return { ...base, kind: 'event', symbol: null, plan_id: null, action: null, reason: event.reason, detail: event.event, mode: null };
     case 'cooldown_expired':
-      return { ...base, kind: 'event', symbol: event.symbol, plan_id: event.plan_id, action: null, reason: null, detail: event.event, mode: null };
+      return {
+        ...base,
+        kind: 'event',
+        symbol: event.symbol,
+        plan_id: event.plan_id,
+        action: null,
+        reason: null,
+        detail: event.event,
+        mode: null,
+      };
     default:
-      return { ...base, kind: 'event', symbol: null, plan_id: null, action: null, reason: event.reason || null, detail: event.event, mode: null };
+      return {
+        ...base,
+        kind: 'event',
+        symbol: null,
+        plan_id: null,
+        action: null,
+        reason: event.reason || null,
+        detail: event.event,
+        mode: null,
+      };
   }
 }
 
@@ -498,7 +532,15 @@ async function readDisarm(redis: StatusRedis): Promise<{ active: boolean; detail
   if (type === 'string') return { active: true, detail: describeDisarm(await redis.get(keys.governorDisarm)) };
   if (type === 'hash') {
     const hash = await redis.hgetall(keys.governorDisarm);
-    return { active: true, detail: hash.reason ?? (Object.entries(hash).map(([k, v]) => `${k}=${v}`).join(', ') || null) };
+    return {
+      active: true,
+      detail:
+        hash.reason ??
+        (Object.entries(hash)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(', ') ||
+          null),
+    };
   }
   return { active: true, detail: `(a ${type} key)` };
 }
@@ -509,7 +551,9 @@ export function describeDisarm(raw: string | null): string | null {
   try {
     const parsed = JSON.parse(raw) as unknown;
     if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) {
-      return Object.entries(parsed).map(([k, v]) => `${k}: ${typeof v === 'object' ? JSON.stringify(v) : String(v)}`).join('; ');
+      return Object.entries(parsed)
+        .map(([k, v]) => `${k}: ${typeof v === 'object' ? JSON.stringify(v) : String(v)}`)
+        .join('; ');
     }
   } catch {
     // a plain string reason
@@ -559,7 +603,12 @@ export function statusSourcesFrom(services: RuntimeServices): StatusSources {
     metrics: () => services.registry.getMetricsAsJSON(),
     redisReady: () => isReady(services.redis),
     now: Date.now,
-    streams: { calibrated, governorEvents, deadLetter: services.config.DLQ_STREAM, outcomes: services.env.OUTCOME_STREAM?.trim() || streams.gatesOutcome },
+    streams: {
+      calibrated,
+      governorEvents,
+      deadLetter: services.config.DLQ_STREAM,
+      outcomes: services.env.OUTCOME_STREAM?.trim() || streams.gatesOutcome,
+    },
     heatThresholds: numericConfig(heatGate?.config, 'HEAT_MIN', 'HEAT_MAX'),
     readinessCauses: () => services.readinessCauses(),
     trends: new GateTrends(Date.now()),

@@ -23,7 +23,11 @@ const fieldValue = fc.oneof(
 /** Valid-looking proposals with arbitrary extra or overriding fields, and plain arbitrary maps. */
 const entry = fc.oneof(
   fc
-    .record({ plan_id: fc.string({ minLength: 1, maxLength: 30 }), symbol: fc.constantFrom('ETHUSDT', 'BTCUSDT', 'x'), action: fc.constantFrom('FULL_CLOSE', 'PARTIAL_75', 'bad') })
+    .record({
+      plan_id: fc.string({ minLength: 1, maxLength: 30 }),
+      symbol: fc.constantFrom('ETHUSDT', 'BTCUSDT', 'x'),
+      action: fc.constantFrom('FULL_CLOSE', 'PARTIAL_75', 'bad'),
+    })
     .chain((base) => fc.dictionary(fieldName, fieldValue, { maxKeys: 4 }).map((extra) => ({ ...base, ...extra }))),
   fc.dictionary(fieldName, fieldValue, { minKeys: 1, maxKeys: 8 }),
 );
@@ -36,7 +40,14 @@ describe('arbitrary field maps through the runtime path', () => {
     redis = await startTestRedis();
     await seedPortfolio(redis.client);
     runtime = await createRuntime({
-      env: { REDIS_URL: redis.url, PORT: '0', LOG_LEVEL: 'silent', HANDLERS: 'heat-gate', BLOCK_MS: '50', CONSUMER_NAME: `chaos-property-${process.pid}` },
+      env: {
+        REDIS_URL: redis.url,
+        PORT: '0',
+        LOG_LEVEL: 'silent',
+        HANDLERS: 'heat-gate',
+        BLOCK_MS: '50',
+        CONSUMER_NAME: `chaos-property-${process.pid}`,
+      },
       handlers: allHandlers,
     });
     await runtime.start();
@@ -57,13 +68,18 @@ describe('arbitrary field maps through the runtime path', () => {
         inputs += fieldMaps.length;
         const ended = async () => (await r.xlen(streams.harvestCalibrated)) + (await r.xlen(streams.deadLetter));
         await waitFor(async () => (await ended()) >= inputs, { what: `outputs + dead letters = ${inputs}`, timeoutMs: 20_000 });
-        await waitFor(async () => (await pendingCount(r, streams.harvestProposal, GROUP)) === 0, { what: 'nothing pending', timeoutMs: 20_000 });
+        await waitFor(async () => (await pendingCount(r, streams.harvestProposal, GROUP)) === 0, {
+          what: 'nothing pending',
+          timeoutMs: 20_000,
+        });
         expect(await ended()).toBe(inputs);
         expect(runtime.readiness().ready).toBe(true);
       }),
       { numRuns: 100 },
     );
     expect(await r.xlen(streams.harvestProposal)).toBe(inputs);
-    console.info(`[chaos] property: ${inputs} arbitrary entries over 100 runs; outputs ${await r.xlen(streams.harvestCalibrated)}, dead letters ${await r.xlen(streams.deadLetter)}, 0 pending`);
+    console.info(
+      `[chaos] property: ${inputs} arbitrary entries over 100 runs; outputs ${await r.xlen(streams.harvestCalibrated)}, dead letters ${await r.xlen(streams.deadLetter)}, 0 pending`,
+    );
   });
 });

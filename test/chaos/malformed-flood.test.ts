@@ -56,7 +56,10 @@ describe('a flood in which one message in ten is malformed', () => {
     const ids = await produce(r, streams.harvestProposal, entries, 200);
     const invalidIds = ids.filter((_, i) => i % 10 === 9);
 
-    await waitFor(async () => (await r.xlen(streams.harvestCalibrated)) >= valid.length, { what: 'every valid output', timeoutMs: 120_000 });
+    await waitFor(async () => (await r.xlen(streams.harvestCalibrated)) >= valid.length, {
+      what: 'every valid output',
+      timeoutMs: 120_000,
+    });
     await waitFor(async () => (await r.xlen(streams.deadLetter)) >= invalidIds.length, { what: 'every dead letter', timeoutMs: 60_000 });
     await waitFor(async () => (await pendingCount(r, streams.harvestProposal, GROUP)) === 0, { what: 'nothing pending' });
     const rssAfter = await runtime.metric('process_resident_memory_bytes');

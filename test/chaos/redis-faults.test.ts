@@ -18,7 +18,13 @@ const GOV_GROUP = 'governor';
 /** Every fault must be healed within this after it ends (the stated bound of docs/architecture.md). */
 const RECOVERY_BOUND_MS = 20_000;
 
-const plan = (planId: string) => ({ plan_id: planId, symbol: `S${planId.length % 7}USDT`, action: 'FULL_CLOSE_PROPOSED', decision: 'EXECUTE', side: 'SELL' });
+const plan = (planId: string) => ({
+  plan_id: planId,
+  symbol: `S${planId.length % 7}USDT`,
+  action: 'FULL_CLOSE_PROPOSED',
+  decision: 'EXECUTE',
+  side: 'SELL',
+});
 
 describe('the runtime heals Redis faults by itself (chaos)', () => {
   let redis: TestRedis;
@@ -78,7 +84,10 @@ describe('the runtime heals Redis faults by itself (chaos)', () => {
   }
 
   /** Waits until each id has its decision and nothing is pending; returns the decisions' plan ids. */
-  async function allDecided(expected: { proposals: string[]; plans: string[] }, what: string): Promise<{ calibrated: string[]; governed: string[] }> {
+  async function allDecided(
+    expected: { proposals: string[]; plans: string[] },
+    what: string,
+  ): Promise<{ calibrated: string[]; governed: string[] }> {
     const wanted = (ids: string[], seen: string[]) => ids.every((id) => seen.includes(id));
     let calibrated: string[] = [];
     let governed: string[] = [];
@@ -101,12 +110,18 @@ describe('the runtime heals Redis faults by itself (chaos)', () => {
   async function governorDecisions(): Promise<string[]> {
     const events = await redis.client.xrange(streams.governorEvents, '-', '+').catch(() => []);
     return events
-      .map(([, fields]) => Object.fromEntries(fields.flatMap((_, i) => (i % 2 === 0 ? [[fields[i], fields[i + 1]]] : []))) as Record<string, string>)
+      .map(
+        ([, fields]) =>
+          Object.fromEntries(fields.flatMap((_, i) => (i % 2 === 0 ? [[fields[i], fields[i + 1]]] : []))) as Record<string, string>,
+      )
       .filter((e) => e.event === 'permit' || e.event === 'block')
       .map((e) => e.plan_id!);
   }
 
-  function expectExactlyOnce(decided: { calibrated: string[]; governed: string[] }, expected: { proposals: string[]; plans: string[] }): void {
+  function expectExactlyOnce(
+    decided: { calibrated: string[]; governed: string[] },
+    expected: { proposals: string[]; plans: string[] },
+  ): void {
     expect(duplicates(decided.calibrated)).toEqual([]);
     expect(duplicates(decided.governed)).toEqual([]);
     expect(new Set(decided.calibrated)).toEqual(new Set(expected.proposals));
@@ -196,7 +211,10 @@ describe('the runtime heals Redis faults by itself (chaos)', () => {
     const expected = await submit('fa2', 500, 50);
     const decided = await allDecided(expected, 'every message written after FLUSHALL');
     report('FLUSHALL', ended, Date.now());
-    const afterOnly = { calibrated: decided.calibrated.filter((id) => id.startsWith('fa2')), governed: decided.governed.filter((id) => id.startsWith('fa2')) };
+    const afterOnly = {
+      calibrated: decided.calibrated.filter((id) => id.startsWith('fa2')),
+      governed: decided.governed.filter((id) => id.startsWith('fa2')),
+    };
     expectExactlyOnce(afterOnly, expected);
     await waitFor(async () => (await process.get('/ready')).status === 200, { what: '/ready 200 after' });
   });
@@ -301,4 +319,3 @@ describe('the runtime heals Redis faults by itself (chaos)', () => {
     }
   });
 });
-

@@ -41,7 +41,10 @@ describe('redis-server restarted (AOF on) in the middle of a paced run', () => {
     await watcher;
 
     run = await producing;
-    await waitFor(async () => (await redis.client.xlen(streams.harvestCalibrated)) >= COUNT, { what: 'an output per acknowledged proposal', timeoutMs: 60_000 });
+    await waitFor(async () => (await redis.client.xlen(streams.harvestCalibrated)) >= COUNT, {
+      what: 'an output per acknowledged proposal',
+      timeoutMs: 60_000,
+    });
     await waitFor(async () => (await pendingCount(redis.client, streams.harvestProposal, GROUP)) === 0, { what: 'nothing pending' });
     planIds = await fieldOfAll(redis.client, streams.harvestCalibrated, 'plan_id');
     console.info(

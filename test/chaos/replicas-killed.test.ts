@@ -47,17 +47,25 @@ describe('three replicas on one consumer group, one SIGKILLed every few seconds'
     await seedPortfolio(r);
     let seq = 0;
     const start = () =>
-      spawnRuntime({ redisUrl: redis.url, handlers: 'heat-gate', consumerName: `chaos-replica-${++seq}`, env: { BATCH_SIZE: '200' } }).then((p) => {
-        all.push(p);
-        return p;
-      });
+      spawnRuntime({ redisUrl: redis.url, handlers: 'heat-gate', consumerName: `chaos-replica-${++seq}`, env: { BATCH_SIZE: '200' } }).then(
+        (p) => {
+          all.push(p);
+          return p;
+        },
+      );
     const live = await Promise.all([start(), start(), start()]);
 
     // Each kill lands while a wave is being worked through, so the victim dies holding entries
     // (a batch in hand and one prefetched); its replacement has a new name, so only the
     // survivors' reclaim can finish what the victim held.
     let next = 0;
-    const wave = () => produce(r, streams.harvestProposal, Array.from({ length: WAVE }, () => proposal(`m-${next++}`)), WAVE);
+    const wave = () =>
+      produce(
+        r,
+        streams.harvestProposal,
+        Array.from({ length: WAVE }, () => proposal(`m-${next++}`)),
+        WAVE,
+      );
     const victims: { name: string; heldAtKill: number }[] = [];
     for (let kill = 0; kill < KILLS; kill++) {
       await wave();
@@ -72,7 +80,10 @@ describe('three replicas on one consumer group, one SIGKILLed every few seconds'
     expect(victims.every((v) => v.heldAtKill > 0)).toBe(true);
 
     await waitFor(async () => (await r.xlen(streams.harvestCalibrated)) >= TOTAL, { what: 'an output per message', timeoutMs: 120_000 });
-    await waitFor(async () => (await pendingCount(r, streams.harvestProposal, GROUP)) === 0, { what: 'nothing pending', timeoutMs: 60_000 });
+    await waitFor(async () => (await pendingCount(r, streams.harvestProposal, GROUP)) === 0, {
+      what: 'nothing pending',
+      timeoutMs: 60_000,
+    });
 
     const planIds = await fieldOfAll(r, streams.harvestCalibrated, 'plan_id');
     expect(duplicates(planIds)).toEqual([]);

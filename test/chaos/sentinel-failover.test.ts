@@ -69,7 +69,12 @@ describe('a Sentinel failover during load (chaos)', () => {
       },
       { what: 'sentinel knows the replica' },
     );
-    viaSentinel = new Redis({ sentinels: [{ host: '127.0.0.1', port: sentinelPort }], name: 'qgfail', failoverDetector: true, retryStrategy: () => 50 });
+    viaSentinel = new Redis({
+      sentinels: [{ host: '127.0.0.1', port: sentinelPort }],
+      name: 'qgfail',
+      failoverDetector: true,
+      retryStrategy: () => 50,
+    });
     viaSentinel.on('error', () => undefined);
     await viaSentinel.hset(keys.portfolioState, 'equity_usd', '10000');
     runtime = await spawnRuntime({
@@ -122,12 +127,17 @@ describe('a Sentinel failover during load (chaos)', () => {
       async () => {
         written = await fieldOfAll(replica.client, streams.harvestProposal, 'plan_id');
         decided = await fieldOfAll(replica.client, streams.harvestCalibrated, 'plan_id');
-        return written.every((id) => decided.includes(id)) && (await pendingCount(replica.client, streams.harvestProposal, 'p26_heat_gate')) === 0;
+        return (
+          written.every((id) => decided.includes(id)) &&
+          (await pendingCount(replica.client, streams.harvestProposal, 'p26_heat_gate')) === 0
+        );
       },
       { what: 'every proposal the new master holds decided', timeoutMs: 40_000 },
     );
     const lost = after.filter((id) => !written.includes(id)).length;
-    console.info(`[chaos] sentinel failover: every proposal decided ${Date.now() - started} ms after the failover began; ${lost} writes lost by Redis in the switch`);
+    console.info(
+      `[chaos] sentinel failover: every proposal decided ${Date.now() - started} ms after the failover began; ${lost} writes lost by Redis in the switch`,
+    );
     expect(written.filter((id) => id.startsWith('fo-b')).length).toBeGreaterThan(0);
     expect(before.every((id) => written.includes(id))).toBe(true);
     expect(duplicates(decided)).toEqual([]);

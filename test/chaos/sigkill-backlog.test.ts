@@ -22,7 +22,11 @@ describe('SIGKILL in the middle of a 50,000-proposal backlog', () => {
   it('a successor reclaims the dead consumer’s entries: exactly 50,000 outputs, no plan_id twice, nothing pending', async () => {
     const r = redis.client;
     await seedPortfolio(r);
-    await produce(r, streams.harvestProposal, Array.from({ length: BACKLOG }, (_, i) => proposal(`k-${i}`)));
+    await produce(
+      r,
+      streams.harvestProposal,
+      Array.from({ length: BACKLOG }, (_, i) => proposal(`k-${i}`)),
+    );
 
     const first = await spawnRuntime({ redisUrl: redis.url, handlers: 'heat-gate', consumerName: 'chaos-kill-first' });
     processes.push(first);
@@ -46,6 +50,8 @@ describe('SIGKILL in the middle of a 50,000-proposal backlog', () => {
     expect(await r.xlen(streams.deadLetter)).toBe(0);
     // Whatever the first process held when it died was taken over by the second (the only way to 0 pending).
     expect(await second.metric('quantum_gates_reclaimed_total')).toBeGreaterThanOrEqual(orphaned);
-    console.info(`[chaos] sigkill: killed at ${doneAtKill}/${BACKLOG} outputs with ${orphaned} entries pending on the dead consumer; all reclaimed, 0 duplicates`);
+    console.info(
+      `[chaos] sigkill: killed at ${doneAtKill}/${BACKLOG} outputs with ${orphaned} entries pending on the dead consumer; all reclaimed, 0 duplicates`,
+    );
   });
 });

@@ -30,13 +30,27 @@ describe('compat: cut-over from the original governor', () => {
     await r.set(keys.governorDisarmOfDay(today), disarmRecord, 'EX', 86_400);
     // P3.3's hash: $50,000 of ADA (not ours: read, never written).
     const p33 = keys.p33PositionSnapshot('ADAUSDT');
-    await r.hset(p33, { position_amt: '100000', side: 'LONG', entry_price: '0.5', mark_price: '0.5', unrealized_pnl: '0', leverage: '5', ts_epoch: String(now) });
+    await r.hset(p33, {
+      position_amt: '100000',
+      side: 'LONG',
+      entry_price: '0.5',
+      mark_price: '0.5',
+      unrealized_pnl: '0',
+      leverage: '5',
+      ts_epoch: String(now),
+    });
     await r.expire(p33, 3600);
     // Plans the original read in its consumer group and never acknowledged.
     await r.xgroup('CREATE', streams.applyPlan, 'governor', '$', 'MKSTREAM');
     // The market the opens are priced at (the market-state producer's hashes; not the original's leftovers).
-    for (const [symbol, price] of [['SOLUSDT', '100'], ['BTCUSDT', '100000'], ['ETHUSDT', '2000']]) await r.hset(keys.marketState(symbol!), 'mark_price', price!);
-    const plan = (fields: Record<string, string>) => r.xadd(streams.applyPlan, '*', ...Object.entries({ decision: 'EXECUTE', kill_score: '0.1', side: 'BUY', ...fields }).flat());
+    for (const [symbol, price] of [
+      ['SOLUSDT', '100'],
+      ['BTCUSDT', '100000'],
+      ['ETHUSDT', '2000'],
+    ])
+      await r.hset(keys.marketState(symbol!), 'mark_price', price!);
+    const plan = (fields: Record<string, string>) =>
+      r.xadd(streams.applyPlan, '*', ...Object.entries({ decision: 'EXECUTE', kill_score: '0.1', side: 'BUY', ...fields }).flat());
     await plan({ plan_id: 'sol-open', symbol: 'SOLUSDT', action: 'OPEN', qty: '1', price: '100' });
     await plan({ plan_id: 'btc-open', symbol: 'BTCUSDT', action: 'OPEN', qty: '0.001', price: '100000' });
     await r.xreadgroup('GROUP', 'governor', 'gov-4242', 'COUNT', 10, 'STREAMS', streams.applyPlan, '>');

@@ -34,7 +34,11 @@ describe('compat: P3.2 governor paths (8f5055c52)', () => {
     return redis.client.xadd(streams.applyPlan, '*', ...Object.entries({ decision: 'EXECUTE', kill_score: '0.1', ...fields }).flat());
   };
   const decision = (planId: string) =>
-    waitFor(async () => (await readStream(redis.client, EVENTS)).find((e) => e.plan_id === planId && (e.event === 'permit' || e.event === 'block')), { what: `decision ${planId}` });
+    waitFor(
+      async () =>
+        (await readStream(redis.client, EVENTS)).find((e) => e.plan_id === planId && (e.event === 'permit' || e.event === 'block')),
+      { what: `decision ${planId}` },
+    );
   /** A position in our view of the snapshot stream (the book every gate reads). */
   const hold = async (symbol: string, qty: string, notional: string) => {
     await redis.client.hset(keys.position(symbol), { symbol, qty, position_notional_usd: notional, mark_price: '1' });
@@ -49,7 +53,9 @@ describe('compat: P3.2 governor paths (8f5055c52)', () => {
       expect(await decision('close-1')).toMatchObject({ event: 'permit', reason: 'close_bypass' });
       // _issue_permit: json.dumps({'granted': True, 'symbol', 'decision': 'EXECUTE', 'computed_qty', 'computed_notional', 'created_at': time.time(), 'consumed': False}), setex 60
       const permit = (await redis.client.get(keys.permit('close-1')))!;
-      expect(permit).toMatch(/^\{"granted": true, "symbol": "BTCUSDT", "decision": "EXECUTE", "computed_qty": 0\.0, "computed_notional": 0\.0, "created_at": \d+\.\d+, "consumed": false\}$/);
+      expect(permit).toMatch(
+        /^\{"granted": true, "symbol": "BTCUSDT", "decision": "EXECUTE", "computed_qty": 0\.0, "computed_notional": 0\.0, "created_at": \d+\.\d+, "consumed": false\}$/,
+      );
       expect(await redis.client.ttl(keys.permit('close-1'))).toBeGreaterThan(55);
       // self.redis.lpush(exec_key, str(time.time())); ltrim 0 99; expire 86400
       expect(await redis.client.type(keys.governorExecutions('BTCUSDT'))).toBe('list');
@@ -71,7 +77,9 @@ describe('compat: P3.2 governor paths (8f5055c52)', () => {
         expect(await decision(`open-${action}`)).toMatchObject({ event: 'block', reason: 'symbol_cooldown', kind: 'open' });
       }
       // _block_plan: setex(block_key, 3600, json.dumps({'reason', 'timestamp': time.time(), 'symbol'}))
-      expect(await redis.client.get(keys.governorBlock('open-FULL_CLOSE'))).toMatch(/^\{"reason": "symbol_cooldown", "timestamp": \d+\.\d+, "symbol": "BTCUSDT"\}$/);
+      expect(await redis.client.get(keys.governorBlock('open-FULL_CLOSE'))).toMatch(
+        /^\{"reason": "symbol_cooldown", "timestamp": \d+\.\d+, "symbol": "BTCUSDT"\}$/,
+      );
       expect(await redis.client.ttl(keys.governorBlock('open-FULL_CLOSE'))).toBeGreaterThan(3500);
       // METRIC_BLOCK = Counter('quantum_govern_block_total', 'Plans blocked', ['symbol', 'reason'])
       expect(await metrics()).toMatch(/^quantum_govern_block_total\{symbol="BTCUSDT",reason="symbol_cooldown"\} 3$/m);
@@ -108,7 +116,10 @@ describe('compat: P3.2 governor paths (8f5055c52)', () => {
       expect(await decision('again')).toMatchObject({ event: 'block', reason: 'symbol_cooldown' });
       await new Promise((r) => setTimeout(r, 1100));
       await submit({ plan_id: 'again', symbol: 'ETHUSDT', action: 'OPEN', side: 'BUY', qty: '0.01', price: '2000' });
-      await waitFor(async () => (await readStream(redis.client, EVENTS)).filter((e) => e.plan_id === 'again' && e.event === 'permit').length === 1, { what: 'second evaluation' });
+      await waitFor(
+        async () => (await readStream(redis.client, EVENTS)).filter((e) => e.plan_id === 'again' && e.event === 'permit').length === 1,
+        { what: 'second evaluation' },
+      );
     });
   });
 
@@ -123,7 +134,12 @@ describe('compat: P3.2 governor paths (8f5055c52)', () => {
     });
 
     it('computes the permit from the position (PARTIAL_50 → pos × 0.5, × mark) and adds it to the daily key', async () => {
-      await redis.client.hset(keys.p33PositionSnapshot('ETHUSDT'), { position_amt: '-0.4', side: 'SHORT', mark_price: '2000', ts_epoch: String(Date.now() / 1000) });
+      await redis.client.hset(keys.p33PositionSnapshot('ETHUSDT'), {
+        position_amt: '-0.4',
+        side: 'SHORT',
+        mark_price: '2000',
+        ts_epoch: String(Date.now() / 1000),
+      });
       await start({ APPLY_MODE: 'production' });
       await submit({ plan_id: 'p50', symbol: 'ETHUSDT', action: 'PARTIAL_50' });
       expect(await decision('p50')).toMatchObject({ event: 'permit' });
@@ -144,12 +160,20 @@ describe('compat: P3.2 governor paths (8f5055c52)', () => {
       expect(await decision('hour')).toMatchObject({ event: 'block', reason: 'hourly_limit_exceeded' });
       await submit({ plan_id: 'burst', symbol: 'BTCUSDT', action: 'FULL_CLOSE_PROPOSED' });
       expect(await decision('burst')).toMatchObject({ event: 'block', reason: 'burst_limit_exceeded' });
-      const disarm = await waitFor(async () => (await readStream(redis.client, EVENTS)).find((e) => e.event === 'AUTO_DISARM'), { what: 'AUTO_DISARM' });
+      const disarm = await waitFor(async () => (await readStream(redis.client, EVENTS)).find((e) => e.event === 'AUTO_DISARM'), {
+        what: 'AUTO_DISARM',
+      });
       // xadd(STREAM_EVENTS, {'event': 'AUTO_DISARM', 'reason', 'context': json.dumps(context), 'timestamp', 'action_taken'})
-      expect(Object.keys(disarm).filter((k) => k !== '_id').sort()).toEqual(['action_taken', 'context', 'event', 'reason', 'timestamp']);
+      expect(
+        Object.keys(disarm)
+          .filter((k) => k !== '_id')
+          .sort(),
+      ).toEqual(['action_taken', 'context', 'event', 'reason', 'timestamp']);
       expect(disarm).toMatchObject({ reason: 'burst_limit_breach', context: '{"symbol": "BTCUSDT", "exec_5min": 2, "limit": 2}' });
       const record = await redis.client.get(keys.governorDisarmOfDay(new Date().toISOString().slice(0, 10)));
-      expect(record).toMatch(/^\{"reason": "burst_limit_breach", "context": \{"symbol": "BTCUSDT", "exec_5min": 2, "limit": 2\}, "timestamp": \d+\.\d+\}$/);
+      expect(record).toMatch(
+        /^\{"reason": "burst_limit_breach", "context": \{"symbol": "BTCUSDT", "exec_5min": 2, "limit": 2\}, "timestamp": \d+\.\d+\}$/,
+      );
       expect(await metrics()).toMatch(/^quantum_govern_disarm_total\{reason="burst_limit_breach"\} 1$/m);
     });
   });

@@ -63,11 +63,25 @@ describe('/health of the originals (compat)', () => {
     expect(await body()).toMatch(/^\{"status": "ok", "last_ts_epoch": 0, "last_loop_ms": \d+, "backlog": 0\}$/);
 
     // process_message: p27_last_ts_epoch = int(ts_epoch) of the last decision processed.
-    await redis.client.xadd(streams.heatDecision, '*', 'plan_id', 'p-health-1', 'symbol', 'BTCUSDT', 'ts_epoch', '1700000000', 'out_action', 'PARTIAL_25');
-    const after = await waitFor(async () => {
-      const text = await body();
-      return text.includes('"last_ts_epoch": 1700000000') ? text : undefined;
-    }, { what: 'last_ts_epoch' });
+    await redis.client.xadd(
+      streams.heatDecision,
+      '*',
+      'plan_id',
+      'p-health-1',
+      'symbol',
+      'BTCUSDT',
+      'ts_epoch',
+      '1700000000',
+      'out_action',
+      'PARTIAL_25',
+    );
+    const after = await waitFor(
+      async () => {
+        const text = await body();
+        return text.includes('"last_ts_epoch": 1700000000') ? text : undefined;
+      },
+      { what: 'last_ts_epoch' },
+    );
     expect(after).toMatch(/^\{"status": "ok", "last_ts_epoch": 1700000000, "last_loop_ms": \d+, "backlog": \d+\}$/);
 
     // HealthHandler.do_GET: `if self.path == '/health'` else 404; no do_POST → 501.
@@ -92,8 +106,12 @@ describe('/health of the originals (compat)', () => {
   it('all gates in one process: /health is the liveness body; each original body at /health/{gate}', async () => {
     runtime = await start({});
     expect((await get('/health')).body).toBe('{"status":"ok"}');
-    expect((await get('/health/risk-budget')).body).toBe('{"status":"healthy","service":"p2.8-portfolio-risk-governor","mode":"shadow","redis":"connected"}');
-    expect((await get('/health/heat-bridge')).body).toMatch(/^\{"status": "ok", "last_ts_epoch": \d+, "last_loop_ms": \d+, "backlog": \d+\}$/);
+    expect((await get('/health/risk-budget')).body).toBe(
+      '{"status":"healthy","service":"p2.8-portfolio-risk-governor","mode":"shadow","redis":"connected"}',
+    );
+    expect((await get('/health/heat-bridge')).body).toMatch(
+      /^\{"status": "ok", "last_ts_epoch": \d+, "last_loop_ms": \d+, "backlog": \d+\}$/,
+    );
     expect((await get('/health/governor')).body).toContain('# TYPE quantum_govern_allow_total ');
     expect((await get('/health/nobody')).statusCode).toBe(404);
     expect((await get('/ready')).headers['content-type']).toMatch(/json/);

@@ -23,7 +23,13 @@ describe('compat: P2.7 heat bridge', () => {
     return runtime;
   };
   const decide = (fields: Record<string, string>) => redis.client.xadd(streams.heatDecision, '*', ...Object.entries(fields).flat());
-  const drained = () => waitFor(async () => (await pendingCount(redis.client, streams.heatDecision, 'heat_bridge')) === 0 && (await redis.client.xinfo('GROUPS', streams.heatDecision)) !== null, { what: 'drained' });
+  const drained = () =>
+    waitFor(
+      async () =>
+        (await pendingCount(redis.client, streams.heatDecision, 'heat_bridge')) === 0 &&
+        (await redis.client.xinfo('GROUPS', streams.heatDecision)) !== null,
+      { what: 'drained' },
+    );
   const decision = (planId: string, symbol = 'BTCUSDT', extra: Record<string, string> = {}) => ({
     ts_epoch: String(Math.floor(Date.now() / 1000)),
     symbol,
@@ -48,10 +54,13 @@ describe('compat: P2.7 heat bridge', () => {
     await start();
     const fields = decision('P1');
     await decide(fields);
-    const byPlan = await waitFor(async () => {
-      const h = await redis.client.hgetall(keys.heatByPlan('P1'));
-      return Object.keys(h).length > 0 ? h : undefined;
-    }, { what: 'by_plan' });
+    const byPlan = await waitFor(
+      async () => {
+        const h = await redis.client.hgetall(keys.heatByPlan('P1'));
+        return Object.keys(h).length > 0 ? h : undefined;
+      },
+      { what: 'by_plan' },
+    );
     const { inputs_age_sec: _notBridged, ...twelve } = fields;
     expect(byPlan).toEqual(twelve);
     expect(heatByPlanSchema.safeParse(byPlan).success).toBe(true);
@@ -61,7 +70,12 @@ describe('compat: P2.7 heat bridge', () => {
     expect(heatLatestSchema.safeParse(latest).success).toBe(true);
     expect(await redis.client.get(keys.heatLatestPlanId('BTCUSDT'))).toBe('P1');
     expect(await redis.client.get(keys.heatBridgeDedupe('P1'))).toBe('1');
-    for (const [key, ttl] of [[keys.heatByPlan('P1'), 1800], [keys.heatLatest('BTCUSDT'), 1800], [keys.heatLatestPlanId('BTCUSDT'), 1800], [keys.heatBridgeDedupe('P1'), 120]] as const) {
+    for (const [key, ttl] of [
+      [keys.heatByPlan('P1'), 1800],
+      [keys.heatLatest('BTCUSDT'), 1800],
+      [keys.heatLatestPlanId('BTCUSDT'), 1800],
+      [keys.heatBridgeDedupe('P1'), 120],
+    ] as const) {
       const left = await redis.client.ttl(key);
       expect(left, key).toBeGreaterThan(ttl - 10);
       expect(left, key).toBeLessThanOrEqual(ttl);
@@ -73,10 +87,13 @@ describe('compat: P2.7 heat bridge', () => {
     // `decision.get("ts_epoch", "")` … `decision.get("debug_json", "{}")`
     await start();
     await decide({ plan_id: 'P2', symbol: 'ETHUSDT' });
-    const byPlan = await waitFor(async () => {
-      const h = await redis.client.hgetall(keys.heatByPlan('P2'));
-      return Object.keys(h).length > 0 ? h : undefined;
-    }, { what: 'by_plan' });
+    const byPlan = await waitFor(
+      async () => {
+        const h = await redis.client.hgetall(keys.heatByPlan('P2'));
+        return Object.keys(h).length > 0 ? h : undefined;
+      },
+      { what: 'by_plan' },
+    );
     expect(Object.keys(byPlan).sort()).toEqual([...lookupFields].sort());
     expect(byPlan).toMatchObject({ plan_id: 'P2', symbol: 'ETHUSDT', ts_epoch: '', heat_action: '', reason: '', debug_json: '{}' });
   });
@@ -87,9 +104,12 @@ describe('compat: P2.7 heat bridge', () => {
     await decide(decision('P3'));
     await decide(decision('P3', 'BTCUSDT', { out_action: 'PARTIAL_25_PROPOSED' }));
     await decide(decision('P4'));
-    await waitFor(async () => (await metricSum(runtime!, 'p27_dedupe_skips_total')) === 1 && (await metricSum(runtime!, 'p27_in_messages_total')) === 2, {
-      what: 'one skip, two bridged',
-    });
+    await waitFor(
+      async () => (await metricSum(runtime!, 'p27_dedupe_skips_total')) === 1 && (await metricSum(runtime!, 'p27_in_messages_total')) === 2,
+      {
+        what: 'one skip, two bridged',
+      },
+    );
     expect(await redis.client.hget(keys.heatByPlan('P3'), 'out_action')).toBe('PARTIAL_50_PROPOSED');
     await drained();
     expect(await metricSum(runtime!, 'p27_in_messages_total')).toBe(2);
@@ -125,8 +145,15 @@ describe('compat: P2.7 heat bridge', () => {
     await waitFor(async () => (await metricSum(runtime!, 'p27_in_messages_total')) === 1, { what: 'bridged' });
     const text = (await runtime!.server.inject({ method: 'GET', url: '/metrics' })).body;
     for (const series of [
-      'p27_loops_total', 'p27_in_messages_total 1', 'p27_written_total{kind="by_plan"} 1', 'p27_written_total{kind="latest_symbol"} 1', 'p27_dedupe_skips_total 0',
-      'p27_errors_total{stage="read"} 0', 'p27_errors_total{stage="write"} 0', 'p27_errors_total{stage="ack"} 0', `p27_last_ts_epoch ${ts}`,
+      'p27_loops_total',
+      'p27_in_messages_total 1',
+      'p27_written_total{kind="by_plan"} 1',
+      'p27_written_total{kind="latest_symbol"} 1',
+      'p27_dedupe_skips_total 0',
+      'p27_errors_total{stage="read"} 0',
+      'p27_errors_total{stage="write"} 0',
+      'p27_errors_total{stage="ack"} 0',
+      `p27_last_ts_epoch ${ts}`,
     ]) {
       expect(text).toMatch(new RegExp(`^${series.replace(/[{}"|]/g, (c) => `\\${c}`)}`, 'm'));
     }

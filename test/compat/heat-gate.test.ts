@@ -25,19 +25,32 @@ describe('compat: P2.6 heat gate', () => {
   /** Starts the gate with position-snapshot, and waits until the snapshots written before are applied. */
   const start = async (env: Record<string, string> = {}) => {
     runtime = await startRuntime(redis.url, { HANDLERS: 'position-snapshot,heat-gate', ...env });
-    for (const symbol of snapshotSymbols) await waitFor(() => redis.client.sismember(keys.activePositions, symbol), { what: `${symbol} applied` });
+    for (const symbol of snapshotSymbols)
+      await waitFor(() => redis.client.sismember(keys.activePositions, symbol), { what: `${symbol} applied` });
     snapshotSymbols = [];
     return runtime;
   };
   const snapshot = async (symbol: string, notional: string, sigma?: string) => {
-    await redis.client.xadd(streams.positionSnapshot, '*', 'symbol', symbol, 'position_notional_usd', notional, ...(sigma === undefined ? [] : ['sigma', sigma]));
+    await redis.client.xadd(
+      streams.positionSnapshot,
+      '*',
+      'symbol',
+      symbol,
+      'position_notional_usd',
+      notional,
+      ...(sigma === undefined ? [] : ['sigma', sigma]),
+    );
     snapshotSymbols.push(symbol);
   };
   const propose = (fields: Record<string, string>) => redis.client.xadd(streams.harvestProposal, '*', ...Object.entries(fields).flat());
   const calibratedFor = (planId: string) =>
-    waitFor(async () => (await readStream(redis.client, streams.harvestCalibrated)).find((e) => e.plan_id === planId), { what: `calibrated ${planId}` });
+    waitFor(async () => (await readStream(redis.client, streams.harvestCalibrated)).find((e) => e.plan_id === planId), {
+      what: `calibrated ${planId}`,
+    });
   const decisionFor = (planId: string) =>
-    waitFor(async () => (await readStream(redis.client, streams.heatDecision)).find((e) => e.plan_id === planId), { what: `decision ${planId}` });
+    waitFor(async () => (await readStream(redis.client, streams.heatDecision)).find((e) => e.plan_id === planId), {
+      what: `decision ${planId}`,
+    });
   const withoutId = ({ _id, ...fields }: Record<string, string>) => fields;
   const metricsText = async () => (await runtime!.server.inject({ method: 'GET', url: '/metrics' })).body;
 
@@ -49,16 +62,45 @@ describe('compat: P2.6 heat gate', () => {
       await redis.client.hset(keys.portfolioState, 'equity_usd', '10000');
       await snapshot('ETHUSDT', '1800', '0.15');
       await start();
-      await propose({ plan_id: 'g1', symbol: 'ETHUSDT', action: 'FULL_CLOSE', trace_id: 't-1', reason: 'tp_hit', harvest_action: 'FULL_CLOSE', kill_score: '0.42' });
+      await propose({
+        plan_id: 'g1',
+        symbol: 'ETHUSDT',
+        action: 'FULL_CLOSE',
+        trace_id: 't-1',
+        reason: 'tp_hit',
+        harvest_action: 'FULL_CLOSE',
+        kill_score: '0.42',
+      });
       const entry = withoutId(await calibratedFor('g1'));
       expect(Object.keys(entry)).toEqual([
-        'trace_id', 'plan_id', 'symbol', 'original_action', 'calibrated_action', 'heat_value', 'heat_bucket', 'mode', 'calibrated', 'reason', 'timestamp',
-        'harvest_action', 'kill_score',
+        'trace_id',
+        'plan_id',
+        'symbol',
+        'original_action',
+        'calibrated_action',
+        'heat_value',
+        'heat_bucket',
+        'mode',
+        'calibrated',
+        'reason',
+        'timestamp',
+        'harvest_action',
+        'kill_score',
       ]);
       // heat = 1800 × 0.15 / max(10000, 1.0); str(0.027) in Python is "0.027".
       expect(entry).toMatchObject({
-        trace_id: 't-1', plan_id: 'g1', symbol: 'ETHUSDT', original_action: 'FULL_CLOSE', calibrated_action: 'PARTIAL_25',
-        heat_value: '0.027', heat_bucket: 'COLD', mode: 'shadow', calibrated: 'true', reason: 'portfolio_heat_cold', harvest_action: 'FULL_CLOSE', kill_score: '0.42',
+        trace_id: 't-1',
+        plan_id: 'g1',
+        symbol: 'ETHUSDT',
+        original_action: 'FULL_CLOSE',
+        calibrated_action: 'PARTIAL_25',
+        heat_value: '0.027',
+        heat_bucket: 'COLD',
+        mode: 'shadow',
+        calibrated: 'true',
+        reason: 'portfolio_heat_cold',
+        harvest_action: 'FULL_CLOSE',
+        kill_score: '0.42',
       });
       expect(entry.timestamp).toMatch(/^\d{10}$/);
       expect(calibratedEntrySchema.safeParse(entry).success).toBe(true);
@@ -83,11 +125,19 @@ describe('compat: P2.6 heat gate', () => {
       await snapshot('ETHUSDT', '1800', '0.15');
       await start();
       await propose({ plan_id: 'r1', symbol: 'ETHUSDT', action, trace_id: 't' });
-      expect(await calibratedFor('r1')).toMatchObject({ original_action: action, calibrated_action: calibrated, reason, heat_bucket: bucket, calibrated: 'true' });
+      expect(await calibratedFor('r1')).toMatchObject({
+        original_action: action,
+        calibrated_action: calibrated,
+        reason,
+        heat_bucket: bucket,
+        calibrated: 'true',
+      });
       const downgraded = calibrated !== action ? 1 : 0;
       await waitFor(async () => (await metricSum(runtime!, 'p26_proposals_processed_total')) === 1, { what: 'processed counted' });
       // `self.metric_downgrades.labels(from_action=action, to_action=calibrated_action, reason=reason).inc()` only when downgraded.
-      expect(await metricSum(runtime!, 'p26_actions_downgraded_total', { from_action: action, to_action: calibrated, reason })).toBe(downgraded);
+      expect(await metricSum(runtime!, 'p26_actions_downgraded_total', { from_action: action, to_action: calibrated, reason })).toBe(
+        downgraded,
+      );
     });
 
     it('gives a proposal without trace_id a new UUID, the same in the calibrated entry and the enforce hash', async () => {
@@ -113,8 +163,16 @@ describe('compat: P2.6 heat gate', () => {
       if (equity !== undefined) await redis.client.hset(keys.portfolioState, 'equity_usd', equity);
       await start();
       await propose({ plan_id: 'f1', symbol: 'ETHUSDT', action: 'FULL_CLOSE', trace_id: 't' });
-      expect(await calibratedFor('f1')).toMatchObject({ calibrated_action: 'PARTIAL_25', heat_bucket: 'COLD', heat_value: '0.0', reason: 'portfolio_heat_cold', fail_closed_cause: cause });
-      await waitFor(async () => (await metricSum(runtime!, 'p26_failures_total', { reason: label })) === 1, { what: `p26_failures_total{reason="${label}"}` });
+      expect(await calibratedFor('f1')).toMatchObject({
+        calibrated_action: 'PARTIAL_25',
+        heat_bucket: 'COLD',
+        heat_value: '0.0',
+        reason: 'portfolio_heat_cold',
+        fail_closed_cause: cause,
+      });
+      await waitFor(async () => (await metricSum(runtime!, 'p26_failures_total', { reason: label })) === 1, {
+        what: `p26_failures_total{reason="${label}"}`,
+      });
       // The original never set the heat gauges on a failed heat (they are set after a computed one).
       expect(await metricsText()).not.toMatch(/^p26_bucket\{state="COLD"\} 1$/m);
     });
@@ -124,20 +182,53 @@ describe('compat: P2.6 heat gate', () => {
       // heat_bucket, calibrated: "1", calibrated_by: "p26_heat_gate", downgrade_reason: reason, ts}`,
       // then the proposal's fields except `action`; `self.redis.hset(hash_key, mapping=hash_data)`; `expire(hash_key, 300)`.
       const key = keys.harvestProposal('ETHUSDT');
-      await redis.client.hset(key, 'harvest_action', 'FULL_CLOSE', 'kill_score', '0.3', 'computed_at_utc', '2026-01-26T10:00:00Z', 'reason_codes', 'tp,age');
+      await redis.client.hset(
+        key,
+        'harvest_action',
+        'FULL_CLOSE',
+        'kill_score',
+        '0.3',
+        'computed_at_utc',
+        '2026-01-26T10:00:00Z',
+        'reason_codes',
+        'tp,age',
+      );
       await redis.client.hset(keys.portfolioState, 'equity_usd', '10000');
       await start({ P26_MODE: 'enforce' });
-      await propose({ plan_id: 'e1', symbol: 'ETHUSDT', action: 'FULL_CLOSE', trace_id: 't-e1', reason: 'tp_hit', harvest_action: 'FULL_CLOSE' });
+      await propose({
+        plan_id: 'e1',
+        symbol: 'ETHUSDT',
+        action: 'FULL_CLOSE',
+        trace_id: 't-e1',
+        reason: 'tp_hit',
+        harvest_action: 'FULL_CLOSE',
+      });
       await calibratedFor('e1');
-      const hash = await waitFor(async () => {
-        const h = await redis.client.hgetall(key);
-        return h.calibrated === '1' ? h : undefined;
-      }, { what: 'calibrated hash' });
+      const hash = await waitFor(
+        async () => {
+          const h = await redis.client.hgetall(key);
+          return h.calibrated === '1' ? h : undefined;
+        },
+        { what: 'calibrated hash' },
+      );
       expect(hash).toEqual({
-        trace_id: 't-e1', plan_id: 'e1', symbol: 'ETHUSDT', action: 'PARTIAL_25', original_action: 'FULL_CLOSE', heat_value: '0.0', heat_bucket: 'COLD',
-        calibrated: '1', calibrated_by: 'p26_heat_gate', downgrade_reason: 'portfolio_heat_cold', ts: expect.stringMatching(/^\d{10}$/),
+        trace_id: 't-e1',
+        plan_id: 'e1',
+        symbol: 'ETHUSDT',
+        action: 'PARTIAL_25',
+        original_action: 'FULL_CLOSE',
+        heat_value: '0.0',
+        heat_bucket: 'COLD',
+        calibrated: '1',
+        calibrated_by: 'p26_heat_gate',
+        downgrade_reason: 'portfolio_heat_cold',
+        ts: expect.stringMatching(/^\d{10}$/),
         // The proposal's own fields, carried; and the kernel's, untouched.
-        reason: 'tp_hit', harvest_action: 'FULL_CLOSE', kill_score: '0.3', computed_at_utc: '2026-01-26T10:00:00Z', reason_codes: 'tp,age',
+        reason: 'tp_hit',
+        harvest_action: 'FULL_CLOSE',
+        kill_score: '0.3',
+        computed_at_utc: '2026-01-26T10:00:00Z',
+        reason_codes: 'tp,age',
       });
       expect(enforceHashSchema.safeParse(hash).success).toBe(true);
       const ttl = await redis.client.ttl(key);
@@ -169,8 +260,17 @@ describe('compat: P2.6 heat gate', () => {
       const decision = withoutId(await decisionFor('d1'));
       expect(Object.keys(decision)).toEqual([...heatDecisionFields]);
       expect(decision).toMatchObject({
-        symbol: 'ETHUSDT', plan_id: 'd1', in_action: 'FULL_CLOSE', out_action: 'PARTIAL_75', heat_level: 'warm', heat_score: '0.27',
-        heat_action: 'DOWNGRADE_FULL_TO_PARTIAL', recommended_partial: '0.75', reason: 'ok', inputs_age_sec: '', mode: 'shadow',
+        symbol: 'ETHUSDT',
+        plan_id: 'd1',
+        in_action: 'FULL_CLOSE',
+        out_action: 'PARTIAL_75',
+        heat_level: 'warm',
+        heat_score: '0.27',
+        heat_action: 'DOWNGRADE_FULL_TO_PARTIAL',
+        recommended_partial: '0.75',
+        reason: 'ok',
+        inputs_age_sec: '',
+        mode: 'shadow',
       });
       expect(decision.debug_json!.length).toBeLessThanOrEqual(400);
       expect(JSON.parse(decision.debug_json!)).toMatchObject({ thresholds: { warm: 0.25, hot: 0.65 } });
@@ -203,7 +303,9 @@ describe('compat: P2.6 heat gate', () => {
       }
       expect(text).toMatch(/^p26_stream_lag_ms_count 1$/m);
       expect(text).toMatch(/^p26_enforce_mode 1$/m);
-      expect(text).toMatch(/^p26_actions_downgraded_total\{from_action="FULL_CLOSE",to_action="PARTIAL_25",reason="portfolio_heat_cold"\} 1$/m);
+      expect(text).toMatch(
+        /^p26_actions_downgraded_total\{from_action="FULL_CLOSE",to_action="PARTIAL_25",reason="portfolio_heat_cold"\} 1$/m,
+      );
     });
   });
 
@@ -221,9 +323,15 @@ describe('compat: P2.6 heat gate', () => {
       await snapshot('ETHUSDT', '1800', '0.15');
       await start();
       await propose({ plan_id: 'x1', symbol: 'ETHUSDT', action: 'FULL_CLOSE', trace_id: 't' });
-      expect(await calibratedFor('x1')).toMatchObject({ calibrated_action: 'PARTIAL_25', reason: 'portfolio_heat_cold', fail_closed_cause: cause });
+      expect(await calibratedFor('x1')).toMatchObject({
+        calibrated_action: 'PARTIAL_25',
+        reason: 'portfolio_heat_cold',
+        fail_closed_cause: cause,
+      });
       expect(await decisionFor('x1')).toMatchObject({ heat_level: 'unknown', reason: `compute_error:${cause}`, fail_closed_cause: cause });
-      await waitFor(async () => (await metricSum(runtime!, 'quantum_heat_gate_fail_closed_total', { cause })) === 1, { what: 'fail-closed counted' });
+      await waitFor(async () => (await metricSum(runtime!, 'quantum_heat_gate_fail_closed_total', { cause })) === 1, {
+        what: 'fail-closed counted',
+      });
     });
 
     it('equity "1e-300" gives a finite heat: divided by max(equity, 1) as the original, never Infinity', async () => {
@@ -262,12 +370,22 @@ describe('compat: P2.6 heat gate', () => {
 
     it('a Position Ledger figure that is no number fails closed, naming it', async () => {
       await redis.client.hset(keys.portfolioState, 'equity_usd', '10000');
-      await redis.client.hset(keys.p33PositionSnapshot('ETHUSDT'), 'position_amt', '2', 'mark_price', 'n/a', 'ts_epoch', String(Math.floor(Date.now() / 1000)));
+      await redis.client.hset(
+        keys.p33PositionSnapshot('ETHUSDT'),
+        'position_amt',
+        '2',
+        'mark_price',
+        'n/a',
+        'ts_epoch',
+        String(Math.floor(Date.now() / 1000)),
+      );
       await start();
       await propose({ plan_id: 'x5', symbol: 'ETHUSDT', action: 'FULL_CLOSE', trace_id: 't' });
       expect(await calibratedFor('x5')).toMatchObject({ calibrated_action: 'PARTIAL_25', fail_closed_cause: 'position_not_a_number' });
       expect(JSON.parse((await decisionFor('x5')).debug_json!)).toMatchObject({ untrusted: ['ETHUSDT.mark_price'] });
-      await waitFor(async () => (await metricSum(runtime!, 'p26_failures_total', { reason: 'heat_calculation_error' })) === 1, { what: 'counted' });
+      await waitFor(async () => (await metricSum(runtime!, 'p26_failures_total', { reason: 'heat_calculation_error' })) === 1, {
+        what: 'counted',
+      });
     });
 
     it('enforce mode with a 1,500-character reason: calibrated, not dead-lettered; long text cut in the streams', async () => {
@@ -276,7 +394,14 @@ describe('compat: P2.6 heat gate', () => {
       await redis.client.hset(key, 'harvest_action', 'FULL_CLOSE', 'reason', kernelReason);
       await redis.client.hset(keys.portfolioState, 'equity_usd', '10000');
       await start({ P26_MODE: 'enforce' });
-      await propose({ plan_id: 'x6', symbol: 'ETHUSDT', action: 'FULL_CLOSE', trace_id: 't', reason: kernelReason, note: 'n'.repeat(1500) });
+      await propose({
+        plan_id: 'x6',
+        symbol: 'ETHUSDT',
+        action: 'FULL_CLOSE',
+        trace_id: 't',
+        reason: kernelReason,
+        note: 'n'.repeat(1500),
+      });
       const entry = await calibratedFor('x6');
       expect(entry.note).toHaveLength(1000);
       expect(await redis.client.hmget(key, 'calibrated', 'action', 'downgrade_reason')).toEqual(['1', 'PARTIAL_25', 'portfolio_heat_cold']);
@@ -292,18 +417,30 @@ describe('compat: P2.6 heat gate', () => {
       await start({ P26_MODE: 'enforce' });
       // No plan_id: the original acknowledged it and did nothing, leaving FULL_CLOSE in force.
       await propose({ symbol: 'ETHUSDT', action: 'FULL_CLOSE', trace_id: 't' });
-      const [letter] = await waitFor(async () => {
-        const dlq = await readStream(redis.client, streams.deadLetter);
-        return dlq.length > 0 ? dlq : undefined;
-      }, { what: 'dead letter' });
+      const [letter] = await waitFor(
+        async () => {
+          const dlq = await readStream(redis.client, streams.deadLetter);
+          return dlq.length > 0 ? dlq : undefined;
+        },
+        { what: 'dead letter' },
+      );
       expect(letter).toMatchObject({ handler: 'heat-gate', reason: 'invalid_input' });
-      expect(await redis.client.hgetall(key)).toMatchObject({ harvest_action: 'FULL_CLOSE', kill_score: '0.3', calibrated: '1', calibrated_by: 'p26_heat_gate', action: 'PARTIAL_25', downgrade_reason: 'portfolio_heat_cold' });
+      expect(await redis.client.hgetall(key)).toMatchObject({
+        harvest_action: 'FULL_CLOSE',
+        kill_score: '0.3',
+        calibrated: '1',
+        calibrated_by: 'p26_heat_gate',
+        action: 'PARTIAL_25',
+        downgrade_reason: 'portfolio_heat_cold',
+      });
       expect(await redis.client.ttl(key)).toBeGreaterThan(290);
       // Without an action in the entry, the kernel hash's own harvest_action is the one calibrated.
       await redis.client.del(key);
       await redis.client.hset(keys.harvestProposal('BTCUSDT'), 'harvest_action', 'FULL_CLOSE');
       await propose({ symbol: 'BTCUSDT', plan_id: 'no-action' });
-      await waitFor(async () => (await redis.client.hget(keys.harvestProposal('BTCUSDT'), 'action')) === 'PARTIAL_25', { what: 'BTCUSDT safe form' });
+      await waitFor(async () => (await redis.client.hget(keys.harvestProposal('BTCUSDT'), 'action')) === 'PARTIAL_25', {
+        what: 'BTCUSDT safe form',
+      });
     });
   });
 });

@@ -23,7 +23,9 @@ describe('P2.8 budget engine (compat, ca9ec8239)', () => {
 
   beforeAll(async () => {
     // fetch_portfolio_heat: GET HEAT_GATE_METRICS_URL, first line starting with "p26_heat_value".
-    heatServer = createServer((_request, response) => response.end('# HELP p26_heat_value Current portfolio heat value\n# TYPE p26_heat_value gauge\np26_heat_value 0.65\n'));
+    heatServer = createServer((_request, response) =>
+      response.end('# HELP p26_heat_value Current portfolio heat value\n# TYPE p26_heat_value gauge\np26_heat_value 0.65\n'),
+    );
     await new Promise<void>((resolve) => heatServer.listen(0, '127.0.0.1', resolve));
     heatUrl = `http://127.0.0.1:${(heatServer.address() as AddressInfo).port}/metrics`;
   });
@@ -36,13 +38,20 @@ describe('P2.8 budget engine (compat, ca9ec8239)', () => {
   const start = (env: Record<string, string> = {}) =>
     startRuntime(
       redis.url,
-      { HANDLERS: 'risk-budget,position-index', BUDGET_COMPUTE_INTERVAL_SEC: '1', POSITION_INDEX_REFRESH_SEC: '1', HEAT_GATE_METRICS_URL: heatUrl, ...env },
+      {
+        HANDLERS: 'risk-budget,position-index',
+        BUDGET_COMPUTE_INTERVAL_SEC: '1',
+        POSITION_INDEX_REFRESH_SEC: '1',
+        HEAT_GATE_METRICS_URL: heatUrl,
+        ...env,
+      },
       undefined,
       { httpPlugins },
     );
   const metricsText = async () => (await runtime!.server.inject({ url: '/metrics' })).body;
   const budgetOf = (symbol: string) => redis.client.hgetall(keys.budget(symbol));
-  const waitForBudget = (symbol: string) => waitFor(async () => ((await budgetOf(symbol)).budget_usd ? budgetOf(symbol) : undefined), { what: `${symbol} budget` });
+  const waitForBudget = (symbol: string) =>
+    waitFor(async () => ((await budgetOf(symbol)).budget_usd ? budgetOf(symbol) : undefined), { what: `${symbol} budget` });
 
   /**
    * Equity 100000; BTCUSDT 50000 long (label NORMAL_VOL, sigma 0.025), ETHUSDT 500 short
@@ -87,7 +96,12 @@ describe('P2.8 budget engine (compat, ca9ec8239)', () => {
     // EXTREME_VOL → 1.0: stress 0.56, str(2000.0 * 0.43999999999999995) = '879.9999999999999'
     expect(await waitForBudget('ETHUSDT')).toMatchObject({ budget_usd: '879.9999999999999', stress_factor: '0.56', vol_regime: '1.0' });
     // KEYS quantum:position:snapshot:* → SOLUSDT (position_amt 0 still a key); no market hash → 0.33
-    expect(await waitForBudget('SOLUSDT')).toMatchObject({ budget_usd: '1148.0000000000002', stress_factor: '0.426', vol_regime: '0.33', note: 'kept' });
+    expect(await waitForBudget('SOLUSDT')).toMatchObject({
+      budget_usd: '1148.0000000000002',
+      stress_factor: '0.426',
+      vol_regime: '0.33',
+      note: 'kept',
+    });
     // await redis_client.expire(hash_key, BUDGET_HASH_TTL_SEC)  # TTL 5min (300s)
     const ttl = await redis.client.ttl(keys.budget('BTCUSDT'));
     expect(ttl).toBeGreaterThan(290);
@@ -135,7 +149,8 @@ describe('P2.8 budget engine (compat, ca9ec8239)', () => {
     await redis.client.del(keys.portfolioState);
     runtime = await start();
     // "No portfolio state available (neither fresh nor cached)" → stale input per symbol, nothing else.
-    const staleCount = async () => Number(/^p28_stale_input_total\{input_type="portfolio_state"\} (\d+)/m.exec(await metricsText())?.[1] ?? 0);
+    const staleCount = async () =>
+      Number(/^p28_stale_input_total\{input_type="portfolio_state"\} (\d+)/m.exec(await metricsText())?.[1] ?? 0);
     await waitFor(async () => (await staleCount()) >= 6, { what: 'two ticks of three symbols' });
     expect((await staleCount()) % 3).toBe(0);
     expect(await metricsText()).not.toMatch(/^p28_portfolio_too_old_total [1-9]/m);
@@ -143,7 +158,12 @@ describe('P2.8 budget engine (compat, ca9ec8239)', () => {
     expect(await metricsText()).not.toMatch(/^p28_budget_computed_total/m);
 
     // A last-known-good copy older than MAX_LKG_AGE_SEC: "LKG cache too old ..., fail-open" per symbol.
-    await redis.client.hset(keys.budgetPortfolioLkg, { equity_usd: '100000.0', drawdown: '0.0', timestamp: String(nowSec() - 2000), saved_at: String(nowSec() - 1000) });
+    await redis.client.hset(keys.budgetPortfolioLkg, {
+      equity_usd: '100000.0',
+      drawdown: '0.0',
+      timestamp: String(nowSec() - 2000),
+      saved_at: String(nowSec() - 1000),
+    });
     await waitFor(async () => /^p28_portfolio_too_old_total [1-9]/m.test(await metricsText()), { what: 'too-old count' });
     expect(Number(/^p28_portfolio_too_old_total (\d+)/m.exec(await metricsText())?.[1]) % 3).toBe(0);
   });
@@ -182,7 +202,11 @@ describe('P2.8 budget engine (compat, ca9ec8239)', () => {
       await redis.client.hset(keys.budget('BTCUSDT'), 'symbol', 'BTCUSDT', 'budget_usd', '1348.0', 'mode', 'shadow', '1', 'x');
       runtime = await start({ HANDLERS: 'risk-budget' });
       const found = await call('GET', '/budget/BTCUSDT');
-      expect([found.statusCode, found.headers['content-type'], found.body]).toEqual([200, 'application/json', '{"symbol":"BTCUSDT","budget_usd":"1348.0","mode":"shadow","1":"x"}']);
+      expect([found.statusCode, found.headers['content-type'], found.body]).toEqual([
+        200,
+        'application/json',
+        '{"symbol":"BTCUSDT","budget_usd":"1348.0","mode":"shadow","1":"x"}',
+      ]);
       const missing = await call('GET', '/budget/XRPUSDT');
       expect([missing.statusCode, missing.body]).toEqual([200, '{"error":"no_budget_data"}']);
       // @app.get("/budget/{symbol}") also answers GET /budget/check (the POST route is another method).
@@ -259,7 +283,7 @@ describe('P2.8 budget engine (compat, ca9ec8239)', () => {
         url: '/test/inject_portfolio_state',
         body: '{"detail":[{"type":"missing","loc":["query","equity_usd"],"msg":"Field required","input":null}]}',
       },
-    ])('422 with FastAPI\'s detail list: $case', async ({ url, body }) => {
+    ])("422 with FastAPI's detail list: $case", async ({ url, body }) => {
       runtime = await start({ HANDLERS: 'risk-budget' });
       const response = await call('POST', url);
       expect([response.statusCode, response.body]).toEqual([422, body]);

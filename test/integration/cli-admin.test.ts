@@ -21,7 +21,12 @@ describe('quantum-gates kill, disarm, start and help', () => {
     expect(on).toMatchObject({ code: 0, stdout: 'kill switch ON (was OFF (unset))\n' });
     expect(await redis.client.get(keys.killSwitch)).toBe('1');
 
-    expect(await runCliJson(['kill', 'off', '--reason', 'drill over'], env)).toEqual({ key: keys.killSwitch, value: '0', previous: '1', target: `${redis.url}/0` });
+    expect(await runCliJson(['kill', 'off', '--reason', 'drill over'], env)).toEqual({
+      key: keys.killSwitch,
+      value: '0',
+      previous: '1',
+      target: `${redis.url}/0`,
+    });
     expect(await redis.client.get(keys.killSwitch)).toBe('0');
     expect(await runCliJson(['kill', 'status'], env)).toEqual({ key: keys.killSwitch, value: '0', engaged: false });
   });
@@ -34,14 +39,26 @@ describe('quantum-gates kill, disarm, start and help', () => {
     expect(cleared.code).toBe(0);
     expect(cleared.stdout).toContain('cleared disarm (was: auto_disarm: 5 errors in 300s)');
     expect(await redis.client.exists(keys.governorDisarm)).toBe(0);
-    expect(await runCliJson(['disarm', 'clear', '--reason', 'again'], env)).toEqual({ key: keys.governorDisarm, cleared: false, previous: null, target: `${redis.url}/0` });
+    expect(await runCliJson(['disarm', 'clear', '--reason', 'again'], env)).toEqual({
+      key: keys.governorDisarm,
+      cleared: false,
+      previous: null,
+      target: `${redis.url}/0`,
+    });
   });
 
   it('disarm reads a record kept as a hash as well', async () => {
     await redis.client.hset(keys.governorDisarm, { reason: 'error_burst', errors: '5' });
 
-    expect(await runCliJson(['disarm', 'status'], env)).toEqual({ key: keys.governorDisarm, disarmed: true, value: { reason: 'error_burst', errors: '5' } });
-    expect((await runCliJson<{ previous: unknown }>(['disarm', 'clear', '--reason', 'fixed'], env)).previous).toEqual({ reason: 'error_burst', errors: '5' });
+    expect(await runCliJson(['disarm', 'status'], env)).toEqual({
+      key: keys.governorDisarm,
+      disarmed: true,
+      value: { reason: 'error_burst', errors: '5' },
+    });
+    expect((await runCliJson<{ previous: unknown }>(['disarm', 'clear', '--reason', 'fixed'], env)).previous).toEqual({
+      reason: 'error_burst',
+      errors: '5',
+    });
     expect(await redis.client.exists(keys.governorDisarm)).toBe(0);
   });
 
@@ -60,7 +77,10 @@ describe('quantum-gates kill, disarm, start and help', () => {
     expect(await redis.client.exists(keys.killSwitch)).toBe(0);
   });
 
-  it.each([['kill', 'on'], ['disarm', 'clear']])('%s %s fails with exit 1 when Redis is unreachable', async (...args) => {
+  it.each([
+    ['kill', 'on'],
+    ['disarm', 'clear'],
+  ])('%s %s fails with exit 1 when Redis is unreachable', async (...args) => {
     const result = await runCli([...args, '--reason', 'test'], { REDIS_URL: `redis://127.0.0.1:${await freePort()}` });
 
     expect(result.code).toBe(1);
@@ -70,7 +90,8 @@ describe('quantum-gates kill, disarm, start and help', () => {
   it('prints the command list and the exit codes with --help, and the version', async () => {
     const help = await runCli(['--help'], env);
     expect(help.code).toBe(0);
-    for (const command of ['start', 'status', 'inject proposal', 'dlq replay', 'report shadow', 'kill on', 'disarm clear']) expect(help.stdout).toContain(command);
+    for (const command of ['start', 'status', 'inject proposal', 'dlq replay', 'report shadow', 'kill on', 'disarm clear'])
+      expect(help.stdout).toContain(command);
     expect(help.stdout).toMatch(/2\s+usage error or invalid input/);
 
     expect((await runCli(['--version'], env)).stdout).toMatch(/^\d+\.\d+\.\d+ \(commit \S+\)\n$/);
@@ -80,14 +101,24 @@ describe('quantum-gates kill, disarm, start and help', () => {
     const port = await freePort();
     const child = spawn(process.execPath, ['bin/quantum-gates.js', 'start'], {
       cwd: root,
-      env: { HOME: process.env.HOME ?? '/tmp', PATH: process.env.PATH ?? '', LOG_LEVEL: 'silent', REDIS_URL: redis.url, PORT: String(port), HANDLERS: 'position-snapshot,heat-gate' },
+      env: {
+        HOME: process.env.HOME ?? '/tmp',
+        PATH: process.env.PATH ?? '',
+        LOG_LEVEL: 'silent',
+        REDIS_URL: redis.url,
+        PORT: String(port),
+        HANDLERS: 'position-snapshot,heat-gate',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
     try {
-      await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/ready`).catch(() => undefined))?.status === 200, { timeoutMs: 30_000, what: '/ready' });
+      await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/ready`).catch(() => undefined))?.status === 200, {
+        timeoutMs: 30_000,
+        what: '/ready',
+      });
       expect(output).toContain(`serving http://127.0.0.1:${port}`);
       expect(output).toContain(`using the Redis at ${redis.url.replace(/\/?$/, '')}`);
       expect(output).toContain(`status page http://127.0.0.1:${port}/ (read-only, open to this machine only)`);
@@ -128,7 +159,11 @@ describe('quantum-gates writes: target, reason and audit event', () => {
     expect(result.stderr).toContain('quantum-gates: audit {"event":"kill_on","actor":"alice"');
   });
 
-  it.each([['kill', 'on'], ['kill', 'off'], ['disarm', 'clear']])('%s %s without --reason is refused with exit 2 and writes nothing', async (...args) => {
+  it.each([
+    ['kill', 'on'],
+    ['kill', 'off'],
+    ['disarm', 'clear'],
+  ])('%s %s without --reason is refused with exit 2 and writes nothing', async (...args) => {
     await redis.client.set(keys.governorDisarm, 'x');
     const result = await runCli(args, { REDIS_URL: redis.url });
 

@@ -17,7 +17,15 @@ const SOURCE = 'test:stream:orders';
 interface Listed {
   stream: string;
   total: number;
-  entries: { id: string; handler: string; reason: string; source_stream: string; source_id: string; truncated: boolean; fields: Record<string, string> }[];
+  entries: {
+    id: string;
+    handler: string;
+    reason: string;
+    source_stream: string;
+    source_id: string;
+    truncated: boolean;
+    fields: Record<string, string>;
+  }[];
 }
 
 describe('quantum-gates dlq', () => {
@@ -58,7 +66,13 @@ describe('quantum-gates dlq', () => {
     const all = await runCliJson<Listed>(['dlq', 'list'], env);
     expect(all.total).toBe(3);
     expect(all.entries.map((e) => e.id)).toEqual([c, b, a]);
-    expect(all.entries[0]).toMatchObject({ handler: 'orders', reason: 'handler_failed', source_stream: SOURCE, fields: { n: '3' }, truncated: false });
+    expect(all.entries[0]).toMatchObject({
+      handler: 'orders',
+      reason: 'handler_failed',
+      source_stream: SOURCE,
+      fields: { n: '3' },
+      truncated: false,
+    });
 
     expect((await runCliJson<Listed>(['dlq', 'list', '--reason', 'invalid_input'], env)).entries.map((e) => e.id)).toEqual([b]);
     expect((await runCliJson<Listed>(['dlq', 'list', '--handler', 'orders', '--limit', '1'], env)).entries.map((e) => e.id)).toEqual([c]);
@@ -84,7 +98,11 @@ describe('quantum-gates dlq', () => {
       const out = await runCliJson<Listed>(['dlq', 'list', '--handler', 'heat-gate'], env);
       return out.entries.length > 0 ? out : undefined;
     });
-    expect(listed.entries[0]).toMatchObject({ reason: 'invalid_input', source_stream: streams.harvestProposal, fields: { plan_id: 'bad1', symbol: 'eth usdt' } });
+    expect(listed.entries[0]).toMatchObject({
+      reason: 'invalid_input',
+      source_stream: streams.harvestProposal,
+      fields: { plan_id: 'bad1', symbol: 'eth usdt' },
+    });
   });
 
   it('shows one entry with why it failed and its original fields', async () => {
@@ -121,12 +139,21 @@ describe('quantum-gates dlq', () => {
   it('replays an entry to its source stream with its original fields and removes it from the DLQ', async () => {
     const id = await deadLetter({ n: '1', symbol: 'ETHUSDT' });
 
-    const out = await runCliJson<{ replayed: { id: string; stream: string; new_id: string }[]; refused: unknown[] }>(['dlq', 'replay', id, '--force'], env);
+    const out = await runCliJson<{ replayed: { id: string; stream: string; new_id: string }[]; refused: unknown[] }>(
+      ['dlq', 'replay', id, '--force'],
+      env,
+    );
 
     expect(out.refused).toEqual([]);
     expect(out.replayed).toEqual([{ id, stream: SOURCE, new_id: expect.stringMatching(/^\d+-\d+$/) }]);
     const source = await readStream(redis.client, SOURCE);
-    expect(source.at(-1)).toEqual({ _id: out.replayed[0]!.new_id, n: '1', symbol: 'ETHUSDT', original_id: source[0]!._id, replayed_from: id });
+    expect(source.at(-1)).toEqual({
+      _id: out.replayed[0]!.new_id,
+      n: '1',
+      symbol: 'ETHUSDT',
+      original_id: source[0]!._id,
+      replayed_from: id,
+    });
     expect(await redis.client.xlen(DLQ)).toBe(0);
   });
 
@@ -286,7 +313,10 @@ describe('quantum-gates dlq', () => {
 
     it('refuses with exit 2, naming the issues, and writes nothing, unless --force', async () => {
       const good = await deadLetter(proposal, { handler: 'heat-gate', sourceId: '1000-0' });
-      const bad = await deadLetter({ plan_id: 'p-2', symbol: 'eth usdt' }, { handler: 'heat-gate', reason: 'invalid_input', sourceId: '1001-0' });
+      const bad = await deadLetter(
+        { plan_id: 'p-2', symbol: 'eth usdt' },
+        { handler: 'heat-gate', reason: 'invalid_input', sourceId: '1001-0' },
+      );
 
       const refused = await runCli(['dlq', 'replay', good, bad], env);
 
@@ -338,7 +368,15 @@ describe('quantum-gates dlq', () => {
       expect(dropped.code).toBe(0);
       const events = await readStream(redis.client, streams.governorEvents);
       expect(events).toEqual([
-        expect.objectContaining({ event: 'dlq_replay', actor: 'alice', host: hostname(), reason: 'upstream fixed in INC-42', count: '1', ids: a, forced: '0' }),
+        expect.objectContaining({
+          event: 'dlq_replay',
+          actor: 'alice',
+          host: hostname(),
+          reason: 'upstream fixed in INC-42',
+          count: '1',
+          ids: a,
+          forced: '0',
+        }),
         expect.objectContaining({ event: 'dlq_drop', actor: 'bob', host: hostname(), reason: 'duplicate of INC-42', count: '1', ids: b }),
       ]);
       for (const e of events) expect(Number(e.ts)).toBeGreaterThanOrEqual(before);

@@ -13,7 +13,10 @@ describe('quantum-gates inject', () => {
   });
 
   it('adds a proposal to the heat gate stream with the fields given and prints the entry id', async () => {
-    const result = await runCli(['inject', 'proposal', '--symbol', 'ETHUSDT', '--action', 'FULL_CLOSE', '--plan-id', 'test1', '--reason', 'tp_hit'], env);
+    const result = await runCli(
+      ['inject', 'proposal', '--symbol', 'ETHUSDT', '--action', 'FULL_CLOSE', '--plan-id', 'test1', '--reason', 'tp_hit'],
+      env,
+    );
 
     expect(result.code).toBe(0);
     const [entry] = await readStream(redis.client, streams.harvestProposal);
@@ -23,7 +26,10 @@ describe('quantum-gates inject', () => {
   });
 
   it("writes to the stream the gate's own override names, and refuses an environment the gate would refuse", async () => {
-    const moved = await runCli(['inject', 'proposal', '--symbol', 'ETHUSDT', '--action', 'FULL_CLOSE'], { ...env, P26_INPUT_STREAM: 'test:stream:moved' });
+    const moved = await runCli(['inject', 'proposal', '--symbol', 'ETHUSDT', '--action', 'FULL_CLOSE'], {
+      ...env,
+      P26_INPUT_STREAM: 'test:stream:moved',
+    });
     expect(moved.code).toBe(0);
     expect(await redis.client.xlen('test:stream:moved')).toBe(1);
 
@@ -49,17 +55,46 @@ describe('quantum-gates inject', () => {
 
   it('adds an apply plan for the governor, EXECUTE unless told otherwise', async () => {
     const out = await runCliJson<{ stream: string; fields: Record<string, string> }>(
-      ['inject', 'plan', '--symbol', 'BTCUSDT', '--action', 'PARTIAL_75', '--qty', '0.001', '--price', '100000', '--reduce-only', 'true', '--kill-score', '0.2', '--side', 'SELL'],
+      [
+        'inject',
+        'plan',
+        '--symbol',
+        'BTCUSDT',
+        '--action',
+        'PARTIAL_75',
+        '--qty',
+        '0.001',
+        '--price',
+        '100000',
+        '--reduce-only',
+        'true',
+        '--kill-score',
+        '0.2',
+        '--side',
+        'SELL',
+      ],
       env,
     );
 
     expect(out.stream).toBe(streams.applyPlan);
     const [entry] = await readStream(redis.client, streams.applyPlan);
-    expect(entry).toMatchObject({ symbol: 'BTCUSDT', action: 'PARTIAL_75', decision: 'EXECUTE', qty: '0.001', price: '100000', reduceOnly: 'true', kill_score: '0.2', side: 'SELL' });
+    expect(entry).toMatchObject({
+      symbol: 'BTCUSDT',
+      action: 'PARTIAL_75',
+      decision: 'EXECUTE',
+      qty: '0.001',
+      price: '100000',
+      reduceOnly: 'true',
+      kill_score: '0.2',
+      side: 'SELL',
+    });
   });
 
   it('adds a position snapshot', async () => {
-    const result = await runCli(['inject', 'snapshot', '--symbol', 'ETHUSDT', '--position-notional-usd', '1800', '--sigma', '0.15', '--mark-price', '3000'], env);
+    const result = await runCli(
+      ['inject', 'snapshot', '--symbol', 'ETHUSDT', '--position-notional-usd', '1800', '--sigma', '0.15', '--mark-price', '3000'],
+      env,
+    );
 
     expect(result.code).toBe(0);
     const [entry] = await readStream(redis.client, streams.positionSnapshot);
@@ -85,29 +120,46 @@ describe('quantum-gates inject', () => {
   });
 
   it("sets a symbol's market state, the symbol naming the key only", async () => {
-    const out = await runCliJson<{ key: string; fields: Record<string, string> }>(['inject', 'market', '--symbol', 'BTCUSDT', '--mark-price', '100000'], env);
+    const out = await runCliJson<{ key: string; fields: Record<string, string> }>(
+      ['inject', 'market', '--symbol', 'BTCUSDT', '--mark-price', '100000'],
+      env,
+    );
 
     expect(out.key).toBe(keys.marketState('BTCUSDT'));
     expect(await redis.client.hgetall(keys.marketState('BTCUSDT'))).toEqual({ mark_price: '100000' });
   });
 
   it('carries extra fields given with --field', async () => {
-    await runCliJson(['inject', 'proposal', '--symbol', 'ETHUSDT', '--action', 'FULL_CLOSE', '--field', 'source=manual', '--field', 'note=a=b'], env);
+    await runCliJson(
+      ['inject', 'proposal', '--symbol', 'ETHUSDT', '--action', 'FULL_CLOSE', '--field', 'source=manual', '--field', 'note=a=b'],
+      env,
+    );
 
     const [entry] = await readStream(redis.client, streams.harvestProposal);
     expect(entry).toMatchObject({ source: 'manual', note: 'a=b' });
   });
 
   it('writes to the stream the gate is configured to read (P26_INPUT_STREAM)', async () => {
-    await runCliJson(['inject', 'proposal', '--symbol', 'ETHUSDT', '--action', 'FULL_CLOSE'], { ...env, P26_INPUT_STREAM: 'test:proposals' });
+    await runCliJson(['inject', 'proposal', '--symbol', 'ETHUSDT', '--action', 'FULL_CLOSE'], {
+      ...env,
+      P26_INPUT_STREAM: 'test:proposals',
+    });
 
     expect(await redis.client.xlen('test:proposals')).toBe(1);
     expect(await redis.client.exists(streams.harvestProposal)).toBe(0);
   });
 
   it.each([
-    ['a lower-case symbol', ['inject', 'proposal', '--symbol', 'ethusdt', '--action', 'FULL_CLOSE'], /--symbol: must be an upper-case exchange symbol.*\(got "ethusdt"\)/],
-    ['a symbol with a slash', ['inject', 'snapshot', '--symbol', 'ETH/USDT', '--position-notional-usd', '1'], /--symbol: must be an upper-case exchange symbol/],
+    [
+      'a lower-case symbol',
+      ['inject', 'proposal', '--symbol', 'ethusdt', '--action', 'FULL_CLOSE'],
+      /--symbol: must be an upper-case exchange symbol.*\(got "ethusdt"\)/,
+    ],
+    [
+      'a symbol with a slash',
+      ['inject', 'snapshot', '--symbol', 'ETH/USDT', '--position-notional-usd', '1'],
+      /--symbol: must be an upper-case exchange symbol/,
+    ],
     ['no symbol', ['inject', 'proposal', '--action', 'FULL_CLOSE'], /--symbol: is required/],
     ['no action', ['inject', 'proposal', '--symbol', 'ETHUSDT'], /--action: needs an action/],
     ['no notional', ['inject', 'snapshot', '--symbol', 'ETHUSDT'], /--position-notional-usd: is required/],
@@ -115,12 +167,28 @@ describe('quantum-gates inject', () => {
     ['a non-numeric equity', ['inject', 'portfolio', '--equity-usd', 'lots'], /--equity-usd: must be a decimal number \(got "lots"\)/],
     ['a market state without a price', ['inject', 'market', '--symbol', 'BTCUSDT'], /--mark-price: is required/],
     ['a zero mark price', ['inject', 'market', '--symbol', 'BTCUSDT', '--mark-price', '0'], /--mark-price: must be a positive price/],
-    ['a negative sigma', ['inject', 'snapshot', '--symbol', 'ETHUSDT', '--position-notional-usd', '1', '--sigma', '-1'], /--sigma: must not be negative/],
+    [
+      'a negative sigma',
+      ['inject', 'snapshot', '--symbol', 'ETHUSDT', '--position-notional-usd', '1', '--sigma', '-1'],
+      /--sigma: must not be negative/,
+    ],
     ['a bad boolean', ['inject', 'plan', '--symbol', 'BTCUSDT', '--reduce-only', 'maybe'], /--reduce-only: must be true or false/],
-    ['an unknown option', ['inject', 'proposal', '--symbol', 'ETHUSDT', '--action', 'FULL_CLOSE', '--colour', 'red'], /Unknown option '--colour'/],
+    [
+      'an unknown option',
+      ['inject', 'proposal', '--symbol', 'ETHUSDT', '--action', 'FULL_CLOSE', '--colour', 'red'],
+      /Unknown option '--colour'/,
+    ],
     ['an option without its value', ['inject', 'proposal', '--symbol'], /--symbol/],
-    ['a --field without =', ['inject', 'proposal', '--symbol', 'ETHUSDT', '--action', 'FULL_CLOSE', '--field', 'oops'], /--field expects name=value/],
-    ['a --field naming a flag', ['inject', 'proposal', '--symbol', 'ETHUSDT', '--action', 'FULL_CLOSE', '--field', 'symbol=X'], /use --symbol/],
+    [
+      'a --field without =',
+      ['inject', 'proposal', '--symbol', 'ETHUSDT', '--action', 'FULL_CLOSE', '--field', 'oops'],
+      /--field expects name=value/,
+    ],
+    [
+      'a --field naming a flag',
+      ['inject', 'proposal', '--symbol', 'ETHUSDT', '--action', 'FULL_CLOSE', '--field', 'symbol=X'],
+      /use --symbol/,
+    ],
     ['an unknown kind', ['inject', 'order', '--symbol', 'ETHUSDT'], /unknown inject command "order"/],
   ])('refuses %s with exit 2 and writes nothing', async (_case, args, message) => {
     const result = await runCli(args, env);
@@ -131,14 +199,19 @@ describe('quantum-gates inject', () => {
   });
 
   it('validates before connecting: invalid input is exit 2 even with Redis down', async () => {
-    const result = await runCli(['inject', 'proposal', '--symbol', 'bad symbol', '--action', 'FULL_CLOSE'], { REDIS_URL: `redis://127.0.0.1:${await freePort()}` });
+    const result = await runCli(['inject', 'proposal', '--symbol', 'bad symbol', '--action', 'FULL_CLOSE'], {
+      REDIS_URL: `redis://127.0.0.1:${await freePort()}`,
+    });
 
     expect(result.code).toBe(2);
   });
 
   it('fails fast with exit 1 and says where it looked when Redis is unreachable', async () => {
     const port = await freePort();
-    const result = await runCli(['inject', 'proposal', '--symbol', 'ETHUSDT', '--action', 'FULL_CLOSE'], { REDIS_HOST: '127.0.0.1', REDIS_PORT: String(port) });
+    const result = await runCli(['inject', 'proposal', '--symbol', 'ETHUSDT', '--action', 'FULL_CLOSE'], {
+      REDIS_HOST: '127.0.0.1',
+      REDIS_PORT: String(port),
+    });
 
     expect(result.code).toBe(1);
     expect(result.stderr).toContain(`cannot reach Redis at redis://127.0.0.1:${port}/0: connect ECONNREFUSED`);

@@ -26,7 +26,13 @@ describe('quantum-gates report shadow', () => {
     redis.client.xadd(
       streams.harvestCalibrated,
       `${ms}-0`,
-      ...Object.entries({ symbol: 'ETHUSDT', mode: 'shadow', original_action: 'FULL_CLOSE', reason: 'portfolio_heat_cold', ...fields }).flat(),
+      ...Object.entries({
+        symbol: 'ETHUSDT',
+        mode: 'shadow',
+        original_action: 'FULL_CLOSE',
+        reason: 'portfolio_heat_cold',
+        ...fields,
+      }).flat(),
     );
 
   beforeAll(() => {
@@ -61,18 +67,51 @@ describe('quantum-gates report shadow', () => {
 
     const csv = await runCli(['report', 'shadow', '--csv'], env);
     expect(csv.code).toBe(0);
-    expect(csv.stdout.split('\n')).toEqual(expect.arrayContaining(['section,group,metric,value', 'bucket,COLD,downgraded,1', 'heat_histogram,0.10-0.15,count,1']));
+    expect(csv.stdout.split('\n')).toEqual(
+      expect.arrayContaining(['section,group,metric,value', 'bucket,COLD,downgraded,1', 'heat_histogram,0.10-0.15,count,1']),
+    );
   });
 
   it('lists every decision, kept and downgraded, one per row with --csv --per-decision, with the keys of --json --per-decision', async () => {
     const at = Date.now() - HOUR;
     await calibrated(at, { plan_id: 'p-cold', calibrated_action: 'PARTIAL_25', heat_bucket: 'COLD', heat_value: '0.1' });
-    await calibrated(at + 1, { plan_id: 'p-hot', symbol: 'BTCUSDT', calibrated_action: 'FULL_CLOSE', heat_bucket: 'HOT', heat_value: '0.9', reason: 'portfolio_heat_hot' });
+    await calibrated(at + 1, {
+      plan_id: 'p-hot',
+      symbol: 'BTCUSDT',
+      calibrated_action: 'FULL_CLOSE',
+      heat_bucket: 'HOT',
+      heat_value: '0.9',
+      reason: 'portfolio_heat_hot',
+    });
 
     const json = await runCliJson<{ decisions: Record<string, unknown>[] }>(['report', 'shadow', '--per-decision'], env);
     expect(json.decisions).toEqual([
-      { id: `${at}-0`, ts: new Date(at).toISOString(), plan_id: 'p-cold', symbol: 'ETHUSDT', heat: 0.1, bucket: 'COLD', original_action: 'FULL_CLOSE', calibrated_action: 'PARTIAL_25', reason: 'portfolio_heat_cold', fail_closed_cause: '', mode: 'shadow' },
-      { id: `${at + 1}-0`, ts: new Date(at + 1).toISOString(), plan_id: 'p-hot', symbol: 'BTCUSDT', heat: 0.9, bucket: 'HOT', original_action: 'FULL_CLOSE', calibrated_action: 'FULL_CLOSE', reason: 'portfolio_heat_hot', fail_closed_cause: '', mode: 'shadow' },
+      {
+        id: `${at}-0`,
+        ts: new Date(at).toISOString(),
+        plan_id: 'p-cold',
+        symbol: 'ETHUSDT',
+        heat: 0.1,
+        bucket: 'COLD',
+        original_action: 'FULL_CLOSE',
+        calibrated_action: 'PARTIAL_25',
+        reason: 'portfolio_heat_cold',
+        fail_closed_cause: '',
+        mode: 'shadow',
+      },
+      {
+        id: `${at + 1}-0`,
+        ts: new Date(at + 1).toISOString(),
+        plan_id: 'p-hot',
+        symbol: 'BTCUSDT',
+        heat: 0.9,
+        bucket: 'HOT',
+        original_action: 'FULL_CLOSE',
+        calibrated_action: 'FULL_CLOSE',
+        reason: 'portfolio_heat_hot',
+        fail_closed_cause: '',
+        mode: 'shadow',
+      },
     ]);
 
     const csv = await runCli(['report', 'shadow', '--csv', '--per-decision'], env);

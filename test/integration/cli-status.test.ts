@@ -18,7 +18,12 @@ describe('quantum-gates status', () => {
 
   beforeAll(async () => {
     redis = await startTestRedis();
-    runtime = await createTestRuntime(redis.url, { HANDLERS: 'position-snapshot,heat-gate', DASHBOARD_USER: USER, DASHBOARD_PASSWORD: PASSWORD }, allHandlers, { httpPlugins });
+    runtime = await createTestRuntime(
+      redis.url,
+      { HANDLERS: 'position-snapshot,heat-gate', DASHBOARD_USER: USER, DASHBOARD_PASSWORD: PASSWORD },
+      allHandlers,
+      { httpPlugins },
+    );
     const address = await runtime.start();
     env = { QG_URL: address, DASHBOARD_USER: USER, DASHBOARD_PASSWORD: PASSWORD, REDIS_URL: redis.url };
   });

@@ -86,7 +86,8 @@ describe('the gates on a three-master Redis Cluster', () => {
     const before = await r.xlen(streams.harvestCalibrated);
     const count = 2000;
     const pipeline = r.pipeline();
-    for (let i = 0; i < count; i++) pipeline.xadd(streams.harvestProposal, '*', 'plan_id', `cb-${i}`, 'symbol', 'ETHUSDT', 'action', 'FULL_CLOSE');
+    for (let i = 0; i < count; i++)
+      pipeline.xadd(streams.harvestProposal, '*', 'plan_id', `cb-${i}`, 'symbol', 'ETHUSDT', 'action', 'FULL_CLOSE');
     await pipeline.exec();
     await waitFor(async () => (await r.xlen(streams.harvestCalibrated)) >= before + count, 'all backlog outputs');
     await waitFor(async () => (await pending(r, streams.harvestProposal, 'p26_heat_gate')) === 0, 'nothing pending');
@@ -96,9 +97,23 @@ describe('the gates on a three-master Redis Cluster', () => {
   });
 
   it.runIf(withGovernor)('runs the governor: a close permitted, an open permitted, a second open blocked by cooldown', async () => {
-    await r.xadd(streams.positionSnapshot, '*', 'symbol', 'SOLUSDT', 'position_notional_usd', '300', 'sigma', '0.2', 'qty', '2', 'mark_price', '150');
+    await r.xadd(
+      streams.positionSnapshot,
+      '*',
+      'symbol',
+      'SOLUSDT',
+      'position_notional_usd',
+      '300',
+      'sigma',
+      '0.2',
+      'qty',
+      '2',
+      'mark_price',
+      '150',
+    );
     await waitFor(async () => (await r.sismember(keys.activePositions, 'SOLUSDT')) === 1, 'SOLUSDT snapshot');
-    const plan = (fields: Record<string, string>) => r.xadd(streams.applyPlan, '*', ...Object.entries({ decision: 'EXECUTE', ...fields }).flat());
+    const plan = (fields: Record<string, string>) =>
+      r.xadd(streams.applyPlan, '*', ...Object.entries({ decision: 'EXECUTE', ...fields }).flat());
     // The governor prices an open at the market's mark price.
     await r.hset(keys.marketState('ADAUSDT'), 'mark_price', '0.5');
 
@@ -127,7 +142,13 @@ describe('the gates on a three-master Redis Cluster', () => {
 
   it.runIf(withGovernor)('runs the cooldown job handler through BullMQ on the cluster', async () => {
     await runtime.services.jobs.add([
-      { queue: 'governor-cooldown', name: 'cooldown-expired', data: { symbol: 'XRPUSDT', plan_id: 'g-cool', started_at: 1, until: 2 }, delayMs: 0, jobId: 'cooldown-XRPUSDT-1' },
+      {
+        queue: 'governor-cooldown',
+        name: 'cooldown-expired',
+        data: { symbol: 'XRPUSDT', plan_id: 'g-cool', started_at: 1, until: 2 },
+        delayMs: 0,
+        jobId: 'cooldown-XRPUSDT-1',
+      },
     ]);
     const event = await waitFor(
       async () => (await readStream(r, streams.governorEvents)).find((e) => e.event === 'cooldown_expired' && e.plan_id === 'g-cool'),
@@ -161,14 +182,14 @@ async function waitFor<T>(probe: () => Promise<T>, what: string, timeoutMs = 15_
   throw new Error(`timed out waiting for ${what} (last: ${JSON.stringify(last)})`);
 }
 
-
 function output(r: Cluster, planId: string) {
   return waitFor(async () => (await readStream(r, streams.harvestCalibrated)).find((e) => e.plan_id === planId), `output for ${planId}`);
 }
 
 function decision(r: Cluster, planId: string) {
   return waitFor(
-    async () => (await readStream(r, streams.governorEvents)).find((e) => e.plan_id === planId && (e.event === 'permit' || e.event === 'block')),
+    async () =>
+      (await readStream(r, streams.governorEvents)).find((e) => e.plan_id === planId && (e.event === 'permit' || e.event === 'block')),
     `decision for ${planId}`,
   );
 }

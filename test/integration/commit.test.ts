@@ -29,7 +29,10 @@ describe('TransactionCommitter on a real redis-server', () => {
 
   async function deliver(count: number): Promise<string[]> {
     for (let i = 0; i < count; i++) await redis.client.xadd('s', '*', 'n', String(i));
-    const reply = (await redis.client.xreadgroup('GROUP', 'g', 'c', 'COUNT', count, 'STREAMS', 's', '>')) as [string, [string, string[]][]][];
+    const reply = (await redis.client.xreadgroup('GROUP', 'g', 'c', 'COUNT', count, 'STREAMS', 's', '>')) as [
+      string,
+      [string, string[]][],
+    ][];
     return reply[0]![1].map(([id]) => id);
   }
 
@@ -212,17 +215,29 @@ describe('TransactionCommitter on a real redis-server', () => {
       { entryId: c, recorder: newest('4-9', 'c') },
       { entryId: d, recorder: newest('5-0', 'd') }, // the same id again: a redelivery applies again
     ]);
-    expect(report).toEqual({ committed: [0, 1, 3], conflicted: [], lost: [], superseded: [2], withheld: [], waiting: [], effectFailures: [] });
+    expect(report).toEqual({
+      committed: [0, 1, 3],
+      conflicted: [],
+      lost: [],
+      superseded: [2],
+      withheld: [],
+      waiting: [],
+      effectFailures: [],
+    });
     expect((await redis.client.xrange('out', '-', '+')).map(([, f]) => f[1])).toEqual(['a', 'b', 'd']);
     expect(await redis.client.get('order')).toBe('5-0');
     expect((await redis.client.xpending('s', 'g'))[0]).toBe(0);
 
     // A later commit (another replica's, say) with an older id changes nothing.
     const [e] = await deliver(1);
-    const late = await new TransactionCommitter(connection, 0).commit({ stream: 's', group: 'g', consumer: 'c' }, [{ entryId: e, recorder: newest('1700000000000-0', 'e') }]);
+    const late = await new TransactionCommitter(connection, 0).commit({ stream: 's', group: 'g', consumer: 'c' }, [
+      { entryId: e, recorder: newest('1700000000000-0', 'e') },
+    ]);
     expect(late.superseded).toEqual([]);
     const [f] = await deliver(1);
-    const stale = await new TransactionCommitter(connection, 0).commit({ stream: 's', group: 'g', consumer: 'c' }, [{ entryId: f, recorder: newest('999999999999-5', 'f') }]);
+    const stale = await new TransactionCommitter(connection, 0).commit({ stream: 's', group: 'g', consumer: 'c' }, [
+      { entryId: f, recorder: newest('999999999999-5', 'f') },
+    ]);
     expect(stale).toMatchObject({ committed: [], superseded: [0] });
     expect(await redis.client.get('order')).toBe('1700000000000-0');
     expect((await redis.client.xrange('out', '-', '+')).map(([, fields]) => fields[1])).toEqual(['a', 'b', 'd', 'e']);

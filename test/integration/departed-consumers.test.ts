@@ -43,7 +43,11 @@ describe('consumers that departed', () => {
     expect([...(await consumers(r)).keys()].sort()).toEqual(['host-111', 'host-222']);
 
     // CLAIM_IDLE_MS far away, so host-222's entry stays where it is for the length of the test.
-    runtime = await startRuntime(redis.url, { CONSUMER_NAME: 'host-333', DEPARTED_CONSUMER_IDLE_MS: '400', CLAIM_INTERVAL_MS: '100', CLAIM_IDLE_MS: '600000' }, [sink]);
+    runtime = await startRuntime(
+      redis.url,
+      { CONSUMER_NAME: 'host-333', DEPARTED_CONSUMER_IDLE_MS: '400', CLAIM_INTERVAL_MS: '100', CLAIM_IDLE_MS: '600000' },
+      [sink],
+    );
     await waitFor(async () => !(await consumers(r)).has('host-111'), { what: 'host-111 removed' });
 
     const left = await consumers(r);

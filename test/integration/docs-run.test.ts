@@ -66,7 +66,10 @@ async function startGates(redis: TestRedis): Promise<Gates> {
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const address = `http://127.0.0.1:${port}`;
-  await waitFor(async () => (await fetch(`${address}/ready`).catch(() => undefined))?.status === 200, { timeoutMs: 60_000, what: `npm start to be ready:\n${output}` });
+  await waitFor(async () => (await fetch(`${address}/ready`).catch(() => undefined))?.status === 200, {
+    timeoutMs: 60_000,
+    what: `npm start to be ready:\n${output}`,
+  });
   return { process: child, address, port, output: () => output };
 }
 
@@ -75,17 +78,34 @@ function cliShims(): string {
   const dir = mkdtempSync(join(tmpdir(), 'qg-docs-'));
   const cli = `exec "${process.execPath}" "${join(root, 'bin/quantum-gates.js')}" "$@"`;
   writeFileSync(join(dir, 'quantum-gates'), `#!/bin/sh\n${cli}\n`);
-  writeFileSync(join(dir, 'npx'), `#!/bin/sh\nif [ "$1" = quantum-gates ]; then shift; ${cli}; fi\necho "docs-run: npx $1 is not part of the documented commands" >&2; exit 127\n`);
+  writeFileSync(
+    join(dir, 'npx'),
+    `#!/bin/sh\nif [ "$1" = quantum-gates ]; then shift; ${cli}; fi\necho "docs-run: npx $1 is not part of the documented commands" >&2; exit 127\n`,
+  );
   for (const name of ['quantum-gates', 'npx']) chmodSync(join(dir, name), 0o755);
   return dir;
 }
 
-function runBlock(block: DocBlock, gates: Gates, redis: TestRedis, shims: string, cwd: string): Promise<{ code: number | null; output: string }> {
+function runBlock(
+  block: DocBlock,
+  gates: Gates,
+  redis: TestRedis,
+  shims: string,
+  cwd: string,
+): Promise<{ code: number | null; output: string }> {
   const script = block.script.replace(/\b(?:localhost|127\.0\.0\.1):8080\b/g, `127.0.0.1:${gates.port}`);
   return new Promise((resolvePromise) => {
     const child = spawn('bash', ['-euo', 'pipefail', '-c', script], {
       cwd,
-      env: { HOME: process.env.HOME ?? '/tmp', PATH: `${shims}:${process.env.PATH ?? ''}`, REDIS_URL: redis.url, PORT: String(gates.port), QG_URL: gates.address, LOG_LEVEL: 'silent', USER: 'docs-run' },
+      env: {
+        HOME: process.env.HOME ?? '/tmp',
+        PATH: `${shims}:${process.env.PATH ?? ''}`,
+        REDIS_URL: redis.url,
+        PORT: String(gates.port),
+        QG_URL: gates.address,
+        LOG_LEVEL: 'silent',
+        USER: 'docs-run',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
@@ -99,15 +119,23 @@ function runBlock(block: DocBlock, gates: Gates, redis: TestRedis, shims: string
 async function decided(redis: TestRedis, outcome: DocumentedOutcome): Promise<string> {
   const r = redis.client;
   if (outcome.kind === 'calibrated') {
-    const entry = await waitFor(async () => (await readStream(r, streams.heatDecision)).find((e) => e.plan_id === outcome.planId), { what: `a heat decision for ${outcome.planId}` });
+    const entry = await waitFor(async () => (await readStream(r, streams.heatDecision)).find((e) => e.plan_id === outcome.planId), {
+      what: `a heat decision for ${outcome.planId}`,
+    });
     return `→ ${entry.out_action}`;
   }
   const verdict = await waitFor(
-    async () => ((await r.exists(`quantum:permit:${outcome.planId}`)) ? 'permit' : (await r.exists(`quantum:governor:block:${outcome.planId}`)) ? 'block' : undefined),
+    async () =>
+      (await r.exists(`quantum:permit:${outcome.planId}`))
+        ? 'permit'
+        : (await r.exists(`quantum:governor:block:${outcome.planId}`))
+          ? 'block'
+          : undefined,
     { what: `a governor verdict for ${outcome.planId}` },
   );
   const events = (await readStream(r, streams.governorEvents)).filter((e) => e.plan_id === outcome.planId);
-  const record = verdict === 'block' ? await r.get(`quantum:governor:block:${outcome.planId}`) : await r.get(`quantum:permit:${outcome.planId}`);
+  const record =
+    verdict === 'block' ? await r.get(`quantum:governor:block:${outcome.planId}`) : await r.get(`quantum:permit:${outcome.planId}`);
   const text = `${record ?? ''} ${events.map((e) => Object.values(e).join(' ')).join(' ')}`;
   const reason = new RegExp(`\\b${outcome.reason}\\b`).test(text) ? outcome.reason : `(not ${outcome.reason}: ${text.slice(0, 300)})`;
   return `${verdict}: ${reason}`;
@@ -143,10 +171,17 @@ describe.each(DOCS)('the commands of %s, run as written', (doc) => {
   });
 
   // One test per block, in document order: later blocks build on what earlier ones did.
-  it.each(blocks.filter((b) => b.skip === undefined).map((b) => [b.line, b] as const))('the block at line %i succeeds and does what its comments say', async (_line, block) => {
-    const outcomes = documentedOutcomes(block.script);
-    const { code, output } = await runBlock(block, gates, redis, shims, cwd);
-    expect(code, `${doc}:${block.line} exited ${code}:\n${block.script}\n--- output ---\n${output}\n--- gates ---\n${gates.output().slice(-2000)}`).toBe(0);
-    for (const outcome of outcomes) expect(await decided(redis, outcome), `${doc}:${block.line}: ${outcome.line}`).toBe(promised(outcome));
-  });
+  it.each(blocks.filter((b) => b.skip === undefined).map((b) => [b.line, b] as const))(
+    'the block at line %i succeeds and does what its comments say',
+    async (_line, block) => {
+      const outcomes = documentedOutcomes(block.script);
+      const { code, output } = await runBlock(block, gates, redis, shims, cwd);
+      expect(
+        code,
+        `${doc}:${block.line} exited ${code}:\n${block.script}\n--- output ---\n${output}\n--- gates ---\n${gates.output().slice(-2000)}`,
+      ).toBe(0);
+      for (const outcome of outcomes)
+        expect(await decided(redis, outcome), `${doc}:${block.line}: ${outcome.line}`).toBe(promised(outcome));
+    },
+  );
 });

@@ -27,9 +27,13 @@ describe('governor on a real redis-server', () => {
 
   /** Waits for the plan's decision event and returns it. */
   async function decision(planId: string): Promise<Record<string, string>> {
-    return waitFor(async () => (await readStream(redis.client, EVENTS)).find((e) => e.plan_id === planId && (e.event === 'permit' || e.event === 'block')), {
-      what: `decision for ${planId}`,
-    });
+    return waitFor(
+      async () =>
+        (await readStream(redis.client, EVENTS)).find((e) => e.plan_id === planId && (e.event === 'permit' || e.event === 'block')),
+      {
+        what: `decision for ${planId}`,
+      },
+    );
   }
 
   async function json(key: string): Promise<Record<string, unknown> | null> {
@@ -66,10 +70,22 @@ describe('governor on a real redis-server', () => {
 
     // "Notional $… OK (limit $200.0) / Portfolio notional $118844.14 >= $2000.0 / BLOCKED plan 73071774 - total_notional_exceeded"
     await submit({ plan_id: '73071774', symbol: 'BNBUSDT', action: 'UNKNOWN', side: 'BUY', qty: '0.1', price: '600' });
-    expect(await decision('73071774')).toMatchObject({ event: 'block', reason: 'total_notional_exceeded', total_notional: '118844.14', computed_notional: '60' });
+    expect(await decision('73071774')).toMatchObject({
+      event: 'block',
+      reason: 'total_notional_exceeded',
+      total_notional: '118844.14',
+      computed_notional: '60',
+    });
 
     // Visible in Redis: permits (TTL ≤ 60 s) and blocks (TTL ≤ 3600 s) with the contract's JSON.
-    expect(await json(keys.permit('a1b2c3d4-close-btc'))).toMatchObject({ granted: true, symbol: 'BTCUSDT', decision: 'EXECUTE', computed_qty: 0, computed_notional: 0, consumed: false });
+    expect(await json(keys.permit('a1b2c3d4-close-btc'))).toMatchObject({
+      granted: true,
+      symbol: 'BTCUSDT',
+      decision: 'EXECUTE',
+      computed_qty: 0,
+      computed_notional: 0,
+      consumed: false,
+    });
     expect(await json(keys.permit('e5f6a7b8-close-eth'))).toMatchObject({ granted: true, symbol: 'ETHUSDT' });
     const permitTtl = await r.ttl(keys.permit('a1b2c3d4-close-btc'));
     expect(permitTtl).toBeGreaterThan(0);
@@ -106,7 +122,9 @@ describe('governor on a real redis-server', () => {
     await submit({ plan_id: 'open-2', symbol: 'BTCUSDT', action: 'OPEN_LONG', qty: '0.001', price: '100000' });
     expect(await decision('open-2')).toMatchObject({ event: 'block', reason: 'symbol_cooldown' });
 
-    const expired = await waitFor(async () => (await readStream(redis.client, EVENTS)).find((e) => e.event === 'cooldown_expired'), { what: 'cooldown_expired' });
+    const expired = await waitFor(async () => (await readStream(redis.client, EVENTS)).find((e) => e.event === 'cooldown_expired'), {
+      what: 'cooldown_expired',
+    });
     expect(expired).toMatchObject({ symbol: 'BTCUSDT', plan_id: 'open-1' });
     expect(Number(expired.timestamp) - Number(permit.timestamp)).toBeGreaterThanOrEqual(1);
     expect(Number(expired.cooldown_until)).toBe(Number(permit.timestamp) + 1);
@@ -133,7 +151,9 @@ describe('governor on a real redis-server', () => {
     runtime = await startRuntime(redis.url, { HANDLERS, GOV_PERMIT_TTL_SEC: '1', GOV_SYMBOL_COOLDOWN_SECONDS: '1' });
     for (let i = 0; i < 4; i++) {
       await submit({ plan_id: 'again-1', symbol: 'ETHUSDT', action: 'OPEN_LONG', side: 'BUY', qty: '0.001', price: '100000' });
-      await waitFor(async () => (await pendingCount(redis.client, streams.applyPlan, 'governor')) === 0, { what: `delivery ${i + 1} acknowledged` });
+      await waitFor(async () => (await pendingCount(redis.client, streams.applyPlan, 'governor')) === 0, {
+        what: `delivery ${i + 1} acknowledged`,
+      });
       if (i === 0) expect(await redis.client.exists(keys.permit('again-1'))).toBe(1);
       await new Promise((r) => setTimeout(r, 1500));
     }
@@ -166,7 +186,10 @@ describe('governor on a real redis-server', () => {
   it('dead-letters a plan without a symbol, with the reason', async () => {
     runtime = await startRuntime(redis.url, { HANDLERS });
     await redis.client.xadd(streams.applyPlan, '*', 'plan_id', 'no-symbol', 'decision', 'EXECUTE', 'action', 'OPEN_LONG');
-    const letter = await waitFor(async () => (await readStream(redis.client, streams.deadLetter)).find((e) => e.source_stream === streams.applyPlan), { what: 'dead letter' });
+    const letter = await waitFor(
+      async () => (await readStream(redis.client, streams.deadLetter)).find((e) => e.source_stream === streams.applyPlan),
+      { what: 'dead letter' },
+    );
     expect(letter).toMatchObject({ handler: 'governor', reason: 'invalid_input' });
     expect(letter.error).toContain('symbol');
     expect(await redis.client.exists(keys.permit('no-symbol'))).toBe(0);

@@ -13,11 +13,19 @@ describe('heat bridge: first wins in a backlog', () => {
     await Promise.all(running.splice(0).map((r) => r.stop()));
   });
 
-  const decision = (planId: string, symbol: string, outAction: string) => ({ plan_id: planId, symbol, in_action: 'FULL_CLOSE', out_action: outAction, heat_level: 'COLD' });
+  const decision = (planId: string, symbol: string, outAction: string) => ({
+    plan_id: planId,
+    symbol,
+    in_action: 'FULL_CLOSE',
+    out_action: outAction,
+    heat_level: 'COLD',
+  });
 
   async function drain(replicas: number) {
     for (let i = 0; i < replicas; i++) running.push(await startRuntime(redis.url, { HANDLERS: 'heat-bridge' }));
-    await waitFor(async () => (await delivered()) && (await pendingCount(redis.client, streams.heatDecision, 'heat_bridge')) === 0, { what: 'backlog bridged' });
+    await waitFor(async () => (await delivered()) && (await pendingCount(redis.client, streams.heatDecision, 'heat_bridge')) === 0, {
+      what: 'backlog bridged',
+    });
   }
   /** Every entry of the stream delivered to the group (its last-delivered id is the stream's last id). */
   async function delivered(): Promise<boolean> {
@@ -28,7 +36,11 @@ describe('heat bridge: first wins in a backlog', () => {
   }
 
   it('keeps FIRST for plan P and points latest_plan_id:BTCUSDT at P (the issue’s reproduction)', async () => {
-    await produce(redis.client, streams.heatDecision, [decision('other1', 'BTCUSDT', 'PARTIAL_25'), decision('P', 'BTCUSDT', 'FIRST'), decision('P', 'ETHUSDT', 'DUP')]);
+    await produce(redis.client, streams.heatDecision, [
+      decision('other1', 'BTCUSDT', 'PARTIAL_25'),
+      decision('P', 'BTCUSDT', 'FIRST'),
+      decision('P', 'ETHUSDT', 'DUP'),
+    ]);
     await drain(1);
     expect(await redis.client.hget(keys.heatByPlan('P'), 'out_action')).toBe('FIRST');
     expect(await redis.client.get(keys.heatLatestPlanId('BTCUSDT'))).toBe('P');
@@ -40,11 +52,20 @@ describe('heat bridge: first wins in a backlog', () => {
   it('keeps the first of 10 duplicated plan_ids in one backlog, one replica and three', async () => {
     for (const replicas of [1, 3]) {
       await redis.client.flushall();
-      const entries = Array.from({ length: 10 }, (_, i) => [decision(`other${i}`, `S${i}USDT`, 'PARTIAL_25'), decision(`P${i}`, `S${i}USDT`, 'FIRST'), decision(`P${i}`, `D${i}USDT`, 'DUP')]).flat();
+      const entries = Array.from({ length: 10 }, (_, i) => [
+        decision(`other${i}`, `S${i}USDT`, 'PARTIAL_25'),
+        decision(`P${i}`, `S${i}USDT`, 'FIRST'),
+        decision(`P${i}`, `D${i}USDT`, 'DUP'),
+      ]).flat();
       await produce(redis.client, streams.heatDecision, entries);
       await drain(replicas);
       for (let i = 0; i < 10; i++) {
-        expect([replicas, i, await redis.client.hget(keys.heatByPlan(`P${i}`), 'out_action'), await redis.client.get(keys.heatLatestPlanId(`S${i}USDT`))]).toEqual([replicas, i, 'FIRST', `P${i}`]);
+        expect([
+          replicas,
+          i,
+          await redis.client.hget(keys.heatByPlan(`P${i}`), 'out_action'),
+          await redis.client.get(keys.heatLatestPlanId(`S${i}USDT`)),
+        ]).toEqual([replicas, i, 'FIRST', `P${i}`]);
       }
       await Promise.all(running.splice(0).map((r) => r.stop()));
     }
@@ -68,7 +89,11 @@ describe('heat bridge: first wins in a backlog', () => {
       };
     };
     try {
-      running.push(await startRuntime(redis.url, { HANDLERS: 'heat-bridge', BATCH_SIZE: '1', CONSUMER_NAME: 'replica-a' }, undefined, { committerFactory: slow }));
+      running.push(
+        await startRuntime(redis.url, { HANDLERS: 'heat-bridge', BATCH_SIZE: '1', CONSUMER_NAME: 'replica-a' }, undefined, {
+          committerFactory: slow,
+        }),
+      );
       await produce(redis.client, streams.heatDecision, [decision('P', 'BTCUSDT', 'FIRST')]);
       await waitFor(() => held, { what: 'replica A holding the first decision' });
       // Replica B takes the duplicate while A still holds the first.

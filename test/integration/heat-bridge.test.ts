@@ -26,7 +26,19 @@ describe('heat bridge behind the heat gate on a real redis-server (seed 004 proo
     await redis.stop();
   });
 
-  const propose = (planId: string, action: string) => redis.client.xadd(streams.harvestProposal, '*', 'plan_id', planId, 'symbol', 'BTCUSDT', 'action', action, 'trace_id', `trace-${planId}`);
+  const propose = (planId: string, action: string) =>
+    redis.client.xadd(
+      streams.harvestProposal,
+      '*',
+      'plan_id',
+      planId,
+      'symbol',
+      'BTCUSDT',
+      'action',
+      action,
+      'trace_id',
+      `trace-${planId}`,
+    );
   const metricsText = async () => (await runtime.server.inject({ method: 'GET', url: '/metrics' })).body;
   const metricValue = async (series: string) => {
     const line = (await metricsText()).split('\n').find((l) => l.startsWith(`${series} `));
@@ -35,10 +47,13 @@ describe('heat bridge behind the heat gate on a real redis-server (seed 004 proo
 
   it('A, injection: by_plan holds the decision with TTL ≈ 1800, latest carries last_plan_id, the pointer names the plan', async () => {
     await propose('P1', 'FULL_CLOSE');
-    const byPlan = await waitFor(async () => {
-      const hash = await redis.client.hgetall(keys.heatByPlan('P1'));
-      return Object.keys(hash).length > 0 ? hash : undefined;
-    }, { what: 'by_plan:P1' });
+    const byPlan = await waitFor(
+      async () => {
+        const hash = await redis.client.hgetall(keys.heatByPlan('P1'));
+        return Object.keys(hash).length > 0 ? hash : undefined;
+      },
+      { what: 'by_plan:P1' },
+    );
     expect(Object.keys(byPlan).sort()).toEqual([...lookupFields].sort());
     expect(byPlan).toMatchObject({
       plan_id: 'P1',
@@ -76,7 +91,12 @@ describe('heat bridge behind the heat gate on a real redis-server (seed 004 proo
   it('C, latest update: a new plan_id for the same symbol moves the pointer and the latest hash', async () => {
     await propose('P2', 'PARTIAL_50');
     await waitFor(async () => (await redis.client.get(keys.heatLatestPlanId('BTCUSDT'))) === 'P2', { what: 'pointer moved to P2' });
-    expect(await redis.client.hgetall(keys.heatLatest('BTCUSDT'))).toMatchObject({ plan_id: 'P2', last_plan_id: 'P2', out_action: 'PARTIAL_50', heat_action: 'NONE' });
+    expect(await redis.client.hgetall(keys.heatLatest('BTCUSDT'))).toMatchObject({
+      plan_id: 'P2',
+      last_plan_id: 'P2',
+      out_action: 'PARTIAL_50',
+      heat_action: 'NONE',
+    });
     expect(await redis.client.hget(keys.heatByPlan('P1'), 'out_action')).toBe('PARTIAL_25');
   });
 
@@ -95,11 +115,14 @@ describe('heat bridge behind the heat gate on a real redis-server (seed 004 proo
   });
 
   it('E, health: /ready answers 200 with the bridge consuming and its backlog drained', async () => {
-    const ready = await waitFor(async () => {
-      const response = await runtime.server.inject({ method: 'GET', url: '/ready' });
-      const body = response.json() as Record<string, unknown>;
-      return response.statusCode === 200 && body['pending:heat-bridge'] === 0 && body['lag:heat-bridge'] === 0 ? body : undefined;
-    }, { what: '/ready 200 with backlog 0' });
+    const ready = await waitFor(
+      async () => {
+        const response = await runtime.server.inject({ method: 'GET', url: '/ready' });
+        const body = response.json() as Record<string, unknown>;
+        return response.statusCode === 200 && body['pending:heat-bridge'] === 0 && body['lag:heat-bridge'] === 0 ? body : undefined;
+      },
+      { what: '/ready 200 with backlog 0' },
+    );
     expect(ready).toMatchObject({ status: 'ready', 'consumer:heat-bridge': true });
   });
 });

@@ -15,7 +15,9 @@ describe('heat gate on a real redis-server', () => {
   });
 
   async function calibratedFor(planId: string) {
-    return waitFor(async () => (await readStream(redis.client, streams.harvestCalibrated)).find((e) => e.plan_id === planId), { what: `output for ${planId}` });
+    return waitFor(async () => (await readStream(redis.client, streams.harvestCalibrated)).find((e) => e.plan_id === planId), {
+      what: `output for ${planId}`,
+    });
   }
 
   it('runs the seed’s four scenarios through the streams, heat computed from the formula', async () => {
@@ -38,7 +40,13 @@ describe('heat gate on a real redis-server', () => {
     // Scenario 3: HOT. Equity 1000 → 0.87.
     await r.hset(keys.portfolioState, 'equity_usd', '1000');
     await r.xadd(streams.harvestProposal, '*', 'plan_id', 'test3', 'symbol', 'BTCUSDT', 'action', 'FULL_CLOSE');
-    expect(await calibratedFor('test3')).toMatchObject({ calibrated_action: 'FULL_CLOSE', heat_bucket: 'HOT', heat_value: '0.87', calibrated: 'true', reason: 'portfolio_heat_hot' });
+    expect(await calibratedFor('test3')).toMatchObject({
+      calibrated_action: 'FULL_CLOSE',
+      heat_bucket: 'HOT',
+      heat_value: '0.87',
+      calibrated: 'true',
+      reason: 'portfolio_heat_hot',
+    });
 
     // Scenario 4: PARTIAL passes unchanged.
     await r.xadd(streams.harvestProposal, '*', 'plan_id', 'test4', 'symbol', 'ETHUSDT', 'action', 'PARTIAL_50');
@@ -49,7 +57,15 @@ describe('heat gate on a real redis-server', () => {
     const metrics = await runtime.server.inject({ method: 'GET', url: '/metrics' });
     expect(metrics.body).toMatch(/^p26_proposals_processed_total 4$/m);
     expect(metrics.body).toMatch(/^p26_bucket\{state="HOT"\} 1$/m);
-    for (const name of ['p26_heat_value', 'p26_actions_downgraded_total', 'p26_stream_lag_ms', 'p26_failures_total', 'p26_hash_writes_total', 'p26_hash_write_fail_total', 'p26_enforce_mode']) {
+    for (const name of [
+      'p26_heat_value',
+      'p26_actions_downgraded_total',
+      'p26_stream_lag_ms',
+      'p26_failures_total',
+      'p26_hash_writes_total',
+      'p26_hash_write_fail_total',
+      'p26_enforce_mode',
+    ]) {
       expect(metrics.body).toContain(`# TYPE ${name} `);
     }
   });
@@ -102,7 +118,13 @@ describe('heat gate on a real redis-server', () => {
       const dlq = await readStream(redis.client, streams.deadLetter);
       return dlq.length > 0 ? dlq : undefined;
     });
-    expect(letter).toMatchObject({ handler: 'heat-gate', source_stream: streams.harvestProposal, source_id: poisonId, group: GROUP, reason: 'invalid_input' });
+    expect(letter).toMatchObject({
+      handler: 'heat-gate',
+      source_stream: streams.harvestProposal,
+      source_id: poisonId,
+      group: GROUP,
+      reason: 'invalid_input',
+    });
     const issues = JSON.parse(letter!.error!) as { path: string }[];
     expect(issues.map((i) => i.path).sort()).toEqual(['action', 'plan_id', 'symbol']);
     expect(JSON.parse(letter!.fields!)).toEqual({ junk: '\u0000\u00ff{not json', symbol: 'not a symbol' });
@@ -116,12 +138,25 @@ describe('heat gate on a real redis-server', () => {
     try {
       await durable.client.hset(keys.portfolioState, 'equity_usd', '10000');
       runtime = await startRuntime(durable.url, { HANDLERS: 'heat-gate', BATCH_SIZE: '50' });
-      await produce(durable.client, streams.harvestProposal, Array.from({ length: 500 }, (_, i) => ({ plan_id: `a-${i}`, symbol: 'ETHUSDT', action: 'FULL_CLOSE' })));
+      await produce(
+        durable.client,
+        streams.harvestProposal,
+        Array.from({ length: 500 }, (_, i) => ({ plan_id: `a-${i}`, symbol: 'ETHUSDT', action: 'FULL_CLOSE' })),
+      );
       const restart = durable.restart({ downMs: 1500 });
-      await waitFor(async () => (await runtime!.server.inject({ url: '/ready' })).statusCode === 503, { what: '/ready 503 while Redis is down' });
+      await waitFor(async () => (await runtime!.server.inject({ url: '/ready' })).statusCode === 503, {
+        what: '/ready 503 while Redis is down',
+      });
       await restart;
-      await produce(durable.client, streams.harvestProposal, Array.from({ length: 500 }, (_, i) => ({ plan_id: `b-${i}`, symbol: 'ETHUSDT', action: 'FULL_CLOSE' })));
-      await waitFor(async () => (await durable.client.xlen(streams.harvestCalibrated)) >= 1000, { what: 'all outputs after restart', timeoutMs: 30_000 });
+      await produce(
+        durable.client,
+        streams.harvestProposal,
+        Array.from({ length: 500 }, (_, i) => ({ plan_id: `b-${i}`, symbol: 'ETHUSDT', action: 'FULL_CLOSE' })),
+      );
+      await waitFor(async () => (await durable.client.xlen(streams.harvestCalibrated)) >= 1000, {
+        what: 'all outputs after restart',
+        timeoutMs: 30_000,
+      });
       await waitFor(async () => (await pendingCount(durable.client, streams.harvestProposal, GROUP)) === 0, { what: 'nothing pending' });
       await waitFor(async () => (await runtime!.server.inject({ url: '/ready' })).statusCode === 200, { what: '/ready 200 again' });
       const outputs = await readStream(durable.client, streams.harvestCalibrated);
@@ -137,7 +172,11 @@ describe('heat gate on a real redis-server', () => {
   it('shuts down gracefully: commits what it holds, and a successor finishes the rest exactly once', async () => {
     await redis.client.hset(keys.portfolioState, 'equity_usd', '10000');
     const count = 20_000;
-    await produce(redis.client, streams.harvestProposal, Array.from({ length: count }, (_, i) => ({ plan_id: `g-${i}`, symbol: 'ETHUSDT', action: 'FULL_CLOSE' })));
+    await produce(
+      redis.client,
+      streams.harvestProposal,
+      Array.from({ length: count }, (_, i) => ({ plan_id: `g-${i}`, symbol: 'ETHUSDT', action: 'FULL_CLOSE' })),
+    );
     const first = await startRuntime(redis.url, { HANDLERS: 'heat-gate', BATCH_SIZE: '100', CONSUMER_NAME: 'graceful-1' });
     await waitFor(async () => (await redis.client.xlen(streams.harvestCalibrated)) > 0, { what: 'first outputs' });
     await first.stop();

@@ -36,7 +36,10 @@ describe('BullMQ jobs on a real redis-server', () => {
   async function tickReturning(match: (summary: Record<string, unknown>) => boolean, what: string): Promise<Record<string, unknown>> {
     const queue = runtime!.services.jobs.queue('risk-budget');
     const job = await waitFor(
-      async () => (await queue.getJobs(['completed'])).find((j: Job) => j.returnvalue !== null && typeof j.returnvalue === 'object' && match(j.returnvalue as Record<string, unknown>)),
+      async () =>
+        (await queue.getJobs(['completed'])).find(
+          (j: Job) => j.returnvalue !== null && typeof j.returnvalue === 'object' && match(j.returnvalue as Record<string, unknown>),
+        ),
       { what },
     );
     return job.returnvalue as Record<string, unknown>;
@@ -83,10 +86,13 @@ describe('BullMQ jobs on a real redis-server', () => {
     // A queue opened later by ctx.schedule is reported too.
     await runtime.services.jobs.add([{ queue: 'qg-probe-later', name: 'probe', data: {}, delayMs: 3_600_000, jobId: 'later-1' }]);
     const scrape = async () => (await runtime!.server.inject({ url: '/metrics' })).body;
-    const body = await waitFor(async () => {
-      const text = await scrape();
-      return /^bullmq_job_completed_total\{queue="risk-budget"\} [1-9]/m.test(text) ? text : undefined;
-    }, { what: 'a completed tick counted by BullMQ' });
+    const body = await waitFor(
+      async () => {
+        const text = await scrape();
+        return /^bullmq_job_completed_total\{queue="risk-budget"\} [1-9]/m.test(text) ? text : undefined;
+      },
+      { what: 'a completed tick counted by BullMQ' },
+    );
 
     expect(body).toMatch(/^bullmq_job_count\{queue="risk-budget", state="completed"\} [1-9]\d*$/m);
     expect(body).toMatch(/^bullmq_job_count\{queue="governor-cooldown", state="waiting"\} 0$/m);
@@ -140,7 +146,10 @@ describe('BullMQ jobs on a real redis-server', () => {
     const queue = (runtime = await start()).services.jobs.queue('qg-test-interrupted');
     const first = (await queue.getJob('interrupted-1'))!;
     expect(first.failedReason).toContain('shutting down before the job finished');
-    await waitFor(async () => (await queue.getJobState('interrupted-1')) === 'completed', { what: 'the job run again and completed', timeoutMs: 20_000 });
+    await waitFor(async () => (await queue.getJobState('interrupted-1')) === 'completed', {
+      what: 'the job run again and completed',
+      timeoutMs: 20_000,
+    });
     expect((await queue.getJob('interrupted-1'))!.attemptsMade).toBe(2);
     expect(await readStream(redis.client, 'qg:test:interrupted')).toEqual([expect.objectContaining({ n: '7' })]);
   });
@@ -149,7 +158,13 @@ describe('BullMQ jobs on a real redis-server', () => {
     runtime = await startRuntime(redis.url, { HANDLERS: 'governor-cooldown' });
     const queue = runtime.services.jobs.queue(COOLDOWN_QUEUE);
     const startedAt = Date.now() - 1000;
-    const job = { queue: COOLDOWN_QUEUE, name: 'cooldown-expired', data: { symbol: 'BTCUSDT', plan_id: 'cd-plan-1', started_at: startedAt, until: startedAt + 1000 }, delayMs: 0, jobId: 'cd-1' };
+    const job = {
+      queue: COOLDOWN_QUEUE,
+      name: 'cooldown-expired',
+      data: { symbol: 'BTCUSDT', plan_id: 'cd-plan-1', started_at: startedAt, until: startedAt + 1000 },
+      delayMs: 0,
+      jobId: 'cd-1',
+    };
     await runtime.services.jobs.add([job]);
 
     await waitFor(async () => (await queue.getJobState('cd-1')) === 'completed', { what: 'the cooldown job completed' });
@@ -157,14 +172,20 @@ describe('BullMQ jobs on a real redis-server', () => {
     expect(done.returnvalue).toEqual({ outcome: 'handled' });
     expect(done.attemptsMade).toBe(1);
     // Retries are for a job that did not commit (it threw); a completed one is finished.
-    expect(done.opts).toMatchObject({ attempts: scheduledJobOptions.attempts, backoff: scheduledJobOptions.backoff, removeOnComplete: { count: 1000 } });
+    expect(done.opts).toMatchObject({
+      attempts: scheduledJobOptions.attempts,
+      backoff: scheduledJobOptions.backoff,
+      removeOnComplete: { count: 1000 },
+    });
 
     // The governor scheduling the same cooldown again (a replay) adds nothing: the completed job keeps its id.
     await runtime.services.jobs.add([job]);
     await new Promise((resolve) => setTimeout(resolve, 1500));
     expect(await queue.getJobState('cd-1')).toBe('completed');
     expect(await queue.getJobCounts('wait', 'delayed', 'active', 'failed')).toEqual({ wait: 0, delayed: 0, active: 0, failed: 0 });
-    const expired = (await readStream(redis.client, streams.governorEvents)).filter((e) => e.event === 'cooldown_expired' && e.plan_id === 'cd-plan-1');
+    const expired = (await readStream(redis.client, streams.governorEvents)).filter(
+      (e) => e.event === 'cooldown_expired' && e.plan_id === 'cd-plan-1',
+    );
     expect(expired).toHaveLength(1);
   });
 });

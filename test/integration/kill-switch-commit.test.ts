@@ -20,9 +20,22 @@ describe('the kill switch during a flood of plans', () => {
     runtime = undefined;
   });
 
-  const io = (env: Record<string, string>): CliIo => ({ out: () => undefined, err: () => undefined, errRaw: () => undefined, env, errIsTty: false, now: Date.now });
+  const io = (env: Record<string, string>): CliIo => ({
+    out: () => undefined,
+    err: () => undefined,
+    errRaw: () => undefined,
+    env,
+    errIsTty: false,
+    now: Date.now,
+  });
   const closes = (prefix: string, count: number) =>
-    Array.from({ length: count }, (_, i) => ({ plan_id: `${prefix}${i}`, symbol: `S${i % 40}USDT`, action: 'FULL_CLOSE_PROPOSED', decision: 'EXECUTE', side: 'SELL' }));
+    Array.from({ length: count }, (_, i) => ({
+      plan_id: `${prefix}${i}`,
+      symbol: `S${i % 40}USDT`,
+      action: 'FULL_CLOSE_PROPOSED',
+      decision: 'EXECUTE',
+      side: 'SELL',
+    }));
 
   it('commits no permit after kill on returned: every permit event precedes it, the rest are blocked', async () => {
     runtime = await startRuntime(redis.url, { HANDLERS: 'governor', GOV_SYMBOL_COOLDOWN_SECONDS: '0', BATCH_SIZE: '100' });
@@ -45,16 +58,19 @@ describe('the kill switch during a flood of plans', () => {
     for (const permit of permits) expect(await redis.client.exists(keys.permit(permit.plan_id!))).toBe(1);
   });
 
-  it.each(['yes', 'on', 'ON', '2', '1.0', 'enabled', 'true'])('a kill switch set to %j blocks every plan, as the status says', async (value) => {
-    await redis.client.set(keys.killSwitch, value);
-    runtime = await startRuntime(redis.url, { HANDLERS: 'governor' });
-    await produce(redis.client, streams.applyPlan, closes(`v${value}-`, 3));
-    await waitFor(async () => (await redis.client.xlen(streams.governorEvents)) >= 3, { what: 'three decisions' });
-    const events = await readStream(redis.client, streams.governorEvents);
-    expect(events.map((e) => e.reason)).toEqual(['kill_switch_active', 'kill_switch_active', 'kill_switch_active']);
-    const out: string[] = [];
-    const statusIo = { ...io({ REDIS_URL: redis.url }), out: (text: string) => out.push(text) };
-    expect(await runCli(['kill', 'status'], statusIo)).toBe(0);
-    expect(out.join('')).toMatch(/^kill switch ON/);
-  });
+  it.each(['yes', 'on', 'ON', '2', '1.0', 'enabled', 'true'])(
+    'a kill switch set to %j blocks every plan, as the status says',
+    async (value) => {
+      await redis.client.set(keys.killSwitch, value);
+      runtime = await startRuntime(redis.url, { HANDLERS: 'governor' });
+      await produce(redis.client, streams.applyPlan, closes(`v${value}-`, 3));
+      await waitFor(async () => (await redis.client.xlen(streams.governorEvents)) >= 3, { what: 'three decisions' });
+      const events = await readStream(redis.client, streams.governorEvents);
+      expect(events.map((e) => e.reason)).toEqual(['kill_switch_active', 'kill_switch_active', 'kill_switch_active']);
+      const out: string[] = [];
+      const statusIo = { ...io({ REDIS_URL: redis.url }), out: (text: string) => out.push(text) };
+      expect(await runCli(['kill', 'status'], statusIo)).toBe(0);
+      expect(out.join('')).toMatch(/^kill switch ON/);
+    },
+  );
 });

@@ -26,19 +26,39 @@ describe('outcome follow-up of decisions that changed exposure', () => {
     runtime = undefined;
   });
 
-  const outcomes = async (): Promise<Outcome[]> => (await readStream(redis.client, streams.gatesOutcome)).map((e) => outcomeEntrySchema.parse(e));
+  const outcomes = async (): Promise<Outcome[]> =>
+    (await readStream(redis.client, streams.gatesOutcome)).map((e) => outcomeEntrySchema.parse(e));
   const setPrice = (price: string) => redis.client.hset(keys.marketState('ETHUSDT'), 'mark_price', price);
 
   async function arrange(): Promise<void> {
     await redis.client.hset(keys.portfolioState, 'equity_usd', '10000');
     // A long of 2 ETH as the Position Ledger writes it; no sigma, so heat is 0 (COLD).
-    await redis.client.hset(keys.p33PositionSnapshot('ETHUSDT'), 'position_amt', '2', 'side', 'LONG', 'mark_price', '2000', 'ts_epoch', String(Math.floor(Date.now() / 1000)));
+    await redis.client.hset(
+      keys.p33PositionSnapshot('ETHUSDT'),
+      'position_amt',
+      '2',
+      'side',
+      'LONG',
+      'mark_price',
+      '2000',
+      'ts_epoch',
+      String(Math.floor(Date.now() / 1000)),
+    );
     await setPrice('2000');
   }
 
   it.each(['shadow', 'enforce'])('%s mode: a FULL_CLOSE → PARTIAL_25 downgrade is marked to market at each horizon', async (mode) => {
     await arrange();
-    runtime = await startRuntime(redis.url, { HANDLERS: 'heat-gate,outcome-heat,outcome-sample', P26_MODE: mode, OUTCOME_HORIZONS: '1s,2s', LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent' }, handlers);
+    runtime = await startRuntime(
+      redis.url,
+      {
+        HANDLERS: 'heat-gate,outcome-heat,outcome-sample',
+        P26_MODE: mode,
+        OUTCOME_HORIZONS: '1s,2s',
+        LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+      },
+      handlers,
+    );
     await redis.client.xadd(streams.harvestProposal, '*', 'plan_id', 'o1', 'symbol', 'ETHUSDT', 'action', 'FULL_CLOSE');
     await waitFor(async () => (await redis.client.zcard(keys.outcomePending)) === 1, { what: 'the follow-up recorded' });
     await setPrice('2100'); // +5 % before the 1 s sample
@@ -48,13 +68,23 @@ describe('outcome follow-up of decisions that changed exposure', () => {
 
     // Kept open: 75 % of 2 × 2000 = $3,000 long. 1 s: 3000 × 5 % = +150; 2 s: 3000 × −10 % = −300.
     const [first, second] = await outcomes();
-    expect(first).toMatchObject({ horizon: '1s', kind: 'heat_downgrade', mode, bucket: 'COLD', exposure_usd: 3000, entry_price: 2000, price: 2100, pnl_usd: 150, worst_pnl_usd: 150 });
+    expect(first).toMatchObject({
+      horizon: '1s',
+      kind: 'heat_downgrade',
+      mode,
+      bucket: 'COLD',
+      exposure_usd: 3000,
+      entry_price: 2000,
+      price: 2100,
+      pnl_usd: 150,
+      worst_pnl_usd: 150,
+    });
     expect(second).toMatchObject({ horizon: '2s', price: 1800, pnl_usd: -300, worst_pnl_usd: -300 });
 
-    const report = await runCliJson<{ horizons: { horizon: string; overall: { decisions: number; totalPnlUsd: number; worstPnlUsd: number } }[]; verdict: string }>(
-      ['report', 'outcomes', '--since', '1h'],
-      { REDIS_URL: redis.url },
-    );
+    const report = await runCliJson<{
+      horizons: { horizon: string; overall: { decisions: number; totalPnlUsd: number; worstPnlUsd: number } }[];
+      verdict: string;
+    }>(['report', 'outcomes', '--since', '1h'], { REDIS_URL: redis.url });
     expect(report.horizons.map((h) => [h.horizon, h.overall.decisions, h.overall.totalPnlUsd, h.overall.worstPnlUsd])).toEqual([
       ['1s', 1, 150, 150],
       ['2s', 1, -300, -300],
@@ -66,7 +96,22 @@ describe('outcome follow-up of decisions that changed exposure', () => {
     await arrange();
     runtime = await startRuntime(redis.url, { HANDLERS: 'governor,outcome-governor,outcome-sample', OUTCOME_HORIZONS: '1s,2s' }, handlers);
     // 0.5 ETH at 2,000 = $1,000 > the $200 per-trade cap: blocked.
-    await redis.client.xadd(streams.applyPlan, '*', 'plan_id', 'b1', 'symbol', 'ETHUSDT', 'action', 'OPEN_LONG', 'side', 'BUY', 'qty', '0.5', 'decision', 'EXECUTE');
+    await redis.client.xadd(
+      streams.applyPlan,
+      '*',
+      'plan_id',
+      'b1',
+      'symbol',
+      'ETHUSDT',
+      'action',
+      'OPEN_LONG',
+      'side',
+      'BUY',
+      'qty',
+      '0.5',
+      'decision',
+      'EXECUTE',
+    );
     await waitFor(async () => (await redis.client.zcard(keys.outcomePending)) === 1, { what: 'the follow-up recorded' });
     await setPrice('2200');
     await waitFor(async () => (await outcomes()).length === 1, { what: 'the 1 s sample' });
@@ -87,8 +132,12 @@ describe('outcome follow-up of decisions that changed exposure', () => {
     await waitFor(async () => (await outcomes()).length === 2, { what: 'both samples' });
     const [id] = await redis.client.zrange(keys.outcomePending, 0, -1);
     // The same job again, under a new job id (as a replay or a second scheduler would bring it).
-    await runtime.services.jobs.add([{ queue: 'gates-outcome', name: 'outcome-sample', data: { id: id!, horizon: '1s', horizon_ms: 1000 }, delayMs: 0, jobId: 'again' }]);
-    await waitFor(async () => (await runtime!.services.jobs.queue('gates-outcome').getJobState('again')) === 'completed', { what: 'the duplicate job done' });
+    await runtime.services.jobs.add([
+      { queue: 'gates-outcome', name: 'outcome-sample', data: { id: id!, horizon: '1s', horizon_ms: 1000 }, delayMs: 0, jobId: 'again' },
+    ]);
+    await waitFor(async () => (await runtime!.services.jobs.queue('gates-outcome').getJobState('again')) === 'completed', {
+      what: 'the duplicate job done',
+    });
     expect(await outcomes()).toHaveLength(2);
   });
 
@@ -108,7 +157,10 @@ describe('outcome follow-up of decisions that changed exposure', () => {
     const file = join(mkdtempSync(join(tmpdir(), 'qg-outcomes-')), 'dump.jsonl');
     writeFileSync(file, dump.stdout);
     const live = await runCliJson<{ horizons: unknown[]; verdict: string }>(['report', 'outcomes', '--since', '1h'], env);
-    const offline = await runCliJson<{ horizons: unknown[]; verdict: string }>(['report', 'outcomes', '--replay', file, '--horizons', '1s,2s'], {});
+    const offline = await runCliJson<{ horizons: unknown[]; verdict: string }>(
+      ['report', 'outcomes', '--replay', file, '--horizons', '1s,2s'],
+      {},
+    );
     expect(offline.horizons).toEqual(live.horizons);
     expect(offline.verdict).toBe(live.verdict);
   });

@@ -28,7 +28,8 @@ function echo(events: string[], readsOwnWrites: boolean | undefined): AnyHandler
   });
 }
 
-const numbers = (items: readonly CommitItem[]) => items.map((item) => (item.recorder?.effects[0] as { fields: { n: string } } | undefined)?.fields.n).join(',');
+const numbers = (items: readonly CommitItem[]) =>
+  items.map((item) => (item.recorder?.effects[0] as { fields: { n: string } } | undefined)?.fields.n).join(',');
 
 /** Commits through a real TransactionCommitter, logging each commit and holding the first until released. */
 function heldFirstCommit(events: string[]) {
@@ -59,7 +60,11 @@ describe('handling the next batch while the previous one commits', () => {
   let releaseHeld = () => undefined as void;
 
   beforeEach(async () => {
-    await produce(redis.client, IN, ['0', '1', '2', '3', '4', '5'].map((n) => ({ n })));
+    await produce(
+      redis.client,
+      IN,
+      ['0', '1', '2', '3', '4', '5'].map((n) => ({ n })),
+    );
   });
   afterEach(async () => {
     releaseHeld(); // a failed test must not leave the runtime's stop waiting on a held commit
@@ -85,7 +90,14 @@ describe('handling the next batch while the previous one commits', () => {
     await waitFor(async () => (await readStream(redis.client, OUT)).length === 6, { what: 'six outputs' });
     expect((await readStream(redis.client, OUT)).map((e) => e.n)).toEqual(['0', '1', '2', '3', '4', '5']);
     const commits = events.filter((e) => e.startsWith('commit'));
-    expect(commits).toEqual(['commit 0,1 begins', 'commit 0,1 ends', 'commit 2,3 begins', 'commit 2,3 ends', 'commit 4,5 begins', 'commit 4,5 ends']);
+    expect(commits).toEqual([
+      'commit 0,1 begins',
+      'commit 0,1 ends',
+      'commit 2,3 begins',
+      'commit 2,3 ends',
+      'commit 4,5 begins',
+      'commit 4,5 ends',
+    ]);
     expect(await pendingCount(redis.client, IN, 'echo')).toBe(0);
   });
 
@@ -147,7 +159,9 @@ describe('handling the next batch while the previous one commits', () => {
     });
     const held = heldFirstCommit(events);
     held.release();
-    runtime = await startRuntime(redis.url, { BATCH_SIZE: '2', CLAIM_INTERVAL_MS: '600000' }, [withState], { committerFactory: held.factory });
+    runtime = await startRuntime(redis.url, { BATCH_SIZE: '2', CLAIM_INTERVAL_MS: '600000' }, [withState], {
+      committerFactory: held.factory,
+    });
     await waitFor(async () => (await readStream(redis.client, OUT)).length === 6, { what: 'six outputs' });
     // Two more while the consumer waits in a blocking read: its state must not be read before they arrive.
     await new Promise((r) => setTimeout(r, 300));

@@ -51,7 +51,9 @@ describe('position-snapshot against a replica that commits a newer snapshot firs
     await redis.client.set(keys.positionAppliedId(symbol), newerId);
     release();
 
-    await waitFor(async () => (await pendingCount(redis.client, streams.positionSnapshot, 'position_snapshot')) === 0, { what: 'the older snapshot acknowledged' });
+    await waitFor(async () => (await pendingCount(redis.client, streams.positionSnapshot, 'position_snapshot')) === 0, {
+      what: 'the older snapshot acknowledged',
+    });
     expect(await redis.client.hgetall(keys.position(symbol))).toMatchObject({ position_notional_usd: '900', source_id: newerId });
     expect(await redis.client.get(keys.positionAppliedId(symbol))).toBe(newerId);
     expect(await metricSum(runtime, 'quantum_position_snapshots_stale_total')).toBe(1);
@@ -70,7 +72,9 @@ describe('position-snapshot against a replica that commits a newer snapshot firs
     await redis.client.set(keys.positionAppliedId(symbol), `${Number.parseInt(openId!, 10) + 1}-0`);
     release();
 
-    await waitFor(async () => (await pendingCount(redis.client, streams.positionSnapshot, 'position_snapshot')) === 0, { what: 'the open snapshot acknowledged' });
+    await waitFor(async () => (await pendingCount(redis.client, streams.positionSnapshot, 'position_snapshot')) === 0, {
+      what: 'the open snapshot acknowledged',
+    });
     expect(await redis.client.exists(keys.position(symbol))).toBe(0);
     expect(await redis.client.sismember(keys.activePositions, symbol)).toBe(0);
   });
@@ -83,7 +87,9 @@ describe('position-snapshot against a replica that commits a newer snapshot firs
       { symbol: 'BTCUSDT', position_notional_usd: '3', sigma: '0.1' },
     ]);
     runtime = await startRuntime(redis.url, {}, [positionSnapshot]);
-    await waitFor(async () => (await redis.client.get(keys.positionAppliedId('BTCUSDT'))) === ids[3], { what: 'the last snapshot applied' });
+    await waitFor(async () => (await redis.client.get(keys.positionAppliedId('BTCUSDT'))) === ids[3], {
+      what: 'the last snapshot applied',
+    });
     expect(await redis.client.hget(keys.position('BTCUSDT'), 'position_notional_usd')).toBe('3');
     expect(await redis.client.sismember(keys.activePositions, 'BTCUSDT')).toBe(1);
   });

@@ -23,9 +23,15 @@ describe('positions: fresh, complete and never someone else’s keys', () => {
     return runtime;
   };
   const decisionFor = (planId: string) =>
-    waitFor(async () => (await redis.client.xrevrange(streams.harvestCalibrated, '+', '-', 'COUNT', 20)).map(([, f]) => f).find((f) => f[f.indexOf('plan_id') + 1] === planId), {
-      what: `decision for ${planId}`,
-    });
+    waitFor(
+      async () =>
+        (await redis.client.xrevrange(streams.harvestCalibrated, '+', '-', 'COUNT', 20))
+          .map(([, f]) => f)
+          .find((f) => f[f.indexOf('plan_id') + 1] === planId),
+      {
+        what: `decision for ${planId}`,
+      },
+    );
   const field = (flat: string[], name: string) => flat[flat.indexOf(name) + 1];
 
   it('decides each proposal with the snapshot written just before it, across bucket edges (live, 20 pairs)', async () => {
@@ -34,7 +40,16 @@ describe('positions: fresh, complete and never someone else’s keys', () => {
     for (let i = 0; i < 20; i++) {
       // ETHUSDT 10,000 × 0.15 → heat 0.15 (COLD); 50,000 × 0.15 → 0.75 (HOT).
       const hot = i % 2 === 1;
-      await redis.client.xadd(streams.positionSnapshot, '*', 'symbol', 'ETHUSDT', 'position_notional_usd', hot ? '50000' : '10000', 'sigma', '0.15');
+      await redis.client.xadd(
+        streams.positionSnapshot,
+        '*',
+        'symbol',
+        'ETHUSDT',
+        'position_notional_usd',
+        hot ? '50000' : '10000',
+        'sigma',
+        '0.15',
+      );
       await redis.client.xadd(streams.harvestProposal, '*', 'plan_id', `live-${i}`, 'symbol', 'ETHUSDT', 'action', 'FULL_CLOSE');
       const decision = await decisionFor(`live-${i}`);
       expect([i, field(decision, 'heat_bucket'), field(decision, 'heat_value')]).toEqual([i, hot ? 'HOT' : 'COLD', hot ? '0.75' : '0.15']);
@@ -49,21 +64,35 @@ describe('positions: fresh, complete and never someone else’s keys', () => {
     await r.hset(keys.portfolioState, 'equity_usd', '10000');
     // 30,000 × 0.15 / 10,000 = 0.45: WARM.
     await r.xadd(streams.positionSnapshot, '*', 'symbol', 'ETHUSDT', 'position_notional_usd', '30000', 'sigma', '0.15');
-    await produce(r, streams.harvestProposal, Array.from({ length: 2000 }, (_, i) => ({ plan_id: `cold-${i}`, symbol: 'ETHUSDT', action: 'FULL_CLOSE' })));
+    await produce(
+      r,
+      streams.harvestProposal,
+      Array.from({ length: 2000 }, (_, i) => ({ plan_id: `cold-${i}`, symbol: 'ETHUSDT', action: 'FULL_CLOSE' })),
+    );
     const runtime = await start({ HANDLERS: handlers });
     await waitFor(async () => (await r.xlen(streams.harvestCalibrated)) === 2000, { timeoutMs: 30_000, what: '2,000 decisions' });
     // Without the position-snapshot group the gate says it read the stream's tail.
     const tailReads = await metricSum(runtime, 'quantum_heat_gate_position_book_fallback_total', { cause: 'no_group' });
     expect(tailReads > 0).toBe(handlers === 'heat-gate');
     const buckets = new Map<string, number>();
-    for (const entry of await readStream(r, streams.harvestCalibrated)) buckets.set(entry.heat_bucket!, (buckets.get(entry.heat_bucket!) ?? 0) + 1);
+    for (const entry of await readStream(r, streams.harvestCalibrated))
+      buckets.set(entry.heat_bucket!, (buckets.get(entry.heat_bucket!) ?? 0) + 1);
     expect(Object.fromEntries(buckets)).toEqual({ WARM: 2000 });
   });
 
   /** A P3.3 hash as the Position Ledger writes it (TTL 1 h), for a position only it knows. */
   async function ledgerPosition(symbol: string, amt: string, mark: string) {
     const key = keys.p33PositionSnapshot(symbol);
-    await redis.client.hset(key, { symbol, position_amt: amt, side: Number(amt) >= 0 ? 'LONG' : 'SHORT', entry_price: mark, mark_price: mark, unrealized_pnl: '0', leverage: '5', ts_epoch: String(nowSec()) });
+    await redis.client.hset(key, {
+      symbol,
+      position_amt: amt,
+      side: Number(amt) >= 0 ? 'LONG' : 'SHORT',
+      entry_price: mark,
+      mark_price: mark,
+      unrealized_pnl: '0',
+      leverage: '5',
+      ts_epoch: String(nowSec()),
+    });
     await redis.client.expire(key, 3600);
   }
 
@@ -77,7 +106,11 @@ describe('positions: fresh, complete and never someone else’s keys', () => {
     await waitFor(() => r.sismember(keys.p33PositionIndex, 'ETHUSDT'), { what: 'P3.3 index refreshed' });
     await r.xadd(streams.harvestProposal, '*', 'plan_id', 'p33-heat', 'symbol', 'ETHUSDT', 'action', 'FULL_CLOSE');
     const decision = await decisionFor('p33-heat');
-    expect([field(decision, 'heat_bucket'), field(decision, 'heat_value'), field(decision, 'calibrated_action')]).toEqual(['WARM', '0.45', 'PARTIAL_75']);
+    expect([field(decision, 'heat_bucket'), field(decision, 'heat_value'), field(decision, 'calibrated_action')]).toEqual([
+      'WARM',
+      '0.45',
+      'PARTIAL_75',
+    ]);
   });
 
   it('the heat gate reads the proposal’s own symbol from P3.3 directly, before any index refresh', async () => {
@@ -99,11 +132,50 @@ describe('positions: fresh, complete and never someone else’s keys', () => {
     await r.hset(keys.marketState('SOLUSDT'), 'mark_price', '100');
     await start({ HANDLERS: 'position-index,governor', POSITION_INDEX_REFRESH_SEC: '1', GOV_MAX_TOTAL_NOTIONAL_USDT: '2000' });
     // The plan's own symbol is read directly: no need to wait for the index.
-    await r.xadd(streams.applyPlan, '*', 'decision', 'EXECUTE', 'plan_id', 'same-sym', 'symbol', 'BTCUSDT', 'action', 'UNKNOWN', 'side', 'BUY', 'qty', '0.002', 'price', '50000');
-    const events = (id: string) => waitFor(async () => (await readStream(r, streams.governorEvents)).find((e) => e.plan_id === id && (e.event === 'permit' || e.event === 'block')), { what: id });
+    await r.xadd(
+      streams.applyPlan,
+      '*',
+      'decision',
+      'EXECUTE',
+      'plan_id',
+      'same-sym',
+      'symbol',
+      'BTCUSDT',
+      'action',
+      'UNKNOWN',
+      'side',
+      'BUY',
+      'qty',
+      '0.002',
+      'price',
+      '50000',
+    );
+    const events = (id: string) =>
+      waitFor(
+        async () =>
+          (await readStream(r, streams.governorEvents)).find((e) => e.plan_id === id && (e.event === 'permit' || e.event === 'block')),
+        { what: id },
+      );
     expect(await events('same-sym')).toMatchObject({ event: 'block', reason: 'total_notional_exceeded', total_notional: '50000' });
     await waitFor(() => r.sismember(keys.p33PositionIndex, 'BTCUSDT'), { what: 'P3.3 index refreshed' });
-    await r.xadd(streams.applyPlan, '*', 'decision', 'EXECUTE', 'plan_id', 'other-sym', 'symbol', 'SOLUSDT', 'action', 'UNKNOWN', 'side', 'BUY', 'qty', '1', 'price', '100');
+    await r.xadd(
+      streams.applyPlan,
+      '*',
+      'decision',
+      'EXECUTE',
+      'plan_id',
+      'other-sym',
+      'symbol',
+      'SOLUSDT',
+      'action',
+      'UNKNOWN',
+      'side',
+      'BUY',
+      'qty',
+      '1',
+      'price',
+      '100',
+    );
     expect(await events('other-sym')).toMatchObject({ event: 'block', reason: 'total_notional_exceeded', total_notional: '50000' });
     expect(await r.exists(keys.permit('same-sym'), keys.permit('other-sym'))).toBe(0);
   });
@@ -114,7 +186,10 @@ describe('positions: fresh, complete and never someone else’s keys', () => {
     await ledgerPosition('SOLUSDT', '100', '150');
     await r.hset(keys.marketState('SOLUSDT'), 'sigma', '0.2');
     await start({ HANDLERS: 'position-index,risk-budget', POSITION_INDEX_REFRESH_SEC: '1', BUDGET_COMPUTE_INTERVAL_SEC: '1' });
-    const budget = await waitFor(async () => ((await r.hget(keys.budget('SOLUSDT'), 'budget_usd')) ? r.hgetall(keys.budget('SOLUSDT')) : undefined), { what: 'SOLUSDT budget' });
+    const budget = await waitFor(
+      async () => ((await r.hget(keys.budget('SOLUSDT'), 'budget_usd')) ? r.hgetall(keys.budget('SOLUSDT')) : undefined),
+      { what: 'SOLUSDT budget' },
+    );
     // 15,000 × 0.2 / 100,000 = 0.03 heat in the budget's inputs.
     expect(budget).toMatchObject({ symbol: 'SOLUSDT', portfolio_heat: '0.03' });
   });
@@ -124,8 +199,16 @@ describe('positions: fresh, complete and never someone else’s keys', () => {
     await ledgerPosition('ETHUSDT', '2', '3000');
     const before = await r.hgetall(keys.p33PositionSnapshot('ETHUSDT'));
     await start({ HANDLERS: 'position-snapshot' });
-    const [id] = await produce(r, streams.positionSnapshot, [{ symbol: 'ETHUSDT', position_notional_usd: '9000', sigma: '0.2' }, { symbol: 'ETHUSDT', position_notional_usd: '0' }]);
-    await waitFor(async () => (await pendingCount(r, streams.positionSnapshot, 'position_snapshot')) === 0 && (await r.exists(keys.positionAppliedId('ETHUSDT'))) === 1, { what: 'snapshots applied' });
+    const [id] = await produce(r, streams.positionSnapshot, [
+      { symbol: 'ETHUSDT', position_notional_usd: '9000', sigma: '0.2' },
+      { symbol: 'ETHUSDT', position_notional_usd: '0' },
+    ]);
+    await waitFor(
+      async () =>
+        (await pendingCount(r, streams.positionSnapshot, 'position_snapshot')) === 0 &&
+        (await r.exists(keys.positionAppliedId('ETHUSDT'))) === 1,
+      { what: 'snapshots applied' },
+    );
     expect(id).toBeDefined();
     expect(await r.hgetall(keys.p33PositionSnapshot('ETHUSDT'))).toEqual(before);
     const ttl = await r.ttl(keys.p33PositionSnapshot('ETHUSDT'));

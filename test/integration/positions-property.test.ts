@@ -15,7 +15,15 @@ type Step =
   | { readonly kind: 'proposal' };
 
 const step: fc.Arbitrary<Step> = fc.oneof(
-  { weight: 3, arbitrary: fc.record({ kind: fc.constant('snapshot' as const), symbol: fc.constantFrom(...SYMBOLS), notional: fc.constantFrom(0, 1000, 5000, -8000, 20000), sigma: fc.constantFrom(0.1, 0.3) }) },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      kind: fc.constant('snapshot' as const),
+      symbol: fc.constantFrom(...SYMBOLS),
+      notional: fc.constantFrom(0, 1000, 5000, -8000, 20000),
+      sigma: fc.constantFrom(0.1, 0.3),
+    }),
+  },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('portfolio' as const), equity: fc.constantFrom(2000, 10000, 40000) }) },
   { weight: 3, arbitrary: fc.constant({ kind: 'proposal' as const }) },
 );
@@ -56,7 +64,16 @@ describe('positions: every decision sees every snapshot written before its propo
           let proposals = 0;
           for (const s of steps) {
             if (s.kind === 'snapshot') {
-              await r.xadd(streams.positionSnapshot, '*', 'symbol', s.symbol, 'position_notional_usd', String(s.notional), 'sigma', String(s.sigma));
+              await r.xadd(
+                streams.positionSnapshot,
+                '*',
+                'symbol',
+                s.symbol,
+                'position_notional_usd',
+                String(s.notional),
+                'sigma',
+                String(s.sigma),
+              );
               positions.set(s.symbol, { notional: s.notional, sigma: s.sigma });
             } else if (s.kind === 'portfolio') {
               await r.hset(keys.portfolioState, 'equity_usd', String(s.equity));

@@ -22,5 +22,4 @@ describe('connection roles', () => {
     await expect(client.multi().set('k', 'v').exec()).rejects.toThrow(/enableOfflineQueue/);
     await expect(client.get('k')).rejects.toThrow(/enableOfflineQueue/);
   });
-
 });

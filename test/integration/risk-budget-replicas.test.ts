@@ -36,7 +36,18 @@ describe('risk-budget with two runtime processes on one Redis', () => {
     expect(duplicates).toEqual([0, 0]);
     const budget = await r.hgetall(keys.budget('BTCUSDT'));
     // The original's 10 fields only: which tick wrote it is in the tick markers, not the hash.
-    expect(Object.keys(budget).sort()).toEqual(['base_risk_pct', 'budget_usd', 'cluster_stress', 'equity_usd', 'mode', 'portfolio_heat', 'stress_factor', 'symbol', 'timestamp', 'vol_regime']);
+    expect(Object.keys(budget).sort()).toEqual([
+      'base_risk_pct',
+      'budget_usd',
+      'cluster_stress',
+      'equity_usd',
+      'mode',
+      'portfolio_heat',
+      'stress_factor',
+      'symbol',
+      'timestamp',
+      'vol_regime',
+    ]);
     console.info(`ticks=${markers.length} computed by replica a=${computedBy[0]} b=${computedBy[1]}`);
   });
 });

@@ -19,7 +19,9 @@ describe('risk-budget on a real redis-server', () => {
   });
 
   const start = (env: Record<string, string> = {}) =>
-    startRuntime(redis.url, { HANDLERS: 'risk-budget', BUDGET_COMPUTE_INTERVAL_SEC: '1', ...env }, undefined, { httpPlugins: (s) => [budgetApi(s)] });
+    startRuntime(redis.url, { HANDLERS: 'risk-budget', BUDGET_COMPUTE_INTERVAL_SEC: '1', ...env }, undefined, {
+      httpPlugins: (s) => [budgetApi(s)],
+    });
 
   /** Equity 100k; BTCUSDT 50k × 1.3 and ETHUSDT 500 × 30 → heat (65 000 + 15 000) / 100 000 = 0.8. */
   async function arrangePortfolio(equity = 100_000) {
@@ -38,7 +40,9 @@ describe('risk-budget on a real redis-server', () => {
     await arrangePortfolio();
     runtime = await start();
 
-    const btc = await waitFor(async () => ((await budgetOf('BTCUSDT')).budget_usd ? budgetOf('BTCUSDT') : undefined), { what: 'BTCUSDT budget' });
+    const btc = await waitFor(async () => ((await budgetOf('BTCUSDT')).budget_usd ? budgetOf('BTCUSDT') : undefined), {
+      what: 'BTCUSDT budget',
+    });
     // BTC: stress 0.4·0.8 + 0.2·0.33 → Python: 0.38600000000000007, 2000 × (1 − it) = 1227.9999999999998.
     expect(btc).toEqual({
       symbol: 'BTCUSDT',
@@ -62,7 +66,13 @@ describe('risk-budget on a real redis-server', () => {
     const events = (await readStream(redis.client, streams.budgetViolation)).map((e) => JSON.parse(e.json!) as Record<string, unknown>);
     expect(events.length).toBeGreaterThan(0);
     expect(events.every((e) => e.symbol === 'BTCUSDT')).toBe(true);
-    expect(events[0]).toMatchObject({ symbol: 'BTCUSDT', position_notional: 50_000, budget_usd: 1227.9999999999998, over_budget: 48_772, mode: 'shadow' });
+    expect(events[0]).toMatchObject({
+      symbol: 'BTCUSDT',
+      position_notional: 50_000,
+      budget_usd: 1227.9999999999998,
+      over_budget: 48_772,
+      mode: 'shadow',
+    });
     expect(await redis.client.hget(keys.budgetPortfolioLkg, 'equity_usd')).toBe('100000.0');
 
     const metrics = (await runtime.server.inject({ method: 'GET', url: '/metrics' })).body;
@@ -92,15 +102,21 @@ describe('risk-budget on a real redis-server', () => {
 
     // Stale state with different equity: the budgets keep the saved equity.
     await redis.client.hset(keys.portfolioState, { equity_usd: '1', timestamp: String(nowSec() - 45) });
-    await waitFor(async () => /^p28_lkg_cache_used_total [1-9]/m.test((await runtime!.server.inject({ url: '/metrics' })).body), { what: 'copy used' });
+    await waitFor(async () => /^p28_lkg_cache_used_total [1-9]/m.test((await runtime!.server.inject({ url: '/metrics' })).body), {
+      what: 'copy used',
+    });
     await redis.client.del(keys.budget('BTCUSDT'));
-    const fromLkg = await waitFor(async () => ((await budgetOf('BTCUSDT')).budget_usd ? budgetOf('BTCUSDT') : undefined), { what: 'a budget from last-known-good' });
+    const fromLkg = await waitFor(async () => ((await budgetOf('BTCUSDT')).budget_usd ? budgetOf('BTCUSDT') : undefined), {
+      what: 'a budget from last-known-good',
+    });
     expect(fromLkg).toMatchObject({ equity_usd: '100000.0', budget_usd: '1227.9999999999998' });
 
     // Copy saved longer than MAX_LKG_AGE_SEC ago: no budgets at all (fail-open).
     await redis.client.hset(keys.budgetPortfolioLkg, 'saved_at', String(nowSec() - 120));
     await redis.client.del(keys.budget('BTCUSDT'), keys.budget('ETHUSDT'));
-    await waitFor(async () => /^p28_portfolio_too_old_total [1-9]/m.test((await runtime!.server.inject({ url: '/metrics' })).body), { what: 'too-old count' });
+    await waitFor(async () => /^p28_portfolio_too_old_total [1-9]/m.test((await runtime!.server.inject({ url: '/metrics' })).body), {
+      what: 'too-old count',
+    });
     expect(await redis.client.exists(keys.budget('BTCUSDT'), keys.budget('ETHUSDT'))).toBe(0);
   });
 
@@ -110,15 +126,26 @@ describe('risk-budget on a real redis-server', () => {
       ['a page on another site (Origin)', { origin: 'http://evil.example' }],
       ['a browser marking it cross-site (Sec-Fetch-Site)', { 'sec-fetch-site': 'cross-site' }],
       ['a sandboxed frame (Origin: null)', { origin: 'null' }],
-      ['a text/plain POST from another site (no preflight), with the figures in the query', { origin: 'http://evil.example', 'content-type': 'text/plain' }],
-    ] as [string, Record<string, string>][])('POST /test/inject_portfolio_state refuses %s even in test mode, and says how to call it', async (_name, headers) => {
-      runtime = await start({ P28_TEST_MODE: '1' });
-      const payload = headers['content-type'] === 'text/plain' ? 'x' : '';
-      const response = await runtime.server.inject({ method: 'POST', url: '/test/inject_portfolio_state?equity_usd=1', headers, payload });
-      expect(response.statusCode).toBe(403);
-      expect(response.json().detail).toMatch(/^cross_site_refused: .*curl -X POST/);
-      expect(await redis.client.exists(keys.portfolioState)).toBe(0);
-    });
+      [
+        'a text/plain POST from another site (no preflight), with the figures in the query',
+        { origin: 'http://evil.example', 'content-type': 'text/plain' },
+      ],
+    ] as [string, Record<string, string>][])(
+      'POST /test/inject_portfolio_state refuses %s even in test mode, and says how to call it',
+      async (_name, headers) => {
+        runtime = await start({ P28_TEST_MODE: '1' });
+        const payload = headers['content-type'] === 'text/plain' ? 'x' : '';
+        const response = await runtime.server.inject({
+          method: 'POST',
+          url: '/test/inject_portfolio_state?equity_usd=1',
+          headers,
+          payload,
+        });
+        expect(response.statusCode).toBe(403);
+        expect(response.json().detail).toMatch(/^cross_site_refused: .*curl -X POST/);
+        expect(await redis.client.exists(keys.portfolioState)).toBe(0);
+      },
+    );
 
     it('POST /test/inject_portfolio_state accepts the same origin', async () => {
       runtime = await start({ P28_TEST_MODE: '1' });
@@ -129,6 +156,5 @@ describe('risk-budget on a real redis-server', () => {
       });
       expect(response.statusCode).toBe(200);
     });
-
   });
 });

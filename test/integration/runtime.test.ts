@@ -22,7 +22,12 @@ function flaky(name: string, failFirst: number, policy: 'dead-letter' | 'fail-op
     failure:
       policy === 'dead-letter'
         ? { maxAttempts: 3, backoffMs: 5, policy }
-        : { maxAttempts: 3, backoffMs: 5, policy, fallback: (m, failure, ctx) => ctx.emit(OUT, { n: m.n, via: `${policy}:${failure.attempts}` }) },
+        : {
+            maxAttempts: 3,
+            backoffMs: 5,
+            policy,
+            fallback: (m, failure, ctx) => ctx.emit(OUT, { n: m.n, via: `${policy}:${failure.attempts}` }),
+          },
     handle(message, ctx) {
       if (ctx.meta.attempt <= failFirst) throw new Error(`boom on attempt ${ctx.meta.attempt}`);
       ctx.emit(OUT, { n: message.n, via: `attempt:${ctx.meta.attempt}` });
@@ -121,14 +126,24 @@ describe('runtime on a real redis-server', () => {
       const entries = await readStream(redis.client, DLQ);
       return entries.length === 1 ? entries : undefined;
     });
-    expect(letter).toMatchObject({ handler: 'always-dlq', source_id: id, reason: 'handler_failed', attempts: '3', error: 'Error: boom on attempt 3' });
+    expect(letter).toMatchObject({
+      handler: 'always-dlq',
+      source_id: id,
+      reason: 'handler_failed',
+      attempts: '3',
+      error: 'Error: boom on attempt 3',
+    });
     expect(await redis.client.xlen(OUT)).toBe(0);
     await waitFor(async () => (await pendingCount(redis.client, IN, 'always-dlq')) === 0, { what: 'acknowledged' });
   });
 
   it('resolves racing claims with the commit guard: exactly one winner, the others re-run and see it', async () => {
     // Written before the start, so all 20 land in one batch and race inside one commit.
-    await produce(redis.client, IN, Array.from({ length: 20 }, (_, i) => ({ n: String(i), key: 'test:claim' })));
+    await produce(
+      redis.client,
+      IN,
+      Array.from({ length: 20 }, (_, i) => ({ n: String(i), key: 'test:claim' })),
+    );
     const runtime = await start([claimer]);
     const out = await waitFor(async () => {
       const entries = await readStream(redis.client, OUT);
@@ -136,13 +151,19 @@ describe('runtime on a real redis-server', () => {
     });
     expect(out.filter((e) => e.result === 'won')).toHaveLength(1);
     expect(out.filter((e) => e.result === `lost to ${out.find((w) => w.result === 'won')!.n}`)).toHaveLength(19);
-    expect((await runtime.server.inject({ url: '/metrics' })).body).toMatch(/^quantum_gates_commit_conflicts_total\{handler="claimer"\} [1-9]/m);
+    expect((await runtime.server.inject({ url: '/metrics' })).body).toMatch(
+      /^quantum_gates_commit_conflicts_total\{handler="claimer"\} [1-9]/m,
+    );
   });
 
   it('resolves the same race between two replicas', async () => {
     await start([claimer], { CONSUMER_NAME: 'replica-a', BATCH_SIZE: '3' });
     await start([claimer], { CONSUMER_NAME: 'replica-b', BATCH_SIZE: '3' });
-    await produce(redis.client, IN, Array.from({ length: 60 }, (_, i) => ({ n: String(i), key: `test:claim:${i % 3}` })));
+    await produce(
+      redis.client,
+      IN,
+      Array.from({ length: 60 }, (_, i) => ({ n: String(i), key: `test:claim:${i % 3}` })),
+    );
     const out = await waitFor(async () => {
       const entries = await readStream(redis.client, OUT);
       return entries.length === 60 ? entries : undefined;
@@ -153,7 +174,11 @@ describe('runtime on a real redis-server', () => {
   it('reclaims the entries a dead replica left pending and processes them once', async () => {
     const handler = flaky('reclaim', 0, 'dead-letter');
     await redis.client.xgroup('CREATE', IN, 'reclaim', '0', 'MKSTREAM');
-    await produce(redis.client, IN, Array.from({ length: 30 }, (_, i) => ({ n: String(i) })));
+    await produce(
+      redis.client,
+      IN,
+      Array.from({ length: 30 }, (_, i) => ({ n: String(i) })),
+    );
     // A replica that read these entries and then died: they sit in its pending list.
     await redis.client.xreadgroup('GROUP', 'reclaim', 'dead-replica', 'COUNT', 30, 'STREAMS', IN, '>');
     expect(await pendingCount(redis.client, IN, 'reclaim')).toBe(30);
@@ -203,7 +228,9 @@ describe('runtime on a real redis-server', () => {
     // Another replica takes it over, as XAUTOCLAIM does past CLAIM_IDLE_MS.
     const claimed = (await redis.client.xautoclaim(IN, 'slow', 'other-replica', 200, '0-0', 'COUNT', 10)) as [string, [string, string[]][]];
     expect(claimed[1].map(([entry]) => entry)).toEqual([id]);
-    await waitFor(async () => (await runtime.server.inject({ url: '/metrics' })).body.includes('cause="lost_ownership"'), { what: 'lost ownership seen' });
+    await waitFor(async () => (await runtime.server.inject({ url: '/metrics' })).body.includes('cause="lost_ownership"'), {
+      what: 'lost ownership seen',
+    });
     expect(await redis.client.xlen(OUT)).toBe(0);
     const pending = (await redis.client.xpending(IN, 'slow', '-', '+', 10)) as [string, string, number, number][];
     expect(pending.map(([, owner]) => owner)).toEqual(['other-replica']);
@@ -216,7 +243,9 @@ describe('runtime on a real redis-server', () => {
     const [id] = await produce(redis.client, IN, [{ n: 'held', hold_ms: '500' }]);
     await waitFor(async () => (await pendingCount(redis.client, IN, 'slow')) === 1, { what: 'delivered' });
     await redis.client.xclaim(IN, 'slow', 'other-replica', 0, id!);
-    await waitFor(async () => (await runtime.server.inject({ url: '/metrics' })).body.includes('cause="lost_ownership"'), { what: 'lost ownership seen' });
+    await waitFor(async () => (await runtime.server.inject({ url: '/metrics' })).body.includes('cause="lost_ownership"'), {
+      what: 'lost ownership seen',
+    });
     expect(await redis.client.xlen(OUT)).toBe(0);
     const pending = (await redis.client.xpending(IN, 'slow', '-', '+', 10)) as [string, string, number, number][];
     expect(pending.map(([entry, owner]) => [entry, owner])).toEqual([[id, 'other-replica']]);

@@ -56,7 +56,14 @@ describe('what npm start prints never holds the Redis password', () => {
     sentinelPort = await freePort();
     dir = mkdtempSync(join(tmpdir(), 'qg-sentinel-'));
     const conf = join(dir, 'sentinel.conf');
-    const lines = [`port ${sentinelPort}`, 'bind 127.0.0.1', `dir ${dir}`, `sentinel monitor qgmaster 127.0.0.1 ${master.port} 1`, `sentinel auth-pass qgmaster "${PASSWORD}"`, ''];
+    const lines = [
+      `port ${sentinelPort}`,
+      'bind 127.0.0.1',
+      `dir ${dir}`,
+      `sentinel monitor qgmaster 127.0.0.1 ${master.port} 1`,
+      `sentinel auth-pass qgmaster "${PASSWORD}"`,
+      '',
+    ];
     writeFileSync(conf, lines.join('\n'));
     sentinel = spawn('redis-server', [conf, '--sentinel'], { stdio: 'ignore' });
     const probe = new Redis({ port: sentinelPort, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => 50 });

@@ -63,7 +63,17 @@ describe('the runtime heals Redis faults by itself', () => {
   let redis: TestRedis;
   let runtime: Runtime | undefined;
   const start = async (env: Record<string, string> = {}) => {
-    runtime = await startRuntime(redis.url, { CLAIM_INTERVAL_MS: '60000', REDIS_STALL_MS: '300', COMMIT_BACKOFF_MAX_MS: '200', LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent', ...env }, [echo]);
+    runtime = await startRuntime(
+      redis.url,
+      {
+        CLAIM_INTERVAL_MS: '60000',
+        REDIS_STALL_MS: '300',
+        COMMIT_BACKOFF_MAX_MS: '200',
+        LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+        ...env,
+      },
+      [echo],
+    );
     return runtime;
   };
 
@@ -139,7 +149,9 @@ describe('the runtime heals Redis faults by itself', () => {
     const gate = await start();
     await redis.client.set(OUT, 'not a stream');
     await produce(redis.client, IN, numbered(1, 3));
-    await waitFor(async () => (await metricSum(gate, 'quantum_gates_commit_failures_total', { cause: 'wrongtype' })) > 0, { what: 'a wrongtype failure' });
+    await waitFor(async () => (await metricSum(gate, 'quantum_gates_commit_failures_total', { cause: 'wrongtype' })) > 0, {
+      what: 'a wrongtype failure',
+    });
     expect(await pendingCount(redis.client, IN, 'echo')).toBe(3);
     await redis.client.del(OUT);
     await waitFor(async () => (await outputs(redis)).length === 3, { what: 'outputs once the key is fixed' });

@@ -20,7 +20,10 @@ describe('the gates behind Redis Sentinel', () => {
     dir = mkdtempSync(join(tmpdir(), 'qg-sentinel-'));
     // Sentinel rewrites its own config file, so it gets one of its own.
     const conf = join(dir, 'sentinel.conf');
-    writeFileSync(conf, [`port ${sentinelPort}`, 'bind 127.0.0.1', `dir ${dir}`, `sentinel monitor qgmaster 127.0.0.1 ${master.port} 1`, ''].join('\n'));
+    writeFileSync(
+      conf,
+      [`port ${sentinelPort}`, 'bind 127.0.0.1', `dir ${dir}`, `sentinel monitor qgmaster 127.0.0.1 ${master.port} 1`, ''].join('\n'),
+    );
     sentinel = spawn('redis-server', [conf, '--sentinel'], { stdio: 'ignore' });
     const probe = new Redis({ port: sentinelPort, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => 50 });
     probe.on('error', () => undefined);

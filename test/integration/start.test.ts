@@ -65,7 +65,13 @@ describe('npm start', () => {
   });
 
   it('refuses to start on a bad setting, naming every bad variable', async () => {
-    const run = launch({ REDIS_URL: 'redis://:hunter2@127.0.0.1:1', PORT: 'http', HEAT_MAX: 'hot', DASHBOARD_USER: 'ops', DASHBOARD_PASSWORD: 'short' });
+    const run = launch({
+      REDIS_URL: 'redis://:hunter2@127.0.0.1:1',
+      PORT: 'http',
+      HEAT_MAX: 'hot',
+      DASHBOARD_USER: 'ops',
+      DASHBOARD_PASSWORD: 'short',
+    });
     expect(await run.exited).toBe(1);
     for (const name of ['PORT', 'HEAT_MAX', 'DASHBOARD_PASSWORD']) expect(run.output()).toContain(`${name}:`);
     expect(run.output()).not.toContain('short');
@@ -88,7 +94,10 @@ describe('npm start under a supervisor', () => {
     const npmExited = new Promise<void>((r) => npm.once('exit', () => r()));
     let nodePid: number | undefined;
     try {
-      await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/ready`).catch(() => undefined))?.status === 200, { timeoutMs: 30_000, what: '/ready' });
+      await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/ready`).catch(() => undefined))?.status === 200, {
+        timeoutMs: 30_000,
+        what: '/ready',
+      });
       nodePid = Number(/"pid":(\d+)/.exec(output)?.[1]);
       expect(nodePid).toBeGreaterThan(0);
       expect(nodePid).not.toBe(npm.pid);

@@ -14,7 +14,15 @@ const USER = 'ops';
 const PASSWORD = 'correct-horse-battery';
 const AUTH = { authorization: `Basic ${Buffer.from(`${USER}:${PASSWORD}`).toString('base64')}` };
 const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 const ARTIFACTS = 'test-artifacts';
 const PACKAGE_VERSION = (JSON.parse(readFileSync('package.json', 'utf8')) as { version: string }).version;
 /** A time as the page writes it: date, time and the zone's name (Chromium here runs in UTC). */
@@ -47,7 +55,12 @@ describe('gates status: GET /status and the page at /', () => {
 
   beforeAll(async () => {
     redis = await startTestRedis();
-    runtime = await createTestRuntime(redis.url, { HANDLERS: 'position-snapshot,heat-gate', DASHBOARD_USER: USER, DASHBOARD_PASSWORD: PASSWORD }, allHandlers, { httpPlugins });
+    runtime = await createTestRuntime(
+      redis.url,
+      { HANDLERS: 'position-snapshot,heat-gate', DASHBOARD_USER: USER, DASHBOARD_PASSWORD: PASSWORD },
+      allHandlers,
+      { httpPlugins },
+    );
     address = await runtime.start();
 
     const r = redis.client;
@@ -56,18 +69,89 @@ describe('gates status: GET /status and the page at /', () => {
     await r.xadd(streams.positionSnapshot, '*', 'symbol', 'BTCUSDT', 'position_notional_usd', '5000', 'sigma', '0.5');
     await r.xadd(streams.positionSnapshot, '*', 'symbol', 'ETHUSDT', 'position_notional_usd', '2000', 'sigma', '0.4');
     await waitFor(async () => (await r.scard(keys.activePositions)) === 2, { what: 'both snapshots applied' });
-    await r.hset(keys.budget('BTCUSDT'), { symbol: 'BTCUSDT', budget_usd: '1800.50', stress_factor: '0.425', mode: 'shadow', timestamp: String(Math.floor(Date.now() / 1000)) });
-    await r.hset(keys.budget('ETHUSDT'), { symbol: 'ETHUSDT', budget_usd: '2500', stress_factor: '0.2', mode: 'shadow', timestamp: String(Math.floor(Date.now() / 1000)) });
+    await r.hset(keys.budget('BTCUSDT'), {
+      symbol: 'BTCUSDT',
+      budget_usd: '1800.50',
+      stress_factor: '0.425',
+      mode: 'shadow',
+      timestamp: String(Math.floor(Date.now() / 1000)),
+    });
+    await r.hset(keys.budget('ETHUSDT'), {
+      symbol: 'ETHUSDT',
+      budget_usd: '2500',
+      stress_factor: '0.2',
+      mode: 'shadow',
+      timestamp: String(Math.floor(Date.now() / 1000)),
+    });
     await r.set(keys.killSwitch, '1');
     await r.set(keys.governorDisarm, JSON.stringify({ reason: 'governor_errors', errors: 5, window_sec: 60 }));
-    await r.xadd(streams.governorEvents, '*', 'event', 'permit', 'plan_id', 'g1', 'symbol', 'ETHUSDT', 'action', 'FULL_CLOSE', 'kind', 'close', 'reason', 'close_bypasses_caps');
-    await r.xadd(streams.governorEvents, '*', 'event', 'block', 'plan_id', 'g2', 'symbol', 'BTCUSDT', 'action', 'OPEN_LONG', 'kind', 'open', 'reason', 'symbol_cooldown');
+    await r.xadd(
+      streams.governorEvents,
+      '*',
+      'event',
+      'permit',
+      'plan_id',
+      'g1',
+      'symbol',
+      'ETHUSDT',
+      'action',
+      'FULL_CLOSE',
+      'kind',
+      'close',
+      'reason',
+      'close_bypasses_caps',
+    );
+    await r.xadd(
+      streams.governorEvents,
+      '*',
+      'event',
+      'block',
+      'plan_id',
+      'g2',
+      'symbol',
+      'BTCUSDT',
+      'action',
+      'OPEN_LONG',
+      'kind',
+      'open',
+      'reason',
+      'symbol_cooldown',
+    );
 
     // Outcome samples as the follow-up writes them: +150 then −300 at 4h, one 5m sample apart.
     const sample = (id: string, horizon: string, sec: number, decidedAt: number, pnl: string) =>
-      r.xadd(streams.gatesOutcome, '*', 'decision_id', id, 'kind', 'heat_downgrade', 'symbol', 'ETHUSDT', 'plan_id', id, 'horizon', horizon, 'horizon_sec', String(sec),
-        'decided_at', String(decidedAt), 'sampled_at', String(decidedAt + sec * 1000), 'exposure_usd', '3000', 'entry_price', '2000', 'price', '2100', 'price_missing', '0',
-        'pnl_usd', pnl, 'worst_pnl_usd', pnl);
+      r.xadd(
+        streams.gatesOutcome,
+        '*',
+        'decision_id',
+        id,
+        'kind',
+        'heat_downgrade',
+        'symbol',
+        'ETHUSDT',
+        'plan_id',
+        id,
+        'horizon',
+        horizon,
+        'horizon_sec',
+        String(sec),
+        'decided_at',
+        String(decidedAt),
+        'sampled_at',
+        String(decidedAt + sec * 1000),
+        'exposure_usd',
+        '3000',
+        'entry_price',
+        '2000',
+        'price',
+        '2100',
+        'price_missing',
+        '0',
+        'pnl_usd',
+        pnl,
+        'worst_pnl_usd',
+        pnl,
+      );
     await sample('heat:1-0', '5m', 300, 1_000, '40');
     await sample('heat:1-0', '4h', 14_400, 1_000, '150');
     await sample('heat:2-0', '4h', 14_400, 2_000, '-300');
@@ -90,13 +174,27 @@ describe('gates status: GET /status and the page at /', () => {
     expect(s.errors).toEqual([]);
     const heatGate = s.gates.find((g) => g.name === 'heat-gate');
     const snapshots = s.gates.find((g) => g.name === 'position-snapshot');
-    expect(heatGate).toMatchObject({ mode: 'shadow', trigger: 'stream', source: streams.harvestProposal, group: 'p26_heat_gate', consuming: true, processed: 3, handled: 3, failed: 0, dead_lettered: 0, pending: 0, lag: 0 });
+    expect(heatGate).toMatchObject({
+      mode: 'shadow',
+      trigger: 'stream',
+      source: streams.harvestProposal,
+      group: 'p26_heat_gate',
+      consuming: true,
+      processed: 3,
+      handled: 3,
+      failed: 0,
+      dead_lettered: 0,
+      pending: 0,
+      lag: 0,
+    });
     expect(snapshots).toMatchObject({ mode: null, processed: 2, pending: 0, lag: 0 });
   });
 
   it('counts a dead-lettered proposal against its gate', async () => {
     await redis.client.xadd(streams.harvestProposal, '*', 'plan_id', 'bad', 'symbol', 'not a symbol', 'action', 'FULL_CLOSE');
-    await waitFor(async () => (await status()).gates.find((g) => g.name === 'heat-gate')?.dead_lettered === 1, { what: 'dead letter counted' });
+    await waitFor(async () => (await status()).gates.find((g) => g.name === 'heat-gate')?.dead_lettered === 1, {
+      what: 'dead letter counted',
+    });
     const s = await status();
     expect(s.gates.find((g) => g.name === 'heat-gate')).toMatchObject({ processed: 4, dead_lettered: 1 });
     expect(s.dead_letter).toEqual({ stream: streams.deadLetter, length: 1 });
@@ -116,7 +214,14 @@ describe('gates status: GET /status and the page at /', () => {
   it('lists budgets per symbol with stress, next to the position', async () => {
     const { budgets } = await status();
     expect(budgets).toEqual([
-      expect.objectContaining({ symbol: 'BTCUSDT', budget_usd: 1800.5, stress_factor: 0.425, position_notional_usd: 5000, over_budget: true, mode: 'shadow' }),
+      expect.objectContaining({
+        symbol: 'BTCUSDT',
+        budget_usd: 1800.5,
+        stress_factor: 0.425,
+        position_notional_usd: 5000,
+        over_budget: true,
+        mode: 'shadow',
+      }),
       expect.objectContaining({ symbol: 'ETHUSDT', budget_usd: 2500, stress_factor: 0.2, position_notional_usd: 2000, over_budget: false }),
     ]);
   });
@@ -191,7 +296,10 @@ describe('gates status: GET /status and the page at /', () => {
     });
 
     it('shows the gates and their numbers, and updates them live as proposals arrive', async () => {
-      const context = await browser.newContext({ httpCredentials: { username: USER, password: PASSWORD }, viewport: { width: 1360, height: 1000 } });
+      const context = await browser.newContext({
+        httpCredentials: { username: USER, password: PASSWORD },
+        viewport: { width: 1360, height: 1000 },
+      });
       try {
         const page = await context.newPage();
         const errors: string[] = [];
@@ -222,7 +330,9 @@ describe('gates status: GET /status and the page at /', () => {
         expect(firstUpdate).toMatch(new RegExp(`^${ZONED_TIME.source}$`));
         expect(await cellText(page, 'tr[data-decision="block"] td[data-field="time"]')).toMatch(new RegExp(`^${ZONED_TIME.source}$`));
         expect(await cellText(page, 'tr[data-symbol="BTCUSDT"] td[data-field="computed"]')).toMatch(ZONED_TIME);
-        expect(await cellText(page, '[data-testid="version"]')).toMatch(new RegExp(`^version ${PACKAGE_VERSION.replaceAll('.', '\\.')} \\(\\S+\\)$`));
+        expect(await cellText(page, '[data-testid="version"]')).toMatch(
+          new RegExp(`^version ${PACKAGE_VERSION.replaceAll('.', '\\.')} \\(\\S+\\)$`),
+        );
         expect(await cellText(page, '#instance-name')).toBe(`${runtime.config.CONSUMER_NAME} on ${hostname()}:${new URL(address).port}`);
 
         // Live: no reload. The heat turns HOT (equity 10000 → 4000: 3300 / 4000 = 0.825), so
@@ -250,7 +360,10 @@ describe('gates status: GET /status and the page at /', () => {
     });
 
     it('draws the heat as steps between decisions, with its thresholds, and shows a value and time on hover', async () => {
-      const context = await browser.newContext({ httpCredentials: { username: USER, password: PASSWORD }, viewport: { width: 1360, height: 1000 } });
+      const context = await browser.newContext({
+        httpCredentials: { username: USER, password: PASSWORD },
+        viewport: { width: 1360, height: 1000 },
+      });
       try {
         const page = await context.newPage();
         await page.goto(`${address}/`);
@@ -268,7 +381,9 @@ describe('gates status: GET /status and the page at /', () => {
         await waitFor(async () => (await tip.getAttribute('visibility')) === 'visible', { what: 'the tooltip to show' });
         expect(((await tip.textContent()) ?? '').trim()).toMatch(new RegExp(`^heat 0\\.8250 HOT · ${ZONED_TIME.source}$`));
         // Each point also carries its value and time as a title, for screen readers and a long press.
-        expect(await chart.locator('.heat-point title').last().textContent()).toMatch(new RegExp(`^heat 0\\.8250 HOT at ${ZONED_TIME.source}$`));
+        expect(await chart.locator('.heat-point title').last().textContent()).toMatch(
+          new RegExp(`^heat 0\\.8250 HOT at ${ZONED_TIME.source}$`),
+        );
       } finally {
         await context.close();
       }
@@ -325,7 +440,9 @@ describe('the status headline in headless Chromium', () => {
   }
 
   async function headlineReads(state: string): Promise<void> {
-    await waitFor(async () => ((await page.locator('#headline-state').textContent()) ?? '').trim() === state, { what: `the headline to read ${state}` });
+    await waitFor(async () => ((await page.locator('#headline-state').textContent()) ?? '').trim() === state, {
+      what: `the headline to read ${state}`,
+    });
   }
 
   async function reasons(): Promise<string[]> {
@@ -335,10 +452,18 @@ describe('the status headline in headless Chromium', () => {
   beforeAll(async () => {
     if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium)`);
     redis = await startTestRedis();
-    runtime = await createTestRuntime(redis.url, { HANDLERS: 'position-snapshot,heat-gate', DASHBOARD_USER: USER, DASHBOARD_PASSWORD: PASSWORD }, allHandlers, { httpPlugins });
+    runtime = await createTestRuntime(
+      redis.url,
+      { HANDLERS: 'position-snapshot,heat-gate', DASHBOARD_USER: USER, DASHBOARD_PASSWORD: PASSWORD },
+      allHandlers,
+      { httpPlugins },
+    );
     address = await runtime.start();
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-    const context = await browser.newContext({ httpCredentials: { username: USER, password: PASSWORD }, viewport: { width: 1360, height: 1000 } });
+    const context = await browser.newContext({
+      httpCredentials: { username: USER, password: PASSWORD },
+      viewport: { width: 1360, height: 1000 },
+    });
     page = await context.newPage();
     await page.goto(`${address}/`);
   });
@@ -371,10 +496,14 @@ describe('the status headline in headless Chromium', () => {
       await waitFor(async () => (await reasons()).some((r) => r.includes('sections could not be read')), { what: 'the sections to fail' });
       const redisLines = (await reasons()).filter((r) => /redis/i.test(r));
       expect(redisLines).toHaveLength(1);
-      expect(redisLines[0]).toMatch(new RegExp(`^BLOCKING Redis unreachable \\(.+\\); .*\\d+ sections could not be read since ${ZONED_TIME.source}$`));
+      expect(redisLines[0]).toMatch(
+        new RegExp(`^BLOCKING Redis unreachable \\(.+\\); .*\\d+ sections could not be read since ${ZONED_TIME.source}$`),
+      );
       const s = await status();
       expect(s.redis_fault?.since).toBeLessThanOrEqual(Date.now());
-      expect(s.errors).toEqual([expect.stringMatching(new RegExp(`^redis unreachable since ${ZONED_TIME.source} \\(.+\\): \\d+ sections could not be read$`))]);
+      expect(s.errors).toEqual([
+        expect.stringMatching(new RegExp(`^redis unreachable since ${ZONED_TIME.source} \\(.+\\): \\d+ sections could not be read$`)),
+      ]);
       expect(await page.locator('#banner').isHidden()).toBe(true);
     } finally {
       await redis.start();
@@ -386,7 +515,10 @@ describe('the status headline in headless Chromium', () => {
     await redis.client.xadd(streams.harvestProposal, '*', 'plan_id', 'bad', 'symbol', 'not a symbol', 'action', 'FULL_CLOSE');
     await headlineReads('DEGRADED');
     expect(await reasons()).toEqual(
-      expect.arrayContaining([`DEGRADED 1 dead letter in ${streams.deadLetter} (quantum-gates dlq list)`, expect.stringMatching(/^DEGRADED heat-gate: 1 message dead-lettered in the last \d+ (s|min)$/)]),
+      expect.arrayContaining([
+        `DEGRADED 1 dead letter in ${streams.deadLetter} (quantum-gates dlq list)`,
+        expect.stringMatching(/^DEGRADED heat-gate: 1 message dead-lettered in the last \d+ (s|min)$/),
+      ]),
     );
     expect((await status()).headline.state).toBe('DEGRADED');
   });

@@ -24,10 +24,11 @@ describe('the chaos suite TCP proxy', () => {
     return { redis: c, errors };
   }
 
-  const pingOk = (c: Redis) => c.ping().then(
-    (reply) => reply === 'PONG',
-    () => false,
-  );
+  const pingOk = (c: Redis) =>
+    c.ping().then(
+      (reply) => reply === 'PONG',
+      () => false,
+    );
 
   beforeEach(async () => {
     proxy = await startTcpProxy({ port: redis.port });

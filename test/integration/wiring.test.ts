@@ -59,13 +59,21 @@ const hostEnv = () => ({ REDIS_HOST: '127.0.0.1', REDIS_PORT: String(redis.port)
 const url = (auth: string, rest = '') => `redis://${auth}127.0.0.1:${redis.port}${rest}`;
 
 const cases: Record<string, WiringCase> = {
-  'a database the server does not have (REDIS_DB)': { env: () => ({ ...hostEnv(), REDIS_DB: '99' }), variable: 'REDIS_DB', cause: /has no database 99/ },
+  'a database the server does not have (REDIS_DB)': {
+    env: () => ({ ...hostEnv(), REDIS_DB: '99' }),
+    variable: 'REDIS_DB',
+    cause: /has no database 99/,
+  },
   'a database the server does not have (in REDIS_URL)': {
     env: () => ({ REDIS_URL: url(`:${URL_PASSWORD}@`, '/16') }),
     variable: 'REDIS_URL',
     cause: /has no database 16/,
   },
-  'a wrong REDIS_PASSWORD': { env: () => ({ ...hostEnv(), REDIS_PASSWORD: WRONG }), variable: 'REDIS_PASSWORD', cause: /refused the password/ },
+  'a wrong REDIS_PASSWORD': {
+    env: () => ({ ...hostEnv(), REDIS_PASSWORD: WRONG }),
+    variable: 'REDIS_PASSWORD',
+    cause: /refused the password/,
+  },
   'the password with its space dropped': {
     env: () => ({ ...hostEnv(), REDIS_PASSWORD: PASSWORD.replace(' ', '') }),
     variable: 'REDIS_PASSWORD',
@@ -88,7 +96,11 @@ const cases: Record<string, WiringCase> = {
     cause: /cannot reach Redis at .*(ENOTFOUND|EAI_AGAIN)/,
   },
   'a host that accepts connections and never answers': {
-    env: () => ({ REDIS_URL: `redis://:${URL_PASSWORD}@127.0.0.1:${silent.port}/0`, REDIS_CONNECT_TIMEOUT_MS: '500', QG_REDIS_TIMEOUT_MS: '500' }),
+    env: () => ({
+      REDIS_URL: `redis://:${URL_PASSWORD}@127.0.0.1:${silent.port}/0`,
+      REDIS_CONNECT_TIMEOUT_MS: '500',
+      QG_REDIS_TIMEOUT_MS: '500',
+    }),
     variable: 'REDIS_URL',
     cause: /cannot reach Redis at .*: no answer within 500 ms/,
   },

@@ -15,7 +15,13 @@ export interface DocBlock {
 /** An outcome a command's trailing comment promises: `# → PARTIAL_25`, `# permit: close_bypass`, `# block: rate_limit`. */
 export type DocumentedOutcome =
   | { readonly kind: 'calibrated'; readonly planId: string; readonly action: string; readonly line: string }
-  | { readonly kind: 'governor'; readonly planId: string; readonly verdict: 'permit' | 'block'; readonly reason: string; readonly line: string };
+  | {
+      readonly kind: 'governor';
+      readonly planId: string;
+      readonly verdict: 'permit' | 'block';
+      readonly reason: string;
+      readonly line: string;
+    };
 
 const FENCE = /^(\s*)```(\S*)\s*$/;
 const SKIP = /^\s*<!--\s*docs-run:\s*skip:\s*(.+?)\s*-->\s*$/;
@@ -53,7 +59,7 @@ export function documentedOutcomes(script: string): DocumentedOutcome[] {
       const arrow = /^→\s*(\S+)/.exec(comment);
       if (!arrow) continue;
       if (!planId) throw new Error(`a documented outcome needs a --plan-id to be checked: ${line.trim()}`);
-      const action = arrow[1] === 'unchanged' ? /--action\s+(\S+)/.exec(line)?.[1] ?? '' : arrow[1]!;
+      const action = arrow[1] === 'unchanged' ? (/--action\s+(\S+)/.exec(line)?.[1] ?? '') : arrow[1]!;
       promises.push({ kind: 'calibrated', planId, action, line: line.trim() });
     } else if (/\binject plan\b/.test(line)) {
       const verdict = /^(permit|block):\s*([a-z0-9_]+)/.exec(comment);

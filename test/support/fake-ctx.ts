@@ -108,8 +108,7 @@ export async function fakeCtx<H extends AnyHandler>(
     error: (obj, msg) => logs.push({ level: 'error', obj, ...(msg === undefined ? {} : { msg }) }),
   };
   const now = options.now ?? 1_800_000_000_000;
-  const state =
-    'state' in options ? options.state : handler.loadBatchState ? await handler.loadBatchState(redis, config, now) : undefined;
+  const state = 'state' in options ? options.state : handler.loadBatchState ? await handler.loadBatchState(redis, config, now) : undefined;
   const recorder = new EffectRecorder();
   const meta: MessageMeta = { source: 'test', id: `${now - 5}-0`, attempt: 1, raw: {}, producedAt: now - 5, ...options.meta };
   const ctx = new MessageContext({ redis, config, metrics, now: () => now, logger: () => logger }, recorder, state, meta);

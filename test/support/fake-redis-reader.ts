@@ -41,10 +41,25 @@ export class FakeRedisReader implements RedisReader {
     return keys.map((k) => this.data.strings?.[k] ?? null);
   }
   async exists(...keys: string[]) {
-    return keys.filter((k) => k in (this.data.strings ?? {}) || k in (this.data.hashes ?? {}) || k in (this.data.sets ?? {}) || k in (this.data.sortedSets ?? {}) || k in (this.data.streams ?? {}) || k in (this.data.lists ?? {})).length;
+    return keys.filter(
+      (k) =>
+        k in (this.data.strings ?? {}) ||
+        k in (this.data.hashes ?? {}) ||
+        k in (this.data.sets ?? {}) ||
+        k in (this.data.sortedSets ?? {}) ||
+        k in (this.data.streams ?? {}) ||
+        k in (this.data.lists ?? {}),
+    ).length;
   }
   async type(key: string) {
-    const kinds = [['string', this.data.strings], ['hash', this.data.hashes], ['set', this.data.sets], ['zset', this.data.sortedSets], ['stream', this.data.streams], ['list', this.data.lists]] as const;
+    const kinds = [
+      ['string', this.data.strings],
+      ['hash', this.data.hashes],
+      ['set', this.data.sets],
+      ['zset', this.data.sortedSets],
+      ['stream', this.data.streams],
+      ['list', this.data.lists],
+    ] as const;
     for (const [name, map] of kinds) if (map && key in map) return name;
     return 'none';
   }
@@ -90,7 +105,9 @@ export class FakeRedisReader implements RedisReader {
   /** One page holding every matching key of every type. */
   async scan(_cursor: string | number, _match: 'MATCH', pattern: string): Promise<[string, string[]]> {
     const prefix = pattern.endsWith('*') ? pattern.slice(0, -1) : pattern;
-    const all = [this.data.strings, this.data.hashes, this.data.sets, this.data.sortedSets, this.data.streams, this.data.lists].flatMap((m) => Object.keys(m ?? {}));
+    const all = [this.data.strings, this.data.hashes, this.data.sets, this.data.sortedSets, this.data.streams, this.data.lists].flatMap(
+      (m) => Object.keys(m ?? {}),
+    );
     return ['0', all.filter((k) => (pattern.endsWith('*') ? k.startsWith(prefix) : k === pattern))];
   }
   async xrevrange(key: string, _end: string, _start: string, _count: 'COUNT', count: number): Promise<[string, string[]][]> {

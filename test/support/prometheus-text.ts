@@ -27,17 +27,22 @@ export function prometheusTextProblems(text: string): string[] {
       const seen = kind === 'HELP' ? help : typed;
       if (seen.has(family)) problems.push(`line ${line}: second ${kind} line for ${family}`);
       seen.add(family);
-      if (kind === 'TYPE' && !/^(counter|gauge|histogram|summary|untyped)$/.test(meta[3] ?? '')) problems.push(`line ${line}: unknown type "${meta[3]}"`);
+      if (kind === 'TYPE' && !/^(counter|gauge|histogram|summary|untyped)$/.test(meta[3] ?? ''))
+        problems.push(`line ${line}: unknown type "${meta[3]}"`);
       return;
     }
     if (raw.startsWith('#')) return; // a comment
-    const sample = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:\s*[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\.)*"\s*,?)*\s*\})? (-?[0-9.eE+-]+|NaN|[+-]Inf)( -?\d+)?$/.exec(raw);
+    const sample =
+      /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:\s*[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\.)*"\s*,?)*\s*\})? (-?[0-9.eE+-]+|NaN|[+-]Inf)( -?\d+)?$/.exec(
+        raw,
+      );
     if (!sample) {
       problems.push(`line ${line}: not a sample: ${raw}`);
       return;
     }
     const name = sample[1]!;
-    const family = [...typed].find((f) => name === f || (/_(bucket|sum|count)$/.test(name) && name.replace(/_(bucket|sum|count)$/, '') === f)) ?? name;
+    const family =
+      [...typed].find((f) => name === f || (/_(bucket|sum|count)$/.test(name) && name.replace(/_(bucket|sum|count)$/, '') === f)) ?? name;
     enter(family, line);
   });
   return problems;

@@ -51,7 +51,18 @@ export async function startTestRedis(options: TestRedisOptions = {}): Promise<Te
   let exited: Promise<void> = Promise.resolve();
 
   const start = async () => {
-    const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--dir', dir, '--appendonly', options.appendOnly ? 'yes' : 'no'];
+    const args = [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--dir',
+      dir,
+      '--appendonly',
+      options.appendOnly ? 'yes' : 'no',
+    ];
     if (options.appendOnly) args.push('--appendfsync', 'always');
     if (options.password !== undefined) args.push('--requirepass', options.password);
     args.push(...(options.extraArgs ?? []));

@@ -18,7 +18,14 @@ export async function createTestRuntime(
 ): Promise<Runtime> {
   consumerSeq += 1;
   return createRuntime({
-    env: { REDIS_URL: redisUrl, PORT: '0', LOG_LEVEL: 'silent', BLOCK_MS: '100', CONSUMER_NAME: `test-${process.pid}-${consumerSeq}`, ...env },
+    env: {
+      REDIS_URL: redisUrl,
+      PORT: '0',
+      LOG_LEVEL: 'silent',
+      BLOCK_MS: '100',
+      CONSUMER_NAME: `test-${process.pid}-${consumerSeq}`,
+      ...env,
+    },
     handlers,
     ...options,
   });
@@ -37,7 +44,10 @@ export async function startRuntime(
 }
 
 /** Polls `probe` until it returns a truthy value or the deadline passes. */
-export async function waitFor<T>(probe: () => Promise<T> | T, { timeoutMs = 15_000, intervalMs = 25, what = 'condition' } = {}): Promise<NonNullable<T>> {
+export async function waitFor<T>(
+  probe: () => Promise<T> | T,
+  { timeoutMs = 15_000, intervalMs = 25, what = 'condition' } = {},
+): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   let last: T | undefined;
   while (Date.now() < deadline) {
@@ -49,7 +59,10 @@ export async function waitFor<T>(probe: () => Promise<T> | T, { timeoutMs = 15_0
 }
 
 /** All entries of a stream as field maps, oldest first. */
-export async function readStream(redis: Pick<Redis, 'xrange'> | Pick<Cluster, 'xrange'>, stream: string): Promise<(Record<string, string> & { _id: string })[]> {
+export async function readStream(
+  redis: Pick<Redis, 'xrange'> | Pick<Cluster, 'xrange'>,
+  stream: string,
+): Promise<(Record<string, string> & { _id: string })[]> {
   const entries = await redis.xrange(stream, '-', '+');
   return entries.map(([id, fields]) => ({ _id: id, ...fieldsToRecord(fields) }));
 }
@@ -61,7 +74,12 @@ export async function pendingCount(redis: Redis, stream: string, group: string):
 }
 
 /** XADDs many entries in pipelined chunks; values may be Buffers (binary junk); returns their ids. */
-export async function produce(redis: Redis, stream: string, entries: readonly Record<string, string | Buffer>[], chunk = 1000): Promise<string[]> {
+export async function produce(
+  redis: Redis,
+  stream: string,
+  entries: readonly Record<string, string | Buffer>[],
+  chunk = 1000,
+): Promise<string[]> {
   const ids: string[] = [];
   for (let i = 0; i < entries.length; i += chunk) {
     const pipeline = redis.pipeline();

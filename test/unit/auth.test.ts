@@ -25,7 +25,12 @@ const request = (overrides: Partial<AccessRequest> = {}): AccessRequest => ({
 });
 
 const TOKEN = 'tok-0123456789abcdef';
-const withBasic: DashboardAuth = { basic: { user: 'ops', password: 'correct horse' }, token: undefined, viewer: undefined, loopbackStatus: false };
+const withBasic: DashboardAuth = {
+  basic: { user: 'ops', password: 'correct horse' },
+  token: undefined,
+  viewer: undefined,
+  loopbackStatus: false,
+};
 const withToken: DashboardAuth = { basic: undefined, token: TOKEN, viewer: undefined, loopbackStatus: false };
 const withBoth: DashboardAuth = { basic: withBasic.basic, token: TOKEN, viewer: undefined, loopbackStatus: false };
 const none: DashboardAuth = { basic: undefined, token: undefined, viewer: undefined, loopbackStatus: false };
@@ -72,16 +77,32 @@ describe('parseDashboardAuth', () => {
     [{ DASHBOARD_VIEWER_USER: 'watch' }, 'DASHBOARD_VIEWER_PASSWORD: must be set when DASHBOARD_VIEWER_USER is set'],
     [{ DASHBOARD_VIEWER_PASSWORD: 'look but do not touch' }, 'DASHBOARD_VIEWER_USER: must be set when DASHBOARD_VIEWER_PASSWORD is set'],
     [{ DASHBOARD_VIEWER_USER: 'watch', DASHBOARD_VIEWER_PASSWORD: 'short' }, 'DASHBOARD_VIEWER_PASSWORD: must be at least 8 characters'],
-    [{ DASHBOARD_VIEWER_USER: 'wa:tch', DASHBOARD_VIEWER_PASSWORD: 'look but do not touch' }, 'DASHBOARD_VIEWER_USER: must not contain ":"'],
     [
-      { DASHBOARD_USER: 'ops', DASHBOARD_PASSWORD: 'correct horse', DASHBOARD_VIEWER_USER: 'ops', DASHBOARD_VIEWER_PASSWORD: 'look but do not touch' },
+      { DASHBOARD_VIEWER_USER: 'wa:tch', DASHBOARD_VIEWER_PASSWORD: 'look but do not touch' },
+      'DASHBOARD_VIEWER_USER: must not contain ":"',
+    ],
+    [
+      {
+        DASHBOARD_USER: 'ops',
+        DASHBOARD_PASSWORD: 'correct horse',
+        DASHBOARD_VIEWER_USER: 'ops',
+        DASHBOARD_VIEWER_PASSWORD: 'look but do not touch',
+      },
       'DASHBOARD_VIEWER_USER: must differ from DASHBOARD_USER',
     ],
     [
-      { DASHBOARD_USER: 'ops', DASHBOARD_PASSWORD: 'correct horse', DASHBOARD_VIEWER_USER: 'watch', DASHBOARD_VIEWER_PASSWORD: 'correct horse' },
+      {
+        DASHBOARD_USER: 'ops',
+        DASHBOARD_PASSWORD: 'correct horse',
+        DASHBOARD_VIEWER_USER: 'watch',
+        DASHBOARD_VIEWER_PASSWORD: 'correct horse',
+      },
       'DASHBOARD_VIEWER_PASSWORD: must differ from DASHBOARD_PASSWORD and DASHBOARD_TOKEN',
     ],
-    [{ DASHBOARD_TOKEN: TOKEN, DASHBOARD_VIEWER_USER: 'watch', DASHBOARD_VIEWER_PASSWORD: TOKEN }, 'DASHBOARD_VIEWER_PASSWORD: must differ from DASHBOARD_PASSWORD and DASHBOARD_TOKEN'],
+    [
+      { DASHBOARD_TOKEN: TOKEN, DASHBOARD_VIEWER_USER: 'watch', DASHBOARD_VIEWER_PASSWORD: TOKEN },
+      'DASHBOARD_VIEWER_PASSWORD: must differ from DASHBOARD_PASSWORD and DASHBOARD_TOKEN',
+    ],
   ])('rejects %j with one line naming the variable', (env, line) => {
     const problems = problemsOf(() => parseDashboardAuth(env, '127.0.0.1'));
     expect(problems).toHaveLength(1);
@@ -97,14 +118,20 @@ describe('parseDashboardAuth', () => {
 
   it('reports a bad variable and an unsafe HOST together', () => {
     const problems = problemsOf(() => parseDashboardAuth({ DASHBOARD_ALLOW_LOOPBACK: 'yes', DASHBOARD_USER: 'ops' }, '0.0.0.0'));
-    expect(problems).toEqual([expect.stringMatching(/^DASHBOARD_PASSWORD: /), expect.stringMatching(/^DASHBOARD_ALLOW_LOOPBACK: .*HOST=0\.0\.0\.0/)]);
+    expect(problems).toEqual([
+      expect.stringMatching(/^DASHBOARD_PASSWORD: /),
+      expect.stringMatching(/^DASHBOARD_ALLOW_LOOPBACK: .*HOST=0\.0\.0\.0/),
+    ]);
   });
 
-  it.each(['0.0.0.0', '::', '10.0.0.5', 'gates.internal'])('refuses unauthenticated access on the non-loopback HOST %s, naming the variables', (host) => {
-    const problems = problemsOf(() => parseDashboardAuth({ DASHBOARD_ALLOW_LOOPBACK: '1' }, host));
-    expect(problems).toHaveLength(1);
-    expect(problems[0]).toMatch(/^DASHBOARD_ALLOW_LOOPBACK: .*HOST=.* DASHBOARD_USER and DASHBOARD_PASSWORD, or DASHBOARD_TOKEN/);
-  });
+  it.each(['0.0.0.0', '::', '10.0.0.5', 'gates.internal'])(
+    'refuses unauthenticated access on the non-loopback HOST %s, naming the variables',
+    (host) => {
+      const problems = problemsOf(() => parseDashboardAuth({ DASHBOARD_ALLOW_LOOPBACK: '1' }, host));
+      expect(problems).toHaveLength(1);
+      expect(problems[0]).toMatch(/^DASHBOARD_ALLOW_LOOPBACK: .*HOST=.* DASHBOARD_USER and DASHBOARD_PASSWORD, or DASHBOARD_TOKEN/);
+    },
+  );
 });
 
 describe('isLoopbackHost', () => {
@@ -148,17 +175,47 @@ describe('decideAccess', () => {
     ['right user and password: allowed', withBasic, 'dashboard', request({ authorization: basic('ops', 'correct horse') }), 'allow'],
     ['wrong password: refused', withBasic, 'dashboard', request({ authorization: basic('ops', 'correct horsf') }), 'unauthorized'],
     ['wrong user: refused', withBasic, 'dashboard', request({ authorization: basic('root', 'correct horse') }), 'unauthorized'],
-    ['a bearer token when only Basic is configured: refused', withBasic, 'dashboard', request({ authorization: `Bearer ${TOKEN}` }), 'unauthorized'],
+    [
+      'a bearer token when only Basic is configured: refused',
+      withBasic,
+      'dashboard',
+      request({ authorization: `Bearer ${TOKEN}` }),
+      'unauthorized',
+    ],
     ['the right bearer token: allowed', withToken, 'dashboard', request({ authorization: `Bearer ${TOKEN}` }), 'allow'],
     ['a wrong bearer token: refused', withToken, 'status', request({ authorization: `Bearer ${TOKEN}x` }), 'unauthorized'],
-    ['the token as Basic password, any user (for browsers): allowed', withToken, 'status', request({ authorization: basic('anyone', TOKEN) }), 'allow'],
-    ['either configured credential works when both are set', withBoth, 'dashboard', request({ authorization: basic('ops', 'correct horse') }), 'allow'],
+    [
+      'the token as Basic password, any user (for browsers): allowed',
+      withToken,
+      'status',
+      request({ authorization: basic('anyone', TOKEN) }),
+      'allow',
+    ],
+    [
+      'either configured credential works when both are set',
+      withBoth,
+      'dashboard',
+      request({ authorization: basic('ops', 'correct horse') }),
+      'allow',
+    ],
     ['a malformed header: refused', withBasic, 'dashboard', request({ authorization: 'Basic !!!' }), 'unauthorized'],
     ['loopback mode, local client: the status page is open', loopbackOnly, 'status', request({ remoteAddress: '127.0.0.1' }), 'allow'],
     ['loopback mode: the dashboard stays disabled', loopbackOnly, 'dashboard', request({ remoteAddress: '127.0.0.1' }), 'disabled'],
     ['loopback mode, remote client: forbidden', loopbackOnly, 'status', request({ remoteAddress: '10.0.0.9' }), 'forbidden'],
-    ['loopback mode, request relayed by a local proxy: forbidden', loopbackOnly, 'status', request({ remoteAddress: '127.0.0.1', forwarded: true }), 'forbidden'],
-    ['loopback mode with credentials, remote client: asked to authenticate', { ...withBasic, loopbackStatus: true }, 'status', request(), 'unauthorized'],
+    [
+      'loopback mode, request relayed by a local proxy: forbidden',
+      loopbackOnly,
+      'status',
+      request({ remoteAddress: '127.0.0.1', forwarded: true }),
+      'forbidden',
+    ],
+    [
+      'loopback mode with credentials, remote client: asked to authenticate',
+      { ...withBasic, loopbackStatus: true },
+      'status',
+      request(),
+      'unauthorized',
+    ],
     [
       'a cross-site POST with valid credentials: forbidden (CSRF)',
       withBasic,
@@ -170,7 +227,12 @@ describe('decideAccess', () => {
       'a same-origin PUT with valid credentials: allowed',
       withBasic,
       'dashboard',
-      request({ method: 'PUT', authorization: basic('ops', 'correct horse'), origin: 'http://gates.internal:8080', secFetchSite: 'same-origin' }),
+      request({
+        method: 'PUT',
+        authorization: basic('ops', 'correct horse'),
+        origin: 'http://gates.internal:8080',
+        secFetchSite: 'same-origin',
+      }),
       'allow',
     ],
     [
@@ -194,17 +256,71 @@ describe('decideAccess', () => {
       request({ method: 'PUT', authorization: basic('ops', 'correct horse'), secFetchSite: 'cross-site' }),
       'forbidden',
     ],
-    ['a script PUT without Origin (curl) with credentials: allowed', withToken, 'dashboard', request({ method: 'PUT', authorization: `Bearer ${TOKEN}` }), 'allow'],
-    ['a cross-site GET with credentials: allowed (reads change nothing)', withBasic, 'dashboard', request({ authorization: basic('ops', 'correct horse'), secFetchSite: 'cross-site' }), 'allow'],
+    [
+      'a script PUT without Origin (curl) with credentials: allowed',
+      withToken,
+      'dashboard',
+      request({ method: 'PUT', authorization: `Bearer ${TOKEN}` }),
+      'allow',
+    ],
+    [
+      'a cross-site GET with credentials: allowed (reads change nothing)',
+      withBasic,
+      'dashboard',
+      request({ authorization: basic('ops', 'correct horse'), secFetchSite: 'cross-site' }),
+      'allow',
+    ],
     ['the viewer reads the dashboard', withViewer, 'dashboard', request({ authorization: basic(VIEWER.user, VIEWER.password) }), 'allow'],
     ['the viewer reads the status page', withViewer, 'status', request({ authorization: basic(VIEWER.user, VIEWER.password) }), 'allow'],
-    ['the viewer alone enables the dashboard, read-only', viewerOnly, 'dashboard', request({ authorization: basic(VIEWER.user, VIEWER.password) }), 'allow'],
-    ['the viewer may not retry a job (PUT): forbidden', withViewer, 'dashboard', request({ method: 'PUT', authorization: basic(VIEWER.user, VIEWER.password) }), 'forbidden'],
-    ['the viewer may not POST: forbidden', viewerOnly, 'dashboard', request({ method: 'POST', authorization: basic(VIEWER.user, VIEWER.password) }), 'forbidden'],
-    ['the viewer may not DELETE: forbidden', withViewer, 'dashboard', request({ method: 'DELETE', authorization: basic(VIEWER.user, VIEWER.password) }), 'forbidden'],
-    ["the viewer's user with a wrong password: refused", withViewer, 'dashboard', request({ authorization: basic(VIEWER.user, 'look but do not touc') }), 'unauthorized'],
-    ["the viewer's password under the operator's user: refused", withViewer, 'dashboard', request({ method: 'PUT', authorization: basic('ops', VIEWER.password) }), 'unauthorized'],
-    ['the operator still writes when a viewer is configured', withViewer, 'dashboard', request({ method: 'PUT', authorization: basic('ops', 'correct horse') }), 'allow'],
+    [
+      'the viewer alone enables the dashboard, read-only',
+      viewerOnly,
+      'dashboard',
+      request({ authorization: basic(VIEWER.user, VIEWER.password) }),
+      'allow',
+    ],
+    [
+      'the viewer may not retry a job (PUT): forbidden',
+      withViewer,
+      'dashboard',
+      request({ method: 'PUT', authorization: basic(VIEWER.user, VIEWER.password) }),
+      'forbidden',
+    ],
+    [
+      'the viewer may not POST: forbidden',
+      viewerOnly,
+      'dashboard',
+      request({ method: 'POST', authorization: basic(VIEWER.user, VIEWER.password) }),
+      'forbidden',
+    ],
+    [
+      'the viewer may not DELETE: forbidden',
+      withViewer,
+      'dashboard',
+      request({ method: 'DELETE', authorization: basic(VIEWER.user, VIEWER.password) }),
+      'forbidden',
+    ],
+    [
+      "the viewer's user with a wrong password: refused",
+      withViewer,
+      'dashboard',
+      request({ authorization: basic(VIEWER.user, 'look but do not touc') }),
+      'unauthorized',
+    ],
+    [
+      "the viewer's password under the operator's user: refused",
+      withViewer,
+      'dashboard',
+      request({ method: 'PUT', authorization: basic('ops', VIEWER.password) }),
+      'unauthorized',
+    ],
+    [
+      'the operator still writes when a viewer is configured',
+      withViewer,
+      'dashboard',
+      request({ method: 'PUT', authorization: basic('ops', 'correct horse') }),
+      'allow',
+    ],
   ] as const)('%s', (_name, auth, surface, req, kind) => {
     expect(decideAccess(auth, surface, req).kind).toBe(kind);
   });

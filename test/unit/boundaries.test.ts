@@ -17,17 +17,26 @@ const importsOf = (file: string) => [...readFileSync(file, 'utf8').matchAll(/^\s
 describe('module boundaries', () => {
   // Handlers get Redis, metrics and time through ctx; importing a client would bypass the
   // runtime's atomic commit and make them untestable with a fake ctx.
-  it.each(sourceFiles(resolve(root, 'handlers')).map((f) => [relative(root, f), f]))('%s imports no infrastructure package', (_name, file) => {
-    const forbidden = importsOf(file).filter((spec) => /^(ioredis|bullmq|fastify|@fastify\/|prom-client|pino|@bull-board\/)/.test(spec));
-    expect(forbidden).toEqual([]);
-  });
+  it.each(sourceFiles(resolve(root, 'handlers')).map((f) => [relative(root, f), f]))(
+    '%s imports no infrastructure package',
+    (_name, file) => {
+      const forbidden = importsOf(file).filter((spec) => /^(ioredis|bullmq|fastify|@fastify\/|prom-client|pino|@bull-board\/)/.test(spec));
+      expect(forbidden).toEqual([]);
+    },
+  );
 
   // Shared domain rules are pure: the gates, the status page, the CLI and the HTTP API import them.
-  it.each(sourceFiles(resolve(root, 'domain')).map((f) => [relative(root, f), f]))('%s imports nothing but other domain rules', (_name, file) => {
-    expect(importsOf(file).filter((spec) => !spec.startsWith('./'))).toEqual([]);
-  });
+  it.each(sourceFiles(resolve(root, 'domain')).map((f) => [relative(root, f), f]))(
+    '%s imports nothing but other domain rules',
+    (_name, file) => {
+      expect(importsOf(file).filter((spec) => !spec.startsWith('./'))).toEqual([]);
+    },
+  );
 
-  it.each(sourceFiles(resolve(root, 'schemas')).map((f) => [relative(root, f), f]))('%s depends on zod, schemas and domain rules only', (_name, file) => {
-    expect(importsOf(file).filter((spec) => spec !== 'zod' && !spec.startsWith('./') && !spec.startsWith('../domain/'))).toEqual([]);
-  });
+  it.each(sourceFiles(resolve(root, 'schemas')).map((f) => [relative(root, f), f]))(
+    '%s depends on zod, schemas and domain rules only',
+    (_name, file) => {
+      expect(importsOf(file).filter((spec) => spec !== 'zod' && !spec.startsWith('./') && !spec.startsWith('../domain/'))).toEqual([]);
+    },
+  );
 });

@@ -12,7 +12,9 @@ describe('build info', () => {
     const registry = new Registry();
     runtimeMetrics(registry, { version: '1.2.3', commit: 'abc123def456' });
 
-    expect(await registry.getSingleMetricAsString('quantum_gates_build_info')).toContain('quantum_gates_build_info{version="1.2.3",commit="abc123def456"} 1');
+    expect(await registry.getSingleMetricAsString('quantum_gates_build_info')).toContain(
+      'quantum_gates_build_info{version="1.2.3",commit="abc123def456"} 1',
+    );
   });
 
   it('names the package version, and "source" for the commit when the sources run through tsx', () => {

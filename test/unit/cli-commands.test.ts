@@ -31,15 +31,18 @@ describe('every command', () => {
     expect(io.stderr).toBe('');
   });
 
-  it.each(commands.filter((c) => c.name !== 'start').map((c) => [c.name]))('%s rejects an unknown option with exit 2 before touching Redis', async (name) => {
-    const io = memoryIo({ REDIS_URL: 'redis://127.0.0.1:1' });
+  it.each(commands.filter((c) => c.name !== 'start').map((c) => [c.name]))(
+    '%s rejects an unknown option with exit 2 before touching Redis',
+    async (name) => {
+      const io = memoryIo({ REDIS_URL: 'redis://127.0.0.1:1' });
 
-    const code = await runCli([...name.split(' '), '--no-such-option'], io);
+      const code = await runCli([...name.split(' '), '--no-such-option'], io);
 
-    expect(code).toBe(2);
-    expect(io.stderr).toContain("Unknown option '--no-such-option'");
-    expect(io.stderr).not.toContain('cannot reach Redis');
-  });
+      expect(code).toBe(2);
+      expect(io.stderr).toContain("Unknown option '--no-such-option'");
+      expect(io.stderr).not.toContain('cannot reach Redis');
+    },
+  );
 });
 
 describe('parseDuration', () => {

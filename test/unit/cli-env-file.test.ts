@@ -20,7 +20,11 @@ describe('CLI env file', () => {
 
     const chosen = chooseEnvFile(['kill', 'status'], { P28_MODE: 'shadow' }, fs);
 
-    expect(chosen).toEqual({ argv: ['kill', 'status'], file: '/etc/quantum/quantum-gates.env', env: { REDIS_URL: 'redis://gates-redis:6379/2', P28_MODE: 'shadow' } });
+    expect(chosen).toEqual({
+      argv: ['kill', 'status'],
+      file: '/etc/quantum/quantum-gates.env',
+      env: { REDIS_URL: 'redis://gates-redis:6379/2', P28_MODE: 'shadow' },
+    });
   });
 
   it('falls back to the per-gate common file, and to the environment alone where neither exists', () => {
@@ -32,7 +36,10 @@ describe('CLI env file', () => {
   it('takes --env-file PATH or --env-file=PATH from anywhere in argv, and --no-env-file skips the default', () => {
     const fs = fsWith({ '/etc/quantum/quantum-gates.env': 'X=unit\n', '/tmp/a.env': 'X=a\n' });
 
-    expect(chooseEnvFile(['kill', 'on', '--env-file', '/tmp/a.env', '--reason', 'r'], {}, fs)).toMatchObject({ argv: ['kill', 'on', '--reason', 'r'], env: { X: 'a' } });
+    expect(chooseEnvFile(['kill', 'on', '--env-file', '/tmp/a.env', '--reason', 'r'], {}, fs)).toMatchObject({
+      argv: ['kill', 'on', '--reason', 'r'],
+      env: { X: 'a' },
+    });
     expect(chooseEnvFile(['--env-file=/tmp/a.env', 'status'], {}, fs)).toMatchObject({ argv: ['status'], file: '/tmp/a.env' });
     expect(chooseEnvFile(['status', '--no-env-file'], {}, fs)).toEqual({ argv: ['status'], env: {} });
   });

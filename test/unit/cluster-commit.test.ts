@@ -104,7 +104,15 @@ describe('ClusterCommitter', () => {
       { entryId: '2-0', extraEmits: [{ stream: 'dlq', fields: { reason: 'invalid_input' }, maxLen: 10 }] },
       { entryId: '3-0', recorder: recorder((r) => r.setKey('k', 'v', { ttlSec: 5 })) },
     ]);
-    expect(report).toEqual({ committed: [0, 1, 2], conflicted: [], lost: [], superseded: [], withheld: [], waiting: [], effectFailures: [] });
+    expect(report).toEqual({
+      committed: [0, 1, 2],
+      conflicted: [],
+      lost: [],
+      superseded: [],
+      withheld: [],
+      waiting: [],
+      effectFailures: [],
+    });
     const names = fake.calls.map((c) => c[0]);
     expect(names.slice(0, -1).sort()).toEqual(['SET', 'XADD', 'XADD']);
     expect(fake.calls.at(-1)).toEqual(['XACK', 'in', 'g', '1-0', '2-0', '3-0']);
@@ -112,7 +120,9 @@ describe('ClusterCommitter', () => {
 
   it('keeps the recorded order of effects on one key (delete, then write, then expire)', async () => {
     const { fake, committer } = setup();
-    await committer.commit(source, [{ entryId: '1-0', recorder: recorder((r) => r.putHash('h', { a: '1' }, { replace: true, ttlSec: 9 })) }]);
+    await committer.commit(source, [
+      { entryId: '1-0', recorder: recorder((r) => r.putHash('h', { a: '1' }, { replace: true, ttlSec: 9 })) },
+    ]);
     expect(fake.calls.map((c) => c[0])).toEqual(['DEL', 'HSET', 'EXPIRE', 'XACK']);
   });
 
@@ -143,7 +153,9 @@ describe('ClusterCommitter', () => {
   it('refuses a guard while another committer holds its lease', async () => {
     const { fake, committer } = setup();
     fake.strings.set(leaseKey('version:BTC'), 'someone-else');
-    const report = await committer.commit(source, [{ entryId: '1-0', recorder: recorder((r) => (r.requireAbsent('version:BTC'), r.setKey('version:BTC', '1'))) }]);
+    const report = await committer.commit(source, [
+      { entryId: '1-0', recorder: recorder((r) => (r.requireAbsent('version:BTC'), r.setKey('version:BTC', '1'))) },
+    ]);
     expect(report.conflicted).toEqual([0]);
   });
 
@@ -176,7 +188,9 @@ describe('ClusterCommitter', () => {
   it('throws on a lost connection instead of acknowledging outputs that may not have landed', async () => {
     const { fake, committer } = setup();
     fake.failWith = { command: 'XADD', error: new Error('Connection is closed.') };
-    await expect(committer.commit(source, [{ entryId: '1-0', recorder: recorder((r) => r.emit('out', { plan_id: 'a' })) }])).rejects.toThrow('Connection is closed.');
+    await expect(
+      committer.commit(source, [{ entryId: '1-0', recorder: recorder((r) => r.emit('out', { plan_id: 'a' })) }]),
+    ).rejects.toThrow('Connection is closed.');
     expect(fake.calls.some((c) => c[0] === 'XACK')).toBe(false);
   });
 
@@ -202,8 +216,11 @@ describe('slot tags and lease keys', () => {
     expect(slotTag(key)).toBe(tag);
   });
 
-  it.each(['quantum:permit:abc', 'quantum:governor:cooldown:BTCUSDT', '{quantum}:x', 'a:{tag}:b'])('puts the lease of %s in the same slot', (key) => {
-    expect(slotTag(leaseKey(key))).toBe(slotTag(key));
-    expect(leaseKey(key)).not.toBe(key);
-  });
+  it.each(['quantum:permit:abc', 'quantum:governor:cooldown:BTCUSDT', '{quantum}:x', 'a:{tag}:b'])(
+    'puts the lease of %s in the same slot',
+    (key) => {
+      expect(slotTag(leaseKey(key))).toBe(slotTag(key));
+      expect(leaseKey(key)).not.toBe(key);
+    },
+  );
 });

@@ -178,7 +178,9 @@ describe('the commit loop', () => {
     const committer = new ScriptedCommitter([
       () => {
         stopping = true;
-        return new ReplyError("EXECABORT Transaction discarded because of previous errors: OOM command not allowed when used memory > 'maxmemory'.");
+        return new ReplyError(
+          "EXECABORT Transaction discarded because of previous errors: OOM command not allowed when used memory > 'maxmemory'.",
+        );
       },
     ]);
     const { env, pipeline, settled, failures } = fakeEnv(committer, { stopping: () => stopping });

@@ -26,7 +26,13 @@ describe('commit order within a batch', () => {
   });
 
   it('keeps independent items flowing and blocks transitively', () => {
-    const items = [bridged('a', 'BTCUSDT'), bridged('b', 'BTCUSDT'), bridged('c', 'SOLUSDT'), bridged('b', 'XRPUSDT'), bridged('d', 'XRPUSDT')];
+    const items = [
+      bridged('a', 'BTCUSDT'),
+      bridged('b', 'BTCUSDT'),
+      bridged('c', 'SOLUSDT'),
+      bridged('b', 'XRPUSDT'),
+      bridged('d', 'XRPUSDT'),
+    ];
     const { accepted, deferred } = inStreamOrder(items, [0, 1, 2, 3, 4]);
     // 1 waits for 0; 3 shares dedupe:b with 1; 4 shares latest_plan_id:XRPUSDT with 3; 2 touches nothing of theirs.
     expect(accepted).toEqual([0, 2]);

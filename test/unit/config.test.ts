@@ -18,7 +18,11 @@ describe('configuration', () => {
     const { config, hosted } = loadConfiguration({}, allHandlers);
     expect(config).toMatchObject({ HOST: '127.0.0.1', PORT: 8080, DLQ_STREAM: 'quantum:stream:dlq', REDIS_PORT: 6379 });
     expect(hosted.map((h) => h.handler.name)).toEqual(allHandlers.map((h) => h.name));
-    expect(hosted.find((h) => h.handler.name === 'heat-gate')?.config).toMatchObject({ P26_MODE: 'shadow', HEAT_MIN: 0.25, HEAT_MAX: 0.65 });
+    expect(hosted.find((h) => h.handler.name === 'heat-gate')?.config).toMatchObject({
+      P26_MODE: 'shadow',
+      HEAT_MIN: 0.25,
+      HEAT_MAX: 0.65,
+    });
   });
 
   it('reports every bad variable at once, one line each, naming it', () => {

@@ -21,7 +21,19 @@ const PROMETHEUS_SERIES = new Set(['up', 'scrape_duration_seconds', 'scrape_samp
 const BULLMQ_SERIES = new Set(['bullmq_job_count', 'bullmq_job_completed_total', 'bullmq_job_failed_total']);
 
 const KEYWORDS = new Set([
-  'by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'and', 'or', 'unless', 'bool', 'offset', 'inf', 'nan',
+  'by',
+  'without',
+  'on',
+  'ignoring',
+  'group_left',
+  'group_right',
+  'and',
+  'or',
+  'unless',
+  'bool',
+  'offset',
+  'inf',
+  'nan',
 ]);
 
 /**
@@ -96,7 +108,9 @@ function allPanels(): GrafanaPanel[] {
 
 /** Every PromQL expression of the dashboard: its panels' queries and its annotations'. */
 function dashboardExpressions(): { panel: string; expr: string }[] {
-  const queries = allPanels().flatMap((panel) => (panel.targets ?? []).flatMap((t) => (t.expr ? [{ panel: panel.title ?? '?', expr: t.expr }] : [])));
+  const queries = allPanels().flatMap((panel) =>
+    (panel.targets ?? []).flatMap((t) => (t.expr ? [{ panel: panel.title ?? '?', expr: t.expr }] : [])),
+  );
   const annotations = dashboard().annotations.list.flatMap((a) => (a.expr ? [{ panel: `annotation ${a.name}`, expr: a.expr }] : []));
   return [...queries, ...annotations];
 }
@@ -138,15 +152,19 @@ describe('deploy/: alerts and dashboard use only exported metrics', () => {
       { name: 'a_total', matchers: '{job="x", gate=~"$gate"}' },
       { name: 'b', matchers: '' },
     ]);
-    expect(metricSelectors('label_replace(changes(m{i="1"}[2m]) > 0, "which", "P2.6 heat gate", "", "")')).toEqual([{ name: 'm', matchers: '{i="1"}' }]);
+    expect(metricSelectors('label_replace(changes(m{i="1"}[2m]) > 0, "which", "P2.6 heat gate", "", "")')).toEqual([
+      { name: 'm', matchers: '{i="1"}' },
+    ]);
   });
 
   it('extracts metric names from PromQL, not functions, labels or keywords', () => {
-    expect(metricNames('histogram_quantile(0.99, sum by (le, handler) (rate(quantum_gates_batch_duration_seconds_bucket[5m]))) > 1')).toEqual([
-      'quantum_gates_batch_duration_seconds_bucket',
-    ]);
+    expect(
+      metricNames('histogram_quantile(0.99, sum by (le, handler) (rate(quantum_gates_batch_duration_seconds_bucket[5m]))) > 1'),
+    ).toEqual(['quantum_gates_batch_duration_seconds_bucket']);
     expect(metricNames('up{job="quantum-gates", gate=~"all|risk-budget"} == 0')).toEqual(['up']);
-    expect(metricNames('sum by (to_action) (increase(p26_actions_downgraded_total[$__rate_interval]))')).toEqual(['p26_actions_downgraded_total']);
+    expect(metricNames('sum by (to_action) (increase(p26_actions_downgraded_total[$__rate_interval]))')).toEqual([
+      'p26_actions_downgraded_total',
+    ]);
     expect(metricNames('a_total / on (symbol) group_left b_total > 1e3 and c')).toEqual(['a_total', 'b_total', 'c']);
   });
 
@@ -155,7 +173,13 @@ describe('deploy/: alerts and dashboard use only exported metrics', () => {
 
     expect(names).toEqual(expect.arrayContaining(['P28BudgetEngineDown', 'P28HighStaleInputRate', 'P28RedisWriteFailures']));
     expect(names).toEqual(
-      expect.arrayContaining(['QuantumGatesProcessDown', 'QuantumGatesDeadLetters', 'QuantumGatesConsumerLag', 'P26FailClosedDecisions', 'GovernorDisarmTripped']),
+      expect.arrayContaining([
+        'QuantumGatesProcessDown',
+        'QuantumGatesDeadLetters',
+        'QuantumGatesConsumerLag',
+        'P26FailClosedDecisions',
+        'GovernorDisarmTripped',
+      ]),
     );
   });
 
@@ -213,7 +237,9 @@ describe('deploy/: alerts and dashboard use only exported metrics', () => {
 
 describe('deploy/grafana: a dashboard an operator can filter and read', () => {
   const mapping = (panel: GrafanaPanel) =>
-    Object.fromEntries((panel.fieldConfig?.defaults?.mappings ?? []).flatMap((m) => Object.entries(m.options ?? {}).map(([value, to]) => [value, to.text])));
+    Object.fromEntries(
+      (panel.fieldConfig?.defaults?.mappings ?? []).flatMap((m) => Object.entries(m.options ?? {}).map(([value, to]) => [value, to.text])),
+    );
   const querying = (pattern: RegExp) => allPanels().filter((p) => (p.targets ?? []).some((t) => pattern.test(t.expr ?? '')));
 
   it('has the variables instance and gate, each listing the scrape targets of job quantum-gates', () => {
@@ -238,7 +264,9 @@ describe('deploy/grafana: a dashboard an operator can filter and read', () => {
 
   it('every panel states its unit', () => {
     const panels = allPanels().filter((p) => p.type !== 'row');
-    const withoutUnit = panels.filter((p) => typeof p.fieldConfig?.defaults?.unit !== 'string' || p.fieldConfig.defaults.unit === '').map((p) => p.title);
+    const withoutUnit = panels
+      .filter((p) => typeof p.fieldConfig?.defaults?.unit !== 'string' || p.fieldConfig.defaults.unit === '')
+      .map((p) => p.title);
 
     expect(panels.length).toBeGreaterThan(25);
     expect(withoutUnit).toEqual([]);
@@ -255,7 +283,11 @@ describe('deploy/grafana: a dashboard an operator can filter and read', () => {
   });
 
   it('annotates mode changes, the kill switch and disarm', () => {
-    const annotations = new Map(dashboard().annotations.list.filter((a) => a.expr).map((a) => [a.name, a]));
+    const annotations = new Map(
+      dashboard()
+        .annotations.list.filter((a) => a.expr)
+        .map((a) => [a.name, a]),
+    );
 
     expect(annotations.get('Mode changes')?.expr).toMatch(/changes\(p26_enforce_mode\{.*changes\(p28_enforce_mode\{/);
     expect(annotations.get('Kill switch')?.expr).toMatch(/quantum_govern_kill_switch\{[^}]*\}\) == 1$/);
@@ -291,7 +323,11 @@ function envFile(name: string): Map<string, string> {
 }
 
 describe('deploy/env: the env files name real variables', () => {
-  const runtimeVars = new Set([...Object.keys(runtimeEnvSchema.shape), ...Object.keys((dashboardAuthEnvSchema as unknown as { shape?: object }).shape ?? {}), 'NODE_ENV']);
+  const runtimeVars = new Set([
+    ...Object.keys(runtimeEnvSchema.shape),
+    ...Object.keys((dashboardAuthEnvSchema as unknown as { shape?: object }).shape ?? {}),
+    'NODE_ENV',
+  ]);
   const handlerVars = new Map(allHandlers.map((h) => [h.name, variablesRead(h.config)]));
   const known = new Set([...runtimeVars, ...[...handlerVars.values()].flatMap((s) => [...s])]);
 
@@ -345,7 +381,15 @@ describe('deploy/prometheus: every alert is tested and has a runbook', () => {
       .flatMap((f) => [...readFileSync(resolve(testsDir, f), 'utf8').matchAll(/alertname:\s*(\S+)/g)].map((m) => m[1]!)),
   );
   const operations = readFileSync(resolve(deploy, '../docs/operations.md'), 'utf8');
-  const headings = new Set([...operations.matchAll(/^#+\s+(.+)$/gm)].map((m) => m[1]!.trim().toLowerCase().replace(/[^a-z0-9 -]/g, '').replace(/ /g, '-')));
+  const headings = new Set(
+    [...operations.matchAll(/^#+\s+(.+)$/gm)].map((m) =>
+      m[1]!
+        .trim()
+        .toLowerCase()
+        .replace(/[^a-z0-9 -]/g, '')
+        .replace(/ /g, '-'),
+    ),
+  );
 
   it('has a promtool unit test naming every alert', () => {
     expect(alerts.filter((a) => !tested.has(a))).toEqual([]);

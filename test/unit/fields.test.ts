@@ -25,8 +25,14 @@ describe('compareStreamIds', () => {
     if (aMs !== bMs) return aMs! < bMs! ? -1 : 1;
     return aSeq === bSeq ? 0 : aSeq! < bSeq! ? -1 : 1;
   };
-  const part = fc.oneof(fc.constant(0n), fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }), fc.bigInt({ min: 1_700_000_000_000n, max: 1_700_000_000_999n }));
-  const id = fc.tuple(part, fc.oneof(fc.constant(0n), fc.bigInt({ min: 0n, max: 40n }), fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }))).map(([ms, seq]) => `${ms}-${seq}`);
+  const part = fc.oneof(
+    fc.constant(0n),
+    fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }),
+    fc.bigInt({ min: 1_700_000_000_000n, max: 1_700_000_000_999n }),
+  );
+  const id = fc
+    .tuple(part, fc.oneof(fc.constant(0n), fc.bigInt({ min: 0n, max: 40n }), fc.bigInt({ min: 0n, max: 2n ** 64n - 1n })))
+    .map(([ms, seq]) => `${ms}-${seq}`);
 
   it('orders ids as Redis writes them exactly as numbers would', () => {
     fc.assert(

@@ -73,13 +73,40 @@ describe('APPLY_MODE', () => {
   });
 
   it('defaults to testnet with the original defaults', () => {
-    expect(testnet).toMatchObject({ applyMode: 'testnet', killScoreCritical: 0.8, cooldownSec: 60, maxExecPerHour: 3, maxExecPer5Min: 2, maxReduceNotionalPerDay: 5000, maxReduceQtyPerDay: 0.02, maxOpenPositions: 10, maxNotionalPerTrade: 200, maxTotalNotional: 2000, totalCountsTrade: false, p28BlockOverBudget: false });
+    expect(testnet).toMatchObject({
+      applyMode: 'testnet',
+      killScoreCritical: 0.8,
+      cooldownSec: 60,
+      maxExecPerHour: 3,
+      maxExecPer5Min: 2,
+      maxReduceNotionalPerDay: 5000,
+      maxReduceQtyPerDay: 0.02,
+      maxOpenPositions: 10,
+      maxNotionalPerTrade: 200,
+      maxTotalNotional: 2000,
+      totalCountsTrade: false,
+      p28BlockOverBudget: false,
+    });
   });
 
   it('keeps every reason in the closed set', () => {
     for (const path of Object.values(pathGates)) {
       for (const gate of [...path.always, ...path.opens]) {
-        const reason = gate({ ...open, ageSec: 1e6, killScore: 1, notional: 1e9, side: 'BUY' }, { ...production, maxPlanAgeSec: 1 }, { ...quiet, killSwitch: true, disarmed: true, lastExecSec: NOW / 1000, execLastHour: 9, execLast5Min: 9, openPositions: 99, totalNotional: 1e9, dailyTotal: 1e9 });
+        const reason = gate(
+          { ...open, ageSec: 1e6, killScore: 1, notional: 1e9, side: 'BUY' },
+          { ...production, maxPlanAgeSec: 1 },
+          {
+            ...quiet,
+            killSwitch: true,
+            disarmed: true,
+            lastExecSec: NOW / 1000,
+            execLastHour: 9,
+            execLast5Min: 9,
+            openPositions: 99,
+            totalNotional: 1e9,
+            dailyTotal: 1e9,
+          },
+        );
         if (reason !== undefined) expect(gateReasons).toContain(reason);
       }
     }
@@ -92,15 +119,27 @@ describe('testnet path', () => {
   });
 
   it('has no kill-score, hourly or burst gate', () => {
-    expect(evaluate({ ...open, killScore: 0.99 }, testnet, { ...quiet, execLastHour: 50, execLast5Min: 50 })).toEqual(permit('all_gates_passed'));
+    expect(evaluate({ ...open, killScore: 0.99 }, testnet, { ...quiet, execLastHour: 50, execLast5Min: 50 })).toEqual(
+      permit('all_gates_passed'),
+    );
   });
 
   it.each(['FULL_CLOSE_PROPOSED', 'PARTIAL_75', 'PARTIAL_50', 'PARTIAL_25'])('%s bypasses the fund caps', (action) => {
-    expect(evaluate({ ...open, action, isClose: true, notional: 1e9 }, testnet, { ...quiet, lastExecSec: NOW / 1000, totalNotional: 1e9, openPositions: 99 })).toEqual(permit('close_bypass'));
+    expect(
+      evaluate({ ...open, action, isClose: true, notional: 1e9 }, testnet, {
+        ...quiet,
+        lastExecSec: NOW / 1000,
+        totalNotional: 1e9,
+        openPositions: 99,
+      }),
+    ).toEqual(permit('close_bypass'));
   });
 
   it('blocks a close too while the kill switch is on', () => {
-    expect(evaluate({ ...open, isClose: true, action: 'PARTIAL_25' }, testnet, { ...quiet, killSwitch: true })).toEqual({ kind: 'block', reason: 'kill_switch_active' });
+    expect(evaluate({ ...open, isClose: true, action: 'PARTIAL_25' }, testnet, { ...quiet, killSwitch: true })).toEqual({
+      kind: 'block',
+      reason: 'kill_switch_active',
+    });
   });
 
   it.each([
@@ -134,21 +173,43 @@ describe('testnet path', () => {
     ['with GOV_TOTAL_NOTIONAL_COUNTS_TRADE blocks $200 on $1,999.99', 1999.99, 200, true, 'total_notional_exceeded'],
     ['with GOV_TOTAL_NOTIONAL_COUNTS_TRADE allows landing exactly on the cap', 1800, 200, true, undefined],
   ] as const)('total: %s', (_name, totalNotional, notional, countsTrade, expected) => {
-    expect(totalNotionalExceeded({ ...open, notional }, { ...testnet, totalCountsTrade: countsTrade }, { ...quiet, totalNotional })).toBe(expected);
+    expect(totalNotionalExceeded({ ...open, notional }, { ...testnet, totalCountsTrade: countsTrade }, { ...quiet, totalNotional })).toBe(
+      expected,
+    );
   });
 
   it('blocks an open it cannot price, or whose figures disagree with the market, with the reason (ours)', () => {
-    expect(openUnpriced({ ...open, pricing: { kind: 'block', reason: 'market_price_unknown', detail: '' }, notional: undefined }, testnet, quiet)).toBe('market_price_unknown');
-    expect(openUnpriced({ ...open, pricing: { kind: 'block', reason: 'plan_notional_mismatch', detail: '' }, notional: undefined }, testnet, quiet)).toBe('plan_notional_mismatch');
+    expect(
+      openUnpriced(
+        { ...open, pricing: { kind: 'block', reason: 'market_price_unknown', detail: '' }, notional: undefined },
+        testnet,
+        quiet,
+      ),
+    ).toBe('market_price_unknown');
+    expect(
+      openUnpriced(
+        { ...open, pricing: { kind: 'block', reason: 'plan_notional_mismatch', detail: '' }, notional: undefined },
+        testnet,
+        quiet,
+      ),
+    ).toBe('plan_notional_mismatch');
     expect(openUnpriced(open, testnet, quiet)).toBeUndefined();
   });
 
-  it.each(['testnet', 'production', 'dry_run'] as const)('blocks a plan whose time cannot be trusted on the %s path, closes included', (mode) => {
-    const limits = { ...testnet, applyMode: mode };
-    const close = { ...open, action: 'FULL_CLOSE_PROPOSED', isClose: true, age: { kind: 'block', reason: 'plan_time_in_future', detail: '' } as const };
-    expect(planTimeUntrusted(close, limits, quiet)).toBe('plan_time_in_future');
-    expect(evaluate(close, limits, quiet)).toEqual({ kind: 'block', reason: 'plan_time_in_future' });
-  });
+  it.each(['testnet', 'production', 'dry_run'] as const)(
+    'blocks a plan whose time cannot be trusted on the %s path, closes included',
+    (mode) => {
+      const limits = { ...testnet, applyMode: mode };
+      const close = {
+        ...open,
+        action: 'FULL_CLOSE_PROPOSED',
+        isClose: true,
+        age: { kind: 'block', reason: 'plan_time_in_future', detail: '' } as const,
+      };
+      expect(planTimeUntrusted(close, limits, quiet)).toBe('plan_time_in_future');
+      expect(evaluate(close, limits, quiet)).toEqual({ kind: 'block', reason: 'plan_time_in_future' });
+    },
+  );
 
   it('never blocks on the P2.8 budget (the original logs it only)', () => {
     const budget = { budgetUsd: 1, updatedAtMs: NOW, mode: 'enforce' };
@@ -161,7 +222,9 @@ describe('testnet path', () => {
 
   it('blocks opens while disarmed, not closes (ours)', () => {
     expect(evaluate(open, testnet, { ...quiet, disarmed: true })).toEqual({ kind: 'block', reason: 'disarmed' });
-    expect(evaluate({ ...open, isClose: true, action: 'PARTIAL_50' }, testnet, { ...quiet, disarmed: true })).toEqual(permit('close_bypass'));
+    expect(evaluate({ ...open, isClose: true, action: 'PARTIAL_50' }, testnet, { ...quiet, disarmed: true })).toEqual(
+      permit('close_bypass'),
+    );
   });
 });
 
@@ -219,7 +282,11 @@ describe('production path', () => {
   });
 
   it('fails the position fetch when the position has neither qty nor a price to derive it', () => {
-    const snapshot = { ...quiet, markPrice: undefined, ownPosition: { symbol: 'BTCUSDT', notionalUsd: 200, qty: undefined, markPrice: undefined } };
+    const snapshot = {
+      ...quiet,
+      markPrice: undefined,
+      ownPosition: { symbol: 'BTCUSDT', notionalUsd: 200, qty: undefined, markPrice: undefined },
+    };
     expect(evaluate(open, production, snapshot)).toEqual({ kind: 'block', reason: 'position_fetch_failed' });
   });
 
@@ -230,7 +297,9 @@ describe('production path', () => {
   ] as const)('daily limit, %s', (_name, dailyTotal, markPrice, expected) => {
     const qty = markPrice === undefined ? 0.01 : 2;
     const snapshot = { ...quiet, dailyTotal, markPrice, ownPosition: { symbol: 'BTCUSDT', notionalUsd: 1, qty, markPrice } };
-    expect(dailyLimitExceeded({ ...open, action: 'FULL_CLOSE_PROPOSED' }, production, snapshot)).toBe(expected === undefined ? undefined : expected);
+    expect(dailyLimitExceeded({ ...open, action: 'FULL_CLOSE_PROPOSED' }, production, snapshot)).toBe(
+      expected === undefined ? undefined : expected,
+    );
   });
 
   it('permits with the computed size', () => {
@@ -239,17 +308,24 @@ describe('production path', () => {
   });
 
   it('has no close bypass: a close over the hourly limit is blocked', () => {
-    expect(evaluate({ ...open, action: 'FULL_CLOSE_PROPOSED', isClose: true }, production, { ...quiet, execLastHour: 3 })).toEqual({ kind: 'block', reason: 'hourly_limit_exceeded' });
+    expect(evaluate({ ...open, action: 'FULL_CLOSE_PROPOSED', isClose: true }, production, { ...quiet, execLastHour: 3 })).toEqual({
+      kind: 'block',
+      reason: 'hourly_limit_exceeded',
+    });
   });
 
   it('has no fund caps: a $1M open passes them', () => {
-    expect(evaluate({ ...open, notional: 1e6 }, production, { ...quiet, totalNotional: 1e6, openPositions: 50 })).toEqual(permit('all_gates_passed'));
+    expect(evaluate({ ...open, notional: 1e6 }, production, { ...quiet, totalNotional: 1e6, openPositions: 50 })).toEqual(
+      permit('all_gates_passed'),
+    );
   });
 });
 
 describe('dry_run path', () => {
   it('approves with 0.0 and 0.0', () => {
-    expect(evaluate({ ...open, notional: 1e9, killScore: 1 }, dryRun, { ...quiet, execLastHour: 99, totalNotional: 1e9 })).toEqual(permit('dry_run'));
+    expect(evaluate({ ...open, notional: 1e9, killScore: 1 }, dryRun, { ...quiet, execLastHour: 99, totalNotional: 1e9 })).toEqual(
+      permit('dry_run'),
+    );
   });
   it('still honours the kill switch (ours)', () => {
     expect(evaluate(open, dryRun, { ...quiet, killSwitch: true })).toEqual({ kind: 'block', reason: 'kill_switch_active' });

@@ -12,7 +12,17 @@ const EVENTS = streams.governorEvents;
 
 /** A small open: 0.001 BTC at the plan's price of $100,000 = $100. */
 function plan(fields: Record<string, string> = {}): Record<string, string> {
-  return { plan_id: 'plan-0001', symbol: 'BTCUSDT', action: 'OPEN_LONG', decision: 'EXECUTE', side: 'BUY', qty: '0.001', price: '100000', kill_score: '0.1', ...fields };
+  return {
+    plan_id: 'plan-0001',
+    symbol: 'BTCUSDT',
+    action: 'OPEN_LONG',
+    decision: 'EXECUTE',
+    side: 'BUY',
+    qty: '0.001',
+    price: '100000',
+    kill_score: '0.1',
+    ...fields,
+  };
 }
 
 /** The market the governor prices opens at: BTCUSDT at the plan's own $100,000. */
@@ -27,7 +37,9 @@ function decide(raw: Record<string, string>, options: FakeCtxOptions<GovernorCon
 function positions(notionals: Record<string, number>): Pick<FakeRedisData, 'hashes' | 'sets'> {
   return {
     sets: { [keys.activePositions]: Object.keys(notionals) },
-    hashes: Object.fromEntries(Object.entries(notionals).map(([symbol, n]) => [keys.position(symbol), { symbol, position_notional_usd: String(n) }])),
+    hashes: Object.fromEntries(
+      Object.entries(notionals).map(([symbol, n]) => [keys.position(symbol), { symbol, position_notional_usd: String(n) }]),
+    ),
   };
 }
 
@@ -58,7 +70,9 @@ describe('governor: a permitted open', () => {
       consumed: false,
     });
     // The original's json.dumps layout: floats as floats (testnet writes 0.0 and 0.0).
-    expect(permit.value).toBe(`{"granted": true, "symbol": "BTCUSDT", "decision": "EXECUTE", "computed_qty": 0.0, "computed_notional": 0.0, "created_at": ${NOW / 1000}.0, "consumed": false}`);
+    expect(permit.value).toBe(
+      `{"granted": true, "symbol": "BTCUSDT", "decision": "EXECUTE", "computed_qty": 0.0, "computed_notional": 0.0, "created_at": ${NOW / 1000}.0, "consumed": false}`,
+    );
     expect(permit.ttlSec).toBe(60);
     expect(run.recorder.guards).toEqual(
       expect.arrayContaining([
@@ -71,7 +85,13 @@ describe('governor: a permitted open', () => {
 
   it('records the execution in the original list, sets last_exec and schedules the cooldown end as a delayed job', async () => {
     const run = await decide(plan(), { now: NOW });
-    expect(run.recorder.effects).toContainEqual({ op: 'pushToList', key: keys.governorExecutions('BTCUSDT'), value: `${NOW / 1000}.0`, maxLength: 100, ttlSec: 86_400 });
+    expect(run.recorder.effects).toContainEqual({
+      op: 'pushToList',
+      key: keys.governorExecutions('BTCUSDT'),
+      value: `${NOW / 1000}.0`,
+      maxLength: 100,
+      ttlSec: 86_400,
+    });
     const lastExec = setKeys(run)[keys.governorLastExec('BTCUSDT')]!;
     expect(lastExec.ttlSec).toBe(3600);
     expect(lastExec.value).toBe(`${NOW / 1000}.0`);
@@ -106,9 +126,19 @@ describe('governor: a permitted open', () => {
   });
 
   it('emits a permit event and counts it', async () => {
-    const run = await decide(plan(), { now: NOW, redis: { lists: { [keys.governorExecutions('BTCUSDT')]: [String((NOW - 120_000) / 1000)] } } });
+    const run = await decide(plan(), {
+      now: NOW,
+      redis: { lists: { [keys.governorExecutions('BTCUSDT')]: [String((NOW - 120_000) / 1000)] } },
+    });
     expect(run.emitted(EVENTS)).toEqual([
-      expect.objectContaining({ event: 'permit', reason: 'all_gates_passed', plan_id: 'plan-0001', symbol: 'BTCUSDT', kind: 'open', computed_notional: '100' }),
+      expect.objectContaining({
+        event: 'permit',
+        reason: 'all_gates_passed',
+        plan_id: 'plan-0001',
+        symbol: 'BTCUSDT',
+        kind: 'open',
+        computed_notional: '100',
+      }),
     ]);
     expect(run.metrics.get('quantum_govern_allow_total', { symbol: 'BTCUSDT' })).toBe(1);
     expect(run.metrics.get('quantum_govern_exec_count_hour', { symbol: 'BTCUSDT' })).toBe(2);
@@ -124,7 +154,9 @@ describe('governor: a blocked plan', () => {
     expect(block.ttlSec).toBe(3600);
     expect(permitted(run)).toBe(false);
     expect(run.recorder.jobs).toEqual([]);
-    expect(run.emitted(EVENTS)).toEqual([expect.objectContaining({ event: 'block', reason: 'notional_per_trade_exceeded', plan_id: 'plan-0001', apply_mode: 'testnet' })]);
+    expect(run.emitted(EVENTS)).toEqual([
+      expect.objectContaining({ event: 'block', reason: 'notional_per_trade_exceeded', plan_id: 'plan-0001', apply_mode: 'testnet' }),
+    ]);
     expect(run.metrics.get('quantum_govern_block_total', { symbol: 'BTCUSDT', reason: 'notional_per_trade_exceeded' })).toBe(1);
     expect(run.metrics.get('quantum_govern_allow_total', { symbol: 'BTCUSDT' })).toBeUndefined();
   });
@@ -142,7 +174,7 @@ describe('governor: what it does not decide', () => {
     expect(run.metrics.get('quantum_govern_skipped_total', { reason: 'not_execute' })).toBe(1);
   });
 
-  it('reads decision exactly as the original (`decision != \'EXECUTE\'` skips): lower case is skipped', async () => {
+  it("reads decision exactly as the original (`decision != 'EXECUTE'` skips): lower case is skipped", async () => {
     const run = await decide(plan({ decision: 'execute' }), { now: NOW });
     expect(run.recorder.effects).toEqual([]);
     expect(run.metrics.get('quantum_govern_skipped_total', { reason: 'not_execute' })).toBe(1);
@@ -169,13 +201,19 @@ describe('governor: what it does not decide', () => {
   });
 
   it('evaluates a blocked plan_id again, as the original does', async () => {
-    const run = await decide(plan(), { now: NOW, redis: { strings: { [keys.governorBlock('plan-0001')]: '{"reason":"symbol_cooldown"}' } } });
+    const run = await decide(plan(), {
+      now: NOW,
+      redis: { strings: { [keys.governorBlock('plan-0001')]: '{"reason":"symbol_cooldown"}' } },
+    });
     expect(permitted(run)).toBe(true);
   });
 
   it('blocks and reports a plan_id reused for a different plan, and leaves the first permit alone', async () => {
     const first = planFingerprint(applyPlanSchema.parse(plan()));
-    const run = await decide(plan({ side: 'SELL', qty: '5' }), { now: NOW, redis: { strings: { [keys.governorPermitted('plan-0001')]: first } } });
+    const run = await decide(plan({ side: 'SELL', qty: '5' }), {
+      now: NOW,
+      redis: { strings: { [keys.governorPermitted('plan-0001')]: first } },
+    });
     expect(run.recorder.effects.filter((e) => e.op === 'setKey')).toEqual([]);
     expect(run.emitted(streams.governorEvents)).toMatchObject([{ event: 'block', reason: 'plan_id_reused', plan_id: 'plan-0001' }]);
     expect(run.metrics.get('quantum_govern_block_total', { symbol: 'BTCUSDT', reason: 'plan_id_reused' })).toBe(1);
@@ -206,11 +244,14 @@ describe('governor: kill switch and closes', () => {
     lists: { [keys.governorExecutions('BTCUSDT')]: [String(NOW / 1000 - 1), String(NOW / 1000 - 2), String(NOW / 1000 - 3)] },
   };
 
-  it.each([['FULL_CLOSE_PROPOSED'], ['PARTIAL_75'], ['PARTIAL_50'], ['PARTIAL_25']])('%s passes every fund cap on a portfolio far over them', async (action) => {
-    const run = await decide(plan({ action, kill_score: '0.99', qty: '50' }), { now: NOW, redis: busy });
-    expect(permitted(run)).toBe(true);
-    expect(run.emitted(EVENTS)[0]).toMatchObject({ event: 'permit', reason: 'close_bypass', kind: 'close' });
-  });
+  it.each([['FULL_CLOSE_PROPOSED'], ['PARTIAL_75'], ['PARTIAL_50'], ['PARTIAL_25']])(
+    '%s passes every fund cap on a portfolio far over them',
+    async (action) => {
+      const run = await decide(plan({ action, kill_score: '0.99', qty: '50' }), { now: NOW, redis: busy });
+      expect(permitted(run)).toBe(true);
+      expect(run.emitted(EVENTS)[0]).toMatchObject({ event: 'permit', reason: 'close_bypass', kind: 'close' });
+    },
+  );
 
   it.each([
     ['FULL_CLOSE', {}],
@@ -225,7 +266,10 @@ describe('governor: kill switch and closes', () => {
   });
 
   it('a close inside the cooldown is permitted and restarts it (setex last_exec)', async () => {
-    const run = await decide(plan({ action: 'PARTIAL_75' }), { now: NOW, redis: { strings: { [keys.governorLastExec('BTCUSDT')]: String(NOW / 1000 - 1) } } });
+    const run = await decide(plan({ action: 'PARTIAL_75' }), {
+      now: NOW,
+      redis: { strings: { [keys.governorLastExec('BTCUSDT')]: String(NOW / 1000 - 1) } },
+    });
     expect(permitted(run)).toBe(true);
     expect(setKeys(run)[keys.governorLastExec('BTCUSDT')]!.value).toBe(`${NOW / 1000}.0`);
   });
@@ -239,7 +283,9 @@ describe('governor: what the snapshot reads', () => {
     const atCap = await decide(plan(), { now: NOW, env: production, redis: { lists: { [keys.governorExecutions('BTCUSDT')]: execs } } });
     expect(blockReason(atCap)).toBe('hourly_limit_exceeded');
     const two = [at(1_000_000), at(2_000_000), at(3_600_000), 'not-a-number'];
-    expect(permitted(await decide(plan(), { now: NOW, env: production, redis: { lists: { [keys.governorExecutions('BTCUSDT')]: two } } }))).toBe(true);
+    expect(
+      permitted(await decide(plan(), { now: NOW, env: production, redis: { lists: { [keys.governorExecutions('BTCUSDT')]: two } } })),
+    ).toBe(true);
   });
 
   it('reads an earlier quantum-gates sorted set as history and replaces it with the list at the next permit', async () => {
@@ -256,7 +302,10 @@ describe('governor: what the snapshot reads', () => {
 
   it('prices a trade at the market mark price before the snapshot mark', async () => {
     const redis: FakeRedisData = {
-      hashes: { [keys.marketState('BTCUSDT')]: { mark_price: '250000' }, [keys.position('BTCUSDT')]: { position_notional_usd: '10', mark_price: '50000' } },
+      hashes: {
+        [keys.marketState('BTCUSDT')]: { mark_price: '250000' },
+        [keys.position('BTCUSDT')]: { position_notional_usd: '10', mark_price: '50000' },
+      },
       sets: { [keys.activePositions]: ['BTCUSDT'] },
     };
     const run = await decide(plan({ price: '' }), { now: NOW, redis });
@@ -265,7 +314,10 @@ describe('governor: what the snapshot reads', () => {
   });
 
   it('the permit carries 0.0 in testnet whatever the price (the event carries our figure)', async () => {
-    const run = await decide(plan({ price: '150000' }), { now: NOW, redis: { hashes: { [keys.marketState('BTCUSDT')]: { mark_price: '150000' } } } });
+    const run = await decide(plan({ price: '150000' }), {
+      now: NOW,
+      redis: { hashes: { [keys.marketState('BTCUSDT')]: { mark_price: '150000' } } },
+    });
     expect(JSON.parse(setKeys(run)[keys.permit('plan-0001')]!.value).computed_notional).toBe(0);
     expect(run.emitted(EVENTS)[0]).toMatchObject({ computed_notional: '150' });
   });
@@ -309,7 +361,12 @@ describe('governor: the P2.8 budget', () => {
     [keys.budget('BTCUSDT')]: { budget_usd: String(budgetUsd), timestamp: String((NOW - ageSec * 1000) / 1000), mode: 'enforce' },
   });
   const violation = (ageSec: number, symbol = 'BTCUSDT') => ({
-    [streams.budgetViolation]: [{ id: `${NOW - ageSec * 1000}-0`, fields: { json: JSON.stringify({ symbol, timestamp: (NOW - ageSec * 1000) / 1000, over_budget: 500 }) } }],
+    [streams.budgetViolation]: [
+      {
+        id: `${NOW - ageSec * 1000}-0`,
+        fields: { json: JSON.stringify({ symbol, timestamp: (NOW - ageSec * 1000) / 1000, over_budget: 500 }) },
+      },
+    ],
   });
   const enforce = { APPLY_MODE: 'production' };
 
@@ -334,7 +391,9 @@ describe('governor: the P2.8 budget', () => {
 });
 
 describe('governor: auto-disarm', () => {
-  const errors = (n: number, ageMs = 1000) => ({ [keys.governorErrors]: Object.fromEntries(Array.from({ length: n }, (_, i) => [`e${i}`, NOW - ageMs - i])) });
+  const errors = (n: number, ageMs = 1000) => ({
+    [keys.governorErrors]: Object.fromEntries(Array.from({ length: n }, (_, i) => [`e${i}`, NOW - ageMs - i])),
+  });
 
   it('blocks opens with "disarmed" while the disarm key stands, and re-arms when it is deleted', async () => {
     const armed = await decide(plan(), { now: NOW, redis: { strings: { [keys.governorDisarm]: '{"reason":"manual"}' } } });
@@ -346,7 +405,11 @@ describe('governor: auto-disarm', () => {
     const run = await decide(plan(), { now: NOW, redis: { sortedSets: errors(5) } });
     expect(blockReason(run)).toBe('disarmed');
     const disarm = setKeys(run)[keys.governorDisarm]!;
-    expect(JSON.parse(disarm.value)).toEqual({ reason: 'repeated_errors', context: { error_count: 5, threshold: 5 }, timestamp: NOW / 1000 });
+    expect(JSON.parse(disarm.value)).toEqual({
+      reason: 'repeated_errors',
+      context: { error_count: 5, threshold: 5 },
+      timestamp: NOW / 1000,
+    });
     expect(disarm.ttlSec).toBeUndefined();
     const ofDay = setKeys(run)[keys.governorDisarmOfDay('2027-01-15')]!;
     expect(ofDay.value).toBe(`{"reason": "repeated_errors", "context": {"error_count": 5, "threshold": 5}, "timestamp": ${NOW / 1000}.0}`);

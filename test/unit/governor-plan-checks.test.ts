@@ -13,7 +13,11 @@ describe('plan age: the earliest time that vouches for the plan', () => {
     ['a timestamp in microseconds', { entryMs: NOW, timestamp: (NOW - 30_000) * 1000 }, 30],
     ['a timestamp in nanoseconds', { entryMs: NOW, timestamp: (NOW - 30_000) * 1_000_000 }, 30],
     ['no timestamp: the entry', { entryMs: NOW - 45_000 }, 45],
-    ['a dead letter replayed now, first written two hours ago', { entryMs: NOW, originalEntryMs: NOW - 7_200_000, timestamp: NOW / 1000 }, 7200],
+    [
+      'a dead letter replayed now, first written two hours ago',
+      { entryMs: NOW, originalEntryMs: NOW - 7_200_000, timestamp: NOW / 1000 },
+      7200,
+    ],
     ['a timestamp 3 s ahead (within the skew)', { entryMs: NOW, timestamp: NOW / 1000 + 3 }, 0],
   ])('%s', (_name, times, ageSec) => {
     expect(planAge(times, NOW, SKEW)).toEqual({ kind: 'age', ageSec });
@@ -33,19 +37,37 @@ describe('pricing an open at the market: the plan figures are cross-checks', () 
   const TOLERANCE = 5;
 
   it('prices qty × mark, and the plan price and notional only confirm it', () => {
-    expect(priceOpen({ qty: 0.002, price: 100_000, notional: 200 }, 100_000, TOLERANCE)).toEqual({ kind: 'priced', qty: 0.002, markPrice: 100_000, notional: 200 });
-    expect(priceOpen({ qty: 0.002, price: undefined, notional: undefined }, 100_000, TOLERANCE)).toMatchObject({ kind: 'priced', notional: 200 });
+    expect(priceOpen({ qty: 0.002, price: 100_000, notional: 200 }, 100_000, TOLERANCE)).toEqual({
+      kind: 'priced',
+      qty: 0.002,
+      markPrice: 100_000,
+      notional: 200,
+    });
+    expect(priceOpen({ qty: 0.002, price: undefined, notional: undefined }, 100_000, TOLERANCE)).toMatchObject({
+      kind: 'priced',
+      notional: 200,
+    });
     expect(priceOpen({ qty: 0.002, price: 103_000, notional: undefined }, 100_000, TOLERANCE)).toMatchObject({ kind: 'priced' });
   });
 
   it.each([
     ['qty 1000 at the plan price "0", no market price', { qty: 1000, price: 0, notional: undefined }, undefined, 'market_price_unknown'],
-    ['qty 1000, price 0.0 and notional 5,000,000, no market price', { qty: 1000, price: 0, notional: 5_000_000 }, undefined, 'market_price_unknown'],
+    [
+      'qty 1000, price 0.0 and notional 5,000,000, no market price',
+      { qty: 1000, price: 0, notional: 5_000_000 },
+      undefined,
+      'market_price_unknown',
+    ],
     ['qty 1000 at price 1e-9, no market price', { qty: 1000, price: 1e-9, notional: undefined }, undefined, 'market_price_unknown'],
     ['qty 1000 at price 1e-9 against a mark of 100', { qty: 1000, price: 1e-9, notional: undefined }, 100, 'plan_price_mismatch'],
     ['qty 0 at mark 100,000 with notional 1,000,000', { qty: 0, price: undefined, notional: 1_000_000 }, 100_000, 'plan_qty_invalid'],
     ['no qty', { qty: undefined, price: 100_000, notional: 200 }, 100_000, 'plan_qty_invalid'],
-    ['qty 0.001 at 100,000 with notional 1,000,000 (the smaller figure must not win)', { qty: 0.001, price: undefined, notional: 1_000_000 }, 100_000, 'plan_notional_mismatch'],
+    [
+      'qty 0.001 at 100,000 with notional 1,000,000 (the smaller figure must not win)',
+      { qty: 0.001, price: undefined, notional: 1_000_000 },
+      100_000,
+      'plan_notional_mismatch',
+    ],
     ['a mark price of 0', { qty: 1, price: undefined, notional: undefined }, 0, 'market_price_unknown'],
     ['a non-finite qty', { qty: Number.POSITIVE_INFINITY, price: undefined, notional: undefined }, 100, 'plan_qty_invalid'],
   ])('blocks %s', (_name, figures, mark, reason) => {

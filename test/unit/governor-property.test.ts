@@ -56,10 +56,14 @@ const variantOf = (p: WellFormed): fc.Arbitrary<Variant> => {
     // times: stale, ahead, in other units, in no unit
     fc.integer({ min: 301, max: 86_400 }).map((s) => ({ fields: { ...base, timestamp: String(NOW / 1000 - s) } })),
     fc.integer({ min: 6, max: 86_400 }).map((s) => ({ fields: { ...base, timestamp: String(NOW / 1000 + s) } })),
-    fc.constantFrom(String(NOW * 1000), String(NOW * 1_000_000), String(NOW - 600_000), '99999999999', '-1').map((timestamp) => ({ fields: { ...base, timestamp } })),
+    fc
+      .constantFrom(String(NOW * 1000), String(NOW * 1_000_000), String(NOW - 600_000), '99999999999', '-1')
+      .map((timestamp) => ({ fields: { ...base, timestamp } })),
     fc.integer({ min: 301, max: 86_400 }).map((s) => ({ fields: { ...base, timestamp: String(NOW / 1000) }, producedAt: NOW - s * 1000 })),
     // replayed from a dead letter first written long ago
-    fc.integer({ min: 301, max: 86_400 }).map((s) => ({ fields: { ...base, original_id: `${NOW - s * 1000}-0`, replayed_from: `${NOW - 1000}-0` } })),
+    fc
+      .integer({ min: 301, max: 86_400 })
+      .map((s) => ({ fields: { ...base, original_id: `${NOW - s * 1000}-0`, replayed_from: `${NOW - 1000}-0` } })),
   );
 };
 
@@ -102,7 +106,8 @@ describe('the governor: no variant of a plan buys a permit its well-formed plan 
           // The same moment in another unit (µs, ns) is the same plan.
           const stampedMs = fields.timestamp === undefined ? undefined : epochMs(Number(fields.timestamp));
           const timed = stampedMs !== undefined && Math.abs(stampedMs - NOW) < 1000;
-          const fresh = (variant.producedAt ?? NOW) === NOW && fields.original_id === undefined && (fields.timestamp === undefined || timed);
+          const fresh =
+            (variant.producedAt ?? NOW) === NOW && fields.original_id === undefined && (fields.timestamp === undefined || timed);
           if (!(agreesOnPrice && agreesOnNotional && qty > 0 && fresh)) expect(await permitted(fields, variant.producedAt)).toBe(false);
         },
       ),

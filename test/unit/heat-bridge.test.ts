@@ -30,7 +30,12 @@ function decision(planId: string, symbol = 'BTCUSDT', overrides: Record<string, 
 
 function bridge(raw: Record<string, string>, options: { redis?: FakeRedisData; id?: string; env?: Record<string, string> } = {}) {
   const id = options.id ?? `${NOW - 250}-0`;
-  return runHandler(heatBridge, raw, { redis: options.redis ?? {}, env: options.env ?? {}, now: NOW, meta: { id, producedAt: Number(id.split('-')[0]) } });
+  return runHandler(heatBridge, raw, {
+    redis: options.redis ?? {},
+    env: options.env ?? {},
+    now: NOW,
+    meta: { id, producedAt: Number(id.split('-')[0]) },
+  });
 }
 
 function effect(effects: readonly Effect[], op: Effect['op'], key: string) {
@@ -42,7 +47,13 @@ describe('heat-bridge: lookup keys', () => {
     const run = await bridge(decision('P1'));
     const fields = decision('P1');
     // HSET (no replace) with exactly the original's fields, as `write_lookup_keys`.
-    expect(effect(run.recorder.effects, 'putHash', keys.heatByPlan('P1'))).toEqual({ op: 'putHash', key: keys.heatByPlan('P1'), fields, ttlSec: 1800, onFail: expect.any(Function) });
+    expect(effect(run.recorder.effects, 'putHash', keys.heatByPlan('P1'))).toEqual({
+      op: 'putHash',
+      key: keys.heatByPlan('P1'),
+      fields,
+      ttlSec: 1800,
+      onFail: expect.any(Function),
+    });
     expect(effect(run.recorder.effects, 'putHash', keys.heatLatest('BTCUSDT'))).toEqual({
       op: 'putHash',
       key: keys.heatLatest('BTCUSDT'),
@@ -50,7 +61,10 @@ describe('heat-bridge: lookup keys', () => {
       ttlSec: 1800,
       onFail: expect.any(Function),
     });
-    expect(effect(run.recorder.effects, 'setKey', keys.heatLatestSourceId('BTCUSDT'))).toMatchObject({ value: `${NOW - 250}-0`, ttlSec: 1800 });
+    expect(effect(run.recorder.effects, 'setKey', keys.heatLatestSourceId('BTCUSDT'))).toMatchObject({
+      value: `${NOW - 250}-0`,
+      ttlSec: 1800,
+    });
     expect(effect(run.recorder.effects, 'setKey', keys.heatLatestPlanId('BTCUSDT'))).toMatchObject({ value: 'P1', ttlSec: 1800 });
     expect(effect(run.recorder.effects, 'setKey', keys.heatBridgeDedupe('P1'))).toMatchObject({ ttlSec: 120 });
     expect(run.metrics.get('p27_written_total', { kind: 'by_plan' })).toBe(1);
@@ -67,7 +81,12 @@ describe('heat-bridge: lookup keys', () => {
   });
 
   it('fills fields the producer left out as the original did', () => {
-    expect(heatByPlanOf({ plan_id: 'P1', symbol: 'BTCUSDT' })).toMatchObject({ plan_id: 'P1', symbol: 'BTCUSDT', heat_action: '', debug_json: '{}' });
+    expect(heatByPlanOf({ plan_id: 'P1', symbol: 'BTCUSDT' })).toMatchObject({
+      plan_id: 'P1',
+      symbol: 'BTCUSDT',
+      heat_action: '',
+      debug_json: '{}',
+    });
   });
 
   it('honours the TTL variables', async () => {
@@ -100,7 +119,9 @@ describe('heat-bridge: latest per symbol', () => {
     const redis = { strings: { [keys.heatLatestSourceId('BTCUSDT')]: `${NOW - 900}-0`, [keys.heatLatestPlanId('BTCUSDT')]: 'P1' } };
     const run = await bridge(decision('P2', 'BTCUSDT', { out_action: 'PARTIAL_75' }), { redis });
     expect(effect(run.recorder.effects, 'setKey', keys.heatLatestPlanId('BTCUSDT'))).toMatchObject({ value: 'P2' });
-    expect(effect(run.recorder.effects, 'putHash', keys.heatLatest('BTCUSDT'))).toMatchObject({ fields: { last_plan_id: 'P2', out_action: 'PARTIAL_75' } });
+    expect(effect(run.recorder.effects, 'putHash', keys.heatLatest('BTCUSDT'))).toMatchObject({
+      fields: { last_plan_id: 'P2', out_action: 'PARTIAL_75' },
+    });
   });
 
   it('never moves latest back to an older decision committed late by another replica', async () => {

@@ -8,7 +8,10 @@ import type { FakeRedisData } from '../support/fake-redis-reader.js';
 import { fakeCtx, runHandler } from '../support/fake-ctx.js';
 
 /** Redis contents with one portfolio and the given positions. */
-function portfolio(equity: string | undefined, positions: Record<string, { notional: number; sigma?: number; volatility?: number }>): FakeRedisData {
+function portfolio(
+  equity: string | undefined,
+  positions: Record<string, { notional: number; sigma?: number; volatility?: number }>,
+): FakeRedisData {
   const hashes: Record<string, Record<string, string>> = {};
   if (equity !== undefined) hashes[keys.portfolioState] = { equity_usd: equity };
   for (const [symbol, p] of Object.entries(positions)) {
@@ -22,7 +25,13 @@ function portfolio(equity: string | undefined, positions: Record<string, { notio
   return { hashes, sets: { [keys.activePositions]: Object.keys(positions) } };
 }
 
-const proposal = (fields: Record<string, string> = {}) => ({ plan_id: 'p1', symbol: 'ETHUSDT', action: 'FULL_CLOSE', trace_id: 't1', ...fields });
+const proposal = (fields: Record<string, string> = {}) => ({
+  plan_id: 'p1',
+  symbol: 'ETHUSDT',
+  action: 'FULL_CLOSE',
+  trace_id: 't1',
+  ...fields,
+});
 
 describe('heat formula', () => {
   it('sums |notional| × sigma over positions with sigma > 0, divided by equity', () => {
@@ -50,11 +59,20 @@ describe('heat formula', () => {
   });
 
   it('divides by max(equity, 1) as the original, so a tiny equity gives a finite heat', () => {
-    expect(computeHeat({ equityRaw: '1e-300', equityUsd: 1e-300, positions: [{ symbol: 'A', notionalUsd: 100, sigma: 0.5 }] })).toEqual({ heat: 50 });
+    expect(computeHeat({ equityRaw: '1e-300', equityUsd: 1e-300, positions: [{ symbol: 'A', notionalUsd: 100, sigma: 0.5 }] })).toEqual({
+      heat: 50,
+    });
   });
 
   it('caps a heat that would not be finite and says so', () => {
-    const assessed = assessHeat({ equityRaw: '10', equityUsd: 10, positions: [{ symbol: 'A', notionalUsd: 1e308, sigma: 5 }, { symbol: 'B', notionalUsd: 1e308, sigma: 5 }] });
+    const assessed = assessHeat({
+      equityRaw: '10',
+      equityUsd: 10,
+      positions: [
+        { symbol: 'A', notionalUsd: 1e308, sigma: 5 },
+        { symbol: 'B', notionalUsd: 1e308, sigma: 5 },
+      ],
+    });
     expect(assessed).toMatchObject({ trusted: true, heat: HEAT_CAP, capped: true });
   });
 
@@ -73,11 +91,56 @@ describe('heat formula', () => {
 describe('heat gate: the seed scenarios', () => {
   // Seed 000's four redis-cli scenarios, with the heat each one states.
   it.each([
-    ['COLD → PARTIAL_25', '10000', { ETHUSDT: { notional: 1800, sigma: 0.15 } }, 'FULL_CLOSE', 0.027, 'COLD', 'PARTIAL_25', 'portfolio_heat_cold'],
-    ['WARM → PARTIAL_75', '3000', { ETHUSDT: { notional: 1800, sigma: 0.15 }, BTCUSDT: { notional: 2000, sigma: 0.3 } }, 'FULL_CLOSE', 0.29, 'WARM', 'PARTIAL_75', 'portfolio_heat_warm'],
-    ['HOT → FULL_CLOSE allowed', '1000', { ETHUSDT: { notional: 1800, sigma: 0.15 }, BTCUSDT: { notional: 2000, sigma: 0.3 } }, 'FULL_CLOSE', 0.87, 'HOT', 'FULL_CLOSE', 'portfolio_heat_hot'],
-    ['PARTIAL passes', '10000', { ETHUSDT: { notional: 1800, sigma: 0.15 } }, 'PARTIAL_50', 0.027, 'COLD', 'PARTIAL_50', 'partial_unchanged'],
-    ['another action passes', '10000', { ETHUSDT: { notional: 1800, sigma: 0.15 } }, 'FULL_CLOSE_PROPOSED', 0.027, 'COLD', 'FULL_CLOSE_PROPOSED', 'non_full_close_unchanged'],
+    [
+      'COLD → PARTIAL_25',
+      '10000',
+      { ETHUSDT: { notional: 1800, sigma: 0.15 } },
+      'FULL_CLOSE',
+      0.027,
+      'COLD',
+      'PARTIAL_25',
+      'portfolio_heat_cold',
+    ],
+    [
+      'WARM → PARTIAL_75',
+      '3000',
+      { ETHUSDT: { notional: 1800, sigma: 0.15 }, BTCUSDT: { notional: 2000, sigma: 0.3 } },
+      'FULL_CLOSE',
+      0.29,
+      'WARM',
+      'PARTIAL_75',
+      'portfolio_heat_warm',
+    ],
+    [
+      'HOT → FULL_CLOSE allowed',
+      '1000',
+      { ETHUSDT: { notional: 1800, sigma: 0.15 }, BTCUSDT: { notional: 2000, sigma: 0.3 } },
+      'FULL_CLOSE',
+      0.87,
+      'HOT',
+      'FULL_CLOSE',
+      'portfolio_heat_hot',
+    ],
+    [
+      'PARTIAL passes',
+      '10000',
+      { ETHUSDT: { notional: 1800, sigma: 0.15 } },
+      'PARTIAL_50',
+      0.027,
+      'COLD',
+      'PARTIAL_50',
+      'partial_unchanged',
+    ],
+    [
+      'another action passes',
+      '10000',
+      { ETHUSDT: { notional: 1800, sigma: 0.15 } },
+      'FULL_CLOSE_PROPOSED',
+      0.027,
+      'COLD',
+      'FULL_CLOSE_PROPOSED',
+      'non_full_close_unchanged',
+    ],
   ] as const)('%s', async (_name, equity, positions, action, heat, bucket, calibrated, reason) => {
     const run = await runHandler(heatGate, proposal({ action }), { redis: portfolio(equity, positions) });
     const [entry] = run.emitted(streams.harvestCalibrated);
@@ -90,7 +153,12 @@ describe('heat gate: the seed scenarios', () => {
 
 describe('heat gate: fail-closed', () => {
   it.each([
-    ['the portfolio state is missing', portfolio(undefined, { ETHUSDT: { notional: 1800, sigma: 0.15 } }), 'portfolio_state_missing', 'portfolio_state_missing'],
+    [
+      'the portfolio state is missing',
+      portfolio(undefined, { ETHUSDT: { notional: 1800, sigma: 0.15 } }),
+      'portfolio_state_missing',
+      'portfolio_state_missing',
+    ],
     ['equity is zero', portfolio('0', { ETHUSDT: { notional: 1800, sigma: 0.15 } }), 'invalid_equity', 'equity_not_positive'],
     ['equity is negative', portfolio('-100', {}), 'invalid_equity', 'equity_not_positive'],
     ['equity is not a number', portfolio('n/a', {}), 'heat_calculation_error', 'equity_not_a_number'],
@@ -108,7 +176,11 @@ describe('heat gate: fail-closed', () => {
 
   it('treats no positions at all as heat 0 (COLD)', async () => {
     const run = await runHandler(heatGate, proposal(), { redis: portfolio('10000', {}) });
-    expect(run.emitted(streams.harvestCalibrated)[0]).toMatchObject({ calibrated_action: 'PARTIAL_25', heat_value: '0.0', reason: 'portfolio_heat_cold' });
+    expect(run.emitted(streams.harvestCalibrated)[0]).toMatchObject({
+      calibrated_action: 'PARTIAL_25',
+      heat_value: '0.0',
+      reason: 'portfolio_heat_cold',
+    });
     expect(run.emitted(streams.harvestCalibrated)[0]).not.toHaveProperty('fail_closed_cause');
   });
 
@@ -126,8 +198,18 @@ describe('heat gate: fail-closed', () => {
     await failure.fallback(heatGate.input.parse(proposal()), { error: new Error('redis down'), attempts: 3 }, run.ctx);
     run.commit();
     expect(failure.policy).toBe('fail-closed');
-    expect(run.emitted(streams.harvestCalibrated)[0]).toMatchObject({ calibrated_action: 'PARTIAL_25', reason: 'portfolio_heat_cold', fail_closed_cause: 'heat_gate_error', heat_bucket: 'COLD' });
-    expect(run.emitted(streams.heatDecision)[0]).toMatchObject({ out_action: 'PARTIAL_25', heat_action: 'DOWNGRADE_FULL_TO_PARTIAL', heat_level: 'unknown', reason: 'compute_error:heat_gate_error' });
+    expect(run.emitted(streams.harvestCalibrated)[0]).toMatchObject({
+      calibrated_action: 'PARTIAL_25',
+      reason: 'portfolio_heat_cold',
+      fail_closed_cause: 'heat_gate_error',
+      heat_bucket: 'COLD',
+    });
+    expect(run.emitted(streams.heatDecision)[0]).toMatchObject({
+      out_action: 'PARTIAL_25',
+      heat_action: 'DOWNGRADE_FULL_TO_PARTIAL',
+      heat_level: 'unknown',
+      reason: 'compute_error:heat_gate_error',
+    });
     expect(run.metrics.get('p26_failures_total', { reason: 'processing_error' })).toBe(1);
   });
 });
@@ -138,29 +220,67 @@ describe('heat gate: outputs', () => {
       redis: portfolio('10000', { ETHUSDT: { notional: 1800, sigma: 0.15 } }),
     });
     const entry = run.emitted(streams.harvestCalibrated)[0]!;
-    expect(entry).toMatchObject({ trace_id: 't1', plan_id: 'p1', symbol: 'ETHUSDT', reason: 'portfolio_heat_cold', pnl_pct: '4.2', timestamp: '1800000000' });
+    expect(entry).toMatchObject({
+      trace_id: 't1',
+      plan_id: 'p1',
+      symbol: 'ETHUSDT',
+      reason: 'portfolio_heat_cold',
+      pnl_pct: '4.2',
+      timestamp: '1800000000',
+    });
     expect(entry).not.toHaveProperty('action');
     // The original carried every field but `action`, harvest_action included.
     expect(entry.harvest_action).toBe('FULL_CLOSE');
   });
 
   it('reads the action from harvest_action when action is absent', async () => {
-    const run = await runHandler(heatGate, { plan_id: 'p2', symbol: 'ETHUSDT', harvest_action: 'FULL_CLOSE' }, { redis: portfolio('10000', {}) });
+    const run = await runHandler(
+      heatGate,
+      { plan_id: 'p2', symbol: 'ETHUSDT', harvest_action: 'FULL_CLOSE' },
+      { redis: portfolio('10000', {}) },
+    );
     expect(run.emitted(streams.harvestCalibrated)[0]).toMatchObject({ original_action: 'FULL_CLOSE', calibrated_action: 'PARTIAL_25' });
   });
 
   it('writes a heat decision for the bridge with every field it reads', async () => {
-    const run = await runHandler(heatGate, proposal(), { redis: portfolio('3000', { ETHUSDT: { notional: 1800, sigma: 0.15 }, BTCUSDT: { notional: 2000, sigma: 0.3 } }) });
+    const run = await runHandler(heatGate, proposal(), {
+      redis: portfolio('3000', { ETHUSDT: { notional: 1800, sigma: 0.15 }, BTCUSDT: { notional: 2000, sigma: 0.3 } }),
+    });
     const decision = run.emitted(streams.heatDecision)[0]!;
     expect(Object.keys(decision)).toEqual([
-      'ts_epoch', 'symbol', 'plan_id', 'in_action', 'out_action', 'heat_level', 'heat_score', 'heat_action', 'recommended_partial', 'reason', 'inputs_age_sec', 'mode', 'debug_json',
+      'ts_epoch',
+      'symbol',
+      'plan_id',
+      'in_action',
+      'out_action',
+      'heat_level',
+      'heat_score',
+      'heat_action',
+      'recommended_partial',
+      'reason',
+      'inputs_age_sec',
+      'mode',
+      'debug_json',
     ]);
-    expect(decision).toMatchObject({ in_action: 'FULL_CLOSE', out_action: 'PARTIAL_75', heat_level: 'warm', heat_action: 'DOWNGRADE_FULL_TO_PARTIAL', recommended_partial: '0.75', reason: 'ok' });
+    expect(decision).toMatchObject({
+      in_action: 'FULL_CLOSE',
+      out_action: 'PARTIAL_75',
+      heat_level: 'warm',
+      heat_action: 'DOWNGRADE_FULL_TO_PARTIAL',
+      recommended_partial: '0.75',
+      reason: 'ok',
+    });
   });
 
   it('keeps the latest heat in Redis for the budget engine', async () => {
     const run = await runHandler(heatGate, proposal(), { redis: portfolio('10000', { ETHUSDT: { notional: 1800, sigma: 0.15 } }) });
-    expect(run.recorder.effects).toContainEqual(expect.objectContaining({ op: 'putHash', key: keys.portfolioHeat, fields: expect.objectContaining({ heat: '0.027', bucket: 'COLD' }) }));
+    expect(run.recorder.effects).toContainEqual(
+      expect.objectContaining({
+        op: 'putHash',
+        key: keys.portfolioHeat,
+        fields: expect.objectContaining({ heat: '0.027', bucket: 'COLD' }),
+      }),
+    );
   });
 
   it('in shadow mode leaves the proposal hash alone', async () => {
@@ -172,7 +292,10 @@ describe('heat gate: outputs', () => {
   it('in enforce mode overwrites the proposal hash with the calibrated action, TTL 300 s', async () => {
     const run = await runHandler(heatGate, proposal(), { env: { P26_MODE: 'enforce' }, redis: portfolio('10000', {}) });
     const write = run.recorder.effects.find((e) => e.op === 'putHash' && e.key === keys.harvestProposal('ETHUSDT'));
-    expect(write).toMatchObject({ ttlSec: 300, fields: { action: 'PARTIAL_25', original_action: 'FULL_CLOSE', plan_id: 'p1', calibrated: '1', calibrated_by: 'p26_heat_gate' } });
+    expect(write).toMatchObject({
+      ttlSec: 300,
+      fields: { action: 'PARTIAL_25', original_action: 'FULL_CLOSE', plan_id: 'p1', calibrated: '1', calibrated_by: 'p26_heat_gate' },
+    });
     // HSET over the kernel's hash, never a replace.
     expect(write).not.toHaveProperty('replace');
     expect(run.emitted(streams.harvestCalibrated)[0]).toMatchObject({ mode: 'enforce' });
@@ -180,17 +303,33 @@ describe('heat gate: outputs', () => {
   });
 
   it('publishes the metrics of the seed', async () => {
-    const run = await runHandler(heatGate, proposal(), { redis: portfolio('3000', { ETHUSDT: { notional: 1800, sigma: 0.15 }, BTCUSDT: { notional: 2000, sigma: 0.3 } }) });
+    const run = await runHandler(heatGate, proposal(), {
+      redis: portfolio('3000', { ETHUSDT: { notional: 1800, sigma: 0.15 }, BTCUSDT: { notional: 2000, sigma: 0.3 } }),
+    });
     expect(run.metrics.get('p26_proposals_processed_total')).toBe(1);
     expect(run.metrics.get('p26_heat_value')).toBeCloseTo(0.29, 6);
     expect(run.metrics.get('p26_bucket', { state: 'WARM' })).toBe(1);
     expect(run.metrics.get('p26_bucket', { state: 'COLD' })).toBe(0);
-    expect(run.metrics.get('p26_actions_downgraded_total', { from_action: 'FULL_CLOSE', to_action: 'PARTIAL_75', reason: 'portfolio_heat_warm' })).toBe(1);
+    expect(
+      run.metrics.get('p26_actions_downgraded_total', {
+        from_action: 'FULL_CLOSE',
+        to_action: 'PARTIAL_75',
+        reason: 'portfolio_heat_warm',
+      }),
+    ).toBe(1);
     expect(run.metrics.get('p26_stream_lag_ms')).toBe(5); // the fake histogram keeps the last observation
   });
 
   it('rejects a proposal without an action, plan_id or a valid symbol, and takes any free text', () => {
-    expect(heatGate.input.safeParse({ plan_id: 'p', symbol: 'ETHUSDT', action: 'FULL_CLOSE', reason: 'r'.repeat(1500), trace_id: 't'.repeat(5000) }).success).toBe(true);
+    expect(
+      heatGate.input.safeParse({
+        plan_id: 'p',
+        symbol: 'ETHUSDT',
+        action: 'FULL_CLOSE',
+        reason: 'r'.repeat(1500),
+        trace_id: 't'.repeat(5000),
+      }).success,
+    ).toBe(true);
     expect(heatGate.input.safeParse({ plan_id: 'p', symbol: 'ETHUSDT' }).success).toBe(false);
     expect(heatGate.input.safeParse({ symbol: 'ETHUSDT', action: 'FULL_CLOSE' }).success).toBe(false);
     expect(heatGate.input.safeParse({ plan_id: 'p', symbol: 'eth usdt', action: 'FULL_CLOSE' }).success).toBe(false);
@@ -210,7 +349,10 @@ describe('heat gate is monotonic (property)', () => {
   };
 
   it('never returns a more aggressive action than proposed, for any heat bucket (a data problem is COLD)', () => {
-    const action = fc.oneof(fc.constantFrom('FULL_CLOSE', 'PARTIAL_25', 'PARTIAL_50', 'PARTIAL_75', 'HOLD', 'FULL_CLOSE_PROPOSED'), fc.stringMatching(/^[A-Z][A-Z0-9_]{0,10}$/));
+    const action = fc.oneof(
+      fc.constantFrom('FULL_CLOSE', 'PARTIAL_25', 'PARTIAL_50', 'PARTIAL_75', 'HOLD', 'FULL_CLOSE_PROPOSED'),
+      fc.stringMatching(/^[A-Z][A-Z0-9_]{0,10}$/),
+    );
     const bucket = fc.constantFrom('COLD', 'WARM', 'HOT' as const);
     fc.assert(
       fc.property(action, bucket, (proposed, b) => {
@@ -223,14 +365,19 @@ describe('heat gate is monotonic (property)', () => {
   });
 
   it('through the whole handler, for arbitrary portfolios', async () => {
-    const position = fc.record({ notional: fc.double({ min: -1e7, max: 1e7, noNaN: true }), sigma: fc.double({ min: 0, max: 5, noNaN: true }) });
+    const position = fc.record({
+      notional: fc.double({ min: -1e7, max: 1e7, noNaN: true }),
+      sigma: fc.double({ min: 0, max: 5, noNaN: true }),
+    });
     await fc.assert(
       fc.asyncProperty(
         fc.option(fc.double({ min: -1e6, max: 1e7, noNaN: true }), { nil: undefined }),
         fc.dictionary(fc.stringMatching(/^[A-Z]{3,6}USDT$/), position, { maxKeys: 6 }),
         fc.constantFrom('FULL_CLOSE', 'PARTIAL_25', 'PARTIAL_75'),
         async (equity, positions, action) => {
-          const run = await runHandler(heatGate, proposal({ action }), { redis: portfolio(equity === undefined ? undefined : String(equity), positions) });
+          const run = await runHandler(heatGate, proposal({ action }), {
+            redis: portfolio(equity === undefined ? undefined : String(equity), positions),
+          });
           const out = run.emitted(streams.harvestCalibrated)[0]!.calibrated_action!;
           expect(aggressiveness(out)).toBeLessThanOrEqual(aggressiveness(action));
         },

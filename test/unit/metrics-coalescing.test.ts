@@ -30,7 +30,11 @@ describe('coalesced metric application', () => {
     const call = fc.record({
       metric: fc.constantFrom('a', 'b'),
       method: fc.constantFrom('inc', 'set', 'observe'),
-      labels: fc.oneof(fc.constant(undefined), fc.constantFrom(...SHARED_LABELS), fc.constantFrom('COLD', 'HOT').map((state) => ({ state }))),
+      labels: fc.oneof(
+        fc.constant(undefined),
+        fc.constantFrom(...SHARED_LABELS),
+        fc.constantFrom('COLD', 'HOT').map((state) => ({ state })),
+      ),
       value: fc.integer({ min: 0, max: 100 }),
     });
     fc.assert(

@@ -45,7 +45,14 @@ describe('counterfactual arithmetic', () => {
   });
 
   it('reads sides as the pipeline spells them', () => {
-    expect([sideSign('LONG'), sideSign('buy'), sideSign(' SHORT '), sideSign('SELL'), sideSign('flat'), sideSign(undefined)]).toEqual([1, 1, -1, -1, undefined, undefined]);
+    expect([sideSign('LONG'), sideSign('buy'), sideSign(' SHORT '), sideSign('SELL'), sideSign('flat'), sideSign(undefined)]).toEqual([
+      1,
+      1,
+      -1,
+      -1,
+      undefined,
+      undefined,
+    ]);
   });
 
   it('parses horizons strictly, shortest first', () => {
@@ -57,13 +64,27 @@ describe('counterfactual arithmetic', () => {
 });
 
 describe('following a heat downgrade (fake ctx)', () => {
-  const decision = { plan_id: 'p1', symbol: 'ETHUSDT', in_action: 'FULL_CLOSE', out_action: 'PARTIAL_25', heat_level: 'COLD', mode: 'shadow' };
+  const decision = {
+    plan_id: 'p1',
+    symbol: 'ETHUSDT',
+    in_action: 'FULL_CLOSE',
+    out_action: 'PARTIAL_25',
+    heat_level: 'COLD',
+    mode: 'shadow',
+  };
 
   it('records the kept exposure and entry price in the decision’s commit, and one delayed sample per horizon', async () => {
-    const run = await runHandler(heatOutcomes, decision, { redis: ETH_LONG, now: NOW, meta: { id: `${NOW - 40}-0`, producedAt: NOW - 40 } });
+    const run = await runHandler(heatOutcomes, decision, {
+      redis: ETH_LONG,
+      now: NOW,
+      meta: { id: `${NOW - 40}-0`, producedAt: NOW - 40 },
+    });
     const id = `heat:${NOW - 40}-0`;
     const put = run.recorder.effects.find((e) => e.op === 'putHash');
-    expect(put).toMatchObject({ key: keys.outcomeFollowUp(id), fields: { exposure_usd: '3000', entry_price: '2000', bucket: 'COLD', mode: 'shadow', decided_at: String(NOW - 40) } });
+    expect(put).toMatchObject({
+      key: keys.outcomeFollowUp(id),
+      fields: { exposure_usd: '3000', entry_price: '2000', bucket: 'COLD', mode: 'shadow', decided_at: String(NOW - 40) },
+    });
     expect(run.recorder.jobs.map((j) => [j.jobId, j.delayMs])).toEqual([
       [`outcome.heat.${NOW - 40}-0.5m`, 300_000 - 40],
       [`outcome.heat.${NOW - 40}-0.1h`, 3_600_000 - 40],
@@ -78,7 +99,10 @@ describe('following a heat downgrade (fake ctx)', () => {
   });
 
   it('skips and counts a downgrade it cannot price, and everything beyond OUTCOME_MAX_PENDING', async () => {
-    const noPrice = await runHandler(heatOutcomes, decision, { redis: { hashes: { [keys.p33PositionSnapshot('ETHUSDT')]: { position_amt: '2', side: 'LONG', ts_epoch: '1800000000' } } }, now: NOW });
+    const noPrice = await runHandler(heatOutcomes, decision, {
+      redis: { hashes: { [keys.p33PositionSnapshot('ETHUSDT')]: { position_amt: '2', side: 'LONG', ts_epoch: '1800000000' } } },
+      now: NOW,
+    });
     expect(noPrice.metrics.get('quantum_gates_outcome_skipped_total', { kind: 'heat_downgrade', reason: 'no_price' })).toBe(1);
     const full = await runHandler(heatOutcomes, decision, {
       redis: { ...ETH_LONG, sortedSets: { [keys.outcomePending]: { a: NOW + 10, b: NOW + 20 } } },
@@ -95,10 +119,24 @@ describe('following a governor block of an open (fake ctx)', () => {
     const run = await runHandler(
       governorOutcomes,
       // A block event as the governor writes it (schemas/governor-event.ts).
-      { event: 'block', kind: 'open', plan_id: 'g1', symbol: 'ETHUSDT', side: 'BUY', action: 'OPEN_LONG', decision: 'EXECUTE', source_id: '1-0', timestamp: '1800000000.0', reason: 'total_notional_exceeded', computed_notional: '1000' },
+      {
+        event: 'block',
+        kind: 'open',
+        plan_id: 'g1',
+        symbol: 'ETHUSDT',
+        side: 'BUY',
+        action: 'OPEN_LONG',
+        decision: 'EXECUTE',
+        source_id: '1-0',
+        timestamp: '1800000000.0',
+        reason: 'total_notional_exceeded',
+        computed_notional: '1000',
+      },
       { redis: ETH_LONG, now: NOW },
     );
-    expect(run.recorder.effects.find((e) => e.op === 'putHash')).toMatchObject({ fields: { exposure_usd: '-1000', decided_action: 'BLOCK', kind: 'governor_block' } });
+    expect(run.recorder.effects.find((e) => e.op === 'putHash')).toMatchObject({
+      fields: { exposure_usd: '-1000', decided_action: 'BLOCK', kind: 'governor_block' },
+    });
   });
 
   it('ignores permits and blocked closes', async () => {
@@ -114,26 +152,54 @@ describe('following a governor block of an open (fake ctx)', () => {
 
 describe('an outcome sample (fake ctx)', () => {
   const id = 'heat:1-0';
-  const record = { kind: 'heat_downgrade', symbol: 'ETHUSDT', plan_id: 'p1', bucket: 'COLD', mode: 'shadow', proposed_action: 'FULL_CLOSE', decided_action: 'PARTIAL_25', exposure_usd: '3000', entry_price: '2000', decided_at: String(NOW - 300_000) };
+  const record = {
+    kind: 'heat_downgrade',
+    symbol: 'ETHUSDT',
+    plan_id: 'p1',
+    bucket: 'COLD',
+    mode: 'shadow',
+    proposed_action: 'FULL_CLOSE',
+    decided_action: 'PARTIAL_25',
+    exposure_usd: '3000',
+    entry_price: '2000',
+    decided_at: String(NOW - 300_000),
+  };
   const job = { id, horizon: '5m', horizon_ms: '300000' };
   const sampleOf = (run: Awaited<ReturnType<typeof runHandler>>) => outcomeEntrySchema.parse(run.emitted(streams.gatesOutcome)[0]);
 
   it('writes the PnL of the difference at the price now, once (its sample key guarded at commit)', async () => {
-    const run = await runHandler(outcomeSample, job, { redis: { hashes: { [keys.outcomeFollowUp(id)]: record, [keys.marketState('ETHUSDT')]: { mark_price: '2100' } } }, now: NOW });
-    expect(sampleOf(run)).toMatchObject({ decision_id: id, horizon: '5m', price: 2100, pnl_usd: 150, worst_pnl_usd: 150, exposure_usd: 3000 });
+    const run = await runHandler(outcomeSample, job, {
+      redis: { hashes: { [keys.outcomeFollowUp(id)]: record, [keys.marketState('ETHUSDT')]: { mark_price: '2100' } } },
+      now: NOW,
+    });
+    expect(sampleOf(run)).toMatchObject({
+      decision_id: id,
+      horizon: '5m',
+      price: 2100,
+      pnl_usd: 150,
+      worst_pnl_usd: 150,
+      exposure_usd: 3000,
+    });
     expect(run.recorder.guards).toEqual([{ kind: 'absent', key: keys.outcomeSample(id, '5m') }]);
   });
 
   it('writes nothing for a job delivered again after its sample was written', async () => {
     const run = await runHandler(outcomeSample, job, {
-      redis: { hashes: { [keys.outcomeFollowUp(id)]: record, [keys.marketState('ETHUSDT')]: { mark_price: '2100' } }, strings: { [keys.outcomeSample(id, '5m')]: '1' } },
+      redis: {
+        hashes: { [keys.outcomeFollowUp(id)]: record, [keys.marketState('ETHUSDT')]: { mark_price: '2100' } },
+        strings: { [keys.outcomeSample(id, '5m')]: '1' },
+      },
       now: NOW,
     });
     expect(run.recorder.effects).toEqual([]);
   });
 
   it('records a missing price as missing, and keeps the worst excursion of the earlier samples', async () => {
-    const run = await runHandler(outcomeSample, { ...job, horizon: '1h', horizon_ms: '3600000' }, { redis: { hashes: { [keys.outcomeFollowUp(id)]: { ...record, worst_pnl_usd: '-300' } } }, now: NOW });
+    const run = await runHandler(
+      outcomeSample,
+      { ...job, horizon: '1h', horizon_ms: '3600000' },
+      { redis: { hashes: { [keys.outcomeFollowUp(id)]: { ...record, worst_pnl_usd: '-300' } } }, now: NOW },
+    );
     const raw = run.emitted(streams.gatesOutcome)[0]!;
     expect(raw).toMatchObject({ price: '', price_missing: '1', pnl_usd: '', worst_pnl_usd: '-300' });
     expect(run.metrics.get('quantum_gates_outcome_samples_total', { horizon: '1h', priced: '0' })).toBe(1);
@@ -174,7 +240,15 @@ describe('the outcomes report', () => {
       sample('d1', '1h', 999), // the same job twice: the first counts
     ]);
     const h = report.horizons[0]!;
-    expect(h.overall).toMatchObject({ decisions: 4, missingPrice: 1, totalPnlUsd: -150, medianPnlUsd: 50, worstPnlUsd: -300, maxDrawdownUsd: 300, maxRunUpUsd: 100 });
+    expect(h.overall).toMatchObject({
+      decisions: 4,
+      missingPrice: 1,
+      totalPnlUsd: -150,
+      medianPnlUsd: 50,
+      worstPnlUsd: -300,
+      maxDrawdownUsd: 300,
+      maxRunUpUsd: 100,
+    });
     expect(h.byBucket.COLD).toMatchObject({ decisions: 3, totalPnlUsd: 150 });
     expect(h.bySymbol.BTCUSDT).toMatchObject({ decisions: 1, totalPnlUsd: -300 });
     expect(report.verdict).toMatch(/^over 3 decisions \(3 downgrades\), at 1h the decisions changed PnL by −\$150/);
@@ -195,8 +269,12 @@ describe('the outcomes report', () => {
   });
 
   it('writes one CSV row per decision and horizon, with the JSON field names', () => {
-    const csv = formatOutcomesCsv([sample('d1', '5m', 150), sample('d1', '1h', -300)]).trim().split('\n');
-    expect(csv[0]).toBe('decision_id,kind,symbol,plan_id,bucket,mode,proposed_action,decided_action,horizon,decided_at,sampled_at,exposure_usd,entry_price,price,pnl_usd,worst_pnl_usd');
+    const csv = formatOutcomesCsv([sample('d1', '5m', 150), sample('d1', '1h', -300)])
+      .trim()
+      .split('\n');
+    expect(csv[0]).toBe(
+      'decision_id,kind,symbol,plan_id,bucket,mode,proposed_action,decided_action,horizon,decided_at,sampled_at,exposure_usd,entry_price,price,pnl_usd,worst_pnl_usd',
+    );
     expect(csv).toHaveLength(3);
     expect(csv[2]).toContain(',1h,');
   });
@@ -204,13 +282,50 @@ describe('the outcomes report', () => {
 
 describe('the offline replay of a dump', () => {
   const horizons = parseHorizons('5m,1h');
-  const decision = { type: 'decision' as const, decision_id: 'heat:1', kind: 'heat_downgrade', symbol: 'ETHUSDT', plan_id: 'p', bucket: 'COLD', mode: 'shadow', proposed_action: 'FULL_CLOSE', decided_action: 'PARTIAL_25', exposure_usd: 3000, entry_price: 2000, decided_at: 0 };
+  const decision = {
+    type: 'decision' as const,
+    decision_id: 'heat:1',
+    kind: 'heat_downgrade',
+    symbol: 'ETHUSDT',
+    plan_id: 'p',
+    bucket: 'COLD',
+    mode: 'shadow',
+    proposed_action: 'FULL_CLOSE',
+    decided_action: 'PARTIAL_25',
+    exposure_usd: 3000,
+    entry_price: 2000,
+    decided_at: 0,
+  };
   const path = (points: [number, number][]) => points.map(([ts, price]) => ({ type: 'price' as const, symbol: 'ETHUSDT', ts, price }));
 
   it.each([
-    ['up', [[300_000, 2100], [3_600_000, 2200]], [150, 300], [150, 150]],
-    ['down', [[300_000, 1900], [3_600_000, 1800]], [-150, -300], [-150, -300]],
-    ['V-shaped', [[300_000, 1800], [3_600_000, 2200]], [-300, 300], [-300, -300]],
+    [
+      'up',
+      [
+        [300_000, 2100],
+        [3_600_000, 2200],
+      ],
+      [150, 300],
+      [150, 150],
+    ],
+    [
+      'down',
+      [
+        [300_000, 1900],
+        [3_600_000, 1800],
+      ],
+      [-150, -300],
+      [-150, -300],
+    ],
+    [
+      'V-shaped',
+      [
+        [300_000, 1800],
+        [3_600_000, 2200],
+      ],
+      [-300, 300],
+      [-300, -300],
+    ],
     ['a gap (no price after 5m)', [[300_000, 2100]], [150, undefined], [150, 150]],
   ] as const)('%s: known PnL and worst excursion per horizon', (_name, points, pnls, worsts) => {
     const samples = replayOutcomes([decision], path(points as unknown as [number, number][]), horizons);
@@ -220,7 +335,14 @@ describe('the offline replay of a dump', () => {
   });
 
   it('gives the same samples back from the dump of what was recorded', () => {
-    const recorded = replayOutcomes([decision], path([[300_010, 2100], [3_600_020, 1800]]), horizons);
+    const recorded = replayOutcomes(
+      [decision],
+      path([
+        [300_010, 2100],
+        [3_600_020, 1800],
+      ]),
+      horizons,
+    );
     const again = parseDump(dumpOf(recorded));
     expect(replayOutcomes(again.decisions, again.prices, horizons)).toEqual(recorded);
     expect(aggregateOutcomes(replayOutcomes(again.decisions, again.prices, horizons))).toEqual(aggregateOutcomes(recorded));

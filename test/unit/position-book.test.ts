@@ -3,15 +3,33 @@ import { loadPositionBook, type PositionBookConfig } from '../../handlers/positi
 import { keys, streams } from '../../schemas/keys.js';
 import { FakeRedisReader, type FakeRedisData } from '../support/fake-redis-reader.js';
 
-const config: PositionBookConfig = { POSITION_SNAPSHOT_STREAM: streams.positionSnapshot, POSITION_SNAPSHOT_GROUP: 'position_snapshot', POSITION_BOOK_MAX_PENDING: 1000 };
+const config: PositionBookConfig = {
+  POSITION_SNAPSHOT_STREAM: streams.positionSnapshot,
+  POSITION_SNAPSHOT_GROUP: 'position_snapshot',
+  POSITION_BOOK_MAX_PENDING: 1000,
+};
 const T = 1_795_000_000_000;
 
 async function book(data: FakeRedisData) {
   return (await loadPositionBook(new FakeRedisReader(data), config)).book;
 }
 
-const view = (symbol: string, notional: number, atMs: number, sigma = '0.2') => ({ symbol, position_notional_usd: String(notional), sigma, updated_at: String(atMs), source_id: `${atMs}-0` });
-const p33 = (amt: string, mark: string, tsSec: number) => ({ position_amt: amt, side: 'LONG', entry_price: mark, mark_price: mark, unrealized_pnl: '0', leverage: '3', ts_epoch: String(tsSec) });
+const view = (symbol: string, notional: number, atMs: number, sigma = '0.2') => ({
+  symbol,
+  position_notional_usd: String(notional),
+  sigma,
+  updated_at: String(atMs),
+  source_id: `${atMs}-0`,
+});
+const p33 = (amt: string, mark: string, tsSec: number) => ({
+  position_amt: amt,
+  side: 'LONG',
+  entry_price: mark,
+  mark_price: mark,
+  unrealized_pnl: '0',
+  leverage: '3',
+  ts_epoch: String(tsSec),
+});
 
 describe('position book: one merge of our view, unapplied snapshots and P3.3 hashes', () => {
   it('takes a P3.3 hash only it knows, notional = position_amt × mark_price, sigma from the market state', async () => {
@@ -76,7 +94,13 @@ describe('position book: leftovers of an earlier quantum-gates under P3.3’s ke
     const result = await book({
       hashes: {
         // Written by an earlier version of our position-snapshot handler, no TTL: not P3.3's.
-        [keys.p33PositionSnapshot('OLDUSDT')]: { symbol: 'OLDUSDT', position_notional_usd: '90000', sigma: '0.3', updated_at: String(T), source_id: `${T}-0` },
+        [keys.p33PositionSnapshot('OLDUSDT')]: {
+          symbol: 'OLDUSDT',
+          position_notional_usd: '90000',
+          sigma: '0.3',
+          updated_at: String(T),
+          source_id: `${T}-0`,
+        },
         // Rewritten by P3.3 since (HSET keeps our stray field): P3.3's own fields count.
         [keys.p33PositionSnapshot('ETHUSDT')]: { ...p33('1', '3000', T / 1000), position_notional_usd: '90000' },
       },

@@ -5,13 +5,27 @@ import { runHandler } from '../support/fake-ctx.js';
 
 describe('position-snapshot handler', () => {
   it('materialises the latest position of a symbol and indexes it', async () => {
-    const run = await runHandler(positionSnapshot, { symbol: 'ETHUSDT', position_notional_usd: '1800', sigma: '0.15', qty: '0.5', mark_price: '3600' });
+    const run = await runHandler(positionSnapshot, {
+      symbol: 'ETHUSDT',
+      position_notional_usd: '1800',
+      sigma: '0.15',
+      qty: '0.5',
+      mark_price: '3600',
+    });
     expect(run.recorder.effects).toEqual([
       {
         op: 'putHash',
         key: keys.position('ETHUSDT'),
         replace: true,
-        fields: { symbol: 'ETHUSDT', position_notional_usd: '1800', sigma: '0.15', qty: '0.5', mark_price: '3600', updated_at: String(run.ctx.meta.producedAt), source_id: run.ctx.meta.id },
+        fields: {
+          symbol: 'ETHUSDT',
+          position_notional_usd: '1800',
+          sigma: '0.15',
+          qty: '0.5',
+          mark_price: '3600',
+          updated_at: String(run.ctx.meta.producedAt),
+          source_id: run.ctx.meta.id,
+        },
       },
       { op: 'addToSet', key: keys.activePositions, member: 'ETHUSDT' },
     ]);

@@ -30,7 +30,9 @@ describe('queueMetricsText', () => {
     expect(text.match(/^# HELP bullmq_job_count /gm)).toHaveLength(1);
     expect(text.match(/^# TYPE bullmq_job_count gauge$/gm)).toHaveLength(1);
     expect(text.match(/^# TYPE bullmq_job_completed_total counter$/gm)).toHaveLength(1);
-    expect(text).toContain('bullmq_job_count{queue="risk-budget", state="completed"} 100\nbullmq_job_count{queue="risk-budget", state="failed"} 2\nbullmq_job_count{queue="governor-cooldown", state="active"} 0');
+    expect(text).toContain(
+      'bullmq_job_count{queue="risk-budget", state="completed"} 100\nbullmq_job_count{queue="risk-budget", state="failed"} 2\nbullmq_job_count{queue="governor-cooldown", state="active"} 0',
+    );
     expect(text).toMatch(/^bullmq_job_completed_total\{queue="governor-cooldown"\} 7$/m);
     expect(text.endsWith('\n')).toBe(true);
     expect(prometheusTextProblems(text)).toEqual([]);

@@ -26,7 +26,9 @@ describe('describeRedis', () => {
   });
 
   it('keeps what locates the server: host, port, database, user name beside a password', () => {
-    expect(describeRedis(parseRuntimeConfig({ REDIS_URL: `redis://ops:${ENCODED}@10.0.0.5:6380/2?db=2` }))).toBe('redis://ops:***@10.0.0.5:6380/2?db=2');
+    expect(describeRedis(parseRuntimeConfig({ REDIS_URL: `redis://ops:${ENCODED}@10.0.0.5:6380/2?db=2` }))).toBe(
+      'redis://ops:***@10.0.0.5:6380/2?db=2',
+    );
     expect(describeRedis(parseRuntimeConfig({ REDIS_URL: `redis://${ENCODED}@10.0.0.5:6380` }))).toBe('redis://***@10.0.0.5:6380');
   });
 });

@@ -24,7 +24,13 @@ describe('aggregateShadow', () => {
     ]);
 
     expect(report.entries).toBe(4);
-    expect(report.total).toEqual({ decisions: 4, fullClose: 3, downgraded: 2, downgradeRate: 2 / 3, downgradedTo: { PARTIAL_25: 1, PARTIAL_75: 1 } });
+    expect(report.total).toEqual({
+      decisions: 4,
+      fullClose: 3,
+      downgraded: 2,
+      downgradeRate: 2 / 3,
+      downgradedTo: { PARTIAL_25: 1, PARTIAL_75: 1 },
+    });
   });
 
   it('splits the counts per heat bucket, COLD, WARM and HOT in that order', () => {
@@ -69,14 +75,22 @@ describe('aggregateShadow', () => {
   });
 
   it('skips entries without original or calibrated action and says how many', () => {
-    const report = aggregateShadow([decision({ calibrated_action: 'PARTIAL_25' }), decision({ original_action: 'FULL_CLOSE' }), fullClose('PARTIAL_25')]);
+    const report = aggregateShadow([
+      decision({ calibrated_action: 'PARTIAL_25' }),
+      decision({ original_action: 'FULL_CLOSE' }),
+      fullClose('PARTIAL_25'),
+    ]);
 
     expect(report.unreadable).toBe(2);
     expect(report.total.decisions).toBe(1);
   });
 
   it('counts decisions per mode', () => {
-    const report = aggregateShadow([fullClose('PARTIAL_25'), fullClose('PARTIAL_25', { mode: 'enforce' }), fullClose('PARTIAL_25', { mode: 'enforce' })]);
+    const report = aggregateShadow([
+      fullClose('PARTIAL_25'),
+      fullClose('PARTIAL_25', { mode: 'enforce' }),
+      fullClose('PARTIAL_25', { mode: 'enforce' }),
+    ]);
 
     expect(report.byMode).toEqual({ shadow: 1, enforce: 2 });
   });

@@ -30,13 +30,23 @@ interface World {
 function redisOf(world: World): FakeRedisData {
   const hashes: Record<string, Record<string, string>> = {};
   const { equity = 100_000, stateAgeSec = 5, positions = {} } = world;
-  if (stateAgeSec !== null) hashes[keys.portfolioState] = { equity_usd: String(equity), drawdown: '0.02', timestamp: String(NOW_SEC - stateAgeSec) };
+  if (stateAgeSec !== null)
+    hashes[keys.portfolioState] = { equity_usd: String(equity), drawdown: '0.02', timestamp: String(NOW_SEC - stateAgeSec) };
   if (world.lkg) {
     const savedAt = NOW_SEC - world.lkg.ageSec;
-    hashes[keys.budgetPortfolioLkg] = { equity_usd: String(world.lkg.equity), drawdown: '0.0', timestamp: String(savedAt - 1), saved_at: String(savedAt) };
+    hashes[keys.budgetPortfolioLkg] = {
+      equity_usd: String(world.lkg.equity),
+      drawdown: '0.0',
+      timestamp: String(savedAt - 1),
+      saved_at: String(savedAt),
+    };
   }
   for (const [symbol, p] of Object.entries(positions)) {
-    hashes[keys.position(symbol)] = { symbol, position_notional_usd: String(p.notional), ...(p.sigma === undefined ? {} : { sigma: String(p.sigma) }) };
+    hashes[keys.position(symbol)] = {
+      symbol,
+      position_notional_usd: String(p.notional),
+      ...(p.sigma === undefined ? {} : { sigma: String(p.sigma) }),
+    };
     if (p.market) hashes[keys.marketState(symbol)] = p.market;
   }
   for (const [id, stress] of Object.entries(world.clusters ?? {})) hashes[keys.clusterStress(id)] = { stress };
@@ -85,7 +95,10 @@ describe('risk-budget handler: seed 002 worked examples, written as the original
 
   it('test 2: heat 0.15, a position inside its budget → no violation, counted as allowed', async () => {
     const run2 = await run({ positions: { BTCUSDT: { notional: 1000, sigma: 15, market: { vol_regime: 'NORMAL_VOL' } } } });
-    expect(hashWritten(run2.recorder.effects, keys.budget('BTCUSDT'))?.fields).toMatchObject({ budget_usd: '1748.0', stress_factor: '0.126' });
+    expect(hashWritten(run2.recorder.effects, keys.budget('BTCUSDT'))?.fields).toMatchObject({
+      budget_usd: '1748.0',
+      stress_factor: '0.126',
+    });
     expect(run2.emitted(streams.budgetViolation)).toEqual([]);
     expect(run2.metrics.get('p28_budget_allow_total', { symbol: 'BTCUSDT' })).toBe(1);
   });
@@ -93,15 +106,32 @@ describe('risk-budget handler: seed 002 worked examples, written as the original
 
 describe('risk-budget handler: inputs as the original reads them', () => {
   it('reads cluster stress from quantum:cluster:stress:default only, unclamped', async () => {
-    const result = await run({ positions: { BTCUSDT: { notional: 1, sigma: 0, market: { vol_regime: 'LOW', cluster_id: 'alts' } } }, clusters: { default: '0.5', alts: '0.9' } });
-    expect(hashWritten(result.recorder.effects, keys.budget('BTCUSDT'))?.fields).toMatchObject({ cluster_stress: '0.5', stress_factor: '0.2' });
-    const high = await run({ positions: { BTCUSDT: { notional: 1, sigma: 0, market: { vol_regime: 'LOW' } } }, clusters: { default: '4' } });
-    expect(hashWritten(high.recorder.effects, keys.budget('BTCUSDT'))?.fields).toMatchObject({ cluster_stress: '4.0', stress_factor: '1.0', budget_usd: '500.0' });
+    const result = await run({
+      positions: { BTCUSDT: { notional: 1, sigma: 0, market: { vol_regime: 'LOW', cluster_id: 'alts' } } },
+      clusters: { default: '0.5', alts: '0.9' },
+    });
+    expect(hashWritten(result.recorder.effects, keys.budget('BTCUSDT'))?.fields).toMatchObject({
+      cluster_stress: '0.5',
+      stress_factor: '0.2',
+    });
+    const high = await run({
+      positions: { BTCUSDT: { notional: 1, sigma: 0, market: { vol_regime: 'LOW' } } },
+      clusters: { default: '4' },
+    });
+    expect(hashWritten(high.recorder.effects, keys.budget('BTCUSDT'))?.fields).toMatchObject({
+      cluster_stress: '4.0',
+      stress_factor: '1.0',
+      budget_usd: '500.0',
+    });
   });
 
   it('computes zero and negative equity as MIN_BUDGET_K with the equity as read', async () => {
     const result = await run({ equity: -5, positions: { BTCUSDT: { notional: 1, sigma: 1 } } });
-    expect(hashWritten(result.recorder.effects, keys.budget('BTCUSDT'))?.fields).toMatchObject({ equity_usd: '-5.0', budget_usd: '500.0', portfolio_heat: '0.0' });
+    expect(hashWritten(result.recorder.effects, keys.budget('BTCUSDT'))?.fields).toMatchObject({
+      equity_usd: '-5.0',
+      budget_usd: '500.0',
+      portfolio_heat: '0.0',
+    });
   });
 
   it('computes a budget for a Position Ledger symbol without an open position, without a violation check', async () => {
@@ -150,13 +180,19 @@ describe('risk-budget handler: heat source', () => {
   it('takes the scraped heat when HEAT_GATE_METRICS_URL is in use', async () => {
     const state = { ...(await inputs()), scrapedHeat: { ok: true as const, value: 0.15 } };
     const result = await runHandler(riskBudget, { job_id: TICK }, { redis: data, now: NOW, state });
-    expect(hashWritten(result.recorder.effects, keys.budget('BTCUSDT'))?.fields).toMatchObject({ budget_usd: '1748.0', portfolio_heat: '0.15' });
+    expect(hashWritten(result.recorder.effects, keys.budget('BTCUSDT'))?.fields).toMatchObject({
+      budget_usd: '1748.0',
+      portfolio_heat: '0.15',
+    });
   });
 
   it('falls back to heat 0.0 without counting anything when the scrape fails', async () => {
     const state = { ...(await inputs()), scrapedHeat: { ok: false as const, problem: 'unreachable' as const, detail: 'ECONNREFUSED' } };
     const result = await runHandler(riskBudget, { job_id: TICK }, { redis: data, now: NOW, state });
-    expect(hashWritten(result.recorder.effects, keys.budget('BTCUSDT'))?.fields).toMatchObject({ portfolio_heat: '0.0', budget_usd: '1867.9999999999998' });
+    expect(hashWritten(result.recorder.effects, keys.budget('BTCUSDT'))?.fields).toMatchObject({
+      portfolio_heat: '0.0',
+      budget_usd: '1867.9999999999998',
+    });
     expect(result.metrics.get('p28_stale_input_total', { input_type: 'portfolio_heat' })).toBeUndefined();
   });
 });

@@ -5,10 +5,26 @@ import { parseHeatMetric, scrapeHeat } from '../../handlers/risk-budget/heat-scr
 
 describe('parseHeatMetric (fetch_portfolio_heat)', () => {
   it.each([
-    { case: 'reads p26_heat_value', text: '# HELP p26_heat_value Current portfolio heat\n# TYPE p26_heat_value gauge\np26_heat_value 0.65\n', found: { ok: true, value: 0.65 } },
-    { case: 'ignores the composite metric of seed 003, as the original code did', text: 'portfolio_heat_composite_normalized 0.42\n', found: undefined },
-    { case: 'takes the first line starting with the name, a longer name included', text: 'p26_heat_value_total 3\np26_heat_value 0.5\n', found: { ok: true, value: 3 } },
-    { case: 'reads a labelled sample (second word)', text: 'p26_heat_value{service="p26"} 0.3 1738015443000\n', found: { ok: true, value: 0.3 } },
+    {
+      case: 'reads p26_heat_value',
+      text: '# HELP p26_heat_value Current portfolio heat\n# TYPE p26_heat_value gauge\np26_heat_value 0.65\n',
+      found: { ok: true, value: 0.65 },
+    },
+    {
+      case: 'ignores the composite metric of seed 003, as the original code did',
+      text: 'portfolio_heat_composite_normalized 0.42\n',
+      found: undefined,
+    },
+    {
+      case: 'takes the first line starting with the name, a longer name included',
+      text: 'p26_heat_value_total 3\np26_heat_value 0.5\n',
+      found: { ok: true, value: 3 },
+    },
+    {
+      case: 'reads a labelled sample (second word)',
+      text: 'p26_heat_value{service="p26"} 0.3 1738015443000\n',
+      found: { ok: true, value: 0.3 },
+    },
     { case: 'skips a line with one word', text: 'p26_heat_value\np26_heat_value 0.2\n', found: { ok: true, value: 0.2 } },
     { case: 'keeps NaN and negative values, as float() does', text: 'p26_heat_value NaN\n', found: { ok: true, value: Number.NaN } },
     { case: 'reports a value float() rejects', text: 'p26_heat_value x\n', found: { ok: false, problem: 'unparseable' } },

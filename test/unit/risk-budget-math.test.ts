@@ -108,7 +108,12 @@ describe('portfolio state (fetch_portfolio_state)', () => {
   const nowMs = 1_800_000_000_000;
   const nowSec = nowMs / 1000;
   const state = (ageSec: number, equity = '100000') => ({ equity_usd: equity, drawdown: '0.01', timestamp: String(nowSec - ageSec) });
-  const lkg = (savedAgoSec: number, equity = '90000.0') => ({ equity_usd: equity, drawdown: '0.0', timestamp: String(nowSec - savedAgoSec - 5), saved_at: String(nowSec - savedAgoSec) });
+  const lkg = (savedAgoSec: number, equity = '90000.0') => ({
+    equity_usd: equity,
+    drawdown: '0.0',
+    timestamp: String(nowSec - savedAgoSec - 5),
+    saved_at: String(nowSec - savedAgoSec),
+  });
   const lim = { staleSec: 30, maxLkgAgeSec: 900 };
 
   it.each([
@@ -120,8 +125,16 @@ describe('portfolio state (fetch_portfolio_state)', () => {
   });
 
   it.each<{ case: string; hash: Record<string, string>; read: unknown }>([
-    { case: 'missing fields read as 0', hash: { timestamp: '5' }, read: { kind: 'state', state: { equityUsd: 0, drawdown: 0, timestampSec: 5 } } },
-    { case: 'zero equity is a state', hash: { equity_usd: '0', timestamp: '5' }, read: { kind: 'state', state: { equityUsd: 0, drawdown: 0, timestampSec: 5 } } },
+    {
+      case: 'missing fields read as 0',
+      hash: { timestamp: '5' },
+      read: { kind: 'state', state: { equityUsd: 0, drawdown: 0, timestampSec: 5 } },
+    },
+    {
+      case: 'zero equity is a state',
+      hash: { equity_usd: '0', timestamp: '5' },
+      read: { kind: 'state', state: { equityUsd: 0, drawdown: 0, timestampSec: 5 } },
+    },
     { case: 'an empty hash is missing', hash: {}, read: { kind: 'missing' } },
     { case: 'junk equity is unreadable', hash: { equity_usd: 'x', timestamp: '5' }, read: { kind: 'unreadable', field: 'equity_usd' } },
     { case: 'junk drawdown is unreadable', hash: { drawdown: '', timestamp: '5' }, read: { kind: 'unreadable', field: 'drawdown' } },
@@ -130,14 +143,48 @@ describe('portfolio state (fetch_portfolio_state)', () => {
     expect(readPortfolioState(hash)).toEqual(read);
   });
 
-  type Row = { case: string; current: Record<string, string>; copy: Record<string, string>; kind: string; problem: string; tooOld?: boolean };
+  type Row = {
+    case: string;
+    current: Record<string, string>;
+    copy: Record<string, string>;
+    kind: string;
+    problem: string;
+    tooOld?: boolean;
+  };
   it.each<Row>([
     { case: 'stale state with a copy saved 100 s ago uses the copy', current: state(60), copy: lkg(100), kind: 'lkg', problem: 'stale' },
     { case: 'missing state with a copy saved 899 s ago uses the copy', current: {}, copy: lkg(899), kind: 'lkg', problem: 'missing' },
-    { case: 'unreadable state with a fresh copy uses the copy', current: { equity_usd: 'x' }, copy: lkg(100), kind: 'lkg', problem: 'unreadable' },
-    { case: 'a copy saved exactly MAX_LKG_AGE_SEC ago is too old', current: state(60), copy: lkg(900), kind: 'none', problem: 'stale', tooOld: true },
-    { case: 'missing state and an old copy count as too old', current: {}, copy: lkg(1000), kind: 'none', problem: 'missing', tooOld: true },
-    { case: 'unreadable state and an old copy are not counted as too old', current: { timestamp: '1.5' }, copy: lkg(1000), kind: 'none', problem: 'unreadable', tooOld: false },
+    {
+      case: 'unreadable state with a fresh copy uses the copy',
+      current: { equity_usd: 'x' },
+      copy: lkg(100),
+      kind: 'lkg',
+      problem: 'unreadable',
+    },
+    {
+      case: 'a copy saved exactly MAX_LKG_AGE_SEC ago is too old',
+      current: state(60),
+      copy: lkg(900),
+      kind: 'none',
+      problem: 'stale',
+      tooOld: true,
+    },
+    {
+      case: 'missing state and an old copy count as too old',
+      current: {},
+      copy: lkg(1000),
+      kind: 'none',
+      problem: 'missing',
+      tooOld: true,
+    },
+    {
+      case: 'unreadable state and an old copy are not counted as too old',
+      current: { timestamp: '1.5' },
+      copy: lkg(1000),
+      kind: 'none',
+      problem: 'unreadable',
+      tooOld: false,
+    },
     { case: 'no copy at all is not counted as too old', current: state(60), copy: {}, kind: 'none', problem: 'stale', tooOld: false },
   ])('$case', ({ current, copy, kind, problem, tooOld }) => {
     const choice = choosePortfolioState(current, copy, nowMs, lim);

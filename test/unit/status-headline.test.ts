@@ -34,7 +34,9 @@ describe('statusHeadline', () => {
     it('when the kill switch is on', () => {
       const headline = statusHeadline(healthy({ kill_switch: { active: true, value: '1' } }));
       expect(headline.state).toBe('BLOCKING');
-      expect(texts(healthy({ kill_switch: { active: true, value: '1' } }))).toEqual(['kill switch quantum:kill is on: the governor blocks every plan']);
+      expect(texts(healthy({ kill_switch: { active: true, value: '1' } }))).toEqual([
+        'kill switch quantum:kill is on: the governor blocks every plan',
+      ]);
     });
 
     it('when the kill switch holds a value that is neither on nor off (it fails closed)', () => {
@@ -64,18 +66,32 @@ describe('statusHeadline', () => {
       });
       expect(statusHeadline(input)).toEqual({
         state: 'BLOCKING',
-        reasons: [{ state: 'BLOCKING', text: 'Redis unreachable (connection reconnecting); heat-gate, governor wait for it; 2 sections could not be read', since }],
+        reasons: [
+          {
+            state: 'BLOCKING',
+            text: 'Redis unreachable (connection reconnecting); heat-gate, governor wait for it; 2 sections could not be read',
+            since,
+          },
+        ],
       });
     });
 
     it('when Redis refuses writes', () => {
-      const input = healthy({ readiness: { starting: false, redis: { cause: 'writes_refused', since: NOW - 1000, detail: 'OOM command not allowed' }, gates: [] } });
+      const input = healthy({
+        readiness: { starting: false, redis: { cause: 'writes_refused', since: NOW - 1000, detail: 'OOM command not allowed' }, gates: [] },
+      });
       expect(statusHeadline(input).state).toBe('BLOCKING');
       expect(texts(input)).toEqual(['Redis refuses writes (OOM command not allowed)']);
     });
 
     it('when a hosted gate cannot make progress while Redis is fine', () => {
-      const input = healthy({ readiness: { starting: false, redis: undefined, gates: [{ gate: 'governor', cause: 'no read or commit for 31 s', since: NOW - 31_000 }] } });
+      const input = healthy({
+        readiness: {
+          starting: false,
+          redis: undefined,
+          gates: [{ gate: 'governor', cause: 'no read or commit for 31 s', since: NOW - 31_000 }],
+        },
+      });
       expect(statusHeadline(input)).toEqual({
         state: 'BLOCKING',
         reasons: [{ state: 'BLOCKING', text: 'governor cannot make progress: no read or commit for 31 s', since: NOW - 31_000 }],
@@ -93,7 +109,9 @@ describe('statusHeadline', () => {
           ],
         },
       });
-      expect(statusHeadline(input).reasons).toEqual([{ state: 'BLOCKING', text: 'heat-gate cannot make progress: failing: boom; not consuming', since: NOW - 5000 }]);
+      expect(statusHeadline(input).reasons).toEqual([
+        { state: 'BLOCKING', text: 'heat-gate cannot make progress: failing: boom; not consuming', since: NOW - 5000 },
+      ]);
     });
 
     it('lists blocking reasons before degraded ones', () => {
@@ -116,7 +134,9 @@ describe('statusHeadline', () => {
     });
 
     it('when a backlog grows', () => {
-      const input = healthy({ trends: [{ gate: 'heat-gate', overMs: 90_000, failed: 0, deadLettered: 0, backlogFrom: 10, backlogTo: 450 }] });
+      const input = healthy({
+        trends: [{ gate: 'heat-gate', overMs: 90_000, failed: 0, deadLettered: 0, backlogFrom: 10, backlogTo: 450 }],
+      });
       expect(texts(input)).toEqual(['heat-gate: backlog grew from 10 to 450 in the last 90 s']);
     });
 
@@ -138,7 +158,10 @@ describe('statusHeadline', () => {
         ],
       });
       const headline = statusHeadline(input);
-      expect(headline).toEqual({ state: 'DEGRADED', reasons: [{ state: 'DEGRADED', text: 'budgets stale for BTCUSDT: oldest computed 5 min ago', since: NOW - 300_000 }] });
+      expect(headline).toEqual({
+        state: 'DEGRADED',
+        reasons: [{ state: 'DEGRADED', text: 'budgets stale for BTCUSDT: oldest computed 5 min ago', since: NOW - 300_000 }],
+      });
     });
 
     it('when an open position has no budget', () => {
@@ -157,16 +180,26 @@ describe('statusHeadline', () => {
 describe('collapseFailures', () => {
   const failures = [
     { section: 'budgets', message: 'Connection is closed.' },
-    { section: 'kill switch', message: "Reached the max retries per request limit (which is 1). Refer to \"maxRetriesPerRequest\" option for details." },
+    {
+      section: 'kill switch',
+      message: 'Reached the max retries per request limit (which is 1). Refer to "maxRetriesPerRequest" option for details.',
+    },
     { section: 'dead letters', message: 'no answer within 2000 ms' },
   ];
 
   it('makes one line of every Redis failure while Redis is unreachable, with the time the outage began', () => {
     const since = NOW - 12_000;
     const collapsed = collapseFailures(failures, { cause: 'unreachable', since, detail: 'connection reconnecting' });
-    expect(collapsed.redis).toEqual({ cause: 'unreachable', since, detail: 'connection reconnecting', sections: ['budgets', 'kill switch', 'dead letters'] });
+    expect(collapsed.redis).toEqual({
+      cause: 'unreachable',
+      since,
+      detail: 'connection reconnecting',
+      sections: ['budgets', 'kill switch', 'dead letters'],
+    });
     expect(collapsed.unread).toEqual([]);
-    expect(collapsed.lines).toEqual([`redis unreachable since ${formatUtc(since)} (connection reconnecting): 3 sections could not be read`]);
+    expect(collapsed.lines).toEqual([
+      `redis unreachable since ${formatUtc(since)} (connection reconnecting): 3 sections could not be read`,
+    ]);
   });
 
   it('groups failures by message when Redis is healthy', () => {

@@ -53,7 +53,16 @@ describe('gateRows', () => {
       new Map(),
       [],
     );
-    expect(row).toMatchObject({ name: 'risk-budget', mode: 'shadow', source: 'bullmq:risk-budget', group: null, processed: 0, failed: 0, pending: null, lag: null });
+    expect(row).toMatchObject({
+      name: 'risk-budget',
+      mode: 'shadow',
+      source: 'bullmq:risk-budget',
+      group: null,
+      processed: 0,
+      failed: 0,
+      pending: null,
+      lag: null,
+    });
   });
 
   it('joins the consumer group backlog by handler name', () => {
@@ -82,8 +91,24 @@ describe('heatHistory', () => {
 });
 
 describe('heatDecisions', () => {
-  const downgraded = { symbol: 'BTCUSDT', plan_id: 'p1', original_action: 'FULL_CLOSE', calibrated_action: 'PARTIAL_75', calibrated: 'true', heat_value: '0.33', heat_bucket: 'WARM', reason: 'portfolio_heat_warm', mode: 'shadow' };
-  const unchanged = { symbol: 'ETHUSDT', plan_id: 'p2', original_action: 'PARTIAL_50', calibrated_action: 'PARTIAL_50', calibrated: 'false' };
+  const downgraded = {
+    symbol: 'BTCUSDT',
+    plan_id: 'p1',
+    original_action: 'FULL_CLOSE',
+    calibrated_action: 'PARTIAL_75',
+    calibrated: 'true',
+    heat_value: '0.33',
+    heat_bucket: 'WARM',
+    reason: 'portfolio_heat_warm',
+    mode: 'shadow',
+  };
+  const unchanged = {
+    symbol: 'ETHUSDT',
+    plan_id: 'p2',
+    original_action: 'PARTIAL_50',
+    calibrated_action: 'PARTIAL_50',
+    calibrated: 'false',
+  };
 
   it('lists every decision, kept and calibrated down, with the change, heat and reason', () => {
     const [kept, first, ...rest] = heatDecisions([entry(2000, unchanged), entry(1000, downgraded)], 20);
@@ -126,13 +151,23 @@ describe('governorDecisions', () => {
   });
 
   it('carries the block reason, symbol and plan of an event embedded as JSON', () => {
-    const [decision] = governorDecisions([entry(1000, { json: '{"event":"BLOCK","reason":"kill_switch_active","symbol":"ETHUSDT","plan_id":"p9"}' })]);
+    const [decision] = governorDecisions([
+      entry(1000, { json: '{"event":"BLOCK","reason":"kill_switch_active","symbol":"ETHUSDT","plan_id":"p9"}' }),
+    ]);
     expect(decision).toMatchObject({ kind: 'block', reason: 'kill_switch_active', symbol: 'ETHUSDT', plan_id: 'p9', detail: 'BLOCK' });
   });
 
-  it('reads the governor\'s own events: the event name, whether the plan opens or closes, the plan action', () => {
+  it("reads the governor's own events: the event name, whether the plan opens or closes, the plan action", () => {
     const [decision] = governorDecisions([
-      entry(1000, { event: 'block', plan_id: 'p1', symbol: 'BTCUSDT', action: 'OPEN_LONG', decision: 'EXECUTE', kind: 'open', reason: 'symbol_cooldown' }),
+      entry(1000, {
+        event: 'block',
+        plan_id: 'p1',
+        symbol: 'BTCUSDT',
+        action: 'OPEN_LONG',
+        decision: 'EXECUTE',
+        kind: 'open',
+        reason: 'symbol_cooldown',
+      }),
     ]);
     expect(decision).toMatchObject({ kind: 'block', action: 'OPEN_LONG', reason: 'symbol_cooldown', detail: 'block (open)' });
   });
@@ -151,7 +186,13 @@ describe('describeDisarm', () => {
 describe('newestFirst', () => {
   it('orders decisions from every gate by time, newest first', () => {
     const gov = governorDecisions([entry(2000, { event: 'PERMIT' })]);
-    const heat = heatDecisions([entry(3000, { original_action: 'FULL_CLOSE', calibrated_action: 'PARTIAL_25' }), entry(1000, { original_action: 'FULL_CLOSE', calibrated_action: 'PARTIAL_75', calibrated: 'true' })], 20);
+    const heat = heatDecisions(
+      [
+        entry(3000, { original_action: 'FULL_CLOSE', calibrated_action: 'PARTIAL_25' }),
+        entry(1000, { original_action: 'FULL_CLOSE', calibrated_action: 'PARTIAL_75', calibrated: 'true' }),
+      ],
+      20,
+    );
     expect(newestFirst([...heat, ...gov]).map((d) => d.at)).toEqual([3000, 2000, 1000]);
   });
 });
@@ -176,12 +217,15 @@ describe('budgetRow', () => {
 });
 
 /** An in-memory StatusRedis; `failing` makes every read reject, like a lost connection. */
-function fakeRedis(data: {
-  strings?: Record<string, string>;
-  hashes?: Record<string, Record<string, string>>;
-  sets?: Record<string, string[]>;
-  streams?: Record<string, [string, string[]][]>;
-}, failing = false): StatusRedis {
+function fakeRedis(
+  data: {
+    strings?: Record<string, string>;
+    hashes?: Record<string, Record<string, string>>;
+    sets?: Record<string, string[]>;
+    streams?: Record<string, [string, string[]][]>;
+  },
+  failing = false,
+): StatusRedis {
   const guard = async <T>(value: T) => {
     if (failing) throw new Error('Connection is closed.');
     return value;
@@ -221,7 +265,10 @@ describe('collectStatus', () => {
       },
       sets: { [keys.activePositions]: ['BTCUSDT'] },
       streams: {
-        [streams.harvestCalibrated]: [entry(1000, { heat_value: '0.2', calibrated: 'false' }), entry(3000, { heat_value: '0.33', original_action: 'FULL_CLOSE', calibrated_action: 'PARTIAL_75' })],
+        [streams.harvestCalibrated]: [
+          entry(1000, { heat_value: '0.2', calibrated: 'false' }),
+          entry(3000, { heat_value: '0.33', original_action: 'FULL_CLOSE', calibrated_action: 'PARTIAL_75' }),
+        ],
         [streams.governorEvents]: [entry(2000, { event: 'BLOCKED', reason: 'symbol_cooldown' })],
         [streams.deadLetter]: [entry(10, { reason: 'invalid_input' })],
       },
@@ -233,7 +280,15 @@ describe('collectStatus', () => {
     expect(status.heat).toMatchObject({ value: 0.33, bucket: 'WARM', updated_at: 4000, thresholds: { min: 0.25, max: 0.65 } });
     expect(status.heat?.history.map((p) => p.heat)).toEqual([0.2, 0.33]);
     expect(status.budgets).toEqual([
-      { symbol: 'BTCUSDT', budget_usd: 1800.5, stress_factor: 0.425, position_notional_usd: 2000, over_budget: true, mode: 'shadow', computed_at: 1738015443000 },
+      {
+        symbol: 'BTCUSDT',
+        budget_usd: 1800.5,
+        stress_factor: 0.425,
+        position_notional_usd: 2000,
+        over_budget: true,
+        mode: 'shadow',
+        computed_at: 1738015443000,
+      },
     ]);
     expect(status.kill_switch).toEqual({ active: true, value: '1' });
     expect(status.disarm).toEqual({ active: true, detail: 'error burst' });
@@ -268,15 +323,27 @@ describe('collectStatus', () => {
     const since = Date.UTC(2026, 10, 22, 13, 4, 5);
     const down: StatusSources = {
       ...sources(fakeRedis({}, true), false),
-      readinessCauses: () => ({ starting: false, redis: { cause: 'unreachable', since, detail: 'connection reconnecting' }, gates: [{ gate: 'heat-gate', cause: 'not consuming', since: null }] }),
+      readinessCauses: () => ({
+        starting: false,
+        redis: { cause: 'unreachable', since, detail: 'connection reconnecting' },
+        gates: [{ gate: 'heat-gate', cause: 'not consuming', since: null }],
+      }),
     };
     const status = await collectStatus(down);
     expect(status.redis_fault).toMatchObject({ cause: 'unreachable', since, detail: 'connection reconnecting' });
     expect(status.redis_fault?.sections).toEqual(expect.arrayContaining(['budgets', 'kill switch', 'dead letters']));
-    expect(status.errors).toEqual(['redis unreachable since 2026-11-22 13:04:05 UTC (connection reconnecting): 8 sections could not be read']);
+    expect(status.errors).toEqual([
+      'redis unreachable since 2026-11-22 13:04:05 UTC (connection reconnecting): 8 sections could not be read',
+    ]);
     expect(status.headline).toEqual({
       state: 'BLOCKING',
-      reasons: [{ state: 'BLOCKING', text: 'Redis unreachable (connection reconnecting); heat-gate waits for it; 8 sections could not be read', since }],
+      reasons: [
+        {
+          state: 'BLOCKING',
+          text: 'Redis unreachable (connection reconnecting); heat-gate waits for it; 8 sections could not be read',
+          since,
+        },
+      ],
     });
   });
 

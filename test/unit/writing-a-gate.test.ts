@@ -6,7 +6,9 @@ import { fakeCtx, runHandler } from '../support/fake-ctx.js';
 // The worked example of docs/writing-a-gate.md, tested the way the guide says to test a gate.
 const NOW = 1_800_000_000_000;
 const OUT = 'quantum:stream:example.order.checked';
-const market = (spread: string, ageSec = 5) => ({ hashes: { [keys.marketState('BTCUSDT')]: { spread_bps: spread, timestamp: String(NOW / 1000 - ageSec) } } });
+const market = (spread: string, ageSec = 5) => ({
+  hashes: { [keys.marketState('BTCUSDT')]: { spread_bps: spread, timestamp: String(NOW / 1000 - ageSec) } },
+});
 
 describe('checkSpread', () => {
   const limits = { maxBps: 25, maxAgeMs: 30_000 };
@@ -27,7 +29,9 @@ describe('spread-guard handler', () => {
   it('allows an intent while the spread is within the limit', async () => {
     const run = await runHandler(spreadGuard, { plan_id: 'p1', symbol: 'BTCUSDT', qty: '0.01' }, { redis: market('12'), now: NOW });
 
-    expect(run.emitted(OUT)).toEqual([{ plan_id: 'p1', symbol: 'BTCUSDT', verdict: 'ALLOW', reason: 'spread_ok', spread_bps: '12', timestamp: String(NOW / 1000) }]);
+    expect(run.emitted(OUT)).toEqual([
+      { plan_id: 'p1', symbol: 'BTCUSDT', verdict: 'ALLOW', reason: 'spread_ok', spread_bps: '12', timestamp: String(NOW / 1000) },
+    ]);
     expect(run.metrics.get('example_spread_guard_decisions_total', { verdict: 'ALLOW', reason: 'spread_ok' })).toBe(1);
   });
 
@@ -38,7 +42,11 @@ describe('spread-guard handler', () => {
   });
 
   it('honours its configuration from the environment', async () => {
-    const run = await runHandler(spreadGuard, { plan_id: 'p3', symbol: 'BTCUSDT', qty: '0.01' }, { redis: market('40'), now: NOW, env: { SPREAD_GUARD_MAX_BPS: '50' } });
+    const run = await runHandler(
+      spreadGuard,
+      { plan_id: 'p3', symbol: 'BTCUSDT', qty: '0.01' },
+      { redis: market('40'), now: NOW, env: { SPREAD_GUARD_MAX_BPS: '50' } },
+    );
 
     expect(run.emitted(OUT)[0]).toMatchObject({ verdict: 'ALLOW' });
   });
@@ -49,7 +57,7 @@ describe('spread-guard handler', () => {
     expect(run.emitted(OUT)[0]).toMatchObject({ verdict: 'BLOCK', reason: 'market_state_missing', spread_bps: '' });
   });
 
-  it("records a BLOCK as its fallback when the handler keeps failing", async () => {
+  it('records a BLOCK as its fallback when the handler keeps failing', async () => {
     const intent = spreadGuard.input.parse({ plan_id: 'p5', symbol: 'BTCUSDT', qty: '0.01' });
     const run = await fakeCtx(spreadGuard, { now: NOW });
     if (spreadGuard.failure.policy === 'dead-letter') throw new Error('expected a fail-closed policy');

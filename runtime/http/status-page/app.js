@@ -89,8 +89,19 @@
     if (ms === null || ms === undefined || !isFinite(ms) || ms <= 0) return '–';
     var d = new Date(ms);
     return (
-      d.getFullYear() + '-' + pad(d.getMonth() + 1) + '-' + pad(d.getDate()) + ' ' +
-      pad(d.getHours()) + ':' + pad(d.getMinutes()) + ':' + pad(d.getSeconds()) + ' ' + zoneName(d)
+      d.getFullYear() +
+      '-' +
+      pad(d.getMonth() + 1) +
+      '-' +
+      pad(d.getDate()) +
+      ' ' +
+      pad(d.getHours()) +
+      ':' +
+      pad(d.getMinutes()) +
+      ':' +
+      pad(d.getSeconds()) +
+      ' ' +
+      zoneName(d)
     );
   }
 
@@ -149,7 +160,9 @@
 
   function renderInstance(status) {
     var build = status.build;
-    $('build-version').textContent = build ? 'version ' + build.version + (build.commit ? ' (' + build.commit + ')' : '') : 'version unknown';
+    $('build-version').textContent = build
+      ? 'version ' + build.version + (build.commit ? ' (' + build.commit + ')' : '')
+      : 'version unknown';
     var inst = status.instance;
     $('instance-name').textContent = inst ? inst.name + ' on ' + inst.hostname + ':' + inst.port : 'unknown';
   }
@@ -217,7 +230,9 @@
     var heat = status.heat;
     $('heat-value').textContent = heat && heat.value !== null ? fmtNumber(heat.value, 4) : '–';
     $('heat-bucket').replaceChildren(bucketBadge(heat && heat.bucket));
-    $('heat-updated').replaceChildren(heat && heat.updated_at ? el('span', null, [timeEl(heat.updated_at), ' (' + fmtAgo(heat.updated_at, now) + ')']) : 'never');
+    $('heat-updated').replaceChildren(
+      heat && heat.updated_at ? el('span', null, [timeEl(heat.updated_at), ' (' + fmtAgo(heat.updated_at, now) + ')']) : 'never',
+    );
     $('heat-thresholds').textContent =
       heat && heat.thresholds
         ? 'COLD < ' + heat.thresholds.min + ' ≤ WARM < ' + heat.thresholds.max + ' ≤ HOT'
@@ -254,10 +269,24 @@
       return Math.min(m, p.heat);
     }, Infinity);
     var description =
-      points.length + ' decisions from ' + fmtTime(t0) + ' to ' + fmtTime(t1) + '; latest heat ' + fmtNumber(last.heat, 4) +
-      (last.bucket ? ' (' + last.bucket + ')' : '') + '; lowest ' + fmtNumber(minHeat, 4) + ', highest ' + fmtNumber(maxHeat, 4) + '.';
+      points.length +
+      ' decisions from ' +
+      fmtTime(t0) +
+      ' to ' +
+      fmtTime(t1) +
+      '; latest heat ' +
+      fmtNumber(last.heat, 4) +
+      (last.bucket ? ' (' + last.bucket + ')' : '') +
+      '; lowest ' +
+      fmtNumber(minHeat, 4) +
+      ', highest ' +
+      fmtNumber(maxHeat, 4) +
+      '.';
 
-    var children = [svg('title', { id: 'heat-chart-title' }, 'Portfolio heat history'), svg('desc', { id: 'heat-chart-desc' }, description)];
+    var children = [
+      svg('title', { id: 'heat-chart-title' }, 'Portfolio heat history'),
+      svg('desc', { id: 'heat-chart-desc' }, description),
+    ];
     if (thresholds) {
       var bands = [
         { from: 0, to: thresholds.min, cls: 'band-cold', label: 'COLD' },
@@ -277,9 +306,10 @@
       });
     }
     var ticks = [0, top / 2, top];
-    if (thresholds) ticks = [0, thresholds.min, thresholds.max, top].filter(function (v) {
-      return v <= top;
-    });
+    if (thresholds)
+      ticks = [0, thresholds.min, thresholds.max, top].filter(function (v) {
+        return v <= top;
+      });
     ticks.forEach(function (v) {
       children.push(svg('text', { x: M.left - 6, y: y(v) + 4, class: 'axis-label', 'text-anchor': 'end' }, fmtNumber(v, 2)));
     });
@@ -349,12 +379,19 @@
     }
 
     container.replaceChildren(
-      svg('svg', { viewBox: '0 0 ' + W + ' ' + H, role: 'img', 'aria-labelledby': 'heat-chart-title heat-chart-desc', class: 'chart-svg' }, children),
+      svg(
+        'svg',
+        { viewBox: '0 0 ' + W + ' ' + H, role: 'img', 'aria-labelledby': 'heat-chart-title heat-chart-desc', class: 'chart-svg' },
+        children,
+      ),
     );
     // The chart is redrawn every poll: keep showing the point the reader is looking at.
-    var still = hoveredAt === null ? null : coords.filter(function (c) {
-      return c.p.at === hoveredAt;
-    })[0];
+    var still =
+      hoveredAt === null
+        ? null
+        : coords.filter(function (c) {
+            return c.p.at === hoveredAt;
+          })[0];
     if (still) showTip(still);
     else hoveredAt = null;
   }
@@ -366,7 +403,11 @@
     }
     var rows = status.budgets.map(function (b) {
       var within =
-        b.budget_usd === null ? el('span', { class: 'muted' }, 'no budget') : b.over_budget ? badge('OVER budget', 'bad') : badge('yes', 'ok');
+        b.budget_usd === null
+          ? el('span', { class: 'muted' }, 'no budget')
+          : b.over_budget
+            ? badge('OVER budget', 'bad')
+            : badge('yes', 'ok');
       return el('tr', { 'data-symbol': b.symbol }, [
         el('th', { scope: 'row' }, b.symbol),
         cell('budget', fmtUsd(b.budget_usd), 'num'),
@@ -429,26 +470,57 @@
     var o = status.outcomes;
     var container = $('outcomes-chart');
     if (!o || o.horizon === null) {
-      $('outcomes-summary').textContent = o === null ? 'Could not read outcomes (see the banner).' : 'No outcome samples yet (docs/outcomes.md).';
+      $('outcomes-summary').textContent =
+        o === null ? 'Could not read outcomes (see the banner).' : 'No outcome samples yet (docs/outcomes.md).';
       container.replaceChildren();
       return;
     }
     $('outcomes-summary').textContent =
-      o.samples + ' decisions at ' + o.horizon + ': against their proposals they changed PnL by ' + fmtPnl(o.total_pnl_usd) +
-      (o.missing_price ? ' (' + o.missing_price + ' without a price left out)' : '') + '. quantum-gates report outcomes has the intervals.';
+      o.samples +
+      ' decisions at ' +
+      o.horizon +
+      ': against their proposals they changed PnL by ' +
+      fmtPnl(o.total_pnl_usd) +
+      (o.missing_price ? ' (' + o.missing_price + ' without a price left out)' : '') +
+      '. quantum-gates report outcomes has the intervals.';
     var points = o.series;
     if (points.length === 0) {
       container.replaceChildren();
       return;
     }
-    var W = 760, H = 200, M = { top: 12, right: 16, bottom: 30, left: 70 };
-    var iw = W - M.left - M.right, ih = H - M.top - M.bottom;
-    var lo = Math.min(0, Math.min.apply(null, points.map(function (p) { return p.cumulative_usd; })));
-    var hi = Math.max(0, Math.max.apply(null, points.map(function (p) { return p.cumulative_usd; })));
+    var W = 760,
+      H = 200,
+      M = { top: 12, right: 16, bottom: 30, left: 70 };
+    var iw = W - M.left - M.right,
+      ih = H - M.top - M.bottom;
+    var lo = Math.min(
+      0,
+      Math.min.apply(
+        null,
+        points.map(function (p) {
+          return p.cumulative_usd;
+        }),
+      ),
+    );
+    var hi = Math.max(
+      0,
+      Math.max.apply(
+        null,
+        points.map(function (p) {
+          return p.cumulative_usd;
+        }),
+      ),
+    );
     if (hi === lo) hi = lo + 1;
-    var t0 = points[0].at, t1 = points[points.length - 1].at, span = t1 - t0 || 1;
-    function x(t) { return M.left + (points.length === 1 ? iw / 2 : ((t - t0) / span) * iw); }
-    function y(v) { return M.top + ih - ((v - lo) / (hi - lo)) * ih; }
+    var t0 = points[0].at,
+      t1 = points[points.length - 1].at,
+      span = t1 - t0 || 1;
+    function x(t) {
+      return M.left + (points.length === 1 ? iw / 2 : ((t - t0) / span) * iw);
+    }
+    function y(v) {
+      return M.top + ih - ((v - lo) / (hi - lo)) * ih;
+    }
     var path = [];
     var previous = 0;
     points.forEach(function (p) {
@@ -466,9 +538,17 @@
       svg('polyline', { class: 'heat-line', points: path.join(' ') }),
     ];
     points.forEach(function (p) {
-      children.push(svg('circle', { cx: x(p.at), cy: y(p.cumulative_usd), r: 2.5, class: 'heat-dot' }, svg('title', {}, fmtTime(p.at) + ': ' + fmtPnl(p.cumulative_usd))));
+      children.push(
+        svg(
+          'circle',
+          { cx: x(p.at), cy: y(p.cumulative_usd), r: 2.5, class: 'heat-dot' },
+          svg('title', {}, fmtTime(p.at) + ': ' + fmtPnl(p.cumulative_usd)),
+        ),
+      );
     });
-    container.replaceChildren(svg('svg', { viewBox: '0 0 ' + W + ' ' + H, role: 'img', 'aria-labelledby': 'outcomes-chart-title', class: 'chart-svg' }, children));
+    container.replaceChildren(
+      svg('svg', { viewBox: '0 0 ' + W + ' ' + H, role: 'img', 'aria-labelledby': 'outcomes-chart-title', class: 'chart-svg' }, children),
+    );
   }
 
   function render(status) {
@@ -508,9 +588,7 @@
         tickClock();
       })
       .catch(function (error) {
-        showBanner(
-          'Could not refresh: ' + error.message + (lastSuccess ? '. Showing data from ' + fmtTime(lastSuccess) + '.' : '.'),
-        );
+        showBanner('Could not refresh: ' + error.message + (lastSuccess ? '. Showing data from ' + fmtTime(lastSuccess) + '.' : '.'));
       })
       .finally(function () {
         setTimeout(poll, POLL_MS);

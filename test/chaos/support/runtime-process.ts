@@ -111,7 +111,8 @@ export async function spawnRuntime(options: SpawnOptions): Promise<RuntimeProces
 function inheritedEnv(): Record<string, string | undefined> {
   const env: Record<string, string | undefined> = { ...process.env };
   for (const name of Object.keys(env)) {
-    if (name.startsWith('REDIS_') || name.startsWith('P26_') || name.startsWith('GOV_') || name === 'HANDLERS' || name === 'PORT') delete env[name];
+    if (name.startsWith('REDIS_') || name.startsWith('P26_') || name.startsWith('GOV_') || name === 'HANDLERS' || name === 'PORT')
+      delete env[name];
   }
   return env;
 }

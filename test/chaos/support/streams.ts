@@ -5,7 +5,10 @@ import { waitFor as sharedWaitFor } from '../../support/runtime.js';
 export { pendingCount, produce } from '../../support/runtime.js';
 
 /** The shared waitFor, with the patience real processes under load need. */
-export function waitFor<T>(probe: () => Promise<T> | T, options: { timeoutMs?: number; intervalMs?: number; what?: string } = {}): Promise<NonNullable<T>> {
+export function waitFor<T>(
+  probe: () => Promise<T> | T,
+  options: { timeoutMs?: number; intervalMs?: number; what?: string } = {},
+): Promise<NonNullable<T>> {
   return sharedWaitFor(probe, { timeoutMs: 60_000, intervalMs: 50, ...options });
 }
 
