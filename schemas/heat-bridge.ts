@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { heatDecisionFields } from './heat-gate.js';
 
 /**
  * What the heat bridge (P2.7) writes, as microservices/heat_bridge/main.py @ 3eb5fe66b does in
@@ -6,21 +7,10 @@ import { z } from 'zod';
  * inputs_age_sec), `latest` adds `last_plan_id`, and nothing else is written into them.
  */
 
-/** The twelve decision fields of `lookup_data`, in the original's order. */
-export const lookupFields = [
-  'ts_epoch',
-  'symbol',
-  'plan_id',
-  'in_action',
-  'out_action',
-  'heat_level',
-  'heat_score',
-  'heat_action',
-  'recommended_partial',
-  'reason',
-  'mode',
-  'debug_json',
-] as const;
+type LookupField = Exclude<(typeof heatDecisionFields)[number], 'inputs_age_sec'>;
+
+/** The twelve decision fields of `lookup_data`: the decision's own, in its order, without inputs_age_sec. */
+export const lookupFields: readonly LookupField[] = heatDecisionFields.filter((field): field is LookupField => field !== 'inputs_age_sec');
 
 const text = z.string();
 
