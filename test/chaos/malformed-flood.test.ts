@@ -12,7 +12,8 @@ const ONE_MB = 'x'.repeat(1024 * 1024);
 
 /** Every tenth entry is malformed, in rotating ways; a 1 MB value in one of every 25 malformed. */
 function malformed(k: number): Record<string, string | Buffer> {
-  if (k % 25 === 0) return { plan_id: ONE_MB, symbol: 'ETHUSDT', action: 'FULL_CLOSE' };
+  // A 1 MB symbol (a 1 MB plan_id is valid now: the original used it as written, any length).
+  if (k % 25 === 0) return { plan_id: `big-${k}`, symbol: ONE_MB, action: 'FULL_CLOSE' };
   switch (k % 4) {
     case 0:
       return { symbol: 'ETHUSDT', action: 'FULL_CLOSE' }; // missing plan_id
@@ -21,7 +22,9 @@ function malformed(k: number): Record<string, string | Buffer> {
     case 2:
       return { plan_id: `bad-${k}`, symbol: randomBytes(24), [randomBytes(8).toString('latin1')]: randomBytes(64) }; // binary junk, no action
     default:
-      return { plan_id: `bad-${k}`, symbol: 'ETHUSDT', action: 'FULL_CLOSE', reason: 'r'.repeat(5000) }; // reason over its limit
+      // An empty action (a 5,000-character reason was here: the gate now truncates free text
+      // instead of refusing it, so that entry is valid).
+      return { plan_id: `bad-${k}`, symbol: 'ETHUSDT', action: '', reason: 'r'.repeat(5000) };
   }
 }
 
