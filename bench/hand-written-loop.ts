@@ -5,7 +5,13 @@
  *
  * Env: REDIS_URL, INPUT, GROUP, OUTPUT, DECISIONS, EXPECT (stop after this many), COUNT.
  */
+import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
+import { FREE_TEXT_MAX } from '../schemas/harvest-proposal.js';
+import { pyFloatStr, pythonRound } from '../schemas/python-number.js';
+
+/** Free text as the gate copies it: at most FREE_TEXT_MAX characters. */
+const cut = (value: string): string => (value.length > FREE_TEXT_MAX ? value.slice(0, FREE_TEXT_MAX) : value);
 
 const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
 const reader = redis.duplicate();
@@ -28,6 +34,7 @@ async function loadState() {
   const equity = Number(portfolio.equity_usd ?? 0);
   const seen = new Set<string>();
   let weighted = 0;
+  let counted = 0;
   for (const [, fields] of snapshots) {
     const f: Record<string, string> = {};
     for (let i = 0; i + 1 < fields.length; i += 2) f[fields[i]!] = fields[i + 1]!;
@@ -35,9 +42,12 @@ async function loadState() {
     if (symbol === '' || seen.has(symbol)) continue;
     seen.add(symbol);
     const sigma = Number(f.sigma || f.volatility || 0);
-    if (sigma > 0) weighted += Math.abs(Number(f.position_notional_usd || 0)) * sigma;
+    if (sigma > 0) {
+      weighted += Math.abs(Number(f.position_notional_usd || 0)) * sigma;
+      counted += 1;
+    }
   }
-  return equity > 0 ? weighted / Math.max(equity, 1) : 0;
+  return { heat: equity > 0 ? weighted / Math.max(equity, 1) : 0, counted };
 }
 
 async function main() {
@@ -48,15 +58,18 @@ async function main() {
       [string, [string, string[]][]][] | null;
     const entries = reply?.[0]?.[1] ?? [];
     if (entries.length === 0) continue;
-    const heat = await loadState();
+    const { heat, counted } = await loadState();
     const bucket = heat < 0.25 ? 'COLD' : heat < 0.65 ? 'WARM' : 'HOT';
     const nowMs = Date.now();
     const ts = String(Math.floor(nowMs / 1000));
-    const heatValue = String(Math.round(heat * 1e6) / 1e6);
+    const heatValue = pyFloatStr(heat);
+    const heatScore = pyFloatStr(pythonRound(heat, 4));
     const pipeline = redis.pipeline();
     const ids: string[] = [];
-    // The same entries the heat gate writes (fields, carried proposal fields, debug_json), so the
-    // comparison measures the runtime's overhead and not a smaller output.
+    // The same entries the heat gate writes, field by field as the original P2.6 did (the
+    // calibrated entry's 11 fields then the proposal's own, the 13-field decision, Python's number
+    // text, a UUID for a missing trace_id, debug_json), so the comparison measures the runtime's
+    // overhead and not a smaller output. `npx tsx bench/same-output.ts` checks it.
     for (const [id, fields] of entries) {
       ids.push(id);
       const f: Record<string, string> = {};
@@ -64,34 +77,37 @@ async function main() {
       const action = f.action ?? f.harvest_action ?? '';
       const full = action === 'FULL_CLOSE';
       const out = full ? (bucket === 'COLD' ? 'PARTIAL_25' : bucket === 'WARM' ? 'PARTIAL_75' : action) : action;
-      const reason = full ? `portfolio_heat_${bucket.toLowerCase()}` : 'action_not_full_close';
-      const calibrated: string[] = [];
-      for (const key in f) if (key !== 'action' && key !== 'harvest_action') calibrated.push(key, f[key]!);
-      calibrated.push(
-        'trace_id',
-        f.trace_id ?? '',
-        'plan_id',
-        f.plan_id ?? '',
-        'symbol',
-        f.symbol ?? '',
-        'original_action',
-        action,
-        'calibrated_action',
-        out,
-        'heat_value',
-        heatValue,
-        'heat_bucket',
-        bucket,
-        'mode',
-        'shadow',
-        'calibrated',
-        String(out !== action),
-        'reason',
+      const reason = full
+        ? `portfolio_heat_${bucket.toLowerCase()}`
+        : action.startsWith('PARTIAL_')
+          ? 'partial_unchanged'
+          : 'non_full_close_unchanged';
+      const traceId = f.trace_id === undefined ? randomUUID() : cut(f.trace_id);
+      const own: Record<string, string> = {
+        trace_id: traceId,
+        plan_id: f.plan_id ?? '',
+        symbol: f.symbol ?? '',
+        original_action: action,
+        calibrated_action: out,
+        heat_value: heatValue,
+        heat_bucket: bucket,
+        mode: 'shadow',
+        calibrated: 'true',
         reason,
-        'timestamp',
-        ts,
-      );
+        timestamp: ts,
+      };
+      const calibrated: string[] = [];
+      for (const key in own) calibrated.push(key, own[key]!);
+      for (const key in f) if (key !== 'action' && !(key in own)) calibrated.push(key, cut(f[key]!));
       pipeline.xadd(output, '*', ...calibrated);
+      const partial = out === 'PARTIAL_25' && full ? pyFloatStr(0.25) : out === 'PARTIAL_75' && full ? pyFloatStr(0.75) : '';
+      const debug = JSON.stringify({
+        thresholds: { warm: 0.25, hot: 0.65 },
+        trace_id: traceId.slice(0, 64),
+        source_id: id,
+        heat,
+        positions: counted,
+      });
       pipeline.xadd(
         decisions,
         '*',
@@ -106,19 +122,21 @@ async function main() {
         'out_action',
         out,
         'heat_level',
-        bucket,
+        bucket.toLowerCase(),
         'heat_score',
-        heatValue,
+        heatScore,
         'heat_action',
-        full ? (out === action ? 'HOLD_CLOSE' : 'DOWNGRADE_FULL_TO_PARTIAL') : 'NONE',
+        out !== action ? 'DOWNGRADE_FULL_TO_PARTIAL' : 'NONE',
         'recommended_partial',
-        out === 'PARTIAL_25' && full ? '0.25' : out === 'PARTIAL_75' && full ? '0.75' : '',
+        partial,
         'reason',
-        reason,
+        'ok',
+        'inputs_age_sec',
+        '',
         'mode',
         'shadow',
         'debug_json',
-        JSON.stringify({ trace_id: f.trace_id ?? '', source_id: id, heat_min: 0.25, heat_max: 0.65 }),
+        debug,
       );
     }
     pipeline.hset('quantum:portfolio:heat', 'heat', heatValue, 'bucket', bucket, 'updated_at', String(nowMs));

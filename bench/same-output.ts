@@ -31,6 +31,10 @@ const norm = (entries: [string, string[]][]): Record<string, string>[] =>
     delete o.timestamp;
     delete o.ts_epoch;
     if (o.debug_json) o.debug_json = o.debug_json.replace(/"source_id":"[^"]+"/, '');
+    // A missing trace_id becomes a fresh UUID on each side.
+    const uuid = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g;
+    if (o.trace_id) o.trace_id = o.trace_id.replace(uuid, '<uuid>');
+    if (o.debug_json) o.debug_json = o.debug_json.replace(uuid, '<uuid>');
     return o;
   });
 const a = norm((await r.xrange(streams.harvestCalibrated, '-', '+')) as [string, string[]][]),
