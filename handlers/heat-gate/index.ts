@@ -82,8 +82,23 @@ function observeLag(ctx: Pick<Ctx, 'metrics' | 'now' | 'meta'>): void {
   ctx.metrics.streamLag.observe(ctx.now() - ctx.meta.producedAt);
 }
 
+/**
+ * The heat of a batch's inputs, computed once: every proposal of a batch shares one HeatInputs
+ * object (a proposal whose symbol is read directly gets its own), and the sum over the whole book
+ * was being redone for each of the batch's messages.
+ */
+const assessed = new WeakMap<HeatInputs, HeatAssessment>();
+function assessOnce(inputs: HeatInputs): HeatAssessment {
+  let assessment = assessed.get(inputs);
+  if (assessment === undefined) {
+    assessment = assessHeat(inputs);
+    assessed.set(inputs, assessment);
+  }
+  return assessment;
+}
+
 function decide(proposal: HarvestProposal, inputs: HeatInputs, ctx: Ctx): void {
-  const assessment = assessHeat(inputs);
+  const assessment = assessOnce(inputs);
   if (assessment.trusted) {
     // As the original: the heat gauges move only when a heat was computed.
     const bucket = bucketOf(assessment.heat, ctx.config.HEAT_MIN, ctx.config.HEAT_MAX);
