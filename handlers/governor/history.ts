@@ -22,10 +22,18 @@ export interface ExecHistory {
   readonly times: readonly number[];
 }
 
+/**
+ * One LRANGE on every plan, the common case (the original's list, or no key: an empty list does not
+ * exist in Redis); only a leftover of another type costs a TYPE and a second read.
+ */
 export async function readExecHistory(redis: RedisReader, symbol: string): Promise<ExecHistory> {
   const key = keys.governorExecutions(symbol);
+  const items = await redis.lrange(key, 0, -1).catch((error: unknown) => {
+    if (error instanceof Error && error.message.startsWith('WRONGTYPE')) return undefined;
+    throw error;
+  });
+  if (items !== undefined) return { type: items.length > 0 ? 'list' : 'none', times: numbers(items) };
   const type = await redis.type(key);
-  if (type === 'list') return { type, times: numbers(await redis.lrange(key, 0, -1)) };
   if (type === 'zset') {
     const flat = await redis.zrangebyscore(key, '-inf', '+inf', 'WITHSCORES');
     const times: number[] = [];

@@ -64,6 +64,9 @@ export class FakeRedisReader implements RedisReader {
     return 'none';
   }
   async lrange(key: string, start: number, stop: number) {
+    const type = await this.type(key);
+    // As Redis: a key of another type is an error, not an empty list.
+    if (type !== 'list' && type !== 'none') throw new Error('WRONGTYPE Operation against a key holding the wrong kind of value');
     const list = this.data.lists?.[key] ?? [];
     return list.slice(start, stop < 0 ? list.length + stop + 1 : stop + 1);
   }
