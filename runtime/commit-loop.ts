@@ -3,7 +3,9 @@ import type { RootLogger } from './logger.js';
 import { rerun, type PipelineEnv, type PreparedBatch, type PreparedItem } from './message-pipeline.js';
 import type { RuntimeMetrics } from './metrics.js';
 import { classifyRedisError, type ClassifiedError } from './redis-errors.js';
-import type { Settler } from './settle.js';
+import { setTimeout as sleepFor } from 'node:timers/promises';
+import type { RuntimeConfig } from './config.js';
+import { Settler, type JobSink } from './settle.js';
 
 /** Rounds of re-running messages whose guards lost a race before leaving them for redelivery. */
 export const MAX_CONFLICT_ROUNDS = 100;
@@ -46,6 +48,45 @@ export interface CommitLoopEnv {
   readonly onProgress: () => void;
   /** Called for each refused commit, so /ready can name the cause until the next commit applies. */
   readonly onFailure: (failure: ClassifiedError) => void;
+}
+
+/** What every consumer of the runtime (stream or BullMQ) gives its commit loop in the same way. */
+export interface CommitLoopShared {
+  readonly handlerName: string;
+  readonly committer: Committer;
+  readonly metrics: RuntimeMetrics;
+  readonly log: RootLogger;
+  readonly jobs: JobSink;
+  readonly pipeline: PipelineEnv;
+  readonly now: () => number;
+  readonly config: Pick<RuntimeConfig, 'CLAIM_IDLE_MS' | 'COMMIT_BACKOFF_MAX_MS'>;
+  /** Aborted when the consumer stops: cuts a backoff pause short. */
+  readonly abort: AbortSignal;
+  readonly stopping: () => boolean;
+  readonly health: CommitLoopEnv['health'];
+}
+
+/** A commit loop's environment: the shared parts, and what is the consumer's own. */
+export function commitLoopEnv(
+  shared: CommitLoopShared,
+  own: Pick<CommitLoopEnv, 'source' | 'pendingIds' | 'waitForRedis' | 'onProgress' | 'onFailure'>,
+): CommitLoopEnv {
+  const { handlerName, metrics, log, jobs, abort } = shared;
+  return {
+    handlerName,
+    committer: shared.committer,
+    metrics,
+    log,
+    settle: new Settler({ handlerName, metrics, jobs, log }),
+    pipeline: shared.pipeline,
+    now: shared.now,
+    claimIdleMs: shared.config.CLAIM_IDLE_MS,
+    backoffMaxMs: shared.config.COMMIT_BACKOFF_MAX_MS,
+    sleep: (ms) => sleepFor(ms, undefined, { signal: abort }).catch(() => undefined),
+    stopping: shared.stopping,
+    health: shared.health,
+    ...own,
+  };
 }
 
 /**

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MetricsTime, Queue, Worker, type ConnectionOptions, type Job, type JobsOptions } from 'bullmq';
 import type { Committer } from './commit.js';
-import { commitBatch, type CommitLoopEnv } from './commit-loop.js';
+import { commitBatch, commitLoopEnv, type CommitLoopEnv } from './commit-loop.js';
 import type { RuntimeConfig } from './config.js';
 import type { JobSummary, ScheduledJob } from './effects.js';
 import { describeError, type ExecutionEnv } from './execute.js';
@@ -12,7 +12,7 @@ import type { RuntimeMetrics } from './metrics.js';
 import { isReady, waitUntilReady, type RedisClient } from './redis.js';
 import type { RedisHealth } from './redis-health.js';
 import type { RedisReader } from './redis-reader.js';
-import { Settler, type JobSink } from './settle.js';
+import type { JobSink } from './settle.js';
 import type { ConsumerFault } from './stream-consumer.js';
 
 /**
@@ -125,29 +125,32 @@ export class JobRunner {
       deadLetter: { stream: deps.config.DLQ_STREAM, maxLen: deps.config.DLQ_MAXLEN, sourceStream, group: '' },
       now: deps.now,
     };
-    this.commitEnv = {
-      handlerName: deps.handler.name,
-      committer: deps.committer,
-      source: undefined,
-      metrics: deps.metrics,
-      log: this.log,
-      settle: new Settler({ handlerName: deps.handler.name, metrics: deps.metrics, jobs: deps.jobs, log: this.log }),
-      pipeline: this.pipeline,
-      now: deps.now,
-      claimIdleMs: deps.config.CLAIM_IDLE_MS,
-      backoffMaxMs: deps.config.COMMIT_BACKOFF_MAX_MS,
-      waitForRedis: () => waitUntilReady(deps.commands, this.abort.signal),
-      sleep: (ms) => sleep(ms, undefined, { signal: this.abort.signal }).catch(() => undefined),
-      stopping: () => this.stopping,
-      health: deps.health,
-      onProgress: () => {
-        this.lastProgressAt = deps.now();
-        this.commitFailing = undefined;
+    this.commitEnv = commitLoopEnv(
+      {
+        handlerName: deps.handler.name,
+        committer: deps.committer,
+        metrics: deps.metrics,
+        log: this.log,
+        jobs: deps.jobs,
+        pipeline: this.pipeline,
+        now: deps.now,
+        config: deps.config,
+        abort: this.abort.signal,
+        stopping: () => this.stopping,
+        health: deps.health,
       },
-      onFailure: (failure) => {
-        this.commitFailing ??= `commits refused (${failure.cause}): ${failure.message}`;
+      {
+        source: undefined,
+        waitForRedis: () => waitUntilReady(deps.commands, this.abort.signal),
+        onProgress: () => {
+          this.lastProgressAt = deps.now();
+          this.commitFailing = undefined;
+        },
+        onFailure: (failure) => {
+          this.commitFailing ??= `commits refused (${failure.cause}): ${failure.message}`;
+        },
       },
-    };
+    );
   }
 
   get isConsuming(): boolean {

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Committer } from './commit.js';
-import { commitBatch, GroupLostError, type CommitLoopEnv } from './commit-loop.js';
+import { commitBatch, commitLoopEnv, GroupLostError, type CommitLoopEnv } from './commit-loop.js';
 import type { RuntimeConfig } from './config.js';
 import { describeError, type ExecutionEnv } from './execute.js';
 import type { AnyHandler, StreamTrigger } from './handler.js';
@@ -11,7 +11,7 @@ import { isReady, waitUntilReady, type RedisClient } from './redis.js';
 import { classifyRedisError } from './redis-errors.js';
 import type { RedisHealth } from './redis-health.js';
 import type { RedisReader } from './redis-reader.js';
-import { Settler, type JobSink } from './settle.js';
+import type { JobSink } from './settle.js';
 import { canLoadStateBehindRead, groupCursorKey, StreamReader, type Batch } from './stream-reader.js';
 import { fieldsToRecord } from '../schemas/fields.js';
 
@@ -120,32 +120,35 @@ export class StreamConsumer {
       deadLetter: { stream: deps.config.DLQ_STREAM, maxLen: deps.config.DLQ_MAXLEN, sourceStream: this.stream, group: this.group },
       now: deps.now,
     };
-    this.commitEnv = {
-      handlerName: deps.handler.name,
-      committer: deps.committer,
-      source: {
-        stream: this.stream,
-        group: this.group,
-        consumer: deps.config.CONSUMER_NAME,
-        ...(deps.recordsCursor ? { cursorKey: groupCursorKey(this.stream) } : {}),
+    this.commitEnv = commitLoopEnv(
+      {
+        handlerName: deps.handler.name,
+        committer: deps.committer,
+        metrics: deps.metrics,
+        log: this.log,
+        jobs: deps.jobs,
+        pipeline: this.pipeline,
+        now: deps.now,
+        config: deps.config,
+        abort: this.abort.signal,
+        stopping: () => this.stopping,
+        health: deps.health,
       },
-      metrics: deps.metrics,
-      log: this.log,
-      settle: new Settler({ handlerName: deps.handler.name, metrics: deps.metrics, jobs: deps.jobs, log: this.log }),
-      pipeline: this.pipeline,
-      now: deps.now,
-      claimIdleMs: deps.config.CLAIM_IDLE_MS,
-      backoffMaxMs: deps.config.COMMIT_BACKOFF_MAX_MS,
-      pendingIds: (ids) => this.reader.pendingIds(ids),
-      waitForRedis: () => this.waitForRedis(),
-      sleep: (ms) => sleep(ms, undefined, { signal: this.abort.signal }).catch(() => undefined),
-      stopping: () => this.stopping,
-      health: deps.health,
-      onProgress: () => this.committed(),
-      onFailure: (failure) => {
-        this.commitFailing ??= { cause: `commits refused (${failure.cause}): ${failure.message}`, since: deps.now() };
+      {
+        source: {
+          stream: this.stream,
+          group: this.group,
+          consumer: deps.config.CONSUMER_NAME,
+          ...(deps.recordsCursor ? { cursorKey: groupCursorKey(this.stream) } : {}),
+        },
+        pendingIds: (ids) => this.reader.pendingIds(ids),
+        waitForRedis: () => this.waitForRedis(),
+        onProgress: () => this.committed(),
+        onFailure: (failure) => {
+          this.commitFailing ??= { cause: `commits refused (${failure.cause}): ${failure.message}`, since: deps.now() };
+        },
       },
-    };
+    );
   }
 
   /** True while reading (not waiting for Redis, not stopped). */
