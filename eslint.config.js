@@ -63,6 +63,15 @@ export default tseslint.config(
               regex: '^(ioredis|bullmq|fastify|@fastify/|prom-client|pino|@bull-board/)',
               message: 'handlers reach infrastructure through ctx only',
             },
+            {
+              // The contract is runtime/index.ts; the rest of runtime/ is how it is kept.
+              regex: '(^|/)runtime/(?!index\\.js$)',
+              message: 'handlers import the runtime through runtime/index.js only',
+            },
+            {
+              regex: '(^|/)(app|cli)/',
+              message: 'handlers sit below the application layer (app/, cli/)',
+            },
           ],
         },
       ],

@@ -138,7 +138,7 @@ async function heatThroughput(redis: TestRedis, backlog: number, kind: 'runtime'
   if (kind === 'runtime') {
     const port = await freePort();
     const args = [...NODE_FLAGS, ...(profile ? ['--cpu-prof', `--cpu-prof-dir=${resolve(resultsDir, 'profiles')}`] : [])];
-    proc = spawnTs('runtime/main.ts', runtimeEnv(redis, 'position-snapshot,heat-gate', port), args);
+    proc = spawnTs('app/main.ts', runtimeEnv(redis, 'position-snapshot,heat-gate', port), args);
     output = streams.harvestCalibrated;
   } else {
     proc = spawnTs('bench/hand-written-loop.ts', { REDIS_URL: redis.url, EXPECT: String(backlog) }, NODE_FLAGS);
@@ -168,7 +168,7 @@ async function latencyAt(redis: TestRedis, rate: number, seconds: number, kind: 
   const output = kind === 'runtime' ? streams.harvestCalibrated : 'bench:handwritten:calibrated';
   const proc =
     kind === 'runtime'
-      ? spawnTs('runtime/main.ts', runtimeEnv(redis, 'position-snapshot,heat-gate', port), NODE_FLAGS)
+      ? spawnTs('app/main.ts', runtimeEnv(redis, 'position-snapshot,heat-gate', port), NODE_FLAGS)
       : spawnTs('bench/hand-written-loop.ts', { REDIS_URL: redis.url, EXPECT: String(rate * seconds) }, NODE_FLAGS);
   const producer = new Redis(redis.url);
   const observer = new Redis(redis.url);
@@ -263,7 +263,7 @@ async function governorThroughput(redis: TestRedis, plans: number): Promise<numb
     await pipeline.exec();
   }
   const port = await freePort();
-  const proc = spawnTs('runtime/main.ts', runtimeEnv(redis, 'governor,governor-cooldown', port, { GOV_MAX_PLAN_AGE_SEC: '0' }), NODE_FLAGS);
+  const proc = spawnTs('app/main.ts', runtimeEnv(redis, 'governor,governor-cooldown', port, { GOV_MAX_PLAN_AGE_SEC: '0' }), NODE_FLAGS);
   try {
     await waitForLength(redis.client, streams.governorEvents, plans, 300_000);
     return drainRate(redis.client, streams.governorEvents, plans);
@@ -277,7 +277,7 @@ async function budgetTick(redis: TestRedis, symbols: number): Promise<number | u
   await redis.client.flushall();
   await seedPortfolio(redis.client, symbols);
   const port = await freePort();
-  const proc = spawnTs('runtime/main.ts', runtimeEnv(redis, 'risk-budget', port, { BUDGET_COMPUTE_INTERVAL_SEC: '1' }), NODE_FLAGS);
+  const proc = spawnTs('app/main.ts', runtimeEnv(redis, 'risk-budget', port, { BUDGET_COMPUTE_INTERVAL_SEC: '1' }), NODE_FLAGS);
   try {
     const deadline = Date.now() + 60_000;
     for (;;) {

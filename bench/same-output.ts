@@ -19,7 +19,7 @@ const props = [
   ['plan_id', 'b', 'symbol', 'BTCUSDT', 'harvest_action', 'PARTIAL_50', 'extra', 'x'],
 ];
 for (const p of props) await r.xadd(streams.harvestProposal, '*', ...p);
-const rt = spawnTs('runtime/main.ts', { REDIS_URL: redis.url, PORT: String(await freePort()), HANDLERS: 'heat-gate', LOG_LEVEL: 'warn' });
+const rt = spawnTs('app/main.ts', { REDIS_URL: redis.url, PORT: String(await freePort()), HANDLERS: 'heat-gate', LOG_LEVEL: 'warn' });
 const hw = spawnTs('bench/hand-written-loop.ts', { REDIS_URL: redis.url, EXPECT: '2' });
 while ((await r.xlen(streams.harvestCalibrated)) < 2 || (await r.xlen('bench:handwritten:calibrated')) < 2)
   await new Promise((res) => setTimeout(res, 50));

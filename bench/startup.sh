@@ -3,8 +3,8 @@
 # N times starts `node bin/quantum-gates.js start` and measures until /ready answers 200, and
 # N times runs `node bin/quantum-gates.js kill status --json` against the same Redis.
 # Usage: bash bench/startup.sh [runs]   (run `npm run build` first to measure the compiled code)
-# START_CMD / CLI_CMD replace the two command lines, e.g. START_CMD="node dist/runtime/main.js"
-# (the systemd unit's) or START_CMD="node --import tsx runtime/main.ts" (the sources).
+# START_CMD / CLI_CMD replace the two command lines, e.g. START_CMD="node dist/app/main.js"
+# (the systemd unit's) or START_CMD="node --import tsx app/main.ts" (the sources).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-10}

@@ -20,7 +20,7 @@ function newestSource() {
       else if (entry.name.endsWith('.ts')) newest = Math.max(newest, statSync(path).mtimeMs);
     }
   };
-  for (const dir of ['cli', 'runtime', 'handlers', 'schemas', 'domain']) if (existsSync(root + dir)) walk(root + dir);
+  for (const dir of ['app', 'cli', 'runtime', 'handlers', 'schemas', 'domain']) if (existsSync(root + dir)) walk(root + dir);
   return newest;
 }
 

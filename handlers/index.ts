@@ -1,4 +1,4 @@
-import type { AnyHandler } from '../runtime/handler.js';
+import type { AnyHandler } from '../runtime/index.js';
 import { governorCooldown } from './governor/cooldown.js';
 import { governor } from './governor/index.js';
 import { governorSwitches } from './governor/switches.js';

@@ -1,10 +1,8 @@
 import { z } from 'zod';
-import { defineHandler } from '../runtime/handler.js';
-import { parseEnv } from '../runtime/env.js';
+import { defineHandler, parseEnv, type MetricFactory } from '../runtime/index.js';
 import { compareStreamIds } from '../schemas/fields.js';
 import { keys, streams } from '../schemas/keys.js';
 import { positionSnapshotSchema } from '../schemas/position-snapshot.js';
-import type { MetricFactory } from '../runtime/metrics.js';
 
 const configSchema = z.object({
   POSITION_SNAPSHOT_STREAM: z.string().min(1).default(streams.positionSnapshot),

@@ -20,11 +20,11 @@ export const startCommand: Command = {
   help,
   async run(argv, io) {
     parseCommandArgs('start', argv, {});
-    // runtime/main.ts reads process.env: hand it what --env-file (or a unit's file) added.
+    // app/main.ts reads process.env: hand it what --env-file (or a unit's file) added.
     if (io.envFile !== undefined) for (const [name, value] of Object.entries(io.env)) if (value !== undefined) process.env[name] ??= value;
-    // runtime/main.ts starts on import and owns the process from here: its signal handlers
+    // app/main.ts starts on import and owns the process from here: its signal handlers
     // and process.exit calls decide how it ends.
-    await import('../../runtime/main.js');
+    await import('../../app/main.js');
     return ExitCode.ok;
   },
 };

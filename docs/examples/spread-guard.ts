@@ -4,9 +4,7 @@
  * (test/unit/writing-a-gate.test.ts), so the guide cannot drift from the contract.
  */
 import { z } from 'zod';
-import { envInt, envNumber, parseEnv } from '../../runtime/env.js';
-import { defineHandler, type HandlerContext } from '../../runtime/handler.js';
-import type { MetricFactory } from '../../runtime/metrics.js';
+import { defineHandler, envInt, envNumber, parseEnv, type HandlerContext, type MetricFactory } from '../../runtime/index.js';
 import { idField, numericField, symbolSchema } from '../../schemas/common.js';
 import { keys } from '../../schemas/keys.js';
 

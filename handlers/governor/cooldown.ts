@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineHandler } from '../../runtime/handler.js';
+import { defineHandler } from '../../runtime/index.js';
 import { encodeGovernorEvent } from '../../schemas/governor-event.js';
 import { keys } from '../../schemas/keys.js';
 import { pySeconds } from '../../schemas/python-number.js';

@@ -1,4 +1,4 @@
-import type { RedisReader } from '../../runtime/redis-reader.js';
+import type { RedisReader } from '../../runtime/index.js';
 import { keys } from '../../schemas/keys.js';
 import { parseNumber } from './numbers.js';
 

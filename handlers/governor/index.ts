@@ -1,4 +1,4 @@
-import { defineHandler, metricsAsHealth, type MessageMeta } from '../../runtime/handler.js';
+import { defineHandler, metricsAsHealth, type MessageMeta } from '../../runtime/index.js';
 import { applyPlanSchema, type ApplyPlan } from '../../schemas/apply-plan.js';
 import { applyModeOf, limitsOf, parseGovernorConfig, type GovernorConfig } from './config.js';
 import { errorContext, shouldDisarm, tripDisarm, failClosed } from './disarm.js';

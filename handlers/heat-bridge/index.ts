@@ -1,4 +1,4 @@
-import { defineHandler } from '../../runtime/handler.js';
+import { defineHandler } from '../../runtime/index.js';
 import { heatLatestSchema, type HeatLatest } from '../../schemas/heat-bridge.js';
 import { heatDecisionReader } from '../../schemas/heat-gate.js';
 import { keys } from '../../schemas/keys.js';

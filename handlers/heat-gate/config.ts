@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { envInt, envMode, envNumber, parseEnv } from '../../runtime/env.js';
+import { envInt, envMode, envNumber, parseEnv } from '../../runtime/index.js';
 import { streams } from '../../schemas/keys.js';
 import { positionBookEnvShape } from '../positions/book.js';
 

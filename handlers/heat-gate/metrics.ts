@@ -1,4 +1,4 @@
-import type { MetricFactory } from '../../runtime/metrics.js';
+import type { MetricFactory } from '../../runtime/index.js';
 
 /**
  * prometheus_client's default Histogram buckets, which the original's p26_stream_lag_ms used

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { HandlerContext } from '../../runtime/handler.js';
+import type { HandlerContext } from '../../runtime/index.js';
 import { symbolSchema } from '../../schemas/common.js';
 import { FREE_TEXT_MAX } from '../../schemas/harvest-proposal.js';
 import { keys } from '../../schemas/keys.js';

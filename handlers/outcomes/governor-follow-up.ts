@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineHandler } from '../../runtime/handler.js';
+import { defineHandler } from '../../runtime/index.js';
 import { parseNumber } from '../../schemas/fields.js';
 import { parseGovernorEvent } from '../../schemas/governor-event.js';
 import type { OutcomeConfig } from './config.js';

@@ -1,4 +1,4 @@
-import { defineHandler } from '../../runtime/handler.js';
+import { defineHandler } from '../../runtime/index.js';
 import { symbolSchema } from '../../schemas/common.js';
 import { heatDecisionReader } from '../../schemas/heat-gate.js';
 import type { OutcomeConfig } from './config.js';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineHandler } from '../../runtime/handler.js';
+import { defineHandler } from '../../runtime/index.js';
 import { parseNumber } from '../../schemas/fields.js';
 import { keys } from '../../schemas/keys.js';
 import { encodeOutcome } from '../../schemas/outcome.js';

@@ -1,7 +1,6 @@
 import { epochMs } from '../../domain/epoch.js';
 import { z } from 'zod';
-import { envInt } from '../../runtime/env.js';
-import type { RedisReader } from '../../runtime/redis-reader.js';
+import { envInt, type RedisReader } from '../../runtime/index.js';
 import { compareStreamIds, fieldsToRecord, parseNumber } from '../../schemas/fields.js';
 import { keys, streams } from '../../schemas/keys.js';
 import { positionSnapshotSchema } from '../../schemas/position-snapshot.js';

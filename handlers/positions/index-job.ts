@@ -1,7 +1,5 @@
 import { z } from 'zod';
-import { defineHandler } from '../../runtime/handler.js';
-import { envInt, parseEnv } from '../../runtime/env.js';
-import type { MetricFactory } from '../../runtime/metrics.js';
+import { defineHandler, envInt, parseEnv, type MetricFactory } from '../../runtime/index.js';
 import { keys } from '../../schemas/keys.js';
 
 const configSchema = z.object({

@@ -205,7 +205,7 @@ export function adapterOptions(readOnly: boolean): { readOnlyMode: boolean; allo
   return { readOnlyMode: readOnly, allowCompletedRetries: false };
 }
 
-/** The plugin as runtime/http-plugins.ts lists it. */
+/** The plugin as app/http-plugins.ts lists it. */
 export function dashboardPlugin(services: RuntimeServices): FastifyPluginAsync {
   const auth = parseDashboardAuth(services.env, services.config.HOST);
   if (!isEnabled(auth, 'dashboard')) services.logger.warn(disabledMessage('dashboard'));

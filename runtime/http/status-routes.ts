@@ -55,7 +55,7 @@ export function statusRoutes(
   };
 }
 
-/** The plugin as runtime/http-plugins.ts lists it. */
+/** The plugin as app/http-plugins.ts lists it. */
 export function statusPlugin(services: RuntimeServices): FastifyPluginAsync {
   const auth = parseDashboardAuth(services.env, services.config.HOST);
   if (!isEnabled(auth, 'status')) services.logger.warn(disabledMessage('status'));

@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { httpPlugins } from '../../runtime/http-plugins.js';
+import { httpPlugins } from '../../app/http-plugins.js';
 import type { Runtime } from '../../runtime/runtime.js';
 import { streams } from '../../schemas/keys.js';
 import { usePrivateRedis } from '../support/redis-server.js';

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { allHandlers } from '../../handlers/index.js';
 import type { GatesStatus } from '../../runtime/http/status.js';
-import { httpPlugins } from '../../runtime/http-plugins.js';
+import { httpPlugins } from '../../app/http-plugins.js';
 import type { Runtime } from '../../runtime/runtime.js';
 import { keys } from '../../schemas/keys.js';
 import { freePort, startTestRedis, type TestRedis } from '../support/redis-server.js';

@@ -5,7 +5,7 @@ import { allHandlers } from '../../handlers/index.js';
 import { ConfigError } from '../../runtime/env.js';
 import { dashboardPlugin, handlerQueueNames } from '../../runtime/http/dashboard.js';
 import { statusPlugin } from '../../runtime/http/status-routes.js';
-import { httpPlugins } from '../../runtime/http-plugins.js';
+import { httpPlugins } from '../../app/http-plugins.js';
 import type { Runtime, RuntimeServices } from '../../runtime/runtime.js';
 import { startTestRedis, type TestRedis } from '../support/redis-server.js';
 import { createTestRuntime, waitFor } from '../support/runtime.js';

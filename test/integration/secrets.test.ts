@@ -17,7 +17,7 @@ const ENCODED = encodeURIComponent(PASSWORD);
  */
 async function startAndStop(env: Record<string, string>): Promise<string> {
   const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'runtime/main.ts'], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'app/main.ts'], {
     cwd: root,
     env: { HOME: process.env.HOME ?? '/tmp', PATH: process.env.PATH ?? '', LOG_LEVEL: 'debug', PORT: String(port), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

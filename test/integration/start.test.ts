@@ -10,7 +10,7 @@ const root = resolve(import.meta.dirname, '../..');
 
 /** Runs `npm start`'s entry point as its own process and collects what it prints. */
 function launch(env: Record<string, string>) {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'runtime/main.ts'], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'app/main.ts'], {
     cwd: root,
     env: { HOME: process.env.HOME ?? '/tmp', PATH: process.env.PATH ?? '', LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -15,7 +15,7 @@ const WRONG = 'wr0ng-horse-battery';
 /** Runs `npm start`'s entry point to its exit and collects everything it printed. */
 function start(env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'runtime/main.ts'], {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'app/main.ts'], {
       cwd: root,
       // info, so the start-up log lines are checked for secrets as well
       env: { HOME: process.env.HOME ?? '/tmp', PATH: process.env.PATH ?? '', LOG_LEVEL: 'info', PORT: '0', ...env },

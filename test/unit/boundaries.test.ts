@@ -25,6 +25,15 @@ describe('module boundaries', () => {
     },
   );
 
+  // The contract is runtime/index.ts: a gate that needs more of the runtime widens it there.
+  it.each(sourceFiles(resolve(root, 'handlers')).map((f) => [relative(root, f), f]))(
+    '%s imports the runtime through runtime/index.js only, and nothing of app/ or cli/',
+    (_name, file) => {
+      const outside = importsOf(file).filter((spec) => /(^|\/)runtime\/(?!index\.js$)|(^|\/)(app|cli)\//.test(spec));
+      expect(outside).toEqual([]);
+    },
+  );
+
   // Shared domain rules are pure: the gates, the status page, the CLI and the HTTP API import them.
   it.each(sourceFiles(resolve(root, 'domain')).map((f) => [relative(root, f), f]))(
     '%s imports nothing but other domain rules',

@@ -33,11 +33,11 @@ export interface SpawnOptions {
 export const chaosEnv = { CLAIM_IDLE_MS: '2000', CLAIM_INTERVAL_MS: '500', BLOCK_MS: '200', LOG_LEVEL: 'warn' } as const;
 
 /**
- * Starts `node --import tsx runtime/main.ts` as a real child process (so SIGKILL means what it
+ * Starts `node --import tsx app/main.ts` as a real child process (so SIGKILL means what it
  * means) and resolves once it prints the address it serves.
  */
 export async function spawnRuntime(options: SpawnOptions): Promise<RuntimeProcess> {
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'runtime/main.ts'], {
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'app/main.ts'], {
     cwd: projectRoot,
     env: {
       ...inheritedEnv(),

@@ -1,13 +1,13 @@
 import { allHandlers } from '../handlers/index.js';
-import { packageRoot } from './build-info.js';
+import { packageRoot } from '../runtime/build-info.js';
 import { checkHttpEnv, httpPlugins } from './http-plugins.js';
-import { parseRuntimeConfig, redisIsConfigured, type RuntimeConfig } from './config.js';
-import { ConfigError } from './env.js';
-import { isListening, redisServerAvailable, startLocalRedis, type LocalRedis } from './local-redis.js';
-import { preflightRedis, redactSecrets, RedisWiringError } from './redis-preflight.js';
-import { createRuntime, loadConfiguration } from './runtime.js';
-import { describeRedis } from './redis.js';
-import { disabledMessage, hasCredentials, parseDashboardAuth } from './http/auth.js';
+import { parseRuntimeConfig, redisIsConfigured, type RuntimeConfig } from '../runtime/config.js';
+import { ConfigError } from '../runtime/env.js';
+import { isListening, redisServerAvailable, startLocalRedis, type LocalRedis } from '../runtime/local-redis.js';
+import { preflightRedis, redactSecrets, RedisWiringError } from '../runtime/redis-preflight.js';
+import { createRuntime, loadConfiguration } from '../runtime/runtime.js';
+import { describeRedis } from '../runtime/redis.js';
+import { disabledMessage, hasCredentials, parseDashboardAuth } from '../runtime/http/auth.js';
 
 // The checkout (not dist/ when the build runs): the private redis-server keeps its data in .data/.
 const projectRoot = packageRoot();

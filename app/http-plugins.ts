@@ -1,9 +1,9 @@
 import type { FastifyPluginAsync } from 'fastify';
-import type { RuntimeServices } from './runtime.js';
-import { parseDashboardAuth } from './http/auth.js';
-import { dashboardPlugin } from './http/dashboard.js';
-import { statusPlugin } from './http/status-routes.js';
-import { budgetApi } from './http/budget-api.js';
+import type { RuntimeServices } from '../runtime/runtime.js';
+import { parseDashboardAuth } from '../runtime/http/auth.js';
+import { dashboardPlugin } from '../runtime/http/dashboard.js';
+import { statusPlugin } from '../runtime/http/status-routes.js';
+import { budgetApi } from '../runtime/http/budget-api.js';
 
 /** The HTTP routes beyond /metrics, /health and /ready that the process serves. */
 export function httpPlugins(services: RuntimeServices): FastifyPluginAsync[] {

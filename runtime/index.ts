@@ -1,0 +1,25 @@
+/**
+ * The contract a gate is written against, and the only runtime module `handlers/` may import
+ * (ESLint and test/unit/boundaries.test.ts hold it). Everything else under runtime/ is how the
+ * contract is kept: reading, committing, retrying, serving. A gate that needed more than this
+ * would be reaching past ctx, so widen the contract here, deliberately, rather than import around it.
+ */
+export {
+  defineHandler,
+  metricsAsHealth,
+  type AnyHandler,
+  type FailureInfo,
+  type FailurePolicy,
+  type HandlerContext,
+  type HandlerDeclaration,
+  type HealthAnswer,
+  type HealthDeclaration,
+  type HealthProbe,
+  type Logger,
+  type MessageMeta,
+  type Trigger,
+} from './handler.js';
+export { envBool, envInt, envMode, envNumber, parseEnv } from './env.js';
+export type { CounterMetric, GaugeMetric, HistogramMetric, MetricFactory } from './metrics.js';
+export type { RedisReader } from './redis-reader.js';
+export type { EffectWriter, Fields, JobSummary } from './effects.js';
