@@ -78,6 +78,17 @@ export default tseslint.config(
     },
   },
   {
+    // The runtime knows no gate: gates reach it through their declarations, and what the
+    // process hosts is the application layer's choice (app/, cli/).
+    files: ['runtime/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ regex: '(^|/)(handlers|app|cli)/', message: 'the runtime imports no gate and nothing of the application layer' }] },
+      ],
+    },
+  },
+  {
     // Shared rules are pure: the gates, the status page, the CLI and the HTTP API import them.
     files: ['domain/**/*.ts'],
     rules: {

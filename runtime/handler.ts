@@ -86,12 +86,16 @@ export type FailurePolicy<Message, Config, State, Metrics> = {
     }
 );
 
-/** One HTTP answer, byte for byte: status, content type and body. */
-export interface HealthAnswer {
+/** One HTTP answer, byte for byte: status, content type, body and any further headers. */
+export interface HttpAnswer {
   readonly status: number;
   readonly contentType: string;
   readonly body: string;
+  readonly headers?: Readonly<Record<string, string>>;
 }
+
+/** A /health answer is an HTTP answer like any other. */
+export type HealthAnswer = HttpAnswer;
 
 /** What a gate's health answer may be built from; the runtime provides it at each request. */
 export interface HealthProbe<Config> {
@@ -124,6 +128,59 @@ export interface HealthDeclaration<Config> {
  */
 export const metricsAsHealth: HealthDeclaration<unknown> = { answer: (probe) => probe.metrics() };
 
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH';
+
+/** An HTTP request as a gate's route sees it: Fastify's parsing, none of Fastify's types. */
+export interface RouteRequest {
+  readonly method: string;
+  /** The path's named segments (`:symbol`), decoded. */
+  readonly params: Readonly<Record<string, string>>;
+  /** The query string; a repeated parameter is an array in the order given. */
+  readonly query: Readonly<Record<string, string | readonly string[] | undefined>>;
+  /** Lower-case names. */
+  readonly headers: Readonly<Record<string, string | readonly string[] | undefined>>;
+}
+
+/**
+ * Redis as a route may use it. Reads as ctx.redis; and, since a request is no stream message
+ * with a commit to join, the few direct writes an original's HTTP API made (a test-mode state
+ * injection). A route that changes what gates decide should append to a stream instead.
+ */
+export interface RouteRedis extends RedisReader {
+  /** HGETALL as Redis sends it (field, value, ...): keeps the hash's own field order, which an object loses for integer-like fields. */
+  call(command: 'HGETALL', key: string): Promise<unknown>;
+  hset(key: string, field: string, value: string): Promise<number>;
+  expire(key: string, seconds: number): Promise<number>;
+}
+
+export interface RouteContext<Config, Metrics> {
+  readonly config: Config;
+  /** Applied at once: a request has no commit to wait for. */
+  readonly metrics: Metrics;
+  readonly redis: RouteRedis;
+  readonly log: Logger;
+  /** Milliseconds since the epoch. */
+  now(): number;
+}
+
+/**
+ * One route of the gate's own HTTP API (the budget engine's /budget/{symbol}, say), served by
+ * every process that hosts the gate. An answer that throws becomes a plain 500.
+ */
+export interface RouteDeclaration<Config, Metrics> {
+  readonly methods: readonly HttpMethod[];
+  /** Fastify's path syntax: `:name` captures one segment. */
+  readonly path: string;
+  answer(request: RouteRequest, ctx: RouteContext<Config, Metrics>): HttpAnswer | Promise<HttpAnswer>;
+}
+
+/** What a gate serves over HTTP, beside the runtime's /metrics, /ready and status page. */
+export interface HttpDeclaration<Config, Metrics> {
+  /** The original's /health answer (see HealthDeclaration); without it, the runtime's liveness body. */
+  readonly health?: HealthDeclaration<Config>;
+  readonly routes?: readonly RouteDeclaration<Config, Metrics>[];
+}
+
 export interface HandlerDeclaration<Schema extends z.ZodType = z.ZodType, Config = unknown, State = undefined, Metrics = object> {
   readonly name: string;
   readonly description: string;
@@ -151,8 +208,8 @@ export interface HandlerDeclaration<Schema extends z.ZodType = z.ZodType, Config
    * throughput. Default true: every batch sees every earlier commit.
    */
   readonly readsOwnWrites?: boolean;
-  /** The original's /health answer (see HealthDeclaration); without it, the runtime's liveness body. */
-  readonly health?: HealthDeclaration<Config>;
+  /** The gate's HTTP surface: its original /health answer and its own routes. */
+  readonly http?: HttpDeclaration<Config, Metrics>;
   readonly failure: FailurePolicy<z.infer<Schema>, Config, State, Metrics>;
   /**
    * The safe output of a message dead-lettered without being handled (its input failed the

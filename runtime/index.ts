@@ -23,3 +23,13 @@ export { envBool, envInt, envMode, envNumber, parseEnv } from './env.js';
 export type { CounterMetric, GaugeMetric, HistogramMetric, MetricFactory } from './metrics.js';
 export type { RedisReader } from './redis-reader.js';
 export type { EffectWriter, Fields, JobSummary } from './effects.js';
+export {
+  type HttpAnswer,
+  type HttpDeclaration,
+  type HttpMethod,
+  type RouteContext,
+  type RouteDeclaration,
+  type RouteRedis,
+  type RouteRequest,
+} from './handler.js';
+export { isCrossSite } from './http/cross-site.js';

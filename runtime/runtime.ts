@@ -15,6 +15,7 @@ import { RedisHealth, type RedisFault } from './redis-health.js';
 import { selectHandlers } from './registry.js';
 import { buildServer, type Readiness } from './server.js';
 import { closeServers, listenHealthPorts, type GateHealth } from './health.js';
+import { gateRoutesPlugin } from './http/gate-routes.js';
 import type { HealthAnswer, HealthProbe } from './handler.js';
 import { StreamConsumer } from './stream-consumer.js';
 
@@ -251,7 +252,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   };
 
   const gateHealth: GateHealth[] = hosted.flatMap((h, i) => {
-    const declared = h.handler.health;
+    const declared = h.handler.http?.health;
     if (!declared) return [];
     const worker = workers[i]!;
     const probe: HealthProbe<unknown> = {
@@ -281,7 +282,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     readiness,
     health: gateHealth,
     maxEventLoopDelayMs: config.MAX_EVENT_LOOP_DELAY_MS,
-    plugins: options.httpPlugins?.(services) ?? [],
+    plugins: [gateRoutesPlugin(services), ...(options.httpPlugins?.(services) ?? [])],
   });
 
   return {

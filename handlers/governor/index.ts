@@ -34,7 +34,7 @@ export function createGovernor(options: GovernorOptions = {}) {
     // The governor always enforces its own path's gates.
     mode: () => 'enforce',
     // prometheus_client's start_http_server (METRICS_PORT) answered every path with the metrics.
-    health: metricsAsHealth,
+    http: { health: metricsAsHealth },
     loadBatchState: (redis, config: GovernorConfig, now): Promise<SharedState> => loadShared(redis, config, positions, now),
     failure: { maxAttempts: 3, backoffMs: 50, policy: 'fail-closed', fallback: failClosed },
     async handle(plan, ctx) {

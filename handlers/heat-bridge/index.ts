@@ -27,7 +27,7 @@ export const heatBridge = defineHandler({
   },
   // The original counted its poll loops; here the runtime's batches are the loops.
   onBatch: (metrics) => metrics.loops.inc(),
-  health: heatBridgeHealth,
+  http: { health: heatBridgeHealth },
   // A decision that cannot be bridged is kept in the dead-letter stream for replay, not dropped.
   failure: { maxAttempts: 3, backoffMs: 25, policy: 'dead-letter' },
   async handle(decision, ctx) {

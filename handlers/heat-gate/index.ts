@@ -33,7 +33,7 @@ export const heatGate = defineHandler({
   mode: (config) => config.P26_MODE,
   onStart: (config, metrics) => metrics.enforceMode.set(config.P26_MODE === 'enforce' ? 1 : 0),
   // prometheus_client's start_http_server (P26_METRICS_PORT) answered every path with the metrics.
-  health: metricsAsHealth,
+  http: { health: metricsAsHealth },
   loadBatchState: (redis, config) => loadHeatInputs(redis, config),
   // Heat comes from positions and equity, which other services write; the gate's own writes
   // (outputs, the heat hash, proposal hashes in enforce mode) are never read back.

@@ -7,6 +7,7 @@ import { riskBudgetMetrics, type RiskBudgetMetrics } from './metrics.js';
 import { planBudgets, type BudgetPlan } from './plan.js';
 import { lastKnownGoodFields } from './portfolio.js';
 import { riskBudgetHealth } from './health.js';
+import { budgetRoutes } from './http-api.js';
 import { encodeBudgetHash, encodeBudgetViolationEntry } from '../../schemas/budget.js';
 
 type Ctx = HandlerContext<RiskBudgetConfig, BudgetInputs, RiskBudgetMetrics>;
@@ -41,7 +42,7 @@ export const riskBudget = defineHandler({
     metrics.enforceMode.set(config.P28_MODE === 'enforce' ? 1 : 0);
     metrics.lastSuccess.set(0);
   },
-  health: riskBudgetHealth,
+  http: { health: riskBudgetHealth, routes: budgetRoutes },
   loadBatchState: (redis, config) => loadBudgetInputs(redis, config),
   failure: {
     maxAttempts: 3,

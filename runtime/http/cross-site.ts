@@ -1,4 +1,7 @@
-import type { FastifyRequest } from 'fastify';
+/** The part of a request the rule reads; a Fastify request and a gate's RouteRequest both have it. */
+export interface RequestHeaders {
+  readonly headers: Readonly<Record<string, string | readonly string[] | undefined>>;
+}
 
 /**
  * Whether a browser sent this request from another site. A page anywhere on the web can POST a
@@ -6,7 +9,7 @@ import type { FastifyRequest } from 'fastify';
  * for operators refuse what the browser itself marks as cross-site (`Sec-Fetch-Site`), or what
  * carries an `Origin` other than the server's own. Tools such as curl send neither and pass.
  */
-export function isCrossSite(request: FastifyRequest): boolean {
+export function isCrossSite(request: RequestHeaders): boolean {
   const fetchSite = headerOf(request, 'sec-fetch-site');
   if (fetchSite !== undefined && fetchSite !== 'same-origin' && fetchSite !== 'none') return true;
   const origin = headerOf(request, 'origin');
@@ -20,7 +23,7 @@ export function isCrossSite(request: FastifyRequest): boolean {
   }
 }
 
-function headerOf(request: FastifyRequest, name: string): string | undefined {
+function headerOf(request: RequestHeaders, name: string): string | undefined {
   const value = request.headers[name];
-  return Array.isArray(value) ? value[0] : value;
+  return typeof value === 'string' || value === undefined ? value : value[0];
 }

@@ -1,5 +1,4 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { budgetApi } from '../../runtime/http/budget-api.js';
 import type { Runtime } from '../../runtime/runtime.js';
 import { keys, streams } from '../../schemas/keys.js';
 import { usePrivateRedis } from '../support/redis-server.js';
@@ -19,9 +18,8 @@ describe('risk-budget on a real redis-server', () => {
   });
 
   const start = (env: Record<string, string> = {}) =>
-    startRuntime(redis.url, { HANDLERS: 'risk-budget', BUDGET_COMPUTE_INTERVAL_SEC: '1', ...env }, undefined, {
-      httpPlugins: (s) => [budgetApi(s)],
-    });
+    // The budget API is the gate's own declared routes: hosting the gate serves it.
+    startRuntime(redis.url, { HANDLERS: 'risk-budget', BUDGET_COMPUTE_INTERVAL_SEC: '1', ...env });
 
   /** Equity 100k; BTCUSDT 50k × 1.3 and ETHUSDT 500 × 30 → heat (65 000 + 15 000) / 100 000 = 0.8. */
   async function arrangePortfolio(equity = 100_000) {

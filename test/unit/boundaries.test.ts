@@ -34,6 +34,14 @@ describe('module boundaries', () => {
     },
   );
 
+  // The runtime knows no gate: a gate's keys, routes and status come to it through the declaration.
+  it.each(sourceFiles(resolve(root, 'runtime')).map((f) => [relative(root, f), f]))(
+    '%s imports no gate and nothing of app/ or cli/',
+    (_name, file) => {
+      expect(importsOf(file).filter((spec) => /(^|\/)(handlers|app|cli)\//.test(spec))).toEqual([]);
+    },
+  );
+
   // Shared domain rules are pure: the gates, the status page, the CLI and the HTTP API import them.
   it.each(sourceFiles(resolve(root, 'domain')).map((f) => [relative(root, f), f]))(
     '%s imports nothing but other domain rules',
