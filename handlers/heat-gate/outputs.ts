@@ -10,7 +10,7 @@ import {
 } from '../../schemas/heat-gate.js';
 import { pyFloatStr, pythonRound } from '../../schemas/python-number.js';
 import type { Calibration } from './calibrate.js';
-import type { HeatAssessment } from './heat.js';
+import type { HeatAssessment } from '../positions/heat.js';
 
 /**
  * The gate's three outputs built from one decision, field by field as the originals wrote them

@@ -1,6 +1,6 @@
 import type { RedisReader } from '../../runtime/index.js';
 import { keys } from '../../schemas/keys.js';
-import { loadHeatInputs, type HeatInputs } from '../heat-gate/heat.js';
+import { loadHeatInputs, type HeatInputs } from '../positions/heat.js';
 import type { RiskBudgetConfig } from './config.js';
 import { scrapeHeat, type ScrapedHeat } from './heat-scrape.js';
 

@@ -1,4 +1,4 @@
-import { computeHeat } from '../heat-gate/heat.js';
+import { computeHeat } from '../positions/heat.js';
 import type { RiskBudgetConfig } from './config.js';
 import type { BudgetInputs } from './inputs.js';
 import { choosePortfolioState, type PortfolioChoice, type PortfolioSnapshot } from './portfolio.js';

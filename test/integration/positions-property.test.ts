@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { bucketOf } from '../../handlers/heat-gate/heat.js';
+import { bucketOf } from '../../handlers/positions/heat.js';
 import { pyFloatStr, pythonRound } from '../../schemas/python-number.js';
 import type { Runtime } from '../../runtime/runtime.js';
 import { keys, streams } from '../../schemas/keys.js';

@@ -34,6 +34,21 @@ describe('module boundaries', () => {
     },
   );
 
+  // A gate's folder is its own: what two gates share (the position book, portfolio heat) lives in
+  // handlers/positions/, so changing one gate's rules cannot silently change another's.
+  const sharedFolders = new Set(['positions']);
+  it.each(
+    sourceFiles(resolve(root, 'handlers'))
+      .filter((f) => relative(resolve(root, 'handlers'), f).includes('/'))
+      .map((f) => [relative(root, f), f]),
+  )("%s imports no other gate's folder", (_name, file) => {
+    const own = relative(resolve(root, 'handlers'), file).split('/')[0]!;
+    const otherGates = importsOf(file)
+      .map((spec) => /^\.\.\/([^./][^/]*)\//.exec(spec)?.[1])
+      .filter((folder): folder is string => folder !== undefined && folder !== own && !sharedFolders.has(folder));
+    expect(otherGates).toEqual([]);
+  });
+
   // The runtime knows no gate: a gate's keys, routes and status come to it through the declaration.
   it.each(sourceFiles(resolve(root, 'runtime')).map((f) => [relative(root, f), f]))(
     '%s imports no gate and nothing of app/ or cli/',

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { heatGate } from '../../handlers/heat-gate/index.js';
 import { calibrate } from '../../handlers/heat-gate/calibrate.js';
-import { HEAT_CAP, assessHeat, bucketOf, computeHeat } from '../../handlers/heat-gate/heat.js';
+import { HEAT_CAP, assessHeat, bucketOf, computeHeat } from '../../handlers/positions/heat.js';
 import { keys, streams } from '../../schemas/keys.js';
 import type { FakeRedisData } from '../support/fake-redis-reader.js';
 import { fakeCtx, runHandler } from '../support/fake-ctx.js';

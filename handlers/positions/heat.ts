@@ -1,13 +1,17 @@
 import { portfolioHeat, type PositionExposure } from '../../domain/heat.js';
 import type { RedisReader } from '../../runtime/index.js';
-import { loadPositionBook, type PositionBook, type PositionBookConfig, type UntrustedFigure } from '../positions/book.js';
+import { loadPositionBook, type PositionBook, type PositionBookConfig, type UntrustedFigure } from './book.js';
 import { parseNumber } from '../../schemas/fields.js';
 import { keys } from '../../schemas/keys.js';
 import type { FailClosedCause } from '../../schemas/heat-gate.js';
 
 export type { HeatBucket } from '../../schemas/heat-gate.js';
 
-/** The gate's view of heat: the formula itself is domain/heat.ts, shared with the budget engine. */
+/**
+ * Portfolio heat over the position book, shared by the heat gate (which fails closed on what it
+ * cannot trust) and the budget engine (which reports heat as advisory). The formula itself is
+ * domain/heat.ts; this module adds reading its inputs and judging whether they can be trusted.
+ */
 export type { PositionExposure } from '../../domain/heat.js';
 export { HEAT_CAP, bucketOf } from '../../domain/heat.js';
 
@@ -26,25 +30,6 @@ export interface HeatInputs {
   /** The symbols of `positions`, for a quick "is the proposal's symbol in the book?". */
   readonly symbols?: ReadonlySet<string>;
 }
-
-/**
- * The `p26_failures_total{reason}` label of a fail-closed cause: the original's four label values
- * only (`_get_portfolio_heat`, `_process_proposal`). Python's float() raised on an equity that is
- * no number, which the original counted as heat_calculation_error; our stricter checks of position
- * figures count there too.
- */
-export const failureLabelOf: Record<
-  FailClosedCause,
-  'portfolio_state_missing' | 'invalid_equity' | 'heat_calculation_error' | 'processing_error'
-> = {
-  portfolio_state_missing: 'portfolio_state_missing',
-  equity_missing: 'invalid_equity',
-  equity_not_positive: 'invalid_equity',
-  equity_not_a_number: 'heat_calculation_error',
-  position_not_a_number: 'heat_calculation_error',
-  heat_gate_error: 'processing_error',
-  invalid_input: 'processing_error',
-};
 
 /** The heat of the portfolio, or why it cannot be trusted (then the decision fails closed: COLD). */
 export type HeatAssessment =
