@@ -1,6 +1,5 @@
 import { z } from 'zod';
 import { defineHandler, parseEnv, type MetricFactory } from '../runtime/index.js';
-import { compareStreamIds } from '../schemas/fields.js';
 import { keys, streams } from '../schemas/keys.js';
 import { positionSnapshotSchema } from '../schemas/position-snapshot.js';
 
@@ -43,18 +42,15 @@ export const positionSnapshot = defineHandler({
   config: (env) => parseEnv(configSchema, env),
   metrics,
   failure: { maxAttempts: 3, backoffMs: 25, policy: 'dead-letter' },
-  async handle(snapshot, ctx) {
+  // Replicas may finish batches out of order: newest wins, so an older snapshot never overwrites
+  // a newer one (the commit stores the applied stream id with the snapshot).
+  idempotency: {
+    keys: (snapshot, ctx) => [{ key: keys.positionAppliedId(snapshot.symbol), id: ctx.meta.id }],
+    onDuplicate: (_snapshot, ctx) => ctx.metrics.stale.inc(),
+  },
+  handle(snapshot, ctx) {
     // Our own view, never P3.3's quantum:position:snapshot:{symbol} (the Position Ledger's).
     const key = keys.position(snapshot.symbol);
-    const appliedKey = keys.positionAppliedId(snapshot.symbol);
-    // Replicas may finish batches out of order: never let an older snapshot overwrite a newer
-    // one. Checked here to skip early, and again by the commit, where it cannot race.
-    const appliedId = await ctx.redis.get(appliedKey);
-    if (appliedId && compareStreamIds(appliedId, ctx.meta.id) > 0) {
-      ctx.metrics.stale.inc();
-      return;
-    }
-    ctx.onlyIfNewer(appliedKey, ctx.meta.id, { onSkip: () => ctx.metrics.stale.inc() });
     if (snapshot.position_notional_usd === 0) {
       ctx.deleteKey(key);
       ctx.removeFromSet(keys.activePositions, snapshot.symbol);

@@ -1,5 +1,6 @@
 import { EffectRecorder } from './effects.js';
 import type { AnyHandler, FailureInfo, MessageMeta } from './handler.js';
+import { guardFallback, handleOnce } from './idempotency.js';
 import { MessageContext, type ContextDeps } from './message-context.js';
 
 /** A message that passed validation, with where it came from. */
@@ -25,6 +26,8 @@ export interface ExecutionEnv<Config, Metrics> extends ContextDeps<Config, Metri
   readonly stopping: () => boolean;
   readonly sleep: (ms: number) => Promise<void>;
   readonly onRetry: (count: number) => void;
+  /** Jobs only: where the runtime records the job as done (see IdempotencyDeclaration). */
+  readonly doneKey?: (meta: MessageMeta) => string;
 }
 
 export function describeError(error: unknown): string {
@@ -57,7 +60,7 @@ export async function executeBatch<Config, Metrics extends object>(
     let stateError: unknown;
     try {
       if (preloadedState) state = await preloadedState;
-      else state = handler.loadBatchState ? await handler.loadBatchState(env.redis, env.config, env.now()) : undefined;
+      else state = handler.batch?.loadState ? await handler.batch.loadState(env.redis, env.config, env.now()) : undefined;
     } catch (error) {
       stateError = error;
     }
@@ -78,9 +81,9 @@ export async function executeBatch<Config, Metrics extends object>(
       const meta = attempt === 1 ? item.meta : { ...item.meta, attempt };
       const ctx = new MessageContext(env, recorder, state, meta);
       // Synchronous handlers (the heat gate) finish here without a promise per message; async
-      // ones (the governor's reads) run concurrently and are awaited together.
+      // ones (the governor's reads, a duplicate check) run concurrently and are awaited together.
       try {
-        const result = handler.handle(item.message, ctx);
+        const result = handleOnce(handler, item.message, ctx, env.doneKey?.(meta));
         if (result instanceof Promise) {
           const succeeded = () => {
             outcomes[index] = { kind: 'commit', recorder, via: 'handled', attempts: attempt };
@@ -139,6 +142,7 @@ async function applyPolicy<Config, Metrics extends object>(
   const recorder = new EffectRecorder();
   const ctx = new MessageContext(env, recorder, undefined, { ...item.meta, attempt: failure.attempts });
   try {
+    guardFallback(handler, item.message, ctx, env.doneKey?.(item.meta));
     await failurePolicy.fallback(item.message, failure, ctx);
     ctx.log.warn(
       { err: describeError(failure.error), attempts: failure.attempts, policy: failurePolicy.policy },

@@ -31,7 +31,7 @@ export interface HandlerContext<Config, State, Metrics> extends EffectWriter {
   readonly config: Config;
   readonly log: Logger;
   readonly metrics: Metrics;
-  /** Shared state loaded once per batch by the declaration's loadBatchState. */
+  /** Shared state loaded once per batch by the declaration's batch.loadState. */
   readonly state: State;
   readonly meta: MessageMeta;
   /**
@@ -73,6 +73,13 @@ export interface FailureInfo {
 export type FailurePolicy<Message, Config, State, Metrics> = {
   readonly maxAttempts: number;
   readonly backoffMs: number;
+  /**
+   * The safe output of a message dead-lettered without being handled (its input failed the
+   * schema, or it was delivered more than MAX_DELIVERIES times), from its raw fields: what it
+   * records commits together with the dead letter. The heat gate leaves the proposal hash in its
+   * safe form here in enforce mode, rather than leave the unchecked proposal in force.
+   */
+  readonly rejected?: (raw: Readonly<Record<string, string>>, ctx: HandlerContext<Config, undefined, Metrics>) => void | Promise<void>;
 } & (
   | { readonly policy: 'dead-letter' }
   | {
@@ -85,6 +92,38 @@ export type FailurePolicy<Message, Config, State, Metrics> = {
       ) => void | Promise<void>;
     }
 );
+
+/**
+ * A key saying a message was done already. A string: done while the key exists; the gate writes
+ * it itself among its effects (a dedupe key with its TTL, a permit). `{ key, id }`, newest wins:
+ * done when the key holds a stream id later than `id` (this message's); the commit stores `id`
+ * there with the message's effects (EffectWriter.onlyIfNewer).
+ */
+export type IdempotencyKey = string | { readonly key: string; readonly id: string };
+
+/**
+ * Declared idempotency: the runtime checks the keys before `handle` and guards them in the
+ * commit, so no gate hand-writes "check early, then guard at commit". A duplicate found before
+ * `handle` runs `onDuplicate` instead; one that appears while the message is handled is caught by
+ * the commit: an existence key makes the message run again (and find the duplicate), a
+ * newest-wins key has it acknowledged without its effects, with `onDuplicate`'s metric updates.
+ *
+ * A job (schedule or queue trigger) needs no key of its own: the runtime records every job it
+ * completes, handled or by its fallback, in the job's commit (quantum:gates:job-done:{queue}:{id},
+ * TTL one day) and treats a job found there as a duplicate. A dead-lettered job is not recorded.
+ */
+export interface IdempotencyDeclaration<Message, Config, State, Metrics> {
+  /**
+   * The message's keys. Also asked for a fallback's commit (which they guard the same way), so
+   * they come from the message and ctx.meta, never from ctx.state.
+   */
+  readonly keys?: (message: Message, ctx: HandlerContext<Config, State | undefined, Metrics>) => readonly IdempotencyKey[];
+  /**
+   * Runs instead of `handle` for a duplicate: count it, log it. For a newest-wins key found at
+   * commit it runs there, synchronously: only the metric updates it makes before any await count.
+   */
+  readonly onDuplicate: (message: Message, ctx: HandlerContext<Config, State, Metrics>) => void | Promise<void>;
+}
 
 /** One HTTP answer, byte for byte: status, content type, body and any further headers. */
 export interface HttpAnswer {
@@ -181,6 +220,31 @@ export interface HttpDeclaration<Config, Metrics> {
   readonly routes?: readonly RouteDeclaration<Config, Metrics>[];
 }
 
+/**
+ * Batch-level hints, for gates whose messages share what they read: state loaded once per batch,
+ * a per-batch counter, and whether the next batch may be handled while this one commits.
+ */
+export interface BatchHints<Config, State, Metrics> {
+  /**
+   * State read once per batch and shared by its messages as ctx.state (the heat gate's equity and
+   * positions); reloaded before each retry.
+   */
+  readonly loadState?: (redis: RedisReader, config: Config, now: number) => Promise<State>;
+  /**
+   * Called once per batch read from the gate's stream, before its messages are handled, with the
+   * gate's metrics (applied at once, not deferred): for per-batch counters such as the bridge's
+   * p27_loops_total.
+   */
+  readonly onRead?: (metrics: Metrics, entries: number) => void;
+  /**
+   * Set false when neither the batch state nor the handler's reads depend on what its own earlier
+   * messages wrote (the heat gate reads positions that other services write). The runtime then
+   * handles the next batch while the previous one commits, so the commit's round trip costs no
+   * throughput. Default true: every batch sees every earlier commit.
+   */
+  readonly readsOwnWrites?: boolean;
+}
+
 export interface HandlerDeclaration<Schema extends z.ZodType = z.ZodType, Config = unknown, State = undefined, Metrics = object> {
   readonly name: string;
   readonly description: string;
@@ -189,35 +253,20 @@ export interface HandlerDeclaration<Schema extends z.ZodType = z.ZodType, Config
   readonly input: Schema;
   /** Parses this handler's environment variables (names from the seeds). */
   readonly config: (env: Readonly<Record<string, string | undefined>>) => Config;
-  readonly metrics: (factory: MetricFactory) => Metrics;
+  /**
+   * Declares the gate's metrics, once at start, and sets any start values they take from the
+   * configuration (a mode gauge, series exported at 0 from the start).
+   */
+  readonly metrics: (factory: MetricFactory, config: Config) => Metrics;
   /** shadow (decide and record only) or enforce, for handlers that have the distinction; shown on the status page. */
   readonly mode?: (config: Config) => 'shadow' | 'enforce';
-  /** Called once at start with the handler's metrics (for example to publish its mode). */
-  readonly onStart?: (config: Config, metrics: Metrics) => void;
-  readonly loadBatchState?: (redis: RedisReader, config: Config, now: number) => Promise<State>;
-  /**
-   * Called once per batch read from the gate's stream, before its messages are handled, with the
-   * gate's metrics (applied at once, not deferred): for per-batch counters such as the bridge's
-   * p27_loops_total.
-   */
-  readonly onBatch?: (metrics: Metrics, entries: number) => void;
-  /**
-   * Set false when neither the batch state nor the handler's reads depend on what its own earlier
-   * messages wrote (the heat gate reads positions that other services write). The runtime then
-   * handles the next batch while the previous one commits, so the commit's round trip costs no
-   * throughput. Default true: every batch sees every earlier commit.
-   */
-  readonly readsOwnWrites?: boolean;
+  /** Batch-level hints (see BatchHints); without them each message stands alone. */
+  readonly batch?: BatchHints<Config, State, Metrics>;
   /** The gate's HTTP surface: its original /health answer and its own routes. */
   readonly http?: HttpDeclaration<Config, Metrics>;
   readonly failure: FailurePolicy<z.infer<Schema>, Config, State, Metrics>;
-  /**
-   * The safe output of a message dead-lettered without being handled (its input failed the
-   * schema, or it was delivered more than MAX_DELIVERIES times), from its raw fields: what it
-   * records commits together with the dead letter. The heat gate leaves the proposal hash in its
-   * safe form here in enforce mode, rather than leave the unchecked proposal in force.
-   */
-  readonly onRejected?: (raw: Readonly<Record<string, string>>, ctx: HandlerContext<Config, undefined, Metrics>) => void | Promise<void>;
+  /** What makes a message a duplicate of one already done (see IdempotencyDeclaration). */
+  readonly idempotency?: IdempotencyDeclaration<z.infer<Schema>, Config, State, Metrics>;
   handle(message: z.infer<Schema>, ctx: HandlerContext<Config, State, Metrics>): void | Promise<void>;
 }
 

@@ -5,6 +5,7 @@ import { commitBatch, commitLoopEnv, type CommitLoopEnv } from './commit-loop.js
 import type { RuntimeConfig } from './config.js';
 import type { JobSummary, ScheduledJob } from './effects.js';
 import { describeError, type ExecutionEnv } from './execute.js';
+import { jobDoneKey } from './idempotency.js';
 import type { AnyHandler, QueueTrigger, ScheduleTrigger } from './handler.js';
 import { LazyChildLogger, type RootLogger } from './logger.js';
 import { prepareBatch, type PipelineEnv, type PreparedItem } from './message-pipeline.js';
@@ -116,6 +117,8 @@ export class JobRunner {
       stopping: () => this.stopping,
       sleep: (ms) => sleep(ms).then(() => undefined),
       onRetry: (count) => deps.metrics.retries.inc({ handler: deps.handler.name }, count),
+      // Every job's commit records it as done, and a job found done is not run again.
+      doneKey: (meta) => jobDoneKey(this.queueName, meta),
     };
     const sourceStream = `bullmq:${this.queueName}`;
     this.pipeline = {

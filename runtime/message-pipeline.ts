@@ -116,9 +116,9 @@ function itemFor(env: PipelineEnv, message: ValidMessage, outcome: Outcome): Pre
   }
 }
 
-/** A dead letter with the handler's safe output for it (onRejected), committed together. */
+/** A dead letter with the handler's safe output for it (failure.rejected), committed together. */
 async function withSafeOutput(env: PipelineEnv, meta: MessageMeta, item: PreparedItem): Promise<PreparedItem> {
-  const hook = env.handler.onRejected;
+  const hook = env.handler.failure.rejected;
   if (hook === undefined) return item;
   const recorder = new EffectRecorder();
   try {

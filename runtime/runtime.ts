@@ -113,8 +113,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const factory = promMetricFactory(registry);
   const metrics = runtimeMetrics(registry);
   const hosted: HostedHandler[] = parsed.map(({ handler, config: handlerConfig }) => {
-    const handlerMetrics = handler.metrics(factory) as object;
-    handler.onStart?.(handlerConfig, handlerMetrics);
+    const handlerMetrics = handler.metrics(factory, handlerConfig) as object;
     return { handler, config: handlerConfig, metrics: handlerMetrics };
   });
 

@@ -84,7 +84,7 @@ export class StreamConsumer {
     this.group = trigger.group(deps.handlerConfig);
     this.lastProgressAt = deps.now();
     this.log = deps.logger.child({ handler: deps.handler.name, stream: this.stream, group: this.group });
-    this.overlapCommits = deps.handler.readsOwnWrites === false;
+    this.overlapCommits = deps.handler.batch?.readsOwnWrites === false;
     const handlerRedis = deps.commands as unknown as RedisReader;
     this.reader = new StreamReader({
       handler: deps.handler,
@@ -345,7 +345,7 @@ export class StreamConsumer {
   private async prepare({ entries, readAt, state, deliveries }: Batch): Promise<PreparedBatch> {
     const { handler, metrics } = this.deps;
     metrics.batchSize.observe({ handler: handler.name }, entries.length);
-    handler.onBatch?.(this.deps.handlerMetrics, entries.length);
+    handler.batch?.onRead?.(this.deps.handlerMetrics, entries.length);
     const inputs: RawInput[] = entries.map(([id, fieldList]) => {
       const raw = fieldList === null ? {} : fieldsToRecord(fieldList);
       // parseInt stops at the '-': the entry's time in ms.

@@ -133,7 +133,7 @@ export class StreamReader {
         return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(source) : value;
       },
     });
-    const state = (async () => handler.loadBatchState?.(routed, handlerConfig, now()))();
+    const state = (async () => handler.batch?.loadState?.(routed, handlerConfig, now()))();
     behindRead = false;
     state.catch(() => undefined); // awaited with the batch; executeBatch loads afresh if it failed
     return state;
@@ -224,5 +224,5 @@ export class StreamReader {
 
 /** Whether reading the state on the reader connection right behind the read is possible. */
 export function canLoadStateBehindRead(handler: AnyHandler, reader: RedisClient): boolean {
-  return handler.readsOwnWrites === false && handler.loadBatchState !== undefined && !(reader instanceof Cluster);
+  return handler.batch?.readsOwnWrites === false && handler.batch.loadState !== undefined && !(reader instanceof Cluster);
 }

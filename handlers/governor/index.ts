@@ -1,5 +1,6 @@
 import { defineHandler, metricsAsHealth, type MessageMeta } from '../../runtime/index.js';
 import { applyPlanSchema, type ApplyPlan } from '../../schemas/apply-plan.js';
+import { keys } from '../../schemas/keys.js';
 import { applyModeOf, limitsOf, parseGovernorConfig, type GovernorConfig } from './config.js';
 import { errorContext, shouldDisarm, tripDisarm, failClosed } from './disarm.js';
 import { evaluate, overBudget } from './gates.js';
@@ -35,8 +36,24 @@ export function createGovernor(options: GovernorOptions = {}) {
     mode: () => 'enforce',
     // prometheus_client's start_http_server (METRICS_PORT) answered every path with the metrics.
     http: { health: metricsAsHealth },
-    loadBatchState: (redis, config: GovernorConfig, now): Promise<SharedState> => loadShared(redis, config, positions, now),
+    batch: { loadState: (redis, config: GovernorConfig, now): Promise<SharedState> => loadShared(redis, config, positions, now) },
     failure: { maxAttempts: 3, backoffMs: 50, policy: 'fail-closed', fallback: failClosed },
+    // At most one permit per plan_id, however often it comes (a reclaim, a replay, an upstream
+    // retry): a plan_id permitted once is never decided again, its permit remembered for
+    // GOV_PERMIT_MEMORY_SEC, far beyond the permit's own TTL. Of two replicas deciding one
+    // plan_id, one permit commits, and no block lands on a plan already permitted.
+    idempotency: {
+      keys: (plan, ctx) => (isExecute(ctx.meta.raw.decision) ? [keys.governorPermitted(plan.plan_id), keys.permit(plan.plan_id)] : []),
+      onDuplicate: async (plan, ctx) => {
+        const fingerprint = await ctx.redis.get(keys.governorPermitted(plan.plan_id));
+        if (fingerprint === null || fingerprint === planFingerprint(plan)) {
+          ctx.metrics.skipped.inc({ reason: 'already_permitted' });
+          ctx.log.info({}, 'plan_id already permitted once; not permitted again');
+        } else {
+          recordReuse(ctx, plan);
+        }
+      },
+    },
     async handle(plan, ctx) {
       if (!isExecute(ctx.meta.raw.decision)) {
         ctx.metrics.skipped.inc({ reason: 'not_execute' });
@@ -45,21 +62,9 @@ export function createGovernor(options: GovernorOptions = {}) {
       }
       const { config } = ctx;
       const now = ctx.now();
-      const loaded = await loadSnapshot(ctx.redis, ctx.state!, plan.symbol, plan.plan_id, config, now, positions);
+      const loaded = await loadSnapshot(ctx.redis, ctx.state!, plan.symbol, config, now, positions);
       const { coordination } = loaded;
       let { snapshot } = loaded;
-      // At most one permit per plan_id, however often it comes (a reclaim, a replay, an upstream
-      // retry): remembered for GOV_PERMIT_MEMORY_SEC, far beyond the permit's own TTL.
-      const fingerprint = planFingerprint(plan);
-      if (coordination.permitted) {
-        if (coordination.permitted.fingerprint === null || coordination.permitted.fingerprint === fingerprint) {
-          ctx.metrics.skipped.inc({ reason: 'already_permitted' });
-          ctx.log.info({}, 'plan_id already permitted once; not permitted again');
-        } else {
-          recordReuse(ctx, plan);
-        }
-        return;
-      }
       if (shouldDisarm(config.GOV_ENABLE_AUTO_DISARM, snapshot.disarmed, coordination.recentErrors, config.GOV_DISARM_ON_ERROR_COUNT)) {
         tripDisarm(
           ctx,
@@ -99,7 +104,7 @@ export function createGovernor(options: GovernorOptions = {}) {
           'P2.8 budget violation detected (testnet mode - NOT blocking)',
         );
       }
-      recordPermit(ctx, plan, facts, snapshot, coordination, verdict, fingerprint);
+      recordPermit(ctx, plan, facts, snapshot, coordination, verdict, planFingerprint(plan));
     },
   });
 }

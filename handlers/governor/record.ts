@@ -23,16 +23,6 @@ export function cooldownJobId(symbol: string, startedAt: number): string {
   return `cooldown-${symbol}-${startedAt}`;
 }
 
-/**
- * Both decisions require that the plan_id was never permitted, checked at commit: of two replicas
- * deciding one plan_id one permit commits, and no block lands on a plan already permitted. A
- * blocked plan_id may be decided again (a later block replaces the earlier one).
- */
-function guardNotPermitted(ctx: GovernorCtx, planId: string): void {
-  ctx.requireAbsent(keys.permit(planId));
-  ctx.requireAbsent(keys.governorPermitted(planId));
-}
-
 function decisionEvent(
   event: 'permit' | 'block',
   reason: string,
@@ -107,7 +97,7 @@ export function recordPermit(
   const now = snapshot.now;
   const symbol = plan.symbol;
   const mode = applyModeOf(config.APPLY_MODE);
-  guardNotPermitted(ctx, plan.plan_id);
+  // That the plan_id was never permitted is guarded by the runtime (the declaration's idempotency).
   // Safety switches take effect at commit, not at read: a permit commits only if the kill switch
   // is still off (and, for an open, the governor still armed) in its own transaction. Otherwise
   // the plan is decided again on fresh data, and blocked.
@@ -175,7 +165,11 @@ export function recordPermit(
   );
 }
 
-/** A block. Needs no symbol guard: a racing permit can only make the situation more blocked. */
+/**
+ * A block. Needs no symbol guard: a racing permit can only make the situation more blocked; and
+ * none for its plan_id: the runtime guards that it was never permitted (idempotency). A blocked
+ * plan_id may be decided again (a later block replaces the earlier one).
+ */
 export function recordBlock(
   ctx: GovernorCtx,
   plan: ApplyPlan,
@@ -185,7 +179,6 @@ export function recordBlock(
   const { config, metrics } = ctx;
   // The decision's moment: the snapshot's clock when there is one, so every field agrees.
   const now = context.snapshot?.now ?? ctx.now();
-  guardNotPermitted(ctx, plan.plan_id);
   ctx.setKey(keys.governorBlock(plan.plan_id), encodeBlockRecord({ reason, timestamp: now / 1000, symbol: plan.symbol }), {
     ttlSec: config.GOV_BLOCK_TTL_SEC,
   });

@@ -42,14 +42,11 @@ export interface GovernorSnapshot {
   readonly dailyKey: string;
 }
 
-/** What the handler needs besides the snapshot: idempotency, the race guard, auto-disarm. */
+/**
+ * What the handler needs besides the snapshot: the race guard, auto-disarm. (Whether the plan_id
+ * was permitted before is the declaration's idempotency, checked before handle.)
+ */
 export interface Coordination {
-  /**
-   * Set when the plan_id was permitted before: the plan's fingerprint then (null for a permit
-   * written without one, by an earlier version). A blocked plan_id is not remembered: it may be
-   * evaluated again, as the original does, until it is permitted once.
-   */
-  readonly permitted: { readonly fingerprint: string | null } | undefined;
   /** The symbol's permit sequence number (null when no permit was ever recorded). */
   readonly version: string | null;
   /** Governor errors counted for auto-disarm. */
@@ -103,14 +100,12 @@ export async function loadSnapshot(
   redis: RedisReader,
   shared: SharedState,
   symbol: string,
-  planId: string,
   config: GovernorConfig,
   now: number,
   positionSource?: PositionSource,
 ): Promise<{ snapshot: GovernorSnapshot; coordination: Coordination }> {
   const dailyKey = keys.governorDaily(symbol, utcDate(now));
-  const [decided, version, lastExecSec, execHistory, dailyTotal, marketMark, budgetFields, direct] = await Promise.all([
-    Promise.all([redis.get(keys.permit(planId)), redis.get(keys.governorPermitted(planId))]),
+  const [version, lastExecSec, execHistory, dailyTotal, marketMark, budgetFields, direct] = await Promise.all([
     redis.get(keys.governorSymbolVersion(symbol)),
     readNumberKey(redis, keys.governorLastExec(symbol)),
     readExecHistory(redis, symbol),
@@ -148,12 +143,6 @@ export async function loadSnapshot(
     dailyKey,
   };
   const coordination: Coordination = {
-    permitted:
-      decided[1] !== null && decided[1] !== undefined
-        ? { fingerprint: decided[1] }
-        : decided[0] !== null && decided[0] !== undefined
-          ? { fingerprint: null }
-          : undefined,
     version,
     recentErrors,
   };

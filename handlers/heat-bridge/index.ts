@@ -1,17 +1,18 @@
-import { defineHandler } from '../../runtime/index.js';
+import { defineHandler, type EffectWriter } from '../../runtime/index.js';
 import { heatLatestSchema, type HeatLatest } from '../../schemas/heat-bridge.js';
-import { heatDecisionReader } from '../../schemas/heat-gate.js';
+import { heatDecisionReader, type HeatDecisionRead } from '../../schemas/heat-gate.js';
 import { keys } from '../../schemas/keys.js';
 import { parseHeatBridgeConfig, type HeatBridgeConfig } from './config.js';
 import { compareStreamIds, heatByPlanOf, tsEpochOf } from './lookup.js';
-import { errorStages, heatBridgeMetrics, writtenKinds } from './metrics.js';
+import { heatBridgeMetrics } from './metrics.js';
 import { heatBridgeHealth } from './health.js';
 
 /**
  * P2.7 HeatBridge: turns each heat decision into three lookup keys (by plan, latest per symbol,
  * latest plan id per symbol) for downstream services. Advisory only. A plan_id seen within
- * P27_DEDUPE_TTL_SEC is skipped; the dedupe key is written with the lookups and guarded at
- * commit, so replicas racing on one plan_id write it once.
+ * P27_DEDUPE_TTL_SEC is skipped; the dedupe key is written with the lookups, and the runtime
+ * checks it before handle and guards it at commit (idempotency), so replicas racing on one
+ * plan_id write it once.
  */
 export const heatBridge = defineHandler({
   name: 'heat-bridge',
@@ -20,42 +21,34 @@ export const heatBridge = defineHandler({
   input: heatDecisionReader,
   config: parseHeatBridgeConfig,
   metrics: heatBridgeMetrics,
-  onStart: (_config, metrics) => {
-    // The original exported every series from the start, at 0.
-    for (const kind of writtenKinds) metrics.written.inc({ kind }, 0);
-    for (const stage of errorStages) metrics.errors.inc({ stage }, 0);
+  batch: {
+    // The original counted its poll loops; here the runtime's batches are the loops.
+    onRead: (metrics) => metrics.loops.inc(),
   },
-  // The original counted its poll loops; here the runtime's batches are the loops.
-  onBatch: (metrics) => metrics.loops.inc(),
   http: { health: heatBridgeHealth },
   // A decision that cannot be bridged is kept in the dead-letter stream for replay, not dropped.
   failure: { maxAttempts: 3, backoffMs: 25, policy: 'dead-letter' },
+  idempotency: {
+    keys: (decision) => [keys.heatBridgeDedupe(decision.plan_id)],
+    onDuplicate: (decision, ctx) => {
+      // A skip waits for earlier entries of its plan_id and symbol too, as every decision does.
+      inStreamOrder(decision, ctx);
+      // The original returned here, before counting p27_in_messages_total.
+      ctx.metrics.dedupeSkips.inc();
+      ctx.log.debug({ plan_id: decision.plan_id, symbol: decision.symbol }, 'plan_id seen within the dedupe window; skipped');
+    },
+  },
   async handle(decision, ctx) {
     const { config, metrics } = ctx;
-    // As the original's single loop: the first decision for a plan_id is the one kept, and the
-    // latest_* keys follow stream order, also when replicas hold neighbouring entries.
-    ctx.orderBy('plan_id', decision.plan_id);
-    ctx.orderBy('symbol', decision.symbol);
+    inStreamOrder(decision, ctx);
 
-    const dedupeKey = keys.heatBridgeDedupe(decision.plan_id);
     const sourceIdKey = keys.heatLatestSourceId(decision.symbol);
     const pointerKey = keys.heatLatestPlanId(decision.symbol);
-    const [seen, latestSourceId, pointer] = await Promise.all([
-      ctx.redis.exists(dedupeKey),
-      ctx.redis.get(sourceIdKey),
-      ctx.redis.get(pointerKey),
-    ]);
-    if (seen > 0) {
-      // The original returned here, before counting p27_in_messages_total.
-      metrics.dedupeSkips.inc();
-      ctx.log.debug({ plan_id: decision.plan_id, symbol: decision.symbol }, 'plan_id seen within the dedupe window; skipped');
-      return;
-    }
+    const [latestSourceId, pointer] = await Promise.all([ctx.redis.get(sourceIdKey), ctx.redis.get(pointerKey)]);
     metrics.inMessages.inc();
 
     const onWriteFail = () => metrics.errors.inc({ stage: 'write' });
-    ctx.requireAbsent(dedupeKey);
-    ctx.setKey(dedupeKey, '1', { ttlSec: config.P27_DEDUPE_TTL_SEC, onFail: onWriteFail });
+    ctx.setKey(keys.heatBridgeDedupe(decision.plan_id), '1', { ttlSec: config.P27_DEDUPE_TTL_SEC, onFail: onWriteFail });
 
     // HSET over the key, as the original (`hset(..., mapping=lookup_data)`), then its TTL.
     const byPlan = heatByPlanOf(decision);
@@ -88,3 +81,12 @@ export const heatBridge = defineHandler({
     );
   },
 });
+
+/**
+ * As the original's single loop: the first decision for a plan_id is the one kept, and the
+ * latest_* keys follow stream order, also when replicas hold neighbouring entries.
+ */
+function inStreamOrder(decision: Pick<HeatDecisionRead, 'plan_id' | 'symbol'>, ctx: EffectWriter): void {
+  ctx.orderBy('plan_id', decision.plan_id);
+  ctx.orderBy('symbol', decision.symbol);
+}

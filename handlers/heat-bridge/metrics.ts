@@ -5,7 +5,7 @@ export const errorStages = ['read', 'write', 'ack'] as const;
 
 /** The p27_* metrics of the Python HeatBridge (seed 004), same names and labels. */
 export function heatBridgeMetrics(m: MetricFactory) {
-  return {
+  const metrics = {
     loops: m.counter({ name: 'p27_loops_total', help: 'Batches of heat decisions processed' }),
     inMessages: m.counter({ name: 'p27_in_messages_total', help: 'Heat decisions bridged (dedupe skips not counted, as the original)' }),
     written: m.counter({ name: 'p27_written_total', help: 'Lookup keys written, by kind', labelNames: ['kind'] }),
@@ -14,6 +14,10 @@ export function heatBridgeMetrics(m: MetricFactory) {
     lagMs: m.gauge({ name: 'p27_lag_ms', help: 'Milliseconds from the decision ts_epoch to its lookup keys being written' }),
     lastTsEpoch: m.gauge({ name: 'p27_last_ts_epoch', help: 'ts_epoch of the last heat decision processed' }),
   };
+  // The original exported every series from the start, at 0.
+  for (const kind of writtenKinds) metrics.written.inc({ kind }, 0);
+  for (const stage of errorStages) metrics.errors.inc({ stage }, 0);
+  return metrics;
 }
 
 export type HeatBridgeMetrics = ReturnType<typeof heatBridgeMetrics>;

@@ -32,13 +32,14 @@ export const heatGate = defineHandler({
   config: parseHeatGateConfig,
   metrics: heatGateMetrics,
   mode: (config) => config.P26_MODE,
-  onStart: (config, metrics) => metrics.enforceMode.set(config.P26_MODE === 'enforce' ? 1 : 0),
   // prometheus_client's start_http_server (P26_METRICS_PORT) answered every path with the metrics.
   http: { health: metricsAsHealth },
-  loadBatchState: (redis, config) => loadHeatInputs(redis, config),
-  // Heat comes from positions and equity, which other services write; the gate's own writes
-  // (outputs, the heat hash, proposal hashes in enforce mode) are never read back.
-  readsOwnWrites: false,
+  batch: {
+    loadState: (redis, config) => loadHeatInputs(redis, config),
+    // Heat comes from positions and equity, which other services write; the gate's own writes
+    // (outputs, the heat hash, proposal hashes in enforce mode) are never read back.
+    readsOwnWrites: false,
+  },
   failure: {
     maxAttempts: 3,
     backoffMs: 25,
@@ -48,12 +49,12 @@ export const heatGate = defineHandler({
       observeLag(ctx);
       record(proposal, { trusted: false, cause: 'heat_gate_error', untrusted: [] }, ctx);
     },
-  },
-  // A proposal the gate cannot accept is dead-lettered; in enforce mode the kernel's hash is
-  // still left in its safe form (COLD), never with the unchecked proposal in force.
-  onRejected: (raw, ctx) => {
-    observeLag(ctx);
-    return safeFormOfRejected(raw, ctx);
+    // A proposal the gate cannot accept is dead-lettered; in enforce mode the kernel's hash is
+    // still left in its safe form (COLD), never with the unchecked proposal in force.
+    rejected: (raw, ctx) => {
+      observeLag(ctx);
+      return safeFormOfRejected(raw, ctx);
+    },
   },
   handle(proposal, ctx) {
     observeLag(ctx);

@@ -1,4 +1,5 @@
 import type { MetricFactory } from '../../runtime/index.js';
+import type { HeatGateConfig } from './config.js';
 
 /**
  * prometheus_client's default Histogram buckets, which the original's p26_stream_lag_ms used
@@ -11,8 +12,8 @@ export const PYTHON_DEFAULT_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.2
  * The nine p26_* metrics of the original (`PortfolioHeatGate.__init__`): names, types, help texts
  * and labels as it declared them; then ours.
  */
-export function heatGateMetrics(m: MetricFactory) {
-  return {
+export function heatGateMetrics(m: MetricFactory, config: Pick<HeatGateConfig, 'P26_MODE'>) {
+  const metrics = {
     heatValue: m.gauge({ name: 'p26_heat_value', help: 'Current portfolio heat value' }),
     bucket: m.gauge({ name: 'p26_bucket', help: 'Heat bucket state', labelNames: ['state'] }),
     downgraded: m.counter({
@@ -55,6 +56,9 @@ export function heatGateMetrics(m: MetricFactory) {
       help: 'Free-text proposal fields longer than the limit, truncated in the outputs',
     }),
   };
+  // Published from the start, as the original set it in __init__.
+  metrics.enforceMode.set(config.P26_MODE === 'enforce' ? 1 : 0);
+  return metrics;
 }
 
 export type HeatGateMetrics = ReturnType<typeof heatGateMetrics>;

@@ -17,7 +17,8 @@ const sampleJob = z.looseObject({
 
 /**
  * Marks one followed decision to market at one horizon and writes the outcome entry. A job
- * delivered twice writes one sample (its sample key is guarded at commit). A price that cannot be
+ * delivered twice writes one sample (its sample key is declared: checked before handle, guarded
+ * at commit). A price that cannot be
  * read is recorded as missing, never as zero.
  */
 export const outcomeSample = defineHandler({
@@ -28,10 +29,10 @@ export const outcomeSample = defineHandler({
   config: parseOutcomeConfig,
   metrics: outcomeMetrics,
   failure: { maxAttempts: 3, backoffMs: 50, policy: 'dead-letter' },
+  // One sample per decision and horizon, also when the follow-up schedules it twice.
+  idempotency: { keys: (job) => [keys.outcomeSample(job.id, job.horizon)], onDuplicate: () => undefined },
   async handle(job, ctx) {
-    const sampleKey = keys.outcomeSample(job.id, job.horizon);
-    const [record, done] = await Promise.all([ctx.redis.hgetall(keys.outcomeFollowUp(job.id)), ctx.redis.exists(sampleKey)]);
-    if (done > 0) return;
+    const record = await ctx.redis.hgetall(keys.outcomeFollowUp(job.id));
     if (record.symbol === undefined) {
       ctx.log.warn({ id: job.id }, 'outcome follow-up record expired before its sample');
       return;
@@ -43,8 +44,7 @@ export const outcomeSample = defineHandler({
     const previousWorst = parseNumber(record.worst_pnl_usd);
     const worst = pnl === undefined ? previousWorst : previousWorst === undefined ? pnl : Math.min(previousWorst, pnl);
 
-    ctx.requireAbsent(sampleKey);
-    ctx.setKey(sampleKey, '1', { ttlSec: 8 * 86_400 });
+    ctx.setKey(keys.outcomeSample(job.id, job.horizon), '1', { ttlSec: 8 * 86_400 });
     if (worst !== undefined) ctx.putHash(keys.outcomeFollowUp(job.id), { worst_pnl_usd: String(worst) });
     ctx.emit(
       ctx.config.OUTCOME_STREAM,

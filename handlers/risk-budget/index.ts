@@ -21,9 +21,6 @@ export const budgetTickSchema = z.looseObject({
   scheduled_at: z.number().optional(),
 });
 
-/** Long enough to outlive any redelivery of the same tick (BullMQ stalled-job recovery). */
-export const tickMarkerTtlSec = (config: RiskBudgetConfig) => Math.max(300, 10 * config.BUDGET_COMPUTE_INTERVAL_SEC);
-
 /**
  * P2.8 Portfolio Risk Governor's budget engine: on every scheduler tick, a stress-aware budget
  * per active symbol (seed 002), from fresh or last-known-good portfolio state (seed 003), and a
@@ -38,12 +35,8 @@ export const riskBudget = defineHandler({
   config: parseRiskBudgetConfig,
   metrics: riskBudgetMetrics,
   mode: (config) => config.P28_MODE,
-  onStart: (config, metrics) => {
-    metrics.enforceMode.set(config.P28_MODE === 'enforce' ? 1 : 0);
-    metrics.lastSuccess.set(0);
-  },
+  batch: { loadState: (redis, config) => loadBudgetInputs(redis, config) },
   http: { health: riskBudgetHealth, routes: budgetRoutes },
-  loadBatchState: (redis, config) => loadBudgetInputs(redis, config),
   failure: {
     maxAttempts: 3,
     backoffMs: 50,
@@ -55,20 +48,17 @@ export const riskBudget = defineHandler({
       ctx.summarize({ budgets_written: 0, violations: 0, portfolio_state: 'none', failed_attempts: failure.attempts });
     },
   },
-  async handle(tick, ctx) {
-    if (tick.job_id !== undefined) {
-      const marker = keys.budgetTickDone(tick.job_id);
-      if ((await ctx.redis.exists(marker)) > 0) {
-        ctx.metrics.duplicateTicks.inc();
-        ctx.log.warn({ tick: tick.job_id }, 'tick already computed by another run; skipping');
-        ctx.summarize({ budgets_written: 0, duplicate_tick: true });
-        return;
-      }
-      // The guard makes "computed once" hold even if BullMQ ever delivered a tick twice: a second
-      // run's commit fails, it re-runs, sees the marker and skips.
-      ctx.requireAbsent(marker);
-      ctx.setKey(marker, String(ctx.now()), { ttlSec: tickMarkerTtlSec(ctx.config), onFail: () => ctx.metrics.redisWriteFail.inc() });
-    }
+  // A tick is a job: the runtime records it as done in its commit. Were BullMQ ever to deliver a
+  // tick twice (stalled-job recovery), the second run finds it done, or its commit fails and it
+  // re-runs and finds it done; either way it lands here, never in handle.
+  idempotency: {
+    onDuplicate: (tick, ctx) => {
+      ctx.metrics.duplicateTicks.inc();
+      ctx.log.warn({ tick: tick.job_id }, 'tick already computed by another run; skipping');
+      ctx.summarize({ budgets_written: 0, duplicate_tick: true });
+    },
+  },
+  handle(tick, ctx) {
     record(planBudgets(ctx.state, ctx.config, ctx.now()), ctx);
   },
 });

@@ -1,8 +1,9 @@
 import type { MetricFactory } from '../../runtime/index.js';
+import type { RiskBudgetConfig } from './config.js';
 
 /** The p28_* metrics of the Python service (seeds 002, 003), same names, help and labels. */
-export function riskBudgetMetrics(m: MetricFactory) {
-  return {
+export function riskBudgetMetrics(m: MetricFactory, config: Pick<RiskBudgetConfig, 'P28_MODE'>) {
+  const metrics = {
     enforceMode: m.gauge({ name: 'p28_enforce_mode', help: 'P2.8 mode: 0=shadow, 1=enforce' }),
     computed: m.counter({ name: 'p28_budget_computed_total', help: 'Total budget computations', labelNames: ['symbol'] }),
     blocks: m.counter({
@@ -33,6 +34,10 @@ export function riskBudgetMetrics(m: MetricFactory) {
       help: 'Unix time of the last budget tick that committed its budgets (0 until the first one)',
     }),
   };
+  // Set at start, as the original did: the mode, and no successful tick yet.
+  metrics.enforceMode.set(config.P28_MODE === 'enforce' ? 1 : 0);
+  metrics.lastSuccess.set(0);
+  return metrics;
 }
 
 export type RiskBudgetMetrics = ReturnType<typeof riskBudgetMetrics>;

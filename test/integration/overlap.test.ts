@@ -19,7 +19,7 @@ function echo(events: string[], readsOwnWrites: boolean | undefined): AnyHandler
     input: z.looseObject({ n: z.string() }),
     config: (env) => parseEnv(z.object({}), env),
     metrics: () => ({}),
-    ...(readsOwnWrites === undefined ? {} : { readsOwnWrites }),
+    ...(readsOwnWrites === undefined ? {} : { batch: { readsOwnWrites } }),
     failure: { maxAttempts: 1, backoffMs: 0, policy: 'dead-letter' },
     handle(message, ctx) {
       events.push(`handle ${message.n}`);
@@ -140,16 +140,18 @@ describe('handling the next batch while the previous one commits', () => {
       input: z.looseObject({ n: z.string() }),
       config: (env) => parseEnv(z.object({}), env),
       metrics: () => ({}),
-      readsOwnWrites: false,
-      async loadBatchState(reader) {
-        const load = ++loads;
-        events.push(`load ${load}`);
-        // Through the reader the runtime hands over, as a real gate reads its state.
-        const groups = (await reader.eval_ro("return redis.call('XINFO', 'GROUPS', KEYS[1])", 1, IN)) as unknown[][];
-        const group = groups.find((g) => g[1] === 'echo')!;
-        // Slow enough that the next batch's read is certainly out before this one is handled.
-        await new Promise((r) => setTimeout(r, 50));
-        return { load, deliveredWhenLoaded: String(group[group.indexOf('last-delivered-id') + 1]) };
+      batch: {
+        readsOwnWrites: false,
+        async loadState(reader) {
+          const load = ++loads;
+          events.push(`load ${load}`);
+          // Through the reader the runtime hands over, as a real gate reads its state.
+          const groups = (await reader.eval_ro("return redis.call('XINFO', 'GROUPS', KEYS[1])", 1, IN)) as unknown[][];
+          const group = groups.find((g) => g[1] === 'echo')!;
+          // Slow enough that the next batch's read is certainly out before this one is handled.
+          await new Promise((r) => setTimeout(r, 50));
+          return { load, deliveredWhenLoaded: String(group[group.indexOf('last-delivered-id') + 1]) };
+        },
       },
       failure: { maxAttempts: 1, backoffMs: 0, policy: 'dead-letter' },
       handle(message, ctx) {

@@ -12,7 +12,7 @@ describe('risk-budget on a real redis-server', () => {
   afterEach(async () => {
     // Stopping within milliseconds of start races BullMQ's blocking connection still connecting
     // (an unhandled "Connection is closed"; reported as a runtime issue): let one tick finish first.
-    if (runtime) await waitFor(async () => (await redis.client.keys(keys.budgetTickDone('*'))).length > 0, { what: 'first tick' });
+    if (runtime) await waitFor(async () => (await redis.client.keys(keys.jobDone('risk-budget', '*'))).length > 0, { what: 'first tick' });
     await runtime?.stop();
     runtime = undefined;
   });

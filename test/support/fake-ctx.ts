@@ -1,6 +1,7 @@
 import type { z } from 'zod';
-import { EffectRecorder } from '../../runtime/effects.js';
-import type { AnyHandler, HandlerContext, HandlerDeclaration, Logger, MessageMeta } from '../../runtime/handler.js';
+import { EffectRecorder, type Effect } from '../../runtime/effects.js';
+import type { AnyHandler, FailureInfo, HandlerContext, HandlerDeclaration, Logger, MessageMeta } from '../../runtime/handler.js';
+import { guardFallback, handleOnce, jobDoneKey } from '../../runtime/idempotency.js';
 import { applyMetricCalls, type CounterMetric, type GaugeMetric, type HistogramMetric, type MetricFactory } from '../../runtime/metrics.js';
 import { MessageContext } from '../../runtime/message-context.js';
 import { FakeRedisReader, type FakeRedisData } from './fake-redis-reader.js';
@@ -73,7 +74,7 @@ export interface FakeCtxOptions<Config> {
   readonly redis?: FakeRedisData;
   readonly now?: number;
   readonly meta?: Partial<MessageMeta>;
-  /** Batch state; when omitted and the handler declares loadBatchState, it is loaded from `redis`. */
+  /** Batch state; when omitted and the handler declares batch.loadState, it is loaded from `redis`. */
   readonly state?: unknown;
 }
 
@@ -99,7 +100,7 @@ export async function fakeCtx<H extends AnyHandler>(
   const redis = new FakeRedisReader(options.redis ?? {});
   const config = { ...(handler.config(options.env ?? {}) as object), ...(options.config ?? {}) } as ReturnType<H['config']>;
   const recorded = new RecordedMetrics();
-  const metrics = handler.metrics(recordingMetricFactory(recorded)) as object;
+  const metrics = handler.metrics(recordingMetricFactory(recorded), config) as object;
   const logs: LogLine[] = [];
   const logger: Logger = {
     debug: (obj, msg) => logs.push({ level: 'debug', obj, ...(msg === undefined ? {} : { msg }) }),
@@ -108,7 +109,8 @@ export async function fakeCtx<H extends AnyHandler>(
     error: (obj, msg) => logs.push({ level: 'error', obj, ...(msg === undefined ? {} : { msg }) }),
   };
   const now = options.now ?? 1_800_000_000_000;
-  const state = 'state' in options ? options.state : handler.loadBatchState ? await handler.loadBatchState(redis, config, now) : undefined;
+  const loadState = handler.batch?.loadState;
+  const state = 'state' in options ? options.state : loadState ? await loadState(redis, config, now) : undefined;
   const recorder = new EffectRecorder();
   const meta: MessageMeta = { source: 'test', id: `${now - 5}-0`, attempt: 1, raw: {}, producedAt: now - 5, ...options.meta };
   const ctx = new MessageContext({ redis, config, metrics, now: () => now, logger: () => logger }, recorder, state, meta);
@@ -122,19 +124,63 @@ export async function fakeCtx<H extends AnyHandler>(
   };
 }
 
+/** A job's effects without the runtime's record of it as done (every job's commit writes one). */
+export function withoutJobDone(effects: readonly Effect[]): Effect[] {
+  return effects.filter((e) => !(e.op === 'setKey' && e.key.startsWith('quantum:gates:job-done:')));
+}
+
+type Ran<H extends AnyHandler> = FakeRun<HandlerContext<ReturnType<H['config']>, StateOf<H>, ReturnType<H['metrics']>>> & {
+  message: z.infer<H['input']>;
+};
+
+/** Where the runtime records a job as done: jobs (schedule and queue triggers) only. */
+function doneKeyOf(handler: AnyHandler, meta: MessageMeta): string | undefined {
+  return handler.trigger.kind === 'stream' ? undefined : jobDoneKey(handler.trigger.queue, meta);
+}
+
+function parseInput<H extends AnyHandler>(handler: H, raw: Record<string, string>): z.infer<H['input']> {
+  const parsed = handler.input.safeParse(raw);
+  if (!parsed.success) throw new Error(`invalid input: ${JSON.stringify(parsed.error.issues)}`);
+  return parsed.data as z.infer<H['input']>;
+}
+
 /**
- * Runs a handler on raw stream fields the way the runtime does: validate, then handle; returns
- * the run with deferred metrics applied. Invalid input throws with the zod issues.
+ * Runs a handler on raw stream fields the way the runtime does: validate, load the batch state,
+ * check the declared idempotency keys (a duplicate runs onDuplicate, not handle; the keys are
+ * guarded in the recorder, and a job is recorded as done), then handle; returns the run with
+ * deferred metrics applied. Invalid input throws with the zod issues.
  */
 export async function runHandler<H extends AnyHandler>(
   handler: H,
   raw: Record<string, string>,
   options: FakeCtxOptions<ReturnType<H['config']>> = {},
-): Promise<FakeRun<HandlerContext<ReturnType<H['config']>, StateOf<H>, ReturnType<H['metrics']>>> & { message: z.infer<H['input']> }> {
-  const parsed = handler.input.safeParse(raw);
-  if (!parsed.success) throw new Error(`invalid input: ${JSON.stringify(parsed.error.issues)}`);
-  const run = await fakeCtx(handler, { ...options, meta: { raw, ...options.meta } });
-  await handler.handle(parsed.data, run.ctx);
+): Promise<Ran<H>> {
+  const message = parseInput(handler, raw);
+  // A job's id is its meta.id, as the job runner gives it (and its data's job_id).
+  const jobId = handler.trigger.kind !== 'stream' && raw.job_id !== undefined ? { id: raw.job_id } : {};
+  const run = await fakeCtx(handler, { ...options, meta: { raw, ...jobId, ...options.meta } });
+  await handleOnce(handler, message, run.ctx, doneKeyOf(handler, run.ctx.meta));
   run.commit();
-  return { ...run, message: parsed.data as z.infer<H['input']> };
+  return { ...run, message };
+}
+
+/**
+ * Runs a handler's failure policy the way the runtime does after `failure.attempts` failed tries:
+ * its fallback, with the idempotency guards (and a job's done record) the runtime adds. Batch
+ * state is absent, as when loading it is what failed.
+ */
+export async function runFallback<H extends AnyHandler>(
+  handler: H,
+  raw: Record<string, string>,
+  failure: FailureInfo,
+  options: FakeCtxOptions<ReturnType<H['config']>> = {},
+): Promise<Ran<H>> {
+  const policy = handler.failure;
+  if (policy.policy === 'dead-letter') throw new Error(`${handler.name} dead-letters; it has no fallback`);
+  const message = parseInput(handler, raw);
+  const run = await fakeCtx(handler, { ...options, state: undefined, meta: { raw, attempt: failure.attempts, ...options.meta } });
+  guardFallback(handler, message, run.ctx, doneKeyOf(handler, run.ctx.meta));
+  await policy.fallback(message, failure, run.ctx);
+  run.commit();
+  return { ...run, message };
 }

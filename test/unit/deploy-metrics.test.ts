@@ -136,7 +136,7 @@ async function exportedSeries(): Promise<Set<string>> {
   collectDefaultMetrics({ register: registry });
   runtimeMetrics(registry);
   const factory = promMetricFactory(registry);
-  for (const handler of allHandlers) handler.metrics(factory);
+  for (const handler of allHandlers) handler.metrics(factory, handler.config({}));
   const names = new Set<string>();
   for (const metric of await registry.getMetricsAsJSON()) {
     names.add(metric.name);

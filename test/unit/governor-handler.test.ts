@@ -4,7 +4,7 @@ import { governor } from '../../handlers/governor/index.js';
 import { applyPlanSchema } from '../../schemas/apply-plan.js';
 import { keys, streams } from '../../schemas/keys.js';
 import type { GovernorConfig } from '../../handlers/governor/config.js';
-import { fakeCtx, runHandler, type FakeCtxOptions } from '../support/fake-ctx.js';
+import { runFallback as runFallbackAsRuntime, runHandler, type FakeCtxOptions } from '../support/fake-ctx.js';
 import type { FakeRedisData } from '../support/fake-redis-reader.js';
 
 const NOW = 1_800_000_000_000;
@@ -439,15 +439,11 @@ describe('governor: auto-disarm', () => {
 
 describe('governor: fail-closed fallback', () => {
   if (governor.failure.policy !== 'fail-closed') throw new Error('the governor must fail closed');
-  const fallback = governor.failure.fallback;
   const failure = { error: new Error('boom'), attempts: 3 };
 
+  // As the runtime runs it: with the idempotency guards it adds to a fallback's commit.
   async function runFallback(redis: FakeRedisData = {}, env: Record<string, string> = {}) {
-    const message = applyPlanSchema.parse(plan());
-    const run = await fakeCtx(governor, { now: NOW, redis, env, state: undefined });
-    await fallback(message, failure, run.ctx as never);
-    run.commit();
-    return run;
+    return runFallbackAsRuntime(governor, plan(), failure, { now: NOW, redis, env });
   }
 
   it('blocks with evaluation_error, never a permit, and records the error for auto-disarm', async () => {

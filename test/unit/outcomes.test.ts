@@ -9,7 +9,7 @@ import { outcomeEntrySchema, type Outcome } from '../../schemas/outcome.js';
 import { aggregateOutcomes, bootstrapInterval, drawdownAndRunUp, median } from '../../cli/report/outcomes.js';
 import { formatOutcomesCsv } from '../../cli/report/outcomes-format.js';
 import { dumpOf, parseDump, replayOutcomes } from '../../cli/report/outcomes-replay.js';
-import { runHandler } from '../support/fake-ctx.js';
+import { runHandler, withoutJobDone } from '../support/fake-ctx.js';
 import type { FakeRedisData } from '../support/fake-redis-reader.js';
 
 const NOW = 1_800_000_000_000;
@@ -180,7 +180,11 @@ describe('an outcome sample (fake ctx)', () => {
       worst_pnl_usd: 150,
       exposure_usd: 3000,
     });
-    expect(run.recorder.guards).toEqual([{ kind: 'absent', key: keys.outcomeSample(id, '5m') }]);
+    expect(run.recorder.guards).toEqual([
+      { kind: 'absent', key: keys.outcomeSample(id, '5m') },
+      // and the job's own done record, which every job's commit writes
+      { kind: 'absent', key: expect.stringMatching(/^quantum:gates:job-done:gates-outcome:/) },
+    ]);
   });
 
   it('writes nothing for a job delivered again after its sample was written', async () => {
@@ -191,7 +195,7 @@ describe('an outcome sample (fake ctx)', () => {
       },
       now: NOW,
     });
-    expect(run.recorder.effects).toEqual([]);
+    expect(withoutJobDone(run.recorder.effects)).toEqual([]);
   });
 
   it('records a missing price as missing, and keeps the worst excursion of the earlier samples', async () => {

@@ -198,15 +198,15 @@ describe('risk-budget handler: heat source', () => {
 });
 
 describe('risk-budget handler: one computation per tick', () => {
-  it('marks the tick done, guarded so a second run of the same tick cannot commit', async () => {
+  it('has the runtime mark the tick done, guarded so a second run of the same tick cannot commit', async () => {
     const result = await run({ positions: { BTCUSDT: { notional: 1 } } });
-    expect(result.recorder.guards).toEqual([{ kind: 'absent', key: keys.budgetTickDone(TICK) }]);
+    expect(result.recorder.guards).toEqual([{ kind: 'absent', key: keys.jobDone('risk-budget', TICK) }]);
     const marker = result.recorder.effects.find((e) => e.op === 'setKey');
-    expect(marker).toMatchObject({ key: keys.budgetTickDone(TICK), ttlSec: 300 });
+    expect(marker).toMatchObject({ key: keys.jobDone('risk-budget', TICK), ttlSec: 86_400 });
   });
 
   it('skips a tick that is already marked done, writing nothing', async () => {
-    const result = await run({ positions: { BTCUSDT: { notional: 1 } }, strings: { [keys.budgetTickDone(TICK)]: '1' } });
+    const result = await run({ positions: { BTCUSDT: { notional: 1 } }, strings: { [keys.jobDone('risk-budget', TICK)]: '1' } });
     expect(result.recorder.effects).toEqual([]);
     expect(result.recorder.guards).toEqual([]);
     expect(result.metrics.get('quantum_risk_budget_duplicate_ticks_total')).toBe(1);
@@ -215,8 +215,6 @@ describe('risk-budget handler: one computation per tick', () => {
   it('publishes the mode at start', async () => {
     const { fakeCtx } = await import('../support/fake-ctx.js');
     const run1 = await fakeCtx(riskBudget, { env: { P28_MODE: 'enforce' } });
-    riskBudget.onStart?.(run1.ctx.config, run1.ctx.metrics);
-    run1.commit();
     expect(run1.metrics.get('p28_enforce_mode')).toBe(1);
   });
 });
@@ -230,16 +228,15 @@ describe('risk-budget handler: last successful tick (the budgets-stale alert)', 
   });
 
   it('does not stamp a tick that wrote no budgets (portfolio state too old) or a duplicate tick', async () => {
-    expect((await run({ stateAgeSec: null, positions: { BTCUSDT: { notional: 1 } } })).metrics.get(LAST_SUCCESS)).toBeUndefined();
-    const duplicate = await run({ positions: { BTCUSDT: { notional: 1 } }, strings: { [keys.budgetTickDone(TICK)]: '1' } });
-    expect(duplicate.metrics.get(LAST_SUCCESS)).toBeUndefined();
+    // 0 is its value from the start (see below): not stamped.
+    expect((await run({ stateAgeSec: null, positions: { BTCUSDT: { notional: 1 } } })).metrics.get(LAST_SUCCESS)).toBe(0);
+    const duplicate = await run({ positions: { BTCUSDT: { notional: 1 } }, strings: { [keys.jobDone('risk-budget', TICK)]: '1' } });
+    expect(duplicate.metrics.get(LAST_SUCCESS)).toBe(0);
   });
 
   it('starts at 0, so a worker that never ticks shows as stale from its first scrape', async () => {
     const { fakeCtx } = await import('../support/fake-ctx.js');
     const started = await fakeCtx(riskBudget, {});
-    riskBudget.onStart?.(started.ctx.config, started.ctx.metrics);
-    started.commit();
     expect(started.metrics.get(LAST_SUCCESS)).toBe(0);
   });
 });

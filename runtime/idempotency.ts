@@ -1,0 +1,91 @@
+import { compareStreamIds } from '../schemas/fields.js';
+import { keys as keyNames } from '../schemas/keys.js';
+import type { AnyHandler, HandlerContext, IdempotencyKey, MessageMeta } from './handler.js';
+import type { RedisReader } from './redis-reader.js';
+
+/**
+ * A completed job is remembered this long: far beyond any redelivery of it (BullMQ's stalled-job
+ * recovery, a retry after a commit whose completion was lost), and as long as BullMQ keeps it.
+ */
+export const JOB_DONE_TTL_SEC = 86_400;
+
+/** Where the runtime records a completed job, written in the job's own commit. */
+export function jobDoneKey(queue: string, meta: MessageMeta): string {
+  return keyNames.jobDone(queue, meta.id);
+}
+
+// Handlers are erased to AnyHandler here, as everywhere in the runtime: ctx is the one the runtime built.
+type Ctx = HandlerContext<unknown, unknown, object>;
+
+/** The message's keys: those the gate declares, then the job's own (jobs only). */
+function keysOf(handler: AnyHandler, message: unknown, ctx: Ctx, doneKey: string | undefined): IdempotencyKey[] {
+  const declared = handler.idempotency?.keys?.(message, ctx) ?? [];
+  return doneKey === undefined ? [...declared] : [...declared, doneKey];
+}
+
+/** Whether any key says the message was done: an existence key exists, or a newest-wins key holds a later id. */
+async function anyDone(redis: RedisReader, idempotencyKeys: readonly IdempotencyKey[]): Promise<boolean> {
+  const done = await Promise.all(
+    idempotencyKeys.map(async (k) => {
+      // EXISTS: a key of any type counts (a hash or set left there says "done" as well as a string).
+      if (typeof k === 'string') return (await redis.exists(k)) > 0;
+      const applied = await redis.get(k.key);
+      // An empty value is no id: nothing applied yet.
+      return applied !== null && applied !== '' && compareStreamIds(applied, k.id) > 0;
+    }),
+  );
+  return done.includes(true);
+}
+
+/**
+ * Guards the keys in the message's commit, and records a job as done with its effects. An
+ * existence key must still be absent (else the message runs again and finds the duplicate); a
+ * newest-wins key must hold no later id (else the message is acknowledged without its effects
+ * and onDuplicate's metric updates count).
+ */
+function guard(
+  handler: AnyHandler,
+  message: unknown,
+  ctx: Ctx,
+  idempotencyKeys: readonly IdempotencyKey[],
+  doneKey: string | undefined,
+): void {
+  for (const k of idempotencyKeys) {
+    if (typeof k === 'string') {
+      ctx.requireAbsent(k);
+      continue;
+    }
+    ctx.onlyIfNewer(k.key, k.id, {
+      onSkip: () => {
+        const done = handler.idempotency?.onDuplicate(message, ctx);
+        // Only its synchronous metric updates count at commit; a late rejection has nothing to undo.
+        if (done instanceof Promise) done.catch(() => undefined);
+      },
+    });
+  }
+  if (doneKey !== undefined) ctx.setKey(doneKey, String(ctx.now()), { ttlSec: JOB_DONE_TTL_SEC });
+}
+
+/**
+ * Runs one message as its declaration says: a duplicate gets onDuplicate, anything else `handle`
+ * with its keys guarded in the commit. Synchronous for a gate without keys (the heat gate), so
+ * its messages cost no promise each.
+ */
+export function handleOnce(handler: AnyHandler, message: unknown, ctx: Ctx, doneKey: string | undefined): void | Promise<void> {
+  if (handler.idempotency?.keys === undefined && doneKey === undefined) return handler.handle(message, ctx);
+  const idempotencyKeys = keysOf(handler, message, ctx, doneKey);
+  if (idempotencyKeys.length === 0) return handler.handle(message, ctx);
+  return anyDone(ctx.redis, idempotencyKeys).then((done) => {
+    if (done) return handler.idempotency?.onDuplicate(message, ctx);
+    guard(handler, message, ctx, idempotencyKeys, doneKey);
+    return handler.handle(message, ctx);
+  });
+}
+
+/**
+ * The same guards for a failure policy's output (its fallback): a fallback must not land on a
+ * message another replica has done meanwhile, and a job's fallback completes it like `handle`.
+ */
+export function guardFallback(handler: AnyHandler, message: unknown, ctx: Ctx, doneKey: string | undefined): void {
+  guard(handler, message, ctx, keysOf(handler, message, ctx, doneKey), doneKey);
+}
