@@ -24,6 +24,8 @@ const configSchema = z.object({
   SPREAD_GUARD_MAX_BPS: envNumber(25).refine((v) => v > 0, 'must be positive'),
   /** Market state older than this is not trusted. */
   SPREAD_GUARD_MAX_AGE_SEC: envInt(30, 1),
+  /** How long a plan_id's verdict is remembered: a redelivery within it is not checked again. */
+  SPREAD_GUARD_MEMORY_SEC: envInt(3600, 1),
 });
 export type SpreadGuardConfig = z.infer<typeof configSchema>;
 
@@ -35,6 +37,7 @@ function spreadGuardMetrics(m: MetricFactory) {
       help: 'Order intents checked, by verdict and reason',
       labelNames: ['verdict', 'reason'],
     }),
+    duplicates: m.counter({ name: 'example_spread_guard_duplicates_total', help: 'Intents whose plan_id was checked already' }),
   };
 }
 type SpreadGuardMetrics = ReturnType<typeof spreadGuardMetrics>;
@@ -64,6 +67,9 @@ export function checkSpread(quote: MarketQuote, limits: { maxBps: number; maxAge
 /** The gate keeps no batch state, so any state type will do. */
 type Ctx = HandlerContext<SpreadGuardConfig, unknown, SpreadGuardMetrics>;
 
+/** Ours: a plan_id's verdict, kept SPREAD_GUARD_MEMORY_SEC so each plan_id is checked once. */
+export const checkedKey = (planId: string) => `quantum:example:spread-guard:checked:${planId}`;
+
 // 5. Recording: the verdict becomes effects (committed with the message's ack) and metrics.
 function record(intent: OrderIntent, verdict: SpreadVerdict, spreadBps: number | undefined, ctx: Ctx): void {
   const verdictName = verdict.allow ? 'ALLOW' : 'BLOCK';
@@ -75,6 +81,7 @@ function record(intent: OrderIntent, verdict: SpreadVerdict, spreadBps: number |
     spread_bps: spreadBps === undefined ? '' : String(spreadBps),
     timestamp: String(Math.floor(ctx.now() / 1000)),
   });
+  ctx.setKey(checkedKey(intent.plan_id), verdictName, { ttlSec: ctx.config.SPREAD_GUARD_MEMORY_SEC });
   ctx.metrics.decisions.inc({ verdict: verdictName, reason: verdict.reason });
 }
 
@@ -99,6 +106,14 @@ export const spreadGuard = defineHandler({
     // After three failed tries the runtime records the safe output instead: a BLOCK.
     policy: 'fail-closed',
     fallback: (intent, _failure, ctx) => record(intent, { allow: false, reason: 'spread_guard_error' }, undefined, ctx),
+  },
+  // One verdict per plan_id: a redelivered or repeated intent is counted, not checked again.
+  idempotency: {
+    keys: (intent) => [checkedKey(intent.plan_id)],
+    onDuplicate: (intent, ctx) => {
+      ctx.metrics.duplicates.inc();
+      ctx.log.info({ plan_id: intent.plan_id }, 'plan_id checked already; skipped');
+    },
   },
   async handle(intent, ctx) {
     const market = await ctx.redis.hgetall(keys.marketState(intent.symbol));

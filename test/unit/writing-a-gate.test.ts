@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { checkSpread, spreadGuard } from '../../docs/examples/spread-guard.js';
+import { checkedKey, checkSpread, spreadGuard } from '../../docs/examples/spread-guard.js';
 import { keys } from '../../schemas/keys.js';
-import { fakeCtx, runHandler } from '../support/fake-ctx.js';
+import { fakeCtx, runFallback, runHandler } from '../support/fake-ctx.js';
 
 // The worked example of docs/writing-a-gate.md, tested the way the guide says to test a gate.
 const NOW = 1_800_000_000_000;
@@ -66,6 +66,32 @@ describe('spread-guard handler', () => {
     run.commit();
 
     expect(run.emitted(OUT)[0]).toMatchObject({ verdict: 'BLOCK', reason: 'spread_guard_error' });
+  });
+
+  it('remembers the plan_id with its verdict, guarded so two replicas cannot both check it', async () => {
+    const run = await runHandler(spreadGuard, { plan_id: 'p7', symbol: 'BTCUSDT', qty: '0.01' }, { redis: market('12'), now: NOW });
+
+    expect(run.recorder.effects).toContainEqual({ op: 'setKey', key: checkedKey('p7'), value: 'ALLOW', ttlSec: 3600 });
+    expect(run.recorder.guards).toEqual([{ kind: 'absent', key: checkedKey('p7') }]);
+  });
+
+  it('counts an intent whose plan_id was checked already, and records nothing', async () => {
+    const redis = { ...market('12'), strings: { [checkedKey('p8')]: 'BLOCK' } };
+    const run = await runHandler(spreadGuard, { plan_id: 'p8', symbol: 'BTCUSDT', qty: '0.01' }, { redis, now: NOW });
+
+    expect(run.recorder.effects).toEqual([]);
+    expect(run.metrics.get('example_spread_guard_duplicates_total')).toBe(1);
+  });
+
+  it('guards its fallback the same way, as the runtime runs it', async () => {
+    const run = await runFallback(
+      spreadGuard,
+      { plan_id: 'p9', symbol: 'BTCUSDT', qty: '0.01' },
+      { error: new Error('down'), attempts: 3 },
+    );
+
+    expect(run.emitted(OUT)[0]).toMatchObject({ verdict: 'BLOCK', reason: 'spread_guard_error' });
+    expect(run.recorder.guards).toEqual([{ kind: 'absent', key: checkedKey('p9') }]);
   });
 
   it('rejects an intent the schema does not accept (the runtime dead-letters it)', () => {
