@@ -7,6 +7,7 @@ import { OUTCOME_QUEUE, parseOutcomeConfig } from './config.js';
 import { readMarket } from './market.js';
 import { outcomeMetrics } from './metrics.js';
 import { cents, markToMarket } from './pnl.js';
+import { outcomesSection } from './status.js';
 
 /** The delayed job each follow-up schedules per horizon (plus what the job runner adds). */
 const sampleJob = z.looseObject({
@@ -27,6 +28,7 @@ export const outcomeSample = defineHandler({
   input: sampleJob,
   config: parseOutcomeConfig,
   metrics: outcomeMetrics,
+  http: { status: [outcomesSection] },
   failure: { maxAttempts: 3, backoffMs: 50, policy: 'dead-letter' },
   async handle(job, ctx) {
     const sampleKey = keys.outcomeSample(job.id, job.horizon);

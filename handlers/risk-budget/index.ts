@@ -8,6 +8,7 @@ import { planBudgets, type BudgetPlan } from './plan.js';
 import { lastKnownGoodFields } from './portfolio.js';
 import { riskBudgetHealth } from './health.js';
 import { budgetRoutes } from './http-api.js';
+import { budgetsSection } from './status.js';
 import { encodeBudgetHash, encodeBudgetViolationEntry } from '../../schemas/budget.js';
 
 type Ctx = HandlerContext<RiskBudgetConfig, BudgetInputs, RiskBudgetMetrics>;
@@ -42,7 +43,7 @@ export const riskBudget = defineHandler({
     metrics.enforceMode.set(config.P28_MODE === 'enforce' ? 1 : 0);
     metrics.lastSuccess.set(0);
   },
-  http: { health: riskBudgetHealth, routes: budgetRoutes },
+  http: { health: riskBudgetHealth, routes: budgetRoutes, status: [budgetsSection] },
   loadBatchState: (redis, config) => loadBudgetInputs(redis, config),
   failure: {
     maxAttempts: 3,

@@ -3,7 +3,9 @@ import { hostname } from 'node:os';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { allHandlers } from '../../handlers/index.js';
-import type { GatesStatus } from '../../runtime/http/status.js';
+import type { Decision } from '../../handlers/decisions.js';
+import type { HeatStatus } from '../../handlers/heat-gate/status.js';
+import type { GatesStatus as AnyGatesStatus } from '../../runtime/http/status.js';
 import { httpPlugins } from '../../app/http-plugins.js';
 import type { Runtime } from '../../runtime/runtime.js';
 import { keys, streams } from '../../schemas/keys.js';
@@ -26,6 +28,8 @@ const CHROMIUM_ARGS = [
 const ARTIFACTS = 'test-artifacts';
 const PACKAGE_VERSION = (JSON.parse(readFileSync('package.json', 'utf8')) as { version: string }).version;
 /** A time as the page writes it: date, time and the zone's name (Chromium here runs in UTC). */
+/** The status with the two gates' sections this test reads field by field. */
+type GatesStatus = AnyGatesStatus & { readonly heat: HeatStatus | null; readonly decisions: readonly Decision[] | null };
 const ZONED_TIME = /\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC/;
 
 /**
