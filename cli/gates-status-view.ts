@@ -3,9 +3,10 @@ import type { DisarmStatus, KillSwitchStatus } from '../handlers/governor/status
 import type { HeatStatus } from '../handlers/heat-gate/status.js';
 import type { OutcomesStatus } from '../handlers/outcomes/status.js';
 import type { BudgetRow } from '../handlers/risk-budget/status.js';
-import type { RuntimeStatus } from '../runtime/http/status.js';
+import type { RuntimeStatus, SectionDescription } from '../runtime/http/status.js';
 import { formatUtc } from '../runtime/http/status-time.js';
 import { table, truncate } from './output.js';
+import { renderSection } from './section-view.js';
 import { renderStatus } from './status-view.js';
 
 const n = (value: number | null | undefined, digits = 4) =>
@@ -52,7 +53,10 @@ function looksLikeGatesStatus(value: unknown): value is GatesStatus {
  * Anything that is not the shape this CLI knows (an older or newer server) falls back to the
  * generic rendering rather than failing.
  */
-export function renderGatesStatus(value: unknown, { decisions = 15 }: { decisions?: number } = {}): string {
+export function renderGatesStatus(
+  value: unknown,
+  { decisions = 15, sections = [] }: { decisions?: number; sections?: readonly SectionDescription[] } = {},
+): string {
   if (!looksLikeGatesStatus(value)) return renderStatus(value);
   const s = value;
   const lines: string[] = [`quantum-gates status at ${formatUtc(s.generated_at)}  redis ${s.redis_ready ? 'ready' : 'NOT READY'}`];
@@ -147,18 +151,19 @@ export function renderGatesStatus(value: unknown, { decisions = 15 }: { decision
       ),
     );
   }
-  // A gate's section this view does not know (a newly added gate's): listed as the JSON has it.
+  // A gate's section this view does not lay out itself (a newly added gate's): drawn from its declared views.
   const known = new Set<string>([...RUNTIME_KEYS, ...KNOWN_SECTIONS]);
   for (const [key, section] of Object.entries(s)) {
-    if (known.has(key)) continue;
-    lines.push('', heading(key), section === null ? '  could not be read' : renderStatus(section));
+    if (!known.has(key))
+      lines.push(
+        '',
+        renderSection(
+          key,
+          section,
+          sections.find((d) => d.key === key),
+        ),
+      );
   }
   if (!s.headline && s.errors.length > 0) lines.push('', 'Could not read:', ...s.errors.map((e) => `  ${e}`));
   return lines.join('\n');
-}
-
-/** "spread_guard" → "Spread guard", as the generic view heads a section. */
-function heading(key: string): string {
-  const words = key.replace(/[_-]+/g, ' ');
-  return `${words[0]!.toUpperCase()}${words.slice(1)}`;
 }
