@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { checkSpread, spreadGuard } from '../../docs/examples/spread-guard.js';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { checkSpread, spreadGuard, spreadGuardSection } from '../../docs/examples/spread-guard.js';
+import type { RedisReader } from '../../runtime/index.js';
 import { keys } from '../../schemas/keys.js';
 import { fakeCtx, runHandler } from '../support/fake-ctx.js';
 
@@ -70,5 +73,70 @@ describe('spread-guard handler', () => {
 
   it('rejects an intent the schema does not accept (the runtime dead-letters it)', () => {
     expect(spreadGuard.input.safeParse({ plan_id: 'p6', symbol: 'btc', qty: '1' }).success).toBe(false);
+  });
+});
+
+describe('docs/writing-a-gate.md §8', () => {
+  const root = resolve(import.meta.dirname, '../..');
+  const example = readFileSync(resolve(root, 'docs/examples/spread-guard.ts'), 'utf8');
+  const guide = readFileSync(resolve(root, 'docs/writing-a-gate.md'), 'utf8');
+  const section8 = guide.slice(guide.indexOf('## 8. '));
+  const blocks = [...section8.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]!);
+
+  it('has code blocks', () => {
+    expect(guide).toContain('## 8. Its own route and status section');
+    expect(blocks.length).toBeGreaterThanOrEqual(3);
+  });
+
+  // A `// ...` line marks a gap: every run of lines between gaps is a contiguous quote.
+  it.each(blocks.flatMap((block, b) => quotedRuns(block).map((run, r) => [`block ${b + 1}, part ${r + 1}`, run])))(
+    'quotes docs/examples/spread-guard.ts verbatim (%s)',
+    (_name, run) => {
+      expect(example).toContain(run);
+    },
+  );
+});
+
+function quotedRuns(block: string): string[] {
+  const runs: string[][] = [[]];
+  for (const line of block.replace(/\n$/, '').split('\n')) {
+    if (line.trim() === '// ...') runs.push([]);
+    else runs[runs.length - 1]!.push(line);
+  }
+  return runs.filter((run) => run.length > 0).map((run) => run.join('\n'));
+}
+
+describe('spread-guard status section', () => {
+  const read = (entries: [string, string[]][]) =>
+    spreadGuardSection.read({
+      redis: { xrevrange: async () => entries } as unknown as RedisReader,
+      config: undefined,
+      env: {},
+      now: () => NOW,
+      read: (_part, reader) => reader(),
+    });
+  const verdict = (ms: number, reason: string, verdict = 'BLOCK'): [string, string[]] => [
+    `${ms}-0`,
+    ['symbol', 'BTCUSDT', 'verdict', verdict, 'reason', reason],
+  ];
+
+  it('counts the latest verdicts, newest first', async () => {
+    const status = await read([verdict(2000, 'spread_too_wide'), verdict(1000, 'spread_ok', 'ALLOW')]);
+    expect(status).toEqual({
+      checked: 2,
+      blocked: 1,
+      latest: [
+        { at: 2000, symbol: 'BTCUSDT', verdict: 'BLOCK', reason: 'spread_too_wide' },
+        { at: 1000, symbol: 'BTCUSDT', verdict: 'ALLOW', reason: 'spread_ok' },
+      ],
+    });
+    expect(spreadGuardSection.headline?.(status, NOW)).toEqual([]);
+  });
+
+  it('degrades the headline while every recent intent is blocked for want of market state', async () => {
+    const status = await read([verdict(2000, 'market_state_stale'), verdict(1000, 'market_state_missing')]);
+    expect(spreadGuardSection.headline?.(status, NOW)).toEqual([
+      { state: 'DEGRADED', text: 'spread-guard: no fresh market state, every order intent is blocked', since: null },
+    ]);
   });
 });
