@@ -26,7 +26,8 @@ export interface StatusSectionDeclaration<Config, Value> {
   /**
    * Several gates may declare the same key (the heat gate's and the governor's decisions): the
    * values read (null ones left out) are combined by the first declaration's merge. Without one,
-   * the first gate's section wins and the others are not read.
+   * a second declaration of the key stops the process at start, as does a key the status has of
+   * its own (gates, headline, errors...).
    */
   merge?(values: readonly Value[]): Value;
 }

@@ -5,7 +5,7 @@ import type { AnyHandler } from '../handler.js';
 import type { RedisReader } from '../redis-reader.js';
 import { isReady } from '../redis.js';
 import type { ReadinessCauses, RuntimeServices } from '../runtime.js';
-import type { SectionHeadlineReason, SectionView, StatusSectionDeclaration } from '../status-section.js';
+import type { SectionView, StatusSectionDeclaration } from '../status-section.js';
 import { collapseFailures, type RedisOutage, type SectionFailure } from './status-errors.js';
 import { statusHeadline, type Headline } from './status-headline.js';
 import { GateTrends } from './status-trends.js';
@@ -208,7 +208,8 @@ export interface SectionValue {
 
 /**
  * Reads every declared section at once. Declarations of the same key are merged by the first
- * one's merge (null values left out; null when all are); without a merge the first one stands.
+ * one's merge (null values left out; null when all are); hostedSections refuses a second one
+ * without a merge, and the first stands here.
  */
 export async function readSections(
   sources: Pick<StatusSources, 'redis' | 'sections' | 'now' | 'env'>,
@@ -262,21 +263,44 @@ export function describeSections(sections: readonly HostedSection[]): SectionDes
   return [...byKey.values()];
 }
 
-/** Every section the gates of the list declare, hosted here or not, with the hosted ones' settings. */
+/** The status's own keys, which no gate's section may take. */
+const RUNTIME_KEYS: ReadonlySet<string> = new Set<keyof RuntimeStatus>([
+  'generated_at',
+  'headline',
+  'build',
+  'instance',
+  'redis_ready',
+  'gates',
+  'dead_letter',
+  'redis_fault',
+  'errors',
+]);
+
+/**
+ * Every section the gates of the list declare, hosted here or not, with the hosted ones' settings.
+ * Throws (the process does not start) for a key the status already has, or one declared twice
+ * without a merge: either would hide a value without a word.
+ */
 export function hostedSections(
   gateList: readonly AnyHandler[],
   hosted: readonly { handler: AnyHandler; config: unknown }[],
 ): HostedSection[] {
-  return gateList.flatMap((handler) =>
+  const sections = gateList.flatMap((handler) =>
     (handler.http?.status ?? []).map((section: StatusSectionDeclaration<unknown, unknown>) => ({
       gate: handler.name,
       section,
       config: hosted.find((h) => h.handler === handler)?.config,
     })),
   );
+  sections.forEach(({ gate, section }, i) => {
+    if (RUNTIME_KEYS.has(section.key)) throw new Error(`${gate}: status section "${section.key}" takes a key of the status's own`);
+    const first = sections.find((s) => s.section.key === section.key)!;
+    if (first !== sections[i] && !first.section.merge) {
+      throw new Error(`${gate}: status section "${section.key}" is declared by ${first.gate} too, without a merge`);
+    }
+  });
+  return sections;
 }
-
-export type { SectionHeadlineReason };
 
 export interface HandlerCounts {
   readonly processed: number;

@@ -395,6 +395,17 @@ describe("the gates' status sections", () => {
     expect(sections.filter((s) => s.config !== undefined).map((s) => s.gate)).toEqual(['heat-gate', 'heat-gate']);
   });
 
+  it("refuses a section that would take a key of the status's own, or another gate's without a merge", () => {
+    const gate = (name: string, key: string) =>
+      ({ ...heatGate, name, http: { status: [{ key, title: key, read: async () => null }] } }) as unknown as typeof heatGate;
+    expect(() => hostedSections([gate('spread-guard', 'gates')], [])).toThrow(
+      'spread-guard: status section "gates" takes a key of the status\'s own',
+    );
+    expect(() => hostedSections([gate('a', 'limits'), gate('b', 'limits')], [])).toThrow(
+      'b: status section "limits" is declared by a too, without a merge',
+    );
+  });
+
   it('reports a reader that throws under its gate and key, and still assembles the rest', async () => {
     const broken = {
       gate: 'spread-guard',
