@@ -211,7 +211,7 @@ export interface HandlerDeclaration<Schema extends z.ZodType = z.ZodType, Config
    * throughput. Default true: every batch sees every earlier commit.
    */
   readonly readsOwnWrites?: boolean;
-  /** The gate's HTTP surface: its original /health answer, its own routes and its status sections. */
+  /** The gate's HTTP surface: its original /health answer and its own routes. */
   readonly http?: HttpDeclaration<Config, Metrics>;
   readonly failure: FailurePolicy<z.infer<Schema>, Config, State, Metrics>;
   /**
