@@ -84,7 +84,16 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': [
         'error',
-        { patterns: [{ regex: '(^|/)(handlers|app|cli)/', message: 'the runtime imports no gate and nothing of the application layer' }] },
+        {
+          patterns: [
+            { regex: '(^|/)(handlers|app|cli)/', message: 'the runtime imports no gate and nothing of the application layer' },
+            {
+              // A gate's keys, streams and records are its own: its status section reads them.
+              regex: '(^|/)(schemas/(?!fields\\.js$)|domain/(?!number\\.js$))',
+              message: "the runtime imports no gate's keys or records: of schemas/ and domain/, only fields.js and number.js",
+            },
+          ],
+        },
       ],
     },
   },

@@ -1,10 +1,42 @@
-import type { GatesStatus } from '../runtime/http/status.js';
+import type { Decision } from '../handlers/decisions.js';
+import type { DisarmStatus, KillSwitchStatus } from '../handlers/governor/status.js';
+import type { HeatStatus } from '../handlers/heat-gate/status.js';
+import type { OutcomesStatus } from '../handlers/outcomes/status.js';
+import type { BudgetRow } from '../handlers/risk-budget/status.js';
+import type { RuntimeStatus, SectionDescription } from '../runtime/http/status.js';
 import { formatUtc } from '../runtime/http/status-time.js';
 import { table, truncate } from './output.js';
+import { renderSection } from './section-view.js';
 import { renderStatus } from './status-view.js';
 
 const n = (value: number | null | undefined, digits = 4) =>
   value === null || value === undefined ? '-' : Number.isInteger(value) ? String(value) : value.toFixed(digits);
+
+/** The gates' sections this view lays out itself (the rest are listed generically at the end). */
+interface KnownSections {
+  readonly heat?: HeatStatus | null;
+  readonly budgets?: readonly BudgetRow[] | null;
+  readonly kill_switch?: KillSwitchStatus | null;
+  readonly disarm?: DisarmStatus | null;
+  readonly decisions?: readonly Decision[] | null;
+  /** Shown on the page only; `quantum-gates report outcomes` has them in full. */
+  readonly outcomes?: OutcomesStatus | null;
+}
+
+type GatesStatus = RuntimeStatus & KnownSections;
+
+const RUNTIME_KEYS: readonly (keyof RuntimeStatus)[] = [
+  'generated_at',
+  'headline',
+  'build',
+  'instance',
+  'redis_ready',
+  'gates',
+  'dead_letter',
+  'redis_fault',
+  'errors',
+];
+const KNOWN_SECTIONS: readonly (keyof KnownSections)[] = ['heat', 'budgets', 'kill_switch', 'disarm', 'decisions', 'outcomes'];
 
 const HEADLINE_TEXT: Record<GatesStatus['headline']['state'], string> = {
   OK: ': nothing blocks trading and nothing needs attention',
@@ -21,7 +53,10 @@ function looksLikeGatesStatus(value: unknown): value is GatesStatus {
  * Anything that is not the shape this CLI knows (an older or newer server) falls back to the
  * generic rendering rather than failing.
  */
-export function renderGatesStatus(value: unknown, { decisions = 15 }: { decisions?: number } = {}): string {
+export function renderGatesStatus(
+  value: unknown,
+  { decisions = 15, sections = [] }: { decisions?: number; sections?: readonly SectionDescription[] } = {},
+): string {
   if (!looksLikeGatesStatus(value)) return renderStatus(value);
   const s = value;
   const lines: string[] = [`quantum-gates status at ${formatUtc(s.generated_at)}  redis ${s.redis_ready ? 'ready' : 'NOT READY'}`];
@@ -43,8 +78,8 @@ export function renderGatesStatus(value: unknown, { decisions = 15 }: { decision
     lines.push('');
   }
 
-  const kill = s.kill_switch;
-  const disarm = s.disarm;
+  const kill = s.kill_switch ?? null;
+  const disarm = s.disarm ?? null;
   lines.push(
     `kill switch ${kill === null ? 'unknown' : kill.active ? 'ON: every plan is blocked' : 'off'}   ` +
       `disarm ${disarm === null ? 'unknown' : disarm.active ? `ACTIVE: opens are blocked (${disarm.detail ?? ''})` : 'off'}`,
@@ -115,6 +150,19 @@ export function renderGatesStatus(value: unknown, { decisions = 15 }: { decision
           ]),
       ),
     );
+  }
+  // A gate's section this view does not lay out itself (a newly added gate's): drawn from its declared views.
+  const known = new Set<string>([...RUNTIME_KEYS, ...KNOWN_SECTIONS]);
+  for (const [key, section] of Object.entries(s)) {
+    if (!known.has(key))
+      lines.push(
+        '',
+        renderSection(
+          key,
+          section,
+          sections.find((d) => d.key === key),
+        ),
+      );
   }
   if (!s.headline && s.errors.length > 0) lines.push('', 'Could not read:', ...s.errors.map((e) => `  ${e}`));
   return lines.join('\n');

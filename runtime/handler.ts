@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import type { EffectWriter, JobSummary } from './effects.js';
 import type { MetricFactory } from './metrics.js';
 import type { RedisReader } from './redis-reader.js';
+import type { StatusSectionDeclaration } from './status-section.js';
 
 /** The slice of a pino logger handlers use. */
 export interface Logger {
@@ -218,6 +219,8 @@ export interface HttpDeclaration<Config, Metrics> {
   /** The original's /health answer (see HealthDeclaration); without it, the runtime's liveness body. */
   readonly health?: HealthDeclaration<Config>;
   readonly routes?: readonly RouteDeclaration<Config, Metrics>[];
+  /** Its sections of the status page, GET /status and `quantum-gates status` (runtime/status-section.ts). */
+  readonly status?: readonly StatusSectionDeclaration<Config, unknown>[];
 }
 
 /**

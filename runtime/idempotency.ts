@@ -1,6 +1,5 @@
 import { compareStreamIds } from '../schemas/fields.js';
-import { keys as keyNames } from '../schemas/keys.js';
-import type { AnyHandler, HandlerContext, IdempotencyKey, MessageMeta } from './handler.js';
+import type { AnyHandler, HandlerContext, IdempotencyKey } from './handler.js';
 import type { RedisReader } from './redis-reader.js';
 
 /**
@@ -9,9 +8,12 @@ import type { RedisReader } from './redis-reader.js';
  */
 export const JOB_DONE_TTL_SEC = 86_400;
 
-/** Where the runtime records a completed job, written in the job's own commit. */
-export function jobDoneKey(queue: string, meta: MessageMeta): string {
-  return keyNames.jobDone(queue, meta.id);
+/**
+ * Where the runtime records a completed job (handled or by its fallback), written in the job's
+ * own commit and guarded, so no job applies twice. Ours, and the runtime's own: no gate names it.
+ */
+export function jobDoneKey(queue: string, jobId: string): string {
+  return `quantum:gates:job-done:${queue}:${jobId}`;
 }
 
 // Handlers are erased to AnyHandler here, as everywhere in the runtime: ctx is the one the runtime built.

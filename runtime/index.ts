@@ -36,3 +36,13 @@ export {
   type RouteRequest,
 } from './handler.js';
 export { isCrossSite } from './http/cross-site.js';
+export {
+  defineStatusSection,
+  type SectionHeadlineReason,
+  type SectionView,
+  type StatusReadContext,
+  type StatusSectionDeclaration,
+  type ValueFormat,
+  type ViewField,
+} from './status-section.js';
+export { duration as formatDuration } from './http/status-headline.js';

@@ -118,7 +118,7 @@ export class JobRunner {
       sleep: (ms) => sleep(ms).then(() => undefined),
       onRetry: (count) => deps.metrics.retries.inc({ handler: deps.handler.name }, count),
       // Every job's commit records it as done, and a job found done is not run again.
-      doneKey: (meta) => jobDoneKey(this.queueName, meta),
+      doneKey: (meta) => jobDoneKey(this.queueName, meta.id),
     };
     const sourceStream = `bullmq:${this.queueName}`;
     this.pipeline = {

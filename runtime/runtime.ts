@@ -38,6 +38,8 @@ export interface RuntimeServices {
   readonly redis: RedisClient;
   readonly registry: Registry;
   readonly handlers: readonly HostedHandler[];
+  /** Every gate of the list the process was started with, hosted here or not (their status sections read Redis). */
+  readonly gateList: readonly AnyHandler[];
   readonly jobs: BullJobSink;
   readonly logger: RootLogger;
   readonly consumers: readonly { handler: string; source: string; group?: string; consuming: boolean }[];
@@ -183,6 +185,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     redis: commands,
     registry,
     handlers: hosted,
+    gateList: options.handlers,
     jobs,
     logger,
     get backlog() {

@@ -65,8 +65,6 @@ export const keys = {
   governorErrors: 'quantum:governor:errors',
   /** The budget engine's last-known-good portfolio state, kept in Redis so handlers stay stateless. */
   budgetPortfolioLkg: 'quantum:portfolio:state:lkg',
-  /** Ours: a BullMQ job the runtime completed (handled or by its fallback), written in its commit and guarded, so no job applies twice. */
-  jobDone: (queue: string, jobId: string) => `quantum:gates:job-done:${queue}:${jobId}`,
   /** Ours: a followed decision (its exposure, entry price, worst sample so far). */
   outcomeFollowUp: (id: string) => `quantum:gates:outcome:${id}`,
   /** Ours: marks one horizon's sample of a followed decision as written (idempotent samples). */

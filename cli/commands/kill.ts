@@ -1,4 +1,5 @@
-import { killSwitchBlocks, killSwitchState } from '../../domain/kill-switch.js';
+import { killSwitchState } from '../../domain/kill-switch.js';
+import { killSwitchSection } from '../../handlers/governor/status.js';
 import { keys } from '../../schemas/keys.js';
 import { parseCommandArgs } from '../args.js';
 import type { Command } from '../command.js';
@@ -6,6 +7,7 @@ import { ExitCode } from '../errors.js';
 import { printJson } from '../output.js';
 import { recordOperatorAction } from '../audit.js';
 import { withRedis } from '../redis.js';
+import { readSection } from '../section-read.js';
 import { withRedisWrite } from '../write-target.js';
 import { requireReason } from '../reason.js';
 
@@ -70,8 +72,9 @@ export const killCommands: readonly Command[] = [
     help: statusHelp,
     async run(argv, io) {
       const args = parseCommandArgs('kill status', argv, { json: { type: 'boolean' } });
-      const value = await withRedis(io, (redis) => redis.get(keys.killSwitch));
-      if (args.values.json) printJson(io, { key: keys.killSwitch, value, engaged: killSwitchBlocks(value) });
+      // The governor's section, as the status page reads it: the same value, the same rule for "engaged".
+      const { value, active } = await withRedis(io, (redis) => readSection(redis, killSwitchSection, io));
+      if (args.values.json) printJson(io, { key: keys.killSwitch, value, engaged: active });
       else io.out(`kill switch ${describe(value)}`);
       return ExitCode.ok;
     },

@@ -3,6 +3,7 @@ import type { Command } from '../command.js';
 import { ExitCode, OperationalError, UsageError } from '../errors.js';
 import type { CliIo } from '../io.js';
 import { renderGatesStatus } from '../gates-status-view.js';
+import type { SectionDescription } from '../../runtime/http/status.js';
 
 const help = [
   'Usage: quantum-gates status [--url URL] [--json]',
@@ -67,6 +68,19 @@ export async function fetchStatus(io: CliIo, url: string): Promise<string> {
   return body;
 }
 
+/**
+ * How the gates' sections are drawn (GET /status/sections), for those the terminal view does not
+ * lay out itself. A server without it (older) or failing to answer leaves them listed as JSON.
+ */
+async function fetchSections(io: CliIo, statusUrl: string): Promise<SectionDescription[]> {
+  try {
+    const parsed = JSON.parse(await fetchStatus(io, new URL('/status/sections', statusUrl).toString())) as unknown;
+    return Array.isArray(parsed) ? (parsed as SectionDescription[]) : [];
+  } catch {
+    return [];
+  }
+}
+
 export const statusCommand: Command = {
   name: 'status',
   summary: 'show the running gates (GET /status) in the terminal',
@@ -81,7 +95,11 @@ export const statusCommand: Command = {
     } catch {
       throw new OperationalError(`${url} did not answer JSON: ${body.slice(0, 200)}`);
     }
-    io.out(args.values.json ? JSON.stringify(parsed, null, 2) : renderGatesStatus(parsed));
+    if (args.values.json) {
+      io.out(JSON.stringify(parsed, null, 2));
+      return ExitCode.ok;
+    }
+    io.out(renderGatesStatus(parsed, { sections: await fetchSections(io, url) }));
     return ExitCode.ok;
   },
 };

@@ -4,8 +4,18 @@
  * (test/unit/writing-a-gate.test.ts), so the guide cannot drift from the contract.
  */
 import { z } from 'zod';
-import { defineHandler, envInt, envNumber, parseEnv, type HandlerContext, type MetricFactory } from '../../runtime/index.js';
+import {
+  defineHandler,
+  defineStatusSection,
+  envInt,
+  envNumber,
+  parseEnv,
+  type HandlerContext,
+  type MetricFactory,
+  type RouteDeclaration,
+} from '../../runtime/index.js';
 import { idField, numericField, symbolSchema } from '../../schemas/common.js';
+import { fieldsToRecord } from '../../schemas/fields.js';
 import { keys } from '../../schemas/keys.js';
 
 // 1. The input: a zod schema of the stream entry. Loose, so fields we do not name are kept.
@@ -88,6 +98,71 @@ function record(intent: OrderIntent, verdict: SpreadVerdict, spreadBps: number |
 const number = (value: string | undefined) =>
   value === undefined || value.trim() === '' || !Number.isFinite(Number(value)) ? undefined : Number(value);
 
+// Its own surfaces (§14 of the guide), declared rather than served: an HTTP route, and a section of the status
+// page, of GET /status and of `quantum-gates status`. No Fastify, no prom-client.
+
+/** GET /spread-guard/limits: the limits this replica enforces, for the desk's tools. */
+const limitsRoute: RouteDeclaration<SpreadGuardConfig, SpreadGuardMetrics> = {
+  methods: ['GET'],
+  path: '/spread-guard/limits',
+  answer: (_request, ctx) => ({
+    status: 200,
+    contentType: 'application/json',
+    body: JSON.stringify({ max_bps: ctx.config.SPREAD_GUARD_MAX_BPS, max_age_sec: ctx.config.SPREAD_GUARD_MAX_AGE_SEC }),
+  }),
+};
+
+export interface SpreadGuardStatus {
+  /** Verdicts among the newest entries of the output stream, and how many of them blocked. */
+  readonly checked: number;
+  readonly blocked: number;
+  /** The newest ten, newest first. */
+  readonly latest: readonly { readonly at: number; readonly symbol: string; readonly verdict: string; readonly reason: string }[];
+}
+
+/** The `spread_guard` key of GET /status, drawn on the page from the shapes in `views`. */
+export const spreadGuardSection = defineStatusSection<SpreadGuardConfig, SpreadGuardStatus>({
+  key: 'spread_guard',
+  title: 'Spread guard',
+  views: [
+    {
+      shape: 'fields',
+      fields: [
+        { key: 'checked', label: 'Order intents checked (latest)', format: 'count' },
+        { key: 'blocked', label: 'Blocked', format: 'count' },
+      ],
+    },
+    {
+      shape: 'table',
+      rows: 'latest',
+      empty: 'No order intents checked yet.',
+      columns: [
+        { key: 'at', label: 'Time', format: 'time' },
+        { key: 'symbol', label: 'Symbol' },
+        { key: 'verdict', label: 'Verdict' },
+        { key: 'reason', label: 'Reason', format: 'code' },
+      ],
+    },
+  ],
+  async read(ctx) {
+    // Where this process does not host the gate, its settings are read from the environment.
+    const config = ctx.config ?? parseEnv(configSchema, ctx.env);
+    const stream = config.SPREAD_GUARD_OUTPUT_STREAM;
+    const entries = await ctx.read('spread-guard verdicts', () => ctx.redis.xrevrange(stream, '+', '-', 'COUNT', 50));
+    if (entries === null) return null;
+    const verdicts = entries.map(([id, list]) => {
+      const f = fieldsToRecord(list);
+      return { at: Number(id.split('-')[0]), symbol: f.symbol ?? '', verdict: f.verdict ?? '', reason: f.reason ?? '' };
+    });
+    return { checked: verdicts.length, blocked: verdicts.filter((v) => v.verdict === 'BLOCK').length, latest: verdicts.slice(0, 10) };
+  },
+  // Every recent intent blocked for want of a quote: the market-state feed is down, not the market.
+  headline: (status) =>
+    status !== null && status.latest.length > 0 && status.latest.every((v) => v.reason.startsWith('market_state_'))
+      ? [{ state: 'DEGRADED', text: 'spread-guard: no fresh market state, every order intent is blocked', since: null }]
+      : [],
+});
+
 // 6. The declaration: everything the runtime needs, and nothing else.
 export const spreadGuard = defineHandler({
   name: 'spread-guard',
@@ -100,6 +175,7 @@ export const spreadGuard = defineHandler({
   input: orderIntentSchema,
   config: (env) => parseEnv(configSchema, env),
   metrics: spreadGuardMetrics,
+  http: { routes: [limitsRoute], status: [spreadGuardSection] },
   failure: {
     maxAttempts: 3,
     backoffMs: 25,

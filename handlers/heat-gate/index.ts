@@ -12,6 +12,7 @@ import { failureLabelOf } from './failure-label.js';
 import { heatGateMetrics, type HeatGateMetrics } from './metrics.js';
 import { calibratedEntry, carriedFields, enforceHash, heatDecisionEntry, type DecisionFacts } from './outputs.js';
 import { safeFormOfRejected } from './rejected.js';
+import { heatDecisionsSection, heatSection } from './status.js';
 
 type Ctx = HandlerContext<HeatGateConfig, HeatInputs | undefined, HeatGateMetrics>;
 
@@ -33,7 +34,7 @@ export const heatGate = defineHandler({
   metrics: heatGateMetrics,
   mode: (config) => config.P26_MODE,
   // prometheus_client's start_http_server (P26_METRICS_PORT) answered every path with the metrics.
-  http: { health: metricsAsHealth },
+  http: { health: metricsAsHealth, status: [heatSection, heatDecisionsSection] },
   batch: {
     loadState: (redis, config) => loadHeatInputs(redis, config),
     // Heat comes from positions and equity, which other services write; the gate's own writes

@@ -7,6 +7,7 @@ import { OUTCOME_QUEUE, parseOutcomeConfig } from './config.js';
 import { readMarket } from './market.js';
 import { outcomeMetrics } from './metrics.js';
 import { cents, markToMarket } from './pnl.js';
+import { outcomesSection } from './status.js';
 
 /** The delayed job each follow-up schedules per horizon (plus what the job runner adds). */
 const sampleJob = z.looseObject({
@@ -28,6 +29,7 @@ export const outcomeSample = defineHandler({
   input: sampleJob,
   config: parseOutcomeConfig,
   metrics: outcomeMetrics,
+  http: { status: [outcomesSection] },
   failure: { maxAttempts: 3, backoffMs: 50, policy: 'dead-letter' },
   // One sample per decision and horizon, also when the follow-up schedules it twice.
   idempotency: { keys: (job) => [keys.outcomeSample(job.id, job.horizon)], onDuplicate: () => undefined },

@@ -8,6 +8,7 @@ import { planBudgets, type BudgetPlan } from './plan.js';
 import { lastKnownGoodFields } from './portfolio.js';
 import { riskBudgetHealth } from './health.js';
 import { budgetRoutes } from './http-api.js';
+import { budgetsSection } from './status.js';
 import { encodeBudgetHash, encodeBudgetViolationEntry } from '../../schemas/budget.js';
 
 type Ctx = HandlerContext<RiskBudgetConfig, BudgetInputs, RiskBudgetMetrics>;
@@ -36,7 +37,7 @@ export const riskBudget = defineHandler({
   metrics: riskBudgetMetrics,
   mode: (config) => config.P28_MODE,
   batch: { loadState: (redis, config) => loadBudgetInputs(redis, config) },
-  http: { health: riskBudgetHealth, routes: budgetRoutes },
+  http: { health: riskBudgetHealth, routes: budgetRoutes, status: [budgetsSection] },
   failure: {
     maxAttempts: 3,
     backoffMs: 50,

@@ -2,10 +2,8 @@ import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
 import type { Queue } from 'bullmq';
-import { encodeGovernorEvent } from '../../schemas/governor-event.js';
 import { hostname } from 'node:os';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
-import { streams } from '../../schemas/keys.js';
 import type { AnyHandler } from '../handler.js';
 import type { RuntimeServices } from '../runtime.js';
 import { credentialsOf, disabledMessage, isEnabled, parseDashboardAuth, requireAccess, roleOf, type DashboardAuth } from './auth.js';
@@ -33,7 +31,7 @@ export interface DashboardSources {
   /** Every queue the process has opened so far, including those ctx.schedule opened. */
   openQueues(): readonly Queue[];
   /** Records a write made through the board (retry, clean, remove a job or scheduler, pause...). */
-  audit?(fields: Record<string, string>): Promise<void>;
+  audit?(action: BoardAction): Promise<void>;
 }
 
 const READ_ONLY_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
@@ -78,19 +76,25 @@ function actorOf(request: FastifyRequest): string {
 }
 
 /**
- * The board's writes as the CLI records its own (cli/audit.ts): a bull_board event with the
- * actor, host and time (ts, milliseconds). The board asks no reason; `request` says what was done.
+ * A write made through the board: the actor, host and time (ts, milliseconds), what was done and
+ * the answer. Where it is recorded is the application's choice (app/board-audit.ts).
  */
-export function boardActionFields(request: FastifyRequest, status: number, now: number): Record<string, string> {
-  return encodeGovernorEvent({
-    event: 'bull_board',
+export interface BoardAction {
+  readonly actor: string;
+  readonly host: string;
+  readonly ts: string;
+  readonly request: string;
+  readonly status: string;
+}
+
+export function boardAction(request: FastifyRequest, status: number, now: number): BoardAction {
+  return {
     actor: actorOf(request),
     host: hostname(),
     ts: String(now),
-    reason: '',
     request: `${request.method} ${request.url.split('?')[0]}`,
     status: String(status),
-  });
+  };
 }
 
 /** The route constraint that sends a viewer's requests to the read-only board. */
@@ -190,7 +194,7 @@ function boardScope(sources: DashboardSources, { readOnly }: { readOnly: boolean
     });
     scope.addHook('onResponse', async (request, reply) => {
       if (READ_ONLY_METHODS.has(request.method) || reply.statusCode === 401 || reply.statusCode === 403) return;
-      await sources.audit?.(boardActionFields(request, reply.statusCode, Date.now()));
+      await sources.audit?.(boardAction(request, reply.statusCode, Date.now()));
     });
     await scope.register(serverAdapter.registerPlugin(), { prefix: DASHBOARD_PATH });
   };
@@ -205,8 +209,8 @@ export function adapterOptions(readOnly: boolean): { readOnlyMode: boolean; allo
   return { readOnlyMode: readOnly, allowCompletedRetries: false };
 }
 
-/** The plugin as app/http-plugins.ts lists it. */
-export function dashboardPlugin(services: RuntimeServices): FastifyPluginAsync {
+/** The plugin as app/http-plugins.ts lists it, with how the board's writes are recorded. */
+export function dashboardPlugin(services: RuntimeServices, audit?: (action: BoardAction) => Promise<void>): FastifyPluginAsync {
   const auth = parseDashboardAuth(services.env, services.config.HOST);
   if (!isEnabled(auth, 'dashboard')) services.logger.warn(disabledMessage('dashboard'));
   return dashboardRoutes(
@@ -214,13 +218,7 @@ export function dashboardPlugin(services: RuntimeServices): FastifyPluginAsync {
       handlers: services.handlers.map((h) => h.handler),
       queue: (name) => services.jobs.queue(name),
       openQueues: () => services.jobs.allQueues(),
-      audit: async (fields) => {
-        services.logger.warn({ audit: fields }, `bull-board: ${fields.request} by ${fields.actor}`);
-        const stream = services.env.STREAM_EVENTS || streams.governorEvents;
-        await services.redis.xadd(stream, '*', ...Object.entries(fields).flat()).catch((error: unknown) => {
-          services.logger.error({ err: error, audit: fields }, 'bull-board action not recorded on the events stream');
-        });
-      },
+      audit,
     },
     auth,
   );

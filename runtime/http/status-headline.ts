@@ -1,16 +1,17 @@
-import { killSwitchState } from '../../domain/kill-switch.js';
 import type { ReadinessCauses } from '../runtime.js';
+import type { SectionHeadlineReason } from '../status-section.js';
 import type { RedisOutage, UnreadSections } from './status-errors.js';
 import type { GateTrend } from './status-trends.js';
 
 /**
  * The answer to "is it OK?" at the top of the status page, of GET /status and of
  * `quantum-gates status`:
- * - BLOCKING: trading is held up. The governor cannot permit opens (kill switch on or set to a
- *   value nobody can read, governor disarmed), or a hosted gate cannot make progress (/ready
- *   answers 503: Redis unreachable, stalled or refusing writes, a gate not consuming).
+ * - BLOCKING: trading is held up. A gate's section says so (the governor's kill switch or
+ *   disarm), or a hosted gate cannot make progress (/ready answers 503: Redis unreachable,
+ *   stalled or refusing writes, a gate not consuming).
  * - DEGRADED: something needs a person, but trading goes on (dead letters, a gate failing
- *   messages, a growing backlog, stale or missing budgets, sections that could not be read).
+ *   messages, a growing backlog, what a gate's section reports, such as stale or missing
+ *   budgets, sections that could not be read).
  * - OK: none of those.
  */
 export type HeadlineState = 'OK' | 'DEGRADED' | 'BLOCKING';
@@ -31,10 +32,9 @@ export interface Headline {
 /** The parts of the status the headline is computed from. */
 export interface HeadlineInput {
   readonly now: number;
-  readonly kill_switch: { readonly active: boolean; readonly value: string | null } | null;
-  readonly disarm: { readonly active: boolean; readonly detail: string | null } | null;
   readonly dead_letter: { readonly stream: string; readonly length: number } | null;
-  readonly budgets: readonly { readonly symbol: string; readonly budget_usd: number | null; readonly computed_at: number | null }[] | null;
+  /** What the gates' status sections say, in the gate list's order (runtime/status-section.ts). */
+  readonly sections: readonly SectionHeadlineReason[];
   readonly gates: readonly { readonly name: string; readonly lag: number | null }[];
   /** Why /ready would answer 503; undefined where the status has no runtime behind it. */
   readonly readiness: ReadinessCauses | undefined;
@@ -45,8 +45,6 @@ export interface HeadlineInput {
   readonly trends: readonly GateTrend[];
 }
 
-/** Budgets older than this are stale: the P28BudgetsStale alert's threshold. */
-export const BUDGET_STALE_MS = 60_000;
 /** A gate this many entries behind its stream is behind: the QuantumGatesConsumerLag alert's threshold. */
 export const LAG_BEHIND = 1000;
 /** A backlog that grew by this many entries over the trend window is growing. */
@@ -61,16 +59,9 @@ export function statusHeadline(input: HeadlineInput): Headline {
 function blocking(input: HeadlineInput): HeadlineReason[] {
   const out: HeadlineReason[] = [];
   const block = (text: string, since: number | null = null) => out.push({ state: 'BLOCKING', text, since });
-  const { kill_switch: kill, disarm, readiness } = input;
+  const { readiness } = input;
 
-  if (kill?.active) {
-    block(
-      killSwitchState(kill.value) === 'unrecognised'
-        ? `kill switch quantum:kill holds "${kill.value}", which is neither on nor off: the governor blocks every plan`
-        : 'kill switch quantum:kill is on: the governor blocks every plan',
-    );
-  }
-  if (disarm?.active) block(`governor disarmed: every open is blocked${disarm.detail ? ` (${disarm.detail})` : ''}`);
+  for (const reason of input.sections) if (reason.state === 'BLOCKING') out.push(reason);
   if (readiness === undefined) return out;
 
   if (readiness.starting) block('the runtime is starting');
@@ -120,21 +111,7 @@ function degraded(input: HeadlineInput): HeadlineReason[] {
     }
   }
 
-  if (input.budgets) {
-    const missing = input.budgets.filter((b) => b.budget_usd === null).map((b) => b.symbol);
-    if (missing.length > 0) warn(`no budget for ${list(missing)}: the governor allows their plans without a budget check`);
-    const stale = input.budgets.filter(
-      (b) => b.budget_usd !== null && (b.computed_at === null || input.now - b.computed_at > BUDGET_STALE_MS),
-    );
-    if (stale.length > 0) {
-      const times = stale.map((b) => b.computed_at).filter((t): t is number => t !== null);
-      const oldest = times.length > 0 ? Math.min(...times) : null;
-      warn(
-        `budgets stale for ${list(stale.map((b) => b.symbol))}${oldest === null ? '' : `: oldest computed ${duration(input.now - oldest)} ago`}`,
-        oldest,
-      );
-    }
-  }
+  for (const reason of input.sections) if (reason.state === 'DEGRADED') out.push(reason);
 
   // Without a Redis fault, a section that could not be read is this page's problem, not trading's.
   for (const u of input.unread) warn(`could not read ${u.sections.join(', ')}: ${u.message}`);
@@ -143,11 +120,6 @@ function degraded(input: HeadlineInput): HeadlineReason[] {
 
 function count(n: number, noun: string): string {
   return `${n.toLocaleString('en-US')} ${noun}${n === 1 ? '' : 's'}`;
-}
-
-/** At most five names, then how many more. */
-function list(names: readonly string[]): string {
-  return names.length <= 5 ? names.join(', ') : `${names.slice(0, 5).join(', ')} and ${names.length - 5} more`;
 }
 
 /** "47 s", "5 min", "2 h". */

@@ -2,7 +2,14 @@ import { readFile } from 'node:fs/promises';
 import type { FastifyPluginAsync } from 'fastify';
 import type { RuntimeServices } from '../runtime.js';
 import { disabledMessage, isEnabled, parseDashboardAuth, requireAccess, type DashboardAuth } from './auth.js';
-import { collectStatus, defaultStatusOptions, statusSourcesFrom, type StatusOptions, type StatusSources } from './status.js';
+import {
+  collectStatus,
+  defaultStatusOptions,
+  describeSections,
+  statusSourcesFrom,
+  type StatusOptions,
+  type StatusSources,
+} from './status.js';
 
 /** Plain files, no build step: served as they are in the source tree. */
 const ASSETS = {
@@ -20,7 +27,7 @@ const PAGE_HEADERS = {
   'cache-control': 'no-cache',
 };
 
-/** GET /status (JSON for scripts) and the page at / that polls it. */
+/** GET /status (JSON for scripts), GET /status/sections (how to draw the gates' sections) and the page at / that polls them. */
 export function statusRoutes(
   sources: StatusSources,
   auth: DashboardAuth,
@@ -31,6 +38,7 @@ export function statusRoutes(
     if (!isEnabled(auth, 'status')) {
       const off = async () => ({ error: 'disabled', message: disabledMessage('status') });
       app.get('/status', off);
+      app.get('/status/sections', off);
       app.get('/', off);
       return;
     }
@@ -52,6 +60,9 @@ export function statusRoutes(
       const status = await collectStatus({ ...sources, instance }, options);
       return reply.header('cache-control', 'no-store').send(status);
     });
+    // The gates' sections and the shapes they are drawn in: fixed while the process runs.
+    const sections = describeSections(sources.sections);
+    app.get('/status/sections', async (_request, reply) => reply.header('cache-control', 'no-store').send(sections));
   };
 }
 

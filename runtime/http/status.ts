@@ -1,17 +1,11 @@
-import { readBudgetHash } from '../../schemas/budget.js';
-import { epochMs } from '../../domain/epoch.js';
-import { killSwitchBlocks } from '../../domain/kill-switch.js';
-import { keys, streams } from '../../schemas/keys.js';
-import { readBacklog, type GroupBacklog } from '../backlog.js';
-import { isReady } from '../redis.js';
-import type { RuntimeServices } from '../runtime.js';
-import { parseGovernorEvent, type GovernorEvent } from '../../schemas/governor-event.js';
-import { fieldsToRecord, parseNumber } from '../../schemas/fields.js';
-import { calibratedEntryReader } from '../../schemas/heat-gate.js';
-import { outcomesStatus, type OutcomesStatus } from './status-outcomes.js';
 import { hostname } from 'node:os';
+import { readBacklog, type GroupBacklog } from '../backlog.js';
 import { buildInfo, type BuildInfo } from '../build-info.js';
-import type { ReadinessCauses } from '../runtime.js';
+import type { AnyHandler } from '../handler.js';
+import type { RedisReader } from '../redis-reader.js';
+import { isReady } from '../redis.js';
+import type { ReadinessCauses, RuntimeServices } from '../runtime.js';
+import type { SectionView, StatusSectionDeclaration } from '../status-section.js';
 import { collapseFailures, type RedisOutage, type SectionFailure } from './status-errors.js';
 import { statusHeadline, type Headline } from './status-headline.js';
 import { GateTrends } from './status-trends.js';
@@ -19,9 +13,13 @@ import { GateTrends } from './status-trends.js';
 /**
  * The JSON behind GET /status and the status page. snake_case like the streams' own fields.
  * Counts come from this process's metrics (since it started); everything else is read from Redis
- * and so is the same whichever replica answers.
+ * and so is the same whichever replica answers. The runtime's own parts are named here; each
+ * gate's status sections (heat, budgets, kill_switch...) add a key of their own, whose value the
+ * gate declares (runtime/status-section.ts): null when it could not be read.
  */
-export interface GatesStatus {
+export type GatesStatus = RuntimeStatus & { readonly [section: string]: unknown };
+
+export interface RuntimeStatus {
   /** Milliseconds since the epoch at which this status was computed. */
   readonly generated_at: number;
   /** OK / DEGRADED / BLOCKING and why (status-headline.ts). */
@@ -32,15 +30,7 @@ export interface GatesStatus {
   readonly instance: StatusInstance | null;
   readonly redis_ready: boolean;
   readonly gates: readonly GateStatus[];
-  readonly heat: HeatStatus | null;
-  readonly budgets: readonly BudgetRow[] | null;
-  readonly kill_switch: { readonly active: boolean; readonly value: string | null } | null;
-  readonly disarm: { readonly active: boolean; readonly detail: string | null } | null;
-  /** Newest first: heat-gate decisions (kept and downgraded) and governor permits and blocks. */
-  readonly decisions: readonly Decision[] | null;
   readonly dead_letter: { readonly stream: string; readonly length: number } | null;
-  /** Cumulative counterfactual PnL of the decisions that changed exposure (docs/outcomes.md). */
-  readonly outcomes: OutcomesStatus | null;
   /** Redis's outage, when it is why sections could not be read: one cause, with the time it began. */
   readonly redis_fault: RedisOutage | null;
   /** One line per cause of sections that could not be read (those sections are null). */
@@ -77,64 +67,23 @@ export interface GateStatus {
   readonly lag: number | null;
 }
 
-export interface HeatPoint {
-  readonly at: number;
-  readonly heat: number;
-  readonly bucket: string | null;
-}
-
-export interface HeatStatus {
-  readonly value: number | null;
-  readonly bucket: string | null;
-  readonly updated_at: number | null;
-  readonly thresholds: { readonly min: number; readonly max: number } | null;
-  /** Oldest first, from the calibrated stream. */
-  readonly history: readonly HeatPoint[];
-}
-
-export interface BudgetRow {
-  readonly symbol: string;
-  readonly budget_usd: number | null;
-  readonly stress_factor: number | null;
-  readonly position_notional_usd: number | null;
-  /** |position notional| above its budget: what the budget engine reports as a violation. */
-  readonly over_budget: boolean;
-  readonly mode: string | null;
-  /** Milliseconds since the epoch of the budget computation. */
-  readonly computed_at: number | null;
-}
-
-export interface Decision {
-  readonly at: number;
-  readonly kind: 'downgrade' | 'kept' | 'permit' | 'block' | 'event';
-  readonly gate: 'heat-gate' | 'governor';
-  readonly symbol: string | null;
-  readonly plan_id: string | null;
-  /** FULL_CLOSE → PARTIAL_25 for a downgrade, the action for a kept one; the plan's action for the governor. */
-  readonly action: string | null;
-  readonly reason: string | null;
-  /** Heat and bucket of a downgrade, or the governor's event name. */
-  readonly detail: string | null;
-  readonly mode: string | null;
-  readonly id: string;
-}
-
-type StreamEntry = [id: string, fields: string[]];
-
 /** The part of prom-client's getMetricsAsJSON() the status reads. */
 export interface MetricJson {
   readonly name: string;
   readonly values: readonly { readonly labels: Readonly<Partial<Record<string, string | number>>>; readonly value: number }[];
 }
 
-/** The Redis reads the status needs; ioredis satisfies it, a test may fake it. */
-export interface StatusRedis {
-  get(key: string): Promise<string | null>;
-  type(key: string): Promise<string>;
-  hgetall(key: string): Promise<Record<string, string>>;
-  smembers(key: string): Promise<string[]>;
+/** The Redis reads the status needs: the gates' sections read as a gate reads; the dead letters' length. ioredis satisfies it. */
+export interface StatusRedis extends RedisReader {
   xlen(key: string): Promise<number>;
-  xrevrange(key: string, end: string, start: string, countToken: 'COUNT', count: number): Promise<StreamEntry[]>;
+}
+
+/** A gate's status section as this process reads it. */
+export interface HostedSection {
+  readonly gate: string;
+  readonly section: StatusSectionDeclaration<unknown, unknown>;
+  /** The gate's parsed settings where this process hosts it; undefined where it does not. */
+  readonly config: unknown;
 }
 
 export interface GateInfo {
@@ -159,13 +108,11 @@ export interface StatusSources {
   metrics(): Promise<readonly MetricJson[]>;
   redisReady(): boolean;
   now(): number;
-  readonly streams: {
-    readonly calibrated: string;
-    readonly governorEvents: string;
-    readonly deadLetter: string;
-    readonly outcomes?: string;
-  };
-  readonly heatThresholds: { readonly min: number; readonly max: number } | null;
+  readonly streams: { readonly deadLetter: string };
+  /** The gates' sections, in the gate list's order. */
+  readonly sections: readonly HostedSection[];
+  /** The process's environment, as the sections see it. */
+  readonly env?: Readonly<Record<string, string | undefined>>;
   /** Why /ready would answer 503 (the headline's blocking causes); absent without a runtime. */
   readinessCauses?(): ReadinessCauses;
   /** Remembers the gates' numbers, so the headline can say what failed or grew recently. */
@@ -175,63 +122,43 @@ export interface StatusSources {
 }
 
 export interface StatusOptions {
-  /** Calibrated entries read for the heat chart and the downgrades. */
-  readonly historySize: number;
-  /** Decisions shown per gate. */
-  readonly decisionLimit: number;
-  /** Symbols listed in the budget table at most. */
-  readonly maxSymbols: number;
   /** A Redis read slower than this fails its section rather than hang the page. */
   readonly timeoutMs: number;
 }
 
-export const defaultStatusOptions: StatusOptions = { historySize: 120, decisionLimit: 20, maxSymbols: 200, timeoutMs: 2000 };
-
-/** Outcome samples read for the cumulative PnL chart. */
-const OUTCOME_SAMPLES = 1000;
+export const defaultStatusOptions: StatusOptions = { timeoutMs: 2000 };
 
 export async function collectStatus(sources: StatusSources, options: StatusOptions = defaultStatusOptions): Promise<GatesStatus> {
   const failures: SectionFailure[] = [];
+  // Failures are told in the order the parts were asked for, not the order they happened to fail in.
+  const requested: string[] = [];
   const section = async <T>(name: string, read: () => Promise<T>): Promise<T | null> => {
+    requested.push(name);
     try {
       return await withTimeout(read(), options.timeoutMs);
     } catch (error) {
-      failures.push({ section: name, message: error instanceof Error ? error.message : String(error) });
+      failures.push({ section: name, message: errorMessage(error) });
       return null;
     }
   };
+  // One read per part name, shared by every section that names it (two sections of one stream).
+  const parts = new Map<string, Promise<unknown>>();
+  const part = <T>(name: string, read: () => Promise<T>): Promise<T | null> => {
+    let pending = parts.get(name) as Promise<T | null> | undefined;
+    if (pending === undefined) parts.set(name, (pending = section(name, read)));
+    return pending;
+  };
   const { redis } = sources;
-  const [metrics, backlog, heatHash, calibrated, governorEvents, budgets, kill, disarm, dlqLength, outcomeEntries] = await Promise.all([
+  const [metrics, backlog, sectionValues, dlqLength] = await Promise.all([
     section('metrics', () => sources.metrics()),
     section('consumer groups', () => sources.backlog()),
-    section('portfolio heat', () => redis.hgetall(keys.portfolioHeat)),
-    section('heat history', () => redis.xrevrange(sources.streams.calibrated, '+', '-', 'COUNT', options.historySize)),
-    section('governor events', () => redis.xrevrange(sources.streams.governorEvents, '+', '-', 'COUNT', options.decisionLimit)),
-    section('budgets', () => readBudgets(redis, options.maxSymbols)),
-    section('kill switch', async () => {
-      const value = await redis.get(keys.killSwitch);
-      // The governor's own definition: any value but absent, "0", "false" and "" blocks.
-      return { active: killSwitchBlocks(value), value };
+    readSections(sources, part, (name, error) => {
+      requested.push(name);
+      failures.push({ section: name, message: errorMessage(error) });
     }),
-    section('disarm', () => readDisarm(redis)),
     section('dead letters', () => redis.xlen(sources.streams.deadLetter)),
-    section('outcomes', () => redis.xrevrange(sources.streams.outcomes ?? streams.gatesOutcome, '+', '-', 'COUNT', OUTCOME_SAMPLES)),
   ]);
-
-  const heat: HeatStatus | null =
-    heatHash === null && calibrated === null
-      ? null
-      : {
-          value: numberOrNull(heatHash?.heat),
-          bucket: heatHash?.bucket || null,
-          updated_at: numberOrNull(heatHash?.updated_at),
-          thresholds: sources.heatThresholds,
-          history: calibrated ? heatHistory(calibrated) : [],
-        };
-  const decisions =
-    calibrated === null && governorEvents === null
-      ? null
-      : newestFirst([...heatDecisions(calibrated ?? [], options.decisionLimit), ...governorDecisions(governorEvents ?? [])]);
+  failures.sort((a, b) => requested.indexOf(a.section) - requested.indexOf(b.section));
 
   const now = sources.now();
   const readiness = sources.readinessCauses?.();
@@ -250,10 +177,8 @@ export async function collectStatus(sources: StatusSources, options: StatusOptio
   const deadLetter = dlqLength === null ? null : { stream: sources.streams.deadLetter, length: dlqLength };
   const headline = statusHeadline({
     now,
-    kill_switch: kill,
-    disarm,
     dead_letter: deadLetter,
-    budgets,
+    sections: sectionValues.flatMap(({ section: s, value }) => s.headline?.(value, now) ?? []),
     gates,
     readiness,
     redis: collapsed.redis,
@@ -268,16 +193,113 @@ export async function collectStatus(sources: StatusSources, options: StatusOptio
     instance: sources.instance ?? null,
     redis_ready: sources.redisReady(),
     gates,
-    heat,
-    budgets,
-    kill_switch: kill,
-    disarm,
-    decisions,
+    ...Object.fromEntries(sectionValues.map(({ section: s, value }) => [s.key, value])),
     dead_letter: deadLetter,
-    outcomes: outcomeEntries === null ? null : outcomesStatus(outcomeEntries),
     redis_fault: collapsed.redis,
     errors: [...collapsed.lines],
   };
+}
+
+/** One key of the status as the gates declared it: the first declaration of the key, and its value (merged across gates). */
+export interface SectionValue {
+  readonly section: StatusSectionDeclaration<unknown, unknown>;
+  readonly value: unknown;
+}
+
+/**
+ * Reads every declared section at once. Declarations of the same key are merged by the first
+ * one's merge (null values left out; null when all are); hostedSections refuses a second one
+ * without a merge, and the first stands here.
+ */
+export async function readSections(
+  sources: Pick<StatusSources, 'redis' | 'sections' | 'now' | 'env'>,
+  part: <T>(name: string, read: () => Promise<T>) => Promise<T | null>,
+  /** A reader that throws outside ctx.read: reported under its gate and key, its value null. */
+  failed: (name: string, error: unknown) => void,
+): Promise<SectionValue[]> {
+  const byKey = new Map<string, HostedSection[]>();
+  for (const hosted of sources.sections) {
+    const same = byKey.get(hosted.section.key) ?? [];
+    if (same.length === 0 || same[0]!.section.merge) same.push(hosted);
+    byKey.set(hosted.section.key, same);
+  }
+  const env = sources.env ?? {};
+  return Promise.all(
+    [...byKey.values()].map(async (declared) => {
+      const first = declared[0]!.section;
+      const values = await Promise.all(
+        declared.map(async ({ gate, section, config }) => {
+          try {
+            return await section.read({ redis: sources.redis, config, env, now: sources.now, read: part });
+          } catch (error) {
+            failed(`${gate} ${section.key}`, error);
+            return null;
+          }
+        }),
+      );
+      const read = values.filter((v) => v !== null && v !== undefined);
+      const value = read.length === 0 ? null : first.merge ? first.merge(read) : read[0];
+      return { section: first, value };
+    }),
+  );
+}
+
+/** What the page needs to draw a gate's section it knows nothing else about: GET /status/sections. */
+export interface SectionDescription {
+  readonly key: string;
+  readonly title: string;
+  /** The gates that declare it. */
+  readonly gates: readonly string[];
+  readonly views: readonly SectionView[];
+}
+
+export function describeSections(sections: readonly HostedSection[]): SectionDescription[] {
+  const byKey = new Map<string, { key: string; title: string; gates: string[]; views: readonly SectionView[] }>();
+  for (const { gate, section } of sections) {
+    const known = byKey.get(section.key);
+    if (known) known.gates.push(gate);
+    else byKey.set(section.key, { key: section.key, title: section.title, gates: [gate], views: section.views ?? [] });
+  }
+  return [...byKey.values()];
+}
+
+/** The status's own keys, which no gate's section may take. */
+const RUNTIME_KEYS: ReadonlySet<string> = new Set<keyof RuntimeStatus>([
+  'generated_at',
+  'headline',
+  'build',
+  'instance',
+  'redis_ready',
+  'gates',
+  'dead_letter',
+  'redis_fault',
+  'errors',
+]);
+
+/**
+ * Every section the gates of the list declare, hosted here or not, with the hosted ones' settings.
+ * Throws (the process does not start) for a key the status already has, or one declared twice
+ * without a merge: either would hide a value without a word.
+ */
+export function hostedSections(
+  gateList: readonly AnyHandler[],
+  hosted: readonly { handler: AnyHandler; config: unknown }[],
+): HostedSection[] {
+  const sections = gateList.flatMap((handler) =>
+    (handler.http?.status ?? []).map((section: StatusSectionDeclaration<unknown, unknown>) => ({
+      gate: handler.name,
+      section,
+      config: hosted.find((h) => h.handler === handler)?.config,
+    })),
+  );
+  sections.forEach(({ gate, section }, i) => {
+    if (RUNTIME_KEYS.has(section.key)) throw new Error(`${gate}: status section "${section.key}" takes a key of the status's own`);
+    const first = sections.find((s) => s.section.key === section.key)!;
+    if (first !== sections[i] && !first.section.merge) {
+      throw new Error(`${gate}: status section "${section.key}" is declared by ${first.gate} too, without a merge`);
+    }
+  });
+  return sections;
 }
 
 export interface HandlerCounts {
@@ -346,223 +368,8 @@ export function gateRows(
   });
 }
 
-/** Milliseconds since the epoch encoded in a stream entry id. */
-export function entryTime(id: string): number {
-  return Number(id.split('-')[0]);
-}
-
-/** The heat gate's decisions, oldest first, as chart points (time of the decision entry). */
-export function heatHistory(newestFirstEntries: readonly StreamEntry[]): HeatPoint[] {
-  const points: HeatPoint[] = [];
-  for (const [id, list] of newestFirstEntries) {
-    const parsed = calibratedEntryReader.safeParse(fieldsToRecord(list));
-    if (!parsed.success) continue;
-    const fields = parsed.data;
-    // A fail-closed decision carries no real heat (0.0): not a point of the chart.
-    if (fields.fail_closed_cause !== undefined) continue;
-    const heat = numberOrNull(fields.heat_value);
-    if (heat === null) continue;
-    points.push({ at: entryTime(id), heat, bucket: fields.heat_bucket || null });
-  }
-  return points.reverse();
-}
-
-/** The heat gate's decisions, newest first: proposals it calibrated down, and those it kept. */
-export function heatDecisions(newestFirstEntries: readonly StreamEntry[], limit: number): Decision[] {
-  const out: Decision[] = [];
-  for (const [id, list] of newestFirstEntries) {
-    if (out.length >= limit) break;
-    const parsed = calibratedEntryReader.safeParse(fieldsToRecord(list));
-    if (!parsed.success) continue;
-    const f = parsed.data;
-    // `calibrated` is "true" on every entry (as the original wrote it): the actions tell a downgrade.
-    const downgraded = f.original_action !== undefined && f.calibrated_action !== undefined && f.original_action !== f.calibrated_action;
-    const heat = f.heat_value === undefined ? '' : `heat ${f.heat_value}`;
-    out.push({
-      at: entryTime(id),
-      kind: downgraded ? 'downgrade' : 'kept',
-      gate: 'heat-gate',
-      symbol: f.symbol || null,
-      plan_id: f.plan_id || null,
-      action: downgraded
-        ? `${f.original_action ?? '?'} → ${f.calibrated_action ?? '?'}`
-        : (f.original_action ?? f.calibrated_action ?? null),
-      reason: f.fail_closed_cause ? `${f.reason ?? ''} (fail-closed: ${f.fail_closed_cause})` : f.reason || null,
-      detail: [heat, f.heat_bucket ?? ''].filter(Boolean).join(' ') || null,
-      mode: f.mode || null,
-      id,
-    });
-  }
-  return out;
-}
-
-const KIND_FIELDS = ['event', 'event_type', 'type', 'decision', 'result', 'outcome', 'status'] as const;
-
-/**
- * Governor events, newest first. The event's kind is read from whichever of the usual fields
- * names it (a permit or a block), so a field renamed upstream degrades to a plain "event" row
- * instead of an empty table.
- */
-export function governorDecisions(newestFirstEntries: readonly StreamEntry[]): Decision[] {
-  return newestFirstEntries.map(([id, list]) => {
-    const raw = fieldsToRecord(list);
-    const known = parseGovernorEvent(raw);
-    if (known !== undefined) return knownGovernorDecision(id, known);
-    const f = withEmbeddedJson(raw);
-    // The first field that names the event wins: a plan's own decision=EXECUTE comes later.
-    const named = KIND_FIELDS.map((k) => f[k]).find((v) => v !== undefined && v !== '');
-    const side = f.kind === 'open' || f.kind === 'close' ? ` (${f.kind})` : '';
-    return {
-      at: entryTime(id),
-      kind: kindOf(named ?? ''),
-      gate: 'governor',
-      symbol: f.symbol || null,
-      plan_id: f.plan_id || null,
-      action: f.action || f.plan_action || null,
-      reason: f.reason || f.block_reason || null,
-      detail: named === undefined ? null : named + side,
-      mode: f.mode || null,
-      id,
-    };
-  });
-}
-
-/** An entry the governor event schema knows (schemas/governor-event.ts). */
-function knownGovernorDecision(id: string, event: GovernorEvent): Decision {
-  const base = { at: entryTime(id), gate: 'governor' as const, id };
-  switch (event.event) {
-    case 'permit':
-    case 'block':
-      return {
-        ...base,
-        kind: event.event,
-        symbol: event.symbol || null,
-        plan_id: event.plan_id || null,
-        action: event.action || null,
-        reason: event.reason || null,
-        detail: event.kind ? `${event.event} (${event.kind})` : event.event,
-        mode: event.apply_mode || null,
-      };
-    case 'AUTO_DISARM':
-      return { ...base, kind: 'event', symbol: null, plan_id: null, action: null, reason: event.reason, detail: event.event, mode: null };
-    case 'cooldown_expired':
-      return {
-        ...base,
-        kind: 'event',
-        symbol: event.symbol,
-        plan_id: event.plan_id,
-        action: null,
-        reason: null,
-        detail: event.event,
-        mode: null,
-      };
-    default:
-      return {
-        ...base,
-        kind: 'event',
-        symbol: null,
-        plan_id: null,
-        action: null,
-        reason: event.reason || null,
-        detail: event.event,
-        mode: null,
-      };
-  }
-}
-
-function kindOf(text: string): Decision['kind'] {
-  if (/block|deny|denied|reject/i.test(text)) return 'block';
-  if (/permit|allow|grant|approved/i.test(text)) return 'permit';
-  return 'event';
-}
-
-/** Some producers put the event in one JSON field (like budget.violation's `json`). */
-function withEmbeddedJson(fields: Record<string, string>): Record<string, string> {
-  for (const name of ['json', 'payload', 'data']) {
-    const raw = fields[name];
-    if (raw === undefined || !raw.startsWith('{')) continue;
-    try {
-      const parsed = JSON.parse(raw) as unknown;
-      if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) {
-        const flat: Record<string, string> = {};
-        for (const [k, v] of Object.entries(parsed)) if (v !== null && typeof v !== 'object') flat[k] = String(v);
-        return { ...flat, ...fields };
-      }
-    } catch {
-      // not JSON after all: keep the fields as they are
-    }
-  }
-  return fields;
-}
-
-export function newestFirst(decisions: readonly Decision[]): Decision[] {
-  return [...decisions].sort((a, b) => b.at - a.at || b.id.localeCompare(a.id));
-}
-
-async function readBudgets(redis: StatusRedis, maxSymbols: number): Promise<BudgetRow[]> {
-  const symbols = (await redis.smembers(keys.activePositions)).sort().slice(0, maxSymbols);
-  return Promise.all(
-    symbols.map(async (symbol) => {
-      const [budget, position] = await Promise.all([redis.hgetall(keys.budget(symbol)), redis.hgetall(keys.position(symbol))]);
-      return budgetRow(symbol, budget, position);
-    }),
-  );
-}
-
-export function budgetRow(symbol: string, raw: Record<string, string>, position: Record<string, string>): BudgetRow {
-  const budget = readBudgetHash(raw);
-  const budgetUsd = numberOrNull(budget.budget_usd);
-  const notional = numberOrNull(position.position_notional_usd);
-  const ts = numberOrNull(budget.timestamp);
-  return {
-    symbol,
-    budget_usd: budgetUsd,
-    stress_factor: numberOrNull(budget.stress_factor),
-    position_notional_usd: notional,
-    over_budget: budgetUsd !== null && notional !== null && Math.abs(notional) > budgetUsd,
-    mode: budget.mode || null,
-    // The budget engine writes epoch seconds; the one epoch rule reads any unit, or none.
-    computed_at: ts === null ? null : (epochMs(ts) ?? null),
-  };
-}
-
-async function readDisarm(redis: StatusRedis): Promise<{ active: boolean; detail: string | null }> {
-  const type = await redis.type(keys.governorDisarm);
-  if (type === 'none') return { active: false, detail: null };
-  if (type === 'string') return { active: true, detail: describeDisarm(await redis.get(keys.governorDisarm)) };
-  if (type === 'hash') {
-    const hash = await redis.hgetall(keys.governorDisarm);
-    return {
-      active: true,
-      detail:
-        hash.reason ??
-        (Object.entries(hash)
-          .map(([k, v]) => `${k}=${v}`)
-          .join(', ') ||
-          null),
-    };
-  }
-  return { active: true, detail: `(a ${type} key)` };
-}
-
-/** The governor stores {reason, errors, window_sec, ts} as JSON; show it as words, not braces. */
-export function describeDisarm(raw: string | null): string | null {
-  if (raw === null || raw === '') return null;
-  try {
-    const parsed = JSON.parse(raw) as unknown;
-    if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) {
-      return Object.entries(parsed)
-        .map(([k, v]) => `${k}: ${typeof v === 'object' ? JSON.stringify(v) : String(v)}`)
-        .join('; ');
-    }
-  } catch {
-    // a plain string reason
-  }
-  return raw;
-}
-
-function numberOrNull(value: string | undefined | null): number | null {
-  return parseNumber(value) ?? null;
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
@@ -573,19 +380,8 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
-function numericConfig(config: unknown, min: string, max: string): { min: number; max: number } | null {
-  if (!config || typeof config !== 'object') return null;
-  const c = config as Record<string, unknown>;
-  return typeof c[min] === 'number' && typeof c[max] === 'number' ? { min: c[min], max: c[max] } : null;
-}
-
 /** Wires the status to a running runtime. */
 export function statusSourcesFrom(services: RuntimeServices): StatusSources {
-  const heatGate = services.handlers.find((h) => h.handler.name === 'heat-gate');
-  const heatConfig = heatGate?.config as Record<string, unknown> | undefined;
-  const calibrated = typeof heatConfig?.P26_OUTPUT_STREAM === 'string' ? heatConfig.P26_OUTPUT_STREAM : streams.harvestCalibrated;
-  const governorConfig = services.handlers.find((h) => h.handler.name === 'governor')?.config as Record<string, unknown> | undefined;
-  const governorEvents = typeof governorConfig?.STREAM_EVENTS === 'string' ? governorConfig.STREAM_EVENTS : streams.governorEvents;
   return {
     redis: services.redis,
     gates: services.handlers.map(({ handler, config }) => ({
@@ -603,13 +399,9 @@ export function statusSourcesFrom(services: RuntimeServices): StatusSources {
     metrics: () => services.registry.getMetricsAsJSON(),
     redisReady: () => isReady(services.redis),
     now: Date.now,
-    streams: {
-      calibrated,
-      governorEvents,
-      deadLetter: services.config.DLQ_STREAM,
-      outcomes: services.env.OUTCOME_STREAM?.trim() || streams.gatesOutcome,
-    },
-    heatThresholds: numericConfig(heatGate?.config, 'HEAT_MIN', 'HEAT_MAX'),
+    streams: { deadLetter: services.config.DLQ_STREAM },
+    sections: hostedSections(services.gateList, services.handlers),
+    env: services.env,
     readinessCauses: () => services.readinessCauses(),
     trends: new GateTrends(Date.now()),
     build: buildInfo(),

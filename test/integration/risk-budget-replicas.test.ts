@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Runtime } from '../../runtime/runtime.js';
 import { keys } from '../../schemas/keys.js';
+import { jobDoneKey } from '../../runtime/idempotency.js';
 import { usePrivateRedis } from '../support/redis-server.js';
 import { metricSum, startRuntime, waitFor } from '../support/runtime.js';
 
@@ -21,15 +22,15 @@ describe('risk-budget with two runtime processes on one Redis', () => {
     const [a, b] = [await startRuntime(redis.url, env), await startRuntime(redis.url, env)];
     runtimes.push(a, b);
     const ticks = 6;
-    await waitFor(async () => (await r.keys(keys.jobDone('risk-budget', '*'))).length >= ticks, {
+    await waitFor(async () => (await r.keys(jobDoneKey('risk-budget', '*'))).length >= ticks, {
       timeoutMs: 30_000,
       what: `${ticks} ticks`,
     });
     // Stopped, nothing is in flight: markers and counters can be compared exactly.
     await Promise.all(runtimes.splice(0).map((rt) => rt.stop()));
 
-    const markers = await r.keys(keys.jobDone('risk-budget', '*'));
-    const tickIds = markers.map((k) => k.slice(keys.jobDone('risk-budget', '').length));
+    const markers = await r.keys(jobDoneKey('risk-budget', '*'));
+    const tickIds = markers.map((k) => k.slice(jobDoneKey('risk-budget', '').length));
     expect(tickIds.every((id) => /^repeat:risk-budget:tick:\d+$/.test(id))).toBe(true);
     const computedBy = await Promise.all([a, b].map((rt) => metricSum(rt, 'p28_budget_computed_total', { symbol: 'BTCUSDT' })));
     const duplicates = await Promise.all([a, b].map((rt) => metricSum(rt, 'quantum_risk_budget_duplicate_ticks_total')));

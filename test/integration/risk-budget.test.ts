@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Runtime } from '../../runtime/runtime.js';
 import { keys, streams } from '../../schemas/keys.js';
+import { jobDoneKey } from '../../runtime/idempotency.js';
 import { usePrivateRedis } from '../support/redis-server.js';
 import { readStream, startRuntime, waitFor } from '../support/runtime.js';
 
@@ -12,7 +13,7 @@ describe('risk-budget on a real redis-server', () => {
   afterEach(async () => {
     // Stopping within milliseconds of start races BullMQ's blocking connection still connecting
     // (an unhandled "Connection is closed"; reported as a runtime issue): let one tick finish first.
-    if (runtime) await waitFor(async () => (await redis.client.keys(keys.jobDone('risk-budget', '*'))).length > 0, { what: 'first tick' });
+    if (runtime) await waitFor(async () => (await redis.client.keys(jobDoneKey('risk-budget', '*'))).length > 0, { what: 'first tick' });
     await runtime?.stop();
     runtime = undefined;
   });

@@ -3,7 +3,9 @@ import { hostname } from 'node:os';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { allHandlers } from '../../handlers/index.js';
-import type { GatesStatus } from '../../runtime/http/status.js';
+import type { Decision } from '../../handlers/decisions.js';
+import type { HeatStatus } from '../../handlers/heat-gate/status.js';
+import type { GatesStatus as AnyGatesStatus } from '../../runtime/http/status.js';
 import { httpPlugins } from '../../app/http-plugins.js';
 import type { Runtime } from '../../runtime/runtime.js';
 import { keys, streams } from '../../schemas/keys.js';
@@ -26,6 +28,8 @@ const CHROMIUM_ARGS = [
 const ARTIFACTS = 'test-artifacts';
 const PACKAGE_VERSION = (JSON.parse(readFileSync('package.json', 'utf8')) as { version: string }).version;
 /** A time as the page writes it: date, time and the zone's name (Chromium here runs in UTC). */
+/** The status with the two gates' sections this test reads field by field. */
+type GatesStatus = AnyGatesStatus & { readonly heat: HeatStatus | null; readonly decisions: readonly Decision[] | null };
 const ZONED_TIME = /\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC/;
 
 /**
@@ -263,6 +267,21 @@ describe('gates status: GET /status and the page at /', () => {
     ]);
   });
 
+  it("lists the gates' sections and who declares them at GET /status/sections", async () => {
+    const response = await runtime.server.inject({ url: '/status/sections', headers: AUTH });
+    expect(response.statusCode).toBe(200);
+    const sections = response.json() as { key: string; gates: string[] }[];
+    expect(sections.map((s) => [s.key, s.gates])).toEqual([
+      ['heat', ['heat-gate']],
+      ['decisions', ['heat-gate', 'governor']],
+      ['kill_switch', ['governor']],
+      ['disarm', ['governor']],
+      ['budgets', ['risk-budget']],
+      ['outcomes', ['outcome-sample']],
+    ]);
+    expect((await runtime.server.inject({ url: '/status/sections' })).statusCode).toBe(401);
+  });
+
   describe('in headless Chromium', () => {
     beforeAll(async () => {
       if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium)`);
@@ -352,6 +371,8 @@ describe('gates status: GET /status and the page at /', () => {
         expect(await page.locator('tr[data-decision="kept"] td[data-field="plan"]', { hasText: 's4' }).count()).toBe(1);
         await waitFor(async () => (await cellText(page, '#last-updated')) !== firstUpdate, { what: 'the last-updated time to move' });
         expect(errors).toEqual([]);
+        // Every section here has its own layout above: none is drawn again from its views.
+        expect(await page.locator('#gate-sections section').count()).toBe(0);
 
         await page.screenshot({ path: `${ARTIFACTS}/status-page.png`, fullPage: true });
       } finally {

@@ -135,7 +135,7 @@ type Ran<H extends AnyHandler> = FakeRun<HandlerContext<ReturnType<H['config']>,
 
 /** Where the runtime records a job as done: jobs (schedule and queue triggers) only. */
 function doneKeyOf(handler: AnyHandler, meta: MessageMeta): string | undefined {
-  return handler.trigger.kind === 'stream' ? undefined : jobDoneKey(handler.trigger.queue, meta);
+  return handler.trigger.kind === 'stream' ? undefined : jobDoneKey(handler.trigger.queue, meta.id);
 }
 
 function parseInput<H extends AnyHandler>(handler: H, raw: Record<string, string>): z.infer<H['input']> {

@@ -57,6 +57,18 @@ describe('module boundaries', () => {
     },
   );
 
+  // Nor any gate's keys, streams or records (its status section reads them): of schemas/ and
+  // domain/, only the generic helpers for stream fields and numbers.
+  it.each(sourceFiles(resolve(root, 'runtime')).map((f) => [relative(root, f), f]))(
+    "%s imports no gate's keys or records",
+    (_name, file) => {
+      const specific = importsOf(file).filter(
+        (spec) => /(^|\/)(schemas|domain)\//.test(spec) && !/(^|\/)(schemas\/fields|domain\/number)\.js$/.test(spec),
+      );
+      expect(specific).toEqual([]);
+    },
+  );
+
   // Shared domain rules are pure: the gates, the status page, the CLI and the HTTP API import them.
   it.each(sourceFiles(resolve(root, 'domain')).map((f) => [relative(root, f), f]))(
     '%s imports nothing but other domain rules',

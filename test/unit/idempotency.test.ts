@@ -81,7 +81,7 @@ describe('declared idempotency', () => {
   });
 
   it('records a job as done in its commit, guarded, for a day', async () => {
-    const doneKey = jobDoneKey('q', { source: 'bullmq:q', id: 'job-1', attempt: 1, raw: {}, producedAt: NOW });
+    const doneKey = jobDoneKey('q', 'job-1');
     expect(doneKey).toBe('quantum:gates:job-done:q:job-1');
     const run = await once(gate(undefined), {}, doneKey);
     expect(run.recorder.guards).toEqual([{ kind: 'absent', key: doneKey }]);

@@ -4,6 +4,7 @@ import { riskBudget } from '../../handlers/risk-budget/index.js';
 import { loadBudgetInputs } from '../../handlers/risk-budget/inputs.js';
 import { parseRiskBudgetConfig } from '../../handlers/risk-budget/config.js';
 import { keys, streams } from '../../schemas/keys.js';
+import { jobDoneKey } from '../../runtime/idempotency.js';
 import { runHandler } from '../support/fake-ctx.js';
 import { FakeRedisReader, type FakeRedisData } from '../support/fake-redis-reader.js';
 
@@ -200,13 +201,13 @@ describe('risk-budget handler: heat source', () => {
 describe('risk-budget handler: one computation per tick', () => {
   it('has the runtime mark the tick done, guarded so a second run of the same tick cannot commit', async () => {
     const result = await run({ positions: { BTCUSDT: { notional: 1 } } });
-    expect(result.recorder.guards).toEqual([{ kind: 'absent', key: keys.jobDone('risk-budget', TICK) }]);
+    expect(result.recorder.guards).toEqual([{ kind: 'absent', key: jobDoneKey('risk-budget', TICK) }]);
     const marker = result.recorder.effects.find((e) => e.op === 'setKey');
-    expect(marker).toMatchObject({ key: keys.jobDone('risk-budget', TICK), ttlSec: 86_400 });
+    expect(marker).toMatchObject({ key: jobDoneKey('risk-budget', TICK), ttlSec: 86_400 });
   });
 
   it('skips a tick that is already marked done, writing nothing', async () => {
-    const result = await run({ positions: { BTCUSDT: { notional: 1 } }, strings: { [keys.jobDone('risk-budget', TICK)]: '1' } });
+    const result = await run({ positions: { BTCUSDT: { notional: 1 } }, strings: { [jobDoneKey('risk-budget', TICK)]: '1' } });
     expect(result.recorder.effects).toEqual([]);
     expect(result.recorder.guards).toEqual([]);
     expect(result.metrics.get('quantum_risk_budget_duplicate_ticks_total')).toBe(1);
@@ -230,7 +231,7 @@ describe('risk-budget handler: last successful tick (the budgets-stale alert)', 
   it('does not stamp a tick that wrote no budgets (portfolio state too old) or a duplicate tick', async () => {
     // 0 is its value from the start (see below): not stamped.
     expect((await run({ stateAgeSec: null, positions: { BTCUSDT: { notional: 1 } } })).metrics.get(LAST_SUCCESS)).toBe(0);
-    const duplicate = await run({ positions: { BTCUSDT: { notional: 1 } }, strings: { [keys.jobDone('risk-budget', TICK)]: '1' } });
+    const duplicate = await run({ positions: { BTCUSDT: { notional: 1 } }, strings: { [jobDoneKey('risk-budget', TICK)]: '1' } });
     expect(duplicate.metrics.get(LAST_SUCCESS)).toBe(0);
   });
 

@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { disarmSection, killSwitchSection, type DisarmStatus, type KillSwitchStatus } from '../../handlers/governor/status.js';
+import { budgetsSection, type BudgetRow } from '../../handlers/risk-budget/status.js';
 import { collapseFailures } from '../../runtime/http/status-errors.js';
 import { statusHeadline, type HeadlineInput } from '../../runtime/http/status-headline.js';
 import { formatUtc } from '../../runtime/http/status-time.js';
@@ -6,8 +8,26 @@ import { GateTrends } from '../../runtime/http/status-trends.js';
 
 const NOW = Date.UTC(2026, 10, 22, 13, 4, 5);
 
+/** The headline's input with the governor's and the budget engine's sections as they read them. */
+interface Input extends Omit<HeadlineInput, 'sections'> {
+  readonly kill_switch: KillSwitchStatus | null;
+  readonly disarm: DisarmStatus | null;
+  readonly budgets: readonly Pick<BudgetRow, 'symbol' | 'budget_usd' | 'computed_at'>[] | null;
+}
+
 /** A healthy runtime: every section read, nothing switched on, budgets fresh. */
-function healthy(overrides: Partial<HeadlineInput> = {}): HeadlineInput {
+function healthy(overrides: Partial<Input> = {}): HeadlineInput {
+  const { kill_switch, disarm, budgets, ...input } = healthyInput(overrides);
+  // What the sections contribute, in the gate list's order: the governor's, then the budget engine's.
+  const sections = [
+    ...(killSwitchSection.headline?.(kill_switch, input.now) ?? []),
+    ...(disarmSection.headline?.(disarm, input.now) ?? []),
+    ...(budgetsSection.headline?.(budgets as readonly BudgetRow[] | null, input.now) ?? []),
+  ];
+  return { ...input, sections };
+}
+
+function healthyInput(overrides: Partial<Input>): Input {
   return {
     now: NOW,
     kill_switch: { active: false, value: null },

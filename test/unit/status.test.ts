@@ -1,20 +1,28 @@
 import { describe, expect, it } from 'vitest';
+import { newestFirst, type Decision } from '../../handlers/decisions.js';
+import { describeDisarm, governorDecisions } from '../../handlers/governor/status.js';
+import { heatDecisions, heatHistory, type HeatStatus } from '../../handlers/heat-gate/status.js';
+import { heatGate } from '../../handlers/heat-gate/index.js';
+import { allHandlers } from '../../handlers/index.js';
+import { budgetRow } from '../../handlers/risk-budget/status.js';
 import {
-  budgetRow,
   collectStatus,
   countsByHandler,
   defaultStatusOptions,
-  describeDisarm,
+  describeSections,
   gateRows,
-  governorDecisions,
-  heatDecisions,
-  heatHistory,
-  newestFirst,
+  hostedSections,
+  type GatesStatus,
   type MetricJson,
   type StatusRedis,
   type StatusSources,
 } from '../../runtime/http/status.js';
 import { keys, streams } from '../../schemas/keys.js';
+
+/** The sections of every gate, the heat gate hosted with its default settings (HEAT_MIN 0.25, HEAT_MAX 0.65). */
+const sections = hostedSections(allHandlers, [{ handler: heatGate, config: heatGate.config({}) }]);
+const heatOf = (status: GatesStatus) => status.heat as HeatStatus | null;
+const decisionsOf = (status: GatesStatus) => status.decisions as Decision[] | null;
 
 function counter(name: string, values: { labels: Record<string, string>; value: number }[]): MetricJson {
   return { name, values };
@@ -230,7 +238,7 @@ function fakeRedis(
     if (failing) throw new Error('Connection is closed.');
     return value;
   };
-  return {
+  const reads: Partial<StatusRedis> = {
     get: (key) => guard(data.strings?.[key] ?? null),
     type: (key) => guard(data.strings?.[key] !== undefined ? 'string' : data.hashes?.[key] !== undefined ? 'hash' : 'none'),
     hgetall: (key) => guard(data.hashes?.[key] ?? {}),
@@ -238,6 +246,8 @@ function fakeRedis(
     xlen: (key) => guard(data.streams?.[key]?.length ?? 0),
     xrevrange: (key, _end, _start, _count, count) => guard([...(data.streams?.[key] ?? [])].reverse().slice(0, count)),
   };
+  // The reads the status sections make; any other would be a new read this fake should learn.
+  return reads as StatusRedis;
 }
 
 function sources(redis: StatusRedis, ready = true): StatusSources {
@@ -249,8 +259,8 @@ function sources(redis: StatusRedis, ready = true): StatusSources {
     metrics: async () => [counter('quantum_gates_messages_total', [{ labels: { handler: 'heat-gate', outcome: 'handled' }, value: 2 }])],
     redisReady: () => ready,
     now: () => 5000,
-    streams: { calibrated: streams.harvestCalibrated, governorEvents: streams.governorEvents, deadLetter: streams.deadLetter },
-    heatThresholds: { min: 0.25, max: 0.65 },
+    streams: { deadLetter: streams.deadLetter },
+    sections,
   };
 }
 
@@ -278,7 +288,7 @@ describe('collectStatus', () => {
     expect(status.generated_at).toBe(5000);
     expect(status.gates[0]).toMatchObject({ name: 'heat-gate', processed: 2, pending: 0, lag: 0 });
     expect(status.heat).toMatchObject({ value: 0.33, bucket: 'WARM', updated_at: 4000, thresholds: { min: 0.25, max: 0.65 } });
-    expect(status.heat?.history.map((p) => p.heat)).toEqual([0.2, 0.33]);
+    expect(heatOf(status)?.history.map((p) => p.heat)).toEqual([0.2, 0.33]);
     expect(status.budgets).toEqual([
       {
         symbol: 'BTCUSDT',
@@ -292,7 +302,7 @@ describe('collectStatus', () => {
     ]);
     expect(status.kill_switch).toEqual({ active: true, value: '1' });
     expect(status.disarm).toEqual({ active: true, detail: 'error burst' });
-    expect(status.decisions?.map((d) => [d.kind, d.at])).toEqual([
+    expect(decisionsOf(status)?.map((d) => [d.kind, d.at])).toEqual([
       ['downgrade', 3000],
       ['block', 2000],
       ['kept', 1000],
@@ -315,7 +325,9 @@ describe('collectStatus', () => {
     expect(status.kill_switch).toBeNull();
     expect(status.decisions).toBeNull();
     // One cause, one line: the sections that failed alike are named together.
-    expect(status.errors).toEqual([expect.stringMatching(/^portfolio heat, .*budgets, kill switch, disarm: Connection is closed\.$/)]);
+    expect(status.errors).toEqual([
+      'portfolio heat, heat history, governor events, kill switch, disarm, budgets, outcomes, dead letters: Connection is closed.',
+    ]);
     expect(status.redis_fault).toBeNull();
   });
 
@@ -361,11 +373,48 @@ describe('collectStatus', () => {
 
   it('fails a section that does not answer in time instead of hanging', async () => {
     const redis = fakeRedis({});
-    const hanging: StatusRedis = { ...redis, smembers: () => new Promise<string[]>(() => undefined) };
+    const hanging = { ...redis, smembers: () => new Promise<string[]>(() => undefined) } as StatusRedis;
     const status = await collectStatus(sources(hanging), { ...defaultStatusOptions, timeoutMs: 20 });
     expect(status.budgets).toBeNull();
     expect(status.errors).toEqual(['budgets: no answer within 20 ms']);
     expect(status.headline.state).toBe('DEGRADED');
     expect(status.headline.reasons.map((r) => r.text)).toEqual(['could not read budgets: no answer within 20 ms']);
+  });
+});
+
+describe("the gates' status sections", () => {
+  it('are read whether or not this process hosts their gate, keyed as the JSON has always had them', () => {
+    expect(describeSections(sections).map((s) => [s.key, s.gates])).toEqual([
+      ['heat', ['heat-gate']],
+      ['decisions', ['heat-gate', 'governor']],
+      ['kill_switch', ['governor']],
+      ['disarm', ['governor']],
+      ['budgets', ['risk-budget']],
+      ['outcomes', ['outcome-sample']],
+    ]);
+    expect(sections.filter((s) => s.config !== undefined).map((s) => s.gate)).toEqual(['heat-gate', 'heat-gate']);
+  });
+
+  it("refuses a section that would take a key of the status's own, or another gate's without a merge", () => {
+    const gate = (name: string, key: string) =>
+      ({ ...heatGate, name, http: { status: [{ key, title: key, read: async () => null }] } }) as unknown as typeof heatGate;
+    expect(() => hostedSections([gate('spread-guard', 'gates')], [])).toThrow(
+      'spread-guard: status section "gates" takes a key of the status\'s own',
+    );
+    expect(() => hostedSections([gate('a', 'limits'), gate('b', 'limits')], [])).toThrow(
+      'b: status section "limits" is declared by a too, without a merge',
+    );
+  });
+
+  it('reports a reader that throws under its gate and key, and still assembles the rest', async () => {
+    const broken = {
+      gate: 'spread-guard',
+      config: undefined,
+      section: { key: 'spread_guard', title: 'Spread guard', read: () => Promise.reject(new Error('bug')) },
+    };
+    const status = await collectStatus({ ...sources(fakeRedis({})), sections: [...sections, broken] });
+    expect(status.spread_guard).toBeNull();
+    expect(status.kill_switch).toEqual({ active: false, value: null });
+    expect(status.errors).toEqual(['spread-guard spread_guard: bug']);
   });
 });

@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { checkedKey, checkSpread, spreadGuard } from '../../docs/examples/spread-guard.js';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { checkedKey, checkSpread, spreadGuard, spreadGuardSection } from '../../docs/examples/spread-guard.js';
+import type { RedisReader } from '../../runtime/index.js';
 import { keys } from '../../schemas/keys.js';
 import { fakeCtx, runFallback, runHandler } from '../support/fake-ctx.js';
 
@@ -96,5 +99,51 @@ describe('spread-guard handler', () => {
 
   it('rejects an intent the schema does not accept (the runtime dead-letters it)', () => {
     expect(spreadGuard.input.safeParse({ plan_id: 'p6', symbol: 'btc', qty: '1' }).success).toBe(false);
+  });
+});
+
+// Its code blocks are quotes of the example, checked with every other block by writing-a-gate-doc.test.ts.
+describe('docs/writing-a-gate.md §14', () => {
+  it('shows the worked example adding a route and a status section', () => {
+    const guide = readFileSync(resolve(import.meta.dirname, '../../docs/writing-a-gate.md'), 'utf8');
+    const section = guide.slice(guide.indexOf('## 14. Its own route and status section'), guide.indexOf('## 15. '));
+    expect(section).toContain('const limitsRoute: RouteDeclaration<SpreadGuardConfig, SpreadGuardMetrics> = {');
+    expect(section).toContain('export const spreadGuardSection = defineStatusSection<SpreadGuardConfig, SpreadGuardStatus>({');
+    expect(section).toContain('http: { routes: [limitsRoute], status: [spreadGuardSection] },');
+  });
+});
+
+describe('spread-guard status section', () => {
+  const read = (entries: [string, string[]][]) =>
+    spreadGuardSection.read({
+      redis: { xrevrange: async () => entries } as unknown as RedisReader,
+      config: undefined,
+      env: {},
+      now: () => NOW,
+      read: (_part, reader) => reader(),
+    });
+  const verdict = (ms: number, reason: string, verdict = 'BLOCK'): [string, string[]] => [
+    `${ms}-0`,
+    ['symbol', 'BTCUSDT', 'verdict', verdict, 'reason', reason],
+  ];
+
+  it('counts the latest verdicts, newest first', async () => {
+    const status = await read([verdict(2000, 'spread_too_wide'), verdict(1000, 'spread_ok', 'ALLOW')]);
+    expect(status).toEqual({
+      checked: 2,
+      blocked: 1,
+      latest: [
+        { at: 2000, symbol: 'BTCUSDT', verdict: 'BLOCK', reason: 'spread_too_wide' },
+        { at: 1000, symbol: 'BTCUSDT', verdict: 'ALLOW', reason: 'spread_ok' },
+      ],
+    });
+    expect(spreadGuardSection.headline?.(status, NOW)).toEqual([]);
+  });
+
+  it('degrades the headline while every recent intent is blocked for want of market state', async () => {
+    const status = await read([verdict(2000, 'market_state_stale'), verdict(1000, 'market_state_missing')]);
+    expect(spreadGuardSection.headline?.(status, NOW)).toEqual([
+      { state: 'DEGRADED', text: 'spread-guard: no fresh market state, every order intent is blocked', since: null },
+    ]);
   });
 });

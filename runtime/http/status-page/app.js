@@ -551,6 +551,157 @@
     );
   }
 
+  // ---- Gates' own sections, drawn from the shapes they declare (GET /status/sections) ----
+
+  /**
+   * The sections this page lays out by hand above (richer than the generic shapes: the heat
+   * chart's bands, the switches table). Every other section a gate declares is drawn here from
+   * its declared views, so a new gate's section appears without a change to this page.
+   */
+  var HAND_DRAWN = { heat: true, budgets: true, kill_switch: true, disarm: true, decisions: true, outcomes: true };
+  /** GET /status/sections, once it has answered. */
+  var sectionViews = null;
+
+  function loadSections() {
+    return fetch('/status/sections', { cache: 'no-store', credentials: 'same-origin', headers: { accept: 'application/json' } })
+      .then(function (response) {
+        return response.ok ? response.json() : null;
+      })
+      .then(function (sections) {
+        if (Array.isArray(sections)) sectionViews = sections;
+      })
+      .catch(function () {
+        // Tried again at the next poll.
+      });
+  }
+
+  function fmtValue(value, field) {
+    if (value === null || value === undefined) return el('span', { class: 'muted' }, '–');
+    switch (field.format) {
+      case 'count':
+        return fmtCount(value);
+      case 'number':
+        return fmtNumber(value, field.digits === undefined ? 4 : field.digits);
+      case 'usd':
+        return fmtUsd(value);
+      case 'time':
+        return timeEl(value);
+      case 'flag':
+        return value ? badge('yes', 'warn') : badge('no', 'ok');
+      case 'code':
+        return el('code', null, String(value));
+      default:
+        return typeof value === 'object' ? JSON.stringify(value) : String(value);
+    }
+  }
+
+  function fieldsView(value, view) {
+    return el(
+      'table',
+      { class: 'kv' },
+      el(
+        'tbody',
+        null,
+        view.fields.map(function (f) {
+          return el('tr', null, [el('th', { scope: 'row' }, f.label), cell(f.key, fmtValue(value[f.key], f))]);
+        }),
+      ),
+    );
+  }
+
+  function tableView(value, view) {
+    var rows = view.rows ? value[view.rows] : value;
+    var body = el('tbody');
+    replaceRows(
+      body,
+      (Array.isArray(rows) ? rows : []).map(function (row) {
+        return el(
+          'tr',
+          null,
+          view.columns.map(function (c) {
+            return cell(c.key, fmtValue(row[c.key], c));
+          }),
+        );
+      }),
+      view.columns.length,
+      view.empty,
+    );
+    var head = el(
+      'tr',
+      null,
+      view.columns.map(function (c) {
+        return el('th', { scope: 'col' }, c.label);
+      }),
+    );
+    return el('div', { class: 'scroll' }, el('table', null, [el('thead', null, head), body]));
+  }
+
+  function seriesView(value, view) {
+    var points = (Array.isArray(value[view.points]) ? value[view.points] : []).filter(function (p) {
+      return typeof p[view.x] === 'number' && typeof p[view.y] === 'number';
+    });
+    if (points.length === 0) return el('p', { class: 'muted' }, 'No points yet.');
+    var W = 760,
+      H = 200,
+      M = { top: 12, right: 16, bottom: 30, left: 70 };
+    var iw = W - M.left - M.right,
+      ih = H - M.top - M.bottom;
+    var ys = points.map(function (p) {
+      return p[view.y];
+    });
+    var lo = Math.min.apply(null, ys),
+      hi = Math.max.apply(null, ys);
+    if (hi === lo) hi = lo + 1;
+    var t0 = points[0][view.x],
+      span = points[points.length - 1][view.x] - t0 || 1;
+    var coords = points.map(function (p) {
+      var x = M.left + (points.length === 1 ? iw / 2 : ((p[view.x] - t0) / span) * iw);
+      var y = M.top + ih - ((p[view.y] - lo) / (hi - lo)) * ih;
+      return x.toFixed(1) + ',' + y.toFixed(1);
+    });
+    return el(
+      'figure',
+      { class: 'chart' },
+      svg('svg', { viewBox: '0 0 ' + W + ' ' + H, role: 'img', 'aria-label': view.label, class: 'chart-svg' }, [
+        svg('title', null, view.label),
+        svg('text', { x: M.left - 6, y: M.top + 4, class: 'axis-label', 'text-anchor': 'end' }, fmtNumber(hi, 2)),
+        svg('text', { x: M.left - 6, y: M.top + ih + 4, class: 'axis-label', 'text-anchor': 'end' }, fmtNumber(lo, 2)),
+        svg('text', { x: M.left, y: H - 8, class: 'axis-label' }, fmtTime(t0)),
+        svg('polyline', { class: 'heat-line', points: coords.join(' ') }),
+      ]),
+    );
+  }
+
+  var VIEWS = { fields: fieldsView, table: tableView, series: seriesView };
+
+  function renderGateSections(status) {
+    var container = $('gate-sections');
+    if (sectionViews === null) return;
+    container.replaceChildren.apply(
+      container,
+      sectionViews
+        .filter(function (s) {
+          return !HAND_DRAWN[s.key];
+        })
+        .map(function (s) {
+          var value = status[s.key];
+          var headingId = 'h-section-' + s.key;
+          var body =
+            value === null || value === undefined
+              ? [el('p', { class: 'muted' }, 'Could not read ' + s.title + ' (see the headline).')]
+              : s.views.map(function (view) {
+                  var draw = VIEWS[view.shape];
+                  return draw ? draw(value, view) : null;
+                });
+          return el(
+            'section',
+            { 'aria-labelledby': headingId, 'data-section': s.key, 'data-testid': 'section-' + s.key },
+            [el('h2', { id: headingId }, s.title), el('p', { class: 'muted' }, 'Declared by ' + s.gates.join(', '))].concat(body),
+          );
+        }),
+    );
+  }
+
   function render(status) {
     var now = status.generated_at;
     renderHeadline(status);
@@ -561,6 +712,7 @@
     renderHeat(status, now);
     renderBudgets(status, now);
     renderDecisions(status);
+    renderGateSections(status);
     // Sections that could not be read are reasons in the headline (one line per cause); an older
     // server without a headline still gets them here.
     showBanner(!status.headline && status.errors.length ? 'Some sections could not be read: ' + status.errors.join('; ') : '');
@@ -573,6 +725,7 @@
   }
 
   function poll() {
+    if (sectionViews === null) loadSections();
     fetch('/status', { cache: 'no-store', credentials: 'same-origin', headers: { accept: 'application/json' } })
       .then(function (response) {
         if (response.status === 401) throw new Error('not signed in: reload the page to enter the dashboard credentials');

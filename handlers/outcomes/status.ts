@@ -1,5 +1,8 @@
-import { outcomeEntrySchema } from '../../schemas/outcome.js';
+import { defineStatusSection } from '../../runtime/index.js';
 import { fieldsToRecord } from '../../schemas/fields.js';
+import { streams } from '../../schemas/keys.js';
+import { outcomeEntrySchema } from '../../schemas/outcome.js';
+import type { OutcomeConfig } from './config.js';
 
 /** The status page's outcomes section: cumulative counterfactual PnL over time at one horizon. */
 export interface OutcomesStatus {
@@ -12,6 +15,32 @@ export interface OutcomesStatus {
   /** Oldest first: each priced sample's decision time and the running sum after it. */
   readonly series: readonly { readonly at: number; readonly cumulative_usd: number }[];
 }
+
+/** Outcome samples read for the cumulative PnL chart. */
+export const OUTCOME_SAMPLES = 1000;
+
+export const outcomesSection = defineStatusSection<OutcomeConfig, OutcomesStatus>({
+  key: 'outcomes',
+  title: 'Outcomes of the decisions',
+  views: [
+    {
+      shape: 'fields',
+      fields: [
+        { key: 'horizon', label: 'Horizon' },
+        { key: 'samples', label: 'Decisions', format: 'count' },
+        { key: 'total_pnl_usd', label: 'Changed PnL by (USD)', format: 'usd' },
+        { key: 'missing_price', label: 'Without a price', format: 'count' },
+      ],
+    },
+    { shape: 'series', points: 'series', x: 'at', y: 'cumulative_usd', label: 'Cumulative counterfactual PnL' },
+  ],
+  async read(ctx) {
+    // OUTCOME_STREAM as the process's environment has it, whichever process follows the decisions.
+    const stream = ctx.env.OUTCOME_STREAM?.trim() || streams.gatesOutcome;
+    const entries = await ctx.read('outcomes', () => ctx.redis.xrevrange(stream, '+', '-', 'COUNT', OUTCOME_SAMPLES));
+    return entries === null ? null : outcomesStatus(entries);
+  },
+});
 
 /** Builds the section from the newest entries of the outcome stream (newest first, as XREVRANGE returns them). */
 export function outcomesStatus(newestFirst: readonly [string, string[]][]): OutcomesStatus {

@@ -1,0 +1,63 @@
+import { defineStatusSection, type StatusReadContext, type StatusSectionDeclaration } from '../runtime/index.js';
+
+/**
+ * One row of the status's "Latest decisions": the heat gate's (kept and downgraded) and the
+ * governor's permits and blocks share it, each gate declaring its own reader of the same section
+ * (`decisions`), merged newest first. Shared here, as the position book is in positions/, so
+ * neither gate's folder imports the other's.
+ */
+export interface Decision {
+  readonly at: number;
+  readonly kind: 'downgrade' | 'kept' | 'permit' | 'block' | 'event';
+  readonly gate: 'heat-gate' | 'governor';
+  readonly symbol: string | null;
+  readonly plan_id: string | null;
+  /** FULL_CLOSE → PARTIAL_25 for a downgrade, the action for a kept one; the plan's action for the governor. */
+  readonly action: string | null;
+  readonly reason: string | null;
+  /** Heat and bucket of a downgrade, or the governor's event name. */
+  readonly detail: string | null;
+  readonly mode: string | null;
+  readonly id: string;
+}
+
+/** Decisions shown per gate. */
+export const DECISION_LIMIT = 20;
+
+export function newestFirst(decisions: readonly Decision[]): Decision[] {
+  return [...decisions].sort((a, b) => b.at - a.at || b.id.localeCompare(a.id));
+}
+
+/** Milliseconds since the epoch encoded in a stream entry id. */
+export function entryTime(id: string): number {
+  return Number(id.split('-')[0]);
+}
+
+/** A gate's reader of the shared decisions section. */
+export function decisionsSection<Config>(
+  read: (ctx: StatusReadContext<Config>) => Promise<readonly Decision[] | null>,
+): StatusSectionDeclaration<Config, readonly Decision[]> {
+  return defineStatusSection<Config, readonly Decision[]>({
+    key: 'decisions',
+    title: 'Latest decisions',
+    views: [
+      {
+        shape: 'table',
+        empty: 'No heat-gate decisions, permits or blocks yet.',
+        columns: [
+          { key: 'at', label: 'Time', format: 'time' },
+          { key: 'gate', label: 'Gate' },
+          { key: 'kind', label: 'Decision' },
+          { key: 'symbol', label: 'Symbol' },
+          { key: 'plan_id', label: 'Plan', format: 'code' },
+          { key: 'action', label: 'Action' },
+          { key: 'reason', label: 'Reason', format: 'code' },
+          { key: 'detail', label: 'Detail' },
+          { key: 'mode', label: 'Mode' },
+        ],
+      },
+    ],
+    read,
+    merge: (values) => newestFirst(values.flat()),
+  });
+}

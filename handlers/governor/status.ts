@@ -1,0 +1,219 @@
+import { defineStatusSection } from '../../runtime/index.js';
+import { killSwitchBlocks, killSwitchState } from '../../domain/kill-switch.js';
+import { fieldsToRecord } from '../../schemas/fields.js';
+import { parseGovernorEvent, type GovernorEvent } from '../../schemas/governor-event.js';
+import { keys, streams } from '../../schemas/keys.js';
+import { DECISION_LIMIT, decisionsSection, entryTime, type Decision } from '../decisions.js';
+import type { GovernorConfig } from './config.js';
+
+/** The governor's sections of the status: the kill switch, its auto-disarm, and its permits and blocks. */
+
+export interface KillSwitchStatus {
+  readonly active: boolean;
+  readonly value: string | null;
+}
+
+export interface DisarmStatus {
+  readonly active: boolean;
+  readonly detail: string | null;
+}
+
+type StreamEntry = [id: string, fields: string[]];
+
+export const killSwitchSection = defineStatusSection<GovernorConfig, KillSwitchStatus>({
+  key: 'kill_switch',
+  title: 'Kill switch quantum:kill',
+  views: [
+    {
+      shape: 'fields',
+      fields: [
+        { key: 'active', label: 'Blocks every plan', format: 'flag' },
+        { key: 'value', label: 'Value', format: 'code' },
+      ],
+    },
+  ],
+  read: (ctx) =>
+    ctx.read('kill switch', async () => {
+      const value = await ctx.redis.get(keys.killSwitch);
+      // The governor's own definition: any value but absent, "0", "false" and "" blocks.
+      return { active: killSwitchBlocks(value), value };
+    }),
+  headline: (kill) =>
+    kill?.active
+      ? [
+          {
+            state: 'BLOCKING',
+            text:
+              killSwitchState(kill.value) === 'unrecognised'
+                ? `kill switch quantum:kill holds "${kill.value}", which is neither on nor off: the governor blocks every plan`
+                : 'kill switch quantum:kill is on: the governor blocks every plan',
+            since: null,
+          },
+        ]
+      : [],
+});
+
+export const disarmSection = defineStatusSection<GovernorConfig, DisarmStatus>({
+  key: 'disarm',
+  title: 'Auto-disarm quantum:governor:disarm',
+  views: [
+    {
+      shape: 'fields',
+      fields: [
+        { key: 'active', label: 'Opens blocked', format: 'flag' },
+        { key: 'detail', label: 'Why' },
+      ],
+    },
+  ],
+  read: (ctx) => ctx.read('disarm', () => readDisarm(ctx.redis)),
+  headline: (disarm) =>
+    disarm?.active
+      ? [{ state: 'BLOCKING', text: `governor disarmed: every open is blocked${disarm.detail ? ` (${disarm.detail})` : ''}`, since: null }]
+      : [],
+});
+
+export const governorDecisionsSection = decisionsSection<GovernorConfig>(async (ctx) => {
+  const stream = ctx.config?.STREAM_EVENTS ?? streams.governorEvents;
+  const entries = await ctx.read('governor events', () => ctx.redis.xrevrange(stream, '+', '-', 'COUNT', DECISION_LIMIT));
+  return entries === null ? null : governorDecisions(entries);
+});
+
+interface DisarmReader {
+  type(key: string): Promise<string>;
+  get(key: string): Promise<string | null>;
+  hgetall(key: string): Promise<Record<string, string>>;
+}
+
+async function readDisarm(redis: DisarmReader): Promise<DisarmStatus> {
+  const type = await redis.type(keys.governorDisarm);
+  if (type === 'none') return { active: false, detail: null };
+  if (type === 'string') return { active: true, detail: describeDisarm(await redis.get(keys.governorDisarm)) };
+  if (type === 'hash') {
+    const hash = await redis.hgetall(keys.governorDisarm);
+    return {
+      active: true,
+      detail:
+        hash.reason ??
+        (Object.entries(hash)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(', ') ||
+          null),
+    };
+  }
+  return { active: true, detail: `(a ${type} key)` };
+}
+
+/** The governor stores {reason, errors, window_sec, ts} as JSON; show it as words, not braces. */
+export function describeDisarm(raw: string | null): string | null {
+  if (raw === null || raw === '') return null;
+  try {
+    const parsed = JSON.parse(raw) as unknown;
+    if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) {
+      return Object.entries(parsed)
+        .map(([k, v]) => `${k}: ${typeof v === 'object' ? JSON.stringify(v) : String(v)}`)
+        .join('; ');
+    }
+  } catch {
+    // a plain string reason
+  }
+  return raw;
+}
+
+const KIND_FIELDS = ['event', 'event_type', 'type', 'decision', 'result', 'outcome', 'status'] as const;
+
+/**
+ * Governor events, newest first. The event's kind is read from whichever of the usual fields
+ * names it (a permit or a block), so a field renamed upstream degrades to a plain "event" row
+ * instead of an empty table.
+ */
+export function governorDecisions(newestFirstEntries: readonly StreamEntry[]): Decision[] {
+  return newestFirstEntries.map(([id, list]) => {
+    const raw = fieldsToRecord(list);
+    const known = parseGovernorEvent(raw);
+    if (known !== undefined) return knownGovernorDecision(id, known);
+    const f = withEmbeddedJson(raw);
+    // The first field that names the event wins: a plan's own decision=EXECUTE comes later.
+    const named = KIND_FIELDS.map((k) => f[k]).find((v) => v !== undefined && v !== '');
+    const side = f.kind === 'open' || f.kind === 'close' ? ` (${f.kind})` : '';
+    return {
+      at: entryTime(id),
+      kind: kindOf(named ?? ''),
+      gate: 'governor',
+      symbol: f.symbol || null,
+      plan_id: f.plan_id || null,
+      action: f.action || f.plan_action || null,
+      reason: f.reason || f.block_reason || null,
+      detail: named === undefined ? null : named + side,
+      mode: f.mode || null,
+      id,
+    };
+  });
+}
+
+/** An entry the governor event schema knows (schemas/governor-event.ts). */
+function knownGovernorDecision(id: string, event: GovernorEvent): Decision {
+  const base = { at: entryTime(id), gate: 'governor' as const, id };
+  switch (event.event) {
+    case 'permit':
+    case 'block':
+      return {
+        ...base,
+        kind: event.event,
+        symbol: event.symbol || null,
+        plan_id: event.plan_id || null,
+        action: event.action || null,
+        reason: event.reason || null,
+        detail: event.kind ? `${event.event} (${event.kind})` : event.event,
+        mode: event.apply_mode || null,
+      };
+    case 'AUTO_DISARM':
+      return { ...base, kind: 'event', symbol: null, plan_id: null, action: null, reason: event.reason, detail: event.event, mode: null };
+    case 'cooldown_expired':
+      return {
+        ...base,
+        kind: 'event',
+        symbol: event.symbol,
+        plan_id: event.plan_id,
+        action: null,
+        reason: null,
+        detail: event.event,
+        mode: null,
+      };
+    default:
+      return {
+        ...base,
+        kind: 'event',
+        symbol: null,
+        plan_id: null,
+        action: null,
+        reason: event.reason || null,
+        detail: event.event,
+        mode: null,
+      };
+  }
+}
+
+function kindOf(text: string): Decision['kind'] {
+  if (/block|deny|denied|reject/i.test(text)) return 'block';
+  if (/permit|allow|grant|approved/i.test(text)) return 'permit';
+  return 'event';
+}
+
+/** Some producers put the event in one JSON field (like budget.violation's `json`). */
+function withEmbeddedJson(fields: Record<string, string>): Record<string, string> {
+  for (const name of ['json', 'payload', 'data']) {
+    const raw = fields[name];
+    if (raw === undefined || !raw.startsWith('{')) continue;
+    try {
+      const parsed = JSON.parse(raw) as unknown;
+      if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) {
+        const flat: Record<string, string> = {};
+        for (const [k, v] of Object.entries(parsed)) if (v !== null && typeof v !== 'object') flat[k] = String(v);
+        return { ...flat, ...fields };
+      }
+    } catch {
+      // not JSON after all: keep the fields as they are
+    }
+  }
+  return fields;
+}

@@ -1,0 +1,117 @@
+import { defineStatusSection, type StatusReadContext } from '../../runtime/index.js';
+import { fieldsToRecord, parseNumber } from '../../schemas/fields.js';
+import { calibratedEntryReader } from '../../schemas/heat-gate.js';
+import { keys, streams } from '../../schemas/keys.js';
+import { DECISION_LIMIT, decisionsSection, entryTime, type Decision } from '../decisions.js';
+import type { HeatGateConfig } from './config.js';
+
+/** The heat gate's sections of the status: portfolio heat with its history, and its decisions. */
+
+export interface HeatPoint {
+  readonly at: number;
+  readonly heat: number;
+  readonly bucket: string | null;
+}
+
+export interface HeatStatus {
+  readonly value: number | null;
+  readonly bucket: string | null;
+  readonly updated_at: number | null;
+  readonly thresholds: { readonly min: number; readonly max: number } | null;
+  /** Oldest first, from the calibrated stream. */
+  readonly history: readonly HeatPoint[];
+}
+
+/** Calibrated entries read for the heat chart and the decisions. */
+export const HISTORY_SIZE = 120;
+
+type StreamEntry = [id: string, fields: string[]];
+type Ctx = StatusReadContext<HeatGateConfig>;
+
+/** The calibrated stream's newest entries: one read shared by both sections (same part name). */
+function calibrated(ctx: Ctx): Promise<StreamEntry[] | null> {
+  const stream = ctx.config?.P26_OUTPUT_STREAM ?? streams.harvestCalibrated;
+  return ctx.read('heat history', () => ctx.redis.xrevrange(stream, '+', '-', 'COUNT', HISTORY_SIZE));
+}
+
+export const heatSection = defineStatusSection<HeatGateConfig, HeatStatus>({
+  key: 'heat',
+  title: 'Portfolio heat',
+  views: [
+    {
+      shape: 'fields',
+      fields: [
+        { key: 'value', label: 'Heat', format: 'number', digits: 4 },
+        { key: 'bucket', label: 'Bucket' },
+        { key: 'updated_at', label: 'Updated', format: 'time' },
+      ],
+    },
+    { shape: 'series', points: 'history', x: 'at', y: 'heat', label: 'Heat at each of the most recent heat-gate decisions' },
+  ],
+  async read(ctx) {
+    const [hash, entries] = await Promise.all([ctx.read('portfolio heat', () => ctx.redis.hgetall(keys.portfolioHeat)), calibrated(ctx)]);
+    if (hash === null && entries === null) return null;
+    return {
+      value: numberOrNull(hash?.heat),
+      bucket: hash?.bucket || null,
+      updated_at: numberOrNull(hash?.updated_at),
+      // Known only where the gate is hosted (its settings); elsewhere the page says so.
+      thresholds: ctx.config ? { min: ctx.config.HEAT_MIN, max: ctx.config.HEAT_MAX } : null,
+      history: entries ? heatHistory(entries) : [],
+    };
+  },
+});
+
+export const heatDecisionsSection = decisionsSection<HeatGateConfig>(async (ctx) => {
+  const entries = await calibrated(ctx);
+  return entries === null ? null : heatDecisions(entries, DECISION_LIMIT);
+});
+
+/** The heat gate's decisions, oldest first, as chart points (time of the decision entry). */
+export function heatHistory(newestFirstEntries: readonly StreamEntry[]): HeatPoint[] {
+  const points: HeatPoint[] = [];
+  for (const [id, list] of newestFirstEntries) {
+    const parsed = calibratedEntryReader.safeParse(fieldsToRecord(list));
+    if (!parsed.success) continue;
+    const fields = parsed.data;
+    // A fail-closed decision carries no real heat (0.0): not a point of the chart.
+    if (fields.fail_closed_cause !== undefined) continue;
+    const heat = numberOrNull(fields.heat_value);
+    if (heat === null) continue;
+    points.push({ at: entryTime(id), heat, bucket: fields.heat_bucket || null });
+  }
+  return points.reverse();
+}
+
+/** The heat gate's decisions, newest first: proposals it calibrated down, and those it kept. */
+export function heatDecisions(newestFirstEntries: readonly StreamEntry[], limit: number): Decision[] {
+  const out: Decision[] = [];
+  for (const [id, list] of newestFirstEntries) {
+    if (out.length >= limit) break;
+    const parsed = calibratedEntryReader.safeParse(fieldsToRecord(list));
+    if (!parsed.success) continue;
+    const f = parsed.data;
+    // `calibrated` is "true" on every entry (as the original wrote it): the actions tell a downgrade.
+    const downgraded = f.original_action !== undefined && f.calibrated_action !== undefined && f.original_action !== f.calibrated_action;
+    const heat = f.heat_value === undefined ? '' : `heat ${f.heat_value}`;
+    out.push({
+      at: entryTime(id),
+      kind: downgraded ? 'downgrade' : 'kept',
+      gate: 'heat-gate',
+      symbol: f.symbol || null,
+      plan_id: f.plan_id || null,
+      action: downgraded
+        ? `${f.original_action ?? '?'} → ${f.calibrated_action ?? '?'}`
+        : (f.original_action ?? f.calibrated_action ?? null),
+      reason: f.fail_closed_cause ? `${f.reason ?? ''} (fail-closed: ${f.fail_closed_cause})` : f.reason || null,
+      detail: [heat, f.heat_bucket ?? ''].filter(Boolean).join(' ') || null,
+      mode: f.mode || null,
+      id,
+    });
+  }
+  return out;
+}
+
+function numberOrNull(value: string | undefined | null): number | null {
+  return parseNumber(value) ?? null;
+}

@@ -1,0 +1,109 @@
+import { defineStatusSection, formatDuration, type RedisReader, type SectionHeadlineReason } from '../../runtime/index.js';
+import { epochMs } from '../../domain/epoch.js';
+import { readBudgetHash } from '../../schemas/budget.js';
+import { parseNumber } from '../../schemas/fields.js';
+import { keys } from '../../schemas/keys.js';
+import type { RiskBudgetConfig } from './config.js';
+
+/** The budget engine's section of the status: the budget of each symbol with an open position. */
+
+export interface BudgetRow {
+  readonly symbol: string;
+  readonly budget_usd: number | null;
+  readonly stress_factor: number | null;
+  readonly position_notional_usd: number | null;
+  /** |position notional| above its budget: what the budget engine reports as a violation. */
+  readonly over_budget: boolean;
+  readonly mode: string | null;
+  /** Milliseconds since the epoch of the budget computation. */
+  readonly computed_at: number | null;
+}
+
+/** Symbols listed in the budget table at most. */
+export const MAX_SYMBOLS = 200;
+/** Budgets older than this are stale: the P28BudgetsStale alert's threshold. */
+export const BUDGET_STALE_MS = 60_000;
+
+export const budgetsSection = defineStatusSection<RiskBudgetConfig, readonly BudgetRow[]>({
+  key: 'budgets',
+  title: 'Budgets per symbol',
+  views: [
+    {
+      shape: 'table',
+      empty: 'No open positions.',
+      columns: [
+        { key: 'symbol', label: 'Symbol' },
+        { key: 'budget_usd', label: 'Budget (USD)', format: 'usd' },
+        { key: 'stress_factor', label: 'Stress', format: 'number', digits: 3 },
+        { key: 'position_notional_usd', label: 'Position notional (USD)', format: 'usd' },
+        { key: 'over_budget', label: 'Over budget', format: 'flag' },
+        { key: 'mode', label: 'Mode' },
+        { key: 'computed_at', label: 'Computed', format: 'time' },
+      ],
+    },
+  ],
+  read: (ctx) => ctx.read('budgets', () => readBudgets(ctx.redis, MAX_SYMBOLS)),
+  headline: (budgets, now) => (budgets === null ? [] : budgetReasons(budgets, now)),
+});
+
+async function readBudgets(redis: RedisReader, maxSymbols: number): Promise<BudgetRow[]> {
+  const symbols = (await redis.smembers(keys.activePositions)).sort().slice(0, maxSymbols);
+  return Promise.all(
+    symbols.map(async (symbol) => {
+      const [budget, position] = await Promise.all([redis.hgetall(keys.budget(symbol)), redis.hgetall(keys.position(symbol))]);
+      return budgetRow(symbol, budget, position);
+    }),
+  );
+}
+
+export function budgetRow(symbol: string, raw: Record<string, string>, position: Record<string, string>): BudgetRow {
+  const budget = readBudgetHash(raw);
+  const budgetUsd = numberOrNull(budget.budget_usd);
+  const notional = numberOrNull(position.position_notional_usd);
+  const ts = numberOrNull(budget.timestamp);
+  return {
+    symbol,
+    budget_usd: budgetUsd,
+    stress_factor: numberOrNull(budget.stress_factor),
+    position_notional_usd: notional,
+    over_budget: budgetUsd !== null && notional !== null && Math.abs(notional) > budgetUsd,
+    mode: budget.mode || null,
+    // The budget engine writes epoch seconds; the one epoch rule reads any unit, or none.
+    computed_at: ts === null ? null : (epochMs(ts) ?? null),
+  };
+}
+
+/** DEGRADED while an open position has no budget (the governor skips its check) or budgets are stale. */
+export function budgetReasons(
+  budgets: readonly Pick<BudgetRow, 'symbol' | 'budget_usd' | 'computed_at'>[],
+  now: number,
+): SectionHeadlineReason[] {
+  const out: SectionHeadlineReason[] = [];
+  const missing = budgets.filter((b) => b.budget_usd === null).map((b) => b.symbol);
+  if (missing.length > 0)
+    out.push({
+      state: 'DEGRADED',
+      text: `no budget for ${list(missing)}: the governor allows their plans without a budget check`,
+      since: null,
+    });
+  const stale = budgets.filter((b) => b.budget_usd !== null && (b.computed_at === null || now - b.computed_at > BUDGET_STALE_MS));
+  if (stale.length > 0) {
+    const times = stale.map((b) => b.computed_at).filter((t): t is number => t !== null);
+    const oldest = times.length > 0 ? Math.min(...times) : null;
+    out.push({
+      state: 'DEGRADED',
+      text: `budgets stale for ${list(stale.map((b) => b.symbol))}${oldest === null ? '' : `: oldest computed ${formatDuration(now - oldest)} ago`}`,
+      since: oldest,
+    });
+  }
+  return out;
+}
+
+/** At most five names, then how many more. */
+function list(names: readonly string[]): string {
+  return names.length <= 5 ? names.join(', ') : `${names.slice(0, 5).join(', ')} and ${names.length - 5} more`;
+}
+
+function numberOrNull(value: string | undefined | null): number | null {
+  return parseNumber(value) ?? null;
+}
