@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { defineHandler, parseEnv, type MetricFactory } from '../runtime/index.js';
 import { compareStreamIds } from '../schemas/fields.js';
 import { keys, streams } from '../schemas/keys.js';

@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { EffectRecorder } from '../../runtime/effects.js';
 import type { AnyHandler, HandlerContext, HandlerDeclaration, Logger, MessageMeta } from '../../runtime/handler.js';
 import { applyMetricCalls, type CounterMetric, type GaugeMetric, type HistogramMetric, type MetricFactory } from '../../runtime/metrics.js';
