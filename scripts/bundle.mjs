@@ -10,15 +10,17 @@ import { build } from 'esbuild';
 import { cpSync, readFileSync, rmSync } from 'node:fs';
 
 /**
- * Left in node_modules, because they read files next to themselves at run time:
- * - @bull-board/*: the board's UI (HTML, scripts, styles), found through require.resolve of
- *   @bull-board/ui. Loaded only when the dashboard is on (runtime/http/bull-board.ts).
- * - msgpackr (bullmq's): it loads its native decoder, msgpackr-extract, installed inside its own
- *   node_modules; bundled, it would not find it and would fall back to its slower JavaScript.
- * bullmq and ioredis are bundled: bullmq's Lua scripts are JavaScript modules since v5, and only
- * sandboxed (file) processors, which the gates do not use, read files of bullmq's own.
+ * Left in node_modules: msgpackr (bullmq's), because it loads its native decoder, msgpackr-extract,
+ * installed inside its own node_modules; bundled, it would not find it and would fall back to its
+ * slower JavaScript. Everything else is bundled, having been checked for files it reads at run time:
+ * - bullmq: its Lua scripts are JavaScript modules since v5; only sandboxed (file) processors,
+ *   which the gates do not use, read files of bullmq's own. ioredis is bundled with it.
+ * - bull-board (a chunk of its own, loaded only when the dashboard is on): it finds its UI's files
+ *   with an eval'd require.resolve('@bull-board/ui/package.json'), which resolves through the
+ *   require below to node_modules/@bull-board/ui. Bundled, its BullMQ adapter shares the gates'
+ *   bullmq instead of loading a second copy from node_modules (~120 ms of a start with the board).
  */
-const external = ['@bull-board/*', 'msgpackr'];
+const external = ['msgpackr'];
 
 /**
  * ioredis names its version to Redis (CLIENT SETINFO LIB-VER) from its package.json, read through
@@ -38,7 +40,8 @@ const ioredisVersion = {
   },
 };
 
-// Bundled CommonJS packages call require() for Node's built-in modules; ES modules have none.
+// Bundled CommonJS packages call require() (Node's built-in modules, msgpackr, bull-board's eval);
+// ES modules have none.
 const requireShim =
   "import { createRequire as createRequireForBundle } from 'node:module';\nconst require = createRequireForBundle(import.meta.url);";
 

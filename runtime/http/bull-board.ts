@@ -15,10 +15,23 @@ let loading: Promise<BullBoardModules> | undefined;
 export function loadBullBoard(): Promise<BullBoardModules> {
   loading ??= Promise.all([import('@bull-board/api'), import('@bull-board/api/bullMQAdapter'), import('@bull-board/fastify')]).then(
     ([api, adapter, fastify]) => ({
-      createBullBoard: api.createBullBoard,
-      BullMQAdapter: adapter.BullMQAdapter,
-      FastifyAdapter: fastify.FastifyAdapter,
+      createBullBoard: commonJsExport<BullBoardModules['createBullBoard']>(api, 'createBullBoard'),
+      BullMQAdapter: commonJsExport<BullBoardModules['BullMQAdapter']>(adapter, 'BullMQAdapter'),
+      FastifyAdapter: commonJsExport<BullBoardModules['FastifyAdapter']>(fastify, 'FastifyAdapter'),
     }),
   );
   return loading;
+}
+
+/**
+ * A named export of a CommonJS package, whoever imported it: Node finds the names by scanning the
+ * source and also gives module.exports as `default`; a chunk of the bundle (scripts/bundle.mjs)
+ * declares `default` only; tsx gives the names only (the packages set __esModule).
+ */
+function commonJsExport<T>(namespace: object, name: string): T {
+  const named = (namespace as Record<string, unknown>)[name];
+  const viaDefault = ((namespace as { default?: Record<string, unknown> }).default ?? {})[name];
+  const found = named ?? viaDefault;
+  if (found === undefined) throw new Error(`bull-board: the package exports no ${name}`);
+  return found as T;
 }

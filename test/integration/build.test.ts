@@ -79,7 +79,7 @@ describe('the build (esbuild bundle)', () => {
     }
   });
 
-  it('serves the BullMQ dashboard from the build (bull-board loaded from node_modules, on demand)', async () => {
+  it('serves the BullMQ dashboard from the build, its UI files read from node_modules', async () => {
     const auth = `Basic ${Buffer.from('ops:correct-horse-battery').toString('base64')}`;
     const app = await startBuilt(join(out, 'app/main.js'), {
       REDIS_URL: redis.url,
@@ -94,6 +94,14 @@ describe('the build (esbuild bundle)', () => {
         queues: { name: string }[];
       };
       expect(api.queues.map((q) => q.name)).toContain('position-index');
+      // The board's UI files come from node_modules/@bull-board/ui, found from the bundle.
+      const asset = /src="(static\/js\/main\.[^"]+\.js)"/.exec(
+        await (await fetch(`${app.base}/admin/queues`, { headers: { authorization: auth } })).text(),
+      );
+      expect(asset).not.toBeNull();
+      const script = await fetch(`${app.base}/admin/queues/${asset![1]}`, { headers: { authorization: auth } });
+      expect(script.status).toBe(200);
+      expect(script.headers.get('content-type')).toContain('javascript');
       app.child.kill('SIGTERM');
       expect(await app.exited).toBe(0);
     } finally {
