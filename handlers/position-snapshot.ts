@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { defineHandler, parseEnv, type MetricFactory } from '../runtime/index.js';
 import { keys, streams } from '../schemas/keys.js';
 import { positionSnapshotSchema } from '../schemas/position-snapshot.js';

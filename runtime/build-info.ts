@@ -12,7 +12,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 
 /**
  * The project's root (where package.json is), whether this module runs from the sources
- * (runtime/) or from the compiled build (dist/runtime/).
+ * (runtime/) or from the build, bundled into a file of dist/app/, dist/cli/ or dist/chunks/.
  */
 export function packageRoot(): string {
   for (let dir = here; ; dir = dirname(dir)) {
@@ -24,8 +24,8 @@ export function packageRoot(): string {
 let cached: BuildInfo | undefined;
 
 /**
- * What is running: `npm run build` writes dist/build-info.json next to the compiled code, so a
- * build names the commit it came from; the sources name the package version only.
+ * What is running: `npm run build` writes dist/build-info.json, one folder above every bundled
+ * file, so a build names the commit it came from; the sources name the package version only.
  */
 export function buildInfo(): BuildInfo {
   if (cached) return cached;

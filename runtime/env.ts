@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { numberProblemDetail, readDecimal, settingNumbers } from '../domain/number.js';
 
 /** Thrown when environment variables fail validation; carries one line per bad variable. */

@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import type * as z from 'zod';
 import type { EffectWriter, JobSummary } from './effects.js';
 import type { MetricFactory } from './metrics.js';
 import type { RedisReader } from './redis-reader.js';

@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import type * as z from 'zod';
 import type { CommitItem } from './commit.js';
 import { deadLetterFields } from './dead-letter.js';
 import { EffectRecorder } from './effects.js';

@@ -296,7 +296,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     async start() {
       logger.info({ redis: describeRedis(config), handlers: hosted.map((h) => h.handler.name) }, 'starting quantum-gates');
       health.start();
-      for (const worker of workers) await worker.start();
+      await startAll(workers.map((worker, i) => ({ gate: hosted[i]!.handler.name, start: () => worker.start() })));
       await health.probeNow();
       backlog.start();
       started = true;
@@ -317,6 +317,24 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       logger.info('stopped');
     },
   };
+}
+
+/**
+ * Starts every gate at once: each start is a few round trips to Redis (its consumer group, its
+ * scheduler, its BullMQ worker's connections), so one after another the start-up paid them all
+ * in sequence. Every start settles before this returns, so a stop after a failed start finds no
+ * start still under way; the error names each gate that failed.
+ */
+async function startAll(starts: readonly { gate: string; start: () => Promise<void> }[]): Promise<void> {
+  const settled = await Promise.allSettled(starts.map(({ start }) => start()));
+  const failed = settled.flatMap((result, i) =>
+    result.status === 'rejected' ? [{ gate: starts[i]!.gate, error: result.reason as unknown }] : [],
+  );
+  if (failed.length === 0) return;
+  const message = failed
+    .map(({ gate, error }) => `${gate} did not start: ${error instanceof Error ? error.message : String(error)}`)
+    .join('; ');
+  throw new Error(message, { cause: failed[0]!.error });
 }
 
 /** A health check answers within this, Redis or not (ioredis queues commands while reconnecting). */

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { booleanField, idField, numericField, symbolSchema } from './common.js';
 
 /** Producers write optional fields as "" when they have no value: read that as absent, not as bad input. */

@@ -3,7 +3,7 @@
  * check_budget_violation) wrote it. Writers build through these schemas and readers parse with
  * them, so a renamed field is a type error rather than a blank on the status page.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { parsePyFloat, parsePyInt, pyFloatStr } from './python-number.js';
 import { pyFloat, pyJsonDumps } from './python-json.js';
 

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { dataNumbers, numberProblemDetail, readDecimal } from '../domain/number.js';
 
 /** Exchange symbols such as BTCUSDT or 1000PEPEUSDT. */

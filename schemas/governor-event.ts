@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * Entries of quantum:stream:governor.events (STREAM_EVENTS), every kind that is written there:

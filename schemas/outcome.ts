@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * An entry of quantum:stream:gates.outcome: one followed decision marked to market at one

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { numericField } from './common.js';
 
 /** The quantum:state:portfolio hash written by the portfolio state producer. */

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { numericField, symbolSchema } from './common.js';
 
 /** An entry of quantum:stream:position.snapshot. Volatility may arrive as sigma or volatility. */

@@ -1,6 +1,6 @@
 // `npm run build`'s last step: dist/build-info.json names the version and the git commit the
 // build came from (quantum_gates_build_info, `quantum-gates --version`). Outside a git checkout
-// (a tarball) the commit is "unknown".
+// (a tarball) the commit is "unknown". An argument names another build folder than dist/.
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 
@@ -16,5 +16,6 @@ try {
 } catch {
   // not a git checkout, or no git installed
 }
-writeFileSync('dist/build-info.json', JSON.stringify({ version, commit }) + '\n');
-console.log(`dist/build-info.json: version ${version}, commit ${commit}`);
+const out = process.argv[2] ?? 'dist';
+writeFileSync(`${out}/build-info.json`, JSON.stringify({ version, commit }) + '\n');
+console.log(`${out}/build-info.json: version ${version}, commit ${commit}`);

@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { allHandlers } from '../../handlers/index.js';
 import type { RedisClient } from '../../runtime/redis.js';
 import { parseCommandArgs, positiveInt } from '../args.js';

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { applyPlanSchema } from '../../schemas/apply-plan.js';
 import { harvestProposalSchema } from '../../schemas/harvest-proposal.js';
 import { governor } from '../../handlers/governor/index.js';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { cents, markToMarket } from '../../handlers/outcomes/pnl.js';
 import type { Horizon } from '../../handlers/outcomes/horizons.js';
 import type { Outcome } from '../../schemas/outcome.js';

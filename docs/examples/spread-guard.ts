@@ -3,7 +3,7 @@
  * market's spread is too wide. Real code, type-checked and unit-tested
  * (test/unit/writing-a-gate.test.ts), so the guide cannot drift from the contract.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import {
   defineHandler,
   defineStatusSection,

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { envBool, envInt, envNumber, parseEnv } from '../../runtime/index.js';
 import { BLOCK_TTL_SEC, PERMIT_TTL_SEC } from '../../schemas/governor-records.js';
 import { streams } from '../../schemas/keys.js';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { defineHandler } from '../../runtime/index.js';
 import { encodeGovernorEvent } from '../../schemas/governor-event.js';
 import { keys } from '../../schemas/keys.js';

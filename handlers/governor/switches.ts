@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { killSwitchState } from '../../domain/kill-switch.js';
 import { defineHandler } from '../../runtime/index.js';
 import { keys } from '../../schemas/keys.js';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { envInt, parseEnv } from '../../runtime/index.js';
 import { streams } from '../../schemas/keys.js';
 

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { defineHandler } from '../../runtime/index.js';
 import { parseNumber } from '../../schemas/fields.js';
 import { parseGovernorEvent } from '../../schemas/governor-event.js';

@@ -1,5 +1,5 @@
 import { epochMs } from '../../domain/epoch.js';
-import { z } from 'zod';
+import * as z from 'zod';
 import { envInt, type RedisReader } from '../../runtime/index.js';
 import { compareStreamIds, fieldsToRecord, parseNumber } from '../../schemas/fields.js';
 import { keys, streams } from '../../schemas/keys.js';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { defineHandler, envInt, parseEnv, type MetricFactory } from '../../runtime/index.js';
 import { keys } from '../../schemas/keys.js';
 

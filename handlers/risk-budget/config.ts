@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { positionBookEnvShape } from '../positions/book.js';
 import { envBool, envInt, envMode, envNumber, parseEnv } from '../../runtime/index.js';
 

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { defineHandler, type HandlerContext } from '../../runtime/index.js';
 import { keys, streams } from '../../schemas/keys.js';
 import { parseRiskBudgetConfig, type RiskBudgetConfig } from './config.js';

@@ -1,12 +1,10 @@
-import { createBullBoard } from '@bull-board/api';
-import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
-import { FastifyAdapter } from '@bull-board/fastify';
 import type { Queue } from 'bullmq';
 import { hostname } from 'node:os';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { AnyHandler } from '../handler.js';
 import type { RuntimeServices } from '../runtime.js';
 import { credentialsOf, disabledMessage, isEnabled, parseDashboardAuth, requireAccess, roleOf, type DashboardAuth } from './auth.js';
+import { loadBullBoard, type BullBoardModules } from './bull-board.js';
 
 export const DASHBOARD_PATH = '/admin/queues';
 
@@ -121,8 +119,9 @@ export function dashboardRoutes(sources: DashboardSources, auth: DashboardAuth):
       app.get(`${DASHBOARD_PATH}/*`, off);
       return;
     }
+    const bullBoard = await loadBullBoard();
     if (auth.viewer === undefined) {
-      await app.register(boardScope(sources, { readOnly: false }));
+      await app.register(boardScope(bullBoard, sources, { readOnly: false }));
       return;
     }
     if (!app.hasConstraintStrategy(ROLE_CONSTRAINT)) {
@@ -142,12 +141,12 @@ export function dashboardRoutes(sources: DashboardSources, auth: DashboardAuth):
             : 'other',
       });
     }
-    await app.register(boardScope(sources, { readOnly: false }));
+    await app.register(boardScope(bullBoard, sources, { readOnly: false }));
     await app.register(async (viewerScope) => {
       viewerScope.addHook('onRoute', (route) => {
         route.constraints = { ...route.constraints, [ROLE_CONSTRAINT]: 'viewer' satisfies BoardRole };
       });
-      await viewerScope.register(boardScope(sources, { readOnly: true }));
+      await viewerScope.register(boardScope(bullBoard, sources, { readOnly: true }));
     });
   };
 }
@@ -157,7 +156,11 @@ function headerValue(value: string | string[] | undefined): string | undefined {
 }
 
 /** One bull-board instance with its hooks, every queue writable or every queue read-only. */
-function boardScope(sources: DashboardSources, { readOnly }: { readOnly: boolean }): FastifyPluginAsync {
+function boardScope(
+  { createBullBoard, BullMQAdapter, FastifyAdapter }: BullBoardModules,
+  sources: DashboardSources,
+  { readOnly }: { readOnly: boolean },
+): FastifyPluginAsync {
   return async (scope) => {
     const shown = new Set<string>();
     const descriptions = queueDescriptions(sources.handlers);

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import type { FastifyPluginAsync } from 'fastify';
 import type { RuntimeServices } from '../runtime.js';
@@ -17,6 +18,15 @@ const ASSETS = {
   '/status-page/app.js': { file: 'app.js', type: 'text/javascript; charset=utf-8' },
   '/status-page/style.css': { file: 'style.css', type: 'text/css; charset=utf-8' },
 } as const;
+
+/**
+ * The page's files: next to this module in the sources, dist/status-page/ in the build, where
+ * this module is bundled into a file one folder below dist/ (scripts/bundle.mjs).
+ */
+function statusPageDir(): URL {
+  const besideSource = new URL('./status-page/', import.meta.url);
+  return existsSync(besideSource) ? besideSource : new URL('../status-page/', import.meta.url);
+}
 
 // The page needs nothing from elsewhere: no CDN (the hosts have no internet), no inline script.
 const PAGE_HEADERS = {
@@ -43,7 +53,7 @@ export function statusRoutes(
       return;
     }
 
-    const dir = new URL('./status-page/', import.meta.url);
+    const dir = statusPageDir();
     for (const [path, asset] of Object.entries(ASSETS)) {
       // Read at start so a missing file fails the boot, not the first operator who looks.
       const body = await readFile(new URL(asset.file, dir), 'utf8');

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { afterEach, describe, expect, it } from 'vitest';
 import { defineHandler, type AnyHandler } from '../../runtime/handler.js';
 import { parseEnv } from '../../runtime/env.js';

@@ -1,6 +1,6 @@
 import type { Job } from 'bullmq';
 import { afterEach, describe, expect, it } from 'vitest';
-import { z } from 'zod';
+import * as z from 'zod';
 import { COOLDOWN_QUEUE } from '../../handlers/governor/record.js';
 import { defineHandler } from '../../runtime/handler.js';
 import { scheduledJobOptions } from '../../runtime/job-runner.js';

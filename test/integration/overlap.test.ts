@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { TransactionCommitter, type CommitItem, type Committer } from '../../runtime/commit.js';
 import { parseEnv } from '../../runtime/env.js';

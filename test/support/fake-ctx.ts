@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { EffectRecorder, type Effect } from '../../runtime/effects.js';
 import type { AnyHandler, FailureInfo, HandlerContext, HandlerDeclaration, Logger, MessageMeta } from '../../runtime/handler.js';
 import { guardFallback, handleOnce, jobDoneKey } from '../../runtime/idempotency.js';

@@ -1,5 +1,5 @@
 import { ReplyError } from 'ioredis';
-import { z } from 'zod';
+import * as z from 'zod';
 import { describe, expect, it } from 'vitest';
 import type { CommitItem, CommitReport, Committer, CommitSource } from '../../runtime/commit.js';
 import { commitBatch, GroupLostError, type CommitLoopEnv } from '../../runtime/commit-loop.js';

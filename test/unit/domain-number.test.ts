@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { z } from 'zod';
+import * as z from 'zod';
 import { dataNumbers, parseDecimal, readDecimal, settingNumbers } from '../../domain/number.js';
 import { ConfigError, envInt, envNumber, parseEnv } from '../../runtime/env.js';
 import { numericField } from '../../schemas/common.js';

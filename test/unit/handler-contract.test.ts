@@ -1,5 +1,5 @@
 import { describe, expect, expectTypeOf, it } from 'vitest';
-import { z } from 'zod';
+import * as z from 'zod';
 import { heatGate } from '../../handlers/heat-gate/index.js';
 import type { HeatGateConfig } from '../../handlers/heat-gate/config.js';
 import { defineHandler, type HandlerContext } from '../../runtime/handler.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { z } from 'zod';
+import * as z from 'zod';
 import { defineHandler, parseEnv, type IdempotencyKey, type MetricFactory } from '../../runtime/index.js';
 import { guardFallback, handleOnce, JOB_DONE_TTL_SEC, jobDoneKey } from '../../runtime/idempotency.js';
 import { applyMetricCalls } from '../../runtime/metrics.js';

@@ -1,0 +1,70 @@
+// `npm run build`'s second step, after tsc has type-checked the sources: esbuild bundles the two
+// entry points into dist/app/main.js (what the systemd units run) and dist/cli/main.js (what
+// bin/quantum-gates.js imports), with the code both share in dist/chunks/. Node then compiles a
+// few large files instead of resolving, reading and compiling some 700 modules one by one, which
+// was most of the start-up (docs/performance.md, "Start-up and CLI latency").
+//
+// Every bundled module lands one folder below dist/ (app/, cli/ or chunks/): runtime/build-info.ts
+// finds dist/build-info.json and runtime/http/status-routes.ts finds dist/status-page/ from there.
+import { build } from 'esbuild';
+import { cpSync, readFileSync, rmSync } from 'node:fs';
+
+/**
+ * Left in node_modules: msgpackr (bullmq's), because it loads its native decoder, msgpackr-extract,
+ * installed inside its own node_modules; bundled, it would not find it and would fall back to its
+ * slower JavaScript. Everything else is bundled, having been checked for files it reads at run time:
+ * - bullmq: its Lua scripts are JavaScript modules since v5; only sandboxed (file) processors,
+ *   which the gates do not use, read files of bullmq's own. ioredis is bundled with it.
+ * - bull-board (a chunk of its own, loaded only when the dashboard is on): it finds its UI's files
+ *   with an eval'd require.resolve('@bull-board/ui/package.json'), which resolves through the
+ *   require below to node_modules/@bull-board/ui. Bundled, its BullMQ adapter shares the gates'
+ *   bullmq instead of loading a second copy from node_modules (~120 ms of a start with the board).
+ */
+const external = ['msgpackr'];
+
+/**
+ * ioredis names its version to Redis (CLIENT SETINFO LIB-VER) from its package.json, read through
+ * __dirname, which a bundled ES module does not have: the version is written in at build time.
+ */
+const ioredisVersion = {
+  name: 'ioredis-version',
+  setup(bundle) {
+    const { version } = JSON.parse(readFileSync('node_modules/ioredis/package.json', 'utf8'));
+    bundle.onLoad({ filter: /[\\/]ioredis[\\/]built[\\/]utils[\\/]index\.js$/ }, ({ path }) => {
+      const source = readFileSync(path, 'utf8');
+      const read =
+        /const filePath = \(0, path_1\.resolve\)\(__dirname, "\.\.", "\.\.", "package\.json"\);\s*const data = await fs_1\.promises\.readFile\(filePath, "utf8"\);/;
+      if (!read.test(source)) throw new Error(`${path}: getPackageMeta changed; update scripts/bundle.mjs`);
+      return { contents: source.replace(read, `const data = ${JSON.stringify(JSON.stringify({ version }))};`), loader: 'js' };
+    });
+  },
+};
+
+// Bundled CommonJS packages call require() (Node's built-in modules, msgpackr, bull-board's eval);
+// ES modules have none.
+const requireShim =
+  "import { createRequire as createRequireForBundle } from 'node:module';\nconst require = createRequireForBundle(import.meta.url);";
+
+// dist/, or another folder inside the checkout (test/integration/build.test.ts builds its own copy
+// while other tests run the CLI from dist/); node_modules must be above it.
+const out = process.argv[2] ?? 'dist';
+
+rmSync(out, { recursive: true, force: true });
+await build({
+  entryPoints: { 'app/main': 'app/main.ts', 'cli/main': 'cli/main.ts' },
+  outdir: out,
+  bundle: true,
+  splitting: true,
+  chunkNames: 'chunks/[name]-[hash]',
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  external,
+  plugins: [ioredisVersion],
+  banner: { js: requireShim },
+  // Stack traces name lines of dist/; with NODE_OPTIONS=--enable-source-maps, of the sources.
+  sourcemap: 'linked',
+  logLevel: 'warning',
+});
+cpSync('runtime/http/status-page', `${out}/status-page`, { recursive: true });
+console.log(`${out}/: app/main.js, cli/main.js, chunks/, status-page/`);

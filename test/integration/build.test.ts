@@ -1,0 +1,123 @@
+import { execFile, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort, startTestRedis, type TestRedis } from '../support/redis-server.js';
+import { waitFor } from '../support/runtime.js';
+
+const root = resolve(import.meta.dirname, '../..');
+const run = promisify(execFile);
+
+/** The node options of the unit's ExecStart (--max-semi-space-size=32): the built app starts as in production. */
+function unitNodeOptions(): string[] {
+  const unit = readFileSync(resolve(root, 'deploy/systemd/quantum-gates.service'), 'utf8');
+  const execStart = /^ExecStart=(.*)$/m.exec(unit)?.[1]?.split(/\s+/) ?? [];
+  expect(execStart.at(-1)).toBe('/opt/quantum-gates/dist/app/main.js');
+  return execStart.slice(1, -1);
+}
+
+/** Starts the built app and waits until /ready answers 200; the caller stops it. */
+async function startBuilt(app: string, env: Record<string, string>) {
+  const port = await freePort();
+  const child = spawn(process.execPath, [...unitNodeOptions(), app], {
+    cwd: root,
+    env: {
+      HOME: process.env.HOME ?? '/tmp',
+      PATH: process.env.PATH ?? '',
+      LOG_LEVEL: 'warn',
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  const base = `http://127.0.0.1:${port}`;
+  await waitFor(async () => (await fetch(`${base}/ready`).catch(() => undefined))?.status === 200, {
+    timeoutMs: 30_000,
+    what: `/ready of the built app (output so far: ${output})`,
+  });
+  return { child, exited, base, output: () => output };
+}
+
+// The bundle as `npm run build` makes it (scripts/bundle.mjs, scripts/write-build-info.mjs), into
+// a folder of its own: rebuilding dist/ here would pull it from under the CLI tests running alongside.
+describe('the build (esbuild bundle)', () => {
+  let redis: TestRedis;
+  let out: string;
+
+  beforeAll(async () => {
+    redis = await startTestRedis();
+    mkdirSync(resolve(root, 'test-artifacts'), { recursive: true });
+    out = mkdtempSync(resolve(root, 'test-artifacts', 'build-'));
+    await run(process.execPath, ['scripts/bundle.mjs', relative(root, out)], { cwd: root });
+    await run(process.execPath, ['scripts/write-build-info.mjs', relative(root, out)], { cwd: root });
+  }, 120_000);
+  afterAll(async () => {
+    await redis?.stop();
+    if (out) rmSync(out, { recursive: true, force: true });
+  });
+
+  it('starts with the unit’s command line, answers /ready and serves the status page, and exits 0 on SIGTERM', async () => {
+    const app = await startBuilt(join(out, 'app/main.js'), { REDIS_URL: redis.url });
+    try {
+      const page = await fetch(`${app.base}/`);
+      expect(page.status).toBe(200);
+      expect(await page.text()).toContain('/status-page/app.js');
+      expect((await fetch(`${app.base}/status-page/style.css`)).status).toBe(200);
+      // dist/build-info.json is found from the bundle: the metric names the commit, not "source".
+      const metrics = await (await fetch(`${app.base}/metrics`)).text();
+      expect(metrics).toMatch(/quantum_gates_build_info\{[^}]*commit="(?!source")[^"]+"/);
+      app.child.kill('SIGTERM');
+      expect(await app.exited).toBe(0);
+    } finally {
+      app.child.kill('SIGKILL');
+    }
+  });
+
+  it('serves the BullMQ dashboard from the build, its UI files read from node_modules', async () => {
+    const auth = `Basic ${Buffer.from('ops:correct-horse-battery').toString('base64')}`;
+    const app = await startBuilt(join(out, 'app/main.js'), {
+      REDIS_URL: redis.url,
+      DASHBOARD_USER: 'ops',
+      DASHBOARD_PASSWORD: 'correct-horse-battery',
+    });
+    try {
+      const page = await fetch(`${app.base}/admin/queues`, { headers: { authorization: auth } });
+      expect(page.status).toBe(200);
+      expect(await page.text()).toContain('quantum-gates');
+      const api = (await (await fetch(`${app.base}/admin/queues/api/queues`, { headers: { authorization: auth } })).json()) as {
+        queues: { name: string }[];
+      };
+      expect(api.queues.map((q) => q.name)).toContain('position-index');
+      // The board's UI files come from node_modules/@bull-board/ui, found from the bundle.
+      const asset = /src="(static\/js\/main\.[^"]+\.js)"/.exec(
+        await (await fetch(`${app.base}/admin/queues`, { headers: { authorization: auth } })).text(),
+      );
+      expect(asset).not.toBeNull();
+      const script = await fetch(`${app.base}/admin/queues/${asset![1]}`, { headers: { authorization: auth } });
+      expect(script.status).toBe(200);
+      expect(script.headers.get('content-type')).toContain('javascript');
+      app.child.kill('SIGTERM');
+      expect(await app.exited).toBe(0);
+    } finally {
+      app.child.kill('SIGKILL');
+    }
+  });
+
+  it('runs the CLI from the build: --version names the build’s commit, a command answers from Redis', async () => {
+    const cli = join(out, 'cli/main.js');
+    const env = { HOME: process.env.HOME ?? '/tmp', PATH: process.env.PATH ?? '', REDIS_URL: redis.url };
+    const built = JSON.parse(readFileSync(join(out, 'build-info.json'), 'utf8')) as { version: string; commit: string };
+    const version = await run(process.execPath, [cli, '--version'], { cwd: root, env });
+    expect(version.stdout.trim()).toBe(`${built.version} (commit ${built.commit})`);
+    await redis.client.set('quantum:kill', '1');
+    const status = await run(process.execPath, [cli, 'kill', 'status', '--json'], { cwd: root, env });
+    expect(JSON.parse(status.stdout)).toMatchObject({ key: 'quantum:kill', value: '1', engaged: true });
+    await redis.client.del('quantum:kill');
+  });
+});
