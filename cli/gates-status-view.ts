@@ -4,6 +4,7 @@ import type { HeatStatus } from '../handlers/heat-gate/status.js';
 import type { OutcomesStatus } from '../handlers/outcomes/status.js';
 import type { BudgetRow } from '../handlers/risk-budget/status.js';
 import type { RuntimeStatus, SectionDescription } from '../runtime/http/status.js';
+import { RUNTIME_STATUS_KEYS } from '../runtime/http/status-keys.js';
 import { formatUtc } from '../runtime/http/status-time.js';
 import { table, truncate } from './output.js';
 import { renderSection } from './section-view.js';
@@ -25,17 +26,6 @@ interface KnownSections {
 
 type GatesStatus = RuntimeStatus & KnownSections;
 
-const RUNTIME_KEYS: readonly (keyof RuntimeStatus)[] = [
-  'generated_at',
-  'headline',
-  'build',
-  'instance',
-  'redis_ready',
-  'gates',
-  'dead_letter',
-  'redis_fault',
-  'errors',
-];
 const KNOWN_SECTIONS: readonly (keyof KnownSections)[] = ['heat', 'budgets', 'kill_switch', 'disarm', 'decisions', 'outcomes'];
 
 const HEADLINE_TEXT: Record<GatesStatus['headline']['state'], string> = {
@@ -152,7 +142,7 @@ export function renderGatesStatus(
     );
   }
   // A gate's section this view does not lay out itself (a newly added gate's): drawn from its declared views.
-  const known = new Set<string>([...RUNTIME_KEYS, ...KNOWN_SECTIONS]);
+  const known = new Set<string>([...RUNTIME_STATUS_KEYS, ...KNOWN_SECTIONS]);
   for (const [key, section] of Object.entries(s)) {
     if (!known.has(key))
       lines.push(

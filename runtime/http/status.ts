@@ -9,6 +9,7 @@ import type { SectionView, StatusSectionDeclaration } from '../status-section.js
 import { collapseFailures, type RedisOutage, type SectionFailure } from './status-errors.js';
 import { statusHeadline, type Headline } from './status-headline.js';
 import { GateTrends } from './status-trends.js';
+import { RUNTIME_STATUS_KEYS } from './status-keys.js';
 
 /**
  * The JSON behind GET /status and the status page. snake_case like the streams' own fields.
@@ -264,17 +265,7 @@ export function describeSections(sections: readonly HostedSection[]): SectionDes
 }
 
 /** The status's own keys, which no gate's section may take. */
-const RUNTIME_KEYS: ReadonlySet<string> = new Set<keyof RuntimeStatus>([
-  'generated_at',
-  'headline',
-  'build',
-  'instance',
-  'redis_ready',
-  'gates',
-  'dead_letter',
-  'redis_fault',
-  'errors',
-]);
+const RUNTIME_KEYS: ReadonlySet<string> = new Set(RUNTIME_STATUS_KEYS);
 
 /**
  * Every section the gates of the list declare, hosted here or not, with the hosted ones' settings.

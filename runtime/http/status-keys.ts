@@ -1,0 +1,18 @@
+import type { RuntimeStatus } from './status.js';
+
+/**
+ * The status's own keys, in the order GET /status writes them: no gate's section may take one,
+ * and `quantum-gates status` tells them from the sections. A module of its own so the CLI reads
+ * the list without loading the status's readers.
+ */
+export const RUNTIME_STATUS_KEYS: readonly (keyof RuntimeStatus)[] = [
+  'generated_at',
+  'headline',
+  'build',
+  'instance',
+  'redis_ready',
+  'gates',
+  'dead_letter',
+  'redis_fault',
+  'errors',
+];
