@@ -65,6 +65,10 @@ describe('P2.8 budget engine (compat, ca9ec8239)', () => {
     await r.hset(keys.position('ETHUSDT'), { symbol: 'ETHUSDT', position_notional_usd: '-500', sigma: '30' });
     await r.sadd(keys.activePositions, 'BTCUSDT', 'ETHUSDT');
     await r.hset(keys.p33PositionSnapshot('SOLUSDT'), { position_amt: '0', side: 'FLAT', mark_price: '150', ts_epoch: String(nowSec()) });
+    // As a running deployment has it: the position-index job's SCAN of P3.3's hashes (ours; the
+    // original ran KEYS every tick). Without it the first tick after the very first start may run
+    // before the index's first refresh, and see SOLUSDT one refresh later (docs/risk-budget.md).
+    await r.sadd(keys.p33PositionIndex, 'SOLUSDT');
     await r.hset(keys.marketState('BTCUSDT'), { vol_regime: 'NORMAL_VOL', sigma: '0.025', cluster_id: 'alts' });
     await r.hset(keys.marketState('ETHUSDT'), { vol_regime: 'EXTREME_VOL' });
     await r.hset(keys.clusterStress('default'), { stress: '0.25' });
