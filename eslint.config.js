@@ -18,7 +18,7 @@ export default tseslint.config(
   },
   {
     // Browser code served as-is to the status page.
-    files: ['runtime/http/status-page/**/*.js'],
+    files: ['app/status-page/**/*.js'],
     languageOptions: {
       sourceType: 'script',
       globals: {

@@ -5,7 +5,7 @@
 // was most of the start-up (docs/performance.md, "Start-up and CLI latency").
 //
 // Every bundled module lands one folder below dist/ (app/, cli/ or chunks/): runtime/build-info.ts
-// finds dist/build-info.json and runtime/http/status-routes.ts finds dist/status-page/ from there.
+// finds dist/build-info.json and app/http-plugins.ts finds dist/status-page/ from there.
 import { build } from 'esbuild';
 import { cpSync, readFileSync, rmSync } from 'node:fs';
 
@@ -66,5 +66,5 @@ await build({
   sourcemap: 'linked',
   logLevel: 'warning',
 });
-cpSync('runtime/http/status-page', `${out}/status-page`, { recursive: true });
+cpSync('app/status-page', `${out}/status-page`, { recursive: true });
 console.log(`${out}/: app/main.js, cli/main.js, chunks/, status-page/`);

@@ -1,4 +1,3 @@
-import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import type { FastifyPluginAsync } from 'fastify';
 import type { RuntimeServices } from '../runtime.js';
@@ -12,21 +11,12 @@ import {
   type StatusSources,
 } from './status.js';
 
-/** Plain files, no build step: served as they are in the source tree. */
+/** Plain files, no build step: served as they are, from the folder the application names. */
 const ASSETS = {
   '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
   '/status-page/app.js': { file: 'app.js', type: 'text/javascript; charset=utf-8' },
   '/status-page/style.css': { file: 'style.css', type: 'text/css; charset=utf-8' },
 } as const;
-
-/**
- * The page's files: next to this module in the sources, dist/status-page/ in the build, where
- * this module is bundled into a file one folder below dist/ (scripts/bundle.mjs).
- */
-function statusPageDir(): URL {
-  const besideSource = new URL('./status-page/', import.meta.url);
-  return existsSync(besideSource) ? besideSource : new URL('../status-page/', import.meta.url);
-}
 
 // The page needs nothing from elsewhere: no CDN (the hosts have no internet), no inline script.
 const PAGE_HEADERS = {
@@ -41,6 +31,7 @@ const PAGE_HEADERS = {
 export function statusRoutes(
   sources: StatusSources,
   auth: DashboardAuth,
+  pageDir: URL,
   options: StatusOptions = defaultStatusOptions,
 ): FastifyPluginAsync {
   return async (app) => {
@@ -53,10 +44,9 @@ export function statusRoutes(
       return;
     }
 
-    const dir = statusPageDir();
     for (const [path, asset] of Object.entries(ASSETS)) {
       // Read at start so a missing file fails the boot, not the first operator who looks.
-      const body = await readFile(new URL(asset.file, dir), 'utf8');
+      const body = await readFile(new URL(asset.file, pageDir), 'utf8');
       app.get(path, async (_request, reply) => reply.headers(PAGE_HEADERS).type(asset.type).send(body));
     }
 
@@ -76,9 +66,13 @@ export function statusRoutes(
   };
 }
 
-/** The plugin as app/http-plugins.ts lists it. */
-export function statusPlugin(services: RuntimeServices): FastifyPluginAsync {
+/**
+ * The plugin as app/http-plugins.ts lists it. The page (`pageDir`: index.html, app.js,
+ * style.css) belongs to the application: it lays out the gates' sections it knows by name, and
+ * draws any other from the views GET /status/sections describes.
+ */
+export function statusPlugin(services: RuntimeServices, pageDir: URL): FastifyPluginAsync {
   const auth = parseDashboardAuth(services.env, services.config.HOST);
   if (!isEnabled(auth, 'status')) services.logger.warn(disabledMessage('status'));
-  return statusRoutes(statusSourcesFrom(services), auth);
+  return statusRoutes(statusSourcesFrom(services), auth, pageDir);
 }

@@ -348,7 +348,7 @@ describe('operator pages behind authentication (server.inject)', () => {
   });
 
   it.each([
-    ['the status page', statusPlugin],
+    ['the status page', (services: RuntimeServices) => statusPlugin(services, new URL('../../app/status-page/', import.meta.url))],
     ['the dashboard', dashboardPlugin],
   ])('refuses to start %s unauthenticated on a non-loopback HOST, naming the variables', (_name, plugin) => {
     const services = { env: { DASHBOARD_ALLOW_LOOPBACK: '1' }, config: { HOST: '0.0.0.0' } } as unknown as RuntimeServices;
