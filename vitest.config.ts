@@ -11,9 +11,10 @@ export default defineConfig({
       include: ['runtime/**/*.ts', 'handlers/**/*.ts', 'domain/**/*.ts', 'schemas/**/*.ts'],
       reporter: ['text-summary', ['json-summary', { file: 'coverage-summary.json' }]],
       reportsDirectory: 'test-artifacts/coverage',
-      // Reached on 2026-11-22 after the drop-in branches merged (the compat suite, run on its own,
-      // covers much of their code): statements 88.8%, branches 81.0%, functions 88.7%, lines 91.6%.
-      thresholds: { statements: 88, branches: 80, functions: 88, lines: 91 },
+      // Reached on 2026-11-22 after the contract, status-section and build changes merged (the
+      // compat suite, run on its own, covers more): statements 90.5%, branches 82.2%, functions
+      // 90.4%, lines 93.1%. The floor sits just below, so a change that drops tests fails.
+      thresholds: { statements: 90, branches: 81.5, functions: 90, lines: 92.5 },
     },
     projects: [
       { test: { name: 'unit', include: ['test/unit/**/*.test.ts'], environment: 'node' } },
