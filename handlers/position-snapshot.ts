@@ -45,7 +45,7 @@ export const positionSnapshot = defineHandler({
   // Replicas may finish batches out of order: newest wins, so an older snapshot never overwrites
   // a newer one (the commit stores the applied stream id with the snapshot).
   idempotency: {
-    keys: (snapshot, ctx) => [{ key: keys.positionAppliedId(snapshot.symbol), id: ctx.meta.id }],
+    keys: (snapshot, meta) => [{ key: keys.positionAppliedId(snapshot.symbol), id: meta.id }],
     onDuplicate: (_snapshot, ctx) => ctx.metrics.stale.inc(),
   },
   handle(snapshot, ctx) {

@@ -1,6 +1,6 @@
 import { EffectRecorder } from './effects.js';
 import type { AnyHandler, FailureInfo, MessageMeta } from './handler.js';
-import { guardFallback, handleOnce } from './idempotency.js';
+import { guardFallback, handleOnce, startDuplicateCheck } from './idempotency.js';
 import { MessageContext, type ContextDeps } from './message-context.js';
 
 /** A message that passed validation, with where it came from. */
@@ -56,6 +56,11 @@ export async function executeBatch<Config, Metrics extends object>(
 
   while (todo.length > 0) {
     if (env.stopping() && todo.some((i) => attempts[i]! > 0)) return outcomes;
+    // Duplicate checks read Redis while the batch state loads, not after it.
+    const checks = todo.map((index) => {
+      const { message, meta } = messages[index]!;
+      return startDuplicateCheck(handler, message, meta, env.redis, env.doneKey?.(meta));
+    });
     let state: unknown;
     let stateError: unknown;
     try {
@@ -68,7 +73,7 @@ export async function executeBatch<Config, Metrics extends object>(
 
     const failed: number[] = [];
     const waiting: Promise<void>[] = [];
-    for (const index of todo) {
+    for (const [position, index] of todo.entries()) {
       attempts[index]! += 1;
       if (stateError !== undefined) {
         failed.push(index);
@@ -83,7 +88,7 @@ export async function executeBatch<Config, Metrics extends object>(
       // Synchronous handlers (the heat gate) finish here without a promise per message; async
       // ones (the governor's reads, a duplicate check) run concurrently and are awaited together.
       try {
-        const result = handleOnce(handler, item.message, ctx, env.doneKey?.(meta));
+        const result = handleOnce(handler, item.message, ctx, checks[position]!);
         if (result instanceof Promise) {
           const succeeded = () => {
             outcomes[index] = { kind: 'commit', recorder, via: 'handled', attempts: attempt };

@@ -115,10 +115,10 @@ export type IdempotencyKey = string | { readonly key: string; readonly id: strin
  */
 export interface IdempotencyDeclaration<Message, Config, State, Metrics> {
   /**
-   * The message's keys. Also asked for a fallback's commit (which they guard the same way), so
-   * they come from the message and ctx.meta, never from ctx.state.
+   * The message's keys, from the message and its meta alone: the runtime checks them while the
+   * batch state loads, and guards them in a fallback's commit too.
    */
-  readonly keys?: (message: Message, ctx: HandlerContext<Config, State | undefined, Metrics>) => readonly IdempotencyKey[];
+  readonly keys?: (message: Message, meta: MessageMeta) => readonly IdempotencyKey[];
   /**
    * Runs instead of `handle` for a duplicate: count it, log it. For a newest-wins key found at
    * commit it runs there, synchronously: only the metric updates it makes before any await count.

@@ -1,5 +1,5 @@
 import { compareStreamIds } from '../schemas/fields.js';
-import type { AnyHandler, HandlerContext, IdempotencyKey } from './handler.js';
+import type { AnyHandler, HandlerContext, IdempotencyKey, MessageMeta } from './handler.js';
 import type { RedisReader } from './redis-reader.js';
 
 /**
@@ -20,8 +20,8 @@ export function jobDoneKey(queue: string, jobId: string): string {
 type Ctx = HandlerContext<unknown, unknown, object>;
 
 /** The message's keys: those the gate declares, then the job's own (jobs only). */
-function keysOf(handler: AnyHandler, message: unknown, ctx: Ctx, doneKey: string | undefined): IdempotencyKey[] {
-  const declared = handler.idempotency?.keys?.(message, ctx) ?? [];
+function keysOf(handler: AnyHandler, message: unknown, meta: MessageMeta, doneKey: string | undefined): IdempotencyKey[] {
+  const declared = handler.idempotency?.keys?.(message, meta) ?? [];
   return doneKey === undefined ? [...declared] : [...declared, doneKey];
 }
 
@@ -30,6 +30,7 @@ async function anyDone(redis: RedisReader, idempotencyKeys: readonly Idempotency
   const done = await Promise.all(
     idempotencyKeys.map(async (k) => {
       // EXISTS: a key of any type counts (a hash or set left there says "done" as well as a string).
+      // One key per command: a message's keys may lie in different cluster slots.
       if (typeof k === 'string') return (await redis.exists(k)) > 0;
       const applied = await redis.get(k.key);
       // An empty value is no id: nothing applied yet.
@@ -69,17 +70,48 @@ function guard(
 }
 
 /**
+ * A message's duplicate check: its keys (a job's done key last), the done key a job's commit
+ * writes, and whether Redis says the message was done (none for a message without keys).
+ */
+export interface DuplicateCheck {
+  readonly keys: readonly IdempotencyKey[];
+  readonly doneKey: string | undefined;
+  readonly done: Promise<boolean> | undefined;
+}
+
+const NO_CHECK: DuplicateCheck = { keys: [], doneKey: undefined, done: undefined };
+
+/**
+ * Starts a message's duplicate check. Its keys come from the message and its meta alone, so the
+ * runtime starts every check of a batch while the batch state loads: the check adds no round
+ * trip of its own to the batch.
+ */
+export function startDuplicateCheck(
+  handler: AnyHandler,
+  message: unknown,
+  meta: MessageMeta,
+  redis: RedisReader,
+  doneKey: string | undefined,
+): DuplicateCheck {
+  if (handler.idempotency?.keys === undefined && doneKey === undefined) return NO_CHECK;
+  const idempotencyKeys = keysOf(handler, message, meta, doneKey);
+  if (idempotencyKeys.length === 0) return NO_CHECK;
+  const done = anyDone(redis, idempotencyKeys);
+  // Read by handleOnce; a batch whose state failed to load never asks, and must not leave it unhandled.
+  done.catch(() => undefined);
+  return { keys: idempotencyKeys, doneKey, done };
+}
+
+/**
  * Runs one message as its declaration says: a duplicate gets onDuplicate, anything else `handle`
  * with its keys guarded in the commit. Synchronous for a gate without keys (the heat gate), so
  * its messages cost no promise each.
  */
-export function handleOnce(handler: AnyHandler, message: unknown, ctx: Ctx, doneKey: string | undefined): void | Promise<void> {
-  if (handler.idempotency?.keys === undefined && doneKey === undefined) return handler.handle(message, ctx);
-  const idempotencyKeys = keysOf(handler, message, ctx, doneKey);
-  if (idempotencyKeys.length === 0) return handler.handle(message, ctx);
-  return anyDone(ctx.redis, idempotencyKeys).then((done) => {
+export function handleOnce(handler: AnyHandler, message: unknown, ctx: Ctx, check: DuplicateCheck): void | Promise<void> {
+  if (check.done === undefined) return handler.handle(message, ctx);
+  return check.done.then((done) => {
     if (done) return handler.idempotency?.onDuplicate(message, ctx);
-    guard(handler, message, ctx, idempotencyKeys, doneKey);
+    guard(handler, message, ctx, check.keys, check.doneKey);
     return handler.handle(message, ctx);
   });
 }
@@ -89,5 +121,5 @@ export function handleOnce(handler: AnyHandler, message: unknown, ctx: Ctx, done
  * message another replica has done meanwhile, and a job's fallback completes it like `handle`.
  */
 export function guardFallback(handler: AnyHandler, message: unknown, ctx: Ctx, doneKey: string | undefined): void {
-  guard(handler, message, ctx, keysOf(handler, message, ctx, doneKey), doneKey);
+  guard(handler, message, ctx, keysOf(handler, message, ctx.meta, doneKey), doneKey);
 }

@@ -44,7 +44,7 @@ export function createGovernor(options: GovernorOptions = {}) {
     // GOV_PERMIT_MEMORY_SEC, far beyond the permit's own TTL. Of two replicas deciding one
     // plan_id, one permit commits, and no block lands on a plan already permitted.
     idempotency: {
-      keys: (plan, ctx) => (isExecute(ctx.meta.raw.decision) ? [keys.governorPermitted(plan.plan_id), keys.permit(plan.plan_id)] : []),
+      keys: (plan, meta) => (isExecute(meta.raw.decision) ? [keys.governorPermitted(plan.plan_id), keys.permit(plan.plan_id)] : []),
       onDuplicate: async (plan, ctx) => {
         const fingerprint = await ctx.redis.get(keys.governorPermitted(plan.plan_id));
         if (fingerprint === null || fingerprint === planFingerprint(plan)) {

@@ -1,7 +1,7 @@
 import type * as z from 'zod';
 import { EffectRecorder, type Effect } from '../../runtime/effects.js';
 import type { AnyHandler, FailureInfo, HandlerContext, HandlerDeclaration, Logger, MessageMeta } from '../../runtime/handler.js';
-import { guardFallback, handleOnce, jobDoneKey } from '../../runtime/idempotency.js';
+import { guardFallback, handleOnce, jobDoneKey, startDuplicateCheck } from '../../runtime/idempotency.js';
 import { applyMetricCalls, type CounterMetric, type GaugeMetric, type HistogramMetric, type MetricFactory } from '../../runtime/metrics.js';
 import { MessageContext } from '../../runtime/message-context.js';
 import { FakeRedisReader, type FakeRedisData } from './fake-redis-reader.js';
@@ -159,7 +159,12 @@ export async function runHandler<H extends AnyHandler>(
   // A job's id is its meta.id, as the job runner gives it (and its data's job_id).
   const jobId = handler.trigger.kind !== 'stream' && raw.job_id !== undefined ? { id: raw.job_id } : {};
   const run = await fakeCtx(handler, { ...options, meta: { raw, ...jobId, ...options.meta } });
-  await handleOnce(handler, message, run.ctx, doneKeyOf(handler, run.ctx.meta));
+  await handleOnce(
+    handler,
+    message,
+    run.ctx,
+    startDuplicateCheck(handler, message, run.ctx.meta, run.ctx.redis, doneKeyOf(handler, run.ctx.meta)),
+  );
   run.commit();
   return { ...run, message };
 }

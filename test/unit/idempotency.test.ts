@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import * as z from 'zod';
-import { defineHandler, parseEnv, type IdempotencyKey, type MetricFactory } from '../../runtime/index.js';
-import { guardFallback, handleOnce, JOB_DONE_TTL_SEC, jobDoneKey } from '../../runtime/idempotency.js';
+import { defineHandler, parseEnv, type HandlerContext, type IdempotencyKey, type MetricFactory } from '../../runtime/index.js';
+import { guardFallback, handleOnce, JOB_DONE_TTL_SEC, jobDoneKey, startDuplicateCheck } from '../../runtime/idempotency.js';
 import { applyMetricCalls } from '../../runtime/metrics.js';
 import { fakeCtx } from '../support/fake-ctx.js';
 import type { FakeRedisData } from '../support/fake-redis-reader.js';
@@ -35,9 +35,14 @@ function gate(keys: ((message: { id: string }) => readonly IdempotencyKey[]) | u
   });
 }
 
+/** The check the runtime starts for the message { id: 'a' } while its batch state loads. */
+function check(handler: ReturnType<typeof gate>, ctx: HandlerContext<unknown, unknown, object>, doneKey?: string) {
+  return startDuplicateCheck(handler, { id: 'a' }, ctx.meta, ctx.redis, doneKey);
+}
+
 async function once(handler: ReturnType<typeof gate>, redis: FakeRedisData = {}, doneKey?: string) {
   const run = await fakeCtx(handler, { redis, now: NOW, meta: { id: `${NOW}-5` } });
-  await handleOnce(handler, { id: 'a' }, run.ctx, doneKey);
+  await handleOnce(handler, { id: 'a' }, run.ctx, check(handler, run.ctx, doneKey));
   run.commit();
   return run;
 }
@@ -73,7 +78,7 @@ describe('declared idempotency', () => {
 
   it('newest wins at commit: a message the commit skips counts onDuplicate metric updates only', async () => {
     const run = await fakeCtx(newestWins, { now: NOW, meta: { id: `${NOW}-5` } });
-    await handleOnce(newestWins, { id: 'a' }, run.ctx, undefined);
+    await handleOnce(newestWins, { id: 'a' }, run.ctx, check(newestWins, run.ctx));
     // The commit found a later id: it applies the skipped message's onSkip updates, not the handler's.
     applyMetricCalls(run.recorder.skippedMetricCalls());
     expect(run.metrics.get('duplicates_total')).toBe(1);
@@ -106,6 +111,6 @@ describe('declared idempotency', () => {
   it('stays synchronous for a gate without keys (no promise per message)', async () => {
     const handler = gate(undefined);
     const run = await fakeCtx(handler, { now: NOW });
-    expect(handleOnce(handler, { id: 'a' }, run.ctx, undefined)).toBeUndefined();
+    expect(handleOnce(handler, { id: 'a' }, run.ctx, check(handler, run.ctx))).toBeUndefined();
   });
 });
