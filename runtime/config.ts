@@ -83,6 +83,16 @@ function checkRedisUrl(value: string, ctx: z.RefinementCtx): void {
     });
     return;
   }
+  // ioredis percent-decodes the credentials and throws a bare URIError on a malformed escape.
+  try {
+    decodeURIComponent(url.username);
+    decodeURIComponent(url.password);
+  } catch {
+    ctx.addIssue({
+      code: 'custom',
+      message: 'has a malformed percent-escape in its user or password (% must be followed by two hex digits; write %25 for %)',
+    });
+  }
   if (url.hostname === '') ctx.addIssue({ code: 'custom', message: 'names no host (expected redis://[:password@]host:port/db)' });
   if (url.port === '0') ctx.addIssue({ code: 'custom', message: 'must name a port from 1 to 65535' });
   if (url.pathname !== '' && url.pathname !== '/' && !/^\/\d+$/.test(url.pathname)) {

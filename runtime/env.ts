@@ -16,6 +16,11 @@ function isSecret(variable: string): boolean {
   return /PASSWORD|TOKEN|SECRET|KEY|REDIS_URL/i.test(variable);
 }
 
+/** A value with a URL's user:password@ part masked: any setting may hold a URL with credentials. */
+function withoutCredentials(value: string): string {
+  return value.replace(/(\/\/)[^/@\s]*@/g, '$1***@');
+}
+
 /**
  * Parses environment variables against a zod object whose keys are the variable names.
  * Empty strings count as unset so `FOO=` in an env file falls back to the default.
@@ -34,7 +39,7 @@ export function parseEnv<S extends z.ZodObject>(schema: S, env: Env): z.infer<S>
       const name = issue.path.join('.') || '(environment)';
       const variable = String(issue.path[0]);
       const got = picked[variable];
-      const shown = got === undefined ? '' : isSecret(variable) ? ' (value hidden)' : ` (got "${got}")`;
+      const shown = got === undefined ? '' : isSecret(variable) ? ' (value hidden)' : ` (got "${withoutCredentials(got)}")`;
       return `${name}: ${issue.message}${shown}`;
     }),
   );

@@ -33,6 +33,15 @@ describe('configuration', () => {
     }
   });
 
+  it('never echoes credentials a URL setting carries, and names a bad percent-escape in REDIS_URL', () => {
+    const problems = problemsOf({ HEAT_GATE_METRICS_URL: 'http://u:s3cr3t@host:1/metrics x' });
+    expect(problems).toEqual([expect.stringMatching(/^HEAT_GATE_METRICS_URL: .*\(got "http:\/\/\*\*\*@host:1\/metrics x"\)$/)]);
+    expect(problems.join('\n')).not.toContain('s3cr3t');
+    const redis = problemsOf({ REDIS_URL: 'redis://:pa%zzss@127.0.0.1:6379/0' });
+    expect(redis).toEqual([expect.stringMatching(/^REDIS_URL: has a malformed percent-escape/)]);
+    expect(redis.join('\n')).not.toContain('pa%zz');
+  });
+
   it('picks a subset with HANDLERS and refuses unknown names', () => {
     expect(loadConfiguration({ HANDLERS: 'heat-gate' }, allHandlers).hosted.map((h) => h.handler.name)).toEqual(['heat-gate']);
     expect(problemsOf({ HANDLERS: 'heat-gate,nope' })).toEqual([expect.stringMatching(/^HANDLERS: unknown handler\(s\) nope/)]);
