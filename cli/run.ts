@@ -1,7 +1,7 @@
 import { commands, groupHelp, mainHelp } from './commands/index.js';
 import { buildInfo } from '../runtime/build-info.js';
 import { ConfigError } from '../runtime/env.js';
-import { didYouMean } from './did-you-mean.js';
+import { didYouMean } from '../runtime/did-you-mean.js';
 import { chooseEnvFile } from './env-file.js';
 import { ExitCode, OperationalError, UsageError } from './errors.js';
 import type { CliIo } from './io.js';
@@ -26,7 +26,7 @@ export async function runCli(rawArgv: readonly string[], rawIo: CliIo): Promise<
     io.out(mainHelp());
     return first === undefined ? ExitCode.usage : ExitCode.ok;
   }
-  if (first === '--version' || first === '-V') {
+  if (first === '--version' || first === '-V' || first === '-v') {
     io.out(version());
     return ExitCode.ok;
   }

@@ -18,6 +18,7 @@ import { closeServers, listenHealthPorts, type GateHealth } from './health.js';
 import { gateRoutesPlugin } from './http/gate-routes.js';
 import type { HealthAnswer, HealthProbe } from './handler.js';
 import { StreamConsumer } from './stream-consumer.js';
+import { findUnknownSettings, settingsRead } from './unknown-settings.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -88,7 +89,7 @@ export function loadConfiguration(
   all: readonly AnyHandler[],
   /** Further settings to validate in the same pass (the HTTP plugins'), throwing ConfigError. */
   checkMore?: (env: Env, host: string) => void,
-): { config: RuntimeConfig; hosted: { handler: AnyHandler; config: unknown }[] } {
+): { config: RuntimeConfig; hosted: { handler: AnyHandler; config: unknown }[]; ignoredSettings: readonly string[] } {
   const problems: string[] = [];
   const attempt = <T>(parse: () => T): T | undefined => {
     try {
@@ -103,13 +104,21 @@ export function loadConfiguration(
   const selected = attempt(() => selectHandlers(all, env.HANDLERS)) ?? [];
   const hosted = selected.map((handler) => ({ handler, config: attempt(() => handler.config(env)) }));
   if (checkMore) attempt(() => checkMore(env, config?.HOST ?? env.HOST ?? '127.0.0.1'));
+  const known = new Set<string>(['HANDLERS']);
+  const parsers: ((e: Env) => unknown)[] = [parseRuntimeConfig, ...all.map((h) => (e: Env) => h.config(e))];
+  if (checkMore) parsers.push((e) => checkMore(e, '127.0.0.1'));
+  for (const parse of parsers) for (const name of settingsRead(parse, env)) known.add(name);
+  const unknown = findUnknownSettings(env, known);
+  problems.push(...unknown.typos);
   if (problems.length > 0 || config === undefined) throw new ConfigError(problems);
-  return { config, hosted };
+  return { config, hosted, ignoredSettings: unknown.ignored };
 }
 
 export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
-  const { config, hosted: parsed } = loadConfiguration(options.env, options.handlers, options.checkHttpEnv);
+  const { config, hosted: parsed, ignoredSettings } = loadConfiguration(options.env, options.handlers, options.checkHttpEnv);
   const logger = options.logger ?? createLogger(config.LOG_LEVEL);
+  if (ignoredSettings.length > 0)
+    logger.warn({ variables: ignoredSettings }, 'variables named like settings that no hosted gate reads: ignored');
   const now = options.now ?? Date.now;
   const registry = createRegistry();
   const factory = promMetricFactory(registry);

@@ -53,7 +53,7 @@ export function mainHelp(): string {
     'Commands:',
     ...commands.map((c) => `  ${c.name.padEnd(width)}${c.summary}`),
     '',
-    'Every command takes --help. Redis comes from REDIS_URL, or REDIS_HOST / REDIS_PORT / REDIS_DB',
+    "Every command takes --help; -v (--version) prints the version and the build's commit. Redis comes from REDIS_URL, or REDIS_HOST / REDIS_PORT / REDIS_DB",
     '(or REDIS_CLUSTER_NODES), as for the gates themselves.',
     '',
     'Exit codes:',

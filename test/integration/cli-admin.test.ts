@@ -95,6 +95,7 @@ describe('quantum-gates kill, disarm, start and help', () => {
     expect(help.stdout).toMatch(/2\s+usage error or invalid input/);
 
     expect((await runCli(['--version'], env)).stdout).toMatch(/^\d+\.\d+\.\d+ \(commit \S+\)\n$/);
+    for (const flag of ['-v', '-V']) expect((await runCli([flag], env)).stdout).toMatch(/^\d+\.\d+\.\d+ \(commit \S+\)\n$/);
   });
 
   it('start runs the gates in the same process and exits 0 on SIGTERM', async () => {

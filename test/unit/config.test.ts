@@ -42,6 +42,18 @@ describe('configuration', () => {
     expect(redis.join('\n')).not.toContain('pa%zz');
   });
 
+  it('refuses a variable one slip away from a setting, naming the setting, and lists other unknown ones as ignored', () => {
+    expect(problemsOf({ GOV_MAX_OPEN_POSITION: '5', P26_MODEE: 'enforce' })).toEqual([
+      'GOV_MAX_OPEN_POSITION: is not a setting of quantum-gates (did you mean "GOV_MAX_OPEN_POSITIONS"?)',
+      'P26_MODEE: is not a setting of quantum-gates (did you mean "P26_MODE"?)',
+    ]);
+    const { ignoredSettings } = loadConfiguration(
+      { REDIS_EXPORTER_PORT: '9121', PATH: '/usr/bin', GOV_MAX_OPEN_POSITIONS: '5' },
+      allHandlers,
+    );
+    expect(ignoredSettings).toEqual(['REDIS_EXPORTER_PORT']);
+  });
+
   it('picks a subset with HANDLERS and refuses unknown names', () => {
     expect(loadConfiguration({ HANDLERS: 'heat-gate' }, allHandlers).hosted.map((h) => h.handler.name)).toEqual(['heat-gate']);
     expect(problemsOf({ HANDLERS: 'heat-gate,nope' })).toEqual([expect.stringMatching(/^HANDLERS: unknown handler\(s\) nope/)]);

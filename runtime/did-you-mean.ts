@@ -20,7 +20,7 @@ export function editDistance(a: string, b: string): number {
 export function didYouMean(typed: string, known: readonly string[], prefix = ''): string {
   let best: { word: string; distance: number } | undefined;
   for (const word of known) {
-    const distance = editDistance(typed.toLowerCase(), word);
+    const distance = editDistance(typed.toLowerCase(), word.toLowerCase());
     if (distance <= Math.max(1, Math.floor(word.length / 3)) && (best === undefined || distance < best.distance)) best = { word, distance };
   }
   return best ? ` (did you mean "${prefix}${best.word}"?)` : '';
