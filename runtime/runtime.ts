@@ -304,13 +304,23 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     readiness,
     async start() {
       logger.info({ redis: describeRedis(config), handlers: hosted.map((h) => h.handler.name) }, 'starting quantum-gates');
+      // Ports first: one in use is a setting to change, said before any gate joins its group.
+      const address = await bindNamingSetting(
+        () => server.listen({ host: config.HOST, port: config.PORT }),
+        'PORT',
+        config.HOST,
+        config.PORT,
+      );
+      healthServers = await bindNamingSetting(
+        () => listenHealthPorts(gateHealth, config.HOST),
+        `a gate's health port (${gateHealth.flatMap((g) => (g.port === undefined ? [] : [`${g.name}: ${g.port}`])).join(', ')})`,
+        config.HOST,
+      );
       health.start();
       await startAll(workers.map((worker, i) => ({ gate: hosted[i]!.handler.name, start: () => worker.start() })));
       await health.probeNow();
       backlog.start();
       started = true;
-      const address = await server.listen({ host: config.HOST, port: config.PORT });
-      healthServers = await listenHealthPorts(gateHealth, config.HOST);
       logger.info({ address }, 'listening');
       return address;
     },
@@ -344,6 +354,26 @@ async function startAll(starts: readonly { gate: string; start: () => Promise<vo
     .map(({ gate, error }) => `${gate} did not start: ${error instanceof Error ? error.message : String(error)}`)
     .join('; ');
   throw new Error(message, { cause: failed[0]!.error });
+}
+
+/**
+ * Binds a listener, turning the usual refusals into a start-up problem that names the setting to
+ * change rather than a stack printed after every gate has started.
+ */
+async function bindNamingSetting<T>(bind: () => Promise<T>, setting: string, host: string, port?: number): Promise<T> {
+  try {
+    return await bind();
+  } catch (error) {
+    const where = port === undefined ? host : `${host}:${port}`;
+    const why: Record<string, string> = {
+      EADDRINUSE: `${where} is already in use by another process: choose a free port or stop that process`,
+      EACCES: `${where} needs privileges this process lacks: choose a port above 1023`,
+      EADDRNOTAVAIL: `${host} is not an address of this machine (HOST)`,
+    };
+    const reason = why[(error as NodeJS.ErrnoException).code ?? ''];
+    if (reason === undefined) throw error;
+    throw new ConfigError([`${setting}: ${reason}`]);
+  }
 }
 
 /** A health check answers within this, Redis or not (ioredis queues commands while reconnecting). */

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
 import { rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -62,6 +63,24 @@ describe('npm start', () => {
     const run = launch({ REDIS_PORT: String(await freePort()), PATH: '/nonexistent' });
     expect(await run.exited).toBe(1);
     expect(run.output()).toMatch(/redis-server is not installed[\s\S]*apt-get install redis-server[\s\S]*REDIS_URL/);
+  });
+
+  it('names PORT when the port is taken, before any gate joins its consumer group, without a stack', async () => {
+    const redis = await startTestRedis();
+    const taken = createServer();
+    await new Promise<void>((r) => taken.listen(0, '127.0.0.1', () => r()));
+    const port = (taken.address() as AddressInfo).port;
+    const run = launch({ REDIS_URL: redis.url, PORT: String(port) });
+    try {
+      expect(await run.exited).toBe(1);
+      expect(run.output()).toContain(`PORT: 127.0.0.1:${port} is already in use by another process`);
+      expect(run.output()).not.toContain('    at ');
+      expect(await redis.client.exists('quantum:stream:harvest.proposal')).toBe(0);
+    } finally {
+      run.child.kill('SIGKILL');
+      taken.close();
+      await redis.stop();
+    }
   });
 
   it('refuses to start on a bad setting, naming every bad variable', async () => {
