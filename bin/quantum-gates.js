@@ -1,4 +1,6 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --
+// `node --` ends Node's own options before the script: Node 20 otherwise reads a script's
+// `--env-file PATH` as its own option and exits 9 when PATH cannot be read (nodejs/node#54232).
 // The CLI, in this same process so signals reach `quantum-gates start` directly and the exit
 // code is the command's own. It runs the compiled build (`npm run build` → dist/): no compiler
 // at start, and `npm ci --omit=dev` installs only what the build imports. A checkout whose

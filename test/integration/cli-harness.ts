@@ -16,7 +16,8 @@ export interface CliResult {
  */
 export function runCli(args: readonly string[], env: Record<string, string> = {}, { timeoutMs = 30_000 } = {}): Promise<CliResult> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], {
+    // The file itself, as an operator runs it: its shebang (`node --`) is part of what is tested.
+    const child = spawn(bin, [...args], {
       cwd: root,
       env: { HOME: process.env.HOME ?? '/tmp', PATH: process.env.PATH ?? '', LOG_LEVEL: 'silent', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
