@@ -37,6 +37,8 @@ export const keys = {
   harvestProposal: (symbol: string) => `quantum:harvest:proposal:${symbol}`,
   marketState: (symbol: string) => `quantum:state:market:${symbol}`,
   killSwitch: 'quantum:kill',
+  /** Ours: the last kill on/off by quantum-gates (event, actor, host, ts, reason, value), so kill status says who and why. */
+  killSwitchLastChange: 'quantum:gates:kill:last_change',
   permit: (planId: string) => `quantum:permit:${planId}`,
   governorBlock: (planId: string) => `quantum:governor:block:${planId}`,
   /** Ours: a plan_id that was permitted once (value: the plan's fingerprint), kept far longer than the permit. */

@@ -17,7 +17,9 @@ import {
 import { ExitCode, OperationalError, UsageError } from '../errors.js';
 import { recordOperatorAction } from '../operator-event.js';
 import { isoTime, printJson, Progress, table, truncate } from '../output.js';
+import { requireReason } from '../reason.js';
 import { withRedis } from '../redis.js';
+import { withRedisWrite } from '../write-target.js';
 
 /** Below this many entries a progress bar is noise. */
 const PROGRESS_FROM = 10;
@@ -34,7 +36,7 @@ const filterHelp = [
 ];
 
 /** Written to the audit event and checked in help: why the operator replays or drops. */
-const auditHelp = '  --reason TEXT    why (recorded with your user, host and the time on the governor events stream)';
+const auditHelp = '  --reason TEXT    why: required (recorded with your user, host and the time on the governor events stream)';
 
 function filterOf(values: { failure?: string; handler?: string }): EntryFilter {
   return { reason: values.failure, handler: values.handler };
@@ -191,7 +193,7 @@ function selectionArgs(
 }
 
 const replayHelp = [
-  'Usage: quantum-gates dlq replay <id...> | --all [--failure F] [--handler H] [--reason TEXT] [--force] [--from-source] [--dry-run] [--json]',
+  'Usage: quantum-gates dlq replay <id...> | --all [--failure F] [--handler H] --reason TEXT [--force] [--from-source] [--dry-run] [--json]',
   '',
   'Puts dead-lettered messages back on the stream they came from (source_stream), oldest first,',
   'and removes them from the dead-letter stream, each in one atomic step: an entry that cannot be',
@@ -252,8 +254,11 @@ const replay: Command = {
     const fromSource = args.values['from-source'] === true;
     const dryRun = args.values['dry-run'] === true;
     const force = args.values.force === true;
+    // A dry run writes nothing, so it needs no reason and names no target.
+    const reason = dryRun ? '' : requireReason('dlq replay', args.values.reason);
+    const connect = dryRun ? withRedis : withRedisWrite;
 
-    const result = await withRedis(io, async (redis, config) => {
+    const result = await connect(io, async (redis, config) => {
       const { entries, missing } = await selectEntries(
         redis,
         config.DLQ_STREAM,
@@ -286,7 +291,7 @@ const replay: Command = {
       if (!dryRun && replayed.length > 0) {
         await recordOperatorAction(redis, io, {
           event: 'dlq_replay',
-          reason: args.values.reason ?? '',
+          reason,
           ids: replayed.map((r) => r.id),
           extra: { forced: force ? '1' : '0', dlq_stream: config.DLQ_STREAM },
         });
@@ -368,7 +373,7 @@ async function moveOne(
 }
 
 const dropHelp = [
-  'Usage: quantum-gates dlq drop <id...> | --all --yes [--failure F] [--handler H] [--reason TEXT] [--json]',
+  'Usage: quantum-gates dlq drop <id...> | --all --yes [--failure F] [--handler H] --reason TEXT [--json]',
   '',
   'Deletes dead-lettered messages for good (after they were handled another way). Only entries',
   'still there count as dropped (one replayed or dropped meanwhile is reported missing). Recorded',
@@ -398,8 +403,9 @@ const drop: Command = {
     selectionArgs('dlq drop', args.positionals, args.values);
     if (args.values.all && !args.values.yes)
       throw new UsageError('--all deletes every selected entry for good: add --yes to confirm', 'dlq drop');
+    const reason = requireReason('dlq drop', args.values.reason);
 
-    const result = await withRedis(io, async (redis, config) => {
+    const result = await withRedisWrite(io, async (redis, config) => {
       const { entries, missing } = await selectEntries(
         redis,
         config.DLQ_STREAM,
@@ -422,7 +428,7 @@ const drop: Command = {
       if (dropped.length > 0) {
         await recordOperatorAction(redis, io, {
           event: 'dlq_drop',
-          reason: args.values.reason ?? '',
+          reason,
           ids: dropped,
           extra: { dlq_stream: config.DLQ_STREAM },
         });

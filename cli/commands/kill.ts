@@ -36,7 +36,7 @@ function switchCommand(state: 'on' | 'off'): Command {
         'until the switch is off again, whatever the governor was deciding when it was set.'
       : `Sets ${keys.killSwitch}=0: the governor evaluates plans again.`,
     'Prints the previous state and the Redis written. --reason is required: it is recorded with',
-    'who ran the command, on which host and when, as an operator_action event on',
+    `who ran the command, on which host and when, as a kill_${state} event on`,
     'quantum:stream:governor.events and on stderr. --json prints {key, value, previous, target}.',
   ].join('\n');
   return {
@@ -49,7 +49,8 @@ function switchCommand(state: 'on' | 'off'): Command {
       const { previous, target } = await withRedisWrite(io, async (redis, _config, target) => {
         // SET ... GET swaps atomically, so the printed previous state is exactly what was replaced.
         const previous = (await redis.call('SET', keys.killSwitch, value, 'GET')) as string | null;
-        await recordOperatorAction(redis, io, { action: `kill_${state}`, reason, target, previous: previous ?? '' });
+        const fields = await recordOperatorAction(redis, io, { action: `kill_${state}`, reason, target, previous: previous ?? '' });
+        await redis.hset(keys.killSwitchLastChange, { ...fields, value });
         return { previous, target };
       });
       if (args.values.json) printJson(io, { key: keys.killSwitch, value, previous, target });
@@ -59,9 +60,39 @@ function switchCommand(state: 'on' | 'off'): Command {
   };
 }
 
-const statusHelp = ['Usage: quantum-gates kill status [--json]', '', `Shows ${keys.killSwitch}. --json prints {key, value, engaged}.`].join(
-  '\n',
-);
+const statusHelp = [
+  'Usage: quantum-gates kill status [--json]',
+  '',
+  `Shows ${keys.killSwitch} and who last set it with quantum-gates kill on|off, when and why (from`,
+  `${keys.killSwitchLastChange}); a value that record does not explain was set some other way.`,
+  '--json prints {key, value, engaged, set_by: {actor, host, ts, reason, event} or null}.',
+].join('\n');
+
+interface SetBy {
+  readonly event: string;
+  readonly actor: string;
+  readonly host: string;
+  readonly ts: string;
+  readonly reason: string;
+}
+
+/** The last change by quantum-gates, when it still explains the value in Redis. */
+function setByOf(value: string | null, change: Record<string, string>): SetBy | null {
+  if (change.value === undefined || change.value !== value) return null;
+  return {
+    event: change.event ?? '',
+    actor: change.actor ?? '',
+    host: change.host ?? '',
+    ts: change.ts ?? '',
+    reason: change.reason ?? '',
+  };
+}
+
+function describeSetBy(setBy: SetBy | null, value: string | null): string {
+  if (setBy === null) return value === null ? '' : ' (no record of who set it: not set with quantum-gates kill on|off)';
+  const when = Number.isFinite(Number(setBy.ts)) ? new Date(Number(setBy.ts)).toISOString() : setBy.ts;
+  return `, set by ${setBy.actor}@${setBy.host} at ${when} (${setBy.event}, reason: ${setBy.reason})`;
+}
 
 export const killCommands: readonly Command[] = [
   switchCommand('on'),
@@ -73,9 +104,13 @@ export const killCommands: readonly Command[] = [
     async run(argv, io) {
       const args = parseCommandArgs('kill status', argv, { json: { type: 'boolean' } });
       // The governor's section, as the status page reads it: the same value, the same rule for "engaged".
-      const { value, active } = await withRedis(io, (redis) => readSection(redis, killSwitchSection, io));
-      if (args.values.json) printJson(io, { key: keys.killSwitch, value, engaged: active });
-      else io.out(`kill switch ${describe(value)}`);
+      const { value, active, change } = await withRedis(io, async (redis) => ({
+        ...(await readSection(redis, killSwitchSection, io)),
+        change: await redis.hgetall(keys.killSwitchLastChange),
+      }));
+      const setBy = setByOf(value, change);
+      if (args.values.json) printJson(io, { key: keys.killSwitch, value, engaged: active, set_by: setBy });
+      else io.out(`kill switch ${describe(value)}${describeSetBy(setBy, value)}`);
       return ExitCode.ok;
     },
   },

@@ -28,7 +28,29 @@ describe('quantum-gates kill, disarm, start and help', () => {
       target: `${redis.url}/0`,
     });
     expect(await redis.client.get(keys.killSwitch)).toBe('0');
-    expect(await runCliJson(['kill', 'status'], env)).toEqual({ key: keys.killSwitch, value: '0', engaged: false });
+    expect(await runCliJson(['kill', 'status'], { ...env, USER: 'alice' })).toEqual({
+      key: keys.killSwitch,
+      value: '0',
+      engaged: false,
+      set_by: {
+        event: 'kill_off',
+        actor: expect.any(String),
+        host: expect.any(String),
+        ts: expect.stringMatching(/^\d+$/),
+        reason: 'drill over',
+      },
+    });
+  });
+
+  it('kill status says who set the switch, when and why, and when no record explains the value', async () => {
+    await runCli(['kill', 'on', '--reason', 'exchange outage'], { ...env, USER: 'alice' });
+    const status = await runCli(['kill', 'status'], env);
+    expect(status.stdout).toMatch(/^kill switch ON, set by alice@\S+ at \d{4}-\d\d-\d\dT[\d:.]+Z \(kill_on, reason: exchange outage\)\n$/);
+    await redis.client.set(keys.killSwitch, '1');
+    await redis.client.set(keys.killSwitch, '0');
+    const bySomeoneElse = await runCli(['kill', 'status'], env);
+    expect(bySomeoneElse.stdout).toBe('kill switch OFF (0) (no record of who set it: not set with quantum-gates kill on|off)\n');
+    await redis.client.del(keys.killSwitch);
   });
 
   it('disarm clear deletes the disarm record and prints what it said', async () => {

@@ -37,14 +37,14 @@ describe('quantum-gates dlq replay on a Redis Cluster', () => {
     await r.set(SOURCE, 'not a stream');
     const env = { REDIS_CLUSTER_NODES: cluster.nodes };
 
-    const refused = await runCli(['dlq', 'replay', id, '--force'], env);
+    const refused = await runCli(['dlq', 'replay', id, '--force', '--reason', 'test'], env);
 
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/WRONGTYPE.*stays in the dead-letter stream/);
     expect(await r.xrange(DLQ, id, id)).toHaveLength(1);
 
     await r.del(SOURCE);
-    const moved = await runCli(['dlq', 'replay', id, '--force'], env);
+    const moved = await runCli(['dlq', 'replay', id, '--force', '--reason', 'test'], env);
 
     expect(moved.code, moved.stderr).toBe(0);
     expect(await r.xrange(DLQ, id, id)).toHaveLength(0);

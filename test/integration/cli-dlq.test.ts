@@ -120,10 +120,10 @@ describe('quantum-gates dlq', () => {
     ['show of an id not in the DLQ', 1, ['dlq', 'show', '1-0'], /1-0 is not in the dead-letter stream/],
     ['show of a malformed id', 2, ['dlq', 'show', 'latest'], /not a stream entry id: latest/],
     ['show without an id', 2, ['dlq', 'show'], /expects exactly one entry id/],
-    ['replay without ids', 2, ['dlq', 'replay'], /expects entry ids, or --all/],
-    ['replay with ids and --all', 2, ['dlq', 'replay', '1-0', '--all'], /not both/],
-    ['replay filtering without --all', 2, ['dlq', 'replay', '1-0', '--failure', 'x'], /for --all only/],
-    ['drop --all without --yes', 2, ['dlq', 'drop', '--all'], /add --yes to confirm/],
+    ['replay without ids', 2, ['dlq', 'replay', '--reason', 'test'], /expects entry ids, or --all/],
+    ['replay with ids and --all', 2, ['dlq', 'replay', '1-0', '--all', '--reason', 'test'], /not both/],
+    ['replay filtering without --all', 2, ['dlq', 'replay', '1-0', '--failure', 'x', '--reason', 'test'], /for --all only/],
+    ['drop --all without --yes', 2, ['dlq', 'drop', '--all', '--reason', 'test'], /add --yes to confirm/],
     ['a bad --limit', 2, ['dlq', 'list', '--limit', '0'], /--limit must be a whole number/],
     ['an unknown dlq command', 2, ['dlq', 'purge'], /unknown dlq command "purge"/],
   ])('refuses %s with exit %s', async (_case, code, args, message) => {
@@ -140,7 +140,7 @@ describe('quantum-gates dlq', () => {
     const id = await deadLetter({ n: '1', symbol: 'ETHUSDT' });
 
     const out = await runCliJson<{ replayed: { id: string; stream: string; new_id: string }[]; refused: unknown[] }>(
-      ['dlq', 'replay', id, '--force'],
+      ['dlq', 'replay', id, '--force', '--reason', 'test'],
       env,
     );
 
@@ -159,9 +159,9 @@ describe('quantum-gates dlq', () => {
 
   it('replays once: a second replay of the same id is refused with exit 1', async () => {
     const id = await deadLetter({ n: '1' });
-    expect((await runCli(['dlq', 'replay', id, '--force'], env)).code).toBe(0);
+    expect((await runCli(['dlq', 'replay', id, '--force', '--reason', 'test'], env)).code).toBe(0);
 
-    const again = await runCli(['dlq', 'replay', id, '--force'], env);
+    const again = await runCli(['dlq', 'replay', id, '--force', '--reason', 'test'], env);
 
     expect(again.code).toBe(1);
     expect(again.stderr).toContain(`refused ${id}: not in the dead-letter stream`);
@@ -172,12 +172,15 @@ describe('quantum-gates dlq', () => {
     const big = 'x'.repeat(DEAD_LETTER_VALUE_LIMIT + 10);
     const id = await deadLetter({ n: '1', payload: big });
 
-    const refused = await runCli(['dlq', 'replay', id, '--force'], env);
+    const refused = await runCli(['dlq', 'replay', id, '--force', '--reason', 'test'], env);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain('truncated copy');
     expect(await redis.client.xlen(DLQ)).toBe(1);
 
-    const out = await runCliJson<{ replayed: { new_id: string }[] }>(['dlq', 'replay', id, '--from-source', '--force'], env);
+    const out = await runCliJson<{ replayed: { new_id: string }[] }>(
+      ['dlq', 'replay', id, '--from-source', '--force', '--reason', 'test'],
+      env,
+    );
     const [replayed] = await redis.client.xrange(SOURCE, out.replayed[0]!.new_id, out.replayed[0]!.new_id);
     expect(replayed![1]).toEqual(['n', '1', 'payload', big, 'original_id', expect.any(String), 'replayed_from', id]);
   });
@@ -186,7 +189,7 @@ describe('quantum-gates dlq', () => {
     const id = await deadLetter({ payload: 'y'.repeat(DEAD_LETTER_VALUE_LIMIT + 1) });
     await redis.client.del(SOURCE);
 
-    const result = await runCli(['dlq', 'replay', id, '--from-source', '--force'], env);
+    const result = await runCli(['dlq', 'replay', id, '--from-source', '--force', '--reason', 'test'], env);
 
     expect(result.code).toBe(1);
     expect(result.stderr).toContain(`is no longer in ${SOURCE}`);
@@ -196,7 +199,7 @@ describe('quantum-gates dlq', () => {
     for (let i = 0; i < 25; i++) await deadLetter({ n: String(i) });
     await deadLetter({ n: 'other' }, { reason: 'invalid_input' });
 
-    const result = await runCli(['dlq', 'replay', '--all', '--failure', 'handler_failed', '--force'], env);
+    const result = await runCli(['dlq', 'replay', '--all', '--failure', 'handler_failed', '--force', '--reason', 'test'], env);
 
     expect(result.code).toBe(0);
     expect(result.stderr).toContain('replayed 25/25 (100%)');
@@ -222,12 +225,12 @@ describe('quantum-gates dlq', () => {
     const b = await deadLetter({ n: '2' });
     await deadLetter({ n: '3' });
 
-    expect(await runCliJson(['dlq', 'drop', a], env)).toEqual({ dropped: [a], missing: [] });
-    const missing = await runCli(['dlq', 'drop', b, a], env);
+    expect(await runCliJson(['dlq', 'drop', a, '--reason', 'test'], env)).toEqual({ dropped: [a], missing: [] });
+    const missing = await runCli(['dlq', 'drop', b, a, '--reason', 'test'], env);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain(`not in the dead-letter stream: ${a}`);
 
-    const all = await runCli(['dlq', 'drop', '--all', '--yes'], env);
+    const all = await runCli(['dlq', 'drop', '--all', '--yes', '--reason', 'test'], env);
     expect(all.code).toBe(0);
     expect(all.stdout).toContain('1 dropped');
     expect(await redis.client.xlen(DLQ)).toBe(0);
@@ -262,7 +265,7 @@ describe('quantum-gates dlq', () => {
     expect(letter).toMatchObject({ handler: 'orders', reason: 'handler_failed', fields: { n: '42' } });
 
     await redis.client.del('test:downstream');
-    expect((await runCli(['dlq', 'replay', letter!.id, '--force'], env)).code).toBe(0);
+    expect((await runCli(['dlq', 'replay', letter!.id, '--force', '--reason', 'test'], env)).code).toBe(0);
 
     const done = await waitFor(async () => (await readStream(redis.client, 'test:stream:done'))[0]);
     expect(done).toMatchObject({ n: '42' });
@@ -275,7 +278,7 @@ describe('quantum-gates dlq', () => {
       await redis.client.del(SOURCE);
       await redis.client.set(SOURCE, 'not a stream');
 
-      const result = await runCli(['dlq', 'replay', id, '--force'], env);
+      const result = await runCli(['dlq', 'replay', id, '--force', '--reason', 'test'], env);
 
       expect(result.code).toBe(1);
       expect(result.stderr).toMatch(new RegExp(`refused ${id}: could not add it to ${SOURCE}: WRONGTYPE.*stays in the dead-letter stream`));
@@ -288,7 +291,7 @@ describe('quantum-gates dlq', () => {
       const id = await deadLetter(raw);
       const before = await redis.client.xlen(SOURCE);
 
-      const result = await runCli(['dlq', 'replay', id, '--force'], env);
+      const result = await runCli(['dlq', 'replay', id, '--force', '--reason', 'test'], env);
 
       expect(result.code).toBe(1);
       expect(result.stderr).toContain(`refused ${id}: 5002 fields, more than the 3900 one atomic replay can carry`);
@@ -301,7 +304,7 @@ describe('quantum-gates dlq', () => {
       const b = await deadLetter({ n: '2' });
       await redis.client.xdel(DLQ, b); // replayed by someone else meanwhile
 
-      const out = await runCli(['dlq', 'drop', a, b, '--json'], env);
+      const out = await runCli(['dlq', 'drop', a, b, '--json', '--reason', 'test'], env);
 
       expect(out.code).toBe(1);
       expect(JSON.parse(out.stdout)).toEqual({ dropped: [a], missing: [b] });
@@ -318,7 +321,7 @@ describe('quantum-gates dlq', () => {
         { handler: 'heat-gate', reason: 'invalid_input', sourceId: '1001-0' },
       );
 
-      const refused = await runCli(['dlq', 'replay', good, bad], env);
+      const refused = await runCli(['dlq', 'replay', good, bad, '--reason', 'test'], env);
 
       expect(refused.code).toBe(2);
       expect(refused.stderr).toMatch(new RegExp(`invalid ${bad} \\(heat-gate\\): .*symbol: .*action: needs an action`));
@@ -326,7 +329,7 @@ describe('quantum-gates dlq', () => {
       expect(await redis.client.xlen(DLQ)).toBe(2);
       expect(await redis.client.exists(SOURCE)).toBe(0);
 
-      const forced = await runCli(['dlq', 'replay', good, bad, '--force'], env);
+      const forced = await runCli(['dlq', 'replay', good, bad, '--force', '--reason', 'test'], env);
       expect(forced.code).toBe(0);
       expect(await redis.client.xlen(SOURCE)).toBe(2);
     });
@@ -344,14 +347,14 @@ describe('quantum-gates dlq', () => {
       const sourceId = (await redis.client.xadd(SOURCE, '*', ...Object.entries(proposal).flat()))!;
       const first = await deadLetter(proposal, { handler: 'heat-gate', sourceId });
 
-      const once = await runCliJson<{ replayed: { new_id: string }[] }>(['dlq', 'replay', first], env);
+      const once = await runCliJson<{ replayed: { new_id: string }[] }>(['dlq', 'replay', first, '--reason', 'test'], env);
       const [replayedOnce] = (await readStream(redis.client, SOURCE)).filter((e) => e._id === once.replayed[0]!.new_id);
       expect(replayedOnce).toMatchObject({ ...proposal, original_id: sourceId, replayed_from: first });
 
       // Dead-lettered again as replayed, and replayed again: still aged from the first entry.
       const { _id: secondSource, ...secondRaw } = replayedOnce!;
       const second = await deadLetter(secondRaw, { handler: 'heat-gate', sourceId: secondSource });
-      const twice = await runCliJson<{ replayed: { new_id: string }[] }>(['dlq', 'replay', second], env);
+      const twice = await runCliJson<{ replayed: { new_id: string }[] }>(['dlq', 'replay', second, '--reason', 'test'], env);
       const [replayedTwice] = (await readStream(redis.client, SOURCE)).filter((e) => e._id === twice.replayed[0]!.new_id);
       expect(replayedTwice).toMatchObject({ original_id: sourceId, replayed_from: second });
     });
@@ -381,6 +384,23 @@ describe('quantum-gates dlq', () => {
       ]);
       for (const e of events) expect(Number(e.ts)).toBeGreaterThanOrEqual(before);
       expect(replayed.stderr).toMatch(/recorded dlq_replay of 1 by alice@.* \(reason: upstream fixed in INC-42\)/);
+      for (const run of [replayed, dropped]) expect(run.stderr).toContain(`writing to Redis redis://127.0.0.1:${redis.port}/0`);
+    });
+
+    it('refuses a replay or drop without --reason, writing nothing (a dry run needs none)', async () => {
+      const a = await deadLetter(proposal, { handler: 'heat-gate' });
+      for (const args of [
+        ['dlq', 'replay', a],
+        ['dlq', 'drop', a],
+        ['dlq', 'replay', a, '--reason', '  '],
+      ]) {
+        const refused = await runCli(args, env);
+        expect(refused.code).toBe(2);
+        expect(refused.stderr).toContain('--reason is required');
+      }
+      expect((await runCli(['dlq', 'replay', a, '--dry-run'], env)).code).toBe(0);
+      expect(await redis.client.xlen('quantum:stream:dlq')).toBe(1);
+      expect(await redis.client.xlen(streams.governorEvents)).toBe(0);
     });
   });
 });
