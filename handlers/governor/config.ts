@@ -63,10 +63,10 @@ export const governorEnvSchema = z.object({
   /** production: a burst-limit block also disarms. */
   GOV_DISARM_ON_BURST_BREACH: envBool(true),
   /**
-   * Errors counted for auto-disarm are those of the last this-many seconds; 0 (default) counts
-   * every error since the last disarm, as the original's error_count did.
+   * Errors counted for auto-disarm are those of the last this-many seconds (a burst of errors, not
+   * a slow trickle); 0 counts every error since the last disarm. docs/migration.md argues 300.
    */
-  GOV_DISARM_WINDOW_SEC: envInt(0, 0),
+  GOV_DISARM_WINDOW_SEC: envInt(300, 0),
 
   /** A budget hash older than this is ignored (fail-open); the original's 60 s. */
   GOV_P28_BUDGET_MAX_AGE_SEC: envInt(60, 1),

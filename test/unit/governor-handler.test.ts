@@ -423,6 +423,7 @@ describe('governor: auto-disarm', () => {
   it.each([
     ['4 errors in the window', { sortedSets: errors(4) }, {}],
     ['5 errors older than GOV_DISARM_WINDOW_SEC', { sortedSets: errors(5, 300_000) }, { GOV_DISARM_WINDOW_SEC: '300' }],
+    ['5 errors spread over days (the default window is 300 s)', { sortedSets: errors(5, 86_400_000) }, {}],
     ['GOV_ENABLE_AUTO_DISARM=false', { sortedSets: errors(9) }, { GOV_ENABLE_AUTO_DISARM: 'false' }],
   ])('does not trip with %s', async (_name, redis, env) => {
     const run = await decide(plan(), { now: NOW, redis, env });
@@ -450,7 +451,13 @@ describe('governor: fail-closed fallback', () => {
     const run = await runFallback();
     const keysSet = run.recorder.effects.flatMap((e) => (e.op === 'setKey' ? [e.key] : []));
     expect(keysSet).toEqual([keys.governorBlock('plan-0001')]);
-    expect(run.recorder.effects).toContainEqual({ op: 'addToSortedSet', key: keys.governorErrors, score: NOW, member: `${NOW}-plan-0001` });
+    expect(run.recorder.effects).toContainEqual({
+      op: 'addToSortedSet',
+      key: keys.governorErrors,
+      score: NOW,
+      member: `${NOW}-plan-0001`,
+      ttlSec: 300,
+    });
     expect(run.emitted(EVENTS)).toEqual([expect.objectContaining({ event: 'block', reason: 'evaluation_error', error: 'Error: boom' })]);
     expect(run.metrics.get('quantum_govern_block_total', { symbol: 'BTCUSDT', reason: 'evaluation_error' })).toBe(1);
     expect(run.recorder.guards).toContainEqual({ kind: 'absent', key: keys.permit('plan-0001') });
