@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import * as z from 'zod';
-import { envInt, parseEnv } from './env.js';
+import { envBool, envInt, parseEnv } from './env.js';
 
 const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -25,6 +25,8 @@ export const runtimeEnvSchema = z.object({
     .regex(/^[^\s,:]+:\d+(,[^\s,:]+:\d+)*$/, 'must be host:port[,host:port...]')
     .optional(),
   REDIS_SENTINEL_NAME: z.string().min(1).default('mymaster'),
+  /** `npm start` only: always run on a private redis-server of its own, never on one already answering. */
+  REDIS_PRIVATE: envBool(false),
   /** Password of the Redis server (with REDIS_HOST or REDIS_SENTINELS; REDIS_URL carries its own). */
   REDIS_PASSWORD: z.string().optional(),
   /** Bound on the start-up check that Redis answers as configured (connect, AUTH, SELECT, PING). */
