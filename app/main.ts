@@ -1,3 +1,5 @@
+import { createServer, type AddressInfo } from 'node:net';
+import { Redis } from 'ioredis';
 import { allHandlers } from '../handlers/index.js';
 import { packageRoot } from '../runtime/build-info.js';
 import { checkHttpEnv, httpPlugins } from './http-plugins.js';
@@ -21,7 +23,13 @@ async function main(): Promise<void> {
   let localRedis: LocalRedis | undefined;
   // Validate everything (runtime and every selected gate) before touching Redis.
   const { config: runtimeConfig } = loadConfiguration(env, allHandlers, checkHttpEnv);
-  if (!redisIsConfigured(runtimeConfig) && !(await isListening('127.0.0.1', runtimeConfig.REDIS_PORT))) {
+  const wantsPrivate = runtimeConfig.REDIS_PRIVATE || process.argv.includes('--private-redis');
+  if (wantsPrivate && redisIsConfigured(runtimeConfig))
+    throw new ConfigError([
+      'REDIS_PRIVATE: asks for a private redis-server, but REDIS_URL, REDIS_HOST, REDIS_CLUSTER_NODES or REDIS_SENTINELS names one: set one or the other',
+    ]);
+  const answering = !redisIsConfigured(runtimeConfig) && (await isListening('127.0.0.1', runtimeConfig.REDIS_PORT));
+  if (wantsPrivate || (!redisIsConfigured(runtimeConfig) && !answering)) {
     if (!redisServerAvailable()) {
       console.error(
         'quantum-gates: no Redis answers on 127.0.0.1:6379, REDIS_URL is not set, and redis-server is not installed.\n' +
@@ -30,12 +38,19 @@ async function main(): Promise<void> {
       );
       process.exit(1);
     }
-    localRedis = await startLocalRedis(projectRoot, runtimeConfig.REDIS_PORT);
+    // Beside a Redis that already answers on REDIS_PORT, the private one takes a free port.
+    const port = answering ? await freeLoopbackPort() : runtimeConfig.REDIS_PORT;
+    localRedis = await startLocalRedis(projectRoot, port);
     // REDIS_HOST rather than a URL, so REDIS_DB and REDIS_PASSWORD still apply to it.
     env.REDIS_HOST = '127.0.0.1';
+    env.REDIS_PORT = String(port);
     console.error(
-      `quantum-gates: no Redis was running, so started a private redis-server at ${localRedis.url} (data in ${localRedis.dataDir})`,
+      wantsPrivate
+        ? `quantum-gates: started a private redis-server at ${localRedis.url} as asked (data in ${localRedis.dataDir}); for the CLI: export REDIS_URL=${localRedis.url}/0`
+        : `quantum-gates: no Redis was running, so started a private redis-server at ${localRedis.url} (data in ${localRedis.dataDir})`,
     );
+  } else if (answering) {
+    console.error(await notOursWarning(runtimeConfig.REDIS_PORT));
   }
 
   // Refuse a Redis that cannot be used as configured (wrong password, a database it does not
@@ -68,6 +83,44 @@ async function main(): Promise<void> {
   console.error(`quantum-gates: using ${redisInPlainWords(runtime.config, localRedis)}`);
   console.error(`quantum-gates: serving ${address} (metrics ${address}/metrics, readiness ${address}/ready)`);
   console.error(`quantum-gates: ${statusPageLine(env, runtime.config.HOST, address)}`);
+}
+
+/**
+ * Said loudly when the gates are about to write into a Redis nobody named: on a shared machine it
+ * is somebody else's (another project, another developer's gates).
+ */
+async function notOursWarning(port: number): Promise<string> {
+  const probe = new Redis({ host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: 1000 });
+  let holds = 'its contents could not be read';
+  try {
+    await probe.connect();
+    const [size, ours] = await Promise.all([
+      probe.dbsize(),
+      probe.exists('quantum:gates:positions:active_symbols', 'quantum:gates:job-done:position-index'),
+    ]);
+    holds = `it holds ${size} key${size === 1 ? '' : 's'}${ours > 0 ? ', quantum-gates among them' : ''}`;
+  } catch {
+    // An answer that is no Redis, or one that wants a password: the start-up check names it next.
+  } finally {
+    probe.disconnect();
+  }
+  return [
+    `quantum-gates: WARNING: writing into the Redis already answering at 127.0.0.1:${port}, which no setting names and this process did not start (${holds}).`,
+    '  If it is not yours, stop now (Ctrl-C) and run `REDIS_PRIVATE=1 npm start` (a private redis-server of its own),',
+    '  or name the Redis to use with REDIS_URL.',
+  ].join('\n');
+}
+
+/** A free port on the loopback interface, for a private redis-server beside one that runs already. */
+function freeLoopbackPort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolvePort(port));
+    });
+  });
 }
 
 /** Which Redis the gates run on and why that one, so nobody has to guess from the defaults. */

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import * as z from 'zod';
-import { envInt, parseEnv } from './env.js';
+import { envBool, envInt, parseEnv } from './env.js';
 
 const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -25,6 +25,8 @@ export const runtimeEnvSchema = z.object({
     .regex(/^[^\s,:]+:\d+(,[^\s,:]+:\d+)*$/, 'must be host:port[,host:port...]')
     .optional(),
   REDIS_SENTINEL_NAME: z.string().min(1).default('mymaster'),
+  /** `npm start` only: always run on a private redis-server of its own, never on one already answering. */
+  REDIS_PRIVATE: envBool(false),
   /** Password of the Redis server (with REDIS_HOST or REDIS_SENTINELS; REDIS_URL carries its own). */
   REDIS_PASSWORD: z.string().optional(),
   /** Bound on the start-up check that Redis answers as configured (connect, AUTH, SELECT, PING). */
@@ -62,6 +64,12 @@ export const runtimeEnvSchema = z.object({
   LOG_LEVEL: z.enum(logLevels, { message: `must be one of ${logLevels.join(', ')}` }).default('info'),
   /** BullMQ key prefix; on Redis Cluster use a hash tag such as {quantum}. */
   BULLMQ_PREFIX: z.string().min(1).default('bull'),
+  /** GET /status answers from a read at most this old, so many readers cost one read (0: read every time). */
+  STATUS_CACHE_MS: envInt(1000, 0),
+  /** An HTTP connection with no traffic either way for this long is closed (a client that stopped reading). */
+  HTTP_IDLE_TIMEOUT_MS: envInt(10_000, 100),
+  /** At most this many operator requests (status, dashboard, API) are served at once; more get 503. */
+  HTTP_MAX_IN_FLIGHT: envInt(64, 1),
   /** Under-pressure: answer 503 when the event loop lags more than this. */
   MAX_EVENT_LOOP_DELAY_MS: envInt(1000, 0),
 });

@@ -306,6 +306,8 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     health: gateHealth,
     ...(originalMetrics ? { originalMetrics } : {}),
     maxEventLoopDelayMs: config.MAX_EVENT_LOOP_DELAY_MS,
+    idleTimeoutMs: config.HTTP_IDLE_TIMEOUT_MS,
+    maxInFlight: config.HTTP_MAX_IN_FLIGHT,
     plugins: [gateRoutesPlugin(services), ...(options.httpPlugins?.(services) ?? [])],
   });
 

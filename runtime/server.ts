@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import underPressure from '@fastify/under-pressure';
 import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify';
 import type { Registry } from 'prom-client';
@@ -29,11 +30,25 @@ export interface ServerOptions {
   readonly moreMetrics?: () => Promise<string>;
   /** Further routes (dashboard, status, budget API), each a Fastify plugin. */
   readonly plugins?: readonly FastifyPluginAsync[];
+  /** A connection with no traffic either way for this long is closed (HTTP_IDLE_TIMEOUT_MS). */
+  readonly idleTimeoutMs?: number;
+  /** Operator requests served at once; more are answered 503 at once (HTTP_MAX_IN_FLIGHT). */
+  readonly maxInFlight?: number;
 }
+
+/** Liveness and readiness answer whatever else is going on: a probe that times out restarts a healthy process. */
+const isProbe = (url: string) => url === '/ready' || url === '/health' || url.startsWith('/health/');
 
 /** Builds the HTTP surface without listening, so tests can use inject(). */
 export async function buildServer(options: ServerOptions): Promise<FastifyInstance> {
-  const app = Fastify({ logger: false });
+  const idleMs = options.idleTimeoutMs ?? 10_000;
+  // A client that stops reading (or never finishes its request) holds a socket and its queued
+  // responses: cut it off after idleMs without traffic, rather than let such clients pile up.
+  const app = Fastify({ logger: false, connectionTimeout: idleMs, requestTimeout: idleMs, keepAliveTimeout: Math.min(5000, idleMs) });
+  limitInFlight(app, options.maxInFlight ?? 64);
+  // Node leaves a timed-out socket open while a response on it is still unsent, which is exactly
+  // the client that stopped reading: destroy it.
+  app.server.on('connection', (socket: Socket) => socket.setTimeout(idleMs, () => socket.destroy()));
   await app.register(underPressure, {
     maxEventLoopDelay: options.maxEventLoopDelayMs,
     retryAfter: 5,
@@ -62,4 +77,30 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
 
   for (const plugin of options.plugins ?? []) await app.register(plugin);
   return app;
+}
+
+/**
+ * At most `max` operator requests in hand at once; the next is told to come back (503,
+ * Retry-After) before any work is done for it. Probes are never counted or refused.
+ */
+function limitInFlight(app: FastifyInstance, max: number): void {
+  let inFlight = 0;
+  const counted = new WeakSet<object>();
+  const release = (request: object) => {
+    if (counted.delete(request)) inFlight--;
+  };
+  app.addHook('onRequest', async (request, reply) => {
+    if (isProbe(request.url.split('?', 1)[0]!)) return;
+    if (inFlight >= max) {
+      await reply
+        .code(503)
+        .header('retry-after', '1')
+        .send({ error: 'busy', message: `more than ${max} requests in hand (HTTP_MAX_IN_FLIGHT)` });
+      return;
+    }
+    inFlight++;
+    counted.add(request);
+  });
+  app.addHook('onResponse', async (request) => release(request));
+  app.addHook('onRequestAbort', async (request) => release(request));
 }

@@ -3,12 +3,14 @@ import type { Command } from '../command.js';
 import { ExitCode } from '../errors.js';
 
 const help = [
-  'Usage: quantum-gates start',
+  'Usage: quantum-gates start [--private-redis]',
   '',
   'Runs the gates in this process (what `npm start` runs): every handler, or those named in',
   'HANDLERS=heat-gate,governor,... Configuration comes from the environment (REDIS_URL, PORT,',
   'HOST, P26_MODE, P28_MODE, GOV_*, ... see deploy/env/). With no Redis configured and none on',
-  '127.0.0.1:6379 it starts a private redis-server under .data/.',
+  '127.0.0.1:6379 it starts a private redis-server under .data/; with --private-redis (or',
+  'REDIS_PRIVATE=1) it always does, on a free port when 6379 is taken. A Redis that answers on',
+  '6379 but that no setting names is used with a loud warning.',
   '',
   'Stops on SIGTERM or SIGINT after committing the batches in hand. Exit 1 when the',
   'configuration is invalid or Redis cannot be started.',
@@ -19,7 +21,8 @@ export const startCommand: Command = {
   summary: 'run the gates (what npm start runs)',
   help,
   async run(argv, io) {
-    parseCommandArgs('start', argv, {});
+    const args = parseCommandArgs('start', argv, { 'private-redis': { type: 'boolean' } });
+    if (args.values['private-redis'] === true) process.env.REDIS_PRIVATE = '1';
     // app/main.ts reads process.env: hand it what --env-file (or a unit's file) added.
     if (io.envFile !== undefined) for (const [name, value] of Object.entries(io.env)) if (value !== undefined) process.env[name] ??= value;
     // app/main.ts starts on import and owns the process from here: its signal handlers

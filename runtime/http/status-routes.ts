@@ -10,6 +10,7 @@ import {
   type StatusOptions,
   type StatusSources,
 } from './status.js';
+import { StatusCache } from './status-cache.js';
 
 /** Plain files, no build step: served as they are, from the folder the application names. */
 const ASSETS = {
@@ -55,11 +56,16 @@ export function statusRoutes(
       const address = app.server.address();
       return typeof address === 'object' && address !== null ? address.port : undefined;
     };
-    app.get('/status', async (_request, reply) => {
+    const cache = new StatusCache(() => {
       const instance = sources.instance && { ...sources.instance, port: boundPort() ?? sources.instance.port };
-      const status = await collectStatus({ ...sources, instance }, options);
-      return reply.header('cache-control', 'no-store').send(status);
-    });
+      return collectStatus({ ...sources, instance }, options);
+    }, options.cacheMs ?? 0);
+    app.get('/status', async (_request, reply) =>
+      reply
+        .header('cache-control', 'no-store')
+        .type('application/json; charset=utf-8')
+        .send(await cache.get()),
+    );
     // The gates' sections and the shapes they are drawn in: fixed while the process runs.
     const sections = describeSections(sources.sections);
     app.get('/status/sections', async (_request, reply) => reply.header('cache-control', 'no-store').send(sections));
@@ -74,5 +80,5 @@ export function statusRoutes(
 export function statusPlugin(services: RuntimeServices, pageDir: URL): FastifyPluginAsync {
   const auth = parseDashboardAuth(services.env, services.config.HOST);
   if (!isEnabled(auth, 'status')) services.logger.warn(disabledMessage('status'));
-  return statusRoutes(statusSourcesFrom(services), auth, pageDir);
+  return statusRoutes(statusSourcesFrom(services), auth, pageDir, { ...defaultStatusOptions, cacheMs: services.config.STATUS_CACHE_MS });
 }

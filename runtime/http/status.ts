@@ -125,6 +125,8 @@ export interface StatusSources {
 export interface StatusOptions {
   /** A Redis read slower than this fails its section rather than hang the page. */
   readonly timeoutMs: number;
+  /** GET /status answers from a read at most this old (STATUS_CACHE_MS); 0 reads on every request. */
+  readonly cacheMs?: number;
 }
 
 export const defaultStatusOptions: StatusOptions = { timeoutMs: 2000 };

@@ -19,7 +19,9 @@ const DOCS = ['README.md', 'docs/operations.md'] as const;
  * gates' address. A block fails the test when a command in it fails, or when a command's comment
  * promises an outcome (`# → PARTIAL_25` on an inject proposal, `# permit: close_bypass` or
  * `# block: reason` on an inject plan) that is not what the gates decided. A block may only be
- * left out with `<!-- docs-run: skip: why -->` above it, and the skips are listed below.
+ * left out with `<!-- docs-run: skip: why -->` above it, and the skips are listed below. A block
+ * that needs other settings says so with `<!-- docs-run: gates: NAME=value ... -->` above it and
+ * runs against gates of its own, started with them on a Redis of its own.
  */
 const ALLOWED_SKIPS: Record<string, RegExp> = {
   'README.md': /the quick start/,
@@ -54,12 +56,19 @@ interface Gates {
   readonly output: () => string;
 }
 
-/** `npm start`, the README's first command, against the private Redis. */
-async function startGates(redis: TestRedis): Promise<Gates> {
+/** `npm start`, the README's first command, against the private Redis (with a block's own settings, if it names any). */
+async function startGates(redis: TestRedis, settings: Readonly<Record<string, string>> = {}): Promise<Gates> {
   const port = await freePort();
   const child = spawn('npm', ['start', '--silent'], {
     cwd: root,
-    env: { HOME: process.env.HOME ?? '/tmp', PATH: process.env.PATH ?? '', REDIS_URL: redis.url, PORT: String(port), LOG_LEVEL: 'warn' },
+    env: {
+      HOME: process.env.HOME ?? '/tmp',
+      PATH: process.env.PATH ?? '',
+      ...settings,
+      REDIS_URL: redis.url,
+      PORT: String(port),
+      LOG_LEVEL: 'warn',
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -175,13 +184,22 @@ describe.each(DOCS)('the commands of %s, run as written', (doc) => {
     'the block at line %i succeeds and does what its comments say',
     async (_line, block) => {
       const outcomes = documentedOutcomes(block.script);
-      const { code, output } = await runBlock(block, gates, redis, shims, cwd);
-      expect(
-        code,
-        `${doc}:${block.line} exited ${code}:\n${block.script}\n--- output ---\n${output}\n--- gates ---\n${gates.output().slice(-2000)}`,
-      ).toBe(0);
-      for (const outcome of outcomes)
-        expect(await decided(redis, outcome), `${doc}:${block.line}: ${outcome.line}`).toBe(promised(outcome));
+      // A block that names settings of its own runs against gates of its own, on a Redis of its own.
+      const own = block.gatesEnv === undefined ? undefined : await startTestRedis();
+      const ownGates = own === undefined ? undefined : await startGates(own, block.gatesEnv);
+      const [blockRedis, blockGates] = own !== undefined && ownGates !== undefined ? [own, ownGates] : [redis, gates];
+      try {
+        const { code, output } = await runBlock(block, blockGates, blockRedis, shims, cwd);
+        expect(
+          code,
+          `${doc}:${block.line} exited ${code}:\n${block.script}\n--- output ---\n${output}\n--- gates ---\n${blockGates.output().slice(-2000)}`,
+        ).toBe(0);
+        for (const outcome of outcomes)
+          expect(await decided(blockRedis, outcome), `${doc}:${block.line}: ${outcome.line}`).toBe(promised(outcome));
+      } finally {
+        ownGates?.process.kill('SIGTERM');
+        await own?.stop();
+      }
     },
   );
 });

@@ -65,6 +65,53 @@ describe('npm start', () => {
     expect(run.output()).toMatch(/redis-server is not installed[\s\S]*apt-get install redis-server[\s\S]*REDIS_URL/);
   });
 
+  it('warns loudly before writing into a Redis that answers on REDIS_PORT but that no setting names', async () => {
+    const redis = await startTestRedis();
+    await redis.client.set('somebody:else', '1');
+    const port = await freePort();
+    const run = launch({ REDIS_PORT: String(redis.port), PORT: String(port) });
+    try {
+      await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/ready`).catch(() => undefined))?.status === 200, {
+        timeoutMs: 30_000,
+        what: '/ready',
+      });
+      expect(run.output()).toMatch(
+        new RegExp(
+          `WARNING: writing into the Redis already answering at 127\\.0\\.0\\.1:${redis.port}, which no setting names .*it holds 1 key[,)]`,
+        ),
+      );
+      expect(run.output()).toContain('REDIS_PRIVATE=1 npm start');
+    } finally {
+      run.child.kill('SIGTERM');
+      await run.exited;
+      await redis.stop();
+    }
+  });
+
+  it('runs on a private redis-server of its own with REDIS_PRIVATE=1, beside a Redis that answers, writing nothing into that one', async () => {
+    const redis = await startTestRedis();
+    const port = await freePort();
+    const run = launch({ REDIS_PORT: String(redis.port), PORT: String(port), REDIS_PRIVATE: '1' });
+    try {
+      await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/ready`).catch(() => undefined))?.status === 200, {
+        timeoutMs: 30_000,
+        what: '/ready',
+      });
+      const privateUrl = /started a private redis-server at (redis:\/\/127\.0\.0\.1:(\d+)) as asked/.exec(run.output());
+      expect(privateUrl?.[2]).toBeDefined();
+      expect(Number(privateUrl![2])).not.toBe(redis.port);
+      expect(run.output()).toContain(`export REDIS_URL=${privateUrl![1]}/0`);
+      expect(await redis.client.dbsize()).toBe(0);
+      run.child.kill('SIGTERM');
+      expect(await run.exited).toBe(0);
+      expect(await isListening('127.0.0.1', Number(privateUrl![2]))).toBe(false);
+    } finally {
+      run.child.kill('SIGKILL');
+      await redis.stop();
+      rmSync(resolve(root, '.data', 'redis', 'appendonlydir'), { recursive: true, force: true });
+    }
+  });
+
   it('names PORT when the port is taken, before any gate joins its consumer group, without a stack', async () => {
     const redis = await startTestRedis();
     const taken = createServer();

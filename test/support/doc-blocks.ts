@@ -10,6 +10,11 @@ export interface DocBlock {
   readonly script: string;
   /** Why the block is not run here, from a `<!-- docs-run: skip: reason -->` line just above it. */
   readonly skip: string | undefined;
+  /**
+   * Settings the block's gates need beyond the defaults, from a `<!-- docs-run: gates: A=1 B=2 -->`
+   * line just above it: the block runs against gates of its own started with them.
+   */
+  readonly gatesEnv: Readonly<Record<string, string>> | undefined;
 }
 
 /** An outcome a command's trailing comment promises: `# → PARTIAL_25`, `# permit: close_bypass`, `# block: rate_limit`. */
@@ -25,6 +30,7 @@ export type DocumentedOutcome =
 
 const FENCE = /^(\s*)```(\S*)\s*$/;
 const SKIP = /^\s*<!--\s*docs-run:\s*skip:\s*(.+?)\s*-->\s*$/;
+const GATES_ENV = /^\s*<!--\s*docs-run:\s*gates:\s*(.+?)\s*-->\s*$/;
 
 /** Every ```sh block of `markdown`, in order. */
 export function shellBlocks(markdown: string): DocBlock[] {
@@ -41,7 +47,12 @@ export function shellBlocks(markdown: string): DocBlock[] {
       let above = i - 1;
       while (above >= 0 && lines[above]!.trim() === '') above--;
       const skip = above >= 0 ? SKIP.exec(lines[above]!)?.[1] : undefined;
-      blocks.push({ line: i + 1, script: body.join('\n'), skip });
+      const settings = above >= 0 ? GATES_ENV.exec(lines[above]!)?.[1] : undefined;
+      const gatesEnv =
+        settings === undefined
+          ? undefined
+          : Object.fromEntries(settings.split(/\s+/).map((pair) => pair.split('=', 2) as [string, string]));
+      blocks.push({ line: i + 1, script: body.join('\n'), skip, gatesEnv });
     }
     i = j;
   }
