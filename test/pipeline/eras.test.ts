@@ -17,78 +17,24 @@ import type { Runtime } from '../../runtime/runtime.js';
 import { keys, streams } from '../../schemas/keys.js';
 import { startTestRedis, type TestRedis } from '../support/redis-server.js';
 import { createTestRuntime, metricSum, pendingCount, readStream, waitFor } from '../support/runtime.js';
-import { applyLayerPlanFor, publishApplyLayerPlan } from './producers/apply-layer.js';
-import { publishBalanceTrackerPositions } from './producers/balance-tracker.js';
-import { publishHarvestProposal, type HarvestAction, type KernelProposal } from './producers/harvest-proposal-publisher.js';
-import { writeReroutedHeatGateDecision } from './producers/heat-gate-rerouted.js';
-import { publishIntentBridgePlan, type Intent } from './producers/intent-bridge.js';
-import { writeMarketState } from './producers/market-state-publisher.js';
-import { writePortfolioState } from './producers/portfolio-state-publisher.js';
-import { writeP33Pass, type ExchangePosition } from './producers/position-state-brain.js';
-import { publishMarkPrice } from './producers/price-feed.js';
+import { applyLayerPlanFor } from './producers/apply-layer.js';
 import { eras, type Era } from './producers/upstream.js';
+import {
+  closeSymbols,
+  coldCalibration,
+  expectedHeat,
+  kernelTraffic,
+  newestKernel,
+  open,
+  replayKernel,
+  replayPlans,
+  writeProducerState,
+  type ExpectedOpen,
+} from './traffic.js';
 
 const USER = 'ops';
 const PASSWORD = 'pipeline-suite-password';
 const AUTH = { authorization: `Basic ${Buffer.from(`${USER}:${PASSWORD}`).toString('base64')}` };
-const EQUITY_USD = 10_000;
-
-/** P3.3's allowlist: four open positions ($1,660 in all, under the $2,000 total cap) and two flat symbols. */
-const exchange: readonly ExchangePosition[] = [
-  { symbol: 'BTCUSDT', positionAmt: 0.006, entryPrice: 94_000, markPrice: 95_000, unRealizedProfit: 6, leverage: 10 },
-  { symbol: 'ETHUSDT', positionAmt: -0.2, entryPrice: 3_250, markPrice: 3_200, unRealizedProfit: 10, leverage: 10 },
-  { symbol: 'SOLUSDT', positionAmt: 2, entryPrice: 140, markPrice: 150, unRealizedProfit: 20, leverage: 5 },
-  { symbol: 'DOGEUSDT', positionAmt: 1_000, entryPrice: 0.14, markPrice: 0.15, unRealizedProfit: 10, leverage: 5 },
-  { symbol: 'BNBUSDT', positionAmt: 0, entryPrice: 0, markPrice: 627.5, unRealizedProfit: 0, leverage: 10 },
-  { symbol: 'XRPUSDT', positionAmt: 0, entryPrice: 0, markPrice: 2.1, unRealizedProfit: 0, leverage: 10 },
-];
-const open = exchange.filter((p) => p.positionAmt !== 0);
-const sigma: Record<string, number> = { BTCUSDT: 0.02, ETHUSDT: 0.03, SOLUSDT: 0.05, DOGEUSDT: 0.04, BNBUSDT: 0.03, XRPUSDT: 0.06 };
-/** Σ |qty × mark| × sigma / equity over the open positions: the heat every decision should see. */
-const expectedHeat = open.reduce((sum, p) => sum + Math.abs(p.positionAmt * p.markPrice) * sigma[p.symbol]!, 0) / EQUITY_USD;
-
-/** The kernel's proposals in the order it publishes them; ETHUSDT twice, so the newest must win. */
-const kernelTraffic: readonly { symbol: string; action: HarvestAction; killScore: number }[] = [
-  { symbol: 'BTCUSDT', action: 'FULL_CLOSE_PROPOSED', killScore: 0.71 },
-  { symbol: 'ETHUSDT', action: 'FULL_CLOSE_PROPOSED', killScore: 0.65 },
-  { symbol: 'SOLUSDT', action: 'PARTIAL_75', killScore: 0.2 },
-  { symbol: 'DOGEUSDT', action: 'NONE', killScore: 0.05 },
-  { symbol: 'ETHUSDT', action: 'PARTIAL_50', killScore: 0.3 },
-];
-/** The newest proposal per symbol, and its calibration at COLD heat (DESIGN.md: FULL_CLOSE → PARTIAL_25). */
-const newestKernel = new Map(kernelTraffic.map((k) => [k.symbol, k.action]));
-const coldCalibration = (action: string): string => (action === 'FULL_CLOSE_PROPOSED' ? 'PARTIAL_25' : action);
-const closeSymbols = ['BTCUSDT', 'ETHUSDT', 'SOLUSDT'];
-
-function kernelProposal(symbol: string, action: HarvestAction, killScore: number): KernelProposal {
-  const p = exchange.find((e) => e.symbol === symbol)!;
-  return {
-    harvestAction: action,
-    killScore,
-    rNet: 2.5,
-    reasonCodes: action === 'FULL_CLOSE_PROPOSED' ? ['kill_score_triggered', 'regime_flip'] : [`harvest_${action.toLowerCase()}`],
-    k: { regimeFlip: 1, sigmaSpike: 0.2, tsDrop: 0.1, agePenalty: 0.05 },
-    sigma: sigma[symbol]!,
-    positionSide: p.positionAmt > 0 ? 'LONG' : 'SHORT',
-    entryPrice: p.entryPrice,
-    currentPrice: p.markPrice,
-  };
-}
-
-/** The opens of the intent bridge: $138 on flat BNBUSDT (under the $200 cap), $577.50 on flat XRPUSDT (over it). */
-const opens: readonly (Intent & { expect: [string, string] })[] = [
-  { symbol: 'BNBUSDT', side: 'BUY', qty: 0.22, leverage: 10, entryPrice: 627.5, expect: ['permit', 'all_gates_passed'] },
-  { symbol: 'XRPUSDT', side: 'BUY', qty: 275, leverage: 10, entryPrice: 2.1, expect: ['block', 'notional_per_trade_exceeded'] },
-];
-/** Newest era: an open priced only by the price feed's ticker ($130). */
-const tickerOnlyOpen: Intent & { expect: [string, string] } = {
-  symbol: 'ADAUSDT',
-  side: 'BUY',
-  qty: 200,
-  leverage: 10,
-  entryPrice: 0.65,
-  expect: ['permit', 'all_gates_passed'],
-};
 
 /** waitFor that gives up quietly: the replay goes on, and the check that needs it fails by name. */
 async function settle<T>(probe: () => Promise<T>, timeoutMs: number): Promise<T | undefined> {
@@ -105,45 +51,12 @@ describe.each(eras)('the real pipeline, %s era', (era: Era) => {
   let runtime: Runtime;
   let heatAtStart = 0;
   const closePlans = new Map<string, string>(); // symbol → the Apply Layer's plan_id
-  const openPlans = new Map<string, Intent & { expect: [string, string] }>(); // plan_id → intent
-
-  /** One pass of the periodic producers: P3.3, the portfolio state, and at the newest the price feed and balance tracker. */
-  async function producersPass(now: number): Promise<void> {
-    await writeP33Pass(r, era, exchange, now);
-    await writePortfolioState(
-      r,
-      {
-        equityUsd: EQUITY_USD,
-        positionsNotionalUsd: open.reduce((s, p) => s + Math.abs(p.positionAmt * p.markPrice), 0),
-        positionsCount: open.length,
-        unrealizedPnlUsd: open.reduce((s, p) => s + p.unRealizedProfit, 0),
-      },
-      now,
-    );
-    if (era === 'newest') {
-      for (const p of exchange) await publishMarkPrice(r, p.symbol, p.markPrice, now);
-      await publishMarkPrice(r, tickerOnlyOpen.symbol, tickerOnlyOpen.entryPrice!, now);
-      await publishBalanceTrackerPositions(
-        r,
-        open.map((p) => ({
-          symbol: p.symbol,
-          positionAmt: p.positionAmt,
-          entryPrice: p.entryPrice,
-          unrealizedProfit: p.unRealizedProfit,
-          leverage: String(p.leverage),
-          isolated: false,
-        })),
-        now,
-      );
-    }
-  }
+  const openPlans = new Map<string, ExpectedOpen>(); // plan_id → intent
 
   beforeAll(async () => {
     redis = await startTestRedis();
     r = redis.client;
-    const t0 = Date.now();
-    await producersPass(t0);
-    for (const [symbol, s] of Object.entries(sigma)) await writeMarketState(r, symbol, { sigma: s }, t0);
+    await writeProducerState(r, era, Date.now());
 
     runtime = await createTestRuntime(redis.url, { P26_MODE: 'enforce', DASHBOARD_USER: USER, DASHBOARD_PASSWORD: PASSWORD }, allHandlers, {
       httpPlugins,
@@ -153,39 +66,16 @@ describe.each(eras)('the real pipeline, %s era', (era: Era) => {
     // Heat is computed at start, before any proposal (seed 003: every 10 s).
     heatAtStart = (await settle(async () => (await metricSum(runtime, 'p26_heat_value')) || undefined, 5_000)) ?? 0;
 
-    // The kernel publishes; the rerouted quantum-heat-gate answers each proposal in the same
-    // stream (failing closed on the first, passing the others' UNKNOWN through), and reads its
-    // own first answer back once.
-    let echo: Record<string, string> | undefined;
-    for (const [i, k] of kernelTraffic.entries()) {
-      const published = await publishHarvestProposal(r, k.symbol, kernelProposal(k.symbol, k.action, k.killScore), Date.now() + i);
-      const answer = await writeReroutedHeatGateDecision(
-        r,
-        published.fields,
-        i === 0 ? { kind: 'fail_closed', reason: 'missing_inputs' } : { kind: 'ok', heatScore: 0.12, heatLevel: 'cold', ageSec: 2 },
-        Date.now(),
-      );
-      echo ??= answer.fields;
-    }
-    await writeReroutedHeatGateDecision(r, echo!, { kind: 'fail_closed', reason: 'missing_inputs' }, Date.now());
+    await replayKernel(r);
     await settle(async () => {
       const symbols = new Set((await readStream(r, streams.harvestCalibrated)).map((e) => e.symbol));
       return newestKernel.size === [...newestKernel.keys()].filter((s) => symbols.has(s)).length || undefined;
     }, 20_000);
     await settle(() => caughtUp(streams.harvestProposal, 'p26_heat_gate'), 20_000);
 
-    // The Apply Layer turns each symbol's proposal hash into a close plan; the intent bridge opens.
-    const now = Date.now();
-    await producersPass(now);
-    for (const symbol of newestKernel.keys()) {
-      const plan = await publishApplyLayerPlan(r as Redis, era, symbol, await r.hgetall(keys.harvestProposal(symbol)), now);
-      if (plan.fields.decision === 'EXECUTE') closePlans.set(symbol, plan.planId);
-    }
-    const intents = era === 'newest' ? [...opens, tickerOnlyOpen] : opens;
-    for (const [i, intent] of intents.entries()) {
-      const plan = await publishIntentBridgePlan(r, era, `${now}-${i}`, intent, now);
-      openPlans.set(plan.planId, intent);
-    }
+    const plans = await replayPlans(r, era);
+    for (const [symbol, planId] of plans.closePlans) closePlans.set(symbol, planId);
+    for (const [planId, intent] of plans.openPlans) openPlans.set(planId, intent);
     const decided = closePlans.size + openPlans.size;
     await settle(async () => (await governorDecisions()).size >= decided || undefined, 20_000);
     await settle(
