@@ -126,6 +126,12 @@ describe.each(eras)('the real pipeline, %s era', (era: Era) => {
 
   it('every open position has a budget, and the status page lists it', async () => {
     for (const p of open) expect([p.symbol, await r.exists(keys.budget(p.symbol))]).toEqual([p.symbol, 1]);
+    // Computed with the heat of the real positions (all-in-one: the heat gate's formula at tick time).
+    for (const p of open)
+      expect([p.symbol, Number(await r.hget(keys.budget(p.symbol), 'portfolio_heat'))]).toEqual([
+        p.symbol,
+        expect.closeTo(expectedHeat, 6),
+      ]);
     const status = (await runtime.server.inject({ url: '/status', headers: AUTH })).json<{
       budgets: { symbol: string; budget_usd: number | null }[];
     }>();
