@@ -23,6 +23,7 @@ import {
   closeSymbols,
   coldCalibration,
   expectedHeat,
+  heatGateMode,
   kernelTraffic,
   newestKernel,
   open,
@@ -58,15 +59,20 @@ describe.each(eras)('the real pipeline, %s era', (era: Era) => {
     r = redis.client;
     await writeProducerState(r, era, Date.now());
 
-    runtime = await createTestRuntime(redis.url, { P26_MODE: 'enforce', DASHBOARD_USER: USER, DASHBOARD_PASSWORD: PASSWORD }, allHandlers, {
-      httpPlugins,
-    });
+    runtime = await createTestRuntime(
+      redis.url,
+      { P26_MODE: heatGateMode[era], DASHBOARD_USER: USER, DASHBOARD_PASSWORD: PASSWORD },
+      allHandlers,
+      {
+        httpPlugins,
+      },
+    );
     await runtime.start();
     await settle(async () => (await runtime.server.inject({ url: '/ready' })).statusCode === 200, 20_000);
     // Heat is computed at start, before any proposal (seed 003: every 10 s).
     heatAtStart = (await settle(async () => (await metricSum(runtime, 'p26_heat_value')) || undefined, 5_000)) ?? 0;
 
-    await replayKernel(r);
+    await replayKernel(r, era);
     await settle(async () => {
       const symbols = new Set((await readStream(r, streams.harvestCalibrated)).map((e) => e.symbol));
       return newestKernel.size === [...newestKernel.keys()].filter((s) => symbols.has(s)).length || undefined;
@@ -172,7 +178,7 @@ describe.each(eras)('the real pipeline, %s era', (era: Era) => {
     }
   });
 
-  it("enforce: each proposal hash holds the newest kernel proposal's calibration, one the era's Apply Layer executes", async () => {
+  it("the proposal hash holds the kernel's newest proposal, calibrated only by it (enforce), and the era's Apply Layer executes its closes", async () => {
     for (const [symbol, action] of newestKernel) {
       const hash = await r.hgetall(keys.harvestProposal(symbol));
       expect([symbol, hash.harvest_action]).toEqual([symbol, action]);

@@ -6,6 +6,7 @@
  *   REDIS_URL=redis://127.0.0.1:6390 P26_MODE=enforce npm start &
  *   REDIS_URL=redis://127.0.0.1:6390 npx tsx test/pipeline/replay.ts newest traffic
  *
+ * P26_MODE: shadow for the seed era, enforce for the newest (test/pipeline/traffic.ts, heatGateMode).
  * `state` writes what the producers keep in Redis (P3.3, portfolio, market state, …) before the
  * gates start; `traffic` publishes the kernel's proposals with quantum-heat-gate's answers, waits,
  * then the Apply Layer's and intent bridge's plans, waits, and prints what an operator checks.
@@ -33,7 +34,7 @@ async function main(): Promise<void> {
       console.log(`${era}: producer state written; expected heat ${expectedHeat}`);
       return;
     }
-    await replayKernel(r);
+    await replayKernel(r, era);
     await sleep(3000);
     const { closePlans, openPlans } = await replayPlans(r, era);
     await sleep(3000);

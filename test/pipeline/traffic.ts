@@ -116,14 +116,17 @@ export async function writeProducerState(r: Redis, era: Era, now: number): Promi
 }
 
 /**
- * The kernel publishes; the rerouted quantum-heat-gate answers each proposal in the same stream
- * (failing closed on the first, passing the others' UNKNOWN through), and reads its own first
- * answer back once.
+ * The kernel publishes. At the newest era the rerouted quantum-heat-gate answers each proposal in
+ * the same stream (failing closed on the first, passing the others' UNKNOWN through), and reads its
+ * own first answer back once. At the seed commits it was not rerouted (that came on 2026-01-31,
+ * OPS-2026-01-31-heat-gate-stream-fix.yaml) and wrote only quantum:stream:harvest.heat.decision,
+ * with no `action` field; cut-over stops it (docs/migration.md), so the seed replay leaves it out.
  */
-export async function replayKernel(r: Redis): Promise<void> {
+export async function replayKernel(r: Redis, era: Era): Promise<void> {
   let echo: Record<string, string> | undefined;
   for (const [i, k] of kernelTraffic.entries()) {
     const published = await publishHarvestProposal(r, k.symbol, kernelProposal(k.symbol, k.action, k.killScore), Date.now() + i);
+    if (era === 'seed') continue;
     const answer = await writeReroutedHeatGateDecision(
       r,
       published.fields,
@@ -132,8 +135,15 @@ export async function replayKernel(r: Redis): Promise<void> {
     );
     echo ??= answer.fields;
   }
-  await writeReroutedHeatGateDecision(r, echo!, { kind: 'fail_closed', reason: 'missing_inputs' }, Date.now());
+  if (echo) await writeReroutedHeatGateDecision(r, echo, { kind: 'fail_closed', reason: 'missing_inputs' }, Date.now());
 }
+
+/**
+ * P26_MODE per era: the seeds' default shadow at the seed commits, where the Apply Layer reads the
+ * hash's harvest_action only (5da186c11 lines 494-513) and nothing enforce writes changes what
+ * executes; enforce at the newest, where it takes `action` when calibrated == "1" (2907945a7).
+ */
+export const heatGateMode: Record<Era, 'shadow' | 'enforce'> = { seed: 'shadow', newest: 'enforce' };
 
 /**
  * A producers' pass, then the Apply Layer turns each symbol's proposal hash into a plan (the
