@@ -17,12 +17,14 @@ import type { Runtime } from '../../runtime/runtime.js';
 import { keys, streams } from '../../schemas/keys.js';
 import { startTestRedis, type TestRedis } from '../support/redis-server.js';
 import { createTestRuntime, metricSum, pendingCount, readStream, waitFor } from '../support/runtime.js';
-import { applyLayerPlanFor } from './producers/apply-layer.js';
+import { applyLayerPlanFor, applyLayerSteps } from './producers/apply-layer.js';
 import { eras, type Era } from './producers/upstream.js';
 import {
   closeSymbols,
   coldCalibration,
   expectedHeat,
+  foreignHeatDecisions,
+  heatGateEnv,
   heatGateMode,
   kernelTraffic,
   newestKernel,
@@ -59,14 +61,9 @@ describe.each(eras)('the real pipeline, %s era', (era: Era) => {
     r = redis.client;
     await writeProducerState(r, era, Date.now());
 
-    runtime = await createTestRuntime(
-      redis.url,
-      { P26_MODE: heatGateMode[era], DASHBOARD_USER: USER, DASHBOARD_PASSWORD: PASSWORD },
-      allHandlers,
-      {
-        httpPlugins,
-      },
-    );
+    runtime = await createTestRuntime(redis.url, { ...heatGateEnv(era), DASHBOARD_USER: USER, DASHBOARD_PASSWORD: PASSWORD }, allHandlers, {
+      httpPlugins,
+    });
     await runtime.start();
     await settle(async () => (await runtime.server.inject({ url: '/ready' })).statusCode === 200, 20_000);
     // Heat is computed at start, before any proposal (seed 003: every 10 s).
@@ -161,11 +158,16 @@ describe.each(eras)('the real pipeline, %s era', (era: Era) => {
     expect(calibrated.map((e) => `${e.symbol} ${e.original_action}`).filter((d) => !kernel.has(d))).toEqual([]);
     const decided = new Set(calibrated.map((e) => `${e.symbol} ${e.original_action}`));
     expect([...newestKernel].map(([symbol, action]) => `${symbol} ${action}`).filter((d) => !decided.has(d))).toEqual([]);
+    // The kernel's full close, COLD: lowered to a partial the era's Apply Layer executes (PARTIAL_25
+    // is an ERROR unknown_action_PARTIAL_25 before upstream's 304998721).
     const btc = calibrated.find((e) => e.symbol === 'BTCUSDT')!;
-    expect({ calibrated_action: btc.calibrated_action, heat_bucket: btc.heat_bucket }).toEqual({
-      calibrated_action: 'PARTIAL_25',
-      heat_bucket: 'COLD',
-    });
+    expect(btc.heat_bucket).toBe('COLD');
+    expect(btc.calibrated_action).toMatch(/^PARTIAL_(25|50)$/);
+    expect(applyLayerSteps(era, btc.calibrated_action!).decision).toBe('EXECUTE');
+    // quantum-heat-gate's entries: acknowledged and counted by reason, never decided.
+    expect(await metricSum(runtime, 'quantum_heat_gate_unusable_entries_total', { reason: 'heat_gate_decision' })).toBe(
+      foreignHeatDecisions(era),
+    );
   });
 
   it("decisions carry the plan_id the Apply Layer derives: its heat observer finds the bridge's lookup", async () => {
@@ -182,10 +184,10 @@ describe.each(eras)('the real pipeline, %s era', (era: Era) => {
     for (const [symbol, action] of newestKernel) {
       const hash = await r.hgetall(keys.harvestProposal(symbol));
       expect([symbol, hash.harvest_action]).toEqual([symbol, action]);
-      if (hash.calibrated === '1') {
-        const allowed = era === 'newest' ? [coldCalibration(action)] : [coldCalibration(action), action];
-        expect([symbol, allowed.includes(hash.action ?? '')]).toEqual([symbol, true]);
-      }
+      // Enforce (the newest era): the calibration of exactly this proposal (COLD lowers only the full
+      // close); shadow (the seed era): the kernel's hash untouched.
+      if (heatGateMode[era] === 'enforce') expect([symbol, hash.calibrated, hash.action]).toEqual([symbol, '1', coldCalibration(action)]);
+      else expect([symbol, hash.calibrated, hash.action]).toEqual([symbol, undefined, undefined]);
       expect([symbol, ['NOOP', 'UNKNOWN'].includes(hash.action ?? '')]).toEqual([symbol, false]);
     }
     for (const symbol of closeSymbols) {

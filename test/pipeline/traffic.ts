@@ -145,6 +145,12 @@ export async function replayKernel(r: Redis, era: Era): Promise<void> {
  */
 export const heatGateMode: Record<Era, 'shadow' | 'enforce'> = { seed: 'shadow', newest: 'enforce' };
 
+/** The heat gate's settings per era: its mode, and which Apply Layer reads the hash (P26_APPLY_LAYER_ERA). */
+export const heatGateEnv = (era: Era): Record<string, string> => ({ P26_MODE: heatGateMode[era], P26_APPLY_LAYER_ERA: era });
+
+/** quantum-heat-gate's entries in the proposal stream at the newest era: an answer per kernel proposal and one echo. */
+export const foreignHeatDecisions = (era: Era): number => (era === 'newest' ? kernelTraffic.length + 1 : 0);
+
 /**
  * A producers' pass, then the Apply Layer turns each symbol's proposal hash into a plan (the
  * closes it executes: symbol → plan_id) and the intent bridge opens (plan_id → the open and the
