@@ -6,7 +6,7 @@
  * kernel proposals decided under the Apply Layer's plan_id, the other heat gate's entries never
  * written over the kernel's hash, no dead letters, /ready 200 and an honest status page.
  *
- * The traffic is replayed once per era in beforeAll; each check waits for what it needs and
+ * The traffic is replayed once per era and heat gate mode in beforeAll; each check waits for what it needs and
  * fails on its own, so a report names which behaviour is missing.
  */
 import type { Redis } from 'ioredis';
@@ -17,15 +17,14 @@ import type { Runtime } from '../../runtime/runtime.js';
 import { keys, streams } from '../../schemas/keys.js';
 import { startTestRedis, type TestRedis } from '../support/redis-server.js';
 import { createTestRuntime, metricSum, pendingCount, readStream, waitFor } from '../support/runtime.js';
-import { applyLayerPlanFor, applyLayerSteps } from './producers/apply-layer.js';
-import { eras, type Era } from './producers/upstream.js';
+import { applyLayerAction, applyLayerPlanFor, applyLayerSteps } from './producers/apply-layer.js';
 import {
   closeSymbols,
-  coldCalibration,
   expectedHeat,
   foreignHeatDecisions,
   heatGateEnv,
-  heatGateMode,
+  scenarios,
+  type Scenario,
   kernelTraffic,
   newestKernel,
   open,
@@ -48,7 +47,8 @@ async function settle<T>(probe: () => Promise<T>, timeoutMs: number): Promise<T 
   }
 }
 
-describe.each(eras)('the real pipeline, %s era', (era: Era) => {
+describe.each(scenarios)('the real pipeline, $era era, heat gate in $mode', (scenario: Scenario) => {
+  const { era } = scenario;
   let redis: TestRedis;
   let r: Redis;
   let runtime: Runtime;
@@ -61,9 +61,14 @@ describe.each(eras)('the real pipeline, %s era', (era: Era) => {
     r = redis.client;
     await writeProducerState(r, era, Date.now());
 
-    runtime = await createTestRuntime(redis.url, { ...heatGateEnv(era), DASHBOARD_USER: USER, DASHBOARD_PASSWORD: PASSWORD }, allHandlers, {
-      httpPlugins,
-    });
+    runtime = await createTestRuntime(
+      redis.url,
+      { ...heatGateEnv(scenario), DASHBOARD_USER: USER, DASHBOARD_PASSWORD: PASSWORD },
+      allHandlers,
+      {
+        httpPlugins,
+      },
+    );
     await runtime.start();
     await settle(async () => (await runtime.server.inject({ url: '/ready' })).statusCode === 200, 20_000);
     // Heat without a proposal: computed at start and every 10 s (seed 003), so within one refresh
@@ -181,14 +186,20 @@ describe.each(eras)('the real pipeline, %s era', (era: Era) => {
     }
   });
 
-  it("the proposal hash holds the kernel's newest proposal, calibrated only by it (enforce), and the era's Apply Layer executes its closes", async () => {
+  it("the proposal hash holds the kernel's newest proposal, calibrated (enforce) in the field the era's Apply Layer reads, and it executes the closes", async () => {
+    const calibrated = await readStream(r, streams.harvestCalibrated);
     for (const [symbol, action] of newestKernel) {
       const hash = await r.hgetall(keys.harvestProposal(symbol));
-      expect([symbol, hash.harvest_action]).toEqual([symbol, action]);
-      // Enforce (the newest era): the calibration of exactly this proposal (COLD lowers only the full
-      // close); shadow (the seed era): the kernel's hash untouched.
-      if (heatGateMode[era] === 'enforce') expect([symbol, hash.calibrated, hash.action]).toEqual([symbol, '1', coldCalibration(action)]);
-      else expect([symbol, hash.calibrated, hash.action]).toEqual([symbol, undefined, undefined]);
+      if (scenario.mode === 'shadow') {
+        // Shadow: the kernel's hash untouched.
+        expect([symbol, hash.harvest_action, hash.calibrated, hash.action]).toEqual([symbol, action, undefined, undefined]);
+        continue;
+      }
+      // Enforce: what this era's Apply Layer reads is the calibration of the kernel's newest
+      // proposal for the symbol, never an older one's and never quantum-heat-gate's NOOP/UNKNOWN.
+      const newest = calibrated.filter((e) => e.symbol === symbol).at(-1);
+      expect([symbol, newest?.original_action]).toEqual([symbol, action]);
+      expect([symbol, applyLayerAction(era, hash)]).toEqual([symbol, newest?.calibrated_action]);
       expect([symbol, ['NOOP', 'UNKNOWN'].includes(hash.action ?? '')]).toEqual([symbol, false]);
     }
     for (const symbol of closeSymbols) {

@@ -6,8 +6,8 @@
  *   REDIS_URL=redis://127.0.0.1:6390 P26_MODE=enforce P26_APPLY_LAYER_ERA=newest npm start &
  *   REDIS_URL=redis://127.0.0.1:6390 npx tsx test/pipeline/replay.ts newest traffic
  *
- * Start the gates with heatGateEnv(era) of test/pipeline/traffic.ts: P26_MODE=shadow P26_APPLY_LAYER_ERA=seed
- * for the seed era, P26_MODE=enforce P26_APPLY_LAYER_ERA=newest for the newest.
+ * Start the gates with P26_APPLY_LAYER_ERA set to the era replayed (seed or newest) and P26_MODE
+ * shadow or enforce (test/pipeline/traffic.ts, heatGateEnv).
  * `state` writes what the producers keep in Redis (P3.3, portfolio, market state, …) before the
  * gates start; `traffic` publishes the kernel's proposals with quantum-heat-gate's answers, waits,
  * then the Apply Layer's and intent bridge's plans, waits, and prints what an operator checks.

@@ -41,9 +41,9 @@ export const kernelTraffic: readonly { symbol: string; action: HarvestAction; ki
   { symbol: 'DOGEUSDT', action: 'NONE', killScore: 0.05 },
   { symbol: 'ETHUSDT', action: 'PARTIAL_50', killScore: 0.3 },
 ];
-/** The newest proposal per symbol, and its calibration at COLD heat (DESIGN.md: FULL_CLOSE → PARTIAL_25). */
+/** The newest proposal per symbol. */
 export const newestKernel = new Map(kernelTraffic.map((k) => [k.symbol, k.action]));
-export const coldCalibration = (action: string): string => (action === 'FULL_CLOSE_PROPOSED' ? 'PARTIAL_25' : action);
+/** The symbols whose newest proposal is a close (DOGEUSDT's NONE is none). */
 export const closeSymbols = ['BTCUSDT', 'ETHUSDT', 'SOLUSDT'];
 
 export function kernelProposal(symbol: string, action: HarvestAction, killScore: number): KernelProposal {
@@ -139,14 +139,24 @@ export async function replayKernel(r: Redis, era: Era): Promise<void> {
 }
 
 /**
- * P26_MODE per era: the seeds' default shadow at the seed commits, where the Apply Layer reads the
- * hash's harvest_action only (5da186c11 lines 494-513) and nothing enforce writes changes what
- * executes; enforce at the newest, where it takes `action` when calibrated == "1" (2907945a7).
+ * The heat gate's modes in each era. Shadow writes the decision streams only. Enforce also writes
+ * the kernel's hash, in the field the era's Apply Layer reads (P26_APPLY_LAYER_ERA): at the seed
+ * commits `harvest_action` only (5da186c11 lines 494-513), at the newest `action` when
+ * calibrated == "1" (since 2907945a7; 73fab1f55 lines 1098-1105).
  */
-export const heatGateMode: Record<Era, 'shadow' | 'enforce'> = { seed: 'shadow', newest: 'enforce' };
+export interface Scenario {
+  readonly era: Era;
+  readonly mode: 'shadow' | 'enforce';
+}
+export const scenarios: readonly Scenario[] = [
+  { era: 'seed', mode: 'shadow' },
+  { era: 'seed', mode: 'enforce' },
+  { era: 'newest', mode: 'shadow' },
+  { era: 'newest', mode: 'enforce' },
+];
 
-/** The heat gate's settings per era: its mode, and which Apply Layer reads the hash (P26_APPLY_LAYER_ERA). */
-export const heatGateEnv = (era: Era): Record<string, string> => ({ P26_MODE: heatGateMode[era], P26_APPLY_LAYER_ERA: era });
+/** The heat gate's settings for a scenario: its mode, and which Apply Layer reads the hash. */
+export const heatGateEnv = (s: Scenario): Record<string, string> => ({ P26_MODE: s.mode, P26_APPLY_LAYER_ERA: s.era });
 
 /** quantum-heat-gate's entries in the proposal stream at the newest era: an answer per kernel proposal and one echo. */
 export const foreignHeatDecisions = (era: Era): number => (era === 'newest' ? kernelTraffic.length + 1 : 0);
