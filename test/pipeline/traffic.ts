@@ -8,7 +8,12 @@ import type { Redis } from 'ioredis';
 import { keys } from '../../schemas/keys.js';
 import { publishApplyLayerPlan } from './producers/apply-layer.js';
 import { publishBalanceTrackerPositions } from './producers/balance-tracker.js';
-import { publishHarvestProposal, type HarvestAction, type KernelProposal } from './producers/harvest-proposal-publisher.js';
+import {
+  publishHarvestProposal,
+  touchHarvestProposal,
+  type HarvestAction,
+  type KernelProposal,
+} from './producers/harvest-proposal-publisher.js';
 import { writeReroutedHeatGateDecision } from './producers/heat-gate-rerouted.js';
 import { publishIntentBridgePlan, type Intent } from './producers/intent-bridge.js';
 import { writeMarketState } from './producers/market-state-publisher.js';
@@ -136,6 +141,8 @@ export async function replayKernel(r: Redis, era: Era): Promise<void> {
     echo ??= answer.fields;
   }
   if (echo) await writeReroutedHeatGateDecision(r, echo, { kind: 'fail_closed', reason: 'missing_inputs' }, Date.now());
+  // The next cycle finds nothing new to publish: the hashes' last_update_epoch only.
+  for (const symbol of newestKernel.keys()) await touchHarvestProposal(r, symbol, Date.now() + 10_000);
 }
 
 /**

@@ -68,3 +68,12 @@ export async function publishHarvestProposal(
   const id = await xaddMaxlen(redis, 'quantum:stream:harvest.proposal', withSymbol, 10000);
   return { id, fields: withSymbol };
 }
+
+/**
+ * A cycle whose proposal did not change enough to publish (`should_publish` false): only
+ * last_update_epoch is refreshed in the hash, nothing goes to the stream (seed 98398629a lines
+ * 467-475; newest 73fab1f55 lines 523-531).
+ */
+export async function touchHarvestProposal(redis: ProducerRedis, symbol: string, nowMs: number): Promise<void> {
+  await redis.hset(`quantum:harvest:proposal:${symbol}`, 'last_update_epoch', pyInt(epochSec(nowMs)));
+}
