@@ -91,7 +91,7 @@ describe.each(scenarios)('the real pipeline, $era era, heat gate in $mode', (sce
       async () => (await Promise.all(open.map((p) => r.exists(keys.budget(p.symbol))))).every((n) => n === 1) || undefined,
       30_000,
     );
-  }, 120_000);
+  }, 180_000);
 
   afterAll(async () => {
     await runtime?.stop();
