@@ -116,7 +116,12 @@ export function loadConfiguration(
 
 export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const { config, hosted: parsed, ignoredSettings } = loadConfiguration(options.env, options.handlers, options.checkHttpEnv);
-  const logger = options.logger ?? createLogger(config.LOG_LEVEL);
+  const logger =
+    options.logger ??
+    createLogger(config.LOG_LEVEL, 'quantum-gates', process.env, {
+      format: config.LOG_FORMAT,
+      repeatWindowMs: config.LOG_REPEAT_WINDOW_MS,
+    });
   if (ignoredSettings.length > 0)
     logger.warn({ variables: ignoredSettings }, 'variables named like settings that no hosted gate reads: ignored');
   const now = options.now ?? Date.now;
@@ -147,7 +152,9 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     logger,
     now,
   });
-  const jobs = new BullJobSink(bullConnection, config.BULLMQ_PREFIX);
+  const jobs = new BullJobSink(bullConnection, config.BULLMQ_PREFIX, (queue, error) =>
+    logger.warn({ queue, err: error.message }, 'queue error'),
+  );
   const makeCommitter = (connection: RedisClient) =>
     options.committerFactory?.(connection, config) ??
     (config.REDIS_CLUSTER_NODES
