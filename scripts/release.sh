@@ -24,9 +24,9 @@ previous_id() { [ -f "$base/previous" ] && cat "$base/previous" || true; }
 install_release() {
   local source=$1 ref=${2:-HEAD}
   mkdir -p "$releases"
-  local work
-  work=$(mktemp -d "$releases/.building.XXXXXX")
-  trap 'rm -rf "$work"' EXIT
+  building=$(mktemp -d "$releases/.building.XXXXXX")
+  local work=$building
+  trap 'rm -rf "$building"' EXIT
   git clone --quiet --no-checkout "$source" "$work/tree"
   git -C "$work/tree" checkout --quiet "$ref"
   local commit id
@@ -35,7 +35,9 @@ install_release() {
   [ ! -e "$releases/$id" ] || die "$releases/$id exists already"
   (
     cd "$work/tree"
-    npm ci --no-audit --no-fund --loglevel=error >/dev/null
+    # The build needs the development tools whatever the shell says (NODE_ENV=production omits them).
+    unset NODE_ENV
+    npm ci --include=dev --no-audit --no-fund --loglevel=error >/dev/null
     npm run build --silent >/dev/null
     npm ci --omit=dev --no-audit --no-fund --loglevel=error >/dev/null
   )
