@@ -8,7 +8,7 @@ import { proposalSymbolSchema } from '../../schemas/harvest-proposal.js';
  *   73fab1f55 lines 235-250 and 279-294), rerouted into this stream as deployed
  *   (ops_ledger/OPS-2026-01-31-heat-gate-stream-fix.yaml, HEAT_STREAM_OUT), writes its decisions
  *   here: in_action, out_action, `action` = out_action (NOOP when it fails closed), no harvest_action.
- * - `no_action`: neither harvest_action nor action.
+ * - `no_action`: neither a harvest_action nor an action field.
  * - `unproposed_action`: an action no proposer writes (NOOP, UNKNOWN: the other heat gate's
  *   fail-closed answer and its default in_action).
  * An entry without a usable symbol is nobody's: the schema dead-letters it.
@@ -23,7 +23,8 @@ export function unusableReason(raw: Readonly<Record<string, string>>): UnusableR
   // A kernel proposal: harvest_action is read first, whatever else the entry holds.
   if (raw.harvest_action !== undefined) return undefined;
   if (raw.out_action !== undefined || raw.in_action !== undefined) return 'heat_gate_decision';
-  if (raw.action === undefined || raw.action === '') return 'no_action';
+  // An empty action is a malformed proposal, not a missing one: the schema dead-letters it.
+  if (raw.action === undefined) return 'no_action';
   if (UNPROPOSED.has(raw.action)) return 'unproposed_action';
   return undefined;
 }
