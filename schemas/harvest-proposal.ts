@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { symbolSchema } from './common.js';
 
 /**
  * Longest value of a free-text field (trace_id, reason, any other field carried along) that the
@@ -29,36 +30,45 @@ export const proposalSymbolSchema = z
  * proposal needs no plan_id: the gate derives the Apply Layer's (handlers/heat-gate/plan-id.ts).
  * Free text has no length limit here: the gate truncates what it copies.
  */
-export const harvestProposalSchema = z
-  .looseObject({
-    plan_id: written.optional(),
-    symbol: proposalSymbolSchema,
-    action: written.optional(),
-    harvest_action: written.optional(),
-    trace_id: z.string().optional(),
-    reason: z.string().optional(),
-    kill_score: z.string().optional(),
-    new_sl_proposed: z.string().optional(),
-    computed_at_utc: z.string().optional(),
-  })
-  // Each rule is checked even when another field failed (`when`), so a dead letter lists everything wrong.
-  .refine((p) => p.action !== undefined || p.harvest_action !== undefined, {
-    message: 'needs an action (field "action" or "harvest_action")',
-    path: ['action'],
-    when: (payload) => {
-      const value = rawOf(payload.value);
-      return value !== undefined && value.action === undefined && value.harvest_action === undefined;
-    },
-  })
-  .refine((p) => p.plan_id !== undefined || p.harvest_action !== undefined, {
-    message: 'needs a plan_id (only a kernel proposal, with harvest_action, goes without)',
-    path: ['plan_id'],
-    when: (payload) => {
-      const value = rawOf(payload.value);
-      return value !== undefined && value.plan_id === undefined && value.harvest_action === undefined;
-    },
-  })
-  .transform((p) => ({ ...p, proposedAction: (p.harvest_action ?? p.action)!, kernel: p.harvest_action !== undefined }));
+export const harvestProposalSchema = proposalSchema(proposalSymbolSchema);
+
+/** What an operator injects (`quantum-gates inject proposal`): an upper-case exchange symbol, a likely typo otherwise. */
+export const injectedProposalSchema = proposalSchema(symbolSchema);
+
+function proposalSchema(symbol: z.ZodType<string, string>) {
+  return (
+    z
+      .looseObject({
+        plan_id: written.optional(),
+        symbol,
+        action: written.optional(),
+        harvest_action: written.optional(),
+        trace_id: z.string().optional(),
+        reason: z.string().optional(),
+        kill_score: z.string().optional(),
+        new_sl_proposed: z.string().optional(),
+        computed_at_utc: z.string().optional(),
+      })
+      // Each rule is checked even when another field failed (`when`), so a dead letter lists everything wrong.
+      .refine((p) => p.action !== undefined || p.harvest_action !== undefined, {
+        message: 'needs an action (field "action" or "harvest_action")',
+        path: ['action'],
+        when: (payload) => {
+          const value = rawOf(payload.value);
+          return value !== undefined && value.action === undefined && value.harvest_action === undefined;
+        },
+      })
+      .refine((p) => p.plan_id !== undefined || p.harvest_action !== undefined, {
+        message: 'needs a plan_id (only a kernel proposal, with harvest_action, goes without)',
+        path: ['plan_id'],
+        when: (payload) => {
+          const value = rawOf(payload.value);
+          return value !== undefined && value.plan_id === undefined && value.harvest_action === undefined;
+        },
+      })
+      .transform((p) => ({ ...p, proposedAction: (p.harvest_action ?? p.action)!, kernel: p.harvest_action !== undefined }))
+  );
+}
 
 export type HarvestProposal = z.infer<typeof harvestProposalSchema>;
 
