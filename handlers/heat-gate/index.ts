@@ -62,7 +62,7 @@ export const heatGate = defineHandler({
     // still left in its safe form (COLD), never with the unchecked proposal in force.
     rejected: (raw, ctx) => {
       observeLag(ctx);
-      return safeFormOfRejected(raw, ctx);
+      return safeFormOfRejected(raw, ctx, 'at-read');
     },
     // What real producers write here that no heat gate can use: counted, never dead-lettered.
     unusable: async (raw, ctx) => {
@@ -73,7 +73,7 @@ export const heatGate = defineHandler({
       // An entry without any action is about its symbol's kernel hash all the same: in enforce
       // mode that hash is left in its safe form, as for a refused proposal (H3). Another heat
       // gate's decision or a NOOP is never written anywhere.
-      if (reason === 'no_action') await safeFormOfRejected(raw, ctx);
+      if (reason === 'no_action') await safeFormOfRejected(raw, ctx, 'in-commit');
       return true;
     },
   },

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { HandlerContext } from '../../runtime/index.js';
 import { FREE_TEXT_MAX, proposalSymbolSchema } from '../../schemas/harvest-proposal.js';
+import { compareStreamIds } from '../../schemas/fields.js';
 import { keys } from '../../schemas/keys.js';
 import { calibrate } from './calibrate.js';
 import type { HeatGateConfig } from './config.js';
@@ -19,12 +20,27 @@ import { enforceHash } from './outputs.js';
 export async function safeFormOfRejected(
   raw: Readonly<Record<string, string>>,
   ctx: HandlerContext<HeatGateConfig, undefined, HeatGateMetrics>,
+  /**
+   * How newest-wins is kept: `in-commit` (onlyIfNewer, for an entry acknowledged without a dead
+   * letter) or `at-read` (for a dead letter, which a superseded commit would drop with the
+   * write: the source id is compared when the entry is read, so a newer calibration committed
+   * in between can still be overwritten by this COLD one).
+   */
+  newestWins: 'in-commit' | 'at-read',
 ): Promise<void> {
   const { config, metrics } = ctx;
   if (config.P26_MODE !== 'enforce') return;
   const symbol = proposalSymbolSchema.safeParse(raw.symbol);
   if (!symbol.success) return; // no hash this entry could be about
   const key = keys.harvestProposal(symbol.data);
+  const sourceKey = keys.harvestProposalSourceId(symbol.data);
+  if (newestWins === 'at-read') {
+    const applied = await ctx.redis.get(sourceKey);
+    if (applied !== null && compareStreamIds(applied, ctx.meta.id) > 0) {
+      metrics.superseded.inc();
+      return;
+    }
+  }
   const action = raw.harvest_action || raw.action || ((await ctx.redis.hget(key, 'harvest_action')) ?? '');
   if (action === '') return;
   const calibration = calibrate(action, 'COLD', config.P26_APPLY_LAYER_ERA);
@@ -47,7 +63,7 @@ export async function safeFormOfRejected(
     config.P26_APPLY_LAYER_ERA,
   );
   // Newest wins, as for a decided proposal: never over the calibration of a newer entry.
-  ctx.onlyIfNewer(keys.harvestProposalSourceId(symbol.data), ctx.meta.id, { onSkip: () => metrics.superseded.inc() });
+  if (newestWins === 'in-commit') ctx.onlyIfNewer(sourceKey, ctx.meta.id, { onSkip: () => metrics.superseded.inc() });
   ctx.putHash(key, hash, { ttlSec: config.P26_PROPOSAL_TTL_SEC, onFail: () => metrics.hashWriteFailures.inc() });
   metrics.hashWrites.inc();
   metrics.failClosed.inc({ cause: 'invalid_input' });

@@ -207,3 +207,36 @@ describe('the Apply Layer’s plan_id', () => {
     expect(pyFixed(0.123456789, 6)).toBe('0.123457');
   });
 });
+
+describe('heat gate: the safe form of a refused entry (enforce)', () => {
+  const refused = { symbol: 'ETHUSDT', action: 'FULL_CLOSE' }; // seed format without plan_id: dead-lettered
+  // The rejected hook's ctx has no batch state (the entry was never handled): fakeCtx gives state undefined.
+  const rejected = heatGate.failure.rejected! as (raw: Record<string, string>, ctx: unknown) => Promise<void>;
+
+  it('is written when no newer entry of the symbol was applied', async () => {
+    const run = await fakeCtx(heatGate, {
+      env: { P26_MODE: 'enforce' },
+      redis: cold,
+      state: undefined,
+      meta: { raw: refused, id: '1800000000000-0' },
+    });
+    await rejected(refused, run.ctx);
+    expect(run.recorder.effects.find((e) => e.op === 'putHash')).toMatchObject({ fields: { action: 'PARTIAL_25', calibrated: '1' } });
+    // Checked at read, not in the commit: a superseded commit would drop the dead letter with it.
+    expect(run.recorder.condition).toBeUndefined();
+  });
+
+  it('is not written over the calibration of a newer entry, and says so', async () => {
+    const redis = { ...cold, strings: { [keys.harvestProposalSourceId('ETHUSDT')]: '1800000000001-0' } };
+    const run = await fakeCtx(heatGate, {
+      env: { P26_MODE: 'enforce' },
+      redis,
+      state: undefined,
+      meta: { raw: refused, id: '1800000000000-0' },
+    });
+    await rejected(refused, run.ctx);
+    run.commit();
+    expect(run.recorder.effects).toEqual([]);
+    expect(run.metrics.get('quantum_heat_gate_superseded_total')).toBe(1);
+  });
+});
