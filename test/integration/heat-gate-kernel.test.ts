@@ -110,43 +110,45 @@ describe('heat gate on the Harvest Kernel’s proposals (real redis-server)', ()
     );
   }
 
-  it('decides kernel proposals, none dead-lettered; the Apply Layer’s heat observer finds each decision under its own plan_id', async () => {
-    await coldPortfolio();
-    runtimes.push(await startRuntime(redis.url, { HANDLERS: 'heat-gate,heat-bridge', P26_MODE: 'enforce' }));
-    const proposals: [string, string][] = [
-      ['ETHUSDT', 'FULL_CLOSE_PROPOSED'],
-      ['BTCUSDT', 'PARTIAL_75'],
-      ['SOLUSDT', 'PARTIAL_25'],
-      ['BNBUSDT', 'NONE'],
-    ];
-    for (const [i, [symbol, action]] of proposals.entries())
-      await publish(symbol, kernelFields(action, `0.7${i}`, `2026-03-15T10:00:0${i}.000001`));
-    await drained(proposals.length);
-    expect(await redis.client.xlen(streams.deadLetter)).toBe(0);
+  it.each(['enforce', 'shadow'])(
+    '%s: decides kernel proposals, none dead-lettered; the Apply Layer’s heat observer finds each decision under its own plan_id',
+    async (mode) => {
+      await coldPortfolio();
+      runtimes.push(await startRuntime(redis.url, { HANDLERS: 'heat-gate,heat-bridge', P26_MODE: mode }));
+      const proposals: [string, string][] = [
+        ['ETHUSDT', 'FULL_CLOSE_PROPOSED'],
+        ['BTCUSDT', 'PARTIAL_75'],
+        ['SOLUSDT', 'PARTIAL_25'],
+        ['BNBUSDT', 'NONE'],
+      ];
+      for (const [i, [symbol, action]] of proposals.entries())
+        await publish(symbol, kernelFields(action, `0.7${i}`, `2026-03-15T10:00:0${i}.000001`));
+      await drained(proposals.length);
+      expect(await redis.client.xlen(streams.deadLetter)).toBe(0);
 
-    const calibrated = await readStream(redis.client, streams.harvestCalibrated);
-    expect(calibrated.map((e) => [e.symbol, e.original_action, e.calibrated_action])).toEqual([
-      ['ETHUSDT', 'FULL_CLOSE_PROPOSED', 'PARTIAL_25'],
-      ['BTCUSDT', 'PARTIAL_75', 'PARTIAL_75'],
-      ['SOLUSDT', 'PARTIAL_25', 'PARTIAL_25'],
-      ['BNBUSDT', 'NONE', 'NONE'],
-    ]);
-    for (const [symbol] of proposals) {
-      const hash = await redis.client.hgetall(keys.harvestProposal(symbol));
-      const heatKey = applyLayerHeatKey(symbol, hash);
-      // The bridge wrote the lookup the observer reads, from the decision's derived plan_id.
-      const found = await waitFor(async () => ((await redis.client.exists(heatKey)) === 1 ? redis.client.hgetall(heatKey) : undefined), {
-        what: `heat lookup ${heatKey}`,
-      });
-      expect(found.symbol).toBe(symbol);
-      expect(`quantum:harvest:heat:by_plan:${hash.plan_id}`).toBe(heatKey);
-    }
-    expect(await redis.client.hmget(keys.harvestProposal('ETHUSDT'), 'action', 'calibrated', 'harvest_action')).toEqual([
-      'PARTIAL_25',
-      '1',
-      'FULL_CLOSE_PROPOSED',
-    ]);
-  });
+      const calibrated = await readStream(redis.client, streams.harvestCalibrated);
+      expect(calibrated.map((e) => [e.symbol, e.original_action, e.calibrated_action])).toEqual([
+        ['ETHUSDT', 'FULL_CLOSE_PROPOSED', 'PARTIAL_25'],
+        ['BTCUSDT', 'PARTIAL_75', 'PARTIAL_75'],
+        ['SOLUSDT', 'PARTIAL_25', 'PARTIAL_25'],
+        ['BNBUSDT', 'NONE', 'NONE'],
+      ]);
+      for (const [symbol] of proposals) {
+        const hash = await redis.client.hgetall(keys.harvestProposal(symbol));
+        const heatKey = applyLayerHeatKey(symbol, hash);
+        // The bridge wrote the lookup the observer reads, from the decision's derived plan_id.
+        const found = await waitFor(async () => ((await redis.client.exists(heatKey)) === 1 ? redis.client.hgetall(heatKey) : undefined), {
+          what: `heat lookup ${heatKey}`,
+        });
+        expect(found.symbol).toBe(symbol);
+        expect(`quantum:harvest:heat:by_plan:${calibrated.find((e) => e.symbol === symbol)!.plan_id}`).toBe(heatKey);
+      }
+      // Enforce: the Apply Layer reads the calibration (and so builds its plan_id from it); shadow: the kernel's own.
+      expect(await redis.client.hmget(keys.harvestProposal('ETHUSDT'), 'action', 'calibrated', 'harvest_action')).toEqual(
+        mode === 'enforce' ? ['PARTIAL_25', '1', 'FULL_CLOSE_PROPOSED'] : [null, null, 'FULL_CLOSE_PROPOSED'],
+      );
+    },
+  );
 
   it('counts the other heat gate’s NOOP decisions and never writes them over the kernel’s hash', async () => {
     await coldPortfolio();
