@@ -66,7 +66,7 @@ function proposalSchema(symbol: z.ZodType<string, string>) {
           return value !== undefined && value.plan_id === undefined && value.harvest_action === undefined;
         },
       })
-      .transform((p) => ({ ...p, proposedAction: (p.harvest_action ?? p.action)!, kernel: p.harvest_action !== undefined }))
+      .transform((p) => ({ ...p, proposedAction: (p.harvest_action ?? p.action)! }))
   );
 }
 
