@@ -240,3 +240,11 @@ describe('heat gate: the safe form of a refused entry (enforce)', () => {
     expect(run.metrics.get('quantum_heat_gate_superseded_total')).toBe(1);
   });
 });
+
+describe('heat gate: the new settings', () => {
+  it('names the Apply Layer era (default newest) and the heat refresh (default 10 s), refusing what they cannot be', () => {
+    expect(heatGate.config({})).toMatchObject({ P26_APPLY_LAYER_ERA: 'newest', P26_HEAT_REFRESH_MS: 10_000 });
+    expect(() => heatGate.config({ P26_APPLY_LAYER_ERA: 'old' })).toThrow(/P26_APPLY_LAYER_ERA/);
+    expect(() => heatGate.config({ P26_HEAT_REFRESH_MS: '10' })).toThrow(/P26_HEAT_REFRESH_MS/);
+  });
+});
