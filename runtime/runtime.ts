@@ -9,6 +9,8 @@ import type { AnyHandler } from './handler.js';
 import { BullJobSink, JobRunner } from './job-runner.js';
 import { createLogger, type RootLogger } from './logger.js';
 import { queueMetricsText } from './queue-metrics.js';
+import { PeriodicRefresh } from './refresh.js';
+import type { RedisReader } from './redis-reader.js';
 import { createRegistry, promMetricFactory, runtimeMetrics, type RuntimeMetrics } from './metrics.js';
 import { connectRedis, describeRedis, isReady, type RedisClient } from './redis.js';
 import { RedisHealth, type RedisFault } from './redis-health.js';
@@ -213,6 +215,9 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     readinessCauses: () => readinessCauses(),
   };
 
+  // The handlers' read-only Redis: the command connection, as stream-consumer.ts gives handlers.
+  const refresh = new PeriodicRefresh(hosted, commands as unknown as RedisReader, logger, now);
+
   const backlog = new BacklogMonitor(
     commands,
     () =>
@@ -329,6 +334,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       await startAll(workers.map((worker, i) => ({ gate: hosted[i]!.handler.name, start: () => worker.start() })));
       await health.probeNow();
       backlog.start();
+      refresh.start();
       started = true;
       logger.info({ address }, 'listening');
       return address;
@@ -337,7 +343,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       logger.info('stopping: draining in-flight batches');
       backlog.stop();
       health.stop();
-      await Promise.all(workers.map((w) => w.stop()));
+      await Promise.all([refresh.stop(), ...workers.map((w) => w.stop())]);
       await server.close();
       await closeServers(healthServers);
       await jobs.close();

@@ -35,6 +35,8 @@ export const keys = {
   /** Symbols that have a P3.3 hash, as the position-index job last found them by SCAN. */
   p33PositionIndex: 'quantum:gates:positions:p33_symbols',
   harvestProposal: (symbol: string) => `quantum:harvest:proposal:${symbol}`,
+  /** Ours: the stream id of the proposal whose calibration the proposal hash holds (enforce mode), so replicas only move it forward. */
+  harvestProposalSourceId: (symbol: string) => `quantum:gates:heat:proposal_source_id:${symbol}`,
   marketState: (symbol: string) => `quantum:state:market:${symbol}`,
   killSwitch: 'quantum:kill',
   /** Ours: the last kill on/off by quantum-gates (event, actor, host, ts, reason, value), so kill status says who and why. */

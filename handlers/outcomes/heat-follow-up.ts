@@ -1,13 +1,16 @@
 import { defineHandler } from '../../runtime/index.js';
-import { symbolSchema } from '../../schemas/common.js';
+import { proposalSymbolSchema } from '../../schemas/harvest-proposal.js';
 import { heatDecisionReader } from '../../schemas/heat-gate.js';
 import type { OutcomeConfig } from './config.js';
 import { followUpDeclaration, followUpId, recordFollowUp } from './follow-up.js';
 import { readMarket } from './market.js';
 import { keptExposure } from './pnl.js';
 
-/** A heat decision as schemas/heat-gate.ts reads it; the follow-up needs a market symbol. */
-const heatDecisionInput = heatDecisionReader.extend({ symbol: symbolSchema });
+/**
+ * A heat decision as schemas/heat-gate.ts reads it, with the symbols the heat gate decides (any
+ * case, as the original: a lower-case one finds no market price and is skipped `no_price`).
+ */
+const heatDecisionInput = heatDecisionReader.extend({ symbol: proposalSymbolSchema });
 
 /**
  * Follows every heat decision whose calibrated action differs from the proposal: in shadow mode
