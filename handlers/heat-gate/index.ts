@@ -36,7 +36,7 @@ export const heatGate = defineHandler({
   // prometheus_client's start_http_server (P26_METRICS_PORT) answered every path with the metrics.
   http: { health: metricsAsHealth, status: [heatSection, heatDecisionsSection] },
   batch: {
-    loadState: (redis, config) => loadHeatInputs(redis, config),
+    loadState: (redis, config, now) => loadHeatInputs(redis, config, now),
     // Heat comes from positions and equity, which other services write; the gate's own writes
     // (outputs, the heat hash, proposal hashes in enforce mode) are never read back.
     readsOwnWrites: false,
