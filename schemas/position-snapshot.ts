@@ -27,7 +27,7 @@ export const positionSnapshotSchema = z
       ctx.addIssue({
         code: 'custom',
         path: ['position_notional_usd'],
-        message: 'required unless a quantity (qty or position_qty) and mark_price are given',
+        message: 'is required unless a quantity (qty or position_qty) and mark_price are given',
       });
   });
 
