@@ -66,7 +66,7 @@ export const heatGate = defineHandler({
     // The proposal's own symbol is not in the book: the Position Ledger may hold it already and
     // the index of its hashes not know yet. Read it directly rather than wait for the index.
     const untrusted: UntrustedFigure[] = [];
-    return readP33Position(ctx.redis, proposal.symbol, untrusted).then((direct) =>
+    return readP33Position(ctx.redis, proposal.symbol, untrusted, { config: ctx.config, now: ctx.now() }).then((direct) =>
       decide(
         proposal,
         {

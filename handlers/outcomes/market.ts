@@ -23,7 +23,7 @@ export interface MarketView {
 export async function readMarket(redis: RedisReader, symbol: string, now = Date.now()): Promise<MarketView> {
   const [quotes, ledger, [notional, side, viewMark, viewAt]] = await Promise.all([
     readPriceQuotes(redis, symbol),
-    readP33Position(redis, symbol),
+    readP33Position(redis, symbol, undefined, { now }),
     redis.hmget(keys.position(symbol), 'position_notional_usd', 'side', 'mark_price', 'updated_at'),
   ]);
   const viewQuote = positionQuote({ markPrice: parseNumber(viewMark), asOfMs: parseNumber(viewAt) });
