@@ -101,8 +101,9 @@ export const positionIndex = defineHandler({
       Promise.all(prefixes.map((prefix) => sweep(redis, prefix, config.POSITION_INDEX_SCAN_STEPS))),
     ]);
     const candidates = [...new Set([...list(config.POSITION_P33_SYMBOLS), ...universe, ...indexed, ...swept.flatMap((s) => s.symbols)])];
-    const present = await Promise.all(candidates.map((symbol) => redis.exists(...prefixes.map((prefix) => prefix + symbol))));
-    const symbols = candidates.filter((_, i) => (present[i] ?? 0) > 0);
+    // One key per EXISTS: on Redis Cluster a symbol's two layouts live in different slots.
+    const present = await Promise.all(candidates.map((symbol) => Promise.all(prefixes.map((prefix) => redis.exists(prefix + symbol)))));
+    const symbols = candidates.filter((_, i) => (present[i] ?? []).some((n) => n > 0));
     swept.forEach((s, i) => {
       if (s.cursor === undefined) return;
       ctx.setKey(keys.p33IndexScanCursor(prefixes[i]!), s.cursor);
