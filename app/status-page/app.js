@@ -419,7 +419,7 @@
         cell('computed', b.computed_at ? el('span', null, [timeEl(b.computed_at), ' (' + fmtAgo(b.computed_at, now) + ')']) : '–'),
       ]);
     });
-    replaceRows($('budgets-body'), rows, 7, 'No open positions.');
+    replaceRows($('budgets-body'), rows, 7, 'No budgets and no open positions.');
   }
 
   function decisionBadge(kind) {

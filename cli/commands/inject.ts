@@ -119,7 +119,11 @@ export const injectKinds: readonly InjectKind[] = [
     target: { kind: 'stream', gate: positionSnapshot, envVar: 'POSITION_SNAPSHOT_STREAM' },
     fields: [
       symbol,
-      { flag: 'position-notional-usd', field: 'position_notional_usd', help: 'position notional in USD; 0 closes the position (required)' },
+      {
+        flag: 'position-notional-usd',
+        field: 'position_notional_usd',
+        help: 'position notional in USD; 0 closes the position (required unless --qty and --mark-price are given: notional = |qty| × mark, signed by --side)',
+      },
       { flag: 'sigma', field: 'sigma', help: 'volatility used by the heat formula' },
       { flag: 'volatility', field: 'volatility', help: 'volatility under its alternative field name' },
       { flag: 'qty', field: 'qty', help: 'position quantity' },

@@ -38,7 +38,7 @@ export const heatGate = defineHandler({
   // prometheus_client's start_http_server (P26_METRICS_PORT) answered every path with the metrics.
   http: { health: metricsAsHealth, status: [heatSection, heatDecisionsSection] },
   batch: {
-    loadState: (redis, config) => loadHeatInputs(redis, config),
+    loadState: (redis, config, now) => loadHeatInputs(redis, config, now),
     // Heat comes from positions and equity, which other services write; the gate's own writes
     // (outputs, the heat hash, proposal hashes in enforce mode) are never read back.
     readsOwnWrites: false,
@@ -86,7 +86,7 @@ export const heatGate = defineHandler({
     // The proposal's own symbol is not in the book: the Position Ledger may hold it already and
     // the index of its hashes not know yet. Read it directly rather than wait for the index.
     const untrusted: UntrustedFigure[] = [];
-    return readP33Position(ctx.redis, proposal.symbol, untrusted).then((direct) =>
+    return readP33Position(ctx.redis, proposal.symbol, untrusted, { config: ctx.config, now: ctx.now() }).then((direct) =>
       decide(
         proposal,
         {

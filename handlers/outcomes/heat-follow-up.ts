@@ -28,7 +28,7 @@ export const heatOutcomes = defineHandler({
     const proposed = decision.in_action ?? '';
     const decided = decision.out_action ?? '';
     if (proposed === decided || proposed === '' || decided === '') return;
-    const market = await readMarket(ctx.redis, decision.symbol);
+    const market = await readMarket(ctx.redis, decision.symbol, ctx.now());
     const skip = (reason: string) => ctx.metrics.skipped.inc({ kind: 'heat_downgrade', reason });
     if (market.markPrice === undefined) return skip('no_price');
     if (market.positionNotionalUsd === undefined) return skip('no_position');

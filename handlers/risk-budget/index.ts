@@ -36,7 +36,7 @@ export const riskBudget = defineHandler({
   config: parseRiskBudgetConfig,
   metrics: riskBudgetMetrics,
   mode: (config) => config.P28_MODE,
-  batch: { loadState: (redis, config) => loadBudgetInputs(redis, config) },
+  batch: { loadState: (redis, config, now) => loadBudgetInputs(redis, config, now) },
   http: { health: riskBudgetHealth, routes: budgetRoutes, status: [budgetsSection] },
   failure: {
     maxAttempts: 3,
