@@ -17,8 +17,10 @@ export const DEFAULT_P33_PREFIXES: readonly string[] = [prefixOf(keys.p33Positio
  *   quantum:position:snapshot:{symbol}, upstream newest quantum:state:positions:{symbol}), found
  *   through the index the position-index job keeps (see handlers/positions/index-job.ts). A flat
  *   hash (position_amt 0, side NONE/FLAT) is the newest figure "no position" for its symbol.
- * A figure older than POSITION_MAX_AGE_SEC is no position: the balance tracker never sends a
- * zero snapshot when a position closes, and P3.3's hashes live an hour after P3.3 stops.
+ * A snapshot-stream figure older than POSITION_MAX_AGE_SEC is no position: the balance tracker
+ * never sends a zero snapshot when a position closes. P3.3's hashes are not aged: P3.3 reports a
+ * close itself (a flat hash), and a hash left by a stopped P3.3 expires with its own TTL (1 h).
+ * Until then it counts: for the caps, exposure that may be gone is the safe side of the doubt.
  * Sigma: the figure's own, else another source's for the symbol, else quantum:marketstate:{symbol}
  * (market state publisher), else quantum:state:market:{symbol}.
  * All of it in one read-only script (one round trip, one consistent moment); a plain-read
@@ -388,11 +390,11 @@ function mergeBook(reply: Reply, bound: number, prefixCount: number, maxAgeMs: n
 }
 
 /**
- * Older than the bound: its producer stopped reporting it. A figure of unknown time (asOfMs 0: a
- * P3.3 ts_epoch in no known unit) is kept, as the oldest of its symbol: P3.3's TTL bounds it.
+ * Older than the bound: its producer stopped reporting it. Only the snapshot stream's figures age
+ * (view and unapplied entries): P3.3 reports its closes and its hashes carry their own TTL.
  */
 function agedOut(p: BookPosition, maxAgeMs: number | undefined, now: number): boolean {
-  return maxAgeMs !== undefined && p.asOfMs > 0 && now - p.asOfMs > maxAgeMs;
+  return p.origin !== 'p33' && maxAgeMs !== undefined && p.asOfMs > 0 && now - p.asOfMs > maxAgeMs;
 }
 
 /**
@@ -459,9 +461,7 @@ export async function readP33Position(
     const candidate = p33Figure(symbol, amtRaw, markRaw, tsRaw, notionalRaw, sigmaRaw, untrusted);
     if (candidate !== undefined && (position === undefined || candidate.asOfMs > position.asOfMs)) position = candidate;
   }
-  const maxAgeSec = options.config?.POSITION_MAX_AGE_SEC;
   if (position === undefined || position.notionalUsd === 0) return undefined;
-  if (agedOut(position, maxAgeSec === undefined ? undefined : maxAgeSec * 1000, options.now ?? Date.now())) return undefined;
   if (position.sigma !== undefined) return position;
   const sigma = figure(untrusted, symbol, 'marketstate_sigma', publishedSigma) ?? figure(untrusted, symbol, 'market_sigma', marketSigma);
   return { ...position, sigma };

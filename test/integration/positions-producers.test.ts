@@ -187,11 +187,12 @@ describe('positions, prices and sigma as the real producers write them', () => {
     expect(decision.fail_closed_cause ?? '').toBe('');
   });
 
-  it('a position its producer stopped reporting leaves the book (POSITION_MAX_AGE_SEC, 120 s)', async () => {
+  it('a position the balance tracker stopped reporting leaves the book (POSITION_MAX_AGE_SEC, 120 s); a P3.3 hash stays until its TTL', async () => {
     const r = redis.client;
     const t = Date.now();
-    // The balance tracker's last word on SOLUSDT 200 s ago (then it closed: no zero is ever sent),
-    // P3.3's on BTCUSDT likewise (P3.3 stopped; its hash lives 1 h); ETHUSDT reported now.
+    // The balance tracker's last word on SOLUSDT 200 s ago (then it closed: no zero is ever sent);
+    // P3.3's on BTCUSDT 200 s ago too (P3.3 stopped: its hash counts until its own TTL, 1 h, since
+    // P3.3 reports closes itself); ETHUSDT reported now.
     await r.xadd(
       streams.positionSnapshot,
       `${t - 200_000}-0`,
@@ -208,6 +209,6 @@ describe('positions, prices and sigma as the real producers write them', () => {
     await waitFor(async () => (await r.sismember(keys.p33PositionIndex, 'BTCUSDT')) === 1, { what: 'the P3.3 index' });
     await waitFor(async () => (await r.exists(keys.positionAppliedId('ETHUSDT'))) === 1, { what: 'snapshots applied' });
     await open('after-close', 'XRPUSDT', '100');
-    expect(await verdict('after-close')).toMatchObject({ event: 'permit', open_positions: '1', total_notional: '300' });
+    expect(await verdict('after-close')).toMatchObject({ event: 'permit', open_positions: '2', total_notional: '900' });
   });
 });
