@@ -31,6 +31,7 @@ export default tseslint.config(
         setInterval: 'readonly',
         Intl: 'readonly',
         location: 'readonly',
+        URL: 'readonly',
         EventSource: 'readonly',
         navigator: 'readonly',
       },

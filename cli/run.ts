@@ -1,5 +1,5 @@
 import { commands, groupHelp, mainHelp } from './commands/index.js';
-import { buildInfo } from '../runtime/build-info.js';
+import { buildInfo, releaseName } from '../runtime/build-info.js';
 import { ConfigError } from '../runtime/env.js';
 import { didYouMean } from '../runtime/did-you-mean.js';
 import { chooseEnvFile } from './env-file.js';
@@ -78,5 +78,6 @@ function usage(io: CliIo, message: string, help?: string, command?: string): num
 /** "0.1.0 (commit 1a2b3c4d5e6f)" from a build, "0.1.0 (commit source)" from the sources. */
 function version(): string {
   const { version, commit } = buildInfo();
-  return `${version} (commit ${commit})`;
+  const release = releaseName();
+  return `${version} (commit ${commit}${release === undefined ? '' : `, release ${release}`})`;
 }

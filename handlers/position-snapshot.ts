@@ -1,11 +1,13 @@
 import * as z from 'zod';
 import { defineHandler, parseEnv, type MetricFactory } from '../runtime/index.js';
 import { keys, streams } from '../schemas/keys.js';
-import { positionSnapshotSchema } from '../schemas/position-snapshot.js';
+import { positionSnapshotSchema, snapshotNotional } from '../schemas/position-snapshot.js';
+import { positionBookEnvShape } from './positions/book.js';
 
 const configSchema = z.object({
   POSITION_SNAPSHOT_STREAM: z.string().min(1).default(streams.positionSnapshot),
   POSITION_SNAPSHOT_GROUP: z.string().min(1).default('position_snapshot'),
+  POSITION_MAX_AGE_SEC: positionBookEnvShape.POSITION_MAX_AGE_SEC,
 });
 type PositionSnapshotConfig = z.infer<typeof configSchema>;
 
@@ -25,7 +27,8 @@ function metrics(m: MetricFactory) {
 }
 
 /**
- * Materialises quantum:stream:position.snapshot into one hash per symbol plus an index of active
+ * Materialises quantum:stream:position.snapshot (the seeds' format and the balance tracker's, see
+ * schemas/position-snapshot.ts) into one hash per symbol plus an index of active
  * symbols, all under our own prefix, so gates read the latest position of every symbol without
  * scanning the stream. The position book (handlers/positions/book.ts) folds in what this has not
  * applied yet and merges the Position Ledger's (P3.3) hashes, which this never writes.
@@ -51,25 +54,29 @@ export const positionSnapshot = defineHandler({
   handle(snapshot, ctx) {
     // Our own view, never P3.3's quantum:position:snapshot:{symbol} (the Position Ledger's).
     const key = keys.position(snapshot.symbol);
-    if (snapshot.position_notional_usd === 0) {
+    const notional = snapshotNotional(snapshot);
+    if (notional === 0) {
       ctx.deleteKey(key);
       ctx.removeFromSet(keys.activePositions, snapshot.symbol);
     } else {
       const sigma = snapshot.sigma ?? snapshot.volatility;
       const fields: Record<string, string> = {
         symbol: snapshot.symbol,
-        position_notional_usd: String(snapshot.position_notional_usd),
+        position_notional_usd: String(notional),
         updated_at: String(ctx.meta.producedAt),
         source_id: ctx.meta.id,
       };
       if (sigma !== undefined) fields.sigma = String(sigma);
-      if (snapshot.qty !== undefined) fields.qty = String(snapshot.qty);
+      const qty = snapshot.qty ?? snapshot.position_qty;
+      if (qty !== undefined) fields.qty = String(qty);
       if (snapshot.mark_price !== undefined) fields.mark_price = String(snapshot.mark_price);
       if (typeof snapshot.side === 'string') fields.side = snapshot.side;
-      ctx.putHash(key, fields, { replace: true });
+      // The balance tracker never sends a zero snapshot on close: a position no longer reported
+      // leaves the view when it is POSITION_MAX_AGE_SEC old (the book ages it out at the same bound).
+      ctx.putHash(key, fields, { replace: true, ttlSec: ctx.config.POSITION_MAX_AGE_SEC });
       ctx.addToSet(keys.activePositions, snapshot.symbol);
     }
     ctx.metrics.applied.inc();
-    ctx.metrics.active.set({ symbol: snapshot.symbol }, snapshot.position_notional_usd);
+    ctx.metrics.active.set({ symbol: snapshot.symbol }, notional);
   },
 });

@@ -1,5 +1,5 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export interface BuildInfo {
@@ -37,4 +37,17 @@ export function buildInfo(): BuildInfo {
     cached = { version: pkg.version, commit: 'source' };
   }
   return cached;
+}
+
+/**
+ * The release this code runs from when it was installed by scripts/release.sh
+ * (…/releases/<time>-<commit>, reached through the `current` link), else undefined.
+ */
+export function releaseName(root: string = packageRoot()): string | undefined {
+  try {
+    const real = realpathSync(root);
+    return basename(dirname(real)) === 'releases' ? basename(real) : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -62,6 +62,10 @@ export const runtimeEnvSchema = z.object({
   /** The cap of the backoff between attempts to commit a batch Redis refuses. */
   COMMIT_BACKOFF_MAX_MS: envInt(5_000, 10),
   LOG_LEVEL: z.enum(logLevels, { message: `must be one of ${logLevels.join(', ')}` }).default('info'),
+  /** auto: readable lines on a terminal, JSON under systemd and into files or pipes. */
+  LOG_FORMAT: z.enum(['auto', 'json', 'pretty'], { message: 'must be auto, json or pretty' }).default('auto'),
+  /** An identical warning or error is written once per this window, with how often it came (0: every time). */
+  LOG_REPEAT_WINDOW_MS: envInt(60_000, 0),
   /** BullMQ key prefix; on Redis Cluster use a hash tag such as {quantum}. */
   BULLMQ_PREFIX: z.string().min(1).default('bull'),
   /** GET /status answers from a read at most this old, so many readers cost one read (0: read every time). */

@@ -81,6 +81,17 @@ export type FailurePolicy<Message, Config, State, Metrics> = {
    * safe form here in enforce mode, rather than leave the unchecked proposal in force.
    */
   readonly rejected?: (raw: Readonly<Record<string, string>>, ctx: HandlerContext<Config, undefined, Metrics>) => void | Promise<void>;
+  /**
+   * Entries a real producer writes that this gate cannot use (the heat gate's input stream also
+   * carries another service's decisions): asked before the schema, from the raw fields. True: the
+   * entry is acknowledged with what the hook recorded (its count by reason, any safe output) and
+   * no dead letter; it counts as outcome `unusable` in quantum_gates_messages_total. The
+   * dead-letter stream stays for entries nobody should write.
+   */
+  readonly unusable?: (
+    raw: Readonly<Record<string, string>>,
+    ctx: HandlerContext<Config, undefined, Metrics>,
+  ) => boolean | Promise<boolean>;
 } & (
   | { readonly policy: 'dead-letter' }
   | {
@@ -261,6 +272,16 @@ export interface BatchHints<Config, State, Metrics> {
    * throughput. Default true: every batch sees every earlier commit.
    */
   readonly readsOwnWrites?: boolean;
+  /**
+   * Gauges computed from the batch state without waiting for a message (the heat gate's
+   * portfolio heat): the runtime loads the state at start and every `everyMs`, in each replica
+   * on its own, and calls `apply` with it. Read-only: metrics are set at once, nothing is
+   * committed; a failed load is logged and the next one tries again.
+   */
+  readonly refresh?: {
+    readonly everyMs: (config: Config) => number;
+    readonly apply: (state: State, metrics: Metrics, config: Config) => void;
+  };
 }
 
 export interface HandlerDeclaration<Schema extends z.ZodType = z.ZodType, Config = unknown, State = undefined, Metrics = object> {

@@ -38,12 +38,15 @@ export class BullJobSink implements JobSink {
   constructor(
     private readonly connection: ConnectionOptions,
     private readonly prefix: string,
+    /** Where a queue's connection errors go; without a listener BullMQ prints each on stderr. */
+    private readonly onError: (queue: string, error: Error) => void = () => undefined,
   ) {}
 
   queue(name: string): Queue {
     let queue = this.queues.get(name);
     if (!queue) {
       queue = new Queue(name, { connection: this.connection, prefix: this.prefix });
+      queue.on('error', (error) => this.onError(name, error));
       this.queues.set(name, queue);
     }
     return queue;
@@ -157,7 +160,8 @@ export class JobRunner {
   }
 
   get isConsuming(): boolean {
-    return this.worker?.isRunning() === true && !this.stopping;
+    // BullMQ keeps its worker "running" through an outage; it consumes only with its connection up.
+    return this.worker?.isRunning() === true && isReady(this.deps.bullConnection) && !this.stopping;
   }
 
   /** Why this runner cannot make progress: its worker stopped, its connection is down, its scheduler could not be asserted. */
@@ -195,11 +199,13 @@ export class JobRunner {
     // Until its connections are up, closing the worker rejects inside BullMQ; a stop right after
     // start must find it ready.
     await this.worker.waitUntilReady();
-    const up = (value: number) => this.deps.metrics.consumerUp.set({ handler: this.deps.handler.name }, value);
-    up(1);
-    this.worker.on('ready', () => up(1));
-    this.worker.on('error', () => up(this.worker?.isRunning() ? 1 : 0));
-    this.worker.on('closed', () => up(0));
+    const up = () => this.deps.metrics.consumerUp.set({ handler: this.deps.handler.name }, this.isConsuming ? 1 : 0);
+    up();
+    this.worker.on('ready', up);
+    this.worker.on('error', up);
+    this.worker.on('closed', up);
+    // The gauge follows the connection itself: BullMQ says nothing when it comes back.
+    for (const event of ['ready', 'close', 'end', 'reconnecting'] as const) this.deps.bullConnection.on(event, up);
     this.lastProgressAt = this.deps.now();
     if (this.trigger.kind === 'schedule') {
       this.schedulerTimer = setInterval(() => void this.assertScheduler(true), config.CLAIM_INTERVAL_MS);

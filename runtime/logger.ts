@@ -1,16 +1,56 @@
 import { fstatSync } from 'node:fs';
-import { pino, type Logger as PinoLogger } from 'pino';
+import { pino, type Logger as PinoLogger, type LoggerOptions as LoggerSettings } from 'pino';
+import { prettyLine } from './log-format.js';
+import { LogThrottle, throttleKey } from './log-throttle.js';
 
 export type RootLogger = PinoLogger;
 
-export function createLogger(level: string, name = 'quantum-gates', env: NodeJS.ProcessEnv = process.env): RootLogger {
-  return pino({
+export type LogFormat = 'auto' | 'json' | 'pretty';
+
+export interface LoggerOptions {
+  /** `auto`: readable lines on a terminal, JSON elsewhere (the journal, files, pipes). */
+  readonly format?: LogFormat;
+  /** Identical warnings and errors are written once per this window, with a count (0: all). */
+  readonly repeatWindowMs?: number;
+  /** The clock of the repeat window (tests). */
+  readonly now?: () => number;
+  /** Where lines go (tests); the process's standard output by default. */
+  readonly output?: { write(text: string): unknown; isTTY?: boolean };
+}
+
+export function createLogger(
+  level: string,
+  name = 'quantum-gates',
+  env: NodeJS.ProcessEnv = process.env,
+  options: LoggerOptions = {},
+): RootLogger {
+  const output = options.output ?? process.stdout;
+  const journal = stdoutIsJournal(env);
+  const format = options.format ?? 'auto';
+  const pretty = format === 'pretty' || (format === 'auto' && !journal && output.isTTY === true);
+  const throttle = new LogThrottle(options.repeatWindowMs ?? 60_000, options.now);
+  const settings: LoggerSettings = {
     name,
     level,
     base: { pid: process.pid },
     timestamp: pino.stdTimeFunctions.isoTime,
-    ...(stdoutIsJournal(env) ? { hooks: { streamWrite: withJournalPriority } } : {}),
-  });
+    hooks: {
+      logMethod(args, method, levelValue) {
+        if (levelValue < 40 || (options.repeatWindowMs ?? 60_000) === 0) return method.apply(this, args);
+        const { write, repeated } = throttle.admit(throttleKey(levelValue, JSON.stringify(this.bindings()), args));
+        if (!write) return;
+        if (repeated === 0) return method.apply(this, args);
+        const [first, ...rest] = args as unknown[];
+        const counted = typeof first === 'object' && first !== null ? [{ ...first, repeated }, ...rest] : [{ repeated }, first, ...rest];
+        // pino's own signature is overloaded; the arguments keep the shape they came in.
+        return method.apply(this, counted as Parameters<typeof method>);
+      },
+      ...(journal ? { streamWrite: withJournalPriority } : {}),
+    },
+  };
+  if (pretty) return pino(settings, { write: (line: string) => output.write(prettyLine(line, output.isTTY === true)) });
+  if (options.output !== undefined) return pino(settings, { write: (line: string) => output.write(line) });
+  return pino(settings);
 }
 
 /**

@@ -8,7 +8,7 @@ import type { AnyHandler, MessageMeta } from './handler.js';
 
 /** What a committed item counts as in quantum_gates_messages_total. */
 export type OutcomeLabel =
-  { kind: 'handled' | 'fallback' | 'skipped' | 'left-pending' } | { kind: 'dead-letter'; reason: DeadLetterReason };
+  { kind: 'handled' | 'fallback' | 'skipped' | 'unusable' | 'left-pending' } | { kind: 'dead-letter'; reason: DeadLetterReason };
 
 export type PreparedItem = CommitItem & { outcome: OutcomeLabel };
 
@@ -73,6 +73,11 @@ export async function prepareBatch(
       );
       continue;
     }
+    const unusable = await unusableItem(env, meta);
+    if (unusable !== undefined) {
+      items.push(unusable);
+      continue;
+    }
     const parsed = handler.input.safeParse(input.data);
     if (!parsed.success) {
       items.push(await withSafeOutput(env, meta, deadLetterItem(env, meta, 'invalid_input', formatIssues(parsed.error), 0)));
@@ -128,6 +133,24 @@ async function withSafeOutput(env: PipelineEnv, meta: MessageMeta, item: Prepare
     return item;
   }
   return { ...item, recorder };
+}
+
+/**
+ * An entry the handler says a real producer writes and it cannot use (failure.unusable):
+ * acknowledged with what the hook recorded, no dead letter. A hook that throws leaves the entry
+ * to the schema, as if it had no such hook.
+ */
+async function unusableItem(env: PipelineEnv, meta: MessageMeta): Promise<PreparedItem | undefined> {
+  const hook = env.handler.failure.unusable;
+  if (hook === undefined) return undefined;
+  const recorder = new EffectRecorder();
+  try {
+    if (!(await hook(meta.raw, new MessageContext(env.execution, recorder, undefined, meta)))) return undefined;
+  } catch (error) {
+    env.execution.logger(meta).warn({ err: error }, 'unusable-entry check failed; the entry is validated as usual');
+    return undefined;
+  }
+  return { entryId: entryIdOf(env, meta), recorder, outcome: { kind: 'unusable' } };
 }
 
 /** Jobs have no stream entry to acknowledge: BullMQ completes them once the commit succeeded. */

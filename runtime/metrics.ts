@@ -175,7 +175,7 @@ export function runtimeMetrics(registry: Registry, build: BuildInfo = buildInfo(
     buildInfo: info,
     messages: new Counter({
       name: 'quantum_gates_messages_total',
-      help: 'Messages finished by a handler, by outcome (handled, fallback, dead-letter, skipped, superseded)',
+      help: 'Messages finished by a handler, by outcome (handled, fallback, dead-letter, skipped, unusable, superseded)',
       labelNames: ['handler', 'outcome'],
       registers: [registry],
     }),

@@ -9,6 +9,8 @@ import type { AnyHandler } from './handler.js';
 import { BullJobSink, JobRunner } from './job-runner.js';
 import { createLogger, type RootLogger } from './logger.js';
 import { queueMetricsText } from './queue-metrics.js';
+import { PeriodicRefresh } from './refresh.js';
+import type { RedisReader } from './redis-reader.js';
 import { createRegistry, promMetricFactory, runtimeMetrics, type RuntimeMetrics } from './metrics.js';
 import { connectRedis, describeRedis, isReady, type RedisClient } from './redis.js';
 import { RedisHealth, type RedisFault } from './redis-health.js';
@@ -116,7 +118,12 @@ export function loadConfiguration(
 
 export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const { config, hosted: parsed, ignoredSettings } = loadConfiguration(options.env, options.handlers, options.checkHttpEnv);
-  const logger = options.logger ?? createLogger(config.LOG_LEVEL);
+  const logger =
+    options.logger ??
+    createLogger(config.LOG_LEVEL, 'quantum-gates', process.env, {
+      format: config.LOG_FORMAT,
+      repeatWindowMs: config.LOG_REPEAT_WINDOW_MS,
+    });
   if (ignoredSettings.length > 0)
     logger.warn({ variables: ignoredSettings }, 'variables named like settings that no hosted gate reads: ignored');
   const now = options.now ?? Date.now;
@@ -147,7 +154,9 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     logger,
     now,
   });
-  const jobs = new BullJobSink(bullConnection, config.BULLMQ_PREFIX);
+  const jobs = new BullJobSink(bullConnection, config.BULLMQ_PREFIX, (queue, error) =>
+    logger.warn({ queue, err: error.message }, 'queue error'),
+  );
   const makeCommitter = (connection: RedisClient) =>
     options.committerFactory?.(connection, config) ??
     (config.REDIS_CLUSTER_NODES
@@ -205,6 +214,9 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     },
     readinessCauses: () => readinessCauses(),
   };
+
+  // The handlers' read-only Redis: the command connection, as stream-consumer.ts gives handlers.
+  const refresh = new PeriodicRefresh(hosted, commands as unknown as RedisReader, logger, now);
 
   const backlog = new BacklogMonitor(
     commands,
@@ -335,6 +347,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       await startAll(workers.map((worker, i) => ({ gate: hosted[i]!.handler.name, start: () => worker.start() })));
       await health.probeNow();
       backlog.start();
+      refresh.start();
       started = true;
       logger.info({ address }, 'listening');
       return address;
@@ -343,7 +356,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       logger.info('stopping: draining in-flight batches');
       backlog.stop();
       health.stop();
-      await Promise.all(workers.map((w) => w.stop()));
+      await Promise.all([refresh.stop(), ...workers.map((w) => w.stop())]);
       await server.close();
       await closeServers(healthServers);
       await jobs.close();

@@ -318,7 +318,8 @@ export class StreamConsumer {
   }
 
   private setConsuming(value: boolean): void {
-    if (this.consuming !== value) this.log.info({ consuming: value }, value ? 'consuming' : 'waiting for redis');
+    // A clean stop closes the connections too: that is not waiting for Redis.
+    if (this.consuming !== value && !this.stopping) this.log.info({ consuming: value }, value ? 'consuming' : 'waiting for redis');
     this.consuming = value;
     this.deps.metrics.consumerUp.set({ handler: this.deps.handler.name }, value ? 1 : 0);
   }

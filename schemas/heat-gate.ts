@@ -111,6 +111,11 @@ export const enforceHashSchema = z.object({
   downgrade_reason: z.enum(calibrationReasons),
   /** Epoch seconds. */
   ts: text,
+  /**
+   * Only for an Apply Layer that reads harvest_action alone (P26_APPLY_LAYER_ERA=seed, upstream
+   * 8f5055c52): the calibrated action, written over the kernel's (kept in original_action).
+   */
+  harvest_action: text.optional(),
 });
 export type EnforceHash = z.infer<typeof enforceHashSchema>;
 

@@ -26,6 +26,21 @@ export const keys = {
   p33PositionSnapshot: (symbol: string) => `quantum:position:snapshot:${symbol}`,
   /** The pattern P3.3's hashes match, for SCAN (never KEYS). */
   p33PositionSnapshotPattern: 'quantum:position:snapshot:*',
+  /**
+   * The Position Ledger's (P3.3) hash since upstream de25f13cb: symbol, position_amt, side
+   * LONG/SHORT/FLAT, quantity, entry_price, mark_price, current_price, unrealized_pnl, leverage,
+   * ts_epoch, source; TTL 1 h (on-demand 5 min). Not ours: read, never written or deleted.
+   */
+  p33StatePositions: (symbol: string) => `quantum:state:positions:${symbol}`,
+  /** P3.3's symbol universe (JSON {"symbols": [...]}, written by the universe service); read to find P3.3's hashes. */
+  universeActive: 'quantum:cfg:universe:active',
+  universeLastOk: 'quantum:cfg:universe:last_ok',
+  /** Ours: the position-index job's SCAN cursor per P3.3 prefix (its bounded backstop sweep). */
+  p33IndexScanCursor: (prefix: string) => `quantum:gates:positions:p33_scan_cursor:${prefix}`,
+  /** The price feed's hash (microservices/price_feed): symbol, price, markPrice, timestamp (ms); TTL 10 s. */
+  ticker: (symbol: string) => `quantum:ticker:${symbol}`,
+  /** The market state publisher's hash (microservices/market_state_publisher): sigma, mu, ts (trend strength), …, ts_timestamp (s); TTL 600 s. */
+  marketStatePublished: (symbol: string) => `quantum:marketstate:${symbol}`,
   /** Our materialised view of quantum:stream:position.snapshot: one hash per symbol, written only by position-snapshot. */
   position: (symbol: string) => `quantum:gates:position:${symbol}`,
   /** The stream id of the snapshot last applied for a symbol: outlives a closed position's hash, so an older snapshot cannot come back. */
@@ -35,6 +50,8 @@ export const keys = {
   /** Symbols that have a P3.3 hash, as the position-index job last found them by SCAN. */
   p33PositionIndex: 'quantum:gates:positions:p33_symbols',
   harvestProposal: (symbol: string) => `quantum:harvest:proposal:${symbol}`,
+  /** Ours: the stream id of the proposal whose calibration the proposal hash holds (enforce mode), so replicas only move it forward. */
+  harvestProposalSourceId: (symbol: string) => `quantum:gates:heat:proposal_source_id:${symbol}`,
   marketState: (symbol: string) => `quantum:state:market:${symbol}`,
   killSwitch: 'quantum:kill',
   /** Ours: the last kill on/off by quantum-gates (event, actor, host, ts, reason, value), so kill status says who and why. */

@@ -197,7 +197,8 @@
   }
 
   function modeBadge(mode) {
-    if (mode === 'enforce') return badge('enforce', 'bad', 'Decisions are applied');
+    // Enforce is a normal state, not an alarm: calm, but told apart from shadow.
+    if (mode === 'enforce') return badge('enforce', 'ok', 'Decisions are applied');
     if (mode === 'shadow') return badge('shadow', 'info', 'Decisions are recorded only');
     return el('span', { class: 'muted' }, 'n/a');
   }
@@ -418,7 +419,7 @@
         cell('computed', b.computed_at ? el('span', null, [timeEl(b.computed_at), ' (' + fmtAgo(b.computed_at, now) + ')']) : '–'),
       ]);
     });
-    replaceRows($('budgets-body'), rows, 7, 'No open positions.');
+    replaceRows($('budgets-body'), rows, 7, 'No budgets and no open positions.');
   }
 
   function decisionBadge(kind) {
@@ -563,7 +564,12 @@
   var sectionViews = null;
 
   function loadSections() {
-    return fetch('/status/sections', { cache: 'no-store', credentials: 'same-origin', headers: { accept: 'application/json' } })
+    // From the origin: a page opened as http://user:pass@host/ cannot fetch a relative URL.
+    return fetch(new URL('/status/sections', location.origin), {
+      cache: 'no-store',
+      credentials: 'same-origin',
+      headers: { accept: 'application/json' },
+    })
       .then(function (response) {
         return response.ok ? response.json() : null;
       })
@@ -726,7 +732,7 @@
 
   function poll() {
     if (sectionViews === null) loadSections();
-    fetch('/status', { cache: 'no-store', credentials: 'same-origin', headers: { accept: 'application/json' } })
+    fetch(new URL('/status', location.origin), { cache: 'no-store', credentials: 'same-origin', headers: { accept: 'application/json' } })
       .then(function (response) {
         if (response.status === 401) throw new Error('not signed in: reload the page to enter the dashboard credentials');
         if (!response.ok) throw new Error('GET /status answered HTTP ' + response.status);

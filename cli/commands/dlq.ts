@@ -17,6 +17,7 @@ import {
 import { ExitCode, OperationalError, UsageError } from '../errors.js';
 import { recordOperatorAction } from '../operator-event.js';
 import { isoTime, printJson, Progress, table, truncate } from '../output.js';
+import { describeIssues, readableDeadLetterError } from '../../runtime/validation-issues.js';
 import { requireReason } from '../reason.js';
 import { withRedis } from '../redis.js';
 import { withRedisWrite } from '../write-target.js';
@@ -111,7 +112,7 @@ const list: Command = {
           e.reason,
           e.attempts,
           `${e.sourceStream} ${e.sourceId}`,
-          `${e.truncated ? '[truncated] ' : ''}${truncate(e.error, 60)}`,
+          `${e.truncated ? '[truncated] ' : ''}${truncate(readableDeadLetterError(e.reason, e.error), 60)}`,
         ]),
       ),
     );
@@ -150,7 +151,7 @@ const show: Command = {
       ['source', `${entry.sourceStream} ${entry.sourceId} (group ${entry.group})`],
       ['dead-lettered', isoTime(entry.deadLetteredAt)],
       ['truncated', entry.truncated ? 'yes: replay needs --from-source' : 'no'],
-      ['error', entry.error],
+      ['error', readableDeadLetterError(entry.reason, entry.error)],
     ];
     io.out(rows.map(([k, v]) => `${k.padEnd(14)}${v}`).join('\n'));
     io.out('fields:');
@@ -349,7 +350,7 @@ function check({ entry, fields }: Prepared): Invalid | undefined {
   return {
     id: entry.id,
     handler: entry.handler,
-    issues: parsed.error.issues.map((issue) => `${issue.path.join('.') || '(entry)'}: ${issue.message}`).join('; '),
+    issues: describeIssues(parsed.error.issues),
   };
 }
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type * as z from 'zod';
 import { applyPlanSchema } from '../../schemas/apply-plan.js';
-import { harvestProposalSchema } from '../../schemas/harvest-proposal.js';
+import { injectedProposalSchema } from '../../schemas/harvest-proposal.js';
 import { governor } from '../../handlers/governor/index.js';
 import { heatGate } from '../../handlers/heat-gate/index.js';
 import { positionSnapshot } from '../../handlers/position-snapshot.js';
@@ -70,7 +70,7 @@ export const injectKinds: readonly InjectKind[] = [
   {
     name: 'proposal',
     summary: 'add a harvest proposal for the heat gate (P2.6)',
-    schema: harvestProposalSchema,
+    schema: injectedProposalSchema,
     target: { kind: 'stream', gate: heatGate, envVar: 'P26_INPUT_STREAM' },
     fields: [
       symbol,
@@ -119,7 +119,11 @@ export const injectKinds: readonly InjectKind[] = [
     target: { kind: 'stream', gate: positionSnapshot, envVar: 'POSITION_SNAPSHOT_STREAM' },
     fields: [
       symbol,
-      { flag: 'position-notional-usd', field: 'position_notional_usd', help: 'position notional in USD; 0 closes the position (required)' },
+      {
+        flag: 'position-notional-usd',
+        field: 'position_notional_usd',
+        help: 'position notional in USD; 0 closes the position (required unless --qty and --mark-price are given: notional = |qty| × mark, signed by --side)',
+      },
       { flag: 'sigma', field: 'sigma', help: 'volatility used by the heat formula' },
       { flag: 'volatility', field: 'volatility', help: 'volatility under its alternative field name' },
       { flag: 'qty', field: 'qty', help: 'position quantity' },

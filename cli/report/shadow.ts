@@ -2,10 +2,13 @@ import { calibratedEntryReader } from '../../schemas/heat-gate.js';
 
 /**
  * The shadow-compare analysis of seed 001: from the heat gate's calibrated stream, how often
- * FULL_CLOSE was downgraded (overall, per heat bucket, per symbol) and how portfolio heat was
+ * a full close (FULL_CLOSE, the kernel's FULL_CLOSE_PROPOSED) was downgraded (overall, per heat bucket, per symbol) and how portfolio heat was
  * distributed. Pure: entries in, numbers out; reading Redis and printing live elsewhere.
  */
 import { parseNumber } from '../../schemas/fields.js';
+
+/** The full closes the heat gate calibrates: the seeds' FULL_CLOSE and the Harvest Kernel's FULL_CLOSE_PROPOSED. */
+const FULL_CLOSES: ReadonlySet<string> = new Set(['FULL_CLOSE', 'FULL_CLOSE_PROPOSED']);
 
 export interface CalibratedEntry {
   readonly id: string;
@@ -79,7 +82,7 @@ function emptyGroup(): GroupStats {
 
 function count(group: GroupStats, original: string, calibrated: string): void {
   group.decisions += 1;
-  if (original !== 'FULL_CLOSE') return;
+  if (!FULL_CLOSES.has(original)) return;
   group.fullClose += 1;
   if (calibrated !== original) {
     group.downgraded += 1;
@@ -155,7 +158,7 @@ export function aggregateShadow(entries: readonly CalibratedEntry[], options: Sh
     count((byBucket[bucket] ??= emptyGroup()), original, calibrated);
     count((bySymbol[symbol] ??= emptyGroup()), original, calibrated);
     bump(byMode, fields.mode?.trim() || 'unknown');
-    if (original === 'FULL_CLOSE') bump(fullCloseReasons, reason || 'unknown');
+    if (FULL_CLOSES.has(original)) bump(fullCloseReasons, reason || 'unknown');
     if (fields.fail_closed_cause !== undefined || FAIL_CLOSED_REASONS.has(reason)) {
       failClosed += 1;
       continue;

@@ -22,7 +22,7 @@ export interface PositionSource {
    * The plan's own symbol read directly, so a position the book's index has not seen yet still
    * counts; undefined when the source has nothing more to say than load().
    */
-  loadSymbol?(redis: RedisReader, symbol: string): Promise<Position | undefined>;
+  loadSymbol?(redis: RedisReader, symbol: string, config?: PositionBookConfig, now?: number): Promise<Position | undefined>;
 }
 
 function toPosition(p: BookPosition): Position {
@@ -32,12 +32,12 @@ function toPosition(p: BookPosition): Position {
 /** The shared position book (handlers/positions/book.ts): our view, unapplied snapshots and P3.3's hashes. */
 export const bookPositionSource: PositionSource = {
   name: 'position-book',
-  async load(redis, _now, config) {
-    const { book } = await loadPositionBook(redis, config);
+  async load(redis, now, config) {
+    const { book } = await loadPositionBook(redis, config, false, now);
     return book.positions.map(toPosition);
   },
-  async loadSymbol(redis, symbol) {
-    const position = await readP33Position(redis, symbol);
+  async loadSymbol(redis, symbol, config, now) {
+    const position = await readP33Position(redis, symbol, undefined, { config, now });
     return position === undefined ? undefined : toPosition(position);
   },
 };

@@ -5,8 +5,9 @@ import { keys, streams } from '../../schemas/keys.js';
 import { freshBudget, hasRecentViolation, parseBudget, type Budget } from './budget.js';
 import type { GovernorConfig } from './config.js';
 import { countSince, readExecHistory, readNumberKey, utcDate, type ExecHistory } from './history.js';
-import { parseNumber, usd } from './numbers.js';
+import { usd } from './numbers.js';
 import { withDirect, type Position, type PositionSource } from './positions.js';
+import { freshestPrice, positionQuote, readPriceQuotes } from '../positions/prices.js';
 
 /** The original's dust rule for the position cap: `abs(positionAmt) > 0.0001` counts as open. */
 export const DUST_QTY = 0.0001;
@@ -105,15 +106,15 @@ export async function loadSnapshot(
   positionSource?: PositionSource,
 ): Promise<{ snapshot: GovernorSnapshot; coordination: Coordination }> {
   const dailyKey = keys.governorDaily(symbol, utcDate(now));
-  const [version, lastExecSec, execHistory, dailyTotal, marketMark, budgetFields, direct] = await Promise.all([
+  const [version, lastExecSec, execHistory, dailyTotal, quotes, budgetFields, direct] = await Promise.all([
     redis.get(keys.governorSymbolVersion(symbol)),
     readNumberKey(redis, keys.governorLastExec(symbol)),
     readExecHistory(redis, symbol),
     readNumberKey(redis, dailyKey),
-    redis.hget(keys.marketState(symbol), 'mark_price'),
+    readPriceQuotes(redis, symbol, config),
     redis.hmget(keys.budget(symbol), ...(['budget_usd', 'timestamp', 'mode'] as const satisfies readonly BudgetHashField[])),
     // The plan's own symbol is never left to the book's index refresh bound.
-    positionSource?.loadSymbol?.(redis, symbol),
+    positionSource?.loadSymbol?.(redis, symbol, config, now),
   ]);
   const { kill, disarm, recentErrors, violations } = shared;
   const positions = withDirect(shared.positions, direct);
@@ -132,7 +133,8 @@ export async function loadSnapshot(
     totalNotional: usd(positions.reduce((sum, p) => sum + p.notionalUsd, 0)),
     symbolNotional: own?.notionalUsd ?? 0,
     ownPosition: own,
-    markPrice: positivePrice(parseNumber(marketMark)) ?? positivePrice(own?.markPrice),
+    // The freshest of the market state, P3.3 (flat symbols too), the ticker and the position's own mark.
+    markPrice: freshestPrice([...quotes, ...positionQuote(own)], now, config.PRICE_MAX_AGE_SEC)?.price,
     budget: freshBudget(
       parseBudget(budgetFields[0] ?? null, budgetFields[1] ?? null, budgetFields[2] ?? null),
       now,
@@ -147,8 +149,4 @@ export async function loadSnapshot(
     recentErrors,
   };
   return { snapshot, coordination };
-}
-
-function positivePrice(price: number | undefined): number | undefined {
-  return price !== undefined && price > 0 ? price : undefined;
 }

@@ -12,7 +12,9 @@ import { failureLabelOf } from './failure-label.js';
 import { heatGateMetrics, type HeatGateMetrics } from './metrics.js';
 import { calibratedEntry, carriedFields, enforceHash, heatDecisionEntry, type DecisionFacts } from './outputs.js';
 import { safeFormOfRejected } from './rejected.js';
+import { applyLayerPlanId } from './plan-id.js';
 import { heatDecisionsSection, heatSection } from './status.js';
+import { unusableReason } from './unusable.js';
 
 type Ctx = HandlerContext<HeatGateConfig, HeatInputs | undefined, HeatGateMetrics>;
 
@@ -20,7 +22,7 @@ const BUCKETS = ['COLD', 'WARM', 'HOT'] as const;
 const BUCKET_LABELS = { COLD: { state: 'COLD' }, WARM: { state: 'WARM' }, HOT: { state: 'HOT' } } as const;
 
 /**
- * P2.6 Portfolio Heat Gate: calibrates FULL_CLOSE proposals by portfolio heat. Always writes the
+ * P2.6 Portfolio Heat Gate: calibrates full closes (FULL_CLOSE, the kernel's FULL_CLOSE_PROPOSED) by portfolio heat. Always writes the
  * calibrated entry and a heat decision for the bridge; in enforce mode also HSETs the calibration
  * over the proposal hash the Apply Layer reads. Outputs as the originals wrote them
  * (schemas/heat-gate.ts); heat it cannot trust is treated as COLD (fail-closed).
@@ -36,10 +38,16 @@ export const heatGate = defineHandler({
   // prometheus_client's start_http_server (P26_METRICS_PORT) answered every path with the metrics.
   http: { health: metricsAsHealth, status: [heatSection, heatDecisionsSection] },
   batch: {
-    loadState: (redis, config) => loadHeatInputs(redis, config),
+    loadState: (redis, config, now) => loadHeatInputs(redis, config, now),
     // Heat comes from positions and equity, which other services write; the gate's own writes
     // (outputs, the heat hash, proposal hashes in enforce mode) are never read back.
     readsOwnWrites: false,
+    // p26_heat_value without waiting for a proposal (seed 003: the heat metric updates every
+    // 10 s); a budget engine deployed apart scrapes it (HEAT_GATE_METRICS_URL). Each replica its own.
+    refresh: {
+      everyMs: (config) => config.P26_HEAT_REFRESH_MS,
+      apply: (inputs, metrics, config) => publishHeat(assessOnce(inputs), metrics, config),
+    },
   },
   failure: {
     maxAttempts: 3,
@@ -54,7 +62,19 @@ export const heatGate = defineHandler({
     // still left in its safe form (COLD), never with the unchecked proposal in force.
     rejected: (raw, ctx) => {
       observeLag(ctx);
-      return safeFormOfRejected(raw, ctx);
+      return safeFormOfRejected(raw, ctx, 'at-read');
+    },
+    // What real producers write here that no heat gate can use: counted, never dead-lettered.
+    unusable: async (raw, ctx) => {
+      const reason = unusableReason(raw);
+      if (reason === undefined) return false;
+      observeLag(ctx);
+      ctx.metrics.unusable.inc({ reason });
+      // An entry without any action is about its symbol's kernel hash all the same: in enforce
+      // mode that hash is left in its safe form, as for a refused proposal (H3). Another heat
+      // gate's decision or a NOOP is never written anywhere.
+      if (reason === 'no_action') await safeFormOfRejected(raw, ctx, 'in-commit');
+      return true;
     },
   },
   handle(proposal, ctx) {
@@ -66,7 +86,7 @@ export const heatGate = defineHandler({
     // The proposal's own symbol is not in the book: the Position Ledger may hold it already and
     // the index of its hashes not know yet. Read it directly rather than wait for the index.
     const untrusted: UntrustedFigure[] = [];
-    return readP33Position(ctx.redis, proposal.symbol, untrusted).then((direct) =>
+    return readP33Position(ctx.redis, proposal.symbol, untrusted, { config: ctx.config, now: ctx.now() }).then((direct) =>
       decide(
         proposal,
         {
@@ -102,29 +122,44 @@ function assessOnce(inputs: HeatInputs): HeatAssessment {
 
 function decide(proposal: HarvestProposal, inputs: HeatInputs, ctx: Ctx): void {
   const assessment = assessOnce(inputs);
-  if (assessment.trusted) {
-    // As the original: the heat gauges move only when a heat was computed.
-    const bucket = bucketOf(assessment.heat, ctx.config.HEAT_MIN, ctx.config.HEAT_MAX);
-    ctx.metrics.heatValue.set(assessment.heat);
-    for (const state of BUCKETS) ctx.metrics.bucket.set(BUCKET_LABELS[state], state === bucket ? 1 : 0);
-    ctx.metrics.positionsWithoutSigma.set(assessment.withoutSigma.length);
-    ctx.metrics.notionalWithoutSigma.set(assessment.withoutSigma.reduce((sum, p) => sum + Math.abs(p.notionalUsd), 0));
-    if (assessment.capped) ctx.metrics.heatCapped.inc();
-  }
+  publishHeat(assessment, ctx.metrics, ctx.config);
+  if (assessment.trusted && assessment.capped) ctx.metrics.heatCapped.inc();
   record(proposal, assessment, ctx);
+}
+
+/** The heat gauges. As the original: they move only when a heat was computed. */
+function publishHeat(assessment: HeatAssessment, metrics: HeatGateMetrics, config: HeatGateConfig): void {
+  if (!assessment.trusted) return;
+  const bucket = bucketOf(assessment.heat, config.HEAT_MIN, config.HEAT_MAX);
+  metrics.heatValue.set(assessment.heat);
+  for (const state of BUCKETS) metrics.bucket.set(BUCKET_LABELS[state], state === bucket ? 1 : 0);
+  metrics.positionsWithoutSigma.set(assessment.withoutSigma.length);
+  metrics.notionalWithoutSigma.set(assessment.withoutSigma.reduce((sum, p) => sum + Math.abs(p.notionalUsd), 0));
+}
+
+/**
+ * The plan_id a decision carries: the entry's own, else (a kernel proposal) the one the Apply
+ * Layer derives from the proposal hash, with the action it will read there: the calibrated one
+ * once enforce mode wrote it, else the kernel's. Without a kill_score the Apply Layer makes no
+ * plan, and the id is ours: `p26:{entry id}`.
+ */
+function planIdOf(proposal: HarvestProposal, calibratedAction: string, ctx: Ctx): string {
+  if (proposal.plan_id !== undefined) return proposal.plan_id;
+  const action = ctx.config.P26_MODE === 'enforce' ? calibratedAction : proposal.proposedAction;
+  return applyLayerPlanId(proposal.symbol, action, proposal) ?? `p26:${ctx.meta.id}`;
 }
 
 function record(proposal: HarvestProposal, assessment: HeatAssessment, ctx: Ctx): void {
   const { config, metrics } = ctx;
   const bucket: HeatBucket = assessment.trusted ? bucketOf(assessment.heat, config.HEAT_MIN, config.HEAT_MAX) : 'COLD';
-  const calibration = calibrate(proposal.proposedAction, bucket);
+  const calibration = calibrate(proposal.proposedAction, bucket, config.P26_APPLY_LAYER_ERA);
   const carried = carriedFields(ctx.meta.raw);
   for (let i = 0; i < carried.cut.length; i++) metrics.truncatedFields.inc();
   // The original: `data.get(b"trace_id", uuid4())`, a new id only when the field is absent.
   const traceId = proposal.trace_id === undefined ? randomUUID() : proposal.trace_id.slice(0, FREE_TEXT_MAX);
   const facts: DecisionFacts = {
     traceId,
-    planId: proposal.plan_id,
+    planId: planIdOf(proposal, calibration.calibratedAction, ctx),
     symbol: proposal.symbol,
     action: proposal.proposedAction,
     bucket,
@@ -143,7 +178,10 @@ function record(proposal: HarvestProposal, assessment: HeatAssessment, ctx: Ctx)
   ctx.putHash(keys.portfolioHeat, { heat: heatValue, bucket, updated_at: String(facts.nowMs) }, { latestWins: true });
 
   if (config.P26_MODE === 'enforce') {
-    ctx.putHash(keys.harvestProposal(proposal.symbol), enforceHash(facts, carried), {
+    // Newest wins: the hash holds the calibration of the newest proposal of its symbol, with one
+    // replica or several; an older proposal handled later is acknowledged unapplied.
+    ctx.onlyIfNewer(keys.harvestProposalSourceId(proposal.symbol), ctx.meta.id, { onSkip: () => metrics.superseded.inc() });
+    ctx.putHash(keys.harvestProposal(proposal.symbol), enforceHash(facts, carried, config.P26_APPLY_LAYER_ERA), {
       ttlSec: config.P26_PROPOSAL_TTL_SEC,
       onFail: () => metrics.hashWriteFailures.inc(),
     });

@@ -1,5 +1,6 @@
 import type { MetricFactory } from '../../runtime/index.js';
 import type { HeatGateConfig } from './config.js';
+import { unusableReasons } from './unusable.js';
 
 /**
  * prometheus_client's default Histogram buckets, which the original's p26_stream_lag_ms used
@@ -51,6 +52,15 @@ export function heatGateMetrics(m: MetricFactory, config: Pick<HeatGateConfig, '
       name: 'quantum_heat_gate_notional_without_sigma_usd',
       help: 'Absolute notional (USD) of the open positions without sigma at the last decision',
     }),
+    unusable: m.counter({
+      name: 'quantum_heat_gate_unusable_entries_total',
+      help: "Entries of the proposal stream no heat gate can use (another heat gate's decisions, no action, an action nobody proposes), acknowledged without a dead letter, by reason",
+      labelNames: ['reason'],
+    }),
+    superseded: m.counter({
+      name: 'quantum_heat_gate_superseded_total',
+      help: 'Enforce mode: proposals acknowledged unapplied because the proposal hash already held the calibration of a newer proposal of their symbol',
+    }),
     truncatedFields: m.counter({
       name: 'quantum_heat_gate_truncated_fields_total',
       help: 'Free-text proposal fields longer than the limit, truncated in the outputs',
@@ -58,6 +68,7 @@ export function heatGateMetrics(m: MetricFactory, config: Pick<HeatGateConfig, '
   };
   // Published from the start, as the original set it in __init__.
   metrics.enforceMode.set(config.P26_MODE === 'enforce' ? 1 : 0);
+  for (const reason of unusableReasons) metrics.unusable.inc({ reason }, 0);
   return metrics;
 }
 

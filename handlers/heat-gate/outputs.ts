@@ -9,6 +9,7 @@ import {
   wireFields,
 } from '../../schemas/heat-gate.js';
 import { pyFloatStr, pythonRound } from '../../schemas/python-number.js';
+import { applyLayerRules, type ApplyLayerEra } from './apply-layer-era.js';
 import type { Calibration } from './calibrate.js';
 import type { HeatAssessment } from '../positions/heat.js';
 
@@ -95,7 +96,11 @@ export function calibratedEntry(facts: DecisionFacts, carried: CarriedFields): R
  * over the kernel's hash, so every field it wrote and these do not name stays. A carried value
  * that had to be cut is left out, so the kernel's own full value stays in the hash.
  */
-export function enforceHash(facts: DecisionFacts, carried: CarriedFields | undefined): Record<string, string> {
+export function enforceHash(
+  facts: DecisionFacts,
+  carried: CarriedFields | undefined,
+  era: ApplyLayerEra = 'newest',
+): Record<string, string> {
   const hash: EnforceHash = {
     trace_id: facts.traceId,
     plan_id: facts.planId,
@@ -108,6 +113,8 @@ export function enforceHash(facts: DecisionFacts, carried: CarriedFields | undef
     calibrated_by: 'p26_heat_gate',
     downgrade_reason: facts.calibration.reason,
     ts: String(Math.floor(facts.nowMs / 1000)),
+    // An Apply Layer that reads harvest_action alone sees the calibration only there.
+    ...(applyLayerRules[era].actionField === 'harvest_action' ? { harvest_action: facts.calibration.calibratedAction } : {}),
   };
   return carried === undefined ? wireFields(hash) : withCarried(hash, carried, new Set(carried.cut));
 }

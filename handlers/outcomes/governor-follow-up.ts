@@ -39,7 +39,7 @@ export const governorOutcomes = defineHandler({
     const skip = (reason: string) => ctx.metrics.skipped.inc({ kind: 'governor_block', reason });
     const side = sideSign(event.side);
     if (side === undefined) return skip('no_side');
-    const market = await readMarket(ctx.redis, event.symbol);
+    const market = await readMarket(ctx.redis, event.symbol, ctx.now());
     if (market.markPrice === undefined) return skip('no_price');
     const notional = parseNumber(event.computed_notional);
     const qty = parseNumber(event.computed_qty);

@@ -1,13 +1,16 @@
 import { defineHandler } from '../../runtime/index.js';
-import { symbolSchema } from '../../schemas/common.js';
+import { proposalSymbolSchema } from '../../schemas/harvest-proposal.js';
 import { heatDecisionReader } from '../../schemas/heat-gate.js';
 import type { OutcomeConfig } from './config.js';
 import { followUpDeclaration, followUpId, recordFollowUp } from './follow-up.js';
 import { readMarket } from './market.js';
 import { keptExposure } from './pnl.js';
 
-/** A heat decision as schemas/heat-gate.ts reads it; the follow-up needs a market symbol. */
-const heatDecisionInput = heatDecisionReader.extend({ symbol: symbolSchema });
+/**
+ * A heat decision as schemas/heat-gate.ts reads it, with the symbols the heat gate decides (any
+ * case, as the original: a lower-case one finds no market price and is skipped `no_price`).
+ */
+const heatDecisionInput = heatDecisionReader.extend({ symbol: proposalSymbolSchema });
 
 /**
  * Follows every heat decision whose calibrated action differs from the proposal: in shadow mode
@@ -25,7 +28,7 @@ export const heatOutcomes = defineHandler({
     const proposed = decision.in_action ?? '';
     const decided = decision.out_action ?? '';
     if (proposed === decided || proposed === '' || decided === '') return;
-    const market = await readMarket(ctx.redis, decision.symbol);
+    const market = await readMarket(ctx.redis, decision.symbol, ctx.now());
     const skip = (reason: string) => ctx.metrics.skipped.inc({ kind: 'heat_downgrade', reason });
     if (market.markPrice === undefined) return skip('no_price');
     if (market.positionNotionalUsd === undefined) return skip('no_position');

@@ -41,7 +41,7 @@ export const outcomeSample = defineHandler({
     }
     const exposure = parseNumber(record.exposure_usd) ?? 0;
     const entryPrice = parseNumber(record.entry_price) ?? 0;
-    const { markPrice } = await readMarket(ctx.redis, record.symbol);
+    const { markPrice } = await readMarket(ctx.redis, record.symbol, ctx.now());
     const pnl = markToMarket(exposure, entryPrice, markPrice);
     const previousWorst = parseNumber(record.worst_pnl_usd);
     const worst = pnl === undefined ? previousWorst : previousWorst === undefined ? pnl : Math.min(previousWorst, pnl);

@@ -3,16 +3,26 @@ import * as z from 'zod';
 import { envInt, type RedisReader } from '../../runtime/index.js';
 import { compareStreamIds, fieldsToRecord, parseNumber } from '../../schemas/fields.js';
 import { keys, streams } from '../../schemas/keys.js';
-import { positionSnapshotSchema } from '../../schemas/position-snapshot.js';
+import { positionSnapshotSchema, snapshotNotional } from '../../schemas/position-snapshot.js';
+
+/** P3.3's hash prefixes: the seed era's, and upstream's newest (de25f13cb). */
+export const DEFAULT_P33_PREFIXES: readonly string[] = [prefixOf(keys.p33PositionSnapshot), prefixOf(keys.p33StatePositions)];
 
 /**
  * The one position book every gate reads (heat gate, governor, budget engine). It merges, per
  * symbol, the most recent of:
  * - our materialised view of quantum:stream:position.snapshot (position-snapshot handler);
  * - the snapshot stream's entries that view has not applied yet, so no decision lags the stream;
- * - the Position Ledger's (P3.3) hashes quantum:position:snapshot:{symbol}, found through the
- *   index the position-index job refreshes by SCAN (a new P3.3 symbol is seen once that index
- *   has been refreshed: within POSITION_INDEX_REFRESH_SEC).
+ * - the Position Ledger's (P3.3) hashes under every prefix of POSITION_P33_PREFIXES (seed era
+ *   quantum:position:snapshot:{symbol}, upstream newest quantum:state:positions:{symbol}), found
+ *   through the index the position-index job keeps (see handlers/positions/index-job.ts). A flat
+ *   hash (position_amt 0, side NONE/FLAT) is the newest figure "no position" for its symbol.
+ * A snapshot-stream figure older than POSITION_MAX_AGE_SEC is no position: the balance tracker
+ * never sends a zero snapshot when a position closes. P3.3's hashes are not aged: P3.3 reports a
+ * close itself (a flat hash), and a hash left by a stopped P3.3 expires with its own TTL (1 h).
+ * Until then it counts: for the caps, exposure that may be gone is the safe side of the doubt.
+ * Sigma: the figure's own, else another source's for the symbol, else quantum:marketstate:{symbol}
+ * (market state publisher), else quantum:state:market:{symbol}.
  * All of it in one read-only script (one round trip, one consistent moment); a plain-read
  * fallback where scripts cannot run (Redis Cluster, Redis before 7).
  */
@@ -23,12 +33,43 @@ export const positionBookEnvShape = {
   POSITION_SNAPSHOT_GROUP: z.string().min(1).default('position_snapshot'),
   /** At most this many snapshot entries not yet applied are folded in per read (newest first). */
   POSITION_BOOK_MAX_PENDING: envInt(1000, 1),
+  /** Where the Position Ledger (P3.3) writes its hashes, comma-separated: both eras by default. */
+  POSITION_P33_PREFIXES: z
+    .string()
+    .default(DEFAULT_P33_PREFIXES.join(','))
+    .transform((list) =>
+      list
+        .split(',')
+        .map((p) => p.trim())
+        .filter((p) => p !== ''),
+    )
+    .pipe(z.array(z.string()).min(1, 'must name at least one prefix')),
+  /**
+   * A position figure older than this is no position (its producer stopped reporting it). The
+   * balance tracker reports every open position every 30 s (BALANCE_POLL_INTERVAL) and never
+   * sends a zero on close; P3.3 rewrites its hashes every 5 s (P33_POLL_SEC) and they live 1 h.
+   * 120 s is four missed balance-tracker rounds.
+   */
+  POSITION_MAX_AGE_SEC: envInt(120, 1),
+  /** A price quote older than this is refused (handlers/positions/prices.ts); 30 s is six missed P3.3 rounds. */
+  PRICE_MAX_AGE_SEC: envInt(30, 1),
 };
 
 export interface PositionBookConfig {
   readonly POSITION_SNAPSHOT_STREAM: string;
   readonly POSITION_SNAPSHOT_GROUP: string;
   readonly POSITION_BOOK_MAX_PENDING: number;
+  /** Default: DEFAULT_P33_PREFIXES. */
+  readonly POSITION_P33_PREFIXES?: readonly string[];
+  /** Absent (hand-built configs): figures never age out. */
+  readonly POSITION_MAX_AGE_SEC?: number;
+  /** Default: DEFAULT_PRICE_MAX_AGE_SEC (handlers/positions/prices.ts). */
+  readonly PRICE_MAX_AGE_SEC?: number;
+}
+
+/** The prefixes the settings name, or both eras'. */
+export function p33Prefixes(config: Pick<PositionBookConfig, 'POSITION_P33_PREFIXES'> | undefined): readonly string[] {
+  return config?.POSITION_P33_PREFIXES ?? DEFAULT_P33_PREFIXES;
 }
 
 export type PositionOrigin = 'view' | 'stream' | 'p33';
@@ -90,16 +131,23 @@ export interface BookAndEquity {
 
 /**
  * KEYS: our active index, the snapshot stream, the P3.3 index, the portfolio state ('' to skip).
- * ARGV: our view prefix, our applied-id prefix, the group, the bound, the P3.3 prefix, the market prefix.
- * Answers {equity, view symbols, view rows, mode, entries, applied ids, P3.3 symbols, P3.3 rows}.
+ * ARGV: our view prefix, our applied-id prefix, the group, the bound, the market-state prefix, the
+ * market-state publisher's prefix, then the P3.3 prefixes.
+ * Answers {equity, view symbols, view rows, mode, entries, applied ids, P3.3 symbols, P3.3 rows
+ * (five fields per prefix), sigma symbols, their sigma rows [marketstate, state:market]}.
  */
 const READ_BOOK = `
 local equity = false
 if KEYS[4] ~= '' then equity = redis.call('HGET', KEYS[4], 'equity_usd') end
 local symbols = redis.call('SMEMBERS', KEYS[1])
 local rows = {}
+local wanted, sigmaSymbols = {}, {}
+local function want(s)
+  if s ~= nil and wanted[s] == nil then wanted[s] = true; sigmaSymbols[#sigmaSymbols + 1] = s end
+end
 for i, s in ipairs(symbols) do
   rows[i] = redis.call('HMGET', ARGV[1] .. s, 'position_notional_usd', 'sigma', 'qty', 'mark_price', 'updated_at', 'volatility')
+  want(s)
 end
 local mode, start = 'tail', '-'
 local groups = redis.pcall('XINFO', 'GROUPS', KEYS[2])
@@ -127,6 +175,7 @@ for i, e in ipairs(entries) do
       local s = f[j + 1]
       if seen[s] == nil then seen[s] = redis.call('GET', ARGV[2] .. s) or '' end
       applied[i] = seen[s]
+      want(s)
     end
   end
   if applied[i] == nil then applied[i] = '' end
@@ -134,22 +183,44 @@ end
 local p33 = redis.call('SMEMBERS', KEYS[3])
 local p33rows = {}
 for i, s in ipairs(p33) do
-  local row = redis.call('HMGET', ARGV[5] .. s, 'position_amt', 'mark_price', 'ts_epoch', 'position_notional_usd', 'sigma')
-  row[6] = redis.call('HGET', ARGV[6] .. s, 'sigma')
+  local row = {}
+  for k = 7, #ARGV do
+    local part = redis.call('HMGET', ARGV[k] .. s, 'position_amt', 'mark_price', 'ts_epoch', 'position_notional_usd', 'sigma')
+    for _, v in ipairs(part) do row[#row + 1] = v end
+  end
   p33rows[i] = row
+  want(s)
 end
-return {equity, symbols, rows, mode, entries, applied, p33, p33rows}
+local sigmaRows = {}
+for i, s in ipairs(sigmaSymbols) do
+  sigmaRows[i] = {redis.call('HGET', ARGV[6] .. s, 'sigma'), redis.call('HGET', ARGV[5] .. s, 'sigma')}
+end
+return {equity, symbols, rows, mode, entries, applied, p33, p33rows, sigmaSymbols, sigmaRows}
 `;
 
 type Row = (string | null)[];
 type Entry = [id: string, fields: string[]];
-type Reply = [string | null, string[], Row[], 'group' | 'tail' | 'none', Entry[], string[], string[], Row[]];
+type Reply = [string | null, string[], Row[], 'group' | 'tail' | 'none', Entry[], string[], string[], Row[], string[], Row[]];
+
+/** Fields read from each P3.3 hash, in this order (READ_BOOK and the plain reads alike). */
+const P33_FIELDS = ['position_amt', 'mark_price', 'ts_epoch', 'position_notional_usd', 'sigma'] as const;
 
 /** The prefix a key function puts before the symbol. */
-const prefixOf = (keyOf: (symbol: string) => string) => keyOf('');
+function prefixOf(keyOf: (symbol: string) => string): string {
+  return keyOf('');
+}
 
-/** Reads the book (and equity, when `withEquity`) in one round trip; plain reads where scripts cannot run. */
-export async function loadPositionBook(redis: RedisReader, config: PositionBookConfig, withEquity = false): Promise<BookAndEquity> {
+/**
+ * Reads the book (and equity, when `withEquity`) in one round trip; plain reads where scripts
+ * cannot run. `now` is the clock figures are aged against (POSITION_MAX_AGE_SEC).
+ */
+export async function loadPositionBook(
+  redis: RedisReader,
+  config: PositionBookConfig,
+  withEquity = false,
+  now = Date.now(),
+): Promise<BookAndEquity> {
+  const prefixes = p33Prefixes(config);
   let reply: Reply;
   try {
     reply = (await redis.eval_ro(
@@ -163,20 +234,22 @@ export async function loadPositionBook(redis: RedisReader, config: PositionBookC
       prefixOf(keys.positionAppliedId),
       config.POSITION_SNAPSHOT_GROUP,
       config.POSITION_BOOK_MAX_PENDING,
-      prefixOf(keys.p33PositionSnapshot),
       prefixOf(keys.marketState),
+      prefixOf(keys.marketStatePublished),
+      ...prefixes,
     )) as Reply;
   } catch {
-    reply = await readPlain(redis, config, withEquity);
+    reply = await readPlain(redis, config, withEquity, prefixes);
   }
-  return { book: mergeBook(reply, config.POSITION_BOOK_MAX_PENDING), equityRaw: reply[0] ?? undefined };
+  const maxAgeMs = config.POSITION_MAX_AGE_SEC === undefined ? undefined : config.POSITION_MAX_AGE_SEC * 1000;
+  return { book: mergeBook(reply, config.POSITION_BOOK_MAX_PENDING, prefixes.length, maxAgeMs, now), equityRaw: reply[0] ?? undefined };
 }
 
 /**
  * The same reads as READ_BOOK without a script: not one atomic moment, so a snapshot applied
  * between the reads may be counted from both the view and the stream (the newer wins per symbol).
  */
-async function readPlain(redis: RedisReader, config: PositionBookConfig, withEquity: boolean): Promise<Reply> {
+async function readPlain(redis: RedisReader, config: PositionBookConfig, withEquity: boolean, prefixes: readonly string[]): Promise<Reply> {
   const stream = config.POSITION_SNAPSHOT_STREAM;
   const [equity, symbols, p33] = await Promise.all([
     withEquity ? redis.hget(keys.portfolioState, 'equity_usd') : Promise.resolve(null),
@@ -210,20 +283,24 @@ async function readPlain(redis: RedisReader, config: PositionBookConfig, withEqu
   const appliedBySymbol = new Map(entrySymbols.map((s, i) => [s, appliedIds[i] ?? '']));
   const applied = entries.map(([, f]) => appliedBySymbol.get(fieldsToRecord(f).symbol ?? '') ?? '');
   const p33rows = await Promise.all(
-    p33.map(async (s) => {
-      const [row, sigma] = await Promise.all([
-        redis.hmget(keys.p33PositionSnapshot(s), 'position_amt', 'mark_price', 'ts_epoch', 'position_notional_usd', 'sigma'),
-        redis.hget(keys.marketState(s), 'sigma'),
-      ]);
-      return [...row, sigma];
-    }),
+    p33.map(async (s) => (await Promise.all(prefixes.map((prefix) => redis.hmget(prefix + s, ...P33_FIELDS)))).flat()),
   );
-  return [equity, symbols, rows, mode, entries, applied, p33, p33rows];
+  const sigmaSymbols = [...new Set([...symbols, ...entrySymbols.filter((s) => s !== ''), ...p33])];
+  const sigmaRows = await Promise.all(sigmaSymbols.map((s) => readSigmaRow(redis, s)));
+  return [equity, symbols, rows, mode, entries, applied, p33, p33rows, sigmaSymbols, sigmaRows];
 }
 
-/** Per symbol the most recent figure; sigma from that figure, else from another source, else market state. */
-function mergeBook(reply: Reply, bound: number): PositionBook {
-  const [, symbols, rows, mode, rawEntries, applied, p33, p33rows] = reply;
+/** [quantum:marketstate:{symbol} sigma, quantum:state:market:{symbol} sigma]. */
+function readSigmaRow(redis: RedisReader, symbol: string): Promise<Row> {
+  return Promise.all([redis.hget(keys.marketStatePublished(symbol), 'sigma'), redis.hget(keys.marketState(symbol), 'sigma')]);
+}
+
+/**
+ * Per symbol the most recent figure, dropped when older than `maxAgeMs`; sigma from that figure,
+ * else from another source, else the market state publisher's, else the market state's.
+ */
+function mergeBook(reply: Reply, bound: number, prefixCount: number, maxAgeMs: number | undefined, now: number): PositionBook {
+  const [, symbols, rows, mode, rawEntries, applied, p33, p33rows, sigmaSymbols, sigmaRows] = reply;
   const best = new Map<string, BookPosition>();
   const sigmaOf = new Map<string, number>();
   const untrusted: UntrustedFigure[] = [];
@@ -270,16 +347,19 @@ function mergeBook(reply: Reply, bound: number): PositionBook {
       }
       return;
     }
-    if (foldedSymbols.has(parsed.data.symbol)) return;
-    foldedSymbols.add(parsed.data.symbol);
     const snapshot = parsed.data;
+    const notionalUsd = snapshotNotional(snapshot);
+    // An entry position-snapshot acknowledges without applying (no usable figure) changes nothing.
+    if (notionalUsd === undefined) return;
+    if (foldedSymbols.has(snapshot.symbol)) return;
+    foldedSymbols.add(snapshot.symbol);
     // Replaces the view's figure for the symbol outright: it is newer than what the view applied.
     best.delete(snapshot.symbol);
     offer({
       symbol: snapshot.symbol,
-      notionalUsd: snapshot.position_notional_usd,
+      notionalUsd,
       sigma: snapshot.sigma ?? snapshot.volatility,
-      qty: snapshot.qty,
+      qty: snapshot.qty ?? snapshot.position_qty,
       markPrice: snapshot.mark_price,
       asOfMs: Number.parseInt(id, 10),
       origin: 'stream',
@@ -287,26 +367,42 @@ function mergeBook(reply: Reply, bound: number): PositionBook {
   });
 
   p33.forEach((symbol, i) => {
-    const [amtRaw, markRaw, tsRaw, notionalRaw, sigmaRaw, marketSigmaRaw] = p33rows[i] ?? [];
-    const position = p33Figure(symbol, amtRaw, markRaw, tsRaw, notionalRaw, sigmaRaw, untrusted);
-    if (position === undefined) return; // expired since the index was refreshed, or not P3.3's
-    offer(position);
-    const marketSigma = figure(untrusted, symbol, 'market_sigma', marketSigmaRaw);
-    if (marketSigma !== undefined && !sigmaOf.has(symbol)) sigmaOf.set(symbol, marketSigma);
+    const row = p33rows[i] ?? [];
+    for (let k = 0; k < prefixCount; k++) {
+      const [amtRaw, markRaw, tsRaw, notionalRaw, sigmaRaw] = row.slice(k * P33_FIELDS.length, (k + 1) * P33_FIELDS.length);
+      const position = p33Figure(symbol, amtRaw, markRaw, tsRaw, notionalRaw, sigmaRaw, untrusted);
+      if (position !== undefined) offer(position); // else expired since the index was refreshed, or not P3.3's
+    }
+  });
+
+  sigmaSymbols.forEach((symbol, i) => {
+    if (sigmaOf.has(symbol) || !best.has(symbol)) return;
+    const [publishedRaw, marketRaw] = sigmaRows[i] ?? [];
+    const sigma = figure(untrusted, symbol, 'marketstate_sigma', publishedRaw) ?? figure(untrusted, symbol, 'market_sigma', marketRaw);
+    if (sigma !== undefined) sigmaOf.set(symbol, sigma);
   });
 
   const positions = [...best.values()]
-    .filter((p) => p.notionalUsd !== 0)
+    .filter((p) => p.notionalUsd !== 0 && !agedOut(p, maxAgeMs, now))
     .map((p) => (p.sigma === undefined && sigmaOf.has(p.symbol) ? { ...p, sigma: sigmaOf.get(p.symbol) } : p))
     .sort((a, b) => (a.symbol < b.symbol ? -1 : a.symbol > b.symbol ? 1 : 0));
   return { positions, streamRead: mode, truncated: rawEntries.length > bound, untrusted };
 }
 
 /**
+ * Older than the bound: its producer stopped reporting it. Only the snapshot stream's figures age
+ * (view and unapplied entries): P3.3 reports its closes and its hashes carry their own TTL.
+ */
+function agedOut(p: BookPosition, maxAgeMs: number | undefined, now: number): boolean {
+  return p.origin !== 'p33' && maxAgeMs !== undefined && p.asOfMs > 0 && now - p.asOfMs > maxAgeMs;
+}
+
+/**
  * A P3.3 hash as a position. P3.3 always writes ts_epoch: a hash without it is not the Ledger's
  * (a leftover of an earlier quantum-gates, which wrote its view under this name) and is ignored.
  * Notional is position_amt × mark_price, P3.3's own fields; position_notional_usd only where those
- * are missing (a leftover field of ours in a hash P3.3 has since rewritten must not win).
+ * are missing (a leftover field of ours in a hash P3.3 has since rewritten must not win). A flat
+ * hash (position_amt 0) is a figure of notional 0: the symbol's newest word may be "closed".
  */
 function p33Figure(
   symbol: string,
@@ -322,7 +418,7 @@ function p33Figure(
   const amt = figure(untrusted, symbol, 'position_amt', amtRaw);
   const mark = figure(untrusted, symbol, 'mark_price', markRaw);
   const notionalUsd =
-    amt !== undefined && mark !== undefined ? amt * mark : figure(untrusted, symbol, 'position_notional_usd', notionalRaw);
+    amt === 0 ? 0 : amt !== undefined && mark !== undefined ? amt * mark : figure(untrusted, symbol, 'position_notional_usd', notionalRaw);
   if (notionalUsd === undefined) return undefined;
   // A ts_epoch in no known unit still names a real position: it counts, as the oldest figure for
   // its symbol (any snapshot with a time beats it), rather than hiding exposure.
@@ -337,21 +433,36 @@ function p33Figure(
   };
 }
 
+/** How one P3.3 hash is read directly: under which prefixes, aged against what. */
+export interface P33ReadOptions {
+  readonly config?: Pick<PositionBookConfig, 'POSITION_P33_PREFIXES' | 'POSITION_MAX_AGE_SEC'>;
+  readonly now?: number;
+}
+
 /**
- * The Position Ledger's hash of one symbol, read directly (the symbol a message is about is
- * never left to the index's refresh bound). Undefined when absent or flat. Figures that are
- * present but no number are added to `untrusted` when it is given.
+ * The Position Ledger's figure of one symbol, read directly under every prefix (the symbol a
+ * message is about is never left to the index's refresh bound): the newest of its hashes. Undefined
+ * when absent, flat or older than POSITION_MAX_AGE_SEC. Figures that are present but no number
+ * are added to `untrusted` when it is given.
  */
 export async function readP33Position(
   redis: RedisReader,
   symbol: string,
   untrusted?: UntrustedFigure[],
+  options: P33ReadOptions = {},
 ): Promise<BookPosition | undefined> {
-  const [[amtRaw, markRaw, tsRaw, notionalRaw, sigmaRaw], marketSigma] = await Promise.all([
-    redis.hmget(keys.p33PositionSnapshot(symbol), 'position_amt', 'mark_price', 'ts_epoch', 'position_notional_usd', 'sigma'),
-    redis.hget(keys.marketState(symbol), 'sigma'),
+  const prefixes = p33Prefixes(options.config);
+  const [rows, [publishedSigma, marketSigma]] = await Promise.all([
+    Promise.all(prefixes.map((prefix) => redis.hmget(prefix + symbol, ...P33_FIELDS))),
+    readSigmaRow(redis, symbol),
   ]);
-  const position = p33Figure(symbol, amtRaw, markRaw, tsRaw, notionalRaw, sigmaRaw, untrusted);
+  let position: BookPosition | undefined;
+  for (const [amtRaw, markRaw, tsRaw, notionalRaw, sigmaRaw] of rows) {
+    const candidate = p33Figure(symbol, amtRaw, markRaw, tsRaw, notionalRaw, sigmaRaw, untrusted);
+    if (candidate !== undefined && (position === undefined || candidate.asOfMs > position.asOfMs)) position = candidate;
+  }
   if (position === undefined || position.notionalUsd === 0) return undefined;
-  return position.sigma === undefined ? { ...position, sigma: figure(untrusted, symbol, 'market_sigma', marketSigma) } : position;
+  if (position.sigma !== undefined) return position;
+  const sigma = figure(untrusted, symbol, 'marketstate_sigma', publishedSigma) ?? figure(untrusted, symbol, 'market_sigma', marketSigma);
+  return { ...position, sigma };
 }

@@ -91,8 +91,8 @@ export function computeHeat(inputs: HeatInputs): HeatResult {
  * Equity and the position book (our view, the snapshots it has not applied yet, P3.3's hashes) in
  * one read-only script: the decision never lags the snapshot stream.
  */
-export async function loadHeatInputs(redis: RedisReader, config: PositionBookConfig): Promise<HeatInputs> {
-  const { book, equityRaw } = await loadPositionBook(redis, config, true);
+export async function loadHeatInputs(redis: RedisReader, config: PositionBookConfig, now?: number): Promise<HeatInputs> {
+  const { book, equityRaw } = await loadPositionBook(redis, config, true, now);
   // Without equity_usd, whether the state exists at all tells the original's two failures apart.
   const portfolioStatePresent = equityRaw !== undefined || (await redis.exists(keys.portfolioState)) > 0;
   const positions = book.positions.map(({ symbol, notionalUsd, sigma }) => ({ symbol, notionalUsd, sigma }));

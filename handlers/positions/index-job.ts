@@ -1,36 +1,86 @@
 import * as z from 'zod';
-import { defineHandler, envInt, parseEnv, type MetricFactory } from '../../runtime/index.js';
+import { defineHandler, envInt, parseEnv, type MetricFactory, type RedisReader } from '../../runtime/index.js';
 import { keys } from '../../schemas/keys.js';
+import { positionBookEnvShape } from './book.js';
 
 const configSchema = z.object({
-  /** How often P3.3's hashes are looked for: the bound on how late a new P3.3 symbol is seen. */
+  /** How often the index is refreshed: the bound on how late a symbol P3.3 is configured with is seen. */
   POSITION_INDEX_REFRESH_SEC: envInt(5, 1),
+  POSITION_P33_PREFIXES: positionBookEnvShape.POSITION_P33_PREFIXES,
+  /**
+   * The symbols P3.3 is configured with, comma-separated: set it to P3.3's P33_ALLOWLIST (else its
+   * APPLY_ALLOWLIST; position_state_brain/main.py Config.ALLOWLIST). Checked every refresh.
+   */
+  POSITION_P33_SYMBOLS: z.string().default(''),
+  /**
+   * Where P3.3 reads its universe (upstream newest: P33_UNIVERSE_KEY_ACTIVE, P33_UNIVERSE_KEY_LAST_OK;
+   * JSON with a "symbols" list). Checked every refresh.
+   */
+  POSITION_P33_UNIVERSE_KEYS: z.string().default(`${keys.universeActive},${keys.universeLastOk}`),
+  /**
+   * SCAN steps (COUNT 1000 keys each) per prefix per refresh, for hashes of symbols in no list
+   * above (an on-demand snapshot, a changed universe): the sweep goes round the keyspace once
+   * every keyspace / (1000 × steps) refreshes. 0 turns the sweep off.
+   */
+  POSITION_INDEX_SCAN_STEPS: envInt(10, 0),
 });
 type PositionIndexConfig = z.infer<typeof configSchema>;
 
 /** Keys per SCAN step: a step costs Redis about this much work, whatever the keyspace. */
 const SCAN_COUNT = 1000;
 
+const list = (text: string) =>
+  text
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+
 function metrics(m: MetricFactory) {
   return {
     refreshes: m.counter({
       name: 'quantum_position_index_refreshes_total',
-      help: 'Refreshes of the index of P3.3 position hashes (by SCAN)',
+      help: 'Refreshes of the index of P3.3 position hashes',
     }),
     symbols: m.gauge({ name: 'quantum_position_index_p33_symbols', help: 'Symbols with a P3.3 position hash at the last refresh' }),
+    candidates: m.gauge({
+      name: 'quantum_position_index_candidates',
+      help: 'Symbols checked at the last refresh: P3.3 allowlist, universe, previous index and the sweep',
+    }),
+    sweeps: m.counter({ name: 'quantum_position_index_sweeps_total', help: 'Full rounds of the bounded SCAN sweep, per prefix' }),
   };
 }
 
+/** The symbols of P3.3's universe keys (JSON {"symbols": [...]}); an absent or unreadable key adds none. */
+async function universeSymbols(redis: RedisReader, universeKeys: readonly string[]): Promise<string[]> {
+  const values = await Promise.all(universeKeys.map((key) => redis.get(key).catch(() => null)));
+  return values.flatMap((value) => {
+    if (value === null) return [];
+    try {
+      const parsed: unknown = JSON.parse(value);
+      const symbols = typeof parsed === 'object' && parsed !== null ? (parsed as { symbols?: unknown }).symbols : undefined;
+      return Array.isArray(symbols) ? symbols.filter((s): s is string => typeof s === 'string' && s !== '') : [];
+    } catch {
+      return [];
+    }
+  });
+}
+
 /**
- * Finds the Position Ledger's (P3.3) hashes quantum:position:snapshot:{symbol} with SCAN (never
- * KEYS) and replaces our index of them, quantum:gates:positions:p33_symbols, in one commit. The
- * position book reads that index, so no gate ever scans the keyspace on its hot path; the price is
- * that a symbol P3.3 starts writing is seen after at most POSITION_INDEX_REFRESH_SEC (the governor
- * reads the plan's own symbol directly, so it never waits for this).
+ * Finds the Position Ledger's (P3.3) hashes under every prefix of POSITION_P33_PREFIXES and
+ * replaces our index of them, quantum:gates:positions:p33_symbols, in one commit. The position
+ * book reads that index, so no gate scans the keyspace on its hot path.
+ *
+ * Without scanning the whole keyspace each time (6–7 s and most of a Redis core at 5 M keys): it
+ * checks, with one EXISTS per symbol, the symbols P3.3 itself is configured with (its env
+ * allowlist and its universe keys) and those already indexed (a symbol leaves when its hashes are
+ * gone); a bounded SCAN sweep (POSITION_INDEX_SCAN_STEPS × 1000 keys per prefix per refresh, its
+ * cursor kept in Redis) finds the rest in the background. The governor reads the plan's own
+ * symbol directly, so it never waits for this.
  */
 export const positionIndex = defineHandler({
   name: 'position-index',
-  description: 'Index of the Position Ledger’s (P3.3) hashes by SCAN, every POSITION_INDEX_REFRESH_SEC',
+  description:
+    'Index of the Position Ledger’s (P3.3) hashes (its allowlist and universe, plus a bounded SCAN), every POSITION_INDEX_REFRESH_SEC',
   trigger: { kind: 'schedule', queue: 'position-index', everyMs: (c: PositionIndexConfig) => c.POSITION_INDEX_REFRESH_SEC * 1000 },
   input: z.looseObject({}),
   config: (env) => parseEnv(configSchema, env),
@@ -43,17 +93,40 @@ export const positionIndex = defineHandler({
     fallback: (_tick, failure, ctx) => ctx.log.warn({ attempts: failure.attempts }, 'P3.3 index not refreshed'),
   },
   async handle(_tick, ctx) {
-    const prefix = keys.p33PositionSnapshot('');
-    const symbols = new Set<string>();
-    let cursor = '0';
-    do {
-      const [next, found] = await ctx.redis.scan(cursor, 'MATCH', keys.p33PositionSnapshotPattern, 'COUNT', SCAN_COUNT);
-      for (const key of found) symbols.add(key.slice(prefix.length));
-      cursor = next;
-    } while (cursor !== '0');
+    const { redis, config } = ctx;
+    const prefixes = config.POSITION_P33_PREFIXES;
+    const [universe, indexed, swept] = await Promise.all([
+      universeSymbols(redis, list(config.POSITION_P33_UNIVERSE_KEYS)),
+      redis.smembers(keys.p33PositionIndex),
+      Promise.all(prefixes.map((prefix) => sweep(redis, prefix, config.POSITION_INDEX_SCAN_STEPS))),
+    ]);
+    const candidates = [...new Set([...list(config.POSITION_P33_SYMBOLS), ...universe, ...indexed, ...swept.flatMap((s) => s.symbols)])];
+    // One key per EXISTS: on Redis Cluster a symbol's two layouts live in different slots.
+    const present = await Promise.all(candidates.map((symbol) => Promise.all(prefixes.map((prefix) => redis.exists(prefix + symbol)))));
+    const symbols = candidates.filter((_, i) => (present[i] ?? []).some((n) => n > 0));
+    swept.forEach((s, i) => {
+      if (s.cursor === undefined) return;
+      ctx.setKey(keys.p33IndexScanCursor(prefixes[i]!), s.cursor);
+      if (s.cursor === '0') ctx.metrics.sweeps.inc();
+    });
     ctx.deleteKey(keys.p33PositionIndex);
     for (const symbol of symbols) ctx.addToSet(keys.p33PositionIndex, symbol);
     ctx.metrics.refreshes.inc();
-    ctx.metrics.symbols.set(symbols.size);
+    ctx.metrics.symbols.set(symbols.length);
+    ctx.metrics.candidates.set(candidates.length);
   },
 });
+
+/** Up to `steps` SCAN steps from the prefix's stored cursor; stops at the end of a round. */
+async function sweep(redis: RedisReader, prefix: string, steps: number): Promise<{ symbols: string[]; cursor: string | undefined }> {
+  if (steps === 0) return { symbols: [], cursor: undefined };
+  let cursor = (await redis.get(keys.p33IndexScanCursor(prefix))) ?? '0';
+  const symbols: string[] = [];
+  for (let step = 0; step < steps; step++) {
+    const [next, found] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', SCAN_COUNT);
+    for (const key of found) symbols.push(key.slice(prefix.length));
+    cursor = next;
+    if (cursor === '0') break;
+  }
+  return { symbols, cursor };
+}

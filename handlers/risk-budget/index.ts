@@ -36,7 +36,7 @@ export const riskBudget = defineHandler({
   config: parseRiskBudgetConfig,
   metrics: riskBudgetMetrics,
   mode: (config) => config.P28_MODE,
-  batch: { loadState: (redis, config) => loadBudgetInputs(redis, config) },
+  batch: { loadState: (redis, config, now) => loadBudgetInputs(redis, config, now) },
   http: { health: riskBudgetHealth, routes: budgetRoutes, status: [budgetsSection] },
   failure: {
     maxAttempts: 3,
@@ -141,7 +141,10 @@ function record(plan: BudgetPlan, ctx: Ctx): void {
         timestamp: timestampSec,
       };
       ctx.emit(streams.budgetViolation, encodeBudgetViolationEntry(event), { maxLen: violationStreamMaxLen, onFail });
-      ctx.log.warn(event, 'budget violation');
+      // In shadow a violation is an observation (it is on the stream, the metrics and the status
+      // page) and comes every tick per symbol; in enforce it blocks opens, which deserves a warning.
+      if (config.P28_MODE === 'enforce') ctx.log.warn(event, 'budget violation');
+      else ctx.log.debug(event, 'budget violation');
       metrics.blocks.inc({ symbol: budget.symbol });
     } else {
       metrics.allow.inc({ symbol: budget.symbol });

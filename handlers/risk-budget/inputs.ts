@@ -30,11 +30,11 @@ export interface BudgetInputs {
   readonly scrapedHeat: ScrapedHeat | undefined;
 }
 
-export async function loadBudgetInputs(redis: RedisReader, config: RiskBudgetConfig): Promise<BudgetInputs> {
+export async function loadBudgetInputs(redis: RedisReader, config: RiskBudgetConfig, now?: number): Promise<BudgetInputs> {
   const [portfolio, lastKnownGood, heatInputs, p33Symbols, clusterStress, scrapedHeat] = await Promise.all([
     redis.hgetall(keys.portfolioState),
     redis.hgetall(keys.budgetPortfolioLkg),
-    loadHeatInputs(redis, config),
+    loadHeatInputs(redis, config, now),
     redis.smembers(keys.p33PositionIndex),
     redis.hgetall(keys.clusterStress(clusterId)),
     config.HEAT_GATE_METRICS_URL === undefined ? Promise.resolve(undefined) : scrapeHeat(config.HEAT_GATE_METRICS_URL, heatScrapeTimeoutMs),

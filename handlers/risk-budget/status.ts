@@ -3,9 +3,15 @@ import { epochMs } from '../../domain/epoch.js';
 import { readBudgetHash } from '../../schemas/budget.js';
 import { parseNumber } from '../../schemas/fields.js';
 import { keys } from '../../schemas/keys.js';
+import { p33Prefixes } from '../positions/book.js';
 import type { RiskBudgetConfig } from './config.js';
 
-/** The budget engine's section of the status: the budget of each symbol with an open position. */
+/**
+ * The budget engine's section of the status: every budget that exists and every open position.
+ * The symbols are those the budget engine computes (our view's open positions and the P3.3 index,
+ * flat symbols included), read from the same indexes: no SCAN of the keyspace. (It listed only our
+ * view's symbols, so budgets of P3.3 positions never showed: issue #22 item 8.)
+ */
 
 export interface BudgetRow {
   readonly symbol: string;
@@ -30,7 +36,7 @@ export const budgetsSection = defineStatusSection<RiskBudgetConfig, readonly Bud
   views: [
     {
       shape: 'table',
-      empty: 'No open positions.',
+      empty: 'No budgets and no open positions.',
       columns: [
         { key: 'symbol', label: 'Symbol' },
         { key: 'budget_usd', label: 'Budget (USD)', format: 'usd' },
@@ -42,18 +48,45 @@ export const budgetsSection = defineStatusSection<RiskBudgetConfig, readonly Bud
       ],
     },
   ],
-  read: (ctx) => ctx.read('budgets', () => readBudgets(ctx.redis, MAX_SYMBOLS)),
+  read: (ctx) => ctx.read('budgets', () => readBudgets(ctx.redis, p33Prefixes(ctx.config), MAX_SYMBOLS)),
   headline: (budgets, now) => (budgets === null ? [] : budgetReasons(budgets, now)),
 });
 
-async function readBudgets(redis: RedisReader, maxSymbols: number): Promise<BudgetRow[]> {
-  const symbols = (await redis.smembers(keys.activePositions)).sort().slice(0, maxSymbols);
-  return Promise.all(
+async function readBudgets(redis: RedisReader, prefixes: readonly string[], maxSymbols: number): Promise<BudgetRow[]> {
+  const [viewSymbols, indexed] = await Promise.all([redis.smembers(keys.activePositions), redis.smembers(keys.p33PositionIndex)]);
+  const symbols = [...new Set([...viewSymbols, ...indexed])].sort();
+  const rows = await Promise.all(
     symbols.map(async (symbol) => {
-      const [budget, position] = await Promise.all([redis.hgetall(keys.budget(symbol)), redis.hgetall(keys.position(symbol))]);
-      return budgetRow(symbol, budget, position);
+      const [budget, view, ...ledger] = await Promise.all([
+        redis.hgetall(keys.budget(symbol)),
+        redis.hgetall(keys.position(symbol)),
+        ...prefixes.map((prefix) => redis.hgetall(prefix + symbol)),
+      ]);
+      return { symbol, budget, notional: newestNotional(view, ledger) };
     }),
   );
+  return rows
+    .filter(({ budget, notional }) => (notional !== undefined && notional !== 0) || Object.keys(budget).length > 0)
+    .slice(0, maxSymbols)
+    .map(({ symbol, budget, notional }) =>
+      budgetRow(symbol, budget, notional === undefined ? {} : { position_notional_usd: String(notional) }),
+    );
+}
+
+/** The newest of our view's notional and P3.3's position_amt × mark_price (either layout), by their times. */
+function newestNotional(view: Record<string, string>, ledger: readonly Record<string, string>[]): number | undefined {
+  let best: { notional: number; atMs: number } | undefined;
+  const viewNotional = parseNumber(view.position_notional_usd);
+  if (viewNotional !== undefined) best = { notional: viewNotional, atMs: parseNumber(view.updated_at) ?? 0 };
+  for (const hash of ledger) {
+    const amt = parseNumber(hash.position_amt);
+    const mark = parseNumber(hash.mark_price);
+    const ts = parseNumber(hash.ts_epoch);
+    if (amt === undefined || mark === undefined || ts === undefined) continue;
+    const atMs = epochMs(ts) ?? 0;
+    if (best === undefined || atMs > best.atMs) best = { notional: amt * mark, atMs };
+  }
+  return best?.notional;
 }
 
 export function budgetRow(symbol: string, raw: Record<string, string>, position: Record<string, string>): BudgetRow {

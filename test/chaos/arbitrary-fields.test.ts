@@ -57,7 +57,7 @@ describe('arbitrary field maps through the runtime path', () => {
     await redis?.stop();
   });
 
-  it('never crashes; every entry ends acknowledged with an output or dead-lettered', async () => {
+  it('never crashes; every entry ends acknowledged with an output, dead-lettered or counted unusable', async () => {
     const r = redis.client;
     let inputs = 0;
     await fc.assert(
@@ -66,8 +66,14 @@ describe('arbitrary field maps through the runtime path', () => {
         const fieldMaps = batch.map((fields) => Object.fromEntries(Object.entries(fields))).filter((f) => Object.keys(f).length > 0);
         await produce(r, streams.harvestProposal, fieldMaps);
         inputs += fieldMaps.length;
-        const ended = async () => (await r.xlen(streams.harvestCalibrated)) + (await r.xlen(streams.deadLetter));
-        await waitFor(async () => (await ended()) >= inputs, { what: `outputs + dead letters = ${inputs}`, timeoutMs: 20_000 });
+        // An entry a real producer writes that no gate can use (no action field, NOOP, another heat
+        // gate's decision) is acknowledged and counted, neither output nor dead letter (issue #22).
+        const unusable = async () =>
+          (await runtime.services.registry.getSingleMetric('quantum_gates_messages_total')?.get())?.values
+            .filter((v) => v.labels.handler === 'heat-gate' && v.labels.outcome === 'unusable')
+            .reduce((sum, v) => sum + v.value, 0) ?? 0;
+        const ended = async () => (await r.xlen(streams.harvestCalibrated)) + (await r.xlen(streams.deadLetter)) + (await unusable());
+        await waitFor(async () => (await ended()) >= inputs, { what: `outputs + dead letters + unusable = ${inputs}`, timeoutMs: 20_000 });
         await waitFor(async () => (await pendingCount(r, streams.harvestProposal, GROUP)) === 0, {
           what: 'nothing pending',
           timeoutMs: 20_000,

@@ -111,7 +111,10 @@ describe('compat: P2.6 heat gate', () => {
       ['PARTIAL_50', '10000', 'PARTIAL_50', 'partial_unchanged', 'COLD'],
       ['PARTIAL_OPEN', '10000', 'PARTIAL_OPEN', 'partial_unchanged', 'COLD'],
       // `if original_action != "FULL_CLOSE": return original_action, "non_full_close_unchanged"`
-      ['FULL_CLOSE_PROPOSED', '10000', 'FULL_CLOSE_PROPOSED', 'non_full_close_unchanged', 'COLD'],
+      // Deliberately not the original: the Harvest Kernel's full close is FULL_CLOSE_PROPOSED (it never
+      // writes FULL_CLOSE), which the original let through, so on real traffic it did nothing
+      // (issue #22 item 4; docs/migration.md "Kernel proposals").
+      ['FULL_CLOSE_PROPOSED', '10000', 'PARTIAL_25', 'portfolio_heat_cold', 'COLD'],
       ['HOLD', '10000', 'HOLD', 'non_full_close_unchanged', 'COLD'],
       ['full_close', '10000', 'full_close', 'non_full_close_unchanged', 'COLD'],
       // `if heat_bucket == "COLD": return "PARTIAL_25", "portfolio_heat_cold"` (heat 0.027)

@@ -13,7 +13,7 @@ const run = promisify(execFile);
 function unitNodeOptions(): string[] {
   const unit = readFileSync(resolve(root, 'deploy/systemd/quantum-gates.service'), 'utf8');
   const execStart = /^ExecStart=(.*)$/m.exec(unit)?.[1]?.split(/\s+/) ?? [];
-  expect(execStart.at(-1)).toBe('/opt/quantum-gates/dist/app/main.js');
+  expect(execStart.at(-1)).toBe('/opt/quantum-gates/current/dist/app/main.js');
   return execStart.slice(1, -1);
 }
 

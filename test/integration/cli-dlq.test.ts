@@ -4,6 +4,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { heatGate } from '../../handlers/heat-gate/index.js';
 import { deadLetterFields, DEAD_LETTER_VALUE_LIMIT } from '../../runtime/dead-letter.js';
 import { parseEnv } from '../../runtime/env.js';
+import { formatIssues } from '../../runtime/message-pipeline.js';
 import { defineHandler } from '../../runtime/handler.js';
 import type { Runtime } from '../../runtime/runtime.js';
 import { streams } from '../../schemas/keys.js';
@@ -103,6 +104,19 @@ describe('quantum-gates dlq', () => {
       source_stream: streams.harvestProposal,
       fields: { plan_id: 'bad1', symbol: 'eth usdt' },
     });
+  });
+
+  it('says what an invalid input lacked the way a refused replay says it, in the list and in show', async () => {
+    const parsed = z.object({ qty: z.string().regex(/^\d+(\.\d+)?$/, 'must be a decimal number') }).safeParse({ qty: '1e-400' });
+    const id = await deadLetter({ qty: '1e-400' }, { reason: 'invalid_input', detail: formatIssues(parsed.error!), attempts: 0 });
+    const listed = await runCli(['dlq', 'list'], env);
+    expect(listed.stdout).toContain('qty: must be a decimal number');
+    expect(listed.stdout).not.toContain('"path"');
+    const shown = await runCli(['dlq', 'show', id], env);
+    expect(shown.stdout).toMatch(/^error {9}qty: must be a decimal number$/m);
+    // Scripts still get the issues as the runtime wrote them.
+    const json = await runCliJson<{ error: string }>(['dlq', 'show', id], env);
+    expect(JSON.parse(json.error)).toEqual([{ path: 'qty', code: 'invalid_format', message: 'must be a decimal number' }]);
   });
 
   it('shows one entry with why it failed and its original fields', async () => {

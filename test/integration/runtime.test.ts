@@ -137,6 +137,49 @@ describe('runtime on a real redis-server', () => {
     await waitFor(async () => (await pendingCount(redis.client, IN, 'always-dlq')) === 0, { what: 'acknowledged' });
   });
 
+  it('acknowledges an entry the handler declares unusable: no dead letter, what the hook recorded committed, outcome unusable', async () => {
+    const picky = defineHandler({
+      name: 'picky',
+      description: 'test handler',
+      trigger: { kind: 'stream', stream: () => IN, group: () => 'picky' },
+      input: z.looseObject({ n: z.string() }),
+      config: (env) => parseEnv(z.object({}), env),
+      metrics: () => ({}),
+      failure: {
+        maxAttempts: 1,
+        backoffMs: 0,
+        policy: 'dead-letter',
+        // Another service's entries on the same stream: counted here by a marker entry.
+        unusable: (raw, ctx) => {
+          if (raw.from !== 'elsewhere') return false;
+          ctx.emit(OUT, { unusable: raw.n ?? '' });
+          return true;
+        },
+      },
+      handle: (message, ctx) => ctx.emit(OUT, { n: message.n }),
+    });
+    const runtime = await start([picky]);
+    await produce(redis.client, IN, [{ n: '1' }, { from: 'elsewhere', n: '2' }, { from: 'elsewhere' }, { junk: 'x' }]);
+    await waitFor(async () => (await pendingCount(redis.client, IN, 'picky')) === 0 && (await redis.client.xlen(DLQ)) === 1, {
+      what: 'all acknowledged',
+    });
+    expect((await readStream(redis.client, OUT)).map(({ _id, ...fields }) => fields)).toEqual([
+      { n: '1' },
+      { unusable: '2' },
+      { unusable: '' },
+    ]);
+    // Only the entry nobody should write (no n, not from elsewhere) is a dead letter.
+    expect((await readStream(redis.client, DLQ))[0]).toMatchObject({ reason: 'invalid_input' });
+    // Counters are applied just after the commit's reply: poll rather than race it.
+    await waitFor(
+      async () =>
+        /^quantum_gates_messages_total\{handler="picky",outcome="unusable"\} 2$/m.test(
+          (await runtime.server.inject({ url: '/metrics' })).body,
+        ),
+      { what: 'outcome unusable counted' },
+    );
+  });
+
   it('resolves racing claims with the commit guard: exactly one winner, the others re-run and see it', async () => {
     // Written before the start, so all 20 land in one batch and race inside one commit.
     await produce(

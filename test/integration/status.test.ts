@@ -314,6 +314,21 @@ describe('gates status: GET /status and the page at /', () => {
       }
     });
 
+    it('works when opened with the credentials in the URL (http://user:pass@host/)', async () => {
+      const context = await browser.newContext({ httpCredentials: { username: USER, password: PASSWORD } });
+      try {
+        const page = await context.newPage();
+        const errors: string[] = [];
+        page.on('pageerror', (error) => errors.push(error.message));
+        const withCredentials = address.replace('http://', `http://${USER}:${PASSWORD}@`);
+        expect((await page.goto(`${withCredentials}/`))?.status()).toBe(200);
+        await untilText(page, 'tr[data-gate="heat-gate"] td[data-field="mode"]', 'shadow');
+        expect(errors).toEqual([]);
+      } finally {
+        await context.close();
+      }
+    });
+
     it('shows the gates and their numbers, and updates them live as proposals arrive', async () => {
       const context = await browser.newContext({
         httpCredentials: { username: USER, password: PASSWORD },

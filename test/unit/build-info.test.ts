@@ -1,8 +1,9 @@
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { buildInfo, packageRoot } from '../../runtime/build-info.js';
+import { buildInfo, packageRoot, releaseName } from '../../runtime/build-info.js';
 import { runtimeMetrics } from '../../runtime/metrics.js';
 
 const root = resolve(import.meta.dirname, '../..');
@@ -22,5 +23,20 @@ describe('build info', () => {
 
     expect(packageRoot()).toBe(root);
     expect(buildInfo()).toEqual({ version, commit: 'source' });
+  });
+});
+
+describe('the release a build runs from', () => {
+  it('is named from …/releases/<id>, reached through the current link; a checkout has none', () => {
+    const base = mkdtempSync(join(tmpdir(), 'qg-release-'));
+    try {
+      mkdirSync(join(base, 'releases', '20261123T094500Z-1f53233abcde'), { recursive: true });
+      symlinkSync('releases/20261123T094500Z-1f53233abcde', join(base, 'current'));
+      expect(releaseName(join(base, 'current'))).toBe('20261123T094500Z-1f53233abcde');
+      expect(releaseName(base)).toBeUndefined();
+      expect(releaseName(join(base, 'missing'))).toBeUndefined();
+    } finally {
+      rmSync(base, { recursive: true, force: true });
+    }
   });
 });

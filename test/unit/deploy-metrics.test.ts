@@ -397,7 +397,9 @@ describe('deploy/prometheus: every alert is tested and has a runbook', () => {
 
   it('links every alert to its own section of docs/operations.md', () => {
     const text = read('prometheus/alerts.yml');
-    const runbooks = [...text.matchAll(/runbook_url:\s*"file:\/\/\/opt\/quantum-gates\/docs\/operations\.md#([^"]+)"/g)].map((m) => m[1]!);
+    const runbooks = [...text.matchAll(/runbook_url:\s*"file:\/\/\/opt\/quantum-gates\/current\/docs\/operations\.md#([^"]+)"/g)].map(
+      (m) => m[1]!,
+    );
 
     expect(runbooks).toEqual(alerts.map((a) => a.toLowerCase()));
     expect(runbooks.filter((anchor) => !headings.has(anchor))).toEqual([]);

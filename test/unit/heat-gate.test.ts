@@ -135,11 +135,23 @@ describe('heat gate: the seed scenarios', () => {
       'another action passes',
       '10000',
       { ETHUSDT: { notional: 1800, sigma: 0.15 } },
+      'UPDATE_SL',
+      0.027,
+      'COLD',
+      'UPDATE_SL',
+      'non_full_close_unchanged',
+    ],
+    // The kernel's full close is a full close (issue #22 item 4: the original compared with
+    // exactly FULL_CLOSE and let it through, so on real traffic the gate did nothing).
+    [
+      'the kernel’s FULL_CLOSE_PROPOSED is calibrated when COLD',
+      '10000',
+      { ETHUSDT: { notional: 1800, sigma: 0.15 } },
       'FULL_CLOSE_PROPOSED',
       0.027,
       'COLD',
-      'FULL_CLOSE_PROPOSED',
-      'non_full_close_unchanged',
+      'PARTIAL_25',
+      'portfolio_heat_cold',
     ],
   ] as const)('%s', async (_name, equity, positions, action, heat, bucket, calibrated, reason) => {
     const run = await runHandler(heatGate, proposal({ action }), { redis: portfolio(equity, positions) });
@@ -343,7 +355,7 @@ describe('heat gate: outputs', () => {
 
 describe('heat gate is monotonic (property)', () => {
   const aggressiveness = (action: string): number => {
-    if (action === 'FULL_CLOSE') return 100;
+    if (action === 'FULL_CLOSE' || action === 'FULL_CLOSE_PROPOSED') return 100;
     const partial = /^PARTIAL_(\d+)$/.exec(action);
     return partial ? Number(partial[1]) : -1;
   };
@@ -357,7 +369,7 @@ describe('heat gate is monotonic (property)', () => {
     fc.assert(
       fc.property(action, bucket, (proposed, b) => {
         const { calibratedAction } = calibrate(proposed, b);
-        if (proposed !== 'FULL_CLOSE') return calibratedAction === proposed;
+        if (proposed !== 'FULL_CLOSE' && proposed !== 'FULL_CLOSE_PROPOSED') return calibratedAction === proposed;
         return aggressiveness(calibratedAction) <= aggressiveness(proposed) && aggressiveness(calibratedAction) > 0;
       }),
       { numRuns: 2000 },

@@ -17,6 +17,8 @@ describe('position-snapshot handler', () => {
         op: 'putHash',
         key: keys.position('ETHUSDT'),
         replace: true,
+        // A position no longer reported leaves the view after POSITION_MAX_AGE_SEC (the balance tracker never sends a zero).
+        ttlSec: 120,
         fields: {
           symbol: 'ETHUSDT',
           position_notional_usd: '1800',

@@ -33,6 +33,20 @@ describe('aggregateShadow', () => {
     });
   });
 
+  it('counts the Harvest Kernel’s FULL_CLOSE_PROPOSED as a full close', () => {
+    const report = aggregateShadow([
+      decision({ original_action: 'FULL_CLOSE_PROPOSED', calibrated_action: 'PARTIAL_25' }),
+      decision({
+        original_action: 'FULL_CLOSE_PROPOSED',
+        calibrated_action: 'FULL_CLOSE_PROPOSED',
+        heat_bucket: 'HOT',
+        reason: 'portfolio_heat_hot',
+      }),
+      decision({ original_action: 'NONE', calibrated_action: 'NONE', reason: 'non_full_close_unchanged' }),
+    ]);
+    expect(report.total).toEqual({ decisions: 3, fullClose: 2, downgraded: 1, downgradeRate: 1 / 2, downgradedTo: { PARTIAL_25: 1 } });
+  });
+
   it('splits the counts per heat bucket, COLD, WARM and HOT in that order', () => {
     const report = aggregateShadow([
       fullClose('FULL_CLOSE', { heat_bucket: 'HOT', heat_value: '0.9' }),

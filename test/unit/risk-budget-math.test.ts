@@ -213,6 +213,9 @@ describe('risk-budget configuration', () => {
       POSITION_SNAPSHOT_STREAM: 'quantum:stream:position.snapshot',
       POSITION_SNAPSHOT_GROUP: 'position_snapshot',
       POSITION_BOOK_MAX_PENDING: 1000,
+      POSITION_P33_PREFIXES: ['quantum:position:snapshot:', 'quantum:state:positions:'],
+      POSITION_MAX_AGE_SEC: 120,
+      PRICE_MAX_AGE_SEC: 30,
     });
   });
 

@@ -1,0 +1,96 @@
+import { epochMs } from '../../domain/epoch.js';
+import type { RedisReader } from '../../runtime/index.js';
+import { parseNumber } from '../../schemas/fields.js';
+import { keys } from '../../schemas/keys.js';
+import { p33Prefixes, type PositionBookConfig } from './book.js';
+
+/**
+ * A mark price for any symbol, open or flat: the freshest of
+ * - quantum:state:market:{symbol} mark_price (the seeds' market state; upstream has no writer, and
+ *   the seeds give it no time field: it is used only when no timed source is fresh, or by its
+ *   `timestamp` when one is written);
+ * - the Position Ledger's (P3.3) mark_price under each prefix, flat hashes included (ts_epoch, s;
+ *   position_state_brain/main.py: every P33_POLL_SEC = 5 s, TTL 1 h);
+ * - the price feed's quantum:ticker:{symbol} markPrice (timestamp in ms; microservices/price_feed
+ *   at 73fab1f55, `publish_price`: every mark-price tick, TTL 10 s);
+ * - a caller's own figure (the position's snapshot mark, at the snapshot's time).
+ * A timed quote older than the maximum age is refused; none left: no price (the governor then
+ * blocks `market_price_unknown`).
+ */
+
+export type PriceSource = 'market_state' | 'p33' | 'ticker' | 'position';
+
+export interface PriceQuote {
+  readonly source: PriceSource;
+  readonly price: number;
+  /** Milliseconds since the epoch of the quote; undefined when its source writes no time. */
+  readonly asOfMs: number | undefined;
+}
+
+/** P3.3 refreshes every 5 s; its newest era's snapshot cycle targets 3 s: 30 s is six missed rounds. */
+export const DEFAULT_PRICE_MAX_AGE_SEC = 30;
+
+const positive = (value: number | undefined) => (value !== undefined && Number.isFinite(value) && value > 0 ? value : undefined);
+
+function quote(source: PriceSource, priceRaw: string | null | undefined, timeRaw: string | null | undefined): PriceQuote[] {
+  const price = positive(parseNumber(priceRaw));
+  if (price === undefined) return [];
+  const time = parseNumber(timeRaw);
+  return [{ source, price, asOfMs: time === undefined ? undefined : (epochMs(time) ?? undefined) }];
+}
+
+/** Every quote Redis holds for the symbol (one round trip with the auto-pipelined client). */
+export async function readPriceQuotes(
+  redis: RedisReader,
+  symbol: string,
+  config?: Pick<PositionBookConfig, 'POSITION_P33_PREFIXES'>,
+): Promise<PriceQuote[]> {
+  const [market, ticker, ...ledger] = await Promise.all([
+    redis.hmget(keys.marketState(symbol), 'mark_price', 'timestamp'),
+    redis.hmget(keys.ticker(symbol), 'markPrice', 'timestamp'),
+    ...p33Prefixes(config).map((prefix) => redis.hmget(prefix + symbol, 'mark_price', 'ts_epoch')),
+  ]);
+  return [
+    ...quote('market_state', market[0], market[1]),
+    ...quote('ticker', ticker[0], ticker[1]),
+    ...ledger.flatMap(([mark, ts]) => {
+      // P3.3 always writes ts_epoch: a hash without it is not the Ledger's (see the position book).
+      if (ts === null || ts === undefined) return [];
+      return quote('p33', mark, ts);
+    }),
+  ];
+}
+
+/**
+ * A position figure's own mark as a quote, at the figure's time; a figure of no known time is a
+ * timeless quote (the book has already dropped figures older than POSITION_MAX_AGE_SEC).
+ */
+export function positionQuote(position: { readonly markPrice?: number | undefined; readonly asOfMs?: number } | undefined): PriceQuote[] {
+  const price = positive(position?.markPrice);
+  if (price === undefined) return [];
+  const asOfMs = position?.asOfMs;
+  return [{ source: 'position', price, asOfMs: asOfMs !== undefined && asOfMs > 0 ? asOfMs : undefined }];
+}
+
+/**
+ * The freshest timed quote no older than `maxAgeSec`; else a timeless one (the market state);
+ * else undefined. A quote stamped in the future (clock skew) counts as of now.
+ */
+export function freshestPrice(quotes: readonly PriceQuote[], now: number, maxAgeSec = DEFAULT_PRICE_MAX_AGE_SEC): PriceQuote | undefined {
+  let best: PriceQuote | undefined;
+  for (const q of quotes) {
+    if (q.asOfMs === undefined || now - q.asOfMs > maxAgeSec * 1000) continue;
+    if (best === undefined || (best.asOfMs ?? 0) < q.asOfMs) best = q;
+  }
+  return best ?? quotes.find((q) => q.asOfMs === undefined);
+}
+
+/** The symbol's mark price by the rule above, or undefined. */
+export async function readMarkPrice(
+  redis: RedisReader,
+  symbol: string,
+  now: number,
+  config?: Pick<PositionBookConfig, 'POSITION_P33_PREFIXES' | 'PRICE_MAX_AGE_SEC'>,
+): Promise<PriceQuote | undefined> {
+  return freshestPrice(await readPriceQuotes(redis, symbol, config), now, config?.PRICE_MAX_AGE_SEC);
+}

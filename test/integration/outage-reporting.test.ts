@@ -1,0 +1,51 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { allHandlers } from '../../handlers/index.js';
+import { createLogger } from '../../runtime/logger.js';
+import type { Runtime } from '../../runtime/runtime.js';
+import { startTestRedis, type TestRedis } from '../support/redis-server.js';
+import { startRuntime, waitFor } from '../support/runtime.js';
+
+const JOB_GATES = ['risk-budget', 'position-index', 'governor-cooldown'];
+
+/** A Redis outage as the operator sees it: what the BullMQ gates report, and how much the log says. */
+describe('a Redis outage under the BullMQ gates', () => {
+  let redis: TestRedis | undefined;
+  let runtime: Runtime | undefined;
+  afterEach(async () => {
+    await runtime?.stop();
+    await redis?.stop();
+  });
+
+  it('reports them not consuming (status and quantum_gates_consumer_up) and logs each repeated error once per window', async () => {
+    redis = await startTestRedis();
+    const lines: string[] = [];
+    const logger = createLogger(
+      'warn',
+      'quantum-gates',
+      {},
+      { output: { write: (l) => lines.push(l) }, format: 'json', repeatWindowMs: 60_000 },
+    );
+    runtime = await startRuntime(redis.url, { HANDLERS: JOB_GATES.join(','), BUDGET_COMPUTE_INTERVAL_SEC: '1' }, allHandlers, { logger });
+    const consumers = () => runtime!.services.consumers.filter((c) => JOB_GATES.includes(c.handler));
+    const gauge = async () =>
+      ((await runtime!.metrics.consumerUp.get()).values ?? [])
+        .filter((v) => JOB_GATES.includes(String(v.labels.handler)))
+        .map((v) => v.value);
+    await waitFor(() => consumers().every((c) => c.consuming) || undefined, { what: 'the job gates consuming' });
+    expect(await gauge()).toEqual([1, 1, 1]);
+
+    await redis.kill();
+    await waitFor(() => consumers().every((c) => !c.consuming) || undefined, { what: 'the job gates to report not consuming' });
+    await waitFor(async () => (await gauge()).every((v) => v === 0) || undefined, { what: 'quantum_gates_consumer_up 0' });
+    expect(runtime.readiness().ready).toBe(false);
+    await new Promise((r) => setTimeout(r, 4000));
+    const during = lines.map((l) => JSON.parse(l) as { msg: string; handler?: string; err?: string });
+    // Before: BullMQ's reconnect loop wrote "worker error" ~13 times a second for each worker.
+    const keys = new Set(during.map((d) => `${d.msg}|${d.handler ?? ''}|${d.err ?? ''}`));
+    expect(during.length, JSON.stringify(during.slice(0, 20))).toBe(keys.size);
+
+    await redis.start();
+    await waitFor(() => consumers().every((c) => c.consuming) || undefined, { what: 'the job gates consuming again', timeoutMs: 30_000 });
+    await waitFor(async () => (await gauge()).every((v) => v === 1) || undefined, { what: 'quantum_gates_consumer_up 1 again' });
+  }, 60_000);
+});

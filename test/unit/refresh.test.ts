@@ -1,0 +1,60 @@
+import { describe, expect, it } from 'vitest';
+import { defineHandler, type Logger } from '../../runtime/index.js';
+import { PeriodicRefresh } from '../../runtime/refresh.js';
+import type { RedisReader } from '../../runtime/redis-reader.js';
+import * as z from 'zod';
+
+const silent: Logger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
+
+/** A gate whose state load is controlled by the test: each load waits for `loads[i]` to be resolved. */
+function gate(load: () => Promise<number>, applied: number[]) {
+  return defineHandler({
+    name: 'refresh-probe',
+    description: 'test',
+    trigger: { kind: 'stream', stream: () => 's', group: () => 'g' },
+    input: z.object({}),
+    config: () => ({ everyMs: 3_600_000 }),
+    metrics: () => ({}),
+    batch: {
+      loadState: () => load(),
+      refresh: { everyMs: (c) => c.everyMs, apply: (state) => void applied.push(state) },
+    },
+    failure: { maxAttempts: 1, backoffMs: 0, policy: 'dead-letter' },
+    handle: () => undefined,
+  });
+}
+
+describe('PeriodicRefresh (batch.refresh)', () => {
+  it('loads the state and applies it at start, without waiting for a message or the first interval', async () => {
+    const applied: number[] = [];
+    const handler = gate(() => Promise.resolve(0.29), applied);
+    const refresh = new PeriodicRefresh([{ handler, config: { everyMs: 3_600_000 }, metrics: {} }], {} as RedisReader, silent, () => 0);
+    refresh.start();
+    await refresh.stop();
+    expect(applied).toEqual([0.29]);
+  });
+
+  it('logs a failed load and applies nothing; stop waits for a run under way', async () => {
+    const warnings: object[] = [];
+    const logger: Logger = { ...silent, warn: (obj) => void warnings.push(obj) };
+    const applied: number[] = [];
+    let release = () => undefined as void;
+    const handler = gate(
+      () =>
+        new Promise<number>((_, reject) => {
+          release = () => reject(new Error('redis down'));
+        }),
+      applied,
+    );
+    const refresh = new PeriodicRefresh([{ handler, config: { everyMs: 3_600_000 }, metrics: {} }], {} as RedisReader, logger, () => 0);
+    refresh.start();
+    let stopped = false;
+    const stopping = refresh.stop().then(() => (stopped = true));
+    await Promise.resolve();
+    expect(stopped).toBe(false);
+    release();
+    await stopping;
+    expect(applied).toEqual([]);
+    expect(warnings).toHaveLength(1);
+  });
+});
