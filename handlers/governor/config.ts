@@ -54,6 +54,15 @@ export const governorEnvSchema = z.object({
   GOV_TOTAL_NOTIONAL_COUNTS_TRADE: envBool(false),
 
   GOV_PERMIT_TTL_SEC: envInt(PERMIT_TTL_SEC, 1),
+  /**
+   * How long a permitted open counts as exposure when its position never shows (docs/governor.md
+   * "Reservations"): the permit lives GOV_PERMIT_TTL_SEC (60), the Apply Layer waits at most
+   * APPLY_PERMIT_WAIT_MS (1.2 s) for it, so no order can start later than 61 s after the permit;
+   * the other 59 s cover the fill reaching P3.3 and the position index (5 s) with room to spare.
+   */
+  GOV_RESERVATION_TIMEOUT_SEC: envInt(120, 1),
+  /** production: how long a close's per-symbol exit lock holds when no fill releases it (upstream's 857b05342). */
+  GOV_EXIT_LOCK_TTL_SEC: envInt(120, 1),
   GOV_BLOCK_TTL_SEC: envInt(BLOCK_TTL_SEC, 1),
   /** How long a permitted plan_id is remembered, so a redelivery never yields a second permit. */
   GOV_PERMIT_MEMORY_SEC: envInt(86_400, 60),

@@ -1,0 +1,159 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { keys, streams } from '../../schemas/keys.js';
+import type { Runtime } from '../../runtime/runtime.js';
+import { usePrivateRedis } from '../support/redis-server.js';
+import { pendingCount, produce, readStream, startRuntime, waitFor } from '../support/runtime.js';
+
+/**
+ * Issue #23: the fund caps hold under a burst. Every open is priced at its market state's
+ * mark_price; the book is P3.3 hashes only. Counts are exact: the caps allow what they allow,
+ * with one process, one batch, or three replicas.
+ */
+
+const MARK = '100';
+/** $150 at a mark of 100. */
+const OPEN_QTY = '1.5';
+
+/**
+ * A P3.3 hash as the Position State Brain writes it: upstream microservices/position_state_brain/main.py
+ * at 8f5055c52, lines 211-223 (hset of position_amt, side, entry_price, mark_price, unrealized_pnl,
+ * leverage, ts_epoch, source; expire 3600).
+ */
+async function p33Position(redis: ReturnType<typeof usePrivateRedis>, symbol: string, amt: string, mark: string): Promise<void> {
+  const key = keys.p33PositionSnapshot(symbol);
+  await redis.client.hset(key, {
+    position_amt: amt,
+    side: Number(amt) >= 0 ? 'LONG' : 'SHORT',
+    entry_price: mark,
+    mark_price: mark,
+    unrealized_pnl: '0',
+    leverage: '5',
+    ts_epoch: String(Math.floor(Date.now() / 1000)),
+    source: 'binance_testnet',
+  });
+  await redis.client.expire(key, 3600);
+}
+
+/**
+ * An open on apply.plan: the fields upstream's publish_plan writes (microservices/apply_layer/main.py
+ * at 8f5055c52, lines 673-690: plan_id, symbol, action, kill_score, decision, price, timestamp),
+ * with the side and qty an open carries.
+ */
+function open(planId: string, symbol: string): Record<string, string> {
+  return {
+    plan_id: planId,
+    symbol,
+    action: 'OPEN_LONG',
+    kill_score: '0.1',
+    decision: 'EXECUTE',
+    side: 'BUY',
+    qty: OPEN_QTY,
+    price: MARK,
+    timestamp: String(Date.now() / 1000),
+  };
+}
+
+describe('governor caps under a burst (issue #23)', () => {
+  const redis = usePrivateRedis();
+  let runtimes: Runtime[] = [];
+  afterEach(async () => {
+    await Promise.all(runtimes.map((r) => r.stop()));
+    runtimes = [];
+  });
+
+  /** The book: `count` P3.3 positions of $150 each, every one indexed before the burst starts. */
+  async function book(count: number): Promise<void> {
+    for (let i = 0; i < count; i++) await p33Position(redis, `BOOK${i}USDT`, '1.5', MARK);
+  }
+
+  async function burst(opts: { book: number; opens: number; replicas: number; env?: Record<string, string> }) {
+    await book(opts.book);
+    for (let i = 0; i < opts.opens; i++) await redis.client.hset(keys.marketState(`NEW${i}USDT`), 'mark_price', MARK);
+    const env = {
+      HANDLERS: 'governor,position-index',
+      POSITION_INDEX_REFRESH_SEC: '1',
+      GOV_MAX_OPEN_POSITIONS: '10',
+      GOV_MAX_NOTIONAL_PER_TRADE_USDT: '200',
+      GOV_MAX_TOTAL_NOTIONAL_USDT: '2000',
+      BATCH_SIZE: '5',
+      ...opts.env,
+    };
+    for (let r = 0; r < opts.replicas; r++) runtimes.push(await startRuntime(redis.url, { ...env, CONSUMER_NAME: `caps-${r}` }));
+    // Every replica sees the whole book before the burst (the index is shared in Redis).
+    await waitFor(async () => (await redis.client.scard(keys.p33PositionIndex)) === opts.book || opts.book === 0, {
+      what: 'P3.3 index holds the book',
+    });
+    const plans = Array.from({ length: opts.opens }, (_, i) => open(`burst-${i}`, `NEW${i}USDT`));
+    await produce(redis.client, streams.applyPlan, plans);
+    const decided = await waitFor(
+      async () => {
+        const events = (await readStream(redis.client, streams.governorEvents)).filter((e) => e.event === 'permit' || e.event === 'block');
+        return events.length >= plans.length ? events : undefined;
+      },
+      { what: 'every open decided', timeoutMs: 30_000 },
+    );
+    await waitFor(async () => (await pendingCount(redis.client, streams.applyPlan, 'governor')) === 0, { what: 'all acknowledged' });
+    const permits = decided.filter((e) => e.event === 'permit');
+    const reasons = [...new Set(decided.filter((e) => e.event === 'block').map((e) => e.reason))].sort();
+    const reserved = await redis.client.zcard(keys.governorReservations);
+    return { decided, permits, reasons, reserved };
+  }
+
+  for (const replicas of [1, 3]) {
+    it(`book 9 / $1,350, 40 opens of $150, caps 10 / $200 / $2,000, ${replicas} process(es): exactly 1 permit`, async () => {
+      const { decided, permits, reasons, reserved } = await burst({ book: 9, opens: 40, replicas });
+      expect(decided).toHaveLength(40);
+      // 9 positions + 1 reserved = 10: the position cap allows one open.
+      expect(permits).toHaveLength(1);
+      expect(reasons).toEqual(['max_positions_reached']);
+      expect(reserved).toBe(1);
+      console.info(`burst of 40 (${replicas} process(es)): ${permits.length} permitted, blocked ${reasons.join(', ')}`);
+    });
+
+    it(`the same with GOV_TOTAL_NOTIONAL_COUNTS_TRADE=true, ${replicas} process(es): exactly 1 permit`, async () => {
+      const { permits } = await burst({ book: 9, opens: 40, replicas, env: { GOV_TOTAL_NOTIONAL_COUNTS_TRADE: 'true' } });
+      expect(permits).toHaveLength(1);
+    });
+
+    it(`the total cap binds (book 5 / $750, 40 opens, position cap 100), ${replicas} process(es): 9 permits, 8 when the trade counts`, async () => {
+      // The original's rule: the book at or over $2,000 blocks, so 750 + 8 × 150 = 1,950 < 2,000 still permits a ninth.
+      const plain = await burst({ book: 5, opens: 40, replicas, env: { GOV_MAX_OPEN_POSITIONS: '100' } });
+      expect(plain.permits).toHaveLength(9);
+      expect(plain.reasons).toEqual(['total_notional_exceeded']);
+      // Every permit's event shows the book and the reservations its decision counted.
+      const seen = plain.permits.map((e) => Number(e.reserved_notional)).sort((a, b) => a - b);
+      expect(seen).toEqual([0, 150, 300, 450, 600, 750, 900, 1050, 1200]);
+      for (const e of plain.permits) expect(e.total_notional).toBe('750');
+    });
+  }
+
+  it('GOV_TOTAL_NOTIONAL_COUNTS_TRADE=true with the total cap binding, three processes: 750 + 8 × 150 = 1,950, never above 2,000', async () => {
+    const counted = await burst({
+      book: 5,
+      opens: 40,
+      replicas: 3,
+      env: { GOV_MAX_OPEN_POSITIONS: '100', GOV_TOTAL_NOTIONAL_COUNTS_TRADE: 'true' },
+    });
+    expect(counted.permits).toHaveLength(8);
+    expect(counted.reserved).toBe(8);
+  });
+
+  it('a batch decides in order: a close and an over-cap open of one symbol read together give the original symbol_cooldown', async () => {
+    await redis.client.hset(keys.marketState('ETHUSDT'), 'mark_price', MARK);
+    await p33Position(redis, 'ETHUSDT', '1', MARK);
+    // Both entries exist before the governor starts, so its first read takes them in one batch.
+    await produce(redis.client, streams.applyPlan, [
+      { plan_id: 'in-order-close', symbol: 'ETHUSDT', action: 'FULL_CLOSE_PROPOSED', decision: 'EXECUTE', side: 'SELL', qty: '1' },
+      { ...open('in-order-open', 'ETHUSDT'), qty: '5' },
+    ]);
+    runtimes.push(await startRuntime(redis.url, { HANDLERS: 'governor' }));
+    const decided = await waitFor(async () => {
+      const events = (await readStream(redis.client, streams.governorEvents)).filter((e) => e.event === 'permit' || e.event === 'block');
+      return events.length >= 2 ? events : undefined;
+    });
+    expect(decided.map((e) => [e.plan_id, e.event, e.reason])).toEqual([
+      ['in-order-close', 'permit', 'close_bypass'],
+      ['in-order-open', 'block', 'symbol_cooldown'],
+    ]);
+  });
+});
