@@ -11,7 +11,7 @@ import { bookPositionSource, type PositionSource } from './positions.js';
 import { planFingerprint } from './fingerprint.js';
 import { recordBlock, recordPermit, recordReuse, type GovernorCtx } from './record.js';
 import { inBatchOrder, loadShared, loadSnapshot, type Coordination, type GovernorSnapshot, type SharedState } from './snapshot.js';
-import { disarmSection, governorDecisionsSection, killSwitchSection } from './status.js';
+import { disarmSection, governorDecisionsSection, killSwitchSection, reservationsSection } from './status.js';
 
 export interface GovernorOptions {
   /** Where open positions come from; the shared position book by default. */
@@ -36,7 +36,7 @@ export function createGovernor(options: GovernorOptions = {}) {
     // The governor always enforces its own path's gates.
     mode: () => 'enforce',
     // prometheus_client's start_http_server (METRICS_PORT) answered every path with the metrics.
-    http: { health: metricsAsHealth, status: [killSwitchSection, disarmSection, governorDecisionsSection] },
+    http: { health: metricsAsHealth, status: [killSwitchSection, disarmSection, reservationsSection, governorDecisionsSection] },
     batch: { loadState: (redis, config: GovernorConfig, now): Promise<SharedState> => loadShared(redis, config, positions, now) },
     failure: { maxAttempts: 3, backoffMs: 50, policy: 'fail-closed', fallback: failClosed },
     // At most one permit per plan_id, however often it comes (a reclaim, a replay, an upstream
