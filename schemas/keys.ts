@@ -8,6 +8,8 @@ export const streams = {
   heatDecision: 'quantum:stream:harvest.heat.decision',
   positionSnapshot: 'quantum:stream:position.snapshot',
   applyPlan: 'quantum:stream:apply.plan',
+  /** The Apply Layer's results (8f5055c52 publish_result: plan_id, symbol, decision, executed, ...). */
+  applyResult: 'quantum:stream:apply.result',
   governorEvents: 'quantum:stream:governor.events',
   budgetViolation: 'quantum:stream:budget.violation',
   deadLetter: 'quantum:stream:dlq',

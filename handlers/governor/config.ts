@@ -26,6 +26,8 @@ export const governorEnvSchema = z.object({
   STREAM_PLANS: z.string().min(1).default(streams.applyPlan),
   STREAM_EVENTS: z.string().min(1).default(streams.governorEvents),
   GOV_GROUP: z.string().min(1).default('governor'),
+  /** The Apply Layer's results, read by governor-exit-locks to release a close's exit lock at its fill (upstream's STREAM_RESULTS). */
+  STREAM_RESULTS: z.string().min(1).default(streams.applyResult),
 
   /** A plan older than this is never permitted (a replayed backlog must not trade). Ours. */
   GOV_MAX_PLAN_AGE_SEC: nonNegative(300),

@@ -71,3 +71,19 @@ export function switchMetrics(m: MetricFactory) {
     }),
   };
 }
+
+export function exitLockMetrics(m: MetricFactory) {
+  return {
+    released: m.counter({
+      name: 'quantum_govern_exit_lock_released_total',
+      help: 'Exit locks released by the fill of the close that held them (production path)',
+    }),
+    ignored: m.counter({
+      name: 'quantum_govern_exit_lock_result_ignored_total',
+      help: 'apply.result entries that released no exit lock, by reason (not_executed, not_holder, unreadable)',
+      labelNames: ['reason'],
+    }),
+  };
+}
+
+export type ExitLockMetrics = ReturnType<typeof exitLockMetrics>;

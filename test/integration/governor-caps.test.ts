@@ -138,6 +138,76 @@ describe('governor caps under a burst (issue #23)', () => {
     expect(counted.reserved).toBe(8);
   });
 
+  /** A close as upstream's publish_plan writes it (microservices/apply_layer/main.py at 8f5055c52, lines 673-690). */
+  const close = (planId: string, symbol: string) => ({
+    plan_id: planId,
+    symbol,
+    action: 'FULL_CLOSE_PROPOSED',
+    decision: 'EXECUTE',
+    kill_score: '0.1',
+  });
+
+  it('production: a second close of a symbol while the first is in flight is blocked by the exit lock, which the fill releases', async () => {
+    await redis.client.hset(keys.marketState('ETHUSDT'), 'mark_price', MARK);
+    await p33Position(redis, 'ETHUSDT', '2', MARK);
+    await produce(redis.client, streams.applyPlan, [close('exit-1', 'ETHUSDT'), close('exit-2', 'ETHUSDT')]);
+    runtimes.push(await startRuntime(redis.url, { HANDLERS: 'governor,governor-exit-locks', APPLY_MODE: 'production' }));
+    const decisions = async (count: number) =>
+      waitFor(async () => {
+        const events = (await readStream(redis.client, streams.governorEvents)).filter((e) => e.event === 'permit' || e.event === 'block');
+        return events.length >= count ? events : undefined;
+      });
+    expect((await decisions(2)).map((e) => [e.plan_id, e.event, e.reason])).toEqual([
+      ['exit-1', 'permit', 'all_gates_passed'],
+      ['exit-2', 'block', 'exit_lock_busy_double_close_prevention'],
+    ]);
+    expect(await redis.client.get(keys.governorExitLock('ETHUSDT'))).toBe('exit-1');
+    expect(await redis.client.ttl(keys.governorExitLock('ETHUSDT'))).toBeGreaterThan(0);
+
+    // A result that is not the holder's fill releases nothing. The Apply Layer's publish_result
+    // (microservices/apply_layer/main.py at 8f5055c52, lines 1318-1327) writes executed as str(bool).
+    const result = (planId: string, executed: string) => ({
+      plan_id: planId,
+      symbol: 'ETHUSDT',
+      decision: 'EXECUTE',
+      executed,
+      would_execute: executed,
+      steps_results: '[]',
+      error: '',
+      timestamp: String(Math.floor(Date.now() / 1000)),
+    });
+    await produce(redis.client, streams.applyResult, [result('exit-2', 'True'), result('exit-1', 'False')]);
+    await waitFor(
+      async () =>
+        (await pendingCount(redis.client, streams.applyResult, 'governor-exit-locks')) === 0 &&
+        (await redis.client.xlen(streams.applyResult)) === 2,
+      { what: 'results read' },
+    );
+    expect(await redis.client.get(keys.governorExitLock('ETHUSDT'))).toBe('exit-1');
+
+    await produce(redis.client, streams.applyResult, [result('exit-1', 'True')]);
+    await waitFor(async () => (await redis.client.exists(keys.governorExitLock('ETHUSDT'))) === 0, {
+      what: 'the lock released by the fill',
+    });
+    await produce(redis.client, streams.applyPlan, [close('exit-3', 'ETHUSDT')]);
+    expect((await decisions(3)).find((e) => e.plan_id === 'exit-3')).toMatchObject({ event: 'permit' });
+  });
+
+  it('testnet keeps the original close bypass: two closes of one symbol are both permitted', async () => {
+    await p33Position(redis, 'ETHUSDT', '2', MARK);
+    await produce(redis.client, streams.applyPlan, [close('tn-1', 'ETHUSDT'), close('tn-2', 'ETHUSDT')]);
+    runtimes.push(await startRuntime(redis.url, { HANDLERS: 'governor' }));
+    const decided = await waitFor(async () => {
+      const events = (await readStream(redis.client, streams.governorEvents)).filter((e) => e.event === 'permit' || e.event === 'block');
+      return events.length >= 2 ? events : undefined;
+    });
+    expect(decided.map((e) => [e.plan_id, e.event, e.reason])).toEqual([
+      ['tn-1', 'permit', 'close_bypass'],
+      ['tn-2', 'permit', 'close_bypass'],
+    ]);
+    expect(await redis.client.exists(keys.governorExitLock('ETHUSDT'))).toBe(0);
+  });
+
   it('a batch decides in order: a close and an over-cap open of one symbol read together give the original symbol_cooldown', async () => {
     await redis.client.hset(keys.marketState('ETHUSDT'), 'mark_price', MARK);
     await p33Position(redis, 'ETHUSDT', '1', MARK);
