@@ -96,18 +96,32 @@ describe('governor caps under a burst (issue #23)', () => {
     const permits = decided.filter((e) => e.event === 'permit');
     const reasons = [...new Set(decided.filter((e) => e.event === 'block').map((e) => e.reason))].sort();
     const reserved = await redis.client.zcard(keys.governorReservations);
-    return { decided, permits, reasons, reserved };
+    // Which replica handled how many entries (so a three-replica run shows all three took part).
+    const handledBy = await Promise.all(
+      runtimes.map(async (r) => {
+        const body = (await r.server.inject({ method: 'GET', url: '/metrics' })).body;
+        return body
+          .split('\n')
+          .filter((line) => line.startsWith('quantum_gates_messages_total{') && line.includes('handler="governor"'))
+          .reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(' ') + 1)), 0);
+      }),
+    );
+    return { decided, permits, reasons, reserved, handledBy };
   }
 
   for (const replicas of [1, 3]) {
     it(`book 9 / $1,350, 40 opens of $150, caps 10 / $200 / $2,000, ${replicas} process(es): exactly 1 permit`, async () => {
-      const { decided, permits, reasons, reserved } = await burst({ book: 9, opens: 40, replicas });
+      const { decided, permits, reasons, reserved, handledBy } = await burst({ book: 9, opens: 40, replicas });
       expect(decided).toHaveLength(40);
+      expect(handledBy.reduce((a, b) => a + b, 0)).toBe(40);
+      expect(handledBy.every((n) => n > 0)).toBe(true);
       // 9 positions + 1 reserved = 10: the position cap allows one open.
       expect(permits).toHaveLength(1);
       expect(reasons).toEqual(['max_positions_reached']);
       expect(reserved).toBe(1);
-      console.info(`burst of 40 (${replicas} process(es)): ${permits.length} permitted, blocked ${reasons.join(', ')}`);
+      console.info(
+        `burst of 40 (${replicas} process(es), handled ${handledBy.join(' / ')}): ${permits.length} permitted, blocked ${reasons.join(', ')}`,
+      );
     });
 
     it(`the same with GOV_TOTAL_NOTIONAL_COUNTS_TRADE=true, ${replicas} process(es): exactly 1 permit`, async () => {
