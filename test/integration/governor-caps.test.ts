@@ -191,12 +191,22 @@ describe('governor caps under a burst (issue #23)', () => {
       timestamp: String(Math.floor(Date.now() / 1000)),
     });
     await produce(redis.client, streams.applyResult, [result('exit-2', 'True'), result('exit-1', 'False')]);
+    const ignored = async () => {
+      const body = (await runtimes[0]!.server.inject({ method: 'GET', url: '/metrics' })).body;
+      return body
+        .split('\n')
+        .filter((line) => line.startsWith('quantum_govern_exit_lock_result_ignored_total{'))
+        .map((line) => line.slice(0, line.lastIndexOf(' ')) + '=' + line.slice(line.lastIndexOf(' ') + 1))
+        .sort();
+    };
     await waitFor(
-      async () =>
-        (await pendingCount(redis.client, streams.applyResult, 'governor-exit-locks')) === 0 &&
-        (await redis.client.xlen(streams.applyResult)) === 2,
-      { what: 'results read' },
+      async () => (await pendingCount(redis.client, streams.applyResult, 'governor-exit-locks')) === 0 && (await ignored()).length === 2,
+      { what: 'both results read and counted' },
     );
+    expect(await ignored()).toEqual([
+      'quantum_govern_exit_lock_result_ignored_total{reason="not_executed"}=1',
+      'quantum_govern_exit_lock_result_ignored_total{reason="not_holder"}=1',
+    ]);
     expect(await redis.client.get(keys.governorExitLock('ETHUSDT'))).toBe('exit-1');
 
     await produce(redis.client, streams.applyResult, [result('exit-1', 'True')]);
