@@ -5,6 +5,7 @@ import { parseGovernorEvent, type GovernorEvent } from '../../schemas/governor-e
 import { keys, streams } from '../../schemas/keys.js';
 import { DECISION_LIMIT, decisionsSection, entryTime, type Decision } from '../decisions.js';
 import type { GovernorConfig } from './config.js';
+import { readReservations, reservedExposure } from './reservations.js';
 
 /** The governor's sections of the status: the kill switch, its auto-disarm, and its permits and blocks. */
 
@@ -70,6 +71,44 @@ export const disarmSection = defineStatusSection<GovernorConfig, DisarmStatus>({
     disarm?.active
       ? [{ state: 'BLOCKING', text: `governor disarmed: every open is blocked${disarm.detail ? ` (${disarm.detail})` : ''}`, since: null }]
       : [],
+});
+
+export interface ReservationStatus {
+  /** Permitted opens still reserved: not expired (a decision also releases those its book shows). */
+  readonly count: number;
+  /** The position slots they were permitted with (on a symbol with no open position). */
+  readonly slots: number;
+  readonly notional_usd: number;
+  /** When the oldest of them was reserved (ms), null when there is none. */
+  readonly oldest_at: number | null;
+}
+
+/**
+ * The live members of quantum:governor:{caps}:reservations (issue #23). One read, so the page
+ * stays cheap: a reservation whose position already shows in the book is still listed here until
+ * it expires, while every decision counts it as released (docs/governor.md "Reservations").
+ */
+export const reservationsSection = defineStatusSection<GovernorConfig, ReservationStatus>({
+  key: 'reservations',
+  title: 'Reservations quantum:governor:{caps}:reservations',
+  views: [
+    {
+      shape: 'fields',
+      fields: [
+        { key: 'count', label: 'Permitted opens reserved', format: 'count' },
+        { key: 'slots', label: 'Position slots reserved', format: 'count' },
+        { key: 'notional_usd', label: 'Notional reserved', format: 'usd' },
+        { key: 'oldest_at', label: 'Oldest reserved at', format: 'time' },
+      ],
+    },
+  ],
+  read: (ctx) =>
+    ctx.read('reservations', async () => {
+      const now = ctx.now();
+      const { reservations } = await readReservations(ctx.redis, now);
+      const held = reservedExposure(reservations, [], now);
+      return { count: held.count, slots: held.positions, notional_usd: held.notional, oldest_at: held.oldestAt ?? null };
+    }),
 });
 
 export const governorDecisionsSection = decisionsSection<GovernorConfig>(async (ctx) => {

@@ -276,6 +276,7 @@ describe('gates status: GET /status and the page at /', () => {
       ['decisions', ['heat-gate', 'governor']],
       ['kill_switch', ['governor']],
       ['disarm', ['governor']],
+      ['reservations', ['governor']],
       ['budgets', ['risk-budget']],
       ['outcomes', ['outcome-sample']],
     ]);
