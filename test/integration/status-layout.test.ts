@@ -9,6 +9,7 @@ import { encodeGovernorEvent, type GovernorEvent } from '../../schemas/governor-
 import { keys, streams } from '../../schemas/keys.js';
 import { startTestRedis, type TestRedis } from '../support/redis-server.js';
 import { createTestRuntime, waitFor } from '../support/runtime.js';
+import { runCli } from './cli-harness.js';
 
 /**
  * The status page shows the why (issue #25 item 4): at a desktop's 1280 px and a phone's 390 px,
@@ -217,6 +218,14 @@ describe('the status page shows the why, at 1280 px and at 390 px', () => {
       reason: 'producer fixed',
       detail: `by bob@ops-2: 3 entries of ${streams.deadLetter}`,
     });
+  });
+
+  it('quantum-gates status shows the same details in the terminal', async () => {
+    const result = await runCli(['status'], { QG_URL: address, DASHBOARD_USER: USER, DASHBOARD_PASSWORD: PASSWORD });
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toContain('open: $1,000 > $200 per trade');
+    expect(result.stdout).toContain('kill_on');
+    expect(result.stdout).toContain('by alice@ops-1 on redis 127.0.0.1:6379 db 0, was (absent)');
   });
 
   async function open(width: number, height: number, mobile: boolean): Promise<Page> {
