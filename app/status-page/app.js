@@ -511,6 +511,12 @@
     return badge('event', 'neutral');
   }
 
+  /** "FULL_CLOSE → PARTIAL_25" wraps before its arrow, never after it. */
+  function actionText(action) {
+    var at = action.indexOf(' → ');
+    return at < 0 ? action : [action.slice(0, at), ' ', el('span', { class: 'nowrap' }, action.slice(at + 1))];
+  }
+
   function renderDecisions(status) {
     if (status.decisions === null) {
       replaceRows($('decisions-body'), [], 9, 'Could not read decisions (see the banner).');
@@ -523,7 +529,7 @@
         cell('decision', decisionBadge(d.kind)),
         cell('symbol', d.symbol || '–'),
         cell('plan', d.plan_id ? el('code', null, d.plan_id) : '–'),
-        cell('action', d.action || '–'),
+        cell('action', d.action ? actionText(d.action) : '–'),
         cell('reason', d.reason ? el('code', null, breakable(d.reason)) : '–'),
         cell('detail', d.detail || '–'),
         cell('mode', d.mode || '–'),
@@ -728,7 +734,7 @@
       return typeof p[view.x] === 'number' && typeof p[view.y] === 'number';
     });
     if (points.length === 0) return el('p', { class: 'muted' }, 'No points yet.');
-    var W = 760,
+    var W = chartWidth($('gate-sections')),
       H = 200,
       M = { top: 12, right: 16, bottom: 30, left: 70 };
     var iw = W - M.left - M.right,

@@ -8,6 +8,9 @@ import type { Limits } from './config.js';
  * its settings, and is left out elsewhere rather than guessed from defaults.
  */
 
+/** Characters of an evaluation error shown in a row. */
+const ERROR_SHOWN = 160;
+
 const usdFormat = new Intl.NumberFormat('en-US', { maximumFractionDigits: 2 });
 
 /** "$1,000", "$12.5"; undefined for a field the event does not carry. */
@@ -67,7 +70,8 @@ function blockFigures(event: DecisionEvent, limits: Limits | undefined): string 
       return cooldown === undefined ? undefined : `within the ${cooldown} s cooldown`;
     }
     case 'evaluation_error':
-      return event.error;
+      // The error is kept whole in the event (up to 2,000 characters); a row shows its start.
+      return event.error === undefined || event.error.length <= ERROR_SHOWN ? event.error : `${event.error.slice(0, ERROR_SHOWN - 1)}…`;
     default:
       return trade !== undefined && trade > 0 ? `trade ${usd(trade)}` : undefined;
   }

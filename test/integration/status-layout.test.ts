@@ -181,6 +181,17 @@ describe('the status page shows the why, at 1280 px and at 390 px', () => {
       dlq_stream: streams.deadLetter,
     });
 
+    // A position over its fresh, enforced budget: the governor's business, not an alarm.
+    await r.sadd(keys.activePositions, 'BTCUSDT');
+    await r.hset(keys.position('BTCUSDT'), { position_notional_usd: '5000' });
+    await r.hset(keys.budget('BTCUSDT'), {
+      symbol: 'BTCUSDT',
+      budget_usd: '1800.50',
+      stress_factor: '0.425',
+      mode: 'enforce',
+      timestamp: String(Math.floor(now / 1000)),
+    });
+
     // The governor hosted here, with its default caps ($200 per trade, $2,000 in total).
     runtime = await createTestRuntime(
       redis.url,
@@ -274,7 +285,7 @@ describe('the status page shows the why, at 1280 px and at 390 px', () => {
       const layout = (await page.evaluate(MEASURE)) as Layout;
       await page.screenshot({ path: `${ARTIFACTS}/status-layout-${name}.png`, fullPage: true });
       // Section by section too, one CSS pixel a pixel: small enough to look at whole.
-      for (const section of ['gates', 'heat', 'decisions'])
+      for (const section of ['gates', 'heat', 'budgets', 'decisions'])
         await page.locator(`section[aria-labelledby="h-${section}"]`).screenshot({
           path: `${ARTIFACTS}/status-layout-${name}-${section}.png`,
           scale: 'css',
@@ -293,7 +304,10 @@ describe('the status page shows the why, at 1280 px and at 390 px', () => {
       expect(layout.chartFonts.length).toBeGreaterThan(0);
       for (const size of layout.chartFonts) expect(size).toBeGreaterThanOrEqual(10);
 
-      // Blocks, a HOT heat, an enforcing governor: normal states, none in an alarm colour.
+      expect(await page.locator('tr[data-symbol="BTCUSDT"] td[data-field="within"]').textContent(), 'a position over its budget').toBe(
+        'OVER budget',
+      );
+      // Blocks, a HOT heat, an enforcing governor, a symbol over budget: normal states, none in an alarm colour.
       expect(layout.alarms).toEqual([]);
       expect(await page.locator('#headline-state').textContent()).toBe('OK');
     } finally {

@@ -39,6 +39,12 @@ describe('decisionDetail', () => {
     expect(decisionDetail(block(reason, fields), limits)).toBe(detail);
   });
 
+  it("shows an evaluation error's first 160 characters", () => {
+    const detail = decisionDetail(block('evaluation_error', { error: `Error: ${'x'.repeat(500)}` }), limits);
+    expect(detail).toHaveLength('open: '.length + 160);
+    expect(detail.endsWith('x…')).toBe(true);
+  });
+
   it('shows the recorded figure alone where the governor is not hosted (its limits unknown)', () => {
     expect(decisionDetail(block('notional_per_trade_exceeded', { computed_notional: '1000' }), undefined)).toBe('open: $1,000 per trade');
     expect(decisionDetail(block('symbol_cooldown'), undefined)).toBe('open');
