@@ -13,9 +13,9 @@ const ERROR_SHOWN = 160;
 
 const usdFormat = new Intl.NumberFormat('en-US', { maximumFractionDigits: 2 });
 
-/** "$1,000", "$12.5"; undefined for a field the event does not carry. */
-function usd(value: number | undefined): string | undefined {
-  return value === undefined ? undefined : `$${usdFormat.format(value)}`;
+/** "$1,000", "$12.5". */
+function usd(value: number): string {
+  return `$${usdFormat.format(value)}`;
 }
 
 function num(raw: string | undefined): number | undefined {
@@ -24,10 +24,21 @@ function num(raw: string | undefined): number | undefined {
   return Number.isFinite(value) ? value : undefined;
 }
 
-/** "figure > limit unit" with the limit, "figure unit" without one (not hosted here, or off). */
-function against(figure: string | undefined, op: string, limit: string | undefined, unit: string): string | undefined {
+/**
+ * "figure > limit unit", or "figure unit" without a limit: where the governor is not hosted here,
+ * its cap is off, or the cap no longer holds for the figure (changed since the decision), so a
+ * row never states a comparison that is false.
+ */
+function against(
+  figure: number | undefined,
+  op: '>' | '≥',
+  limit: number | undefined,
+  unit: string,
+  show: (n: number) => string = String,
+): string | undefined {
   if (figure === undefined) return undefined;
-  return limit === undefined ? `${figure} ${unit}` : `${figure} ${op} ${limit} ${unit}`;
+  const holds = limit !== undefined && (op === '>' ? figure > limit : figure >= limit);
+  return holds ? `${show(figure)} ${op} ${show(limit)} ${unit}` : `${show(figure)} ${unit}`;
 }
 
 /** A cap of 0 disables its gate (handlers/governor/gates.ts): no limit to show. */
@@ -43,27 +54,53 @@ function blockFigures(event: DecisionEvent, limits: Limits | undefined): string 
   const book = num(event.total_notional);
   switch (event.reason) {
     case 'notional_per_trade_exceeded':
-      return against(usd(trade), '>', usd(cap(limits, (l) => l.maxNotionalPerTrade)), 'per trade');
+      return against(
+        trade,
+        '>',
+        cap(limits, (l) => l.maxNotionalPerTrade),
+        'per trade',
+        usd,
+      );
     case 'total_notional_exceeded': {
+      if (book === undefined) return undefined;
       const limit = cap(limits, (l) => l.maxTotalNotional);
       // The book alone at the cap, or (GOV_TOTAL_NOTIONAL_COUNTS_TRADE) the book with this trade over it.
-      if (book !== undefined && limit !== undefined && book < limit && trade !== undefined)
+      if (limit !== undefined && book < limit && trade !== undefined && book + trade > limit)
         return `book ${usd(book)} + ${usd(trade)} > ${usd(limit)} total`;
-      return against(book === undefined ? undefined : `book ${usd(book)}`, '≥', usd(limit), 'total');
+      return `book ${against(book, '≥', limit, 'total', usd)}`;
     }
     case 'max_positions_reached':
-      return against(event.open_positions, '≥', cap(limits, (l) => l.maxOpenPositions)?.toString(), 'positions open');
+      return against(
+        num(event.open_positions),
+        '≥',
+        cap(limits, (l) => l.maxOpenPositions),
+        'positions open',
+      );
     case 'hourly_limit_exceeded':
-      return against(event.exec_count_hour, '≥', cap(limits, (l) => l.maxExecPerHour)?.toString(), 'executions in the last hour');
+      return against(
+        num(event.exec_count_hour),
+        '≥',
+        cap(limits, (l) => l.maxExecPerHour),
+        'executions in the last hour',
+      );
     case 'burst_limit_exceeded':
-      return against(event.exec_count_5min, '≥', cap(limits, (l) => l.maxExecPer5Min)?.toString(), 'executions in 5 min');
+      return against(
+        num(event.exec_count_5min),
+        '≥',
+        cap(limits, (l) => l.maxExecPer5Min),
+        'executions in 5 min',
+      );
     case 'kill_score_critical_non_close': {
+      const score = num(event.kill_score);
       const limit = cap(limits, (l) => l.killScoreCritical);
-      return event.kill_score === undefined ? undefined : `kill score ${event.kill_score}${limit === undefined ? '' : ` ≥ ${limit}`}`;
+      if (score === undefined) return undefined;
+      return limit !== undefined && score >= limit ? `kill score ${score} ≥ ${limit}` : `kill score ${score}`;
     }
     case 'plan_too_old': {
+      const age = num(event.plan_age_sec);
       const limit = cap(limits, (l) => l.maxPlanAgeSec);
-      return event.plan_age_sec === undefined ? undefined : `plan ${event.plan_age_sec} s old${limit === undefined ? '' : ` > ${limit} s`}`;
+      if (age === undefined) return undefined;
+      return limit !== undefined && age > limit ? `plan ${age} s old > ${limit} s` : `plan ${age} s old`;
     }
     case 'symbol_cooldown': {
       const cooldown = cap(limits, (l) => l.cooldownSec);

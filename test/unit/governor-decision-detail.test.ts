@@ -45,6 +45,14 @@ describe('decisionDetail', () => {
     expect(detail.endsWith('x…')).toBe(true);
   });
 
+  it('never states a comparison the current cap does not bear out (a cap changed since the decision)', () => {
+    const raised = { ...limits, maxNotionalPerTrade: 5000, maxTotalNotional: 10_000 };
+    expect(decisionDetail(block('notional_per_trade_exceeded', { computed_notional: '1000' }), raised)).toBe('open: $1,000 per trade');
+    expect(decisionDetail(block('total_notional_exceeded', { total_notional: '2150.5', computed_notional: '100' }), raised)).toBe(
+      'open: book $2,150.5 total',
+    );
+  });
+
   it('shows the recorded figure alone where the governor is not hosted (its limits unknown)', () => {
     expect(decisionDetail(block('notional_per_trade_exceeded', { computed_notional: '1000' }), undefined)).toBe('open: $1,000 per trade');
     expect(decisionDetail(block('symbol_cooldown'), undefined)).toBe('open');
