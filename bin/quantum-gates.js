@@ -4,26 +4,61 @@
 // The CLI, in this same process so signals reach `quantum-gates start` directly and the exit
 // code is the command's own. It runs the compiled build (`npm run build` → dist/): no compiler
 // at start, and `npm ci --omit=dev` installs only what the build imports. A checkout whose
-// sources changed after the last build, or that has no build, runs the TypeScript through tsx
-// (a dev dependency) instead, so a developer never runs stale code.
-import { existsSync, readdirSync, statSync } from 'node:fs';
+// sources changed after the last build, or that has no build, runs a bundle of the current
+// sources made once per change by esbuild (a dev dependency) under .data/cli-build/, else the
+// TypeScript through tsx, so a developer never runs stale code and rarely waits for a compiler.
+import { spawnSync } from 'node:child_process';
+import { closeSync, existsSync, openSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const stamp = `${root}dist/build-info.json`;
 
-/** Newest modification time of the TypeScript sources the build compiles. */
+/** Newest modification time of the files the build compiles or copies (the status page's). */
 function newestSource() {
   let newest = 0;
   const walk = (dir) => {
     for (const entry of readdirSync(dir, { withFileTypes: true })) {
       const path = `${dir}/${entry.name}`;
       if (entry.isDirectory()) walk(path);
-      else if (entry.name.endsWith('.ts')) newest = Math.max(newest, statSync(path).mtimeMs);
+      else if (/\.(ts|js|css|html)$/.test(entry.name)) newest = Math.max(newest, statSync(path).mtimeMs);
     }
   };
   for (const dir of ['app', 'cli', 'runtime', 'handlers', 'schemas', 'domain']) if (existsSync(root + dir)) walk(root + dir);
   return newest;
+}
+
+/**
+ * A bundle of the sources as they are now, made by scripts/bundle.mjs into a folder named by the
+ * sources' newest time, so a folder is never rewritten while another call runs from it. One call
+ * builds (about a second); calls that start meanwhile wait for it, and every later call until the
+ * next edit starts as fast as from dist/. Undefined where esbuild is not installed (a production
+ * install has dist/) or the build fails: then tsx runs the sources.
+ */
+function devBundle(newest) {
+  const dir = `${root}.data/cli-build/${Math.floor(newest)}`;
+  if (existsSync(`${dir}/cli/main.js`)) return dir;
+  if (!existsSync(`${root}node_modules/esbuild`)) return undefined;
+  spawnSync('mkdir', ['-p', `${root}.data/cli-build`]);
+  let lock;
+  try {
+    lock = openSync(`${dir}.lock`, 'wx');
+  } catch {
+    // Another call is building it: wait for its folder (a stale lock left by a killed build gives
+    // way to tsx after the wait rather than blocking every call).
+    for (let i = 0; i < 100 && !existsSync(`${dir}/cli/main.js`); i++) spawnSync('sleep', ['0.1']);
+    return existsSync(`${dir}/cli/main.js`) ? dir : undefined;
+  }
+  try {
+    const tmp = `${dir}.tmp`;
+    const run = spawnSync(process.execPath, ['scripts/bundle.mjs', tmp], { cwd: root, stdio: ['ignore', 'ignore', 'ignore'] });
+    if (run.status === 0) renameSync(tmp, dir);
+    else rmSync(tmp, { recursive: true, force: true });
+  } finally {
+    closeSync(lock);
+    rmSync(`${dir}.lock`, { force: true });
+  }
+  return existsSync(`${dir}/cli/main.js`) ? dir : undefined;
 }
 
 async function loadTsx() {
@@ -35,9 +70,13 @@ async function loadTsx() {
 }
 
 const built = existsSync(stamp);
-const stale = built && newestSource() > statSync(stamp).mtimeMs;
-const register = !built || stale ? await loadTsx() : undefined;
-if (register) {
+const newest = newestSource();
+const stale = built && newest > statSync(stamp).mtimeMs;
+const bundled = !built || stale ? devBundle(newest) : undefined;
+const register = (!built || stale) && bundled === undefined ? await loadTsx() : undefined;
+if (bundled) {
+  await import(`${bundled}/cli/main.js`);
+} else if (register) {
   register();
   await import('../cli/main.ts');
 } else if (built) {

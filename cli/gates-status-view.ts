@@ -13,6 +13,9 @@ import { renderStatus } from './status-view.js';
 const n = (value: number | null | undefined, digits = 4) =>
   value === null || value === undefined ? '-' : Number.isInteger(value) ? String(value) : value.toFixed(digits);
 
+/** Room for a block's figures and an operator's name and target (handlers/governor/decision-detail.ts). */
+const DETAIL_WIDTH = 64;
+
 /** The gates' sections this view lays out itself (the rest are listed generically at the end). */
 interface KnownSections {
   readonly heat?: HeatStatus | null;
@@ -136,7 +139,7 @@ export function renderGatesStatus(
             truncate(d.plan_id ?? '-', 12),
             d.action ?? '-',
             d.reason ?? '-',
-            truncate(d.detail ?? '', 40),
+            truncate(d.detail ?? '', DETAIL_WIDTH),
           ]),
       ),
     );

@@ -12,10 +12,17 @@ export interface Decision {
   readonly gate: 'heat-gate' | 'governor';
   readonly symbol: string | null;
   readonly plan_id: string | null;
-  /** FULL_CLOSE → PARTIAL_25 for a downgrade, the action for a kept one; the plan's action for the governor. */
+  /**
+   * FULL_CLOSE → PARTIAL_25 for a downgrade, the action for a kept one; the plan's action for the
+   * governor, and for an operator's event what they did (kill_on, dlq_replay…).
+   */
   readonly action: string | null;
   readonly reason: string | null;
-  /** Heat and bucket of a downgrade, or the governor's event name. */
+  /**
+   * Heat and bucket of a heat-gate decision; for the governor the figures a permit or block was
+   * decided on ("open: $1,000 > $200 per trade"), who an operator's event was by, or the name of
+   * an event it does not know.
+   */
   readonly detail: string | null;
   readonly mode: string | null;
   readonly id: string;

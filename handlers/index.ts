@@ -1,5 +1,6 @@
 import type { AnyHandler } from '../runtime/index.js';
 import { governorCooldown } from './governor/cooldown.js';
+import { governorExitLocks } from './governor/exit-locks.js';
 import { governor } from './governor/index.js';
 import { governorSwitches } from './governor/switches.js';
 import { heatGate } from './heat-gate/index.js';
@@ -18,6 +19,7 @@ export const allHandlers: readonly AnyHandler[] = [
   heatGate,
   governor,
   governorCooldown,
+  governorExitLocks,
   governorSwitches,
   riskBudget,
   heatBridge,

@@ -1,7 +1,7 @@
 import * as z from 'zod';
 import { defineHandler, parseEnv, type MetricFactory } from '../runtime/index.js';
 import { keys, streams } from '../schemas/keys.js';
-import { positionSnapshotSchema, snapshotNotional } from '../schemas/position-snapshot.js';
+import { positionSnapshotSchema, snapshotAges, snapshotNotional } from '../schemas/position-snapshot.js';
 import { positionBookEnvShape } from './positions/book.js';
 
 const configSchema = z.object({
@@ -55,7 +55,10 @@ export const positionSnapshot = defineHandler({
     // Our own view, never P3.3's quantum:position:snapshot:{symbol} (the Position Ledger's).
     const key = keys.position(snapshot.symbol);
     const notional = snapshotNotional(snapshot);
-    if (notional === 0) {
+    // A repeating producer's figure lives POSITION_MAX_AGE_SEC from when it was produced (a
+    // backlog applied late must not revive a position that has stopped being reported).
+    const agesInMs = snapshotAges(snapshot) ? ctx.config.POSITION_MAX_AGE_SEC * 1000 - (ctx.now() - ctx.meta.producedAt) : undefined;
+    if (notional === 0 || (agesInMs !== undefined && agesInMs <= 0)) {
       ctx.deleteKey(key);
       ctx.removeFromSet(keys.activePositions, snapshot.symbol);
     } else {
@@ -71,9 +74,9 @@ export const positionSnapshot = defineHandler({
       if (qty !== undefined) fields.qty = String(qty);
       if (snapshot.mark_price !== undefined) fields.mark_price = String(snapshot.mark_price);
       if (typeof snapshot.side === 'string') fields.side = snapshot.side;
-      // The balance tracker never sends a zero snapshot on close: a position no longer reported
-      // leaves the view when it is POSITION_MAX_AGE_SEC old (the book ages it out at the same bound).
-      ctx.putHash(key, fields, { replace: true, ttlSec: ctx.config.POSITION_MAX_AGE_SEC });
+      // The balance tracker never sends a zero snapshot on close: its position leaves the view when
+      // it is POSITION_MAX_AGE_SEC old. A seed-format snapshot stands until its producer's 0.
+      ctx.putHash(key, fields, agesInMs === undefined ? { replace: true } : { replace: true, ttlSec: Math.ceil(agesInMs / 1000) });
       ctx.addToSet(keys.activePositions, snapshot.symbol);
     }
     ctx.metrics.applied.inc();

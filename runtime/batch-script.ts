@@ -23,8 +23,9 @@ export interface EffectFailure {
  * Applies a batch in one call. ARGV: stream, group, consumer, the lowest and highest entry id of
  * the batch ('' when it has none), then per item: its entry id ('' for none), its number of
  * commands, its newest-wins condition as a key and a stream id ('' and '' for none), its number of
- * stream-order fields and each as a field name and value, and each
- * command as its argument count and arguments.
+ * stream-order fields and each as a field name and value, its number of chained guards and each
+ * as a key and the value it must hold at the item's turn, and each command as its argument count
+ * and arguments.
  *
  * An item whose entry is no longer pending for this consumer (another consumer reclaimed it, or
  * it was acknowledged) is skipped whole: the check and the writes are one atomic step, so a
@@ -106,7 +107,8 @@ do
   while j <= #ARGV do
     if ARGV[j] ~= '' then inBatch[ARGV[j]] = true end
     local c, o = tonumber(ARGV[j + 1]), tonumber(ARGV[j + 4])
-    j = j + 5 + 2 * o
+    local g = tonumber(ARGV[j + 5 + 2 * o])
+    j = j + 6 + 2 * o + 2 * g
     for k = 1, c do j = j + tonumber(ARGV[j]) + 1 end
   end
 end
@@ -141,18 +143,30 @@ local function must_wait(entry, at, count)
   end
   return false
 end
-local failed, lost, superseded, withheld, waiting, acks = {}, {}, {}, {}, {}, {}
+local failed, lost, superseded, withheld, waiting, unguarded, acks = {}, {}, {}, {}, {}, {}, {}
 local i, n, command, item = 7, #ARGV, 0, 0
 while i <= n do
   local entry, commands, condKey, condId, orders = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2], ARGV[i + 3], tonumber(ARGV[i + 4])
   item = item + 1
   local orderAt = i + 5
-  i = i + 5 + 2 * orders
+  local checks = tonumber(ARGV[i + 5 + 2 * orders])
+  local checkAt = i + 6 + 2 * orders
+  i = checkAt + 2 * checks
   local owned = entry == '' or mine[entry] == true
   local applies = owned
   local broken = false
   local waits = owned and must_wait(entry, orderAt, orders)
   if waits then applies = false end
+  -- Chained guards: a key an earlier item of this batch sets must hold the value this item
+  -- expects when its turn comes (that item applied, and nothing else moved it).
+  local holds = true
+  if applies then
+    for g = 0, checks - 1 do
+      local value = redis.pcall('GET', ARGV[checkAt + 2 * g])
+      if value ~= ARGV[checkAt + 2 * g + 1] then holds = false end
+    end
+    if not holds then applies = false end
+  end
   if applies then
     local problem = wrong_type(i, commands)
     if problem then
@@ -192,6 +206,7 @@ while i <= n do
   end
   if not owned then lost[#lost + 1] = item
   elseif waits then waiting[#waiting + 1] = item
+  elseif not holds then unguarded[#unguarded + 1] = item
   elseif broken then withheld[#withheld + 1] = item
   elseif entry ~= '' then acks[#acks + 1] = entry end
 end
@@ -213,7 +228,7 @@ if cursorKey ~= '' and #acks > 0 then
   end
   redis.call('HSET', cursorKey, group, cursor)
 end
-return {failed, lost, superseded, withheld, waiting}
+return {failed, lost, superseded, withheld, waiting, unguarded}
 `;
 
 /** Where RUN_BATCH finds the batch's id range in its EVAL arguments (script, numkeys, then ARGV). */
@@ -246,6 +261,8 @@ export interface BatchResult {
   readonly withheld: number[];
   /** Items held back, nothing applied, until an earlier pending entry with the same order field value commits. */
   readonly waiting: number[];
+  /** Items whose chained guard (a key an earlier item of the batch sets) did not hold at their turn: nothing applied, to re-run. */
+  readonly unguarded: number[];
 }
 
 /**
@@ -295,6 +312,7 @@ export class BatchScript {
     entryId: string | undefined,
     condition?: OrderCondition,
     order: readonly (readonly [string, string])[] = [],
+    checks: readonly (readonly [key: string, value: string])[] = [],
   ): void {
     this.endItem();
     const entry = this.source ? (entryId ?? '') : '';
@@ -307,6 +325,8 @@ export class BatchScript {
     this.groupCountAt = this.args.push(entry, '', condition?.key ?? '', condition?.id ?? '', String(order.length)) - 4;
     for (const [field, value] of order) this.args.push(field, value);
     if (order.length > 0) this.ordered = true;
+    this.args.push(String(checks.length));
+    for (const [key, value] of checks) this.args.push(key, value);
     this.groupCommands = 0;
   }
 
@@ -340,12 +360,26 @@ export class BatchScript {
         // The script failing as a whole (not one of its commands) is not a per-message problem:
         // the consumer then checks which of its entries are still pending.
         if (error) throw error;
-        const [failed, lost, superseded, withheld, waiting] = reply as [(number | string)[], number[], number[], number[], number[]];
+        const [failed, lost, superseded, withheld, waiting, unguarded] = reply as [
+          (number | string)[],
+          number[],
+          number[],
+          number[],
+          number[],
+          number[],
+        ];
         const failures: EffectFailure[] = [];
         for (let i = 0; i < failed.length; i += 2)
           failures.push(this.failure(Number(failed[i]) - 1, new ReplyError(String(failed[i + 1]))));
         const items = (groups: number[]) => groups.map((group) => this.itemOfGroup[group - 1]!);
-        return { failures, lost: items(lost), superseded: items(superseded), withheld: items(withheld), waiting: items(waiting) };
+        return {
+          failures,
+          lost: items(lost),
+          superseded: items(superseded),
+          withheld: items(withheld),
+          waiting: items(waiting),
+          unguarded: items(unguarded),
+        };
       };
     }
     for (const start of this.commandStarts) {
@@ -360,7 +394,7 @@ export class BatchScript {
         if (error) failures.push(this.failure(i, error));
       });
       // Plain commands cannot hold back an ack: a failed write fails its item after the fact.
-      return { failures, lost: [], superseded: [], withheld: [], waiting: [] };
+      return { failures, lost: [], superseded: [], withheld: [], waiting: [], unguarded: [] };
     };
   }
 

@@ -35,6 +35,9 @@ export interface Committer {
   commit(source: CommitSource | undefined, items: readonly CommitItem[]): Promise<CommitReport>;
 }
 
+/** The single-node committer checks chained guards inside its transaction (see isChained). */
+const CHAIN = { chain: true } as const;
+
 /** Whether a guard holds for a key that exists (or not) with a string value (or none). */
 export function guardHolds(guard: Guard, exists: boolean, value: string | null): boolean {
   switch (guard.kind) {
@@ -110,31 +113,76 @@ export function inStreamOrder(
   items: readonly CommitItem[],
   candidates: readonly number[],
   failed: ReadonlySet<number> = new Set(),
+  options: { readonly chain?: boolean } = {},
 ): { accepted: number[]; deferred: number[] } {
-  const written = new Set<string>();
+  const written = new Map<string, string | undefined>();
   const blocked = new Set<string>();
   const accepted: number[] = [];
   const deferred: number[] = [];
   for (const index of candidates) {
     const recorder = items[index]!.recorder;
     const touched = orderedKeys(recorder);
-    const defer = failed.has(index) || (recorder?.guards ?? []).some((g) => written.has(g.key)) || touched.some((key) => blocked.has(key));
+    const uncheckable = (g: Guard) => written.has(g.key) && !(options.chain === true && isChained(g, written));
+    const defer = failed.has(index) || (recorder?.guards ?? []).some(uncheckable) || touched.some((key) => blocked.has(key));
     if (defer) {
       deferred.push(index);
       for (const key of touched) blocked.add(key);
       continue;
     }
     accepted.push(index);
-    for (const key of recorder?.writtenKeys() ?? []) written.add(key);
+    noteWrites(recorder, written);
   }
   return { accepted, deferred };
 }
 
+/**
+ * Records what `recorder` leaves in each key it writes: the value of its last SET, or undefined
+ * when its last write there is anything else (a value no later guard can be chained on).
+ */
+function noteWrites(recorder: EffectRecorder | undefined, written: Map<string, string | undefined>): void {
+  if (recorder === undefined) return;
+  for (const effect of recorder.effects) {
+    if (effect.op === 'emit') written.set(effect.stream, undefined);
+    else written.set(effect.key, effect.op === 'setKey' ? effect.value : undefined);
+  }
+  if (recorder.condition) written.set(recorder.condition.key, undefined);
+}
+
+/**
+ * A chained guard: an equality guard on a key an earlier item of the same commit sets to exactly
+ * that value. It cannot be checked before the transaction (the key holds the earlier value then),
+ * so the batch script checks it at the item's turn, after the earlier item's writes. That lets
+ * a batch commit a run of decisions that each build on the one before (the governor's cap
+ * version: every permit of a batch bumps it) in one transaction instead of one per round.
+ */
+function isChained(guard: Guard, written: ReadonlyMap<string, string | undefined>): boolean {
+  return guard.kind === 'equals' && written.get(guard.key) === guard.value;
+}
+
+/** Per accepted item, its guards that are chained on an earlier accepted item's write (see isChained). */
+export function chainedGuards(items: readonly CommitItem[], accepted: readonly number[]): Map<number, Guard[]> {
+  const written = new Map<string, string | undefined>();
+  const chained = new Map<number, Guard[]>();
+  for (const index of accepted) {
+    const recorder = items[index]!.recorder;
+    const own = (recorder?.guards ?? []).filter((g) => written.has(g.key) && isChained(g, written));
+    if (own.length > 0) chained.set(index, own);
+    noteWrites(recorder, written);
+  }
+  return chained;
+}
+
 /** inStreamOrder over the whole batch, the deferred items appended to `conflicted`. */
-export function withoutIntraBatchConflicts(items: readonly CommitItem[], conflicted: number[]): number[] {
+export function withoutIntraBatchConflicts(
+  items: readonly CommitItem[],
+  conflicted: number[],
+  options: { readonly chain?: boolean } = {},
+): number[] {
   const { accepted, deferred } = inStreamOrder(
     items,
     items.map((_, i) => i),
+    new Set(),
+    options,
   );
   conflicted.push(...deferred);
   return accepted;
@@ -177,25 +225,35 @@ export class TransactionCommitter implements Committer {
     // commit asked for during a reconnect (a job, at start) waits for it instead of failing.
     await waitUntilReady(this.connection);
     const conflicted: number[] = [];
-    let accepted = withoutIntraBatchConflicts(items, conflicted);
+    let accepted = withoutIntraBatchConflicts(items, conflicted, CHAIN);
 
     for (;;) {
-      const guarded = accepted.filter((i) => (items[i]!.recorder?.guards.length ?? 0) > 0);
+      // Chained guards are checked by the script at their item's turn, not here (see isChained).
+      const chained = chainedGuards(items, accepted);
+      const external = (i: number) => (items[i]!.recorder?.guards ?? []).filter((g) => !(chained.get(i) ?? []).includes(g));
+      const guarded = accepted.filter((i) => external(i).length > 0);
       if (guarded.length > 0) {
-        const failing = await this.watchAndCheck(guarded.map((i) => [i, items[i]!.recorder!.guards] as const));
+        const failing = await this.watchAndCheck(guarded.map((i) => [i, external(i)] as const));
         if (failing.size > 0) {
           // Later items touching a failed item's keys wait with it, to keep stream order.
-          const ordered = inStreamOrder(items, accepted, failing);
+          const ordered = inStreamOrder(items, accepted, failing, CHAIN);
           conflicted.push(...ordered.deferred);
           accepted = ordered.accepted;
         }
       }
       const result = await this.exec(source, items, accepted);
       if (result !== null) {
-        const notApplied = new Set([...result.lost, ...result.superseded, ...result.deferred, ...result.withheld, ...result.waiting]);
+        const notApplied = new Set([
+          ...result.lost,
+          ...result.superseded,
+          ...result.deferred,
+          ...result.withheld,
+          ...result.waiting,
+          ...result.unguarded,
+        ]);
         return {
           committed: accepted.filter((i) => !notApplied.has(i)),
-          conflicted: [...conflicted, ...result.deferred].sort((a, b) => a - b),
+          conflicted: [...conflicted, ...result.deferred, ...result.unguarded].sort((a, b) => a - b),
           lost: result.lost,
           superseded: result.superseded,
           withheld: result.withheld,
@@ -206,7 +264,7 @@ export class TransactionCommitter implements Committer {
       // WATCH fired: a guarded key changed between check and EXEC. Nothing applied; the guarded
       // items re-run their handlers, the rest are committed again.
       // Only those still accepted: the ones whose guard already failed the check are counted.
-      const ordered = inStreamOrder(items, accepted, new Set(guarded.filter((i) => accepted.includes(i))));
+      const ordered = inStreamOrder(items, accepted, new Set(guarded.filter((i) => accepted.includes(i))), CHAIN);
       conflicted.push(...ordered.deferred);
       accepted = ordered.accepted;
     }
@@ -255,12 +313,15 @@ export class TransactionCommitter implements Committer {
     if (batch.script.oversized) {
       // Plain commands cannot check a newest-wins condition: such items (and later ones touching
       // their keys) wait for the next round.
+      const chained = chainedGuards(items, accepted);
       const conditional = new Set(
-        accepted.filter((i) => items[i]!.recorder?.condition !== undefined || (items[i]!.recorder?.order.length ?? 0) > 0),
+        accepted.filter(
+          (i) => items[i]!.recorder?.condition !== undefined || (items[i]!.recorder?.order.length ?? 0) > 0 || chained.has(i),
+        ),
       );
       let sendable = [...accepted];
       if (conditional.size > 0) {
-        const ordered = inStreamOrder(items, accepted, conditional);
+        const ordered = inStreamOrder(items, accepted, conditional, CHAIN);
         deferred = ordered.deferred;
         sendable = ordered.accepted;
       }
@@ -278,7 +339,7 @@ export class TransactionCommitter implements Committer {
     const withheld = [...new Set(typeFailures.map((f) => f.item))];
     if (batch.script.commandCount === 0 && batch.entries === 0) {
       await this.connection.unwatch();
-      return { failures: typeFailures, lost: [], superseded: [], withheld, waiting: [], deferred };
+      return { failures: typeFailures, lost: [], superseded: [], withheld, waiting: [], unguarded: [], deferred };
     }
     // multi() is typed as a chainable commander; it is a Pipeline, whose sendCommand takes a built command.
     const transaction = this.connection.multi() as unknown as Pipeline;
@@ -324,10 +385,12 @@ export class TransactionCommitter implements Committer {
   ): { script: BatchScript; entries: number } {
     const script = new BatchScript(source, this.streamMaxLen);
     const overwritten = overwrittenWrites(items, accepted);
+    const chained = chainedGuards(items, accepted);
     let entries = 0;
     for (const index of accepted) {
       const item = items[index]!;
-      script.beginItem(index, item.entryId, item.recorder?.condition, item.recorder?.order);
+      const checks = (chained.get(index) ?? []).map((g) => [g.key, g.kind === 'equals' ? g.value : ''] as const);
+      script.beginItem(index, item.entryId, item.recorder?.condition, item.recorder?.order, checks);
       if (source && item.entryId !== undefined) entries += 1;
       for (const effect of item.recorder?.effects ?? []) {
         if (!overwritten.has(effect)) script.add(effect, effect);

@@ -38,6 +38,10 @@ const decisionFields = {
   exec_count_5min: optionalText,
   open_positions: optionalText,
   total_notional: optionalText,
+  /** Ours (issue #23): outstanding reservations at decision time, their position slots and notional. */
+  reservations: optionalText,
+  reserved_positions: optionalText,
+  reserved_notional: optionalText,
   /** The error behind an evaluation_error block. */
   error: optionalText,
 };

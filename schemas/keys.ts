@@ -8,6 +8,8 @@ export const streams = {
   heatDecision: 'quantum:stream:harvest.heat.decision',
   positionSnapshot: 'quantum:stream:position.snapshot',
   applyPlan: 'quantum:stream:apply.plan',
+  /** The Apply Layer's results (8f5055c52 publish_result: plan_id, symbol, decision, executed, ...). */
+  applyResult: 'quantum:stream:apply.result',
   governorEvents: 'quantum:stream:governor.events',
   budgetViolation: 'quantum:stream:budget.violation',
   deadLetter: 'quantum:stream:dlq',
@@ -80,6 +82,16 @@ export const keys = {
   governorSymbolVersion: (symbol: string) => `quantum:governor:version:${symbol}`,
   /** The original's list of execution times per symbol (LPUSH str(time.time()), newest 100, TTL 24 h). */
   governorExecutions: (symbol: string) => `quantum:governor:exec:${symbol}`,
+  /**
+   * Ours: outstanding permits of opens counted as exposure (issue #23). Sorted set, member the
+   * reservation's JSON (plan_id, symbol, notional, ...), score its expiry (ms). The hash tag puts it
+   * in one slot with the cap version, so one node answers both reads in order.
+   */
+  governorReservations: 'quantum:governor:{caps}:reservations',
+  /** Ours: bumped by every permit that reserves; each such permit guards on the value its decision read. */
+  governorCapsVersion: 'quantum:governor:{caps}:version',
+  /** Upstream's per-symbol exit lock (857b05342): production closes in flight; released by the position's fill. */
+  governorExitLock: (symbol: string) => `quantum:exit:lock:${symbol}`,
   /** Ours: sorted set of governor errors (score = ms) since the last disarm, for auto-disarm. */
   governorErrors: 'quantum:governor:errors',
   /** The budget engine's last-known-good portfolio state, kept in Redis so handlers stay stateless. */

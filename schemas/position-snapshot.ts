@@ -51,3 +51,13 @@ export function snapshotNotional(snapshot: PositionSnapshot): number {
   const sign = sideSign(snapshot.side) ?? (qty < 0 ? -1 : 1);
   return sign * Math.abs(qty) * mark;
 }
+
+/**
+ * Whether a snapshot stands only until its producer stops repeating it. The balance tracker's
+ * format (quantity × mark, no notional) is re-sent every 30 s per open position and never zeroed
+ * when a position closes, so it ages out (POSITION_MAX_AGE_SEC). The seeds' format states its
+ * notional and closes a position with a 0: it stands until that comes.
+ */
+export function snapshotAges(snapshot: PositionSnapshot): boolean {
+  return snapshot.position_notional_usd === undefined;
+}

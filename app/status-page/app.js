@@ -49,9 +49,47 @@
       tbody.appendChild(el('tr', null, el('td', { colspan: columns, class: 'muted' }, emptyText)));
       return;
     }
+    var labels = columnLabels(tbody);
     rows.forEach(function (row) {
+      labelCells(row, labels);
       tbody.appendChild(row);
     });
+  }
+
+  /** The table's column headings, in order. */
+  function columnLabels(tbody) {
+    var table = tbody.closest('table');
+    var head = table ? table.querySelector('thead tr') : null;
+    return head
+      ? Array.prototype.map.call(head.children, function (th) {
+          return th.textContent.trim();
+        })
+      : [];
+  }
+
+  /**
+   * Each cell names its column (data-label): on a narrow screen a wide table is laid out as one
+   * card per row (style.css, table.stack), where the heading row is out of sight.
+   */
+  function labelCells(row, labels) {
+    if (row.children.length !== labels.length) return;
+    Array.prototype.forEach.call(row.children, function (c, i) {
+      if (!c.hasAttribute('data-label')) c.setAttribute('data-label', labels[i]);
+    });
+  }
+
+  /**
+   * A snake_case code with a break opportunity after each underscore, so a long reason wraps
+   * between its words instead of widening its column or being cut.
+   */
+  function breakable(text) {
+    var parts = String(text).split('_');
+    var nodes = [];
+    parts.forEach(function (part, i) {
+      nodes.push(i < parts.length - 1 ? part + '_' : part);
+      if (i < parts.length - 1) nodes.push(el('wbr'));
+    });
+    return nodes;
   }
 
   function fmtCount(n) {
@@ -103,6 +141,42 @@
       ' ' +
       zoneName(d)
     );
+  }
+
+  /** "13:04:05 UTC", or "11-21 13:04 UTC" for a time of another day than `ref`: a chart's axis on a narrow screen. */
+  function fmtShortTime(ms, ref) {
+    var d = new Date(ms);
+    var r = new Date(ref);
+    var sameDay = d.getFullYear() === r.getFullYear() && d.getMonth() === r.getMonth() && d.getDate() === r.getDate();
+    return sameDay
+      ? pad(d.getHours()) + ':' + pad(d.getMinutes()) + ':' + pad(d.getSeconds()) + ' ' + zoneName(d)
+      : pad(d.getMonth() + 1) + '-' + pad(d.getDate()) + ' ' + pad(d.getHours()) + ':' + pad(d.getMinutes()) + ' ' + zoneName(d);
+  }
+
+  /**
+   * A chart's width in its own units: the width it is drawn at, so a 12 px label is 12 px on a
+   * phone as on a desktop (a fixed 760-unit drawing scaled down to 366 px made them 5.8 px).
+   */
+  function chartWidth(container) {
+    var width = container.clientWidth || 760;
+    return Math.round(Math.max(300, Math.min(960, width)));
+  }
+
+  /** Axis times: in full where there is room for two, shorter on a narrow chart. */
+  function axisTimes(t0, t1, width) {
+    return width < 560 ? [fmtShortTime(t0, t1), fmtShortTime(t1, t1)] : [fmtTime(t0), fmtTime(t1)];
+  }
+
+  /** A time in a narrow column: the date, and below it the time with its zone (same text as fmtTime). */
+  function stackedTimeEl(ms) {
+    var text = fmtTime(ms);
+    if (!ms || text === '–') return el('span', { class: 'muted' }, '–');
+    var space = text.indexOf(' ');
+    return el('time', { datetime: new Date(ms).toISOString() }, [
+      el('span', { class: 'nowrap' }, text.slice(0, space)),
+      ' ',
+      el('span', { class: 'nowrap' }, text.slice(space + 1)),
+    ]);
   }
 
   /** A <time> element: formatted for people, ISO for machines. */
@@ -208,7 +282,7 @@
       return el('tr', { 'data-gate': g.name }, [
         el('th', { scope: 'row', title: g.description }, g.name),
         cell('mode', modeBadge(g.mode)),
-        cell('consuming', g.consuming ? badge('yes', 'ok') : badge('no', 'bad')),
+        cell('consuming', g.consuming ? badge('yes', 'ok') : badge('no', 'bad', 'Not consuming: nothing is decided for this gate')),
         cell('processed', fmtCount(g.processed), 'num'),
         cell('failed', fmtCount(g.failed), g.failed > 0 ? 'num warn-text' : 'num'),
         cell('dead-lettered', fmtCount(g.dead_lettered), g.dead_lettered > 0 ? 'num warn-text' : 'num'),
@@ -221,9 +295,10 @@
     replaceRows($('gates-body'), rows, 10, 'No gates hosted by this process.');
   }
 
+  /** Heat is the market's state, which the heat gate acts on: never an alarm for the operator. */
   function bucketBadge(bucket) {
     if (!bucket) return el('span', { class: 'muted' }, '–');
-    var tone = bucket === 'HOT' ? 'bad' : bucket === 'WARM' ? 'warn' : 'info';
+    var tone = bucket === 'HOT' ? 'stop' : bucket === 'WARM' ? 'info' : 'neutral';
     return badge(bucket, tone);
   }
 
@@ -242,7 +317,7 @@
   }
 
   function renderChart(container, points, thresholds) {
-    var W = 760;
+    var W = chartWidth(container);
     var H = 240;
     var M = { top: 14, right: 64, bottom: 34, left: 52 };
     var iw = W - M.left - M.right;
@@ -316,8 +391,9 @@
     });
     children.push(svg('line', { x1: M.left, x2: M.left, y1: M.top, y2: M.top + ih, class: 'axis' }));
     children.push(svg('line', { x1: M.left, x2: M.left + iw, y1: M.top + ih, y2: M.top + ih, class: 'axis' }));
-    children.push(svg('text', { x: M.left, y: H - 10, class: 'axis-label' }, fmtTime(t0)));
-    children.push(svg('text', { x: M.left + iw, y: H - 10, class: 'axis-label', 'text-anchor': 'end' }, fmtTime(t1)));
+    var times = axisTimes(t0, t1, W);
+    children.push(svg('text', { x: M.left, y: H - 10, class: 'axis-label' }, times[0]));
+    children.push(svg('text', { x: M.left + iw, y: H - 10, class: 'axis-label', 'text-anchor': 'end' }, times[1]));
     // The heat holds from one decision to the next: a step line, not a slope between them.
     var path = points
       .map(function (p, i) {
@@ -407,7 +483,11 @@
         b.budget_usd === null
           ? el('span', { class: 'muted' }, 'no budget')
           : b.over_budget
-            ? badge('OVER budget', 'bad')
+            ? badge(
+                'OVER budget',
+                'warn',
+                b.mode === 'enforce' ? 'The governor blocks opens of this symbol' : 'Shadow: the governor only logs it',
+              )
             : badge('yes', 'ok');
       return el('tr', { 'data-symbol': b.symbol }, [
         el('th', { scope: 'row' }, b.symbol),
@@ -422,12 +502,19 @@
     replaceRows($('budgets-body'), rows, 7, 'No budgets and no open positions.');
   }
 
+  /** A block or a downgrade is a gate doing its job: told apart by colour, but none is an alarm. */
   function decisionBadge(kind) {
-    if (kind === 'block') return badge('BLOCK', 'bad');
+    if (kind === 'block') return badge('BLOCK', 'stop', 'The governor refused the plan');
     if (kind === 'permit') return badge('PERMIT', 'ok');
-    if (kind === 'downgrade') return badge('DOWNGRADE', 'warn');
-    if (kind === 'kept') return badge('KEPT', 'info', 'The proposal passes unchanged');
-    return badge('event', 'info');
+    if (kind === 'downgrade') return badge('DOWNGRADE', 'info', 'The heat gate calibrated the proposal down');
+    if (kind === 'kept') return badge('KEPT', 'neutral', 'The proposal passes unchanged');
+    return badge('event', 'neutral');
+  }
+
+  /** "FULL_CLOSE → PARTIAL_25" wraps before its arrow, never after it. */
+  function actionText(action) {
+    var at = action.indexOf(' → ');
+    return at < 0 ? action : [action.slice(0, at), ' ', el('span', { class: 'nowrap' }, action.slice(at + 1))];
   }
 
   function renderDecisions(status) {
@@ -437,13 +524,13 @@
     }
     var rows = status.decisions.map(function (d) {
       return el('tr', { 'data-decision': d.kind, 'data-id': d.id }, [
-        cell('time', timeEl(d.at)),
+        cell('time', stackedTimeEl(d.at)),
         cell('gate', d.gate),
         cell('decision', decisionBadge(d.kind)),
         cell('symbol', d.symbol || '–'),
         cell('plan', d.plan_id ? el('code', null, d.plan_id) : '–'),
-        cell('action', d.action || '–'),
-        cell('reason', d.reason ? el('code', null, d.reason) : '–'),
+        cell('action', d.action ? actionText(d.action) : '–'),
+        cell('reason', d.reason ? el('code', null, breakable(d.reason)) : '–'),
         cell('detail', d.detail || '–'),
         cell('mode', d.mode || '–'),
       ]);
@@ -489,7 +576,7 @@
       container.replaceChildren();
       return;
     }
-    var W = 760,
+    var W = chartWidth(container),
       H = 200,
       M = { top: 12, right: 16, bottom: 30, left: 70 };
     var iw = W - M.left - M.right,
@@ -534,8 +621,8 @@
       svg('line', { x1: M.left, x2: M.left + iw, y1: y(0), y2: y(0), class: 'threshold' }),
       svg('text', { x: M.left - 6, y: y(hi) + 4, class: 'axis-label', 'text-anchor': 'end' }, fmtPnl(hi)),
       svg('text', { x: M.left - 6, y: y(lo) + 4, class: 'axis-label', 'text-anchor': 'end' }, fmtPnl(lo)),
-      svg('text', { x: M.left, y: H - 8, class: 'axis-label' }, fmtTime(t0)),
-      svg('text', { x: M.left + iw, y: H - 8, class: 'axis-label', 'text-anchor': 'end' }, fmtTime(t1)),
+      svg('text', { x: M.left, y: H - 8, class: 'axis-label' }, axisTimes(t0, t1, W)[0]),
+      svg('text', { x: M.left + iw, y: H - 8, class: 'axis-label', 'text-anchor': 'end' }, axisTimes(t0, t1, W)[1]),
       svg('polyline', { class: 'heat-line', points: path.join(' ') }),
     ];
     points.forEach(function (p) {
@@ -647,7 +734,7 @@
       return typeof p[view.x] === 'number' && typeof p[view.y] === 'number';
     });
     if (points.length === 0) return el('p', { class: 'muted' }, 'No points yet.');
-    var W = 760,
+    var W = chartWidth($('gate-sections')),
       H = 200,
       M = { top: 12, right: 16, bottom: 30, left: 70 };
     var iw = W - M.left - M.right,

@@ -15,6 +15,7 @@ import type { Command } from '../command.js';
 import { ExitCode, UsageError } from '../errors.js';
 import type { CliIo } from '../io.js';
 import { printJson } from '../output.js';
+import { didYouMean } from '../../runtime/did-you-mean.js';
 import { withRedisWrite } from '../write-target.js';
 
 interface FieldFlag {
@@ -52,7 +53,30 @@ interface InjectKind {
   readonly fields: readonly FieldFlag[];
   /** Fields filled in when not given; returns the names it generated, to tell the operator. */
   readonly defaults?: (fields: Record<string, string>, io: CliIo) => string[];
+  /** What the schema lets through but an operator almost surely mistyped: problem lines, none when fine. */
+  readonly check?: (fields: Record<string, string>, switches: ReadonlySet<string>) => string[];
+  /** Boolean flags of this kind (e.g. --any-action), handed to `check`. */
+  readonly switches?: readonly { readonly flag: string; readonly help: string }[];
   readonly example: string;
+}
+
+/**
+ * The actions proposers write: the Harvest Kernel's (NONE, PARTIAL_25/50/75, FULL_CLOSE_PROPOSED)
+ * and the seeds' FULL_CLOSE. The gate passes any other through unchanged, so the schema accepts
+ * it; typed by hand it is far more likely a slip (FULL_CLOS) than an intent.
+ */
+const PROPOSED_ACTIONS = ['FULL_CLOSE', 'FULL_CLOSE_PROPOSED', 'PARTIAL_25', 'PARTIAL_50', 'PARTIAL_75', 'NONE'] as const;
+
+function checkProposedAction(fields: Record<string, string>, switches: ReadonlySet<string>): string[] {
+  if (switches.has('any-action')) return [];
+  return (['action', 'harvest_action'] as const).flatMap((field) => {
+    const value = fields[field];
+    if (value === undefined || (PROPOSED_ACTIONS as readonly string[]).includes(value)) return [];
+    const flag = field === 'action' ? '--action' : '--harvest-action';
+    return [
+      `  ${flag}: "${value}" is no action a proposer writes (${PROPOSED_ACTIONS.join(', ')})${didYouMean(value, PROPOSED_ACTIONS)}; --any-action sends it anyway`,
+    ];
+  });
 }
 
 const planId: FieldFlag = { flag: 'plan-id', field: 'plan_id', help: 'plan id (a UUID is generated and printed when omitted)' };
@@ -81,6 +105,8 @@ export const injectKinds: readonly InjectKind[] = [
       reason,
     ],
     defaults: generatePlanId,
+    check: checkProposedAction,
+    switches: [{ flag: 'any-action', help: 'send an action no proposer writes (the gate passes it through unchanged)' }],
     example: 'quantum-gates inject proposal --symbol ETHUSDT --action FULL_CLOSE --plan-id test1',
   },
   {
@@ -184,6 +210,7 @@ function helpFor(kind: InjectKind): string {
     'Options:',
     ...kind.fields.map((f) => `  --${f.flag.padEnd(width - 2)}${f.help}`),
     `  --${'field name=value'.padEnd(width - 2)}any other field, repeatable (carried through by the gates)`,
+    ...(kind.switches ?? []).map((s) => `  --${s.flag.padEnd(width - 2)}${s.help}`),
     `  --${'json'.padEnd(width - 2)}print {${kind.target.kind === 'stream' ? 'stream, id' : 'key'}, fields} as JSON`,
     '',
     'Example:',
@@ -234,6 +261,7 @@ function injectCommand(kind: InjectKind): Command {
         ...kind.fields.map((f) => [f.flag, { type: 'string' as const }]),
         ['field', { type: 'string' as const, multiple: true }],
         ['json', { type: 'boolean' as const }],
+        ...(kind.switches ?? []).map((s) => [s.flag, { type: 'boolean' as const }]),
       ]);
       const args = parseCommandArgs(name, argv, options);
       const collected = collectFields(kind, args.values, name);
@@ -243,6 +271,9 @@ function injectCommand(kind: InjectKind): Command {
       const fields = Object.fromEntries(Object.entries(collected).sort(([a], [b]) => rankOf(order, a) - rankOf(order, b)));
       const parsed = kind.schema.safeParse(fields);
       if (!parsed.success) throw new UsageError(`invalid ${kind.name}:\n${describeIssues(kind, parsed.error, fields)}`, name);
+      const switches = new Set((kind.switches ?? []).filter((s) => args.values[s.flag] === true).map((s) => s.flag));
+      const slips = kind.check?.(fields, switches) ?? [];
+      if (slips.length > 0) throw new UsageError(`invalid ${kind.name}:\n${slips.join('\n')}`, name);
 
       const json = args.values.json === true;
       const target = kind.target;

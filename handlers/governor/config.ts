@@ -26,6 +26,8 @@ export const governorEnvSchema = z.object({
   STREAM_PLANS: z.string().min(1).default(streams.applyPlan),
   STREAM_EVENTS: z.string().min(1).default(streams.governorEvents),
   GOV_GROUP: z.string().min(1).default('governor'),
+  /** The Apply Layer's results, read by governor-exit-locks to release a close's exit lock at its fill (upstream's STREAM_RESULTS). */
+  STREAM_RESULTS: z.string().min(1).default(streams.applyResult),
 
   /** A plan older than this is never permitted (a replayed backlog must not trade). Ours. */
   GOV_MAX_PLAN_AGE_SEC: nonNegative(300),
@@ -54,6 +56,15 @@ export const governorEnvSchema = z.object({
   GOV_TOTAL_NOTIONAL_COUNTS_TRADE: envBool(false),
 
   GOV_PERMIT_TTL_SEC: envInt(PERMIT_TTL_SEC, 1),
+  /**
+   * How long a permitted open counts as exposure when its position never shows (docs/governor.md
+   * "Reservations"): the permit lives GOV_PERMIT_TTL_SEC (60), the Apply Layer waits at most
+   * APPLY_PERMIT_WAIT_MS (1.2 s) for it, so no order can start later than 61 s after the permit;
+   * the other 59 s cover the fill reaching P3.3 and the position index (5 s) with room to spare.
+   */
+  GOV_RESERVATION_TIMEOUT_SEC: envInt(120, 1),
+  /** production: how long a close's per-symbol exit lock holds when no fill releases it (upstream's 857b05342). */
+  GOV_EXIT_LOCK_TTL_SEC: envInt(120, 1),
   GOV_BLOCK_TTL_SEC: envInt(BLOCK_TTL_SEC, 1),
   /** How long a permitted plan_id is remembered, so a redelivery never yields a second permit. */
   GOV_PERMIT_MEMORY_SEC: envInt(86_400, 60),

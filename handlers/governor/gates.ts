@@ -36,9 +36,15 @@ export const symbolCooldown: Gate = (_plan, limits, snapshot) =>
     ? 'symbol_cooldown'
     : undefined;
 
-/** Gate 2: only for `side in ['BUY', 'LONG']`; with N or more (non-dust) positions open, no open. */
+/**
+ * Gate 2: only for `side in ['BUY', 'LONG']`; with N or more (non-dust) positions open, no open.
+ * Ours (issue #23): the positions that permitted opens will take count too until they show in
+ * the book (reservations.ts), as upstream's slot semaphore counts them (857b05342).
+ */
 export const maxPositionsReached: Gate = (plan, limits, snapshot) =>
-  (plan.side === 'BUY' || plan.side === 'LONG') && on(limits.maxOpenPositions) && snapshot.openPositions >= limits.maxOpenPositions
+  (plan.side === 'BUY' || plan.side === 'LONG') &&
+  on(limits.maxOpenPositions) &&
+  snapshot.openPositions + snapshot.reservedPositions >= limits.maxOpenPositions
     ? 'max_positions_reached'
     : undefined;
 
@@ -61,10 +67,10 @@ export const notionalPerTradeExceeded: Gate = (plan, limits) =>
  */
 export const totalNotionalExceeded: Gate = (plan, limits, snapshot) => {
   if (!on(limits.maxTotalNotional)) return undefined;
-  if (snapshot.totalNotional >= limits.maxTotalNotional) return 'total_notional_exceeded';
-  return limits.totalCountsTrade && usd(snapshot.totalNotional + (plan.notional ?? 0)) > limits.maxTotalNotional
-    ? 'total_notional_exceeded'
-    : undefined;
+  // Ours (issue #23): the book plus the notional of permitted opens not yet in it.
+  const exposure = usd(snapshot.totalNotional + snapshot.reservedNotional);
+  if (exposure >= limits.maxTotalNotional) return 'total_notional_exceeded';
+  return limits.totalCountsTrade && usd(exposure + (plan.notional ?? 0)) > limits.maxTotalNotional ? 'total_notional_exceeded' : undefined;
 };
 
 // ---- production (the original's fall-through path) ----
@@ -118,6 +124,15 @@ export function productionSize(plan: PlanFacts, snapshot: GovernorSnapshot): { q
   return { qty, notional: mark !== undefined && mark > 0 ? qty * mark : 0 };
 }
 
+/**
+ * Upstream's fix #3 (857b05342 _acquire_exit_lock): a close of a symbol whose earlier close is
+ * still in flight (quantum:exit:lock:{symbol} held by another plan) is a double close.
+ */
+export const exitLockBusy: Gate = (plan, _limits, snapshot) =>
+  plan.isClose && snapshot.exitLockHolder !== null && snapshot.exitLockHolder !== plan.planId
+    ? 'exit_lock_busy_double_close_prevention'
+    : undefined;
+
 export const positionFetchFailed: Gate = (plan, _limits, snapshot) =>
   productionSize(plan, snapshot) === undefined ? 'position_fetch_failed' : undefined;
 
@@ -168,6 +183,7 @@ export const pathGates: Readonly<Record<ApplyMode, PathGates>> = {
       burstLimitExceeded,
       positionFetchFailed,
       dailyLimitExceeded,
+      exitLockBusy,
     ],
   },
   dry_run: {

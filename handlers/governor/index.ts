@@ -9,9 +9,9 @@ import { isExecute, planFacts } from './plan.js';
 import type { PlanTimes } from './plan-checks.js';
 import { bookPositionSource, type PositionSource } from './positions.js';
 import { planFingerprint } from './fingerprint.js';
-import { recordBlock, recordPermit, recordReuse } from './record.js';
-import { loadShared, loadSnapshot, type SharedState } from './snapshot.js';
-import { disarmSection, governorDecisionsSection, killSwitchSection } from './status.js';
+import { recordBlock, recordPermit, recordReuse, type GovernorCtx } from './record.js';
+import { inBatchOrder, loadShared, loadSnapshot, type Coordination, type GovernorSnapshot, type SharedState } from './snapshot.js';
+import { disarmSection, governorDecisionsSection, killSwitchSection, reservationsSection } from './status.js';
 
 export interface GovernorOptions {
   /** Where open positions come from; the shared position book by default. */
@@ -36,7 +36,7 @@ export function createGovernor(options: GovernorOptions = {}) {
     // The governor always enforces its own path's gates.
     mode: () => 'enforce',
     // prometheus_client's start_http_server (METRICS_PORT) answered every path with the metrics.
-    http: { health: metricsAsHealth, status: [killSwitchSection, disarmSection, governorDecisionsSection] },
+    http: { health: metricsAsHealth, status: [killSwitchSection, disarmSection, reservationsSection, governorDecisionsSection] },
     batch: { loadState: (redis, config: GovernorConfig, now): Promise<SharedState> => loadShared(redis, config, positions, now) },
     failure: { maxAttempts: 3, backoffMs: 50, policy: 'fail-closed', fallback: failClosed },
     // At most one permit per plan_id, however often it comes (a reclaim, a replay, an upstream
@@ -62,55 +62,72 @@ export function createGovernor(options: GovernorOptions = {}) {
         return;
       }
       const { config } = ctx;
-      const now = ctx.now();
-      const loaded = await loadSnapshot(ctx.redis, ctx.state!, plan.symbol, config, now, positions);
-      const { coordination } = loaded;
-      let { snapshot } = loaded;
-      if (shouldDisarm(config.GOV_ENABLE_AUTO_DISARM, snapshot.disarmed, coordination.recentErrors, config.GOV_DISARM_ON_ERROR_COUNT)) {
-        tripDisarm(
-          ctx,
-          'repeated_errors',
-          errorContext(coordination.recentErrors, config.GOV_DISARM_ON_ERROR_COUNT),
-          snapshot.disarmedToday,
-        );
-        snapshot = { ...snapshot, disarmed: true, disarmedToday: true };
+      const ledger = ctx.state!.ledger;
+      // Taken before the first await: turns follow batch order (batch-ledger.ts).
+      const turn = ledger.takeTurn();
+      try {
+        const now = ctx.now();
+        const loaded = await loadSnapshot(ctx.redis, ctx.state!, plan.symbol, config, now, positions);
+        await turn.ready;
+        decide(plan, ctx, inBatchOrder(loaded, ledger, plan.symbol), now);
+      } finally {
+        turn.done();
       }
-
-      const limits = limitsOf(config);
-      const facts = planFacts(plan, planTimes(plan, ctx.meta), now, snapshot.markPrice, limits);
-      const verdict = evaluate(facts, limits, snapshot);
-      if (verdict.kind === 'block') {
-        recordBlock(ctx, plan, verdict.reason, { facts, snapshot });
-        // production: a burst breach disarms (the original's _trigger_disarm('burst_limit_breach')).
-        if (
-          verdict.reason === 'burst_limit_exceeded' &&
-          config.GOV_ENABLE_AUTO_DISARM &&
-          config.GOV_DISARM_ON_BURST_BREACH &&
-          !snapshot.disarmed
-        ) {
-          tripDisarm(
-            ctx,
-            'burst_limit_breach',
-            { symbol: plan.symbol, exec_5min: snapshot.execLast5Min, limit: limits.maxExecPer5Min },
-            snapshot.disarmedToday,
-          );
-        }
-        return;
-      }
-      // testnet: the P2.8 verdict is logged, never enforced ("log only, don't block").
-      if (applyModeOf(config.APPLY_MODE) === 'testnet' && overBudget(facts, limits, snapshot)) {
-        ctx.metrics.p28Shadow.inc({ symbol: plan.symbol });
-        ctx.log.warn(
-          { budget_usd: snapshot.budget?.budgetUsd, symbol_notional: snapshot.symbolNotional, trade_notional: facts.notional },
-          'P2.8 budget violation detected (testnet mode - NOT blocking)',
-        );
-      }
-      recordPermit(ctx, plan, facts, snapshot, coordination, verdict, planFingerprint(plan));
     },
   });
 }
 
 export const governor = createGovernor();
+
+/** One plan's decision on its turn, with the batch's earlier decisions laid over its reads. */
+function decide(plan: ApplyPlan, ctx: GovernorCtx, loaded: { snapshot: GovernorSnapshot; coordination: Coordination }, now: number): void {
+  const { config } = ctx;
+  const { coordination } = loaded;
+  let { snapshot } = loaded;
+  if (shouldDisarm(config.GOV_ENABLE_AUTO_DISARM, snapshot.disarmed, coordination.recentErrors, config.GOV_DISARM_ON_ERROR_COUNT)) {
+    tripDisarm(ctx, 'repeated_errors', errorContext(coordination.recentErrors, config.GOV_DISARM_ON_ERROR_COUNT), snapshot.disarmedToday);
+    ctx.state?.ledger.noteDisarm();
+    snapshot = { ...snapshot, disarmed: true, disarmedToday: true };
+  }
+
+  ctx.metrics.reservations.set(snapshot.reservations);
+  ctx.metrics.reservedNotional.set(snapshot.reservedNotional);
+  ctx.metrics.reservationOldestAge.set(
+    snapshot.oldestReservationAt === undefined ? 0 : Math.max(0, (now - snapshot.oldestReservationAt) / 1000),
+  );
+
+  const limits = limitsOf(config);
+  const facts = planFacts(plan, planTimes(plan, ctx.meta), now, snapshot.markPrice, limits);
+  const verdict = evaluate(facts, limits, snapshot);
+  if (verdict.kind === 'block') {
+    recordBlock(ctx, plan, verdict.reason, { facts, snapshot });
+    // production: a burst breach disarms (the original's _trigger_disarm('burst_limit_breach')).
+    if (
+      verdict.reason === 'burst_limit_exceeded' &&
+      config.GOV_ENABLE_AUTO_DISARM &&
+      config.GOV_DISARM_ON_BURST_BREACH &&
+      !snapshot.disarmed
+    ) {
+      tripDisarm(
+        ctx,
+        'burst_limit_breach',
+        { symbol: plan.symbol, exec_5min: snapshot.execLast5Min, limit: limits.maxExecPer5Min },
+        snapshot.disarmedToday,
+      );
+      ctx.state?.ledger.noteDisarm();
+    }
+    return;
+  }
+  // testnet: the P2.8 verdict is logged, never enforced ("log only, don't block").
+  if (applyModeOf(config.APPLY_MODE) === 'testnet' && overBudget(facts, limits, snapshot)) {
+    ctx.metrics.p28Shadow.inc({ symbol: plan.symbol });
+    ctx.log.warn(
+      { budget_usd: snapshot.budget?.budgetUsd, symbol_notional: snapshot.symbolNotional, trade_notional: facts.notional },
+      'P2.8 budget violation detected (testnet mode - NOT blocking)',
+    );
+  }
+  recordPermit(ctx, plan, facts, snapshot, coordination, verdict, planFingerprint(plan));
+}
 
 /**
  * The times that vouch for a plan: its entry, the entry a replayed dead letter was first written

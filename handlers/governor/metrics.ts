@@ -17,6 +17,18 @@ export function governorMetrics(m: MetricFactory) {
       name: 'quantum_govern_errors_total',
       help: 'Plans the governor failed to evaluate after retries (blocked as governor_error)',
     }),
+    reservations: m.gauge({
+      name: 'quantum_govern_reservations',
+      help: 'Permitted opens counted as exposure until their position shows (at the last decision)',
+    }),
+    reservedNotional: m.gauge({
+      name: 'quantum_govern_reserved_notional_usd',
+      help: 'Notional of the outstanding reservations, USD (at the last decision)',
+    }),
+    reservationOldestAge: m.gauge({
+      name: 'quantum_govern_reservation_oldest_age_seconds',
+      help: 'Age of the oldest outstanding reservation at the last decision (0 when none)',
+    }),
     p28Shadow: m.counter({
       name: 'quantum_govern_p28_shadow_violation_total',
       help: 'Opens the P2.8 budget check would have blocked, counted while P28_MODE=shadow',
@@ -59,3 +71,19 @@ export function switchMetrics(m: MetricFactory) {
     }),
   };
 }
+
+export function exitLockMetrics(m: MetricFactory) {
+  return {
+    released: m.counter({
+      name: 'quantum_govern_exit_lock_released_total',
+      help: 'Exit locks released by the fill of the close that held them (production path)',
+    }),
+    ignored: m.counter({
+      name: 'quantum_govern_exit_lock_result_ignored_total',
+      help: 'apply.result entries that released no exit lock, by reason (not_executed, not_holder, unreadable)',
+      labelNames: ['reason'],
+    }),
+  };
+}
+
+export type ExitLockMetrics = ReturnType<typeof exitLockMetrics>;

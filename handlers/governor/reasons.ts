@@ -34,6 +34,8 @@ export const gateReasons = [
   'burst_limit_exceeded',
   'position_fetch_failed',
   'daily_limit_exceeded',
+  /** Upstream's name (857b05342): a second close of a symbol while the first is in flight. */
+  'exit_lock_busy_double_close_prevention',
 ] as const;
 
 export type GateReason = (typeof gateReasons)[number];

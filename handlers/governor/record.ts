@@ -10,9 +10,11 @@ import { DAILY_TTL_SEC, EXEC_HISTORY_LENGTH, EXEC_HISTORY_TTL_SEC, LAST_EXEC_TTL
 import type { GovernorMetrics } from './metrics.js';
 import type { PlanFacts } from './plan.js';
 import type { AllowReason, BlockReason } from './reasons.js';
-import type { Coordination, GovernorSnapshot } from './snapshot.js';
+import { encodeReservation, nextVersion, type Reservation } from './reservations.js';
+import type { Coordination, GovernorSnapshot, SharedState } from './snapshot.js';
 
-export type GovernorCtx = HandlerContext<GovernorConfig, unknown, GovernorMetrics>;
+/** The batch state may be missing in a failure policy's fallback (loading it may be what failed). */
+export type GovernorCtx = HandlerContext<GovernorConfig, SharedState | undefined, GovernorMetrics>;
 
 export const COOLDOWN_QUEUE = 'governor-cooldown';
 /** The version key outlives any window it protects; when it lapses the next permit starts at 1. */
@@ -54,6 +56,9 @@ function decisionEvent(
     exec_count_5min: str(snapshot?.execLast5Min),
     open_positions: str(snapshot?.openPositions),
     total_notional: str(snapshot?.totalNotional),
+    reservations: str(snapshot?.reservations),
+    reserved_positions: str(snapshot?.reservedPositions),
+    reserved_notional: str(snapshot?.reservedNotional),
     error: error?.slice(0, 2000),
   };
 }
@@ -109,7 +114,17 @@ export function recordPermit(
   else ctx.requireValue(versionKey, coordination.version);
   ctx.setKey(keys.governorPermitted(plan.plan_id), fingerprint, { ttlSec: config.GOV_PERMIT_MEMORY_SEC });
   const previous = Number(coordination.version);
-  ctx.setKey(versionKey, String(Number.isSafeInteger(previous) ? previous + 1 : 1), { ttlSec: VERSION_TTL_SEC });
+  const symbolVersion = String(Number.isSafeInteger(previous) ? previous + 1 : 1);
+  ctx.setKey(versionKey, symbolVersion, { ttlSec: VERSION_TTL_SEC });
+  if (mode === 'testnet' && !facts.isClose) reserve(ctx, plan, facts, snapshot, coordination);
+  if (mode === 'production' && facts.isClose) {
+    // Upstream's exit lock (857b05342): taken with the permit, released by the close's fill.
+    const lockKey = keys.governorExitLock(symbol);
+    if (snapshot.exitLockHolder === null) ctx.requireAbsent(lockKey);
+    else ctx.requireValue(lockKey, snapshot.exitLockHolder);
+    ctx.setKey(lockKey, plan.plan_id, { ttlSec: config.GOV_EXIT_LOCK_TTL_SEC });
+    ctx.state?.ledger.noteExitLock(symbol, plan.plan_id);
+  }
 
   ctx.setKey(
     keys.permit(plan.plan_id),
@@ -141,10 +156,17 @@ export function recordPermit(
       });
     }
   }
+  let dailyAdded = 0;
   if (mode === 'production') {
-    const total = snapshot.dailyTotal + (verdict.computedNotional > 0 ? verdict.computedNotional : verdict.computedQty);
-    ctx.setKey(snapshot.dailyKey, pyFloatStr(total), { ttlSec: DAILY_TTL_SEC });
+    dailyAdded = verdict.computedNotional > 0 ? verdict.computedNotional : verdict.computedQty;
+    ctx.setKey(snapshot.dailyKey, pyFloatStr(snapshot.dailyTotal + dailyAdded), { ttlSec: DAILY_TTL_SEC });
   }
+  ctx.state?.ledger.notePermit(symbol, {
+    version: symbolVersion,
+    lastExecSec: mode === 'testnet' ? now / 1000 : undefined,
+    execTime: now / 1000,
+    dailyAdded,
+  });
 
   ctx.emit(config.STREAM_EVENTS, encodeGovernorEvent(decisionEvent('permit', verdict.reason, plan, facts, snapshot, ctx, now)));
 
@@ -163,6 +185,37 @@ export function recordPermit(
       ? `ALLOW ${symbol} close (${plan.action}): bypassing fund caps`
       : `ALLOW ${symbol} plan ${plan.plan_id.slice(0, 8)}: permit issued`,
   );
+}
+
+/**
+ * An open's reservation (issue #23): its priced notional and, on a symbol with no open position,
+ * a position slot count as exposure until the position shows in the book or the reservation
+ * times out. The permit guards on the cap version its decision read (the batch's earlier permits
+ * included) and bumps it, so of two permits decided on the same reservations only the first
+ * commits: the other is decided again and sees this one.
+ */
+function reserve(ctx: GovernorCtx, plan: ApplyPlan, facts: PlanFacts, snapshot: GovernorSnapshot, coordination: Coordination): void {
+  const now = snapshot.now;
+  const own = snapshot.ownPosition;
+  const reservation: Reservation = {
+    planId: plan.plan_id,
+    symbol: plan.symbol,
+    notional: facts.notional ?? 0,
+    slot: own === undefined || !(own.qty === undefined ? own.notionalUsd > 0 : Math.abs(own.qty) > 0.0001),
+    bookQty: own?.qty,
+    bookNotional: own?.notionalUsd ?? 0,
+    reservedAt: now,
+    expiresAt: now + ctx.config.GOV_RESERVATION_TIMEOUT_SEC * 1000,
+  };
+  const version = nextVersion(coordination.capsVersion);
+  if (coordination.capsVersion === null) ctx.requireAbsent(keys.governorCapsVersion);
+  else ctx.requireValue(keys.governorCapsVersion, coordination.capsVersion);
+  ctx.setKey(keys.governorCapsVersion, version, { ttlSec: VERSION_TTL_SEC });
+  ctx.trimSortedSet(keys.governorReservations, now);
+  ctx.addToSortedSet(keys.governorReservations, reservation.expiresAt, encodeReservation(reservation), {
+    ttlSec: ctx.config.GOV_RESERVATION_TIMEOUT_SEC,
+  });
+  ctx.state?.ledger.noteReservation(reservation, version);
 }
 
 /**

@@ -8,6 +8,8 @@ import { countSince, readExecHistory, readNumberKey, utcDate, type ExecHistory }
 import { usd } from './numbers.js';
 import { withDirect, type Position, type PositionSource } from './positions.js';
 import { freshestPrice, positionQuote, readPriceQuotes } from '../positions/prices.js';
+import { BatchLedger } from './batch-ledger.js';
+import { isOpenPosition, readReservations, reservedExposure } from './reservations.js';
 
 /** The original's dust rule for the position cap: `abs(positionAmt) > 0.0001` counts as open. */
 export const DUST_QTY = 0.0001;
@@ -30,6 +32,18 @@ export interface GovernorSnapshot {
   readonly openPositions: number;
   /** Σ|notional| over the book, before this plan. */
   readonly totalNotional: number;
+  /**
+   * Outstanding reservations (permitted opens whose position has not shown in this book yet, not
+   * expired), including those of earlier plans of the batch: the caps count the book plus these.
+   */
+  readonly reservations: number;
+  /** Position slots they hold (distinct symbols with no open position in the book). */
+  readonly reservedPositions: number;
+  readonly reservedNotional: number;
+  /** When the oldest of them was reserved (ms). */
+  readonly oldestReservationAt: number | undefined;
+  /** production: quantum:exit:lock:{symbol}'s holder (a plan_id) when a close of the symbol is in flight. */
+  readonly exitLockHolder: string | null;
   /** |notional| of this symbol's own position. */
   readonly symbolNotional: number;
   /** This symbol's position, as the production path sizes a close from it. */
@@ -52,6 +66,8 @@ export interface Coordination {
   readonly version: string | null;
   /** Governor errors counted for auto-disarm. */
   readonly recentErrors: number;
+  /** quantum:governor:{caps}:version as the decision saw it (the batch's earlier permits included). */
+  readonly capsVersion: string | null;
 }
 
 /**
@@ -66,6 +82,8 @@ export interface SharedState {
   readonly positions: readonly Position[];
   /** budget.violation entries since the start of the window (each plan filters by its own clock). */
   readonly violations: readonly [id: string, fields: string[]][];
+  /** The batch's decisions so far, and its turns (batch-ledger.ts). */
+  readonly ledger: BatchLedger;
 }
 
 /** The lower bound of the error count: the window's start, or every error since the last disarm. */
@@ -79,7 +97,7 @@ export async function loadShared(
   positionSource: PositionSource,
   now: number,
 ): Promise<SharedState> {
-  const [kill, disarm, disarmOfDay, recentErrors, positions, violations] = await Promise.all([
+  const [kill, disarm, disarmOfDay, recentErrors, positions, violations, caps] = await Promise.all([
     // A key of another type cannot be read as off: it blocks (the kill switch fails closed).
     redis.get(keys.killSwitch).catch(() => 'unreadable'),
     redis.get(keys.governorDisarm).catch(() => 'unreadable'),
@@ -87,14 +105,13 @@ export async function loadShared(
     redis.zcount(keys.governorErrors, errorWindowStart(config, now), '+inf').catch(() => 0),
     positionSource.load(redis, now, config),
     redis.xrevrange(streams.budgetViolation, '+', `${Math.max(0, now - config.GOV_P28_VIOLATION_WINDOW_SEC * 1000)}-0`, 'COUNT', 1000),
+    readReservations(redis, now),
   ]);
-  return { kill, disarm, disarmOfDay: disarmOfDay > 0, recentErrors, positions, violations };
+  return { kill, disarm, disarmOfDay: disarmOfDay > 0, recentErrors, positions, violations, ledger: new BatchLedger(caps) };
 }
 
 /** Counted by the position cap: not dust (a position without a quantity counts when it has notional). */
-function isOpen(position: Position): boolean {
-  return position.qty === undefined ? position.notionalUsd > 0 : Math.abs(position.qty) > DUST_QTY;
-}
+const isOpen = isOpenPosition;
 
 /** The plan's own reads, all issued at once so the auto-pipelined client sends them together. */
 export async function loadSnapshot(
@@ -104,9 +121,9 @@ export async function loadSnapshot(
   config: GovernorConfig,
   now: number,
   positionSource?: PositionSource,
-): Promise<{ snapshot: GovernorSnapshot; coordination: Coordination }> {
+): Promise<LoadedSnapshot> {
   const dailyKey = keys.governorDaily(symbol, utcDate(now));
-  const [version, lastExecSec, execHistory, dailyTotal, quotes, budgetFields, direct] = await Promise.all([
+  const [version, lastExecSec, execHistory, dailyTotal, quotes, budgetFields, direct, exitLock] = await Promise.all([
     redis.get(keys.governorSymbolVersion(symbol)),
     readNumberKey(redis, keys.governorLastExec(symbol)),
     readExecHistory(redis, symbol),
@@ -115,6 +132,7 @@ export async function loadSnapshot(
     redis.hmget(keys.budget(symbol), ...(['budget_usd', 'timestamp', 'mode'] as const satisfies readonly BudgetHashField[])),
     // The plan's own symbol is never left to the book's index refresh bound.
     positionSource?.loadSymbol?.(redis, symbol, config, now),
+    config.APPLY_MODE === 'testnet' || config.APPLY_MODE === 'dry_run' ? null : redis.get(keys.governorExitLock(symbol)).catch(() => null),
   ]);
   const { kill, disarm, recentErrors, violations } = shared;
   const positions = withDirect(shared.positions, direct);
@@ -143,10 +161,65 @@ export async function loadSnapshot(
     recentViolation: hasRecentViolation(violations, symbol, now, config.GOV_P28_VIOLATION_WINDOW_SEC),
     dailyTotal: dailyTotal ?? 0,
     dailyKey,
+    reservations: 0,
+    reservedPositions: 0,
+    reservedNotional: 0,
+    oldestReservationAt: undefined,
+    exitLockHolder: exitLock,
   };
   const coordination: Coordination = {
     version,
     recentErrors,
+    capsVersion: null,
   };
-  return { snapshot, coordination };
+  return { snapshot, coordination, positions };
+}
+
+/** A plan's reads, before the batch's earlier decisions are laid over them (inBatchOrder). */
+export interface LoadedSnapshot {
+  readonly snapshot: GovernorSnapshot;
+  readonly coordination: Coordination;
+  /** The book this plan counts (the shared book with its own symbol read directly). */
+  readonly positions: readonly Position[];
+}
+
+/**
+ * The plan's snapshot as the decisions before it in the batch left things: their cooldowns,
+ * execution history, daily totals, exit locks, disarm and reservations, and the versions their
+ * permits set. Called on the plan's turn (BatchLedger.takeTurn).
+ */
+export function inBatchOrder(
+  loaded: LoadedSnapshot,
+  ledger: BatchLedger,
+  symbol: string,
+): { snapshot: GovernorSnapshot; coordination: Coordination } {
+  const { positions } = loaded;
+  let { snapshot, coordination } = loaded;
+  const now = snapshot.now;
+  const changes = ledger.symbol(symbol);
+  if (changes !== undefined) {
+    const execHistory: ExecHistory = { type: 'list', times: [...changes.execTimes, ...snapshot.execHistory.times] };
+    snapshot = {
+      ...snapshot,
+      lastExecSec: changes.lastExecSec ?? snapshot.lastExecSec,
+      execHistory,
+      execLastHour: countSince(execHistory, now, 3600),
+      execLast5Min: countSince(execHistory, now, 300),
+      dailyTotal: snapshot.dailyTotal + changes.dailyAdded,
+    };
+    coordination = { ...coordination, version: changes.version };
+  }
+  if (ledger.disarmed) snapshot = { ...snapshot, disarmed: true, disarmedToday: true };
+  const lock = ledger.exitLock(symbol);
+  if (lock !== undefined) snapshot = { ...snapshot, exitLockHolder: lock };
+  const caps = ledger.caps;
+  const reserved = reservedExposure(caps.reservations, positions, now);
+  snapshot = {
+    ...snapshot,
+    reservations: reserved.count,
+    reservedPositions: reserved.positions,
+    reservedNotional: reserved.notional,
+    oldestReservationAt: reserved.oldestAt,
+  };
+  return { snapshot, coordination: { ...coordination, capsVersion: caps.version } };
 }

@@ -4,7 +4,9 @@ import { fieldsToRecord } from '../../schemas/fields.js';
 import { parseGovernorEvent, type GovernorEvent } from '../../schemas/governor-event.js';
 import { keys, streams } from '../../schemas/keys.js';
 import { DECISION_LIMIT, decisionsSection, entryTime, type Decision } from '../decisions.js';
-import type { GovernorConfig } from './config.js';
+import { limitsOf, type GovernorConfig, type Limits } from './config.js';
+import { decisionDetail, disarmDetail, operatorDetail } from './decision-detail.js';
+import { readReservations, reservedExposure } from './reservations.js';
 
 /** The governor's sections of the status: the kill switch, its auto-disarm, and its permits and blocks. */
 
@@ -72,10 +74,48 @@ export const disarmSection = defineStatusSection<GovernorConfig, DisarmStatus>({
       : [],
 });
 
+export interface ReservationStatus {
+  /** Permitted opens still reserved: not expired (a decision also releases those its book shows). */
+  readonly count: number;
+  /** The position slots they were permitted with (on a symbol with no open position). */
+  readonly slots: number;
+  readonly notional_usd: number;
+  /** When the oldest of them was reserved (ms), null when there is none. */
+  readonly oldest_at: number | null;
+}
+
+/**
+ * The live members of quantum:governor:{caps}:reservations (issue #23). One read, so the page
+ * stays cheap: a reservation whose position already shows in the book is still listed here until
+ * it expires, while every decision counts it as released (docs/governor.md "Reservations").
+ */
+export const reservationsSection = defineStatusSection<GovernorConfig, ReservationStatus>({
+  key: 'reservations',
+  title: 'Reservations quantum:governor:{caps}:reservations',
+  views: [
+    {
+      shape: 'fields',
+      fields: [
+        { key: 'count', label: 'Permitted opens reserved', format: 'count' },
+        { key: 'slots', label: 'Position slots reserved', format: 'count' },
+        { key: 'notional_usd', label: 'Notional reserved', format: 'usd' },
+        { key: 'oldest_at', label: 'Oldest reserved at', format: 'time' },
+      ],
+    },
+  ],
+  read: (ctx) =>
+    ctx.read('reservations', async () => {
+      const now = ctx.now();
+      const { reservations } = await readReservations(ctx.redis, now);
+      const held = reservedExposure(reservations, [], now);
+      return { count: held.count, slots: held.positions, notional_usd: held.notional, oldest_at: held.oldestAt ?? null };
+    }),
+});
+
 export const governorDecisionsSection = decisionsSection<GovernorConfig>(async (ctx) => {
   const stream = ctx.config?.STREAM_EVENTS ?? streams.governorEvents;
   const entries = await ctx.read('governor events', () => ctx.redis.xrevrange(stream, '+', '-', 'COUNT', DECISION_LIMIT));
-  return entries === null ? null : governorDecisions(entries);
+  return entries === null ? null : governorDecisions(entries, ctx.config ? limitsOf(ctx.config) : undefined);
 });
 
 interface DisarmReader {
@@ -126,11 +166,11 @@ const KIND_FIELDS = ['event', 'event_type', 'type', 'decision', 'result', 'outco
  * names it (a permit or a block), so a field renamed upstream degrades to a plain "event" row
  * instead of an empty table.
  */
-export function governorDecisions(newestFirstEntries: readonly StreamEntry[]): Decision[] {
+export function governorDecisions(newestFirstEntries: readonly StreamEntry[], limits?: Limits): Decision[] {
   return newestFirstEntries.map(([id, list]) => {
     const raw = fieldsToRecord(list);
     const known = parseGovernorEvent(raw);
-    if (known !== undefined) return knownGovernorDecision(id, known);
+    if (known !== undefined) return knownGovernorDecision(id, known, limits);
     const f = withEmbeddedJson(raw);
     // The first field that names the event wins: a plan's own decision=EXECUTE comes later.
     const named = KIND_FIELDS.map((k) => f[k]).find((v) => v !== undefined && v !== '');
@@ -150,8 +190,13 @@ export function governorDecisions(newestFirstEntries: readonly StreamEntry[]): D
   });
 }
 
-/** An entry the governor event schema knows (schemas/governor-event.ts). */
-function knownGovernorDecision(id: string, event: GovernorEvent): Decision {
+/**
+ * An entry the governor event schema knows (schemas/governor-event.ts). Its detail carries the
+ * figures it was decided on (decision-detail.ts); an operator's event names the operator as its
+ * detail and what they did as its action. `limits` are this process's governor settings, where it
+ * hosts the governor.
+ */
+function knownGovernorDecision(id: string, event: GovernorEvent, limits: Limits | undefined): Decision {
   const base = { at: entryTime(id), gate: 'governor' as const, id };
   switch (event.event) {
     case 'permit':
@@ -163,11 +208,20 @@ function knownGovernorDecision(id: string, event: GovernorEvent): Decision {
         plan_id: event.plan_id || null,
         action: event.action || null,
         reason: event.reason || null,
-        detail: event.kind ? `${event.event} (${event.kind})` : event.event,
+        detail: decisionDetail(event, limits),
         mode: event.apply_mode || null,
       };
     case 'AUTO_DISARM':
-      return { ...base, kind: 'event', symbol: null, plan_id: null, action: null, reason: event.reason, detail: event.event, mode: null };
+      return {
+        ...base,
+        kind: 'event',
+        symbol: null,
+        plan_id: null,
+        action: null,
+        reason: event.reason,
+        detail: disarmDetail(event.context),
+        mode: null,
+      };
     case 'cooldown_expired':
       return {
         ...base,
@@ -185,9 +239,9 @@ function knownGovernorDecision(id: string, event: GovernorEvent): Decision {
         kind: 'event',
         symbol: null,
         plan_id: null,
-        action: null,
+        action: event.event,
         reason: event.reason || null,
-        detail: event.event,
+        detail: operatorDetail(event),
         mode: null,
       };
   }

@@ -3,7 +3,7 @@ import * as z from 'zod';
 import { envInt, type RedisReader } from '../../runtime/index.js';
 import { compareStreamIds, fieldsToRecord, parseNumber } from '../../schemas/fields.js';
 import { keys, streams } from '../../schemas/keys.js';
-import { positionSnapshotSchema, snapshotNotional } from '../../schemas/position-snapshot.js';
+import { positionSnapshotSchema, snapshotAges, snapshotNotional } from '../../schemas/position-snapshot.js';
 
 /** P3.3's hash prefixes: the seed era's, and upstream's newest (de25f13cb). */
 export const DEFAULT_P33_PREFIXES: readonly string[] = [prefixOf(keys.p33PositionSnapshot), prefixOf(keys.p33StatePositions)];
@@ -17,10 +17,11 @@ export const DEFAULT_P33_PREFIXES: readonly string[] = [prefixOf(keys.p33Positio
  *   quantum:position:snapshot:{symbol}, upstream newest quantum:state:positions:{symbol}), found
  *   through the index the position-index job keeps (see handlers/positions/index-job.ts). A flat
  *   hash (position_amt 0, side NONE/FLAT) is the newest figure "no position" for its symbol.
- * A snapshot-stream figure older than POSITION_MAX_AGE_SEC is no position: the balance tracker
- * never sends a zero snapshot when a position closes. P3.3's hashes are not aged: P3.3 reports a
- * close itself (a flat hash), and a hash left by a stopped P3.3 expires with its own TTL (1 h).
- * Until then it counts: for the caps, exposure that may be gone is the safe side of the doubt.
+ * A balance-tracker figure older than POSITION_MAX_AGE_SEC is no position: the balance tracker
+ * never sends a zero snapshot when a position closes (our view's rows of its format carry that
+ * TTL). The seeds' snapshots close with a 0 and stand until then. P3.3's hashes are not aged: P3.3
+ * reports a close itself (a flat hash), and a hash left by a stopped P3.3 expires with its own TTL
+ * (1 h). Until then it counts: for the caps, exposure that may be gone is the safe side.
  * Sigma: the figure's own, else another source's for the symbol, else quantum:marketstate:{symbol}
  * (market state publisher), else quantum:state:market:{symbol}.
  * All of it in one read-only script (one round trip, one consistent moment); a plain-read
@@ -84,6 +85,11 @@ export interface BookPosition {
   /** Milliseconds since the epoch the figure is from; ranks the sources per symbol. */
   readonly asOfMs: number;
   readonly origin: PositionOrigin;
+  /**
+   * True for a stream figure in a repeating producer's format (the balance tracker's): it stops
+   * counting POSITION_MAX_AGE_SEC after asOfMs. Our view's rows of that format carry a TTL instead.
+   */
+  readonly ages?: boolean;
 }
 
 export interface PositionBook {
@@ -363,6 +369,7 @@ function mergeBook(reply: Reply, bound: number, prefixCount: number, maxAgeMs: n
       markPrice: snapshot.mark_price,
       asOfMs: Number.parseInt(id, 10),
       origin: 'stream',
+      ages: snapshotAges(snapshot),
     });
   });
 
@@ -390,11 +397,12 @@ function mergeBook(reply: Reply, bound: number, prefixCount: number, maxAgeMs: n
 }
 
 /**
- * Older than the bound: its producer stopped reporting it. Only the snapshot stream's figures age
- * (view and unapplied entries): P3.3 reports its closes and its hashes carry their own TTL.
+ * Older than the bound: its producer stopped repeating it. Only a repeating producer's figures
+ * age (the balance tracker's; in our view its rows carry the same bound as a TTL). The seeds'
+ * snapshots close with a 0, P3.3 reports its closes and its hashes carry their own TTL.
  */
 function agedOut(p: BookPosition, maxAgeMs: number | undefined, now: number): boolean {
-  return p.origin !== 'p33' && maxAgeMs !== undefined && p.asOfMs > 0 && now - p.asOfMs > maxAgeMs;
+  return p.ages === true && maxAgeMs !== undefined && p.asOfMs > 0 && now - p.asOfMs > maxAgeMs;
 }
 
 /**

@@ -139,6 +139,12 @@ describe('quantum-gates inject', () => {
     expect(entry).toMatchObject({ source: 'manual', note: 'a=b' });
   });
 
+  it('sends an action no proposer writes only with --any-action', async () => {
+    await runCliJson(['inject', 'proposal', '--symbol', 'ETHUSDT', '--action', 'UPDATE_SL', '--any-action'], env);
+    const [entry] = await readStream(redis.client, streams.harvestProposal);
+    expect(entry).toMatchObject({ action: 'UPDATE_SL' });
+  });
+
   it('writes to the stream the gate is configured to read (P26_INPUT_STREAM)', async () => {
     await runCliJson(['inject', 'proposal', '--symbol', 'ETHUSDT', '--action', 'FULL_CLOSE'], {
       ...env,
@@ -162,6 +168,16 @@ describe('quantum-gates inject', () => {
     ],
     ['no symbol', ['inject', 'proposal', '--action', 'FULL_CLOSE'], /--symbol: is required/],
     ['no action', ['inject', 'proposal', '--symbol', 'ETHUSDT'], /--action: needs an action/],
+    [
+      'a mistyped action',
+      ['inject', 'proposal', '--symbol', 'ETHUSDT', '--action', 'FULL_CLOS'],
+      /--action: "FULL_CLOS" is no action a proposer writes .*\(did you mean "FULL_CLOSE"\?\); --any-action sends it anyway/,
+    ],
+    [
+      'a mistyped harvest action',
+      ['inject', 'proposal', '--symbol', 'ETHUSDT', '--harvest-action', 'PARTIAL_52'],
+      /--harvest-action: "PARTIAL_52" is no action a proposer writes/,
+    ],
     ['no notional', ['inject', 'snapshot', '--symbol', 'ETHUSDT'], /--position-notional-usd: is required/],
     ['no equity', ['inject', 'portfolio'], /--equity-usd: is required/],
     ['a non-numeric equity', ['inject', 'portfolio', '--equity-usd', 'lots'], /--equity-usd: must be a decimal number \(got "lots"\)/],

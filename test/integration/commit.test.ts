@@ -82,6 +82,53 @@ describe('TransactionCommitter on a real redis-server', () => {
     expect((await redis.client.xrange('out', '-', '+')).map(([, f]) => f[1])).toEqual(['c']);
   });
 
+  it('commits a run of guards each chained on the value the message before it sets, in one transaction', async () => {
+    const [a, b, c] = await deliver(3);
+    await redis.client.set('version', '1');
+    const bump = (from: string, to: string) => recorder((r) => (r.requireValue('version', from), r.setKey('version', to)));
+    const report = await new TransactionCommitter(connection, 0).commit({ stream: 's', group: 'g', consumer: 'c' }, [
+      { entryId: a, recorder: bump('1', '2') },
+      { entryId: b, recorder: bump('2', '3') },
+      { entryId: c, recorder: bump('3', '4') },
+    ]);
+    expect(report.committed).toEqual([0, 1, 2]);
+    expect(report.conflicted).toEqual([]);
+    expect(await redis.client.get('version')).toBe('4');
+  });
+
+  it('re-runs a chained message whose predecessor did not apply, and applies nothing of it', async () => {
+    const [a, b, c] = await deliver(3);
+    await redis.client.set('version', '7');
+    const bump = (from: string, to: string) =>
+      recorder((r) => (r.requireValue('version', from), r.setKey('version', to), r.emit('out', { to })));
+    // The first's guard fails (7, not 1); the second is chained on it; the third is independent.
+    const report = await new TransactionCommitter(connection, 0).commit({ stream: 's', group: 'g', consumer: 'c' }, [
+      { entryId: a, recorder: bump('1', '2') },
+      { entryId: b, recorder: bump('2', '3') },
+      { entryId: c, recorder: recorder((r) => r.emit('out', { to: 'other' })) },
+    ]);
+    expect(report.committed).toEqual([2]);
+    expect(report.conflicted).toEqual([0, 1]);
+    expect(await redis.client.get('version')).toBe('7');
+    expect(await redis.client.xlen('out')).toBe(1);
+  });
+
+  it('checks a chained guard at its turn: a message whose predecessor was reclaimed applies nothing', async () => {
+    const [a, b] = await deliver(2);
+    await redis.client.set('version', '1');
+    // Another consumer takes the first entry: its writes are skipped, so the second's chain breaks.
+    await redis.client.xclaim('s', 'g', 'other', 0, a!);
+    const bump = (from: string, to: string) => recorder((r) => (r.requireValue('version', from), r.setKey('version', to)));
+    const report = await new TransactionCommitter(connection, 0).commit({ stream: 's', group: 'g', consumer: 'c' }, [
+      { entryId: a, recorder: bump('1', '2') },
+      { entryId: b, recorder: bump('2', '3') },
+    ]);
+    expect(report.lost).toEqual([0]);
+    expect(report.conflicted).toEqual([1]);
+    expect(report.committed).toEqual([]);
+    expect(await redis.client.get('version')).toBe('1');
+  });
+
   it('applies nothing of a message whose guard no longer holds', async () => {
     const [a] = await deliver(1);
     await redis.client.set('version', '2');

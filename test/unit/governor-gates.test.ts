@@ -58,6 +58,11 @@ const quiet: GovernorSnapshot = {
   recentViolation: false,
   dailyTotal: 0,
   dailyKey: 'quantum:governor:daily:BTCUSDT:2027-01-15',
+  reservations: 0,
+  reservedPositions: 0,
+  reservedNotional: 0,
+  oldestReservationAt: undefined,
+  exitLockHolder: null,
 };
 const permit = (reason: string, computedQty = 0, computedNotional = 0) => ({ kind: 'permit', reason, computedQty, computedNotional });
 

@@ -158,8 +158,8 @@ describe('position book: a position no longer reported leaves the book after POS
     expect((await book(data)).positions.map((p) => p.symbol)).toEqual(['BTCUSDT', 'ETHUSDT', 'SOLUSDT']);
   });
 
-  it('the snapshot stream’s two gone past it (view, unapplied entry); the P3.3 hash stays until its own TTL', async () => {
-    expect((await book(data, NOW + 21_000)).positions.map((p) => p.symbol)).toEqual(['BTCUSDT']);
+  it('past it the balance tracker’s unapplied entry is gone; the view row leaves by its own TTL (set when applied), the P3.3 hash by its own', async () => {
+    expect((await book(data, NOW + 21_000)).positions.map((p) => p.symbol)).toEqual(['BTCUSDT', 'ETHUSDT']);
     expect(await readP33Position(new FakeRedisReader(data), 'BTCUSDT', undefined, { config, now: NOW + 21_000 })).toMatchObject({
       symbol: 'BTCUSDT',
       origin: 'p33',

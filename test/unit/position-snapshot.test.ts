@@ -17,8 +17,7 @@ describe('position-snapshot handler', () => {
         op: 'putHash',
         key: keys.position('ETHUSDT'),
         replace: true,
-        // A position no longer reported leaves the view after POSITION_MAX_AGE_SEC (the balance tracker never sends a zero).
-        ttlSec: 120,
+        // The seeds' format stands until its producer's 0 (no TTL); the balance tracker's ages out.
         fields: {
           symbol: 'ETHUSDT',
           position_notional_usd: '1800',
@@ -30,6 +29,24 @@ describe('position-snapshot handler', () => {
         },
       },
       { op: 'addToSet', key: keys.activePositions, member: 'ETHUSDT' },
+    ]);
+  });
+
+  it('gives a balance-tracker snapshot the rest of POSITION_MAX_AGE_SEC from when it was produced, and drops one already older', async () => {
+    const tracker = { symbol: 'SOLUSDT', side: 'LONG', position_qty: '10', mark_price: '150' };
+    const fresh = await runHandler(positionSnapshot, tracker);
+    expect(fresh.recorder.effects[0]).toMatchObject({
+      op: 'putHash',
+      key: keys.position('SOLUSDT'),
+      fields: { position_notional_usd: '1500' },
+    });
+    const ttl = (fresh.recorder.effects[0] as { ttlSec?: number }).ttlSec;
+    expect(ttl).toBeGreaterThan(0);
+    expect(ttl).toBeLessThanOrEqual(120);
+    const late = await runHandler(positionSnapshot, tracker, { meta: { producedAt: fresh.ctx.now() - 121_000 } });
+    expect(late.recorder.effects).toEqual([
+      { op: 'deleteKey', key: keys.position('SOLUSDT') },
+      { op: 'removeFromSet', key: keys.activePositions, member: 'SOLUSDT' },
     ]);
   });
 

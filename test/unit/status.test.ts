@@ -243,6 +243,8 @@ function fakeRedis(
     type: (key) => guard(data.strings?.[key] !== undefined ? 'string' : data.hashes?.[key] !== undefined ? 'hash' : 'none'),
     hgetall: (key) => guard(data.hashes?.[key] ?? {}),
     smembers: (key) => guard(data.sets?.[key] ?? []),
+    // The governor's reservations (a sorted set this fake holds none of) and their version.
+    zrangebyscore: () => guard([]),
     xlen: (key) => guard(data.streams?.[key]?.length ?? 0),
     xrevrange: (key, _end, _start, _count, count) => guard([...(data.streams?.[key] ?? [])].reverse().slice(0, count)),
   };
@@ -326,7 +328,7 @@ describe('collectStatus', () => {
     expect(status.decisions).toBeNull();
     // One cause, one line: the sections that failed alike are named together.
     expect(status.errors).toEqual([
-      'portfolio heat, heat history, governor events, kill switch, disarm, budgets, outcomes, dead letters: Connection is closed.',
+      'portfolio heat, heat history, governor events, kill switch, disarm, reservations, budgets, outcomes, dead letters: Connection is closed.',
     ]);
     expect(status.redis_fault).toBeNull();
   });
@@ -345,14 +347,14 @@ describe('collectStatus', () => {
     expect(status.redis_fault).toMatchObject({ cause: 'unreachable', since, detail: 'connection reconnecting' });
     expect(status.redis_fault?.sections).toEqual(expect.arrayContaining(['budgets', 'kill switch', 'dead letters']));
     expect(status.errors).toEqual([
-      'redis unreachable since 2026-11-22 13:04:05 UTC (connection reconnecting): 8 sections could not be read',
+      'redis unreachable since 2026-11-22 13:04:05 UTC (connection reconnecting): 9 sections could not be read',
     ]);
     expect(status.headline).toEqual({
       state: 'BLOCKING',
       reasons: [
         {
           state: 'BLOCKING',
-          text: 'Redis unreachable (connection reconnecting); heat-gate waits for it; 8 sections could not be read',
+          text: 'Redis unreachable (connection reconnecting); heat-gate waits for it; 9 sections could not be read',
           since,
         },
       ],
@@ -389,6 +391,7 @@ describe("the gates' status sections", () => {
       ['decisions', ['heat-gate', 'governor']],
       ['kill_switch', ['governor']],
       ['disarm', ['governor']],
+      ['reservations', ['governor']],
       ['budgets', ['risk-budget']],
       ['outcomes', ['outcome-sample']],
     ]);

@@ -1,0 +1,91 @@
+import type { Reservation, ReservationRead } from './reservations.js';
+
+/** What the permits decided earlier in a batch changed for one symbol. */
+export interface SymbolChanges {
+  /** The symbol's version key as the last permit of the batch leaves it. */
+  readonly version: string;
+  /** testnet: last_exec as that permit sets it (epoch seconds). */
+  readonly lastExecSec: number | undefined;
+  /** Execution times the batch's permits appended (epoch seconds, newest first). */
+  readonly execTimes: readonly number[];
+  /** production: what the batch's permits added to the day's total. */
+  readonly dailyAdded: number;
+}
+
+/**
+ * A batch decides in order (issue #23): the governor's messages run concurrently, but each takes
+ * a turn, in batch order, for its decision, and sees what the decisions before it in the batch
+ * wrote (cooldown, execution history, daily totals, reservations, the cap version, a disarm).
+ * Their writes are not committed yet, so the permits that build on them guard on the values
+ * those earlier permits set: the commit checks such chained guards at each message's turn, and a
+ * message whose predecessor did not commit is decided again on fresh data.
+ *
+ * One ledger per batch (and per re-run), kept in the batch state.
+ */
+export class BatchLedger {
+  private tail: Promise<void> = Promise.resolve();
+  private readonly symbols = new Map<string, SymbolChanges>();
+  private capsVersion: string | null;
+  private readonly reservationList: Reservation[];
+  private disarmTripped = false;
+  private exitLocks = new Map<string, string>();
+
+  constructor(caps: ReservationRead) {
+    this.capsVersion = caps.version;
+    this.reservationList = [...caps.reservations];
+  }
+
+  /**
+   * Takes the next turn; call it before the handler's first await, so turns follow the order
+   * in which the runtime starts the batch's messages (batch order). `ready` resolves once every
+   * earlier turn is done; `done` must be called however the decision ends.
+   */
+  takeTurn(): { ready: Promise<void>; done: () => void } {
+    const ready = this.tail;
+    let done!: () => void;
+    this.tail = new Promise<void>((resolve) => {
+      done = resolve;
+    });
+    return { ready, done };
+  }
+
+  get caps(): ReservationRead {
+    return { version: this.capsVersion, reservations: this.reservationList };
+  }
+
+  symbol(symbol: string): SymbolChanges | undefined {
+    return this.symbols.get(symbol);
+  }
+
+  get disarmed(): boolean {
+    return this.disarmTripped;
+  }
+
+  /** The exit lock's holder as the batch left it: a plan_id, or undefined when untouched here. */
+  exitLock(symbol: string): string | undefined {
+    return this.exitLocks.get(symbol);
+  }
+
+  notePermit(symbol: string, changes: Omit<SymbolChanges, 'execTimes' | 'dailyAdded'> & { execTime: number; dailyAdded: number }): void {
+    const before = this.symbols.get(symbol);
+    this.symbols.set(symbol, {
+      version: changes.version,
+      lastExecSec: changes.lastExecSec ?? before?.lastExecSec,
+      execTimes: [changes.execTime, ...(before?.execTimes ?? [])],
+      dailyAdded: (before?.dailyAdded ?? 0) + changes.dailyAdded,
+    });
+  }
+
+  noteReservation(reservation: Reservation, version: string): void {
+    this.reservationList.push(reservation);
+    this.capsVersion = version;
+  }
+
+  noteDisarm(): void {
+    this.disarmTripped = true;
+  }
+
+  noteExitLock(symbol: string, planId: string): void {
+    this.exitLocks.set(symbol, planId);
+  }
+}

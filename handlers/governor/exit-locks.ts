@@ -1,0 +1,46 @@
+import * as z from 'zod';
+import { defineHandler } from '../../runtime/index.js';
+import { keys } from '../../schemas/keys.js';
+import { parseGovernorConfig, type GovernorConfig } from './config.js';
+import { exitLockMetrics } from './metrics.js';
+
+/**
+ * Releases the production path's exit lock (quantum:exit:lock:{symbol}, upstream's 857b05342
+ * fix #3 against double closes) when the close that took it has filled: an apply.result entry
+ * of the holder's plan_id with `executed` true (the Apply Layer writes str(bool): "True"). A
+ * close that did not execute keeps the lock until its TTL (GOV_EXIT_LOCK_TTL_SEC), as upstream's;
+ * any other entry is acknowledged and counted by reason, never dead-lettered: the Apply Layer
+ * writes every result there, whatever its shape.
+ */
+export const governorExitLocks = defineHandler({
+  name: 'governor-exit-locks',
+  description: "Releases a production close's exit lock when the Apply Layer reports its fill on apply.result",
+  trigger: { kind: 'stream', stream: (c: GovernorConfig) => c.STREAM_RESULTS, group: () => 'governor-exit-locks' },
+  // Every result is the Apply Layer's to shape: read what is there, nothing is invalid.
+  input: z.looseObject({}),
+  config: parseGovernorConfig,
+  metrics: exitLockMetrics,
+  failure: { maxAttempts: 3, backoffMs: 50, policy: 'dead-letter' },
+  async handle(_result, ctx) {
+    const { plan_id: planId, symbol, executed } = ctx.meta.raw;
+    if (planId === undefined || planId === '' || symbol === undefined || symbol === '') {
+      ctx.metrics.ignored.inc({ reason: 'unreadable' });
+      return;
+    }
+    if ((executed ?? '').trim().toLowerCase() !== 'true') {
+      ctx.metrics.ignored.inc({ reason: 'not_executed' });
+      return;
+    }
+    const lockKey = keys.governorExitLock(symbol);
+    const holder = await ctx.redis.get(lockKey).catch(() => null);
+    if (holder !== planId) {
+      ctx.metrics.ignored.inc({ reason: 'not_holder' });
+      return;
+    }
+    // Only if the lock is still this close's when the commit runs: a later close's lock stays.
+    ctx.requireValue(lockKey, planId);
+    ctx.deleteKey(lockKey);
+    ctx.metrics.released.inc();
+    ctx.log.info({ symbol, plan_id: planId }, 'exit lock released: the close filled');
+  },
+});

@@ -1,0 +1,108 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { keys, streams } from '../../schemas/keys.js';
+import { readStream } from '../support/runtime.js';
+import { startTestRedis, type TestRedis } from '../support/redis-server.js';
+import { spawnRuntime, type RuntimeProcess } from './support/runtime-process.js';
+import { pendingCount, produce, waitFor } from './support/streams.js';
+
+const TIMEOUT_SEC = 3;
+const CAP = 3;
+
+/**
+ * An open as upstream's publish_plan writes apply.plan (microservices/apply_layer/main.py at
+ * 8f5055c52, lines 673-690), with an open's side and qty.
+ */
+const open = (planId: string, symbol: string) => ({
+  plan_id: planId,
+  symbol,
+  action: 'OPEN_LONG',
+  decision: 'EXECUTE',
+  side: 'BUY',
+  qty: '1.5',
+  price: '100',
+});
+
+/**
+ * Issue #23: reservations live in Redis, not in a process. Replicas SIGKILLed while holding
+ * them (and while holding unacknowledged opens) leave them counted until they expire; then they
+ * free their slots and leave nothing behind.
+ */
+describe('governor replicas killed holding reservations', () => {
+  let redis: TestRedis;
+  const all: RuntimeProcess[] = [];
+
+  beforeAll(async () => {
+    redis = await startTestRedis();
+  });
+  afterAll(async () => {
+    await Promise.all(all.map((p) => p.kill()));
+    await redis?.stop();
+  });
+
+  it('keeps counting them after the kill, frees them at expiry, and leaks none', async () => {
+    const r = redis.client;
+    let seq = 0;
+    const env = {
+      BATCH_SIZE: '2',
+      GOV_MAX_OPEN_POSITIONS: String(CAP),
+      GOV_RESERVATION_TIMEOUT_SEC: String(TIMEOUT_SEC),
+      GOV_SYMBOL_COOLDOWN_SECONDS: '0',
+    };
+    const start = () =>
+      spawnRuntime({ redisUrl: redis.url, handlers: 'governor', consumerName: `caps-chaos-${++seq}`, env }).then((p) => {
+        all.push(p);
+        return p;
+      });
+    const decided = async (count: number) =>
+      waitFor(
+        async () => {
+          const events = (await readStream(r, streams.governorEvents)).filter((e) => e.event === 'permit' || e.event === 'block');
+          return events.length >= count ? events : undefined;
+        },
+        { what: `${count} decisions` },
+      );
+
+    for (let i = 0; i < 40; i++) await r.hset(keys.marketState(`K${i}USDT`), 'mark_price', '100');
+    const [first, second] = await Promise.all([start(), start()]);
+
+    // A burst the two replicas share; both die right after it, holding the reservations it made.
+    await produce(
+      r,
+      streams.applyPlan,
+      Array.from({ length: 12 }, (_, i) => open(`kill-${i}`, `K${i}USDT`)),
+    );
+    const burst = await decided(12);
+    expect(burst.filter((e) => e.event === 'permit')).toHaveLength(CAP);
+    await Promise.all([first!.kill(), second!.kill()]);
+    const reservedAtKill = await r.zrangebyscore(keys.governorReservations, '-inf', '+inf', 'WITHSCORES');
+    expect(reservedAtKill.length / 2).toBe(CAP);
+
+    // A fresh replica still counts them: the cap stays full while they are outstanding.
+    await start();
+    await produce(r, streams.applyPlan, [open('after-kill', 'K20USDT')]);
+    const afterKill = (await decided(13)).find((e) => e.plan_id === 'after-kill');
+    expect(afterKill).toMatchObject({ event: 'block', reason: 'max_positions_reached', reserved_positions: String(CAP) });
+
+    // Once every reservation has expired (their own expiry times, not a guess), they free their slots.
+    const lastExpiry = Math.max(...reservedAtKill.filter((_, i) => i % 2 === 1).map(Number));
+    await waitFor(async () => Date.now() > lastExpiry + 50, {
+      what: 'the reservations to expire',
+      timeoutMs: 2 * TIMEOUT_SEC * 1000 + 5000,
+    });
+    await produce(
+      r,
+      streams.applyPlan,
+      Array.from({ length: 6 }, (_, i) => open(`expired-${i}`, `K${30 + i}USDT`)),
+    );
+    const later = (await decided(19)).filter((e) => (e.plan_id ?? '').startsWith('expired-'));
+    expect(later.filter((e) => e.event === 'permit')).toHaveLength(CAP);
+    expect(later.find((e) => e.event === 'permit' && e.reservations === '0')).toBeDefined();
+
+    // Nothing leaks: the expired members were trimmed by the next reserving permit; only the new ones remain.
+    const members = await r.zrange(keys.governorReservations, 0, -1);
+    expect(members).toHaveLength(CAP);
+    expect(members.every((m) => (JSON.parse(m) as { plan_id: string }).plan_id.startsWith('expired-'))).toBe(true);
+    expect(await r.ttl(keys.governorReservations)).toBeGreaterThan(0);
+    await waitFor(async () => (await pendingCount(r, streams.applyPlan, 'governor')) === 0, { what: 'every open acknowledged' });
+  }, 90_000);
+});
