@@ -3,6 +3,7 @@ import type { Command } from '../command.js';
 import { ExitCode, OperationalError, UsageError } from '../errors.js';
 import type { CliIo } from '../io.js';
 import { renderGatesStatus } from '../gates-status-view.js';
+import { envDir } from '../env-file.js';
 import { perGateInstances, type GateInstance } from '../gate-instances.js';
 import { mergeInstanceStatuses, type InstanceAnswer } from '../status-merge.js';
 import type { GatesStatus, SectionDescription } from '../../runtime/http/status.js';
@@ -109,7 +110,8 @@ async function fetchSections(io: CliIo, statusUrl: string, env: Env = io.env): P
 
 /** Where to ask: one server, or the instances of a per-gate deployment. */
 type Targets =
-  | { readonly kind: 'one'; readonly url: string; readonly fallback: readonly GateInstance[] }
+  /** fallback: whether to ask the per-gate instances when nothing listens at url (read only then). */
+  | { readonly kind: 'one'; readonly url: string; readonly fallback: boolean }
   | { readonly kind: 'instances'; readonly instances: readonly { name: string; url: string; env: Env }[] };
 
 function targets(io: CliIo, override: string | undefined): Targets {
@@ -123,13 +125,14 @@ function targets(io: CliIo, override: string | undefined): Targets {
     return { kind: 'instances', instances: urls.map((url) => ({ name: new URL(url).host, url, env: io.env })) };
   }
   // A server named by QG_URL, --url or PORT (the all-in-one env file sets PORT=8080) is the one asked.
-  if (given || io.env.PORT?.trim()) return { kind: 'one', url: statusUrl(io, override), fallback: [] };
-  const instances = perGateInstances(io.env);
+  if (given || io.env.PORT?.trim()) return { kind: 'one', url: statusUrl(io, override), fallback: false };
   // Per gate, gates-common.env has no PORT: every instance is asked. Otherwise :8080, and the
   // instances only if nothing listens there.
-  if (instances.length > 0 && io.envFile !== undefined && io.envFile.endsWith('/gates-common.env'))
-    return { kind: 'instances', instances: instances.map((i) => withCredentials(io, i)) };
-  return { kind: 'one', url: statusUrl(io), fallback: instances };
+  if (io.envFile !== undefined && io.envFile.endsWith('/gates-common.env')) {
+    const instances = perGateInstances(io.env);
+    if (instances.length > 0) return { kind: 'instances', instances: instances.map((i) => withCredentials(io, i)) };
+  }
+  return { kind: 'one', url: statusUrl(io), fallback: true };
 }
 
 /** An instance is asked with its own file's dashboard credentials where it has any, else the CLI's (gates-common.env's). */
@@ -178,11 +181,15 @@ export const statusCommand: Command = {
     try {
       body = await fetchStatus(io, url);
     } catch (error) {
-      if (!(error instanceof UnreachableError && error.code === 'ECONNREFUSED' && target.fallback.length > 0)) throw error;
-      io.err(`quantum-gates: nothing listens on ${new URL(url).host}; asking the ${target.fallback.length} per-gate instances`);
+      const instances =
+        target.fallback && error instanceof UnreachableError && error.code === 'ECONNREFUSED' ? perGateInstances(io.env) : [];
+      if (instances.length === 0) throw error;
+      io.err(
+        `quantum-gates: nothing listens on ${new URL(url).host}; asking the ${instances.length} per-gate instances in ${envDir(io.env)}`,
+      );
       return showInstances(
         io,
-        target.fallback.map((i) => withCredentials(io, i)),
+        instances.map((i) => withCredentials(io, i)),
         args.values.json === true,
       );
     }

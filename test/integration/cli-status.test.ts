@@ -1,4 +1,5 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,6 +13,14 @@ import { createTestRuntime, waitFor } from '../support/runtime.js';
 import { runCli } from './cli-harness.js';
 
 const USER = 'ops';
+
+function listening(port: number): Promise<boolean> {
+  return new Promise((resolvePromise) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => (socket.destroy(), resolvePromise(true)));
+    socket.once('error', () => resolvePromise(false));
+  });
+}
 const PASSWORD = 'correct-horse-battery';
 
 describe('quantum-gates status', () => {
@@ -114,6 +123,23 @@ describe('quantum-gates status', () => {
         ['heat-gate', null],
       ]);
       expect(merged.gates.map((g) => g.name)).toEqual(['position-snapshot', 'heat-gate']);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  // The default address is :8080, which a shared machine may be using: then there is nothing to show.
+  it('where nothing listens on :8080 and no QG_URL or PORT is set, asks the per-gate instances instead', async (context) => {
+    if (await listening(8080)) context.skip();
+    const dir = await mkdtemp(join(tmpdir(), 'qg-per-gate-'));
+    try {
+      await writeFile(join(dir, 'gates-heat-gate.env'), `PORT=${new URL(env.QG_URL!).port}\n`);
+
+      const result = await runCli(['status'], { QG_ENV_DIR: dir, DASHBOARD_USER: USER, DASHBOARD_PASSWORD: PASSWORD });
+
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stderr).toContain(`nothing listens on 127.0.0.1:8080; asking the 1 per-gate instances in ${dir}`);
+      expect(result.stdout).toMatch(/^heat-gate +\S+:\d+ +\S+ \(\S+\) +position-snapshot, heat-gate$/m);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -340,6 +340,8 @@ describe.each(DOCS)('the commands of %s, run as written', (doc) => {
         await own?.stop();
       }
     },
+    // The per-gate block builds the bundle and starts six processes on 2 shared cores.
+    120_000,
   );
 
   // What the per-gate blocks promise beyond their exit codes: one status across the instances,
