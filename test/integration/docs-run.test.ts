@@ -150,7 +150,12 @@ async function perGateDeployment(): Promise<PerGateDeployment> {
     for (const [, port] of readFileSync(join(root, 'deploy/env', file), 'utf8').matchAll(/^(?:PORT|P27_HEALTH_PORT)=(\d+)$/gm))
       documented.add(port!);
   const ports: Record<string, string> = {};
-  for (const port of documented) ports[port] = String(await freePort());
+  for (const port of documented) {
+    let free: string;
+    do free = String(await freePort());
+    while (Object.values(ports).includes(free));
+    ports[port] = free;
+  }
   const server = join(root, 'test/support/fake-server.mjs');
   for (const tool of ['sudo', 'install', 'sudoedit', 'systemctl']) {
     writeFileSync(join(tools, tool), `#!/bin/sh\nexec "${process.execPath}" "${server}" ${tool} "$@"\n`);
