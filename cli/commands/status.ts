@@ -145,7 +145,7 @@ async function askInstance(io: CliIo, instance: { name: string; url: string; env
   try {
     const body = await fetchStatus(io, instance.url, instance.env);
     const status = JSON.parse(body) as GatesStatus;
-    if (!Array.isArray(status.gates)) return { ...instance, error: `${instance.url} did not answer a gates status` };
+    if (!Array.isArray(status?.gates)) return { name: instance.name, url: instance.url, error: 'did not answer a gates status' };
     return { name: instance.name, url: instance.url, status, sections: await fetchSections(io, instance.url, instance.env) };
   } catch (error) {
     return { name: instance.name, url: instance.url, error: error instanceof UnreachableError ? error.why : (error as Error).message };
