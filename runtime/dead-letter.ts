@@ -96,6 +96,10 @@ export const DEAD_LETTER_APPEND = 'QG_DEAD_LETTER_APPEND';
  */
 export const DEAD_LETTER_APPEND_FUNCTION = `
 local function dead_letter_append(stream, index, maxLen, first, last)
+  -- Checked before anything is written: a refused item is retried, and must not leave a copy.
+  local held = redis.call('TYPE', index)
+  if type(held) == 'table' then held = held.ok end
+  if held ~= 'none' and held ~= 'zset' then return {err = 'WRONGTYPE ' .. index .. ' holds a ' .. held .. ', not a zset'} end
   local id = redis.pcall('XADD', stream, '*', unpack(ARGV, first, last))
   if type(id) == 'table' and id.err then return id end
   local dash = string.find(id, '-', 1, true)

@@ -1,0 +1,40 @@
+import { describe, expect, it } from 'vitest';
+import { createLogger } from '../../runtime/logger.js';
+import { createRegistry, runtimeMetrics } from '../../runtime/metrics.js';
+import { Settler } from '../../runtime/settle.js';
+
+describe('dead letters trimmed by the per-gate bound', () => {
+  it('are counted exactly, and warned about in one line per LOG_REPEAT_WINDOW_MS with a count of repeats', async () => {
+    const lines: string[] = [];
+    let now = 0;
+    const log = createLogger(
+      'info',
+      'quantum-gates',
+      {},
+      {
+        output: { write: (line: string) => lines.push(line) },
+        format: 'json',
+        repeatWindowMs: 60_000,
+        now: () => now,
+      },
+    );
+    const registry = createRegistry();
+    const metrics = runtimeMetrics(registry);
+    const settle = new Settler({ handlerName: 'heat-gate', metrics, jobs: { add: async () => undefined }, log });
+
+    // A flood: every commit trims a few.
+    for (let i = 0; i < 100; i++) settle.trimmed(3);
+    settle.trimmed(0);
+    now = 60_001;
+    settle.trimmed(1);
+
+    const [series] = (await registry.getSingleMetric('quantum_gates_dead_letters_trimmed_total')!.get()).values;
+    expect(series).toMatchObject({ labels: { handler: 'heat-gate' }, value: 301 });
+    const warnings = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(warnings).toHaveLength(2);
+    expect(warnings[0]).toMatchObject({ level: 40, handler: 'heat-gate' });
+    expect(String(warnings[0]!.msg)).toContain('DLQ_MAXLEN');
+    // The 99 warnings held back in the window are counted in the next line written.
+    expect(warnings[1]).toMatchObject({ repeated: 99 });
+  });
+});
