@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { slotTag } from '../../runtime/cluster-commit.js';
+import { deadLetterIndexKey, deadLetterIndexMember } from '../../runtime/dead-letter.js';
 import { createLogger } from '../../runtime/logger.js';
 import { createRegistry, runtimeMetrics } from '../../runtime/metrics.js';
 import { Settler } from '../../runtime/settle.js';
@@ -36,5 +38,20 @@ describe('dead letters trimmed by the per-gate bound', () => {
     expect(String(warnings[0]!.msg)).toContain('DLQ_MAXLEN');
     // The 99 warnings held back in the window are counted in the next line written.
     expect(warnings[1]).toMatchObject({ repeated: 99 });
+  });
+});
+
+describe("a gate's dead-letter index", () => {
+  it("shares the dead-letter stream's hash slot, whether or not DLQ_STREAM has a hash tag", () => {
+    expect(deadLetterIndexKey('quantum:stream:dlq', 'governor')).toBe('{quantum:stream:dlq}:gate:governor');
+    expect(slotTag(deadLetterIndexKey('quantum:stream:dlq', 'governor'))).toBe(slotTag('quantum:stream:dlq'));
+    expect(deadLetterIndexKey('{qt}:dlq', 'heat-gate')).toBe('{qt}:dlq:gate:heat-gate');
+    expect(slotTag(deadLetterIndexKey('{qt}:dlq', 'heat-gate'))).toBe(slotTag('{qt}:dlq'));
+  });
+
+  it('names ids so that one millisecond sorts by sequence, as the stream does', () => {
+    const members = ['1700000000000-10', '1700000000000-9', '1700000000000-0'].map(deadLetterIndexMember);
+    expect([...members].sort()).toEqual(['1700000000000-0', '1700000000000-9', '1700000000000-10'].map(deadLetterIndexMember));
+    expect(deadLetterIndexMember('1700000000000-9')).toBe('1700000000000-00000000000000000009');
   });
 });
