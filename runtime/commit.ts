@@ -1,9 +1,11 @@
 import { ReplyError, type Pipeline } from 'ioredis';
 import { BatchScript, type BatchResult, type CommitSource, type EffectFailure } from './batch-script.js';
+import type { ExtraEmit } from './effect-commands.js';
 import type { Effect, EffectRecorder, Guard } from './effects.js';
 import { waitUntilReady, type RedisClient } from './redis.js';
 
 export type { CommitSource, EffectFailure } from './batch-script.js';
+export type { ExtraEmit } from './effect-commands.js';
 
 /** One message's share of a commit: its effects (if any) and whether its entry is acknowledged. */
 export interface CommitItem {
@@ -13,10 +15,6 @@ export interface CommitItem {
   /** Extra entries to append atomically, e.g. the message's dead-letter record. */
   readonly extraEmits?: readonly ExtraEmit[];
 }
-
-import type { ExtraEmit } from './effect-commands.js';
-
-export type { ExtraEmit } from './effect-commands.js';
 
 export interface CommitReport {
   /** Items whose effects and ack were applied. */
