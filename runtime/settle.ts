@@ -59,8 +59,8 @@ export class Settler {
   trimmed(count: number): void {
     if (count <= 0) return;
     this.deps.metrics.deadLettersTrimmed.inc({ handler: this.deps.handlerName }, count);
+    // The consumer's logger names the handler already; the count is the metric's, so the line stays identical.
     this.deps.log.warn(
-      { handler: this.deps.handlerName },
       "dead letters were trimmed from this gate's dead-letter stream (DLQ_MAXLEN reached); quantum_gates_dead_letters_trimmed_total counts them",
     );
   }

@@ -22,7 +22,13 @@ describe('dead letters trimmed by the per-gate bound', () => {
     );
     const registry = createRegistry();
     const metrics = runtimeMetrics(registry);
-    const settle = new Settler({ handlerName: 'heat-gate', metrics, jobs: { add: async () => undefined }, log });
+    // As a consumer gives it: its logger names the handler.
+    const settle = new Settler({
+      handlerName: 'heat-gate',
+      metrics,
+      jobs: { add: async () => undefined },
+      log: log.child({ handler: 'heat-gate' }),
+    });
 
     // A flood: every commit trims a few.
     for (let i = 0; i < 100; i++) settle.trimmed(3);
