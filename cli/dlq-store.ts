@@ -1,4 +1,5 @@
 import { Cluster } from 'ioredis';
+import { deadLetterIndexKey, deadLetterIndexMember } from '../runtime/dead-letter.js';
 import type { RedisClient } from '../runtime/redis.js';
 import { fieldsToRecord } from '../schemas/fields.js';
 
@@ -105,11 +106,14 @@ export async function readSource(redis: RedisClient, entry: DeadLetterEntry): Pr
  * if the dead letter is still there: two operators replaying the same entry cannot both re-add it.
  * The XADD is the script's first write, so when it fails (the source key holds another type,
  * Redis is out of memory or read-only) the script stops before the XDEL and the dead letter stays.
+ * The entry also leaves its gate's index (deadLetterIndexKey), so it no longer takes a place of
+ * the gate's DLQ_MAXLEN; an entry from before the index (or of another format) is in none.
  */
 const REPLAY_SCRIPT = `
 if #redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1]) == 0 then return false end
-local id = redis.call('XADD', KEYS[2], '*', unpack(ARGV, 2))
+local id = redis.call('XADD', KEYS[2], '*', unpack(ARGV, 3))
 redis.call('XDEL', KEYS[1], ARGV[1])
+redis.pcall('ZREM', KEYS[3], ARGV[2])
 return id
 `;
 
@@ -134,17 +138,19 @@ export class ReplayWriteError extends Error {
 export async function replayEntry(
   redis: RedisClient,
   dlq: string,
-  id: string,
+  entry: Pick<DeadLetterEntry, 'id' | 'handler'>,
   target: string,
   fields: Record<string, string>,
 ): Promise<string | undefined> {
+  const { id } = entry;
+  const index = deadLetterIndexKey(dlq, entry.handler);
   const flat = Object.entries(fields).flat();
   if (flat.length / 2 > MAX_REPLAY_FIELDS) {
     throw new ReplayWriteError(`${flat.length / 2} fields, more than the ${MAX_REPLAY_FIELDS} one atomic replay can carry`);
   }
-  if (redis instanceof Cluster) return replayAcrossSlots(redis, dlq, id, target, flat);
+  if (redis instanceof Cluster) return replayAcrossSlots(redis, dlq, entry, target, flat);
   try {
-    const result = (await redis.eval(REPLAY_SCRIPT, 2, dlq, target, id, ...flat)) as string | null;
+    const result = (await redis.eval(REPLAY_SCRIPT, 3, dlq, target, index, id, deadLetterIndexMember(id), ...flat)) as string | null;
     return result ?? undefined;
   } catch (error) {
     throw new ReplayWriteError(`could not add it to ${target}: ${firstLine(error)}`);
@@ -157,7 +163,14 @@ export async function replayEntry(
  * comes first, so a failed write leaves the dead letter. (A crash between the two steps leaves
  * both; the replayed entry's replayed_from names the dead letter to drop.)
  */
-async function replayAcrossSlots(redis: Cluster, dlq: string, id: string, target: string, flat: string[]): Promise<string | undefined> {
+async function replayAcrossSlots(
+  redis: Cluster,
+  dlq: string,
+  entry: Pick<DeadLetterEntry, 'id' | 'handler'>,
+  target: string,
+  flat: string[],
+): Promise<string | undefined> {
+  const { id } = entry;
   const claim = `${dlq}:replaying:${id}`;
   if ((await redis.set(claim, '1', 'PX', 60_000, 'NX')) === null) return undefined;
   try {
@@ -169,6 +182,7 @@ async function replayAcrossSlots(redis: Cluster, dlq: string, id: string, target
       throw new ReplayWriteError(`could not add it to ${target}: ${firstLine(error)}`);
     }
     await redis.xdel(dlq, id);
+    await forget(redis, dlq, [entry]);
     return newId ?? undefined;
   } finally {
     await redis.del(claim);
@@ -179,12 +193,32 @@ async function replayAcrossSlots(redis: Cluster, dlq: string, id: string, target
  * Deletes the given dead letters; returns those that were still there (an entry replayed or
  * dropped meanwhile by someone else is not counted as dropped by this call).
  */
-export async function dropEntries(redis: RedisClient, dlq: string, ids: readonly string[]): Promise<{ dropped: string[]; gone: string[] }> {
+export async function dropEntries(
+  redis: RedisClient,
+  dlq: string,
+  entries: readonly Pick<DeadLetterEntry, 'id' | 'handler'>[],
+): Promise<{ dropped: string[]; gone: string[] }> {
   const dropped: string[] = [];
   const gone: string[] = [];
-  const counts = await Promise.all(ids.map((id) => redis.xdel(dlq, id)));
-  counts.forEach((n, i) => (n > 0 ? dropped : gone).push(ids[i]!));
+  const counts = await Promise.all(entries.map((entry) => redis.xdel(dlq, entry.id)));
+  counts.forEach((n, i) => (n > 0 ? dropped : gone).push(entries[i]!.id));
+  await forget(redis, dlq, entries);
   return { dropped, gone };
+}
+
+/**
+ * Takes entries that left the dead-letter stream out of their gates' indexes, so they no longer
+ * take places of the gates' DLQ_MAXLEN. Best effort: an id left behind only makes its gate keep
+ * one dead letter fewer until the bound pops it (popping an id already gone is not counted as
+ * trimmed).
+ */
+async function forget(redis: RedisClient, dlq: string, entries: readonly Pick<DeadLetterEntry, 'id' | 'handler'>[]): Promise<void> {
+  const byIndex = new Map<string, string[]>();
+  for (const entry of entries) {
+    const index = deadLetterIndexKey(dlq, entry.handler);
+    byIndex.set(index, [...(byIndex.get(index) ?? []), deadLetterIndexMember(entry.id)]);
+  }
+  await Promise.all([...byIndex].map(([index, members]) => redis.zrem(index, ...members).catch(() => 0)));
 }
 
 function firstLine(error: unknown): string {

@@ -1,9 +1,21 @@
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseEnv } from 'node:util';
 import { UsageError } from './errors.js';
 
-/** The env files the systemd units read (deploy/systemd): the CLI's default on a server. */
-export const UNIT_ENV_FILES = ['/etc/quantum/quantum-gates.env', '/etc/quantum/gates-common.env'] as const;
+/** Where the systemd units read their env files (deploy/systemd), unless $QG_ENV_DIR names another directory. */
+export const DEFAULT_ENV_DIR = '/etc/quantum';
+
+/** The directory of the units' env files: $QG_ENV_DIR (a copy of them elsewhere, a test's), else /etc/quantum. */
+export function envDir(env: Readonly<Record<string, string | undefined>>): string {
+  return env.QG_ENV_DIR?.trim() || DEFAULT_ENV_DIR;
+}
+
+/** The env files the systemd units read, in the order the CLI looks for them: its default on a server. */
+export function unitEnvFiles(env: Readonly<Record<string, string | undefined>>): string[] {
+  const dir = envDir(env);
+  return [join(dir, 'quantum-gates.env'), join(dir, 'gates-common.env')];
+}
 
 export interface EnvFileChoice {
   /** argv without --env-file / --no-env-file. */
@@ -19,7 +31,7 @@ export interface EnvFileSystem {
   read(path: string): string;
 }
 
-const realFs: EnvFileSystem = {
+export const realFs: EnvFileSystem = {
   exists: (path) => {
     try {
       readFileSync(path);
@@ -35,8 +47,8 @@ const realFs: EnvFileSystem = {
 
 /**
  * Takes --env-file PATH (or --env-file=PATH) or --no-env-file out of argv. Without either, the
- * first of the units' env files that exists is read, so on a server the CLI talks to the Redis
- * the gates use. The shell's own variables still win (an explicit REDIS_URL=... quantum-gates ...).
+ * first of the units' env files that exists is read (in $QG_ENV_DIR, default /etc/quantum), so on
+ * a server the CLI talks to the Redis the gates use. The shell's own variables still win (an explicit REDIS_URL=... quantum-gates ...).
  */
 export function chooseEnvFile(
   argv: readonly string[],
@@ -56,7 +68,7 @@ export function chooseEnvFile(
     else rest.push(arg);
   }
   if (none) return { argv: rest, env };
-  const file = explicit ?? UNIT_ENV_FILES.find((path) => fs.exists(path));
+  const file = explicit ?? unitEnvFiles(env).find((path) => fs.exists(path));
   if (file === undefined) return { argv: rest, env };
   let text: string;
   try {

@@ -7,6 +7,7 @@ import type { RuntimeStatus, SectionDescription } from '../runtime/http/status.j
 import { RUNTIME_STATUS_KEYS } from '../runtime/http/status-keys.js';
 import { formatUtc } from '../runtime/http/status-time.js';
 import { table, truncate } from './output.js';
+import type { InstanceRow } from './status-merge.js';
 import { renderSection } from './section-view.js';
 import { renderStatus } from './status-view.js';
 
@@ -25,11 +26,13 @@ interface KnownSections {
   readonly decisions?: readonly Decision[] | null;
   /** Shown on the page only; `quantum-gates report outcomes` has them in full. */
   readonly outcomes?: OutcomesStatus | null;
+  /** A per-gate deployment's processes, when the status is theirs merged (cli/status-merge.ts). */
+  readonly instances?: readonly InstanceRow[];
 }
 
 type GatesStatus = RuntimeStatus & KnownSections;
 
-const KNOWN_SECTIONS: readonly (keyof KnownSections)[] = ['heat', 'budgets', 'kill_switch', 'disarm', 'decisions', 'outcomes'];
+const KNOWN_SECTIONS: readonly (keyof KnownSections)[] = ['heat', 'budgets', 'kill_switch', 'disarm', 'decisions', 'outcomes', 'instances'];
 
 const HEADLINE_TEXT: Record<GatesStatus['headline']['state'], string> = {
   OK: ': nothing blocks trading and nothing needs attention',
@@ -53,7 +56,20 @@ export function renderGatesStatus(
   if (!looksLikeGatesStatus(value)) return renderStatus(value);
   const s = value;
   const lines: string[] = [`quantum-gates status at ${formatUtc(s.generated_at)}  redis ${s.redis_ready ? 'ready' : 'NOT READY'}`];
-  if (s.build || s.instance) {
+  if (s.instances) {
+    // Per gate: which process answered for which gates, and what each runs (they may differ mid-upgrade).
+    lines.push(
+      table(
+        ['INSTANCE', 'ADDRESS', 'VERSION', 'GATES'],
+        s.instances.map((i) => [
+          i.name,
+          i.instance ? `${i.instance.hostname}:${i.instance.port}` : i.url,
+          i.build ? `${i.build.version} (${i.build.commit})` : '-',
+          i.error === null ? i.gates.join(', ') : `NO ANSWER: ${i.error}`,
+        ]),
+      ),
+    );
+  } else if (s.build || s.instance) {
     lines.push(
       [
         s.build ? `version ${s.build.version} (${s.build.commit})` : '',

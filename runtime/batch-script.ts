@@ -1,7 +1,8 @@
 import { Command, ReplyError, type Pipeline } from 'ioredis';
 import type { Effect, OrderCondition } from './effects.js';
 import { compareStreamIds } from '../schemas/fields.js';
-import { appendEffectCommands } from './effect-commands.js';
+import { asEval, DEAD_LETTER_APPEND, DEAD_LETTER_APPEND_FUNCTION } from './dead-letter.js';
+import { appendEffectCommands, appendExtraEmitCommands, type ExtraEmit } from './effect-commands.js';
 
 /** The stream entries a commit acknowledges, and the consumer that must still hold them. */
 export interface CommitSource {
@@ -68,7 +69,7 @@ end
 ${OLDER_STREAM_ID}
 -- The type each written key must hold for its command to succeed; a key another writer gave
 -- another type fails its item before anything of the item is written.
-local needs = {XADD = 'stream', HSET = 'hash', SADD = 'set', SREM = 'set', ZADD = 'zset', ZREMRANGEBYSCORE = 'zset', LPUSH = 'list', LTRIM = 'list'}
+local needs = {XADD = 'stream', ${DEAD_LETTER_APPEND} = 'stream', HSET = 'hash', SADD = 'set', SREM = 'set', ZADD = 'zset', ZREMRANGEBYSCORE = 'zset', LPUSH = 'list', LTRIM = 'list'}
 local types = {}
 local function type_of(key)
   local t = types[key]
@@ -144,6 +145,9 @@ local function must_wait(entry, at, count)
   return false
 end
 local failed, lost, superseded, withheld, waiting, unguarded, acks = {}, {}, {}, {}, {}, {}, {}
+${DEAD_LETTER_APPEND_FUNCTION}
+-- Dead letters removed from the stream by the per-gate bound of the batch's dead letters.
+local trimmed = 0
 local i, n, command, item = 7, #ARGV, 0, 0
 while i <= n do
   local entry, commands, condKey, condId, orders = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2], ARGV[i + 3], tonumber(ARGV[i + 4])
@@ -195,7 +199,13 @@ while i <= n do
     local count = tonumber(ARGV[i])
     command = command + 1
     if applies then
-      local reply = redis.pcall(unpack(ARGV, i + 1, i + count))
+      local reply
+      if ARGV[i + 1] == '${DEAD_LETTER_APPEND}' then
+        reply = dead_letter_append(ARGV[i + 2], ARGV[i + 3], tonumber(ARGV[i + 4]), i + 5, i + count)
+        if type(reply) == 'number' then trimmed = trimmed + reply end
+      else
+        reply = redis.pcall(unpack(ARGV, i + 1, i + count))
+      end
       if type(reply) == 'table' and reply.err then
         broken = true
         failed[#failed + 1] = command
@@ -228,7 +238,7 @@ if cursorKey ~= '' and #acks > 0 then
   end
   redis.call('HSET', cursorKey, group, cursor)
 end
-return {failed, lost, superseded, withheld, waiting, unguarded}
+return {failed, lost, superseded, withheld, waiting, unguarded, trimmed}
 `;
 
 /** Where RUN_BATCH finds the batch's id range in its EVAL arguments (script, numkeys, then ARGV). */
@@ -263,6 +273,8 @@ export interface BatchResult {
   readonly waiting: number[];
   /** Items whose chained guard (a key an earlier item of the batch sets) did not hold at their turn: nothing applied, to re-run. */
   readonly unguarded: number[];
+  /** Dead letters the batch's per-gate bound removed from the stream (see DEAD_LETTER_APPEND). */
+  readonly trimmed: number;
 }
 
 /**
@@ -332,8 +344,11 @@ export class BatchScript {
 
   /** Adds an effect's commands to the current item; `owner` is the effect failures are reported against. */
   add(effect: Effect, owner: Effect | undefined): void {
-    let at = this.args.length;
-    const added = appendEffectCommands(effect, this.streamMaxLen, this.args);
+    this.track(this.args.length, appendEffectCommands(effect, this.streamMaxLen, this.args), owner);
+  }
+
+  /** Records the `added` commands just appended from argument `at` as the current item's. */
+  private track(at: number, added: number, owner: Effect | undefined): void {
     const item = this.itemOfGroup[this.itemOfGroup.length - 1]!;
     for (let c = 0; c < added; c++) {
       const count = Number(this.args[at]);
@@ -344,6 +359,11 @@ export class BatchScript {
       at += count + 1;
     }
     this.groupCommands += added;
+  }
+
+  /** Adds an extra emit's commands (a dead letter) to the current item; failures are reported against no effect. */
+  addExtra(extra: ExtraEmit): void {
+    this.track(this.args.length, appendExtraEmitCommands(extra, this.args), undefined);
   }
 
   /**
@@ -360,13 +380,14 @@ export class BatchScript {
         // The script failing as a whole (not one of its commands) is not a per-message problem:
         // the consumer then checks which of its entries are still pending.
         if (error) throw error;
-        const [failed, lost, superseded, withheld, waiting, unguarded] = reply as [
+        const [failed, lost, superseded, withheld, waiting, unguarded, trimmed] = reply as [
           (number | string)[],
           number[],
           number[],
           number[],
           number[],
           number[],
+          number,
         ];
         const failures: EffectFailure[] = [];
         for (let i = 0; i < failed.length; i += 2)
@@ -379,22 +400,27 @@ export class BatchScript {
           withheld: items(withheld),
           waiting: items(waiting),
           unguarded: items(unguarded),
+          trimmed,
         };
       };
     }
     for (const start of this.commandStarts) {
       const count = Number(this.args[start]);
-      transaction.sendCommand(new FlatCommand(this.args[start + 1]!, this.args.slice(start + 2, start + 1 + count)));
+      const command = this.args.slice(start + 1, start + 1 + count);
+      const sent = command[0] === DEAD_LETTER_APPEND ? asEval(command).map(String) : command;
+      transaction.sendCommand(new FlatCommand(sent[0]!, sent.slice(1)));
     }
     if (this.source && this.entries.length > 0)
       transaction.sendCommand(new FlatCommand('xack', [this.source.stream, this.source.group, ...this.entries]));
     return (replies) => {
       const failures: EffectFailure[] = [];
-      replies.forEach(([error], i) => {
+      let trimmed = 0;
+      replies.forEach(([error, reply], i) => {
         if (error) failures.push(this.failure(i, error));
+        else if (i < this.commandStarts.length && this.args[this.commandStarts[i]! + 1] === DEAD_LETTER_APPEND) trimmed += Number(reply);
       });
       // Plain commands cannot hold back an ack: a failed write fails its item after the fact.
-      return { failures, lost: [], superseded: [], withheld: [], waiting: [], unguarded: [] };
+      return { failures, lost: [], superseded: [], withheld: [], waiting: [], unguarded: [], trimmed };
     };
   }
 

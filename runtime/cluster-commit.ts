@@ -11,7 +11,8 @@ import {
   type EffectFailure,
 } from './commit.js';
 import { OLDER_STREAM_ID } from './batch-script.js';
-import { effectCommands } from './effect-commands.js';
+import { asEval, DEAD_LETTER_APPEND } from './dead-letter.js';
+import { effectCommands, extraEmitCommands } from './effect-commands.js';
 import type { Effect, EffectRecorder, Guard } from './effects.js';
 import type { RedisClient } from './redis.js';
 
@@ -59,7 +60,7 @@ export class ClusterCommitter implements Committer {
 
     const superseded = await this.advanceOrders(items, accepted);
     const applying = accepted.filter((i) => !superseded.includes(i));
-    const effectFailures = await this.applyEffects(items, applying);
+    const { failures: effectFailures, trimmed } = await this.applyEffects(items, applying);
     // An item whose write failed is not acknowledged: it stays pending and is committed again.
     const withheld = [...new Set(effectFailures.map((f) => f.item))].filter((i) => i >= 0).sort((a, b) => a - b);
     const ackIds = accepted
@@ -78,6 +79,7 @@ export class ClusterCommitter implements Committer {
       withheld,
       waiting: [],
       effectFailures,
+      ...(trimmed > 0 ? { trimmed } : {}),
     };
   }
 
@@ -160,7 +162,10 @@ export class ClusterCommitter implements Committer {
    * effect failure, as in the single-node committer; anything else (a lost connection) throws,
    * so the consumer re-checks what is pending instead of acknowledging unapplied outputs.
    */
-  private async applyEffects(items: readonly CommitItem[], accepted: readonly number[]): Promise<EffectFailure[]> {
+  private async applyEffects(
+    items: readonly CommitItem[],
+    accepted: readonly number[],
+  ): Promise<{ failures: EffectFailure[]; trimmed: number }> {
     const groups = new Map<string, Command[]>();
     const add = (command: Command) => {
       const tag = slotTag(String(command.args[1]));
@@ -174,26 +179,33 @@ export class ClusterCommitter implements Committer {
         for (const args of effectCommands(effect, this.streamMaxLen)) add({ args, item: index, effect });
       }
       for (const extra of item.extraEmits ?? []) {
-        for (const args of effectCommands({ op: 'emit', ...extra }, this.streamMaxLen)) add({ args, item: index, effect: undefined });
+        for (const args of extraEmitCommands(extra)) add({ args, item: index, effect: undefined });
       }
     }
 
     const failures: EffectFailure[] = [];
+    let trimmed = 0;
     await Promise.all(
       [...groups.values()].map(async (commands) => {
         const pipeline = this.connection.pipeline();
-        for (const command of commands) pipeline.call(String(command.args[0]), ...command.args.slice(1));
+        for (const { args } of commands) {
+          const sent = args[0] === DEAD_LETTER_APPEND ? asEval(args) : args;
+          pipeline.call(String(sent[0]), ...sent.slice(1));
+        }
         const replies = (await pipeline.exec()) ?? [];
         if (replies.length !== commands.length)
           throw new Error(`pipeline returned ${replies.length} replies for ${commands.length} commands`);
-        replies.forEach(([error], i) => {
-          if (!error) return;
+        replies.forEach(([error, reply], i) => {
+          if (!error) {
+            if (commands[i]!.args[0] === DEAD_LETTER_APPEND) trimmed += Number(reply);
+            return;
+          }
           if (!(error instanceof ReplyError)) throw error;
           failures.push({ item: commands[i]!.item, effect: commands[i]!.effect, error });
         });
       }),
     );
-    return failures.sort((a, b) => a.item - b.item);
+    return { failures: failures.sort((a, b) => a.item - b.item), trimmed };
   }
 }
 

@@ -152,6 +152,8 @@ async function commitSlots(env: CommitLoopEnv, batch: PreparedBatch, slots: read
       continue;
     }
     env.health.noteWriteAccepted();
+    // Counted whatever became of the items: a trim that ran removed its entries for good.
+    env.settle.trimmed(report.trimmed ?? 0);
     const at = (k: number) => todo[k]!;
     if (report.lost.length > 0) {
       env.metrics.commitFailures.inc({ handler: env.handlerName, cause: 'lost_ownership' }, report.lost.length);

@@ -1,9 +1,11 @@
 import { ReplyError, type Pipeline } from 'ioredis';
 import { BatchScript, type BatchResult, type CommitSource, type EffectFailure } from './batch-script.js';
-import type { Effect, EffectRecorder, Fields, Guard } from './effects.js';
+import type { ExtraEmit } from './effect-commands.js';
+import type { Effect, EffectRecorder, Guard } from './effects.js';
 import { waitUntilReady, type RedisClient } from './redis.js';
 
 export type { CommitSource, EffectFailure } from './batch-script.js';
+export type { ExtraEmit } from './effect-commands.js';
 
 /** One message's share of a commit: its effects (if any) and whether its entry is acknowledged. */
 export interface CommitItem {
@@ -11,7 +13,7 @@ export interface CommitItem {
   readonly entryId?: string;
   readonly recorder?: EffectRecorder;
   /** Extra entries to append atomically, e.g. the message's dead-letter record. */
-  readonly extraEmits?: readonly { stream: string; fields: Fields; maxLen: number }[];
+  readonly extraEmits?: readonly ExtraEmit[];
 }
 
 export interface CommitReport {
@@ -29,6 +31,8 @@ export interface CommitReport {
   readonly waiting: number[];
   /** Commands Redis rejected (their items are withheld; the rest of the transaction applied). */
   readonly effectFailures: EffectFailure[];
+  /** Dead letters the commit's per-gate bound removed from the dead-letter stream (exact); absent when none. */
+  readonly trimmed?: number;
 }
 
 export interface Committer {
@@ -83,7 +87,10 @@ function requiredTypes(item: CommitItem): Map<string, string> {
         break;
     }
   }
-  for (const extra of item.extraEmits ?? []) need(extra.stream, 'stream');
+  for (const extra of item.extraEmits ?? []) {
+    need(extra.stream, 'stream');
+    if (extra.index !== undefined) need(extra.index, 'zset');
+  }
   return types;
 }
 
@@ -259,6 +266,7 @@ export class TransactionCommitter implements Committer {
           withheld: result.withheld,
           waiting: result.waiting,
           effectFailures: result.failures,
+          ...(result.trimmed > 0 ? { trimmed: result.trimmed } : {}),
         };
       }
       // WATCH fired: a guarded key changed between check and EXEC. Nothing applied; the guarded
@@ -339,7 +347,7 @@ export class TransactionCommitter implements Committer {
     const withheld = [...new Set(typeFailures.map((f) => f.item))];
     if (batch.script.commandCount === 0 && batch.entries === 0) {
       await this.connection.unwatch();
-      return { failures: typeFailures, lost: [], superseded: [], withheld, waiting: [], unguarded: [], deferred };
+      return { failures: typeFailures, lost: [], superseded: [], withheld, waiting: [], unguarded: [], trimmed: 0, deferred };
     }
     // multi() is typed as a chainable commander; it is a Pipeline, whose sendCommand takes a built command.
     const transaction = this.connection.multi() as unknown as Pipeline;
@@ -395,7 +403,7 @@ export class TransactionCommitter implements Committer {
       for (const effect of item.recorder?.effects ?? []) {
         if (!overwritten.has(effect)) script.add(effect, effect);
       }
-      for (const extra of item.extraEmits ?? []) script.add({ op: 'emit', ...extra }, undefined);
+      for (const extra of item.extraEmits ?? []) script.addExtra(extra);
     }
     return { script, entries };
   }

@@ -41,3 +41,96 @@ export function deadLetterFields(letter: DeadLetter): Fields {
     dead_lettered_at: String(letter.at),
   };
 }
+
+/**
+ * The sorted set of one gate's dead letters in the dead-letter stream, oldest first: what keeps
+ * each gate's share of the one stream bounded by DLQ_MAXLEN, so one gate's flood (a producer
+ * bug) trims only that gate's own dead letters (see docs/architecture.md, "Dead letters").
+ * It lives in the stream's hash slot (the stream's name as its hash tag, or the stream's own tag),
+ * so one script can touch both on a cluster.
+ */
+export function deadLetterIndexKey(stream: string, gate: string): string {
+  const open = stream.indexOf('{');
+  const close = open >= 0 ? stream.indexOf('}', open + 1) : -1;
+  const tagged = close > open + 1;
+  return tagged ? `${stream}:gate:${gate}` : `{${stream}}:gate:${gate}`;
+}
+
+/**
+ * A member of the index: the entry id with its sequence zero-padded, so that members of one
+ * millisecond (one score) sort by sequence, as the stream does.
+ */
+export function deadLetterIndexMember(id: string): string {
+  const dash = id.indexOf('-');
+  return `${id.slice(0, dash)}-${id.slice(dash + 1).padStart(20, '0')}`;
+}
+
+/** Where a gate's dead letters go: the dead-letter stream, its bound per gate and its index. */
+export interface DeadLetterDestination {
+  readonly stream: string;
+  readonly maxLen: number;
+  /** The gate's index (deadLetterIndexKey); absent for a destination bounded by length only (tests). */
+  readonly index?: string;
+}
+
+export function deadLetterDestination(
+  config: { readonly DLQ_STREAM: string; readonly DLQ_MAXLEN: number },
+  gate: string,
+): DeadLetterDestination {
+  return { stream: config.DLQ_STREAM, maxLen: config.DLQ_MAXLEN, index: deadLetterIndexKey(config.DLQ_STREAM, gate) };
+}
+
+/**
+ * The command name a commit uses for "append a dead letter, bounded per gate": the batch script
+ * runs it inline (DEAD_LETTER_APPEND_FUNCTION); a plain transaction and a cluster commit send it as
+ * EVAL of DEAD_LETTER_APPEND_SCRIPT. Arguments: stream, index, maxLen, then fields and values.
+ */
+export const DEAD_LETTER_APPEND = 'QG_DEAD_LETTER_APPEND';
+
+/**
+ * Lua: dead_letter_append(stream, index, maxLen, first, last) appends ARGV[first..last] (fields
+ * and values) to the stream, records the new id in the gate's index, and, past maxLen (0: no
+ * bound), removes that gate's oldest dead letters from both. Returns how many entries it removed
+ * from the stream (an id whose entry an operator already dropped or replayed removes nothing and
+ * is not counted), or Redis's error (as a table) for a write refused: exact, atomic.
+ */
+export const DEAD_LETTER_APPEND_FUNCTION = `
+local function dead_letter_append(stream, index, maxLen, first, last)
+  -- Checked before anything is written: a refused item is retried, and must not leave a copy.
+  local held = redis.call('TYPE', index)
+  if type(held) == 'table' then held = held.ok end
+  if held ~= 'none' and held ~= 'zset' then return {err = 'WRONGTYPE ' .. index .. ' holds a ' .. held .. ', not a zset'} end
+  local id = redis.pcall('XADD', stream, '*', unpack(ARGV, first, last))
+  if type(id) == 'table' and id.err then return id end
+  local dash = string.find(id, '-', 1, true)
+  local seq = string.sub(id, dash + 1)
+  local added = redis.pcall('ZADD', index, string.sub(id, 1, dash - 1), string.sub(id, 1, dash) .. string.rep('0', 20 - #seq) .. seq)
+  if type(added) == 'table' and added.err then return added end
+  local trimmed = 0
+  if maxLen > 0 then
+    local over = redis.call('ZCARD', index) - maxLen
+    if over > 0 then
+      local popped = redis.call('ZPOPMIN', index, over)
+      for p = 1, #popped, 2 do
+        local member = popped[p]
+        local at = string.find(member, '-', 1, true)
+        local digits = string.gsub(string.sub(member, at + 1), '^0+', '')
+        if digits == '' then digits = '0' end
+        trimmed = trimmed + redis.call('XDEL', stream, string.sub(member, 1, at) .. digits)
+      end
+    end
+  end
+  return trimmed
+end
+`;
+
+/** KEYS: stream, index; ARGV: maxLen, then fields and values. */
+export const DEAD_LETTER_APPEND_SCRIPT = `${DEAD_LETTER_APPEND_FUNCTION}
+return dead_letter_append(KEYS[1], KEYS[2], tonumber(ARGV[1]), 2, #ARGV)
+`;
+
+/** A DEAD_LETTER_APPEND command (name first) as Redis runs it outside the batch script: an EVAL. */
+export function asEval(command: readonly (string | number)[]): (string | number)[] {
+  const [, stream, index, maxLen, ...fields] = command;
+  return ['EVAL', DEAD_LETTER_APPEND_SCRIPT, 2, stream!, index!, maxLen!, ...fields];
+}

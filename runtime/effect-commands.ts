@@ -1,4 +1,28 @@
-import type { Effect } from './effects.js';
+import { DEAD_LETTER_APPEND } from './dead-letter.js';
+import type { Effect, Fields } from './effects.js';
+
+/**
+ * An entry a commit appends besides a handler's effects (a dead letter). With `index` it is a
+ * dead letter bounded per gate (DEAD_LETTER_APPEND: maxLen counts only the entries in that gate's
+ * index, and what it trims is counted); without, an entry bounded by XADD's approximate MAXLEN.
+ */
+export interface ExtraEmit {
+  readonly stream: string;
+  readonly fields: Fields;
+  readonly maxLen: number;
+  readonly index?: string;
+}
+
+/** Appends an extra emit's commands to `out` (the layout of appendEffectCommands); returns how many. */
+export function appendExtraEmitCommands(extra: ExtraEmit, out: string[]): number {
+  if (extra.index === undefined) return appendEffectCommands({ op: 'emit', ...extra }, 0, out);
+  const at = out.push('') - 1;
+  out.push(DEAD_LETTER_APPEND, extra.stream, extra.index, String(extra.maxLen));
+  const fields = extra.fields;
+  for (const key in fields) out.push(key, fields[key]!);
+  out[at] = String(out.length - at - 1);
+  return 1;
+}
 
 /**
  * Appends an effect's Redis commands to `out`, each as its argument count followed by its
@@ -69,6 +93,17 @@ function appendCommand(out: string[], ...args: (string | number)[]): 1 {
 export function effectCommands(effect: Effect, streamMaxLen: number): (string | number)[][] {
   const flat: string[] = [];
   appendEffectCommands(effect, streamMaxLen, flat);
+  return split(flat);
+}
+
+/** An extra emit's commands, one array each (see effectCommands). */
+export function extraEmitCommands(extra: ExtraEmit): string[][] {
+  const flat: string[] = [];
+  appendExtraEmitCommands(extra, flat);
+  return split(flat);
+}
+
+function split(flat: string[]): string[][] {
   const commands: string[][] = [];
   for (let i = 0; i < flat.length; i += Number(flat[i]) + 1) commands.push(flat.slice(i + 1, i + 1 + Number(flat[i])));
   return commands;

@@ -15,6 +15,7 @@ import type { RedisHealth } from './redis-health.js';
 import type { RedisReader } from './redis-reader.js';
 import type { JobSink } from './settle.js';
 import type { ConsumerFault } from './stream-consumer.js';
+import { deadLetterDestination } from './dead-letter.js';
 
 /**
  * Options of every job a handler schedules (ctx.schedule: cooldown expiry, outcome samples).
@@ -128,7 +129,7 @@ export class JobRunner {
       handler: deps.handler,
       execution,
       maxDeliveries: Number.POSITIVE_INFINITY, // BullMQ counts a job's attempts itself
-      deadLetter: { stream: deps.config.DLQ_STREAM, maxLen: deps.config.DLQ_MAXLEN, sourceStream, group: '' },
+      deadLetter: { ...deadLetterDestination(deps.config, deps.handler.name), sourceStream, group: '' },
       now: deps.now,
     };
     this.commitEnv = commitLoopEnv(

@@ -1,6 +1,6 @@
 import type * as z from 'zod';
 import type { CommitItem } from './commit.js';
-import { deadLetterFields } from './dead-letter.js';
+import { deadLetterFields, type DeadLetterDestination } from './dead-letter.js';
 import { EffectRecorder } from './effects.js';
 import { MessageContext } from './message-context.js';
 import { executeBatch, type DeadLetterReason, type ExecutionEnv, type Outcome, type ValidMessage } from './execute.js';
@@ -36,8 +36,8 @@ export interface PipelineEnv {
   readonly handler: AnyHandler;
   readonly execution: ExecutionEnv<unknown, object>;
   readonly maxDeliveries: number;
-  /** Where invalid or failed messages go, with the reason. */
-  readonly deadLetter: { readonly stream: string; readonly maxLen: number; readonly sourceStream: string; readonly group: string };
+  /** Where invalid or failed messages go, with the reason (see deadLetterDestination). */
+  readonly deadLetter: DeadLetterDestination & { readonly sourceStream: string; readonly group: string };
   readonly now: () => number;
 }
 
@@ -172,7 +172,14 @@ function deadLetterItem(env: PipelineEnv, meta: MessageMeta, reason: DeadLetterR
   });
   return {
     entryId: entryIdOf(env, meta),
-    extraEmits: [{ stream: env.deadLetter.stream, fields, maxLen: env.deadLetter.maxLen }],
+    extraEmits: [
+      {
+        stream: env.deadLetter.stream,
+        fields,
+        maxLen: env.deadLetter.maxLen,
+        ...(env.deadLetter.index === undefined ? {} : { index: env.deadLetter.index }),
+      },
+    ],
     outcome: { kind: 'dead-letter', reason },
   };
 }

@@ -185,6 +185,12 @@ export function runtimeMetrics(registry: Registry, build: BuildInfo = buildInfo(
       labelNames: ['handler', 'reason'],
       registers: [registry],
     }),
+    deadLettersTrimmed: new Counter({
+      name: 'quantum_gates_dead_letters_trimmed_total',
+      help: "Dead letters removed from the handler's dead-letter stream by its DLQ_MAXLEN bound (lost unless replayed before)",
+      labelNames: ['handler'],
+      registers: [registry],
+    }),
     retries: new Counter({
       name: 'quantum_gates_retries_total',
       help: 'Handler attempts that threw and were retried',

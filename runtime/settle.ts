@@ -52,6 +52,20 @@ export class Settler {
   }
 
   /**
+   * Dead letters a commit trimmed from the handler's dead-letter stream (DLQ_MAXLEN reached):
+   * counted exactly, and warned about in a line that stays the same, so the logger writes it once
+   * per LOG_REPEAT_WINDOW_MS with a count of repeats however long the flood lasts.
+   */
+  trimmed(count: number): void {
+    if (count <= 0) return;
+    this.deps.metrics.deadLettersTrimmed.inc({ handler: this.deps.handlerName }, count);
+    // The consumer's logger names the handler already; the count is the metric's, so the line stays identical.
+    this.deps.log.warn(
+      "dead letters were trimmed from this gate's dead-letter stream (DLQ_MAXLEN reached); quantum_gates_dead_letters_trimmed_total counts them",
+    );
+  }
+
+  /**
    * Messages acknowledged without their effects because a later one had already been applied
    * (onlyIfNewer): only what their onSkip hook records counts, not the handler's other updates.
    */

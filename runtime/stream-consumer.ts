@@ -14,6 +14,7 @@ import type { RedisReader } from './redis-reader.js';
 import type { JobSink } from './settle.js';
 import { canLoadStateBehindRead, groupCursorKey, StreamReader, type Batch } from './stream-reader.js';
 import { fieldsToRecord } from '../schemas/fields.js';
+import { deadLetterDestination } from './dead-letter.js';
 
 export type { JobSink } from './settle.js';
 
@@ -117,7 +118,7 @@ export class StreamConsumer {
       handler: deps.handler,
       execution,
       maxDeliveries: deps.config.MAX_DELIVERIES,
-      deadLetter: { stream: deps.config.DLQ_STREAM, maxLen: deps.config.DLQ_MAXLEN, sourceStream: this.stream, group: this.group },
+      deadLetter: { ...deadLetterDestination(deps.config, deps.handler.name), sourceStream: this.stream, group: this.group },
       now: deps.now,
     };
     this.commitEnv = commitLoopEnv(

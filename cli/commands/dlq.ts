@@ -363,7 +363,7 @@ async function moveOne(
 ): Promise<string | undefined> {
   let newId: string | undefined;
   try {
-    newId = await replayEntry(redis, dlq, entry.id, entry.sourceStream, fields);
+    newId = await replayEntry(redis, dlq, entry, entry.sourceStream, fields);
   } catch (error) {
     if (error instanceof ReplayWriteError) return `${error.message}; it stays in the dead-letter stream`;
     throw error;
@@ -417,11 +417,7 @@ const drop: Command = {
       const dropped: string[] = [];
       const progress = entries.length >= PROGRESS_FROM ? new Progress(io, 'dropped', entries.length) : undefined;
       for (let i = 0; i < entries.length; i += 100) {
-        const batch = await dropEntries(
-          redis,
-          config.DLQ_STREAM,
-          entries.slice(i, i + 100).map((e) => e.id),
-        );
+        const batch = await dropEntries(redis, config.DLQ_STREAM, entries.slice(i, i + 100));
         dropped.push(...batch.dropped);
         missing.push(...batch.gone);
         progress?.update(Math.min(i + 100, entries.length));

@@ -3,10 +3,13 @@ import type { Command } from '../command.js';
 import { ExitCode, OperationalError, UsageError } from '../errors.js';
 import type { CliIo } from '../io.js';
 import { renderGatesStatus } from '../gates-status-view.js';
-import type { SectionDescription } from '../../runtime/http/status.js';
+import { envDir } from '../env-file.js';
+import { perGateInstances, type GateInstance } from '../gate-instances.js';
+import { mergeInstanceStatuses, type InstanceAnswer } from '../status-merge.js';
+import type { GatesStatus, SectionDescription } from '../../runtime/http/status.js';
 
 const help = [
-  'Usage: quantum-gates status [--url URL] [--json]',
+  'Usage: quantum-gates status [--url URL[,URL...]] [--json]',
   '',
   "Shows the running gates' status (GET /status): first the headline (OK, DEGRADED or",
   "BLOCKING, and why), the version and instance that answered; then each gate's mode,",
@@ -17,11 +20,18 @@ const help = [
   'from DASHBOARD_USER / DASHBOARD_PASSWORD (basic) or DASHBOARD_TOKEN (bearer), the same',
   'variables the server is configured with.',
   '',
-  'Options:',
-  '  --url URL        the server, overriding $QG_URL',
-  '  --json           print the /status JSON as served',
+  'One process per gate (quantum-gates@<gate>): without $QG_URL, --url or $PORT, or when nothing',
+  'listens on :8080, it asks every instance whose env file is in $QG_ENV_DIR (default',
+  '/etc/quantum: gates-<gate>.env, at its HOST and PORT, with its credentials) and shows one',
+  "status: each gate's row from the process that hosts it, the sections once, the worst",
+  'headline, and an instance that does not answer as BLOCKING. A comma-separated $QG_URL or',
+  '--url names the instances instead.',
   '',
-  'Exit 1 when the server cannot be reached or refuses the credentials.',
+  'Options:',
+  '  --url URL[,URL]  the server (or the instances), overriding $QG_URL',
+  '  --json           print the /status JSON as served (across instances: merged, with "instances")',
+  '',
+  'Exit 1 when the server (or an instance) cannot be reached or refuses the credentials.',
 ].join('\n');
 
 const TIMEOUT_MS = 5000;
@@ -40,22 +50,39 @@ export function statusUrl(io: CliIo, override?: string): string {
   return url.toString();
 }
 
-function authHeaders(io: CliIo): Record<string, string> {
-  const { DASHBOARD_USER: user, DASHBOARD_PASSWORD: password, DASHBOARD_TOKEN: token } = io.env;
+type Env = Readonly<Record<string, string | undefined>>;
+
+function authHeaders(env: Env): Record<string, string> {
+  const { DASHBOARD_USER: user, DASHBOARD_PASSWORD: password, DASHBOARD_TOKEN: token } = env;
   if (token?.trim()) return { authorization: `Bearer ${token.trim()}` };
   if (user && password) return { authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` };
   return {};
 }
 
-export async function fetchStatus(io: CliIo, url: string): Promise<string> {
+/** Nothing answered at the address (as opposed to an answer the CLI cannot use). */
+class UnreachableError extends OperationalError {
+  constructor(
+    message: string,
+    /** ECONNREFUSED when nothing listens there. */
+    readonly code: string | undefined,
+    /** The cause alone, for a line of a table. */
+    readonly why: string,
+  ) {
+    super(message);
+  }
+}
+
+export async function fetchStatus(io: CliIo, url: string, env: Env = io.env): Promise<string> {
   let response: Response;
   try {
-    response = await fetch(url, { headers: { accept: 'application/json', ...authHeaders(io) }, signal: AbortSignal.timeout(TIMEOUT_MS) });
+    response = await fetch(url, { headers: { accept: 'application/json', ...authHeaders(env) }, signal: AbortSignal.timeout(TIMEOUT_MS) });
   } catch (error) {
     const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-    throw new OperationalError(
-      `cannot reach quantum-gates at ${url}: ${cause?.code ?? cause?.message ?? (error as Error).message}\n` +
-        '  Is it running (quantum-gates start)? Set QG_URL (or PORT) to where it listens.',
+    const why = cause?.code ?? cause?.message ?? (error as Error).message;
+    throw new UnreachableError(
+      `cannot reach quantum-gates at ${url}: ${why}\n` + '  Is it running (quantum-gates start)? Set QG_URL (or PORT) to where it listens.',
+      cause?.code,
+      why,
     );
   }
   const body = await response.text();
@@ -72,23 +99,100 @@ export async function fetchStatus(io: CliIo, url: string): Promise<string> {
  * How the gates' sections are drawn (GET /status/sections), for those the terminal view does not
  * lay out itself. A server without it (older) or failing to answer leaves them listed as JSON.
  */
-async function fetchSections(io: CliIo, statusUrl: string): Promise<SectionDescription[]> {
+async function fetchSections(io: CliIo, statusUrl: string, env: Env = io.env): Promise<SectionDescription[]> {
   try {
-    const parsed = JSON.parse(await fetchStatus(io, new URL('/status/sections', statusUrl).toString())) as unknown;
+    const parsed = JSON.parse(await fetchStatus(io, new URL('/status/sections', statusUrl).toString(), env)) as unknown;
     return Array.isArray(parsed) ? (parsed as SectionDescription[]) : [];
   } catch {
     return [];
   }
 }
 
+/** Where to ask: one server, or the instances of a per-gate deployment. */
+type Targets =
+  /** fallback: whether to ask the per-gate instances when nothing listens at url (read only then). */
+  | { readonly kind: 'one'; readonly url: string; readonly fallback: boolean }
+  | { readonly kind: 'instances'; readonly instances: readonly { name: string; url: string; env: Env }[] };
+
+function targets(io: CliIo, override: string | undefined): Targets {
+  const given = override ?? io.env.QG_URL?.trim();
+  if (given !== undefined && given.includes(',')) {
+    const urls = given
+      .split(',')
+      .map((u) => u.trim())
+      .filter(Boolean)
+      .map((u) => statusUrl(io, u));
+    return { kind: 'instances', instances: urls.map((url) => ({ name: new URL(url).host, url, env: io.env })) };
+  }
+  // A server named by QG_URL, --url or PORT (the all-in-one env file sets PORT=8080) is the one asked.
+  if (given || io.env.PORT?.trim()) return { kind: 'one', url: statusUrl(io, override), fallback: false };
+  // Per gate, gates-common.env has no PORT: every instance is asked. Otherwise :8080, and the
+  // instances only if nothing listens there.
+  if (io.envFile !== undefined && io.envFile.endsWith('/gates-common.env')) {
+    const instances = perGateInstances(io.env);
+    if (instances.length > 0) return { kind: 'instances', instances: instances.map((i) => withCredentials(io, i)) };
+  }
+  return { kind: 'one', url: statusUrl(io), fallback: true };
+}
+
+/** An instance is asked with its own file's dashboard credentials where it has any, else the CLI's (gates-common.env's). */
+function withCredentials(io: CliIo, instance: GateInstance): { name: string; url: string; env: Env } {
+  const own = Object.fromEntries(Object.entries(instance.env).filter(([name, value]) => name.startsWith('DASHBOARD_') && value));
+  return { name: instance.name, url: instance.url, env: { ...io.env, ...own } };
+}
+
+async function askInstance(io: CliIo, instance: { name: string; url: string; env: Env }): Promise<InstanceAnswer> {
+  try {
+    const body = await fetchStatus(io, instance.url, instance.env);
+    const status = JSON.parse(body) as GatesStatus;
+    if (!Array.isArray(status?.gates)) return { name: instance.name, url: instance.url, error: 'did not answer a gates status' };
+    return { name: instance.name, url: instance.url, status, sections: await fetchSections(io, instance.url, instance.env) };
+  } catch (error) {
+    return { name: instance.name, url: instance.url, error: error instanceof UnreachableError ? error.why : (error as Error).message };
+  }
+}
+
+async function showInstances(io: CliIo, instances: readonly { name: string; url: string; env: Env }[], json: boolean): Promise<number> {
+  const answers = await Promise.all(instances.map((i) => askInstance(io, i)));
+  const merged = mergeInstanceStatuses(answers);
+  if (merged === undefined) {
+    throw new OperationalError(
+      `no instance answered:\n${answers.map((a) => `  ${a.name} ${a.url}: ${a.error ?? ''}`).join('\n')}\n` +
+        '  Are they running (systemctl status quantum-gates@*)?',
+    );
+  }
+  const sections = answers.flatMap((a) => a.sections ?? []).filter((d, i, all) => all.findIndex((e) => e.key === d.key) === i);
+  io.out(json ? JSON.stringify(merged, null, 2) : renderGatesStatus(merged, { sections }));
+  const missing = answers.filter((a) => a.error !== undefined);
+  for (const a of missing) io.err(`quantum-gates: instance ${a.name} (${a.url}) did not answer: ${a.error}`);
+  return missing.length > 0 ? ExitCode.failure : ExitCode.ok;
+}
+
 export const statusCommand: Command = {
   name: 'status',
-  summary: 'show the running gates (GET /status) in the terminal',
+  summary: 'show the running gates (GET /status) in the terminal, one status across per-gate instances',
   help,
   async run(argv, io) {
     const args = parseCommandArgs('status', argv, { url: { type: 'string' }, json: { type: 'boolean' } });
-    const url = statusUrl(io, args.values.url);
-    const body = await fetchStatus(io, url);
+    const target = targets(io, args.values.url);
+    if (target.kind === 'instances') return showInstances(io, target.instances, args.values.json === true);
+    const url = target.url;
+    let body: string;
+    try {
+      body = await fetchStatus(io, url);
+    } catch (error) {
+      const instances =
+        target.fallback && error instanceof UnreachableError && error.code === 'ECONNREFUSED' ? perGateInstances(io.env) : [];
+      if (instances.length === 0) throw error;
+      io.err(
+        `quantum-gates: nothing listens on ${new URL(url).host}; asking the ${instances.length} per-gate instances in ${envDir(io.env)}`,
+      );
+      return showInstances(
+        io,
+        instances.map((i) => withCredentials(io, i)),
+        args.values.json === true,
+      );
+    }
     let parsed: unknown;
     try {
       parsed = JSON.parse(body);

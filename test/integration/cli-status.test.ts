@@ -1,3 +1,7 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { allHandlers } from '../../handlers/index.js';
 import type { GatesStatus } from '../../runtime/http/status.js';
@@ -9,6 +13,14 @@ import { createTestRuntime, waitFor } from '../support/runtime.js';
 import { runCli } from './cli-harness.js';
 
 const USER = 'ops';
+
+function listening(port: number): Promise<boolean> {
+  return new Promise((resolvePromise) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => (socket.destroy(), resolvePromise(true)));
+    socket.once('error', () => resolvePromise(false));
+  });
+}
 const PASSWORD = 'correct-horse-battery';
 
 describe('quantum-gates status', () => {
@@ -81,6 +93,66 @@ describe('quantum-gates status', () => {
 
     expect(result.code).toBe(1);
     expect(result.stderr).toContain(`cannot reach quantum-gates at ${url}/status: ECONNREFUSED`);
+  });
+
+  it("per gate: asks every instance in $QG_ENV_DIR's gates-<gate>.env with gates-common.env's credentials; one that does not answer is BLOCKING, exit 1", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'qg-per-gate-'));
+    const hosting = new URL(env.QG_URL!).port;
+    const silent = await freePort();
+    try {
+      // As docs/operations.md §1 installs them: the shared file, then one per instance.
+      await writeFile(join(dir, 'gates-common.env'), `REDIS_URL=${redis.url}\nDASHBOARD_USER=${USER}\nDASHBOARD_PASSWORD=${PASSWORD}\n`);
+      await writeFile(join(dir, 'gates-heat-gate.env'), `PORT=${hosting}\nHOST=127.0.0.1\n`);
+      await writeFile(join(dir, 'gates-governor.env'), `PORT=${silent}\nHOST=0.0.0.0\n`);
+
+      const text = await runCli(['status'], { QG_ENV_DIR: dir });
+      const json = await runCli(['status', '--json'], { QG_ENV_DIR: dir });
+
+      expect(text.code, text.stderr).toBe(1);
+      expect(text.stdout).toMatch(new RegExp(`^governor +http://127\\.0\\.0\\.1:${silent}/status +- +NO ANSWER: ECONNREFUSED$`, 'm'));
+      expect(text.stdout).toMatch(new RegExp(`^heat-gate +\\S+:${hosting} +\\S+ \\(\\S+\\) +position-snapshot, heat-gate$`, 'm'));
+      expect(text.stdout).toMatch(/^BLOCKING: trading is held up$/m);
+      expect(text.stdout).toMatch(
+        /^ {2}BLOCKING {2}instance governor \(http:\/\/127\.0\.0\.1:\d+\/status\) did not answer: ECONNREFUSED$/m,
+      );
+      expect(text.stdout).toMatch(/^heat-gate\s+shadow\s+yes\s/m);
+      expect(text.stderr).toContain('instance governor');
+      const merged = JSON.parse(json.stdout) as GatesStatus & { instances: { name: string; error: string | null }[] };
+      expect(merged.instances.map((i) => [i.name, i.error])).toEqual([
+        ['governor', 'ECONNREFUSED'],
+        ['heat-gate', null],
+      ]);
+      expect(merged.gates.map((g) => g.name)).toEqual(['position-snapshot', 'heat-gate']);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  // The default address is :8080, which a shared machine may be using: then there is nothing to show.
+  it('where nothing listens on :8080 and no QG_URL or PORT is set, asks the per-gate instances instead', async (context) => {
+    if (await listening(8080)) context.skip();
+    const dir = await mkdtemp(join(tmpdir(), 'qg-per-gate-'));
+    try {
+      await writeFile(join(dir, 'gates-heat-gate.env'), `PORT=${new URL(env.QG_URL!).port}\n`);
+
+      const result = await runCli(['status'], { QG_ENV_DIR: dir, DASHBOARD_USER: USER, DASHBOARD_PASSWORD: PASSWORD });
+
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stderr).toContain(`nothing listens on 127.0.0.1:8080; asking the 1 per-gate instances in ${dir}`);
+      expect(result.stdout).toMatch(/^heat-gate +\S+:\d+ +\S+ \(\S+\) +position-snapshot, heat-gate$/m);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a comma-separated --url names the instances; PORT alone keeps asking the one process', async () => {
+    const both = await runCli(['status', '--json', '--url', `${env.QG_URL},${env.QG_URL}`], env);
+    const one = await runCli(['status', '--json'], { ...env, QG_URL: '', PORT: new URL(env.QG_URL!).port });
+
+    expect(both.code, both.stderr).toBe(0);
+    expect((JSON.parse(both.stdout) as { instances: unknown[] }).instances).toHaveLength(2);
+    expect(one.code, one.stderr).toBe(0);
+    expect(JSON.parse(one.stdout)).not.toHaveProperty('instances');
   });
 
   it('refuses a malformed --url with exit 2', async () => {

@@ -1,11 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deadLetterFields } from '../../runtime/dead-letter.js';
 import { streams } from '../../schemas/keys.js';
-import { documentedOutcomes, shellBlocks, type DocBlock, type DocumentedOutcome } from '../support/doc-blocks.js';
+import { documentedOutcomes, placeholderLines, shellBlocks, type DocBlock, type DocumentedOutcome } from '../support/doc-blocks.js';
 import { freePort, startTestRedis, type TestRedis } from '../support/redis-server.js';
 import { readStream, waitFor } from '../support/runtime.js';
 
@@ -21,11 +21,16 @@ const DOCS = ['README.md', 'docs/operations.md'] as const;
  * `# block: reason` on an inject plan) that is not what the gates decided. A block may only be
  * left out with `<!-- docs-run: skip: why -->` above it, and the skips are listed below. A block
  * that needs other settings says so with `<!-- docs-run: gates: NAME=value ... -->` above it and
- * runs against gates of its own, started with them on a Redis of its own.
+ * runs against gates of its own, started with them on a Redis of its own. A block marked
+ * `<!-- docs-run: per-gate -->` is §1's one process per gate: it runs as the server's operator
+ * runs it (see perGateDeployment), and the blocks after it so marked run against those instances.
+ * No block may hold a placeholder (`...`, `…`): what the docs show is what an operator types.
  */
 const ALLOWED_SKIPS: Record<string, RegExp> = {
   'README.md': /the quick start/,
-  'docs/operations.md': /systemd|npm install|\.ci\/install-smoke/,
+  // What needs root and systemd runs here through stand-ins (the per-gate deployment); what only
+  // .ci/install-smoke can run (a release's npm ci takes minutes) must say that it does.
+  'docs/operations.md': /npm install|\.ci\/install-smoke/,
 };
 
 /**
@@ -95,6 +100,139 @@ function cliShims(): string {
   return dir;
 }
 
+/**
+ * §1's per-gate deployment on this machine: the env files installed into a directory standing in
+ * for /etc/quantum (the CLI finds it as $QG_ENV_DIR, a documented variable), the units into one
+ * standing in for /etc/systemd/system, and `sudo`, `install`, `sudoedit` and `systemctl` stood in
+ * for by test/support/fake-server.mjs, which starts each instance from the shipped unit files on
+ * the compiled build (bundled here as `npm run build` bundles it, into a folder of the test's own
+ * so dist/ is never pulled from under the CLI tests running alongside). The operator's edits are
+ * the private Redis and dashboard credentials (sudoedit), and the only setting beyond them a
+ * first outcome horizon of 2 s, so the outcomes instance has a sample to report within the test.
+ */
+interface PerGateDeployment {
+  readonly redis: TestRedis;
+  readonly etc: string;
+  readonly units: string;
+  readonly state: string;
+  readonly build: string;
+  readonly tools: string;
+  readonly env: Readonly<Record<string, string>>;
+}
+
+const DASHBOARD = { DASHBOARD_USER: 'docs-run', DASHBOARD_PASSWORD: 'docs-run-password' } as const;
+
+function run(command: string, args: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<string> {
+  return new Promise((resolvePromise, reject) =>
+    execFile(command, args, { cwd: root, env, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) =>
+      error ? reject(new Error(`${command} ${args.join(' ')}: ${error.message}\n${stdout}${stderr}`)) : resolvePromise(stdout),
+    ),
+  );
+}
+
+async function perGateDeployment(): Promise<PerGateDeployment> {
+  const redis = await startTestRedis();
+  const base = mkdtempSync(join(tmpdir(), 'qg-per-gate-'));
+  const [etc, units, state, tools] = ['etc-quantum', 'etc-systemd-system', 'state', 'bin'].map((d) => join(base, d)) as [
+    string,
+    string,
+    string,
+    string,
+  ];
+  for (const dir of [etc, units, state, tools]) mkdirSync(dir);
+  mkdirSync(join(root, 'test-artifacts'), { recursive: true });
+  const build = mkdtempSync(join(root, 'test-artifacts', 'docs-run-build-'));
+  await run(process.execPath, ['scripts/bundle.mjs', relative(root, build)]);
+  await run(process.execPath, ['scripts/write-build-info.mjs', relative(root, build)]);
+  // Every port the shipped per-gate files name, moved to a free one.
+  const documented = new Set<string>();
+  for (const file of readdirSync(join(root, 'deploy/env')).filter((f) => f.startsWith('gates-')))
+    for (const [, port] of readFileSync(join(root, 'deploy/env', file), 'utf8').matchAll(/^(?:PORT|P27_HEALTH_PORT)=(\d+)$/gm))
+      documented.add(port!);
+  const ports: Record<string, string> = {};
+  for (const port of documented) {
+    let free: string;
+    do free = String(await freePort());
+    while (Object.values(ports).includes(free));
+    ports[port] = free;
+  }
+  const server = join(root, 'test/support/fake-server.mjs');
+  for (const tool of ['sudo', 'install', 'sudoedit', 'systemctl']) {
+    writeFileSync(join(tools, tool), `#!/bin/sh\nexec "${process.execPath}" "${server}" ${tool} "$@"\n`);
+    chmodSync(join(tools, tool), 0o755);
+  }
+  const env = {
+    FAKE_SERVER_ETC: etc,
+    FAKE_SERVER_UNITS: units,
+    FAKE_SERVER_STATE: state,
+    FAKE_SERVER_ROOT: root,
+    FAKE_SERVER_DIST: build,
+    FAKE_SERVER_PORTS: JSON.stringify(ports),
+    FAKE_SERVER_EDITS: JSON.stringify({ 'gates-common.env': { REDIS_URL: redis.url, ...DASHBOARD } }),
+    FAKE_SERVER_SETTINGS: JSON.stringify({ 'gates-outcomes.env': { OUTCOME_HORIZONS: '2s,5m' } }),
+    QG_ENV_DIR: etc,
+  };
+  return { redis, etc, units, state, build, tools, env };
+}
+
+/** Stops the instances the stand-in systemctl started (SIGTERM, as systemd stops them) and removes the deployment. */
+async function stopPerGate(deployment: PerGateDeployment): Promise<void> {
+  const pids = existsSync(deployment.state)
+    ? readdirSync(deployment.state)
+        .filter((f) => f.endsWith('.pid'))
+        .map((f) => Number(readFileSync(join(deployment.state, f), 'utf8')))
+    : [];
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGTERM');
+    } catch {
+      // already gone
+    }
+  }
+  await waitFor(
+    () =>
+      pids.every((pid) => {
+        try {
+          process.kill(pid, 0);
+          return false;
+        } catch {
+          return true;
+        }
+      }),
+    { timeoutMs: 30_000, what: 'the per-gate instances to stop' },
+  );
+  await deployment.redis.stop();
+  rmSync(join(deployment.etc, '..'), { recursive: true, force: true });
+  rmSync(deployment.build, { recursive: true, force: true });
+}
+
+/** The instances' logs, for a failure's message. */
+function instanceLogs(deployment: PerGateDeployment): string {
+  const logs = readdirSync(deployment.state).filter((f) => f.endsWith('.log'));
+  return logs.map((f) => `--- ${f} ---\n${readFileSync(join(deployment.state, f), 'utf8').slice(-1500)}`).join('\n');
+}
+
+/** A per-gate block as the server's operator runs it: in the checkout, root's tools stood in for, the CLI finding the env files. */
+function runPerGateBlock(block: DocBlock, deployment: PerGateDeployment, shims: string): Promise<{ code: number | null; output: string }> {
+  const script = block.script.replaceAll('/etc/systemd/system', deployment.units).replaceAll('/etc/quantum', deployment.etc);
+  return runScript(script, root, {
+    HOME: process.env.HOME ?? '/tmp',
+    PATH: `${deployment.tools}:${shims}:${process.env.PATH ?? ''}`,
+    USER: 'docs-run',
+    ...deployment.env,
+  });
+}
+
+function runScript(script: string, cwd: string, env: NodeJS.ProcessEnv): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolvePromise) => {
+    const child = spawn('bash', ['-euo', 'pipefail', '-c', script], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.once('close', (code) => resolvePromise({ code, output }));
+  });
+}
+
 function runBlock(
   block: DocBlock,
   gates: Gates,
@@ -103,24 +241,14 @@ function runBlock(
   cwd: string,
 ): Promise<{ code: number | null; output: string }> {
   const script = block.script.replace(/\b(?:localhost|127\.0\.0\.1):8080\b/g, `127.0.0.1:${gates.port}`);
-  return new Promise((resolvePromise) => {
-    const child = spawn('bash', ['-euo', 'pipefail', '-c', script], {
-      cwd,
-      env: {
-        HOME: process.env.HOME ?? '/tmp',
-        PATH: `${shims}:${process.env.PATH ?? ''}`,
-        REDIS_URL: redis.url,
-        PORT: String(gates.port),
-        QG_URL: gates.address,
-        LOG_LEVEL: 'silent',
-        USER: 'docs-run',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.once('close', (code) => resolvePromise({ code, output }));
+  return runScript(script, cwd, {
+    HOME: process.env.HOME ?? '/tmp',
+    PATH: `${shims}:${process.env.PATH ?? ''}`,
+    REDIS_URL: redis.url,
+    PORT: String(gates.port),
+    QG_URL: gates.address,
+    LOG_LEVEL: 'silent',
+    USER: 'docs-run',
   });
 }
 
@@ -160,6 +288,8 @@ describe.each(DOCS)('the commands of %s, run as written', (doc) => {
   let gates: Gates;
   let shims: string;
   let cwd: string;
+  /** §1's per-gate deployment, set up before its first block runs. */
+  let perGate: PerGateDeployment | undefined;
 
   beforeAll(async () => {
     redis = await startTestRedis();
@@ -169,6 +299,7 @@ describe.each(DOCS)('the commands of %s, run as written', (doc) => {
     cwd = mkdtempSync(join(tmpdir(), 'qg-docs-cwd-'));
   }, 90_000);
   afterAll(async () => {
+    if (perGate) await stopPerGate(perGate);
     gates?.process.kill('SIGTERM');
     await redis?.stop();
     for (const dir of [shims, cwd]) if (dir) rmSync(dir, { recursive: true, force: true });
@@ -179,11 +310,24 @@ describe.each(DOCS)('the commands of %s, run as written', (doc) => {
     for (const block of blocks.filter((b) => b.skip !== undefined)) expect(block.skip, `${doc}:${block.line}`).toMatch(ALLOWED_SKIPS[doc]!);
   });
 
+  it('has no placeholder in any block, run or skipped: each is what an operator types', () => {
+    const found = blocks.flatMap((b) => placeholderLines(b.script).map((line) => `${doc}:${b.line}: ${line.trim()}`));
+    expect(found).toEqual([]);
+  });
+
   // One test per block, in document order: later blocks build on what earlier ones did.
   it.each(blocks.filter((b) => b.skip === undefined).map((b) => [b.line, b] as const))(
     'the block at line %i succeeds and does what its comments say',
     async (_line, block) => {
       const outcomes = documentedOutcomes(block.script);
+      if (block.perGate) {
+        perGate ??= await perGateDeployment();
+        const { code, output } = await runPerGateBlock(block, perGate, shims);
+        expect(code, `${doc}:${block.line} exited ${code}:\n${block.script}\n--- output ---\n${output}\n${instanceLogs(perGate)}`).toBe(0);
+        for (const outcome of outcomes)
+          expect(await decided(perGate.redis, outcome), `${doc}:${block.line}: ${outcome.line}`).toBe(promised(outcome));
+        return;
+      }
       // A block that names settings of its own runs against gates of its own, on a Redis of its own.
       const own = block.gatesEnv === undefined ? undefined : await startTestRedis();
       const ownGates = own === undefined ? undefined : await startGates(own, block.gatesEnv);
@@ -201,5 +345,55 @@ describe.each(DOCS)('the commands of %s, run as written', (doc) => {
         await own?.stop();
       }
     },
+    // The per-gate block builds the bundle and starts six processes on 2 shared cores.
+    120_000,
   );
+
+  // What the per-gate blocks promise beyond their exit codes: one status across the instances,
+  // and the outcomes instance's work in `report outcomes`, both through the env files. Only a
+  // guide with such blocks has this test (the README has none): no test is left skipped.
+  const itWithPerGate = blocks.some((b) => b.perGate && b.skip === undefined) ? it : undefined;
+  itWithPerGate?.('the per-gate deployment: six processes, one status across them, the outcomes instance followed the block', async () => {
+    const deployment = perGate!;
+    const cli = (...args: string[]) =>
+      run(process.execPath, [join(root, 'bin/quantum-gates.js'), ...args], {
+        HOME: process.env.HOME ?? '/tmp',
+        PATH: process.env.PATH ?? '',
+        ...deployment.env,
+      });
+    const status = JSON.parse(await cli('status', '--json')) as {
+      gates: { name: string }[];
+      instances: { name: string; error: string | null; gates: string[]; instance: { port: number } | null }[];
+      kill_switch?: unknown;
+    };
+    const target = readFileSync(join(root, 'deploy/systemd/quantum-gates.target'), 'utf8');
+    const wanted = [...target.matchAll(/quantum-gates@([a-z-]+)\.service/g)].map((m) => m[1]!).sort();
+    expect(status.instances.map((i) => i.name)).toEqual(wanted);
+    expect(status.instances.filter((i) => i.error !== null)).toEqual([]);
+    // Each gate's row from the process that hosts it: the governor's from the governor instance.
+    expect(status.instances.find((i) => i.name === 'governor')?.gates).toContain('governor');
+    expect(status.instances.find((i) => i.name === 'heat-gate')?.gates).toEqual(['heat-gate']);
+    expect(new Set(status.gates.map((g) => g.name)).size).toBe(status.gates.length);
+    expect(status.gates.map((g) => g.name)).toEqual(
+      expect.arrayContaining(['position-snapshot', 'heat-gate', 'heat-bridge', 'governor', 'risk-budget', 'outcome-governor']),
+    );
+    expect(status).toHaveProperty('kill_switch');
+    const text = await cli('status');
+    // One line per instance (the host that answered, its port), one kill switch line: sections once.
+    for (const name of wanted) expect(text).toMatch(new RegExp(`^${name} +\\S+:\\d+ `, 'm'));
+    expect(text.match(/^kill switch /gm)).toHaveLength(1);
+
+    // The governor's blocks of opens the per-gate blocks made are followed to a sample at the 2 s horizon.
+    const blocked = blocks
+      .filter((b) => b.perGate)
+      .flatMap((b) => documentedOutcomes(b.script))
+      .flatMap((o) => (o.kind === 'governor' && o.verdict === 'block' ? [o.planId] : []));
+    expect(blocked.length).toBeGreaterThan(0);
+    await waitFor(
+      async () => (await readStream(deployment.redis.client, streams.gatesOutcome)).some((e) => blocked.includes(e.plan_id ?? '')),
+      { timeoutMs: 30_000, what: `a sample of ${blocked.join(', ')} on ${streams.gatesOutcome}\n${instanceLogs(deployment)}` },
+    );
+    const report = JSON.parse(await cli('report', 'outcomes', '--since', '1h', '--json')) as { samples: number };
+    expect(report.samples).toBeGreaterThan(0);
+  });
 });

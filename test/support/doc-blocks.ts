@@ -15,6 +15,12 @@ export interface DocBlock {
    * line just above it: the block runs against gates of its own started with them.
    */
   readonly gatesEnv: Readonly<Record<string, string>> | undefined;
+  /**
+   * From a `<!-- docs-run: per-gate -->` line just above it: the block belongs to §1's one process
+   * per gate, and runs as a server's operator runs it (root's tools and systemctl stood in for,
+   * /etc/quantum a directory of the test's) against the instances that deployment started.
+   */
+  readonly perGate: boolean;
 }
 
 /** An outcome a command's trailing comment promises: `# → PARTIAL_25`, `# permit: close_bypass`, `# block: rate_limit`. */
@@ -31,6 +37,7 @@ export type DocumentedOutcome =
 const FENCE = /^(\s*)```(\S*)\s*$/;
 const SKIP = /^\s*<!--\s*docs-run:\s*skip:\s*(.+?)\s*-->\s*$/;
 const GATES_ENV = /^\s*<!--\s*docs-run:\s*gates:\s*(.+?)\s*-->\s*$/;
+const PER_GATE = /^\s*<!--\s*docs-run:\s*per-gate\s*-->\s*$/;
 
 /** Every ```sh block of `markdown`, in order. */
 export function shellBlocks(markdown: string): DocBlock[] {
@@ -52,7 +59,8 @@ export function shellBlocks(markdown: string): DocBlock[] {
         settings === undefined
           ? undefined
           : Object.fromEntries(settings.split(/\s+/).map((pair) => pair.split('=', 2) as [string, string]));
-      blocks.push({ line: i + 1, script: body.join('\n'), skip, gatesEnv });
+      const perGate = above >= 0 && PER_GATE.test(lines[above]!);
+      blocks.push({ line: i + 1, script: body.join('\n'), skip, gatesEnv, perGate });
     }
     i = j;
   }
@@ -80,4 +88,13 @@ export function documentedOutcomes(script: string): DocumentedOutcome[] {
     }
   }
   return promises;
+}
+
+/**
+ * Lines of a block that hold a placeholder (`...` or `…`) where a reader would have to invent
+ * something: a command copied from the docs must run as it is. Comments count too: an elided
+ * sample output reads as "fill this in" as much as an elided argument does.
+ */
+export function placeholderLines(script: string): string[] {
+  return script.split('\n').filter((line) => /\.\.\.|…/.test(line));
 }

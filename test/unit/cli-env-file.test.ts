@@ -61,3 +61,10 @@ describe('did you mean', () => {
     expect(didYouMean('deploy', ['kill', 'disarm', 'dlq', 'status'])).toBe('');
   });
 });
+
+describe('QG_ENV_DIR', () => {
+  it("looks for the units' env files in $QG_ENV_DIR instead of /etc/quantum", () => {
+    const fs = fsWith({ '/srv/qg/gates-common.env': 'REDIS_URL=redis://r:1/0\n', '/etc/quantum/quantum-gates.env': 'X=1\n' });
+    expect(chooseEnvFile(['status'], { QG_ENV_DIR: '/srv/qg' }, fs).file).toBe('/srv/qg/gates-common.env');
+  });
+});

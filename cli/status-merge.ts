@@ -1,0 +1,98 @@
+import type { Headline, HeadlineReason } from '../runtime/http/status-headline.js';
+import { RUNTIME_STATUS_KEYS } from '../runtime/http/status-keys.js';
+import type { GatesStatus, SectionDescription, StatusInstance } from '../runtime/http/status.js';
+import type { BuildInfo } from '../runtime/build-info.js';
+
+/** What one instance of a per-gate deployment answered to GET /status (and /status/sections), or why it did not. */
+export interface InstanceAnswer {
+  /** The instance's name (`governor`, from gates-governor.env), or its URL when given by --url. */
+  readonly name: string;
+  readonly url: string;
+  readonly status?: GatesStatus;
+  readonly sections?: readonly SectionDescription[];
+  /** Why it gave no status: unreachable, refused the credentials, answered something else. */
+  readonly error?: string;
+}
+
+/** One line of the instances table: which process answered, and what it runs. */
+export interface InstanceRow {
+  readonly name: string;
+  readonly url: string;
+  readonly instance: StatusInstance | null;
+  readonly build: BuildInfo | null;
+  readonly gates: readonly string[];
+  readonly error: string | null;
+}
+
+/** The per-gate deployment's status as one: the shape of GET /status, with the instances that made it. */
+export type MergedStatus = GatesStatus & { readonly instances: readonly InstanceRow[] };
+
+const RUNTIME_KEYS: ReadonlySet<string> = new Set(RUNTIME_STATUS_KEYS);
+
+/**
+ * One status across a per-gate deployment's processes. Each process reports only the gates it
+ * hosts, so every gate's row comes from the process that hosts it. The sections (heat, budgets,
+ * kill switch...) are read from Redis by every process alike, so each is shown once: from a
+ * process hosting a gate that declares it (which reads it with that gate's own settings), else
+ * from the first that has it. The headline is the worst of theirs, each reason once, and an
+ * instance that did not answer is a BLOCKING reason of its own: its gates decide nothing.
+ */
+export function mergeInstanceStatuses(answers: readonly InstanceAnswer[]): MergedStatus | undefined {
+  const answered = answers.filter((a): a is InstanceAnswer & { status: GatesStatus } => a.status !== undefined);
+  if (answered.length === 0) return undefined;
+
+  const reasons: HeadlineReason[] = [];
+  const seen = new Set<string>();
+  const addReason = (reason: HeadlineReason) => {
+    const key = `${reason.state} ${reason.text}`;
+    if (seen.has(key)) return;
+    seen.add(key);
+    reasons.push(reason);
+  };
+  for (const a of answers)
+    if (a.error !== undefined)
+      addReason({ state: 'BLOCKING', text: `instance ${a.name} (${a.url}) did not answer: ${a.error}`, since: null });
+  for (const a of answered) for (const r of a.status.headline?.reasons ?? []) addReason(r);
+  // Blocking reasons first, as each process orders its own.
+  reasons.sort((x, y) => (x.state === y.state ? 0 : x.state === 'BLOCKING' ? -1 : 1));
+  const headline: Headline = {
+    state: reasons.some((r) => r.state === 'BLOCKING') ? 'BLOCKING' : reasons.length > 0 ? 'DEGRADED' : 'OK',
+    reasons,
+  };
+
+  const sectionKeys: string[] = [];
+  for (const a of answered)
+    for (const key of Object.keys(a.status)) if (!RUNTIME_KEYS.has(key) && !sectionKeys.includes(key)) sectionKeys.push(key);
+  const sections = Object.fromEntries(
+    sectionKeys.map((key) => {
+      const withValue = answered.filter((a) => a.status[key] !== null && a.status[key] !== undefined);
+      const declarers = new Set(answered.flatMap((a) => a.sections ?? []).find((d) => d.key === key)?.gates ?? []);
+      const host = withValue.find((a) => a.status.gates.some((g) => declarers.has(g.name))) ?? withValue[0];
+      return [key, host === undefined ? null : host.status[key]];
+    }),
+  );
+
+  const first = answered[0]!.status;
+  const firstOf = <K extends 'dead_letter' | 'redis_fault'>(key: K): GatesStatus[K] =>
+    answered.map((a) => a.status[key]).find((v) => v !== null && v !== undefined) ?? null;
+  return {
+    generated_at: Math.max(...answered.map((a) => a.status.generated_at)),
+    headline,
+    build: first.build ?? null,
+    instance: null,
+    redis_ready: answered.every((a) => a.status.redis_ready),
+    gates: answered.flatMap((a) => a.status.gates),
+    ...sections,
+    dead_letter: firstOf('dead_letter'),
+    redis_fault: firstOf('redis_fault'),
+    errors: [...new Set(answered.flatMap((a) => a.status.errors ?? []))],
+    instances: answers.map((a) => ({
+      name: a.name,
+      url: a.url,
+      instance: a.status?.instance ?? null,
+      build: a.status?.build ?? null,
+      gates: a.status?.gates.map((g) => g.name) ?? [],
+      error: a.error ?? null,
+    })),
+  };
+}
