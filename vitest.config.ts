@@ -39,6 +39,17 @@ export default defineConfig({
         },
       },
       {
+        // The upstream producers of each era (test/pipeline/producers/) through every gate in one
+        // process, against a private redis-server: `npm run test:pipeline` (issue #22).
+        test: {
+          name: 'pipeline',
+          include: ['test/pipeline/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+        },
+      },
+      {
         test: {
           name: 'chaos',
           include: ['test/chaos/**/*.test.ts'],

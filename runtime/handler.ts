@@ -157,6 +157,8 @@ export interface HealthProbe<Config> {
   metrics(): Promise<HealthAnswer>;
   /** The value of an unlabelled metric of the process; undefined when it has none. */
   metricValue(name: string): Promise<number | undefined>;
+  /** Every series of a metric of the process with its labels; empty when it has none. */
+  metricSeries(name: string): Promise<readonly { readonly labels: Readonly<Record<string, string | number>>; readonly value: number }[]>;
   /** Entries pending in the gate's consumer group (stream gates; 0 before the first look). */
   readonly pending: number;
   /** Milliseconds the gate's last read-and-handle loop took (stream gates; 0 before the first). */
@@ -178,6 +180,17 @@ export interface HealthDeclaration<Config> {
  * that server answered every path, /health included, with the metrics exposition.
  */
 export const metricsAsHealth: HealthDeclaration<unknown> = { answer: (probe) => probe.metrics() };
+
+/**
+ * The original service's own GET /metrics text, for a gate whose original wrote it by hand
+ * (P2.7's untyped lines, which upstream's proof scripts read with grep | awk). Served on PORT by
+ * a process that hosts only this gate, to a client that does not ask for Prometheus's exposition
+ * format (curl, a script); a scraper that asks for it (Prometheus's Accept header names
+ * text/plain;version=0.0.4 or application/openmetrics-text) gets the runtime's exposition.
+ */
+export interface MetricsDeclaration<Config> {
+  answer(probe: HealthProbe<Config>): Promise<HttpAnswer>;
+}
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH';
 
@@ -229,6 +242,8 @@ export interface RouteDeclaration<Config, Metrics> {
 export interface HttpDeclaration<Config, Metrics> {
   /** The original's /health answer (see HealthDeclaration); without it, the runtime's liveness body. */
   readonly health?: HealthDeclaration<Config>;
+  /** The original's own /metrics text (see MetricsDeclaration); without it, the runtime's exposition only. */
+  readonly metrics?: MetricsDeclaration<Config>;
   readonly routes?: readonly RouteDeclaration<Config, Metrics>[];
   /** Its sections of the status page, GET /status and `quantum-gates status` (runtime/status-section.ts). */
   readonly status?: readonly StatusSectionDeclaration<Config, unknown>[];

@@ -16,6 +16,7 @@ export {
   type HealthAnswer,
   type HealthDeclaration,
   type HealthProbe,
+  type MetricsDeclaration,
   type IdempotencyDeclaration,
   type IdempotencyKey,
   type Logger,

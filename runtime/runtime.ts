@@ -274,16 +274,19 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     };
   };
 
-  const gateHealth: GateHealth[] = hosted.flatMap((h, i) => {
-    const declared = h.handler.http?.health;
-    if (!declared) return [];
+  const probeOf = (h: (typeof hosted)[number], i: number): HealthProbe<unknown> => {
     const worker = workers[i]!;
-    const probe: HealthProbe<unknown> = {
+    return {
       config: h.config,
       ping: () => withTimeout(commands.ping(), healthPingTimeoutMs, 'Redis did not answer PING').then(() => undefined),
       metrics: async (): Promise<HealthAnswer> => ({ status: 200, contentType: registry.contentType, body: await registry.metrics() }),
       metricValue: async (name) =>
         (await registry.getSingleMetric(name)?.get())?.values.find((v) => Object.keys(v.labels).length === 0)?.value,
+      metricSeries: async (name) =>
+        ((await registry.getSingleMetric(name)?.get())?.values ?? []).map((v) => ({
+          labels: v.labels as Record<string, string | number>,
+          value: v.value,
+        })),
       get pending() {
         return backlog.snapshot.find((b) => b.handler === h.handler.name)?.pending ?? 0;
       },
@@ -291,8 +294,17 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
         return worker instanceof StreamConsumer ? worker.lastLoopMs : 0;
       },
     };
+  };
+  const gateHealth: GateHealth[] = hosted.flatMap((h, i) => {
+    const declared = h.handler.http?.health;
+    if (!declared) return [];
+    const probe = probeOf(h, i);
     return [{ name: h.handler.name, answer: () => declared.answer(probe), port: declared.port?.(h.config) }];
   });
+  // A gate's own /metrics text only where it stands for its original service alone (see MetricsDeclaration).
+  const onlyGate = hosted.length === 1 ? hosted[0]! : undefined;
+  const ownMetrics = onlyGate?.handler.http?.metrics;
+  const originalMetrics = onlyGate && ownMetrics ? () => ownMetrics.answer(probeOf(onlyGate, 0)) : undefined;
   let healthServers: Awaited<ReturnType<typeof listenHealthPorts>> = [];
 
   const server = await buildServer({
@@ -304,6 +316,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       }),
     readiness,
     health: gateHealth,
+    ...(originalMetrics ? { originalMetrics } : {}),
     maxEventLoopDelayMs: config.MAX_EVENT_LOOP_DELAY_MS,
     idleTimeoutMs: config.HTTP_IDLE_TIMEOUT_MS,
     maxInFlight: config.HTTP_MAX_IN_FLIGHT,

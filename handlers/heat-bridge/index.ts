@@ -6,6 +6,7 @@ import { parseHeatBridgeConfig, type HeatBridgeConfig } from './config.js';
 import { compareStreamIds, heatByPlanOf, tsEpochOf } from './lookup.js';
 import { heatBridgeMetrics } from './metrics.js';
 import { heatBridgeHealth } from './health.js';
+import { heatBridgeMetricsText } from './metrics-text.js';
 
 /**
  * P2.7 HeatBridge: turns each heat decision into three lookup keys (by plan, latest per symbol,
@@ -25,7 +26,7 @@ export const heatBridge = defineHandler({
     // The original counted its poll loops; here the runtime's batches are the loops.
     onRead: (metrics) => metrics.loops.inc(),
   },
-  http: { health: heatBridgeHealth },
+  http: { health: heatBridgeHealth, metrics: heatBridgeMetricsText },
   // A decision that cannot be bridged is kept in the dead-letter stream for replay, not dropped.
   failure: { maxAttempts: 3, backoffMs: 25, policy: 'dead-letter' },
   idempotency: {
