@@ -189,6 +189,8 @@ describe(`${GUIDE} §1 on a server: install, upgrade and rollback, run as writte
       const { code, output } = await runBlock(blocks[0]!, s);
       expect(code, `${GUIDE}:${blocks[0]!.line} exited ${code}:\n${output}\n--- unit log ---\n${unitLog(s)}`).toBe(0);
       releaseA = currentRelease(s);
+      // The release's last `npm ci --omit=dev` dropped the development tools (what .ci/install-smoke checked).
+      for (const devTool of ['vitest', 'tsx']) expect(existsSync(join(s.opt, 'current/node_modules', devTool)), devTool).toBe(false);
       expect(releaseA.endsWith(await runningCommit(s))).toBe(true);
     },
     BLOCK_TIMEOUT_MS,

@@ -1,6 +1,6 @@
 // The server tools docs/operations.md §1's per-gate deployment uses (sudo, install, sudoedit,
 // systemctl), standing in for them so the docs-run test runs that block as written on a machine
-// without root or systemd, as .ci/install-smoke does for the one-process unit. systemctl runs the
+// without root or systemd. systemctl runs the
 // shipped unit files themselves: the target's Wants=, each instance's Environment= and
 // EnvironmentFile= lines (%i filled in, the files' settings winning as systemd's do),
 // WorkingDirectory=, ExecStart= (node itself, detached, its pid kept) and ExecStartPost= (waited
