@@ -21,6 +21,12 @@ export interface DocBlock {
    * /etc/quantum a directory of the test's) against the instances that deployment started.
    */
   readonly perGate: boolean;
+  /**
+   * From a `<!-- docs-run: server -->` line just above it: §1's one-process server install, upgrade
+   * or rollback. They build real releases (npm ci, each about a minute), so they run in
+   * test/integration/docs-upgrade.test.ts, not with the other blocks.
+   */
+  readonly server: boolean;
 }
 
 /** An outcome a command's trailing comment promises: `# → PARTIAL_25`, `# permit: close_bypass`, `# block: rate_limit`. */
@@ -38,6 +44,7 @@ const FENCE = /^(\s*)```(\S*)\s*$/;
 const SKIP = /^\s*<!--\s*docs-run:\s*skip:\s*(.+?)\s*-->\s*$/;
 const GATES_ENV = /^\s*<!--\s*docs-run:\s*gates:\s*(.+?)\s*-->\s*$/;
 const PER_GATE = /^\s*<!--\s*docs-run:\s*per-gate\s*-->\s*$/;
+const SERVER = /^\s*<!--\s*docs-run:\s*server\s*-->\s*$/;
 
 /** Every ```sh block of `markdown`, in order. */
 export function shellBlocks(markdown: string): DocBlock[] {
@@ -60,7 +67,8 @@ export function shellBlocks(markdown: string): DocBlock[] {
           ? undefined
           : Object.fromEntries(settings.split(/\s+/).map((pair) => pair.split('=', 2) as [string, string]));
       const perGate = above >= 0 && PER_GATE.test(lines[above]!);
-      blocks.push({ line: i + 1, script: body.join('\n'), skip, gatesEnv, perGate });
+      const server = above >= 0 && SERVER.test(lines[above]!);
+      blocks.push({ line: i + 1, script: body.join('\n'), skip, gatesEnv, perGate, server });
     }
     i = j;
   }

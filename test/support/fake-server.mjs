@@ -1,6 +1,6 @@
 // The server tools docs/operations.md §1's per-gate deployment uses (sudo, install, sudoedit,
 // systemctl), standing in for them so the docs-run test runs that block as written on a machine
-// without root or systemd, as .ci/install-smoke does for the one-process unit. systemctl runs the
+// without root or systemd. systemctl runs the
 // shipped unit files themselves: the target's Wants=, each instance's Environment= and
 // EnvironmentFile= lines (%i filled in, the files' settings winning as systemd's do),
 // WorkingDirectory=, ExecStart= (node itself, detached, its pid kept) and ExecStartPost= (waited
@@ -16,7 +16,11 @@
 // settings beyond the documented ones ($FAKE_SERVER_SETTINGS, like the edits) are written in. What it cannot do: users, groups,
 // file owners, the hardening, journald.
 //
-// Usage: node fake-server.mjs sudo|install|sudoedit|systemctl ARGS...
+// The one-process unit (quantum-gates.service) runs the same way, through /opt/quantum-gates/current
+// mapped to $FAKE_SERVER_OPT, so a restart after `release.sh switch` runs the release switched to;
+// journalctl and systemd-sysusers are stood in for as no-ops.
+//
+// Usage: node fake-server.mjs sudo|install|sudoedit|systemctl|journalctl|systemd-sysusers ARGS...
 import { spawn } from 'node:child_process';
 import { appendFileSync, copyFileSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
@@ -37,8 +41,15 @@ const edits = JSON.parse(process.env.FAKE_SERVER_EDITS ?? '{}');
 const settings = JSON.parse(process.env.FAKE_SERVER_SETTINGS ?? '{}');
 const ports = JSON.parse(process.env.FAKE_SERVER_PORTS ?? '{}');
 
+// With $FAKE_SERVER_OPT (the server install, upgrade and rollback), /opt/quantum-gates is that
+// directory, releases and `current` link included, as scripts/release.sh's QG_BASE.
+const opt = process.env.FAKE_SERVER_OPT;
+// The one-process unit, quantum-gates.service, beside the per-gate instances.
+const ONE_PROCESS = 'quantum-gates';
+
 function mapPath(text) {
-  return text
+  const mapped = opt === undefined ? text : text.replaceAll('/opt/quantum-gates', opt);
+  return mapped
     .replaceAll('/etc/quantum', etc)
     .replaceAll('/opt/quantum-gates/current/dist', dist)
     .replaceAll('/opt/quantum-gates/current', root)
@@ -109,13 +120,17 @@ function instancesOf(unit) {
     const wants = unitSettings(join(units, unit)).get('Wants') ?? [];
     return wants.flatMap((w) => w.split(/\s+/)).flatMap(instancesOf);
   }
+  if (unit === ONE_PROCESS || unit === `${ONE_PROCESS}.service`) return [ONE_PROCESS];
   const match = /^quantum-gates@(.+?)(\.service)?$/.exec(unit);
-  if (!match) throw new Error(`fake-server: systemctl knows only quantum-gates@<gate> and targets (got ${unit})`);
+  if (!match) throw new Error(`fake-server: systemctl knows only quantum-gates, quantum-gates@<gate> and targets (got ${unit})`);
   return [match[1]];
 }
 
-const pidFile = (instance) => join(state, `quantum-gates@${instance}.pid`);
-const logFile = (instance) => join(state, `quantum-gates@${instance}.log`);
+/** The unit's name: quantum-gates for the one process, quantum-gates@<gate> for an instance. */
+const unitName = (instance) => (instance === ONE_PROCESS ? ONE_PROCESS : `quantum-gates@${instance}`);
+const unitFile = (instance) => join(units, instance === ONE_PROCESS ? 'quantum-gates.service' : 'quantum-gates@.service');
+const pidFile = (instance) => join(state, `${unitName(instance)}.pid`);
+const logFile = (instance) => join(state, `${unitName(instance)}.log`);
 const alive = (pid) => {
   try {
     process.kill(pid, 0);
@@ -143,7 +158,7 @@ function instanceEnv(settings, instance) {
     const file = mapPath((optional ? value.slice(1) : value).replaceAll('%i', instance));
     if (!existsSync(file)) {
       if (optional) continue;
-      throw new Error(`quantum-gates@${instance}.service: EnvironmentFile ${file} is missing`);
+      throw new Error(`${unitName(instance)}.service: EnvironmentFile ${file} is missing`);
     }
     Object.assign(env, parseEnv(readFileSync(file, 'utf8')));
   }
@@ -157,7 +172,8 @@ function run(commandLine, options) {
 
 async function start(instance) {
   if (runningPid(instance) !== undefined) return;
-  const settings = unitSettings(join(units, 'quantum-gates@.service'));
+  // Read at each start, as systemd resolves WorkingDirectory and ExecStart's `current` link at each start.
+  const settings = unitSettings(unitFile(instance));
   const env = instanceEnv(settings, instance);
   const cwd = mapPath(settings.get('WorkingDirectory')?.[0] ?? root);
   const log = openSync(logFile(instance), 'a');
@@ -168,7 +184,7 @@ async function start(instance) {
     const code = await new Promise((resolve) => run(post, { cwd, env, stdio: 'inherit' }).once('close', resolve));
     if (code !== 0) {
       const tail = readFileSync(logFile(instance), 'utf8').split('\n').slice(-20).join('\n');
-      throw new Error(`Job for quantum-gates@${instance}.service failed (ExecStartPost exited ${code}):\n${tail}`);
+      throw new Error(`Job for ${unitName(instance)}.service failed (ExecStartPost exited ${code}):\n${tail}`);
     }
   }
 }
@@ -183,7 +199,8 @@ async function stop(instance) {
 function status(patterns) {
   const known = readdirSync(state)
     .filter((f) => f.endsWith('.pid'))
-    .map((f) => f.slice('quantum-gates@'.length, -'.pid'.length));
+    .map((f) => f.slice(0, -'.pid'.length))
+    .map((name) => (name === ONE_PROCESS ? ONE_PROCESS : name.slice('quantum-gates@'.length)));
   const globs = (patterns.length > 0 ? patterns : ['quantum-gates@*']).map(
     (p) =>
       new RegExp(
@@ -193,16 +210,23 @@ function status(patterns) {
           .replaceAll('*', '.*')}$`,
       ),
   );
-  const shown = known.filter((instance) => globs.some((g) => g.test(`quantum-gates@${instance}`)));
+  const shown = known.filter((instance) => globs.some((g) => g.test(unitName(instance))));
   let allActive = shown.length > 0;
   for (const instance of shown) {
     const pid = runningPid(instance);
     allActive &&= pid !== undefined;
-    console.log(`● quantum-gates@${instance}.service - quantum-gates gate ${instance}`);
+    console.log(`● ${unitName(instance)}.service - quantum-gates ${instance === ONE_PROCESS ? 'every gate' : `gate ${instance}`}`);
     console.log(`     Active: ${pid === undefined ? 'inactive (dead)' : `active (running)\n   Main PID: ${pid} (node)`}`);
   }
   // systemctl status exits 3 when a unit shown is not running.
   return allActive ? 0 : 3;
+}
+
+function sysusers() {
+  const dir = process.env.FAKE_SERVER_SYSUSERS;
+  if (dir === undefined || !existsSync(join(dir, 'quantum-gates.conf')))
+    throw new Error('systemd-sysusers: no quantum-gates.conf installed');
+  return 0;
 }
 
 async function systemctl(argv) {
@@ -242,6 +266,10 @@ try {
     process.exitCode = await new Promise((resolve) => child.once('close', (code) => resolve(code ?? 1)));
   } else if (tool === 'install') process.exitCode = install(args);
   else if (tool === 'sudoedit') process.exitCode = sudoedit(args);
+  // journalctl -f follows the journal until interrupted; here there is no journal, and the block goes on.
+  else if (tool === 'journalctl') process.exitCode = 0;
+  // systemd-sysusers creates the user `qt`; users need root, so it only checks the file is in place.
+  else if (tool === 'systemd-sysusers') process.exitCode = sysusers();
   else if (tool === 'systemctl') process.exitCode = await systemctl(args);
   else throw new Error(`fake-server: unknown tool ${tool}`);
 } catch (error) {
