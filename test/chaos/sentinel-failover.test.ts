@@ -107,6 +107,13 @@ describe('a Sentinel failover during load (chaos)', () => {
       probe.disconnect();
     });
     await waitFor(async () => (await masterPort()) === replica.port, { what: 'the replica promoted', timeoutMs: 30_000 });
+    // Until the old master is demoted it still takes writes that Redis then drops (asynchronous
+    // replication): had the producer written all of its second half in that moment, none would
+    // reach the new master and the failover would go unexercised. The gates are not waited for.
+    await waitFor(async () => ((await primary.client.call('ROLE')) as string[])[0] === 'slave', {
+      what: 'the old master demoted',
+      timeoutMs: 30_000,
+    });
 
     const after = Array.from({ length: 500 }, (_, i) => `fo-b${i}`);
     for (const id of after) {
