@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { sideSign } from '../domain/side.js';
 import { numericField, symbolSchema } from './common.js';
 
 const nonNegative = numericField.refine((v) => v >= 0, 'must not be negative');
@@ -32,12 +33,6 @@ export const positionSnapshotSchema = z
   });
 
 export type PositionSnapshot = z.infer<typeof positionSnapshotSchema>;
-
-/** +1 long, −1 short (LONG/BUY, SHORT/SELL as the producers write them), else undefined. */
-function sideSign(side: unknown): 1 | -1 | undefined {
-  const word = typeof side === 'string' ? side.trim().toUpperCase() : '';
-  return word === 'LONG' || word === 'BUY' ? 1 : word === 'SHORT' || word === 'SELL' ? -1 : undefined;
-}
 
 /**
  * The signed notional (USD) a snapshot states: position_notional_usd as given; else quantity ×

@@ -4,19 +4,7 @@
  * slippage or funding (docs/outcomes.md says what that leaves out).
  */
 
-/** +1 for a long position or a buy, -1 for a short or a sell; undefined when the side is unknown. */
-export function sideSign(side: string | undefined): 1 | -1 | undefined {
-  switch (side?.trim().toUpperCase()) {
-    case 'LONG':
-    case 'BUY':
-      return 1;
-    case 'SHORT':
-    case 'SELL':
-      return -1;
-    default:
-      return undefined;
-  }
-}
+export { sideSign } from '../../domain/side.js';
 
 /** The share of a position a harvest action closes: FULL_CLOSE 1, PARTIAL_25 0.25, … */
 export function closedFraction(action: string): number | undefined {
