@@ -44,7 +44,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   const idleMs = options.idleTimeoutMs ?? 10_000;
   // A client that stops reading (or never finishes its request) holds a socket and its queued
   // responses: cut it off after idleMs without traffic, rather than let such clients pile up.
-  const app = Fastify({ logger: false, connectionTimeout: idleMs, requestTimeout: idleMs, keepAliveTimeout: Math.min(5000, idleMs) });
+  const app = Fastify({ logger: false, requestTimeout: idleMs, keepAliveTimeout: Math.min(5000, idleMs) });
   limitInFlight(app, options.maxInFlight ?? 64);
   // Node leaves a timed-out socket open while a response on it is still unsent, which is exactly
   // the client that stopped reading: destroy it.
