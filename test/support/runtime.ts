@@ -23,6 +23,9 @@ export async function createTestRuntime(
       PORT: '0',
       LOG_LEVEL: 'silent',
       BLOCK_MS: '100',
+      // Tests read /status right after what they arranged: a shared read up to a second old
+      // (STATUS_CACHE_MS, test/integration/http-storm.test.ts) would race them.
+      STATUS_CACHE_MS: '0',
       CONSUMER_NAME: `test-${process.pid}-${consumerSeq}`,
       ...env,
     },

@@ -1,0 +1,41 @@
+import { describe, expect, it } from 'vitest';
+import { StatusCache } from '../../runtime/http/status-cache.js';
+
+describe('GET /status for many readers at the cost of one', () => {
+  it('shares one read among the requests that arrive while it runs, and reuses it within the TTL', async () => {
+    let now = 0;
+    let reads = 0;
+    let release: () => void = () => undefined;
+    const cache = new StatusCache(
+      () =>
+        new Promise((resolve) => {
+          reads += 1;
+          release = () => resolve({ n: reads });
+        }),
+      1000,
+      () => now,
+    );
+    const waiting = [cache.get(), cache.get(), cache.get()];
+    release();
+    expect(await Promise.all(waiting)).toEqual(['{"n":1}', '{"n":1}', '{"n":1}']);
+    now = 999;
+    expect(await cache.get()).toBe('{"n":1}');
+    now = 1000;
+    const next = cache.get();
+    release();
+    expect(await next).toBe('{"n":2}');
+    expect(reads).toBe(2);
+  });
+
+  it('reads on every request with a TTL of 0, and a failed read is not kept', async () => {
+    let reads = 0;
+    const cache = new StatusCache(async () => {
+      reads += 1;
+      if (reads === 2) throw new Error('redis down');
+      return { n: reads };
+    }, 0);
+    expect(await cache.get()).toBe('{"n":1}');
+    await expect(cache.get()).rejects.toThrow('redis down');
+    expect(await cache.get()).toBe('{"n":3}');
+  });
+});
