@@ -1,6 +1,6 @@
-import type { SectionDescription } from '../runtime/http/status.js';
-import type { SectionView, ViewField } from '../runtime/status-section.js';
-import { formatUtc } from '../runtime/http/status-time.js';
+import type { SectionDescription } from '../runtime/host/http/status.js';
+import type { SectionView, ViewField } from '../runtime/contract/status-section.js';
+import { formatUtc } from '../runtime/host/http/status-time.js';
 import { table } from './output.js';
 import { renderStatus } from './status-view.js';
 
