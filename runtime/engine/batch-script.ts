@@ -14,8 +14,9 @@ export interface CommitSource {
 }
 
 /** A command Redis rejected inside a commit (the rest of the commit applied). */
-export interface EffectFailure {
-  readonly item: number;
+export interface EffectFailure<Item = unknown> {
+  /** The item whose command it was; undefined for the batch's own (its acknowledgement). */
+  readonly item: Item | undefined;
   readonly effect: Effect | undefined;
   readonly error: Error;
 }
@@ -261,18 +262,18 @@ class FlatCommand extends Command {
   }
 }
 
-export interface BatchResult {
-  readonly failures: EffectFailure[];
+export interface BatchResult<Item> {
+  readonly failures: EffectFailure<Item>[];
   /** Items skipped because their entry was no longer this consumer's. */
-  readonly lost: number[];
+  readonly lost: Item[];
   /** Items acknowledged without their effects: their condition key held a later id. */
-  readonly superseded: number[];
+  readonly superseded: Item[];
   /** Items left unacknowledged because a write of theirs failed (see failures): retried later. */
-  readonly withheld: number[];
+  readonly withheld: Item[];
   /** Items held back, nothing applied, until an earlier pending entry with the same order field value commits. */
-  readonly waiting: number[];
+  readonly waiting: Item[];
   /** Items whose chained guard (a key an earlier item of the batch sets) did not hold at their turn: nothing applied, to re-run. */
-  readonly unguarded: number[];
+  readonly unguarded: Item[];
   /** Dead letters the batch's per-gate bound removed from the stream (see DEAD_LETTER_APPEND). */
   readonly trimmed: number;
 }
@@ -281,12 +282,12 @@ export interface BatchResult {
  * One batch's writes, laid out as RUN_BATCH reads them, sent as one command of a transaction.
  * Writing straight into one flat string array spares an array and a command object per write.
  */
-export class BatchScript {
+export class BatchScript<Item> {
   private readonly args: string[];
   private readonly entries: string[] = [];
-  private readonly itemOfGroup: number[] = [];
+  private readonly itemOfGroup: Item[] = [];
   private readonly commandStarts: number[] = [];
-  private readonly commandItems: number[] = [];
+  private readonly commandItems: Item[] = [];
   private readonly commandEffects: (Effect | undefined)[] = [];
   private groupCountAt = -1;
   private groupCommands = 0;
@@ -320,7 +321,7 @@ export class BatchScript {
    * committer keeps conditional items out of it.
    */
   beginItem(
-    item: number,
+    item: Item,
     entryId: string | undefined,
     condition?: OrderCondition,
     order: readonly (readonly [string, string])[] = [],
@@ -372,7 +373,7 @@ export class BatchScript {
    * as itself and one XACK instead: still one transaction, but the ownership of its entries is then
    * only what the consumer checked before committing.
    */
-  queueOn(transaction: Pipeline): (replies: [Error | null, unknown][]) => BatchResult {
+  queueOn(transaction: Pipeline): (replies: [Error | null, unknown][]) => BatchResult<Item> {
     this.endItem();
     if (!this.tooLarge) {
       transaction.sendCommand(new FlatCommand('eval', this.args));
@@ -389,7 +390,7 @@ export class BatchScript {
           number[],
           number,
         ];
-        const failures: EffectFailure[] = [];
+        const failures: EffectFailure<Item>[] = [];
         for (let i = 0; i < failed.length; i += 2)
           failures.push(this.failure(Number(failed[i]) - 1, new ReplyError(String(failed[i + 1]))));
         const items = (groups: number[]) => groups.map((group) => this.itemOfGroup[group - 1]!);
@@ -413,7 +414,7 @@ export class BatchScript {
     if (this.source && this.entries.length > 0)
       transaction.sendCommand(new FlatCommand('xack', [this.source.stream, this.source.group, ...this.entries]));
     return (replies) => {
-      const failures: EffectFailure[] = [];
+      const failures: EffectFailure<Item>[] = [];
       let trimmed = 0;
       replies.forEach(([error, reply], i) => {
         if (error) failures.push(this.failure(i, error));
@@ -424,8 +425,8 @@ export class BatchScript {
     };
   }
 
-  private failure(command: number, error: Error): EffectFailure {
-    return { item: this.commandItems[command] ?? -1, effect: this.commandEffects[command], error };
+  private failure(command: number, error: Error): EffectFailure<Item> {
+    return { item: this.commandItems[command], effect: this.commandEffects[command], error };
   }
 
   private endItem(): void {

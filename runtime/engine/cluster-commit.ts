@@ -41,46 +41,39 @@ export class ClusterCommitter implements Committer {
     private readonly leaseMs = 10_000,
   ) {}
 
-  async commit(source: CommitSource | undefined, items: readonly CommitItem[]): Promise<CommitReport> {
-    const conflicted: number[] = [];
+  async commit<Item extends CommitItem>(source: CommitSource | undefined, items: readonly Item[]): Promise<CommitReport<Item>> {
+    const conflicted: Item[] = [];
     const candidates = withoutIntraBatchConflicts(items, conflicted);
 
     const leases: Lease[] = [];
-    const failed = new Set<number>();
-    const outcomes = await Promise.all(candidates.map((index) => this.acquire(items[index]!.recorder)));
-    outcomes.forEach((taken, k) => {
-      if (taken === null) failed.add(candidates[k]!);
-      else leases.push(...taken);
+    const failed = new Set<Item>();
+    const taken = await Promise.all(candidates.map((item) => this.acquire(item.recorder)));
+    taken.forEach((held, k) => {
+      if (held === null) failed.add(candidates[k]!);
+      else leases.push(...held);
     });
     // An item whose lease failed holds back every later item touching its keys (stream order);
     // their leases are released below with the rest.
-    const ordered = inStreamOrder(items, candidates, failed);
+    const ordered = inStreamOrder(candidates, failed);
     conflicted.push(...ordered.deferred);
     const accepted = ordered.accepted;
 
-    const superseded = await this.advanceOrders(items, accepted);
-    const applying = accepted.filter((i) => !superseded.includes(i));
-    const { failures: effectFailures, trimmed } = await this.applyEffects(items, applying);
+    const superseded = new Set(await this.advanceOrders(accepted));
+    const applying = accepted.filter((item) => !superseded.has(item));
+    const { failures: effectFailures, trimmed } = await this.applyEffects(applying);
     // An item whose write failed is not acknowledged: it stays pending and is committed again.
-    const withheld = [...new Set(effectFailures.map((f) => f.item))].filter((i) => i >= 0).sort((a, b) => a - b);
+    const withheld = new Set(effectFailures.map((f) => f.item));
     const ackIds = accepted
-      .filter((i) => !withheld.includes(i))
-      .map((i) => items[i]!.entryId)
+      .filter((item) => !withheld.has(item))
+      .map((item) => item.entryId)
       .filter((id): id is string => id !== undefined);
     if (source && ackIds.length > 0) await this.connection.xack(source.stream, source.group, ...ackIds);
     await this.release(leases);
     // Ownership is not re-checked here (the input and outputs live in other slots): the consumer's
     // check before committing a long-held batch is what guards against a reclaimer.
-    return {
-      committed: applying.filter((i) => !withheld.includes(i)),
-      conflicted: conflicted.sort((a, b) => a - b),
-      lost: [],
-      superseded,
-      withheld,
-      waiting: [],
-      effectFailures,
-      ...(trimmed > 0 ? { trimmed } : {}),
-    };
+    for (const item of conflicted) item.answer = 'conflicted';
+    for (const item of accepted) item.answer = superseded.has(item) ? 'superseded' : withheld.has(item) ? 'withheld' : 'committed';
+    return { effectFailures, ...(trimmed > 0 ? { trimmed } : {}) };
   }
 
   /**
@@ -139,12 +132,12 @@ export class ClusterCommitter implements Committer {
    * atomic with the effects, which live in other slots: an older message that passes here just
    * before a newer one may still write after it (see docs/cluster.md).
    */
-  private async advanceOrders(items: readonly CommitItem[], accepted: readonly number[]): Promise<number[]> {
-    const conditional = accepted.filter((i) => items[i]!.recorder?.condition !== undefined);
+  private async advanceOrders<Item extends CommitItem>(accepted: readonly Item[]): Promise<Item[]> {
+    const conditional = accepted.filter((item) => item.recorder?.condition !== undefined);
     // Sent together, in batch order: two conditions on one key reach its node in that order.
     const advanced = await Promise.all(
-      conditional.map((i) => {
-        const condition = items[i]!.recorder!.condition!;
+      conditional.map((item) => {
+        const condition = item.recorder!.condition!;
         return this.connection.eval(ADVANCE_ORDER, 1, condition.key, condition.id);
       }),
     );
@@ -162,28 +155,28 @@ export class ClusterCommitter implements Committer {
    * effect failure, as in the single-node committer; anything else (a lost connection) throws,
    * so the consumer re-checks what is pending instead of acknowledging unapplied outputs.
    */
-  private async applyEffects(
-    items: readonly CommitItem[],
-    accepted: readonly number[],
-  ): Promise<{ failures: EffectFailure[]; trimmed: number }> {
-    const groups = new Map<string, Command[]>();
-    const add = (command: Command) => {
+  private async applyEffects<Item extends CommitItem>(
+    accepted: readonly Item[],
+  ): Promise<{ failures: EffectFailure<Item>[]; trimmed: number }> {
+    const groups = new Map<string, Command<Item>[]>();
+    const add = (command: Command<Item>) => {
       const tag = slotTag(String(command.args[1]));
       const group = groups.get(tag);
       if (group) group.push(command);
       else groups.set(tag, [command]);
     };
-    for (const index of accepted) {
-      const item = items[index]!;
+    const position = new Map<Item, number>();
+    accepted.forEach((item, k) => {
+      position.set(item, k);
       for (const effect of item.recorder?.effects ?? []) {
-        for (const args of effectCommands(effect, this.streamMaxLen)) add({ args, item: index, effect });
+        for (const args of effectCommands(effect, this.streamMaxLen)) add({ args, item, effect });
       }
       for (const extra of item.extraEmits ?? []) {
-        for (const args of extraEmitCommands(extra)) add({ args, item: index, effect: undefined });
+        for (const args of extraEmitCommands(extra)) add({ args, item, effect: undefined });
       }
-    }
+    });
 
-    const failures: EffectFailure[] = [];
+    const failures: EffectFailure<Item>[] = [];
     let trimmed = 0;
     await Promise.all(
       [...groups.values()].map(async (commands) => {
@@ -205,11 +198,12 @@ export class ClusterCommitter implements Committer {
         });
       }),
     );
-    return { failures: failures.sort((a, b) => a.item - b.item), trimmed };
+    // In batch order, whichever slot's pipeline answered first.
+    return { failures: failures.sort((a, b) => position.get(a.item!)! - position.get(b.item!)!), trimmed };
   }
 }
 
-type Command = { args: (string | number)[]; item: number; effect: Effect | undefined };
+type Command<Item> = { args: (string | number)[]; item: Item; effect: Effect | undefined };
 
 interface Lease {
   readonly key: string;

@@ -1,11 +1,9 @@
 import type { CommitReport, CommitSource, Committer } from './commit.js';
+import type { Delivery, PreparedBatch } from './delivery.js';
 import type { RootLogger } from './logger.js';
-import { rerun, type PipelineEnv, type PreparedBatch, type PreparedItem } from './message-pipeline.js';
 import type { RuntimeMetrics } from './metrics.js';
 import { classifyRedisError, type ClassifiedError } from './redis-errors.js';
-import { setTimeout as sleepFor } from 'node:timers/promises';
-import type { RuntimeConfig } from '../host/config.js';
-import { Settler, type JobSink } from './settle.js';
+import type { Settler } from './settle.js';
 
 /** Rounds of re-running messages whose guards lost a race before leaving them for redelivery. */
 export const MAX_CONFLICT_ROUNDS = 100;
@@ -32,7 +30,8 @@ export interface CommitLoopEnv {
   readonly metrics: RuntimeMetrics;
   readonly log: RootLogger;
   readonly settle: Settler;
-  readonly pipeline: PipelineEnv;
+  /** Runs the handler again, on fresh data, for deliveries whose guard lost a race. */
+  readonly rerun: (deliveries: readonly Delivery[]) => Promise<void>;
   readonly now: () => number;
   readonly claimIdleMs: number;
   readonly backoffMaxMs: number;
@@ -50,45 +49,6 @@ export interface CommitLoopEnv {
   readonly onFailure: (failure: ClassifiedError) => void;
 }
 
-/** What every consumer of the runtime (stream or BullMQ) gives its commit loop in the same way. */
-export interface CommitLoopShared {
-  readonly handlerName: string;
-  readonly committer: Committer;
-  readonly metrics: RuntimeMetrics;
-  readonly log: RootLogger;
-  readonly jobs: JobSink;
-  readonly pipeline: PipelineEnv;
-  readonly now: () => number;
-  readonly config: Pick<RuntimeConfig, 'CLAIM_IDLE_MS' | 'COMMIT_BACKOFF_MAX_MS'>;
-  /** Aborted when the consumer stops: cuts a backoff pause short. */
-  readonly abort: AbortSignal;
-  readonly stopping: () => boolean;
-  readonly health: CommitLoopEnv['health'];
-}
-
-/** A commit loop's environment: the shared parts, and what is the consumer's own. */
-export function commitLoopEnv(
-  shared: CommitLoopShared,
-  own: Pick<CommitLoopEnv, 'source' | 'pendingIds' | 'waitForRedis' | 'onProgress' | 'onFailure'>,
-): CommitLoopEnv {
-  const { handlerName, metrics, log, jobs, abort } = shared;
-  return {
-    handlerName,
-    committer: shared.committer,
-    metrics,
-    log,
-    settle: new Settler({ handlerName, metrics, jobs, log }),
-    pipeline: shared.pipeline,
-    now: shared.now,
-    claimIdleMs: shared.config.CLAIM_IDLE_MS,
-    backoffMaxMs: shared.config.COMMIT_BACKOFF_MAX_MS,
-    sleep: (ms) => sleepFor(ms, undefined, { signal: abort }).catch(() => undefined),
-    stopping: shared.stopping,
-    health: shared.health,
-    ...own,
-  };
-}
-
 /**
  * Commits a prepared batch, whatever Redis does meanwhile. Messages whose guards lost a race run
  * again on fresh data; a commit whose connection dropped is resolved from the pending list (an
@@ -99,25 +59,26 @@ export function commitLoopEnv(
  */
 export async function commitBatch(env: CommitLoopEnv, batch: PreparedBatch): Promise<boolean> {
   const { metrics, handlerName } = env;
-  let slots = batch.items.map((_, i) => i);
+  let todo = batch.deliveries;
   let complete = true;
   for (let round = 0; ; round++) {
-    const conflicted = await commitSlots(env, batch, slots);
+    const conflicted = await commitDeliveries(env, batch.readAt, todo);
     if (conflicted === ABANDONED) {
       complete = false;
       break;
     }
     if (conflicted.length === 0) break;
     metrics.conflicts.inc({ handler: handlerName }, conflicted.length);
-    const validIndexes = conflicted.map((slot) => batch.validSlots.indexOf(slot)).filter((i) => i >= 0);
-    if (validIndexes.length === 0) break;
+    // Only a message that reached its handler can run again; a dead letter is committed as it is.
+    const again = conflicted.filter((delivery) => delivery.valid);
+    if (again.length === 0) break;
     if (round >= MAX_CONFLICT_ROUNDS) {
-      env.log.error({ count: validIndexes.length }, 'messages still conflicting; leaving them pending for redelivery');
+      env.log.error({ count: again.length }, 'messages still conflicting; leaving them pending for redelivery');
       complete = false;
       break;
     }
-    await rerun(env.pipeline, batch, validIndexes);
-    slots = validIndexes.map((i) => batch.validSlots[i]!);
+    await env.rerun(again);
+    todo = again;
   }
   metrics.batchSeconds.observe({ handler: handlerName }, (performance.now() - batch.started) / 1000);
   return complete;
@@ -126,20 +87,20 @@ export async function commitBatch(env: CommitLoopEnv, batch: PreparedBatch): Pro
 /** The runtime stopped while a commit was being retried: its messages stay pending. */
 const ABANDONED = 'abandoned';
 
-/** Commits the given slots until each is applied, lost to another consumer, or conflicted (returned). */
-async function commitSlots(env: CommitLoopEnv, batch: PreparedBatch, slots: readonly number[]): Promise<number[] | typeof ABANDONED> {
-  const { items } = batch;
-  let todo = slots.filter((slot) => items[slot]!.outcome.kind !== 'left-pending');
-  todo = await dropReclaimed(env, batch, todo);
+/** Commits the deliveries until each is applied, lost to another consumer, or conflicted (returned, in batch order). */
+async function commitDeliveries(
+  env: CommitLoopEnv,
+  readAt: number,
+  deliveries: readonly Delivery[],
+): Promise<Delivery[] | typeof ABANDONED> {
+  let todo = deliveries.filter((delivery) => delivery.outcome.kind !== 'left-pending');
+  todo = await dropReclaimed(env, readAt, todo);
   let failures = 0;
   for (;;) {
     if (todo.length === 0) return [];
-    let report: CommitReport;
+    let report: CommitReport<Delivery>;
     try {
-      report = await env.committer.commit(
-        env.source,
-        todo.map((slot) => items[slot]!),
-      );
+      report = await env.committer.commit(env.source, todo);
     } catch (error) {
       const cause = classifyRedisError(error);
       if (cause.cause === 'nogroup') throw new GroupLostError(cause);
@@ -148,44 +109,69 @@ async function commitSlots(env: CommitLoopEnv, batch: PreparedBatch, slots: read
       if (env.stopping()) return ABANDONED;
       await backoff(env, ++failures);
       await env.waitForRedis();
-      todo = await withoutLanded(env, batch, todo);
+      todo = await withoutLanded(env, todo);
       continue;
     }
     env.health.noteWriteAccepted();
     // Counted whatever became of the items: a trim that ran removed its entries for good.
     env.settle.trimmed(report.trimmed ?? 0);
-    const at = (k: number) => todo[k]!;
-    if (report.lost.length > 0) {
-      env.metrics.commitFailures.inc({ handler: env.handlerName, cause: 'lost_ownership' }, report.lost.length);
+    const committed: Delivery[] = [];
+    const superseded: Delivery[] = [];
+    /** Conflicted or waiting: to run again (in batch order). */
+    const again: Delivery[] = [];
+    const withheld: Delivery[] = [];
+    let lost = 0;
+    let waiting = false;
+    for (const delivery of todo) {
+      switch (delivery.answer) {
+        case 'committed':
+          committed.push(delivery);
+          break;
+        case 'superseded':
+          superseded.push(delivery);
+          break;
+        case 'waiting':
+          waiting = true;
+          again.push(delivery);
+          break;
+        case 'conflicted':
+          again.push(delivery);
+          break;
+        case 'withheld':
+          withheld.push(delivery);
+          break;
+        case 'lost':
+        case undefined: // every committer answers each item; an unanswered one is left pending, as a lost one is
+          lost += 1;
+          break;
+      }
+    }
+    if (lost > 0) {
+      env.metrics.commitFailures.inc({ handler: env.handlerName, cause: 'lost_ownership' }, lost);
       env.log.warn(
-        { count: report.lost.length },
+        { count: lost },
         'entries were reclaimed by another consumer while held; their outputs were not written, leaving them to it',
       );
     }
-    env.settle.superseded(report.superseded.map((k) => items[at(k)]!));
-    const committed = report.committed.map((k) => items[at(k)]!);
-    if (committed.length > 0 || report.superseded.length > 0) env.onProgress();
+    env.settle.superseded(superseded);
+    if (committed.length > 0 || superseded.length > 0) env.onProgress();
     await env.settle.committed(committed);
-    const conflicted = [...report.conflicted, ...report.waiting].map(at).sort((a, b) => a - b);
     // Waiting for an earlier entry another replica holds: give it a moment to commit first.
-    if (report.waiting.length > 0) await env.sleep(WAIT_FOR_EARLIER_MS);
-    if (report.withheld.length === 0) return conflicted;
+    if (waiting) await env.sleep(WAIT_FOR_EARLIER_MS);
+    if (withheld.length === 0) return again;
 
     // Writes Redis refused: those messages stay pending, and are committed again after a pause.
     const refusal = classifyRedisError(report.effectFailures[0]?.error ?? new Error('a write was refused'));
-    countFailure(env, refusal, report.withheld.length);
+    countFailure(env, refusal, withheld.length);
     if (refusal.refusesWrites) env.health.noteWriteRefused(refusal.message);
-    env.settle.writeFailures(
-      report.effectFailures.map((f) => ({ ...f, item: f.item >= 0 && f.item < todo.length ? at(f.item) : -1 })),
-      items,
-    );
-    if (conflicted.length > 0) {
+    env.settle.writeFailures(report.effectFailures);
+    if (again.length > 0) {
       // Re-run the conflicted ones first; the withheld ones are tried again with them.
-      return [...conflicted, ...report.withheld.map(at)].sort((a, b) => a - b);
+      return todo.filter((delivery) => delivery.answer === 'withheld' || delivery.answer === 'conflicted' || delivery.answer === 'waiting');
     }
     if (env.stopping()) return ABANDONED;
     await backoff(env, ++failures);
-    todo = report.withheld.map(at);
+    todo = withheld;
   }
 }
 
@@ -195,15 +181,15 @@ async function commitSlots(env: CommitLoopEnv, batch: PreparedBatch, slots: read
  * claimed, so the fast path pays nothing. On one node the commit checks again, atomically with
  * its writes; this check is what a cluster commit relies on.
  */
-async function dropReclaimed(env: CommitLoopEnv, batch: PreparedBatch, todo: number[]): Promise<number[]> {
-  if (!env.pendingIds || env.now() - batch.readAt <= env.claimIdleMs / 2) return todo;
-  const owned = await env.pendingIds(entryIds(batch.items, todo));
-  const lost = todo.filter((slot) => !owned.has(batch.items[slot]!.entryId!));
+async function dropReclaimed(env: CommitLoopEnv, readAt: number, todo: Delivery[]): Promise<Delivery[]> {
+  if (!env.pendingIds || env.now() - readAt <= env.claimIdleMs / 2) return todo;
+  const owned = await env.pendingIds(entryIds(todo));
+  const lost = todo.filter((delivery) => !owned.has(delivery.entryId!));
   if (lost.length > 0) {
     env.metrics.commitFailures.inc({ handler: env.handlerName, cause: 'lost_ownership' }, lost.length);
     env.log.warn({ count: lost.length }, 'entries were reclaimed by another consumer while held; leaving them to it');
   }
-  return todo.filter((slot) => owned.has(batch.items[slot]!.entryId!));
+  return todo.filter((delivery) => owned.has(delivery.entryId!));
 }
 
 /**
@@ -212,19 +198,19 @@ async function dropReclaimed(env: CommitLoopEnv, batch: PreparedBatch, todo: num
  * claimed by another consumer, which finishes them; either way not ours to redo. Jobs have no
  * entry: their commit is tried again, which their handlers make harmless (guards, newest-wins).
  */
-async function withoutLanded(env: CommitLoopEnv, batch: PreparedBatch, todo: number[]): Promise<number[]> {
+async function withoutLanded(env: CommitLoopEnv, todo: Delivery[]): Promise<Delivery[]> {
   if (!env.pendingIds) return todo;
-  const stillPending = await env.pendingIds(entryIds(batch.items, todo));
-  const landed = todo.filter((slot) => !stillPending.has(batch.items[slot]!.entryId!));
+  const stillPending = await env.pendingIds(entryIds(todo));
+  const landed = todo.filter((delivery) => !stillPending.has(delivery.entryId!));
   if (landed.length > 0) {
     env.onProgress();
-    await env.settle.committed(landed.map((slot) => batch.items[slot]!));
+    await env.settle.committed(landed);
   }
-  return todo.filter((slot) => stillPending.has(batch.items[slot]!.entryId!));
+  return todo.filter((delivery) => stillPending.has(delivery.entryId!));
 }
 
-function entryIds(items: readonly PreparedItem[], slots: readonly number[]): string[] {
-  return slots.map((slot) => items[slot]!.entryId).filter((id): id is string => id !== undefined);
+function entryIds(deliveries: readonly Delivery[]): string[] {
+  return deliveries.map((delivery) => delivery.entryId).filter((id): id is string => id !== undefined);
 }
 
 function countFailure(env: CommitLoopEnv, cause: ClassifiedError, messages: number): void {

@@ -1,42 +1,25 @@
 import { ReplyError, type Pipeline } from 'ioredis';
 import { BatchScript, type BatchResult, type CommitSource, type EffectFailure } from './batch-script.js';
-import type { ExtraEmit } from './effect-commands.js';
+import type { CommitAnswer, CommitItem } from './delivery.js';
 import type { Effect, EffectRecorder, Guard } from './effects.js';
 import { waitUntilReady, type RedisClient } from '../host/redis.js';
 
 export type { CommitSource, EffectFailure } from './batch-script.js';
 export type { ExtraEmit } from './effect-commands.js';
 
-/** One message's share of a commit: its effects (if any) and whether its entry is acknowledged. */
-export interface CommitItem {
-  /** The stream entry to XACK; absent for BullMQ jobs, which BullMQ completes itself. */
-  readonly entryId?: string;
-  readonly recorder?: EffectRecorder;
-  /** Extra entries to append atomically, e.g. the message's dead-letter record. */
-  readonly extraEmits?: readonly ExtraEmit[];
-}
+export type { CommitAnswer, CommitItem } from './delivery.js';
 
-export interface CommitReport {
-  /** Items whose effects and ack were applied. */
-  readonly committed: number[];
-  /** Items whose guard no longer held; their handler must run again on fresh data. */
-  readonly conflicted: number[];
-  /** Items whose entry another consumer reclaimed (or acknowledged) meanwhile: nothing of theirs applied; they are its to finish. */
-  readonly lost: number[];
-  /** Items acknowledged without their effects: their newest-wins key already held a later id. */
-  readonly superseded: number[];
-  /** Items not acknowledged because a write of theirs failed (effectFailures says which): to retry. */
-  readonly withheld: number[];
-  /** Items that must wait for an earlier entry of their stream (orderBy) to commit: nothing applied; run again after a pause. */
-  readonly waiting: number[];
+/** What a commit reports beyond each item's answer (set on the item: see CommitAnswer). */
+export interface CommitReport<Item extends CommitItem = CommitItem> {
   /** Commands Redis rejected (their items are withheld; the rest of the transaction applied). */
-  readonly effectFailures: EffectFailure[];
+  readonly effectFailures: EffectFailure<Item>[];
   /** Dead letters the commit's per-gate bound removed from the dead-letter stream (exact); absent when none. */
   readonly trimmed?: number;
 }
 
 export interface Committer {
-  commit(source: CommitSource | undefined, items: readonly CommitItem[]): Promise<CommitReport>;
+  /** Commits what it can of `items` and sets every item's answer. */
+  commit<Item extends CommitItem>(source: CommitSource | undefined, items: readonly Item[]): Promise<CommitReport<Item>>;
 }
 
 /** The single-node committer checks chained guards inside its transaction (see isChained). */
@@ -116,27 +99,26 @@ function orderedKeys(recorder: EffectRecorder | undefined): string[] {
  *   bridge's first-wins dedupe) or a `latest_*` key could go backwards.
  * Deferred items' keys stay blocked for the rest of the batch, so the rule holds transitively.
  */
-export function inStreamOrder(
-  items: readonly CommitItem[],
-  candidates: readonly number[],
-  failed: ReadonlySet<number> = new Set(),
+export function inStreamOrder<Item extends CommitItem>(
+  candidates: readonly Item[],
+  failed: ReadonlySet<Item> = new Set(),
   options: { readonly chain?: boolean } = {},
-): { accepted: number[]; deferred: number[] } {
+): { accepted: Item[]; deferred: Item[] } {
   const written = new Map<string, string | undefined>();
   const blocked = new Set<string>();
-  const accepted: number[] = [];
-  const deferred: number[] = [];
-  for (const index of candidates) {
-    const recorder = items[index]!.recorder;
+  const accepted: Item[] = [];
+  const deferred: Item[] = [];
+  for (const item of candidates) {
+    const recorder = item.recorder;
     const touched = orderedKeys(recorder);
     const uncheckable = (g: Guard) => written.has(g.key) && !(options.chain === true && isChained(g, written));
-    const defer = failed.has(index) || (recorder?.guards ?? []).some(uncheckable) || touched.some((key) => blocked.has(key));
+    const defer = failed.has(item) || (recorder?.guards ?? []).some(uncheckable) || touched.some((key) => blocked.has(key));
     if (defer) {
-      deferred.push(index);
+      deferred.push(item);
       for (const key of touched) blocked.add(key);
       continue;
     }
-    accepted.push(index);
+    accepted.push(item);
     noteWrites(recorder, written);
   }
   return { accepted, deferred };
@@ -167,30 +149,25 @@ function isChained(guard: Guard, written: ReadonlyMap<string, string | undefined
 }
 
 /** Per accepted item, its guards that are chained on an earlier accepted item's write (see isChained). */
-export function chainedGuards(items: readonly CommitItem[], accepted: readonly number[]): Map<number, Guard[]> {
+export function chainedGuards<Item extends CommitItem>(accepted: readonly Item[]): Map<Item, Guard[]> {
   const written = new Map<string, string | undefined>();
-  const chained = new Map<number, Guard[]>();
-  for (const index of accepted) {
-    const recorder = items[index]!.recorder;
+  const chained = new Map<Item, Guard[]>();
+  for (const item of accepted) {
+    const recorder = item.recorder;
     const own = (recorder?.guards ?? []).filter((g) => written.has(g.key) && isChained(g, written));
-    if (own.length > 0) chained.set(index, own);
+    if (own.length > 0) chained.set(item, own);
     noteWrites(recorder, written);
   }
   return chained;
 }
 
 /** inStreamOrder over the whole batch, the deferred items appended to `conflicted`. */
-export function withoutIntraBatchConflicts(
-  items: readonly CommitItem[],
-  conflicted: number[],
+export function withoutIntraBatchConflicts<Item extends CommitItem>(
+  items: readonly Item[],
+  conflicted: Item[],
   options: { readonly chain?: boolean } = {},
-): number[] {
-  const { accepted, deferred } = inStreamOrder(
-    items,
-    items.map((_, i) => i),
-    new Set(),
-    options,
-  );
+): Item[] {
+  const { accepted, deferred } = inStreamOrder(items, new Set(), options);
   conflicted.push(...deferred);
   return accepted;
 }
@@ -199,11 +176,11 @@ export function withoutIntraBatchConflicts(
  * latestWins writes that a later message of the same commit overwrites anyway. A message with a
  * newest-wins condition may end up not applied, so its writes neither replace nor are replaced.
  */
-function overwrittenWrites(items: readonly CommitItem[], accepted: readonly number[]): Set<Effect> {
+function overwrittenWrites(accepted: readonly CommitItem[]): Set<Effect> {
   const last = new Map<string, Effect>();
   const overwritten = new Set<Effect>();
-  for (const index of accepted) {
-    const recorder = items[index]!.recorder;
+  for (const item of accepted) {
+    const recorder = item.recorder;
     if (recorder?.condition) continue;
     for (const effect of recorder?.effects ?? []) {
       if (effect.op !== 'putHash' || !effect.latestWins) continue;
@@ -213,6 +190,14 @@ function overwrittenWrites(items: readonly CommitItem[], accepted: readonly numb
     }
   }
   return overwritten;
+}
+
+/** Sets each item's answer: `answer` for those in `items`, unless an earlier list named it. */
+function answer<Item extends CommitItem>(lists: readonly (readonly [CommitAnswer, readonly Item[]])[]): void {
+  for (let l = lists.length - 1; l >= 0; l--) {
+    const [said, items] = lists[l]!;
+    for (const item of items) item.answer = said;
+  }
 }
 
 /**
@@ -227,58 +212,53 @@ export class TransactionCommitter implements Committer {
     private readonly streamMaxLen: number,
   ) {}
 
-  async commit(source: CommitSource | undefined, items: readonly CommitItem[]): Promise<CommitReport> {
+  async commit<Item extends CommitItem>(source: CommitSource | undefined, items: readonly Item[]): Promise<CommitReport<Item>> {
     // The connection queues nothing while down (a WATCH does not survive a reconnect), so a
     // commit asked for during a reconnect (a job, at start) waits for it instead of failing.
     await waitUntilReady(this.connection);
-    const conflicted: number[] = [];
+    const conflicted: Item[] = [];
     let accepted = withoutIntraBatchConflicts(items, conflicted, CHAIN);
 
     for (;;) {
       // Chained guards are checked by the script at their item's turn, not here (see isChained).
-      const chained = chainedGuards(items, accepted);
-      const external = (i: number) => (items[i]!.recorder?.guards ?? []).filter((g) => !(chained.get(i) ?? []).includes(g));
-      const guarded = accepted.filter((i) => external(i).length > 0);
+      const chained = chainedGuards(accepted);
+      const external = (item: Item) => (item.recorder?.guards ?? []).filter((g) => !(chained.get(item) ?? []).includes(g));
+      const guarded = accepted.filter((item) => external(item).length > 0);
       if (guarded.length > 0) {
-        const failing = await this.watchAndCheck(guarded.map((i) => [i, external(i)] as const));
+        const failing = await this.watchAndCheck(guarded.map((item) => [item, external(item)] as const));
         if (failing.size > 0) {
           // Later items touching a failed item's keys wait with it, to keep stream order.
-          const ordered = inStreamOrder(items, accepted, failing, CHAIN);
+          const ordered = inStreamOrder(accepted, failing, CHAIN);
           conflicted.push(...ordered.deferred);
           accepted = ordered.accepted;
         }
       }
-      const result = await this.exec(source, items, accepted);
+      const result = await this.exec(source, accepted);
       if (result !== null) {
-        const notApplied = new Set([
-          ...result.lost,
-          ...result.superseded,
-          ...result.deferred,
-          ...result.withheld,
-          ...result.waiting,
-          ...result.unguarded,
+        // First named wins: an item both lost and withheld (say) is lost.
+        answer<Item>([
+          ['lost', result.lost],
+          ['superseded', result.superseded],
+          ['waiting', result.waiting],
+          ['withheld', result.withheld],
+          ['conflicted', conflicted],
+          ['conflicted', result.deferred],
+          ['conflicted', result.unguarded],
+          ['committed', accepted],
         ]);
-        return {
-          committed: accepted.filter((i) => !notApplied.has(i)),
-          conflicted: [...conflicted, ...result.deferred, ...result.unguarded].sort((a, b) => a - b),
-          lost: result.lost,
-          superseded: result.superseded,
-          withheld: result.withheld,
-          waiting: result.waiting,
-          effectFailures: result.failures,
-          ...(result.trimmed > 0 ? { trimmed: result.trimmed } : {}),
-        };
+        return { effectFailures: result.failures, ...(result.trimmed > 0 ? { trimmed: result.trimmed } : {}) };
       }
       // WATCH fired: a guarded key changed between check and EXEC. Nothing applied; the guarded
       // items re-run their handlers, the rest are committed again.
       // Only those still accepted: the ones whose guard already failed the check are counted.
-      const ordered = inStreamOrder(items, accepted, new Set(guarded.filter((i) => accepted.includes(i))), CHAIN);
+      const stillAccepted = new Set(accepted);
+      const ordered = inStreamOrder(accepted, new Set(guarded.filter((item) => stillAccepted.has(item))), CHAIN);
       conflicted.push(...ordered.deferred);
       accepted = ordered.accepted;
     }
   }
 
-  private async watchAndCheck(guardedItems: readonly (readonly [number, readonly Guard[]])[]): Promise<Set<number>> {
+  private async watchAndCheck<Item>(guardedItems: readonly (readonly [Item, readonly Guard[]])[]): Promise<Set<Item>> {
     const keys = [...new Set(guardedItems.flatMap(([, guards]) => guards.map((g) => g.key)))];
     await this.connection.watch(...keys);
     // EXISTS, not GET: a guard on a hash or set key must see it exists (GET would answer nil).
@@ -298,10 +278,10 @@ export class TransactionCommitter implements Committer {
       // WRONGTYPE on GET of a non-string: it exists, and holds no string value to compare.
       value.set(key, getError ? null : (getReply as string | null));
     });
-    const failing = new Set<number>();
-    for (const [index, guards] of guardedItems) {
+    const failing = new Set<Item>();
+    for (const [item, guards] of guardedItems) {
       const holds = guards.every((g) => guardHolds(g, exists.get(g.key) === true, value.get(g.key) ?? null));
-      if (!holds) failing.add(index);
+      if (!holds) failing.add(item);
     }
     return failing;
   }
@@ -310,41 +290,37 @@ export class TransactionCommitter implements Committer {
    * Returns what became of the accepted items, or null when WATCH aborted the transaction.
    * `deferred`: conditional items kept out of a plain-command transaction, for the next round.
    */
-  private async exec(
+  private async exec<Item extends CommitItem>(
     source: CommitSource | undefined,
-    items: readonly CommitItem[],
-    accepted: readonly number[],
-  ): Promise<(BatchResult & { deferred: number[] }) | null> {
-    let batch = this.build(source, items, accepted);
-    let deferred: number[] = [];
-    let typeFailures: EffectFailure[] = [];
+    accepted: readonly Item[],
+  ): Promise<(BatchResult<Item> & { deferred: Item[] }) | null> {
+    let batch = this.build(source, accepted);
+    let deferred: Item[] = [];
+    let typeFailures: EffectFailure<Item>[] = [];
     if (batch.script.oversized) {
       // Plain commands cannot check a newest-wins condition: such items (and later ones touching
       // their keys) wait for the next round.
-      const chained = chainedGuards(items, accepted);
+      const chained = chainedGuards(accepted);
       const conditional = new Set(
-        accepted.filter(
-          (i) => items[i]!.recorder?.condition !== undefined || (items[i]!.recorder?.order.length ?? 0) > 0 || chained.has(i),
-        ),
+        accepted.filter((item) => item.recorder?.condition !== undefined || (item.recorder?.order.length ?? 0) > 0 || chained.has(item)),
       );
       let sendable = [...accepted];
       if (conditional.size > 0) {
-        const ordered = inStreamOrder(items, accepted, conditional, CHAIN);
+        const ordered = inStreamOrder(accepted, conditional, CHAIN);
         deferred = ordered.deferred;
         sendable = ordered.accepted;
       }
       // Nor can they hold back an ack when a write fails: keys of the wrong type are found first,
       // under WATCH so they cannot change before EXEC, and their items are withheld.
-      typeFailures = await this.wrongTypes(items, sendable);
+      typeFailures = await this.wrongTypes(sendable);
       const refused = new Set(typeFailures.map((f) => f.item));
       if (deferred.length > 0 || refused.size > 0)
         batch = this.build(
           source,
-          items,
-          sendable.filter((i) => !refused.has(i)),
+          sendable.filter((item) => !refused.has(item)),
         );
     }
-    const withheld = [...new Set(typeFailures.map((f) => f.item))];
+    const withheld = [...new Set(typeFailures.map((f) => f.item!))];
     if (batch.script.commandCount === 0 && batch.entries === 0) {
       await this.connection.unwatch();
       return { failures: typeFailures, lost: [], superseded: [], withheld, waiting: [], unguarded: [], trimmed: 0, deferred };
@@ -359,8 +335,8 @@ export class TransactionCommitter implements Committer {
   }
 
   /** WATCHes the keys the items write and reports every item whose key holds another type than its write needs. */
-  private async wrongTypes(items: readonly CommitItem[], accepted: readonly number[]): Promise<EffectFailure[]> {
-    const needs = accepted.map((i) => [i, requiredTypes(items[i]!)] as const);
+  private async wrongTypes<Item extends CommitItem>(accepted: readonly Item[]): Promise<EffectFailure<Item>[]> {
+    const needs = accepted.map((item) => [item, requiredTypes(item)] as const);
     const keys = [...new Set(needs.flatMap(([, types]) => [...types.keys()]))];
     if (keys.length === 0) return [];
     await this.connection.watch(...keys);
@@ -373,7 +349,7 @@ export class TransactionCommitter implements Committer {
       if (error) throw error;
       actual.set(key, String(type));
     });
-    const failures: EffectFailure[] = [];
+    const failures: EffectFailure<Item>[] = [];
     for (const [item, types] of needs) {
       for (const [key, want] of types) {
         const held = actual.get(key);
@@ -386,19 +362,17 @@ export class TransactionCommitter implements Committer {
     return failures;
   }
 
-  private build(
+  private build<Item extends CommitItem>(
     source: CommitSource | undefined,
-    items: readonly CommitItem[],
-    accepted: readonly number[],
-  ): { script: BatchScript; entries: number } {
-    const script = new BatchScript(source, this.streamMaxLen);
-    const overwritten = overwrittenWrites(items, accepted);
-    const chained = chainedGuards(items, accepted);
+    accepted: readonly Item[],
+  ): { script: BatchScript<Item>; entries: number } {
+    const script = new BatchScript<Item>(source, this.streamMaxLen);
+    const overwritten = overwrittenWrites(accepted);
+    const chained = chainedGuards(accepted);
     let entries = 0;
-    for (const index of accepted) {
-      const item = items[index]!;
-      const checks = (chained.get(index) ?? []).map((g) => [g.key, g.kind === 'equals' ? g.value : ''] as const);
-      script.beginItem(index, item.entryId, item.recorder?.condition, item.recorder?.order, checks);
+    for (const item of accepted) {
+      const checks = (chained.get(item) ?? []).map((g) => [g.key, g.kind === 'equals' ? g.value : ''] as const);
+      script.beginItem(item, item.entryId, item.recorder?.condition, item.recorder?.order, checks);
       if (source && item.entryId !== undefined) entries += 1;
       for (const effect of item.recorder?.effects ?? []) {
         if (!overwritten.has(effect)) script.add(effect, effect);

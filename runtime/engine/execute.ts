@@ -1,23 +1,13 @@
+import { FALLBACK, HANDLED, LEFT_PENDING, type DeadLetterReason, type Delivery } from './delivery.js';
 import { EffectRecorder } from './effects.js';
 import type { AnyHandler, FailureInfo, MessageMeta } from '../contract/handler.js';
 import { guardFallback, handleOnce, startDuplicateCheck } from './idempotency.js';
 import { MessageContext, type ContextDeps } from './message-context.js';
 
-/** A message that passed validation, with where it came from. */
-export interface ValidMessage {
-  /** attempt is 1 here; later attempts get a copy with their number. */
-  readonly meta: MessageMeta;
-  readonly message: unknown;
-}
+export type { DeadLetterReason } from './delivery.js';
 
-export type DeadLetterReason = 'invalid_input' | 'handler_failed' | 'fallback_failed' | 'too_many_deliveries' | 'commit_failed';
-
-export type Outcome =
-  /** Commit the recorded effects with the ack. `fallback` marks a failure policy's output. */
-  | { readonly kind: 'commit'; readonly recorder: EffectRecorder; readonly via: 'handled' | 'fallback'; readonly attempts: number }
-  | { readonly kind: 'dead-letter'; readonly reason: DeadLetterReason; readonly detail: string; readonly attempts: number }
-  /** Shutting down before the message could finish: leave it pending for another consumer. */
-  | { readonly kind: 'leave-pending' };
+/** Dead-letters a delivery the gate could not finish (the pipeline writes the record). */
+export type Reject = (delivery: Delivery, reason: DeadLetterReason, detail: string) => void;
 
 export interface ExecutionEnv<Config, Metrics> extends ContextDeps<Config, Metrics> {
   /** False while the Redis connection is down: failures then are the system's, not the message's. */
@@ -36,31 +26,34 @@ export function describeError(error: unknown): string {
 }
 
 /**
- * Runs `handle` for each message, concurrently (effects are deferred, so order of execution
- * does not matter; commit order follows the batch). A throwing message is retried with
- * exponential backoff, with batch state reloaded; after maxAttempts its failure policy decides.
- * While Redis is down, failures are not charged to the messages.
+ * Runs `handle` for each delivery, concurrently (effects are deferred, so order of execution
+ * does not matter; commit order follows the batch), and leaves on each its recorded effects and
+ * outcome. A throwing message is retried with exponential backoff, with batch state reloaded;
+ * after maxAttempts its failure policy decides (`reject` dead-letters it). While Redis is down,
+ * failures are not charged to the messages. Shutting down mid-retry leaves a delivery
+ * `left-pending`, for another consumer.
  */
 export async function executeBatch<Config, Metrics extends object>(
   handler: AnyHandler,
   env: ExecutionEnv<Config, Metrics>,
-  messages: readonly ValidMessage[],
-  /** Batch state already being loaded for these messages; retries load it afresh. */
+  deliveries: readonly Delivery[],
+  reject: Reject,
+  /** Batch state already being loaded for these deliveries; retries load it afresh. */
   preloadedState?: Promise<unknown>,
-): Promise<Outcome[]> {
-  const outcomes: Outcome[] = messages.map(() => ({ kind: 'leave-pending' }));
-  const attempts = messages.map(() => 0);
-  const lastError: unknown[] = messages.map(() => undefined);
+): Promise<void> {
+  for (const delivery of deliveries) {
+    delivery.outcome = LEFT_PENDING;
+    delivery.recorder = undefined;
+    delivery.extraEmits = undefined;
+    delivery.attempts = 0;
+  }
   const { maxAttempts, backoffMs } = handler.failure;
-  let todo = messages.map((_, index) => index);
+  let todo = deliveries;
 
   while (todo.length > 0) {
-    if (env.stopping() && todo.some((i) => attempts[i]! > 0)) return outcomes;
+    if (env.stopping() && todo.some((d) => d.attempts > 0)) return;
     // Duplicate checks read Redis while the batch state loads, not after it.
-    const checks = todo.map((index) => {
-      const { message, meta } = messages[index]!;
-      return startDuplicateCheck(handler, message, meta, env.redis, env.doneKey?.(meta));
-    });
+    const checks = todo.map((d) => startDuplicateCheck(handler, d.message, d.meta, env.redis, env.doneKey?.(d.meta)));
     let state: unknown;
     let stateError: unknown;
     try {
@@ -71,95 +64,94 @@ export async function executeBatch<Config, Metrics extends object>(
     }
     preloadedState = undefined;
 
-    const failed: number[] = [];
+    /** Each failed delivery's last error, until it succeeds or its policy decides. */
+    const failed = new Map<Delivery, unknown>();
     const waiting: Promise<void>[] = [];
-    for (const [position, index] of todo.entries()) {
-      attempts[index]! += 1;
+    for (let position = 0; position < todo.length; position++) {
+      const delivery = todo[position]!;
+      const attempt = (delivery.attempts += 1);
       if (stateError !== undefined) {
-        failed.push(index);
-        lastError[index] = stateError;
+        failed.set(delivery, stateError);
         continue;
       }
-      const item = messages[index]!;
       const recorder = new EffectRecorder();
-      const attempt = attempts[index]!;
-      const meta = attempt === 1 ? item.meta : { ...item.meta, attempt };
+      const meta = attempt === 1 ? delivery.meta : { ...delivery.meta, attempt };
       const ctx = new MessageContext(env, recorder, state, meta);
       // Synchronous handlers (the heat gate) finish here without a promise per message; async
       // ones (the governor's reads, a duplicate check) run concurrently and are awaited together.
       try {
-        const result = handleOnce(handler, item.message, ctx, checks[position]!);
+        const result = handleOnce(handler, delivery.message, ctx, checks[position]!);
         if (result instanceof Promise) {
           const succeeded = () => {
-            outcomes[index] = { kind: 'commit', recorder, via: 'handled', attempts: attempt };
+            delivery.recorder = recorder;
+            delivery.outcome = HANDLED;
           };
           const threw = (error: unknown) => {
-            failed.push(index);
-            lastError[index] = error;
+            failed.set(delivery, error);
           };
           waiting.push(result.then(succeeded, threw));
         } else {
-          outcomes[index] = { kind: 'commit', recorder, via: 'handled', attempts: attempt };
+          delivery.recorder = recorder;
+          delivery.outcome = HANDLED;
         }
       } catch (error) {
-        failed.push(index);
-        lastError[index] = error;
+        failed.set(delivery, error);
       }
     }
     if (waiting.length > 0) await Promise.all(waiting);
-    if (failed.length === 0) break;
+    if (failed.size === 0) break;
+    // In batch order, whatever order the failures came in.
+    const failing = todo.filter((d) => failed.has(d));
 
     if (!env.redisReady()) {
-      for (const index of failed) attempts[index]! -= 1;
+      for (const delivery of failing) delivery.attempts -= 1;
       await env.waitForRedis();
-      if (env.stopping()) return outcomes;
-      todo = failed.sort((a, b) => a - b);
+      if (env.stopping()) return;
+      todo = failing;
       continue;
     }
 
-    todo = [];
-    for (const index of failed.sort((a, b) => a - b)) {
-      if (attempts[index]! >= maxAttempts) {
-        outcomes[index] = await applyPolicy(handler, env, messages[index]!, { error: lastError[index], attempts: attempts[index]! });
+    const retrying: Delivery[] = [];
+    for (const delivery of failing) {
+      if (delivery.attempts >= maxAttempts) {
+        await applyPolicy(handler, env, delivery, { error: failed.get(delivery), attempts: delivery.attempts }, reject);
       } else {
-        todo.push(index);
+        retrying.push(delivery);
       }
     }
+    todo = retrying;
     if (todo.length > 0) {
       env.onRetry(todo.length);
-      const attempt = Math.max(...todo.map((i) => attempts[i]!));
+      const attempt = Math.max(...todo.map((d) => d.attempts));
       await env.sleep(backoffMs * 2 ** (attempt - 1));
     }
   }
-  return outcomes;
 }
 
 async function applyPolicy<Config, Metrics extends object>(
   handler: AnyHandler,
   env: ExecutionEnv<Config, Metrics>,
-  item: ValidMessage,
+  delivery: Delivery,
   failure: FailureInfo,
-): Promise<Outcome> {
+  reject: Reject,
+): Promise<void> {
   const failurePolicy = handler.failure;
   if (failurePolicy.policy === 'dead-letter') {
-    return { kind: 'dead-letter', reason: 'handler_failed', detail: describeError(failure.error), attempts: failure.attempts };
+    reject(delivery, 'handler_failed', describeError(failure.error));
+    return;
   }
   const recorder = new EffectRecorder();
-  const ctx = new MessageContext(env, recorder, undefined, { ...item.meta, attempt: failure.attempts });
+  const ctx = new MessageContext(env, recorder, undefined, { ...delivery.meta, attempt: failure.attempts });
   try {
-    guardFallback(handler, item.message, ctx, env.doneKey?.(item.meta));
-    await failurePolicy.fallback(item.message, failure, ctx);
+    guardFallback(handler, delivery.message, ctx, env.doneKey?.(delivery.meta));
+    await failurePolicy.fallback(delivery.message, failure, ctx);
     ctx.log.warn(
       { err: describeError(failure.error), attempts: failure.attempts, policy: failurePolicy.policy },
       'handler failed; applied failure policy',
     );
-    return { kind: 'commit', recorder, via: 'fallback', attempts: failure.attempts };
+    delivery.recorder = recorder;
+    delivery.outcome = FALLBACK;
   } catch (fallbackError) {
-    return {
-      kind: 'dead-letter',
-      reason: 'fallback_failed',
-      detail: `${describeError(failure.error)}; fallback: ${describeError(fallbackError)}`,
-      attempts: failure.attempts,
-    };
+    reject(delivery, 'fallback_failed', `${describeError(failure.error)}; fallback: ${describeError(fallbackError)}`);
   }
 }

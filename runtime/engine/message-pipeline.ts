@@ -1,36 +1,12 @@
 import type * as z from 'zod';
-import type { CommitItem } from './commit.js';
 import { deadLetterFields, type DeadLetterDestination } from './dead-letter.js';
+import { UNUSABLE, type DeadLetterReason, type Delivery, type PreparedBatch } from './delivery.js';
 import { EffectRecorder } from './effects.js';
 import { MessageContext } from './message-context.js';
-import { executeBatch, type DeadLetterReason, type ExecutionEnv, type Outcome, type ValidMessage } from './execute.js';
-import type { AnyHandler, MessageMeta } from '../contract/handler.js';
+import { executeBatch, type ExecutionEnv } from './execute.js';
+import type { AnyHandler } from '../contract/handler.js';
 
-/** What a committed item counts as in quantum_gates_messages_total. */
-export type OutcomeLabel =
-  { kind: 'handled' | 'fallback' | 'skipped' | 'unusable' | 'left-pending' } | { kind: 'dead-letter'; reason: DeadLetterReason };
-
-export type PreparedItem = CommitItem & { outcome: OutcomeLabel };
-
-/** A batch after validation and the handler: exactly one commit item per input. */
-export interface PreparedBatch {
-  readonly items: PreparedItem[];
-  readonly valid: ValidMessage[];
-  /** Where each valid message's item sits in `items`. */
-  readonly validSlots: number[];
-  /** When the inputs became ours (a batch held too long may have been reclaimed). */
-  readonly readAt: number;
-  /** performance.now() when handling began, for the batch duration histogram. */
-  readonly started: number;
-}
-
-/** One input as it arrived: its meta, and how often it was delivered (stream entries). */
-export interface RawInput {
-  readonly meta: MessageMeta;
-  /** Null for a stream entry deleted while pending: acknowledged with nothing to do. */
-  readonly data: unknown;
-  readonly deliveries: number;
-}
+export type { Outcome, PreparedBatch } from './delivery.js';
 
 export interface PipelineEnv {
   readonly handler: AnyHandler;
@@ -42,97 +18,58 @@ export interface PipelineEnv {
 }
 
 /**
- * Validates each input and runs the handler over the valid ones. Invalid input, an input
- * delivered too often, and a message whose failure policy says so become dead-letter items: the
+ * Validates each delivery and runs the handler over the valid ones. Invalid input, an input
+ * delivered too often, and a message whose failure policy says so become dead letters: the
  * dead letter is written in the same commit that acknowledges the input, so it can never be lost.
  */
 export async function prepareBatch(
   env: PipelineEnv,
-  inputs: readonly RawInput[],
+  deliveries: readonly Delivery[],
   readAt: number,
   state?: Promise<unknown>,
 ): Promise<PreparedBatch> {
   const { handler } = env;
   const started = performance.now();
-  const items: PreparedItem[] = [];
-  const valid: ValidMessage[] = [];
-  const validSlots: number[] = [];
-  for (const input of inputs) {
-    const { meta } = input;
-    if (input.data === null) {
-      items.push({ entryId: entryIdOf(env, meta), outcome: { kind: 'skipped' } });
+  const valid: Delivery[] = [];
+  for (const delivery of deliveries) {
+    if (delivery.data === null) continue; // skipped: acknowledged with nothing to do
+    if (delivery.deliveries > env.maxDeliveries) {
+      reject(env, delivery, 'too_many_deliveries', `delivered ${delivery.deliveries} times (MAX_DELIVERIES=${env.maxDeliveries})`);
+      await withSafeOutput(env, delivery);
       continue;
     }
-    if (input.deliveries > env.maxDeliveries) {
-      items.push(
-        await withSafeOutput(
-          env,
-          meta,
-          deadLetterItem(env, meta, 'too_many_deliveries', `delivered ${input.deliveries} times (MAX_DELIVERIES=${env.maxDeliveries})`, 0),
-        ),
-      );
-      continue;
-    }
-    const unusable = await unusableItem(env, meta);
-    if (unusable !== undefined) {
-      items.push(unusable);
-      continue;
-    }
-    const parsed = handler.input.safeParse(input.data);
+    if (await isUnusable(env, delivery)) continue;
+    const parsed = handler.input.safeParse(delivery.data);
     if (!parsed.success) {
-      items.push(await withSafeOutput(env, meta, deadLetterItem(env, meta, 'invalid_input', formatIssues(parsed.error), 0)));
+      reject(env, delivery, 'invalid_input', formatIssues(parsed.error));
+      await withSafeOutput(env, delivery);
       continue;
     }
-    validSlots.push(items.length);
-    valid.push({ meta, message: parsed.data });
-    items.push({ entryId: entryIdOf(env, meta), outcome: { kind: 'skipped' } });
+    delivery.valid = true;
+    delivery.message = parsed.data;
+    valid.push(delivery);
   }
-  const outcomes = await executeBatch(handler, env.execution, valid, state);
-  outcomes.forEach((outcome, i) => {
-    items[validSlots[i]!] = itemFor(env, valid[i]!, outcome);
-  });
-  return { items, valid, validSlots, readAt, started };
+  await executeBatch(handler, env.execution, valid, (d, reason, detail) => reject(env, d, reason, detail), state);
+  return { deliveries, readAt, started };
 }
 
-/** Runs the handler again for the messages whose commit guards conflicted, in place. */
-export async function rerun(env: PipelineEnv, batch: PreparedBatch, validIndexes: readonly number[]): Promise<void> {
-  const outcomes = await executeBatch(
-    env.handler,
-    env.execution,
-    validIndexes.map((i) => batch.valid[i]!),
-  );
-  validIndexes.forEach((validIndex, k) => {
-    batch.items[batch.validSlots[validIndex]!] = itemFor(env, batch.valid[validIndex]!, outcomes[k]!);
-  });
+/** Runs the handler again for deliveries whose commit guards conflicted, in place (valid ones only). */
+export async function rerun(env: PipelineEnv, deliveries: readonly Delivery[]): Promise<void> {
+  await executeBatch(env.handler, env.execution, deliveries, (d, reason, detail) => reject(env, d, reason, detail));
 }
 
-function itemFor(env: PipelineEnv, message: ValidMessage, outcome: Outcome): PreparedItem {
-  switch (outcome.kind) {
-    case 'commit':
-      return {
-        entryId: entryIdOf(env, message.meta),
-        recorder: outcome.recorder,
-        outcome: { kind: outcome.via === 'handled' ? 'handled' : 'fallback' },
-      };
-    case 'dead-letter':
-      return deadLetterItem(env, message.meta, outcome.reason, outcome.detail, outcome.attempts);
-    case 'leave-pending':
-      return { outcome: { kind: 'left-pending' } };
-  }
-}
-
-/** A dead letter with the handler's safe output for it (failure.rejected), committed together. */
-async function withSafeOutput(env: PipelineEnv, meta: MessageMeta, item: PreparedItem): Promise<PreparedItem> {
+/** Gives a dead letter the handler's safe output for it (failure.rejected), committed together. */
+async function withSafeOutput(env: PipelineEnv, delivery: Delivery): Promise<void> {
   const hook = env.handler.failure.rejected;
-  if (hook === undefined) return item;
+  if (hook === undefined) return;
   const recorder = new EffectRecorder();
   try {
-    await hook(meta.raw, new MessageContext(env.execution, recorder, undefined, meta));
+    await hook(delivery.meta.raw, new MessageContext(env.execution, recorder, undefined, delivery.meta));
   } catch (error) {
-    env.execution.logger(meta).warn({ err: error }, 'safe output of a rejected message failed; dead-lettered without it');
-    return item;
+    env.execution.logger(delivery.meta).warn({ err: error }, 'safe output of a rejected message failed; dead-lettered without it');
+    return;
   }
-  return { ...item, recorder };
+  delivery.recorder = recorder;
 }
 
 /**
@@ -140,25 +77,24 @@ async function withSafeOutput(env: PipelineEnv, meta: MessageMeta, item: Prepare
  * acknowledged with what the hook recorded, no dead letter. A hook that throws leaves the entry
  * to the schema, as if it had no such hook.
  */
-async function unusableItem(env: PipelineEnv, meta: MessageMeta): Promise<PreparedItem | undefined> {
+async function isUnusable(env: PipelineEnv, delivery: Delivery): Promise<boolean> {
   const hook = env.handler.failure.unusable;
-  if (hook === undefined) return undefined;
+  if (hook === undefined) return false;
   const recorder = new EffectRecorder();
   try {
-    if (!(await hook(meta.raw, new MessageContext(env.execution, recorder, undefined, meta)))) return undefined;
+    if (!(await hook(delivery.meta.raw, new MessageContext(env.execution, recorder, undefined, delivery.meta)))) return false;
   } catch (error) {
-    env.execution.logger(meta).warn({ err: error }, 'unusable-entry check failed; the entry is validated as usual');
-    return undefined;
+    env.execution.logger(delivery.meta).warn({ err: error }, 'unusable-entry check failed; the entry is validated as usual');
+    return false;
   }
-  return { entryId: entryIdOf(env, meta), recorder, outcome: { kind: 'unusable' } };
+  delivery.recorder = recorder;
+  delivery.outcome = UNUSABLE;
+  return true;
 }
 
-/** Jobs have no stream entry to acknowledge: BullMQ completes them once the commit succeeded. */
-function entryIdOf(env: PipelineEnv, meta: MessageMeta): string | undefined {
-  return env.deadLetter.group === '' ? undefined : meta.id;
-}
-
-function deadLetterItem(env: PipelineEnv, meta: MessageMeta, reason: DeadLetterReason, detail: string, attempts: number): PreparedItem {
+/** Makes `delivery` a dead letter: its record (with its attempts so far) replaces any output. */
+function reject(env: PipelineEnv, delivery: Delivery, reason: DeadLetterReason, detail: string): void {
+  const { meta } = delivery;
   const fields = deadLetterFields({
     handler: env.handler.name,
     sourceStream: env.deadLetter.sourceStream,
@@ -166,22 +102,20 @@ function deadLetterItem(env: PipelineEnv, meta: MessageMeta, reason: DeadLetterR
     group: env.deadLetter.group,
     reason,
     detail,
-    attempts,
+    attempts: delivery.attempts,
     raw: meta.raw,
     at: env.now(),
   });
-  return {
-    entryId: entryIdOf(env, meta),
-    extraEmits: [
-      {
-        stream: env.deadLetter.stream,
-        fields,
-        maxLen: env.deadLetter.maxLen,
-        ...(env.deadLetter.index === undefined ? {} : { index: env.deadLetter.index }),
-      },
-    ],
-    outcome: { kind: 'dead-letter', reason },
-  };
+  delivery.recorder = undefined;
+  delivery.extraEmits = [
+    {
+      stream: env.deadLetter.stream,
+      fields,
+      maxLen: env.deadLetter.maxLen,
+      ...(env.deadLetter.index === undefined ? {} : { index: env.deadLetter.index }),
+    },
+  ];
+  delivery.outcome = { kind: 'dead-letter', reason };
 }
 
 export function formatIssues(error: z.ZodError): string {

@@ -2,7 +2,7 @@ import type { EffectFailure } from './commit.js';
 import type { ScheduledJob } from './effects.js';
 import { describeError } from './execute.js';
 import type { RootLogger } from './logger.js';
-import type { PreparedItem } from './message-pipeline.js';
+import type { Delivery } from './delivery.js';
 import { applyMetricCallsCoalesced, type RuntimeMetrics } from './metrics.js';
 import { classifyRedisError } from './redis-errors.js';
 
@@ -30,7 +30,7 @@ export class Settler {
   constructor(private readonly deps: SettleDeps) {}
 
   /** Messages whose effects and acknowledgement were applied. */
-  async committed(items: readonly PreparedItem[]): Promise<void> {
+  async committed(items: readonly Delivery[]): Promise<void> {
     const { metrics, handlerName } = this.deps;
     const jobs: ScheduledJob[] = [];
     const outcomes = new Map<string, number>();
@@ -69,7 +69,7 @@ export class Settler {
    * Messages acknowledged without their effects because a later one had already been applied
    * (onlyIfNewer): only what their onSkip hook records counts, not the handler's other updates.
    */
-  superseded(items: readonly PreparedItem[]): void {
+  superseded(items: readonly Delivery[]): void {
     if (items.length === 0) return;
     applyMetricCallsCoalesced(items.flatMap((item) => (item.recorder ? [item.recorder.skippedMetricCalls()] : [])));
     this.deps.metrics.messages.inc({ handler: this.deps.handlerName, outcome: 'superseded' }, items.length);
@@ -79,13 +79,11 @@ export class Settler {
    * Writes Redis refused (their messages stay unacknowledged and are committed again): each
    * effect's failure hook runs (the gates' own write-failure counters), and the cause is logged.
    */
-  writeFailures(failures: readonly EffectFailure[], items: readonly PreparedItem[]): void {
+  writeFailures(failures: readonly EffectFailure<Delivery>[]): void {
     for (const failure of failures) {
-      const effect = failure.effect as { onFail?: () => void } | undefined;
-      effect?.onFail?.();
-      const item = items[failure.item];
+      failure.effect?.onFail?.();
       this.deps.log.error(
-        { err: failure.error.message, cause: classifyRedisError(failure.error).cause, entry: item?.entryId },
+        { err: failure.error.message, cause: classifyRedisError(failure.error).cause, entry: failure.item?.entryId },
         'a write was refused; the message stays pending and its commit is retried',
       );
     }

@@ -1,21 +1,18 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { MetricsTime, Queue, Worker, type ConnectionOptions, type Job, type JobsOptions } from 'bullmq';
 import type { Committer } from '../engine/commit.js';
-import { commitBatch, commitLoopEnv, type CommitLoopEnv } from '../engine/commit-loop.js';
+import { Delivery } from '../engine/delivery.js';
 import type { RuntimeConfig } from '../host/config.js';
 import type { JobSummary, ScheduledJob } from '../engine/effects.js';
-import { describeError, type ExecutionEnv } from '../engine/execute.js';
+import { describeError } from '../engine/execute.js';
 import { jobDoneKey } from '../engine/idempotency.js';
 import type { AnyHandler, QueueTrigger, ScheduleTrigger } from '../contract/handler.js';
-import { LazyChildLogger, type RootLogger } from '../engine/logger.js';
-import { prepareBatch, type PipelineEnv, type PreparedItem } from '../engine/message-pipeline.js';
+import type { RootLogger } from '../engine/logger.js';
 import type { RuntimeMetrics } from '../engine/metrics.js';
 import { isReady, waitUntilReady, type RedisClient } from '../host/redis.js';
 import type { RedisHealth } from '../host/redis-health.js';
-import type { RedisReader } from '../contract/redis-reader.js';
 import type { JobSink } from '../engine/settle.js';
+import { buildPipeline, type SourcePipeline } from './pipeline.js';
 import type { ConsumerFault } from './stream-consumer.js';
-import { deadLetterDestination } from '../engine/dead-letter.js';
 
 /**
  * Options of every job a handler schedules (ctx.schedule: cooldown expiry, outcome samples).
@@ -98,8 +95,7 @@ export class JobRunner {
   private readonly log: RootLogger;
   readonly queueName: string;
   private readonly trigger: ScheduleTrigger<unknown> | QueueTrigger;
-  private readonly pipeline: PipelineEnv;
-  private readonly commitEnv: CommitLoopEnv;
+  private readonly pipeline: SourcePipeline;
   private schedulerTimer: NodeJS.Timeout | undefined;
   private schedulerFault: string | undefined;
   private commitFailing: string | undefined;
@@ -110,45 +106,19 @@ export class JobRunner {
     this.queueName = this.trigger.queue;
     this.lastProgressAt = deps.now();
     this.log = deps.logger.child({ handler: deps.handler.name, queue: this.trigger.queue });
-    const execution: ExecutionEnv<unknown, object> = {
-      redis: deps.commands as unknown as RedisReader,
-      config: deps.handlerConfig,
-      metrics: deps.handlerMetrics,
-      now: deps.now,
-      logger: (m) => new LazyChildLogger(this.log, { job: m.id }),
-      redisReady: () => isReady(deps.commands) && !deps.health.stalled,
+    this.pipeline = buildPipeline(deps, {
+      log: this.log,
+      logFields: (meta) => ({ job: meta.id }),
+      sourceStream: `bullmq:${this.queueName}`,
+      group: '',
+      maxDeliveries: Number.POSITIVE_INFINITY, // BullMQ counts a job's attempts itself
       waitForRedis: () => waitUntilReady(deps.commands, this.abort.signal),
       stopping: () => this.stopping,
-      sleep: (ms) => sleep(ms).then(() => undefined),
-      onRetry: (count) => deps.metrics.retries.inc({ handler: deps.handler.name }, count),
+      abort: this.abort.signal,
       // Every job's commit records it as done, and a job found done is not run again.
       doneKey: (meta) => jobDoneKey(this.queueName, meta.id),
-    };
-    const sourceStream = `bullmq:${this.queueName}`;
-    this.pipeline = {
-      handler: deps.handler,
-      execution,
-      maxDeliveries: Number.POSITIVE_INFINITY, // BullMQ counts a job's attempts itself
-      deadLetter: { ...deadLetterDestination(deps.config, deps.handler.name), sourceStream, group: '' },
-      now: deps.now,
-    };
-    this.commitEnv = commitLoopEnv(
-      {
-        handlerName: deps.handler.name,
-        committer: deps.committer,
-        metrics: deps.metrics,
-        log: this.log,
-        jobs: deps.jobs,
-        pipeline: this.pipeline,
-        now: deps.now,
-        config: deps.config,
-        abort: this.abort.signal,
-        stopping: () => this.stopping,
-        health: deps.health,
-      },
-      {
+      commit: {
         source: undefined,
-        waitForRedis: () => waitUntilReady(deps.commands, this.abort.signal),
         onProgress: () => {
           this.lastProgressAt = deps.now();
           this.commitFailing = undefined;
@@ -157,7 +127,7 @@ export class JobRunner {
           this.commitFailing ??= `commits refused (${failure.cause}): ${failure.message}`;
         },
       },
-    );
+    });
   }
 
   get isConsuming(): boolean {
@@ -266,21 +236,23 @@ export class JobRunner {
       scheduled_at: job.timestamp,
     });
     const meta = { source: `bullmq:${this.queueName}`, id: job.id ?? job.name, raw, producedAt: job.timestamp, attempt: 1 };
-    const batch = await prepareBatch(this.pipeline, [{ meta, data, deliveries: 1 }], this.deps.now());
-    if (batch.items[0]?.outcome.kind === 'left-pending') throw new Error('shutting down before the job finished');
+    const delivery = new Delivery(meta, data, 1, undefined);
+    const batch = await this.pipeline.prepare([delivery], this.deps.now());
+    if (delivery.outcome.kind === 'left-pending') throw new Error('shutting down before the job finished');
     // BullMQ retries or fails a job that throws; a job whose outputs did not commit must not complete.
-    if (!(await commitBatch(this.commitEnv, batch))) throw new Error('the job could not be committed; it is left for a retry');
+    if (!(await this.pipeline.commit(batch))) throw new Error('the job could not be committed; it is left for a retry');
     this.lastProgressAt = this.deps.now();
-    return jobSummary(batch.items[0]);
+    return jobSummary(delivery);
   }
 }
 
 /** The committed outcome, and what the handler summarized with ctx.summarize (read after any re-run). */
-export function jobSummary(item: PreparedItem | undefined): JobSummary {
-  if (item === undefined) return { outcome: 'skipped' };
+export function jobSummary(delivery: Delivery): JobSummary {
   const outcome: JobSummary =
-    item.outcome.kind === 'dead-letter' ? { outcome: 'dead-letter', reason: item.outcome.reason } : { outcome: item.outcome.kind };
-  return { ...outcome, ...item.recorder?.summary, ...outcome }; // listed first, and the runtime's word wins
+    delivery.outcome.kind === 'dead-letter'
+      ? { outcome: 'dead-letter', reason: delivery.outcome.reason }
+      : { outcome: delivery.outcome.kind };
+  return { ...outcome, ...delivery.recorder?.summary, ...outcome }; // listed first, and the runtime's word wins
 }
 
 function stringifyValues(data: Record<string, unknown>): Record<string, string> {

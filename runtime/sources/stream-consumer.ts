@@ -1,20 +1,20 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Committer } from '../engine/commit.js';
-import { commitBatch, commitLoopEnv, GroupLostError, type CommitLoopEnv } from '../engine/commit-loop.js';
+import { GroupLostError } from '../engine/commit-loop.js';
+import { Delivery, type PreparedBatch } from '../engine/delivery.js';
 import type { RuntimeConfig } from '../host/config.js';
-import { describeError, type ExecutionEnv } from '../engine/execute.js';
+import { describeError } from '../engine/execute.js';
 import type { AnyHandler, StreamTrigger } from '../contract/handler.js';
-import { LazyChildLogger, type RootLogger } from '../engine/logger.js';
-import { prepareBatch, type PipelineEnv, type PreparedBatch, type RawInput } from '../engine/message-pipeline.js';
+import type { RootLogger } from '../engine/logger.js';
 import type { RuntimeMetrics } from '../engine/metrics.js';
 import { isReady, waitUntilReady, type RedisClient } from '../host/redis.js';
 import { classifyRedisError } from '../engine/redis-errors.js';
 import type { RedisHealth } from '../host/redis-health.js';
 import type { RedisReader } from '../contract/redis-reader.js';
 import type { JobSink } from '../engine/settle.js';
+import { buildPipeline, type SourcePipeline } from './pipeline.js';
 import { canLoadStateBehindRead, groupCursorKey, StreamReader, type Batch } from './stream-reader.js';
 import { fieldsToRecord } from '../../schemas/fields.js';
-import { deadLetterDestination } from '../engine/dead-letter.js';
 
 export type { JobSink } from '../engine/settle.js';
 
@@ -63,8 +63,7 @@ export class StreamConsumer {
   private readonly abort = new AbortController();
   private readonly log: RootLogger;
   private readonly reader: StreamReader;
-  private readonly pipeline: PipelineEnv;
-  private readonly commitEnv: CommitLoopEnv;
+  private readonly pipeline: SourcePipeline;
   /** Handlers that never read their own writes may handle a batch while the previous one commits. */
   private readonly overlapCommits: boolean;
   /** The commit in flight, if any: at most one, and commits go out in batch order. */
@@ -101,41 +100,16 @@ export class StreamConsumer {
       now: deps.now,
       stateRidesWithRead: canLoadStateBehindRead(deps.handler, deps.reader),
     });
-    const execution: ExecutionEnv<unknown, object> = {
-      redis: handlerRedis,
-      config: deps.handlerConfig,
-      metrics: deps.handlerMetrics,
-      now: deps.now,
-      logger: (meta) =>
-        new LazyChildLogger(this.log, { id: meta.id, plan_id: meta.raw.plan_id, trace_id: meta.raw.trace_id, symbol: meta.raw.symbol }),
-      redisReady: () => isReady(deps.commands) && !deps.health.stalled,
+    this.pipeline = buildPipeline(deps, {
+      log: this.log,
+      logFields: (meta) => ({ id: meta.id, plan_id: meta.raw.plan_id, trace_id: meta.raw.trace_id, symbol: meta.raw.symbol }),
+      sourceStream: this.stream,
+      group: this.group,
+      maxDeliveries: deps.config.MAX_DELIVERIES,
       waitForRedis: () => this.waitForRedis(),
       stopping: () => this.stopping,
-      sleep: (ms) => sleep(ms).then(() => undefined),
-      onRetry: (count) => deps.metrics.retries.inc({ handler: deps.handler.name }, count),
-    };
-    this.pipeline = {
-      handler: deps.handler,
-      execution,
-      maxDeliveries: deps.config.MAX_DELIVERIES,
-      deadLetter: { ...deadLetterDestination(deps.config, deps.handler.name), sourceStream: this.stream, group: this.group },
-      now: deps.now,
-    };
-    this.commitEnv = commitLoopEnv(
-      {
-        handlerName: deps.handler.name,
-        committer: deps.committer,
-        metrics: deps.metrics,
-        log: this.log,
-        jobs: deps.jobs,
-        pipeline: this.pipeline,
-        now: deps.now,
-        config: deps.config,
-        abort: this.abort.signal,
-        stopping: () => this.stopping,
-        health: deps.health,
-      },
-      {
+      abort: this.abort.signal,
+      commit: {
         source: {
           stream: this.stream,
           group: this.group,
@@ -143,13 +117,12 @@ export class StreamConsumer {
           ...(deps.recordsCursor ? { cursorKey: groupCursorKey(this.stream) } : {}),
         },
         pendingIds: (ids) => this.reader.pendingIds(ids),
-        waitForRedis: () => this.waitForRedis(),
         onProgress: () => this.committed(),
         onFailure: (failure) => {
           this.commitFailing ??= { cause: `commits refused (${failure.cause}): ${failure.message}`, since: deps.now() };
         },
       },
-    );
+    });
   }
 
   /** True while reading (not waiting for Redis, not stopped). */
@@ -348,17 +321,18 @@ export class StreamConsumer {
     const { handler, metrics } = this.deps;
     metrics.batchSize.observe({ handler: handler.name }, entries.length);
     handler.batch?.onRead?.(this.deps.handlerMetrics, entries.length);
-    const inputs: RawInput[] = entries.map(([id, fieldList]) => {
+    const batch = entries.map(([id, fieldList]) => {
       const raw = fieldList === null ? {} : fieldsToRecord(fieldList);
       // parseInt stops at the '-': the entry's time in ms.
       const meta = { source: this.stream, id, raw, producedAt: Number.parseInt(id, 10), attempt: 1 };
-      return { meta, data: fieldList === null ? null : raw, deliveries: deliveries?.get(id) ?? 1 };
+      return new Delivery(meta, fieldList === null ? null : raw, deliveries?.get(id) ?? 1, id);
     });
-    return prepareBatch(this.pipeline, inputs, readAt, state);
+    return this.pipeline.prepare(batch, readAt, state);
   }
 
   private async commit(batch: PreparedBatch): Promise<void> {
-    await commitBatch(this.commitEnv, batch);
-    for (const item of batch.items) if (item.entryId !== undefined) this.held.delete(item.entryId);
+    await this.pipeline.commit(batch);
+    // Left pending (stopping mid-retry), an entry is still ours: a lost group must deliver it again.
+    for (const delivery of batch.deliveries) if (delivery.outcome.kind !== 'left-pending') this.held.delete(delivery.meta.id);
   }
 }

@@ -1,3 +1,4 @@
+import { commitAndReport } from '../support/commit-report.js';
 import { Redis, type Pipeline } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { TransactionCommitter } from '../../runtime/engine/commit.js';
@@ -39,7 +40,7 @@ describe('TransactionCommitter on a real redis-server', () => {
   it('commits effects, dead letters and the ack together', async () => {
     const [a, b] = await deliver(2);
     const committer = new TransactionCommitter(connection, 0);
-    const report = await committer.commit({ stream: 's', group: 'g', consumer: 'c' }, [
+    const report = await commitAndReport(committer, { stream: 's', group: 'g', consumer: 'c' }, [
       { entryId: a, recorder: recorder((r) => r.emit('out', { n: '0' })) },
       { entryId: b, extraEmits: [{ stream: 'dlq', fields: { reason: 'x' }, maxLen: 0 }] },
     ]);
@@ -72,7 +73,7 @@ describe('TransactionCommitter on a real redis-server', () => {
         };
       },
     });
-    const report = await new TransactionCommitter(meddling, 0).commit({ stream: 's', group: 'g', consumer: 'c' }, [
+    const report = await commitAndReport(new TransactionCommitter(meddling, 0), { stream: 's', group: 'g', consumer: 'c' }, [
       { entryId: a, recorder: recorder((r) => (r.requireAbsent('taken'), r.emit('out', { n: 'a' }))) },
       { entryId: b, recorder: recorder((r) => (r.requireAbsent('free'), r.emit('out', { n: 'b' }))) },
       { entryId: c, recorder: recorder((r) => r.emit('out', { n: 'c' })) },
@@ -86,7 +87,7 @@ describe('TransactionCommitter on a real redis-server', () => {
     const [a, b, c] = await deliver(3);
     await redis.client.set('version', '1');
     const bump = (from: string, to: string) => recorder((r) => (r.requireValue('version', from), r.setKey('version', to)));
-    const report = await new TransactionCommitter(connection, 0).commit({ stream: 's', group: 'g', consumer: 'c' }, [
+    const report = await commitAndReport(new TransactionCommitter(connection, 0), { stream: 's', group: 'g', consumer: 'c' }, [
       { entryId: a, recorder: bump('1', '2') },
       { entryId: b, recorder: bump('2', '3') },
       { entryId: c, recorder: bump('3', '4') },
@@ -102,7 +103,7 @@ describe('TransactionCommitter on a real redis-server', () => {
     const bump = (from: string, to: string) =>
       recorder((r) => (r.requireValue('version', from), r.setKey('version', to), r.emit('out', { to })));
     // The first's guard fails (7, not 1); the second is chained on it; the third is independent.
-    const report = await new TransactionCommitter(connection, 0).commit({ stream: 's', group: 'g', consumer: 'c' }, [
+    const report = await commitAndReport(new TransactionCommitter(connection, 0), { stream: 's', group: 'g', consumer: 'c' }, [
       { entryId: a, recorder: bump('1', '2') },
       { entryId: b, recorder: bump('2', '3') },
       { entryId: c, recorder: recorder((r) => r.emit('out', { to: 'other' })) },
@@ -119,7 +120,7 @@ describe('TransactionCommitter on a real redis-server', () => {
     // Another consumer takes the first entry: its writes are skipped, so the second's chain breaks.
     await redis.client.xclaim('s', 'g', 'other', 0, a!);
     const bump = (from: string, to: string) => recorder((r) => (r.requireValue('version', from), r.setKey('version', to)));
-    const report = await new TransactionCommitter(connection, 0).commit({ stream: 's', group: 'g', consumer: 'c' }, [
+    const report = await commitAndReport(new TransactionCommitter(connection, 0), { stream: 's', group: 'g', consumer: 'c' }, [
       { entryId: a, recorder: bump('1', '2') },
       { entryId: b, recorder: bump('2', '3') },
     ]);
@@ -132,7 +133,7 @@ describe('TransactionCommitter on a real redis-server', () => {
   it('applies nothing of a message whose guard no longer holds', async () => {
     const [a] = await deliver(1);
     await redis.client.set('version', '2');
-    const report = await new TransactionCommitter(connection, 0).commit({ stream: 's', group: 'g', consumer: 'c' }, [
+    const report = await commitAndReport(new TransactionCommitter(connection, 0), { stream: 's', group: 'g', consumer: 'c' }, [
       { entryId: a, recorder: recorder((r) => (r.requireValue('version', '1'), r.setKey('version', '2'), r.emit('out', { n: 'a' }))) },
     ]);
     expect(report).toMatchObject({ committed: [], conflicted: [0] });
@@ -147,7 +148,7 @@ describe('TransactionCommitter on a real redis-server', () => {
   ])('sees a guarded key that exists as %s (requireAbsent conflicts)', async (_kind, create) => {
     const [a] = await deliver(1);
     await create(redis.client);
-    const report = await new TransactionCommitter(connection, 0).commit({ stream: 's', group: 'g', consumer: 'c' }, [
+    const report = await commitAndReport(new TransactionCommitter(connection, 0), { stream: 's', group: 'g', consumer: 'c' }, [
       { entryId: a, recorder: recorder((r) => (r.requireAbsent('k'), r.emit('out', { n: 'a' }))) },
     ]);
     expect(report.conflicted).toEqual([0]);
@@ -157,7 +158,7 @@ describe('TransactionCommitter on a real redis-server', () => {
   it('withholds a message whose write Redis would reject: none of its writes, no ack; the others commit', async () => {
     const [a, b] = await deliver(2);
     await redis.client.set('not-a-hash', 'x');
-    const report = await new TransactionCommitter(connection, 0).commit({ stream: 's', group: 'g', consumer: 'c' }, [
+    const report = await commitAndReport(new TransactionCommitter(connection, 0), { stream: 's', group: 'g', consumer: 'c' }, [
       { entryId: a, recorder: recorder((r) => (r.emit('out', { n: 'a' }), r.putHash('not-a-hash', { f: 'v' }))) },
       { entryId: b, recorder: recorder((r) => r.emit('out', { n: 'b' })) },
     ]);
@@ -173,7 +174,7 @@ describe('TransactionCommitter on a real redis-server', () => {
   it('a dead letter that cannot be written keeps its message pending', async () => {
     const [a] = await deliver(1);
     await redis.client.set('dlq', 'x');
-    const report = await new TransactionCommitter(connection, 0).commit({ stream: 's', group: 'g', consumer: 'c' }, [
+    const report = await commitAndReport(new TransactionCommitter(connection, 0), { stream: 's', group: 'g', consumer: 'c' }, [
       { entryId: a, extraEmits: [{ stream: 'dlq', fields: { reason: 'x' }, maxLen: 0 }] },
     ]);
     expect(report.withheld).toEqual([0]);
@@ -185,7 +186,7 @@ describe('TransactionCommitter on a real redis-server', () => {
     await redis.client.set('not-a-hash', 'x');
     const wide: Record<string, string> = {};
     for (let i = 0; i < 5000; i++) wide[`f${i}`] = String(i); // 10,000 field arguments: past Lua's unpack limit
-    const report = await new TransactionCommitter(connection, 0).commit({ stream: 's', group: 'g', consumer: 'c' }, [
+    const report = await commitAndReport(new TransactionCommitter(connection, 0), { stream: 's', group: 'g', consumer: 'c' }, [
       { entryId: a, recorder: recorder((r) => r.emit('out', { n: 'a' })) },
       { entryId: b, recorder: recorder((r) => r.emit('out', { n: 'b', ...wide })) },
       { entryId: c, recorder: recorder((r) => (r.putHash('not-a-hash', { f: 'v' }), r.emit('out', { n: 'c' }))) },
@@ -206,7 +207,7 @@ describe('TransactionCommitter on a real redis-server', () => {
     await redis.client.sadd('members', 'gone');
     await redis.client.set('doomed', '1');
     await redis.client.hset('snapshot', 'stale', '1');
-    const report = await new TransactionCommitter(connection, 100).commit({ stream: 's', group: 'g', consumer: 'c' }, [
+    const report = await commitAndReport(new TransactionCommitter(connection, 100), { stream: 's', group: 'g', consumer: 'c' }, [
       {
         entryId: a,
         recorder: recorder((r) => {
@@ -240,7 +241,7 @@ describe('TransactionCommitter on a real redis-server', () => {
     const [a, b, c] = await deliver(3);
     await redis.client.xclaim('s', 'g', 'reclaimer', 0, b!);
     await redis.client.xack('s', 'g', c!);
-    const report = await new TransactionCommitter(connection, 0).commit({ stream: 's', group: 'g', consumer: 'c' }, [
+    const report = await commitAndReport(new TransactionCommitter(connection, 0), { stream: 's', group: 'g', consumer: 'c' }, [
       { entryId: a, recorder: recorder((r) => (r.emit('out', { n: 'a' }), r.setKey('k:a', '1'))) },
       { entryId: b, recorder: recorder((r) => (r.emit('out', { n: 'b' }), r.setKey('k:b', '1'))) },
       { entryId: c, extraEmits: [{ stream: 'dlq', fields: { reason: 'x' }, maxLen: 0 }] },
@@ -256,7 +257,7 @@ describe('TransactionCommitter on a real redis-server', () => {
   it('applies newest-wins messages in batch order: an older id than the one stored is acknowledged without its effects', async () => {
     const [a, b, c, d] = await deliver(4);
     const newest = (id: string, n: string) => recorder((r) => (r.onlyIfNewer('order', id), r.emit('out', { n })));
-    const report = await new TransactionCommitter(connection, 0).commit({ stream: 's', group: 'g', consumer: 'c' }, [
+    const report = await commitAndReport(new TransactionCommitter(connection, 0), { stream: 's', group: 'g', consumer: 'c' }, [
       { entryId: a, recorder: newest('3-0', 'a') },
       { entryId: b, recorder: newest('5-0', 'b') },
       { entryId: c, recorder: newest('4-9', 'c') },
@@ -277,12 +278,12 @@ describe('TransactionCommitter on a real redis-server', () => {
 
     // A later commit (another replica's, say) with an older id changes nothing.
     const [e] = await deliver(1);
-    const late = await new TransactionCommitter(connection, 0).commit({ stream: 's', group: 'g', consumer: 'c' }, [
+    const late = await commitAndReport(new TransactionCommitter(connection, 0), { stream: 's', group: 'g', consumer: 'c' }, [
       { entryId: e, recorder: newest('1700000000000-0', 'e') },
     ]);
     expect(late.superseded).toEqual([]);
     const [f] = await deliver(1);
-    const stale = await new TransactionCommitter(connection, 0).commit({ stream: 's', group: 'g', consumer: 'c' }, [
+    const stale = await commitAndReport(new TransactionCommitter(connection, 0), { stream: 's', group: 'g', consumer: 'c' }, [
       { entryId: f, recorder: newest('999999999999-5', 'f') },
     ]);
     expect(stale).toMatchObject({ committed: [], superseded: [0] });
@@ -299,9 +300,9 @@ describe('TransactionCommitter on a real redis-server', () => {
       { entryId: a, recorder: recorder((r) => r.emit('out', { n: 'a', ...wide })) },
       { entryId: b, recorder: recorder((r) => (r.onlyIfNewer('order', '7-0'), r.emit('out', { n: 'b' }))) },
     ];
-    const first = await committer.commit({ stream: 's', group: 'g', consumer: 'c' }, items);
+    const first = await commitAndReport(committer, { stream: 's', group: 'g', consumer: 'c' }, items);
     expect(first).toMatchObject({ committed: [0], conflicted: [1], superseded: [] });
-    const second = await committer.commit({ stream: 's', group: 'g', consumer: 'c' }, [items[1]!]);
+    const second = await commitAndReport(committer, { stream: 's', group: 'g', consumer: 'c' }, [items[1]!]);
     expect(second).toMatchObject({ committed: [0], conflicted: [] });
     expect(await redis.client.get('order')).toBe('7-0');
     expect((await redis.client.xrange('out', '-', '+')).map(([, f]) => f[1])).toEqual(['a', 'b']);

@@ -1,3 +1,4 @@
+import { commitAndReport } from '../support/commit-report.js';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ClusterCommitter } from '../../runtime/engine/cluster-commit.js';
@@ -44,7 +45,8 @@ describe('dead letters bounded per gate, trims counted, on one node', () => {
   it('in the batch script: a gate past its bound loses its own oldest, and the commit reports how many', async () => {
     const committer = new TransactionCommitter(connection, 0);
     await committer.commit(undefined, [deadLetter('governor', 0, 2), deadLetter('governor', 1, 2)]);
-    const report = await committer.commit(
+    const report = await commitAndReport(
+      committer,
       undefined,
       Array.from({ length: 5 }, (_, n) => deadLetter('heat-gate', n, 2)),
     );
@@ -56,7 +58,10 @@ describe('dead letters bounded per gate, trims counted, on one node', () => {
 
   it('as plain commands (a batch too large for the script): the same bound and the same count', async () => {
     const committer = new TransactionCommitter(connection, 0);
-    const report = await committer.commit(undefined, [oversized(), ...Array.from({ length: 4 }, (_, n) => deadLetter('heat-gate', n, 1))]);
+    const report = await commitAndReport(committer, undefined, [
+      oversized(),
+      ...Array.from({ length: 4 }, (_, n) => deadLetter('heat-gate', n, 1)),
+    ]);
 
     expect(report.committed).toEqual([0, 1, 2, 3, 4]);
     expect(report.trimmed).toBe(3);
@@ -64,7 +69,8 @@ describe('dead letters bounded per gate, trims counted, on one node', () => {
   });
 
   it('without a bound (DLQ_MAXLEN=0) nothing is trimmed and no count is reported', async () => {
-    const report = await new TransactionCommitter(connection, 0).commit(
+    const report = await commitAndReport(
+      new TransactionCommitter(connection, 0),
       undefined,
       Array.from({ length: 3 }, (_, n) => deadLetter('heat-gate', n, 0)),
     );
@@ -74,7 +80,7 @@ describe('dead letters bounded per gate, trims counted, on one node', () => {
 
   it('a gate index of the wrong type withholds the item, as any refused write does', async () => {
     await redis.client.set(deadLetterIndexKey(DLQ, 'heat-gate'), 'not a sorted set');
-    const report = await new TransactionCommitter(connection, 0).commit(undefined, [deadLetter('heat-gate', 0, 5)]);
+    const report = await commitAndReport(new TransactionCommitter(connection, 0), undefined, [deadLetter('heat-gate', 0, 5)]);
     expect(report.withheld).toEqual([0]);
     expect(report.effectFailures[0]?.error.message).toMatch(/WRONGTYPE/);
     // Nothing written: the retry cannot leave a second copy.
@@ -95,7 +101,8 @@ describe('dead letters bounded per gate, trims counted, on a Redis Cluster', () 
   it('the stream and each gate index share a slot, so one script bounds and counts', async () => {
     const committer = new ClusterCommitter(cluster.client, 0);
     await committer.commit(undefined, [deadLetter('governor', 0, 2)]);
-    const report = await committer.commit(
+    const report = await commitAndReport(
+      committer,
       undefined,
       Array.from({ length: 4 }, (_, n) => deadLetter('heat-gate', n, 2)),
     );

@@ -1,3 +1,4 @@
+import { commitAndReport } from '../support/commit-report.js';
 import { ReplyError } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { ClusterCommitter, leaseKey, slotTag } from '../../runtime/engine/cluster-commit.js';
@@ -84,7 +85,7 @@ describe('ClusterCommitter', () => {
   it('checks newest-wins conditions in batch order before the effects, and acknowledges a superseded message without them', async () => {
     const { fake, committer } = setup();
     fake.strings.set('order', '4-0');
-    const report = await committer.commit(source, [
+    const report = await commitAndReport(committer, source, [
       { entryId: '1-0', recorder: recorder((r) => (r.onlyIfNewer('order', '5-0'), r.setKey('k', 'five'))) },
       { entryId: '2-0', recorder: recorder((r) => (r.onlyIfNewer('order', '3-0'), r.setKey('k', 'three'))) },
     ]);
@@ -99,7 +100,7 @@ describe('ClusterCommitter', () => {
 
   it('applies every effect before the one XACK of the batch', async () => {
     const { fake, committer } = setup();
-    const report = await committer.commit(source, [
+    const report = await commitAndReport(committer, source, [
       { entryId: '1-0', recorder: recorder((r) => r.emit('out', { plan_id: 'a' })) },
       { entryId: '2-0', extraEmits: [{ stream: 'dlq', fields: { reason: 'invalid_input' }, maxLen: 10 }] },
       { entryId: '3-0', recorder: recorder((r) => r.setKey('k', 'v', { ttlSec: 5 })) },
@@ -129,7 +130,7 @@ describe('ClusterCommitter', () => {
   it('reports a guard that no longer holds as a conflict and applies nothing of that item', async () => {
     const { fake, committer } = setup();
     fake.strings.set('permit:p1', '{}');
-    const report = await committer.commit(source, [
+    const report = await commitAndReport(committer, source, [
       { entryId: '1-0', recorder: recorder((r) => (r.requireAbsent('permit:p1'), r.setKey('permit:p1', 'x'))) },
       { entryId: '2-0', recorder: recorder((r) => r.emit('out', { plan_id: 'b' })) },
     ]);
@@ -142,7 +143,7 @@ describe('ClusterCommitter', () => {
   it('lets only one of two items guarding the same key in one batch commit; the other re-runs', async () => {
     const { committer } = setup();
     const guarded = () => recorder((r) => (r.requireAbsent('cooldown:BTC'), r.setKey('cooldown:BTC', '1')));
-    const report = await committer.commit(source, [
+    const report = await commitAndReport(committer, source, [
       { entryId: '1-0', recorder: guarded() },
       { entryId: '2-0', recorder: guarded() },
     ]);
@@ -153,7 +154,7 @@ describe('ClusterCommitter', () => {
   it('refuses a guard while another committer holds its lease', async () => {
     const { fake, committer } = setup();
     fake.strings.set(leaseKey('version:BTC'), 'someone-else');
-    const report = await committer.commit(source, [
+    const report = await commitAndReport(committer, source, [
       { entryId: '1-0', recorder: recorder((r) => (r.requireAbsent('version:BTC'), r.setKey('version:BTC', '1'))) },
     ]);
     expect(report.conflicted).toEqual([0]);
@@ -162,7 +163,7 @@ describe('ClusterCommitter', () => {
   it('checks requireValue against the current value and releases its lease after the ack', async () => {
     const { fake, committer } = setup();
     fake.strings.set('version:BTC', '3');
-    const report = await committer.commit(source, [
+    const report = await commitAndReport(committer, source, [
       { entryId: '1-0', recorder: recorder((r) => (r.requireValue('version:BTC', '3'), r.setKey('version:BTC', '4'))) },
     ]);
     expect(report.committed).toEqual([0]);
@@ -174,7 +175,7 @@ describe('ClusterCommitter', () => {
   it('withholds the ack of a message whose write Redis rejects; the others are acknowledged', async () => {
     const { fake, committer } = setup();
     fake.failWith = { command: 'HSET', error: new ReplyError('WRONGTYPE Operation against a key holding the wrong kind of value') };
-    const report = await committer.commit(source, [
+    const report = await commitAndReport(committer, source, [
       { entryId: '1-0', recorder: recorder((r) => r.putHash('h', { a: '1' })) },
       { entryId: '2-0', recorder: recorder((r) => r.emit('out', { plan_id: 'b' })) },
     ]);
@@ -200,7 +201,7 @@ describe('ClusterCommitter', () => {
     fake.failWith = { command: 'SET', error: new Error('Connection is closed.') };
     await expect(committer.commit(source, [item])).rejects.toThrow();
     fake.failWith = undefined;
-    const report = await committer.commit(source, [item]);
+    const report = await commitAndReport(committer, source, [item]);
     expect(report.committed).toEqual([0]);
   });
 });

@@ -1,11 +1,12 @@
 import { ReplyError } from 'ioredis';
 import * as z from 'zod';
 import { describe, expect, it } from 'vitest';
-import type { CommitItem, CommitReport, Committer, CommitSource } from '../../runtime/engine/commit.js';
+import type { CommitAnswer, CommitItem, CommitReport, Committer, CommitSource } from '../../runtime/engine/commit.js';
 import { commitBatch, GroupLostError, type CommitLoopEnv } from '../../runtime/engine/commit-loop.js';
 import type { ExecutionEnv } from '../../runtime/engine/execute.js';
 import { defineHandler, type AnyHandler } from '../../runtime/contract/handler.js';
-import { prepareBatch, type PipelineEnv, type RawInput } from '../../runtime/engine/message-pipeline.js';
+import { Delivery } from '../../runtime/engine/delivery.js';
+import { prepareBatch, rerun, type PipelineEnv } from '../../runtime/engine/message-pipeline.js';
 import { createRegistry, runtimeMetrics } from '../../runtime/engine/metrics.js';
 import { ConnectionLostError } from '../../runtime/host/redis.js';
 import type { RedisReader } from '../../runtime/contract/redis-reader.js';
@@ -28,28 +29,27 @@ const echo: AnyHandler = defineHandler({
   },
 });
 
-type Step = (items: readonly CommitItem[]) => CommitReport | Error;
-
-const applied = (items: readonly CommitItem[]): CommitReport => ({
-  committed: items.map((_, i) => i),
-  conflicted: [],
-  lost: [],
-  superseded: [],
-  withheld: [],
-  waiting: [],
-  effectFailures: [],
-});
+/** A scripted commit's answers by position in the items given; an item not named is committed. */
+type Scripted = Partial<Record<CommitAnswer, number[]>> & {
+  readonly effectFailures?: { item: number; effect: undefined; error: Error }[];
+};
+type Step = (items: readonly CommitItem[]) => Scripted | Error;
 
 /** A committer that answers each commit with the next scripted step (then applies everything). */
 class ScriptedCommitter implements Committer {
   readonly commits: string[][] = [];
   constructor(private readonly steps: Step[]) {}
-  async commit(_source: CommitSource | undefined, items: readonly CommitItem[]): Promise<CommitReport> {
+  async commit<Item extends CommitItem>(_source: CommitSource | undefined, items: readonly Item[]): Promise<CommitReport<Item>> {
     this.commits.push(items.map((i) => i.entryId ?? '?'));
     const step = this.steps.shift();
-    const result = step ? step(items) : applied(items);
+    const result = step ? step(items) : {};
     if (result instanceof Error) throw result;
-    return result;
+    for (const item of items) item.answer = 'committed';
+    for (const [answer, positions] of Object.entries(result)) {
+      if (answer === 'effectFailures') continue;
+      for (const i of positions as number[]) items[i]!.answer = answer as CommitAnswer;
+    }
+    return { effectFailures: (result.effectFailures ?? []).map((f) => ({ ...f, item: items[f.item] })) };
   }
 }
 
@@ -91,7 +91,7 @@ function fakeEnv(committer: Committer, options: { pending?: Set<string>; stoppin
     metrics,
     log: silent as never,
     settle,
-    pipeline,
+    rerun: (deliveries) => rerun(pipeline, deliveries),
     now: () => 1_000_000,
     claimIdleMs: 30_000,
     backoffMaxMs: 400,
@@ -108,29 +108,26 @@ function fakeEnv(committer: Committer, options: { pending?: Set<string>; stoppin
   return { env, pipeline, sleeps, settled, failures, registry };
 }
 
-const inputs = (...messages: Record<string, string>[]): RawInput[] =>
-  messages.map((data, i) => ({ meta: { source: 'in', id: `${i + 1}-0`, raw: data, producedAt: 1, attempt: 1 }, data, deliveries: 1 }));
+const delivery = (id: string, raw: Record<string, string>, data: unknown, deliveries = 1) =>
+  new Delivery({ source: 'in', id, raw, producedAt: 1, attempt: 1 }, data, deliveries, id);
+const inputs = (...messages: Record<string, string>[]): Delivery[] => messages.map((data, i) => delivery(`${i + 1}-0`, data, data));
 
 describe('the message pipeline', () => {
   it('turns each input into exactly one commit item: handled, dead-lettered with the reason, or skipped', async () => {
     const { pipeline } = fakeEnv(new ScriptedCommitter([]));
     const batch = await prepareBatch(
       pipeline,
-      [
-        ...inputs({ n: '1' }, { wrong: 'x' }),
-        { meta: { source: 'in', id: '3-0', raw: {}, producedAt: 1, attempt: 1 }, data: null, deliveries: 1 },
-        { meta: { source: 'in', id: '4-0', raw: { n: '4' }, producedAt: 1, attempt: 1 }, data: { n: '4' }, deliveries: 6 },
-      ],
+      [...inputs({ n: '1' }, { wrong: 'x' }), delivery('3-0', {}, null), delivery('4-0', { n: '4' }, { n: '4' }, 6)],
       0,
     );
-    expect(batch.items.map((i) => [i.entryId, i.outcome])).toEqual([
+    expect(batch.deliveries.map((i) => [i.entryId, i.outcome])).toEqual([
       ['1-0', { kind: 'handled' }],
       ['2-0', { kind: 'dead-letter', reason: 'invalid_input' }],
       ['3-0', { kind: 'skipped' }],
       ['4-0', { kind: 'dead-letter', reason: 'too_many_deliveries' }],
     ]);
-    expect(batch.items[1]!.extraEmits?.[0]?.stream).toBe('dlq');
-    expect(batch.items[1]!.extraEmits?.[0]?.fields.reason).toBe('invalid_input');
+    expect(batch.deliveries[1]!.extraEmits?.[0]?.stream).toBe('dlq');
+    expect(batch.deliveries[1]!.extraEmits?.[0]?.fields.reason).toBe('invalid_input');
   });
 });
 
@@ -155,8 +152,6 @@ describe('the commit loop', () => {
 
   it('keeps a message whose write Redis refused pending and retries it with a backoff that grows to the cap', async () => {
     const refuse: Step = (items) => ({
-      ...applied(items),
-      committed: [],
       withheld: items.map((_, i) => i),
       effectFailures: [{ item: 0, effect: undefined, error: new ReplyError('WRONGTYPE out holds a string, not a stream') }],
     });
@@ -192,7 +187,7 @@ describe('the commit loop', () => {
   });
 
   it('re-runs the messages whose guards lost a race, then commits them', async () => {
-    const committer = new ScriptedCommitter([(items) => ({ ...applied(items), committed: [0], conflicted: [1] })]);
+    const committer = new ScriptedCommitter([() => ({ conflicted: [1] })]);
     const { env, pipeline, settled } = fakeEnv(committer);
     const batch = await prepareBatch(pipeline, inputs({ n: '1' }, { n: '2', key: 'k' }), 1_000_000);
     expect(await commitBatch(env, batch)).toBe(true);

@@ -15,14 +15,17 @@ function bridged(planId: string, symbol: string): CommitItem {
   return { entryId: `${planId}-${symbol}`, recorder };
 }
 
+/** Positions in `items` of the items in `some`, so expectations read as batch positions. */
+const at = (items: readonly CommitItem[], some: readonly CommitItem[]) => some.map((item) => items.indexOf(item));
+
 describe('commit order within a batch', () => {
   it('defers a later duplicate plan_id behind its deferred first occurrence (the issue’s case)', () => {
     const items = [bridged('other1', 'BTCUSDT'), bridged('P', 'BTCUSDT'), bridged('P', 'ETHUSDT')];
-    const conflicted: number[] = [];
+    const conflicted: CommitItem[] = [];
     // Item 1 guards latest_plan_id:BTCUSDT, which item 0 writes: deferred. Item 2 guards
     // dedupe:P, which deferred item 1 guards and writes: it must wait too, or DUP beats FIRST.
-    expect(withoutIntraBatchConflicts(items, conflicted)).toEqual([0]);
-    expect(conflicted).toEqual([1, 2]);
+    expect(at(items, withoutIntraBatchConflicts(items, conflicted))).toEqual([0]);
+    expect(at(items, conflicted)).toEqual([1, 2]);
   });
 
   it('keeps independent items flowing and blocks transitively', () => {
@@ -33,22 +36,22 @@ describe('commit order within a batch', () => {
       bridged('b', 'XRPUSDT'),
       bridged('d', 'XRPUSDT'),
     ];
-    const { accepted, deferred } = inStreamOrder(items, [0, 1, 2, 3, 4]);
+    const { accepted, deferred } = inStreamOrder(items);
     // 1 waits for 0; 3 shares dedupe:b with 1; 4 shares latest_plan_id:XRPUSDT with 3; 2 touches nothing of theirs.
-    expect(accepted).toEqual([0, 2]);
-    expect(deferred).toEqual([1, 3, 4]);
+    expect(at(items, accepted)).toEqual([0, 2]);
+    expect(at(items, deferred)).toEqual([1, 3, 4]);
   });
 
   it('holds back later items touching the keys of an item whose guard failed at commit', () => {
     const items = [bridged('P', 'BTCUSDT'), bridged('P', 'ETHUSDT'), bridged('q', 'ETHUSDT')];
-    const { accepted, deferred } = inStreamOrder(items, [0, 1, 2], new Set([0]));
-    expect(accepted).toEqual([]);
-    expect(deferred).toEqual([0, 1, 2]);
+    const { accepted, deferred } = inStreamOrder(items, new Set([items[0]!]));
+    expect(at(items, accepted)).toEqual([]);
+    expect(at(items, deferred)).toEqual([0, 1, 2]);
   });
 
   it('does not order items that only append to the same stream', () => {
     const items = [bridged('a', 'BTCUSDT'), bridged('a', 'ETHUSDT'), bridged('z', 'SOLUSDT')];
     // 1 is deferred (dedupe:a); 2 emits to the same audit stream but touches no key of 1's.
-    expect(inStreamOrder(items, [0, 1, 2]).accepted).toEqual([0, 2]);
+    expect(at(items, inStreamOrder(items).accepted)).toEqual([0, 2]);
   });
 });

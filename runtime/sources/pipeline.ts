@@ -1,0 +1,109 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Committer } from '../engine/commit.js';
+import { commitBatch, type CommitLoopEnv } from '../engine/commit-loop.js';
+import { deadLetterDestination } from '../engine/dead-letter.js';
+import type { Delivery, PreparedBatch } from '../engine/delivery.js';
+import type { ExecutionEnv } from '../engine/execute.js';
+import { LazyChildLogger, type RootLogger } from '../engine/logger.js';
+import { prepareBatch, rerun, type PipelineEnv } from '../engine/message-pipeline.js';
+import type { RuntimeMetrics } from '../engine/metrics.js';
+import { Settler, type JobSink } from '../engine/settle.js';
+import type { AnyHandler, MessageMeta } from '../contract/handler.js';
+import type { RedisReader } from '../contract/redis-reader.js';
+import type { RuntimeConfig } from '../host/config.js';
+import { isReady, type RedisClient } from '../host/redis.js';
+import type { RedisHealth } from '../host/redis-health.js';
+
+/** What a source (a stream consumer, a job runner) has that its pipeline needs, the same for both. */
+export interface SourceDeps {
+  readonly handler: AnyHandler;
+  readonly handlerConfig: unknown;
+  readonly handlerMetrics: object;
+  readonly config: RuntimeConfig;
+  /** Shared, auto-pipelined: the handler's reads. */
+  readonly commands: RedisClient;
+  readonly committer: Committer;
+  readonly jobs: JobSink;
+  readonly metrics: RuntimeMetrics;
+  readonly now: () => number;
+  readonly health: RedisHealth;
+}
+
+/** How one source differs: where its messages come from, and how it waits, stops and reports. */
+export interface SourceShape {
+  /** The source's logger (bound to its handler and stream or queue). */
+  readonly log: RootLogger;
+  /** What each message's log lines carry besides the source's bindings. */
+  readonly logFields: (meta: MessageMeta) => Readonly<Record<string, string | undefined>>;
+  /** The dead letter's source_stream and group ('' for jobs). */
+  readonly sourceStream: string;
+  readonly group: string;
+  /** Deliveries after which a stream entry is dead-lettered unhandled; jobs: BullMQ counts attempts itself. */
+  readonly maxDeliveries: number;
+  /** Resolves once the connections the source needs are ready (or it stops). */
+  readonly waitForRedis: () => Promise<void>;
+  readonly stopping: () => boolean;
+  /** Aborted when the source stops: cuts a backoff pause short. */
+  readonly abort: AbortSignal;
+  /** Jobs only: where the runtime records the job as done (see IdempotencyDeclaration). */
+  readonly doneKey?: (meta: MessageMeta) => string;
+  /** The source's own part of the commit loop. */
+  readonly commit: Pick<CommitLoopEnv, 'source' | 'pendingIds' | 'onProgress' | 'onFailure'>;
+}
+
+/** A source's pipeline: validate and handle a batch of deliveries, then commit and settle it. */
+export interface SourcePipeline {
+  prepare(deliveries: readonly Delivery[], readAt: number, state?: Promise<unknown>): Promise<PreparedBatch>;
+  /** False when some delivery was left uncommitted (still conflicting, or the source stopped meanwhile). */
+  commit(batch: PreparedBatch): Promise<boolean>;
+}
+
+/**
+ * Wires the engine for one source: the ctx every message's handler gets, validation and dead
+ * letters, and the commit loop, with its re-run of a lost guard. Both sources are built here,
+ * so what they share is written once.
+ */
+export function buildPipeline(deps: SourceDeps, shape: SourceShape): SourcePipeline {
+  const { handler, metrics, now } = deps;
+  const execution: ExecutionEnv<unknown, object> = {
+    // The handler sees the client through the narrow, read-only RedisReader it is typed against.
+    redis: deps.commands as unknown as RedisReader,
+    config: deps.handlerConfig,
+    metrics: deps.handlerMetrics,
+    now,
+    logger: (meta) => new LazyChildLogger(shape.log, shape.logFields(meta)),
+    redisReady: () => isReady(deps.commands) && !deps.health.stalled,
+    waitForRedis: shape.waitForRedis,
+    stopping: shape.stopping,
+    sleep: (ms) => sleep(ms).then(() => undefined),
+    onRetry: (count) => metrics.retries.inc({ handler: handler.name }, count),
+    ...(shape.doneKey ? { doneKey: shape.doneKey } : {}),
+  };
+  const pipeline: PipelineEnv = {
+    handler,
+    execution,
+    maxDeliveries: shape.maxDeliveries,
+    deadLetter: { ...deadLetterDestination(deps.config, handler.name), sourceStream: shape.sourceStream, group: shape.group },
+    now,
+  };
+  const commitEnv: CommitLoopEnv = {
+    handlerName: handler.name,
+    committer: deps.committer,
+    metrics,
+    log: shape.log,
+    settle: new Settler({ handlerName: handler.name, metrics, jobs: deps.jobs, log: shape.log }),
+    rerun: (deliveries) => rerun(pipeline, deliveries),
+    now,
+    claimIdleMs: deps.config.CLAIM_IDLE_MS,
+    backoffMaxMs: deps.config.COMMIT_BACKOFF_MAX_MS,
+    sleep: (ms) => sleep(ms, undefined, { signal: shape.abort }).catch(() => undefined),
+    stopping: shape.stopping,
+    health: deps.health,
+    waitForRedis: shape.waitForRedis,
+    ...shape.commit,
+  };
+  return {
+    prepare: (deliveries, readAt, state) => prepareBatch(pipeline, deliveries, readAt, state),
+    commit: (batch) => commitBatch(commitEnv, batch),
+  };
+}
