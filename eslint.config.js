@@ -3,6 +3,16 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+/** What no runtime file imports: a gate, the application, or a gate's keys and records. */
+const runtimePatterns = [
+  { regex: '(^|/)(handlers|app|cli)/', message: 'the runtime imports no gate and nothing of the application layer' },
+  {
+    // A gate's keys, streams and records are its own: its status section reads them.
+    regex: '(^|/)(schemas/(?!fields\\.js$)|domain/(?!number\\.js$))',
+    message: "the runtime imports no gate's keys or records: of schemas/ and domain/, only fields.js and number.js",
+  },
+];
+
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'test-artifacts/**', '.data/**', 'coverage/**'] },
   js.configs.recommended,
@@ -82,16 +92,49 @@ export default tseslint.config(
     // The runtime knows no gate: gates reach it through their declarations, and what the
     // process hosts is the application layer's choice (app/, cli/).
     files: ['runtime/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: runtimePatterns }] },
+  },
+  {
+    // The contract is what a gate sees: it leans on nothing of how it is kept.
+    files: ['runtime/contract/**/*.ts'],
     rules: {
       'no-restricted-imports': [
         'error',
         {
           patterns: [
-            { regex: '(^|/)(handlers|app|cli)/', message: 'the runtime imports no gate and nothing of the application layer' },
+            ...runtimePatterns,
+            { regex: '^\\.\\./(engine|sources|host)/', message: 'the contract imports nothing of the engine, the sources or the host' },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // The engine runs deliveries whatever their source and whoever hosts it.
+    files: ['runtime/engine/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            ...runtimePatterns,
+            { regex: '^\\.\\./(sources|host)/', message: 'the engine imports nothing of the sources or the host' },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // The application starts and reads the runtime through its host, never past it.
+    files: ['app/**/*.ts', 'cli/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
             {
-              // A gate's keys, streams and records are its own: its status section reads them.
-              regex: '(^|/)(schemas/(?!fields\\.js$)|domain/(?!number\\.js$))',
-              message: "the runtime imports no gate's keys or records: of schemas/ and domain/, only fields.js and number.js",
+              regex: '(^|/)runtime/(?!host/index\\.js$)',
+              message: 'app/ and cli/ import the runtime through runtime/host/index.js only',
             },
           ],
         },

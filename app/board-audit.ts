@@ -1,5 +1,5 @@
 import type { BoardAction } from './http/dashboard.js';
-import type { RuntimeServices } from '../runtime/host/runtime.js';
+import type { RuntimeServices } from '../runtime/host/index.js';
 import { encodeGovernorEvent } from '../schemas/governor-event.js';
 import { streams } from '../schemas/keys.js';
 

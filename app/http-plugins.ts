@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import type { FastifyPluginAsync } from 'fastify';
-import type { RuntimeServices } from '../runtime/host/runtime.js';
+import type { RuntimeServices } from '../runtime/host/index.js';
 import { parseDashboardAuth } from './http/auth.js';
 import { dashboardPlugin } from './http/dashboard.js';
 import { statusPlugin } from './http/status-routes.js';

@@ -1,6 +1,5 @@
 import { Cluster } from 'ioredis';
-import { deadLetterIndexKey, deadLetterIndexMember } from '../runtime/engine/dead-letter.js';
-import type { RedisClient } from '../runtime/host/redis.js';
+import { deadLetterIndexKey, deadLetterIndexMember, type RedisClient } from '../runtime/host/index.js';
 import { fieldsToRecord } from '../schemas/fields.js';
 
 /** A dead-letter stream entry as runtime/engine/dead-letter.ts writes it. */

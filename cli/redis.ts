@@ -1,7 +1,11 @@
-import { parseRuntimeConfig, type RuntimeConfig } from '../runtime/host/config.js';
-import { ConfigError } from '../runtime/contract/env.js';
-import type { RedisClient } from '../runtime/host/redis.js';
-import { connectVerified, RedisWiringError } from '../runtime/host/redis-preflight.js';
+import {
+  parseRuntimeConfig,
+  type RuntimeConfig,
+  ConfigError,
+  type RedisClient,
+  connectVerified,
+  RedisWiringError,
+} from '../runtime/host/index.js';
 import { OperationalError, UsageError } from './errors.js';
 import type { CliIo } from './io.js';
 

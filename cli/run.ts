@@ -1,7 +1,5 @@
 import { commands, groupHelp, mainHelp } from './commands/index.js';
-import { buildInfo, releaseName } from '../runtime/host/build-info.js';
-import { ConfigError } from '../runtime/contract/env.js';
-import { didYouMean } from '../runtime/host/did-you-mean.js';
+import { buildInfo, releaseName, ConfigError, didYouMean } from '../runtime/host/index.js';
 import { chooseEnvFile } from './env-file.js';
 import { ExitCode, OperationalError, UsageError } from './errors.js';
 import type { CliIo } from './io.js';

@@ -1,6 +1,4 @@
-import type { SectionDescription } from '../runtime/host/http/status.js';
-import type { SectionView, ViewField } from '../runtime/contract/status-section.js';
-import { formatUtc } from '../runtime/host/http/status-time.js';
+import { type SectionDescription, type SectionView, type ViewField, formatUtc } from '../runtime/host/index.js';
 import { table } from './output.js';
 import { renderStatus } from './status-view.js';
 

@@ -1,5 +1,4 @@
-import type { RuntimeConfig } from '../runtime/host/config.js';
-import { describeRedis, type RedisClient } from '../runtime/host/redis.js';
+import { type RuntimeConfig, describeRedis, type RedisClient } from '../runtime/host/index.js';
 import type { CliIo } from './io.js';
 import { cliConfig, withRedis } from './redis.js';
 

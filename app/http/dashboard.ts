@@ -1,8 +1,7 @@
 import type { Queue } from 'bullmq';
 import { hostname } from 'node:os';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
-import type { AnyHandler } from '../../runtime/contract/handler.js';
-import type { RuntimeServices } from '../../runtime/host/runtime.js';
+import type { AnyHandler, RuntimeServices } from '../../runtime/host/index.js';
 import { credentialsOf, disabledMessage, isEnabled, parseDashboardAuth, requireAccess, roleOf, type DashboardAuth } from './auth.js';
 import { loadBullBoard, type BullBoardModules } from './bull-board.js';
 

@@ -1,16 +1,16 @@
 import { readFile } from 'node:fs/promises';
 import type { FastifyPluginAsync } from 'fastify';
-import type { RuntimeServices } from '../../runtime/host/runtime.js';
-import { disabledMessage, isEnabled, parseDashboardAuth, requireAccess, type DashboardAuth } from './auth.js';
 import {
+  type RuntimeServices,
   collectStatus,
   defaultStatusOptions,
   describeSections,
   statusSourcesFrom,
   type StatusOptions,
   type StatusSources,
-} from '../../runtime/host/http/status.js';
-import { StatusCache } from '../../runtime/host/http/status-cache.js';
+  StatusCache,
+} from '../../runtime/host/index.js';
+import { disabledMessage, isEnabled, parseDashboardAuth, requireAccess, type DashboardAuth } from './auth.js';
 
 /** Plain files, no build step: served as they are, from the folder the application names. */
 const ASSETS = {

@@ -79,7 +79,7 @@ export const heatGate = defineHandler({
   },
   handle(proposal, ctx) {
     observeLag(ctx);
-    const inputs = ctx.state!;
+    const inputs = ctx.state;
     if (inputs.streamRead === 'tail') ctx.metrics.positionBookFallback.inc({ cause: 'no_group' });
     if (inputs.truncated) ctx.metrics.positionBookFallback.inc({ cause: 'truncated' });
     if (inputs.symbols?.has(proposal.symbol) !== false) return decide(proposal, inputs, ctx);

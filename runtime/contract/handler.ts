@@ -1,6 +1,6 @@
 import type * as z from 'zod';
-import type { EffectWriter, JobSummary } from '../engine/effects.js';
-import type { MetricFactory } from '../engine/metrics.js';
+import type { EffectWriter, JobSummary } from './effects.js';
+import type { MetricFactory } from './metrics.js';
 import type { RedisReader } from './redis-reader.js';
 import type { StatusSectionDeclaration } from './status-section.js';
 

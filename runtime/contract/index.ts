@@ -24,9 +24,9 @@ export {
   type Trigger,
 } from './handler.js';
 export { envBool, envInt, envMode, envNumber, parseEnv } from './env.js';
-export type { CounterMetric, GaugeMetric, HistogramMetric, MetricFactory } from '../engine/metrics.js';
+export type { CounterMetric, GaugeMetric, HistogramMetric, MetricFactory } from './metrics.js';
 export type { RedisReader } from './redis-reader.js';
-export type { EffectWriter, Fields, JobSummary } from '../engine/effects.js';
+export type { EffectWriter, Fields, JobSummary } from './effects.js';
 export {
   type HttpAnswer,
   type HttpDeclaration,
@@ -46,4 +46,4 @@ export {
   type ValueFormat,
   type ViewField,
 } from './status-section.js';
-export { duration as formatDuration } from '../host/http/status-headline.js';
+export { duration as formatDuration } from './format.js';

@@ -14,7 +14,7 @@ import { OLDER_STREAM_ID } from './batch-script.js';
 import { asEval, DEAD_LETTER_APPEND } from './dead-letter.js';
 import { effectCommands, extraEmitCommands } from './effect-commands.js';
 import type { Effect, EffectRecorder, Guard } from './effects.js';
-import type { RedisClient } from '../host/redis.js';
+import type { RedisClient } from './connection.js';
 
 /**
  * Commits a batch on Redis Cluster, where a message's outputs, its guard keys and its source

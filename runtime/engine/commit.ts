@@ -2,7 +2,7 @@ import { ReplyError, type Pipeline } from 'ioredis';
 import { BatchScript, type BatchResult, type CommitSource, type EffectFailure } from './batch-script.js';
 import type { CommitAnswer, CommitItem } from './delivery.js';
 import type { Effect, EffectRecorder, Guard } from './effects.js';
-import { waitUntilReady, type RedisClient } from '../host/redis.js';
+import { waitUntilReady, type RedisClient } from './connection.js';
 
 export type { CommitSource, EffectFailure } from './batch-script.js';
 export type { ExtraEmit } from './effect-commands.js';

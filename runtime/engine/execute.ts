@@ -1,5 +1,4 @@
 import { FALLBACK, HANDLED, LEFT_PENDING, type DeadLetterReason, type Delivery } from './delivery.js';
-import { EffectRecorder } from './effects.js';
 import type { AnyHandler, FailureInfo, MessageMeta } from '../contract/handler.js';
 import { guardFallback, handleOnce, startDuplicateCheck } from './idempotency.js';
 import { MessageContext, type ContextDeps } from './message-context.js';
@@ -74,16 +73,15 @@ export async function executeBatch<Config, Metrics extends object>(
         failed.set(delivery, stateError);
         continue;
       }
-      const recorder = new EffectRecorder();
       const meta = attempt === 1 ? delivery.meta : { ...delivery.meta, attempt };
-      const ctx = new MessageContext(env, recorder, state, meta);
+      const ctx = new MessageContext(env, state, meta);
       // Synchronous handlers (the heat gate) finish here without a promise per message; async
       // ones (the governor's reads, a duplicate check) run concurrently and are awaited together.
       try {
         const result = handleOnce(handler, delivery.message, ctx, checks[position]!);
         if (result instanceof Promise) {
           const succeeded = () => {
-            delivery.recorder = recorder;
+            delivery.recorder = ctx;
             delivery.outcome = HANDLED;
           };
           const threw = (error: unknown) => {
@@ -91,7 +89,7 @@ export async function executeBatch<Config, Metrics extends object>(
           };
           waiting.push(result.then(succeeded, threw));
         } else {
-          delivery.recorder = recorder;
+          delivery.recorder = ctx;
           delivery.outcome = HANDLED;
         }
       } catch (error) {
@@ -140,8 +138,7 @@ async function applyPolicy<Config, Metrics extends object>(
     reject(delivery, 'handler_failed', describeError(failure.error));
     return;
   }
-  const recorder = new EffectRecorder();
-  const ctx = new MessageContext(env, recorder, undefined, { ...delivery.meta, attempt: failure.attempts });
+  const ctx = new MessageContext(env, undefined, { ...delivery.meta, attempt: failure.attempts });
   try {
     guardFallback(handler, delivery.message, ctx, env.doneKey?.(delivery.meta));
     await failurePolicy.fallback(delivery.message, failure, ctx);
@@ -149,7 +146,7 @@ async function applyPolicy<Config, Metrics extends object>(
       { err: describeError(failure.error), attempts: failure.attempts, policy: failurePolicy.policy },
       'handler failed; applied failure policy',
     );
-    delivery.recorder = recorder;
+    delivery.recorder = ctx;
     delivery.outcome = FALLBACK;
   } catch (fallbackError) {
     reject(delivery, 'fallback_failed', `${describeError(failure.error)}; fallback: ${describeError(fallbackError)}`);

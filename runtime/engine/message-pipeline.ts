@@ -1,7 +1,6 @@
 import type * as z from 'zod';
 import { deadLetterFields, type DeadLetterDestination } from './dead-letter.js';
 import { UNUSABLE, type DeadLetterReason, type Delivery, type PreparedBatch } from './delivery.js';
-import { EffectRecorder } from './effects.js';
 import { MessageContext } from './message-context.js';
 import { executeBatch, type ExecutionEnv } from './execute.js';
 import type { AnyHandler } from '../contract/handler.js';
@@ -62,14 +61,14 @@ export async function rerun(env: PipelineEnv, deliveries: readonly Delivery[]): 
 async function withSafeOutput(env: PipelineEnv, delivery: Delivery): Promise<void> {
   const hook = env.handler.failure.rejected;
   if (hook === undefined) return;
-  const recorder = new EffectRecorder();
+  const ctx = new MessageContext(env.execution, undefined, delivery.meta);
   try {
-    await hook(delivery.meta.raw, new MessageContext(env.execution, recorder, undefined, delivery.meta));
+    await hook(delivery.meta.raw, ctx);
   } catch (error) {
     env.execution.logger(delivery.meta).warn({ err: error }, 'safe output of a rejected message failed; dead-lettered without it');
     return;
   }
-  delivery.recorder = recorder;
+  delivery.recorder = ctx;
 }
 
 /**
@@ -80,14 +79,14 @@ async function withSafeOutput(env: PipelineEnv, delivery: Delivery): Promise<voi
 async function isUnusable(env: PipelineEnv, delivery: Delivery): Promise<boolean> {
   const hook = env.handler.failure.unusable;
   if (hook === undefined) return false;
-  const recorder = new EffectRecorder();
+  const ctx = new MessageContext(env.execution, undefined, delivery.meta);
   try {
-    if (!(await hook(delivery.meta.raw, new MessageContext(env.execution, recorder, undefined, delivery.meta)))) return false;
+    if (!(await hook(delivery.meta.raw, ctx))) return false;
   } catch (error) {
     env.execution.logger(delivery.meta).warn({ err: error }, 'unusable-entry check failed; the entry is validated as usual');
     return false;
   }
-  delivery.recorder = recorder;
+  delivery.recorder = ctx;
   delivery.outcome = UNUSABLE;
   return true;
 }

@@ -1,33 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { buildInfo, type BuildInfo } from '../host/build-info.js';
+import type { CounterMetric, GaugeMetric, HistogramMetric, MetricFactory } from '../contract/metrics.js';
 
-/**
- * Narrow metric interfaces handlers see. Handlers declare their metrics through a MetricFactory
- * and never import prom-client, so a fake ctx can hand them recording no-ops.
- */
-export type Labels<L extends string> = Readonly<Record<L, string | number>>;
-
-export interface CounterMetric<L extends string = never> {
-  inc(...args: [L] extends [never] ? [by?: number] : [labels: Labels<L>, by?: number]): void;
-}
-export interface GaugeMetric<L extends string = never> {
-  set(...args: [L] extends [never] ? [value: number] : [labels: Labels<L>, value: number]): void;
-}
-export interface HistogramMetric<L extends string = never> {
-  observe(...args: [L] extends [never] ? [value: number] : [labels: Labels<L>, value: number]): void;
-}
-
-export interface MetricSpec<L extends string> {
-  readonly name: string;
-  readonly help: string;
-  readonly labelNames?: readonly L[];
-}
-
-export interface MetricFactory {
-  counter<L extends string = never>(spec: MetricSpec<L>): CounterMetric<L>;
-  gauge<L extends string = never>(spec: MetricSpec<L>): GaugeMetric<L>;
-  histogram<L extends string = never>(spec: MetricSpec<L> & { buckets?: readonly number[] }): HistogramMetric<L>;
-}
+export type { CounterMetric, GaugeMetric, HistogramMetric, Labels, MetricFactory, MetricSpec } from '../contract/metrics.js';
 
 type AnyMetricCall = (...args: unknown[]) => void;
 
@@ -161,7 +135,8 @@ export function deferMetrics<M extends object>(metrics: M, queue: DeferredMetric
 }
 
 /** Metrics of the runtime itself, shared by every handler (labelled by handler). */
-export function runtimeMetrics(registry: Registry, build: BuildInfo = buildInfo()) {
+/** The runtime's own metrics; `build` is what quantum_gates_build_info names (the host's buildInfo()). */
+export function runtimeMetrics(registry: Registry, build: { readonly version: string; readonly commit: string }) {
   const labelNames = ['handler'] as const;
   // Always 1; the labels say what runs, so a dashboard or an alert can join on them.
   const info = new Gauge({

@@ -1,4 +1,4 @@
-import { ConnectionLostError } from '../host/redis.js';
+import { ConnectionLostError } from './connection.js';
 
 /**
  * What went wrong with a Redis call, by consequence. `cause` is the label of

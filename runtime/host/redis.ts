@@ -1,7 +1,8 @@
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import type { RuntimeConfig } from './config.js';
+import { rejectInFlightOnClose, type RedisClient } from '../engine/connection.js';
 
-export type RedisClient = Redis | Cluster;
+export { ConnectionLostError, isReady, rejectInFlightOnClose, waitUntilReady, type RedisClient } from '../engine/connection.js';
 
 /** Connection roles: each has the retry semantics its job needs. */
 export type ConnectionRole =
@@ -88,39 +89,6 @@ export function connectRedis(config: RuntimeConfig, role: ConnectionRole, name: 
   return client;
 }
 
-/** The connection was lost with the command in flight: whether Redis ran it is unknown. */
-export class ConnectionLostError extends Error {
-  constructor() {
-    super('connection lost with the command in flight');
-    this.name = 'ConnectionLostError';
-  }
-}
-
-interface CommandQueueItem {
-  readonly command: { reject(error: Error): void };
-}
-/** ioredis internals: the commands in flight when a connection closed (see its closeHandler). */
-interface ClosedClientQueues {
-  prevCommandQueue?: { shift(): CommandQueueItem | undefined } | null;
-}
-
-/**
- * Without auto-resend, ioredis keeps the commands that were in flight when a connection closed
- * and drops them, unsettled, once it reconnects: a blocking XREADGROUP in flight during a
- * CLIENT KILL would then never return. Reject them as soon as the connection closes instead, so
- * the loop that sent them learns at once and re-reads its own pending entries.
- */
-export function rejectInFlightOnClose(client: RedisClient): void {
-  if (client instanceof Cluster) return; // each node's client is managed by the cluster, which re-routes
-  client.on('close', () => {
-    const queues = client as unknown as ClosedClientQueues;
-    const lost = queues.prevCommandQueue;
-    if (!lost) return;
-    queues.prevCommandQueue = null;
-    for (let item = lost.shift(); item; item = lost.shift()) item.command.reject(new ConnectionLostError());
-  });
-}
-
 /** A description of where Redis is, safe to log (no password). */
 export function describeRedis(config: RuntimeConfig): string {
   if (config.REDIS_CLUSTER_NODES) return `cluster ${config.REDIS_CLUSTER_NODES}`;
@@ -135,23 +103,4 @@ export function describeRedis(config: RuntimeConfig): string {
     return url.toString().replace(/%2A%2A%2A/g, '***');
   }
   return `redis://${config.REDIS_HOST ?? '127.0.0.1'}:${config.REDIS_PORT}/${config.REDIS_DB}`;
-}
-
-export function isReady(client: RedisClient): boolean {
-  return client.status === 'ready';
-}
-
-/** Resolves once the client is ready (again), or when `signal` aborts. */
-export async function waitUntilReady(client: RedisClient, signal?: AbortSignal): Promise<void> {
-  while (!isReady(client) && !signal?.aborted) {
-    await new Promise<void>((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        client.off('ready', done);
-        resolve();
-      };
-      const timer = setTimeout(done, 250);
-      client.once('ready', done);
-    });
-  }
 }

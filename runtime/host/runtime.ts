@@ -11,6 +11,7 @@ import { createLogger, type RootLogger } from '../engine/logger.js';
 import { queueMetricsText } from './queue-metrics.js';
 import { PeriodicRefresh } from '../engine/refresh.js';
 import type { RedisReader } from '../contract/redis-reader.js';
+import { buildInfo } from './build-info.js';
 import { createRegistry, promMetricFactory, runtimeMetrics, type RuntimeMetrics } from '../engine/metrics.js';
 import { connectRedis, describeRedis, isReady, type RedisClient } from './redis.js';
 import { RedisHealth, type RedisFault } from './redis-health.js';
@@ -129,7 +130,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const now = options.now ?? Date.now;
   const registry = createRegistry();
   const factory = promMetricFactory(registry);
-  const metrics = runtimeMetrics(registry);
+  const metrics = runtimeMetrics(registry, buildInfo());
   const hosted: HostedHandler[] = parsed.map(({ handler, config: handlerConfig }) => {
     const handlerMetrics = handler.metrics(factory, handlerConfig) as object;
     return { handler, config: handlerConfig, metrics: handlerMetrics };

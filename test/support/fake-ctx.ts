@@ -117,9 +117,10 @@ export async function fakeCtx<H extends AnyHandler>(
   const now = options.now ?? 1_800_000_000_000;
   const loadState = handler.batch?.loadState;
   const state = 'state' in options ? options.state : loadState ? await loadState(redis, config, now) : undefined;
-  const recorder = new EffectRecorder();
+
   const meta: MessageMeta = { source: 'test', id: `${now - 5}-0`, attempt: 1, raw: {}, producedAt: now - 5, ...options.meta };
-  const ctx = new MessageContext({ redis, config, metrics, now: () => now, logger: () => logger }, recorder, state, meta);
+  const ctx = new MessageContext({ redis, config, metrics, now: () => now, logger: () => logger }, state, meta);
+  const recorder: EffectRecorder = ctx;
   return {
     ctx: ctx as unknown as HandlerContext<ReturnType<H['config']>, StateOf<H>, ReturnType<H['metrics']>>,
     recorder,

@@ -69,6 +69,30 @@ describe('module boundaries', () => {
     },
   );
 
+  // The runtime's rooms: the contract leans on nothing of how it is kept, and the engine runs
+  // deliveries whatever their source and whoever hosts it.
+  it.each(sourceFiles(resolve(root, 'runtime/contract')).map((f) => [relative(root, f), f]))(
+    '%s imports nothing of the engine, the sources or the host',
+    (_name, file) => {
+      expect(importsOf(file).filter((spec) => /^\.\.\/(engine|sources|host)\//.test(spec))).toEqual([]);
+    },
+  );
+
+  it.each(sourceFiles(resolve(root, 'runtime/engine')).map((f) => [relative(root, f), f]))(
+    '%s imports nothing of the sources or the host',
+    (_name, file) => {
+      expect(importsOf(file).filter((spec) => /^\.\.\/(sources|host)\//.test(spec))).toEqual([]);
+    },
+  );
+
+  // The application starts and reads the runtime through its host, runtime/host/index.ts.
+  it.each([...sourceFiles(resolve(root, 'app')), ...sourceFiles(resolve(root, 'cli'))].map((f) => [relative(root, f), f]))(
+    '%s imports the runtime through runtime/host/index.js only',
+    (_name, file) => {
+      expect(importsOf(file).filter((spec) => /(^|\/)runtime\/(?!host\/index\.js$)/.test(spec))).toEqual([]);
+    },
+  );
+
   // Shared domain rules are pure: the gates, the status page, the CLI and the HTTP API import them.
   it.each(sourceFiles(resolve(root, 'domain')).map((f) => [relative(root, f), f]))(
     '%s imports nothing but other domain rules',

@@ -55,7 +55,7 @@ class ScriptedCommitter implements Committer {
 
 function fakeEnv(committer: Committer, options: { pending?: Set<string>; stopping?: () => boolean } = {}) {
   const registry = createRegistry();
-  const metrics = runtimeMetrics(registry);
+  const metrics = runtimeMetrics(registry, { version: '0.1.0', commit: 'source' });
   const sleeps: number[] = [];
   const settled: string[] = [];
   const failures: string[] = [];

@@ -21,7 +21,7 @@ describe('dead letters trimmed by the per-gate bound', () => {
       },
     );
     const registry = createRegistry();
-    const metrics = runtimeMetrics(registry);
+    const metrics = runtimeMetrics(registry, { version: '0.1.0', commit: 'source' });
     // As a consumer gives it: its logger names the handler.
     const settle = new Settler({
       handlerName: 'heat-gate',

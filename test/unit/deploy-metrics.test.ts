@@ -134,7 +134,7 @@ function metricSelectors(expr: string): { name: string; matchers: string }[] {
 async function exportedSeries(): Promise<Set<string>> {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
-  runtimeMetrics(registry);
+  runtimeMetrics(registry, { version: '0.1.0', commit: 'source' });
   const factory = promMetricFactory(registry);
   for (const handler of allHandlers) handler.metrics(factory, handler.config({}));
   const names = new Set<string>();

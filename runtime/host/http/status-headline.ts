@@ -1,5 +1,6 @@
 import type { ReadinessCauses } from '../runtime.js';
 import type { SectionHeadlineReason } from '../../contract/status-section.js';
+import { duration } from '../../contract/format.js';
 import type { RedisOutage, UnreadSections } from './status-errors.js';
 import type { GateTrend } from './status-trends.js';
 
@@ -120,12 +121,4 @@ function degraded(input: HeadlineInput): HeadlineReason[] {
 
 function count(n: number, noun: string): string {
   return `${n.toLocaleString('en-US')} ${noun}${n === 1 ? '' : 's'}`;
-}
-
-/** "47 s", "5 min", "2 h". */
-export function duration(ms: number): string {
-  const s = Math.max(0, Math.round(ms / 1000));
-  if (s < 120) return `${s} s`;
-  if (s < 2 * 3600) return `${Math.round(s / 60)} min`;
-  return `${Math.round(s / 3600)} h`;
 }
