@@ -2,7 +2,7 @@ import type * as z from 'zod';
 import type { EffectWriter, JobSummary } from './effects.js';
 import type { MetricFactory } from './metrics.js';
 import type { RedisReader } from './redis-reader.js';
-import type { StatusSectionDeclaration } from './status-section.js';
+import type { AnyStatusSection } from './status-section.js';
 
 /** The slice of a pino logger handlers use. */
 export interface Logger {
@@ -246,7 +246,7 @@ export interface HttpDeclaration<Config, Metrics> {
   readonly metrics?: MetricsDeclaration<Config>;
   readonly routes?: readonly RouteDeclaration<Config, Metrics>[];
   /** Its sections of the status page, GET /status and `quantum-gates status` (runtime/contract/status-section.ts). */
-  readonly status?: readonly StatusSectionDeclaration<Config, unknown>[];
+  readonly status?: readonly AnyStatusSection<Config>[];
 }
 
 /**

@@ -40,10 +40,21 @@ export { isCrossSite } from './cross-site.js';
 export {
   defineStatusSection,
   type SectionHeadlineReason,
-  type SectionView,
   type StatusReadContext,
+  type AnyStatusSection,
   type StatusSectionDeclaration,
-  type ValueFormat,
-  type ViewField,
 } from './status-section.js';
+export type {
+  AnySectionView,
+  BadgeCase,
+  ChartBands,
+  SectionView,
+  SeriesView,
+  SentenceView,
+  SwitchView,
+  TableView,
+  Tone,
+  ValueFormat,
+  ViewField,
+} from './status-views.js';
 export { duration as formatDuration } from './format.js';

@@ -1,4 +1,5 @@
 import type { RedisReader } from './redis-reader.js';
+import type { AnySectionView, SectionView } from './status-views.js';
 
 /**
  * A gate's own part of the status page, of GET /status and of `quantum-gates status` (the heat
@@ -11,10 +12,20 @@ import type { RedisReader } from './redis-reader.js';
 export interface StatusSectionDeclaration<Config, Value> {
   /** Its key in the /status JSON (snake_case, like the rest). */
   readonly key: string;
-  /** Its heading on the page. */
+  /** Its heading on the page and in the terminal. */
   readonly title: string;
-  /** How the page draws it without knowing the gate, one shape after another; none: JSON and CLI only. */
-  readonly views?: readonly SectionView[];
+  /** Its heading in the terminal where that is shorter. */
+  readonly shortTitle?: string;
+  /**
+   * How the page and `quantum-gates status` draw it without knowing the gate, one shape after
+   * another (runtime/status-views.ts); none: the JSON as it is.
+   */
+  readonly views?: readonly SectionView<Value>[];
+  /**
+   * Its place among the page's main sections, lower first (in the terminal, among the blocks
+   * after the gates). Without one it follows them, in the gate list's order.
+   */
+  readonly order?: number;
   /**
    * Reads the section; null when it could not be read (ctx.read already said why). Every gate in
    * the process's gate list is read, hosted here or not: a section reads Redis, which is the same
@@ -31,6 +42,14 @@ export interface StatusSectionDeclaration<Config, Value> {
    */
   merge?(values: readonly Value[]): Value;
 }
+
+/**
+ * A section whatever its value, as a gate's list and the runtime hold them: compared field by
+ * field, so a section's typed views fit the views of any value (the shapes with string keys).
+ */
+export type AnyStatusSection<Config> = Omit<StatusSectionDeclaration<Config, unknown>, 'views'> & {
+  readonly views?: readonly AnySectionView[];
+};
 
 /** What a section reads with, at each request. */
 export interface StatusReadContext<Config> {
@@ -59,37 +78,6 @@ export interface SectionHeadlineReason {
   /** When the condition began (ms since the epoch), where known. */
   readonly since: number | null;
 }
-
-/** How a value is written on the page. */
-export type ValueFormat = 'text' | 'code' | 'count' | 'number' | 'usd' | 'time' | 'flag';
-
-/** One field of the section's value (a key of its object, or of a table row). */
-export interface ViewField {
-  readonly key: string;
-  readonly label: string;
-  readonly format?: ValueFormat;
-  /** Digits after the point for 'number'. */
-  readonly digits?: number;
-}
-
-/**
- * The shapes the page draws a section in, knowing nothing of the gate:
- * - fields: the value is an object, shown as label / value rows;
- * - table: the value is an array of objects (or an object holding one at `rows`), one row each;
- * - series: the value holds an array of points (at `points`), drawn as a line of `y` over time `x`.
- * A value of null is drawn as "could not be read".
- */
-export type SectionView =
-  | { readonly shape: 'fields'; readonly fields: readonly ViewField[] }
-  | {
-      readonly shape: 'table';
-      readonly columns: readonly ViewField[];
-      /** The key of the array inside the value; none: the value is the array. */
-      readonly rows?: string;
-      /** Said when there are no rows. */
-      readonly empty: string;
-    }
-  | { readonly shape: 'series'; readonly points: string; readonly x: string; readonly y: string; readonly label: string };
 
 /** Identity helper that infers the section's value type from its reader. */
 export function defineStatusSection<Config, Value>(

@@ -37,7 +37,15 @@ export { RUNTIME_STATUS_KEYS } from './http/status-keys.js';
 export { formatUtc } from './http/status-time.js';
 // The gate contract's names the application reads declarations and settings with.
 export { ConfigError, envBool, parseEnv } from '../contract/env.js';
-export type { AnyHandler, HandlerDeclaration, RedisReader, SectionView, StatusSectionDeclaration, ViewField } from '../contract/index.js';
+export type {
+  AnyHandler,
+  AnySectionView,
+  HandlerDeclaration,
+  RedisReader,
+  SectionView,
+  StatusSectionDeclaration,
+  ViewField,
+} from '../contract/index.js';
 export type { StreamTrigger } from '../contract/handler.js';
 // The engine's record formats the operator CLI reads: dead letters and their validation issues.
 export { deadLetterIndexKey, deadLetterIndexMember } from '../engine/dead-letter.js';

@@ -5,7 +5,8 @@ import type { AnyHandler } from '../../contract/handler.js';
 import type { RedisReader } from '../../contract/redis-reader.js';
 import { isReady } from '../redis.js';
 import type { ReadinessCauses, RuntimeServices } from '../runtime.js';
-import type { SectionView, StatusSectionDeclaration } from '../../contract/status-section.js';
+import type { AnyStatusSection } from '../../contract/status-section.js';
+import type { AnySectionView } from '../../contract/status-views.js';
 import { collapseFailures, type RedisOutage, type SectionFailure } from './status-errors.js';
 import { statusHeadline, type Headline } from './status-headline.js';
 import { GateTrends } from './status-trends.js';
@@ -82,7 +83,7 @@ export interface StatusRedis extends RedisReader {
 /** A gate's status section as this process reads it. */
 export interface HostedSection {
   readonly gate: string;
-  readonly section: StatusSectionDeclaration<unknown, unknown>;
+  readonly section: AnyStatusSection<unknown>;
   /** The gate's parsed settings where this process hosts it; undefined where it does not. */
   readonly config: unknown;
 }
@@ -205,7 +206,7 @@ export async function collectStatus(sources: StatusSources, options: StatusOptio
 
 /** One key of the status as the gates declared it: the first declaration of the key, and its value (merged across gates). */
 export interface SectionValue {
-  readonly section: StatusSectionDeclaration<unknown, unknown>;
+  readonly section: AnyStatusSection<unknown>;
   readonly value: unknown;
 }
 
@@ -253,11 +254,11 @@ export interface SectionDescription {
   readonly title: string;
   /** The gates that declare it. */
   readonly gates: readonly string[];
-  readonly views: readonly SectionView[];
+  readonly views: readonly AnySectionView[];
 }
 
 export function describeSections(sections: readonly HostedSection[]): SectionDescription[] {
-  const byKey = new Map<string, { key: string; title: string; gates: string[]; views: readonly SectionView[] }>();
+  const byKey = new Map<string, { key: string; title: string; gates: string[]; views: readonly AnySectionView[] }>();
   for (const { gate, section } of sections) {
     const known = byKey.get(section.key);
     if (known) known.gates.push(gate);
@@ -279,7 +280,7 @@ export function hostedSections(
   hosted: readonly { handler: AnyHandler; config: unknown }[],
 ): HostedSection[] {
   const sections = gateList.flatMap((handler) =>
-    (handler.http?.status ?? []).map((section: StatusSectionDeclaration<unknown, unknown>) => ({
+    (handler.http?.status ?? []).map((section: AnyStatusSection<unknown>) => ({
       gate: handler.name,
       section,
       config: hosted.find((h) => h.handler === handler)?.config,
