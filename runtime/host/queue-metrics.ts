@@ -1,4 +1,5 @@
 import type { Queue } from 'bullmq';
+import { withTimeout } from './timeout.js';
 
 /** A queue as far as its metrics go. */
 export type MetricsQueue = Pick<Queue, 'name' | 'exportPrometheusMetrics'>;
@@ -25,7 +26,7 @@ interface Family {
  * holding up the scrape, whose runtime metrics (quantum_gates_redis_up) matter most just then.
  */
 export async function queueMetricsText(queues: readonly MetricsQueue[], options: QueueMetricsOptions): Promise<string> {
-  const exports = await Promise.all(queues.map((queue) => withTimeout(queue.exportPrometheusMetrics(), options.timeoutMs)));
+  const exports = await Promise.all(queues.map((queue) => settledWithin(queue.exportPrometheusMetrics(), options.timeoutMs)));
   const families = new Map<string, Family>();
   const unavailable: string[] = [];
   exports.forEach((result, i) => {
@@ -69,18 +70,10 @@ function familyOf(families: Map<string, Family>, name: string): Family {
 
 type Settled<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly reason: string };
 
-async function withTimeout<T>(work: Promise<T>, ms: number): Promise<Settled<T>> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<Settled<T>>((resolve) => {
-    timer = setTimeout(() => resolve({ ok: false, reason: `no answer within ${ms} ms` }), ms);
-  });
-  const settled = work.then(
+/** `work` within `ms`, as a value or the reason it has none (an error, or no answer in time). */
+function settledWithin<T>(work: Promise<T>, ms: number): Promise<Settled<T>> {
+  return withTimeout(work, ms).then(
     (value): Settled<T> => ({ ok: true, value }),
     (error: unknown): Settled<T> => ({ ok: false, reason: (error instanceof Error ? error.message : String(error)).replace(/\s+/g, ' ') }),
   );
-  try {
-    return await Promise.race([settled, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }

@@ -1,6 +1,7 @@
 import { Cluster, type RedisOptions } from 'ioredis';
 import type { RuntimeConfig } from './config.js';
 import { createRedisClient, describeRedis, type RedisClient } from './redis.js';
+import { TimeoutError, withTimeout } from './timeout.js';
 
 /**
  * A Redis the configuration names but cannot be used as named: unreachable, a refused password,
@@ -109,16 +110,9 @@ export async function connectVerified(config: RuntimeConfig, timeoutMs: number, 
   // keeps ioredis from printing them (with the AUTH arguments) as unhandled.
   const errors: Error[] = [];
   client.on('error', (error: Error) => errors.push(error));
-  let timer: NodeJS.Timeout | undefined;
   let timedOut = false;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      timedOut = true;
-      reject(new Error('timeout'));
-    }, timeoutMs);
-  });
   try {
-    await Promise.race([
+    await withTimeout(
       (async () => {
         await client.connect();
         if (!(client instanceof Cluster)) {
@@ -130,17 +124,16 @@ export async function connectVerified(config: RuntimeConfig, timeoutMs: number, 
         }
         await client.ping();
       })(),
-      timeout,
-    ]);
+      timeoutMs,
+    );
     return client;
   } catch (error) {
+    timedOut = error instanceof TimeoutError;
     if (!timedOut && error instanceof Error && !errors.includes(error)) errors.push(error);
     // Once the failed connection has ended, disconnect() would only arm a destroy timer that
     // keeps the process waiting.
     if (client.status !== 'end') client.disconnect();
     throw explain(config, errors, timeoutMs, timedOut);
-  } finally {
-    clearTimeout(timer);
   }
 }
 

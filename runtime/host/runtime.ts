@@ -22,6 +22,7 @@ import { gateRoutesPlugin } from './http/gate-routes.js';
 import type { HealthAnswer, HealthProbe } from '../contract/handler.js';
 import { StreamConsumer } from '../sources/stream-consumer.js';
 import { findUnknownSettings, settingsRead } from './unknown-settings.js';
+import { withTimeout } from './timeout.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -407,11 +408,3 @@ async function bindNamingSetting<T>(bind: () => Promise<T>, setting: string, hos
 
 /** A health check answers within this, Redis or not (ioredis queues commands while reconnecting). */
 const healthPingTimeoutMs = 1000;
-
-function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(message)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
