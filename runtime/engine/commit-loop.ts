@@ -1,18 +1,10 @@
 import type { CommitReport, CommitSource, Committer } from './commit.js';
+import { doubling, retryPolicy } from './retry-policy.js';
 import type { Delivery, PreparedBatch } from './delivery.js';
 import type { RootLogger } from './logger.js';
 import type { RuntimeMetrics } from './metrics.js';
 import { classifyRedisError, type ClassifiedError } from './redis-errors.js';
 import type { Settler } from './settle.js';
-
-/** Rounds of re-running messages whose guards lost a race before leaving them for redelivery. */
-export const MAX_CONFLICT_ROUNDS = 100;
-
-/** Pause before re-running messages that wait for an earlier entry of their stream (orderBy). */
-const WAIT_FOR_EARLIER_MS = 20;
-
-/** First pause after a refused commit; it doubles per failure up to COMMIT_BACKOFF_MAX_MS. */
-const FIRST_BACKOFF_MS = 50;
 
 /** The consumer group disappeared under a commit: the batch is no longer ours to finish. */
 export class GroupLostError extends Error {
@@ -72,7 +64,7 @@ export async function commitBatch(env: CommitLoopEnv, batch: PreparedBatch): Pro
     // Only a message that reached its handler can run again; a dead letter is committed as it is.
     const again = conflicted.filter((delivery) => delivery.valid);
     if (again.length === 0) break;
-    if (round >= MAX_CONFLICT_ROUNDS) {
+    if (round >= retryPolicy.conflictRounds) {
       env.log.error({ count: again.length }, 'messages still conflicting; leaving them pending for redelivery');
       complete = false;
       break;
@@ -157,7 +149,7 @@ async function commitDeliveries(
     if (committed.length > 0 || superseded.length > 0) env.onProgress();
     await env.settle.committed(committed);
     // Waiting for an earlier entry another replica holds: give it a moment to commit first.
-    if (waiting) await env.sleep(WAIT_FOR_EARLIER_MS);
+    if (waiting) await env.sleep(retryPolicy.waitForEarlierMs);
     if (withheld.length === 0) return again;
 
     // Writes Redis refused: those messages stay pending, and are committed again after a pause.
@@ -220,5 +212,5 @@ function countFailure(env: CommitLoopEnv, cause: ClassifiedError, messages: numb
 }
 
 async function backoff(env: CommitLoopEnv, failures: number): Promise<void> {
-  await env.sleep(Math.min(env.backoffMaxMs, FIRST_BACKOFF_MS * 2 ** Math.min(failures - 1, 20)));
+  await env.sleep(doubling(retryPolicy.commitFirstPauseMs, failures, env.backoffMaxMs));
 }

@@ -1,4 +1,5 @@
 import { Cluster, type Redis } from 'ioredis';
+import { retryPolicy } from './retry-policy.js';
 
 /** A connection to Redis: one node (direct or through Sentinel) or a cluster. */
 export type RedisClient = Redis | Cluster;
@@ -49,7 +50,7 @@ export async function waitUntilReady(client: RedisClient, signal?: AbortSignal):
         client.off('ready', done);
         resolve();
       };
-      const timer = setTimeout(done, 250);
+      const timer = setTimeout(done, retryPolicy.readyPollMs);
       client.once('ready', done);
     });
   }

@@ -1,4 +1,5 @@
 import type { EffectFailure } from './commit.js';
+import { retryPolicy } from './retry-policy.js';
 import type { ScheduledJob } from './effects.js';
 import { describeError } from './execute.js';
 import type { RootLogger } from './logger.js';
@@ -16,9 +17,6 @@ export interface SettleDeps {
   readonly jobs: JobSink;
   readonly log: RootLogger;
 }
-
-/** Tries to add a committed message's jobs before giving up on them (they live outside the transaction). */
-const JOB_ADD_ATTEMPTS = 3;
 
 /**
  * What follows a commit: the handlers' deferred metric updates and the runtime's counts for the
@@ -95,7 +93,7 @@ export class Settler {
         await this.deps.jobs.add(jobs);
         return;
       } catch (error) {
-        if (attempt >= JOB_ADD_ATTEMPTS) {
+        if (attempt >= retryPolicy.jobAddAttempts) {
           this.deps.log.error({ err: describeError(error), jobs: jobs.length }, 'could not schedule jobs');
           return;
         }

@@ -1,4 +1,5 @@
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
+import { linear, retryPolicy } from '../engine/retry-policy.js';
 import type { RuntimeConfig } from './config.js';
 import { rejectInFlightOnClose, type RedisClient } from '../engine/connection.js';
 
@@ -19,15 +20,17 @@ export type ConnectionRole =
   /** BullMQ's own connection: it requires commands to wait out reconnects rather than fail. */
   | 'bullmq';
 
+const reconnectPause = (times: number) => linear(retryPolicy.reconnectStepMs, times, retryPolicy.reconnectMaxMs);
+
 function baseOptions(role: ConnectionRole, config: RuntimeConfig): RedisOptions {
-  if (role === 'bullmq') return { maxRetriesPerRequest: null, retryStrategy: (times: number) => Math.min(50 * times, 2000) };
+  if (role === 'bullmq') return { maxRetriesPerRequest: null, retryStrategy: reconnectPause };
   return {
     // Never re-send a command whose reply was lost: a re-sent EXEC could apply twice. The runtime
     // decides what to redo from the stream's pending list instead.
     autoResendUnfulfilledCommands: false,
     maxRetriesPerRequest: 1,
     enableAutoPipelining: role === 'commands',
-    retryStrategy: (times: number) => Math.min(50 * times, 2000),
+    retryStrategy: reconnectPause,
     lazyConnect: false,
     // Every command settles: a stalled Redis or a reply lost with its connection rejects the
     // command instead of leaving its caller waiting forever. A blocking read may take BLOCK_MS.
@@ -83,7 +86,7 @@ export function connectRedis(config: RuntimeConfig, role: ConnectionRole, name: 
   const client = createRedisClient(
     config,
     { ...baseOptions(role, config), ...noQueue, connectionName: name },
-    { clusterRetryStrategy: (times: number) => Math.min(100 * times, 2000) },
+    { clusterRetryStrategy: (times: number) => linear(retryPolicy.clusterReconnectStepMs, times, retryPolicy.clusterReconnectMaxMs) },
   );
   if (role !== 'bullmq') rejectInFlightOnClose(client);
   return client;

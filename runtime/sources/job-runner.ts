@@ -1,4 +1,5 @@
 import { MetricsTime, Queue, Worker, type ConnectionOptions, type Job, type JobsOptions } from 'bullmq';
+import { retryPolicy } from '../engine/retry-policy.js';
 import type { Committer } from '../engine/commit.js';
 import { Delivery } from '../engine/delivery.js';
 import type { RuntimeConfig } from '../host/config.js';
@@ -23,8 +24,8 @@ import type { ConsumerFault } from './stream-consumer.js';
  * newest 1000) so adding one again under the same jobId stays a no-op.
  */
 export const scheduledJobOptions = {
-  attempts: 5,
-  backoff: { type: 'exponential', delay: 1000 },
+  attempts: retryPolicy.jobAttempts,
+  backoff: { type: 'exponential', delay: retryPolicy.jobFirstPauseMs },
   removeOnComplete: { count: 1000 },
   removeOnFail: { count: 1000 },
 } as const satisfies JobsOptions;

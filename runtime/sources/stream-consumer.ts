@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { linear, retryPolicy } from '../engine/retry-policy.js';
 import type { Committer } from '../engine/commit.js';
 import { GroupLostError } from '../engine/commit-loop.js';
 import { Delivery, type PreparedBatch } from '../engine/delivery.js';
@@ -44,9 +45,6 @@ export interface ConsumerFault {
   readonly cause: string;
   readonly since: number;
 }
-
-/** Consecutive loop errors after which the consumer reports itself stuck (one may be a blip). */
-const ERRORS_BEFORE_FAULT = 3;
 
 /**
  * Consumes one stream for one handler: the loop that ties the reader (what to read next), the
@@ -134,7 +132,7 @@ export class StreamConsumer {
   fault(heartbeatTimeoutMs: number): ConsumerFault | undefined {
     if (this.stopping) return undefined;
     if (this.commitFailing) return this.commitFailing;
-    if (this.consecutiveErrors >= ERRORS_BEFORE_FAULT)
+    if (this.consecutiveErrors >= retryPolicy.consumerErrorsBeforeFault)
       return { cause: `failing: ${this.lastError ?? 'unknown error'}`, since: this.lastProgressAt };
     const silent = this.deps.now() - this.lastProgressAt;
     if (silent > heartbeatTimeoutMs) return { cause: `no read or commit for ${Math.round(silent / 1000)} s`, since: this.lastProgressAt };
@@ -178,7 +176,7 @@ export class StreamConsumer {
     for (;;) {
       for (const client of [commands, reader, committerConnection]) await waitUntilReady(client, this.abort.signal);
       if (this.abort.signal.aborted || !health.stalled) return;
-      await sleep(100);
+      await sleep(retryPolicy.stalledPollMs);
     }
   }
 
@@ -288,7 +286,9 @@ export class StreamConsumer {
     } else {
       this.log.warn({ cause: classified.cause, err: classified.message }, 'consumer loop error; re-reading own pending entries');
     }
-    await sleep(Math.min(200 * this.consecutiveErrors, 2000), undefined, { signal: this.abort.signal }).catch(() => undefined);
+    await sleep(linear(retryPolicy.consumerPauseStepMs, this.consecutiveErrors, retryPolicy.consumerPauseMaxMs), undefined, {
+      signal: this.abort.signal,
+    }).catch(() => undefined);
   }
 
   private setConsuming(value: boolean): void {
