@@ -120,7 +120,8 @@ const calibrateHelp = [
   "symbol's share); for each HEAT_MIN:HEAT_MAX, the full closes the heat gate's own rule downgrades",
   "and their counterfactual PnL; for each cap setting, the opens the governor's own rules permit or",
   'block; and a check that the configured settings reproduce every recorded decision. The configured',
-  'settings are read from this environment (HEAT_MIN, HEAT_MAX, P26_APPLY_LAYER_ERA, GOV_*).',
+  'settings are read from this environment (HEAT_MIN, HEAT_MAX, P26_APPLY_LAYER_ERA, GOV_*,',
+  'OUTCOME_HORIZONS).',
   'Method and limits: docs/outcomes.md, "Choosing settings".',
   '',
   'Options:',
@@ -136,16 +137,18 @@ const calibrateHelp = [
   '  --csv            the report as CSV, one row per number: section,group,metric,value',
 ].join('\n');
 
-async function readRecords<T>(
+async function readRecords<T extends { readonly at: number }>(
   redis: RedisClient,
   stream: string,
   from: number,
   to: number,
   parse: (id: string, fields: Readonly<Record<string, string>>) => T | undefined,
 ): Promise<T[]> {
-  return (await readWindow(redis, stream, from, to)).flatMap((e) => {
+  // Entries are read from a minute before the window's start on and kept by the time the gate
+  // decided (its own clock, which the entry id, Redis's clock, only approximates).
+  return (await readWindow(redis, stream, Math.max(0, from - 60_000), Number.MAX_SAFE_INTEGER)).flatMap((e) => {
     const record = parse(e.id, e.fields);
-    return record === undefined ? [] : [record];
+    return record === undefined || record.at < from || record.at > to ? [] : [record];
   });
 }
 
@@ -192,6 +195,12 @@ export const reportCommands: readonly Command[] = [
         throw new UsageError(`--caps: ${(error as Error).message}`, command);
       }
       const settings = settingsOf(io.env, command);
+      let horizons;
+      try {
+        horizons = parseHorizons(io.env.OUTCOME_HORIZONS?.trim() || '5m,1h,4h');
+      } catch (error) {
+        throw new UsageError(`OUTCOME_HORIZONS: ${(error as Error).message}`, command);
+      }
       const decisionStream = io.env.P26_DECISION_STREAM?.trim() || streams.heatDecision;
       const eventStream = io.env.STREAM_EVENTS?.trim() || streams.governorEvents;
       const outcomeStream = io.env.OUTCOME_STREAM?.trim() || streams.gatesOutcome;
@@ -199,7 +208,8 @@ export const reportCommands: readonly Command[] = [
       const read = await withRedis(io, async (redis) => ({
         heat: await readRecords<HeatDecisionRecord>(redis, decisionStream, lo, hi, heatDecisionRecord),
         governor: await readRecords<GovernorDecisionRecord>(redis, eventStream, lo, hi, governorDecisionRecord),
-        outcomes: await readOutcomes(redis, outcomeStream, lo, hi),
+        // Every sample written since the window began: each is joined to its decision by id.
+        outcomes: await readOutcomes(redis, outcomeStream, lo, Number.MAX_SAFE_INTEGER),
       }));
       if (read.outcomes.unreadable > 0)
         io.err(`report calibrate: ${read.outcomes.unreadable} entries of ${outcomeStream} could not be read and are left out\n`);
@@ -211,6 +221,7 @@ export const reportCommands: readonly Command[] = [
         ...settings,
         heatGrid,
         caps,
+        horizons,
       });
       if (args.values.json)
         printJson(io, {

@@ -3,7 +3,7 @@ import { decodeDecisionInputs, type DecisionInputs } from '../../handlers/govern
 import { evaluate } from '../../handlers/governor/gates.js';
 import { parseGovernorEvent } from '../../schemas/governor-event.js';
 import type { Outcome } from '../../schemas/outcome.js';
-import { PnlCollector, type Mismatch, type Reproduction, type WhatIfPnl } from './calibrate-heat.js';
+import { decisionTime, PnlCollector, type Mismatch, type Reproduction, type WhatIfPnl } from './calibrate-heat.js';
 
 /**
  * `report calibrate`, the governor's half: which recorded plans other caps would have permitted
@@ -28,7 +28,7 @@ export function governorDecisionRecord(id: string, fields: Readonly<Record<strin
   if (event === undefined || (event.event !== 'permit' && event.event !== 'block')) return undefined;
   return {
     id,
-    at: Number.parseInt(id, 10),
+    at: decisionTime(event.timestamp, id),
     symbol: event.symbol,
     planId: event.plan_id,
     event: event.event,

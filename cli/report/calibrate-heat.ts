@@ -18,7 +18,7 @@ import { bootstrapInterval, drawdownAndRunUp } from './outcomes.js';
 /** One heat decision as recorded in quantum:stream:harvest.heat.decision. */
 export interface HeatDecisionRecord {
   readonly id: string;
-  /** ms: the entry id's time. */
+  /** ms: when the gate decided (ts_epoch, its clock), else the entry id's time. */
   readonly at: number;
   readonly symbol: string;
   readonly planId: string;
@@ -57,7 +57,7 @@ export function heatDecisionRecord(id: string, fields: Readonly<Record<string, s
   }
   return {
     id,
-    at: Number.parseInt(id, 10),
+    at: decisionTime(fields.ts_epoch, id),
     symbol,
     planId: fields.plan_id ?? '',
     inAction,
@@ -66,6 +66,12 @@ export function heatDecisionRecord(id: string, fields: Readonly<Record<string, s
     heat,
     bySymbol,
   };
+}
+
+/** A decision's own time in epoch seconds (the deciding gate's clock), else its entry id's time. */
+export function decisionTime(epochSeconds: string | undefined, id: string): number {
+  const sec = parseNumber(epochSeconds);
+  return sec !== undefined && sec > 0 ? Math.round(sec * 1000) : Number.parseInt(id, 10);
 }
 
 export interface Thresholds {

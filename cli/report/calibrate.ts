@@ -43,6 +43,8 @@ export interface CalibrateInput {
   readonly heatGrid?: readonly Thresholds[];
   /** --caps, each one alternative; the configured caps are always the first row. */
   readonly caps?: readonly CapSetting[];
+  /** The configured OUTCOME_HORIZONS: each is reported, sampled yet or not (with the samples' own). */
+  readonly horizons?: readonly { readonly label: string; readonly ms: number }[];
 }
 
 export interface CalibrateReport {
@@ -59,9 +61,10 @@ export interface CalibrateReport {
   };
 }
 
-/** The horizons of the samples, shortest first. */
-function horizonsOf(samples: readonly Outcome[]): string[] {
+/** The configured horizons and those of the samples, shortest first. */
+function horizonsOf(samples: readonly Outcome[], configured: readonly { readonly label: string; readonly ms: number }[]): string[] {
   const seconds = new Map<string, number>();
+  for (const h of configured) seconds.set(h.label, h.ms / 1000);
   for (const s of samples) if (!seconds.has(s.horizon)) seconds.set(s.horizon, s.horizon_sec);
   return [...seconds.entries()].sort((a, b) => a[1] - b[1]).map(([h]) => h);
 }
@@ -81,7 +84,7 @@ function headlineOf(heat: HeatDistribution, t: Thresholds): string {
 
 export function calibrateReport(input: CalibrateInput): CalibrateReport {
   const { thresholds, era, limits } = input;
-  const horizons = horizonsOf(input.samples);
+  const horizons = horizonsOf(input.samples, input.horizons ?? []);
   const heat = heatDistribution(input.heatDecisions, thresholds, input.window.to);
   const given = input.heatGrid ?? defaultHeatGrid(heat, thresholds);
   // The configured pair always first, so every row reads against what runs today.
