@@ -8,7 +8,7 @@ import { outcomeSample } from '../../handlers/outcomes/sample.js';
 import type { Runtime } from '../../runtime/runtime.js';
 import { keys, streams } from '../../schemas/keys.js';
 import { startTestRedis, type TestRedis } from '../support/redis-server.js';
-import { readStream, startRuntime, waitFor } from '../support/runtime.js';
+import { startRuntime, waitFor } from '../support/runtime.js';
 import { runCli, runCliJson } from './cli-harness.js';
 
 const handlers = [heatGate, governor, positionIndex, heatOutcomes, governorOutcomes, outcomeSample];
