@@ -1,4 +1,5 @@
 import { bucketOf } from '../../domain/heat.js';
+import { calibrationWarning, nearestRank } from '../../domain/heat-calibration.js';
 import { calibrate, FULL_CLOSES } from '../../handlers/heat-gate/calibrate.js';
 import type { ApplyLayerEra } from '../../handlers/heat-gate/apply-layer-era.js';
 import { closedFraction } from '../../handlers/outcomes/pnl.js';
@@ -105,42 +106,6 @@ export interface HeatDistribution {
   }[];
   /** Set when no decision's heat came within a factor of 10 of either threshold. */
   readonly calibrationWarning: string | null;
-}
-
-/** The ⌈p·n⌉-th smallest of `sorted` (nearest rank), null when empty. */
-export function nearestRank(sorted: readonly number[], p: number): number | null {
-  if (sorted.length === 0) return null;
-  return sorted[Math.min(sorted.length, Math.max(1, Math.ceil(p * sorted.length))) - 1]!;
-}
-
-/** How far, as a ratio ≥ 1, the nearest observed heat is from `threshold` (Infinity when none is positive). */
-function nearestRatio(heats: readonly number[], threshold: number): number {
-  let best = Infinity;
-  for (const h of heats) if (h > 0 && threshold > 0) best = Math.min(best, Math.max(h / threshold, threshold / h));
-  return best;
-}
-
-/** The ratio beyond which the data and a threshold are on different scales. */
-export const SCALE_FACTOR = 10;
-
-const short = (v: number) => Number(v.toPrecision(3)).toString();
-
-/** The calibration warning, or null when some heat came within a factor of 10 of a threshold. */
-export function calibrationWarning(heats: readonly number[], t: Thresholds): string | null {
-  if (heats.length === 0) return null;
-  if (nearestRatio(heats, t.min) <= SCALE_FACTOR || nearestRatio(heats, t.max) <= SCALE_FACTOR) return null;
-  const lo = Math.min(...heats);
-  const hi = Math.max(...heats);
-  const side =
-    hi < t.min
-      ? 'below HEAT_MIN: every full close is COLD'
-      : lo >= t.max
-        ? 'above HEAT_MAX: every full close is HOT'
-        : 'between the thresholds';
-  return (
-    `calibration: the heat of ${heats.length} decisions (${short(lo)} to ${short(hi)}) never came within a factor of ${SCALE_FACTOR} ` +
-    `of HEAT_MIN ${t.min} or HEAT_MAX ${t.max}; thresholds and data are on different scales (${side})`
-  );
 }
 
 export function heatDistribution(records: readonly HeatDecisionRecord[], t: Thresholds, windowEnd: number): HeatDistribution {

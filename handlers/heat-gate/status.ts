@@ -28,8 +28,8 @@ export const HISTORY_SIZE = 120;
 type StreamEntry = [id: string, fields: string[]];
 type Ctx = StatusReadContext<HeatGateConfig>;
 
-/** The calibrated stream's newest entries: one read shared by both sections (same part name). */
-function calibrated(ctx: Ctx): Promise<StreamEntry[] | null> {
+/** The calibrated stream's newest entries: one read shared by the sections (same part name). */
+export function readCalibrated(ctx: Ctx): Promise<StreamEntry[] | null> {
   const stream = ctx.config?.P26_OUTPUT_STREAM ?? streams.harvestCalibrated;
   return ctx.read('heat history', () => ctx.redis.xrevrange(stream, '+', '-', 'COUNT', HISTORY_SIZE));
 }
@@ -49,7 +49,7 @@ export const heatSection = defineStatusSection<HeatGateConfig, HeatStatus>({
     { shape: 'series', points: 'history', x: 'at', y: 'heat', label: 'Heat at each of the most recent heat-gate decisions' },
   ],
   async read(ctx) {
-    const [hash, entries] = await Promise.all([ctx.read('portfolio heat', () => ctx.redis.hgetall(keys.portfolioHeat)), calibrated(ctx)]);
+    const [hash, entries] = await Promise.all([ctx.read('portfolio heat', () => ctx.redis.hgetall(keys.portfolioHeat)), readCalibrated(ctx)]);
     if (hash === null && entries === null) return null;
     return {
       value: numberOrNull(hash?.heat),
@@ -63,7 +63,7 @@ export const heatSection = defineStatusSection<HeatGateConfig, HeatStatus>({
 });
 
 export const heatDecisionsSection = decisionsSection<HeatGateConfig>(async (ctx) => {
-  const entries = await calibrated(ctx);
+  const entries = await readCalibrated(ctx);
   return entries === null ? null : heatDecisions(entries, DECISION_LIMIT);
 });
 
