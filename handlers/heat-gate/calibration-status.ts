@@ -43,7 +43,8 @@ export function calibrationStatus(heats: readonly number[], thresholds: Calibrat
     p50: nearestRank(sorted, 0.5),
     max,
     thresholds,
-    bins: width > 0 ? counts.map((count, i) => ({ heat: (i + 0.5) * width, count })) : [],
+    // Bin middles at 6 significant digits: a chart's positions, not figures to add up.
+    bins: width > 0 ? counts.map((count, i) => ({ heat: Number(((i + 0.5) * width).toPrecision(6)), count })) : [],
     warning: thresholds === null ? null : calibrationWarning(sorted, thresholds),
   };
 }
@@ -58,7 +59,12 @@ export const calibrationSection = defineStatusSection<HeatGateConfig, Calibratio
         { key: 'decisions', label: 'Decisions', format: 'count' },
         { key: 'p50', label: 'Median heat', format: 'number', digits: 6 },
         { key: 'max', label: 'Largest heat', format: 'number', digits: 6 },
-        { key: 'thresholds', label: 'Thresholds', bands: { edges: ['min', 'max'], names: ['COLD', 'WARM', 'HOT'] }, missing: 'not hosted here' },
+        {
+          key: 'thresholds',
+          label: 'Thresholds',
+          bands: { edges: ['min', 'max'], names: ['COLD', 'WARM', 'HOT'] },
+          missing: 'not hosted here',
+        },
         { key: 'warning', label: 'Calibration', missing: 'the heat reaches the thresholds’ scale' },
       ],
     },

@@ -49,7 +49,10 @@ export const heatSection = defineStatusSection<HeatGateConfig, HeatStatus>({
     { shape: 'series', points: 'history', x: 'at', y: 'heat', label: 'Heat at each of the most recent heat-gate decisions' },
   ],
   async read(ctx) {
-    const [hash, entries] = await Promise.all([ctx.read('portfolio heat', () => ctx.redis.hgetall(keys.portfolioHeat)), readCalibrated(ctx)]);
+    const [hash, entries] = await Promise.all([
+      ctx.read('portfolio heat', () => ctx.redis.hgetall(keys.portfolioHeat)),
+      readCalibrated(ctx),
+    ]);
     if (hash === null && entries === null) return null;
     return {
       value: numberOrNull(hash?.heat),
