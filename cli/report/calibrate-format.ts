@@ -10,8 +10,10 @@ const hours = (sec: number) => `${(sec / 3600).toFixed(2)} h`;
 /** "n 3 priced, 1 no price, 2 no sample: total $-12.00, worst $-8.00, drawdown $12.00, 90% [..]" */
 function pnlLine(p: WhatIfPnl): string {
   const interval = p.interval90 ? `[${usd(p.interval90[0])}, ${usd(p.interval90[1])}]` : '—';
+  const counts = `${p.horizon.padStart(4)}: ${p.priced} priced, ${p.missingPrice} no price, ${p.noSample} no sample`;
+  if (p.priced === 0) return `${counts}; no PnL known`;
   return (
-    `${p.horizon.padStart(4)}: ${p.priced} priced, ${p.missingPrice} no price, ${p.noSample} no sample; ` +
+    `${counts}; ` +
     `total ${usd(p.totalPnlUsd)}, worst ${usd(p.worstExcursionUsd)}, drawdown ${usd(p.maxDrawdownUsd)}, 90% ${interval}`
   );
 }

@@ -171,10 +171,11 @@ export interface WhatIfPnl {
    * so no follow-up was recorded, or the follow-up was skipped), or its horizon has not come yet.
    */
   readonly noSample: number;
-  readonly totalPnlUsd: number;
+  /** null when nothing was priced: an unknown is never a PnL of 0. */
+  readonly totalPnlUsd: number | null;
   /** The worst of the decisions' worst sampled excursions (worst_pnl_usd, scaled). */
   readonly worstExcursionUsd: number | null;
-  readonly maxDrawdownUsd: number;
+  readonly maxDrawdownUsd: number | null;
   readonly interval90: [number, number] | null;
 }
 
@@ -245,9 +246,9 @@ export class PnlCollector {
       priced: ordered.length,
       missingPrice: this.missing,
       noSample: this.unsampled,
-      totalPnlUsd: round2(ordered.reduce((a, b) => a + b, 0)),
+      totalPnlUsd: ordered.length === 0 ? null : round2(ordered.reduce((a, b) => a + b, 0)),
       worstExcursionUsd: this.worst === null ? null : round2(this.worst),
-      maxDrawdownUsd: drawdownAndRunUp(ordered).drawdown,
+      maxDrawdownUsd: ordered.length === 0 ? null : drawdownAndRunUp(ordered).drawdown,
       interval90: bootstrapInterval(ordered),
     };
   }

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { governor } from '../../handlers/governor/index.js';
 import { positionIndex } from '../../handlers/positions/index-job.js';
@@ -160,9 +162,9 @@ describe('report calibrate over a synthetic day', () => {
     priced: number;
     missingPrice: number;
     noSample: number;
-    totalPnlUsd: number;
+    totalPnlUsd: number | null;
     worstExcursionUsd: number | null;
-    maxDrawdownUsd: number;
+    maxDrawdownUsd: number | null;
   }
   interface Report {
     headline: string;
@@ -254,7 +256,7 @@ describe('report calibrate over a synthetic day', () => {
     expect(configured).toMatchObject({ fullCloses: 7, downgraded: 7, downgradedTo: { PARTIAL_25: 7 }, changedFromRecorded: 0 });
     expect(figures(configured!.pnl[0])).toEqual([6, 1, 0, -168.75, -75, 187.5]);
     // 1d has not come: all seven without a sample.
-    expect(figures(configured!.pnl[1])).toEqual([0, 0, 7, 0, null, 0]);
+    expect(figures(configured!.pnl[1])).toEqual([0, 0, 7, null, null, null]);
 
     // 0.0003:0.0015: d1 .0002 COLD → P25 +18.75; d2 .0004 WARM → P75 −75/3 = −25; d3 .001 WARM → P75 (missing);
     // d5 .002, d6 .005 HOT: kept; d7 fail-closed COLD → P25 +18.75; d8 .0002 COLD → P25 −75.
@@ -328,7 +330,20 @@ describe('report calibrate over a synthetic day', () => {
       newlyBlocked: ['g5'],
       blockedBy: { symbol_cooldown: 1, notional_per_trade_exceeded: 1, max_positions_reached: 2 },
     });
-    expect(figures(tighter!.pnlNewlyBlocked[0])).toEqual([0, 0, 1, 0, null, 0]);
+    expect(figures(tighter!.pnlNewlyBlocked[0])).toEqual([0, 0, 1, null, null, null]);
+  });
+
+  it('is the worked example of docs/outcomes.md', async () => {
+    const args = ['report', 'calibrate', ...window, '--heat-grid', '0.0003:0.0015,0.0009:0.004', '--caps', 'per_trade=300,cooldown=20', '--caps', 'total=1800,positions=4'];
+    const text = await runCli(args, env());
+    expect(text.code).toBe(0);
+    // The first line names the window, which is the test's own day: the rest is the example.
+    const body = text.stdout.split('\n').slice(1).join('\n');
+    if (process.env.PRINT_EXAMPLE === '1') console.log(`EXAMPLE\n${body}EXAMPLE`);
+    const docs = readFileSync(resolve(import.meta.dirname, '../../docs/outcomes.md'), 'utf8');
+    const block = /<!-- calibrate-example -->\n```text\n[^\n]*\n([\s\S]*?)```/.exec(docs);
+    expect(block, 'docs/outcomes.md has the example after <!-- calibrate-example -->').not.toBeNull();
+    expect(block![1]).toBe(body);
   });
 
   it('gives the same figures as text and CSV', async () => {
