@@ -11,6 +11,7 @@ import { aggregateShadow, shadowDecisions, type CalibratedEntry } from '../repor
 import { fieldsToRecord } from '../../schemas/fields.js';
 import { readFileSync } from 'node:fs';
 import { parseHorizons } from '../../handlers/outcomes/horizons.js';
+import { REFERENCE_KINDS } from '../../handlers/outcomes/follow-up.js';
 import { outcomeEntrySchema, type Outcome } from '../../schemas/outcome.js';
 import { aggregateOutcomes } from '../report/outcomes.js';
 import { formatOutcomesCsv, formatOutcomesText } from '../report/outcomes-format.js';
@@ -282,7 +283,8 @@ export const reportCommands: readonly Command[] = [
         const { from, to } = parseWindow(args.values, '48h', io.now(), command);
         const read = await withRedis(io, (redis) => readOutcomes(redis, stream, Math.floor(from), Math.floor(to)));
         if (read.unreadable > 0) io.err(`report outcomes: ${read.unreadable} entries of ${stream} could not be read and are left out\n`);
-        samples = read.samples;
+        // Permitted opens are followed for report calibrate only: they changed nothing.
+        samples = read.samples.filter((sample) => !REFERENCE_KINDS.has(sample.kind));
         window = { stream, from, to };
       }
       if (args.values.dump) {

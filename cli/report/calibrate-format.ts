@@ -13,8 +13,7 @@ function pnlLine(p: WhatIfPnl): string {
   const counts = `${p.horizon.padStart(4)}: ${p.priced} priced, ${p.missingPrice} no price, ${p.noSample} no sample`;
   if (p.priced === 0) return `${counts}; no PnL known`;
   return (
-    `${counts}; ` +
-    `total ${usd(p.totalPnlUsd)}, worst ${usd(p.worstExcursionUsd)}, drawdown ${usd(p.maxDrawdownUsd)}, 90% ${interval}`
+    `${counts}; ` + `total ${usd(p.totalPnlUsd)}, worst ${usd(p.worstExcursionUsd)}, drawdown ${usd(p.maxDrawdownUsd)}, 90% ${interval}`
   );
 }
 
@@ -56,9 +55,14 @@ export function formatCalibrateText(report: CalibrateReport, window: { from: num
       `  ${g.caps}: per_trade ${g.limits.maxNotionalPerTrade}, total ${g.limits.maxTotalNotional}, positions ${g.limits.maxOpenPositions}, cooldown ${g.limits.cooldownSec} s`,
       `    opens permitted ${g.opens.permitted}, blocked ${g.opens.blocked} (${by}); newly permitted ${g.newlyPermitted.length}, newly blocked ${g.newlyBlocked.length}`,
     );
-    for (const p of g.pnlNewlyPermitted) if (g.newlyPermitted.length > 0) out.push(`    newly permitted ${pnlLine(p)}`);
-    if (g.newlyBlocked.length > 0)
-      out.push(`    newly blocked: not priced (permitted opens are not followed): ${g.newlyBlocked.join(', ')}`);
+    if (g.newlyPermitted.length > 0) {
+      out.push(`    newly permitted: ${g.newlyPermitted.join(', ')}`);
+      for (const p of g.pnlNewlyPermitted) out.push(`    ${pnlLine(p)}`);
+    }
+    if (g.newlyBlocked.length > 0) {
+      out.push(`    newly blocked: ${g.newlyBlocked.join(', ')}`);
+      for (const p of g.pnlNewlyBlocked) out.push(`    ${pnlLine(p)}`);
+    }
   }
   const r = report.reproduction;
   out.push(
@@ -106,7 +110,8 @@ export function formatCalibrateCsv(report: CalibrateReport): string {
     add('governor_what_if', g.caps, 'opens_blocked', g.opens.blocked);
     add('governor_what_if', g.caps, 'newly_permitted', g.newlyPermitted.length);
     add('governor_what_if', g.caps, 'newly_blocked', g.newlyBlocked.length);
-    for (const p of g.pnlNewlyPermitted) pnlRows(add, 'governor_what_if', g.caps, p);
+    for (const p of g.pnlNewlyPermitted) pnlRows(add, 'governor_what_if', `${g.caps} newly permitted`, p);
+    for (const p of g.pnlNewlyBlocked) pnlRows(add, 'governor_what_if', `${g.caps} newly blocked`, p);
   }
   add('reproduction', 'heat', 'checked', report.reproduction.heat.checked);
   add('reproduction', 'heat', 'reproduced', report.reproduction.heat.reproduced);

@@ -98,8 +98,8 @@ export interface GovernorWhatIf {
   /** Counterfactual PnL of the newly permitted opens against the record, per horizon. */
   readonly pnlNewlyPermitted: readonly WhatIfPnl[];
   /**
-   * The newly blocked opens' PnL cannot be priced: a permitted open is not followed (no outcome
-   * samples), so each is counted here as having no sample.
+   * Counterfactual PnL of the newly blocked opens against the record: minus the open's own PnL,
+   * from its `governor_permit` samples (a permit recorded before permits were followed has none).
    */
   readonly pnlNewlyBlocked: readonly WhatIfPnl[];
 }
@@ -108,11 +108,11 @@ export function limitsWith(configured: Limits, setting: CapSetting): Limits {
   return { ...configured, ...setting };
 }
 
-/** The outcome samples of governor blocks, by event entry id and horizon. */
+/** The outcome samples of governor blocks and permits of opens, by event entry id and horizon. */
 export function governorSamplesById(samples: readonly Outcome[]): Map<string, Map<string, Outcome>> {
   const out = new Map<string, Map<string, Outcome>>();
   for (const s of samples) {
-    if (s.kind !== 'governor_block' || !s.decision_id.startsWith('gov:')) continue;
+    if ((s.kind !== 'governor_block' && s.kind !== 'governor_permit') || !s.decision_id.startsWith('gov:')) continue;
     const id = s.decision_id.slice('gov:'.length);
     const byHorizon = out.get(id) ?? new Map<string, Outcome>();
     if (!byHorizon.has(s.horizon)) byHorizon.set(s.horizon, s);
@@ -153,21 +153,26 @@ export function governorWhatIf(
       blocked += 1;
       blockedBy[verdict.reason] = (blockedBy[verdict.reason] ?? 0) + 1;
     }
-    if (verdict.kind === 'permit' && r.event === 'block') {
-      newlyPermitted.push(r.planId);
-      const own = samples.get(r.id);
-      horizons.forEach((horizon, i) => {
-        const sample = own?.get(horizon);
-        const collector = permittedPnl[i]!;
-        if (sample === undefined) return collector.noSample();
-        if (sample.pnl_usd === undefined) return collector.missingPrice();
-        // The block's sample is the PnL it kept out (the open's, negated): permitting takes it back.
-        collector.priced(r.at, -sample.pnl_usd, undefined);
-      });
-    } else if (verdict.kind === 'block' && r.event === 'permit') {
-      newlyBlocked.push(r.planId);
-      for (const collector of blockedPnl) collector.noSample();
-    }
+    const changed =
+      verdict.kind === 'permit' && r.event === 'block'
+        ? 'permitted'
+        : verdict.kind === 'block' && r.event === 'permit'
+          ? 'blocked'
+          : undefined;
+    if (changed === undefined) continue;
+    (changed === 'permitted' ? newlyPermitted : newlyBlocked).push(r.planId);
+    const collectors = changed === 'permitted' ? permittedPnl : blockedPnl;
+    const own = samples.get(r.id);
+    horizons.forEach((horizon, i) => {
+      const sample = own?.get(horizon);
+      const collector = collectors[i]!;
+      if (sample === undefined) return collector.noSample();
+      if (sample.pnl_usd === undefined) return collector.missingPrice();
+      // Either way the difference is minus the sample: a block's sample is the PnL it kept out
+      // (the open's, negated), which permitting takes back; a permit's is the open's own, which
+      // blocking gives up.
+      collector.priced(r.at, -sample.pnl_usd, undefined);
+    });
   }
   return {
     caps: describeCaps(setting),

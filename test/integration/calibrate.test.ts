@@ -29,7 +29,8 @@ const HOUR = 3_600_000;
  *   SOLUSDT 2 × 100 = $200, sigma 0.1 → 20.  Σ = 40, so heat = 40 / equity, shares ¼, ¼, ½.
  * Settings: the defaults (HEAT_MIN 0.25, HEAT_MAX 0.65; per trade $200, total $2,000, 10
  * positions, cooldown 60 s), P26_MODE shadow, OUTCOME_HORIZONS 1s,1d (1d never comes in the test).
- * Prices at the 1 s sample: BTC +5 %, ETH −10 %, SOL none (missing); ADA +10 %, XRP −10 %, AVAX +20 %.
+ * Prices at the 1 s sample: BTC +5 %, ETH −10 %, SOL none (missing); ADA +10 %, XRP −10 %, AVAX +20 %,
+ * LINK −10 %, DOGE unchanged.
  */
 describe('report calibrate over a synthetic day', () => {
   // One server for the whole day: the tests below read what it recorded (usePrivateRedis would
@@ -130,8 +131,8 @@ describe('report calibrate over a synthetic day', () => {
     await propose('d8', 20 * HOUR, 'ETHUSDT', 'FULL_CLOSE', '200000'); // 0.0002
     await plan('g7', 21 * HOUR, 'ETHUSDT', { action: 'FULL_CLOSE_PROPOSED' }); // a close: close_bypass
 
-    // 7 downgrades and 3 blocked opens followed.
-    await waitFor(async () => (await redis.client.zcard(keys.outcomePending)) === 10, { what: 'ten follow-ups' });
+    // 7 downgrades, 3 blocked opens and 4 permitted ones followed.
+    await waitFor(async () => (await redis.client.zcard(keys.outcomePending)) === 14, { what: 'fourteen follow-ups' });
     await runtime.stop();
 
     // The prices at the samples.
@@ -141,9 +142,10 @@ describe('report calibrate over a synthetic day', () => {
     await redis.client.hset(keys.marketState('ADAUSDT'), 'mark_price', '1.1');
     await redis.client.hset(keys.marketState('XRPUSDT'), 'mark_price', '0.45');
     await redis.client.hset(keys.marketState('AVAXUSDT'), 'mark_price', '12');
+    await redis.client.hset(keys.marketState('LINKUSDT'), 'mark_price', '13.5');
     at(25 * HOUR);
     runtime = await startRuntime(redis.url, { ...env, HANDLERS: 'outcome-sample' }, handlers, { now: () => clock });
-    await waitFor(async () => (await redis.client.xlen(streams.gatesOutcome)) === 10, { what: 'the ten 1 s samples' });
+    await waitFor(async () => (await redis.client.xlen(streams.gatesOutcome)) === 14, { what: 'the fourteen 1 s samples' });
     await runtime.stop();
     runtime = undefined;
   }, 120_000);
@@ -286,7 +288,8 @@ describe('report calibrate over a synthetic day', () => {
 
   /*
    * Blocked opens followed (exposure −notional, long): g2 ADA −$100 × 10 % = −10; g3 XRP −$250 × −10 % = +25;
-   * g5b AVAX −$100 × 20 % = −20. Permitting a blocked open takes its sample back: −pnl.
+   * g5b AVAX −$100 × 20 % = −20. Permitting a blocked open takes its sample back: −pnl. Permitted
+   * opens followed as the open's own PnL: g1 ADA +10, g4 DOGE 0, g5 LINK −15, g6 ADA +15.
    */
   it('two cap settings: which opens would have been permitted or blocked, and the PnL of the difference', async () => {
     const report = await runCliJson<Report>(
@@ -322,7 +325,8 @@ describe('report calibrate over a synthetic day', () => {
     });
     expect(figures(looser!.pnlNewlyPermitted[0])).toEqual([2, 0, 0, -15, -25, 25]);
     // total 1,800, 4 positions: g1 (3 open + 0 reserved) and g4 pass; g5 meets 3 + 1 reserved slot (DOGE) ≥ 4,
-    // g5b 3 + 2; g6 passes (book 1,700 < 1,800). g5 was permitted: its PnL has no sample (permits are not followed).
+    // g5b 3 + 2; g6 passes (book 1,700 < 1,800). g5, permitted, was followed as a permit: the LINK open
+    // made $150 × −10 % = −$15, which blocking it would have avoided: +15.
     expect(tighter).toMatchObject({
       caps: 'total=1800,positions=4',
       opens: { permitted: 3, blocked: 4 },
@@ -330,11 +334,22 @@ describe('report calibrate over a synthetic day', () => {
       newlyBlocked: ['g5'],
       blockedBy: { symbol_cooldown: 1, notional_per_trade_exceeded: 1, max_positions_reached: 2 },
     });
-    expect(figures(tighter!.pnlNewlyBlocked[0])).toEqual([0, 0, 1, null, null, null]);
+    expect(figures(tighter!.pnlNewlyBlocked[0])).toEqual([1, 0, 0, 15, 15, 0]);
+    expect(figures(tighter!.pnlNewlyBlocked[1])).toEqual([0, 0, 1, null, null, null]);
   });
 
   it('is the worked example of docs/outcomes.md', async () => {
-    const args = ['report', 'calibrate', ...window, '--heat-grid', '0.0003:0.0015,0.0009:0.004', '--caps', 'per_trade=300,cooldown=20', '--caps', 'total=1800,positions=4'];
+    const args = [
+      'report',
+      'calibrate',
+      ...window,
+      '--heat-grid',
+      '0.0003:0.0015,0.0009:0.004',
+      '--caps',
+      'per_trade=300,cooldown=20',
+      '--caps',
+      'total=1800,positions=4',
+    ];
     const text = await runCli(args, env());
     expect(text.code).toBe(0);
     // The first line names the window, which is the test's own day: the rest is the example.
