@@ -273,6 +273,7 @@ describe('gates status: GET /status and the page at /', () => {
     const sections = response.json() as { key: string; gates: string[] }[];
     expect(sections.map((s) => [s.key, s.gates])).toEqual([
       ['heat', ['heat-gate']],
+      ['heat_calibration', ['heat-gate']],
       ['decisions', ['heat-gate', 'governor']],
       ['kill_switch', ['governor']],
       ['disarm', ['governor']],
@@ -388,8 +389,9 @@ describe('gates status: GET /status and the page at /', () => {
         await waitFor(async () => (await cellText(page, '#last-updated')) !== firstUpdate, { what: 'the last-updated time to move' });
         expect(errors).toEqual([]);
         // The six original sections have their own layout above and are not drawn again; the
-        // governor's reservations (ours) are drawn from the views they declare.
+        // heat gate's calibration and the governor's reservations (ours) are drawn from the views they declare.
         expect(await page.locator('#gate-sections section').evaluateAll((all) => all.map((e) => e.getAttribute('data-section')))).toEqual([
+          'heat_calibration',
           'reservations',
         ]);
 
