@@ -37,6 +37,7 @@ describe('report calibrate over a synthetic day', () => {
   // flush it before each).
   let redis: TestRedis;
   let runtime: Runtime | undefined;
+  let followers: Runtime | undefined;
   // The day starts now and runs ahead of real time, so every 1 s sample is due at once.
   const T0 = Math.floor(Date.now() / 1000) * 1000;
   let clock = T0;
@@ -104,12 +105,10 @@ describe('report calibrate over a synthetic day', () => {
       await redis.client.hset(keys.marketState(symbol), 'mark_price', mark);
     await book();
     const env = { OUTCOME_HORIZONS: '1s,1d', LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent' };
-    runtime = await startRuntime(
-      redis.url,
-      { ...env, HANDLERS: 'heat-gate,governor,position-index,outcome-heat,outcome-governor' },
-      handlers,
-      { now: () => clock },
-    );
+    // The gates decide on the day's clock; the follow-ups run on the real one, as the entry ids
+    // of the decisions they read (Redis's clock) do, so none is read late.
+    runtime = await startRuntime(redis.url, { ...env, HANDLERS: 'heat-gate,governor,position-index' }, handlers, { now: () => clock });
+    followers = await startRuntime(redis.url, { ...env, HANDLERS: 'outcome-heat,outcome-governor' }, handlers);
     // The book is the Position Ledger's hashes the position index has found.
     await waitFor(async () => (await redis.client.scard(keys.p33PositionIndex)) === 3, { what: 'the three positions indexed' });
 
@@ -134,17 +133,23 @@ describe('report calibrate over a synthetic day', () => {
     // 7 downgrades, 3 blocked opens and 4 permitted ones followed.
     await waitFor(async () => (await redis.client.zcard(keys.outcomePending)) === 14, { what: 'fourteen follow-ups' });
     await runtime.stop();
+    await followers.stop();
+    followers = undefined;
 
-    // The prices at the samples.
-    await redis.client.hset(keys.marketState('BTCUSDT'), 'mark_price', '52500');
-    await redis.client.hset(keys.marketState('ETHUSDT'), 'mark_price', '1800');
+    // The prices at the samples, the same in every source that has the symbol.
+    for (const [symbol, mark] of [
+      ['BTCUSDT', '52500'],
+      ['ETHUSDT', '1800'],
+    ] as const) {
+      await redis.client.hset(keys.marketState(symbol), 'mark_price', mark);
+      await redis.client.hset(keys.p33PositionSnapshot(symbol), 'mark_price', mark, 'ts_epoch', String(Math.floor(Date.now() / 1000)));
+    }
     await redis.client.del(keys.marketState('SOLUSDT'), keys.p33PositionSnapshot('SOLUSDT'));
     await redis.client.hset(keys.marketState('ADAUSDT'), 'mark_price', '1.1');
     await redis.client.hset(keys.marketState('XRPUSDT'), 'mark_price', '0.45');
     await redis.client.hset(keys.marketState('AVAXUSDT'), 'mark_price', '12');
     await redis.client.hset(keys.marketState('LINKUSDT'), 'mark_price', '13.5');
-    at(25 * HOUR);
-    runtime = await startRuntime(redis.url, { ...env, HANDLERS: 'outcome-sample' }, handlers, { now: () => clock });
+    runtime = await startRuntime(redis.url, { ...env, HANDLERS: 'outcome-sample' }, handlers);
     await waitFor(async () => (await redis.client.xlen(streams.gatesOutcome)) === 14, { what: 'the fourteen 1 s samples' });
     await runtime.stop();
     runtime = undefined;
@@ -152,6 +157,7 @@ describe('report calibrate over a synthetic day', () => {
 
   afterAll(async () => {
     await runtime?.stop();
+    await followers?.stop();
     await redis?.stop();
   });
 
