@@ -191,6 +191,22 @@ const BY_SYMBOL_SPARE = 80;
 const share = (heat: number): number => Number(heat.toPrecision(6));
 
 /**
+ * The shares largest first, sorted once per assessment: every proposal of a batch shares one
+ * (handlers/heat-gate/index.ts assessOnce), and a book of hundreds of symbols is sorted once.
+ */
+const ranking = new WeakMap<readonly object[], readonly { readonly symbol: string; readonly heat: number }[]>();
+function rankedShares(
+  contributions: readonly { readonly symbol: string; readonly heat: number }[],
+): readonly { readonly symbol: string; readonly heat: number }[] {
+  let ranked = ranking.get(contributions);
+  if (ranked === undefined) {
+    ranked = [...contributions].sort((x, y) => y.heat - x.heat || (x.symbol < y.symbol ? -1 : x.symbol > y.symbol ? 1 : 0));
+    ranking.set(contributions, ranked);
+  }
+  return ranked;
+}
+
+/**
  * `by_symbol` {symbol: share of the heat}, largest first, as many as fit in `room` characters,
  * and `by_symbol_others`: the sum of those left out.
  */
@@ -199,7 +215,7 @@ export function bySymbol(
   room: number,
 ): { by_symbol?: Record<string, number>; by_symbol_others?: number } {
   if (contributions.length === 0) return {};
-  const ranked = [...contributions].sort((x, y) => y.heat - x.heat || x.symbol.localeCompare(y.symbol));
+  const ranked = rankedShares(contributions);
   const named: Record<string, number> = {};
   // `,"by_symbol":{}` and `,"by_symbol_others":N` around the names.
   let left = room - 50;
