@@ -16,6 +16,7 @@ import { StatusCache } from './status-cache.js';
 const ASSETS = {
   '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
   '/status-page/app.js': { file: 'app.js', type: 'text/javascript; charset=utf-8' },
+  '/status-page/views.js': { file: 'views.js', type: 'text/javascript; charset=utf-8' },
   '/status-page/style.css': { file: 'style.css', type: 'text/css; charset=utf-8' },
 } as const;
 
