@@ -102,7 +102,7 @@ export function renderGatesStatus(value: unknown, { sections = [] }: { sections?
   // Every other section with something for the terminal, in its declared order; one the server
   // does not describe (an older server) as its JSON.
   const blocks = drawn.filter((d) => !oneLine.includes(d) && terminalViews(d).some((v) => v.shape !== 'switch'));
-  for (const d of blocks) lines.push('', renderSection(d.key, s[d.key], d));
+  for (const d of blocks) lines.push('', renderSection(d.key, s[d.key], { ...d, views: d.views.filter((v) => v.shape !== 'switch') }));
   const own = new Set<string>([...RUNTIME_STATUS_KEYS, 'instances', ...sections.map((d) => d.key)]);
   for (const [key, section] of Object.entries(s)) if (!own.has(key)) lines.push('', renderSection(key, section, undefined));
   if (!s.headline && s.errors.length > 0) lines.push('', 'Could not read:', ...s.errors.map((e) => `  ${e}`));

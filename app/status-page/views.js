@@ -426,6 +426,18 @@
     }
     var x0 = points[0][X];
     var x1 = points[points.length - 1][X];
+    var mark = view.mark || 'steps';
+    // Bars stand on their x, each as wide as the closest two are apart: half a bar's room each side.
+    var gap = 1;
+    if (mark === 'bars') {
+      gap = points.reduce(function (g, p, i) {
+        var d = i === 0 ? Infinity : p[X] - points[i - 1][X];
+        return d > 0 && d < g ? d : g;
+      }, Infinity);
+      if (!isFinite(gap)) gap = Math.abs(x0) || 1;
+      x0 -= gap / 2;
+      x1 += gap / 2;
+    }
     if (banded && view.bands.axis === 'x' && edges) {
       x0 = Math.min(x0, edges[0]);
       x1 = Math.max(x1, edges[edges.length - 1]);
@@ -485,17 +497,24 @@
       children.push(svg('text', { x: M.left - 6, y: yAt(top) + 4, class: 'axis-label', 'text-anchor': 'end' }, fmtY(top, 2)));
       children.push(svg('text', { x: M.left - 6, y: yAt(lo) + 4, class: 'axis-label', 'text-anchor': 'end' }, fmtY(lo, 2)));
     }
-    var ends = timeX ? axisTimes(x0, x1, W) : [fmtNumber(x0, 2), fmtNumber(x1, 2)];
     var below = H - (banded ? 10 : 8);
-    children.push(svg('text', { x: M.left, y: below, class: 'axis-label' }, ends[0]));
-    children.push(svg('text', { x: M.left + iw, y: below, class: 'axis-label', 'text-anchor': 'end' }, ends[1]));
+    if (timeX) {
+      var ends = axisTimes(x0, x1, W);
+      children.push(svg('text', { x: M.left, y: below, class: 'axis-label' }, ends[0]));
+      children.push(svg('text', { x: M.left + iw, y: below, class: 'axis-label', 'text-anchor': 'end' }, ends[1]));
+    } else {
+      // A measure on x: the first and the last point's, under them.
+      [points[0], points[points.length - 1]].forEach(function (p, i) {
+        if (i === 1 && points.length === 1) return;
+        children.push(svg('text', { x: xAt(p[X], i), y: below, class: 'axis-label', 'text-anchor': 'middle' }, fmtNumber(p[X], 2)));
+      });
+    }
 
     var coords = points.map(function (p, i) {
       return { p: p, cx: xAt(p[X], i), cy: yAt(p[Y]) };
     });
-    var mark = view.mark || 'steps';
     if (mark === 'bars') {
-      var barWidth = Math.max(1, (iw / Math.max(points.length, 1)) * 0.8);
+      var barWidth = Math.max(1, (gap / span) * iw * 0.8);
       coords.forEach(function (c) {
         var base = yAt(Math.max(lo, Math.min(0, top)));
         children.push(
@@ -586,7 +605,8 @@
       var label = said(c, ' at ');
       var point = svg('g', { class: 'heat-point', tabindex: 0, 'data-at': c.p[g.X], 'aria-label': label }, [
         svg('title', null, label),
-        svg('circle', { cx: c.cx, cy: c.cy, r: i === coords.length - 1 ? 4.5 : 2.5, class: 'heat-dot' }),
+        // A bar is its own mark; a line's points are dots, the latest larger.
+        g.dots ? svg('circle', { cx: c.cx, cy: c.cy, r: i === coords.length - 1 ? 4.5 : 2.5, class: 'heat-dot' }) : null,
         svg('circle', { cx: c.cx, cy: c.cy, r: 10, class: 'heat-hit' }),
       ]);
       point.addEventListener('mouseenter', function () {
