@@ -1,6 +1,6 @@
-import type { RuntimeStatus, SectionDescription } from '../runtime/http/status.js';
-import { RUNTIME_STATUS_KEYS } from '../runtime/http/status-keys.js';
-import { formatUtc } from '../runtime/http/status-time.js';
+import type { RuntimeStatus, SectionDescription } from '../runtime/host/http/status.js';
+import { RUNTIME_STATUS_KEYS } from '../runtime/host/http/status-keys.js';
+import { formatUtc } from '../runtime/host/http/status-time.js';
 import { table } from './output.js';
 import type { InstanceRow } from './status-merge.js';
 import { renderSection, renderSwitch, renderView, terminalViews } from './section-view.js';

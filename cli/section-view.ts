@@ -1,6 +1,6 @@
-import type { SectionDescription } from '../runtime/http/status.js';
-import type { AnySectionView, BadgeCase, ValueFormat } from '../runtime/index.js';
-import { formatUtc } from '../runtime/http/status-time.js';
+import type { SectionDescription } from '../runtime/host/http/status.js';
+import type { AnySectionView, BadgeCase, ValueFormat } from '../runtime/contract/status-views.js';
+import { formatUtc } from '../runtime/host/http/status-time.js';
 import { table, truncate } from './output.js';
 import { renderStatus } from './status-view.js';
 

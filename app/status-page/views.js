@@ -1,5 +1,5 @@
 // The status page's drawing of the gates' sections, from the shapes each gate declares (GET
-// /status/sections, runtime/status-views.ts): this file knows no gate. Plain browser JavaScript,
+// /status/sections, runtime/contract/status-views.ts): this file knows no gate. Plain browser JavaScript,
 // no build step and nothing loaded from elsewhere. Every value from Redis goes in through
 // textContent, never innerHTML, because symbols, reasons and plan ids are data other services wrote.
 (function () {
@@ -296,7 +296,7 @@
     return el('span', null, fieldEl(row, part, Date.now(), false, false)).textContent;
   }
 
-  // ---- The shapes (runtime/status-views.ts) ----
+  // ---- The shapes (runtime/contract/status-views.ts) ----
 
   function fieldsView(value, view, ctx) {
     var rows = view.fields.map(function (f) {

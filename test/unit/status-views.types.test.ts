@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { defineStatusSection, type SectionView } from '../../runtime/index.js';
+import { defineStatusSection, type SectionView } from '../../runtime/contract/index.js';
 
 /**
  * A view names its fields through the section's value type: `npx tsc --noEmit -p .` checks this
