@@ -99,9 +99,9 @@ export function renderGatesStatus(value: unknown, { sections = [] }: { sections?
     ),
   );
 
-  // Every other section with something for the terminal, in its declared order; one the server
-  // does not describe (an older server) as its JSON.
-  const blocks = drawn.filter((d) => !oneLine.includes(d) && terminalViews(d).some((v) => v.shape !== 'switch'));
+  // Every other section with something for the terminal, in its declared order; one without
+  // views, or that the server does not describe (an older server), as its JSON.
+  const blocks = drawn.filter((d) => !oneLine.includes(d) && (d.views.length === 0 || terminalViews(d).some((v) => v.shape !== 'switch')));
   for (const d of blocks) lines.push('', renderSection(d.key, s[d.key], { ...d, views: d.views.filter((v) => v.shape !== 'switch') }));
   const own = new Set<string>([...RUNTIME_STATUS_KEYS, 'instances', ...sections.map((d) => d.key)]);
   for (const [key, section] of Object.entries(s)) if (!own.has(key)) lines.push('', renderSection(key, section, undefined));
