@@ -6,8 +6,12 @@ import { heatOutcomes } from '../../handlers/outcomes/heat-follow-up.js';
 import { loadPendingSlots } from '../../handlers/outcomes/pending.js';
 import { outcomeSample } from '../../handlers/outcomes/sample.js';
 import type { Effect } from '../../runtime/effects.js';
+import { aggregateOutcomes } from '../../cli/report/outcomes.js';
+import { formatOutcomesCsv, formatOutcomesText } from '../../cli/report/outcomes-format.js';
+import { dumpOf, parseDump, replayOutcomes, type DumpDecision } from '../../cli/report/outcomes-replay.js';
+import { parseHorizons } from '../../handlers/outcomes/horizons.js';
 import { keys, streams } from '../../schemas/keys.js';
-import { outcomeEntrySchema } from '../../schemas/outcome.js';
+import { outcomeEntrySchema, type Outcome } from '../../schemas/outcome.js';
 import { runHandler } from '../support/fake-ctx.js';
 import { FakeRedisReader, type FakeRedisData } from '../support/fake-redis-reader.js';
 
@@ -299,5 +303,103 @@ describe('a sample is priced only by a quote within PRICE_MAX_AGE_SEC (#26 item 
       late_bound_sec: '5',
     });
     expect((await sample(fresh(NOW), NOW + 40)).emitted(streams.gatesOutcome)[0]).toMatchObject({ sample_late: '0' });
+  });
+});
+
+/** A sample as the stream holds it, for the report's hand computations. */
+function sampleOf(decision: string, pnl: number | undefined, extra: Partial<Outcome> = {}): Outcome {
+  return {
+    decision_id: decision,
+    kind: 'heat_downgrade',
+    symbol: 'ETHUSDT',
+    plan_id: decision,
+    bucket: 'COLD',
+    mode: 'shadow',
+    proposed_action: 'FULL_CLOSE',
+    decided_action: 'PARTIAL_25',
+    horizon: '1h',
+    horizon_sec: 3600,
+    decided_at: Number(decision.replace(/\D/g, '')),
+    sampled_at: 0,
+    exposure_usd: 3000,
+    entry_price: 2000,
+    price: pnl === undefined ? undefined : 2000,
+    pnl_usd: pnl,
+    worst_pnl_usd: pnl,
+    entry_source: 'decision',
+    read_late: false,
+    sample_late: false,
+    late_bound_sec: 5,
+    ...extra,
+  };
+}
+
+describe('the outcomes report counts late and missing samples (#26 item 6)', () => {
+  const samples = [
+    sampleOf('d1', 100),
+    sampleOf('d2', -40, { read_late: true }), // read late, but priced at the gate's own mark: in
+    sampleOf('d3', 0, { read_late: true, entry_source: 'follow_up' }), // entry read late: out
+    sampleOf('d4', 60, { sample_late: true }), // taken late: in, counted
+    sampleOf('d5', undefined, { missing_reason: 'horizon_past', read_late: true, sample_late: true }),
+    sampleOf('d6', undefined, { missing_reason: 'no_price' }),
+    sampleOf('d7', 30, { entry_source: undefined, read_late: undefined }), // written before #26: in
+  ];
+
+  it('leaves out missing prices and entries read late, counts every kind, and says so in the verdict', () => {
+    const report = aggregateOutcomes(samples);
+    expect(report.horizons[0]!.overall).toMatchObject({
+      decisions: 7,
+      missingPrice: 2,
+      horizonPast: 1,
+      readLate: 3,
+      lateEntry: 1,
+      sampleLate: 1,
+      used: 4,
+      totalPnlUsd: 150,
+    });
+    expect(report.verdict).toMatch(/^over 4 decisions \(4 downgrades\), at 1h the decisions changed PnL by \$150/);
+    expect(report.verdict).toContain('2 samples without a price left out (1 read after their horizon had passed)');
+    expect(report.verdict).toContain('1 samples whose entry price was read late left out');
+    expect(report.verdict).toContain('1 samples taken late (after their horizon) included');
+    expect(report.verdict).toContain('(figures rest on 4 of 7 samples)');
+  });
+
+  it('shows the counts in the text and the fields in the CSV', () => {
+    const text = formatOutcomesText(aggregateOutcomes(samples), { stream: streams.gatesOutcome, from: 0, to: 1 });
+    const overall = text.split('\n').find((l) => l.startsWith('  overall'))!;
+    // n, no px, late in, late px, total
+    expect(overall.trim().split(/\s+/).slice(0, 6)).toEqual(['overall', '7', '2', '1', '1', '$150.00']);
+    const csv = formatOutcomesCsv([samples[2]!]).trim().split('\n');
+    expect(csv[1]).toMatch(/,follow_up,,1,0,5,,,$/);
+  });
+
+  it('the replay applies the live rules to a dump that records the follow-up’s reading', () => {
+    const d: DumpDecision = {
+      type: 'decision',
+      decision_id: 'heat:1',
+      kind: 'heat_downgrade',
+      symbol: 'ETHUSDT',
+      plan_id: 'p',
+      bucket: 'COLD',
+      mode: 'shadow',
+      proposed_action: 'FULL_CLOSE',
+      decided_action: 'PARTIAL_25',
+      exposure_usd: 3000,
+      entry_price: 2000,
+      decided_at: 0,
+      entry_source: 'decision',
+      followed_at: 400_000,
+      read_late: true,
+      late_bound_sec: 5,
+    };
+    const prices = [300_000, 3_600_000 + 12_000].map((ts) => ({ type: 'price' as const, symbol: 'ETHUSDT', ts, price: 2100 }));
+    const replayed = replayOutcomes([d], prices, parseHorizons('5m,1h'));
+    expect(replayed.map((s) => [s.horizon, s.price, s.missing_reason, s.sample_late, s.read_late])).toEqual([
+      ['5m', undefined, 'horizon_past', true, true],
+      ['1h', 2100, undefined, true, true],
+    ]);
+    const again = parseDump(dumpOf(replayed));
+    expect(again.decisions[0]).toMatchObject({ entry_source: 'decision', followed_at: 400_000, read_late: true, late_bound_sec: 5 });
+    expect(replayOutcomes(again.decisions, again.prices, parseHorizons('5m,1h'))).toEqual(replayed);
   });
 });
