@@ -1,4 +1,4 @@
-import type { BatchHints, HandlerContext, MessageMeta } from '../../runtime/index.js';
+import type { BatchHints, HandlerContext, MessageMeta } from '../../runtime/contract/index.js';
 import { keys } from '../../schemas/keys.js';
 import { encodeOutcome } from '../../schemas/outcome.js';
 import { OUTCOME_QUEUE, parseOutcomeConfig, type OutcomeConfig } from './config.js';

@@ -1,4 +1,4 @@
-import type { EffectWriter, RedisReader } from '../../runtime/index.js';
+import type { EffectWriter, RedisReader } from '../../runtime/contract/index.js';
 import { keys } from '../../schemas/keys.js';
 
 /**

@@ -5,7 +5,7 @@ import { governorOutcomes } from '../../handlers/outcomes/governor-follow-up.js'
 import { heatOutcomes } from '../../handlers/outcomes/heat-follow-up.js';
 import { loadPendingSlots } from '../../handlers/outcomes/pending.js';
 import { outcomeSample } from '../../handlers/outcomes/sample.js';
-import type { Effect } from '../../runtime/effects.js';
+import type { Effect } from '../../runtime/engine/effects.js';
 import { aggregateOutcomes } from '../../cli/report/outcomes.js';
 import { formatOutcomesCsv, formatOutcomesText } from '../../cli/report/outcomes-format.js';
 import { dumpOf, parseDump, replayOutcomes, type DumpDecision } from '../../cli/report/outcomes-replay.js';
