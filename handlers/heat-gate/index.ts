@@ -5,7 +5,7 @@ import type { HeatBucket } from '../../schemas/heat-gate.js';
 import { keys } from '../../schemas/keys.js';
 import { pyFloatStr } from '../../schemas/python-number.js';
 import { readP33Position, type UntrustedFigure } from '../positions/book.js';
-import { freshestPrice, positionQuote, readPriceQuotes } from '../positions/prices.js';
+import { freshestPrice, positionQuote, readPriceQuotes, type PriceQuote } from '../positions/prices.js';
 import { calibrate } from './calibrate.js';
 import { parseHeatGateConfig, type HeatGateConfig } from './config.js';
 import { assessHeat, bucketOf, loadHeatInputs, type HeatAssessment, type HeatInputs } from '../positions/heat.js';
@@ -143,6 +143,21 @@ function calibrationOf(proposal: HarvestProposal, assessment: HeatAssessment, co
   return { bucket, calibration: calibrate(proposal.proposedAction, bucket, config.P26_APPLY_LAYER_ERA) };
 }
 
+/** The quotes of a symbol, read once per batch (the batch's proposals share its HeatInputs): a burst of closes of one symbol costs one read. */
+const quotesOfBatch = new WeakMap<HeatInputs, Map<string, Promise<PriceQuote[]>>>();
+function batchQuotes(symbol: string, inputs: HeatInputs, ctx: Ctx): Promise<PriceQuote[]> {
+  let bySymbol = quotesOfBatch.get(inputs);
+  if (bySymbol === undefined) quotesOfBatch.set(inputs, (bySymbol = new Map()));
+  let read = bySymbol.get(symbol);
+  if (read === undefined) {
+    read = readPriceQuotes(ctx.redis, symbol, ctx.config);
+    // A failed read is not kept: the next decision of the batch tries again.
+    read.catch(() => bySymbol.delete(symbol));
+    bySymbol.set(symbol, read);
+  }
+  return read;
+}
+
 /**
  * The symbol's mark now, by the rule the governor prices opens with (handlers/positions/prices.ts):
  * the freshest quote within PRICE_MAX_AGE_SEC, the book's own mark of the position among them.
@@ -151,7 +166,7 @@ function calibrationOf(proposal: HarvestProposal, assessment: HeatAssessment, co
  */
 async function decisionMark(symbol: string, inputs: HeatInputs, ctx: Ctx): Promise<DecisionMark | null | undefined> {
   try {
-    const quotes = await readPriceQuotes(ctx.redis, symbol, ctx.config);
+    const quotes = await batchQuotes(symbol, inputs, ctx);
     const own = positionQuote(inputs.positionMarks?.get(symbol));
     const quote = freshestPrice([...quotes, ...own], ctx.now(), ctx.config.PRICE_MAX_AGE_SEC);
     return quote === undefined ? null : { price: quote.price, source: quote.source, asOfMs: quote.asOfMs };
