@@ -95,6 +95,32 @@ describe('prices at decision time (#26 item 5)', () => {
     });
   });
 
+  it('the heat gate reads a mark only for a decision that changes the action, and says null when none is fresh', async () => {
+    const hot: FakeRedisData = {
+      ...market('100', DECIDED_AT - 200),
+      hashes: {
+        ...market('100', DECIDED_AT - 200).hashes,
+        [keys.position('ETHUSDT')]: { symbol: 'ETHUSDT', position_notional_usd: '200', sigma: '100', updated_at: String(DECIDED_AT) },
+      },
+    };
+    const kept = await runHandler(heatGate, { plan_id: 'p1', symbol: 'ETHUSDT', action: 'FULL_CLOSE' }, { redis: hot, now: DECIDED_AT });
+    const hotDecision = kept.emitted(streams.heatDecision)[0]!;
+    expect(hotDecision).toMatchObject({ heat_level: 'hot', out_action: 'FULL_CLOSE' });
+    expect(JSON.parse(hotDecision.debug_json!)).not.toHaveProperty('mark');
+    // COLD, and the only price a market state 10 minutes old: the decision is the same, its mark null.
+    const stale = await runHandler(
+      heatGate,
+      { plan_id: 'p2', symbol: 'ETHUSDT', action: 'FULL_CLOSE' },
+      {
+        redis: market('100', DECIDED_AT - 600_000),
+        now: DECIDED_AT,
+      },
+    );
+    const decision = stale.emitted(streams.heatDecision)[0]!;
+    expect(decision.out_action).toBe('PARTIAL_25');
+    expect(JSON.parse(decision.debug_json!)).toMatchObject({ mark: null, position_usd: 200 });
+  });
+
   it('a decision that records no mark (another producer) is priced when read, and a read past OUTCOME_LATE_SEC says so', async () => {
     const decision = {
       plan_id: 'p1',
