@@ -133,10 +133,15 @@ function decide(proposal: HarvestProposal, inputs: HeatInputs, ctx: Ctx): void |
     return record(proposal, assessment, ctx);
   // A decision that changes the action is followed to its outcome: its mark and position are
   // recorded with it (debug_json), as they are now, not as a follow-up would find them later.
-  return decisionMark(proposal.symbol, inputs, ctx).then((mark) =>
-    record(proposal, assessment, ctx, { mark, positionUsd: inputs.positions.find((p) => p.symbol === proposal.symbol)?.notionalUsd }),
-  );
+  const positionUsd = inputs.positions.find((p) => p.symbol === proposal.symbol)?.notionalUsd;
+  // The position's own mark in the book the decision was made on, when the price rule accepts
+  // it (timed, within PRICE_MAX_AGE_SEC): no read on the gate's path. Else the other quotes are read.
+  const own = freshestPrice(positionQuote(inputs.positionMarks?.get(proposal.symbol)), ctx.now(), ctx.config.PRICE_MAX_AGE_SEC);
+  if (own?.asOfMs !== undefined) return record(proposal, assessment, ctx, { mark: markOf(own), positionUsd });
+  return decisionMark(proposal.symbol, inputs, ctx).then((mark) => record(proposal, assessment, ctx, { mark, positionUsd }));
 }
+
+const markOf = (quote: PriceQuote): DecisionMark => ({ price: quote.price, source: quote.source, asOfMs: quote.asOfMs });
 
 function calibrationOf(proposal: HarvestProposal, assessment: HeatAssessment, config: HeatGateConfig) {
   const bucket: HeatBucket = assessment.trusted ? bucketOf(assessment.heat, config.HEAT_MIN, config.HEAT_MAX) : 'COLD';
@@ -160,7 +165,7 @@ function batchQuotes(symbol: string, inputs: HeatInputs, ctx: Ctx): Promise<Pric
 
 /**
  * The symbol's mark now, by the rule the governor prices opens with (handlers/positions/prices.ts):
- * the freshest quote within PRICE_MAX_AGE_SEC, the book's own mark of the position among them.
+ * the freshest quote within PRICE_MAX_AGE_SEC (the book's own mark of the position was not).
  * null when none is fresh; undefined when the read failed (the decision never waits on it: it is
  * made as it would be, and the follow-up reads the price itself).
  */
@@ -169,7 +174,7 @@ async function decisionMark(symbol: string, inputs: HeatInputs, ctx: Ctx): Promi
     const quotes = await batchQuotes(symbol, inputs, ctx);
     const own = positionQuote(inputs.positionMarks?.get(symbol));
     const quote = freshestPrice([...quotes, ...own], ctx.now(), ctx.config.PRICE_MAX_AGE_SEC);
-    return quote === undefined ? null : { price: quote.price, source: quote.source, asOfMs: quote.asOfMs };
+    return quote === undefined ? null : markOf(quote);
   } catch (error) {
     ctx.log.warn({ err: (error as Error).message }, 'mark at decision not read: the outcome follow-up reads it');
     return undefined;

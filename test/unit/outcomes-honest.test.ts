@@ -121,6 +121,29 @@ describe('prices at decision time (#26 item 5)', () => {
     expect(JSON.parse(decision.debug_json!)).toMatchObject({ mark: null, position_usd: 200 });
   });
 
+  it('the heat gate takes the position’s own mark from its book when it is fresh (no read on its path)', async () => {
+    const data = market('105', DECIDED_AT - 200);
+    const hashes = {
+      ...data.hashes,
+      [keys.position('ETHUSDT')]: {
+        symbol: 'ETHUSDT',
+        position_notional_usd: '200',
+        mark_price: '100',
+        updated_at: String(DECIDED_AT - 3000),
+      },
+    };
+    const gate = await runHandler(
+      heatGate,
+      { plan_id: 'p1', symbol: 'ETHUSDT', action: 'FULL_CLOSE' },
+      { redis: { ...data, hashes }, now: DECIDED_AT },
+    );
+    expect(JSON.parse(gate.emitted(streams.heatDecision)[0]!.debug_json!)).toMatchObject({
+      mark: 100,
+      mark_source: 'position',
+      mark_at: DECIDED_AT - 3000,
+    });
+  });
+
   it('a decision that records no mark (another producer) is priced when read, and a read past OUTCOME_LATE_SEC says so', async () => {
     const decision = {
       plan_id: 'p1',
