@@ -295,6 +295,23 @@ describe('a backlog older than its horizons (#26 item 6)', () => {
     ]);
   });
 
+  it('a decision read again (its follow-up recorded) records nothing a second time: no second set of missing samples', async () => {
+    const id = `${NOW - 5 * HOUR}-0`;
+    const run = await runHandler(heatOutcomes, decision, {
+      redis: {
+        ...market('110', NOW),
+        hashes: { [keys.outcomeFollowUp(`heat:${id}`)]: { kind: 'heat_downgrade', missing_reason: 'horizon_past' } },
+      },
+      now: NOW,
+      meta: { id, producedAt: NOW - 5 * HOUR },
+    });
+    expect(run.recorder.effects).toEqual([]);
+    expect(run.metrics.get('quantum_gates_outcome_samples_total', { horizon: '5m', priced: '0' })).toBeUndefined();
+    // A first reading guards that the record is still absent when it commits.
+    const first = await follow(5 * HOUR);
+    expect(first.recorder.guards).toContainEqual({ kind: 'absent', key: keys.outcomeFollowUp(`heat:${id}`) });
+  });
+
   it('samples a horizon passed by less than OUTCOME_LATE_SEC at once', async () => {
     const run = await follow(300_000 + 3_000);
     expect(run.recorder.jobs.map((j) => [j.data.horizon, j.delayMs])).toEqual([
