@@ -60,6 +60,7 @@ function decisionEvent(
     reservations: str(snapshot?.reservations),
     reserved_positions: str(snapshot?.reservedPositions),
     reserved_notional: str(snapshot?.reservedNotional),
+    mark_price: str(snapshot?.markPrice),
     error: error?.slice(0, 2000),
     decision_inputs: facts === undefined || snapshot === undefined ? undefined : encodeDecisionInputs(facts, snapshot),
   };
