@@ -52,6 +52,8 @@ export function calibrationStatus(heats: readonly number[], thresholds: Calibrat
 export const calibrationSection = defineStatusSection<HeatGateConfig, CalibrationStatus>({
   key: 'heat_calibration',
   title: 'Heat calibration',
+  // Right after the portfolio heat (10), before the budgets (20).
+  order: 15,
   views: [
     {
       shape: 'fields',

@@ -130,6 +130,32 @@ describe('the heat calibration on the status page', () => {
     }
   });
 
+  it('fits a 390 px phone, warning and chart included', async () => {
+    const context = await browser.newContext({
+      httpCredentials: { username: USER, password: PASSWORD },
+      viewport: { width: 390, height: 844 },
+      deviceScaleFactor: 3,
+      isMobile: true,
+      hasTouch: true,
+    });
+    try {
+      const page = await context.newPage();
+      await page.goto(`${address}/`);
+      await waitFor(async () => (await page.locator('[data-testid="heat_calibration-chart"] svg').count()) === 1, {
+        what: 'the calibration chart drawn',
+      });
+      const widths = (await page.evaluate(
+        `(() => ({ viewport: window.innerWidth, page: document.documentElement.scrollWidth,
+          chart: document.querySelector('[data-testid="heat_calibration-chart"] svg').getBoundingClientRect().width }))()`,
+      )) as { viewport: number; page: number; chart: number };
+      expect(widths.page, 'the page scrolls sideways').toBeLessThanOrEqual(widths.viewport);
+      expect(widths.chart).toBeLessThanOrEqual(widths.viewport);
+      await page.locator('section[data-section="heat_calibration"]').screenshot({ path: `${ARTIFACTS}/status-calibration-390.png` });
+    } finally {
+      await context.close();
+    }
+  });
+
   it('quantum-gates status says the note, and stays OK', async () => {
     const result = await runCli(['status'], { QG_URL: address, DASHBOARD_USER: USER, DASHBOARD_PASSWORD: PASSWORD });
     expect(result.code, result.stderr).toBe(0);

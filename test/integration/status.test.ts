@@ -389,9 +389,8 @@ describe('gates status: GET /status and the page at /', () => {
         await waitFor(async () => (await cellText(page, '#last-updated')) !== firstUpdate, { what: 'the last-updated time to move' });
         expect(errors).toEqual([]);
         // The six original sections have their own layout above and are not drawn again; the
-        // heat gate's calibration and the governor's reservations (ours) are drawn from the views they declare.
+        // governor's reservations (ours) are drawn from the views they declare.
         expect(await page.locator('#gate-sections section').evaluateAll((all) => all.map((e) => e.getAttribute('data-section')))).toEqual([
-          'heat_calibration',
           'reservations',
         ]);
 
