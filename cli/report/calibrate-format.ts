@@ -1,4 +1,4 @@
-import type { WhatIfPnl } from './calibrate-heat.js';
+import type { WhatIfPnl } from './calibrate-common.js';
 import type { CalibrateReport } from './calibrate.js';
 
 /** `report calibrate` as text and as CSV (section,group,metric,value: one row per number). */

@@ -3,7 +3,7 @@ import { decodeDecisionInputs, type DecisionInputs } from '../../handlers/govern
 import { evaluate } from '../../handlers/governor/gates.js';
 import { parseGovernorEvent } from '../../schemas/governor-event.js';
 import type { Outcome } from '../../schemas/outcome.js';
-import { decisionTime, PnlCollector, type Mismatch, type Reproduction, type WhatIfPnl } from './calibrate-heat.js';
+import { decisionTime, PnlCollector, type Mismatch, type Reproduction, type WhatIfPnl } from './calibrate-common.js';
 
 /**
  * `report calibrate`, the governor's half: which recorded plans other caps would have permitted

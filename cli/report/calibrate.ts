@@ -10,9 +10,9 @@ import {
   type HeatDecisionRecord,
   type HeatDistribution,
   type HeatWhatIf,
-  type Reproduction,
   type Thresholds,
 } from './calibrate-heat.js';
+import type { Reproduction } from './calibrate-common.js';
 import {
   describeCaps,
   governorSamplesById,
