@@ -42,8 +42,19 @@ const decisionFields = {
   reservations: optionalText,
   reserved_positions: optionalText,
   reserved_notional: optionalText,
+  /**
+   * Ours (issue #26): the mark the decision priced the symbol at (handlers/positions/prices.ts),
+   * absent when none was fresh; the outcome follow-up values a blocked open from it.
+   */
+  mark_price: optionalText,
   /** The error behind an evaluation_error block. */
   error: optionalText,
+  /**
+   * Ours (issue #26): what the gates' rules read for this decision, as JSON
+   * (handlers/governor/decision-inputs.ts), so `report calibrate` decides it again under other
+   * limits with the same functions. Absent where no rule ran (an evaluation error, a reused plan_id).
+   */
+  decision_inputs: optionalText,
 };
 
 export const permitEventSchema = z.object({ event: z.literal('permit'), ...decisionFields });

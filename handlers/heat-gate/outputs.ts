@@ -32,6 +32,19 @@ export interface DecisionFacts {
   readonly heatMax: number;
   /** The proposal's entry id, for the debug field. */
   readonly sourceId: string;
+  /**
+   * Only for a decision that changed the action: the symbol's mark and position at decision time,
+   * for the outcome follow-up (docs/outcomes.md), so a follow-up read late never prices the
+   * decision at a later mark. `mark` null: the gate found no price fresh enough.
+   */
+  readonly atDecision?: { readonly mark: DecisionMark | null; readonly positionUsd: number | undefined };
+}
+
+/** A mark by the price rule of handlers/positions/prices.ts: its price, source and time (ms; undefined: a quote of no time). */
+export interface DecisionMark {
+  readonly price: number;
+  readonly source: string;
+  readonly asOfMs: number | undefined;
 }
 
 /** The proposal's own fields, capped at FREE_TEXT_MAX characters. */
@@ -158,11 +171,15 @@ export function debugJson(facts: DecisionFacts): string {
     thresholds: { warm: facts.heatMin, hot: facts.heatMax },
     trace_id: facts.traceId.slice(0, 64),
     source_id: facts.sourceId,
+    ...atDecisionJson(facts),
   };
   if (a.trusted) {
     base.heat = a.heat;
     base.positions = a.positionsCounted;
     if (a.capped) base.heat_capped = true;
+    // Ours (issue #26): each symbol's share of the heat, largest first, as many as leave room for
+    // the no_sigma names' count; the rest summed in by_symbol_others (report calibrate reads them).
+    Object.assign(base, bySymbol(a.contributions, DEBUG_JSON_MAX - JSON.stringify(base).length - BY_SYMBOL_SPARE));
     if (a.withoutSigma.length > 0) {
       base.no_sigma_usd = a.withoutSigma.reduce((sum, p) => sum + Math.abs(p.notionalUsd), 0);
       return fitList(
@@ -179,6 +196,69 @@ export function debugJson(facts: DecisionFacts): string {
     'untrusted',
     a.untrusted.map((u) => `${u.symbol}.${u.field}`),
   );
+}
+
+/** Room left after the shares for the no_sigma list's key, its count and a few names. */
+const BY_SYMBOL_SPARE = 80;
+
+/** Six significant digits: a share of the heat, not an accounting figure. */
+const share = (heat: number): number => Number(heat.toPrecision(6));
+
+/**
+ * The shares largest first, sorted once per assessment: every proposal of a batch shares one
+ * (handlers/heat-gate/index.ts assessOnce), and a book of hundreds of symbols is sorted once.
+ */
+const ranking = new WeakMap<readonly object[], readonly { readonly symbol: string; readonly heat: number }[]>();
+function rankedShares(
+  contributions: readonly { readonly symbol: string; readonly heat: number }[],
+): readonly { readonly symbol: string; readonly heat: number }[] {
+  let ranked = ranking.get(contributions);
+  if (ranked === undefined) {
+    ranked = [...contributions].sort((x, y) => y.heat - x.heat || (x.symbol < y.symbol ? -1 : x.symbol > y.symbol ? 1 : 0));
+    ranking.set(contributions, ranked);
+  }
+  return ranked;
+}
+
+/**
+ * `by_symbol` {symbol: share of the heat}, largest first, as many as fit in `room` characters,
+ * and `by_symbol_others`: the sum of those left out.
+ */
+export function bySymbol(
+  contributions: readonly { readonly symbol: string; readonly heat: number }[],
+  room: number,
+): { by_symbol?: Record<string, number>; by_symbol_others?: number } {
+  if (contributions.length === 0) return {};
+  const ranked = rankedShares(contributions);
+  const named: Record<string, number> = {};
+  // `,"by_symbol":{}` and `,"by_symbol_others":N` around the names.
+  let left = room - 50;
+  let others = 0;
+  for (const c of ranked) {
+    const cost = JSON.stringify(c.symbol).length + String(share(c.heat)).length + 2;
+    if (cost <= left && !Object.hasOwn(named, c.symbol)) {
+      named[c.symbol] = share(c.heat);
+      left -= cost;
+    } else others += c.heat;
+  }
+  return others > 0 ? { by_symbol: named, by_symbol_others: share(others) } : { by_symbol: named };
+}
+
+/**
+ * The decision's mark and position in debug_json (ours, a JSON the original also only cut to
+ * fit): `mark` (null when no fresh price), `mark_source`, `mark_at` (ms), `position_usd` (signed
+ * like the book: long +). Inside debug_json rather than as fields, so the decision keeps the
+ * original's thirteen fields (docs/migration.md).
+ */
+function atDecisionJson(facts: DecisionFacts): Record<string, unknown> {
+  const at = facts.atDecision;
+  if (at === undefined) return {};
+  return {
+    mark: at.mark?.price ?? null,
+    ...(at.mark === null ? {} : { mark_source: at.mark.source }),
+    ...(at.mark?.asOfMs === undefined ? {} : { mark_at: at.mark.asOfMs }),
+    ...(at.positionUsd === undefined ? {} : { position_usd: at.positionUsd }),
+  };
 }
 
 /** Adds as many of `names` under `key` as fit, and `${key}_more` for the rest (one pass). */

@@ -1,4 +1,4 @@
-import { portfolioHeat, type PositionExposure } from '../../domain/heat.js';
+import { portfolioHeat, type HeatContribution, type PositionExposure } from '../../domain/heat.js';
 import type { RedisReader } from '../../runtime/contract/index.js';
 import { loadPositionBook, type PositionBook, type PositionBookConfig, type UntrustedFigure } from './book.js';
 import { parseNumber } from '../../schemas/fields.js';
@@ -29,6 +29,8 @@ export interface HeatInputs {
   readonly truncated?: boolean;
   /** The symbols of `positions`, for a quick "is the proposal's symbol in the book?". */
   readonly symbols?: ReadonlySet<string>;
+  /** Each position's own mark and its time, a price quote among the others (handlers/positions/prices.ts). */
+  readonly positionMarks?: ReadonlyMap<string, { readonly markPrice: number | undefined; readonly asOfMs: number }>;
 }
 
 /** The heat of the portfolio, or why it cannot be trusted (then the decision fails closed: COLD). */
@@ -41,6 +43,8 @@ export type HeatAssessment =
       readonly positionsCounted: number;
       /** Open positions without a positive sigma: they add nothing to heat, and are named. */
       readonly withoutSigma: readonly PositionExposure[];
+      /** Each counted position's share of the heat (domain/heat.ts). */
+      readonly contributions: readonly HeatContribution[];
     }
   | {
       readonly trusted: false;
@@ -105,5 +109,6 @@ export async function loadHeatInputs(redis: RedisReader, config: PositionBookCon
     streamRead: book.streamRead,
     truncated: book.truncated,
     symbols: new Set(positions.map((p) => p.symbol)),
+    positionMarks: new Map(book.positions.map((p) => [p.symbol, { markPrice: p.markPrice, asOfMs: p.asOfMs }])),
   };
 }

@@ -32,7 +32,7 @@ export {
   type StatusSources,
 } from './http/status.js';
 export { StatusCache } from './http/status-cache.js';
-export type { Headline, HeadlineReason } from './http/status-headline.js';
+export { headlineState, type Headline, type HeadlineReason } from './http/status-headline.js';
 export { RUNTIME_STATUS_KEYS } from './http/status-keys.js';
 export { formatUtc } from './http/status-time.js';
 // The gate contract's names the application reads declarations and settings with.
@@ -40,10 +40,12 @@ export { ConfigError, envBool, parseEnv } from '../contract/env.js';
 export type {
   AnyHandler,
   AnySectionView,
+  BadgeCase,
   HandlerDeclaration,
   RedisReader,
   SectionView,
   StatusSectionDeclaration,
+  ValueFormat,
   ViewField,
 } from '../contract/index.js';
 export type { StreamTrigger } from '../contract/handler.js';
