@@ -50,7 +50,7 @@ function bundle(): void {
 }
 const SYMBOLS = 20;
 /** The flags `npm start` runs with (package.json), given to the runtime and the yardstick alike. */
-const NODE_FLAGS = ['--max-semi-space-size=32'];
+const NODE_FLAGS = process.env.BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? ['--max-semi-space-size=32'];
 
 interface Row {
   readonly name: string;
@@ -414,7 +414,7 @@ async function main(): Promise<void> {
   const latency: Awaited<ReturnType<typeof latencyAt>>[] = [];
   try {
     if (only.has('heat')) {
-      const backlogs = quick ? [5_000] : [20_000, 100_000];
+      const backlogs = process.env.BENCH_BACKLOGS ? process.env.BENCH_BACKLOGS.split(',').map(Number) : quick ? [5_000] : [20_000, 100_000];
       for (const backlog of backlogs) {
         // This VM's speed drifts by 10-20% over seconds (other tenants): the contenders take
         // turns, ROUNDS times, and each is represented by its median drain.

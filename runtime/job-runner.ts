@@ -8,6 +8,7 @@ import { describeError, type ExecutionEnv } from './execute.js';
 import { jobDoneKey } from './idempotency.js';
 import type { AnyHandler, QueueTrigger, ScheduleTrigger } from './handler.js';
 import { LazyChildLogger, type RootLogger } from './logger.js';
+import { JobBatcher } from './job-batch.js';
 import { prepareBatch, type PipelineEnv, type PreparedItem } from './message-pipeline.js';
 import type { RuntimeMetrics } from './metrics.js';
 import { isReady, waitUntilReady, type RedisClient } from './redis.js';
@@ -100,6 +101,7 @@ export class JobRunner {
   private readonly trigger: ScheduleTrigger<unknown> | QueueTrigger;
   private readonly pipeline: PipelineEnv;
   private readonly commitEnv: CommitLoopEnv;
+  private readonly batcher: JobBatcher;
   private schedulerTimer: NodeJS.Timeout | undefined;
   private schedulerFault: string | undefined;
   private commitFailing: string | undefined;
@@ -158,6 +160,16 @@ export class JobRunner {
         },
       },
     );
+    this.batcher = new JobBatcher({
+      prepare: (inputs) => prepareBatch(this.pipeline, inputs, deps.now()),
+      commit: (batch) => commitBatch(this.commitEnv, batch),
+      maxBatch: this.concurrency,
+    });
+  }
+
+  /** How many jobs BullMQ hands this runner at once: a queue's JOB_CONCURRENCY, a schedule's ticks one by one. */
+  get concurrency(): number {
+    return this.trigger.kind === 'queue' ? this.deps.config.JOB_CONCURRENCY : 1;
   }
 
   get isConsuming(): boolean {
@@ -191,7 +203,7 @@ export class JobRunner {
     this.worker = new Worker(this.trigger.queue, (job) => this.process(job), {
       connection: this.deps.bullConnection,
       prefix: config.BULLMQ_PREFIX,
-      concurrency: 1,
+      concurrency: this.concurrency,
       // Completed and failed counts per minute for a day: the board's graphs and the totals
       // Queue.exportPrometheusMetrics() reports.
       metrics: { maxDataPoints: MetricsTime.ONE_HOUR * 24 },
@@ -266,12 +278,11 @@ export class JobRunner {
       scheduled_at: job.timestamp,
     });
     const meta = { source: `bullmq:${this.queueName}`, id: job.id ?? job.name, raw, producedAt: job.timestamp, attempt: 1 };
-    const batch = await prepareBatch(this.pipeline, [{ meta, data, deliveries: 1 }], this.deps.now());
-    if (batch.items[0]?.outcome.kind === 'left-pending') throw new Error('shutting down before the job finished');
-    // BullMQ retries or fails a job that throws; a job whose outputs did not commit must not complete.
-    if (!(await commitBatch(this.commitEnv, batch))) throw new Error('the job could not be committed; it is left for a retry');
+    // Committed with the other jobs in hand (job-batch.ts); a job whose outputs did not commit throws.
+    const result = await this.batcher.run({ meta, data, deliveries: 1 });
+    if ('error' in result) throw result.error;
     this.lastProgressAt = this.deps.now();
-    return jobSummary(batch.items[0]);
+    return jobSummary(result.item);
   }
 }
 
