@@ -1,5 +1,5 @@
-import type { BoardAction } from '../runtime/http/dashboard.js';
-import type { RuntimeServices } from '../runtime/runtime.js';
+import type { BoardAction } from './http/dashboard.js';
+import type { RuntimeServices } from '../runtime/host/runtime.js';
 import { encodeGovernorEvent } from '../schemas/governor-event.js';
 import { streams } from '../schemas/keys.js';
 

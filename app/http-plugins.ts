@@ -1,9 +1,9 @@
 import { existsSync } from 'node:fs';
 import type { FastifyPluginAsync } from 'fastify';
-import type { RuntimeServices } from '../runtime/runtime.js';
-import { parseDashboardAuth } from '../runtime/http/auth.js';
-import { dashboardPlugin } from '../runtime/http/dashboard.js';
-import { statusPlugin } from '../runtime/http/status-routes.js';
+import type { RuntimeServices } from '../runtime/host/runtime.js';
+import { parseDashboardAuth } from './http/auth.js';
+import { dashboardPlugin } from './http/dashboard.js';
+import { statusPlugin } from './http/status-routes.js';
 import { boardAudit } from './board-audit.js';
 
 /**

@@ -1,15 +1,15 @@
 import { createServer, type AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 import { allHandlers } from '../handlers/index.js';
-import { packageRoot } from '../runtime/build-info.js';
+import { packageRoot } from '../runtime/host/build-info.js';
 import { checkHttpEnv, httpPlugins } from './http-plugins.js';
-import { parseRuntimeConfig, redisIsConfigured, type RuntimeConfig } from '../runtime/config.js';
-import { ConfigError } from '../runtime/env.js';
-import { isListening, redisServerAvailable, startLocalRedis, type LocalRedis } from '../runtime/local-redis.js';
-import { preflightRedis, redactSecrets, RedisWiringError } from '../runtime/redis-preflight.js';
-import { createRuntime, loadConfiguration } from '../runtime/runtime.js';
-import { describeRedis } from '../runtime/redis.js';
-import { disabledMessage, hasCredentials, parseDashboardAuth } from '../runtime/http/auth.js';
+import { parseRuntimeConfig, redisIsConfigured, type RuntimeConfig } from '../runtime/host/config.js';
+import { ConfigError } from '../runtime/contract/env.js';
+import { isListening, redisServerAvailable, startLocalRedis, type LocalRedis } from './local-redis.js';
+import { preflightRedis, redactSecrets, RedisWiringError } from '../runtime/host/redis-preflight.js';
+import { createRuntime, loadConfiguration } from '../runtime/host/runtime.js';
+import { describeRedis } from '../runtime/host/redis.js';
+import { disabledMessage, hasCredentials, parseDashboardAuth } from './http/auth.js';
 
 // The checkout (not dist/ when the build runs): the private redis-server keeps its data in .data/.
 const projectRoot = packageRoot();

@@ -1,4 +1,4 @@
-import type { RedisClient } from '../runtime/redis.js';
+import type { RedisClient } from '../runtime/host/redis.js';
 import type { CliIo } from './io.js';
 import type { OperatorEvent } from '../schemas/governor-event.js';
 import { appendOperatorEvent, operatorFields } from './operator-event.js';

@@ -1,9 +1,9 @@
 import { Cluster } from 'ioredis';
-import { deadLetterIndexKey, deadLetterIndexMember } from '../runtime/dead-letter.js';
-import type { RedisClient } from '../runtime/redis.js';
+import { deadLetterIndexKey, deadLetterIndexMember } from '../runtime/engine/dead-letter.js';
+import type { RedisClient } from '../runtime/host/redis.js';
 import { fieldsToRecord } from '../schemas/fields.js';
 
-/** A dead-letter stream entry as runtime/dead-letter.ts writes it. */
+/** A dead-letter stream entry as runtime/engine/dead-letter.ts writes it. */
 export interface DeadLetterEntry {
   readonly id: string;
   readonly handler: string;

@@ -37,7 +37,7 @@ const realFs: InstanceFileSystem = {
 /** The per-gate env files as docs/operations.md §1 installs them: gates-<gate>.env beside gates-common.env. */
 const INSTANCE_FILE = /^gates-(.+)\.env$/;
 const SHARED_FILE = 'gates-common.env';
-/** The runtime's defaults (runtime/config.ts), which an instance's file may leave out. */
+/** The runtime's defaults (runtime/host/config.ts), which an instance's file may leave out. */
 const DEFAULT_PORT = '8080';
 const WILDCARD_HOSTS = new Set(['', '0.0.0.0', '::', '[::]']);
 

@@ -3,9 +3,9 @@ import type { DisarmStatus, KillSwitchStatus } from '../handlers/governor/status
 import type { HeatStatus } from '../handlers/heat-gate/status.js';
 import type { OutcomesStatus } from '../handlers/outcomes/status.js';
 import type { BudgetRow } from '../handlers/risk-budget/status.js';
-import type { RuntimeStatus, SectionDescription } from '../runtime/http/status.js';
-import { RUNTIME_STATUS_KEYS } from '../runtime/http/status-keys.js';
-import { formatUtc } from '../runtime/http/status-time.js';
+import type { RuntimeStatus, SectionDescription } from '../runtime/host/http/status.js';
+import { RUNTIME_STATUS_KEYS } from '../runtime/host/http/status-keys.js';
+import { formatUtc } from '../runtime/host/http/status-time.js';
 import { table, truncate } from './output.js';
 import type { InstanceRow } from './status-merge.js';
 import { renderSection } from './section-view.js';

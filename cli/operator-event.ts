@@ -1,5 +1,5 @@
 import { hostname, userInfo } from 'node:os';
-import type { RedisClient } from '../runtime/redis.js';
+import type { RedisClient } from '../runtime/host/redis.js';
 import { encodeGovernorEvent, type OperatorEvent } from '../schemas/governor-event.js';
 import { streams } from '../schemas/keys.js';
 import type { CliIo } from './io.js';

@@ -1,7 +1,7 @@
-import { parseRuntimeConfig, type RuntimeConfig } from '../runtime/config.js';
-import { ConfigError } from '../runtime/env.js';
-import type { RedisClient } from '../runtime/redis.js';
-import { connectVerified, RedisWiringError } from '../runtime/redis-preflight.js';
+import { parseRuntimeConfig, type RuntimeConfig } from '../runtime/host/config.js';
+import { ConfigError } from '../runtime/contract/env.js';
+import type { RedisClient } from '../runtime/host/redis.js';
+import { connectVerified, RedisWiringError } from '../runtime/host/redis-preflight.js';
 import { OperationalError, UsageError } from './errors.js';
 import type { CliIo } from './io.js';
 

@@ -1,7 +1,7 @@
 import { commands, groupHelp, mainHelp } from './commands/index.js';
-import { buildInfo, releaseName } from '../runtime/build-info.js';
-import { ConfigError } from '../runtime/env.js';
-import { didYouMean } from '../runtime/did-you-mean.js';
+import { buildInfo, releaseName } from '../runtime/host/build-info.js';
+import { ConfigError } from '../runtime/contract/env.js';
+import { didYouMean } from '../runtime/host/did-you-mean.js';
 import { chooseEnvFile } from './env-file.js';
 import { ExitCode, OperationalError, UsageError } from './errors.js';
 import type { CliIo } from './io.js';

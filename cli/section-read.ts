@@ -1,4 +1,4 @@
-import type { RedisReader, StatusSectionDeclaration } from '../runtime/index.js';
+import type { RedisReader, StatusSectionDeclaration } from '../runtime/contract/index.js';
 import { OperationalError } from './errors.js';
 import type { CliIo } from './io.js';
 

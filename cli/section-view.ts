@@ -1,6 +1,6 @@
-import type { SectionDescription } from '../runtime/http/status.js';
-import type { SectionView, ViewField } from '../runtime/status-section.js';
-import { formatUtc } from '../runtime/http/status-time.js';
+import type { SectionDescription } from '../runtime/host/http/status.js';
+import type { AnySectionView } from '../runtime/contract/status-views.js';
+import { formatUtc } from '../runtime/host/http/status-time.js';
 import { table } from './output.js';
 import { renderStatus } from './status-view.js';
 
@@ -17,7 +17,7 @@ export function renderSection(key: string, value: unknown, description: SectionD
   return [title, ...description.views.map((view) => renderView(value, view))].join('\n');
 }
 
-function renderView(value: unknown, view: SectionView): string {
+function renderView(value: unknown, view: AnySectionView): string {
   const record = (value ?? {}) as Record<string, unknown>;
   switch (view.shape) {
     case 'fields': {
@@ -40,10 +40,13 @@ function renderView(value: unknown, view: SectionView): string {
       const time = (p: Record<string, unknown>) => formatValue(p[view.x], { key: view.x, label: '', format: 'time' });
       return `${view.label}: ${points.length} points from ${time(points[0]!)} to ${time(last)}, last ${formatValue(last[view.y], { key: view.y, label: '' })}`;
     }
+    default:
+      // Switches and sentences: drawn by the shapes' renderer that replaces this one (next commit).
+      return '';
   }
 }
 
-function formatValue(value: unknown, field: ViewField): string {
+function formatValue(value: unknown, field: { key: string; label: string; format?: string; digits?: number }): string {
   if (value === null || value === undefined) return '-';
   switch (field.format) {
     case 'time':

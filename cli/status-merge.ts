@@ -1,7 +1,7 @@
-import type { Headline, HeadlineReason } from '../runtime/http/status-headline.js';
-import { RUNTIME_STATUS_KEYS } from '../runtime/http/status-keys.js';
-import type { GatesStatus, SectionDescription, StatusInstance } from '../runtime/http/status.js';
-import type { BuildInfo } from '../runtime/build-info.js';
+import type { Headline, HeadlineReason } from '../runtime/host/http/status-headline.js';
+import { RUNTIME_STATUS_KEYS } from '../runtime/host/http/status-keys.js';
+import type { GatesStatus, SectionDescription, StatusInstance } from '../runtime/host/http/status.js';
+import type { BuildInfo } from '../runtime/host/build-info.js';
 
 /** What one instance of a per-gate deployment answered to GET /status (and /status/sections), or why it did not. */
 export interface InstanceAnswer {

@@ -1,5 +1,5 @@
-import type { RuntimeConfig } from '../runtime/config.js';
-import { describeRedis, type RedisClient } from '../runtime/redis.js';
+import type { RuntimeConfig } from '../runtime/host/config.js';
+import { describeRedis, type RedisClient } from '../runtime/host/redis.js';
 import type { CliIo } from './io.js';
 import { cliConfig, withRedis } from './redis.js';
 

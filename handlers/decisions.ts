@@ -1,4 +1,4 @@
-import { defineStatusSection, type StatusReadContext, type StatusSectionDeclaration } from '../runtime/index.js';
+import { defineStatusSection, type StatusReadContext, type StatusSectionDeclaration } from '../runtime/contract/index.js';
 
 /**
  * One row of the status's "Latest decisions": the heat gate's (kept and downgraded) and the

@@ -1,4 +1,4 @@
-import type { AnyHandler } from '../runtime/index.js';
+import type { AnyHandler } from '../runtime/contract/index.js';
 import { governorCooldown } from './governor/cooldown.js';
 import { governorExitLocks } from './governor/exit-locks.js';
 import { governor } from './governor/index.js';

@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { defineHandler, parseEnv, type MetricFactory } from '../runtime/index.js';
+import { defineHandler, parseEnv, type MetricFactory } from '../runtime/contract/index.js';
 import { keys, streams } from '../schemas/keys.js';
 import { positionSnapshotSchema, snapshotAges, snapshotNotional } from '../schemas/position-snapshot.js';
 import { positionBookEnvShape } from './positions/book.js';

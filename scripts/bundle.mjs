@@ -4,7 +4,7 @@
 // few large files instead of resolving, reading and compiling some 700 modules one by one, which
 // was most of the start-up (docs/performance.md, "Start-up and CLI latency").
 //
-// Every bundled module lands one folder below dist/ (app/, cli/ or chunks/): runtime/build-info.ts
+// Every bundled module lands one folder below dist/ (app/, cli/ or chunks/): runtime/host/build-info.ts
 // finds dist/build-info.json and app/http-plugins.ts finds dist/status-page/ from there.
 import { build } from 'esbuild';
 import { cpSync, readFileSync, rmSync } from 'node:fs';

@@ -1,5 +1,5 @@
 import { keys } from '../../schemas/keys.js';
-import type { RedisClient } from '../../runtime/redis.js';
+import type { RedisClient } from '../../runtime/host/redis.js';
 import { parseCommandArgs } from '../args.js';
 import type { Command } from '../command.js';
 import { ExitCode } from '../errors.js';

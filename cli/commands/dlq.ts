@@ -1,6 +1,6 @@
 import type * as z from 'zod';
 import { allHandlers } from '../../handlers/index.js';
-import type { RedisClient } from '../../runtime/redis.js';
+import type { RedisClient } from '../../runtime/host/redis.js';
 import { parseCommandArgs, positiveInt } from '../args.js';
 import type { Command } from '../command.js';
 import {
@@ -17,7 +17,7 @@ import {
 import { ExitCode, OperationalError, UsageError } from '../errors.js';
 import { recordOperatorAction } from '../operator-event.js';
 import { isoTime, printJson, Progress, table, truncate } from '../output.js';
-import { describeIssues, readableDeadLetterError } from '../../runtime/validation-issues.js';
+import { describeIssues, readableDeadLetterError } from '../../runtime/engine/validation-issues.js';
 import { requireReason } from '../reason.js';
 import { withRedis } from '../redis.js';
 import { withRedisWrite } from '../write-target.js';

@@ -5,7 +5,7 @@ import { injectedProposalSchema } from '../../schemas/harvest-proposal.js';
 import { governor } from '../../handlers/governor/index.js';
 import { heatGate } from '../../handlers/heat-gate/index.js';
 import { positionSnapshot } from '../../handlers/position-snapshot.js';
-import type { AnyHandler, StreamTrigger } from '../../runtime/handler.js';
+import type { AnyHandler, StreamTrigger } from '../../runtime/contract/handler.js';
 import { keys } from '../../schemas/keys.js';
 import { portfolioStateSchema } from '../../schemas/portfolio-state.js';
 import { positionSnapshotSchema } from '../../schemas/position-snapshot.js';
@@ -15,7 +15,7 @@ import type { Command } from '../command.js';
 import { ExitCode, UsageError } from '../errors.js';
 import type { CliIo } from '../io.js';
 import { printJson } from '../output.js';
-import { didYouMean } from '../../runtime/did-you-mean.js';
+import { didYouMean } from '../../runtime/host/did-you-mean.js';
 import { withRedisWrite } from '../write-target.js';
 
 interface FieldFlag {

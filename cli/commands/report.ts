@@ -1,5 +1,5 @@
 import { streams } from '../../schemas/keys.js';
-import type { RedisClient } from '../../runtime/redis.js';
+import type { RedisClient } from '../../runtime/host/redis.js';
 import { parseCommandArgs } from '../args.js';
 import type { Command } from '../command.js';
 import { parseSince } from '../duration.js';

@@ -6,7 +6,7 @@ import { renderGatesStatus } from '../gates-status-view.js';
 import { envDir } from '../env-file.js';
 import { perGateInstances, type GateInstance } from '../gate-instances.js';
 import { mergeInstanceStatuses, type InstanceAnswer } from '../status-merge.js';
-import type { GatesStatus, SectionDescription } from '../../runtime/http/status.js';
+import type { GatesStatus, SectionDescription } from '../../runtime/host/http/status.js';
 
 const help = [
   'Usage: quantum-gates status [--url URL[,URL...]] [--json]',

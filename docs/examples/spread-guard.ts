@@ -13,7 +13,7 @@ import {
   type HandlerContext,
   type MetricFactory,
   type RouteDeclaration,
-} from '../../runtime/index.js';
+} from '../../runtime/contract/index.js';
 import { idField, numericField, symbolSchema } from '../../schemas/common.js';
 import { fieldsToRecord } from '../../schemas/fields.js';
 import { keys } from '../../schemas/keys.js';

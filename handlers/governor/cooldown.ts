@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { defineHandler } from '../../runtime/index.js';
+import { defineHandler } from '../../runtime/contract/index.js';
 import { encodeGovernorEvent } from '../../schemas/governor-event.js';
 import { keys } from '../../schemas/keys.js';
 import { pySeconds } from '../../schemas/python-number.js';

@@ -1,6 +1,6 @@
 import { keys } from '../../schemas/keys.js';
 import type { ApplyPlan } from '../../schemas/apply-plan.js';
-import type { FailureInfo } from '../../runtime/index.js';
+import type { FailureInfo } from '../../runtime/contract/index.js';
 import { encodeGovernorEvent } from '../../schemas/governor-event.js';
 import { DISARM_RECORD_TTL_SEC, encodeDisarmRecord } from '../../schemas/governor-records.js';
 import { pyJsonDumps } from '../../schemas/python-json.js';

@@ -1,4 +1,4 @@
-import { defineHandler, metricsAsHealth, type MessageMeta } from '../../runtime/index.js';
+import { defineHandler, metricsAsHealth, type MessageMeta } from '../../runtime/contract/index.js';
 import { applyPlanSchema, type ApplyPlan } from '../../schemas/apply-plan.js';
 import { keys } from '../../schemas/keys.js';
 import { applyModeOf, limitsOf, parseGovernorConfig, type GovernorConfig } from './config.js';

@@ -1,4 +1,4 @@
-import type { MetricFactory } from '../../runtime/index.js';
+import type { MetricFactory } from '../../runtime/contract/index.js';
 
 /** The Python governor's five metrics (same names and labels), plus what the rewrite adds. */
 export function governorMetrics(m: MetricFactory) {

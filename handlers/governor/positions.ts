@@ -1,4 +1,4 @@
-import type { RedisReader } from '../../runtime/index.js';
+import type { RedisReader } from '../../runtime/contract/index.js';
 import { loadPositionBook, readP33Position, type BookPosition, type PositionBookConfig } from '../positions/book.js';
 
 export interface Position {

@@ -1,4 +1,4 @@
-import type { HandlerContext } from '../../runtime/index.js';
+import type { HandlerContext } from '../../runtime/contract/index.js';
 import type { ApplyPlan } from '../../schemas/apply-plan.js';
 import { KILL_SWITCH_OFF_VALUES } from '../../domain/kill-switch.js';
 import { encodeGovernorEvent, type DecisionEvent } from '../../schemas/governor-event.js';

@@ -1,5 +1,5 @@
 import type { BudgetHashField } from '../../schemas/budget.js';
-import type { RedisReader } from '../../runtime/index.js';
+import type { RedisReader } from '../../runtime/contract/index.js';
 import { killSwitchBlocks } from '../../domain/kill-switch.js';
 import { keys, streams } from '../../schemas/keys.js';
 import { freshBudget, hasRecentViolation, parseBudget, type Budget } from './budget.js';

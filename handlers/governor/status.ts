@@ -1,4 +1,4 @@
-import { defineStatusSection } from '../../runtime/index.js';
+import { defineStatusSection } from '../../runtime/contract/index.js';
 import { killSwitchBlocks, killSwitchState } from '../../domain/kill-switch.js';
 import { fieldsToRecord } from '../../schemas/fields.js';
 import { parseGovernorEvent, type GovernorEvent } from '../../schemas/governor-event.js';

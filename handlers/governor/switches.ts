@@ -1,6 +1,6 @@
 import * as z from 'zod';
 import { killSwitchState } from '../../domain/kill-switch.js';
-import { defineHandler } from '../../runtime/index.js';
+import { defineHandler } from '../../runtime/contract/index.js';
 import { keys } from '../../schemas/keys.js';
 import { parseGovernorConfig } from './config.js';
 import { switchMetrics } from './metrics.js';

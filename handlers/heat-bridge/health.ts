@@ -1,4 +1,4 @@
-import type { HealthDeclaration } from '../../runtime/index.js';
+import type { HealthDeclaration } from '../../runtime/contract/index.js';
 import { pyJsonDumps } from '../../schemas/python-json.js';
 import type { HeatBridgeConfig } from './config.js';
 

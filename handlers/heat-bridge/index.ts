@@ -1,4 +1,4 @@
-import { defineHandler, type EffectWriter } from '../../runtime/index.js';
+import { defineHandler, type EffectWriter } from '../../runtime/contract/index.js';
 import { heatLatestSchema, type HeatLatest } from '../../schemas/heat-bridge.js';
 import { heatDecisionReader, type HeatDecisionRead } from '../../schemas/heat-gate.js';
 import { keys } from '../../schemas/keys.js';

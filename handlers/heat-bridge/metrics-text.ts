@@ -1,4 +1,4 @@
-import type { HealthProbe, MetricsDeclaration } from '../../runtime/index.js';
+import type { HealthProbe, MetricsDeclaration } from '../../runtime/contract/index.js';
 import type { HeatBridgeConfig } from './config.js';
 import { errorStages, writtenKinds } from './metrics.js';
 

@@ -1,4 +1,4 @@
-import type { MetricFactory } from '../../runtime/index.js';
+import type { MetricFactory } from '../../runtime/contract/index.js';
 
 export const writtenKinds = ['by_plan', 'latest_symbol'] as const;
 export const errorStages = ['read', 'write', 'ack'] as const;

@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { envInt, envMode, envNumber, parseEnv } from '../../runtime/index.js';
+import { envInt, envMode, envNumber, parseEnv } from '../../runtime/contract/index.js';
 import { streams } from '../../schemas/keys.js';
 import { positionBookEnvShape } from '../positions/book.js';
 import { applyLayerEras } from './apply-layer-era.js';

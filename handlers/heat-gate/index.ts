@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { defineHandler, metricsAsHealth, type HandlerContext } from '../../runtime/index.js';
+import { defineHandler, metricsAsHealth, type HandlerContext } from '../../runtime/contract/index.js';
 import { FREE_TEXT_MAX, harvestProposalSchema, type HarvestProposal } from '../../schemas/harvest-proposal.js';
 import type { HeatBucket } from '../../schemas/heat-gate.js';
 import { keys } from '../../schemas/keys.js';

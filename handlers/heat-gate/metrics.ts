@@ -1,4 +1,4 @@
-import type { MetricFactory } from '../../runtime/index.js';
+import type { MetricFactory } from '../../runtime/contract/index.js';
 import type { HeatGateConfig } from './config.js';
 import { unusableReasons } from './unusable.js';
 

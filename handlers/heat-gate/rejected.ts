@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { HandlerContext } from '../../runtime/index.js';
+import type { HandlerContext } from '../../runtime/contract/index.js';
 import { FREE_TEXT_MAX, proposalSymbolSchema } from '../../schemas/harvest-proposal.js';
 import { compareStreamIds } from '../../schemas/fields.js';
 import { keys } from '../../schemas/keys.js';

@@ -1,4 +1,4 @@
-import { defineStatusSection, type StatusReadContext } from '../../runtime/index.js';
+import { defineStatusSection, type StatusReadContext } from '../../runtime/contract/index.js';
 import { fieldsToRecord, parseNumber } from '../../schemas/fields.js';
 import { calibratedEntryReader } from '../../schemas/heat-gate.js';
 import { keys, streams } from '../../schemas/keys.js';

@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { envInt, parseEnv } from '../../runtime/index.js';
+import { envInt, parseEnv } from '../../runtime/contract/index.js';
 import { streams } from '../../schemas/keys.js';
 import { parseHorizons, type Horizon } from './horizons.js';
 

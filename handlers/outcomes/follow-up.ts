@@ -1,4 +1,4 @@
-import type { HandlerContext } from '../../runtime/index.js';
+import type { HandlerContext } from '../../runtime/contract/index.js';
 import { keys } from '../../schemas/keys.js';
 import { OUTCOME_QUEUE, parseOutcomeConfig, type OutcomeConfig } from './config.js';
 import { outcomeMetrics, type OutcomeMetrics } from './metrics.js';

@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { defineHandler } from '../../runtime/index.js';
+import { defineHandler } from '../../runtime/contract/index.js';
 import { parseNumber } from '../../schemas/fields.js';
 import { parseGovernorEvent } from '../../schemas/governor-event.js';
 import type { OutcomeConfig } from './config.js';

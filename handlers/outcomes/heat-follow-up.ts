@@ -1,4 +1,4 @@
-import { defineHandler } from '../../runtime/index.js';
+import { defineHandler } from '../../runtime/contract/index.js';
 import { proposalSymbolSchema } from '../../schemas/harvest-proposal.js';
 import { heatDecisionReader } from '../../schemas/heat-gate.js';
 import type { OutcomeConfig } from './config.js';

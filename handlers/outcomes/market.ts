@@ -1,4 +1,4 @@
-import type { RedisReader } from '../../runtime/index.js';
+import type { RedisReader } from '../../runtime/contract/index.js';
 import { parseNumber } from '../../schemas/fields.js';
 import { keys } from '../../schemas/keys.js';
 import { sideSign } from './pnl.js';

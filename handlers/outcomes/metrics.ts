@@ -1,4 +1,4 @@
-import type { MetricFactory } from '../../runtime/index.js';
+import type { MetricFactory } from '../../runtime/contract/index.js';
 
 export function outcomeMetrics(m: MetricFactory) {
   return {

@@ -1,4 +1,4 @@
-import { defineStatusSection } from '../../runtime/index.js';
+import { defineStatusSection } from '../../runtime/contract/index.js';
 import { fieldsToRecord } from '../../schemas/fields.js';
 import { streams } from '../../schemas/keys.js';
 import { outcomeEntrySchema } from '../../schemas/outcome.js';

@@ -1,5 +1,5 @@
 import { portfolioHeat, type PositionExposure } from '../../domain/heat.js';
-import type { RedisReader } from '../../runtime/index.js';
+import type { RedisReader } from '../../runtime/contract/index.js';
 import { loadPositionBook, type PositionBook, type PositionBookConfig, type UntrustedFigure } from './book.js';
 import { parseNumber } from '../../schemas/fields.js';
 import { keys } from '../../schemas/keys.js';

@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { defineHandler, envInt, parseEnv, type MetricFactory, type RedisReader } from '../../runtime/index.js';
+import { defineHandler, envInt, parseEnv, type MetricFactory, type RedisReader } from '../../runtime/contract/index.js';
 import { keys } from '../../schemas/keys.js';
 import { positionBookEnvShape } from './book.js';
 

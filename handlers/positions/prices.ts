@@ -1,5 +1,5 @@
 import { epochMs } from '../../domain/epoch.js';
-import type { RedisReader } from '../../runtime/index.js';
+import type { RedisReader } from '../../runtime/contract/index.js';
 import { parseNumber } from '../../schemas/fields.js';
 import { keys } from '../../schemas/keys.js';
 import { p33Prefixes, type PositionBookConfig } from './book.js';

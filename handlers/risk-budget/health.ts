@@ -1,4 +1,4 @@
-import type { HealthAnswer, HealthDeclaration } from '../../runtime/index.js';
+import type { HealthAnswer, HealthDeclaration } from '../../runtime/contract/index.js';
 import { fastApiJson } from '../../schemas/python-json.js';
 import type { RiskBudgetConfig } from './config.js';
 

@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { defineHandler, type HandlerContext } from '../../runtime/index.js';
+import { defineHandler, type HandlerContext } from '../../runtime/contract/index.js';
 import { keys, streams } from '../../schemas/keys.js';
 import { parseRiskBudgetConfig, type RiskBudgetConfig } from './config.js';
 import { loadBudgetInputs, type BudgetInputs } from './inputs.js';

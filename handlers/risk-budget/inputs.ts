@@ -1,4 +1,4 @@
-import type { RedisReader } from '../../runtime/index.js';
+import type { RedisReader } from '../../runtime/contract/index.js';
 import { keys } from '../../schemas/keys.js';
 import { loadHeatInputs, type HeatInputs } from '../positions/heat.js';
 import type { RiskBudgetConfig } from './config.js';

@@ -1,4 +1,4 @@
-import type { MetricFactory } from '../../runtime/index.js';
+import type { MetricFactory } from '../../runtime/contract/index.js';
 import type { RiskBudgetConfig } from './config.js';
 
 /** The p28_* metrics of the Python service (seeds 002, 003), same names, help and labels. */

@@ -1,4 +1,4 @@
-import { defineStatusSection, formatDuration, type RedisReader, type SectionHeadlineReason } from '../../runtime/index.js';
+import { defineStatusSection, formatDuration, type RedisReader, type SectionHeadlineReason } from '../../runtime/contract/index.js';
 import { epochMs } from '../../domain/epoch.js';
 import { readBudgetHash } from '../../schemas/budget.js';
 import { parseNumber } from '../../schemas/fields.js';

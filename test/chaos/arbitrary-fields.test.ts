@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { allHandlers } from '../../handlers/index.js';
-import { createRuntime, type Runtime } from '../../runtime/runtime.js';
+import { createRuntime, type Runtime } from '../../runtime/host/runtime.js';
 import { streams } from '../../schemas/keys.js';
 import { startTestRedis, type TestRedis } from '../support/redis-server.js';
 import { pendingCount, produce, seedPortfolio, waitFor } from './support/streams.js';

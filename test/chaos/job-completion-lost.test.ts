@@ -1,13 +1,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { COOLDOWN_QUEUE } from '../../handlers/governor/record.js';
-import { jobDoneKey } from '../../runtime/idempotency.js';
-import type { Runtime } from '../../runtime/runtime.js';
+import { jobDoneKey } from '../../runtime/engine/idempotency.js';
+import type { Runtime } from '../../runtime/host/runtime.js';
 import { streams } from '../../schemas/keys.js';
 import { usePrivateRedis } from '../support/redis-server.js';
 import { readStream, startRuntime, waitFor } from '../support/runtime.js';
 
 /**
- * A job's effects commit with its done record (runtime/idempotency.ts), but BullMQ learns that it
+ * A job's effects commit with its done record (runtime/engine/idempotency.ts), but BullMQ learns that it
  * completed in a second, separate write. A process killed, or a connection lost, between the two
  * leaves a job BullMQ delivers again although its effects are in Redis. The fault is made exact
  * here: the completed job is removed from BullMQ and the same job id delivered again, as a stalled

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deadLetterFields } from '../../runtime/dead-letter.js';
+import { deadLetterFields } from '../../runtime/engine/dead-letter.js';
 import { streams } from '../../schemas/keys.js';
 import { startTestRedisCluster, type TestRedisCluster } from '../support/redis-cluster.js';
 import { readStream } from '../support/runtime.js';

@@ -1,7 +1,7 @@
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { heatGate } from '../../handlers/heat-gate/index.js';
 import { positionSnapshot } from '../../handlers/position-snapshot.js';
-import type { Runtime } from '../../runtime/runtime.js';
+import type { Runtime } from '../../runtime/host/runtime.js';
 import { keys, streams } from '../../schemas/keys.js';
 import { usePrivateRedis } from '../support/redis-server.js';
 import { readStream, startRuntime, waitFor } from '../support/runtime.js';

@@ -1,7 +1,7 @@
 import { Redis, type Pipeline } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { TransactionCommitter } from '../../runtime/commit.js';
-import { EffectRecorder } from '../../runtime/effects.js';
+import { TransactionCommitter } from '../../runtime/engine/commit.js';
+import { EffectRecorder } from '../../runtime/engine/effects.js';
 import { startTestRedis, type TestRedis } from '../support/redis-server.js';
 
 function recorder(build: (r: EffectRecorder) => void): EffectRecorder {

@@ -2,11 +2,11 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { allHandlers } from '../../handlers/index.js';
-import { ConfigError } from '../../runtime/env.js';
-import { dashboardPlugin, handlerQueueNames } from '../../runtime/http/dashboard.js';
-import { statusPlugin } from '../../runtime/http/status-routes.js';
+import { ConfigError } from '../../runtime/contract/env.js';
+import { dashboardPlugin, handlerQueueNames } from '../../app/http/dashboard.js';
+import { statusPlugin } from '../../app/http/status-routes.js';
 import { httpPlugins } from '../../app/http-plugins.js';
-import type { Runtime, RuntimeServices } from '../../runtime/runtime.js';
+import type { Runtime, RuntimeServices } from '../../runtime/host/runtime.js';
 import { startTestRedis, type TestRedis } from '../support/redis-server.js';
 import { createTestRuntime, waitFor } from '../support/runtime.js';
 

@@ -1,9 +1,9 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { ClusterCommitter } from '../../runtime/cluster-commit.js';
-import { TransactionCommitter, type CommitItem } from '../../runtime/commit.js';
-import { deadLetterIndexKey } from '../../runtime/dead-letter.js';
-import { EffectRecorder } from '../../runtime/effects.js';
+import { ClusterCommitter } from '../../runtime/engine/cluster-commit.js';
+import { TransactionCommitter, type CommitItem } from '../../runtime/engine/commit.js';
+import { deadLetterIndexKey } from '../../runtime/engine/dead-letter.js';
+import { EffectRecorder } from '../../runtime/engine/effects.js';
 import { startTestRedisCluster, type TestRedisCluster } from '../support/redis-cluster.js';
 import { startTestRedis, type TestRedis } from '../support/redis-server.js';
 

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { deadLetterFields, deadLetterIndexKey, deadLetterIndexMember } from '../../runtime/dead-letter.js';
-import type { Runtime } from '../../runtime/runtime.js';
+import { deadLetterFields, deadLetterIndexKey, deadLetterIndexMember } from '../../runtime/engine/dead-letter.js';
+import type { Runtime } from '../../runtime/host/runtime.js';
 import { streams } from '../../schemas/keys.js';
 import { usePrivateRedis } from '../support/redis-server.js';
 import { metricSum, readStream, startRuntime, waitFor } from '../support/runtime.js';

@@ -1,8 +1,8 @@
 import * as z from 'zod';
 import { afterEach, describe, expect, it } from 'vitest';
-import { defineHandler, type AnyHandler } from '../../runtime/handler.js';
-import { parseEnv } from '../../runtime/env.js';
-import type { Runtime } from '../../runtime/runtime.js';
+import { defineHandler, type AnyHandler } from '../../runtime/contract/handler.js';
+import { parseEnv } from '../../runtime/contract/env.js';
+import type { Runtime } from '../../runtime/host/runtime.js';
 import { usePrivateRedis } from '../support/redis-server.js';
 import { metricSum, startRuntime, waitFor } from '../support/runtime.js';
 

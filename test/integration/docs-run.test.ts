@@ -3,7 +3,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deadLetterFields } from '../../runtime/dead-letter.js';
+import { deadLetterFields } from '../../runtime/engine/dead-letter.js';
 import { streams } from '../../schemas/keys.js';
 import { documentedOutcomes, placeholderLines, shellBlocks, type DocBlock, type DocumentedOutcome } from '../support/doc-blocks.js';
 import { freePort, startTestRedis, type TestRedis } from '../support/redis-server.js';

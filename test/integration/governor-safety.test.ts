@@ -1,6 +1,6 @@
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { deadLetterFields } from '../../runtime/dead-letter.js';
-import type { Runtime } from '../../runtime/runtime.js';
+import { deadLetterFields } from '../../runtime/engine/dead-letter.js';
+import type { Runtime } from '../../runtime/host/runtime.js';
 import { keys, streams } from '../../schemas/keys.js';
 import { usePrivateRedis } from '../support/redis-server.js';
 import { readStream, startRuntime, waitFor } from '../support/runtime.js';

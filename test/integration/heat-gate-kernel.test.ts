@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { TransactionCommitter, type Committer } from '../../runtime/commit.js';
-import type { Runtime } from '../../runtime/runtime.js';
+import { TransactionCommitter, type Committer } from '../../runtime/engine/commit.js';
+import type { Runtime } from '../../runtime/host/runtime.js';
 import { keys, streams } from '../../schemas/keys.js';
 import { usePrivateRedis } from '../support/redis-server.js';
 import { metricSum, pendingCount, produce, readStream, startRuntime, waitFor } from '../support/runtime.js';

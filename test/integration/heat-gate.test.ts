@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { keys, streams } from '../../schemas/keys.js';
-import type { Runtime } from '../../runtime/runtime.js';
+import type { Runtime } from '../../runtime/host/runtime.js';
 import { startTestRedis, usePrivateRedis } from '../support/redis-server.js';
 import { pendingCount, produce, readStream, startRuntime, waitFor } from '../support/runtime.js';
 

@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { isListening, startLocalRedis, type LocalRedis } from '../../runtime/local-redis.js';
+import { isListening, startLocalRedis, type LocalRedis } from '../../app/local-redis.js';
 import { freePort } from '../support/redis-server.js';
 
 /** Field 5 of /proc/<pid>/stat: the process group. The name (field 2) may hold spaces, so count from its ")". */

@@ -4,7 +4,7 @@ import { heatGate } from '../../handlers/heat-gate/index.js';
 import { governorOutcomes } from '../../handlers/outcomes/governor-follow-up.js';
 import { heatOutcomes } from '../../handlers/outcomes/heat-follow-up.js';
 import { outcomeSample } from '../../handlers/outcomes/sample.js';
-import type { Runtime } from '../../runtime/runtime.js';
+import type { Runtime } from '../../runtime/host/runtime.js';
 import { keys, streams } from '../../schemas/keys.js';
 import { outcomeEntrySchema, type Outcome } from '../../schemas/outcome.js';
 import { usePrivateRedis } from '../support/redis-server.js';

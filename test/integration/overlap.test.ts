@@ -1,9 +1,9 @@
 import * as z from 'zod';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { TransactionCommitter, type CommitItem, type Committer } from '../../runtime/commit.js';
-import { parseEnv } from '../../runtime/env.js';
-import { defineHandler, type AnyHandler } from '../../runtime/handler.js';
-import type { Runtime } from '../../runtime/runtime.js';
+import { TransactionCommitter, type CommitItem, type Committer } from '../../runtime/engine/commit.js';
+import { parseEnv } from '../../runtime/contract/env.js';
+import { defineHandler, type AnyHandler } from '../../runtime/contract/handler.js';
+import type { Runtime } from '../../runtime/host/runtime.js';
 import { usePrivateRedis } from '../support/redis-server.js';
 import { compareStreamIds } from '../../schemas/fields.js';
 import { pendingCount, produce, readStream, startRuntime, waitFor } from '../support/runtime.js';

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { httpPlugins } from '../../app/http-plugins.js';
 import { allHandlers } from '../../handlers/index.js';
 import { keys, streams } from '../../schemas/keys.js';
-import type { Runtime } from '../../runtime/runtime.js';
+import type { Runtime } from '../../runtime/host/runtime.js';
 import { usePrivateRedis } from '../support/redis-server.js';
 import { pendingCount, produce, readStream, startRuntime, waitFor } from '../support/runtime.js';
 import {

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { bucketOf } from '../../handlers/positions/heat.js';
 import { pyFloatStr, pythonRound } from '../../schemas/python-number.js';
-import type { Runtime } from '../../runtime/runtime.js';
+import type { Runtime } from '../../runtime/host/runtime.js';
 import { keys, streams } from '../../schemas/keys.js';
 import { usePrivateRedis } from '../support/redis-server.js';
 import { startRuntime, waitFor } from '../support/runtime.js';

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { parseRuntimeConfig } from '../../runtime/config.js';
-import { connectRedis, type RedisClient } from '../../runtime/redis.js';
+import { parseRuntimeConfig } from '../../runtime/host/config.js';
+import { connectRedis, type RedisClient } from '../../runtime/host/redis.js';
 import { freePort } from '../support/redis-server.js';
 
 describe('connection roles', () => {

@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import type { Runtime } from '../../runtime/runtime.js';
+import type { Runtime } from '../../runtime/host/runtime.js';
 import { keys } from '../../schemas/keys.js';
-import { jobDoneKey } from '../../runtime/idempotency.js';
+import { jobDoneKey } from '../../runtime/engine/idempotency.js';
 import { usePrivateRedis } from '../support/redis-server.js';
 import { metricSum, startRuntime, waitFor } from '../support/runtime.js';
 

@@ -3,7 +3,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { isListening } from '../../runtime/local-redis.js';
+import { isListening } from '../../app/local-redis.js';
 import { freePort, startTestRedis } from '../support/redis-server.js';
 import { waitFor } from '../support/runtime.js';
 

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { allHandlers } from '../../handlers/index.js';
 import type { Decision } from '../../handlers/decisions.js';
 import { httpPlugins } from '../../app/http-plugins.js';
-import type { Runtime } from '../../runtime/runtime.js';
+import type { Runtime } from '../../runtime/host/runtime.js';
 import { encodeGovernorEvent, type GovernorEvent } from '../../schemas/governor-event.js';
 import { keys, streams } from '../../schemas/keys.js';
 import { startTestRedis, type TestRedis } from '../support/redis-server.js';

@@ -6,7 +6,7 @@
  * its permit or block record; ours dead-lettered both, leaving the Apply Layer nothing to read.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Runtime } from '../../runtime/runtime.js';
+import type { Runtime } from '../../runtime/host/runtime.js';
 import { keys, streams } from '../../schemas/keys.js';
 import { usePrivateRedis } from '../support/redis-server.js';
 import { readStream, startRuntime, waitFor } from '../support/runtime.js';

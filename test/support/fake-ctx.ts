@@ -1,9 +1,15 @@
 import type * as z from 'zod';
-import { EffectRecorder, type Effect } from '../../runtime/effects.js';
-import type { AnyHandler, FailureInfo, HandlerContext, HandlerDeclaration, Logger, MessageMeta } from '../../runtime/handler.js';
-import { guardFallback, handleOnce, jobDoneKey, startDuplicateCheck } from '../../runtime/idempotency.js';
-import { applyMetricCalls, type CounterMetric, type GaugeMetric, type HistogramMetric, type MetricFactory } from '../../runtime/metrics.js';
-import { MessageContext } from '../../runtime/message-context.js';
+import { EffectRecorder, type Effect } from '../../runtime/engine/effects.js';
+import type { AnyHandler, FailureInfo, HandlerContext, HandlerDeclaration, Logger, MessageMeta } from '../../runtime/contract/handler.js';
+import { guardFallback, handleOnce, jobDoneKey, startDuplicateCheck } from '../../runtime/engine/idempotency.js';
+import {
+  applyMetricCalls,
+  type CounterMetric,
+  type GaugeMetric,
+  type HistogramMetric,
+  type MetricFactory,
+} from '../../runtime/engine/metrics.js';
+import { MessageContext } from '../../runtime/engine/message-context.js';
 import { FakeRedisReader, type FakeRedisData } from './fake-redis-reader.js';
 
 /** The batch state type a handler declares (undefined allowed: fallbacks may run without it). */

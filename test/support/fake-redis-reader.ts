@@ -1,4 +1,4 @@
-import type { RedisReader } from '../../runtime/redis-reader.js';
+import type { RedisReader } from '../../runtime/contract/redis-reader.js';
 
 /** Contents for a FakeRedisReader: a plain value per key, typed by its shape. */
 export interface FakeRedisData {

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Cluster, Redis } from 'ioredis';
-import { isListening } from '../../runtime/local-redis.js';
+import { isListening } from '../../app/local-redis.js';
 import { freePort } from './redis-server.js';
 
 export interface TestRedisCluster {

@@ -5,7 +5,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { isListening } from '../../runtime/local-redis.js';
+import { isListening } from '../../app/local-redis.js';
 
 /** Asks the OS for a free loopback port. */
 export function freePort(): Promise<number> {

@@ -1,7 +1,7 @@
 import type { Cluster, Redis } from 'ioredis';
 import { allHandlers } from '../../handlers/index.js';
-import type { AnyHandler } from '../../runtime/handler.js';
-import { createRuntime, type Runtime, type RuntimeOptions } from '../../runtime/runtime.js';
+import type { AnyHandler } from '../../runtime/contract/handler.js';
+import { createRuntime, type Runtime, type RuntimeOptions } from '../../runtime/host/runtime.js';
 import { fieldsToRecord } from '../../schemas/fields.js';
 
 let consumerSeq = 0;

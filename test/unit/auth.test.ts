@@ -8,8 +8,8 @@ import {
   roleOf,
   type AccessRequest,
   type DashboardAuth,
-} from '../../runtime/http/auth.js';
-import { ConfigError } from '../../runtime/env.js';
+} from '../../app/http/auth.js';
+import { ConfigError } from '../../runtime/contract/env.js';
 
 const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
 

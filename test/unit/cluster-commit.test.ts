@@ -1,8 +1,8 @@
 import { ReplyError } from 'ioredis';
 import { describe, expect, it } from 'vitest';
-import { ClusterCommitter, leaseKey, slotTag } from '../../runtime/cluster-commit.js';
-import { EffectRecorder } from '../../runtime/effects.js';
-import type { RedisClient } from '../../runtime/redis.js';
+import { ClusterCommitter, leaseKey, slotTag } from '../../runtime/engine/cluster-commit.js';
+import { EffectRecorder } from '../../runtime/engine/effects.js';
+import type { RedisClient } from '../../runtime/host/redis.js';
 import { compareStreamIds } from '../../schemas/fields.js';
 
 type Call = (string | number)[];

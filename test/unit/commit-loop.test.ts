@@ -1,15 +1,15 @@
 import { ReplyError } from 'ioredis';
 import * as z from 'zod';
 import { describe, expect, it } from 'vitest';
-import type { CommitItem, CommitReport, Committer, CommitSource } from '../../runtime/commit.js';
-import { commitBatch, GroupLostError, type CommitLoopEnv } from '../../runtime/commit-loop.js';
-import type { ExecutionEnv } from '../../runtime/execute.js';
-import { defineHandler, type AnyHandler } from '../../runtime/handler.js';
-import { prepareBatch, type PipelineEnv, type RawInput } from '../../runtime/message-pipeline.js';
-import { createRegistry, runtimeMetrics } from '../../runtime/metrics.js';
-import { ConnectionLostError } from '../../runtime/redis.js';
-import type { RedisReader } from '../../runtime/redis-reader.js';
-import { Settler } from '../../runtime/settle.js';
+import type { CommitItem, CommitReport, Committer, CommitSource } from '../../runtime/engine/commit.js';
+import { commitBatch, GroupLostError, type CommitLoopEnv } from '../../runtime/engine/commit-loop.js';
+import type { ExecutionEnv } from '../../runtime/engine/execute.js';
+import { defineHandler, type AnyHandler } from '../../runtime/contract/handler.js';
+import { prepareBatch, type PipelineEnv, type RawInput } from '../../runtime/engine/message-pipeline.js';
+import { createRegistry, runtimeMetrics } from '../../runtime/engine/metrics.js';
+import { ConnectionLostError } from '../../runtime/host/redis.js';
+import type { RedisReader } from '../../runtime/contract/redis-reader.js';
+import { Settler } from '../../runtime/engine/settle.js';
 
 const silent = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined, child: () => silent };
 

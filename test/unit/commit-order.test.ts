@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { inStreamOrder, withoutIntraBatchConflicts, type CommitItem } from '../../runtime/commit.js';
-import { EffectRecorder } from '../../runtime/effects.js';
+import { inStreamOrder, withoutIntraBatchConflicts, type CommitItem } from '../../runtime/engine/commit.js';
+import { EffectRecorder } from '../../runtime/engine/effects.js';
 
 /** One heat-bridge decision as the handler records it on a fresh read (nothing seen before). */
 function bridged(planId: string, symbol: string): CommitItem {

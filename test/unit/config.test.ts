@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { allHandlers } from '../../handlers/index.js';
-import { ConfigError } from '../../runtime/env.js';
-import { loadConfiguration } from '../../runtime/runtime.js';
+import { ConfigError } from '../../runtime/contract/env.js';
+import { loadConfiguration } from '../../runtime/host/runtime.js';
 
 function problemsOf(env: Record<string, string>): string[] {
   try {

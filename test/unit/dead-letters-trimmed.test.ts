@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { slotTag } from '../../runtime/cluster-commit.js';
-import { deadLetterIndexKey, deadLetterIndexMember } from '../../runtime/dead-letter.js';
-import { createLogger } from '../../runtime/logger.js';
-import { createRegistry, runtimeMetrics } from '../../runtime/metrics.js';
-import { Settler } from '../../runtime/settle.js';
+import { slotTag } from '../../runtime/engine/cluster-commit.js';
+import { deadLetterIndexKey, deadLetterIndexMember } from '../../runtime/engine/dead-letter.js';
+import { createLogger } from '../../runtime/engine/logger.js';
+import { createRegistry, runtimeMetrics } from '../../runtime/engine/metrics.js';
+import { Settler } from '../../runtime/engine/settle.js';
 
 describe('dead letters trimmed by the per-gate bound', () => {
   it('are counted exactly, and warned about in one line per LOG_REPEAT_WINDOW_MS with a count of repeats', async () => {

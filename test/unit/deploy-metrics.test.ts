@@ -3,9 +3,9 @@ import { resolve } from 'node:path';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { allHandlers } from '../../handlers/index.js';
-import { runtimeEnvSchema } from '../../runtime/config.js';
-import { dashboardAuthEnvSchema } from '../../runtime/http/auth.js';
-import { promMetricFactory, runtimeMetrics } from '../../runtime/metrics.js';
+import { runtimeEnvSchema } from '../../runtime/host/config.js';
+import { dashboardAuthEnvSchema } from '../../app/http/auth.js';
+import { promMetricFactory, runtimeMetrics } from '../../runtime/engine/metrics.js';
 
 const deploy = resolve(import.meta.dirname, '../../deploy');
 const read = (path: string) => readFileSync(resolve(deploy, path), 'utf8');
@@ -15,7 +15,7 @@ const PROMETHEUS_SERIES = new Set(['up', 'scrape_duration_seconds', 'scrape_samp
 
 /**
  * BullMQ's own families, which /metrics appends from Queue.exportPrometheusMetrics()
- * (runtime/queue-metrics.ts) rather than from the registry; test/integration/job-runner.test.ts
+ * (runtime/host/queue-metrics.ts) rather than from the registry; test/integration/job-runner.test.ts
  * finds each of them in a real scrape.
  */
 const BULLMQ_SERIES = new Set(['bullmq_job_count', 'bullmq_job_completed_total', 'bullmq_job_failed_total']);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { heatBridgeMetricsText } from '../../handlers/heat-bridge/metrics-text.js';
 import type { HeatBridgeConfig } from '../../handlers/heat-bridge/config.js';
-import type { HealthProbe } from '../../runtime/index.js';
+import type { HealthProbe } from '../../runtime/contract/index.js';
 
 /** A probe answering from a fixed set of series, as the runtime's registry would. */
 function probe(series: Record<string, { labels?: Record<string, string>; value: number }[]>): HealthProbe<HeatBridgeConfig> {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Effect } from '../../runtime/effects.js';
+import type { Effect } from '../../runtime/engine/effects.js';
 import { heatBridge } from '../../handlers/heat-bridge/index.js';
 import { compareStreamIds, heatByPlanOf } from '../../handlers/heat-bridge/lookup.js';
 import { parseHeatBridgeConfig } from '../../handlers/heat-bridge/config.js';

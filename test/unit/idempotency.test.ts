@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import * as z from 'zod';
-import { defineHandler, parseEnv, type HandlerContext, type IdempotencyKey, type MetricFactory } from '../../runtime/index.js';
-import { guardFallback, handleOnce, JOB_DONE_TTL_SEC, jobDoneKey, startDuplicateCheck } from '../../runtime/idempotency.js';
-import { applyMetricCalls } from '../../runtime/metrics.js';
+import { defineHandler, parseEnv, type HandlerContext, type IdempotencyKey, type MetricFactory } from '../../runtime/contract/index.js';
+import { guardFallback, handleOnce, JOB_DONE_TTL_SEC, jobDoneKey, startDuplicateCheck } from '../../runtime/engine/idempotency.js';
+import { applyMetricCalls } from '../../runtime/engine/metrics.js';
 import { fakeCtx } from '../support/fake-ctx.js';
 import type { FakeRedisData } from '../support/fake-redis-reader.js';
 
-// The runtime's side of declared idempotency (runtime/idempotency.ts): what it checks before
+// The runtime's side of declared idempotency (runtime/engine/idempotency.ts): what it checks before
 // handle, and what it guards in the commit.
 const NOW = 1_800_000_000_000;
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { JobBatcher, type JobBatchEnv } from '../../runtime/job-batch.js';
-import type { PreparedBatch, PreparedItem, RawInput } from '../../runtime/message-pipeline.js';
+import { JobBatcher, type JobBatchEnv } from '../../runtime/sources/job-batch.js';
+import type { PreparedBatch, PreparedItem, RawInput } from '../../runtime/engine/message-pipeline.js';
 
 const input = (id: string): RawInput => ({ meta: { source: 'bullmq:q', id, raw: {}, producedAt: 0, attempt: 1 }, data: {}, deliveries: 1 });
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { killSwitchBlocks, killSwitchState } from '../../domain/kill-switch.js';
-import { guardHolds } from '../../runtime/commit.js';
-import { EffectRecorder } from '../../runtime/effects.js';
+import { guardHolds } from '../../runtime/engine/commit.js';
+import { EffectRecorder } from '../../runtime/engine/effects.js';
 import { KILL_SWITCH_OFF_VALUES } from '../../domain/kill-switch.js';
 
 describe('the kill switch has one definition', () => {

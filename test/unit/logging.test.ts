@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { prettyLine } from '../../runtime/log-format.js';
-import { LogThrottle } from '../../runtime/log-throttle.js';
-import { createLogger } from '../../runtime/logger.js';
+import { prettyLine } from '../../runtime/engine/log-format.js';
+import { LogThrottle } from '../../runtime/engine/log-throttle.js';
+import { createLogger } from '../../runtime/engine/logger.js';
 
 function capture(isTTY = false) {
   const lines: string[] = [];

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { applyMetricCalls, applyMetricCallsCoalesced, deferMetrics, type DeferredMetricCalls } from '../../runtime/metrics.js';
+import { applyMetricCalls, applyMetricCallsCoalesced, deferMetrics, type DeferredMetricCalls } from '../../runtime/engine/metrics.js';
 
 /** A metric that remembers its value per label set, like prom-client, with gauge and counter methods. */
 function fakeMetric() {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { parseRuntimeConfig } from '../../runtime/config.js';
-import { describeRedis } from '../../runtime/redis.js';
-import { redactSecrets } from '../../runtime/redis-preflight.js';
+import { parseRuntimeConfig } from '../../runtime/host/config.js';
+import { describeRedis } from '../../runtime/host/redis.js';
+import { redactSecrets } from '../../runtime/host/redis-preflight.js';
 
 const SECRET = 'Sup3r secret/pw';
 const ENCODED = encodeURIComponent(SECRET);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { defineHandler, type Logger } from '../../runtime/index.js';
-import { PeriodicRefresh } from '../../runtime/refresh.js';
-import type { RedisReader } from '../../runtime/redis-reader.js';
+import { defineHandler, type Logger } from '../../runtime/contract/index.js';
+import { PeriodicRefresh } from '../../runtime/engine/refresh.js';
+import type { RedisReader } from '../../runtime/contract/redis-reader.js';
 import * as z from 'zod';
 
 const silent: Logger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import type { Effect } from '../../runtime/effects.js';
+import type { Effect } from '../../runtime/engine/effects.js';
 import { riskBudget } from '../../handlers/risk-budget/index.js';
 import { loadBudgetInputs } from '../../handlers/risk-budget/inputs.js';
 import { parseRiskBudgetConfig } from '../../handlers/risk-budget/config.js';
 import { keys, streams } from '../../schemas/keys.js';
-import { jobDoneKey } from '../../runtime/idempotency.js';
+import { jobDoneKey } from '../../runtime/engine/idempotency.js';
 import { runHandler } from '../support/fake-ctx.js';
 import { FakeRedisReader, type FakeRedisData } from '../support/fake-redis-reader.js';
 

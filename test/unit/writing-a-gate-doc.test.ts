@@ -77,7 +77,7 @@ function quotedFrom(body: readonly string[]): string | undefined {
 
 /** HandlerDeclaration's members, in the order of the type. */
 function declarationMembers(): string[] {
-  const source = readFileSync(resolve(root, 'runtime/handler.ts'), 'utf8');
+  const source = readFileSync(resolve(root, 'runtime/contract/handler.ts'), 'utf8');
   const start = source.indexOf('export interface HandlerDeclaration<');
   const body = source.slice(start, source.indexOf('\n}\n', start));
   return [...body.matchAll(/^ {2}(?:readonly )?(\w+)\??[:(<]/gm)].map((m) => m[1]!);

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { checkedKey, checkSpread, spreadGuard, spreadGuardSection } from '../../docs/examples/spread-guard.js';
-import type { RedisReader } from '../../runtime/index.js';
+import type { RedisReader } from '../../runtime/contract/index.js';
 import { keys } from '../../schemas/keys.js';
 import { fakeCtx, runFallback, runHandler } from '../support/fake-ctx.js';
 

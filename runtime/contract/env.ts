@@ -1,0 +1,74 @@
+import * as z from 'zod';
+import { numberProblemDetail, readDecimal, settingNumbers } from '../../domain/number.js';
+
+/** Thrown when environment variables fail validation; carries one line per bad variable. */
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** Variables whose values must never reach a log line, even in an error about them. */
+function isSecret(variable: string): boolean {
+  return /PASSWORD|TOKEN|SECRET|KEY|REDIS_URL/i.test(variable);
+}
+
+/** A value with a URL's user:password@ part masked: any setting may hold a URL with credentials. */
+function withoutCredentials(value: string): string {
+  return value.replace(/(\/\/)[^/@\s]*@/g, '$1***@');
+}
+
+/**
+ * Parses environment variables against a zod object whose keys are the variable names.
+ * Empty strings count as unset so `FOO=` in an env file falls back to the default.
+ * Every problem is reported at once, each naming its variable.
+ */
+export function parseEnv<S extends z.ZodObject>(schema: S, env: Env): z.infer<S> {
+  const picked: Record<string, string> = {};
+  for (const key of Object.keys(schema.shape)) {
+    const value = env[key];
+    if (value !== undefined && value.trim() !== '') picked[key] = value.trim();
+  }
+  const result = schema.safeParse(picked);
+  if (result.success) return result.data;
+  throw new ConfigError(
+    result.error.issues.map((issue) => {
+      const name = issue.path.join('.') || '(environment)';
+      const variable = String(issue.path[0]);
+      const got = picked[variable];
+      const shown = got === undefined ? '' : isSecret(variable) ? ' (value hidden)' : ` (got "${withoutCredentials(got)}")`;
+      return `${name}: ${issue.message}${shown}`;
+    }),
+  );
+}
+
+/**
+ * A setting's number, by the one rule of domain/number.ts, without exponents: a person writes
+ * 1000000, and 0x10, 0b11 or 1e3 in an env file is more likely a slip than a number.
+ */
+const settingNumber = (kind: string) =>
+  z.string().transform((text, ctx) => {
+    const reading = readDecimal(text, settingNumbers);
+    if (reading.ok) return reading.value;
+    ctx.addIssue({ code: 'custom', message: `must be ${kind} written in plain decimal digits${numberProblemDetail(reading.problem)}` });
+    return z.NEVER;
+  });
+
+/** Reusable field types for env schemas. */
+export const envNumber = (defaultValue: number) => settingNumber('a number').default(defaultValue);
+export const envInt = (defaultValue: number, min = 0) =>
+  settingNumber('a whole number')
+    .pipe(z.number().int('must be a whole number').min(min, `must be at least ${min}`))
+    .default(defaultValue);
+export const envBool = (defaultValue: boolean) =>
+  z
+    .enum(['1', '0', 'true', 'false', 'yes', 'no', 'on', 'off', 'TRUE', 'FALSE', 'True', 'False'], {
+      message: 'must be true/false or 1/0',
+    })
+    .transform((v) => ['1', 'true', 'yes', 'on'].includes(v.toLowerCase()))
+    .default(defaultValue);
+export const envMode = (defaultValue: 'shadow' | 'enforce') =>
+  z.enum(['shadow', 'enforce'], { message: 'must be "shadow" or "enforce"' }).default(defaultValue);

@@ -1,0 +1,60 @@
+/**
+ * The contract a gate is written against, and the only runtime module `handlers/` may import
+ * (ESLint and test/unit/boundaries.test.ts hold it). Everything else under runtime/ is how the
+ * contract is kept: reading, committing, retrying, serving. A gate that needed more than this
+ * would be reaching past ctx, so widen the contract here, deliberately, rather than import around it.
+ */
+export {
+  defineHandler,
+  metricsAsHealth,
+  type AnyHandler,
+  type BatchHints,
+  type FailureInfo,
+  type FailurePolicy,
+  type HandlerContext,
+  type HandlerDeclaration,
+  type HealthAnswer,
+  type HealthDeclaration,
+  type HealthProbe,
+  type MetricsDeclaration,
+  type IdempotencyDeclaration,
+  type IdempotencyKey,
+  type Logger,
+  type MessageMeta,
+  type Trigger,
+} from './handler.js';
+export { envBool, envInt, envMode, envNumber, parseEnv } from './env.js';
+export type { CounterMetric, GaugeMetric, HistogramMetric, MetricFactory } from '../engine/metrics.js';
+export type { RedisReader } from './redis-reader.js';
+export type { EffectWriter, Fields, JobSummary } from '../engine/effects.js';
+export {
+  type HttpAnswer,
+  type HttpDeclaration,
+  type HttpMethod,
+  type RouteContext,
+  type RouteDeclaration,
+  type RouteRedis,
+  type RouteRequest,
+} from './handler.js';
+export { isCrossSite } from './cross-site.js';
+export {
+  defineStatusSection,
+  type SectionHeadlineReason,
+  type StatusReadContext,
+  type AnyStatusSection,
+  type StatusSectionDeclaration,
+} from './status-section.js';
+export type {
+  AnySectionView,
+  BadgeCase,
+  ChartBands,
+  SectionView,
+  SeriesView,
+  SentenceView,
+  SwitchView,
+  TableView,
+  Tone,
+  ValueFormat,
+  ViewField,
+} from './status-views.js';
+export { duration as formatDuration } from '../host/http/status-headline.js';

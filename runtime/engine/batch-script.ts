@@ -1,0 +1,434 @@
+import { Command, ReplyError, type Pipeline } from 'ioredis';
+import type { Effect, OrderCondition } from './effects.js';
+import { compareStreamIds } from '../../schemas/fields.js';
+import { asEval, DEAD_LETTER_APPEND, DEAD_LETTER_APPEND_FUNCTION } from './dead-letter.js';
+import { appendEffectCommands, appendExtraEmitCommands, type ExtraEmit } from './effect-commands.js';
+
+/** The stream entries a commit acknowledges, and the consumer that must still hold them. */
+export interface CommitSource {
+  readonly stream: string;
+  readonly group: string;
+  readonly consumer: string;
+  /** Hash (field: group) where the commit records where the group would restart if lost (see groupCursorKey). */
+  readonly cursorKey?: string;
+}
+
+/** A command Redis rejected inside a commit (the rest of the commit applied). */
+export interface EffectFailure {
+  readonly item: number;
+  readonly effect: Effect | undefined;
+  readonly error: Error;
+}
+
+/**
+ * Applies a batch in one call. ARGV: stream, group, consumer, the lowest and highest entry id of
+ * the batch ('' when it has none), then per item: its entry id ('' for none), its number of
+ * commands, its newest-wins condition as a key and a stream id ('' and '' for none), its number of
+ * stream-order fields and each as a field name and value, its number of chained guards and each
+ * as a key and the value it must hold at the item's turn, and each command as its argument count
+ * and arguments.
+ *
+ * An item whose entry is no longer pending for this consumer (another consumer reclaimed it, or
+ * it was acknowledged) is skipped whole: the check and the writes are one atomic step, so a
+ * consumer that stalled past CLAIM_IDLE_MS can never write outputs a reclaimer also writes.
+ * Commands go through redis.pcall, so, as inside MULTI, a command Redis rejects fails alone and
+ * the others apply. An item whose condition key holds a later id than its own is acknowledged
+ * without its commands. Answers {failed command numbers and errors interleaved, lost item
+ * numbers, superseded item numbers}, all 1-based. replicate_commands: Redis 5 and 6 refuse writes after XADD's random id otherwise.
+ */
+/** Lua: older(a, b) orders stream ids as (milliseconds, sequence); Lua numbers hold both exactly up to 2^53. */
+export const OLDER_STREAM_ID = `
+local function id_parts(id)
+  local dash = string.find(id, '-', 1, true)
+  if not dash then return tonumber(id) or 0, 0 end
+  return tonumber(string.sub(id, 1, dash - 1)) or 0, tonumber(string.sub(id, dash + 1)) or 0
+end
+local function older(a, b)
+  local am, as = id_parts(a)
+  local bm, bs = id_parts(b)
+  if am ~= bm then return am < bm end
+  return as < bs
+end
+`;
+
+const RUN_BATCH = `
+if redis.replicate_commands then redis.replicate_commands() end
+local stream, group, consumer, first, last, cursorKey = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+-- This consumer's pending entries in the batch's id range, a page at a time: one XPENDING per
+-- page costs far less than one per entry.
+local mine = {}
+if first ~= '' then
+  local from = first
+  while true do
+    local rows = redis.call('XPENDING', stream, group, from, last, 1000, consumer)
+    for r = 1, #rows do mine[rows[r][1]] = true end
+    if #rows < 1000 then break end
+    from = '(' .. rows[#rows][1]
+  end
+end
+${OLDER_STREAM_ID}
+-- The type each written key must hold for its command to succeed; a key another writer gave
+-- another type fails its item before anything of the item is written.
+local needs = {XADD = 'stream', ${DEAD_LETTER_APPEND} = 'stream', HSET = 'hash', SADD = 'set', SREM = 'set', ZADD = 'zset', ZREMRANGEBYSCORE = 'zset', LPUSH = 'list', LTRIM = 'list'}
+local types = {}
+local function type_of(key)
+  local t = types[key]
+  if t == nil then
+    t = redis.call('TYPE', key)
+    if type(t) == 'table' then t = t.ok end
+    types[key] = t
+  end
+  return t
+end
+-- First command of the item (from argument i, c commands) whose key holds the wrong type.
+local function wrong_type(i, c)
+  local replaced = {}
+  for k = 1, c do
+    local count = tonumber(ARGV[i])
+    local name, key = string.upper(ARGV[i + 1]), ARGV[i + 2]
+    if name == 'DEL' or name == 'SET' then
+      replaced[key] = true
+    elseif not replaced[key] then
+      local want = needs[name]
+      if want then
+        local t = type_of(key)
+        if t ~= 'none' and t ~= want then return 'WRONGTYPE ' .. key .. ' holds a ' .. t .. ', not a ' .. want end
+      end
+    end
+    i = i + count + 1
+  end
+  return nil
+end
+-- Entries pending in the group before this batch's last entry and not part of this batch (another
+-- replica holds them, or they wait for a retry), with their fields: read only when an item asks
+-- for stream order by a field, once per batch.
+local inBatch = {}
+do
+  local j = 7
+  while j <= #ARGV do
+    if ARGV[j] ~= '' then inBatch[ARGV[j]] = true end
+    local c, o = tonumber(ARGV[j + 1]), tonumber(ARGV[j + 4])
+    local g = tonumber(ARGV[j + 5 + 2 * o])
+    j = j + 6 + 2 * o + 2 * g
+    for k = 1, c do j = j + tonumber(ARGV[j]) + 1 end
+  end
+end
+local earlier = nil
+local function load_earlier()
+  earlier = {}
+  if last == '' then return end
+  local rows = redis.call('XPENDING', stream, group, '-', last, 1000)
+  for r = 1, #rows do
+    local id = rows[r][1]
+    if not inBatch[id] then
+      local found = redis.call('XRANGE', stream, id, id)
+      if found[1] then
+        local values, kv = {}, found[1][2]
+        for f = 1, #kv, 2 do values[kv[f]] = kv[f + 1] end
+        earlier[#earlier + 1] = {id, values}
+      end
+    end
+  end
+end
+-- True when an entry before \`entry\`, still pending and not in this batch, has the same value of
+-- one of the item's order fields: the item must wait for it.
+local function must_wait(entry, at, count)
+  if count == 0 or entry == '' then return false end
+  if earlier == nil then load_earlier() end
+  for e = 1, #earlier do
+    if older(earlier[e][1], entry) then
+      for o = 0, count - 1 do
+        if earlier[e][2][ARGV[at + 2 * o]] == ARGV[at + 2 * o + 1] then return true end
+      end
+    end
+  end
+  return false
+end
+local failed, lost, superseded, withheld, waiting, unguarded, acks = {}, {}, {}, {}, {}, {}, {}
+${DEAD_LETTER_APPEND_FUNCTION}
+-- Dead letters removed from the stream by the per-gate bound of the batch's dead letters.
+local trimmed = 0
+local i, n, command, item = 7, #ARGV, 0, 0
+while i <= n do
+  local entry, commands, condKey, condId, orders = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2], ARGV[i + 3], tonumber(ARGV[i + 4])
+  item = item + 1
+  local orderAt = i + 5
+  local checks = tonumber(ARGV[i + 5 + 2 * orders])
+  local checkAt = i + 6 + 2 * orders
+  i = checkAt + 2 * checks
+  local owned = entry == '' or mine[entry] == true
+  local applies = owned
+  local broken = false
+  local waits = owned and must_wait(entry, orderAt, orders)
+  if waits then applies = false end
+  -- Chained guards: a key an earlier item of this batch sets must hold the value this item
+  -- expects when its turn comes (that item applied, and nothing else moved it).
+  local holds = true
+  if applies then
+    for g = 0, checks - 1 do
+      local value = redis.pcall('GET', ARGV[checkAt + 2 * g])
+      if value ~= ARGV[checkAt + 2 * g + 1] then holds = false end
+    end
+    if not holds then applies = false end
+  end
+  if applies then
+    local problem = wrong_type(i, commands)
+    if problem then
+      applies = false
+      broken = true
+      failed[#failed + 1] = command + 1
+      failed[#failed + 1] = problem
+    end
+  end
+  if applies and condKey ~= '' then
+    local stored = redis.pcall('GET', condKey)
+    if type(stored) == 'string' and older(condId, stored) then
+      applies = false
+      superseded[#superseded + 1] = item
+    else
+      local reply = redis.pcall('SET', condKey, condId)
+      if type(reply) == 'table' and reply.err then
+        applies = false
+        broken = true
+        failed[#failed + 1] = command + 1
+        failed[#failed + 1] = reply.err
+      end
+    end
+  end
+  for c = 1, commands do
+    local count = tonumber(ARGV[i])
+    command = command + 1
+    if applies then
+      local reply
+      if ARGV[i + 1] == '${DEAD_LETTER_APPEND}' then
+        reply = dead_letter_append(ARGV[i + 2], ARGV[i + 3], tonumber(ARGV[i + 4]), i + 5, i + count)
+        if type(reply) == 'number' then trimmed = trimmed + reply end
+      else
+        reply = redis.pcall(unpack(ARGV, i + 1, i + count))
+      end
+      if type(reply) == 'table' and reply.err then
+        broken = true
+        failed[#failed + 1] = command
+        failed[#failed + 1] = reply.err
+      end
+    end
+    i = i + count + 1
+  end
+  if not owned then lost[#lost + 1] = item
+  elseif waits then waiting[#waiting + 1] = item
+  elseif not holds then unguarded[#unguarded + 1] = item
+  elseif broken then withheld[#withheld + 1] = item
+  elseif entry ~= '' then acks[#acks + 1] = entry end
+end
+for a = 1, #acks, 1000 do
+  redis.call('XACK', stream, group, unpack(acks, a, math.min(a + 999, #acks)))
+end
+-- Where the group would have to start again were it lost: just before the oldest entry still
+-- pending, or after the newest acknowledged when none is.
+if cursorKey ~= '' and #acks > 0 then
+  local summary = redis.call('XPENDING', stream, group)
+  local cursor
+  if summary[1] > 0 then
+    cursor = '(' .. summary[2]
+  else
+    cursor = acks[1]
+    for a = 2, #acks do if older(cursor, acks[a]) then cursor = acks[a] end end
+    local stored = redis.call('HGET', cursorKey, group)
+    if type(stored) == 'string' and string.sub(stored, 1, 1) ~= '(' and older(cursor, stored) then cursor = stored end
+  end
+  redis.call('HSET', cursorKey, group, cursor)
+end
+return {failed, lost, superseded, withheld, waiting, unguarded, trimmed}
+`;
+
+/** Where RUN_BATCH finds the batch's id range in its EVAL arguments (script, numkeys, then ARGV). */
+const FIRST_ID = 5;
+const LAST_ID = 6;
+
+/** Lua's unpack() spreads at most ~8,000 values, so a command with more cannot run in the script. */
+const SCRIPT_MAX_COMMAND_ARGS = 7_000;
+
+/**
+ * A command built from arguments that are already one flat array of strings. ioredis's own
+ * constructor copies its arguments with Array.prototype.flat, which costs about 125 ns per
+ * argument: most of the client's cost for a batch of outputs. The arguments are set after
+ * construction, so that copy runs on an empty array.
+ */
+class FlatCommand extends Command {
+  constructor(name: string, args: string[]) {
+    super(name, []);
+    this.args = args;
+  }
+}
+
+export interface BatchResult {
+  readonly failures: EffectFailure[];
+  /** Items skipped because their entry was no longer this consumer's. */
+  readonly lost: number[];
+  /** Items acknowledged without their effects: their condition key held a later id. */
+  readonly superseded: number[];
+  /** Items left unacknowledged because a write of theirs failed (see failures): retried later. */
+  readonly withheld: number[];
+  /** Items held back, nothing applied, until an earlier pending entry with the same order field value commits. */
+  readonly waiting: number[];
+  /** Items whose chained guard (a key an earlier item of the batch sets) did not hold at their turn: nothing applied, to re-run. */
+  readonly unguarded: number[];
+  /** Dead letters the batch's per-gate bound removed from the stream (see DEAD_LETTER_APPEND). */
+  readonly trimmed: number;
+}
+
+/**
+ * One batch's writes, laid out as RUN_BATCH reads them, sent as one command of a transaction.
+ * Writing straight into one flat string array spares an array and a command object per write.
+ */
+export class BatchScript {
+  private readonly args: string[];
+  private readonly entries: string[] = [];
+  private readonly itemOfGroup: number[] = [];
+  private readonly commandStarts: number[] = [];
+  private readonly commandItems: number[] = [];
+  private readonly commandEffects: (Effect | undefined)[] = [];
+  private groupCountAt = -1;
+  private groupCommands = 0;
+  private tooLarge = false;
+  private ordered = false;
+
+  /** True when some item asks for stream order by a field (plain commands cannot check it). */
+  get hasOrder(): boolean {
+    return this.ordered;
+  }
+
+  constructor(
+    private readonly source: CommitSource | undefined,
+    private readonly streamMaxLen: number,
+  ) {
+    this.args = [RUN_BATCH, '0', source?.stream ?? '', source?.group ?? '', source?.consumer ?? '', '', '', source?.cursorKey ?? ''];
+  }
+
+  get commandCount(): number {
+    return this.commandItems.length;
+  }
+
+  /** True when a command is too large for the script: the batch then goes out as plain commands. */
+  get oversized(): boolean {
+    return this.tooLarge;
+  }
+
+  /**
+   * Starts the commands of item `item`, acknowledging `entryId` with them when there is a source,
+   * applied only if `condition` holds. A plain-command batch cannot check conditions: the
+   * committer keeps conditional items out of it.
+   */
+  beginItem(
+    item: number,
+    entryId: string | undefined,
+    condition?: OrderCondition,
+    order: readonly (readonly [string, string])[] = [],
+    checks: readonly (readonly [key: string, value: string])[] = [],
+  ): void {
+    this.endItem();
+    const entry = this.source ? (entryId ?? '') : '';
+    if (entry !== '') {
+      this.entries.push(entry);
+      if (this.args[FIRST_ID] === '' || compareStreamIds(entry, this.args[FIRST_ID]!) < 0) this.args[FIRST_ID] = entry;
+      if (this.args[LAST_ID] === '' || compareStreamIds(entry, this.args[LAST_ID]!) > 0) this.args[LAST_ID] = entry;
+    }
+    this.itemOfGroup.push(item);
+    this.groupCountAt = this.args.push(entry, '', condition?.key ?? '', condition?.id ?? '', String(order.length)) - 4;
+    for (const [field, value] of order) this.args.push(field, value);
+    if (order.length > 0) this.ordered = true;
+    this.args.push(String(checks.length));
+    for (const [key, value] of checks) this.args.push(key, value);
+    this.groupCommands = 0;
+  }
+
+  /** Adds an effect's commands to the current item; `owner` is the effect failures are reported against. */
+  add(effect: Effect, owner: Effect | undefined): void {
+    this.track(this.args.length, appendEffectCommands(effect, this.streamMaxLen, this.args), owner);
+  }
+
+  /** Records the `added` commands just appended from argument `at` as the current item's. */
+  private track(at: number, added: number, owner: Effect | undefined): void {
+    const item = this.itemOfGroup[this.itemOfGroup.length - 1]!;
+    for (let c = 0; c < added; c++) {
+      const count = Number(this.args[at]);
+      if (count > SCRIPT_MAX_COMMAND_ARGS) this.tooLarge = true;
+      this.commandStarts.push(at);
+      this.commandItems.push(item);
+      this.commandEffects.push(owner);
+      at += count + 1;
+    }
+    this.groupCommands += added;
+  }
+
+  /** Adds an extra emit's commands (a dead letter) to the current item; failures are reported against no effect. */
+  addExtra(extra: ExtraEmit): void {
+    this.track(this.args.length, appendExtraEmitCommands(extra, this.args), undefined);
+  }
+
+  /**
+   * Queues the batch on `transaction`; the returned function reads the transaction's replies.
+   * Normally that is one EVAL. A batch with a command too large for the script sends every command
+   * as itself and one XACK instead: still one transaction, but the ownership of its entries is then
+   * only what the consumer checked before committing.
+   */
+  queueOn(transaction: Pipeline): (replies: [Error | null, unknown][]) => BatchResult {
+    this.endItem();
+    if (!this.tooLarge) {
+      transaction.sendCommand(new FlatCommand('eval', this.args));
+      return ([[error, reply] = [new Error('no reply from the transaction'), null]]) => {
+        // The script failing as a whole (not one of its commands) is not a per-message problem:
+        // the consumer then checks which of its entries are still pending.
+        if (error) throw error;
+        const [failed, lost, superseded, withheld, waiting, unguarded, trimmed] = reply as [
+          (number | string)[],
+          number[],
+          number[],
+          number[],
+          number[],
+          number[],
+          number,
+        ];
+        const failures: EffectFailure[] = [];
+        for (let i = 0; i < failed.length; i += 2)
+          failures.push(this.failure(Number(failed[i]) - 1, new ReplyError(String(failed[i + 1]))));
+        const items = (groups: number[]) => groups.map((group) => this.itemOfGroup[group - 1]!);
+        return {
+          failures,
+          lost: items(lost),
+          superseded: items(superseded),
+          withheld: items(withheld),
+          waiting: items(waiting),
+          unguarded: items(unguarded),
+          trimmed,
+        };
+      };
+    }
+    for (const start of this.commandStarts) {
+      const count = Number(this.args[start]);
+      const command = this.args.slice(start + 1, start + 1 + count);
+      const sent = command[0] === DEAD_LETTER_APPEND ? asEval(command).map(String) : command;
+      transaction.sendCommand(new FlatCommand(sent[0]!, sent.slice(1)));
+    }
+    if (this.source && this.entries.length > 0)
+      transaction.sendCommand(new FlatCommand('xack', [this.source.stream, this.source.group, ...this.entries]));
+    return (replies) => {
+      const failures: EffectFailure[] = [];
+      let trimmed = 0;
+      replies.forEach(([error, reply], i) => {
+        if (error) failures.push(this.failure(i, error));
+        else if (i < this.commandStarts.length && this.args[this.commandStarts[i]! + 1] === DEAD_LETTER_APPEND) trimmed += Number(reply);
+      });
+      // Plain commands cannot hold back an ack: a failed write fails its item after the fact.
+      return { failures, lost: [], superseded: [], withheld: [], waiting: [], unguarded: [], trimmed };
+    };
+  }
+
+  private failure(command: number, error: Error): EffectFailure {
+    return { item: this.commandItems[command] ?? -1, effect: this.commandEffects[command], error };
+  }
+
+  private endItem(): void {
+    if (this.groupCountAt >= 0) this.args[this.groupCountAt] = String(this.groupCommands);
+  }
+}

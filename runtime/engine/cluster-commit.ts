@@ -1,0 +1,266 @@
+import { randomUUID } from 'node:crypto';
+import { ReplyError } from 'ioredis';
+import {
+  guardHolds,
+  inStreamOrder,
+  withoutIntraBatchConflicts,
+  type CommitItem,
+  type CommitReport,
+  type Committer,
+  type CommitSource,
+  type EffectFailure,
+} from './commit.js';
+import { OLDER_STREAM_ID } from './batch-script.js';
+import { asEval, DEAD_LETTER_APPEND } from './dead-letter.js';
+import { effectCommands, extraEmitCommands } from './effect-commands.js';
+import type { Effect, EffectRecorder, Guard } from './effects.js';
+import type { RedisClient } from '../host/redis.js';
+
+/**
+ * Commits a batch on Redis Cluster, where a message's outputs, its guard keys and its source
+ * stream usually sit in different hash slots, so no MULTI/EXEC can hold them together.
+ *
+ * Order per batch: (1) each guarded item takes a short lease on every guard key with a Lua
+ * compare-and-set that checks the guard in the same step; (2) every effect and dead-letter entry
+ * is applied, per slot in the order recorded, and awaited; (3) one XACK; (4) leases released.
+ *
+ * At-least-once, not atomic: a crash (or lost connection) after (2) began and before (3) leaves
+ * the entries pending, so they are redelivered and their handlers run again. Overwrites (hashes,
+ * keys, set members, sorted-set members) are idempotent; an emitted stream entry can appear
+ * twice, which is why consumers dedupe on plan_id. An ack can never precede its outputs, and
+ * two replicas can never both pass a guard on the same key while their leases overlap.
+ */
+export class ClusterCommitter implements Committer {
+  /** Each recorder keeps its token across re-commits, so a retried commit re-enters its own leases. */
+  private readonly tokens = new WeakMap<EffectRecorder, string>();
+
+  constructor(
+    private readonly connection: RedisClient,
+    private readonly streamMaxLen: number,
+    /** How long a guard lease outlives a committer that died holding it. */
+    private readonly leaseMs = 10_000,
+  ) {}
+
+  async commit(source: CommitSource | undefined, items: readonly CommitItem[]): Promise<CommitReport> {
+    const conflicted: number[] = [];
+    const candidates = withoutIntraBatchConflicts(items, conflicted);
+
+    const leases: Lease[] = [];
+    const failed = new Set<number>();
+    const outcomes = await Promise.all(candidates.map((index) => this.acquire(items[index]!.recorder)));
+    outcomes.forEach((taken, k) => {
+      if (taken === null) failed.add(candidates[k]!);
+      else leases.push(...taken);
+    });
+    // An item whose lease failed holds back every later item touching its keys (stream order);
+    // their leases are released below with the rest.
+    const ordered = inStreamOrder(items, candidates, failed);
+    conflicted.push(...ordered.deferred);
+    const accepted = ordered.accepted;
+
+    const superseded = await this.advanceOrders(items, accepted);
+    const applying = accepted.filter((i) => !superseded.includes(i));
+    const { failures: effectFailures, trimmed } = await this.applyEffects(items, applying);
+    // An item whose write failed is not acknowledged: it stays pending and is committed again.
+    const withheld = [...new Set(effectFailures.map((f) => f.item))].filter((i) => i >= 0).sort((a, b) => a - b);
+    const ackIds = accepted
+      .filter((i) => !withheld.includes(i))
+      .map((i) => items[i]!.entryId)
+      .filter((id): id is string => id !== undefined);
+    if (source && ackIds.length > 0) await this.connection.xack(source.stream, source.group, ...ackIds);
+    await this.release(leases);
+    // Ownership is not re-checked here (the input and outputs live in other slots): the consumer's
+    // check before committing a long-held batch is what guards against a reclaimer.
+    return {
+      committed: applying.filter((i) => !withheld.includes(i)),
+      conflicted: conflicted.sort((a, b) => a - b),
+      lost: [],
+      superseded,
+      withheld,
+      waiting: [],
+      effectFailures,
+      ...(trimmed > 0 ? { trimmed } : {}),
+    };
+  }
+
+  /**
+   * Takes a lease on every guard key of one item, checking its guard atomically with the take.
+   * Returns null (after giving back what it took) when a guard does not hold or another
+   * committer holds a lease.
+   */
+  private async acquire(recorder: EffectRecorder | undefined): Promise<Lease[] | null> {
+    const guards = recorder?.guards ?? [];
+    if (guards.length === 0) return [];
+    let token = this.tokens.get(recorder!);
+    if (token === undefined) {
+      token = randomUUID();
+      this.tokens.set(recorder!, token);
+    }
+    const taken: Lease[] = [];
+    for (const guard of guards) {
+      if (guard.kind === 'off') {
+        // A safety switch is read, not leased: a lease would serialise every commit on the one
+        // switch key. Read just before the effects (not atomically with them, as on one node).
+        const value = (await this.connection.get(guard.key)) as string | null;
+        if (!guardHolds(guard, value !== null, value)) {
+          await this.release(taken);
+          return null;
+        }
+        continue;
+      }
+      const lease = { key: leaseKey(guard.key), token };
+      const held = await this.tryLease(guard, lease);
+      if (!held) {
+        await this.release(taken);
+        return null;
+      }
+      taken.push(lease);
+    }
+    return taken;
+  }
+
+  private async tryLease(guard: Guard, lease: Lease): Promise<boolean> {
+    const reply = await this.connection.eval(
+      TAKE_LEASE,
+      2,
+      guard.key,
+      lease.key,
+      guard.kind,
+      guard.kind === 'equals' ? guard.value : '',
+      lease.token,
+      this.leaseMs,
+    );
+    return reply === 1;
+  }
+
+  /**
+   * Newest-wins conditions, in batch order: each stores its id unless a later one is there, and
+   * the items whose key held a later id are returned (acknowledged without their effects). Not
+   * atomic with the effects, which live in other slots: an older message that passes here just
+   * before a newer one may still write after it (see docs/cluster.md).
+   */
+  private async advanceOrders(items: readonly CommitItem[], accepted: readonly number[]): Promise<number[]> {
+    const conditional = accepted.filter((i) => items[i]!.recorder?.condition !== undefined);
+    // Sent together, in batch order: two conditions on one key reach its node in that order.
+    const advanced = await Promise.all(
+      conditional.map((i) => {
+        const condition = items[i]!.recorder!.condition!;
+        return this.connection.eval(ADVANCE_ORDER, 1, condition.key, condition.id);
+      }),
+    );
+    return conditional.filter((_, k) => advanced[k] !== 1);
+  }
+
+  /** Best effort: a lease left behind expires after leaseMs. */
+  private async release(leases: readonly Lease[]): Promise<void> {
+    await Promise.all(leases.map((l) => this.connection.eval(GIVE_BACK_LEASE, 1, l.key, l.token).catch(() => undefined)));
+  }
+
+  /**
+   * Applies effects grouped by hash slot, each group as one pipeline in recorded order (same key,
+   * same slot, so per-key order holds); groups run concurrently. A command Redis rejects is an
+   * effect failure, as in the single-node committer; anything else (a lost connection) throws,
+   * so the consumer re-checks what is pending instead of acknowledging unapplied outputs.
+   */
+  private async applyEffects(
+    items: readonly CommitItem[],
+    accepted: readonly number[],
+  ): Promise<{ failures: EffectFailure[]; trimmed: number }> {
+    const groups = new Map<string, Command[]>();
+    const add = (command: Command) => {
+      const tag = slotTag(String(command.args[1]));
+      const group = groups.get(tag);
+      if (group) group.push(command);
+      else groups.set(tag, [command]);
+    };
+    for (const index of accepted) {
+      const item = items[index]!;
+      for (const effect of item.recorder?.effects ?? []) {
+        for (const args of effectCommands(effect, this.streamMaxLen)) add({ args, item: index, effect });
+      }
+      for (const extra of item.extraEmits ?? []) {
+        for (const args of extraEmitCommands(extra)) add({ args, item: index, effect: undefined });
+      }
+    }
+
+    const failures: EffectFailure[] = [];
+    let trimmed = 0;
+    await Promise.all(
+      [...groups.values()].map(async (commands) => {
+        const pipeline = this.connection.pipeline();
+        for (const { args } of commands) {
+          const sent = args[0] === DEAD_LETTER_APPEND ? asEval(args) : args;
+          pipeline.call(String(sent[0]), ...sent.slice(1));
+        }
+        const replies = (await pipeline.exec()) ?? [];
+        if (replies.length !== commands.length)
+          throw new Error(`pipeline returned ${replies.length} replies for ${commands.length} commands`);
+        replies.forEach(([error, reply], i) => {
+          if (!error) {
+            if (commands[i]!.args[0] === DEAD_LETTER_APPEND) trimmed += Number(reply);
+            return;
+          }
+          if (!(error instanceof ReplyError)) throw error;
+          failures.push({ item: commands[i]!.item, effect: commands[i]!.effect, error });
+        });
+      }),
+    );
+    return { failures: failures.sort((a, b) => a.item - b.item), trimmed };
+  }
+}
+
+type Command = { args: (string | number)[]; item: number; effect: Effect | undefined };
+
+interface Lease {
+  readonly key: string;
+  readonly token: string;
+}
+
+/**
+ * KEYS[1] guard key, KEYS[2] its lease; ARGV kind, expected value, token, lease ms. Takes the
+ * lease (or renews our own) only if no one else holds it and the guard holds right now.
+ */
+const TAKE_LEASE = `
+local holder = redis.call('GET', KEYS[2])
+if holder and holder ~= ARGV[3] then return 0 end
+if ARGV[1] == 'absent' then
+  if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+else
+  if redis.call('TYPE', KEYS[1]).ok ~= 'string' or redis.call('GET', KEYS[1]) ~= ARGV[2] then return 0 end
+end
+redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[4])
+return 1
+`;
+
+/** KEYS[1] a newest-wins key, ARGV[1] a stream id: stores it unless a later one is there. */
+const ADVANCE_ORDER = `${OLDER_STREAM_ID}
+local stored = redis.pcall('GET', KEYS[1])
+if type(stored) == 'string' and older(ARGV[1], stored) then return 0 end
+redis.call('SET', KEYS[1], ARGV[1])
+return 1
+`;
+
+const GIVE_BACK_LEASE = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`;
+
+/** The part of a key Redis Cluster hashes: the first non-empty {tag}, else the whole key. */
+export function slotTag(key: string): string {
+  const open = key.indexOf('{');
+  if (open >= 0) {
+    const close = key.indexOf('}', open + 1);
+    if (close > open + 1) return key.slice(open + 1, close);
+  }
+  return key;
+}
+
+/**
+ * A lease key in the guard key's slot, so one Lua script may touch both: a key with a hash tag
+ * keeps it as prefix; a key without one becomes the tag. (A key with a '}' but no valid tag
+ * cannot be wrapped, and no key of this project has one; the script would then fail with
+ * CROSSSLOT, which surfaces as an error rather than a silent unguarded commit.)
+ */
+export function leaseKey(key: string): string {
+  return slotTag(key) !== key || key.includes('{') ? `${key}:qg:lease` : `{${key}}:qg:lease`;
+}

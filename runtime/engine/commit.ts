@@ -1,0 +1,410 @@
+import { ReplyError, type Pipeline } from 'ioredis';
+import { BatchScript, type BatchResult, type CommitSource, type EffectFailure } from './batch-script.js';
+import type { ExtraEmit } from './effect-commands.js';
+import type { Effect, EffectRecorder, Guard } from './effects.js';
+import { waitUntilReady, type RedisClient } from '../host/redis.js';
+
+export type { CommitSource, EffectFailure } from './batch-script.js';
+export type { ExtraEmit } from './effect-commands.js';
+
+/** One message's share of a commit: its effects (if any) and whether its entry is acknowledged. */
+export interface CommitItem {
+  /** The stream entry to XACK; absent for BullMQ jobs, which BullMQ completes itself. */
+  readonly entryId?: string;
+  readonly recorder?: EffectRecorder;
+  /** Extra entries to append atomically, e.g. the message's dead-letter record. */
+  readonly extraEmits?: readonly ExtraEmit[];
+}
+
+export interface CommitReport {
+  /** Items whose effects and ack were applied. */
+  readonly committed: number[];
+  /** Items whose guard no longer held; their handler must run again on fresh data. */
+  readonly conflicted: number[];
+  /** Items whose entry another consumer reclaimed (or acknowledged) meanwhile: nothing of theirs applied; they are its to finish. */
+  readonly lost: number[];
+  /** Items acknowledged without their effects: their newest-wins key already held a later id. */
+  readonly superseded: number[];
+  /** Items not acknowledged because a write of theirs failed (effectFailures says which): to retry. */
+  readonly withheld: number[];
+  /** Items that must wait for an earlier entry of their stream (orderBy) to commit: nothing applied; run again after a pause. */
+  readonly waiting: number[];
+  /** Commands Redis rejected (their items are withheld; the rest of the transaction applied). */
+  readonly effectFailures: EffectFailure[];
+  /** Dead letters the commit's per-gate bound removed from the dead-letter stream (exact); absent when none. */
+  readonly trimmed?: number;
+}
+
+export interface Committer {
+  commit(source: CommitSource | undefined, items: readonly CommitItem[]): Promise<CommitReport>;
+}
+
+/** The single-node committer checks chained guards inside its transaction (see isChained). */
+const CHAIN = { chain: true } as const;
+
+/** Whether a guard holds for a key that exists (or not) with a string value (or none). */
+export function guardHolds(guard: Guard, exists: boolean, value: string | null): boolean {
+  switch (guard.kind) {
+    case 'absent':
+      return !exists;
+    case 'equals':
+      return value === guard.value;
+    case 'off':
+      return !exists || (value !== null && guard.offValues.includes(value.trim().toLowerCase()));
+  }
+}
+
+/** The type each key an item writes must already hold (or none), for writes that do not replace it. */
+function requiredTypes(item: CommitItem): Map<string, string> {
+  const types = new Map<string, string>();
+  const replaced = new Set<string>();
+  const need = (key: string, type: string) => {
+    if (!replaced.has(key) && !types.has(key)) types.set(key, type);
+  };
+  for (const effect of item.recorder?.effects ?? []) {
+    switch (effect.op) {
+      case 'emit':
+        need(effect.stream, 'stream');
+        break;
+      case 'putHash':
+        if (effect.replace) replaced.add(effect.key);
+        else need(effect.key, 'hash');
+        break;
+      case 'setKey':
+      case 'deleteKey':
+        replaced.add(effect.key);
+        break;
+      case 'addToSet':
+      case 'removeFromSet':
+        need(effect.key, 'set');
+        break;
+      case 'addToSortedSet':
+      case 'trimSortedSet':
+        need(effect.key, 'zset');
+        break;
+      case 'pushToList':
+        need(effect.key, 'list');
+        break;
+    }
+  }
+  for (const extra of item.extraEmits ?? []) {
+    need(extra.stream, 'stream');
+    if (extra.index !== undefined) need(extra.index, 'zset');
+  }
+  return types;
+}
+
+/**
+ * The keys whose order matters for an item: those it guards, those it writes (emits excepted:
+ * appending to a stream never changes what a later item reads or guards) and its newest-wins key.
+ */
+function orderedKeys(recorder: EffectRecorder | undefined): string[] {
+  if (recorder === undefined) return [];
+  const touched = recorder.guards.map((g) => g.key);
+  for (const effect of recorder.effects) if (effect.op !== 'emit') touched.push(effect.key);
+  if (recorder.condition) touched.push(recorder.condition.key);
+  return touched;
+}
+
+/**
+ * Which of `candidates` (batch order) may commit in this round without breaking stream order per
+ * key. An item is deferred (reported as conflicted, re-run on fresh data after this round) when
+ * - it is in `failed` (its guard did not hold, or could not be taken);
+ * - a guard of it reads a key an earlier accepted item writes: it cannot be checked yet;
+ * - it guards or writes a key that an earlier deferred item guards or writes: applying it now
+ *   would put it before that item, so a later duplicate could win over the first (the heat
+ *   bridge's first-wins dedupe) or a `latest_*` key could go backwards.
+ * Deferred items' keys stay blocked for the rest of the batch, so the rule holds transitively.
+ */
+export function inStreamOrder(
+  items: readonly CommitItem[],
+  candidates: readonly number[],
+  failed: ReadonlySet<number> = new Set(),
+  options: { readonly chain?: boolean } = {},
+): { accepted: number[]; deferred: number[] } {
+  const written = new Map<string, string | undefined>();
+  const blocked = new Set<string>();
+  const accepted: number[] = [];
+  const deferred: number[] = [];
+  for (const index of candidates) {
+    const recorder = items[index]!.recorder;
+    const touched = orderedKeys(recorder);
+    const uncheckable = (g: Guard) => written.has(g.key) && !(options.chain === true && isChained(g, written));
+    const defer = failed.has(index) || (recorder?.guards ?? []).some(uncheckable) || touched.some((key) => blocked.has(key));
+    if (defer) {
+      deferred.push(index);
+      for (const key of touched) blocked.add(key);
+      continue;
+    }
+    accepted.push(index);
+    noteWrites(recorder, written);
+  }
+  return { accepted, deferred };
+}
+
+/**
+ * Records what `recorder` leaves in each key it writes: the value of its last SET, or undefined
+ * when its last write there is anything else (a value no later guard can be chained on).
+ */
+function noteWrites(recorder: EffectRecorder | undefined, written: Map<string, string | undefined>): void {
+  if (recorder === undefined) return;
+  for (const effect of recorder.effects) {
+    if (effect.op === 'emit') written.set(effect.stream, undefined);
+    else written.set(effect.key, effect.op === 'setKey' ? effect.value : undefined);
+  }
+  if (recorder.condition) written.set(recorder.condition.key, undefined);
+}
+
+/**
+ * A chained guard: an equality guard on a key an earlier item of the same commit sets to exactly
+ * that value. It cannot be checked before the transaction (the key holds the earlier value then),
+ * so the batch script checks it at the item's turn, after the earlier item's writes. That lets
+ * a batch commit a run of decisions that each build on the one before (the governor's cap
+ * version: every permit of a batch bumps it) in one transaction instead of one per round.
+ */
+function isChained(guard: Guard, written: ReadonlyMap<string, string | undefined>): boolean {
+  return guard.kind === 'equals' && written.get(guard.key) === guard.value;
+}
+
+/** Per accepted item, its guards that are chained on an earlier accepted item's write (see isChained). */
+export function chainedGuards(items: readonly CommitItem[], accepted: readonly number[]): Map<number, Guard[]> {
+  const written = new Map<string, string | undefined>();
+  const chained = new Map<number, Guard[]>();
+  for (const index of accepted) {
+    const recorder = items[index]!.recorder;
+    const own = (recorder?.guards ?? []).filter((g) => written.has(g.key) && isChained(g, written));
+    if (own.length > 0) chained.set(index, own);
+    noteWrites(recorder, written);
+  }
+  return chained;
+}
+
+/** inStreamOrder over the whole batch, the deferred items appended to `conflicted`. */
+export function withoutIntraBatchConflicts(
+  items: readonly CommitItem[],
+  conflicted: number[],
+  options: { readonly chain?: boolean } = {},
+): number[] {
+  const { accepted, deferred } = inStreamOrder(
+    items,
+    items.map((_, i) => i),
+    new Set(),
+    options,
+  );
+  conflicted.push(...deferred);
+  return accepted;
+}
+
+/**
+ * latestWins writes that a later message of the same commit overwrites anyway. A message with a
+ * newest-wins condition may end up not applied, so its writes neither replace nor are replaced.
+ */
+function overwrittenWrites(items: readonly CommitItem[], accepted: readonly number[]): Set<Effect> {
+  const last = new Map<string, Effect>();
+  const overwritten = new Set<Effect>();
+  for (const index of accepted) {
+    const recorder = items[index]!.recorder;
+    if (recorder?.condition) continue;
+    for (const effect of recorder?.effects ?? []) {
+      if (effect.op !== 'putHash' || !effect.latestWins) continue;
+      const previous = last.get(effect.key);
+      if (previous) overwritten.add(previous);
+      last.set(effect.key, effect);
+    }
+  }
+  return overwritten;
+}
+
+/**
+ * Commits a batch on one Redis node: every accepted item's effects, the dead-letter entries and
+ * one XACK for all their entries in a single MULTI/EXEC, so a crash can never separate an
+ * output from its ack. Items with guards are checked under WATCH first; the connection must be
+ * dedicated to this committer because WATCH and MULTI are per connection.
+ */
+export class TransactionCommitter implements Committer {
+  constructor(
+    private readonly connection: RedisClient,
+    private readonly streamMaxLen: number,
+  ) {}
+
+  async commit(source: CommitSource | undefined, items: readonly CommitItem[]): Promise<CommitReport> {
+    // The connection queues nothing while down (a WATCH does not survive a reconnect), so a
+    // commit asked for during a reconnect (a job, at start) waits for it instead of failing.
+    await waitUntilReady(this.connection);
+    const conflicted: number[] = [];
+    let accepted = withoutIntraBatchConflicts(items, conflicted, CHAIN);
+
+    for (;;) {
+      // Chained guards are checked by the script at their item's turn, not here (see isChained).
+      const chained = chainedGuards(items, accepted);
+      const external = (i: number) => (items[i]!.recorder?.guards ?? []).filter((g) => !(chained.get(i) ?? []).includes(g));
+      const guarded = accepted.filter((i) => external(i).length > 0);
+      if (guarded.length > 0) {
+        const failing = await this.watchAndCheck(guarded.map((i) => [i, external(i)] as const));
+        if (failing.size > 0) {
+          // Later items touching a failed item's keys wait with it, to keep stream order.
+          const ordered = inStreamOrder(items, accepted, failing, CHAIN);
+          conflicted.push(...ordered.deferred);
+          accepted = ordered.accepted;
+        }
+      }
+      const result = await this.exec(source, items, accepted);
+      if (result !== null) {
+        const notApplied = new Set([
+          ...result.lost,
+          ...result.superseded,
+          ...result.deferred,
+          ...result.withheld,
+          ...result.waiting,
+          ...result.unguarded,
+        ]);
+        return {
+          committed: accepted.filter((i) => !notApplied.has(i)),
+          conflicted: [...conflicted, ...result.deferred, ...result.unguarded].sort((a, b) => a - b),
+          lost: result.lost,
+          superseded: result.superseded,
+          withheld: result.withheld,
+          waiting: result.waiting,
+          effectFailures: result.failures,
+          ...(result.trimmed > 0 ? { trimmed: result.trimmed } : {}),
+        };
+      }
+      // WATCH fired: a guarded key changed between check and EXEC. Nothing applied; the guarded
+      // items re-run their handlers, the rest are committed again.
+      // Only those still accepted: the ones whose guard already failed the check are counted.
+      const ordered = inStreamOrder(items, accepted, new Set(guarded.filter((i) => accepted.includes(i))), CHAIN);
+      conflicted.push(...ordered.deferred);
+      accepted = ordered.accepted;
+    }
+  }
+
+  private async watchAndCheck(guardedItems: readonly (readonly [number, readonly Guard[]])[]): Promise<Set<number>> {
+    const keys = [...new Set(guardedItems.flatMap(([, guards]) => guards.map((g) => g.key)))];
+    await this.connection.watch(...keys);
+    // EXISTS, not GET: a guard on a hash or set key must see it exists (GET would answer nil).
+    const check = this.connection.pipeline();
+    for (const key of keys) check.exists(key).get(key);
+    const replies = (await check.exec()) ?? [];
+    const exists = new Map<string, boolean>();
+    const value = new Map<string, string | null>();
+    keys.forEach((key, i) => {
+      const [existsError, existsReply] = replies[2 * i] ?? [new Error('no reply to EXISTS'), null];
+      const [getError, getReply] = replies[2 * i + 1] ?? [new Error('no reply to GET'), null];
+      // A failed read (a lost connection) must never pass for an absent key: the consumer then
+      // re-checks what is pending and commits again, under a fresh WATCH.
+      if (existsError) throw existsError;
+      if (getError && !getError.message.startsWith('WRONGTYPE')) throw getError;
+      exists.set(key, existsReply === 1);
+      // WRONGTYPE on GET of a non-string: it exists, and holds no string value to compare.
+      value.set(key, getError ? null : (getReply as string | null));
+    });
+    const failing = new Set<number>();
+    for (const [index, guards] of guardedItems) {
+      const holds = guards.every((g) => guardHolds(g, exists.get(g.key) === true, value.get(g.key) ?? null));
+      if (!holds) failing.add(index);
+    }
+    return failing;
+  }
+
+  /**
+   * Returns what became of the accepted items, or null when WATCH aborted the transaction.
+   * `deferred`: conditional items kept out of a plain-command transaction, for the next round.
+   */
+  private async exec(
+    source: CommitSource | undefined,
+    items: readonly CommitItem[],
+    accepted: readonly number[],
+  ): Promise<(BatchResult & { deferred: number[] }) | null> {
+    let batch = this.build(source, items, accepted);
+    let deferred: number[] = [];
+    let typeFailures: EffectFailure[] = [];
+    if (batch.script.oversized) {
+      // Plain commands cannot check a newest-wins condition: such items (and later ones touching
+      // their keys) wait for the next round.
+      const chained = chainedGuards(items, accepted);
+      const conditional = new Set(
+        accepted.filter(
+          (i) => items[i]!.recorder?.condition !== undefined || (items[i]!.recorder?.order.length ?? 0) > 0 || chained.has(i),
+        ),
+      );
+      let sendable = [...accepted];
+      if (conditional.size > 0) {
+        const ordered = inStreamOrder(items, accepted, conditional, CHAIN);
+        deferred = ordered.deferred;
+        sendable = ordered.accepted;
+      }
+      // Nor can they hold back an ack when a write fails: keys of the wrong type are found first,
+      // under WATCH so they cannot change before EXEC, and their items are withheld.
+      typeFailures = await this.wrongTypes(items, sendable);
+      const refused = new Set(typeFailures.map((f) => f.item));
+      if (deferred.length > 0 || refused.size > 0)
+        batch = this.build(
+          source,
+          items,
+          sendable.filter((i) => !refused.has(i)),
+        );
+    }
+    const withheld = [...new Set(typeFailures.map((f) => f.item))];
+    if (batch.script.commandCount === 0 && batch.entries === 0) {
+      await this.connection.unwatch();
+      return { failures: typeFailures, lost: [], superseded: [], withheld, waiting: [], unguarded: [], trimmed: 0, deferred };
+    }
+    // multi() is typed as a chainable commander; it is a Pipeline, whose sendCommand takes a built command.
+    const transaction = this.connection.multi() as unknown as Pipeline;
+    const readReplies = batch.script.queueOn(transaction);
+    const replies = await transaction.exec();
+    if (replies === null) return null;
+    const result = readReplies(replies);
+    return { ...result, failures: [...typeFailures, ...result.failures], withheld: [...withheld, ...result.withheld], deferred };
+  }
+
+  /** WATCHes the keys the items write and reports every item whose key holds another type than its write needs. */
+  private async wrongTypes(items: readonly CommitItem[], accepted: readonly number[]): Promise<EffectFailure[]> {
+    const needs = accepted.map((i) => [i, requiredTypes(items[i]!)] as const);
+    const keys = [...new Set(needs.flatMap(([, types]) => [...types.keys()]))];
+    if (keys.length === 0) return [];
+    await this.connection.watch(...keys);
+    const pipeline = this.connection.pipeline();
+    for (const key of keys) pipeline.type(key);
+    const replies = (await pipeline.exec()) ?? [];
+    const actual = new Map<string, string>();
+    keys.forEach((key, k) => {
+      const [error, type] = replies[k] ?? [new Error('no reply to TYPE'), null];
+      if (error) throw error;
+      actual.set(key, String(type));
+    });
+    const failures: EffectFailure[] = [];
+    for (const [item, types] of needs) {
+      for (const [key, want] of types) {
+        const held = actual.get(key);
+        if (held !== undefined && held !== 'none' && held !== want) {
+          failures.push({ item, effect: undefined, error: new ReplyError(`WRONGTYPE ${key} holds a ${held}, not a ${want}`) });
+          break;
+        }
+      }
+    }
+    return failures;
+  }
+
+  private build(
+    source: CommitSource | undefined,
+    items: readonly CommitItem[],
+    accepted: readonly number[],
+  ): { script: BatchScript; entries: number } {
+    const script = new BatchScript(source, this.streamMaxLen);
+    const overwritten = overwrittenWrites(items, accepted);
+    const chained = chainedGuards(items, accepted);
+    let entries = 0;
+    for (const index of accepted) {
+      const item = items[index]!;
+      const checks = (chained.get(index) ?? []).map((g) => [g.key, g.kind === 'equals' ? g.value : ''] as const);
+      script.beginItem(index, item.entryId, item.recorder?.condition, item.recorder?.order, checks);
+      if (source && item.entryId !== undefined) entries += 1;
+      for (const effect of item.recorder?.effects ?? []) {
+        if (!overwritten.has(effect)) script.add(effect, effect);
+      }
+      for (const extra of item.extraEmits ?? []) script.addExtra(extra);
+    }
+    return { script, entries };
+  }
+}

@@ -1,0 +1,272 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { buildInfo, type BuildInfo } from '../host/build-info.js';
+
+/**
+ * Narrow metric interfaces handlers see. Handlers declare their metrics through a MetricFactory
+ * and never import prom-client, so a fake ctx can hand them recording no-ops.
+ */
+export type Labels<L extends string> = Readonly<Record<L, string | number>>;
+
+export interface CounterMetric<L extends string = never> {
+  inc(...args: [L] extends [never] ? [by?: number] : [labels: Labels<L>, by?: number]): void;
+}
+export interface GaugeMetric<L extends string = never> {
+  set(...args: [L] extends [never] ? [value: number] : [labels: Labels<L>, value: number]): void;
+}
+export interface HistogramMetric<L extends string = never> {
+  observe(...args: [L] extends [never] ? [value: number] : [labels: Labels<L>, value: number]): void;
+}
+
+export interface MetricSpec<L extends string> {
+  readonly name: string;
+  readonly help: string;
+  readonly labelNames?: readonly L[];
+}
+
+export interface MetricFactory {
+  counter<L extends string = never>(spec: MetricSpec<L>): CounterMetric<L>;
+  gauge<L extends string = never>(spec: MetricSpec<L>): GaugeMetric<L>;
+  histogram<L extends string = never>(spec: MetricSpec<L> & { buckets?: readonly number[] }): HistogramMetric<L>;
+}
+
+type AnyMetricCall = (...args: unknown[]) => void;
+
+/** A factory backed by a prom-client registry; metrics of the same name are shared, not redefined. */
+export function promMetricFactory(registry: Registry): MetricFactory {
+  const existing = (name: string) => registry.getSingleMetric(name);
+  return {
+    counter(spec) {
+      const metric =
+        existing(spec.name) ??
+        new Counter({ name: spec.name, help: spec.help, labelNames: [...(spec.labelNames ?? [])], registers: [registry] });
+      return metric as unknown as CounterMetric<never>;
+    },
+    gauge(spec) {
+      const metric =
+        existing(spec.name) ??
+        new Gauge({ name: spec.name, help: spec.help, labelNames: [...(spec.labelNames ?? [])], registers: [registry] });
+      return metric as unknown as GaugeMetric<never>;
+    },
+    histogram(spec) {
+      const metric =
+        existing(spec.name) ??
+        new Histogram({
+          name: spec.name,
+          help: spec.help,
+          labelNames: [...(spec.labelNames ?? [])],
+          ...(spec.buckets ? { buckets: [...spec.buckets] } : {}),
+          registers: [registry],
+        });
+      return metric as unknown as HistogramMetric<never>;
+    },
+  } as MetricFactory;
+}
+
+/**
+ * Metric updates held back until their message commits, as flat slots (target, method, a, b)
+ * rather than an object and an argument array per call: the heat gate makes several per message.
+ */
+export type DeferredMetricCalls = unknown[];
+
+const SLOT = 4;
+
+export function applyMetricCalls(calls: DeferredMetricCalls): void {
+  for (let i = 0; i < calls.length; i += SLOT) {
+    const target = calls[i] as Record<string, AnyMetricCall>;
+    const method = calls[i + 1] as 'inc' | 'set' | 'observe';
+    const a = calls[i + 2];
+    const b = calls[i + 3];
+    if (b === undefined) target[method]!(a);
+    else target[method]!(a, b);
+  }
+}
+
+const UNLABELLED = Symbol('unlabelled');
+
+/**
+ * Applies the deferred calls of a whole committed batch at once, with the same end state as
+ * applying them one by one: a gauge keeps only the last value set per label set (the heat gate
+ * sets four gauges per message), and unlabelled counter increments are summed.
+ */
+export function applyMetricCallsCoalesced(lists: readonly DeferredMetricCalls[]): void {
+  const sets = new Map<Record<string, AnyMetricCall>, Map<unknown, [unknown, unknown]>>();
+  const sums = new Map<Record<string, AnyMetricCall>, number>();
+  const flushSets = (target: Record<string, AnyMetricCall>) => {
+    const pending = sets.get(target);
+    if (!pending) return;
+    for (const [a, b] of pending.values()) {
+      if (b === undefined) target.set!(a);
+      else target.set!(a, b);
+    }
+    sets.delete(target);
+  };
+  const flushSum = (target: Record<string, AnyMetricCall>) => {
+    const sum = sums.get(target);
+    if (sum === undefined) return;
+    target.inc!(sum);
+    sums.delete(target);
+  };
+  for (const calls of lists) {
+    for (let i = 0; i < calls.length; i += SLOT) {
+      const target = calls[i] as Record<string, AnyMetricCall>;
+      const method = calls[i + 1] as 'inc' | 'set' | 'observe';
+      const a = calls[i + 2];
+      const b = calls[i + 3];
+      if (method === 'set') {
+        flushSum(target); // a gauge incremented and then set: the set comes after
+        const key = typeof a === 'object' && a !== null ? a : UNLABELLED;
+        let pending = sets.get(target);
+        if (!pending) sets.set(target, (pending = new Map()));
+        pending.delete(key); // re-inserted last, so an equal label set written later still wins
+        pending.set(key, [a, b]);
+        continue;
+      }
+      flushSets(target); // an inc or observe after a set on the same metric keeps its order
+      if (method === 'inc' && (a === undefined || typeof a === 'number') && b === undefined) {
+        sums.set(target, (sums.get(target) ?? 0) + ((a as number | undefined) ?? 1));
+      } else if (b === undefined) target[method]!(a);
+      else target[method]!(a, b);
+    }
+  }
+  for (const target of [...sets.keys()]) flushSets(target);
+  for (const target of [...sums.keys()]) flushSum(target);
+}
+
+/** Stands in for one metric, queueing calls instead of applying them. Prototype methods: no closures per message. */
+class DeferredMetric {
+  constructor(
+    private readonly target: Record<string, AnyMetricCall>,
+    private readonly queue: DeferredMetricCalls,
+  ) {}
+  inc(a?: unknown, b?: unknown): void {
+    this.queue.push(this.target, 'inc', a, b);
+  }
+  set(a?: unknown, b?: unknown): void {
+    this.queue.push(this.target, 'set', a, b);
+  }
+  observe(a?: unknown, b?: unknown): void {
+    this.queue.push(this.target, 'observe', a, b);
+  }
+}
+
+/**
+ * Wraps a handler's metrics so each call is queued on `queue` instead of applied: the runtime
+ * applies the queue only after the message's commit succeeded, so a retried or conflicted
+ * message never counts twice.
+ */
+export function deferMetrics<M extends object>(metrics: M, queue: DeferredMetricCalls): M {
+  const wrapped: Record<string, DeferredMetric> = {};
+  for (const key in metrics) wrapped[key] = new DeferredMetric(metrics[key] as Record<string, AnyMetricCall>, queue);
+  return wrapped as M;
+}
+
+/** Metrics of the runtime itself, shared by every handler (labelled by handler). */
+export function runtimeMetrics(registry: Registry, build: BuildInfo = buildInfo()) {
+  const labelNames = ['handler'] as const;
+  // Always 1; the labels say what runs, so a dashboard or an alert can join on them.
+  const info = new Gauge({
+    name: 'quantum_gates_build_info',
+    help: 'Version and git commit of the running quantum-gates build (always 1)',
+    labelNames: ['version', 'commit'],
+    registers: [registry],
+  });
+  info.set({ version: build.version, commit: build.commit }, 1);
+  return {
+    buildInfo: info,
+    messages: new Counter({
+      name: 'quantum_gates_messages_total',
+      help: 'Messages finished by a handler, by outcome (handled, fallback, dead-letter, skipped, unusable, superseded)',
+      labelNames: ['handler', 'outcome'],
+      registers: [registry],
+    }),
+    deadLetters: new Counter({
+      name: 'quantum_gates_dead_letters_total',
+      help: 'Messages moved to the dead-letter stream, by reason',
+      labelNames: ['handler', 'reason'],
+      registers: [registry],
+    }),
+    deadLettersTrimmed: new Counter({
+      name: 'quantum_gates_dead_letters_trimmed_total',
+      help: "Dead letters removed from the handler's dead-letter stream by its DLQ_MAXLEN bound (lost unless replayed before)",
+      labelNames: ['handler'],
+      registers: [registry],
+    }),
+    retries: new Counter({
+      name: 'quantum_gates_retries_total',
+      help: 'Handler attempts that threw and were retried',
+      labelNames,
+      registers: [registry],
+    }),
+    conflicts: new Counter({
+      name: 'quantum_gates_commit_conflicts_total',
+      help: 'Messages re-run because a commit guard no longer held (another replica won the race)',
+      labelNames,
+      registers: [registry],
+    }),
+    reclaimed: new Counter({
+      name: 'quantum_gates_reclaimed_total',
+      help: 'Pending entries reclaimed from idle consumers with XAUTOCLAIM',
+      labelNames,
+      registers: [registry],
+    }),
+    departedRemoved: new Counter({
+      name: 'quantum_gates_departed_consumers_removed_total',
+      help: 'Consumers removed from their group after DEPARTED_CONSUMER_IDLE_MS without reading and with nothing pending',
+      labelNames,
+      registers: [registry],
+    }),
+    commitFailures: new Counter({
+      name: 'quantum_gates_commit_failures_total',
+      help: 'Commits that did not apply, by cause: connection, timeout, oom, readonly, misconf, wrongtype, script, busy, other (each retried with backoff, its messages pending meanwhile), lost_ownership (entry reclaimed by another consumer)',
+      labelNames: ['handler', 'cause'],
+      registers: [registry],
+    }),
+    batchSize: new Histogram({
+      name: 'quantum_gates_batch_size',
+      help: 'Entries per batch read from a stream',
+      labelNames,
+      buckets: [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000],
+      registers: [registry],
+    }),
+    batchSeconds: new Histogram({
+      name: 'quantum_gates_batch_duration_seconds',
+      help: 'Time from a batch being read to its commit',
+      labelNames,
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
+    }),
+    consumerUp: new Gauge({
+      name: 'quantum_gates_consumer_up',
+      help: '1 while a handler is consuming, 0 while it waits for Redis',
+      labelNames,
+      registers: [registry],
+    }),
+    consumerPending: new Gauge({
+      name: 'quantum_gates_consumer_pending',
+      help: "Entries delivered to the handler's consumer group and not yet acknowledged",
+      labelNames,
+      registers: [registry],
+    }),
+    consumerLag: new Gauge({
+      name: 'quantum_gates_consumer_lag',
+      help: "Entries in the handler's stream not yet delivered to its consumer group",
+      labelNames,
+      registers: [registry],
+    }),
+    recreated: new Counter({
+      name: 'quantum_gates_recreated_total',
+      help: 'Things the runtime owns that had disappeared and were created again (consumer_group, job_scheduler)',
+      labelNames: ['handler', 'what'],
+      registers: [registry],
+    }),
+    redisUp: new Gauge({ name: 'quantum_gates_redis_up', help: '1 while the runtime has a ready Redis connection', registers: [registry] }),
+  };
+}
+
+export type RuntimeMetrics = ReturnType<typeof runtimeMetrics>;
+
+export function createRegistry(): Registry {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  return registry;
+}

@@ -1,0 +1,59 @@
+import type { AnyHandler, Logger } from '../contract/handler.js';
+import type { RedisReader } from '../contract/redis-reader.js';
+
+/** One gate as the runtime hosts it. */
+export interface HostedRefresh {
+  readonly handler: AnyHandler;
+  readonly config: unknown;
+  readonly metrics: object;
+}
+
+/**
+ * Runs every hosted gate's `batch.refresh` at start and every `everyMs`, in this process only:
+ * gauges each replica publishes itself, which a BullMQ job (taken by one replica) would not
+ * give every replica. A run still under way when the next is due is not doubled; a failed run
+ * is logged and the next one tries again.
+ */
+export class PeriodicRefresh {
+  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly running = new Set<Promise<void>>();
+
+  constructor(
+    private readonly gates: readonly HostedRefresh[],
+    private readonly redis: RedisReader,
+    private readonly logger: Logger,
+    private readonly now: () => number,
+  ) {}
+
+  start(): void {
+    for (const gate of this.gates) {
+      const batch = gate.handler.batch;
+      const refresh = batch?.refresh;
+      const loadState = batch?.loadState;
+      if (refresh === undefined || loadState === undefined) continue;
+      let inFlight: Promise<void> | undefined;
+      const tick = (): void => {
+        if (inFlight !== undefined) return;
+        const run = loadState(this.redis, gate.config, this.now())
+          .then((state) => refresh.apply(state, gate.metrics, gate.config))
+          .catch((error: unknown) => this.logger.warn({ err: error, handler: gate.handler.name }, 'refresh failed; the next run retries'))
+          .finally(() => {
+            inFlight = undefined;
+            this.running.delete(run);
+          });
+        inFlight = run;
+        this.running.add(run);
+      };
+      tick();
+      const timer = setInterval(tick, refresh.everyMs(gate.config));
+      timer.unref();
+      this.timers.push(timer);
+    }
+  }
+
+  /** Stops the timers and waits for runs under way, so none reads Redis after its connection closed. */
+  async stop(): Promise<void> {
+    for (const timer of this.timers.splice(0)) clearInterval(timer);
+    await Promise.all(this.running);
+  }
+}

@@ -1,0 +1,48 @@
+import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import type { HttpAnswer, RouteRequest } from '../../contract/handler.js';
+import type { RuntimeServices } from '../runtime.js';
+
+const internalError: HttpAnswer = { status: 500, contentType: 'text/plain; charset=utf-8', body: 'Internal Server Error' };
+
+/**
+ * The routes the hosted gates declare (`http.routes`), served as declared: the runtime parses the
+ * request and writes the answer, the gate decides it. A gate not hosted here serves nothing.
+ */
+export function gateRoutesPlugin(services: RuntimeServices): FastifyPluginAsync {
+  return async (app) => {
+    for (const hosted of services.handlers) {
+      const routes = hosted.handler.http?.routes ?? [];
+      if (routes.length === 0) continue;
+      const log = services.logger.child({ component: `${hosted.handler.name}-http` });
+      const ctx = { config: hosted.config, metrics: hosted.metrics, redis: services.redis, log, now: () => Date.now() };
+      for (const route of routes) {
+        app.route({
+          method: [...route.methods],
+          url: route.path,
+          handler: async (request, reply) => {
+            const seen: RouteRequest = {
+              method: request.method,
+              params: (request.params ?? {}) as Record<string, string>,
+              query: (request.query ?? {}) as Record<string, string | string[] | undefined>,
+              headers: request.headers,
+            };
+            let answer: HttpAnswer;
+            try {
+              answer = await route.answer(seen, ctx);
+            } catch (error) {
+              log.error({ err: error instanceof Error ? error.message : String(error), path: route.path }, 'route failed');
+              answer = internalError;
+            }
+            return send(reply, answer);
+          },
+        });
+      }
+    }
+  };
+}
+
+function send(reply: FastifyReply, answer: HttpAnswer) {
+  for (const [name, value] of Object.entries(answer.headers ?? {})) void reply.header(name, value);
+  // As bytes: Fastify appends "; charset=utf-8" to a text type sent as a string, which an original may not have.
+  return reply.code(answer.status).header('content-type', answer.contentType).send(Buffer.from(answer.body));
+}

@@ -1,0 +1,163 @@
+import type { RootLogger } from '../engine/logger.js';
+import { isReady, type RedisClient } from './redis.js';
+import { classifyRedisError } from '../engine/redis-errors.js';
+
+/** Why Redis cannot serve the gates right now, as /ready reports it. */
+export interface RedisFault {
+  readonly cause: 'unreachable' | 'stalled' | 'writes_refused';
+  /** When the fault began (ms since the epoch). */
+  readonly since: number;
+  readonly detail: string;
+}
+
+export interface RedisHealthOptions {
+  readonly client: RedisClient;
+  /** A key of our own that the write probe sets (with a short expiry). */
+  readonly probeKey: string;
+  /** A probe unanswered for this long means Redis is stalled. */
+  readonly stallMs: number;
+  readonly intervalMs: number;
+  readonly logger: RootLogger;
+  readonly now: () => number;
+  readonly onChange?: (fault: RedisFault | undefined) => void;
+}
+
+/**
+ * Probes Redis every interval with a PING and a small write of our own key, so /ready turns 503
+ * while Redis is unreachable, stalled (a probe unanswered within stallMs: DEBUG SLEEP, a long
+ * script, a saturated server) or refusing writes (OOM at maxmemory, a read-only replica, a failed
+ * disk save), even while every gate is idle. Commits report their own refusals here too.
+ */
+export class RedisHealth {
+  private timer: NodeJS.Timeout | undefined;
+  private probing = false;
+  private inFlight: Promise<void> = Promise.resolve();
+  /** Until Redis first answered, "unreachable" is the start-up's connecting, not a fault to log. */
+  private everHealthy = false;
+  private probeStartedAt = 0;
+  private probeFault: RedisFault | undefined;
+  private commitFault: RedisFault | undefined;
+  private reported: string | undefined;
+  /** Whether the state in `reported` was logged (connecting at start-up is not). */
+  private reportedLogged = false;
+
+  constructor(private readonly options: RedisHealthOptions) {}
+
+  private readonly tick = () => void this.probe();
+
+  start(): void {
+    const tick = this.tick;
+    tick();
+    // Probe as soon as a connection comes back, so readiness follows it without waiting a period.
+    this.options.client.on('ready', tick);
+    this.timer = setInterval(tick, this.options.intervalMs);
+    this.timer.unref();
+  }
+
+  /** Probes once now, or waits for the probe in flight (the runtime's start awaits it, so /ready is right from the first request). */
+  async probeNow(): Promise<void> {
+    await this.probe();
+    await this.inFlight;
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.options.client.off('ready', this.tick);
+  }
+
+  /** The current fault, or undefined while Redis answers and accepts writes. */
+  get fault(): RedisFault | undefined {
+    const { client, now, stallMs } = this.options;
+    if (!isReady(client))
+      return this.remember({ cause: 'unreachable', since: this.probeFault?.since ?? now(), detail: `connection ${client.status}` });
+    if (this.probing && now() - this.probeStartedAt > stallMs) {
+      return this.remember({
+        cause: 'stalled',
+        since: this.probeStartedAt,
+        detail: `no answer to PING for ${now() - this.probeStartedAt} ms`,
+      });
+    }
+    return this.probeFault ?? this.commitFault;
+  }
+
+  /** True while failures are the system's rather than a message's (do not charge them to messages). */
+  get stalled(): boolean {
+    const fault = this.fault;
+    return fault !== undefined && fault.cause !== 'writes_refused';
+  }
+
+  /** A commit was refused for a cause that is Redis's, not the batch's (OOM, READONLY, MISCONF). */
+  noteWriteRefused(detail: string): void {
+    this.commitFault ??= { cause: 'writes_refused', since: this.options.now(), detail };
+    this.report();
+  }
+
+  noteWriteAccepted(): void {
+    if (this.commitFault === undefined) return;
+    this.commitFault = undefined;
+    this.report();
+  }
+
+  private remember(fault: RedisFault): RedisFault {
+    if (this.probeFault?.cause !== fault.cause) {
+      this.probeFault = fault;
+      this.report();
+    }
+    return this.probeFault;
+  }
+
+  private probe(): Promise<void> {
+    if (this.probing) {
+      this.report(); // a stall is noticed while the probe is still out
+      return this.inFlight;
+    }
+    const { client, now } = this.options;
+    if (!isReady(client)) {
+      this.remember({ cause: 'unreachable', since: now(), detail: `connection ${client.status}` });
+      return Promise.resolve();
+    }
+    this.probing = true;
+    this.probeStartedAt = now();
+    this.inFlight = this.runProbe();
+    return this.inFlight;
+  }
+
+  private async runProbe(): Promise<void> {
+    const { client, probeKey, now } = this.options;
+    try {
+      await client.ping();
+      try {
+        await client.set(probeKey, String(now()), 'PX', Math.max(10_000, this.options.intervalMs * 10));
+        this.probeFault = undefined;
+        this.everHealthy = true;
+      } catch (error) {
+        const cause = classifyRedisError(error);
+        this.probeFault = cause.refusesWrites
+          ? {
+              cause: 'writes_refused',
+              since: this.probeFault?.cause === 'writes_refused' ? this.probeFault.since : now(),
+              detail: cause.message,
+            }
+          : { cause: 'unreachable', since: this.probeFault?.since ?? now(), detail: cause.message };
+      }
+    } catch (error) {
+      this.probeFault = { cause: 'unreachable', since: this.probeFault?.since ?? now(), detail: classifyRedisError(error).message };
+    } finally {
+      this.probing = false;
+      this.report();
+    }
+  }
+
+  /** Logs each change of state once, not once per probe. */
+  private report(): void {
+    const fault = this.fault;
+    const key = fault ? `${fault.cause}:${fault.detail.split(' ')[0]}` : undefined;
+    if (key === this.reported) return;
+    const wasLogged = this.reported !== undefined && this.reportedLogged;
+    this.reported = key;
+    this.reportedLogged = fault !== undefined && (this.everHealthy || fault.cause !== 'unreachable');
+    if (this.reportedLogged) this.options.logger.error({ cause: fault!.cause, detail: fault!.detail }, 'redis cannot serve the gates');
+    else if (fault === undefined && wasLogged) this.options.logger.info('redis healthy again');
+    this.options.onChange?.(fault);
+  }
+}

@@ -1,0 +1,301 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { MetricsTime, Queue, Worker, type ConnectionOptions, type Job, type JobsOptions } from 'bullmq';
+import type { Committer } from '../engine/commit.js';
+import { commitBatch, commitLoopEnv, type CommitLoopEnv } from '../engine/commit-loop.js';
+import type { RuntimeConfig } from '../host/config.js';
+import type { JobSummary, ScheduledJob } from '../engine/effects.js';
+import { describeError, type ExecutionEnv } from '../engine/execute.js';
+import { jobDoneKey } from '../engine/idempotency.js';
+import type { AnyHandler, QueueTrigger, ScheduleTrigger } from '../contract/handler.js';
+import { LazyChildLogger, type RootLogger } from '../engine/logger.js';
+import { JobBatcher } from './job-batch.js';
+import { prepareBatch, type PipelineEnv, type PreparedItem } from '../engine/message-pipeline.js';
+import type { RuntimeMetrics } from '../engine/metrics.js';
+import { isReady, waitUntilReady, type RedisClient } from '../host/redis.js';
+import type { RedisHealth } from '../host/redis-health.js';
+import type { RedisReader } from '../contract/redis-reader.js';
+import type { JobSink } from '../engine/settle.js';
+import type { ConsumerFault } from './stream-consumer.js';
+import { deadLetterDestination } from '../engine/dead-letter.js';
+
+/**
+ * Options of every job a handler schedules (ctx.schedule: cooldown expiry, outcome samples).
+ * A job completes only once its outputs committed, and BullMQ never runs a completed job again
+ * (only a retry by hand would, which the dashboard refuses). A job that threw has not committed
+ * (the process stopped mid-job, its commit kept conflicting): BullMQ tries it again after a
+ * pause rather than dropping, say, a cooldown_expired for good. Completed jobs are kept (the
+ * newest 1000) so adding one again under the same jobId stays a no-op.
+ */
+export const scheduledJobOptions = {
+  attempts: 5,
+  backoff: { type: 'exponential', delay: 1000 },
+  removeOnComplete: { count: 1000 },
+  removeOnFail: { count: 1000 },
+} as const satisfies JobsOptions;
+
+/** Queues by name, created on first use; adds are idempotent through each job's jobId. */
+export class BullJobSink implements JobSink {
+  private readonly queues = new Map<string, Queue>();
+
+  constructor(
+    private readonly connection: ConnectionOptions,
+    private readonly prefix: string,
+    /** Where a queue's connection errors go; without a listener BullMQ prints each on stderr. */
+    private readonly onError: (queue: string, error: Error) => void = () => undefined,
+  ) {}
+
+  queue(name: string): Queue {
+    let queue = this.queues.get(name);
+    if (!queue) {
+      queue = new Queue(name, { connection: this.connection, prefix: this.prefix });
+      queue.on('error', (error) => this.onError(name, error));
+      this.queues.set(name, queue);
+    }
+    return queue;
+  }
+
+  async add(jobs: readonly ScheduledJob[]): Promise<void> {
+    await Promise.all(
+      jobs.map((job) =>
+        this.queue(job.queue).add(job.name, job.data, { ...scheduledJobOptions, jobId: job.jobId, delay: Math.max(0, job.delayMs) }),
+      ),
+    );
+  }
+
+  allQueues(): Queue[] {
+    return [...this.queues.values()];
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.allQueues().map((q) => q.close()));
+  }
+}
+
+export interface JobRunnerDeps {
+  readonly handler: AnyHandler;
+  readonly handlerConfig: unknown;
+  readonly handlerMetrics: object;
+  readonly config: RuntimeConfig;
+  readonly commands: RedisClient;
+  readonly committer: Committer;
+  readonly bullConnection: RedisClient;
+  readonly jobs: BullJobSink;
+  readonly metrics: RuntimeMetrics;
+  readonly logger: RootLogger;
+  readonly now: () => number;
+  readonly health: RedisHealth;
+}
+
+/**
+ * Runs a handler on BullMQ jobs: a job scheduler's ticks (one job per tick, so one replica
+ * computes it) or jobs other handlers scheduled. The same pipeline and commit loop as a stream
+ * consumer; a job is complete only after its commit. The scheduler is asserted again whenever
+ * it has disappeared (a Redis restart without persistence, FLUSHALL, a removal in the dashboard).
+ */
+export class JobRunner {
+  private worker: Worker | undefined;
+  private stopping = false;
+  private readonly abort = new AbortController();
+  private readonly log: RootLogger;
+  readonly queueName: string;
+  private readonly trigger: ScheduleTrigger<unknown> | QueueTrigger;
+  private readonly pipeline: PipelineEnv;
+  private readonly commitEnv: CommitLoopEnv;
+  private readonly batcher: JobBatcher;
+  private schedulerTimer: NodeJS.Timeout | undefined;
+  private schedulerFault: string | undefined;
+  private commitFailing: string | undefined;
+  private lastProgressAt: number;
+
+  constructor(private readonly deps: JobRunnerDeps) {
+    this.trigger = deps.handler.trigger as ScheduleTrigger<unknown> | QueueTrigger;
+    this.queueName = this.trigger.queue;
+    this.lastProgressAt = deps.now();
+    this.log = deps.logger.child({ handler: deps.handler.name, queue: this.trigger.queue });
+    const execution: ExecutionEnv<unknown, object> = {
+      redis: deps.commands as unknown as RedisReader,
+      config: deps.handlerConfig,
+      metrics: deps.handlerMetrics,
+      now: deps.now,
+      logger: (m) => new LazyChildLogger(this.log, { job: m.id }),
+      redisReady: () => isReady(deps.commands) && !deps.health.stalled,
+      waitForRedis: () => waitUntilReady(deps.commands, this.abort.signal),
+      stopping: () => this.stopping,
+      sleep: (ms) => sleep(ms).then(() => undefined),
+      onRetry: (count) => deps.metrics.retries.inc({ handler: deps.handler.name }, count),
+      // Every job's commit records it as done, and a job found done is not run again.
+      doneKey: (meta) => jobDoneKey(this.queueName, meta.id),
+    };
+    const sourceStream = `bullmq:${this.queueName}`;
+    this.pipeline = {
+      handler: deps.handler,
+      execution,
+      maxDeliveries: Number.POSITIVE_INFINITY, // BullMQ counts a job's attempts itself
+      deadLetter: { ...deadLetterDestination(deps.config, deps.handler.name), sourceStream, group: '' },
+      now: deps.now,
+    };
+    this.commitEnv = commitLoopEnv(
+      {
+        handlerName: deps.handler.name,
+        committer: deps.committer,
+        metrics: deps.metrics,
+        log: this.log,
+        jobs: deps.jobs,
+        pipeline: this.pipeline,
+        now: deps.now,
+        config: deps.config,
+        abort: this.abort.signal,
+        stopping: () => this.stopping,
+        health: deps.health,
+      },
+      {
+        source: undefined,
+        waitForRedis: () => waitUntilReady(deps.commands, this.abort.signal),
+        onProgress: () => {
+          this.lastProgressAt = deps.now();
+          this.commitFailing = undefined;
+        },
+        onFailure: (failure) => {
+          this.commitFailing ??= `commits refused (${failure.cause}): ${failure.message}`;
+        },
+      },
+    );
+    this.batcher = new JobBatcher({
+      prepare: (inputs) => prepareBatch(this.pipeline, inputs, deps.now()),
+      commit: (batch) => commitBatch(this.commitEnv, batch),
+      maxBatch: this.concurrency,
+    });
+  }
+
+  /** How many jobs BullMQ hands this runner at once: a queue's JOB_CONCURRENCY, a schedule's ticks one by one. */
+  get concurrency(): number {
+    return this.trigger.kind === 'queue' ? this.deps.config.JOB_CONCURRENCY : 1;
+  }
+
+  get isConsuming(): boolean {
+    // BullMQ keeps its worker "running" through an outage; it consumes only with its connection up.
+    return this.worker?.isRunning() === true && isReady(this.deps.bullConnection) && !this.stopping;
+  }
+
+  /** Why this runner cannot make progress: its worker stopped, its connection is down, its scheduler could not be asserted. */
+  fault(heartbeatTimeoutMs: number): ConsumerFault | undefined {
+    if (this.stopping) return undefined;
+    if (!isReady(this.deps.bullConnection))
+      return { cause: `bullmq connection ${this.deps.bullConnection.status}`, since: this.lastProgressAt };
+    if (this.worker?.isRunning() !== true) return { cause: 'bullmq worker not running', since: this.lastProgressAt };
+    if (this.schedulerFault) return { cause: this.schedulerFault, since: this.lastProgressAt };
+    if (this.commitFailing) return { cause: this.commitFailing, since: this.lastProgressAt };
+    if (this.trigger.kind === 'schedule') {
+      // A scheduled handler must tick: several intervals without a committed tick is a stall.
+      const everyMs = this.trigger.everyMs(this.deps.handlerConfig);
+      const silent = this.deps.now() - this.lastProgressAt;
+      if (silent > Math.max(heartbeatTimeoutMs, 3 * everyMs))
+        return { cause: `no tick committed for ${Math.round(silent / 1000)} s`, since: this.lastProgressAt };
+    }
+    return undefined;
+  }
+
+  async start(): Promise<void> {
+    const { config } = this.deps;
+    // Opened here even for a queue other handlers fill, so /metrics counts its jobs (queue-metrics.ts).
+    this.deps.jobs.queue(this.trigger.queue);
+    await this.assertScheduler(false);
+    this.worker = new Worker(this.trigger.queue, (job) => this.process(job), {
+      connection: this.deps.bullConnection,
+      prefix: config.BULLMQ_PREFIX,
+      concurrency: this.concurrency,
+      // Completed and failed counts per minute for a day: the board's graphs and the totals
+      // Queue.exportPrometheusMetrics() reports.
+      metrics: { maxDataPoints: MetricsTime.ONE_HOUR * 24 },
+    });
+    this.worker.on('error', (error) => this.log.warn({ err: describeError(error) }, 'worker error'));
+    // Until its connections are up, closing the worker rejects inside BullMQ; a stop right after
+    // start must find it ready.
+    await this.worker.waitUntilReady();
+    const up = () => this.deps.metrics.consumerUp.set({ handler: this.deps.handler.name }, this.isConsuming ? 1 : 0);
+    up();
+    this.worker.on('ready', up);
+    this.worker.on('error', up);
+    this.worker.on('closed', up);
+    // The gauge follows the connection itself: BullMQ says nothing when it comes back.
+    for (const event of ['ready', 'close', 'end', 'reconnecting'] as const) this.deps.bullConnection.on(event, up);
+    this.lastProgressAt = this.deps.now();
+    if (this.trigger.kind === 'schedule') {
+      this.schedulerTimer = setInterval(() => void this.assertScheduler(true), config.CLAIM_INTERVAL_MS);
+      this.schedulerTimer.unref();
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.abort.abort();
+    clearInterval(this.schedulerTimer);
+    await this.worker?.close();
+    this.deps.metrics.consumerUp.set({ handler: this.deps.handler.name }, 0);
+  }
+
+  private get schedulerId(): string {
+    return `${this.deps.handler.name}:tick`;
+  }
+
+  /** Registers the tick scheduler; when `onlyIfMissing`, only where it has disappeared (counted and logged). */
+  private async assertScheduler(onlyIfMissing: boolean): Promise<void> {
+    if (this.trigger.kind !== 'schedule' || this.stopping) return;
+    const queue = this.deps.jobs.queue(this.trigger.queue);
+    try {
+      // Listed, not looked up: getJobScheduler parses an id with ':' as a legacy repeat key and
+      // answers even for a scheduler that is gone.
+      if (onlyIfMissing && (await queue.getJobSchedulers()).some((s) => s.key === this.schedulerId)) {
+        this.schedulerFault = undefined;
+        return;
+      }
+      const everyMs = this.trigger.everyMs(this.deps.handlerConfig);
+      await queue.upsertJobScheduler(
+        this.schedulerId,
+        { every: everyMs },
+        { name: 'tick', data: {}, opts: { removeOnComplete: { count: 100 }, removeOnFail: { count: 500 } } },
+      );
+      this.schedulerFault = undefined;
+      if (onlyIfMissing) {
+        this.deps.metrics.recreated.inc({ handler: this.deps.handler.name, what: 'job_scheduler' });
+        this.log.warn({ everyMs }, 'job scheduler was gone; registered it again');
+      } else {
+        this.log.info({ everyMs }, 'job scheduler registered');
+      }
+    } catch (error) {
+      if (!onlyIfMissing) throw error;
+      this.schedulerFault = `job scheduler cannot be checked: ${describeError(error)}`;
+    }
+  }
+
+  /** Handles and commits one job; its return value (job.returnvalue, shown on the board) says what it did. */
+  private async process(job: Job): Promise<JobSummary> {
+    const data = { ...(job.data as Record<string, unknown>), scheduled_at: job.timestamp, job_id: job.id };
+    const raw = stringifyValues({
+      ...(job.data as Record<string, unknown>),
+      job_id: job.id ?? '',
+      job_name: job.name,
+      scheduled_at: job.timestamp,
+    });
+    const meta = { source: `bullmq:${this.queueName}`, id: job.id ?? job.name, raw, producedAt: job.timestamp, attempt: 1 };
+    // Committed with the other jobs in hand (job-batch.ts); a job whose outputs did not commit throws.
+    const result = await this.batcher.run({ meta, data, deliveries: 1 });
+    if ('error' in result) throw result.error;
+    this.lastProgressAt = this.deps.now();
+    return jobSummary(result.item);
+  }
+}
+
+/** The committed outcome, and what the handler summarized with ctx.summarize (read after any re-run). */
+export function jobSummary(item: PreparedItem | undefined): JobSummary {
+  if (item === undefined) return { outcome: 'skipped' };
+  const outcome: JobSummary =
+    item.outcome.kind === 'dead-letter' ? { outcome: 'dead-letter', reason: item.outcome.reason } : { outcome: item.outcome.kind };
+  return { ...outcome, ...item.recorder?.summary, ...outcome }; // listed first, and the runtime's word wins
+}
+
+function stringifyValues(data: Record<string, unknown>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(data)) out[key] = typeof value === 'string' ? value : JSON.stringify(value);
+  return out;
+}

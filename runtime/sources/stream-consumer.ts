@@ -1,0 +1,364 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Committer } from '../engine/commit.js';
+import { commitBatch, commitLoopEnv, GroupLostError, type CommitLoopEnv } from '../engine/commit-loop.js';
+import type { RuntimeConfig } from '../host/config.js';
+import { describeError, type ExecutionEnv } from '../engine/execute.js';
+import type { AnyHandler, StreamTrigger } from '../contract/handler.js';
+import { LazyChildLogger, type RootLogger } from '../engine/logger.js';
+import { prepareBatch, type PipelineEnv, type PreparedBatch, type RawInput } from '../engine/message-pipeline.js';
+import type { RuntimeMetrics } from '../engine/metrics.js';
+import { isReady, waitUntilReady, type RedisClient } from '../host/redis.js';
+import { classifyRedisError } from '../engine/redis-errors.js';
+import type { RedisHealth } from '../host/redis-health.js';
+import type { RedisReader } from '../contract/redis-reader.js';
+import type { JobSink } from '../engine/settle.js';
+import { canLoadStateBehindRead, groupCursorKey, StreamReader, type Batch } from './stream-reader.js';
+import { fieldsToRecord } from '../../schemas/fields.js';
+import { deadLetterDestination } from '../engine/dead-letter.js';
+
+export type { JobSink } from '../engine/settle.js';
+
+export interface StreamConsumerDeps {
+  readonly handler: AnyHandler;
+  readonly handlerConfig: unknown;
+  readonly handlerMetrics: object;
+  readonly config: RuntimeConfig;
+  /** Shared, auto-pipelined: handler reads, reclaim, pending checks. */
+  readonly commands: RedisClient;
+  /** Dedicated to this consumer's blocking XREADGROUP. */
+  readonly reader: RedisClient;
+  /** Owns a connection dedicated to this consumer's transactions. */
+  readonly committer: Committer;
+  readonly committerConnection: RedisClient;
+  readonly jobs: JobSink;
+  readonly metrics: RuntimeMetrics;
+  readonly logger: RootLogger;
+  readonly now: () => number;
+  readonly health: RedisHealth;
+  /** Whether commits record the group's restart point (single node only: the key sits in another slot). */
+  readonly recordsCursor: boolean;
+}
+
+/** Why a consumer is not making progress, for /ready. */
+export interface ConsumerFault {
+  readonly cause: string;
+  readonly since: number;
+}
+
+/** Consecutive loop errors after which the consumer reports itself stuck (one may be a blip). */
+const ERRORS_BEFORE_FAULT = 3;
+
+/**
+ * Consumes one stream for one handler: the loop that ties the reader (what to read next), the
+ * pipeline (validate, run the handler) and the commit loop together. One batch in hand at a
+ * time (two for gates that never read their own writes: one handled while the previous
+ * commits), so in-flight work is bounded by BATCH_SIZE.
+ */
+export class StreamConsumer {
+  readonly stream: string;
+  readonly group: string;
+  private stopping = false;
+  private consuming = false;
+  private loopDone: Promise<void> = Promise.resolve();
+  private readonly abort = new AbortController();
+  private readonly log: RootLogger;
+  private readonly reader: StreamReader;
+  private readonly pipeline: PipelineEnv;
+  private readonly commitEnv: CommitLoopEnv;
+  /** Handlers that never read their own writes may handle a batch while the previous one commits. */
+  private readonly overlapCommits: boolean;
+  /** The commit in flight, if any: at most one, and commits go out in batch order. */
+  private committing: Promise<void> = Promise.resolve();
+  /** Entry ids read and not yet settled, for re-creating a lost group without skipping them. */
+  private readonly held = new Set<string>();
+  private lastProgressAt: number;
+  private consecutiveErrors = 0;
+  private lastError: string | undefined;
+  /** How long the last pass of the read loop took, blocking read included (P2.7's last_loop_ms). */
+  lastLoopMs = 0;
+  /** Set while commits are being refused; cleared by the next read or commit that succeeds. */
+  private commitFailing: ConsumerFault | undefined;
+
+  constructor(private readonly deps: StreamConsumerDeps) {
+    const trigger = deps.handler.trigger as StreamTrigger<unknown>;
+    this.stream = trigger.stream(deps.handlerConfig);
+    this.group = trigger.group(deps.handlerConfig);
+    this.lastProgressAt = deps.now();
+    this.log = deps.logger.child({ handler: deps.handler.name, stream: this.stream, group: this.group });
+    this.overlapCommits = deps.handler.batch?.readsOwnWrites === false;
+    const handlerRedis = deps.commands as unknown as RedisReader;
+    this.reader = new StreamReader({
+      handler: deps.handler,
+      handlerConfig: deps.handlerConfig,
+      config: deps.config,
+      stream: this.stream,
+      group: this.group,
+      commands: deps.commands,
+      reader: deps.reader,
+      handlerRedis,
+      metrics: deps.metrics,
+      log: this.log,
+      now: deps.now,
+      stateRidesWithRead: canLoadStateBehindRead(deps.handler, deps.reader),
+    });
+    const execution: ExecutionEnv<unknown, object> = {
+      redis: handlerRedis,
+      config: deps.handlerConfig,
+      metrics: deps.handlerMetrics,
+      now: deps.now,
+      logger: (meta) =>
+        new LazyChildLogger(this.log, { id: meta.id, plan_id: meta.raw.plan_id, trace_id: meta.raw.trace_id, symbol: meta.raw.symbol }),
+      redisReady: () => isReady(deps.commands) && !deps.health.stalled,
+      waitForRedis: () => this.waitForRedis(),
+      stopping: () => this.stopping,
+      sleep: (ms) => sleep(ms).then(() => undefined),
+      onRetry: (count) => deps.metrics.retries.inc({ handler: deps.handler.name }, count),
+    };
+    this.pipeline = {
+      handler: deps.handler,
+      execution,
+      maxDeliveries: deps.config.MAX_DELIVERIES,
+      deadLetter: { ...deadLetterDestination(deps.config, deps.handler.name), sourceStream: this.stream, group: this.group },
+      now: deps.now,
+    };
+    this.commitEnv = commitLoopEnv(
+      {
+        handlerName: deps.handler.name,
+        committer: deps.committer,
+        metrics: deps.metrics,
+        log: this.log,
+        jobs: deps.jobs,
+        pipeline: this.pipeline,
+        now: deps.now,
+        config: deps.config,
+        abort: this.abort.signal,
+        stopping: () => this.stopping,
+        health: deps.health,
+      },
+      {
+        source: {
+          stream: this.stream,
+          group: this.group,
+          consumer: deps.config.CONSUMER_NAME,
+          ...(deps.recordsCursor ? { cursorKey: groupCursorKey(this.stream) } : {}),
+        },
+        pendingIds: (ids) => this.reader.pendingIds(ids),
+        waitForRedis: () => this.waitForRedis(),
+        onProgress: () => this.committed(),
+        onFailure: (failure) => {
+          this.commitFailing ??= { cause: `commits refused (${failure.cause}): ${failure.message}`, since: deps.now() };
+        },
+      },
+    );
+  }
+
+  /** True while reading (not waiting for Redis, not stopped). */
+  get isConsuming(): boolean {
+    return this.consuming && !this.stopping;
+  }
+
+  /** Why this consumer is not making progress, or undefined while it is. */
+  fault(heartbeatTimeoutMs: number): ConsumerFault | undefined {
+    if (this.stopping) return undefined;
+    if (this.commitFailing) return this.commitFailing;
+    if (this.consecutiveErrors >= ERRORS_BEFORE_FAULT)
+      return { cause: `failing: ${this.lastError ?? 'unknown error'}`, since: this.lastProgressAt };
+    const silent = this.deps.now() - this.lastProgressAt;
+    if (silent > heartbeatTimeoutMs) return { cause: `no read or commit for ${Math.round(silent / 1000)} s`, since: this.lastProgressAt };
+    return undefined;
+  }
+
+  async start(): Promise<void> {
+    await this.reader.ensureGroup();
+    // Redis answered: once the reader and committer are connected too, this gate consumes, so a
+    // runtime that has started is ready at once.
+    await this.waitForRedis();
+    this.progress();
+    if (this.connectionsReady()) this.setConsuming(true);
+    this.loopDone = this.loop();
+  }
+
+  /** Stops reading, lets the batch in hand finish and commit. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.abort.abort();
+    await this.loopDone;
+  }
+
+  private progress(): void {
+    this.lastProgressAt = this.deps.now();
+    this.consecutiveErrors = 0;
+  }
+
+  private committed(): void {
+    this.progress();
+    this.commitFailing = undefined;
+  }
+
+  private connectionsReady(): boolean {
+    const { commands, reader, committerConnection } = this.deps;
+    return isReady(commands) && isReady(reader) && isReady(committerConnection);
+  }
+
+  private async waitForRedis(): Promise<void> {
+    const { commands, reader, committerConnection, health } = this.deps;
+    for (;;) {
+      for (const client of [commands, reader, committerConnection]) await waitUntilReady(client, this.abort.signal);
+      if (this.abort.signal.aborted || !health.stalled) return;
+      await sleep(100);
+    }
+  }
+
+  private async loop(): Promise<void> {
+    const { config, metrics } = this.deps;
+    let drainOwnPending = true;
+    let lastReclaim = 0;
+    // The next batch is read while the current one is handled and committed, so the read's
+    // round trip overlaps the work. Its entries are ours (pending) from the moment Redis answers.
+    let prefetch: Promise<Batch> | undefined;
+    const startPrefetch = () => {
+      prefetch = this.read('>');
+      prefetch.catch(() => undefined); // awaited below; a failure there sends us back to our own pending entries
+    };
+    /** Handles what the prefetch brought, so nothing else (a reclaim) can take the same entries twice. */
+    const settlePrefetch = async () => {
+      await this.settleCommit();
+      if (!prefetch) return;
+      const batch = await prefetch;
+      prefetch = undefined;
+      if (batch.entries.length > 0) await this.processBatch(batch);
+    };
+    let passStarted: number | undefined;
+    while (!this.stopping) {
+      const now = performance.now();
+      if (passStarted !== undefined) this.lastLoopMs = Math.floor(now - passStarted);
+      passStarted = now;
+      try {
+        if (!this.connectionsReady() || this.deps.health.stalled) {
+          this.setConsuming(false);
+          prefetch = undefined; // its entries, if Redis delivered them, are in our pending list: drained below
+          await this.settleCommit();
+          await this.waitForRedis();
+          drainOwnPending = true;
+          continue;
+        }
+        this.setConsuming(true);
+        if (this.deps.now() - lastReclaim >= config.CLAIM_INTERVAL_MS) {
+          // XAUTOCLAIM also returns our own idle entries: never while a read of ours is in hand.
+          await settlePrefetch();
+          lastReclaim = this.deps.now();
+          for await (const batch of this.reader.reclaim(() => this.stopping)) await this.processBatch(batch);
+          await this.reader.removeDepartedConsumers();
+          continue;
+        }
+        if (drainOwnPending) {
+          await settlePrefetch();
+          const own = await this.read('0');
+          if (own.entries.length === 0) {
+            drainOwnPending = false;
+            this.held.clear(); // nothing is pending for us, and nothing else is in hand here
+          } else {
+            await this.processBatch(own);
+          }
+          continue;
+        }
+        const batch = prefetch ? await prefetch : await this.read('>');
+        prefetch = undefined;
+        if (batch.entries.length === 0) continue;
+        startPrefetch();
+        if (this.overlapCommits) {
+          // Handle this batch while the previous one commits; commit it once that one is done.
+          const prepared = await this.prepare(batch);
+          await this.settleCommit();
+          this.committing = this.commit(prepared);
+          this.committing.catch(() => undefined); // awaited by the next settleCommit
+        } else {
+          await this.processBatch(batch);
+        }
+      } catch (error) {
+        prefetch = undefined;
+        // Never re-read our pending entries while a commit of some of them is still in flight.
+        const commitError = await this.settleCommit().then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        if (this.stopping) break;
+        await this.recover(commitError ?? error);
+        drainOwnPending = true;
+      }
+    }
+    // Stopping: what the last read brought is ours; commit it rather than leave it pending.
+    try {
+      await settlePrefetch();
+      await this.settleCommit();
+    } catch (error) {
+      this.log.warn({ err: describeError(error) }, 'could not finish the last batch; its entries stay pending for another consumer');
+    }
+    this.setConsuming(false);
+    metrics.consumerUp.set({ handler: this.deps.handler.name }, 0);
+  }
+
+  /** After a failed read or commit: re-create a lost group, note the error, pause briefly. */
+  private async recover(error: unknown): Promise<void> {
+    const classified = error instanceof GroupLostError ? error.failure : classifyRedisError(error);
+    this.consecutiveErrors += 1;
+    this.lastError = `${classified.cause}: ${classified.message}`;
+    if (classified.cause === 'nogroup') {
+      try {
+        await this.reader.recreateGroup([...this.held]);
+        this.held.clear(); // no longer ours: the new group delivers them again
+        this.consecutiveErrors = 0;
+        return;
+      } catch (recreateError) {
+        this.log.error({ err: describeError(recreateError) }, 'could not create the consumer group again; retrying');
+      }
+    } else {
+      this.log.warn({ cause: classified.cause, err: classified.message }, 'consumer loop error; re-reading own pending entries');
+    }
+    await sleep(Math.min(200 * this.consecutiveErrors, 2000), undefined, { signal: this.abort.signal }).catch(() => undefined);
+  }
+
+  private setConsuming(value: boolean): void {
+    // A clean stop closes the connections too: that is not waiting for Redis.
+    if (this.consuming !== value && !this.stopping) this.log.info({ consuming: value }, value ? 'consuming' : 'waiting for redis');
+    this.consuming = value;
+    this.deps.metrics.consumerUp.set({ handler: this.deps.handler.name }, value ? 1 : 0);
+  }
+
+  private async read(id: '0' | '>'): Promise<Batch> {
+    const batch = await this.reader.read(id);
+    this.progress();
+    for (const [entryId] of batch.entries) this.held.add(entryId);
+    return batch;
+  }
+
+  /** Waits for the commit in flight (a batch's state must see the commits before it). */
+  private async settleCommit(): Promise<void> {
+    const inFlight = this.committing;
+    this.committing = Promise.resolve();
+    await inFlight;
+  }
+
+  private async processBatch(batch: Batch): Promise<void> {
+    await this.settleCommit();
+    await this.commit(await this.prepare(batch));
+  }
+
+  private async prepare({ entries, readAt, state, deliveries }: Batch): Promise<PreparedBatch> {
+    const { handler, metrics } = this.deps;
+    metrics.batchSize.observe({ handler: handler.name }, entries.length);
+    handler.batch?.onRead?.(this.deps.handlerMetrics, entries.length);
+    const inputs: RawInput[] = entries.map(([id, fieldList]) => {
+      const raw = fieldList === null ? {} : fieldsToRecord(fieldList);
+      // parseInt stops at the '-': the entry's time in ms.
+      const meta = { source: this.stream, id, raw, producedAt: Number.parseInt(id, 10), attempt: 1 };
+      return { meta, data: fieldList === null ? null : raw, deliveries: deliveries?.get(id) ?? 1 };
+    });
+    return prepareBatch(this.pipeline, inputs, readAt, state);
+  }
+
+  private async commit(batch: PreparedBatch): Promise<void> {
+    await commitBatch(this.commitEnv, batch);
+    for (const item of batch.items) if (item.entryId !== undefined) this.held.delete(item.entryId);
+  }
+}
