@@ -274,7 +274,38 @@ async function latencyAt(redis: TestRedis, rate: number, seconds: number, kind: 
   }
 }
 
-async function governorThroughput(redis: TestRedis, plans: number, build: Build): Promise<number | undefined> {
+/** INFO commandstats: calls and redis-server's µs per command name. */
+async function commandStats(redis: Redis): Promise<Map<string, { calls: number; usec: number }>> {
+  const stats = new Map<string, { calls: number; usec: number }>();
+  for (const match of (await redis.info('commandstats')).matchAll(/^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/gm))
+    stats.set(match[1]!, { calls: Number(match[2]), usec: Number(match[3]) });
+  return stats;
+}
+
+/** The commands redis-server ran between two commandstats, per message: "get 4.0 (3 µs), …", busiest first. */
+function commandsPerMessage(
+  before: Map<string, { calls: number; usec: number }>,
+  after: Map<string, { calls: number; usec: number }>,
+  messages: number,
+): string {
+  const rows = [...after].map(([name, a]) => {
+    const b = before.get(name) ?? { calls: 0, usec: 0 };
+    return { name, calls: (a.calls - b.calls) / messages, usec: (a.usec - b.usec) / messages };
+  });
+  const total = rows.reduce((sum, r) => sum + r.calls, 0);
+  return `${total.toFixed(1)} commands/message: ${rows
+    .filter((r) => r.calls >= 0.05)
+    .sort((x, y) => y.usec - x.usec)
+    .slice(0, 8)
+    .map((r) => `${r.name} ${r.calls.toFixed(1)} (${r.usec.toFixed(0)} µs)`)
+    .join(', ')}`;
+}
+
+interface GovernorDrain extends Drain {
+  readonly commands: string;
+}
+
+async function governorThroughput(redis: TestRedis, plans: number, build: Build): Promise<GovernorDrain | undefined> {
   if (!allHandlers.some((h) => h.name === 'governor')) return undefined;
   await redis.client.flushall();
   await seedPortfolio(redis.client);
@@ -311,8 +342,22 @@ async function governorThroughput(redis: TestRedis, plans: number, build: Build)
   const port = await freePort();
   const proc = spawnApp(build, runtimeEnv(redis, 'governor,governor-cooldown', port, { GOV_MAX_PLAN_AGE_SEC: '0' }), true);
   try {
+    await waitForLength(redis.client, streams.governorEvents, 1, 300_000);
+    const [cpuBefore, redisBefore, statsBefore, doneBefore] = [
+      proc.cpuMs(),
+      await redisCpuMs(redis.client),
+      await commandStats(redis.client),
+      await redis.client.xlen(streams.governorEvents),
+    ];
     await waitForLength(redis.client, streams.governorEvents, plans, 300_000);
-    return drainRate(redis.client, streams.governorEvents, plans);
+    const drained = Math.max(1, plans - doneBefore);
+    return {
+      perSecond: await drainRate(redis.client, streams.governorEvents, plans),
+      peakRss: proc.peakRss(),
+      cpuMicrosPerMessage: ((proc.cpuMs() - cpuBefore) * 1000) / drained,
+      redisCpuMicrosPerMessage: (((await redisCpuMs(redis.client)) - redisBefore) * 1000) / drained,
+      commands: commandsPerMessage(statsBefore, await commandStats(redis.client), drained),
+    };
   } finally {
     await proc.stop();
   }
@@ -490,7 +535,11 @@ async function main(): Promise<void> {
       for (const build of BUILDS) {
         const governor = await governorThroughput(redis, quick ? 2_000 : 20_000, build);
         if (governor === undefined) continue;
-        rows.push({ name: `governor (${build}), plans/s from a backlog`, value: `${rate(governor)} plans/s`, note: 'target ≥ 6,000' });
+        rows.push({
+          name: `governor (${build}), plans/s from a backlog`,
+          value: `${rate(governor.perSecond)} plans/s`,
+          note: `target ≥ 6,000; CPU ${governor.cpuMicrosPerMessage.toFixed(0)} µs/plan, redis-server ${governor.redisCpuMicrosPerMessage.toFixed(0)} µs/plan, ${governor.commands}`,
+        });
         results[`governor_${build}`] = governor;
       }
 
