@@ -73,7 +73,7 @@ const rules: readonly [RegExp, Stage][] = [
   // Encoding: the gates' output entries, the commit script's arguments, ioredis building commands.
   [/handlers\/heat-gate\/outputs\.ts/, 'encode'],
   [/handlers\/governor\/(decision-detail|record)\.ts/, 'encode'],
-  [/runtime\/.*(batch-script|effect-commands)\.ts/, 'encode'],
+  [/runtime\/.*(batch-script|effect-commands|resp)\.ts/, 'encode'],
   [/node_modules\/ioredis\/built\/(Command|Pipeline)\.js/, 'encode'],
   [/node_modules\/ioredis\/built\/utils\//, 'encode'],
   [/node_modules\/(denque|standard-as-callback|cluster-key-slot)\//, 'redis i/o'],

@@ -151,6 +151,8 @@ interface Drain {
   readonly cpuMicrosPerMessage: number;
   /** redis-server's CPU time (INFO cpu, user + system) per message over the same stretch. */
   readonly redisCpuMicrosPerMessage: number;
+  /** The Redis commands a message cost there (INFO commandstats), busiest first. */
+  readonly commands?: string;
 }
 
 /** Taking turns, ROUNDS drains of each contender per backlog (BENCH_ROUNDS, default 3). */
@@ -186,9 +188,15 @@ async function heatThroughput(redis: TestRedis, backlog: number, kind: Contender
   try {
     // CPU is counted from the first output on, so start-up (module loading, connecting) is left out.
     await waitForLength(redis.client, output, 1, 300_000);
-    const [cpuBefore, redisBefore, doneBefore] = [proc.cpuMs(), await redisCpuMs(redis.client), await redis.client.xlen(output)];
+    const [cpuBefore, redisBefore, statsBefore, doneBefore] = [
+      proc.cpuMs(),
+      await redisCpuMs(redis.client),
+      await commandStats(redis.client),
+      await redis.client.xlen(output),
+    ];
     await waitForLength(redis.client, output, backlog, 300_000);
     const drained = Math.max(1, backlog - doneBefore);
+    const commands = commandsPerMessage(statsBefore, await commandStats(redis.client), drained);
     const cpuMicrosPerMessage = ((proc.cpuMs() - cpuBefore) * 1000) / drained;
     const redisCpuMicrosPerMessage = (((await redisCpuMs(redis.client)) - redisBefore) * 1000) / drained;
     return {
@@ -196,6 +204,7 @@ async function heatThroughput(redis: TestRedis, backlog: number, kind: Contender
       peakRss: proc.peakRss(),
       cpuMicrosPerMessage,
       redisCpuMicrosPerMessage,
+      commands,
     };
   } finally {
     await proc.stop();
@@ -282,7 +291,12 @@ async function commandStats(redis: Redis): Promise<Map<string, { calls: number; 
   return stats;
 }
 
-/** The commands redis-server ran between two commandstats, per message: "get 4.0 (3 µs), …", busiest first. */
+/**
+ * The commands redis-server ran between two commandstats, per message: "get 4.0 (3 µs), …",
+ * busiest first. Commands a script runs are counted again inside the script's own figure, and
+ * commandstats times are wall-clock: on a busy machine a long script's include the time it
+ * waited for a core. INFO cpu (redisCpuMs) is the CPU figure.
+ */
 function commandsPerMessage(
   before: Map<string, { calls: number; usec: number }>,
   after: Map<string, { calls: number; usec: number }>,
@@ -294,7 +308,7 @@ function commandsPerMessage(
   });
   const total = rows.reduce((sum, r) => sum + r.calls, 0);
   return `${total.toFixed(1)} commands/message: ${rows
-    .filter((r) => r.calls >= 0.05)
+    .filter((r) => r.calls >= 0.05 || r.usec >= 0.5)
     .sort((x, y) => y.usec - x.usec)
     .slice(0, 8)
     .map((r) => `${r.name} ${r.calls.toFixed(1)} (${r.usec.toFixed(0)} µs)`)
@@ -502,6 +516,15 @@ async function main(): Promise<void> {
             note: backlog >= 100_000 ? 'target ≤ 150 MiB' : undefined,
           });
           heat[build] = { median: rt, ratio, peakRss, rounds: runs };
+        }
+        // What each contender's messages cost redis-server, the second core's share of the work.
+        for (const c of contenders) {
+          const d = median(drains.get(c)!);
+          rows.push({
+            name: `redis-server per message (${c}), ${n}`,
+            value: `${d.redisCpuMicrosPerMessage.toFixed(1)} µs`,
+            note: d.commands,
+          });
         }
         results[`heat_${backlog}`] = heat;
       }
