@@ -1,4 +1,4 @@
-import { defineStatusSection, type StatusReadContext, type StatusSectionDeclaration } from '../runtime/contract/index.js';
+import { defineStatusSection, type BadgeCase, type StatusReadContext, type StatusSectionDeclaration } from '../runtime/contract/index.js';
 
 /**
  * One row of the status's "Latest decisions": the heat gate's (kept and downgraded) and the
@@ -40,6 +40,15 @@ export function entryTime(id: string): number {
   return Number(id.split('-')[0]);
 }
 
+/** A block or a downgrade is a gate doing its job: told apart by colour, but none is an alarm. */
+const DECISION_BADGE: readonly BadgeCase<Decision>[] = [
+  { when: { kind: 'block' }, text: 'BLOCK', tone: 'stop', title: 'The governor refused the plan' },
+  { when: { kind: 'permit' }, text: 'PERMIT', tone: 'ok' },
+  { when: { kind: 'downgrade' }, text: 'DOWNGRADE', tone: 'info', title: 'The heat gate calibrated the proposal down' },
+  { when: { kind: 'kept' }, text: 'KEPT', tone: 'neutral', title: 'The proposal passes unchanged' },
+  { text: 'event', tone: 'neutral' },
+];
+
 /** A gate's reader of the shared decisions section. */
 export function decisionsSection<Config>(
   read: (ctx: StatusReadContext<Config>) => Promise<readonly Decision[] | null>,
@@ -47,20 +56,27 @@ export function decisionsSection<Config>(
   return defineStatusSection<Config, readonly Decision[]>({
     key: 'decisions',
     title: 'Latest decisions',
+    order: 40,
     views: [
       {
         shape: 'table',
+        caption: "Every heat-gate decision (kept or downgraded) and the governor's permits and blocks, newest first",
         empty: 'No heat-gate decisions, permits or blocks yet.',
+        rowData: { decision: 'kind', id: 'id' },
+        // Every column on screen at 1280 px, Reason and Detail whole: the cells wrap.
+        wrap: true,
+        terminalRows: 15,
         columns: [
-          { key: 'at', label: 'Time', format: 'time' },
-          { key: 'gate', label: 'Gate' },
-          { key: 'kind', label: 'Decision' },
+          { key: 'at', name: 'time', label: 'Time', format: 'time', width: 7, terminal: { label: 'AT' } },
+          { key: 'gate', label: 'Gate', wrap: 'never' },
+          { key: 'kind', name: 'decision', label: 'Decision', wrap: 'never', badge: DECISION_BADGE, terminal: { label: 'KIND' } },
           { key: 'symbol', label: 'Symbol' },
-          { key: 'plan_id', label: 'Plan', format: 'code' },
+          { key: 'plan_id', name: 'plan', label: 'Plan', format: 'code', width: 9, wrap: 'anywhere', terminal: { width: 12 } },
           { key: 'action', label: 'Action' },
-          { key: 'reason', label: 'Reason', format: 'code' },
-          { key: 'detail', label: 'Detail' },
-          { key: 'mode', label: 'Mode' },
+          { key: 'reason', label: 'Reason', format: 'code', width: 14 },
+          // Room for a block's figures and an operator's name and target (governor/decision-detail.ts).
+          { key: 'detail', label: 'Detail', width: 18, terminal: { width: 64 } },
+          { key: 'mode', label: 'Mode', wrap: 'never', terminal: false },
         ],
       },
     ],

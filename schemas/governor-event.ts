@@ -42,6 +42,11 @@ const decisionFields = {
   reservations: optionalText,
   reserved_positions: optionalText,
   reserved_notional: optionalText,
+  /**
+   * Ours (issue #26): the mark the decision priced the symbol at (handlers/positions/prices.ts),
+   * absent when none was fresh; the outcome follow-up values a blocked open from it.
+   */
+  mark_price: optionalText,
   /** The error behind an evaluation_error block. */
   error: optionalText,
 };

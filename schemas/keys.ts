@@ -102,4 +102,6 @@ export const keys = {
   outcomeSample: (id: string, horizon: string) => `quantum:gates:outcome:${id}:sample:${horizon}`,
   /** Ours: followed decisions by the time of their last sample, to bound how many are pending. */
   outcomePending: 'quantum:gates:outcome:pending',
+  /** Ours: bumped by every follow-up that takes a pending slot, guarded in its commit (OUTCOME_MAX_PENDING holds atomically). */
+  outcomePendingVersion: 'quantum:gates:outcome:pending:version',
 } as const;

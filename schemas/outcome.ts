@@ -28,7 +28,29 @@ export interface Outcome {
   readonly pnl_usd: number | undefined;
   /** The worst counterfactual PnL over this decision's samples so far. */
   readonly worst_pnl_usd: number | undefined;
+  // Added by issue #26 (absent on entries written before; readers treat absent as unknown):
+  /**
+   * Where entry_price comes from: `decision` (the gate recorded its mark with the decision),
+   * `follow_up` (the follow-up read it when it read the decision, followed_at).
+   */
+  readonly entry_source?: 'decision' | 'follow_up' | undefined;
+  /** ms: when the follow-up read the decision. */
+  readonly followed_at?: number | undefined;
+  /** The follow-up read the decision more than late_bound_sec after decided_at. */
+  readonly read_late?: boolean | undefined;
+  /** The sample was taken more than late_bound_sec after decided_at + horizon_sec. */
+  readonly sample_late?: boolean | undefined;
+  /** OUTCOME_LATE_SEC in force when the entry was written. */
+  readonly late_bound_sec?: number | undefined;
+  /** Why price is missing: no_price (no quote fresh enough at the sample), horizon_past (read after the horizon had passed). */
+  readonly missing_reason?: 'no_price' | 'horizon_past' | undefined;
+  /** The quote the sample used: its source (market_state, p33, ticker, position) and time (ms; undefined for a quote of no time). */
+  readonly price_source?: string | undefined;
+  readonly price_at?: number | undefined;
 }
+
+const flag = (value: boolean | undefined) => (value === undefined ? '' : value ? '1' : '0');
+const optional = (value: number | string | undefined) => (value === undefined ? '' : String(value));
 
 export function encodeOutcome(outcome: Outcome): Record<string, string> {
   return {
@@ -50,6 +72,14 @@ export function encodeOutcome(outcome: Outcome): Record<string, string> {
     price_missing: outcome.price === undefined ? '1' : '0',
     pnl_usd: outcome.pnl_usd === undefined ? '' : String(outcome.pnl_usd),
     worst_pnl_usd: outcome.worst_pnl_usd === undefined ? '' : String(outcome.worst_pnl_usd),
+    entry_source: outcome.entry_source ?? '',
+    followed_at: optional(outcome.followed_at),
+    read_late: flag(outcome.read_late),
+    sample_late: flag(outcome.sample_late),
+    late_bound_sec: optional(outcome.late_bound_sec),
+    missing_reason: outcome.missing_reason ?? '',
+    price_source: outcome.price_source ?? '',
+    price_at: optional(outcome.price_at),
   };
 }
 
@@ -66,6 +96,18 @@ const optionalNumber = z
     }
     return n;
   });
+
+/** '1' true, '0' false, absent or '' unknown. */
+const optionalFlag = z
+  .string()
+  .optional()
+  .transform((v) => (v === '1' ? true : v === '0' ? false : undefined));
+/** A word from `words`, absent or '' (or an unknown word) unknown. */
+const optionalWord = <const W extends readonly string[]>(words: W) =>
+  z
+    .string()
+    .optional()
+    .transform((v): W[number] | undefined => (v !== undefined && (words as readonly string[]).includes(v) ? v : undefined));
 
 export const outcomeEntrySchema = z
   .looseObject({
@@ -86,5 +128,16 @@ export const outcomeEntrySchema = z
     price: optionalNumber,
     pnl_usd: optionalNumber,
     worst_pnl_usd: optionalNumber,
+    entry_source: optionalWord(['decision', 'follow_up'] as const),
+    followed_at: optionalNumber,
+    read_late: optionalFlag,
+    sample_late: optionalFlag,
+    late_bound_sec: optionalNumber,
+    missing_reason: optionalWord(['no_price', 'horizon_past'] as const),
+    price_source: z
+      .string()
+      .optional()
+      .transform((v) => (v === '' ? undefined : v)),
+    price_at: optionalNumber,
   })
   .transform((entry): Outcome => entry);

@@ -16,6 +16,9 @@ import { StatusCache } from '../../runtime/host/http/status-cache.js';
 const ASSETS = {
   '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
   '/status-page/app.js': { file: 'app.js', type: 'text/javascript; charset=utf-8' },
+  '/status-page/kit.js': { file: 'kit.js', type: 'text/javascript; charset=utf-8' },
+  '/status-page/chart.js': { file: 'chart.js', type: 'text/javascript; charset=utf-8' },
+  '/status-page/views.js': { file: 'views.js', type: 'text/javascript; charset=utf-8' },
   '/status-page/style.css': { file: 'style.css', type: 'text/css; charset=utf-8' },
 } as const;
 

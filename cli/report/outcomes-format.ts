@@ -6,7 +6,8 @@ const usd = (v: number | null) => (v === null ? '—' : `${v < 0 ? '-' : ''}$${M
 function line(name: string, g: GroupOutcome): string {
   const interval = g.interval90 ? `[${usd(g.interval90[0])}, ${usd(g.interval90[1])}]` : '—';
   return (
-    `  ${name.padEnd(16)} ${String(g.decisions).padStart(6)} ${String(g.missingPrice).padStart(7)} ${usd(g.totalPnlUsd).padStart(12)} ` +
+    `  ${name.padEnd(16)} ${String(g.decisions).padStart(6)} ${String(g.missingPrice).padStart(7)} ${String(g.lateEntry).padStart(7)} ` +
+    `${String(g.sampleLate).padStart(7)} ${usd(g.totalPnlUsd).padStart(12)} ` +
     `${usd(g.medianPnlUsd).padStart(10)} ${usd(g.worstPnlUsd).padStart(11)} ${usd(g.maxDrawdownUsd).padStart(11)}  ${interval}`
   );
 }
@@ -15,12 +16,13 @@ export function formatOutcomesText(report: OutcomesReport, window: { stream: str
   const out = [
     `Outcomes of decisions that changed exposure, ${new Date(window.from).toISOString()} → ${new Date(window.to).toISOString()} (${window.stream})`,
     `${report.samples} samples. Counterfactual PnL of each decision against its proposal, marked to market (no fees, slippage or funding: docs/outcomes.md).`,
+    `no px: no price at the sample (left out); late in: entry price read late by the follow-up (left out); late px: sample taken after its horizon (included).`,
     '',
   ];
   for (const h of report.horizons) {
     out.push(`horizon ${h.horizon}`);
     out.push(
-      `  ${'group'.padEnd(16)} ${'n'.padStart(6)} ${'no px'.padStart(7)} ${'total'.padStart(12)} ${'median'.padStart(10)} ${'worst'.padStart(11)} ${'drawdown'.padStart(11)}  90% interval of total`,
+      `  ${'group'.padEnd(16)} ${'n'.padStart(6)} ${'no px'.padStart(7)} ${'late in'.padStart(7)} ${'late px'.padStart(7)} ${'total'.padStart(12)} ${'median'.padStart(10)} ${'worst'.padStart(11)} ${'drawdown'.padStart(11)}  90% interval of total`,
     );
     out.push(line('overall', h.overall));
     for (const [k, g] of Object.entries(h.byKind)) out.push(line(k, g));
@@ -49,6 +51,14 @@ const CSV_COLUMNS = [
   'price',
   'pnl_usd',
   'worst_pnl_usd',
+  'entry_source',
+  'followed_at',
+  'read_late',
+  'sample_late',
+  'late_bound_sec',
+  'missing_reason',
+  'price_source',
+  'price_at',
 ] as const;
 
 function csvCell(value: string): string {
@@ -62,6 +72,8 @@ export function formatOutcomesCsv(samples: readonly Outcome[]): string {
     const cells = CSV_COLUMNS.map((column) => {
       const value = s[column];
       if (column === 'decided_at' || column === 'sampled_at') return new Date(value as number).toISOString();
+      if ((column === 'followed_at' || column === 'price_at') && typeof value === 'number') return new Date(value).toISOString();
+      if (typeof value === 'boolean') return value ? '1' : '0';
       return value === undefined ? '' : String(value);
     });
     rows.push(cells.map(csvCell).join(','));

@@ -8,6 +8,9 @@ import type { Outcome } from '../../schemas/outcome.js';
  * recorded dump (JSONL) of followed decisions and prices, so a strategy team can study a week
  * away from Redis. A decision's price at horizon h is the first price of its symbol at or after
  * decided_at + h (the live sample reads the price when its delayed job runs, which is just after).
+ * With the follow-up's reading recorded (followed_at, late_bound_sec), the live rules apply: a
+ * horizon already past by more than the bound when the decision was read is missing
+ * (horizon_past), and a price more than the bound after its horizon is a late sample.
  */
 
 const decisionLine = z.object({
@@ -23,6 +26,11 @@ const decisionLine = z.object({
   exposure_usd: z.number().finite(),
   entry_price: z.number().positive(),
   decided_at: z.number().int().nonnegative(),
+  // What the live follow-up recorded of its own reading (docs/outcomes.md); absent: unknown.
+  entry_source: z.enum(['decision', 'follow_up']).optional(),
+  followed_at: z.number().int().nonnegative().optional(),
+  read_late: z.boolean().optional(),
+  late_bound_sec: z.number().positive().optional(),
 });
 
 const priceLine = z.object({
@@ -66,9 +74,11 @@ export function replayOutcomes(decisions: readonly DumpDecision[], prices: reado
   const samples: Outcome[] = [];
   for (const d of decisions) {
     let worst: number | undefined;
+    const bound = d.late_bound_sec;
     for (const h of horizons) {
       const due = d.decided_at + h.ms;
-      const point = series.get(d.symbol)?.find((p) => p.ts >= due);
+      const past = bound !== undefined && d.followed_at !== undefined && d.followed_at - due > bound * 1000;
+      const point = past ? undefined : series.get(d.symbol)?.find((p) => p.ts >= due);
       const pnl = markToMarket(d.exposure_usd, d.entry_price, point?.price);
       if (pnl !== undefined) worst = worst === undefined ? pnl : Math.min(worst, pnl);
       samples.push({
@@ -83,12 +93,18 @@ export function replayOutcomes(decisions: readonly DumpDecision[], prices: reado
         horizon: h.label,
         horizon_sec: h.ms / 1000,
         decided_at: d.decided_at,
-        sampled_at: point?.ts ?? due,
+        sampled_at: past ? d.followed_at! : (point?.ts ?? due),
         exposure_usd: d.exposure_usd,
         entry_price: d.entry_price,
         price: point?.price,
         pnl_usd: pnl === undefined ? undefined : cents(pnl),
         worst_pnl_usd: worst === undefined ? undefined : cents(worst),
+        entry_source: d.entry_source,
+        followed_at: d.followed_at,
+        read_late: d.read_late,
+        sample_late: past ? true : bound !== undefined && point !== undefined ? point.ts - due > bound * 1000 : undefined,
+        late_bound_sec: bound,
+        missing_reason: past ? 'horizon_past' : pnl === undefined ? 'no_price' : undefined,
       });
     }
   }
@@ -115,6 +131,10 @@ export function dumpOf(samples: readonly Outcome[]): string {
         exposure_usd: s.exposure_usd,
         entry_price: s.entry_price,
         decided_at: s.decided_at,
+        ...(s.entry_source === undefined ? {} : { entry_source: s.entry_source }),
+        ...(s.followed_at === undefined ? {} : { followed_at: s.followed_at }),
+        ...(s.read_late === undefined ? {} : { read_late: s.read_late }),
+        ...(s.late_bound_sec === undefined ? {} : { late_bound_sec: s.late_bound_sec }),
       };
       lines.push(JSON.stringify(decision));
     }

@@ -12,6 +12,19 @@ export interface GroupOutcome {
   decisions: number;
   /** Of which the sample had no price (left out of every sum). */
   missingPrice: number;
+  /** Of missingPrice: recorded missing because the horizon had passed when the decision was read (horizon_past). */
+  horizonPast: number;
+  /** Samples of decisions the follow-up read more than late_bound_sec after they were made (read_late). */
+  readLate: number;
+  /**
+   * Of readLate, priced samples whose entry price the follow-up read then (the deciding gate
+   * recorded none): the price may have moved meanwhile, so they are left out of every figure.
+   */
+  lateEntry: number;
+  /** Priced samples taken more than late_bound_sec after their horizon (sample_late): in the figures, counted. */
+  sampleLate: number;
+  /** Samples the figures rest on: decisions − missingPrice − lateEntry. */
+  used: number;
   totalPnlUsd: number;
   medianPnlUsd: number | null;
   /** The worst single outcome (most negative PnL of the difference). */
@@ -95,13 +108,24 @@ export function drawdownAndRunUp(values: readonly number[]): { drawdown: number;
   return { drawdown: round2(drawdown), runUp: round2(runUp) };
 }
 
+/** A priced sample whose entry price was read late by the follow-up: its PnL is not the decision's. */
+export function entryReadLate(s: Outcome): boolean {
+  return s.pnl_usd !== undefined && s.read_late === true && s.entry_source === 'follow_up';
+}
+
 function group(samples: readonly Outcome[]): GroupOutcome {
   const ordered = [...samples].sort((a, b) => a.decided_at - b.decided_at || a.decision_id.localeCompare(b.decision_id));
-  const priced = ordered.flatMap((s) => (s.pnl_usd === undefined ? [] : [s.pnl_usd]));
+  const priced = ordered.flatMap((s) => (s.pnl_usd === undefined || entryReadLate(s) ? [] : [s.pnl_usd]));
   const { drawdown, runUp } = drawdownAndRunUp(priced);
+  const count = (test: (s: Outcome) => boolean) => samples.filter(test).length;
   return {
     decisions: samples.length,
-    missingPrice: samples.length - priced.length,
+    missingPrice: count((s) => s.pnl_usd === undefined),
+    horizonPast: count((s) => s.pnl_usd === undefined && s.missing_reason === 'horizon_past'),
+    readLate: count((s) => s.read_late === true),
+    lateEntry: count(entryReadLate),
+    sampleLate: count((s) => s.pnl_usd !== undefined && s.sample_late === true),
+    used: priced.length,
     totalPnlUsd: round2(priced.reduce((a, b) => a + b, 0)),
     medianPnlUsd: priced.length === 0 ? null : round2(median(priced)!),
     worstPnlUsd: priced.length === 0 ? null : round2(Math.min(...priced)),
@@ -147,19 +171,32 @@ export function aggregateOutcomes(samples: readonly Outcome[]): OutcomesReport {
 }
 
 function verdictOf(horizons: readonly HorizonOutcome[]): string {
-  const last = [...horizons].reverse().find((h) => h.overall.decisions - h.overall.missingPrice > 0);
+  const last = [...horizons].reverse().find((h) => h.overall.used > 0);
   if (!last) return 'no priced outcome yet: nothing to say about enforce.';
   const o = last.overall;
-  const priced = o.decisions - o.missingPrice;
+  const priced = o.used;
   const [lo, hi] = o.interval90!;
   const half = round2((hi - lo) / 2);
   const parts = Object.entries(last.byKind).map(
-    ([kind, g]) =>
-      `${g.decisions - g.missingPrice} ${kind === 'heat_downgrade' ? 'downgrades' : kind === 'governor_block' ? 'blocked opens' : kind}`,
+    ([kind, g]) => `${g.used} ${kind === 'heat_downgrade' ? 'downgrades' : kind === 'governor_block' ? 'blocked opens' : kind}`,
   );
   return (
     `over ${priced} decisions (${parts.join(', ')}), at ${last.horizon} the decisions changed PnL by ${money(o.totalPnlUsd)} ± ${money(half)} ` +
     `(bootstrap 90 % interval ${money(lo)} to ${money(hi)}) against the proposals; the difference's worst drawdown ${money(o.maxDrawdownUsd)}, ` +
-    `its largest run-up ${money(o.maxRunUpUsd)}${o.missingPrice > 0 ? `; ${o.missingPrice} samples without a price left out` : ''}.`
+    `its largest run-up ${money(o.maxRunUpUsd)}${leftOut(o)}.`
   );
+}
+
+/** What the figures do not rest on, and what they rest on with a caveat: part of the uncertainty. */
+function leftOut(o: GroupOutcome): string {
+  const parts: string[] = [];
+  if (o.missingPrice > 0)
+    parts.push(
+      `${o.missingPrice} samples without a price left out${o.horizonPast > 0 ? ` (${o.horizonPast} read after their horizon had passed)` : ''}`,
+    );
+  if (o.lateEntry > 0) parts.push(`${o.lateEntry} samples whose entry price was read late left out`);
+  if (o.sampleLate > 0) parts.push(`${o.sampleLate} samples taken late (after their horizon) included`);
+  if (o.readLate > o.lateEntry) parts.push(`${o.readLate - o.lateEntry} decisions read late, priced at their recorded mark`);
+  if (parts.length === 0) return '';
+  return `; ${parts.join('; ')} (figures rest on ${o.used} of ${o.decisions} samples)`;
 }

@@ -59,6 +59,7 @@ function decisionEvent(
     reservations: str(snapshot?.reservations),
     reserved_positions: str(snapshot?.reservedPositions),
     reserved_notional: str(snapshot?.reservedNotional),
+    mark_price: str(snapshot?.markPrice),
     error: error?.slice(0, 2000),
   };
 }

@@ -27,10 +27,14 @@ export const killSwitchSection = defineStatusSection<GovernorConfig, KillSwitchS
   title: 'Kill switch quantum:kill',
   views: [
     {
-      shape: 'fields',
-      fields: [
-        { key: 'active', label: 'Blocks every plan', format: 'flag' },
-        { key: 'value', label: 'Value', format: 'code' },
+      shape: 'switch',
+      label: 'Kill switch',
+      code: 'quantum:kill',
+      caption: 'Kill switch',
+      terminal: 'kill switch',
+      states: [
+        { when: { active: true }, text: 'ACTIVE: every plan is blocked', tone: 'bad', terminal: 'ON: every plan is blocked' },
+        { text: 'off', tone: 'ok', note: 'value', noteLabel: 'value' },
       ],
     },
   ],
@@ -60,10 +64,14 @@ export const disarmSection = defineStatusSection<GovernorConfig, DisarmStatus>({
   title: 'Auto-disarm quantum:governor:disarm',
   views: [
     {
-      shape: 'fields',
-      fields: [
-        { key: 'active', label: 'Opens blocked', format: 'flag' },
-        { key: 'detail', label: 'Why' },
+      shape: 'switch',
+      label: 'Auto-disarm',
+      code: 'quantum:governor:disarm',
+      caption: 'governor auto-disarm',
+      terminal: 'disarm',
+      states: [
+        { when: { active: true }, text: 'TRIPPED: opens are blocked', tone: 'bad', terminal: 'ACTIVE: opens are blocked', note: 'detail' },
+        { text: 'clear', tone: 'ok', terminal: 'off' },
       ],
     },
   ],

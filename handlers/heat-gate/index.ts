@@ -5,12 +5,13 @@ import type { HeatBucket } from '../../schemas/heat-gate.js';
 import { keys } from '../../schemas/keys.js';
 import { pyFloatStr } from '../../schemas/python-number.js';
 import { readP33Position, type UntrustedFigure } from '../positions/book.js';
+import { freshestPrice, positionQuote, readPriceQuotes, type PriceQuote } from '../positions/prices.js';
 import { calibrate } from './calibrate.js';
 import { parseHeatGateConfig, type HeatGateConfig } from './config.js';
 import { assessHeat, bucketOf, loadHeatInputs, type HeatAssessment, type HeatInputs } from '../positions/heat.js';
 import { failureLabelOf } from './failure-label.js';
 import { heatGateMetrics, type HeatGateMetrics } from './metrics.js';
-import { calibratedEntry, carriedFields, enforceHash, heatDecisionEntry, type DecisionFacts } from './outputs.js';
+import { calibratedEntry, carriedFields, enforceHash, heatDecisionEntry, type DecisionFacts, type DecisionMark } from './outputs.js';
 import { safeFormOfRejected } from './rejected.js';
 import { applyLayerPlanId } from './plan-id.js';
 import { heatDecisionsSection, heatSection } from './status.js';
@@ -92,6 +93,10 @@ export const heatGate = defineHandler({
         {
           ...inputs,
           positions: direct === undefined ? inputs.positions : [...inputs.positions, direct],
+          positionMarks:
+            direct === undefined
+              ? inputs.positionMarks
+              : new Map([...(inputs.positionMarks ?? []), [direct.symbol, { markPrice: direct.markPrice, asOfMs: direct.asOfMs }]]),
           untrusted: untrusted.length === 0 ? inputs.untrusted : [...(inputs.untrusted ?? []), ...untrusted],
         },
         ctx,
@@ -120,11 +125,60 @@ function assessOnce(inputs: HeatInputs): HeatAssessment {
   return assessment;
 }
 
-function decide(proposal: HarvestProposal, inputs: HeatInputs, ctx: Ctx): void {
+function decide(proposal: HarvestProposal, inputs: HeatInputs, ctx: Ctx): void | Promise<void> {
   const assessment = assessOnce(inputs);
   publishHeat(assessment, ctx.metrics, ctx.config);
   if (assessment.trusted && assessment.capped) ctx.metrics.heatCapped.inc();
-  record(proposal, assessment, ctx);
+  if (calibrationOf(proposal, assessment, ctx.config).calibration.calibratedAction === proposal.proposedAction)
+    return record(proposal, assessment, ctx);
+  // A decision that changes the action is followed to its outcome: its mark and position are
+  // recorded with it (debug_json), as they are now, not as a follow-up would find them later.
+  const positionUsd = inputs.positions.find((p) => p.symbol === proposal.symbol)?.notionalUsd;
+  // The position's own mark in the book the decision was made on, when the price rule accepts
+  // it (timed, within PRICE_MAX_AGE_SEC): no read on the gate's path. Else the other quotes are read.
+  const own = freshestPrice(positionQuote(inputs.positionMarks?.get(proposal.symbol)), ctx.now(), ctx.config.PRICE_MAX_AGE_SEC);
+  if (own?.asOfMs !== undefined) return record(proposal, assessment, ctx, { mark: markOf(own), positionUsd });
+  return decisionMark(proposal.symbol, inputs, ctx).then((mark) => record(proposal, assessment, ctx, { mark, positionUsd }));
+}
+
+const markOf = (quote: PriceQuote): DecisionMark => ({ price: quote.price, source: quote.source, asOfMs: quote.asOfMs });
+
+function calibrationOf(proposal: HarvestProposal, assessment: HeatAssessment, config: HeatGateConfig) {
+  const bucket: HeatBucket = assessment.trusted ? bucketOf(assessment.heat, config.HEAT_MIN, config.HEAT_MAX) : 'COLD';
+  return { bucket, calibration: calibrate(proposal.proposedAction, bucket, config.P26_APPLY_LAYER_ERA) };
+}
+
+/** The quotes of a symbol, read once per batch (the batch's proposals share its HeatInputs): a burst of closes of one symbol costs one read. */
+const quotesOfBatch = new WeakMap<HeatInputs, Map<string, Promise<PriceQuote[]>>>();
+function batchQuotes(symbol: string, inputs: HeatInputs, ctx: Ctx): Promise<PriceQuote[]> {
+  let bySymbol = quotesOfBatch.get(inputs);
+  if (bySymbol === undefined) quotesOfBatch.set(inputs, (bySymbol = new Map()));
+  let read = bySymbol.get(symbol);
+  if (read === undefined) {
+    read = readPriceQuotes(ctx.redis, symbol, ctx.config);
+    // A failed read is not kept: the next decision of the batch tries again.
+    read.catch(() => bySymbol.delete(symbol));
+    bySymbol.set(symbol, read);
+  }
+  return read;
+}
+
+/**
+ * The symbol's mark now, by the rule the governor prices opens with (handlers/positions/prices.ts):
+ * the freshest quote within PRICE_MAX_AGE_SEC (the book's own mark of the position was not).
+ * null when none is fresh; undefined when the read failed (the decision never waits on it: it is
+ * made as it would be, and the follow-up reads the price itself).
+ */
+async function decisionMark(symbol: string, inputs: HeatInputs, ctx: Ctx): Promise<DecisionMark | null | undefined> {
+  try {
+    const quotes = await batchQuotes(symbol, inputs, ctx);
+    const own = positionQuote(inputs.positionMarks?.get(symbol));
+    const quote = freshestPrice([...quotes, ...own], ctx.now(), ctx.config.PRICE_MAX_AGE_SEC);
+    return quote === undefined ? null : markOf(quote);
+  } catch (error) {
+    ctx.log.warn({ err: (error as Error).message }, 'mark at decision not read: the outcome follow-up reads it');
+    return undefined;
+  }
 }
 
 /** The heat gauges. As the original: they move only when a heat was computed. */
@@ -149,10 +203,14 @@ function planIdOf(proposal: HarvestProposal, calibratedAction: string, ctx: Ctx)
   return applyLayerPlanId(proposal.symbol, action, proposal) ?? `p26:${ctx.meta.id}`;
 }
 
-function record(proposal: HarvestProposal, assessment: HeatAssessment, ctx: Ctx): void {
+function record(
+  proposal: HarvestProposal,
+  assessment: HeatAssessment,
+  ctx: Ctx,
+  atDecision?: { mark: DecisionMark | null | undefined; positionUsd: number | undefined },
+): void {
   const { config, metrics } = ctx;
-  const bucket: HeatBucket = assessment.trusted ? bucketOf(assessment.heat, config.HEAT_MIN, config.HEAT_MAX) : 'COLD';
-  const calibration = calibrate(proposal.proposedAction, bucket, config.P26_APPLY_LAYER_ERA);
+  const { bucket, calibration } = calibrationOf(proposal, assessment, config);
   const carried = carriedFields(ctx.meta.raw);
   for (let i = 0; i < carried.cut.length; i++) metrics.truncatedFields.inc();
   // The original: `data.get(b"trace_id", uuid4())`, a new id only when the field is absent.
@@ -170,6 +228,9 @@ function record(proposal: HarvestProposal, assessment: HeatAssessment, ctx: Ctx)
     heatMin: config.HEAT_MIN,
     heatMax: config.HEAT_MAX,
     sourceId: ctx.meta.id,
+    ...(atDecision === undefined || atDecision.mark === undefined
+      ? {}
+      : { atDecision: { mark: atDecision.mark, positionUsd: atDecision.positionUsd } }),
   };
 
   ctx.emit(config.P26_OUTPUT_STREAM, calibratedEntry(facts, carried));

@@ -32,6 +32,19 @@ export interface DecisionFacts {
   readonly heatMax: number;
   /** The proposal's entry id, for the debug field. */
   readonly sourceId: string;
+  /**
+   * Only for a decision that changed the action: the symbol's mark and position at decision time,
+   * for the outcome follow-up (docs/outcomes.md), so a follow-up read late never prices the
+   * decision at a later mark. `mark` null: the gate found no price fresh enough.
+   */
+  readonly atDecision?: { readonly mark: DecisionMark | null; readonly positionUsd: number | undefined };
+}
+
+/** A mark by the price rule of handlers/positions/prices.ts: its price, source and time (ms; undefined: a quote of no time). */
+export interface DecisionMark {
+  readonly price: number;
+  readonly source: string;
+  readonly asOfMs: number | undefined;
 }
 
 /** The proposal's own fields, capped at FREE_TEXT_MAX characters. */
@@ -165,6 +178,7 @@ export function debugJson(facts: DecisionFacts): string {
     thresholds: { warm: facts.heatMin, hot: facts.heatMax },
     trace_id: facts.traceId.slice(0, 64),
     source_id: facts.sourceId,
+    ...atDecisionJson(facts),
   };
   if (a.trusted) {
     base.heat = a.heat;
@@ -186,6 +200,23 @@ export function debugJson(facts: DecisionFacts): string {
     'untrusted',
     a.untrusted.map((u) => `${u.symbol}.${u.field}`),
   );
+}
+
+/**
+ * The decision's mark and position in debug_json (ours, a JSON the original also only cut to
+ * fit): `mark` (null when no fresh price), `mark_source`, `mark_at` (ms), `position_usd` (signed
+ * like the book: long +). Inside debug_json rather than as fields, so the decision keeps the
+ * original's thirteen fields (docs/migration.md).
+ */
+function atDecisionJson(facts: DecisionFacts): Record<string, unknown> {
+  const at = facts.atDecision;
+  if (at === undefined) return {};
+  return {
+    mark: at.mark?.price ?? null,
+    ...(at.mark === null ? {} : { mark_source: at.mark.source }),
+    ...(at.mark?.asOfMs === undefined ? {} : { mark_at: at.mark.asOfMs }),
+    ...(at.positionUsd === undefined ? {} : { position_usd: at.positionUsd }),
+  };
 }
 
 /** Adds as many of `names` under `key` as fit, and `${key}_more` for the rest (one pass). */

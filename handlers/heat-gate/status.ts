@@ -1,4 +1,4 @@
-import { defineStatusSection, type StatusReadContext } from '../../runtime/contract/index.js';
+import { defineStatusSection, type BadgeCase, type StatusReadContext } from '../../runtime/contract/index.js';
 import { fieldsToRecord, parseNumber } from '../../schemas/fields.js';
 import { calibratedEntryReader } from '../../schemas/heat-gate.js';
 import { keys, streams } from '../../schemas/keys.js';
@@ -25,6 +25,16 @@ export interface HeatStatus {
 /** Calibrated entries read for the heat chart and the decisions. */
 export const HISTORY_SIZE = 120;
 
+/** COLD < HEAT_MIN ≤ WARM < HEAT_MAX ≤ HOT: the thresholds' edges and the buckets between them. */
+const HEAT_BANDS = { edges: ['min', 'max'], names: ['COLD', 'WARM', 'HOT'] } as const;
+
+/** Heat is the market's state, which the heat gate acts on: never an alarm for the operator. */
+const BUCKET_BADGE: readonly BadgeCase<HeatStatus>[] = [
+  { when: { bucket: 'HOT' }, tone: 'stop' },
+  { when: { bucket: 'WARM' }, tone: 'info' },
+  { tone: 'neutral' },
+];
+
 type StreamEntry = [id: string, fields: string[]];
 type Ctx = StatusReadContext<HeatGateConfig>;
 
@@ -37,16 +47,53 @@ function calibrated(ctx: Ctx): Promise<StreamEntry[] | null> {
 export const heatSection = defineStatusSection<HeatGateConfig, HeatStatus>({
   key: 'heat',
   title: 'Portfolio heat',
+  order: 10,
   views: [
     {
       shape: 'fields',
+      only: 'page',
+      caption: 'Latest heat written by the heat gate (`quantum:portfolio:heat`)',
       fields: [
         { key: 'value', label: 'Heat', format: 'number', digits: 4 },
-        { key: 'bucket', label: 'Bucket' },
-        { key: 'updated_at', label: 'Updated', format: 'time' },
+        { key: 'bucket', label: 'Bucket', badge: BUCKET_BADGE },
+        { key: 'updated_at', name: 'updated', label: 'Updated', format: 'time', ago: true, missing: 'never' },
+        {
+          key: 'thresholds',
+          label: 'Thresholds',
+          bands: HEAT_BANDS,
+          // Known only where the gate is hosted (its settings).
+          missing: 'not known here (the heat gate is not hosted by this process)',
+        },
       ],
     },
-    { shape: 'series', points: 'history', x: 'at', y: 'heat', label: 'Heat at each of the most recent heat-gate decisions' },
+    {
+      shape: 'series',
+      only: 'page',
+      points: 'history',
+      x: 'at',
+      y: 'heat',
+      tag: 'bucket',
+      name: 'heat',
+      mark: 'steps',
+      bands: { at: 'thresholds', axis: 'y', ...HEAT_BANDS },
+      label: 'Portfolio heat history',
+      pointsAre: 'decisions',
+      empty: 'No heat-gate decisions yet.',
+      caption:
+        "Heat at each of the most recent heat-gate decisions (`quantum:stream:harvest.calibrated`), oldest on the left: it holds between two decisions, so the line steps. Point at the line for a decision's heat and time.",
+    },
+    {
+      shape: 'sentence',
+      only: 'terminal',
+      parts: [
+        'portfolio heat ',
+        { key: 'value', format: 'number', digits: 4, missing: '-' },
+        ' ',
+        { key: 'bucket' },
+        { key: 'thresholds', bands: HEAT_BANDS, before: ' (', after: ')' },
+        { key: 'updated_at', format: 'time', before: ', updated ' },
+      ],
+    },
   ],
   async read(ctx) {
     const [hash, entries] = await Promise.all([ctx.read('portfolio heat', () => ctx.redis.hgetall(keys.portfolioHeat)), calibrated(ctx)]);

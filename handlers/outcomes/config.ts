@@ -1,6 +1,7 @@
 import * as z from 'zod';
 import { envInt, parseEnv } from '../../runtime/contract/index.js';
 import { streams } from '../../schemas/keys.js';
+import { positionBookEnvShape } from '../positions/book.js';
 import { parseHorizons, type Horizon } from './horizons.js';
 
 /** BullMQ queue of the outcome samples, one delayed job per decision and horizon. */
@@ -19,8 +20,23 @@ const outcomeEnvSchema = z.object({
         return z.NEVER;
       }
     }),
-  /** Follow-ups still awaiting samples beyond which new ones are skipped (and counted). */
+  /**
+   * Follow-ups still awaiting samples (last horizon not yet reached) beyond which new ones are
+   * skipped (and counted). Checked in the follow-up's own commit (follow-up.ts), so a burst or
+   * several replicas cannot pass it.
+   */
   OUTCOME_MAX_PENDING: envInt(10_000, 1),
+  /**
+   * A price read this long after the moment it stands for is late: a decision read after it
+   * (entry price or position read by the follow-up), a sample taken after its horizon. Late reads
+   * are said in the outcome entry (read_late, sample_late); a horizon already this far past when
+   * its decision is read is recorded as missing (horizon_past), never sampled at today's price.
+   */
+  OUTCOME_LATE_SEC: envInt(5, 1),
+  // The price rule of handlers/positions/prices.ts, under the position book's own names, so the
+  // follow-ups price as the gates that decide do.
+  POSITION_P33_PREFIXES: positionBookEnvShape.POSITION_P33_PREFIXES,
+  PRICE_MAX_AGE_SEC: positionBookEnvShape.PRICE_MAX_AGE_SEC,
   OUTCOME_STREAM: z.string().min(1).default(streams.gatesOutcome),
   OUTCOME_GROUP: z.string().min(1).default('gates_outcomes'),
   // The streams the followed decisions are read from: the gates' own variables, so an override

@@ -1,7 +1,10 @@
-import type { HandlerContext } from '../../runtime/contract/index.js';
+import type { BatchHints, HandlerContext, MessageMeta } from '../../runtime/contract/index.js';
 import { keys } from '../../schemas/keys.js';
+import { encodeOutcome } from '../../schemas/outcome.js';
 import { OUTCOME_QUEUE, parseOutcomeConfig, type OutcomeConfig } from './config.js';
+import { isLate, outcomeEntry } from './entry.js';
 import { outcomeMetrics, type OutcomeMetrics } from './metrics.js';
+import { loadPendingSlots, type PendingSlots } from './pending.js';
 
 export type FollowUpKind = 'heat_downgrade' | 'governor_block';
 
@@ -23,17 +26,58 @@ export interface FollowUp {
   readonly exposure_usd: string;
   readonly entry_price: string;
   readonly decided_at: string;
+  /** `decision`: the gate recorded entry_price (and a heat decision's position) with the decision; `follow_up`: read when the decision was read. */
+  readonly entry_source: 'decision' | 'follow_up';
+  /** ms: when the follow-up read the decision. */
+  readonly followed_at: string;
+  /** '1' when that was more than OUTCOME_LATE_SEC after decided_at (the decision's stream entry time). */
+  readonly read_late: '0' | '1';
 }
 
-/** What the two follow-up handlers declare alike: their settings, metrics and failure policy. */
-export const followUpDeclaration = {
-  config: parseOutcomeConfig,
-  metrics: outcomeMetrics,
-  // A decision that cannot be followed is kept in the dead-letter stream, never silently dropped.
-  failure: { maxAttempts: 3, backoffMs: 25, policy: 'dead-letter' },
-} as const;
+/** What the two follow-up handlers declare alike: their settings, metrics, batch state and failure policy. */
+export function followUpDeclaration(kind: FollowUpKind) {
+  return {
+    config: parseOutcomeConfig,
+    metrics: outcomeMetrics,
+    // The pending index's count and version, once per batch: the bound's ledger (pending.ts).
+    batch: { loadState: (redis, _config, now) => loadPendingSlots(redis, now) } satisfies BatchHints<
+      OutcomeConfig,
+      PendingSlots,
+      OutcomeMetrics
+    >,
+    // A decision already followed (its record exists) records nothing again: no second set of
+    // missing samples, no second pending slot.
+    idempotency: {
+      keys: (_message: unknown, meta: MessageMeta) => [keys.outcomeFollowUp(followUpId(kind, meta.id))],
+      onDuplicate: () => undefined,
+    },
+    // A decision that cannot be followed is kept in the dead-letter stream, never silently dropped.
+    failure: { maxAttempts: 3, backoffMs: 25, policy: 'dead-letter' },
+  } as const;
+}
 
-export type OutcomeCtx = HandlerContext<OutcomeConfig, unknown, OutcomeMetrics>;
+export type OutcomeCtx = HandlerContext<OutcomeConfig, PendingSlots | undefined, OutcomeMetrics>;
+
+/**
+ * Runs `decide` on the decision's turn of its batch (pending.ts): the reads before may run
+ * concurrently with the batch's others; what it records is decided in batch order.
+ */
+export async function onTurn(ctx: OutcomeCtx, read: () => Promise<(() => void) | undefined>): Promise<void> {
+  const turn = ctx.state?.takeTurn();
+  try {
+    const decide = await read();
+    await turn?.ready;
+    decide?.();
+  } finally {
+    turn?.done();
+  }
+}
+
+/** When the follow-up reads the decision, and whether that is late (OUTCOME_LATE_SEC). */
+export function readingOf(ctx: OutcomeCtx): { followedAt: number; late: boolean } {
+  const followedAt = ctx.now();
+  return { followedAt, late: isLate(followedAt, ctx.meta.producedAt, ctx.config.OUTCOME_LATE_SEC) };
+}
 
 /** Days a follow-up record outlives its last horizon, so reports can still join it. */
 const RECORD_DAYS_AFTER = 7;
@@ -50,32 +94,73 @@ export function sampleJobId(id: string, horizon: string): string {
 
 /**
  * Records a follow-up in the decision's own commit: its hash, its place in the pending index and
- * one delayed sample job per horizon (job ids derived from the follow-up, so a redelivered
- * decision schedules nothing twice). Beyond OUTCOME_MAX_PENDING outstanding follow-ups, new ones
- * are skipped and counted.
+ * one delayed sample job per horizon still ahead (job ids derived from the follow-up, so a
+ * redelivered decision schedules nothing twice). A horizon that passed more than OUTCOME_LATE_SEC
+ * before the decision was read is recorded at once as missing (`horizon_past`): sampling it now
+ * would price it at today's mark, not the horizon's. A follow-up with every horizon past takes no
+ * pending slot. Beyond OUTCOME_MAX_PENDING outstanding follow-ups, new ones are skipped and
+ * counted; the bound is checked in the commit (pending.ts). Call it on the decision's turn.
  */
-export async function recordFollowUp(ctx: OutcomeCtx, id: string, followUp: FollowUp): Promise<void> {
+export function recordFollowUp(ctx: OutcomeCtx, id: string, followUp: FollowUp): void {
   const { config, metrics } = ctx;
   const now = ctx.now();
   const decidedAt = Number(followUp.decided_at);
-  const last = config.OUTCOME_HORIZONS[config.OUTCOME_HORIZONS.length - 1]!;
-  const outstanding = await ctx.redis.zcount(keys.outcomePending, `(${now}`, '+inf');
-  if (outstanding >= config.OUTCOME_MAX_PENDING) {
-    metrics.skipped.inc({ kind: followUp.kind, reason: 'max_pending' });
-    ctx.log.warn({ outstanding, max: config.OUTCOME_MAX_PENDING }, 'outcome follow-up skipped: too many pending');
-    return;
+  const horizons = config.OUTCOME_HORIZONS;
+  const last = horizons[horizons.length - 1]!;
+  const past = horizons.filter((h) => isLate(now, decidedAt + h.ms, config.OUTCOME_LATE_SEC));
+  const ahead = horizons.filter((h) => !past.includes(h));
+  if (ahead.length > 0) {
+    const slots = ctx.state;
+    if (slots === undefined) throw new Error('outcome follow-up without its batch state (the pending ledger)');
+    if (!slots.claim(ctx, config.OUTCOME_MAX_PENDING)) {
+      metrics.skipped.inc({ kind: followUp.kind, reason: 'max_pending' });
+      ctx.log.warn({ outstanding: slots.pending, max: config.OUTCOME_MAX_PENDING }, 'outcome follow-up skipped: too many pending');
+      return;
+    }
   }
-  ctx.putHash(keys.outcomeFollowUp(id), { ...followUp }, { ttlSec: Math.ceil(last.ms / 1000) + RECORD_DAYS_AFTER * 86_400 });
-  ctx.trimSortedSet(keys.outcomePending, now);
-  ctx.addToSortedSet(keys.outcomePending, decidedAt + last.ms, id);
-  for (const horizon of config.OUTCOME_HORIZONS) {
+  const record: Record<string, string> = { ...followUp, ...(ahead.length === 0 ? { missing_reason: 'horizon_past' } : {}) };
+  ctx.putHash(keys.outcomeFollowUp(id), record, { ttlSec: Math.ceil(last.ms / 1000) + RECORD_DAYS_AFTER * 86_400 });
+  for (const horizon of past) {
+    ctx.setKey(keys.outcomeSample(id, horizon.label), '1', { ttlSec: SAMPLE_KEY_TTL_SEC });
+    ctx.emit(
+      config.OUTCOME_STREAM,
+      encodeOutcome(
+        outcomeEntry(id, record, horizon, {
+          sampled_at: now,
+          price: undefined,
+          pnl_usd: undefined,
+          worst_pnl_usd: undefined,
+          sample_late: true,
+          missing_reason: 'horizon_past',
+          price_source: undefined,
+          price_at: undefined,
+          late_bound_sec: config.OUTCOME_LATE_SEC,
+        }),
+      ),
+    );
+    metrics.samples.inc({ horizon: horizon.label, priced: '0' });
+  }
+  if (past.length > 0) {
+    ctx.log.warn(
+      { horizons: past.map((h) => h.label), lag_ms: now - decidedAt },
+      'outcome follow-up read after its horizons: recorded as missing',
+    );
+  }
+  if (ahead.length > 0) {
+    ctx.trimSortedSet(keys.outcomePending, now);
+    ctx.addToSortedSet(keys.outcomePending, decidedAt + last.ms, id);
+  }
+  for (const horizon of ahead) {
     ctx.schedule({
       queue: OUTCOME_QUEUE,
       name: 'outcome-sample',
       data: { id, horizon: horizon.label, horizon_ms: horizon.ms },
-      delayMs: decidedAt + horizon.ms - now,
+      delayMs: Math.max(0, decidedAt + horizon.ms - now),
       jobId: sampleJobId(id, horizon.label),
     });
   }
   metrics.followUps.inc({ kind: followUp.kind });
 }
+
+/** As the sample job's own key (sample.ts). */
+export const SAMPLE_KEY_TTL_SEC = 8 * 86_400;

@@ -3,8 +3,8 @@ import { defineHandler } from '../../runtime/contract/index.js';
 import { parseNumber } from '../../schemas/fields.js';
 import { parseGovernorEvent } from '../../schemas/governor-event.js';
 import type { OutcomeConfig } from './config.js';
-import { followUpDeclaration, followUpId, recordFollowUp } from './follow-up.js';
-import { readMarket } from './market.js';
+import { followUpDeclaration, followUpId, onTurn, readingOf, recordFollowUp, type OutcomeCtx } from './follow-up.js';
+import { readMark } from './market.js';
 import { sideSign } from './pnl.js';
 
 const text = z.string().max(10_000).optional();
@@ -19,44 +19,57 @@ const governorEventInput = z.looseObject({
   side: text,
   computed_qty: text,
   computed_notional: text,
+  mark_price: text,
 });
 
 /**
  * Follows every open the governor blocked: the PnL the open would have made, counted as the
  * difference the block made (its negative). Reads the governor's events stream, so recording
- * costs the governor nothing.
+ * costs the governor nothing. The entry price is the mark the governor priced the open at
+ * (`mark_price` of its event); from an event without one it is read when the event is read here,
+ * and a read later than OUTCOME_LATE_SEC is said (read_late).
  */
 export const governorOutcomes = defineHandler({
   name: 'outcome-governor',
   description: 'Follows governor blocks of opens to the PnL the open would have made at OUTCOME_HORIZONS',
   trigger: { kind: 'stream', stream: (c: OutcomeConfig) => c.STREAM_EVENTS, group: (c: OutcomeConfig) => c.OUTCOME_GROUP },
   input: governorEventInput,
-  ...followUpDeclaration,
-  async handle(_entry, ctx) {
+  ...followUpDeclaration('governor_block'),
+  async handle(_entry, ctx: OutcomeCtx) {
     // The wire schema decides what a block is: a renamed field is a type error here, not a skip.
     const event = parseGovernorEvent(ctx.meta.raw);
     if (event === undefined || event.event !== 'block' || event.kind !== 'open' || !event.symbol || !event.plan_id) return;
-    const skip = (reason: string) => ctx.metrics.skipped.inc({ kind: 'governor_block', reason });
+    const { symbol, plan_id: planId } = event;
+    const skip = (reason: string) => () => ctx.metrics.skipped.inc({ kind: 'governor_block', reason });
     const side = sideSign(event.side);
-    if (side === undefined) return skip('no_side');
-    const market = await readMarket(ctx.redis, event.symbol, ctx.now());
-    if (market.markPrice === undefined) return skip('no_price');
-    const notional = parseNumber(event.computed_notional);
-    const qty = parseNumber(event.computed_qty);
-    const sized = notional !== undefined && notional > 0 ? notional : qty !== undefined && qty > 0 ? qty * market.markPrice : undefined;
-    if (sized === undefined) return skip('unpriced');
-    await recordFollowUp(ctx, followUpId('governor_block', ctx.meta.id), {
-      kind: 'governor_block',
-      symbol: event.symbol,
-      plan_id: event.plan_id,
-      bucket: '',
-      mode: 'enforce',
-      proposed_action: event.action ?? '',
-      decided_action: 'BLOCK',
-      // Decision minus proposal: the block holds none of the exposure the open would have taken.
-      exposure_usd: String(-sized * side),
-      entry_price: String(market.markPrice),
-      decided_at: String(ctx.meta.producedAt),
+    const reading = readingOf(ctx);
+    await onTurn(ctx, async () => {
+      if (side === undefined) return skip('no_side');
+      const recorded = parseNumber(event.mark_price);
+      const atDecision = recorded !== undefined && recorded > 0 ? recorded : undefined;
+      const mark = atDecision ?? (await readMark(ctx.redis, symbol, reading.followedAt, ctx.config))?.price;
+      if (mark === undefined) return skip('no_price');
+      const notional = parseNumber(event.computed_notional);
+      const qty = parseNumber(event.computed_qty);
+      const sized = notional !== undefined && notional > 0 ? notional : qty !== undefined && qty > 0 ? qty * mark : undefined;
+      if (sized === undefined) return skip('unpriced');
+      return () =>
+        recordFollowUp(ctx, followUpId('governor_block', ctx.meta.id), {
+          kind: 'governor_block',
+          symbol,
+          plan_id: planId,
+          bucket: '',
+          mode: 'enforce',
+          proposed_action: event.action ?? '',
+          decided_action: 'BLOCK',
+          // Decision minus proposal: the block holds none of the exposure the open would have taken.
+          exposure_usd: String(-sized * side),
+          entry_price: String(mark),
+          decided_at: String(ctx.meta.producedAt),
+          entry_source: atDecision !== undefined ? 'decision' : 'follow_up',
+          followed_at: String(reading.followedAt),
+          read_late: reading.late ? '1' : '0',
+        });
     });
   },
 });

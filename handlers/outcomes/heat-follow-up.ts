@@ -2,7 +2,7 @@ import { defineHandler } from '../../runtime/contract/index.js';
 import { proposalSymbolSchema } from '../../schemas/harvest-proposal.js';
 import { heatDecisionReader } from '../../schemas/heat-gate.js';
 import type { OutcomeConfig } from './config.js';
-import { followUpDeclaration, followUpId, recordFollowUp } from './follow-up.js';
+import { followUpDeclaration, followUpId, onTurn, readingOf, recordFollowUp, type OutcomeCtx } from './follow-up.js';
 import { readMarket } from './market.js';
 import { keptExposure } from './pnl.js';
 
@@ -12,41 +12,89 @@ import { keptExposure } from './pnl.js';
  */
 const heatDecisionInput = heatDecisionReader.extend({ symbol: proposalSymbolSchema });
 
+/** What the heat gate recorded at decision time in debug_json (handlers/heat-gate/outputs.ts), when it did. */
+export interface RecordedAtDecision {
+  /** null: the gate found no price fresh enough. */
+  readonly mark: number | null;
+  /** Signed (long +); undefined: the symbol had no position in the gate's book. */
+  readonly positionUsd: number | undefined;
+}
+
+const finite = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
+
+/** The decision's own mark and position; undefined when debug_json carries none (another producer, an earlier version, a cut JSON). */
+export function recordedAtDecision(debugJson: string | undefined): RecordedAtDecision | undefined {
+  if (debugJson === undefined || !debugJson.includes('"mark"')) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(debugJson);
+  } catch {
+    return undefined;
+  }
+  if (typeof parsed !== 'object' || parsed === null || !('mark' in parsed)) return undefined;
+  const o = parsed as Record<string, unknown>;
+  const mark = o.mark === null ? null : finite(o.mark);
+  if (mark === undefined || (mark !== null && mark <= 0)) return undefined;
+  const position = finite(o.position_usd);
+  return { mark, positionUsd: position === 0 ? undefined : position };
+}
+
 /**
  * Follows every heat decision whose calibrated action differs from the proposal: in shadow mode
  * what enforce would have done, in enforce mode what it did. Reads the decisions the heat gate
- * already writes, so recording costs the heat gate nothing; the position and mark price are read
- * when the decision is read here, milliseconds after it was made.
+ * already writes, so recording costs the heat gate nothing. The mark and position are the ones the
+ * heat gate recorded with the decision; from a producer that records none, they are read when the
+ * decision is read here, and a read later than OUTCOME_LATE_SEC is said (read_late).
  */
 export const heatOutcomes = defineHandler({
   name: 'outcome-heat',
   description: 'Follows heat-gate downgrades to their counterfactual PnL at OUTCOME_HORIZONS',
   trigger: { kind: 'stream', stream: (c: OutcomeConfig) => c.P26_DECISION_STREAM, group: (c: OutcomeConfig) => c.OUTCOME_GROUP },
   input: heatDecisionInput,
-  ...followUpDeclaration,
-  async handle(decision, ctx) {
+  ...followUpDeclaration('heat_downgrade'),
+  async handle(decision, ctx: OutcomeCtx) {
     const proposed = decision.in_action ?? '';
     const decided = decision.out_action ?? '';
     if (proposed === decided || proposed === '' || decided === '') return;
-    const market = await readMarket(ctx.redis, decision.symbol, ctx.now());
-    const skip = (reason: string) => ctx.metrics.skipped.inc({ kind: 'heat_downgrade', reason });
-    if (market.markPrice === undefined) return skip('no_price');
-    if (market.positionNotionalUsd === undefined) return skip('no_position');
-    if (market.side === undefined) return skip('no_side');
-    const exposure = keptExposure(proposed, decided, market.positionNotionalUsd, market.side);
-    if (exposure === undefined) return skip('not_a_downgrade');
-    await recordFollowUp(ctx, followUpId('heat_downgrade', ctx.meta.id), {
-      kind: 'heat_downgrade',
-      symbol: decision.symbol,
-      plan_id: decision.plan_id,
-      // heat_level is the bucket in lower case (the original heat gate's words); outcomes name buckets as the calibrated stream does.
-      bucket: (decision.heat_level ?? '').toUpperCase(),
-      mode: decision.mode ?? '',
-      proposed_action: proposed,
-      decided_action: decided,
-      exposure_usd: String(exposure),
-      entry_price: String(market.markPrice),
-      decided_at: String(ctx.meta.producedAt),
+    const reading = readingOf(ctx);
+    const skip = (reason: string) => () => ctx.metrics.skipped.inc({ kind: 'heat_downgrade', reason });
+    await onTurn(ctx, async () => {
+      const recorded = recordedAtDecision(decision.debug_json);
+      let entryPrice: number | undefined;
+      let notional: number | undefined;
+      let side: 1 | -1 | undefined;
+      if (recorded !== undefined) {
+        entryPrice = recorded.mark ?? undefined;
+        notional = recorded.positionUsd === undefined ? undefined : Math.abs(recorded.positionUsd);
+        side = recorded.positionUsd === undefined ? undefined : recorded.positionUsd > 0 ? 1 : -1;
+      } else {
+        const market = await readMarket(ctx.redis, decision.symbol, reading.followedAt, ctx.config);
+        entryPrice = market.mark?.price;
+        notional = market.positionNotionalUsd;
+        side = market.side;
+      }
+      if (entryPrice === undefined) return skip('no_price');
+      if (notional === undefined) return skip('no_position');
+      if (side === undefined) return skip('no_side');
+      const exposure = keptExposure(proposed, decided, notional, side);
+      if (exposure === undefined) return skip('not_a_downgrade');
+      return () =>
+        recordFollowUp(ctx, followUpId('heat_downgrade', ctx.meta.id), {
+          kind: 'heat_downgrade',
+          symbol: decision.symbol,
+          plan_id: decision.plan_id,
+          // heat_level is the bucket in lower case (the original heat gate's words); outcomes name buckets as the calibrated stream does.
+          bucket: (decision.heat_level ?? '').toUpperCase(),
+          mode: decision.mode ?? '',
+          proposed_action: proposed,
+          decided_action: decided,
+          exposure_usd: String(exposure),
+          entry_price: String(entryPrice),
+          decided_at: String(ctx.meta.producedAt),
+          entry_source: recorded !== undefined ? 'decision' : 'follow_up',
+          followed_at: String(reading.followedAt),
+          read_late: reading.late ? '1' : '0',
+        });
     });
   },
 });

@@ -2,39 +2,55 @@ import type { RedisReader } from '../../runtime/contract/index.js';
 import { parseNumber } from '../../schemas/fields.js';
 import { keys } from '../../schemas/keys.js';
 import { sideSign } from './pnl.js';
-import { readP33Position } from '../positions/book.js';
-import { freshestPrice, positionQuote, readPriceQuotes } from '../positions/prices.js';
+import { readP33Position, type PositionBookConfig } from '../positions/book.js';
+import { freshestPrice, positionQuote, readPriceQuotes, type PriceQuote } from '../positions/prices.js';
 
 /** What the follow-up needs of a symbol's position and market at one moment. */
 export interface MarketView {
   /** |notional| of the position, USD; undefined without a position. */
   readonly positionNotionalUsd: number | undefined;
   readonly side: 1 | -1 | undefined;
-  /** Mark price: the freshest quote (handlers/positions/prices.ts), our view's included; undefined when none is usable. */
-  readonly markPrice: number | undefined;
+  /** The mark by the price rule (see readMark); undefined when no quote is fresh enough. */
+  readonly mark: PriceQuote | undefined;
+}
+
+export type MarketConfig = Pick<PositionBookConfig, 'POSITION_P33_PREFIXES' | 'PRICE_MAX_AGE_SEC'>;
+
+/** Our view's snapshot mark as a quote, only with its time: a mark of no known time is never a price. */
+function viewQuote(mark: string | null | undefined, at: string | null | undefined): PriceQuote[] {
+  const asOfMs = parseNumber(at);
+  return asOfMs === undefined || asOfMs <= 0 ? [] : positionQuote({ markPrice: parseNumber(mark), asOfMs });
 }
 
 /**
- * Reads the symbol's mark price (quantum:state:market:{symbol}, else the freshest of P3.3's mark
- * in either layout, the price feed's ticker and our view's snapshot mark) and its
- * position: the Position Ledger's hash (position_amt × mark, signed), else our view of the
- * snapshot stream (position_notional_usd and side).
+ * The symbol's mark by the gates' own rule (handlers/positions/prices.ts): the freshest quote of
+ * the market state, P3.3 (either layout), the price feed's ticker and our view's snapshot mark
+ * that is no older than PRICE_MAX_AGE_SEC; else a market state of no time (the seeds' format);
+ * else none. A mark left in our view (a snapshot's, which never expires there) counts only by its
+ * time, so a market price that is gone is missing, not priced at the last snapshot's mark.
  */
-export async function readMarket(redis: RedisReader, symbol: string, now = Date.now()): Promise<MarketView> {
-  const [quotes, ledger, [notional, side, viewMark, viewAt]] = await Promise.all([
-    readPriceQuotes(redis, symbol),
-    readP33Position(redis, symbol, undefined, { now }),
-    redis.hmget(keys.position(symbol), 'position_notional_usd', 'side', 'mark_price', 'updated_at'),
+export async function readMark(redis: RedisReader, symbol: string, now: number, config?: MarketConfig): Promise<PriceQuote | undefined> {
+  const [quotes, [viewMark, viewAt]] = await Promise.all([
+    readPriceQuotes(redis, symbol, config),
+    redis.hmget(keys.position(symbol), 'mark_price', 'updated_at'),
   ]);
-  const viewQuote = positionQuote({ markPrice: parseNumber(viewMark), asOfMs: parseNumber(viewAt) });
-  // The market state first, as before (a follow-up marks to the price the pipeline names as its
-  // market); without one, the freshest of the others.
-  const market = quotes.find((q) => q.source === 'market_state');
-  const markPrice = market?.price ?? freshestPrice([...quotes.filter((q) => q.source !== 'market_state'), ...viewQuote], now)?.price;
+  return freshestPrice([...quotes, ...viewQuote(viewMark, viewAt)], now, config?.PRICE_MAX_AGE_SEC);
+}
+
+/**
+ * Reads the symbol's mark (readMark) and its position: the Position Ledger's hash (position_amt ×
+ * mark, signed), else our view of the snapshot stream (position_notional_usd and side).
+ */
+export async function readMarket(redis: RedisReader, symbol: string, now: number, config?: MarketConfig): Promise<MarketView> {
+  const [mark, ledger, [notional, side]] = await Promise.all([
+    readMark(redis, symbol, now, config),
+    readP33Position(redis, symbol, undefined, { now, ...(config === undefined ? {} : { config }) }),
+    redis.hmget(keys.position(symbol), 'position_notional_usd', 'side'),
+  ]);
   if (ledger !== undefined) {
-    return { positionNotionalUsd: Math.abs(ledger.notionalUsd), side: ledger.notionalUsd > 0 ? 1 : -1, markPrice };
+    return { positionNotionalUsd: Math.abs(ledger.notionalUsd), side: ledger.notionalUsd > 0 ? 1 : -1, mark };
   }
   const given = parseNumber(notional);
-  if (given === undefined || given === 0) return { positionNotionalUsd: undefined, side: undefined, markPrice };
-  return { positionNotionalUsd: Math.abs(given), side: sideSign(side ?? undefined) ?? (given < 0 ? -1 : undefined), markPrice };
+  if (given === undefined || given === 0) return { positionNotionalUsd: undefined, side: undefined, mark };
+  return { positionNotionalUsd: Math.abs(given), side: sideSign(side ?? undefined) ?? (given < 0 ? -1 : undefined), mark };
 }

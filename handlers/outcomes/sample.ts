@@ -4,7 +4,9 @@ import { parseNumber } from '../../schemas/fields.js';
 import { keys } from '../../schemas/keys.js';
 import { encodeOutcome } from '../../schemas/outcome.js';
 import { OUTCOME_QUEUE, parseOutcomeConfig } from './config.js';
-import { readMarket } from './market.js';
+import { isLate, outcomeEntry } from './entry.js';
+import { SAMPLE_KEY_TTL_SEC } from './follow-up.js';
+import { readMark } from './market.js';
 import { outcomeMetrics } from './metrics.js';
 import { cents, markToMarket } from './pnl.js';
 import { outcomesSection } from './status.js';
@@ -19,8 +21,9 @@ const sampleJob = z.looseObject({
 /**
  * Marks one followed decision to market at one horizon and writes the outcome entry. A job
  * delivered twice writes one sample (its sample key is declared: checked before handle, guarded
- * at commit). A price that cannot be
- * read is recorded as missing, never as zero.
+ * at commit). The price is the gates' rule (market.ts: the freshest quote within
+ * PRICE_MAX_AGE_SEC); none is recorded as missing (`no_price`), never as zero. A job that runs
+ * more than OUTCOME_LATE_SEC after its horizon says so (sample_late).
  */
 export const outcomeSample = defineHandler({
   name: 'outcome-sample',
@@ -41,34 +44,35 @@ export const outcomeSample = defineHandler({
     }
     const exposure = parseNumber(record.exposure_usd) ?? 0;
     const entryPrice = parseNumber(record.entry_price) ?? 0;
-    const { markPrice } = await readMarket(ctx.redis, record.symbol, ctx.now());
-    const pnl = markToMarket(exposure, entryPrice, markPrice);
+    const now = ctx.now();
+    const mark = await readMark(ctx.redis, record.symbol, now, ctx.config);
+    const pnl = markToMarket(exposure, entryPrice, mark?.price);
     const previousWorst = parseNumber(record.worst_pnl_usd);
     const worst = pnl === undefined ? previousWorst : previousWorst === undefined ? pnl : Math.min(previousWorst, pnl);
+    const due = (parseNumber(record.decided_at) ?? 0) + job.horizon_ms;
 
-    ctx.setKey(keys.outcomeSample(job.id, job.horizon), '1', { ttlSec: 8 * 86_400 });
+    ctx.setKey(keys.outcomeSample(job.id, job.horizon), '1', { ttlSec: SAMPLE_KEY_TTL_SEC });
     if (worst !== undefined) ctx.putHash(keys.outcomeFollowUp(job.id), { worst_pnl_usd: String(worst) });
     ctx.emit(
       ctx.config.OUTCOME_STREAM,
-      encodeOutcome({
-        decision_id: job.id,
-        kind: record.kind ?? '',
-        symbol: record.symbol,
-        plan_id: record.plan_id ?? '',
-        bucket: record.bucket ?? '',
-        mode: record.mode ?? '',
-        proposed_action: record.proposed_action ?? '',
-        decided_action: record.decided_action ?? '',
-        horizon: job.horizon,
-        horizon_sec: job.horizon_ms / 1000,
-        decided_at: parseNumber(record.decided_at) ?? 0,
-        sampled_at: ctx.now(),
-        exposure_usd: exposure,
-        entry_price: entryPrice,
-        price: markPrice,
-        pnl_usd: pnl === undefined ? undefined : cents(pnl),
-        worst_pnl_usd: worst === undefined ? undefined : cents(worst),
-      }),
+      encodeOutcome(
+        outcomeEntry(
+          job.id,
+          record,
+          { label: job.horizon, ms: job.horizon_ms },
+          {
+            sampled_at: now,
+            price: mark?.price,
+            pnl_usd: pnl === undefined ? undefined : cents(pnl),
+            worst_pnl_usd: worst === undefined ? undefined : cents(worst),
+            sample_late: isLate(now, due, ctx.config.OUTCOME_LATE_SEC),
+            missing_reason: pnl === undefined ? 'no_price' : undefined,
+            price_source: mark?.source,
+            price_at: mark?.asOfMs,
+            late_bound_sec: ctx.config.OUTCOME_LATE_SEC,
+          },
+        ),
+      ),
     );
     ctx.metrics.samples.inc({ horizon: job.horizon, priced: pnl === undefined ? '0' : '1' });
   },

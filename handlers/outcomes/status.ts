@@ -22,17 +22,38 @@ export const OUTCOME_SAMPLES = 1000;
 export const outcomesSection = defineStatusSection<OutcomeConfig, OutcomesStatus>({
   key: 'outcomes',
   title: 'Outcomes of the decisions',
+  order: 30,
+  // The page's chart; `quantum-gates report outcomes` has them in full in the terminal.
   views: [
     {
-      shape: 'fields',
-      fields: [
-        { key: 'horizon', label: 'Horizon' },
-        { key: 'samples', label: 'Decisions', format: 'count' },
-        { key: 'total_pnl_usd', label: 'Changed PnL by (USD)', format: 'usd' },
-        { key: 'missing_price', label: 'Without a price', format: 'count' },
+      shape: 'sentence',
+      only: 'page',
+      unless: [{ when: { horizon: null }, say: 'No outcome samples yet (docs/outcomes.md).' }],
+      parts: [
+        { key: 'samples' },
+        ' decisions at ',
+        { key: 'horizon' },
+        ': against their proposals they changed PnL by ',
+        { key: 'total_pnl_usd', format: 'dollars' },
+        { key: 'missing_price', before: ' (', after: ' without a price left out)', skipZero: true },
+        '. quantum-gates report outcomes has the intervals.',
       ],
     },
-    { shape: 'series', points: 'series', x: 'at', y: 'cumulative_usd', label: 'Cumulative counterfactual PnL' },
+    {
+      shape: 'series',
+      only: 'page',
+      points: 'series',
+      x: 'at',
+      y: 'cumulative_usd',
+      yFormat: 'dollars',
+      mark: 'steps',
+      from: 0,
+      name: 'PnL',
+      label: 'Cumulative counterfactual PnL',
+      pointsAre: 'decisions',
+      caption:
+        "Running sum of each followed decision's counterfactual PnL against its proposal (`quantum:stream:gates.outcome`), at the longest horizon sampled.",
+    },
   ],
   async read(ctx) {
     // OUTCOME_STREAM as the process's environment has it, whichever process follows the decisions.

@@ -29,6 +29,8 @@ export interface HeatInputs {
   readonly truncated?: boolean;
   /** The symbols of `positions`, for a quick "is the proposal's symbol in the book?". */
   readonly symbols?: ReadonlySet<string>;
+  /** Each position's own mark and its time, a price quote among the others (handlers/positions/prices.ts). */
+  readonly positionMarks?: ReadonlyMap<string, { readonly markPrice: number | undefined; readonly asOfMs: number }>;
 }
 
 /** The heat of the portfolio, or why it cannot be trusted (then the decision fails closed: COLD). */
@@ -105,5 +107,6 @@ export async function loadHeatInputs(redis: RedisReader, config: PositionBookCon
     streamRead: book.streamRead,
     truncated: book.truncated,
     symbols: new Set(positions.map((p) => p.symbol)),
+    positionMarks: new Map(book.positions.map((p) => [p.symbol, { markPrice: p.markPrice, asOfMs: p.asOfMs }])),
   };
 }

@@ -1,4 +1,10 @@
-import { defineStatusSection, formatDuration, type RedisReader, type SectionHeadlineReason } from '../../runtime/contract/index.js';
+import {
+  defineStatusSection,
+  formatDuration,
+  type BadgeCase,
+  type RedisReader,
+  type SectionHeadlineReason,
+} from '../../runtime/contract/index.js';
 import { epochMs } from '../../domain/epoch.js';
 import { readBudgetHash } from '../../schemas/budget.js';
 import { parseNumber } from '../../schemas/fields.js';
@@ -30,21 +36,52 @@ export const MAX_SYMBOLS = 200;
 /** Budgets older than this are stale: the P28BudgetsStale alert's threshold. */
 export const BUDGET_STALE_MS = 60_000;
 
+/** Over budget is the governor's business (it blocks in enforce mode), not an alarm. */
+const WITHIN_BADGE: readonly BadgeCase<BudgetRow>[] = [
+  { when: { budget_usd: null }, text: 'no budget', tone: 'muted', terminal: 'no' },
+  {
+    when: { over_budget: true, mode: 'enforce' },
+    text: 'OVER budget',
+    tone: 'warn',
+    title: 'The governor blocks opens of this symbol',
+    terminal: 'YES',
+  },
+  { when: { over_budget: true }, text: 'OVER budget', tone: 'warn', title: 'Shadow: the governor only logs it', terminal: 'YES' },
+  { text: 'yes', tone: 'ok', terminal: 'no' },
+];
+
 export const budgetsSection = defineStatusSection<RiskBudgetConfig, readonly BudgetRow[]>({
   key: 'budgets',
   title: 'Budgets per symbol',
+  shortTitle: 'Budgets',
+  order: 20,
   views: [
     {
       shape: 'table',
+      caption: 'Risk budget of each symbol with an open position (`quantum:portfolio:budget:{symbol}`)',
       empty: 'No budgets and no open positions.',
+      rowHeader: true,
+      rowData: { symbol: 'symbol' },
       columns: [
         { key: 'symbol', label: 'Symbol' },
-        { key: 'budget_usd', label: 'Budget (USD)', format: 'usd' },
-        { key: 'stress_factor', label: 'Stress', format: 'number', digits: 3 },
-        { key: 'position_notional_usd', label: 'Position notional (USD)', format: 'usd' },
-        { key: 'over_budget', label: 'Over budget', format: 'flag' },
+        {
+          key: 'budget_usd',
+          name: 'budget',
+          label: 'Budget (USD)',
+          format: 'usd',
+          terminal: { label: 'BUDGET USD', format: 'number', digits: 2 },
+        },
+        { key: 'stress_factor', name: 'stress', label: 'Stress', format: 'number', digits: 3, terminal: { digits: 4 } },
+        {
+          key: 'position_notional_usd',
+          name: 'notional',
+          label: 'Position notional (USD)',
+          format: 'usd',
+          terminal: { label: 'POSITION USD', format: 'number', digits: 2 },
+        },
+        { key: 'over_budget', name: 'within', label: 'Within budget', badge: WITHIN_BADGE, terminal: { label: 'OVER' } },
         { key: 'mode', label: 'Mode' },
-        { key: 'computed_at', label: 'Computed', format: 'time' },
+        { key: 'computed_at', name: 'computed', label: 'Computed', format: 'time', ago: true },
       ],
     },
   ],

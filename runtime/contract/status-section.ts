@@ -18,7 +18,7 @@ export interface StatusSectionDeclaration<Config, Value> {
   readonly shortTitle?: string;
   /**
    * How the page and `quantum-gates status` draw it without knowing the gate, one shape after
-   * another (runtime/status-views.ts); none: the JSON as it is.
+   * another (runtime/contract/status-views.ts); none: the JSON as it is.
    */
   readonly views?: readonly SectionView<Value>[];
   /**

@@ -184,7 +184,7 @@ interface SeriesOf<Value, K extends FieldKey<Value>, Point> extends ViewBase {
 /** A chart of the points in the list at `points`. */
 export type SeriesView<Value> = { [K in ListKey<Value>]: SeriesOf<Value, K, ItemOf<Value, K>> }[ListKey<Value>];
 
-/** A state of a switch: a badge, and a field said after it. */
+/** A state of a switch: a badge, and a field said after it. In the terminal, `terminal` or else `text`. */
 export interface SwitchState<Value> extends BadgeCase<Value> {
   /** A field said after the badge where it is not null. */
   readonly note?: FieldKey<Value>;

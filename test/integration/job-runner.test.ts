@@ -89,9 +89,14 @@ describe('BullMQ jobs on a real redis-server', () => {
     const body = await waitFor(
       async () => {
         const text = await scrape();
-        return /^bullmq_job_completed_total\{queue="risk-budget"\} [1-9]/m.test(text) ? text : undefined;
+        // BullMQ's export reads the job counts before the totals, so a tick that completes between
+        // the two reads is counted in the total but still shown active: wait for a scrape after it.
+        const settled =
+          /^bullmq_job_completed_total\{queue="risk-budget"\} [1-9]/m.test(text) &&
+          /^bullmq_job_count\{queue="risk-budget", state="completed"\} [1-9]/m.test(text);
+        return settled ? text : undefined;
       },
-      { what: 'a completed tick counted by BullMQ' },
+      { what: 'a completed tick counted by BullMQ, in its totals and its job counts' },
     );
 
     expect(body).toMatch(/^bullmq_job_count\{queue="risk-budget", state="completed"\} [1-9]\d*$/m);

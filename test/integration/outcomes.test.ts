@@ -8,7 +8,7 @@ import type { Runtime } from '../../runtime/host/runtime.js';
 import { keys, streams } from '../../schemas/keys.js';
 import { outcomeEntrySchema, type Outcome } from '../../schemas/outcome.js';
 import { usePrivateRedis } from '../support/redis-server.js';
-import { readStream, startRuntime, waitFor } from '../support/runtime.js';
+import { metricSum, produce, readStream, startRuntime, waitFor } from '../support/runtime.js';
 import { runCli, runCliJson } from './cli-harness.js';
 
 const handlers = [heatGate, governor, heatOutcomes, governorOutcomes, outcomeSample];
@@ -28,7 +28,10 @@ describe('outcome follow-up of decisions that changed exposure', () => {
 
   const outcomes = async (): Promise<Outcome[]> =>
     (await readStream(redis.client, streams.gatesOutcome)).map((e) => outcomeEntrySchema.parse(e));
-  const setPrice = (price: string) => redis.client.hset(keys.marketState('ETHUSDT'), 'mark_price', price);
+  // A move of the market, written with its time: prices follow the gates' rule (the freshest quote
+  // within PRICE_MAX_AGE_SEC, handlers/positions/prices.ts), under which a market state of no time
+  // only stands in when no timed quote is fresh (here the Position Ledger's hash is).
+  const setPrice = (price: string) => redis.client.hset(keys.marketState('ETHUSDT'), 'mark_price', price, 'timestamp', String(Date.now()));
 
   async function arrange(): Promise<void> {
     await redis.client.hset(keys.portfolioState, 'equity_usd', '10000');
@@ -164,4 +167,97 @@ describe('outcome follow-up of decisions that changed exposure', () => {
     expect(offline.horizons).toEqual(live.horizons);
     expect(offline.verdict).toBe(live.verdict);
   });
+
+  it('the outcome handlers down 12 s while the mark moves 100 → 110: 20 downgrades are followed from 100, and say they were read late', async () => {
+    await redis.client.hset(keys.portfolioState, 'equity_usd', '10000');
+    const since = Date.now();
+    // 2 units long at 100 (Position Ledger), the market at 100.
+    await redis.client.hset(
+      keys.p33PositionSnapshot('ETHUSDT'),
+      'position_amt',
+      '2',
+      'side',
+      'LONG',
+      'mark_price',
+      '100',
+      'ts_epoch',
+      String(Math.floor(since / 1000)),
+    );
+    await setPrice('100');
+    const env = { OUTCOME_HORIZONS: '15s,16s', LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent' };
+    runtime = await startRuntime(redis.url, { ...env, HANDLERS: 'heat-gate' }, handlers);
+    await produce(
+      redis.client,
+      streams.harvestProposal,
+      Array.from({ length: 20 }, (_, i) => ({ plan_id: `out${i}`, symbol: 'ETHUSDT', action: 'FULL_CLOSE' })),
+    );
+    await waitFor(async () => (await redis.client.xlen(streams.heatDecision)) === 20, { what: '20 decisions' });
+    await setPrice('110');
+    // The outcome handlers start 12 s after the decisions.
+    await new Promise((resolve) => setTimeout(resolve, 12_000));
+    const followers = await startRuntime(redis.url, { ...env, HANDLERS: 'outcome-heat,outcome-sample' }, handlers);
+    try {
+      await waitFor(async () => (await outcomes()).length === 40, { what: '40 samples', timeoutMs: 30_000 });
+    } finally {
+      await followers.stop();
+    }
+    // Kept open: 75 % of 2 × 100 = $150, at 110: +$15 each, at both horizons.
+    const samples = await outcomes();
+    expect(samples.map((o) => [o.entry_price, o.price, o.pnl_usd, o.entry_source, o.read_late])).toEqual(
+      Array.from({ length: 40 }, () => [100, 110, 15, 'decision', true]),
+    );
+    expect(samples.every((o) => o.followed_at !== undefined && o.followed_at - o.decided_at >= 12_000)).toBe(true);
+    const report = await runCliJson<{
+      horizons: { horizon: string; overall: { decisions: number; totalPnlUsd: number; readLate: number } }[];
+    }>(['report', 'outcomes', '--since', '1h'], { REDIS_URL: redis.url });
+    expect(report.horizons.map((h) => [h.horizon, h.overall.decisions, h.overall.totalPnlUsd, h.overall.readLate])).toEqual([
+      ['15s', 20, 300, 20],
+      ['16s', 20, 300, 20],
+    ]);
+  }, 60_000);
+
+  it('OUTCOME_MAX_PENDING=50 holds against a burst of 400 decisions shared by two replicas', async () => {
+    await arrange();
+    const env = {
+      HANDLERS: 'outcome-heat',
+      OUTCOME_MAX_PENDING: '50',
+      OUTCOME_HORIZONS: '1h',
+      LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    };
+    runtime = await startRuntime(redis.url, env, handlers);
+    const second = await startRuntime(redis.url, env, handlers);
+    try {
+      // Downgrades as the heat gate writes them (schemas/heat-gate.ts), each with its mark and position.
+      await produce(
+        redis.client,
+        streams.heatDecision,
+        Array.from({ length: 400 }, (_, i) => ({
+          ts_epoch: String(Math.floor(Date.now() / 1000)),
+          symbol: 'ETHUSDT',
+          plan_id: `burst${i}`,
+          in_action: 'FULL_CLOSE',
+          out_action: 'PARTIAL_25',
+          heat_level: 'cold',
+          mode: 'shadow',
+          debug_json: '{"mark":2000,"position_usd":4000}',
+        })),
+      );
+      const handled = async () =>
+        (await metricSum(runtime!, 'quantum_gates_outcome_followups_total')) +
+        (await metricSum(second, 'quantum_gates_outcome_followups_total')) +
+        (await metricSum(runtime!, 'quantum_gates_outcome_skipped_total')) +
+        (await metricSum(second, 'quantum_gates_outcome_skipped_total'));
+      await waitFor(async () => (await handled()) === 400, { what: 'all 400 decisions handled', timeoutMs: 30_000 });
+      expect(await redis.client.zcard(keys.outcomePending)).toBe(50);
+      const recorded =
+        (await metricSum(runtime, 'quantum_gates_outcome_followups_total')) +
+        (await metricSum(second, 'quantum_gates_outcome_followups_total'));
+      const skipped =
+        (await metricSum(runtime, 'quantum_gates_outcome_skipped_total', { reason: 'max_pending' })) +
+        (await metricSum(second, 'quantum_gates_outcome_skipped_total', { reason: 'max_pending' }));
+      expect([recorded, skipped]).toEqual([50, 350]);
+    } finally {
+      await second.stop();
+    }
+  }, 60_000);
 });

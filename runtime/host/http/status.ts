@@ -248,21 +248,32 @@ export async function readSections(
   );
 }
 
-/** What the page needs to draw a gate's section it knows nothing else about: GET /status/sections. */
+/** What the page and the CLI need to draw a gate's section they know nothing else about: GET /status/sections. */
 export interface SectionDescription {
   readonly key: string;
   readonly title: string;
+  readonly shortTitle?: string;
+  readonly order?: number;
   /** The gates that declare it. */
   readonly gates: readonly string[];
   readonly views: readonly AnySectionView[];
 }
 
+/** One description per key, the first declaration's (the others of a key only merge their values). */
 export function describeSections(sections: readonly HostedSection[]): SectionDescription[] {
-  const byKey = new Map<string, { key: string; title: string; gates: string[]; views: readonly AnySectionView[] }>();
+  const byKey = new Map<string, SectionDescription & { gates: string[] }>();
   for (const { gate, section } of sections) {
     const known = byKey.get(section.key);
     if (known) known.gates.push(gate);
-    else byKey.set(section.key, { key: section.key, title: section.title, gates: [gate], views: section.views ?? [] });
+    else
+      byKey.set(section.key, {
+        key: section.key,
+        title: section.title,
+        ...(section.shortTitle === undefined ? {} : { shortTitle: section.shortTitle }),
+        ...(section.order === undefined ? {} : { order: section.order }),
+        gates: [gate],
+        views: section.views ?? [],
+      });
   }
   return [...byKey.values()];
 }

@@ -1,0 +1,96 @@
+import { describe, expect, it } from 'vitest';
+import { renderGatesStatus } from '../../cli/gates-status-view.js';
+import type { GatesStatus, SectionDescription } from '../../runtime/host/http/status.js';
+
+/**
+ * `quantum-gates status` draws a section from its description alone (GET /status/sections): where
+ * it goes follows from its views and its order, never from its key.
+ */
+function status(extra: Record<string, unknown>): GatesStatus {
+  return {
+    generated_at: 1_795_000_000_000,
+    headline: { state: 'OK', reasons: [] },
+    build: null,
+    instance: null,
+    redis_ready: true,
+    gates: [],
+    dead_letter: { stream: 'quantum:stream:dlq', length: 0 },
+    redis_fault: null,
+    errors: [],
+    ...extra,
+  } as GatesStatus;
+}
+
+const valve: SectionDescription = {
+  key: 'valve',
+  title: 'Valve',
+  gates: ['valve-gate'],
+  views: [
+    {
+      shape: 'switch',
+      label: 'Valve',
+      caption: 'valve',
+      terminal: 'valve',
+      states: [
+        { when: { open: true }, text: 'OPEN', tone: 'bad', terminal: 'OPEN' },
+        { text: 'shut', tone: 'ok' },
+      ],
+    },
+  ],
+};
+const level: SectionDescription = {
+  key: 'level',
+  title: 'Level',
+  gates: ['valve-gate'],
+  views: [
+    {
+      shape: 'sentence',
+      parts: [
+        'level ',
+        { key: 'value', format: 'number', digits: 2 },
+        { key: 'bands', bands: { edges: ['lo', 'hi'], names: ['LOW', 'OK', 'HIGH'] }, before: ' (', after: ')' },
+      ],
+    },
+  ],
+};
+const table = (key: string, order?: number): SectionDescription => ({
+  key,
+  title: `Table ${key}`,
+  ...(order === undefined ? {} : { order }),
+  gates: ['valve-gate'],
+  views: [{ shape: 'table', empty: `No ${key}.`, columns: [{ key: 'name', label: 'Name' }] }],
+});
+
+describe('renderGatesStatus from section descriptions', () => {
+  it('puts switches on one line, one-line sections under it, tables after the gates in their order, the rest as JSON', () => {
+    const text = renderGatesStatus(
+      status({
+        valve: { open: true },
+        level: { value: 0.5, bands: { lo: 0.25, hi: 0.75 } },
+        late: [{ name: 'x' }],
+        early: [],
+        bare: { anything: 1 },
+        unknown: { said: 'as is' },
+      }),
+      { sections: [valve, level, table('late'), table('early', 10), { key: 'bare', title: 'Bare', gates: ['g'], views: [] }] },
+    );
+    const lines = text.split('\n');
+
+    expect(lines).toContain('valve OPEN');
+    expect(lines).toContain('level 0.50 (LOW < 0.25 <= OK < 0.75 <= HIGH)');
+    expect(lines.indexOf('valve OPEN')).toBeLessThan(lines.indexOf('dead letters 0 in quantum:stream:dlq'));
+    // The ordered table first (empty: it says so), then the others as the server listed them.
+    const at = (line: string) => lines.indexOf(line);
+    expect(at('Table early')).toBeGreaterThan(at('dead letters 0 in quantum:stream:dlq'));
+    expect(lines[at('Table early') + 1]).toBe('No early.');
+    expect(at('Table late')).toBeGreaterThan(at('Table early'));
+    expect(at('Bare')).toBeGreaterThan(at('Table late'));
+    expect(text).toContain('anything');
+    expect(at('Unknown')).toBeGreaterThan(at('Bare'));
+    expect(text).toContain('as is');
+  });
+
+  it('says a switch it could not read is unknown', () => {
+    expect(renderGatesStatus(status({ valve: null }), { sections: [valve] }).split('\n')).toContain('valve unknown');
+  });
+});
