@@ -34,7 +34,7 @@ type Build = 'tsx' | 'compiled';
 const BUILDS = (process.env.BENCH_BUILDS ?? 'tsx,compiled').split(',').map((s) => s.trim()) as Build[];
 for (const b of BUILDS) if (b !== 'tsx' && b !== 'compiled') throw new Error(`BENCH_BUILDS: unknown build ${String(b)} (tsx, compiled)`);
 /** Where the compiled contender's bundle is made (git-ignored); `npm run build`'s esbuild step. */
-const bundleDir = resolve(resultsDir, 'dist');
+const bundleDir = process.env.BENCH_BUNDLE_DIR ?? resolve(resultsDir, 'dist');
 const profileDir = resolve(resultsDir, 'profiles');
 
 /** The gates' process, from the sources or from the bundle; profiled when BENCH_CPU_PROF=1 and `profiled`. */
@@ -460,7 +460,8 @@ const rate = (perSecond: number) => Math.round(perSecond).toLocaleString('en-US'
 
 async function main(): Promise<void> {
   mkdirSync(resultsDir, { recursive: true });
-  if (BUILDS.includes('compiled')) bundle();
+  // BENCH_BUNDLE_DIR: a bundle made elsewhere (another commit's, to compare), run as it is.
+  if (BUILDS.includes('compiled') && process.env.BENCH_BUNDLE_DIR === undefined) bundle();
   const redis = await startTestRedis();
   const rows: Row[] = [];
   const results: Record<string, unknown> = {
