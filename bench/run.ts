@@ -33,6 +33,13 @@ for (const s of only)
 type Build = 'tsx' | 'compiled';
 const BUILDS = (process.env.BENCH_BUILDS ?? 'tsx,compiled').split(',').map((s) => s.trim()) as Build[];
 for (const b of BUILDS) if (b !== 'tsx' && b !== 'compiled') throw new Error(`BENCH_BUILDS: unknown build ${String(b)} (tsx, compiled)`);
+/** BENCH_RUNTIME_ENV="BATCH_SIZE=1000 …": settings given to every gates process (experiments). */
+const benchRuntimeEnv: Record<string, string> = Object.fromEntries(
+  (process.env.BENCH_RUNTIME_ENV ?? '')
+    .split(' ')
+    .filter((pair) => pair.includes('='))
+    .map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]),
+);
 /** Where the compiled contender's bundle is made (git-ignored); `npm run build`'s esbuild step. */
 const bundleDir = process.env.BENCH_BUNDLE_DIR ?? resolve(resultsDir, 'dist');
 const profileDir = resolve(resultsDir, 'profiles');
@@ -123,7 +130,15 @@ async function drainRate(redis: Redis, stream: string, count: number): Promise<n
 }
 
 function runtimeEnv(redis: TestRedis, handlers: string, port: number, extra: Record<string, string> = {}): Record<string, string> {
-  return { REDIS_URL: redis.url, PORT: String(port), HANDLERS: handlers, LOG_LEVEL: 'warn', STREAM_MAXLEN: '0', ...extra };
+  return {
+    REDIS_URL: redis.url,
+    PORT: String(port),
+    HANDLERS: handlers,
+    LOG_LEVEL: 'warn',
+    STREAM_MAXLEN: '0',
+    ...extra,
+    ...benchRuntimeEnv,
+  };
 }
 
 async function waitForGroup(redis: Redis, stream: string, group: string): Promise<void> {
@@ -532,7 +547,7 @@ async function main(): Promise<void> {
     }
 
     if (only.has('latency')) {
-      const loads = quick ? [1000] : [200, 1000, 2000, 5000];
+      const loads = process.env.BENCH_RATES ? process.env.BENCH_RATES.split(',').map(Number) : quick ? [1000] : [200, 1000, 2000, 5000];
       for (const build of BUILDS)
         for (const offered of loads) {
           // Every rate through tsx; the compiled build at the rate the targets name.
