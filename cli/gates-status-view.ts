@@ -66,7 +66,7 @@ export function renderGatesStatus(value: unknown, { sections = [] }: { sections?
   if (s.headline) {
     lines.push('', `${s.headline.state}${HEADLINE_TEXT[s.headline.state]}`);
     for (const r of s.headline.reasons)
-      lines.push(`  ${r.state === 'BLOCKING' ? 'BLOCKING' : 'DEGRADED'}  ${r.text}${r.since ? ` (since ${formatUtc(r.since)})` : ''}`);
+      lines.push(`  ${r.state === 'NOTE' ? 'NOTE    ' : r.state}  ${r.text}${r.since ? ` (since ${formatUtc(r.since)})` : ''}`);
     lines.push('');
   }
 

@@ -1,4 +1,4 @@
-import type { Headline, HeadlineReason } from '../runtime/host/http/status-headline.js';
+import { headlineState, type Headline, type HeadlineReason } from '../runtime/host/http/status-headline.js';
 import { RUNTIME_STATUS_KEYS } from '../runtime/host/http/status-keys.js';
 import type { GatesStatus, SectionDescription, StatusInstance } from '../runtime/host/http/status.js';
 import type { BuildInfo } from '../runtime/host/build-info.js';
@@ -53,12 +53,10 @@ export function mergeInstanceStatuses(answers: readonly InstanceAnswer[]): Merge
     if (a.error !== undefined)
       addReason({ state: 'BLOCKING', text: `instance ${a.name} (${a.url}) did not answer: ${a.error}`, since: null });
   for (const a of answered) for (const r of a.status.headline?.reasons ?? []) addReason(r);
-  // Blocking reasons first, as each process orders its own.
-  reasons.sort((x, y) => (x.state === y.state ? 0 : x.state === 'BLOCKING' ? -1 : 1));
-  const headline: Headline = {
-    state: reasons.some((r) => r.state === 'BLOCKING') ? 'BLOCKING' : reasons.length > 0 ? 'DEGRADED' : 'OK',
-    reasons,
-  };
+  // Blocking reasons first and notes last, as each process orders its own.
+  const rank = { BLOCKING: 0, DEGRADED: 1, NOTE: 2 } as const;
+  reasons.sort((x, y) => rank[x.state] - rank[y.state]);
+  const headline: Headline = { state: headlineState(reasons), reasons };
 
   const sectionKeys: string[] = [];
   for (const a of answered)

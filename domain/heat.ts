@@ -22,6 +22,16 @@ export interface PortfolioHeat {
   readonly positionsCounted: number;
   /** Open positions without a positive sigma: they add nothing to heat, and are named. */
   readonly withoutSigma: readonly PositionExposure[];
+  /**
+   * Each counted position's share of the heat, |notional| × sigma / max(equity, 1), in the book's
+   * order: what the calibration report breaks the heat down by (they sum to `heat` when not capped).
+   */
+  readonly contributions: readonly HeatContribution[];
+}
+
+export interface HeatContribution {
+  readonly symbol: string;
+  readonly heat: number;
 }
 
 /** Heat of `positions` against a positive, finite `equityUsd` (callers check equity first). */
@@ -29,17 +39,21 @@ export function portfolioHeat(positions: readonly PositionExposure[], equityUsd:
   let weighted = 0;
   let counted = 0;
   const withoutSigma: PositionExposure[] = [];
+  const divisor = Math.max(equityUsd, 1);
+  const contributions: HeatContribution[] = [];
   for (const position of positions) {
     if (position.sigma === undefined || !(position.sigma > 0)) {
       if (position.notionalUsd !== 0) withoutSigma.push(position);
       continue;
     }
-    weighted += Math.abs(position.notionalUsd) * position.sigma;
+    const risk = Math.abs(position.notionalUsd) * position.sigma;
+    weighted += risk;
     counted += 1;
+    contributions.push({ symbol: position.symbol, heat: risk / divisor });
   }
-  const heat = weighted / Math.max(equityUsd, 1);
+  const heat = weighted / divisor;
   const capped = !(heat <= HEAT_CAP);
-  return { heat: capped ? HEAT_CAP : heat, capped, positionsCounted: counted, withoutSigma };
+  return { heat: capped ? HEAT_CAP : heat, capped, positionsCounted: counted, withoutSigma, contributions };
 }
 
 export type HeatBucketName = 'COLD' | 'WARM' | 'HOT';

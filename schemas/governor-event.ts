@@ -49,6 +49,12 @@ const decisionFields = {
   mark_price: optionalText,
   /** The error behind an evaluation_error block. */
   error: optionalText,
+  /**
+   * Ours (issue #26): what the gates' rules read for this decision, as JSON
+   * (handlers/governor/decision-inputs.ts), so `report calibrate` decides it again under other
+   * limits with the same functions. Absent where no rule ran (an evaluation error, a reused plan_id).
+   */
+  decision_inputs: optionalText,
 };
 
 export const permitEventSchema = z.object({ event: z.literal('permit'), ...decisionFields });

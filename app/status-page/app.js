@@ -44,7 +44,8 @@
       $('headline-reasons'),
       headline.reasons.map(function (r) {
         return el('li', { 'data-state': r.state }, [
-          badge(r.state, r.state === 'BLOCKING' ? 'bad' : 'warn'),
+          // A NOTE (a calibration warning) is something to know, not an alarm.
+          badge(r.state, r.state === 'BLOCKING' ? 'bad' : r.state === 'NOTE' ? 'info' : 'warn'),
           ' ' + r.text,
           r.since ? el('span', { class: 'since' }, [' since ', timeEl(r.since)]) : null,
         ]);

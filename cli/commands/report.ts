@@ -11,10 +11,17 @@ import { aggregateShadow, shadowDecisions, type CalibratedEntry } from '../repor
 import { fieldsToRecord } from '../../schemas/fields.js';
 import { readFileSync } from 'node:fs';
 import { parseHorizons } from '../../handlers/outcomes/horizons.js';
+import { REFERENCE_KINDS } from '../../handlers/outcomes/follow-up.js';
 import { outcomeEntrySchema, type Outcome } from '../../schemas/outcome.js';
 import { aggregateOutcomes } from '../report/outcomes.js';
 import { formatOutcomesCsv, formatOutcomesText } from '../report/outcomes-format.js';
 import { dumpOf, parseDump, replayOutcomes } from '../report/outcomes-replay.js';
+import { parseHeatGateConfig } from '../../handlers/heat-gate/config.js';
+import { limitsOf, parseGovernorConfig } from '../../handlers/governor/config.js';
+import { heatDecisionRecord, parseHeatGrid, type HeatDecisionRecord, type Thresholds } from '../report/calibrate-heat.js';
+import { governorDecisionRecord, parseCapSetting, type CapSetting, type GovernorDecisionRecord } from '../report/calibrate-governor.js';
+import { calibrateReport } from '../report/calibrate.js';
+import { formatCalibrateCsv, formatCalibrateText } from '../report/calibrate-format.js';
 
 const help = [
   'Usage: quantum-gates report shadow [--since 24h] [--until T] [--bin-width 0.05] [--json | --csv]',
@@ -105,7 +112,130 @@ async function readOutcomes(
   return { samples, unreadable };
 }
 
+const calibrateHelp = [
+  'Usage: quantum-gates report calibrate [--since 7d] [--until T] [--heat-grid MIN:MAX,...] [--caps NAME=V,... ...] [--json | --csv]',
+  '',
+  'Before switching shadow → enforce: what every threshold and cap would have done, from the',
+  `decisions already recorded (${streams.heatDecision}, ${streams.governorEvents}) and the outcome`,
+  `samples (${streams.gatesOutcome}). The heat as it was (percentiles, time in each bucket, each`,
+  "symbol's share); for each HEAT_MIN:HEAT_MAX, the full closes the heat gate's own rule downgrades",
+  "and their counterfactual PnL; for each cap setting, the opens the governor's own rules permit or",
+  'block; and a check that the configured settings reproduce every recorded decision. The configured',
+  'settings are read from this environment (HEAT_MIN, HEAT_MAX, P26_APPLY_LAYER_ERA, GOV_*,',
+  'OUTCOME_HORIZONS).',
+  'Method and limits: docs/outcomes.md, "Choosing settings".',
+  '',
+  'Options:',
+  '  --since S        start of the window (decision time): a duration back from now or an ISO time; default 7d',
+  '  --until T        end of the window, same forms; default now',
+  '  --heat-grid G    HEAT_MIN:HEAT_MAX pairs, comma-separated (0.25:0.65,0.001:0.01); default: a grid',
+  '                   around the observed heat (HEAT_MIN from configured, p25, p50; HEAT_MAX from',
+  '                   configured, p75, p95)',
+  '  --caps C         one alternative governor setting, NAME=VALUE,... with NAME per_trade, total,',
+  '                   positions, cooldown (or GOV_MAX_NOTIONAL_PER_TRADE_USDT, GOV_MAX_TOTAL_NOTIONAL_USDT,',
+  '                   GOV_MAX_OPEN_POSITIONS, GOV_SYMBOL_COOLDOWN_SECONDS); repeat for more; 0 disables',
+  '  --json           the report as JSON',
+  '  --csv            the report as CSV, one row per number: section,group,metric,value',
+].join('\n');
+
+async function readRecords<T extends { readonly at: number }>(
+  redis: RedisClient,
+  stream: string,
+  from: number,
+  to: number,
+  parse: (id: string, fields: Readonly<Record<string, string>>) => T | undefined,
+): Promise<T[]> {
+  // Entries are read from a minute before the window's start on and kept by the time the gate
+  // decided (its own clock, which the entry id, Redis's clock, only approximates).
+  return (await readWindow(redis, stream, Math.max(0, from - 60_000), Number.MAX_SAFE_INTEGER)).flatMap((e) => {
+    const record = parse(e.id, e.fields);
+    return record === undefined || record.at < from || record.at > to ? [] : [record];
+  });
+}
+
+function settingsOf(env: Readonly<Record<string, string | undefined>>, command: string) {
+  try {
+    const heat = parseHeatGateConfig(env);
+    return {
+      thresholds: { min: heat.HEAT_MIN, max: heat.HEAT_MAX },
+      era: heat.P26_APPLY_LAYER_ERA,
+      limits: limitsOf(parseGovernorConfig(env)),
+    };
+  } catch (error) {
+    throw new UsageError(`the configured settings: ${(error as Error).message}`, command);
+  }
+}
+
 export const reportCommands: readonly Command[] = [
+  {
+    name: 'report calibrate',
+    summary: 'what other heat thresholds and governor caps would have done, from the recorded decisions',
+    help: calibrateHelp,
+    async run(argv, io) {
+      const command = 'report calibrate';
+      const args = parseCommandArgs(command, argv, {
+        since: { type: 'string' },
+        until: { type: 'string' },
+        'heat-grid': { type: 'string' },
+        caps: { type: 'string', multiple: true },
+        json: { type: 'boolean' },
+        csv: { type: 'boolean' },
+      });
+      if (args.values.json && args.values.csv) throw new UsageError('choose one of --json and --csv', command);
+      const { from, to } = parseWindow(args.values, '7d', io.now(), command);
+      let heatGrid: Thresholds[] | undefined;
+      let caps: CapSetting[];
+      try {
+        heatGrid = args.values['heat-grid'] === undefined ? undefined : parseHeatGrid(args.values['heat-grid']);
+      } catch (error) {
+        throw new UsageError(`--heat-grid: ${(error as Error).message}`, command);
+      }
+      try {
+        caps = (args.values.caps ?? []).map(parseCapSetting);
+      } catch (error) {
+        throw new UsageError(`--caps: ${(error as Error).message}`, command);
+      }
+      const settings = settingsOf(io.env, command);
+      let horizons;
+      try {
+        horizons = parseHorizons(io.env.OUTCOME_HORIZONS?.trim() || '5m,1h,4h');
+      } catch (error) {
+        throw new UsageError(`OUTCOME_HORIZONS: ${(error as Error).message}`, command);
+      }
+      const decisionStream = io.env.P26_DECISION_STREAM?.trim() || streams.heatDecision;
+      const eventStream = io.env.STREAM_EVENTS?.trim() || streams.governorEvents;
+      const outcomeStream = io.env.OUTCOME_STREAM?.trim() || streams.gatesOutcome;
+      const [lo, hi] = [Math.floor(from), Math.floor(to)];
+      const read = await withRedis(io, async (redis) => ({
+        heat: await readRecords<HeatDecisionRecord>(redis, decisionStream, lo, hi, heatDecisionRecord),
+        governor: await readRecords<GovernorDecisionRecord>(redis, eventStream, lo, hi, governorDecisionRecord),
+        // Every sample written since the window began: each is joined to its decision by id.
+        outcomes: await readOutcomes(redis, outcomeStream, lo, Number.MAX_SAFE_INTEGER),
+      }));
+      if (read.outcomes.unreadable > 0)
+        io.err(`report calibrate: ${read.outcomes.unreadable} entries of ${outcomeStream} could not be read and are left out\n`);
+      const report = calibrateReport({
+        heatDecisions: read.heat,
+        governorDecisions: read.governor,
+        samples: read.outcomes.samples,
+        window: { from, to },
+        ...settings,
+        heatGrid,
+        caps,
+        horizons,
+      });
+      if (args.values.json)
+        printJson(io, {
+          streams: { decisions: decisionStream, events: eventStream, outcomes: outcomeStream },
+          from: new Date(from).toISOString(),
+          to: new Date(to).toISOString(),
+          ...report,
+        });
+      else if (args.values.csv) io.out(formatCalibrateCsv(report));
+      else io.out(formatCalibrateText(report, { from, to, streams: [decisionStream, eventStream, outcomeStream].join(', ') }));
+      return ExitCode.ok;
+    },
+  },
   {
     name: 'report outcomes',
     summary: 'what each decision that changed exposure did to PnL (counterfactual, per horizon)',
@@ -153,7 +283,8 @@ export const reportCommands: readonly Command[] = [
         const { from, to } = parseWindow(args.values, '48h', io.now(), command);
         const read = await withRedis(io, (redis) => readOutcomes(redis, stream, Math.floor(from), Math.floor(to)));
         if (read.unreadable > 0) io.err(`report outcomes: ${read.unreadable} entries of ${stream} could not be read and are left out\n`);
-        samples = read.samples;
+        // Permitted opens are followed for report calibrate only: they changed nothing.
+        samples = read.samples.filter((sample) => !REFERENCE_KINDS.has(sample.kind));
         window = { stream, from, to };
       }
       if (args.values.dump) {

@@ -6,6 +6,7 @@ import { encodeBlockRecord, encodePermit } from '../../schemas/governor-records.
 import { keys } from '../../schemas/keys.js';
 import { pyFloatStr, pySeconds } from '../../schemas/python-number.js';
 import { applyModeOf, type GovernorConfig } from './config.js';
+import { encodeDecisionInputs } from './decision-inputs.js';
 import { DAILY_TTL_SEC, EXEC_HISTORY_LENGTH, EXEC_HISTORY_TTL_SEC, LAST_EXEC_TTL_SEC } from './history.js';
 import type { GovernorMetrics } from './metrics.js';
 import type { PlanFacts } from './plan.js';
@@ -61,6 +62,7 @@ function decisionEvent(
     reserved_notional: str(snapshot?.reservedNotional),
     mark_price: str(snapshot?.markPrice),
     error: error?.slice(0, 2000),
+    decision_inputs: facts === undefined || snapshot === undefined ? undefined : encodeDecisionInputs(facts, snapshot),
   };
 }
 

@@ -15,6 +15,7 @@ import { calibratedEntry, carriedFields, enforceHash, heatDecisionEntry, type De
 import { safeFormOfRejected } from './rejected.js';
 import { applyLayerPlanId } from './plan-id.js';
 import { heatDecisionsSection, heatSection } from './status.js';
+import { calibrationSection } from './calibration-status.js';
 import { unusableReason } from './unusable.js';
 
 type Ctx = HandlerContext<HeatGateConfig, HeatInputs | undefined, HeatGateMetrics>;
@@ -37,7 +38,7 @@ export const heatGate = defineHandler({
   metrics: heatGateMetrics,
   mode: (config) => config.P26_MODE,
   // prometheus_client's start_http_server (P26_METRICS_PORT) answered every path with the metrics.
-  http: { health: metricsAsHealth, status: [heatSection, heatDecisionsSection] },
+  http: { health: metricsAsHealth, status: [heatSection, calibrationSection, heatDecisionsSection] },
   batch: {
     loadState: (redis, config, now) => loadHeatInputs(redis, config, now),
     // Heat comes from positions and equity, which other services write; the gate's own writes

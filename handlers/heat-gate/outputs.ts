@@ -184,6 +184,9 @@ export function debugJson(facts: DecisionFacts): string {
     base.heat = a.heat;
     base.positions = a.positionsCounted;
     if (a.capped) base.heat_capped = true;
+    // Ours (issue #26): each symbol's share of the heat, largest first, as many as leave room for
+    // the no_sigma names' count; the rest summed in by_symbol_others (report calibrate reads them).
+    Object.assign(base, bySymbol(a.contributions, DEBUG_JSON_MAX - JSON.stringify(base).length - BY_SYMBOL_SPARE));
     if (a.withoutSigma.length > 0) {
       base.no_sigma_usd = a.withoutSigma.reduce((sum, p) => sum + Math.abs(p.notionalUsd), 0);
       return fitList(
@@ -200,6 +203,52 @@ export function debugJson(facts: DecisionFacts): string {
     'untrusted',
     a.untrusted.map((u) => `${u.symbol}.${u.field}`),
   );
+}
+
+/** Room left after the shares for the no_sigma list's key, its count and a few names. */
+const BY_SYMBOL_SPARE = 80;
+
+/** Six significant digits: a share of the heat, not an accounting figure. */
+const share = (heat: number): number => Number(heat.toPrecision(6));
+
+/**
+ * The shares largest first, sorted once per assessment: every proposal of a batch shares one
+ * (handlers/heat-gate/index.ts assessOnce), and a book of hundreds of symbols is sorted once.
+ */
+const ranking = new WeakMap<readonly object[], readonly { readonly symbol: string; readonly heat: number }[]>();
+function rankedShares(
+  contributions: readonly { readonly symbol: string; readonly heat: number }[],
+): readonly { readonly symbol: string; readonly heat: number }[] {
+  let ranked = ranking.get(contributions);
+  if (ranked === undefined) {
+    ranked = [...contributions].sort((x, y) => y.heat - x.heat || (x.symbol < y.symbol ? -1 : x.symbol > y.symbol ? 1 : 0));
+    ranking.set(contributions, ranked);
+  }
+  return ranked;
+}
+
+/**
+ * `by_symbol` {symbol: share of the heat}, largest first, as many as fit in `room` characters,
+ * and `by_symbol_others`: the sum of those left out.
+ */
+export function bySymbol(
+  contributions: readonly { readonly symbol: string; readonly heat: number }[],
+  room: number,
+): { by_symbol?: Record<string, number>; by_symbol_others?: number } {
+  if (contributions.length === 0) return {};
+  const ranked = rankedShares(contributions);
+  const named: Record<string, number> = {};
+  // `,"by_symbol":{}` and `,"by_symbol_others":N` around the names.
+  let left = room - 50;
+  let others = 0;
+  for (const c of ranked) {
+    const cost = JSON.stringify(c.symbol).length + String(share(c.heat)).length + 2;
+    if (cost <= left && !Object.hasOwn(named, c.symbol)) {
+      named[c.symbol] = share(c.heat);
+      left -= cost;
+    } else others += c.heat;
+  }
+  return others > 0 ? { by_symbol: named, by_symbol_others: share(others) } : { by_symbol: named };
 }
 
 /**

@@ -38,8 +38,8 @@ const BUCKET_BADGE: readonly BadgeCase<HeatStatus>[] = [
 type StreamEntry = [id: string, fields: string[]];
 type Ctx = StatusReadContext<HeatGateConfig>;
 
-/** The calibrated stream's newest entries: one read shared by both sections (same part name). */
-function calibrated(ctx: Ctx): Promise<StreamEntry[] | null> {
+/** The calibrated stream's newest entries: one read shared by the sections (same part name). */
+export function readCalibrated(ctx: Ctx): Promise<StreamEntry[] | null> {
   const stream = ctx.config?.P26_OUTPUT_STREAM ?? streams.harvestCalibrated;
   return ctx.read('heat history', () => ctx.redis.xrevrange(stream, '+', '-', 'COUNT', HISTORY_SIZE));
 }
@@ -96,7 +96,10 @@ export const heatSection = defineStatusSection<HeatGateConfig, HeatStatus>({
     },
   ],
   async read(ctx) {
-    const [hash, entries] = await Promise.all([ctx.read('portfolio heat', () => ctx.redis.hgetall(keys.portfolioHeat)), calibrated(ctx)]);
+    const [hash, entries] = await Promise.all([
+      ctx.read('portfolio heat', () => ctx.redis.hgetall(keys.portfolioHeat)),
+      readCalibrated(ctx),
+    ]);
     if (hash === null && entries === null) return null;
     return {
       value: numberOrNull(hash?.heat),
@@ -110,7 +113,7 @@ export const heatSection = defineStatusSection<HeatGateConfig, HeatStatus>({
 });
 
 export const heatDecisionsSection = decisionsSection<HeatGateConfig>(async (ctx) => {
-  const entries = await calibrated(ctx);
+  const entries = await readCalibrated(ctx);
   return entries === null ? null : heatDecisions(entries, DECISION_LIMIT);
 });
 

@@ -6,7 +6,15 @@ import { isLate, outcomeEntry } from './entry.js';
 import { outcomeMetrics, type OutcomeMetrics } from './metrics.js';
 import { loadPendingSlots, type PendingSlots } from './pending.js';
 
-export type FollowUpKind = 'heat_downgrade' | 'governor_block';
+/**
+ * heat_downgrade and governor_block: decisions that changed exposure. governor_permit: a permitted
+ * open, followed only as the counterfactual of blocking it (`report calibrate`, tighter caps); it
+ * changed nothing, so the outcomes report and the status page leave it out.
+ */
+export type FollowUpKind = 'heat_downgrade' | 'governor_block' | 'governor_permit';
+
+/** Follow-ups of decisions that changed nothing, kept for what-ifs only (not in the outcomes figures). */
+export const REFERENCE_KINDS: ReadonlySet<string> = new Set<FollowUpKind>(['governor_permit']);
 
 /** A decision that changed exposure, as recorded for its samples (all strings: a Redis hash). */
 export interface FollowUp {
@@ -84,6 +92,7 @@ const RECORD_DAYS_AFTER = 7;
 
 /** The follow-up's id: its kind and the decision's stream entry, so a redelivery records nothing new. */
 export function followUpId(kind: FollowUpKind, entryId: string): string {
+  // A permit and a block are different entries: 'gov:' with the entry id names either.
   return `${kind === 'heat_downgrade' ? 'heat' : 'gov'}:${entryId}`;
 }
 

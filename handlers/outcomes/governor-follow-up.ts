@@ -25,22 +25,26 @@ const governorEventInput = z.looseObject({
 /**
  * Follows every open the governor blocked: the PnL the open would have made, counted as the
  * difference the block made (its negative). Reads the governor's events stream, so recording
- * costs the governor nothing. The entry price is the mark the governor priced the open at
+ * costs the governor nothing. Every open it permitted is followed too, as `governor_permit`:
+ * the open's own PnL, what a tighter cap that blocked it would have given up (`report calibrate`;
+ * the outcomes figures leave these out, since a permit changed nothing). The entry price is the mark the governor priced the open at
  * (`mark_price` of its event); from an event without one it is read when the event is read here,
  * and a read later than OUTCOME_LATE_SEC is said (read_late).
  */
 export const governorOutcomes = defineHandler({
   name: 'outcome-governor',
-  description: 'Follows governor blocks of opens to the PnL the open would have made at OUTCOME_HORIZONS',
+  description: 'Follows governor blocks (and permits) of opens to the PnL the open would have made at OUTCOME_HORIZONS',
   trigger: { kind: 'stream', stream: (c: OutcomeConfig) => c.STREAM_EVENTS, group: (c: OutcomeConfig) => c.OUTCOME_GROUP },
   input: governorEventInput,
   ...followUpDeclaration('governor_block'),
   async handle(_entry, ctx: OutcomeCtx) {
     // The wire schema decides what a block is: a renamed field is a type error here, not a skip.
     const event = parseGovernorEvent(ctx.meta.raw);
-    if (event === undefined || event.event !== 'block' || event.kind !== 'open' || !event.symbol || !event.plan_id) return;
+    if (event === undefined || (event.event !== 'block' && event.event !== 'permit') || event.kind !== 'open') return;
+    if (!event.symbol || !event.plan_id) return;
     const { symbol, plan_id: planId } = event;
-    const skip = (reason: string) => () => ctx.metrics.skipped.inc({ kind: 'governor_block', reason });
+    const kind = event.event === 'block' ? 'governor_block' : 'governor_permit';
+    const skip = (reason: string) => () => ctx.metrics.skipped.inc({ kind, reason });
     const side = sideSign(event.side);
     const reading = readingOf(ctx);
     await onTurn(ctx, async () => {
@@ -54,16 +58,17 @@ export const governorOutcomes = defineHandler({
       const sized = notional !== undefined && notional > 0 ? notional : qty !== undefined && qty > 0 ? qty * mark : undefined;
       if (sized === undefined) return skip('unpriced');
       return () =>
-        recordFollowUp(ctx, followUpId('governor_block', ctx.meta.id), {
-          kind: 'governor_block',
+        recordFollowUp(ctx, followUpId(kind, ctx.meta.id), {
+          kind,
           symbol,
           plan_id: planId,
           bucket: '',
           mode: 'enforce',
           proposed_action: event.action ?? '',
-          decided_action: 'BLOCK',
+          decided_action: kind === 'governor_block' ? 'BLOCK' : 'PERMIT',
           // Decision minus proposal: the block holds none of the exposure the open would have taken.
-          exposure_usd: String(-sized * side),
+          // A permit's is the open's own exposure: what blocking it would have kept out (report calibrate).
+          exposure_usd: String(kind === 'governor_block' ? -sized * side : sized * side),
           entry_price: String(mark),
           decided_at: String(ctx.meta.producedAt),
           entry_source: atDecision !== undefined ? 'decision' : 'follow_up',

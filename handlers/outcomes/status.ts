@@ -3,6 +3,7 @@ import { fieldsToRecord } from '../../schemas/fields.js';
 import { streams } from '../../schemas/keys.js';
 import { outcomeEntrySchema } from '../../schemas/outcome.js';
 import type { OutcomeConfig } from './config.js';
+import { REFERENCE_KINDS } from './follow-up.js';
 
 /** The status page's outcomes section: cumulative counterfactual PnL over time at one horizon. */
 export interface OutcomesStatus {
@@ -67,7 +68,8 @@ export const outcomesSection = defineStatusSection<OutcomeConfig, OutcomesStatus
 export function outcomesStatus(newestFirst: readonly [string, string[]][]): OutcomesStatus {
   const samples = newestFirst.flatMap(([, fields]) => {
     const parsed = outcomeEntrySchema.safeParse(fieldsToRecord(fields));
-    return parsed.success ? [parsed.data] : [];
+    // A permitted open is followed for report calibrate only: it changed nothing.
+    return parsed.success && !REFERENCE_KINDS.has(parsed.data.kind) ? [parsed.data] : [];
   });
   const longest = samples.reduce<{ horizon: string; sec: number } | null>(
     (best, s) => (best === null || s.horizon_sec > best.sec ? { horizon: s.horizon, sec: s.horizon_sec } : best),

@@ -1,4 +1,4 @@
-import { portfolioHeat, type PositionExposure } from '../../domain/heat.js';
+import { portfolioHeat, type HeatContribution, type PositionExposure } from '../../domain/heat.js';
 import type { RedisReader } from '../../runtime/contract/index.js';
 import { loadPositionBook, type PositionBook, type PositionBookConfig, type UntrustedFigure } from './book.js';
 import { parseNumber } from '../../schemas/fields.js';
@@ -43,6 +43,8 @@ export type HeatAssessment =
       readonly positionsCounted: number;
       /** Open positions without a positive sigma: they add nothing to heat, and are named. */
       readonly withoutSigma: readonly PositionExposure[];
+      /** Each counted position's share of the heat (domain/heat.ts). */
+      readonly contributions: readonly HeatContribution[];
     }
   | {
       readonly trusted: false;

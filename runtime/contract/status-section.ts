@@ -71,9 +71,12 @@ export interface StatusReadContext<Config> {
   read<T>(part: string, read: () => Promise<T>): Promise<T | null>;
 }
 
-/** One line of the headline a section contributes. */
+/**
+ * One line of the headline a section contributes. NOTE is said on the headline without changing
+ * its state: something to know before acting, not an alarm (the heat gate's calibration warning).
+ */
 export interface SectionHeadlineReason {
-  readonly state: 'BLOCKING' | 'DEGRADED';
+  readonly state: 'BLOCKING' | 'DEGRADED' | 'NOTE';
   readonly text: string;
   /** When the condition began (ms since the epoch), where known. */
   readonly since: number | null;

@@ -273,6 +273,7 @@ describe('gates status: GET /status and the page at /', () => {
     const sections = response.json() as { key: string; gates: string[] }[];
     expect(sections.map((s) => [s.key, s.gates])).toEqual([
       ['heat', ['heat-gate']],
+      ['heat_calibration', ['heat-gate']],
       ['decisions', ['heat-gate', 'governor']],
       ['kill_switch', ['governor']],
       ['disarm', ['governor']],

@@ -221,6 +221,12 @@ describe.each(scenarios)('the real pipeline, $era era, heat gate in $mode', (sce
     const status = (await runtime.server.inject({ url: '/status', headers: AUTH })).json<{
       headline: { reasons: { state: string; text: string }[] };
     }>();
-    expect(status.headline.reasons.map((reason) => `${reason.state}: ${reason.text}`)).toEqual([]);
+    const reasons = status.headline.reasons;
+    expect(reasons.filter((r) => r.state !== 'NOTE').map((reason) => `${reason.state}: ${reason.text}`)).toEqual([]);
+    // Issue #26: the real producers' heat (about 0.005 here) is 50 times below HEAT_MIN 0.25, and
+    // the headline says so as a note, not an alarm.
+    expect(reasons.filter((r) => r.state === 'NOTE').map((r) => r.text)).toEqual([
+      expect.stringMatching(/^heat-gate calibration: .* never came within a factor of 10 of HEAT_MIN 0\.25/),
+    ]);
   });
 });

@@ -388,6 +388,7 @@ describe("the gates' status sections", () => {
   it('are read whether or not this process hosts their gate, keyed as the JSON has always had them', () => {
     expect(describeSections(sections).map((s) => [s.key, s.gates])).toEqual([
       ['heat', ['heat-gate']],
+      ['heat_calibration', ['heat-gate']],
       ['decisions', ['heat-gate', 'governor']],
       ['kill_switch', ['governor']],
       ['disarm', ['governor']],
@@ -395,7 +396,7 @@ describe("the gates' status sections", () => {
       ['budgets', ['risk-budget']],
       ['outcomes', ['outcome-sample']],
     ]);
-    expect(sections.filter((s) => s.config !== undefined).map((s) => s.gate)).toEqual(['heat-gate', 'heat-gate']);
+    expect(sections.filter((s) => s.config !== undefined).map((s) => s.gate)).toEqual(['heat-gate', 'heat-gate', 'heat-gate']);
   });
 
   it("refuses a section that would take a key of the status's own, or another gate's without a merge", () => {

@@ -17,7 +17,8 @@ import type { GateTrend } from './status-trends.js';
 export type HeadlineState = 'OK' | 'DEGRADED' | 'BLOCKING';
 
 export interface HeadlineReason {
-  readonly state: Exclude<HeadlineState, 'OK'>;
+  /** NOTE: said, but the state is OK or DEGRADED without it (a calibration warning, not an alarm). */
+  readonly state: Exclude<HeadlineState, 'OK'> | 'NOTE';
   readonly text: string;
   /** When the condition began (ms since the epoch), where known. */
   readonly since: number | null;
@@ -25,7 +26,7 @@ export interface HeadlineReason {
 
 export interface Headline {
   readonly state: HeadlineState;
-  /** Blocking reasons first; empty when OK. */
+  /** Blocking reasons first, notes last; no BLOCKING or DEGRADED one when OK. */
   readonly reasons: readonly HeadlineReason[];
 }
 
@@ -51,9 +52,13 @@ export const LAG_BEHIND = 1000;
 export const BACKLOG_GROWTH = 100;
 
 export function statusHeadline(input: HeadlineInput): Headline {
-  const reasons = [...blocking(input), ...degraded(input)];
-  const state: HeadlineState = reasons.some((r) => r.state === 'BLOCKING') ? 'BLOCKING' : reasons.length > 0 ? 'DEGRADED' : 'OK';
-  return { state, reasons };
+  const reasons = [...blocking(input), ...degraded(input), ...input.sections.filter((r) => r.state === 'NOTE')];
+  return { state: headlineState(reasons), reasons };
+}
+
+/** The worst of the reasons; notes change nothing. */
+export function headlineState(reasons: readonly HeadlineReason[]): HeadlineState {
+  return reasons.some((r) => r.state === 'BLOCKING') ? 'BLOCKING' : reasons.some((r) => r.state === 'DEGRADED') ? 'DEGRADED' : 'OK';
 }
 
 function blocking(input: HeadlineInput): HeadlineReason[] {

@@ -1,0 +1,88 @@
+import { parseNumber } from '../../schemas/fields.js';
+import { bootstrapInterval, drawdownAndRunUp } from './outcomes.js';
+
+/**
+ * What both halves of `report calibrate` share: a decision's own time, the counterfactual PnL of
+ * the decisions an alternative changes (with what it could not price), and the reproduction
+ * check's result. Pure.
+ */
+
+/** A decision's own time in epoch seconds (the deciding gate's clock), else its entry id's time. */
+export function decisionTime(epochSeconds: string | undefined, id: string): number {
+  const sec = parseNumber(epochSeconds);
+  return sec !== undefined && sec > 0 ? Math.round(sec * 1000) : Number.parseInt(id, 10);
+}
+
+/** The counterfactual PnL of a set of decisions at one horizon, with what it could not price. */
+export interface WhatIfPnl {
+  readonly horizon: string;
+  /** Decisions with a difference whose PnL is known (a priced sample, or nothing kept: exactly 0). */
+  readonly priced: number;
+  /** Their sample had no price (recorded as missing): left out of every figure. */
+  readonly missingPrice: number;
+  /**
+   * No sample to price them from: the recorded decision was not followed (it kept the proposal,
+   * so no follow-up was recorded, or the follow-up was skipped), or its horizon has not come yet.
+   */
+  readonly noSample: number;
+  /** null when nothing was priced: an unknown is never a PnL of 0. */
+  readonly totalPnlUsd: number | null;
+  /** The worst of the decisions' worst sampled excursions (worst_pnl_usd, scaled). */
+  readonly worstExcursionUsd: number | null;
+  readonly maxDrawdownUsd: number | null;
+  readonly interval90: [number, number] | null;
+}
+
+const round2 = (v: number) => Math.round(v * 100) / 100;
+
+/** Collects one decision's counterfactual PnL at one horizon into running figures. */
+export class PnlCollector {
+  private readonly values: { at: number; pnl: number }[] = [];
+  private worst: number | null = null;
+  private missing = 0;
+  private unsampled = 0;
+
+  constructor(private readonly horizon: string) {}
+
+  priced(at: number, pnl: number, worst: number | undefined): void {
+    this.values.push({ at, pnl });
+    const w = worst ?? pnl;
+    this.worst = this.worst === null ? w : Math.min(this.worst, w);
+  }
+
+  missingPrice(): void {
+    this.missing += 1;
+  }
+
+  noSample(): void {
+    this.unsampled += 1;
+  }
+
+  result(): WhatIfPnl {
+    const ordered = [...this.values].sort((a, b) => a.at - b.at).map((v) => v.pnl);
+    return {
+      horizon: this.horizon,
+      priced: ordered.length,
+      missingPrice: this.missing,
+      noSample: this.unsampled,
+      totalPnlUsd: ordered.length === 0 ? null : round2(ordered.reduce((a, b) => a + b, 0)),
+      worstExcursionUsd: this.worst === null ? null : round2(this.worst),
+      maxDrawdownUsd: ordered.length === 0 ? null : drawdownAndRunUp(ordered).drawdown,
+      interval90: bootstrapInterval(ordered),
+    };
+  }
+}
+
+/** A decision the rule, with the configured settings, does not decide as recorded. */
+export interface Mismatch {
+  readonly id: string;
+  readonly recorded: string;
+  readonly recomputed: string;
+}
+
+export interface Reproduction {
+  readonly checked: number;
+  readonly reproduced: number;
+  /** The first 20 that were not. */
+  readonly mismatches: readonly Mismatch[];
+}

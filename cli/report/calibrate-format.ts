@@ -1,0 +1,130 @@
+import type { WhatIfPnl } from './calibrate-common.js';
+import type { CalibrateReport } from './calibrate.js';
+
+/** `report calibrate` as text and as CSV (section,group,metric,value: one row per number). */
+
+const usd = (v: number | null) => (v === null ? '—' : `${v < 0 ? '-' : ''}$${Math.abs(v).toFixed(2)}`);
+const num = (v: number | null) => (v === null ? '—' : String(Number(v.toPrecision(4))));
+const hours = (sec: number) => `${(sec / 3600).toFixed(2)} h`;
+
+/** "n 3 priced, 1 no price, 2 no sample: total $-12.00, worst $-8.00, drawdown $12.00, 90% [..]" */
+function pnlLine(p: WhatIfPnl): string {
+  const interval = p.interval90 ? `[${usd(p.interval90[0])}, ${usd(p.interval90[1])}]` : '—';
+  const counts = `${p.horizon.padStart(4)}: ${p.priced} priced, ${p.missingPrice} no price, ${p.noSample} no sample`;
+  if (p.priced === 0) return `${counts}; no PnL known`;
+  return (
+    `${counts}; ` + `total ${usd(p.totalPnlUsd)}, worst ${usd(p.worstExcursionUsd)}, drawdown ${usd(p.maxDrawdownUsd)}, 90% ${interval}`
+  );
+}
+
+export function formatCalibrateText(report: CalibrateReport, window: { from: number; to: number; streams: string }): string {
+  const h = report.heat;
+  const out = [
+    `Calibration, ${new Date(window.from).toISOString()} → ${new Date(window.to).toISOString()} (${window.streams})`,
+    `headline: ${report.headline}`,
+    '',
+    `Heat as it was (${h.decisions} decisions, ${h.untrusted} without a trusted heat; HEAT_MIN ${report.thresholds.min}, HEAT_MAX ${report.thresholds.max})`,
+    `  min ${num(h.min)}  p5 ${num(h.percentiles.p5)}  p25 ${num(h.percentiles.p25)}  p50 ${num(h.percentiles.p50)}  p75 ${num(h.percentiles.p75)}  p95 ${num(h.percentiles.p95)}  max ${num(h.max)}  mean ${num(h.mean)}`,
+    `  time in bucket: COLD ${hours(h.secondsInBucket.COLD)}, WARM ${hours(h.secondsInBucket.WARM)}, HOT ${hours(h.secondsInBucket.HOT)}, unknown ${hours(h.secondsInBucket.UNKNOWN)}`,
+  ];
+  if (h.bySymbol.length > 0) {
+    out.push('  by symbol (mean heat, largest, share of the heat):');
+    for (const s of h.bySymbol)
+      out.push(
+        `    ${s.symbol.padEnd(14)} ${num(s.meanHeat).padStart(10)} ${num(s.maxHeat).padStart(10)} ${(s.shareOfHeat * 100).toFixed(1).padStart(6)} %`,
+      );
+  }
+  out.push('', "Heat gate what-if (full closes decided again by the gate's rule; PnL of the downgrades against closing in full)");
+  for (const w of report.heatWhatIf) {
+    const to =
+      Object.entries(w.downgradedTo)
+        .map(([a, n]) => `${n} → ${a}`)
+        .join(', ') || 'none';
+    out.push(
+      `  HEAT_MIN ${w.heatMin} HEAT_MAX ${w.heatMax}${w.configured ? ' (configured)' : ''}: ${w.downgraded} of ${w.fullCloses} full closes downgraded (${to}); ${w.changedFromRecorded} differ from the record`,
+    );
+    for (const p of w.pnl) out.push(`    ${pnlLine(p)}`);
+  }
+  out.push('', "Governor what-if (opens decided again by the governor's rules, each against the book as recorded)");
+  for (const g of report.governorWhatIf) {
+    const by =
+      Object.entries(g.blockedBy)
+        .map(([r, n]) => `${r} ${n}`)
+        .join(', ') || 'none';
+    out.push(
+      `  ${g.caps}: per_trade ${g.limits.maxNotionalPerTrade}, total ${g.limits.maxTotalNotional}, positions ${g.limits.maxOpenPositions}, cooldown ${g.limits.cooldownSec} s`,
+      `    opens permitted ${g.opens.permitted}, blocked ${g.opens.blocked} (${by}); newly permitted ${g.newlyPermitted.length}, newly blocked ${g.newlyBlocked.length}`,
+    );
+    if (g.newlyPermitted.length > 0) {
+      out.push(`    newly permitted: ${g.newlyPermitted.join(', ')}`);
+      for (const p of g.pnlNewlyPermitted) out.push(`    ${pnlLine(p)}`);
+    }
+    if (g.newlyBlocked.length > 0) {
+      out.push(`    newly blocked: ${g.newlyBlocked.join(', ')}`);
+      for (const p of g.pnlNewlyBlocked) out.push(`    ${pnlLine(p)}`);
+    }
+  }
+  const r = report.reproduction;
+  out.push(
+    '',
+    `Reproduction with the configured settings: heat ${r.heat.reproduced}/${r.heat.checked}, governor ${r.governor.reproduced}/${r.governor.checked}` +
+      (r.governor.withoutInputs > 0 ? ` (${r.governor.withoutInputs} governor decisions recorded without inputs, not checked)` : ''),
+  );
+  for (const m of [...r.heat.mismatches, ...r.governor.mismatches])
+    out.push(`  ${m.id}: recorded ${m.recorded}, recomputed ${m.recomputed}`);
+  return out.join('\n') + '\n';
+}
+
+function csvCell(value: string): string {
+  return /[",\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
+}
+
+export function formatCalibrateCsv(report: CalibrateReport): string {
+  const rows: string[][] = [['section', 'group', 'metric', 'value']];
+  const add = (section: string, group: string, metric: string, value: number | string | null) =>
+    rows.push([section, group, metric, value === null ? '' : String(value)]);
+  const h = report.heat;
+  add('headline', '', 'text', report.headline);
+  add('heat', 'all', 'decisions', h.decisions);
+  add('heat', 'all', 'untrusted', h.untrusted);
+  add('heat', 'all', 'min', h.min);
+  add('heat', 'all', 'max', h.max);
+  add('heat', 'all', 'mean', h.mean);
+  for (const [p, v] of Object.entries(h.percentiles)) add('heat', 'all', p, v);
+  for (const [b, v] of Object.entries(h.secondsInBucket)) add('heat', `bucket ${b}`, 'seconds', v);
+  for (const s of h.bySymbol) {
+    add('heat', s.symbol, 'mean_heat', s.meanHeat);
+    add('heat', s.symbol, 'max_heat', s.maxHeat);
+    add('heat', s.symbol, 'share_of_heat', s.shareOfHeat);
+  }
+  for (const w of report.heatWhatIf) {
+    const group = `${w.heatMin}:${w.heatMax}`;
+    add('heat_what_if', group, 'full_closes', w.fullCloses);
+    add('heat_what_if', group, 'downgraded', w.downgraded);
+    for (const [a, n] of Object.entries(w.downgradedTo)) add('heat_what_if', group, `to ${a}`, n);
+    add('heat_what_if', group, 'changed_from_recorded', w.changedFromRecorded);
+    for (const p of w.pnl) pnlRows(add, 'heat_what_if', group, p);
+  }
+  for (const g of report.governorWhatIf) {
+    add('governor_what_if', g.caps, 'opens_permitted', g.opens.permitted);
+    add('governor_what_if', g.caps, 'opens_blocked', g.opens.blocked);
+    add('governor_what_if', g.caps, 'newly_permitted', g.newlyPermitted.length);
+    add('governor_what_if', g.caps, 'newly_blocked', g.newlyBlocked.length);
+    for (const p of g.pnlNewlyPermitted) pnlRows(add, 'governor_what_if', `${g.caps} newly permitted`, p);
+    for (const p of g.pnlNewlyBlocked) pnlRows(add, 'governor_what_if', `${g.caps} newly blocked`, p);
+  }
+  add('reproduction', 'heat', 'checked', report.reproduction.heat.checked);
+  add('reproduction', 'heat', 'reproduced', report.reproduction.heat.reproduced);
+  add('reproduction', 'governor', 'checked', report.reproduction.governor.checked);
+  add('reproduction', 'governor', 'reproduced', report.reproduction.governor.reproduced);
+  return rows.map((r) => r.map(csvCell).join(',')).join('\n') + '\n';
+}
+
+function pnlRows(add: (s: string, g: string, m: string, v: number | null) => void, section: string, group: string, p: WhatIfPnl): void {
+  add(section, group, `${p.horizon} priced`, p.priced);
+  add(section, group, `${p.horizon} missing_price`, p.missingPrice);
+  add(section, group, `${p.horizon} no_sample`, p.noSample);
+  add(section, group, `${p.horizon} total_pnl_usd`, p.totalPnlUsd);
+  add(section, group, `${p.horizon} worst_excursion_usd`, p.worstExcursionUsd);
+  add(section, group, `${p.horizon} max_drawdown_usd`, p.maxDrawdownUsd);
+}

@@ -1,0 +1,107 @@
+import type { ApplyLayerEra } from '../../handlers/heat-gate/apply-layer-era.js';
+import type { Limits } from '../../handlers/governor/config.js';
+import type { Outcome } from '../../schemas/outcome.js';
+import {
+  defaultHeatGrid,
+  heatDistribution,
+  heatSamplesById,
+  heatWhatIf,
+  reproduceHeat,
+  type HeatDecisionRecord,
+  type HeatDistribution,
+  type HeatWhatIf,
+  type Thresholds,
+} from './calibrate-heat.js';
+import type { Reproduction } from './calibrate-common.js';
+import {
+  describeCaps,
+  governorSamplesById,
+  governorWhatIf,
+  reproduceGovernor,
+  type CapSetting,
+  type GovernorDecisionRecord,
+  type GovernorWhatIf,
+} from './calibrate-governor.js';
+
+/**
+ * `quantum-gates report calibrate`: before switching shadow → enforce, what every threshold and
+ * cap would have done, from the decisions already recorded (issue #26). Pure: records in, report
+ * out (reading Redis is cli/commands/report.ts).
+ */
+
+export interface CalibrateInput {
+  readonly heatDecisions: readonly HeatDecisionRecord[];
+  readonly governorDecisions: readonly GovernorDecisionRecord[];
+  readonly samples: readonly Outcome[];
+  readonly window: { readonly from: number; readonly to: number };
+  /** The configured HEAT_MIN/HEAT_MAX and Apply Layer era (the heat gate's settings in this environment). */
+  readonly thresholds: Thresholds;
+  readonly era: ApplyLayerEra;
+  /** The configured governor limits. */
+  readonly limits: Limits;
+  /** --heat-grid; the default grid around the observed heat when absent. */
+  readonly heatGrid?: readonly Thresholds[];
+  /** --caps, each one alternative; the configured caps are always the first row. */
+  readonly caps?: readonly CapSetting[];
+  /** The configured OUTCOME_HORIZONS: each is reported, sampled yet or not (with the samples' own). */
+  readonly horizons?: readonly { readonly label: string; readonly ms: number }[];
+}
+
+export interface CalibrateReport {
+  /** One line: the calibration warning when the data and the thresholds are on different scales. */
+  readonly headline: string;
+  readonly thresholds: Thresholds;
+  readonly horizons: readonly string[];
+  readonly heat: HeatDistribution;
+  readonly heatWhatIf: readonly HeatWhatIf[];
+  readonly governorWhatIf: readonly GovernorWhatIf[];
+  readonly reproduction: {
+    readonly heat: Reproduction;
+    readonly governor: Reproduction & { readonly withoutInputs: number };
+  };
+}
+
+/** The configured horizons and those of the samples, shortest first. */
+function horizonsOf(samples: readonly Outcome[], configured: readonly { readonly label: string; readonly ms: number }[]): string[] {
+  const seconds = new Map<string, number>();
+  for (const h of configured) seconds.set(h.label, h.ms / 1000);
+  for (const s of samples) if (!seconds.has(s.horizon)) seconds.set(s.horizon, s.horizon_sec);
+  return [...seconds.entries()].sort((a, b) => a[1] - b[1]).map(([h]) => h);
+}
+
+const pct = (part: number, whole: number) => (whole > 0 ? `${Math.round((part / whole) * 100)} %` : '—');
+
+function headlineOf(heat: HeatDistribution, t: Thresholds): string {
+  if (heat.calibrationWarning !== null) return heat.calibrationWarning;
+  if (heat.decisions - heat.untrusted === 0) return 'no heat decision with a trusted heat in the window';
+  const s = heat.secondsInBucket;
+  const total = s.COLD + s.WARM + s.HOT + s.UNKNOWN;
+  return (
+    `heat median ${heat.percentiles.p50} over ${heat.decisions - heat.untrusted} decisions; of the time, COLD ${pct(s.COLD, total)}, ` +
+    `WARM ${pct(s.WARM, total)}, HOT ${pct(s.HOT, total)} at HEAT_MIN ${t.min}, HEAT_MAX ${t.max}`
+  );
+}
+
+export function calibrateReport(input: CalibrateInput): CalibrateReport {
+  const { thresholds, era, limits } = input;
+  const horizons = horizonsOf(input.samples, input.horizons ?? []);
+  const heat = heatDistribution(input.heatDecisions, thresholds, input.window.to);
+  const given = input.heatGrid ?? defaultHeatGrid(heat, thresholds);
+  // The configured pair always first, so every row reads against what runs today.
+  const grid = [thresholds, ...given.filter((t) => t.min !== thresholds.min || t.max !== thresholds.max)];
+  const heatSamples = heatSamplesById(input.samples);
+  const govSamples = governorSamplesById(input.samples);
+  const caps: CapSetting[] = [{}, ...(input.caps ?? []).filter((c) => describeCaps(c) !== 'configured')];
+  return {
+    headline: headlineOf(heat, thresholds),
+    thresholds,
+    horizons,
+    heat,
+    heatWhatIf: grid.map((t) => heatWhatIf(input.heatDecisions, heatSamples, horizons, t, era, thresholds)),
+    governorWhatIf: caps.map((c) => governorWhatIf(input.governorDecisions, govSamples, horizons, limits, c)),
+    reproduction: {
+      heat: reproduceHeat(input.heatDecisions, thresholds, era),
+      governor: reproduceGovernor(input.governorDecisions, limits),
+    },
+  };
+}

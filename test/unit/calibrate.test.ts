@@ -1,0 +1,226 @@
+import { describe, expect, it } from 'vitest';
+import { calibrationWarning, nearestRank } from '../../domain/heat-calibration.js';
+import { portfolioHeat } from '../../domain/heat.js';
+import { limitsOf, parseGovernorConfig, type Limits } from '../../handlers/governor/config.js';
+import { decodeDecisionInputs, encodeDecisionInputs } from '../../handlers/governor/decision-inputs.js';
+import { evaluate } from '../../handlers/governor/gates.js';
+import type { PlanFacts } from '../../handlers/governor/plan.js';
+import type { GovernorSnapshot } from '../../handlers/governor/snapshot.js';
+import { calibrationSection, calibrationStatus } from '../../handlers/heat-gate/calibration-status.js';
+import { bySymbol } from '../../handlers/heat-gate/outputs.js';
+import { statusHeadline } from '../../runtime/host/http/status-headline.js';
+import { DEBUG_JSON_MAX } from '../../schemas/heat-gate.js';
+import type { Outcome } from '../../schemas/outcome.js';
+import { heatSamplesById, heatWhatIf, parseHeatGrid, type HeatDecisionRecord } from '../../cli/report/calibrate-heat.js';
+import { parseCapSetting } from '../../cli/report/calibrate-governor.js';
+
+const configured = { min: 0.25, max: 0.65 };
+
+describe('the calibration warning', () => {
+  it.each([
+    ['heat 0.0006 against 0.25 / 0.65 (the issue’s measurement)', [0.0006, 0.0004], true],
+    ['a heat within a factor of 10 of HEAT_MIN', [0.0006, 0.03], false],
+    ['a heat within a factor of 10 of HEAT_MAX', [6], false],
+    ['every heat 50 × above HEAT_MAX', [40, 80], true],
+    ['heats of 0 only (no sigma): says nothing of scale', [0, 0], false],
+    ['no decisions', [], false],
+  ])('%s', (_name, heats, warns) => {
+    expect(calibrationWarning(heats, configured) !== null).toBe(warns);
+  });
+
+  it('names the range and the bucket every full close lands in', () => {
+    expect(calibrationWarning([0.0006, 0.0004, 0], configured)).toBe(
+      'calibration: the heat of 2 decisions (0.0004 to 0.0006) never came within a factor of 10 of HEAT_MIN 0.25 or HEAT_MAX 0.65; ' +
+        'thresholds and data are on different scales (below HEAT_MIN: every full close is COLD)',
+    );
+  });
+
+  it('takes percentiles by nearest rank', () => {
+    expect(nearestRank([1, 2, 3, 4], 0.5)).toBe(2);
+    expect(nearestRank([1, 2, 3, 4], 0.95)).toBe(4);
+    expect(nearestRank([1, 2, 3, 4], 0.05)).toBe(1);
+    expect(nearestRank([], 0.5)).toBeNull();
+  });
+});
+
+describe('each symbol’s share of the heat', () => {
+  it('sums to the heat, one share per counted position', () => {
+    const heat = portfolioHeat(
+      [
+        { symbol: 'BTCUSDT', notionalUsd: -500, sigma: 0.02 },
+        { symbol: 'ETHUSDT', notionalUsd: 1000, sigma: 0.01 },
+        { symbol: 'XRPUSDT', notionalUsd: 50, sigma: undefined },
+      ],
+      10_000,
+    );
+    expect(heat.contributions).toEqual([
+      { symbol: 'BTCUSDT', heat: 0.001 },
+      { symbol: 'ETHUSDT', heat: 0.001 },
+    ]);
+    expect(heat.heat).toBe(0.002);
+  });
+
+  it('names the largest shares that fit in debug_json and sums the rest', () => {
+    const contributions = Array.from({ length: 200 }, (_, i) => ({ symbol: `SYM${String(i).padStart(3, '0')}USDT`, heat: (i + 1) / 1e6 }));
+    const out = bySymbol(contributions, 300);
+    const named = Object.keys(out.by_symbol!);
+    expect(named.length).toBeGreaterThan(5);
+    expect(named[0]).toBe('SYM199USDT');
+    expect(JSON.stringify(out).length).toBeLessThanOrEqual(300);
+    const total = contributions.reduce((s, c) => s + c.heat, 0);
+    const shown = Object.values(out.by_symbol!).reduce((s, v) => s + v, 0) + out.by_symbol_others!;
+    expect(shown).toBeCloseTo(total, 6);
+    expect(300).toBeLessThan(DEBUG_JSON_MAX);
+  });
+});
+
+describe('the governor’s recorded decision inputs', () => {
+  const testnet: Limits = limitsOf(parseGovernorConfig({}));
+  const open: PlanFacts = {
+    planId: 'p-1',
+    symbol: 'BTCUSDT',
+    action: 'OPEN_LONG',
+    side: 'BUY',
+    isClose: false,
+    killScore: 0.1,
+    age: { kind: 'age', ageSec: 1 },
+    ageSec: 1,
+    pricing: { kind: 'priced', qty: 0.002, markPrice: 100_000, notional: 200 },
+    qty: 0.002,
+    notional: 200,
+  };
+  const snapshot: GovernorSnapshot = {
+    now: 1_800_000_000_000,
+    killSwitch: false,
+    disarmed: false,
+    disarmedToday: false,
+    lastExecSec: 1_799_999_970,
+    execHistory: { type: 'list', times: [1_799_999_970] },
+    execLastHour: 1,
+    execLast5Min: 1,
+    openPositions: 3,
+    totalNotional: 1700.5,
+    reservations: 1,
+    reservedPositions: 1,
+    reservedNotional: 150,
+    oldestReservationAt: 1_799_999_990_000,
+    exitLockHolder: null,
+    symbolNotional: 0,
+    ownPosition: undefined,
+    markPrice: 100_000,
+    budget: { budgetUsd: 900, mode: 'enforce', updatedAtMs: 1_799_999_995_000 },
+    recentViolation: false,
+    dailyTotal: 0,
+    dailyKey: 'k',
+  };
+
+  it('decide again as recorded, under the configured limits and others', () => {
+    const decoded = decodeDecisionInputs(encodeDecisionInputs(open, snapshot), 'BTCUSDT')!;
+    expect(decoded.facts).toEqual(open);
+    // 30 s since the last execution: the 60 s cooldown blocks, as at decision time.
+    expect(evaluate(decoded.facts, testnet, decoded.snapshot)).toEqual(evaluate(open, testnet, snapshot));
+    expect(evaluate(decoded.facts, testnet, decoded.snapshot)).toMatchObject({ reason: 'symbol_cooldown' });
+    for (const limits of [
+      { ...testnet, cooldownSec: 20 },
+      { ...testnet, cooldownSec: 20, maxTotalNotional: 1800 },
+      { ...testnet, cooldownSec: 0, maxOpenPositions: 4 },
+      { ...testnet, applyMode: 'production' as const, p28BlockOverBudget: true },
+    ])
+      expect(evaluate(decoded.facts, limits, decoded.snapshot)).toEqual(evaluate(open, limits, snapshot));
+  });
+
+  it('are absent or unreadable: undefined, never a guess', () => {
+    expect(decodeDecisionInputs(undefined, 'X')).toBeUndefined();
+    expect(decodeDecisionInputs('{"v":2}', 'X')).toBeUndefined();
+    expect(decodeDecisionInputs('not json', 'X')).toBeUndefined();
+  });
+});
+
+describe('the heat what-if', () => {
+  const record = (id: string, heat: number | undefined, outAction: string): HeatDecisionRecord => ({
+    id,
+    at: Number.parseInt(id, 10),
+    symbol: 'ETHUSDT',
+    planId: id,
+    inAction: 'FULL_CLOSE',
+    outAction,
+    mode: 'shadow',
+    heat,
+    bySymbol: {},
+  });
+  const sample = (id: string, pnl: number | undefined): Outcome => ({
+    decision_id: `heat:${id}`,
+    kind: 'heat_downgrade',
+    symbol: 'ETHUSDT',
+    plan_id: id,
+    bucket: 'WARM',
+    mode: 'shadow',
+    proposed_action: 'FULL_CLOSE',
+    decided_action: 'PARTIAL_75',
+    horizon: '5m',
+    horizon_sec: 300,
+    decided_at: 1,
+    sampled_at: 2,
+    exposure_usd: 250,
+    entry_price: 100,
+    price: pnl === undefined ? undefined : 100,
+    pnl_usd: pnl,
+    worst_pnl_usd: pnl,
+  });
+
+  it('scales a recorded sample by the share kept, and counts what it cannot price', () => {
+    // Recorded at 0.25 / 0.65: 1-0 WARM → PARTIAL_75 (kept ¼, sampled −10); 2-0 HOT, kept in full (not
+    // followed); 3-0 WARM, its sample without a price.
+    const records = [record('1-0', 0.3, 'PARTIAL_75'), record('2-0', 0.9, 'FULL_CLOSE'), record('3-0', 0.4, 'PARTIAL_75')];
+    const samples = heatSamplesById([sample('1-0', -10), sample('3-0', undefined)]);
+    // At 1 / 2: all three COLD → PARTIAL_25 (kept ¾, three times the recorded ¼).
+    const w = heatWhatIf(records, samples, ['5m'], { min: 1, max: 2 }, 'newest', configured);
+    expect(w).toMatchObject({ downgraded: 3, downgradedTo: { PARTIAL_25: 3 }, changedFromRecorded: 3 });
+    expect(w.pnl[0]).toMatchObject({ priced: 1, missingPrice: 1, noSample: 1, totalPnlUsd: -30, worstExcursionUsd: -30 });
+  });
+
+  it('reads a grid of HEAT_MIN:HEAT_MAX pairs and refuses a pair out of order', () => {
+    expect(parseHeatGrid('0.25:0.65,0.001:0.01')).toEqual([
+      { min: 0.25, max: 0.65 },
+      { min: 0.001, max: 0.01 },
+    ]);
+    expect(() => parseHeatGrid('0.65:0.25')).toThrow(/below HEAT_MAX/);
+    expect(() => parseHeatGrid('0.25')).toThrow(/HEAT_MIN:HEAT_MAX/);
+  });
+
+  it('reads cap settings by short or GOV_* name', () => {
+    expect(parseCapSetting('per_trade=500,GOV_SYMBOL_COOLDOWN_SECONDS=30')).toEqual({ maxNotionalPerTrade: 500, cooldownSec: 30 });
+    expect(() => parseCapSetting('per_trad=500')).toThrow(/per_trade, total, positions, cooldown/);
+    expect(() => parseCapSetting('positions=2.5')).toThrow(/whole number/);
+  });
+});
+
+describe('the heat calibration section', () => {
+  it('draws the distribution up to past HEAT_MAX and notes a scale mismatch on the headline, not as an alarm', () => {
+    const value = calibrationStatus([0.0006, 0.0004], configured);
+    expect(value.bins).toHaveLength(20);
+    // 20 bars up to 0.65 × 1.05: each 0.034125 wide.
+    expect(value.bins[0]).toEqual({ heat: 0.0170625, count: 2 });
+    expect(value.bins.at(-1)!.heat).toBeGreaterThan(0.65);
+    const reasons = calibrationSection.headline!(value, 0);
+    expect(reasons).toHaveLength(1);
+    expect(reasons[0]).toMatchObject({ state: 'NOTE' });
+    const headline = statusHeadline({
+      now: 0,
+      dead_letter: null,
+      sections: reasons,
+      gates: [],
+      readiness: undefined,
+      redis: null,
+      unread: [],
+      trends: [],
+    });
+    expect(headline.state).toBe('OK');
+    expect(headline.reasons.map((r) => r.state)).toEqual(['NOTE']);
+  });
+
+  it('has no note where the heat reaches the thresholds’ scale, or the settings are not known here', () => {
+    expect(calibrationSection.headline!(calibrationStatus([0.3, 0.8], configured), 0)).toEqual([]);
+    expect(calibrationStatus([0.0006], null).warning).toBeNull();
+  });
+});
