@@ -19,7 +19,12 @@ export interface Spawned {
 
 /** Runs a TypeScript entry point with tsx as its own process, as `npm start` would. */
 export function spawnTs(entry: string, env: Record<string, string>, extraNodeArgs: string[] = []): Spawned {
-  const child = spawn(process.execPath, [...extraNodeArgs, '--import', 'tsx', entry], {
+  return spawnNode([...extraNodeArgs, '--import', 'tsx', entry], env);
+}
+
+/** Runs node with these arguments as its own process (the entry point among them). */
+export function spawnNode(args: string[], env: Record<string, string>): Spawned {
+  const child = spawn(process.execPath, args, {
     cwd: root,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

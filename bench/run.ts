@@ -4,24 +4,60 @@
  * a table and writes JSON + an SVG chart to bench/results/ (git-ignored).
  *
  * BENCH_QUICK=1 shrinks every run (for a smoke check); BENCH_ROUNDS=n sets how many turns each
- * contender takes per backlog (default 3); BENCH_CPU_PROF=1 profiles the runtime.
+ * contender takes per backlog (default 3); BENCH_CPU_PROF=1 profiles the runtime (the heat gate's
+ * drains and the governor's; `npx tsx bench/profile-breakdown.ts <file.cpuprofile>` sums one up);
+ * BENCH_ONLY=heat,latency,governor,jobs,budget picks sections (default all); BENCH_BUILDS=tsx,compiled
+ * picks how the gates run (default both: through tsx from the sources, as `npm start`, and the
+ * esbuild bundle `npm run build` makes, as the systemd units run it, bundled afresh into
+ * bench/results/dist/ so the figures are of the code checked out).
  */
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { resolve } from 'node:path';
+import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { allHandlers } from '../handlers/index.js';
 import { keys, streams } from '../schemas/keys.js';
 import { freePort, startTestRedis, type TestRedis } from '../test/support/redis-server.js';
 import { renderChart } from './chart.js';
-import { root, spawnTs, type Spawned } from './processes.js';
+import { root, spawnNode, spawnTs, type Spawned } from './processes.js';
 
 const quick = process.env.BENCH_QUICK === '1';
 const profile = process.env.BENCH_CPU_PROF === '1';
 const resultsDir = resolve(root, 'bench', 'results');
+const SECTIONS = ['heat', 'latency', 'governor', 'jobs', 'budget'] as const;
+const only = new Set((process.env.BENCH_ONLY ?? SECTIONS.join(',')).split(',').map((s) => s.trim()));
+for (const s of only)
+  if (!(SECTIONS as readonly string[]).includes(s)) throw new Error(`BENCH_ONLY: unknown section ${s} (${SECTIONS.join(', ')})`);
+type Build = 'tsx' | 'compiled';
+const BUILDS = (process.env.BENCH_BUILDS ?? 'tsx,compiled').split(',').map((s) => s.trim()) as Build[];
+for (const b of BUILDS) if (b !== 'tsx' && b !== 'compiled') throw new Error(`BENCH_BUILDS: unknown build ${String(b)} (tsx, compiled)`);
+/** BENCH_RUNTIME_ENV="BATCH_SIZE=1000 …": settings given to every gates process (experiments). */
+const benchRuntimeEnv: Record<string, string> = Object.fromEntries(
+  (process.env.BENCH_RUNTIME_ENV ?? '')
+    .split(' ')
+    .filter((pair) => pair.includes('='))
+    .map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]),
+);
+/** Where the compiled contender's bundle is made (git-ignored); `npm run build`'s esbuild step. */
+const bundleDir = process.env.BENCH_BUNDLE_DIR ?? resolve(resultsDir, 'dist');
+const profileDir = resolve(resultsDir, 'profiles');
+
+/** The gates' process, from the sources or from the bundle; profiled when BENCH_CPU_PROF=1 and `profiled`. */
+function spawnApp(build: Build, env: Record<string, string>, profiled = false): Spawned {
+  const args = [...NODE_FLAGS, ...(profile && profiled ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])];
+  return build === 'tsx' ? spawnTs('app/main.ts', env, args) : spawnNode([...args, resolve(bundleDir, 'app', 'main.js')], env);
+}
+
+/** `npm run build`'s bundle (scripts/bundle.mjs and its build-info), made from the checkout as it is. */
+function bundle(): void {
+  execFileSync(process.execPath, ['scripts/bundle.mjs', bundleDir], { cwd: root, stdio: 'ignore' });
+  execFileSync(process.execPath, ['scripts/write-build-info.mjs', bundleDir], { cwd: root, stdio: 'ignore' });
+}
 const SYMBOLS = 20;
 /** The flags `npm start` runs with (package.json), given to the runtime and the yardstick alike. */
-const NODE_FLAGS = ['--max-semi-space-size=32'];
+const NODE_FLAGS = process.env.BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? ['--max-semi-space-size=32'];
 
 interface Row {
   readonly name: string;
@@ -94,7 +130,15 @@ async function drainRate(redis: Redis, stream: string, count: number): Promise<n
 }
 
 function runtimeEnv(redis: TestRedis, handlers: string, port: number, extra: Record<string, string> = {}): Record<string, string> {
-  return { REDIS_URL: redis.url, PORT: String(port), HANDLERS: handlers, LOG_LEVEL: 'warn', STREAM_MAXLEN: '0', ...extra };
+  return {
+    REDIS_URL: redis.url,
+    PORT: String(port),
+    HANDLERS: handlers,
+    LOG_LEVEL: 'warn',
+    STREAM_MAXLEN: '0',
+    ...extra,
+    ...benchRuntimeEnv,
+  };
 }
 
 async function waitForGroup(redis: Redis, stream: string, group: string): Promise<void> {
@@ -120,6 +164,10 @@ interface Drain {
   readonly peakRss: number;
   /** The process's CPU time (all its threads) per message drained. */
   readonly cpuMicrosPerMessage: number;
+  /** redis-server's CPU time (INFO cpu, user + system) per message over the same stretch. */
+  readonly redisCpuMicrosPerMessage: number;
+  /** The Redis commands a message cost there (INFO commandstats), busiest first. */
+  readonly commands?: string;
 }
 
 /** Taking turns, ROUNDS drains of each contender per backlog (BENCH_ROUNDS, default 3). */
@@ -129,16 +177,24 @@ function median(drains: readonly Drain[]): Drain {
   return [...drains].sort((a, b) => a.perSecond - b.perSecond)[Math.floor((drains.length - 1) / 2)]!;
 }
 
-async function heatThroughput(redis: TestRedis, backlog: number, kind: 'runtime' | 'hand-written'): Promise<Drain> {
+/** redis-server's own CPU so far (user + system, all its threads), in milliseconds. */
+async function redisCpuMs(redis: Redis): Promise<number> {
+  const info = await redis.info('cpu');
+  const field = (name: string) => Number(new RegExp(`^${name}:([0-9.]+)`, 'm').exec(info)?.[1] ?? 0);
+  return (field('used_cpu_user') + field('used_cpu_sys')) * 1000;
+}
+
+/** One contender: the yardstick, or the gates from the sources or the bundle. */
+type Contender = 'hand-written' | Build;
+
+async function heatThroughput(redis: TestRedis, backlog: number, kind: Contender): Promise<Drain> {
   await redis.client.flushall();
   await seedPortfolio(redis.client);
   await produceProposals(redis.client, backlog, kind);
   let proc: Spawned;
   let output: string;
-  if (kind === 'runtime') {
-    const port = await freePort();
-    const args = [...NODE_FLAGS, ...(profile ? ['--cpu-prof', `--cpu-prof-dir=${resolve(resultsDir, 'profiles')}`] : [])];
-    proc = spawnTs('app/main.ts', runtimeEnv(redis, 'position-snapshot,heat-gate', port), args);
+  if (kind !== 'hand-written') {
+    proc = spawnApp(kind, runtimeEnv(redis, 'position-snapshot,heat-gate', await freePort()), true);
     output = streams.harvestCalibrated;
   } else {
     proc = spawnTs('bench/hand-written-loop.ts', { REDIS_URL: redis.url, EXPECT: String(backlog) }, NODE_FLAGS);
@@ -147,10 +203,24 @@ async function heatThroughput(redis: TestRedis, backlog: number, kind: 'runtime'
   try {
     // CPU is counted from the first output on, so start-up (module loading, connecting) is left out.
     await waitForLength(redis.client, output, 1, 300_000);
-    const [cpuBefore, doneBefore] = [proc.cpuMs(), await redis.client.xlen(output)];
+    const [cpuBefore, redisBefore, statsBefore, doneBefore] = [
+      proc.cpuMs(),
+      await redisCpuMs(redis.client),
+      await commandStats(redis.client),
+      await redis.client.xlen(output),
+    ];
     await waitForLength(redis.client, output, backlog, 300_000);
-    const cpuMicrosPerMessage = ((proc.cpuMs() - cpuBefore) * 1000) / Math.max(1, backlog - doneBefore);
-    return { perSecond: await drainRate(redis.client, output, backlog), peakRss: proc.peakRss(), cpuMicrosPerMessage };
+    const drained = Math.max(1, backlog - doneBefore);
+    const commands = commandsPerMessage(statsBefore, await commandStats(redis.client), drained);
+    const cpuMicrosPerMessage = ((proc.cpuMs() - cpuBefore) * 1000) / drained;
+    const redisCpuMicrosPerMessage = (((await redisCpuMs(redis.client)) - redisBefore) * 1000) / drained;
+    return {
+      perSecond: await drainRate(redis.client, output, backlog),
+      peakRss: proc.peakRss(),
+      cpuMicrosPerMessage,
+      redisCpuMicrosPerMessage,
+      commands,
+    };
   } finally {
     await proc.stop();
   }
@@ -161,19 +231,19 @@ function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
-async function latencyAt(redis: TestRedis, rate: number, seconds: number, kind: 'runtime' | 'hand-written' = 'runtime') {
+async function latencyAt(redis: TestRedis, rate: number, seconds: number, kind: Contender = 'tsx') {
   await redis.client.flushall();
   await seedPortfolio(redis.client);
   const port = await freePort();
-  const output = kind === 'runtime' ? streams.harvestCalibrated : 'bench:handwritten:calibrated';
+  const output = kind !== 'hand-written' ? streams.harvestCalibrated : 'bench:handwritten:calibrated';
   const proc =
-    kind === 'runtime'
-      ? spawnTs('app/main.ts', runtimeEnv(redis, 'position-snapshot,heat-gate', port), NODE_FLAGS)
+    kind !== 'hand-written'
+      ? spawnApp(kind, runtimeEnv(redis, 'position-snapshot,heat-gate', port))
       : spawnTs('bench/hand-written-loop.ts', { REDIS_URL: redis.url, EXPECT: String(rate * seconds) }, NODE_FLAGS);
   const producer = new Redis(redis.url);
   const observer = new Redis(redis.url);
   try {
-    if (kind === 'runtime') await waitReady(port);
+    if (kind !== 'hand-written') await waitReady(port);
     else await waitForGroup(redis.client, streams.harvestProposal, 'handwritten');
     const sentAt = new Map<string, number>();
     const latencies: number[] = [];
@@ -228,7 +298,43 @@ async function latencyAt(redis: TestRedis, rate: number, seconds: number, kind: 
   }
 }
 
-async function governorThroughput(redis: TestRedis, plans: number): Promise<number | undefined> {
+/** INFO commandstats: calls and redis-server's µs per command name. */
+async function commandStats(redis: Redis): Promise<Map<string, { calls: number; usec: number }>> {
+  const stats = new Map<string, { calls: number; usec: number }>();
+  for (const match of (await redis.info('commandstats')).matchAll(/^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/gm))
+    stats.set(match[1]!, { calls: Number(match[2]), usec: Number(match[3]) });
+  return stats;
+}
+
+/**
+ * The commands redis-server ran between two commandstats, per message: "get 4.0 (3 µs), …",
+ * busiest first. Commands a script runs are counted again inside the script's own figure, and
+ * commandstats times are wall-clock: on a busy machine a long script's include the time it
+ * waited for a core. INFO cpu (redisCpuMs) is the CPU figure.
+ */
+function commandsPerMessage(
+  before: Map<string, { calls: number; usec: number }>,
+  after: Map<string, { calls: number; usec: number }>,
+  messages: number,
+): string {
+  const rows = [...after].map(([name, a]) => {
+    const b = before.get(name) ?? { calls: 0, usec: 0 };
+    return { name, calls: (a.calls - b.calls) / messages, usec: (a.usec - b.usec) / messages };
+  });
+  const total = rows.reduce((sum, r) => sum + r.calls, 0);
+  return `${total.toFixed(1)} commands/message: ${rows
+    .filter((r) => r.calls >= 0.05 || r.usec >= 0.5)
+    .sort((x, y) => y.usec - x.usec)
+    .slice(0, 8)
+    .map((r) => `${r.name} ${r.calls.toFixed(1)} (${r.usec.toFixed(0)} µs)`)
+    .join(', ')}`;
+}
+
+interface GovernorDrain extends Drain {
+  readonly commands: string;
+}
+
+async function governorThroughput(redis: TestRedis, plans: number, build: Build): Promise<GovernorDrain | undefined> {
   if (!allHandlers.some((h) => h.name === 'governor')) return undefined;
   await redis.client.flushall();
   await seedPortfolio(redis.client);
@@ -263,10 +369,80 @@ async function governorThroughput(redis: TestRedis, plans: number): Promise<numb
     await pipeline.exec();
   }
   const port = await freePort();
-  const proc = spawnTs('app/main.ts', runtimeEnv(redis, 'governor,governor-cooldown', port, { GOV_MAX_PLAN_AGE_SEC: '0' }), NODE_FLAGS);
+  const proc = spawnApp(build, runtimeEnv(redis, 'governor,governor-cooldown', port, { GOV_MAX_PLAN_AGE_SEC: '0' }), true);
   try {
+    await waitForLength(redis.client, streams.governorEvents, 1, 300_000);
+    const [cpuBefore, redisBefore, statsBefore, doneBefore] = [
+      proc.cpuMs(),
+      await redisCpuMs(redis.client),
+      await commandStats(redis.client),
+      await redis.client.xlen(streams.governorEvents),
+    ];
     await waitForLength(redis.client, streams.governorEvents, plans, 300_000);
-    return drainRate(redis.client, streams.governorEvents, plans);
+    const drained = Math.max(1, plans - doneBefore);
+    return {
+      perSecond: await drainRate(redis.client, streams.governorEvents, plans),
+      peakRss: proc.peakRss(),
+      cpuMicrosPerMessage: ((proc.cpuMs() - cpuBefore) * 1000) / drained,
+      redisCpuMicrosPerMessage: (((await redisCpuMs(redis.client)) - redisBefore) * 1000) / drained,
+      commands: commandsPerMessage(statsBefore, await commandStats(redis.client), drained),
+    };
+  } finally {
+    await proc.stop();
+  }
+}
+
+/**
+ * Due BullMQ jobs after a restart: `jobs` cooldown-expiry jobs whose delay has passed wait in the
+ * governor's cooldown queue when the gates start; each emits one cooldown_expired (nothing
+ * supersedes them). The rate is taken between the first and the last event, as for a backlog.
+ */
+async function jobsDrain(redis: TestRedis, jobs: number, build: Build): Promise<Drain | undefined> {
+  if (!allHandlers.some((h) => h.name === 'governor-cooldown')) return undefined;
+  await redis.client.flushall();
+  const queue = new Queue('governor-cooldown', { connection: { host: '127.0.0.1', port: redis.port, maxRetriesPerRequest: null } });
+  try {
+    const startedAt = Date.now() - 60_000;
+    for (let i = 0; i < jobs; i += 1000) {
+      await queue.addBulk(
+        Array.from({ length: Math.min(1000, jobs - i) }, (_, k) => {
+          const symbol = `SYM${(i + k) % 200}USDT`;
+          const at = startedAt + i + k;
+          return {
+            name: 'cooldown-expired',
+            data: { symbol, plan_id: `job-${i + k}`, started_at: at, until: at + 1 },
+            // Delayed as the governor schedules them, and due by the time the gates start.
+            opts: {
+              jobId: `cooldown-${symbol}-${at}`,
+              delay: 1,
+              attempts: 5,
+              removeOnComplete: { count: 1000 },
+              removeOnFail: { count: 1000 },
+            },
+          };
+        }),
+      );
+    }
+  } finally {
+    await queue.close();
+  }
+  await new Promise((r) => setTimeout(r, 10));
+  const proc = spawnApp(build, runtimeEnv(redis, 'governor-cooldown', await freePort()));
+  try {
+    await waitForLength(redis.client, streams.governorEvents, 1, 120_000);
+    const [cpuBefore, redisBefore, doneBefore] = [
+      proc.cpuMs(),
+      await redisCpuMs(redis.client),
+      await redis.client.xlen(streams.governorEvents),
+    ];
+    await waitForLength(redis.client, streams.governorEvents, jobs, 300_000);
+    const drained = Math.max(1, jobs - doneBefore);
+    return {
+      perSecond: await drainRate(redis.client, streams.governorEvents, jobs),
+      peakRss: proc.peakRss(),
+      cpuMicrosPerMessage: ((proc.cpuMs() - cpuBefore) * 1000) / drained,
+      redisCpuMicrosPerMessage: (((await redisCpuMs(redis.client)) - redisBefore) * 1000) / drained,
+    };
   } finally {
     await proc.stop();
   }
@@ -294,100 +470,149 @@ async function budgetTick(redis: TestRedis, symbols: number): Promise<number | u
   }
 }
 
+const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
+const rate = (perSecond: number) => Math.round(perSecond).toLocaleString('en-US');
+
 async function main(): Promise<void> {
   mkdirSync(resultsDir, { recursive: true });
+  // BENCH_BUNDLE_DIR: a bundle made elsewhere (another commit's, to compare), run as it is.
+  if (BUILDS.includes('compiled') && process.env.BENCH_BUNDLE_DIR === undefined) bundle();
   const redis = await startTestRedis();
   const rows: Row[] = [];
   const results: Record<string, unknown> = {
     machine: { cpus: cpus().length, cpu: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version },
     startedAt: new Date().toISOString(),
     quick,
+    builds: BUILDS,
   };
+  const throughput: { label: string; perSecond: number }[] = [];
+  const latency: Awaited<ReturnType<typeof latencyAt>>[] = [];
   try {
-    const backlogs = quick ? [5_000] : [20_000, 100_000];
-    const throughput: { label: string; perSecond: number }[] = [];
-    const ratios: Record<string, number> = {};
-    for (const backlog of backlogs) {
-      // This VM's speed drifts by 10-20% over seconds (other tenants): the two contenders take
-      // turns, ROUNDS times, and each is represented by its median drain.
-      const hands: Drain[] = [];
-      const runtimes: Drain[] = [];
-      for (let round = 0; round < ROUNDS; round++) {
-        hands.push(await heatThroughput(redis, backlog, 'hand-written'));
-        runtimes.push(await heatThroughput(redis, backlog, 'runtime'));
+    if (only.has('heat')) {
+      const backlogs = process.env.BENCH_BACKLOGS ? process.env.BENCH_BACKLOGS.split(',').map(Number) : quick ? [5_000] : [20_000, 100_000];
+      for (const backlog of backlogs) {
+        // This VM's speed drifts by 10-20% over seconds (other tenants): the contenders take
+        // turns, ROUNDS times, and each is represented by its median drain.
+        const contenders: Contender[] = ['hand-written', ...BUILDS];
+        const drains = new Map<Contender, Drain[]>(contenders.map((c) => [c, []]));
+        for (let round = 0; round < ROUNDS; round++)
+          for (const c of contenders) drains.get(c)!.push(await heatThroughput(redis, backlog, c));
+        const hands = drains.get('hand-written')!;
+        const hand = median(hands);
+        const n = backlog.toLocaleString('en-US');
+        const spread = (ds: Drain[]) =>
+          `${ROUNDS} round${ROUNDS === 1 ? '' : 's'}: ${ds.map((d) => rate(d.perSecond)).join(', ')}; CPU ${ds.map((d) => d.cpuMicrosPerMessage.toFixed(0)).join(', ')} µs/message, redis-server ${ds.map((d) => d.redisCpuMicrosPerMessage.toFixed(0)).join(', ')} µs/message`;
+        rows.push({
+          name: `hand-written ioredis loop, ${n} backlog`,
+          value: `${rate(hand.perSecond)} proposals/s`,
+          note: `median of ${spread(hands)}`,
+        });
+        throughput.push({ label: `loop ${backlog / 1000}k`, perSecond: hand.perSecond });
+        const heat: Record<string, unknown> = { handWritten: hand, rounds: { handWritten: hands } };
+        for (const build of BUILDS) {
+          const runs = drains.get(build)!;
+          const rt = median(runs);
+          const ratios = runs.map((d, i) => d.perSecond / hands[i]!.perSecond);
+          const ratio = rt.perSecond / hand.perSecond;
+          const peakRss = Math.max(...runs.map((d) => d.peakRss));
+          throughput.push({ label: `${build} ${backlog / 1000}k`, perSecond: rt.perSecond });
+          rows.push({
+            name: `heat gate (${build}), ${n} backlog`,
+            value: `${rate(rt.perSecond)} proposals/s`,
+            note: `median of ${spread(runs)}; peak RSS ${mib(peakRss)}`,
+          });
+          rows.push({
+            name: `heat gate (${build}) ÷ hand-written loop, ${n}`,
+            value: `${ratio.toFixed(2)}×`,
+            note: `target ≥ 1.5×; round by round ${ratios.map((r) => r.toFixed(2)).join(', ')}`,
+          });
+          rows.push({
+            name: `peak RSS (${build}) draining ${n}`,
+            value: mib(peakRss),
+            note: backlog >= 100_000 ? 'target ≤ 150 MiB' : undefined,
+          });
+          heat[build] = { median: rt, ratio, peakRss, rounds: runs };
+        }
+        // What each contender's messages cost redis-server, the second core's share of the work.
+        for (const c of contenders) {
+          const d = median(drains.get(c)!);
+          rows.push({
+            name: `redis-server per message (${c}), ${n}`,
+            value: `${d.redisCpuMicrosPerMessage.toFixed(1)} µs`,
+            note: d.commands,
+          });
+        }
+        results[`heat_${backlog}`] = heat;
       }
-      const hand = median(hands);
-      const rt = median(runtimes);
-      ratios[backlog] = rt.perSecond / hand.perSecond;
-      const spread = (drains: Drain[]) =>
-        `${ROUNDS} round${ROUNDS === 1 ? '' : 's'}: ${drains.map((d) => Math.round(d.perSecond).toLocaleString('en-US')).join(', ')}; CPU ${drains.map((d) => d.cpuMicrosPerMessage.toFixed(0)).join(', ')} µs/message`;
-      const peakRss = Math.max(...runtimes.map((d) => d.peakRss));
-      throughput.push(
-        { label: `loop ${backlog / 1000}k`, perSecond: hand.perSecond },
-        { label: `runtime ${backlog / 1000}k`, perSecond: rt.perSecond },
-      );
-      rows.push({
-        name: `heat gate, ${backlog.toLocaleString('en-US')} backlog (runtime)`,
-        value: `${Math.round(rt.perSecond).toLocaleString('en-US')} proposals/s`,
-        note: `median of ${spread(runtimes)}; peak RSS ${(peakRss / 2 ** 20).toFixed(0)} MiB`,
-      });
-      rows.push({
-        name: `hand-written ioredis loop, ${backlog.toLocaleString('en-US')} backlog`,
-        value: `${Math.round(hand.perSecond).toLocaleString('en-US')} proposals/s`,
-        note: `median of ${spread(hands)}`,
-      });
-      rows.push({
-        name: `runtime ÷ hand-written loop (${backlog.toLocaleString('en-US')})`,
-        value: `${ratios[backlog]!.toFixed(2)}×`,
-        note: `target ≥ 1.0×; round by round ${runtimes.map((d, i) => (d.perSecond / hands[i]!.perSecond).toFixed(2)).join(', ')}`,
-      });
-      results[`heat_${backlog}`] = {
-        runtime: rt,
-        handWritten: hand,
-        ratio: ratios[backlog],
-        rounds: { runtime: runtimes, handWritten: hands },
-      };
     }
 
-    const loads = quick ? [200] : [200, 1000, 2000, 5000];
-    const latency = [];
-    for (const rate of loads) {
-      const l = await latencyAt(redis, rate, quick ? 2 : 5);
-      latency.push(l);
+    if (only.has('latency')) {
+      const loads = process.env.BENCH_RATES ? process.env.BENCH_RATES.split(',').map(Number) : quick ? [1000] : [200, 1000, 2000, 5000];
+      for (const build of BUILDS)
+        for (const offered of loads) {
+          // Every rate through tsx; the compiled build at the rate the targets name.
+          if (build !== BUILDS[0] && offered !== 1000) continue;
+          const l = await latencyAt(redis, offered, quick ? 2 : 5, build);
+          if (build === BUILDS[0]) latency.push(l);
+          rows.push({
+            name: `latency (${build}) at ${offered} msg/s offered`,
+            value: `p50 ${l.p50.toFixed(2)} ms · p90 ${l.p90.toFixed(2)} ms · p99 ${l.p99.toFixed(2)} ms`,
+            note: `${offered === 1000 ? 'target p50 ≤ 0.7 ms, p99 ≤ 3 ms; ' : ''}${Math.round(l.achieved)} msg/s sent, ${l.samples} samples, peak RSS ${mib(l.peakRss)}`,
+          });
+          results[`latency_${build}_${offered}`] = l;
+        }
+      const floor = await latencyAt(redis, 1000, quick ? 2 : 5, 'hand-written');
       rows.push({
-        name: `latency at ${rate} msg/s offered`,
-        value: `p50 ${l.p50.toFixed(2)} ms · p90 ${l.p90.toFixed(2)} ms · p99 ${l.p99.toFixed(2)} ms`,
-        note: `${Math.round(l.achieved)} msg/s sent, ${l.samples} samples, peak RSS ${(l.peakRss / 2 ** 20).toFixed(0)} MiB`,
+        name: 'hand-written loop latency at 1000 msg/s',
+        value: `p50 ${floor.p50.toFixed(2)} ms · p90 ${floor.p90.toFixed(2)} ms · p99 ${floor.p99.toFixed(2)} ms`,
+        note: 'the floor: same work, no guarantees',
       });
+      results.latencyHandWritten1000 = floor;
     }
-    results.latency = latency;
-    const floor = await latencyAt(redis, 1000, quick ? 2 : 5, 'hand-written');
-    rows.push({
-      name: 'hand-written loop latency at 1000 msg/s',
-      value: `p50 ${floor.p50.toFixed(2)} ms · p90 ${floor.p90.toFixed(2)} ms · p99 ${floor.p99.toFixed(2)} ms`,
-      note: 'the floor: same work, no guarantees',
-    });
-    results.latencyHandWritten1000 = floor;
 
-    const governor = await governorThroughput(redis, quick ? 2_000 : 20_000);
-    if (governor !== undefined)
-      rows.push({ name: 'governor, plans/s from a backlog', value: `${Math.round(governor).toLocaleString('en-US')} plans/s` });
-    results.governorPerSecond = governor ?? null;
+    if (only.has('governor'))
+      for (const build of BUILDS) {
+        const governor = await governorThroughput(redis, quick ? 2_000 : 20_000, build);
+        if (governor === undefined) continue;
+        rows.push({
+          name: `governor (${build}), plans/s from a backlog`,
+          value: `${rate(governor.perSecond)} plans/s`,
+          note: `target ≥ 6,000; CPU ${governor.cpuMicrosPerMessage.toFixed(0)} µs/plan, redis-server ${governor.redisCpuMicrosPerMessage.toFixed(0)} µs/plan, ${governor.commands}`,
+        });
+        results[`governor_${build}`] = governor;
+      }
 
-    const tick = await budgetTick(redis, quick ? 100 : 1_000);
-    if (tick !== undefined) rows.push({ name: `risk-budget tick over ${quick ? 100 : 1000} active symbols`, value: `${tick} ms` });
-    results.budgetTickMs = tick ?? null;
+    if (only.has('jobs'))
+      for (const build of BUILDS) {
+        const count = quick ? 1_000 : 6_218;
+        const jobs = await jobsDrain(redis, count, build);
+        if (jobs === undefined) continue;
+        rows.push({
+          name: `due BullMQ jobs (${build}), ${count.toLocaleString('en-US')} after a restart`,
+          value: `${rate(jobs.perSecond)} jobs/s`,
+          note: `target ≥ 2,000; CPU ${jobs.cpuMicrosPerMessage.toFixed(0)} µs/job, redis-server ${jobs.redisCpuMicrosPerMessage.toFixed(0)} µs/job`,
+        });
+        results[`jobs_${build}`] = jobs;
+      }
+
+    if (only.has('budget')) {
+      const tick = await budgetTick(redis, quick ? 100 : 1_000);
+      if (tick !== undefined) rows.push({ name: `risk-budget tick over ${quick ? 100 : 1000} active symbols`, value: `${tick} ms` });
+      results.budgetTickMs = tick ?? null;
+    }
 
     const caption = `${cpus().length} cores (${cpus()[0]?.model ?? 'cpu'}), Node ${process.version}, redis-server private on loopback, ${new Date().toISOString().slice(0, 10)}`;
-    const svg = renderChart({ throughput, latency, caption });
-    writeFileSync(resolve(resultsDir, 'chart.svg'), svg);
+    if (throughput.length > 0 && latency.length > 0)
+      writeFileSync(resolve(resultsDir, 'chart.svg'), renderChart({ throughput, latency, caption }));
     writeFileSync(resolve(resultsDir, 'latest.json'), JSON.stringify({ ...results, rows }, null, 2));
     writeFileSync(resolve(resultsDir, `bench-${Date.now()}.json`), JSON.stringify({ ...results, rows }, null, 2));
 
     const width = Math.max(...rows.map((r) => r.name.length));
     console.log(`\nquantum-gates benchmark — ${caption}\n`);
     for (const row of rows) console.log(`${row.name.padEnd(width)}  ${row.value}${row.note ? `  (${row.note})` : ''}`);
-    console.log(`\nresults: bench/results/latest.json, chart: bench/results/chart.svg`);
+    console.log(
+      `\nresults: bench/results/latest.json${throughput.length > 0 && latency.length > 0 ? ', chart: bench/results/chart.svg' : ''}`,
+    );
   } finally {
     await redis.stop();
   }

@@ -9,6 +9,7 @@ import { usd } from './numbers.js';
 import { withDirect, type Position, type PositionSource } from './positions.js';
 import { freshestPrice, positionQuote, readPriceQuotes } from '../positions/prices.js';
 import { BatchLedger } from './batch-ledger.js';
+import { coalescedReader } from './coalesced-reads.js';
 import { isOpenPosition, readReservations, reservedExposure } from './reservations.js';
 
 /** The original's dust rule for the position cap: `abs(positionAmt) > 0.0001` counts as open. */
@@ -84,6 +85,8 @@ export interface SharedState {
   readonly violations: readonly [id: string, fields: string[]][];
   /** The batch's decisions so far, and its turns (batch-ledger.ts). */
   readonly ledger: BatchLedger;
+  /** Where the batch's plans read their own keys: their reads go to Redis together (coalesced-reads.ts). */
+  readonly reads: RedisReader;
 }
 
 /** The lower bound of the error count: the window's start, or every error since the last disarm. */
@@ -107,7 +110,16 @@ export async function loadShared(
     redis.xrevrange(streams.budgetViolation, '+', `${Math.max(0, now - config.GOV_P28_VIOLATION_WINDOW_SEC * 1000)}-0`, 'COUNT', 1000),
     readReservations(redis, now),
   ]);
-  return { kill, disarm, disarmOfDay: disarmOfDay > 0, recentErrors, positions, violations, ledger: new BatchLedger(caps) };
+  return {
+    kill,
+    disarm,
+    disarmOfDay: disarmOfDay > 0,
+    recentErrors,
+    positions,
+    violations,
+    ledger: new BatchLedger(caps),
+    reads: coalescedReader(redis),
+  };
 }
 
 /** Counted by the position cap: not dust (a position without a quantity counts when it has notional). */

@@ -72,14 +72,21 @@ const failCause = (a: HeatAssessment): FailClosedCause | undefined => (a.trusted
 const heatOf = (a: HeatAssessment): number => (a.trusted ? a.heat : 0);
 const capped = (a: HeatAssessment): boolean => a.trusted && a.capped;
 
+type OwnFields = { fail_closed_cause?: FailClosedCause; heat_capped?: 'true' };
+/** Shared by every trusted, uncapped decision (nearly all): nothing of ours to add. */
+const NO_OWN_FIELDS: OwnFields = Object.freeze({});
+
 /** Our own fields, present only when they apply. */
-function ownFields(a: HeatAssessment): { fail_closed_cause?: FailClosedCause; heat_capped?: 'true' } {
+function ownFields(a: HeatAssessment): OwnFields {
   const cause = failCause(a);
+  if (cause === undefined && !capped(a)) return NO_OWN_FIELDS;
   return { ...(cause === undefined ? {} : { fail_closed_cause: cause }), ...(capped(a) ? { heat_capped: 'true' as const } : {}) };
 }
 
+const SKIP_NONE: ReadonlySet<string> = new Set();
+
 /** Adds the carried fields after `own`, skipping names already written (the original's `key not in calibrated`). */
-function withCarried(own: object, carried: CarriedFields, skip: ReadonlySet<string> = new Set()): Record<string, string> {
+function withCarried(own: object, carried: CarriedFields, skip: ReadonlySet<string> = SKIP_NONE): Record<string, string> {
   const out = wireFields(own);
   for (const [name, value] of carried.truncated) if (!Object.hasOwn(out, name) && !skip.has(name)) out[name] = value;
   return out;

@@ -3,6 +3,7 @@ import type { Effect, OrderCondition } from './effects.js';
 import { compareStreamIds } from '../../schemas/fields.js';
 import { asEval, DEAD_LETTER_APPEND, DEAD_LETTER_APPEND_FUNCTION } from './dead-letter.js';
 import { appendEffectCommands, appendExtraEmitCommands, type ExtraEmit } from './effect-commands.js';
+import { encodeCommand } from './resp.js';
 
 /** The stream entries a commit acknowledges, and the consumer that must still hold them. */
 export interface CommitSource {
@@ -259,6 +260,11 @@ class FlatCommand extends Command {
   constructor(name: string, args: string[]) {
     super(name, []);
     this.args = args;
+  }
+
+  /** The command's bytes, written without ioredis's string building (resp.ts). */
+  override toWritable(): Buffer {
+    return encodeCommand(this.name, this.args as string[]);
   }
 }
 

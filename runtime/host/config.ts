@@ -66,6 +66,11 @@ export const runtimeEnvSchema = z.object({
   LOG_FORMAT: z.enum(['auto', 'json', 'pretty'], { message: 'must be auto, json or pretty' }).default('auto'),
   /** An identical warning or error is written once per this window, with how often it came (0: every time). */
   LOG_REPEAT_WINDOW_MS: envInt(60_000, 0),
+  /**
+   * Jobs of a queue (cooldown expiries, outcome samples) a process runs at once; those in hand
+   * together commit as one batch (runtime/job-batch.ts). A schedule's ticks run one at a time.
+   */
+  JOB_CONCURRENCY: envInt(64, 1),
   /** BullMQ key prefix; on Redis Cluster use a hash tag such as {quantum}. */
   BULLMQ_PREFIX: z.string().min(1).default('bull'),
   /** GET /status answers from a read at most this old, so many readers cost one read (0: read every time). */

@@ -8,6 +8,7 @@ import { describeError } from '../engine/execute.js';
 import { jobDoneKey } from '../engine/idempotency.js';
 import type { AnyHandler, QueueTrigger, ScheduleTrigger } from '../contract/handler.js';
 import type { RootLogger } from '../engine/logger.js';
+import { JobBatcher } from './job-batch.js';
 import type { RuntimeMetrics } from '../engine/metrics.js';
 import { isReady, waitUntilReady, type RedisClient } from '../host/redis.js';
 import type { RedisHealth } from '../host/redis-health.js';
@@ -97,6 +98,7 @@ export class JobRunner {
   readonly queueName: string;
   private readonly trigger: ScheduleTrigger<unknown> | QueueTrigger;
   private readonly pipeline: SourcePipeline;
+  private readonly batcher: JobBatcher;
   private schedulerTimer: NodeJS.Timeout | undefined;
   private schedulerFault: string | undefined;
   private commitFailing: string | undefined;
@@ -129,6 +131,16 @@ export class JobRunner {
         },
       },
     });
+    this.batcher = new JobBatcher({
+      prepare: (deliveries) => this.pipeline.prepare(deliveries, deps.now()),
+      commit: (batch) => this.pipeline.commit(batch),
+      maxBatch: this.concurrency,
+    });
+  }
+
+  /** How many jobs BullMQ hands this runner at once: a queue's JOB_CONCURRENCY, a schedule's ticks one by one. */
+  get concurrency(): number {
+    return this.trigger.kind === 'queue' ? this.deps.config.JOB_CONCURRENCY : 1;
   }
 
   get isConsuming(): boolean {
@@ -162,7 +174,7 @@ export class JobRunner {
     this.worker = new Worker(this.trigger.queue, (job) => this.process(job), {
       connection: this.deps.bullConnection,
       prefix: config.BULLMQ_PREFIX,
-      concurrency: 1,
+      concurrency: this.concurrency,
       // Completed and failed counts per minute for a day: the board's graphs and the totals
       // Queue.exportPrometheusMetrics() reports.
       metrics: { maxDataPoints: MetricsTime.ONE_HOUR * 24 },
@@ -237,13 +249,11 @@ export class JobRunner {
       scheduled_at: job.timestamp,
     });
     const meta = { source: `bullmq:${this.queueName}`, id: job.id ?? job.name, raw, producedAt: job.timestamp, attempt: 1 };
-    const delivery = new Delivery(meta, data, 1, undefined);
-    const batch = await this.pipeline.prepare([delivery], this.deps.now());
-    if (delivery.outcome.kind === 'left-pending') throw new Error('shutting down before the job finished');
-    // BullMQ retries or fails a job that throws; a job whose outputs did not commit must not complete.
-    if (!(await this.pipeline.commit(batch))) throw new Error('the job could not be committed; it is left for a retry');
+    // Committed with the other jobs in hand (job-batch.ts); a job whose outputs did not commit throws.
+    const result = await this.batcher.run(new Delivery(meta, data, 1, undefined));
+    if ('error' in result) throw result.error;
     this.lastProgressAt = this.deps.now();
-    return jobSummary(delivery);
+    return jobSummary(result.delivery);
   }
 }
 

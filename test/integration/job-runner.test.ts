@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import * as z from 'zod';
 import { COOLDOWN_QUEUE } from '../../handlers/governor/record.js';
 import { defineHandler } from '../../runtime/contract/handler.js';
-import { scheduledJobOptions } from '../../runtime/sources/job-runner.js';
+import { BullJobSink, scheduledJobOptions } from '../../runtime/sources/job-runner.js';
 import type { Runtime } from '../../runtime/host/runtime.js';
 import { keys, streams } from '../../schemas/keys.js';
 import { usePrivateRedis } from '../support/redis-server.js';
@@ -192,5 +192,46 @@ describe('BullMQ jobs on a real redis-server', () => {
       (e) => e.event === 'cooldown_expired' && e.plan_id === 'cd-plan-1',
     );
     expect(expired).toHaveLength(1);
+  });
+
+  it('due jobs run together (JOB_CONCURRENCY) and commit in batches: each completes once, with its own outcome', async () => {
+    const batched = defineHandler({
+      name: 'test-batched-jobs',
+      description: 'emits one entry per job',
+      trigger: { kind: 'queue', queue: 'qg-test-batched' },
+      input: z.looseObject({ n: z.number().int() }),
+      config: () => ({}),
+      metrics: () => ({}),
+      failure: { maxAttempts: 1, backoffMs: 10, policy: 'dead-letter' },
+      handle(job, ctx) {
+        ctx.emit('qg:test:batched', { n: String(job.n) });
+      },
+    });
+    const start = () => startRuntime(redis.url, { HANDLERS: batched.name, JOB_CONCURRENCY: '16' }, [batched]);
+    // Added while no worker runs, so they are all due at once when it starts, as after a restart.
+    const sink = new BullJobSink({ host: '127.0.0.1', port: redis.port, maxRetriesPerRequest: null }, 'bull');
+    const jobs = Array.from({ length: 40 }, (_, n) => ({
+      queue: 'qg-test-batched',
+      name: 'probe',
+      // Every tenth job is invalid: dead-lettered in the same batches as the others.
+      data: { n: n % 10 === 3 ? 'not a number' : n },
+      delayMs: 0,
+      jobId: `batched-${n}`,
+    }));
+    await sink.add(jobs);
+    await sink.close();
+    runtime = await start();
+    const queue = runtime.services.jobs.queue('qg-test-batched');
+    await waitFor(async () => (await queue.getJobCounts('completed')).completed === 40, {
+      what: 'all 40 jobs completed',
+      timeoutMs: 20_000,
+    });
+    for (let n = 0; n < 40; n++) {
+      const job = (await queue.getJob(`batched-${n}`))!;
+      expect(job.attemptsMade).toBe(1);
+      expect(job.returnvalue).toEqual(n % 10 === 3 ? { outcome: 'dead-letter', reason: 'invalid_input' } : { outcome: 'handled' });
+    }
+    const emitted = (await readStream(redis.client, 'qg:test:batched')).map((e) => Number(e.n)).sort((a, b) => a - b);
+    expect(emitted).toEqual(Array.from({ length: 40 }, (_, n) => n).filter((n) => n % 10 !== 3));
   });
 });

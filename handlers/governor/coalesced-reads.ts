@@ -1,0 +1,102 @@
+import type { RedisReader } from '../../runtime/contract/index.js';
+
+/**
+ * Runs the reads it is given in order, each under pcall, and answers their replies in one array
+ * (a read that failed, say WRONGTYPE, answers its error in its place). ARGV: for each read, its
+ * argument count, then its command and arguments. KEYS: every key read, declared so that Redis
+ * Cluster refuses the script unless they all lie in one slot of the node it runs on.
+ */
+const RUN_READS = `
+local out = {}
+local i, n = 1, 0
+while i <= #ARGV do
+  local count = tonumber(ARGV[i])
+  n = n + 1
+  out[n] = redis.pcall(unpack(ARGV, i + 1, i + count))
+  i = i + count + 1
+end
+return out
+`;
+
+interface PendingRead {
+  /** The keys it reads, declared to the script. */
+  readonly keys: readonly string[];
+  readonly args: readonly string[];
+  readonly plain: () => Promise<unknown>;
+  readonly resolve: (reply: unknown) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/**
+ * A reader whose GET, HMGET, LRANGE and EXISTS calls made in one turn of the event loop go to
+ * Redis as one read-only script: the governor reads ~15 keys for each plan of a batch, and each
+ * read sent on its own was an ioredis command, a promise and their garbage, two thirds of a plan's
+ * CPU (docs/performance.md, issue #24). Every read answers what it would have answered alone, its
+ * own error included, and all of them come from one moment. Where scripts cannot run (Redis
+ * Cluster, where a plan's keys lie in different slots; a Redis without EVAL_RO) the reads are
+ * sent one by one, as without this reader: from the start on a Cluster client, else from the
+ * first refusal on.
+ * One per batch: a batch retried after a failure starts with a fresh one.
+ */
+export function coalescedReader(redis: RedisReader): RedisReader {
+  let pending: PendingRead[] = [];
+  let scheduled = false;
+  // A Cluster client sends a script to one node: its reads of other slots would answer nothing
+  // there rather than fail. Declared keys make Redis refuse a script across slots (CROSSSLOT), so
+  // a client that does not say it is one is safe too; this only spares the refused attempt.
+  let scripts = (redis as { readonly isCluster?: boolean }).isCluster !== true;
+
+  const sendPlain = (reads: readonly PendingRead[]) => {
+    for (const read of reads) read.plain().then(read.resolve, read.reject);
+  };
+  const flush = async (): Promise<void> => {
+    const reads = pending;
+    pending = [];
+    scheduled = false;
+    if (!scripts || reads.length < 2) return sendPlain(reads);
+    const declared: string[] = [];
+    const argv: string[] = [];
+    for (const read of reads) {
+      declared.push(...read.keys);
+      argv.push(String(read.args.length), ...read.args);
+    }
+    let replies: unknown[];
+    try {
+      replies = (await redis.eval_ro(RUN_READS, declared.length, ...declared, ...argv)) as unknown[];
+    } catch {
+      scripts = false;
+      return sendPlain(reads);
+    }
+    reads.forEach((read, i) => {
+      const reply = replies[i];
+      if (reply instanceof Error) read.reject(reply);
+      else read.resolve(reply);
+    });
+  };
+  const enqueue = <T>(keys: readonly string[], args: readonly string[], plain: () => Promise<T>): Promise<T> =>
+    new Promise<T>((resolve, reject) => {
+      pending.push({ keys, args, plain, resolve: resolve as (reply: unknown) => void, reject });
+      if (!scheduled) {
+        scheduled = true;
+        // Once the promise jobs running now have run: the plans started together (their
+        // duplicate checks answered in one reply) have all sent the reads they make before
+        // their first await. (process.nextTick, not a timer: tests with fake timers still flow.)
+        process.nextTick(() => void flush());
+      }
+    });
+
+  const coalesced: Pick<RedisReader, 'get' | 'hmget' | 'lrange' | 'exists'> = {
+    get: (key: string) => enqueue([key], ['GET', key], () => redis.get(key)),
+    hmget: (key: string, ...fields: string[]) => enqueue([key], ['HMGET', key, ...fields], () => redis.hmget(key, ...fields)),
+    lrange: (key: string, start: number, stop: number) =>
+      enqueue([key], ['LRANGE', key, String(start), String(stop)], () => redis.lrange(key, start, stop)),
+    exists: (...keys: string[]) => enqueue(keys, ['EXISTS', ...keys], () => redis.exists(...keys)),
+  };
+  return new Proxy(redis, {
+    get(target, property, receiver) {
+      if (typeof property === 'string' && Object.hasOwn(coalesced, property)) return coalesced[property as keyof typeof coalesced];
+      const value: unknown = Reflect.get(target, property, receiver);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}

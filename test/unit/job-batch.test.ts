@@ -1,0 +1,91 @@
+import { describe, expect, it } from 'vitest';
+import { JobBatcher, type JobBatchEnv } from '../../runtime/sources/job-batch.js';
+import { Delivery, HANDLED, LEFT_PENDING, type PreparedBatch } from '../../runtime/engine/delivery.js';
+
+const input = (id: string): Delivery => new Delivery({ source: 'bullmq:q', id, raw: {}, producedAt: 0, attempt: 1 }, {}, 1, undefined);
+
+/** The deliveries handled as the pipeline would; `leftPending` names those it left pending. */
+function prepared(deliveries: readonly Delivery[], leftPending: ReadonlySet<string> = new Set()): PreparedBatch {
+  for (const d of deliveries) d.outcome = leftPending.has(d.meta.id) ? LEFT_PENDING : HANDLED;
+  return { deliveries, readAt: 0, started: 0 };
+}
+
+function recordingEnv(overrides: Partial<JobBatchEnv> = {}) {
+  const batches: string[][] = [];
+  const env: JobBatchEnv = {
+    prepare: (inputs) => {
+      batches.push(inputs.map((i) => i.meta.id));
+      return Promise.resolve(prepared(inputs));
+    },
+    commit: () => Promise.resolve(true),
+    maxBatch: 10,
+    ...overrides,
+  };
+  return { env, batches };
+}
+
+describe('JobBatcher', () => {
+  it('jobs started in one turn are prepared and committed as one batch, each answered with its own delivery', async () => {
+    const { env, batches } = recordingEnv();
+    const batcher = new JobBatcher(env);
+    const results = await Promise.all(['a', 'b', 'c'].map((id) => batcher.run(input(id))));
+    expect(batches).toEqual([['a', 'b', 'c']]);
+    expect(results.map((r) => ('delivery' in r ? r.delivery.meta.id : r.error.message))).toEqual(['a', 'b', 'c']);
+  });
+
+  it('jobs arriving while a batch commits go in the next batch, one commit at a time, at most maxBatch each', async () => {
+    let release!: () => void;
+    let inFlight = 0;
+    let maxInFlight = 0;
+    const { env, batches } = recordingEnv({
+      maxBatch: 2,
+      commit: async () => {
+        inFlight++;
+        maxInFlight = Math.max(maxInFlight, inFlight);
+        if (batches.length === 1) await new Promise<void>((r) => (release = r));
+        inFlight--;
+        return true;
+      },
+    });
+    const batcher = new JobBatcher(env);
+    const first = ['a', 'b', 'c'].map((id) => batcher.run(input(id)));
+    await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setImmediate(r));
+    const later = ['d', 'e'].map((id) => batcher.run(input(id)));
+    release();
+    await Promise.all([...first, ...later]);
+    expect(batches).toEqual([['a', 'b'], ['c', 'd'], ['e']]);
+    expect(maxInFlight).toBe(1);
+  });
+
+  it('a batch left incomplete fails every job of it (BullMQ runs them again; the done keys stop a second apply)', async () => {
+    const batcher = new JobBatcher(recordingEnv({ commit: () => Promise.resolve(false) }).env);
+    const results = await Promise.all(['a', 'b'].map((id) => batcher.run(input(id))));
+    expect(results.map((r) => ('error' in r ? r.error.message : 'committed'))).toEqual([
+      'the job could not be committed; it is left for a retry',
+      'the job could not be committed; it is left for a retry',
+    ]);
+  });
+
+  it('a job the pipeline left pending (stopping) fails alone; a prepare or commit that throws fails the batch, and the next batch runs', async () => {
+    let calls = 0;
+    const batcher = new JobBatcher({
+      prepare: (inputs) => {
+        calls++;
+        if (calls === 2) return Promise.reject(new Error('redis down'));
+        return Promise.resolve(prepared(inputs, new Set(['b'])));
+      },
+      commit: () => Promise.resolve(true),
+      maxBatch: 10,
+    });
+    const first = await Promise.all(['a', 'b'].map((id) => batcher.run(input(id))));
+    expect(first.map((r) => ('error' in r ? r.error.message : 'committed'))).toEqual([
+      'committed',
+      'shutting down before the job finished',
+    ]);
+    const second = await batcher.run(input('c'));
+    expect('error' in second && second.error.message).toBe('redis down');
+    const third = await batcher.run(input('d'));
+    expect('delivery' in third && third.delivery.meta.id).toBe('d');
+  });
+});
