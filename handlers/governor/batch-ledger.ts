@@ -1,3 +1,4 @@
+import { BatchTurns } from '../../runtime/contract/index.js';
 import type { Reservation, ReservationRead } from './reservations.js';
 
 /** What the permits decided earlier in a batch changed for one symbol. */
@@ -22,8 +23,7 @@ export interface SymbolChanges {
  *
  * One ledger per batch (and per re-run), kept in the batch state.
  */
-export class BatchLedger {
-  private tail: Promise<void> = Promise.resolve();
+export class BatchLedger extends BatchTurns {
   private readonly symbols = new Map<string, SymbolChanges>();
   private capsVersion: string | null;
   private readonly reservationList: Reservation[];
@@ -31,22 +31,9 @@ export class BatchLedger {
   private exitLocks = new Map<string, string>();
 
   constructor(caps: ReservationRead) {
+    super();
     this.capsVersion = caps.version;
     this.reservationList = [...caps.reservations];
-  }
-
-  /**
-   * Takes the next turn; call it before the handler's first await, so turns follow the order
-   * in which the runtime starts the batch's messages (batch order). `ready` resolves once every
-   * earlier turn is done; `done` must be called however the decision ends.
-   */
-  takeTurn(): { ready: Promise<void>; done: () => void } {
-    const ready = this.tail;
-    let done!: () => void;
-    this.tail = new Promise<void>((resolve) => {
-      done = resolve;
-    });
-    return { ready, done };
   }
 
   get caps(): ReservationRead {

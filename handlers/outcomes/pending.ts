@@ -1,4 +1,4 @@
-import type { EffectWriter, RedisReader } from '../../runtime/contract/index.js';
+import { BatchTurns, type EffectWriter, type RedisReader } from '../../runtime/contract/index.js';
 import { keys } from '../../schemas/keys.js';
 
 /**
@@ -15,12 +15,12 @@ import { keys } from '../../schemas/keys.js';
  *   are decided again on fresh counts.
  * One ledger per batch (and per re-run), kept in the batch state.
  */
-export class PendingSlots {
-  private tail: Promise<void> = Promise.resolve();
+export class PendingSlots extends BatchTurns {
   private version: string | null;
   private taken: number;
 
   constructor(read: PendingRead) {
+    super();
     this.version = read.version;
     this.taken = read.pending;
   }
@@ -28,20 +28,6 @@ export class PendingSlots {
   /** Follow-ups pending as this decision's turn sees them: the read's and the batch's before it. */
   get pending(): number {
     return this.taken;
-  }
-
-  /**
-   * Takes the next turn; call it before the handler's first await, so turns follow the order in
-   * which the runtime starts the batch's messages (batch order). `done` must be called however
-   * the decision ends.
-   */
-  takeTurn(): { ready: Promise<void>; done: () => void } {
-    const ready = this.tail;
-    let done!: () => void;
-    this.tail = new Promise<void>((resolve) => {
-      done = resolve;
-    });
-    return { ready, done };
   }
 
   /**

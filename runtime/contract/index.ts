@@ -58,3 +58,4 @@ export type {
   ViewField,
 } from './status-views.js';
 export { duration as formatDuration } from './format.js';
+export { BatchTurns } from './batch-turns.js';
