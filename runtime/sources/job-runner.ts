@@ -1,19 +1,15 @@
 import { MetricsTime, Queue, Worker, type ConnectionOptions, type Job, type JobsOptions } from 'bullmq';
 import { retryPolicy } from '../engine/retry-policy.js';
-import type { Committer } from '../engine/commit.js';
 import { Delivery } from '../engine/delivery.js';
-import type { RuntimeConfig } from '../host/config.js';
 import type { JobSummary, ScheduledJob } from '../engine/effects.js';
 import { describeError } from '../engine/execute.js';
 import { jobDoneKey } from '../engine/idempotency.js';
-import type { AnyHandler, QueueTrigger, ScheduleTrigger } from '../contract/handler.js';
+import type { QueueTrigger, ScheduleTrigger } from '../contract/handler.js';
 import type { RootLogger } from '../engine/logger.js';
 import { JobBatcher } from './job-batch.js';
-import type { RuntimeMetrics } from '../engine/metrics.js';
 import { isReady, waitUntilReady, type RedisClient } from '../host/redis.js';
-import type { RedisHealth } from '../host/redis-health.js';
 import type { JobSink } from '../engine/settle.js';
-import { buildPipeline, type SourcePipeline } from './pipeline.js';
+import { buildPipeline, type SourceDeps, type SourcePipeline } from './pipeline.js';
 import type { ConsumerFault } from './stream-consumer.js';
 
 /**
@@ -69,19 +65,10 @@ export class BullJobSink implements JobSink {
   }
 }
 
-export interface JobRunnerDeps {
-  readonly handler: AnyHandler;
-  readonly handlerConfig: unknown;
-  readonly handlerMetrics: object;
-  readonly config: RuntimeConfig;
-  readonly commands: RedisClient;
-  readonly committer: Committer;
+export interface JobRunnerDeps extends SourceDeps {
   readonly bullConnection: RedisClient;
   readonly jobs: BullJobSink;
-  readonly metrics: RuntimeMetrics;
   readonly logger: RootLogger;
-  readonly now: () => number;
-  readonly health: RedisHealth;
 }
 
 /**

@@ -1,41 +1,25 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { linear, retryPolicy } from '../engine/retry-policy.js';
-import type { Committer } from '../engine/commit.js';
 import { GroupLostError } from '../engine/commit-loop.js';
 import { Delivery, type PreparedBatch } from '../engine/delivery.js';
-import type { RuntimeConfig } from '../host/config.js';
 import { describeError } from '../engine/execute.js';
-import type { AnyHandler, StreamTrigger } from '../contract/handler.js';
+import type { StreamTrigger } from '../contract/handler.js';
 import type { RootLogger } from '../engine/logger.js';
-import type { RuntimeMetrics } from '../engine/metrics.js';
 import { isReady, waitUntilReady, type RedisClient } from '../host/redis.js';
 import { classifyRedisError } from '../engine/redis-errors.js';
-import type { RedisHealth } from '../host/redis-health.js';
 import type { RedisReader } from '../contract/redis-reader.js';
-import type { JobSink } from '../engine/settle.js';
-import { buildPipeline, type SourcePipeline } from './pipeline.js';
+import { buildPipeline, type SourceDeps, type SourcePipeline } from './pipeline.js';
 import { canLoadStateBehindRead, groupCursorKey, StreamReader, type Batch } from './stream-reader.js';
 import { fieldsToRecord } from '../../schemas/fields.js';
 
 export type { JobSink } from '../engine/settle.js';
 
-export interface StreamConsumerDeps {
-  readonly handler: AnyHandler;
-  readonly handlerConfig: unknown;
-  readonly handlerMetrics: object;
-  readonly config: RuntimeConfig;
-  /** Shared, auto-pipelined: handler reads, reclaim, pending checks. */
-  readonly commands: RedisClient;
+export interface StreamConsumerDeps extends SourceDeps {
   /** Dedicated to this consumer's blocking XREADGROUP. */
   readonly reader: RedisClient;
   /** Owns a connection dedicated to this consumer's transactions. */
-  readonly committer: Committer;
   readonly committerConnection: RedisClient;
-  readonly jobs: JobSink;
-  readonly metrics: RuntimeMetrics;
   readonly logger: RootLogger;
-  readonly now: () => number;
-  readonly health: RedisHealth;
   /** Whether commits record the group's restart point (single node only: the key sits in another slot). */
   readonly recordsCursor: boolean;
 }
