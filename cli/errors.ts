@@ -24,6 +24,15 @@ export class UsageError extends Error {
   }
 }
 
+/** `parse()`'s answer; what it throws becomes a usage error of `command` led by `label`. */
+export function parsedOrUsage<T>(label: string, command: string, parse: () => T): T {
+  try {
+    return parse();
+  } catch (error) {
+    throw new UsageError(`${label}: ${(error as Error).message}`, command);
+  }
+}
+
 /** The command was right but could not be carried out (exit 1). */
 export class OperationalError extends Error {
   constructor(message: string) {

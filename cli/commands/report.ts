@@ -3,7 +3,7 @@ import type { RedisClient } from '../../runtime/host/index.js';
 import { parseCommandArgs } from '../args.js';
 import type { Command } from '../command.js';
 import { parseSince } from '../duration.js';
-import { ExitCode, UsageError } from '../errors.js';
+import { ExitCode, parsedOrUsage, UsageError } from '../errors.js';
 import { printJson } from '../output.js';
 import { withRedis } from '../redis.js';
 import { formatCsv, formatDecisionsCsv, formatText } from '../report/shadow-format.js';
@@ -183,25 +183,13 @@ export const reportCommands: readonly Command[] = [
       });
       if (args.values.json && args.values.csv) throw new UsageError('choose one of --json and --csv', command);
       const { from, to } = parseWindow(args.values, '7d', io.now(), command);
-      let heatGrid: Thresholds[] | undefined;
-      let caps: CapSetting[];
-      try {
-        heatGrid = args.values['heat-grid'] === undefined ? undefined : parseHeatGrid(args.values['heat-grid']);
-      } catch (error) {
-        throw new UsageError(`--heat-grid: ${(error as Error).message}`, command);
-      }
-      try {
-        caps = (args.values.caps ?? []).map(parseCapSetting);
-      } catch (error) {
-        throw new UsageError(`--caps: ${(error as Error).message}`, command);
-      }
+      const heatGrid: Thresholds[] | undefined = parsedOrUsage('--heat-grid', command, () => {
+        const grid = args.values['heat-grid'];
+        return grid === undefined ? undefined : parseHeatGrid(grid);
+      });
+      const caps: CapSetting[] = parsedOrUsage('--caps', command, () => (args.values.caps ?? []).map(parseCapSetting));
       const settings = settingsOf(io.env, command);
-      let horizons;
-      try {
-        horizons = parseHorizons(io.env.OUTCOME_HORIZONS?.trim() || '5m,1h,4h');
-      } catch (error) {
-        throw new UsageError(`OUTCOME_HORIZONS: ${(error as Error).message}`, command);
-      }
+      const horizons = parsedOrUsage('OUTCOME_HORIZONS', command, () => parseHorizons(io.env.OUTCOME_HORIZONS?.trim() || '5m,1h,4h'));
       const decisionStream = io.env.P26_DECISION_STREAM?.trim() || streams.heatDecision;
       const eventStream = io.env.STREAM_EVENTS?.trim() || streams.governorEvents;
       const outcomeStream = io.env.OUTCOME_STREAM?.trim() || streams.gatesOutcome;
@@ -258,24 +246,16 @@ export const reportCommands: readonly Command[] = [
       let window: { stream: string; from: number; to: number };
       if (args.values.replay !== undefined) {
         if (args.values.dump) throw new UsageError('--dump reads Redis; it does not go with --replay', command);
-        let horizons;
-        try {
-          horizons = parseHorizons(args.values.horizons ?? io.env.OUTCOME_HORIZONS?.trim() ?? '5m,1h,4h');
-        } catch (error) {
-          throw new UsageError(`--horizons: ${(error as Error).message}`, command);
-        }
+        const horizons = parsedOrUsage('--horizons', command, () =>
+          parseHorizons(args.values.horizons ?? io.env.OUTCOME_HORIZONS?.trim() ?? '5m,1h,4h'),
+        );
         let text: string;
         try {
           text = readFileSync(args.values.replay, 'utf8');
         } catch (error) {
           throw new UsageError(`cannot read ${args.values.replay}: ${(error as Error).message}`, command);
         }
-        let dump;
-        try {
-          dump = parseDump(text);
-        } catch (error) {
-          throw new UsageError(`${args.values.replay}: ${(error as Error).message}`, command);
-        }
+        const dump = parsedOrUsage(args.values.replay, command, () => parseDump(text));
         samples = replayOutcomes(dump.decisions, dump.prices, horizons);
         const times = dump.decisions.map((d) => d.decided_at);
         window = { stream: args.values.replay, from: times.length ? Math.min(...times) : 0, to: times.length ? Math.max(...times) : 0 };
