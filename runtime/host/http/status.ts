@@ -47,12 +47,7 @@ export interface StatusInstance {
   readonly port: number;
 }
 
-export interface GateStatus {
-  readonly name: string;
-  readonly description: string;
-  /** shadow or enforce; null for handlers without the distinction. */
-  readonly mode: 'shadow' | 'enforce' | null;
-  readonly trigger: 'stream' | 'schedule' | 'queue';
+export interface GateStatus extends GateInfo {
   /** The stream, or bullmq:{queue}. */
   readonly source: string;
   readonly group: string | null;
@@ -92,6 +87,7 @@ export interface HostedSection {
 export interface GateInfo {
   readonly name: string;
   readonly description: string;
+  /** shadow or enforce; null for handlers without the distinction. */
   readonly mode: 'shadow' | 'enforce' | null;
   readonly trigger: 'stream' | 'schedule' | 'queue';
 }
