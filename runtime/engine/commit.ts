@@ -233,7 +233,7 @@ export class TransactionCommitter implements Committer {
           accepted = ordered.accepted;
         }
       }
-      const result = await this.exec(source, accepted);
+      const result = await this.exec(source, accepted, guarded.length > 0);
       if (result !== null) {
         // First named wins: an item both lost and withheld (say) is lost.
         answer<Item>([
@@ -289,10 +289,12 @@ export class TransactionCommitter implements Committer {
   /**
    * Returns what became of the accepted items, or null when WATCH aborted the transaction.
    * `deferred`: conditional items kept out of a plain-command transaction, for the next round.
+   * `watched`: keys were WATCHed for this round's guards, so the script must run inside MULTI.
    */
   private async exec<Item extends CommitItem>(
     source: CommitSource | undefined,
     accepted: readonly Item[],
+    watched: boolean,
   ): Promise<(BatchResult<Item> & { deferred: Item[] }) | null> {
     let batch = this.build(source, accepted);
     let deferred: Item[] = [];
@@ -325,6 +327,8 @@ export class TransactionCommitter implements Committer {
       await this.connection.unwatch();
       return { failures: typeFailures, lost: [], superseded: [], withheld, waiting: [], unguarded: [], trimmed: 0, deferred };
     }
+    // With nothing WATCHed the script needs no transaction around it: it is atomic by itself.
+    if (!watched && !batch.script.oversized) return { ...(await batch.script.runAlone(this.connection)), deferred };
     // multi() is typed as a chainable commander; it is a Pipeline, whose sendCommand takes a built command.
     const transaction = this.connection.multi() as unknown as Pipeline;
     const readReplies = batch.script.queueOn(transaction);
