@@ -1,4 +1,4 @@
-import { Cluster } from 'ioredis';
+import { Cluster, type Redis } from 'ioredis';
 import type { RuntimeConfig } from '../host/config.js';
 import type { AnyHandler } from '../contract/handler.js';
 import type { RootLogger } from '../engine/logger.js';
@@ -109,8 +109,18 @@ export class StreamReader {
     const args: (string | number)[] = ['GROUP', group, config.CONSUMER_NAME, 'COUNT', config.BATCH_SIZE];
     if (id === '>') args.push('BLOCK', config.BLOCK_MS);
     args.push('STREAMS', stream, id);
-    const replied = reader.call('XREADGROUP', ...args) as Promise<[string, RawEntry[]][] | null>;
-    const state = id === '>' && this.deps.stateRidesWithRead ? this.loadStateBehindRead() : undefined;
+    const rides = id === '>' && this.deps.stateRidesWithRead;
+    // The read and the state's first command leave in one socket write: on this path (a batch at
+    // a time at low rates) each write is a system call that also wakes redis-server.
+    const socket = rides ? corkedSocket(reader) : undefined;
+    let replied: Promise<[string, RawEntry[]][] | null>;
+    let state: Promise<unknown> | undefined;
+    try {
+      replied = reader.call('XREADGROUP', ...args) as Promise<[string, RawEntry[]][] | null>;
+      state = rides ? this.loadStateBehindRead() : undefined;
+    } finally {
+      socket?.uncork();
+    }
     const reply = await replied;
     const entries = reply?.[0]?.[1] ?? [];
     return { entries, readAt: this.deps.now(), ...(state && entries.length > 0 ? { state } : {}) };
@@ -220,6 +230,18 @@ export class StreamReader {
     const wanted = new Set(ids);
     return new Set(rows.map((row) => row[0]).filter((id) => wanted.has(id)));
   }
+}
+
+/**
+ * The connection's socket, corked (writes held until uncork, then sent as one), when the client
+ * is connected to one node; undefined otherwise, and nothing is corked.
+ */
+function corkedSocket(client: RedisClient): { uncork(): void } | undefined {
+  if (client instanceof Cluster || client.status !== 'ready') return undefined;
+  const socket = (client as Redis).stream as { cork?: () => void; uncork?: () => void } | undefined;
+  if (typeof socket?.cork !== 'function' || typeof socket.uncork !== 'function') return undefined;
+  socket.cork();
+  return socket as { uncork(): void };
 }
 
 /** Whether reading the state on the reader connection right behind the read is possible. */
