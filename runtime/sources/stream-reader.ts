@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Cluster, type Redis } from 'ioredis';
 import type { RuntimeConfig } from '../host/config.js';
 import type { AnyHandler } from '../contract/handler.js';
@@ -138,6 +139,7 @@ export class StreamReader {
     let behindRead = true;
     const routed = new Proxy(handlerRedis, {
       get(target, property) {
+        if (property === 'eval_ro' && behindRead) return evalReadOnlyBySha(reader, target);
         const source = (behindRead ? reader : target) as unknown as Record<PropertyKey, unknown>;
         const value = source[property];
         return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(source) : value;
@@ -230,6 +232,32 @@ export class StreamReader {
     const wanted = new Set(ids);
     return new Set(rows.map((row) => row[0]).filter((id) => wanted.has(id)));
   }
+}
+
+/** SHA1 of each script body run by EVALSHA_RO (a handful of constant scripts). */
+const scriptShas = new Map<string, string>();
+
+/**
+ * EVAL_RO sent as EVALSHA_RO on `first`: a state script's body (READ_BOOK is ~2 KB) is then not
+ * built into a command string, written and hashed by Redis for every batch. Redis answers
+ * NOSCRIPT, running nothing, when it does not know the script (a restart, SCRIPT FLUSH): the
+ * body then goes once through `fallback`'s EVAL_RO, which caches it again. Any other error
+ * (Redis < 7 has no EVALSHA_RO) reaches the caller as EVAL_RO's would, for its plain fallback.
+ */
+function evalReadOnlyBySha(first: RedisClient, fallback: RedisReader): RedisReader['eval_ro'] {
+  return async (script, numKeys, ...keysAndArgs) => {
+    let sha = scriptShas.get(script);
+    if (sha === undefined) {
+      sha = createHash('sha1').update(script).digest('hex');
+      scriptShas.set(script, sha);
+    }
+    try {
+      return await first.evalsha_ro(sha, numKeys, ...keysAndArgs);
+    } catch (error) {
+      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
+      return fallback.eval_ro(script, numKeys, ...keysAndArgs);
+    }
+  };
 }
 
 /**
