@@ -1,10 +1,10 @@
 /** A stream entry's or a hash's fields, as Redis holds them: strings. */
 export type Fields = Readonly<Record<string, string>>;
 
-/** A BullMQ job to add; jobId makes the add idempotent across retries and replicas. */
 /** A job's summary values: what a tick or a job did, in a few numbers and words. */
 export type JobSummary = Readonly<Record<string, string | number | boolean>>;
 
+/** A BullMQ job to add; jobId makes the add idempotent across retries and replicas. */
 export interface ScheduledJob {
   readonly queue: string;
   readonly name: string;

@@ -1,6 +1,7 @@
 import type * as z from 'zod';
 import { EffectRecorder, type Effect } from '../../runtime/engine/effects.js';
-import type { AnyHandler, FailureInfo, HandlerContext, HandlerDeclaration, Logger, MessageMeta } from '../../runtime/contract/handler.js';
+import type { AnyHandler, FailureInfo, HandlerContext, HandlerDeclaration, MessageMeta } from '../../runtime/contract/handler.js';
+import type { Logger } from '../../runtime/contract/logger.js';
 import { guardFallback, handleOnce, jobDoneKey, startDuplicateCheck } from '../../runtime/engine/idempotency.js';
 import {
   applyMetricCalls,
