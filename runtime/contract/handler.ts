@@ -12,9 +12,7 @@ type Async<T> = T | Promise<T>;
 
 /** Where the message came from: a stream entry or a BullMQ job. */
 export interface MessageMeta {
-  readonly source: string;
   readonly id: string; // the stream id or the job id
-  readonly attempt: number; // 1 on the first try
   readonly raw: Fields; // every field, named by the schema or not
   readonly producedAt: number; // ms since the epoch, from the stream id (or the job's timestamp)
 }
