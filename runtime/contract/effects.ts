@@ -29,6 +29,8 @@ export interface EffectWriter {
   requireAbsent(key: string): void;
   /** Commit only if `key` still holds `value` at commit time. */
   requireValue(key: string, value: string): void;
+  /** Commit only if `key` still holds what was read (`null`: still absent): requireAbsent or requireValue. */
+  requireUnchanged(key: string, read: string | null): void;
   /**
    * Commit only if the switch at `key` is off at commit time: absent, or holding one of
    * `offValues` (compared trimmed and lower-cased). A safety switch set before the commit runs
