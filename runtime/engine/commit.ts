@@ -104,6 +104,9 @@ export function inStreamOrder<Item extends CommitItem>(
   failed: ReadonlySet<Item> = new Set(),
   options: { readonly chain?: boolean } = {},
 ): { accepted: Item[]; deferred: Item[] } {
+  // Nothing failed and nothing guarded: no item can be deferred (blocked keys come only from a
+  // deferred item), so every candidate is accepted without the per-item key lists below.
+  if (failed.size === 0 && !anyGuarded(candidates)) return { accepted: [...candidates], deferred: [] };
   const written = new Map<string, string | undefined>();
   const blocked = new Set<string>();
   const accepted: Item[] = [];
@@ -148,10 +151,17 @@ function isChained(guard: Guard, written: ReadonlyMap<string, string | undefined
   return guard.kind === 'equals' && written.get(guard.key) === guard.value;
 }
 
+/** Whether some item has a guard (most batches of most gates have none: the heat gate's never). */
+function anyGuarded(items: readonly CommitItem[]): boolean {
+  for (const item of items) if ((item.recorder?.guards.length ?? 0) > 0) return true;
+  return false;
+}
+
 /** Per accepted item, its guards that are chained on an earlier accepted item's write (see isChained). */
 export function chainedGuards<Item extends CommitItem>(accepted: readonly Item[]): Map<Item, Guard[]> {
-  const written = new Map<string, string | undefined>();
   const chained = new Map<Item, Guard[]>();
+  if (!anyGuarded(accepted)) return chained;
+  const written = new Map<string, string | undefined>();
   for (const item of accepted) {
     const recorder = item.recorder;
     const own = (recorder?.guards ?? []).filter((g) => written.has(g.key) && isChained(g, written));
