@@ -234,9 +234,25 @@ function rankedShares(
 export function bySymbol(
   contributions: readonly { readonly symbol: string; readonly heat: number }[],
   room: number,
-): { by_symbol?: Record<string, number>; by_symbol_others?: number } {
+): BySymbol {
   if (contributions.length === 0) return {};
   const ranked = rankedShares(contributions);
+  // Every proposal of a batch shares one assessment, and the room differs only with the lengths
+  // of the trace and entry ids: the shares are fitted once per room, not once per message (they
+  // were the largest allocation of a message). The answer is shared, so it is frozen.
+  let byRoom = fitted.get(ranked);
+  if (byRoom === undefined) fitted.set(ranked, (byRoom = new Map()));
+  let answer = byRoom.get(room);
+  if (answer === undefined) byRoom.set(room, (answer = fitShares(ranked, room)));
+  return answer;
+}
+
+type BySymbol = { readonly by_symbol?: Readonly<Record<string, number>>; readonly by_symbol_others?: number };
+
+/** bySymbol's answers by ranking, then by room. */
+const fitted = new WeakMap<readonly object[], Map<number, BySymbol>>();
+
+function fitShares(ranked: readonly { readonly symbol: string; readonly heat: number }[], room: number): BySymbol {
   const named: Record<string, number> = {};
   // `,"by_symbol":{}` and `,"by_symbol_others":N` around the names.
   let left = room - 50;
@@ -248,7 +264,8 @@ export function bySymbol(
       left -= cost;
     } else others += c.heat;
   }
-  return others > 0 ? { by_symbol: named, by_symbol_others: share(others) } : { by_symbol: named };
+  Object.freeze(named);
+  return Object.freeze(others > 0 ? { by_symbol: named, by_symbol_others: share(others) } : { by_symbol: named });
 }
 
 /**
