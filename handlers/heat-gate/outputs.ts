@@ -240,10 +240,7 @@ function rankedShares(
  * `by_symbol` {symbol: share of the heat}, largest first, as many as fit in `room` characters,
  * and `by_symbol_others`: the sum of those left out.
  */
-export function bySymbol(
-  contributions: readonly { readonly symbol: string; readonly heat: number }[],
-  room: number,
-): BySymbol {
+export function bySymbol(contributions: readonly { readonly symbol: string; readonly heat: number }[], room: number): BySymbol {
   if (contributions.length === 0) return NO_SHARES;
   const ranked = rankedShares(contributions);
   // Every proposal of a batch shares one assessment, and the room differs only with the lengths
