@@ -67,10 +67,10 @@ export const heatGate = defineHandler({
       return safeFormOfRejected(raw, ctx, 'at-read');
     },
     // What real producers write here that no heat gate can use: counted, never dead-lettered.
-    // Synchronous for every entry but one without an action: asked of each entry, it costs no
-    // promise for the entries it lets through.
     unusable: (raw, ctx) => {
       const reason = unusableReason(raw);
+      // Synchronous but for an entry without an action: asked of every entry, it costs the
+      // entries it lets through no promise.
       if (reason === undefined) return false;
       observeLag(ctx);
       ctx.metrics.unusable.inc({ reason });
