@@ -59,7 +59,7 @@ describe('the unusable-entry hook, answering synchronously or not', () => {
     { outcome: 'unusable', emitted: [{ marker: '2' }] },
     { outcome: 'dead-letter', emitted: [] },
   ];
-  const raws = [{ n: '1' }, { from: 'elsewhere', n: '2' }, { junk: 'x' }];
+  const raws: Record<string, string>[] = [{ n: '1' }, { from: 'elsewhere', n: '2' }, { junk: 'x' }];
 
   it('a synchronous answer and a promised one decide the same', async () => {
     const sync: Hook = (raw, ctx) => {
