@@ -10,6 +10,7 @@ import {
 } from '../../schemas/heat-gate.js';
 import { pyFloatStr, pythonRound } from '../../schemas/python-number.js';
 import { applyLayerRules, type ApplyLayerEra } from './apply-layer-era.js';
+import { atDecisionMembers, heatMembers, thresholdsText } from './debug-json-text.js';
 import type { Calibration } from './calibrate.js';
 import type { HeatAssessment } from '../positions/heat.js';
 
@@ -178,6 +179,18 @@ export function heatDecisionEntry(facts: DecisionFacts): Record<string, string> 
  */
 export function debugJson(facts: DecisionFacts): string {
   const a = facts.assessment;
+  if (a.trusted && a.withoutSigma.length === 0) {
+    // The common case, written as text: JSON.stringify({...base, ...shares}) below, member by
+    // member, from pieces kept per setting, per batch and per value (debug-json-text.ts).
+    const head =
+      `{"thresholds":${thresholdsText(facts.heatMin, facts.heatMax)}` +
+      `,"trace_id":${JSON.stringify(facts.traceId.slice(0, 64))},"source_id":${JSON.stringify(facts.sourceId)}` +
+      (facts.atDecision === undefined ? '' : atDecisionMembers(facts.atDecision)) +
+      heatMembers(a);
+    // head + '}' is the JSON the shares' room is measured from.
+    const shares = bySymbol(a.contributions, DEBUG_JSON_MAX - (head.length + 1) - BY_SYMBOL_SPARE);
+    return `${head}${sharesJson(shares)}}`;
+  }
   const base: Record<string, unknown> = {
     thresholds: thresholdsOf(facts.heatMin, facts.heatMax),
     trace_id: facts.traceId.slice(0, 64),
@@ -190,21 +203,14 @@ export function debugJson(facts: DecisionFacts): string {
     if (a.capped) base.heat_capped = true;
     // Ours (issue #26): each symbol's share of the heat, largest first, as many as leave room for
     // the no_sigma names' count; the rest summed in by_symbol_others (report calibrate reads them).
-    const head = JSON.stringify(base);
-    const shares = bySymbol(a.contributions, DEBUG_JSON_MAX - head.length - BY_SYMBOL_SPARE);
-    if (a.withoutSigma.length > 0) {
-      Object.assign(base, shares);
-      base.no_sigma_usd = a.withoutSigma.reduce((sum, p) => sum + Math.abs(p.notionalUsd), 0);
-      return fitList(
-        base,
-        'no_sigma',
-        a.withoutSigma.map((p) => p.symbol),
-      );
-    }
-    // JSON.stringify({...base, ...shares}) is the head without its closing brace, then the
-    // shares' members (serialised once per batch and room, like the shares), then the brace.
-    const members = sharesJson(shares);
-    return members === '' ? head : `${head.slice(0, -1)}${members}}`;
+    Object.assign(base, bySymbol(a.contributions, DEBUG_JSON_MAX - JSON.stringify(base).length - BY_SYMBOL_SPARE));
+    // Positions without sigma (the common case is above).
+    base.no_sigma_usd = a.withoutSigma.reduce((sum, p) => sum + Math.abs(p.notionalUsd), 0);
+    return fitList(
+      base,
+      'no_sigma',
+      a.withoutSigma.map((p) => p.symbol),
+    );
   }
   base.fail_closed = a.cause;
   return fitList(
