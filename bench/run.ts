@@ -57,7 +57,7 @@ function bundle(): void {
 }
 const SYMBOLS = 20;
 /** The flags `npm start` runs with (package.json), given to the runtime and the yardstick alike. */
-const NODE_FLAGS = process.env.BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? ['--max-semi-space-size=32'];
+const NODE_FLAGS = process.env.BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? ['--max-semi-space-size=8', '--heap-growing-percent=150'];
 
 interface Row {
   readonly name: string;
