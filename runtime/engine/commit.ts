@@ -283,7 +283,12 @@ export class TransactionCommitter implements Committer {
     // GET per key (a governor batch guards ~2.5 keys a plan: ioredis's Command objects for them
     // were a large share of its CPU). The connection runs them in order, so the check reads
     // under the WATCH.
-    const replies = (await this.connection.pipeline().watch(...keys).eval(CHECK_GUARDED_KEYS, keys.length, ...keys).exec()) ?? [];
+    const replies =
+      (await this.connection
+        .pipeline()
+        .watch(...keys)
+        .eval(CHECK_GUARDED_KEYS, keys.length, ...keys)
+        .exec()) ?? [];
     const [watchError] = replies[0] ?? [new Error('no reply to WATCH')];
     // A failed read (a lost connection) must never pass for an absent key: the consumer then
     // re-checks what is pending and commits again, under a fresh WATCH.
