@@ -33,6 +33,15 @@ interface PendingRead {
   readonly waiters: Waiter[];
 }
 
+/**
+ * What names a read: its arguments joined by NUL, which no key the governor reads holds (a symbol
+ * is [A-Za-z0-9_.-]); a read whose arguments hold one is never shared (undefined).
+ */
+function readId(args: readonly string[]): string | undefined {
+  for (const arg of args) if (arg.includes('\0')) return undefined;
+  return args.join('\0');
+}
+
 /** A copy of an array reply for each caller after the first, so no caller sees another's changes. */
 function replyFor(reply: unknown, first: boolean): unknown {
   return !first && Array.isArray(reply) ? [...(reply as unknown[])] : reply;
@@ -60,7 +69,7 @@ function settle(read: PendingRead, reply: unknown, failed = reply instanceof Err
  * One per batch: a batch retried after a failure starts with a fresh one.
  */
 export function coalescedReader(redis: RedisReader): RedisReader {
-  let pending = new Map<string, PendingRead>();
+  let pending = new Map<string | symbol, PendingRead>();
   let scheduled = false;
   // A Cluster client sends a script to one node: its reads of other slots would answer nothing
   // there rather than fail. Declared keys make Redis refuse a script across slots (CROSSSLOT), so
@@ -98,14 +107,13 @@ export function coalescedReader(redis: RedisReader): RedisReader {
   const enqueue = <T>(keys: readonly string[], args: readonly string[], plain: () => Promise<T>): Promise<T> =>
     new Promise<T>((resolve, reject) => {
       const waiter: Waiter = { resolve: resolve as (reply: unknown) => void, reject };
-      // JSON: unambiguous whatever the keys hold.
-      const id = JSON.stringify(args);
-      const same = pending.get(id);
+      const id = readId(args);
+      const same = id === undefined ? undefined : pending.get(id);
       if (same !== undefined) {
         same.waiters.push(waiter);
         return;
       }
-      pending.set(id, { keys, args, plain, waiters: [waiter] });
+      pending.set(id ?? Symbol('read'), { keys, args, plain, waiters: [waiter] });
       if (!scheduled) {
         scheduled = true;
         // Once the promise jobs running now have run: the plans started together (their
