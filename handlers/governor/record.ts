@@ -113,8 +113,7 @@ export function recordPermit(
   if (!facts.isClose) ctx.requireAbsent(keys.governorDisarm);
 
   const versionKey = keys.governorSymbolVersion(symbol);
-  if (coordination.version === null) ctx.requireAbsent(versionKey);
-  else ctx.requireValue(versionKey, coordination.version);
+  ctx.requireUnchanged(versionKey, coordination.version);
   ctx.setKey(keys.governorPermitted(plan.plan_id), fingerprint, { ttlSec: config.GOV_PERMIT_MEMORY_SEC });
   const previous = Number(coordination.version);
   const symbolVersion = String(Number.isSafeInteger(previous) ? previous + 1 : 1);
@@ -123,8 +122,7 @@ export function recordPermit(
   if (mode === 'production' && facts.isClose) {
     // Upstream's exit lock (857b05342): taken with the permit, released by the close's fill.
     const lockKey = keys.governorExitLock(symbol);
-    if (snapshot.exitLockHolder === null) ctx.requireAbsent(lockKey);
-    else ctx.requireValue(lockKey, snapshot.exitLockHolder);
+    ctx.requireUnchanged(lockKey, snapshot.exitLockHolder);
     ctx.setKey(lockKey, plan.plan_id, { ttlSec: config.GOV_EXIT_LOCK_TTL_SEC });
     ctx.state?.ledger.noteExitLock(symbol, plan.plan_id);
   }
@@ -211,8 +209,7 @@ function reserve(ctx: GovernorCtx, plan: ApplyPlan, facts: PlanFacts, snapshot: 
     expiresAt: now + ctx.config.GOV_RESERVATION_TIMEOUT_SEC * 1000,
   };
   const version = nextVersion(coordination.capsVersion);
-  if (coordination.capsVersion === null) ctx.requireAbsent(keys.governorCapsVersion);
-  else ctx.requireValue(keys.governorCapsVersion, coordination.capsVersion);
+  ctx.requireUnchanged(keys.governorCapsVersion, coordination.capsVersion);
   ctx.setKey(keys.governorCapsVersion, version, { ttlSec: VERSION_TTL_SEC });
   ctx.trimSortedSet(keys.governorReservations, now);
   ctx.addToSortedSet(keys.governorReservations, reservation.expiresAt, encodeReservation(reservation), {

@@ -61,8 +61,7 @@ export const heatBridge = defineHandler({
     if (latestSourceId !== null && compareStreamIds(latestSourceId, ctx.meta.id) > 0) {
       ctx.log.debug({ plan_id: decision.plan_id, newer: latestSourceId }, 'a newer decision is already latest for the symbol');
     } else {
-      if (pointer === null) ctx.requireAbsent(pointerKey);
-      else ctx.requireValue(pointerKey, pointer);
+      ctx.requireUnchanged(pointerKey, pointer);
       const latest: HeatLatest = heatLatestSchema.parse({ ...byPlan, last_plan_id: decision.plan_id });
       ctx.putHash(keys.heatLatest(decision.symbol), latest, { ttlSec: config.P27_TTL_SYMBOL_SEC, onFail: onWriteFail });
       ctx.setKey(pointerKey, decision.plan_id, { ttlSec: config.P27_TTL_SYMBOL_SEC, onFail: onWriteFail });

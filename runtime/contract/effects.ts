@@ -1,10 +1,10 @@
 /** A stream entry's or a hash's fields, as Redis holds them: strings. */
 export type Fields = Readonly<Record<string, string>>;
 
-/** A BullMQ job to add; jobId makes the add idempotent across retries and replicas. */
 /** A job's summary values: what a tick or a job did, in a few numbers and words. */
 export type JobSummary = Readonly<Record<string, string | number | boolean>>;
 
+/** A BullMQ job to add; jobId makes the add idempotent across retries and replicas. */
 export interface ScheduledJob {
   readonly queue: string;
   readonly name: string;
@@ -29,6 +29,8 @@ export interface EffectWriter {
   requireAbsent(key: string): void;
   /** Commit only if `key` still holds `value` at commit time. */
   requireValue(key: string, value: string): void;
+  /** Commit only if `key` still holds what was read (`null`: still absent): requireAbsent or requireValue. */
+  requireUnchanged(key: string, read: string | null): void;
   /**
    * Commit only if the switch at `key` is off at commit time: absent, or holding one of
    * `offValues` (compared trimmed and lower-cased). A safety switch set before the commit runs

@@ -6,36 +6,26 @@
  */
 export {
   defineHandler,
-  metricsAsHealth,
   type AnyHandler,
   type BatchHints,
   type FailureInfo,
   type FailurePolicy,
   type HandlerContext,
   type HandlerDeclaration,
-  type HealthAnswer,
-  type HealthDeclaration,
-  type HealthProbe,
-  type MetricsDeclaration,
   type IdempotencyDeclaration,
   type IdempotencyKey,
-  type Logger,
   type MessageMeta,
   type Trigger,
 } from './handler.js';
+export type { Logger } from './logger.js';
 export { envBool, envInt, envMode, envNumber, parseEnv } from './env.js';
 export type { CounterMetric, GaugeMetric, HistogramMetric, MetricFactory } from './metrics.js';
 export type { RedisReader } from './redis-reader.js';
 export type { EffectWriter, Fields, JobSummary } from './effects.js';
-export {
-  type HttpAnswer,
-  type HttpDeclaration,
-  type HttpMethod,
-  type RouteContext,
-  type RouteDeclaration,
-  type RouteRedis,
-  type RouteRequest,
-} from './handler.js';
+export type { HealthAnswer, HttpAnswer } from './answer.js';
+export type { HttpDeclaration } from './http.js';
+export { metricsAsHealth, type HealthDeclaration, type HealthProbe, type MetricsDeclaration } from './health.js';
+export type { HttpMethod, RouteContext, RouteDeclaration, RouteRedis, RouteRequest } from './routes.js';
 export { isCrossSite } from './cross-site.js';
 export {
   defineStatusSection,

@@ -125,6 +125,10 @@ export class EffectRecorder implements EffectWriter {
   requireValue(key: string, value: string): void {
     (this.guardList ??= []).push({ kind: 'equals', key, value });
   }
+  requireUnchanged(key: string, read: string | null): void {
+    if (read === null) this.requireAbsent(key);
+    else this.requireValue(key, read);
+  }
   requireOff(key: string, offValues: readonly string[]): void {
     (this.guardList ??= []).push({ kind: 'off', key, offValues });
   }

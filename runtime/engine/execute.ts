@@ -72,13 +72,12 @@ export async function executeBatch<Config, Metrics extends object>(
     const waiting: Promise<void>[] = [];
     for (let position = 0; position < todo.length; position++) {
       const delivery = todo[position]!;
-      const attempt = (delivery.attempts += 1);
+      delivery.attempts += 1;
       if (stateError !== undefined) {
         failed.set(delivery, stateError);
         continue;
       }
-      const meta = attempt === 1 ? delivery.meta : { ...delivery.meta, attempt };
-      const ctx = new MessageContext(env, state, meta);
+      const ctx = new MessageContext(env, state, delivery.meta);
       // Synchronous handlers (the heat gate) finish here without a promise per message; async
       // ones (the governor's reads, a duplicate check) run concurrently and are awaited together.
       try {
@@ -142,7 +141,7 @@ async function applyPolicy<Config, Metrics extends object>(
     reject(delivery, 'handler_failed', describeError(failure.error));
     return;
   }
-  const ctx = new MessageContext(env, undefined, { ...delivery.meta, attempt: failure.attempts });
+  const ctx = new MessageContext(env, undefined, delivery.meta);
   try {
     guardFallback(handler, delivery.message, ctx, env.doneKey?.(delivery.meta));
     await failurePolicy.fallback(delivery.message, failure, ctx);

@@ -1,5 +1,6 @@
 import { EffectRecorder } from './effects.js';
-import type { HandlerContext, Logger, MessageMeta } from '../contract/handler.js';
+import type { HandlerContext, MessageMeta } from '../contract/handler.js';
+import type { Logger } from '../contract/logger.js';
 import { deferMetrics } from './metrics.js';
 import type { RedisReader } from '../contract/redis-reader.js';
 

@@ -1,4 +1,5 @@
-import type { AnyHandler, Logger } from '../contract/handler.js';
+import type { AnyHandler } from '../contract/handler.js';
+import type { Logger } from '../contract/logger.js';
 import type { RedisReader } from '../contract/redis-reader.js';
 
 /** One gate as the runtime hosts it. */

@@ -12,7 +12,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import type { HealthAnswer } from '../contract/handler.js';
+import type { HealthAnswer } from '../contract/answer.js';
 
 export interface GateHealth {
   readonly name: string;

@@ -2,7 +2,7 @@ import type { Socket } from 'node:net';
 import underPressure from '@fastify/under-pressure';
 import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify';
 import type { Registry } from 'prom-client';
-import type { HttpAnswer } from '../contract/handler.js';
+import type { HttpAnswer } from '../contract/answer.js';
 import { registerHealthRoutes, type GateHealth } from './health.js';
 
 /** Prometheus asks for its text or OpenMetrics format by name; curl and scripts send no such Accept. */

@@ -256,7 +256,7 @@ export class JobRunner {
       job_name: job.name,
       scheduled_at: job.timestamp,
     });
-    const meta = { source: `bullmq:${this.queueName}`, id: job.id ?? job.name, raw, producedAt: job.timestamp, attempt: 1 };
+    const meta = { id: job.id ?? job.name, raw, producedAt: job.timestamp };
     // Committed with the other jobs in hand (job-batch.ts); a job whose outputs did not commit throws.
     const result = await this.batcher.run(new Delivery(meta, data, 1, undefined));
     if ('error' in result) throw result.error;

@@ -308,7 +308,7 @@ export class StreamConsumer {
     const batch = entries.map(([id, fieldList]) => {
       const raw = fieldList === null ? {} : fieldsToRecord(fieldList);
       // parseInt stops at the '-': the entry's time in ms.
-      const meta = { source: this.stream, id, raw, producedAt: Number.parseInt(id, 10), attempt: 1 };
+      const meta = { id, raw, producedAt: Number.parseInt(id, 10) };
       return new Delivery(meta, fieldList === null ? null : raw, deliveries?.get(id) ?? 1, id);
     });
     return this.pipeline.prepare(batch, readAt, state);

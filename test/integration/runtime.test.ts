@@ -12,6 +12,8 @@ const DLQ = 'quantum:stream:dlq';
 
 /** A handler that fails the first `failFirst` attempts of every message, then echoes it. */
 function flaky(name: string, failFirst: number, policy: 'dead-letter' | 'fail-open' | 'fail-closed'): AnyHandler {
+  // The tries of each message so far, by stream id (ctx.meta carries no attempt number).
+  const tries = new Map<string, number>();
   return defineHandler({
     name,
     description: 'test handler',
@@ -29,8 +31,10 @@ function flaky(name: string, failFirst: number, policy: 'dead-letter' | 'fail-op
             fallback: (m, failure, ctx) => ctx.emit(OUT, { n: m.n, via: `${policy}:${failure.attempts}` }),
           },
     handle(message, ctx) {
-      if (ctx.meta.attempt <= failFirst) throw new Error(`boom on attempt ${ctx.meta.attempt}`);
-      ctx.emit(OUT, { n: message.n, via: `attempt:${ctx.meta.attempt}` });
+      const attempt = (tries.get(ctx.meta.id) ?? 0) + 1;
+      tries.set(ctx.meta.id, attempt);
+      if (attempt <= failFirst) throw new Error(`boom on attempt ${attempt}`);
+      ctx.emit(OUT, { n: message.n, via: `attempt:${attempt}` });
     },
   });
 }

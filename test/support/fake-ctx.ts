@@ -1,6 +1,7 @@
 import type * as z from 'zod';
 import { EffectRecorder, type Effect } from '../../runtime/engine/effects.js';
-import type { AnyHandler, FailureInfo, HandlerContext, HandlerDeclaration, Logger, MessageMeta } from '../../runtime/contract/handler.js';
+import type { AnyHandler, FailureInfo, HandlerContext, HandlerDeclaration, MessageMeta } from '../../runtime/contract/handler.js';
+import type { Logger } from '../../runtime/contract/logger.js';
 import { guardFallback, handleOnce, jobDoneKey, startDuplicateCheck } from '../../runtime/engine/idempotency.js';
 import {
   applyMetricCalls,
@@ -118,7 +119,7 @@ export async function fakeCtx<H extends AnyHandler>(
   const loadState = handler.batch?.loadState;
   const state = 'state' in options ? options.state : loadState ? await loadState(redis, config, now) : undefined;
 
-  const meta: MessageMeta = { source: 'test', id: `${now - 5}-0`, attempt: 1, raw: {}, producedAt: now - 5, ...options.meta };
+  const meta: MessageMeta = { id: `${now - 5}-0`, raw: {}, producedAt: now - 5, ...options.meta };
   const ctx = new MessageContext({ redis, config, metrics, now: () => now, logger: () => logger }, state, meta);
   const recorder: EffectRecorder = ctx;
   return {
@@ -190,7 +191,7 @@ export async function runFallback<H extends AnyHandler>(
   const policy = handler.failure;
   if (policy.policy === 'dead-letter') throw new Error(`${handler.name} dead-letters; it has no fallback`);
   const message = parseInput(handler, raw);
-  const run = await fakeCtx(handler, { ...options, state: undefined, meta: { raw, attempt: failure.attempts, ...options.meta } });
+  const run = await fakeCtx(handler, { ...options, state: undefined, meta: { raw, ...options.meta } });
   guardFallback(handler, message, run.ctx, doneKeyOf(handler, run.ctx.meta));
   await policy.fallback(message, failure, run.ctx);
   run.commit();

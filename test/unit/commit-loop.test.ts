@@ -109,7 +109,7 @@ function fakeEnv(committer: Committer, options: { pending?: Set<string>; stoppin
 }
 
 const delivery = (id: string, raw: Record<string, string>, data: unknown, deliveries = 1) =>
-  new Delivery({ source: 'in', id, raw, producedAt: 1, attempt: 1 }, data, deliveries, id);
+  new Delivery({ id, raw, producedAt: 1 }, data, deliveries, id);
 const inputs = (...messages: Record<string, string>[]): Delivery[] => messages.map((data, i) => delivery(`${i + 1}-0`, data, data));
 
 describe('the message pipeline', () => {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { JobBatcher, type JobBatchEnv } from '../../runtime/sources/job-batch.js';
 import { Delivery, HANDLED, LEFT_PENDING, type PreparedBatch } from '../../runtime/engine/delivery.js';
 
-const input = (id: string): Delivery => new Delivery({ source: 'bullmq:q', id, raw: {}, producedAt: 0, attempt: 1 }, {}, 1, undefined);
+const input = (id: string): Delivery => new Delivery({ id, raw: {}, producedAt: 0 }, {}, 1, undefined);
 
 /** The deliveries handled as the pipeline would; `leftPending` names those it left pending. */
 function prepared(deliveries: readonly Delivery[], leftPending: ReadonlySet<string> = new Set()): PreparedBatch {

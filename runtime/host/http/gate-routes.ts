@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
-import type { HttpAnswer, RouteRequest } from '../../contract/handler.js';
+import type { HttpAnswer } from '../../contract/answer.js';
+import type { RouteRequest } from '../../contract/routes.js';
 import type { RuntimeServices } from '../runtime.js';
 
 const internalError: HttpAnswer = { status: 500, contentType: 'text/plain; charset=utf-8', body: 'Internal Server Error' };
