@@ -325,7 +325,7 @@ function commandsPerMessage(
   return `${total.toFixed(1)} commands/message: ${rows
     .filter((r) => r.calls >= 0.05 || r.usec >= 0.5)
     .sort((x, y) => y.usec - x.usec)
-    .slice(0, 8)
+    .slice(0, Number(process.env.BENCH_COMMAND_ROWS ?? 8))
     .map((r) => `${r.name} ${r.calls.toFixed(1)} (${r.usec.toFixed(0)} µs)`)
     .join(', ')}`;
 }
