@@ -57,7 +57,7 @@ function bundle(): void {
 }
 const SYMBOLS = 20;
 /** The flags `npm start` runs with (package.json), given to the runtime and the yardstick alike. */
-const NODE_FLAGS = process.env.BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? ['--max-semi-space-size=32'];
+const NODE_FLAGS = process.env.BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? ['--max-semi-space-size=8', '--heap-growing-percent=150'];
 
 interface Row {
   readonly name: string;
@@ -325,7 +325,7 @@ function commandsPerMessage(
   return `${total.toFixed(1)} commands/message: ${rows
     .filter((r) => r.calls >= 0.05 || r.usec >= 0.5)
     .sort((x, y) => y.usec - x.usec)
-    .slice(0, 8)
+    .slice(0, Number(process.env.BENCH_COMMAND_ROWS ?? 8))
     .map((r) => `${r.name} ${r.calls.toFixed(1)} (${r.usec.toFixed(0)} µs)`)
     .join(', ')}`;
 }

@@ -116,7 +116,12 @@ export type OperatorEvent = z.infer<typeof operatorEventSchema>;
 /** The entry's fields (absent optional fields are left out). */
 export function encodeGovernorEvent(event: GovernorEvent): Record<string, string> {
   const fields: Record<string, string> = {};
-  for (const [name, value] of Object.entries(event)) if (value !== undefined) fields[name] = value;
+  // for…in over the event's own fields, in their order: no [name, value] array per field (one event a plan).
+  const record = event as Readonly<Record<string, string | undefined>>;
+  for (const name in record) {
+    const value = record[name];
+    if (value !== undefined) fields[name] = value;
+  }
   return fields;
 }
 

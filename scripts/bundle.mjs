@@ -7,7 +7,7 @@
 // Every bundled module lands one folder below dist/ (app/, cli/ or chunks/): runtime/host/build-info.ts
 // finds dist/build-info.json and app/http-plugins.ts finds dist/status-page/ from there.
 import { build } from 'esbuild';
-import { cpSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 
 /**
  * Left in node_modules: msgpackr (bullmq's), because it loads its native decoder, msgpackr-extract,
@@ -66,5 +66,25 @@ await build({
   sourcemap: 'linked',
   logLevel: 'warning',
 });
+asciiOnly(out);
 cpSync('app/status-page', `${out}/status-page`, { recursive: true });
 console.log(`${out}/: app/main.js, cli/main.js, chunks/, status-page/`);
+
+/**
+ * V8 keeps a script's source text in memory for as long as it runs, one byte a character when
+ * every character is Latin-1 and two bytes otherwise: a single "×" or "→" in one comment doubled
+ * the two large chunks' text to ~7 MiB of every process's heap. esbuild already writes strings,
+ * identifiers and regular expressions in ASCII (its default charset), so what remains outside it
+ * is in comments; each such character becomes "?" (two for one outside the BMP, so the columns the
+ * source maps count, in UTF-16 units, stay where they were).
+ */
+function asciiOnly(dir) {
+  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (!entry.isFile() || !entry.name.endsWith('.js')) continue;
+    const path = `${entry.parentPath}/${entry.name}`;
+    const text = readFileSync(path, 'utf8');
+    // eslint-disable-next-line no-control-regex -- the range is the point: everything outside ASCII
+    const ascii = text.replace(/[^\x00-\x7f]/gu, (c) => '?'.repeat(c.length));
+    if (ascii !== text) writeFileSync(path, ascii);
+  }
+}

@@ -18,13 +18,41 @@ end
 return out
 `;
 
+/** A caller waiting for a read's reply. */
+interface Waiter {
+  readonly resolve: (reply: unknown) => void;
+  readonly reject: (error: unknown) => void;
+}
+
 interface PendingRead {
   /** The keys it reads, declared to the script. */
   readonly keys: readonly string[];
   readonly args: readonly string[];
   readonly plain: () => Promise<unknown>;
-  readonly resolve: (reply: unknown) => void;
-  readonly reject: (error: unknown) => void;
+  /** Every caller that asked for this same read in this turn: one reply answers them all. */
+  readonly waiters: Waiter[];
+}
+
+/**
+ * What names a read: its arguments joined by NUL, which no key the governor reads holds (a symbol
+ * is [A-Za-z0-9_.-]); a read whose arguments hold one is never shared (undefined).
+ */
+function readId(args: readonly string[]): string | undefined {
+  for (const arg of args) if (arg.includes('\0')) return undefined;
+  return args.join('\0');
+}
+
+/** A copy of an array reply for each caller after the first, so no caller sees another's changes. */
+function replyFor(reply: unknown, first: boolean): unknown {
+  return !first && Array.isArray(reply) ? [...(reply as unknown[])] : reply;
+}
+
+/** Answers every waiter of `read` with `reply`, or rejects them all with `error`. */
+function settle(read: PendingRead, reply: unknown, failed = reply instanceof Error): void {
+  read.waiters.forEach((waiter, w) => {
+    if (failed) waiter.reject(reply);
+    else waiter.resolve(replyFor(reply, w === 0));
+  });
 }
 
 /**
@@ -35,30 +63,37 @@ interface PendingRead {
  * own error included, and all of them come from one moment. Where scripts cannot run (Redis
  * Cluster, where a plan's keys lie in different slots; a Redis without EVAL_RO) the reads are
  * sent one by one, as without this reader: from the start on a Cluster client, else from the
- * first refusal on.
+ * first refusal on. The same read asked for more than once in a turn (plans of one symbol in a
+ * batch read the same keys: ~2.5 plans a symbol in the bench's batches) goes once, and its reply
+ * answers each caller: they would have read the same value at that one moment anyway.
  * One per batch: a batch retried after a failure starts with a fresh one.
  */
 export function coalescedReader(redis: RedisReader): RedisReader {
-  let pending: PendingRead[] = [];
+  let pending = new Map<string | symbol, PendingRead>();
   let scheduled = false;
   // A Cluster client sends a script to one node: its reads of other slots would answer nothing
   // there rather than fail. Declared keys make Redis refuse a script across slots (CROSSSLOT), so
   // a client that does not say it is one is safe too; this only spares the refused attempt.
   let scripts = (redis as { readonly isCluster?: boolean }).isCluster !== true;
 
-  const sendPlain = (reads: readonly PendingRead[]) => {
-    for (const read of reads) read.plain().then(read.resolve, read.reject);
+  const sendPlain = (reads: Iterable<PendingRead>) => {
+    for (const read of reads)
+      read.plain().then(
+        (reply) => settle(read, reply),
+        (error: unknown) => settle(read, error, true),
+      );
   };
   const flush = async (): Promise<void> => {
-    const reads = pending;
-    pending = [];
+    const reads = [...pending.values()];
+    pending = new Map();
     scheduled = false;
     if (!scripts || reads.length < 2) return sendPlain(reads);
     const declared: string[] = [];
     const argv: string[] = [];
     for (const read of reads) {
-      declared.push(...read.keys);
-      argv.push(String(read.args.length), ...read.args);
+      for (const key of read.keys) declared.push(key);
+      argv.push(String(read.args.length));
+      for (const arg of read.args) argv.push(arg);
     }
     let replies: unknown[];
     try {
@@ -67,15 +102,18 @@ export function coalescedReader(redis: RedisReader): RedisReader {
       scripts = false;
       return sendPlain(reads);
     }
-    reads.forEach((read, i) => {
-      const reply = replies[i];
-      if (reply instanceof Error) read.reject(reply);
-      else read.resolve(reply);
-    });
+    reads.forEach((read, i) => settle(read, replies[i]));
   };
   const enqueue = <T>(keys: readonly string[], args: readonly string[], plain: () => Promise<T>): Promise<T> =>
     new Promise<T>((resolve, reject) => {
-      pending.push({ keys, args, plain, resolve: resolve as (reply: unknown) => void, reject });
+      const waiter: Waiter = { resolve: resolve as (reply: unknown) => void, reject };
+      const id = readId(args);
+      const same = id === undefined ? undefined : pending.get(id);
+      if (same !== undefined) {
+        same.waiters.push(waiter);
+        return;
+      }
+      pending.set(id ?? Symbol('read'), { keys, args, plain, waiters: [waiter] });
       if (!scheduled) {
         scheduled = true;
         // Once the promise jobs running now have run: the plans started together (their

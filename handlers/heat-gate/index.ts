@@ -6,7 +6,7 @@ import { keys } from '../../schemas/keys.js';
 import { pyFloatStr } from '../../schemas/python-number.js';
 import { readP33Position, type UntrustedFigure } from '../positions/book.js';
 import { freshestPrice, positionQuote, readPriceQuotes, type PriceQuote } from '../positions/prices.js';
-import { calibrate } from './calibrate.js';
+import { calibrate, type Calibration } from './calibrate.js';
 import { parseHeatGateConfig, type HeatGateConfig } from './config.js';
 import { assessHeat, bucketOf, loadHeatInputs, type HeatAssessment, type HeatInputs } from '../positions/heat.js';
 import { failureLabelOf } from './failure-label.js';
@@ -67,15 +67,17 @@ export const heatGate = defineHandler({
       return safeFormOfRejected(raw, ctx, 'at-read');
     },
     // What real producers write here that no heat gate can use: counted, never dead-lettered.
-    unusable: async (raw, ctx) => {
+    unusable: (raw, ctx) => {
       const reason = unusableReason(raw);
+      // Synchronous but for an entry without an action: asked of every entry, it costs the
+      // entries it lets through no promise.
       if (reason === undefined) return false;
       observeLag(ctx);
       ctx.metrics.unusable.inc({ reason });
       // An entry without any action is about its symbol's kernel hash all the same: in enforce
       // mode that hash is left in its safe form, as for a refused proposal (H3). Another heat
       // gate's decision or a NOOP is never written anywhere.
-      if (reason === 'no_action') await safeFormOfRejected(raw, ctx, 'in-commit');
+      if (reason === 'no_action') return safeFormOfRejected(raw, ctx, 'in-commit').then(() => true);
       return true;
     },
   },
@@ -130,21 +132,25 @@ function decide(proposal: HarvestProposal, inputs: HeatInputs, ctx: Ctx): void |
   const assessment = assessOnce(inputs);
   publishHeat(assessment, ctx.metrics, ctx.config);
   if (assessment.trusted && assessment.capped) ctx.metrics.heatCapped.inc();
-  if (calibrationOf(proposal, assessment, ctx.config).calibration.calibratedAction === proposal.proposedAction)
-    return record(proposal, assessment, ctx);
+  const decided = calibrationOf(proposal, assessment, ctx.config);
+  if (decided.calibration.calibratedAction === proposal.proposedAction) return record(proposal, assessment, ctx, undefined, decided);
   // A decision that changes the action is followed to its outcome: its mark and position are
   // recorded with it (debug_json), as they are now, not as a follow-up would find them later.
   const positionUsd = inputs.positions.find((p) => p.symbol === proposal.symbol)?.notionalUsd;
   // The position's own mark in the book the decision was made on, when the price rule accepts
   // it (timed, within PRICE_MAX_AGE_SEC): no read on the gate's path. Else the other quotes are read.
   const own = freshestPrice(positionQuote(inputs.positionMarks?.get(proposal.symbol)), ctx.now(), ctx.config.PRICE_MAX_AGE_SEC);
-  if (own?.asOfMs !== undefined) return record(proposal, assessment, ctx, { mark: markOf(own), positionUsd });
-  return decisionMark(proposal.symbol, inputs, ctx).then((mark) => record(proposal, assessment, ctx, { mark, positionUsd }));
+  if (own?.asOfMs !== undefined) return record(proposal, assessment, ctx, { mark: markOf(own), positionUsd }, decided);
+  return decisionMark(proposal.symbol, inputs, ctx).then((mark) => record(proposal, assessment, ctx, { mark, positionUsd }, decided));
 }
 
 const markOf = (quote: PriceQuote): DecisionMark => ({ price: quote.price, source: quote.source, asOfMs: quote.asOfMs });
 
-function calibrationOf(proposal: HarvestProposal, assessment: HeatAssessment, config: HeatGateConfig) {
+function calibrationOf(
+  proposal: HarvestProposal,
+  assessment: HeatAssessment,
+  config: HeatGateConfig,
+): { readonly bucket: HeatBucket; readonly calibration: Calibration } {
   const bucket: HeatBucket = assessment.trusted ? bucketOf(assessment.heat, config.HEAT_MIN, config.HEAT_MAX) : 'COLD';
   return { bucket, calibration: calibrate(proposal.proposedAction, bucket, config.P26_APPLY_LAYER_ERA) };
 }
@@ -209,9 +215,11 @@ function record(
   assessment: HeatAssessment,
   ctx: Ctx,
   atDecision?: { mark: DecisionMark | null | undefined; positionUsd: number | undefined },
+  /** The calibration decide() made of this proposal and assessment (the same, not made twice). */
+  decided = calibrationOf(proposal, assessment, ctx.config),
 ): void {
   const { config, metrics } = ctx;
-  const { bucket, calibration } = calibrationOf(proposal, assessment, config);
+  const { bucket, calibration } = decided;
   const carried = carriedFields(ctx.meta.raw);
   for (let i = 0; i < carried.cut.length; i++) metrics.truncatedFields.inc();
   // The original: `data.get(b"trace_id", uuid4())`, a new id only when the field is absent.
@@ -229,9 +237,10 @@ function record(
     heatMin: config.HEAT_MIN,
     heatMax: config.HEAT_MAX,
     sourceId: ctx.meta.id,
-    ...(atDecision === undefined || atDecision.mark === undefined
-      ? {}
-      : { atDecision: { mark: atDecision.mark, positionUsd: atDecision.positionUsd } }),
+    // Spread only for a decision that changed the action: no empty object per message otherwise.
+    ...(atDecision !== undefined && atDecision.mark !== undefined
+      ? { atDecision: { mark: atDecision.mark, positionUsd: atDecision.positionUsd } }
+      : undefined),
   };
 
   ctx.emit(config.P26_OUTPUT_STREAM, calibratedEntry(facts, carried));

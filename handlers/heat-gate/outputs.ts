@@ -10,6 +10,7 @@ import {
 } from '../../schemas/heat-gate.js';
 import { pyFloatStr, pythonRound } from '../../schemas/python-number.js';
 import { applyLayerRules, type ApplyLayerEra } from './apply-layer-era.js';
+import { atDecisionMembers, heatMembers, thresholdsText } from './debug-json-text.js';
 import type { Calibration } from './calibrate.js';
 import type { HeatAssessment } from '../positions/heat.js';
 
@@ -49,23 +50,19 @@ export interface DecisionMark {
 
 /** The proposal's own fields, capped at FREE_TEXT_MAX characters. */
 export interface CarriedFields {
-  /** Every field but `action`, in the entry's order, long values cut at FREE_TEXT_MAX. */
-  readonly truncated: readonly (readonly [string, string])[];
+  /** The entry's fields: every one but `action` is carried, in the entry's order, long values cut at FREE_TEXT_MAX. */
+  readonly raw: Readonly<Record<string, string>>;
   /** The names of fields that were cut. */
   readonly cut: readonly string[];
 }
 
+const NONE_CUT: readonly string[] = Object.freeze([]);
+
+/** Carried fields are read from the entry itself as the outputs are built: no copy of them per message. */
 export function carriedFields(raw: Readonly<Record<string, string>>): CarriedFields {
-  const truncated: [string, string][] = [];
-  const cut: string[] = [];
-  for (const name in raw) {
-    // `action` is the one field the original did not carry (`key not in (b"action",)`).
-    if (name === 'action') continue;
-    const value = raw[name]!;
-    if (value.length > FREE_TEXT_MAX) cut.push(name);
-    truncated.push([name, value.length > FREE_TEXT_MAX ? value.slice(0, FREE_TEXT_MAX) : value]);
-  }
-  return { truncated, cut };
+  let cut: string[] | undefined;
+  for (const name in raw) if (name !== 'action' && raw[name]!.length > FREE_TEXT_MAX) (cut ??= []).push(name);
+  return { raw, cut: cut ?? NONE_CUT };
 }
 
 const failCause = (a: HeatAssessment): FailClosedCause | undefined => (a.trusted ? undefined : a.cause);
@@ -88,7 +85,13 @@ const SKIP_NONE: ReadonlySet<string> = new Set();
 /** Adds the carried fields after `own`, skipping names already written (the original's `key not in calibrated`). */
 function withCarried(own: object, carried: CarriedFields, skip: ReadonlySet<string> = SKIP_NONE): Record<string, string> {
   const out = wireFields(own);
-  for (const [name, value] of carried.truncated) if (!Object.hasOwn(out, name) && !skip.has(name)) out[name] = value;
+  const raw = carried.raw;
+  for (const name in raw) {
+    // `action` is the one field the original did not carry (`key not in (b"action",)`).
+    if (name === 'action' || Object.hasOwn(out, name) || skip.has(name)) continue;
+    const value = raw[name]!;
+    out[name] = value.length > FREE_TEXT_MAX ? value.slice(0, FREE_TEXT_MAX) : value;
+  }
   return out;
 }
 
@@ -164,7 +167,9 @@ export function heatDecisionEntry(facts: DecisionFacts): Record<string, string> 
     debug_json: debugJson(facts),
     ...ownFields(a),
   };
-  return wireFields(entry);
+  // Every field is a string and none is carried from the proposal (so none can be named
+  // __proto__): the entry goes as it is, without wireFields' copy.
+  return entry as Record<string, string>;
 }
 
 /**
@@ -174,12 +179,24 @@ export function heatDecisionEntry(facts: DecisionFacts): Record<string, string> 
  */
 export function debugJson(facts: DecisionFacts): string {
   const a = facts.assessment;
+  if (a.trusted && a.withoutSigma.length === 0) {
+    // The common case, written as text: JSON.stringify({...base, ...shares}) below, member by
+    // member, from pieces kept per setting, per batch and per value (debug-json-text.ts).
+    const head =
+      `{"thresholds":${thresholdsText(facts.heatMin, facts.heatMax)}` +
+      `,"trace_id":${JSON.stringify(facts.traceId.slice(0, 64))},"source_id":${JSON.stringify(facts.sourceId)}` +
+      (facts.atDecision === undefined ? '' : atDecisionMembers(facts.atDecision)) +
+      heatMembers(a);
+    // head + '}' is the JSON the shares' room is measured from.
+    const shares = bySymbol(a.contributions, DEBUG_JSON_MAX - (head.length + 1) - BY_SYMBOL_SPARE);
+    return `${head}${sharesJson(shares)}}`;
+  }
   const base: Record<string, unknown> = {
-    thresholds: { warm: facts.heatMin, hot: facts.heatMax },
+    thresholds: thresholdsOf(facts.heatMin, facts.heatMax),
     trace_id: facts.traceId.slice(0, 64),
     source_id: facts.sourceId,
-    ...atDecisionJson(facts),
   };
+  if (facts.atDecision !== undefined) Object.assign(base, atDecisionJson(facts.atDecision));
   if (a.trusted) {
     base.heat = a.heat;
     base.positions = a.positionsCounted;
@@ -187,15 +204,13 @@ export function debugJson(facts: DecisionFacts): string {
     // Ours (issue #26): each symbol's share of the heat, largest first, as many as leave room for
     // the no_sigma names' count; the rest summed in by_symbol_others (report calibrate reads them).
     Object.assign(base, bySymbol(a.contributions, DEBUG_JSON_MAX - JSON.stringify(base).length - BY_SYMBOL_SPARE));
-    if (a.withoutSigma.length > 0) {
-      base.no_sigma_usd = a.withoutSigma.reduce((sum, p) => sum + Math.abs(p.notionalUsd), 0);
-      return fitList(
-        base,
-        'no_sigma',
-        a.withoutSigma.map((p) => p.symbol),
-      );
-    }
-    return JSON.stringify(base);
+    // Positions without sigma (the common case is above).
+    base.no_sigma_usd = a.withoutSigma.reduce((sum, p) => sum + Math.abs(p.notionalUsd), 0);
+    return fitList(
+      base,
+      'no_sigma',
+      a.withoutSigma.map((p) => p.symbol),
+    );
   }
   base.fail_closed = a.cause;
   return fitList(
@@ -231,12 +246,47 @@ function rankedShares(
  * `by_symbol` {symbol: share of the heat}, largest first, as many as fit in `room` characters,
  * and `by_symbol_others`: the sum of those left out.
  */
-export function bySymbol(
-  contributions: readonly { readonly symbol: string; readonly heat: number }[],
-  room: number,
-): { by_symbol?: Record<string, number>; by_symbol_others?: number } {
-  if (contributions.length === 0) return {};
+export function bySymbol(contributions: readonly { readonly symbol: string; readonly heat: number }[], room: number): BySymbol {
+  if (contributions.length === 0) return NO_SHARES;
   const ranked = rankedShares(contributions);
+  // Every proposal of a batch shares one assessment, and the room differs only with the lengths
+  // of the trace and entry ids: the shares are fitted once per room, not once per message (they
+  // were the largest allocation of a message). The answer is shared, so it is frozen.
+  let byRoom = fitted.get(ranked);
+  if (byRoom === undefined) fitted.set(ranked, (byRoom = new Map()));
+  let answer = byRoom.get(room);
+  if (answer === undefined) byRoom.set(room, (answer = fitShares(ranked, room)));
+  return answer;
+}
+
+/** `,"by_symbol":{…},"by_symbol_others":N` of a bySymbol answer ('' for none), kept with the answer. */
+const sharesText = new WeakMap<BySymbol, string>();
+function sharesJson(shares: BySymbol): string {
+  let text = sharesText.get(shares);
+  if (text === undefined) {
+    text =
+      (shares.by_symbol === undefined ? '' : `,"by_symbol":${JSON.stringify(shares.by_symbol)}`) +
+      (shares.by_symbol_others === undefined ? '' : `,"by_symbol_others":${JSON.stringify(shares.by_symbol_others)}`);
+    sharesText.set(shares, text);
+  }
+  return text;
+}
+
+/** debug_json's thresholds object, one per pair of thresholds (they are the gate's settings). */
+let lastThresholds: { readonly warm: number; readonly hot: number } = Object.freeze({ warm: Number.NaN, hot: Number.NaN });
+function thresholdsOf(warm: number, hot: number): { readonly warm: number; readonly hot: number } {
+  if (!Object.is(lastThresholds.warm, warm) || !Object.is(lastThresholds.hot, hot)) lastThresholds = Object.freeze({ warm, hot });
+  return lastThresholds;
+}
+
+type BySymbol = { readonly by_symbol?: Readonly<Record<string, number>>; readonly by_symbol_others?: number };
+
+const NO_SHARES: BySymbol = Object.freeze({});
+
+/** bySymbol's answers by ranking, then by room. */
+const fitted = new WeakMap<readonly object[], Map<number, BySymbol>>();
+
+function fitShares(ranked: readonly { readonly symbol: string; readonly heat: number }[], room: number): BySymbol {
   const named: Record<string, number> = {};
   // `,"by_symbol":{}` and `,"by_symbol_others":N` around the names.
   let left = room - 50;
@@ -248,7 +298,8 @@ export function bySymbol(
       left -= cost;
     } else others += c.heat;
   }
-  return others > 0 ? { by_symbol: named, by_symbol_others: share(others) } : { by_symbol: named };
+  Object.freeze(named);
+  return Object.freeze(others > 0 ? { by_symbol: named, by_symbol_others: share(others) } : { by_symbol: named });
 }
 
 /**
@@ -257,9 +308,7 @@ export function bySymbol(
  * like the book: long +). Inside debug_json rather than as fields, so the decision keeps the
  * original's thirteen fields (docs/migration.md).
  */
-function atDecisionJson(facts: DecisionFacts): Record<string, unknown> {
-  const at = facts.atDecision;
-  if (at === undefined) return {};
+function atDecisionJson(at: NonNullable<DecisionFacts['atDecision']>): Record<string, unknown> {
   return {
     mark: at.mark?.price ?? null,
     ...(at.mark === null ? {} : { mark_source: at.mark.source }),

@@ -1,6 +1,6 @@
 import { FALLBACK, HANDLED, LEFT_PENDING, type DeadLetterReason, type Delivery } from './delivery.js';
 import type { AnyHandler, FailureInfo, MessageMeta } from '../contract/handler.js';
-import { guardFallback, handleOnce, startDuplicateCheck } from './idempotency.js';
+import { guardFallback, handleOnce, startDuplicateChecks } from './idempotency.js';
 import { MessageContext, type ContextDeps } from './message-context.js';
 
 export type { DeadLetterReason } from './delivery.js';
@@ -52,7 +52,11 @@ export async function executeBatch<Config, Metrics extends object>(
   while (todo.length > 0) {
     if (env.stopping() && todo.some((d) => d.attempts > 0)) return;
     // Duplicate checks read Redis while the batch state loads, not after it.
-    const checks = todo.map((d) => startDuplicateCheck(handler, d.message, d.meta, env.redis, env.doneKey?.(d.meta)));
+    const checks = startDuplicateChecks(
+      handler,
+      todo.map((d) => ({ message: d.message, meta: d.meta, doneKey: env.doneKey?.(d.meta) })),
+      env.redis,
+    );
     let state: unknown;
     let stateError: unknown;
     try {

@@ -93,13 +93,94 @@ export function startDuplicateCheck(
   redis: RedisReader,
   doneKey: string | undefined,
 ): DuplicateCheck {
-  if (handler.idempotency?.keys === undefined && doneKey === undefined) return NO_CHECK;
-  const idempotencyKeys = keysOf(handler, message, meta, doneKey);
+  const idempotencyKeys = checkedKeys(handler, message, meta, doneKey);
   if (idempotencyKeys.length === 0) return NO_CHECK;
-  const done = anyDone(redis, idempotencyKeys);
+  return started(idempotencyKeys, doneKey, anyDone(redis, idempotencyKeys));
+}
+
+/** A message of a batch whose duplicate check is to start (see startDuplicateChecks). */
+export interface CheckedMessage {
+  readonly message: unknown;
+  readonly meta: MessageMeta;
+  readonly doneKey: string | undefined;
+}
+
+/**
+ * Reads every key of a batch's duplicate checks in one call: EXISTS for an existence key ('e'),
+ * GET for a newest-wins key ('g'), each under pcall so that a read that fails (WRONGTYPE) fails
+ * only its own message's check, as a read sent alone would. KEYS are declared, so Redis Cluster
+ * refuses the script rather than read keys of other slots.
+ */
+const READ_DUPLICATE_KEYS = `
+local out = {}
+for k = 1, #KEYS do
+  if ARGV[k] == 'e' then out[k] = redis.pcall('EXISTS', KEYS[k]) else out[k] = redis.pcall('GET', KEYS[k]) end
+end
+return out
+`;
+
+/**
+ * Starts the duplicate checks of a batch, in its order. The keys of all its messages go to Redis
+ * as one read-only script instead of a command each (the governor checks two keys a plan, and a
+ * command's client-side cost, a Command object, its promise and their garbage, was most of the
+ * check's: docs/performance.md, "governor"). Each check answers what startDuplicateCheck would:
+ * a key's failed read fails its own message's check. Where the script cannot run (Redis Cluster,
+ * whose keys lie in different slots; a Redis without EVAL_RO) the keys are read one by one.
+ */
+export function startDuplicateChecks(handler: AnyHandler, messages: readonly CheckedMessage[], redis: RedisReader): DuplicateCheck[] {
+  const keysOfMessages = messages.map((m) => checkedKeys(handler, m.message, m.meta, m.doneKey));
+  const keyed = keysOfMessages.filter((k) => k.length > 0).length;
+  if (keyed < 2 || (redis as { readonly isCluster?: boolean }).isCluster === true) {
+    return messages.map((m, i) => {
+      const idempotencyKeys = keysOfMessages[i]!;
+      return idempotencyKeys.length === 0 ? NO_CHECK : started(idempotencyKeys, m.doneKey, anyDone(redis, idempotencyKeys));
+    });
+  }
+  const declared: string[] = [];
+  const kinds: string[] = [];
+  for (const idempotencyKeys of keysOfMessages) {
+    for (const k of idempotencyKeys) {
+      declared.push(typeof k === 'string' ? k : k.key);
+      kinds.push(typeof k === 'string' ? 'e' : 'g');
+    }
+  }
+  // Undefined when the script could not run: each message then reads its keys alone.
+  const replies: Promise<unknown[] | undefined> = redis.eval_ro(READ_DUPLICATE_KEYS, declared.length, ...declared, ...kinds).then(
+    (reply) => reply as unknown[],
+    () => undefined,
+  );
+  let from = 0;
+  return messages.map((m, i) => {
+    const idempotencyKeys = keysOfMessages[i]!;
+    if (idempotencyKeys.length === 0) return NO_CHECK;
+    const at = from;
+    from += idempotencyKeys.length;
+    const done = replies.then((all) =>
+      // Every key's reply is read, so a failed read fails the check even beside a key that says done (as Promise.all does).
+      all === undefined ? anyDone(redis, idempotencyKeys) : idempotencyKeys.map((k, j) => keySaysDone(k, all[at + j])).includes(true),
+    );
+    return started(idempotencyKeys, m.doneKey, done);
+  });
+}
+
+/** Whether one key's reply (EXISTS's count or GET's value) says the message was done; a failed read throws. */
+function keySaysDone(key: IdempotencyKey, reply: unknown): boolean {
+  if (reply instanceof Error) throw reply;
+  if (typeof key === 'string') return Number(reply) > 0;
+  // An empty value is no id: nothing applied yet.
+  return typeof reply === 'string' && reply !== '' && compareStreamIds(reply, key.id) > 0;
+}
+
+/** The message's keys, none when the gate declares none and it is no job. */
+function checkedKeys(handler: AnyHandler, message: unknown, meta: MessageMeta, doneKey: string | undefined): IdempotencyKey[] {
+  if (handler.idempotency?.keys === undefined && doneKey === undefined) return [];
+  return keysOf(handler, message, meta, doneKey);
+}
+
+function started(keys: readonly IdempotencyKey[], doneKey: string | undefined, done: Promise<boolean>): DuplicateCheck {
   // Read by handleOnce; a batch whose state failed to load never asks, and must not leave it unhandled.
   done.catch(() => undefined);
-  return { keys: idempotencyKeys, doneKey, done };
+  return { keys, doneKey, done };
 }
 
 /**

@@ -63,12 +63,18 @@ const UNLABELLED = Symbol('unlabelled');
  * sets four gauges per message), and unlabelled counter increments are summed.
  */
 export function applyMetricCallsCoalesced(lists: readonly DeferredMetricCalls[]): void {
-  const sets = new Map<Record<string, AnyMetricCall>, Map<unknown, [unknown, unknown]>>();
+  // A gauge's pending sets, one slot per label set, updated in place: each slot remembers when it
+  // was last written, and a flush applies them in that order, as if each write had moved its
+  // label set to the end. (Deleting and re-inserting into the Map with a new pair per write cost
+  // most of the allocation here: the heat gate sets its gauges six times a message.)
+  const sets = new Map<Record<string, AnyMetricCall>, Map<unknown, PendingSet>>();
   const sums = new Map<Record<string, AnyMetricCall>, number>();
+  let written = 0;
   const flushSets = (target: Record<string, AnyMetricCall>) => {
     const pending = sets.get(target);
     if (!pending) return;
-    for (const [a, b] of pending.values()) {
+    const ordered = pending.size === 1 ? pending.values() : [...pending.values()].sort((x, y) => x.written - y.written);
+    for (const { a, b } of ordered) {
       if (b === undefined) target.set!(a);
       else target.set!(a, b);
     }
@@ -91,8 +97,14 @@ export function applyMetricCallsCoalesced(lists: readonly DeferredMetricCalls[])
         const key = typeof a === 'object' && a !== null ? a : UNLABELLED;
         let pending = sets.get(target);
         if (!pending) sets.set(target, (pending = new Map()));
-        pending.delete(key); // re-inserted last, so an equal label set written later still wins
-        pending.set(key, [a, b]);
+        const slot = pending.get(key);
+        // The last write of an equal label set wins, whichever came first.
+        if (slot === undefined) pending.set(key, { a, b, written: ++written });
+        else {
+          slot.a = a;
+          slot.b = b;
+          slot.written = ++written;
+        }
         continue;
       }
       flushSets(target); // an inc or observe after a set on the same metric keeps its order
@@ -104,6 +116,14 @@ export function applyMetricCallsCoalesced(lists: readonly DeferredMetricCalls[])
   }
   for (const target of [...sets.keys()]) flushSets(target);
   for (const target of [...sums.keys()]) flushSum(target);
+}
+
+/** A gauge's pending set for one label set (applyMetricCallsCoalesced). */
+interface PendingSet {
+  a: unknown;
+  b: unknown;
+  /** When it was last written, to apply the batch's sets in the order of their last writes. */
+  written: number;
 }
 
 /** Stands in for one metric, queueing calls instead of applying them. Prototype methods: no closures per message. */
@@ -127,11 +147,41 @@ class DeferredMetric {
  * Wraps a handler's metrics so each call is queued on `queue` instead of applied: the runtime
  * applies the queue only after the message's commit succeeded, so a retried or conflicted
  * message never counts twice.
+ *
+ * Built per message, so it is one small object: each metric is a getter on a prototype made once
+ * per metrics object, answering a DeferredMetric for this message's queue when it is used (a
+ * message uses a few of a gate's metrics; wrapping all of them up front was ~1 KB a message).
  */
 export function deferMetrics<M extends object>(metrics: M, queue: DeferredMetricCalls): M {
-  const wrapped: Record<string, DeferredMetric> = {};
-  for (const key in metrics) wrapped[key] = new DeferredMetric(metrics[key] as Record<string, AnyMetricCall>, queue);
-  return wrapped as M;
+  let View = deferredViews.get(metrics);
+  if (View === undefined) deferredViews.set(metrics, (View = deferredView(metrics)));
+  return new View(queue) as M;
+}
+
+type DeferredView = new (queue: DeferredMetricCalls) => object;
+const deferredViews = new WeakMap<object, DeferredView>();
+
+function deferredView(metrics: object): DeferredView {
+  // A private field, so no metric's name can shadow it.
+  class View {
+    readonly #queue: DeferredMetricCalls;
+    constructor(queue: DeferredMetricCalls) {
+      this.#queue = queue;
+    }
+    static queueOf(view: View): DeferredMetricCalls {
+      return view.#queue;
+    }
+  }
+  for (const key in metrics) {
+    const target = (metrics as Record<string, Record<string, AnyMetricCall>>)[key]!;
+    Object.defineProperty(View.prototype, key, {
+      get(this: View) {
+        return new DeferredMetric(target, View.queueOf(this));
+      },
+      enumerable: true,
+    });
+  }
+  return View;
 }
 
 /** Metrics of the runtime itself, shared by every handler (labelled by handler). */

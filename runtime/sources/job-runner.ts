@@ -7,6 +7,7 @@ import { jobDoneKey } from '../engine/idempotency.js';
 import type { QueueTrigger, ScheduleTrigger } from '../contract/handler.js';
 import type { RootLogger } from '../engine/logger.js';
 import { JobBatcher } from './job-batch.js';
+import { addDelayedJobs, type DelayedJob } from './delayed-jobs.js';
 import { isReady, waitUntilReady, type RedisClient } from '../host/redis.js';
 import type { JobSink } from '../engine/settle.js';
 import { buildPipeline, type SourceDeps, type SourcePipeline } from './pipeline.js';
@@ -48,12 +49,32 @@ export class BullJobSink implements JobSink {
     return queue;
   }
 
+  /**
+   * Adds a commit's jobs. A queue's delayed jobs go in one call (addDelayedJobs: stored as
+   * Queue.add stores them); a queue's only job, and jobs due at once, one by one through Queue.add.
+   */
   async add(jobs: readonly ScheduledJob[]): Promise<void> {
-    await Promise.all(
-      jobs.map((job) =>
-        this.queue(job.queue).add(job.name, job.data, { ...scheduledJobOptions, jobId: job.jobId, delay: Math.max(0, job.delayMs) }),
-      ),
-    );
+    const delayedByQueue = new Map<string, DelayedJob[]>();
+    const single: Promise<unknown>[] = [];
+    for (const job of jobs) {
+      const delayed: DelayedJob = {
+        name: job.name,
+        data: job.data,
+        opts: { ...scheduledJobOptions, jobId: job.jobId, delay: Math.max(0, job.delayMs) },
+      };
+      if (delayed.opts.delay === 0) single.push(this.queue(job.queue).add(delayed.name, delayed.data, delayed.opts));
+      else {
+        const group = delayedByQueue.get(job.queue);
+        if (group === undefined) delayedByQueue.set(job.queue, [delayed]);
+        else group.push(delayed);
+      }
+    }
+    const bulk = [...delayedByQueue].map(async ([name, group]) => {
+      const queue = this.queue(name);
+      if (group.length > 1 && (await addDelayedJobs(queue, group))) return;
+      await Promise.all(group.map((job) => queue.add(job.name, job.data, job.opts)));
+    });
+    await Promise.all([...single, ...bulk]);
   }
 
   allQueues(): Queue[] {

@@ -62,6 +62,44 @@ describe('coalescedReader on a real redis-server (issue #24 item 5)', () => {
     expect(sent.map((s) => s[0])).toEqual(['eval_ro']);
   });
 
+  it('sends a read asked for twice in a turn once; each caller gets the reply, errors included, and its own copy of an array', async () => {
+    await arrange();
+    const client = redis.client as unknown as RedisReader;
+    const plain = await Promise.all([...reads(client), ...reads(client)].map(settled));
+    let sentArgs = 0;
+    const counting = new Proxy(client, {
+      get(target, property) {
+        const value: unknown = Reflect.get(target, property, target);
+        if (typeof value !== 'function') return value;
+        return (...args: unknown[]) => {
+          if (property === 'eval_ro') sentArgs = args.length;
+          return (value as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
+    const reader = coalescedReader(counting);
+    const twice = [...reads(reader), ...reads(reader)];
+    const answers = await Promise.all(twice.map(settled));
+    expect(answers).toEqual(plain);
+    // The script, its key count, then each of the twelve reads' keys and arguments: once each.
+    const once: unknown[] = [];
+    const alone = new Proxy(client, {
+      get(target, property) {
+        const value: unknown = Reflect.get(target, property, target);
+        if (typeof value !== 'function') return value;
+        return (...args: unknown[]) => {
+          if (property === 'eval_ro') once.push(args.length);
+          return (value as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
+    await Promise.all(reads(coalescedReader(alone)).map(settled));
+    expect(sentArgs).toBe(once[0]);
+    const [first, second] = [(await twice[4]) as string[], (await twice[16]) as string[]];
+    expect(second).toEqual(first);
+    expect(second).not.toBe(first);
+  });
+
   it('turns to plain reads where the script is refused (Redis Cluster, a Redis without EVAL_RO), with the same answers', async () => {
     await arrange();
     const client = redis.client as unknown as RedisReader;

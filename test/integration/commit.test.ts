@@ -314,7 +314,7 @@ describe('TransactionCommitter on a real redis-server', () => {
     const broken = new Proxy(connection, {
       get(target, prop) {
         if (prop === 'pipeline') {
-          const check = { exists: () => check, get: () => check, exec: async () => [closed(), closed()] };
+          const check = { watch: () => check, eval: () => check, exec: async () => [closed(), closed()] };
           return () => check;
         }
         const value = Reflect.get(target, prop) as unknown;

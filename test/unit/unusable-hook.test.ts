@@ -1,0 +1,85 @@
+import * as z from 'zod';
+import { describe, expect, it } from 'vitest';
+import { defineHandler, type AnyHandler } from '../../runtime/contract/handler.js';
+import { Delivery } from '../../runtime/engine/delivery.js';
+import type { ExecutionEnv } from '../../runtime/engine/execute.js';
+import { prepareBatch, type PipelineEnv } from '../../runtime/engine/message-pipeline.js';
+import type { RedisReader } from '../../runtime/contract/redis-reader.js';
+
+const silent = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined, child: () => silent };
+
+type Hook = NonNullable<AnyHandler['failure']['unusable']>;
+
+/** A gate whose unusable hook is `hook`; `handle` emits `n`. */
+function gate(hook: Hook): AnyHandler {
+  return defineHandler({
+    name: 'picky',
+    description: 'test',
+    trigger: { kind: 'stream', stream: () => 'in', group: () => 'g' },
+    input: z.looseObject({ n: z.string() }),
+    config: () => ({}),
+    metrics: () => ({}),
+    failure: { maxAttempts: 1, backoffMs: 0, policy: 'dead-letter', unusable: hook },
+    handle: (message, ctx) => ctx.emit('out', { n: message.n }),
+  });
+}
+
+function pipelineOf(handler: AnyHandler): PipelineEnv {
+  const execution: ExecutionEnv<unknown, object> = {
+    redis: {} as RedisReader,
+    config: {},
+    metrics: {},
+    now: () => 1_000_000,
+    logger: () => silent,
+    redisReady: () => true,
+    waitForRedis: async () => undefined,
+    stopping: () => false,
+    sleep: async () => undefined,
+    onRetry: () => undefined,
+  };
+  return { handler, execution, maxDeliveries: 5, deadLetter: { stream: 'dlq', maxLen: 0, sourceStream: 'in', group: 'g' }, now: () => 1 };
+}
+
+const entries = (...raws: Record<string, string>[]) =>
+  raws.map((raw, i) => new Delivery({ id: `${i + 1}-0`, raw, producedAt: 1 }, raw, 1, `${i + 1}-0`));
+
+/** Each delivery's outcome and what it would commit. */
+async function run(hook: Hook, ...raws: Record<string, string>[]) {
+  const { deliveries } = await prepareBatch(pipelineOf(gate(hook)), entries(...raws), 1);
+  return deliveries.map((d) => ({
+    outcome: d.outcome.kind,
+    emitted: d.recorder?.effects.map((e) => (e.op === 'emit' ? e.fields : undefined)) ?? [],
+  }));
+}
+
+describe('the unusable-entry hook, answering synchronously or not', () => {
+  const elsewhere = (raw: Readonly<Record<string, string>>) => raw.from === 'elsewhere';
+  const expected = [
+    { outcome: 'handled', emitted: [{ n: '1' }] },
+    { outcome: 'unusable', emitted: [{ marker: '2' }] },
+    { outcome: 'dead-letter', emitted: [] },
+  ];
+  const raws: Record<string, string>[] = [{ n: '1' }, { from: 'elsewhere', n: '2' }, { junk: 'x' }];
+
+  it('a synchronous answer and a promised one decide the same', async () => {
+    const sync: Hook = (raw, ctx) => {
+      if (!elsewhere(raw)) return false;
+      ctx.emit('out', { marker: raw.n ?? '' });
+      return true;
+    };
+    const promised: Hook = async (raw, ctx) => sync(raw, ctx);
+    expect(await run(sync, ...raws)).toEqual(expected);
+    expect(await run(promised, ...raws)).toEqual(expected);
+  });
+
+  it('a hook that throws, or whose promise rejects, leaves the entry to the schema', async () => {
+    const throws: Hook = () => {
+      throw new Error('boom');
+    };
+    const rejects: Hook = async () => {
+      throw new Error('boom');
+    };
+    for (const hook of [throws, rejects])
+      expect((await run(hook, { n: '1' }, { junk: 'x' })).map((d) => d.outcome)).toEqual(['handled', 'dead-letter']);
+  });
+});
