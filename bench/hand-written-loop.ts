@@ -66,20 +66,30 @@ async function loadState() {
   return { heat: equity > 0 ? weighted / divisor : 0, counted: risks.length, positions, shares };
 }
 
-/** `,"by_symbol":{…}[,"by_symbol_others":N]` for a debug_json whose other members take `used` characters. */
-function sharesText(shares: readonly { symbol: string; share: number; heat: number }[], used: number): string {
-  if (shares.length === 0) return '';
-  let left = DEBUG_JSON_MAX - used - 80 - 50;
-  let others = 0;
-  const named: string[] = [];
-  for (const s of shares) {
-    const cost = JSON.stringify(s.symbol).length + String(s.share).length + 2;
-    if (cost <= left) {
-      named.push(`${JSON.stringify(s.symbol)}:${s.share}`);
-      left -= cost;
-    } else others += s.heat;
+/**
+ * `,"by_symbol":{…}[,"by_symbol_others":N]` for a debug_json whose other members take `used`
+ * characters. The shares are the batch's, and `used` differs only with the lengths of the trace
+ * and entry ids: a careful hand-written loop keeps the text per length, as the gate does.
+ */
+function sharesText(shares: readonly { symbol: string; share: number; heat: number }[], used: number, kept: Map<number, string>): string {
+  let text = kept.get(used);
+  if (text !== undefined) return text;
+  text = '';
+  if (shares.length > 0) {
+    let left = DEBUG_JSON_MAX - used - 80 - 50;
+    let others = 0;
+    const named: string[] = [];
+    for (const s of shares) {
+      const cost = JSON.stringify(s.symbol).length + String(s.share).length + 2;
+      if (cost <= left) {
+        named.push(`${JSON.stringify(s.symbol)}:${s.share}`);
+        left -= cost;
+      } else others += s.heat;
+    }
+    text = `,"by_symbol":{${named.join(',')}}` + (others > 0 ? `,"by_symbol_others":${Number(others.toPrecision(6))}` : '');
   }
-  return `,"by_symbol":{${named.join(',')}}` + (others > 0 ? `,"by_symbol_others":${Number(others.toPrecision(6))}` : '');
+  kept.set(used, text);
+  return text;
 }
 
 async function main() {
@@ -91,6 +101,7 @@ async function main() {
     const entries = reply?.[0]?.[1] ?? [];
     if (entries.length === 0) continue;
     const { heat, counted, positions, shares } = await loadState();
+    const sharesByLength = new Map<number, string>();
     const bucket = heat < 0.25 ? 'COLD' : heat < 0.65 ? 'WARM' : 'HOT';
     const nowMs = Date.now();
     const ts = String(Math.floor(nowMs / 1000));
@@ -146,7 +157,7 @@ async function main() {
       const head =
         `{"thresholds":{"warm":0.25,"hot":0.65},"trace_id":${JSON.stringify(traceId.slice(0, 64))},"source_id":${JSON.stringify(id)}` +
         `${atDecision},"heat":${heat},"positions":${counted}`;
-      const debug = `${head}${sharesText(shares, head.length + 1)}}`;
+      const debug = `${head}${sharesText(shares, head.length + 1, sharesByLength)}}`;
       pipeline.xadd(
         decisions,
         '*',
