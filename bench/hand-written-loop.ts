@@ -8,6 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { FREE_TEXT_MAX } from '../schemas/harvest-proposal.js';
+import { DEBUG_JSON_MAX } from '../schemas/heat-gate.js';
 import { pyFloatStr, pythonRound } from '../schemas/python-number.js';
 
 /** Free text as the gate copies it: at most FREE_TEXT_MAX characters. */
@@ -22,9 +23,18 @@ const decisions = process.env.DECISIONS ?? 'bench:handwritten:decision';
 const expected = Number(process.env.EXPECT ?? 0);
 const count = Number(process.env.COUNT ?? 500);
 
+/** A position as the newest snapshot entry of its symbol gives it. */
+interface Position {
+  readonly notional: number;
+  readonly markPrice: number;
+  readonly asOfMs: number;
+}
+
 /**
  * The original P2.6's state read (portfolio_heat_gate/main.py _get_portfolio_heat): the portfolio
- * hash and the newest 50 entries of the snapshot stream, latest entry per symbol.
+ * hash and the newest 50 entries of the snapshot stream, latest entry per symbol. Since issue #26
+ * the gate's decision also names each symbol's share of the heat and, for a decision that changes
+ * the action, the position and its mark: the loop keeps what it needs for them too.
  */
 async function loadState() {
   const [portfolio, snapshots] = await Promise.all([
@@ -32,22 +42,54 @@ async function loadState() {
     redis.xrevrange('quantum:stream:position.snapshot', '+', '-', 'COUNT', 50),
   ]);
   const equity = Number(portfolio.equity_usd ?? 0);
-  const seen = new Set<string>();
+  const positions = new Map<string, Position>();
+  const risks: { symbol: string; risk: number }[] = [];
   let weighted = 0;
-  let counted = 0;
-  for (const [, fields] of snapshots) {
+  for (const [id, fields] of snapshots) {
     const f: Record<string, string> = {};
     for (let i = 0; i + 1 < fields.length; i += 2) f[fields[i]!] = fields[i + 1]!;
     const symbol = f.symbol ?? '';
-    if (symbol === '' || seen.has(symbol)) continue;
-    seen.add(symbol);
+    if (symbol === '' || positions.has(symbol)) continue;
+    const notional = Number(f.position_notional_usd || 0);
+    positions.set(symbol, { notional, markPrice: Number(f.mark_price || 0), asOfMs: Number.parseInt(id, 10) });
     const sigma = Number(f.sigma || f.volatility || 0);
     if (sigma > 0) {
-      weighted += Math.abs(Number(f.position_notional_usd || 0)) * sigma;
-      counted += 1;
+      weighted += Math.abs(notional) * sigma;
+      risks.push({ symbol, risk: Math.abs(notional) * sigma });
     }
   }
-  return { heat: equity > 0 ? weighted / Math.max(equity, 1) : 0, counted };
+  const divisor = Math.max(equity, 1);
+  // Largest share first, once per batch; each decision fits as many as its debug_json has room for.
+  const shares = risks
+    .map(({ symbol, risk }) => ({ symbol, share: Number((risk / divisor).toPrecision(6)), heat: risk / divisor }))
+    .sort((x, y) => y.heat - x.heat || (x.symbol < y.symbol ? -1 : x.symbol > y.symbol ? 1 : 0));
+  return { heat: equity > 0 ? weighted / divisor : 0, counted: risks.length, positions, shares };
+}
+
+/**
+ * `,"by_symbol":{…}[,"by_symbol_others":N]` for a debug_json whose other members take `used`
+ * characters. The shares are the batch's, and `used` differs only with the lengths of the trace
+ * and entry ids: a careful hand-written loop keeps the text per length, as the gate does.
+ */
+function sharesText(shares: readonly { symbol: string; share: number; heat: number }[], used: number, kept: Map<number, string>): string {
+  let text = kept.get(used);
+  if (text !== undefined) return text;
+  text = '';
+  if (shares.length > 0) {
+    let left = DEBUG_JSON_MAX - used - 80 - 50;
+    let others = 0;
+    const named: string[] = [];
+    for (const s of shares) {
+      const cost = JSON.stringify(s.symbol).length + String(s.share).length + 2;
+      if (cost <= left) {
+        named.push(`${JSON.stringify(s.symbol)}:${s.share}`);
+        left -= cost;
+      } else others += s.heat;
+    }
+    text = `,"by_symbol":{${named.join(',')}}` + (others > 0 ? `,"by_symbol_others":${Number(others.toPrecision(6))}` : '');
+  }
+  kept.set(used, text);
+  return text;
 }
 
 async function main() {
@@ -58,7 +100,8 @@ async function main() {
       [string, [string, string[]][]][] | null;
     const entries = reply?.[0]?.[1] ?? [];
     if (entries.length === 0) continue;
-    const { heat, counted } = await loadState();
+    const { heat, counted, positions, shares } = await loadState();
+    const sharesByLength = new Map<number, string>();
     const bucket = heat < 0.25 ? 'COLD' : heat < 0.65 ? 'WARM' : 'HOT';
     const nowMs = Date.now();
     const ts = String(Math.floor(nowMs / 1000));
@@ -101,13 +144,20 @@ async function main() {
       for (const key in f) if (key !== 'action' && !(key in own)) calibrated.push(key, cut(f[key]!));
       pipeline.xadd(output, '*', ...calibrated);
       const partial = out === 'PARTIAL_25' && full ? pyFloatStr(0.25) : out === 'PARTIAL_75' && full ? pyFloatStr(0.75) : '';
-      const debug = JSON.stringify({
-        thresholds: { warm: 0.25, hot: 0.65 },
-        trace_id: traceId.slice(0, 64),
-        source_id: id,
-        heat,
-        positions: counted,
-      });
+      // A decision that changes the action carries the position and its mark (the snapshot's own,
+      // when fresh). The gate reads other quotes when that mark is missing or stale; the loop
+      // writes null without the read, which only flatters the yardstick.
+      let atDecision = '';
+      if (out !== action) {
+        const position = positions.get(f.symbol ?? '');
+        const fresh = position !== undefined && position.markPrice > 0 && nowMs - position.asOfMs <= 30_000;
+        atDecision = fresh ? `,"mark":${position.markPrice},"mark_source":"position","mark_at":${position.asOfMs}` : ',"mark":null';
+        if (position !== undefined) atDecision += `,"position_usd":${position.notional}`;
+      }
+      const head =
+        `{"thresholds":{"warm":0.25,"hot":0.65},"trace_id":${JSON.stringify(traceId.slice(0, 64))},"source_id":${JSON.stringify(id)}` +
+        `${atDecision},"heat":${heat},"positions":${counted}`;
+      const debug = `${head}${sharesText(shares, head.length + 1, sharesByLength)}}`;
       pipeline.xadd(
         decisions,
         '*',

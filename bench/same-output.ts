@@ -9,19 +9,31 @@ import { keys, streams } from '../schemas/keys.js';
 const redis = await startTestRedis();
 const r = redis.client;
 await r.hset(keys.portfolioState, 'equity_usd', '3000');
-for (const [s, n, sig] of [
-  ['ETHUSDT', 1800, 0.15],
-  ['BTCUSDT', 2000, 0.3],
+// ETHUSDT carries its own mark (the decision records it), BTCUSDT none (the decision's mark is null).
+for (const [s, n, sig, mark] of [
+  ['ETHUSDT', 1800, 0.15, '2500.5'],
+  ['BTCUSDT', -2000, 0.3, ''],
 ] as const)
-  await r.xadd(streams.positionSnapshot, '*', 'symbol', s, 'position_notional_usd', String(n), 'sigma', String(sig));
+  await r.xadd(
+    streams.positionSnapshot,
+    '*',
+    'symbol',
+    s,
+    'position_notional_usd',
+    String(n),
+    'sigma',
+    String(sig),
+    ...(mark ? ['mark_price', mark] : []),
+  );
 const props = [
   ['plan_id', 'a', 'symbol', 'ETHUSDT', 'action', 'FULL_CLOSE', 'trace_id', 't1', 'reason', 'tp_hit'],
   ['plan_id', 'b', 'symbol', 'BTCUSDT', 'harvest_action', 'PARTIAL_50', 'extra', 'x'],
+  ['plan_id', 'c', 'symbol', 'BTCUSDT', 'action', 'FULL_CLOSE'],
 ];
 for (const p of props) await r.xadd(streams.harvestProposal, '*', ...p);
 const rt = spawnTs('app/main.ts', { REDIS_URL: redis.url, PORT: String(await freePort()), HANDLERS: 'heat-gate', LOG_LEVEL: 'warn' });
-const hw = spawnTs('bench/hand-written-loop.ts', { REDIS_URL: redis.url, EXPECT: '2' });
-while ((await r.xlen(streams.harvestCalibrated)) < 2 || (await r.xlen('bench:handwritten:calibrated')) < 2)
+const hw = spawnTs('bench/hand-written-loop.ts', { REDIS_URL: redis.url, EXPECT: String(props.length) });
+while ((await r.xlen(streams.harvestCalibrated)) < props.length || (await r.xlen('bench:handwritten:calibrated')) < props.length)
   await new Promise((res) => setTimeout(res, 50));
 await new Promise((res) => setTimeout(res, 300));
 const norm = (entries: [string, string[]][]): Record<string, string>[] =>

@@ -123,6 +123,9 @@ export function inStreamOrder<Item extends CommitItem>(
   failed: ReadonlySet<Item> = new Set(),
   options: { readonly chain?: boolean } = {},
 ): { accepted: Item[]; deferred: Item[] } {
+  // Nothing failed and nothing guarded: no item can be deferred (blocked keys come only from a
+  // deferred item), so every candidate is accepted without the per-item key lists below.
+  if (failed.size === 0 && !anyGuarded(candidates)) return { accepted: [...candidates], deferred: [] };
   const written = new Map<string, string | undefined>();
   const blocked = new Set<string>();
   const accepted: Item[] = [];
@@ -167,10 +170,17 @@ function isChained(guard: Guard, written: ReadonlyMap<string, string | undefined
   return guard.kind === 'equals' && written.get(guard.key) === guard.value;
 }
 
+/** Whether some item has a guard (most batches of most gates have none: the heat gate's never). */
+function anyGuarded(items: readonly CommitItem[]): boolean {
+  for (const item of items) if ((item.recorder?.guards.length ?? 0) > 0) return true;
+  return false;
+}
+
 /** Per accepted item, its guards that are chained on an earlier accepted item's write (see isChained). */
 export function chainedGuards<Item extends CommitItem>(accepted: readonly Item[]): Map<Item, Guard[]> {
-  const written = new Map<string, string | undefined>();
   const chained = new Map<Item, Guard[]>();
+  if (!anyGuarded(accepted)) return chained;
+  const written = new Map<string, string | undefined>();
   for (const item of accepted) {
     const recorder = item.recorder;
     const own = (recorder?.guards ?? []).filter((g) => written.has(g.key) && isChained(g, written));
@@ -252,7 +262,7 @@ export class TransactionCommitter implements Committer {
           accepted = ordered.accepted;
         }
       }
-      const result = await this.exec(source, accepted);
+      const result = await this.exec(source, accepted, guarded.length > 0);
       if (result !== null) {
         // First named wins: an item both lost and withheld (say) is lost.
         answer<Item>([
@@ -314,10 +324,12 @@ export class TransactionCommitter implements Committer {
   /**
    * Returns what became of the accepted items, or null when WATCH aborted the transaction.
    * `deferred`: conditional items kept out of a plain-command transaction, for the next round.
+   * `watched`: keys were WATCHed for this round's guards, so the script must run inside MULTI.
    */
   private async exec<Item extends CommitItem>(
     source: CommitSource | undefined,
     accepted: readonly Item[],
+    watched: boolean,
   ): Promise<(BatchResult<Item> & { deferred: Item[] }) | null> {
     let batch = this.build(source, accepted);
     let deferred: Item[] = [];
@@ -350,6 +362,8 @@ export class TransactionCommitter implements Committer {
       await this.connection.unwatch();
       return { failures: typeFailures, lost: [], superseded: [], withheld, waiting: [], unguarded: [], trimmed: 0, deferred };
     }
+    // With nothing WATCHed the script needs no transaction around it: it is atomic by itself.
+    if (!watched && !batch.script.oversized) return { ...(await batch.script.runAlone(this.connection)), deferred };
     // multi() is typed as a chainable commander; it is a Pipeline, whose sendCommand takes a built command.
     const transaction = this.connection.multi() as unknown as Pipeline;
     const readReplies = batch.script.queueOn(transaction);

@@ -1,4 +1,5 @@
-import { Cluster } from 'ioredis';
+import { createHash } from 'node:crypto';
+import { Cluster, type Redis } from 'ioredis';
 import type { RuntimeConfig } from '../host/config.js';
 import type { AnyHandler } from '../contract/handler.js';
 import type { RootLogger } from '../engine/logger.js';
@@ -109,8 +110,18 @@ export class StreamReader {
     const args: (string | number)[] = ['GROUP', group, config.CONSUMER_NAME, 'COUNT', config.BATCH_SIZE];
     if (id === '>') args.push('BLOCK', config.BLOCK_MS);
     args.push('STREAMS', stream, id);
-    const replied = reader.call('XREADGROUP', ...args) as Promise<[string, RawEntry[]][] | null>;
-    const state = id === '>' && this.deps.stateRidesWithRead ? this.loadStateBehindRead() : undefined;
+    const rides = id === '>' && this.deps.stateRidesWithRead;
+    // The read and the state's first command leave in one socket write: on this path (a batch at
+    // a time at low rates) each write is a system call that also wakes redis-server.
+    const socket = rides ? corkedSocket(reader) : undefined;
+    let replied: Promise<[string, RawEntry[]][] | null>;
+    let state: Promise<unknown> | undefined;
+    try {
+      replied = reader.call('XREADGROUP', ...args) as Promise<[string, RawEntry[]][] | null>;
+      state = rides ? this.loadStateBehindRead() : undefined;
+    } finally {
+      socket?.uncork();
+    }
     const reply = await replied;
     const entries = reply?.[0]?.[1] ?? [];
     return { entries, readAt: this.deps.now(), ...(state && entries.length > 0 ? { state } : {}) };
@@ -128,6 +139,7 @@ export class StreamReader {
     let behindRead = true;
     const routed = new Proxy(handlerRedis, {
       get(target, property) {
+        if (property === 'eval_ro' && behindRead) return evalReadOnlyBySha(reader, target);
         const source = (behindRead ? reader : target) as unknown as Record<PropertyKey, unknown>;
         const value = source[property];
         return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(source) : value;
@@ -220,6 +232,44 @@ export class StreamReader {
     const wanted = new Set(ids);
     return new Set(rows.map((row) => row[0]).filter((id) => wanted.has(id)));
   }
+}
+
+/** SHA1 of each script body run by EVALSHA_RO (a handful of constant scripts). */
+const scriptShas = new Map<string, string>();
+
+/**
+ * EVAL_RO sent as EVALSHA_RO on `first`: a state script's body (READ_BOOK is ~2 KB) is then not
+ * built into a command string, written and hashed by Redis for every batch. Redis answers
+ * NOSCRIPT, running nothing, when it does not know the script (a restart, SCRIPT FLUSH): the
+ * body then goes once through `fallback`'s EVAL_RO, which caches it again. Any other error
+ * (Redis < 7 has no EVALSHA_RO) reaches the caller as EVAL_RO's would, for its plain fallback.
+ */
+function evalReadOnlyBySha(first: RedisClient, fallback: RedisReader): RedisReader['eval_ro'] {
+  return async (script, numKeys, ...keysAndArgs) => {
+    let sha = scriptShas.get(script);
+    if (sha === undefined) {
+      sha = createHash('sha1').update(script).digest('hex');
+      scriptShas.set(script, sha);
+    }
+    try {
+      return await first.evalsha_ro(sha, numKeys, ...keysAndArgs);
+    } catch (error) {
+      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
+      return fallback.eval_ro(script, numKeys, ...keysAndArgs);
+    }
+  };
+}
+
+/**
+ * The connection's socket, corked (writes held until uncork, then sent as one), when the client
+ * is connected to one node; undefined otherwise, and nothing is corked.
+ */
+function corkedSocket(client: RedisClient): { uncork(): void } | undefined {
+  if (client instanceof Cluster || client.status !== 'ready') return undefined;
+  const socket = (client as Redis).stream as { cork?: () => void; uncork?: () => void } | undefined;
+  if (typeof socket?.cork !== 'function' || typeof socket.uncork !== 'function') return undefined;
+  socket.cork();
+  return socket as { uncork(): void };
 }
 
 /** Whether reading the state on the reader connection right behind the read is possible. */

@@ -329,4 +329,40 @@ describe('TransactionCommitter on a real redis-server', () => {
     expect(await redis.client.exists('permit')).toBe(0);
     expect((await redis.client.xpending('s', 'g'))[0]).toBe(1);
   });
+
+  it('runs an unguarded batch as one EVALSHA with no transaction, and sends the body again when Redis forgot the script', async () => {
+    const calls = async () => {
+      const stats = new Map<string, number>();
+      for (const match of (await redis.client.info('commandstats')).matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm))
+        stats.set(match[1]!, Number(match[2]));
+      return stats;
+    };
+    const source = { stream: 's', group: 'g', consumer: 'c' };
+    const committer = new TransactionCommitter(connection, 0);
+    await redis.client.script('FLUSH');
+    await redis.client.config('RESETSTAT');
+    const ids = await deliver(3);
+    for (const [n, id] of ids.entries()) {
+      if (n === 2) await redis.client.script('FLUSH'); // as after a restart: the next EVALSHA answers NOSCRIPT
+      const report = await commitAndReport(committer, source, [
+        { entryId: id, recorder: recorder((r) => r.emit('out', { n: String(n) })) },
+      ]);
+      expect(report.committed).toEqual([0]);
+    }
+    const stats = await calls();
+    // Three EVALSHA (the first and the third refused with NOSCRIPT, nothing run), two EVAL with the body.
+    expect([stats.get('evalsha'), stats.get('eval'), stats.get('multi'), stats.get('exec')]).toEqual([3, 2, undefined, undefined]);
+    expect(await redis.client.xlen('out')).toBe(3);
+    expect((await redis.client.xpending('s', 'g'))[0]).toBe(0);
+  });
+
+  it('runs the script inside MULTI when the batch has guards (their WATCH must hold until EXEC)', async () => {
+    const [a] = await deliver(1);
+    await redis.client.config('RESETSTAT');
+    const report = await commitAndReport(new TransactionCommitter(connection, 0), { stream: 's', group: 'g', consumer: 'c' }, [
+      { entryId: a, recorder: recorder((r) => (r.requireAbsent('permit'), r.emit('out', { n: 'a' }))) },
+    ]);
+    expect(report.committed).toEqual([0]);
+    expect(await redis.client.info('commandstats')).toMatch(/cmdstat_exec:calls=1,/);
+  });
 });

@@ -28,6 +28,16 @@ describe('encodeCommand (issue #24 item 5)', () => {
     );
   });
 
+  it('sizes short non-ASCII arguments when it meets them, wherever they stand among ASCII ones', () => {
+    const ascii = Array.from({ length: 50 }, (_, i) => `field_${i}`);
+    for (const args of [
+      Array.from({ length: 100 }, (_, i) => '€'.repeat(1 + (i % 10))),
+      [...ascii, 'é', ...ascii, '😀'.repeat(16), 'x'.repeat(40), '\uD800'],
+      ['ß'.repeat(40), 'ü', 'a'.repeat(32), 'ä'.repeat(32), 'a'.repeat(33)],
+    ])
+      expect(encodeCommand('xadd', args).equals(ioredisBytes('xadd', args))).toBe(true);
+  });
+
   it('handles commands longer than its kept length table, and argument counts of every digit count', () => {
     for (const count of [0, 9, 10, 99, 100, 1023, 1024, 5000]) {
       const args = Array.from({ length: count }, (_, i) => `v${i}`);
