@@ -6,7 +6,8 @@ import { parseRuntimeConfig, type RuntimeConfig } from './config.js';
 import { ConfigError } from '../contract/env.js';
 import { BacklogMonitor } from './backlog.js';
 import type { AnyHandler } from '../contract/handler.js';
-import { BullJobSink, JobRunner } from '../sources/job-runner.js';
+import type { JobRunner } from '../sources/job-runner.js';
+import { JobQueues } from '../sources/job-queues.js';
 import { createLogger, type RootLogger } from '../engine/logger.js';
 import { queueMetricsText } from './queue-metrics.js';
 import { PeriodicRefresh } from '../engine/refresh.js';
@@ -46,7 +47,8 @@ export interface RuntimeServices {
   readonly handlers: readonly HostedHandler[];
   /** Every gate of the list the process was started with, hosted here or not (their status sections read Redis). */
   readonly gateList: readonly AnyHandler[];
-  readonly jobs: BullJobSink;
+  /** The process's BullMQ queues; BullMQ is loaded only where a gate needs it (job-queues.ts). */
+  readonly jobs: JobQueues;
   readonly logger: RootLogger;
   readonly consumers: readonly { handler: string; source: string; group?: string; consuming: boolean }[];
   /** Pending and lag of each stream handler's group, refreshed every two seconds. */
@@ -157,16 +159,21 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     logger,
     now,
   });
-  const jobs = new BullJobSink(bullConnection, config.BULLMQ_PREFIX, (queue, error) =>
+  const jobs = new JobQueues(bullConnection, config.BULLMQ_PREFIX, (queue, error) =>
     logger.warn({ queue, err: error.message }, 'queue error'),
   );
+  // BullMQ and the job runner are loaded only for a gate fed by a queue or a schedule; a process
+  // of stream gates alone loads BullMQ on its first ctx.schedule, if ever (job-queues.ts).
+  const jobSources = hosted.some((h) => h.handler.trigger.kind !== 'stream')
+    ? await Promise.all([import('../sources/job-runner.js'), jobs.load()])
+    : undefined;
   const makeCommitter = (connection: RedisClient) =>
     options.committerFactory?.(connection, config) ??
     (config.REDIS_CLUSTER_NODES
       ? new ClusterCommitter(connection, config.STREAM_MAXLEN)
       : new TransactionCommitter(connection, config.STREAM_MAXLEN));
 
-  const workers = hosted.map((h) => {
+  const workers = hosted.map((h): StreamConsumer | JobRunner => {
     const committerConnection = connect('transactions', `${h.handler.name}:commit`);
     const common = {
       handler: h.handler,
@@ -190,7 +197,9 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
         recordsCursor: !config.REDIS_CLUSTER_NODES && options.committerFactory === undefined,
       });
     }
-    return new JobRunner({ ...common, bullConnection, jobs });
+    // Loaded above whenever a hosted gate's trigger is not a stream.
+    const [{ JobRunner: Runner }, bullJobs] = jobSources!;
+    return new Runner({ ...common, bullConnection, jobs: bullJobs });
   });
 
   const consumerStatus = () =>

@@ -1,7 +1,7 @@
 import { Queue, Worker } from 'bullmq';
 import { afterEach, describe, expect, it } from 'vitest';
 import { addDelayedJobs, type DelayedJob } from '../../runtime/sources/delayed-jobs.js';
-import { BullJobSink, scheduledJobOptions } from '../../runtime/sources/job-runner.js';
+import { BullJobSink, scheduledJobOptions } from '../../runtime/sources/bull-job-sink.js';
 import { usePrivateRedis } from '../support/redis-server.js';
 import { waitFor } from '../support/runtime.js';
 

@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import * as z from 'zod';
 import { COOLDOWN_QUEUE } from '../../handlers/governor/record.js';
 import { defineHandler } from '../../runtime/contract/handler.js';
-import { BullJobSink, scheduledJobOptions } from '../../runtime/sources/job-runner.js';
+import { BullJobSink, scheduledJobOptions } from '../../runtime/sources/bull-job-sink.js';
 import type { Runtime } from '../../runtime/host/runtime.js';
 import { keys, streams } from '../../schemas/keys.js';
 import { usePrivateRedis } from '../support/redis-server.js';
