@@ -49,6 +49,11 @@ describe('consumers that departed', () => {
       [sink],
     );
     await waitFor(async () => !(await consumers(r)).has('host-111'), { what: 'host-111 removed' });
+    // The live consumer joins the group with its first XREADGROUP, which comes after its first
+    // reclaim pass (XAUTOCLAIM does not create a consumer): wait for it, then let a few more
+    // removal passes run before looking.
+    await waitFor(async () => (await consumers(r)).has('host-333'), { what: 'host-333 reading' });
+    await new Promise((resolve) => setTimeout(resolve, 500));
 
     const left = await consumers(r);
     expect(left.get('host-222')).toBe(1);
