@@ -203,14 +203,15 @@ export function withoutIntraBatchConflicts<Item extends CommitItem>(
 
 /**
  * latestWins writes that a later message of the same commit overwrites anyway. A message with a
- * newest-wins condition may end up not applied, so its writes neither replace nor are replaced.
+ * newest-wins condition or a guard may end up not applied (the script checks both at its turn),
+ * so its writes neither replace nor are replaced.
  */
 function overwrittenWrites(accepted: readonly CommitItem[]): Set<Effect> {
   const last = new Map<string, Effect>();
   const overwritten = new Set<Effect>();
   for (const item of accepted) {
     const recorder = item.recorder;
-    if (recorder?.condition) continue;
+    if (recorder?.condition || (recorder?.guards.length ?? 0) > 0) continue;
     for (const effect of recorder?.effects ?? []) {
       if (effect.op !== 'putHash' || !effect.latestWins) continue;
       const previous = last.get(effect.key);

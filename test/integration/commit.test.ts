@@ -381,6 +381,17 @@ describe('TransactionCommitter on a real redis-server', () => {
     expect([await redis.client.get('permit'), await redis.client.get('version')]).toEqual(['a', '4']);
   });
 
+  it('keeps a newest-wins write that a later guarded message would have overwritten, when that message is refused', async () => {
+    const [a, b] = await deliver(2);
+    await redis.client.set('taken', '1');
+    const report = await commitAndReport(new TransactionCommitter(connection, 0), { stream: 's', group: 'g', consumer: 'c' }, [
+      { entryId: a, recorder: recorder((r) => r.putHash('latest', { v: 'a' }, { latestWins: true })) },
+      { entryId: b, recorder: recorder((r) => (r.requireAbsent('taken'), r.putHash('latest', { v: 'b' }, { latestWins: true }))) },
+    ]);
+    expect(report).toMatchObject({ committed: [0], conflicted: [1] });
+    expect(await redis.client.hgetall('latest')).toEqual({ v: 'a' });
+  });
+
   it('holds back every later message touching a key of one whose guard failed in the script, as a check before the transaction did', async () => {
     const [a, b, c, d, e] = await deliver(5);
     await redis.client.set('taken', '1');
