@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { RedisReader } from '../../runtime/contract/index.js';
 
 /**
@@ -17,6 +18,24 @@ while i <= #ARGV do
 end
 return out
 `;
+
+/** RUN_READS's SHA1: a batch sends the script a few times a batch, by hash rather than body. */
+const RUN_READS_SHA = createHash('sha1').update(RUN_READS).digest('hex');
+
+/**
+ * Runs RUN_READS by its hash, and with its body when Redis does not hold it (NOSCRIPT: after a
+ * restart or SCRIPT FLUSH, nothing ran), which caches it again. Any other refusal is the caller's.
+ */
+async function runReads(redis: RedisReader, keysAndArgs: readonly string[], keyCount: number): Promise<unknown> {
+  if (redis.evalsha_ro !== undefined) {
+    try {
+      return await redis.evalsha_ro(RUN_READS_SHA, keyCount, ...keysAndArgs);
+    } catch (error) {
+      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
+    }
+  }
+  return redis.eval_ro(RUN_READS, keyCount, ...keysAndArgs);
+}
 
 /** A caller waiting for a read's reply. */
 interface Waiter {
@@ -88,16 +107,17 @@ export function coalescedReader(redis: RedisReader): RedisReader {
     pending = new Map();
     scheduled = false;
     if (!scripts || reads.length < 2) return sendPlain(reads);
-    const declared: string[] = [];
-    const argv: string[] = [];
+    // The declared keys, then for each read its argument count and arguments (see RUN_READS).
+    const keysAndArgs: string[] = [];
+    for (const read of reads) for (const key of read.keys) keysAndArgs.push(key);
+    const keyCount = keysAndArgs.length;
     for (const read of reads) {
-      for (const key of read.keys) declared.push(key);
-      argv.push(String(read.args.length));
-      for (const arg of read.args) argv.push(arg);
+      keysAndArgs.push(String(read.args.length));
+      for (const arg of read.args) keysAndArgs.push(arg);
     }
     let replies: unknown[];
     try {
-      replies = (await redis.eval_ro(RUN_READS, declared.length, ...declared, ...argv)) as unknown[];
+      replies = (await runReads(redis, keysAndArgs, keyCount)) as unknown[];
     } catch {
       scripts = false;
       return sendPlain(reads);

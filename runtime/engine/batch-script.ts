@@ -28,9 +28,9 @@ export interface EffectFailure<Item = unknown> {
  * Applies a batch in one call. ARGV: stream, group, consumer, the lowest and highest entry id of
  * the batch ('' when it has none), then per item: its entry id ('' for none), its number of
  * commands, its newest-wins condition as a key and a stream id ('' and '' for none), its number of
- * stream-order fields and each as a field name and value, its number of chained guards and each
- * as a key and the value it must hold at the item's turn, and each command as its argument count
- * and arguments.
+ * stream-order fields and each as a field name and value, its number of guard checks and each
+ * as a kind, a key and a value (see GuardCheck), and each command as its argument count and
+ * arguments.
  *
  * An item whose entry is no longer pending for this consumer (another consumer reclaimed it, or
  * it was acknowledged) is skipped whole: the check and the writes are one atomic step, so a
@@ -113,7 +113,7 @@ do
     if ARGV[j] ~= '' then inBatch[ARGV[j]] = true end
     local c, o = tonumber(ARGV[j + 1]), tonumber(ARGV[j + 4])
     local g = tonumber(ARGV[j + 5 + 2 * o])
-    j = j + 6 + 2 * o + 2 * g
+    j = j + 6 + 2 * o + 3 * g
     for k = 1, c do j = j + tonumber(ARGV[j]) + 1 end
   end
 end
@@ -149,6 +149,26 @@ local function must_wait(entry, at, count)
   return false
 end
 local failed, lost, superseded, withheld, waiting, unguarded, acks = {}, {}, {}, {}, {}, {}, {}
+-- Keys of items refused for a guard (and of items refused after them for touching such a key):
+-- a later item touching one waits too, so no item overtakes an earlier one on a key they share.
+local blocked, anyBlocked = {}, false
+-- Whether the item's commands (from argument i, c commands) write a blocked key. Appends to a
+-- stream (XADD, dead letters) never change what a later item reads, so they do not count.
+local function writes_blocked(i, c)
+  for k = 1, c do
+    local count, name = tonumber(ARGV[i]), ARGV[i + 1]
+    if name ~= 'XADD' and name ~= '${DEAD_LETTER_APPEND}' and blocked[ARGV[i + 2]] then return true end
+    i = i + count + 1
+  end
+  return false
+end
+local function block_writes(i, c)
+  for k = 1, c do
+    local count, name = tonumber(ARGV[i]), ARGV[i + 1]
+    if name ~= 'XADD' and name ~= '${DEAD_LETTER_APPEND}' then blocked[ARGV[i + 2]] = true end
+    i = i + count + 1
+  end
+end
 ${DEAD_LETTER_APPEND_FUNCTION}
 -- Dead letters removed from the stream by the per-gate bound of the batch's dead letters.
 local trimmed = 0
@@ -159,19 +179,39 @@ while i <= n do
   local orderAt = i + 5
   local checks = tonumber(ARGV[i + 5 + 2 * orders])
   local checkAt = i + 6 + 2 * orders
-  i = checkAt + 2 * checks
-  local owned = entry == '' or mine[entry] == true
+  i = checkAt + 3 * checks
+  -- Guards on keys no earlier item of the batch writes ('a' absent, 'e' equals), checked before
+  -- anything else, as a check before the transaction would: an item failing one, or touching a
+  -- key of an item refused before it ('t': a key it touches that its commands do not show), is
+  -- refused whole, whoever owns its entry.
+  local refused = anyBlocked and ((condKey ~= '' and blocked[condKey]) or writes_blocked(i, commands))
+  for g = 0, checks - 1 do
+    local kind, key = ARGV[checkAt + 3 * g], ARGV[checkAt + 3 * g + 1]
+    if refused then break end
+    if blocked[key] then refused = true
+    elseif kind == 'a' then refused = redis.call('EXISTS', key) == 1
+    elseif kind == 'e' then refused = redis.pcall('GET', key) ~= ARGV[checkAt + 3 * g + 2] end
+  end
+  if refused then
+    anyBlocked = true
+    for g = 0, checks - 1 do blocked[ARGV[checkAt + 3 * g + 1]] = true end
+    if condKey ~= '' then blocked[condKey] = true end
+    block_writes(i, commands)
+  end
+  local owned = not refused and (entry == '' or mine[entry] == true)
   local applies = owned
   local broken = false
   local waits = owned and must_wait(entry, orderAt, orders)
   if waits then applies = false end
-  -- Chained guards: a key an earlier item of this batch sets must hold the value this item
+  -- Chained guards ('c'): a key an earlier item of this batch sets must hold the value this item
   -- expects when its turn comes (that item applied, and nothing else moved it).
-  local holds = true
+  local holds = not refused
   if applies then
     for g = 0, checks - 1 do
-      local value = redis.pcall('GET', ARGV[checkAt + 2 * g])
-      if value ~= ARGV[checkAt + 2 * g + 1] then holds = false end
+      if ARGV[checkAt + 3 * g] == 'c' then
+        local value = redis.pcall('GET', ARGV[checkAt + 3 * g + 1])
+        if value ~= ARGV[checkAt + 3 * g + 2] then holds = false end
+      end
     end
     if not holds then applies = false end
   end
@@ -218,7 +258,8 @@ while i <= n do
     end
     i = i + count + 1
   end
-  if not owned then lost[#lost + 1] = item
+  if refused then unguarded[#unguarded + 1] = item
+  elseif not owned then lost[#lost + 1] = item
   elseif waits then waiting[#waiting + 1] = item
   elseif not holds then unguarded[#unguarded + 1] = item
   elseif broken then withheld[#withheld + 1] = item
@@ -279,6 +320,18 @@ class FlatCommand extends Command {
   }
 }
 
+/**
+ * A key RUN_BATCH checks or notes at an item's turn, as [kind, key, value]:
+ * - 'a': the key must not exist, and 'e': it must hold exactly `value` (a string), both on keys no
+ *   earlier item of the batch writes, checked before anything else of the item, as a check before
+ *   the transaction would (WATCH is not needed: the script is atomic). An item failing one is
+ *   refused (answered unguarded), and so is every later item touching a key it touches;
+ * - 'c': a chained guard, `value` expected in a key an earlier item of the batch sets;
+ * - 't': a key the item touches that its commands do not show (a guard checked elsewhere, a
+ *   write a later item's overwrites), for the refusal of later items touching it.
+ */
+export type GuardCheck = readonly [kind: 'a' | 'e' | 'c' | 't', key: string, value: string];
+
 export interface BatchResult<Item> {
   readonly failures: EffectFailure<Item>[];
   /** Items skipped because their entry was no longer this consumer's. */
@@ -289,7 +342,7 @@ export interface BatchResult<Item> {
   readonly withheld: Item[];
   /** Items held back, nothing applied, until an earlier pending entry with the same order field value commits. */
   readonly waiting: Item[];
-  /** Items whose chained guard (a key an earlier item of the batch sets) did not hold at their turn: nothing applied, to re-run. */
+  /** Items whose guard did not hold at their turn, or that touch a key of such an item: nothing applied, to re-run (see GuardCheck). */
   readonly unguarded: Item[];
   /** Dead letters the batch's per-gate bound removed from the stream (see DEAD_LETTER_APPEND). */
   readonly trimmed: number;
@@ -342,7 +395,7 @@ export class BatchScript<Item> {
     entryId: string | undefined,
     condition?: OrderCondition,
     order: readonly (readonly [string, string])[] = [],
-    checks: readonly (readonly [key: string, value: string])[] = [],
+    checks: readonly GuardCheck[] = [],
   ): void {
     this.endItem();
     const entry = this.source ? (entryId ?? '') : '';
@@ -356,7 +409,7 @@ export class BatchScript<Item> {
     for (const [field, value] of order) this.args.push(field, value);
     if (order.length > 0) this.ordered = true;
     this.args.push(String(checks.length));
-    for (const [key, value] of checks) this.args.push(key, value);
+    for (const [kind, key, value] of checks) this.args.push(kind, key, value);
     this.groupCommands = 0;
   }
 

@@ -1,5 +1,5 @@
 import { ReplyError, type Pipeline } from 'ioredis';
-import { BatchScript, type BatchResult, type CommitSource, type EffectFailure } from './batch-script.js';
+import { BatchScript, type BatchResult, type CommitSource, type EffectFailure, type GuardCheck } from './batch-script.js';
 import type { CommitAnswer, CommitItem } from './delivery.js';
 import type { Effect, EffectRecorder, Guard } from './effects.js';
 import { waitUntilReady, type RedisClient } from './connection.js';
@@ -203,14 +203,15 @@ export function withoutIntraBatchConflicts<Item extends CommitItem>(
 
 /**
  * latestWins writes that a later message of the same commit overwrites anyway. A message with a
- * newest-wins condition may end up not applied, so its writes neither replace nor are replaced.
+ * newest-wins condition or a guard may end up not applied (the script checks both at its turn),
+ * so its writes neither replace nor are replaced.
  */
 function overwrittenWrites(accepted: readonly CommitItem[]): Set<Effect> {
   const last = new Map<string, Effect>();
   const overwritten = new Set<Effect>();
   for (const item of accepted) {
     const recorder = item.recorder;
-    if (recorder?.condition) continue;
+    if (recorder?.condition || (recorder?.guards.length ?? 0) > 0) continue;
     for (const effect of recorder?.effects ?? []) {
       if (effect.op !== 'putHash' || !effect.latestWins) continue;
       const previous = last.get(effect.key);
@@ -219,6 +220,25 @@ function overwrittenWrites(accepted: readonly CommitItem[]): Set<Effect> {
     }
   }
   return overwritten;
+}
+
+/**
+ * What the batch script checks or notes of an item at its turn (see GuardCheck): its chained
+ * guards, its absent and equals guards, its 'off' guards' keys (checked under WATCH) and the keys
+ * of its writes a later item overwrites (not sent), so that an item refused for a guard holds
+ * back every later item touching a key it touches, as inStreamOrder would.
+ */
+function guardChecks(item: CommitItem, chained: readonly Guard[] | undefined, overwritten: ReadonlySet<Effect>): GuardCheck[] {
+  const recorder = item.recorder;
+  if (recorder === undefined) return [];
+  const checks: GuardCheck[] = [];
+  for (const guard of recorder.guards) {
+    if (guard.kind === 'equals') checks.push([chained?.includes(guard) === true ? 'c' : 'e', guard.key, guard.value]);
+    else checks.push([guard.kind === 'absent' ? 'a' : 't', guard.key, '']);
+  }
+  if (overwritten.size > 0)
+    for (const effect of recorder.effects) if (overwritten.has(effect) && effect.op !== 'emit') checks.push(['t', effect.key, '']);
+  return checks;
 }
 
 /** Sets each item's answer: `answer` for those in `items`, unless an earlier list named it. */
@@ -249,20 +269,29 @@ export class TransactionCommitter implements Committer {
     let accepted = withoutIntraBatchConflicts(items, conflicted, CHAIN);
 
     for (;;) {
-      // Chained guards are checked by the script at their item's turn, not here (see isChained).
+      let batch = this.build(source, accepted);
+      // The script checks chained, absent and equals guards itself at each item's turn (see
+      // GuardCheck): WATCH on Redis 7.0 costs time quadratic in the keys a connection watches, and
+      // a governor batch guards ~1,000 idempotency keys. Left to WATCH: 'off' guards (compared
+      // trimmed and lower-cased as JavaScript does it, which Lua's string functions do not match
+      // for every text; a batch has few such keys), and every unchained guard of a batch that
+      // goes out as plain commands, which cannot check anything.
       const chained = chainedGuards(accepted);
-      const external = (item: Item) => (item.recorder?.guards ?? []).filter((g) => !(chained.get(item) ?? []).includes(g));
-      const guarded = accepted.filter((item) => external(item).length > 0);
+      const oversized = batch.script.oversized;
+      const watchedGuards = (item: Item) =>
+        (item.recorder?.guards ?? []).filter((g) => (oversized || g.kind === 'off') && !(chained.get(item) ?? []).includes(g));
+      const guarded = accepted.filter((item) => watchedGuards(item).length > 0);
       if (guarded.length > 0) {
-        const failing = await this.watchAndCheck(guarded.map((item) => [item, external(item)] as const));
+        const failing = await this.watchAndCheck(guarded.map((item) => [item, watchedGuards(item)] as const));
         if (failing.size > 0) {
           // Later items touching a failed item's keys wait with it, to keep stream order.
           const ordered = inStreamOrder(accepted, failing, CHAIN);
           conflicted.push(...ordered.deferred);
           accepted = ordered.accepted;
+          batch = this.build(source, accepted);
         }
       }
-      const result = await this.exec(source, accepted, guarded.length > 0);
+      const result = await this.exec(source, accepted, batch, guarded.length > 0);
       if (result !== null) {
         // First named wins: an item both lost and withheld (say) is lost.
         answer<Item>([
@@ -329,9 +358,10 @@ export class TransactionCommitter implements Committer {
   private async exec<Item extends CommitItem>(
     source: CommitSource | undefined,
     accepted: readonly Item[],
+    built: { script: BatchScript<Item>; entries: number },
     watched: boolean,
   ): Promise<(BatchResult<Item> & { deferred: Item[] }) | null> {
-    let batch = this.build(source, accepted);
+    let batch = built;
     let deferred: Item[] = [];
     let typeFailures: EffectFailure<Item>[] = [];
     if (batch.script.oversized) {
@@ -410,8 +440,13 @@ export class TransactionCommitter implements Committer {
     const chained = chainedGuards(accepted);
     let entries = 0;
     for (const item of accepted) {
-      const checks = (chained.get(item) ?? []).map((g) => [g.key, g.kind === 'equals' ? g.value : ''] as const);
-      script.beginItem(item, item.entryId, item.recorder?.condition, item.recorder?.order, checks);
+      script.beginItem(
+        item,
+        item.entryId,
+        item.recorder?.condition,
+        item.recorder?.order,
+        guardChecks(item, chained.get(item), overwritten),
+      );
       if (source && item.entryId !== undefined) entries += 1;
       for (const effect of item.recorder?.effects ?? []) {
         if (!overwritten.has(effect)) script.add(effect, effect);

@@ -56,10 +56,16 @@ describe('coalescedReader on a real redis-server (issue #24 item 5)', () => {
         };
       },
     });
+    // By its hash; Redis does not hold it yet (NOSCRIPT, nothing ran), so once with its body.
+    await redis.client.script('FLUSH');
     const coalesced = await Promise.all(reads(coalescedReader(watched)).map(settled));
     expect(coalesced).toEqual(plain);
     expect(plain.filter((p) => 'error' in p)).toHaveLength(3);
-    expect(sent.map((s) => s[0])).toEqual(['eval_ro']);
+    expect(sent.map((s) => s[0])).toEqual(['evalsha_ro', 'eval_ro']);
+    // Now Redis holds it: by its hash alone.
+    sent.length = 0;
+    expect(await Promise.all(reads(coalescedReader(watched)).map(settled))).toEqual(plain);
+    expect(sent.map((s) => s[0])).toEqual(['evalsha_ro']);
   });
 
   it('sends a read asked for twice in a turn once; each caller gets the reply, errors included, and its own copy of an array', async () => {
@@ -72,7 +78,7 @@ describe('coalescedReader on a real redis-server (issue #24 item 5)', () => {
         const value: unknown = Reflect.get(target, property, target);
         if (typeof value !== 'function') return value;
         return (...args: unknown[]) => {
-          if (property === 'eval_ro') sentArgs = args.length;
+          if (property === 'eval_ro' || property === 'evalsha_ro') sentArgs = args.length;
           return (value as (...a: unknown[]) => unknown).apply(target, args);
         };
       },
@@ -81,14 +87,14 @@ describe('coalescedReader on a real redis-server (issue #24 item 5)', () => {
     const twice = [...reads(reader), ...reads(reader)];
     const answers = await Promise.all(twice.map(settled));
     expect(answers).toEqual(plain);
-    // The script, its key count, then each of the twelve reads' keys and arguments: once each.
+    // The script (or its hash), its key count, then each of the twelve reads' keys and arguments: once each.
     const once: unknown[] = [];
     const alone = new Proxy(client, {
       get(target, property) {
         const value: unknown = Reflect.get(target, property, target);
         if (typeof value !== 'function') return value;
         return (...args: unknown[]) => {
-          if (property === 'eval_ro') once.push(args.length);
+          if (property === 'eval_ro' || property === 'evalsha_ro') once.push(args.length);
           return (value as (...a: unknown[]) => unknown).apply(target, args);
         };
       },
@@ -105,7 +111,8 @@ describe('coalescedReader on a real redis-server (issue #24 item 5)', () => {
     const client = redis.client as unknown as RedisReader;
     const refusing = new Proxy(client, {
       get(target, property) {
-        if (property === 'eval_ro') return () => Promise.reject(new Error("CROSSSLOT Keys in request don't hash to the same slot"));
+        if (property === 'eval_ro' || property === 'evalsha_ro')
+          return () => Promise.reject(new Error("CROSSSLOT Keys in request don't hash to the same slot"));
         const value: unknown = Reflect.get(target, property, target);
         return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
       },

@@ -52,7 +52,8 @@ describe('TransactionCommitter on a real redis-server', () => {
 
   it('reports each conflicting message once when a guard fails and WATCH then aborts the rest', async () => {
     const [a, b, c] = await deliver(3);
-    await redis.client.set('taken', '1');
+    // 'off' guards are the ones checked under WATCH (absent and equals guards are checked inside the script).
+    await redis.client.set('taken', 'on');
     // Another client writes a watched key between the guard check and EXEC, so WATCH aborts.
     const meddling = new Proxy(connection, {
       get(target, prop) {
@@ -74,8 +75,8 @@ describe('TransactionCommitter on a real redis-server', () => {
       },
     });
     const report = await commitAndReport(new TransactionCommitter(meddling, 0), { stream: 's', group: 'g', consumer: 'c' }, [
-      { entryId: a, recorder: recorder((r) => (r.requireAbsent('taken'), r.emit('out', { n: 'a' }))) },
-      { entryId: b, recorder: recorder((r) => (r.requireAbsent('free'), r.emit('out', { n: 'b' }))) },
+      { entryId: a, recorder: recorder((r) => (r.requireOff('taken', ['off']), r.emit('out', { n: 'a' }))) },
+      { entryId: b, recorder: recorder((r) => (r.requireOff('free', ['off']), r.emit('out', { n: 'b' }))) },
       { entryId: c, recorder: recorder((r) => r.emit('out', { n: 'c' })) },
     ]);
     expect(report.conflicted).toEqual([0, 1]);
@@ -322,7 +323,7 @@ describe('TransactionCommitter on a real redis-server', () => {
       },
     });
     const committing = new TransactionCommitter(broken, 0).commit({ stream: 's', group: 'g', consumer: 'c' }, [
-      { entryId: a, recorder: recorder((r) => (r.requireAbsent('permit'), r.setKey('permit', 'mine'))) },
+      { entryId: a, recorder: recorder((r) => (r.requireOff('switch', ['off']), r.setKey('permit', 'mine'))) },
     ]);
     await expect(committing).rejects.toThrow(/Connection is closed/);
     await connection.unwatch();
@@ -356,13 +357,61 @@ describe('TransactionCommitter on a real redis-server', () => {
     expect((await redis.client.xpending('s', 'g'))[0]).toBe(0);
   });
 
-  it('runs the script inside MULTI when the batch has guards (their WATCH must hold until EXEC)', async () => {
+  it('runs the script inside MULTI when the batch has an off guard (its WATCH must hold until EXEC)', async () => {
     const [a] = await deliver(1);
     await redis.client.config('RESETSTAT');
     const report = await commitAndReport(new TransactionCommitter(connection, 0), { stream: 's', group: 'g', consumer: 'c' }, [
-      { entryId: a, recorder: recorder((r) => (r.requireAbsent('permit'), r.emit('out', { n: 'a' }))) },
+      { entryId: a, recorder: recorder((r) => (r.requireOff('switch', ['off']), r.emit('out', { n: 'a' }))) },
     ]);
     expect(report.committed).toEqual([0]);
     expect(await redis.client.info('commandstats')).toMatch(/cmdstat_exec:calls=1,/);
+  });
+
+  it('checks absent and equals guards inside the script: no WATCH, no transaction', async () => {
+    const [a, b] = await deliver(2);
+    await redis.client.set('version', '3');
+    await redis.client.config('RESETSTAT');
+    const report = await commitAndReport(new TransactionCommitter(connection, 0), { stream: 's', group: 'g', consumer: 'c' }, [
+      { entryId: a, recorder: recorder((r) => (r.requireAbsent('permit'), r.setKey('permit', 'a'))) },
+      { entryId: b, recorder: recorder((r) => (r.requireValue('version', '3'), r.setKey('version', '4'))) },
+    ]);
+    expect(report.committed).toEqual([0, 1]);
+    const stats = await redis.client.info('commandstats');
+    expect(stats).not.toMatch(/cmdstat_(watch|multi|exec):/);
+    expect([await redis.client.get('permit'), await redis.client.get('version')]).toEqual(['a', '4']);
+  });
+
+  it('keeps a newest-wins write that a later guarded message would have overwritten, when that message is refused', async () => {
+    const [a, b] = await deliver(2);
+    await redis.client.set('taken', '1');
+    const report = await commitAndReport(new TransactionCommitter(connection, 0), { stream: 's', group: 'g', consumer: 'c' }, [
+      { entryId: a, recorder: recorder((r) => r.putHash('latest', { v: 'a' }, { latestWins: true })) },
+      { entryId: b, recorder: recorder((r) => (r.requireAbsent('taken'), r.putHash('latest', { v: 'b' }, { latestWins: true }))) },
+    ]);
+    expect(report).toMatchObject({ committed: [0], conflicted: [1] });
+    expect(await redis.client.hgetall('latest')).toEqual({ v: 'a' });
+  });
+
+  it('holds back every later message touching a key of one whose guard failed in the script, as a check before the transaction did', async () => {
+    const [a, b, c, d, e] = await deliver(5);
+    await redis.client.set('taken', '1');
+    await redis.client.set('version', '1');
+    // c is no longer this consumer's: a failing guard still answers conflicted (as when it was checked first).
+    await redis.client.xack('s', 'g', c!);
+    const report = await commitAndReport(new TransactionCommitter(connection, 0), { stream: 's', group: 'g', consumer: 'c' }, [
+      { entryId: a, recorder: recorder((r) => (r.requireAbsent('taken'), r.setKey('shared', 'a'), r.emit('out', { n: 'a' }))) },
+      { entryId: b, recorder: recorder((r) => (r.addToSet('shared-set', 'b'), r.setKey('shared', 'b'), r.emit('out', { n: 'b' }))) },
+      { entryId: c, recorder: recorder((r) => (r.requireValue('version', '0'), r.emit('out', { n: 'c' }))) },
+      { entryId: d, recorder: recorder((r) => (r.requireAbsent('other'), r.addToSet('shared-set', 'd'), r.emit('out', { n: 'd' }))) },
+      { entryId: e, recorder: recorder((r) => (r.requireAbsent('free'), r.setKey('free', 'e'), r.emit('out', { n: 'e' }))) },
+    ]);
+    expect(report).toMatchObject({ committed: [4], conflicted: [0, 1, 2, 3], lost: [] });
+    expect((await redis.client.xrange('out', '-', '+')).map(([, f]) => f[1])).toEqual(['e']);
+    expect([await redis.client.get('shared'), await redis.client.exists('shared-set'), await redis.client.get('free')]).toEqual([
+      null,
+      0,
+      'e',
+    ]);
+    expect((await redis.client.xpending('s', 'g'))[0]).toBe(3);
   });
 });
