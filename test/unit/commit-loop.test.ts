@@ -3,16 +3,15 @@ import * as z from 'zod';
 import { describe, expect, it } from 'vitest';
 import type { CommitAnswer, CommitItem, CommitReport, Committer, CommitSource } from '../../runtime/engine/commit.js';
 import { commitBatch, GroupLostError, type CommitLoopEnv } from '../../runtime/engine/commit-loop.js';
-import type { ExecutionEnv } from '../../runtime/engine/execute.js';
+import { silentLogger, stubExecutionEnv } from '../support/execution-env.js';
 import { defineHandler, type AnyHandler } from '../../runtime/contract/handler.js';
 import { Delivery } from '../../runtime/engine/delivery.js';
 import { prepareBatch, rerun, type PipelineEnv } from '../../runtime/engine/message-pipeline.js';
 import { createRegistry, runtimeMetrics } from '../../runtime/engine/metrics.js';
 import { ConnectionLostError } from '../../runtime/host/redis.js';
-import type { RedisReader } from '../../runtime/contract/redis-reader.js';
 import { Settler } from '../../runtime/engine/settle.js';
 
-const silent = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined, child: () => silent };
+const silent = silentLogger;
 
 /** Echoes `n` to an output stream; claims `key` when given (a commit guard). */
 const echo: AnyHandler = defineHandler({
@@ -59,18 +58,7 @@ function fakeEnv(committer: Committer, options: { pending?: Set<string>; stoppin
   const sleeps: number[] = [];
   const settled: string[] = [];
   const failures: string[] = [];
-  const execution: ExecutionEnv<unknown, object> = {
-    redis: {} as RedisReader,
-    config: {},
-    metrics: {},
-    now: () => 1_000_000,
-    logger: () => silent,
-    redisReady: () => true,
-    waitForRedis: async () => undefined,
-    stopping: () => false,
-    sleep: async () => undefined,
-    onRetry: () => undefined,
-  };
+  const execution = stubExecutionEnv();
   const pipeline: PipelineEnv = {
     handler: echo,
     execution,

@@ -2,11 +2,8 @@ import * as z from 'zod';
 import { describe, expect, it } from 'vitest';
 import { defineHandler, type AnyHandler } from '../../runtime/contract/handler.js';
 import { Delivery } from '../../runtime/engine/delivery.js';
-import type { ExecutionEnv } from '../../runtime/engine/execute.js';
+import { stubExecutionEnv } from '../support/execution-env.js';
 import { prepareBatch, type PipelineEnv } from '../../runtime/engine/message-pipeline.js';
-import type { RedisReader } from '../../runtime/contract/redis-reader.js';
-
-const silent = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined, child: () => silent };
 
 type Hook = NonNullable<AnyHandler['failure']['unusable']>;
 
@@ -25,18 +22,7 @@ function gate(hook: Hook): AnyHandler {
 }
 
 function pipelineOf(handler: AnyHandler): PipelineEnv {
-  const execution: ExecutionEnv<unknown, object> = {
-    redis: {} as RedisReader,
-    config: {},
-    metrics: {},
-    now: () => 1_000_000,
-    logger: () => silent,
-    redisReady: () => true,
-    waitForRedis: async () => undefined,
-    stopping: () => false,
-    sleep: async () => undefined,
-    onRetry: () => undefined,
-  };
+  const execution = stubExecutionEnv();
   return { handler, execution, maxDeliveries: 5, deadLetter: { stream: 'dlq', maxLen: 0, sourceStream: 'in', group: 'g' }, now: () => 1 };
 }
 
