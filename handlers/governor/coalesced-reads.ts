@@ -1,5 +1,4 @@
-import { createHash } from 'node:crypto';
-import type { RedisReader } from '../../runtime/contract/index.js';
+import { evalReadOnlyByHash, type RedisReader } from '../../runtime/contract/index.js';
 
 /**
  * Runs the reads it is given in order, each under pcall, and answers their replies in one array
@@ -19,23 +18,9 @@ end
 return out
 `;
 
-/** RUN_READS's SHA1: a batch sends the script a few times a batch, by hash rather than body. */
-const RUN_READS_SHA = createHash('sha1').update(RUN_READS).digest('hex');
-
-/**
- * Runs RUN_READS by its hash, and with its body when Redis does not hold it (NOSCRIPT: after a
- * restart or SCRIPT FLUSH, nothing ran), which caches it again. Any other refusal is the caller's.
- */
-async function runReads(redis: RedisReader, keysAndArgs: readonly string[], keyCount: number): Promise<unknown> {
-  if (redis.evalsha_ro !== undefined) {
-    try {
-      return await redis.evalsha_ro(RUN_READS_SHA, keyCount, ...keysAndArgs);
-    } catch (error) {
-      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
-    }
-  }
-  return redis.eval_ro(RUN_READS, keyCount, ...keysAndArgs);
-}
+/** RUN_READS by its hash (a batch sends it a few times), with its body after a NOSCRIPT. */
+const runReads = (redis: RedisReader, keysAndArgs: readonly string[], keyCount: number): Promise<unknown> =>
+  evalReadOnlyByHash(redis, redis, RUN_READS, keyCount, ...keysAndArgs);
 
 /** A caller waiting for a read's reply. */
 interface Waiter {

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { isNoScript, scriptSha } from '../contract/script-by-hash.js';
 import { Command, ReplyError, type Pipeline } from 'ioredis';
 import type { Effect, OrderCondition } from './effects.js';
 import { compareStreamIds } from '../../schemas/fields.js';
@@ -291,7 +291,7 @@ return {failed, lost, superseded, withheld, waiting, unguarded, trimmed}
  * to encode and the socket ~70 µs to write (a single-message batch at a low rate pays all of it),
  * and Redis hashes it again on every EVAL.
  */
-const RUN_BATCH_SHA = createHash('sha1').update(RUN_BATCH).digest('hex');
+const RUN_BATCH_SHA = scriptSha(RUN_BATCH);
 
 /** Where the script (body or SHA1) stands in the EVAL arguments. */
 const SCRIPT = 0;
@@ -492,7 +492,7 @@ export class BatchScript<Item> {
     try {
       reply = await connection.sendCommand(new FlatCommand('evalsha', this.args));
     } catch (error) {
-      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
+      if (!isNoScript(error)) throw error;
       this.args[SCRIPT] = RUN_BATCH;
       reply = await connection.sendCommand(new FlatCommand('eval', this.args));
     }

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { Cluster, type Redis } from 'ioredis';
 import type { RuntimeConfig } from '../host/config.js';
 import type { AnyHandler } from '../contract/handler.js';
@@ -7,6 +6,7 @@ import type { RuntimeMetrics } from '../engine/metrics.js';
 import type { RedisClient } from '../host/redis.js';
 import { classifyRedisError } from '../engine/redis-errors.js';
 import type { RedisReader } from '../contract/redis-reader.js';
+import { evalReadOnlyByHash } from '../contract/script-by-hash.js';
 import { compareStreamIds } from '../../schemas/fields.js';
 
 /** XGROUP DELCONSUMER only while the consumer holds nothing (DELCONSUMER drops what it holds). */
@@ -234,30 +234,13 @@ export class StreamReader {
   }
 }
 
-/** SHA1 of each script body run by EVALSHA_RO (a handful of constant scripts). */
-const scriptShas = new Map<string, string>();
-
 /**
- * EVAL_RO sent as EVALSHA_RO on `first`: a state script's body (READ_BOOK is ~2 KB) is then not
- * built into a command string, written and hashed by Redis for every batch. Redis answers
- * NOSCRIPT, running nothing, when it does not know the script (a restart, SCRIPT FLUSH): the
- * body then goes once through `fallback`'s EVAL_RO, which caches it again. Any other error
- * (Redis < 7 has no EVALSHA_RO) reaches the caller as EVAL_RO's would, for its plain fallback.
+ * EVAL_RO sent as EVALSHA_RO on `first` (the reader, right behind the read): a state script's
+ * body (READ_BOOK is ~2 KB) is then not built into a command string, written and hashed by Redis
+ * for every batch; after a NOSCRIPT the body goes once through `fallback`'s EVAL_RO.
  */
 function evalReadOnlyBySha(first: RedisClient, fallback: RedisReader): RedisReader['eval_ro'] {
-  return async (script, numKeys, ...keysAndArgs) => {
-    let sha = scriptShas.get(script);
-    if (sha === undefined) {
-      sha = createHash('sha1').update(script).digest('hex');
-      scriptShas.set(script, sha);
-    }
-    try {
-      return await first.evalsha_ro(sha, numKeys, ...keysAndArgs);
-    } catch (error) {
-      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
-      return fallback.eval_ro(script, numKeys, ...keysAndArgs);
-    }
-  };
+  return (script, numKeys, ...keysAndArgs) => evalReadOnlyByHash(first, fallback, script, numKeys, ...keysAndArgs);
 }
 
 /**
