@@ -6,6 +6,7 @@
  * BENCH_QUICK=1 shrinks every run (for a smoke check); BENCH_ROUNDS=n sets how many turns each
  * contender takes per backlog (default 3); BENCH_CPU_PROF=1 profiles the runtime (the heat gate's
  * drains and the governor's; `npx tsx bench/profile-breakdown.ts <file.cpuprofile>` sums one up);
+ * BENCH_LATENCY_WARMUP_S=n sends at each latency rate for n seconds before measuring (default 10);
  * BENCH_ONLY=heat,latency,governor,jobs,budget picks sections (default all); BENCH_BUILDS=tsx,compiled
  * picks how the gates run (default both: through tsx from the sources, as `npm start`, and the
  * esbuild bundle `npm run build` makes, as the systemd units run it, bundled afresh into
