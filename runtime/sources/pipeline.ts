@@ -9,10 +9,10 @@ import { prepareBatch, rerun, type PipelineEnv } from '../engine/message-pipelin
 import type { RuntimeMetrics } from '../engine/metrics.js';
 import { Settler, type JobSink } from '../engine/settle.js';
 import type { AnyHandler, MessageMeta } from '../contract/handler.js';
-import type { RedisReader } from '../contract/redis-reader.js';
 import type { RuntimeConfig } from '../host/config.js';
 import { isReady, type RedisClient } from '../host/redis.js';
 import type { RedisHealth } from '../host/redis-health.js';
+import { withFlatReadScripts } from './flat-read-scripts.js';
 
 /** What a source (a stream consumer, a job runner) has that its pipeline needs, the same for both. */
 export interface SourceDeps {
@@ -66,8 +66,9 @@ export interface SourcePipeline {
 export function buildPipeline(deps: SourceDeps, shape: SourceShape): SourcePipeline {
   const { handler, metrics, now } = deps;
   const execution: ExecutionEnv<unknown, object> = {
-    // The handler sees the client through the narrow, read-only RedisReader it is typed against.
-    redis: deps.commands as unknown as RedisReader,
+    // The handler sees the client through the narrow, read-only RedisReader it is typed against,
+    // its read scripts sent without ioredis's argument copy (flat-read-scripts.ts).
+    redis: withFlatReadScripts(deps.commands),
     config: deps.handlerConfig,
     metrics: deps.handlerMetrics,
     now,

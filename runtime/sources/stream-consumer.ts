@@ -7,7 +7,7 @@ import type { StreamTrigger } from '../contract/handler.js';
 import type { RootLogger } from '../engine/logger.js';
 import { isReady, waitUntilReady, type RedisClient } from '../host/redis.js';
 import { classifyRedisError } from '../engine/redis-errors.js';
-import type { RedisReader } from '../contract/redis-reader.js';
+import { withFlatReadScripts } from './flat-read-scripts.js';
 import { buildPipeline, type SourceDeps, type SourcePipeline } from './pipeline.js';
 import { canLoadStateBehindRead, groupCursorKey, StreamReader, type Batch } from './stream-reader.js';
 import { fieldsToRecord } from '../../schemas/fields.js';
@@ -67,7 +67,8 @@ export class StreamConsumer {
     this.lastProgressAt = deps.now();
     this.log = deps.logger.child({ handler: deps.handler.name, stream: this.stream, group: this.group });
     this.overlapCommits = deps.handler.batch?.readsOwnWrites === false;
-    const handlerRedis = deps.commands as unknown as RedisReader;
+    // The client itself, its read scripts sent without ioredis's argument copy (flat-read-scripts.ts).
+    const handlerRedis = withFlatReadScripts(deps.commands);
     this.reader = new StreamReader({
       handler: deps.handler,
       handlerConfig: deps.handlerConfig,
