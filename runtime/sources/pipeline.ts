@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Committer } from '../engine/commit.js';
-import { commitBatch, type CommitLoopEnv } from '../engine/commit-loop.js';
+import { commitBatch, type CommitChain, type CommitLoopEnv } from '../engine/commit-loop.js';
 import { deadLetterDestination } from '../engine/dead-letter.js';
 import type { Delivery, PreparedBatch } from '../engine/delivery.js';
 import type { ExecutionEnv } from '../engine/execute.js';
@@ -54,8 +54,11 @@ export interface SourceShape {
 /** A source's pipeline: validate and handle a batch of deliveries, then commit and settle it. */
 export interface SourcePipeline {
   prepare(deliveries: readonly Delivery[], readAt: number, state?: Promise<unknown>): Promise<PreparedBatch>;
-  /** False when some delivery was left uncommitted (still conflicting, or the source stopped meanwhile). */
-  commit(batch: PreparedBatch): Promise<boolean>;
+  /**
+   * False when some delivery was left uncommitted (still conflicting, or the source stopped
+   * meanwhile). `chain`: the batch's place behind a previous batch whose commit may be in flight.
+   */
+  commit(batch: PreparedBatch, chain?: CommitChain): Promise<boolean>;
 }
 
 /**
@@ -105,6 +108,6 @@ export function buildPipeline(deps: SourceDeps, shape: SourceShape): SourcePipel
   };
   return {
     prepare: (deliveries, readAt, state) => prepareBatch(pipeline, deliveries, readAt, state),
-    commit: (batch) => commitBatch(commitEnv, batch),
+    commit: (batch, chain) => commitBatch(commitEnv, batch, chain),
   };
 }
