@@ -13,9 +13,10 @@
  * bench/results/dist/ so the figures are of the code checked out).
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { resolve } from 'node:path';
+import { parseEnv } from 'node:util';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { allHandlers } from '../handlers/index.js';
@@ -46,8 +47,8 @@ const bundleDir = process.env.BENCH_BUNDLE_DIR ?? resolve(resultsDir, 'dist');
 const profileDir = resolve(resultsDir, 'profiles');
 
 /** The gates' process, from the sources or from the bundle; profiled when BENCH_CPU_PROF=1 and `profiled`. */
-function spawnApp(build: Build, env: Record<string, string>, profiled = false): Spawned {
-  const args = [...NODE_FLAGS, ...(profile && profiled ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])];
+function spawnApp(build: Build, env: Record<string, string>, profiled = false, nodeFlags: readonly string[] = NODE_FLAGS): Spawned {
+  const args = [...nodeFlags, ...(profile && profiled ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])];
   return build === 'tsx' ? spawnTs('app/main.ts', env, args) : spawnNode([...args, resolve(bundleDir, 'app', 'main.js')], env);
 }
 
@@ -59,6 +60,21 @@ function bundle(): void {
 const SYMBOLS = 20;
 /** The flags `npm start` runs with (package.json), given to the runtime and the yardstick alike. */
 const NODE_FLAGS = process.env.BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? ['--max-semi-space-size=8', '--heap-growing-percent=150'];
+
+/**
+ * The node flags a per-gate unit runs its instance with: QG_NODE_FLAGS from the gate's env file
+ * (deploy/env/gates-<gate>.env), else the template's default (deploy/systemd/quantum-gates@.service),
+ * as systemd resolves them. BENCH_NODE_FLAGS, when set, wins (experiments). Named in the output.
+ */
+function unitNodeFlags(gate: string): { flags: string[]; from: string } {
+  if (process.env.BENCH_NODE_FLAGS !== undefined) return { flags: NODE_FLAGS, from: 'BENCH_NODE_FLAGS' };
+  const own = parseEnv(readFileSync(resolve(root, 'deploy', 'env', `gates-${gate}.env`), 'utf8')).QG_NODE_FLAGS;
+  if (own !== undefined) return { flags: own.split(/\s+/).filter(Boolean), from: `deploy/env/gates-${gate}.env` };
+  const unit = readFileSync(resolve(root, 'deploy', 'systemd', 'quantum-gates@.service'), 'utf8');
+  const fallback = /^Environment="QG_NODE_FLAGS=([^"]*)"$/m.exec(unit)?.[1];
+  if (fallback === undefined) throw new Error('deploy/systemd/quantum-gates@.service: no Environment="QG_NODE_FLAGS=…" default');
+  return { flags: fallback.split(/\s+/).filter(Boolean), from: "the unit's default" };
+}
 
 interface Row {
   readonly name: string;
@@ -389,6 +405,8 @@ function commandsPerMessage(
 
 interface GovernorDrain extends Drain {
   readonly commands: string;
+  /** The node flags it ran with, and where they came from (unitNodeFlags). */
+  readonly nodeFlags: string;
 }
 
 async function governorThroughput(redis: TestRedis, plans: number, build: Build): Promise<GovernorDrain | undefined> {
@@ -426,7 +444,9 @@ async function governorThroughput(redis: TestRedis, plans: number, build: Build)
     await pipeline.exec();
   }
   const port = await freePort();
-  const proc = spawnApp(build, runtimeEnv(redis, 'governor,governor-cooldown', port, { GOV_MAX_PLAN_AGE_SEC: '0' }), true);
+  // With the flags its production unit (quantum-gates@governor) gives it.
+  const flags = unitNodeFlags('governor');
+  const proc = spawnApp(build, runtimeEnv(redis, 'governor,governor-cooldown', port, { GOV_MAX_PLAN_AGE_SEC: '0' }), true, flags.flags);
   try {
     await waitForLength(redis.client, streams.governorEvents, 1, 300_000);
     const [cpuBefore, redisBefore, statsBefore, doneBefore] = [
@@ -443,6 +463,7 @@ async function governorThroughput(redis: TestRedis, plans: number, build: Build)
       cpuMicrosPerMessage: ((proc.cpuMs() - cpuBefore) * 1000) / drained,
       redisCpuMicrosPerMessage: (((await redisCpuMs(redis.client)) - redisBefore) * 1000) / drained,
       commands: commandsPerMessage(statsBefore, await commandStats(redis.client), drained),
+      nodeFlags: `${flags.flags.join(' ')} (${flags.from})`,
     };
   } finally {
     await proc.stop();
@@ -634,7 +655,7 @@ async function main(): Promise<void> {
         rows.push({
           name: `governor (${build}), plans/s from a backlog`,
           value: `${rate(governor.perSecond)} plans/s`,
-          note: `target ≥ 6,000; CPU ${governor.cpuMicrosPerMessage.toFixed(0)} µs/plan, redis-server ${governor.redisCpuMicrosPerMessage.toFixed(0)} µs/plan, ${governor.commands}`,
+          note: `target ≥ 6,000; node ${governor.nodeFlags}; CPU ${governor.cpuMicrosPerMessage.toFixed(0)} µs/plan, redis-server ${governor.redisCpuMicrosPerMessage.toFixed(0)} µs/plan, peak RSS ${mib(governor.peakRss)}, ${governor.commands}`,
         });
         results[`governor_${build}`] = governor;
       }

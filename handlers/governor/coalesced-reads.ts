@@ -60,7 +60,7 @@ function settle(read: PendingRead, reply: unknown, failed = reply instanceof Err
 }
 
 /**
- * A reader whose GET, HMGET, LRANGE and EXISTS calls made in one turn of the event loop go to
+ * A reader whose GET, HGET, HMGET, LRANGE and EXISTS calls made in one turn of the event loop go to
  * Redis as one read-only script: the governor reads ~15 keys for each plan of a batch, and each
  * read sent on its own was an ioredis command, a promise and their garbage, two thirds of a plan's
  * CPU (docs/performance.md, issue #24). Every read answers what it would have answered alone, its
@@ -128,8 +128,10 @@ export function coalescedReader(redis: RedisReader): RedisReader {
       }
     });
 
-  const coalesced: Pick<RedisReader, 'get' | 'hmget' | 'lrange' | 'exists'> = {
+  const coalesced: Pick<RedisReader, 'get' | 'hget' | 'hmget' | 'lrange' | 'exists'> = {
     get: (key: string) => enqueue([key], ['GET', key], () => redis.get(key)),
+    // The position book's direct read asks two sigma fields with HGET for every plan.
+    hget: (key: string, field: string) => enqueue([key], ['HGET', key, field], () => redis.hget(key, field)),
     hmget: (key: string, ...fields: string[]) => enqueue([key], ['HMGET', key, ...fields], () => redis.hmget(key, ...fields)),
     lrange: (key: string, start: number, stop: number) =>
       enqueue([key], ['LRANGE', key, String(start), String(stop)], () => redis.lrange(key, start, stop)),

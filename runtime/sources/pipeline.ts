@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Committer } from '../engine/commit.js';
-import { commitBatch, type CommitLoopEnv } from '../engine/commit-loop.js';
+import { commitBatch, type CommitChain, type CommitLoopEnv } from '../engine/commit-loop.js';
 import { deadLetterDestination } from '../engine/dead-letter.js';
 import type { Delivery, PreparedBatch } from '../engine/delivery.js';
 import type { ExecutionEnv } from '../engine/execute.js';
@@ -9,10 +9,10 @@ import { prepareBatch, rerun, type PipelineEnv } from '../engine/message-pipelin
 import type { RuntimeMetrics } from '../engine/metrics.js';
 import { Settler, type JobSink } from '../engine/settle.js';
 import type { AnyHandler, MessageMeta } from '../contract/handler.js';
-import type { RedisReader } from '../contract/redis-reader.js';
 import type { RuntimeConfig } from '../host/config.js';
 import { isReady, type RedisClient } from '../host/redis.js';
 import type { RedisHealth } from '../host/redis-health.js';
+import { withFlatReadScripts } from './flat-read-scripts.js';
 
 /** What a source (a stream consumer, a job runner) has that its pipeline needs, the same for both. */
 export interface SourceDeps {
@@ -54,8 +54,11 @@ export interface SourceShape {
 /** A source's pipeline: validate and handle a batch of deliveries, then commit and settle it. */
 export interface SourcePipeline {
   prepare(deliveries: readonly Delivery[], readAt: number, state?: Promise<unknown>): Promise<PreparedBatch>;
-  /** False when some delivery was left uncommitted (still conflicting, or the source stopped meanwhile). */
-  commit(batch: PreparedBatch): Promise<boolean>;
+  /**
+   * False when some delivery was left uncommitted (still conflicting, or the source stopped
+   * meanwhile). `chain`: the batch's place behind a previous batch whose commit may be in flight.
+   */
+  commit(batch: PreparedBatch, chain?: CommitChain): Promise<boolean>;
 }
 
 /**
@@ -66,8 +69,9 @@ export interface SourcePipeline {
 export function buildPipeline(deps: SourceDeps, shape: SourceShape): SourcePipeline {
   const { handler, metrics, now } = deps;
   const execution: ExecutionEnv<unknown, object> = {
-    // The handler sees the client through the narrow, read-only RedisReader it is typed against.
-    redis: deps.commands as unknown as RedisReader,
+    // The handler sees the client through the narrow, read-only RedisReader it is typed against,
+    // its read scripts sent without ioredis's argument copy (flat-read-scripts.ts).
+    redis: withFlatReadScripts(deps.commands),
     config: deps.handlerConfig,
     metrics: deps.handlerMetrics,
     now,
@@ -104,6 +108,6 @@ export function buildPipeline(deps: SourceDeps, shape: SourceShape): SourcePipel
   };
   return {
     prepare: (deliveries, readAt, state) => prepareBatch(pipeline, deliveries, readAt, state),
-    commit: (batch) => commitBatch(commitEnv, batch),
+    commit: (batch, chain) => commitBatch(commitEnv, batch, chain),
   };
 }

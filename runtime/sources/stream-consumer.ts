@@ -1,15 +1,17 @@
+import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Cluster } from 'ioredis';
 import { linear, retryPolicy } from '../engine/retry-policy.js';
-import { GroupLostError } from '../engine/commit-loop.js';
+import { GroupLostError, type CommitChain } from '../engine/commit-loop.js';
 import { Delivery, type PreparedBatch } from '../engine/delivery.js';
 import { describeError } from '../engine/execute.js';
 import type { StreamTrigger } from '../contract/handler.js';
 import type { RootLogger } from '../engine/logger.js';
 import { isReady, waitUntilReady, type RedisClient } from '../host/redis.js';
 import { classifyRedisError } from '../engine/redis-errors.js';
-import type { RedisReader } from '../contract/redis-reader.js';
+import { withFlatReadScripts } from './flat-read-scripts.js';
 import { buildPipeline, type SourceDeps, type SourcePipeline } from './pipeline.js';
-import { canLoadStateBehindRead, groupCursorKey, StreamReader, type Batch } from './stream-reader.js';
+import { canLoadStateBehindRead, commitOrderKey, groupCursorKey, StreamReader, type Batch } from './stream-reader.js';
 import { fieldsToRecord } from '../../schemas/fields.js';
 
 export type { JobSink } from '../engine/settle.js';
@@ -30,11 +32,19 @@ export interface ConsumerFault {
   readonly since: number;
 }
 
+/** A batch's commit, sent and not yet settled. */
+interface InFlightCommit {
+  readonly token: string;
+  readonly settled: Promise<void>;
+  done: boolean;
+}
+
 /**
  * Consumes one stream for one handler: the loop that ties the reader (what to read next), the
  * pipeline (validate, run the handler) and the commit loop together. One batch in hand at a
  * time (two for gates that never read their own writes: one handled while the previous
- * commits), so in-flight work is bounded by BATCH_SIZE.
+ * commits; its commit then goes out behind the previous one's, which settles before the next
+ * batch is handled), so in-flight work is bounded by BATCH_SIZE.
  */
 export class StreamConsumer {
   readonly stream: string;
@@ -48,8 +58,22 @@ export class StreamConsumer {
   private readonly pipeline: SourcePipeline;
   /** Handlers that never read their own writes may handle a batch while the previous one commits. */
   private readonly overlapCommits: boolean;
-  /** The commit in flight, if any: at most one, and commits go out in batch order. */
-  private committing: Promise<void> = Promise.resolve();
+  /**
+   * The commits in flight, oldest first: at most one, or two where a batch's commit may be sent
+   * behind the previous one's (pipelinedCommits). Commits go out and settle in batch order.
+   */
+  private inFlight: InFlightCommit[] = [];
+  /**
+   * Whether a batch's commit is sent while the previous batch's is still in flight, on the same
+   * connection: Redis runs them in order, and the script applies the second only behind the first
+   * having applied whole (see CommitOrder). Single node only (the committer checks its place in
+   * one script there).
+   */
+  private readonly pipelinedCommits: boolean;
+  /** This consumer's commit order key, and its tokens: unique to this process, numbered by batch. */
+  private readonly orderKey: string;
+  private readonly tokenPrefix = `${randomBytes(6).toString('hex')}:`;
+  private commitNumber = 0;
   /** Entry ids read and not yet settled, for re-creating a lost group without skipping them. */
   private readonly held = new Set<string>();
   private lastProgressAt: number;
@@ -67,7 +91,10 @@ export class StreamConsumer {
     this.lastProgressAt = deps.now();
     this.log = deps.logger.child({ handler: deps.handler.name, stream: this.stream, group: this.group });
     this.overlapCommits = deps.handler.batch?.readsOwnWrites === false;
-    const handlerRedis = deps.commands as unknown as RedisReader;
+    this.pipelinedCommits = this.overlapCommits && !(deps.committerConnection instanceof Cluster);
+    this.orderKey = commitOrderKey(this.stream, this.group, deps.config.CONSUMER_NAME);
+    // The client itself, its read scripts sent without ioredis's argument copy (flat-read-scripts.ts).
+    const handlerRedis = withFlatReadScripts(deps.commands);
     this.reader = new StreamReader({
       handler: deps.handler,
       handlerConfig: deps.handlerConfig,
@@ -220,13 +247,18 @@ export class StreamConsumer {
         const batch = prefetch ? await prefetch : await this.read('>');
         prefetch = undefined;
         if (batch.entries.length === 0) continue;
+        // Commits pipelined: the one before the previous settles before the next read goes out,
+        // so no more batches are in hand than with one commit in flight.
+        if (this.pipelinedCommits) await this.settleCommits(1);
         startPrefetch();
         if (this.overlapCommits) {
-          // Handle this batch while the previous one commits; commit it once that one is done.
+          // Handle this batch while the previous one commits, and send its commit behind that
+          // one's without waiting for its answer: Redis runs them in turn while this process
+          // handles the next batch. Where commits cannot be pipelined, the commit waits for the
+          // previous one's answer instead.
           const prepared = await this.prepare(batch);
-          await this.settleCommit();
-          this.committing = this.commit(prepared);
-          this.committing.catch(() => undefined); // awaited by the next settleCommit
+          await this.settleCommits(this.pipelinedCommits ? 1 : 0);
+          this.startCommit(prepared);
         } else {
           await this.processBatch(batch);
         }
@@ -289,11 +321,34 @@ export class StreamConsumer {
     return batch;
   }
 
-  /** Waits for the commit in flight (a batch's state must see the commits before it). */
-  private async settleCommit(): Promise<void> {
-    const inFlight = this.committing;
-    this.committing = Promise.resolve();
-    await inFlight;
+  /** Waits for the commits in flight (a batch's state must see the commits before it). */
+  private settleCommit(): Promise<void> {
+    return this.settleCommits(0);
+  }
+
+  /** Waits for the oldest commits in flight until at most `left` are; then throws the first failure of those awaited. */
+  private async settleCommits(left: number): Promise<void> {
+    const settling = this.inFlight.splice(0, Math.max(0, this.inFlight.length - left));
+    if (settling.length === 0) return;
+    const results = await Promise.allSettled(settling.map((commit) => commit.settled));
+    for (const result of results) if (result.status === 'rejected') throw result.reason;
+  }
+
+  /** Sends a prepared batch's commit, behind the previous batch's if that one is still in flight. */
+  private startCommit(prepared: PreparedBatch): void {
+    const previous = this.inFlight[this.inFlight.length - 1];
+    const token = `${this.tokenPrefix}${++this.commitNumber}`;
+    const chain: CommitChain = {
+      key: this.orderKey,
+      token,
+      ...(previous && !previous.done ? { ahead: { token: previous.token, settled: previous.settled } } : {}),
+    };
+    const commit: InFlightCommit = { token, settled: this.commit(prepared, chain), done: false };
+    commit.settled.then(
+      () => (commit.done = true),
+      () => (commit.done = true), // the failure itself is thrown by the settleCommits that awaits it
+    );
+    this.inFlight.push(commit);
   }
 
   private async processBatch(batch: Batch): Promise<void> {
@@ -314,8 +369,8 @@ export class StreamConsumer {
     return this.pipeline.prepare(batch, readAt, state);
   }
 
-  private async commit(batch: PreparedBatch): Promise<void> {
-    await this.pipeline.commit(batch);
+  private async commit(batch: PreparedBatch, chain?: CommitChain): Promise<void> {
+    await this.pipeline.commit(batch, chain);
     // Left pending (stopping mid-retry), an entry is still ours: a lost group must deliver it again.
     for (const delivery of batch.deliveries) if (delivery.outcome.kind !== 'left-pending') this.held.delete(delivery.meta.id);
   }

@@ -32,6 +32,11 @@ export function groupCursorKey(stream: string): string {
   return `quantum:gates:cursor:${stream}`;
 }
 
+/** Where one consumer's commits record their order token (see CommitOrder); it expires on its own. */
+export function commitOrderKey(stream: string, group: string, consumer: string): string {
+  return `quantum:gates:commit-order:${stream}:${group}:${consumer}`;
+}
+
 /** The stream id just before `id` ("ms-seq"), for starting a group so that `id` is delivered. */
 export function idBefore(id: string): string {
   const [msText, seqText = '0'] = id.split('-');
@@ -225,8 +230,9 @@ export class StreamReader {
       this.deps.group,
       sorted[0]!,
       sorted[sorted.length - 1]!,
-      // Our pending list also holds the prefetched batch and the one being handled, which may fall inside the range.
-      ids.length + 3 * this.deps.config.BATCH_SIZE + 10,
+      // Our pending list also holds the prefetched batch, the one being handled and the two whose
+      // commits may be in flight, which may fall inside the range.
+      ids.length + 4 * this.deps.config.BATCH_SIZE + 10,
       this.deps.config.CONSUMER_NAME,
     )) as [string, string, number, number][];
     const wanted = new Set(ids);

@@ -38,6 +38,10 @@ describe('coalescedReader on a real redis-server (issue #24 item 5)', () => {
     reader.lrange('z:history', 0, -1), // WRONGTYPE
     reader.exists('s:number'),
     reader.exists('s:missing', 'set:x', 'h:budget'),
+    reader.hget('h:budget', 'mode'),
+    reader.hget('h:budget', 'missing'),
+    reader.hget('h:missing', 'sigma'),
+    reader.hget('s:number', 'sigma'), // WRONGTYPE
   ];
 
   it('answers every read, errors included, exactly as the same reads sent one by one', async () => {
@@ -45,7 +49,7 @@ describe('coalescedReader on a real redis-server (issue #24 item 5)', () => {
     const plain = await Promise.all(reads(redis.client as unknown as RedisReader).map(settled));
     const sent: unknown[][] = [];
     const client = redis.client as unknown as RedisReader;
-    // Watches what goes to Redis: the script, once, for all twelve.
+    // Watches what goes to Redis: the script, once, for all sixteen.
     const watched = new Proxy(client, {
       get(target, property) {
         const value: unknown = Reflect.get(target, property, target);
@@ -60,7 +64,7 @@ describe('coalescedReader on a real redis-server (issue #24 item 5)', () => {
     await redis.client.script('FLUSH');
     const coalesced = await Promise.all(reads(coalescedReader(watched)).map(settled));
     expect(coalesced).toEqual(plain);
-    expect(plain.filter((p) => 'error' in p)).toHaveLength(3);
+    expect(plain.filter((p) => 'error' in p)).toHaveLength(4);
     expect(sent.map((s) => s[0])).toEqual(['evalsha_ro', 'eval_ro']);
     // Now Redis holds it: by its hash alone.
     sent.length = 0;
@@ -87,7 +91,7 @@ describe('coalescedReader on a real redis-server (issue #24 item 5)', () => {
     const twice = [...reads(reader), ...reads(reader)];
     const answers = await Promise.all(twice.map(settled));
     expect(answers).toEqual(plain);
-    // The script (or its hash), its key count, then each of the twelve reads' keys and arguments: once each.
+    // The script (or its hash), its key count, then each of the sixteen reads' keys and arguments: once each.
     const once: unknown[] = [];
     const alone = new Proxy(client, {
       get(target, property) {
@@ -101,7 +105,8 @@ describe('coalescedReader on a real redis-server (issue #24 item 5)', () => {
     });
     await Promise.all(reads(coalescedReader(alone)).map(settled));
     expect(sentArgs).toBe(once[0]);
-    const [first, second] = [(await twice[4]) as string[], (await twice[16]) as string[]];
+    const count = twice.length / 2;
+    const [first, second] = [(await twice[4]) as string[], (await twice[count + 4]) as string[]];
     expect(second).toEqual(first);
     expect(second).not.toBe(first);
   });
@@ -151,7 +156,11 @@ describe('coalescedReader on a real redis-server (issue #24 item 5)', () => {
         },
       });
       const clusterReads = (reader: RedisReader) =>
-        names.flatMap((name) => [reader.get(`quantum:governor:last_exec:${name}`), reader.hmget(`quantum:budget:${name}`, 'budget_usd')]);
+        names.flatMap((name) => [
+          reader.get(`quantum:governor:last_exec:${name}`),
+          reader.hmget(`quantum:budget:${name}`, 'budget_usd'),
+          reader.hget(`quantum:budget:${name}`, 'budget_usd'),
+        ]);
       const plain = await Promise.all(clusterReads(client).map(settled));
       expect(plain[0]).toEqual({ reply: '1' });
       expect(await Promise.all(clusterReads(coalescedReader(client)).map(settled))).toEqual(plain);

@@ -79,12 +79,12 @@ describe('heat bridge: first wins in a backlog', () => {
     const slow = (connection: ConstructorParameters<typeof TransactionCommitter>[0]): Committer => {
       const inner = new TransactionCommitter(connection, 0);
       return {
-        async commit(source, items) {
+        async commit(source, items, order) {
           if (items.some((i) => i.recorder !== undefined)) {
             held = true;
             await released;
           }
-          return inner.commit(source, items);
+          return inner.commit(source, items, order);
         },
       };
     };

@@ -202,9 +202,9 @@ describe('heat gate on the Harvest Kernel’s proposals (real redis-server)', ()
     const late = (connection: ConstructorParameters<typeof TransactionCommitter>[0]): Committer => {
       const inner = new TransactionCommitter(connection, 0);
       return {
-        async commit(source, items) {
+        async commit(source, items, order) {
           await new Promise((r) => setTimeout(r, 5));
-          return inner.commit(source, items);
+          return inner.commit(source, items, order);
         },
       };
     };
@@ -232,12 +232,12 @@ describe('heat gate on the Harvest Kernel’s proposals (real redis-server)', ()
     const slow = (connection: ConstructorParameters<typeof TransactionCommitter>[0]): Committer => {
       const inner = new TransactionCommitter(connection, 0);
       return {
-        async commit(source, items) {
+        async commit(source, items, order) {
           if (items.some((i) => i.recorder !== undefined)) {
             held = true;
             await released;
           }
-          return inner.commit(source, items);
+          return inner.commit(source, items, order);
         },
       };
     };
@@ -247,9 +247,12 @@ describe('heat gate on the Harvest Kernel’s proposals (real redis-server)', ()
     try {
       await publish('ETHUSDT', kernelFields('FULL_CLOSE_PROPOSED', '0.75', '2026-03-15T10:00:00.000001'));
       await waitFor(() => held, { what: 'replica A holding the older proposal' });
-      // A reads one batch ahead while a commit is under way (readsOwnWrites: false): give it one.
+      // A reads ahead while commits are under way (readsOwnWrites: false: a batch handled and its
+      // commit sent behind the held one, and the next read): give it those.
       await publish('BTCUSDT', kernelFields('NONE', '0.1', '2026-03-15T10:00:05.000001'));
       await waitFor(async () => (await pendingCount(redis.client, streams.harvestProposal, GROUP)) === 2, { what: 'A holding two' });
+      await publish('BTCUSDT', kernelFields('NONE', '0.1', '2026-03-15T10:00:06.000001'));
+      await waitFor(async () => (await pendingCount(redis.client, streams.harvestProposal, GROUP)) === 3, { what: 'A holding three' });
       runtimes.push(await startRuntime(redis.url, { ...env, CONSUMER_NAME: 'replica-b' }));
       await publish('ETHUSDT', kernelFields('PARTIAL_50', '0.76', '2026-03-15T10:00:10.000001'));
       await waitFor(async () => (await redis.client.hget(keys.harvestProposal('ETHUSDT'), 'original_action')) === 'PARTIAL_50', {
@@ -258,7 +261,7 @@ describe('heat gate on the Harvest Kernel’s proposals (real redis-server)', ()
     } finally {
       release();
     }
-    await drained(3);
+    await drained(4);
     expect(await redis.client.hmget(keys.harvestProposal('ETHUSDT'), 'original_action', 'action')).toEqual(['PARTIAL_50', 'PARTIAL_50']);
     await waitFor(async () => (await metricSum(a, 'quantum_heat_gate_superseded_total')) === 1, { what: 'superseded counted' });
   });

@@ -3,8 +3,8 @@
 // without root or systemd. systemctl runs the
 // shipped unit files themselves: the target's Wants=, each instance's Environment= and
 // EnvironmentFile= lines (%i filled in, the files' settings winning as systemd's do),
-// WorkingDirectory=, ExecStart= (node itself, detached, its pid kept) and ExecStartPost= (waited
-// for, as `systemctl start` waits). Paths are mapped to the test's directories:
+// WorkingDirectory=, ExecStart= (node itself, detached, its pid kept; $VAR and ${VAR} expanded
+// from that environment) and ExecStartPost= (waited for, as `systemctl start` waits). Paths are mapped to the test's directories:
 //   /etc/quantum                 → $FAKE_SERVER_ETC   (the CLI finds it as $QG_ENV_DIR)
 //   /etc/systemd/system          → the block's text is rewritten to $FAKE_SERVER_UNITS
 //   /opt/quantum-gates/current/dist → $FAKE_SERVER_DIST (the compiled build)
@@ -145,11 +145,28 @@ const runningPid = (instance) => {
   return alive(pid) ? pid : undefined;
 };
 
+/** A unit line's words as systemd splits them: at whitespace, a double-quoted word kept whole (quotes dropped). */
+function words(line) {
+  return [...line.matchAll(/"([^"]*)"|(\S+)/g)].map((m) => m[1] ?? m[2]);
+}
+
+/**
+ * An Exec line's words with the environment's variables in: a word `$VAR` becomes the value's
+ * words (none when empty), `${VAR}` the value as it is, as systemd expands them.
+ */
+function expand(line, env) {
+  return words(line).flatMap((word) => {
+    const whole = /^\$([A-Za-z_][A-Za-z0-9_]*)$/.exec(word);
+    if (whole) return (env[whole[1]] ?? '').split(/\s+/).filter(Boolean);
+    return [word.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, name) => env[name] ?? '')];
+  });
+}
+
 /** The environment systemd gives an instance: Environment= first, then each EnvironmentFile= over it. */
 function instanceEnv(settings, instance) {
   const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp' };
   for (const value of settings.get('Environment') ?? [])
-    for (const pair of value.replaceAll('%i', instance).split(/\s+/)) {
+    for (const pair of words(value.replaceAll('%i', instance))) {
       const eq = pair.indexOf('=');
       env[pair.slice(0, eq)] = pair.slice(eq + 1);
     }
@@ -166,7 +183,7 @@ function instanceEnv(settings, instance) {
 }
 
 function run(commandLine, options) {
-  const [command, ...argv] = mapPath(commandLine).split(/\s+/);
+  const [command, ...argv] = expand(mapPath(commandLine), options.env);
   return spawn(command, argv, options);
 }
 

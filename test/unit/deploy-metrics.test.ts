@@ -329,7 +329,14 @@ describe('deploy/env: the env files name real variables', () => {
     'NODE_ENV',
   ]);
   const handlerVars = new Map(allHandlers.map((h) => [h.name, variablesRead(h.config)]));
-  const known = new Set([...runtimeVars, ...[...handlerVars.values()].flatMap((s) => [...s])]);
+  // And what the units themselves expand in their command lines ($QG_NODE_FLAGS: node's heap flags).
+  const unitVars = readdirSync(resolve(deploy, 'systemd'))
+    .filter((f) => f.endsWith('.service'))
+    .flatMap((f) =>
+      [...read(`systemd/${f}`).matchAll(/^Exec\w*=.*$/gm)].flatMap((line) => [...line[0].matchAll(/\$\{?([A-Z][A-Z0-9_]*)/g)]),
+    )
+    .map((m) => m[1]!);
+  const known = new Set([...runtimeVars, ...[...handlerVars.values()].flatMap((s) => [...s]), ...unitVars]);
 
   it.each(readdirSync(resolve(deploy, 'env')).map((f) => [f]))('%s sets only variables some parser reads', (file) => {
     const unknown = [...envFile(file).keys()].filter((name) => !known.has(name));

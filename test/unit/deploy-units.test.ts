@@ -1,5 +1,7 @@
+import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { parseEnv } from 'node:util';
 import { describe, expect, it } from 'vitest';
 
 const root = resolve(import.meta.dirname, '../..');
@@ -20,5 +22,24 @@ describe('the per-gate deployment', () => {
     const installs = [...operations.matchAll(/^sudo install (.*) deploy\/env\/\S+/gm)].map((m) => m[1]);
     expect(installs.length).toBeGreaterThanOrEqual(2);
     for (const flags of installs) expect(flags).toBe('-m 640 -o root -g qt');
+  });
+
+  it("runs each instance with its node flags: the unit's default unless the gate's env file sets QG_NODE_FLAGS", () => {
+    const unit = readFileSync(resolve(root, 'deploy/systemd/quantum-gates@.service'), 'utf8');
+    expect(/^ExecStart=(.*)$/m.exec(unit)?.[1]).toBe('/usr/bin/node $QG_NODE_FLAGS /opt/quantum-gates/current/dist/app/main.js');
+    const fallback = /^Environment="QG_NODE_FLAGS=([^"]*)"$/m.exec(unit)?.[1];
+    const env = (gate: string) => parseEnv(readFileSync(resolve(root, `deploy/env/gates-${gate}.env`), 'utf8'));
+    // Shared by every instance that sets none: a flag there would reach the heat gate too.
+    expect(env('common').QG_NODE_FLAGS).toBeUndefined();
+    const flags = (gate: string) => env(gate).QG_NODE_FLAGS ?? fallback;
+    // The heat gate keeps the flags its RSS target was measured with; the governor trades RSS for CPU.
+    expect(flags('heat-gate')).toBe('--max-semi-space-size=8 --heap-growing-percent=150');
+    expect(flags('governor')).toBe('--max-semi-space-size=32');
+    // Every instance's flags are options this node accepts (a typo would stop the unit at start).
+    const gates = readdirSync(resolve(root, 'deploy/env')).flatMap((f) => /^gates-(.+)\.env$/.exec(f)?.[1] ?? []);
+    for (const options of new Set(gates.map(flags)))
+      expect(() =>
+        execFileSync(process.execPath, [...(options ?? '').split(/\s+/).filter(Boolean), '-e', '0'], { stdio: 'pipe' }),
+      ).not.toThrow();
   });
 });

@@ -1,0 +1,114 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { streams } from '../../schemas/keys.js';
+import { startTestRedis, type TestRedis } from '../support/redis-server.js';
+import { spawnRuntime, type RuntimeProcess } from './support/runtime-process.js';
+import { duplicates, fieldOfAll, pendingCount, produce, proposal, seedPortfolio, waitFor } from './support/streams.js';
+
+const BACKLOG = 20_000;
+const GROUP = 'p26_heat_gate';
+
+/**
+ * The heat gate never reads its own writes, so it sends a batch's commit behind the previous
+ * batch's without waiting for that one's answer: two commits in flight on one connection. When
+ * the one ahead fails (its connection dropped, Redis refused its writes), the one behind must
+ * apply nothing until the one ahead has applied: here the commit connections are killed, or
+ * Redis refuses writes, again and again during a drain. Every proposal must be decided once, and
+ * the decisions must come out in the proposals' order.
+ */
+describe('two commits in flight while commits fail (chaos)', () => {
+  let redis: TestRedis;
+  let runtime: RuntimeProcess | undefined;
+
+  beforeAll(async () => {
+    redis = await startTestRedis();
+  });
+  afterAll(async () => {
+    await redis?.stop();
+  });
+  afterEach(async () => {
+    await runtime?.kill();
+    runtime = undefined;
+    await redis.client.config('SET', 'maxmemory', '0').catch(() => undefined);
+  });
+
+  /** A backlog of proposals in a fresh Redis, and the plan ids in stream order. */
+  async function backlog(prefix: string): Promise<string[]> {
+    await redis.client.flushall();
+    await seedPortfolio(redis.client);
+    const planIds = Array.from({ length: BACKLOG }, (_, i) => `${prefix}-${i}`);
+    await produce(redis.client, streams.harvestProposal, planIds.map(proposal));
+    return planIds;
+  }
+
+  async function start(name: string): Promise<RuntimeProcess> {
+    runtime = await spawnRuntime({
+      redisUrl: redis.url,
+      handlers: 'heat-gate',
+      consumerName: `chaos-${name}`,
+      env: { REDIS_STALL_MS: '500', COMMIT_BACKOFF_MAX_MS: '200' },
+    });
+    return runtime;
+  }
+
+  /** Waits until every proposal is decided and nothing is pending; checks once each, in order. */
+  async function expectDecidedOnceInOrder(planIds: string[], what: string): Promise<void> {
+    const r = redis.client;
+    await waitFor(async () => (await r.xlen(streams.harvestCalibrated)) >= BACKLOG, { what, timeoutMs: 120_000 });
+    await waitFor(async () => (await pendingCount(r, streams.harvestProposal, GROUP)) === 0, { what: 'nothing pending' });
+    const calibrated = await fieldOfAll(r, streams.harvestCalibrated, 'plan_id');
+    expect(duplicates(calibrated)).toEqual([]);
+    expect(calibrated).toHaveLength(BACKLOG);
+    // In order: no batch's outputs landed before those of a batch ahead of it.
+    const firstOutOfOrder = calibrated.findIndex((id, i) => id !== planIds[i]);
+    expect(firstOutOfOrder).toBe(-1);
+    expect(await fieldOfAll(r, streams.heatDecision, 'plan_id')).toEqual(planIds);
+    expect(await r.xlen(streams.deadLetter)).toBe(0);
+  }
+
+  /** CLIENT KILL of the heat gate's commit connection; the number killed. */
+  async function killCommitConnections(): Promise<number> {
+    const list = (await redis.client.call('CLIENT', 'LIST')) as string;
+    let killed = 0;
+    for (const line of list.split('\n').filter((l) => /name=quantum-gates:/.test(l) && /:commit( |$)/.test(l))) {
+      const id = /id=(\d+)/.exec(line)![1]!;
+      await redis.client.call('CLIENT', 'KILL', 'ID', id).catch(() => undefined);
+      killed += 1;
+    }
+    return killed;
+  }
+
+  it('the commit connection killed every 40 ms during a 20,000-proposal drain', async () => {
+    const planIds = await backlog('kill');
+    await start('inflight-kill');
+    await waitFor(async () => (await redis.client.xlen(streams.harvestCalibrated)) > 0, { what: 'the drain under way' });
+    let killed = 0;
+    while ((await redis.client.xlen(streams.harvestCalibrated)) < BACKLOG * 0.9) {
+      killed += await killCommitConnections();
+      await new Promise((r) => setTimeout(r, 40));
+    }
+    await expectDecidedOnceInOrder(planIds, 'every proposal after the kills');
+    expect(killed).toBeGreaterThan(5);
+    // The commits went behind one another: their tokens were recorded in the consumer's order key.
+    expect(await redis.client.keys('quantum:gates:commit-order:*')).toHaveLength(1);
+    console.info(`[chaos] commits in flight, commit connection killed ${killed} times: 0 lost, 0 duplicates, in order`);
+  }, 180_000);
+
+  it('Redis refusing writes (maxmemory) for 150 ms in every 400 during a 20,000-proposal drain', async () => {
+    const planIds = await backlog('oom');
+    await redis.client.config('SET', 'maxmemory-policy', 'noeviction');
+    const gates = await start('inflight-oom');
+    await waitFor(async () => (await redis.client.xlen(streams.harvestCalibrated)) > 0, { what: 'the drain under way' });
+    let refusals = 0;
+    while ((await redis.client.xlen(streams.harvestCalibrated)) < BACKLOG * 0.9) {
+      await redis.client.config('SET', 'maxmemory', '1');
+      await new Promise((r) => setTimeout(r, 150));
+      await redis.client.config('SET', 'maxmemory', '0');
+      refusals += 1;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    await expectDecidedOnceInOrder(planIds, 'every proposal after the refusals');
+    expect(refusals).toBeGreaterThan(2);
+    expect(await gates.metric('quantum_gates_commit_failures_total')).toBeGreaterThan(0);
+    console.info(`[chaos] commits in flight, writes refused ${refusals} times: 0 lost, 0 duplicates, in order`);
+  }, 180_000);
+});
