@@ -1,0 +1,111 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { loadPositionBook, type PositionBookConfig } from '../../handlers/positions/book.js';
+import type { RedisReader } from '../../runtime/contract/index.js';
+import { keys, streams } from '../../schemas/keys.js';
+import { usePrivateRedis } from '../support/redis-server.js';
+
+const config: PositionBookConfig = {
+  POSITION_SNAPSHOT_STREAM: streams.positionSnapshot,
+  POSITION_SNAPSHOT_GROUP: 'position_snapshot',
+  POSITION_BOOK_MAX_PENDING: 1000,
+  POSITION_MAX_AGE_SEC: 120,
+  PRICE_MAX_AGE_SEC: 30,
+};
+const NOW = 1_800_000_000_000;
+const SYMBOLS = ['AUSDT', 'BUSDT', 'CUSDT'] as const;
+
+/** Figures as producers write them, and as they should not: what parseNumber accepts and refuses. */
+const figure = fc.option(
+  fc.constantFrom(
+    '0',
+    '-0',
+    '0.00',
+    '1000',
+    '-2500.5',
+    '0.2',
+    '1.',
+    '1e-05',
+    '+0.3',
+    '.5',
+    '',
+    'abc',
+    ' 1',
+    'NaN',
+    '1e400',
+    '9'.repeat(41),
+  ),
+  { nil: undefined },
+);
+const time = fc.option(fc.constantFrom(String(NOW - 5_000), String((NOW - 3_000) / 1000), 'later', ''), { nil: undefined });
+
+/** Only the fields given: an absent one is absent from the hash. */
+const hash = <T extends Record<string, string | undefined>>(fields: fc.Arbitrary<T>) =>
+  fields.map((f) => Object.fromEntries(Object.entries(f).filter((e): e is [string, string] => e[1] !== undefined)));
+
+const viewRow = hash(
+  fc.record({ position_notional_usd: figure, sigma: figure, volatility: figure, qty: figure, mark_price: figure, updated_at: time }),
+);
+const p33Hash = hash(fc.record({ position_amt: figure, mark_price: figure, ts_epoch: time, position_notional_usd: figure, sigma: figure }));
+const sigmaHash = hash(fc.record({ sigma: figure }));
+
+const perSymbol = fc.record({
+  view: fc.option(viewRow, { nil: undefined }),
+  p33Seed: fc.option(p33Hash, { nil: undefined }),
+  p33Newest: fc.option(p33Hash, { nil: undefined }),
+  marketState: fc.option(sigmaHash, { nil: undefined }),
+  published: fc.option(sigmaHash, { nil: undefined }),
+  snapshot: fc.option(fc.record({ position_notional_usd: figure, sigma: figure }), { nil: undefined }),
+});
+
+/** The same client with scripts refused: loadPositionBook takes its plain reads (Redis Cluster's path). */
+function withoutScripts(reader: RedisReader): RedisReader {
+  return new Proxy(reader, {
+    get(target, property, receiver) {
+      if (property === 'eval_ro') return () => Promise.reject(new Error('ERR scripts refused in this test'));
+      const value: unknown = Reflect.get(target, property, receiver);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
+
+describe('position book: the one-script read answers what the plain reads answer (issue #24 item 5)', () => {
+  const redis = usePrivateRedis();
+
+  // The script leaves a symbol's market-state sigma unread when its own figure carries one; the
+  // merge must come out the same as from reads of everything, for figures of every kind.
+  it('equals the plain reads for any mix of view rows, P3.3 hashes, snapshots and market-state sigma', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(perSymbol, { minLength: SYMBOLS.length, maxLength: SYMBOLS.length }), async (books) => {
+        const r = redis.client;
+        await r.flushall();
+        await r.hset(keys.portfolioState, 'equity_usd', '10000');
+        await r.xgroup('CREATE', config.POSITION_SNAPSHOT_STREAM, config.POSITION_SNAPSHOT_GROUP, '$', 'MKSTREAM');
+        for (const [i, book] of books.entries()) {
+          const symbol = SYMBOLS[i]!;
+          const put = async (key: string, fields: Record<string, string> | undefined) => {
+            if (fields !== undefined && Object.keys(fields).length > 0) await r.hset(key, fields);
+          };
+          if (book.view) {
+            await put(keys.position(symbol), book.view);
+            await r.sadd(keys.activePositions, symbol);
+          }
+          await put(keys.p33PositionSnapshot(symbol), book.p33Seed);
+          await put(keys.p33StatePositions(symbol), book.p33Newest);
+          if (book.p33Seed || book.p33Newest) await r.sadd(keys.p33PositionIndex, symbol);
+          await put(keys.marketState(symbol), book.marketState);
+          await put(keys.marketStatePublished(symbol), book.published);
+          if (book.snapshot) {
+            const fields = Object.entries(book.snapshot).filter((e): e is [string, string] => e[1] !== undefined);
+            await r.xadd(config.POSITION_SNAPSHOT_STREAM, '*', 'symbol', symbol, ...fields.flat());
+          }
+        }
+        const reader = r as unknown as RedisReader;
+        const scripted = await loadPositionBook(reader, config, true, NOW);
+        const plain = await loadPositionBook(withoutScripts(reader), config, true, NOW);
+        expect(scripted).toEqual(plain);
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
