@@ -9,6 +9,7 @@ import { prepareBatch, rerun, type PipelineEnv } from '../engine/message-pipelin
 import type { RuntimeMetrics } from '../engine/metrics.js';
 import { Settler, type JobSink } from '../engine/settle.js';
 import type { AnyHandler, MessageMeta } from '../contract/handler.js';
+import type { RedisReader } from '../contract/redis-reader.js';
 import type { RuntimeConfig } from '../host/config.js';
 import { isReady, type RedisClient } from '../host/redis.js';
 import type { RedisHealth } from '../host/redis-health.js';
@@ -59,6 +60,8 @@ export interface SourcePipeline {
    * meanwhile). `chain`: the batch's place behind a previous batch whose commit may be in flight.
    */
   commit(batch: PreparedBatch, chain?: CommitChain): Promise<boolean>;
+  /** What the handler reads Redis through (its ctx.redis), for the source's own reads on its behalf. */
+  readonly handlerRedis: RedisReader;
 }
 
 /**
@@ -68,10 +71,11 @@ export interface SourcePipeline {
  */
 export function buildPipeline(deps: SourceDeps, shape: SourceShape): SourcePipeline {
   const { handler, metrics, now } = deps;
+  const handlerRedis = withFlatReadScripts(deps.commands);
   const execution: ExecutionEnv<unknown, object> = {
     // The handler sees the client through the narrow, read-only RedisReader it is typed against,
     // its read scripts sent without ioredis's argument copy (flat-read-scripts.ts).
-    redis: withFlatReadScripts(deps.commands),
+    redis: handlerRedis,
     config: deps.handlerConfig,
     metrics: deps.handlerMetrics,
     now,
@@ -109,5 +113,6 @@ export function buildPipeline(deps: SourceDeps, shape: SourceShape): SourcePipel
   return {
     prepare: (deliveries, readAt, state) => prepareBatch(pipeline, deliveries, readAt, state),
     commit: (batch, chain) => commitBatch(commitEnv, batch, chain),
+    handlerRedis,
   };
 }

@@ -9,7 +9,6 @@ import type { StreamTrigger } from '../contract/handler.js';
 import type { RootLogger } from '../engine/logger.js';
 import { isReady, waitUntilReady, type RedisClient } from '../host/redis.js';
 import { classifyRedisError } from '../engine/redis-errors.js';
-import { withFlatReadScripts } from './flat-read-scripts.js';
 import { buildPipeline, type SourceDeps, type SourcePipeline } from './pipeline.js';
 import { canLoadStateBehindRead, commitOrderKey, groupCursorKey, StreamReader, type Batch } from './stream-reader.js';
 import { fieldsToRecord } from '../../schemas/fields.js';
@@ -93,22 +92,6 @@ export class StreamConsumer {
     this.overlapCommits = deps.handler.batch?.readsOwnWrites === false;
     this.pipelinedCommits = this.overlapCommits && !(deps.committerConnection instanceof Cluster);
     this.orderKey = commitOrderKey(this.stream, this.group, deps.config.CONSUMER_NAME);
-    // The client itself, its read scripts sent without ioredis's argument copy (flat-read-scripts.ts).
-    const handlerRedis = withFlatReadScripts(deps.commands);
-    this.reader = new StreamReader({
-      handler: deps.handler,
-      handlerConfig: deps.handlerConfig,
-      config: deps.config,
-      stream: this.stream,
-      group: this.group,
-      commands: deps.commands,
-      reader: deps.reader,
-      handlerRedis,
-      metrics: deps.metrics,
-      log: this.log,
-      now: deps.now,
-      stateRidesWithRead: canLoadStateBehindRead(deps.handler, deps.reader),
-    });
     this.pipeline = buildPipeline(deps, {
       log: this.log,
       logFields: (meta) => ({ id: meta.id, plan_id: meta.raw.plan_id, trace_id: meta.raw.trace_id, symbol: meta.raw.symbol }),
@@ -131,6 +114,21 @@ export class StreamConsumer {
           this.commitFailing ??= { cause: `commits refused (${failure.cause}): ${failure.message}`, since: deps.now() };
         },
       },
+    });
+    this.reader = new StreamReader({
+      handler: deps.handler,
+      handlerConfig: deps.handlerConfig,
+      config: deps.config,
+      stream: this.stream,
+      group: this.group,
+      commands: deps.commands,
+      reader: deps.reader,
+      // The same reader the handler's ctx gets (the batch state is the handler's read too).
+      handlerRedis: this.pipeline.handlerRedis,
+      metrics: deps.metrics,
+      log: this.log,
+      now: deps.now,
+      stateRidesWithRead: canLoadStateBehindRead(deps.handler, deps.reader),
     });
   }
 
