@@ -141,33 +141,18 @@ export interface BookAndEquity {
  * market-state publisher's prefix, then the P3.3 prefixes.
  * Answers {equity, view symbols, view rows, mode, entries, applied ids, P3.3 symbols, P3.3 rows
  * (five fields per prefix), sigma symbols, their sigma rows [marketstate, state:market]}.
- *
- * A symbol's sigma row is read only when mergeBook may consult it: it is left empty for a symbol
- * whose view row or P3.3 hash the merge offers with a sigma of its own (mergeBook then never reads
- * the row). `plain` accepts a subset of what parseNumber accepts (no sign but '-', no exponent, at
- * most 40 characters, so always finite and never an underflow), so "offered with a sigma" here
- * implies it there; anything else is read as before. Those two HGETs a symbol were 40 of the 67
- * commands the script ran for the bench's 20-symbol book, on every batch of the heat gate, the
- * governor and the budget engine (not most of its time: the rows' HMGETs and Lua are).
  */
 const READ_BOOK = `
 local equity = false
 if KEYS[4] ~= '' then equity = redis.call('HGET', KEYS[4], 'equity_usd') end
 local symbols = redis.call('SMEMBERS', KEYS[1])
 local rows = {}
-local wanted, sigmaSymbols, hasSigma = {}, {}, {}
+local wanted, sigmaSymbols = {}, {}
 local function want(s)
   if s ~= nil and wanted[s] == nil then wanted[s] = true; sigmaSymbols[#sigmaSymbols + 1] = s end
 end
-local function plain(v)
-  return type(v) == 'string' and #v <= 40 and string.find(v, '^%-?%d+%.?%d*$') ~= nil
-end
 for i, s in ipairs(symbols) do
-  local row = redis.call('HMGET', ARGV[1] .. s, 'position_notional_usd', 'sigma', 'qty', 'mark_price', 'updated_at', 'volatility')
-  rows[i] = row
-  local sigma = row[2]
-  if sigma == false then sigma = row[6] end
-  if plain(row[1]) and plain(sigma) then hasSigma[s] = true end
+  rows[i] = redis.call('HMGET', ARGV[1] .. s, 'position_notional_usd', 'sigma', 'qty', 'mark_price', 'updated_at', 'volatility')
   want(s)
 end
 local mode, start = 'tail', '-'
@@ -208,17 +193,13 @@ for i, s in ipairs(p33) do
   for k = 7, #ARGV do
     local part = redis.call('HMGET', ARGV[k] .. s, 'position_amt', 'mark_price', 'ts_epoch', 'position_notional_usd', 'sigma')
     for _, v in ipairs(part) do row[#row + 1] = v end
-    -- Offered by p33Figure: a time, and position_amt 0, position_amt and mark_price, or a notional.
-    local amt = part[1]
-    if plain(part[3]) and plain(part[5]) and ((plain(amt) and (tonumber(amt) == 0 or plain(part[2]))) or plain(part[4])) then hasSigma[s] = true end
   end
   p33rows[i] = row
   want(s)
 end
 local sigmaRows = {}
 for i, s in ipairs(sigmaSymbols) do
-  if hasSigma[s] then sigmaRows[i] = {}
-  else sigmaRows[i] = {redis.call('HGET', ARGV[6] .. s, 'sigma'), redis.call('HGET', ARGV[5] .. s, 'sigma')} end
+  sigmaRows[i] = {redis.call('HGET', ARGV[6] .. s, 'sigma'), redis.call('HGET', ARGV[5] .. s, 'sigma')}
 end
 return {equity, symbols, rows, mode, entries, applied, p33, p33rows, sigmaSymbols, sigmaRows}
 `;
