@@ -3,8 +3,9 @@ import { Command, ReplyError, type Pipeline } from 'ioredis';
 import type { Effect, OrderCondition } from './effects.js';
 import { compareStreamIds } from '../../schemas/fields.js';
 import { asEval, DEAD_LETTER_APPEND, DEAD_LETTER_APPEND_FUNCTION } from './dead-letter.js';
-import { appendEffectCommands, appendExtraEmitCommands, type ExtraEmit } from './effect-commands.js';
-import { encodeCommand } from './resp.js';
+import { writeEffectCommands, writeExtraEmitCommands, type ExtraEmit } from './effect-commands.js';
+import { encodeCommand, type EncodedArgs } from './resp.js';
+import { RespArgs } from './resp-args.js';
 import type { RedisClient } from './connection.js';
 
 /**
@@ -336,20 +337,24 @@ const LAST_ID = 6;
 const SCRIPT_MAX_COMMAND_ARGS = 7_000;
 
 /**
- * A command built from arguments that are already one flat array of strings. ioredis's own
- * constructor copies its arguments with Array.prototype.flat, which costs about 125 ns per
- * argument: most of the client's cost for a batch of outputs. The arguments are set after
- * construction, so that copy runs on an empty array.
+ * A command built from arguments that are already one flat array of strings, and optionally more
+ * already in the protocol's bytes (`tail`, sent after them). ioredis's own constructor copies its
+ * arguments with Array.prototype.flat, which costs about 125 ns per argument: most of the
+ * client's cost for a batch of outputs. The arguments are set after construction, so that copy
+ * runs on an empty array.
  */
 class FlatCommand extends Command {
-  constructor(name: string, args: string[]) {
+  private readonly tail: EncodedArgs | undefined;
+
+  constructor(name: string, args: string[], tail?: EncodedArgs) {
     super(name, []);
     this.args = args;
+    this.tail = tail;
   }
 
   /** The command's bytes, written without ioredis's string building (resp.ts). */
   override toWritable(): Buffer {
-    return encodeCommand(this.name, this.args as string[]);
+    return encodeCommand(this.name, this.args as string[], this.tail);
   }
 }
 
@@ -385,13 +390,15 @@ export interface BatchResult<Item> {
 
 /**
  * One batch's writes, laid out as RUN_BATCH reads them, sent as one command of a transaction.
- * Writing straight into one flat string array spares an array and a command object per write.
+ * The batch's own arguments (ARGV[1..9]) are kept as strings, since the first and last entry ids
+ * change as items come; the items' arguments are written straight into the protocol's bytes
+ * (resp-args.ts), sparing an array of strings and a command object per write.
  */
 export class BatchScript<Item> {
   private readonly args: string[];
+  private readonly body = new RespArgs();
   private readonly entries: string[] = [];
   private readonly itemOfGroup: Item[] = [];
-  private readonly commandStarts: number[] = [];
   private readonly commandItems: Item[] = [];
   private readonly commandEffects: (Effect | undefined)[] = [];
   private groupCountAt = -1;
@@ -444,36 +451,50 @@ export class BatchScript<Item> {
       if (this.args[LAST_ID] === '' || compareStreamIds(entry, this.args[LAST_ID]!) > 0) this.args[LAST_ID] = entry;
     }
     this.itemOfGroup.push(item);
-    this.groupCountAt = this.args.push(entry, '', condition?.key ?? '', condition?.id ?? '', String(order.length)) - 4;
-    for (const [field, value] of order) this.args.push(field, value);
+    const body = this.body;
+    body.add(entry);
+    this.groupCountAt = body.reserveCount();
+    body.add(condition?.key ?? '');
+    body.add(condition?.id ?? '');
+    body.add(String(order.length));
+    for (const [field, value] of order) {
+      body.add(field);
+      body.add(value);
+    }
     if (order.length > 0) this.ordered = true;
-    this.args.push(String(checks.length));
-    for (const [kind, key, value] of checks) this.args.push(kind, key, value);
+    body.add(String(checks.length));
+    for (const [kind, key, value] of checks) {
+      body.add(kind);
+      body.add(key);
+      body.add(value);
+    }
     this.groupCommands = 0;
   }
 
   /** Adds an effect's commands to the current item; `owner` is the effect failures are reported against. */
   add(effect: Effect, owner: Effect | undefined): void {
-    this.track(this.args.length, appendEffectCommands(effect, this.streamMaxLen, this.args), owner);
+    const before = this.body.commandSizes.length;
+    writeEffectCommands(effect, this.streamMaxLen, this.body);
+    this.track(before, owner);
   }
 
-  /** Records the `added` commands just appended from argument `at` as the current item's. */
-  private track(at: number, added: number, owner: Effect | undefined): void {
+  /** Records the commands written since the `from`th as the current item's. */
+  private track(from: number, owner: Effect | undefined): void {
     const item = this.itemOfGroup[this.itemOfGroup.length - 1]!;
-    for (let c = 0; c < added; c++) {
-      const count = Number(this.args[at]);
-      if (count > SCRIPT_MAX_COMMAND_ARGS) this.tooLarge = true;
-      this.commandStarts.push(at);
+    const sizes = this.body.commandSizes;
+    for (let c = from; c < sizes.length; c++) {
+      if (sizes[c]! > SCRIPT_MAX_COMMAND_ARGS) this.tooLarge = true;
       this.commandItems.push(item);
       this.commandEffects.push(owner);
-      at += count + 1;
     }
-    this.groupCommands += added;
+    this.groupCommands += sizes.length - from;
   }
 
   /** Adds an extra emit's commands (a dead letter) to the current item; failures are reported against no effect. */
   addExtra(extra: ExtraEmit): void {
-    this.track(this.args.length, appendExtraEmitCommands(extra, this.args), undefined);
+    const before = this.body.commandSizes.length;
+    writeExtraEmitCommands(extra, this.body);
+    this.track(before, undefined);
   }
 
   /**
@@ -484,11 +505,12 @@ export class BatchScript<Item> {
    */
   queueOn(transaction: Pipeline): (replies: [Error | null, unknown][]) => BatchResult<Item> {
     this.endItem();
+    this.body.settleSize();
     if (!this.tooLarge) {
       // Inside a transaction the body goes with it: a NOSCRIPT there would end the transaction
       // and its WATCH, and the guarded items would have to be checked again.
       this.args[SCRIPT] = RUN_BATCH;
-      transaction.sendCommand(new FlatCommand('eval', this.args));
+      transaction.sendCommand(new FlatCommand('eval', this.args, this.body));
       return ([[error, reply] = [new Error('no reply from the transaction'), null]]) => {
         // The script failing as a whole (not one of its commands) is not a per-message problem:
         // the consumer then checks which of its entries are still pending.
@@ -496,9 +518,9 @@ export class BatchScript<Item> {
         return this.scriptResult(reply);
       };
     }
-    for (const start of this.commandStarts) {
-      const count = Number(this.args[start]);
-      const command = this.args.slice(start + 1, start + 1 + count);
+    const body = this.body;
+    const commands = body.commandStarts.map((start, c) => body.read(start, body.commandSizes[c]!));
+    for (const command of commands) {
       const sent = command[0] === DEAD_LETTER_APPEND ? asEval(command).map(String) : command;
       transaction.sendCommand(new FlatCommand(sent[0]!, sent.slice(1)));
     }
@@ -509,7 +531,7 @@ export class BatchScript<Item> {
       let trimmed = 0;
       replies.forEach(([error, reply], i) => {
         if (error) failures.push(this.failure(i, error));
-        else if (i < this.commandStarts.length && this.args[this.commandStarts[i]! + 1] === DEAD_LETTER_APPEND) trimmed += Number(reply);
+        else if (i < commands.length && commands[i]![0] === DEAD_LETTER_APPEND) trimmed += Number(reply);
       });
       // Plain commands cannot hold back an ack: a failed write fails its item after the fact.
       return { failures, lost: [], superseded: [], withheld: [], waiting: [], unguarded: [], trimmed };
@@ -525,15 +547,16 @@ export class BatchScript<Item> {
    */
   async runAlone(connection: RedisClient): Promise<BatchResult<Item>> {
     this.endItem();
+    this.body.settleSize();
     if (this.tooLarge) throw new Error('an oversized batch goes out as plain commands in a transaction (queueOn)');
     this.args[SCRIPT] = RUN_BATCH_SHA;
     let reply: unknown;
     try {
-      reply = await connection.sendCommand(new FlatCommand('evalsha', this.args));
+      reply = await connection.sendCommand(new FlatCommand('evalsha', this.args, this.body));
     } catch (error) {
       if (!isNoScript(error)) throw error;
       this.args[SCRIPT] = RUN_BATCH;
-      reply = await connection.sendCommand(new FlatCommand('eval', this.args));
+      reply = await connection.sendCommand(new FlatCommand('eval', this.args, this.body));
     }
     return this.scriptResult(reply);
   }
@@ -571,6 +594,6 @@ export class BatchScript<Item> {
   }
 
   private endItem(): void {
-    if (this.groupCountAt >= 0) this.args[this.groupCountAt] = String(this.groupCommands);
+    if (this.groupCountAt >= 0) this.body.fillCount(this.groupCountAt, this.groupCommands);
   }
 }

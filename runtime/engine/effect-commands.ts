@@ -13,98 +13,136 @@ export interface ExtraEmit {
   readonly index?: string;
 }
 
-/** Appends an extra emit's commands to `out` (the layout of appendEffectCommands); returns how many. */
-export function appendExtraEmitCommands(extra: ExtraEmit, out: string[]): number {
-  if (extra.index === undefined) return appendEffectCommands({ op: 'emit', ...extra }, 0, out);
-  const at = out.push('') - 1;
-  out.push(DEAD_LETTER_APPEND, extra.stream, extra.index, String(extra.maxLen));
-  const fields = extra.fields;
-  for (const key in fields) out.push(key, fields[key]!);
-  out[at] = String(out.length - at - 1);
+/**
+ * Where effects' commands are written, each as its argument count followed by its arguments (the
+ * layout the batched-commands script reads): straight into the protocol's bytes for a batch
+ * commit (resp-args.ts), into arrays for the cluster committer.
+ */
+export interface CommandSink {
+  /** Starts a command; end() fills in its argument count. */
+  begin(): void;
+  add(text: string): void;
+  /** Ends the command begun last; with `keep` false, takes it back whole. */
+  end(keep?: boolean): void;
+}
+
+/** Writes an extra emit's commands (the layout of writeEffectCommands); returns how many. */
+export function writeExtraEmitCommands(extra: ExtraEmit, out: CommandSink): number {
+  if (extra.index === undefined) return writeEffectCommands({ op: 'emit', ...extra }, 0, out);
+  out.begin();
+  out.add(DEAD_LETTER_APPEND);
+  out.add(extra.stream);
+  out.add(extra.index);
+  out.add(String(extra.maxLen));
+  writeFields(extra.fields, out);
+  out.end();
   return 1;
 }
 
-/**
- * Appends an effect's Redis commands to `out`, each as its argument count followed by its
- * arguments (the layout the batched-commands script reads), and returns how many it appended.
- * Writing into one flat array spares an array per command on the hot path.
- */
-export function appendEffectCommands(effect: Effect, streamMaxLen: number, out: string[]): number {
+function writeFields(fields: Fields, out: CommandSink): void {
+  for (const key in fields) {
+    out.add(key);
+    out.add(fields[key]!);
+  }
+}
+
+/** Writes an effect's Redis commands to `out` and returns how many. */
+export function writeEffectCommands(effect: Effect, streamMaxLen: number, out: CommandSink): number {
   switch (effect.op) {
     case 'emit': {
       const maxLen = effect.maxLen ?? streamMaxLen;
-      const at = out.push('') - 1;
-      if (maxLen > 0) out.push('XADD', effect.stream, 'MAXLEN', '~', String(maxLen), '*');
-      else out.push('XADD', effect.stream, '*');
-      const fields = effect.fields;
-      for (const key in fields) out.push(key, fields[key]!);
-      out[at] = String(out.length - at - 1);
+      out.begin();
+      out.add('XADD');
+      out.add(effect.stream);
+      if (maxLen > 0) {
+        out.add('MAXLEN');
+        out.add('~');
+        out.add(String(maxLen));
+      }
+      out.add('*');
+      writeFields(effect.fields, out);
+      out.end();
       return 1;
     }
     case 'putHash': {
       let count = 0;
-      if (effect.replace) count += appendCommand(out, 'DEL', effect.key);
-      const at = out.push('') - 1;
-      out.push('HSET', effect.key);
-      const fields = effect.fields;
-      for (const key in fields) out.push(key, fields[key]!);
-      if (out.length - at - 1 > 2) {
-        out[at] = String(out.length - at - 1);
-        count += 1;
-      } else {
-        out.length = at; // HSET without fields is an error: nothing to put
+      if (effect.replace) count += writeCommand(out, 'DEL', effect.key);
+      out.begin();
+      out.add('HSET');
+      out.add(effect.key);
+      let fields = 0;
+      for (const key in effect.fields) {
+        out.add(key);
+        out.add(effect.fields[key]!);
+        fields++;
       }
-      if (effect.ttlSec !== undefined) count += appendCommand(out, 'EXPIRE', effect.key, effect.ttlSec);
+      // HSET without fields is an error: nothing to put.
+      out.end(fields > 0);
+      if (fields > 0) count += 1;
+      if (effect.ttlSec !== undefined) count += writeCommand(out, 'EXPIRE', effect.key, effect.ttlSec);
       return count;
     }
     case 'setKey':
       return effect.ttlSec === undefined
-        ? appendCommand(out, 'SET', effect.key, effect.value)
-        : appendCommand(out, 'SET', effect.key, effect.value, 'EX', effect.ttlSec);
+        ? writeCommand(out, 'SET', effect.key, effect.value)
+        : writeCommand(out, 'SET', effect.key, effect.value, 'EX', effect.ttlSec);
     case 'deleteKey':
-      return appendCommand(out, 'DEL', effect.key);
+      return writeCommand(out, 'DEL', effect.key);
     case 'addToSet':
-      return appendCommand(out, 'SADD', effect.key, effect.member);
+      return writeCommand(out, 'SADD', effect.key, effect.member);
     case 'removeFromSet':
-      return appendCommand(out, 'SREM', effect.key, effect.member);
+      return writeCommand(out, 'SREM', effect.key, effect.member);
     case 'addToSortedSet':
       return (
-        appendCommand(out, 'ZADD', effect.key, effect.score, effect.member) +
-        (effect.ttlSec === undefined ? 0 : appendCommand(out, 'EXPIRE', effect.key, effect.ttlSec))
+        writeCommand(out, 'ZADD', effect.key, effect.score, effect.member) +
+        (effect.ttlSec === undefined ? 0 : writeCommand(out, 'EXPIRE', effect.key, effect.ttlSec))
       );
     case 'trimSortedSet':
-      return appendCommand(out, 'ZREMRANGEBYSCORE', effect.key, '-inf', effect.maxScore);
+      return writeCommand(out, 'ZREMRANGEBYSCORE', effect.key, '-inf', effect.maxScore);
     case 'pushToList':
       return (
-        appendCommand(out, 'LPUSH', effect.key, effect.value) +
-        appendCommand(out, 'LTRIM', effect.key, 0, effect.maxLength - 1) +
-        (effect.ttlSec === undefined ? 0 : appendCommand(out, 'EXPIRE', effect.key, effect.ttlSec))
+        writeCommand(out, 'LPUSH', effect.key, effect.value) +
+        writeCommand(out, 'LTRIM', effect.key, 0, effect.maxLength - 1) +
+        (effect.ttlSec === undefined ? 0 : writeCommand(out, 'EXPIRE', effect.key, effect.ttlSec))
       );
   }
 }
 
-function appendCommand(out: string[], ...args: (string | number)[]): 1 {
-  out.push(String(args.length));
-  for (const arg of args) out.push(String(arg));
+function writeCommand(out: CommandSink, ...args: (string | number)[]): 1 {
+  out.begin();
+  for (const arg of args) out.add(String(arg));
+  out.end();
   return 1;
+}
+
+/** A CommandSink that keeps each command as an array of its arguments. */
+class CommandArrays implements CommandSink {
+  readonly commands: string[][] = [];
+  private open: string[] = [];
+
+  begin(): void {
+    this.open = [];
+  }
+
+  add(text: string): void {
+    this.open.push(text);
+  }
+
+  end(keep = true): void {
+    if (keep) this.commands.push(this.open);
+  }
 }
 
 /** Translates effects to Redis commands, one array each (the cluster committer pipelines them by slot). */
 export function effectCommands(effect: Effect, streamMaxLen: number): (string | number)[][] {
-  const flat: string[] = [];
-  appendEffectCommands(effect, streamMaxLen, flat);
-  return split(flat);
+  const sink = new CommandArrays();
+  writeEffectCommands(effect, streamMaxLen, sink);
+  return sink.commands;
 }
 
 /** An extra emit's commands, one array each (see effectCommands). */
 export function extraEmitCommands(extra: ExtraEmit): string[][] {
-  const flat: string[] = [];
-  appendExtraEmitCommands(extra, flat);
-  return split(flat);
-}
-
-function split(flat: string[]): string[][] {
-  const commands: string[][] = [];
-  for (let i = 0; i < flat.length; i += Number(flat[i]) + 1) commands.push(flat.slice(i + 1, i + 1 + Number(flat[i])));
-  return commands;
+  const sink = new CommandArrays();
+  writeExtraEmitCommands(extra, sink);
+  return sink.commands;
 }

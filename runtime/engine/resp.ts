@@ -14,7 +14,7 @@
 let lengths = new Int32Array(1024);
 
 /** UTF-8 length: counted in JavaScript for ASCII text (nearly every argument), else by Buffer. */
-function utf8Length(text: string): number {
+export function utf8Length(text: string): number {
   for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) >= 0x80) return Buffer.byteLength(text, 'utf8');
   return text.length;
 }
@@ -39,14 +39,23 @@ function writeDigits(buffer: Buffer, at: number, n: number): number {
 }
 
 /** Copies at most this many ASCII characters one by one; longer text takes one native write. */
-const COPY_BY_HAND = 32;
+export const COPY_BY_HAND = 32;
 
-export function encodeCommand(name: string, args: readonly string[]): Buffer {
+/** Arguments already in the protocol's bytes (resp-args.ts), sent after a command's others. */
+export interface EncodedArgs {
+  readonly count: number;
+  readonly bytes: Buffer;
+}
+
+/** The command `name` with `args`, then `tail`'s arguments when given, as the protocol's bytes. */
+export function encodeCommand(name: string, args: readonly string[], tail?: EncodedArgs): Buffer {
   const count = args.length;
   if (lengths.length < count) lengths = new Int32Array(Math.max(count, 2 * lengths.length));
   const nameLength = utf8Length(name);
+  const tailCount = tail === undefined ? 0 : tail.count;
+  const tailBytes = tail === undefined ? 0 : tail.bytes.length;
   // *<count+1>\r\n $<name bytes>\r\n <name>\r\n
-  let total = 1 + digitCount(count + 1) + 2 + 1 + digitCount(nameLength) + 2 + nameLength + 2;
+  let total = 1 + digitCount(count + tailCount + 1) + 2 + 1 + digitCount(nameLength) + 2 + nameLength + 2 + tailBytes;
   // Short arguments (nearly all) are sized only when copied: ASCII, the text's length is its byte
   // length, and the copy checks each character as it goes. The rest are sized here.
   let unsized = false;
@@ -65,7 +74,7 @@ export function encodeCommand(name: string, args: readonly string[]): Buffer {
   let buffer = Buffer.allocUnsafe(total);
   let at = 0;
   buffer[at++] = 42; // *
-  at = writeDigits(buffer, at, count + 1);
+  at = writeDigits(buffer, at, count + tailCount + 1);
   at = crlf(buffer, at);
   at = writeBulk(buffer, at, name, nameLength);
   for (let i = 0; i < count; i++) {
@@ -87,18 +96,19 @@ export function encodeCommand(name: string, args: readonly string[]): Buffer {
       const next = lengths[j]! >= 0 ? lengths[j]! : utf8Length(args[j]!);
       rest += 1 + digitCount(next) + 2 + next + 2;
     }
-    if (at + rest > buffer.length) {
-      const grown = Buffer.allocUnsafe(at + rest);
+    if (at + rest + tailBytes > buffer.length) {
+      const grown = Buffer.allocUnsafe(at + rest + tailBytes);
       buffer.copy(grown, 0, 0, at);
       buffer = grown;
     }
     at = writeBulk(buffer, at, text, bytes);
   }
+  if (tail !== undefined) at += tail.bytes.copy(buffer, at);
   return at === buffer.length ? buffer : buffer.subarray(0, at);
 }
 
 /** `$<length>\r\n<text>\r\n` for short ASCII text; -1 (nothing usable written) at its first non-ASCII character. */
-function writeShortAscii(buffer: Buffer, at: number, text: string): number {
+export function writeShortAscii(buffer: Buffer, at: number, text: string): number {
   const length = text.length;
   buffer[at] = 36; // $
   const start = crlf(buffer, writeDigits(buffer, at + 1, length));
@@ -117,7 +127,7 @@ function crlf(buffer: Buffer, at: number): number {
 }
 
 /** `$<length>\r\n<text>\r\n` */
-function writeBulk(buffer: Buffer, at: number, text: string, length: number): number {
+export function writeBulk(buffer: Buffer, at: number, text: string, length: number): number {
   buffer[at++] = 36; // $
   at = writeDigits(buffer, at, length);
   at = crlf(buffer, at);

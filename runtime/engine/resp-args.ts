@@ -1,0 +1,145 @@
+import type { CommandSink } from './effect-commands.js';
+import { COPY_BY_HAND, type EncodedArgs, utf8Length, writeBulk, writeShortAscii } from './resp.js';
+
+/**
+ * Width of an argument count written before it is known (a command's, a batch item's): zero-padded
+ * decimal, which Lua's tonumber and JavaScript's Number read as the same number.
+ */
+const COUNT_DIGITS = 10;
+const ZERO = 48;
+
+/** The size of the last batch written, for the next one's first buffer (one thread: kept in the module). */
+let sizeHint = 16 * 1024;
+
+/**
+ * A command's arguments written as the protocol's bulk strings as they are added, into one growing
+ * Buffer. A batch commit carries ~70 arguments a message; gathered first into an array of strings
+ * and then encoded (resp.ts encodeCommand), the array alone cost about half of it (~4 of ~8 µs a
+ * message, bench/scratch/fused.ts) and its garbage. Arguments whose count is not known when they
+ * start (a command's, a batch item's) take a count reserved at a fixed width and filled in later.
+ *
+ * As a CommandSink it also records each command it was given: where its arguments start and how
+ * many there are (a batch too large for the script reads them back to send them as themselves).
+ */
+export class RespArgs implements CommandSink, EncodedArgs {
+  private buffer: Buffer;
+  private written = 0;
+  private args = 0;
+  /** Byte offset of each ended command's first argument (after its count). */
+  readonly commandStarts: number[] = [];
+  /** Each ended command's argument count. */
+  readonly commandSizes: number[] = [];
+  private openCountAt = -1;
+  private openFirstArg = 0;
+  private openArgs = 0;
+
+  constructor() {
+    this.buffer = Buffer.allocUnsafe(sizeHint);
+  }
+
+  /** How many bulk strings have been written. */
+  get count(): number {
+    return this.args;
+  }
+
+  /** What has been written so far (a view, not a copy). */
+  get bytes(): Buffer {
+    return this.buffer.subarray(0, this.written);
+  }
+
+  /** Called once the batch is complete: the next batch starts with a buffer this size. */
+  settleSize(): void {
+    sizeHint = Math.max(1024, this.written);
+  }
+
+  add(text: string): void {
+    if (text.length <= COPY_BY_HAND) {
+      // $ + two digits + CRLF + the text + CRLF, on the bet that it is ASCII.
+      this.reserve(text.length + 7);
+      const end = writeShortAscii(this.buffer, this.written, text);
+      if (end >= 0) {
+        this.written = end;
+        this.args++;
+        return;
+      }
+    }
+    const length = utf8Length(text);
+    this.reserve(length + 16);
+    this.written = writeBulk(this.buffer, this.written, text, length);
+    this.args++;
+  }
+
+  /** Writes a count to be filled in later; returns where (for fillCount). */
+  reserveCount(): number {
+    this.reserve(COUNT_DIGITS + 7);
+    const buffer = this.buffer;
+    let at = this.written;
+    buffer[at++] = 36; // $
+    buffer[at++] = ZERO + Math.floor(COUNT_DIGITS / 10);
+    buffer[at++] = ZERO + (COUNT_DIGITS % 10);
+    buffer[at++] = 13;
+    buffer[at++] = 10;
+    const digitsAt = at;
+    buffer.fill(ZERO, at, at + COUNT_DIGITS);
+    at += COUNT_DIGITS;
+    buffer[at++] = 13;
+    buffer[at++] = 10;
+    this.written = at;
+    this.args++;
+    return digitsAt;
+  }
+
+  /** Fills in a count reserved at `digitsAt`. */
+  fillCount(digitsAt: number, n: number): void {
+    if (!Number.isSafeInteger(n) || n < 0 || n >= 10 ** COUNT_DIGITS) throw new RangeError(`count out of range: ${n}`);
+    for (let i = digitsAt + COUNT_DIGITS - 1; i >= digitsAt; i--) {
+      this.buffer[i] = ZERO + (n % 10);
+      n = Math.floor(n / 10);
+    }
+  }
+
+  begin(): void {
+    this.openCountAt = this.reserveCount();
+    this.openFirstArg = this.written;
+    this.openArgs = this.args;
+  }
+
+  end(keep = true): void {
+    if (this.openCountAt < 0) throw new Error('end() without begin()');
+    const size = this.args - this.openArgs;
+    if (keep) {
+      this.fillCount(this.openCountAt, size);
+      this.commandStarts.push(this.openFirstArg);
+      this.commandSizes.push(size);
+    } else {
+      // The command and its count are taken back.
+      this.written = this.openCountAt - 5;
+      this.args = this.openArgs - 1;
+    }
+    this.openCountAt = -1;
+  }
+
+  /** The `count` arguments written from byte `from` on, as text (what a batch too large for the script sends). */
+  read(from: number, count: number): string[] {
+    const buffer = this.buffer;
+    const out: string[] = [];
+    let at = from;
+    for (let i = 0; i < count; i++) {
+      if (buffer[at] !== 36) throw new Error(`no bulk string at byte ${at}`);
+      let length = 0;
+      at++;
+      while (buffer[at] !== 13) length = length * 10 + (buffer[at++]! - ZERO);
+      at += 2;
+      out.push(buffer.toString('utf8', at, at + length));
+      at += length + 2;
+    }
+    return out;
+  }
+
+  private reserve(bytes: number): void {
+    if (this.written + bytes <= this.buffer.length) return;
+    const grown = Buffer.allocUnsafe(Math.max(2 * this.buffer.length, this.written + bytes));
+    this.buffer.copy(grown, 0, 0, this.written);
+    this.buffer = grown;
+  }
+}

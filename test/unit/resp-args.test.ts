@@ -1,0 +1,71 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { RespArgs } from '../../runtime/engine/resp-args.js';
+import { encodeCommand } from '../../runtime/engine/resp.js';
+
+const text = fc.oneof(
+  fc.string(),
+  fc.string({ unit: 'grapheme' }),
+  fc.string({ unit: 'binary' }), // lone surrogates included
+  fc.string({ minLength: 30, maxLength: 200 }),
+  fc.constantFrom('', 'XADD', '*', 'é', '😀', '\uD800', 'a'.repeat(32), 'a'.repeat(33), 'ß'.repeat(40)),
+);
+
+/** A command as a list of plain arguments and of commands (each written with its count first, some taken back). */
+const step = fc.oneof(
+  text.map((t) => ({ kind: 'arg' as const, t })),
+  fc.record({ kind: fc.constant('command' as const), args: fc.array(text, { maxLength: 12 }), keep: fc.boolean() }),
+);
+
+const padded = (n: number) => String(n).padStart(10, '0');
+
+describe('RespArgs (issue #24 item 5)', () => {
+  it('writes the bytes encodeCommand writes for the same arguments, counts zero-padded, taken-back commands left out', () => {
+    fc.assert(
+      fc.property(fc.array(text, { maxLength: 5 }), fc.array(step, { maxLength: 20 }), (head, steps) => {
+        const resp = new RespArgs();
+        const flat: string[] = [];
+        const kept: string[][] = [];
+        for (const s of steps) {
+          if (s.kind === 'arg') {
+            resp.add(s.t);
+            flat.push(s.t);
+            continue;
+          }
+          resp.begin();
+          for (const a of s.args) resp.add(a);
+          resp.end(s.keep);
+          if (s.keep) {
+            flat.push(padded(s.args.length), ...s.args);
+            kept.push(s.args);
+          }
+        }
+        expect(resp.count).toBe(flat.length);
+        expect(encodeCommand('evalsha', head, resp).equals(encodeCommand('evalsha', [...head, ...flat]))).toBe(true);
+        // What a batch too large for the script reads back: the text of each kept command (a lone
+        // surrogate comes back as U+FFFD, which is also what was written for it).
+        const back = resp.commandStarts.map((start, c) => resp.read(start, resp.commandSizes[c]!));
+        expect(back.map((args) => encodeCommand('x', args))).toEqual(kept.map((args) => encodeCommand('x', args)));
+      }),
+      { numRuns: 1500 },
+    );
+  });
+
+  it('fills in a count reserved before its arguments, whatever its size', () => {
+    for (const n of [0, 7, 10, 999, 123_456_789]) {
+      const resp = new RespArgs();
+      const at = resp.reserveCount();
+      resp.add('after');
+      resp.fillCount(at, n);
+      expect(resp.bytes.toString('latin1')).toBe(`$10\r\n${padded(n)}\r\n$5\r\nafter\r\n`);
+    }
+    expect(() => new RespArgs().fillCount(new RespArgs().reserveCount(), 10 ** 10)).toThrow(RangeError);
+  });
+
+  it('grows past its first buffer without losing what it wrote', () => {
+    const resp = new RespArgs();
+    const args = Array.from({ length: 20_000 }, (_, i) => `value-${i}-${'x'.repeat(i % 50)}`);
+    for (const a of args) resp.add(a);
+    expect(encodeCommand('eval', [], resp).equals(encodeCommand('eval', args))).toBe(true);
+  });
+});
