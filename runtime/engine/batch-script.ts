@@ -134,9 +134,13 @@ local function wrong_type(i, c)
 end
 -- Entries pending in the group before this batch's last entry and not part of this batch (another
 -- replica holds them, or they wait for a retry), with their fields: read only when an item asks
--- for stream order by a field, once per batch.
-local inBatch = {}
-do
+-- for stream order by a field, once per batch (so is the walk over the batch's items that finds
+-- which entries are in it: most gates never ask).
+local earlier = nil
+local function load_earlier()
+  earlier = {}
+  if last == '' then return end
+  local inBatch = {}
   local j = 10
   while j <= #ARGV do
     if ARGV[j] ~= '' then inBatch[ARGV[j]] = true end
@@ -145,11 +149,6 @@ do
     j = j + 6 + 2 * o + 3 * g
     for k = 1, c do j = j + tonumber(ARGV[j]) + 1 end
   end
-end
-local earlier = nil
-local function load_earlier()
-  earlier = {}
-  if last == '' then return end
   local rows = redis.call('XPENDING', stream, group, '-', last, 1000)
   for r = 1, #rows do
     local id = rows[r][1]
