@@ -244,9 +244,10 @@ function overwrittenWrites(accepted: readonly CommitItem[]): Set<Effect> {
  * of its writes a later item overwrites (not sent), so that an item refused for a guard holds
  * back every later item touching a key it touches, as inStreamOrder would.
  */
-function guardChecks(item: CommitItem, chained: readonly Guard[] | undefined, overwritten: ReadonlySet<Effect>): GuardCheck[] {
+function guardChecks(item: CommitItem, chained: readonly Guard[] | undefined, overwritten: ReadonlySet<Effect>): readonly GuardCheck[] {
   const recorder = item.recorder;
-  if (recorder === undefined) return [];
+  // Nearly every item: nothing to check, and no array made for it.
+  if (recorder === undefined || (recorder.guards.length === 0 && overwritten.size === 0)) return NO_CHECKS;
   const checks: GuardCheck[] = [];
   for (const guard of recorder.guards) {
     if (guard.kind === 'equals') checks.push([chained?.includes(guard) === true ? 'c' : 'e', guard.key, guard.value]);
@@ -256,6 +257,8 @@ function guardChecks(item: CommitItem, chained: readonly Guard[] | undefined, ov
     for (const effect of recorder.effects) if (overwritten.has(effect) && effect.op !== 'emit') checks.push(['t', effect.key, '']);
   return checks;
 }
+
+const NO_CHECKS: readonly GuardCheck[] = Object.freeze([]);
 
 /** Sets each item's answer: `answer` for those in `items`, unless an earlier list named it. */
 function answer<Item extends CommitItem>(lists: readonly (readonly [CommitAnswer, readonly Item[]])[]): void {

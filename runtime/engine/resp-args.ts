@@ -15,7 +15,8 @@ let sizeHint = 16 * 1024;
  * A command's arguments written as the protocol's bulk strings as they are added, into one growing
  * Buffer. A batch commit carries ~70 arguments a message; gathered first into an array of strings
  * and then encoded (resp.ts encodeCommand), the array alone cost about half of it (~4 of ~8 µs a
- * message, bench/scratch/fused.ts) and its garbage. Arguments whose count is not known when they
+ * message, docs/performance.md, fourth session) and kept every argument's string alive, through
+ * scavenges, until the commit went out. Arguments whose count is not known when they
  * start (a command's, a batch item's) take a count reserved at a fixed width and filled in later.
  *
  * As a CommandSink it also records each command it was given: where its arguments start and how
