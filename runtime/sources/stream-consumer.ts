@@ -11,6 +11,7 @@ import { isReady, waitUntilReady, type RedisClient } from '../host/redis.js';
 import { classifyRedisError } from '../engine/redis-errors.js';
 import { buildPipeline, type SourceDeps, type SourcePipeline } from './pipeline.js';
 import { canLoadStateBehindRead, commitOrderKey, groupCursorKey, StreamReader, type Batch } from './stream-reader.js';
+import { ReadPacing } from './read-pacing.js';
 import { fieldsToRecord } from '../../schemas/fields.js';
 
 export type { JobSink } from '../engine/settle.js';
@@ -82,6 +83,8 @@ export class StreamConsumer {
   lastLoopMs = 0;
   /** Set while commits are being refused; cleared by the next read or commit that succeeds. */
   private commitFailing: ConsumerFault | undefined;
+  /** Whether the next read goes out ahead of the batch in hand or after its commit. */
+  private readonly pacing: ReadPacing;
 
   constructor(private readonly deps: StreamConsumerDeps) {
     const trigger = deps.handler.trigger as StreamTrigger<unknown>;
@@ -92,6 +95,7 @@ export class StreamConsumer {
     this.overlapCommits = deps.handler.batch?.readsOwnWrites === false;
     this.pipelinedCommits = this.overlapCommits && !(deps.committerConnection instanceof Cluster);
     this.orderKey = commitOrderKey(this.stream, this.group, deps.config.CONSUMER_NAME);
+    this.pacing = new ReadPacing(deps.config.BATCH_SIZE);
     this.pipeline = buildPipeline(deps, {
       log: this.log,
       logFields: (meta) => ({ id: meta.id, plan_id: meta.raw.plan_id, trace_id: meta.raw.trace_id, symbol: meta.raw.symbol }),
@@ -242,13 +246,16 @@ export class StreamConsumer {
           }
           continue;
         }
+        const waitStarted = performance.now();
         const batch = prefetch ? await prefetch : await this.read('>');
+        const received = performance.now();
         prefetch = undefined;
         if (batch.entries.length === 0) continue;
         // Commits pipelined: the one before the previous settles before the next read goes out,
         // so no more batches are in hand than with one commit in flight.
         if (this.pipelinedCommits) await this.settleCommits(1);
-        startPrefetch();
+        const readAfterCommit = this.pacing.readAfterCommit(batch.entries.length, received - waitStarted);
+        if (!readAfterCommit) startPrefetch();
         if (this.overlapCommits) {
           // Handle this batch while the previous one commits, and send its commit behind that
           // one's without waiting for its answer: Redis runs them in turn while this process
@@ -260,6 +267,9 @@ export class StreamConsumer {
         } else {
           await this.processBatch(batch);
         }
+        this.pacing.handled(performance.now() - received);
+        // The commit's write leaves in this turn of the event loop; the read goes out after it.
+        if (readAfterCommit) await new Promise<void>((resolve) => setImmediate(resolve));
       } catch (error) {
         prefetch = undefined;
         // Never re-read our pending entries while a commit of some of them is still in flight.

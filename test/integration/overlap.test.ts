@@ -233,4 +233,48 @@ describe('handling the next batch while the previous one commits', () => {
     expect(calls('evalsha_ro')).toBeGreaterThanOrEqual(2);
     expect(calls('eval_ro')).toBeLessThan(loads);
   });
+  it('far from capacity, sends the next read once the batch in hand has gone to its commit, not ahead of it', async () => {
+    const events: string[] = [];
+    let loads = 0;
+    const paced = defineHandler({
+      name: 'echo',
+      description: 'test handler whose state load marks each read',
+      trigger: { kind: 'stream', stream: () => IN, group: () => 'echo' },
+      input: z.looseObject({ n: z.string() }),
+      config: (env) => parseEnv(z.object({}), env),
+      metrics: () => ({}),
+      batch: {
+        readsOwnWrites: false,
+        // Called as a read goes out (the state rides behind it): marks when each read was sent.
+        loadState() {
+          events.push(`load ${++loads}`);
+          return Promise.resolve({});
+        },
+      },
+      failure: { maxAttempts: 1, backoffMs: 0, policy: 'dead-letter' },
+      handle(message, ctx) {
+        ctx.emit(OUT, { n: message.n });
+      },
+    });
+    const held = heldFirstCommit(events);
+    held.release();
+    // A block longer than the trickle's gaps, so no read times out empty between its entries.
+    runtime = await startRuntime(redis.url, { BATCH_SIZE: '2', BLOCK_MS: '3000', CLAIM_INTERVAL_MS: '600000' }, [paced], {
+      committerFactory: held.factory,
+    });
+    // The six entries beforeEach wrote are a backlog: full batches, each read sent ahead.
+    await waitFor(async () => (await readStream(redis.client, OUT)).length === 6, { what: 'six outputs' });
+    expect(events.indexOf('load 2')).toBeLessThan(events.indexOf('commit 0,1 begins'));
+    await new Promise((r) => setTimeout(r, 400));
+    const loadsWhenIdle = loads;
+    // Then one entry at a time, far apart: the consumer idles far longer than it takes to handle one.
+    for (let n = 6; n < 10; n++) {
+      await produce(redis.client, IN, [{ n: String(n) }]);
+      await waitFor(async () => (await readStream(redis.client, OUT)).length === n + 1, { what: `output ${n}` });
+      await new Promise((r) => setTimeout(r, 400));
+    }
+    const loadsBefore = (n: number) => events.slice(0, events.indexOf(`commit ${n} begins`)).filter((e) => e.startsWith('load')).length;
+    // Each commit went out before the read after it: the last read sent before it is the one that brought its entry.
+    expect([6, 7, 8, 9].map((n) => loadsBefore(n) - loadsWhenIdle)).toEqual([0, 1, 2, 3]);
+  });
 });
