@@ -89,7 +89,7 @@ export const runtimeEnvSchema = z.object({
    * before they read their streams and /ready turns 200, so a backlog after a restart is drained by
    * compiled code; 0 turns it off.
    */
-  QG_WARMUP_MS: envInt(300, 0).refine((ms) => ms <= WARMUP_MAX_MS, `must be at most ${WARMUP_MAX_MS} (a minute)`),
+  QG_WARMUP_MS: envInt(500, 0).refine((ms) => ms <= WARMUP_MAX_MS, `must be at most ${WARMUP_MAX_MS} (a minute)`),
 });
 
 /**

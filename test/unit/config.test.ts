@@ -25,8 +25,8 @@ describe('configuration', () => {
     });
   });
 
-  it('QG_WARMUP_MS: 300 by default, 0 turns the warm-up off, and anything but a whole number up to a minute stops the start naming it', () => {
-    expect(loadConfiguration({}, allHandlers).config.QG_WARMUP_MS).toBe(300);
+  it('QG_WARMUP_MS: 500 by default, 0 turns the warm-up off, and anything but a whole number up to a minute stops the start naming it', () => {
+    expect(loadConfiguration({}, allHandlers).config.QG_WARMUP_MS).toBe(500);
     expect(loadConfiguration({ QG_WARMUP_MS: '0' }, allHandlers).config.QG_WARMUP_MS).toBe(0);
     expect(loadConfiguration({ QG_WARMUP_MS: '60000' }, allHandlers).config.QG_WARMUP_MS).toBe(60_000);
     expect(problemsOf({ QG_WARMUP_MS: 'soon' })).toEqual([expect.stringMatching(/^QG_WARMUP_MS: must be a whole number .*\(got "soon"\)$/)]);
