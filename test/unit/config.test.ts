@@ -29,7 +29,9 @@ describe('configuration', () => {
     expect(loadConfiguration({}, allHandlers).config.QG_WARMUP_MS).toBe(500);
     expect(loadConfiguration({ QG_WARMUP_MS: '0' }, allHandlers).config.QG_WARMUP_MS).toBe(0);
     expect(loadConfiguration({ QG_WARMUP_MS: '60000' }, allHandlers).config.QG_WARMUP_MS).toBe(60_000);
-    expect(problemsOf({ QG_WARMUP_MS: 'soon' })).toEqual([expect.stringMatching(/^QG_WARMUP_MS: must be a whole number .*\(got "soon"\)$/)]);
+    expect(problemsOf({ QG_WARMUP_MS: 'soon' })).toEqual([
+      expect.stringMatching(/^QG_WARMUP_MS: must be a whole number .*\(got "soon"\)$/),
+    ]);
     expect(problemsOf({ QG_WARMUP_MS: '-1' })).toEqual([expect.stringMatching(/^QG_WARMUP_MS: must be at least 0/)]);
     expect(problemsOf({ QG_WARMUP_MS: '2.5' })).toEqual([expect.stringMatching(/^QG_WARMUP_MS: must be a whole number/)]);
     expect(problemsOf({ QG_WARMUP_MS: '60001' })).toEqual([expect.stringMatching(/^QG_WARMUP_MS: must be at most 60000 \(a minute\)/)]);
