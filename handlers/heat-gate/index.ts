@@ -17,6 +17,7 @@ import { applyLayerPlanId } from './plan-id.js';
 import { heatDecisionsSection, heatSection } from './status.js';
 import { calibrationSection } from './calibration-status.js';
 import { unusableReason } from './unusable.js';
+import { heatGateWarmUp } from './warm-up.js';
 
 type Ctx = HandlerContext<HeatGateConfig, HeatInputs | undefined, HeatGateMetrics>;
 
@@ -81,6 +82,7 @@ export const heatGate = defineHandler({
       return true;
     },
   },
+  warmUp: heatGateWarmUp,
   handle(proposal, ctx) {
     observeLag(ctx);
     const inputs = ctx.state;

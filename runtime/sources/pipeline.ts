@@ -27,8 +27,11 @@ export interface SourceDeps {
   readonly jobs: JobSink;
   readonly metrics: RuntimeMetrics;
   readonly now: () => number;
-  readonly health: RedisHealth;
+  readonly health: SourceHealth;
 }
+
+/** What a source asks of Redis's health: whether it stalled, and the news of refused and accepted writes. */
+export type SourceHealth = Pick<RedisHealth, 'stalled' | 'noteWriteRefused' | 'noteWriteAccepted'>;
 
 /** How one source differs: where its messages come from, and how it waits, stops and reports. */
 export interface SourceShape {

@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Cluster } from 'ioredis';
 import { linear, retryPolicy } from '../engine/retry-policy.js';
 import { GroupLostError, type CommitChain } from '../engine/commit-loop.js';
-import { Delivery, type PreparedBatch } from '../engine/delivery.js';
+import type { PreparedBatch } from '../engine/delivery.js';
 import { describeError } from '../engine/execute.js';
 import type { StreamTrigger } from '../contract/handler.js';
 import type { RootLogger } from '../engine/logger.js';
@@ -12,7 +12,7 @@ import { classifyRedisError } from '../engine/redis-errors.js';
 import { buildPipeline, type SourceDeps, type SourcePipeline } from './pipeline.js';
 import { canLoadStateBehindRead, commitOrderKey, groupCursorKey, StreamReader, type Batch } from './stream-reader.js';
 import { ReadPacing } from './read-pacing.js';
-import { fieldsToRecord } from '../../schemas/fields.js';
+import { entryLogFields, prepareEntries, type EntryBatchSource } from './entry-batch.js';
 
 export type { JobSink } from '../engine/settle.js';
 
@@ -56,6 +56,7 @@ export class StreamConsumer {
   private readonly log: RootLogger;
   private readonly reader: StreamReader;
   private readonly pipeline: SourcePipeline;
+  private readonly entrySource: EntryBatchSource;
   /** Handlers that never read their own writes may handle a batch while the previous one commits. */
   private readonly overlapCommits: boolean;
   /**
@@ -98,7 +99,7 @@ export class StreamConsumer {
     this.pacing = new ReadPacing(deps.config.BATCH_SIZE);
     this.pipeline = buildPipeline(deps, {
       log: this.log,
-      logFields: (meta) => ({ id: meta.id, plan_id: meta.raw.plan_id, trace_id: meta.raw.trace_id, symbol: meta.raw.symbol }),
+      logFields: entryLogFields,
       sourceStream: this.stream,
       group: this.group,
       maxDeliveries: deps.config.MAX_DELIVERIES,
@@ -119,6 +120,7 @@ export class StreamConsumer {
         },
       },
     });
+    this.entrySource = { handler: deps.handler, handlerMetrics: deps.handlerMetrics, metrics: deps.metrics, pipeline: this.pipeline };
     this.reader = new StreamReader({
       handler: deps.handler,
       handlerConfig: deps.handlerConfig,
@@ -364,17 +366,8 @@ export class StreamConsumer {
     await this.commit(await this.prepare(batch));
   }
 
-  private async prepare({ entries, readAt, state, deliveries }: Batch): Promise<PreparedBatch> {
-    const { handler, metrics } = this.deps;
-    metrics.batchSize.observe({ handler: handler.name }, entries.length);
-    handler.batch?.onRead?.(this.deps.handlerMetrics, entries.length);
-    const batch = entries.map(([id, fieldList]) => {
-      const raw = fieldList === null ? {} : fieldsToRecord(fieldList);
-      // parseInt stops at the '-': the entry's time in ms.
-      const meta = { id, raw, producedAt: Number.parseInt(id, 10) };
-      return new Delivery(meta, fieldList === null ? null : raw, deliveries?.get(id) ?? 1, id);
-    });
-    return this.pipeline.prepare(batch, readAt, state);
+  private prepare(batch: Batch): Promise<PreparedBatch> {
+    return prepareEntries(this.entrySource, batch);
   }
 
   private async commit(batch: PreparedBatch, chain?: CommitChain): Promise<void> {

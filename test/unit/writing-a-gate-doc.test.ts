@@ -118,6 +118,7 @@ describe('docs/writing-a-gate.md', () => {
       'http',
       'failure',
       'idempotency',
+      'warmUp',
       'handle',
     ]);
     const sections = memberSections(guide);
