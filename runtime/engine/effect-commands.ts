@@ -39,11 +39,15 @@ export function writeExtraEmitCommands(extra: ExtraEmit, out: CommandSink): numb
   return 1;
 }
 
-function writeFields(fields: Fields, out: CommandSink): void {
+/** Writes each field as its name and value; returns how many. */
+function writeFields(fields: Fields, out: CommandSink): number {
+  let count = 0;
   for (const key in fields) {
     out.add(key);
     out.add(fields[key]!);
+    count++;
   }
+  return count;
 }
 
 /** Writes an effect's Redis commands to `out` and returns how many. */
@@ -70,12 +74,7 @@ export function writeEffectCommands(effect: Effect, streamMaxLen: number, out: C
       out.begin();
       out.add('HSET');
       out.add(effect.key);
-      let fields = 0;
-      for (const key in effect.fields) {
-        out.add(key);
-        out.add(effect.fields[key]!);
-        fields++;
-      }
+      const fields = writeFields(effect.fields, out);
       // HSET without fields is an error: nothing to put.
       out.end(fields > 0);
       if (fields > 0) count += 1;

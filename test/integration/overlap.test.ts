@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { TransactionCommitter, type CommitItem, type Committer } from '../../runtime/engine/commit.js';
 import { parseEnv } from '../../runtime/contract/env.js';
 import { defineHandler, type AnyHandler } from '../../runtime/contract/handler.js';
+import type { RedisReader } from '../../runtime/contract/redis-reader.js';
 import type { Runtime } from '../../runtime/host/runtime.js';
 import { usePrivateRedis } from '../support/redis-server.js';
 import { compareStreamIds } from '../../schemas/fields.js';
@@ -23,6 +24,27 @@ function echo(events: string[], readsOwnWrites: boolean | undefined): AnyHandler
     failure: { maxAttempts: 1, backoffMs: 0, policy: 'dead-letter' },
     handle(message, ctx) {
       events.push(`handle ${message.n}`);
+      ctx.emit(OUT, { n: message.n });
+    },
+  });
+}
+
+/** A handler that never reads its own writes, with a batch state from `loadState`; `seen` sees each message with it. */
+function withBatchState<State>(
+  loadState: (reader: RedisReader) => Promise<State>,
+  seen: (n: string, id: string, state: State) => void = () => undefined,
+): AnyHandler {
+  return defineHandler({
+    name: 'echo',
+    description: 'test handler with batch state',
+    trigger: { kind: 'stream', stream: () => IN, group: () => 'echo' },
+    input: z.looseObject({ n: z.string() }),
+    config: (env) => parseEnv(z.object({}), env),
+    metrics: () => ({}),
+    batch: { readsOwnWrites: false, loadState },
+    failure: { maxAttempts: 1, backoffMs: 0, policy: 'dead-letter' },
+    handle(message, ctx) {
+      seen(message.n, ctx.meta.id, ctx.state as State);
       ctx.emit(OUT, { n: message.n });
     },
   });
@@ -182,32 +204,19 @@ describe('handling the next batch while the previous one commits', () => {
     const events: string[] = [];
     const seen: { id: string; n: string; load: number; deliveredWhenLoaded: string }[] = [];
     let loads = 0;
-    const withState = defineHandler({
-      name: 'echo',
-      description: 'test handler with batch state',
-      trigger: { kind: 'stream', stream: () => IN, group: () => 'echo' },
-      input: z.looseObject({ n: z.string() }),
-      config: (env) => parseEnv(z.object({}), env),
-      metrics: () => ({}),
-      batch: {
-        readsOwnWrites: false,
-        async loadState(reader) {
-          const load = ++loads;
-          events.push(`load ${load}`);
-          // Through the reader the runtime hands over, as a real gate reads its state.
-          const groups = (await reader.eval_ro("return redis.call('XINFO', 'GROUPS', KEYS[1])", 1, IN)) as unknown[][];
-          const group = groups.find((g) => g[1] === 'echo')!;
-          // Slow enough that the next batch's read is certainly out before this one is handled.
-          await new Promise((r) => setTimeout(r, 50));
-          return { load, deliveredWhenLoaded: String(group[group.indexOf('last-delivered-id') + 1]) };
-        },
+    const withState = withBatchState(
+      async (reader) => {
+        const load = ++loads;
+        events.push(`load ${load}`);
+        // Through the reader the runtime hands over, as a real gate reads its state.
+        const groups = (await reader.eval_ro("return redis.call('XINFO', 'GROUPS', KEYS[1])", 1, IN)) as unknown[][];
+        const group = groups.find((g) => g[1] === 'echo')!;
+        // Slow enough that the next batch's read is certainly out before this one is handled.
+        await new Promise((r) => setTimeout(r, 50));
+        return { load, deliveredWhenLoaded: String(group[group.indexOf('last-delivered-id') + 1]) };
       },
-      failure: { maxAttempts: 1, backoffMs: 0, policy: 'dead-letter' },
-      handle(message, ctx) {
-        seen.push({ id: ctx.meta.id, n: message.n, ...ctx.state });
-        ctx.emit(OUT, { n: message.n });
-      },
-    });
+      (n, id, state) => seen.push({ id, n, ...state }),
+    );
     const held = heldFirstCommit(events);
     held.release();
     runtime = await startRuntime(redis.url, { BATCH_SIZE: '2', CLAIM_INTERVAL_MS: '600000' }, [withState], {
@@ -236,25 +245,10 @@ describe('handling the next batch while the previous one commits', () => {
   it('far from capacity, sends the next read once the batch in hand has gone to its commit, not ahead of it', async () => {
     const events: string[] = [];
     let loads = 0;
-    const paced = defineHandler({
-      name: 'echo',
-      description: 'test handler whose state load marks each read',
-      trigger: { kind: 'stream', stream: () => IN, group: () => 'echo' },
-      input: z.looseObject({ n: z.string() }),
-      config: (env) => parseEnv(z.object({}), env),
-      metrics: () => ({}),
-      batch: {
-        readsOwnWrites: false,
-        // Called as a read goes out (the state rides behind it): marks when each read was sent.
-        loadState() {
-          events.push(`load ${++loads}`);
-          return Promise.resolve({});
-        },
-      },
-      failure: { maxAttempts: 1, backoffMs: 0, policy: 'dead-letter' },
-      handle(message, ctx) {
-        ctx.emit(OUT, { n: message.n });
-      },
+    // Called as a read goes out (the state rides behind it): marks when each read was sent.
+    const paced = withBatchState(() => {
+      events.push(`load ${++loads}`);
+      return Promise.resolve({});
     });
     const held = heldFirstCommit(events);
     held.release();
