@@ -53,11 +53,11 @@ describe('two commits in flight while commits fail (chaos)', () => {
   /** Waits until every proposal is decided and nothing is pending; checks once each, in order. */
   async function expectDecidedOnceInOrder(planIds: string[], what: string): Promise<void> {
     const r = redis.client;
-    await waitFor(async () => (await r.xlen(streams.harvestCalibrated)) >= BACKLOG, { what, timeoutMs: 120_000 });
+    await waitFor(async () => (await r.xlen(streams.harvestCalibrated)) >= planIds.length, { what, timeoutMs: 120_000 });
     await waitFor(async () => (await pendingCount(r, streams.harvestProposal, GROUP)) === 0, { what: 'nothing pending' });
     const calibrated = await fieldOfAll(r, streams.harvestCalibrated, 'plan_id');
     expect(duplicates(calibrated)).toEqual([]);
-    expect(calibrated).toHaveLength(BACKLOG);
+    expect(calibrated).toHaveLength(planIds.length);
     // In order: no batch's outputs landed before those of a batch ahead of it.
     const firstOutOfOrder = calibrated.findIndex((id, i) => id !== planIds[i]);
     expect(firstOutOfOrder).toBe(-1);
@@ -111,4 +111,38 @@ describe('two commits in flight while commits fail (chaos)', () => {
     expect(await gates.metric('quantum_gates_commit_failures_total')).toBeGreaterThan(0);
     console.info(`[chaos] commits in flight, writes refused ${refusals} times: 0 lost, 0 duplicates, in order`);
   }, 180_000);
+  it('a trickle far from capacity (each read sent after the commit) while every gate connection is killed every 100 ms', async () => {
+    await redis.client.flushall();
+    await seedPortfolio(redis.client);
+    await start('paced-kill');
+    await waitFor(async () => (await pendingCount(redis.client, streams.harvestProposal, GROUP).catch(() => -1)) === 0, {
+      what: 'the group created',
+    });
+    const planIds = Array.from({ length: 400 }, (_, i) => `paced-${i}`);
+    let killed = 0;
+    let lastKill = Date.now();
+    for (const planId of planIds) {
+      await produce(redis.client, streams.harvestProposal, [proposal(planId)]);
+      // One at a time, a few ms apart: the consumer waits far longer than it takes to handle one.
+      await new Promise((r) => setTimeout(r, 5));
+      if (Date.now() - lastKill >= 100) {
+        killed += await killGateConnections();
+        lastKill = Date.now();
+      }
+    }
+    await expectDecidedOnceInOrder(planIds, 'every proposal of the trickle after the kills');
+    expect(killed).toBeGreaterThan(5);
+    console.info(`[chaos] paced reads, gate connections killed ${killed} times: 0 lost, 0 duplicates, in order`);
+  }, 180_000);
+
+  /** CLIENT KILL of every connection of the gates' process; the number killed. */
+  async function killGateConnections(): Promise<number> {
+    const list = (await redis.client.call('CLIENT', 'LIST')) as string;
+    let killed = 0;
+    for (const line of list.split('\n').filter((l) => /name=quantum-gates:/.test(l))) {
+      await redis.client.call('CLIENT', 'KILL', 'ID', /id=(\d+)/.exec(line)![1]!).catch(() => undefined);
+      killed += 1;
+    }
+    return killed;
+  }
 });
