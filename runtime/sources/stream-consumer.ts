@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
 import { Cluster } from 'ioredis';
 import { linear, retryPolicy } from '../engine/retry-policy.js';
 import { GroupLostError, type CommitChain } from '../engine/commit-loop.js';
@@ -271,7 +271,7 @@ export class StreamConsumer {
         }
         this.pacing.handled(performance.now() - received);
         // The commit's write leaves in this turn of the event loop; the read goes out after it.
-        if (readAfterCommit) await new Promise<void>((resolve) => setImmediate(resolve));
+        if (readAfterCommit) await nextTurn();
       } catch (error) {
         prefetch = undefined;
         // Never re-read our pending entries while a commit of some of them is still in flight.
