@@ -372,6 +372,13 @@ async function latencyAt(redis: TestRedis, rate: number, seconds: number, kind: 
 }
 
 /** INFO commandstats: calls and redis-server's µs per command name. */
+/** Bytes redis-server has read from and written to its clients (INFO stats). */
+async function netBytes(redis: Redis): Promise<{ input: number; output: number }> {
+  const info = await redis.info('stats');
+  const field = (name: string) => Number(new RegExp(`^${name}:(\\d+)`, 'm').exec(info)?.[1] ?? 0);
+  return { input: field('total_net_input_bytes'), output: field('total_net_output_bytes') };
+}
+
 async function commandStats(redis: Redis): Promise<Map<string, { calls: number; usec: number }>> {
   const stats = new Map<string, { calls: number; usec: number }>();
   for (const match of (await redis.info('commandstats')).matchAll(/^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/gm))
@@ -405,6 +412,8 @@ function commandsPerMessage(
 
 interface GovernorDrain extends Drain {
   readonly commands: string;
+  /** redis-server's network bytes a plan, both ways (the bench's own reads included, a few hundred bytes). */
+  readonly bytes: string;
   /** The node flags it ran with, and where they came from (unitNodeFlags). */
   readonly nodeFlags: string;
 }
@@ -449,20 +458,23 @@ async function governorThroughput(redis: TestRedis, plans: number, build: Build)
   const proc = spawnApp(build, runtimeEnv(redis, 'governor,governor-cooldown', port, { GOV_MAX_PLAN_AGE_SEC: '0' }), true, flags.flags);
   try {
     await waitForLength(redis.client, streams.governorEvents, 1, 300_000);
-    const [cpuBefore, redisBefore, statsBefore, doneBefore] = [
+    const [cpuBefore, redisBefore, statsBefore, doneBefore, bytesBefore] = [
       proc.cpuMs(),
       await redisCpuMs(redis.client),
       await commandStats(redis.client),
       await redis.client.xlen(streams.governorEvents),
+      await netBytes(redis.client),
     ];
     await waitForLength(redis.client, streams.governorEvents, plans, 300_000);
     const drained = Math.max(1, plans - doneBefore);
+    const bytesAfter = await netBytes(redis.client);
     return {
       perSecond: await drainRate(redis.client, streams.governorEvents, plans),
       peakRss: proc.peakRss(),
       cpuMicrosPerMessage: ((proc.cpuMs() - cpuBefore) * 1000) / drained,
       redisCpuMicrosPerMessage: (((await redisCpuMs(redis.client)) - redisBefore) * 1000) / drained,
       commands: commandsPerMessage(statsBefore, await commandStats(redis.client), drained),
+      bytes: `${Math.round((bytesAfter.input - bytesBefore.input) / drained)} B in, ${Math.round((bytesAfter.output - bytesBefore.output) / drained)} B out a plan`,
       nodeFlags: `${flags.flags.join(' ')} (${flags.from})`,
     };
   } finally {
@@ -655,7 +667,7 @@ async function main(): Promise<void> {
         rows.push({
           name: `governor (${build}), plans/s from a backlog`,
           value: `${rate(governor.perSecond)} plans/s`,
-          note: `target ≥ 6,000; node ${governor.nodeFlags}; CPU ${governor.cpuMicrosPerMessage.toFixed(0)} µs/plan, redis-server ${governor.redisCpuMicrosPerMessage.toFixed(0)} µs/plan, peak RSS ${mib(governor.peakRss)}, ${governor.commands}`,
+          note: `target ≥ 6,000; node ${governor.nodeFlags}; CPU ${governor.cpuMicrosPerMessage.toFixed(0)} µs/plan, redis-server ${governor.redisCpuMicrosPerMessage.toFixed(0)} µs/plan, peak RSS ${mib(governor.peakRss)}, ${governor.bytes}, ${governor.commands}`,
         });
         results[`governor_${build}`] = governor;
       }

@@ -37,7 +37,10 @@ export function createLogger(
     hooks: {
       logMethod(args, method, levelValue) {
         if (levelValue < 40 || (options.repeatWindowMs ?? 60_000) === 0) return method.apply(this, args);
-        const { write, repeated } = throttle.admit(throttleKey(levelValue, JSON.stringify(this.bindings()), args));
+        // The logger's bindings as pino already holds them serialised: bindings() parses that
+        // string back into an object, which cost ~3-5 µs a warning (the governor's BLOCKED lines).
+        const bound = (this as unknown as Record<symbol, string | undefined>)[pino.symbols.chindingsSym] ?? '';
+        const { write, repeated } = throttle.admit(throttleKey(levelValue, bound, args));
         if (!write) return;
         if (repeated === 0) return method.apply(this, args);
         const [first, ...rest] = args as unknown[];
