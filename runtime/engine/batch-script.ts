@@ -1,11 +1,11 @@
 import { isNoScript, scriptSha } from '../contract/script-by-hash.js';
-import { Command, ReplyError, type Pipeline } from 'ioredis';
+import { Command, ReplyError, type Pipeline, type Redis } from 'ioredis';
 import type { Effect, OrderCondition } from './effects.js';
 import { compareStreamIds } from '../../schemas/fields.js';
 import { asEval, DEAD_LETTER_APPEND, DEAD_LETTER_APPEND_FUNCTION } from './dead-letter.js';
 import { writeEffectCommands, writeExtraEmitCommands, type ExtraEmit } from './effect-commands.js';
 import { encodeCommand, type EncodedArgs } from './resp.js';
-import { RespArgs } from './resp-args.js';
+import { RespArgs, type SizeHint } from './resp-args.js';
 import type { RedisClient } from './connection.js';
 
 /**
@@ -351,11 +351,27 @@ class FlatCommand extends Command {
     this.tail = tail;
   }
 
-  /** The command's bytes, written without ioredis's string building (resp.ts). */
+  /**
+   * The command's bytes, written without ioredis's string building (resp.ts). A tail with room
+   * before it takes the command's head there and goes out as it is, not copied after the head.
+   */
   override toWritable(): Buffer {
-    return encodeCommand(this.name, this.args as string[], this.tail);
+    const tail = this.tail;
+    if (tail instanceof RespArgs) {
+      const sent = tail.withHead(encodeCommand(this.name, this.args as string[], { count: tail.count, bytes: NO_BYTES }));
+      if (sent !== undefined) return sent;
+    }
+    return encodeCommand(this.name, this.args as string[], tail);
   }
 }
+
+const NO_BYTES = Buffer.alloc(0);
+
+/**
+ * Room kept before a batch's arguments for the command's head: EVAL's (the script's body and the
+ * batch's own arguments, stream names and ids) or EVALSHA's, with a margin for long names.
+ */
+const HEAD_ROOM = Buffer.byteLength(RUN_BATCH, 'utf8') + 1024;
 
 /**
  * A key RUN_BATCH checks or notes at an item's turn, as [kind, key, value]:
@@ -395,7 +411,7 @@ export interface BatchResult<Item> {
  */
 export class BatchScript<Item> {
   private readonly args: string[];
-  private readonly body = new RespArgs();
+  private readonly body: RespArgs;
   private readonly entries: string[] = [];
   private readonly itemOfGroup: Item[] = [];
   private readonly commandItems: Item[] = [];
@@ -415,7 +431,10 @@ export class BatchScript<Item> {
     private readonly streamMaxLen: number,
     /** Checked and recorded by the script; plain commands (an oversized batch) can do neither. */
     order?: CommitOrder,
+    /** The committer's batch size so far, for the first buffer's size. */
+    sizeHint?: SizeHint,
   ) {
+    this.body = new RespArgs(sizeHint, HEAD_ROOM);
     this.args = [RUN_BATCH, '0', source?.stream ?? '', source?.group ?? '', source?.consumer ?? '', '', '', source?.cursorKey ?? ''];
     // ARGV[7..9]: the order key, the token ahead, this commit's token.
     this.args.push(order?.key ?? '', order?.after ?? '', order?.token ?? '');
@@ -535,6 +554,42 @@ export class BatchScript<Item> {
       // Plain commands cannot hold back an ack: a failed write fails its item after the fact.
       return { failures, lost: [], superseded: [], withheld: [], waiting: [], unguarded: [], trimmed };
     };
+  }
+
+  /**
+   * Runs the batch as one EVAL in a transaction (MULTI, EVAL, EXEC) on a connection holding
+   * WATCHes; null when a WATCHed key changed and nothing ran. The three commands are written as
+   * one socket write (corked), the batch's bytes as they are: ioredis's own transaction joins its
+   * commands into one new Buffer, a copy of the whole batch (~1.5 MB for a governor batch), and
+   * its queue, promises and reply unwrapping for one command. Not for an oversized batch (queueOn).
+   */
+  async runInTransaction(connection: Redis): Promise<BatchResult<Item> | null> {
+    this.endItem();
+    this.body.settleSize();
+    if (this.tooLarge) throw new Error('an oversized batch goes out as plain commands in a transaction (queueOn)');
+    // Inside a transaction the body goes with it: a NOSCRIPT there would end the transaction
+    // and its WATCH, and the guarded items would have to be checked again.
+    this.args[SCRIPT] = RUN_BATCH;
+    const socket = connection.stream;
+    socket.cork();
+    let sent: Promise<unknown>[];
+    try {
+      sent = [new Command('multi', []), new FlatCommand('eval', this.args, this.body), new Command('exec', [])].map(
+        (command) => connection.sendCommand(command) as Promise<unknown>,
+      );
+    } finally {
+      socket.uncork();
+    }
+    const settled = await Promise.allSettled(sent);
+    // The first refusal says why (EXEC's EXECABORT only repeats that something was refused).
+    for (const outcome of settled) if (outcome.status === 'rejected') throw outcome.reason;
+    const replies = (settled[2] as PromiseFulfilledResult<unknown>).value;
+    if (replies === null) return null;
+    const [reply] = replies as unknown[];
+    // The script failing as a whole (not one of its commands) is not a per-message problem:
+    // the consumer then checks which of its entries are still pending.
+    if (reply instanceof Error) throw reply;
+    return this.scriptResult(reply);
   }
 
   /**

@@ -1,4 +1,5 @@
-import { ReplyError, type Pipeline } from 'ioredis';
+import { Cluster, ReplyError, type Pipeline } from 'ioredis';
+import { SizeHint } from './resp-args.js';
 import { BatchScript, type BatchResult, type CommitOrder, type CommitSource, type EffectFailure, type GuardCheck } from './batch-script.js';
 import type { CommitAnswer, CommitItem } from './delivery.js';
 import type { Effect, EffectRecorder, Guard } from './effects.js';
@@ -275,6 +276,8 @@ function answer<Item extends CommitItem>(lists: readonly (readonly [CommitAnswer
  * dedicated to this committer because WATCH and MULTI are per connection.
  */
 export class TransactionCommitter implements Committer {
+  private readonly sizeHint = new SizeHint();
+
   constructor(
     private readonly connection: RedisClient,
     private readonly streamMaxLen: number,
@@ -421,6 +424,10 @@ export class TransactionCommitter implements Committer {
     }
     // With nothing WATCHed the script needs no transaction around it: it is atomic by itself.
     if (!watched && !batch.script.oversized) return { ...(await batch.script.runAlone(this.connection)), deferred };
+    if (!batch.script.oversized && !(this.connection instanceof Cluster)) {
+      const result = await batch.script.runInTransaction(this.connection);
+      return result === null ? null : { ...result, deferred };
+    }
     // multi() is typed as a chainable commander; it is a Pipeline, whose sendCommand takes a built command.
     const transaction = this.connection.multi() as unknown as Pipeline;
     const readReplies = batch.script.queueOn(transaction);
@@ -468,7 +475,12 @@ export class TransactionCommitter implements Committer {
     order?: CommitOrder,
     conflicted: readonly Item[] = [],
   ): { script: BatchScript<Item>; entries: number } {
-    const script = new BatchScript<Item>(source, this.streamMaxLen, order && conflicted.length > 0 ? { ...order, token: '' } : order);
+    const script = new BatchScript<Item>(
+      source,
+      this.streamMaxLen,
+      order && conflicted.length > 0 ? { ...order, token: '' } : order,
+      this.sizeHint,
+    );
     const overwritten = overwrittenWrites(accepted);
     const chained = chainedGuards(accepted);
     let entries = 0;

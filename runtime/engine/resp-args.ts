@@ -8,8 +8,20 @@ import { COPY_BY_HAND, type EncodedArgs, utf8Length, writeBulk, writeShortAscii 
 const COUNT_DIGITS = 10;
 const ZERO = 48;
 
-/** The size of the last batch written, for the next one's first buffer (one thread: kept in the module). */
-let sizeHint = 16 * 1024;
+/**
+ * How large a writer's first buffer is: the size of the last batches its owner wrote (each
+ * committer keeps its own, so a gate's small job commits do not shrink another's batches and make
+ * them grow, and copy themselves, again). It follows a larger batch at once and a smaller one slowly.
+ */
+export class SizeHint {
+  bytes = 16 * 1024;
+
+  note(written: number): void {
+    this.bytes = Math.max(1024, written, Math.floor(this.bytes * 0.75));
+  }
+}
+
+const SHARED_HINT = new SizeHint();
 
 /**
  * A command's arguments written as the protocol's bulk strings as they are added, into one growing
@@ -24,7 +36,7 @@ let sizeHint = 16 * 1024;
  */
 export class RespArgs implements CommandSink, EncodedArgs {
   private buffer: Buffer;
-  private written = 0;
+  private written: number;
   private args = 0;
   /** Byte offset of each ended command's first argument (after its count). */
   readonly commandStarts: number[] = [];
@@ -34,8 +46,20 @@ export class RespArgs implements CommandSink, EncodedArgs {
   private openFirstArg = 0;
   private openArgs = 0;
 
-  constructor() {
-    this.buffer = Buffer.allocUnsafe(sizeHint);
+  /**
+   * `headroom`: bytes kept free before the arguments, where a command's own head (its count, name
+   * and first arguments) can be written once they are known (withHead), so that the command goes
+   * to the socket as this one buffer rather than as a copy of it. A governor batch is ~1.5 MB,
+   * and each copy of it a fresh allocation touched page by page (docs/performance.md).
+   */
+  constructor(
+    private readonly hint: SizeHint = SHARED_HINT,
+    private readonly headroom = 0,
+  ) {
+    // A quarter over the last batches: a batch a little larger than them would otherwise double
+    // the buffer, and copy it, every time. Untouched pages cost no memory.
+    this.buffer = Buffer.allocUnsafe(headroom + Math.ceil(hint.bytes * 1.25));
+    this.written = headroom;
   }
 
   /** How many bulk strings have been written. */
@@ -45,12 +69,23 @@ export class RespArgs implements CommandSink, EncodedArgs {
 
   /** What has been written so far (a view, not a copy). */
   get bytes(): Buffer {
-    return this.buffer.subarray(0, this.written);
+    return this.buffer.subarray(this.headroom, this.written);
   }
 
-  /** Called once the batch is complete: the next batch starts with a buffer this size. */
+  /**
+   * `head` (a command's bytes up to these arguments) and these arguments as one view, `head`
+   * written into the headroom; undefined when it does not fit there (the caller copies).
+   */
+  withHead(head: Buffer): Buffer | undefined {
+    if (head.length > this.headroom) return undefined;
+    const start = this.headroom - head.length;
+    head.copy(this.buffer, start);
+    return this.buffer.subarray(start, this.written);
+  }
+
+  /** Called once the batch is complete: the owner's next batch starts with a buffer about this size. */
   settleSize(): void {
-    sizeHint = Math.max(1024, this.written);
+    this.hint.note(this.written - this.headroom);
   }
 
   add(text: string): void {

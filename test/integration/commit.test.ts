@@ -1,5 +1,5 @@
 import { byPosition, commitAndReport } from '../support/commit-report.js';
-import { Redis, type Pipeline } from 'ioredis';
+import { Command, Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { TransactionCommitter } from '../../runtime/engine/commit.js';
 import { EffectRecorder } from '../../runtime/engine/effects.js';
@@ -54,24 +54,18 @@ describe('TransactionCommitter on a real redis-server', () => {
     const [a, b, c] = await deliver(3);
     // 'off' guards are the ones checked under WATCH (absent and equals guards are checked inside the script).
     await redis.client.set('taken', 'on');
-    // Another client writes a watched key between the guard check and EXEC, so WATCH aborts.
+    // A watched key is written between the guard check and EXEC, so WATCH aborts: just before
+    // the transaction's MULTI, on the committer's own connection (any write to a watched key
+    // aborts, whoever makes it), so it lands there whatever the timing.
     const meddling = new Proxy(connection, {
       get(target, prop) {
-        if (prop !== 'multi') {
-          const value = Reflect.get(target, prop) as unknown;
-          return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-        }
-        return () => {
-          const transaction = target.multi();
-          return {
-            call: (...args: [string, ...(string | number)[]]) => transaction.call(...args),
-            sendCommand: (...args: Parameters<Pipeline['sendCommand']>) => (transaction as unknown as Pipeline).sendCommand(...args),
-            exec: async () => {
-              await redis.client.set('free', 'stolen');
-              return transaction.exec();
-            },
+        if (prop === 'sendCommand')
+          return (command: Command) => {
+            if (command.name === 'multi') void target.sendCommand(new Command('set', ['free', 'stolen']));
+            return target.sendCommand(command);
           };
-        };
+        const value = Reflect.get(target, prop) as unknown;
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
       },
     });
     const report = await commitAndReport(new TransactionCommitter(meddling, 0), { stream: 's', group: 'g', consumer: 'c' }, [

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { RespArgs } from '../../runtime/engine/resp-args.js';
+import { RespArgs, SizeHint } from '../../runtime/engine/resp-args.js';
 import { encodeCommand } from '../../runtime/engine/resp.js';
 
 const text = fc.oneof(
@@ -60,6 +60,42 @@ describe('RespArgs (issue #24 item 5)', () => {
       expect(resp.bytes.toString('latin1')).toBe(`$10\r\n${padded(n)}\r\n$5\r\nafter\r\n`);
     }
     expect(() => new RespArgs().fillCount(new RespArgs().reserveCount(), 10 ** 10)).toThrow(RangeError);
+  });
+
+  it("sends a command's head written into its headroom as the same bytes, with no copy of what follows; a head too large is refused", () => {
+    fc.assert(
+      fc.property(
+        fc.array(text, { maxLength: 6 }),
+        fc.array(text, { maxLength: 30 }),
+        fc.integer({ min: 0, max: 400 }),
+        (head, args, room) => {
+          const resp = new RespArgs(new SizeHint(), room);
+          for (const a of args) resp.add(a);
+          const headBytes = encodeCommand('evalsha', head, { count: resp.count, bytes: Buffer.alloc(0) });
+          const sent = resp.withHead(headBytes);
+          if (headBytes.length > room) {
+            expect(sent).toBeUndefined();
+            return;
+          }
+          expect(sent!.equals(encodeCommand('evalsha', [...head, ...args]))).toBe(true);
+          expect(sent!.buffer).toBe(resp.bytes.buffer);
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+
+  it('starts at about the size its owner last wrote, and grows past it without losing what it wrote', () => {
+    const hint = new SizeHint();
+    const big = new RespArgs(hint, 100);
+    for (let i = 0; i < 10_000; i++) big.add(`value-${i}`);
+    big.settleSize();
+    expect(hint.bytes).toBe(big.bytes.length);
+    // A smaller batch after it lowers the hint a quarter at a time, not at once.
+    const small = new RespArgs(hint, 100);
+    small.add('x');
+    small.settleSize();
+    expect(hint.bytes).toBe(Math.floor(big.bytes.length * 0.75));
   });
 
   it('grows past its first buffer without losing what it wrote', () => {
