@@ -1,4 +1,4 @@
-import type { CommitOrder, CommitReport, CommitSource, Committer } from './commit.js';
+import { chainedPredecessors, type CommitOrder, type CommitReport, type CommitSource, type Committer } from './commit.js';
 import { doubling, retryPolicy } from './retry-policy.js';
 import type { Delivery, PreparedBatch } from './delivery.js';
 import type { RootLogger } from './logger.js';
@@ -144,8 +144,21 @@ async function commitDeliveries(
   let todo = deliveries.filter((delivery) => delivery.outcome.kind !== 'left-pending');
   todo = await dropReclaimed(env, readAt, todo);
   let failures = 0;
+  /** Deliveries to decide again whatever the rest become: chained on one that did not come back (see withoutLanded). */
+  const orphaned: Delivery[] = [];
+  /** The deliveries to run again, the orphaned among them, in batch order. */
+  const toRunAgain = (conflicted: readonly Delivery[]): Delivery[] => {
+    if (orphaned.length === 0) return [...conflicted];
+    const rerun = new Set([...conflicted, ...orphaned]);
+    return deliveries.filter((delivery) => rerun.has(delivery));
+  };
+  const landedOrOrphaned = async (attempted: Delivery[]): Promise<Delivery[]> => {
+    const { pending, orphans } = await withoutLanded(env, attempted);
+    orphaned.push(...orphans);
+    return pending;
+  };
   for (;;) {
-    if (todo.length === 0) return [];
+    if (todo.length === 0) return toRunAgain([]);
     let report: CommitReport<Delivery>;
     const behind = ahead.inFlight;
     try {
@@ -159,7 +172,7 @@ async function commitDeliveries(
         // resolve what landed and send the rest again as if it were sent only now.
         if (env.stopping()) return ABANDONED;
         await env.waitForRedis();
-        todo = await withoutLanded(env, todo);
+        todo = await landedOrOrphaned(todo);
         continue;
       }
       countFailure(env, cause, todo.length);
@@ -167,7 +180,7 @@ async function commitDeliveries(
       if (env.stopping()) return ABANDONED;
       await backoff(env, ++failures);
       await env.waitForRedis();
-      todo = await withoutLanded(env, todo);
+      todo = await landedOrOrphaned(todo);
       continue;
     }
     await ahead.settled();
@@ -179,7 +192,7 @@ async function commitDeliveries(
     const committed: Delivery[] = [];
     const superseded: Delivery[] = [];
     /** Conflicted or waiting: to run again (in batch order). */
-    const again: Delivery[] = [];
+    const conflicted: Delivery[] = [];
     const withheld: Delivery[] = [];
     let lost = 0;
     let waiting = false;
@@ -193,10 +206,10 @@ async function commitDeliveries(
           break;
         case 'waiting':
           waiting = true;
-          again.push(delivery);
+          conflicted.push(delivery);
           break;
         case 'conflicted':
-          again.push(delivery);
+          conflicted.push(delivery);
           break;
         case 'withheld':
           withheld.push(delivery);
@@ -219,16 +232,18 @@ async function commitDeliveries(
     await env.settle.committed(committed);
     // Waiting for an earlier entry another replica holds: give it a moment to commit first.
     if (waiting) await env.sleep(retryPolicy.waitForEarlierMs);
-    if (withheld.length === 0) return again;
+    if (withheld.length === 0) return toRunAgain(conflicted);
 
     // Writes Redis refused: those messages stay pending, and are committed again after a pause.
     const refusal = classifyRedisError(report.effectFailures[0]?.error ?? new Error('a write was refused'));
     countFailure(env, refusal, withheld.length);
     if (refusal.refusesWrites) env.health.noteWriteRefused(refusal.message);
     env.settle.writeFailures(report.effectFailures);
-    if (again.length > 0) {
+    if (conflicted.length > 0) {
       // Re-run the conflicted ones first; the withheld ones are tried again with them.
-      return todo.filter((delivery) => delivery.answer === 'withheld' || delivery.answer === 'conflicted' || delivery.answer === 'waiting');
+      return toRunAgain(
+        todo.filter((delivery) => delivery.answer === 'withheld' || delivery.answer === 'conflicted' || delivery.answer === 'waiting'),
+      );
     }
     if (env.stopping()) return ABANDONED;
     await backoff(env, ++failures);
@@ -258,16 +273,33 @@ async function dropReclaimed(env: CommitLoopEnv, readAt: number, todo: Delivery[
  * no longer pending for this consumer were committed (the transaction acknowledged them) or
  * claimed by another consumer, which finishes them; either way not ours to redo. Jobs have no
  * entry: their commit is tried again, which their handlers make harmless (guards, newest-wins).
+ *
+ * `orphans`: entries still pending whose guard was chained on an entry before them in the commit
+ * that is not committed again with them (it landed, another consumer took it, or it is an orphan
+ * itself). Their guard expects the value that entry was to write, never read from Redis; which of
+ * landed and taken it was cannot be told from here, and another writer may have written that same
+ * value (a governor's cap version counts up from the same number in every replica), so committed
+ * again alone their guard could hold on a decision made on what never applied. They are decided
+ * again on fresh data instead.
  */
-async function withoutLanded(env: CommitLoopEnv, todo: Delivery[]): Promise<Delivery[]> {
-  if (!env.pendingIds) return todo;
+async function withoutLanded(env: CommitLoopEnv, todo: Delivery[]): Promise<{ pending: Delivery[]; orphans: Delivery[] }> {
+  if (!env.pendingIds) return { pending: todo, orphans: [] };
   const stillPending = await env.pendingIds(entryIds(todo));
   const landed = todo.filter((delivery) => !stillPending.has(delivery.entryId!));
   if (landed.length > 0) {
     env.onProgress();
     await env.settle.committed(landed);
   }
-  return todo.filter((delivery) => stillPending.has(delivery.entryId!));
+  const chained = chainedPredecessors(todo);
+  const kept = new Set<Delivery>();
+  const orphans: Delivery[] = [];
+  for (const delivery of todo) {
+    if (!stillPending.has(delivery.entryId!)) continue;
+    const on = chained.get(delivery);
+    if (on !== undefined && on.some((predecessor) => !kept.has(predecessor))) orphans.push(delivery);
+    else kept.add(delivery);
+  }
+  return { pending: todo.filter((delivery) => kept.has(delivery)), orphans };
 }
 
 function entryIds(deliveries: readonly Delivery[]): string[] {

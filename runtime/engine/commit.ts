@@ -207,6 +207,31 @@ export function chainedGuards<Item extends CommitItem>(accepted: readonly Item[]
   return chained;
 }
 
+/**
+ * The items of `items` (in the order they are committed) whose guards hold only behind an
+ * earlier item of the list: an equality guard on the value that item sets (see isChained).
+ * Such an item's expectation was never read from Redis: it is what the earlier item was to
+ * write, and versions count up from the same number everywhere, so another writer can write the
+ * same value. Whether the earlier item applied is therefore never to be judged from the value:
+ * committed without that item ahead of it in the same commit, the later one must be decided
+ * again (see the commit loop after a commit whose outcome is unknown).
+ */
+export function chainedPredecessors<Item extends CommitItem>(items: readonly Item[]): Map<Item, Item[]> {
+  const chained = new Map<Item, Item[]>();
+  if (!anyGuarded(items)) return chained;
+  const written = new Map<string, string | undefined>();
+  const writer = new Map<string, Item>();
+  for (const item of items) {
+    const recorder = item.recorder;
+    const on = (recorder?.guards ?? []).filter((g) => written.has(g.key) && isChained(g, written)).map((g) => writer.get(g.key)!);
+    if (on.length > 0) chained.set(item, on);
+    noteWrites(recorder, written);
+    for (const effect of recorder?.effects ?? []) writer.set(effect.op === 'emit' ? effect.stream : effect.key, item);
+    if (recorder?.condition) writer.set(recorder.condition.key, item);
+  }
+  return chained;
+}
+
 /** inStreamOrder over the whole batch, the deferred items appended to `conflicted`. */
 export function withoutIntraBatchConflicts<Item extends CommitItem>(
   items: readonly Item[],
