@@ -1,5 +1,5 @@
 import type { CommandSink } from './effect-commands.js';
-import { COPY_BY_HAND, type EncodedArgs, utf8Length, writeBulk, writeShortAscii } from './resp.js';
+import { COPY_BY_HAND, type EncodedArgs, utf8Length, writeBulk, writeBulkBytes, writeShortAscii } from './resp.js';
 
 /**
  * Width of an argument count written before it is known (a command's, a batch item's): zero-padded
@@ -102,6 +102,13 @@ export class RespArgs implements CommandSink, EncodedArgs {
     const length = utf8Length(text);
     this.reserve(length + 16);
     this.written = writeBulk(this.buffer, this.written, text, length);
+    this.args++;
+  }
+
+  /** Writes binary bytes as one argument (BullMQ's msgpack-packed job arguments). */
+  addBytes(bytes: Uint8Array): void {
+    this.reserve(bytes.length + 16);
+    this.written = writeBulkBytes(this.buffer, this.written, bytes);
     this.args++;
   }
 

@@ -126,6 +126,15 @@ function crlf(buffer: Buffer, at: number): number {
   return at + 2;
 }
 
+/** `$<length>\r\n<bytes>\r\n` */
+export function writeBulkBytes(buffer: Buffer, at: number, bytes: Uint8Array): number {
+  buffer[at++] = 36; // $
+  at = writeDigits(buffer, at, bytes.length);
+  at = crlf(buffer, at);
+  buffer.set(bytes, at);
+  return crlf(buffer, at + bytes.length);
+}
+
 /** `$<length>\r\n<text>\r\n` */
 export function writeBulk(buffer: Buffer, at: number, text: string, length: number): number {
   buffer[at++] = 36; // $

@@ -1,5 +1,8 @@
 import { Job, type JobsOptions, type Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import { Command, type Redis } from 'ioredis';
+import { isNoScript, scriptSha } from '../contract/script-by-hash.js';
+import { encodeCommand } from '../engine/resp.js';
+import { RespArgs } from '../engine/resp-args.js';
 // BullMQ's own script for one delayed job (its includes resolved), run here once per job inside one call.
 import { addDelayedJob } from 'bullmq/dist/esm/scripts/addDelayedJob-6.js';
 
@@ -26,6 +29,39 @@ for j = 1, #ARGV, 3 do
 end
 return replies
 `;
+
+/**
+ * ADD_DELAYED_JOBS with its keys, then the jobs' arguments already in the protocol's bytes. With
+ * ioredis's own eval, the packed arguments (Buffers) made it build the command from a Buffer per
+ * piece and join them (~5 µs a job, docs/performance.md); the body went with every call.
+ */
+class AddDelayedJobsCommand extends Command {
+  constructor(
+    name: 'evalsha' | 'eval',
+    head: string[],
+    private readonly jobArgs: RespArgs,
+  ) {
+    super(name, [], { replyEncoding: 'utf8' });
+    this.args = head;
+  }
+
+  override toWritable(): Buffer {
+    return encodeCommand(this.name, this.args as string[], this.jobArgs);
+  }
+}
+
+const ADD_DELAYED_JOBS_SHA = scriptSha(ADD_DELAYED_JOBS);
+
+/** The script by its hash; with its body once Redis answers NOSCRIPT (a restart, SCRIPT FLUSH), which caches it again. */
+async function runAddDelayedJobs(client: Pick<Redis, 'sendCommand'>, keys: readonly string[], jobArgs: RespArgs): Promise<unknown> {
+  const head = (script: string) => [script, String(keys.length), ...keys];
+  try {
+    return await client.sendCommand(new AddDelayedJobsCommand('evalsha', head(ADD_DELAYED_JOBS_SHA), jobArgs));
+  } catch (error) {
+    if (!isNoScript(error)) throw error;
+    return client.sendCommand(new AddDelayedJobsCommand('eval', head(ADD_DELAYED_JOBS), jobArgs));
+  }
+}
 
 /** What BullMQ would send for one job: its script's name, and its keys and arguments. */
 interface Captured {
@@ -72,16 +108,21 @@ export async function addDelayedJobs(queue: Queue, jobs: readonly DelayedJob[]):
   const captured = await Promise.all(jobs.map((job) => capturedAdd(queue, job)));
   const expected = `addDelayedJob:`;
   const keys = captured[0]!.args.slice(0, addDelayedJob.keys);
-  const argv: unknown[] = [];
+  const jobArgs = new RespArgs();
   for (const { command, args } of captured) {
     const ownKeys = args.slice(0, addDelayedJob.keys);
     if (!command.startsWith(expected) || ownKeys.some((key, k) => key !== keys[k])) return false;
-    argv.push(...args.slice(addDelayedJob.keys));
+    // As ioredis sends an argument: bytes as they are, anything else as its text.
+    for (let a = addDelayedJob.keys; a < args.length; a++) {
+      const arg = args[a];
+      if (arg instanceof Uint8Array) jobArgs.addBytes(arg);
+      else jobArgs.add(String(arg));
+    }
   }
   // BullMQ types its client as its own abstraction; on a single node (the only place jobs are
   // added from) it is the ioredis connection the Queue was given.
-  const client = (await queue.client) as unknown as Pick<Redis, 'eval'>;
-  const replies = (await client.eval(ADD_DELAYED_JOBS, keys.length, ...(keys as string[]), ...(argv as (string | Buffer)[]))) as unknown[];
+  const client = (await queue.client) as unknown as Pick<Redis, 'sendCommand'>;
+  const replies = (await runAddDelayedJobs(client, keys as string[], jobArgs)) as unknown[];
   for (const reply of replies) {
     if (typeof reply === 'number' && reply < 0) throw new Error(`BullMQ could not add a delayed job (code ${reply})`);
   }

@@ -98,6 +98,15 @@ describe('RespArgs (issue #24 item 5)', () => {
     expect(hint.bytes).toBe(Math.floor(big.bytes.length * 0.75));
   });
 
+  it('writes binary bytes as they are, CR, LF and invalid UTF-8 included', () => {
+    const resp = new RespArgs();
+    const raw = Buffer.from([0xff, 0x0d, 0x0a, 0x00, 0xc3]);
+    resp.add('a');
+    resp.addBytes(raw);
+    expect(resp.count).toBe(2);
+    expect(resp.bytes.equals(Buffer.concat([Buffer.from('$1\r\na\r\n$5\r\n'), raw, Buffer.from('\r\n')]))).toBe(true);
+  });
+
   it('grows past its first buffer without losing what it wrote', () => {
     const resp = new RespArgs();
     const args = Array.from({ length: 20_000 }, (_, i) => `value-${i}-${'x'.repeat(i % 50)}`);
