@@ -76,9 +76,11 @@ function numbers(items: readonly string[]): number[] {
 /** Executions after now − window (`ts > cutoff`, as _get_exec_count_window). */
 export function countSince(history: ExecHistory, nowMs: number, windowSec: number): number {
   const cutoff = nowMs / 1000 - windowSec;
-  // Counted, not filtered into a new array: three counts a plan over up to the whole history.
+  // Counted, not filtered into a new array: three counts a plan over up to the whole history. By
+  // index: the profile found the for-of form allocating (~1.3 KB a plan) in the compiled build.
+  const times = history.times;
   let count = 0;
-  for (const t of history.times) if (t > cutoff) count += 1;
+  for (let i = 0; i < times.length; i++) if (times[i]! > cutoff) count += 1;
   return count;
 }
 
