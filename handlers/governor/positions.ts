@@ -1,5 +1,13 @@
 import type { RedisReader } from '../../runtime/contract/index.js';
-import { loadPositionBook, readP33Position, type BookPosition, type PositionBookConfig } from '../positions/book.js';
+import {
+  loadPositionBook,
+  p33PositionFrom,
+  p33PositionReads,
+  readP33Position,
+  type BookPosition,
+  type PositionBookConfig,
+} from '../positions/book.js';
+import type { ReadCommand } from '../positions/read-commands.js';
 
 export interface Position {
   readonly symbol: string;
@@ -23,6 +31,19 @@ export interface PositionSource {
    * counts; undefined when the source has nothing more to say than load().
    */
   loadSymbol?(redis: RedisReader, symbol: string, config?: PositionBookConfig, now?: number): Promise<Position | undefined>;
+  /**
+   * loadSymbol as reads and what their replies say, for a source whose answer depends on the
+   * replies alone (not on `now`): the governor sends them with its symbol's other reads and
+   * shares the answer among the plans of the symbol that read in the same turn (snapshot.ts).
+   * A source without it is asked loadSymbol for every plan.
+   */
+  directRead?(symbol: string, config?: PositionBookConfig): DirectRead;
+}
+
+/** A source's direct read of one symbol: its reads, and the position their replies (in order) say. */
+export interface DirectRead {
+  readonly reads: readonly ReadCommand[];
+  position(replies: readonly unknown[]): Position | undefined;
 }
 
 function toPosition(p: BookPosition): Position {
@@ -39,6 +60,16 @@ export const bookPositionSource: PositionSource = {
   async loadSymbol(redis, symbol, config, now) {
     const position = await readP33Position(redis, symbol, undefined, { config, now });
     return position === undefined ? undefined : toPosition(position);
+  },
+  // readP33Position split into its reads and their reading, which ages nothing (book.ts).
+  directRead(symbol, config) {
+    return {
+      reads: p33PositionReads(symbol, config),
+      position(replies) {
+        const position = p33PositionFrom(symbol, replies);
+        return position === undefined ? undefined : toPosition(position);
+      },
+    };
   },
 };
 

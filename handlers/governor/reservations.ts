@@ -120,7 +120,11 @@ export function outstanding(reservations: readonly Reservation[], positions: rea
   return reservations.filter((r) => r.expiresAt > now && !shownInBook(r, positions));
 }
 
+/** No reservation outstanding: what reservedExposure answers for none, without its sets (most plans). */
+const NO_EXPOSURE: ReservedExposure = Object.freeze({ count: 0, positions: 0, notional: 0, oldestAt: undefined });
+
 export function reservedExposure(reservations: readonly Reservation[], positions: readonly Position[], now: number): ReservedExposure {
+  if (reservations.length === 0) return NO_EXPOSURE;
   const live = outstanding(reservations, positions, now);
   const openSymbols = new Set(positions.filter(isOpenPosition).map((p) => p.symbol));
   const slots = new Set(live.filter((r) => r.slot && !openSymbols.has(r.symbol)).map((r) => r.symbol));

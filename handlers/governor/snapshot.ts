@@ -4,13 +4,14 @@ import { killSwitchBlocks } from '../../domain/kill-switch.js';
 import { keys, streams } from '../../schemas/keys.js';
 import { freshBudget, hasRecentViolation, parseBudget, type Budget } from './budget.js';
 import type { GovernorConfig } from './config.js';
-import { countSince, readExecHistory, readNumberKey, utcDate, type ExecHistory } from './history.js';
-import { usd } from './numbers.js';
-import { withDirect, type Position, type PositionSource } from './positions.js';
-import { freshestPrice, positionQuote, readPriceQuotes, type PriceQuote } from '../positions/prices.js';
+import { countSince, execHistoryFrom, execHistoryRead, numberKeyFrom, utcDate, type ExecHistory } from './history.js';
+import type { Position, PositionSource } from './positions.js';
+import { freshestOf, priceQuoteReads, priceQuotesOf, type PriceQuote } from '../positions/prices.js';
+import { replyOf, type ReadCommand } from '../positions/read-commands.js';
 import { BatchLedger } from './batch-ledger.js';
-import { coalescedReader } from './coalesced-reads.js';
-import { isOpenPosition, readReservations, reservedExposure } from './reservations.js';
+import { bookTotals, bookView, type BookTotals, type BookView } from './book-view.js';
+import { coalescedReader, type CoalescedReader } from './coalesced-reads.js';
+import { readReservations, reservedExposure } from './reservations.js';
 
 /** The original's dust rule for the position cap: `abs(positionAmt) > 0.0001` counts as open. */
 export const DUST_QTY = 0.0001;
@@ -81,12 +82,14 @@ export interface SharedState {
   readonly disarmOfDay: boolean;
   readonly recentErrors: number;
   readonly positions: readonly Position[];
+  /** What the gates count over that book (book-view.ts): summed once for the batch. */
+  readonly bookTotals: BookTotals;
   /** budget.violation entries since the start of the window (each plan filters by its own clock). */
   readonly violations: readonly [id: string, fields: string[]][];
   /** The batch's decisions so far, and its turns (batch-ledger.ts). */
   readonly ledger: BatchLedger;
   /** Where the batch's plans read their own keys: their reads go to Redis together (coalesced-reads.ts). */
-  readonly reads: RedisReader;
+  readonly reads: CoalescedReader;
   /** Each symbol's own reads, made once for the batch's plans of that symbol (see symbolReads). */
   readonly symbols: Map<string, Promise<SymbolReads>>;
 }
@@ -104,38 +107,93 @@ interface SymbolReads {
   readonly execHistory: ExecHistory;
   readonly dailyTotal: number | undefined;
   readonly quotes: readonly PriceQuote[];
-  readonly budgetFields: readonly (string | null)[];
+  /** The P2.8 budget hash as read (each plan judges its freshness by its own clock). */
+  readonly budget: Budget | undefined;
   readonly exitLock: string | null;
 }
 
-async function readSymbol(redis: RedisReader, symbol: string, dailyKey: string, config: GovernorConfig): Promise<SymbolReads> {
-  const [version, lastExecSec, execHistory, dailyTotal, quotes, budgetFields, exitLock] = await Promise.all([
-    redis.get(keys.governorSymbolVersion(symbol)),
-    readNumberKey(redis, keys.governorLastExec(symbol)),
-    readExecHistory(redis, symbol),
-    readNumberKey(redis, dailyKey),
-    readPriceQuotes(redis, symbol, config),
-    redis.hmget(keys.budget(symbol), ...(['budget_usd', 'timestamp', 'mode'] as const satisfies readonly BudgetHashField[])),
-    config.APPLY_MODE === 'testnet' || config.APPLY_MODE === 'dry_run' ? null : redis.get(keys.governorExitLock(symbol)).catch(() => null),
-  ]);
-  return { version, lastExecSec, execHistory, dailyTotal, quotes, budgetFields, exitLock };
+const BUDGET_FIELDS = ['budget_usd', 'timestamp', 'mode'] as const satisfies readonly BudgetHashField[];
+
+/**
+ * The symbol's keys as one composite read (one promise for all of them, coalesced-reads.ts
+ * readMany), each reply read as its own read alone was: a version or budget that cannot be read
+ * fails the plan, a last_exec or daily total of another type is absent, an execution history of
+ * another type is read by its type, an unreadable exit lock is none. Errors are thrown in the
+ * order the reads are listed; the history's further reads (a leftover's type) go last.
+ */
+async function readSymbol(reads: CoalescedReader, symbol: string, dailyKey: string, config: GovernorConfig): Promise<SymbolReads> {
+  const withExitLock = !(config.APPLY_MODE === 'testnet' || config.APPLY_MODE === 'dry_run');
+  const list: ReadCommand[] = [
+    ['GET', keys.governorSymbolVersion(symbol)],
+    ['GET', keys.governorLastExec(symbol)],
+    execHistoryRead(symbol),
+    ['GET', dailyKey],
+    ['HMGET', keys.budget(symbol), ...BUDGET_FIELDS],
+  ];
+  if (withExitLock) list.push(['GET', keys.governorExitLock(symbol)]);
+  const quotesAt = list.length;
+  for (const read of priceQuoteReads(symbol, config)) list.push(read);
+  const replies = await reads.readMany(list);
+  const version = replyOf<string | null>(replies[0]);
+  const lastExecSec = numberKeyFrom(replies[1]);
+  const dailyTotal = numberKeyFrom(replies[3]);
+  const quotes = priceQuotesOf(replies, quotesAt);
+  const budgetFields = replyOf<(string | null)[]>(replies[4]);
+  const exitLock = withExitLock && !(replies[5] instanceof Error) ? (replies[5] as string | null) : null;
+  const execHistory = await execHistoryFrom(reads, symbol, replies[2]);
+  return {
+    version,
+    lastExecSec,
+    execHistory,
+    dailyTotal,
+    quotes,
+    budget: parseBudget(budgetFields[0] ?? null, budgetFields[1] ?? null, budgetFields[2] ?? null),
+    exitLock,
+  };
 }
 
 /** The symbol's reads for this batch: started by its first plan, shared by the others (the day is part of the key). */
 function symbolReads(
-  redis: RedisReader,
+  reads: CoalescedReader,
   shared: SharedState,
   symbol: string,
   dailyKey: string,
   config: GovernorConfig,
 ): Promise<SymbolReads> {
   const id = `${symbol}\n${dailyKey}`;
-  let reads = shared.symbols.get(id);
-  if (reads === undefined) {
-    reads = readSymbol(redis, symbol, dailyKey, config);
-    shared.symbols.set(id, reads);
+  let symbolRead = shared.symbols.get(id);
+  if (symbolRead === undefined) {
+    symbolRead = readSymbol(reads, symbol, dailyKey, config);
+    shared.symbols.set(id, symbolRead);
   }
-  return reads;
+  return symbolRead;
+}
+
+/**
+ * The book this plan counts: the batch's book with the plan's own symbol read directly (never
+ * left to the book's index refresh bound). A source that reads it as plain reads (directRead)
+ * reads it once for the plans of the symbol that read in the same turn: their own reads would
+ * have gone as one anyway (coalesced-reads.ts), and the position says the same at any clock. A
+ * plan of a later turn reads afresh, as before. Other sources are asked for each plan, at its clock.
+ */
+function ownBook(
+  reads: CoalescedReader,
+  shared: SharedState,
+  symbol: string,
+  config: GovernorConfig,
+  now: number,
+  source: PositionSource | undefined,
+): BookView | Promise<BookView> {
+  if (source?.directRead !== undefined)
+    return reads.onceThisTurn(symbol, () => {
+      const direct = source.directRead!(symbol, config);
+      return reads
+        .readMany(direct.reads)
+        .then((replies) => bookView(shared.positions, shared.bookTotals, direct.position(replies), symbol));
+    });
+  const loading = source?.loadSymbol?.(reads, symbol, config, now);
+  if (loading === undefined) return bookView(shared.positions, shared.bookTotals, undefined, symbol);
+  return loading.then((direct) => bookView(shared.positions, shared.bookTotals, direct, symbol));
 }
 
 /** The lower bound of the error count: the window's start, or every error since the last disarm. */
@@ -165,6 +223,7 @@ export async function loadShared(
     disarmOfDay: disarmOfDay > 0,
     recentErrors,
     positions,
+    bookTotals: bookTotals(positions),
     violations,
     ledger: new BatchLedger(caps),
     reads: coalescedReader(redis),
@@ -172,12 +231,9 @@ export async function loadShared(
   };
 }
 
-/** Counted by the position cap: not dust (a position without a quantity counts when it has notional). */
-const isOpen = isOpenPosition;
-
-/** The plan's own reads, all issued at once so the auto-pipelined client sends them together. */
+/** The plan's own reads, all issued at once so that they go to Redis together. */
 export async function loadSnapshot(
-  redis: RedisReader,
+  reads: CoalescedReader,
   shared: SharedState,
   symbol: string,
   config: GovernorConfig,
@@ -185,15 +241,12 @@ export async function loadSnapshot(
   positionSource?: PositionSource,
 ): Promise<LoadedSnapshot> {
   const dailyKey = keys.governorDaily(symbol, utcDate(now));
-  const [{ version, lastExecSec, execHistory, dailyTotal, quotes, budgetFields, exitLock }, direct] = await Promise.all([
-    symbolReads(redis, shared, symbol, dailyKey, config),
-    // The plan's own symbol is never left to the book's index refresh bound (read at the plan's own clock).
-    positionSource?.loadSymbol?.(redis, symbol, config, now),
+  const [{ version, lastExecSec, execHistory, dailyTotal, quotes, budget, exitLock }, book] = await Promise.all([
+    symbolReads(reads, shared, symbol, dailyKey, config),
+    ownBook(reads, shared, symbol, config, now, positionSource),
   ]);
   const { kill, disarm, recentErrors, violations } = shared;
-  const positions = withDirect(shared.positions, direct);
-
-  const own = positions.find((p) => p.symbol === symbol);
+  const own = book.own;
   const snapshot: GovernorSnapshot = {
     now,
     killSwitch: killSwitchBlocks(kill),
@@ -203,17 +256,13 @@ export async function loadSnapshot(
     execHistory,
     execLastHour: countSince(execHistory, now, 3600),
     execLast5Min: countSince(execHistory, now, 300),
-    openPositions: positions.filter(isOpen).length,
-    totalNotional: usd(positions.reduce((sum, p) => sum + p.notionalUsd, 0)),
+    openPositions: book.openPositions,
+    totalNotional: book.totalNotional,
     symbolNotional: own?.notionalUsd ?? 0,
     ownPosition: own,
     // The freshest of the market state, P3.3 (flat symbols too), the ticker and the position's own mark.
-    markPrice: freshestPrice([...quotes, ...positionQuote(own)], now, config.PRICE_MAX_AGE_SEC)?.price,
-    budget: freshBudget(
-      parseBudget(budgetFields[0] ?? null, budgetFields[1] ?? null, budgetFields[2] ?? null),
-      now,
-      config.GOV_P28_BUDGET_MAX_AGE_SEC,
-    ),
+    markPrice: freshestOf(quotes, book.ownQuotes, now, config.PRICE_MAX_AGE_SEC)?.price,
+    budget: freshBudget(budget, now, config.GOV_P28_BUDGET_MAX_AGE_SEC),
     recentViolation: hasRecentViolation(violations, symbol, now, config.GOV_P28_VIOLATION_WINDOW_SEC),
     dailyTotal: dailyTotal ?? 0,
     dailyKey,
@@ -228,7 +277,7 @@ export async function loadSnapshot(
     recentErrors,
     capsVersion: null,
   };
-  return { snapshot, coordination, positions };
+  return { snapshot, coordination, positions: book.positions };
 }
 
 /** A plan's reads, before the batch's earlier decisions are laid over them (inBatchOrder). */
@@ -249,33 +298,44 @@ export function inBatchOrder(
   ledger: BatchLedger,
   symbol: string,
 ): { snapshot: GovernorSnapshot; coordination: Coordination } {
-  const { positions } = loaded;
-  let { snapshot, coordination } = loaded;
+  const { positions, snapshot, coordination } = loaded;
   const now = snapshot.now;
+  // What the batch's earlier decisions changed, then one copy of the snapshot with all of it.
+  let { lastExecSec, execHistory, execLastHour, execLast5Min, dailyTotal, disarmed, disarmedToday, exitLockHolder } = snapshot;
+  let version = coordination.version;
   const changes = ledger.symbol(symbol);
   if (changes !== undefined) {
-    const execHistory: ExecHistory = { type: 'list', times: [...changes.execTimes, ...snapshot.execHistory.times] };
-    snapshot = {
-      ...snapshot,
-      lastExecSec: changes.lastExecSec ?? snapshot.lastExecSec,
-      execHistory,
-      execLastHour: countSince(execHistory, now, 3600),
-      execLast5Min: countSince(execHistory, now, 300),
-      dailyTotal: snapshot.dailyTotal + changes.dailyAdded,
-    };
-    coordination = { ...coordination, version: changes.version };
+    execHistory = { type: 'list', times: [...changes.execTimes, ...snapshot.execHistory.times] };
+    lastExecSec = changes.lastExecSec ?? snapshot.lastExecSec;
+    execLastHour = countSince(execHistory, now, 3600);
+    execLast5Min = countSince(execHistory, now, 300);
+    dailyTotal = snapshot.dailyTotal + changes.dailyAdded;
+    version = changes.version;
   }
-  if (ledger.disarmed) snapshot = { ...snapshot, disarmed: true, disarmedToday: true };
+  if (ledger.disarmed) {
+    disarmed = true;
+    disarmedToday = true;
+  }
   const lock = ledger.exitLock(symbol);
-  if (lock !== undefined) snapshot = { ...snapshot, exitLockHolder: lock };
+  if (lock !== undefined) exitLockHolder = lock;
   const caps = ledger.caps;
   const reserved = reservedExposure(caps.reservations, positions, now);
-  snapshot = {
-    ...snapshot,
-    reservations: reserved.count,
-    reservedPositions: reserved.positions,
-    reservedNotional: reserved.notional,
-    oldestReservationAt: reserved.oldestAt,
+  return {
+    snapshot: {
+      ...snapshot,
+      lastExecSec,
+      execHistory,
+      execLastHour,
+      execLast5Min,
+      dailyTotal,
+      disarmed,
+      disarmedToday,
+      exitLockHolder,
+      reservations: reserved.count,
+      reservedPositions: reserved.positions,
+      reservedNotional: reserved.notional,
+      oldestReservationAt: reserved.oldestAt,
+    },
+    coordination: { ...coordination, version, capsVersion: caps.version },
   };
-  return { snapshot, coordination: { ...coordination, capsVersion: caps.version } };
 }

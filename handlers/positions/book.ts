@@ -4,6 +4,7 @@ import { envInt, type RedisReader } from '../../runtime/contract/index.js';
 import { compareStreamIds, fieldsToRecord, parseNumber } from '../../schemas/fields.js';
 import { keys, streams } from '../../schemas/keys.js';
 import { positionSnapshotSchema, snapshotAges, snapshotNotional } from '../../schemas/position-snapshot.js';
+import { replyOf, type ReadCommand } from './read-commands.js';
 
 /** P3.3's hash prefixes: the seed era's, and upstream's newest (de25f13cb). */
 export const DEFAULT_P33_PREFIXES: readonly string[] = [prefixOf(keys.p33PositionSnapshot), prefixOf(keys.p33StatePositions)];
@@ -482,8 +483,44 @@ export async function readP33Position(
     Promise.all(prefixes.map((prefix) => redis.hmget(prefix + symbol, ...P33_FIELDS))),
     readSigmaRow(redis, symbol),
   ]);
+  return p33PositionOf(symbol, rows, 0, rows.length, publishedSigma, marketSigma, untrusted);
+}
+
+/**
+ * readP33Position's reads, for a reader that sends several as one (the governor's): P3.3's hash
+ * under each prefix, then the two sigma fields. p33PositionFrom reads their replies.
+ */
+export function p33PositionReads(symbol: string, config?: Pick<PositionBookConfig, 'POSITION_P33_PREFIXES'>): ReadCommand[] {
+  const reads: ReadCommand[] = [];
+  for (const prefix of p33Prefixes(config)) reads.push(['HMGET', prefix + symbol, ...P33_FIELDS]);
+  reads.push(['HGET', keys.marketStatePublished(symbol), 'sigma'], ['HGET', keys.marketState(symbol), 'sigma']);
+  return reads;
+}
+
+/**
+ * What readP33Position answers, from the replies of p33PositionReads (all of them, in order); a
+ * read's error is thrown, as readP33Position rejects with it. It ages nothing (P3.3's hashes are
+ * not aged, see the book above), so the same replies say the same at any clock.
+ */
+export function p33PositionFrom(symbol: string, replies: readonly unknown[], untrusted?: UntrustedFigure[]): BookPosition | undefined {
+  for (const reply of replies) replyOf(reply);
+  const sigmaAt = replies.length - 2;
+  return p33PositionOf(symbol, replies, 0, sigmaAt, replies[sigmaAt] as string | null, replies[sigmaAt + 1] as string | null, untrusted);
+}
+
+/** The newest of the P3.3 rows rows[from..to) (P33_FIELDS each), with sigma from the market when it has none. */
+function p33PositionOf(
+  symbol: string,
+  rows: readonly unknown[],
+  from: number,
+  to: number,
+  publishedSigma: string | null | undefined,
+  marketSigma: string | null | undefined,
+  untrusted: UntrustedFigure[] | undefined,
+): BookPosition | undefined {
   let position: BookPosition | undefined;
-  for (const [amtRaw, markRaw, tsRaw, notionalRaw, sigmaRaw] of rows) {
+  for (let i = from; i < to; i++) {
+    const [amtRaw, markRaw, tsRaw, notionalRaw, sigmaRaw] = rows[i] as Row;
     const candidate = p33Figure(symbol, amtRaw, markRaw, tsRaw, notionalRaw, sigmaRaw, untrusted);
     if (candidate !== undefined && (position === undefined || candidate.asOfMs > position.asOfMs)) position = candidate;
   }

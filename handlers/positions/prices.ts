@@ -3,6 +3,7 @@ import type { RedisReader } from '../../runtime/contract/index.js';
 import { parseNumber } from '../../schemas/fields.js';
 import { keys } from '../../schemas/keys.js';
 import { p33Prefixes, type PositionBookConfig } from './book.js';
+import { replyOf, type ReadCommand } from './read-commands.js';
 
 /**
  * A mark price for any symbol, open or flat: the freshest of
@@ -32,11 +33,47 @@ export const DEFAULT_PRICE_MAX_AGE_SEC = 30;
 
 const positive = (value: number | undefined) => (value !== undefined && Number.isFinite(value) && value > 0 ? value : undefined);
 
-function quote(source: PriceSource, priceRaw: string | null | undefined, timeRaw: string | null | undefined): PriceQuote[] {
+/** Adds the quote the raw figures make to `out`, if they make one (a positive price). */
+function addQuote(out: PriceQuote[], source: PriceSource, priceRaw: string | null | undefined, timeRaw: string | null | undefined): void {
   const price = positive(parseNumber(priceRaw));
-  if (price === undefined) return [];
+  if (price === undefined) return;
   const time = parseNumber(timeRaw);
-  return [{ source, price, asOfMs: time === undefined ? undefined : (epochMs(time) ?? undefined) }];
+  out.push({ source, price, asOfMs: time === undefined ? undefined : (epochMs(time) ?? undefined) });
+}
+
+/**
+ * The reads behind readPriceQuotes, for a reader that sends several as one (the governor's):
+ * the market state, the ticker, then P3.3's hash under each prefix. priceQuotesOf reads their replies.
+ */
+export function priceQuoteReads(symbol: string, config?: Pick<PositionBookConfig, 'POSITION_P33_PREFIXES'>): ReadCommand[] {
+  const reads: ReadCommand[] = [
+    ['HMGET', keys.marketState(symbol), 'mark_price', 'timestamp'],
+    ['HMGET', keys.ticker(symbol), 'markPrice', 'timestamp'],
+  ];
+  for (const prefix of p33Prefixes(config)) reads.push(['HMGET', prefix + symbol, 'mark_price', 'ts_epoch']);
+  return reads;
+}
+
+type Pair = readonly (string | null | undefined)[];
+
+/** The quotes the replies of priceQuoteReads hold (from `at` on in `replies`); a read's error is thrown. */
+export function priceQuotesOf(replies: readonly unknown[], at = 0, count = replies.length - at): PriceQuote[] {
+  for (let i = at; i < at + count; i++) replyOf(replies[i]);
+  return quotesOf(replies[at] as Pair, replies[at + 1] as Pair, replies, at + 2, at + count);
+}
+
+/** The market state's quote, the ticker's, then P3.3's under each prefix (replies[from..to)). */
+function quotesOf(market: Pair, ticker: Pair, ledger: readonly unknown[], from: number, to: number): PriceQuote[] {
+  const out: PriceQuote[] = [];
+  addQuote(out, 'market_state', market[0], market[1]);
+  addQuote(out, 'ticker', ticker[0], ticker[1]);
+  for (let i = from; i < to; i++) {
+    const [mark, ts] = ledger[i] as Pair;
+    // P3.3 always writes ts_epoch: a hash without it is not the Ledger's (see the position book).
+    if (ts === null || ts === undefined) continue;
+    addQuote(out, 'p33', mark, ts);
+  }
+  return out;
 }
 
 /** Every quote Redis holds for the symbol (one round trip with the auto-pipelined client). */
@@ -50,15 +87,7 @@ export async function readPriceQuotes(
     redis.hmget(keys.ticker(symbol), 'markPrice', 'timestamp'),
     ...p33Prefixes(config).map((prefix) => redis.hmget(prefix + symbol, 'mark_price', 'ts_epoch')),
   ]);
-  return [
-    ...quote('market_state', market[0], market[1]),
-    ...quote('ticker', ticker[0], ticker[1]),
-    ...ledger.flatMap(([mark, ts]) => {
-      // P3.3 always writes ts_epoch: a hash without it is not the Ledger's (see the position book).
-      if (ts === null || ts === undefined) return [];
-      return quote('p33', mark, ts);
-    }),
-  ];
+  return quotesOf(market, ticker, ledger, 0, ledger.length);
 }
 
 /**
@@ -77,12 +106,37 @@ export function positionQuote(position: { readonly markPrice?: number | undefine
  * else undefined. A quote stamped in the future (clock skew) counts as of now.
  */
 export function freshestPrice(quotes: readonly PriceQuote[], now: number, maxAgeSec = DEFAULT_PRICE_MAX_AGE_SEC): PriceQuote | undefined {
-  let best: PriceQuote | undefined;
+  return freshestOf(quotes, NO_QUOTES, now, maxAgeSec);
+}
+
+const NO_QUOTES: readonly PriceQuote[] = Object.freeze([]);
+
+/**
+ * freshestPrice of `first` followed by `then`, without joining them into a new array (the
+ * governor prices each plan from its symbol's quotes and its position's own).
+ */
+export function freshestOf(
+  first: readonly PriceQuote[],
+  then: readonly PriceQuote[],
+  now: number,
+  maxAgeSec = DEFAULT_PRICE_MAX_AGE_SEC,
+): PriceQuote | undefined {
+  const best = freshestTimed(then, freshestTimed(first, undefined, now, maxAgeSec), now, maxAgeSec);
+  return best ?? first.find((q) => q.asOfMs === undefined) ?? then.find((q) => q.asOfMs === undefined);
+}
+
+/** `best` or a fresher timed quote of `quotes` (a later one only when strictly fresher). */
+function freshestTimed(
+  quotes: readonly PriceQuote[],
+  best: PriceQuote | undefined,
+  now: number,
+  maxAgeSec: number,
+): PriceQuote | undefined {
   for (const q of quotes) {
     if (q.asOfMs === undefined || now - q.asOfMs > maxAgeSec * 1000) continue;
     if (best === undefined || (best.asOfMs ?? 0) < q.asOfMs) best = q;
   }
-  return best ?? quotes.find((q) => q.asOfMs === undefined);
+  return best;
 }
 
 /** The symbol's mark price by the rule above, or undefined. */

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { coalescedReader } from '../../handlers/governor/coalesced-reads.js';
 import type { RedisReader } from '../../runtime/contract/index.js';
+import type { ReadCommand } from '../../handlers/positions/read-commands.js';
 import { usePrivateRedis } from '../support/redis-server.js';
 import { startTestRedisCluster } from '../support/redis-cluster.js';
 
@@ -137,6 +138,74 @@ describe('coalescedReader on a real redis-server (issue #24 item 5)', () => {
     expect(await reader.get('s:number')).toBe('1763900000.123');
   });
 
+  /** The reads of `reads` above as commands, for readMany. */
+  const commands: ReadCommand[] = [
+    ['GET', 's:number'],
+    ['GET', 's:missing'],
+    ['GET', 's:empty'],
+    ['GET', 'l:history'],
+    ['HMGET', 'h:budget', 'budget_usd', 'timestamp', 'mode', 'missing'],
+    ['HMGET', 'h:missing', 'a', 'b'],
+    ['HMGET', 's:number', 'a'],
+    ['LRANGE', 'l:history', '0', '-1'],
+    ['LRANGE', 'l:missing', '0', '-1'],
+    ['LRANGE', 'z:history', '0', '-1'],
+    ['EXISTS', 's:number'],
+    ['EXISTS', 's:missing', 'set:x', 'h:budget'],
+    ['HGET', 'h:budget', 'mode'],
+    ['HGET', 'h:budget', 'missing'],
+    ['HGET', 'h:missing', 'sigma'],
+    ['HGET', 's:number', 'sigma'],
+  ];
+  /** A composite reply as the single reads settle: each reply, or its error's message. */
+  const asSettled = (replies: unknown[]) => replies.map((r) => (r instanceof Error ? { error: r.message } : { reply: r }));
+
+  it('readMany answers one array of every reply, each error in its own place, as the reads sent one by one', async () => {
+    await arrange();
+    const client = redis.client as unknown as RedisReader;
+    const plain = await Promise.all(reads(client).map(settled));
+    const reader = coalescedReader(client);
+    // With single reads of the same turn (one script for all), and alone.
+    const [many, single] = await Promise.all([reader.readMany(commands), reader.get('s:number')]);
+    expect(asSettled(many)).toEqual(plain);
+    expect(single).toBe('1763900000.123');
+    expect(asSettled(await reader.readMany(commands))).toEqual(plain);
+    // Where the script is refused: each read sent alone, errors still in place.
+    const refusing = new Proxy(client, {
+      get(target, property) {
+        if (property === 'eval_ro' || property === 'evalsha_ro') return () => Promise.reject(new Error('ERR unknown command'));
+        const value: unknown = Reflect.get(target, property, target);
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    expect(asSettled(await coalescedReader(refusing).readMany(commands))).toEqual(plain);
+  });
+
+  it('onceThisTurn makes a value once for the callers of one turn of reads, and afresh in the next', async () => {
+    await arrange();
+    const reader = coalescedReader(redis.client as unknown as RedisReader);
+    let made = 0;
+    const make = () => {
+      made += 1;
+      return reader.readMany([['GET', 's:number']]);
+    };
+    const [a, b] = [reader.onceThisTurn('x', make), reader.onceThisTurn('x', make)];
+    expect(b).toBe(a);
+    expect(await a).toEqual(['1763900000.123']);
+    const c = reader.onceThisTurn('x', make);
+    expect(c).not.toBe(a);
+    expect(made).toBe(2);
+    await c;
+    // Nothing read by make(): nothing ties the value to a turn, so it is not kept.
+    const plainValue = () => {
+      made += 1;
+      return 1;
+    };
+    reader.onceThisTurn('y', plainValue);
+    reader.onceThisTurn('y', plainValue);
+    expect(made).toBe(4);
+  });
+
   it('on Redis Cluster, even through a client that does not say it is one, answers what plain reads answer', async () => {
     const cluster = await startTestRedisCluster();
     try {
@@ -165,6 +234,14 @@ describe('coalescedReader on a real redis-server (issue #24 item 5)', () => {
       expect(plain[0]).toEqual({ reply: '1' });
       expect(await Promise.all(clusterReads(coalescedReader(client)).map(settled))).toEqual(plain);
       expect(await Promise.all(clusterReads(coalescedReader(hidden)).map(settled))).toEqual(plain);
+      // A composite read across slots answers the same, each reply in its place.
+      const composite: ReadCommand[] = names.flatMap((name): ReadCommand[] => [
+        ['GET', `quantum:governor:last_exec:${name}`],
+        ['HMGET', `quantum:budget:${name}`, 'budget_usd'],
+        ['HGET', `quantum:budget:${name}`, 'budget_usd'],
+      ]);
+      expect(asSettled(await coalescedReader(client).readMany(composite))).toEqual(plain);
+      expect(asSettled(await coalescedReader(hidden).readMany(composite))).toEqual(plain);
     } finally {
       await cluster.stop();
     }

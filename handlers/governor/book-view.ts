@@ -1,0 +1,43 @@
+import { positionQuote, type PriceQuote } from '../positions/prices.js';
+import { usd } from './numbers.js';
+import { withDirect, type Position } from './positions.js';
+import { isOpenPosition } from './reservations.js';
+
+/** The book a plan counts, with what the gates take from it about the whole book and its own symbol. */
+export interface BookView {
+  /** The batch's book with the symbol's direct read merged in (withDirect). */
+  readonly positions: readonly Position[];
+  /** Open positions, dust (|qty| ≤ 0.0001) not counted. */
+  readonly openPositions: number;
+  /** Σ|notional| over the book. */
+  readonly totalNotional: number;
+  /** The symbol's own position (the first of the book's for it). */
+  readonly own: Position | undefined;
+  /** Its own mark as a price quote (none, or one). */
+  readonly ownQuotes: readonly PriceQuote[];
+}
+
+/** What the gates count over a whole book. */
+export interface BookTotals {
+  readonly openPositions: number;
+  readonly totalNotional: number;
+}
+
+/** Counted over the book: kept with the batch's book (loadShared), so not summed again for each plan. */
+export function bookTotals(positions: readonly Position[]): BookTotals {
+  let open = 0;
+  for (const p of positions) if (isOpenPosition(p)) open += 1;
+  return { openPositions: open, totalNotional: usd(positions.reduce((sum, p) => sum + p.notionalUsd, 0)) };
+}
+
+/**
+ * The book of `symbol`'s plan: the batch's book (and its totals) with the symbol's direct read,
+ * if any, merged in. Most plans count the batch's book itself (their direct read adds nothing
+ * newer), and then its totals are the batch's.
+ */
+export function bookView(book: readonly Position[], totals: BookTotals, direct: Position | undefined, symbol: string): BookView {
+  const positions = withDirect(book, direct);
+  const { openPositions, totalNotional } = positions === book ? totals : bookTotals(positions);
+  const own = positions.find((p) => p.symbol === symbol);
+  return { positions, openPositions, totalNotional, own, ownQuotes: positionQuote(own) };
+}

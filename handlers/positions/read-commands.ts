@@ -1,0 +1,38 @@
+import type { RedisReader } from '../../runtime/contract/index.js';
+
+/**
+ * One read as its command and arguments (`['HMGET', key, field, …]`), for readers that send
+ * several reads as one (the governor's coalesced reader: handlers/governor/coalesced-reads.ts).
+ * Only the commands `sendRead` knows; the key is the second element, EXISTS's keys all after it.
+ */
+export type ReadCommand = readonly [command: 'GET' | 'HGET' | 'HMGET' | 'LRANGE' | 'EXISTS', key: string, ...args: string[]];
+
+/** The keys a read touches (declared to a script, so Redis Cluster refuses one across slots). */
+export function keysOfRead(read: ReadCommand): readonly string[] {
+  return read[0] === 'EXISTS' ? read.slice(1) : [read[1]];
+}
+
+/** Sends one read as the client's own command: the plain path, exactly as a caller reading alone. */
+export function sendRead(redis: RedisReader, read: ReadCommand): Promise<unknown> {
+  switch (read[0]) {
+    case 'GET':
+      return redis.get(read[1]);
+    case 'HGET':
+      return redis.hget(read[1], read[2]!);
+    case 'HMGET':
+      return redis.hmget(read[1], ...read.slice(2));
+    case 'LRANGE':
+      return redis.lrange(read[1], Number(read[2]), Number(read[3]));
+    case 'EXISTS':
+      return redis.exists(...read.slice(1));
+  }
+}
+
+/**
+ * A reply of several reads answered together holds each read's error in its place (as the read
+ * alone would have rejected with it): this is the reply, or that error thrown.
+ */
+export function replyOf<T>(reply: unknown): T {
+  if (reply instanceof Error) throw reply;
+  return reply as T;
+}
