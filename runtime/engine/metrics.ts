@@ -55,20 +55,32 @@ export function applyMetricCalls(calls: DeferredMetricCalls): void {
   }
 }
 
-const UNLABELLED = Symbol('unlabelled');
+const UNLABELLED = '';
+
+/**
+ * A label set's identity within one batch: its names and values in the order written (the same
+ * call site writes them in the same order; two orders of one set are only not merged). The label
+ * objects themselves are new at every call, so they cannot be the key: the governor sets two
+ * gauges and increments a counter per plan by symbol, ~2.5 plans a symbol in a batch.
+ */
+function labelKey(labels: object): string {
+  let key = '';
+  for (const name in labels) key += `${name}\u0000${String((labels as Record<string, unknown>)[name])}\u0000`;
+  return key;
+}
 
 /**
  * Applies the deferred calls of a whole committed batch at once, with the same end state as
  * applying them one by one: a gauge keeps only the last value set per label set (the heat gate
- * sets four gauges per message), and unlabelled counter increments are summed.
+ * sets four gauges per message), and increments are summed per label set.
  */
 export function applyMetricCallsCoalesced(lists: readonly DeferredMetricCalls[]): void {
   // A gauge's pending sets, one slot per label set, updated in place: each slot remembers when it
   // was last written, and a flush applies them in that order, as if each write had moved its
   // label set to the end. (Deleting and re-inserting into the Map with a new pair per write cost
   // most of the allocation here: the heat gate sets its gauges six times a message.)
-  const sets = new Map<Record<string, AnyMetricCall>, Map<unknown, PendingSet>>();
-  const sums = new Map<Record<string, AnyMetricCall>, number>();
+  const sets = new Map<Record<string, AnyMetricCall>, Map<string, PendingSet>>();
+  const sums = new Map<Record<string, AnyMetricCall>, Map<string, PendingSum>>();
   let written = 0;
   const flushSets = (target: Record<string, AnyMetricCall>) => {
     const pending = sets.get(target);
@@ -80,10 +92,13 @@ export function applyMetricCallsCoalesced(lists: readonly DeferredMetricCalls[])
     }
     sets.delete(target);
   };
-  const flushSum = (target: Record<string, AnyMetricCall>) => {
-    const sum = sums.get(target);
-    if (sum === undefined) return;
-    target.inc!(sum);
+  const flushSums = (target: Record<string, AnyMetricCall>) => {
+    const pending = sums.get(target);
+    if (!pending) return;
+    for (const { labels, by } of pending.values()) {
+      if (labels === undefined) target.inc!(by);
+      else target.inc!(labels, by);
+    }
     sums.delete(target);
   };
   for (const calls of lists) {
@@ -92,9 +107,10 @@ export function applyMetricCallsCoalesced(lists: readonly DeferredMetricCalls[])
       const method = calls[i + 1] as 'inc' | 'set' | 'observe';
       const a = calls[i + 2];
       const b = calls[i + 3];
+      const labelled = typeof a === 'object' && a !== null;
       if (method === 'set') {
-        flushSum(target); // a gauge incremented and then set: the set comes after
-        const key = typeof a === 'object' && a !== null ? a : UNLABELLED;
+        flushSums(target); // a gauge incremented and then set: the set comes after
+        const key = labelled ? labelKey(a) : UNLABELLED;
         let pending = sets.get(target);
         if (!pending) sets.set(target, (pending = new Map()));
         const slot = pending.get(key);
@@ -108,14 +124,29 @@ export function applyMetricCallsCoalesced(lists: readonly DeferredMetricCalls[])
         continue;
       }
       flushSets(target); // an inc or observe after a set on the same metric keeps its order
-      if (method === 'inc' && (a === undefined || typeof a === 'number') && b === undefined) {
-        sums.set(target, (sums.get(target) ?? 0) + ((a as number | undefined) ?? 1));
-      } else if (b === undefined) target[method]!(a);
+      const by = labelled ? b : a;
+      if (method === 'inc' && (by === undefined || typeof by === 'number') && (labelled || b === undefined)) {
+        const key = labelled ? labelKey(a) : UNLABELLED;
+        let pending = sums.get(target);
+        if (!pending) sums.set(target, (pending = new Map()));
+        const sum = pending.get(key);
+        if (sum === undefined) pending.set(key, { labels: labelled ? a : undefined, by: by ?? 1 });
+        else sum.by += by ?? 1;
+        continue;
+      }
+      flushSums(target);
+      if (b === undefined) target[method]!(a);
       else target[method]!(a, b);
     }
   }
   for (const target of [...sets.keys()]) flushSets(target);
-  for (const target of [...sums.keys()]) flushSum(target);
+  for (const target of [...sums.keys()]) flushSums(target);
+}
+
+/** A counter's pending increments for one label set (applyMetricCallsCoalesced). */
+interface PendingSum {
+  readonly labels: object | undefined;
+  by: number;
 }
 
 /** A gauge's pending set for one label set (applyMetricCallsCoalesced). */

@@ -34,8 +34,13 @@ describe('coalesced metric application', () => {
         fc.constant(undefined),
         fc.constantFrom(...SHARED_LABELS),
         fc.constantFrom('COLD', 'HOT').map((state) => ({ state })),
+        // Two names, written in either order (a counter by symbol and reason, as the governor's).
+        fc.constantFrom('A', 'B').map((symbol) => ({ symbol, reason: 'r' })),
+        fc.constantFrom('A', 'B').map((symbol) => ({ reason: 'r', symbol })),
       ),
       value: fc.integer({ min: 0, max: 100 }),
+      // An increment by one, as counters are mostly called.
+      byOne: fc.boolean(),
     });
     fc.assert(
       fc.property(fc.array(fc.array(call, { maxLength: 8 }), { maxLength: 6 }), (batch) => {
@@ -46,8 +51,9 @@ describe('coalesced metric application', () => {
             const deferred = deferMetrics(metrics, queue);
             for (const c of calls) {
               const m = deferred[c.metric] as unknown as Record<string, (a?: unknown, b?: unknown) => void>;
-              if (c.labels === undefined) m[c.method]!(c.value);
-              else m[c.method]!(c.labels, c.value);
+              const value = c.method === 'inc' && c.byOne ? undefined : c.value;
+              if (c.labels === undefined) m[c.method]!(value);
+              else m[c.method]!(c.labels, value);
             }
             return queue;
           });
