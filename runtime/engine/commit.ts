@@ -320,14 +320,14 @@ export class TransactionCommitter implements Committer {
     let accepted = withoutIntraBatchConflicts(items, conflicted, CHAIN);
 
     for (;;) {
-      let batch = this.build(source, accepted, order, conflicted);
+      const chained = chainedGuards(accepted);
+      let batch = this.build(source, accepted, order, conflicted, chained);
       // The script checks chained, absent and equals guards itself at each item's turn (see
       // GuardCheck): WATCH on Redis 7.0 costs time quadratic in the keys a connection watches, and
       // a governor batch guards ~1,000 idempotency keys. Left to WATCH: 'off' guards (compared
       // trimmed and lower-cased as JavaScript does it, which Lua's string functions do not match
       // for every text; a batch has few such keys), and every unchained guard of a batch that
       // goes out as plain commands, which cannot check anything.
-      const chained = chainedGuards(accepted);
       const oversized = batch.script.oversized;
       const watchedGuards = (item: Item) =>
         (item.recorder?.guards ?? []).filter((g) => (oversized || g.kind === 'off') && !(chained.get(item) ?? []).includes(g));
@@ -499,6 +499,8 @@ export class TransactionCommitter implements Committer {
     accepted: readonly Item[],
     order?: CommitOrder,
     conflicted: readonly Item[] = [],
+    /** chainedGuards(accepted), when the caller has it already. */
+    chained: Map<Item, Guard[]> = chainedGuards(accepted),
   ): { script: BatchScript<Item>; entries: number } {
     const script = new BatchScript<Item>(
       source,
@@ -507,7 +509,6 @@ export class TransactionCommitter implements Committer {
       this.sizeHint,
     );
     const overwritten = overwrittenWrites(accepted);
-    const chained = chainedGuards(accepted);
     let entries = 0;
     for (const item of accepted) {
       script.beginItem(
