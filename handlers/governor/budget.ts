@@ -31,23 +31,35 @@ export function freshBudget(budget: Budget | undefined, now: number, maxAgeSec: 
  * time stands in when the timestamp is missing. (The original looked the field up as bytes on
  * a string client, so it never matched: this is the fix.)
  */
-export function hasRecentViolation(
-  entries: readonly [id: string, fields: string[]][],
-  symbol: string,
-  now: number,
-  windowSec: number,
-): boolean {
+export function hasRecentViolation(violations: readonly Violation[], symbol: string, now: number, windowSec: number): boolean {
   const cutoff = now - windowSec * 1000;
+  for (const violation of violations) if (violation.symbol === symbol && violation.at > cutoff) return true;
+  return false;
+}
+
+/** A budget.violation entry as the window reads it: its symbol and when it was written (ms). */
+export interface Violation {
+  readonly symbol: string;
+  readonly at: number;
+}
+
+/**
+ * The entries read once for a batch, each parsed once (hasRecentViolation is asked for every
+ * plan); entries that hold no readable violation, or no finite time, are left out.
+ */
+export function readViolations(entries: readonly [id: string, fields: string[]][]): Violation[] {
+  const violations: Violation[] = [];
   for (const [id, fields] of entries) {
     const record = readBudgetViolationEntry(fieldsToRecord(fields));
-    if (record === undefined || record.symbol !== symbol) continue;
+    // A symbol that is no text matches no plan's.
+    if (record === undefined || typeof record.symbol !== 'string') continue;
     const ts =
       typeof record.timestamp === 'number'
         ? record.timestamp
         : parseNumber(typeof record.timestamp === 'string' ? record.timestamp : undefined);
     // A timestamp in no known unit: the entry's own time says when the violation was written.
     const at = (ts === undefined ? undefined : epochMs(ts)) ?? Number.parseInt(id, 10);
-    if (Number.isFinite(at) && at > cutoff) return true;
+    if (Number.isFinite(at)) violations.push({ symbol: record.symbol, at });
   }
-  return false;
+  return violations;
 }

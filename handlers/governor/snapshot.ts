@@ -2,7 +2,7 @@ import type { BudgetHashField } from '../../schemas/budget.js';
 import type { RedisReader } from '../../runtime/contract/index.js';
 import { killSwitchBlocks } from '../../domain/kill-switch.js';
 import { keys, streams } from '../../schemas/keys.js';
-import { freshBudget, hasRecentViolation, parseBudget, type Budget } from './budget.js';
+import { freshBudget, hasRecentViolation, parseBudget, readViolations, type Budget, type Violation } from './budget.js';
 import type { GovernorConfig } from './config.js';
 import { countSince, execHistoryFrom, execHistoryRead, numberKeyFrom, utcDate, type ExecHistory } from './history.js';
 import type { Position, PositionSource } from './positions.js';
@@ -84,8 +84,8 @@ export interface SharedState {
   readonly positions: readonly Position[];
   /** What the gates count over that book (book-view.ts): summed once for the batch. */
   readonly bookTotals: BookTotals;
-  /** budget.violation entries since the start of the window (each plan filters by its own clock). */
-  readonly violations: readonly [id: string, fields: string[]][];
+  /** budget.violation entries since the start of the window, parsed once (each plan filters by its own clock). */
+  readonly violations: readonly Violation[];
   /** The batch's decisions so far, and its turns (batch-ledger.ts). */
   readonly ledger: BatchLedger;
   /** Where the batch's plans read their own keys: their reads go to Redis together (coalesced-reads.ts). */
@@ -224,7 +224,7 @@ export async function loadShared(
     recentErrors,
     positions,
     bookTotals: bookTotals(positions),
-    violations,
+    violations: readViolations(violations),
     ledger: new BatchLedger(caps),
     reads: coalescedReader(redis),
     symbols: new Map(),
