@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { streams } from '../../schemas/keys.js';
 import { startTestRedis, type TestRedis } from '../support/redis-server.js';
+import { killGateConnections } from './support/kill-connections.js';
 import { spawnRuntime, type RuntimeProcess } from './support/runtime-process.js';
 import { duplicates, fieldOfAll, pendingCount, produce, proposal, seedPortfolio, waitFor } from './support/streams.js';
 
@@ -126,7 +127,7 @@ describe('two commits in flight while commits fail (chaos)', () => {
       // One at a time, a few ms apart: the consumer waits far longer than it takes to handle one.
       await new Promise((r) => setTimeout(r, 5));
       if (Date.now() - lastKill >= 100) {
-        killed += await killGateConnections();
+        killed += await killGateConnections(redis.client);
         lastKill = Date.now();
       }
     }
@@ -134,15 +135,4 @@ describe('two commits in flight while commits fail (chaos)', () => {
     expect(killed).toBeGreaterThan(5);
     console.info(`[chaos] paced reads, gate connections killed ${killed} times: 0 lost, 0 duplicates, in order`);
   }, 180_000);
-
-  /** CLIENT KILL of every connection of the gates' process; the number killed. */
-  async function killGateConnections(): Promise<number> {
-    const list = (await redis.client.call('CLIENT', 'LIST')) as string;
-    let killed = 0;
-    for (const line of list.split('\n').filter((l) => /name=quantum-gates:/.test(l))) {
-      await redis.client.call('CLIENT', 'KILL', 'ID', /id=(\d+)/.exec(line)![1]!).catch(() => undefined);
-      killed += 1;
-    }
-    return killed;
-  }
 });

@@ -2,6 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { keys, streams } from '../../schemas/keys.js';
 import { readStream } from '../support/runtime.js';
 import { startTestRedis, type TestRedis } from '../support/redis-server.js';
+import { killGateConnections } from './support/kill-connections.js';
 import { spawnRuntime, type RuntimeProcess } from './support/runtime-process.js';
 import { duplicates, pendingCount, produce, waitFor } from './support/streams.js';
 
@@ -54,17 +55,6 @@ describe('governor total-notional cap with two replicas and every gate connectio
     replicas = [];
   });
 
-  /** CLIENT KILL of every connection of the gates' processes (both replicas); the number killed. */
-  async function killGateConnections(): Promise<number> {
-    const list = (await redis.client.call('CLIENT', 'LIST')) as string;
-    let killed = 0;
-    for (const line of list.split('\n').filter((l) => /name=quantum-gates:/.test(l))) {
-      await redis.client.call('CLIENT', 'KILL', 'ID', /id=(\d+)/.exec(line)![1]!).catch(() => undefined);
-      killed += 1;
-    }
-    return killed;
-  }
-
   /** The governor's permit and block events. */
   async function decisions(): Promise<Event[]> {
     return (await readStream(redis.client, streams.governorEvents)).filter((e) => e.event === 'permit' || e.event === 'block');
@@ -95,7 +85,7 @@ describe('governor total-notional cap with two replicas and every gate connectio
     let killed = 0;
     const kills = (async () => {
       while (killing) {
-        killed += await killGateConnections();
+        killed += await killGateConnections(redis.client);
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
     })();
