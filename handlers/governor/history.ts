@@ -1,7 +1,7 @@
 import type { RedisReader } from '../../runtime/contract/index.js';
 import { keys } from '../../schemas/keys.js';
 import { parseNumber } from './numbers.js';
-import { replyOf, type ReadCommand } from '../positions/read-commands.js';
+import { replyOf, sendRead, type ReadCommand } from '../positions/read-commands.js';
 
 /** The original's list: LPUSH str(time.time()), LTRIM 0 99, EXPIRE 86400 (8f5055c52 _issue_permit). */
 export const EXEC_HISTORY_LENGTH = 100;
@@ -28,10 +28,7 @@ export interface ExecHistory {
  * exist in Redis); only a leftover of another type costs a TYPE and a second read.
  */
 export async function readExecHistory(redis: RedisReader, symbol: string): Promise<ExecHistory> {
-  const key = keys.governorExecutions(symbol);
-  const items = await redis.lrange(key, 0, -1).catch(unlessWrongType(undefined));
-  if (items !== undefined) return { type: items.length > 0 ? 'list' : 'none', times: numbers(items) };
-  return readOtherHistory(redis, key);
+  return execHistoryFrom(redis, symbol, await sendRead(redis, execHistoryRead(symbol)).catch(asReply));
 }
 
 /** readExecHistory's LRANGE, for a reader that sends several reads as one (execHistoryFrom reads its reply). */
@@ -89,8 +86,7 @@ export function countSince(history: ExecHistory, nowMs: number, windowSec: numbe
  * number, or a key of another type (WRONGTYPE), which the next write replaces (SET).
  */
 export async function readNumberKey(redis: RedisReader, key: string): Promise<number | undefined> {
-  const raw = await redis.get(key).catch(unlessWrongType(null));
-  return parseNumber(raw);
+  return numberKeyFrom(await redis.get(key).catch(asReply));
 }
 
 /** What readNumberKey answers, from the reply of a GET of the key (its error in its place). */
@@ -101,13 +97,8 @@ export function numberKeyFrom(reply: unknown): number | undefined {
 /** A key of another type: the read's error the callers above ignore (the next write replaces the key). */
 const isWrongType = (error: unknown): boolean => error instanceof Error && error.message.startsWith('WRONGTYPE');
 
-/** A rejection handler answering `value` for WRONGTYPE and rethrowing anything else. */
-const unlessWrongType =
-  <T>(value: T) =>
-  (error: unknown): T => {
-    if (isWrongType(error)) return value;
-    throw error;
-  };
+/** A read alone's refusal as the reply a composite read holds in its place (replyOf throws it again). */
+const asReply = (error: unknown): Error => (error instanceof Error ? error : new Error(String(error)));
 
 /** The UTC date the original keys daily records by (datetime.utcnow().strftime('%Y-%m-%d')). */
 export function utcDate(nowMs: number): string {

@@ -4,7 +4,7 @@ import { envInt, type RedisReader } from '../../runtime/contract/index.js';
 import { compareStreamIds, fieldsToRecord, parseNumber } from '../../schemas/fields.js';
 import { keys, streams } from '../../schemas/keys.js';
 import { positionSnapshotSchema, snapshotAges, snapshotNotional } from '../../schemas/position-snapshot.js';
-import { replyOf, type ReadCommand } from './read-commands.js';
+import { replyOf, sendReads, type ReadCommand } from './read-commands.js';
 
 /** P3.3's hash prefixes: the seed era's, and upstream's newest (de25f13cb). */
 export const DEFAULT_P33_PREFIXES: readonly string[] = [prefixOf(keys.p33PositionSnapshot), prefixOf(keys.p33StatePositions)];
@@ -478,12 +478,7 @@ export async function readP33Position(
   untrusted?: UntrustedFigure[],
   options: P33ReadOptions = {},
 ): Promise<BookPosition | undefined> {
-  const prefixes = p33Prefixes(options.config);
-  const [rows, [publishedSigma, marketSigma]] = await Promise.all([
-    Promise.all(prefixes.map((prefix) => redis.hmget(prefix + symbol, ...P33_FIELDS))),
-    readSigmaRow(redis, symbol),
-  ]);
-  return p33PositionOf(symbol, rows, 0, rows.length, publishedSigma, marketSigma, untrusted);
+  return p33PositionFrom(symbol, await sendReads(redis, p33PositionReads(symbol, options.config)), untrusted);
 }
 
 /**

@@ -3,7 +3,7 @@ import type { RedisReader } from '../../runtime/contract/index.js';
 import { parseNumber } from '../../schemas/fields.js';
 import { keys } from '../../schemas/keys.js';
 import { p33Prefixes, type PositionBookConfig } from './book.js';
-import { replyOf, type ReadCommand } from './read-commands.js';
+import { replyOf, sendReads, type ReadCommand } from './read-commands.js';
 
 /**
  * A mark price for any symbol, open or flat: the freshest of
@@ -59,16 +59,13 @@ type Pair = readonly (string | null | undefined)[];
 /** The quotes the replies of priceQuoteReads hold (from `at` on in `replies`); a read's error is thrown. */
 export function priceQuotesOf(replies: readonly unknown[], at = 0, count = replies.length - at): PriceQuote[] {
   for (let i = at; i < at + count; i++) replyOf(replies[i]);
-  return quotesOf(replies[at] as Pair, replies[at + 1] as Pair, replies, at + 2, at + count);
-}
-
-/** The market state's quote, the ticker's, then P3.3's under each prefix (replies[from..to)). */
-function quotesOf(market: Pair, ticker: Pair, ledger: readonly unknown[], from: number, to: number): PriceQuote[] {
+  const [market, ticker] = [replies[at] as Pair, replies[at + 1] as Pair];
   const out: PriceQuote[] = [];
   addQuote(out, 'market_state', market[0], market[1]);
   addQuote(out, 'ticker', ticker[0], ticker[1]);
-  for (let i = from; i < to; i++) {
-    const [mark, ts] = ledger[i] as Pair;
+  // Then P3.3's under each prefix.
+  for (let i = at + 2; i < at + count; i++) {
+    const [mark, ts] = replies[i] as Pair;
     // P3.3 always writes ts_epoch: a hash without it is not the Ledger's (see the position book).
     if (ts === null || ts === undefined) continue;
     addQuote(out, 'p33', mark, ts);
@@ -82,12 +79,7 @@ export async function readPriceQuotes(
   symbol: string,
   config?: Pick<PositionBookConfig, 'POSITION_P33_PREFIXES'>,
 ): Promise<PriceQuote[]> {
-  const [market, ticker, ...ledger] = await Promise.all([
-    redis.hmget(keys.marketState(symbol), 'mark_price', 'timestamp'),
-    redis.hmget(keys.ticker(symbol), 'markPrice', 'timestamp'),
-    ...p33Prefixes(config).map((prefix) => redis.hmget(prefix + symbol, 'mark_price', 'ts_epoch')),
-  ]);
-  return quotesOf(market, ticker, ledger, 0, ledger.length);
+  return priceQuotesOf(await sendReads(redis, priceQuoteReads(symbol, config)));
 }
 
 /**

@@ -28,6 +28,11 @@ export function sendRead(redis: RedisReader, read: ReadCommand): Promise<unknown
   }
 }
 
+/** Sends reads as the client's own commands, together: their replies in order, or the first refusal (as Promise.all). */
+export function sendReads(redis: RedisReader, reads: readonly ReadCommand[]): Promise<unknown[]> {
+  return Promise.all(reads.map((read) => sendRead(redis, read)));
+}
+
 /**
  * A reply of several reads answered together holds each read's error in its place (as the read
  * alone would have rejected with it): this is the reply, or that error thrown.
