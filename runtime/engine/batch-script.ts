@@ -1,11 +1,10 @@
-import { isNoScript, scriptSha } from '../contract/script-by-hash.js';
 import { Command, ReplyError, type Pipeline, type Redis } from 'ioredis';
 import type { Effect, OrderCondition } from './effects.js';
 import { compareStreamIds } from '../../schemas/fields.js';
 import { asEval, DEAD_LETTER_APPEND, DEAD_LETTER_APPEND_FUNCTION } from './dead-letter.js';
 import { writeEffectCommands, writeExtraEmitCommands, type ExtraEmit } from './effect-commands.js';
-import { encodeCommand, type EncodedArgs } from './resp.js';
 import { RespArgs, type SizeHint } from './resp-args.js';
+import { FlatCommand, sendScript } from './flat-command.js';
 import type { RedisClient } from './connection.js';
 
 /**
@@ -319,13 +318,6 @@ end
 return {failed, lost, superseded, withheld, waiting, unguarded, trimmed}
 `;
 
-/**
- * RUN_BATCH's SHA1, for EVALSHA. The body is ~8 KB: sent with every batch it costs Node ~40 µs
- * to encode and the socket ~70 µs to write (a single-message batch at a low rate pays all of it),
- * and Redis hashes it again on every EVAL.
- */
-const RUN_BATCH_SHA = scriptSha(RUN_BATCH);
-
 /** Where the script (body or SHA1) stands in the EVAL arguments. */
 const SCRIPT = 0;
 /** Where RUN_BATCH finds the batch's id range in its EVAL arguments (script, numkeys, then ARGV). */
@@ -334,38 +326,6 @@ const LAST_ID = 6;
 
 /** Lua's unpack() spreads at most ~8,000 values, so a command with more cannot run in the script. */
 const SCRIPT_MAX_COMMAND_ARGS = 7_000;
-
-/**
- * A command built from arguments that are already one flat array of strings, and optionally more
- * already in the protocol's bytes (`tail`, sent after them). ioredis's own constructor copies its
- * arguments with Array.prototype.flat, which costs about 125 ns per argument: most of the
- * client's cost for a batch of outputs. The arguments are set after construction, so that copy
- * runs on an empty array.
- */
-class FlatCommand extends Command {
-  private readonly tail: EncodedArgs | undefined;
-
-  constructor(name: string, args: string[], tail?: EncodedArgs) {
-    super(name, []);
-    this.args = args;
-    this.tail = tail;
-  }
-
-  /**
-   * The command's bytes, written without ioredis's string building (resp.ts). A tail with room
-   * before it takes the command's head there and goes out as it is, not copied after the head.
-   */
-  override toWritable(): Buffer {
-    const tail = this.tail;
-    if (tail instanceof RespArgs) {
-      const sent = tail.withHead(encodeCommand(this.name, this.args as string[], { count: tail.count, bytes: NO_BYTES }));
-      if (sent !== undefined) return sent;
-    }
-    return encodeCommand(this.name, this.args as string[], tail);
-  }
-}
-
-const NO_BYTES = Buffer.alloc(0);
 
 /**
  * Room kept before a batch's arguments for the command's head: EVAL's (the script's body and the
@@ -522,8 +482,7 @@ export class BatchScript<Item> {
    * only what the consumer checked before committing.
    */
   queueOn(transaction: Pipeline): (replies: [Error | null, unknown][]) => BatchResult<Item> {
-    this.endItem();
-    this.body.settleSize();
+    this.complete();
     if (!this.tooLarge) {
       // Inside a transaction the body goes with it: a NOSCRIPT there would end the transaction
       // and its WATCH, and the guarded items would have to be checked again.
@@ -564,9 +523,7 @@ export class BatchScript<Item> {
    * its queue, promises and reply unwrapping for one command. Not for an oversized batch (queueOn).
    */
   async runInTransaction(connection: Redis): Promise<BatchResult<Item> | null> {
-    this.endItem();
-    this.body.settleSize();
-    if (this.tooLarge) throw new Error('an oversized batch goes out as plain commands in a transaction (queueOn)');
+    this.completeScripted();
     // Inside a transaction the body goes with it: a NOSCRIPT there would end the transaction
     // and its WATCH, and the guarded items would have to be checked again.
     this.args[SCRIPT] = RUN_BATCH;
@@ -596,22 +553,16 @@ export class BatchScript<Item> {
    * Runs the batch as one EVALSHA of its own, for a commit with nothing WATCHed: the script is
    * atomic by itself, so MULTI and EXEC around it would only add two commands, two socket
    * writes and two replies. When Redis does not know the script (a restart, SCRIPT FLUSH: it
-   * answers NOSCRIPT and runs nothing) the body is sent once with EVAL, which caches it again.
-   * Not for an oversized batch (see queueOn).
+   * answers NOSCRIPT and runs nothing) the body is sent once with EVAL, which caches it again
+   * (the body is ~10 KB: sent with every batch it cost Node ~40 µs to encode and the socket ~70 µs
+   * to write, and Redis hashed it every time). Not for an oversized batch (see queueOn).
    */
   async runAlone(connection: RedisClient): Promise<BatchResult<Item>> {
-    this.endItem();
-    this.body.settleSize();
-    if (this.tooLarge) throw new Error('an oversized batch goes out as plain commands in a transaction (queueOn)');
-    this.args[SCRIPT] = RUN_BATCH_SHA;
-    let reply: unknown;
-    try {
-      reply = await connection.sendCommand(new FlatCommand('evalsha', this.args, this.body));
-    } catch (error) {
-      if (!isNoScript(error)) throw error;
-      this.args[SCRIPT] = RUN_BATCH;
-      reply = await connection.sendCommand(new FlatCommand('eval', this.args, this.body));
-    }
+    this.completeScripted();
+    const reply = await sendScript(connection, RUN_BATCH, (name, script) => {
+      this.args[SCRIPT] = script;
+      return new FlatCommand(name, this.args, this.body);
+    });
     return this.scriptResult(reply);
   }
 
@@ -645,6 +596,18 @@ export class BatchScript<Item> {
 
   private failure(command: number, error: Error): EffectFailure<Item> {
     return { item: this.commandItems[command], effect: this.commandEffects[command], error };
+  }
+
+  /** Ends the batch, which goes as one script (not an oversized batch: queueOn sends that). */
+  private completeScripted(): void {
+    this.complete();
+    if (this.tooLarge) throw new Error('an oversized batch goes out as plain commands in a transaction (queueOn)');
+  }
+
+  /** Ends the batch: its last item's count filled in, its size noted for the committer's next. */
+  private complete(): void {
+    this.endItem();
+    this.body.settleSize();
   }
 
   private endItem(): void {

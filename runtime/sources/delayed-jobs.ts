@@ -1,7 +1,6 @@
 import { Job, type JobsOptions, type Queue } from 'bullmq';
-import { Command, type Redis } from 'ioredis';
-import { isNoScript, scriptSha } from '../contract/script-by-hash.js';
-import { encodeCommand } from '../engine/resp.js';
+import type { Redis } from 'ioredis';
+import { FlatCommand, sendScript } from '../engine/flat-command.js';
 import { RespArgs } from '../engine/resp-args.js';
 // BullMQ's own script for one delayed job (its includes resolved), run here once per job inside one call.
 import { addDelayedJob } from 'bullmq/dist/esm/scripts/addDelayedJob-6.js';
@@ -31,36 +30,16 @@ return replies
 `;
 
 /**
- * ADD_DELAYED_JOBS with its keys, then the jobs' arguments already in the protocol's bytes. With
- * ioredis's own eval, the packed arguments (Buffers) made it build the command from a Buffer per
- * piece and join them (~5 µs a job, docs/performance.md); the body went with every call.
+ * ADD_DELAYED_JOBS by its hash, with its keys, then the jobs' arguments already in the protocol's
+ * bytes. With ioredis's own eval, the packed arguments (Buffers) made it build the command from a
+ * Buffer per piece and join them (~5 µs a job, docs/performance.md); the body went every time.
  */
-class AddDelayedJobsCommand extends Command {
-  constructor(
-    name: 'evalsha' | 'eval',
-    head: string[],
-    private readonly jobArgs: RespArgs,
-  ) {
-    super(name, [], { replyEncoding: 'utf8' });
-    this.args = head;
-  }
-
-  override toWritable(): Buffer {
-    return encodeCommand(this.name, this.args as string[], this.jobArgs);
-  }
-}
-
-const ADD_DELAYED_JOBS_SHA = scriptSha(ADD_DELAYED_JOBS);
-
-/** The script by its hash; with its body once Redis answers NOSCRIPT (a restart, SCRIPT FLUSH), which caches it again. */
-async function runAddDelayedJobs(client: Pick<Redis, 'sendCommand'>, keys: readonly string[], jobArgs: RespArgs): Promise<unknown> {
-  const head = (script: string) => [script, String(keys.length), ...keys];
-  try {
-    return await client.sendCommand(new AddDelayedJobsCommand('evalsha', head(ADD_DELAYED_JOBS_SHA), jobArgs));
-  } catch (error) {
-    if (!isNoScript(error)) throw error;
-    return client.sendCommand(new AddDelayedJobsCommand('eval', head(ADD_DELAYED_JOBS), jobArgs));
-  }
+function runAddDelayedJobs(client: Pick<Redis, 'sendCommand'>, keys: readonly string[], jobArgs: RespArgs): Promise<unknown> {
+  return sendScript(
+    client,
+    ADD_DELAYED_JOBS,
+    (name, script) => new FlatCommand(name, [script, String(keys.length), ...keys], jobArgs, 'utf8'),
+  );
 }
 
 /** What BullMQ would send for one job: its script's name, and its keys and arguments. */
@@ -108,7 +87,8 @@ export async function addDelayedJobs(queue: Queue, jobs: readonly DelayedJob[]):
   const captured = await Promise.all(jobs.map((job) => capturedAdd(queue, job)));
   const expected = `addDelayedJob:`;
   const keys = captured[0]!.args.slice(0, addDelayedJob.keys);
-  const jobArgs = new RespArgs();
+  // Room before the arguments for EVALSHA's head, so the jobs' bytes go out as they are.
+  const jobArgs = new RespArgs(undefined, 512);
   for (const { command, args } of captured) {
     const ownKeys = args.slice(0, addDelayedJob.keys);
     if (!command.startsWith(expected) || ownKeys.some((key, k) => key !== keys[k])) return false;

@@ -1,7 +1,7 @@
-import { Cluster, Command } from 'ioredis';
+import { Cluster } from 'ioredis';
 import type { RedisReader } from '../contract/redis-reader.js';
 import type { RedisClient } from '../engine/connection.js';
-import { encodeCommand } from '../engine/resp.js';
+import { FlatCommand } from '../engine/flat-command.js';
 
 /** The read-script commands a handler's reader sends without ioredis's argument copy. */
 type ScriptRead = 'eval_ro' | 'evalsha_ro';
@@ -14,14 +14,9 @@ type ScriptRead = 'eval_ro' | 'evalsha_ro';
  * (resp.ts, property-tested against ioredis's). Replies are decoded as ioredis's own eval_ro and
  * evalsha_ro decode them: UTF-8 strings.
  */
-export class ScriptReadCommand extends Command {
+export class ScriptReadCommand extends FlatCommand {
   constructor(name: ScriptRead, args: string[]) {
-    super(name, [], { replyEncoding: 'utf8' });
-    this.args = args;
-  }
-
-  override toWritable(): Buffer {
-    return encodeCommand(this.name, this.args as string[]);
+    super(name, args, undefined, 'utf8');
   }
 }
 
