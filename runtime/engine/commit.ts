@@ -217,19 +217,23 @@ export function chainedGuards<Item extends CommitItem>(accepted: readonly Item[]
  * again (see the commit loop after a commit whose outcome is unknown).
  */
 export function chainedPredecessors<Item extends CommitItem>(items: readonly Item[]): Map<Item, Item[]> {
-  const chained = new Map<Item, Item[]>();
-  if (!anyGuarded(items)) return chained;
-  const written = new Map<string, string | undefined>();
+  const chained = chainedGuards(items);
+  const predecessors = new Map<Item, Item[]>();
+  if (chained.size === 0) return predecessors;
+  // The item whose write a chained guard expects: the last one before it to write the key.
   const writer = new Map<string, Item>();
   for (const item of items) {
+    const guards = chained.get(item);
+    if (guards !== undefined)
+      predecessors.set(
+        item,
+        guards.map((g) => writer.get(g.key)!),
+      );
     const recorder = item.recorder;
-    const on = (recorder?.guards ?? []).filter((g) => written.has(g.key) && isChained(g, written)).map((g) => writer.get(g.key)!);
-    if (on.length > 0) chained.set(item, on);
-    noteWrites(recorder, written);
     for (const effect of recorder?.effects ?? []) writer.set(effect.op === 'emit' ? effect.stream : effect.key, item);
     if (recorder?.condition) writer.set(recorder.condition.key, item);
   }
-  return chained;
+  return predecessors;
 }
 
 /** inStreamOrder over the whole batch, the deferred items appended to `conflicted`. */
