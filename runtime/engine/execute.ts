@@ -39,7 +39,9 @@ export async function executeBatch<Config, Metrics extends object>(
   reject: Reject,
   /** Batch state already being loaded for these deliveries; retries load it afresh. */
   preloadedState?: Promise<unknown>,
-): Promise<void> {
+  /** The state of the batch whose commit is still in flight, for a handler that decides ahead of it. */
+  ahead?: unknown,
+): Promise<unknown> {
   for (const delivery of deliveries) {
     delivery.outcome = LEFT_PENDING;
     delivery.recorder = undefined;
@@ -48,9 +50,10 @@ export async function executeBatch<Config, Metrics extends object>(
   }
   const { maxAttempts, backoffMs } = handler.failure;
   let todo = deliveries;
+  let firstState: unknown;
 
   while (todo.length > 0) {
-    if (env.stopping() && todo.some((d) => d.attempts > 0)) return;
+    if (env.stopping() && todo.some((d) => d.attempts > 0)) return firstState;
     // Duplicate checks read Redis while the batch state loads, not after it.
     const checks = startDuplicateChecks(
       handler,
@@ -61,11 +64,12 @@ export async function executeBatch<Config, Metrics extends object>(
     let stateError: unknown;
     try {
       if (preloadedState) state = await preloadedState;
-      else state = handler.batch?.loadState ? await handler.batch.loadState(env.redis, env.config, env.now()) : undefined;
+      else state = handler.batch?.loadState ? await handler.batch.loadState(env.redis, env.config, env.now(), ahead) : undefined;
     } catch (error) {
       stateError = error;
     }
     preloadedState = undefined;
+    if (todo === deliveries) firstState = state;
 
     /** Each failed delivery's last error, until it succeeds or its policy decides. */
     const failed = new Map<Delivery, unknown>();
@@ -107,7 +111,7 @@ export async function executeBatch<Config, Metrics extends object>(
     if (!env.redisReady()) {
       for (const delivery of failing) delivery.attempts -= 1;
       await env.waitForRedis();
-      if (env.stopping()) return;
+      if (env.stopping()) return firstState;
       todo = failing;
       continue;
     }
@@ -127,6 +131,7 @@ export async function executeBatch<Config, Metrics extends object>(
       await env.sleep(backoffMs * 2 ** (attempt - 1));
     }
   }
+  return firstState;
 }
 
 async function applyPolicy<Config, Metrics extends object>(

@@ -18,7 +18,11 @@ export interface EntryBatchSource {
  * over them: validation and the handler. The stream consumer and the start-up warm-up both go
  * through here, so the warm-up runs the code a real batch runs.
  */
-export function prepareEntries(source: EntryBatchSource, { entries, readAt, state, deliveries }: Batch): Promise<PreparedBatch> {
+export function prepareEntries(
+  source: EntryBatchSource,
+  { entries, readAt, state, deliveries }: Batch,
+  ahead?: unknown,
+): Promise<PreparedBatch> {
   const { handler, metrics } = source;
   metrics.batchSize.observe({ handler: handler.name }, entries.length);
   handler.batch?.onRead?.(source.handlerMetrics, entries.length);
@@ -28,7 +32,7 @@ export function prepareEntries(source: EntryBatchSource, { entries, readAt, stat
     const meta = { id, raw, producedAt: Number.parseInt(id, 10) };
     return new Delivery(meta, fieldList === null ? null : raw, deliveries?.get(id) ?? 1, id);
   });
-  return source.pipeline.prepare(batch, readAt, state);
+  return source.pipeline.prepare(batch, readAt, state, ahead);
 }
 
 /** What each message's log lines carry besides the consumer's bindings. */

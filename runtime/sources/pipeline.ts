@@ -57,7 +57,8 @@ export interface SourceShape {
 
 /** A source's pipeline: validate and handle a batch of deliveries, then commit and settle it. */
 export interface SourcePipeline {
-  prepare(deliveries: readonly Delivery[], readAt: number, state?: Promise<unknown>): Promise<PreparedBatch>;
+  /** `ahead`: the state of the batch still committing, for a handler that decides ahead of it (batch.decidesAhead). */
+  prepare(deliveries: readonly Delivery[], readAt: number, state?: Promise<unknown>, ahead?: unknown): Promise<PreparedBatch>;
   /**
    * False when some delivery was left uncommitted (still conflicting, or the source stopped
    * meanwhile). `chain`: the batch's place behind a previous batch whose commit may be in flight.
@@ -114,7 +115,7 @@ export function buildPipeline(deps: SourceDeps, shape: SourceShape): SourcePipel
     ...shape.commit,
   };
   return {
-    prepare: (deliveries, readAt, state) => prepareBatch(pipeline, deliveries, readAt, state),
+    prepare: (deliveries, readAt, state, ahead) => prepareBatch(pipeline, deliveries, readAt, state, ahead),
     commit: (batch, chain) => commitBatch(commitEnv, batch, chain),
     handlerRedis,
   };

@@ -37,6 +37,8 @@ interface InFlightCommit {
   readonly token: string;
   readonly settled: Promise<void>;
   done: boolean;
+  /** The state the batch was decided on: what the next batch, decided ahead of this commit, lays over its reads. */
+  readonly state: unknown;
 }
 
 /**
@@ -44,7 +46,9 @@ interface InFlightCommit {
  * pipeline (validate, run the handler) and the commit loop together. One batch in hand at a
  * time (two for gates that never read their own writes: one handled while the previous
  * commits; its commit then goes out behind the previous one's, which settles before the next
- * batch is handled), so in-flight work is bounded by BATCH_SIZE.
+ * batch is handled; two also for gates that decide ahead: one handled, on the previous batch's
+ * decisions laid over what it reads, while the previous one commits, its commit sent once that
+ * one has settled), so in-flight work is bounded by BATCH_SIZE.
  */
 export class StreamConsumer {
   readonly stream: string;
@@ -57,8 +61,12 @@ export class StreamConsumer {
   private readonly reader: StreamReader;
   private readonly pipeline: SourcePipeline;
   private readonly entrySource: EntryBatchSource;
-  /** Handlers that never read their own writes may handle a batch while the previous one commits. */
+  /**
+   * Handlers that never read their own writes may handle a batch while the previous one commits;
+   * so may handlers that decide ahead (batch.decidesAhead), given the previous batch's state.
+   */
   private readonly overlapCommits: boolean;
+  private readonly decidesAhead: boolean;
   /**
    * The commits in flight, oldest first: at most one, or two where a batch's commit may be sent
    * behind the previous one's (pipelinedCommits). Commits go out and settle in batch order.
@@ -93,8 +101,12 @@ export class StreamConsumer {
     this.group = trigger.group(deps.handlerConfig);
     this.lastProgressAt = deps.now();
     this.log = deps.logger.child({ handler: deps.handler.name, stream: this.stream, group: this.group });
-    this.overlapCommits = deps.handler.batch?.readsOwnWrites === false;
-    this.pipelinedCommits = this.overlapCommits && !(deps.committerConnection instanceof Cluster);
+    this.decidesAhead = deps.handler.batch?.decidesAhead === true;
+    const neverReadsOwnWrites = deps.handler.batch?.readsOwnWrites === false;
+    this.overlapCommits = neverReadsOwnWrites || this.decidesAhead;
+    // A batch decided ahead commits only once the one before has settled: its guards expect what
+    // that one was to write, and a fired guard must re-run it on what did land.
+    this.pipelinedCommits = neverReadsOwnWrites && !(deps.committerConnection instanceof Cluster);
     this.orderKey = commitOrderKey(this.stream, this.group, deps.config.CONSUMER_NAME);
     this.pacing = new ReadPacing(deps.config.BATCH_SIZE);
     this.pipeline = buildPipeline(deps, {
@@ -263,7 +275,7 @@ export class StreamConsumer {
           // one's without waiting for its answer: Redis runs them in turn while this process
           // handles the next batch. Where commits cannot be pipelined, the commit waits for the
           // previous one's answer instead.
-          const prepared = await this.prepare(batch);
+          const prepared = await this.prepare(batch, this.decidingAheadOf());
           await this.settleCommits(this.pipelinedCommits ? 1 : 0);
           this.startCommit(prepared);
         } else {
@@ -344,16 +356,26 @@ export class StreamConsumer {
     for (const result of results) if (result.status === 'rejected') throw result.reason;
   }
 
+  /** The state of the batch whose commit is still in flight, for a handler that decides ahead of it. */
+  private decidingAheadOf(): unknown {
+    if (!this.decidesAhead) return undefined;
+    const last = this.inFlight[this.inFlight.length - 1];
+    return last !== undefined && !last.done ? last.state : undefined;
+  }
+
   /** Sends a prepared batch's commit, behind the previous batch's if that one is still in flight. */
   private startCommit(prepared: PreparedBatch): void {
     const previous = this.inFlight[this.inFlight.length - 1];
     const token = `${this.tokenPrefix}${++this.commitNumber}`;
-    const chain: CommitChain = {
-      key: this.orderKey,
-      token,
-      ...(previous && !previous.done ? { ahead: { token: previous.token, settled: previous.settled } } : {}),
-    };
-    const commit: InFlightCommit = { token, settled: this.commit(prepared, chain), done: false };
+    // A gate that decides ahead sends its commit only after the previous one settled: no order to keep.
+    const chain: CommitChain | undefined = this.decidesAhead
+      ? undefined
+      : {
+          key: this.orderKey,
+          token,
+          ...(previous && !previous.done ? { ahead: { token: previous.token, settled: previous.settled } } : {}),
+        };
+    const commit: InFlightCommit = { token, settled: this.commit(prepared, chain), done: false, state: prepared.state };
     commit.settled.then(
       () => (commit.done = true),
       () => (commit.done = true), // the failure itself is thrown by the settleCommits that awaits it
@@ -366,8 +388,8 @@ export class StreamConsumer {
     await this.commit(await this.prepare(batch));
   }
 
-  private prepare(batch: Batch): Promise<PreparedBatch> {
-    return prepareEntries(this.entrySource, batch);
+  private prepare(batch: Batch, ahead?: unknown): Promise<PreparedBatch> {
+    return prepareEntries(this.entrySource, batch, ahead);
   }
 
   private async commit(batch: PreparedBatch, chain?: CommitChain): Promise<void> {
