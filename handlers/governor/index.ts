@@ -37,7 +37,12 @@ export function createGovernor(options: GovernorOptions = {}) {
     mode: () => 'enforce',
     // prometheus_client's start_http_server (METRICS_PORT) answered every path with the metrics.
     http: { health: metricsAsHealth, status: [killSwitchSection, disarmSection, reservationsSection, governorDecisionsSection] },
-    batch: { loadState: (redis, config: GovernorConfig, now): Promise<SharedState> => loadShared(redis, config, positions, now) },
+    batch: {
+      loadState: (redis, config: GovernorConfig, now, ahead?: SharedState): Promise<SharedState> =>
+        loadShared(redis, config, positions, now, ahead),
+      // The next batch is decided while this one commits, on this one's decisions laid over its reads.
+      decidesAhead: true,
+    },
     failure: { maxAttempts: 3, backoffMs: 50, policy: 'fail-closed', fallback: failClosed },
     // At most one permit per plan_id, however often it comes (a reclaim, a replay, an upstream
     // retry): a plan_id permitted once is never decided again, its permit remembered for
@@ -100,7 +105,7 @@ function decide(plan: ApplyPlan, ctx: GovernorCtx, loaded: { snapshot: GovernorS
   const facts = planFacts(plan, planTimes(plan, ctx.meta), now, snapshot.markPrice, limits);
   const verdict = evaluate(facts, limits, snapshot);
   if (verdict.kind === 'block') {
-    recordBlock(ctx, plan, verdict.reason, { facts, snapshot });
+    recordBlock(ctx, plan, verdict.reason, { facts, snapshot, coordination: loaded.coordination });
     // production: a burst breach disarms (the original's _trigger_disarm('burst_limit_breach')).
     if (
       verdict.reason === 'burst_limit_exceeded' &&
