@@ -416,6 +416,15 @@ interface GovernorDrain extends Drain {
   readonly bytes: string;
   /** The node flags it ran with, and where they came from (unitNodeFlags). */
   readonly nodeFlags: string;
+  /** Plans whose commit guard fired and that were decided again (quantum_gates_commit_conflicts_total). */
+  readonly conflicts: number;
+}
+
+/** A counter's value for the governor, from the gates' /metrics. */
+async function governorCounter(port: number, name: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name}{handler="governor"`));
+  return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(' ') + 1));
 }
 
 async function governorThroughput(redis: TestRedis, plans: number, build: Build): Promise<GovernorDrain | undefined> {
@@ -476,6 +485,7 @@ async function governorThroughput(redis: TestRedis, plans: number, build: Build)
       commands: commandsPerMessage(statsBefore, await commandStats(redis.client), drained),
       bytes: `${Math.round((bytesAfter.input - bytesBefore.input) / drained)} B in, ${Math.round((bytesAfter.output - bytesBefore.output) / drained)} B out a plan`,
       nodeFlags: `${flags.flags.join(' ')} (${flags.from})`,
+      conflicts: await governorCounter(port, 'quantum_gates_commit_conflicts_total'),
     };
   } finally {
     await proc.stop();
@@ -667,7 +677,7 @@ async function main(): Promise<void> {
         rows.push({
           name: `governor (${build}), plans/s from a backlog`,
           value: `${rate(governor.perSecond)} plans/s`,
-          note: `target ≥ 6,000; node ${governor.nodeFlags}; CPU ${governor.cpuMicrosPerMessage.toFixed(0)} µs/plan, redis-server ${governor.redisCpuMicrosPerMessage.toFixed(0)} µs/plan, peak RSS ${mib(governor.peakRss)}, ${governor.bytes}, ${governor.commands}`,
+          note: `target ≥ 6,000; node ${governor.nodeFlags}; CPU ${governor.cpuMicrosPerMessage.toFixed(0)} µs/plan, ${governor.conflicts} decided again after a fired guard, redis-server ${governor.redisCpuMicrosPerMessage.toFixed(0)} µs/plan, peak RSS ${mib(governor.peakRss)}, ${governor.bytes}, ${governor.commands}`,
         });
         results[`governor_${build}`] = governor;
       }
