@@ -163,10 +163,13 @@ async function readSymbol(reads: CoalescedReader, symbol: string, dailyKey: stri
 
 /**
  * The symbol's reads with the batch ahead's permits of it laid over them, where the reads show the
- * version that batch started from (see BatchLedger); as read otherwise.
+ * version that batch started from (see BatchLedger); as read otherwise. Only reads made at one
+ * moment tell that by the version: read one by one (`atomic` false), the version may predate the
+ * batch ahead's commit and the history follow it, so they are taken as read, and a permit decided
+ * on them fails its guard if that commit lands (a block on them stands: it saw no more than landed).
  */
-function laidOverAhead(read: SymbolReads, ledger: BatchLedger, symbol: string, dailyKey: string): SymbolReads {
-  const ahead = ledger.aheadOf(symbol, read.version);
+function laidOverAhead(read: SymbolReads, ledger: BatchLedger, symbol: string, dailyKey: string, atomic: boolean): SymbolReads {
+  const ahead = atomic ? ledger.aheadOf(symbol, read.version) : undefined;
   if (ahead === undefined) return read;
   const { changes, exitLock } = ahead;
   return {
@@ -192,7 +195,9 @@ function symbolReads(
   const id = `${symbol}\n${dailyKey}`;
   let symbolRead = shared.symbols.get(id);
   if (symbolRead === undefined) {
-    symbolRead = readSymbol(reads, symbol, dailyKey, config).then((read) => laidOverAhead(read, shared.ledger, symbol, dailyKey));
+    symbolRead = readSymbol(reads, symbol, dailyKey, config).then((read) =>
+      laidOverAhead(read, shared.ledger, symbol, dailyKey, reads.atomic),
+    );
     shared.symbols.set(id, symbolRead);
   }
   return symbolRead;
