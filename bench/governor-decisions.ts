@@ -12,7 +12,8 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { keys, streams } from '../schemas/keys.js';
+import { streams } from '../schemas/keys.js';
+import { seedPortfolio, writeGovernorPlans } from './governor-plans.js';
 import { freePort, startTestRedis } from '../test/support/redis-server.js';
 
 const [bundle, planArg, envArg, symbolArg] = process.argv.slice(2);
@@ -32,49 +33,9 @@ const settings = Object.fromEntries(
 const redis = await startTestRedis();
 const client = new Redis(redis.url);
 try {
-  await client.hset(keys.portfolioState, 'equity_usd', '100000', 'timestamp', String(Math.floor(Date.now() / 1000)));
-  for (let i = 0; i < 20; i++)
-    await client.xadd(
-      streams.positionSnapshot,
-      '*',
-      'symbol',
-      `SYM${i}USDT`,
-      'position_notional_usd',
-      String(1000 + i * 10),
-      'sigma',
-      '0.2',
-      'mark_price',
-      '10',
-      'qty',
-      '100',
-    );
-  const pipeline = client.pipeline();
-  for (let j = 0; j < plans; j++) {
-    const close = j % 2 === 0;
-    pipeline.xadd(
-      streams.applyPlan,
-      '*',
-      'plan_id',
-      `gov-${j}`,
-      'symbol',
-      `SYM${j % symbols}USDT`,
-      'action',
-      close ? 'PARTIAL_75' : 'OPEN_LONG',
-      'decision',
-      'EXECUTE',
-      'side',
-      'BUY',
-      'qty',
-      '1',
-      'price',
-      '10',
-      'kill_score',
-      '0.1',
-      'reduceOnly',
-      close ? 'true' : 'false',
-    );
-  }
-  await pipeline.exec();
+  // The bench's book: 20 positions, the first 20 symbols priced.
+  await seedPortfolio(client, 20);
+  await writeGovernorPlans(client, plans, symbols);
   const port = await freePort();
   const gates = spawn(process.execPath, [`${bundle}/app/main.js`], {
     env: {

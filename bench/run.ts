@@ -20,9 +20,10 @@ import { parseEnv } from 'node:util';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { allHandlers } from '../handlers/index.js';
-import { keys, streams } from '../schemas/keys.js';
+import { streams } from '../schemas/keys.js';
 import { freePort, startTestRedis, type TestRedis } from '../test/support/redis-server.js';
 import { renderChart } from './chart.js';
+import { seedPortfolio, writeGovernorPlans } from './governor-plans.js';
 import { root, spawnNode, spawnTs, type Spawned } from './processes.js';
 
 const quick = process.env.BENCH_QUICK === '1';
@@ -80,31 +81,6 @@ interface Row {
   readonly name: string;
   readonly value: string;
   readonly note?: string;
-}
-
-async function seedPortfolio(redis: Redis, symbols = SYMBOLS): Promise<void> {
-  const pipeline = redis.pipeline();
-  pipeline.hset(keys.portfolioState, 'equity_usd', '100000', 'timestamp', String(Math.floor(Date.now() / 1000)));
-  for (let i = 0; i < symbols; i++) {
-    const symbol = `SYM${i}USDT`;
-    // As the pipeline writes positions: snapshot stream entries (the runtime's position-snapshot
-    // materialises them; the yardstick reads the stream as the original did).
-    pipeline.xadd(
-      streams.positionSnapshot,
-      '*',
-      'symbol',
-      symbol,
-      'position_notional_usd',
-      String(1000 + i * 10),
-      'sigma',
-      '0.2',
-      'mark_price',
-      '10',
-      'qty',
-      '100',
-    );
-  }
-  await pipeline.exec();
 }
 
 async function produceProposals(redis: Redis, count: number, prefix: string): Promise<void> {
@@ -206,7 +182,7 @@ type Contender = 'hand-written' | Build;
 
 async function heatThroughput(redis: TestRedis, backlog: number, kind: Contender): Promise<Drain> {
   await redis.client.flushall();
-  await seedPortfolio(redis.client);
+  await seedPortfolio(redis.client, SYMBOLS);
   await produceProposals(redis.client, backlog, kind);
   let proc: Spawned;
   let output: string;
@@ -282,7 +258,7 @@ function latencyWindow(latencies: number[]): LatencyWindow {
 
 async function latencyAt(redis: TestRedis, rate: number, seconds: number, kind: Contender = 'tsx') {
   await redis.client.flushall();
-  await seedPortfolio(redis.client);
+  await seedPortfolio(redis.client, SYMBOLS);
   const port = await freePort();
   const output = kind !== 'hand-written' ? streams.harvestCalibrated : 'bench:handwritten:calibrated';
   const proc =
@@ -430,37 +406,8 @@ async function governorCounter(port: number, name: string): Promise<number> {
 async function governorThroughput(redis: TestRedis, plans: number, build: Build): Promise<GovernorDrain | undefined> {
   if (!allHandlers.some((h) => h.name === 'governor')) return undefined;
   await redis.client.flushall();
-  await seedPortfolio(redis.client);
-  for (let i = 0; i < plans; i += 2000) {
-    const pipeline = redis.client.pipeline();
-    for (let j = i; j < Math.min(plans, i + 2000); j++) {
-      // A realistic mix: mostly closes (always allowed) and opens across many symbols (mostly capped).
-      const close = j % 2 === 0;
-      pipeline.xadd(
-        streams.applyPlan,
-        '*',
-        'plan_id',
-        `gov-${j}`,
-        'symbol',
-        `SYM${j % 200}USDT`,
-        'action',
-        close ? 'PARTIAL_75' : 'OPEN_LONG',
-        'decision',
-        'EXECUTE',
-        'side',
-        'BUY',
-        'qty',
-        '1',
-        'price',
-        '10',
-        'kill_score',
-        '0.1',
-        'reduceOnly',
-        close ? 'true' : 'false',
-      );
-    }
-    await pipeline.exec();
-  }
+  await seedPortfolio(redis.client, SYMBOLS);
+  await writeGovernorPlans(redis.client, plans);
   const port = await freePort();
   // With the flags its production unit (quantum-gates@governor) gives it.
   const flags = unitNodeFlags('governor');

@@ -6,6 +6,7 @@ import { TransactionCommitter, type Committer } from '../../runtime/engine/commi
 import { Delivery } from '../../runtime/engine/delivery.js';
 import type { Runtime } from '../../runtime/host/runtime.js';
 import { keys, streams } from '../../schemas/keys.js';
+import { P33_SEED_TTL_SEC, p33SeedHash } from '../support/book-producers.js';
 import { usePrivateRedis } from '../support/redis-server.js';
 import { pendingCount, produce, readStream, startRuntime, waitFor } from '../support/runtime.js';
 
@@ -18,24 +19,11 @@ import { pendingCount, produce, readStream, startRuntime, waitFor } from '../sup
 
 const MARK = '100';
 
-/**
- * A P3.3 hash as the Position State Brain writes it: upstream microservices/position_state_brain/main.py
- * at 8f5055c52, lines 211-223 (hset of position_amt, side, entry_price, mark_price, unrealized_pnl,
- * leverage, ts_epoch, source; expire 3600).
- */
+/** A $150 position as P3.3 writes it at the seed era (test/support/book-producers.ts cites upstream). */
 async function p33Position(redis: ReturnType<typeof usePrivateRedis>, symbol: string): Promise<void> {
   const key = keys.p33PositionSnapshot(symbol);
-  await redis.client.hset(key, {
-    position_amt: '1.5',
-    side: 'LONG',
-    entry_price: MARK,
-    mark_price: MARK,
-    unrealized_pnl: '0',
-    leverage: '5',
-    ts_epoch: String(Math.floor(Date.now() / 1000)),
-    source: 'binance_testnet',
-  });
-  await redis.client.expire(key, 3600);
+  await redis.client.hset(key, p33SeedHash(1.5, Number(MARK), Date.now() / 1000));
+  await redis.client.expire(key, P33_SEED_TTL_SEC);
 }
 
 /**

@@ -1,0 +1,66 @@
+import type { Redis } from 'ioredis';
+import { keys, streams } from '../schemas/keys.js';
+
+/**
+ * The book and the plans the governor's benchmarks decide on (bench/run.ts's governor section,
+ * bench/governor-decisions.ts): equity and `symbols` positions written as the pipeline writes
+ * them, and a plan mix that is mostly closes (always allowed) and opens across many symbols.
+ */
+export async function seedPortfolio(redis: Redis, symbols: number): Promise<void> {
+  const pipeline = redis.pipeline();
+  pipeline.hset(keys.portfolioState, 'equity_usd', '100000', 'timestamp', String(Math.floor(Date.now() / 1000)));
+  for (let i = 0; i < symbols; i++) {
+    const symbol = `SYM${i}USDT`;
+    // As the pipeline writes positions: snapshot stream entries (the runtime's position-snapshot
+    // materialises them; the yardstick reads the stream as the original did).
+    pipeline.xadd(
+      streams.positionSnapshot,
+      '*',
+      'symbol',
+      symbol,
+      'position_notional_usd',
+      String(1000 + i * 10),
+      'sigma',
+      '0.2',
+      'mark_price',
+      '10',
+      'qty',
+      '100',
+    );
+  }
+  await pipeline.exec();
+}
+
+/** `plans` apply plans on `symbols` symbols, every other one a close, written 2,000 at a time. */
+export async function writeGovernorPlans(redis: Redis, plans: number, symbols = 200): Promise<void> {
+  for (let i = 0; i < plans; i += 2000) {
+    const pipeline = redis.pipeline();
+    for (let j = i; j < Math.min(plans, i + 2000); j++) {
+      // A realistic mix: mostly closes (always allowed) and opens across many symbols (mostly capped).
+      const close = j % 2 === 0;
+      pipeline.xadd(
+        streams.applyPlan,
+        '*',
+        'plan_id',
+        `gov-${j}`,
+        'symbol',
+        `SYM${j % symbols}USDT`,
+        'action',
+        close ? 'PARTIAL_75' : 'OPEN_LONG',
+        'decision',
+        'EXECUTE',
+        'side',
+        'BUY',
+        'qty',
+        '1',
+        'price',
+        '10',
+        'kill_score',
+        '0.1',
+        'reduceOnly',
+        close ? 'true' : 'false',
+      );
+    }
+    await pipeline.exec();
+  }
+}
