@@ -1,4 +1,5 @@
 import { BatchTurns } from '../../runtime/contract/index.js';
+import type { ExecHistory } from './history.js';
 import type { Reservation, ReservationRead } from './reservations.js';
 
 /** What the permits decided earlier in a batch changed for one symbol. */
@@ -14,6 +15,22 @@ export interface SymbolChanges {
   /** production: what the batch's permits added to the day's total, and that day's key. */
   readonly dailyAdded: number;
   readonly dailyKey: string;
+}
+
+/** What a symbol's permits change of what a plan reads about it (the day's total apart: see the callers). */
+export interface SymbolState {
+  readonly version: string | null;
+  readonly lastExecSec: number | undefined;
+  readonly execHistory: ExecHistory;
+}
+
+/** `state` as the permits behind `changes` leave it: their version, last_exec and execution times on top. */
+export function afterPermits(state: SymbolState, changes: SymbolChanges): SymbolState {
+  return {
+    version: changes.version,
+    lastExecSec: changes.lastExecSec ?? state.lastExecSec,
+    execHistory: { type: 'list', times: [...changes.execTimes, ...state.execHistory.times] },
+  };
 }
 
 /**

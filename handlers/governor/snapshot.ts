@@ -8,7 +8,7 @@ import { countSince, execHistoryFrom, execHistoryRead, numberKeyFrom, utcDate, t
 import type { Position, PositionSource } from './positions.js';
 import { freshestOf, priceQuoteReads, priceQuotesOf, type PriceQuote } from '../positions/prices.js';
 import { replyOf, type ReadCommand } from '../positions/read-commands.js';
-import { BatchLedger } from './batch-ledger.js';
+import { afterPermits, BatchLedger } from './batch-ledger.js';
 import { bookTotals, bookView, type BookTotals, type BookView } from './book-view.js';
 import { coalescedReader, type CoalescedReader } from './coalesced-reads.js';
 import { readReservations, reservedExposure } from './reservations.js';
@@ -174,9 +174,7 @@ function laidOverAhead(read: SymbolReads, ledger: BatchLedger, symbol: string, d
   const { changes, exitLock } = ahead;
   return {
     ...read,
-    version: changes.version,
-    lastExecSec: changes.lastExecSec ?? read.lastExecSec,
-    execHistory: { type: 'list', times: [...changes.execTimes, ...read.execHistory.times] },
+    ...afterPermits(read, changes),
     // Only onto the same day's total: a batch ahead of midnight added to yesterday's key.
     dailyTotal: changes.dailyAdded !== 0 && changes.dailyKey === dailyKey ? (read.dailyTotal ?? 0) + changes.dailyAdded : read.dailyTotal,
     exitLock: exitLock ?? read.exitLock,
@@ -342,12 +340,10 @@ export function inBatchOrder(
   let version = coordination.version;
   const changes = ledger.symbol(symbol);
   if (changes !== undefined) {
-    execHistory = { type: 'list', times: [...changes.execTimes, ...snapshot.execHistory.times] };
-    lastExecSec = changes.lastExecSec ?? snapshot.lastExecSec;
+    ({ version, lastExecSec, execHistory } = afterPermits({ version, lastExecSec, execHistory }, changes));
     execLastHour = countSince(execHistory, now, 3600);
     execLast5Min = countSince(execHistory, now, 300);
     dailyTotal = snapshot.dailyTotal + changes.dailyAdded;
-    version = changes.version;
   }
   if (ledger.disarmed) {
     disarmed = true;
