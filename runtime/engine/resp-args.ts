@@ -90,8 +90,8 @@ export class RespArgs implements CommandSink, EncodedArgs {
 
   add(text: string): void {
     if (text.length <= COPY_BY_HAND) {
-      // $ + two digits + CRLF + the text + CRLF, on the bet that it is ASCII.
-      this.reserve(text.length + 7);
+      // $ + up to four digits + CRLF + the text + CRLF, on the bet that it is ASCII.
+      this.reserve(text.length + 9);
       const end = writeShortAscii(this.buffer, this.written, text);
       if (end >= 0) {
         this.written = end;

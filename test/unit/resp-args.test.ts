@@ -8,7 +8,25 @@ const text = fc.oneof(
   fc.string({ unit: 'grapheme' }),
   fc.string({ unit: 'binary' }), // lone surrogates included
   fc.string({ minLength: 30, maxLength: 200 }),
-  fc.constantFrom('', 'XADD', '*', 'é', '😀', '\uD800', 'a'.repeat(32), 'a'.repeat(33), 'ß'.repeat(40)),
+  fc.constantFrom(
+    '',
+    'XADD',
+    '*',
+    'é',
+    '😀',
+    '\uD800',
+    'a'.repeat(32),
+    'a'.repeat(33),
+    'ß'.repeat(40),
+    // Copied by hand up to COPY_BY_HAND (1024) characters: lengths of two, three and four digits, its edge, and a late non-ASCII one.
+    'a'.repeat(99),
+    'a'.repeat(100),
+    'a'.repeat(999),
+    'a'.repeat(1000),
+    'a'.repeat(1024),
+    'a'.repeat(1025),
+    `${'a'.repeat(700)}é`,
+  ),
 );
 
 /** A command as a list of plain arguments and of commands (each written with its count first, some taken back). */
@@ -112,5 +130,20 @@ describe('RespArgs (issue #24 item 5)', () => {
     const args = Array.from({ length: 20_000 }, (_, i) => `value-${i}-${'x'.repeat(i % 50)}`);
     for (const a of args) resp.add(a);
     expect(encodeCommand('eval', [], resp).equals(encodeCommand('eval', args))).toBe(true);
+  });
+
+  it('reserves room for the length of a long argument, up to four digits, wherever it falls in the buffer', () => {
+    // A first buffer of 1,280 bytes: a filler of each length puts the long argument's end at each
+    // byte near the buffer's end, where a reservation one digit short would cut it.
+    for (const long of ['a'.repeat(999), 'a'.repeat(1000), 'a'.repeat(1024)]) {
+      for (let filler = 0; filler < 300; filler++) {
+        const hint = new SizeHint();
+        hint.bytes = 1024;
+        const resp = new RespArgs(hint);
+        const args = ['x'.repeat(filler), long];
+        for (const a of args) resp.add(a);
+        expect(encodeCommand('eval', [], resp).equals(encodeCommand('eval', args))).toBe(true);
+      }
+    }
   });
 });
