@@ -2,32 +2,9 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { RespArgs, SizeHint } from '../../runtime/engine/resp-args.js';
 import { encodeCommand } from '../../runtime/engine/resp.js';
+import { protocolArgument } from '../support/protocol-arguments.js';
 
-const text = fc.oneof(
-  fc.string(),
-  fc.string({ unit: 'grapheme' }),
-  fc.string({ unit: 'binary' }), // lone surrogates included
-  fc.string({ minLength: 30, maxLength: 200 }),
-  fc.constantFrom(
-    '',
-    'XADD',
-    '*',
-    'é',
-    '😀',
-    '\uD800',
-    'a'.repeat(32),
-    'a'.repeat(33),
-    'ß'.repeat(40),
-    // Copied by hand up to COPY_BY_HAND (1024) characters: lengths of two, three and four digits, its edge, and a late non-ASCII one.
-    'a'.repeat(99),
-    'a'.repeat(100),
-    'a'.repeat(999),
-    'a'.repeat(1000),
-    'a'.repeat(1024),
-    'a'.repeat(1025),
-    `${'a'.repeat(700)}é`,
-  ),
-);
+const text = protocolArgument;
 
 /** A command as a list of plain arguments and of commands (each written with its count first, some taken back). */
 const step = fc.oneof(

@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { Command } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { encodeCommand } from '../../runtime/engine/resp.js';
+import { protocolArgument } from '../support/protocol-arguments.js';
 
 /** What ioredis sends for the command: its toWritable string, encoded as the socket does (UTF-8). */
 function ioredisBytes(name: string, args: string[]): Buffer {
@@ -10,33 +11,7 @@ function ioredisBytes(name: string, args: string[]): Buffer {
   return typeof writable === 'string' ? Buffer.from(writable, 'utf8') : writable;
 }
 
-const text = fc.oneof(
-  fc.string(),
-  fc.string({ unit: 'grapheme' }),
-  fc.string({ unit: 'binary' }), // lone surrogates included
-  fc.string({ minLength: 30, maxLength: 200 }),
-  fc.constantFrom(
-    '',
-    'XADD',
-    '*',
-    '0.0031200000000000004',
-    'é',
-    '€',
-    '😀',
-    '\uD800',
-    'a'.repeat(32),
-    'a'.repeat(33),
-    'ß'.repeat(40),
-    // Copied by hand up to COPY_BY_HAND (1024) characters: lengths of two, three and four digits, its edge, and a late non-ASCII one.
-    'a'.repeat(99),
-    'a'.repeat(100),
-    'a'.repeat(999),
-    'a'.repeat(1000),
-    'a'.repeat(1024),
-    'a'.repeat(1025),
-    `${'a'.repeat(700)}é`,
-  ),
-);
+const text = protocolArgument;
 
 describe('encodeCommand (issue #24 item 5)', () => {
   it('writes the bytes ioredis writes, for any arguments', () => {
