@@ -1,7 +1,6 @@
 /**
  * The governor's decisions on the bench's plan mix, from one bundle: the decision and reason of
- * every plan and a digest of the list, so two commits' bundles can be shown to decide alike
- * (issue #24: deciding ahead of the previous batch's commit must not change a decision).
+ * every plan and a digest of the list, so two commits' bundles can be shown to decide alike.
  *
  *   npx tsx bench/governor-decisions.ts <bundle dir> [plans] [K=V,K=V] [symbols]
  *

@@ -83,12 +83,6 @@ export interface CoalescedReader extends RedisReader {
    * Not kept when make() sent no read through this reader (then nothing ties it to this turn).
    */
   onceThisTurn<T>(id: string, make: () => T): T;
-  /**
-   * Whether a turn's reads still go to Redis as one script, so that all of them come from one
-   * moment; false on a Cluster client and once a script was refused (the reads then go one by one,
-   * and a commit may land between two of them).
-   */
-  readonly atomic: boolean;
 }
 
 /**
@@ -180,10 +174,7 @@ export function coalescedReader(redis: RedisReader): CoalescedReader {
       schedule();
     });
 
-  const coalesced: Pick<CoalescedReader, 'get' | 'hget' | 'hmget' | 'lrange' | 'exists' | 'readMany' | 'onceThisTurn' | 'atomic'> = {
-    get atomic() {
-      return scripts;
-    },
+  const coalesced: Pick<CoalescedReader, 'get' | 'hget' | 'hmget' | 'lrange' | 'exists' | 'readMany' | 'onceThisTurn'> = {
     get: (key: string) => enqueue(['GET', key]),
     // The position book's direct read asks two sigma fields with HGET for every plan.
     hget: (key: string, field: string) => enqueue(['HGET', key, field]),

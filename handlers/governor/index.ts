@@ -38,10 +38,7 @@ export function createGovernor(options: GovernorOptions = {}) {
     // prometheus_client's start_http_server (METRICS_PORT) answered every path with the metrics.
     http: { health: metricsAsHealth, status: [killSwitchSection, disarmSection, reservationsSection, governorDecisionsSection] },
     batch: {
-      loadState: (redis, config: GovernorConfig, now, ahead?: SharedState): Promise<SharedState> =>
-        loadShared(redis, config, positions, now, ahead),
-      // The next batch is decided while this one commits, on this one's decisions laid over its reads.
-      decidesAhead: true,
+      loadState: (redis, config: GovernorConfig, now): Promise<SharedState> => loadShared(redis, config, positions, now),
     },
     failure: { maxAttempts: 3, backoffMs: 50, policy: 'fail-closed', fallback: failClosed },
     // At most one permit per plan_id, however often it comes (a reclaim, a replay, an upstream

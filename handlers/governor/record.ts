@@ -163,9 +163,7 @@ export function recordPermit(
     ctx.setKey(snapshot.dailyKey, pyFloatStr(snapshot.dailyTotal + dailyAdded), { ttlSec: DAILY_TTL_SEC });
   }
   ctx.state?.ledger.notePermit(symbol, {
-    previous: coordination.version,
     version: symbolVersion,
-    dailyKey: snapshot.dailyKey,
     lastExecSec: mode === 'testnet' ? now / 1000 : undefined,
     execTime: now / 1000,
     dailyAdded,
@@ -223,9 +221,7 @@ function reserve(ctx: GovernorCtx, plan: ApplyPlan, facts: PlanFacts, snapshot: 
 /**
  * A block. Needs no symbol guard: a racing permit can only make the situation more blocked; and
  * none for its plan_id: the runtime guards that it was never permitted (idempotency). A blocked
- * plan_id may be decided again (a later block replaces the earlier one). Except a block that
- * counted permits of the batch ahead before they landed (Coordination.predicted): those may
- * never land, so it guards on the versions it saw, and is decided again if they changed.
+ * plan_id may be decided again (a later block replaces the earlier one).
  */
 export function recordBlock(
   ctx: GovernorCtx,
@@ -234,11 +230,6 @@ export function recordBlock(
   context: { facts?: PlanFacts; snapshot?: GovernorSnapshot; coordination?: Coordination; error?: string } = {},
 ): void {
   const { config, metrics } = ctx;
-  const coordination = context.coordination;
-  if (coordination?.predicted === true) {
-    ctx.requireUnchanged(keys.governorSymbolVersion(plan.symbol), coordination.version);
-    ctx.requireUnchanged(keys.governorCapsVersion, coordination.capsVersion);
-  }
   // The decision's moment: the snapshot's clock when there is one, so every field agrees.
   const now = context.snapshot?.now ?? ctx.now();
   ctx.setKey(keys.governorBlock(plan.plan_id), encodeBlockRecord({ reason, timestamp: now / 1000, symbol: plan.symbol }), {

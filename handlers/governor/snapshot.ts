@@ -70,12 +70,6 @@ export interface Coordination {
   readonly recentErrors: number;
   /** quantum:governor:{caps}:version as the decision saw it (the batch's earlier permits included). */
   readonly capsVersion: string | null;
-  /**
-   * Whether the decision counts writes of the batch ahead that had not landed when it read
-   * (decided ahead of that batch's commit, batch-ledger.ts): a block then guards on the versions
-   * it saw, as a permit does, so that it is decided again if those writes never land.
-   */
-  readonly predicted: boolean;
 }
 
 /**
@@ -116,8 +110,6 @@ interface SymbolReads {
   /** The P2.8 budget hash as read (each plan judges its freshness by its own clock). */
   readonly budget: Budget | undefined;
   readonly exitLock: string | null;
-  /** Whether the batch ahead's changes to the symbol are laid over these reads (laidOverAhead). */
-  readonly predicted: boolean;
 }
 
 const BUDGET_FIELDS = ['budget_usd', 'timestamp', 'mode'] as const satisfies readonly BudgetHashField[];
@@ -157,28 +149,6 @@ async function readSymbol(reads: CoalescedReader, symbol: string, dailyKey: stri
     quotes,
     budget: parseBudget(budgetFields[0] ?? null, budgetFields[1] ?? null, budgetFields[2] ?? null),
     exitLock,
-    predicted: false,
-  };
-}
-
-/**
- * The symbol's reads with the batch ahead's permits of it laid over them, where the reads show the
- * version that batch started from (see BatchLedger); as read otherwise. Only reads made at one
- * moment tell that by the version: read one by one (`atomic` false), the version may predate the
- * batch ahead's commit and the history follow it, so they are taken as read, and a permit decided
- * on them fails its guard if that commit lands (a block on them stands: it saw no more than landed).
- */
-function laidOverAhead(read: SymbolReads, ledger: BatchLedger, symbol: string, dailyKey: string, atomic: boolean): SymbolReads {
-  const ahead = atomic ? ledger.aheadOf(symbol, read.version) : undefined;
-  if (ahead === undefined) return read;
-  const { changes, exitLock } = ahead;
-  return {
-    ...read,
-    ...afterPermits(read, changes),
-    // Only onto the same day's total: a batch ahead of midnight added to yesterday's key.
-    dailyTotal: changes.dailyAdded !== 0 && changes.dailyKey === dailyKey ? (read.dailyTotal ?? 0) + changes.dailyAdded : read.dailyTotal,
-    exitLock: exitLock ?? read.exitLock,
-    predicted: true,
   };
 }
 
@@ -193,9 +163,7 @@ function symbolReads(
   const id = `${symbol}\n${dailyKey}`;
   let symbolRead = shared.symbols.get(id);
   if (symbolRead === undefined) {
-    symbolRead = readSymbol(reads, symbol, dailyKey, config).then((read) =>
-      laidOverAhead(read, shared.ledger, symbol, dailyKey, reads.atomic),
-    );
+    symbolRead = readSymbol(reads, symbol, dailyKey, config);
     shared.symbols.set(id, symbolRead);
   }
   return symbolRead;
@@ -233,13 +201,11 @@ export function errorWindowStart(config: GovernorConfig, now: number): string {
   return config.GOV_DISARM_WINDOW_SEC > 0 ? `(${now - config.GOV_DISARM_WINDOW_SEC * 1000}` : '-inf';
 }
 
-/** `ahead`: the state of the batch still committing, when this batch is decided ahead of it (BatchLedger). */
 export async function loadShared(
   redis: RedisReader,
   config: GovernorConfig,
   positionSource: PositionSource,
   now: number,
-  ahead?: SharedState,
 ): Promise<SharedState> {
   const [kill, disarm, disarmOfDay, recentErrors, positions, violations, caps] = await Promise.all([
     // A key of another type cannot be read as off: it blocks (the kill switch fails closed).
@@ -259,7 +225,7 @@ export async function loadShared(
     positions,
     bookTotals: bookTotals(positions),
     violations: readViolations(violations),
-    ledger: new BatchLedger(caps, ahead?.ledger),
+    ledger: new BatchLedger(caps),
     reads: coalescedReader(redis),
     symbols: new Map(),
   };
@@ -275,7 +241,7 @@ export async function loadSnapshot(
   positionSource?: PositionSource,
 ): Promise<LoadedSnapshot> {
   const dailyKey = keys.governorDaily(symbol, utcDate(now));
-  const [{ version, lastExecSec, execHistory, dailyTotal, quotes, budget, exitLock, predicted }, book] = await Promise.all([
+  const [{ version, lastExecSec, execHistory, dailyTotal, quotes, budget, exitLock }, book] = await Promise.all([
     symbolReads(reads, shared, symbol, dailyKey, config),
     ownBook(reads, shared, symbol, config, now, positionSource),
   ]);
@@ -310,7 +276,6 @@ export async function loadSnapshot(
     version,
     recentErrors,
     capsVersion: null,
-    predicted,
   };
   return { snapshot, coordination, positions: book.positions };
 }
@@ -369,6 +334,6 @@ export function inBatchOrder(
       reservedNotional: reserved.notional,
       oldestReservationAt: reserved.oldestAt,
     },
-    coordination: { ...coordination, version, capsVersion: caps.version, predicted: coordination.predicted || ledger.capsPredicted },
+    coordination: { ...coordination, version, capsVersion: caps.version },
   };
 }
