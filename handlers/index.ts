@@ -2,6 +2,7 @@ import type { AnyHandler } from '../runtime/contract/index.js';
 import { governorCooldown } from './governor/cooldown.js';
 import { governorExitLocks } from './governor/exit-locks.js';
 import { governor } from './governor/index.js';
+import { governorReservationResults } from './governor/reservation-results.js';
 import { governorSwitches } from './governor/switches.js';
 import { heatGate } from './heat-gate/index.js';
 import { positionSnapshot } from './position-snapshot.js';
@@ -20,6 +21,7 @@ export const allHandlers: readonly AnyHandler[] = [
   governor,
   governorCooldown,
   governorExitLocks,
+  governorReservationResults,
   governorSwitches,
   riskBudget,
   heatBridge,

@@ -13,6 +13,7 @@ export interface Position {
   readonly symbol: string;
   /** Absolute notional in USD. */
   readonly notionalUsd: number;
+  /** Signed: short < 0. */
   readonly qty: number | undefined;
   readonly markPrice: number | undefined;
   /** When the figure is from (ms), to rank it against a direct read of the same symbol. */
@@ -46,8 +47,10 @@ export interface DirectRead {
   position(replies: readonly unknown[]): Position | undefined;
 }
 
+/** Its quantity signed as its notional is (a producer may write |qty| beside a signed notional): short < 0. */
 function toPosition(p: BookPosition): Position {
-  return { symbol: p.symbol, notionalUsd: Math.abs(p.notionalUsd), qty: p.qty, markPrice: p.markPrice, asOfMs: p.asOfMs };
+  const qty = p.qty === undefined || p.notionalUsd >= 0 ? p.qty : -Math.abs(p.qty);
+  return { symbol: p.symbol, notionalUsd: Math.abs(p.notionalUsd), qty, markPrice: p.markPrice, asOfMs: p.asOfMs };
 }
 
 /** The shared position book (handlers/positions/book.ts): our view, unapplied snapshots and P3.3's hashes. */

@@ -5,6 +5,7 @@ import { encodeGovernorEvent, type DecisionEvent } from '../../schemas/governor-
 import { encodeBlockRecord, encodePermit } from '../../schemas/governor-records.js';
 import { keys } from '../../schemas/keys.js';
 import { pyFloatStr, pySeconds } from '../../schemas/python-number.js';
+import { sideSign } from '../../domain/side.js';
 import { applyModeOf, type GovernorConfig } from './config.js';
 import { encodeDecisionInputs } from './decision-inputs.js';
 import { DAILY_TTL_SEC, EXEC_HISTORY_LENGTH, EXEC_HISTORY_TTL_SEC, LAST_EXEC_TTL_SEC } from './history.js';
@@ -198,6 +199,7 @@ export function recordPermit(
 function reserve(ctx: GovernorCtx, plan: ApplyPlan, facts: PlanFacts, snapshot: GovernorSnapshot, coordination: Coordination): void {
   const now = snapshot.now;
   const own = snapshot.ownPosition;
+  const timeoutMs = ctx.config.GOV_RESERVATION_TIMEOUT_SEC * 1000;
   const reservation: Reservation = {
     planId: plan.plan_id,
     symbol: plan.symbol,
@@ -205,15 +207,18 @@ function reserve(ctx: GovernorCtx, plan: ApplyPlan, facts: PlanFacts, snapshot: 
     slot: own === undefined || !(own.qty === undefined ? own.notionalUsd > 0 : Math.abs(own.qty) > 0.0001),
     bookQty: own?.qty,
     bookNotional: own?.notionalUsd ?? 0,
+    orderQty: facts.qty !== undefined && facts.qty > 0 ? facts.qty : undefined,
+    direction: sideSign(plan.side),
     reservedAt: now,
-    expiresAt: now + ctx.config.GOV_RESERVATION_TIMEOUT_SEC * 1000,
+    expiresAt: now + timeoutMs,
   };
   const version = nextVersion(coordination.capsVersion);
   ctx.requireUnchanged(keys.governorCapsVersion, coordination.capsVersion);
   ctx.setKey(keys.governorCapsVersion, version, { ttlSec: VERSION_TTL_SEC });
-  ctx.trimSortedSet(keys.governorReservations, now);
+  // Expired members stay one more timeout: they take the fills that show late (reservations.ts outstanding).
+  ctx.trimSortedSet(keys.governorReservations, now - timeoutMs);
   ctx.addToSortedSet(keys.governorReservations, reservation.expiresAt, encodeReservation(reservation), {
-    ttlSec: ctx.config.GOV_RESERVATION_TIMEOUT_SEC,
+    ttlSec: 2 * ctx.config.GOV_RESERVATION_TIMEOUT_SEC,
   });
   ctx.state?.ledger.noteReservation(reservation, version);
 }

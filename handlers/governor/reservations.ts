@@ -4,19 +4,31 @@ import { parseNumber, usd } from './numbers.js';
 import type { Position } from './positions.js';
 
 /**
- * A permitted open counted as exposure until its position shows (issue #23). Kept as the member
- * of the quantum:governor:{caps}:reservations sorted set (JSON), scored by its expiry in ms.
+ * A permitted open counted as exposure until its order shows in the book (issue #23, #37). Kept
+ * as the member of the quantum:governor:{caps}:reservations sorted set (JSON), scored by its
+ * expiry in ms.
  */
 export interface Reservation {
   readonly planId: string;
   readonly symbol: string;
   /** The open's priced notional (|qty| × mark) at decision time. */
   readonly notional: number;
-  /** Whether it takes a position slot: its symbol had no open position when it was permitted. */
+  /**
+   * Whether its symbol had no open position when it was permitted. Kept for the member's layout:
+   * the slot count looks at the book now (reservedExposure), since a held symbol closed before its
+   * add fills is a new position again.
+   */
   readonly slot: boolean;
-  /** The symbol's position in the book at decision time (qty, else notional): it shows once that moves. */
+  /** The symbol's position in the book at decision time, signed (short < 0): the baseline its fills are measured from. */
   readonly bookQty: number | undefined;
   readonly bookNotional: number;
+  /**
+   * The order's quantity (|qty|) and direction (+1 BUY/LONG, −1 SELL/SHORT). Undefined in a
+   * member written before these were recorded, or for an open without a side: such a
+   * reservation counts whole until it expires or its order is known not to fill.
+   */
+  readonly orderQty: number | undefined;
+  readonly direction: 1 | -1 | undefined;
   readonly reservedAt: number;
   readonly expiresAt: number;
 }
@@ -37,6 +49,8 @@ export function encodeReservation(r: Reservation): string {
     book_qty: r.bookQty ?? null,
     book_notional: r.bookNotional,
     reserved_at: r.reservedAt,
+    order_qty: r.orderQty ?? null,
+    direction: r.direction ?? null,
   });
 }
 
@@ -60,21 +74,24 @@ export function parseReservation(member: string, score: string): Reservation | u
     slot: o.slot === true,
     bookQty: typeof o.book_qty === 'number' ? o.book_qty : undefined,
     bookNotional: typeof o.book_notional === 'number' ? o.book_notional : 0,
+    orderQty: typeof o.order_qty === 'number' && o.order_qty > 0 ? o.order_qty : undefined,
+    direction: o.direction === 1 || o.direction === -1 ? o.direction : undefined,
     reservedAt: typeof o.reserved_at === 'number' ? o.reserved_at : expiresAt,
     expiresAt,
   };
 }
 
 /**
- * The cap version, then the live reservations. Both keys share a hash slot and the version is
+ * The cap version, then the reservations live at `now`, and those expired within the last
+ * `graceMs` (they only absorb fills that show after they expired: see outstanding). Both keys share a hash slot and the version is
  * asked first on the same connection, so Redis answers them in that order: a commit landing
  * between the two reads makes the version older than the set, never newer, and a permit
  * guarding that version then fails and is decided again. A read that pairs a newer version with
  * an older set (which could miss a reservation) cannot happen.
  */
-export async function readReservations(redis: RedisReader, now: number): Promise<ReservationRead> {
+export async function readReservations(redis: RedisReader, now: number, graceMs = 0): Promise<ReservationRead> {
   const versionRead = redis.get(keys.governorCapsVersion);
-  const membersRead = redis.zrangebyscore(keys.governorReservations, `(${now}`, '+inf', 'WITHSCORES');
+  const membersRead = redis.zrangebyscore(keys.governorReservations, `(${now - graceMs}`, '+inf', 'WITHSCORES');
   const [version, flat] = await Promise.all([versionRead, membersRead]);
   const reservations: Reservation[] = [];
   for (let i = 0; i + 1 < flat.length; i += 2) {
@@ -91,22 +108,87 @@ export function isOpenPosition(position: Position): boolean {
   return position.qty === undefined ? position.notionalUsd > 0 : Math.abs(position.qty) > DUST_QTY;
 }
 
-/**
- * Whether the book the decision reads shows the reservation's position: the symbol's position
- * moved from what it was when the open was permitted (it appeared, or its quantity changed).
- * Judged against the very view the decision counts, so a position is never counted both as a
- * reservation and in the book, nor in neither. A quantity is compared when both sides have one;
- * a notional otherwise (it moves with the mark, so a move releases early only where no qty is known).
- */
-export function shownInBook(r: Reservation, positions: readonly Position[]): boolean {
-  const own = positions.find((p) => p.symbol === r.symbol);
-  if (own === undefined || !isOpenPosition(own)) return false;
-  if (r.slot) return true;
-  if (own.qty !== undefined && r.bookQty !== undefined) return Math.abs(Math.abs(own.qty) - Math.abs(r.bookQty)) > DUST_QTY;
-  return Math.abs(own.notionalUsd - r.bookNotional) > 0.01;
+/** The position's signed quantity (short < 0), 0 when absent or dust; undefined when the book gives no quantity. */
+export function signedQty(position: Position | undefined): number | undefined {
+  if (position === undefined) return 0;
+  if (position.qty === undefined) return position.notionalUsd > 0 ? undefined : 0;
+  return Math.abs(position.qty) > DUST_QTY ? position.qty : 0;
 }
 
-/** What the caps count beyond the book: reservations not expired and not yet shown in it. */
+/** The part of a position on the order's side: its long part for a buy, its short part for a sell. */
+const onSide = (qty: number, direction: 1 | -1) => Math.max(0, direction * qty);
+
+/**
+ * What of a reservation's order the book shows, measured from its baseline: how far the symbol's
+ * position grew on the order's side since the permit. A close only moves a position towards 0
+ * and an order of the other side only away from this side, so neither ever shows as this
+ * order's fill. Undefined when it cannot be measured (no quantity on either side, no direction).
+ */
+function shownSince(r: Reservation, nowQty: number | undefined): number | undefined {
+  if (r.direction === undefined || r.orderQty === undefined || nowQty === undefined) return undefined;
+  const baseline = r.bookQty ?? (r.bookNotional > 0 ? undefined : 0);
+  if (baseline === undefined) return undefined;
+  return Math.max(0, onSide(nowQty, r.direction) - onSide(baseline, r.direction));
+}
+
+/** A reservation still counted, with the part of its order the book does not show yet. */
+export interface OutstandingReservation {
+  readonly reservation: Reservation;
+  /** Of its order's quantity, what has not shown (its whole quantity where nothing can be measured). */
+  readonly remainingQty: number | undefined;
+  /** Its notional pro rata to what remains. */
+  readonly notional: number;
+}
+
+/**
+ * The reservations the caps count (docs/governor.md "Reservations", the invariant): live ones
+ * (not expired) with some of their order not yet shown in `positions`.
+ *
+ * Per symbol and direction, the fills the book shows are C = the largest growth on that side
+ * since any live reservation's baseline: every such growth is the fill of some reservation of
+ * that symbol and side (closes and the other side's orders never grow it), so C never exceeds
+ * what filled. C is handed out oldest reservation first, each taking at most its order's
+ * quantity; the remainder of each live one counts. Reservations expired within the grace window
+ * take their share first but count nothing: a fill that shows just after its own reservation
+ * expired is not mistaken for a younger order's. Which reservation a fill is booked to may be
+ * wrong; the quantity that stays counted never falls below what has not filled.
+ */
+export function outstanding(reservations: readonly Reservation[], positions: readonly Position[], now: number): OutstandingReservation[] {
+  const groups = new Map<string, Reservation[]>();
+  const whole: OutstandingReservation[] = [];
+  for (const r of reservations) {
+    if (r.direction === undefined || r.orderQty === undefined) {
+      if (r.expiresAt > now) whole.push({ reservation: r, remainingQty: r.orderQty, notional: r.notional });
+      continue;
+    }
+    const id = `${r.symbol}\n${r.direction}`;
+    const group = groups.get(id);
+    if (group === undefined) groups.set(id, [r]);
+    else group.push(r);
+  }
+  const out: OutstandingReservation[] = [];
+  for (const group of groups.values()) {
+    const first = group[0]!;
+    const nowQty = signedQty(positions.find((p) => p.symbol === first.symbol));
+    let shown = 0;
+    for (const r of group) {
+      if (r.expiresAt <= now) continue;
+      shown = Math.max(shown, shownSince(r, nowQty) ?? 0);
+    }
+    const ordered = [...group].sort((a, b) => a.reservedAt - b.reservedAt || (a.planId < b.planId ? -1 : a.planId > b.planId ? 1 : 0));
+    for (const r of ordered) {
+      const orderQty = r.orderQty!;
+      const taken = Math.min(orderQty, shown);
+      shown -= taken;
+      const remainingQty = orderQty - taken;
+      if (r.expiresAt <= now || remainingQty <= DUST_QTY) continue;
+      out.push({ reservation: r, remainingQty, notional: (r.notional * remainingQty) / orderQty });
+    }
+  }
+  return [...whole, ...out];
+}
+
+/** What the caps count beyond the book: reservations not expired, for the part of their order not yet shown in it. */
 export interface ReservedExposure {
   readonly count: number;
   /** Position slots: distinct symbols of outstanding reservations with no open position in the book. */
@@ -116,10 +198,6 @@ export interface ReservedExposure {
   readonly oldestAt: number | undefined;
 }
 
-export function outstanding(reservations: readonly Reservation[], positions: readonly Position[], now: number): Reservation[] {
-  return reservations.filter((r) => r.expiresAt > now && !shownInBook(r, positions));
-}
-
 /** No reservation outstanding: what reservedExposure answers for none, without its sets (most plans). */
 const NO_EXPOSURE: ReservedExposure = Object.freeze({ count: 0, positions: 0, notional: 0, oldestAt: undefined });
 
@@ -127,12 +205,13 @@ export function reservedExposure(reservations: readonly Reservation[], positions
   if (reservations.length === 0) return NO_EXPOSURE;
   const live = outstanding(reservations, positions, now);
   const openSymbols = new Set(positions.filter(isOpenPosition).map((p) => p.symbol));
-  const slots = new Set(live.filter((r) => r.slot && !openSymbols.has(r.symbol)).map((r) => r.symbol));
+  // Any order still to show can open its symbol's position again: a slot wherever the book shows none.
+  const slots = new Set(live.filter((o) => !openSymbols.has(o.reservation.symbol)).map((o) => o.reservation.symbol));
   return {
     count: live.length,
     positions: slots.size,
-    notional: usd(live.reduce((sum, r) => sum + r.notional, 0)),
-    oldestAt: live.length === 0 ? undefined : Math.min(...live.map((r) => r.reservedAt)),
+    notional: usd(live.reduce((sum, o) => sum + o.notional, 0)),
+    oldestAt: live.length === 0 ? undefined : Math.min(...live.map((o) => o.reservation.reservedAt)),
   };
 }
 

@@ -215,7 +215,7 @@ export async function loadShared(
     redis.zcount(keys.governorErrors, errorWindowStart(config, now), '+inf').catch(() => 0),
     positionSource.load(redis, now, config),
     redis.xrevrange(streams.budgetViolation, '+', `${Math.max(0, now - config.GOV_P28_VIOLATION_WINDOW_SEC * 1000)}-0`, 'COUNT', 1000),
-    readReservations(redis, now),
+    readReservations(redis, now, config.GOV_RESERVATION_TIMEOUT_SEC * 1000),
   ]);
   return {
     kill,

@@ -5,9 +5,9 @@ import type { Position } from '../../handlers/governor/positions.js';
 import {
   encodeReservation,
   nextVersion,
+  outstanding,
   parseReservation,
   reservedExposure,
-  shownInBook,
   type Reservation,
 } from '../../handlers/governor/reservations.js';
 import { keys, streams } from '../../schemas/keys.js';
@@ -23,6 +23,8 @@ function reservation(over: Partial<Reservation> = {}): Reservation {
     slot: true,
     bookQty: undefined,
     bookNotional: 0,
+    orderQty: 1.5,
+    direction: 1,
     reservedAt: NOW - 1000,
     expiresAt: NOW + 119_000,
     ...over,
@@ -40,17 +42,67 @@ describe('reservations', () => {
     expect(parseReservation('null', '1')).toBeUndefined();
   });
 
-  it('show in the book when a new symbol’s position appears, or an existing one’s quantity moves', () => {
-    expect(shownInBook(reservation(), [])).toBe(false);
-    expect(shownInBook(reservation(), [position('NEWUSDT', 1.5)])).toBe(true);
-    expect(shownInBook(reservation(), [position('NEWUSDT', 0.00001)])).toBe(false);
-    const onHeld = reservation({ slot: false, bookQty: 2, bookNotional: 200 });
-    expect(shownInBook(onHeld, [position('NEWUSDT', 2)])).toBe(false);
-    expect(shownInBook(onHeld, [position('NEWUSDT', 3.5)])).toBe(true);
-    // Without a quantity on either side, the notional decides.
-    const noQty = reservation({ slot: false, bookQty: undefined, bookNotional: 200 });
-    expect(shownInBook(noQty, [{ symbol: 'NEWUSDT', qty: undefined, notionalUsd: 200, markPrice: undefined }])).toBe(false);
-    expect(shownInBook(noQty, [{ symbol: 'NEWUSDT', qty: undefined, notionalUsd: 350, markPrice: undefined }])).toBe(true);
+  it('a member written before orders were recorded still parses, and counts whole until it expires', () => {
+    const old = '{"plan_id":"o","symbol":"NEWUSDT","notional":150,"slot":true,"book_qty":null,"book_notional":0,"reserved_at":1}';
+    const r = parseReservation(old, String(NOW + 1000))!;
+    expect(r).toMatchObject({ planId: 'o', orderQty: undefined, direction: undefined, expiresAt: NOW + 1000 });
+    expect(outstanding([r], [position('NEWUSDT', 1.5)], NOW).map((o) => o.notional)).toEqual([150]);
+    expect(outstanding([r], [position('NEWUSDT', 1.5)], NOW + 1000)).toEqual([]);
+  });
+
+  const left = (rs: Reservation[], book: Position[], now = NOW) =>
+    Object.fromEntries(outstanding(rs, book, now).map((o) => [o.reservation.planId, o.remainingQty]));
+
+  it('shrink by the quantity of their order the book shows in its direction, and go only when all of it shows', () => {
+    const r = reservation({ orderQty: 1.5 });
+    expect(left([r], [])).toEqual({ p1: 1.5 });
+    expect(left([r], [position('NEWUSDT', 0.15)])).toEqual({ p1: 1.35 });
+    expect(outstanding([r], [position('NEWUSDT', 0.15)], NOW)[0]!.notional).toBeCloseTo(135);
+    expect(left([r], [position('NEWUSDT', 1.5)])).toEqual({});
+    // A short grows the other way: a sell's fill is a more negative quantity.
+    const sell = reservation({ direction: -1, orderQty: 2 });
+    expect(left([sell], [position('NEWUSDT', -0.5)])).toEqual({ p1: 1.5 });
+    expect(left([sell], [position('NEWUSDT', 0.5)])).toEqual({ p1: 2 });
+  });
+
+  it('an add on a held symbol is measured from the position at its permit; a close of that position consumes nothing', () => {
+    const add = reservation({ slot: false, bookQty: 2, bookNotional: 200, orderQty: 1 });
+    expect(left([add], [position('NEWUSDT', 2)])).toEqual({ p1: 1 });
+    expect(left([add], [position('NEWUSDT', 2.5)])).toEqual({ p1: 0.5 });
+    // Partly closed before the add fills: the add still counts whole, even once the position is gone.
+    expect(left([add], [position('NEWUSDT', 1)])).toEqual({ p1: 1 });
+    expect(left([add], [])).toEqual({ p1: 1 });
+    // Closed to 1 and the add's fill to 2: the book shows nothing beyond the baseline (counted on the safe side).
+    expect(left([add], [position('NEWUSDT', 2)])).toEqual({ p1: 1 });
+    // A sell on a long: the long's close is no fill of the sell.
+    const sell = reservation({ slot: false, bookQty: 2, bookNotional: 200, orderQty: 3, direction: -1 });
+    expect(left([sell], [])).toEqual({ p1: 3 });
+    expect(left([sell], [position('NEWUSDT', -1)])).toEqual({ p1: 2 });
+  });
+
+  it('several on one symbol share what shows, oldest first, each at most its own quantity', () => {
+    const a = reservation({ planId: 'a', orderQty: 1, reservedAt: NOW - 3000 });
+    const b = reservation({ planId: 'b', orderQty: 1, reservedAt: NOW - 2000 });
+    // b filled first: a takes it, one order's quantity stays counted either way.
+    expect(left([a, b], [position('NEWUSDT', 1)])).toEqual({ b: 1 });
+    expect(left([a, b], [position('NEWUSDT', 1.5)])).toEqual({ b: 0.5 });
+    expect(left([a, b], [position('NEWUSDT', 2)])).toEqual({});
+    // c permitted after a's half showed: measured from 0.5, so the half is not counted twice.
+    const c = reservation({ planId: 'c', orderQty: 1, bookQty: 0.5, bookNotional: 50, slot: false, reservedAt: NOW - 1000 });
+    expect(left([a, c], [position('NEWUSDT', 0.5)])).toEqual({ a: 0.5, c: 1 });
+    expect(left([a, c], [position('NEWUSDT', 1.5)])).toEqual({ c: 0.5 });
+  });
+
+  it('a fill that shows after its reservation expired is taken by that one, never by a younger order', () => {
+    const old = reservation({ planId: 'old', orderQty: 1, reservedAt: NOW - 130_000, expiresAt: NOW - 10_000 });
+    const young = reservation({ planId: 'young', orderQty: 1, reservedAt: NOW - 20_000 });
+    expect(left([old, young], [position('NEWUSDT', 1)])).toEqual({ young: 1 });
+    expect(left([old, young], [position('NEWUSDT', 2)])).toEqual({});
+  });
+
+  it('without a quantity in the book nothing can be measured: counted whole', () => {
+    const r = reservation({ orderQty: 1 });
+    expect(left([r], [{ symbol: 'NEWUSDT', qty: undefined, notionalUsd: 350, markPrice: undefined }])).toEqual({ p1: 1 });
   });
 
   it('count outstanding ones only: not expired, not shown; slots are distinct symbols with no open position', () => {
@@ -60,10 +112,12 @@ describe('reservations', () => {
       reservation({ planId: 'b', symbol: 'B', expiresAt: NOW }),
       reservation({ planId: 'c', symbol: 'C' }),
       reservation({ planId: 'd', symbol: 'D', slot: false, bookQty: 1, bookNotional: 100 }),
+      reservation({ planId: 'e', symbol: 'E', slot: false, bookQty: 1, bookNotional: 100 }),
     ];
     const held = reservedExposure(all, [position('C', 1.5), position('D', 1)], NOW);
-    // b expired; c shown (C appeared); a, a2 and d outstanding; slots: A only (D is open in the book).
-    expect(held).toEqual({ count: 3, positions: 1, notional: 450, oldestAt: NOW - 5000 });
+    // b expired; c shown (C appeared); a, a2, d and e outstanding; slots: A, and E, whose position
+    // closed before its add showed (D is open in the book).
+    expect(held).toEqual({ count: 4, positions: 2, notional: 600, oldestAt: NOW - 5000 });
     expect(reservedExposure([], [], NOW)).toEqual({ count: 0, positions: 0, notional: 0, oldestAt: undefined });
   });
 
@@ -91,9 +145,16 @@ describe('the governor and its reservations (fake ctx)', () => {
     expect(run.recorder.guards).toContainEqual({ kind: 'absent', key: keys.governorCapsVersion });
     expect(run.recorder.effects).toContainEqual(expect.objectContaining({ op: 'setKey', key: keys.governorCapsVersion, value: '1' }));
     const added = run.recorder.effects.find((e) => e.op === 'addToSortedSet' && e.key === keys.governorReservations);
-    expect(added).toMatchObject({ score: NOW + 120_000, ttlSec: 120 });
-    expect(JSON.parse((added as { member: string }).member)).toMatchObject({ plan_id: 'o1', symbol: 'NEWUSDT', notional: 150, slot: true });
-    expect(run.recorder.effects).toContainEqual({ op: 'trimSortedSet', key: keys.governorReservations, maxScore: NOW });
+    expect(added).toMatchObject({ score: NOW + 120_000, ttlSec: 240 });
+    expect(JSON.parse((added as { member: string }).member)).toMatchObject({
+      plan_id: 'o1',
+      symbol: 'NEWUSDT',
+      notional: 150,
+      slot: true,
+      order_qty: 1.5,
+      direction: 1,
+    });
+    expect(run.recorder.effects).toContainEqual({ op: 'trimSortedSet', key: keys.governorReservations, maxScore: NOW - 120_000 });
     expect(run.emitted(streams.governorEvents)[0]).toMatchObject({
       event: 'permit',
       open_positions: '0',
