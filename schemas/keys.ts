@@ -49,8 +49,13 @@ export const keys = {
   positionAppliedId: (symbol: string) => `quantum:gates:position_applied_id:${symbol}`,
   /** Symbols with a non-zero position in our view; lets every gate read all positions without KEYS. Our own (the originals had no such index). */
   activePositions: 'quantum:gates:positions:active_symbols',
-  /** Symbols that have a P3.3 hash, as the position-index job last found them by SCAN. */
+  /** Symbols that have a P3.3 hash, as the position-index job last found them by SCAN, and the watched ones below. */
   p33PositionIndex: 'quantum:gates:positions:p33_symbols',
+  /**
+   * Ours: symbols of permitted opens, scored by their reservation's expiry (ms): kept in the P3.3
+   * index until then, so their fill is in the book as soon as P3.3 writes it, listed or not.
+   */
+  p33Watch: 'quantum:gates:positions:p33_watch',
   harvestProposal: (symbol: string) => `quantum:harvest:proposal:${symbol}`,
   /** Ours: the stream id of the proposal whose calibration the proposal hash holds (enforce mode), so replicas only move it forward. */
   harvestProposalSourceId: (symbol: string) => `quantum:gates:heat:proposal_source_id:${symbol}`,

@@ -220,6 +220,11 @@ function reserve(ctx: GovernorCtx, plan: ApplyPlan, facts: PlanFacts, snapshot: 
   ctx.addToSortedSet(keys.governorReservations, reservation.expiresAt, encodeReservation(reservation), {
     ttlSec: 2 * ctx.config.GOV_RESERVATION_TIMEOUT_SEC,
   });
+  // Watched from this commit on: the book reads the symbol's P3.3 hash from the next read, and
+  // the position index keeps it listed until the reservation expires (index-job.ts), so the fill
+  // shows before the reservation can lapse, for a symbol in no P3.3 list too.
+  ctx.addToSet(keys.p33PositionIndex, plan.symbol);
+  ctx.addToSortedSet(keys.p33Watch, reservation.expiresAt, plan.symbol, { ttlSec: ctx.config.GOV_RESERVATION_TIMEOUT_SEC });
   ctx.state?.ledger.noteReservation(reservation, version);
 }
 

@@ -67,8 +67,10 @@ async function universeSymbols(redis: RedisReader, universeKeys: readonly string
 
 /**
  * Finds the Position Ledger's (P3.3) hashes under every prefix of POSITION_P33_PREFIXES and
- * replaces our index of them, quantum:gates:positions:p33_symbols, in one commit. The position
- * book reads that index, so no gate scans the keyspace on its hot path.
+ * brings our index of them, quantum:gates:positions:p33_symbols, up to date in one commit. The position
+ * book reads that index, so no gate scans the keyspace on its hot path. The symbols the governor
+ * watches (quantum:gates:positions:p33_watch: its permitted opens, until their reservation
+ * expires) stay listed whether their hash exists yet or not.
  *
  * Without scanning the whole keyspace each time (6–7 s and most of a Redis core at 5 M keys): it
  * checks, with one EXISTS per symbol, the symbols P3.3 itself is configured with (its env
@@ -95,24 +97,31 @@ export const positionIndex = defineHandler({
   async handle(_tick, ctx) {
     const { redis, config } = ctx;
     const prefixes = config.POSITION_P33_PREFIXES;
-    const [universe, indexed, swept] = await Promise.all([
+    const now = ctx.now();
+    const [universe, indexed, watched, swept] = await Promise.all([
       universeSymbols(redis, list(config.POSITION_P33_UNIVERSE_KEYS)),
       redis.smembers(keys.p33PositionIndex),
+      redis.zrangebyscore(keys.p33Watch, `(${now}`, '+inf'),
       Promise.all(prefixes.map((prefix) => sweep(redis, prefix, config.POSITION_INDEX_SCAN_STEPS))),
     ]);
     const candidates = [...new Set([...list(config.POSITION_P33_SYMBOLS), ...universe, ...indexed, ...swept.flatMap((s) => s.symbols)])];
     // One key per EXISTS: on Redis Cluster a symbol's two layouts live in different slots.
     const present = await Promise.all(candidates.map((symbol) => Promise.all(prefixes.map((prefix) => redis.exists(prefix + symbol)))));
-    const symbols = candidates.filter((_, i) => (present[i] ?? []).some((n) => n > 0));
+    const found = candidates.filter((_, i) => (present[i] ?? []).some((n) => n > 0));
+    // A permitted open's symbol stays listed, hash or not, until its reservation expires (keys.p33Watch).
+    const listed = new Set([...found, ...watched]);
+    ctx.trimSortedSet(keys.p33Watch, now);
     swept.forEach((s, i) => {
       if (s.cursor === undefined) return;
       ctx.setKey(keys.p33IndexScanCursor(prefixes[i]!), s.cursor);
       if (s.cursor === '0') ctx.metrics.sweeps.inc();
     });
-    ctx.deleteKey(keys.p33PositionIndex);
-    for (const symbol of symbols) ctx.addToSet(keys.p33PositionIndex, symbol);
+    // Members removed one by one, never the key replaced: a symbol a governor permit adds while
+    // this refresh runs (it was no candidate here) stays listed.
+    for (const symbol of indexed) if (!listed.has(symbol)) ctx.removeFromSet(keys.p33PositionIndex, symbol);
+    for (const symbol of listed) ctx.addToSet(keys.p33PositionIndex, symbol);
     ctx.metrics.refreshes.inc();
-    ctx.metrics.symbols.set(symbols.length);
+    ctx.metrics.symbols.set(found.length);
     ctx.metrics.candidates.set(candidates.length);
   },
 });
