@@ -201,13 +201,14 @@ end
 local p33 = redis.call('SMEMBERS', KEYS[3])
 local p33rows = {}
 for i, s in ipairs(p33) do
-  local row = {}
+  local row, held = {}, false
   for k = 7, #ARGV do
     local part = redis.call('HMGET', ARGV[k] .. s, 'position_amt', 'mark_price', 'ts_epoch', 'position_notional_usd', 'sigma')
-    for _, v in ipairs(part) do row[#row + 1] = v end
+    for _, v in ipairs(part) do row[#row + 1] = v; if v then held = true end end
   end
   p33rows[i] = row
-  want(s)
+  -- A listed symbol with no hash yet (one the governor watches) needs no sigma.
+  if held then want(s) end
 end
 -- Read only where they can be used (mergeBook): not for a symbol whose view row brings its own
 -- sigma, and the market state's only when the publisher's is no number.
@@ -310,7 +311,8 @@ async function readPlain(redis: RedisReader, config: PositionBookConfig, withEqu
   const p33rows = await Promise.all(
     p33.map(async (s) => (await Promise.all(prefixes.map((prefix) => redis.hmget(prefix + s, ...P33_FIELDS)))).flat()),
   );
-  const sigmaSymbols = [...new Set([...symbols, ...entrySymbols.filter((s) => s !== ''), ...p33])];
+  const heldP33 = p33.filter((_, i) => (p33rows[i] ?? []).some((v) => v !== null));
+  const sigmaSymbols = [...new Set([...symbols, ...entrySymbols.filter((s) => s !== ''), ...heldP33])];
   const sigmaRows = await Promise.all(sigmaSymbols.map((s) => readSigmaRow(redis, s)));
   return [equity, symbols, rows, mode, entries, applied, p33, p33rows, sigmaSymbols, sigmaRows];
 }
