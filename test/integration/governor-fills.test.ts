@@ -172,6 +172,41 @@ describe('governor caps against fills as the exchange shows them (issue #37)', (
     expect(book).toBe(2000);
   });
 
+  it('an order the Apply Layer did not execute frees its reservation at its result; an executed one is left to the book', async () => {
+    await start({ HANDLERS: 'governor,position-index,governor-reservation-results', GOV_MAX_OPEN_POSITIONS: '10' });
+    const now = Date.now();
+    for (let i = 0; i < 9; i++) await setPosition(`BOOK${i}USDT`, OPEN_QTY, now);
+    await indexed();
+    expect(await opens(['R0USDT'], Date.now())).toEqual(['R0USDT']);
+    expect(await opens(['R1USDT'], Date.now())).toEqual([]);
+    // apply.result as the Apply Layer writes it (microservices/apply_layer/main.py at 8f5055c52,
+    // publish_result lines 1315-1329): an executed order first, then the refused one.
+    const result = (executed: string, error: string) => ({
+      plan_id: 'fills-1',
+      symbol: 'R0USDT',
+      decision: executed === 'True' ? 'EXECUTE' : 'BLOCKED',
+      executed,
+      would_execute: 'False',
+      steps_results: '[]',
+      error,
+      timestamp: String(Math.floor(Date.now() / 1000)),
+    });
+    const handled = async (id: string) =>
+      waitFor(
+        async () => {
+          const groups = (await redis.client.xinfo('GROUPS', streams.applyResult)) as unknown[][];
+          const group = groups.find((g) => g[1] === 'governor-reservations');
+          const last = group?.[group.indexOf('last-delivered-id') + 1];
+          return last === id && (await pendingCount(redis.client, streams.applyResult, 'governor-reservations')) === 0;
+        },
+        { what: 'the result handled' },
+      );
+    await handled((await produce(redis.client, streams.applyResult, [result('True', '')]))[0]!);
+    expect(await opens(['R2USDT'], Date.now())).toEqual([]);
+    await handled((await produce(redis.client, streams.applyResult, [result('False', 'p33_permit_denied')]))[0]!);
+    expect(await opens(['R3USDT'], Date.now())).toEqual(['R3USDT']);
+  });
+
   it('a fill on a symbol in no P3.3 list counts before its reservation can expire: book 9, cap 10, never above 10 (was 12)', async () => {
     // The index's sweep goes round 20,000 other keys at 1,000 a second, far slower than a
     // reservation lasts: the same race as 300,000 keys at the default 10,000 a refresh of 5 s
