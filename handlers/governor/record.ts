@@ -5,7 +5,7 @@ import { encodeGovernorEvent, type DecisionEvent } from '../../schemas/governor-
 import { encodeBlockRecord, encodePermit } from '../../schemas/governor-records.js';
 import { keys } from '../../schemas/keys.js';
 import { pyFloatStr, pySeconds } from '../../schemas/python-number.js';
-import { applyModeOf, type GovernorConfig } from './config.js';
+import type { GovernorConfig } from './config.js';
 import { encodeDecisionInputs } from './decision-inputs.js';
 import { DAILY_TTL_SEC, EXEC_HISTORY_LENGTH, EXEC_HISTORY_TTL_SEC, LAST_EXEC_TTL_SEC } from './history.js';
 import type { GovernorMetrics } from './metrics.js';
@@ -47,7 +47,7 @@ function decisionEvent(
     source_id: ctx.meta.id,
     timestamp: pySeconds(now),
     reason,
-    apply_mode: applyModeOf(ctx.config.APPLY_MODE),
+    apply_mode: ctx.config.APPLY_MODE,
     kind: facts === undefined ? undefined : facts.isClose ? 'close' : 'open',
     computed_qty: facts === undefined ? undefined : String(facts.qty ?? 0),
     computed_notional: facts === undefined ? undefined : String(facts.notional ?? 0),
@@ -104,7 +104,7 @@ export function recordPermit(
   const { config, metrics } = ctx;
   const now = snapshot.now;
   const symbol = plan.symbol;
-  const mode = applyModeOf(config.APPLY_MODE);
+  const mode = config.APPLY_MODE;
   // That the plan_id was never permitted is guarded by the runtime (the declaration's idempotency).
   // Safety switches take effect at commit, not at read: a permit commits only if the kill switch
   // is still off (and, for an open, the governor still armed) in its own transaction. Otherwise
