@@ -57,6 +57,7 @@ function decisionEvent(
     exec_count_5min: str(snapshot?.execLast5Min),
     open_positions: str(snapshot?.openPositions),
     total_notional: str(snapshot?.totalNotional),
+    unpriced_positions: snapshot?.unpricedPositions?.length ? snapshot.unpricedPositions.join(',') : undefined,
     reservations: str(snapshot?.reservations),
     reserved_positions: str(snapshot?.reservedPositions),
     reserved_notional: str(snapshot?.reservedNotional),

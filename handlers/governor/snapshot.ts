@@ -32,8 +32,14 @@ export interface GovernorSnapshot {
   readonly execLast5Min: number;
   /** Open positions, dust (|qty| ≤ 0.0001) not counted. */
   readonly openPositions: number;
-  /** Σ|notional| over the book, before this plan. */
+  /** Σ|notional| over the book's priced positions, before this plan. */
   readonly totalNotional: number;
+  /**
+   * Symbols of open positions no producer prices (no mark anywhere): the total is unknown while
+   * any is open, so the total cap blocks opens (position_price_unknown). Absent: none (an event
+   * recorded before the field existed).
+   */
+  readonly unpricedPositions?: readonly string[];
   /**
    * Outstanding reservations (permitted opens whose position has not shown in this book yet, not
    * expired), including those of earlier plans of the batch: the caps count the book plus these.
@@ -292,6 +298,7 @@ export async function loadSnapshot(
     execLast5Min: countSince(execHistory, now, 300),
     openPositions: book.openPositions,
     totalNotional: book.totalNotional,
+    unpricedPositions: book.unpriced,
     symbolNotional: own?.notionalUsd ?? 0,
     ownPosition: own,
     // The freshest of the market state, P3.3 (flat symbols too), the ticker and the position's own mark.

@@ -12,6 +12,7 @@ import {
   planTimeUntrusted,
   p28BudgetViolation,
   pathGates,
+  positionPriceUnknown,
   planTooOld,
   productionSize,
   symbolCooldown,
@@ -190,6 +191,15 @@ describe('testnet path', () => {
     expect(totalNotionalExceeded({ ...open, notional }, { ...testnet, totalCountsTrade: countsTrade }, { ...quiet, totalNotional })).toBe(
       expected,
     );
+  });
+
+  it('an open position no producer prices leaves the total unknown: opens blocked while the total cap is on, closes never (ours)', () => {
+    const unpriced = { ...quiet, unpricedPositions: ['HELD0USDT'] };
+    expect(positionPriceUnknown(open, testnet, unpriced)).toBe('position_price_unknown');
+    expect(positionPriceUnknown(open, { ...testnet, maxTotalNotional: 0 }, unpriced)).toBeUndefined();
+    expect(positionPriceUnknown(open, testnet, quiet)).toBeUndefined();
+    expect(evaluate(open, testnet, unpriced)).toEqual({ kind: 'block', reason: 'position_price_unknown' });
+    expect(evaluate({ ...open, action: 'FULL_CLOSE_PROPOSED', isClose: true }, testnet, unpriced)).toEqual(permit('close_bypass'));
   });
 
   it('blocks an open it cannot price, or whose figures disagree with the market, with the reason (ours)', () => {
