@@ -54,3 +54,21 @@ export function bookView(book: readonly Position[], totals: BookTotals, direct: 
   const own = positions.find((p) => p.symbol === symbol);
   return { positions, openPositions, totalNotional, own, ownQuotes: positionQuote(own), unpriced };
 }
+
+/**
+ * The view with its own symbol's unpriced position priced at `mark`, the price the plan's own
+ * reads found for the symbol (the same rule as the book's, from the same producers' quotes).
+ */
+export function withOwnPriced(view: BookView, mark: number | undefined): BookView {
+  const own = view.own;
+  if (own?.unpriced !== true || mark === undefined || own.qty === undefined) return view;
+  const priced: Position = {
+    symbol: own.symbol,
+    qty: own.qty,
+    asOfMs: own.asOfMs,
+    markPrice: mark,
+    notionalUsd: usd(Math.abs(own.qty) * mark),
+  };
+  const positions = view.positions.map((p) => (p === own ? priced : p));
+  return { ...view, ...bookTotals(positions), positions, own: priced };
+}

@@ -3,6 +3,7 @@ import {
   loadPositionBook,
   p33PositionFrom,
   p33PositionReads,
+  p33UnpricedFrom,
   readP33Position,
   type BookPosition,
   type PositionBookConfig,
@@ -80,7 +81,10 @@ export const bookPositionSource: PositionSource = {
       reads: p33PositionReads(symbol, config),
       position(replies) {
         const position = p33PositionFrom(symbol, replies);
-        return position === undefined ? undefined : toPosition(position);
+        if (position !== undefined) return toPosition(position);
+        // A quantity without a price is still a position: the plan's own mark prices it (snapshot.ts).
+        const unpriced = p33UnpricedFrom(symbol, replies);
+        return unpriced === undefined ? undefined : { ...toPosition(unpriced), unpriced: true };
       },
     };
   },

@@ -9,7 +9,7 @@ import type { Position, PositionSource } from './positions.js';
 import { freshestOf, priceQuoteReads, priceQuotesOf, type PriceQuote } from '../positions/prices.js';
 import { replyOf, type ReadCommand } from '../positions/read-commands.js';
 import { afterPermits, BatchLedger } from './batch-ledger.js';
-import { bookTotals, bookView, type BookTotals, type BookView } from './book-view.js';
+import { bookTotals, bookView, withOwnPriced, type BookTotals, type BookView } from './book-view.js';
 import { coalescedReader, type CoalescedReader } from './coalesced-reads.js';
 import { readReservations, reservedExposure } from './reservations.js';
 
@@ -281,10 +281,13 @@ export async function loadSnapshot(
   positionSource?: PositionSource,
 ): Promise<LoadedSnapshot> {
   const dailyKey = keys.governorDaily(symbol, utcDate(now));
-  const [{ version, lastExecSec, execHistory, dailyTotal, quotes, budget, exitLock, predicted }, book] = await Promise.all([
+  const [{ version, lastExecSec, execHistory, dailyTotal, quotes, budget, exitLock, predicted }, read] = await Promise.all([
     symbolReads(reads, shared, symbol, dailyKey, config),
     ownBook(reads, shared, symbol, config, now, positionSource),
   ]);
+  // The freshest of the market state, P3.3 (flat symbols too), the ticker and the position's own mark.
+  const markPrice = freshestOf(quotes, read.ownQuotes, now, config.PRICE_MAX_AGE_SEC)?.price;
+  const book = withOwnPriced(read, markPrice);
   const { kill, disarm, recentErrors, violations } = shared;
   const own = book.own;
   const snapshot: GovernorSnapshot = {
@@ -301,8 +304,7 @@ export async function loadSnapshot(
     unpricedPositions: book.unpriced,
     symbolNotional: own?.notionalUsd ?? 0,
     ownPosition: own,
-    // The freshest of the market state, P3.3 (flat symbols too), the ticker and the position's own mark.
-    markPrice: freshestOf(quotes, book.ownQuotes, now, config.PRICE_MAX_AGE_SEC)?.price,
+    markPrice,
     budget: freshBudget(budget, now, config.GOV_P28_BUDGET_MAX_AGE_SEC),
     recentViolation: hasRecentViolation(violations, symbol, now, config.GOV_P28_VIOLATION_WINDOW_SEC),
     dailyTotal: dailyTotal ?? 0,

@@ -241,8 +241,8 @@ for i, s in ipairs(p33) do
   local row, unpriced = p33rows[i], false
   if ARGV[7] ~= '' then
     for k = 1, #row, 5 do
-      local amt, mark = tonumber(row[k]), tonumber(row[k + 1])
-      if amt and amt ~= 0 and not (mark and mark > 0) then unpriced = true end
+      local amt, mark = row[k], row[k + 1]
+      if amt and not (number(amt) and tonumber(amt) == 0) and not (number(mark) and tonumber(mark) > 0) then unpriced = true end
     end
   end
   if unpriced then
@@ -371,12 +371,16 @@ async function readPlain(
   return [equity, symbols, rows, mode, entries, applied, p33, p33rows, sigmaSymbols, sigmaRows, quoteRows];
 }
 
-/** READ_BOOK's test for reading a P3.3 symbol's quotes: some prefix's row has a quantity and no positive mark. */
+/**
+ * READ_BOOK's test for reading a P3.3 symbol's quotes, by the same string rule: some prefix's row
+ * has a quantity that is not surely 0 and a mark that is not surely positive.
+ */
 function mayBeUnpriced(row: Row): boolean {
+  const surely = (v: string | null | undefined): number | undefined =>
+    typeof v === 'string' && v.length <= 20 && /^-?\d+\.?\d*$/.test(v) ? Number(v) : undefined;
   for (let k = 0; k < row.length; k += P33_FIELDS.length) {
-    const amt = Number(row[k] ?? undefined);
-    const mark = Number(row[k + 1] ?? undefined);
-    if (Number.isFinite(amt) && amt !== 0 && !(mark > 0)) return true;
+    const amt = row[k];
+    if (amt !== null && amt !== undefined && surely(amt) !== 0 && !((surely(row[k + 1]) ?? 0) > 0)) return true;
   }
   return false;
 }
@@ -491,15 +495,21 @@ function mergeBook(
     .filter((p) => p.notionalUsd !== 0 && !agedOut(p, maxAgeMs, now))
     .map((p) => (p.sigma === undefined && sigmaOf.has(p.symbol) ? { ...p, sigma: sigmaOf.get(p.symbol) } : p))
     .sort((a, b) => (a.symbol < b.symbol ? -1 : a.symbol > b.symbol ? 1 : 0));
-  // An unpriced figure counts when no priced figure of its symbol is as new (a flat hash's 0 is no price either).
   const unpriced: UnpricedPosition[] = [];
   for (const [symbol, { position, at }] of unpricedFigures) {
-    const current = best.get(symbol);
-    if (current !== undefined && current.notionalUsd !== 0 && current.asOfMs >= position.asOfMs) continue;
-    if (current !== undefined && current.notionalUsd === 0 && current.asOfMs > position.asOfMs) continue;
+    if (!unpricedStands(position, best.get(symbol))) continue;
     unpriced.push({ position, quoteReplies: quoteRepliesOf(quoteRows[at] ?? [], p33rows[at] ?? [], prefixCount) });
   }
   return { positions, streamRead: mode, truncated: rawEntries.length > bound, untrusted, unpriced };
+}
+
+/**
+ * Whether an unpriced figure is the symbol's newest word: no priced figure is as new, and no flat
+ * one newer (a flat hash's 0 of the same moment is that very hash read as a notional).
+ */
+function unpricedStands(unpriced: BookPosition, current: BookPosition | undefined): boolean {
+  if (current === undefined) return true;
+  return current.notionalUsd === 0 ? current.asOfMs <= unpriced.asOfMs : current.asOfMs < unpriced.asOfMs;
 }
 
 /** The quote rows of a symbol in priceQuoteReads' order: market state, ticker, then P3.3's mark and time under each prefix. */
@@ -619,6 +629,23 @@ export function p33PositionFrom(symbol: string, replies: readonly unknown[], unt
   for (const reply of replies) replyOf(reply);
   const sigmaAt = replies.length - 2;
   return p33PositionOf(symbol, replies, 0, sigmaAt, replies[sigmaAt] as string | null, replies[sigmaAt + 1] as string | null, untrusted);
+}
+
+/**
+ * From the replies of p33PositionReads: the symbol's P3.3 position when its newest hash names a
+ * quantity with no price (PositionBook.unpriced's rule), which p33PositionFrom answers as none.
+ */
+export function p33UnpricedFrom(symbol: string, replies: readonly unknown[]): BookPosition | undefined {
+  let newest: BookPosition | undefined;
+  let unpriced: BookPosition | undefined;
+  for (let i = 0; i < replies.length - 2; i++) {
+    const [amtRaw, markRaw, tsRaw, notionalRaw, sigmaRaw] = replyOf<Row>(replies[i]);
+    const figure = p33Figure(symbol, amtRaw, markRaw, tsRaw, notionalRaw, sigmaRaw);
+    if (figure !== undefined && (newest === undefined || figure.asOfMs > newest.asOfMs)) newest = figure;
+    const candidate = p33Unpriced(symbol, amtRaw, markRaw, tsRaw, notionalRaw);
+    if (candidate !== undefined && (unpriced === undefined || candidate.asOfMs > unpriced.asOfMs)) unpriced = candidate;
+  }
+  return unpriced !== undefined && unpricedStands(unpriced, newest) ? unpriced : undefined;
 }
 
 /** The newest of the P3.3 rows rows[from..to) (P33_FIELDS each), with sigma from the market when it has none. */
