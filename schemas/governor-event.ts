@@ -38,6 +38,8 @@ const decisionFields = {
   exec_count_5min: optionalText,
   open_positions: optionalText,
   total_notional: optionalText,
+  /** Ours (issue #37): open positions no producer prices, comma-separated symbols; absent when none. */
+  unpriced_positions: optionalText,
   /** Ours (issue #23): outstanding reservations at decision time, their position slots and notional. */
   reservations: optionalText,
   reserved_positions: optionalText,

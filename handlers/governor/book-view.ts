@@ -15,19 +15,32 @@ export interface BookView {
   readonly own: Position | undefined;
   /** Its own mark as a price quote (none, or one). */
   readonly ownQuotes: readonly PriceQuote[];
+  /** Open positions no producer prices (Position.unpriced): their symbols, sorted. */
+  readonly unpriced: readonly string[];
 }
 
 /** What the gates count over a whole book. */
 export interface BookTotals {
+  /** Open positions, priced or not: a position is a slot whatever its hash says about price. */
   readonly openPositions: number;
+  /** Σ|notional| of the priced ones. */
   readonly totalNotional: number;
+  /** The symbols of open positions without a price: the total is not known while there are any. */
+  readonly unpriced: readonly string[];
 }
+
+const NONE: readonly string[] = Object.freeze([]);
 
 /** Counted over the book: kept with the batch's book (loadShared), so not summed again for each plan. */
 export function bookTotals(positions: readonly Position[]): BookTotals {
   let open = 0;
-  for (const p of positions) if (isOpenPosition(p)) open += 1;
-  return { openPositions: open, totalNotional: usd(positions.reduce((sum, p) => sum + p.notionalUsd, 0)) };
+  let unpriced: string[] | undefined;
+  for (const p of positions) {
+    if (!isOpenPosition(p)) continue;
+    open += 1;
+    if (p.unpriced === true) (unpriced ??= []).push(p.symbol);
+  }
+  return { openPositions: open, totalNotional: usd(positions.reduce((sum, p) => sum + p.notionalUsd, 0)), unpriced: unpriced ?? NONE };
 }
 
 /**
@@ -37,7 +50,25 @@ export function bookTotals(positions: readonly Position[]): BookTotals {
  */
 export function bookView(book: readonly Position[], totals: BookTotals, direct: Position | undefined, symbol: string): BookView {
   const positions = withDirect(book, direct);
-  const { openPositions, totalNotional } = positions === book ? totals : bookTotals(positions);
+  const { openPositions, totalNotional, unpriced } = positions === book ? totals : bookTotals(positions);
   const own = positions.find((p) => p.symbol === symbol);
-  return { positions, openPositions, totalNotional, own, ownQuotes: positionQuote(own) };
+  return { positions, openPositions, totalNotional, own, ownQuotes: positionQuote(own), unpriced };
+}
+
+/**
+ * The view with its own symbol's unpriced position priced at `mark`, the price the plan's own
+ * reads found for the symbol (the same rule as the book's, from the same producers' quotes).
+ */
+export function withOwnPriced(view: BookView, mark: number | undefined): BookView {
+  const own = view.own;
+  if (own?.unpriced !== true || mark === undefined || own.qty === undefined) return view;
+  const priced: Position = {
+    symbol: own.symbol,
+    qty: own.qty,
+    asOfMs: own.asOfMs,
+    markPrice: mark,
+    notionalUsd: usd(Math.abs(own.qty) * mark),
+  };
+  const positions = view.positions.map((p) => (p === own ? priced : p));
+  return { ...view, ...bookTotals(positions), positions, own: priced };
 }

@@ -1,27 +1,27 @@
 import * as z from 'zod';
-import { envBool, envInt, envNumber, parseEnv } from '../../runtime/contract/index.js';
+import { envBool, envChoice, envInt, envNumber, parseEnv } from '../../runtime/contract/index.js';
 import { BLOCK_TTL_SEC, PERMIT_TTL_SEC } from '../../schemas/governor-records.js';
 import { streams } from '../../schemas/keys.js';
 import { positionBookEnvShape } from '../positions/book.js';
 
 const nonNegative = (n: number) => envNumber(n).refine((v) => v >= 0, 'must not be negative');
 
-/** The original's three paths (8f5055c52 _evaluate_plan). */
-export type ApplyMode = 'testnet' | 'production' | 'dry_run';
-
 /**
- * APPLY_MODE as the original reads it (os.getenv('APPLY_MODE', 'testnet')): "testnet" and
- * "dry_run" pick their paths, and any other value takes the production path, as there.
+ * The original's three paths, by the values it compared (8f5055c52 microservices/governor/main.py:
+ * line 259 `os.getenv('APPLY_MODE', 'testnet')`, line 275 `== 'testnet'`, line 368 `== 'dry_run'`;
+ * every other value fell through to the production path, which has no fund caps). Ours: exactly
+ * these, `production` named; any other value stops the start (docs/migration.md).
  */
-export const applyModeOf = (raw: string): ApplyMode => (raw === 'testnet' || raw === 'dry_run' ? raw : 'production');
+export const applyModes = ['testnet', 'production', 'dry_run'] as const;
+export type ApplyMode = (typeof applyModes)[number];
 
 /**
  * The governor's environment: the Python service's variable names and defaults. For every cap,
  * 0 disables it.
  */
 export const governorEnvSchema = z.object({
-  /** Which of the original's paths decides: testnet (default), production or dry_run. */
-  APPLY_MODE: z.string().default('testnet'),
+  /** Which of the original's paths decides: testnet (default), production or dry_run, exactly. */
+  APPLY_MODE: envChoice(applyModes, 'testnet'),
   /** The original service's names for its input and audit streams. */
   STREAM_PLANS: z.string().min(1).default(streams.applyPlan),
   STREAM_EVENTS: z.string().min(1).default(streams.governorEvents),
@@ -117,7 +117,7 @@ export interface Limits {
 
 export function limitsOf(config: GovernorConfig): Limits {
   return {
-    applyMode: applyModeOf(config.APPLY_MODE),
+    applyMode: config.APPLY_MODE,
     maxPlanAgeSec: config.GOV_MAX_PLAN_AGE_SEC,
     planClockSkewSec: config.GOV_PLAN_CLOCK_SKEW_SEC,
     priceTolerancePct: config.GOV_PRICE_TOLERANCE_PCT,
@@ -133,4 +133,31 @@ export function limitsOf(config: GovernorConfig): Limits {
     totalCountsTrade: config.GOV_TOTAL_NOTIONAL_COUNTS_TRADE,
     p28BlockOverBudget: config.GOV_P28_BLOCK_OVER_BUDGET,
   };
+}
+
+/** A cap as the start line shows it: 0 disables. */
+const cap = (value: number, shown: string) => (value > 0 ? shown : 'off');
+
+/** The start line: which path APPLY_MODE took and the caps that path applies (none silent). */
+export function pathLine(config: GovernorConfig): string {
+  const l = limitsOf(config);
+  switch (l.applyMode) {
+    case 'testnet':
+      return (
+        `APPLY_MODE=testnet: the testnet path, with fund caps: open positions ${cap(l.maxOpenPositions, String(l.maxOpenPositions))}, ` +
+        `per trade ${cap(l.maxNotionalPerTrade, `$${l.maxNotionalPerTrade}`)}, ` +
+        `total ${cap(l.maxTotalNotional, `$${l.maxTotalNotional}`)}${l.totalCountsTrade ? ' (the trade counted)' : ''}, ` +
+        `symbol cooldown ${cap(l.cooldownSec, `${l.cooldownSec} s`)}; the four closes bypass them`
+      );
+    case 'production':
+      return (
+        `APPLY_MODE=production: the production path, with no fund caps (open positions, per trade, total): ` +
+        `executions per symbol ${cap(l.maxExecPerHour, `${l.maxExecPerHour}/h`)} and ${cap(l.maxExecPer5Min, `${l.maxExecPer5Min}/5 min`)}, ` +
+        `closed per symbol and day ${cap(l.maxReduceNotionalPerDay, `$${l.maxReduceNotionalPerDay}`)} (unpriced: ` +
+        `${cap(l.maxReduceQtyPerDay, String(l.maxReduceQtyPerDay))} qty), kill score ${cap(l.killScoreCritical, String(l.killScoreCritical))}, ` +
+        `the P2.8 budget when it enforces, exit locks ${config.GOV_EXIT_LOCK_TTL_SEC} s`
+      );
+    case 'dry_run':
+      return 'APPLY_MODE=dry_run: the dry_run path: every plan past the plan-time, kill switch and disarm checks is permitted, with no caps';
+  }
 }

@@ -69,6 +69,8 @@ function blockFigures(event: DecisionEvent, limits: Limits | undefined): string 
         return `book ${usd(book)} + ${usd(trade)} > ${usd(limit)} total`;
       return `book ${against(book, '≥', limit, 'total', usd)}`;
     }
+    case 'position_price_unknown':
+      return event.unpriced_positions === undefined ? undefined : `no price for ${event.unpriced_positions.split(',').join(', ')}`;
     case 'max_positions_reached':
       return against(
         num(event.open_positions),

@@ -27,6 +27,8 @@ interface Wire {
     readonly exec_5min: number;
     readonly open_positions: number;
     readonly total_notional: number;
+    /** Absent in events recorded before it (none unpriced then). */
+    readonly unpriced?: readonly string[];
     readonly reservations: number;
     readonly reserved_positions: number;
     readonly reserved_notional: number;
@@ -55,6 +57,7 @@ export function encodeDecisionInputs(facts: PlanFacts, s: GovernorSnapshot): str
       exec_5min: s.execLast5Min,
       open_positions: s.openPositions,
       total_notional: s.totalNotional,
+      ...(s.unpricedPositions?.length ? { unpriced: s.unpricedPositions } : {}),
       reservations: s.reservations,
       reserved_positions: s.reservedPositions,
       reserved_notional: s.reservedNotional,
@@ -101,6 +104,7 @@ export function decodeDecisionInputs(text: string | undefined, symbol: string): 
     execLast5Min: s.exec_5min,
     openPositions: s.open_positions,
     totalNotional: s.total_notional,
+    unpricedPositions: s.unpriced ?? [],
     reservations: s.reservations,
     reservedPositions: s.reserved_positions,
     reservedNotional: s.reserved_notional,

@@ -10,7 +10,8 @@ import { exitLockMetrics } from './metrics.js';
  * of the holder's plan_id with `executed` true (the Apply Layer writes str(bool): "True"). A
  * close that did not execute keeps the lock until its TTL (GOV_EXIT_LOCK_TTL_SEC), as upstream's;
  * any other entry is acknowledged and counted by reason, never dead-lettered: the Apply Layer
- * writes every result there, whatever its shape.
+ * writes every result there, whatever its shape. A fill is acknowledged only with its release,
+ * or once Redis has answered that the lock is not its plan's.
  */
 export const governorExitLocks = defineHandler({
   name: 'governor-exit-locks',
@@ -32,7 +33,10 @@ export const governorExitLocks = defineHandler({
       return;
     }
     const lockKey = keys.governorExitLock(symbol);
-    const holder = await ctx.redis.get(lockKey).catch(() => null);
+    // A read Redis does not answer is no answer: it throws, and the fill stays pending until the
+    // release lands (the runtime does not charge a stall to the message). Read as "no holder", a
+    // stall acknowledged the fill and kept the lock for its whole TTL.
+    const holder = await ctx.redis.get(lockKey);
     if (holder !== planId) {
       ctx.metrics.ignored.inc({ reason: 'not_holder' });
       return;

@@ -61,6 +61,14 @@ export const notionalPerTradeExceeded: Gate = (plan, limits) =>
   on(limits.maxNotionalPerTrade) && (plan.notional ?? 0) > limits.maxNotionalPerTrade ? 'notional_per_trade_exceeded' : undefined;
 
 /**
+ * Ours: the total cap counts every open position at its mark, and one that no producer prices
+ * (P3.3's mark_price "0" or none, no ticker, no market state) is not $0: while any is open the
+ * total is unknown, so opens are blocked (the event names the symbols). Closes never face it.
+ */
+export const positionPriceUnknown: Gate = (_plan, limits, snapshot) =>
+  on(limits.maxTotalNotional) && (snapshot.unpricedPositions?.length ?? 0) > 0 ? 'position_price_unknown' : undefined;
+
+/**
  * Gate 4: the book alone at or over the cap (`total_notional >= MAX_TOTAL_NOTIONAL_USDT`), as the
  * original computes it. With GOV_TOTAL_NOTIONAL_COUNTS_TRADE also a trade that would take the
  * book over it.
@@ -169,7 +177,15 @@ export const pathGates: Readonly<Record<ApplyMode, PathGates>> = {
   testnet: {
     always: [planTimeUntrusted, planTooOld, killSwitchActive],
     closeBypass: true,
-    opens: [disarmed, symbolCooldown, maxPositionsReached, openUnpriced, notionalPerTradeExceeded, totalNotionalExceeded],
+    opens: [
+      disarmed,
+      symbolCooldown,
+      maxPositionsReached,
+      openUnpriced,
+      notionalPerTradeExceeded,
+      positionPriceUnknown,
+      totalNotionalExceeded,
+    ],
   },
   // The production path has no close bypass: every plan faces every gate (the kill-score gate
   // exempts three closes itself).

@@ -1,7 +1,7 @@
 import { defineHandler, metricsAsHealth, type MessageMeta } from '../../runtime/contract/index.js';
 import { applyPlanSchema, type ApplyPlan } from '../../schemas/apply-plan.js';
 import { keys } from '../../schemas/keys.js';
-import { applyModeOf, limitsOf, parseGovernorConfig, type GovernorConfig } from './config.js';
+import { limitsOf, parseGovernorConfig, pathLine, type GovernorConfig } from './config.js';
 import { errorContext, shouldDisarm, tripDisarm, failClosed } from './disarm.js';
 import { evaluate, overBudget } from './gates.js';
 import { governorMetrics } from './metrics.js';
@@ -35,6 +35,7 @@ export function createGovernor(options: GovernorOptions = {}) {
     metrics: governorMetrics,
     // The governor always enforces its own path's gates.
     mode: () => 'enforce',
+    startLine: pathLine,
     // prometheus_client's start_http_server (METRICS_PORT) answered every path with the metrics.
     http: { health: metricsAsHealth, status: [killSwitchSection, disarmSection, reservationsSection, governorDecisionsSection] },
     batch: {
@@ -121,7 +122,7 @@ function decide(plan: ApplyPlan, ctx: GovernorCtx, loaded: { snapshot: GovernorS
     return;
   }
   // testnet: the P2.8 verdict is logged, never enforced ("log only, don't block").
-  if (applyModeOf(config.APPLY_MODE) === 'testnet' && overBudget(facts, limits, snapshot)) {
+  if (config.APPLY_MODE === 'testnet' && overBudget(facts, limits, snapshot)) {
     ctx.metrics.p28Shadow.inc({ symbol: plan.symbol });
     ctx.log.warn(
       { budget_usd: snapshot.budget?.budgetUsd, symbol_notional: snapshot.symbolNotional, trade_notional: facts.notional },

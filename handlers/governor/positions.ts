@@ -3,11 +3,14 @@ import {
   loadPositionBook,
   p33PositionFrom,
   p33PositionReads,
+  p33UnpricedFrom,
   readP33Position,
   type BookPosition,
   type PositionBookConfig,
 } from '../positions/book.js';
+import { freshestPrice, priceQuotesOf } from '../positions/prices.js';
 import type { ReadCommand } from '../positions/read-commands.js';
+import { usd } from './numbers.js';
 
 export interface Position {
   readonly symbol: string;
@@ -18,6 +21,11 @@ export interface Position {
   readonly markPrice: number | undefined;
   /** When the figure is from (ms), to rank it against a direct read of the same symbol. */
   readonly asOfMs?: number;
+  /**
+   * A position with a quantity that no producer prices (no mark anywhere): notionalUsd is 0 only
+   * for want of a price, so the total cap cannot be judged (gates.ts positionPriceUnknown).
+   */
+  readonly unpriced?: true;
 }
 
 /**
@@ -57,8 +65,14 @@ function toPosition(p: BookPosition): Position {
 export const bookPositionSource: PositionSource = {
   name: 'position-book',
   async load(redis, now, config) {
-    const { book } = await loadPositionBook(redis, config, false, now);
-    return book.positions.map(toPosition);
+    const { book } = await loadPositionBook(redis, config, false, now, true);
+    if (book.unpriced.length === 0) return book.positions.map(toPosition);
+    // The newest word on these symbols is a P3.3 hash with a quantity and no price: it replaces
+    // any older figure of the symbol, priced by the rule that prices an open.
+    const replaced = new Set(book.unpriced.map((u) => u.position.symbol));
+    const positions = book.positions.filter((p) => !replaced.has(p.symbol)).map(toPosition);
+    for (const { position, quoteReplies } of book.unpriced) positions.push(pricedAtMarket(position, quoteReplies, now, config));
+    return positions.sort((a, b) => (a.symbol < b.symbol ? -1 : a.symbol > b.symbol ? 1 : 0));
   },
   async loadSymbol(redis, symbol, config, now) {
     const position = await readP33Position(redis, symbol, undefined, { config, now });
@@ -70,11 +84,26 @@ export const bookPositionSource: PositionSource = {
       reads: p33PositionReads(symbol, config),
       position(replies) {
         const position = p33PositionFrom(symbol, replies);
-        return position === undefined ? undefined : toPosition(position);
+        if (position !== undefined) return toPosition(position);
+        // A quantity without a price is still a position: the plan's own mark prices it (snapshot.ts).
+        const unpriced = p33UnpricedFrom(symbol, replies);
+        return unpriced === undefined ? undefined : { ...toPosition(unpriced), unpriced: true };
       },
     };
   },
 };
+
+/**
+ * A position the book could not price, at the freshest mark any producer wrote for its symbol
+ * (handlers/positions/prices.ts, the rule an open is priced by), or marked unpriced when there is none.
+ */
+function pricedAtMarket(position: BookPosition, quoteReplies: readonly unknown[], now: number, config: PositionBookConfig): Position {
+  const mark = freshestPrice(priceQuotesOf(quoteReplies), now, config.PRICE_MAX_AGE_SEC)?.price;
+  const qty = position.qty;
+  const base = { symbol: position.symbol, qty, asOfMs: position.asOfMs };
+  if (mark === undefined || qty === undefined) return { ...base, notionalUsd: 0, markPrice: undefined, unpriced: true };
+  return { ...base, notionalUsd: usd(Math.abs(qty) * mark), markPrice: mark };
+}
 
 /**
  * The book with the plan's symbol read directly merged in: the direct P3.3 figure replaces the

@@ -26,6 +26,8 @@ export const gateReasons = [
   /** Ours (testnet opens): the plan's notional is beyond GOV_PRICE_TOLERANCE_PCT of qty × mark. */
   'plan_notional_mismatch',
   'notional_per_trade_exceeded',
+  /** Ours (testnet opens, total cap on): an open position has no price anywhere, so the book's total is unknown. */
+  'position_price_unknown',
   'total_notional_exceeded',
   // production
   'p28_budget_violation',

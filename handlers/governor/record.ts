@@ -6,7 +6,7 @@ import { encodeBlockRecord, encodePermit } from '../../schemas/governor-records.
 import { keys } from '../../schemas/keys.js';
 import { pyFloatStr, pySeconds } from '../../schemas/python-number.js';
 import { sideSign } from '../../domain/side.js';
-import { applyModeOf, type GovernorConfig } from './config.js';
+import type { GovernorConfig } from './config.js';
 import { encodeDecisionInputs } from './decision-inputs.js';
 import { DAILY_TTL_SEC, EXEC_HISTORY_LENGTH, EXEC_HISTORY_TTL_SEC, LAST_EXEC_TTL_SEC } from './history.js';
 import type { GovernorMetrics } from './metrics.js';
@@ -48,7 +48,7 @@ function decisionEvent(
     source_id: ctx.meta.id,
     timestamp: pySeconds(now),
     reason,
-    apply_mode: applyModeOf(ctx.config.APPLY_MODE),
+    apply_mode: ctx.config.APPLY_MODE,
     kind: facts === undefined ? undefined : facts.isClose ? 'close' : 'open',
     computed_qty: facts === undefined ? undefined : String(facts.qty ?? 0),
     computed_notional: facts === undefined ? undefined : String(facts.notional ?? 0),
@@ -58,6 +58,7 @@ function decisionEvent(
     exec_count_5min: str(snapshot?.execLast5Min),
     open_positions: str(snapshot?.openPositions),
     total_notional: str(snapshot?.totalNotional),
+    unpriced_positions: snapshot?.unpricedPositions?.length ? snapshot.unpricedPositions.join(',') : undefined,
     reservations: str(snapshot?.reservations),
     reserved_positions: str(snapshot?.reservedPositions),
     reserved_notional: str(snapshot?.reservedNotional),
@@ -105,7 +106,7 @@ export function recordPermit(
   const { config, metrics } = ctx;
   const now = snapshot.now;
   const symbol = plan.symbol;
-  const mode = applyModeOf(config.APPLY_MODE);
+  const mode = config.APPLY_MODE;
   // That the plan_id was never permitted is guarded by the runtime (the declaration's idempotency).
   // Safety switches take effect at commit, not at read: a permit commits only if the kill switch
   // is still off (and, for an open, the governor still armed) in its own transaction. Otherwise

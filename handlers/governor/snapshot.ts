@@ -9,7 +9,7 @@ import type { Position, PositionSource } from './positions.js';
 import { freshestOf, priceQuoteReads, priceQuotesOf, type PriceQuote } from '../positions/prices.js';
 import { replyOf, type ReadCommand } from '../positions/read-commands.js';
 import { afterPermits, BatchLedger } from './batch-ledger.js';
-import { bookTotals, bookView, type BookTotals, type BookView } from './book-view.js';
+import { bookTotals, bookView, withOwnPriced, type BookTotals, type BookView } from './book-view.js';
 import { coalescedReader, type CoalescedReader } from './coalesced-reads.js';
 import { readReservations, reservedExposure } from './reservations.js';
 
@@ -32,8 +32,14 @@ export interface GovernorSnapshot {
   readonly execLast5Min: number;
   /** Open positions, dust (|qty| ≤ 0.0001) not counted. */
   readonly openPositions: number;
-  /** Σ|notional| over the book, before this plan. */
+  /** Σ|notional| over the book's priced positions, before this plan. */
   readonly totalNotional: number;
+  /**
+   * Symbols of open positions no producer prices (no mark anywhere): the total is unknown while
+   * any is open, so the total cap blocks opens (position_price_unknown). Absent: none (an event
+   * recorded before the field existed).
+   */
+  readonly unpricedPositions?: readonly string[];
   /**
    * Outstanding reservations (permitted opens whose position has not shown in this book yet, not
    * expired), including those of earlier plans of the batch: the caps count the book plus these.
@@ -241,10 +247,13 @@ export async function loadSnapshot(
   positionSource?: PositionSource,
 ): Promise<LoadedSnapshot> {
   const dailyKey = keys.governorDaily(symbol, utcDate(now));
-  const [{ version, lastExecSec, execHistory, dailyTotal, quotes, budget, exitLock }, book] = await Promise.all([
+  const [{ version, lastExecSec, execHistory, dailyTotal, quotes, budget, exitLock }, read] = await Promise.all([
     symbolReads(reads, shared, symbol, dailyKey, config),
     ownBook(reads, shared, symbol, config, now, positionSource),
   ]);
+  // The freshest of the market state, P3.3 (flat symbols too), the ticker and the position's own mark.
+  const markPrice = freshestOf(quotes, read.ownQuotes, now, config.PRICE_MAX_AGE_SEC)?.price;
+  const book = withOwnPriced(read, markPrice);
   const { kill, disarm, recentErrors, violations } = shared;
   const own = book.own;
   const snapshot: GovernorSnapshot = {
@@ -258,10 +267,10 @@ export async function loadSnapshot(
     execLast5Min: countSince(execHistory, now, 300),
     openPositions: book.openPositions,
     totalNotional: book.totalNotional,
+    unpricedPositions: book.unpriced,
     symbolNotional: own?.notionalUsd ?? 0,
     ownPosition: own,
-    // The freshest of the market state, P3.3 (flat symbols too), the ticker and the position's own mark.
-    markPrice: freshestOf(quotes, book.ownQuotes, now, config.PRICE_MAX_AGE_SEC)?.price,
+    markPrice,
     budget: freshBudget(budget, now, config.GOV_P28_BUDGET_MAX_AGE_SEC),
     recentViolation: hasRecentViolation(violations, symbol, now, config.GOV_P28_VIOLATION_WINDOW_SEC),
     dailyTotal: dailyTotal ?? 0,

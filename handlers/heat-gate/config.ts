@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { envInt, envMode, envNumber, parseEnv } from '../../runtime/contract/index.js';
+import { envChoice, envInt, envMode, envNumber, parseEnv } from '../../runtime/contract/index.js';
 import { streams } from '../../schemas/keys.js';
 import { positionBookEnvShape } from '../positions/book.js';
 import { applyLayerEras } from './apply-layer-era.js';
@@ -19,7 +19,7 @@ export const heatGateEnvSchema = z
      * enforce mode writes and which partial a COLD full close becomes. `newest` (upstream since
      * 304998721, as at 73fab1f55) is the original heat gate's own writing.
      */
-    P26_APPLY_LAYER_ERA: z.enum(applyLayerEras).default('newest'),
+    P26_APPLY_LAYER_ERA: envChoice(applyLayerEras, 'newest'),
     /** How often each replica recomputes p26_heat_value without a proposal (seed 003: every 10 s). */
     P26_HEAT_REFRESH_MS: envInt(10_000, 1000),
     ...positionBookEnvShape,

@@ -108,6 +108,19 @@ export interface PositionBook {
    * them), so a gate that must not decide on untrusted data can say so instead of skipping them.
    */
   readonly untrusted: readonly UntrustedFigure[];
+  /**
+   * P3.3 positions whose newest figure has a quantity but no price (mark_price "0" or none): not in
+   * `positions` (no notional to count), listed here with every quote Redis holds for the symbol, for
+   * a gate that must count them (the governor prices them at the freshest mark, or blocks opens).
+   * Empty unless loadPositionBook was asked for them.
+   */
+  readonly unpriced: readonly UnpricedPosition[];
+}
+
+/** A position the book cannot price, with the replies of priceQuoteReads' reads (prices.ts priceQuotesOf reads them). */
+export interface UnpricedPosition {
+  readonly position: BookPosition;
+  readonly quoteReplies: readonly (readonly (string | null)[])[];
 }
 
 /** A position figure that is present but not a plain finite number. */
@@ -139,9 +152,11 @@ export interface BookAndEquity {
 /**
  * KEYS: our active index, the snapshot stream, the P3.3 index, the portfolio state ('' to skip).
  * ARGV: our view prefix, our applied-id prefix, the group, the bound, the market-state prefix, the
- * market-state publisher's prefix, then the P3.3 prefixes.
+ * market-state publisher's prefix, the ticker prefix ('' to skip the quotes), then the P3.3 prefixes.
  * Answers {equity, view symbols, view rows, mode, entries, applied ids, P3.3 symbols, P3.3 rows
- * (five fields per prefix), sigma symbols, their sigma rows [marketstate, state:market]}. A sigma
+ * (five fields per prefix), sigma symbols, their sigma rows [marketstate, state:market], and per
+ * P3.3 symbol the quotes of one with a quantity but no positive mark [market mark_price, timestamp,
+ * ticker markPrice, timestamp] (empty for the others, or all of them without a ticker prefix)}. A sigma
  * row holds only what mergeBook can use: none for a symbol whose view row has a sigma that surely
  * reads as a number, and no market state's after a publisher's that surely does (40 of the read's
  * 60 calls a heat batch in the bench, ~1 µs of redis-server each).
@@ -202,7 +217,7 @@ local p33 = redis.call('SMEMBERS', KEYS[3])
 local p33rows = {}
 for i, s in ipairs(p33) do
   local row, held = {}, false
-  for k = 7, #ARGV do
+  for k = 8, #ARGV do
     local part = redis.call('HMGET', ARGV[k] .. s, 'position_amt', 'mark_price', 'ts_epoch', 'position_notional_usd', 'sigma')
     for _, v in ipairs(part) do row[#row + 1] = v; if v then held = true end end
   end
@@ -221,12 +236,30 @@ for i, s in ipairs(sigmaSymbols) do
     if number(published) then sigmaRows[i] = {published} else sigmaRows[i] = {published, redis.call('HGET', ARGV[5] .. s, 'sigma')} end
   end
 end
-return {equity, symbols, rows, mode, entries, applied, p33, p33rows, sigmaSymbols, sigmaRows}
+-- The quotes of a P3.3 position without a price of its own (mergeBook decides which count as one).
+local quoteRows = {}
+for i, s in ipairs(p33) do
+  local row, unpriced = p33rows[i], false
+  if ARGV[7] ~= '' then
+    for k = 1, #row, 5 do
+      local amt, mark = row[k], row[k + 1]
+      if amt and not (number(amt) and tonumber(amt) == 0) and not (number(mark) and tonumber(mark) > 0) then unpriced = true end
+    end
+  end
+  if unpriced then
+    local market = redis.call('HMGET', ARGV[5] .. s, 'mark_price', 'timestamp')
+    local ticker = redis.call('HMGET', ARGV[7] .. s, 'markPrice', 'timestamp')
+    quoteRows[i] = {market[1], market[2], ticker[1], ticker[2]}
+  else
+    quoteRows[i] = {}
+  end
+end
+return {equity, symbols, rows, mode, entries, applied, p33, p33rows, sigmaSymbols, sigmaRows, quoteRows}
 `;
 
 type Row = (string | null)[];
 type Entry = [id: string, fields: string[]];
-type Reply = [string | null, string[], Row[], 'group' | 'tail' | 'none', Entry[], string[], string[], Row[], string[], Row[]];
+type Reply = [string | null, string[], Row[], 'group' | 'tail' | 'none', Entry[], string[], string[], Row[], string[], Row[], Row[]];
 
 /** Fields read from each P3.3 hash, in this order (READ_BOOK and the plain reads alike). */
 const P33_FIELDS = ['position_amt', 'mark_price', 'ts_epoch', 'position_notional_usd', 'sigma'] as const;
@@ -238,14 +271,17 @@ function prefixOf(keyOf: (symbol: string) => string): string {
 
 /**
  * Reads the book (and equity, when `withEquity`) in one round trip; plain reads where scripts
- * cannot run. `now` is the clock figures are aged against (POSITION_MAX_AGE_SEC).
+ * cannot run. `now` is the clock figures are aged against (POSITION_MAX_AGE_SEC). `withUnpriced`:
+ * also the P3.3 positions it cannot price, with their quotes, in the same read (PositionBook.unpriced).
  */
 export async function loadPositionBook(
   redis: RedisReader,
   config: PositionBookConfig,
   withEquity = false,
   now = Date.now(),
+  withUnpriced = false,
 ): Promise<BookAndEquity> {
+  const tickerPrefix = withUnpriced ? prefixOf(keys.ticker) : '';
   const prefixes = p33Prefixes(config);
   let reply: Reply;
   try {
@@ -262,20 +298,30 @@ export async function loadPositionBook(
       config.POSITION_BOOK_MAX_PENDING,
       prefixOf(keys.marketState),
       prefixOf(keys.marketStatePublished),
+      tickerPrefix,
       ...prefixes,
     )) as Reply;
   } catch {
-    reply = await readPlain(redis, config, withEquity, prefixes);
+    reply = await readPlain(redis, config, withEquity, prefixes, tickerPrefix);
   }
   const maxAgeMs = config.POSITION_MAX_AGE_SEC === undefined ? undefined : config.POSITION_MAX_AGE_SEC * 1000;
-  return { book: mergeBook(reply, config.POSITION_BOOK_MAX_PENDING, prefixes.length, maxAgeMs, now), equityRaw: reply[0] ?? undefined };
+  return {
+    book: mergeBook(reply, config.POSITION_BOOK_MAX_PENDING, prefixes.length, maxAgeMs, now, withUnpriced),
+    equityRaw: reply[0] ?? undefined,
+  };
 }
 
 /**
  * The same reads as READ_BOOK without a script: not one atomic moment, so a snapshot applied
  * between the reads may be counted from both the view and the stream (the newer wins per symbol).
  */
-async function readPlain(redis: RedisReader, config: PositionBookConfig, withEquity: boolean, prefixes: readonly string[]): Promise<Reply> {
+async function readPlain(
+  redis: RedisReader,
+  config: PositionBookConfig,
+  withEquity: boolean,
+  prefixes: readonly string[],
+  tickerPrefix: string,
+): Promise<Reply> {
   const stream = config.POSITION_SNAPSHOT_STREAM;
   const [equity, symbols, p33] = await Promise.all([
     withEquity ? redis.hget(keys.portfolioState, 'equity_usd') : Promise.resolve(null),
@@ -314,7 +360,31 @@ async function readPlain(redis: RedisReader, config: PositionBookConfig, withEqu
   const heldP33 = p33.filter((_, i) => (p33rows[i] ?? []).some((v) => v !== null));
   const sigmaSymbols = [...new Set([...symbols, ...entrySymbols.filter((s) => s !== ''), ...heldP33])];
   const sigmaRows = await Promise.all(sigmaSymbols.map((s) => readSigmaRow(redis, s)));
-  return [equity, symbols, rows, mode, entries, applied, p33, p33rows, sigmaSymbols, sigmaRows];
+  const quoteRows = await Promise.all(
+    p33.map(async (s, i): Promise<Row> => {
+      if (tickerPrefix === '' || !mayBeUnpriced(p33rows[i]!)) return [];
+      const [market, ticker] = await Promise.all([
+        redis.hmget(keys.marketState(s), 'mark_price', 'timestamp'),
+        redis.hmget(tickerPrefix + s, 'markPrice', 'timestamp'),
+      ]);
+      return [...market, ...ticker];
+    }),
+  );
+  return [equity, symbols, rows, mode, entries, applied, p33, p33rows, sigmaSymbols, sigmaRows, quoteRows];
+}
+
+/**
+ * READ_BOOK's test for reading a P3.3 symbol's quotes, by the same string rule: some prefix's row
+ * has a quantity that is not surely 0 and a mark that is not surely positive.
+ */
+function mayBeUnpriced(row: Row): boolean {
+  const surely = (v: string | null | undefined): number | undefined =>
+    typeof v === 'string' && v.length <= 20 && /^-?\d+\.?\d*$/.test(v) ? Number(v) : undefined;
+  for (let k = 0; k < row.length; k += P33_FIELDS.length) {
+    const amt = row[k];
+    if (amt !== null && amt !== undefined && surely(amt) !== 0 && !((surely(row[k + 1]) ?? 0) > 0)) return true;
+  }
+  return false;
 }
 
 /** [quantum:marketstate:{symbol} sigma, quantum:state:market:{symbol} sigma]. */
@@ -326,8 +396,15 @@ function readSigmaRow(redis: RedisReader, symbol: string): Promise<Row> {
  * Per symbol the most recent figure, dropped when older than `maxAgeMs`; sigma from that figure,
  * else from another source, else the market state publisher's, else the market state's.
  */
-function mergeBook(reply: Reply, bound: number, prefixCount: number, maxAgeMs: number | undefined, now: number): PositionBook {
-  const [, symbols, rows, mode, rawEntries, applied, p33, p33rows, sigmaSymbols, sigmaRows] = reply;
+function mergeBook(
+  reply: Reply,
+  bound: number,
+  prefixCount: number,
+  maxAgeMs: number | undefined,
+  now: number,
+  withUnpriced: boolean,
+): PositionBook {
+  const [, symbols, rows, mode, rawEntries, applied, p33, p33rows, sigmaSymbols, sigmaRows, quoteRows] = reply;
   const best = new Map<string, BookPosition>();
   const sigmaOf = new Map<string, number>();
   const untrusted: UntrustedFigure[] = [];
@@ -394,12 +471,18 @@ function mergeBook(reply: Reply, bound: number, prefixCount: number, maxAgeMs: n
     });
   });
 
+  // The newest P3.3 figure of each symbol with a quantity but no price, and its row's index.
+  const unpricedFigures = new Map<string, { position: BookPosition; at: number }>();
   p33.forEach((symbol, i) => {
     const row = p33rows[i] ?? [];
     for (let k = 0; k < prefixCount; k++) {
       const [amtRaw, markRaw, tsRaw, notionalRaw, sigmaRaw] = row.slice(k * P33_FIELDS.length, (k + 1) * P33_FIELDS.length);
       const position = p33Figure(symbol, amtRaw, markRaw, tsRaw, notionalRaw, sigmaRaw, untrusted);
       if (position !== undefined) offer(position); // else expired since the index was refreshed, or not P3.3's
+      const unpriced = withUnpriced ? p33Unpriced(symbol, amtRaw, markRaw, tsRaw, notionalRaw) : undefined;
+      const known = unpricedFigures.get(symbol);
+      if (unpriced !== undefined && (known === undefined || unpriced.asOfMs > known.position.asOfMs))
+        unpricedFigures.set(symbol, { position: unpriced, at: i });
     }
   });
 
@@ -414,7 +497,52 @@ function mergeBook(reply: Reply, bound: number, prefixCount: number, maxAgeMs: n
     .filter((p) => p.notionalUsd !== 0 && !agedOut(p, maxAgeMs, now))
     .map((p) => (p.sigma === undefined && sigmaOf.has(p.symbol) ? { ...p, sigma: sigmaOf.get(p.symbol) } : p))
     .sort((a, b) => (a.symbol < b.symbol ? -1 : a.symbol > b.symbol ? 1 : 0));
-  return { positions, streamRead: mode, truncated: rawEntries.length > bound, untrusted };
+  const unpriced: UnpricedPosition[] = [];
+  for (const [symbol, { position, at }] of unpricedFigures) {
+    if (!unpricedStands(position, best.get(symbol))) continue;
+    unpriced.push({ position, quoteReplies: quoteRepliesOf(quoteRows[at] ?? [], p33rows[at] ?? [], prefixCount) });
+  }
+  return { positions, streamRead: mode, truncated: rawEntries.length > bound, untrusted, unpriced };
+}
+
+/**
+ * Whether an unpriced figure is the symbol's newest word: no priced figure is as new, and no flat
+ * one newer (a flat hash's 0 of the same moment is that very hash read as a notional).
+ */
+function unpricedStands(unpriced: BookPosition, current: BookPosition | undefined): boolean {
+  if (current === undefined) return true;
+  return current.notionalUsd === 0 ? current.asOfMs <= unpriced.asOfMs : current.asOfMs < unpriced.asOfMs;
+}
+
+/** The quote rows of a symbol in priceQuoteReads' order: market state, ticker, then P3.3's mark and time under each prefix. */
+function quoteRepliesOf(quotes: Row, p33row: Row, prefixCount: number): (string | null)[][] {
+  const replies: (string | null)[][] = [
+    [quotes[0] ?? null, quotes[1] ?? null],
+    [quotes[2] ?? null, quotes[3] ?? null],
+  ];
+  for (let k = 0; k < prefixCount; k++)
+    replies.push([p33row[k * P33_FIELDS.length + 1] ?? null, p33row[k * P33_FIELDS.length + 2] ?? null]);
+  return replies;
+}
+
+/**
+ * A P3.3 hash that names a position (a quantity not 0) the book cannot price: its mark is "0", not
+ * positive or absent, with no notional of ours beside an absent mark. Such a position is still
+ * exposure (the Ledger writes mark_price "0" before the exchange reports a mark).
+ */
+function p33Unpriced(
+  symbol: string,
+  amtRaw: string | null | undefined,
+  markRaw: string | null | undefined,
+  tsRaw: string | null | undefined,
+  notionalRaw: string | null | undefined,
+): BookPosition | undefined {
+  const ts = parseNumber(tsRaw);
+  const amt = parseNumber(amtRaw);
+  if (ts === undefined || amt === undefined || amt === 0) return undefined;
+  const mark = parseNumber(markRaw);
+  if (mark !== undefined ? mark > 0 : parseNumber(notionalRaw) !== undefined) return undefined;
+  return { symbol, notionalUsd: 0, sigma: undefined, qty: amt, markPrice: undefined, asOfMs: epochMs(ts) ?? 0, origin: 'p33' };
 }
 
 /**
@@ -503,6 +631,23 @@ export function p33PositionFrom(symbol: string, replies: readonly unknown[], unt
   for (const reply of replies) replyOf(reply);
   const sigmaAt = replies.length - 2;
   return p33PositionOf(symbol, replies, 0, sigmaAt, replies[sigmaAt] as string | null, replies[sigmaAt + 1] as string | null, untrusted);
+}
+
+/**
+ * From the replies of p33PositionReads: the symbol's P3.3 position when its newest hash names a
+ * quantity with no price (PositionBook.unpriced's rule), which p33PositionFrom answers as none.
+ */
+export function p33UnpricedFrom(symbol: string, replies: readonly unknown[]): BookPosition | undefined {
+  let newest: BookPosition | undefined;
+  let unpriced: BookPosition | undefined;
+  for (let i = 0; i < replies.length - 2; i++) {
+    const [amtRaw, markRaw, tsRaw, notionalRaw, sigmaRaw] = replyOf<Row>(replies[i]);
+    const figure = p33Figure(symbol, amtRaw, markRaw, tsRaw, notionalRaw, sigmaRaw);
+    if (figure !== undefined && (newest === undefined || figure.asOfMs > newest.asOfMs)) newest = figure;
+    const candidate = p33Unpriced(symbol, amtRaw, markRaw, tsRaw, notionalRaw);
+    if (candidate !== undefined && (unpriced === undefined || candidate.asOfMs > unpriced.asOfMs)) unpriced = candidate;
+  }
+  return unpriced !== undefined && unpricedStands(unpriced, newest) ? unpriced : undefined;
 }
 
 /** The newest of the P3.3 rows rows[from..to) (P33_FIELDS each), with sigma from the market when it has none. */

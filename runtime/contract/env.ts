@@ -23,14 +23,15 @@ function withoutCredentials(value: string): string {
 
 /**
  * Parses environment variables against a zod object whose keys are the variable names.
- * Empty strings count as unset so `FOO=` in an env file falls back to the default.
+ * Empty strings count as unset so `FOO=` in an env file falls back to the default. Values are
+ * trimmed, except a choice's (envChoice, envBool): it must be one of its values exactly.
  * Every problem is reported at once, each naming its variable.
  */
 export function parseEnv<S extends z.ZodObject>(schema: S, env: Env): z.infer<S> {
   const picked: Record<string, string> = {};
-  for (const key of Object.keys(schema.shape)) {
+  for (const [key, field] of Object.entries(schema.shape)) {
     const value = env[key];
-    if (value !== undefined && value.trim() !== '') picked[key] = value.trim();
+    if (value !== undefined && value.trim() !== '') picked[key] = exactSettings.has(field as z.ZodType) ? value : value.trim();
   }
   const result = schema.safeParse(picked);
   if (result.success) return result.data;
@@ -63,12 +64,47 @@ export const envInt = (defaultValue: number, min = 0) =>
   settingNumber('a whole number')
     .pipe(z.number().int('must be a whole number').min(min, `must be at least ${min}`))
     .default(defaultValue);
-export const envBool = (defaultValue: boolean) =>
-  z
-    .enum(['1', '0', 'true', 'false', 'yes', 'no', 'on', 'off', 'TRUE', 'FALSE', 'True', 'False'], {
-      message: 'must be true/false or 1/0',
+/** Choice settings (envChoice, envBool): parseEnv hands them their value untrimmed. */
+const exactSettings = new WeakSet<z.ZodType>();
+
+/** Lower case, no surrounding spaces, `-` as `_`: how a slip of case or spacing is told from a different word. */
+const normalised = (text: string) => text.trim().toLowerCase().replaceAll('-', '_');
+
+/**
+ * Why `typed` is none of `values`, listing them all, with the one it differs from only in case,
+ * spaces or `-`/`_` (values that differ only so mean the same: true, TRUE). Never a guess by
+ * spelling distance: for a switch, the nearest word may be the other side of it ("of": on or off?).
+ */
+function choiceProblem(typed: string, values: readonly string[]): string {
+  const same = values.find((v) => normalised(v) === normalised(typed));
+  const hint = same === undefined ? '' : ` (did you mean "${same}"?)`;
+  return `must be exactly one of ${values.map((v) => `"${v}"`).join(', ')}${hint}`;
+}
+
+/**
+ * A setting that takes one of `values`, exactly as written (case and spaces count): anything else
+ * stops the start naming every value, as an unknown value would otherwise pick a path silently.
+ */
+export function envChoice<const T extends readonly [string, ...string[]]>(values: T, defaultValue: T[number]) {
+  const schema = z.enum(values, { error: (issue) => choiceProblem(String(issue.input), values) }).default(defaultValue);
+  exactSettings.add(schema);
+  return schema;
+}
+
+const BOOL_VALUES = ['1', '0', 'true', 'false', 'yes', 'no', 'on', 'off', 'TRUE', 'FALSE', 'True', 'False'] as const;
+const TRUE_VALUES: readonly string[] = ['1', 'true', 'yes', 'on'];
+
+export const envBool = (defaultValue: boolean) => {
+  const schema = z
+    .string()
+    .transform((text, ctx): boolean => {
+      if ((BOOL_VALUES as readonly string[]).includes(text)) return TRUE_VALUES.includes(text.toLowerCase());
+      ctx.addIssue({ code: 'custom', message: choiceProblem(text, BOOL_VALUES) });
+      return z.NEVER;
     })
-    .transform((v) => ['1', 'true', 'yes', 'on'].includes(v.toLowerCase()))
     .default(defaultValue);
-export const envMode = (defaultValue: 'shadow' | 'enforce') =>
-  z.enum(['shadow', 'enforce'], { message: 'must be "shadow" or "enforce"' }).default(defaultValue);
+  exactSettings.add(schema);
+  return schema;
+};
+
+export const envMode = (defaultValue: 'shadow' | 'enforce') => envChoice(['shadow', 'enforce'], defaultValue);

@@ -81,6 +81,7 @@ export interface HandlerDeclaration<Schema extends z.ZodType = z.ZodType, Config
   readonly failure: FailurePolicy<z.infer<Schema>, Config, State, Metrics>;
   readonly idempotency?: IdempotencyDeclaration<z.infer<Schema>, Config, State, Metrics>;
   readonly warmUp?: (config: Config, now: number) => WarmUpSample; // stream gates: run at start, before reading
+  readonly startLine?: (config: Config) => string; // logged at start: what the settings make the gate do (the governor's path and caps)
   handle(message: z.infer<Schema>, ctx: HandlerContext<Config, State, Metrics>): Async<void>;
 }
 

@@ -18,7 +18,7 @@ export {
   type Trigger,
 } from './handler.js';
 export type { Logger } from './logger.js';
-export { envBool, envInt, envMode, envNumber, parseEnv } from './env.js';
+export { envBool, envChoice, envInt, envMode, envNumber, parseEnv } from './env.js';
 export type { CounterMetric, GaugeMetric, HistogramMetric, MetricFactory } from './metrics.js';
 export type { RedisReader } from './redis-reader.js';
 export type { SampleRedis, WarmUpSample } from './warm-up.js';

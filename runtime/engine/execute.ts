@@ -2,6 +2,7 @@ import { FALLBACK, HANDLED, LEFT_PENDING, type DeadLetterReason, type Delivery }
 import type { AnyHandler, FailureInfo, MessageMeta } from '../contract/handler.js';
 import { guardFallback, handleOnce, startDuplicateChecks } from './idempotency.js';
 import { MessageContext, type ContextDeps } from './message-context.js';
+import { classifyRedisError } from './redis-errors.js';
 
 export type { DeadLetterReason } from './delivery.js';
 
@@ -116,9 +117,16 @@ export async function executeBatch<Config, Metrics extends object>(
       continue;
     }
 
+    // A read or write Redis did not answer (timed out, its connection dropped, busy) is the
+    // system's failure too, even before the health probe says Redis stalled: not charged, tried
+    // again until Redis answers. Charged, a stall of a few seconds used up a message's attempts.
+    const unanswered = new Set(failing.filter((d) => redisDidNotAnswer(failed.get(d))));
     const retrying: Delivery[] = [];
     for (const delivery of failing) {
-      if (delivery.attempts >= maxAttempts) {
+      if (unanswered.has(delivery)) {
+        delivery.attempts -= 1;
+        retrying.push(delivery);
+      } else if (delivery.attempts >= maxAttempts) {
         await applyPolicy(handler, env, delivery, { error: failed.get(delivery), attempts: delivery.attempts }, reject);
       } else {
         retrying.push(delivery);
@@ -127,11 +135,19 @@ export async function executeBatch<Config, Metrics extends object>(
     todo = retrying;
     if (todo.length > 0) {
       env.onRetry(todo.length);
-      const attempt = Math.max(...todo.map((d) => d.attempts));
+      const attempt = Math.max(1, ...todo.map((d) => d.attempts));
       await env.sleep(backoffMs * 2 ** (attempt - 1));
+      // Left pending for this or another consumer when stopping while Redis does not answer.
+      if (unanswered.size > 0 && env.stopping()) return firstState;
     }
   }
   return firstState;
+}
+
+/** Redis did not answer the call (no reply within COMMAND_TIMEOUT_MS, a lost connection, BUSY or LOADING). */
+function redisDidNotAnswer(error: unknown): boolean {
+  const { cause } = classifyRedisError(error);
+  return cause === 'timeout' || cause === 'connection' || cause === 'busy';
 }
 
 async function applyPolicy<Config, Metrics extends object>(

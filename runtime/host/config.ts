@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import * as z from 'zod';
-import { envBool, envInt, parseEnv } from '../contract/env.js';
+import { envBool, envChoice, envInt, parseEnv } from '../contract/env.js';
 
 /** Longer than this, a warm-up would only delay the start: V8 has compiled what it will long before. */
 const WARMUP_MAX_MS = 60_000;
@@ -64,9 +64,9 @@ export const runtimeEnvSchema = z.object({
   HEARTBEAT_TIMEOUT_MS: envInt(15_000, 1_000),
   /** The cap of the backoff between attempts to commit a batch Redis refuses. */
   COMMIT_BACKOFF_MAX_MS: envInt(5_000, 10),
-  LOG_LEVEL: z.enum(logLevels, { message: `must be one of ${logLevels.join(', ')}` }).default('info'),
+  LOG_LEVEL: envChoice(logLevels, 'info'),
   /** auto: readable lines on a terminal, JSON under systemd and into files or pipes. */
-  LOG_FORMAT: z.enum(['auto', 'json', 'pretty'], { message: 'must be auto, json or pretty' }).default('auto'),
+  LOG_FORMAT: envChoice(['auto', 'json', 'pretty'], 'auto'),
   /** An identical warning or error is written once per this window, with how often it came (0: every time). */
   LOG_REPEAT_WINDOW_MS: envInt(60_000, 0),
   /**

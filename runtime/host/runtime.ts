@@ -111,6 +111,9 @@ export function loadConfiguration(
   const config = attempt(() => parseRuntimeConfig(env));
   const selected = attempt(() => selectHandlers(all, env.HANDLERS)) ?? [];
   const hosted = selected.map((handler) => ({ handler, config: attempt(() => handler.config(env)) }));
+  // A value no gate can take stops the start even when the gate that reads it runs elsewhere
+  // (P28_MODE=Enforce beside HANDLERS=governor): it is a slip in a file some process reads.
+  for (const handler of all) if (!selected.includes(handler)) attempt(() => handler.config(env));
   if (checkMore) attempt(() => checkMore(env, config?.HOST ?? env.HOST ?? '127.0.0.1'));
   const known = new Set<string>(['HANDLERS']);
   const parsers: ((e: Env) => unknown)[] = [parseRuntimeConfig, ...all.map((h) => (e: Env) => h.config(e))];
@@ -118,7 +121,7 @@ export function loadConfiguration(
   for (const parse of parsers) for (const name of settingsRead(parse, env)) known.add(name);
   const unknown = findUnknownSettings(env, known);
   problems.push(...unknown.typos);
-  if (problems.length > 0 || config === undefined) throw new ConfigError(problems);
+  if (problems.length > 0 || config === undefined) throw new ConfigError([...new Set(problems)]);
   return { config, hosted, ignoredSettings: unknown.ignored };
 }
 
@@ -354,6 +357,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     readiness,
     async start() {
       logger.info({ redis: describeRedis(config), handlers: hosted.map((h) => h.handler.name) }, 'starting quantum-gates');
+      for (const h of hosted) if (h.handler.startLine) logger.info({ handler: h.handler.name }, h.handler.startLine(h.config));
       // Ports first: one in use is a setting to change, said before any gate joins its group.
       const address = await bindNamingSetting(
         () => server.listen({ host: config.HOST, port: config.PORT }),

@@ -35,7 +35,7 @@ describe('quantum-gates inject', () => {
 
     const refused = await runCli(['inject', 'proposal', '--symbol', 'ETHUSDT', '--action', 'FULL_CLOSE'], { ...env, P26_MODE: 'bogus' });
     expect(refused.code).toBe(1);
-    expect(refused.stderr).toContain('P26_MODE: must be "shadow" or "enforce" (got "bogus")');
+    expect(refused.stderr).toContain('P26_MODE: must be exactly one of "shadow", "enforce" (got "bogus")');
     expect(refused.stderr).not.toContain('unexpected error');
     expect(await redis.client.xlen(streams.harvestProposal)).toBe(0);
   });

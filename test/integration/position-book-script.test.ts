@@ -53,7 +53,8 @@ const perSymbol = fc.record({
   view: fc.option(viewRow, { nil: undefined }),
   p33Seed: fc.option(p33Hash, { nil: undefined }),
   p33Newest: fc.option(p33Hash, { nil: undefined }),
-  marketState: fc.option(sigmaHash, { nil: undefined }),
+  marketState: fc.option(hash(fc.record({ sigma: figure, mark_price: figure, timestamp: time })), { nil: undefined }),
+  ticker: fc.option(hash(fc.record({ markPrice: figure, timestamp: time })), { nil: undefined }),
   published: fc.option(sigmaHash, { nil: undefined }),
   snapshot: fc.option(fc.record({ position_notional_usd: figure, sigma: figure }), { nil: undefined }),
 });
@@ -95,6 +96,7 @@ describe('position book: the one-script read answers what the plain reads answer
           if (book.p33Seed || book.p33Newest) await r.sadd(keys.p33PositionIndex, symbol);
           await put(keys.marketState(symbol), book.marketState);
           await put(keys.marketStatePublished(symbol), book.published);
+          await put(keys.ticker(symbol), book.ticker);
           if (book.snapshot) {
             const fields = Object.entries(book.snapshot).filter((e): e is [string, string] => e[1] !== undefined);
             await r.xadd(config.POSITION_SNAPSHOT_STREAM, '*', 'symbol', symbol, ...fields.flat());
@@ -104,6 +106,11 @@ describe('position book: the one-script read answers what the plain reads answer
         const scripted = await loadPositionBook(reader, config, true, NOW);
         const plain = await loadPositionBook(withoutScripts(reader), config, true, NOW);
         expect(scripted).toEqual(plain);
+        // With the positions it cannot price, and their quotes (the governor's read).
+        const scriptedUnpriced = await loadPositionBook(reader, config, false, NOW, true);
+        const plainUnpriced = await loadPositionBook(withoutScripts(reader), config, false, NOW, true);
+        expect(scriptedUnpriced).toEqual(plainUnpriced);
+        expect(scriptedUnpriced.book.positions).toEqual(scripted.book.positions);
       }),
       { numRuns: 300 },
     );

@@ -143,6 +143,47 @@ describe('npm start', () => {
     expect(run.output()).not.toContain('short');
     expect(run.output()).not.toContain('hunter2');
   });
+
+  it.each([
+    ['APPLY_MODE', 'TESTNET', '"testnet"'],
+    ['APPLY_MODE', 'testnet ', '"testnet"'],
+    ['P28_MODE', 'Enforce', '"enforce"'],
+  ])('refuses %s=%j (the governor alone hosted), naming every value, before touching Redis', async (name, value, meant) => {
+    const redis = await startTestRedis();
+    const run = launch({ REDIS_URL: redis.url, PORT: String(await freePort()), HANDLERS: 'governor', [name]: value });
+    try {
+      expect(await run.exited).toBe(1);
+      const line = run
+        .output()
+        .split('\n')
+        .find((l) => l.includes(`${name}: must be exactly one of "`));
+      expect(line).toContain(`(did you mean ${meant}?) (got "${value}")`);
+      expect(run.output()).not.toContain('    at ');
+      expect(await redis.client.dbsize()).toBe(0);
+    } finally {
+      run.child.kill('SIGKILL');
+      await redis.stop();
+    }
+  });
+
+  it('names the governor path taken and its caps in the start line', async () => {
+    const redis = await startTestRedis();
+    const port = await freePort();
+    const run = launch({ REDIS_URL: redis.url, PORT: String(port), HANDLERS: 'governor', LOG_LEVEL: 'info', APPLY_MODE: 'production' });
+    try {
+      await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/ready`).catch(() => undefined))?.status === 200, {
+        timeoutMs: 30_000,
+        what: '/ready',
+      });
+      expect(run.output()).toContain(
+        '"msg":"APPLY_MODE=production: the production path, with no fund caps (open positions, per trade, total)',
+      );
+    } finally {
+      run.child.kill('SIGTERM');
+      await run.exited;
+      await redis.stop();
+    }
+  });
 });
 
 describe('npm start under a supervisor', () => {

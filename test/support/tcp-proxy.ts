@@ -28,6 +28,12 @@ export interface TcpProxy {
   /** Connections currently open through the proxy. */
   readonly open: number;
   blackhole(options?: BlackholeOptions): void;
+  /**
+   * Forwards until bytes bound for a client hold `marker`, then turns to a 'hold' blackhole right
+   * after them: a stall that starts the moment a client has received, say, a stream entry, before
+   * the reads its handler makes of it. Resolves then; restore() ends the stall.
+   */
+  holdAfter(marker: string): Promise<void>;
   /** Destroys every connection with RST, and resets new ones until restore(). */
   reset(): void;
   /** Stops listening: new connections are refused until restore(). */
@@ -55,6 +61,7 @@ export async function startTcpProxy(target: { host?: string; port: number }): Pr
   const pairs = new Set<Pair>();
   let state: ProxyState = 'forward';
   let holdBytes = false;
+  let holdTrigger: { marker: string; reached: () => void } | undefined;
   let accepted = 0;
   let server: Server | undefined;
   let port = 0;
@@ -76,6 +83,12 @@ export async function startTcpProxy(target: { host?: string; port: number }): Pr
       from.on('data', (chunk: Buffer) => {
         if (state !== 'blackhole') {
           to.write(chunk);
+          if (holdTrigger !== undefined && to === client && chunk.includes(holdTrigger.marker)) {
+            state = 'blackhole';
+            holdBytes = true;
+            holdTrigger.reached();
+            holdTrigger = undefined;
+          }
         } else if (holdBytes) {
           held.push(chunk);
         } else {
@@ -142,6 +155,11 @@ export async function startTcpProxy(target: { host?: string; port: number }): Pr
     blackhole({ mode = 'drop' }: BlackholeOptions = {}) {
       state = 'blackhole';
       holdBytes = mode === 'hold';
+    },
+    holdAfter(marker: string) {
+      return new Promise<void>((reached) => {
+        holdTrigger = { marker, reached };
+      });
     },
     reset() {
       state = 'reset';

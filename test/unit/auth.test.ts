@@ -73,7 +73,7 @@ describe('parseDashboardAuth', () => {
     [{ DASHBOARD_USER: 'ops', DASHBOARD_PASSWORD: 'short' }, 'DASHBOARD_PASSWORD: must be at least 8 characters'],
     [{ DASHBOARD_USER: 'o:ps', DASHBOARD_PASSWORD: 'correct horse' }, 'DASHBOARD_USER: must not contain ":"'],
     [{ DASHBOARD_TOKEN: 'abc' }, 'DASHBOARD_TOKEN: must be at least 16 characters'],
-    [{ DASHBOARD_ALLOW_LOOPBACK: 'maybe' }, 'DASHBOARD_ALLOW_LOOPBACK: must be true/false or 1/0'],
+    [{ DASHBOARD_ALLOW_LOOPBACK: 'maybe' }, 'DASHBOARD_ALLOW_LOOPBACK: must be exactly one of "1", "0", "true", "false"'],
     [{ DASHBOARD_VIEWER_USER: 'watch' }, 'DASHBOARD_VIEWER_PASSWORD: must be set when DASHBOARD_VIEWER_USER is set'],
     [{ DASHBOARD_VIEWER_PASSWORD: 'look but do not touch' }, 'DASHBOARD_VIEWER_USER: must be set when DASHBOARD_VIEWER_PASSWORD is set'],
     [{ DASHBOARD_VIEWER_USER: 'watch', DASHBOARD_VIEWER_PASSWORD: 'short' }, 'DASHBOARD_VIEWER_PASSWORD: must be at least 8 characters'],

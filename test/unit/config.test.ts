@@ -71,6 +71,42 @@ describe('configuration', () => {
     expect(problemsOf({ HANDLERS: 'heat-gate,nope' })).toEqual([expect.stringMatching(/^HANDLERS: unknown handler\(s\) nope/)]);
   });
 
+  it('APPLY_MODE takes exactly testnet, production or dry_run: any other value stops the start, with every value listed', () => {
+    const hosted = (env: Record<string, string>) =>
+      loadConfiguration({ HANDLERS: 'governor', ...env }, allHandlers).hosted[0]!.config as { APPLY_MODE: string };
+    expect(hosted({}).APPLY_MODE).toBe('testnet');
+    for (const mode of ['testnet', 'production', 'dry_run']) expect(hosted({ APPLY_MODE: mode }).APPLY_MODE).toBe(mode);
+    const values = 'must be exactly one of "testnet", "production", "dry_run"';
+    // The original took each of these as production, which has no fund caps.
+    expect(problemsOf({ APPLY_MODE: 'TESTNET' })).toEqual([`APPLY_MODE: ${values} (did you mean "testnet"?) (got "TESTNET")`]);
+    expect(problemsOf({ APPLY_MODE: 'testnet ' })).toEqual([`APPLY_MODE: ${values} (did you mean "testnet"?) (got "testnet ")`]);
+    expect(problemsOf({ APPLY_MODE: 'Dry-Run' })).toEqual([`APPLY_MODE: ${values} (did you mean "dry_run"?) (got "Dry-Run")`]);
+    expect(problemsOf({ APPLY_MODE: 'live' })).toEqual([`APPLY_MODE: ${values} (got "live")`]);
+    expect(problemsOf({ APPLY_MODE: 'prod' })).toEqual([`APPLY_MODE: ${values} (got "prod")`]);
+  });
+
+  it('every other choice is exact too, named with all its values, even for a gate hosted elsewhere', () => {
+    expect(problemsOf({ HANDLERS: 'governor', P28_MODE: 'Enforce' })).toEqual([
+      'P28_MODE: must be exactly one of "shadow", "enforce" (did you mean "enforce"?) (got "Enforce")',
+    ]);
+    expect(problemsOf({ P26_MODE: ' shadow' })).toEqual([
+      'P26_MODE: must be exactly one of "shadow", "enforce" (did you mean "shadow"?) (got " shadow")',
+    ]);
+    expect(problemsOf({ LOG_LEVEL: 'INFO', LOG_FORMAT: 'text', P26_APPLY_LAYER_ERA: 'Newest' })).toEqual([
+      'LOG_LEVEL: must be exactly one of "fatal", "error", "warn", "info", "debug", "trace", "silent" (did you mean "info"?) (got "INFO")',
+      'LOG_FORMAT: must be exactly one of "auto", "json", "pretty" (got "text")',
+      expect.stringMatching(/^P26_APPLY_LAYER_ERA: must be exactly one of "[^(]*\(did you mean "newest"\?\) \(got "Newest"\)$/),
+    ]);
+    // A switch never gets a guess by spelling: "of" is as near "on" as "off".
+    const bools = '"1", "0", "true", "false", "yes", "no", "on", "off", "TRUE", "FALSE", "True", "False"';
+    expect(problemsOf({ GOV_TOTAL_NOTIONAL_COUNTS_TRADE: 'of', P28_TEST_MODE: 'Yes' })).toEqual([
+      `GOV_TOTAL_NOTIONAL_COUNTS_TRADE: must be exactly one of ${bools} (got "of")`,
+      `P28_TEST_MODE: must be exactly one of ${bools} (did you mean "yes"?) (got "Yes")`,
+    ]);
+    // Shared by three gates' settings: said once.
+    expect(problemsOf({ GOV_ENABLE_AUTO_DISARM: 'maybe' })).toHaveLength(1);
+  });
+
   it('treats an empty variable as unset', () => {
     expect(loadConfiguration({ PORT: '', P26_MODE: '' }, allHandlers).config.PORT).toBe(8080);
   });

@@ -28,6 +28,7 @@ describe('decisionDetail', () => {
     ['total_notional_exceeded', { total_notional: '2150.5', computed_notional: '100' }, 'open: book $2,150.5 ≥ $2,000 total'],
     ['total_notional_exceeded', { total_notional: '1900', computed_notional: '300' }, 'open: book $1,900 + $300 > $2,000 total'],
     ['max_positions_reached', { open_positions: '10' }, 'open: 10 ≥ 10 positions open'],
+    ['position_price_unknown', { unpriced_positions: 'AUSDT,BUSDT' }, 'open: no price for AUSDT, BUSDT'],
     ['hourly_limit_exceeded', { exec_count_hour: '3' }, 'open: 3 ≥ 3 executions in the last hour'],
     ['burst_limit_exceeded', { exec_count_5min: '2' }, 'open: 2 ≥ 2 executions in 5 min'],
     ['kill_score_critical_non_close', { kill_score: '0.93' }, 'open: kill score 0.93 ≥ 0.8'],

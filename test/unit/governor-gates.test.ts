@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { applyModeOf, limitsOf, parseGovernorConfig, type Limits } from '../../handlers/governor/config.js';
+import { limitsOf, parseGovernorConfig, pathLine, type Limits } from '../../handlers/governor/config.js';
 import {
   burstLimitExceeded,
   dailyLimitExceeded,
@@ -12,6 +12,7 @@ import {
   planTimeUntrusted,
   p28BudgetViolation,
   pathGates,
+  positionPriceUnknown,
   planTooOld,
   productionSize,
   symbolCooldown,
@@ -67,14 +68,23 @@ const quiet: GovernorSnapshot = {
 const permit = (reason: string, computedQty = 0, computedNotional = 0) => ({ kind: 'permit', reason, computedQty, computedNotional });
 
 describe('APPLY_MODE', () => {
-  it.each([
-    ['testnet', 'testnet'],
-    ['dry_run', 'dry_run'],
-    ['production', 'production'],
-    ['live', 'production'],
-    ['TESTNET', 'production'],
-  ] as const)('%s takes the %s path (any other value is production, as the original)', (raw, mode) => {
-    expect(applyModeOf(raw)).toBe(mode);
+  it.each([['testnet'], ['dry_run'], ['production']] as const)('%s takes its own path', (mode) => {
+    expect(limitsOf(parseGovernorConfig({ APPLY_MODE: mode })).applyMode).toBe(mode);
+  });
+
+  it.each([['live'], ['TESTNET'], ['testnet ']])('%j is refused (the original took it as production, which has no fund caps)', (raw) => {
+    expect(() => parseGovernorConfig({ APPLY_MODE: raw })).toThrow(/APPLY_MODE: must be exactly one of "testnet", "production", "dry_run"/);
+  });
+
+  it('the start line names the path and its caps', () => {
+    expect(pathLine(parseGovernorConfig({}))).toBe(
+      'APPLY_MODE=testnet: the testnet path, with fund caps: open positions 10, per trade $200, total $2000, symbol cooldown 60 s; the four closes bypass them',
+    );
+    expect(pathLine(parseGovernorConfig({ APPLY_MODE: 'production', GOV_MAX_EXEC_PER_HOUR: '0' }))).toBe(
+      'APPLY_MODE=production: the production path, with no fund caps (open positions, per trade, total): executions per symbol off and 2/5 min, ' +
+        'closed per symbol and day $5000 (unpriced: 0.02 qty), kill score 0.8, the P2.8 budget when it enforces, exit locks 120 s',
+    );
+    expect(pathLine(parseGovernorConfig({ APPLY_MODE: 'dry_run' }))).toMatch(/^APPLY_MODE=dry_run: .* with no caps$/);
   });
 
   it('defaults to testnet with the original defaults', () => {
@@ -181,6 +191,15 @@ describe('testnet path', () => {
     expect(totalNotionalExceeded({ ...open, notional }, { ...testnet, totalCountsTrade: countsTrade }, { ...quiet, totalNotional })).toBe(
       expected,
     );
+  });
+
+  it('an open position no producer prices leaves the total unknown: opens blocked while the total cap is on, closes never (ours)', () => {
+    const unpriced = { ...quiet, unpricedPositions: ['HELD0USDT'] };
+    expect(positionPriceUnknown(open, testnet, unpriced)).toBe('position_price_unknown');
+    expect(positionPriceUnknown(open, { ...testnet, maxTotalNotional: 0 }, unpriced)).toBeUndefined();
+    expect(positionPriceUnknown(open, testnet, quiet)).toBeUndefined();
+    expect(evaluate(open, testnet, unpriced)).toEqual({ kind: 'block', reason: 'position_price_unknown' });
+    expect(evaluate({ ...open, action: 'FULL_CLOSE_PROPOSED', isClose: true }, testnet, unpriced)).toEqual(permit('close_bypass'));
   });
 
   it('blocks an open it cannot price, or whose figures disagree with the market, with the reason (ours)', () => {

@@ -119,6 +119,7 @@ describe('docs/writing-a-gate.md', () => {
       'failure',
       'idempotency',
       'warmUp',
+      'startLine',
       'handle',
     ]);
     const sections = memberSections(guide);

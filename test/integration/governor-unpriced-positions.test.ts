@@ -1,0 +1,134 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { keys, streams } from '../../schemas/keys.js';
+import type { Runtime } from '../../runtime/host/runtime.js';
+import { P33_SEED_TTL_SEC, p33SeedHash, tickerHash, TICKER_TTL_SEC } from '../support/book-producers.js';
+import { usePrivateRedis } from '../support/redis-server.js';
+import { pendingCount, produce, readStream, startRuntime, waitFor } from '../support/runtime.js';
+
+/**
+ * Issue #37 item 2: every open position counts, priced or not. The book is nine P3.3 positions
+ * of 1.5 each whose hash carries no price: P3.3 writes mark_price 0.0 when the exchange gives
+ * none (microservices/position_state_brain/main.py at 8f5055c52, line 141
+ * `float(pos['markPrice']) if pos['markPrice'] else 0.0`, written at line 216), and four of them
+ * have no mark_price field at all (the same hash with the field gone). Caps 10 positions / $200
+ * per trade / $2,000 total; twenty opens of $150 on new symbols follow.
+ */
+
+const BOOK = Array.from({ length: 9 }, (_, i) => `HELD${i}USDT`);
+const MARK = 100;
+
+/** An open as upstream's publish_plan writes it (microservices/apply_layer/main.py at 8f5055c52, lines 673-690), with side and qty. */
+function open(planId: string, symbol: string): Record<string, string> {
+  return {
+    plan_id: planId,
+    symbol,
+    action: 'OPEN_LONG',
+    kill_score: '0.1',
+    decision: 'EXECUTE',
+    side: 'BUY',
+    qty: '1.5',
+    price: String(MARK),
+    timestamp: String(Date.now() / 1000),
+  };
+}
+
+describe('governor: a position without a price is still a position (issue #37)', () => {
+  const redis = usePrivateRedis();
+  let runtime: Runtime | undefined;
+  afterEach(async () => {
+    await runtime?.stop();
+    runtime = undefined;
+  });
+
+  async function unpricedBook(): Promise<void> {
+    const nowSec = Date.now() / 1000;
+    for (const [i, symbol] of BOOK.entries()) {
+      const key = keys.p33PositionSnapshot(symbol);
+      await redis.client.hset(key, p33SeedHash(1.5, 0, nowSec));
+      if (i >= 5) await redis.client.hdel(key, 'mark_price');
+      await redis.client.expire(key, P33_SEED_TTL_SEC);
+    }
+  }
+
+  async function decide(plans: readonly Record<string, string>[]) {
+    runtime = await startRuntime(redis.url, {
+      HANDLERS: 'governor,position-index',
+      POSITION_INDEX_REFRESH_SEC: '1',
+      GOV_MAX_OPEN_POSITIONS: '10',
+      GOV_MAX_NOTIONAL_PER_TRADE_USDT: '200',
+      GOV_MAX_TOTAL_NOTIONAL_USDT: '2000',
+      GOV_SYMBOL_COOLDOWN_SECONDS: '0',
+    });
+    await waitFor(async () => (await redis.client.scard(keys.p33PositionIndex)) === BOOK.length, { what: 'the index holds the book' });
+    await produce(redis.client, streams.applyPlan, plans);
+    const decided = await waitFor(
+      async () => {
+        const events = (await readStream(redis.client, streams.governorEvents)).filter((e) => e.event === 'permit' || e.event === 'block');
+        return events.length >= plans.length ? events : undefined;
+      },
+      { what: 'every plan decided', timeoutMs: 30_000 },
+    );
+    await waitFor(async () => (await pendingCount(redis.client, streams.applyPlan, 'governor')) === 0, { what: 'all acknowledged' });
+    return decided;
+  }
+
+  const opens = () => Array.from({ length: 20 }, (_, i) => open(`new-${i}`, `NEW${i}USDT`));
+
+  async function pricedOpens(): Promise<void> {
+    for (let i = 0; i < 20; i++) await redis.client.hset(keys.marketState(`NEW${i}USDT`), 'mark_price', String(MARK));
+  }
+
+  it('nine unpriced positions and no mark anywhere: every open blocked position_price_unknown, naming them; the nine still count as slots', async () => {
+    await unpricedBook();
+    await pricedOpens();
+    const decided = await decide(opens());
+    const permits = decided.filter((e) => e.event === 'permit');
+    console.info(`9 unpriced positions, cap 10, 20 opens: ${permits.length} permitted`);
+    expect(permits).toHaveLength(0);
+    expect(new Set(decided.map((e) => e.reason))).toEqual(new Set(['position_price_unknown']));
+    for (const e of decided) {
+      expect(e.open_positions).toBe('9');
+      expect(e.unpriced_positions).toBe(BOOK.join(','));
+    }
+    expect(await redis.client.get(keys.governorBlock('new-0'))).toContain('position_price_unknown');
+  });
+
+  it('the same book priced by the price feed alone: 9 positions and $1,350 counted, so exactly one open permitted', async () => {
+    await unpricedBook();
+    await pricedOpens();
+    for (const symbol of BOOK) {
+      await redis.client.hset(keys.ticker(symbol), tickerHash(symbol, MARK, Date.now()));
+      await redis.client.expire(keys.ticker(symbol), TICKER_TTL_SEC);
+    }
+    const decided = await decide(opens());
+    const permits = decided.filter((e) => e.event === 'permit');
+    console.info(`9 positions priced by the ticker, cap 10, 20 opens: ${permits.length} permitted`);
+    expect(permits).toHaveLength(1);
+    expect(permits[0]).toMatchObject({ open_positions: '9', total_notional: '1350' });
+    expect(permits[0]!.unpriced_positions).toBeUndefined();
+    expect(new Set(decided.filter((e) => e.event === 'block').map((e) => e.reason))).toEqual(new Set(['max_positions_reached']));
+  });
+
+  it("an add on a held symbol P3.3 lists without a price, before any index has seen it: counted at the plan's own mark", async () => {
+    const key = keys.p33PositionSnapshot('ADDUSDT');
+    await redis.client.hset(key, p33SeedHash(1.5, 0, Date.now() / 1000));
+    await redis.client.expire(key, P33_SEED_TTL_SEC);
+    await redis.client.hset(keys.marketState('ADDUSDT'), 'mark_price', String(MARK));
+    // The governor alone: no position index, so only the plan's own direct read finds the position.
+    runtime = await startRuntime(redis.url, { HANDLERS: 'governor', GOV_MAX_TOTAL_NOTIONAL_USDT: '2000' });
+    await produce(redis.client, streams.applyPlan, [open('add-0', 'ADDUSDT')]);
+    const [event] = await waitFor(async () => {
+      const events = (await readStream(redis.client, streams.governorEvents)).filter((e) => e.event === 'permit' || e.event === 'block');
+      return events.length > 0 ? events : undefined;
+    });
+    expect(event).toMatchObject({ event: 'permit', open_positions: '1', total_notional: '150' });
+    expect(event!.unpriced_positions).toBeUndefined();
+  });
+
+  it('closes are never blocked by an unpriced position: a full close of one of them passes the close bypass', async () => {
+    await unpricedBook();
+    const close = { plan_id: 'close-0', symbol: BOOK[0]!, action: 'FULL_CLOSE_PROPOSED', decision: 'EXECUTE', kill_score: '0.1' };
+    const decided = await decide([close]);
+    expect(decided.map((e) => [e.event, e.reason])).toEqual([['permit', 'close_bypass']]);
+  });
+});
