@@ -3,6 +3,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { defineHandler, type AnyHandler } from '../../runtime/contract/handler.js';
 import { parseEnv } from '../../runtime/contract/env.js';
 import type { Runtime } from '../../runtime/host/runtime.js';
+import type { Redis } from 'ioredis';
+import { commandCalls } from '../support/command-calls.js';
 import { usePrivateRedis } from '../support/redis-server.js';
 import { metricSum, startRuntime, waitFor } from '../support/runtime.js';
 
@@ -23,6 +25,18 @@ const sink: AnyHandler = defineHandler({
 async function consumers(redis: { call(...args: string[]): Promise<unknown> }): Promise<Map<string, number>> {
   const rows = (await redis.call('XINFO', 'CONSUMERS', IN, GROUP)) as unknown[][];
   return new Map(rows.map((row) => [String(row[1]), Number(row[3])]));
+}
+
+/** Each consumer's idle time (ms since its last read) by name. */
+async function consumerIdle(redis: { call(...args: string[]): Promise<unknown> }): Promise<Map<string, number>> {
+  const rows = (await redis.call('XINFO', 'CONSUMERS', IN, GROUP)) as unknown[][];
+  return new Map(rows.map((row) => [String(row[1]), Number(row[5])]));
+}
+
+/** Resolves once the runtime's reclaim loop has started `passes` more passes (one XAUTOCLAIM each). */
+async function afterPasses(redis: Redis, passes: number): Promise<void> {
+  const before = await commandCalls(redis, 'xautoclaim');
+  await waitFor(async () => (await commandCalls(redis, 'xautoclaim')) >= before + passes, { what: `${passes} reclaim passes` });
 }
 
 describe('consumers that departed', () => {
@@ -50,10 +64,17 @@ describe('consumers that departed', () => {
     );
     await waitFor(async () => !(await consumers(r)).has('host-111'), { what: 'host-111 removed' });
     // The live consumer joins the group with its first XREADGROUP, which comes after its first
-    // reclaim pass (XAUTOCLAIM does not create a consumer): wait for it, then let a few more
-    // removal passes run before looking.
-    await waitFor(async () => (await consumers(r)).has('host-333'), { what: 'host-333 reading' });
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    // reclaim pass (XAUTOCLAIM does not create a consumer); host-222 becomes a candidate once idle
+    // past DEPARTED_CONSUMER_IDLE_MS. Once both hold, a whole removal pass must run before looking:
+    // each pass is one XAUTOCLAIM then the removal, so two more XAUTOCLAIMs enclose one.
+    await waitFor(
+      async () => {
+        const now = await consumerIdle(r);
+        return now.has('host-333') && (now.get('host-222') ?? 0) >= 400;
+      },
+      { what: 'host-333 reading and host-222 idle past 400 ms' },
+    );
+    await afterPasses(r, 2);
 
     const left = await consumers(r);
     expect(left.get('host-222')).toBe(1);
@@ -66,7 +87,9 @@ describe('consumers that departed', () => {
     await r.xgroup('CREATE', IN, GROUP, '0', 'MKSTREAM');
     await r.call('XGROUP', 'CREATECONSUMER', IN, GROUP, 'host-111');
     runtime = await startRuntime(redis.url, { DEPARTED_CONSUMER_IDLE_MS: '0', CLAIM_INTERVAL_MS: '50' }, [sink]);
-    await new Promise((resolve) => setTimeout(resolve, 400));
+    // host-111 idle well past any removal threshold the passes below could apply.
+    await waitFor(async () => ((await consumerIdle(r)).get('host-111') ?? 0) >= 100, { what: 'host-111 idle' });
+    await afterPasses(r, 3);
     expect((await consumers(r)).has('host-111')).toBe(true);
   });
 });

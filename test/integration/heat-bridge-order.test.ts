@@ -96,11 +96,28 @@ describe('heat bridge: first wins in a backlog', () => {
       );
       await produce(redis.client, streams.heatDecision, [decision('P', 'BTCUSDT', 'FIRST')]);
       await waitFor(() => held, { what: 'replica A holding the first decision' });
-      // Replica B takes the duplicate while A still holds the first.
-      running.push(await startRuntime(redis.url, { HANDLERS: 'heat-bridge', BATCH_SIZE: '1', CONSUMER_NAME: 'replica-b' }));
+      // Replica B takes the duplicate while A still holds the first; its commits are counted as
+      // they come back from Redis.
+      let commitsOfB = 0;
+      const counted = (connection: ConstructorParameters<typeof TransactionCommitter>[0]): Committer => {
+        const inner = new TransactionCommitter(connection, 0);
+        return {
+          async commit(source, items, order) {
+            const report = await inner.commit(source, items, order);
+            if (items.some((i) => i.recorder !== undefined)) commitsOfB += 1;
+            return report;
+          },
+        };
+      };
+      running.push(
+        await startRuntime(redis.url, { HANDLERS: 'heat-bridge', BATCH_SIZE: '1', CONSUMER_NAME: 'replica-b' }, undefined, {
+          committerFactory: counted,
+        }),
+      );
       await produce(redis.client, streams.heatDecision, [decision('P', 'ETHUSDT', 'DUP')]);
       await waitFor(async () => (await redis.client.xpending(streams.heatDecision, 'heat_bridge'))[0] === 2, { what: 'both held' });
-      await new Promise((r) => setTimeout(r, 300)); // B has had every chance to commit first
+      // B's commit of the duplicate has come back from Redis: it must not have written P.
+      await waitFor(() => commitsOfB > 0, { what: "replica B's commit of the duplicate" });
       expect(await redis.client.exists(keys.heatByPlan('P'))).toBe(0);
     } finally {
       release();

@@ -4,6 +4,7 @@ import { connect, type Socket } from 'node:net';
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { streams } from '../../schemas/keys.js';
+import { commandCalls } from '../support/command-calls.js';
 import { freePort, startTestRedis, type TestRedis } from '../support/redis-server.js';
 import { waitFor } from '../support/runtime.js';
 
@@ -107,16 +108,29 @@ describe('the operator endpoints under a storm of clients that never read', () =
       sockets.push(socket);
     }
     try {
+      const stormStarted = Date.now();
+      const statusReadsBefore = await commandCalls(redis.client, 'xlen');
       const stormy = await decisionLatencies(redis, 'storm');
+      // Each /status read asks Redis for the dead-letter stream's length once (XLEN, which nothing
+      // else here sends): the requests answered from one read show as XLENs not sent.
+      const statusReads = (await commandCalls(redis.client, 'xlen')) - statusReadsBefore;
+      const stormMs = Date.now() - stormStarted;
       const rssDuring = rssMiB(gates.pid!);
-      const ready = await fetch(`http://127.0.0.1:${port}/ready`, { signal: AbortSignal.timeout(2000) });
+      // /ready must answer while the storm still holds its connections (checked below), not queue
+      // behind its 15,000 requests; how fast it answers is the machine's (over 2 s at load 20).
+      const readyAsked = Date.now();
+      const ready = await fetch(`http://127.0.0.1:${port}/ready`, { signal: AbortSignal.timeout(15_000) });
+      const readyMs = Date.now() - readyAsked;
 
-      const summary = `calm p50 ${percentile(calm, 50)} p99 ${percentile(calm, 99)} ms; storm p50 ${percentile(stormy, 50)} p99 ${percentile(stormy, 99)} ms; RSS ${rssBefore.toFixed(0)} → ${rssDuring.toFixed(0)} MiB`;
+      const summary = `calm p50 ${percentile(calm, 50)} p99 ${percentile(calm, 99)} ms; storm p50 ${percentile(stormy, 50)} p99 ${percentile(stormy, 99)} ms over ${stormMs} ms, ${statusReads} status reads; /ready in ${readyMs} ms; RSS ${rssBefore.toFixed(0)} → ${rssDuring.toFixed(0)} MiB`;
       // Without the status cache, the in-flight bound and the idle cut-off (STATUS_CACHE_MS=0,
       // HTTP_MAX_IN_FLIGHT=100000, HTTP_IDLE_TIMEOUT_MS=600000) this storm gave p99 2.2 s and
-      // +284 MiB here; with them, p99 0.4-0.6 s and +9 to +42 MiB. A machine busy with other
-      // suites slows the calm run too, so the bound follows it.
-      expect(percentile(stormy, 99), summary).toBeLessThan(Math.max(1500, 10 * percentile(calm, 99)));
+      // +284 MiB here; with them, p99 0.4-0.6 s and +9 to +42 MiB. How fast the decisions stay is
+      // the bench's to measure (a timed bound here failed whenever the machine was busy); this
+      // test holds what keeps them fast: the storm's 15,000 requests cost Redis at most one status
+      // read per STATUS_CACHE_MS (1 s, the default) however long they take, and the memory stays
+      // bounded while every decision is made.
+      expect(statusReads, summary).toBeLessThanOrEqual(Math.ceil(stormMs / 1000) + 1);
       expect(rssDuring - rssBefore, summary).toBeLessThan(120);
       expect(ready.status, summary).toBe(200);
 

@@ -19,11 +19,22 @@ describe('a Redis outage under the BullMQ gates', () => {
   it('reports them not consuming (status and quantum_gates_consumer_up) and logs each repeated error once per window', async () => {
     redis = await startTestRedis();
     const lines: string[] = [];
+    // The repeat window's clock is read once for every warning or error offered to the log,
+    // written or held back: counting its reads counts the lines offered.
+    let offered = 0;
     const logger = createLogger(
       'warn',
       'quantum-gates',
       {},
-      { output: { write: (l) => lines.push(l) }, format: 'json', repeatWindowMs: 60_000 },
+      {
+        output: { write: (l) => lines.push(l) },
+        format: 'json',
+        repeatWindowMs: 60_000,
+        now: () => {
+          offered += 1;
+          return Date.now();
+        },
+      },
     );
     runtime = await startRuntime(redis.url, { HANDLERS: JOB_GATES.join(','), BUDGET_COMPUTE_INTERVAL_SEC: '1' }, allHandlers, { logger });
     const consumers = () => runtime!.services.consumers.filter((c) => JOB_GATES.includes(c.handler));
@@ -38,7 +49,9 @@ describe('a Redis outage under the BullMQ gates', () => {
     await waitFor(() => consumers().every((c) => !c.consuming) || undefined, { what: 'the job gates to report not consuming' });
     await waitFor(async () => (await gauge()).every((v) => v === 0) || undefined, { what: 'quantum_gates_consumer_up 0' });
     expect(runtime.readiness().ready).toBe(false);
-    await new Promise((r) => setTimeout(r, 4000));
+    // The outage goes on until the gates have offered the log 50 lines more than it wrote (BullMQ's
+    // reconnect loop alone offers ~13 a second for each worker).
+    await waitFor(() => offered - lines.length >= 50 || undefined, { what: '50 repeated lines offered to the log' });
     const during = lines.map((l) => JSON.parse(l) as { msg: string; handler?: string; err?: string });
     // Before: BullMQ's reconnect loop wrote "worker error" ~13 times a second for each worker.
     const keys = new Set(during.map((d) => `${d.msg}|${d.handler ?? ''}|${d.err ?? ''}`));

@@ -193,9 +193,11 @@ describe('outcome follow-up of decisions that changed exposure', () => {
     );
     await waitFor(async () => (await redis.client.xlen(streams.heatDecision)) === 20, { what: '20 decisions' });
     await setPrice('110');
-    // The outcome handlers start 12 s after the decisions.
-    await new Promise((resolve) => setTimeout(resolve, 12_000));
-    const followers = await startRuntime(redis.url, { ...env, HANDLERS: 'outcome-heat,outcome-sample' }, handlers);
+    // The outcome handlers start 12 s after the decisions: their clock is 12 s ahead of the heat
+    // gate's, as after a 12 s outage, with nothing (the price included) written in between.
+    const followers = await startRuntime(redis.url, { ...env, HANDLERS: 'outcome-heat,outcome-sample' }, handlers, {
+      now: () => Date.now() + 12_000,
+    });
     try {
       await waitFor(async () => (await outcomes()).length === 40, { what: '40 samples', timeoutMs: 30_000 });
     } finally {

@@ -51,11 +51,11 @@ async function readyStatus(runtime: Runtime): Promise<{ code: number; body: Reco
 }
 
 /** The ids of the runtime's connections with the given name suffix (ioredis sets CLIENT SETNAME). */
-async function clientIds(redis: TestRedis, nameSuffix: string): Promise<string[]> {
+async function clientIds(redis: TestRedis, nameSuffix: string, also: RegExp = /./): Promise<string[]> {
   const list = (await redis.client.call('CLIENT', 'LIST')) as string;
   return list
     .split('\n')
-    .filter((line) => new RegExp(`name=quantum-gates:\\S*${nameSuffix}( |$)`).test(line))
+    .filter((line) => new RegExp(`name=quantum-gates:\\S*${nameSuffix}( |$)`).test(line) && also.test(line))
     .map((line) => /id=(\d+)/.exec(line)![1]!);
 }
 
@@ -94,8 +94,15 @@ describe('the runtime heals Redis faults by itself', () => {
 
   it('a CLIENT KILL of the reader blocked in XREADGROUP costs a moment, not the gate', async () => {
     const gate = await start({ BLOCK_MS: '5000' });
-    await waitFor(async () => (await clientIds(redis, 'echo:read')).length === 1, { what: 'reader connected' });
-    await new Promise((r) => setTimeout(r, 200)); // let it block in XREADGROUP
+    // Redis lists a client blocked in a command with flag b and that command's name.
+    await waitFor(
+      async () =>
+        (await clientIds(redis, 'echo:read', /cmd=xreadgroup/)).length === 1 &&
+        (await clientIds(redis, 'echo:read', / flags=\S*b/)).length === 1,
+      {
+        what: 'the reader blocked in XREADGROUP',
+      },
+    );
     for (const id of await clientIds(redis, 'echo:read')) await redis.client.call('CLIENT', 'KILL', 'ID', id);
     await produce(redis.client, IN, numbered(1, 10));
     await waitFor(async () => (await outputs(redis)).length === 10, { what: '10 decisions after the kill', timeoutMs: 10_000 });
@@ -160,10 +167,13 @@ describe('the runtime heals Redis faults by itself', () => {
   });
 
   it('a dead-letter stream of the wrong type keeps the invalid message pending until its dead letter can be written', async () => {
-    await start();
+    const gate = await start();
     await redis.client.set(DLQ, 'x');
     await produce(redis.client, IN, [{ n: '1', bad: 'yes' }]);
-    await new Promise((r) => setTimeout(r, 500));
+    // Its dead letter refused once: the message stays pending rather than be acknowledged without it.
+    await waitFor(async () => (await metricSum(gate, 'quantum_gates_commit_failures_total', { cause: 'wrongtype' })) > 0, {
+      what: 'the dead letter refused (wrongtype)',
+    });
     expect(await pendingCount(redis.client, IN, 'echo')).toBe(1);
     await redis.client.del(DLQ);
     await waitFor(async () => (await redis.client.xlen(DLQ)) === 1, { what: 'the dead letter' });

@@ -63,7 +63,9 @@ describe.each(scenarios)('the real pipeline, $era era, heat gate in $mode', (sce
 
     runtime = await createTestRuntime(
       redis.url,
-      { ...heatGateEnv(scenario), DASHBOARD_USER: USER, DASHBOARD_PASSWORD: PASSWORD },
+      // A budget tick a second instead of every 10 s: the budgets of the replayed book's positions
+      // come one tick after the replay, and the checks wait for them.
+      { ...heatGateEnv(scenario), DASHBOARD_USER: USER, DASHBOARD_PASSWORD: PASSWORD, BUDGET_COMPUTE_INTERVAL_SEC: '1' },
       allHandlers,
       {
         httpPlugins,

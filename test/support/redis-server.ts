@@ -25,8 +25,12 @@ export interface TestRedis {
   readonly dir: string;
   /** A plain client for arranging and asserting; closed by stop(). */
   readonly client: Redis;
-  /** Stops the server (SIGTERM, or SIGKILL with hard) and starts it again on the same port. */
-  restart(options?: { downMs?: number; hard?: boolean }): Promise<void>;
+  /**
+   * Stops the server (SIGTERM, or SIGKILL with hard) and starts it again on the same port, after
+   * downMs, or once `downUntil` holds (polled; what a test must see while Redis is down, so a busy
+   * machine cannot bring Redis back before the runtime noticed it gone).
+   */
+  restart(options?: { downMs?: number; hard?: boolean; downUntil?: () => Promise<boolean> }): Promise<void>;
   kill(): Promise<void>;
   start(): Promise<void>;
   stop(): Promise<void>;
@@ -104,9 +108,16 @@ export async function startTestRedis(options: TestRedisOptions = {}): Promise<Te
     client,
     start,
     kill: () => kill('SIGKILL'),
-    async restart({ downMs = 500, hard = false } = {}) {
+    async restart({ downMs = 500, hard = false, downUntil } = {}) {
       await kill(hard ? 'SIGKILL' : 'SIGTERM');
-      await new Promise((r) => setTimeout(r, downMs));
+      if (downUntil === undefined) await new Promise((r) => setTimeout(r, downMs));
+      else {
+        const deadline = Date.now() + 15_000;
+        while (!(await downUntil())) {
+          if (Date.now() > deadline) throw new Error('restart: what was awaited while Redis was down did not happen within 15 s');
+          await new Promise((r) => setTimeout(r, 25));
+        }
+      }
       await start();
     },
     async stop() {

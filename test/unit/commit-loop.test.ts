@@ -202,6 +202,13 @@ describe('the commit loop', () => {
   });
 });
 
+/**
+ * Resolves once every promise reaction already queued, and every one those queue in turn, has run:
+ * the fakes here do no I/O and set no timer, so the commit has gone as far as it can without the
+ * batch ahead settling. No clock is involved, so a busy machine cannot make it come too early.
+ */
+const afterPendingPromises = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 describe('a commit sent behind the previous batch’s, still in flight', () => {
   /** The previous batch's commit, settled when `settle` is called; `log` records the order things happen in. */
   function aheadOf(log: string[]) {
@@ -224,7 +231,7 @@ describe('a commit sent behind the previous batch’s, still in flight', () => {
     const { ahead, settle } = aheadOf(log);
     const batch = await prepareBatch(pipeline, inputs({ n: '1' }, { n: '2' }), 1_000_000);
     const done = commitBatch(env, batch, { key: 'order', token: 't2', ahead });
-    await new Promise((r) => setTimeout(r, 10));
+    await afterPendingPromises();
     // Applied in Redis, but not acted on before the batch ahead settled.
     expect(committer.orders).toEqual([{ key: 'order', token: 't2', after: 't1' }]);
     expect(settled).toEqual([]);
@@ -241,7 +248,7 @@ describe('a commit sent behind the previous batch’s, still in flight', () => {
     const { ahead, settle } = aheadOf(log);
     const batch = await prepareBatch(pipeline, inputs({ n: '1' }, { n: '2' }), 1_000_000);
     const done = commitBatch(env, batch, { key: 'order', token: 't2', ahead });
-    await new Promise((r) => setTimeout(r, 10));
+    await afterPendingPromises();
     expect(committer.commits).toEqual([['1-0', '2-0']]);
     settle();
     expect(await done).toBe(true);
@@ -266,7 +273,7 @@ describe('a commit sent behind the previous batch’s, still in flight', () => {
     const { ahead, settle } = aheadOf(log);
     const batch = await prepareBatch(pipeline, inputs({ n: '1' }, { n: '2' }), 1_000_000);
     const done = commitBatch(env, batch, { key: 'order', token: 't2', ahead });
-    await new Promise((r) => setTimeout(r, 10));
+    await afterPendingPromises();
     expect(committer.commits).toHaveLength(1);
     settle();
     expect(await done).toBe(true);
@@ -301,7 +308,7 @@ describe('a commit sent behind the previous batch’s, still in flight', () => {
       log.push('lost');
       throw e;
     });
-    await new Promise((r) => setTimeout(r, 10));
+    await afterPendingPromises();
     expect(log).toEqual([]);
     settle();
     await expect(done).rejects.toBeInstanceOf(GroupLostError);
