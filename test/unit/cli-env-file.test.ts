@@ -60,6 +60,20 @@ describe('did you mean', () => {
     expect(didYouMean('claer', ['clear', 'status'], 'disarm ')).toBe(' (did you mean "disarm clear"?)');
     expect(didYouMean('deploy', ['kill', 'disarm', 'dlq', 'status'])).toBe('');
   });
+
+  it('never names one side of a switch alone: "kill of" gets on and off, in the order they are known', () => {
+    const sides = [['on', 'off']];
+    expect(didYouMean('of', ['on', 'off', 'status'], 'kill ', sides)).toBe(' (did you mean "kill on" or "kill off"?)');
+    expect(didYouMean('onn', ['on', 'off', 'status'], 'kill ', sides)).toBe(' (did you mean "kill on" or "kill off"?)');
+    expect(didYouMean('offf', ['on', 'off', 'status'], 'kill ', sides)).toBe(' (did you mean "kill on" or "kill off"?)');
+    expect(didYouMean('statsu', ['on', 'off', 'status'], 'kill ', sides)).toBe(' (did you mean "kill status"?)');
+  });
+
+  it('names every word equally close instead of picking one', () => {
+    expect(didYouMean('PARTIAL_5', ['PARTIAL_25', 'PARTIAL_50', 'PARTIAL_75'])).toBe(
+      ' (did you mean "PARTIAL_25", "PARTIAL_50" or "PARTIAL_75"?)',
+    );
+  });
 });
 
 describe('QG_ENV_DIR', () => {
