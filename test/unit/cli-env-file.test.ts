@@ -51,6 +51,14 @@ describe('CLI env file', () => {
     expect(() => chooseEnvFile(['kill', 'on'], {}, fs)).toThrow(/cannot read \/etc\/quantum\/quantum-gates\.env \(EACCES\)/);
     expect(() => chooseEnvFile(['--env-file'], {}, fs)).toThrow(/--env-file needs a path/);
   });
+
+  it('says "no such file" for an --env-file path that does not exist, without the advice meant for EACCES', () => {
+    const call = () => chooseEnvFile(['kill', 'on', '--env-file', '/nonexistent/gates.env'], {}, fsWith({}));
+    expect(call).toThrow(UsageError);
+    expect(call).toThrow(
+      "no such file: /nonexistent/gates.env (--env-file): give the path of an env file, or --no-env-file to use only the shell's variables",
+    );
+  });
 });
 
 describe('did you mean', () => {
