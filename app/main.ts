@@ -40,7 +40,7 @@ async function main(): Promise<void> {
     if (!redisServerAvailable()) {
       console.error(
         'quantum-gates: no Redis answers on 127.0.0.1:6379, REDIS_URL is not set, and redis-server is not installed.\n' +
-          '  Install it (Debian/Ubuntu: sudo apt-get install redis-server; macOS: brew install redis)\n' +
+          `  Install it (Debian/Ubuntu: ${process.getuid?.() === 0 ? '' : 'sudo '}apt-get install redis-server; macOS: brew install redis)\n` +
           '  or point REDIS_URL at a running Redis, e.g. REDIS_URL=redis://host:6379/0 npm start',
       );
       process.exit(1);
