@@ -28,10 +28,11 @@ previous_id() { [ -f "$base/previous" ] && cat "$base/previous" || true; }
 # The releases processes run from now: those their working directories are in (every process's
 # under root, this user's otherwise).
 running_ids() {
-  local real link dir
+  local real dir
   real=$(realpath "$releases" 2>/dev/null) || return 0
-  for link in /proc/[0-9]*/cwd; do
-    dir=$(readlink "$link" 2>/dev/null) || continue
+  # find prints each link's target itself: no readlink process per process on the machine.
+  # (It fails on a process that ends while it looks, which is no reason to stop.)
+  { find /proc -mindepth 2 -maxdepth 2 -name cwd -printf '%l\n' 2>/dev/null || true; } | while IFS= read -r dir; do
     case "$dir" in "$real"/*) dir=${dir#"$real"/} && echo "${dir%%/*}" ;; esac
   done | sort -u
 }
