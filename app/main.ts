@@ -16,7 +16,7 @@ import {
 } from '../runtime/host/index.js';
 import { checkHttpEnv, httpPlugins } from './http-plugins.js';
 import { isListening, redisServerAvailable, startLocalRedis, type LocalRedis } from './local-redis.js';
-import { disabledMessage, hasCredentials, parseDashboardAuth } from './http/auth.js';
+import { statusPageLine } from './http/auth.js';
 
 // The checkout (not dist/ when the build runs): the private redis-server keeps its data in .data/.
 const projectRoot = packageRoot();
@@ -40,7 +40,7 @@ async function main(): Promise<void> {
     if (!redisServerAvailable()) {
       console.error(
         'quantum-gates: no Redis answers on 127.0.0.1:6379, REDIS_URL is not set, and redis-server is not installed.\n' +
-          '  Install it (Debian/Ubuntu: sudo apt-get install redis-server; macOS: brew install redis)\n' +
+          `  Install it (Debian/Ubuntu: ${process.getuid?.() === 0 ? '' : 'sudo '}apt-get install redis-server; macOS: brew install redis)\n` +
           '  or point REDIS_URL at a running Redis, e.g. REDIS_URL=redis://host:6379/0 npm start',
       );
       process.exit(1);
@@ -139,14 +139,6 @@ function redisInPlainWords(config: RuntimeConfig, localRedis: LocalRedis | undef
   if (config.REDIS_URL) return `the Redis at ${where} (REDIS_URL)`;
   if (config.REDIS_HOST) return `the Redis at ${where} (REDIS_HOST)`;
   return `the Redis already answering at ${where} (no REDIS_URL given)`;
-}
-
-/** Where the status page is and who may open it. */
-function statusPageLine(env: Readonly<Record<string, string | undefined>>, host: string, address: string): string {
-  const auth = parseDashboardAuth(env, host);
-  if (hasCredentials(auth)) return `status page ${address}/ (with the dashboard credentials), BullMQ dashboard ${address}/admin/queues`;
-  if (auth.loopbackStatus) return `status page ${address}/ (read-only, open to this machine only)`;
-  return `status page off: ${disabledMessage('status')}`;
 }
 
 main().catch((error: unknown) => {

@@ -74,8 +74,14 @@ export function chooseEnvFile(
   try {
     text = fs.read(file);
   } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    // The group advice is for a file that is there but closed to this user (EACCES), not a wrong path.
+    if (code === 'ENOENT' || code === 'ENOTDIR')
+      throw new UsageError(
+        `no such file: ${file} (--env-file): give the path of an env file, or --no-env-file to use only the shell's variables`,
+      );
     throw new UsageError(
-      `cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}): run as a user of group qt, pass --env-file PATH, or --no-env-file to use only the shell's variables`,
+      `cannot read ${file} (${code ?? (error as Error).message}): run as a user of group qt, pass --env-file PATH, or --no-env-file to use only the shell's variables`,
     );
   }
   return { argv: rest, file, env: { ...parseEnv(text), ...env } };

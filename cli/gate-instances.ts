@@ -13,6 +13,8 @@ export interface GateInstance {
   readonly url: string;
   /** The variables its own file sets (the dashboard credentials among them, when it has its own). */
   readonly env: Readonly<Record<string, string | undefined>>;
+  /** The gates it runs: its file's HANDLERS, else the unit's HANDLERS=%i (its name). */
+  readonly hosts: readonly string[];
 }
 
 /** Reads a directory's listing and files; the real file system unless a test gives another. */
@@ -67,6 +69,11 @@ export function perGateInstances(env: Readonly<Record<string, string | undefined
     const host = vars.HOST?.trim() ?? '';
     const port = vars.PORT?.trim() || DEFAULT_PORT;
     const address = WILDCARD_HOSTS.has(host) ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
-    return { name: INSTANCE_FILE.exec(entry)![1]!, file, url: `http://${address}:${port}/status`, env: vars };
+    const name = INSTANCE_FILE.exec(entry)![1]!;
+    const hosts = (vars.HANDLERS?.trim() || name)
+      .split(',')
+      .map((h) => h.trim())
+      .filter(Boolean);
+    return { name, file, url: `http://${address}:${port}/status`, env: vars, hosts };
   });
 }

@@ -35,18 +35,27 @@ export interface OperatorAction {
  * status page and the audit trail read): event, actor, host, ts (ms), reason, count, ids. Says
  * so on stderr, which the unit's journal keeps. Returns the event id.
  */
-export async function recordOperatorAction(redis: RedisClient, io: CliIo, action: OperatorAction): Promise<string> {
+export async function recordOperatorAction(redis: RedisClient, io: CliIo, action: OperatorAction): Promise<{ failure?: string }> {
   const shown = action.ids.slice(0, IDS_IN_EVENT).join(',');
   const fields = operatorFields(io, action.event, action.reason, {
     count: String(action.ids.length),
     ids: action.ids.length > IDS_IN_EVENT ? `${shown},...` : shown,
     ...action.extra,
   });
-  const { id, stream } = await appendOperatorEvent(redis, io, fields);
+  let appended: { id: string; stream: string };
+  try {
+    appended = await appendOperatorEvent(redis, io, fields);
+  } catch (error) {
+    // The change is made already: Redis refusing its record (the stream holds another type, a
+    // read-only replica) is said after what was done, with the record kept on stderr.
+    if (!(error instanceof Error) || !/^[A-Z][A-Z_]+ /.test(error.message)) throw error;
+    io.err(`quantum-gates: audit ${JSON.stringify(fields)}`);
+    return { failure: `the audit event: ${error.message}` };
+  }
   io.err(
-    `recorded ${action.event} of ${action.ids.length} by ${fields.actor}@${fields.host}${action.reason ? ` (reason: ${action.reason})` : ''} as ${id} on ${stream}`,
+    `recorded ${action.event} of ${action.ids.length} by ${fields.actor}@${fields.host}${action.reason ? ` (reason: ${action.reason})` : ''} as ${appended.id} on ${appended.stream}`,
   );
-  return id;
+  return {};
 }
 
 /** One operator event's fields: event, actor, host, ts (ms), reason, then the command's own. */

@@ -1,4 +1,4 @@
-import { commands, groupHelp, mainHelp } from './commands/index.js';
+import { commandSides, commands, groupHelp, mainHelp } from './commands/index.js';
 import { buildInfo, releaseName, ConfigError, didYouMean } from '../runtime/host/index.js';
 import { chooseEnvFile } from './env-file.js';
 import { ExitCode, OperationalError, UsageError } from './errors.js';
@@ -42,7 +42,7 @@ export async function runCli(rawArgv: readonly string[], rawIo: CliIo): Promise<
       return second === undefined ? ExitCode.usage : ExitCode.ok;
     }
     const members = commands.filter((c) => c.name.startsWith(`${first} `)).map((c) => c.name.split(' ')[1]!);
-    return usage(io, `unknown ${first} command "${second}"${didYouMean(second, members, `${first} `)}`, group);
+    return usage(io, `unknown ${first} command "${second}"${didYouMean(second, members, `${first} `, commandSides)}`, group);
   }
   const rest = argv.slice(command.name.split(' ').length);
   if (rest.includes('--help') || rest.includes('-h')) {

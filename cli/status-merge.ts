@@ -18,6 +18,8 @@ export interface InstanceAnswer {
   readonly sections?: readonly SectionDescription[];
   /** Why it gave no status: unreachable, refused the credentials, answered something else. */
   readonly error?: string;
+  /** The gates it hosts as its env file names them (HANDLERS, else its name); unknown for one given by URL. */
+  readonly hosts?: readonly string[];
 }
 
 /** One line of the instances table: which process answered, and what it runs. */
@@ -41,7 +43,7 @@ const RUNTIME_KEYS: ReadonlySet<string> = new Set(RUNTIME_STATUS_KEYS);
  * kill switch...) are read from Redis by every process alike, so each is shown once: from a
  * process hosting a gate that declares it (which reads it with that gate's own settings), else
  * from the first that has it. The headline is the worst of theirs, each reason once, and an
- * instance that did not answer is a BLOCKING reason of its own: its gates decide nothing.
+ * instance that did not answer is a reason of its own: its gates decide nothing (missingInstance).
  */
 export function mergeInstanceStatuses(answers: readonly InstanceAnswer[]): MergedStatus | undefined {
   const answered = answers.filter((a): a is InstanceAnswer & { status: GatesStatus } => a.status !== undefined);
@@ -55,9 +57,7 @@ export function mergeInstanceStatuses(answers: readonly InstanceAnswer[]): Merge
     seen.add(key);
     reasons.push(reason);
   };
-  for (const a of answers)
-    if (a.error !== undefined)
-      addReason({ state: 'BLOCKING', text: `instance ${a.name} (${a.url}) did not answer: ${a.error}`, since: null });
+  for (const a of answers) if (a.error !== undefined) addReason(missingInstance(a));
   for (const a of answered) for (const r of a.status.headline?.reasons ?? []) addReason(r);
   // Blocking reasons first and notes last, as each process orders its own.
   const rank = { BLOCKING: 0, DEGRADED: 1, NOTE: 2 } as const;
@@ -99,4 +99,20 @@ export function mergeInstanceStatuses(answers: readonly InstanceAnswer[]): Merge
       error: a.error ?? null,
     })),
   };
+}
+
+/**
+ * An instance that did not answer, as the governor lives with it. Without the governor no plan is
+ * permitted: BLOCKING, and so is an instance whose gates are unknown (given by URL). Without any
+ * other gate the governor goes on deciding (without budgets it allows plans, docs/risk-budget.md):
+ * DEGRADED, saying what is missing, so that P2.8's documented rollback (stopping the risk-budget
+ * instance) does not read as trading held up.
+ */
+export function missingInstance(a: InstanceAnswer): HeadlineReason {
+  const text = `instance ${a.name} (${a.url}) did not answer: ${a.error ?? ''}`;
+  if (a.hosts === undefined || a.hosts.includes('governor')) return { state: 'BLOCKING', text, since: null };
+  const without = a.hosts.includes('risk-budget')
+    ? 'no budgets are written, and the governor allows plans without a budget check'
+    : `the governor decides without ${a.hosts.join(', ')}`;
+  return { state: 'DEGRADED', text: `${text}: ${without}`, since: null };
 }

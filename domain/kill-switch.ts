@@ -22,3 +22,15 @@ export function killSwitchBlocks(raw: string | null | undefined): boolean {
 
 /** The off values, for a commit guard that runs inside Redis (lower-cased, trimmed). */
 export const KILL_SWITCH_OFF_VALUES: readonly string[] = [...OFF];
+
+/**
+ * Why a switch's key cannot be read, when Redis refuses the read for the key itself: it holds
+ * another type (WRONGTYPE, as a hand-typed HSET leaves it) or an ACL forbids it (NOPERM). The
+ * governor takes such a switch as engaged, so everything that shows the switch says
+ * "unreadable: ..." and engaged. Undefined for any other failure (a lost connection says nothing
+ * about the key).
+ */
+export function unreadableSwitch(error: unknown): string | undefined {
+  const message = error instanceof Error ? error.message : String(error);
+  return /^(WRONGTYPE|NOPERM)\b/.test(message) ? `unreadable: ${message}` : undefined;
+}

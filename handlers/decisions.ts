@@ -56,7 +56,8 @@ export function decisionsSection<Config>(
   return defineStatusSection<Config, readonly Decision[]>({
     key: 'decisions',
     title: 'Latest decisions',
-    order: 40,
+    // First: what the gates decide is what the page is opened for.
+    order: 5,
     views: [
       {
         shape: 'table',

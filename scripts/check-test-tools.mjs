@@ -21,6 +21,8 @@ const needed = [
 const missing = needed.filter((n) => !n.ok);
 if (missing.length > 0) {
   console.error(`npm test: missing ${missing.map((m) => m.what).join('; ')}.`);
-  console.error(`  Install (Debian/Ubuntu): sudo apt-get install -y --no-install-recommends ${missing.map((m) => m.debian).join(' ')}`);
+  // A root shell (a minimal Debian or a container) often has no sudo, and needs none.
+  const sudo = process.getuid?.() === 0 ? '' : 'sudo ';
+  console.error(`  Install (Debian/Ubuntu): ${sudo}apt-get install -y --no-install-recommends ${missing.map((m) => m.debian).join(' ')}`);
   process.exit(1);
 }

@@ -10,8 +10,13 @@
 #   release.sh install SOURCE [REF]  build SOURCE (a git repository or checkout) at REF (HEAD)
 #                                    into a new release; prints its id; does not switch
 #   release.sh switch ID|newest|previous  point `current` at a release (then restart the units)
-#   release.sh list                  the releases, newest first, marking current and previous
-#   release.sh prune [KEEP]          delete all but the newest KEEP (3) and the current one
+#   release.sh list                  the releases, newest first, marking current, previous and
+#                                    running
+#   release.sh prune [KEEP]          delete all but the newest KEEP (3), never the current, the
+#                                    previous or a running one
+# "previous" is the release that ran before the current one: at each switch, the release a
+# process runs from (its working directory, which the units set to the `current` link, is
+# resolved when it starts), so a release switched to but never restarted into is never one.
 # QG_BASE overrides the base directory.
 set -euo pipefail
 base=${QG_BASE:-/opt/quantum-gates}
@@ -20,6 +25,17 @@ releases="$base/releases"
 die() { echo "release: $*" >&2; exit 2; }
 current_id() { [ -L "$base/current" ] && basename "$(readlink "$base/current")" || true; }
 previous_id() { [ -f "$base/previous" ] && cat "$base/previous" || true; }
+# The releases processes run from now: those their working directories are in (every process's
+# under root, this user's otherwise).
+running_ids() {
+  local real dir
+  real=$(realpath "$releases" 2>/dev/null) || return 0
+  # find prints each link's target itself: no readlink process per process on the machine.
+  # (It fails on a process that ends while it looks, which is no reason to stop.)
+  { find /proc -mindepth 2 -maxdepth 2 -name cwd -printf '%l\n' 2>/dev/null || true; } | while IFS= read -r dir; do
+    case "$dir" in "$real"/*) dir=${dir#"$real"/} && echo "${dir%%/*}" ;; esac
+  done | sort -u
+}
 
 install_release() {
   local source=$1 ref=${2:-HEAD}
@@ -54,35 +70,51 @@ switch_release() {
   [ "$want" = newest ] && want=$(ls -1r "$releases" 2>/dev/null | head -n 1)
   [ -n "$want" ] || die "no previous release recorded"
   [ -f "$releases/$want/dist/build-info.json" ] || die "$want is not a complete release under $releases"
-  local was
+  local was running ran
   was=$(current_id)
+  running=$(running_ids)
+  # What ran before this switch: a release running now other than the one switched to; when only
+  # that one runs, the record stays as it is; when nothing runs, the one `current` named.
+  ran=$(grep -vxF -- "$want" <<<"$running" | head -n 1 || true)
+  [ -n "$ran" ] || [ -n "$running" ] || ran=$was
   # A new link under a temporary name, then rename(2) over the old one: readers see the old
   # target or the new one, never a missing link.
   ln -sfn "releases/$want" "$base/.current.new"
   mv -T "$base/.current.new" "$base/current"
-  if [ -n "$was" ] && [ "$was" != "$want" ]; then echo "$was" >"$base/previous"; fi
+  if [ -n "$ran" ] && [ "$ran" != "$want" ]; then echo "$ran" >"$base/previous"; fi
   echo "current -> $want${was:+ (was $was)}; restart the units to run it"
 }
 
 list_releases() {
-  local cur prev
+  local cur prev running
   cur=$(current_id)
   prev=$(previous_id)
+  running=$(running_ids)
   [ -d "$releases" ] || { echo "no releases under $releases"; return; }
   for dir in $(ls -1r "$releases"); do
     local mark=''
     [ "$dir" = "$cur" ] && mark=' (current)'
     [ "$dir" = "$prev" ] && mark="$mark (previous)"
+    grep -qxF -- "$dir" <<<"$running" && mark="$mark (running)"
     echo "$dir$mark"
   done
 }
 
 prune_releases() {
-  local keep=${1:-3} cur n=0
+  local keep=${1:-3} cur prev running n=0
+  [[ "$keep" =~ ^[0-9]+$ ]] || die "prune KEEP must be a whole number (got \"$keep\")"
   cur=$(current_id)
+  prev=$(previous_id)
+  running=$(running_ids)
   for dir in $(ls -1r "$releases"); do
     n=$((n + 1))
-    if [ "$n" -gt "$keep" ] && [ "$dir" != "$cur" ] && [ "$dir" != "$(previous_id)" ]; then rm -rf "${releases:?}/$dir"; echo "removed $dir"; fi
+    [ "$n" -gt "$keep" ] || continue
+    if [ "$dir" = "$cur" ] || [ "$dir" = "$prev" ] || grep -qxF -- "$dir" <<<"$running"; then
+      echo "kept $dir (current, previous or running)"
+      continue
+    fi
+    rm -rf "${releases:?}/$dir"
+    echo "removed $dir"
   done
 }
 

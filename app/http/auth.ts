@@ -151,6 +151,20 @@ export function isLoopbackHost(host: string): boolean {
   return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(v4);
 }
 
+/**
+ * Headers only a proxy adds: the standard Forwarded and Via, every X-Forwarded-* (nginx's
+ * X-Forwarded-Host alone included), and the client-address headers proxies and CDNs set
+ * (nginx's X-Real-IP). A proxy that adds none of them (nginx's proxy_pass by default) cannot be
+ * told from a local client at all: docs/operations.md §2 says loopback trust then needs no proxy
+ * on the host, or one that authenticates.
+ */
+const PROXY_HEADER =
+  /^(forwarded|via|x-forwarded-.+|x-real-ip|x-client-ip|x-cluster-client-ip|true-client-ip|cf-connecting-ip|fastly-client-ip|x-original-forwarded-for)$/;
+
+export function relayedByProxy(headers: Readonly<Record<string, unknown>>): boolean {
+  return Object.keys(headers).some((name) => PROXY_HEADER.test(name.toLowerCase()));
+}
+
 export interface AccessRequest {
   readonly method: string;
   readonly authorization: string | undefined;
@@ -158,7 +172,7 @@ export interface AccessRequest {
   readonly origin: string | undefined;
   readonly host: string | undefined;
   readonly secFetchSite: string | undefined;
-  /** The request carries Forwarded or X-Forwarded-For: a proxy relayed it. */
+  /** The request carries a header a proxy adds (relayedByProxy): a proxy relayed it. */
   readonly forwarded: boolean;
 }
 
@@ -293,7 +307,7 @@ async function guard(options: RequireAccessOptions, request: FastifyRequest, rep
     origin: header(request, 'origin'),
     host: header(request, 'host'),
     secFetchSite: header(request, 'sec-fetch-site'),
-    forwarded: request.headers.forwarded !== undefined || request.headers['x-forwarded-for'] !== undefined,
+    forwarded: relayedByProxy(request.headers),
   });
   if (decision.kind === 'allow') return;
   reply.header('cache-control', 'no-store');
@@ -322,3 +336,17 @@ const requireAccessPlugin: FastifyPluginAsync<RequireAccessOptions> = async (app
 };
 
 export const requireAccess = fp(requireAccessPlugin, { name: 'quantum-gates-require-access', fastify: '5.x' });
+
+/** Where the status page is and who may open it, for the start-up banner: every way in it has. */
+export function statusPageLine(env: Readonly<Record<string, string | undefined>>, host: string, address: string): string {
+  const auth = parseDashboardAuth(env, host);
+  if (hasCredentials(auth)) {
+    // DASHBOARD_ALLOW_LOOPBACK=1 beside credentials: the page needs none from this machine.
+    const who = auth.loopbackStatus
+      ? 'with the dashboard credentials; read-only without them to clients on this machine not relayed by a proxy'
+      : 'with the dashboard credentials';
+    return `status page ${address}/ (${who}), BullMQ dashboard ${address}/admin/queues`;
+  }
+  if (auth.loopbackStatus) return `status page ${address}/ (read-only, open to this machine only)`;
+  return `status page off: ${disabledMessage('status')}`;
+}

@@ -4,7 +4,7 @@ import { parseCommandArgs } from '../args.js';
 import type { Command } from '../command.js';
 import { ExitCode } from '../errors.js';
 import { printJson } from '../output.js';
-import { recordOperatorAction } from '../audit.js';
+import { auditFailureMessage, recordOperatorAction } from '../audit.js';
 import { withRedis } from '../redis.js';
 import { withRedisWrite } from '../write-target.js';
 import { requireReason } from '../reason.js';
@@ -50,17 +50,19 @@ export const disarmCommands: readonly Command[] = [
     async run(argv, io) {
       const args = parseCommandArgs('disarm clear', argv, { json: { type: 'boolean' }, reason: { type: 'string' } });
       const reason = requireReason('disarm clear', args.values.reason);
-      const { previous, target } = await withRedisWrite(io, async (redis, _config, target) => {
+      const { previous, target, auditFailure } = await withRedisWrite(io, async (redis, _config, target) => {
         const value = await readDisarm(redis);
-        if (value !== null) {
-          await redis.del(keys.governorDisarm);
-          await recordOperatorAction(redis, io, { action: 'disarm_clear', reason, target, previous: render(value) });
-        }
-        return { previous: value, target };
+        if (value === null) return { previous: value, target, auditFailure: undefined };
+        await redis.del(keys.governorDisarm);
+        const audit = await recordOperatorAction(redis, io, { action: 'disarm_clear', reason, target, previous: render(value) });
+        return { previous: value, target, auditFailure: audit.failure };
       });
+      // The disarm is cleared whether or not its audit could be written: say so first, then the failure.
       if (args.values.json) printJson(io, { key: keys.governorDisarm, cleared: previous !== null, previous, target });
       else io.out(previous === null ? 'not disarmed: nothing to clear' : `cleared disarm (was: ${render(previous)})`);
-      return ExitCode.ok;
+      if (auditFailure === undefined) return ExitCode.ok;
+      io.err(`quantum-gates disarm clear: ${auditFailureMessage('the governor is re-armed (disarm cleared)', auditFailure)}`);
+      return ExitCode.failure;
     },
   },
   {

@@ -16,6 +16,7 @@ import {
 } from '../dlq-store.js';
 import { ExitCode, OperationalError, UsageError } from '../errors.js';
 import { recordOperatorAction } from '../operator-event.js';
+import { auditFailureMessage } from '../audit.js';
 import { isoTime, printJson, Progress, table, truncate } from '../output.js';
 import { requireReason } from '../reason.js';
 import { withRedis } from '../redis.js';
@@ -288,18 +289,20 @@ const replay: Command = {
         }
         progress?.update(n + 1);
       }
+      let auditFailure: string | undefined;
       if (!dryRun && replayed.length > 0) {
-        await recordOperatorAction(redis, io, {
+        ({ failure: auditFailure } = await recordOperatorAction(redis, io, {
           event: 'dlq_replay',
           reason,
           ids: replayed.map((r) => r.id),
           extra: { forced: force ? '1' : '0', dlq_stream: config.DLQ_STREAM },
-        });
+        }));
       }
-      return { replayed, refused, invalid };
+      return { replayed, refused, invalid, auditFailure };
     });
 
-    if (args.values.json) printJson(io, { dry_run: dryRun, ...result });
+    const { auditFailure, ...done } = result;
+    if (args.values.json) printJson(io, { dry_run: dryRun, ...done });
     else {
       for (const r of result.replayed)
         io.out(dryRun ? `would replay ${r.id} to ${r.stream}` : `replayed ${r.id} to ${r.stream} as ${r.new_id}`);
@@ -312,6 +315,10 @@ const replay: Command = {
       } else io.out(`${result.replayed.length} ${dryRun ? 'would be replayed' : 'replayed'}, ${result.refused.length} refused`);
     }
     if (result.invalid.length > 0) return ExitCode.usage;
+    if (auditFailure !== undefined) {
+      io.err(`quantum-gates dlq replay: ${auditFailureMessage(`${deadLetters(result.replayed.length)} replayed`, auditFailure)}`);
+      return ExitCode.failure;
+    }
     return result.refused.length > 0 ? ExitCode.failure : ExitCode.ok;
   },
 };
@@ -421,20 +428,26 @@ const drop: Command = {
         missing.push(...batch.gone);
         progress?.update(Math.min(i + 100, entries.length));
       }
+      let auditFailure: string | undefined;
       if (dropped.length > 0) {
-        await recordOperatorAction(redis, io, {
+        ({ failure: auditFailure } = await recordOperatorAction(redis, io, {
           event: 'dlq_drop',
           reason,
           ids: dropped,
           extra: { dlq_stream: config.DLQ_STREAM },
-        });
+        }));
       }
-      return { dropped, missing };
+      return { dropped, missing, auditFailure };
     });
-    if (args.values.json) printJson(io, result);
+    const { auditFailure, ...done } = result;
+    if (args.values.json) printJson(io, done);
     else {
       for (const id of result.missing) io.err(`not in the dead-letter stream: ${id}`);
       io.out(`${result.dropped.length} dropped`);
+    }
+    if (auditFailure !== undefined) {
+      io.err(`quantum-gates dlq drop: ${auditFailureMessage(`${deadLetters(result.dropped.length)} dropped`, auditFailure)}`);
+      return ExitCode.failure;
     }
     return result.missing.length > 0 ? ExitCode.failure : ExitCode.ok;
   },
@@ -447,3 +460,6 @@ function compareIds(a: string, b: string): number {
 }
 
 export const dlqCommands: readonly Command[] = [list, show, replay, drop];
+
+/** "1 dead letter was", "3 dead letters were". */
+const deadLetters = (n: number) => (n === 1 ? '1 dead letter was' : `${n} dead letters were`);

@@ -17,6 +17,15 @@ export const commands: readonly Command[] = [
   ...disarmCommands,
 ];
 
+/**
+ * Commands that are the two sides of one choice (kill on / off, a dead letter's replay / drop):
+ * a did-you-mean names both sides, never one, so a typo is never turned into its opposite.
+ */
+export const commandSides: readonly (readonly string[])[] = [
+  ['on', 'off'],
+  ['replay', 'drop'],
+];
+
 const groupSummaries: Record<string, string> = {
   inject: 'write a test message to a gate, validated like the gate validates it',
   dlq: 'inspect, replay and drop dead-lettered messages',

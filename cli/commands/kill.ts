@@ -1,18 +1,20 @@
-import { killSwitchState } from '../../domain/kill-switch.js';
+import { killSwitchState, unreadableSwitch } from '../../domain/kill-switch.js';
 import { killSwitchSection } from '../../handlers/governor/status.js';
 import { keys } from '../../schemas/keys.js';
 import { parseCommandArgs } from '../args.js';
 import type { Command } from '../command.js';
 import { ExitCode } from '../errors.js';
 import { printJson } from '../output.js';
-import { recordOperatorAction } from '../audit.js';
+import type { RedisClient } from '../../runtime/host/index.js';
+import { auditFailureMessage, recordOperatorAction } from '../audit.js';
 import { withRedis } from '../redis.js';
 import { readSection } from '../section-read.js';
 import { withRedisWrite } from '../write-target.js';
 import { requireReason } from '../reason.js';
 
-/** As the governor reads it (domain/kill-switch.ts): anything but absent, "0", "false" or "" blocks. */
-function describe(value: string | null): string {
+/** As the governor reads it (domain/kill-switch.ts): anything but absent, "0", "false" or "" blocks, and so does a key it cannot read. */
+function describe(value: string | null, unreadable?: string): string {
+  if (unreadable !== undefined) return `ON (${unreadable}: the governor fails closed and blocks every plan)`;
   switch (killSwitchState(value)) {
     case 'off':
       return value === null ? 'OFF (unset)' : `OFF (${value})`;
@@ -46,18 +48,44 @@ function switchCommand(state: 'on' | 'off'): Command {
     async run(argv, io) {
       const args = parseCommandArgs(name, argv, { json: { type: 'boolean' }, reason: { type: 'string' } });
       const reason = requireReason(name, args.values.reason);
-      const { previous, target } = await withRedisWrite(io, async (redis, _config, target) => {
-        // SET ... GET swaps atomically, so the printed previous state is exactly what was replaced.
-        const previous = (await redis.call('SET', keys.killSwitch, value, 'GET')) as string | null;
-        const fields = await recordOperatorAction(redis, io, { action: `kill_${state}`, reason, target, previous: previous ?? '' });
-        await redis.hset(keys.killSwitchLastChange, { ...fields, value });
-        return { previous, target };
+      const { previous, unreadable, target, auditFailure } = await withRedisWrite(io, async (redis, _config, target) => {
+        const { previous, unreadable } = await swapSwitch(redis, value);
+        const audit = await recordOperatorAction(redis, io, {
+          action: `kill_${state}`,
+          reason,
+          target,
+          previous: unreadable ?? previous ?? '',
+          record: { key: keys.killSwitchLastChange, extra: { value } },
+        });
+        return { previous, unreadable, target, auditFailure: audit.failure };
       });
-      if (args.values.json) printJson(io, { key: keys.killSwitch, value, previous, target });
-      else io.out(`kill switch ${describe(value)} (was ${describe(previous)})`);
-      return ExitCode.ok;
+      // The switch changed whether or not its audit could be written: say so first, then the failure.
+      if (args.values.json)
+        printJson(io, { key: keys.killSwitch, value, previous, target, ...(unreadable ? { previous_unreadable: unreadable } : {}) });
+      else io.out(`kill switch ${describe(value)} (was ${describe(previous, unreadable)})`);
+      if (auditFailure === undefined) return ExitCode.ok;
+      io.err(`quantum-gates ${name}: ${auditFailureMessage(`the kill switch is now ${describe(value)}`, auditFailure)}`);
+      return ExitCode.failure;
     },
   };
+}
+
+/**
+ * Sets the switch and answers what it replaced. SET ... GET swaps atomically, so the printed
+ * previous state is exactly what was replaced; a key of another type (which the governor reads as
+ * engaged) is replaced as well, since the operator's value is what the switch must hold.
+ */
+async function swapSwitch(redis: RedisClient, value: string): Promise<{ previous: string | null; unreadable?: string }> {
+  try {
+    return { previous: (await redis.call('SET', keys.killSwitch, value, 'GET')) as string | null };
+  } catch (error) {
+    const unreadable = unreadableSwitch(error);
+    if (unreadable === undefined) throw error;
+    const replies = (await redis.multi().type(keys.killSwitch).set(keys.killSwitch, value).exec()) ?? [];
+    const failed = replies.find(([err]) => err !== null);
+    if (failed) throw failed[0] as Error;
+    return { previous: null, unreadable: `unreadable: a ${String(replies[0]?.[1])} key` };
+  }
 }
 
 const statusHelp = [
@@ -104,13 +132,14 @@ export const killCommands: readonly Command[] = [
     async run(argv, io) {
       const args = parseCommandArgs('kill status', argv, { json: { type: 'boolean' } });
       // The governor's section, as the status page reads it: the same value, the same rule for "engaged".
-      const { value, active, change } = await withRedis(io, async (redis) => ({
+      const { value, active, unreadable, change } = await withRedis(io, async (redis) => ({
         ...(await readSection(redis, killSwitchSection, io)),
-        change: await redis.hgetall(keys.killSwitchLastChange),
+        change: await redis.hgetall(keys.killSwitchLastChange).catch(() => ({})),
       }));
-      const setBy = setByOf(value, change);
-      if (args.values.json) printJson(io, { key: keys.killSwitch, value, engaged: active, set_by: setBy });
-      else io.out(`kill switch ${describe(value)}${describeSetBy(setBy, value)}`);
+      const setBy = unreadable === undefined ? setByOf(value, change) : null;
+      if (args.values.json)
+        printJson(io, { key: keys.killSwitch, value, engaged: active, set_by: setBy, ...(unreadable ? { unreadable } : {}) });
+      else io.out(`kill switch ${describe(value, unreadable)}${unreadable === undefined ? describeSetBy(setBy, value) : ''}`);
       return ExitCode.ok;
     },
   },

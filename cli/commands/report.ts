@@ -16,6 +16,8 @@ import { outcomeEntrySchema, type Outcome } from '../../schemas/outcome.js';
 import { aggregateOutcomes } from '../report/outcomes.js';
 import { formatOutcomesCsv, formatOutcomesText } from '../report/outcomes-format.js';
 import { dumpOf, parseDump, replayOutcomes } from '../report/outcomes-replay.js';
+import { formatPending, pendingFollowUps, type PendingFollowUps } from '../report/outcomes-pending.js';
+import { keys } from '../../schemas/keys.js';
 import { parseHeatGateConfig } from '../../handlers/heat-gate/config.js';
 import { limitsOf, parseGovernorConfig } from '../../handlers/governor/config.js';
 import { heatDecisionRecord, parseHeatGrid, type HeatDecisionRecord, type Thresholds } from '../report/calibrate-heat.js';
@@ -83,7 +85,8 @@ const outcomesHelp = [
   `market at OUTCOME_HORIZONS (${streams.gatesOutcome}, or $OUTCOME_STREAM). Per horizon, per`,
   'kind, heat bucket and symbol: decisions, total and median PnL of the difference, the worst',
   'single outcome, the drawdown of the cumulative difference, a bootstrap 90 % interval, and a',
-  'verdict line. Method and limits: docs/outcomes.md.',
+  'verdict line. Decisions still followed (a sample to come) are named with when their samples',
+  'are due (--json: "pending"). Method and limits: docs/outcomes.md.',
   '',
   'Options:',
   '  --since S        start of the window (decision time): a duration back from now or an ISO time; default 48h',
@@ -244,6 +247,7 @@ export const reportCommands: readonly Command[] = [
       const stream = io.env.OUTCOME_STREAM?.trim() || streams.gatesOutcome;
       let samples: Outcome[];
       let window: { stream: string; from: number; to: number };
+      let pending: PendingFollowUps | undefined;
       if (args.values.replay !== undefined) {
         if (args.values.dump) throw new UsageError('--dump reads Redis; it does not go with --replay', command);
         const horizons = parsedOrUsage('--horizons', command, () =>
@@ -261,7 +265,16 @@ export const reportCommands: readonly Command[] = [
         window = { stream: args.values.replay, from: times.length ? Math.min(...times) : 0, to: times.length ? Math.max(...times) : 0 };
       } else {
         const { from, to } = parseWindow(args.values, '48h', io.now(), command);
-        const read = await withRedis(io, (redis) => readOutcomes(redis, stream, Math.floor(from), Math.floor(to)));
+        const horizons = parsedOrUsage('OUTCOME_HORIZONS', command, () => parseHorizons(io.env.OUTCOME_HORIZONS?.trim() || '5m,1h,4h'));
+        const now = io.now();
+        const { read, scored } = await withRedis(io, async (redis) => ({
+          read: await readOutcomes(redis, stream, Math.floor(from), Math.floor(to)),
+          // Decisions followed whose last sample is still ahead: what the report cannot show yet.
+          scored: await redis.zrangebyscore(keys.outcomePending, `(${now}`, '+inf', 'WITHSCORES'),
+        }));
+        const pairs: [string, number][] = [];
+        for (let i = 0; i + 1 < scored.length; i += 2) pairs.push([scored[i]!, Number(scored[i + 1])]);
+        pending = pendingFollowUps(pairs, horizons, now);
         if (read.unreadable > 0) io.err(`report outcomes: ${read.unreadable} entries of ${stream} could not be read and are left out\n`);
         // Permitted opens are followed for report calibrate only: they changed nothing.
         samples = read.samples.filter((sample) => !REFERENCE_KINDS.has(sample.kind));
@@ -282,8 +295,9 @@ export const reportCommands: readonly Command[] = [
           from: new Date(window.from).toISOString(),
           to: new Date(window.to).toISOString(),
           ...report,
+          ...(pending ? { pending } : {}),
         });
-      else io.out(formatOutcomesText(report, window));
+      else io.out(formatOutcomesText(report, window) + (pending ? formatPending(pending) : ''));
       return ExitCode.ok;
     },
   },

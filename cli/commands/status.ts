@@ -5,7 +5,7 @@ import type { CliIo } from '../io.js';
 import { renderGatesStatus } from '../gates-status-view.js';
 import { envDir } from '../env-file.js';
 import { perGateInstances, type GateInstance } from '../gate-instances.js';
-import { mergeInstanceStatuses, type InstanceAnswer } from '../status-merge.js';
+import { mergeInstanceStatuses, missingInstance, type InstanceAnswer } from '../status-merge.js';
 import type { GatesStatus, SectionDescription } from '../../runtime/host/index.js';
 
 const help = [
@@ -24,14 +24,16 @@ const help = [
   'listens on :8080, it asks every instance whose env file is in $QG_ENV_DIR (default',
   '/etc/quantum: gates-<gate>.env, at its HOST and PORT, with its credentials) and shows one',
   "status: each gate's row from the process that hosts it, the sections once, the worst",
-  'headline, and an instance that does not answer as BLOCKING. A comma-separated $QG_URL or',
+  'headline. An instance that does not answer is BLOCKING when it hosts the governor (or is',
+  'named by URL), else DEGRADED: the governor decides without it. A comma-separated $QG_URL or',
   '--url names the instances instead.',
   '',
   'Options:',
   '  --url URL[,URL]  the server (or the instances), overriding $QG_URL',
   '  --json           print the /status JSON as served (across instances: merged, with "instances")',
   '',
-  'Exit 1 when the server (or an instance) cannot be reached or refuses the credentials.',
+  'Exit 1 when the server cannot be reached or refuses the credentials, or when an instance',
+  'whose absence holds trading up (the governor, or one named by URL) does not answer.',
 ].join('\n');
 
 const TIMEOUT_MS = 5000;
@@ -112,7 +114,15 @@ async function fetchSections(io: CliIo, statusUrl: string, env: Env = io.env): P
 type Targets =
   /** fallback: whether to ask the per-gate instances when nothing listens at url (read only then). */
   | { readonly kind: 'one'; readonly url: string; readonly fallback: boolean }
-  | { readonly kind: 'instances'; readonly instances: readonly { name: string; url: string; env: Env }[] };
+  | { readonly kind: 'instances'; readonly instances: readonly Instance[] };
+
+/** An instance to ask; `hosts`, the gates its env file names, is unknown for one given by URL. */
+interface Instance {
+  readonly name: string;
+  readonly url: string;
+  readonly env: Env;
+  readonly hosts?: readonly string[];
+}
 
 function targets(io: CliIo, override: string | undefined): Targets {
   const given = override ?? io.env.QG_URL?.trim();
@@ -136,23 +146,24 @@ function targets(io: CliIo, override: string | undefined): Targets {
 }
 
 /** An instance is asked with its own file's dashboard credentials where it has any, else the CLI's (gates-common.env's). */
-function withCredentials(io: CliIo, instance: GateInstance): { name: string; url: string; env: Env } {
+function withCredentials(io: CliIo, instance: GateInstance): Instance {
   const own = Object.fromEntries(Object.entries(instance.env).filter(([name, value]) => name.startsWith('DASHBOARD_') && value));
-  return { name: instance.name, url: instance.url, env: { ...io.env, ...own } };
+  return { name: instance.name, url: instance.url, env: { ...io.env, ...own }, hosts: instance.hosts };
 }
 
-async function askInstance(io: CliIo, instance: { name: string; url: string; env: Env }): Promise<InstanceAnswer> {
+async function askInstance(io: CliIo, instance: Instance): Promise<InstanceAnswer> {
+  const named = { name: instance.name, url: instance.url, ...(instance.hosts ? { hosts: instance.hosts } : {}) };
   try {
     const body = await fetchStatus(io, instance.url, instance.env);
     const status = JSON.parse(body) as GatesStatus;
-    if (!Array.isArray(status?.gates)) return { name: instance.name, url: instance.url, error: 'did not answer a gates status' };
-    return { name: instance.name, url: instance.url, status, sections: await fetchSections(io, instance.url, instance.env) };
+    if (!Array.isArray(status?.gates)) return { ...named, error: 'did not answer a gates status' };
+    return { ...named, status, sections: await fetchSections(io, instance.url, instance.env) };
   } catch (error) {
-    return { name: instance.name, url: instance.url, error: error instanceof UnreachableError ? error.why : (error as Error).message };
+    return { ...named, error: error instanceof UnreachableError ? error.why : (error as Error).message };
   }
 }
 
-async function showInstances(io: CliIo, instances: readonly { name: string; url: string; env: Env }[], json: boolean): Promise<number> {
+async function showInstances(io: CliIo, instances: readonly Instance[], json: boolean): Promise<number> {
   const answers = await Promise.all(instances.map((i) => askInstance(io, i)));
   const merged = mergeInstanceStatuses(answers);
   if (merged === undefined) {
@@ -163,9 +174,10 @@ async function showInstances(io: CliIo, instances: readonly { name: string; url:
   }
   const sections = answers.flatMap((a) => a.sections ?? []).filter((d, i, all) => all.findIndex((e) => e.key === d.key) === i);
   io.out(json ? JSON.stringify(merged, null, 2) : renderGatesStatus(merged, { sections }));
-  const missing = answers.filter((a) => a.error !== undefined);
-  for (const a of missing) io.err(`quantum-gates: instance ${a.name} (${a.url}) did not answer: ${a.error}`);
-  return missing.length > 0 ? ExitCode.failure : ExitCode.ok;
+  const missing = answers.filter((a) => a.error !== undefined).map(missingInstance);
+  for (const reason of missing) io.err(`quantum-gates: ${reason.text}`);
+  // Exit 1 when trading is held up by it: an instance the governor can go on without is a reason, not a failure.
+  return missing.some((r) => r.state === 'BLOCKING') ? ExitCode.failure : ExitCode.ok;
 }
 
 export const statusCommand: Command = {

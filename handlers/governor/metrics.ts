@@ -63,7 +63,7 @@ export function switchMetrics(m: MetricFactory) {
     }),
     killSwitchUnrecognised: m.gauge({
       name: 'quantum_govern_kill_switch_unrecognised',
-      help: '1 while quantum:kill holds a value that is neither clearly off nor on (the governor fails closed)',
+      help: '1 while quantum:kill holds a value that is neither clearly off nor on, or cannot be read (another type): the governor fails closed',
     }),
     disarmed: m.gauge({
       name: 'quantum_govern_disarmed',

@@ -1,5 +1,5 @@
 import { defineStatusSection } from '../../runtime/contract/index.js';
-import { killSwitchBlocks, killSwitchState } from '../../domain/kill-switch.js';
+import { killSwitchBlocks, killSwitchState, unreadableSwitch } from '../../domain/kill-switch.js';
 import { fieldsToRecord } from '../../schemas/fields.js';
 import { parseGovernorEvent, type GovernorEvent } from '../../schemas/governor-event.js';
 import { keys, streams } from '../../schemas/keys.js';
@@ -13,6 +13,8 @@ import { readReservations, reservedExposure } from './reservations.js';
 export interface KillSwitchStatus {
   readonly active: boolean;
   readonly value: string | null;
+  /** Set when Redis refuses to read the key ("unreadable: WRONGTYPE ..."): the governor then blocks every plan. */
+  readonly unreadable?: string;
 }
 
 export interface DisarmStatus {
@@ -33,26 +35,29 @@ export const killSwitchSection = defineStatusSection<GovernorConfig, KillSwitchS
       caption: 'Kill switch',
       terminal: 'kill switch',
       states: [
-        { when: { active: true }, text: 'ACTIVE: every plan is blocked', tone: 'bad', terminal: 'ON: every plan is blocked' },
+        {
+          when: { active: true },
+          text: 'ACTIVE: every plan is blocked',
+          tone: 'bad',
+          terminal: 'ON: every plan is blocked',
+          note: 'unreadable',
+        },
         { text: 'off', tone: 'ok', note: 'value', noteLabel: 'value' },
       ],
     },
   ],
-  read: (ctx) =>
-    ctx.read('kill switch', async () => {
-      const value = await ctx.redis.get(keys.killSwitch);
-      // The governor's own definition: any value but absent, "0", "false" and "" blocks.
-      return { active: killSwitchBlocks(value), value };
-    }),
+  read: (ctx) => ctx.read('kill switch', () => readKillSwitch(ctx.redis)),
   headline: (kill) =>
     kill?.active
       ? [
           {
             state: 'BLOCKING',
             text:
-              killSwitchState(kill.value) === 'unrecognised'
-                ? `kill switch quantum:kill holds "${kill.value}", which is neither on nor off: the governor blocks every plan`
-                : 'kill switch quantum:kill is on: the governor blocks every plan',
+              kill.unreadable !== undefined
+                ? `kill switch quantum:kill is ${kill.unreadable}: the governor fails closed and blocks every plan`
+                : killSwitchState(kill.value) === 'unrecognised'
+                  ? `kill switch quantum:kill holds "${kill.value}", which is neither on nor off: the governor blocks every plan`
+                  : 'kill switch quantum:kill is on: the governor blocks every plan',
             since: null,
           },
         ]
@@ -125,6 +130,21 @@ export const governorDecisionsSection = decisionsSection<GovernorConfig>(async (
   const entries = await ctx.read('governor events', () => ctx.redis.xrevrange(stream, '+', '-', 'COUNT', DECISION_LIMIT));
   return entries === null ? null : governorDecisions(entries, ctx.config ? limitsOf(ctx.config) : undefined);
 });
+
+/**
+ * The switch as the governor takes it (snapshot.ts): any value but absent, "0", "false" and ""
+ * blocks, and so does a key Redis refuses to read. A lost connection still fails the read.
+ */
+export async function readKillSwitch(redis: Pick<DisarmReader, 'get'>): Promise<KillSwitchStatus> {
+  try {
+    const value = await redis.get(keys.killSwitch);
+    return { active: killSwitchBlocks(value), value };
+  } catch (error) {
+    const unreadable = unreadableSwitch(error);
+    if (unreadable === undefined) throw error;
+    return { active: true, value: null, unreadable };
+  }
+}
 
 interface DisarmReader {
   type(key: string): Promise<string>;

@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import { killSwitchState } from '../../domain/kill-switch.js';
+import { readKillSwitch } from './status.js';
 import { defineHandler } from '../../runtime/contract/index.js';
 import { keys } from '../../schemas/keys.js';
 import { parseGovernorConfig } from './config.js';
@@ -22,12 +23,15 @@ export const governorSwitches = defineHandler({
   metrics: switchMetrics,
   failure: { maxAttempts: 2, backoffMs: 50, policy: 'dead-letter' },
   async handle(_tick, ctx) {
-    const [kill, disarm] = await Promise.all([ctx.redis.get(keys.killSwitch), ctx.redis.get(keys.governorDisarm)]);
-    const state = killSwitchState(kill);
-    ctx.metrics.killSwitch.set(state === 'off' ? 0 : 1);
+    // Read as the governor reads them: a key of another type engages the switch (snapshot.ts).
+    const [kill, disarmType] = await Promise.all([readKillSwitch(ctx.redis), ctx.redis.type(keys.governorDisarm)]);
+    const state = kill.unreadable === undefined ? killSwitchState(kill.value) : 'unrecognised';
+    ctx.metrics.killSwitch.set(kill.active ? 1 : 0);
     ctx.metrics.killSwitchUnrecognised.set(state === 'unrecognised' ? 1 : 0);
-    ctx.metrics.disarmed.set(disarm === null ? 0 : 1);
-    if (state === 'unrecognised')
-      ctx.log.warn({ value: kill }, `quantum:kill holds "${kill}", neither clearly off nor on: the governor blocks every plan`);
+    ctx.metrics.disarmed.set(disarmType === 'none' ? 0 : 1);
+    if (kill.unreadable !== undefined)
+      ctx.log.warn({ unreadable: kill.unreadable }, `quantum:kill is ${kill.unreadable}: the governor blocks every plan`);
+    else if (state === 'unrecognised')
+      ctx.log.warn({ value: kill.value }, `quantum:kill holds "${kill.value}", neither clearly off nor on: the governor blocks every plan`);
   },
 });

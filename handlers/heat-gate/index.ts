@@ -49,7 +49,12 @@ export const heatGate = defineHandler({
     // 10 s); a budget engine deployed apart scrapes it (HEAT_GATE_METRICS_URL). Each replica its own.
     refresh: {
       everyMs: (config) => config.P26_HEAT_REFRESH_MS,
-      apply: (inputs, metrics, config) => publishHeat(assessOnce(inputs), metrics, config),
+      apply: (inputs, metrics, config, run) => {
+        const assessment = assessOnce(inputs);
+        publishHeat(assessment, metrics, config);
+        // The original's initial heat check at start counted what it could not trust, once.
+        if (run.first && !assessment.trusted) metrics.failures.inc({ reason: failureLabelOf[assessment.cause] });
+      },
     },
   },
   failure: {

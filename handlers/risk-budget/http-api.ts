@@ -137,8 +137,17 @@ interface QueryParam {
 }
 
 /**
+ * The `url` of an error item as the deployed service wrote it. Its venv (/opt/quantum/venvs/
+ * ai-engine, deploy/quantum-portfolio-risk-governor.service at ca9ec8239) is built from
+ * ops/requirements-native-ai-engine.txt (fastapi==0.109.0 line 14, pydantic==2.5.3 line 25;
+ * systemd/scripts/setup_venvs.sh line 31 pins the same fastapi). FastAPI before 0.110.2 listed
+ * pydantic's errors() with their url, and pydantic names its major.minor version in it.
+ */
+const pydanticErrorUrl = (type: string) => `https://errors.pydantic.dev/2.5/v/${type}`;
+
+/**
  * FastAPI's validation of scalar query parameters (pydantic v2): the last value of a repeated
- * one, every problem listed in declaration order with its type, loc, msg and input.
+ * one, every problem listed in declaration order with its type, loc, msg, input and url.
  */
 function queryParams(
   request: RouteRequest,
@@ -152,7 +161,8 @@ function queryParams(
     const raw = typeof given === 'string' || given === undefined ? given : given[given.length - 1];
     if (raw === undefined) {
       if (param.default !== undefined) values[param.name] = param.default;
-      else errors.push({ type: 'missing', loc: ['query', param.name], msg: 'Field required', input: null });
+      else
+        errors.push({ type: 'missing', loc: ['query', param.name], msg: 'Field required', input: null, url: pydanticErrorUrl('missing') });
       continue;
     }
     if (param.kind === 'str') {
@@ -166,6 +176,7 @@ function queryParams(
         loc: ['query', param.name],
         msg: 'Input should be a valid number, unable to parse string as a number',
         input: raw,
+        url: pydanticErrorUrl('float_parsing'),
       });
     } else {
       values[param.name] = number;

@@ -65,7 +65,11 @@ export interface BatchHints<Config, State, Metrics> {
   readonly onRead?: (metrics: Metrics, entries: number) => void; // per batch read, applied at once
   readonly readsOwnWrites?: boolean; // false: handle the next batch while this one commits
   readonly decidesAhead?: boolean; // true: the same, its loadState laying this batch's decisions over its reads
-  readonly refresh?: { readonly everyMs: (c: Config) => number; readonly apply: (state: State, metrics: Metrics, c: Config) => void };
+  // run.first: the first run since the process started (a start-up check counts what it finds once)
+  readonly refresh?: {
+    readonly everyMs: (c: Config) => number;
+    readonly apply: (state: State, metrics: Metrics, c: Config, run: { readonly first: boolean }) => void;
+  };
 }
 
 export interface HandlerDeclaration<Schema extends z.ZodType = z.ZodType, Config = unknown, State = undefined, Metrics = object> {

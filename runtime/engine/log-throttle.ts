@@ -30,10 +30,22 @@ export class LogThrottle {
   }
 }
 
-/** What makes two lines "identical": level, bindings (which gate), message and error text. */
+/**
+ * The bindings that name one message or job (runtime/sources: a stream entry's id, plan_id and
+ * trace_id, a job's id), as pino serialises them. A warning every budget tick (a job each) is the
+ * same warning each time: with them in the key no two lines were ever identical.
+ */
+const PER_MESSAGE_BINDING = /,"(?:id|job|plan_id|trace_id)":"(?:[^"\\]|\\.)*"/g;
+
+/**
+ * What makes two lines "identical": level, bindings (which gate, which symbol) but those naming
+ * one message, message, error text and the symbol the line is about.
+ */
 export function throttleKey(level: number, bindings: string, args: readonly unknown[]): string {
   const message = args.find((a): a is string => typeof a === 'string') ?? '';
   const first = args[0];
-  const err = typeof first === 'object' && first !== null && 'err' in first ? String((first as { err: unknown }).err) : '';
-  return `${level}|${bindings}|${message}|${err}`;
+  const fields = typeof first === 'object' && first !== null ? (first as { err?: unknown; symbol?: unknown }) : undefined;
+  const err = fields !== undefined && 'err' in fields ? String(fields.err) : '';
+  const symbol = typeof fields?.symbol === 'string' ? fields.symbol : '';
+  return `${level}|${bindings.replace(PER_MESSAGE_BINDING, '')}|${message}|${err}|${symbol}`;
 }

@@ -33,10 +33,14 @@ export class PeriodicRefresh {
       const loadState = batch?.loadState;
       if (refresh === undefined || loadState === undefined) continue;
       let inFlight: Promise<void> | undefined;
+      let applied = false;
       const tick = (): void => {
         if (inFlight !== undefined) return;
         const run = loadState(this.redis, gate.config, this.now())
-          .then((state) => refresh.apply(state, gate.metrics, gate.config))
+          .then((state) => {
+            refresh.apply(state, gate.metrics, gate.config, { first: !applied });
+            applied = true;
+          })
           .catch((error: unknown) => this.logger.warn({ err: error, handler: gate.handler.name }, 'refresh failed; the next run retries'))
           .finally(() => {
             inFlight = undefined;

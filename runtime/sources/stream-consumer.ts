@@ -180,6 +180,8 @@ export class StreamConsumer {
   async stop(): Promise<void> {
     this.stopping = true;
     this.abort.abort();
+    // A read waiting for entries would hold the stop up to BLOCK_MS: it is ended now, empty.
+    await this.reader.unblockRead();
     await this.loopDone;
   }
 

@@ -73,7 +73,41 @@ export interface StreamReaderDeps {
  * command timeout, so none can leave its caller waiting forever.
  */
 export class StreamReader {
-  constructor(private readonly deps: StreamReaderDeps) {}
+  /**
+   * The reader connection's CLIENT ID, learnt before its first blocking read on each connection
+   * (undefined: not yet; null: not to be had, on a Cluster or where an ACL refuses CLIENT).
+   */
+  private readerId: number | null | undefined;
+
+  constructor(private readonly deps: StreamReaderDeps) {
+    // A new connection is a new client: its id is asked again before its first blocking read.
+    if (!(deps.reader instanceof Cluster)) deps.reader.on('close', () => (this.readerId = this.readerId === null ? null : undefined));
+  }
+
+  /**
+   * Ends a blocking read under way at once, as if its BLOCK_MS had run out (CLIENT UNBLOCK: no
+   * entry is delivered by it), so a stop does not wait up to BLOCK_MS for a read to come back
+   * empty: that wait was most of a restart's stop. Nothing happens where the id is unknown.
+   */
+  async unblockRead(): Promise<void> {
+    const id = this.readerId;
+    if (typeof id !== 'number') return;
+    await this.deps.commands.call('CLIENT', 'UNBLOCK', id).catch(() => undefined);
+  }
+
+  private async learnReaderId(): Promise<void> {
+    const { reader } = this.deps;
+    if (this.readerId !== undefined) return;
+    if (reader instanceof Cluster) {
+      this.readerId = null;
+      return;
+    }
+    try {
+      this.readerId = Number(await reader.call('CLIENT', 'ID'));
+    } catch {
+      this.readerId = null; // an ACL without CLIENT: a stop waits for the read instead
+    }
+  }
 
   /** Creates the group at start: from the beginning of a new stream, kept as it is when it exists. */
   async ensureGroup(): Promise<void> {
@@ -112,6 +146,7 @@ export class StreamReader {
 
   async read(id: '0' | '>'): Promise<Batch> {
     const { config, reader, stream, group } = this.deps;
+    if (id === '>') await this.learnReaderId();
     const args: (string | number)[] = ['GROUP', group, config.CONSUMER_NAME, 'COUNT', config.BATCH_SIZE];
     if (id === '>') args.push('BLOCK', config.BLOCK_MS);
     args.push('STREAMS', stream, id);

@@ -275,23 +275,26 @@ describe('P2.8 budget engine (compat, ca9ec8239)', () => {
       {
         case: 'both parameters missing',
         url: '/budget/check',
-        body: '{"detail":[{"type":"missing","loc":["query","symbol"],"msg":"Field required","input":null},{"type":"missing","loc":["query","position_notional"],"msg":"Field required","input":null}]}',
+        body: '{"detail":[{"type":"missing","loc":["query","symbol"],"msg":"Field required","input":null,"url":"https://errors.pydantic.dev/2.5/v/missing"},{"type":"missing","loc":["query","position_notional"],"msg":"Field required","input":null,"url":"https://errors.pydantic.dev/2.5/v/missing"}]}',
       },
       {
         case: 'a number float() rejects',
         url: '/budget/check?symbol=BTCUSDT&position_notional=lots',
-        body: '{"detail":[{"type":"float_parsing","loc":["query","position_notional"],"msg":"Input should be a valid number, unable to parse string as a number","input":"lots"}]}',
+        body: '{"detail":[{"type":"float_parsing","loc":["query","position_notional"],"msg":"Input should be a valid number, unable to parse string as a number","input":"lots","url":"https://errors.pydantic.dev/2.5/v/float_parsing"}]}',
       },
       {
         case: 'validation runs before the test-mode check',
         url: '/test/inject_portfolio_state',
-        body: '{"detail":[{"type":"missing","loc":["query","equity_usd"],"msg":"Field required","input":null}]}',
+        body: '{"detail":[{"type":"missing","loc":["query","equity_usd"],"msg":"Field required","input":null,"url":"https://errors.pydantic.dev/2.5/v/missing"}]}',
       },
-    ])("422 with FastAPI's detail list: $case", async ({ url, body }) => {
-      runtime = await start({ HANDLERS: 'risk-budget' });
-      const response = await call('POST', url);
-      expect([response.statusCode, response.body]).toEqual([422, body]);
-    });
+    ])(
+      "422 with FastAPI 0.109.0's detail list (pydantic 2.5.3's items, url included: ops/requirements-native-ai-engine.txt at ca9ec8239): $case",
+      async ({ url, body }) => {
+        runtime = await start({ HANDLERS: 'risk-budget' });
+        const response = await call('POST', url);
+        expect([response.statusCode, response.body]).toEqual([422, body]);
+      },
+    );
 
     it('405 {"detail":"Method Not Allowed"} for another method on a known path', async () => {
       runtime = await start({ HANDLERS: 'risk-budget' });

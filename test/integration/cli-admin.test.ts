@@ -188,6 +188,60 @@ describe('quantum-gates writes: target, reason and audit event', () => {
     expect(result.stderr).toContain('quantum-gates: audit {"event":"kill_on","actor":"alice"');
   });
 
+  it('kill status reads a quantum:kill it cannot read (a hash) as the governor does: engaged, with the reason, exit 0', async () => {
+    await redis.client.hset(keys.killSwitch, 'on', '1');
+    const wrongType = 'unreadable: WRONGTYPE Operation against a key holding the wrong kind of value';
+
+    const status = await runCli(['kill', 'status'], { REDIS_URL: redis.url });
+    expect(status).toEqual({
+      code: 0,
+      stdout: `kill switch ON (${wrongType}: the governor fails closed and blocks every plan)\n`,
+      stderr: '',
+    });
+    expect(await runCliJson(['kill', 'status'], { REDIS_URL: redis.url })).toEqual({
+      key: keys.killSwitch,
+      value: null,
+      engaged: true,
+      set_by: null,
+      unreadable: wrongType,
+    });
+
+    // kill off replaces the hash: the operator's value is what the switch must hold.
+    const off = await runCli(['kill', 'off', '--reason', 'hand-typed HSET undone'], { REDIS_URL: redis.url });
+    expect(off.code).toBe(0);
+    expect(off.stdout).toBe('kill switch OFF (0) (was ON (unreadable: a hash key: the governor fails closed and blocks every plan))\n');
+    expect(await redis.client.get(keys.killSwitch)).toBe('0');
+    expect((await events()).at(-1)).toMatchObject({ event: 'kill_off', previous: 'unreadable: a hash key' });
+    await redis.client.del(keys.killSwitch);
+  });
+
+  it.each([
+    ['kill on', ['kill', 'on'], 'the kill switch is now ON'],
+    ['kill off', ['kill', 'off'], 'the kill switch is now OFF (0)'],
+    ['disarm clear', ['disarm', 'clear'], 'the governor is re-armed (disarm cleared)'],
+  ])(
+    '%s says the switch changed and that its audit failed when the events stream cannot be written (exit 1, no stack)',
+    async (_name, args, done) => {
+      await redis.client.set(keys.governorDisarm, 'tripped');
+      await redis.client.set('quantum:stream:governor.events', 'not a stream');
+      try {
+        const result = await runCli([...args, '--reason', 'audit drill'], { REDIS_URL: redis.url, USER: 'alice' });
+
+        expect(result.code).toBe(1);
+        expect(result.stdout).toMatch(args[0] === 'kill' ? /^kill switch O(N|FF \(0\)) \(was / : /^cleared disarm \(was: tripped\)\n$/);
+        expect(result.stderr).toContain(`quantum-gates: audit {"event":"${args.join('_')}","actor":"alice"`);
+        expect(result.stderr).toContain(
+          `quantum-gates ${args.join(' ')}: ${done}, but its audit was not written (the audit event: WRONGTYPE Operation against a key holding the wrong kind of value)`,
+        );
+        expect(result.stderr).not.toMatch(/unexpected error|\n\s+at /);
+        if (args[0] === 'kill') expect(await redis.client.get(keys.killSwitch)).toBe(args[1] === 'on' ? '1' : '0');
+        else expect(await redis.client.exists(keys.governorDisarm)).toBe(0);
+      } finally {
+        await redis.client.del('quantum:stream:governor.events', keys.killSwitch, keys.governorDisarm, keys.killSwitchLastChange);
+      }
+    },
+  );
+
   it.each([
     ['kill', 'on'],
     ['kill', 'off'],
@@ -231,6 +285,8 @@ describe('quantum-gates writes: target, reason and audit event', () => {
     [['kil', 'on'], 'did you mean "kill"?'],
     [['disarm', 'claer'], 'did you mean "disarm clear"?'],
     [['statsu'], 'did you mean "status"?'],
+    [['kill', 'of', '--reason', 'x'], 'did you mean "kill on" or "kill off"?'],
+    [['dlq', 'dorp'], 'did you mean "dlq replay" or "dlq drop"?'],
   ])('suggests the command meant for %j', async (args, hint) => {
     const result = await runCli(args, { REDIS_URL: redis.url });
 

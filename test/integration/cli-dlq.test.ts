@@ -250,6 +250,29 @@ describe('quantum-gates dlq', () => {
     expect(await redis.client.xlen(DLQ)).toBe(0);
   });
 
+  it('replay and drop say what they did, then that the audit failed, when the events stream cannot be written (exit 1, no stack)', async () => {
+    const a = await deadLetter({ n: '1' });
+    const b = await deadLetter({ n: '2' });
+    await redis.client.set('quantum:stream:governor.events', 'not a stream');
+    try {
+      const replay = await runCli(['dlq', 'replay', a, '--force', '--reason', 'audit drill'], env);
+      expect(replay.code).toBe(1);
+      expect(replay.stdout).toContain(`replayed ${a} to ${SOURCE}`);
+      expect(replay.stderr).toContain('quantum-gates: audit {"event":"dlq_replay"');
+      expect(replay.stderr).toContain(
+        'quantum-gates dlq replay: 1 dead letter was replayed, but its audit was not written (the audit event: WRONGTYPE',
+      );
+      const drop = await runCli(['dlq', 'drop', b, '--reason', 'audit drill'], env);
+      expect(drop.code).toBe(1);
+      expect(drop.stdout).toBe('1 dropped\n');
+      expect(drop.stderr).toContain('quantum-gates dlq drop: 1 dead letter was dropped, but its audit was not written');
+      for (const result of [replay, drop]) expect(result.stderr).not.toMatch(/unexpected error|\n\s+at /);
+      expect(await redis.client.xlen(DLQ)).toBe(0);
+    } finally {
+      await redis.client.del('quantum:stream:governor.events');
+    }
+  });
+
   it('fails with exit 1 when Redis is unreachable', async () => {
     const result = await runCli(['dlq', 'list'], { REDIS_URL: 'redis://127.0.0.1:1' });
 

@@ -369,8 +369,10 @@ describe.each(DOCS)('the commands of %s, run as written', (doc) => {
       instances: { name: string; error: string | null; gates: string[]; instance: { port: number } | null }[];
       kill_switch?: unknown;
     };
-    const target = readFileSync(join(root, 'deploy/systemd/quantum-gates.target'), 'utf8');
+    // The target as the blocks left it: §4's complete removal of P2.8 takes risk-budget out of it.
+    const target = readFileSync(join(deployment.units, 'quantum-gates.target'), 'utf8');
     const wanted = [...target.matchAll(/quantum-gates@([a-z-]+)\.service/g)].map((m) => m[1]!).sort();
+    expect(wanted).not.toContain('risk-budget');
     expect(status.instances.map((i) => i.name)).toEqual(wanted);
     expect(status.instances.filter((i) => i.error !== null)).toEqual([]);
     // Each gate's row from the process that hosts it: the governor's from the governor instance.
@@ -378,7 +380,7 @@ describe.each(DOCS)('the commands of %s, run as written', (doc) => {
     expect(status.instances.find((i) => i.name === 'heat-gate')?.gates).toEqual(['heat-gate']);
     expect(new Set(status.gates.map((g) => g.name)).size).toBe(status.gates.length);
     expect(status.gates.map((g) => g.name)).toEqual(
-      expect.arrayContaining(['position-snapshot', 'heat-gate', 'heat-bridge', 'governor', 'risk-budget', 'outcome-governor']),
+      expect.arrayContaining(['position-snapshot', 'heat-gate', 'heat-bridge', 'governor', 'outcome-governor']),
     );
     expect(status).toHaveProperty('kill_switch');
     const text = await cli('status');

@@ -95,6 +95,32 @@ describe('outcome follow-up of decisions that changed exposure', () => {
     expect(report.verdict).toMatch(/at 2s the decisions changed PnL by −\$300/);
   });
 
+  it('report outcomes right after a decision says its follow-ups are due, and when, before any sample is taken', async () => {
+    await arrange();
+    const env = { OUTCOME_HORIZONS: '1m,1h' };
+    runtime = await startRuntime(redis.url, { HANDLERS: 'heat-gate,outcome-heat,outcome-sample', ...env }, handlers);
+    await redis.client.xadd(streams.harvestProposal, '*', 'plan_id', 'due1', 'symbol', 'ETHUSDT', 'action', 'FULL_CLOSE');
+    await waitFor(async () => (await redis.client.zcard(keys.outcomePending)) === 1, { what: 'the follow-up recorded' });
+    const [, lastDue] = await redis.client.zrange(keys.outcomePending, 0, 0, 'WITHSCORES');
+    const decidedAt = Number(lastDue) - 3_600_000;
+    const utc = (ms: number) => `${new Date(ms).toISOString().slice(0, 19).replace('T', ' ')} UTC`;
+
+    const text = await runCli(['report', 'outcomes', '--since', '1h'], { REDIS_URL: redis.url, ...env });
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stdout).toContain('verdict: no priced outcome yet');
+    expect(text.stdout).toContain(
+      `follow-ups due: 1 decision is followed, with samples at 1m, 1h after each; the next at ${utc(decidedAt + 60_000)}, the last at ${utc(decidedAt + 3_600_000)}.`,
+    );
+    const json = await runCliJson<{ samples: number; pending: unknown }>(['report', 'outcomes', '--since', '1h'], {
+      REDIS_URL: redis.url,
+      ...env,
+    });
+    expect(json).toMatchObject({
+      samples: 0,
+      pending: { decisions: 1, horizons: ['1m', '1h'], next_due: decidedAt + 60_000, last_due: decidedAt + 3_600_000 },
+    });
+  });
+
   it('a blocked open is followed as the PnL it did not make, and a missing price is recorded as missing', async () => {
     await arrange();
     runtime = await startRuntime(redis.url, { HANDLERS: 'governor,outcome-governor,outcome-sample', OUTCOME_HORIZONS: '1s,2s' }, handlers);

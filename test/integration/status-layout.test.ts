@@ -239,6 +239,25 @@ describe('the status page shows the why, at 1280 px and at 390 px', () => {
     expect(result.stdout).toContain('by alice@ops-1 on redis 127.0.0.1:6379 db 0, was (absent)');
   });
 
+  // The operator opens the page for what the gates decide: the latest decisions start on the first
+  // screen of a desktop and within the second of a phone, whatever else the page shows above them.
+  it.each([
+    ['1280x800', 1, 1280, 800, false],
+    ['390x844', 2, 390, 844, true],
+  ] as const)('at %s the latest decisions start within %i screen(s)', async (name, screens, width, height, mobile) => {
+    const page = await open(width, height, mobile);
+    try {
+      const top = (await page.evaluate(
+        `document.querySelector('section[aria-labelledby="h-decisions"]').getBoundingClientRect().top + window.scrollY`,
+      )) as number;
+      await page.screenshot({ path: `${ARTIFACTS}/status-decisions-${name}.png` });
+      console.log(`status page ${name}: the decisions start ${(top / height).toFixed(2)} screens down (${Math.round(top)} px)`);
+      expect(top / height).toBeLessThan(screens);
+    } finally {
+      await page.context().close();
+    }
+  });
+
   async function open(width: number, height: number, mobile: boolean): Promise<Page> {
     const context = await browser.newContext({
       httpCredentials: { username: USER, password: PASSWORD },

@@ -530,6 +530,26 @@ describe('the status headline in headless Chromium', () => {
     await headlineReads('OK');
   });
 
+  it('says BLOCKING when quantum:kill cannot be read (a hash), as the governor blocks every plan, on the page and in /status', async () => {
+    await redis.client.hset(keys.killSwitch, 'on', '1');
+    try {
+      await headlineReads('BLOCKING');
+      const wrongType = 'unreadable: WRONGTYPE Operation against a key holding the wrong kind of value';
+      expect(await reasons()).toEqual([
+        `BLOCKING kill switch quantum:kill is ${wrongType}: the governor fails closed and blocks every plan`,
+      ]);
+      expect(((await page.locator('#kill-switch').first().textContent()) ?? '').trim()).toContain(
+        `ACTIVE: every plan is blocked ${wrongType}`,
+      );
+      const s = await status();
+      expect(s.kill_switch).toEqual({ active: true, value: null, unreadable: wrongType });
+      expect(s.errors).toEqual([]);
+    } finally {
+      await redis.client.del(keys.killSwitch);
+    }
+    await headlineReads('OK');
+  });
+
   it('says once that Redis is unreachable, with the time it began, when Redis is stopped', async () => {
     await redis.kill();
     try {

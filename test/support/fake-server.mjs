@@ -258,6 +258,9 @@ async function systemctl(argv) {
     case 'start':
       await Promise.all(unitsNamed.flatMap(instancesOf).map(start));
       return 0;
+    case 'disable':
+      if (!rest.includes('--now')) return 0;
+    // falls through: disable --now stops them too
     case 'stop':
       await Promise.all(unitsNamed.flatMap(instancesOf).map(stop));
       return 0;

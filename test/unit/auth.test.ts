@@ -5,7 +5,9 @@ import {
   disabledMessage,
   isLoopbackHost,
   parseDashboardAuth,
+  relayedByProxy,
   roleOf,
+  statusPageLine,
   type AccessRequest,
   type DashboardAuth,
 } from '../../app/http/auth.js';
@@ -346,5 +348,43 @@ describe('decideAccess', () => {
     ['status', /DASHBOARD_USER and DASHBOARD_PASSWORD, or DASHBOARD_TOKEN.*DASHBOARD_ALLOW_LOOPBACK=1/],
   ] as const)('the disabled %s says which variables enable it', (surface, pattern) => {
     expect(disabledMessage(surface)).toMatch(pattern);
+  });
+});
+
+describe('the start-up banner says who may open the status page', () => {
+  const at = 'http://127.0.0.1:8080';
+  it.each([
+    [
+      { DASHBOARD_TOKEN: TOKEN },
+      'status page http://127.0.0.1:8080/ (with the dashboard credentials), BullMQ dashboard http://127.0.0.1:8080/admin/queues',
+    ],
+    [
+      { DASHBOARD_TOKEN: TOKEN, DASHBOARD_ALLOW_LOOPBACK: '1' },
+      'status page http://127.0.0.1:8080/ (with the dashboard credentials; read-only without them to clients on this machine not relayed by a proxy), BullMQ dashboard http://127.0.0.1:8080/admin/queues',
+    ],
+    [{}, 'status page http://127.0.0.1:8080/ (read-only, open to this machine only)'],
+  ])('%j', (env, line) => {
+    expect(statusPageLine(env, '127.0.0.1', at)).toBe(line);
+  });
+});
+
+describe('a request relayed by a proxy', () => {
+  it.each([
+    'Forwarded',
+    'X-Forwarded-For',
+    'x-forwarded-host',
+    'X-Forwarded-Proto',
+    'X-Real-IP',
+    'Via',
+    'True-Client-IP',
+    'CF-Connecting-IP',
+  ])('is told by %s', (name) => {
+    expect(relayedByProxy({ host: 'x', [name]: '1' })).toBe(true);
+  });
+
+  it('is not told by the headers a browser sends itself', () => {
+    expect(relayedByProxy({ host: 'x', 'user-agent': 'curl', accept: '*/*', origin: 'http://x', 'sec-fetch-site': 'same-origin' })).toBe(
+      false,
+    );
   });
 });

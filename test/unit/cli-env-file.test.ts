@@ -51,6 +51,14 @@ describe('CLI env file', () => {
     expect(() => chooseEnvFile(['kill', 'on'], {}, fs)).toThrow(/cannot read \/etc\/quantum\/quantum-gates\.env \(EACCES\)/);
     expect(() => chooseEnvFile(['--env-file'], {}, fs)).toThrow(/--env-file needs a path/);
   });
+
+  it('says "no such file" for an --env-file path that does not exist, without the advice meant for EACCES', () => {
+    const call = () => chooseEnvFile(['kill', 'on', '--env-file', '/nonexistent/gates.env'], {}, fsWith({}));
+    expect(call).toThrow(UsageError);
+    expect(call).toThrow(
+      "no such file: /nonexistent/gates.env (--env-file): give the path of an env file, or --no-env-file to use only the shell's variables",
+    );
+  });
 });
 
 describe('did you mean', () => {
@@ -59,6 +67,20 @@ describe('did you mean', () => {
     expect(didYouMean('dql', ['kill', 'disarm', 'dlq'])).toBe(' (did you mean "dlq"?)');
     expect(didYouMean('claer', ['clear', 'status'], 'disarm ')).toBe(' (did you mean "disarm clear"?)');
     expect(didYouMean('deploy', ['kill', 'disarm', 'dlq', 'status'])).toBe('');
+  });
+
+  it('never names one side of a switch alone: "kill of" gets on and off, in the order they are known', () => {
+    const sides = [['on', 'off']];
+    expect(didYouMean('of', ['on', 'off', 'status'], 'kill ', sides)).toBe(' (did you mean "kill on" or "kill off"?)');
+    expect(didYouMean('onn', ['on', 'off', 'status'], 'kill ', sides)).toBe(' (did you mean "kill on" or "kill off"?)');
+    expect(didYouMean('offf', ['on', 'off', 'status'], 'kill ', sides)).toBe(' (did you mean "kill on" or "kill off"?)');
+    expect(didYouMean('statsu', ['on', 'off', 'status'], 'kill ', sides)).toBe(' (did you mean "kill status"?)');
+  });
+
+  it('names every word equally close instead of picking one', () => {
+    expect(didYouMean('PARTIAL_5', ['PARTIAL_25', 'PARTIAL_50', 'PARTIAL_75'])).toBe(
+      ' (did you mean "PARTIAL_25", "PARTIAL_50" or "PARTIAL_75"?)',
+    );
   });
 });
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { perGateInstances, type InstanceFileSystem } from '../../cli/gate-instances.js';
 import { UsageError } from '../../cli/errors.js';
 import { renderGatesStatus } from '../../cli/gates-status-view.js';
-import { mergeInstanceStatuses, type InstanceAnswer } from '../../cli/status-merge.js';
+import { missingInstance, mergeInstanceStatuses, type InstanceAnswer } from '../../cli/status-merge.js';
 import type { GatesStatus, GateStatus } from '../../runtime/host/http/status.js';
 
 function dirWith(files: Record<string, string | Error>): InstanceFileSystem {
@@ -37,6 +37,15 @@ describe('perGateInstances', () => {
       ['outcomes', 'http://10.0.0.5:8080/status'],
     ]);
     expect(instances[1]!.env.DASHBOARD_TOKEN).toBe('own');
+    expect(instances.map((i) => i.hosts)).toEqual([['governor'], ['heat-gate'], ['outcomes']]);
+  });
+
+  it("names the gates an instance hosts from its file's HANDLERS, else from its name (the unit's HANDLERS=%i)", () => {
+    const fs = dirWith({
+      '/etc/quantum/gates-governor.env': 'HANDLERS=governor,governor-cooldown\n',
+      '/etc/quantum/gates-risk-budget.env': 'PORT=8049\n',
+    });
+    expect(perGateInstances({}, fs).map((i) => i.hosts)).toEqual([['governor', 'governor-cooldown'], ['risk-budget']]);
   });
 
   it('reads $QG_ENV_DIR; none where the directory has no per-gate files', () => {
@@ -122,7 +131,31 @@ describe('mergeInstanceStatuses', () => {
     ]);
   });
 
-  it('makes an instance that did not answer a BLOCKING reason, first, and lists it', () => {
+  it('makes an instance that did not answer a reason as the governor lives with it: DEGRADED without the budgets, BLOCKING without the governor', () => {
+    const budgets: InstanceAnswer = {
+      name: 'risk-budget',
+      url: 'http://127.0.0.1:8049/status',
+      error: 'ECONNREFUSED',
+      hosts: ['risk-budget'],
+    };
+    const withoutBudgets = mergeInstanceStatuses([governor, budgets, heat])!;
+    expect(withoutBudgets.headline.state).toBe('DEGRADED');
+    expect(withoutBudgets.headline.reasons[0]).toEqual({
+      state: 'DEGRADED',
+      text: 'instance risk-budget (http://127.0.0.1:8049/status) did not answer: ECONNREFUSED: no budgets are written, and the governor allows plans without a budget check',
+      since: null,
+    });
+    const bridge: InstanceAnswer = { name: 'heat-bridge', url: 'u', error: 'ECONNREFUSED', hosts: ['heat-bridge'] };
+    expect(missingInstance(bridge)).toEqual({
+      state: 'DEGRADED',
+      text: 'instance heat-bridge (u) did not answer: ECONNREFUSED: the governor decides without heat-bridge',
+      since: null,
+    });
+    const governorDown: InstanceAnswer = { name: 'governor', url: 'u', error: 'ECONNREFUSED', hosts: ['governor', 'governor-cooldown'] };
+    expect(missingInstance(governorDown).state).toBe('BLOCKING');
+  });
+
+  it('makes an instance given by URL (its gates unknown) that did not answer a BLOCKING reason, first, and lists it', () => {
     const down: InstanceAnswer = { name: 'risk-budget', url: 'http://127.0.0.1:8049/status', error: 'ECONNREFUSED' };
 
     const merged = mergeInstanceStatuses([governor, down, heat])!;

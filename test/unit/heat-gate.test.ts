@@ -4,8 +4,8 @@ import { heatGate } from '../../handlers/heat-gate/index.js';
 import { calibrate } from '../../handlers/heat-gate/calibrate.js';
 import { HEAT_CAP, assessHeat, bucketOf, computeHeat } from '../../handlers/positions/heat.js';
 import { keys, streams } from '../../schemas/keys.js';
-import type { FakeRedisData } from '../support/fake-redis-reader.js';
-import { fakeCtx, runHandler } from '../support/fake-ctx.js';
+import { FakeRedisReader, type FakeRedisData } from '../support/fake-redis-reader.js';
+import { RecordedMetrics, fakeCtx, recordingMetricFactory, runHandler } from '../support/fake-ctx.js';
 
 /** Redis contents with one portfolio and the given positions. */
 function portfolio(
@@ -396,5 +396,35 @@ describe('heat gate is monotonic (property)', () => {
       ),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('the heat check at start (batch.refresh), as the original P2.6 ran it', () => {
+  // microservices/portfolio_heat_gate/main.py at 1370c1def, run() line 422: "Initial heat check",
+  // _get_portfolio_heat() lines 153-164: a missing state or equity counts p26_failures_total once.
+  async function refreshed(redis: FakeRedisData, runs: readonly boolean[]) {
+    const config = heatGate.config({});
+    const recorded = new RecordedMetrics();
+    const metrics = heatGate.metrics(recordingMetricFactory(recorded), config);
+    for (const first of runs) {
+      const inputs = await heatGate.batch!.loadState!(new FakeRedisReader(redis), config, 1_800_000_000_000);
+      heatGate.batch!.refresh!.apply(inputs, metrics, config, { first });
+    }
+    return recorded;
+  }
+
+  it.each([
+    ['no portfolio state', portfolio(undefined, {}), 'portfolio_state_missing'],
+    ['an equity of 0', portfolio('0', {}), 'invalid_equity'],
+  ])('with %s counts p26_failures_total{reason="%s"} once, at the first run only', async (_case, redis, reason) => {
+    const recorded = await refreshed(redis, [true, false, false]);
+    expect(recorded.get('p26_failures_total', { reason })).toBe(1);
+    expect(recorded.get('p26_heat_value')).toBeUndefined();
+  });
+
+  it('with a state it trusts counts nothing and sets the heat', async () => {
+    const recorded = await refreshed(portfolio('10000', { ETHUSDT: { notional: 1800, sigma: 0.15 } }), [true]);
+    expect([...recorded.values.keys()].filter((k) => k.startsWith('p26_failures_total'))).toEqual([]);
+    expect(recorded.get('p26_heat_value')).toBeCloseTo(0.027, 6);
   });
 });

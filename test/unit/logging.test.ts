@@ -48,6 +48,29 @@ describe('repeated warnings', () => {
       ['risk-budget', 'worker error', 99],
     ]);
   });
+
+  it("counts a warning repeated by every tick or message as one: the message's own ids are not what makes it another", () => {
+    let now = 0;
+    const { lines, output } = capture();
+    const log = createLogger('warn', 'quantum-gates', {}, { output, format: 'json', repeatWindowMs: 60_000, now: () => now });
+    const tick = log.child({ handler: 'risk-budget', queue: 'risk-budget' });
+    // P2.8 in enforce: every 10 s tick (a job of its own) warns of the same violations.
+    for (let job = 1; job <= 6; job++, now += 10_000)
+      for (const symbol of ['BTCUSDT', 'ETHUSDT']) tick.child({ job: `${job}` }).warn({ symbol, over_budget: job }, 'budget violation');
+    // A stream entry's ids bound the same way: the same warning about one symbol is one line.
+    const gate = log.child({ handler: 'governor', stream: 'quantum:stream:apply.plan', group: 'governor' });
+    for (let i = 0; i < 3; i++)
+      gate.child({ id: `${i}-0`, plan_id: `p${i}`, trace_id: `t${i}`, symbol: 'SOLUSDT' }).warn({}, 'P2.8 budget violation detected');
+    now += 1;
+    tick.child({ job: '7' }).warn({ symbol: 'BTCUSDT' }, 'budget violation');
+    const records = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(records.map((r) => [r.msg, r.symbol, r.repeated ?? null])).toEqual([
+      ['budget violation', 'BTCUSDT', null],
+      ['budget violation', 'ETHUSDT', null],
+      ['P2.8 budget violation detected', 'SOLUSDT', null],
+      ['budget violation', 'BTCUSDT', 5],
+    ]);
+  });
 });
 
 describe('log lines for people', () => {

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { defineHandler, type Logger } from '../../runtime/contract/index.js';
 import { PeriodicRefresh } from '../../runtime/engine/refresh.js';
 import type { RedisReader } from '../../runtime/contract/redis-reader.js';
@@ -7,7 +7,7 @@ import * as z from 'zod';
 const silent: Logger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
 
 /** A gate whose state load is controlled by the test: each load waits for `loads[i]` to be resolved. */
-function gate(load: () => Promise<number>, applied: number[]) {
+function gate(load: () => Promise<number>, applied: number[], firsts: boolean[] = []) {
   return defineHandler({
     name: 'refresh-probe',
     description: 'test',
@@ -17,7 +17,13 @@ function gate(load: () => Promise<number>, applied: number[]) {
     metrics: () => ({}),
     batch: {
       loadState: () => load(),
-      refresh: { everyMs: (c) => c.everyMs, apply: (state) => void applied.push(state) },
+      refresh: {
+        everyMs: (c) => c.everyMs,
+        apply: (state, _metrics, _config, run) => {
+          applied.push(state);
+          firsts.push(run.first);
+        },
+      },
     },
     failure: { maxAttempts: 1, backoffMs: 0, policy: 'dead-letter' },
     handle: () => undefined,
@@ -56,5 +62,23 @@ describe('PeriodicRefresh (batch.refresh)', () => {
     await stopping;
     expect(applied).toEqual([]);
     expect(warnings).toHaveLength(1);
+  });
+
+  it('tells the first run since start from the later ones, a failed first load not counting as one', async () => {
+    vi.useFakeTimers();
+    try {
+      const applied: number[] = [];
+      const firsts: boolean[] = [];
+      const loads = [Promise.reject(new Error('redis down')), Promise.resolve(1), Promise.resolve(2)];
+      const handler = gate(() => loads.shift()!, applied, firsts);
+      const refresh = new PeriodicRefresh([{ handler, config: { everyMs: 1000 }, metrics: {} }], {} as RedisReader, silent, () => 0);
+      refresh.start();
+      await vi.advanceTimersByTimeAsync(2500);
+      await refresh.stop();
+      expect(applied).toEqual([1, 2]);
+      expect(firsts).toEqual([true, false]);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

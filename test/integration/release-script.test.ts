@@ -1,0 +1,112 @@
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+
+const script = resolve(import.meta.dirname, '../../scripts/release.sh');
+
+/**
+ * scripts/release.sh's switch, list and prune on releases laid out as `install` leaves them (a
+ * directory with dist/build-info.json), with the gates stood in for by a process whose working
+ * directory is the `current` link, as the units' WorkingDirectory makes it: the kernel resolves
+ * the link when it starts, so it keeps running from its release after a switch, as node does.
+ * The install itself (npm ci, build) runs in docs-upgrade.test.ts.
+ */
+describe('scripts/release.sh: previous is the release that ran, and the running one is never pruned', () => {
+  let base: string;
+  const gates: ChildProcess[] = [];
+
+  const release = (...args: string[]) =>
+    new Promise<{ code: number; out: string }>((done) =>
+      execFile('bash', [script, ...args], { env: { ...process.env, QG_BASE: base } }, (error, stdout, stderr) =>
+        done({ code: error ? Number(error.code ?? 1) : 0, out: `${stdout}${stderr}` }),
+      ),
+    );
+  const built = (id: string) => {
+    mkdirSync(join(base, 'releases', id, 'dist'), { recursive: true });
+    writeFileSync(join(base, 'releases', id, 'dist/build-info.json'), '{}');
+  };
+  /** `systemctl restart`: the old process stops, a new one starts in whatever `current` names now. */
+  const restart = async () => {
+    for (const child of gates.splice(0)) child.kill('SIGTERM');
+    const child = spawn('sleep', ['300'], { cwd: join(base, 'current'), stdio: 'ignore' });
+    gates.push(child);
+    await new Promise((started) => child.once('spawn', started));
+  };
+
+  beforeEach(() => {
+    base = mkdtempSync(join(tmpdir(), 'qg-releases-'));
+  });
+  afterEach(() => {
+    for (const child of gates.splice(0)) child.kill('SIGTERM');
+    rmSync(base, { recursive: true, force: true });
+  });
+
+  it('switch previous goes back to the release that ran, not to one switched to and never restarted into', async () => {
+    built('20260101T000000Z-aaaaaaaaaaaa');
+    expect((await release('switch', 'newest')).code).toBe(0);
+    await restart(); // A runs
+    built('20260102T000000Z-bbbbbbbbbbbb');
+    await release('switch', 'newest'); // current B, never restarted into
+    built('20260103T000000Z-cccccccccccc');
+    await release('switch', 'newest'); // current C; A still runs
+    expect(readFileSync(join(base, 'previous'), 'utf8').trim()).toBe('20260101T000000Z-aaaaaaaaaaaa');
+    expect((await release('list')).out).toBe(
+      [
+        '20260103T000000Z-cccccccccccc (current)',
+        '20260102T000000Z-bbbbbbbbbbbb',
+        '20260101T000000Z-aaaaaaaaaaaa (previous) (running)',
+        '',
+      ].join('\n'),
+    );
+
+    await restart(); // C runs
+    const back = await release('switch', 'previous');
+    expect(back.out).toContain('current -> 20260101T000000Z-aaaaaaaaaaaa');
+    // The rollback's own previous is the release that ran until it: C.
+    expect(readFileSync(join(base, 'previous'), 'utf8').trim()).toBe('20260103T000000Z-cccccccccccc');
+  });
+
+  it('prune never deletes the running release, nor the current or previous one', async () => {
+    for (const id of ['20260101T000000Z-aaaaaaaaaaaa', '20260102T000000Z-bbbbbbbbbbbb']) {
+      built(id);
+      await release('switch', 'newest');
+    }
+    await restart(); // B runs; previous A
+    built('20260103T000000Z-cccccccccccc');
+    built('20260104T000000Z-dddddddddddd');
+    await release('switch', '20260103T000000Z-cccccccccccc'); // previous B (running)
+    await release('switch', '20260104T000000Z-dddddddddddd'); // previous B still (it runs), not C
+    built('20260105T000000Z-eeeeeeeeeeee');
+
+    const pruned = await release('prune', '1');
+
+    expect(pruned.code).toBe(0);
+    const left = ['aaaaaaaaaaaa', 'bbbbbbbbbbbb', 'cccccccccccc', 'dddddddddddd', 'eeeeeeeeeeee'].filter((c) =>
+      existsSync(join(base, 'releases', `2026010${'abcde'.indexOf(c[0]!) + 1}T000000Z-${c}`)),
+    );
+    // Kept: the newest (E), current (D) and previous, which is also the running one (B).
+    expect(left).toEqual(['bbbbbbbbbbbb', 'dddddddddddd', 'eeeeeeeeeeee']);
+    expect(readFileSync(join(base, 'previous'), 'utf8').trim()).toBe('20260102T000000Z-bbbbbbbbbbbb');
+    expect((await release('prune', 'one')).code).toBe(2);
+  });
+
+  it('prune keeps a running release that is neither current nor previous', async () => {
+    built('20260101T000000Z-aaaaaaaaaaaa');
+    await release('switch', 'newest');
+    await restart(); // A runs
+    built('20260102T000000Z-bbbbbbbbbbbb');
+    built('20260103T000000Z-cccccccccccc');
+    await release('switch', '20260102T000000Z-bbbbbbbbbbbb');
+    // Records the running A as previous; then make previous name another release, as a hand edit would.
+    writeFileSync(join(base, 'previous'), '20260102T000000Z-bbbbbbbbbbbb\n');
+    await release('switch', '20260103T000000Z-cccccccccccc');
+    writeFileSync(join(base, 'previous'), '20260102T000000Z-bbbbbbbbbbbb\n');
+
+    const pruned = await release('prune', '1');
+
+    expect(pruned.out).toContain('kept 20260101T000000Z-aaaaaaaaaaaa (current, previous or running)');
+    expect(existsSync(join(base, 'releases/20260101T000000Z-aaaaaaaaaaaa'))).toBe(true);
+  });
+});
