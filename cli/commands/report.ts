@@ -159,6 +159,7 @@ function settingsOf(env: Readonly<Record<string, string | undefined>>, command: 
     return {
       thresholds: { min: heat.HEAT_MIN, max: heat.HEAT_MAX },
       era: heat.P26_APPLY_LAYER_ERA,
+      heatValidityMs: heat.P26_HEAT_REFRESH_MS,
       limits: limitsOf(parseGovernorConfig(env)),
     };
   } catch (error) {

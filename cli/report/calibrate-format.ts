@@ -5,7 +5,9 @@ import type { CalibrateReport } from './calibrate.js';
 
 const usd = (v: number | null) => (v === null ? '—' : `${v < 0 ? '-' : ''}$${Math.abs(v).toFixed(2)}`);
 const num = (v: number | null) => (v === null ? '—' : String(Number(v.toPrecision(4))));
-const hours = (sec: number) => `${(sec / 3600).toFixed(2)} h`;
+/** A duration in ms as a reader takes it: hours, minutes or seconds, whichever shows it best. */
+const duration = (ms: number) =>
+  ms >= 3_600_000 ? `${(ms / 3_600_000).toFixed(2)} h` : ms >= 60_000 ? `${(ms / 60_000).toFixed(2)} min` : `${(ms / 1000).toFixed(3)} s`;
 
 /** "n 3 priced, 1 no price, 2 no sample: total $-12.00, worst $-8.00, drawdown $12.00, 90% [..]" */
 function pnlLine(p: WhatIfPnl): string {
@@ -25,7 +27,7 @@ export function formatCalibrateText(report: CalibrateReport, window: { from: num
     '',
     `Heat as it was (${h.decisions} decisions, ${h.untrusted} without a trusted heat; HEAT_MIN ${report.thresholds.min}, HEAT_MAX ${report.thresholds.max})`,
     `  min ${num(h.min)}  p5 ${num(h.percentiles.p5)}  p25 ${num(h.percentiles.p25)}  p50 ${num(h.percentiles.p50)}  p75 ${num(h.percentiles.p75)}  p95 ${num(h.percentiles.p95)}  max ${num(h.max)}  mean ${num(h.mean)}`,
-    `  time in bucket: COLD ${hours(h.secondsInBucket.COLD)}, WARM ${hours(h.secondsInBucket.WARM)}, HOT ${hours(h.secondsInBucket.HOT)}, unknown ${hours(h.secondsInBucket.UNKNOWN)}`,
+    `  time in bucket: COLD ${duration(h.msInBucket.COLD)}, WARM ${duration(h.msInBucket.WARM)}, HOT ${duration(h.msInBucket.HOT)}, unknown ${duration(h.msInBucket.UNKNOWN)}`,
   ];
   if (h.bySymbol.length > 0) {
     out.push('  by symbol (mean heat, largest, share of the heat):');
@@ -91,7 +93,7 @@ export function formatCalibrateCsv(report: CalibrateReport): string {
   add('heat', 'all', 'max', h.max);
   add('heat', 'all', 'mean', h.mean);
   for (const [p, v] of Object.entries(h.percentiles)) add('heat', 'all', p, v);
-  for (const [b, v] of Object.entries(h.secondsInBucket)) add('heat', `bucket ${b}`, 'seconds', v);
+  for (const [b, v] of Object.entries(h.msInBucket)) add('heat', `bucket ${b}`, 'ms', v);
   for (const s of h.bySymbol) {
     add('heat', s.symbol, 'mean_heat', s.meanHeat);
     add('heat', s.symbol, 'max_heat', s.maxHeat);

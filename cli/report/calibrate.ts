@@ -2,6 +2,7 @@ import type { ApplyLayerEra } from '../../handlers/heat-gate/apply-layer-era.js'
 import type { Limits } from '../../handlers/governor/config.js';
 import type { Outcome } from '../../schemas/outcome.js';
 import {
+  DEFAULT_HEAT_VALIDITY_MS,
   defaultHeatGrid,
   heatDistribution,
   heatSamplesById,
@@ -41,6 +42,8 @@ export interface CalibrateInput {
   readonly limits: Limits;
   /** --heat-grid; the default grid around the observed heat when absent. */
   readonly heatGrid?: readonly Thresholds[];
+  /** How long a heat reading holds past its decision when no later traffic bounds it (P26_HEAT_REFRESH_MS). */
+  readonly heatValidityMs?: number;
   /** --caps, each one alternative; the configured caps are always the first row. */
   readonly caps?: readonly CapSetting[];
   /** The configured OUTCOME_HORIZONS: each is reported, sampled yet or not (with the samples' own). */
@@ -74,7 +77,7 @@ const pct = (part: number, whole: number) => (whole > 0 ? `${Math.round((part / 
 function headlineOf(heat: HeatDistribution, t: Thresholds): string {
   if (heat.calibrationWarning !== null) return heat.calibrationWarning;
   if (heat.decisions - heat.untrusted === 0) return 'no heat decision with a trusted heat in the window';
-  const s = heat.secondsInBucket;
+  const s = heat.msInBucket;
   const total = s.COLD + s.WARM + s.HOT + s.UNKNOWN;
   return (
     `heat median ${heat.percentiles.p50} over ${heat.decisions - heat.untrusted} decisions; of the time, COLD ${pct(s.COLD, total)}, ` +
@@ -85,7 +88,11 @@ function headlineOf(heat: HeatDistribution, t: Thresholds): string {
 export function calibrateReport(input: CalibrateInput): CalibrateReport {
   const { thresholds, era, limits } = input;
   const horizons = horizonsOf(input.samples, input.horizons ?? []);
-  const heat = heatDistribution(input.heatDecisions, thresholds, input.window.to);
+  const trafficEnd = Math.max(-Infinity, ...input.heatDecisions.map((r) => r.at), ...input.governorDecisions.map((r) => r.at));
+  const heat = heatDistribution(input.heatDecisions, thresholds, input.window.to, {
+    trafficEnd,
+    validityMs: input.heatValidityMs ?? DEFAULT_HEAT_VALIDITY_MS,
+  });
   const given = input.heatGrid ?? defaultHeatGrid(heat, thresholds);
   // The configured pair always first, so every row reads against what runs today.
   const grid = [thresholds, ...given.filter((t) => t.min !== thresholds.min || t.max !== thresholds.max)];

@@ -139,14 +139,17 @@ function decide(proposal: HarvestProposal, inputs: HeatInputs, ctx: Ctx): void |
   // A decision that changes the action is followed to its outcome: its mark and position are
   // recorded with it (debug_json), as they are now, not as a follow-up would find them later.
   const positionUsd = inputs.positions.find((p) => p.symbol === proposal.symbol)?.notionalUsd;
-  // The position's own mark in the book the decision was made on, when the price rule accepts
-  // it (timed, within PRICE_MAX_AGE_SEC): no read on the gate's path. Else the other quotes are read.
-  const own = freshestPrice(positionQuote(inputs.positionMarks?.get(proposal.symbol)), ctx.now(), ctx.config.PRICE_MAX_AGE_SEC);
-  if (own?.asOfMs !== undefined) return record(proposal, assessment, ctx, { mark: markOf(own), positionUsd }, decided);
+  // Every quote is read, the position's own mark among them: a position's mark can be seconds
+  // older than the price feed's, and the freshest by each source's own time prices the decision.
   return decisionMark(proposal.symbol, inputs, ctx).then((mark) => record(proposal, assessment, ctx, { mark, positionUsd }, decided));
 }
 
-const markOf = (quote: PriceQuote): DecisionMark => ({ price: quote.price, source: quote.source, asOfMs: quote.asOfMs });
+const markOf = (quote: PriceQuote, now: number): DecisionMark => ({
+  price: quote.price,
+  source: quote.source,
+  asOfMs: quote.asOfMs,
+  ageMs: quote.asOfMs === undefined ? undefined : Math.max(0, now - quote.asOfMs),
+});
 
 function calibrationOf(
   proposal: HarvestProposal,
@@ -174,7 +177,7 @@ function batchQuotes(symbol: string, inputs: HeatInputs, ctx: Ctx): Promise<Pric
 
 /**
  * The symbol's mark now, by the rule the governor prices opens with (handlers/positions/prices.ts):
- * the freshest quote within PRICE_MAX_AGE_SEC (the book's own mark of the position was not).
+ * the freshest quote within PRICE_MAX_AGE_SEC, the book's own mark of the position among them.
  * null when none is fresh; undefined when the read failed (the decision never waits on it: it is
  * made as it would be, and the follow-up reads the price itself).
  */
@@ -182,8 +185,9 @@ async function decisionMark(symbol: string, inputs: HeatInputs, ctx: Ctx): Promi
   try {
     const quotes = await batchQuotes(symbol, inputs, ctx);
     const own = positionQuote(inputs.positionMarks?.get(symbol));
-    const quote = freshestPrice([...quotes, ...own], ctx.now(), ctx.config.PRICE_MAX_AGE_SEC);
-    return quote === undefined ? null : markOf(quote);
+    const now = ctx.now();
+    const quote = freshestPrice([...quotes, ...own], now, ctx.config.PRICE_MAX_AGE_SEC);
+    return quote === undefined ? null : markOf(quote, now);
   } catch (error) {
     ctx.log.warn({ err: (error as Error).message }, 'mark at decision not read: the outcome follow-up reads it');
     return undefined;

@@ -121,26 +121,35 @@ describe('prices at decision time (#26 item 5)', () => {
     expect(JSON.parse(decision.debug_json!)).toMatchObject({ mark: null, position_usd: 200 });
   });
 
-  it('the heat gate takes the position’s own mark from its book when it is fresh (no read on its path)', async () => {
-    const data = market('105', DECIDED_AT - 200);
-    const hashes = {
-      ...data.hashes,
-      [keys.position('ETHUSDT')]: {
-        symbol: 'ETHUSDT',
-        position_notional_usd: '200',
-        mark_price: '100',
-        updated_at: String(DECIDED_AT - 3000),
-      },
+  it('the heat gate prices a decision from the freshest quote by each source’s own time, the position’s mark among them, and says its source and age', async () => {
+    const withPosition = (markAt: number, tickerAt: number): FakeRedisData => {
+      const data = market('105', DECIDED_AT - 20_000);
+      return {
+        ...data,
+        hashes: {
+          ...data.hashes,
+          [keys.position('ETHUSDT')]: { symbol: 'ETHUSDT', position_notional_usd: '200', mark_price: '100', updated_at: String(markAt) },
+          [keys.ticker('ETHUSDT')]: { markPrice: '102', timestamp: String(tickerAt) },
+        },
+      };
     };
-    const gate = await runHandler(
-      heatGate,
-      { plan_id: 'p1', symbol: 'ETHUSDT', action: 'FULL_CLOSE' },
-      { redis: { ...data, hashes }, now: DECIDED_AT },
-    );
-    expect(JSON.parse(gate.emitted(streams.heatDecision)[0]!.debug_json!)).toMatchObject({
+    const decide = async (data: FakeRedisData) => {
+      const gate = await runHandler(heatGate, { plan_id: 'p1', symbol: 'ETHUSDT', action: 'FULL_CLOSE' }, { redis: data, now: DECIDED_AT });
+      return JSON.parse(gate.emitted(streams.heatDecision)[0]!.debug_json!) as Record<string, unknown>;
+    };
+    // The position's mark 3 s old, the ticker's 400 ms (issue #40: 112 of 151 downgrades were priced from the older one).
+    expect(await decide(withPosition(DECIDED_AT - 3000, DECIDED_AT - 400))).toMatchObject({
+      mark: 102,
+      mark_source: 'ticker',
+      mark_at: DECIDED_AT - 400,
+      mark_age_ms: 400,
+    });
+    // The position's the freshest: it prices the decision.
+    expect(await decide(withPosition(DECIDED_AT - 100, DECIDED_AT - 400))).toMatchObject({
       mark: 100,
       mark_source: 'position',
-      mark_at: DECIDED_AT - 3000,
+      mark_at: DECIDED_AT - 100,
+      mark_age_ms: 100,
     });
   });
 
