@@ -18,6 +18,7 @@ import { heatDecisionsSection, heatSection } from './status.js';
 import { calibrationSection } from './calibration-status.js';
 import { unusableReason } from './unusable.js';
 import { heatGateWarmUp } from './warm-up.js';
+import { HeatScaleWatch, scaleWatchCapacity } from './scale-watch.js';
 
 type Ctx = HandlerContext<HeatGateConfig, HeatInputs | undefined, HeatGateMetrics>;
 
@@ -49,7 +50,11 @@ export const heatGate = defineHandler({
     // 10 s); a budget engine deployed apart scrapes it (HEAT_GATE_METRICS_URL). Each replica its own.
     refresh: {
       everyMs: (config) => config.P26_HEAT_REFRESH_MS,
-      apply: (inputs, metrics, config) => publishHeat(assessOnce(inputs), metrics, config),
+      apply: (inputs, metrics, config) => {
+        const assessment = assessOnce(inputs);
+        publishHeat(assessment, metrics, config);
+        watchScale(assessment, metrics, config);
+      },
     },
   },
   failure: {
@@ -192,6 +197,21 @@ async function decisionMark(symbol: string, inputs: HeatInputs, ctx: Ctx): Promi
     ctx.log.warn({ err: (error as Error).message }, 'mark at decision not read: the outcome follow-up reads it');
     return undefined;
   }
+}
+
+/** Each replica's hour of refreshed heats (its metrics object is its own). */
+const scaleWatches = new WeakMap<HeatGateMetrics, HeatScaleWatch>();
+
+/**
+ * quantum_heat_gate_thresholds_unreached from the refreshes only: off the decisions' path, and a
+ * refresh computes the heat from the same state a batch loads.
+ */
+function watchScale(assessment: HeatAssessment, metrics: HeatGateMetrics, config: HeatGateConfig): void {
+  if (!assessment.trusted) return;
+  let watch = scaleWatches.get(metrics);
+  if (watch === undefined) scaleWatches.set(metrics, (watch = new HeatScaleWatch(scaleWatchCapacity(config.P26_HEAT_REFRESH_MS))));
+  watch.add(assessment.heat);
+  metrics.thresholdsUnreached.set(watch.warning({ min: config.HEAT_MIN, max: config.HEAT_MAX }) === null ? 0 : 1);
 }
 
 /** The heat gauges. As the original: they move only when a heat was computed. */

@@ -11,7 +11,16 @@ import { bySymbol } from '../../handlers/heat-gate/outputs.js';
 import { statusHeadline } from '../../runtime/host/http/status-headline.js';
 import { DEBUG_JSON_MAX } from '../../schemas/heat-gate.js';
 import type { Outcome } from '../../schemas/outcome.js';
-import { heatSamplesById, heatWhatIf, parseHeatGrid, type HeatDecisionRecord } from '../../cli/report/calibrate-heat.js';
+import {
+  heatDecisionRecord,
+  heatDistribution,
+  heatSamplesById,
+  heatWhatIf,
+  parseHeatGrid,
+  type HeatDecisionRecord,
+} from '../../cli/report/calibrate-heat.js';
+import { debugJson, type DecisionFacts } from '../../handlers/heat-gate/outputs.js';
+import { decisionRecordFields } from '../../handlers/heat-gate/decision-record.js';
 import { parseCapSetting } from '../../cli/report/calibrate-governor.js';
 
 const configured = { min: 0.25, max: 0.65 };
@@ -71,6 +80,54 @@ describe('each symbol’s share of the heat', () => {
     const shown = Object.values(out.by_symbol!).reduce((s, v) => s + v, 0) + out.by_symbol_others!;
     expect(shown).toBeCloseTo(total, 6);
     expect(300).toBeLessThan(DEBUG_JSON_MAX);
+  });
+});
+
+describe('report calibrate attributes the whole heat (issue #40 item 1)', () => {
+  it('on a downgrade whose debug_json has no room left, from heat_by_symbol: no "(others)", shares summing to 1', () => {
+    // An upstream-shaped book: 12 symbols, the market state publisher's per-bar sigma, $12,000 of equity.
+    const positions = Array.from({ length: 12 }, (_, i) => ({
+      symbol: `S${String(i).padStart(2, '0')}XUSDT`,
+      notionalUsd: 150 + 10 * i,
+      sigma: 0.003 + i * 0.0003,
+    }));
+    const heat = portfolioHeat(positions, 12_000);
+    const assessment = { trusted: true as const, ...heat };
+    const facts: DecisionFacts = {
+      traceId: 'a2c6d6ba-6c64-4c8f-9a55-b2f0b8a3d1c4',
+      planId: '3f1a9c0e5b7d2a44',
+      symbol: 'S00XUSDT',
+      action: 'FULL_CLOSE',
+      bucket: 'COLD',
+      assessment,
+      calibration: { calibratedAction: 'PARTIAL_25', downgraded: true, reason: 'portfolio_heat_cold', recommendedPartial: 0.25 },
+      mode: 'shadow',
+      nowMs: 1_795_000_000_123,
+      heatMin: 0.25,
+      heatMax: 0.65,
+      sourceId: '1795000000120-0',
+      atDecision: { mark: { price: 2013.37, source: 'ticker', asOfMs: 1_795_000_000_001, ageMs: 122 }, positionUsd: 150 },
+    };
+    const debug = debugJson(facts);
+    const fields = {
+      symbol: 'S00XUSDT',
+      in_action: 'FULL_CLOSE',
+      out_action: 'PARTIAL_25',
+      heat_level: 'cold',
+      ts_epoch: '1795000000',
+      debug_json: debug,
+    };
+    // Without the field (a decision recorded before it): most of the heat under "(others)".
+    const before = heatDistribution([heatDecisionRecord('1795000000120-0', fields)!], configured, 1_795_000_100_000);
+    expect(before.bySymbol.find((s) => s.symbol === '(others)')?.shareOfHeat ?? 0).toBeGreaterThan(0.3);
+    const record = heatDecisionRecord('1795000000120-0', { ...fields, ...decisionRecordFields(assessment, facts.nowMs) })!;
+    expect(record.at).toBe(1_795_000_000_123);
+    const after = heatDistribution([record], configured, 1_795_000_100_000);
+    expect(after.bySymbol.map((s) => s.symbol)).not.toContain('(others)');
+    expect(after.bySymbol).toHaveLength(12);
+    expect(after.bySymbol.reduce((sum, s) => sum + s.shareOfHeat, 0)).toBeCloseTo(1, 12);
+    const s11 = after.bySymbol.find((s) => s.symbol === 'S11XUSDT')!;
+    expect(s11.shareOfHeat).toBeCloseTo((260 * 0.0063) / 12_000 / heat.heat, 12);
   });
 });
 
