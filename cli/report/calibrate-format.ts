@@ -19,6 +19,18 @@ function pnlLine(p: WhatIfPnl): string {
   );
 }
 
+/** One threshold pair's lines: what it decides, then its PnL per horizon. */
+function heatRow(w: CalibrateReport['heatWhatIf'][number], indent = ''): string[] {
+  const to =
+    Object.entries(w.downgradedTo)
+      .map(([a, n]) => `${n} → ${a}`)
+      .join(', ') || 'none';
+  return [
+    `${indent}  HEAT_MIN ${w.heatMin} HEAT_MAX ${w.heatMax}${w.configured ? ' (configured)' : ''}: ${w.downgraded} of ${w.fullCloses} full closes downgraded (${to}); ${w.changedFromRecorded} differ from the record`,
+    ...w.pnl.map((p) => `${indent}    ${pnlLine(p)}`),
+  ];
+}
+
 export function formatCalibrateText(report: CalibrateReport, window: { from: number; to: number; streams: string }): string {
   const h = report.heat;
   const out = [
@@ -37,15 +49,15 @@ export function formatCalibrateText(report: CalibrateReport, window: { from: num
       );
   }
   out.push('', "Heat gate what-if (full closes decided again by the gate's rule; PnL of the downgrades against closing in full)");
-  for (const w of report.heatWhatIf) {
-    const to =
-      Object.entries(w.downgradedTo)
-        .map(([a, n]) => `${n} → ${a}`)
-        .join(', ') || 'none';
-    out.push(
-      `  HEAT_MIN ${w.heatMin} HEAT_MAX ${w.heatMax}${w.configured ? ' (configured)' : ''}: ${w.downgraded} of ${w.fullCloses} full closes downgraded (${to}); ${w.changedFromRecorded} differ from the record`,
-    );
-    for (const p of w.pnl) out.push(`    ${pnlLine(p)}`);
+  for (const w of report.heatWhatIf) out.push(...heatRow(w));
+  out.push(
+    '',
+    'Proposed thresholds (HEAT_MIN and HEAT_MAX placed in the heat of the recorded full closes so that the stated shares would be COLD, WARM and HOT)',
+  );
+  if (report.heatProposals.length === 0) out.push('  none: fewer than 4 full closes with a heat in the window');
+  for (const { proposal, whatIf } of report.heatProposals) {
+    out.push(`  ${proposal.rule}:`);
+    out.push(...heatRow(whatIf, '  '));
   }
   out.push('', "Governor what-if (opens decided again by the governor's rules, each against the book as recorded)");
   for (const g of report.governorWhatIf) {
@@ -106,6 +118,14 @@ export function formatCalibrateCsv(report: CalibrateReport): string {
     for (const [a, n] of Object.entries(w.downgradedTo)) add('heat_what_if', group, `to ${a}`, n);
     add('heat_what_if', group, 'changed_from_recorded', w.changedFromRecorded);
     for (const p of w.pnl) pnlRows(add, 'heat_what_if', group, p);
+  }
+  for (const { proposal, whatIf: w } of report.heatProposals) {
+    const group = `${w.heatMin}:${w.heatMax}`;
+    add('heat_proposal', group, 'rule', proposal.rule);
+    add('heat_proposal', group, 'downgraded', w.downgraded);
+    for (const [a, n] of Object.entries(w.downgradedTo)) add('heat_proposal', group, `to ${a}`, n);
+    add('heat_proposal', group, 'changed_from_recorded', w.changedFromRecorded);
+    for (const p of w.pnl) pnlRows(add, 'heat_proposal', group, p);
   }
   for (const g of report.governorWhatIf) {
     add('governor_what_if', g.caps, 'opens_permitted', g.opens.permitted);

@@ -14,6 +14,7 @@ import {
   type Thresholds,
 } from './calibrate-heat.js';
 import type { Reproduction } from './calibrate-common.js';
+import { proposeHeatThresholds, type HeatProposal } from './calibrate-proposals.js';
 import {
   describeCaps,
   governorSamplesById,
@@ -57,6 +58,8 @@ export interface CalibrateReport {
   readonly horizons: readonly string[];
   readonly heat: HeatDistribution;
   readonly heatWhatIf: readonly HeatWhatIf[];
+  /** Pairs proposed from the heat of the recorded full closes (calibrate-proposals.ts), each decided again and priced. */
+  readonly heatProposals: readonly { readonly proposal: HeatProposal; readonly whatIf: HeatWhatIf }[];
   readonly governorWhatIf: readonly GovernorWhatIf[];
   readonly reproduction: {
     readonly heat: Reproduction;
@@ -105,6 +108,10 @@ export function calibrateReport(input: CalibrateInput): CalibrateReport {
     horizons,
     heat,
     heatWhatIf: grid.map((t) => heatWhatIf(input.heatDecisions, heatSamples, horizons, t, era, thresholds)),
+    heatProposals: proposeHeatThresholds(input.heatDecisions).map((proposal) => ({
+      proposal,
+      whatIf: heatWhatIf(input.heatDecisions, heatSamples, horizons, proposal, era, thresholds),
+    })),
     governorWhatIf: caps.map((c) => governorWhatIf(input.governorDecisions, govSamples, horizons, limits, c)),
     reproduction: {
       heat: reproduceHeat(input.heatDecisions, thresholds, era),

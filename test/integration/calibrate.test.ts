@@ -279,6 +279,33 @@ describe('report calibrate over a synthetic day', () => {
     expect(figures(b!.pnl[0])).toEqual([5, 1, 0, -106.25, -75, 125]);
   });
 
+  /*
+   * Proposals (issue #40 item 5) from the six full closes with a heat, sorted .0002 .0002 .0004 .001 .002 .005:
+   * COLD ½ / HOT ⅒: 3 below HEAT_MIN (halfway .0004-.001: .0007), round(0.6) = 1 at or above HEAT_MAX (halfway .002-.005: .0035 → .004).
+   * COLD ¼ / HOT ¼: round(1.5) = 2 below (.0003), 2 at or above (.0015 → .002, HOT ≥ .002: d5, d6).
+   * COLD ¾ / HOT 1/20: round(4.5) = 5 below (halfway .002-.005: .0035 → .004), 0 above (past .005: .0075 → .007).
+   */
+  it('proposes threshold pairs from the recorded heat and prices each as any other pair', async () => {
+    const report = await runCliJson<
+      Report & { heatProposals: { proposal: { min: number; max: number; rule: string }; whatIf: Report['heatWhatIf'][number] }[] }
+    >(['report', 'calibrate', ...window, '--heat-grid', '0.0003:0.0015'], env());
+    expect(report.heatProposals.map((p) => [p.proposal.min, p.proposal.max, p.proposal.rule])).toEqual([
+      [0.0007, 0.004, 'COLD 50 % / WARM 40 % / HOT 10 % of 6 full closes'],
+      [0.0003, 0.002, 'COLD 25 % / WARM 50 % / HOT 25 % of 6 full closes'],
+      [0.004, 0.007, 'COLD 75 % / WARM 20 % / HOT 5 % of 6 full closes'],
+    ]);
+    const [half, quarter, most] = report.heatProposals.map((p) => p.whatIf);
+    // .0007:.004: d1, d2, d7, d8 COLD → P25 (+18.75, −75, +18.75, −75); d3, d5 WARM → P75 (missing, +6.25); d6 HOT.
+    expect(half).toMatchObject({ downgraded: 6, downgradedTo: { PARTIAL_25: 4, PARTIAL_75: 2 } });
+    expect(figures(half!.pnl[0])).toEqual([5, 1, 0, -106.25, -75, 125]);
+    // .0003:.002: d1, d7, d8 COLD; d2, d3 WARM (−25, missing); d5, d6 HOT: 18.75 − 25 + 18.75 − 75.
+    expect(quarter).toMatchObject({ downgraded: 5, downgradedTo: { PARTIAL_25: 3, PARTIAL_75: 2 } });
+    expect(figures(quarter!.pnl[0])).toEqual([4, 1, 0, -62.5, -75, 81.25]);
+    // .004:.007: all COLD but d6 .005 WARM → P75 −25.
+    expect(most).toMatchObject({ downgraded: 7, downgradedTo: { PARTIAL_25: 6, PARTIAL_75: 1 } });
+    expect(figures(most!.pnl[0])).toEqual([6, 1, 0, -118.75, -75, 137.5]);
+  });
+
   it('grid 2 (0.0001:0.0003, 0.003:0.01)', async () => {
     const report = await runCliJson<Report>(['report', 'calibrate', ...window, '--heat-grid', '0.0001:0.0003,0.003:0.01'], env());
     const [, a, b] = report.heatWhatIf;

@@ -22,6 +22,7 @@ import {
 import { debugJson, type DecisionFacts } from '../../handlers/heat-gate/outputs.js';
 import { decisionRecordFields } from '../../handlers/heat-gate/decision-record.js';
 import { parseCapSetting } from '../../cli/report/calibrate-governor.js';
+import { cutAt, proposeHeatThresholds } from '../../cli/report/calibrate-proposals.js';
 
 const configured = { min: 0.25, max: 0.65 };
 
@@ -128,6 +129,54 @@ describe('report calibrate attributes the whole heat (issue #40 item 1)', () => 
     expect(after.bySymbol.reduce((sum, s) => sum + s.shareOfHeat, 0)).toBeCloseTo(1, 12);
     const s11 = after.bySymbol.find((s) => s.symbol === 'S11XUSDT')!;
     expect(s11.shareOfHeat).toBeCloseTo((260 * 0.0063) / 12_000 / heat.heat, 12);
+  });
+});
+
+describe('thresholds proposed from the record (issue #40 item 5)', () => {
+  const record = (i: number, heat: number | undefined, inAction = 'FULL_CLOSE'): HeatDecisionRecord => ({
+    id: `${i}-0`,
+    at: i,
+    symbol: 'BTCUSDT',
+    planId: `p${i}`,
+    inAction,
+    outAction: 'PARTIAL_25',
+    mode: 'shadow',
+    heat,
+    bySymbol: {},
+  });
+
+  it('cuts halfway between two heats at the fewest digits that stay between them', () => {
+    expect(cutAt([0.0002, 0.0004, 0.001], 1)).toBe(0.0003);
+    expect(cutAt([0.00058, 0.00061], 1)).toBe(0.0006);
+    expect(cutAt([0.000581, 0.000583], 1)).toBe(0.000582);
+    // Nothing below the smallest, everything below a cut past the largest.
+    expect(cutAt([0.0004, 0.001], 0)).toBe(0.0002);
+    expect(cutAt([0.0004, 0.001], 2)).toBe(0.002);
+  });
+
+  it('places HEAT_MIN and HEAT_MAX so the stated shares of the full closes are COLD and HOT', () => {
+    // Twenty full closes at 0.0001 … 0.0020, a partial and a fail-closed close that do not count.
+    const records = [
+      ...Array.from({ length: 20 }, (_, i) => record(i, (i + 1) / 10_000)),
+      record(20, 0.5, 'PARTIAL_50'),
+      record(21, undefined),
+    ];
+    const proposals = proposeHeatThresholds(records);
+    // 50/10: 10 heats below 0.0011 (halfway to 0.0011 from 0.0010), 2 at or above 0.0019.
+    expect(proposals.map((p) => [p.min, p.max, p.rule])).toEqual([
+      [0.0011, 0.0019, 'COLD 50 % / WARM 40 % / HOT 10 % of 20 full closes'],
+      [0.00055, 0.0016, 'COLD 25 % / WARM 50 % / HOT 25 % of 20 full closes'],
+      [0.0016, 0.002, 'COLD 75 % / WARM 20 % / HOT 5 % of 20 full closes'],
+    ]);
+    const heats = records.slice(0, 20).map((r) => r.heat!);
+    for (const p of proposals) {
+      expect(heats.filter((h) => h < p.min).length / 20).toBe(p.aimed.cold);
+      expect(heats.filter((h) => h >= p.max).length / 20).toBe(p.aimed.hot);
+    }
+  });
+
+  it('proposes nothing from fewer than 4 full closes with a heat', () => {
+    expect(proposeHeatThresholds([record(1, 0.001), record(2, 0.002), record(3, 0.003)])).toEqual([]);
   });
 });
 
