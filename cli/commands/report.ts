@@ -22,6 +22,7 @@ import { heatDecisionRecord, parseHeatGrid, type HeatDecisionRecord, type Thresh
 import { governorDecisionRecord, parseCapSetting, type CapSetting, type GovernorDecisionRecord } from '../report/calibrate-governor.js';
 import { calibrateReport } from '../report/calibrate.js';
 import { formatCalibrateCsv, formatCalibrateText } from '../report/calibrate-format.js';
+import { formatCalibrateHtml } from '../report/calibrate-html.js';
 
 const help = [
   'Usage: quantum-gates report shadow [--since 24h] [--until T] [--bin-width 0.05] [--json | --csv]',
@@ -113,13 +114,14 @@ async function readOutcomes(
 }
 
 const calibrateHelp = [
-  'Usage: quantum-gates report calibrate [--since 7d] [--until T] [--heat-grid MIN:MAX,...] [--caps NAME=V,... ...] [--json | --csv]',
+  'Usage: quantum-gates report calibrate [--since 7d] [--until T] [--heat-grid MIN:MAX,...] [--caps NAME=V,... ...] [--json | --csv | --html]',
   '',
   'Before switching shadow → enforce: what every threshold and cap would have done, from the',
   `decisions already recorded (${streams.heatDecision}, ${streams.governorEvents}) and the outcome`,
   `samples (${streams.gatesOutcome}). The heat as it was (percentiles, time in each bucket, each`,
   "symbol's share); for each HEAT_MIN:HEAT_MAX, the full closes the heat gate's own rule downgrades",
-  "and their counterfactual PnL; for each cap setting, the opens the governor's own rules permit or",
+  "and their counterfactual PnL; three pairs proposed from the recorded heat, priced the same way;",
+  "for each cap setting, the opens the governor's own rules permit or",
   'block; and a check that the configured settings reproduce every recorded decision. The configured',
   'settings are read from this environment (HEAT_MIN, HEAT_MAX, P26_APPLY_LAYER_ERA, GOV_*,',
   'OUTCOME_HORIZONS).',
@@ -136,6 +138,7 @@ const calibrateHelp = [
   '                   GOV_MAX_OPEN_POSITIONS, GOV_SYMBOL_COOLDOWN_SECONDS); repeat for more; 0 disables',
   '  --json           the report as JSON',
   '  --csv            the report as CSV, one row per number: section,group,metric,value',
+  '  --html           the report as one HTML page, with a chart (SVG) per alternative',
 ].join('\n');
 
 async function readRecords<T extends { readonly at: number }>(
@@ -181,8 +184,10 @@ export const reportCommands: readonly Command[] = [
         caps: { type: 'string', multiple: true },
         json: { type: 'boolean' },
         csv: { type: 'boolean' },
+        html: { type: 'boolean' },
       });
-      if (args.values.json && args.values.csv) throw new UsageError('choose one of --json and --csv', command);
+      if ([args.values.json, args.values.csv, args.values.html].filter(Boolean).length > 1)
+        throw new UsageError('choose one of --json, --csv and --html', command);
       const { from, to } = parseWindow(args.values, '7d', io.now(), command);
       const heatGrid: Thresholds[] | undefined = parsedOrUsage('--heat-grid', command, () => {
         const grid = args.values['heat-grid'];
@@ -221,7 +226,10 @@ export const reportCommands: readonly Command[] = [
           ...report,
         });
       else if (args.values.csv) io.out(formatCalibrateCsv(report));
-      else io.out(formatCalibrateText(report, { from, to, streams: [decisionStream, eventStream, outcomeStream].join(', ') }));
+      else {
+        const text = formatCalibrateText(report, { from, to, streams: [decisionStream, eventStream, outcomeStream].join(', ') });
+        io.out(args.values.html ? formatCalibrateHtml(report, text) : text);
+      }
       return ExitCode.ok;
     },
   },

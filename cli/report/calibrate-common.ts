@@ -31,6 +31,8 @@ export interface WhatIfPnl {
   readonly worstExcursionUsd: number | null;
   readonly maxDrawdownUsd: number | null;
   readonly interval90: [number, number] | null;
+  /** Each priced decision in decision order: [time (ms), PnL]; what the HTML report's charts draw. */
+  readonly points: readonly (readonly [number, number])[];
 }
 
 const round2 = (v: number) => Math.round(v * 100) / 100;
@@ -59,7 +61,8 @@ export class PnlCollector {
   }
 
   result(): WhatIfPnl {
-    const ordered = [...this.values].sort((a, b) => a.at - b.at).map((v) => v.pnl);
+    const sorted = [...this.values].sort((a, b) => a.at - b.at);
+    const ordered = sorted.map((v) => v.pnl);
     return {
       horizon: this.horizon,
       priced: ordered.length,
@@ -69,6 +72,7 @@ export class PnlCollector {
       worstExcursionUsd: this.worst === null ? null : round2(this.worst),
       maxDrawdownUsd: ordered.length === 0 ? null : drawdownAndRunUp(ordered).drawdown,
       interval90: bootstrapInterval(ordered),
+      points: sorted.map((v) => [v.at, round2(v.pnl)] as const),
     };
   }
 }

@@ -28,9 +28,10 @@ export function formatOutcomesText(report: OutcomesReport, window: { stream: str
     for (const [k, g] of Object.entries(h.byKind)) out.push(line(k, g));
     for (const [k, g] of Object.entries(h.byBucket)) out.push(line(`bucket ${k}`, g));
     for (const [k, g] of Object.entries(h.bySymbol)) out.push(line(k, g));
+    for (const v of h.verdicts) out.push(`  verdict, ${v.text}`);
     out.push('');
   }
-  out.push(`verdict: ${report.verdict}`);
+  out.push(`all gates together: ${report.verdict}`);
   return out.join('\n') + '\n';
 }
 

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { governor } from '../../handlers/governor/index.js';
 import { positionIndex } from '../../handlers/positions/index-job.js';
@@ -393,6 +394,35 @@ describe('report calibrate over a synthetic day', () => {
     const block = /<!-- calibrate-example -->\n```text\n[^\n]*\n([\s\S]*?)```/.exec(docs);
     expect(block, 'docs/outcomes.md has the example after <!-- calibrate-example -->').not.toBeNull();
     expect(block![1]).toBe(body);
+  });
+
+  it('draws a chart per alternative in its HTML output (issue #40 item 4), as a browser renders it', async () => {
+    const html = await runCli(
+      ['report', 'calibrate', ...window, '--heat-grid', '0.0003:0.0015', '--caps', 'per_trade=300,cooldown=20', '--html'],
+      env(),
+    );
+    expect(html.code).toBe(0);
+    const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu'] });
+    try {
+      const page = await browser.newPage();
+      await page.setContent(html.stdout);
+      const charts = (await page.evaluate(`[...document.querySelectorAll('figure')].map((f) => ({
+        id: f.id,
+        caption: f.querySelector('figcaption').textContent,
+        lines: [...f.querySelectorAll('path.pnl')].map((p) => ({ horizon: p.getAttribute('data-horizon'), width: p.getBoundingClientRect().width })),
+        empty: f.querySelector('.empty') !== null,
+      }))`)) as { id: string; caption: string; lines: { horizon: string; width: number }[]; empty: boolean }[];
+      // Two threshold pairs, three proposals, the looser caps' newly permitted opens.
+      expect(charts.map((c) => c.id)).toEqual(['heat-0', 'heat-1', 'proposal-0', 'proposal-1', 'proposal-2', 'caps-1-permitted']);
+      // Each has a line for the 1 s horizon (priced), none for 1d (nothing sampled yet), drawn across the chart.
+      for (const c of charts) {
+        expect(c.lines.map((l) => l.horizon)).toEqual(['1s']);
+        expect(c.lines[0]!.width).toBeGreaterThan(100);
+      }
+      expect(charts[0]!.caption).toBe('HEAT_MIN 0.25 HEAT_MAX 0.65 (configured): 7 of 7 full closes downgraded');
+    } finally {
+      await browser.close();
+    }
   });
 
   it('gives the same figures as text and CSV', async () => {
