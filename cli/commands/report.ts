@@ -120,7 +120,7 @@ const calibrateHelp = [
   `decisions already recorded (${streams.heatDecision}, ${streams.governorEvents}) and the outcome`,
   `samples (${streams.gatesOutcome}). The heat as it was (percentiles, time in each bucket, each`,
   "symbol's share); for each HEAT_MIN:HEAT_MAX, the full closes the heat gate's own rule downgrades",
-  "and their counterfactual PnL; three pairs proposed from the recorded heat, priced the same way;",
+  'and their counterfactual PnL; three pairs proposed from the recorded heat, priced the same way;',
   "for each cap setting, the opens the governor's own rules permit or",
   'block; and a check that the configured settings reproduce every recorded decision. The configured',
   'settings are read from this environment (HEAT_MIN, HEAT_MAX, P26_APPLY_LAYER_ERA, GOV_*,',
