@@ -15,7 +15,9 @@ function pnlLine(p: WhatIfPnl): string {
   const counts = `${p.horizon.padStart(4)}: ${p.priced} priced, ${p.missingPrice} no price, ${p.noSample} no sample`;
   if (p.priced === 0) return `${counts}; no PnL known`;
   return (
-    `${counts}; ` + `total ${usd(p.totalPnlUsd)}, worst ${usd(p.worstExcursionUsd)}, drawdown ${usd(p.maxDrawdownUsd)}, 90% ${interval}`
+    `${counts}; ` +
+    `total ${usd(p.totalPnlUsd)}${p.pnlBps === null ? '' : ` (${p.pnlBps} bps)`}, hit rate ${p.hitRate === null ? '—' : `${Math.round(p.hitRate * 100)} %`}, ` +
+    `worst ${usd(p.worstExcursionUsd)}, drawdown ${usd(p.maxDrawdownUsd)}, 90% ${interval}`
   );
 }
 
@@ -149,4 +151,6 @@ function pnlRows(add: (s: string, g: string, m: string, v: number | null) => voi
   add(section, group, `${p.horizon} total_pnl_usd`, p.totalPnlUsd);
   add(section, group, `${p.horizon} worst_excursion_usd`, p.worstExcursionUsd);
   add(section, group, `${p.horizon} max_drawdown_usd`, p.maxDrawdownUsd);
+  add(section, group, `${p.horizon} pnl_bps`, p.pnlBps);
+  add(section, group, `${p.horizon} hit_rate`, p.hitRate);
 }

@@ -430,13 +430,18 @@ describe('report calibrate over a synthetic day', () => {
     expect(text.code).toBe(0);
     expect(text.stdout).toMatch(/^headline: calibration: the heat of 7 decisions \(0.0002 to 0.005\) never came within a factor of 10/m);
     expect(text.stdout).toMatch(/HEAT_MIN 0.0003 HEAT_MAX 0.0015: 5 of 7 full closes downgraded \(3 → PARTIAL_25, 2 → PARTIAL_75\)/);
-    expect(text.stdout).toMatch(/1s: 4 priced, 1 no price, 0 no sample; total -\$62.50, worst -\$75.00, drawdown \$81.25/);
+    // Per unit of exposure kept: 375 (d1) + 250 (d2, ¼ of ETH's 1,000) + 375 (d7) + 750 (d8) = 1,750: −62.5 / 1,750 = −357.1 bps; 2 of 4 made money.
+    expect(text.stdout).toMatch(
+      /1s: 4 priced, 1 no price, 0 no sample; total -\$62.50 \(-357.1 bps\), hit rate 50 %, worst -\$75.00, drawdown \$81.25/,
+    );
     expect(text.stdout).toMatch(/Reproduction with the configured settings: heat 8\/8, governor 8\/8/);
     const csv = await runCli(['report', 'calibrate', ...window, '--heat-grid', '0.0003:0.0015', '--csv'], env());
     expect(csv.code).toBe(0);
     const rows = csv.stdout.trim().split('\n');
     expect(rows[0]).toBe('section,group,metric,value');
     expect(rows).toContain('heat_what_if,0.0003:0.0015,1s total_pnl_usd,-62.5');
+    expect(rows).toContain('heat_what_if,0.0003:0.0015,1s pnl_bps,-357.1');
+    expect(rows).toContain('heat_what_if,0.0003:0.0015,1s hit_rate,0.5');
     expect(rows).toContain('heat,all,p50,0.001');
     expect(rows).toContain('reproduction,governor,reproduced,8');
   });

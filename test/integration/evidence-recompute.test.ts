@@ -163,7 +163,11 @@ describe('every figure recomputed from the raw streams', () => {
         msInBucket: Record<string, number>;
         bySymbol: { symbol: string; shareOfHeat: number; meanHeat: number }[];
       };
-      heatWhatIf: { configured: boolean; downgraded: number; pnl: { horizon: string; priced: number; totalPnlUsd: number | null }[] }[];
+      heatWhatIf: {
+        configured: boolean;
+        downgraded: number;
+        pnl: { horizon: string; priced: number; totalPnlUsd: number | null; pnlBps: number | null; hitRate: number | null }[];
+      }[];
       heatProposals: {
         proposal: { min: number; max: number };
         whatIf: { downgradedTo: Record<string, number>; pnl: { horizon: string; totalPnlUsd: number | null }[] };
@@ -210,6 +214,10 @@ describe('every figure recomputed from the raw streams', () => {
     const configured = report.heatWhatIf.find((w) => w.configured)!;
     expect(configured.downgraded).toBe(6);
     expect(configured.pnl.find((p) => p.horizon === '2s')).toMatchObject({ priced: 6, totalPnlUsd: sum(ownPnl) });
+    // Per unit of exposure: ¾ of 500 + 1,000 + 200 + 500 + 1,000 + 200 = 2,550 kept open; and the share that made money.
+    const row = configured.pnl.find((p) => p.horizon === '2s')!;
+    expect(row.pnlBps).toBeCloseTo((ownPnl.reduce((a, b) => a + b, 0) / 2550) * 10_000, 1);
+    expect(row.hitRate).toBeCloseTo(ownPnl.filter((v) => v > 0).length / 6, 12);
 
     // Every proposal, decided again here: COLD → PARTIAL_25 keeps ¾ (the recorded), WARM → PARTIAL_75 keeps ¼ (a third), HOT keeps 0.
     expect(report.heatProposals.length).toBeGreaterThan(0);
