@@ -325,6 +325,30 @@ describe('the heat calibration section', () => {
     expect(headline.reasons.map((r) => r.state)).toEqual(['NOTE']);
   });
 
+  it('makes the scale mismatch a DEGRADED reason where the gate enforces (issue #40 item 5)', () => {
+    const reasons = calibrationSection.headline!(calibrationStatus([0.0006, 0.0004], configured, 'enforce'), 0);
+    expect(reasons).toEqual([
+      {
+        state: 'DEGRADED',
+        text: expect.stringMatching(/^heat-gate enforces thresholds the heat never reaches: calibration: the heat of 2 decisions/),
+        since: null,
+      },
+    ]);
+    const headline = statusHeadline({
+      now: 0,
+      dead_letter: null,
+      sections: reasons,
+      gates: [],
+      readiness: undefined,
+      redis: null,
+      unread: [],
+      trends: [],
+    });
+    expect(headline.state).toBe('DEGRADED');
+    // Thresholds on the heat's scale: nothing, in either mode.
+    expect(calibrationSection.headline!(calibrationStatus([0.0006, 0.0004], { min: 0.0005, max: 0.001 }, 'enforce'), 0)).toEqual([]);
+  });
+
   it('has no note where the heat reaches the thresholds’ scale, or the settings are not known here', () => {
     expect(calibrationSection.headline!(calibrationStatus([0.3, 0.8], configured), 0)).toEqual([]);
     expect(calibrationStatus([0.0006], null).warning).toBeNull();
