@@ -300,24 +300,6 @@ export function reproduceHeat(records: readonly HeatDecisionRecord[], t: Thresho
   return { checked: records.length, reproduced: records.length - mismatches.length, mismatches: mismatches.slice(0, 20) };
 }
 
-/**
- * The default grid around what was observed: HEAT_MIN from {configured, p25, p50}, HEAT_MAX from
- * {configured, p75, p95}, each at 2 significant digits, every pair with min < max.
- */
-export function defaultHeatGrid(distribution: HeatDistribution, configured: Thresholds): Thresholds[] {
-  const two = (v: number | null) => (v === null || !(v > 0) ? undefined : Number(v.toPrecision(2)));
-  const p = distribution.percentiles;
-  const mins = unique([configured.min, two(p.p25), two(p.p50)]);
-  const maxs = unique([configured.max, two(p.p75), two(p.p95)]);
-  const grid: Thresholds[] = [];
-  for (const min of mins) for (const max of maxs) if (min < max) grid.push({ min, max });
-  return grid.sort((a, b) => a.min - b.min || a.max - b.max);
-}
-
-function unique(values: readonly (number | undefined)[]): number[] {
-  return [...new Set(values.filter((v): v is number => v !== undefined))];
-}
-
 /** "0.25:0.65,0.001:0.01" → pairs; throws with the reason. */
 export function parseHeatGrid(text: string): Thresholds[] {
   return text.split(',').map((part) => {

@@ -3,7 +3,6 @@ import type { Limits } from '../../handlers/governor/config.js';
 import type { Outcome } from '../../schemas/outcome.js';
 import {
   DEFAULT_HEAT_VALIDITY_MS,
-  defaultHeatGrid,
   heatDistribution,
   heatSamplesById,
   heatWhatIf,
@@ -41,7 +40,7 @@ export interface CalibrateInput {
   readonly era: ApplyLayerEra;
   /** The configured governor limits. */
   readonly limits: Limits;
-  /** --heat-grid; the default grid around the observed heat when absent. */
+  /** --heat-grid: pairs to try beside the configured one and the proposals (calibrate-proposals.ts). */
   readonly heatGrid?: readonly Thresholds[];
   /** How long a heat reading holds past its decision when no later traffic bounds it (P26_HEAT_REFRESH_MS). */
   readonly heatValidityMs?: number;
@@ -96,7 +95,7 @@ export function calibrateReport(input: CalibrateInput): CalibrateReport {
     trafficEnd,
     validityMs: input.heatValidityMs ?? DEFAULT_HEAT_VALIDITY_MS,
   });
-  const given = input.heatGrid ?? defaultHeatGrid(heat, thresholds);
+  const given = input.heatGrid ?? [];
   // The configured pair always first, so every row reads against what runs today.
   const grid = [thresholds, ...given.filter((t) => t.min !== thresholds.min || t.max !== thresholds.max)];
   const heatSamples = heatSamplesById(input.samples);
