@@ -63,7 +63,53 @@ async function loadState() {
   const shares = risks
     .map(({ symbol, risk }) => ({ symbol, share: Number((risk / divisor).toPrecision(6)), heat: risk / divisor }))
     .sort((x, y) => y.heat - x.heat || (x.symbol < y.symbol ? -1 : x.symbol > y.symbol ? 1 : 0));
-  return { heat: equity > 0 ? weighted / divisor : 0, counted: risks.length, positions, shares };
+  // Every symbol's share, by symbol name, as the decision's heat_by_symbol (issue #40), once per batch.
+  const sharesJson = JSON.stringify(
+    Object.fromEntries(
+      [...risks]
+        .sort((x, y) => (x.symbol < y.symbol ? -1 : x.symbol > y.symbol ? 1 : 0))
+        .map(({ symbol, risk }) => [symbol, risk / divisor]),
+    ),
+  );
+  return { heat: equity > 0 ? weighted / divisor : 0, counted: risks.length, positions, shares, sharesJson };
+}
+
+/**
+ * The freshest mark of each symbol whose decision changes the action, as the gate reads it (one
+ * read per symbol and batch): the market state, the price feed's ticker and P3.3's hash under both
+ * prefixes, with the position's own snapshot mark among them; none fresher than 30 s: null.
+ */
+async function freshestMarks(
+  symbols: readonly string[],
+  positions: ReadonlyMap<string, Position>,
+  nowMs: number,
+): Promise<Map<string, { price: number; source: string; at: number } | null>> {
+  const pipeline = redis.pipeline();
+  for (const symbol of symbols) {
+    pipeline.hmget(`quantum:state:market:${symbol}`, 'mark_price', 'timestamp');
+    pipeline.hmget(`quantum:ticker:${symbol}`, 'markPrice', 'timestamp');
+    pipeline.hmget(`quantum:position:snapshot:${symbol}`, 'mark_price', 'ts_epoch');
+    pipeline.hmget(`quantum:state:positions:${symbol}`, 'mark_price', 'ts_epoch');
+  }
+  const replies = ((await pipeline.exec()) ?? []).map(([, reply]) => reply as (string | null)[]);
+  const out = new Map<string, { price: number; source: string; at: number } | null>();
+  symbols.forEach((symbol, i) => {
+    const own = positions.get(symbol);
+    const quotes: { price: number; source: string; at: number }[] = [];
+    if (own !== undefined && own.markPrice > 0) quotes.push({ price: own.markPrice, source: 'position', at: own.asOfMs });
+    const timed = (pair: (string | null)[] | undefined, source: string, seconds: boolean) => {
+      const price = Number(pair?.[0]);
+      const at = Number(pair?.[1]);
+      if (price > 0 && at > 0) quotes.push({ price, source, at: seconds ? at * 1000 : at });
+    };
+    timed(replies[i * 4 + 1], 'ticker', false);
+    timed(replies[i * 4 + 2], 'p33', true);
+    timed(replies[i * 4 + 3], 'p33', true);
+    let best: { price: number; source: string; at: number } | null = null;
+    for (const q of quotes) if (nowMs - q.at <= 30_000 && (best === null || q.at > best.at)) best = q;
+    out.set(symbol, best);
+  });
+  return out;
 }
 
 /**
@@ -100,13 +146,21 @@ async function main() {
       [string, [string, string[]][]][] | null;
     const entries = reply?.[0]?.[1] ?? [];
     if (entries.length === 0) continue;
-    const { heat, counted, positions, shares } = await loadState();
+    const { heat, counted, positions, shares, sharesJson } = await loadState();
     const sharesByLength = new Map<number, string>();
     const bucket = heat < 0.25 ? 'COLD' : heat < 0.65 ? 'WARM' : 'HOT';
     const nowMs = Date.now();
     const ts = String(Math.floor(nowMs / 1000));
     const heatValue = pyFloatStr(heat);
     const heatScore = pyFloatStr(pythonRound(heat, 4));
+    // Full closes are the decisions that can change the action; their symbols' marks are read first.
+    const changing = new Set<string>();
+    for (const [, fields] of entries) {
+      const f: Record<string, string> = {};
+      for (let i = 0; i + 1 < fields.length; i += 2) f[fields[i]!] = fields[i + 1]!;
+      if ((f.action ?? f.harvest_action) === 'FULL_CLOSE' && bucket !== 'HOT') changing.add(f.symbol ?? '');
+    }
+    const marks = changing.size === 0 ? new Map() : await freshestMarks([...changing], positions, nowMs);
     const pipeline = redis.pipeline();
     const ids: string[] = [];
     // The same entries the heat gate writes, field by field as the original P2.6 did (the
@@ -144,14 +198,16 @@ async function main() {
       for (const key in f) if (key !== 'action' && !(key in own)) calibrated.push(key, cut(f[key]!));
       pipeline.xadd(output, '*', ...calibrated);
       const partial = out === 'PARTIAL_25' && full ? pyFloatStr(0.25) : out === 'PARTIAL_75' && full ? pyFloatStr(0.75) : '';
-      // A decision that changes the action carries the position and its mark (the snapshot's own,
-      // when fresh). The gate reads other quotes when that mark is missing or stale; the loop
-      // writes null without the read, which only flatters the yardstick.
+      // A decision that changes the action carries the position and the freshest mark, its source,
+      // time and age (the reads above, as the gate makes them).
       let atDecision = '';
       if (out !== action) {
         const position = positions.get(f.symbol ?? '');
-        const fresh = position !== undefined && position.markPrice > 0 && nowMs - position.asOfMs <= 30_000;
-        atDecision = fresh ? `,"mark":${position.markPrice},"mark_source":"position","mark_at":${position.asOfMs}` : ',"mark":null';
+        const mark = marks.get(f.symbol ?? '') ?? null;
+        atDecision =
+          mark === null
+            ? ',"mark":null'
+            : `,"mark":${mark.price},"mark_source":"${mark.source}","mark_at":${mark.at},"mark_age_ms":${Math.max(0, nowMs - mark.at)}`;
         if (position !== undefined) atDecision += `,"position_usd":${position.notional}`;
       }
       const head =
@@ -187,6 +243,9 @@ async function main() {
         'shadow',
         'debug_json',
         debug,
+        ...(counted > 0 ? ['heat_by_symbol', sharesJson] : []),
+        'decided_at_ms',
+        String(nowMs),
       );
     }
     pipeline.hset('quantum:portfolio:heat', 'heat', heatValue, 'bucket', bucket, 'updated_at', String(nowMs));

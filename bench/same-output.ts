@@ -42,7 +42,8 @@ const norm = (entries: [string, string[]][]): Record<string, string>[] =>
     for (let i = 0; i < f.length; i += 2) o[f[i]!] = f[i + 1]!;
     delete o.timestamp;
     delete o.ts_epoch;
-    if (o.debug_json) o.debug_json = o.debug_json.replace(/"source_id":"[^"]+"/, '');
+    delete o.decided_at_ms;
+    if (o.debug_json) o.debug_json = o.debug_json.replace(/"source_id":"[^"]+"/, '').replace(/"mark_age_ms":\d+/, '');
     // A missing trace_id becomes a fresh UUID on each side.
     const uuid = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g;
     if (o.trace_id) o.trace_id = o.trace_id.replace(uuid, '<uuid>');

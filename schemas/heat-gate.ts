@@ -165,6 +165,10 @@ export const heatDecisionEntrySchema = z.object({
   mode: text,
   debug_json: text.max(DEBUG_JSON_MAX),
   ...ownFields,
+  /** Ours (issue #40): every symbol's share of the heat as compact JSON, on a trusted decision with a counted position. */
+  heat_by_symbol: text.optional(),
+  /** Ours: the decision's time in ms on the gate's clock (ts_epoch is whole seconds). */
+  decided_at_ms: text,
 });
 export type HeatDecisionEntry = z.infer<typeof heatDecisionEntrySchema>;
 

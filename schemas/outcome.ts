@@ -47,6 +47,13 @@ export interface Outcome {
   /** The quote the sample used: its source (market_state, p33, ticker, position) and time (ms; undefined for a quote of no time). */
   readonly price_source?: string | undefined;
   readonly price_at?: number | undefined;
+  // Added by issue #40:
+  /** ms between price_at and sampled_at (undefined for a quote of no time). */
+  readonly price_age_ms?: number | undefined;
+  /** The quote entry_price is: its source, time (ms) and age at the decision (ms); undefined when not known (a governor mark, an older record). */
+  readonly entry_price_source?: string | undefined;
+  readonly entry_price_at?: number | undefined;
+  readonly entry_price_age_ms?: number | undefined;
 }
 
 const flag = (value: boolean | undefined) => (value === undefined ? '' : value ? '1' : '0');
@@ -80,6 +87,10 @@ export function encodeOutcome(outcome: Outcome): Record<string, string> {
     missing_reason: outcome.missing_reason ?? '',
     price_source: outcome.price_source ?? '',
     price_at: optional(outcome.price_at),
+    price_age_ms: optional(outcome.price_age_ms),
+    entry_price_source: outcome.entry_price_source ?? '',
+    entry_price_at: optional(outcome.entry_price_at),
+    entry_price_age_ms: optional(outcome.entry_price_age_ms),
   };
 }
 
@@ -139,5 +150,12 @@ export const outcomeEntrySchema = z
       .optional()
       .transform((v) => (v === '' ? undefined : v)),
     price_at: optionalNumber,
+    price_age_ms: optionalNumber,
+    entry_price_source: z
+      .string()
+      .optional()
+      .transform((v) => (v === '' ? undefined : v)),
+    entry_price_at: optionalNumber,
+    entry_price_age_ms: optionalNumber,
   })
   .transform((entry): Outcome => entry);

@@ -24,6 +24,7 @@ import { heatDecisionRecord, parseHeatGrid, type HeatDecisionRecord, type Thresh
 import { governorDecisionRecord, parseCapSetting, type CapSetting, type GovernorDecisionRecord } from '../report/calibrate-governor.js';
 import { calibrateReport } from '../report/calibrate.js';
 import { formatCalibrateCsv, formatCalibrateText } from '../report/calibrate-format.js';
+import { formatCalibrateHtml } from '../report/calibrate-html.js';
 
 const help = [
   'Usage: quantum-gates report shadow [--since 24h] [--until T] [--bin-width 0.05] [--json | --csv]',
@@ -116,13 +117,14 @@ async function readOutcomes(
 }
 
 const calibrateHelp = [
-  'Usage: quantum-gates report calibrate [--since 7d] [--until T] [--heat-grid MIN:MAX,...] [--caps NAME=V,... ...] [--json | --csv]',
+  'Usage: quantum-gates report calibrate [--since 7d] [--until T] [--heat-grid MIN:MAX,...] [--caps NAME=V,... ...] [--json | --csv | --html]',
   '',
   'Before switching shadow → enforce: what every threshold and cap would have done, from the',
   `decisions already recorded (${streams.heatDecision}, ${streams.governorEvents}) and the outcome`,
   `samples (${streams.gatesOutcome}). The heat as it was (percentiles, time in each bucket, each`,
   "symbol's share); for each HEAT_MIN:HEAT_MAX, the full closes the heat gate's own rule downgrades",
-  "and their counterfactual PnL; for each cap setting, the opens the governor's own rules permit or",
+  'and their counterfactual PnL; three pairs proposed from the recorded heat, priced the same way;',
+  "for each cap setting, the opens the governor's own rules permit or",
   'block; and a check that the configured settings reproduce every recorded decision. The configured',
   'settings are read from this environment (HEAT_MIN, HEAT_MAX, P26_APPLY_LAYER_ERA, GOV_*,',
   'OUTCOME_HORIZONS).',
@@ -131,14 +133,14 @@ const calibrateHelp = [
   'Options:',
   '  --since S        start of the window (decision time): a duration back from now or an ISO time; default 7d',
   '  --until T        end of the window, same forms; default now',
-  '  --heat-grid G    HEAT_MIN:HEAT_MAX pairs, comma-separated (0.25:0.65,0.001:0.01); default: a grid',
-  '                   around the observed heat (HEAT_MIN from configured, p25, p50; HEAT_MAX from',
-  '                   configured, p75, p95)',
+  '  --heat-grid G    HEAT_MIN:HEAT_MAX pairs to try, comma-separated (0.25:0.65,0.001:0.01), beside the',
+  '                   configured pair and the three proposed from the recorded heat',
   '  --caps C         one alternative governor setting, NAME=VALUE,... with NAME per_trade, total,',
   '                   positions, cooldown (or GOV_MAX_NOTIONAL_PER_TRADE_USDT, GOV_MAX_TOTAL_NOTIONAL_USDT,',
   '                   GOV_MAX_OPEN_POSITIONS, GOV_SYMBOL_COOLDOWN_SECONDS); repeat for more; 0 disables',
   '  --json           the report as JSON',
   '  --csv            the report as CSV, one row per number: section,group,metric,value',
+  '  --html           the report as one HTML page, with a chart (SVG) per alternative',
 ].join('\n');
 
 async function readRecords<T extends { readonly at: number }>(
@@ -162,6 +164,7 @@ function settingsOf(env: Readonly<Record<string, string | undefined>>, command: 
     return {
       thresholds: { min: heat.HEAT_MIN, max: heat.HEAT_MAX },
       era: heat.P26_APPLY_LAYER_ERA,
+      heatValidityMs: heat.P26_HEAT_REFRESH_MS,
       limits: limitsOf(parseGovernorConfig(env)),
     };
   } catch (error) {
@@ -183,8 +186,10 @@ export const reportCommands: readonly Command[] = [
         caps: { type: 'string', multiple: true },
         json: { type: 'boolean' },
         csv: { type: 'boolean' },
+        html: { type: 'boolean' },
       });
-      if (args.values.json && args.values.csv) throw new UsageError('choose one of --json and --csv', command);
+      if ([args.values.json, args.values.csv, args.values.html].filter(Boolean).length > 1)
+        throw new UsageError('choose one of --json, --csv and --html', command);
       const { from, to } = parseWindow(args.values, '7d', io.now(), command);
       const heatGrid: Thresholds[] | undefined = parsedOrUsage('--heat-grid', command, () => {
         const grid = args.values['heat-grid'];
@@ -223,7 +228,10 @@ export const reportCommands: readonly Command[] = [
           ...report,
         });
       else if (args.values.csv) io.out(formatCalibrateCsv(report));
-      else io.out(formatCalibrateText(report, { from, to, streams: [decisionStream, eventStream, outcomeStream].join(', ') }));
+      else {
+        const text = formatCalibrateText(report, { from, to, streams: [decisionStream, eventStream, outcomeStream].join(', ') });
+        io.out(args.values.html ? formatCalibrateHtml(report, text) : text);
+      }
       return ExitCode.ok;
     },
   },

@@ -31,6 +31,12 @@ export interface WhatIfPnl {
   readonly worstExcursionUsd: number | null;
   readonly maxDrawdownUsd: number | null;
   readonly interval90: [number, number] | null;
+  /** Total PnL over the sum of |exposure| the alternative changes, in basis points; null when none. */
+  readonly pnlBps: number | null;
+  /** Share of the priced decisions whose difference made money (PnL > 0); null when none priced. */
+  readonly hitRate: number | null;
+  /** Each priced decision in decision order: [time (ms), PnL]; what the HTML report's charts draw. */
+  readonly points: readonly (readonly [number, number])[];
 }
 
 const round2 = (v: number) => Math.round(v * 100) / 100;
@@ -38,14 +44,17 @@ const round2 = (v: number) => Math.round(v * 100) / 100;
 /** Collects one decision's counterfactual PnL at one horizon into running figures. */
 export class PnlCollector {
   private readonly values: { at: number; pnl: number }[] = [];
+  private exposure = 0;
   private worst: number | null = null;
   private missing = 0;
   private unsampled = 0;
 
   constructor(private readonly horizon: string) {}
 
-  priced(at: number, pnl: number, worst: number | undefined): void {
+  /** `exposureUsd`: the exposure the alternative changes on this decision (its sign does not matter). */
+  priced(at: number, pnl: number, worst: number | undefined, exposureUsd: number): void {
     this.values.push({ at, pnl });
+    this.exposure += Math.abs(exposureUsd);
     const w = worst ?? pnl;
     this.worst = this.worst === null ? w : Math.min(this.worst, w);
   }
@@ -59,7 +68,8 @@ export class PnlCollector {
   }
 
   result(): WhatIfPnl {
-    const ordered = [...this.values].sort((a, b) => a.at - b.at).map((v) => v.pnl);
+    const sorted = [...this.values].sort((a, b) => a.at - b.at);
+    const ordered = sorted.map((v) => v.pnl);
     return {
       horizon: this.horizon,
       priced: ordered.length,
@@ -69,6 +79,9 @@ export class PnlCollector {
       worstExcursionUsd: this.worst === null ? null : round2(this.worst),
       maxDrawdownUsd: ordered.length === 0 ? null : drawdownAndRunUp(ordered).drawdown,
       interval90: bootstrapInterval(ordered),
+      pnlBps: this.exposure > 0 ? Math.round((ordered.reduce((a, b) => a + b, 0) / this.exposure) * 100_000) / 10 : null,
+      hitRate: ordered.length === 0 ? null : ordered.filter((v) => v > 0).length / ordered.length,
+      points: sorted.map((v) => [v.at, round2(v.pnl)] as const),
     };
   }
 }

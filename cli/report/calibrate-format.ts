@@ -5,7 +5,9 @@ import type { CalibrateReport } from './calibrate.js';
 
 const usd = (v: number | null) => (v === null ? '—' : `${v < 0 ? '-' : ''}$${Math.abs(v).toFixed(2)}`);
 const num = (v: number | null) => (v === null ? '—' : String(Number(v.toPrecision(4))));
-const hours = (sec: number) => `${(sec / 3600).toFixed(2)} h`;
+/** A duration in ms as a reader takes it: hours, minutes or seconds, whichever shows it best. */
+const duration = (ms: number) =>
+  ms >= 3_600_000 ? `${(ms / 3_600_000).toFixed(2)} h` : ms >= 60_000 ? `${(ms / 60_000).toFixed(2)} min` : `${(ms / 1000).toFixed(3)} s`;
 
 /** "n 3 priced, 1 no price, 2 no sample: total $-12.00, worst $-8.00, drawdown $12.00, 90% [..]" */
 function pnlLine(p: WhatIfPnl): string {
@@ -13,8 +15,22 @@ function pnlLine(p: WhatIfPnl): string {
   const counts = `${p.horizon.padStart(4)}: ${p.priced} priced, ${p.missingPrice} no price, ${p.noSample} no sample`;
   if (p.priced === 0) return `${counts}; no PnL known`;
   return (
-    `${counts}; ` + `total ${usd(p.totalPnlUsd)}, worst ${usd(p.worstExcursionUsd)}, drawdown ${usd(p.maxDrawdownUsd)}, 90% ${interval}`
+    `${counts}; ` +
+    `total ${usd(p.totalPnlUsd)}${p.pnlBps === null ? '' : ` (${p.pnlBps} bps)`}, hit rate ${p.hitRate === null ? '—' : `${Math.round(p.hitRate * 100)} %`}, ` +
+    `worst ${usd(p.worstExcursionUsd)}, drawdown ${usd(p.maxDrawdownUsd)}, 90% ${interval}`
   );
+}
+
+/** One threshold pair's lines: what it decides, then its PnL per horizon. */
+function heatRow(w: CalibrateReport['heatWhatIf'][number], indent = ''): string[] {
+  const to =
+    Object.entries(w.downgradedTo)
+      .map(([a, n]) => `${n} → ${a}`)
+      .join(', ') || 'none';
+  return [
+    `${indent}  HEAT_MIN ${w.heatMin} HEAT_MAX ${w.heatMax}${w.configured ? ' (configured)' : ''}: ${w.downgraded} of ${w.fullCloses} full closes downgraded (${to}); ${w.changedFromRecorded} differ from the record`,
+    ...w.pnl.map((p) => `${indent}    ${pnlLine(p)}`),
+  ];
 }
 
 export function formatCalibrateText(report: CalibrateReport, window: { from: number; to: number; streams: string }): string {
@@ -25,7 +41,7 @@ export function formatCalibrateText(report: CalibrateReport, window: { from: num
     '',
     `Heat as it was (${h.decisions} decisions, ${h.untrusted} without a trusted heat; HEAT_MIN ${report.thresholds.min}, HEAT_MAX ${report.thresholds.max})`,
     `  min ${num(h.min)}  p5 ${num(h.percentiles.p5)}  p25 ${num(h.percentiles.p25)}  p50 ${num(h.percentiles.p50)}  p75 ${num(h.percentiles.p75)}  p95 ${num(h.percentiles.p95)}  max ${num(h.max)}  mean ${num(h.mean)}`,
-    `  time in bucket: COLD ${hours(h.secondsInBucket.COLD)}, WARM ${hours(h.secondsInBucket.WARM)}, HOT ${hours(h.secondsInBucket.HOT)}, unknown ${hours(h.secondsInBucket.UNKNOWN)}`,
+    `  time in bucket: COLD ${duration(h.msInBucket.COLD)}, WARM ${duration(h.msInBucket.WARM)}, HOT ${duration(h.msInBucket.HOT)}, unknown ${duration(h.msInBucket.UNKNOWN)}`,
   ];
   if (h.bySymbol.length > 0) {
     out.push('  by symbol (mean heat, largest, share of the heat):');
@@ -35,15 +51,15 @@ export function formatCalibrateText(report: CalibrateReport, window: { from: num
       );
   }
   out.push('', "Heat gate what-if (full closes decided again by the gate's rule; PnL of the downgrades against closing in full)");
-  for (const w of report.heatWhatIf) {
-    const to =
-      Object.entries(w.downgradedTo)
-        .map(([a, n]) => `${n} → ${a}`)
-        .join(', ') || 'none';
-    out.push(
-      `  HEAT_MIN ${w.heatMin} HEAT_MAX ${w.heatMax}${w.configured ? ' (configured)' : ''}: ${w.downgraded} of ${w.fullCloses} full closes downgraded (${to}); ${w.changedFromRecorded} differ from the record`,
-    );
-    for (const p of w.pnl) out.push(`    ${pnlLine(p)}`);
+  for (const w of report.heatWhatIf) out.push(...heatRow(w));
+  out.push(
+    '',
+    'Proposed thresholds (HEAT_MIN and HEAT_MAX placed in the heat of the recorded full closes so that the stated shares would be COLD, WARM and HOT)',
+  );
+  if (report.heatProposals.length === 0) out.push('  none: fewer than 4 full closes with a heat in the window');
+  for (const { proposal, whatIf } of report.heatProposals) {
+    out.push(`  ${proposal.rule}:`);
+    out.push(...heatRow(whatIf, '  '));
   }
   out.push('', "Governor what-if (opens decided again by the governor's rules, each against the book as recorded)");
   for (const g of report.governorWhatIf) {
@@ -91,7 +107,7 @@ export function formatCalibrateCsv(report: CalibrateReport): string {
   add('heat', 'all', 'max', h.max);
   add('heat', 'all', 'mean', h.mean);
   for (const [p, v] of Object.entries(h.percentiles)) add('heat', 'all', p, v);
-  for (const [b, v] of Object.entries(h.secondsInBucket)) add('heat', `bucket ${b}`, 'seconds', v);
+  for (const [b, v] of Object.entries(h.msInBucket)) add('heat', `bucket ${b}`, 'ms', v);
   for (const s of h.bySymbol) {
     add('heat', s.symbol, 'mean_heat', s.meanHeat);
     add('heat', s.symbol, 'max_heat', s.maxHeat);
@@ -104,6 +120,14 @@ export function formatCalibrateCsv(report: CalibrateReport): string {
     for (const [a, n] of Object.entries(w.downgradedTo)) add('heat_what_if', group, `to ${a}`, n);
     add('heat_what_if', group, 'changed_from_recorded', w.changedFromRecorded);
     for (const p of w.pnl) pnlRows(add, 'heat_what_if', group, p);
+  }
+  for (const { proposal, whatIf: w } of report.heatProposals) {
+    const group = `${w.heatMin}:${w.heatMax}`;
+    add('heat_proposal', group, 'rule', proposal.rule);
+    add('heat_proposal', group, 'downgraded', w.downgraded);
+    for (const [a, n] of Object.entries(w.downgradedTo)) add('heat_proposal', group, `to ${a}`, n);
+    add('heat_proposal', group, 'changed_from_recorded', w.changedFromRecorded);
+    for (const p of w.pnl) pnlRows(add, 'heat_proposal', group, p);
   }
   for (const g of report.governorWhatIf) {
     add('governor_what_if', g.caps, 'opens_permitted', g.opens.permitted);
@@ -127,4 +151,6 @@ function pnlRows(add: (s: string, g: string, m: string, v: number | null) => voi
   add(section, group, `${p.horizon} total_pnl_usd`, p.totalPnlUsd);
   add(section, group, `${p.horizon} worst_excursion_usd`, p.worstExcursionUsd);
   add(section, group, `${p.horizon} max_drawdown_usd`, p.maxDrawdownUsd);
+  add(section, group, `${p.horizon} pnl_bps`, p.pnlBps);
+  add(section, group, `${p.horizon} hit_rate`, p.hitRate);
 }

@@ -19,7 +19,7 @@ import { PnlCollector, decisionTime, type Mismatch, type Reproduction, type What
 /** One heat decision as recorded in quantum:stream:harvest.heat.decision. */
 export interface HeatDecisionRecord {
   readonly id: string;
-  /** ms: when the gate decided (ts_epoch, its clock), else the entry id's time. */
+  /** ms: when the gate decided (decided_at_ms, else ts_epoch: its clock), else the entry id's time. */
   readonly at: number;
   readonly symbol: string;
   readonly planId: string;
@@ -28,7 +28,7 @@ export interface HeatDecisionRecord {
   readonly mode: string;
   /** The heat the decision was made on; undefined when it was not trusted (fail-closed: COLD). */
   readonly heat: number | undefined;
-  /** Each symbol's share of it, as recorded (debug_json.by_symbol, the rest under "(others)"). */
+  /** Each symbol's share of it: heat_by_symbol, every symbol; before it existed debug_json.by_symbol, the rest under "(others)". */
   readonly bySymbol: Readonly<Record<string, number>>;
 }
 
@@ -51,14 +51,17 @@ export function heatDecisionRecord(id: string, fields: Readonly<Record<string, s
   const trusted = fields.heat_level !== 'unknown' && fields.fail_closed_cause === undefined && debug.fail_closed === undefined;
   const heat = !trusted ? undefined : typeof debug.heat === 'number' ? debug.heat : parseNumber(fields.heat_score);
   const bySymbol: Record<string, number> = {};
-  if (trusted && debug.by_symbol !== null && typeof debug.by_symbol === 'object') {
+  const recordedShares = trusted ? sharesOf(fields.heat_by_symbol) : undefined;
+  if (recordedShares !== undefined) Object.assign(bySymbol, recordedShares);
+  else if (trusted && debug.by_symbol !== null && typeof debug.by_symbol === 'object') {
+    // A decision recorded before heat_by_symbol: debug_json's largest shares, the rest under "(others)".
     for (const [name, value] of Object.entries(debug.by_symbol as Record<string, unknown>))
       if (typeof value === 'number') bySymbol[name] = value;
     if (typeof debug.by_symbol_others === 'number') bySymbol[OTHERS] = debug.by_symbol_others;
   }
   return {
     id,
-    at: decisionTime(fields.ts_epoch, id),
+    at: decisionTimeMs(fields.decided_at_ms) ?? decisionTime(fields.ts_epoch, id),
     symbol,
     planId: fields.plan_id ?? '',
     inAction,
@@ -67,6 +70,27 @@ export function heatDecisionRecord(id: string, fields: Readonly<Record<string, s
     heat,
     bySymbol,
   };
+}
+
+/** heat_by_symbol's {symbol: share}, or undefined when absent or not such an object. */
+function sharesOf(text: string | undefined): Record<string, number> | undefined {
+  if (text === undefined || text === '') return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return undefined;
+  const out: Record<string, number> = {};
+  for (const [name, value] of Object.entries(parsed as Record<string, unknown>)) if (typeof value === 'number') out[name] = value;
+  return out;
+}
+
+/** decided_at_ms, the gate's own time of the decision in ms, when recorded. */
+function decisionTimeMs(text: string | undefined): number | undefined {
+  const ms = parseNumber(text);
+  return ms !== undefined && ms > 0 ? ms : undefined;
 }
 
 export interface Thresholds {
@@ -86,11 +110,13 @@ export interface HeatDistribution {
   /** Nearest-rank percentiles of the decisions' heat: p of n is the ⌈p·n⌉-th smallest. */
   readonly percentiles: Readonly<Record<'p5' | 'p25' | 'p50' | 'p75' | 'p95', number | null>>;
   /**
-   * Seconds spent in each bucket of the configured thresholds: each decision's heat holds until
-   * the next decision (the last one's until the window's end); `UNKNOWN` while the last decision
-   * had no trusted heat. Time before the first decision is not known, so not counted.
+   * Milliseconds spent in each bucket of the configured thresholds: each decision's heat holds
+   * until the next decision; the last one's until the end of the traffic (the last decision of
+   * either gate in the window) or its own validity (P26_HEAT_REFRESH_MS, how long the gate keeps a
+   * heat before computing it again), whichever is later, never past the window's end. `UNKNOWN`
+   * while the decision had no trusted heat. Time before the first decision is not known, so not counted.
    */
-  readonly secondsInBucket: Readonly<Record<HeatBucket | 'UNKNOWN', number>>;
+  readonly msInBucket: Readonly<Record<HeatBucket | 'UNKNOWN', number>>;
   /** Per symbol: its mean share of the heat over the trusted decisions, and its largest. */
   readonly bySymbol: readonly {
     readonly symbol: string;
@@ -102,16 +128,31 @@ export interface HeatDistribution {
   readonly calibrationWarning: string | null;
 }
 
-export function heatDistribution(records: readonly HeatDecisionRecord[], t: Thresholds, windowEnd: number): HeatDistribution {
+/** Where the last reading's time ends: the traffic's end (ms) and how long a reading stays valid (ms). */
+export interface ReadingEnd {
+  readonly trafficEnd: number;
+  readonly validityMs: number;
+}
+
+/** The default validity: P26_HEAT_REFRESH_MS's default, the gate's own interval between heats. */
+export const DEFAULT_HEAT_VALIDITY_MS = 10_000;
+
+export function heatDistribution(
+  records: readonly HeatDecisionRecord[],
+  t: Thresholds,
+  windowEnd: number,
+  end: ReadingEnd = { trafficEnd: -Infinity, validityMs: DEFAULT_HEAT_VALIDITY_MS },
+): HeatDistribution {
   const ordered = [...records].sort((a, b) => a.at - b.at || a.id.localeCompare(b.id));
   const heats = ordered.flatMap((r) => (r.heat === undefined ? [] : [r.heat]));
   const sorted = [...heats].sort((a, b) => a - b);
-  const seconds: Record<HeatBucket | 'UNKNOWN', number> = { COLD: 0, WARM: 0, HOT: 0, UNKNOWN: 0 };
+  const ms: Record<HeatBucket | 'UNKNOWN', number> = { COLD: 0, WARM: 0, HOT: 0, UNKNOWN: 0 };
   for (let i = 0; i < ordered.length; i++) {
     const r = ordered[i]!;
-    const until = i + 1 < ordered.length ? ordered[i + 1]!.at : Math.max(r.at, windowEnd);
+    const lastUntil = Math.min(windowEnd, Math.max(end.trafficEnd, r.at + end.validityMs));
+    const until = i + 1 < ordered.length ? ordered[i + 1]!.at : Math.max(r.at, lastUntil);
     const bucket = r.heat === undefined ? 'UNKNOWN' : bucketOf(r.heat, t.min, t.max);
-    seconds[bucket] += (until - r.at) / 1000;
+    ms[bucket] += until - r.at;
   }
   const sums = new Map<string, { total: number; max: number }>();
   for (const r of ordered) {
@@ -145,7 +186,7 @@ export function heatDistribution(records: readonly HeatDecisionRecord[], t: Thre
       p75: nearestRank(sorted, 0.75),
       p95: nearestRank(sorted, 0.95),
     },
-    secondsInBucket: seconds,
+    msInBucket: ms,
     bySymbol,
     calibrationWarning: calibrationWarning(heats, t),
   };
@@ -223,12 +264,17 @@ export function heatWhatIf(
     const own = samples.get(r.id);
     horizons.forEach((horizon, i) => {
       const collector = collectors[i]!;
-      if (kept === 0) return collector.priced(r.at, 0, 0);
+      if (kept === 0) return collector.priced(r.at, 0, 0, 0);
       const sample = own?.get(horizon);
       if (sample === undefined || recordedKept === 0) return collector.noSample();
       if (sample.pnl_usd === undefined) return collector.missingPrice();
       const scale = kept / recordedKept;
-      collector.priced(r.at, sample.pnl_usd * scale, sample.worst_pnl_usd === undefined ? undefined : sample.worst_pnl_usd * scale);
+      collector.priced(
+        r.at,
+        sample.pnl_usd * scale,
+        sample.worst_pnl_usd === undefined ? undefined : sample.worst_pnl_usd * scale,
+        sample.exposure_usd * scale,
+      );
     });
   }
   return {
@@ -252,24 +298,6 @@ export function reproduceHeat(records: readonly HeatDecisionRecord[], t: Thresho
     if (recomputed !== r.outAction) mismatches.push({ id: r.id, recorded: r.outAction, recomputed });
   }
   return { checked: records.length, reproduced: records.length - mismatches.length, mismatches: mismatches.slice(0, 20) };
-}
-
-/**
- * The default grid around what was observed: HEAT_MIN from {configured, p25, p50}, HEAT_MAX from
- * {configured, p75, p95}, each at 2 significant digits, every pair with min < max.
- */
-export function defaultHeatGrid(distribution: HeatDistribution, configured: Thresholds): Thresholds[] {
-  const two = (v: number | null) => (v === null || !(v > 0) ? undefined : Number(v.toPrecision(2)));
-  const p = distribution.percentiles;
-  const mins = unique([configured.min, two(p.p25), two(p.p50)]);
-  const maxs = unique([configured.max, two(p.p75), two(p.p95)]);
-  const grid: Thresholds[] = [];
-  for (const min of mins) for (const max of maxs) if (min < max) grid.push({ min, max });
-  return grid.sort((a, b) => a.min - b.min || a.max - b.max);
-}
-
-function unique(values: readonly (number | undefined)[]): number[] {
-  return [...new Set(values.filter((v): v is number => v !== undefined))];
 }
 
 /** "0.25:0.65,0.001:0.01" → pairs; throws with the reason. */

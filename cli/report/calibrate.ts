@@ -2,7 +2,7 @@ import type { ApplyLayerEra } from '../../handlers/heat-gate/apply-layer-era.js'
 import type { Limits } from '../../handlers/governor/config.js';
 import type { Outcome } from '../../schemas/outcome.js';
 import {
-  defaultHeatGrid,
+  DEFAULT_HEAT_VALIDITY_MS,
   heatDistribution,
   heatSamplesById,
   heatWhatIf,
@@ -13,6 +13,7 @@ import {
   type Thresholds,
 } from './calibrate-heat.js';
 import type { Reproduction } from './calibrate-common.js';
+import { proposeHeatThresholds, type HeatProposal } from './calibrate-proposals.js';
 import {
   describeCaps,
   governorSamplesById,
@@ -39,8 +40,10 @@ export interface CalibrateInput {
   readonly era: ApplyLayerEra;
   /** The configured governor limits. */
   readonly limits: Limits;
-  /** --heat-grid; the default grid around the observed heat when absent. */
+  /** --heat-grid: pairs to try beside the configured one and the proposals (calibrate-proposals.ts). */
   readonly heatGrid?: readonly Thresholds[];
+  /** How long a heat reading holds past its decision when no later traffic bounds it (P26_HEAT_REFRESH_MS). */
+  readonly heatValidityMs?: number;
   /** --caps, each one alternative; the configured caps are always the first row. */
   readonly caps?: readonly CapSetting[];
   /** The configured OUTCOME_HORIZONS: each is reported, sampled yet or not (with the samples' own). */
@@ -54,6 +57,8 @@ export interface CalibrateReport {
   readonly horizons: readonly string[];
   readonly heat: HeatDistribution;
   readonly heatWhatIf: readonly HeatWhatIf[];
+  /** Pairs proposed from the heat of the recorded full closes (calibrate-proposals.ts), each decided again and priced. */
+  readonly heatProposals: readonly { readonly proposal: HeatProposal; readonly whatIf: HeatWhatIf }[];
   readonly governorWhatIf: readonly GovernorWhatIf[];
   readonly reproduction: {
     readonly heat: Reproduction;
@@ -74,7 +79,7 @@ const pct = (part: number, whole: number) => (whole > 0 ? `${Math.round((part / 
 function headlineOf(heat: HeatDistribution, t: Thresholds): string {
   if (heat.calibrationWarning !== null) return heat.calibrationWarning;
   if (heat.decisions - heat.untrusted === 0) return 'no heat decision with a trusted heat in the window';
-  const s = heat.secondsInBucket;
+  const s = heat.msInBucket;
   const total = s.COLD + s.WARM + s.HOT + s.UNKNOWN;
   return (
     `heat median ${heat.percentiles.p50} over ${heat.decisions - heat.untrusted} decisions; of the time, COLD ${pct(s.COLD, total)}, ` +
@@ -85,8 +90,12 @@ function headlineOf(heat: HeatDistribution, t: Thresholds): string {
 export function calibrateReport(input: CalibrateInput): CalibrateReport {
   const { thresholds, era, limits } = input;
   const horizons = horizonsOf(input.samples, input.horizons ?? []);
-  const heat = heatDistribution(input.heatDecisions, thresholds, input.window.to);
-  const given = input.heatGrid ?? defaultHeatGrid(heat, thresholds);
+  const trafficEnd = Math.max(-Infinity, ...input.heatDecisions.map((r) => r.at), ...input.governorDecisions.map((r) => r.at));
+  const heat = heatDistribution(input.heatDecisions, thresholds, input.window.to, {
+    trafficEnd,
+    validityMs: input.heatValidityMs ?? DEFAULT_HEAT_VALIDITY_MS,
+  });
+  const given = input.heatGrid ?? [];
   // The configured pair always first, so every row reads against what runs today.
   const grid = [thresholds, ...given.filter((t) => t.min !== thresholds.min || t.max !== thresholds.max)];
   const heatSamples = heatSamplesById(input.samples);
@@ -98,6 +107,10 @@ export function calibrateReport(input: CalibrateInput): CalibrateReport {
     horizons,
     heat,
     heatWhatIf: grid.map((t) => heatWhatIf(input.heatDecisions, heatSamples, horizons, t, era, thresholds)),
+    heatProposals: proposeHeatThresholds(input.heatDecisions).map((proposal) => ({
+      proposal,
+      whatIf: heatWhatIf(input.heatDecisions, heatSamples, horizons, proposal, era, thresholds),
+    })),
     governorWhatIf: caps.map((c) => governorWhatIf(input.governorDecisions, govSamples, horizons, limits, c)),
     reproduction: {
       heat: reproduceHeat(input.heatDecisions, thresholds, era),

@@ -28,9 +28,10 @@ export function formatOutcomesText(report: OutcomesReport, window: { stream: str
     for (const [k, g] of Object.entries(h.byKind)) out.push(line(k, g));
     for (const [k, g] of Object.entries(h.byBucket)) out.push(line(`bucket ${k}`, g));
     for (const [k, g] of Object.entries(h.bySymbol)) out.push(line(k, g));
+    for (const v of h.verdicts) out.push(`  verdict, ${v.text}`);
     out.push('');
   }
-  out.push(`verdict: ${report.verdict}`);
+  out.push(`all gates together: ${report.verdict}`);
   return out.join('\n') + '\n';
 }
 
@@ -59,6 +60,10 @@ const CSV_COLUMNS = [
   'missing_reason',
   'price_source',
   'price_at',
+  'price_age_ms',
+  'entry_price_source',
+  'entry_price_at',
+  'entry_price_age_ms',
 ] as const;
 
 function csvCell(value: string): string {
@@ -72,7 +77,8 @@ export function formatOutcomesCsv(samples: readonly Outcome[]): string {
     const cells = CSV_COLUMNS.map((column) => {
       const value = s[column];
       if (column === 'decided_at' || column === 'sampled_at') return new Date(value as number).toISOString();
-      if ((column === 'followed_at' || column === 'price_at') && typeof value === 'number') return new Date(value).toISOString();
+      if ((column === 'followed_at' || column === 'price_at' || column === 'entry_price_at') && typeof value === 'number')
+        return new Date(value).toISOString();
       if (typeof value === 'boolean') return value ? '1' : '0';
       return value === undefined ? '' : String(value);
     });

@@ -1,4 +1,5 @@
 import type { Outcome } from '../../schemas/outcome.js';
+import { verdictsOf, type Verdict } from './verdict.js';
 
 /**
  * The outcomes analysis of seed 001's question ("the PnL impact of downgrades vs original
@@ -44,12 +45,17 @@ export interface HorizonOutcome {
   readonly byKind: Record<string, GroupOutcome>;
   readonly byBucket: Record<string, GroupOutcome>;
   readonly bySymbol: Record<string, GroupOutcome>;
+  /** Per gate, then per kind of decision within it (verdict.ts), over the samples the figures use. */
+  readonly verdicts: readonly Verdict[];
 }
 
 export interface OutcomesReport {
   readonly samples: number;
   readonly horizons: HorizonOutcome[];
-  /** One line answering "should we enforce?", for the longest horizon with priced samples. */
+  /**
+   * Every gate's decisions together at the longest horizon with priced samples: a summary, not an
+   * answer to "enforce or not" (each horizon's `verdicts` answer it per gate and kind).
+   */
   readonly verdict: string;
 }
 
@@ -165,6 +171,10 @@ export function aggregateOutcomes(samples: readonly Outcome[]): OutcomesReport {
       byKind: groupBy(list, (s) => s.kind),
       byBucket: groupBy(list, (s) => s.bucket),
       bySymbol: groupBy(list, (s) => s.symbol),
+      verdicts: verdictsOf(
+        horizon,
+        list.filter((s) => s.pnl_usd !== undefined && !entryReadLate(s)),
+      ),
     }))
     .sort((a, b) => a.horizonSec - b.horizonSec);
   return { samples: unique.size, horizons, verdict: verdictOf(horizons) };

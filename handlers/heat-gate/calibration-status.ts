@@ -26,12 +26,18 @@ export interface CalibrationStatus {
   readonly thresholds: { readonly min: number; readonly max: number } | null;
   readonly bins: readonly HeatBin[];
   readonly warning: string | null;
+  /** Present where the gate hosted here enforces: the warning is then a DEGRADED reason, not a note. */
+  readonly enforce?: true;
 }
 
 /** Bars of the distribution, from 0 to past the higher of the largest heat and HEAT_MAX. */
 export const BIN_COUNT = 20;
 
-export function calibrationStatus(heats: readonly number[], thresholds: CalibrationStatus['thresholds']): CalibrationStatus {
+export function calibrationStatus(
+  heats: readonly number[],
+  thresholds: CalibrationStatus['thresholds'],
+  mode: 'shadow' | 'enforce' = 'shadow',
+): CalibrationStatus {
   const sorted = [...heats].sort((a, b) => a - b);
   const max = sorted[sorted.length - 1] ?? null;
   const top = Math.max(max ?? 0, thresholds?.max ?? 0) * 1.05;
@@ -46,6 +52,7 @@ export function calibrationStatus(heats: readonly number[], thresholds: Calibrat
     // Bin middles at 6 significant digits: a chart's positions, not figures to add up.
     bins: width > 0 ? counts.map((count, i) => ({ heat: Number(((i + 0.5) * width).toPrecision(6)), count })) : [],
     warning: thresholds === null ? null : calibrationWarning(sorted, thresholds),
+    ...(mode === 'enforce' ? { enforce: true as const } : {}),
   };
 }
 
@@ -92,8 +99,16 @@ export const calibrationSection = defineStatusSection<HeatGateConfig, Calibratio
     return calibrationStatus(
       heatHistory(entries).map((p) => p.heat),
       thresholds,
+      ctx.config?.P26_MODE,
     );
   },
-  // A note, not an alarm: trading goes on as configured, but the configuration may not mean what it says.
-  headline: (value) => (value?.warning ? [{ state: 'NOTE', text: `heat-gate ${value.warning}`, since: null }] : []),
+  // In shadow mode a note, not an alarm: nothing acts on the thresholds yet. In enforce mode every
+  // full close lands in one bucket whatever the book does: someone must look (DEGRADED, and the
+  // alert P26EnforceOnUnreachedThresholds; docs/heat-gate.md).
+  headline: (value) =>
+    !value?.warning
+      ? []
+      : value.enforce
+        ? [{ state: 'DEGRADED', text: `heat-gate enforces thresholds the heat never reaches: ${value.warning}`, since: null }]
+        : [{ state: 'NOTE', text: `heat-gate ${value.warning}`, since: null }],
 });

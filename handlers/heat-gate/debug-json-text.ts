@@ -53,6 +53,7 @@ export function atDecisionMembers(at: NonNullable<DecisionFacts['atDecision']>):
   if (mark !== null) {
     text += `,"mark_source":${JSON.stringify(mark.source)}`;
     if (mark.asOfMs !== undefined) text += `,"mark_at":${jsonNumber(mark.asOfMs)}`;
+    if (mark.ageMs !== undefined) text += `,"mark_age_ms":${jsonNumber(mark.ageMs)}`;
   }
   if (at.positionUsd !== undefined) text += `,"position_usd":${jsonNumber(at.positionUsd)}`;
   return text;

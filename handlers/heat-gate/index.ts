@@ -18,6 +18,7 @@ import { heatDecisionsSection, heatSection } from './status.js';
 import { calibrationSection } from './calibration-status.js';
 import { unusableReason } from './unusable.js';
 import { heatGateWarmUp } from './warm-up.js';
+import { HeatScaleWatch, scaleWatchCapacity } from './scale-watch.js';
 
 type Ctx = HandlerContext<HeatGateConfig, HeatInputs | undefined, HeatGateMetrics>;
 
@@ -52,6 +53,7 @@ export const heatGate = defineHandler({
       apply: (inputs, metrics, config, run) => {
         const assessment = assessOnce(inputs);
         publishHeat(assessment, metrics, config);
+        watchScale(assessment, metrics, config);
         // The original's initial heat check at start counted what it could not trust, once.
         if (run.first && !assessment.trusted) metrics.failures.inc({ reason: failureLabelOf[assessment.cause] });
       },
@@ -144,14 +146,17 @@ function decide(proposal: HarvestProposal, inputs: HeatInputs, ctx: Ctx): void |
   // A decision that changes the action is followed to its outcome: its mark and position are
   // recorded with it (debug_json), as they are now, not as a follow-up would find them later.
   const positionUsd = inputs.positions.find((p) => p.symbol === proposal.symbol)?.notionalUsd;
-  // The position's own mark in the book the decision was made on, when the price rule accepts
-  // it (timed, within PRICE_MAX_AGE_SEC): no read on the gate's path. Else the other quotes are read.
-  const own = freshestPrice(positionQuote(inputs.positionMarks?.get(proposal.symbol)), ctx.now(), ctx.config.PRICE_MAX_AGE_SEC);
-  if (own?.asOfMs !== undefined) return record(proposal, assessment, ctx, { mark: markOf(own), positionUsd }, decided);
+  // Every quote is read, the position's own mark among them: a position's mark can be seconds
+  // older than the price feed's, and the freshest by each source's own time prices the decision.
   return decisionMark(proposal.symbol, inputs, ctx).then((mark) => record(proposal, assessment, ctx, { mark, positionUsd }, decided));
 }
 
-const markOf = (quote: PriceQuote): DecisionMark => ({ price: quote.price, source: quote.source, asOfMs: quote.asOfMs });
+const markOf = (quote: PriceQuote, now: number): DecisionMark => ({
+  price: quote.price,
+  source: quote.source,
+  asOfMs: quote.asOfMs,
+  ageMs: quote.asOfMs === undefined ? undefined : Math.max(0, now - quote.asOfMs),
+});
 
 function calibrationOf(
   proposal: HarvestProposal,
@@ -179,7 +184,7 @@ function batchQuotes(symbol: string, inputs: HeatInputs, ctx: Ctx): Promise<Pric
 
 /**
  * The symbol's mark now, by the rule the governor prices opens with (handlers/positions/prices.ts):
- * the freshest quote within PRICE_MAX_AGE_SEC (the book's own mark of the position was not).
+ * the freshest quote within PRICE_MAX_AGE_SEC, the book's own mark of the position among them.
  * null when none is fresh; undefined when the read failed (the decision never waits on it: it is
  * made as it would be, and the follow-up reads the price itself).
  */
@@ -187,12 +192,28 @@ async function decisionMark(symbol: string, inputs: HeatInputs, ctx: Ctx): Promi
   try {
     const quotes = await batchQuotes(symbol, inputs, ctx);
     const own = positionQuote(inputs.positionMarks?.get(symbol));
-    const quote = freshestPrice([...quotes, ...own], ctx.now(), ctx.config.PRICE_MAX_AGE_SEC);
-    return quote === undefined ? null : markOf(quote);
+    const now = ctx.now();
+    const quote = freshestPrice([...quotes, ...own], now, ctx.config.PRICE_MAX_AGE_SEC);
+    return quote === undefined ? null : markOf(quote, now);
   } catch (error) {
     ctx.log.warn({ err: (error as Error).message }, 'mark at decision not read: the outcome follow-up reads it');
     return undefined;
   }
+}
+
+/** Each replica's hour of refreshed heats (its metrics object is its own). */
+const scaleWatches = new WeakMap<HeatGateMetrics, HeatScaleWatch>();
+
+/**
+ * quantum_heat_gate_thresholds_unreached from the refreshes only: off the decisions' path, and a
+ * refresh computes the heat from the same state a batch loads.
+ */
+function watchScale(assessment: HeatAssessment, metrics: HeatGateMetrics, config: HeatGateConfig): void {
+  if (!assessment.trusted) return;
+  let watch = scaleWatches.get(metrics);
+  if (watch === undefined) scaleWatches.set(metrics, (watch = new HeatScaleWatch(scaleWatchCapacity(config.P26_HEAT_REFRESH_MS))));
+  watch.add(assessment.heat);
+  metrics.thresholdsUnreached.set(watch.warning({ min: config.HEAT_MIN, max: config.HEAT_MAX }) === null ? 0 : 1);
 }
 
 /** The heat gauges. As the original: they move only when a heat was computed. */

@@ -61,6 +61,10 @@ export function heatGateMetrics(m: MetricFactory, config: Pick<HeatGateConfig, '
       name: 'quantum_heat_gate_superseded_total',
       help: 'Enforce mode: proposals acknowledged unapplied because the proposal hash already held the calibration of a newer proposal of their symbol',
     }),
+    thresholdsUnreached: m.gauge({
+      name: 'quantum_heat_gate_thresholds_unreached',
+      help: 'Whether the heat of the last hour of refreshes never came within a factor of 10 of HEAT_MIN or HEAT_MAX (1: every full close lands in one bucket)',
+    }),
     truncatedFields: m.counter({
       name: 'quantum_heat_gate_truncated_fields_total',
       help: 'Free-text proposal fields longer than the limit, truncated in the outputs',

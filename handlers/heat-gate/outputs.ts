@@ -11,6 +11,7 @@ import {
 import { pyFloatStr, pythonRound } from '../../schemas/python-number.js';
 import { applyLayerRules, type ApplyLayerEra } from './apply-layer-era.js';
 import { atDecisionMembers, heatMembers, thresholdsText } from './debug-json-text.js';
+import { decisionRecordFields } from './decision-record.js';
 import type { Calibration } from './calibrate.js';
 import type { HeatAssessment } from '../positions/heat.js';
 
@@ -46,6 +47,8 @@ export interface DecisionMark {
   readonly price: number;
   readonly source: string;
   readonly asOfMs: number | undefined;
+  /** ms between the quote's time and the decision (undefined: a quote of no time). */
+  readonly ageMs: number | undefined;
 }
 
 /** The proposal's own fields, capped at FREE_TEXT_MAX characters. */
@@ -166,6 +169,7 @@ export function heatDecisionEntry(facts: DecisionFacts): Record<string, string> 
     mode: facts.mode,
     debug_json: debugJson(facts),
     ...ownFields(a),
+    ...decisionRecordFields(a, facts.nowMs),
   };
   // Every field is a string and none is carried from the proposal (so none can be named
   // __proto__): the entry goes as it is, without wireFields' copy.
@@ -313,6 +317,7 @@ function atDecisionJson(at: NonNullable<DecisionFacts['atDecision']>): Record<st
     mark: at.mark?.price ?? null,
     ...(at.mark === null ? {} : { mark_source: at.mark.source }),
     ...(at.mark?.asOfMs === undefined ? {} : { mark_at: at.mark.asOfMs }),
+    ...(at.mark?.ageMs === undefined ? {} : { mark_age_ms: at.mark.ageMs }),
     ...(at.positionUsd === undefined ? {} : { position_usd: at.positionUsd }),
   };
 }

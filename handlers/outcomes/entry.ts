@@ -13,7 +13,16 @@ export function outcomeEntry(
   horizon: Horizon,
   sample: Pick<
     Outcome,
-    'sampled_at' | 'price' | 'pnl_usd' | 'worst_pnl_usd' | 'sample_late' | 'missing_reason' | 'price_source' | 'price_at' | 'late_bound_sec'
+    | 'sampled_at'
+    | 'price'
+    | 'pnl_usd'
+    | 'worst_pnl_usd'
+    | 'sample_late'
+    | 'missing_reason'
+    | 'price_source'
+    | 'price_at'
+    | 'price_age_ms'
+    | 'late_bound_sec'
   >,
 ): Outcome {
   const source = record.entry_source;
@@ -35,7 +44,23 @@ export function outcomeEntry(
     entry_source: source === 'decision' || source === 'follow_up' ? source : undefined,
     followed_at: parseNumber(record.followed_at),
     read_late: record.read_late === undefined ? undefined : record.read_late === '1',
+    entry_price_source: record.entry_price_source || undefined,
+    entry_price_at: parseNumber(record.entry_price_at),
+    entry_price_age_ms: parseNumber(record.entry_price_age_ms),
     ...sample,
+  };
+}
+
+/** A follow-up record's entry_price_* fields of the quote the entry price is, only those known. */
+export function entryQuoteFields(quote: {
+  readonly source?: string | undefined;
+  readonly at?: number | undefined;
+  readonly ageMs?: number | undefined;
+}): { entry_price_source?: string; entry_price_at?: string; entry_price_age_ms?: string } {
+  return {
+    ...(quote.source === undefined ? {} : { entry_price_source: quote.source }),
+    ...(quote.at === undefined ? {} : { entry_price_at: String(quote.at) }),
+    ...(quote.ageMs === undefined ? {} : { entry_price_age_ms: String(quote.ageMs) }),
   };
 }
 

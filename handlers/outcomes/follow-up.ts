@@ -40,6 +40,10 @@ export interface FollowUp {
   readonly followed_at: string;
   /** '1' when that was more than OUTCOME_LATE_SEC after decided_at (the decision's stream entry time). */
   readonly read_late: '0' | '1';
+  /** The quote entry_price is: its source (market_state, p33, ticker, position), its time (ms) and age at the decision (ms); absent when not known. */
+  readonly entry_price_source?: string;
+  readonly entry_price_at?: string;
+  readonly entry_price_age_ms?: string;
 }
 
 /** What the two follow-up handlers declare alike: their settings, metrics, batch state and failure policy. */

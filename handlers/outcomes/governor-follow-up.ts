@@ -4,6 +4,7 @@ import { parseNumber } from '../../schemas/fields.js';
 import { parseGovernorEvent } from '../../schemas/governor-event.js';
 import type { OutcomeConfig } from './config.js';
 import { followUpDeclaration, followUpId, onTurn, readingOf, recordFollowUp, type OutcomeCtx } from './follow-up.js';
+import { entryQuoteFields } from './entry.js';
 import { readMark } from './market.js';
 import { sideSign } from './pnl.js';
 
@@ -51,7 +52,15 @@ export const governorOutcomes = defineHandler({
       if (side === undefined) return skip('no_side');
       const recorded = parseNumber(event.mark_price);
       const atDecision = recorded !== undefined && recorded > 0 ? recorded : undefined;
-      const mark = atDecision ?? (await readMark(ctx.redis, symbol, reading.followedAt, ctx.config))?.price;
+      // The governor's event names no source for its mark_price: only a mark read here has one.
+      const read = atDecision === undefined ? await readMark(ctx.redis, symbol, reading.followedAt, ctx.config) : undefined;
+      const mark = atDecision ?? read?.price;
+      const readAt = read?.asOfMs;
+      const quote = {
+        source: read?.source,
+        at: readAt,
+        ageMs: readAt === undefined ? undefined : Math.max(0, reading.followedAt - readAt),
+      };
       if (mark === undefined) return skip('no_price');
       const notional = parseNumber(event.computed_notional);
       const qty = parseNumber(event.computed_qty);
@@ -74,6 +83,7 @@ export const governorOutcomes = defineHandler({
           entry_source: atDecision !== undefined ? 'decision' : 'follow_up',
           followed_at: String(reading.followedAt),
           read_late: reading.late ? '1' : '0',
+          ...entryQuoteFields(quote),
         });
     });
   },

@@ -4,6 +4,7 @@ import { heatDecisionReader } from '../../schemas/heat-gate.js';
 import type { OutcomeConfig } from './config.js';
 import { followUpDeclaration, followUpId, onTurn, readingOf, recordFollowUp, type OutcomeCtx } from './follow-up.js';
 import { readMarket } from './market.js';
+import { entryQuoteFields } from './entry.js';
 import { keptExposure } from './pnl.js';
 
 /**
@@ -18,6 +19,10 @@ export interface RecordedAtDecision {
   readonly mark: number | null;
   /** Signed (long +); undefined: the symbol had no position in the gate's book. */
   readonly positionUsd: number | undefined;
+  /** The mark's source, time (ms) and age at the decision (ms), when recorded. */
+  readonly markSource: string | undefined;
+  readonly markAt: number | undefined;
+  readonly markAgeMs: number | undefined;
 }
 
 const finite = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
@@ -36,7 +41,13 @@ export function recordedAtDecision(debugJson: string | undefined): RecordedAtDec
   const mark = o.mark === null ? null : finite(o.mark);
   if (mark === undefined || (mark !== null && mark <= 0)) return undefined;
   const position = finite(o.position_usd);
-  return { mark, positionUsd: position === 0 ? undefined : position };
+  return {
+    mark,
+    positionUsd: position === 0 ? undefined : position,
+    markSource: typeof o.mark_source === 'string' ? o.mark_source : undefined,
+    markAt: finite(o.mark_at),
+    markAgeMs: finite(o.mark_age_ms),
+  };
 }
 
 /**
@@ -63,13 +74,17 @@ export const heatOutcomes = defineHandler({
       let entryPrice: number | undefined;
       let notional: number | undefined;
       let side: 1 | -1 | undefined;
+      let quote: { source?: string | undefined; at?: number | undefined; ageMs?: number | undefined } = {};
       if (recorded !== undefined) {
         entryPrice = recorded.mark ?? undefined;
+        quote = { source: recorded.markSource, at: recorded.markAt, ageMs: recorded.markAgeMs };
         notional = recorded.positionUsd === undefined ? undefined : Math.abs(recorded.positionUsd);
         side = recorded.positionUsd === undefined ? undefined : recorded.positionUsd > 0 ? 1 : -1;
       } else {
         const market = await readMarket(ctx.redis, decision.symbol, reading.followedAt, ctx.config);
         entryPrice = market.mark?.price;
+        const at = market.mark?.asOfMs;
+        quote = { source: market.mark?.source, at, ageMs: at === undefined ? undefined : Math.max(0, reading.followedAt - at) };
         notional = market.positionNotionalUsd;
         side = market.side;
       }
@@ -94,6 +109,7 @@ export const heatOutcomes = defineHandler({
           entry_source: recorded !== undefined ? 'decision' : 'follow_up',
           followed_at: String(reading.followedAt),
           read_late: reading.late ? '1' : '0',
+          ...entryQuoteFields(quote),
         });
     });
   },

@@ -69,6 +69,7 @@ export const outcomeSample = defineHandler({
             missing_reason: pnl === undefined ? 'no_price' : undefined,
             price_source: mark?.source,
             price_at: mark?.asOfMs,
+            price_age_ms: mark?.asOfMs === undefined ? undefined : Math.max(0, now - mark.asOfMs),
             late_bound_sec: ctx.config.OUTCOME_LATE_SEC,
           },
         ),

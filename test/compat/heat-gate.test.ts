@@ -262,7 +262,8 @@ describe('compat: P2.6 heat gate', () => {
       await start();
       await propose({ plan_id: 'd1', symbol: 'ETHUSDT', action: 'FULL_CLOSE', trace_id: 't' });
       const decision = withoutId(await decisionFor('d1'));
-      expect(Object.keys(decision)).toEqual([...heatDecisionFields]);
+      // The thirteen, then ours (issue #40): every symbol's share of the heat and the time in ms.
+      expect(Object.keys(decision)).toEqual([...heatDecisionFields, 'heat_by_symbol', 'decided_at_ms']);
       expect(decision).toMatchObject({
         symbol: 'ETHUSDT',
         plan_id: 'd1',

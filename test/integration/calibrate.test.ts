@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { governor } from '../../handlers/governor/index.js';
 import { positionIndex } from '../../handlers/positions/index-job.js';
@@ -184,7 +185,7 @@ describe('report calibrate over a synthetic day', () => {
       max: number;
       mean: number;
       percentiles: Record<string, number>;
-      secondsInBucket: Record<string, number>;
+      msInBucket: Record<string, number>;
       bySymbol: { symbol: string; meanHeat: number; shareOfHeat: number }[];
       calibrationWarning: string | null;
     };
@@ -224,8 +225,9 @@ describe('report calibrate over a synthetic day', () => {
     expect(report.heat).toMatchObject({ decisions: 8, untrusted: 1, min: 0.0002, max: 0.005 });
     expect(report.heat.mean).toBeCloseTo(0.0098 / 7, 12);
     expect(report.heat.percentiles).toEqual({ p5: 0.0002, p25: 0.0002, p50: 0.001, p75: 0.002, p95: 0.005 });
-    // Each heat holds until the next decision: 1 h → 18 h COLD (17 h), d7 18 → 20 h unknown, d8 20 → 24 h COLD.
-    expect(report.heat.secondsInBucket).toEqual({ COLD: 21 * 3600, WARM: 0, HOT: 0, UNKNOWN: 2 * 3600 });
+    // Each heat holds until the next decision: 1 h → 18 h COLD (17 h), d7 18 → 20 h unknown; the
+    // last, d8 at 20 h, until the traffic's end (g7 at 21 h), not the window's (24 h): 18 h COLD.
+    expect(report.heat.msInBucket).toEqual({ COLD: 18 * HOUR, WARM: 0, HOT: 0, UNKNOWN: 2 * HOUR });
     // SOL holds half of every heat, BTC and ETH a quarter: mean heat × share.
     const by = Object.fromEntries(report.heat.bySymbol.map((s) => [s.symbol, s]));
     expect(report.heat.bySymbol.map((s) => s.symbol)).toEqual(['SOLUSDT', 'BTCUSDT', 'ETHUSDT']);
@@ -276,6 +278,33 @@ describe('report calibrate over a synthetic day', () => {
     // +6.25; d6 HOT. Total −106.25; running sum 18.75, −56.25, −50, −31.25, −106.25 → drawdown 125.
     expect(b).toMatchObject({ downgraded: 6, downgradedTo: { PARTIAL_25: 4, PARTIAL_75: 2 }, changedFromRecorded: 3 });
     expect(figures(b!.pnl[0])).toEqual([5, 1, 0, -106.25, -75, 125]);
+  });
+
+  /*
+   * Proposals (issue #40 item 5) from the six full closes with a heat, sorted .0002 .0002 .0004 .001 .002 .005:
+   * COLD ½ / HOT ⅒: 3 below HEAT_MIN (halfway .0004-.001: .0007), round(0.6) = 1 at or above HEAT_MAX (halfway .002-.005: .0035 → .004).
+   * COLD ¼ / HOT ¼: round(1.5) = 2 below (.0003), 2 at or above (.0015 → .002, HOT ≥ .002: d5, d6).
+   * COLD ¾ / HOT 1/20: round(4.5) = 5 below (halfway .002-.005: .0035 → .004), 0 above (past .005: .0075 → .007).
+   */
+  it('proposes threshold pairs from the recorded heat and prices each as any other pair', async () => {
+    const report = await runCliJson<
+      Report & { heatProposals: { proposal: { min: number; max: number; rule: string }; whatIf: Report['heatWhatIf'][number] }[] }
+    >(['report', 'calibrate', ...window, '--heat-grid', '0.0003:0.0015'], env());
+    expect(report.heatProposals.map((p) => [p.proposal.min, p.proposal.max, p.proposal.rule])).toEqual([
+      [0.0007, 0.004, 'COLD 50 % / WARM 40 % / HOT 10 % of 6 full closes'],
+      [0.0003, 0.002, 'COLD 25 % / WARM 50 % / HOT 25 % of 6 full closes'],
+      [0.004, 0.007, 'COLD 75 % / WARM 20 % / HOT 5 % of 6 full closes'],
+    ]);
+    const [half, quarter, most] = report.heatProposals.map((p) => p.whatIf);
+    // .0007:.004: d1, d2, d7, d8 COLD → P25 (+18.75, −75, +18.75, −75); d3, d5 WARM → P75 (missing, +6.25); d6 HOT.
+    expect(half).toMatchObject({ downgraded: 6, downgradedTo: { PARTIAL_25: 4, PARTIAL_75: 2 } });
+    expect(figures(half!.pnl[0])).toEqual([5, 1, 0, -106.25, -75, 125]);
+    // .0003:.002: d1, d7, d8 COLD; d2, d3 WARM (−25, missing); d5, d6 HOT: 18.75 − 25 + 18.75 − 75.
+    expect(quarter).toMatchObject({ downgraded: 5, downgradedTo: { PARTIAL_25: 3, PARTIAL_75: 2 } });
+    expect(figures(quarter!.pnl[0])).toEqual([4, 1, 0, -62.5, -75, 81.25]);
+    // .004:.007: all COLD but d6 .005 WARM → P75 −25.
+    expect(most).toMatchObject({ downgraded: 7, downgradedTo: { PARTIAL_25: 6, PARTIAL_75: 1 } });
+    expect(figures(most!.pnl[0])).toEqual([6, 1, 0, -118.75, -75, 137.5]);
   });
 
   it('grid 2 (0.0001:0.0003, 0.003:0.01)', async () => {
@@ -367,18 +396,52 @@ describe('report calibrate over a synthetic day', () => {
     expect(block![1]).toBe(body);
   });
 
+  it('draws a chart per alternative in its HTML output (issue #40 item 4), as a browser renders it', async () => {
+    const html = await runCli(
+      ['report', 'calibrate', ...window, '--heat-grid', '0.0003:0.0015', '--caps', 'per_trade=300,cooldown=20', '--html'],
+      env(),
+    );
+    expect(html.code).toBe(0);
+    const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu'] });
+    try {
+      const page = await browser.newPage();
+      await page.setContent(html.stdout);
+      const charts = (await page.evaluate(`[...document.querySelectorAll('figure')].map((f) => ({
+        id: f.id,
+        caption: f.querySelector('figcaption').textContent,
+        lines: [...f.querySelectorAll('path.pnl')].map((p) => ({ horizon: p.getAttribute('data-horizon'), width: p.getBoundingClientRect().width })),
+        empty: f.querySelector('.empty') !== null,
+      }))`)) as { id: string; caption: string; lines: { horizon: string; width: number }[]; empty: boolean }[];
+      // Two threshold pairs, three proposals, the looser caps' newly permitted opens.
+      expect(charts.map((c) => c.id)).toEqual(['heat-0', 'heat-1', 'proposal-0', 'proposal-1', 'proposal-2', 'caps-1-permitted']);
+      // Each has a line for the 1 s horizon (priced), none for 1d (nothing sampled yet), drawn across the chart.
+      for (const c of charts) {
+        expect(c.lines.map((l) => l.horizon)).toEqual(['1s']);
+        expect(c.lines[0]!.width).toBeGreaterThan(100);
+      }
+      expect(charts[0]!.caption).toBe('HEAT_MIN 0.25 HEAT_MAX 0.65 (configured): 7 of 7 full closes downgraded');
+    } finally {
+      await browser.close();
+    }
+  });
+
   it('gives the same figures as text and CSV', async () => {
     const text = await runCli(['report', 'calibrate', ...window, '--heat-grid', '0.0003:0.0015'], env());
     expect(text.code).toBe(0);
     expect(text.stdout).toMatch(/^headline: calibration: the heat of 7 decisions \(0.0002 to 0.005\) never came within a factor of 10/m);
     expect(text.stdout).toMatch(/HEAT_MIN 0.0003 HEAT_MAX 0.0015: 5 of 7 full closes downgraded \(3 → PARTIAL_25, 2 → PARTIAL_75\)/);
-    expect(text.stdout).toMatch(/1s: 4 priced, 1 no price, 0 no sample; total -\$62.50, worst -\$75.00, drawdown \$81.25/);
+    // Per unit of exposure kept: 375 (d1) + 250 (d2, ¼ of ETH's 1,000) + 375 (d7) + 750 (d8) = 1,750: −62.5 / 1,750 = −357.1 bps; 2 of 4 made money.
+    expect(text.stdout).toMatch(
+      /1s: 4 priced, 1 no price, 0 no sample; total -\$62.50 \(-357.1 bps\), hit rate 50 %, worst -\$75.00, drawdown \$81.25/,
+    );
     expect(text.stdout).toMatch(/Reproduction with the configured settings: heat 8\/8, governor 8\/8/);
     const csv = await runCli(['report', 'calibrate', ...window, '--heat-grid', '0.0003:0.0015', '--csv'], env());
     expect(csv.code).toBe(0);
     const rows = csv.stdout.trim().split('\n');
     expect(rows[0]).toBe('section,group,metric,value');
     expect(rows).toContain('heat_what_if,0.0003:0.0015,1s total_pnl_usd,-62.5');
+    expect(rows).toContain('heat_what_if,0.0003:0.0015,1s pnl_bps,-357.1');
+    expect(rows).toContain('heat_what_if,0.0003:0.0015,1s hit_rate,0.5');
     expect(rows).toContain('heat,all,p50,0.001');
     expect(rows).toContain('reproduction,governor,reproduced,8');
   });

@@ -290,4 +290,24 @@ describe('heat gate on the Harvest Kernel’s proposals (real redis-server)', ()
     expect(await metricSum(runtime, 'p26_bucket', { state: 'WARM' })).toBe(1);
     expect(await metricSum(runtime, 'p26_proposals_processed_total')).toBe(0);
   });
+
+  it('says from its first refresh when the heat is nowhere near the thresholds (issue #40: the alert in enforce mode)', async () => {
+    // An upstream-scale book: the market state publisher's per-bar sigma on $1,866 of positions, $12,000 of equity: heat ≈ 0.0006.
+    await redis.client.hset(keys.portfolioState, 'equity_usd', '12000');
+    await redis.client.hset(keys.position('ETHUSDT'), 'symbol', 'ETHUSDT', 'position_notional_usd', '1000', 'sigma', '0.004');
+    await redis.client.hset(keys.position('BTCUSDT'), 'symbol', 'BTCUSDT', 'position_notional_usd', '866', 'sigma', '0.0035');
+    await redis.client.sadd(keys.activePositions, 'ETHUSDT', 'BTCUSDT');
+    const defaults = await startRuntime(redis.url, { HANDLERS: 'heat-gate', P26_MODE: 'enforce' });
+    runtimes.push(defaults);
+    await waitFor(async () => (await metricSum(defaults, 'quantum_heat_gate_thresholds_unreached')) === 1, {
+      what: 'thresholds unreached at 0.25 / 0.65',
+    });
+    expect(await metricSum(defaults, 'p26_enforce_mode')).toBe(1);
+    expect(await metricSum(defaults, 'p26_heat_value')).toBeCloseTo((1000 * 0.004 + 866 * 0.0035) / 12000, 12);
+    // Thresholds on the heat's scale: reached, no alert.
+    const scaled = await startRuntime(redis.url, { HANDLERS: 'heat-gate', P26_MODE: 'enforce', HEAT_MIN: '0.0005', HEAT_MAX: '0.001' });
+    runtimes.push(scaled);
+    await waitFor(async () => (await metricSum(scaled, 'p26_heat_value')) > 0, { what: 'the scaled replica’s first heat' });
+    expect(await metricSum(scaled, 'quantum_heat_gate_thresholds_unreached')).toBe(0);
+  });
 });

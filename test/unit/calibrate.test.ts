@@ -11,8 +11,18 @@ import { bySymbol } from '../../handlers/heat-gate/outputs.js';
 import { statusHeadline } from '../../runtime/host/http/status-headline.js';
 import { DEBUG_JSON_MAX } from '../../schemas/heat-gate.js';
 import type { Outcome } from '../../schemas/outcome.js';
-import { heatSamplesById, heatWhatIf, parseHeatGrid, type HeatDecisionRecord } from '../../cli/report/calibrate-heat.js';
+import {
+  heatDecisionRecord,
+  heatDistribution,
+  heatSamplesById,
+  heatWhatIf,
+  parseHeatGrid,
+  type HeatDecisionRecord,
+} from '../../cli/report/calibrate-heat.js';
+import { debugJson, type DecisionFacts } from '../../handlers/heat-gate/outputs.js';
+import { decisionRecordFields } from '../../handlers/heat-gate/decision-record.js';
 import { parseCapSetting } from '../../cli/report/calibrate-governor.js';
+import { cutAt, proposeHeatThresholds } from '../../cli/report/calibrate-proposals.js';
 
 const configured = { min: 0.25, max: 0.65 };
 
@@ -71,6 +81,102 @@ describe('each symbol’s share of the heat', () => {
     const shown = Object.values(out.by_symbol!).reduce((s, v) => s + v, 0) + out.by_symbol_others!;
     expect(shown).toBeCloseTo(total, 6);
     expect(300).toBeLessThan(DEBUG_JSON_MAX);
+  });
+});
+
+describe('report calibrate attributes the whole heat (issue #40 item 1)', () => {
+  it('on a downgrade whose debug_json has no room left, from heat_by_symbol: no "(others)", shares summing to 1', () => {
+    // An upstream-shaped book: 12 symbols, the market state publisher's per-bar sigma, $12,000 of equity.
+    const positions = Array.from({ length: 12 }, (_, i) => ({
+      symbol: `S${String(i).padStart(2, '0')}XUSDT`,
+      notionalUsd: 150 + 10 * i,
+      sigma: 0.003 + i * 0.0003,
+    }));
+    const heat = portfolioHeat(positions, 12_000);
+    const assessment = { trusted: true as const, ...heat };
+    const facts: DecisionFacts = {
+      traceId: 'a2c6d6ba-6c64-4c8f-9a55-b2f0b8a3d1c4',
+      planId: '3f1a9c0e5b7d2a44',
+      symbol: 'S00XUSDT',
+      action: 'FULL_CLOSE',
+      bucket: 'COLD',
+      assessment,
+      calibration: { calibratedAction: 'PARTIAL_25', downgraded: true, reason: 'portfolio_heat_cold', recommendedPartial: 0.25 },
+      mode: 'shadow',
+      nowMs: 1_795_000_000_123,
+      heatMin: 0.25,
+      heatMax: 0.65,
+      sourceId: '1795000000120-0',
+      atDecision: { mark: { price: 2013.37, source: 'ticker', asOfMs: 1_795_000_000_001, ageMs: 122 }, positionUsd: 150 },
+    };
+    const debug = debugJson(facts);
+    const fields = {
+      symbol: 'S00XUSDT',
+      in_action: 'FULL_CLOSE',
+      out_action: 'PARTIAL_25',
+      heat_level: 'cold',
+      ts_epoch: '1795000000',
+      debug_json: debug,
+    };
+    // Without the field (a decision recorded before it): most of the heat under "(others)".
+    const before = heatDistribution([heatDecisionRecord('1795000000120-0', fields)!], configured, 1_795_000_100_000);
+    expect(before.bySymbol.find((s) => s.symbol === '(others)')?.shareOfHeat ?? 0).toBeGreaterThan(0.3);
+    const record = heatDecisionRecord('1795000000120-0', { ...fields, ...decisionRecordFields(assessment, facts.nowMs) })!;
+    expect(record.at).toBe(1_795_000_000_123);
+    const after = heatDistribution([record], configured, 1_795_000_100_000);
+    expect(after.bySymbol.map((s) => s.symbol)).not.toContain('(others)');
+    expect(after.bySymbol).toHaveLength(12);
+    expect(after.bySymbol.reduce((sum, s) => sum + s.shareOfHeat, 0)).toBeCloseTo(1, 12);
+    const s11 = after.bySymbol.find((s) => s.symbol === 'S11XUSDT')!;
+    expect(s11.shareOfHeat).toBeCloseTo((260 * 0.0063) / 12_000 / heat.heat, 12);
+  });
+});
+
+describe('thresholds proposed from the record (issue #40 item 5)', () => {
+  const record = (i: number, heat: number | undefined, inAction = 'FULL_CLOSE'): HeatDecisionRecord => ({
+    id: `${i}-0`,
+    at: i,
+    symbol: 'BTCUSDT',
+    planId: `p${i}`,
+    inAction,
+    outAction: 'PARTIAL_25',
+    mode: 'shadow',
+    heat,
+    bySymbol: {},
+  });
+
+  it('cuts halfway between two heats at the fewest digits that stay between them', () => {
+    expect(cutAt([0.0002, 0.0004, 0.001], 1)).toBe(0.0003);
+    expect(cutAt([0.00058, 0.00061], 1)).toBe(0.0006);
+    expect(cutAt([0.000581, 0.000583], 1)).toBe(0.000582);
+    // Nothing below the smallest, everything below a cut past the largest.
+    expect(cutAt([0.0004, 0.001], 0)).toBe(0.0002);
+    expect(cutAt([0.0004, 0.001], 2)).toBe(0.002);
+  });
+
+  it('places HEAT_MIN and HEAT_MAX so the stated shares of the full closes are COLD and HOT', () => {
+    // Twenty full closes at 0.0001 … 0.0020, a partial and a fail-closed close that do not count.
+    const records = [
+      ...Array.from({ length: 20 }, (_, i) => record(i, (i + 1) / 10_000)),
+      record(20, 0.5, 'PARTIAL_50'),
+      record(21, undefined),
+    ];
+    const proposals = proposeHeatThresholds(records);
+    // 50/10: 10 heats below 0.0011 (halfway to 0.0011 from 0.0010), 2 at or above 0.0019.
+    expect(proposals.map((p) => [p.min, p.max, p.rule])).toEqual([
+      [0.0011, 0.0019, 'COLD 50 % / WARM 40 % / HOT 10 % of 20 full closes'],
+      [0.00055, 0.0016, 'COLD 25 % / WARM 50 % / HOT 25 % of 20 full closes'],
+      [0.0016, 0.002, 'COLD 75 % / WARM 20 % / HOT 5 % of 20 full closes'],
+    ]);
+    const heats = records.slice(0, 20).map((r) => r.heat!);
+    for (const p of proposals) {
+      expect(heats.filter((h) => h < p.min).length / 20).toBe(p.aimed.cold);
+      expect(heats.filter((h) => h >= p.max).length / 20).toBe(p.aimed.hot);
+    }
+  });
+
+  it('proposes nothing from fewer than 4 full closes with a heat', () => {
+    expect(proposeHeatThresholds([record(1, 0.001), record(2, 0.002), record(3, 0.003)])).toEqual([]);
   });
 });
 
@@ -217,6 +323,30 @@ describe('the heat calibration section', () => {
     });
     expect(headline.state).toBe('OK');
     expect(headline.reasons.map((r) => r.state)).toEqual(['NOTE']);
+  });
+
+  it('makes the scale mismatch a DEGRADED reason where the gate enforces (issue #40 item 5)', () => {
+    const reasons = calibrationSection.headline!(calibrationStatus([0.0006, 0.0004], configured, 'enforce'), 0);
+    expect(reasons).toEqual([
+      {
+        state: 'DEGRADED',
+        text: expect.stringMatching(/^heat-gate enforces thresholds the heat never reaches: calibration: the heat of 2 decisions/),
+        since: null,
+      },
+    ]);
+    const headline = statusHeadline({
+      now: 0,
+      dead_letter: null,
+      sections: reasons,
+      gates: [],
+      readiness: undefined,
+      redis: null,
+      unread: [],
+      trends: [],
+    });
+    expect(headline.state).toBe('DEGRADED');
+    // Thresholds on the heat's scale: nothing, in either mode.
+    expect(calibrationSection.headline!(calibrationStatus([0.0006, 0.0004], { min: 0.0005, max: 0.001 }, 'enforce'), 0)).toEqual([]);
   });
 
   it('has no note where the heat reaches the thresholds’ scale, or the settings are not known here', () => {

@@ -273,6 +273,9 @@ describe('heat gate: outputs', () => {
       'inputs_age_sec',
       'mode',
       'debug_json',
+      // Ours, after the original's thirteen (issue #40).
+      'heat_by_symbol',
+      'decided_at_ms',
     ]);
     expect(decision).toMatchObject({
       in_action: 'FULL_CLOSE',
@@ -281,7 +284,26 @@ describe('heat gate: outputs', () => {
       heat_action: 'DOWNGRADE_FULL_TO_PARTIAL',
       recommended_partial: '0.75',
       reason: 'ok',
+      decided_at_ms: String(1_800_000_000_000),
     });
+    expect(JSON.parse(decision.heat_by_symbol!)).toEqual({ ETHUSDT: (1800 * 0.15) / 3000, BTCUSDT: (2000 * 0.3) / 3000 });
+  });
+
+  it('records every symbol’s share of the heat on a decision that changes the action, however many the book holds (issue #40 item 1)', async () => {
+    const book: Record<string, { notional: number; sigma: number }> = {};
+    for (let i = 0; i < 60; i++) book[`SYM${String(i).padStart(3, '0')}USDT`] = { notional: 100 + i, sigma: 0.003 + i / 10_000 };
+    const run = await runHandler(heatGate, proposal(), { redis: portfolio('12000', book) });
+    const decision = run.emitted(streams.heatDecision)[0]!;
+    expect(decision.out_action).toBe('PARTIAL_25');
+    const debug = JSON.parse(decision.debug_json!) as { heat: number; by_symbol?: Record<string, number> };
+    // debug_json keeps its 400 characters: it has no room for 60 names.
+    expect(decision.debug_json!.length).toBeLessThanOrEqual(400);
+    expect(Object.keys(debug.by_symbol ?? {}).length).toBeLessThan(60);
+    const shares = JSON.parse(decision.heat_by_symbol!) as Record<string, number>;
+    expect(Object.keys(shares)).toHaveLength(60);
+    const expected = Object.values(book).reduce((sum, p) => sum + p.notional * p.sigma, 0) / 12000;
+    expect(Object.values(shares).reduce((a, b) => a + b, 0)).toBeCloseTo(expected, 15);
+    expect(debug.heat).toBeCloseTo(expected, 15);
   });
 
   it('keeps the latest heat in Redis for the budget engine', async () => {

@@ -121,26 +121,35 @@ describe('prices at decision time (#26 item 5)', () => {
     expect(JSON.parse(decision.debug_json!)).toMatchObject({ mark: null, position_usd: 200 });
   });
 
-  it('the heat gate takes the position’s own mark from its book when it is fresh (no read on its path)', async () => {
-    const data = market('105', DECIDED_AT - 200);
-    const hashes = {
-      ...data.hashes,
-      [keys.position('ETHUSDT')]: {
-        symbol: 'ETHUSDT',
-        position_notional_usd: '200',
-        mark_price: '100',
-        updated_at: String(DECIDED_AT - 3000),
-      },
+  it('the heat gate prices a decision from the freshest quote by each source’s own time, the position’s mark among them, and says its source and age', async () => {
+    const withPosition = (markAt: number, tickerAt: number): FakeRedisData => {
+      const data = market('105', DECIDED_AT - 20_000);
+      return {
+        ...data,
+        hashes: {
+          ...data.hashes,
+          [keys.position('ETHUSDT')]: { symbol: 'ETHUSDT', position_notional_usd: '200', mark_price: '100', updated_at: String(markAt) },
+          [keys.ticker('ETHUSDT')]: { markPrice: '102', timestamp: String(tickerAt) },
+        },
+      };
     };
-    const gate = await runHandler(
-      heatGate,
-      { plan_id: 'p1', symbol: 'ETHUSDT', action: 'FULL_CLOSE' },
-      { redis: { ...data, hashes }, now: DECIDED_AT },
-    );
-    expect(JSON.parse(gate.emitted(streams.heatDecision)[0]!.debug_json!)).toMatchObject({
+    const decide = async (data: FakeRedisData) => {
+      const gate = await runHandler(heatGate, { plan_id: 'p1', symbol: 'ETHUSDT', action: 'FULL_CLOSE' }, { redis: data, now: DECIDED_AT });
+      return JSON.parse(gate.emitted(streams.heatDecision)[0]!.debug_json!) as Record<string, unknown>;
+    };
+    // The position's mark 3 s old, the ticker's 400 ms (issue #40: 112 of 151 downgrades were priced from the older one).
+    expect(await decide(withPosition(DECIDED_AT - 3000, DECIDED_AT - 400))).toMatchObject({
+      mark: 102,
+      mark_source: 'ticker',
+      mark_at: DECIDED_AT - 400,
+      mark_age_ms: 400,
+    });
+    // The position's the freshest: it prices the decision.
+    expect(await decide(withPosition(DECIDED_AT - 100, DECIDED_AT - 400))).toMatchObject({
       mark: 100,
       mark_source: 'position',
-      mark_at: DECIDED_AT - 3000,
+      mark_at: DECIDED_AT - 100,
+      mark_age_ms: 100,
     });
   });
 
@@ -436,7 +445,9 @@ describe('the outcomes report counts late and missing samples (#26 item 6)', () 
     // n, no px, late in, late px, total
     expect(overall.trim().split(/\s+/).slice(0, 6)).toEqual(['overall', '7', '2', '1', '1', '$150.00']);
     const csv = formatOutcomesCsv([samples[2]!]).trim().split('\n');
-    expect(csv[1]).toMatch(/,follow_up,,1,0,5,,,$/);
+    // …, entry_source, followed_at, read_late, sample_late, late_bound_sec, missing_reason, price_source, price_at,
+    // then (issue #40) price_age_ms, entry_price_source, entry_price_at, entry_price_age_ms: unknown here.
+    expect(csv[1]).toMatch(/,follow_up,,1,0,5,,,,,,,$/);
   });
 
   it('the replay applies the live rules to a dump that records the follow-up’s reading', () => {

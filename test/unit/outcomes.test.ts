@@ -279,7 +279,9 @@ describe('the outcomes report', () => {
     expect(csv[0]).toBe(
       'decision_id,kind,symbol,plan_id,bucket,mode,proposed_action,decided_action,horizon,decided_at,sampled_at,exposure_usd,entry_price,price,pnl_usd,worst_pnl_usd,' +
         // Added by issue #26, after the earlier columns (docs/outcomes.md)
-        'entry_source,followed_at,read_late,sample_late,late_bound_sec,missing_reason,price_source,price_at',
+        'entry_source,followed_at,read_late,sample_late,late_bound_sec,missing_reason,price_source,price_at,' +
+        // Added by issue #40: how old each price was, and the entry price's own quote
+        'price_age_ms,entry_price_source,entry_price_at,entry_price_age_ms',
     );
     expect(csv).toHaveLength(3);
     expect(csv[2]).toContain(',1h,');
