@@ -19,6 +19,7 @@ export { describeRedis, type RedisClient } from './redis.js';
 export { connectVerified, preflightRedis, redactSecrets, RedisWiringError } from './redis-preflight.js';
 export { buildInfo, packageRoot, releaseName, type BuildInfo } from './build-info.js';
 export { didYouMean } from './did-you-mean.js';
+export { findUnknownSettings, settingsRead } from './unknown-settings.js';
 export {
   collectStatus,
   defaultStatusOptions,
