@@ -9,15 +9,13 @@ import {
   settingsRead,
   packageRoot,
   describeRedis,
+  redisIsConfigured,
 } from '../runtime/host/index.js';
 import { isRunning, readPrivateRedisRecord } from '../app/private-redis-record.js';
 import { OperationalError, UsageError } from './errors.js';
 import type { CliIo } from './io.js';
 
 const DEFAULT_TIMEOUT_MS = 3000;
-
-/** The variables that say where Redis is; REDIS_DB or REDIS_PASSWORD alone name none. */
-const NAMING_VARIABLES = ['REDIS_URL', 'REDIS_HOST', 'REDIS_PORT', 'REDIS_CLUSTER_NODES', 'REDIS_SENTINELS'] as const;
 
 /** The Redis a command talks to, and what named it. */
 export interface CliRedis {
@@ -60,8 +58,8 @@ function checkRedisVariableNames(io: CliIo): void {
  */
 export function cliRedis(io: CliIo): CliRedis {
   const config = cliConfig(io);
-  const source = `settings from ${io.envFile ?? 'the environment'}`;
-  if (NAMING_VARIABLES.some((name) => io.env[name]?.trim()) || io.envFile !== undefined) return { config, namedBy: source };
+  // As for the gates (app/main.ts): REDIS_PORT or REDIS_DB alone only change the default.
+  if (redisIsConfigured(config) || io.envFile !== undefined) return { config, namedBy: `settings from ${io.envFile ?? 'the environment'}` };
   const record = readPrivateRedisRecord(packageRoot());
   if (record !== undefined && isRunning(record)) {
     return {

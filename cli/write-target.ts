@@ -16,7 +16,7 @@ export async function withRedisWrite<T>(
   const target = writeTarget(config);
   if (namedBy === undefined)
     throw new UsageError(
-      `nothing named a Redis to write to (no REDIS_URL, REDIS_HOST, REDIS_PORT, REDIS_CLUSTER_NODES or REDIS_SENTINELS, no env file, no npm start running in this checkout), ` +
+      `nothing named a Redis to write to (no REDIS_URL, REDIS_HOST, REDIS_CLUSTER_NODES or REDIS_SENTINELS, no env file, no npm start running in this checkout), ` +
         `and the default ${target} may be anybody's: set REDIS_URL=redis://host:port/db or pass --env-file PATH; nothing was written`,
     );
   io.err(`quantum-gates: writing to Redis ${target} (${namedBy})`);

@@ -48,8 +48,21 @@ describe('the Redis the CLI acts on', () => {
     expect(result.stderr).not.toContain('writing to Redis');
   });
 
-  it('writes where REDIS_PORT alone names a Redis on this machine', async () => {
-    const result = await runCli(['inject', 'portfolio', '--equity-usd', '10000'], { ...noEnvFiles, REDIS_PORT: String(redis.port) });
+  it('reads the default when nothing names a Redis, and says so first (REDIS_PORT alone only moves the default)', async () => {
+    await redis.client.set(keys.killSwitch, '1');
+
+    const result = await runCli(['kill', 'status'], { ...noEnvFiles, REDIS_PORT: String(redis.port) });
+
+    expect(result.stderr).toContain(`reading Redis redis://127.0.0.1:${redis.port}/0 (default: nothing named a Redis`);
+    expect(result.stdout).toContain('ON');
+    const write = await runCli(['kill', 'off', '--reason', 'x'], { ...noEnvFiles, REDIS_PORT: String(redis.port) });
+    expect(write.code).toBe(2);
+    expect(await redis.client.get(keys.killSwitch)).toBe('1');
+  });
+
+  it('writes where REDIS_HOST names the Redis', async () => {
+    const env = { ...noEnvFiles, REDIS_HOST: '127.0.0.1', REDIS_PORT: String(redis.port) };
+    const result = await runCli(['inject', 'portfolio', '--equity-usd', '10000'], env);
 
     expect(result.stderr).toContain(`writing to Redis redis://127.0.0.1:${redis.port}/0 (settings from the environment)`);
     expect(result.code).toBe(0);
