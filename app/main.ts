@@ -66,11 +66,17 @@ async function main(): Promise<void> {
 
   // Refuse a Redis that cannot be used as configured (wrong password, a database it does not
   // have, nothing answering) before any gate starts, rather than run on database 0 or retry forever.
+  // A named Redis that does not answer yet (a host booting, a Redis restarting) is waited for,
+  // not a reason to exit: a supervisor's restart limit would otherwise leave the gates down for
+  // good once it comes back. The runtime waits with /ready at 503 and says so in the log.
   try {
     await preflightRedis(parseRuntimeConfig(env), runtimeConfig.REDIS_CONNECT_TIMEOUT_MS);
   } catch (error) {
-    await localRedis?.stop();
-    throw error;
+    if (!(error instanceof RedisWiringError && error.unreachable && localRedis === undefined)) {
+      await localRedis?.stop();
+      throw error;
+    }
+    console.error(`quantum-gates: ${error.message}; waiting for it: the gates start when it answers (/ready answers 503 until then)`);
   }
 
   const runtime = await createRuntime({ env, handlers: allHandlers, httpPlugins, checkHttpEnv });
