@@ -1,4 +1,4 @@
-import { type RuntimeConfig, describeRedis, type RedisClient } from '../runtime/host/index.js';
+import { type RuntimeConfig, redisAddress, type RedisClient } from '../runtime/host/index.js';
 import { UsageError } from './errors.js';
 import type { CliIo } from './io.js';
 import { cliRedis, withConnection } from './redis.js';
@@ -24,9 +24,4 @@ export async function withRedisWrite<T>(
 }
 
 /** host, port and db, always all three (a REDIS_URL may leave port and db implicit); never a password. */
-export function writeTarget(config: RuntimeConfig): string {
-  if (!config.REDIS_URL) return describeRedis(config);
-  const url = new URL(config.REDIS_URL);
-  const db = url.pathname.replace(/^\//, '') || '0';
-  return `${url.protocol}//${url.hostname}:${url.port || '6379'}/${db}`;
-}
+export const writeTarget = (config: RuntimeConfig): string => redisAddress(config);

@@ -79,6 +79,42 @@ describe('quantum-gates status', () => {
     await redis.client.del(keys.killSwitch);
   });
 
+  it('refuses to show gates that run on another Redis than the one named, exit 1 (REDIS_URL, and a Redis that does not answer)', async () => {
+    const other = await startTestRedis();
+    try {
+      const elsewhere = await runCli(['status'], { ...env, REDIS_URL: other.url });
+      expect(elsewhere.code).toBe(1);
+      expect(elsewhere.stderr).toContain(`the gates at ${env.QG_URL}/status are another deployment: it runs on Redis ${redis.url}/0`);
+      expect(elsewhere.stderr).toContain(`not on ${other.url}/0 (settings from the environment, run_id:`);
+      expect(elsewhere.stdout).toBe('');
+
+      const nowhere = await runCli(['status', '--json'], { ...env, REDIS_URL: 'redis://127.0.0.1:1' });
+      expect(nowhere.code).toBe(1);
+      expect(nowhere.stderr).toMatch(
+        /another deployment: .*not on redis:\/\/127\.0\.0\.1:1\/0 \(settings from the environment\), which does not answer: .*ECONNREFUSED/,
+      );
+      expect(nowhere.stdout).toBe('');
+    } finally {
+      await other.stop();
+    }
+  });
+
+  it('shows the gates that run on the Redis named, however it is reached, and says which Redis they run on when nothing named one', async () => {
+    const same = await runCli(['status', '--json'], { ...env, REDIS_URL: `redis://localhost:${redis.port}/0` });
+    expect(same.code, same.stderr).toBe(0);
+    expect((JSON.parse(same.stdout) as GatesStatus).instance).toMatchObject({
+      redis: `${redis.url}/0`,
+      redis_id: expect.stringMatching(/^run_id:\w{40}$/),
+    });
+
+    const { REDIS_URL: _named, ...unnamed } = env;
+    const dir = await mkdtemp(join(tmpdir(), 'qg-no-env-'));
+    const shown = await runCli(['status', '--json'], { ...unnamed, QG_ENV_DIR: dir });
+    expect(shown.code, shown.stderr).toBe(0);
+    expect(shown.stderr).toContain(`run on Redis ${redis.url}/0 (not compared: nothing named a Redis)`);
+    await rm(dir, { recursive: true, force: true });
+  });
+
   it('fails with exit 1 and says so when the credentials are refused', async () => {
     const result = await runCli(['status'], { ...env, DASHBOARD_PASSWORD: 'wrong-password' });
 
