@@ -100,6 +100,8 @@ export async function connectVerified(config: RuntimeConfig, timeoutMs: number, 
     maxRetriesPerRequest: 0,
     retryStrategy: () => null,
     sentinelRetryStrategy: () => null,
+    // Nothing to follow in one check or one command, and a detector would keep the process alive.
+    failoverDetector: false,
     enableOfflineQueue: false,
     connectionName,
   };
