@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import type { Registry } from 'prom-client';
 import { TransactionCommitter, type Committer } from '../engine/commit.js';
 import { ClusterCommitter } from '../engine/cluster-commit.js';
-import { parseRuntimeConfig, type RuntimeConfig } from './config.js';
+import { clusterSettingProblems, parseRuntimeConfig, type RuntimeConfig } from './config.js';
 import { ConfigError } from '../contract/env.js';
 import { BacklogMonitor } from './backlog.js';
 import type { AnyHandler } from '../contract/handler.js';
@@ -113,6 +113,7 @@ export function loadConfiguration(
     }
   };
   const config = attempt(() => parseRuntimeConfig(env));
+  if (config) problems.push(...clusterSettingProblems(config));
   const selected = attempt(() => selectHandlers(all, env.HANDLERS)) ?? [];
   const hosted = selected.map((handler) => ({ handler, config: attempt(() => handler.config(env)) }));
   if (checkMore) attempt(() => checkMore(env, config?.HOST ?? env.HOST ?? '127.0.0.1'));
