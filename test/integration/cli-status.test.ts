@@ -10,6 +10,7 @@ import type { Runtime } from '../../runtime/host/runtime.js';
 import { keys } from '../../schemas/keys.js';
 import { freePort, startTestRedis, type TestRedis } from '../support/redis-server.js';
 import { createTestRuntime, waitFor } from '../support/runtime.js';
+import { startTestRedisCluster } from '../support/redis-cluster.js';
 import { runCli } from './cli-harness.js';
 
 const USER = 'ops';
@@ -96,6 +97,20 @@ describe('quantum-gates status', () => {
       expect(nowhere.stdout).toBe('');
     } finally {
       await other.stop();
+    }
+  });
+
+  it('refuses to show gates on a single Redis when REDIS_CLUSTER_NODES names a cluster, exit 1', async () => {
+    const cluster = await startTestRedisCluster();
+    try {
+      const { REDIS_URL: _single, ...rest } = env;
+      const result = await runCli(['status'], { ...rest, REDIS_CLUSTER_NODES: cluster.nodes });
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain(`another deployment: it runs on Redis ${redis.url}/0 (run_id:`);
+      expect(result.stderr).toMatch(new RegExp(`not on cluster ${cluster.nodes} \\(settings from the environment, cluster:\\w{40}\\)`));
+      expect(result.stdout).toBe('');
+    } finally {
+      await cluster.stop();
     }
   });
 

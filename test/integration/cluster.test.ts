@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { Queue } from 'bullmq';
-import type { Cluster } from 'ioredis';
+import { Cluster as IoCluster, type Cluster } from 'ioredis';
+import { redisIdentity } from '../../runtime/host/redis-identity.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { allHandlers } from '../../handlers/index.js';
 import { createRuntime, type Runtime } from '../../runtime/host/runtime.js';
@@ -70,6 +71,20 @@ describe('the gates on a three-master Redis Cluster', () => {
     ]);
     expect(output).not.toContain('CROSSSLOT');
     expect((await Promise.all(r.nodes('master').map((node) => node.keys('bull:*')))).flat()).toEqual([]);
+  });
+
+  it('has one identity whichever node a client is seeded with, for status to tell this cluster from another Redis', async () => {
+    const [first, second] = cluster.nodes.split(',');
+    const seeded = (node: string) => new IoCluster([{ host: node.split(':')[0]!, port: Number(node.split(':')[1]) }]);
+    const [a, b] = [seeded(first!), seeded(second!)];
+    try {
+      const identity = await redisIdentity(a);
+      expect(identity).toMatch(/^cluster:\w{40}$/);
+      expect(await redisIdentity(b)).toBe(identity);
+    } finally {
+      a.disconnect();
+      b.disconnect();
+    }
   });
 
   it('spreads the heat gate’s input, outputs and state over different slots (so this test means something)', async () => {
