@@ -65,8 +65,7 @@ async function main(): Promise<void> {
   }
 
   // Refuse a Redis that cannot be used as configured (wrong password, a database it does not
-  // have, nothing answering) before any gate starts, rather than run on database 0 or retry forever.
-  // A named Redis that does not answer yet (a host booting, a Redis restarting) is waited for,
+  // have) before any gate starts, rather than run on database 0 or retry forever. A named Redis that does not answer yet (a host booting, a Redis restarting) is waited for,
   // not a reason to exit: a supervisor's restart limit would otherwise leave the gates down for
   // good once it comes back. The runtime waits with /ready at 503 and says so in the log.
   try {
