@@ -224,6 +224,7 @@ export const statusCommand: Command = {
       if (instance?.redis)
         io.err(`quantum-gates: the gates at ${url} run on Redis ${instance.redis} (not compared: nothing named a Redis)`);
     } else {
+      if (!instance?.redis) io.err(`quantum-gates: the gates at ${url} do not say which Redis they run on (an older build): not compared`);
       const mismatch = redisMismatch(own, instance);
       if (mismatch !== undefined)
         throw new OperationalError(
