@@ -1,7 +1,9 @@
+import { realpathSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
+import { Redis } from 'ioredis';
 import { RedisWiringError } from '../runtime/host/index.js';
 import { isListening, startLocalRedis, type LocalRedis } from './local-redis.js';
-import { isRunning, readPrivateRedisRecord, writePrivateRedisRecord } from './private-redis-record.js';
+import { isRunning, privateRedisDir, readPrivateRedisRecord, writePrivateRedisRecord } from './private-redis-record.js';
 
 /** The pause before starting a private redis-server that died again, doubled up to the cap. */
 const RESTART_PAUSE_MS = 500;
@@ -29,9 +31,44 @@ export async function privateRedisPort(projectRoot: string, defaultPort: number)
       `another npm start of this checkout (pid ${record.pid}) runs the private redis-server at redis://127.0.0.1:${record.port} on .data/redis: ` +
         `stop it first, or run beside it on that Redis with REDIS_URL=redis://127.0.0.1:${record.port}/0`,
     );
+  // A killed npm start leaves its server running (its own process group): that one is ours.
+  if (record !== undefined && (await stopOrphan(projectRoot, record.port))) return record.port;
   if (!(await isListening('127.0.0.1', defaultPort))) return defaultPort;
   if (record !== undefined && !(await isListening('127.0.0.1', record.port))) return record.port;
   return freeLoopbackPort();
+}
+
+/**
+ * Shuts down the private redis-server a killed `npm start` left on `port`, told by its data
+ * directory (.data/redis), so a second server never runs on the same files; SHUTDOWN writes its
+ * AOF first. False when nothing, or another Redis, answers there.
+ */
+async function stopOrphan(projectRoot: string, port: number): Promise<boolean> {
+  if (!(await isListening('127.0.0.1', port))) return false;
+  const probe = new Redis({
+    host: '127.0.0.1',
+    port,
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    connectTimeout: 1000,
+    retryStrategy: () => null,
+  });
+  probe.on('error', () => undefined);
+  try {
+    await probe.connect();
+    const [, dir] = (await probe.config('GET', 'dir')) as [string, string];
+    if (realpathSync(dir) !== realpathSync(privateRedisDir(projectRoot))) return false;
+    console.error(
+      `quantum-gates: stopping the private redis-server a killed npm start left running at redis://127.0.0.1:${port}, to start it again`,
+    );
+    await probe.call('SHUTDOWN').catch(() => undefined); // the connection closes as it goes
+  } catch {
+    return false;
+  } finally {
+    probe.disconnect();
+  }
+  for (let i = 0; i < 100 && (await isListening('127.0.0.1', port, 100)); i++) await new Promise((r) => setTimeout(r, 50));
+  return true;
 }
 
 /**

@@ -140,6 +140,49 @@ describe('npm start', () => {
     }
   });
 
+  it('stops the private redis-server a killed npm start left running, and runs on its port and data again', async () => {
+    const redisPort = await freePort();
+    const port = await freePort();
+    const ready = () =>
+      waitFor(async () => (await fetch(`http://127.0.0.1:${port}/ready`).catch(() => undefined))?.status === 200, {
+        timeoutMs: 30_000,
+        what: '/ready',
+      });
+    const killed = launch({ REDIS_PORT: String(redisPort), PORT: String(port) });
+    let again: ReturnType<typeof launch> | undefined;
+    try {
+      await ready();
+      await runCli(['kill', 'on', '--reason', 'survives'], { QG_ENV_DIR: mkdtempSync(join(tmpdir(), 'qg-no-env-')) });
+      killed.child.kill('SIGKILL');
+      await killed.exited;
+      expect(await isListening('127.0.0.1', redisPort)).toBe(true); // its own process group: left running
+
+      again = launch({ REDIS_PORT: String(redisPort), PORT: String(port) });
+      await ready();
+      expect(again.output()).toContain(
+        `stopping the private redis-server a killed npm start left running at redis://127.0.0.1:${redisPort}`,
+      );
+      expect(again.output()).toContain(`started a private redis-server at redis://127.0.0.1:${redisPort} `);
+      const client = new Redis({ port: redisPort, lazyConnect: true, maxRetriesPerRequest: 0 });
+      await client.connect();
+      expect(await client.get('quantum:kill')).toBe('1'); // the same data, written to its AOF at the SHUTDOWN
+      client.disconnect();
+    } finally {
+      killed.child.kill('SIGKILL');
+      again?.child.kill('SIGTERM');
+      await again?.exited;
+      if (await isListening('127.0.0.1', redisPort)) {
+        const orphan = new Redis({ port: redisPort, lazyConnect: true, maxRetriesPerRequest: 0 });
+        await orphan
+          .connect()
+          .then(() => orphan.call('shutdown', 'nosave'))
+          .catch(() => undefined);
+        orphan.disconnect();
+      }
+      rmSync(resolve(root, '.data', 'redis', 'appendonlydir'), { recursive: true, force: true });
+    }
+  });
+
   it('runs on a private redis-server of its own with REDIS_PRIVATE=1, beside a Redis that answers, writing nothing into that one', async () => {
     const redis = await startTestRedis();
     const port = await freePort();
