@@ -179,6 +179,27 @@ describe('quantum-gates status', () => {
     }
   });
 
+  it('per gate: an instance on another Redis than gates-common.env names is another deployment, not shown, exit 1', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'qg-per-gate-'));
+    const other = await startTestRedis();
+    try {
+      await writeFile(join(dir, 'gates-common.env'), `REDIS_URL=${other.url}\nDASHBOARD_USER=${USER}\nDASHBOARD_PASSWORD=${PASSWORD}\n`);
+      await writeFile(join(dir, 'gates-heat-gate.env'), `PORT=${new URL(env.QG_URL!).port}\nHOST=127.0.0.1\n`);
+
+      const result = await runCli(['status'], { QG_ENV_DIR: dir });
+
+      expect(result.code).toBe(1);
+      expect(result.stdout).toBe('');
+      expect(result.stderr).toContain('no instance answered');
+      expect(result.stderr).toContain(
+        `heat-gate http://127.0.0.1:${new URL(env.QG_URL!).port}/status: another deployment: it runs on Redis ${redis.url}/0`,
+      );
+    } finally {
+      await other.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   // The default address is :8080, which a shared machine may be using: then there is nothing to show.
   it('where nothing listens on :8080 and no QG_URL or PORT is set, asks the per-gate instances instead', async (context) => {
     if (await listening(8080)) context.skip();
