@@ -25,6 +25,8 @@ export interface LocalRedis {
   readonly url: string;
   readonly dataDir: string;
   readonly pid: number | undefined;
+  /** Settles when the server exits, by stop() or not (its exit code, null after a signal). */
+  readonly exited: Promise<number | null>;
   stop(): Promise<void>;
 }
 
@@ -42,13 +44,14 @@ export async function startLocalRedis(projectRoot: string, port = 6379): Promise
     // server must outlive the drain that SIGINT starts (the runtime stops it afterwards).
     { stdio: 'ignore', detached: true },
   );
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
   for (let i = 0; i < 100; i++) {
     if (await isListening('127.0.0.1', port, 200)) {
       return {
         url: `redis://127.0.0.1:${port}`,
         dataDir,
         pid: child.pid,
+        exited,
         async stop() {
           child.kill('SIGTERM');
           await exited;

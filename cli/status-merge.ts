@@ -20,6 +20,8 @@ export interface InstanceAnswer {
   readonly error?: string;
   /** The gates it hosts as its env file names them (HANDLERS, else its name); unknown for one given by URL. */
   readonly hosts?: readonly string[];
+  /** It answered, but runs on another Redis than the one named: another deployment, never shown. */
+  readonly otherRedis?: boolean;
 }
 
 /** One line of the instances table: which process answered, and what it runs. */
@@ -109,6 +111,8 @@ export function mergeInstanceStatuses(answers: readonly InstanceAnswer[]): Merge
  * instance) does not read as trading held up.
  */
 export function missingInstance(a: InstanceAnswer): HeadlineReason {
+  if (a.otherRedis === true)
+    return { state: 'BLOCKING', text: `instance ${a.name} (${a.url}) is ${a.error ?? 'another deployment'}`, since: null };
   const text = `instance ${a.name} (${a.url}) did not answer: ${a.error ?? ''}`;
   if (a.hosts === undefined || a.hosts.includes('governor')) return { state: 'BLOCKING', text, since: null };
   const without = a.hosts.includes('risk-budget')

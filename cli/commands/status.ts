@@ -7,6 +7,7 @@ import { envDir } from '../env-file.js';
 import { perGateInstances, type GateInstance } from '../gate-instances.js';
 import { mergeInstanceStatuses, missingInstance, type InstanceAnswer } from '../status-merge.js';
 import type { GatesStatus, SectionDescription } from '../../runtime/host/index.js';
+import { ownRedis, redisMismatch, type OwnRedis } from '../redis-match.js';
 
 const help = [
   'Usage: quantum-gates status [--url URL[,URL...]] [--json]',
@@ -32,8 +33,13 @@ const help = [
   '  --url URL[,URL]  the server (or the instances), overriding $QG_URL',
   '  --json           print the /status JSON as served (across instances: merged, with "instances")',
   '',
-  'Exit 1 when the server cannot be reached or refuses the credentials, or when an instance',
-  'whose absence holds trading up (the governor, or one named by URL) does not answer.',
+  'The status shown is about the Redis this command is told to use: when REDIS_URL (REDIS_HOST,',
+  'REDIS_CLUSTER_NODES, REDIS_SENTINELS) or an env file names one, an instance running on another',
+  'Redis (told by the run_id it reports in /status) is another deployment and is not shown.',
+  '',
+  'Exit 1 when the server cannot be reached or refuses the credentials, when an instance whose',
+  'absence holds trading up (the governor, or one named by URL) does not answer, or when an',
+  'instance runs on another Redis than the one named.',
 ].join('\n');
 
 const TIMEOUT_MS = 5000;
@@ -151,20 +157,22 @@ function withCredentials(io: CliIo, instance: GateInstance): Instance {
   return { name: instance.name, url: instance.url, env: { ...io.env, ...own }, hosts: instance.hosts };
 }
 
-async function askInstance(io: CliIo, instance: Instance): Promise<InstanceAnswer> {
+async function askInstance(io: CliIo, instance: Instance, own: OwnRedis | undefined): Promise<InstanceAnswer> {
   const named = { name: instance.name, url: instance.url, ...(instance.hosts ? { hosts: instance.hosts } : {}) };
   try {
     const body = await fetchStatus(io, instance.url, instance.env);
     const status = JSON.parse(body) as GatesStatus;
     if (!Array.isArray(status?.gates)) return { ...named, error: 'did not answer a gates status' };
+    const mismatch = own === undefined ? undefined : redisMismatch(own, status.instance);
+    if (mismatch !== undefined) return { ...named, error: `another deployment: ${mismatch}`, otherRedis: true };
     return { ...named, status, sections: await fetchSections(io, instance.url, instance.env) };
   } catch (error) {
     return { ...named, error: error instanceof UnreachableError ? error.why : (error as Error).message };
   }
 }
 
-async function showInstances(io: CliIo, instances: readonly Instance[], json: boolean): Promise<number> {
-  const answers = await Promise.all(instances.map((i) => askInstance(io, i)));
+async function showInstances(io: CliIo, instances: readonly Instance[], json: boolean, own: OwnRedis | undefined): Promise<number> {
+  const answers = await Promise.all(instances.map((i) => askInstance(io, i, own)));
   const merged = mergeInstanceStatuses(answers);
   if (merged === undefined) {
     throw new OperationalError(
@@ -187,7 +195,9 @@ export const statusCommand: Command = {
   async run(argv, io) {
     const args = parseCommandArgs('status', argv, { url: { type: 'string' }, json: { type: 'boolean' } });
     const target = targets(io, args.values.url);
-    if (target.kind === 'instances') return showInstances(io, target.instances, args.values.json === true);
+    // The Redis this command was told to use: an instance running on another is another deployment.
+    const own = await ownRedis(io);
+    if (target.kind === 'instances') return showInstances(io, target.instances, args.values.json === true, own);
     const url = target.url;
     let body: string;
     try {
@@ -203,6 +213,7 @@ export const statusCommand: Command = {
         io,
         instances.map((i) => withCredentials(io, i)),
         args.values.json === true,
+        own,
       );
     }
     let parsed: unknown;
@@ -210,6 +221,19 @@ export const statusCommand: Command = {
       parsed = JSON.parse(body);
     } catch {
       throw new OperationalError(`${url} did not answer JSON: ${body.slice(0, 200)}`);
+    }
+    const instance = (parsed as Partial<GatesStatus> | null)?.instance;
+    if (own === undefined) {
+      if (instance?.redis)
+        io.err(`quantum-gates: the gates at ${url} run on Redis ${instance.redis} (not compared: nothing named a Redis)`);
+    } else {
+      if (!instance?.redis) io.err(`quantum-gates: the gates at ${url} do not say which Redis they run on (an older build): not compared`);
+      const mismatch = redisMismatch(own, instance);
+      if (mismatch !== undefined)
+        throw new OperationalError(
+          `the gates at ${url} are another deployment: ${mismatch}. Not showing their status; ` +
+            'point QG_URL (or --url) at the gates that run on the Redis named, or name theirs',
+        );
     }
     if (args.values.json) {
       io.out(JSON.stringify(parsed, null, 2));

@@ -132,6 +132,18 @@ export function parseRuntimeConfig(env: Readonly<Record<string, string | undefin
   return parseEnv(runtimeEnvSchema, env);
 }
 
+/**
+ * What the gates cannot start with on a Redis Cluster. BullMQ runs its scripts over all of a
+ * queue's keys, which only a hash tag in the prefix puts in one slot: without one, every queue
+ * fails at start with CROSSSLOT, which names neither cause nor cure. (The CLI uses no queue.)
+ */
+export function clusterSettingProblems(config: RuntimeConfig): string[] {
+  if (!config.REDIS_CLUSTER_NODES || /\{[^}]+\}/.test(config.BULLMQ_PREFIX)) return [];
+  return [
+    `BULLMQ_PREFIX: on a Redis Cluster (REDIS_CLUSTER_NODES) must hold a hash tag, e.g. BULLMQ_PREFIX={quantum}, so each queue's keys share one slot (got "${config.BULLMQ_PREFIX}"; docs/cluster.md)`,
+  ];
+}
+
 /** True when the environment names a Redis of its own rather than the default local one. */
 export function redisIsConfigured(config: RuntimeConfig): boolean {
   return (

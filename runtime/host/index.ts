@@ -16,9 +16,11 @@ export {
 } from './runtime.js';
 export { parseRuntimeConfig, redisIsConfigured, type RuntimeConfig } from './config.js';
 export { describeRedis, type RedisClient } from './redis.js';
+export { redisAddress, redisIdentity } from './redis-identity.js';
 export { connectVerified, preflightRedis, redactSecrets, RedisWiringError } from './redis-preflight.js';
 export { buildInfo, packageRoot, releaseName, type BuildInfo } from './build-info.js';
 export { didYouMean } from './did-you-mean.js';
+export { findUnknownSettings, settingsRead } from './unknown-settings.js';
 export {
   collectStatus,
   defaultStatusOptions,

@@ -12,6 +12,8 @@ export class RedisWiringError extends Error {
   constructor(
     readonly variable: string,
     cause: string,
+    /** Nothing answered (refused, timed out, no sentinel or node up): a Redis perhaps not up yet, not a wrong setting. */
+    readonly unreachable = false,
   ) {
     super(`${variable}: ${cause}`);
     this.name = 'RedisWiringError';
@@ -72,8 +74,8 @@ function explain(config: RuntimeConfig, errors: readonly Error[], timeoutMs: num
     return new RedisWiringError(vars.db, `Redis at ${where} has no database ${dbOf(config)} (${first})`);
   }
   if (timedOut && errors.length === 0)
-    return new RedisWiringError(vars.address, `cannot reach Redis at ${where}: no answer within ${timeoutMs} ms`);
-  return new RedisWiringError(vars.address, `cannot reach Redis at ${where}: ${first || 'connection closed'}`);
+    return new RedisWiringError(vars.address, `cannot reach Redis at ${where}: no answer within ${timeoutMs} ms`, true);
+  return new RedisWiringError(vars.address, `cannot reach Redis at ${where}: ${first || 'connection closed'}`, true);
 }
 
 function dbOf(config: RuntimeConfig): number {
@@ -98,6 +100,8 @@ export async function connectVerified(config: RuntimeConfig, timeoutMs: number, 
     maxRetriesPerRequest: 0,
     retryStrategy: () => null,
     sentinelRetryStrategy: () => null,
+    // Nothing to follow in one check or one command, and a detector would keep the process alive.
+    failoverDetector: false,
     enableOfflineQueue: false,
     connectionName,
   };

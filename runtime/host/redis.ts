@@ -63,14 +63,16 @@ export function createRedisClient(config: RuntimeConfig, options: RedisOptions, 
   if (config.REDIS_SENTINELS) {
     // ioredis asks the sentinels for the current master and asks again after a failover.
     return new Redis({
+      // Follow a failover as soon as the sentinels announce it (a one-shot client turns it off:
+      // ioredis's QUIT leaves the detector's sentinel connection open, and the process with it).
+      failoverDetector: true,
       ...options,
       ...password,
       sentinels: hostPorts(config.REDIS_SENTINELS),
       name: config.REDIS_SENTINEL_NAME,
       db: config.REDIS_DB,
-      // Follow a failover as soon as the sentinels announce it, and leave a demoted master (its
-      // writes answer READONLY) for the one they name; nothing is re-sent, the runtime decides.
-      failoverDetector: true,
+      // Leave a demoted master (its writes answer READONLY) for the one the sentinels name;
+      // nothing is re-sent, the runtime decides.
       reconnectOnError: (error: Error) => (error.message.startsWith('READONLY') ? 1 : false),
     });
   }

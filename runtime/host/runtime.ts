@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import type { Registry } from 'prom-client';
 import { TransactionCommitter, type Committer } from '../engine/commit.js';
 import { ClusterCommitter } from '../engine/cluster-commit.js';
-import { parseRuntimeConfig, type RuntimeConfig } from './config.js';
+import { clusterSettingProblems, parseRuntimeConfig, type RuntimeConfig } from './config.js';
 import { ConfigError } from '../contract/env.js';
 import { BacklogMonitor } from './backlog.js';
 import type { AnyHandler } from '../contract/handler.js';
@@ -14,7 +14,8 @@ import { PeriodicRefresh } from '../engine/refresh.js';
 import type { RedisReader } from '../contract/redis-reader.js';
 import { buildInfo } from './build-info.js';
 import { createRegistry, promMetricFactory, runtimeMetrics, type RuntimeMetrics } from '../engine/metrics.js';
-import { connectRedis, describeRedis, isReady, type RedisClient } from './redis.js';
+import { connectRedis, describeRedis, isReady, waitUntilReady, type RedisClient } from './redis.js';
+import { redactSecrets } from './redis-preflight.js';
 import { RedisHealth, type RedisFault } from './redis-health.js';
 import { selectHandlers } from './registry.js';
 import { buildServer, type Readiness } from './server.js';
@@ -28,6 +29,9 @@ import { findUnknownSettings, settingsRead } from './unknown-settings.js';
 import { withTimeout } from './timeout.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
+
+/** While Redis does not answer at start, the log says so once this often. */
+const WAITING_FOR_REDIS_LOG_MS = 60_000;
 
 /** How long a scrape waits for BullMQ's queue counts before leaving them out. */
 const QUEUE_METRICS_TIMEOUT_MS = 1000;
@@ -109,6 +113,7 @@ export function loadConfiguration(
     }
   };
   const config = attempt(() => parseRuntimeConfig(env));
+  if (config) problems.push(...clusterSettingProblems(config));
   const selected = attempt(() => selectHandlers(all, env.HANDLERS)) ?? [];
   const hosted = selected.map((handler) => ({ handler, config: attempt(() => handler.config(env)) }));
   // A value no gate can take stops the start even when the gate that reads it runs elsewhere
@@ -152,6 +157,8 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     return client;
   };
   const commands = connect('commands', 'commands');
+  let lastConnectionError: string | undefined;
+  commands.on('error', (error: Error) => (lastConnectionError = error.message));
   commands.on('ready', () => metrics.redisUp.set(1));
   commands.on('close', () => metrics.redisUp.set(0));
   const bullConnection = connect('bullmq', 'bullmq');
@@ -349,6 +356,27 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     }
   };
 
+  const stopped = new AbortController();
+  /**
+   * A Redis that is not up yet when the gates start is waited for like one still loading its
+   * data: the connections retry with backoff, /ready answers 503 (starting), and one line a
+   * minute says what the gates wait for and why.
+   */
+  const waitForRedisAtStart = async () => {
+    let saidAt: number | undefined;
+    while (!isReady(commands) && !stopped.signal.aborted) {
+      if (saidAt === undefined || now() - saidAt >= WAITING_FOR_REDIS_LOG_MS) {
+        saidAt = now();
+        logger.warn(
+          { redis: describeRedis(config), cause: redactSecrets(config, lastConnectionError ?? `connection ${commands.status}`) },
+          'waiting for Redis to answer: the gates start when it does; /ready answers 503 until then',
+        );
+      }
+      await waitUntilReady(commands, AbortSignal.any([stopped.signal, AbortSignal.timeout(WAITING_FOR_REDIS_LOG_MS)]));
+    }
+    if (saidAt !== undefined && !stopped.signal.aborted) logger.info({ redis: describeRedis(config) }, 'Redis answers: starting the gates');
+  };
+
   return {
     config,
     server,
@@ -374,6 +402,8 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       // restart is then drained by compiled code.
       if (config.QG_WARMUP_MS > 0) await warmUpGates();
       health.start();
+      await waitForRedisAtStart();
+      if (stopped.signal.aborted) return address;
       await startAll(workers.map((worker, i) => ({ gate: hosted[i]!.handler.name, start: () => worker.start() })));
       await health.probeNow();
       backlog.start();
@@ -383,6 +413,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       return address;
     },
     async stop() {
+      stopped.abort();
       logger.info('stopping: draining in-flight batches');
       backlog.stop();
       health.stop();
@@ -390,7 +421,9 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       await server.close();
       await closeServers(healthServers);
       await jobs.close();
-      await Promise.all(connections.map((c) => c.quit().catch(() => c.disconnect())));
+      // A connection that never came up (Redis down since the start) has nothing to flush, and
+      // its QUIT would wait in the offline queue for a Redis that may never answer.
+      await Promise.all(connections.map((c) => (isReady(c) ? c.quit().catch(() => c.disconnect()) : c.disconnect())));
       logger.info('stopped');
     },
   };

@@ -10,6 +10,7 @@ import type { Runtime } from '../../runtime/host/runtime.js';
 import { keys } from '../../schemas/keys.js';
 import { freePort, startTestRedis, type TestRedis } from '../support/redis-server.js';
 import { createTestRuntime, waitFor } from '../support/runtime.js';
+import { startTestRedisCluster } from '../support/redis-cluster.js';
 import { runCli } from './cli-harness.js';
 
 const USER = 'ops';
@@ -79,6 +80,56 @@ describe('quantum-gates status', () => {
     await redis.client.del(keys.killSwitch);
   });
 
+  it('refuses to show gates that run on another Redis than the one named, exit 1 (REDIS_URL, and a Redis that does not answer)', async () => {
+    const other = await startTestRedis();
+    try {
+      const elsewhere = await runCli(['status'], { ...env, REDIS_URL: other.url });
+      expect(elsewhere.code).toBe(1);
+      expect(elsewhere.stderr).toContain(`the gates at ${env.QG_URL}/status are another deployment: it runs on Redis ${redis.url}/0`);
+      expect(elsewhere.stderr).toContain(`not on ${other.url}/0 (settings from the environment, run_id:`);
+      expect(elsewhere.stdout).toBe('');
+
+      const nowhere = await runCli(['status', '--json'], { ...env, REDIS_URL: 'redis://127.0.0.1:1' });
+      expect(nowhere.code).toBe(1);
+      expect(nowhere.stderr).toMatch(
+        /another deployment: .*not on redis:\/\/127\.0\.0\.1:1\/0 \(settings from the environment\), which does not answer: .*ECONNREFUSED/,
+      );
+      expect(nowhere.stdout).toBe('');
+    } finally {
+      await other.stop();
+    }
+  });
+
+  it('refuses to show gates on a single Redis when REDIS_CLUSTER_NODES names a cluster, exit 1', async () => {
+    const cluster = await startTestRedisCluster();
+    try {
+      const { REDIS_URL: _single, ...rest } = env;
+      const result = await runCli(['status'], { ...rest, REDIS_CLUSTER_NODES: cluster.nodes });
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain(`another deployment: it runs on Redis ${redis.url}/0 (run_id:`);
+      expect(result.stderr).toMatch(new RegExp(`not on cluster ${cluster.nodes} \\(settings from the environment, cluster:\\w{40}\\)`));
+      expect(result.stdout).toBe('');
+    } finally {
+      await cluster.stop();
+    }
+  });
+
+  it('shows the gates that run on the Redis named, however it is reached, and says which Redis they run on when nothing named one', async () => {
+    const same = await runCli(['status', '--json'], { ...env, REDIS_URL: `redis://localhost:${redis.port}/0` });
+    expect(same.code, same.stderr).toBe(0);
+    expect((JSON.parse(same.stdout) as GatesStatus).instance).toMatchObject({
+      redis: `${redis.url}/0`,
+      redis_id: expect.stringMatching(/^run_id:\w{40}$/),
+    });
+
+    const { REDIS_URL: _named, ...unnamed } = env;
+    const dir = await mkdtemp(join(tmpdir(), 'qg-no-env-'));
+    const shown = await runCli(['status', '--json'], { ...unnamed, QG_ENV_DIR: dir });
+    expect(shown.code, shown.stderr).toBe(0);
+    expect(shown.stderr).toContain(`run on Redis ${redis.url}/0 (not compared: nothing named a Redis)`);
+    await rm(dir, { recursive: true, force: true });
+  });
+
   it('fails with exit 1 and says so when the credentials are refused', async () => {
     const result = await runCli(['status'], { ...env, DASHBOARD_PASSWORD: 'wrong-password' });
 
@@ -124,6 +175,27 @@ describe('quantum-gates status', () => {
       ]);
       expect(merged.gates.map((g) => g.name)).toEqual(['position-snapshot', 'heat-gate']);
     } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('per gate: an instance on another Redis than gates-common.env names is another deployment, not shown, exit 1', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'qg-per-gate-'));
+    const other = await startTestRedis();
+    try {
+      await writeFile(join(dir, 'gates-common.env'), `REDIS_URL=${other.url}\nDASHBOARD_USER=${USER}\nDASHBOARD_PASSWORD=${PASSWORD}\n`);
+      await writeFile(join(dir, 'gates-heat-gate.env'), `PORT=${new URL(env.QG_URL!).port}\nHOST=127.0.0.1\n`);
+
+      const result = await runCli(['status'], { QG_ENV_DIR: dir });
+
+      expect(result.code).toBe(1);
+      expect(result.stdout).toBe('');
+      expect(result.stderr).toContain('no instance answered');
+      expect(result.stderr).toContain(
+        `heat-gate http://127.0.0.1:${new URL(env.QG_URL!).port}/status: another deployment: it runs on Redis ${redis.url}/0`,
+      );
+    } finally {
+      await other.stop();
       await rm(dir, { recursive: true, force: true });
     }
   });

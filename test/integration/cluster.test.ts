@@ -1,5 +1,8 @@
+import { spawn } from 'node:child_process';
+import { resolve } from 'node:path';
 import { Queue } from 'bullmq';
-import type { Cluster } from 'ioredis';
+import { Cluster as IoCluster, type Cluster } from 'ioredis';
+import { redisIdentity } from '../../runtime/host/redis-identity.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { allHandlers } from '../../handlers/index.js';
 import { createRuntime, type Runtime } from '../../runtime/host/runtime.js';
@@ -44,6 +47,44 @@ describe('the gates on a three-master Redis Cluster', () => {
   afterAll(async () => {
     await runtime?.stop();
     await cluster?.stop();
+  });
+
+  it('refuses to start without a hash-tagged BULLMQ_PREFIX: one line naming it and the cure, no CROSSSLOT', async () => {
+    const gates = spawn(process.execPath, ['--import', 'tsx', 'app/main.ts'], {
+      cwd: resolve(import.meta.dirname, '../..'),
+      env: {
+        HOME: process.env.HOME ?? '/tmp',
+        PATH: process.env.PATH ?? '',
+        REDIS_CLUSTER_NODES: cluster.nodes,
+        PORT: '0',
+        LOG_LEVEL: 'warn',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    for (const stream of [gates.stdout, gates.stderr]) stream.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const code = await new Promise<number | null>((r) => gates.once('close', r));
+
+    expect(code, output).toBe(1);
+    expect(output.split('\n').filter((line) => line.includes('BULLMQ_PREFIX'))).toEqual([
+      '  - BULLMQ_PREFIX: on a Redis Cluster (REDIS_CLUSTER_NODES) must hold a hash tag, e.g. BULLMQ_PREFIX={quantum}, so each queue\'s keys share one slot (got "bull"; docs/cluster.md)',
+    ]);
+    expect(output).not.toContain('CROSSSLOT');
+    expect((await Promise.all(r.nodes('master').map((node) => node.keys('bull:*')))).flat()).toEqual([]);
+  });
+
+  it('has one identity whichever node a client is seeded with, for status to tell this cluster from another Redis', async () => {
+    const [first, second] = cluster.nodes.split(',');
+    const seeded = (node: string) => new IoCluster([{ host: node.split(':')[0]!, port: Number(node.split(':')[1]) }]);
+    const [a, b] = [seeded(first!), seeded(second!)];
+    try {
+      const identity = await redisIdentity(a);
+      expect(identity).toMatch(/^cluster:\w{40}$/);
+      expect(await redisIdentity(b)).toBe(identity);
+    } finally {
+      a.disconnect();
+      b.disconnect();
+    }
   });
 
   it('spreads the heat gate’s input, outputs and state over different slots (so this test means something)', async () => {

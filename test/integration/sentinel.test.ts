@@ -8,6 +8,7 @@ import { keys, streams } from '../../schemas/keys.js';
 import type { Runtime } from '../../runtime/host/runtime.js';
 import { freePort, usePrivateRedis } from '../support/redis-server.js';
 import { readStream, startRuntime, waitFor } from '../support/runtime.js';
+import { runCli } from './cli-harness.js';
 
 describe('the gates behind Redis Sentinel', () => {
   const master = usePrivateRedis();
@@ -39,6 +40,20 @@ describe('the gates behind Redis Sentinel', () => {
   afterAll(() => {
     sentinel.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
+  });
+
+  it.each([
+    ['kill status', ['kill', 'status']],
+    ['inject portfolio', ['inject', 'portfolio', '--equity-usd', '10000']],
+    ['dlq list', ['dlq', 'list']],
+  ])('the CLI %s through REDIS_SENTINELS does its work and exits on its own', async (_name, args) => {
+    const env = { REDIS_SENTINELS: `127.0.0.1:${sentinelPort}`, REDIS_SENTINEL_NAME: 'qgmaster', QG_ENV_DIR: dir };
+    // A command that did its work and then hung (the failover detector's sentinel connection left
+    // open) is killed at the deadline and rejects.
+    const result = await runCli(args, env, { timeoutMs: 10_000 });
+
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).not.toContain('default: nothing named a Redis');
   });
 
   it('finds the master through REDIS_SENTINELS and runs the heat gate on it', async () => {

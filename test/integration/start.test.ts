@@ -1,11 +1,14 @@
 import { spawn } from 'node:child_process';
 import { createServer, type AddressInfo } from 'node:net';
-import { rmSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { isListening } from '../../app/local-redis.js';
 import { freePort, startTestRedis } from '../support/redis-server.js';
 import { waitFor } from '../support/runtime.js';
+import { runCli } from './cli-harness.js';
 
 const root = resolve(import.meta.dirname, '../..');
 
@@ -65,7 +68,7 @@ describe('npm start', () => {
     expect(run.output()).toMatch(/redis-server is not installed[\s\S]*apt-get install redis-server[\s\S]*REDIS_URL/);
   });
 
-  it('warns loudly before writing into a Redis that answers on REDIS_PORT but that no setting names', async () => {
+  it('leaves a Redis that answers on the default port but that nothing named alone: runs on a private one, saying why', async () => {
     const redis = await startTestRedis();
     await redis.client.set('somebody:else', '1');
     const port = await freePort();
@@ -76,15 +79,107 @@ describe('npm start', () => {
         what: '/ready',
       });
       expect(run.output()).toMatch(
-        new RegExp(
-          `WARNING: writing into the Redis already answering at 127\\.0\\.0\\.1:${redis.port}, which no setting names .*it holds 1 key[,)]`,
-        ),
+        new RegExp(`the Redis answering at 127\\.0\\.0\\.1:${redis.port} \\(it holds 1 key\\) is left alone: nothing named it`),
       );
-      expect(run.output()).toContain('REDIS_PRIVATE=1 npm start');
+      expect(run.output()).toContain(`REDIS_URL=redis://127.0.0.1:${redis.port}/0 npm start`);
+      expect(await redis.client.keys('*')).toEqual(['somebody:else']);
+      expect(await redis.client.call('client', 'list')).not.toContain('quantum-gates');
     } finally {
       run.child.kill('SIGTERM');
       await run.exited;
       await redis.stop();
+      rmSync(resolve(root, '.data', 'redis', 'appendonlydir'), { recursive: true, force: true });
+    }
+  });
+
+  it('keeps the private redis-server on the port it had at the last start, and starts it again when it dies', async () => {
+    const taken = await startTestRedis();
+    const port = await freePort();
+    const first = launch({ REDIS_PORT: String(taken.port), PORT: String(port) });
+    let second: ReturnType<typeof launch> | undefined;
+    const ready = () =>
+      waitFor(async () => (await fetch(`http://127.0.0.1:${port}/ready`).catch(() => undefined))?.status === 200, {
+        timeoutMs: 30_000,
+        what: '/ready',
+      });
+    try {
+      await ready();
+      const privatePort = Number(/started a private redis-server at redis:\/\/127\.0\.0\.1:(\d+)/.exec(first.output())?.[1]);
+      expect(privatePort).toBeGreaterThan(0);
+      first.child.kill('SIGTERM');
+      expect(await first.exited).toBe(0);
+
+      second = launch({ REDIS_PORT: String(taken.port), PORT: String(port) });
+      await ready();
+      expect(second.output()).toContain(`started a private redis-server at redis://127.0.0.1:${privatePort} `);
+      // The CLI of this checkout writes to it with nothing else naming a Redis (the README's quick start).
+      const cli = await runCli(['inject', 'portfolio', '--equity-usd', '10000'], { QG_ENV_DIR: mkdtempSync(join(tmpdir(), 'qg-no-env-')) });
+      expect(cli.stderr).toContain(
+        `writing to Redis redis://127.0.0.1:${privatePort}/0 (the private redis-server of this checkout's npm start`,
+      );
+      expect(cli.code).toBe(0);
+
+      // Its death is noticed: said, /ready 503 while it is down, and it runs again on the same port.
+      const server = new Redis({ port: privatePort, lazyConnect: true, maxRetriesPerRequest: 0 });
+      await server.connect();
+      await server.call('shutdown', 'nosave').catch(() => undefined);
+      server.disconnect();
+      await waitFor(() => second!.output().includes(`the private redis-server at redis://127.0.0.1:${privatePort} exited`), {
+        timeoutMs: 10_000,
+        what: 'the exit to be said',
+      });
+      await waitFor(() => second!.output().includes('the private redis-server runs again'), { timeoutMs: 15_000, what: 'the restart' });
+      await ready();
+      expect(await isListening('127.0.0.1', privatePort)).toBe(true);
+    } finally {
+      first.child.kill('SIGKILL');
+      second?.child.kill('SIGTERM');
+      await second?.exited;
+      await taken.stop();
+      rmSync(resolve(root, '.data', 'redis', 'appendonlydir'), { recursive: true, force: true });
+    }
+  });
+
+  it('stops the private redis-server a killed npm start left running, and runs on its port and data again', async () => {
+    const redisPort = await freePort();
+    const port = await freePort();
+    const ready = () =>
+      waitFor(async () => (await fetch(`http://127.0.0.1:${port}/ready`).catch(() => undefined))?.status === 200, {
+        timeoutMs: 30_000,
+        what: '/ready',
+      });
+    const killed = launch({ REDIS_PORT: String(redisPort), PORT: String(port) });
+    let again: ReturnType<typeof launch> | undefined;
+    try {
+      await ready();
+      await runCli(['kill', 'on', '--reason', 'survives'], { QG_ENV_DIR: mkdtempSync(join(tmpdir(), 'qg-no-env-')) });
+      killed.child.kill('SIGKILL');
+      await killed.exited;
+      expect(await isListening('127.0.0.1', redisPort)).toBe(true); // its own process group: left running
+
+      again = launch({ REDIS_PORT: String(redisPort), PORT: String(port) });
+      await ready();
+      expect(again.output()).toContain(
+        `stopping the private redis-server a killed npm start left running at redis://127.0.0.1:${redisPort}`,
+      );
+      expect(again.output()).toContain(`started a private redis-server at redis://127.0.0.1:${redisPort} `);
+      const client = new Redis({ port: redisPort, lazyConnect: true, maxRetriesPerRequest: 0 });
+      await client.connect();
+      expect(await client.get('quantum:kill')).toBe('1'); // the same data, written to its AOF at the SHUTDOWN
+      client.disconnect();
+    } finally {
+      killed.child.kill('SIGKILL');
+      again?.child.kill('SIGTERM');
+      await again?.exited;
+      if (await isListening('127.0.0.1', redisPort)) {
+        const orphan = new Redis({ port: redisPort, lazyConnect: true, maxRetriesPerRequest: 0 });
+        await orphan
+          .connect()
+          .then(() => orphan.call('shutdown', 'nosave'))
+          .catch(() => undefined);
+        orphan.disconnect();
+      }
+      rmSync(resolve(root, '.data', 'redis', 'appendonlydir'), { recursive: true, force: true });
     }
   });
 

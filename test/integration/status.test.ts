@@ -233,7 +233,13 @@ describe('gates status: GET /status and the page at /', () => {
   it('names the version and the instance that answered', async () => {
     const s = await status();
     expect(s.build).toEqual({ version: PACKAGE_VERSION, commit: expect.any(String) });
-    expect(s.instance).toEqual({ name: runtime.config.CONSUMER_NAME, hostname: hostname(), port: Number(new URL(address).port) });
+    expect(s.instance).toEqual({
+      name: runtime.config.CONSUMER_NAME,
+      hostname: hostname(),
+      port: Number(new URL(address).port),
+      redis: `${redis.url}/0`,
+      redis_id: `run_id:${/^run_id:(\w+)/m.exec(await redis.client.info('server'))![1]}`,
+    });
   });
 
   it('shows the kill switch and the auto-disarm with its reason', async () => {
@@ -562,8 +568,12 @@ describe('the status headline in headless Chromium', () => {
       );
       const s = await status();
       expect(s.redis_fault?.since).toBeLessThanOrEqual(Date.now());
+      // Which Redis is out, as configured and without a password: the on-call engineer's first question.
+      expect(s.redis_fault?.address).toBe(`${redis.url}/0`);
       expect(s.errors).toEqual([
-        expect.stringMatching(new RegExp(`^redis unreachable since ${ZONED_TIME.source} \\(.+\\): \\d+ sections could not be read$`)),
+        expect.stringMatching(
+          new RegExp(`^redis unreachable at ${redis.url}/0 since ${ZONED_TIME.source} \\(.+\\): \\d+ sections could not be read$`),
+        ),
       ]);
       expect(await page.locator('#banner').isHidden()).toBe(true);
     } finally {

@@ -12,8 +12,8 @@ const PASSWORD = 'Sup3r secret-pw';
 const URL_PASSWORD = encodeURIComponent(PASSWORD);
 const WRONG = 'wr0ng-horse-battery';
 
-/** Runs `npm start`'s entry point to its exit and collects everything it printed. */
-function start(env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+/** Runs `npm start`'s entry point to its exit (or, once it printed `stopAt`, to its exit on SIGTERM) and collects what it printed. */
+function start(env: Record<string, string>, stopAt?: RegExp): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'app/main.ts'], {
       cwd: root,
@@ -25,6 +25,11 @@ function start(env: Record<string, string>): Promise<{ code: number | null; stdo
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    if (stopAt)
+      for (const stream of [child.stdout, child.stderr])
+        stream.on('data', () => {
+          if (stopAt.test(`${stdout}${stderr}`)) child.kill('SIGTERM');
+        });
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`npm start did not exit within 30 s\n${stdout}\n${stderr}`));
@@ -53,6 +58,8 @@ interface WiringCase {
   readonly env: () => Promise<Record<string, string>> | Record<string, string>;
   readonly variable: string;
   readonly cause: RegExp;
+  /** Nothing answers: npm start waits for it (a Redis not up yet) instead of refusing. */
+  readonly waits?: true;
 }
 
 const hostEnv = () => ({ REDIS_HOST: '127.0.0.1', REDIS_PORT: String(redis.port), REDIS_PASSWORD: PASSWORD });
@@ -89,11 +96,13 @@ const cases: Record<string, WiringCase> = {
     env: async () => ({ REDIS_URL: `redis://:${URL_PASSWORD}@127.0.0.1:${await freePort()}/0` }),
     variable: 'REDIS_URL',
     cause: /cannot reach Redis at .*ECONNREFUSED/,
+    waits: true,
   },
   'a host that does not exist': {
     env: () => ({ REDIS_HOST: 'no-such-host.invalid', REDIS_PORT: String(redis.port), REDIS_PASSWORD: PASSWORD }),
     variable: 'REDIS_HOST/REDIS_PORT',
     cause: /cannot reach Redis at .*(ENOTFOUND|EAI_AGAIN)/,
+    waits: true,
   },
   'a host that accepts connections and never answers': {
     env: () => ({
@@ -103,6 +112,7 @@ const cases: Record<string, WiringCase> = {
     }),
     variable: 'REDIS_URL',
     cause: /cannot reach Redis at .*: no answer within 500 ms/,
+    waits: true,
   },
   'a port out of range in REDIS_URL': {
     env: () => ({ REDIS_URL: `redis://:${URL_PASSWORD}@127.0.0.1:99999/0` }),
@@ -131,7 +141,19 @@ function expectOneCleanLine(output: { stdout: string; stderr: string }, { variab
 }
 
 describe('npm start with a wiring mistake', () => {
-  it.each(Object.keys(cases))('refuses %s: exit 1, one line naming the variable, no secret, no stack', async (name) => {
+  const refused = Object.keys(cases).filter((name) => !cases[name]!.waits);
+  const waitedFor = Object.keys(cases).filter((name) => cases[name]!.waits);
+
+  it.each(waitedFor)('waits for %s: one line naming the variable, no secret, no stack, and a clean stop meanwhile', async (name) => {
+    const wiring = cases[name]!;
+    const result = await start(await wiring.env(), /waiting for Redis to answer/);
+
+    expect(result.code).toBe(0);
+    expectOneCleanLine(result, wiring);
+    expect(`${result.stdout}${result.stderr}`).toContain('waiting for it: the gates start when it answers');
+  });
+
+  it.each(refused)('refuses %s: exit 1, one line naming the variable, no secret, no stack', async (name) => {
     const wiring = cases[name]!;
     const result = await start(await wiring.env());
 

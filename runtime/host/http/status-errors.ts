@@ -16,6 +16,8 @@ export interface RedisOutage {
   readonly since: number;
   /** The sections it left unread. */
   readonly sections: readonly string[];
+  /** The Redis that is out, as configured (no password). */
+  readonly address?: string;
 }
 
 /** Sections that failed with one and the same message. */
@@ -42,12 +44,17 @@ const LOCAL_SECTIONS: ReadonlySet<string> = new Set(['metrics']);
  * section's failure is put down to that, with the time the outage began. The rest are grouped by
  * message, so a problem shared by several sections is still said once.
  */
-export function collapseFailures(failures: readonly SectionFailure[], fault: RedisFault | undefined): CollapsedFailures {
+export function collapseFailures(
+  failures: readonly SectionFailure[],
+  fault: RedisFault | undefined,
+  /** The Redis's address as configured (no password), said with the outage. */
+  address?: string,
+): CollapsedFailures {
   const readsFail = fault !== undefined && fault.cause !== 'writes_refused';
   const outageSections = readsFail ? failures.filter((f) => !LOCAL_SECTIONS.has(f.section)).map((f) => f.section) : [];
   const redis: RedisOutage | null =
     readsFail && outageSections.length > 0 && (fault.cause === 'unreachable' || fault.cause === 'stalled')
-      ? { cause: fault.cause, detail: fault.detail, since: fault.since, sections: outageSections }
+      ? { cause: fault.cause, detail: fault.detail, since: fault.since, sections: outageSections, ...(address ? { address } : {}) }
       : null;
   const byMessage = new Map<string, string[]>();
   for (const failure of failures) {
@@ -67,5 +74,5 @@ export function collapseFailures(failures: readonly SectionFailure[], fault: Red
 /** "redis unreachable since 2026-11-22 13:04:05 UTC (connection reconnecting): 9 sections could not be read". */
 export function describeOutage(outage: RedisOutage, formatTime: (ms: number) => string): string {
   const n = outage.sections.length;
-  return `redis ${outage.cause} since ${formatTime(outage.since)} (${outage.detail}): ${n} ${n === 1 ? 'section' : 'sections'} could not be read`;
+  return `redis ${outage.cause}${outage.address ? ` at ${outage.address}` : ''} since ${formatTime(outage.since)} (${outage.detail}): ${n} ${n === 1 ? 'section' : 'sections'} could not be read`;
 }

@@ -4,6 +4,7 @@ import { buildInfo, type BuildInfo } from '../build-info.js';
 import type { AnyHandler } from '../../contract/handler.js';
 import type { RedisReader } from '../../contract/redis-reader.js';
 import { isReady } from '../redis.js';
+import { redisAddress, redisIdentity } from '../redis-identity.js';
 import type { ReadinessCauses, RuntimeServices } from '../runtime.js';
 import type { AnyStatusSection } from '../../contract/status-section.js';
 import type { AnySectionView } from '../../contract/status-views.js';
@@ -45,6 +46,10 @@ export interface StatusInstance {
   readonly name: string;
   readonly hostname: string;
   readonly port: number;
+  /** The Redis this process was told to use, as configured (no password). */
+  readonly redis?: string;
+  /** That Redis's identity (redis-identity.ts), null when it could not be read. */
+  readonly redis_id?: string | null;
 }
 
 export interface GateStatus extends GateInfo {
@@ -118,6 +123,8 @@ export interface StatusSources {
   readonly trends?: GateTrends;
   readonly build?: BuildInfo;
   readonly instance?: StatusInstance;
+  /** The identity of the Redis this process reads (redis-identity.ts). */
+  redisIdentity?(): Promise<string>;
 }
 
 export interface StatusOptions {
@@ -150,7 +157,7 @@ export async function collectStatus(sources: StatusSources, options: StatusOptio
     return pending;
   };
   const { redis } = sources;
-  const [metrics, backlog, sectionValues, dlqLength] = await Promise.all([
+  const [metrics, backlog, sectionValues, dlqLength, redisId] = await Promise.all([
     section('metrics', () => sources.metrics()),
     section('consumer groups', () => sources.backlog()),
     readSections(sources, part, (name, error) => {
@@ -158,12 +165,13 @@ export async function collectStatus(sources: StatusSources, options: StatusOptio
       failures.push({ section: name, message: errorMessage(error) });
     }),
     section('dead letters', () => redis.xlen(sources.streams.deadLetter)),
+    sources.redisIdentity ? withTimeout(sources.redisIdentity(), options.timeoutMs).catch(() => null) : Promise.resolve(null),
   ]);
   failures.sort((a, b) => requested.indexOf(a.section) - requested.indexOf(b.section));
 
   const now = sources.now();
   const readiness = sources.readinessCauses?.();
-  const collapsed = collapseFailures(failures, readiness?.redis);
+  const collapsed = collapseFailures(failures, readiness?.redis, sources.instance?.redis);
   const gates = gateRows(sources.gates, sources.consumers(), countsByHandler(metrics ?? []), backlog ?? []);
   const trends =
     sources.trends?.observe(
@@ -191,7 +199,7 @@ export async function collectStatus(sources: StatusSources, options: StatusOptio
     generated_at: now,
     headline,
     build: sources.build ?? null,
-    instance: sources.instance ?? null,
+    instance: sources.instance && sources.redisIdentity ? { ...sources.instance, redis_id: redisId } : (sources.instance ?? null),
     redis_ready: sources.redisReady(),
     gates,
     ...Object.fromEntries(sectionValues.map(({ section: s, value }) => [s.key, value])),
@@ -399,6 +407,12 @@ export function statusSourcesFrom(services: RuntimeServices): StatusSources {
     readinessCauses: () => services.readinessCauses(),
     trends: new GateTrends(Date.now()),
     build: buildInfo(),
-    instance: { name: services.config.CONSUMER_NAME, hostname: hostname(), port: services.config.PORT },
+    instance: {
+      name: services.config.CONSUMER_NAME,
+      hostname: hostname(),
+      port: services.config.PORT,
+      redis: redisAddress(services.config),
+    },
+    redisIdentity: () => redisIdentity(services.redis),
   };
 }

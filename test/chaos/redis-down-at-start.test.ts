@@ -1,0 +1,82 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Redis } from 'ioredis';
+import { afterAll, describe, expect, it } from 'vitest';
+import { isListening } from '../../app/local-redis.js';
+import { streams } from '../../schemas/keys.js';
+import { freePort } from '../support/redis-server.js';
+import { chaosEnv } from './support/runtime-process.js';
+import { proposal, seedPortfolio, waitFor } from './support/streams.js';
+
+const root = resolve(import.meta.dirname, '../..');
+
+/**
+ * Redis not up yet when the gates start (issue #39, finding 4): a host booting, Redis restarted
+ * with them. The process must wait (never exit: under the unit's restart limit an exit is for
+ * good), answer /ready 503 meanwhile, say so in its log, and start its gates once Redis answers.
+ */
+describe('Redis down when the gates start', () => {
+  const cleanups: (() => Promise<void> | void)[] = [];
+  afterAll(async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup();
+  });
+
+  it('waits with /ready 503, then becomes ready and processes messages once redis-server comes up', async () => {
+    const redisPort = await freePort();
+    const port = await freePort();
+    const gates = spawn(process.execPath, ['--import', 'tsx', 'app/main.ts'], {
+      cwd: root,
+      env: {
+        HOME: process.env.HOME ?? '/tmp',
+        PATH: process.env.PATH ?? '',
+        ...chaosEnv,
+        REDIS_URL: `redis://127.0.0.1:${redisPort}/0`,
+        PORT: String(port),
+        HANDLERS: 'heat-gate',
+        CONSUMER_NAME: 'chaos-down-at-start',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    gates.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    gates.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    let exitCode: number | null | undefined;
+    const exited = new Promise<void>((r) => gates.once('exit', (code) => ((exitCode = code), r())));
+    cleanups.push(async () => {
+      gates.kill('SIGTERM');
+      await exited;
+    });
+    const ready = async () => (await fetch(`http://127.0.0.1:${port}/ready`).catch(() => undefined))?.status;
+
+    await waitFor(async () => (await ready()) === 503, { what: '/ready 503 while Redis is down', timeoutMs: 30_000 });
+    await waitFor(() => output.includes('waiting for Redis to answer'), { what: 'the waiting line' });
+    // Longer than the whole start-up took before it gave up, and than systemd's RestartSec.
+    await new Promise((r) => setTimeout(r, 3000));
+    expect(exitCode, output).toBeUndefined();
+    expect(await ready()).toBe(503);
+    expect(output).toContain(`cannot reach Redis at redis://127.0.0.1:${redisPort}/0`);
+
+    const dir = mkdtempSync(join(tmpdir(), 'qg-redis-late-'));
+    const server: ChildProcess = spawn('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--dir', dir], {
+      stdio: 'ignore',
+    });
+    const serverExited = new Promise<void>((r) => server.once('exit', () => r()));
+    cleanups.push(async () => {
+      server.kill('SIGTERM');
+      await serverExited;
+      rmSync(dir, { recursive: true, force: true });
+    });
+    await waitFor(() => isListening('127.0.0.1', redisPort, 100), { what: 'redis-server listening' });
+    const client = new Redis({ port: redisPort, maxRetriesPerRequest: null });
+    cleanups.push(() => void client.disconnect());
+
+    await waitFor(async () => (await ready()) === 200, { what: '/ready 200 once Redis answers', timeoutMs: 30_000 });
+    await seedPortfolio(client);
+    await client.xadd(streams.harvestProposal, '*', ...Object.entries(proposal('late-1')).flat());
+    await waitFor(async () => (await client.xlen(streams.harvestCalibrated)) === 1, { what: 'the proposal decided' });
+    expect(exitCode).toBeUndefined();
+    expect(output.match(/waiting for Redis to answer/g)).toHaveLength(1);
+  });
+});
