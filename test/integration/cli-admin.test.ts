@@ -123,7 +123,7 @@ describe('quantum-gates kill, disarm, start and help', () => {
   it('reports an --env-file it cannot read itself (exit 2), not through Node 20’s own --env-file (exit 9)', async () => {
     const result = await runCli(['status', '--env-file', '/nonexistent/gates.env'], env);
     expect(result.code).toBe(2);
-    expect(result.stderr).toContain('cannot read /nonexistent/gates.env');
+    expect(result.stderr).toContain('no such file: /nonexistent/gates.env');
   });
 
   it('start runs the gates in the same process and exits 0 on SIGTERM', async () => {

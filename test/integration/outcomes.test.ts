@@ -107,7 +107,7 @@ describe('outcome follow-up of decisions that changed exposure', () => {
 
     const text = await runCli(['report', 'outcomes', '--since', '1h'], { REDIS_URL: redis.url, ...env });
     expect(text.code, text.stderr).toBe(0);
-    expect(text.stdout).toContain('verdict: no priced outcome yet');
+    expect(text.stdout).toContain('all gates together: no priced outcome yet');
     expect(text.stdout).toContain(
       `follow-ups due: 1 decision is followed, with samples at 1m, 1h after each; the next at ${utc(decidedAt + 60_000)}, the last at ${utc(decidedAt + 3_600_000)}.`,
     );
