@@ -393,7 +393,10 @@ export class BatchScript<Item> {
     order?: CommitOrder,
     /** The committer's batch size so far, for the first buffer's size. */
     sizeHint?: SizeHint,
+    /** Sent as plain commands whatever its size (a rebuilt oversized batch: see queueOn). */
+    plain = false,
   ) {
+    this.tooLarge = plain;
     this.body = new RespArgs(sizeHint, HEAD_ROOM);
     this.args = [RUN_BATCH, '0', source?.stream ?? '', source?.group ?? '', source?.consumer ?? '', '', '', source?.cursorKey ?? ''];
     // ARGV[7..9]: the order key, the token ahead, this commit's token.

@@ -286,21 +286,37 @@ describe('TransactionCommitter on a real redis-server', () => {
     expect((await redis.client.xrange('out', '-', '+')).map(([, fields]) => fields[1])).toEqual(['a', 'b', 'd', 'e']);
   });
 
-  it('keeps a newest-wins message out of a transaction of plain commands and commits it in the next round', async () => {
+  it('checks newest-wins in a transaction of plain commands: a wide message and the ones with it commit in one round', async () => {
+    const [a, b, c] = await deliver(3);
+    const wide: Record<string, string> = {};
+    for (let i = 0; i < 5000; i++) wide[`f${i}`] = String(i);
+    await redis.client.set('stale', '9-0');
+    const committer = new TransactionCommitter(connection, 0);
+    const report = await commitAndReport(committer, { stream: 's', group: 'g', consumer: 'c' }, [
+      { entryId: a, recorder: recorder((r) => (r.onlyIfNewer('order', '7-0'), r.putHash('h', wide), r.emit('out', { n: 'a', ...wide }))) },
+      { entryId: b, recorder: recorder((r) => (r.onlyIfNewer('order', '6-0'), r.emit('out', { n: 'b' }))) },
+      { entryId: c, recorder: recorder((r) => (r.onlyIfNewer('stale', '8-0'), r.emit('out', { n: 'c' }))) },
+    ]);
+    expect(report).toMatchObject({ committed: [0], conflicted: [], superseded: [1, 2] });
+    expect(await redis.client.get('order')).toBe('7-0');
+    expect(await redis.client.get('stale')).toBe('9-0');
+    expect(await redis.client.hlen('h')).toBe(5000);
+    expect((await redis.client.xrange('out', '-', '+')).map(([, f]) => f[1])).toEqual(['a']);
+    expect((await redis.client.xpending('s', 'g'))[0]).toBe(0);
+  });
+
+  it('in a transaction of plain commands, holds back a message whose order field an earlier pending entry shares', async () => {
+    await redis.client.xadd('s', '*', 'symbol', 'BTCUSDT');
+    await redis.client.xreadgroup('GROUP', 'g', 'other', 'COUNT', 1, 'STREAMS', 's', '>');
     const [a, b] = await deliver(2);
     const wide: Record<string, string> = {};
     for (let i = 0; i < 5000; i++) wide[`f${i}`] = String(i);
-    const committer = new TransactionCommitter(connection, 0);
-    const items = [
-      { entryId: a, recorder: recorder((r) => r.emit('out', { n: 'a', ...wide })) },
-      { entryId: b, recorder: recorder((r) => (r.onlyIfNewer('order', '7-0'), r.emit('out', { n: 'b' }))) },
-    ];
-    const first = await commitAndReport(committer, { stream: 's', group: 'g', consumer: 'c' }, items);
-    expect(first).toMatchObject({ committed: [0], conflicted: [1], superseded: [] });
-    const second = await commitAndReport(committer, { stream: 's', group: 'g', consumer: 'c' }, [items[1]!]);
-    expect(second).toMatchObject({ committed: [0], conflicted: [] });
-    expect(await redis.client.get('order')).toBe('7-0');
-    expect((await redis.client.xrange('out', '-', '+')).map(([, f]) => f[1])).toEqual(['a', 'b']);
+    const report = await commitAndReport(new TransactionCommitter(connection, 0), { stream: 's', group: 'g', consumer: 'c' }, [
+      { entryId: a, recorder: recorder((r) => (r.orderBy('symbol', 'BTCUSDT'), r.emit('out', { n: 'a', ...wide }))) },
+      { entryId: b, recorder: recorder((r) => (r.orderBy('symbol', 'ETHUSDT'), r.emit('out', { n: 'b', ...wide }))) },
+    ]);
+    expect(report).toMatchObject({ committed: [1], waiting: [0], conflicted: [] });
+    expect((await redis.client.xrange('out', '-', '+')).map(([, f]) => f[1])).toEqual(['b']);
   });
 
   it('treats a guard check it could not read (a lost connection) as an error, never as an absent key', async () => {
