@@ -4,7 +4,6 @@ import type { HttpDeclaration } from './http.js';
 import type { Logger } from './logger.js';
 import type { MetricFactory } from './metrics.js';
 import type { RedisReader } from './redis-reader.js';
-import type { WarmUpSample } from './warm-up.js';
 
 // What a gate author reads to write `handle(message, ctx)` and its declaration; docs/writing-a-gate.md
 // explains each member with an example. The effects are in effects.ts, the HTTP surface in http.ts.
@@ -84,7 +83,6 @@ export interface HandlerDeclaration<Schema extends z.ZodType = z.ZodType, Config
   readonly http?: HttpDeclaration<Config, Metrics>;
   readonly failure: FailurePolicy<z.infer<Schema>, Config, State, Metrics>;
   readonly idempotency?: IdempotencyDeclaration<z.infer<Schema>, Config, State, Metrics>;
-  readonly warmUp?: (config: Config, now: number) => WarmUpSample; // stream gates: run at start, before reading
   readonly startLine?: (config: Config) => string; // logged at start: what the settings make the gate do (the governor's path and caps)
   handle(message: z.infer<Schema>, ctx: HandlerContext<Config, State, Metrics>): Async<void>;
 }

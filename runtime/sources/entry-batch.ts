@@ -15,8 +15,7 @@ export interface EntryBatchSource {
 
 /**
  * Makes one Delivery per entry of a read batch (counting the batch as read) and runs the pipeline
- * over them: validation and the handler. The stream consumer and the start-up warm-up both go
- * through here, so the warm-up runs the code a real batch runs.
+ * over them: validation and the handler.
  */
 export function prepareEntries(
   source: EntryBatchSource,
