@@ -59,11 +59,9 @@ export interface IdempotencyDeclaration<Message, Config, State, Metrics> {
 
 /** For messages that share what they read. */
 export interface BatchHints<Config, State, Metrics> {
-  // once per batch and retry; `ahead`: the state of the batch still committing (decidesAhead)
-  readonly loadState?: (redis: RedisReader, config: Config, now: number, ahead?: State) => Promise<State>;
+  readonly loadState?: (redis: RedisReader, config: Config, now: number) => Promise<State>; // once per batch and retry
   readonly onRead?: (metrics: Metrics, entries: number) => void; // per batch read, applied at once
   readonly readsOwnWrites?: boolean; // false: handle the next batch while this one commits
-  readonly decidesAhead?: boolean; // true: the same, its loadState laying this batch's decisions over its reads
   // run.first: the first run since the process started (a start-up check counts what it finds once)
   readonly refresh?: {
     readonly everyMs: (c: Config) => number;

@@ -7,28 +7,6 @@ import { RespArgs, type SizeHint } from './resp-args.js';
 import { FlatCommand, sendScript } from './flat-command.js';
 import type { RedisClient } from './connection.js';
 
-/**
- * How a commit keeps its place behind the commit before it when both are in flight on the same
- * connection (a gate that never reads its own writes sends the next batch's commit without
- * waiting for the previous one's answer). Redis runs them in the order sent, but the one ahead may
- * fail, or apply only in part: the one behind must then apply nothing, or its outputs would land
- * before the ones ahead that are committed again later.
- */
-export interface CommitOrder {
-  /** Where this consumer's commits record their token (one key per consumer, expiring). */
-  readonly key: string;
-  /** Recorded in `key` by a commit that leaves none of its items to commit again; '' records nothing. */
-  readonly token: string;
-  /** The token of the commit ahead, still in flight when this one was sent: nothing applies unless `key` holds it. */
-  readonly after?: string;
-}
-
-/** How long a commit's token outlives it: the commit behind it is already queued behind it on the same connection. */
-export const COMMIT_ORDER_TTL_MS = 60_000;
-
-/** RUN_BATCH's answer when the commit ahead had not applied whole: nothing of the batch was applied. */
-export const OUT_OF_ORDER = 'OUT_OF_ORDER';
-
 /** The stream entries a commit acknowledges, and the consumer that must still hold them. */
 export interface CommitSource {
   readonly stream: string;
@@ -48,8 +26,7 @@ export interface EffectFailure<Item = unknown> {
 
 /**
  * Applies a batch in one call. ARGV: stream, group, consumer, the lowest and highest entry id of
- * the batch ('' when it has none), the cursor key ('' for none), the order key, the token of the
- * commit ahead and this commit's token (see CommitOrder; '' for none), then per item: its entry id ('' for none), its number of
+ * the batch ('' when it has none), the cursor key ('' for none), then per item: its entry id ('' for none), its number of
  * commands, its newest-wins condition as a key and a stream id ('' and '' for none), its number of
  * stream-order fields and each as a field name and value, its number of guard checks and each
  * as a kind, a key and a value (see GuardCheck), and each command as its argument count and
@@ -81,11 +58,6 @@ end
 const RUN_BATCH = `
 if redis.replicate_commands then redis.replicate_commands() end
 local stream, group, consumer, first, last, cursorKey = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
-local orderKey, after, token = ARGV[7], ARGV[8], ARGV[9]
--- Sent while the commit ahead was in flight: only behind that commit having applied whole (its
--- token recorded below). Otherwise nothing applies, and the consumer sends the batch again once
--- the commit ahead has settled.
-if after ~= '' and redis.pcall('GET', orderKey) ~= after then return redis.status_reply('${OUT_OF_ORDER}') end
 -- This consumer's pending entries in the batch's id range, a page at a time: one XPENDING per
 -- page costs far less than one per entry.
 local mine = {}
@@ -140,7 +112,7 @@ local function load_earlier()
   earlier = {}
   if last == '' then return end
   local inBatch = {}
-  local j = 10
+  local j = 7
   while j <= #ARGV do
     if ARGV[j] ~= '' then inBatch[ARGV[j]] = true end
     local c, o = tonumber(ARGV[j + 1]), tonumber(ARGV[j + 4])
@@ -199,7 +171,7 @@ end
 ${DEAD_LETTER_APPEND_FUNCTION}
 -- Dead letters removed from the stream by the per-gate bound of the batch's dead letters.
 local trimmed = 0
-local i, n, command, item = 10, #ARGV, 0, 0
+local i, n, command, item = 7, #ARGV, 0, 0
 while i <= n do
   local entry, commands, condKey, condId, orders = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2], ARGV[i + 3], tonumber(ARGV[i + 4])
   item = item + 1
@@ -310,11 +282,6 @@ if cursorKey ~= '' and #acks > 0 then
   end
   redis.call('HSET', cursorKey, group, cursor)
 end
--- Nothing of the batch is left to commit again: a commit sent behind it may apply. (A failed SET
--- only makes that commit wait for this one's answer.)
-if token ~= '' and #withheld == 0 and #waiting == 0 and #unguarded == 0 then
-  redis.pcall('SET', orderKey, token, 'PX', ${COMMIT_ORDER_TTL_MS})
-end
 return {failed, lost, superseded, withheld, waiting, unguarded, trimmed}
 `;
 
@@ -359,13 +326,11 @@ export interface BatchResult<Item> {
   readonly unguarded: Item[];
   /** Dead letters the batch's per-gate bound removed from the stream (see DEAD_LETTER_APPEND). */
   readonly trimmed: number;
-  /** Nothing applied: the commit ahead (CommitOrder.after) had not applied whole. */
-  readonly outOfOrder?: true;
 }
 
 /**
  * One batch's writes, laid out as RUN_BATCH reads them, sent as one command of a transaction.
- * The batch's own arguments (ARGV[1..9]) are kept as strings, since the first and last entry ids
+ * The batch's own arguments (ARGV[1..6]) are kept as strings, since the first and last entry ids
  * change as items come; the items' arguments are written straight into the protocol's bytes
  * (resp-args.ts), sparing an array of strings and a command object per write.
  */
@@ -389,8 +354,6 @@ export class BatchScript<Item> {
   constructor(
     private readonly source: CommitSource | undefined,
     private readonly streamMaxLen: number,
-    /** Checked and recorded by the script; plain commands (an oversized batch) can do neither. */
-    order?: CommitOrder,
     /** The committer's batch size so far, for the first buffer's size. */
     sizeHint?: SizeHint,
     /** Sent as plain commands whatever its size (a rebuilt oversized batch: see queueOn). */
@@ -399,8 +362,6 @@ export class BatchScript<Item> {
     this.tooLarge = plain;
     this.body = new RespArgs(sizeHint, HEAD_ROOM);
     this.args = [RUN_BATCH, '0', source?.stream ?? '', source?.group ?? '', source?.consumer ?? '', '', '', source?.cursorKey ?? ''];
-    // ARGV[7..9]: the order key, the token ahead, this commit's token.
-    this.args.push(order?.key ?? '', order?.after ?? '', order?.token ?? '');
   }
 
   get commandCount(): number {
@@ -571,9 +532,6 @@ export class BatchScript<Item> {
 
   /** RUN_BATCH's answer, its item numbers turned back into items. */
   private scriptResult(reply: unknown): BatchResult<Item> {
-    // A status reply: a Buffer here (the command has no reply encoding), a string elsewhere.
-    if (!Array.isArray(reply) && String(reply) === OUT_OF_ORDER)
-      return { failures: [], lost: [], superseded: [], withheld: [], waiting: [], unguarded: [], trimmed: 0, outOfOrder: true };
     const [failed, lost, superseded, withheld, waiting, unguarded, trimmed] = reply as [
       (number | string)[],
       number[],

@@ -3,10 +3,8 @@ import { ReplyError } from 'ioredis';
 import {
   guardHolds,
   inStreamOrder,
-  OUT_OF_ORDER_REPORT,
   withoutIntraBatchConflicts,
   type CommitItem,
-  type CommitOrder,
   type CommitReport,
   type Committer,
   type CommitSource,
@@ -43,14 +41,7 @@ export class ClusterCommitter implements Committer {
     private readonly leaseMs = 10_000,
   ) {}
 
-  async commit<Item extends CommitItem>(
-    source: CommitSource | undefined,
-    items: readonly Item[],
-    order?: CommitOrder,
-  ): Promise<CommitReport<Item>> {
-    // Nothing here is atomic across slots, so a commit cannot check its place behind one in
-    // flight: it waits for that one to settle (and records nothing: none is ever sent behind).
-    if (order?.after !== undefined) return OUT_OF_ORDER_REPORT;
+  async commit<Item extends CommitItem>(source: CommitSource | undefined, items: readonly Item[]): Promise<CommitReport<Item>> {
     const conflicted: Item[] = [];
     const candidates = withoutIntraBatchConflicts(items, conflicted);
 

@@ -1,12 +1,12 @@
 import { Cluster, ReplyError, type Pipeline } from 'ioredis';
 import { SizeHint } from './resp-args.js';
-import { BatchScript, type BatchResult, type CommitOrder, type CommitSource, type EffectFailure, type GuardCheck } from './batch-script.js';
+import { BatchScript, type BatchResult, type CommitSource, type EffectFailure, type GuardCheck } from './batch-script.js';
 import type { CommitAnswer, CommitItem } from './delivery.js';
 import type { Effect, EffectRecorder, Guard } from './effects.js';
 import { waitUntilReady, type RedisClient } from './connection.js';
 import { compareStreamIds } from '../../schemas/fields.js';
 
-export type { CommitOrder, CommitSource, EffectFailure } from './batch-script.js';
+export type { CommitSource, EffectFailure } from './batch-script.js';
 export type { ExtraEmit } from './effect-commands.js';
 
 export type { CommitAnswer, CommitItem } from './delivery.js';
@@ -17,27 +17,11 @@ export interface CommitReport<Item extends CommitItem = CommitItem> {
   readonly effectFailures: EffectFailure<Item>[];
   /** Dead letters the commit's per-gate bound removed from the dead-letter stream (exact); absent when none. */
   readonly trimmed?: number;
-  /**
-   * Nothing applied and no item answered: the commit was sent behind one still in flight
-   * (CommitOrder.after) that had not applied whole, or it could not check that (a batch needing
-   * WATCH or plain commands, Redis Cluster). To be sent again once the commit ahead settled.
-   */
-  readonly outOfOrder?: true;
 }
 
-/** The report of a commit that applied nothing because of the commit ahead of it (see CommitReport.outOfOrder). */
-export const OUT_OF_ORDER_REPORT: CommitReport<never> = Object.freeze({ effectFailures: [], outOfOrder: true });
-
 export interface Committer {
-  /**
-   * Commits what it can of `items` and sets every item's answer (unless the report says
-   * outOfOrder). `order`, where given, is checked and recorded atomically with the writes.
-   */
-  commit<Item extends CommitItem>(
-    source: CommitSource | undefined,
-    items: readonly Item[],
-    order?: CommitOrder,
-  ): Promise<CommitReport<Item>>;
+  /** Commits what it can of `items` and sets every item's answer. */
+  commit<Item extends CommitItem>(source: CommitSource | undefined, items: readonly Item[]): Promise<CommitReport<Item>>;
 }
 
 /**
@@ -313,11 +297,7 @@ export class TransactionCommitter implements Committer {
     private readonly streamMaxLen: number,
   ) {}
 
-  async commit<Item extends CommitItem>(
-    source: CommitSource | undefined,
-    items: readonly Item[],
-    order?: CommitOrder,
-  ): Promise<CommitReport<Item>> {
+  async commit<Item extends CommitItem>(source: CommitSource | undefined, items: readonly Item[]): Promise<CommitReport<Item>> {
     // The connection queues nothing while down (a WATCH does not survive a reconnect), so a
     // commit asked for during a reconnect (a job, at start) waits for it instead of failing.
     await waitUntilReady(this.connection);
@@ -326,7 +306,7 @@ export class TransactionCommitter implements Committer {
 
     for (;;) {
       const chained = chainedGuards(accepted);
-      let batch = this.build(source, accepted, order, conflicted, chained);
+      let batch = this.build(source, accepted, chained);
       // The script checks chained, absent and equals guards itself at each item's turn (see
       // GuardCheck): WATCH on Redis 7.0 costs time quadratic in the keys a connection watches, and
       // a governor batch guards ~1,000 idempotency keys. Left to WATCH: 'off' guards (compared
@@ -337,9 +317,6 @@ export class TransactionCommitter implements Committer {
       const watchedGuards = (item: Item) =>
         (item.recorder?.guards ?? []).filter((g) => (oversized || g.kind === 'off') && !(chained.get(item) ?? []).includes(g));
       const guarded = accepted.filter((item) => watchedGuards(item).length > 0);
-      // Behind a commit in flight, only one script that checks its place may go: a WATCH's
-      // check, or plain commands, would act before knowing whether the commit ahead applied.
-      if (order?.after !== undefined && (guarded.length > 0 || oversized)) return OUT_OF_ORDER_REPORT;
       if (guarded.length > 0) {
         const failing = await this.watchAndCheck(guarded.map((item) => [item, watchedGuards(item)] as const));
         if (failing.size > 0) {
@@ -347,11 +324,10 @@ export class TransactionCommitter implements Committer {
           const ordered = inStreamOrder(accepted, failing, CHAIN);
           conflicted.push(...ordered.deferred);
           accepted = ordered.accepted;
-          batch = this.build(source, accepted, order, conflicted);
+          batch = this.build(source, accepted);
         }
       }
       const result = await this.exec(source, accepted, batch, guarded.length > 0);
-      if (result?.outOfOrder === true) return OUT_OF_ORDER_REPORT;
       if (result !== null) {
         // First named wins: an item both lost and withheld (say) is lost.
         answer<Item>([
@@ -449,8 +425,6 @@ export class TransactionCommitter implements Committer {
       batch = this.build(
         source,
         sendable.filter((item) => !refused.has(item)),
-        undefined,
-        [],
         undefined,
         { ackOnly: new Set(superseded) },
       );
@@ -563,15 +537,10 @@ export class TransactionCommitter implements Committer {
     return failures;
   }
 
-  /**
-   * The batch's script. Its token is recorded only when nothing of the batch is left over: items
-   * deferred here (`conflicted`) are committed again later, after anything sent behind it.
-   */
+  /** The batch's script. */
   private build<Item extends CommitItem>(
     source: CommitSource | undefined,
     accepted: readonly Item[],
-    order?: CommitOrder,
-    conflicted: readonly Item[] = [],
     /** chainedGuards(accepted), when the caller has it already. */
     chained: Map<Item, Guard[]> = chainedGuards(accepted),
     /**
@@ -580,13 +549,7 @@ export class TransactionCommitter implements Committer {
      */
     plain?: { readonly ackOnly: ReadonlySet<Item> },
   ): { script: BatchScript<Item>; entries: number } {
-    const script = new BatchScript<Item>(
-      source,
-      this.streamMaxLen,
-      order && conflicted.length > 0 ? { ...order, token: '' } : order,
-      this.sizeHint,
-      plain !== undefined,
-    );
+    const script = new BatchScript<Item>(source, this.streamMaxLen, this.sizeHint, plain !== undefined);
     const overwritten = overwrittenWrites(accepted);
     let entries = 0;
     for (const item of accepted) {

@@ -75,6 +75,4 @@ export interface PreparedBatch {
   readonly readAt: number;
   /** performance.now() when handling began, for the batch duration histogram. */
   readonly started: number;
-  /** The batch state its handler decided on (the first attempt's), for a batch decided ahead of this one's commit. */
-  readonly state?: unknown;
 }

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Committer } from '../engine/commit.js';
-import { commitBatch, type CommitChain, type CommitLoopEnv } from '../engine/commit-loop.js';
+import { commitBatch, type CommitLoopEnv } from '../engine/commit-loop.js';
 import { deadLetterDestination } from '../engine/dead-letter.js';
 import type { Delivery, PreparedBatch } from '../engine/delivery.js';
 import type { ExecutionEnv } from '../engine/execute.js';
@@ -57,13 +57,9 @@ export interface SourceShape {
 
 /** A source's pipeline: validate and handle a batch of deliveries, then commit and settle it. */
 export interface SourcePipeline {
-  /** `ahead`: the state of the batch still committing, for a handler that decides ahead of it (batch.decidesAhead). */
-  prepare(deliveries: readonly Delivery[], readAt: number, state?: Promise<unknown>, ahead?: unknown): Promise<PreparedBatch>;
-  /**
-   * False when some delivery was left uncommitted (still conflicting, or the source stopped
-   * meanwhile). `chain`: the batch's place behind a previous batch whose commit may be in flight.
-   */
-  commit(batch: PreparedBatch, chain?: CommitChain): Promise<boolean>;
+  prepare(deliveries: readonly Delivery[], readAt: number, state?: Promise<unknown>): Promise<PreparedBatch>;
+  /** False when some delivery was left uncommitted (still conflicting, or the source stopped meanwhile). */
+  commit(batch: PreparedBatch): Promise<boolean>;
   /** What the handler reads Redis through (its ctx.redis), for the source's own reads on its behalf. */
   readonly handlerRedis: RedisReader;
 }
@@ -115,8 +111,8 @@ export function buildPipeline(deps: SourceDeps, shape: SourceShape): SourcePipel
     ...shape.commit,
   };
   return {
-    prepare: (deliveries, readAt, state, ahead) => prepareBatch(pipeline, deliveries, readAt, state, ahead),
-    commit: (batch, chain) => commitBatch(commitEnv, batch, chain),
+    prepare: (deliveries, readAt, state) => prepareBatch(pipeline, deliveries, readAt, state),
+    commit: (batch) => commitBatch(commitEnv, batch),
     handlerRedis,
   };
 }

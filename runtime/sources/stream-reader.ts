@@ -32,11 +32,6 @@ export function groupCursorKey(stream: string): string {
   return `quantum:gates:cursor:${stream}`;
 }
 
-/** Where one consumer's commits record their order token (see CommitOrder); it expires on its own. */
-export function commitOrderKey(stream: string, group: string, consumer: string): string {
-  return `quantum:gates:commit-order:${stream}:${group}:${consumer}`;
-}
-
 /** The stream id just before `id` ("ms-seq"), for starting a group so that `id` is delivered. */
 export function idBefore(id: string): string {
   const [msText, seqText = '0'] = id.split('-');

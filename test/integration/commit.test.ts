@@ -1,4 +1,4 @@
-import { byPosition, commitAndReport } from '../support/commit-report.js';
+import { commitAndReport } from '../support/commit-report.js';
 import { Command, Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { TransactionCommitter } from '../../runtime/engine/commit.js';
@@ -423,88 +423,5 @@ describe('TransactionCommitter on a real redis-server', () => {
       'e',
     ]);
     expect((await redis.client.xpending('s', 'g'))[0]).toBe(3);
-  });
-
-  describe('behind a commit still in flight (CommitOrder)', () => {
-    const source = { stream: 's', group: 'g', consumer: 'c' };
-    const emitting = (entryId: string | undefined, n: string) => ({ entryId, recorder: recorder((r) => r.emit('out', { n })) });
-
-    it('records its token once nothing of the batch is left to commit again', async () => {
-      const [a, b] = await deliver(2);
-      const committer = new TransactionCommitter(connection, 0);
-      const report = await committer.commit(source, [emitting(a, 'a'), emitting(b, 'b')], { key: 'order', token: 't1' });
-      expect(report.outOfOrder).toBeUndefined();
-      expect(await redis.client.get('order')).toBe('t1');
-      const ttl = await redis.client.pttl('order');
-      expect(ttl).toBeGreaterThan(0);
-      expect(ttl).toBeLessThanOrEqual(60_000);
-    });
-
-    it('applies behind the commit ahead when that one recorded its token, and records its own', async () => {
-      const [a, b] = await deliver(2);
-      const committer = new TransactionCommitter(connection, 0);
-      // Sent together, as a pipelined consumer does: Redis runs them in order.
-      const [first, second] = await Promise.all([
-        committer.commit(source, [emitting(a, 'a')], { key: 'order', token: 't1' }),
-        committer.commit(source, [emitting(b, 'b')], { key: 'order', token: 't2', after: 't1' }),
-      ]);
-      expect([first.outOfOrder, second.outOfOrder]).toEqual([undefined, undefined]);
-      expect((await redis.client.xrange('out', '-', '+')).map(([, f]) => f[1])).toEqual(['a', 'b']);
-      expect(await redis.client.get('order')).toBe('t2');
-      expect((await redis.client.xpending('s', 'g'))[0]).toBe(0);
-    });
-
-    it('applies nothing, answers nothing, and records nothing when the key does not hold the token ahead', async () => {
-      const [a, b] = await deliver(2);
-      await redis.client.set('order', 't0');
-      const items = [emitting(a, 'a'), { entryId: b, extraEmits: [{ stream: 'dlq', fields: { reason: 'x' }, maxLen: 0 }] }];
-      const report = await new TransactionCommitter(connection, 0).commit(source, items, { key: 'order', token: 't2', after: 't1' });
-      expect(report).toEqual({ effectFailures: [], outOfOrder: true });
-      expect(items.map((item) => (item as { answer?: string }).answer)).toEqual([undefined, undefined]);
-      expect(await redis.client.exists('out', 'dlq')).toBe(0);
-      expect((await redis.client.xpending('s', 'g'))[0]).toBe(2);
-      expect(await redis.client.get('order')).toBe('t0');
-    });
-
-    it('a batch with a write refused (withheld) records nothing: the commit behind it applies nothing', async () => {
-      const [a, b] = await deliver(2);
-      await redis.client.set('out', 'not a stream');
-      const committer = new TransactionCommitter(connection, 0);
-      const [first, second] = await Promise.all([
-        commitAndReportWith(committer, [emitting(a, 'a')], { key: 'order', token: 't1' }),
-        committer.commit(source, [{ entryId: b, recorder: recorder((r) => r.emit('out2', { n: 'b' })) }], {
-          key: 'order',
-          token: 't2',
-          after: 't1',
-        }),
-      ]);
-      expect(first).toMatchObject({ withheld: [0] });
-      expect(second).toEqual({ effectFailures: [], outOfOrder: true });
-      expect(await redis.client.exists('order', 'out2')).toBe(0);
-      expect((await redis.client.xpending('s', 'g'))[0]).toBe(2);
-    });
-
-    it('behind a commit in flight, a batch needing WATCH (an off guard) is not sent: it waits for that one', async () => {
-      const [a] = await deliver(1);
-      await redis.client.set('order', 't1');
-      const items = [{ entryId: a, recorder: recorder((r) => (r.requireOff('switch', ['off']), r.emit('out', { n: 'a' }))) }];
-      const report = await new TransactionCommitter(connection, 0).commit(source, items, { key: 'order', token: 't2', after: 't1' });
-      expect(report).toEqual({ effectFailures: [], outOfOrder: true });
-      expect(await redis.client.exists('out')).toBe(0);
-      expect(await redis.client.get('order')).toBe('t1');
-      // Sent again behind nothing, it commits under WATCH as before, and records its token.
-      const again = await new TransactionCommitter(connection, 0).commit(source, items, { key: 'order', token: 't2' });
-      expect(again.outOfOrder).toBeUndefined();
-      expect(await redis.client.xlen('out')).toBe(1);
-      expect(await redis.client.get('order')).toBe('t2');
-    });
-
-    async function commitAndReportWith(
-      committer: TransactionCommitter,
-      items: { entryId: string | undefined; recorder: EffectRecorder }[],
-      order: { key: string; token: string },
-    ) {
-      return byPosition(items, await committer.commit(source, items, order));
-    }
   });
 });
