@@ -1,6 +1,12 @@
-import { Cluster, ReplyError, type Pipeline } from 'ioredis';
-import { SizeHint } from './resp-args.js';
-import { BatchScript, type BatchResult, type CommitSource, type EffectFailure, type GuardCheck } from './batch-script.js';
+import { Cluster, ReplyError } from 'ioredis';
+import {
+  BatchScript,
+  defineBatchCommand,
+  type BatchResult,
+  type CommitSource,
+  type EffectFailure,
+  type GuardCheck,
+} from './batch-script.js';
 import type { CommitAnswer, CommitItem } from './delivery.js';
 import type { Effect, EffectRecorder, Guard } from './effects.js';
 import { waitUntilReady, type RedisClient } from './connection.js';
@@ -290,12 +296,12 @@ function answer<Item extends CommitItem>(lists: readonly (readonly [CommitAnswer
  * dedicated to this committer because WATCH and MULTI are per connection.
  */
 export class TransactionCommitter implements Committer {
-  private readonly sizeHint = new SizeHint();
-
   constructor(
     private readonly connection: RedisClient,
     private readonly streamMaxLen: number,
-  ) {}
+  ) {
+    defineBatchCommand(connection);
+  }
 
   async commit<Item extends CommitItem>(source: CommitSource | undefined, items: readonly Item[]): Promise<CommitReport<Item>> {
     // The connection queues nothing while down (a WATCH does not survive a reconnect), so a
@@ -440,8 +446,7 @@ export class TransactionCommitter implements Committer {
       const result = await batch.script.runInTransaction(this.connection);
       return result === null ? null : { ...result, deferred };
     }
-    // multi() is typed as a chainable commander; it is a Pipeline, whose sendCommand takes a built command.
-    const transaction = this.connection.multi() as unknown as Pipeline;
+    const transaction = this.connection.multi();
     const readReplies = batch.script.queueOn(transaction);
     const replies = await transaction.exec();
     if (replies === null) return null;
@@ -549,7 +554,7 @@ export class TransactionCommitter implements Committer {
      */
     plain?: { readonly ackOnly: ReadonlySet<Item> },
   ): { script: BatchScript<Item>; entries: number } {
-    const script = new BatchScript<Item>(source, this.streamMaxLen, this.sizeHint, plain !== undefined);
+    const script = new BatchScript<Item>(source, this.streamMaxLen, plain !== undefined);
     const overwritten = overwrittenWrites(accepted);
     let entries = 0;
     for (const item of accepted) {

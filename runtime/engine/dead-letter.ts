@@ -88,19 +88,19 @@ export function deadLetterDestination(
 export const DEAD_LETTER_APPEND = 'QG_DEAD_LETTER_APPEND';
 
 /**
- * Lua: dead_letter_append(stream, index, maxLen, first, last) appends ARGV[first..last] (fields
+ * Lua: dead_letter_append(stream, index, maxLen, values, from) appends values[from..] (fields
  * and values) to the stream, records the new id in the gate's index, and, past maxLen (0: no
  * bound), removes that gate's oldest dead letters from both. Returns how many entries it removed
  * from the stream (an id whose entry an operator already dropped or replayed removes nothing and
  * is not counted), or Redis's error (as a table) for a write refused: exact, atomic.
  */
 export const DEAD_LETTER_APPEND_FUNCTION = `
-local function dead_letter_append(stream, index, maxLen, first, last)
+local function dead_letter_append(stream, index, maxLen, values, from)
   -- Checked before anything is written: a refused item is retried, and must not leave a copy.
   local held = redis.call('TYPE', index)
   if type(held) == 'table' then held = held.ok end
   if held ~= 'none' and held ~= 'zset' then return {err = 'WRONGTYPE ' .. index .. ' holds a ' .. held .. ', not a zset'} end
-  local id = redis.pcall('XADD', stream, '*', unpack(ARGV, first, last))
+  local id = redis.pcall('XADD', stream, '*', unpack(values, from))
   if type(id) == 'table' and id.err then return id end
   local dash = string.find(id, '-', 1, true)
   local seq = string.sub(id, dash + 1)
@@ -126,7 +126,7 @@ end
 
 /** KEYS: stream, index; ARGV: maxLen, then fields and values. */
 export const DEAD_LETTER_APPEND_SCRIPT = `${DEAD_LETTER_APPEND_FUNCTION}
-return dead_letter_append(KEYS[1], KEYS[2], tonumber(ARGV[1]), 2, #ARGV)
+return dead_letter_append(KEYS[1], KEYS[2], tonumber(ARGV[1]), ARGV, 2)
 `;
 
 /** A DEAD_LETTER_APPEND command (name first) as Redis runs it outside the batch script: an EVAL. */

@@ -13,7 +13,6 @@ import type { RedisReader } from '../contract/redis-reader.js';
 import type { RuntimeConfig } from '../host/config.js';
 import { isReady, type RedisClient } from '../host/redis.js';
 import type { RedisHealth } from '../host/redis-health.js';
-import { withFlatReadScripts } from './flat-read-scripts.js';
 
 /** What a source (a stream consumer, a job runner) has that its pipeline needs, the same for both. */
 export interface SourceDeps {
@@ -71,10 +70,9 @@ export interface SourcePipeline {
  */
 export function buildPipeline(deps: SourceDeps, shape: SourceShape): SourcePipeline {
   const { handler, metrics, now } = deps;
-  const handlerRedis = withFlatReadScripts(deps.commands);
+  // The client, seen through the narrow, read-only RedisReader a handler is typed against.
+  const handlerRedis = deps.commands as unknown as RedisReader;
   const execution: ExecutionEnv<unknown, object> = {
-    // The handler sees the client through the narrow, read-only RedisReader it is typed against,
-    // its read scripts sent without ioredis's argument copy (flat-read-scripts.ts).
     redis: handlerRedis,
     config: deps.handlerConfig,
     metrics: deps.handlerMetrics,

@@ -1,5 +1,5 @@
 import { commitAndReport } from '../support/commit-report.js';
-import { Command, Redis } from 'ioredis';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { TransactionCommitter } from '../../runtime/engine/commit.js';
 import { EffectRecorder } from '../../runtime/engine/effects.js';
@@ -59,10 +59,10 @@ describe('TransactionCommitter on a real redis-server', () => {
     // aborts, whoever makes it), so it lands there whatever the timing.
     const meddling = new Proxy(connection, {
       get(target, prop) {
-        if (prop === 'sendCommand')
-          return (command: Command) => {
-            if (command.name === 'multi') void target.sendCommand(new Command('set', ['free', 'stolen']));
-            return target.sendCommand(command);
+        if (prop === 'multi')
+          return () => {
+            void target.set('free', 'stolen');
+            return target.multi();
           };
         const value = Reflect.get(target, prop) as unknown;
         return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
