@@ -1,5 +1,6 @@
 import type { Fields } from './effects.js';
-import type { DeadLetterReason } from './execute.js';
+
+export type DeadLetterReason = 'invalid_input' | 'handler_failed' | 'fallback_failed' | 'too_many_deliveries' | 'commit_failed';
 
 /** Values longer than this are cut in the dead-letter copy; the original stays in its source stream. */
 export const DEAD_LETTER_VALUE_LIMIT = 64 * 1024;

@@ -1,8 +1,9 @@
 import type { MessageMeta } from '../contract/handler.js';
 import type { ExtraEmit } from './effect-commands.js';
 import type { EffectRecorder } from './effects.js';
+import type { DeadLetterReason } from './dead-letter.js';
 
-export type DeadLetterReason = 'invalid_input' | 'handler_failed' | 'fallback_failed' | 'too_many_deliveries' | 'commit_failed';
+export type { DeadLetterReason } from './dead-letter.js';
 
 /** What a settled delivery counts as in quantum_gates_messages_total. */
 export type Outcome =
