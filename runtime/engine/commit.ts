@@ -11,6 +11,7 @@ import type { CommitAnswer, CommitItem } from './delivery.js';
 import type { Effect, EffectRecorder, Guard } from './effects.js';
 import { waitUntilReady, type RedisClient } from './connection.js';
 import { compareStreamIds } from '../../schemas/fields.js';
+import { lua } from './lua.js';
 
 export type { CommitSource, EffectFailure } from './batch-script.js';
 export type { ExtraEmit } from './effect-commands.js';
@@ -35,19 +36,7 @@ export interface Committer {
  * hash or set key must see it exists (GET answers nil, or WRONGTYPE, which is no value). Any
  * other failure fails the check as a whole.
  */
-const CHECK_GUARDED_KEYS = `
-local out = {}
-for k = 1, #KEYS do
-  out[2 * k - 1] = redis.call('EXISTS', KEYS[k])
-  local value = redis.pcall('GET', KEYS[k])
-  if type(value) == 'table' and value.err then
-    if string.sub(value.err, 1, 9) ~= 'WRONGTYPE' then return redis.error_reply(value.err) end
-    value = false
-  end
-  out[2 * k] = value
-end
-return out
-`;
+const CHECK_GUARDED_KEYS = lua('check-guarded-keys');
 
 /** The single-node committer checks chained guards inside its transaction (see isChained). */
 const CHAIN = { chain: true } as const;
