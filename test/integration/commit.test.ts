@@ -196,6 +196,20 @@ describe('TransactionCommitter on a real redis-server', () => {
     expect(pending.map(([id]) => id)).toEqual([c]);
   });
 
+  it('carries any text a command can: a lone surrogate arrives as ioredis sends it (U+FFFD), escapes and quotes as they are', async () => {
+    const [a] = await deliver(1);
+    const texts = { lone: 'cut \ud83d here', pair: 'ok \ud83d\ude00', escape: 'a \\ud800 b', quote: '"\n\u0000', empty: '' };
+    const report = await commitAndReport(new TransactionCommitter(connection, 0), { stream: 's', group: 'g', consumer: 'c' }, [
+      { entryId: a, recorder: recorder((r) => r.emit('out', texts)) },
+    ]);
+    expect(report.committed).toEqual([0]);
+    const [, fields] = (await redis.client.xrange('out', '-', '+'))[0]!;
+    expect(Object.fromEntries(Array.from({ length: fields.length / 2 }, (_, i) => [fields[2 * i], fields[2 * i + 1]]))).toEqual({
+      ...texts,
+      lone: 'cut \ufffd here',
+    });
+  });
+
   it('applies every kind of effect inside the one transaction', async () => {
     const [a] = await deliver(1);
     await redis.client.zadd('window', 1, 'old', 5, 'new');
