@@ -3,7 +3,6 @@ import { defineHandler, parseEnv, type MetricFactory } from '../runtime/contract
 import { keys, streams } from '../schemas/keys.js';
 import { positionSnapshotSchema, snapshotAges, snapshotNotional } from '../schemas/position-snapshot.js';
 import { positionBookEnvShape } from './positions/book.js';
-import { sampleSnapshot } from './positions/sample-book.js';
 
 const configSchema = z.object({
   POSITION_SNAPSHOT_STREAM: z.string().min(1).default(streams.positionSnapshot),
@@ -53,7 +52,6 @@ export const positionSnapshot = defineHandler({
     onDuplicate: (_snapshot, ctx) => ctx.metrics.stale.inc(),
   },
   // Snapshots of a small book in both producers' formats; its reads (the newest-wins ids) find none.
-  warmUp: (_config, now) => ({ entry: (n) => sampleSnapshot(n, now) }),
   handle(snapshot, ctx) {
     // Our own view, never P3.3's quantum:position:snapshot:{symbol} (the Position Ledger's).
     const key = keys.position(snapshot.symbol);

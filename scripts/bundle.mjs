@@ -5,7 +5,8 @@
 // was most of the start-up (docs/performance.md, "Start-up and CLI latency").
 //
 // Every bundled module lands one folder below dist/ (app/, cli/ or chunks/): runtime/host/build-info.ts
-// finds dist/build-info.json and app/http-plugins.ts finds dist/status-page/ from there.
+// finds dist/build-info.json, app/http-plugins.ts finds dist/status-page/ and runtime/engine/lua.ts
+// finds dist/lua/ from there.
 import { build } from 'esbuild';
 import { cpSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 
@@ -68,7 +69,9 @@ await build({
 });
 asciiOnly(out);
 cpSync('app/status-page', `${out}/status-page`, { recursive: true });
-console.log(`${out}/: app/main.js, cli/main.js, chunks/, status-page/`);
+// The runtime's Lua scripts, read at start from ../lua/ of a bundled module (runtime/engine/lua.ts).
+cpSync('runtime/lua', `${out}/lua`, { recursive: true });
+console.log(`${out}/: app/main.js, cli/main.js, chunks/, status-page/, lua/`);
 
 /**
  * V8 keeps a script's source text in memory for as long as it runs, one byte a character when

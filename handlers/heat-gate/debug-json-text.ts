@@ -1,5 +1,19 @@
 import type { HeatAssessment } from '../positions/heat.js';
-import type { DecisionFacts } from './outputs.js';
+
+/** A mark by the price rule of handlers/positions/prices.ts: its price, source and time (ms; undefined: a quote of no time). */
+export interface DecisionMark {
+  readonly price: number;
+  readonly source: string;
+  readonly asOfMs: number | undefined;
+  /** ms between the quote's time and the decision (undefined: a quote of no time). */
+  readonly ageMs: number | undefined;
+}
+
+/** The symbol's mark and position at decision time (see DecisionFacts.atDecision). */
+export interface AtDecision {
+  readonly mark: DecisionMark | null;
+  readonly positionUsd: number | undefined;
+}
 
 /**
  * Pieces of debug_json's text, written exactly as JSON.stringify writes them, for the decisions
@@ -47,7 +61,7 @@ export function heatMembers(a: Extract<HeatAssessment, { trusted: true }>): stri
 const heatTexts = new WeakMap<object, string>();
 
 /** The decision's mark and position as members (outputs.ts atDecisionJson, as text). */
-export function atDecisionMembers(at: NonNullable<DecisionFacts['atDecision']>): string {
+export function atDecisionMembers(at: AtDecision): string {
   const mark = at.mark;
   let text = `,"mark":${mark === null ? 'null' : jsonNumber(mark.price)}`;
   if (mark !== null) {

@@ -17,7 +17,6 @@ import { applyLayerPlanId } from './plan-id.js';
 import { heatDecisionsSection, heatSection } from './status.js';
 import { calibrationSection } from './calibration-status.js';
 import { unusableReason } from './unusable.js';
-import { heatGateWarmUp } from './warm-up.js';
 import { HeatScaleWatch, scaleWatchCapacity } from './scale-watch.js';
 
 type Ctx = HandlerContext<HeatGateConfig, HeatInputs | undefined, HeatGateMetrics>;
@@ -89,7 +88,6 @@ export const heatGate = defineHandler({
       return true;
     },
   },
-  warmUp: heatGateWarmUp,
   handle(proposal, ctx) {
     observeLag(ctx);
     const inputs = ctx.state;

@@ -10,8 +10,10 @@ import {
 } from '../../schemas/heat-gate.js';
 import { pyFloatStr, pythonRound } from '../../schemas/python-number.js';
 import { applyLayerRules, type ApplyLayerEra } from './apply-layer-era.js';
-import { atDecisionMembers, heatMembers, thresholdsText } from './debug-json-text.js';
+import { atDecisionMembers, heatMembers, thresholdsText, type AtDecision } from './debug-json-text.js';
 import { decisionRecordFields } from './decision-record.js';
+
+export type { DecisionMark } from './debug-json-text.js';
 import type { Calibration } from './calibrate.js';
 import type { HeatAssessment } from '../positions/heat.js';
 
@@ -39,16 +41,7 @@ export interface DecisionFacts {
    * for the outcome follow-up (docs/outcomes.md), so a follow-up read late never prices the
    * decision at a later mark. `mark` null: the gate found no price fresh enough.
    */
-  readonly atDecision?: { readonly mark: DecisionMark | null; readonly positionUsd: number | undefined };
-}
-
-/** A mark by the price rule of handlers/positions/prices.ts: its price, source and time (ms; undefined: a quote of no time). */
-export interface DecisionMark {
-  readonly price: number;
-  readonly source: string;
-  readonly asOfMs: number | undefined;
-  /** ms between the quote's time and the decision (undefined: a quote of no time). */
-  readonly ageMs: number | undefined;
+  readonly atDecision?: AtDecision;
 }
 
 /** The proposal's own fields, capped at FREE_TEXT_MAX characters. */

@@ -4,7 +4,6 @@ import type { HttpDeclaration } from './http.js';
 import type { Logger } from './logger.js';
 import type { MetricFactory } from './metrics.js';
 import type { RedisReader } from './redis-reader.js';
-import type { WarmUpSample } from './warm-up.js';
 
 // What a gate author reads to write `handle(message, ctx)` and its declaration; docs/writing-a-gate.md
 // explains each member with an example. The effects are in effects.ts, the HTTP surface in http.ts.
@@ -60,11 +59,9 @@ export interface IdempotencyDeclaration<Message, Config, State, Metrics> {
 
 /** For messages that share what they read. */
 export interface BatchHints<Config, State, Metrics> {
-  // once per batch and retry; `ahead`: the state of the batch still committing (decidesAhead)
-  readonly loadState?: (redis: RedisReader, config: Config, now: number, ahead?: State) => Promise<State>;
+  readonly loadState?: (redis: RedisReader, config: Config, now: number) => Promise<State>; // once per batch and retry
   readonly onRead?: (metrics: Metrics, entries: number) => void; // per batch read, applied at once
   readonly readsOwnWrites?: boolean; // false: handle the next batch while this one commits
-  readonly decidesAhead?: boolean; // true: the same, its loadState laying this batch's decisions over its reads
   // run.first: the first run since the process started (a start-up check counts what it finds once)
   readonly refresh?: {
     readonly everyMs: (c: Config) => number;
@@ -84,7 +81,6 @@ export interface HandlerDeclaration<Schema extends z.ZodType = z.ZodType, Config
   readonly http?: HttpDeclaration<Config, Metrics>;
   readonly failure: FailurePolicy<z.infer<Schema>, Config, State, Metrics>;
   readonly idempotency?: IdempotencyDeclaration<z.infer<Schema>, Config, State, Metrics>;
-  readonly warmUp?: (config: Config, now: number) => WarmUpSample; // stream gates: run at start, before reading
   readonly startLine?: (config: Config) => string; // logged at start: what the settings make the gate do (the governor's path and caps)
   handle(message: z.infer<Schema>, ctx: HandlerContext<Config, State, Metrics>): Async<void>;
 }

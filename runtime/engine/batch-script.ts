@@ -1,33 +1,17 @@
-import { Command, ReplyError, type Pipeline, type Redis } from 'ioredis';
+import { ReplyError, type ChainableCommander, type Result } from 'ioredis';
 import type { Effect, OrderCondition } from './effects.js';
 import { compareStreamIds } from '../../schemas/fields.js';
 import { asEval, DEAD_LETTER_APPEND, DEAD_LETTER_APPEND_FUNCTION } from './dead-letter.js';
-import { writeEffectCommands, writeExtraEmitCommands, type ExtraEmit } from './effect-commands.js';
-import { RespArgs, type SizeHint } from './resp-args.js';
-import { FlatCommand, sendScript } from './flat-command.js';
+import { lua } from './lua.js';
+import { effectCommands, extraEmitCommands, type ExtraEmit } from './effect-commands.js';
 import type { RedisClient } from './connection.js';
 
-/**
- * How a commit keeps its place behind the commit before it when both are in flight on the same
- * connection (a gate that never reads its own writes sends the next batch's commit without
- * waiting for the previous one's answer). Redis runs them in the order sent, but the one ahead may
- * fail, or apply only in part: the one behind must then apply nothing, or its outputs would land
- * before the ones ahead that are committed again later.
- */
-export interface CommitOrder {
-  /** Where this consumer's commits record their token (one key per consumer, expiring). */
-  readonly key: string;
-  /** Recorded in `key` by a commit that leaves none of its items to commit again; '' records nothing. */
-  readonly token: string;
-  /** The token of the commit ahead, still in flight when this one was sent: nothing applies unless `key` holds it. */
-  readonly after?: string;
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    /** RUN_BATCH, defined on a connection by defineBatchCommand (ioredis sends it by hash, its body on NOSCRIPT). */
+    qgRunBatch(...args: string[]): Result<unknown, Context>;
+  }
 }
-
-/** How long a commit's token outlives it: the commit behind it is already queued behind it on the same connection. */
-export const COMMIT_ORDER_TTL_MS = 60_000;
-
-/** RUN_BATCH's answer when the commit ahead had not applied whole: nothing of the batch was applied. */
-export const OUT_OF_ORDER = 'OUT_OF_ORDER';
 
 /** The stream entries a commit acknowledges, and the consumer that must still hold them. */
 export interface CommitSource {
@@ -46,292 +30,52 @@ export interface EffectFailure<Item = unknown> {
   readonly error: Error;
 }
 
+/** Lua: older(a, b) orders stream ids as (milliseconds, sequence); Lua numbers hold both exactly up to 2^53. */
+export const OLDER_STREAM_ID = lua('older-stream-id');
+
 /**
  * Applies a batch in one call. ARGV: stream, group, consumer, the lowest and highest entry id of
- * the batch ('' when it has none), the cursor key ('' for none), the order key, the token of the
- * commit ahead and this commit's token (see CommitOrder; '' for none), then per item: its entry id ('' for none), its number of
- * commands, its newest-wins condition as a key and a stream id ('' and '' for none), its number of
- * stream-order fields and each as a field name and value, its number of guard checks and each
- * as a kind, a key and a value (see GuardCheck), and each command as its argument count and
- * arguments.
+ * the batch ('' when it has none), the cursor key ('' for none), then one argument per item: a
+ * JSON array [entry id ('' for none), newest-wins key, its stream id ('' and '' for none),
+ * [stream-order field, value, ...], [guard kind, key, value, ...] (see GuardCheck),
+ * [[command, arguments...], ...]]. One packed argument per item keeps the client's encoding of
+ * a batch to a few long strings.
  *
  * An item whose entry is no longer pending for this consumer (another consumer reclaimed it, or
  * it was acknowledged) is skipped whole: the check and the writes are one atomic step, so a
  * consumer that stalled past CLAIM_IDLE_MS can never write outputs a reclaimer also writes.
  * Commands go through redis.pcall, so, as inside MULTI, a command Redis rejects fails alone and
  * the others apply. An item whose condition key holds a later id than its own is acknowledged
- * without its commands. Answers {failed command numbers and errors interleaved, lost item
- * numbers, superseded item numbers}, all 1-based. replicate_commands: Redis 5 and 6 refuse writes after XADD's random id otherwise.
+ * without its commands. Answers {failed command numbers and errors interleaved, lost, superseded,
+ * withheld, waiting and unguarded item numbers, trimmed}, all 1-based. replicate_commands:
+ * Redis 5 and 6 refuse writes after XADD's random id otherwise.
  */
-/** Lua: older(a, b) orders stream ids as (milliseconds, sequence); Lua numbers hold both exactly up to 2^53. */
-export const OLDER_STREAM_ID = `
-local function id_parts(id)
-  local dash = string.find(id, '-', 1, true)
-  if not dash then return tonumber(id) or 0, 0 end
-  return tonumber(string.sub(id, 1, dash - 1)) or 0, tonumber(string.sub(id, dash + 1)) or 0
-end
-local function older(a, b)
-  local am, as = id_parts(a)
-  local bm, bs = id_parts(b)
-  if am ~= bm then return am < bm end
-  return as < bs
-end
-`;
+// The script's helpers first: Lua's local functions must be defined before the body calls them.
+const RUN_BATCH = [OLDER_STREAM_ID, DEAD_LETTER_APPEND_FUNCTION, lua('run-batch')].join('\n');
 
-const RUN_BATCH = `
-if redis.replicate_commands then redis.replicate_commands() end
-local stream, group, consumer, first, last, cursorKey = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
-local orderKey, after, token = ARGV[7], ARGV[8], ARGV[9]
--- Sent while the commit ahead was in flight: only behind that commit having applied whole (its
--- token recorded below). Otherwise nothing applies, and the consumer sends the batch again once
--- the commit ahead has settled.
-if after ~= '' and redis.pcall('GET', orderKey) ~= after then return redis.status_reply('${OUT_OF_ORDER}') end
--- This consumer's pending entries in the batch's id range, a page at a time: one XPENDING per
--- page costs far less than one per entry.
-local mine = {}
-if first ~= '' then
-  local from = first
-  while true do
-    local rows = redis.call('XPENDING', stream, group, from, last, 1000, consumer)
-    for r = 1, #rows do mine[rows[r][1]] = true end
-    if #rows < 1000 then break end
-    from = '(' .. rows[#rows][1]
-  end
-end
-${OLDER_STREAM_ID}
--- The type each written key must hold for its command to succeed; a key another writer gave
--- another type fails its item before anything of the item is written.
-local needs = {XADD = 'stream', ${DEAD_LETTER_APPEND} = 'stream', HSET = 'hash', SADD = 'set', SREM = 'set', ZADD = 'zset', ZREMRANGEBYSCORE = 'zset', LPUSH = 'list', LTRIM = 'list'}
-local types = {}
-local function type_of(key)
-  local t = types[key]
-  if t == nil then
-    t = redis.call('TYPE', key)
-    if type(t) == 'table' then t = t.ok end
-    types[key] = t
-  end
-  return t
-end
--- First command of the item (from argument i, c commands) whose key holds the wrong type.
-local function wrong_type(i, c)
-  local replaced = {}
-  for k = 1, c do
-    local count = tonumber(ARGV[i])
-    local name, key = string.upper(ARGV[i + 1]), ARGV[i + 2]
-    if name == 'DEL' or name == 'SET' then
-      replaced[key] = true
-    elseif not replaced[key] then
-      local want = needs[name]
-      if want then
-        local t = type_of(key)
-        if t ~= 'none' and t ~= want then return 'WRONGTYPE ' .. key .. ' holds a ' .. t .. ', not a ' .. want end
-      end
-    end
-    i = i + count + 1
-  end
-  return nil
-end
--- Entries pending in the group before this batch's last entry and not part of this batch (another
--- replica holds them, or they wait for a retry), with their fields: read only when an item asks
--- for stream order by a field, once per batch (so is the walk over the batch's items that finds
--- which entries are in it: most gates never ask).
-local earlier = nil
-local function load_earlier()
-  earlier = {}
-  if last == '' then return end
-  local inBatch = {}
-  local j = 10
-  while j <= #ARGV do
-    if ARGV[j] ~= '' then inBatch[ARGV[j]] = true end
-    local c, o = tonumber(ARGV[j + 1]), tonumber(ARGV[j + 4])
-    local g = tonumber(ARGV[j + 5 + 2 * o])
-    j = j + 6 + 2 * o + 3 * g
-    for k = 1, c do j = j + tonumber(ARGV[j]) + 1 end
-  end
-  local rows = redis.call('XPENDING', stream, group, '-', last, 1000)
-  for r = 1, #rows do
-    local id = rows[r][1]
-    if not inBatch[id] then
-      local found = redis.call('XRANGE', stream, id, id)
-      if found[1] then
-        local values, kv = {}, found[1][2]
-        for f = 1, #kv, 2 do values[kv[f]] = kv[f + 1] end
-        earlier[#earlier + 1] = {id, values}
-      end
-    end
-  end
-end
--- True when an entry before \`entry\`, still pending and not in this batch, has the same value of
--- one of the item's order fields: the item must wait for it.
-local function must_wait(entry, at, count)
-  if count == 0 or entry == '' then return false end
-  if earlier == nil then load_earlier() end
-  for e = 1, #earlier do
-    if older(earlier[e][1], entry) then
-      for o = 0, count - 1 do
-        if earlier[e][2][ARGV[at + 2 * o]] == ARGV[at + 2 * o + 1] then return true end
-      end
-    end
-  end
-  return false
-end
-local failed, lost, superseded, withheld, waiting, unguarded, acks = {}, {}, {}, {}, {}, {}, {}
--- Keys of items refused for a guard (and of items refused after them for touching such a key):
--- a later item touching one waits too, so no item overtakes an earlier one on a key they share.
-local blocked, anyBlocked = {}, false
--- Whether the item's commands (from argument i, c commands) write a blocked key. Appends to a
--- stream (XADD, dead letters) never change what a later item reads, so they do not count.
-local function writes_blocked(i, c)
-  for k = 1, c do
-    local count, name = tonumber(ARGV[i]), ARGV[i + 1]
-    if name ~= 'XADD' and name ~= '${DEAD_LETTER_APPEND}' and blocked[ARGV[i + 2]] then return true end
-    i = i + count + 1
-  end
-  return false
-end
-local function block_writes(i, c)
-  for k = 1, c do
-    local count, name = tonumber(ARGV[i]), ARGV[i + 1]
-    if name ~= 'XADD' and name ~= '${DEAD_LETTER_APPEND}' then blocked[ARGV[i + 2]] = true end
-    i = i + count + 1
-  end
-end
-${DEAD_LETTER_APPEND_FUNCTION}
--- Dead letters removed from the stream by the per-gate bound of the batch's dead letters.
-local trimmed = 0
-local i, n, command, item = 10, #ARGV, 0, 0
-while i <= n do
-  local entry, commands, condKey, condId, orders = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2], ARGV[i + 3], tonumber(ARGV[i + 4])
-  item = item + 1
-  local orderAt = i + 5
-  local checks = tonumber(ARGV[i + 5 + 2 * orders])
-  local checkAt = i + 6 + 2 * orders
-  i = checkAt + 3 * checks
-  -- Guards on keys no earlier item of the batch writes ('a' absent, 'e' equals), checked before
-  -- anything else, as a check before the transaction would: an item failing one, or touching a
-  -- key of an item refused before it ('t': a key it touches that its commands do not show), is
-  -- refused whole, whoever owns its entry.
-  local refused = anyBlocked and ((condKey ~= '' and blocked[condKey]) or writes_blocked(i, commands))
-  for g = 0, checks - 1 do
-    local kind, key = ARGV[checkAt + 3 * g], ARGV[checkAt + 3 * g + 1]
-    if refused then break end
-    if blocked[key] then refused = true
-    elseif kind == 'a' then refused = redis.call('EXISTS', key) == 1
-    elseif kind == 'e' then refused = redis.pcall('GET', key) ~= ARGV[checkAt + 3 * g + 2] end
-  end
-  if refused then
-    anyBlocked = true
-    for g = 0, checks - 1 do blocked[ARGV[checkAt + 3 * g + 1]] = true end
-    if condKey ~= '' then blocked[condKey] = true end
-    block_writes(i, commands)
-  end
-  local owned = not refused and (entry == '' or mine[entry] == true)
-  local applies = owned
-  local broken = false
-  local waits = owned and must_wait(entry, orderAt, orders)
-  if waits then applies = false end
-  -- Chained guards ('c'): a key an earlier item of this batch sets must hold the value this item
-  -- expects when its turn comes (that item applied, and nothing else moved it).
-  local holds = not refused
-  if applies then
-    for g = 0, checks - 1 do
-      if ARGV[checkAt + 3 * g] == 'c' then
-        local value = redis.pcall('GET', ARGV[checkAt + 3 * g + 1])
-        if value ~= ARGV[checkAt + 3 * g + 2] then holds = false end
-      end
-    end
-    if not holds then applies = false end
-  end
-  if applies then
-    local problem = wrong_type(i, commands)
-    if problem then
-      applies = false
-      broken = true
-      failed[#failed + 1] = command + 1
-      failed[#failed + 1] = problem
-    end
-  end
-  if applies and condKey ~= '' then
-    local stored = redis.pcall('GET', condKey)
-    if type(stored) == 'string' and older(condId, stored) then
-      applies = false
-      superseded[#superseded + 1] = item
-    else
-      local reply = redis.pcall('SET', condKey, condId)
-      if type(reply) == 'table' and reply.err then
-        applies = false
-        broken = true
-        failed[#failed + 1] = command + 1
-        failed[#failed + 1] = reply.err
-      end
-    end
-  end
-  for c = 1, commands do
-    local count = tonumber(ARGV[i])
-    command = command + 1
-    if applies then
-      local reply
-      if ARGV[i + 1] == '${DEAD_LETTER_APPEND}' then
-        reply = dead_letter_append(ARGV[i + 2], ARGV[i + 3], tonumber(ARGV[i + 4]), i + 5, i + count)
-        if type(reply) == 'number' then trimmed = trimmed + reply end
-      else
-        reply = redis.pcall(unpack(ARGV, i + 1, i + count))
-      end
-      if type(reply) == 'table' and reply.err then
-        broken = true
-        failed[#failed + 1] = command
-        failed[#failed + 1] = reply.err
-      end
-    end
-    i = i + count + 1
-  end
-  if refused then unguarded[#unguarded + 1] = item
-  elseif not owned then lost[#lost + 1] = item
-  elseif waits then waiting[#waiting + 1] = item
-  elseif not holds then unguarded[#unguarded + 1] = item
-  elseif broken then withheld[#withheld + 1] = item
-  elseif entry ~= '' then acks[#acks + 1] = entry end
-end
-for a = 1, #acks, 1000 do
-  redis.call('XACK', stream, group, unpack(acks, a, math.min(a + 999, #acks)))
-end
--- Where the group would have to start again were it lost: just before the oldest entry still
--- pending, or after the newest acknowledged when none is.
-if cursorKey ~= '' and #acks > 0 then
-  local summary = redis.call('XPENDING', stream, group)
-  local cursor
-  if summary[1] > 0 then
-    cursor = '(' .. summary[2]
-  else
-    cursor = acks[1]
-    for a = 2, #acks do if older(cursor, acks[a]) then cursor = acks[a] end end
-    local stored = redis.call('HGET', cursorKey, group)
-    if type(stored) == 'string' and string.sub(stored, 1, 1) ~= '(' and older(cursor, stored) then cursor = stored end
-  end
-  redis.call('HSET', cursorKey, group, cursor)
-end
--- Nothing of the batch is left to commit again: a commit sent behind it may apply. (A failed SET
--- only makes that commit wait for this one's answer.)
-if token ~= '' and #withheld == 0 and #waiting == 0 and #unguarded == 0 then
-  redis.pcall('SET', orderKey, token, 'PX', ${COMMIT_ORDER_TTL_MS})
-end
-return {failed, lost, superseded, withheld, waiting, unguarded, trimmed}
-`;
-
-/** Where the script (body or SHA1) stands in the EVAL arguments. */
-const SCRIPT = 0;
-/** Where RUN_BATCH finds the batch's id range in its EVAL arguments (script, numkeys, then ARGV). */
-const FIRST_ID = 5;
-const LAST_ID = 6;
+/** Defines RUN_BATCH on a connection, once: ioredis then sends it by hash, and its body when Redis answers NOSCRIPT. */
+export function defineBatchCommand(connection: RedisClient): void {
+  if (typeof (connection as Partial<Pick<RedisClient, 'qgRunBatch'>>).qgRunBatch !== 'function')
+    connection.defineCommand('qgRunBatch', { numberOfKeys: 0, lua: RUN_BATCH });
+}
 
 /** Lua's unpack() spreads at most ~8,000 values, so a command with more cannot run in the script. */
 const SCRIPT_MAX_COMMAND_ARGS = 7_000;
 
+/** Where the batch's lowest and highest entry ids stand in its own arguments. */
+const FIRST_ID = 3;
+const LAST_ID = 4;
+
 /**
- * Room kept before a batch's arguments for the command's head: EVAL's (the script's body and the
- * batch's own arguments, stream names and ids) or EVALSHA's, with a margin for long names.
+ * An argument as ioredis would send it: a lone UTF-16 surrogate (a string cut inside a pair) as
+ * U+FFFD, which JSON.stringify would otherwise write as an escape cjson refuses.
  */
-const HEAD_ROOM = Buffer.byteLength(RUN_BATCH, 'utf8') + 1024;
+const LONE_SURROGATE_ESCAPE = /(?<!\\)((?:\\\\)*)\\ud[89a-f][0-9a-f]{2}/g;
+
+function packItem(item: readonly unknown[]): string {
+  const json = JSON.stringify(item);
+  return json.includes('\\ud') ? json.replace(LONE_SURROGATE_ESCAPE, '$1\ufffd') : json;
+}
 
 /**
  * A key RUN_BATCH checks or notes at an item's turn, as [kind, key, value]:
@@ -359,26 +103,22 @@ export interface BatchResult<Item> {
   readonly unguarded: Item[];
   /** Dead letters the batch's per-gate bound removed from the stream (see DEAD_LETTER_APPEND). */
   readonly trimmed: number;
-  /** Nothing applied: the commit ahead (CommitOrder.after) had not applied whole. */
-  readonly outOfOrder?: true;
 }
 
 /**
- * One batch's writes, laid out as RUN_BATCH reads them, sent as one command of a transaction.
- * The batch's own arguments (ARGV[1..9]) are kept as strings, since the first and last entry ids
- * change as items come; the items' arguments are written straight into the protocol's bytes
- * (resp-args.ts), sparing an array of strings and a command object per write.
+ * One batch's writes, laid out as RUN_BATCH reads them: the batch's own arguments, then one
+ * packed argument per item (its commands kept as arrays too, for a batch too large for the
+ * script, which goes out as plain commands).
  */
 export class BatchScript<Item> {
   private readonly args: string[];
-  private readonly body: RespArgs;
+  private readonly commands: string[][] = [];
   private readonly entries: string[] = [];
   private readonly itemOfGroup: Item[] = [];
   private readonly commandItems: Item[] = [];
   private readonly commandEffects: (Effect | undefined)[] = [];
-  private groupCountAt = -1;
-  private groupCommands = 0;
-  private tooLarge = false;
+  private open: { readonly head: unknown[]; readonly commands: string[][] } | undefined;
+  private tooLarge: boolean;
   private ordered = false;
 
   /** True when some item asks for stream order by a field (plain commands cannot check it). */
@@ -389,15 +129,11 @@ export class BatchScript<Item> {
   constructor(
     private readonly source: CommitSource | undefined,
     private readonly streamMaxLen: number,
-    /** Checked and recorded by the script; plain commands (an oversized batch) can do neither. */
-    order?: CommitOrder,
-    /** The committer's batch size so far, for the first buffer's size. */
-    sizeHint?: SizeHint,
+    /** Sent as plain commands whatever its size (a rebuilt oversized batch: see queueOn). */
+    plain = false,
   ) {
-    this.body = new RespArgs(sizeHint, HEAD_ROOM);
-    this.args = [RUN_BATCH, '0', source?.stream ?? '', source?.group ?? '', source?.consumer ?? '', '', '', source?.cursorKey ?? ''];
-    // ARGV[7..9]: the order key, the token ahead, this commit's token.
-    this.args.push(order?.key ?? '', order?.after ?? '', order?.token ?? '');
+    this.tooLarge = plain;
+    this.args = [source?.stream ?? '', source?.group ?? '', source?.consumer ?? '', '', '', source?.cursorKey ?? ''];
   }
 
   get commandCount(): number {
@@ -412,7 +148,7 @@ export class BatchScript<Item> {
   /**
    * Starts the commands of item `item`, acknowledging `entryId` with them when there is a source,
    * applied only if `condition` holds. A plain-command batch cannot check conditions: the
-   * committer keeps conditional items out of it.
+   * committer checks them itself (see TransactionCommitter).
    */
   beginItem(
     item: Item,
@@ -429,65 +165,47 @@ export class BatchScript<Item> {
       if (this.args[LAST_ID] === '' || compareStreamIds(entry, this.args[LAST_ID]!) > 0) this.args[LAST_ID] = entry;
     }
     this.itemOfGroup.push(item);
-    const body = this.body;
-    body.add(entry);
-    this.groupCountAt = body.reserveCount();
-    body.add(condition?.key ?? '');
-    body.add(condition?.id ?? '');
-    body.add(String(order.length));
-    for (const [field, value] of order) {
-      body.add(field);
-      body.add(value);
-    }
     if (order.length > 0) this.ordered = true;
-    body.add(String(checks.length));
-    for (const [kind, key, value] of checks) {
-      body.add(kind);
-      body.add(key);
-      body.add(value);
-    }
-    this.groupCommands = 0;
+    this.open = {
+      head: [entry, condition?.key ?? '', condition?.id ?? '', order.flat(), checks.flat()],
+      commands: [],
+    };
   }
 
   /** Adds an effect's commands to the current item; `owner` is the effect failures are reported against. */
   add(effect: Effect, owner: Effect | undefined): void {
-    const before = this.body.commandSizes.length;
-    writeEffectCommands(effect, this.streamMaxLen, this.body);
-    this.track(before, owner);
-  }
-
-  /** Records the commands written since the `from`th as the current item's. */
-  private track(from: number, owner: Effect | undefined): void {
-    const item = this.itemOfGroup[this.itemOfGroup.length - 1]!;
-    const sizes = this.body.commandSizes;
-    for (let c = from; c < sizes.length; c++) {
-      if (sizes[c]! > SCRIPT_MAX_COMMAND_ARGS) this.tooLarge = true;
-      this.commandItems.push(item);
-      this.commandEffects.push(owner);
-    }
-    this.groupCommands += sizes.length - from;
+    this.track(effectCommands(effect, this.streamMaxLen), owner);
   }
 
   /** Adds an extra emit's commands (a dead letter) to the current item; failures are reported against no effect. */
   addExtra(extra: ExtraEmit): void {
-    const before = this.body.commandSizes.length;
-    writeExtraEmitCommands(extra, this.body);
-    this.track(before, undefined);
+    this.track(extraEmitCommands(extra), undefined);
+  }
+
+  /** Records `commands` as the current item's. */
+  private track(commands: readonly string[][], owner: Effect | undefined): void {
+    const item = this.itemOfGroup[this.itemOfGroup.length - 1]!;
+    for (const command of commands) {
+      if (command.length > SCRIPT_MAX_COMMAND_ARGS) this.tooLarge = true;
+      this.commands.push(command);
+      this.open!.commands.push(command);
+      this.commandItems.push(item);
+      this.commandEffects.push(owner);
+    }
   }
 
   /**
    * Queues the batch on `transaction`; the returned function reads the transaction's replies.
-   * Normally that is one EVAL. A batch with a command too large for the script sends every command
-   * as itself and one XACK instead: still one transaction, but the ownership of its entries is then
-   * only what the consumer checked before committing.
+   * Normally that is one script call. A batch with a command too large for the script sends every
+   * command as itself and one XACK instead: still one transaction, but the ownership of its entries
+   * is then only what the consumer checked before committing.
    */
-  queueOn(transaction: Pipeline): (replies: [Error | null, unknown][]) => BatchResult<Item> {
-    this.complete();
+  queueOn(transaction: ChainableCommander): (replies: [Error | null, unknown][]) => BatchResult<Item> {
+    this.endItem();
     if (!this.tooLarge) {
-      // Inside a transaction the body goes with it: a NOSCRIPT there would end the transaction
-      // and its WATCH, and the guarded items would have to be checked again.
-      this.args[SCRIPT] = RUN_BATCH;
-      transaction.sendCommand(new FlatCommand('eval', this.args, this.body));
+      // Inside a transaction the body goes with it: ioredis cannot send it again there on a
+      // NOSCRIPT (that answer comes with EXEC's, after the transaction ran).
+      transaction.eval(RUN_BATCH, 0, ...this.args);
       return ([[error, reply] = [new Error('no reply from the transaction'), null]]) => {
         // The script failing as a whole (not one of its commands) is not a per-message problem:
         // the consumer then checks which of its entries are still pending.
@@ -495,14 +213,12 @@ export class BatchScript<Item> {
         return this.scriptResult(reply);
       };
     }
-    const body = this.body;
-    const commands = body.commandStarts.map((start, c) => body.read(start, body.commandSizes[c]!));
+    const commands = this.commands;
     for (const command of commands) {
-      const sent = command[0] === DEAD_LETTER_APPEND ? asEval(command).map(String) : command;
-      transaction.sendCommand(new FlatCommand(sent[0]!, sent.slice(1)));
+      const [name, ...args] = command[0] === DEAD_LETTER_APPEND ? asEval(command).map(String) : command;
+      transaction.call(name!, ...args);
     }
-    if (this.source && this.entries.length > 0)
-      transaction.sendCommand(new FlatCommand('xack', [this.source.stream, this.source.group, ...this.entries]));
+    if (this.source && this.entries.length > 0) transaction.xack(this.source.stream, this.source.group, ...this.entries);
     return (replies) => {
       const failures: EffectFailure<Item>[] = [];
       let trimmed = 0;
@@ -516,61 +232,42 @@ export class BatchScript<Item> {
   }
 
   /**
-   * Runs the batch as one EVAL in a transaction (MULTI, EVAL, EXEC) on a connection holding
-   * WATCHes; null when a WATCHed key changed and nothing ran. The three commands are written as
-   * one socket write (corked), the batch's bytes as they are: ioredis's own transaction joins its
-   * commands into one new Buffer, a copy of the whole batch (~1.5 MB for a governor batch), and
-   * its queue, promises and reply unwrapping for one command. Not for an oversized batch (queueOn).
+   * Runs the batch as one script call in a transaction (MULTI, the script, EXEC) on a connection
+   * holding WATCHes; null when a WATCHed key changed and nothing ran. Not for an oversized batch
+   * (queueOn).
    */
-  async runInTransaction(connection: Redis): Promise<BatchResult<Item> | null> {
+  async runInTransaction(connection: RedisClient): Promise<BatchResult<Item> | null> {
     this.completeScripted();
-    // Inside a transaction the body goes with it: a NOSCRIPT there would end the transaction
-    // and its WATCH, and the guarded items would have to be checked again.
-    this.args[SCRIPT] = RUN_BATCH;
-    const socket = connection.stream;
-    socket.cork();
-    let sent: Promise<unknown>[];
+    let replies: [Error | null, unknown][] | null;
     try {
-      sent = [new Command('multi', []), new FlatCommand('eval', this.args, this.body), new Command('exec', [])].map(
-        (command) => connection.sendCommand(command) as Promise<unknown>,
-      );
-    } finally {
-      socket.uncork();
+      replies = await connection
+        .multi()
+        .eval(RUN_BATCH, 0, ...this.args) // the body, not the hash: see queueOn
+        .exec();
+    } catch (error) {
+      // The first refusal says why (EXEC's EXECABORT only repeats that something was refused).
+      const previous = (error as { previousErrors?: Error[] }).previousErrors?.[0];
+      throw previous ?? error;
     }
-    const settled = await Promise.allSettled(sent);
-    // The first refusal says why (EXEC's EXECABORT only repeats that something was refused).
-    for (const outcome of settled) if (outcome.status === 'rejected') throw outcome.reason;
-    const replies = (settled[2] as PromiseFulfilledResult<unknown>).value;
     if (replies === null) return null;
-    const [reply] = replies as unknown[];
+    const [[error, reply] = [new Error('no reply from the transaction'), null]] = replies;
     // The script failing as a whole (not one of its commands) is not a per-message problem:
     // the consumer then checks which of its entries are still pending.
-    if (reply instanceof Error) throw reply;
+    if (error) throw error;
     return this.scriptResult(reply);
   }
 
   /**
-   * Runs the batch as one EVALSHA of its own, for a commit with nothing WATCHed: the script is
-   * atomic by itself, so MULTI and EXEC around it would only add two commands, two socket
-   * writes and two replies. When Redis does not know the script (a restart, SCRIPT FLUSH: it
-   * answers NOSCRIPT and runs nothing) the body is sent once with EVAL, which caches it again
-   * (the body is ~10 KB: sent with every batch it cost Node ~40 µs to encode and the socket ~70 µs
-   * to write, and Redis hashed it every time). Not for an oversized batch (see queueOn).
+   * Runs the batch as one script call of its own, for a commit with nothing WATCHed: the script
+   * is atomic by itself. Not for an oversized batch (see queueOn).
    */
   async runAlone(connection: RedisClient): Promise<BatchResult<Item>> {
     this.completeScripted();
-    const reply = await sendScript(connection, RUN_BATCH, (name, script) => {
-      this.args[SCRIPT] = script;
-      return new FlatCommand(name, this.args, this.body);
-    });
-    return this.scriptResult(reply);
+    return this.scriptResult(await connection.qgRunBatch(...this.args));
   }
 
   /** RUN_BATCH's answer, its item numbers turned back into items. */
   private scriptResult(reply: unknown): BatchResult<Item> {
-    // A status reply: a Buffer here (the command has no reply encoding), a string elsewhere.
-    if (!Array.isArray(reply) && String(reply) === OUT_OF_ORDER)
-      return { failures: [], lost: [], superseded: [], withheld: [], waiting: [], unguarded: [], trimmed: 0, outOfOrder: true };
     const [failed, lost, superseded, withheld, waiting, unguarded, trimmed] = reply as [
       (number | string)[],
       number[],
@@ -600,17 +297,15 @@ export class BatchScript<Item> {
 
   /** Ends the batch, which goes as one script (not an oversized batch: queueOn sends that). */
   private completeScripted(): void {
-    this.complete();
+    this.endItem();
     if (this.tooLarge) throw new Error('an oversized batch goes out as plain commands in a transaction (queueOn)');
   }
 
-  /** Ends the batch: its last item's count filled in, its size noted for the committer's next. */
-  private complete(): void {
-    this.endItem();
-    this.body.settleSize();
-  }
-
+  /** Packs the item begun last into the script's arguments. */
   private endItem(): void {
-    if (this.groupCountAt >= 0) this.body.fillCount(this.groupCountAt, this.groupCommands);
+    const open = this.open;
+    if (open === undefined) return;
+    this.open = undefined;
+    if (!this.tooLarge) this.args.push(packItem([...open.head, open.commands]));
   }
 }

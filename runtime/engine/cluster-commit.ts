@@ -3,10 +3,8 @@ import { ReplyError } from 'ioredis';
 import {
   guardHolds,
   inStreamOrder,
-  OUT_OF_ORDER_REPORT,
   withoutIntraBatchConflicts,
   type CommitItem,
-  type CommitOrder,
   type CommitReport,
   type Committer,
   type CommitSource,
@@ -17,6 +15,7 @@ import { asEval, DEAD_LETTER_APPEND } from './dead-letter.js';
 import { effectCommands, extraEmitCommands } from './effect-commands.js';
 import type { Effect, EffectRecorder, Guard } from './effects.js';
 import type { RedisClient } from './connection.js';
+import { lua } from './lua.js';
 
 /**
  * Commits a batch on Redis Cluster, where a message's outputs, its guard keys and its source
@@ -43,14 +42,7 @@ export class ClusterCommitter implements Committer {
     private readonly leaseMs = 10_000,
   ) {}
 
-  async commit<Item extends CommitItem>(
-    source: CommitSource | undefined,
-    items: readonly Item[],
-    order?: CommitOrder,
-  ): Promise<CommitReport<Item>> {
-    // Nothing here is atomic across slots, so a commit cannot check its place behind one in
-    // flight: it waits for that one to settle (and records nothing: none is ever sent behind).
-    if (order?.after !== undefined) return OUT_OF_ORDER_REPORT;
+  async commit<Item extends CommitItem>(source: CommitSource | undefined, items: readonly Item[]): Promise<CommitReport<Item>> {
     const conflicted: Item[] = [];
     const candidates = withoutIntraBatchConflicts(items, conflicted);
 
@@ -223,30 +215,12 @@ interface Lease {
  * KEYS[1] guard key, KEYS[2] its lease; ARGV kind, expected value, token, lease ms. Takes the
  * lease (or renews our own) only if no one else holds it and the guard holds right now.
  */
-const TAKE_LEASE = `
-local holder = redis.call('GET', KEYS[2])
-if holder and holder ~= ARGV[3] then return 0 end
-if ARGV[1] == 'absent' then
-  if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-else
-  if redis.call('TYPE', KEYS[1]).ok ~= 'string' or redis.call('GET', KEYS[1]) ~= ARGV[2] then return 0 end
-end
-redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[4])
-return 1
-`;
+const TAKE_LEASE = lua('take-lease');
 
 /** KEYS[1] a newest-wins key, ARGV[1] a stream id: stores it unless a later one is there. */
-const ADVANCE_ORDER = `${OLDER_STREAM_ID}
-local stored = redis.pcall('GET', KEYS[1])
-if type(stored) == 'string' and older(ARGV[1], stored) then return 0 end
-redis.call('SET', KEYS[1], ARGV[1])
-return 1
-`;
+const ADVANCE_ORDER = `${OLDER_STREAM_ID}\n${lua('advance-order')}`;
 
-const GIVE_BACK_LEASE = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-`;
+const GIVE_BACK_LEASE = lua('give-back-lease');
 
 /** The part of a key Redis Cluster hashes: the first non-empty {tag}, else the whole key. */
 export function slotTag(key: string): string {

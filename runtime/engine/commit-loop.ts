@@ -1,4 +1,4 @@
-import { chainedPredecessors, type CommitOrder, type CommitReport, type CommitSource, type Committer } from './commit.js';
+import { chainedPredecessors, type CommitReport, type CommitSource, type Committer } from './commit.js';
 import { doubling, retryPolicy } from './retry-policy.js';
 import type { Delivery, PreparedBatch } from './delivery.js';
 import type { RootLogger } from './logger.js';
@@ -42,50 +42,6 @@ export interface CommitLoopEnv {
 }
 
 /**
- * A batch's place among its consumer's commits, for a batch sent while the previous batch's commit
- * may still be in flight (gates that never read their own writes; see CommitOrder).
- */
-export interface CommitChain {
-  /** The consumer's order key. */
-  readonly key: string;
-  /** This batch's token. */
-  readonly token: string;
-  /** The previous batch's commit, when it had not settled as this one began: its token, and when it has settled. */
-  readonly ahead?: { readonly token: string; readonly settled: Promise<unknown> };
-}
-
-/**
- * The commit ahead of a batch's, while not yet waited for. A batch's first attempt goes out behind
- * it at once; whatever that attempt did is acted on only after the commit ahead has settled, so
- * batches settle in order. Every later attempt goes out after it.
- */
-class Ahead {
-  private pending: { readonly token: string; readonly settled: Promise<unknown> } | undefined;
-  constructor(chain: CommitChain | undefined) {
-    this.pending = chain?.ahead;
-  }
-  /** The order a commit sent now carries. */
-  order(chain: CommitChain | undefined): CommitOrder | undefined {
-    if (chain === undefined) return undefined;
-    return this.pending ? { key: chain.key, token: chain.token, after: this.pending.token } : { key: chain.key, token: chain.token };
-  }
-  /** Whether a commit was sent behind one in flight and that one has not been waited for. */
-  get inFlight(): boolean {
-    return this.pending !== undefined;
-  }
-  /** Waits for the commit ahead to settle (whatever its outcome: it reports that itself). */
-  async settled(): Promise<void> {
-    const pending = this.pending;
-    this.pending = undefined;
-    if (pending)
-      await pending.settled.then(
-        () => undefined,
-        () => undefined,
-      );
-  }
-}
-
-/**
  * Commits a prepared batch, whatever Redis does meanwhile. Messages whose guards lost a race run
  * again on fresh data; a commit whose connection dropped is resolved from the pending list (an
  * applied commit acknowledged its entries); a commit Redis refused (OOM, READONLY, a key of the
@@ -93,22 +49,12 @@ class Ahead {
  * pending meanwhile. A message is acknowledged only together with its outcome. Answers false when
  * some message was left uncommitted (still conflicting, or the runtime stopped meanwhile).
  */
-export async function commitBatch(env: CommitLoopEnv, batch: PreparedBatch, chain?: CommitChain): Promise<boolean> {
-  const ahead = new Ahead(chain);
-  try {
-    return await commitInOrder(env, batch, chain, ahead);
-  } finally {
-    // Settled after the batch ahead, whichever way this one ended.
-    await ahead.settled();
-  }
-}
-
-async function commitInOrder(env: CommitLoopEnv, batch: PreparedBatch, chain: CommitChain | undefined, ahead: Ahead): Promise<boolean> {
+export async function commitBatch(env: CommitLoopEnv, batch: PreparedBatch): Promise<boolean> {
   const { metrics, handlerName } = env;
   let todo = batch.deliveries;
   let complete = true;
   for (let round = 0; ; round++) {
-    const conflicted = await commitDeliveries(env, batch.readAt, todo, chain, ahead);
+    const conflicted = await commitDeliveries(env, batch.readAt, todo);
     if (conflicted === ABANDONED) {
       complete = false;
       break;
@@ -138,8 +84,6 @@ async function commitDeliveries(
   env: CommitLoopEnv,
   readAt: number,
   deliveries: readonly Delivery[],
-  chain: CommitChain | undefined,
-  ahead: Ahead,
 ): Promise<Delivery[] | typeof ABANDONED> {
   let todo = deliveries.filter((delivery) => delivery.outcome.kind !== 'left-pending');
   todo = await dropReclaimed(env, readAt, todo);
@@ -160,21 +104,11 @@ async function commitDeliveries(
   for (;;) {
     if (todo.length === 0) return toRunAgain([]);
     let report: CommitReport<Delivery>;
-    const behind = ahead.inFlight;
     try {
-      report = await env.committer.commit(env.source, todo, ahead.order(chain));
+      report = await env.committer.commit(env.source, todo);
     } catch (error) {
-      await ahead.settled();
       const cause = classifyRedisError(error);
       if (cause.cause === 'nogroup') throw new GroupLostError(cause);
-      if (behind) {
-        // Sent behind a commit in flight, which has now settled (and reported its own failure):
-        // resolve what landed and send the rest again as if it were sent only now.
-        if (env.stopping()) return ABANDONED;
-        await env.waitForRedis();
-        todo = await landedOrOrphaned(todo);
-        continue;
-      }
       countFailure(env, cause, todo.length);
       if (cause.refusesWrites) env.health.noteWriteRefused(cause.message);
       if (env.stopping()) return ABANDONED;
@@ -183,9 +117,6 @@ async function commitDeliveries(
       todo = await landedOrOrphaned(todo);
       continue;
     }
-    await ahead.settled();
-    // The commit ahead had not applied whole: nothing of this one applied. Again, behind nothing now.
-    if (report.outOfOrder === true) continue;
     env.health.noteWriteAccepted();
     // Counted whatever became of the items: a trim that ran removed its entries for good.
     env.settle.trimmed(report.trimmed ?? 0);

@@ -1,11 +1,19 @@
-import { Cluster, ReplyError, type Pipeline } from 'ioredis';
-import { SizeHint } from './resp-args.js';
-import { BatchScript, type BatchResult, type CommitOrder, type CommitSource, type EffectFailure, type GuardCheck } from './batch-script.js';
+import { Cluster, ReplyError } from 'ioredis';
+import {
+  BatchScript,
+  defineBatchCommand,
+  type BatchResult,
+  type CommitSource,
+  type EffectFailure,
+  type GuardCheck,
+} from './batch-script.js';
 import type { CommitAnswer, CommitItem } from './delivery.js';
 import type { Effect, EffectRecorder, Guard } from './effects.js';
 import { waitUntilReady, type RedisClient } from './connection.js';
+import { compareStreamIds } from '../../schemas/fields.js';
+import { lua } from './lua.js';
 
-export type { CommitOrder, CommitSource, EffectFailure } from './batch-script.js';
+export type { CommitSource, EffectFailure } from './batch-script.js';
 export type { ExtraEmit } from './effect-commands.js';
 
 export type { CommitAnswer, CommitItem } from './delivery.js';
@@ -16,27 +24,11 @@ export interface CommitReport<Item extends CommitItem = CommitItem> {
   readonly effectFailures: EffectFailure<Item>[];
   /** Dead letters the commit's per-gate bound removed from the dead-letter stream (exact); absent when none. */
   readonly trimmed?: number;
-  /**
-   * Nothing applied and no item answered: the commit was sent behind one still in flight
-   * (CommitOrder.after) that had not applied whole, or it could not check that (a batch needing
-   * WATCH or plain commands, Redis Cluster). To be sent again once the commit ahead settled.
-   */
-  readonly outOfOrder?: true;
 }
 
-/** The report of a commit that applied nothing because of the commit ahead of it (see CommitReport.outOfOrder). */
-export const OUT_OF_ORDER_REPORT: CommitReport<never> = Object.freeze({ effectFailures: [], outOfOrder: true });
-
 export interface Committer {
-  /**
-   * Commits what it can of `items` and sets every item's answer (unless the report says
-   * outOfOrder). `order`, where given, is checked and recorded atomically with the writes.
-   */
-  commit<Item extends CommitItem>(
-    source: CommitSource | undefined,
-    items: readonly Item[],
-    order?: CommitOrder,
-  ): Promise<CommitReport<Item>>;
+  /** Commits what it can of `items` and sets every item's answer. */
+  commit<Item extends CommitItem>(source: CommitSource | undefined, items: readonly Item[]): Promise<CommitReport<Item>>;
 }
 
 /**
@@ -44,19 +36,7 @@ export interface Committer {
  * hash or set key must see it exists (GET answers nil, or WRONGTYPE, which is no value). Any
  * other failure fails the check as a whole.
  */
-const CHECK_GUARDED_KEYS = `
-local out = {}
-for k = 1, #KEYS do
-  out[2 * k - 1] = redis.call('EXISTS', KEYS[k])
-  local value = redis.pcall('GET', KEYS[k])
-  if type(value) == 'table' and value.err then
-    if string.sub(value.err, 1, 9) ~= 'WRONGTYPE' then return redis.error_reply(value.err) end
-    value = false
-  end
-  out[2 * k] = value
-end
-return out
-`;
+const CHECK_GUARDED_KEYS = lua('check-guarded-keys');
 
 /** The single-node committer checks chained guards inside its transaction (see isChained). */
 const CHAIN = { chain: true } as const;
@@ -305,18 +285,14 @@ function answer<Item extends CommitItem>(lists: readonly (readonly [CommitAnswer
  * dedicated to this committer because WATCH and MULTI are per connection.
  */
 export class TransactionCommitter implements Committer {
-  private readonly sizeHint = new SizeHint();
-
   constructor(
     private readonly connection: RedisClient,
     private readonly streamMaxLen: number,
-  ) {}
+  ) {
+    defineBatchCommand(connection);
+  }
 
-  async commit<Item extends CommitItem>(
-    source: CommitSource | undefined,
-    items: readonly Item[],
-    order?: CommitOrder,
-  ): Promise<CommitReport<Item>> {
+  async commit<Item extends CommitItem>(source: CommitSource | undefined, items: readonly Item[]): Promise<CommitReport<Item>> {
     // The connection queues nothing while down (a WATCH does not survive a reconnect), so a
     // commit asked for during a reconnect (a job, at start) waits for it instead of failing.
     await waitUntilReady(this.connection);
@@ -325,7 +301,7 @@ export class TransactionCommitter implements Committer {
 
     for (;;) {
       const chained = chainedGuards(accepted);
-      let batch = this.build(source, accepted, order, conflicted, chained);
+      let batch = this.build(source, accepted, chained);
       // The script checks chained, absent and equals guards itself at each item's turn (see
       // GuardCheck): WATCH on Redis 7.0 costs time quadratic in the keys a connection watches, and
       // a governor batch guards ~1,000 idempotency keys. Left to WATCH: 'off' guards (compared
@@ -336,9 +312,6 @@ export class TransactionCommitter implements Committer {
       const watchedGuards = (item: Item) =>
         (item.recorder?.guards ?? []).filter((g) => (oversized || g.kind === 'off') && !(chained.get(item) ?? []).includes(g));
       const guarded = accepted.filter((item) => watchedGuards(item).length > 0);
-      // Behind a commit in flight, only one script that checks its place may go: a WATCH's
-      // check, or plain commands, would act before knowing whether the commit ahead applied.
-      if (order?.after !== undefined && (guarded.length > 0 || oversized)) return OUT_OF_ORDER_REPORT;
       if (guarded.length > 0) {
         const failing = await this.watchAndCheck(guarded.map((item) => [item, watchedGuards(item)] as const));
         if (failing.size > 0) {
@@ -346,11 +319,10 @@ export class TransactionCommitter implements Committer {
           const ordered = inStreamOrder(accepted, failing, CHAIN);
           conflicted.push(...ordered.deferred);
           accepted = ordered.accepted;
-          batch = this.build(source, accepted, order, conflicted);
+          batch = this.build(source, accepted);
         }
       }
       const result = await this.exec(source, accepted, batch, guarded.length > 0);
-      if (result?.outOfOrder === true) return OUT_OF_ORDER_REPORT;
       if (result !== null) {
         // First named wins: an item both lost and withheld (say) is lost.
         answer<Item>([
@@ -423,33 +395,39 @@ export class TransactionCommitter implements Committer {
     let batch = built;
     let deferred: Item[] = [];
     let typeFailures: EffectFailure<Item>[] = [];
+    let superseded: Item[] = [];
+    let waiting: Item[] = [];
     if (batch.script.oversized) {
-      // Plain commands cannot check a newest-wins condition: such items (and later ones touching
-      // their keys) wait for the next round.
+      // Plain commands check nothing themselves: what the script checks at each item's turn is
+      // checked here first, under WATCH where a value decides. A chained guard expects an earlier
+      // item's write, which these commands cannot check: such an item (and later ones touching its
+      // keys) is committed again in the next round, where the write it expects is in Redis.
       const chained = chainedGuards(accepted);
-      const conditional = new Set(
-        accepted.filter((item) => item.recorder?.condition !== undefined || (item.recorder?.order.length ?? 0) > 0 || chained.has(item)),
-      );
+      waiting = [...(await this.mustWait(source, accepted))];
+      const held = new Set([...chained.keys(), ...waiting]);
       let sendable = [...accepted];
-      if (conditional.size > 0) {
-        const ordered = inStreamOrder(accepted, conditional, CHAIN);
-        deferred = ordered.deferred;
+      if (held.size > 0) {
+        const ordered = inStreamOrder(accepted, held, CHAIN);
+        const isWaiting = new Set(waiting);
+        deferred = ordered.deferred.filter((item) => !isWaiting.has(item));
         sendable = ordered.accepted;
       }
+      superseded = await this.supersededItems(sendable);
       // Nor can they hold back an ack when a write fails: keys of the wrong type are found first,
       // under WATCH so they cannot change before EXEC, and their items are withheld.
       typeFailures = await this.wrongTypes(sendable);
       const refused = new Set(typeFailures.map((f) => f.item));
-      if (deferred.length > 0 || refused.size > 0)
-        batch = this.build(
-          source,
-          sendable.filter((item) => !refused.has(item)),
-        );
+      batch = this.build(
+        source,
+        sendable.filter((item) => !refused.has(item)),
+        undefined,
+        { ackOnly: new Set(superseded) },
+      );
     }
     const withheld = [...new Set(typeFailures.map((f) => f.item!))];
     if (batch.script.commandCount === 0 && batch.entries === 0) {
       await this.connection.unwatch();
-      return { failures: typeFailures, lost: [], superseded: [], withheld, waiting: [], unguarded: [], trimmed: 0, deferred };
+      return { failures: typeFailures, lost: [], superseded, withheld, waiting, unguarded: [], trimmed: 0, deferred };
     }
     // With nothing WATCHed the script needs no transaction around it: it is atomic by itself.
     if (!watched && !batch.script.oversized) return { ...(await batch.script.runAlone(this.connection)), deferred };
@@ -457,13 +435,72 @@ export class TransactionCommitter implements Committer {
       const result = await batch.script.runInTransaction(this.connection);
       return result === null ? null : { ...result, deferred };
     }
-    // multi() is typed as a chainable commander; it is a Pipeline, whose sendCommand takes a built command.
-    const transaction = this.connection.multi() as unknown as Pipeline;
+    const transaction = this.connection.multi();
     const readReplies = batch.script.queueOn(transaction);
     const replies = await transaction.exec();
     if (replies === null) return null;
     const result = readReplies(replies);
-    return { ...result, failures: [...typeFailures, ...result.failures], withheld: [...withheld, ...result.withheld], deferred };
+    return {
+      ...result,
+      failures: [...typeFailures, ...result.failures],
+      withheld: [...withheld, ...result.withheld],
+      superseded,
+      waiting,
+      deferred,
+    };
+  }
+
+  /**
+   * For plain commands: the items whose newest-wins key holds a later id than theirs (counting
+   * the ids earlier items of the list set), acknowledged without their commands as the script
+   * would. The keys stay WATCHed until EXEC, so the answer cannot change before the commands run.
+   */
+  private async supersededItems<Item extends CommitItem>(items: readonly Item[]): Promise<Item[]> {
+    const keys = [...new Set(items.flatMap((item) => (item.recorder?.condition ? [item.recorder.condition.key] : [])))];
+    if (keys.length === 0) return [];
+    await this.connection.watch(...keys);
+    const pipeline = this.connection.pipeline();
+    for (const key of keys) pipeline.get(key);
+    const replies = (await pipeline.exec()) ?? [];
+    // A key of another type holds no id: the item applies, and its SET fails it as the script's would.
+    const stored = new Map(keys.map((key, k) => [key, replies[k]?.[0] ? null : ((replies[k]?.[1] ?? null) as string | null)]));
+    const superseded: Item[] = [];
+    for (const item of items) {
+      const condition = item.recorder?.condition;
+      if (condition === undefined) continue;
+      const held = stored.get(condition.key);
+      if (typeof held === 'string' && compareStreamIds(condition.id, held) < 0) superseded.push(item);
+      else stored.set(condition.key, condition.id);
+    }
+    return superseded;
+  }
+
+  /**
+   * For plain commands: the items that must wait for an earlier entry still pending in the group
+   * (another replica's, or one waiting for a retry) with the same value of one of their order
+   * fields, as the script's must_wait finds them.
+   */
+  private async mustWait<Item extends CommitItem>(source: CommitSource | undefined, items: readonly Item[]): Promise<Set<Item>> {
+    const ordered = items.filter((item) => item.entryId !== undefined && (item.recorder?.order.length ?? 0) > 0);
+    const waiting = new Set<Item>();
+    if (source === undefined || ordered.length === 0) return waiting;
+    const inBatch = new Set(items.flatMap((item) => (item.entryId === undefined ? [] : [item.entryId])));
+    const last = [...inBatch].reduce((a, b) => (compareStreamIds(a, b) < 0 ? b : a));
+    const rows = (await this.connection.xpending(source.stream, source.group, '-', last, 1000)) as [string, ...unknown[]][];
+    const earlier: [string, Map<string, string>][] = [];
+    for (const [id] of rows) {
+      if (inBatch.has(id)) continue;
+      const [found] = await this.connection.xrange(source.stream, id, id);
+      if (found === undefined) continue;
+      const values = new Map<string, string>();
+      for (let f = 0; f + 1 < found[1].length; f += 2) values.set(found[1][f]!, found[1][f + 1]!);
+      earlier.push([id, values]);
+    }
+    for (const item of ordered) {
+      const before = earlier.filter(([id]) => compareStreamIds(id, item.entryId!) < 0);
+      if (item.recorder!.order.some(([field, value]) => before.some(([, values]) => values.get(field) === value))) waiting.add(item);
+    }
+    return waiting;
   }
 
   /** WATCHes the keys the items write and reports every item whose key holds another type than its write needs. */
@@ -494,24 +531,19 @@ export class TransactionCommitter implements Committer {
     return failures;
   }
 
-  /**
-   * The batch's script. Its token is recorded only when nothing of the batch is left over: items
-   * deferred here (`conflicted`) are committed again later, after anything sent behind it.
-   */
+  /** The batch's script. */
   private build<Item extends CommitItem>(
     source: CommitSource | undefined,
     accepted: readonly Item[],
-    order?: CommitOrder,
-    conflicted: readonly Item[] = [],
     /** chainedGuards(accepted), when the caller has it already. */
     chained: Map<Item, Guard[]> = chainedGuards(accepted),
+    /**
+     * Set for a batch that goes out as plain commands (see exec): the items acknowledged with
+     * nothing of theirs applied (superseded), the others' newest-wins ids as commands of their own.
+     */
+    plain?: { readonly ackOnly: ReadonlySet<Item> },
   ): { script: BatchScript<Item>; entries: number } {
-    const script = new BatchScript<Item>(
-      source,
-      this.streamMaxLen,
-      order && conflicted.length > 0 ? { ...order, token: '' } : order,
-      this.sizeHint,
-    );
+    const script = new BatchScript<Item>(source, this.streamMaxLen, plain !== undefined);
     const overwritten = overwrittenWrites(accepted);
     let entries = 0;
     for (const item of accepted) {
@@ -523,6 +555,9 @@ export class TransactionCommitter implements Committer {
         guardChecks(item, chained.get(item), overwritten),
       );
       if (source && item.entryId !== undefined) entries += 1;
+      if (plain?.ackOnly.has(item) === true) continue;
+      const condition = item.recorder?.condition;
+      if (plain !== undefined && condition !== undefined) script.add({ op: 'setKey', key: condition.key, value: condition.id }, undefined);
       for (const effect of item.recorder?.effects ?? []) {
         if (!overwritten.has(effect)) script.add(effect, effect);
       }

@@ -1,5 +1,7 @@
 import type { Fields } from './effects.js';
-import type { DeadLetterReason } from './execute.js';
+import { lua } from './lua.js';
+
+export type DeadLetterReason = 'invalid_input' | 'handler_failed' | 'fallback_failed' | 'too_many_deliveries' | 'commit_failed';
 
 /** Values longer than this are cut in the dead-letter copy; the original stays in its source stream. */
 export const DEAD_LETTER_VALUE_LIMIT = 64 * 1024;
@@ -88,46 +90,16 @@ export function deadLetterDestination(
 export const DEAD_LETTER_APPEND = 'QG_DEAD_LETTER_APPEND';
 
 /**
- * Lua: dead_letter_append(stream, index, maxLen, first, last) appends ARGV[first..last] (fields
+ * Lua: dead_letter_append(stream, index, maxLen, values, from) appends values[from..] (fields
  * and values) to the stream, records the new id in the gate's index, and, past maxLen (0: no
  * bound), removes that gate's oldest dead letters from both. Returns how many entries it removed
  * from the stream (an id whose entry an operator already dropped or replayed removes nothing and
  * is not counted), or Redis's error (as a table) for a write refused: exact, atomic.
  */
-export const DEAD_LETTER_APPEND_FUNCTION = `
-local function dead_letter_append(stream, index, maxLen, first, last)
-  -- Checked before anything is written: a refused item is retried, and must not leave a copy.
-  local held = redis.call('TYPE', index)
-  if type(held) == 'table' then held = held.ok end
-  if held ~= 'none' and held ~= 'zset' then return {err = 'WRONGTYPE ' .. index .. ' holds a ' .. held .. ', not a zset'} end
-  local id = redis.pcall('XADD', stream, '*', unpack(ARGV, first, last))
-  if type(id) == 'table' and id.err then return id end
-  local dash = string.find(id, '-', 1, true)
-  local seq = string.sub(id, dash + 1)
-  local added = redis.pcall('ZADD', index, string.sub(id, 1, dash - 1), string.sub(id, 1, dash) .. string.rep('0', 20 - #seq) .. seq)
-  if type(added) == 'table' and added.err then return added end
-  local trimmed = 0
-  if maxLen > 0 then
-    local over = redis.call('ZCARD', index) - maxLen
-    if over > 0 then
-      local popped = redis.call('ZPOPMIN', index, over)
-      for p = 1, #popped, 2 do
-        local member = popped[p]
-        local at = string.find(member, '-', 1, true)
-        local digits = string.gsub(string.sub(member, at + 1), '^0+', '')
-        if digits == '' then digits = '0' end
-        trimmed = trimmed + redis.call('XDEL', stream, string.sub(member, 1, at) .. digits)
-      end
-    end
-  end
-  return trimmed
-end
-`;
+export const DEAD_LETTER_APPEND_FUNCTION = lua('dead-letter-append');
 
 /** KEYS: stream, index; ARGV: maxLen, then fields and values. */
-export const DEAD_LETTER_APPEND_SCRIPT = `${DEAD_LETTER_APPEND_FUNCTION}
-return dead_letter_append(KEYS[1], KEYS[2], tonumber(ARGV[1]), 2, #ARGV)
-`;
+export const DEAD_LETTER_APPEND_SCRIPT = `${DEAD_LETTER_APPEND_FUNCTION}\n${lua('dead-letter-append-script')}`;
 
 /** A DEAD_LETTER_APPEND command (name first) as Redis runs it outside the batch script: an EVAL. */
 export function asEval(command: readonly (string | number)[]): (string | number)[] {

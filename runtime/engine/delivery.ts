@@ -1,8 +1,9 @@
 import type { MessageMeta } from '../contract/handler.js';
 import type { ExtraEmit } from './effect-commands.js';
 import type { EffectRecorder } from './effects.js';
+import type { DeadLetterReason } from './dead-letter.js';
 
-export type DeadLetterReason = 'invalid_input' | 'handler_failed' | 'fallback_failed' | 'too_many_deliveries' | 'commit_failed';
+export type { DeadLetterReason } from './dead-letter.js';
 
 /** What a settled delivery counts as in quantum_gates_messages_total. */
 export type Outcome =
@@ -75,6 +76,4 @@ export interface PreparedBatch {
   readonly readAt: number;
   /** performance.now() when handling began, for the batch duration histogram. */
   readonly started: number;
-  /** The batch state its handler decided on (the first attempt's), for a batch decided ahead of this one's commit. */
-  readonly state?: unknown;
 }

@@ -13,12 +13,8 @@ export interface ExtraEmit {
   readonly index?: string;
 }
 
-/**
- * Where effects' commands are written, each as its argument count followed by its arguments (the
- * layout the batched-commands script reads): straight into the protocol's bytes for a batch
- * commit (resp-args.ts), into arrays for the cluster committer.
- */
-export interface CommandSink {
+/** Where effects' commands are written, one at a time. */
+interface CommandSink {
   /** Starts a command; end() fills in its argument count. */
   begin(): void;
   add(text: string): void;
@@ -27,7 +23,7 @@ export interface CommandSink {
 }
 
 /** Writes an extra emit's commands (the layout of writeEffectCommands); returns how many. */
-export function writeExtraEmitCommands(extra: ExtraEmit, out: CommandSink): number {
+function writeExtraEmitCommands(extra: ExtraEmit, out: CommandSink): number {
   if (extra.index === undefined) return writeEffectCommands({ op: 'emit', ...extra }, 0, out);
   out.begin();
   out.add(DEAD_LETTER_APPEND);
@@ -51,7 +47,7 @@ function writeFields(fields: Fields, out: CommandSink): number {
 }
 
 /** Writes an effect's Redis commands to `out` and returns how many. */
-export function writeEffectCommands(effect: Effect, streamMaxLen: number, out: CommandSink): number {
+function writeEffectCommands(effect: Effect, streamMaxLen: number, out: CommandSink): number {
   switch (effect.op) {
     case 'emit': {
       const maxLen = effect.maxLen ?? streamMaxLen;
@@ -132,8 +128,8 @@ class CommandArrays implements CommandSink {
   }
 }
 
-/** Translates effects to Redis commands, one array each (the cluster committer pipelines them by slot). */
-export function effectCommands(effect: Effect, streamMaxLen: number): (string | number)[][] {
+/** Translates effects to Redis commands, one array each. */
+export function effectCommands(effect: Effect, streamMaxLen: number): string[][] {
   const sink = new CommandArrays();
   writeEffectCommands(effect, streamMaxLen, sink);
   return sink.commands;

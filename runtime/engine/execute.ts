@@ -40,9 +40,7 @@ export async function executeBatch<Config, Metrics extends object>(
   reject: Reject,
   /** Batch state already being loaded for these deliveries; retries load it afresh. */
   preloadedState?: Promise<unknown>,
-  /** The state of the batch whose commit is still in flight, for a handler that decides ahead of it. */
-  ahead?: unknown,
-): Promise<unknown> {
+): Promise<void> {
   for (const delivery of deliveries) {
     delivery.outcome = LEFT_PENDING;
     delivery.recorder = undefined;
@@ -51,10 +49,9 @@ export async function executeBatch<Config, Metrics extends object>(
   }
   const { maxAttempts, backoffMs } = handler.failure;
   let todo = deliveries;
-  let firstState: unknown;
 
   while (todo.length > 0) {
-    if (env.stopping() && todo.some((d) => d.attempts > 0)) return firstState;
+    if (env.stopping() && todo.some((d) => d.attempts > 0)) return;
     // Duplicate checks read Redis while the batch state loads, not after it.
     const checks = startDuplicateChecks(
       handler,
@@ -65,12 +62,11 @@ export async function executeBatch<Config, Metrics extends object>(
     let stateError: unknown;
     try {
       if (preloadedState) state = await preloadedState;
-      else state = handler.batch?.loadState ? await handler.batch.loadState(env.redis, env.config, env.now(), ahead) : undefined;
+      else state = handler.batch?.loadState ? await handler.batch.loadState(env.redis, env.config, env.now()) : undefined;
     } catch (error) {
       stateError = error;
     }
     preloadedState = undefined;
-    if (todo === deliveries) firstState = state;
 
     /** Each failed delivery's last error, until it succeeds or its policy decides. */
     const failed = new Map<Delivery, unknown>();
@@ -112,7 +108,7 @@ export async function executeBatch<Config, Metrics extends object>(
     if (!env.redisReady()) {
       for (const delivery of failing) delivery.attempts -= 1;
       await env.waitForRedis();
-      if (env.stopping()) return firstState;
+      if (env.stopping()) return;
       todo = failing;
       continue;
     }
@@ -138,10 +134,9 @@ export async function executeBatch<Config, Metrics extends object>(
       const attempt = Math.max(1, ...todo.map((d) => d.attempts));
       await env.sleep(backoffMs * 2 ** (attempt - 1));
       // Left pending for this or another consumer when stopping while Redis does not answer.
-      if (unanswered.size > 0 && env.stopping()) return firstState;
+      if (unanswered.size > 0 && env.stopping()) return;
     }
   }
-  return firstState;
 }
 
 /** Redis did not answer the call (no reply within COMMAND_TIMEOUT_MS, a lost connection, BUSY or LOADING). */

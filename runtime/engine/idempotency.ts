@@ -1,6 +1,7 @@
 import { compareStreamIds } from '../../schemas/fields.js';
 import type { AnyHandler, HandlerContext, IdempotencyKey, MessageMeta } from '../contract/handler.js';
 import type { RedisReader } from '../contract/redis-reader.js';
+import { lua } from './lua.js';
 
 /**
  * A completed job is remembered this long: far beyond any redelivery of it (BullMQ's stalled-job
@@ -111,13 +112,7 @@ export interface CheckedMessage {
  * only its own message's check, as a read sent alone would. KEYS are declared, so Redis Cluster
  * refuses the script rather than read keys of other slots.
  */
-const READ_DUPLICATE_KEYS = `
-local out = {}
-for k = 1, #KEYS do
-  if ARGV[k] == 'e' then out[k] = redis.pcall('EXISTS', KEYS[k]) else out[k] = redis.pcall('GET', KEYS[k]) end
-end
-return out
-`;
+const READ_DUPLICATE_KEYS = lua('read-duplicate-keys');
 
 /**
  * Starts the duplicate checks of a batch, in its order. The keys of all its messages go to Redis

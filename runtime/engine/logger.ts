@@ -33,14 +33,11 @@ export function createLogger(
     name,
     level,
     base: { pid: process.pid },
-    timestamp: isoTimeOncePerMs(),
+    timestamp: pino.stdTimeFunctions.isoTime,
     hooks: {
       logMethod(args, method, levelValue) {
         if (levelValue < 40 || (options.repeatWindowMs ?? 60_000) === 0) return method.apply(this, args);
-        // The logger's bindings as pino already holds them serialised: bindings() parses that
-        // string back into an object, which cost ~3-5 µs a warning (the governor's BLOCKED lines).
-        const bound = (this as unknown as Record<symbol, string | undefined>)[pino.symbols.chindingsSym] ?? '';
-        const { write, repeated } = throttle.admit(throttleKey(levelValue, bound, args));
+        const { write, repeated } = throttle.admit(throttleKey(levelValue, JSON.stringify(this.bindings()), args));
         if (!write) return;
         if (repeated === 0) return method.apply(this, args);
         const [first, ...rest] = args as unknown[];
@@ -54,23 +51,6 @@ export function createLogger(
   if (pretty) return pino(settings, { write: (line: string) => output.write(prettyLine(line, output.isTTY === true)) });
   if (options.output !== undefined) return pino(settings, { write: (line: string) => output.write(line) });
   return pino(settings);
-}
-
-/**
- * pino's isoTime, its text made once per millisecond: the governor writes a batch's BLOCKED lines
- * in one burst, many within the same millisecond, and a Date and its ISO text each was ~0.7 µs.
- */
-function isoTimeOncePerMs(): () => string {
-  let at = Number.NaN;
-  let text = '';
-  return () => {
-    const now = Date.now();
-    if (now !== at) {
-      at = now;
-      text = `,"time":"${new Date(now).toISOString()}"`;
-    }
-    return text;
-  };
 }
 
 /**

@@ -26,7 +26,6 @@ export async function prepareBatch(
   deliveries: readonly Delivery[],
   readAt: number,
   state?: Promise<unknown>,
-  ahead?: unknown,
 ): Promise<PreparedBatch> {
   const { handler } = env;
   const started = performance.now();
@@ -50,8 +49,8 @@ export async function prepareBatch(
     delivery.message = parsed.data;
     valid.push(delivery);
   }
-  const decidedOn = await executeBatch(handler, env.execution, valid, (d, reason, detail) => reject(env, d, reason, detail), state, ahead);
-  return { deliveries, readAt, started, state: decidedOn };
+  await executeBatch(handler, env.execution, valid, (d, reason, detail) => reject(env, d, reason, detail), state);
+  return { deliveries, readAt, started };
 }
 
 /** Runs the handler again for deliveries whose commit guards conflicted, in place (valid ones only). */

@@ -2,9 +2,6 @@ import { hostname } from 'node:os';
 import * as z from 'zod';
 import { envBool, envChoice, envInt, parseEnv } from '../contract/env.js';
 
-/** Longer than this, a warm-up would only delay the start: V8 has compiled what it will long before. */
-const WARMUP_MAX_MS = 60_000;
-
 const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 /** Runtime settings shared by every handler. Handler settings live with each handler. */
@@ -84,12 +81,6 @@ export const runtimeEnvSchema = z.object({
   HTTP_MAX_IN_FLIGHT: envInt(64, 1),
   /** Under-pressure: answer 503 when the event loop lags more than this. */
   MAX_EVENT_LOOP_DELAY_MS: envInt(1000, 0),
-  /**
-   * How long the start-up warm-up runs the gates' declared sample traffic (runtime/sources/warm-up.ts)
-   * before they read their streams and /ready turns 200, so a backlog after a restart is drained by
-   * compiled code; 0 turns it off.
-   */
-  QG_WARMUP_MS: envInt(500, 0).refine((ms) => ms <= WARMUP_MAX_MS, `must be at most ${WARMUP_MAX_MS} (a minute)`),
 });
 
 /**

@@ -24,7 +24,6 @@ import { gateRoutesPlugin } from './http/gate-routes.js';
 import type { HealthAnswer } from '../contract/answer.js';
 import type { HealthProbe } from '../contract/health.js';
 import { StreamConsumer } from '../sources/stream-consumer.js';
-import { warmUp } from '../sources/warm-up.js';
 import { findUnknownSettings, settingsRead } from './unknown-settings.js';
 import { withTimeout } from './timeout.js';
 
@@ -346,16 +345,6 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     plugins: [gateRoutesPlugin(services), ...(options.httpPlugins?.(services) ?? [])],
   });
 
-  const warmUpGates = async () => {
-    try {
-      const report = await warmUp({ gates: hosted, config, logger, now, budgetMs: config.QG_WARMUP_MS });
-      if (report.gates.length > 0) logger.info(report, 'warmed up: sample traffic run through the gates, nothing sent');
-    } catch (error) {
-      // A warm-up only saves time: one that fails leaves the gates to compile on real traffic.
-      logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'warm-up failed; starting without it');
-    }
-  };
-
   const stopped = new AbortController();
   /**
    * A Redis that is not up yet when the gates start is waited for like one still loading its
@@ -398,9 +387,6 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
         `a gate's health port (${gateHealth.flatMap((g) => (g.port === undefined ? [] : [`${g.name}: ${g.port}`])).join(', ')})`,
         config.HOST,
       );
-      // Before any gate reads (and while /ready still answers 503): a backlog waiting since a
-      // restart is then drained by compiled code.
-      if (config.QG_WARMUP_MS > 0) await warmUpGates();
       health.start();
       await waitForRedisAtStart();
       if (stopped.signal.aborted) return address;

@@ -2,7 +2,6 @@ import { Queue, type ConnectionOptions, type JobsOptions } from 'bullmq';
 import { retryPolicy } from '../engine/retry-policy.js';
 import type { ScheduledJob } from '../engine/effects.js';
 import type { JobSink } from '../engine/settle.js';
-import { addDelayedJobs, type DelayedJob } from './delayed-jobs.js';
 
 // BullMQ's side of scheduling jobs. Only job-runner.ts and job-queues.ts (through a dynamic
 // import, on first need) load this module: a process whose gates neither consume a queue nor
@@ -44,32 +43,16 @@ export class BullJobSink implements JobSink {
     return queue;
   }
 
-  /**
-   * Adds a commit's jobs. A queue's delayed jobs go in one call (addDelayedJobs: stored as
-   * Queue.add stores them); a queue's only job, and jobs due at once, one by one through Queue.add.
-   */
+  /** Adds a commit's jobs: each queue's in one Queue.addBulk (a job id already present is left as it is). */
   async add(jobs: readonly ScheduledJob[]): Promise<void> {
-    const delayedByQueue = new Map<string, DelayedJob[]>();
-    const single: Promise<unknown>[] = [];
+    const byQueue = new Map<string, { name: string; data: unknown; opts: JobsOptions }[]>();
     for (const job of jobs) {
-      const delayed: DelayedJob = {
-        name: job.name,
-        data: job.data,
-        opts: { ...scheduledJobOptions, jobId: job.jobId, delay: Math.max(0, job.delayMs) },
-      };
-      if (delayed.opts.delay === 0) single.push(this.queue(job.queue).add(delayed.name, delayed.data, delayed.opts));
-      else {
-        const group = delayedByQueue.get(job.queue);
-        if (group === undefined) delayedByQueue.set(job.queue, [delayed]);
-        else group.push(delayed);
-      }
+      const opts = { ...scheduledJobOptions, jobId: job.jobId, delay: Math.max(0, job.delayMs) };
+      const group = byQueue.get(job.queue);
+      if (group === undefined) byQueue.set(job.queue, [{ name: job.name, data: job.data, opts }]);
+      else group.push({ name: job.name, data: job.data, opts });
     }
-    const bulk = [...delayedByQueue].map(async ([name, group]) => {
-      const queue = this.queue(name);
-      if (group.length > 1 && (await addDelayedJobs(queue, group))) return;
-      await Promise.all(group.map((job) => queue.add(job.name, job.data, job.opts)));
-    });
-    await Promise.all([...single, ...bulk]);
+    await Promise.all([...byQueue].map(([name, group]) => this.queue(name).addBulk(group)));
   }
 
   allQueues(): Queue[] {

@@ -15,14 +15,9 @@ export interface EntryBatchSource {
 
 /**
  * Makes one Delivery per entry of a read batch (counting the batch as read) and runs the pipeline
- * over them: validation and the handler. The stream consumer and the start-up warm-up both go
- * through here, so the warm-up runs the code a real batch runs.
+ * over them: validation and the handler.
  */
-export function prepareEntries(
-  source: EntryBatchSource,
-  { entries, readAt, state, deliveries }: Batch,
-  ahead?: unknown,
-): Promise<PreparedBatch> {
+export function prepareEntries(source: EntryBatchSource, { entries, readAt, state, deliveries }: Batch): Promise<PreparedBatch> {
   const { handler, metrics } = source;
   metrics.batchSize.observe({ handler: handler.name }, entries.length);
   handler.batch?.onRead?.(source.handlerMetrics, entries.length);
@@ -32,7 +27,7 @@ export function prepareEntries(
     const meta = { id, raw, producedAt: Number.parseInt(id, 10) };
     return new Delivery(meta, fieldList === null ? null : raw, deliveries?.get(id) ?? 1, id);
   });
-  return source.pipeline.prepare(batch, readAt, state, ahead);
+  return source.pipeline.prepare(batch, readAt, state);
 }
 
 /** What each message's log lines carry besides the consumer's bindings. */

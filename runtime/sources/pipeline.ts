@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Committer } from '../engine/commit.js';
-import { commitBatch, type CommitChain, type CommitLoopEnv } from '../engine/commit-loop.js';
+import { commitBatch, type CommitLoopEnv } from '../engine/commit-loop.js';
 import { deadLetterDestination } from '../engine/dead-letter.js';
 import type { Delivery, PreparedBatch } from '../engine/delivery.js';
 import type { ExecutionEnv } from '../engine/execute.js';
@@ -13,7 +13,6 @@ import type { RedisReader } from '../contract/redis-reader.js';
 import type { RuntimeConfig } from '../host/config.js';
 import { isReady, type RedisClient } from '../host/redis.js';
 import type { RedisHealth } from '../host/redis-health.js';
-import { withFlatReadScripts } from './flat-read-scripts.js';
 
 /** What a source (a stream consumer, a job runner) has that its pipeline needs, the same for both. */
 export interface SourceDeps {
@@ -57,13 +56,9 @@ export interface SourceShape {
 
 /** A source's pipeline: validate and handle a batch of deliveries, then commit and settle it. */
 export interface SourcePipeline {
-  /** `ahead`: the state of the batch still committing, for a handler that decides ahead of it (batch.decidesAhead). */
-  prepare(deliveries: readonly Delivery[], readAt: number, state?: Promise<unknown>, ahead?: unknown): Promise<PreparedBatch>;
-  /**
-   * False when some delivery was left uncommitted (still conflicting, or the source stopped
-   * meanwhile). `chain`: the batch's place behind a previous batch whose commit may be in flight.
-   */
-  commit(batch: PreparedBatch, chain?: CommitChain): Promise<boolean>;
+  prepare(deliveries: readonly Delivery[], readAt: number, state?: Promise<unknown>): Promise<PreparedBatch>;
+  /** False when some delivery was left uncommitted (still conflicting, or the source stopped meanwhile). */
+  commit(batch: PreparedBatch): Promise<boolean>;
   /** What the handler reads Redis through (its ctx.redis), for the source's own reads on its behalf. */
   readonly handlerRedis: RedisReader;
 }
@@ -75,10 +70,9 @@ export interface SourcePipeline {
  */
 export function buildPipeline(deps: SourceDeps, shape: SourceShape): SourcePipeline {
   const { handler, metrics, now } = deps;
-  const handlerRedis = withFlatReadScripts(deps.commands);
+  // The client, seen through the narrow, read-only RedisReader a handler is typed against.
+  const handlerRedis = deps.commands as unknown as RedisReader;
   const execution: ExecutionEnv<unknown, object> = {
-    // The handler sees the client through the narrow, read-only RedisReader it is typed against,
-    // its read scripts sent without ioredis's argument copy (flat-read-scripts.ts).
     redis: handlerRedis,
     config: deps.handlerConfig,
     metrics: deps.handlerMetrics,
@@ -115,8 +109,8 @@ export function buildPipeline(deps: SourceDeps, shape: SourceShape): SourcePipel
     ...shape.commit,
   };
   return {
-    prepare: (deliveries, readAt, state, ahead) => prepareBatch(pipeline, deliveries, readAt, state, ahead),
-    commit: (batch, chain) => commitBatch(commitEnv, batch, chain),
+    prepare: (deliveries, readAt, state) => prepareBatch(pipeline, deliveries, readAt, state),
+    commit: (batch) => commitBatch(commitEnv, batch),
     handlerRedis,
   };
 }

@@ -1,8 +1,6 @@
-import { randomBytes } from 'node:crypto';
 import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
-import { Cluster } from 'ioredis';
 import { linear, retryPolicy } from '../engine/retry-policy.js';
-import { GroupLostError, type CommitChain } from '../engine/commit-loop.js';
+import { GroupLostError } from '../engine/commit-loop.js';
 import type { PreparedBatch } from '../engine/delivery.js';
 import { describeError } from '../engine/execute.js';
 import type { StreamTrigger } from '../contract/handler.js';
@@ -10,7 +8,7 @@ import type { RootLogger } from '../engine/logger.js';
 import { isReady, waitUntilReady, type RedisClient } from '../host/redis.js';
 import { classifyRedisError } from '../engine/redis-errors.js';
 import { buildPipeline, type SourceDeps, type SourcePipeline } from './pipeline.js';
-import { canLoadStateBehindRead, commitOrderKey, groupCursorKey, StreamReader, type Batch } from './stream-reader.js';
+import { canLoadStateBehindRead, groupCursorKey, StreamReader, type Batch } from './stream-reader.js';
 import { ReadPacing } from './read-pacing.js';
 import { entryLogFields, prepareEntries, type EntryBatchSource } from './entry-batch.js';
 
@@ -32,23 +30,12 @@ export interface ConsumerFault {
   readonly since: number;
 }
 
-/** A batch's commit, sent and not yet settled. */
-interface InFlightCommit {
-  readonly token: string;
-  readonly settled: Promise<void>;
-  done: boolean;
-  /** The state the batch was decided on: what the next batch, decided ahead of this commit, lays over its reads. */
-  readonly state: unknown;
-}
-
 /**
  * Consumes one stream for one handler: the loop that ties the reader (what to read next), the
  * pipeline (validate, run the handler) and the commit loop together. One batch in hand at a
  * time (two for gates that never read their own writes: one handled while the previous
- * commits; its commit then goes out behind the previous one's, which settles before the next
- * batch is handled; two also for gates that decide ahead: one handled, on the previous batch's
- * decisions laid over what it reads, while the previous one commits, its commit sent once that
- * one has settled), so in-flight work is bounded by BATCH_SIZE.
+ * commits; its commit goes out once that one has settled), so in-flight work is bounded by
+ * BATCH_SIZE.
  */
 export class StreamConsumer {
   readonly stream: string;
@@ -61,28 +48,10 @@ export class StreamConsumer {
   private readonly reader: StreamReader;
   private readonly pipeline: SourcePipeline;
   private readonly entrySource: EntryBatchSource;
-  /**
-   * Handlers that never read their own writes may handle a batch while the previous one commits;
-   * so may handlers that decide ahead (batch.decidesAhead), given the previous batch's state.
-   */
+  /** Handlers that never read their own writes may handle a batch while the previous one commits. */
   private readonly overlapCommits: boolean;
-  private readonly decidesAhead: boolean;
-  /**
-   * The commits in flight, oldest first: at most one, or two where a batch's commit may be sent
-   * behind the previous one's (pipelinedCommits). Commits go out and settle in batch order.
-   */
-  private inFlight: InFlightCommit[] = [];
-  /**
-   * Whether a batch's commit is sent while the previous batch's is still in flight, on the same
-   * connection: Redis runs them in order, and the script applies the second only behind the first
-   * having applied whole (see CommitOrder). Single node only (the committer checks its place in
-   * one script there).
-   */
-  private readonly pipelinedCommits: boolean;
-  /** This consumer's commit order key, and its tokens: unique to this process, numbered by batch. */
-  private readonly orderKey: string;
-  private readonly tokenPrefix = `${randomBytes(6).toString('hex')}:`;
-  private commitNumber = 0;
+  /** The commit in flight, if any: at most one, settled before the next one goes out. */
+  private inFlight: Promise<void> | undefined;
   /** Entry ids read and not yet settled, for re-creating a lost group without skipping them. */
   private readonly held = new Set<string>();
   private lastProgressAt: number;
@@ -101,13 +70,7 @@ export class StreamConsumer {
     this.group = trigger.group(deps.handlerConfig);
     this.lastProgressAt = deps.now();
     this.log = deps.logger.child({ handler: deps.handler.name, stream: this.stream, group: this.group });
-    this.decidesAhead = deps.handler.batch?.decidesAhead === true;
-    const neverReadsOwnWrites = deps.handler.batch?.readsOwnWrites === false;
-    this.overlapCommits = neverReadsOwnWrites || this.decidesAhead;
-    // A batch decided ahead commits only once the one before has settled: its guards expect what
-    // that one was to write, and a fired guard must re-run it on what did land.
-    this.pipelinedCommits = neverReadsOwnWrites && !(deps.committerConnection instanceof Cluster);
-    this.orderKey = commitOrderKey(this.stream, this.group, deps.config.CONSUMER_NAME);
+    this.overlapCommits = deps.handler.batch?.readsOwnWrites === false;
     this.pacing = new ReadPacing(deps.config.BATCH_SIZE);
     this.pipeline = buildPipeline(deps, {
       log: this.log,
@@ -267,19 +230,14 @@ export class StreamConsumer {
         const received = performance.now();
         prefetch = undefined;
         if (batch.entries.length === 0) continue;
-        // Commits pipelined: the one before the previous settles before the next read goes out,
-        // so no more batches are in hand than with one commit in flight.
-        if (this.pipelinedCommits) await this.settleCommits(1);
         const readAfterCommit = this.pacing.readAfterCommit(batch.entries.length, received - waitStarted);
         if (!readAfterCommit) startPrefetch();
         if (this.overlapCommits) {
-          // Handle this batch while the previous one commits, and send its commit behind that
-          // one's without waiting for its answer: Redis runs them in turn while this process
-          // handles the next batch. Where commits cannot be pipelined, the commit waits for the
-          // previous one's answer instead.
-          const prepared = await this.prepare(batch, this.decidingAheadOf());
-          await this.settleCommits(this.pipelinedCommits ? 1 : 0);
-          this.startCommit(prepared);
+          // Handle this batch while the previous one commits; its commit goes out once that one settled.
+          const prepared = await this.prepare(batch);
+          await this.settleCommit();
+          this.inFlight = this.commit(prepared);
+          this.inFlight.catch(() => undefined); // thrown by the settleCommit that awaits it
         } else {
           await this.processBatch(batch);
         }
@@ -345,44 +303,11 @@ export class StreamConsumer {
     return batch;
   }
 
-  /** Waits for the commits in flight (a batch's state must see the commits before it). */
-  private settleCommit(): Promise<void> {
-    return this.settleCommits(0);
-  }
-
-  /** Waits for the oldest commits in flight until at most `left` are; then throws the first failure of those awaited. */
-  private async settleCommits(left: number): Promise<void> {
-    const settling = this.inFlight.splice(0, Math.max(0, this.inFlight.length - left));
-    if (settling.length === 0) return;
-    const results = await Promise.allSettled(settling.map((commit) => commit.settled));
-    for (const result of results) if (result.status === 'rejected') throw result.reason;
-  }
-
-  /** The state of the batch whose commit is still in flight, for a handler that decides ahead of it. */
-  private decidingAheadOf(): unknown {
-    if (!this.decidesAhead) return undefined;
-    const last = this.inFlight[this.inFlight.length - 1];
-    return last !== undefined && !last.done ? last.state : undefined;
-  }
-
-  /** Sends a prepared batch's commit, behind the previous batch's if that one is still in flight. */
-  private startCommit(prepared: PreparedBatch): void {
-    const previous = this.inFlight[this.inFlight.length - 1];
-    const token = `${this.tokenPrefix}${++this.commitNumber}`;
-    // A gate that decides ahead sends its commit only after the previous one settled: no order to keep.
-    const chain: CommitChain | undefined = this.decidesAhead
-      ? undefined
-      : {
-          key: this.orderKey,
-          token,
-          ...(previous && !previous.done ? { ahead: { token: previous.token, settled: previous.settled } } : {}),
-        };
-    const commit: InFlightCommit = { token, settled: this.commit(prepared, chain), done: false, state: prepared.state };
-    commit.settled.then(
-      () => (commit.done = true),
-      () => (commit.done = true), // the failure itself is thrown by the settleCommits that awaits it
-    );
-    this.inFlight.push(commit);
+  /** Waits for the commit in flight (a batch's state must see the commits before it); throws its failure. */
+  private async settleCommit(): Promise<void> {
+    const settling = this.inFlight;
+    this.inFlight = undefined;
+    await settling;
   }
 
   private async processBatch(batch: Batch): Promise<void> {
@@ -390,12 +315,12 @@ export class StreamConsumer {
     await this.commit(await this.prepare(batch));
   }
 
-  private prepare(batch: Batch, ahead?: unknown): Promise<PreparedBatch> {
-    return prepareEntries(this.entrySource, batch, ahead);
+  private prepare(batch: Batch): Promise<PreparedBatch> {
+    return prepareEntries(this.entrySource, batch);
   }
 
-  private async commit(batch: PreparedBatch, chain?: CommitChain): Promise<void> {
-    await this.pipeline.commit(batch, chain);
+  private async commit(batch: PreparedBatch): Promise<void> {
+    await this.pipeline.commit(batch);
     // Left pending (stopping mid-retry), an entry is still ours: a lost group must deliver it again.
     for (const delivery of batch.deliveries) if (delivery.outcome.kind !== 'left-pending') this.held.delete(delivery.meta.id);
   }

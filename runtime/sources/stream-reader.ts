@@ -8,12 +8,10 @@ import { classifyRedisError } from '../engine/redis-errors.js';
 import type { RedisReader } from '../contract/redis-reader.js';
 import { evalReadOnlyByHash } from '../contract/script-by-hash.js';
 import { compareStreamIds } from '../../schemas/fields.js';
+import { lua } from '../engine/lua.js';
 
 /** XGROUP DELCONSUMER only while the consumer holds nothing (DELCONSUMER drops what it holds). */
-const REMOVE_IF_NOTHING_PENDING = `
-if #redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', 1, ARGV[2]) > 0 then return 0 end
-redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])
-return 1`;
+const REMOVE_IF_NOTHING_PENDING = lua('remove-if-nothing-pending');
 
 export type RawEntry = [id: string, fields: string[] | null];
 
@@ -30,11 +28,6 @@ export interface Batch {
 /** The hash in which commits record where each group of `stream` would start again (see the commit script). */
 export function groupCursorKey(stream: string): string {
   return `quantum:gates:cursor:${stream}`;
-}
-
-/** Where one consumer's commits record their order token (see CommitOrder); it expires on its own. */
-export function commitOrderKey(stream: string, group: string, consumer: string): string {
-  return `quantum:gates:commit-order:${stream}:${group}:${consumer}`;
 }
 
 /** The stream id just before `id` ("ms-seq"), for starting a group so that `id` is delivered. */

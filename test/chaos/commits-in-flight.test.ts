@@ -9,14 +9,13 @@ const BACKLOG = 20_000;
 const GROUP = 'p26_heat_gate';
 
 /**
- * The heat gate never reads its own writes, so it sends a batch's commit behind the previous
- * batch's without waiting for that one's answer: two commits in flight on one connection. When
- * the one ahead fails (its connection dropped, Redis refused its writes), the one behind must
- * apply nothing until the one ahead has applied: here the commit connections are killed, or
- * Redis refuses writes, again and again during a drain. Every proposal must be decided once, and
- * the decisions must come out in the proposals' order.
+ * The heat gate never reads its own writes, so it handles a batch while the previous batch's
+ * commit is in flight. When that commit fails (its connection dropped, Redis refused its writes),
+ * the batch handled meanwhile must wait for it: here the commit connections are killed, or Redis
+ * refuses writes, again and again during a drain. Every proposal must be decided once, and the
+ * decisions must come out in the proposals' order.
  */
-describe('two commits in flight while commits fail (chaos)', () => {
+describe('a commit in flight while the next batch is handled, while commits fail (chaos)', () => {
   let redis: TestRedis;
   let runtime: RuntimeProcess | undefined;
 
@@ -89,8 +88,6 @@ describe('two commits in flight while commits fail (chaos)', () => {
     }
     await expectDecidedOnceInOrder(planIds, 'every proposal after the kills');
     expect(killed).toBeGreaterThan(5);
-    // The commits went behind one another: their tokens were recorded in the consumer's order key.
-    expect(await redis.client.keys('quantum:gates:commit-order:*')).toHaveLength(1);
     console.info(`[chaos] commits in flight, commit connection killed ${killed} times: 0 lost, 0 duplicates, in order`);
   }, 180_000);
 

@@ -110,7 +110,7 @@ describe('the script cache flushed again and again while the gates work', () => 
     expect(duplicates(events.map((e) => e.plan_id ?? ''))).toEqual([]);
     expect(events).toHaveLength(PLANS);
     expect(events.filter((e) => e.event === 'permit')).toHaveLength(CAP);
-    // Each permit's cooldown expiry went to BullMQ through the batched delayed-jobs script, once.
+    // Each permit's cooldown expiry went to BullMQ (Queue.addBulk), once.
     expect(await r.zcard('bull:governor-cooldown:delayed')).toBe(CAP);
     expect(await r.xlen(streams.deadLetter)).toBe(0);
     expect(flushes).toBeGreaterThan(10);

@@ -3,6 +3,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { streams } from '../../schemas/keys.js';
 import { freePort, startTestRedis, type TestRedis } from '../support/redis-server.js';
 import { waitFor } from '../support/runtime.js';
 
@@ -72,6 +73,11 @@ describe('the build (esbuild bundle)', () => {
       // dist/build-info.json is found from the bundle: the metric names the commit, not "source".
       const metrics = await (await fetch(`${app.base}/metrics`)).text();
       expect(metrics).toMatch(/quantum_gates_build_info\{[^}]*commit="(?!source")[^"]+"/);
+      // The commit script is read from dist/lua/: a proposal goes through the heat gate's commit.
+      await redis.client.xadd(streams.harvestProposal, '*', 'plan_id', 'built', 'symbol', 'ETHUSDT', 'action', 'FULL_CLOSE');
+      await waitFor(async () => (await redis.client.xlen(streams.harvestCalibrated)) === 1, {
+        what: 'the proposal calibrated by the build',
+      });
       app.child.kill('SIGTERM');
       expect(await app.exited).toBe(0);
     } finally {

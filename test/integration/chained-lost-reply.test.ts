@@ -6,7 +6,6 @@ import type { RedisReader } from '../../runtime/contract/redis-reader.js';
 import {
   TransactionCommitter,
   type CommitItem,
-  type CommitOrder,
   type CommitReport,
   type CommitSource,
   type Committer,
@@ -112,13 +111,9 @@ describe('a chained guard after a commit whose reply was lost', () => {
     let commits = 0;
     const rerunCounts: string[][] = [];
     const committer: Committer = {
-      async commit<Item extends CommitItem>(
-        source: CommitSource | undefined,
-        items: readonly Item[],
-        order?: CommitOrder,
-      ): Promise<CommitReport<Item>> {
-        if (++commits > 1) return real.commit(source, items, order);
-        await first(() => real.commit(source, items, order));
+      async commit<Item extends CommitItem>(source: CommitSource | undefined, items: readonly Item[]): Promise<CommitReport<Item>> {
+        if (++commits > 1) return real.commit(source, items);
+        await first(() => real.commit(source, items));
         throw new ConnectionLostError();
       },
     };

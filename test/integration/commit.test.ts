@@ -1,5 +1,5 @@
-import { byPosition, commitAndReport } from '../support/commit-report.js';
-import { Command, Redis } from 'ioredis';
+import { commitAndReport } from '../support/commit-report.js';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { TransactionCommitter } from '../../runtime/engine/commit.js';
 import { EffectRecorder } from '../../runtime/engine/effects.js';
@@ -59,10 +59,10 @@ describe('TransactionCommitter on a real redis-server', () => {
     // aborts, whoever makes it), so it lands there whatever the timing.
     const meddling = new Proxy(connection, {
       get(target, prop) {
-        if (prop === 'sendCommand')
-          return (command: Command) => {
-            if (command.name === 'multi') void target.sendCommand(new Command('set', ['free', 'stolen']));
-            return target.sendCommand(command);
+        if (prop === 'multi')
+          return () => {
+            void target.set('free', 'stolen');
+            return target.multi();
           };
         const value = Reflect.get(target, prop) as unknown;
         return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
@@ -196,6 +196,20 @@ describe('TransactionCommitter on a real redis-server', () => {
     expect(pending.map(([id]) => id)).toEqual([c]);
   });
 
+  it('carries any text a command can: a lone surrogate arrives as ioredis sends it (U+FFFD), escapes and quotes as they are', async () => {
+    const [a] = await deliver(1);
+    const texts = { lone: 'cut \ud83d here', pair: 'ok \ud83d\ude00', escape: 'a \\ud800 b', quote: '"\n\u0000', empty: '' };
+    const report = await commitAndReport(new TransactionCommitter(connection, 0), { stream: 's', group: 'g', consumer: 'c' }, [
+      { entryId: a, recorder: recorder((r) => r.emit('out', texts)) },
+    ]);
+    expect(report.committed).toEqual([0]);
+    const [, fields] = (await redis.client.xrange('out', '-', '+'))[0]!;
+    expect(Object.fromEntries(Array.from({ length: fields.length / 2 }, (_, i) => [fields[2 * i], fields[2 * i + 1]]))).toEqual({
+      ...texts,
+      lone: 'cut \ufffd here',
+    });
+  });
+
   it('applies every kind of effect inside the one transaction', async () => {
     const [a] = await deliver(1);
     await redis.client.zadd('window', 1, 'old', 5, 'new');
@@ -286,21 +300,37 @@ describe('TransactionCommitter on a real redis-server', () => {
     expect((await redis.client.xrange('out', '-', '+')).map(([, fields]) => fields[1])).toEqual(['a', 'b', 'd', 'e']);
   });
 
-  it('keeps a newest-wins message out of a transaction of plain commands and commits it in the next round', async () => {
+  it('checks newest-wins in a transaction of plain commands: a wide message and the ones with it commit in one round', async () => {
+    const [a, b, c] = await deliver(3);
+    const wide: Record<string, string> = {};
+    for (let i = 0; i < 5000; i++) wide[`f${i}`] = String(i);
+    await redis.client.set('stale', '9-0');
+    const committer = new TransactionCommitter(connection, 0);
+    const report = await commitAndReport(committer, { stream: 's', group: 'g', consumer: 'c' }, [
+      { entryId: a, recorder: recorder((r) => (r.onlyIfNewer('order', '7-0'), r.putHash('h', wide), r.emit('out', { n: 'a', ...wide }))) },
+      { entryId: b, recorder: recorder((r) => (r.onlyIfNewer('order', '6-0'), r.emit('out', { n: 'b' }))) },
+      { entryId: c, recorder: recorder((r) => (r.onlyIfNewer('stale', '8-0'), r.emit('out', { n: 'c' }))) },
+    ]);
+    expect(report).toMatchObject({ committed: [0], conflicted: [], superseded: [1, 2] });
+    expect(await redis.client.get('order')).toBe('7-0');
+    expect(await redis.client.get('stale')).toBe('9-0');
+    expect(await redis.client.hlen('h')).toBe(5000);
+    expect((await redis.client.xrange('out', '-', '+')).map(([, f]) => f[1])).toEqual(['a']);
+    expect((await redis.client.xpending('s', 'g'))[0]).toBe(0);
+  });
+
+  it('in a transaction of plain commands, holds back a message whose order field an earlier pending entry shares', async () => {
+    await redis.client.xadd('s', '*', 'symbol', 'BTCUSDT');
+    await redis.client.xreadgroup('GROUP', 'g', 'other', 'COUNT', 1, 'STREAMS', 's', '>');
     const [a, b] = await deliver(2);
     const wide: Record<string, string> = {};
     for (let i = 0; i < 5000; i++) wide[`f${i}`] = String(i);
-    const committer = new TransactionCommitter(connection, 0);
-    const items = [
-      { entryId: a, recorder: recorder((r) => r.emit('out', { n: 'a', ...wide })) },
-      { entryId: b, recorder: recorder((r) => (r.onlyIfNewer('order', '7-0'), r.emit('out', { n: 'b' }))) },
-    ];
-    const first = await commitAndReport(committer, { stream: 's', group: 'g', consumer: 'c' }, items);
-    expect(first).toMatchObject({ committed: [0], conflicted: [1], superseded: [] });
-    const second = await commitAndReport(committer, { stream: 's', group: 'g', consumer: 'c' }, [items[1]!]);
-    expect(second).toMatchObject({ committed: [0], conflicted: [] });
-    expect(await redis.client.get('order')).toBe('7-0');
-    expect((await redis.client.xrange('out', '-', '+')).map(([, f]) => f[1])).toEqual(['a', 'b']);
+    const report = await commitAndReport(new TransactionCommitter(connection, 0), { stream: 's', group: 'g', consumer: 'c' }, [
+      { entryId: a, recorder: recorder((r) => (r.orderBy('symbol', 'BTCUSDT'), r.emit('out', { n: 'a', ...wide }))) },
+      { entryId: b, recorder: recorder((r) => (r.orderBy('symbol', 'ETHUSDT'), r.emit('out', { n: 'b', ...wide }))) },
+    ]);
+    expect(report).toMatchObject({ committed: [1], waiting: [0], conflicted: [] });
+    expect((await redis.client.xrange('out', '-', '+')).map(([, f]) => f[1])).toEqual(['b']);
   });
 
   it('treats a guard check it could not read (a lost connection) as an error, never as an absent key', async () => {
@@ -407,88 +437,5 @@ describe('TransactionCommitter on a real redis-server', () => {
       'e',
     ]);
     expect((await redis.client.xpending('s', 'g'))[0]).toBe(3);
-  });
-
-  describe('behind a commit still in flight (CommitOrder)', () => {
-    const source = { stream: 's', group: 'g', consumer: 'c' };
-    const emitting = (entryId: string | undefined, n: string) => ({ entryId, recorder: recorder((r) => r.emit('out', { n })) });
-
-    it('records its token once nothing of the batch is left to commit again', async () => {
-      const [a, b] = await deliver(2);
-      const committer = new TransactionCommitter(connection, 0);
-      const report = await committer.commit(source, [emitting(a, 'a'), emitting(b, 'b')], { key: 'order', token: 't1' });
-      expect(report.outOfOrder).toBeUndefined();
-      expect(await redis.client.get('order')).toBe('t1');
-      const ttl = await redis.client.pttl('order');
-      expect(ttl).toBeGreaterThan(0);
-      expect(ttl).toBeLessThanOrEqual(60_000);
-    });
-
-    it('applies behind the commit ahead when that one recorded its token, and records its own', async () => {
-      const [a, b] = await deliver(2);
-      const committer = new TransactionCommitter(connection, 0);
-      // Sent together, as a pipelined consumer does: Redis runs them in order.
-      const [first, second] = await Promise.all([
-        committer.commit(source, [emitting(a, 'a')], { key: 'order', token: 't1' }),
-        committer.commit(source, [emitting(b, 'b')], { key: 'order', token: 't2', after: 't1' }),
-      ]);
-      expect([first.outOfOrder, second.outOfOrder]).toEqual([undefined, undefined]);
-      expect((await redis.client.xrange('out', '-', '+')).map(([, f]) => f[1])).toEqual(['a', 'b']);
-      expect(await redis.client.get('order')).toBe('t2');
-      expect((await redis.client.xpending('s', 'g'))[0]).toBe(0);
-    });
-
-    it('applies nothing, answers nothing, and records nothing when the key does not hold the token ahead', async () => {
-      const [a, b] = await deliver(2);
-      await redis.client.set('order', 't0');
-      const items = [emitting(a, 'a'), { entryId: b, extraEmits: [{ stream: 'dlq', fields: { reason: 'x' }, maxLen: 0 }] }];
-      const report = await new TransactionCommitter(connection, 0).commit(source, items, { key: 'order', token: 't2', after: 't1' });
-      expect(report).toEqual({ effectFailures: [], outOfOrder: true });
-      expect(items.map((item) => (item as { answer?: string }).answer)).toEqual([undefined, undefined]);
-      expect(await redis.client.exists('out', 'dlq')).toBe(0);
-      expect((await redis.client.xpending('s', 'g'))[0]).toBe(2);
-      expect(await redis.client.get('order')).toBe('t0');
-    });
-
-    it('a batch with a write refused (withheld) records nothing: the commit behind it applies nothing', async () => {
-      const [a, b] = await deliver(2);
-      await redis.client.set('out', 'not a stream');
-      const committer = new TransactionCommitter(connection, 0);
-      const [first, second] = await Promise.all([
-        commitAndReportWith(committer, [emitting(a, 'a')], { key: 'order', token: 't1' }),
-        committer.commit(source, [{ entryId: b, recorder: recorder((r) => r.emit('out2', { n: 'b' })) }], {
-          key: 'order',
-          token: 't2',
-          after: 't1',
-        }),
-      ]);
-      expect(first).toMatchObject({ withheld: [0] });
-      expect(second).toEqual({ effectFailures: [], outOfOrder: true });
-      expect(await redis.client.exists('order', 'out2')).toBe(0);
-      expect((await redis.client.xpending('s', 'g'))[0]).toBe(2);
-    });
-
-    it('behind a commit in flight, a batch needing WATCH (an off guard) is not sent: it waits for that one', async () => {
-      const [a] = await deliver(1);
-      await redis.client.set('order', 't1');
-      const items = [{ entryId: a, recorder: recorder((r) => (r.requireOff('switch', ['off']), r.emit('out', { n: 'a' }))) }];
-      const report = await new TransactionCommitter(connection, 0).commit(source, items, { key: 'order', token: 't2', after: 't1' });
-      expect(report).toEqual({ effectFailures: [], outOfOrder: true });
-      expect(await redis.client.exists('out')).toBe(0);
-      expect(await redis.client.get('order')).toBe('t1');
-      // Sent again behind nothing, it commits under WATCH as before, and records its token.
-      const again = await new TransactionCommitter(connection, 0).commit(source, items, { key: 'order', token: 't2' });
-      expect(again.outOfOrder).toBeUndefined();
-      expect(await redis.client.xlen('out')).toBe(1);
-      expect(await redis.client.get('order')).toBe('t2');
-    });
-
-    async function commitAndReportWith(
-      committer: TransactionCommitter,
-      items: { entryId: string | undefined; recorder: EffectRecorder }[],
-      order: { key: string; token: string },
-    ) {
-      return byPosition(items, await committer.commit(source, items, order));
-    }
   });
 });

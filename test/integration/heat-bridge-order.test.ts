@@ -79,12 +79,12 @@ describe('heat bridge: first wins in a backlog', () => {
     const slow = (connection: ConstructorParameters<typeof TransactionCommitter>[0]): Committer => {
       const inner = new TransactionCommitter(connection, 0);
       return {
-        async commit(source, items, order) {
+        async commit(source, items) {
           if (items.some((i) => i.recorder !== undefined)) {
             held = true;
             await released;
           }
-          return inner.commit(source, items, order);
+          return inner.commit(source, items);
         },
       };
     };
@@ -102,8 +102,8 @@ describe('heat bridge: first wins in a backlog', () => {
       const counted = (connection: ConstructorParameters<typeof TransactionCommitter>[0]): Committer => {
         const inner = new TransactionCommitter(connection, 0);
         return {
-          async commit(source, items, order) {
-            const report = await inner.commit(source, items, order);
+          async commit(source, items) {
+            const report = await inner.commit(source, items);
             if (items.some((i) => i.recorder !== undefined)) commitsOfB += 1;
             return report;
           },

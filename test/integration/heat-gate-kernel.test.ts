@@ -202,9 +202,9 @@ describe('heat gate on the Harvest Kernel’s proposals (real redis-server)', ()
     const late = (connection: ConstructorParameters<typeof TransactionCommitter>[0]): Committer => {
       const inner = new TransactionCommitter(connection, 0);
       return {
-        async commit(source, items, order) {
+        async commit(source, items) {
           await new Promise((r) => setTimeout(r, 5));
-          return inner.commit(source, items, order);
+          return inner.commit(source, items);
         },
       };
     };
@@ -232,12 +232,12 @@ describe('heat gate on the Harvest Kernel’s proposals (real redis-server)', ()
     const slow = (connection: ConstructorParameters<typeof TransactionCommitter>[0]): Committer => {
       const inner = new TransactionCommitter(connection, 0);
       return {
-        async commit(source, items, order) {
+        async commit(source, items) {
           if (items.some((i) => i.recorder !== undefined)) {
             held = true;
             await released;
           }
-          return inner.commit(source, items, order);
+          return inner.commit(source, items);
         },
       };
     };

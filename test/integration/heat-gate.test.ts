@@ -91,6 +91,24 @@ describe('heat gate on a real redis-server', () => {
     expect(ttl).toBeLessThanOrEqual(300);
   });
 
+  it('in enforce mode calibrates a proposal too wide for the batch script and the proposals committed with it', async () => {
+    runtime = await startRuntime(redis.url, { HANDLERS: 'heat-gate', P26_MODE: 'enforce' });
+    // 5,000 extra fields: the calibrated copy and the hash each take ~10,000 arguments, past what
+    // Lua can pass to one redis.call, so that item's commands cannot go through the batch script.
+    const wide = Array.from({ length: 5000 }, (_, i) => [`extra_${i}`, String(i)]).flat();
+    const pipeline = redis.client.pipeline();
+    pipeline.xadd(streams.harvestProposal, '*', 'plan_id', 'wide', 'symbol', 'ETHUSDT', 'action', 'FULL_CLOSE', ...wide);
+    for (const symbol of ['BTCUSDT', 'SOLUSDT', 'XRPUSDT'])
+      pipeline.xadd(streams.harvestProposal, '*', 'plan_id', `p-${symbol}`, 'symbol', symbol, 'action', 'FULL_CLOSE');
+    await pipeline.exec();
+    for (const planId of ['wide', 'p-BTCUSDT', 'p-SOLUSDT', 'p-XRPUSDT']) await calibratedFor(planId);
+    for (const symbol of ['ETHUSDT', 'BTCUSDT', 'SOLUSDT', 'XRPUSDT'])
+      expect(await redis.client.hget(keys.harvestProposal(symbol), 'calibrated_by')).toBe('p26_heat_gate');
+    expect(await redis.client.hget(keys.harvestProposal('ETHUSDT'), 'extra_4999')).toBe('4999');
+    await waitFor(async () => (await pendingCount(redis.client, streams.harvestProposal, GROUP)) === 0, { what: 'nothing pending' });
+    expect(await redis.client.xlen(streams.deadLetter)).toBe(0);
+  });
+
   it('writes exactly one output per proposal and leaves nothing pending', async () => {
     await redis.client.hset(keys.portfolioState, 'equity_usd', '10000');
     const count = 5000;

@@ -61,14 +61,14 @@ function heldFirstCommit(events: string[]) {
   const factory = (connection: ConstructorParameters<typeof TransactionCommitter>[0]): Committer => {
     const inner = new TransactionCommitter(connection, 0);
     return {
-      async commit(source, items, order) {
+      async commit(source, items) {
         events.push(`commit ${numbers(items)} begins`);
         if (first) {
           first = false;
           await released;
         }
-        const report = await inner.commit(source, items, order);
-        events.push(`commit ${numbers(items)} ${report.outOfOrder === true ? 'out of order' : 'ends'}`);
+        const report = await inner.commit(source, items);
+        events.push(`commit ${numbers(items)} ends`);
         return report;
       },
     };
@@ -106,68 +106,21 @@ describe('handling the next batch while the previous one commits', () => {
     const { events, release } = await run(false);
     await waitFor(() => events.includes('handle 2'), { what: 'the second batch handled during the first commit' });
     expect(events).not.toContain('commit 0,1 ends');
-    // The second commit goes out without waiting for the first's answer; the first has not
-    // applied (it is held before reaching Redis), so the second applies nothing.
-    await waitFor(() => events.includes('commit 2,3 out of order'), { what: 'the second commit refused behind the first' });
-    expect(await readStream(redis.client, OUT)).toEqual([]);
-    expect(await pendingCount(redis.client, IN, 'echo')).toBe(6);
-    // At most two commits in flight: the third batch waits for the first to settle.
-    expect(events).not.toContain('handle 4');
-    release();
-    await waitFor(async () => (await readStream(redis.client, OUT)).length === 6, { what: 'six outputs' });
-    expect((await readStream(redis.client, OUT)).map((e) => e.n)).toEqual(['0', '1', '2', '3', '4', '5']);
-    const commits = events.filter((e) => e.startsWith('commit'));
-    // The second batch is sent again once the first settled, and applies then.
-    expect(commits.slice(0, 5)).toEqual([
-      'commit 0,1 begins',
-      'commit 2,3 begins',
-      'commit 2,3 out of order',
-      'commit 0,1 ends',
-      'commit 2,3 begins',
-    ]);
-    expect(commits.filter((e) => e.endsWith('ends'))).toEqual(['commit 0,1 ends', 'commit 2,3 ends', 'commit 4,5 ends']);
-    expect(await pendingCount(redis.client, IN, 'echo')).toBe(0);
-  });
-
-  it('a commit sent behind the previous one applies when that one applied whole, without waiting for its answer', async () => {
-    const events: string[] = [];
-    /** Holds the first commit's answer (not its sending) until released: the second goes out behind it meanwhile. */
-    let release = () => undefined as void;
-    const released = new Promise<void>((r) => (release = r));
-    releaseHeld = release;
-    let first = true;
-    const factory = (connection: ConstructorParameters<typeof TransactionCommitter>[0]): Committer => {
-      const inner = new TransactionCommitter(connection, 0);
-      return {
-        async commit(source, items, order) {
-          events.push(`commit ${numbers(items)} begins${order?.after === undefined ? '' : ' behind'}`);
-          const answered = inner.commit(source, items, order);
-          if (first) {
-            first = false;
-            await released;
-          }
-          const report = await answered;
-          events.push(`commit ${numbers(items)} ${report.outOfOrder === true ? 'out of order' : 'ends'}`);
-          return report;
-        },
-      };
-    };
-    runtime = await startRuntime(redis.url, { BATCH_SIZE: '2' }, [echo(events, false)], { committerFactory: factory });
-    // The second batch's commit applies in Redis while the first's answer is still held here.
-    await waitFor(async () => (await readStream(redis.client, OUT)).length === 4, { what: 'four outputs before the first answer' });
-    expect(events).not.toContain('commit 0,1 ends');
-    expect(events).toContain('commit 2,3 begins behind');
-    // At most two commits in flight: the third batch waits for the first to settle.
+    // One commit in flight: the second batch's waits for the first to settle, and the third
+    // batch is not handled before then.
+    expect(events).not.toContain('commit 2,3 begins');
     expect(events).not.toContain('handle 4');
     release();
     await waitFor(async () => (await readStream(redis.client, OUT)).length === 6, { what: 'six outputs' });
     expect((await readStream(redis.client, OUT)).map((e) => e.n)).toEqual(['0', '1', '2', '3', '4', '5']);
     await waitFor(() => events.includes('commit 4,5 ends'), { what: 'the last commit answered' });
-    // Each applied at its first attempt: none was refused or sent twice.
-    expect(events.filter((e) => e.startsWith('commit') && !e.endsWith('ends')).map((e) => e.replace(' behind', ''))).toEqual([
+    expect(events.filter((e) => e.startsWith('commit'))).toEqual([
       'commit 0,1 begins',
+      'commit 0,1 ends',
       'commit 2,3 begins',
+      'commit 2,3 ends',
       'commit 4,5 begins',
+      'commit 4,5 ends',
     ]);
     expect(await pendingCount(redis.client, IN, 'echo')).toBe(0);
   });

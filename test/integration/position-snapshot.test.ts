@@ -25,13 +25,13 @@ describe('position-snapshot against a replica that commits a newer snapshot firs
     const factory = (connection: ConstructorParameters<typeof TransactionCommitter>[0]): Committer => {
       const inner = new TransactionCommitter(connection, 0);
       return {
-        async commit(source, items, order) {
+        async commit(source, items) {
           if (first) {
             first = false;
             held = true;
             await released;
           }
-          return inner.commit(source, items, order);
+          return inner.commit(source, items);
         },
       };
     };

@@ -26,9 +26,6 @@ export async function createTestRuntime(
       // Tests read /status right after what they arranged: a shared read up to a second old
       // (STATUS_CACHE_MS, test/integration/http-storm.test.ts) would race them.
       STATUS_CACHE_MS: '0',
-      // One warm-up batch per sampled gate: every test's runtime goes through the warm-up (which
-      // must leave no trace), without the default's 300 ms on each start.
-      QG_WARMUP_MS: '1',
       CONSUMER_NAME: `test-${process.pid}-${consumerSeq}`,
       ...env,
     },

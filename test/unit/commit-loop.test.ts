@@ -1,7 +1,7 @@
 import { ReplyError } from 'ioredis';
 import * as z from 'zod';
 import { describe, expect, it } from 'vitest';
-import type { CommitAnswer, CommitItem, CommitOrder, CommitReport, Committer, CommitSource } from '../../runtime/engine/commit.js';
+import type { CommitAnswer, CommitItem, CommitReport, Committer, CommitSource } from '../../runtime/engine/commit.js';
 import { commitBatch, GroupLostError, type CommitLoopEnv } from '../../runtime/engine/commit-loop.js';
 import { silentLogger, stubExecutionEnv } from '../support/execution-env.js';
 import { defineHandler, type AnyHandler } from '../../runtime/contract/handler.js';
@@ -32,27 +32,17 @@ const echo: AnyHandler = defineHandler({
 type Scripted = Partial<Record<CommitAnswer, number[]>> & {
   readonly effectFailures?: { item: number; effect: undefined; error: Error }[];
 };
-type Step = (items: readonly CommitItem[]) => Scripted | Error | typeof OUT_OF_ORDER;
-/** A step answering that the commit ahead had not applied whole: nothing applied. */
-const OUT_OF_ORDER = 'out of order';
+type Step = (items: readonly CommitItem[]) => Scripted | Error;
 
 /** A committer that answers each commit with the next scripted step (then applies everything). */
 class ScriptedCommitter implements Committer {
   readonly commits: string[][] = [];
-  /** The order each commit carried. */
-  readonly orders: (CommitOrder | undefined)[] = [];
   constructor(private readonly steps: Step[]) {}
-  async commit<Item extends CommitItem>(
-    _source: CommitSource | undefined,
-    items: readonly Item[],
-    order?: CommitOrder,
-  ): Promise<CommitReport<Item>> {
+  async commit<Item extends CommitItem>(_source: CommitSource | undefined, items: readonly Item[]): Promise<CommitReport<Item>> {
     this.commits.push(items.map((i) => i.entryId ?? '?'));
-    this.orders.push(order);
     const step = this.steps.shift();
     const result = step ? step(items) : {};
     if (result instanceof Error) throw result;
-    if (result === OUT_OF_ORDER) return { effectFailures: [], outOfOrder: true };
     for (const item of items) item.answer = 'committed';
     for (const [answer, positions] of Object.entries(result)) {
       if (answer === 'effectFailures') continue;
@@ -199,119 +189,5 @@ describe('the commit loop', () => {
     const batch = await prepareBatch(pipeline, inputs({ n: '1' }), 1_000_000);
     await expect(commitBatch(env, batch)).rejects.toBeInstanceOf(GroupLostError);
     expect(settled).toEqual([]);
-  });
-});
-
-/**
- * Resolves once every promise reaction already queued, and every one those queue in turn, has run:
- * the fakes here do no I/O and set no timer, so the commit has gone as far as it can without the
- * batch ahead settling. No clock is involved, so a busy machine cannot make it come too early.
- */
-const afterPendingPromises = () => new Promise<void>((resolve) => setImmediate(resolve));
-
-describe('a commit sent behind the previous batch’s, still in flight', () => {
-  /** The previous batch's commit, settled when `settle` is called; `log` records the order things happen in. */
-  function aheadOf(log: string[]) {
-    let settle = () => undefined as void;
-    const settled = new Promise<void>((r) => (settle = r)).then(() => {
-      log.push('ahead settled');
-    });
-    return { ahead: { token: 't1', settled }, settle };
-  }
-
-  it('carries the token ahead on its first attempt, and settles only after the commit ahead did', async () => {
-    const log: string[] = [];
-    const committer = new ScriptedCommitter([]);
-    const { env, pipeline, settled } = fakeEnv(committer);
-    const originalCommitted = env.settle.committed.bind(env.settle);
-    env.settle.committed = async (items) => {
-      log.push('settled');
-      await originalCommitted(items);
-    };
-    const { ahead, settle } = aheadOf(log);
-    const batch = await prepareBatch(pipeline, inputs({ n: '1' }, { n: '2' }), 1_000_000);
-    const done = commitBatch(env, batch, { key: 'order', token: 't2', ahead });
-    await afterPendingPromises();
-    // Applied in Redis, but not acted on before the batch ahead settled.
-    expect(committer.orders).toEqual([{ key: 'order', token: 't2', after: 't1' }]);
-    expect(settled).toEqual([]);
-    settle();
-    expect(await done).toBe(true);
-    expect(log).toEqual(['ahead settled', 'settled']);
-    expect(settled).toEqual(['1-0', '2-0']);
-  });
-
-  it('answered out of order (the commit ahead had not applied whole): sent again once that one settled, behind nothing', async () => {
-    const log: string[] = [];
-    const committer = new ScriptedCommitter([() => OUT_OF_ORDER]);
-    const { env, pipeline, settled, failures, sleeps } = fakeEnv(committer);
-    const { ahead, settle } = aheadOf(log);
-    const batch = await prepareBatch(pipeline, inputs({ n: '1' }, { n: '2' }), 1_000_000);
-    const done = commitBatch(env, batch, { key: 'order', token: 't2', ahead });
-    await afterPendingPromises();
-    expect(committer.commits).toEqual([['1-0', '2-0']]);
-    settle();
-    expect(await done).toBe(true);
-    expect(committer.commits).toEqual([
-      ['1-0', '2-0'],
-      ['1-0', '2-0'],
-    ]);
-    expect(committer.orders).toEqual([
-      { key: 'order', token: 't2', after: 't1' },
-      { key: 'order', token: 't2' },
-    ]);
-    expect(settled).toEqual(['1-0', '2-0']);
-    // Not a failure: nothing to count, no pause.
-    expect(failures).toEqual([]);
-    expect(sleeps).toEqual([]);
-  });
-
-  it('a failure of the attempt behind (the connection dropped) waits for the commit ahead, settles what landed and sends the rest at once', async () => {
-    const log: string[] = [];
-    const committer = new ScriptedCommitter([() => new ConnectionLostError()]);
-    const { env, pipeline, settled, failures, sleeps } = fakeEnv(committer, { pending: new Set(['2-0']) });
-    const { ahead, settle } = aheadOf(log);
-    const batch = await prepareBatch(pipeline, inputs({ n: '1' }, { n: '2' }), 1_000_000);
-    const done = commitBatch(env, batch, { key: 'order', token: 't2', ahead });
-    await afterPendingPromises();
-    expect(committer.commits).toHaveLength(1);
-    settle();
-    expect(await done).toBe(true);
-    expect(committer.commits).toEqual([['1-0', '2-0'], ['2-0']]);
-    expect(committer.orders[1]).toEqual({ key: 'order', token: 't2' });
-    expect(settled.sort()).toEqual(['1-0', '2-0']);
-    // The commit ahead reports the connection's failure; sent behind it, this one is simply sent again.
-    expect(failures).toEqual([]);
-    expect(sleeps).toEqual([]);
-  });
-
-  it('a failure of the commit ahead does not fail the one behind, which is sent again after it', async () => {
-    const committer = new ScriptedCommitter([() => OUT_OF_ORDER]);
-    const { env, pipeline, settled } = fakeEnv(committer);
-    const failedAhead = Promise.reject(new GroupLostError({ cause: 'nogroup', message: 'NOGROUP', refusesWrites: false }));
-    const batch = await prepareBatch(pipeline, inputs({ n: '1' }), 1_000_000);
-    expect(await commitBatch(env, batch, { key: 'order', token: 't2', ahead: { token: 't1', settled: failedAhead } })).toBe(true);
-    expect(committer.orders).toEqual([
-      { key: 'order', token: 't2', after: 't1' },
-      { key: 'order', token: 't2' },
-    ]);
-    expect(settled).toEqual(['1-0']);
-  });
-
-  it('a lost group behind a commit in flight is reported once that commit settled', async () => {
-    const log: string[] = [];
-    const committer = new ScriptedCommitter([() => new ReplyError('NOGROUP No such key or consumer group')]);
-    const { env, pipeline } = fakeEnv(committer);
-    const { ahead, settle } = aheadOf(log);
-    const batch = await prepareBatch(pipeline, inputs({ n: '1' }), 1_000_000);
-    const done = commitBatch(env, batch, { key: 'order', token: 't2', ahead }).catch((e: unknown) => {
-      log.push('lost');
-      throw e;
-    });
-    await afterPendingPromises();
-    expect(log).toEqual([]);
-    settle();
-    await expect(done).rejects.toBeInstanceOf(GroupLostError);
-    expect(log).toEqual(['ahead settled', 'lost']);
   });
 });

@@ -25,18 +25,6 @@ describe('configuration', () => {
     });
   });
 
-  it('QG_WARMUP_MS: 500 by default, 0 turns the warm-up off, and anything but a whole number up to a minute stops the start naming it', () => {
-    expect(loadConfiguration({}, allHandlers).config.QG_WARMUP_MS).toBe(500);
-    expect(loadConfiguration({ QG_WARMUP_MS: '0' }, allHandlers).config.QG_WARMUP_MS).toBe(0);
-    expect(loadConfiguration({ QG_WARMUP_MS: '60000' }, allHandlers).config.QG_WARMUP_MS).toBe(60_000);
-    expect(problemsOf({ QG_WARMUP_MS: 'soon' })).toEqual([
-      expect.stringMatching(/^QG_WARMUP_MS: must be a whole number .*\(got "soon"\)$/),
-    ]);
-    expect(problemsOf({ QG_WARMUP_MS: '-1' })).toEqual([expect.stringMatching(/^QG_WARMUP_MS: must be at least 0/)]);
-    expect(problemsOf({ QG_WARMUP_MS: '2.5' })).toEqual([expect.stringMatching(/^QG_WARMUP_MS: must be a whole number/)]);
-    expect(problemsOf({ QG_WARMUP_MS: '60001' })).toEqual([expect.stringMatching(/^QG_WARMUP_MS: must be at most 60000 \(a minute\)/)]);
-  });
-
   it('reports every bad variable at once, one line each, naming it', () => {
     const problems = problemsOf({ PORT: 'eighty', REDIS_URL: 'localhost:6379', BATCH_SIZE: '0', P26_MODE: 'yes', HEAT_MIN: 'low' });
     expect(problems).toHaveLength(5);

@@ -118,7 +118,6 @@ describe('docs/writing-a-gate.md', () => {
       'http',
       'failure',
       'idempotency',
-      'warmUp',
       'startLine',
       'handle',
     ]);

@@ -1,7 +1,16 @@
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import type { HttpAnswer } from '../../contract/answer.js';
 import type { RouteRequest } from '../../contract/routes.js';
-import type { RuntimeServices } from '../runtime.js';
+import type { AnyHandler } from '../../contract/handler.js';
+import type { RootLogger } from '../../engine/logger.js';
+import type { RedisClient } from '../../engine/connection.js';
+
+/** What serving the gates' routes takes of the runtime's services (RuntimeServices has them). */
+interface GateRouteServices {
+  readonly handlers: readonly { readonly handler: AnyHandler; readonly config: unknown; readonly metrics: object }[];
+  readonly redis: RedisClient;
+  readonly logger: RootLogger;
+}
 
 const internalError: HttpAnswer = { status: 500, contentType: 'text/plain; charset=utf-8', body: 'Internal Server Error' };
 
@@ -9,7 +18,7 @@ const internalError: HttpAnswer = { status: 500, contentType: 'text/plain; chars
  * The routes the hosted gates declare (`http.routes`), served as declared: the runtime parses the
  * request and writes the answer, the gate decides it. A gate not hosted here serves nothing.
  */
-export function gateRoutesPlugin(services: RuntimeServices): FastifyPluginAsync {
+export function gateRoutesPlugin(services: GateRouteServices): FastifyPluginAsync {
   return async (app) => {
     for (const hosted of services.handlers) {
       const routes = hosted.handler.http?.routes ?? [];

@@ -1,0 +1,207 @@
+if redis.replicate_commands then redis.replicate_commands() end
+local stream, group, consumer, first, last, cursorKey = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local items = {}
+for a = 7, #ARGV do items[#items + 1] = cjson.decode(ARGV[a]) end
+-- This consumer's pending entries in the batch's id range, a page at a time: one XPENDING per
+-- page costs far less than one per entry.
+local mine = {}
+if first ~= '' then
+  local from = first
+  while true do
+    local rows = redis.call('XPENDING', stream, group, from, last, 1000, consumer)
+    for r = 1, #rows do mine[rows[r][1]] = true end
+    if #rows < 1000 then break end
+    from = '(' .. rows[#rows][1]
+  end
+end
+-- The type each written key must hold for its command to succeed; a key another writer gave
+-- another type fails its item before anything of the item is written.
+local needs = {XADD = 'stream', QG_DEAD_LETTER_APPEND = 'stream', HSET = 'hash', SADD = 'set', SREM = 'set', ZADD = 'zset', ZREMRANGEBYSCORE = 'zset', LPUSH = 'list', LTRIM = 'list'}
+local types = {}
+local function type_of(key)
+  local t = types[key]
+  if t == nil then
+    t = redis.call('TYPE', key)
+    if type(t) == 'table' then t = t.ok end
+    types[key] = t
+  end
+  return t
+end
+-- The first of the commands whose key holds the wrong type.
+local function wrong_type(commands)
+  local replaced = {}
+  for k = 1, #commands do
+    local name, key = string.upper(commands[k][1]), commands[k][2]
+    if name == 'DEL' or name == 'SET' then
+      replaced[key] = true
+    elseif not replaced[key] then
+      local want = needs[name]
+      if want then
+        local t = type_of(key)
+        if t ~= 'none' and t ~= want then return 'WRONGTYPE ' .. key .. ' holds a ' .. t .. ', not a ' .. want end
+      end
+    end
+  end
+  return nil
+end
+-- Entries pending in the group before this batch's last entry and not part of this batch (another
+-- replica holds them, or they wait for a retry), with their fields: read only when an item asks
+-- for stream order by a field, once per batch (most gates never ask).
+local earlier = nil
+local function load_earlier()
+  earlier = {}
+  if last == '' then return end
+  local inBatch = {}
+  for x = 1, #items do
+    if items[x][1] ~= '' then inBatch[items[x][1]] = true end
+  end
+  local rows = redis.call('XPENDING', stream, group, '-', last, 1000)
+  for r = 1, #rows do
+    local id = rows[r][1]
+    if not inBatch[id] then
+      local found = redis.call('XRANGE', stream, id, id)
+      if found[1] then
+        local values, kv = {}, found[1][2]
+        for f = 1, #kv, 2 do values[kv[f]] = kv[f + 1] end
+        earlier[#earlier + 1] = {id, values}
+      end
+    end
+  end
+end
+-- True when an entry before `entry`, still pending and not in this batch, has the same value of
+-- one of the item's order fields: the item must wait for it.
+local function must_wait(entry, orders)
+  if #orders == 0 or entry == '' then return false end
+  if earlier == nil then load_earlier() end
+  for e = 1, #earlier do
+    if older(earlier[e][1], entry) then
+      for o = 1, #orders, 2 do
+        if earlier[e][2][orders[o]] == orders[o + 1] then return true end
+      end
+    end
+  end
+  return false
+end
+local failed, lost, superseded, withheld, waiting, unguarded, acks = {}, {}, {}, {}, {}, {}, {}
+-- Keys of items refused for a guard (and of items refused after them for touching such a key):
+-- a later item touching one waits too, so no item overtakes an earlier one on a key they share.
+-- Appends to a stream (XADD, dead letters) never change what a later item reads, so they do not count.
+local blocked, anyBlocked = {}, false
+local function writes_blocked(commands)
+  for k = 1, #commands do
+    local name = commands[k][1]
+    if name ~= 'XADD' and name ~= 'QG_DEAD_LETTER_APPEND' and blocked[commands[k][2]] then return true end
+  end
+  return false
+end
+local function block_writes(commands)
+  for k = 1, #commands do
+    local name = commands[k][1]
+    if name ~= 'XADD' and name ~= 'QG_DEAD_LETTER_APPEND' then blocked[commands[k][2]] = true end
+  end
+end
+-- Dead letters removed from the stream by the per-gate bound of the batch's dead letters.
+local trimmed = 0
+local command = 0
+for item = 1, #items do
+  local entry, condKey, condId, orders, checks, commands = unpack(items[item])
+  -- Guards on keys no earlier item of the batch writes ('a' absent, 'e' equals), checked before
+  -- anything else, as a check before the transaction would: an item failing one, or touching a
+  -- key of an item refused before it ('t': a key it touches that its commands do not show), is
+  -- refused whole, whoever owns its entry.
+  local refused = anyBlocked and ((condKey ~= '' and blocked[condKey]) or writes_blocked(commands))
+  for g = 1, #checks, 3 do
+    local kind, key = checks[g], checks[g + 1]
+    if refused then break end
+    if blocked[key] then refused = true
+    elseif kind == 'a' then refused = redis.call('EXISTS', key) == 1
+    elseif kind == 'e' then refused = redis.pcall('GET', key) ~= checks[g + 2] end
+  end
+  if refused then
+    anyBlocked = true
+    for g = 1, #checks, 3 do blocked[checks[g + 1]] = true end
+    if condKey ~= '' then blocked[condKey] = true end
+    block_writes(commands)
+  end
+  local owned = not refused and (entry == '' or mine[entry] == true)
+  local applies = owned
+  local broken = false
+  local waits = owned and must_wait(entry, orders)
+  if waits then applies = false end
+  -- Chained guards ('c'): a key an earlier item of this batch sets must hold the value this item
+  -- expects when its turn comes (that item applied, and nothing else moved it).
+  local holds = not refused
+  if applies then
+    for g = 1, #checks, 3 do
+      if checks[g] == 'c' and redis.pcall('GET', checks[g + 1]) ~= checks[g + 2] then holds = false end
+    end
+    if not holds then applies = false end
+  end
+  if applies then
+    local problem = wrong_type(commands)
+    if problem then
+      applies = false
+      broken = true
+      failed[#failed + 1] = command + 1
+      failed[#failed + 1] = problem
+    end
+  end
+  if applies and condKey ~= '' then
+    local stored = redis.pcall('GET', condKey)
+    if type(stored) == 'string' and older(condId, stored) then
+      applies = false
+      superseded[#superseded + 1] = item
+    else
+      local reply = redis.pcall('SET', condKey, condId)
+      if type(reply) == 'table' and reply.err then
+        applies = false
+        broken = true
+        failed[#failed + 1] = command + 1
+        failed[#failed + 1] = reply.err
+      end
+    end
+  end
+  for c = 1, #commands do
+    local args = commands[c]
+    command = command + 1
+    if applies then
+      local reply
+      if args[1] == 'QG_DEAD_LETTER_APPEND' then
+        reply = dead_letter_append(args[2], args[3], tonumber(args[4]), args, 5)
+        if type(reply) == 'number' then trimmed = trimmed + reply end
+      else
+        reply = redis.pcall(unpack(args))
+      end
+      if type(reply) == 'table' and reply.err then
+        broken = true
+        failed[#failed + 1] = command
+        failed[#failed + 1] = reply.err
+      end
+    end
+  end
+  if refused then unguarded[#unguarded + 1] = item
+  elseif not owned then lost[#lost + 1] = item
+  elseif waits then waiting[#waiting + 1] = item
+  elseif not holds then unguarded[#unguarded + 1] = item
+  elseif broken then withheld[#withheld + 1] = item
+  elseif entry ~= '' then acks[#acks + 1] = entry end
+end
+for a = 1, #acks, 1000 do
+  redis.call('XACK', stream, group, unpack(acks, a, math.min(a + 999, #acks)))
+end
+-- Where the group would have to start again were it lost: just before the oldest entry still
+-- pending, or after the newest acknowledged when none is.
+if cursorKey ~= '' and #acks > 0 then
+  local summary = redis.call('XPENDING', stream, group)
+  local cursor
+  if summary[1] > 0 then
+    cursor = '(' .. summary[2]
+  else
+    cursor = acks[1]
+    for a = 2, #acks do if older(cursor, acks[a]) then cursor = acks[a] end end
+    local stored = redis.call('HGET', cursorKey, group)
+    if type(stored) == 'string' and string.sub(stored, 1, 1) ~= '(' and older(cursor, stored) then cursor = stored end
+  end
+  redis.call('HSET', cursorKey, group, cursor)
+end
+return {failed, lost, superseded, withheld, waiting, unguarded, trimmed}
