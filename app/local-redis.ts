@@ -2,6 +2,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { resolve } from 'node:path';
+import { Redis } from 'ioredis';
 
 /** True when something accepts TCP connections on host:port within timeoutMs. */
 export function isListening(host: string, port: number, timeoutMs = 500): Promise<boolean> {
@@ -15,6 +16,20 @@ export function isListening(host: string, port: number, timeoutMs = 500): Promis
     socket.once('connect', () => finish(true));
     socket.once('error', () => finish(false));
   });
+}
+
+/** A connection to a Redis on this machine that tries once and never reconnects: a probe must not hang. */
+export function localProbe(port: number): Redis {
+  const probe = new Redis({
+    host: '127.0.0.1',
+    port,
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    connectTimeout: 1000,
+    retryStrategy: () => null,
+  });
+  probe.on('error', () => undefined);
+  return probe;
 }
 
 export function redisServerAvailable(): boolean {

@@ -1,4 +1,3 @@
-import { Redis } from 'ioredis';
 import { allHandlers } from '../handlers/index.js';
 import {
   packageRoot,
@@ -14,7 +13,7 @@ import {
   describeRedis,
 } from '../runtime/host/index.js';
 import { checkHttpEnv, httpPlugins } from './http-plugins.js';
-import { isListening, redisServerAvailable } from './local-redis.js';
+import { isListening, localProbe, redisServerAvailable } from './local-redis.js';
 import { privateRedisPort, runPrivateRedis, type PrivateRedis } from './private-redis.js';
 import { statusPageLine } from './http/auth.js';
 
@@ -107,15 +106,7 @@ async function main(): Promise<void> {
  */
 async function unnamedRedis(port: number): Promise<string | undefined> {
   if (!(await isListening('127.0.0.1', port))) return undefined;
-  const probe = new Redis({
-    host: '127.0.0.1',
-    port,
-    lazyConnect: true,
-    maxRetriesPerRequest: 0,
-    connectTimeout: 1000,
-    retryStrategy: () => null,
-  });
-  probe.on('error', () => undefined);
+  const probe = localProbe(port);
   try {
     await probe.connect();
     const size = await probe.dbsize();

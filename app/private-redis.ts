@@ -1,8 +1,7 @@
 import { realpathSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
-import { Redis } from 'ioredis';
 import { RedisWiringError } from '../runtime/host/index.js';
-import { isListening, startLocalRedis, type LocalRedis } from './local-redis.js';
+import { isListening, localProbe, startLocalRedis, type LocalRedis } from './local-redis.js';
 import { isRunning, privateRedisDir, readPrivateRedisRecord, writePrivateRedisRecord } from './private-redis-record.js';
 
 /** The pause before starting a private redis-server that died again, doubled up to the cap. */
@@ -45,15 +44,7 @@ export async function privateRedisPort(projectRoot: string, defaultPort: number)
  */
 async function stopOrphan(projectRoot: string, port: number): Promise<boolean> {
   if (!(await isListening('127.0.0.1', port))) return false;
-  const probe = new Redis({
-    host: '127.0.0.1',
-    port,
-    lazyConnect: true,
-    maxRetriesPerRequest: 0,
-    connectTimeout: 1000,
-    retryStrategy: () => null,
-  });
-  probe.on('error', () => undefined);
+  const probe = localProbe(port);
   try {
     await probe.connect();
     const [, dir] = (await probe.config('GET', 'dir')) as [string, string];

@@ -1,4 +1,5 @@
 import type { Outcome } from '../../schemas/outcome.js';
+import { seeded } from './seeded-random.js';
 import { verdictsOf, type Verdict } from './verdict.js';
 
 /**
@@ -60,18 +61,6 @@ export interface OutcomesReport {
 }
 
 const BOOTSTRAP_RESAMPLES = 2000;
-
-/** mulberry32: a small seeded generator, so the interval is the same on every run. */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 const round2 = (v: number) => Math.round(v * 100) / 100;
 

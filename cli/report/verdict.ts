@@ -1,4 +1,5 @@
 import type { Outcome } from '../../schemas/outcome.js';
+import { seeded } from './seeded-random.js';
 
 /**
  * "Enforce or not", one gate and one kind of decision at a time (issue #40 item 4): the total PnL
@@ -50,18 +51,6 @@ export const SMALL_SAMPLE = 30;
 /** Below this many independent groups the interval is called unreliable. */
 export const FEW_CLUSTERS = 10;
 const RESAMPLES = 2000;
-
-/** mulberry32, as the outcomes bootstrap. */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 const round2 = (v: number) => Math.round(v * 100) / 100;
 
