@@ -511,6 +511,10 @@ describe('the outcomes report counts late and missing samples (#26 item 6)', () 
       followed_at: 400_000,
       read_late: true,
       late_bound_sec: 5,
+      // A quote of the decision's own millisecond: 0 is a time and an age, not unknown.
+      entry_price_source: 'ticker',
+      entry_price_at: 0,
+      entry_price_age_ms: 0,
     };
     const prices = [300_000, 3_600_000 + 12_000].map((ts) => ({ type: 'price' as const, symbol: 'ETHUSDT', ts, price: 2100 }));
     const replayed = replayOutcomes([d], prices, parseHorizons('5m,1h'));
@@ -520,6 +524,11 @@ describe('the outcomes report counts late and missing samples (#26 item 6)', () 
     ]);
     const again = parseDump(dumpOf(replayed));
     expect(again.decisions[0]).toMatchObject({ entry_source: 'decision', followed_at: 400_000, read_late: true, late_bound_sec: 5 });
+    // Every sample keeps where its entry price came from, through the dump and back.
+    expect(replayed.map((s) => [s.entry_price_source, s.entry_price_at, s.entry_price_age_ms])).toEqual([
+      ['ticker', 0, 0],
+      ['ticker', 0, 0],
+    ]);
     expect(replayOutcomes(again.decisions, again.prices, parseHorizons('5m,1h'))).toEqual(replayed);
   });
 });
