@@ -57,6 +57,15 @@ const decisionFields = {
    * limits with the same functions. Absent where no rule ran (an evaluation error, a reused plan_id).
    */
   decision_inputs: optionalText,
+  /**
+   * Ours (issue #40): the quote mark_price is, named as the heat gate names it in debug_json:
+   * its source (market_state, p33, ticker, position), its time (epoch ms) and its age at the
+   * decision (ms). Time and age are absent for a quote of no time (the seeds' market state);
+   * all three with mark_price. The outcome follow-up records them as the entry price's.
+   */
+  mark_source: optionalText,
+  mark_at: optionalText,
+  mark_age_ms: optionalText,
 };
 
 export const permitEventSchema = z.object({ event: z.literal('permit'), ...decisionFields });

@@ -50,7 +50,7 @@ export interface Outcome {
   // Added by issue #40:
   /** ms between price_at and sampled_at (undefined for a quote of no time). */
   readonly price_age_ms?: number | undefined;
-  /** The quote entry_price is: its source, time (ms) and age at the decision (ms); undefined when not known (a governor mark, an older record). */
+  /** The quote entry_price is: its source, time (ms) and age at the decision (ms); undefined when not known (a record of a release that wrote a mark without its source). */
   readonly entry_price_source?: string | undefined;
   readonly entry_price_at?: number | undefined;
   readonly entry_price_age_ms?: number | undefined;

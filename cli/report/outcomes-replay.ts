@@ -31,6 +31,10 @@ const decisionLine = z.object({
   followed_at: z.number().int().nonnegative().optional(),
   read_late: z.boolean().optional(),
   late_bound_sec: z.number().positive().optional(),
+  // The quote the entry price is (docs/outcomes.md); absent: unknown.
+  entry_price_source: z.string().min(1).optional(),
+  entry_price_at: z.number().int().nonnegative().optional(),
+  entry_price_age_ms: z.number().nonnegative().optional(),
 });
 
 const priceLine = z.object({
@@ -105,6 +109,9 @@ export function replayOutcomes(decisions: readonly DumpDecision[], prices: reado
         sample_late: past ? true : bound !== undefined && point !== undefined ? point.ts - due > bound * 1000 : undefined,
         late_bound_sec: bound,
         missing_reason: past ? 'horizon_past' : pnl === undefined ? 'no_price' : undefined,
+        entry_price_source: d.entry_price_source,
+        entry_price_at: d.entry_price_at,
+        entry_price_age_ms: d.entry_price_age_ms,
       });
     }
   }
@@ -135,6 +142,9 @@ export function dumpOf(samples: readonly Outcome[]): string {
         ...(s.followed_at === undefined ? {} : { followed_at: s.followed_at }),
         ...(s.read_late === undefined ? {} : { read_late: s.read_late }),
         ...(s.late_bound_sec === undefined ? {} : { late_bound_sec: s.late_bound_sec }),
+        ...(s.entry_price_source === undefined ? {} : { entry_price_source: s.entry_price_source }),
+        ...(s.entry_price_at === undefined ? {} : { entry_price_at: s.entry_price_at }),
+        ...(s.entry_price_age_ms === undefined ? {} : { entry_price_age_ms: s.entry_price_age_ms }),
       };
       lines.push(JSON.stringify(decision));
     }

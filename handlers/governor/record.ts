@@ -38,6 +38,7 @@ function decisionEvent(
   error?: string,
 ): DecisionEvent {
   const str = (n: number | undefined) => (n === undefined ? undefined : String(n));
+  const quote = snapshot?.markQuote;
   return {
     event,
     plan_id: plan.plan_id,
@@ -65,6 +66,11 @@ function decisionEvent(
     mark_price: str(snapshot?.markPrice),
     error: error?.slice(0, 2000),
     decision_inputs: facts === undefined || snapshot === undefined ? undefined : encodeDecisionInputs(facts, snapshot),
+    // Where mark_price came from, named as the heat gate names it (absent: no fresh quote).
+    mark_source: quote?.source,
+    mark_at: str(quote?.asOfMs),
+    // A quote stamped ahead of the clock is 0 old, as the price rule counts it.
+    mark_age_ms: quote?.asOfMs === undefined ? undefined : String(Math.max(0, now - quote.asOfMs)),
   };
 }
 

@@ -57,6 +57,11 @@ export interface GovernorSnapshot {
   /** This symbol's position, as the production path sizes a close from it. */
   readonly ownPosition: Position | undefined;
   readonly markPrice: number | undefined;
+  /**
+   * The quote markPrice is (its source and time), for the decision's event; absent where no
+   * quote was fresh, or where the snapshot was rebuilt from a record (report calibrate).
+   */
+  readonly markQuote?: PriceQuote | undefined;
   /** The P2.8 budget when present and fresh; undefined fails open. */
   readonly budget: Budget | undefined;
   readonly recentViolation: boolean;
@@ -252,7 +257,8 @@ export async function loadSnapshot(
     ownBook(reads, shared, symbol, config, now, positionSource),
   ]);
   // The freshest of the market state, P3.3 (flat symbols too), the ticker and the position's own mark.
-  const markPrice = freshestOf(quotes, read.ownQuotes, now, config.PRICE_MAX_AGE_SEC)?.price;
+  const markQuote = freshestOf(quotes, read.ownQuotes, now, config.PRICE_MAX_AGE_SEC);
+  const markPrice = markQuote?.price;
   const book = withOwnPriced(read, markPrice);
   const { kill, disarm, recentErrors, violations } = shared;
   const own = book.own;
@@ -271,6 +277,7 @@ export async function loadSnapshot(
     symbolNotional: own?.notionalUsd ?? 0,
     ownPosition: own,
     markPrice,
+    markQuote,
     budget: freshBudget(budget, now, config.GOV_P28_BUDGET_MAX_AGE_SEC),
     recentViolation: hasRecentViolation(violations, symbol, now, config.GOV_P28_VIOLATION_WINDOW_SEC),
     dailyTotal: dailyTotal ?? 0,

@@ -21,6 +21,9 @@ const governorEventInput = z.looseObject({
   computed_qty: text,
   computed_notional: text,
   mark_price: text,
+  mark_source: text,
+  mark_at: text,
+  mark_age_ms: text,
 });
 
 /**
@@ -28,9 +31,10 @@ const governorEventInput = z.looseObject({
  * difference the block made (its negative). Reads the governor's events stream, so recording
  * costs the governor nothing. Every open it permitted is followed too, as `governor_permit`:
  * the open's own PnL, what a tighter cap that blocked it would have given up (`report calibrate`;
- * the outcomes figures leave these out, since a permit changed nothing). The entry price is the mark the governor priced the open at
- * (`mark_price` of its event); from an event without one it is read when the event is read here,
- * and a read later than OUTCOME_LATE_SEC is said (read_late).
+ * the outcomes figures leave these out, since a permit changed nothing). The entry price is the
+ * mark the governor priced the open at (`mark_price` of its event, with its source, time and age:
+ * `mark_source`, `mark_at`, `mark_age_ms`); from an event without one it is read when the event
+ * is read here, and a read later than OUTCOME_LATE_SEC is said (read_late).
  */
 export const governorOutcomes = defineHandler({
   name: 'outcome-governor',
@@ -52,15 +56,15 @@ export const governorOutcomes = defineHandler({
       if (side === undefined) return skip('no_side');
       const recorded = parseNumber(event.mark_price);
       const atDecision = recorded !== undefined && recorded > 0 ? recorded : undefined;
-      // The governor's event names no source for its mark_price: only a mark read here has one.
       const read = atDecision === undefined ? await readMark(ctx.redis, symbol, reading.followedAt, ctx.config) : undefined;
       const mark = atDecision ?? read?.price;
       const readAt = read?.asOfMs;
-      const quote = {
-        source: read?.source,
-        at: readAt,
-        ageMs: readAt === undefined ? undefined : Math.max(0, reading.followedAt - readAt),
-      };
+      // The quote the entry price is: the one the governor recorded with its mark (an event of an
+      // earlier release names none: unknown), else the one read here, aged at the reading.
+      const quote =
+        atDecision !== undefined
+          ? { source: event.mark_source || undefined, at: parseNumber(event.mark_at), ageMs: parseNumber(event.mark_age_ms) }
+          : { source: read?.source, at: readAt, ageMs: readAt === undefined ? undefined : Math.max(0, reading.followedAt - readAt) };
       if (mark === undefined) return skip('no_price');
       const notional = parseNumber(event.computed_notional);
       const qty = parseNumber(event.computed_qty);

@@ -25,7 +25,8 @@ import { runCli } from './cli-harness.js';
  *   ADAUSDT 500 × 0.6 = $300 σ .005 → 1.5.  Σ = 9.25: heat = 9.25 / equity.
  * The price feed's ticker at each decision: the mark + 1 %, 500 ms old: fresher than the book's.
  * Six full closes a minute apart (BTC, ETH, SOL, BTC, ETH, SOL) at equity 20,000 … 6,000; two
- * opens the governor blocks ($250 XRP, $300 AVAX over the $200 per-trade cap).
+ * opens the governor blocks ($250 XRP, $300 AVAX over the $200 per-trade cap), each symbol flat in
+ * the Ledger at 2 % below the ticker, 4 s old, and in the ticker at the plan's price, 500 ms old.
  * At the 2 s sample: BTC +5 %, ETH −10 %, SOL +2 % from the book's mark; XRP −10 %, AVAX +10 %.
  */
 const MIN = 60_000;
@@ -75,6 +76,20 @@ describe('every figure recomputed from the raw streams', () => {
       });
   }
 
+  /** P3.3's hash of a flat symbol: no position, but a mark (position_state_brain writes every allowlisted symbol). */
+  async function writeFlat(symbol: string, mark: number, now: number): Promise<void> {
+    await r.hset(keys.p33PositionSnapshot(symbol), {
+      position_amt: '0.0',
+      side: 'NONE',
+      entry_price: '0.0',
+      mark_price: String(mark),
+      unrealized_pnl: '0.0',
+      leverage: '1',
+      ts_epoch: String(Math.floor(now / 1000)),
+      source: 'binance_testnet',
+    });
+  }
+
   beforeAll(async () => {
     redis = await startTestRedis();
     r = redis.client;
@@ -97,18 +112,24 @@ describe('every figure recomputed from the raw streams', () => {
     for (const [i, o] of opens.entries()) {
       clock = T0 + (7 + i) * MIN;
       await writeBook(clock - 4000);
+      await writeFlat(o.symbol, o.price * 0.98, clock - 4000);
       await publishMarkPrice(r, o.symbol, o.price, clock - 500);
       const before = await r.xlen(streams.governorEvents);
       const plan = { plan_id: o.id, symbol: o.symbol, kill_score: '0.1', decision: 'EXECUTE', timestamp: String(clock / 1000) };
+      // The entry's id on the gates' clock, which runs minutes ahead of Redis's: the governor ages a
+      // plan by its entry too, and an id of Redis's time would make it plan_too_old, not over the cap.
       await r.xadd(
         streams.applyPlan,
-        '*',
+        `${clock}-0`,
         ...Object.entries({ ...plan, action: 'OPEN_LONG', side: 'BUY', qty: String(o.qty), price: String(o.price) }).flat(),
       );
       await waitFor(async () => (await r.xlen(streams.governorEvents)) > before, { what: `governor event ${o.id}` });
     }
     await waitFor(async () => (await r.zcard(keys.outcomePending)) === 8, { what: 'eight follow-ups' });
     for (const rt of runtimes) await rt.stop();
+    // The flat hashes are stamped on the gates' clock, ahead of the real one the sample reads by
+    // (a quote from the future counts as of now): the sample prices only from the ticker below.
+    for (const o of opens) await r.del(keys.p33PositionSnapshot(o.symbol));
     // The sample prices, in every source the symbol has.
     await writeBook(Date.now(), (symbol) => sampleMove[symbol] ?? 1);
     for (const symbol of Object.keys(sampleMove)) await publishMarkPrice(r, symbol, markOf(symbol) * sampleMove[symbol]!, Date.now());
@@ -148,6 +169,11 @@ describe('every figure recomputed from the raw streams', () => {
       // The ticker's mark, 500 ms old, not the book's, 4 s old.
       expect(debug).toMatchObject({ mark: markOf(c.symbol) * 1.01, mark_source: 'ticker', mark_age_ms: 500 });
     }
+    // The governor's blocks too: the ticker's mark, 500 ms old, not the Ledger's, 4 s old.
+    const blocks = (await raw(streams.governorEvents)).filter((e) => e.event === 'block');
+    expect(blocks.map((e) => [e.plan_id, e.reason, e.mark_price, e.mark_source, e.mark_at, e.mark_age_ms])).toEqual(
+      opens.map((o, i) => [o.id, 'notional_per_trade_exceeded', String(o.price), 'ticker', String(T0 + (7 + i) * MIN - 500), '500']),
+    );
   });
 
   it('report calibrate: distribution, shares, time in bucket, the configured pair and every proposal, as recomputed', async () => {
@@ -273,5 +299,30 @@ describe('every figure recomputed from the raw streams', () => {
     }
     // Blocked opens: −exposure × move, from the ticker at decision: XRP −$250 × −10 % = +25, AVAX −$300 × +10 % = −30.
     expect(verdicts.find((x) => x.gate === 'governor')!.totalPnlUsd).toBe(-5);
+  });
+
+  it('report outcomes --csv: every sample names its entry price’s source, time and age at the decision', async () => {
+    const decisions = await raw(streams.heatDecision);
+    const events = (await raw(streams.governorEvents)).filter((e) => e.event === 'block');
+    const result = await runCli(['report', 'outcomes', ...window(), '--csv'], { REDIS_URL: redis.url, OUTCOME_HORIZONS: '2s,1d' });
+    expect(result.code, result.stderr).toBe(0);
+    const [header, ...lines] = result.stdout.trim().split('\n');
+    const columns = header!.split(',');
+    const rows = lines.map((line) => Object.fromEntries(line.split(',').map((v, i) => [columns[i]!, v])));
+    const entry = (id: string) =>
+      rows
+        .filter((row) => row.decision_id === id)
+        .map((row) => [Number(row.entry_price), row.entry_price_source, row.entry_price_at, row.entry_price_age_ms]);
+    // The 2 s sample of each decision (the 1 d one is not due): heat downgrades and governor blocks alike, the ticker 500 ms before the decision.
+    for (const [i, d] of decisions.entries()) {
+      const at = new Date(T0 + (i + 1) * MIN - 500).toISOString();
+      const expected = [markOf(closes[i]!.symbol) * 1.01, 'ticker', at, '500'];
+      expect(entry(`heat:${d.id}`)).toEqual([expected]);
+    }
+    for (const [i, e] of events.entries()) {
+      const expected = [opens[i]!.price, 'ticker', new Date(T0 + (7 + i) * MIN - 500).toISOString(), '500'];
+      expect(entry(`gov:${e.id}`)).toEqual([expected]);
+    }
+    expect(rows).toHaveLength(decisions.length + events.length);
   });
 });

@@ -313,6 +313,42 @@ describe('governor: what the snapshot reads', () => {
     expect(run.emitted(EVENTS)[0]).toMatchObject({ computed_notional: '250' });
   });
 
+  it('records where its mark came from: the freshest quote by each source’s own time, its time and age, after every other field', async () => {
+    const redis: FakeRedisData = {
+      hashes: {
+        // The seeds' market state (no time) loses to any fresh timed quote; the Ledger's is 4 s old, the ticker's 500 ms.
+        [keys.p33PositionSnapshot('BTCUSDT')]: { position_amt: '0.0', mark_price: '99000', ts_epoch: String((NOW - 4000) / 1000) },
+        [keys.ticker('BTCUSDT')]: { markPrice: '101000', timestamp: String(NOW - 500) },
+      },
+    };
+    const event = (await decide(plan(), { now: NOW, redis })).emitted(EVENTS)[0]!;
+    expect(event).toMatchObject({
+      event: 'permit',
+      mark_price: '101000',
+      mark_source: 'ticker',
+      mark_at: String(NOW - 500),
+      mark_age_ms: '500',
+    });
+    expect(Object.keys(event).slice(-3)).toEqual(['mark_source', 'mark_at', 'mark_age_ms']);
+  });
+
+  it('a mark of no time names its source only; a quote stamped ahead of the clock is 0 old; no mark, no source', async () => {
+    const timeless = (await decide(plan(), { now: NOW })).emitted(EVENTS)[0]!;
+    expect(timeless).toMatchObject({ mark_price: '100000', mark_source: 'market_state' });
+    expect(timeless).not.toHaveProperty('mark_at');
+    expect(timeless).not.toHaveProperty('mark_age_ms');
+
+    const ahead = await decide(plan(), {
+      now: NOW,
+      redis: { hashes: { [keys.ticker('BTCUSDT')]: { markPrice: '100500', timestamp: String(NOW + 300) } } },
+    });
+    expect(ahead.emitted(EVENTS)[0]).toMatchObject({ mark_source: 'ticker', mark_at: String(NOW + 300), mark_age_ms: '0' });
+
+    const unpriced = (await runHandler(governor, plan(), { now: NOW })).emitted(EVENTS)[0]!;
+    expect(unpriced).toMatchObject({ event: 'block', reason: 'market_price_unknown' });
+    for (const field of ['mark_price', 'mark_source', 'mark_at', 'mark_age_ms']) expect(unpriced).not.toHaveProperty(field);
+  });
+
   it('the permit carries 0.0 in testnet whatever the price (the event carries our figure)', async () => {
     const run = await decide(plan({ price: '150000' }), {
       now: NOW,

@@ -203,8 +203,51 @@ describe('prices at decision time (#26 item 5)', () => {
       now: NOW,
       meta: { id: `${DECIDED_AT}-0`, producedAt: DECIDED_AT },
     });
+    // The entry price's quote is the governor's, aged at the decision, not the one read 12 s later.
     expect(follow.recorder.effects.find((e) => e.op === 'putHash')).toMatchObject({
-      fields: { entry_price: '100', exposure_usd: '-1000', entry_source: 'decision', read_late: '1' },
+      fields: {
+        entry_price: '100',
+        exposure_usd: '-1000',
+        entry_source: 'decision',
+        read_late: '1',
+        entry_price_source: 'market_state',
+        entry_price_at: String(DECIDED_AT - 200),
+        entry_price_age_ms: '200',
+      },
+    });
+  });
+
+  it('a governor event of an earlier release (a mark, no source) leaves the entry quote unknown; one with no mark is priced and aged here', async () => {
+    const event = {
+      event: 'block',
+      plan_id: 'g1',
+      symbol: 'ETHUSDT',
+      action: 'OPEN_LONG',
+      decision: 'EXECUTE',
+      side: 'BUY',
+      source_id: `${DECIDED_AT}-0`,
+      timestamp: String(DECIDED_AT / 1000),
+      reason: 'notional_per_trade_exceeded',
+      kind: 'open',
+      computed_qty: '10',
+      computed_notional: '1000',
+    };
+    const meta = { id: `${DECIDED_AT}-0`, producedAt: DECIDED_AT };
+    const put = (run: Awaited<ReturnType<typeof runHandler>>) =>
+      run.recorder.effects.find((e): e is Extract<Effect, { op: 'putHash' }> => e.op === 'putHash')!.fields;
+    const older = put(
+      await runHandler(governorOutcomes, { ...event, mark_price: '100' }, { redis: market('110', NOW - 200), now: NOW, meta }),
+    );
+    expect(older).toMatchObject({ entry_price: '100', entry_source: 'decision' });
+    for (const field of ['entry_price_source', 'entry_price_at', 'entry_price_age_ms']) expect(older).not.toHaveProperty(field);
+
+    const unmarked = put(await runHandler(governorOutcomes, event, { redis: market('110', NOW - 200), now: NOW, meta }));
+    expect(unmarked).toMatchObject({
+      entry_price: '110',
+      entry_source: 'follow_up',
+      entry_price_source: 'market_state',
+      entry_price_at: String(NOW - 200),
+      entry_price_age_ms: '200',
     });
   });
 });
@@ -468,6 +511,10 @@ describe('the outcomes report counts late and missing samples (#26 item 6)', () 
       followed_at: 400_000,
       read_late: true,
       late_bound_sec: 5,
+      // A quote of the decision's own millisecond: 0 is a time and an age, not unknown.
+      entry_price_source: 'ticker',
+      entry_price_at: 0,
+      entry_price_age_ms: 0,
     };
     const prices = [300_000, 3_600_000 + 12_000].map((ts) => ({ type: 'price' as const, symbol: 'ETHUSDT', ts, price: 2100 }));
     const replayed = replayOutcomes([d], prices, parseHorizons('5m,1h'));
@@ -477,6 +524,11 @@ describe('the outcomes report counts late and missing samples (#26 item 6)', () 
     ]);
     const again = parseDump(dumpOf(replayed));
     expect(again.decisions[0]).toMatchObject({ entry_source: 'decision', followed_at: 400_000, read_late: true, late_bound_sec: 5 });
+    // Every sample keeps where its entry price came from, through the dump and back.
+    expect(replayed.map((s) => [s.entry_price_source, s.entry_price_at, s.entry_price_age_ms])).toEqual([
+      ['ticker', 0, 0],
+      ['ticker', 0, 0],
+    ]);
     expect(replayOutcomes(again.decisions, again.prices, parseHorizons('5m,1h'))).toEqual(replayed);
   });
 });
