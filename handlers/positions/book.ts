@@ -409,11 +409,13 @@ function mergeBook(
   symbols.forEach((symbol, i) => {
     const [notional, sigmaRaw, qty, mark, updatedAt, volatility] = rows[i] ?? [];
     const sigma = figure(untrusted, symbol, sigmaRaw !== null && sigmaRaw !== undefined ? 'sigma' : 'volatility', sigmaRaw ?? volatility);
-    // Absent: an index entry whose hash is being removed.
+    const asOfMs = parseNumber(updatedAt) ?? 0;
+    // A row without a notional: a position the balance tracker could not price (position-snapshot
+    // writes its quantity and mark 0), or an index entry whose hash is being removed.
+    if (withUnpriced && (notional === null || notional === undefined) && updatedAt !== null && updatedAt !== undefined)
+      noteUnpriced(unpricedOf(symbol, parseNumber(qty), parseNumber(mark), asOfMs, 'view'));
     const notionalUsd = figure(untrusted, symbol, 'position_notional_usd', notional);
     if (notionalUsd === undefined) return;
-    const asOfMs = parseNumber(updatedAt) ?? 0;
-    if (withUnpriced && notionalUsd === 0) noteUnpriced(unpricedOf(symbol, parseNumber(qty), parseNumber(mark), asOfMs, 'view'));
     offer({
       symbol,
       notionalUsd,

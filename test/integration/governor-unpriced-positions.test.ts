@@ -204,6 +204,27 @@ describe('governor: a position without a price is still a position (issue #37)',
     expect(event.unpriced_positions).toBeUndefined();
   });
 
+  it('the same snapshot once our view has applied it: still a slot, still blocking opens', async () => {
+    runtime = await startRuntime(redis.url, {
+      HANDLERS: 'governor,position-index,position-snapshot',
+      GOV_MAX_TOTAL_NOTIONAL_USDT: '2000',
+      GOV_SYMBOL_COOLDOWN_SECONDS: '0',
+    });
+    await balanceTrackerBook();
+    await waitFor(async () => (await redis.client.hget(keys.position('BTUSDT'), 'qty')) === '1.5', {
+      what: 'the view applied the snapshot',
+    });
+    await waitFor(async () => (await pendingCount(redis.client, streams.positionSnapshot, 'position_snapshot')) === 0, {
+      what: 'the snapshot acknowledged',
+    });
+    await produce(redis.client, streams.applyPlan, [open('new-0', 'NEW0USDT')]);
+    const [event] = await waitFor(async () => {
+      const events = (await readStream(redis.client, streams.governorEvents)).filter((e) => e.event === 'permit' || e.event === 'block');
+      return events.length > 0 ? events : undefined;
+    });
+    expect(event).toMatchObject({ event: 'block', reason: 'position_price_unknown', open_positions: '1', unpriced_positions: 'BTUSDT' });
+  });
+
   it('a slot at the position cap: the balance-tracker position without a price fills the last slot', async () => {
     await balanceTrackerBook();
     const event = await decideOne(open('new-0', 'NEW0USDT'), { GOV_MAX_OPEN_POSITIONS: '1', GOV_MAX_TOTAL_NOTIONAL_USDT: '2000' }, 0);
