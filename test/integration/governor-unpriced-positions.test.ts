@@ -125,6 +125,21 @@ describe('governor: a position without a price is still a position (issue #37)',
     expect(event!.unpriced_positions).toBeUndefined();
   });
 
+  it("an add on a held symbol no index has seen, its own mark 20 s old: counted at the ticker's fresher mark", async () => {
+    const key = keys.p33PositionSnapshot('ADDUSDT');
+    await redis.client.hset(key, p33SeedHash(1.5, 50, Date.now() / 1000 - 20));
+    await redis.client.expire(key, P33_SEED_TTL_SEC);
+    await ticker('ADDUSDT', MARK, Date.now() - 500);
+    // The governor alone: only the plan's own direct read finds the position.
+    runtime = await startRuntime(redis.url, { HANDLERS: 'governor', GOV_MAX_TOTAL_NOTIONAL_USDT: '2000' });
+    await produce(redis.client, streams.applyPlan, [open('add-0', 'ADDUSDT')]);
+    const [event] = await waitFor(async () => {
+      const events = (await readStream(redis.client, streams.governorEvents)).filter((e) => e.event === 'permit' || e.event === 'block');
+      return events.length > 0 ? events : undefined;
+    });
+    expect(event).toMatchObject({ event: 'permit', open_positions: '1', total_notional: '150' });
+  });
+
   it('closes are never blocked by an unpriced position: a full close of one of them passes the close bypass', async () => {
     await unpricedBook();
     const close = { plan_id: 'close-0', symbol: BOOK[0]!, action: 'FULL_CLOSE_PROPOSED', decision: 'EXECUTE', kill_score: '0.1' };
