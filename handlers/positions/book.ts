@@ -25,6 +25,9 @@ export const DEFAULT_P33_PREFIXES: readonly string[] = [prefixOf(keys.p33Positio
  * (1 h). Until then it counts: for the caps, exposure that may be gone is the safe side.
  * Sigma: the figure's own, else another source's for the symbol, else quantum:marketstate:{symbol}
  * (market state publisher), else quantum:state:market:{symbol}.
+ * For the governor (loadPositionBook's `withUnpriced`), also every symbol's mark quotes (the
+ * governor counts each position at the freshest mark of all producers) and the positions with a
+ * quantity but no price (PositionBook.unpriced); the other gates read neither.
  * All of it in one read-only script (one round trip, one consistent moment); a plain-read
  * fallback where scripts cannot run (Redis Cluster, Redis before 7).
  */
