@@ -59,7 +59,22 @@ export const positionSnapshot = defineHandler({
     // A repeating producer's figure lives POSITION_MAX_AGE_SEC from when it was produced (a
     // backlog applied late must not revive a position that has stopped being reported).
     const agesInMs = snapshotAges(snapshot) ? ctx.config.POSITION_MAX_AGE_SEC * 1000 - (ctx.now() - ctx.meta.producedAt) : undefined;
-    if (notional === 0 || (agesInMs !== undefined && agesInMs <= 0)) {
+    const qty = snapshot.qty ?? snapshot.position_qty;
+    if (agesInMs !== undefined && agesInMs > 0 && notional === 0 && qty !== undefined && qty !== 0) {
+      // An open position the balance tracker could not price (mark_price "0.0": Binance gave no
+      // entry price). No notional to state, so the heat gate and the budget see no figure, as
+      // before; the governor counts it as a slot, priced by the other producers' marks (book.ts).
+      const fields: Record<string, string> = {
+        symbol: snapshot.symbol,
+        qty: String(qty),
+        mark_price: String(snapshot.mark_price ?? 0),
+        updated_at: String(ctx.meta.producedAt),
+        source_id: ctx.meta.id,
+      };
+      if (typeof snapshot.side === 'string') fields.side = snapshot.side;
+      ctx.putHash(key, fields, { replace: true, ttlSec: Math.ceil(agesInMs / 1000) });
+      ctx.addToSet(keys.activePositions, snapshot.symbol);
+    } else if (notional === 0 || (agesInMs !== undefined && agesInMs <= 0)) {
       ctx.deleteKey(key);
       ctx.removeFromSet(keys.activePositions, snapshot.symbol);
     } else {
@@ -71,7 +86,6 @@ export const positionSnapshot = defineHandler({
         source_id: ctx.meta.id,
       };
       if (sigma !== undefined) fields.sigma = String(sigma);
-      const qty = snapshot.qty ?? snapshot.position_qty;
       if (qty !== undefined) fields.qty = String(qty);
       if (snapshot.mark_price !== undefined) fields.mark_price = String(snapshot.mark_price);
       if (typeof snapshot.side === 'string') fields.side = snapshot.side;

@@ -56,12 +56,14 @@ export function bookView(book: readonly Position[], totals: BookTotals, direct: 
 }
 
 /**
- * The view with its own symbol's unpriced position priced at `mark`, the price the plan's own
- * reads found for the symbol (the same rule as the book's, from the same producers' quotes).
+ * The view with its own symbol's position priced at `mark`, the freshest price the plan's own
+ * reads found for the symbol, its own mark included (the same rule as the book's, from the same
+ * producers' quotes): a position without a price gets one, and one whose own mark is older than
+ * another producer's is counted at the fresher.
  */
 export function withOwnPriced(view: BookView, mark: number | undefined): BookView {
   const own = view.own;
-  if (own?.unpriced !== true || mark === undefined || own.qty === undefined) return view;
+  if (own?.qty === undefined || mark === undefined || (own.unpriced !== true && own.markPrice === mark)) return view;
   const priced: Position = {
     symbol: own.symbol,
     qty: own.qty,

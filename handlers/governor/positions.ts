@@ -8,7 +8,7 @@ import {
   type BookPosition,
   type PositionBookConfig,
 } from '../positions/book.js';
-import { freshestPrice, priceQuotesOf } from '../positions/prices.js';
+import { freshestOf, freshestPrice, positionQuote, priceQuotesOf } from '../positions/prices.js';
 import type { ReadCommand } from '../positions/read-commands.js';
 import { usd } from './numbers.js';
 
@@ -66,11 +66,13 @@ export const bookPositionSource: PositionSource = {
   name: 'position-book',
   async load(redis, now, config) {
     const { book } = await loadPositionBook(redis, config, false, now, true);
-    if (book.unpriced.length === 0) return book.positions.map(toPosition);
-    // The newest word on these symbols is a P3.3 hash with a quantity and no price: it replaces
-    // any older figure of the symbol, priced by the rule that prices an open.
+    // The newest word on these symbols names a quantity and no price: it replaces any older figure
+    // of the symbol. Every position is counted at the freshest mark of all producers, its own
+    // included (the rule that prices an open), read in the same moment as the book.
     const replaced = new Set(book.unpriced.map((u) => u.position.symbol));
-    const positions = book.positions.filter((p) => !replaced.has(p.symbol)).map(toPosition);
+    const positions = book.positions
+      .filter((p) => !replaced.has(p.symbol))
+      .map((p) => atFreshestMark(toPosition(p), book.quotes.get(p.symbol), now, config));
     for (const { position, quoteReplies } of book.unpriced) positions.push(pricedAtMarket(position, quoteReplies, now, config));
     return positions.sort((a, b) => (a.symbol < b.symbol ? -1 : a.symbol > b.symbol ? 1 : 0));
   },
@@ -92,6 +94,22 @@ export const bookPositionSource: PositionSource = {
     };
   },
 };
+
+/**
+ * A priced position at the freshest of its own mark and the quotes of its symbol; its own figure
+ * when it states no quantity or no quote is fresh.
+ */
+function atFreshestMark(
+  position: Position,
+  quoteReplies: readonly unknown[] | undefined,
+  now: number,
+  config: PositionBookConfig,
+): Position {
+  if (quoteReplies === undefined || position.qty === undefined) return position;
+  const mark = freshestOf(priceQuotesOf(quoteReplies), positionQuote(position), now, config.PRICE_MAX_AGE_SEC)?.price;
+  if (mark === undefined || mark === position.markPrice) return position;
+  return { ...position, notionalUsd: usd(Math.abs(position.qty) * mark), markPrice: mark };
+}
 
 /**
  * A position the book could not price, at the freshest mark any producer wrote for its symbol

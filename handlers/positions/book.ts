@@ -25,6 +25,9 @@ export const DEFAULT_P33_PREFIXES: readonly string[] = [prefixOf(keys.p33Positio
  * (1 h). Until then it counts: for the caps, exposure that may be gone is the safe side.
  * Sigma: the figure's own, else another source's for the symbol, else quantum:marketstate:{symbol}
  * (market state publisher), else quantum:state:market:{symbol}.
+ * For the governor (loadPositionBook's `withUnpriced`), also every symbol's mark quotes (the
+ * governor counts each position at the freshest mark of all producers) and the positions with a
+ * quantity but no price (PositionBook.unpriced); the other gates read neither.
  * All of it in one read-only script (one round trip, one consistent moment); a plain-read
  * fallback where scripts cannot run (Redis Cluster, Redis before 7).
  */
@@ -109,12 +112,19 @@ export interface PositionBook {
    */
   readonly untrusted: readonly UntrustedFigure[];
   /**
-   * P3.3 positions whose newest figure has a quantity but no price (mark_price "0" or none): not in
-   * `positions` (no notional to count), listed here with every quote Redis holds for the symbol, for
-   * a gate that must count them (the governor prices them at the freshest mark, or blocks opens).
-   * Empty unless loadPositionBook was asked for them.
+   * Positions whose newest figure has a quantity but no price (a P3.3 hash's mark_price "0" or
+   * none, a balance-tracker snapshot's mark_price 0): not in `positions` (no notional to count),
+   * listed here with every quote Redis holds for the symbol, for a gate that must count them (the
+   * governor prices them at the freshest mark, or blocks opens). Empty unless loadPositionBook was
+   * asked for them.
    */
   readonly unpriced: readonly UnpricedPosition[];
+  /**
+   * Per symbol of the book, the replies of priceQuoteReads' reads (prices.ts priceQuotesOf reads
+   * them), read in the same moment as the positions: the governor prices every position at the
+   * freshest of them and its own mark. Empty unless loadPositionBook was asked for unpriced positions.
+   */
+  readonly quotes: ReadonlyMap<string, readonly (readonly (string | null)[])[]>;
 }
 
 /** A position the book cannot price, with the replies of priceQuoteReads' reads (prices.ts priceQuotesOf reads them). */
@@ -155,8 +165,8 @@ export interface BookAndEquity {
  * market-state publisher's prefix, the ticker prefix ('' to skip the quotes), then the P3.3 prefixes.
  * Answers {equity, view symbols, view rows, mode, entries, applied ids, P3.3 symbols, P3.3 rows
  * (five fields per prefix), sigma symbols, their sigma rows [marketstate, state:market], and per
- * P3.3 symbol the quotes of one with a quantity but no positive mark [market mark_price, timestamp,
- * ticker markPrice, timestamp] (empty for the others, or all of them without a ticker prefix)}. A sigma
+ * sigma symbol its quotes [market mark_price, timestamp, ticker markPrice, timestamp] (empty
+ * without a ticker prefix)}. A sigma
  * row holds only what mergeBook can use: none for a symbol whose view row has a sigma that surely
  * reads as a number, and no market state's after a publisher's that surely does (40 of the read's
  * 60 calls a heat batch in the bench, ~1 µs of redis-server each).
@@ -236,17 +246,10 @@ for i, s in ipairs(sigmaSymbols) do
     if number(published) then sigmaRows[i] = {published} else sigmaRows[i] = {published, redis.call('HGET', ARGV[5] .. s, 'sigma')} end
   end
 end
--- The quotes of a P3.3 position without a price of its own (mergeBook decides which count as one).
+-- Every held symbol's quotes (the governor prices each position at the freshest mark of all producers).
 local quoteRows = {}
-for i, s in ipairs(p33) do
-  local row, unpriced = p33rows[i], false
+for i, s in ipairs(sigmaSymbols) do
   if ARGV[7] ~= '' then
-    for k = 1, #row, 5 do
-      local amt, mark = row[k], row[k + 1]
-      if amt and not (number(amt) and tonumber(amt) == 0) and not (number(mark) and tonumber(mark) > 0) then unpriced = true end
-    end
-  end
-  if unpriced then
     local market = redis.call('HMGET', ARGV[5] .. s, 'mark_price', 'timestamp')
     local ticker = redis.call('HMGET', ARGV[7] .. s, 'markPrice', 'timestamp')
     quoteRows[i] = {market[1], market[2], ticker[1], ticker[2]}
@@ -361,8 +364,8 @@ async function readPlain(
   const sigmaSymbols = [...new Set([...symbols, ...entrySymbols.filter((s) => s !== ''), ...heldP33])];
   const sigmaRows = await Promise.all(sigmaSymbols.map((s) => readSigmaRow(redis, s)));
   const quoteRows = await Promise.all(
-    p33.map(async (s, i): Promise<Row> => {
-      if (tickerPrefix === '' || !mayBeUnpriced(p33rows[i]!)) return [];
+    sigmaSymbols.map(async (s): Promise<Row> => {
+      if (tickerPrefix === '') return [];
       const [market, ticker] = await Promise.all([
         redis.hmget(keys.marketState(s), 'mark_price', 'timestamp'),
         redis.hmget(tickerPrefix + s, 'markPrice', 'timestamp'),
@@ -371,20 +374,6 @@ async function readPlain(
     }),
   );
   return [equity, symbols, rows, mode, entries, applied, p33, p33rows, sigmaSymbols, sigmaRows, quoteRows];
-}
-
-/**
- * READ_BOOK's test for reading a P3.3 symbol's quotes, by the same string rule: some prefix's row
- * has a quantity that is not surely 0 and a mark that is not surely positive.
- */
-function mayBeUnpriced(row: Row): boolean {
-  const surely = (v: string | null | undefined): number | undefined =>
-    typeof v === 'string' && v.length <= 20 && /^-?\d+\.?\d*$/.test(v) ? Number(v) : undefined;
-  for (let k = 0; k < row.length; k += P33_FIELDS.length) {
-    const amt = row[k];
-    if (amt !== null && amt !== undefined && surely(amt) !== 0 && !((surely(row[k + 1]) ?? 0) > 0)) return true;
-  }
-  return false;
 }
 
 /** [quantum:marketstate:{symbol} sigma, quantum:state:market:{symbol} sigma]. */
@@ -408,6 +397,12 @@ function mergeBook(
   const best = new Map<string, BookPosition>();
   const sigmaOf = new Map<string, number>();
   const untrusted: UntrustedFigure[] = [];
+  // The newest figure of each symbol with a quantity but no price.
+  const unpricedFigures = new Map<string, BookPosition>();
+  const noteUnpriced = (p: BookPosition | undefined) => {
+    const known = p === undefined ? undefined : unpricedFigures.get(p.symbol);
+    if (p !== undefined && (known === undefined || p.asOfMs > known.asOfMs)) unpricedFigures.set(p.symbol, p);
+  };
   const offer = (p: BookPosition) => {
     if (p.sigma !== undefined && !sigmaOf.has(p.symbol)) sigmaOf.set(p.symbol, p.sigma);
     const current = best.get(p.symbol);
@@ -417,7 +412,11 @@ function mergeBook(
   symbols.forEach((symbol, i) => {
     const [notional, sigmaRaw, qty, mark, updatedAt, volatility] = rows[i] ?? [];
     const sigma = figure(untrusted, symbol, sigmaRaw !== null && sigmaRaw !== undefined ? 'sigma' : 'volatility', sigmaRaw ?? volatility);
-    // Absent: an index entry whose hash is being removed.
+    const asOfMs = parseNumber(updatedAt) ?? 0;
+    // A row without a notional: a position the balance tracker could not price (position-snapshot
+    // writes its quantity and mark 0), or an index entry whose hash is being removed.
+    if (withUnpriced && (notional === null || notional === undefined) && updatedAt !== null && updatedAt !== undefined)
+      noteUnpriced(unpricedOf(symbol, parseNumber(qty), parseNumber(mark), asOfMs, 'view'));
     const notionalUsd = figure(untrusted, symbol, 'position_notional_usd', notional);
     if (notionalUsd === undefined) return;
     offer({
@@ -426,7 +425,7 @@ function mergeBook(
       sigma,
       qty: parseNumber(qty),
       markPrice: parseNumber(mark),
-      asOfMs: parseNumber(updatedAt) ?? 0,
+      asOfMs,
       origin: 'view',
     });
   });
@@ -459,11 +458,15 @@ function mergeBook(
     foldedSymbols.add(snapshot.symbol);
     // Replaces the view's figure for the symbol outright: it is newer than what the view applied.
     best.delete(snapshot.symbol);
+    unpricedFigures.delete(snapshot.symbol);
+    const qty = snapshot.qty ?? snapshot.position_qty;
+    if (withUnpriced && notionalUsd === 0)
+      noteUnpriced(unpricedOf(snapshot.symbol, qty, snapshot.mark_price, Number.parseInt(id, 10), 'stream', snapshotAges(snapshot)));
     offer({
       symbol: snapshot.symbol,
       notionalUsd,
       sigma: snapshot.sigma ?? snapshot.volatility,
-      qty: snapshot.qty ?? snapshot.position_qty,
+      qty,
       markPrice: snapshot.mark_price,
       asOfMs: Number.parseInt(id, 10),
       origin: 'stream',
@@ -471,18 +474,15 @@ function mergeBook(
     });
   });
 
-  // The newest P3.3 figure of each symbol with a quantity but no price, and its row's index.
-  const unpricedFigures = new Map<string, { position: BookPosition; at: number }>();
+  const p33At = new Map<string, number>();
   p33.forEach((symbol, i) => {
+    p33At.set(symbol, i);
     const row = p33rows[i] ?? [];
     for (let k = 0; k < prefixCount; k++) {
       const [amtRaw, markRaw, tsRaw, notionalRaw, sigmaRaw] = row.slice(k * P33_FIELDS.length, (k + 1) * P33_FIELDS.length);
       const position = p33Figure(symbol, amtRaw, markRaw, tsRaw, notionalRaw, sigmaRaw, untrusted);
       if (position !== undefined) offer(position); // else expired since the index was refreshed, or not P3.3's
-      const unpriced = withUnpriced ? p33Unpriced(symbol, amtRaw, markRaw, tsRaw, notionalRaw) : undefined;
-      const known = unpricedFigures.get(symbol);
-      if (unpriced !== undefined && (known === undefined || unpriced.asOfMs > known.position.asOfMs))
-        unpricedFigures.set(symbol, { position: unpriced, at: i });
+      if (withUnpriced) noteUnpriced(p33Unpriced(symbol, amtRaw, markRaw, tsRaw, notionalRaw));
     }
   });
 
@@ -497,12 +497,34 @@ function mergeBook(
     .filter((p) => p.notionalUsd !== 0 && !agedOut(p, maxAgeMs, now))
     .map((p) => (p.sigma === undefined && sigmaOf.has(p.symbol) ? { ...p, sigma: sigmaOf.get(p.symbol) } : p))
     .sort((a, b) => (a.symbol < b.symbol ? -1 : a.symbol > b.symbol ? 1 : 0));
+  const quotes = new Map<string, (string | null)[][]>();
+  if (withUnpriced)
+    sigmaSymbols.forEach((symbol, i) => {
+      const at = p33At.get(symbol);
+      quotes.set(symbol, quoteRepliesOf(quoteRows[i] ?? [], at === undefined ? [] : (p33rows[at] ?? []), prefixCount));
+    });
   const unpriced: UnpricedPosition[] = [];
-  for (const [symbol, { position, at }] of unpricedFigures) {
-    if (!unpricedStands(position, best.get(symbol))) continue;
-    unpriced.push({ position, quoteReplies: quoteRepliesOf(quoteRows[at] ?? [], p33rows[at] ?? [], prefixCount) });
+  for (const [symbol, position] of unpricedFigures) {
+    if (!unpricedStands(position, best.get(symbol)) || agedOut(position, maxAgeMs, now)) continue;
+    unpriced.push({ position, quoteReplies: quotes.get(symbol) ?? quoteRepliesOf([], [], prefixCount) });
   }
-  return { positions, streamRead: mode, truncated: rawEntries.length > bound, untrusted, unpriced };
+  return { positions, streamRead: mode, truncated: rawEntries.length > bound, untrusted, unpriced, quotes };
+}
+
+/**
+ * A view row or snapshot that names a position (a quantity not 0) with no price (mark 0 or none):
+ * the balance tracker writes mark_price "0.0" when the exchange reports no entry price.
+ */
+function unpricedOf(
+  symbol: string,
+  qty: number | undefined,
+  mark: number | undefined,
+  asOfMs: number,
+  origin: PositionOrigin,
+  ages?: boolean,
+): BookPosition | undefined {
+  if (qty === undefined || qty === 0 || (mark !== undefined && mark > 0)) return undefined;
+  return { symbol, notionalUsd: 0, sigma: undefined, qty, markPrice: undefined, asOfMs, origin, ...(ages === true ? { ages } : {}) };
 }
 
 /**

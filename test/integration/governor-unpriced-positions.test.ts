@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { keys, streams } from '../../schemas/keys.js';
 import type { Runtime } from '../../runtime/host/runtime.js';
-import { P33_SEED_TTL_SEC, p33SeedHash, tickerHash, TICKER_TTL_SEC } from '../support/book-producers.js';
+import { balanceTrackerSnapshot, P33_SEED_TTL_SEC, p33SeedHash, tickerHash, TICKER_TTL_SEC } from '../support/book-producers.js';
 import { usePrivateRedis } from '../support/redis-server.js';
 import { pendingCount, produce, readStream, startRuntime, waitFor } from '../support/runtime.js';
 
@@ -125,10 +125,124 @@ describe('governor: a position without a price is still a position (issue #37)',
     expect(event!.unpriced_positions).toBeUndefined();
   });
 
+  it("an add on a held symbol no index has seen, its own mark 20 s old: counted at the ticker's fresher mark", async () => {
+    const key = keys.p33PositionSnapshot('ADDUSDT');
+    await redis.client.hset(key, p33SeedHash(1.5, 50, Date.now() / 1000 - 20));
+    await redis.client.expire(key, P33_SEED_TTL_SEC);
+    await ticker('ADDUSDT', MARK, Date.now() - 500);
+    // The governor alone: only the plan's own direct read finds the position.
+    runtime = await startRuntime(redis.url, { HANDLERS: 'governor', GOV_MAX_TOTAL_NOTIONAL_USDT: '2000' });
+    await produce(redis.client, streams.applyPlan, [open('add-0', 'ADDUSDT')]);
+    const [event] = await waitFor(async () => {
+      const events = (await readStream(redis.client, streams.governorEvents)).filter((e) => e.event === 'permit' || e.event === 'block');
+      return events.length > 0 ? events : undefined;
+    });
+    expect(event).toMatchObject({ event: 'permit', open_positions: '1', total_notional: '150' });
+  });
+
   it('closes are never blocked by an unpriced position: a full close of one of them passes the close bypass', async () => {
     await unpricedBook();
     const close = { plan_id: 'close-0', symbol: BOOK[0]!, action: 'FULL_CLOSE_PROPOSED', decision: 'EXECUTE', kill_score: '0.1' };
     const decided = await decide([close]);
     expect(decided.map((e) => [e.event, e.reason])).toEqual([['permit', 'close_bypass']]);
+  });
+
+  /** One open decided by a governor (and the position index) over the book as it is in Redis. */
+  async function decideOne(plan: Record<string, string>, env: Record<string, string>, indexed: number) {
+    runtime = await startRuntime(redis.url, {
+      HANDLERS: 'governor,position-index',
+      POSITION_INDEX_REFRESH_SEC: '1',
+      GOV_MAX_NOTIONAL_PER_TRADE_USDT: '200',
+      GOV_SYMBOL_COOLDOWN_SECONDS: '0',
+      ...env,
+    });
+    await waitFor(async () => (await redis.client.scard(keys.p33PositionIndex)) === indexed, { what: 'the index holds the book' });
+    await produce(redis.client, streams.applyPlan, [plan]);
+    const [event] = await waitFor(async () => {
+      const events = (await readStream(redis.client, streams.governorEvents)).filter((e) => e.event === 'permit' || e.event === 'block');
+      return events.length > 0 ? events : undefined;
+    });
+    return event!;
+  }
+
+  async function ticker(symbol: string, mark: number, atMs: number): Promise<void> {
+    await redis.client.hset(keys.ticker(symbol), tickerHash(symbol, mark, atMs));
+    await redis.client.expire(keys.ticker(symbol), TICKER_TTL_SEC);
+  }
+
+  it("a position with its own mark 20 s old and the ticker's 0.5 s old counts at the ticker's: the total cap decides on it", async () => {
+    // Nine P3.3 positions of 1.5 whose own mark (50, written 20 s ago) halved since: at their own
+    // marks the book is $675, at the price feed's fresher 100 it is $1,350, over a $1,300 cap.
+    const stale = async (withTicker: boolean) => {
+      await redis.client.flushall();
+      for (const symbol of BOOK) {
+        const key = keys.p33PositionSnapshot(symbol);
+        await redis.client.hset(key, p33SeedHash(1.5, 50, Date.now() / 1000 - 20));
+        await redis.client.expire(key, P33_SEED_TTL_SEC);
+        if (withTicker) await ticker(symbol, MARK, Date.now() - 500);
+      }
+      await pricedOpens();
+      const env = { GOV_MAX_OPEN_POSITIONS: '20', GOV_MAX_TOTAL_NOTIONAL_USDT: '1300' };
+      const event = await decideOne(open('new-0', 'NEW0USDT'), env, BOOK.length);
+      await runtime?.stop();
+      runtime = undefined;
+      return event;
+    };
+    expect(await stale(false)).toMatchObject({ event: 'permit', open_positions: '9', total_notional: '675' });
+    expect(await stale(true)).toMatchObject({
+      event: 'block',
+      reason: 'total_notional_exceeded',
+      open_positions: '9',
+      total_notional: '1350',
+    });
+  });
+
+  // The balance tracker writes mark_price = entry_price when Binance reports no entry price
+  // (microservices/balance_tracker/balance_tracker.py at 73fab1f55, lines 206-209), so an open
+  // position can arrive as position_qty 1.5, mark_price "0.0" (lines 229-244, XADD at line 247).
+  async function balanceTrackerBook(): Promise<void> {
+    await produce(redis.client, streams.positionSnapshot, [balanceTrackerSnapshot('BTUSDT', 1.5, 0, Date.now() / 1000)]);
+    await pricedOpens();
+  }
+
+  it('a balance-tracker snapshot with mark 0 and no mark anywhere: a slot, and opens blocked position_price_unknown naming it', async () => {
+    await balanceTrackerBook();
+    const event = await decideOne(open('new-0', 'NEW0USDT'), { GOV_MAX_TOTAL_NOTIONAL_USDT: '2000' }, 0);
+    expect(event).toMatchObject({ event: 'block', reason: 'position_price_unknown', open_positions: '1', unpriced_positions: 'BTUSDT' });
+  });
+
+  it("the same snapshot with a ticker mark: counted at the ticker's mark", async () => {
+    await balanceTrackerBook();
+    await ticker('BTUSDT', MARK, Date.now());
+    const event = await decideOne(open('new-0', 'NEW0USDT'), { GOV_MAX_TOTAL_NOTIONAL_USDT: '2000' }, 0);
+    expect(event).toMatchObject({ event: 'permit', open_positions: '1', total_notional: '150' });
+    expect(event.unpriced_positions).toBeUndefined();
+  });
+
+  it('the same snapshot once our view has applied it: still a slot, still blocking opens', async () => {
+    runtime = await startRuntime(redis.url, {
+      HANDLERS: 'governor,position-index,position-snapshot',
+      GOV_MAX_TOTAL_NOTIONAL_USDT: '2000',
+      GOV_SYMBOL_COOLDOWN_SECONDS: '0',
+    });
+    await balanceTrackerBook();
+    await waitFor(async () => (await redis.client.hget(keys.position('BTUSDT'), 'qty')) === '1.5', {
+      what: 'the view applied the snapshot',
+    });
+    await waitFor(async () => (await pendingCount(redis.client, streams.positionSnapshot, 'position_snapshot')) === 0, {
+      what: 'the snapshot acknowledged',
+    });
+    await produce(redis.client, streams.applyPlan, [open('new-0', 'NEW0USDT')]);
+    const [event] = await waitFor(async () => {
+      const events = (await readStream(redis.client, streams.governorEvents)).filter((e) => e.event === 'permit' || e.event === 'block');
+      return events.length > 0 ? events : undefined;
+    });
+    expect(event).toMatchObject({ event: 'block', reason: 'position_price_unknown', open_positions: '1', unpriced_positions: 'BTUSDT' });
+  });
+
+  it('a slot at the position cap: the balance-tracker position without a price fills the last slot', async () => {
+    await balanceTrackerBook();
+    const event = await decideOne(open('new-0', 'NEW0USDT'), { GOV_MAX_OPEN_POSITIONS: '1', GOV_MAX_TOTAL_NOTIONAL_USDT: '2000' }, 0);
+    expect(event).toMatchObject({ event: 'block', open_positions: '1' });
   });
 });

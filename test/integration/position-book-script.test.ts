@@ -56,7 +56,14 @@ const perSymbol = fc.record({
   marketState: fc.option(hash(fc.record({ sigma: figure, mark_price: figure, timestamp: time })), { nil: undefined }),
   ticker: fc.option(hash(fc.record({ markPrice: figure, timestamp: time })), { nil: undefined }),
   published: fc.option(sigmaHash, { nil: undefined }),
-  snapshot: fc.option(fc.record({ position_notional_usd: figure, sigma: figure }), { nil: undefined }),
+  // The seeds' format, or the balance tracker's (position_qty, mark_price, side: a mark of 0 is unpriced).
+  snapshot: fc.option(
+    fc.oneof(
+      fc.record({ position_notional_usd: figure, sigma: figure }),
+      fc.record({ position_qty: figure, mark_price: figure, side: fc.option(fc.constantFrom('LONG', 'SHORT'), { nil: undefined }) }),
+    ),
+    { nil: undefined },
+  ),
 });
 
 /** The same client with scripts refused: loadPositionBook takes its plain reads (Redis Cluster's path). */
@@ -75,7 +82,7 @@ describe('position book: the one-script read answers what the plain reads answer
 
   // The script leaves a symbol's market-state sigma unread when its own figure carries one; the
   // merge must come out the same as from reads of everything, for figures of every kind.
-  it('equals the plain reads for any mix of view rows, P3.3 hashes, snapshots and market-state sigma', async () => {
+  it('equals the plain reads for any mix of view rows, P3.3 hashes, snapshots of both formats, market-state sigma and marks', async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(perSymbol, { minLength: SYMBOLS.length, maxLength: SYMBOLS.length }), async (books) => {
         const r = redis.client;

@@ -63,6 +63,32 @@ describe('position-snapshot handler', () => {
     ]);
   });
 
+  // The balance tracker writes mark_price = entry_price when Binance gives no entry price
+  // (microservices/balance_tracker/balance_tracker.py at 73fab1f55, lines 206-209 and 234).
+  it('keeps a balance-tracker position with mark 0 as a row without a notional, aged like any of its rows', async () => {
+    const run = await runHandler(positionSnapshot, { symbol: 'SOLUSDT', side: 'SHORT', position_qty: '10.0', mark_price: '0.0' });
+    expect(run.recorder.effects).toEqual([
+      {
+        op: 'putHash',
+        key: keys.position('SOLUSDT'),
+        replace: true,
+        ttlSec: 120,
+        fields: {
+          symbol: 'SOLUSDT',
+          qty: '10',
+          mark_price: '0',
+          side: 'SHORT',
+          updated_at: String(run.ctx.meta.producedAt),
+          source_id: run.ctx.meta.id,
+        },
+      },
+      { op: 'addToSet', key: keys.activePositions, member: 'SOLUSDT' },
+    ]);
+    // Closed (quantity 0) or already too old: removed as before.
+    const flat = await runHandler(positionSnapshot, { symbol: 'SOLUSDT', side: 'LONG', position_qty: '0.0', mark_price: '0.0' });
+    expect(flat.recorder.effects.map((e) => e.op)).toEqual(['deleteKey', 'removeFromSet']);
+  });
+
   it('ignores a snapshot older than the one already applied (replicas finishing out of order)', async () => {
     const run = await runHandler(
       positionSnapshot,
