@@ -1,4 +1,4 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -62,12 +62,17 @@ export async function startTestRedisCluster(masters = 3): Promise<TestRedisClust
     }
     for (const port of ports) await waitFor(() => isListening('127.0.0.1', port, 100), `redis-server on ${port}`);
 
-    const create = spawnSync(
-      'redis-cli',
-      ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes'],
-      { encoding: 'utf8', timeout: 30_000 },
-    );
-    if (create.status !== 0) throw new Error(`redis-cli --cluster create failed: ${create.stderr || create.stdout}`);
+    // Not spawnSync: a test that hosts gates in this process would see its event loop stalled for
+    // the whole creation (seconds on a loaded machine) and its server answer 503 under pressure.
+    const create = await run('redis-cli', [
+      '--cluster',
+      'create',
+      ...ports.map((p) => `127.0.0.1:${p}`),
+      '--cluster-replicas',
+      '0',
+      '--cluster-yes',
+    ]);
+    if (create.status !== 0) throw new Error(`redis-cli --cluster create failed: ${create.output}`);
 
     for (const port of ports) {
       const probe = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 0 });
@@ -111,4 +116,16 @@ async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`timed out waiting for ${what}`);
+}
+
+/** Runs a command to its end without blocking the event loop: its exit status and everything it printed. */
+function run(command: string, args: readonly string[], timeoutMs = 30_000): Promise<{ status: number | null; output: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], timeout: timeoutMs });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+    child.once('error', (error) => resolve({ status: null, output: `${output}${error.message}` }));
+    child.once('close', (status) => resolve({ status, output }));
+  });
 }
