@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { keys, streams } from '../../schemas/keys.js';
-import { readStream } from '../support/runtime.js';
+import { governorDecisions } from '../support/runtime.js';
 import { startTestRedis, type TestRedis } from '../support/redis-server.js';
 import { killGateConnections } from './support/kill-connections.js';
 import { spawnRuntime, type RuntimeProcess } from './support/runtime-process.js';
@@ -57,7 +57,7 @@ describe('governor total-notional cap with two replicas and every gate connectio
 
   /** The governor's permit and block events. */
   async function decisions(): Promise<Event[]> {
-    return (await readStream(redis.client, streams.governorEvents)).filter((e) => e.event === 'permit' || e.event === 'block');
+    return await governorDecisions(redis.client);
   }
 
   async function run(prefix: string, batchSize: string | undefined) {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keys, streams } from '../../schemas/keys.js';
-import { readStream } from '../support/runtime.js';
+import { governorDecisions } from '../support/runtime.js';
 import { startTestRedis, type TestRedis } from '../support/redis-server.js';
 import { spawnRuntime, type RuntimeProcess } from './support/runtime-process.js';
 import { pendingCount, produce, waitFor } from './support/streams.js';
@@ -61,7 +61,7 @@ describe('governor replicas killed holding reservations', () => {
     const decided = async (count: number) =>
       waitFor(
         async () => {
-          const events = (await readStream(r, streams.governorEvents)).filter((e) => e.event === 'permit' || e.event === 'block');
+          const events = await governorDecisions(r);
           return events.length >= count ? events : undefined;
         },
         { what: `${count} decisions` },

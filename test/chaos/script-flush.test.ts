@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keys, streams } from '../../schemas/keys.js';
-import { readStream } from '../support/runtime.js';
+import { governorDecisions } from '../support/runtime.js';
 import { startTestRedis, type TestRedis } from '../support/redis-server.js';
 import { spawnRuntime, type RuntimeProcess } from './support/runtime-process.js';
 import { duplicates, fieldOfAll, pendingCount, produce, proposal, seedPortfolio, waitFor } from './support/streams.js';
@@ -99,7 +99,7 @@ describe('the script cache flushed again and again while the gates work', () => 
     );
     const events = await waitFor(
       async () => {
-        const decided = (await readStream(r, streams.governorEvents)).filter((e) => e.event === 'permit' || e.event === 'block');
+        const decided = await governorDecisions(r);
         return decided.length >= PLANS ? decided : undefined;
       },
       { what: `${PLANS} decisions`, timeoutMs: 60_000 },

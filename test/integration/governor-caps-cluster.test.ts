@@ -4,7 +4,7 @@ import { allHandlers } from '../../handlers/index.js';
 import { createRuntime, type Runtime } from '../../runtime/host/runtime.js';
 import { keys, streams } from '../../schemas/keys.js';
 import { startTestRedisCluster, type TestRedisCluster } from '../support/redis-cluster.js';
-import { readStream } from '../support/runtime.js';
+import { governorDecisions } from '../support/runtime.js';
 
 /**
  * Issue #23 on Redis Cluster: the cap guard is the cluster committer's lease on the cap version
@@ -75,7 +75,7 @@ describe('governor caps on a three-master Redis Cluster', () => {
         '100',
       );
     const decided = await waitFor(async () => {
-      const events = (await readStream(r, streams.governorEvents)).filter((e) => e.event === 'permit' || e.event === 'block');
+      const events = await governorDecisions(r);
       return events.length >= 20 ? events : undefined;
     }, 'twenty decisions');
     expect(decided.filter((e) => e.event === 'permit')).toHaveLength(4);

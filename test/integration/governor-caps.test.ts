@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { keys, streams } from '../../schemas/keys.js';
 import type { Runtime } from '../../runtime/host/runtime.js';
 import { usePrivateRedis } from '../support/redis-server.js';
-import { pendingCount, produce, readStream, startRuntime, waitFor } from '../support/runtime.js';
+import { pendingCount, produce, startRuntime, waitFor, governorDecisions } from '../support/runtime.js';
 
 /**
  * Issue #23: the fund caps hold under a burst. Every open is priced at its market state's
@@ -87,7 +87,7 @@ describe('governor caps under a burst (issue #23)', () => {
     await produce(redis.client, streams.applyPlan, plans);
     const decided = await waitFor(
       async () => {
-        const events = (await readStream(redis.client, streams.governorEvents)).filter((e) => e.event === 'permit' || e.event === 'block');
+        const events = await governorDecisions(redis.client);
         return events.length >= plans.length ? events : undefined;
       },
       { what: 'every open decided', timeoutMs: 30_000 },
@@ -168,7 +168,7 @@ describe('governor caps under a burst (issue #23)', () => {
     runtimes.push(await startRuntime(redis.url, { HANDLERS: 'governor,governor-exit-locks', APPLY_MODE: 'production' }));
     const decisions = async (count: number) =>
       waitFor(async () => {
-        const events = (await readStream(redis.client, streams.governorEvents)).filter((e) => e.event === 'permit' || e.event === 'block');
+        const events = await governorDecisions(redis.client);
         return events.length >= count ? events : undefined;
       });
     expect((await decisions(2)).map((e) => [e.plan_id, e.event, e.reason])).toEqual([
@@ -222,7 +222,7 @@ describe('governor caps under a burst (issue #23)', () => {
     await produce(redis.client, streams.applyPlan, [close('tn-1', 'ETHUSDT'), close('tn-2', 'ETHUSDT')]);
     runtimes.push(await startRuntime(redis.url, { HANDLERS: 'governor' }));
     const decided = await waitFor(async () => {
-      const events = (await readStream(redis.client, streams.governorEvents)).filter((e) => e.event === 'permit' || e.event === 'block');
+      const events = await governorDecisions(redis.client);
       return events.length >= 2 ? events : undefined;
     });
     expect(decided.map((e) => [e.plan_id, e.event, e.reason])).toEqual([
@@ -242,7 +242,7 @@ describe('governor caps under a burst (issue #23)', () => {
     ]);
     runtimes.push(await startRuntime(redis.url, { HANDLERS: 'governor' }));
     const decided = await waitFor(async () => {
-      const events = (await readStream(redis.client, streams.governorEvents)).filter((e) => e.event === 'permit' || e.event === 'block');
+      const events = await governorDecisions(redis.client);
       return events.length >= 2 ? events : undefined;
     });
     expect(decided.map((e) => [e.plan_id, e.event, e.reason])).toEqual([

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { keys, streams } from '../../schemas/keys.js';
 import type { Runtime } from '../../runtime/host/runtime.js';
 import { usePrivateRedis } from '../support/redis-server.js';
-import { pendingCount, produce, readStream, startRuntime, waitFor } from '../support/runtime.js';
+import { pendingCount, produce, startRuntime, waitFor, governorDecisions } from '../support/runtime.js';
 
 /**
  * Issue #37's measured cases: exposure as the exchange shows it (partial fills, closes before an
@@ -78,7 +78,7 @@ describe('governor caps against fills as the exchange shows them (issue #37)', (
     decidedSoFar += plans.length;
     const decided = await waitFor(
       async () => {
-        const events = (await readStream(redis.client, streams.governorEvents)).filter((e) => e.event === 'permit' || e.event === 'block');
+        const events = await governorDecisions(redis.client);
         return events.length >= decidedSoFar ? events : undefined;
       },
       { what: 'the opens decided', timeoutMs: 30_000 },

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { keys, streams } from '../../schemas/keys.js';
 import type { Runtime } from '../../runtime/host/runtime.js';
 import { usePrivateRedis } from '../support/redis-server.js';
-import { pendingCount, produce, readStream, startRuntime, waitFor } from '../support/runtime.js';
+import { pendingCount, produce, startRuntime, waitFor, governorDecisions } from '../support/runtime.js';
 
 const SYMBOLS = ['BTCUSDT', 'ETHUSDT', 'SOLUSDT'];
 const PER_SYMBOL = 60;
@@ -44,7 +44,7 @@ describe('two governor replicas racing on one stream', () => {
     await produce(redis.client, streams.applyPlan, plans);
     const decided = await waitFor(
       async () => {
-        const events = (await readStream(redis.client, streams.governorEvents)).filter((e) => e.event === 'permit' || e.event === 'block');
+        const events = await governorDecisions(redis.client);
         return events.length >= plans.length ? events : undefined;
       },
       { what: 'every plan decided', timeoutMs: 30_000 },

@@ -3,7 +3,7 @@ import { keys, streams } from '../../schemas/keys.js';
 import type { Runtime } from '../../runtime/host/runtime.js';
 import { balanceTrackerSnapshot, P33_SEED_TTL_SEC, p33SeedHash, tickerHash, TICKER_TTL_SEC } from '../support/book-producers.js';
 import { usePrivateRedis } from '../support/redis-server.js';
-import { pendingCount, produce, readStream, startRuntime, waitFor } from '../support/runtime.js';
+import { pendingCount, produce, startRuntime, waitFor, governorDecisions } from '../support/runtime.js';
 
 /**
  * Issue #37 item 2: every open position counts, priced or not. The book is nine P3.3 positions
@@ -63,7 +63,7 @@ describe('governor: a position without a price is still a position (issue #37)',
     await produce(redis.client, streams.applyPlan, plans);
     const decided = await waitFor(
       async () => {
-        const events = (await readStream(redis.client, streams.governorEvents)).filter((e) => e.event === 'permit' || e.event === 'block');
+        const events = await governorDecisions(redis.client);
         return events.length >= plans.length ? events : undefined;
       },
       { what: 'every plan decided', timeoutMs: 30_000 },
@@ -118,7 +118,7 @@ describe('governor: a position without a price is still a position (issue #37)',
     runtime = await startRuntime(redis.url, { HANDLERS: 'governor', GOV_MAX_TOTAL_NOTIONAL_USDT: '2000' });
     await produce(redis.client, streams.applyPlan, [open('add-0', 'ADDUSDT')]);
     const [event] = await waitFor(async () => {
-      const events = (await readStream(redis.client, streams.governorEvents)).filter((e) => e.event === 'permit' || e.event === 'block');
+      const events = await governorDecisions(redis.client);
       return events.length > 0 ? events : undefined;
     });
     expect(event).toMatchObject({ event: 'permit', open_positions: '1', total_notional: '150' });
@@ -134,7 +134,7 @@ describe('governor: a position without a price is still a position (issue #37)',
     runtime = await startRuntime(redis.url, { HANDLERS: 'governor', GOV_MAX_TOTAL_NOTIONAL_USDT: '2000' });
     await produce(redis.client, streams.applyPlan, [open('add-0', 'ADDUSDT')]);
     const [event] = await waitFor(async () => {
-      const events = (await readStream(redis.client, streams.governorEvents)).filter((e) => e.event === 'permit' || e.event === 'block');
+      const events = await governorDecisions(redis.client);
       return events.length > 0 ? events : undefined;
     });
     expect(event).toMatchObject({ event: 'permit', open_positions: '1', total_notional: '150' });
@@ -159,7 +159,7 @@ describe('governor: a position without a price is still a position (issue #37)',
     await waitFor(async () => (await redis.client.scard(keys.p33PositionIndex)) === indexed, { what: 'the index holds the book' });
     await produce(redis.client, streams.applyPlan, [plan]);
     const [event] = await waitFor(async () => {
-      const events = (await readStream(redis.client, streams.governorEvents)).filter((e) => e.event === 'permit' || e.event === 'block');
+      const events = await governorDecisions(redis.client);
       return events.length > 0 ? events : undefined;
     });
     return event!;
@@ -234,7 +234,7 @@ describe('governor: a position without a price is still a position (issue #37)',
     });
     await produce(redis.client, streams.applyPlan, [open('new-0', 'NEW0USDT')]);
     const [event] = await waitFor(async () => {
-      const events = (await readStream(redis.client, streams.governorEvents)).filter((e) => e.event === 'permit' || e.event === 'block');
+      const events = await governorDecisions(redis.client);
       return events.length > 0 ? events : undefined;
     });
     expect(event).toMatchObject({ event: 'block', reason: 'position_price_unknown', open_positions: '1', unpriced_positions: 'BTUSDT' });

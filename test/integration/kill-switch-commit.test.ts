@@ -4,7 +4,7 @@ import type { CliIo } from '../../cli/io.js';
 import type { Runtime } from '../../runtime/host/runtime.js';
 import { keys, streams } from '../../schemas/keys.js';
 import { usePrivateRedis } from '../support/redis-server.js';
-import { produce, readStream, startRuntime, waitFor } from '../support/runtime.js';
+import { produce, readStream, startRuntime, waitFor, governorDecisions } from '../support/runtime.js';
 
 /**
  * Safety switches take effect at commit, not at read: once `quantum-gates kill on` has returned,
@@ -46,7 +46,7 @@ describe('the kill switch during a flood of plans', () => {
     const returnedAt = Date.now();
 
     await waitFor(async () => (await redis.client.xlen(streams.governorEvents)) >= 4000, { what: 'every plan decided', timeoutMs: 60_000 });
-    const events = (await readStream(redis.client, streams.governorEvents)).filter((e) => e.event === 'permit' || e.event === 'block');
+    const events = await governorDecisions(redis.client);
     const permits = events.filter((e) => e.event === 'permit');
     const killed = events.filter((e) => e.event === 'block' && e.reason === 'kill_switch_active');
     expect(new Set(events.map((e) => e.plan_id)).size).toBe(4000);

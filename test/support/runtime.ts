@@ -3,6 +3,7 @@ import { allHandlers } from '../../handlers/index.js';
 import type { AnyHandler } from '../../runtime/contract/handler.js';
 import { createRuntime, type Runtime, type RuntimeOptions } from '../../runtime/host/runtime.js';
 import { fieldsToRecord } from '../../schemas/fields.js';
+import { streams } from '../../schemas/keys.js';
 
 let consumerSeq = 0;
 
@@ -62,6 +63,13 @@ export async function waitFor<T>(
 }
 
 /** All entries of a stream as field maps, oldest first. */
+/** The governor's decision events (permits and blocks), in stream order: what most governor tests count. */
+export async function governorDecisions(
+  redis: Pick<Redis, 'xrange'> | Pick<Cluster, 'xrange'>,
+): Promise<(Record<string, string> & { _id: string })[]> {
+  return (await readStream(redis, streams.governorEvents)).filter((e) => e.event === 'permit' || e.event === 'block');
+}
+
 export async function readStream(
   redis: Pick<Redis, 'xrange'> | Pick<Cluster, 'xrange'>,
   stream: string,
