@@ -56,11 +56,9 @@ export interface SourceShape {
 
 /** A source's pipeline: validate and handle a batch of deliveries, then commit and settle it. */
 export interface SourcePipeline {
-  prepare(deliveries: readonly Delivery[], readAt: number, state?: Promise<unknown>): Promise<PreparedBatch>;
+  prepare(deliveries: readonly Delivery[], readAt: number): Promise<PreparedBatch>;
   /** False when some delivery was left uncommitted (still conflicting, or the source stopped meanwhile). */
   commit(batch: PreparedBatch): Promise<boolean>;
-  /** What the handler reads Redis through (its ctx.redis), for the source's own reads on its behalf. */
-  readonly handlerRedis: RedisReader;
 }
 
 /**
@@ -109,8 +107,7 @@ export function buildPipeline(deps: SourceDeps, shape: SourceShape): SourcePipel
     ...shape.commit,
   };
   return {
-    prepare: (deliveries, readAt, state) => prepareBatch(pipeline, deliveries, readAt, state),
+    prepare: (deliveries, readAt) => prepareBatch(pipeline, deliveries, readAt),
     commit: (batch) => commitBatch(commitEnv, batch),
-    handlerRedis,
   };
 }

@@ -8,7 +8,7 @@ import type { RootLogger } from '../engine/logger.js';
 import { isReady, waitUntilReady, type RedisClient } from '../host/redis.js';
 import { classifyRedisError } from '../engine/redis-errors.js';
 import { buildPipeline, type SourceDeps, type SourcePipeline } from './pipeline.js';
-import { canLoadStateBehindRead, groupCursorKey, StreamReader, type Batch } from './stream-reader.js';
+import { groupCursorKey, StreamReader, type Batch } from './stream-reader.js';
 import { ReadPacing } from './read-pacing.js';
 import { entryLogFields, prepareEntries, type EntryBatchSource } from './entry-batch.js';
 
@@ -98,18 +98,14 @@ export class StreamConsumer {
     this.entrySource = { handler: deps.handler, handlerMetrics: deps.handlerMetrics, metrics: deps.metrics, pipeline: this.pipeline };
     this.reader = new StreamReader({
       handler: deps.handler,
-      handlerConfig: deps.handlerConfig,
       config: deps.config,
       stream: this.stream,
       group: this.group,
       commands: deps.commands,
       reader: deps.reader,
-      // The same reader the handler's ctx gets (the batch state is the handler's read too).
-      handlerRedis: this.pipeline.handlerRedis,
       metrics: deps.metrics,
       log: this.log,
       now: deps.now,
-      stateRidesWithRead: canLoadStateBehindRead(deps.handler, deps.reader),
     });
   }
 
