@@ -212,8 +212,8 @@ export class StreamReader {
       this.deps.group,
       sorted[0]!,
       sorted[sorted.length - 1]!,
-      // Our pending list also holds the prefetched batch, the one being handled and the two whose
-      // commits may be in flight, which may fall inside the range.
+      // Our pending list also holds the batch being handled and the one whose commit may be in
+      // flight, which may fall inside the range.
       ids.length + 4 * this.deps.config.BATCH_SIZE + 10,
       this.deps.config.CONSUMER_NAME,
     )) as [string, string, number, number][];
