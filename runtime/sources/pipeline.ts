@@ -69,7 +69,7 @@ export interface SourcePipeline {
 export function buildPipeline(deps: SourceDeps, shape: SourceShape): SourcePipeline {
   const { handler, metrics, now } = deps;
   // The client, seen through the narrow, read-only RedisReader a handler is typed against.
-  const handlerRedis = deps.commands as unknown as RedisReader;
+  const handlerRedis: RedisReader = deps.commands;
   const execution: ExecutionEnv<unknown, object> = {
     redis: handlerRedis,
     config: deps.handlerConfig,
