@@ -38,8 +38,6 @@ export async function executeBatch<Config, Metrics extends object>(
   env: ExecutionEnv<Config, Metrics>,
   deliveries: readonly Delivery[],
   reject: Reject,
-  /** Batch state already being loaded for these deliveries; retries load it afresh. */
-  preloadedState?: Promise<unknown>,
 ): Promise<void> {
   for (const delivery of deliveries) {
     delivery.outcome = LEFT_PENDING;
@@ -61,12 +59,10 @@ export async function executeBatch<Config, Metrics extends object>(
     let state: unknown;
     let stateError: unknown;
     try {
-      if (preloadedState) state = await preloadedState;
-      else state = handler.batch?.loadState ? await handler.batch.loadState(env.redis, env.config, env.now()) : undefined;
+      state = handler.batch?.loadState ? await handler.batch.loadState(env.redis, env.config, env.now()) : undefined;
     } catch (error) {
       stateError = error;
     }
-    preloadedState = undefined;
 
     /** Each failed delivery's last error, until it succeeds or its policy decides. */
     const failed = new Map<Delivery, unknown>();

@@ -21,12 +21,7 @@ export interface PipelineEnv {
  * delivered too often, and a message whose failure policy says so become dead letters: the
  * dead letter is written in the same commit that acknowledges the input, so it can never be lost.
  */
-export async function prepareBatch(
-  env: PipelineEnv,
-  deliveries: readonly Delivery[],
-  readAt: number,
-  state?: Promise<unknown>,
-): Promise<PreparedBatch> {
+export async function prepareBatch(env: PipelineEnv, deliveries: readonly Delivery[], readAt: number): Promise<PreparedBatch> {
   const { handler } = env;
   const started = performance.now();
   const valid: Delivery[] = [];
@@ -49,7 +44,7 @@ export async function prepareBatch(
     delivery.message = parsed.data;
     valid.push(delivery);
   }
-  await executeBatch(handler, env.execution, valid, (d, reason, detail) => reject(env, d, reason, detail), state);
+  await executeBatch(handler, env.execution, valid, (d, reason, detail) => reject(env, d, reason, detail));
   return { deliveries, readAt, started };
 }
 

@@ -1,9 +1,9 @@
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import { linear, retryPolicy } from '../engine/retry-policy.js';
 import type { RuntimeConfig } from './config.js';
-import { rejectInFlightOnClose, type RedisClient } from '../engine/connection.js';
+import type { RedisClient } from '../engine/connection.js';
 
-export { ConnectionLostError, isReady, rejectInFlightOnClose, waitUntilReady, type RedisClient } from '../engine/connection.js';
+export { ConnectionLostError, isReady, waitUntilReady, type RedisClient } from '../engine/connection.js';
 
 /** Connection roles: each has the retry semantics its job needs. */
 export type ConnectionRole =
@@ -28,7 +28,12 @@ function baseOptions(role: ConnectionRole, config: RuntimeConfig): RedisOptions 
     // Never re-send a command whose reply was lost: a re-sent EXEC could apply twice. The runtime
     // decides what to redo from the stream's pending list instead.
     autoResendUnfulfilledCommands: false,
-    maxRetriesPerRequest: 1,
+    // A connection lost with commands in flight rejects them at once (ioredis flushes the
+    // commands left without a reply after this many reconnection attempts; with no auto-resend
+    // they would otherwise be dropped unsettled on reconnect, and a blocking XREADGROUP in flight
+    // during a CLIENT KILL would wait out its command timeout). The loop that sent one then
+    // re-reads its own pending entries.
+    maxRetriesPerRequest: 0,
     enableAutoPipelining: role === 'commands',
     retryStrategy: reconnectPause,
     lazyConnect: false,
@@ -85,13 +90,11 @@ export function connectRedis(config: RuntimeConfig, role: ConnectionRole, name: 
   // On a cluster the committer uses no WATCH (guards are leases), and ioredis Cluster needs its
   // queue while it discovers the slots.
   const noQueue = role === 'transactions' && !config.REDIS_CLUSTER_NODES ? { enableOfflineQueue: false } : {};
-  const client = createRedisClient(
+  return createRedisClient(
     config,
     { ...baseOptions(role, config), ...noQueue, connectionName: name },
     { clusterRetryStrategy: (times: number) => linear(retryPolicy.clusterReconnectStepMs, times, retryPolicy.clusterReconnectMaxMs) },
   );
-  if (role !== 'bullmq') rejectInFlightOnClose(client);
-  return client;
 }
 
 /** A description of where Redis is, safe to log (no password). */

@@ -17,7 +17,7 @@ export interface EntryBatchSource {
  * Makes one Delivery per entry of a read batch (counting the batch as read) and runs the pipeline
  * over them: validation and the handler.
  */
-export function prepareEntries(source: EntryBatchSource, { entries, readAt, state, deliveries }: Batch): Promise<PreparedBatch> {
+export function prepareEntries(source: EntryBatchSource, { entries, readAt, deliveries }: Batch): Promise<PreparedBatch> {
   const { handler, metrics } = source;
   metrics.batchSize.observe({ handler: handler.name }, entries.length);
   handler.batch?.onRead?.(source.handlerMetrics, entries.length);
@@ -27,7 +27,7 @@ export function prepareEntries(source: EntryBatchSource, { entries, readAt, stat
     const meta = { id, raw, producedAt: Number.parseInt(id, 10) };
     return new Delivery(meta, fieldList === null ? null : raw, deliveries?.get(id) ?? 1, id);
   });
-  return source.pipeline.prepare(batch, readAt, state);
+  return source.pipeline.prepare(batch, readAt);
 }
 
 /** What each message's log lines carry besides the consumer's bindings. */

@@ -56,11 +56,9 @@ export interface SourceShape {
 
 /** A source's pipeline: validate and handle a batch of deliveries, then commit and settle it. */
 export interface SourcePipeline {
-  prepare(deliveries: readonly Delivery[], readAt: number, state?: Promise<unknown>): Promise<PreparedBatch>;
+  prepare(deliveries: readonly Delivery[], readAt: number): Promise<PreparedBatch>;
   /** False when some delivery was left uncommitted (still conflicting, or the source stopped meanwhile). */
   commit(batch: PreparedBatch): Promise<boolean>;
-  /** What the handler reads Redis through (its ctx.redis), for the source's own reads on its behalf. */
-  readonly handlerRedis: RedisReader;
 }
 
 /**
@@ -71,7 +69,7 @@ export interface SourcePipeline {
 export function buildPipeline(deps: SourceDeps, shape: SourceShape): SourcePipeline {
   const { handler, metrics, now } = deps;
   // The client, seen through the narrow, read-only RedisReader a handler is typed against.
-  const handlerRedis = deps.commands as unknown as RedisReader;
+  const handlerRedis: RedisReader = deps.commands;
   const execution: ExecutionEnv<unknown, object> = {
     redis: handlerRedis,
     config: deps.handlerConfig,
@@ -109,8 +107,7 @@ export function buildPipeline(deps: SourceDeps, shape: SourceShape): SourcePipel
     ...shape.commit,
   };
   return {
-    prepare: (deliveries, readAt, state) => prepareBatch(pipeline, deliveries, readAt, state),
+    prepare: (deliveries, readAt) => prepareBatch(pipeline, deliveries, readAt),
     commit: (batch) => commitBatch(commitEnv, batch),
-    handlerRedis,
   };
 }

@@ -1,4 +1,4 @@
-import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { linear, retryPolicy } from '../engine/retry-policy.js';
 import { GroupLostError } from '../engine/commit-loop.js';
 import type { PreparedBatch } from '../engine/delivery.js';
@@ -8,8 +8,7 @@ import type { RootLogger } from '../engine/logger.js';
 import { isReady, waitUntilReady, type RedisClient } from '../host/redis.js';
 import { classifyRedisError } from '../engine/redis-errors.js';
 import { buildPipeline, type SourceDeps, type SourcePipeline } from './pipeline.js';
-import { canLoadStateBehindRead, groupCursorKey, StreamReader, type Batch } from './stream-reader.js';
-import { ReadPacing } from './read-pacing.js';
+import { groupCursorKey, StreamReader, type Batch } from './stream-reader.js';
 import { entryLogFields, prepareEntries, type EntryBatchSource } from './entry-batch.js';
 
 export type { JobSink } from '../engine/settle.js';
@@ -61,8 +60,6 @@ export class StreamConsumer {
   lastLoopMs = 0;
   /** Set while commits are being refused; cleared by the next read or commit that succeeds. */
   private commitFailing: ConsumerFault | undefined;
-  /** Whether the next read goes out ahead of the batch in hand or after its commit. */
-  private readonly pacing: ReadPacing;
 
   constructor(private readonly deps: StreamConsumerDeps) {
     const trigger = deps.handler.trigger as StreamTrigger<unknown>;
@@ -71,7 +68,6 @@ export class StreamConsumer {
     this.lastProgressAt = deps.now();
     this.log = deps.logger.child({ handler: deps.handler.name, stream: this.stream, group: this.group });
     this.overlapCommits = deps.handler.batch?.readsOwnWrites === false;
-    this.pacing = new ReadPacing(deps.config.BATCH_SIZE);
     this.pipeline = buildPipeline(deps, {
       log: this.log,
       logFields: entryLogFields,
@@ -98,18 +94,14 @@ export class StreamConsumer {
     this.entrySource = { handler: deps.handler, handlerMetrics: deps.handlerMetrics, metrics: deps.metrics, pipeline: this.pipeline };
     this.reader = new StreamReader({
       handler: deps.handler,
-      handlerConfig: deps.handlerConfig,
       config: deps.config,
       stream: this.stream,
       group: this.group,
       commands: deps.commands,
       reader: deps.reader,
-      // The same reader the handler's ctx gets (the batch state is the handler's read too).
-      handlerRedis: this.pipeline.handlerRedis,
       metrics: deps.metrics,
       log: this.log,
       now: deps.now,
-      stateRidesWithRead: canLoadStateBehindRead(deps.handler, deps.reader),
     });
   }
 
@@ -176,21 +168,6 @@ export class StreamConsumer {
     const { config, metrics } = this.deps;
     let drainOwnPending = true;
     let lastReclaim = 0;
-    // The next batch is read while the current one is handled and committed, so the read's
-    // round trip overlaps the work. Its entries are ours (pending) from the moment Redis answers.
-    let prefetch: Promise<Batch> | undefined;
-    const startPrefetch = () => {
-      prefetch = this.read('>');
-      prefetch.catch(() => undefined); // awaited below; a failure there sends us back to our own pending entries
-    };
-    /** Handles what the prefetch brought, so nothing else (a reclaim) can take the same entries twice. */
-    const settlePrefetch = async () => {
-      await this.settleCommit();
-      if (!prefetch) return;
-      const batch = await prefetch;
-      prefetch = undefined;
-      if (batch.entries.length > 0) await this.processBatch(batch);
-    };
     let passStarted: number | undefined;
     while (!this.stopping) {
       const now = performance.now();
@@ -199,7 +176,6 @@ export class StreamConsumer {
       try {
         if (!this.connectionsReady() || this.deps.health.stalled) {
           this.setConsuming(false);
-          prefetch = undefined; // its entries, if Redis delivered them, are in our pending list: drained below
           await this.settleCommit();
           await this.waitForRedis();
           drainOwnPending = true;
@@ -207,15 +183,15 @@ export class StreamConsumer {
         }
         this.setConsuming(true);
         if (this.deps.now() - lastReclaim >= config.CLAIM_INTERVAL_MS) {
-          // XAUTOCLAIM also returns our own idle entries: never while a read of ours is in hand.
-          await settlePrefetch();
+          // XAUTOCLAIM also returns our own idle entries: never while a batch of ours is in hand.
+          await this.settleCommit();
           lastReclaim = this.deps.now();
           for await (const batch of this.reader.reclaim(() => this.stopping)) await this.processBatch(batch);
           await this.reader.removeDepartedConsumers();
           continue;
         }
         if (drainOwnPending) {
-          await settlePrefetch();
+          await this.settleCommit();
           const own = await this.read('0');
           if (own.entries.length === 0) {
             drainOwnPending = false;
@@ -225,13 +201,9 @@ export class StreamConsumer {
           }
           continue;
         }
-        const waitStarted = performance.now();
-        const batch = prefetch ? await prefetch : await this.read('>');
-        const received = performance.now();
-        prefetch = undefined;
+        // The next batch is read once the commit of the one in hand has gone out.
+        const batch = await this.read('>');
         if (batch.entries.length === 0) continue;
-        const readAfterCommit = this.pacing.readAfterCommit(batch.entries.length, received - waitStarted);
-        if (!readAfterCommit) startPrefetch();
         if (this.overlapCommits) {
           // Handle this batch while the previous one commits; its commit goes out once that one settled.
           const prepared = await this.prepare(batch);
@@ -241,11 +213,7 @@ export class StreamConsumer {
         } else {
           await this.processBatch(batch);
         }
-        this.pacing.handled(performance.now() - received);
-        // The commit's write leaves in this turn of the event loop; the read goes out after it.
-        if (readAfterCommit) await nextTurn();
       } catch (error) {
-        prefetch = undefined;
         // Never re-read our pending entries while a commit of some of them is still in flight.
         const commitError = await this.settleCommit().then(
           () => undefined,
@@ -256,9 +224,8 @@ export class StreamConsumer {
         drainOwnPending = true;
       }
     }
-    // Stopping: what the last read brought is ours; commit it rather than leave it pending.
+    // Stopping: the batch in hand is ours; commit it rather than leave it pending.
     try {
-      await settlePrefetch();
       await this.settleCommit();
     } catch (error) {
       this.log.warn({ err: describeError(error) }, 'could not finish the last batch; its entries stay pending for another consumer');

@@ -1,12 +1,10 @@
-import { Cluster, type Redis } from 'ioredis';
+import { Cluster } from 'ioredis';
 import type { RuntimeConfig } from '../host/config.js';
 import type { AnyHandler } from '../contract/handler.js';
 import type { RootLogger } from '../engine/logger.js';
 import type { RuntimeMetrics } from '../engine/metrics.js';
 import type { RedisClient } from '../host/redis.js';
 import { classifyRedisError } from '../engine/redis-errors.js';
-import type { RedisReader } from '../contract/redis-reader.js';
-import { evalReadOnlyByHash } from '../contract/script-by-hash.js';
 import { compareStreamIds } from '../../schemas/fields.js';
 import { lua } from '../engine/lua.js';
 
@@ -19,8 +17,6 @@ export type RawEntry = [id: string, fields: string[] | null];
 export interface Batch {
   readonly entries: RawEntry[];
   readonly readAt: number;
-  /** The handler's batch state, when it was read together with the entries. */
-  readonly state?: Promise<unknown>;
   /** Delivery counts of reclaimed entries (a plain read delivers each entry once more). */
   readonly deliveries?: Map<string, number>;
 }
@@ -42,7 +38,6 @@ export function idBefore(id: string): string {
 
 export interface StreamReaderDeps {
   readonly handler: AnyHandler;
-  readonly handlerConfig: unknown;
   readonly config: RuntimeConfig;
   readonly stream: string;
   readonly group: string;
@@ -50,13 +45,9 @@ export interface StreamReaderDeps {
   readonly commands: RedisClient;
   /** Dedicated to this consumer's blocking XREADGROUP. */
   readonly reader: RedisClient;
-  /** The handler's read surface (the state loaded behind a read uses the reader for its first command). */
-  readonly handlerRedis: RedisReader;
   readonly metrics: RuntimeMetrics;
   readonly log: RootLogger;
   readonly now: () => number;
-  /** Whether a '>' read carries the batch state with it (see loadStateBehindRead). */
-  readonly stateRidesWithRead: boolean;
 }
 
 /**
@@ -143,45 +134,8 @@ export class StreamReader {
     const args: (string | number)[] = ['GROUP', group, config.CONSUMER_NAME, 'COUNT', config.BATCH_SIZE];
     if (id === '>') args.push('BLOCK', config.BLOCK_MS);
     args.push('STREAMS', stream, id);
-    const rides = id === '>' && this.deps.stateRidesWithRead;
-    // The read and the state's first command leave in one socket write: on this path (a batch at
-    // a time at low rates) each write is a system call that also wakes redis-server.
-    const socket = rides ? corkedSocket(reader) : undefined;
-    let replied: Promise<[string, RawEntry[]][] | null>;
-    let state: Promise<unknown> | undefined;
-    try {
-      replied = reader.call('XREADGROUP', ...args) as Promise<[string, RawEntry[]][] | null>;
-      state = rides ? this.loadStateBehindRead() : undefined;
-    } finally {
-      socket?.uncork();
-    }
-    const reply = await replied;
-    const entries = reply?.[0]?.[1] ?? [];
-    return { entries, readAt: this.deps.now(), ...(state && entries.length > 0 ? { state } : {}) };
-  }
-
-  /**
-   * Loads the batch state with its first command sent on the reader connection right behind the
-   * XREADGROUP: Redis runs it the moment the read returns, so the state is read just after the
-   * entries were delivered and arrives with them, one round trip saved per batch. Commands the
-   * loader sends after its first await go to the shared connection (the reader may by then be
-   * blocked in the next read).
-   */
-  private loadStateBehindRead(): Promise<unknown> {
-    const { handler, handlerConfig, reader, now, handlerRedis } = this.deps;
-    let behindRead = true;
-    const routed = new Proxy(handlerRedis, {
-      get(target, property) {
-        if (property === 'eval_ro' && behindRead) return evalReadOnlyBySha(reader, target);
-        const source = (behindRead ? reader : target) as unknown as Record<PropertyKey, unknown>;
-        const value = source[property];
-        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(source) : value;
-      },
-    });
-    const state = (async () => handler.batch?.loadState?.(routed, handlerConfig, now()))();
-    behindRead = false;
-    state.catch(() => undefined); // awaited with the batch; executeBatch loads afresh if it failed
-    return state;
+    const reply = (await reader.call('XREADGROUP', ...args)) as [string, RawEntry[]][] | null;
+    return { entries: reply?.[0]?.[1] ?? [], readAt: this.deps.now() };
   }
 
   /** Takes over entries another consumer left pending past CLAIM_IDLE_MS (it died or hung), a page at a time. */
@@ -258,38 +212,12 @@ export class StreamReader {
       this.deps.group,
       sorted[0]!,
       sorted[sorted.length - 1]!,
-      // Our pending list also holds the prefetched batch, the one being handled and the two whose
-      // commits may be in flight, which may fall inside the range.
+      // Our pending list also holds the batch being handled and the one whose commit may be in
+      // flight, which may fall inside the range.
       ids.length + 4 * this.deps.config.BATCH_SIZE + 10,
       this.deps.config.CONSUMER_NAME,
     )) as [string, string, number, number][];
     const wanted = new Set(ids);
     return new Set(rows.map((row) => row[0]).filter((id) => wanted.has(id)));
   }
-}
-
-/**
- * EVAL_RO sent as EVALSHA_RO on `first` (the reader, right behind the read): a state script's
- * body (READ_BOOK is ~2 KB) is then not built into a command string, written and hashed by Redis
- * for every batch; after a NOSCRIPT the body goes once through `fallback`'s EVAL_RO.
- */
-function evalReadOnlyBySha(first: RedisClient, fallback: RedisReader): RedisReader['eval_ro'] {
-  return (script, numKeys, ...keysAndArgs) => evalReadOnlyByHash(first, fallback, script, numKeys, ...keysAndArgs);
-}
-
-/**
- * The connection's socket, corked (writes held until uncork, then sent as one), when the client
- * is connected to one node; undefined otherwise, and nothing is corked.
- */
-function corkedSocket(client: RedisClient): { uncork(): void } | undefined {
-  if (client instanceof Cluster || client.status !== 'ready') return undefined;
-  const socket = (client as Redis).stream as { cork?: () => void; uncork?: () => void } | undefined;
-  if (typeof socket?.cork !== 'function' || typeof socket.uncork !== 'function') return undefined;
-  socket.cork();
-  return socket as { uncork(): void };
-}
-
-/** Whether reading the state on the reader connection right behind the read is possible. */
-export function canLoadStateBehindRead(handler: AnyHandler, reader: RedisClient): boolean {
-  return handler.batch?.readsOwnWrites === false && handler.batch.loadState !== undefined && !(reader instanceof Cluster);
 }
