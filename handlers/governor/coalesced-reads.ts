@@ -1,4 +1,5 @@
 import { evalReadOnlyByHash, type RedisReader } from '../../runtime/contract/index.js';
+import { gateLua } from '../lua.js';
 import { keysOfRead, sendRead, type ReadCommand } from '../positions/read-commands.js';
 
 /**
@@ -7,17 +8,7 @@ import { keysOfRead, sendRead, type ReadCommand } from '../positions/read-comman
  * argument count, then its command and arguments. KEYS: every key read, declared so that Redis
  * Cluster refuses the script unless they all lie in one slot of the node it runs on.
  */
-const RUN_READS = `
-local out = {}
-local i, n = 1, 0
-while i <= #ARGV do
-  local count = tonumber(ARGV[i])
-  n = n + 1
-  out[n] = redis.pcall(unpack(ARGV, i + 1, i + count))
-  i = i + count + 1
-end
-return out
-`;
+const RUN_READS = gateLua('governor', 'run-reads');
 
 /** RUN_READS by its hash (a batch sends it a few times), with its body after a NOSCRIPT. */
 const runReads = (redis: RedisReader, keysAndArgs: readonly string[], keyCount: number): Promise<unknown> =>
