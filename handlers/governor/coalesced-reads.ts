@@ -1,4 +1,4 @@
-import { evalReadOnlyByHash, type RedisReader } from '../../runtime/contract/index.js';
+import type { RedisReader } from '../../runtime/contract/index.js';
 import { gateLua } from '../lua.js';
 import { keysOfRead, sendRead, type ReadCommand } from '../positions/read-commands.js';
 
@@ -9,10 +9,6 @@ import { keysOfRead, sendRead, type ReadCommand } from '../positions/read-comman
  * Cluster refuses the script unless they all lie in one slot of the node it runs on.
  */
 const RUN_READS = gateLua('governor', 'run-reads');
-
-/** RUN_READS by its hash (a batch sends it a few times), with its body after a NOSCRIPT. */
-const runReads = (redis: RedisReader, keysAndArgs: readonly string[], keyCount: number): Promise<unknown> =>
-  evalReadOnlyByHash(redis, redis, RUN_READS, keyCount, ...keysAndArgs);
 
 /** A caller waiting for a read's reply. */
 interface Waiter {
@@ -130,7 +126,7 @@ export function coalescedReader(redis: RedisReader): CoalescedReader {
       }
     let replies: unknown[];
     try {
-      replies = (await runReads(redis, keysAndArgs, keyCount)) as unknown[];
+      replies = (await redis.eval_ro(RUN_READS, keyCount, ...keysAndArgs)) as unknown[];
     } catch {
       scripts = false;
       return sendPlain(reads);
