@@ -6,7 +6,6 @@ import type { RuntimeMetrics } from '../engine/metrics.js';
 import type { RedisClient } from '../host/redis.js';
 import { classifyRedisError } from '../engine/redis-errors.js';
 import type { RedisReader } from '../contract/redis-reader.js';
-import { evalReadOnlyByHash } from '../contract/script-by-hash.js';
 import { compareStreamIds } from '../../schemas/fields.js';
 import { lua } from '../engine/lua.js';
 
@@ -172,7 +171,6 @@ export class StreamReader {
     let behindRead = true;
     const routed = new Proxy(handlerRedis, {
       get(target, property) {
-        if (property === 'eval_ro' && behindRead) return evalReadOnlyBySha(reader, target);
         const source = (behindRead ? reader : target) as unknown as Record<PropertyKey, unknown>;
         const value = source[property];
         return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(source) : value;
@@ -266,15 +264,6 @@ export class StreamReader {
     const wanted = new Set(ids);
     return new Set(rows.map((row) => row[0]).filter((id) => wanted.has(id)));
   }
-}
-
-/**
- * EVAL_RO sent as EVALSHA_RO on `first` (the reader, right behind the read): a state script's
- * body (READ_BOOK is ~2 KB) is then not built into a command string, written and hashed by Redis
- * for every batch; after a NOSCRIPT the body goes once through `fallback`'s EVAL_RO.
- */
-function evalReadOnlyBySha(first: RedisClient, fallback: RedisReader): RedisReader['eval_ro'] {
-  return (script, numKeys, ...keysAndArgs) => evalReadOnlyByHash(first, fallback, script, numKeys, ...keysAndArgs);
 }
 
 /**
