@@ -5,10 +5,10 @@
 // was most of the start-up (docs/performance.md, "Start-up and CLI latency").
 //
 // Every bundled module lands one folder below dist/ (app/, cli/ or chunks/): runtime/host/build-info.ts
-// finds dist/build-info.json, app/http-plugins.ts finds dist/status-page/ and runtime/engine/lua.ts
-// finds dist/lua/ from there.
+// finds dist/build-info.json, app/http-plugins.ts finds dist/status-page/, runtime/engine/lua.ts
+// finds dist/lua/ and handlers/lua.ts finds dist/handlers/<gate>/lua/ from there.
 import { build } from 'esbuild';
-import { cpSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 
 /**
  * Left in node_modules: msgpackr (bullmq's), because it loads its native decoder, msgpackr-extract,
@@ -71,7 +71,11 @@ asciiOnly(out);
 cpSync('app/status-page', `${out}/status-page`, { recursive: true });
 // The runtime's Lua scripts, read at start from ../lua/ of a bundled module (runtime/engine/lua.ts).
 cpSync('runtime/lua', `${out}/lua`, { recursive: true });
-console.log(`${out}/: app/main.js, cli/main.js, chunks/, status-page/, lua/`);
+// The gates' Lua scripts, read at start from ../handlers/<gate>/lua/ of a bundled module (handlers/lua.ts).
+for (const gate of readdirSync('handlers')) {
+  if (existsSync(`handlers/${gate}/lua`)) cpSync(`handlers/${gate}/lua`, `${out}/handlers/${gate}/lua`, { recursive: true });
+}
+console.log(`${out}/: app/main.js, cli/main.js, chunks/, status-page/, lua/, handlers/*/lua/`);
 
 /**
  * V8 keeps a script's source text in memory for as long as it runs, one byte a character when

@@ -1,4 +1,5 @@
-import { evalReadOnlyByHash, type RedisReader } from '../../runtime/contract/index.js';
+import type { RedisReader } from '../../runtime/contract/index.js';
+import { gateLua } from '../lua.js';
 import { keysOfRead, sendRead, type ReadCommand } from '../positions/read-commands.js';
 
 /**
@@ -7,21 +8,7 @@ import { keysOfRead, sendRead, type ReadCommand } from '../positions/read-comman
  * argument count, then its command and arguments. KEYS: every key read, declared so that Redis
  * Cluster refuses the script unless they all lie in one slot of the node it runs on.
  */
-const RUN_READS = `
-local out = {}
-local i, n = 1, 0
-while i <= #ARGV do
-  local count = tonumber(ARGV[i])
-  n = n + 1
-  out[n] = redis.pcall(unpack(ARGV, i + 1, i + count))
-  i = i + count + 1
-end
-return out
-`;
-
-/** RUN_READS by its hash (a batch sends it a few times), with its body after a NOSCRIPT. */
-const runReads = (redis: RedisReader, keysAndArgs: readonly string[], keyCount: number): Promise<unknown> =>
-  evalReadOnlyByHash(redis, redis, RUN_READS, keyCount, ...keysAndArgs);
+const RUN_READS = gateLua('governor', 'run-reads');
 
 /** A caller waiting for a read's reply. */
 interface Waiter {
@@ -139,7 +126,7 @@ export function coalescedReader(redis: RedisReader): CoalescedReader {
       }
     let replies: unknown[];
     try {
-      replies = (await runReads(redis, keysAndArgs, keyCount)) as unknown[];
+      replies = (await redis.eval_ro(RUN_READS, keyCount, ...keysAndArgs)) as unknown[];
     } catch {
       scripts = false;
       return sendPlain(reads);

@@ -4,6 +4,7 @@ import { envInt, type RedisReader } from '../../runtime/contract/index.js';
 import { compareStreamIds, fieldsToRecord, parseNumber } from '../../schemas/fields.js';
 import { keys, streams } from '../../schemas/keys.js';
 import { positionSnapshotSchema, snapshotAges, snapshotNotional } from '../../schemas/position-snapshot.js';
+import { gateLua } from '../lua.js';
 import { replyOf, sendReads, type ReadCommand } from './read-commands.js';
 
 /** P3.3's hash prefixes: the seed era's, and upstream's newest (de25f13cb). */
@@ -171,94 +172,7 @@ export interface BookAndEquity {
  * reads as a number, and no market state's after a publisher's that surely does (40 of the read's
  * 60 calls a heat batch in the bench, ~1 µs of redis-server each).
  */
-const READ_BOOK = `
-local equity = false
-if KEYS[4] ~= '' then equity = redis.call('HGET', KEYS[4], 'equity_usd') end
-local symbols = redis.call('SMEMBERS', KEYS[1])
-local rows = {}
-local wanted, sigmaSymbols, hasSigma = {}, {}, {}
-local function want(s)
-  if s ~= nil and wanted[s] == nil then wanted[s] = true; sigmaSymbols[#sigmaSymbols + 1] = s end
-end
--- Surely a number by the readers' rule (domain/number.ts): plain digits, short enough to be finite.
-local function number(v)
-  return type(v) == 'string' and #v <= 20 and string.match(v, '^%-?%d+%.?%d*$') ~= nil
-end
-for i, s in ipairs(symbols) do
-  local row = redis.call('HMGET', ARGV[1] .. s, 'position_notional_usd', 'sigma', 'qty', 'mark_price', 'updated_at', 'volatility')
-  rows[i] = row
-  local sigma = row[2]
-  if not sigma then sigma = row[6] end
-  if number(row[1]) and number(sigma) then hasSigma[s] = true end
-  want(s)
-end
-local mode, start = 'tail', '-'
-local groups = redis.pcall('XINFO', 'GROUPS', KEYS[2])
-if type(groups) == 'table' and not groups.err then
-  for _, g in ipairs(groups) do
-    local name, last, pending
-    for j = 1, #g, 2 do
-      if g[j] == 'name' then name = g[j + 1] elseif g[j] == 'last-delivered-id' then last = g[j + 1] elseif g[j] == 'pending' then pending = g[j + 1] end
-    end
-    if name == ARGV[3] then
-      mode, start = 'group', '(' .. last
-      if pending > 0 then start = redis.call('XPENDING', KEYS[2], ARGV[3])[2] end
-    end
-  end
-else
-  mode = 'none'
-end
-local entries = {}
-if mode ~= 'none' then entries = redis.call('XREVRANGE', KEYS[2], '+', start, 'COUNT', tonumber(ARGV[4]) + 1) end
-local applied, seen = {}, {}
-for i, e in ipairs(entries) do
-  local f = e[2]
-  for j = 1, #f, 2 do
-    if f[j] == 'symbol' then
-      local s = f[j + 1]
-      if seen[s] == nil then seen[s] = redis.call('GET', ARGV[2] .. s) or '' end
-      applied[i] = seen[s]
-      want(s)
-    end
-  end
-  if applied[i] == nil then applied[i] = '' end
-end
-local p33 = redis.call('SMEMBERS', KEYS[3])
-local p33rows = {}
-for i, s in ipairs(p33) do
-  local row, held = {}, false
-  for k = 8, #ARGV do
-    local part = redis.call('HMGET', ARGV[k] .. s, 'position_amt', 'mark_price', 'ts_epoch', 'position_notional_usd', 'sigma')
-    for _, v in ipairs(part) do row[#row + 1] = v; if v then held = true end end
-  end
-  p33rows[i] = row
-  -- A listed symbol with no hash yet (one the governor watches) needs no sigma.
-  if held then want(s) end
-end
--- Read only where they can be used (mergeBook): not for a symbol whose view row brings its own
--- sigma, and the market state's only when the publisher's is no number.
-local sigmaRows = {}
-for i, s in ipairs(sigmaSymbols) do
-  if hasSigma[s] then
-    sigmaRows[i] = {}
-  else
-    local published = redis.call('HGET', ARGV[6] .. s, 'sigma')
-    if number(published) then sigmaRows[i] = {published} else sigmaRows[i] = {published, redis.call('HGET', ARGV[5] .. s, 'sigma')} end
-  end
-end
--- Every held symbol's quotes (the governor prices each position at the freshest mark of all producers).
-local quoteRows = {}
-for i, s in ipairs(sigmaSymbols) do
-  if ARGV[7] ~= '' then
-    local market = redis.call('HMGET', ARGV[5] .. s, 'mark_price', 'timestamp')
-    local ticker = redis.call('HMGET', ARGV[7] .. s, 'markPrice', 'timestamp')
-    quoteRows[i] = {market[1], market[2], ticker[1], ticker[2]}
-  else
-    quoteRows[i] = {}
-  end
-end
-return {equity, symbols, rows, mode, entries, applied, p33, p33rows, sigmaSymbols, sigmaRows, quoteRows}
-`;
+const READ_BOOK = gateLua('positions', 'read-book');
 
 type Row = (string | null)[];
 type Entry = [id: string, fields: string[]];

@@ -21,7 +21,6 @@ export type { Logger } from './logger.js';
 export { envBool, envChoice, envInt, envMode, envNumber, parseEnv } from './env.js';
 export type { CounterMetric, GaugeMetric, HistogramMetric, MetricFactory } from './metrics.js';
 export type { RedisReader } from './redis-reader.js';
-export { evalReadOnlyByHash } from './script-by-hash.js';
 export type { EffectWriter, Fields, JobSummary } from './effects.js';
 export type { HealthAnswer, HttpAnswer } from './answer.js';
 export type { HttpDeclaration } from './http.js';

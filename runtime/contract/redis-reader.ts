@@ -35,9 +35,4 @@ export interface RedisReader {
    * Callers keep a plain fallback, since Redis Cluster refuses scripts touching undeclared keys.
    */
   eval_ro(script: string, numKeys: number, ...keysAndArgs: (string | number)[]): Promise<unknown>;
-  /**
-   * EVALSHA_RO: a script Redis already holds, by its SHA1 (rejects with NOSCRIPT when it does not:
-   * send the body with eval_ro then). Optional: a fake reader may leave it out.
-   */
-  evalsha_ro?(sha1: string, numKeys: number, ...keysAndArgs: (string | number)[]): Promise<unknown>;
 }

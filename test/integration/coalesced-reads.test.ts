@@ -61,16 +61,10 @@ describe('coalescedReader on a real redis-server (issue #24 item 5)', () => {
         };
       },
     });
-    // By its hash; Redis does not hold it yet (NOSCRIPT, nothing ran), so once with its body.
-    await redis.client.script('FLUSH');
     const coalesced = await Promise.all(reads(coalescedReader(watched)).map(settled));
     expect(coalesced).toEqual(plain);
     expect(plain.filter((p) => 'error' in p)).toHaveLength(4);
-    expect(sent.map((s) => s[0])).toEqual(['evalsha_ro', 'eval_ro']);
-    // Now Redis holds it: by its hash alone.
-    sent.length = 0;
-    expect(await Promise.all(reads(coalescedReader(watched)).map(settled))).toEqual(plain);
-    expect(sent.map((s) => s[0])).toEqual(['evalsha_ro']);
+    expect(sent.map((s) => s[0])).toEqual(['eval_ro']);
   });
 
   it('sends a read asked for twice in a turn once; each caller gets the reply, errors included, and its own copy of an array', async () => {
@@ -83,7 +77,7 @@ describe('coalescedReader on a real redis-server (issue #24 item 5)', () => {
         const value: unknown = Reflect.get(target, property, target);
         if (typeof value !== 'function') return value;
         return (...args: unknown[]) => {
-          if (property === 'eval_ro' || property === 'evalsha_ro') sentArgs = args.length;
+          if (property === 'eval_ro') sentArgs = args.length;
           return (value as (...a: unknown[]) => unknown).apply(target, args);
         };
       },
@@ -92,14 +86,14 @@ describe('coalescedReader on a real redis-server (issue #24 item 5)', () => {
     const twice = [...reads(reader), ...reads(reader)];
     const answers = await Promise.all(twice.map(settled));
     expect(answers).toEqual(plain);
-    // The script (or its hash), its key count, then each of the sixteen reads' keys and arguments: once each.
+    // The script, its key count, then each of the sixteen reads' keys and arguments: once each.
     const once: unknown[] = [];
     const alone = new Proxy(client, {
       get(target, property) {
         const value: unknown = Reflect.get(target, property, target);
         if (typeof value !== 'function') return value;
         return (...args: unknown[]) => {
-          if (property === 'eval_ro' || property === 'evalsha_ro') once.push(args.length);
+          if (property === 'eval_ro') once.push(args.length);
           return (value as (...a: unknown[]) => unknown).apply(target, args);
         };
       },
@@ -117,8 +111,7 @@ describe('coalescedReader on a real redis-server (issue #24 item 5)', () => {
     const client = redis.client as unknown as RedisReader;
     const refusing = new Proxy(client, {
       get(target, property) {
-        if (property === 'eval_ro' || property === 'evalsha_ro')
-          return () => Promise.reject(new Error("CROSSSLOT Keys in request don't hash to the same slot"));
+        if (property === 'eval_ro') return () => Promise.reject(new Error("CROSSSLOT Keys in request don't hash to the same slot"));
         const value: unknown = Reflect.get(target, property, target);
         return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
       },
@@ -173,7 +166,7 @@ describe('coalescedReader on a real redis-server (issue #24 item 5)', () => {
     // Where the script is refused: each read sent alone, errors still in place.
     const refusing = new Proxy(client, {
       get(target, property) {
-        if (property === 'eval_ro' || property === 'evalsha_ro') return () => Promise.reject(new Error('ERR unknown command'));
+        if (property === 'eval_ro') return () => Promise.reject(new Error('ERR unknown command'));
         const value: unknown = Reflect.get(target, property, target);
         return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
       },
