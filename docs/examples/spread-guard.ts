@@ -91,7 +91,7 @@ function record(intent: OrderIntent, verdict: SpreadVerdict, spreadBps: number |
     spread_bps: spreadBps === undefined ? '' : String(spreadBps),
     timestamp: String(Math.floor(ctx.now() / 1000)),
   });
-  ctx.setKey(checkedKey(intent.plan_id), verdictName, { ttlSec: ctx.config.SPREAD_GUARD_MEMORY_SEC });
+  ctx.put(checkedKey(intent.plan_id), verdictName, { ttlSec: ctx.config.SPREAD_GUARD_MEMORY_SEC });
   ctx.metrics.decisions.inc({ verdict: verdictName, reason: verdict.reason });
 }
 

@@ -54,8 +54,8 @@ const claimer = defineHandler({
       ctx.emit(OUT, { n: message.n, result: `lost to ${holder}` });
       return;
     }
-    ctx.requireAbsent(message.key);
-    ctx.setKey(message.key, message.n);
+    ctx.require(message.key, { is: 'absent' });
+    ctx.put(message.key, message.n);
     ctx.emit(OUT, { n: message.n, result: 'won' });
   },
 });
