@@ -1,5 +1,6 @@
 import * as z from 'zod';
-import { defineHandler, parseEnv, type MetricFactory } from '../runtime/contract/index.js';
+import { defineHandler, type MetricFactory } from '../runtime/contract/index.js';
+import { parseEnv } from '../schemas/env.js';
 import { keys, streams } from '../schemas/keys.js';
 import { positionSnapshotSchema, snapshotAges, snapshotNotional } from '../schemas/position-snapshot.js';
 import { positionBookEnvShape } from './positions/book.js';

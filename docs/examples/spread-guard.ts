@@ -7,13 +7,11 @@ import * as z from 'zod';
 import {
   defineHandler,
   defineStatusSection,
-  envInt,
-  envNumber,
-  parseEnv,
   type HandlerContext,
   type MetricFactory,
   type RouteDeclaration,
 } from '../../runtime/contract/index.js';
+import { envInt, envNumber, parseEnv } from '../../schemas/env.js';
 import { idField, numericField, symbolSchema } from '../../schemas/common.js';
 import { fieldsToRecord } from '../../schemas/fields.js';
 import { keys } from '../../schemas/keys.js';

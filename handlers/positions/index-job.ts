@@ -1,5 +1,6 @@
 import * as z from 'zod';
-import { defineHandler, envInt, parseEnv, type MetricFactory, type RedisReader } from '../../runtime/contract/index.js';
+import { defineHandler, type MetricFactory, type RedisReader } from '../../runtime/contract/index.js';
+import { envInt, parseEnv } from '../../schemas/env.js';
 import { keys } from '../../schemas/keys.js';
 import { positionBookEnvShape } from './book.js';
 

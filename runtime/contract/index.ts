@@ -18,7 +18,6 @@ export {
   type Trigger,
 } from './handler.js';
 export type { Logger } from './logger.js';
-export { envBool, envChoice, envInt, envMode, envNumber, parseEnv } from './env.js';
 export type { CounterMetric, GaugeMetric, HistogramMetric, MetricFactory } from './metrics.js';
 export type { RedisReader } from './redis-reader.js';
 export { evalReadOnlyByHash } from './script-by-hash.js';
@@ -35,18 +34,4 @@ export {
   type AnyStatusSection,
   type StatusSectionDeclaration,
 } from './status-section.js';
-export type {
-  AnySectionView,
-  BadgeCase,
-  ChartBands,
-  SectionView,
-  SeriesView,
-  SentenceView,
-  SwitchView,
-  TableView,
-  Tone,
-  ValueFormat,
-  ViewField,
-} from './status-views.js';
-export { duration as formatDuration } from './format.js';
 export { BatchTurns } from './batch-turns.js';

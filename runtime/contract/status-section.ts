@@ -1,5 +1,5 @@
 import type { RedisReader } from './redis-reader.js';
-import type { AnySectionView, SectionView } from './status-views.js';
+import type { AnySectionView, SectionView } from '../../schemas/status/views.js';
 
 /**
  * A gate's own part of the status page, of GET /status and of `quantum-gates status` (the heat
@@ -18,7 +18,7 @@ export interface StatusSectionDeclaration<Config, Value> {
   readonly shortTitle?: string;
   /**
    * How the page and `quantum-gates status` draw it without knowing the gate, one shape after
-   * another (runtime/contract/status-views.ts); none: the JSON as it is.
+   * another (schemas/status/views.ts); none: the JSON as it is.
    */
   readonly views?: readonly SectionView<Value>[];
   /**
