@@ -1,7 +1,6 @@
-/** A stream entry's or a hash's fields, as Redis holds them: strings. */
 export type Fields = Readonly<Record<string, string>>;
 
-/** A job's summary values: what a tick or a job did, in a few numbers and words. */
+/** What a tick or a job did, in a few numbers and words. */
 export type JobSummary = Readonly<Record<string, string | number | boolean>>;
 
 /** A BullMQ job to add; jobId makes the add idempotent across retries and replicas. */
@@ -39,24 +38,19 @@ export interface EffectWriter {
   add(key: string, member: string, to: Collection): void;
   /** Deletes `key`, or only the members named. */
   remove(key: string, members?: Members): void;
-  /**
-   * A guard: if `condition` no longer holds at commit, none of this message's effects apply and
-   * the handler runs again on fresh data (so replicas racing on one key cannot both win).
-   */
+  /** If `condition` no longer holds at commit, none of this message's effects apply and the handler runs again on fresh data. */
   require(key: string, condition: Condition): void;
   /**
-   * Newest wins: apply this message's effects only if `key` holds no stream id later than `id`
-   * when the commit runs, and store `id` there with them (an equal id applies again, so a
-   * redelivery is harmless). Otherwise the message is acknowledged with none of its effects and
-   * `onSkip` runs (its metric updates count; the handler's others do not). Unlike a guard this
+   * Newest wins: apply this message's effects only if `key` holds no later stream id than `id` at
+   * commit, and store `id` there (an equal id applies again: a redelivery is harmless). Otherwise
+   * it is acked with none of its effects and only `onSkip`'s metric updates. Unlike a guard this
    * never re-runs the handler: it is checked in batch order, inside the commit.
    */
   onlyIfNewer(key: string, id: string, options?: { onSkip?: () => void }): void;
   /**
-   * Stream order across replicas: this message's effects commit only after every earlier entry
-   * of its stream whose `field` holds the same `value` (pending with another consumer, or left for
-   * a retry) has committed. Until then the message waits and runs again, so a later duplicate can
-   * never commit before the first (the heat bridge's first-wins dedupe, its latest_* keys).
+   * Stream order across replicas: commit only after every earlier entry of the stream whose `field`
+   * holds `value` (pending with another consumer, or left for a retry) has; until then wait and run
+   * again, so a later duplicate never commits first (the heat bridge's first-wins dedupe).
    */
   orderBy(field: string, value: string): void;
   schedule(job: ScheduledJob): void;

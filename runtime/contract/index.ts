@@ -1,9 +1,6 @@
-/**
- * The contract a gate is written against, and the only runtime module `handlers/` may import
- * (ESLint and test/unit/boundaries.test.ts hold it). Everything else under runtime/ is how the
- * contract is kept: reading, committing, retrying, serving. A gate that needed more than this
- * would be reaching past ctx, so widen the contract here, deliberately, rather than import around it.
- */
+// The contract a gate is written against, the only runtime module handlers/ may import (ESLint and
+// test/unit/boundaries.test.ts hold it); the rest of runtime/ is how it is kept. A gate needing
+// more would be reaching past ctx: widen the contract here, deliberately, not import around it.
 export {
   defineHandler,
   type AnyHandler,
@@ -26,7 +23,6 @@ export type { HealthAnswer, HttpAnswer } from './answer.js';
 export type { HttpDeclaration } from './http.js';
 export { metricsAsHealth, type HealthDeclaration, type HealthProbe, type MetricsDeclaration } from './health.js';
 export type { HttpMethod, RouteContext, RouteDeclaration, RouteRedis, RouteRequest } from './routes.js';
-export { isCrossSite } from './cross-site.js';
 export {
   defineStatusSection,
   type SectionHeadlineReason,
