@@ -7,9 +7,11 @@ import tseslint from 'typescript-eslint';
 const runtimePatterns = [
   { regex: '(^|/)(handlers|app|cli)/', message: 'the runtime imports no gate and nothing of the application layer' },
   {
-    // A gate's keys, streams and records are its own: its status section reads them.
-    regex: '(^|/)(schemas/(?!fields\\.js$)|domain/(?!number\\.js$))',
-    message: "the runtime imports no gate's keys or records: of schemas/ and domain/, only fields.js and number.js",
+    // A gate's keys, streams and records are its own: its status section reads them. The generic
+    // formats are shared: stream fields, settings, and the status document's shapes (schemas/status/,
+    // which gates declare their sections in, the runtime serves, and app/ and cli/ draw).
+    regex: '(^|/)(schemas/(?!(fields|env)\\.js$|status/)|domain/(?!number\\.js$))',
+    message: "the runtime imports no gate's keys or records: of schemas/ and domain/, only fields.js, env.js, status/ and number.js",
   },
 ];
 

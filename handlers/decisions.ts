@@ -1,4 +1,5 @@
-import { defineStatusSection, type BadgeCase, type StatusReadContext, type StatusSectionDeclaration } from '../runtime/contract/index.js';
+import { defineStatusSection, type StatusReadContext, type StatusSectionDeclaration } from '../runtime/contract/index.js';
+import { type BadgeCase } from '../schemas/status/views.js';
 
 /**
  * One row of the status's "Latest decisions": the heat gate's (kept and downgraded) and the

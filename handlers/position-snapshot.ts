@@ -1,5 +1,6 @@
 import * as z from 'zod';
-import { defineHandler, parseEnv, type MetricFactory } from '../runtime/contract/index.js';
+import { defineHandler, type MetricFactory } from '../runtime/contract/index.js';
+import { parseEnv } from '../schemas/env.js';
 import { keys, streams } from '../schemas/keys.js';
 import { positionSnapshotSchema, snapshotAges, snapshotNotional } from '../schemas/position-snapshot.js';
 import { positionBookEnvShape } from './positions/book.js';
@@ -72,11 +73,11 @@ export const positionSnapshot = defineHandler({
         source_id: ctx.meta.id,
       };
       if (typeof snapshot.side === 'string') fields.side = snapshot.side;
-      ctx.putHash(key, fields, { replace: true, ttlSec: Math.ceil(agesInMs / 1000) });
-      ctx.addToSet(keys.activePositions, snapshot.symbol);
+      ctx.put(key, fields, { replace: true, ttlSec: Math.ceil(agesInMs / 1000) });
+      ctx.add(keys.activePositions, snapshot.symbol, { to: 'set' });
     } else if (notional === 0 || (agesInMs !== undefined && agesInMs <= 0)) {
-      ctx.deleteKey(key);
-      ctx.removeFromSet(keys.activePositions, snapshot.symbol);
+      ctx.remove(key);
+      ctx.remove(keys.activePositions, { from: 'set', member: snapshot.symbol });
     } else {
       const sigma = snapshot.sigma ?? snapshot.volatility;
       const fields: Record<string, string> = {
@@ -91,8 +92,8 @@ export const positionSnapshot = defineHandler({
       if (typeof snapshot.side === 'string') fields.side = snapshot.side;
       // The balance tracker never sends a zero snapshot on close: its position leaves the view when
       // it is POSITION_MAX_AGE_SEC old. A seed-format snapshot stands until its producer's 0.
-      ctx.putHash(key, fields, agesInMs === undefined ? { replace: true } : { replace: true, ttlSec: Math.ceil(agesInMs / 1000) });
-      ctx.addToSet(keys.activePositions, snapshot.symbol);
+      ctx.put(key, fields, agesInMs === undefined ? { replace: true } : { replace: true, ttlSec: Math.ceil(agesInMs / 1000) });
+      ctx.add(keys.activePositions, snapshot.symbol, { to: 'set' });
     }
     ctx.metrics.applied.inc();
     ctx.metrics.active.set({ symbol: snapshot.symbol }, notional);

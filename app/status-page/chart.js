@@ -1,4 +1,4 @@
-// The status page's charts: a gate's `series` view (runtime/contract/status-views.ts) drawn as
+// The status page's charts: a gate's `series` view (schemas/status/views.ts) drawn as
 // SVG, steps, a line or bars, with bands across either axis. Knows no gate. Plain browser
 // JavaScript on kit.js.
 (function () {

@@ -1,5 +1,5 @@
 // The status page's drawing of the gates' sections, from the shapes each gate declares (GET
-// /status/sections, runtime/contract/status-views.ts): this file knows no gate. Plain browser
+// /status/sections, schemas/status/views.ts): this file knows no gate. Plain browser
 // JavaScript on kit.js and chart.js.
 (function () {
   'use strict';
@@ -95,7 +95,7 @@
     return el('span', null, fieldEl(row, part, Date.now(), false, false)).textContent;
   }
 
-  // ---- The shapes (runtime/contract/status-views.ts) ----
+  // ---- The shapes (schemas/status/views.ts) ----
 
   function fieldsView(value, view, ctx) {
     var rows = view.fields.map(function (f) {

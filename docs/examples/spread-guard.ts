@@ -7,13 +7,11 @@ import * as z from 'zod';
 import {
   defineHandler,
   defineStatusSection,
-  envInt,
-  envNumber,
-  parseEnv,
   type HandlerContext,
   type MetricFactory,
   type RouteDeclaration,
 } from '../../runtime/contract/index.js';
+import { envInt, envNumber, parseEnv } from '../../schemas/env.js';
 import { idField, numericField, symbolSchema } from '../../schemas/common.js';
 import { fieldsToRecord } from '../../schemas/fields.js';
 import { keys } from '../../schemas/keys.js';
@@ -91,7 +89,7 @@ function record(intent: OrderIntent, verdict: SpreadVerdict, spreadBps: number |
     spread_bps: spreadBps === undefined ? '' : String(spreadBps),
     timestamp: String(Math.floor(ctx.now() / 1000)),
   });
-  ctx.setKey(checkedKey(intent.plan_id), verdictName, { ttlSec: ctx.config.SPREAD_GUARD_MEMORY_SEC });
+  ctx.put(checkedKey(intent.plan_id), verdictName, { ttlSec: ctx.config.SPREAD_GUARD_MEMORY_SEC });
   ctx.metrics.decisions.inc({ verdict: verdictName, reason: verdict.reason });
 }
 

@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { envBool, envChoice, envInt, envNumber, parseEnv } from '../../runtime/contract/index.js';
+import { envBool, envChoice, envInt, envNumber, parseEnv } from '../../schemas/env.js';
 import { BLOCK_TTL_SEC, PERMIT_TTL_SEC } from '../../schemas/governor-records.js';
 import { streams } from '../../schemas/keys.js';
 import { positionBookEnvShape } from '../positions/book.js';

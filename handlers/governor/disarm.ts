@@ -31,10 +31,10 @@ export function tripDisarm(ctx: GovernorCtx, reason: DisarmReason, context: Reco
   const { config } = ctx;
   const now = ctx.now();
   const record = encodeDisarmRecord({ reason, context, timestamp: now / 1000 });
-  ctx.requireAbsent(keys.governorDisarm);
-  ctx.setKey(keys.governorDisarm, record);
-  if (!disarmedToday) ctx.setKey(keys.governorDisarmOfDay(utcDate(now)), record, { ttlSec: DISARM_RECORD_TTL_SEC });
-  ctx.deleteKey(keys.governorErrors);
+  ctx.require(keys.governorDisarm, { is: 'absent' });
+  ctx.put(keys.governorDisarm, record);
+  if (!disarmedToday) ctx.put(keys.governorDisarmOfDay(utcDate(now)), record, { ttlSec: DISARM_RECORD_TTL_SEC });
+  ctx.remove(keys.governorErrors);
   ctx.emit(
     config.STREAM_EVENTS,
     encodeGovernorEvent({
@@ -66,8 +66,8 @@ export async function failClosed(plan: ApplyPlan, failure: FailureInfo, ctx: Gov
   ctx.metrics.errors.inc();
 
   const windowSec = config.GOV_DISARM_WINDOW_SEC;
-  ctx.addToSortedSet(keys.governorErrors, now, `${now}-${plan.plan_id}`, windowSec > 0 ? { ttlSec: windowSec } : {});
-  if (windowSec > 0) ctx.trimSortedSet(keys.governorErrors, now - windowSec * 1000);
+  ctx.add(keys.governorErrors, `${now}-${plan.plan_id}`, { to: 'sorted-set', score: now, ...(windowSec > 0 ? { ttlSec: windowSec } : {}) });
+  if (windowSec > 0) ctx.remove(keys.governorErrors, { from: 'sorted-set', scoredAtMost: now - windowSec * 1000 });
   if (!config.GOV_ENABLE_AUTO_DISARM) return;
   try {
     const [earlier, disarmed, today] = await Promise.all([

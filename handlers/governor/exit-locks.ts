@@ -42,8 +42,8 @@ export const governorExitLocks = defineHandler({
       return;
     }
     // Only if the lock is still this close's when the commit runs: a later close's lock stays.
-    ctx.requireValue(lockKey, planId);
-    ctx.deleteKey(lockKey);
+    ctx.require(lockKey, { is: 'holding', value: planId });
+    ctx.remove(lockKey);
     ctx.metrics.released.inc();
     ctx.log.info({ symbol, plan_id: planId }, 'exit lock released: the close filled');
   },

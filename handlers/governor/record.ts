@@ -83,10 +83,10 @@ function recordExecution(ctx: GovernorCtx, symbol: string, snapshot: GovernorSna
   const key = keys.governorExecutions(symbol);
   const history = snapshot.execHistory;
   if (history.type !== 'list' && history.type !== 'none') {
-    ctx.deleteKey(key);
-    for (const time of [...history.times].reverse()) ctx.pushToList(key, pyFloatStr(time), { maxLength: EXEC_HISTORY_LENGTH });
+    ctx.remove(key);
+    for (const time of [...history.times].reverse()) ctx.add(key, pyFloatStr(time), { to: 'list', maxLength: EXEC_HISTORY_LENGTH });
   }
-  ctx.pushToList(key, pySeconds(snapshot.now), { maxLength: EXEC_HISTORY_LENGTH, ttlSec: EXEC_HISTORY_TTL_SEC });
+  ctx.add(key, pySeconds(snapshot.now), { to: 'list', maxLength: EXEC_HISTORY_LENGTH, ttlSec: EXEC_HISTORY_TTL_SEC });
 }
 
 /**
@@ -117,25 +117,25 @@ export function recordPermit(
   // Safety switches take effect at commit, not at read: a permit commits only if the kill switch
   // is still off (and, for an open, the governor still armed) in its own transaction. Otherwise
   // the plan is decided again on fresh data, and blocked.
-  ctx.requireOff(keys.killSwitch, KILL_SWITCH_OFF_VALUES);
-  if (!facts.isClose) ctx.requireAbsent(keys.governorDisarm);
+  ctx.require(keys.killSwitch, { is: 'off', offValues: KILL_SWITCH_OFF_VALUES });
+  if (!facts.isClose) ctx.require(keys.governorDisarm, { is: 'absent' });
 
   const versionKey = keys.governorSymbolVersion(symbol);
-  ctx.requireUnchanged(versionKey, coordination.version);
-  ctx.setKey(keys.governorPermitted(plan.plan_id), fingerprint, { ttlSec: config.GOV_PERMIT_MEMORY_SEC });
+  ctx.require(versionKey, { is: 'holding', value: coordination.version });
+  ctx.put(keys.governorPermitted(plan.plan_id), fingerprint, { ttlSec: config.GOV_PERMIT_MEMORY_SEC });
   const previous = Number(coordination.version);
   const symbolVersion = String(Number.isSafeInteger(previous) ? previous + 1 : 1);
-  ctx.setKey(versionKey, symbolVersion, { ttlSec: VERSION_TTL_SEC });
+  ctx.put(versionKey, symbolVersion, { ttlSec: VERSION_TTL_SEC });
   if (mode === 'testnet' && !facts.isClose) reserve(ctx, plan, facts, snapshot, coordination);
   if (mode === 'production' && facts.isClose) {
     // Upstream's exit lock (857b05342): taken with the permit, released by the close's fill.
     const lockKey = keys.governorExitLock(symbol);
-    ctx.requireUnchanged(lockKey, snapshot.exitLockHolder);
-    ctx.setKey(lockKey, plan.plan_id, { ttlSec: config.GOV_EXIT_LOCK_TTL_SEC });
+    ctx.require(lockKey, { is: 'holding', value: snapshot.exitLockHolder });
+    ctx.put(lockKey, plan.plan_id, { ttlSec: config.GOV_EXIT_LOCK_TTL_SEC });
     ctx.state?.ledger.noteExitLock(symbol, plan.plan_id);
   }
 
-  ctx.setKey(
+  ctx.put(
     keys.permit(plan.plan_id),
     encodePermit({
       granted: true,
@@ -152,7 +152,7 @@ export function recordPermit(
 
   if (mode === 'testnet') {
     // Closes start a cooldown too (as the original: setex last_exec after a close) but never wait for one.
-    ctx.setKey(keys.governorLastExec(symbol), pySeconds(now), { ttlSec: LAST_EXEC_TTL_SEC });
+    ctx.put(keys.governorLastExec(symbol), pySeconds(now), { ttlSec: LAST_EXEC_TTL_SEC });
     const cooldownSec = config.GOV_SYMBOL_COOLDOWN_SECONDS;
     if (cooldownSec > 0) {
       const until = now + cooldownSec * 1000;
@@ -168,7 +168,7 @@ export function recordPermit(
   let dailyAdded = 0;
   if (mode === 'production') {
     dailyAdded = verdict.computedNotional > 0 ? verdict.computedNotional : verdict.computedQty;
-    ctx.setKey(snapshot.dailyKey, pyFloatStr(snapshot.dailyTotal + dailyAdded), { ttlSec: DAILY_TTL_SEC });
+    ctx.put(snapshot.dailyKey, pyFloatStr(snapshot.dailyTotal + dailyAdded), { ttlSec: DAILY_TTL_SEC });
   }
   ctx.state?.ledger.notePermit(symbol, {
     version: symbolVersion,
@@ -220,18 +220,20 @@ function reserve(ctx: GovernorCtx, plan: ApplyPlan, facts: PlanFacts, snapshot: 
     expiresAt: now + timeoutMs,
   };
   const version = nextVersion(coordination.capsVersion);
-  ctx.requireUnchanged(keys.governorCapsVersion, coordination.capsVersion);
-  ctx.setKey(keys.governorCapsVersion, version, { ttlSec: VERSION_TTL_SEC });
+  ctx.require(keys.governorCapsVersion, { is: 'holding', value: coordination.capsVersion });
+  ctx.put(keys.governorCapsVersion, version, { ttlSec: VERSION_TTL_SEC });
   // Expired members stay one more timeout: they take the fills that show late (reservations.ts outstanding).
-  ctx.trimSortedSet(keys.governorReservations, now - timeoutMs);
-  ctx.addToSortedSet(keys.governorReservations, reservation.expiresAt, encodeReservation(reservation), {
+  ctx.remove(keys.governorReservations, { from: 'sorted-set', scoredAtMost: now - timeoutMs });
+  ctx.add(keys.governorReservations, encodeReservation(reservation), {
+    to: 'sorted-set',
+    score: reservation.expiresAt,
     ttlSec: 2 * ctx.config.GOV_RESERVATION_TIMEOUT_SEC,
   });
   // Watched from this commit on: the book reads the symbol's P3.3 hash from the next read, and
   // the position index keeps it listed until the reservation expires (index-job.ts), so the fill
   // shows before the reservation can lapse, for a symbol in no P3.3 list too.
-  ctx.addToSet(keys.p33PositionIndex, plan.symbol);
-  ctx.addToSortedSet(keys.p33Watch, reservation.expiresAt, plan.symbol, { ttlSec: ctx.config.GOV_RESERVATION_TIMEOUT_SEC });
+  ctx.add(keys.p33PositionIndex, plan.symbol, { to: 'set' });
+  ctx.add(keys.p33Watch, plan.symbol, { to: 'sorted-set', score: reservation.expiresAt, ttlSec: ctx.config.GOV_RESERVATION_TIMEOUT_SEC });
   ctx.state?.ledger.noteReservation(reservation, version);
 }
 
@@ -249,7 +251,7 @@ export function recordBlock(
   const { config, metrics } = ctx;
   // The decision's moment: the snapshot's clock when there is one, so every field agrees.
   const now = context.snapshot?.now ?? ctx.now();
-  ctx.setKey(keys.governorBlock(plan.plan_id), encodeBlockRecord({ reason, timestamp: now / 1000, symbol: plan.symbol }), {
+  ctx.put(keys.governorBlock(plan.plan_id), encodeBlockRecord({ reason, timestamp: now / 1000, symbol: plan.symbol }), {
     ttlSec: config.GOV_BLOCK_TTL_SEC,
   });
   ctx.emit(

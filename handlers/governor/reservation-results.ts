@@ -60,7 +60,11 @@ export const governorReservationResults = defineHandler({
       return;
     }
     // No removal effect exists; rescored out of every read instead, within the key's usual TTL.
-    ctx.addToSortedSet(keys.governorReservations, RELEASED_SCORE, member, { ttlSec: 2 * ctx.config.GOV_RESERVATION_TIMEOUT_SEC });
+    ctx.add(keys.governorReservations, member, {
+      to: 'sorted-set',
+      score: RELEASED_SCORE,
+      ttlSec: 2 * ctx.config.GOV_RESERVATION_TIMEOUT_SEC,
+    });
     ctx.metrics.released.inc();
     ctx.log.info({ plan_id: planId, error: (ctx.meta.raw.error ?? '').slice(0, 200) }, 'reservation released: the order did not execute');
   },

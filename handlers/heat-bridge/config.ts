@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { envInt, parseEnv } from '../../runtime/contract/index.js';
+import { envInt, parseEnv } from '../../schemas/env.js';
 import { streams } from '../../schemas/keys.js';
 
 /** The Python HeatBridge's variables and defaults (seed 004, heat-bridge.env). */

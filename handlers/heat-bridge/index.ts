@@ -49,11 +49,11 @@ export const heatBridge = defineHandler({
     metrics.inMessages.inc();
 
     const onWriteFail = () => metrics.errors.inc({ stage: 'write' });
-    ctx.setKey(keys.heatBridgeDedupe(decision.plan_id), '1', { ttlSec: config.P27_DEDUPE_TTL_SEC, onFail: onWriteFail });
+    ctx.put(keys.heatBridgeDedupe(decision.plan_id), '1', { ttlSec: config.P27_DEDUPE_TTL_SEC, onFail: onWriteFail });
 
     // HSET over the key, as the original (`hset(..., mapping=lookup_data)`), then its TTL.
     const byPlan = heatByPlanOf(decision);
-    ctx.putHash(keys.heatByPlan(decision.plan_id), byPlan, { ttlSec: config.P27_TTL_PLAN_SEC, onFail: onWriteFail });
+    ctx.put(keys.heatByPlan(decision.plan_id), byPlan, { ttlSec: config.P27_TTL_PLAN_SEC, onFail: onWriteFail });
     metrics.written.inc({ kind: 'by_plan' });
 
     // Replicas may commit out of stream order; the latest keys only ever move forward. The guard
@@ -61,11 +61,11 @@ export const heatBridge = defineHandler({
     if (latestSourceId !== null && compareStreamIds(latestSourceId, ctx.meta.id) > 0) {
       ctx.log.debug({ plan_id: decision.plan_id, newer: latestSourceId }, 'a newer decision is already latest for the symbol');
     } else {
-      ctx.requireUnchanged(pointerKey, pointer);
+      ctx.require(pointerKey, { is: 'holding', value: pointer });
       const latest: HeatLatest = heatLatestSchema.parse({ ...byPlan, last_plan_id: decision.plan_id });
-      ctx.putHash(keys.heatLatest(decision.symbol), latest, { ttlSec: config.P27_TTL_SYMBOL_SEC, onFail: onWriteFail });
-      ctx.setKey(pointerKey, decision.plan_id, { ttlSec: config.P27_TTL_SYMBOL_SEC, onFail: onWriteFail });
-      ctx.setKey(sourceIdKey, ctx.meta.id, { ttlSec: config.P27_TTL_SYMBOL_SEC, onFail: onWriteFail });
+      ctx.put(keys.heatLatest(decision.symbol), latest, { ttlSec: config.P27_TTL_SYMBOL_SEC, onFail: onWriteFail });
+      ctx.put(pointerKey, decision.plan_id, { ttlSec: config.P27_TTL_SYMBOL_SEC, onFail: onWriteFail });
+      ctx.put(sourceIdKey, ctx.meta.id, { ttlSec: config.P27_TTL_SYMBOL_SEC, onFail: onWriteFail });
       metrics.written.inc({ kind: 'latest_symbol' });
     }
 

@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { envChoice, envInt, envMode, envNumber, parseEnv } from '../../runtime/contract/index.js';
+import { envChoice, envInt, envMode, envNumber, parseEnv } from '../../schemas/env.js';
 import { streams } from '../../schemas/keys.js';
 import { positionBookEnvShape } from '../positions/book.js';
 import { applyLayerEras } from './apply-layer-era.js';

@@ -272,13 +272,13 @@ function record(
   ctx.emit(config.P26_OUTPUT_STREAM, calibratedEntry(facts, carried));
   ctx.emit(config.P26_DECISION_STREAM, heatDecisionEntry(facts));
   const heatValue = assessment.trusted ? pyFloatStr(assessment.heat) : '0.0';
-  ctx.putHash(keys.portfolioHeat, { heat: heatValue, bucket, updated_at: String(facts.nowMs) }, { latestWins: true });
+  ctx.put(keys.portfolioHeat, { heat: heatValue, bucket, updated_at: String(facts.nowMs) }, { latestWins: true });
 
   if (config.P26_MODE === 'enforce') {
     // Newest wins: the hash holds the calibration of the newest proposal of its symbol, with one
     // replica or several; an older proposal handled later is acknowledged unapplied.
     ctx.onlyIfNewer(keys.harvestProposalSourceId(proposal.symbol), ctx.meta.id, { onSkip: () => metrics.superseded.inc() });
-    ctx.putHash(keys.harvestProposal(proposal.symbol), enforceHash(facts, carried, config.P26_APPLY_LAYER_ERA), {
+    ctx.put(keys.harvestProposal(proposal.symbol), enforceHash(facts, carried, config.P26_APPLY_LAYER_ERA), {
       ttlSec: config.P26_PROPOSAL_TTL_SEC,
       onFail: () => metrics.hashWriteFailures.inc(),
     });

@@ -64,7 +64,7 @@ export async function safeFormOfRejected(
   );
   // Newest wins, as for a decided proposal: never over the calibration of a newer entry.
   if (newestWins === 'in-commit') ctx.onlyIfNewer(sourceKey, ctx.meta.id, { onSkip: () => metrics.superseded.inc() });
-  ctx.putHash(key, hash, { ttlSec: config.P26_PROPOSAL_TTL_SEC, onFail: () => metrics.hashWriteFailures.inc() });
+  ctx.put(key, hash, { ttlSec: config.P26_PROPOSAL_TTL_SEC, onFail: () => metrics.hashWriteFailures.inc() });
   metrics.hashWrites.inc();
   metrics.failClosed.inc({ cause: 'invalid_input' });
   ctx.log.warn(

@@ -1,4 +1,5 @@
-import { defineStatusSection, type BadgeCase, type StatusReadContext } from '../../runtime/contract/index.js';
+import { defineStatusSection, type StatusReadContext } from '../../runtime/contract/index.js';
+import { type BadgeCase } from '../../schemas/status/views.js';
 import { fieldsToRecord, parseNumber } from '../../schemas/fields.js';
 import { calibratedEntryReader } from '../../schemas/heat-gate.js';
 import { keys, streams } from '../../schemas/keys.js';

@@ -132,9 +132,9 @@ export function recordFollowUp(ctx: OutcomeCtx, id: string, followUp: FollowUp):
     }
   }
   const record: Record<string, string> = { ...followUp, ...(ahead.length === 0 ? { missing_reason: 'horizon_past' } : {}) };
-  ctx.putHash(keys.outcomeFollowUp(id), record, { ttlSec: Math.ceil(last.ms / 1000) + RECORD_DAYS_AFTER * 86_400 });
+  ctx.put(keys.outcomeFollowUp(id), record, { ttlSec: Math.ceil(last.ms / 1000) + RECORD_DAYS_AFTER * 86_400 });
   for (const horizon of past) {
-    ctx.setKey(keys.outcomeSample(id, horizon.label), '1', { ttlSec: SAMPLE_KEY_TTL_SEC });
+    ctx.put(keys.outcomeSample(id, horizon.label), '1', { ttlSec: SAMPLE_KEY_TTL_SEC });
     ctx.emit(
       config.OUTCOME_STREAM,
       encodeOutcome(
@@ -160,8 +160,8 @@ export function recordFollowUp(ctx: OutcomeCtx, id: string, followUp: FollowUp):
     );
   }
   if (ahead.length > 0) {
-    ctx.trimSortedSet(keys.outcomePending, now);
-    ctx.addToSortedSet(keys.outcomePending, decidedAt + last.ms, id);
+    ctx.remove(keys.outcomePending, { from: 'sorted-set', scoredAtMost: now });
+    ctx.add(keys.outcomePending, id, { to: 'sorted-set', score: decidedAt + last.ms });
   }
   for (const horizon of ahead) {
     ctx.schedule({

@@ -34,12 +34,12 @@ export class PendingSlots extends BatchTurns {
    * Takes a slot if fewer than `max` are pending, recording the guard and the version bump in
    * the follow-up's commit; false when the bound is reached (nothing recorded).
    */
-  claim(ctx: Pick<EffectWriter, 'requireUnchanged' | 'setKey'>, max: number): boolean {
+  claim(ctx: Pick<EffectWriter, 'require' | 'put'>, max: number): boolean {
     if (this.taken >= max) return false;
-    ctx.requireUnchanged(keys.outcomePendingVersion, this.version);
+    ctx.require(keys.outcomePendingVersion, { is: 'holding', value: this.version });
     const n = Number(this.version);
     const next = String(this.version !== null && Number.isSafeInteger(n) ? n + 1 : 1);
-    ctx.setKey(keys.outcomePendingVersion, next, { ttlSec: VERSION_TTL_SEC });
+    ctx.put(keys.outcomePendingVersion, next, { ttlSec: VERSION_TTL_SEC });
     this.version = next;
     this.taken += 1;
     return true;

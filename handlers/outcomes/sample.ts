@@ -51,8 +51,8 @@ export const outcomeSample = defineHandler({
     const worst = pnl === undefined ? previousWorst : previousWorst === undefined ? pnl : Math.min(previousWorst, pnl);
     const due = (parseNumber(record.decided_at) ?? 0) + job.horizon_ms;
 
-    ctx.setKey(keys.outcomeSample(job.id, job.horizon), '1', { ttlSec: SAMPLE_KEY_TTL_SEC });
-    if (worst !== undefined) ctx.putHash(keys.outcomeFollowUp(job.id), { worst_pnl_usd: String(worst) });
+    ctx.put(keys.outcomeSample(job.id, job.horizon), '1', { ttlSec: SAMPLE_KEY_TTL_SEC });
+    if (worst !== undefined) ctx.put(keys.outcomeFollowUp(job.id), { worst_pnl_usd: String(worst) });
     ctx.emit(
       ctx.config.OUTCOME_STREAM,
       encodeOutcome(

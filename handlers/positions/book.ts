@@ -1,6 +1,7 @@
 import { epochMs } from '../../domain/epoch.js';
 import * as z from 'zod';
-import { envInt, type RedisReader } from '../../runtime/contract/index.js';
+import { type RedisReader } from '../../runtime/contract/index.js';
+import { envInt } from '../../schemas/env.js';
 import { compareStreamIds, fieldsToRecord, parseNumber } from '../../schemas/fields.js';
 import { keys, streams } from '../../schemas/keys.js';
 import { positionSnapshotSchema, snapshotAges, snapshotNotional } from '../../schemas/position-snapshot.js';

@@ -1,5 +1,6 @@
 import * as z from 'zod';
-import { defineHandler, envInt, parseEnv, type MetricFactory, type RedisReader } from '../../runtime/contract/index.js';
+import { defineHandler, type MetricFactory, type RedisReader } from '../../runtime/contract/index.js';
+import { envInt, parseEnv } from '../../schemas/env.js';
 import { keys } from '../../schemas/keys.js';
 import { positionBookEnvShape } from './book.js';
 
@@ -110,16 +111,16 @@ export const positionIndex = defineHandler({
     const found = candidates.filter((_, i) => (present[i] ?? []).some((n) => n > 0));
     // A permitted open's symbol stays listed, hash or not, until its reservation expires (keys.p33Watch).
     const listed = new Set([...found, ...watched]);
-    ctx.trimSortedSet(keys.p33Watch, now);
+    ctx.remove(keys.p33Watch, { from: 'sorted-set', scoredAtMost: now });
     swept.forEach((s, i) => {
       if (s.cursor === undefined) return;
-      ctx.setKey(keys.p33IndexScanCursor(prefixes[i]!), s.cursor);
+      ctx.put(keys.p33IndexScanCursor(prefixes[i]!), s.cursor);
       if (s.cursor === '0') ctx.metrics.sweeps.inc();
     });
     // Members removed one by one, never the key replaced: a symbol a governor permit adds while
     // this refresh runs (it was no candidate here) stays listed.
-    for (const symbol of indexed) if (!listed.has(symbol)) ctx.removeFromSet(keys.p33PositionIndex, symbol);
-    for (const symbol of listed) ctx.addToSet(keys.p33PositionIndex, symbol);
+    for (const symbol of indexed) if (!listed.has(symbol)) ctx.remove(keys.p33PositionIndex, { from: 'set', member: symbol });
+    for (const symbol of listed) ctx.add(keys.p33PositionIndex, symbol, { to: 'set' });
     ctx.metrics.refreshes.inc();
     ctx.metrics.symbols.set(found.length);
     ctx.metrics.candidates.set(candidates.length);

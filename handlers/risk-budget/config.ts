@@ -1,6 +1,6 @@
 import * as z from 'zod';
 import { positionBookEnvShape } from '../positions/book.js';
-import { envBool, envInt, envMode, envNumber, parseEnv } from '../../runtime/contract/index.js';
+import { envBool, envInt, envMode, envNumber, parseEnv } from '../../schemas/env.js';
 
 const weight = (defaultValue: number) => envNumber(defaultValue).refine((v) => v >= 0, 'must not be negative');
 

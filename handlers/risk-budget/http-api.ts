@@ -3,7 +3,8 @@ import { readBudgetHash } from '../../schemas/budget.js';
 import { keys } from '../../schemas/keys.js';
 import { fastApiJson, pyFloat, PyJsonNanError, type PyJson } from '../../schemas/python-json.js';
 import { parsePyFloat, pyFloatStr } from '../../schemas/python-number.js';
-import { isCrossSite, type HttpAnswer, type RouteContext, type RouteDeclaration, type RouteRequest } from '../../runtime/contract/index.js';
+import type { HttpAnswer, RouteContext, RouteDeclaration, RouteRequest } from '../../runtime/contract/index.js';
+import { isCrossSite } from '../../domain/cross-site.js';
 import type { RiskBudgetConfig } from './config.js';
 import type { RiskBudgetMetrics } from './metrics.js';
 

@@ -103,7 +103,7 @@ function record(plan: BudgetPlan, ctx: Ctx): void {
   }
   if (portfolio.kind === 'fresh') {
     // Ours, without a TTL: a copy that is too old must still be seen as one (p28_portfolio_too_old_total).
-    ctx.putHash(keys.budgetPortfolioLkg, lastKnownGoodFields(portfolio.state, nowMs), { replace: true, onFail });
+    ctx.put(keys.budgetPortfolioLkg, lastKnownGoodFields(portfolio.state, nowMs), { replace: true, onFail });
   } else {
     for (const _budget of plan.budgets) metrics.lkgUsed.inc();
     ctx.log.info({ problem: portfolio.problem, cacheAgeSec: Math.round(portfolio.cacheAgeSec) }, 'using last-known-good portfolio state');
@@ -125,7 +125,7 @@ function record(plan: BudgetPlan, ctx: Ctx): void {
       baseRiskPct: config.BASE_RISK_PCT,
     });
     // HSET then EXPIRE, as the original: fields someone else put in the hash stay.
-    ctx.putHash(keys.budget(budget.symbol), fields, { ttlSec: config.BUDGET_HASH_TTL_SEC, onFail });
+    ctx.put(keys.budget(budget.symbol), fields, { ttlSec: config.BUDGET_HASH_TTL_SEC, onFail });
     metrics.computed.inc({ symbol: budget.symbol });
     metrics.budgetValue.set({ symbol: budget.symbol }, budget.budgetUsd);
     metrics.stressFactor.set({ symbol: budget.symbol }, budget.stress);

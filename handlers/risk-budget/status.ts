@@ -1,10 +1,6 @@
-import {
-  defineStatusSection,
-  formatDuration,
-  type BadgeCase,
-  type RedisReader,
-  type SectionHeadlineReason,
-} from '../../runtime/contract/index.js';
+import { defineStatusSection, type RedisReader, type SectionHeadlineReason } from '../../runtime/contract/index.js';
+import { type BadgeCase } from '../../schemas/status/views.js';
+import { duration as formatDuration } from '../../schemas/status/format.js';
 import { epochMs } from '../../domain/epoch.js';
 import { readBudgetHash } from '../../schemas/budget.js';
 import { parseNumber } from '../../schemas/fields.js';

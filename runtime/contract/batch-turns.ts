@@ -1,18 +1,13 @@
 /**
- * Turns in batch order, for a gate whose decisions build on the ones before them in the batch
- * (the governor's caps, the outcome handlers' pending bound). The runtime starts a batch's
- * messages concurrently; a handler that takes its turn before its first await decides after every
- * earlier message of the batch has decided, whatever its own reads awaited. Kept in the batch
- * state, one per batch (and per re-run).
+ * Turns in batch order, for decisions that build on the batch's earlier ones (the governor's caps,
+ * the outcomes' pending bound). The runtime starts a batch's messages concurrently; a handler that
+ * takes its turn before its first await decides after every earlier message of the batch, whatever
+ * its own reads awaited. One per batch (and re-run), kept in the batch state.
  */
 export class BatchTurns {
   private tail: Promise<void> = Promise.resolve();
 
-  /**
-   * Takes the next turn; call it before the handler's first await, so turns follow the order in
-   * which the runtime starts the batch's messages (batch order). `ready` resolves once every
-   * earlier turn is done; `done` must be called however the decision ends.
-   */
+  /** Before the first await (so turns follow batch order). `ready`: every earlier turn is done; call `done` however it ends. */
   takeTurn(): { ready: Promise<void>; done: () => void } {
     const ready = this.tail;
     let done!: () => void;

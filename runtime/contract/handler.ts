@@ -5,12 +5,10 @@ import type { Logger } from './logger.js';
 import type { MetricFactory } from './metrics.js';
 import type { RedisReader } from './redis-reader.js';
 
-// What a gate author reads to write `handle(message, ctx)` and its declaration; docs/writing-a-gate.md
-// explains each member with an example. The effects are in effects.ts, the HTTP surface in http.ts.
+// A gate's declaration and its ctx; docs/writing-a-gate.md explains each member with an example.
 
 type Async<T> = T | Promise<T>;
 
-/** Where the message came from: a stream entry or a BullMQ job. */
 export interface MessageMeta {
   readonly id: string; // the stream id or the job id
   readonly raw: Fields; // every field, named by the schema or not

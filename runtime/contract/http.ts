@@ -4,11 +4,8 @@ import type { AnyStatusSection } from './status-section.js';
 
 /** What a gate serves over HTTP, beside the runtime's /metrics, /ready and status page. */
 export interface HttpDeclaration<Config, Metrics> {
-  /** The original's /health answer; without it, the runtime's liveness body. */
-  readonly health?: HealthDeclaration<Config>;
-  /** The original's own /metrics text; without it, the runtime's exposition only. */
-  readonly metrics?: MetricsDeclaration<Config>;
+  readonly health?: HealthDeclaration<Config>; // none: the runtime's liveness body
+  readonly metrics?: MetricsDeclaration<Config>; // none: the runtime's exposition only
   readonly routes?: readonly RouteDeclaration<Config, Metrics>[];
-  /** Its sections of the status page, GET /status and `quantum-gates status`. */
   readonly status?: readonly AnyStatusSection<Config>[];
 }

@@ -1,9 +1,6 @@
-/**
- * The contract a gate is written against, and the only runtime module `handlers/` may import
- * (ESLint and test/unit/boundaries.test.ts hold it). Everything else under runtime/ is how the
- * contract is kept: reading, committing, retrying, serving. A gate that needed more than this
- * would be reaching past ctx, so widen the contract here, deliberately, rather than import around it.
- */
+// The contract a gate is written against, the only runtime module handlers/ may import (ESLint and
+// test/unit/boundaries.test.ts hold it); the rest of runtime/ is how it is kept. A gate needing
+// more would be reaching past ctx: widen the contract here, deliberately, not import around it.
 export {
   defineHandler,
   type AnyHandler,
@@ -18,7 +15,6 @@ export {
   type Trigger,
 } from './handler.js';
 export type { Logger } from './logger.js';
-export { envBool, envChoice, envInt, envMode, envNumber, parseEnv } from './env.js';
 export type { CounterMetric, GaugeMetric, HistogramMetric, MetricFactory } from './metrics.js';
 export type { RedisReader } from './redis-reader.js';
 export type { EffectWriter, Fields, JobSummary } from './effects.js';
@@ -26,7 +22,6 @@ export type { HealthAnswer, HttpAnswer } from './answer.js';
 export type { HttpDeclaration } from './http.js';
 export { metricsAsHealth, type HealthDeclaration, type HealthProbe, type MetricsDeclaration } from './health.js';
 export type { HttpMethod, RouteContext, RouteDeclaration, RouteRedis, RouteRequest } from './routes.js';
-export { isCrossSite } from './cross-site.js';
 export {
   defineStatusSection,
   type SectionHeadlineReason,
@@ -34,18 +29,4 @@ export {
   type AnyStatusSection,
   type StatusSectionDeclaration,
 } from './status-section.js';
-export type {
-  AnySectionView,
-  BadgeCase,
-  ChartBands,
-  SectionView,
-  SeriesView,
-  SentenceView,
-  SwitchView,
-  TableView,
-  Tone,
-  ValueFormat,
-  ViewField,
-} from './status-views.js';
-export { duration as formatDuration } from './format.js';
 export { BatchTurns } from './batch-turns.js';

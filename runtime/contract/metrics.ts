@@ -1,7 +1,4 @@
-/**
- * Narrow metric interfaces handlers see. Handlers declare their metrics through a MetricFactory
- * and never import prom-client, so a fake ctx can hand them recording no-ops.
- */
+// Handlers declare metrics through a MetricFactory, never prom-client, so a fake ctx can hand them recording no-ops.
 export type Labels<L extends string> = Readonly<Record<L, string | number>>;
 
 export interface CounterMetric<L extends string = never> {

@@ -1,7 +1,4 @@
-/**
- * The read-only Redis surface handlers get through ctx.redis. ioredis satisfies it; a fake ctx
- * implements it over a plain map. Writes are effects, never calls on this.
- */
+/** ctx.redis: read-only, since writes are effects. ioredis satisfies it; a fake ctx implements it over a map. */
 export interface RedisReader {
   get(key: string): Promise<string | null>;
   mget(...keys: string[]): Promise<(string | null)[]>;
@@ -13,16 +10,12 @@ export interface RedisReader {
   scard(key: string): Promise<number>;
   zcount(key: string, min: number | string, max: number | string): Promise<number>;
   zrangebyscore(key: string, min: number | string, max: number | string): Promise<string[]>;
-  /** ZRANGEBYSCORE … WITHSCORES: member, score, member, score, … */
-  zrangebyscore(key: string, min: number | string, max: number | string, withScores: 'WITHSCORES'): Promise<string[]>;
+  zrangebyscore(key: string, min: number | string, max: number | string, withScores: 'WITHSCORES'): Promise<string[]>; // member, score, …
   lrange(key: string, start: number, stop: number): Promise<string[]>;
-  /** TYPE: string, list, set, zset, hash, stream or none. */
-  type(key: string): Promise<string>;
+  type(key: string): Promise<string>; // string, list, set, zset, hash, stream or none
   xrevrange(key: string, end: string, start: string, countToken: 'COUNT', count: number): Promise<[id: string, fields: string[]][]>;
-  /** XINFO GROUPS: rejects when the stream does not exist. */
-  xinfo(subcommand: 'GROUPS', key: string): Promise<unknown>;
-  /** XPENDING summary: [count, lowest id, highest id, consumers]. */
-  xpending(key: string, group: string): Promise<unknown[]>;
+  xinfo(subcommand: 'GROUPS', key: string): Promise<unknown>; // rejects when the stream does not exist
+  xpending(key: string, group: string): Promise<unknown[]>; // [count, lowest id, highest id, consumers]
   scan(
     cursor: string | number,
     matchToken: 'MATCH',
@@ -30,9 +23,6 @@ export interface RedisReader {
     countToken: 'COUNT',
     count: number,
   ): Promise<[cursor: string, keys: string[]]>;
-  /**
-   * Runs a read-only Lua script (EVAL_RO, Redis 7): several dependent reads in one round trip.
-   * Callers keep a plain fallback, since Redis Cluster refuses scripts touching undeclared keys.
-   */
+  /** Several dependent reads in one round trip; callers keep a plain fallback (Cluster refuses undeclared keys). */
   eval_ro(script: string, numKeys: number, ...keysAndArgs: (string | number)[]): Promise<unknown>;
 }

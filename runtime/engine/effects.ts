@@ -1,4 +1,4 @@
-import type { EffectWriter, Fields, JobSummary, ScheduledJob } from '../contract/effects.js';
+import type { Collection, Condition, EffectWriter, Fields, JobSummary, Members, ScheduledJob } from '../contract/effects.js';
 import type { DeferredMetricCalls } from './metrics.js';
 
 export type { EffectWriter, Fields, JobSummary, ScheduledJob } from '../contract/effects.js';
@@ -66,6 +66,8 @@ export interface OrderCondition {
 }
 
 const NONE: readonly never[] = Object.freeze([]);
+// An absent ttlSec stays absent (not `ttlSec: undefined`), so recorded effects compare as before.
+const ttl = (ttlSec: number | undefined) => (ttlSec === undefined ? {} : { ttlSec });
 
 /** Records effects in order; the runtime commits them, tests assert on them. */
 export class EffectRecorder implements EffectWriter {
@@ -85,33 +87,29 @@ export class EffectRecorder implements EffectWriter {
     return this.summaryFields;
   }
 
-  // emit and putHash run several times per message: no options object is copied when none is given.
+  // emit and put run several times per message: no options object is copied when none is given.
   emit(stream: string, fields: Fields, options?: { maxLen?: number; onFail?: () => void }): void {
     this.effects.push(options ? { op: 'emit', stream, fields, ...options } : { op: 'emit', stream, fields });
   }
-  putHash(key: string, fields: Fields, options?: { ttlSec?: number; replace?: boolean; latestWins?: boolean; onFail?: () => void }): void {
-    this.effects.push(options ? { op: 'putHash', key, fields, ...options } : { op: 'putHash', key, fields });
+  put(key: string, value: string, options?: { ttlSec?: number; onFail?: () => void }): void;
+  put(key: string, fields: Fields, options?: { ttlSec?: number; replace?: boolean; latestWins?: boolean; onFail?: () => void }): void;
+  put(
+    key: string,
+    value: string | Fields,
+    options?: { ttlSec?: number; replace?: boolean; latestWins?: boolean; onFail?: () => void },
+  ): void {
+    if (typeof value === 'string') this.effects.push({ op: 'setKey', key, value, ...options });
+    else this.effects.push(options ? { op: 'putHash', key, fields: value, ...options } : { op: 'putHash', key, fields: value });
   }
-  setKey(key: string, value: string, options: { ttlSec?: number; onFail?: () => void } = {}): void {
-    this.effects.push({ op: 'setKey', key, value, ...options });
+  add(key: string, member: string, to: Collection): void {
+    if (to.to === 'set') this.effects.push({ op: 'addToSet', key, member });
+    else if (to.to === 'sorted-set') this.effects.push({ op: 'addToSortedSet', key, score: to.score, member, ...ttl(to.ttlSec) });
+    else this.effects.push({ op: 'pushToList', key, value: member, maxLength: to.maxLength, ...ttl(to.ttlSec) });
   }
-  deleteKey(key: string): void {
-    this.effects.push({ op: 'deleteKey', key });
-  }
-  addToSet(key: string, member: string): void {
-    this.effects.push({ op: 'addToSet', key, member });
-  }
-  removeFromSet(key: string, member: string): void {
-    this.effects.push({ op: 'removeFromSet', key, member });
-  }
-  addToSortedSet(key: string, score: number, member: string, options: { ttlSec?: number } = {}): void {
-    this.effects.push({ op: 'addToSortedSet', key, score, member, ...options });
-  }
-  trimSortedSet(key: string, maxScore: number): void {
-    this.effects.push({ op: 'trimSortedSet', key, maxScore });
-  }
-  pushToList(key: string, value: string, options: { maxLength: number; ttlSec?: number }): void {
-    this.effects.push({ op: 'pushToList', key, value, ...options });
+  remove(key: string, members?: Members): void {
+    if (members === undefined) this.effects.push({ op: 'deleteKey', key });
+    else if (members.from === 'set') this.effects.push({ op: 'removeFromSet', key, member: members.member });
+    else this.effects.push({ op: 'trimSortedSet', key, maxScore: members.scoredAtMost });
   }
   get guards(): readonly Guard[] {
     return this.guardList ?? NONE;
@@ -119,18 +117,14 @@ export class EffectRecorder implements EffectWriter {
   get jobs(): readonly ScheduledJob[] {
     return this.jobList ?? NONE;
   }
-  requireAbsent(key: string): void {
-    (this.guardList ??= []).push({ kind: 'absent', key });
-  }
-  requireValue(key: string, value: string): void {
-    (this.guardList ??= []).push({ kind: 'equals', key, value });
-  }
-  requireUnchanged(key: string, read: string | null): void {
-    if (read === null) this.requireAbsent(key);
-    else this.requireValue(key, read);
-  }
-  requireOff(key: string, offValues: readonly string[]): void {
-    (this.guardList ??= []).push({ kind: 'off', key, offValues });
+  require(key: string, condition: Condition): void {
+    (this.guardList ??= []).push(
+      condition.is === 'off'
+        ? { kind: 'off', key, offValues: condition.offValues }
+        : condition.is === 'absent' || condition.value === null
+          ? { kind: 'absent', key }
+          : { kind: 'equals', key, value: condition.value },
+    );
   }
   schedule(job: ScheduledJob): void {
     (this.jobList ??= []).push(job);

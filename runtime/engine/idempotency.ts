@@ -56,7 +56,7 @@ function guard(
 ): void {
   for (const k of idempotencyKeys) {
     if (typeof k === 'string') {
-      ctx.requireAbsent(k);
+      ctx.require(k, { is: 'absent' });
       continue;
     }
     ctx.onlyIfNewer(k.key, k.id, {
@@ -67,7 +67,7 @@ function guard(
       },
     });
   }
-  if (doneKey !== undefined) ctx.setKey(doneKey, String(ctx.now()), { ttlSec: JOB_DONE_TTL_SEC });
+  if (doneKey !== undefined) ctx.put(doneKey, String(ctx.now()), { ttlSec: JOB_DONE_TTL_SEC });
 }
 
 /**

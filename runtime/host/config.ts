@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import * as z from 'zod';
-import { envBool, envChoice, envInt, parseEnv } from '../contract/env.js';
+import { envBool, envChoice, envInt, parseEnv } from '../../schemas/env.js';
 
 const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 

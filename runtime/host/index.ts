@@ -38,18 +38,9 @@ export { headlineState, type Headline, type HeadlineReason } from './http/status
 export { RUNTIME_STATUS_KEYS } from './http/status-keys.js';
 export { formatUtc } from './http/status-time.js';
 // The gate contract's names the application reads declarations and settings with.
-export { ConfigError, envBool, parseEnv } from '../contract/env.js';
-export type {
-  AnyHandler,
-  AnySectionView,
-  BadgeCase,
-  HandlerDeclaration,
-  RedisReader,
-  SectionView,
-  StatusSectionDeclaration,
-  ValueFormat,
-  ViewField,
-} from '../contract/index.js';
+export { ConfigError, envBool, parseEnv } from '../../schemas/env.js';
+export type { AnyHandler, HandlerDeclaration, RedisReader, StatusSectionDeclaration } from '../contract/index.js';
+export type { AnySectionView, BadgeCase, SectionView, ValueFormat, ViewField } from '../../schemas/status/views.js';
 export type { StreamTrigger } from '../contract/handler.js';
 // The engine's record formats the operator CLI reads: dead letters and their validation issues.
 export { deadLetterIndexKey, deadLetterIndexMember } from '../engine/dead-letter.js';

@@ -1,4 +1,4 @@
-import { ConfigError } from '../contract/env.js';
+import { ConfigError } from '../../schemas/env.js';
 import type { AnyHandler } from '../contract/handler.js';
 
 /** Picks the handlers named in HANDLERS (comma-separated), or all of them when it is empty. */

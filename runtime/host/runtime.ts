@@ -3,7 +3,7 @@ import type { Registry } from 'prom-client';
 import { TransactionCommitter, type Committer } from '../engine/commit.js';
 import { ClusterCommitter } from '../engine/cluster-commit.js';
 import { clusterSettingProblems, parseRuntimeConfig, type RuntimeConfig } from './config.js';
-import { ConfigError } from '../contract/env.js';
+import { ConfigError } from '../../schemas/env.js';
 import { BacklogMonitor } from './backlog.js';
 import type { AnyHandler } from '../contract/handler.js';
 import type { JobRunner } from '../sources/job-runner.js';

@@ -48,9 +48,9 @@ const caps: AnyHandler = defineHandler({
     const state = ctx.state as State;
     const from = state.version;
     const to = String(Number(from ?? '0') + 1);
-    ctx.requireUnchanged('version', from);
-    ctx.setKey('version', to);
-    ctx.pushToList('applied', message.n, { maxLength: 100 });
+    ctx.require('version', { is: 'holding', value: from });
+    ctx.put('version', to);
+    ctx.add('applied', message.n, { to: 'list', maxLength: 100 });
     ctx.emit('out', { n: message.n, counted: state.applied.join(',') });
     state.version = to;
     state.applied = [...state.applied, message.n];

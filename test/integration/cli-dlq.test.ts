@@ -3,7 +3,7 @@ import * as z from 'zod';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { heatGate } from '../../handlers/heat-gate/index.js';
 import { deadLetterFields, DEAD_LETTER_VALUE_LIMIT } from '../../runtime/engine/dead-letter.js';
-import { parseEnv } from '../../runtime/contract/env.js';
+import { parseEnv } from '../../schemas/env.js';
 import { formatIssues } from '../../runtime/engine/message-pipeline.js';
 import { defineHandler } from '../../runtime/contract/handler.js';
 import type { Runtime } from '../../runtime/host/runtime.js';

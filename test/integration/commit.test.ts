@@ -69,8 +69,8 @@ describe('TransactionCommitter on a real redis-server', () => {
       },
     });
     const report = await commitAndReport(new TransactionCommitter(meddling, 0), { stream: 's', group: 'g', consumer: 'c' }, [
-      { entryId: a, recorder: recorder((r) => (r.requireOff('taken', ['off']), r.emit('out', { n: 'a' }))) },
-      { entryId: b, recorder: recorder((r) => (r.requireOff('free', ['off']), r.emit('out', { n: 'b' }))) },
+      { entryId: a, recorder: recorder((r) => (r.require('taken', { is: 'off', offValues: ['off'] }), r.emit('out', { n: 'a' }))) },
+      { entryId: b, recorder: recorder((r) => (r.require('free', { is: 'off', offValues: ['off'] }), r.emit('out', { n: 'b' }))) },
       { entryId: c, recorder: recorder((r) => r.emit('out', { n: 'c' })) },
     ]);
     expect(report.conflicted).toEqual([0, 1]);
@@ -81,7 +81,8 @@ describe('TransactionCommitter on a real redis-server', () => {
   it('commits a run of guards each chained on the value the message before it sets, in one transaction', async () => {
     const [a, b, c] = await deliver(3);
     await redis.client.set('version', '1');
-    const bump = (from: string, to: string) => recorder((r) => (r.requireValue('version', from), r.setKey('version', to)));
+    const bump = (from: string, to: string) =>
+      recorder((r) => (r.require('version', { is: 'holding', value: from }), r.put('version', to)));
     const report = await commitAndReport(new TransactionCommitter(connection, 0), { stream: 's', group: 'g', consumer: 'c' }, [
       { entryId: a, recorder: bump('1', '2') },
       { entryId: b, recorder: bump('2', '3') },
@@ -96,7 +97,7 @@ describe('TransactionCommitter on a real redis-server', () => {
     const [a, b, c] = await deliver(3);
     await redis.client.set('version', '7');
     const bump = (from: string, to: string) =>
-      recorder((r) => (r.requireValue('version', from), r.setKey('version', to), r.emit('out', { to })));
+      recorder((r) => (r.require('version', { is: 'holding', value: from }), r.put('version', to), r.emit('out', { to })));
     // The first's guard fails (7, not 1); the second is chained on it; the third is independent.
     const report = await commitAndReport(new TransactionCommitter(connection, 0), { stream: 's', group: 'g', consumer: 'c' }, [
       { entryId: a, recorder: bump('1', '2') },
@@ -114,7 +115,8 @@ describe('TransactionCommitter on a real redis-server', () => {
     await redis.client.set('version', '1');
     // Another consumer takes the first entry: its writes are skipped, so the second's chain breaks.
     await redis.client.xclaim('s', 'g', 'other', 0, a!);
-    const bump = (from: string, to: string) => recorder((r) => (r.requireValue('version', from), r.setKey('version', to)));
+    const bump = (from: string, to: string) =>
+      recorder((r) => (r.require('version', { is: 'holding', value: from }), r.put('version', to)));
     const report = await commitAndReport(new TransactionCommitter(connection, 0), { stream: 's', group: 'g', consumer: 'c' }, [
       { entryId: a, recorder: bump('1', '2') },
       { entryId: b, recorder: bump('2', '3') },
@@ -129,7 +131,10 @@ describe('TransactionCommitter on a real redis-server', () => {
     const [a] = await deliver(1);
     await redis.client.set('version', '2');
     const report = await commitAndReport(new TransactionCommitter(connection, 0), { stream: 's', group: 'g', consumer: 'c' }, [
-      { entryId: a, recorder: recorder((r) => (r.requireValue('version', '1'), r.setKey('version', '2'), r.emit('out', { n: 'a' }))) },
+      {
+        entryId: a,
+        recorder: recorder((r) => (r.require('version', { is: 'holding', value: '1' }), r.put('version', '2'), r.emit('out', { n: 'a' }))),
+      },
     ]);
     expect(report).toMatchObject({ committed: [], conflicted: [0] });
     expect(await redis.client.exists('out')).toBe(0);
@@ -140,11 +145,11 @@ describe('TransactionCommitter on a real redis-server', () => {
     ['a hash', (r: Redis) => r.hset('k', 'f', 'v')],
     ['a set', (r: Redis) => r.sadd('k', 'm')],
     ['a string', (r: Redis) => r.set('k', 'v')],
-  ])('sees a guarded key that exists as %s (requireAbsent conflicts)', async (_kind, create) => {
+  ])('sees a guarded key that exists as %s (an absent guard conflicts)', async (_kind, create) => {
     const [a] = await deliver(1);
     await create(redis.client);
     const report = await commitAndReport(new TransactionCommitter(connection, 0), { stream: 's', group: 'g', consumer: 'c' }, [
-      { entryId: a, recorder: recorder((r) => (r.requireAbsent('k'), r.emit('out', { n: 'a' }))) },
+      { entryId: a, recorder: recorder((r) => (r.require('k', { is: 'absent' }), r.emit('out', { n: 'a' }))) },
     ]);
     expect(report.conflicted).toEqual([0]);
     expect(await redis.client.exists('out')).toBe(0);
@@ -154,7 +159,7 @@ describe('TransactionCommitter on a real redis-server', () => {
     const [a, b] = await deliver(2);
     await redis.client.set('not-a-hash', 'x');
     const report = await commitAndReport(new TransactionCommitter(connection, 0), { stream: 's', group: 'g', consumer: 'c' }, [
-      { entryId: a, recorder: recorder((r) => (r.emit('out', { n: 'a' }), r.putHash('not-a-hash', { f: 'v' }))) },
+      { entryId: a, recorder: recorder((r) => (r.emit('out', { n: 'a' }), r.put('not-a-hash', { f: 'v' }))) },
       { entryId: b, recorder: recorder((r) => r.emit('out', { n: 'b' })) },
     ]);
     expect(report.committed).toEqual([1]);
@@ -184,7 +189,7 @@ describe('TransactionCommitter on a real redis-server', () => {
     const report = await commitAndReport(new TransactionCommitter(connection, 0), { stream: 's', group: 'g', consumer: 'c' }, [
       { entryId: a, recorder: recorder((r) => r.emit('out', { n: 'a' })) },
       { entryId: b, recorder: recorder((r) => r.emit('out', { n: 'b', ...wide })) },
-      { entryId: c, recorder: recorder((r) => (r.putHash('not-a-hash', { f: 'v' }), r.emit('out', { n: 'c' }))) },
+      { entryId: c, recorder: recorder((r) => (r.put('not-a-hash', { f: 'v' }), r.emit('out', { n: 'c' }))) },
     ]);
     expect(report.committed).toEqual([0, 1]);
     expect(report.withheld).toEqual([2]);
@@ -221,14 +226,14 @@ describe('TransactionCommitter on a real redis-server', () => {
         entryId: a,
         recorder: recorder((r) => {
           r.emit('out', { n: 'a' });
-          r.putHash('snapshot', { fresh: '1' }, { replace: true, ttlSec: 60 });
-          r.setKey('flag', 'on', { ttlSec: 30 });
-          r.setKey('plain', 'v');
-          r.deleteKey('doomed');
-          r.addToSet('members', 'joined');
-          r.removeFromSet('members', 'gone');
-          r.addToSortedSet('window', 9, 'newest', { ttlSec: 90 });
-          r.trimSortedSet('window', 2);
+          r.put('snapshot', { fresh: '1' }, { replace: true, ttlSec: 60 });
+          r.put('flag', 'on', { ttlSec: 30 });
+          r.put('plain', 'v');
+          r.remove('doomed');
+          r.add('members', 'joined', { to: 'set' });
+          r.remove('members', { from: 'set', member: 'gone' });
+          r.add('window', 'newest', { to: 'sorted-set', score: 9, ttlSec: 90 });
+          r.remove('window', { from: 'sorted-set', scoredAtMost: 2 });
         }),
       },
     ]);
@@ -251,8 +256,8 @@ describe('TransactionCommitter on a real redis-server', () => {
     await redis.client.xclaim('s', 'g', 'reclaimer', 0, b!);
     await redis.client.xack('s', 'g', c!);
     const report = await commitAndReport(new TransactionCommitter(connection, 0), { stream: 's', group: 'g', consumer: 'c' }, [
-      { entryId: a, recorder: recorder((r) => (r.emit('out', { n: 'a' }), r.setKey('k:a', '1'))) },
-      { entryId: b, recorder: recorder((r) => (r.emit('out', { n: 'b' }), r.setKey('k:b', '1'))) },
+      { entryId: a, recorder: recorder((r) => (r.emit('out', { n: 'a' }), r.put('k:a', '1'))) },
+      { entryId: b, recorder: recorder((r) => (r.emit('out', { n: 'b' }), r.put('k:b', '1'))) },
       { entryId: c, extraEmits: [{ stream: 'dlq', fields: { reason: 'x' }, maxLen: 0 }] },
     ]);
     expect(report).toEqual({ committed: [0], conflicted: [], lost: [1, 2], superseded: [], withheld: [], waiting: [], effectFailures: [] });
@@ -307,7 +312,7 @@ describe('TransactionCommitter on a real redis-server', () => {
     await redis.client.set('stale', '9-0');
     const committer = new TransactionCommitter(connection, 0);
     const report = await commitAndReport(committer, { stream: 's', group: 'g', consumer: 'c' }, [
-      { entryId: a, recorder: recorder((r) => (r.onlyIfNewer('order', '7-0'), r.putHash('h', wide), r.emit('out', { n: 'a', ...wide }))) },
+      { entryId: a, recorder: recorder((r) => (r.onlyIfNewer('order', '7-0'), r.put('h', wide), r.emit('out', { n: 'a', ...wide }))) },
       { entryId: b, recorder: recorder((r) => (r.onlyIfNewer('order', '6-0'), r.emit('out', { n: 'b' }))) },
       { entryId: c, recorder: recorder((r) => (r.onlyIfNewer('stale', '8-0'), r.emit('out', { n: 'c' }))) },
     ]);
@@ -347,7 +352,7 @@ describe('TransactionCommitter on a real redis-server', () => {
       },
     });
     const committing = new TransactionCommitter(broken, 0).commit({ stream: 's', group: 'g', consumer: 'c' }, [
-      { entryId: a, recorder: recorder((r) => (r.requireOff('switch', ['off']), r.setKey('permit', 'mine'))) },
+      { entryId: a, recorder: recorder((r) => (r.require('switch', { is: 'off', offValues: ['off'] }), r.put('permit', 'mine'))) },
     ]);
     await expect(committing).rejects.toThrow(/Connection is closed/);
     await connection.unwatch();
@@ -385,7 +390,7 @@ describe('TransactionCommitter on a real redis-server', () => {
     const [a] = await deliver(1);
     await redis.client.config('RESETSTAT');
     const report = await commitAndReport(new TransactionCommitter(connection, 0), { stream: 's', group: 'g', consumer: 'c' }, [
-      { entryId: a, recorder: recorder((r) => (r.requireOff('switch', ['off']), r.emit('out', { n: 'a' }))) },
+      { entryId: a, recorder: recorder((r) => (r.require('switch', { is: 'off', offValues: ['off'] }), r.emit('out', { n: 'a' }))) },
     ]);
     expect(report.committed).toEqual([0]);
     expect(await redis.client.info('commandstats')).toMatch(/cmdstat_exec:calls=1,/);
@@ -396,8 +401,8 @@ describe('TransactionCommitter on a real redis-server', () => {
     await redis.client.set('version', '3');
     await redis.client.config('RESETSTAT');
     const report = await commitAndReport(new TransactionCommitter(connection, 0), { stream: 's', group: 'g', consumer: 'c' }, [
-      { entryId: a, recorder: recorder((r) => (r.requireAbsent('permit'), r.setKey('permit', 'a'))) },
-      { entryId: b, recorder: recorder((r) => (r.requireValue('version', '3'), r.setKey('version', '4'))) },
+      { entryId: a, recorder: recorder((r) => (r.require('permit', { is: 'absent' }), r.put('permit', 'a'))) },
+      { entryId: b, recorder: recorder((r) => (r.require('version', { is: 'holding', value: '3' }), r.put('version', '4'))) },
     ]);
     expect(report.committed).toEqual([0, 1]);
     const stats = await redis.client.info('commandstats');
@@ -409,8 +414,8 @@ describe('TransactionCommitter on a real redis-server', () => {
     const [a, b] = await deliver(2);
     await redis.client.set('taken', '1');
     const report = await commitAndReport(new TransactionCommitter(connection, 0), { stream: 's', group: 'g', consumer: 'c' }, [
-      { entryId: a, recorder: recorder((r) => r.putHash('latest', { v: 'a' }, { latestWins: true })) },
-      { entryId: b, recorder: recorder((r) => (r.requireAbsent('taken'), r.putHash('latest', { v: 'b' }, { latestWins: true }))) },
+      { entryId: a, recorder: recorder((r) => r.put('latest', { v: 'a' }, { latestWins: true })) },
+      { entryId: b, recorder: recorder((r) => (r.require('taken', { is: 'absent' }), r.put('latest', { v: 'b' }, { latestWins: true }))) },
     ]);
     expect(report).toMatchObject({ committed: [0], conflicted: [1] });
     expect(await redis.client.hgetall('latest')).toEqual({ v: 'a' });
@@ -423,11 +428,16 @@ describe('TransactionCommitter on a real redis-server', () => {
     // c is no longer this consumer's: a failing guard still answers conflicted (as when it was checked first).
     await redis.client.xack('s', 'g', c!);
     const report = await commitAndReport(new TransactionCommitter(connection, 0), { stream: 's', group: 'g', consumer: 'c' }, [
-      { entryId: a, recorder: recorder((r) => (r.requireAbsent('taken'), r.setKey('shared', 'a'), r.emit('out', { n: 'a' }))) },
-      { entryId: b, recorder: recorder((r) => (r.addToSet('shared-set', 'b'), r.setKey('shared', 'b'), r.emit('out', { n: 'b' }))) },
-      { entryId: c, recorder: recorder((r) => (r.requireValue('version', '0'), r.emit('out', { n: 'c' }))) },
-      { entryId: d, recorder: recorder((r) => (r.requireAbsent('other'), r.addToSet('shared-set', 'd'), r.emit('out', { n: 'd' }))) },
-      { entryId: e, recorder: recorder((r) => (r.requireAbsent('free'), r.setKey('free', 'e'), r.emit('out', { n: 'e' }))) },
+      { entryId: a, recorder: recorder((r) => (r.require('taken', { is: 'absent' }), r.put('shared', 'a'), r.emit('out', { n: 'a' }))) },
+      { entryId: b, recorder: recorder((r) => (r.add('shared-set', 'b', { to: 'set' }), r.put('shared', 'b'), r.emit('out', { n: 'b' }))) },
+      { entryId: c, recorder: recorder((r) => (r.require('version', { is: 'holding', value: '0' }), r.emit('out', { n: 'c' }))) },
+      {
+        entryId: d,
+        recorder: recorder(
+          (r) => (r.require('other', { is: 'absent' }), r.add('shared-set', 'd', { to: 'set' }), r.emit('out', { n: 'd' })),
+        ),
+      },
+      { entryId: e, recorder: recorder((r) => (r.require('free', { is: 'absent' }), r.put('free', 'e'), r.emit('out', { n: 'e' }))) },
     ]);
     expect(report).toMatchObject({ committed: [4], conflicted: [0, 1, 2, 3], lost: [] });
     expect((await redis.client.xrange('out', '-', '+')).map(([, f]) => f[1])).toEqual(['e']);

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { allHandlers } from '../../handlers/index.js';
-import { ConfigError } from '../../runtime/contract/env.js';
+import { ConfigError } from '../../schemas/env.js';
 import { dashboardPlugin, handlerQueueNames } from '../../app/http/dashboard.js';
 import { statusPlugin } from '../../app/http/status-routes.js';
 import { httpPlugins } from '../../app/http-plugins.js';

@@ -1,7 +1,7 @@
 import * as z from 'zod';
 import { afterEach, describe, expect, it } from 'vitest';
 import { defineHandler, type AnyHandler } from '../../runtime/contract/handler.js';
-import { parseEnv } from '../../runtime/contract/env.js';
+import { parseEnv } from '../../schemas/env.js';
 import type { Runtime } from '../../runtime/host/runtime.js';
 import type { Redis } from 'ioredis';
 import { commandCalls } from '../support/command-calls.js';

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import * as z from 'zod';
-import { defineHandler, parseEnv, type IdempotencyKey, type MessageMeta, type RedisReader } from '../../runtime/contract/index.js';
+import { defineHandler, type IdempotencyKey, type MessageMeta, type RedisReader } from '../../runtime/contract/index.js';
+import { parseEnv } from '../../schemas/env.js';
 import { startDuplicateCheck, startDuplicateChecks, type DuplicateCheck } from '../../runtime/engine/idempotency.js';
 import { usePrivateRedis } from '../support/redis-server.js';
 

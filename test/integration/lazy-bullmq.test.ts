@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import * as z from 'zod';
-import { parseEnv } from '../../runtime/contract/env.js';
+import { parseEnv } from '../../schemas/env.js';
 import { defineHandler } from '../../runtime/contract/handler.js';
 import type { Runtime } from '../../runtime/host/runtime.js';
 import { usePrivateRedis } from '../support/redis-server.js';

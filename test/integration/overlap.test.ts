@@ -1,7 +1,7 @@
 import * as z from 'zod';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { TransactionCommitter, type CommitItem, type Committer } from '../../runtime/engine/commit.js';
-import { parseEnv } from '../../runtime/contract/env.js';
+import { parseEnv } from '../../schemas/env.js';
 import { defineHandler, type AnyHandler } from '../../runtime/contract/handler.js';
 import type { RedisReader } from '../../runtime/contract/redis-reader.js';
 import type { Runtime } from '../../runtime/host/runtime.js';

@@ -1,7 +1,7 @@
 import * as z from 'zod';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { defineHandler, type AnyHandler } from '../../runtime/contract/handler.js';
-import { parseEnv } from '../../runtime/contract/env.js';
+import { parseEnv } from '../../schemas/env.js';
 import type { Runtime } from '../../runtime/host/runtime.js';
 import { startTestRedis, type TestRedis } from '../support/redis-server.js';
 import { pendingCount, produce, readStream, startRuntime, waitFor } from '../support/runtime.js';
@@ -54,8 +54,8 @@ const claimer = defineHandler({
       ctx.emit(OUT, { n: message.n, result: `lost to ${holder}` });
       return;
     }
-    ctx.requireAbsent(message.key);
-    ctx.setKey(message.key, message.n);
+    ctx.require(message.key, { is: 'absent' });
+    ctx.put(message.key, message.n);
     ctx.emit(OUT, { n: message.n, result: 'won' });
   },
 });

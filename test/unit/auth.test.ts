@@ -11,7 +11,7 @@ import {
   type AccessRequest,
   type DashboardAuth,
 } from '../../app/http/auth.js';
-import { ConfigError } from '../../runtime/contract/env.js';
+import { ConfigError } from '../../schemas/env.js';
 
 const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
 

@@ -86,8 +86,8 @@ describe('ClusterCommitter', () => {
     const { fake, committer } = setup();
     fake.strings.set('order', '4-0');
     const report = await commitAndReport(committer, source, [
-      { entryId: '1-0', recorder: recorder((r) => (r.onlyIfNewer('order', '5-0'), r.setKey('k', 'five'))) },
-      { entryId: '2-0', recorder: recorder((r) => (r.onlyIfNewer('order', '3-0'), r.setKey('k', 'three'))) },
+      { entryId: '1-0', recorder: recorder((r) => (r.onlyIfNewer('order', '5-0'), r.put('k', 'five'))) },
+      { entryId: '2-0', recorder: recorder((r) => (r.onlyIfNewer('order', '3-0'), r.put('k', 'three'))) },
     ]);
     expect(report).toMatchObject({ committed: [0], superseded: [1], conflicted: [] });
     expect(fake.calls).toEqual([
@@ -103,7 +103,7 @@ describe('ClusterCommitter', () => {
     const report = await commitAndReport(committer, source, [
       { entryId: '1-0', recorder: recorder((r) => r.emit('out', { plan_id: 'a' })) },
       { entryId: '2-0', extraEmits: [{ stream: 'dlq', fields: { reason: 'invalid_input' }, maxLen: 10 }] },
-      { entryId: '3-0', recorder: recorder((r) => r.setKey('k', 'v', { ttlSec: 5 })) },
+      { entryId: '3-0', recorder: recorder((r) => r.put('k', 'v', { ttlSec: 5 })) },
     ]);
     expect(report).toEqual({
       committed: [0, 1, 2],
@@ -121,9 +121,7 @@ describe('ClusterCommitter', () => {
 
   it('keeps the recorded order of effects on one key (delete, then write, then expire)', async () => {
     const { fake, committer } = setup();
-    await committer.commit(source, [
-      { entryId: '1-0', recorder: recorder((r) => r.putHash('h', { a: '1' }, { replace: true, ttlSec: 9 })) },
-    ]);
+    await committer.commit(source, [{ entryId: '1-0', recorder: recorder((r) => r.put('h', { a: '1' }, { replace: true, ttlSec: 9 })) }]);
     expect(fake.calls.map((c) => c[0])).toEqual(['DEL', 'HSET', 'EXPIRE', 'XACK']);
   });
 
@@ -131,7 +129,7 @@ describe('ClusterCommitter', () => {
     const { fake, committer } = setup();
     fake.strings.set('permit:p1', '{}');
     const report = await commitAndReport(committer, source, [
-      { entryId: '1-0', recorder: recorder((r) => (r.requireAbsent('permit:p1'), r.setKey('permit:p1', 'x'))) },
+      { entryId: '1-0', recorder: recorder((r) => (r.require('permit:p1', { is: 'absent' }), r.put('permit:p1', 'x'))) },
       { entryId: '2-0', recorder: recorder((r) => r.emit('out', { plan_id: 'b' })) },
     ]);
     expect(report.committed).toEqual([1]);
@@ -142,7 +140,7 @@ describe('ClusterCommitter', () => {
 
   it('lets only one of two items guarding the same key in one batch commit; the other re-runs', async () => {
     const { committer } = setup();
-    const guarded = () => recorder((r) => (r.requireAbsent('cooldown:BTC'), r.setKey('cooldown:BTC', '1')));
+    const guarded = () => recorder((r) => (r.require('cooldown:BTC', { is: 'absent' }), r.put('cooldown:BTC', '1')));
     const report = await commitAndReport(committer, source, [
       { entryId: '1-0', recorder: guarded() },
       { entryId: '2-0', recorder: guarded() },
@@ -155,16 +153,16 @@ describe('ClusterCommitter', () => {
     const { fake, committer } = setup();
     fake.strings.set(leaseKey('version:BTC'), 'someone-else');
     const report = await commitAndReport(committer, source, [
-      { entryId: '1-0', recorder: recorder((r) => (r.requireAbsent('version:BTC'), r.setKey('version:BTC', '1'))) },
+      { entryId: '1-0', recorder: recorder((r) => (r.require('version:BTC', { is: 'absent' }), r.put('version:BTC', '1'))) },
     ]);
     expect(report.conflicted).toEqual([0]);
   });
 
-  it('checks requireValue against the current value and releases its lease after the ack', async () => {
+  it('checks a holding-value guard against the current value and releases its lease after the ack', async () => {
     const { fake, committer } = setup();
     fake.strings.set('version:BTC', '3');
     const report = await commitAndReport(committer, source, [
-      { entryId: '1-0', recorder: recorder((r) => (r.requireValue('version:BTC', '3'), r.setKey('version:BTC', '4'))) },
+      { entryId: '1-0', recorder: recorder((r) => (r.require('version:BTC', { is: 'holding', value: '3' }), r.put('version:BTC', '4'))) },
     ]);
     expect(report.committed).toEqual([0]);
     expect(fake.strings.get('version:BTC')).toBe('4');
@@ -176,7 +174,7 @@ describe('ClusterCommitter', () => {
     const { fake, committer } = setup();
     fake.failWith = { command: 'HSET', error: new ReplyError('WRONGTYPE Operation against a key holding the wrong kind of value') };
     const report = await commitAndReport(committer, source, [
-      { entryId: '1-0', recorder: recorder((r) => r.putHash('h', { a: '1' })) },
+      { entryId: '1-0', recorder: recorder((r) => r.put('h', { a: '1' })) },
       { entryId: '2-0', recorder: recorder((r) => r.emit('out', { plan_id: 'b' })) },
     ]);
     expect(report.effectFailures).toHaveLength(1);
@@ -197,7 +195,7 @@ describe('ClusterCommitter', () => {
 
   it('re-enters its own lease when a commit of the same messages is retried after a lost connection', async () => {
     const { fake, committer } = setup();
-    const item = { entryId: '1-0', recorder: recorder((r) => (r.requireAbsent('permit:p9'), r.setKey('permit:p9', 'x'))) };
+    const item = { entryId: '1-0', recorder: recorder((r) => (r.require('permit:p9', { is: 'absent' }), r.put('permit:p9', 'x'))) };
     fake.failWith = { command: 'SET', error: new Error('Connection is closed.') };
     await expect(committer.commit(source, [item])).rejects.toThrow();
     fake.failWith = undefined;

@@ -5,12 +5,12 @@ import { EffectRecorder } from '../../runtime/engine/effects.js';
 /** One heat-bridge decision as the handler records it on a fresh read (nothing seen before). */
 function bridged(planId: string, symbol: string): CommitItem {
   const recorder = new EffectRecorder();
-  recorder.requireAbsent(`dedupe:${planId}`);
-  recorder.setKey(`dedupe:${planId}`, '1');
-  recorder.putHash(`by_plan:${planId}`, { symbol });
-  recorder.requireAbsent(`latest_plan_id:${symbol}`);
-  recorder.putHash(`latest:${symbol}`, { last_plan_id: planId });
-  recorder.setKey(`latest_plan_id:${symbol}`, planId);
+  recorder.require(`dedupe:${planId}`, { is: 'absent' });
+  recorder.put(`dedupe:${planId}`, '1');
+  recorder.put(`by_plan:${planId}`, { symbol });
+  recorder.require(`latest_plan_id:${symbol}`, { is: 'absent' });
+  recorder.put(`latest:${symbol}`, { last_plan_id: planId });
+  recorder.put(`latest_plan_id:${symbol}`, planId);
   recorder.emit('audit', { planId });
   return { entryId: `${planId}-${symbol}`, recorder };
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { allHandlers } from '../../handlers/index.js';
-import { ConfigError } from '../../runtime/contract/env.js';
+import { ConfigError } from '../../schemas/env.js';
 import { loadConfiguration } from '../../runtime/host/runtime.js';
 
 function problemsOf(env: Record<string, string>): string[] {

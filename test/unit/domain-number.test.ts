@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import * as z from 'zod';
 import { dataNumbers, parseDecimal, readDecimal, settingNumbers } from '../../domain/number.js';
-import { ConfigError, envInt, envNumber, parseEnv } from '../../runtime/contract/env.js';
+import { ConfigError, envInt, envNumber, parseEnv } from '../../schemas/env.js';
 import { numericField } from '../../schemas/common.js';
 import { parseNumber } from '../../schemas/fields.js';
 

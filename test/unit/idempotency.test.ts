@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import * as z from 'zod';
-import { defineHandler, parseEnv, type HandlerContext, type IdempotencyKey, type MetricFactory } from '../../runtime/contract/index.js';
+import { defineHandler, type HandlerContext, type IdempotencyKey, type MetricFactory } from '../../runtime/contract/index.js';
+import { parseEnv } from '../../schemas/env.js';
 import { guardFallback, handleOnce, JOB_DONE_TTL_SEC, jobDoneKey, startDuplicateCheck } from '../../runtime/engine/idempotency.js';
 import { applyMetricCalls } from '../../runtime/engine/metrics.js';
 import { fakeCtx } from '../support/fake-ctx.js';

@@ -27,7 +27,7 @@ describe('the kill switch has one definition', () => {
 
   it('the commit guard agrees with it for every value', () => {
     const recorder = new EffectRecorder();
-    recorder.requireOff('quantum:kill', KILL_SWITCH_OFF_VALUES);
+    recorder.require('quantum:kill', { is: 'off', offValues: KILL_SWITCH_OFF_VALUES });
     const guard = recorder.guards[0]!;
     for (const raw of [null, '', '0', 'false', ' FALSE ', '1', 'true', 'yes', 'ON', '2', '1.0', 'enabled']) {
       expect(guardHolds(guard, raw !== null, raw)).toBe(!killSwitchBlocks(raw));

@@ -4,7 +4,7 @@ import { volRegimeFromLabel, volRegimeFromSigma, volRegimeOf } from '../../handl
 import { choosePortfolioState, readPortfolioState } from '../../handlers/risk-budget/portfolio.js';
 import { clusterStressOf, violationOf } from '../../handlers/risk-budget/plan.js';
 import { parseRiskBudgetConfig } from '../../handlers/risk-budget/config.js';
-import { ConfigError } from '../../runtime/contract/env.js';
+import { ConfigError } from '../../schemas/env.js';
 
 const weights = { alphaHeat: 0.4, betaCluster: 0.4, gammaVol: 0.2 };
 const limits = { baseRiskPct: 0.02, minBudget: 500, maxBudget: 10_000 };

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { defineStatusSection, type SectionView } from '../../runtime/contract/index.js';
+import { defineStatusSection } from '../../runtime/contract/index.js';
+import { type SectionView } from '../../schemas/status/views.js';
 
 /**
  * A view names its fields through the section's value type: `npx tsc --noEmit -p .` checks this

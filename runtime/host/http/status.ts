@@ -7,7 +7,7 @@ import { isReady } from '../redis.js';
 import { redisAddress, redisIdentity } from '../redis-identity.js';
 import type { ReadinessCauses, RuntimeServices } from '../runtime.js';
 import type { AnyStatusSection } from '../../contract/status-section.js';
-import type { AnySectionView } from '../../contract/status-views.js';
+import type { AnySectionView } from '../../../schemas/status/views.js';
 import { collapseFailures, type RedisOutage, type SectionFailure } from './status-errors.js';
 import { statusHeadline, type Headline } from './status-headline.js';
 import { GateTrends } from './status-trends.js';

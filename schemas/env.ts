@@ -1,5 +1,6 @@
+/** Reading settings from the environment (a gate's `config`, the runtime's own), shared by gates, runtime and CLI. */
 import * as z from 'zod';
-import { numberProblemDetail, readDecimal, settingNumbers } from '../../domain/number.js';
+import { numberProblemDetail, readDecimal, settingNumbers } from '../domain/number.js';
 
 /** Thrown when environment variables fail validation; carries one line per bad variable. */
 export class ConfigError extends Error {
