@@ -1,8 +1,8 @@
 /**
  * The runtime as the application sees it, and the only runtime module `app/` and `cli/` may
  * import (ESLint and test/unit/boundaries.test.ts hold it): start a runtime over the chosen
- * gates, its settings and connections, the status it reports, and the few contract and engine
- * names the operator CLI reads records with. The rest of runtime/ is how these are kept; an
+ * gates, its settings and connections, what the status document reads of it (readiness causes,
+ * backlog), and the few contract and engine names the operator CLI reads records with. The rest of runtime/ is how these are kept; an
  * application need for more widens this list, deliberately.
  */
 export {
@@ -21,36 +21,29 @@ export { connectVerified, preflightRedis, redactSecrets, RedisWiringError } from
 export { buildInfo, packageRoot, releaseName, type BuildInfo } from './build-info.js';
 export { didYouMean } from './did-you-mean.js';
 export { findUnknownSettings, settingsRead } from './unknown-settings.js';
-export {
-  collectStatus,
-  defaultStatusOptions,
-  describeSections,
-  statusSourcesFrom,
-  type GatesStatus,
-  type RuntimeStatus,
-  type SectionDescription,
-  type StatusInstance,
-  type StatusOptions,
-  type StatusSources,
-} from './http/status.js';
-export { StatusCache } from './http/status-cache.js';
-export { headlineState, type Headline, type HeadlineReason } from './http/status-headline.js';
-export { RUNTIME_STATUS_KEYS } from './http/status-keys.js';
-export { formatUtc } from './http/status-time.js';
+// What the application's status document reads of a running process: its Redis, the backlog of
+// the gates' groups, why it is not ready (RuntimeServices.readinessCauses), within a time limit.
+export { isReady } from './redis.js';
+export { readBacklog, type GroupBacklog } from './backlog.js';
+export type { RedisFault } from './redis-health.js';
+export { withTimeout } from './timeout.js';
 // The gate contract's names the application reads declarations and settings with.
 export { ConfigError, envBool, parseEnv } from '../contract/env.js';
 export type {
   AnyHandler,
   AnySectionView,
+  AnyStatusSection,
   BadgeCase,
   HandlerDeclaration,
   RedisReader,
+  SectionHeadlineReason,
   SectionView,
   StatusSectionDeclaration,
   ValueFormat,
   ViewField,
 } from '../contract/index.js';
 export type { StreamTrigger } from '../contract/handler.js';
+export { formatDuration } from '../contract/index.js';
 // The engine's record formats the operator CLI reads: dead letters and their validation issues.
 export { deadLetterIndexKey, deadLetterIndexMember } from '../engine/dead-letter.js';
 export { describeIssues, readableDeadLetterError } from '../engine/validation-issues.js';

@@ -1,6 +1,4 @@
-import type { ReadinessCauses } from '../runtime.js';
-import type { SectionHeadlineReason } from '../../contract/status-section.js';
-import { duration } from '../../contract/format.js';
+import { formatDuration as duration, type ReadinessCauses, type SectionHeadlineReason } from '../../../runtime/host/index.js';
 import type { RedisOutage, UnreadSections } from './status-errors.js';
 import type { GateTrend } from './status-trends.js';
 
