@@ -1,8 +1,7 @@
 import type { RootLogger } from '../engine/logger.js';
 import type { RuntimeMetrics } from '../engine/metrics.js';
 import type { RuntimeConfig } from './config.js';
-import { connectRedis, describeRedis, isReady, waitUntilReady, type ConnectionRole, type RedisClient } from './redis.js';
-import { redactSecrets } from './redis-preflight.js';
+import { connectRedis, describeRedis, isReady, redactSecrets, waitUntilReady, type ConnectionRole, type RedisClient } from './redis.js';
 
 /** While Redis does not answer at start, the log says so once this often. */
 const WAITING_FOR_REDIS_LOG_MS = 60_000;

@@ -15,9 +15,8 @@ export {
   type RuntimeServices,
 } from './runtime.js';
 export { parseRuntimeConfig, redisIsConfigured, type RuntimeConfig } from './config.js';
-export { describeRedis, type RedisClient } from './redis.js';
+export { createRedisClient, describeRedis, redactSecrets, type RedisClient } from './redis.js';
 export { redisAddress, redisIdentity } from './redis-identity.js';
-export { connectVerified, preflightRedis, redactSecrets, RedisWiringError } from './redis-preflight.js';
 export { buildInfo, packageRoot, releaseName, type BuildInfo } from './build-info.js';
 export { didYouMean } from './did-you-mean.js';
 export { findUnknownSettings, settingsRead } from './unknown-settings.js';
@@ -26,7 +25,7 @@ export { findUnknownSettings, settingsRead } from './unknown-settings.js';
 export { isReady } from './redis.js';
 export { readBacklog, type GroupBacklog } from './backlog.js';
 export type { RedisFault } from './redis-health.js';
-export { withTimeout } from './timeout.js';
+export { TimeoutError, withTimeout } from './timeout.js';
 // The gate contract's names the application reads declarations and settings with.
 export { ConfigError, envBool, parseEnv } from '../contract/env.js';
 export type {
