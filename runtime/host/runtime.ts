@@ -15,7 +15,7 @@ import { describeRedis, type RedisClient } from './redis.js';
 import { RedisHealth } from './redis-health.js';
 import { bindNamingSetting, buildServer, type Readiness } from './server.js';
 import { closeServers, listenHealthPorts } from './health.js';
-import { gateRoutesPlugin } from './http/gate-routes.js';
+import { gateRoutesPlugin } from './gate-routes.js';
 import { loadConfiguration } from './settings.js';
 import { openConnections } from './connections.js';
 import { hostGates, type ConsumerState, type HostedHandler } from './gates.js';
