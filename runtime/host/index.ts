@@ -15,13 +15,16 @@ export {
   type RuntimeServices,
 } from './runtime.js';
 export { parseRuntimeConfig, redisIsConfigured, type RuntimeConfig } from './config.js';
+// createRedisClient: the application's pre-flight check and the CLI open a client of their own
+// on the runtime's Redis settings (app/redis-preflight.ts).
 export { createRedisClient, describeRedis, redactSecrets, type RedisClient } from './redis.js';
 export { redisAddress, redisIdentity } from './redis-identity.js';
 export { buildInfo, packageRoot, releaseName, type BuildInfo } from './build-info.js';
 export { didYouMean } from './did-you-mean.js';
 export { findUnknownSettings, settingsRead } from './unknown-settings.js';
 // What the application's status document reads of a running process: its Redis, the backlog of
-// the gates' groups, why it is not ready (RuntimeServices.readinessCauses), within a time limit.
+// the gates' groups, why it is not ready (RuntimeServices.readinessCauses), within a time limit
+// (withTimeout, which the pre-flight check uses too).
 export { isReady } from './redis.js';
 export { readBacklog, type GroupBacklog } from './backlog.js';
 export type { RedisFault } from './redis-health.js';
