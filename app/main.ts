@@ -5,14 +5,13 @@ import {
   redisIsConfigured,
   type RuntimeConfig,
   ConfigError,
-  preflightRedis,
   redactSecrets,
-  RedisWiringError,
   createRuntime,
   loadConfiguration,
   describeRedis,
 } from '../runtime/host/index.js';
 import { checkHttpEnv, httpPlugins } from './http-plugins.js';
+import { preflightRedis, RedisWiringError } from './redis-preflight.js';
 import { isListening, localProbe, redisServerAvailable } from './local-redis.js';
 import { privateRedisPort, runPrivateRedis, type PrivateRedis } from './private-redis.js';
 import { statusPageLine } from './http/auth.js';

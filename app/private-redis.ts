@@ -1,6 +1,6 @@
 import { realpathSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
-import { RedisWiringError } from '../runtime/host/index.js';
+import { RedisWiringError } from './redis-preflight.js';
 import { isListening, localProbe, startLocalRedis, type LocalRedis } from './local-redis.js';
 import { isRunning, privateRedisDir, readPrivateRedisRecord, writePrivateRedisRecord } from './private-redis-record.js';
 

@@ -1,4 +1,6 @@
-import { type RuntimeStatus, type SectionDescription, RUNTIME_STATUS_KEYS, formatUtc } from '../runtime/host/index.js';
+import type { RuntimeStatus, SectionDescription } from '../app/http/status/status.js';
+import { RUNTIME_STATUS_KEYS } from '../app/http/status/status-keys.js';
+import { formatUtc } from '../app/http/status/status-time.js';
 import { table } from './output.js';
 import type { InstanceRow } from './status-merge.js';
 import { renderSection, renderSwitch, renderView, terminalViews } from './section-view.js';

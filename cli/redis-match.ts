@@ -1,4 +1,5 @@
-import { redisAddress, redisIdentity, type StatusInstance } from '../runtime/host/index.js';
+import { redisAddress, redisIdentity } from '../runtime/host/index.js';
+import type { StatusInstance } from '../app/http/status/status.js';
 import type { CliIo } from './io.js';
 import { cliRedis, withConnection } from './redis.js';
 

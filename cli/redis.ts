@@ -3,8 +3,6 @@ import {
   type RuntimeConfig,
   ConfigError,
   type RedisClient,
-  connectVerified,
-  RedisWiringError,
   findUnknownSettings,
   settingsRead,
   packageRoot,
@@ -12,6 +10,7 @@ import {
   redisIsConfigured,
 } from '../runtime/host/index.js';
 import { isRunning, readPrivateRedisRecord } from '../app/private-redis-record.js';
+import { connectVerified, RedisWiringError } from '../app/redis-preflight.js';
 import { OperationalError, UsageError } from './errors.js';
 import type { CliIo } from './io.js';
 

@@ -1,4 +1,6 @@
-import { type SectionDescription, type AnySectionView, type BadgeCase, type ValueFormat, formatUtc } from '../runtime/host/index.js';
+import type { AnySectionView, BadgeCase, ValueFormat } from '../runtime/host/index.js';
+import type { SectionDescription } from '../app/http/status/status.js';
+import { formatUtc } from '../app/http/status/status-time.js';
 import { table, truncate } from './output.js';
 import { renderStatus } from './status-view.js';
 

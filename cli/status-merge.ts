@@ -1,13 +1,7 @@
-import {
-  headlineState,
-  type Headline,
-  type HeadlineReason,
-  RUNTIME_STATUS_KEYS,
-  type GatesStatus,
-  type SectionDescription,
-  type StatusInstance,
-  type BuildInfo,
-} from '../runtime/host/index.js';
+import type { BuildInfo } from '../runtime/host/index.js';
+import type { GatesStatus, SectionDescription, StatusInstance } from '../app/http/status/status.js';
+import { headlineState, type Headline, type HeadlineReason } from '../app/http/status/status-headline.js';
+import { RUNTIME_STATUS_KEYS } from '../app/http/status/status-keys.js';
 
 /** What one instance of a per-gate deployment answered to GET /status (and /status/sections), or why it did not. */
 export interface InstanceAnswer {

@@ -1,15 +1,15 @@
 import { readFile } from 'node:fs/promises';
 import type { FastifyPluginAsync } from 'fastify';
+import type { RuntimeServices } from '../../runtime/host/index.js';
 import {
-  type RuntimeServices,
   collectStatus,
   defaultStatusOptions,
   describeSections,
   statusSourcesFrom,
   type StatusOptions,
   type StatusSources,
-  StatusCache,
-} from '../../runtime/host/index.js';
+} from './status/status.js';
+import { StatusCache } from './status/status-cache.js';
 import { disabledMessage, isEnabled, parseDashboardAuth, requireAccess, type DashboardAuth } from './auth.js';
 
 /** Plain files, no build step: served as they are, from the folder the application names. */

@@ -3,6 +3,7 @@ import underPressure from '@fastify/under-pressure';
 import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { HttpAnswer } from '../contract/answer.js';
+import { ConfigError } from '../../schemas/env.js';
 import { registerHealthRoutes, type GateHealth } from './health.js';
 
 /** Prometheus asks for its text or OpenMetrics format by name; curl and scripts send no such Accept. */
@@ -103,4 +104,24 @@ function limitInFlight(app: FastifyInstance, max: number): void {
   });
   app.addHook('onResponse', async (request) => release(request));
   app.addHook('onRequestAbort', async (request) => release(request));
+}
+
+/**
+ * Binds a listener, turning the usual refusals into a start-up problem that names the setting to
+ * change rather than a stack printed after every gate has started.
+ */
+export async function bindNamingSetting<T>(bind: () => Promise<T>, setting: string, host: string, port?: number): Promise<T> {
+  try {
+    return await bind();
+  } catch (error) {
+    const where = port === undefined ? host : `${host}:${port}`;
+    const why: Record<string, string> = {
+      EADDRINUSE: `${where} is already in use by another process: choose a free port or stop that process`,
+      EACCES: `${where} needs privileges this process lacks: choose a port above 1023`,
+      EADDRNOTAVAIL: `${host} is not an address of this machine (HOST)`,
+    };
+    const reason = why[(error as NodeJS.ErrnoException).code ?? ''];
+    if (reason === undefined) throw error;
+    throw new ConfigError([`${setting}: ${reason}`]);
+  }
 }

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { allHandlers } from '../../handlers/index.js';
-import type { GatesStatus } from '../../runtime/host/http/status.js';
+import type { GatesStatus } from '../../app/http/status/status.js';
 import { httpPlugins } from '../../app/http-plugins.js';
 import type { Runtime } from '../../runtime/host/runtime.js';
 import { keys } from '../../schemas/keys.js';

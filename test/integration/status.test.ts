@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { allHandlers } from '../../handlers/index.js';
 import type { Decision } from '../../handlers/decisions.js';
 import type { HeatStatus } from '../../handlers/heat-gate/status.js';
-import type { GatesStatus as AnyGatesStatus } from '../../runtime/host/http/status.js';
+import type { GatesStatus as AnyGatesStatus } from '../../app/http/status/status.js';
 import { httpPlugins } from '../../app/http-plugins.js';
 import type { Runtime } from '../../runtime/host/runtime.js';
 import { keys, streams } from '../../schemas/keys.js';

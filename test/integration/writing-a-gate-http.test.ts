@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { httpPlugins } from '../../app/http-plugins.js';
 import { spreadGuard, type SpreadGuardStatus } from '../../docs/examples/spread-guard.js';
 import { allHandlers } from '../../handlers/index.js';
-import type { GatesStatus, SectionDescription } from '../../runtime/host/http/status.js';
+import type { GatesStatus, SectionDescription } from '../../app/http/status/status.js';
 import type { Runtime } from '../../runtime/host/runtime.js';
 import { keys } from '../../schemas/keys.js';
 import { startTestRedis, type TestRedis } from '../support/redis-server.js';

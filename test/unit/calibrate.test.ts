@@ -8,7 +8,7 @@ import type { PlanFacts } from '../../handlers/governor/plan.js';
 import type { GovernorSnapshot } from '../../handlers/governor/snapshot.js';
 import { calibrationSection, calibrationStatus } from '../../handlers/heat-gate/calibration-status.js';
 import { bySymbol } from '../../handlers/heat-gate/outputs.js';
-import { statusHeadline } from '../../runtime/host/http/status-headline.js';
+import { statusHeadline } from '../../app/http/status/status-headline.js';
 import { DEBUG_JSON_MAX } from '../../schemas/heat-gate.js';
 import type { Outcome } from '../../schemas/outcome.js';
 import {

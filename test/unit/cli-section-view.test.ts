@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { renderGatesStatus } from '../../cli/gates-status-view.js';
-import type { GatesStatus, SectionDescription } from '../../runtime/host/http/status.js';
+import type { GatesStatus, SectionDescription } from '../../app/http/status/status.js';
 
 /**
  * `quantum-gates status` draws a section from its description alone (GET /status/sections): where

@@ -3,7 +3,7 @@ import { perGateInstances, type InstanceFileSystem } from '../../cli/gate-instan
 import { UsageError } from '../../cli/errors.js';
 import { renderGatesStatus } from '../../cli/gates-status-view.js';
 import { missingInstance, mergeInstanceStatuses, type InstanceAnswer } from '../../cli/status-merge.js';
-import type { GatesStatus, GateStatus } from '../../runtime/host/http/status.js';
+import type { GatesStatus, GateStatus } from '../../app/http/status/status.js';
 
 function dirWith(files: Record<string, string | Error>): InstanceFileSystem {
   return {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseRuntimeConfig } from '../../runtime/host/config.js';
 import { describeRedis } from '../../runtime/host/redis.js';
-import { redactSecrets } from '../../runtime/host/redis-preflight.js';
+import { redactSecrets } from '../../runtime/host/redis.js';
 
 const SECRET = 'Sup3r secret/pw';
 const ENCODED = encodeURIComponent(SECRET);

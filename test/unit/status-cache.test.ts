@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { StatusCache } from '../../runtime/host/http/status-cache.js';
+import { StatusCache } from '../../app/http/status/status-cache.js';
 
 describe('GET /status for many readers at the cost of one', () => {
   it('shares one read among the requests that arrive while it runs, and reuses it within the TTL', async () => {

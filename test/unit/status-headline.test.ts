@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { disarmSection, killSwitchSection, type DisarmStatus, type KillSwitchStatus } from '../../handlers/governor/status.js';
 import { budgetsSection, type BudgetRow } from '../../handlers/risk-budget/status.js';
-import { collapseFailures } from '../../runtime/host/http/status-errors.js';
-import { statusHeadline, type HeadlineInput } from '../../runtime/host/http/status-headline.js';
-import { formatUtc } from '../../runtime/host/http/status-time.js';
-import { GateTrends } from '../../runtime/host/http/status-trends.js';
+import { collapseFailures } from '../../app/http/status/status-errors.js';
+import { statusHeadline, type HeadlineInput } from '../../app/http/status/status-headline.js';
+import { formatUtc } from '../../app/http/status/status-time.js';
+import { GateTrends } from '../../app/http/status/status-trends.js';
 
 const NOW = Date.UTC(2026, 10, 22, 13, 4, 5);
 

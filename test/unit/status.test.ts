@@ -16,7 +16,7 @@ import {
   type MetricJson,
   type StatusRedis,
   type StatusSources,
-} from '../../runtime/host/http/status.js';
+} from '../../app/http/status/status.js';
 import { keys, streams } from '../../schemas/keys.js';
 
 /** The sections of every gate, the heat gate hosted with its default settings (HEAT_MIN 0.25, HEAT_MAX 0.65). */

@@ -1,4 +1,4 @@
-import type { RedisFault } from '../redis-health.js';
+import type { RedisFault } from '../../../runtime/host/index.js';
 import { formatUtc } from './status-time.js';
 
 /** A section of the status that could not be read, and why. */

@@ -1,9 +1,9 @@
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
-import type { HttpAnswer } from '../../contract/answer.js';
-import type { RouteRequest } from '../../contract/routes.js';
-import type { AnyHandler } from '../../contract/handler.js';
-import type { RootLogger } from '../../engine/logger.js';
-import type { RedisClient } from '../../engine/connection.js';
+import type { HttpAnswer } from '../contract/answer.js';
+import type { RouteRequest } from '../contract/routes.js';
+import type { AnyHandler } from '../contract/handler.js';
+import type { RootLogger } from '../engine/logger.js';
+import type { RedisClient } from '../engine/connection.js';
 
 /** What serving the gates' routes takes of the runtime's services (RuntimeServices has them). */
 interface GateRouteServices {

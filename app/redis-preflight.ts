@@ -1,7 +1,13 @@
 import { Cluster, type RedisOptions } from 'ioredis';
-import type { RuntimeConfig } from './config.js';
-import { createRedisClient, describeRedis, type RedisClient } from './redis.js';
-import { TimeoutError, withTimeout } from './timeout.js';
+import {
+  createRedisClient,
+  describeRedis,
+  redactSecrets,
+  TimeoutError,
+  withTimeout,
+  type RedisClient,
+  type RuntimeConfig,
+} from '../runtime/host/index.js';
 
 /**
  * A Redis the configuration names but cannot be used as named: unreachable, a refused password,
@@ -26,36 +32,6 @@ function variablesOf(config: RuntimeConfig): { address: string; password: string
   if (config.REDIS_SENTINELS) return { address: 'REDIS_SENTINELS (or REDIS_SENTINEL_NAME)', password: 'REDIS_PASSWORD', db: 'REDIS_DB' };
   if (config.REDIS_URL) return { address: 'REDIS_URL', password: 'REDIS_URL', db: 'REDIS_URL' };
   return { address: config.REDIS_HOST === undefined ? 'REDIS_PORT' : 'REDIS_HOST/REDIS_PORT', password: 'REDIS_PASSWORD', db: 'REDIS_DB' };
-}
-
-/** Every form a configured password can take in a message: as given, and percent-decoded from a URL. */
-function secretsOf(config: RuntimeConfig): string[] {
-  const secrets = new Set<string>();
-  if (config.REDIS_PASSWORD) secrets.add(config.REDIS_PASSWORD);
-  if (config.REDIS_URL) {
-    try {
-      const url = new URL(config.REDIS_URL);
-      for (const raw of [url.password, url.searchParams.get('password') ?? '']) {
-        if (raw === '') continue;
-        secrets.add(raw);
-        try {
-          secrets.add(decodeURIComponent(raw));
-        } catch {
-          // a malformed escape: the raw form is all there is
-        }
-      }
-    } catch {
-      // config validation already refused a URL that does not parse
-    }
-  }
-  return [...secrets].filter((s) => s.length > 0);
-}
-
-/** `text` with every configured password replaced by ***. */
-export function redactSecrets(config: RuntimeConfig, text: string): string {
-  let out = text;
-  for (const secret of secretsOf(config)) out = out.split(secret).join('***');
-  return out;
 }
 
 /** The one-line explanation of a failed connection attempt, from the errors ioredis reported. */
@@ -141,7 +117,7 @@ export async function connectVerified(config: RuntimeConfig, timeoutMs: number, 
   }
 }
 
-/** Start-up check of the runtime: the configured Redis answers as configured, or one clear line. */
+/** Start-up check of the application: the configured Redis answers as configured, or one clear line. */
 export async function preflightRedis(config: RuntimeConfig, timeoutMs: number): Promise<void> {
   const client = await connectVerified(config, timeoutMs, 'quantum-gates:preflight');
   await client.quit().catch(() => client.disconnect());

@@ -1,18 +1,24 @@
 import { hostname } from 'node:os';
-import { readBacklog, type GroupBacklog } from '../backlog.js';
-import { buildInfo, type BuildInfo } from '../build-info.js';
-import type { AnyHandler } from '../../contract/handler.js';
-import type { RedisReader } from '../../contract/redis-reader.js';
-import { isReady } from '../redis.js';
-import { redisAddress, redisIdentity } from '../redis-identity.js';
-import type { ReadinessCauses, RuntimeServices } from '../runtime.js';
-import type { AnyStatusSection } from '../../contract/status-section.js';
-import type { AnySectionView } from '../../../schemas/status/views.js';
+import {
+  buildInfo,
+  isReady,
+  readBacklog,
+  redisAddress,
+  redisIdentity,
+  withTimeout,
+  type AnyHandler,
+  type AnySectionView,
+  type AnyStatusSection,
+  type BuildInfo,
+  type GroupBacklog,
+  type ReadinessCauses,
+  type RedisReader,
+  type RuntimeServices,
+} from '../../../runtime/host/index.js';
 import { collapseFailures, type RedisOutage, type SectionFailure } from './status-errors.js';
 import { statusHeadline, type Headline } from './status-headline.js';
 import { GateTrends } from './status-trends.js';
 import { RUNTIME_STATUS_KEYS } from './status-keys.js';
-import { withTimeout } from '../timeout.js';
 
 /**
  * The JSON behind GET /status and the status page. snake_case like the streams' own fields.

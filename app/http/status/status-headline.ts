@@ -1,6 +1,5 @@
-import type { ReadinessCauses } from '../runtime.js';
-import type { SectionHeadlineReason } from '../../contract/status-section.js';
 import { duration } from '../../../schemas/status/format.js';
+import type { ReadinessCauses, SectionHeadlineReason } from '../../../runtime/host/index.js';
 import type { RedisOutage, UnreadSections } from './status-errors.js';
 import type { GateTrend } from './status-trends.js';
 
