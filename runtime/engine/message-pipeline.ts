@@ -1,8 +1,7 @@
 import type * as z from 'zod';
 import { deadLetterFields, type DeadLetterDestination } from './dead-letter.js';
 import { UNUSABLE, type DeadLetterReason, type Delivery, type PreparedBatch } from './delivery.js';
-import { MessageContext } from './message-context.js';
-import { executeBatch, type ExecutionEnv } from './execute.js';
+import { executeBatch, MessageContext, type ExecutionEnv } from './execute.js';
 import type { AnyHandler } from '../contract/handler.js';
 
 export type { Outcome, PreparedBatch } from './delivery.js';
