@@ -130,28 +130,15 @@ export async function executeBatch<Config, Metrics extends object>(
         continue;
       }
       const ctx = new MessageContext(env, state, delivery.meta);
-      // Synchronous handlers (the heat gate) finish here without a promise per message; async
-      // ones (the governor's reads, a duplicate check) run concurrently and are awaited together.
-      try {
-        const result = handleOnce(handler, delivery.message, ctx, checks[position]!);
-        if (result instanceof Promise) {
-          const succeeded = () => {
-            delivery.recorder = ctx;
-            delivery.outcome = HANDLED;
-          };
-          const threw = (error: unknown) => {
-            failed.set(delivery, error);
-          };
-          waiting.push(result.then(succeeded, threw));
-        } else {
-          delivery.recorder = ctx;
-          delivery.outcome = HANDLED;
-        }
-      } catch (error) {
-        failed.set(delivery, error);
-      }
+      const succeeded = () => {
+        delivery.recorder = ctx;
+        delivery.outcome = HANDLED;
+      };
+      waiting.push(
+        handleOnce(handler, delivery.message, ctx, checks[position]!).then(succeeded, (error: unknown) => void failed.set(delivery, error)),
+      );
     }
-    if (waiting.length > 0) await Promise.all(waiting);
+    await Promise.all(waiting);
     if (failed.size === 0) break;
     // In batch order, whatever order the failures came in.
     const failing = todo.filter((d) => failed.has(d));
