@@ -76,16 +76,44 @@ class DeferredMetric {
  * Wraps a handler's metrics so each call is queued on `queue` instead of applied: the runtime
  * applies the queue only after the message's commit succeeded, so a retried or conflicted
  * message never counts twice.
+ *
+ * Built per message, so it is one small object: each metric is a getter on a prototype made once
+ * per metrics object, answering a DeferredMetric for this message's queue when it is used (a
+ * message uses a few of a gate's metrics; wrapping all of them up front was ~1 KB a message).
  */
 export function deferMetrics<M extends object>(metrics: M, queue: DeferredMetricCalls): M {
-  return new Proxy(metrics, {
-    get(target, key) {
-      const metric: unknown = Reflect.get(target, key);
-      return typeof metric === 'object' && metric !== null ? new DeferredMetric(metric as Record<string, AnyMetricCall>, queue) : metric;
-    },
-  });
+  let View = deferredViews.get(metrics);
+  if (View === undefined) deferredViews.set(metrics, (View = deferredView(metrics)));
+  return new View(queue) as M;
 }
 
+type DeferredView = new (queue: DeferredMetricCalls) => object;
+const deferredViews = new WeakMap<object, DeferredView>();
+
+function deferredView(metrics: object): DeferredView {
+  // A private field, so no metric's name can shadow it.
+  class View {
+    readonly #queue: DeferredMetricCalls;
+    constructor(queue: DeferredMetricCalls) {
+      this.#queue = queue;
+    }
+    static queueOf(view: View): DeferredMetricCalls {
+      return view.#queue;
+    }
+  }
+  for (const key in metrics) {
+    const target = (metrics as Record<string, Record<string, AnyMetricCall>>)[key]!;
+    Object.defineProperty(View.prototype, key, {
+      get(this: View) {
+        return new DeferredMetric(target, View.queueOf(this));
+      },
+      enumerable: true,
+    });
+  }
+  return View;
+}
+
+/** Metrics of the runtime itself, shared by every handler (labelled by handler). */
 /** The runtime's own metrics; `build` is what quantum_gates_build_info names (the host's buildInfo()). */
 export function runtimeMetrics(registry: Registry, build: { readonly version: string; readonly commit: string }) {
   const labelNames = ['handler'] as const;
