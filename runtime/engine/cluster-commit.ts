@@ -3,7 +3,6 @@ import { ReplyError } from 'ioredis';
 import {
   guardHolds,
   inStreamOrder,
-  withoutIntraBatchConflicts,
   type CommitItem,
   type CommitReport,
   type Committer,
@@ -43,8 +42,7 @@ export class ClusterCommitter implements Committer {
   ) {}
 
   async commit<Item extends CommitItem>(source: CommitSource | undefined, items: readonly Item[]): Promise<CommitReport<Item>> {
-    const conflicted: Item[] = [];
-    const candidates = withoutIntraBatchConflicts(items, conflicted);
+    const { accepted: candidates, deferred: conflicted } = inStreamOrder(items);
 
     const leases: Lease[] = [];
     const failed = new Set<Item>();

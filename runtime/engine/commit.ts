@@ -1,4 +1,4 @@
-import { Cluster, ReplyError } from 'ioredis';
+import { ReplyError } from 'ioredis';
 import {
   BatchScript,
   defineBatchCommand,
@@ -216,17 +216,6 @@ export function chainedPredecessors<Item extends CommitItem>(items: readonly Ite
   return predecessors;
 }
 
-/** inStreamOrder over the whole batch, the deferred items appended to `conflicted`. */
-export function withoutIntraBatchConflicts<Item extends CommitItem>(
-  items: readonly Item[],
-  conflicted: Item[],
-  options: { readonly chain?: boolean } = {},
-): Item[] {
-  const { accepted, deferred } = inStreamOrder(items, new Set(), options);
-  conflicted.push(...deferred);
-  return accepted;
-}
-
 /**
  * latestWins writes that a later message of the same commit overwrites anyway. A message with a
  * newest-wins condition or a guard may end up not applied (the script checks both at its turn),
@@ -296,8 +285,9 @@ export class TransactionCommitter implements Committer {
     // The connection queues nothing while down (a WATCH does not survive a reconnect), so a
     // commit asked for during a reconnect (a job, at start) waits for it instead of failing.
     await waitUntilReady(this.connection);
-    const conflicted: Item[] = [];
-    let accepted = withoutIntraBatchConflicts(items, conflicted, CHAIN);
+    const first = inStreamOrder(items, new Set(), CHAIN);
+    const conflicted = first.deferred;
+    let accepted = first.accepted;
 
     for (;;) {
       const chained = chainedGuards(accepted);
@@ -431,7 +421,7 @@ export class TransactionCommitter implements Committer {
     }
     // With nothing WATCHed the script needs no transaction around it: it is atomic by itself.
     if (!watched && !batch.script.oversized) return { ...(await batch.script.runAlone(this.connection)), deferred };
-    if (!batch.script.oversized && !(this.connection instanceof Cluster)) {
+    if (!batch.script.oversized) {
       const result = await batch.script.runInTransaction(this.connection);
       return result === null ? null : { ...result, deferred };
     }

@@ -1,8 +1,11 @@
 import { FALLBACK, HANDLED, LEFT_PENDING, type DeadLetterReason, type Delivery } from './delivery.js';
-import type { AnyHandler, FailureInfo, MessageMeta } from '../contract/handler.js';
+import type { AnyHandler, FailureInfo, HandlerContext, MessageMeta } from '../contract/handler.js';
 import { guardFallback, handleOnce, startDuplicateChecks } from './idempotency.js';
-import { MessageContext, type ContextDeps } from './message-context.js';
 import { classifyRedisError } from './redis-errors.js';
+import { EffectRecorder } from './effects.js';
+import type { Logger } from '../contract/logger.js';
+import { deferMetrics } from './metrics.js';
+import type { RedisReader } from '../contract/redis-reader.js';
 
 export type { DeadLetterReason } from './delivery.js';
 
@@ -18,6 +21,54 @@ export interface ExecutionEnv<Config, Metrics> extends ContextDeps<Config, Metri
   readonly onRetry: (count: number) => void;
   /** Jobs only: where the runtime records the job as done (see IdempotencyDeclaration). */
   readonly doneKey?: (meta: MessageMeta) => string;
+}
+
+export interface ContextDeps<Config, Metrics> {
+  readonly redis: RedisReader;
+  readonly config: Config;
+  readonly metrics: Metrics;
+  readonly now: () => number;
+  /** Builds the message's logger on first use, so messages that never log pay nothing. */
+  readonly logger: (meta: MessageMeta) => Logger;
+}
+
+/**
+ * The ctx a handler receives for one message: reads go to Redis, writes are recorded on the ctx
+ * itself, which is the message's EffectRecorder (so the effect methods are the recorder's own,
+ * not forwarded one by one). Built per message; nothing on it outlives the message.
+ */
+export class MessageContext<Config, State, Metrics extends object>
+  extends EffectRecorder
+  implements HandlerContext<Config, State, Metrics>
+{
+  private boundLog: Logger | undefined;
+  private deferredMetrics: Metrics | undefined;
+
+  constructor(
+    private readonly deps: ContextDeps<Config, Metrics>,
+    readonly state: State,
+    readonly meta: MessageMeta,
+  ) {
+    super();
+  }
+
+  get redis(): RedisReader {
+    return this.deps.redis;
+  }
+  get config(): Config {
+    return this.deps.config;
+  }
+  get log(): Logger {
+    this.boundLog ??= this.deps.logger(this.meta);
+    return this.boundLog;
+  }
+  get metrics(): Metrics {
+    this.deferredMetrics ??= deferMetrics(this.deps.metrics, this.metricCalls);
+    return this.deferredMetrics;
+  }
+  now(): number {
+    return this.deps.now();
+  }
 }
 
 export function describeError(error: unknown): string {
@@ -75,28 +126,15 @@ export async function executeBatch<Config, Metrics extends object>(
         continue;
       }
       const ctx = new MessageContext(env, state, delivery.meta);
-      // Synchronous handlers (the heat gate) finish here without a promise per message; async
-      // ones (the governor's reads, a duplicate check) run concurrently and are awaited together.
-      try {
-        const result = handleOnce(handler, delivery.message, ctx, checks[position]!);
-        if (result instanceof Promise) {
-          const succeeded = () => {
-            delivery.recorder = ctx;
-            delivery.outcome = HANDLED;
-          };
-          const threw = (error: unknown) => {
-            failed.set(delivery, error);
-          };
-          waiting.push(result.then(succeeded, threw));
-        } else {
-          delivery.recorder = ctx;
-          delivery.outcome = HANDLED;
-        }
-      } catch (error) {
-        failed.set(delivery, error);
-      }
+      const succeeded = () => {
+        delivery.recorder = ctx;
+        delivery.outcome = HANDLED;
+      };
+      waiting.push(
+        handleOnce(handler, delivery.message, ctx, checks[position]!).then(succeeded, (error: unknown) => void failed.set(delivery, error)),
+      );
     }
-    if (waiting.length > 0) await Promise.all(waiting);
+    await Promise.all(waiting);
     if (failed.size === 0) break;
     // In batch order, whatever order the failures came in.
     const failing = todo.filter((d) => failed.has(d));

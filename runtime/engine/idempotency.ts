@@ -178,18 +178,13 @@ function started(keys: readonly IdempotencyKey[], doneKey: string | undefined, d
   return { keys, doneKey, done };
 }
 
-/**
- * Runs one message as its declaration says: a duplicate gets onDuplicate, anything else `handle`
- * with its keys guarded in the commit. Synchronous for a gate without keys (the heat gate), so
- * its messages cost no promise each.
- */
-export function handleOnce(handler: AnyHandler, message: unknown, ctx: Ctx, check: DuplicateCheck): void | Promise<void> {
-  if (check.done === undefined) return handler.handle(message, ctx);
-  return check.done.then((done) => {
-    if (done) return handler.idempotency?.onDuplicate(message, ctx);
+/** Runs one message as its declaration says: a duplicate gets onDuplicate, anything else `handle` with its keys guarded in the commit. */
+export async function handleOnce(handler: AnyHandler, message: unknown, ctx: Ctx, check: DuplicateCheck): Promise<void> {
+  if (check.done !== undefined) {
+    if (await check.done) return handler.idempotency?.onDuplicate(message, ctx);
     guard(handler, message, ctx, check.keys, check.doneKey);
-    return handler.handle(message, ctx);
-  });
+  }
+  return handler.handle(message, ctx);
 }
 
 /**

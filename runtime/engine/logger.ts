@@ -1,7 +1,5 @@
 import { fstatSync } from 'node:fs';
 import { pino, type Logger as PinoLogger, type LoggerOptions as LoggerSettings } from 'pino';
-import { prettyLine } from './log-format.js';
-import { LogThrottle, throttleKey } from './log-throttle.js';
 
 export type RootLogger = PinoLogger;
 
@@ -89,31 +87,86 @@ export function withJournalPriority(line: string): string {
 }
 
 /**
- * A message's logger, bound to its ids. The pino child is built only when a line at an enabled
- * level is written, so a handler that logs at info under LOG_LEVEL=warn costs nothing per message.
+ * pino's JSON line as a person reads it on a terminal: time, level word, the message, then the
+ * other fields as key=value. Under systemd and in files the JSON stays (machines read those).
  */
-export class LazyChildLogger {
-  private child: RootLogger | undefined;
+const LEVELS: Record<number, { word: string; colour: string }> = {
+  10: { word: 'TRACE', colour: '\x1b[90m' },
+  20: { word: 'DEBUG', colour: '\x1b[90m' },
+  30: { word: 'INFO ', colour: '\x1b[32m' },
+  40: { word: 'WARN ', colour: '\x1b[33m' },
+  50: { word: 'ERROR', colour: '\x1b[31m' },
+  60: { word: 'FATAL', colour: '\x1b[41m' },
+};
+const RESET = '\x1b[0m';
+/** Fields every line carries that a person at a terminal does not need to read each time. */
+const OMITTED = new Set(['level', 'time', 'msg', 'pid', 'hostname', 'name']);
+
+export function prettyLine(json: string, colour: boolean): string {
+  let record: Record<string, unknown>;
+  try {
+    record = JSON.parse(json) as Record<string, unknown>;
+  } catch {
+    return json;
+  }
+  const level = LEVELS[Number(record.level)] ?? { word: String(record.level), colour: '' };
+  const time = typeof record.time === 'string' ? record.time.slice(11, 23) : '';
+  const fields = Object.entries(record)
+    .filter(([key]) => !OMITTED.has(key))
+    .map(([key, value]) => `${key}=${typeof value === 'string' && !/\s/.test(value) ? value : JSON.stringify(value)}`)
+    .join(' ');
+  const word = colour ? `${level.colour}${level.word}${RESET}` : level.word;
+  return `${time} ${word} ${String(record.msg ?? '')}${fields === '' ? '' : `  ${fields}`}\n`;
+}
+
+/**
+ * Repeated identical warnings and errors, said once per window with how often they came: a Redis
+ * outage made every BullMQ worker log "worker error" 13 times a second, burying the one line that
+ * said what was wrong. The first occurrence is always written; the repeats within `windowMs` of
+ * the last written one are counted, and the next one after the window carries `repeated: N`.
+ */
+export class LogThrottle {
+  private readonly seen = new Map<string, { writtenAt: number; suppressed: number }>();
 
   constructor(
-    private readonly parent: RootLogger,
-    private readonly bindings: Readonly<Record<string, string | undefined>>,
+    private readonly windowMs: number,
+    private readonly now: () => number = Date.now,
+    /** Distinct lines remembered; the oldest is forgotten beyond this, so memory stays bounded. */
+    private readonly maxKeys = 1000,
   ) {}
 
-  private bound(): RootLogger {
-    this.child ??= this.parent.child(this.bindings);
-    return this.child;
+  /** Whether to write the line with this key now, and how many identical ones were held back before it. */
+  admit(key: string): { write: boolean; repeated: number } {
+    const now = this.now();
+    const entry = this.seen.get(key);
+    if (entry !== undefined && now - entry.writtenAt < this.windowMs) {
+      entry.suppressed += 1;
+      return { write: false, repeated: 0 };
+    }
+    const repeated = entry?.suppressed ?? 0;
+    this.seen.delete(key); // re-inserted last, so the map's order is the order of writing
+    this.seen.set(key, { writtenAt: now, suppressed: 0 });
+    if (this.seen.size > this.maxKeys) this.seen.delete(this.seen.keys().next().value!);
+    return { write: true, repeated };
   }
-  debug(obj: object, msg?: string): void {
-    if (this.parent.isLevelEnabled('debug')) this.bound().debug(obj, msg);
-  }
-  info(obj: object, msg?: string): void {
-    if (this.parent.isLevelEnabled('info')) this.bound().info(obj, msg);
-  }
-  warn(obj: object, msg?: string): void {
-    if (this.parent.isLevelEnabled('warn')) this.bound().warn(obj, msg);
-  }
-  error(obj: object, msg?: string): void {
-    if (this.parent.isLevelEnabled('error')) this.bound().error(obj, msg);
-  }
+}
+
+/**
+ * The bindings that name one message or job (runtime/sources: a stream entry's id, plan_id and
+ * trace_id, a job's id), as pino serialises them. A warning every budget tick (a job each) is the
+ * same warning each time: with them in the key no two lines were ever identical.
+ */
+const PER_MESSAGE_BINDING = /,"(?:id|job|plan_id|trace_id)":"(?:[^"\\]|\\.)*"/g;
+
+/**
+ * What makes two lines "identical": level, bindings (which gate, which symbol) but those naming
+ * one message, message, error text and the symbol the line is about.
+ */
+function throttleKey(level: number, bindings: string, args: readonly unknown[]): string {
+  const message = args.find((a): a is string => typeof a === 'string') ?? '';
+  const first = args[0];
+  const fields = typeof first === 'object' && first !== null ? (first as { err?: unknown; symbol?: unknown }) : undefined;
+  const err = fields !== undefined && 'err' in fields ? String(fields.err) : '';
+  const symbol = typeof fields?.symbol === 'string' ? fields.symbol : '';
+  return `${level}|${bindings.replace(PER_MESSAGE_BINDING, '')}|${message}|${err}|${symbol}`;
 }

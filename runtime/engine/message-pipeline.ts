@@ -1,8 +1,7 @@
 import type * as z from 'zod';
 import { deadLetterFields, type DeadLetterDestination } from './dead-letter.js';
 import { UNUSABLE, type DeadLetterReason, type Delivery, type PreparedBatch } from './delivery.js';
-import { MessageContext } from './message-context.js';
-import { executeBatch, type ExecutionEnv } from './execute.js';
+import { executeBatch, MessageContext, type ExecutionEnv } from './execute.js';
 import type { AnyHandler } from '../contract/handler.js';
 
 export type { Outcome, PreparedBatch } from './delivery.js';
@@ -32,8 +31,7 @@ export async function prepareBatch(env: PipelineEnv, deliveries: readonly Delive
       await withSafeOutput(env, delivery);
       continue;
     }
-    const unusable = isUnusable(env, delivery);
-    if (unusable === true || (unusable !== false && (await unusable))) continue;
+    if (await isUnusable(env, delivery)) continue;
     const parsed = handler.input.safeParse(delivery.data);
     if (!parsed.success) {
       reject(env, delivery, 'invalid_input', formatIssues(parsed.error));
@@ -72,36 +70,19 @@ async function withSafeOutput(env: PipelineEnv, delivery: Delivery): Promise<voi
  * acknowledged with what the hook recorded, no dead letter. A hook that throws leaves the entry
  * to the schema, as if it had no such hook.
  */
-function isUnusable(env: PipelineEnv, delivery: Delivery): boolean | Promise<boolean> {
+async function isUnusable(env: PipelineEnv, delivery: Delivery): Promise<boolean> {
   const hook = env.handler.failure.unusable;
   if (hook === undefined) return false;
   const ctx = new MessageContext(env.execution, undefined, delivery.meta);
-  // Asked of every entry: a hook that answers synchronously costs no promise and no turn of the
-  // microtask queue per entry (the heat gate's does, for every entry it lets through).
-  let answer: boolean | Promise<boolean>;
   try {
-    answer = hook(delivery.meta.raw, ctx);
+    if (!(await hook(delivery.meta.raw, ctx))) return false;
   } catch (error) {
-    return unusableCheckFailed(env, delivery, error);
+    env.execution.logger(delivery.meta).warn({ err: error }, 'unusable-entry check failed; the entry is validated as usual');
+    return false;
   }
-  if (answer instanceof Promise)
-    return answer.then(
-      (unusable) => markedUnusable(delivery, ctx, unusable),
-      (error: unknown) => unusableCheckFailed(env, delivery, error),
-    );
-  return markedUnusable(delivery, ctx, answer);
-}
-
-function markedUnusable(delivery: Delivery, ctx: MessageContext<unknown, undefined, object>, unusable: boolean): boolean {
-  if (!unusable) return false;
   delivery.recorder = ctx;
   delivery.outcome = UNUSABLE;
   return true;
-}
-
-function unusableCheckFailed(env: PipelineEnv, delivery: Delivery, error: unknown): false {
-  env.execution.logger(delivery.meta).warn({ err: error }, 'unusable-entry check failed; the entry is validated as usual');
-  return false;
 }
 
 /** Makes `delivery` a dead letter: its record (with its attempts so far) replaces any output. */

@@ -4,7 +4,7 @@ import type { ScheduledJob } from './effects.js';
 import { describeError } from './execute.js';
 import type { RootLogger } from './logger.js';
 import type { Delivery } from './delivery.js';
-import { applyMetricCallsCoalesced, type RuntimeMetrics } from './metrics.js';
+import { applyMetricCalls, type RuntimeMetrics } from './metrics.js';
 import { classifyRedisError } from './redis-errors.js';
 
 export interface JobSink {
@@ -33,10 +33,9 @@ export class Settler {
     const jobs: ScheduledJob[] = [];
     const outcomes = new Map<string, number>();
     const deadLetters = new Map<string, number>();
-    const metricCalls = [];
     for (const item of items) {
       if (item.recorder) {
-        metricCalls.push(item.recorder.metricCalls);
+        applyMetricCalls(item.recorder.metricCalls);
         // Most messages schedule nothing: no spread (an iteration and its arguments) for them.
         const scheduled = item.recorder.jobs;
         for (let i = 0; i < scheduled.length; i++) jobs.push(scheduled[i]!);
@@ -45,7 +44,6 @@ export class Settler {
       outcomes.set(outcome.kind, (outcomes.get(outcome.kind) ?? 0) + 1);
       if (outcome.kind === 'dead-letter') deadLetters.set(outcome.reason, (deadLetters.get(outcome.reason) ?? 0) + 1);
     }
-    applyMetricCallsCoalesced(metricCalls);
     for (const [outcome, count] of outcomes) metrics.messages.inc({ handler: handlerName, outcome }, count);
     for (const [reason, count] of deadLetters) metrics.deadLetters.inc({ handler: handlerName, reason }, count);
     if (jobs.length > 0) await this.addJobs(jobs);
@@ -71,7 +69,7 @@ export class Settler {
    */
   superseded(items: readonly Delivery[]): void {
     if (items.length === 0) return;
-    applyMetricCallsCoalesced(items.flatMap((item) => (item.recorder ? [item.recorder.skippedMetricCalls()] : [])));
+    for (const item of items) if (item.recorder) applyMetricCalls(item.recorder.skippedMetricCalls());
     this.deps.metrics.messages.inc({ handler: this.deps.handlerName, outcome: 'superseded' }, items.length);
   }
 

@@ -10,7 +10,7 @@ import {
   type HistogramMetric,
   type MetricFactory,
 } from '../../runtime/engine/metrics.js';
-import { MessageContext } from '../../runtime/engine/message-context.js';
+import { MessageContext } from '../../runtime/engine/execute.js';
 import { FakeRedisReader, type FakeRedisData } from './fake-redis-reader.js';
 
 /** The batch state type a handler declares (undefined allowed: fallbacks may run without it). */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { inStreamOrder, withoutIntraBatchConflicts, type CommitItem } from '../../runtime/engine/commit.js';
+import { inStreamOrder, type CommitItem } from '../../runtime/engine/commit.js';
 import { EffectRecorder } from '../../runtime/engine/effects.js';
 
 /** One heat-bridge decision as the handler records it on a fresh read (nothing seen before). */
@@ -21,11 +21,11 @@ const at = (items: readonly CommitItem[], some: readonly CommitItem[]) => some.m
 describe('commit order within a batch', () => {
   it('defers a later duplicate plan_id behind its deferred first occurrence (the issue’s case)', () => {
     const items = [bridged('other1', 'BTCUSDT'), bridged('P', 'BTCUSDT'), bridged('P', 'ETHUSDT')];
-    const conflicted: CommitItem[] = [];
     // Item 1 guards latest_plan_id:BTCUSDT, which item 0 writes: deferred. Item 2 guards
     // dedupe:P, which deferred item 1 guards and writes: it must wait too, or DUP beats FIRST.
-    expect(at(items, withoutIntraBatchConflicts(items, conflicted))).toEqual([0]);
-    expect(at(items, conflicted)).toEqual([1, 2]);
+    const { accepted, deferred } = inStreamOrder(items);
+    expect(at(items, accepted)).toEqual([0]);
+    expect(at(items, deferred)).toEqual([1, 2]);
   });
 
   it('keeps independent items flowing and blocks transitively', () => {

@@ -108,10 +108,4 @@ describe('declared idempotency', () => {
     ]);
     expect(run.recorder.effects).toContainEqual(expect.objectContaining({ op: 'setKey', key: 'quantum:gates:job-done:q:job-2' }));
   });
-
-  it('stays synchronous for a gate without keys (no promise per message)', async () => {
-    const handler = gate(undefined);
-    const run = await fakeCtx(handler, { now: NOW });
-    expect(handleOnce(handler, { id: 'a' }, run.ctx, check(handler, run.ctx))).toBeUndefined();
-  });
 });

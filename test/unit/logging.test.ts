@@ -1,7 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { prettyLine } from '../../runtime/engine/log-format.js';
-import { LogThrottle } from '../../runtime/engine/log-throttle.js';
-import { createLogger } from '../../runtime/engine/logger.js';
+import { createLogger, LogThrottle, prettyLine } from '../../runtime/engine/logger.js';
 
 function capture(isTTY = false) {
   const lines: string[] = [];
