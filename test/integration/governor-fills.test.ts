@@ -1,8 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { keys, streams } from '../../schemas/keys.js';
 import type { Runtime } from '../../runtime/host/runtime.js';
-import { DEFAULT_P33_PREFIXES } from '../../handlers/positions/book.js';
-import { commandCalls } from '../support/command-calls.js';
 import { usePrivateRedis } from '../support/redis-server.js';
 import { pendingCount, produce, startRuntime, waitFor, governorDecisions } from '../support/runtime.js';
 
@@ -234,13 +232,18 @@ describe('governor caps against fills as the exchange shows them (issue #37)', (
     for (let round = 0; round < 3; round++) {
       const permitted = await opens([`D${round}USDT`], now());
       for (const symbol of permitted) await setPosition(symbol, OPEN_QTY, now());
-      // Two index refreshes for the fill to be seen, then the reservation expires. A refresh is
-      // counted by its sweep's SCAN, one step per prefix (POSITION_INDEX_SCAN_STEPS 1), rather
-      // than by sleeping for two of its intervals: the second starts after the first has ended.
-      const scans = await commandCalls(redis.client, 'scan');
-      await waitFor(async () => (await commandCalls(redis.client, 'scan')) >= scans + 2 * DEFAULT_P33_PREFIXES.length, {
-        what: 'two index refreshes',
-      });
+      // An index refresh for the fill to be seen, then the reservation expires: one that BullMQ
+      // began after the fill was written has seen it when it completes (the newest completed
+      // position-index job's processedOn), rather than two of its intervals slept.
+      const since = Date.now();
+      const refreshes = runtimes[0]!.services.jobs.queue('position-index');
+      await waitFor(
+        async () => {
+          const [newest] = await refreshes.getJobs(['completed'], 0, 0);
+          return newest?.processedOn !== undefined && newest.processedOn > since;
+        },
+        { what: 'an index refresh begun after the fill' },
+      );
       offsetMs += 31_000;
     }
     console.log(`symbol in no P3.3 list: ${exchange.size} positions against a cap of 10`);
