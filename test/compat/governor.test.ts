@@ -21,8 +21,8 @@ describe('compat: P3.2 governor paths (8f5055c52)', () => {
     runtime = undefined;
   });
 
-  const start = async (env: Record<string, string> = {}) => {
-    runtime = await startRuntime(redis.url, { HANDLERS: 'governor', ...env });
+  const start = async (env: Record<string, string> = {}, options: { now?: () => number } = {}) => {
+    runtime = await startRuntime(redis.url, { HANDLERS: 'governor', ...env }, undefined, options);
   };
   /**
    * Adds a plan. We price an open at the market's mark price (stricter than the original, which
@@ -110,11 +110,13 @@ describe('compat: P3.2 governor paths (8f5055c52)', () => {
     });
 
     it('a blocked plan_id is evaluated again; a permitted one is not (`if self.redis.exists(permit_key): return`)', async () => {
+      // The governor's clock is the test's: the cooldown runs out when the test moves it on.
+      let offsetMs = 0;
       await redis.client.set(keys.governorLastExec('ETHUSDT'), String(Date.now() / 1000), 'EX', 3600);
-      await start({ GOV_SYMBOL_COOLDOWN_SECONDS: '1' });
+      await start({ GOV_SYMBOL_COOLDOWN_SECONDS: '1' }, { now: () => Date.now() + offsetMs });
       await submit({ plan_id: 'again', symbol: 'ETHUSDT', action: 'OPEN', side: 'BUY', qty: '0.01', price: '2000' });
       expect(await decision('again')).toMatchObject({ event: 'block', reason: 'symbol_cooldown' });
-      await new Promise((r) => setTimeout(r, 1100));
+      offsetMs += 1100;
       await submit({ plan_id: 'again', symbol: 'ETHUSDT', action: 'OPEN', side: 'BUY', qty: '0.01', price: '2000' });
       await waitFor(
         async () => (await readStream(redis.client, EVENTS)).filter((e) => e.plan_id === 'again' && e.event === 'permit').length === 1,

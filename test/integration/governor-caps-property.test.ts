@@ -230,7 +230,17 @@ describe('governor caps against a model of the exchange (fast-check, real runtim
               }
             } else if (step.kind === 'expire') {
               // A reservation outlives an index refresh many times over: let one pass before it lapses.
-              await new Promise((r) => setTimeout(r, 1200));
+              // One that BullMQ began after the steps before has seen their hashes when it completes,
+              // however long a busy machine takes to run it (a fixed wait only hoped so).
+              const since = Date.now();
+              const refreshes = runtimes[0]!.services.jobs.queue('position-index');
+              await waitFor(
+                async () => {
+                  const [newest] = await refreshes.getJobs(['completed'], 0, 0);
+                  return newest?.processedOn !== undefined && newest.processedOn > since;
+                },
+                { what: 'an index refresh begun after the steps before' },
+              );
               offsetMs += (TIMEOUT_SEC + 1) * 1000;
               // The timeout's premise: an order that has not filled by then never will.
               orders = [];

@@ -20,9 +20,21 @@ describe('governor on a real redis-server', () => {
    * Adds a plan. The governor prices an open at the market's mark price, so the market state of
    * the plan's symbol is set to the price the plan names first (unless a test set one).
    */
-  async function submit(fields: Record<string, string>): Promise<void> {
+  async function submit(fields: Record<string, string>): Promise<string> {
     if (fields.symbol !== undefined && fields.price) await redis.client.hsetnx(keys.marketState(fields.symbol), 'mark_price', fields.price);
-    await redis.client.xadd(streams.applyPlan, '*', ...Object.entries({ decision: 'EXECUTE', ...fields }).flat());
+    return (await redis.client.xadd(streams.applyPlan, '*', ...Object.entries({ decision: 'EXECUTE', ...fields }).flat()))!;
+  }
+
+  /**
+   * The governor has read the entry (its group's last-delivered-id) and acknowledged it. Nothing
+   * pending alone also holds before the entry was read, which a busy machine made the case.
+   */
+  async function acknowledged(id: string): Promise<boolean> {
+    // XINFO GROUPS: one flat [name, value, ...] list per group.
+    const groups = (await redis.client.xinfo('GROUPS', streams.applyPlan)) as unknown[][];
+    const field = (group: unknown[], name: string) => group[group.indexOf(name) + 1];
+    const governor = groups.find((g) => field(g, 'name') === 'governor');
+    return governor !== undefined && field(governor, 'last-delivered-id') === id && field(governor, 'pending') === 0;
   }
 
   /** Waits for the plan's decision event and returns it. */
@@ -150,10 +162,8 @@ describe('governor on a real redis-server', () => {
   it('never permits a plan_id twice, even redelivered after its permit expired (4 deliveries, permit TTL and cooldown 1 s)', async () => {
     runtime = await startRuntime(redis.url, { HANDLERS, GOV_PERMIT_TTL_SEC: '1', GOV_SYMBOL_COOLDOWN_SECONDS: '1' });
     for (let i = 0; i < 4; i++) {
-      await submit({ plan_id: 'again-1', symbol: 'ETHUSDT', action: 'OPEN_LONG', side: 'BUY', qty: '0.001', price: '100000' });
-      await waitFor(async () => (await pendingCount(redis.client, streams.applyPlan, 'governor')) === 0, {
-        what: `delivery ${i + 1} acknowledged`,
-      });
+      const id = await submit({ plan_id: 'again-1', symbol: 'ETHUSDT', action: 'OPEN_LONG', side: 'BUY', qty: '0.001', price: '100000' });
+      await waitFor(() => acknowledged(id), { what: `delivery ${i + 1} acknowledged` });
       if (i === 0) {
         // The permit, then its own TTL's expiry: every later delivery comes after it.
         expect(await redis.client.exists(keys.permit('again-1'))).toBe(1);

@@ -184,8 +184,13 @@ describe('BullMQ jobs on a real redis-server', () => {
     });
 
     // The governor scheduling the same cooldown again (a replay) adds nothing: the completed job keeps its id.
+    // A cooldown of another plan added after it has run when it completes, so a second run of cd-1
+    // would show by then (active, or a second cooldown_expired), with no sleep guessing how long.
     await runtime.services.jobs.add([job]);
-    await new Promise((resolve) => setTimeout(resolve, 1500));
+    await runtime.services.jobs.add([{ ...job, data: { ...job.data, symbol: 'ETHUSDT', plan_id: 'cd-plan-2' }, jobId: 'cd-after' }]);
+    await waitFor(async () => (await queue.getJobState('cd-after')) === 'completed', {
+      what: 'the cooldown added after the replay completed',
+    });
     expect(await queue.getJobState('cd-1')).toBe('completed');
     expect(await queue.getJobCounts('wait', 'delayed', 'active', 'failed')).toEqual({ wait: 0, delayed: 0, active: 0, failed: 0 });
     const expired = (await readStream(redis.client, streams.governorEvents)).filter(
