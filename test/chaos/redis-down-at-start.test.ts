@@ -50,7 +50,12 @@ describe('Redis down when the gates start', () => {
     });
     const ready = async () => (await fetch(`http://127.0.0.1:${port}/ready`).catch(() => undefined))?.status;
 
-    await waitFor(async () => (await ready()) === 503, { what: '/ready 503 while Redis is down', timeoutMs: 30_000 });
+    // An exit ends the wait at once, so a start that gave up fails with its output, not a timeout.
+    await waitFor(async () => exitCode !== undefined || (await ready()) === 503, {
+      what: '/ready 503 while Redis is down',
+      timeoutMs: 60_000,
+    });
+    expect(exitCode, output).toBeUndefined();
     await waitFor(() => output.includes('waiting for Redis to answer'), { what: 'the waiting line' });
     // Longer than the whole start-up took before it gave up, and than systemd's RestartSec.
     await new Promise((r) => setTimeout(r, 3000));
