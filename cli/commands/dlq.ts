@@ -1,8 +1,9 @@
 import type * as z from 'zod';
 import { allHandlers } from '../../handlers/index.js';
-import { type RedisClient, describeIssues, readableDeadLetterError } from '../../runtime/host/index.js';
+import type { RedisClient } from '../../runtime/host/index.js';
 import { parseCommandArgs, positiveInt } from '../args.js';
 import type { Command } from '../command.js';
+import { describeIssues, readableDeadLetterError } from '../validation-issues.js';
 import {
   dropEntries,
   readEntry,

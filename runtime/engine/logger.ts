@@ -26,7 +26,8 @@ export function createLogger(
   const journal = stdoutIsJournal(env);
   const format = options.format ?? 'auto';
   const pretty = format === 'pretty' || (format === 'auto' && !journal && output.isTTY === true);
-  const throttle = new LogThrottle(options.repeatWindowMs ?? 60_000, options.now);
+  const windowMs = options.repeatWindowMs ?? 60_000;
+  const throttle = new LogThrottle(windowMs, options.now);
   const settings: LoggerSettings = {
     name,
     level,
@@ -34,7 +35,7 @@ export function createLogger(
     timestamp: pino.stdTimeFunctions.isoTime,
     hooks: {
       logMethod(args, method, levelValue) {
-        if (levelValue < 40 || (options.repeatWindowMs ?? 60_000) === 0) return method.apply(this, args);
+        if (levelValue < 40 || windowMs === 0) return method.apply(this, args);
         const { write, repeated } = throttle.admit(throttleKey(levelValue, JSON.stringify(this.bindings()), args));
         if (!write) return;
         if (repeated === 0) return method.apply(this, args);
@@ -56,8 +57,7 @@ export function createLogger(
  * standard output is that stream only when they match (not when the output is redirected).
  */
 export function stdoutIsJournal(env: NodeJS.ProcessEnv, stdout: { dev: number; ino: number } | undefined = statStdout()): boolean {
-  const journal = env.JOURNAL_STREAM;
-  return journal !== undefined && stdout !== undefined && journal === `${stdout.dev}:${stdout.ino}`;
+  return env.JOURNAL_STREAM !== undefined && stdout !== undefined && env.JOURNAL_STREAM === `${stdout.dev}:${stdout.ino}`;
 }
 
 function statStdout(): { dev: number; ino: number } | undefined {
@@ -68,14 +68,15 @@ function statStdout(): { dev: number; ino: number } | undefined {
   }
 }
 
-/** pino level → syslog priority (sd-daemon(3)): trace/debug 7, info 6, warn 4, error 3, fatal 2. */
-function syslogPriority(level: number): number {
-  if (level >= 60) return 2;
-  if (level >= 50) return 3;
-  if (level >= 40) return 4;
-  if (level >= 30) return 6;
-  return 7;
-}
+/** Each pino level's word on a terminal, its colour and its syslog priority (sd-daemon(3)). */
+const LEVELS: Record<number, { word: string; colour: string; priority: number }> = {
+  10: { word: 'TRACE', colour: '\x1b[90m', priority: 7 },
+  20: { word: 'DEBUG', colour: '\x1b[90m', priority: 7 },
+  30: { word: 'INFO ', colour: '\x1b[32m', priority: 6 },
+  40: { word: 'WARN ', colour: '\x1b[33m', priority: 4 },
+  50: { word: 'ERROR', colour: '\x1b[31m', priority: 3 },
+  60: { word: 'FATAL', colour: '\x1b[41m', priority: 2 },
+};
 
 /**
  * Prefixes a pino line with "<N>", which journald reads as the line's priority (and strips), so
@@ -83,25 +84,16 @@ function syslogPriority(level: number): number {
  */
 export function withJournalPriority(line: string): string {
   const level = /^\{"level":(\d+)/.exec(line);
-  return level ? `<${syslogPriority(Number(level[1]))}>${line}` : line;
+  return level ? `<${LEVELS[Number(level[1])]?.priority ?? 7}>${line}` : line;
 }
+
+/** Fields every line carries that a person at a terminal does not need to read each time. */
+const OMITTED = new Set(['level', 'time', 'msg', 'pid', 'hostname', 'name']);
 
 /**
  * pino's JSON line as a person reads it on a terminal: time, level word, the message, then the
  * other fields as key=value. Under systemd and in files the JSON stays (machines read those).
  */
-const LEVELS: Record<number, { word: string; colour: string }> = {
-  10: { word: 'TRACE', colour: '\x1b[90m' },
-  20: { word: 'DEBUG', colour: '\x1b[90m' },
-  30: { word: 'INFO ', colour: '\x1b[32m' },
-  40: { word: 'WARN ', colour: '\x1b[33m' },
-  50: { word: 'ERROR', colour: '\x1b[31m' },
-  60: { word: 'FATAL', colour: '\x1b[41m' },
-};
-const RESET = '\x1b[0m';
-/** Fields every line carries that a person at a terminal does not need to read each time. */
-const OMITTED = new Set(['level', 'time', 'msg', 'pid', 'hostname', 'name']);
-
 export function prettyLine(json: string, colour: boolean): string {
   let record: Record<string, unknown>;
   try {
@@ -115,7 +107,7 @@ export function prettyLine(json: string, colour: boolean): string {
     .filter(([key]) => !OMITTED.has(key))
     .map(([key, value]) => `${key}=${typeof value === 'string' && !/\s/.test(value) ? value : JSON.stringify(value)}`)
     .join(' ');
-  const word = colour ? `${level.colour}${level.word}${RESET}` : level.word;
+  const word = colour ? `${level.colour}${level.word}\x1b[0m` : level.word;
   return `${time} ${word} ${String(record.msg ?? '')}${fields === '' ? '' : `  ${fields}`}\n`;
 }
 

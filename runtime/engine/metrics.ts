@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { CounterMetric, GaugeMetric, HistogramMetric, MetricFactory } from '../contract/metrics.js';
+import type { MetricFactory, MetricSpec } from '../contract/metrics.js';
 
 export type { CounterMetric, GaugeMetric, HistogramMetric, Labels, MetricFactory, MetricSpec } from '../contract/metrics.js';
 
@@ -7,33 +7,17 @@ type AnyMetricCall = (...args: unknown[]) => void;
 
 /** A factory backed by a prom-client registry; metrics of the same name are shared, not redefined. */
 export function promMetricFactory(registry: Registry): MetricFactory {
-  const existing = (name: string) => registry.getSingleMetric(name);
-  return {
-    counter(spec) {
-      const metric =
-        existing(spec.name) ??
-        new Counter({ name: spec.name, help: spec.help, labelNames: [...(spec.labelNames ?? [])], registers: [registry] });
-      return metric as unknown as CounterMetric<never>;
-    },
-    gauge(spec) {
-      const metric =
-        existing(spec.name) ??
-        new Gauge({ name: spec.name, help: spec.help, labelNames: [...(spec.labelNames ?? [])], registers: [registry] });
-      return metric as unknown as GaugeMetric<never>;
-    },
-    histogram(spec) {
-      const metric =
-        existing(spec.name) ??
-        new Histogram({
-          name: spec.name,
-          help: spec.help,
-          labelNames: [...(spec.labelNames ?? [])],
-          ...(spec.buckets ? { buckets: [...spec.buckets] } : {}),
-          registers: [registry],
-        });
-      return metric as unknown as HistogramMetric<never>;
-    },
-  } as MetricFactory;
+  const make = (Metric: typeof Counter | typeof Gauge | typeof Histogram) => (spec: MetricSpec<string> & { buckets?: readonly number[] }) =>
+    registry.getSingleMetric(spec.name) ??
+    new Metric({
+      name: spec.name,
+      help: spec.help,
+      labelNames: [...(spec.labelNames ?? [])],
+      ...(spec.buckets ? { buckets: [...spec.buckets] } : {}),
+      registers: [registry],
+    });
+  // prom-client's classes take the contract's calls ((labels, value) or (value)); its generics cannot say so.
+  return { counter: make(Counter), gauge: make(Gauge), histogram: make(Histogram) } as unknown as MetricFactory;
 }
 
 /**
@@ -113,107 +97,70 @@ function deferredView(metrics: object): DeferredView {
   return View;
 }
 
-/** Metrics of the runtime itself, shared by every handler (labelled by handler). */
-/** The runtime's own metrics; `build` is what quantum_gates_build_info names (the host's buildInfo()). */
+/** The runtime's own metrics, labelled by handler; `build` is what quantum_gates_build_info names (the host's buildInfo()). */
 export function runtimeMetrics(registry: Registry, build: { readonly version: string; readonly commit: string }) {
-  const labelNames = ['handler'] as const;
+  const registers = [registry];
+  const H = ['handler'] as const;
+  const counter = <L extends string>(name: string, help: string, labelNames: readonly L[]) =>
+    new Counter<L>({ name, help, labelNames, registers });
+  const gauge = <L extends string>(name: string, help: string, labelNames: readonly L[]) =>
+    new Gauge<L>({ name, help, labelNames, registers });
+  const histogram = (name: string, help: string, buckets: number[]) => new Histogram({ name, help, labelNames: H, buckets, registers });
   // Always 1; the labels say what runs, so a dashboard or an alert can join on them.
-  const info = new Gauge({
-    name: 'quantum_gates_build_info',
-    help: 'Version and git commit of the running quantum-gates build (always 1)',
-    labelNames: ['version', 'commit'],
-    registers: [registry],
-  });
-  info.set({ version: build.version, commit: build.commit }, 1);
+  const buildInfo = gauge('quantum_gates_build_info', 'Version and git commit of the running quantum-gates build (always 1)', [
+    'version',
+    'commit',
+  ]);
+  buildInfo.set({ version: build.version, commit: build.commit }, 1);
   return {
-    buildInfo: info,
-    messages: new Counter({
-      name: 'quantum_gates_messages_total',
-      help: 'Messages finished by a handler, by outcome (handled, fallback, dead-letter, skipped, unusable, superseded)',
-      labelNames: ['handler', 'outcome'],
-      registers: [registry],
-    }),
-    deadLetters: new Counter({
-      name: 'quantum_gates_dead_letters_total',
-      help: 'Messages moved to the dead-letter stream, by reason',
-      labelNames: ['handler', 'reason'],
-      registers: [registry],
-    }),
-    deadLettersTrimmed: new Counter({
-      name: 'quantum_gates_dead_letters_trimmed_total',
-      help: "Dead letters removed from the handler's dead-letter stream by its DLQ_MAXLEN bound (lost unless replayed before)",
-      labelNames: ['handler'],
-      registers: [registry],
-    }),
-    retries: new Counter({
-      name: 'quantum_gates_retries_total',
-      help: 'Handler attempts that threw and were retried',
-      labelNames,
-      registers: [registry],
-    }),
-    conflicts: new Counter({
-      name: 'quantum_gates_commit_conflicts_total',
-      help: 'Messages re-run because a commit guard no longer held (another replica won the race)',
-      labelNames,
-      registers: [registry],
-    }),
-    reclaimed: new Counter({
-      name: 'quantum_gates_reclaimed_total',
-      help: 'Pending entries reclaimed from idle consumers with XAUTOCLAIM',
-      labelNames,
-      registers: [registry],
-    }),
-    departedRemoved: new Counter({
-      name: 'quantum_gates_departed_consumers_removed_total',
-      help: 'Consumers removed from their group after DEPARTED_CONSUMER_IDLE_MS without reading and with nothing pending',
-      labelNames,
-      registers: [registry],
-    }),
-    commitFailures: new Counter({
-      name: 'quantum_gates_commit_failures_total',
-      help: 'Commits that did not apply, by cause: connection, timeout, oom, readonly, misconf, wrongtype, script, busy, other (each retried with backoff, its messages pending meanwhile), lost_ownership (entry reclaimed by another consumer)',
-      labelNames: ['handler', 'cause'],
-      registers: [registry],
-    }),
-    batchSize: new Histogram({
-      name: 'quantum_gates_batch_size',
-      help: 'Entries per batch read from a stream',
-      labelNames,
-      buckets: [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000],
-      registers: [registry],
-    }),
-    batchSeconds: new Histogram({
-      name: 'quantum_gates_batch_duration_seconds',
-      help: 'Time from a batch being read to its commit',
-      labelNames,
-      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
-      registers: [registry],
-    }),
-    consumerUp: new Gauge({
-      name: 'quantum_gates_consumer_up',
-      help: '1 while a handler is consuming, 0 while it waits for Redis',
-      labelNames,
-      registers: [registry],
-    }),
-    consumerPending: new Gauge({
-      name: 'quantum_gates_consumer_pending',
-      help: "Entries delivered to the handler's consumer group and not yet acknowledged",
-      labelNames,
-      registers: [registry],
-    }),
-    consumerLag: new Gauge({
-      name: 'quantum_gates_consumer_lag',
-      help: "Entries in the handler's stream not yet delivered to its consumer group",
-      labelNames,
-      registers: [registry],
-    }),
-    recreated: new Counter({
-      name: 'quantum_gates_recreated_total',
-      help: 'Things the runtime owns that had disappeared and were created again (consumer_group, job_scheduler)',
-      labelNames: ['handler', 'what'],
-      registers: [registry],
-    }),
-    redisUp: new Gauge({ name: 'quantum_gates_redis_up', help: '1 while the runtime has a ready Redis connection', registers: [registry] }),
+    buildInfo,
+    messages: counter(
+      'quantum_gates_messages_total',
+      'Messages finished by a handler, by outcome (handled, fallback, dead-letter, skipped, unusable, superseded)',
+      ['handler', 'outcome'],
+    ),
+    deadLetters: counter('quantum_gates_dead_letters_total', 'Messages moved to the dead-letter stream, by reason', ['handler', 'reason']),
+    deadLettersTrimmed: counter(
+      'quantum_gates_dead_letters_trimmed_total',
+      "Dead letters removed from the handler's dead-letter stream by its DLQ_MAXLEN bound (lost unless replayed before)",
+      H,
+    ),
+    retries: counter('quantum_gates_retries_total', 'Handler attempts that threw and were retried', H),
+    conflicts: counter(
+      'quantum_gates_commit_conflicts_total',
+      'Messages re-run because a commit guard no longer held (another replica won the race)',
+      H,
+    ),
+    reclaimed: counter('quantum_gates_reclaimed_total', 'Pending entries reclaimed from idle consumers with XAUTOCLAIM', H),
+    departedRemoved: counter(
+      'quantum_gates_departed_consumers_removed_total',
+      'Consumers removed from their group after DEPARTED_CONSUMER_IDLE_MS without reading and with nothing pending',
+      H,
+    ),
+    commitFailures: counter(
+      'quantum_gates_commit_failures_total',
+      'Commits that did not apply, by cause: connection, timeout, oom, readonly, misconf, wrongtype, script, busy, other (each retried with backoff, its messages pending meanwhile), lost_ownership (entry reclaimed by another consumer)',
+      ['handler', 'cause'],
+    ),
+    batchSize: histogram('quantum_gates_batch_size', 'Entries per batch read from a stream', [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000]),
+    batchSeconds: histogram(
+      'quantum_gates_batch_duration_seconds',
+      'Time from a batch being read to its commit',
+      [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    ),
+    consumerUp: gauge('quantum_gates_consumer_up', '1 while a handler is consuming, 0 while it waits for Redis', H),
+    consumerPending: gauge(
+      'quantum_gates_consumer_pending',
+      "Entries delivered to the handler's consumer group and not yet acknowledged",
+      H,
+    ),
+    consumerLag: gauge('quantum_gates_consumer_lag', "Entries in the handler's stream not yet delivered to its consumer group", H),
+    recreated: counter(
+      'quantum_gates_recreated_total',
+      'Things the runtime owns that had disappeared and were created again (consumer_group, job_scheduler)',
+      ['handler', 'what'],
+    ),
+    redisUp: gauge('quantum_gates_redis_up', '1 while the runtime has a ready Redis connection', []),
   };
 }
 

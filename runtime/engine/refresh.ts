@@ -17,7 +17,8 @@ export interface HostedRefresh {
  */
 export class PeriodicRefresh {
   private readonly timers: NodeJS.Timeout[] = [];
-  private readonly running = new Set<Promise<void>>();
+  /** The run under way per gate: one at a time, and awaited by stop(). */
+  private readonly running = new Map<HostedRefresh, Promise<void>>();
 
   constructor(
     private readonly gates: readonly HostedRefresh[],
@@ -28,26 +29,19 @@ export class PeriodicRefresh {
 
   start(): void {
     for (const gate of this.gates) {
-      const batch = gate.handler.batch;
-      const refresh = batch?.refresh;
-      const loadState = batch?.loadState;
+      const { refresh, loadState } = gate.handler.batch ?? {};
       if (refresh === undefined || loadState === undefined) continue;
-      let inFlight: Promise<void> | undefined;
       let applied = false;
       const tick = (): void => {
-        if (inFlight !== undefined) return;
+        if (this.running.has(gate)) return;
         const run = loadState(this.redis, gate.config, this.now())
           .then((state) => {
             refresh.apply(state, gate.metrics, gate.config, { first: !applied });
             applied = true;
           })
           .catch((error: unknown) => this.logger.warn({ err: error, handler: gate.handler.name }, 'refresh failed; the next run retries'))
-          .finally(() => {
-            inFlight = undefined;
-            this.running.delete(run);
-          });
-        inFlight = run;
-        this.running.add(run);
+          .finally(() => this.running.delete(gate));
+        this.running.set(gate, run);
       };
       tick();
       const timer = setInterval(tick, refresh.everyMs(gate.config));
@@ -59,6 +53,6 @@ export class PeriodicRefresh {
   /** Stops the timers and waits for runs under way, so none reads Redis after its connection closed. */
   async stop(): Promise<void> {
     for (const timer of this.timers.splice(0)) clearInterval(timer);
-    await Promise.all(this.running);
+    await Promise.all(this.running.values());
   }
 }

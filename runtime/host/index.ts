@@ -41,6 +41,5 @@ export type {
 } from '../contract/index.js';
 export type { AnySectionView, BadgeCase, SectionView, ValueFormat, ViewField } from '../../schemas/status/views.js';
 export type { StreamTrigger } from '../contract/handler.js';
-// The engine's record formats the operator CLI reads: dead letters and their validation issues.
+// The engine's record formats the operator CLI reads: dead letters.
 export { deadLetterIndexKey, deadLetterIndexMember } from '../engine/dead-letter.js';
-export { describeIssues, readableDeadLetterError } from '../engine/validation-issues.js';

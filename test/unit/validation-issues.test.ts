@@ -1,7 +1,7 @@
 import * as z from 'zod';
 import { describe, expect, it } from 'vitest';
 import { formatIssues } from '../../runtime/engine/message-pipeline.js';
-import { describeIssues, readableDeadLetterError } from '../../runtime/engine/validation-issues.js';
+import { describeIssues, readableDeadLetterError } from '../../cli/validation-issues.js';
 
 describe('one way to say what a validation found', () => {
   const parsed = z.object({ qty: z.string().regex(/^\d+$/, 'must be a decimal number'), symbol: z.string() }).safeParse({ qty: 'x' });

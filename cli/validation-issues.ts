@@ -18,7 +18,8 @@ export function describeIssues(issues: readonly IssueLike[]): string {
 
 /**
  * A dead letter's error as a person reads it. An invalid input's error holds the issues as JSON
- * (path, code, message: for scripts); anything else is already text.
+ * (path, code, message: for scripts; formatIssues in runtime/engine/message-pipeline.ts writes it);
+ * anything else is already text.
  */
 export function readableDeadLetterError(reason: string, error: string): string {
   if (reason !== 'invalid_input') return error;
