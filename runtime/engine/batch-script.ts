@@ -119,12 +119,6 @@ export class BatchScript<Item> {
   private readonly commandEffects: (Effect | undefined)[] = [];
   private open: { readonly head: unknown[]; readonly commands: string[][] } | undefined;
   private tooLarge: boolean;
-  private ordered = false;
-
-  /** True when some item asks for stream order by a field (plain commands cannot check it). */
-  get hasOrder(): boolean {
-    return this.ordered;
-  }
 
   constructor(
     private readonly source: CommitSource | undefined,
@@ -136,8 +130,9 @@ export class BatchScript<Item> {
     this.args = [source?.stream ?? '', source?.group ?? '', source?.consumer ?? '', '', '', source?.cursorKey ?? ''];
   }
 
-  get commandCount(): number {
-    return this.commandItems.length;
+  /** True when the batch has nothing to write or acknowledge. */
+  get empty(): boolean {
+    return this.commandItems.length === 0 && this.entries.length === 0;
   }
 
   /** True when a command is too large for the script: the batch then goes out as plain commands. */
@@ -165,7 +160,6 @@ export class BatchScript<Item> {
       if (this.args[LAST_ID] === '' || compareStreamIds(entry, this.args[LAST_ID]!) > 0) this.args[LAST_ID] = entry;
     }
     this.itemOfGroup.push(item);
-    if (order.length > 0) this.ordered = true;
     this.open = {
       head: [entry, condition?.key ?? '', condition?.id ?? '', order.flat(), checks.flat()],
       commands: [],
@@ -195,24 +189,12 @@ export class BatchScript<Item> {
   }
 
   /**
-   * Queues the batch on `transaction`; the returned function reads the transaction's replies.
-   * Normally that is one script call. A batch with a command too large for the script sends every
-   * command as itself and one XACK instead: still one transaction, but the ownership of its entries
-   * is then only what the consumer checked before committing.
+   * Queues an oversized batch on `transaction` (see oversized): every command as itself, then one
+   * XACK. Still one transaction, but the ownership of its entries is then only what the consumer
+   * checked before committing. The returned function reads the transaction's replies.
    */
-  queueOn(transaction: ChainableCommander): (replies: [Error | null, unknown][]) => BatchResult<Item> {
+  queuePlain(transaction: ChainableCommander): (replies: [Error | null, unknown][]) => BatchResult<Item> {
     this.endItem();
-    if (!this.tooLarge) {
-      // Inside a transaction the body goes with it: ioredis cannot send it again there on a
-      // NOSCRIPT (that answer comes with EXEC's, after the transaction ran).
-      transaction.eval(RUN_BATCH, 0, ...this.args);
-      return ([[error, reply] = [new Error('no reply from the transaction'), null]]) => {
-        // The script failing as a whole (not one of its commands) is not a per-message problem:
-        // the consumer then checks which of its entries are still pending.
-        if (error) throw error;
-        return this.scriptResult(reply);
-      };
-    }
     const commands = this.commands;
     for (const command of commands) {
       const [name, ...args] = command[0] === DEAD_LETTER_APPEND ? asEval(command).map(String) : command;
@@ -232,17 +214,20 @@ export class BatchScript<Item> {
   }
 
   /**
-   * Runs the batch as one script call in a transaction (MULTI, the script, EXEC) on a connection
-   * holding WATCHes; null when a WATCHed key changed and nothing ran. Not for an oversized batch
-   * (queueOn).
+   * Runs the batch as one script call: inside MULTI/EXEC on a connection holding WATCHes (null when
+   * a WATCHed key changed and nothing ran), else alone, atomic by itself. Not for an oversized batch.
    */
-  async runInTransaction(connection: RedisClient): Promise<BatchResult<Item> | null> {
-    this.completeScripted();
+  async run(connection: RedisClient, watched: boolean): Promise<BatchResult<Item> | null> {
+    this.endItem();
+    if (this.tooLarge) throw new Error('an oversized batch goes out as plain commands (queuePlain)');
+    if (!watched) return this.scriptResult(await connection.qgRunBatch(...this.args));
     let replies: [Error | null, unknown][] | null;
     try {
+      // The body, not the hash: ioredis cannot send it again inside a transaction on a NOSCRIPT
+      // (that answer comes with EXEC's, after the transaction ran).
       replies = await connection
         .multi()
-        .eval(RUN_BATCH, 0, ...this.args) // the body, not the hash: see queueOn
+        .eval(RUN_BATCH, 0, ...this.args)
         .exec();
     } catch (error) {
       // The first refusal says why (EXEC's EXECABORT only repeats that something was refused).
@@ -255,15 +240,6 @@ export class BatchScript<Item> {
     // the consumer then checks which of its entries are still pending.
     if (error) throw error;
     return this.scriptResult(reply);
-  }
-
-  /**
-   * Runs the batch as one script call of its own, for a commit with nothing WATCHed: the script
-   * is atomic by itself. Not for an oversized batch (see queueOn).
-   */
-  async runAlone(connection: RedisClient): Promise<BatchResult<Item>> {
-    this.completeScripted();
-    return this.scriptResult(await connection.qgRunBatch(...this.args));
   }
 
   /** RUN_BATCH's answer, its item numbers turned back into items. */
@@ -293,12 +269,6 @@ export class BatchScript<Item> {
 
   private failure(command: number, error: Error): EffectFailure<Item> {
     return { item: this.commandItems[command], effect: this.commandEffects[command], error };
-  }
-
-  /** Ends the batch, which goes as one script (not an oversized batch: queueOn sends that). */
-  private completeScripted(): void {
-    this.endItem();
-    if (this.tooLarge) throw new Error('an oversized batch goes out as plain commands in a transaction (queueOn)');
   }
 
   /** Packs the item begun last into the script's arguments. */

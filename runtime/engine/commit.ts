@@ -298,7 +298,7 @@ export class TransactionCommitter implements Committer {
       // trimmed and lower-cased as JavaScript does it, which Lua's string functions do not match
       // for every text; a batch has few such keys), and every unchained guard of a batch that
       // goes out as plain commands, which cannot check anything.
-      const oversized = batch.script.oversized;
+      const oversized = batch.oversized;
       const watchedGuards = (item: Item) =>
         (item.recorder?.guards ?? []).filter((g) => (oversized || g.kind === 'off') && !(chained.get(item) ?? []).includes(g));
       const guarded = accepted.filter((item) => watchedGuards(item).length > 0);
@@ -379,7 +379,7 @@ export class TransactionCommitter implements Committer {
   private async exec<Item extends CommitItem>(
     source: CommitSource | undefined,
     accepted: readonly Item[],
-    built: { script: BatchScript<Item>; entries: number },
+    built: BatchScript<Item>,
     watched: boolean,
   ): Promise<(BatchResult<Item> & { deferred: Item[] }) | null> {
     let batch = built;
@@ -387,7 +387,7 @@ export class TransactionCommitter implements Committer {
     let typeFailures: EffectFailure<Item>[] = [];
     let superseded: Item[] = [];
     let waiting: Item[] = [];
-    if (batch.script.oversized) {
+    if (batch.oversized) {
       // Plain commands check nothing themselves: what the script checks at each item's turn is
       // checked here first, under WATCH where a value decides. A chained guard expects an earlier
       // item's write, which these commands cannot check: such an item (and later ones touching its
@@ -415,18 +415,16 @@ export class TransactionCommitter implements Committer {
       );
     }
     const withheld = [...new Set(typeFailures.map((f) => f.item!))];
-    if (batch.script.commandCount === 0 && batch.entries === 0) {
+    if (batch.empty) {
       await this.connection.unwatch();
       return { failures: typeFailures, lost: [], superseded, withheld, waiting, unguarded: [], trimmed: 0, deferred };
     }
-    // With nothing WATCHed the script needs no transaction around it: it is atomic by itself.
-    if (!watched && !batch.script.oversized) return { ...(await batch.script.runAlone(this.connection)), deferred };
-    if (!batch.script.oversized) {
-      const result = await batch.script.runInTransaction(this.connection);
+    if (!batch.oversized) {
+      const result = await batch.run(this.connection, watched);
       return result === null ? null : { ...result, deferred };
     }
     const transaction = this.connection.multi();
-    const readReplies = batch.script.queueOn(transaction);
+    const readReplies = batch.queuePlain(transaction);
     const replies = await transaction.exec();
     if (replies === null) return null;
     const result = readReplies(replies);
@@ -521,7 +519,6 @@ export class TransactionCommitter implements Committer {
     return failures;
   }
 
-  /** The batch's script. */
   private build<Item extends CommitItem>(
     source: CommitSource | undefined,
     accepted: readonly Item[],
@@ -532,10 +529,9 @@ export class TransactionCommitter implements Committer {
      * nothing of theirs applied (superseded), the others' newest-wins ids as commands of their own.
      */
     plain?: { readonly ackOnly: ReadonlySet<Item> },
-  ): { script: BatchScript<Item>; entries: number } {
+  ): BatchScript<Item> {
     const script = new BatchScript<Item>(source, this.streamMaxLen, plain !== undefined);
     const overwritten = overwrittenWrites(accepted);
-    let entries = 0;
     for (const item of accepted) {
       script.beginItem(
         item,
@@ -544,7 +540,6 @@ export class TransactionCommitter implements Committer {
         item.recorder?.order,
         guardChecks(item, chained.get(item), overwritten),
       );
-      if (source && item.entryId !== undefined) entries += 1;
       if (plain?.ackOnly.has(item) === true) continue;
       const condition = item.recorder?.condition;
       if (plain !== undefined && condition !== undefined) script.add({ op: 'setKey', key: condition.key, value: condition.id }, undefined);
@@ -553,6 +548,6 @@ export class TransactionCommitter implements Committer {
       }
       for (const extra of item.extraEmits ?? []) script.addExtra(extra);
     }
-    return { script, entries };
+    return script;
   }
 }
