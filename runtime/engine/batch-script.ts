@@ -1,9 +1,9 @@
 import { ReplyError, type ChainableCommander, type Result } from 'ioredis';
 import type { Effect, OrderCondition } from './effects.js';
 import { compareStreamIds } from '../../schemas/fields.js';
-import { asEval, DEAD_LETTER_APPEND, DEAD_LETTER_APPEND_FUNCTION } from './dead-letter.js';
+import { DEAD_LETTER_APPEND, DEAD_LETTER_APPEND_FUNCTION } from './dead-letter.js';
 import { lua } from './lua.js';
-import { effectCommands, extraEmitCommands, type ExtraEmit } from './effect-commands.js';
+import { effectCommands, extraEmitCommands, queueCommands, type ExtraEmit } from './effect-commands.js';
 import type { RedisClient } from './connection.js';
 
 declare module 'ioredis' {
@@ -196,10 +196,7 @@ export class BatchScript<Item> {
   queuePlain(transaction: ChainableCommander): (replies: [Error | null, unknown][]) => BatchResult<Item> {
     this.endItem();
     const commands = this.commands;
-    for (const command of commands) {
-      const [name, ...args] = command[0] === DEAD_LETTER_APPEND ? asEval(command).map(String) : command;
-      transaction.call(name!, ...args);
-    }
+    queueCommands(transaction, commands);
     if (this.source && this.entries.length > 0) transaction.xack(this.source.stream, this.source.group, ...this.entries);
     return (replies) => {
       const failures: EffectFailure<Item>[] = [];

@@ -10,8 +10,8 @@ import {
   type EffectFailure,
 } from './commit.js';
 import { OLDER_STREAM_ID } from './batch-script.js';
-import { asEval, DEAD_LETTER_APPEND } from './dead-letter.js';
-import { effectCommands, extraEmitCommands } from './effect-commands.js';
+import { DEAD_LETTER_APPEND } from './dead-letter.js';
+import { effectCommands, extraEmitCommands, queueCommands } from './effect-commands.js';
 import type { Effect, EffectRecorder, Guard } from './effects.js';
 import type { RedisClient } from './connection.js';
 import { lua } from './lua.js';
@@ -159,7 +159,7 @@ export class ClusterCommitter implements Committer {
   ): Promise<{ failures: EffectFailure<Item>[]; trimmed: number }> {
     const groups = new Map<string, Command<Item>[]>();
     const add = (command: Command<Item>) => {
-      const tag = slotTag(String(command.args[1]));
+      const tag = slotTag(command.args[1]!);
       const group = groups.get(tag);
       if (group) group.push(command);
       else groups.set(tag, [command]);
@@ -180,10 +180,10 @@ export class ClusterCommitter implements Committer {
     await Promise.all(
       [...groups.values()].map(async (commands) => {
         const pipeline = this.connection.pipeline();
-        for (const { args } of commands) {
-          const sent = args[0] === DEAD_LETTER_APPEND ? asEval(args) : args;
-          pipeline.call(String(sent[0]), ...sent.slice(1));
-        }
+        queueCommands(
+          pipeline,
+          commands.map((c) => c.args),
+        );
         const replies = (await pipeline.exec()) ?? [];
         if (replies.length !== commands.length)
           throw new Error(`pipeline returned ${replies.length} replies for ${commands.length} commands`);
@@ -202,7 +202,7 @@ export class ClusterCommitter implements Committer {
   }
 }
 
-type Command<Item> = { args: (string | number)[]; item: Item; effect: Effect | undefined };
+type Command<Item> = { args: string[]; item: Item; effect: Effect | undefined };
 
 interface Lease {
   readonly key: string;

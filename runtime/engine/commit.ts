@@ -12,6 +12,8 @@ import type { Effect, EffectRecorder, Guard } from './effects.js';
 import { waitUntilReady, type RedisClient } from './connection.js';
 import { compareStreamIds } from '../../schemas/fields.js';
 import { lua } from './lua.js';
+import { DEAD_LETTER_APPEND } from './dead-letter.js';
+import { effectCommands, extraEmitCommands } from './effect-commands.js';
 
 export type { CommitSource, EffectFailure } from './batch-script.js';
 export type { ExtraEmit } from './effect-commands.js';
@@ -53,42 +55,32 @@ export function guardHolds(guard: Guard, exists: boolean, value: string | null):
   }
 }
 
-/** The type each key an item writes must already hold (or none), for writes that do not replace it. */
+/** The type a command's key must hold (or none), as run-batch.lua's `needs`. */
+const NEEDS: Readonly<Record<string, string>> = {
+  XADD: 'stream',
+  [DEAD_LETTER_APPEND]: 'stream',
+  HSET: 'hash',
+  SADD: 'set',
+  SREM: 'set',
+  ZADD: 'zset',
+  ZREMRANGEBYSCORE: 'zset',
+  LPUSH: 'list',
+  LTRIM: 'list',
+};
+
+/** The type each key an item writes must already hold, for writes that do not replace it (DEL, SET). */
 function requiredTypes(item: CommitItem): Map<string, string> {
+  const commands = (item.recorder?.effects ?? []).flatMap((effect) => effectCommands(effect, 0));
+  for (const extra of item.extraEmits ?? []) commands.push(...extraEmitCommands(extra));
   const types = new Map<string, string>();
   const replaced = new Set<string>();
-  const need = (key: string, type: string) => {
-    if (!replaced.has(key) && !types.has(key)) types.set(key, type);
+  const need = (key: string, type: string | undefined) => {
+    if (type !== undefined && !replaced.has(key) && !types.has(key)) types.set(key, type);
   };
-  for (const effect of item.recorder?.effects ?? []) {
-    switch (effect.op) {
-      case 'emit':
-        need(effect.stream, 'stream');
-        break;
-      case 'putHash':
-        if (effect.replace) replaced.add(effect.key);
-        else need(effect.key, 'hash');
-        break;
-      case 'setKey':
-      case 'deleteKey':
-        replaced.add(effect.key);
-        break;
-      case 'addToSet':
-      case 'removeFromSet':
-        need(effect.key, 'set');
-        break;
-      case 'addToSortedSet':
-      case 'trimSortedSet':
-        need(effect.key, 'zset');
-        break;
-      case 'pushToList':
-        need(effect.key, 'list');
-        break;
-    }
-  }
-  for (const extra of item.extraEmits ?? []) {
-    need(extra.stream, 'stream');
-    if (extra.index !== undefined) need(extra.index, 'zset');
+  for (const [name, key, index] of commands) {
+    if (name === 'DEL' || name === 'SET') replaced.add(key!);
+    else need(key!, NEEDS[name!]);
+    if (name === DEAD_LETTER_APPEND) need(index!, 'zset');
   }
   return types;
 }

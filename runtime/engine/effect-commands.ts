@@ -1,4 +1,5 @@
-import { DEAD_LETTER_APPEND } from './dead-letter.js';
+import type { ChainableCommander } from 'ioredis';
+import { DEAD_LETTER_APPEND, DEAD_LETTER_APPEND_SCRIPT } from './dead-letter.js';
 import type { Effect, Fields } from './effects.js';
 
 /**
@@ -69,4 +70,12 @@ export function effectCommands(effect: Effect, streamMaxLen: number): string[][]
 export function extraEmitCommands(extra: ExtraEmit): string[][] {
   if (extra.index === undefined) return effectCommands({ op: 'emit', ...extra }, 0);
   return [withFields([DEAD_LETTER_APPEND, extra.stream, extra.index, String(extra.maxLen)], extra.fields)];
+}
+
+/** Queues commands as themselves (outside the batch script): a dead letter as an EVAL of its script. */
+export function queueCommands(pipeline: ChainableCommander, commands: readonly (readonly string[])[]): void {
+  for (const [name, ...args] of commands) {
+    if (name === DEAD_LETTER_APPEND) pipeline.eval(DEAD_LETTER_APPEND_SCRIPT, 2, ...args);
+    else pipeline.call(name!, ...args);
+  }
 }
