@@ -105,7 +105,7 @@ const READ_DUPLICATE_KEYS = lua('read-duplicate-keys');
  * the checks add no round trip of their own to the batch. The keys of all its messages go to Redis
  * as one read-only script instead of a command each (the governor checks two keys a plan, and a
  * command's client-side cost, a Command object, its promise and their garbage, was most of the
- * check's: docs/performance.md, "governor"). Each check answers what startDuplicateCheck would:
+ * check's: docs/performance.md, "governor"). Each check answers what reading its keys alone would:
  * a key's failed read fails its own message's check. Where the script cannot run (Redis Cluster,
  * whose keys lie in different slots; a Redis without EVAL_RO) the keys are read one by one.
  */
