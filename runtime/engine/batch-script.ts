@@ -123,7 +123,7 @@ export class BatchScript<Item> {
   constructor(
     private readonly source: CommitSource | undefined,
     private readonly streamMaxLen: number,
-    /** Sent as plain commands whatever its size (a rebuilt oversized batch: see queueOn). */
+    /** Sent as plain commands whatever its size (a rebuilt oversized batch: see queuePlain). */
     plain = false,
   ) {
     this.tooLarge = plain;

@@ -12,7 +12,7 @@ import {
 import { OLDER_STREAM_ID } from './batch-script.js';
 import { DEAD_LETTER_APPEND } from './dead-letter.js';
 import { effectCommands, extraEmitCommands, queueCommands } from './effect-commands.js';
-import type { Effect, EffectRecorder, Guard } from './effects.js';
+import type { Effect, EffectRecorder } from './effects.js';
 import type { RedisClient } from './connection.js';
 import { lua } from './lua.js';
 
@@ -101,28 +101,15 @@ export class ClusterCommitter implements Committer {
         continue;
       }
       const lease = { key: leaseKey(guard.key), token };
-      const held = await this.tryLease(guard, lease);
-      if (!held) {
+      const value = guard.kind === 'equals' ? guard.value : '';
+      const held = await this.connection.eval(TAKE_LEASE, 2, guard.key, lease.key, guard.kind, value, token, this.leaseMs);
+      if (held !== 1) {
         await this.release(taken);
         return null;
       }
       taken.push(lease);
     }
     return taken;
-  }
-
-  private async tryLease(guard: Guard, lease: Lease): Promise<boolean> {
-    const reply = await this.connection.eval(
-      TAKE_LEASE,
-      2,
-      guard.key,
-      lease.key,
-      guard.kind,
-      guard.kind === 'equals' ? guard.value : '',
-      lease.token,
-      this.leaseMs,
-    );
-    return reply === 1;
   }
 
   /**

@@ -128,28 +128,16 @@ async function commitDeliveries(
     let lost = 0;
     let waiting = false;
     for (const delivery of todo) {
-      switch (delivery.answer) {
-        case 'committed':
-          committed.push(delivery);
-          break;
-        case 'superseded':
-          superseded.push(delivery);
-          break;
-        case 'waiting':
-          waiting = true;
-          conflicted.push(delivery);
-          break;
-        case 'conflicted':
-          conflicted.push(delivery);
-          break;
-        case 'withheld':
-          withheld.push(delivery);
-          break;
-        case 'lost':
-        case undefined: // every committer answers each item; an unanswered one is left pending, as a lost one is
-          lost += 1;
-          break;
+      const said = delivery.answer;
+      if (said === 'committed') committed.push(delivery);
+      else if (said === 'superseded') superseded.push(delivery);
+      else if (said === 'withheld') withheld.push(delivery);
+      else if (said === 'conflicted' || said === 'waiting') {
+        conflicted.push(delivery);
+        if (said === 'waiting') waiting = true;
       }
+      // Lost, or unanswered (every committer answers each item): left pending, to its new owner.
+      else lost += 1;
     }
     if (lost > 0) {
       env.metrics.commitFailures.inc({ handler: env.handlerName, cause: 'lost_ownership' }, lost);

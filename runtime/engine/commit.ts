@@ -172,7 +172,7 @@ export function chainedGuards<Item extends CommitItem>(accepted: readonly Item[]
   const written = new Map<string, string | undefined>();
   for (const item of accepted) {
     const recorder = item.recorder;
-    const own = (recorder?.guards ?? []).filter((g) => written.has(g.key) && isChained(g, written));
+    const own = (recorder?.guards ?? []).filter((g) => isChained(g, written));
     if (own.length > 0) chained.set(item, own);
     noteWrites(recorder, written);
   }
