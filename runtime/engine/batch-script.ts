@@ -1,4 +1,4 @@
-import { ReplyError, type ChainableCommander, type Result } from 'ioredis';
+import { ReplyError, type Result } from 'ioredis';
 import type { Effect, OrderCondition } from './effects.js';
 import { compareStreamIds } from '../../schemas/fields.js';
 import { DEAD_LETTER_APPEND, DEAD_LETTER_APPEND_FUNCTION } from './dead-letter.js';
@@ -123,7 +123,7 @@ export class BatchScript<Item> {
   constructor(
     private readonly source: CommitSource | undefined,
     private readonly streamMaxLen: number,
-    /** Sent as plain commands whatever its size (a rebuilt oversized batch: see queuePlain). */
+    /** Sent as plain commands whatever its size (a rebuilt oversized batch: see run). */
     plain = false,
   ) {
     this.tooLarge = plain;
@@ -189,54 +189,54 @@ export class BatchScript<Item> {
   }
 
   /**
-   * Queues an oversized batch on `transaction` (see oversized): every command as itself, then one
-   * XACK. Still one transaction, but the ownership of its entries is then only what the consumer
-   * checked before committing. The returned function reads the transaction's replies.
-   */
-  queuePlain(transaction: ChainableCommander): (replies: [Error | null, unknown][]) => BatchResult<Item> {
-    this.endItem();
-    const commands = this.commands;
-    queueCommands(transaction, commands);
-    if (this.source && this.entries.length > 0) transaction.xack(this.source.stream, this.source.group, ...this.entries);
-    return (replies) => {
-      const failures: EffectFailure<Item>[] = [];
-      let trimmed = 0;
-      replies.forEach(([error, reply], i) => {
-        if (error) failures.push(this.failure(i, error));
-        else if (i < commands.length && commands[i]![0] === DEAD_LETTER_APPEND) trimmed += Number(reply);
-      });
-      // Plain commands cannot hold back an ack: a failed write fails its item after the fact.
-      return { failures, lost: [], superseded: [], withheld: [], waiting: [], unguarded: [], trimmed };
-    };
-  }
-
-  /**
-   * Runs the batch as one script call: inside MULTI/EXEC on a connection holding WATCHes (null when
-   * a WATCHed key changed and nothing ran), else alone, atomic by itself. Not for an oversized batch.
+   * Runs the batch; null when a WATCHed key changed and nothing ran. Normally one script call,
+   * inside MULTI/EXEC on a connection holding WATCHes, else alone (atomic by itself). An oversized
+   * batch sends every command as itself and one XACK: still one transaction, but the ownership of
+   * its entries is then only what the consumer checked before committing, and a failed write
+   * cannot hold back its ack (the committer checks what it can first: see TransactionCommitter).
    */
   async run(connection: RedisClient, watched: boolean): Promise<BatchResult<Item> | null> {
     this.endItem();
-    if (this.tooLarge) throw new Error('an oversized batch goes out as plain commands (queuePlain)');
-    if (!watched) return this.scriptResult(await connection.qgRunBatch(...this.args));
-    let replies: [Error | null, unknown][] | null;
-    try {
+    if (this.empty) {
+      if (watched) await connection.unwatch();
+      return { failures: [], lost: [], superseded: [], withheld: [], waiting: [], unguarded: [], trimmed: 0 };
+    }
+    if (!watched && !this.tooLarge) return this.scriptResult(await connection.qgRunBatch(...this.args));
+    const transaction = connection.multi();
+    if (!this.tooLarge) {
       // The body, not the hash: ioredis cannot send it again inside a transaction on a NOSCRIPT
       // (that answer comes with EXEC's, after the transaction ran).
-      replies = await connection
-        .multi()
-        .eval(RUN_BATCH, 0, ...this.args)
-        .exec();
+      transaction.eval(RUN_BATCH, 0, ...this.args);
+    } else {
+      queueCommands(transaction, this.commands);
+      if (this.source && this.entries.length > 0) transaction.xack(this.source.stream, this.source.group, ...this.entries);
+    }
+    let replies: [Error | null, unknown][] | null;
+    try {
+      replies = await transaction.exec();
     } catch (error) {
       // The first refusal says why (EXEC's EXECABORT only repeats that something was refused).
       const previous = (error as { previousErrors?: Error[] }).previousErrors?.[0];
       throw previous ?? error;
     }
     if (replies === null) return null;
+    if (this.tooLarge) return this.plainResult(replies);
     const [[error, reply] = [new Error('no reply from the transaction'), null]] = replies;
     // The script failing as a whole (not one of its commands) is not a per-message problem:
     // the consumer then checks which of its entries are still pending.
     if (error) throw error;
     return this.scriptResult(reply);
+  }
+
+  /** The replies of an oversized batch's plain commands (see run). */
+  private plainResult(replies: [Error | null, unknown][]): BatchResult<Item> {
+    const failures: EffectFailure<Item>[] = [];
+    let trimmed = 0;
+    replies.forEach(([error, reply], i) => {
+      if (error) failures.push(this.failure(i, error));
+      else if (i < this.commands.length && this.commands[i]![0] === DEAD_LETTER_APPEND) trimmed += Number(reply);
+    });
+    return { failures, lost: [], superseded: [], withheld: [], waiting: [], unguarded: [], trimmed };
   }
 
   /** RUN_BATCH's answer, its item numbers turned back into items. */

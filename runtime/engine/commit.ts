@@ -304,7 +304,7 @@ export class TransactionCommitter implements Committer {
           batch = this.build(source, accepted);
         }
       }
-      const result = await this.exec(source, accepted, batch, guarded.length > 0);
+      const result = batch.oversized ? await this.commitPlain(source, accepted) : await batch.run(this.connection, guarded.length > 0);
       if (result !== null) {
         // First named wins: an item both lost and withheld (say) is lost.
         answer<Item>([
@@ -313,7 +313,6 @@ export class TransactionCommitter implements Committer {
           ['waiting', result.waiting],
           ['withheld', result.withheld],
           ['conflicted', conflicted],
-          ['conflicted', result.deferred],
           ['conflicted', result.unguarded],
           ['committed', accepted],
         ]);
@@ -364,70 +363,31 @@ export class TransactionCommitter implements Committer {
   }
 
   /**
-   * Returns what became of the accepted items, or null when WATCH aborted the transaction.
-   * `deferred`: conditional items kept out of a plain-command transaction, for the next round.
-   * `watched`: keys were WATCHed for this round's guards, so the script must run inside MULTI.
+   * An oversized batch (see BatchScript.run), or null when WATCH aborted it. Plain commands check
+   * nothing themselves: what the script checks at each item's turn is checked here first, under
+   * WATCH where a value decides. A chained guard expects an earlier item's write, which these
+   * commands cannot check: such an item (and later ones touching its keys) is answered unguarded,
+   * to commit again in the next round, where the write it expects is in Redis.
    */
-  private async exec<Item extends CommitItem>(
+  private async commitPlain<Item extends CommitItem>(
     source: CommitSource | undefined,
     accepted: readonly Item[],
-    built: BatchScript<Item>,
-    watched: boolean,
-  ): Promise<(BatchResult<Item> & { deferred: Item[] }) | null> {
-    let batch = built;
-    let deferred: Item[] = [];
-    let typeFailures: EffectFailure<Item>[] = [];
-    let superseded: Item[] = [];
-    let waiting: Item[] = [];
-    if (batch.oversized) {
-      // Plain commands check nothing themselves: what the script checks at each item's turn is
-      // checked here first, under WATCH where a value decides. A chained guard expects an earlier
-      // item's write, which these commands cannot check: such an item (and later ones touching its
-      // keys) is committed again in the next round, where the write it expects is in Redis.
-      const chained = chainedGuards(accepted);
-      waiting = [...(await this.mustWait(source, accepted))];
-      const held = new Set([...chained.keys(), ...waiting]);
-      let sendable = [...accepted];
-      if (held.size > 0) {
-        const ordered = inStreamOrder(accepted, held, CHAIN);
-        const isWaiting = new Set(waiting);
-        deferred = ordered.deferred.filter((item) => !isWaiting.has(item));
-        sendable = ordered.accepted;
-      }
-      superseded = await this.supersededItems(sendable);
-      // Nor can they hold back an ack when a write fails: keys of the wrong type are found first,
-      // under WATCH so they cannot change before EXEC, and their items are withheld.
-      typeFailures = await this.wrongTypes(sendable);
-      const refused = new Set(typeFailures.map((f) => f.item));
-      batch = this.build(
-        source,
-        sendable.filter((item) => !refused.has(item)),
-        undefined,
-        { ackOnly: new Set(superseded) },
-      );
-    }
+  ): Promise<BatchResult<Item> | null> {
+    const waiting = [...(await this.mustWait(source, accepted))];
+    const held = new Set([...chainedGuards(accepted).keys(), ...waiting]);
+    const ordered = held.size > 0 ? inStreamOrder(accepted, held, CHAIN) : { accepted, deferred: [] };
+    const isWaiting = new Set(waiting);
+    const unguarded = ordered.deferred.filter((item) => !isWaiting.has(item));
+    const superseded = await this.supersededItems(ordered.accepted);
+    // Nor can they hold back an ack when a write fails: keys of the wrong type are found first,
+    // under WATCH so they cannot change before EXEC, and their items are withheld.
+    const typeFailures = await this.wrongTypes(ordered.accepted);
     const withheld = [...new Set(typeFailures.map((f) => f.item!))];
-    if (batch.empty) {
-      await this.connection.unwatch();
-      return { failures: typeFailures, lost: [], superseded, withheld, waiting, unguarded: [], trimmed: 0, deferred };
-    }
-    if (!batch.oversized) {
-      const result = await batch.run(this.connection, watched);
-      return result === null ? null : { ...result, deferred };
-    }
-    const transaction = this.connection.multi();
-    const readReplies = batch.queuePlain(transaction);
-    const replies = await transaction.exec();
-    if (replies === null) return null;
-    const result = readReplies(replies);
-    return {
-      ...result,
-      failures: [...typeFailures, ...result.failures],
-      withheld: [...withheld, ...result.withheld],
-      superseded,
-      waiting,
-      deferred,
-    };
+    const refused = new Set(withheld);
+    const sendable = ordered.accepted.filter((item) => !refused.has(item));
+    const result = await this.build(source, sendable, undefined, { ackOnly: new Set(superseded) }).run(this.connection, true);
+    if (result === null) return null;
+    return { ...result, failures: [...typeFailures, ...result.failures], withheld, superseded, waiting, unguarded };
   }
 
   /**
