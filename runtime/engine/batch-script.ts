@@ -1,5 +1,6 @@
 import { ReplyError, type Result } from 'ioredis';
-import type { Effect, OrderCondition } from './effects.js';
+import type { Effect } from './effects.js';
+import type { CommitItem } from './delivery.js';
 import { compareStreamIds } from '../../schemas/fields.js';
 import { DEAD_LETTER_APPEND, DEAD_LETTER_APPEND_FUNCTION } from './dead-letter.js';
 import { lua } from './lua.js';
@@ -110,7 +111,7 @@ export interface BatchResult<Item> {
  * packed argument per item (its commands kept as arrays too, for a batch too large for the
  * script, which goes out as plain commands).
  */
-export class BatchScript<Item> {
+export class BatchScript<Item extends CommitItem> {
   private readonly args: string[];
   private readonly commands: string[][] = [];
   private readonly entries: string[] = [];
@@ -141,27 +142,22 @@ export class BatchScript<Item> {
   }
 
   /**
-   * Starts the commands of item `item`, acknowledging `entryId` with them when there is a source,
-   * applied only if `condition` holds. A plain-command batch cannot check conditions: the
-   * committer checks them itself (see TransactionCommitter).
+   * Starts the commands of `item`, acknowledging its entry with them when there is a source,
+   * applied only if its newest-wins condition and `checks` hold. A plain-command batch cannot
+   * check them: the committer checks them itself (see TransactionCommitter).
    */
-  beginItem(
-    item: Item,
-    entryId: string | undefined,
-    condition?: OrderCondition,
-    order: readonly (readonly [string, string])[] = [],
-    checks: readonly GuardCheck[] = [],
-  ): void {
+  beginItem(item: Item, checks: readonly GuardCheck[]): void {
     this.endItem();
-    const entry = this.source ? (entryId ?? '') : '';
+    const entry = this.source ? (item.entryId ?? '') : '';
     if (entry !== '') {
       this.entries.push(entry);
       if (this.args[FIRST_ID] === '' || compareStreamIds(entry, this.args[FIRST_ID]!) < 0) this.args[FIRST_ID] = entry;
       if (this.args[LAST_ID] === '' || compareStreamIds(entry, this.args[LAST_ID]!) > 0) this.args[LAST_ID] = entry;
     }
     this.itemOfGroup.push(item);
+    const condition = item.recorder?.condition;
     this.open = {
-      head: [entry, condition?.key ?? '', condition?.id ?? '', order.flat(), checks.flat()],
+      head: [entry, condition?.key ?? '', condition?.id ?? '', (item.recorder?.order ?? []).flat(), checks.flat()],
       commands: [],
     };
   }

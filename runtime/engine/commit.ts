@@ -477,7 +477,7 @@ export class TransactionCommitter implements Committer {
     /** chainedGuards(accepted), when the caller has it already. */
     chained: Map<Item, Guard[]> = chainedGuards(accepted),
     /**
-     * Set for a batch that goes out as plain commands (see exec): the items acknowledged with
+     * Set for a batch that goes out as plain commands (see commitPlain): the items acknowledged with
      * nothing of theirs applied (superseded), the others' newest-wins ids as commands of their own.
      */
     plain?: { readonly ackOnly: ReadonlySet<Item> },
@@ -485,13 +485,7 @@ export class TransactionCommitter implements Committer {
     const script = new BatchScript<Item>(source, this.streamMaxLen, plain !== undefined);
     const overwritten = overwrittenWrites(accepted);
     for (const item of accepted) {
-      script.beginItem(
-        item,
-        item.entryId,
-        item.recorder?.condition,
-        item.recorder?.order,
-        guardChecks(item, chained.get(item), overwritten),
-      );
+      script.beginItem(item, guardChecks(item, chained.get(item), overwritten));
       if (plain?.ackOnly.has(item) === true) continue;
       const condition = item.recorder?.condition;
       if (plain !== undefined && condition !== undefined) script.add({ op: 'setKey', key: condition.key, value: condition.id }, undefined);
