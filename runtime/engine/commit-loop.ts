@@ -110,7 +110,6 @@ async function commitDeliveries(
       const cause = classifyRedisError(error);
       if (cause.cause === 'nogroup') throw new GroupLostError(cause);
       countFailure(env, cause, todo.length);
-      if (cause.refusesWrites) env.health.noteWriteRefused(cause.message);
       if (env.stopping()) return ABANDONED;
       await backoff(env, ++failures);
       await env.waitForRedis();
@@ -156,7 +155,6 @@ async function commitDeliveries(
     // Writes Redis refused: those messages stay pending, and are committed again after a pause.
     const refusal = classifyRedisError(report.effectFailures[0]?.error ?? new Error('a write was refused'));
     countFailure(env, refusal, withheld.length);
-    if (refusal.refusesWrites) env.health.noteWriteRefused(refusal.message);
     env.settle.writeFailures(report.effectFailures);
     if (conflicted.length > 0) {
       // Re-run the conflicted ones first; the withheld ones are tried again with them.
@@ -225,10 +223,12 @@ function entryIds(deliveries: readonly Delivery[]): string[] {
   return deliveries.map((delivery) => delivery.entryId).filter((id): id is string => id !== undefined);
 }
 
+/** Counts and reports a refused commit (for /ready too, while Redis refuses writes). */
 function countFailure(env: CommitLoopEnv, cause: ClassifiedError, messages: number): void {
   env.onFailure(cause);
   env.metrics.commitFailures.inc({ handler: env.handlerName, cause: cause.cause });
   env.log.warn({ cause: cause.cause, err: cause.message, messages }, 'commit failed; its messages stay pending and it is tried again');
+  if (cause.refusesWrites) env.health.noteWriteRefused(cause.message);
 }
 
 async function backoff(env: CommitLoopEnv, failures: number): Promise<void> {
