@@ -4,7 +4,7 @@ import type { CommitItem } from './delivery.js';
 import { compareStreamIds } from '../../schemas/fields.js';
 import { DEAD_LETTER_APPEND, DEAD_LETTER_APPEND_FUNCTION } from './dead-letter.js';
 import { lua } from './lua.js';
-import { effectCommands, extraEmitCommands, queueCommands, type ExtraEmit } from './effect-commands.js';
+import { effectCommands, extraEmitCommands, queueCommands } from './effect-commands.js';
 import type { RedisClient } from './connection.js';
 
 declare module 'ioredis' {
@@ -125,7 +125,7 @@ export class BatchScript<Item extends CommitItem> {
     private readonly source: CommitSource | undefined,
     private readonly streamMaxLen: number,
     /** Sent as plain commands whatever its size (a rebuilt oversized batch: see run). */
-    plain = false,
+    private readonly plain = false,
   ) {
     this.tooLarge = plain;
     this.args = [source?.stream ?? '', source?.group ?? '', source?.consumer ?? '', '', '', source?.cursorKey ?? ''];
@@ -142,11 +142,13 @@ export class BatchScript<Item extends CommitItem> {
   }
 
   /**
-   * Starts the commands of `item`, acknowledging its entry with them when there is a source,
-   * applied only if its newest-wins condition and `checks` hold. A plain-command batch cannot
-   * check them: the committer checks them itself (see TransactionCommitter).
+   * Adds `item`: its entry, acknowledged with its commands when there is a source, applied only
+   * if its newest-wins condition and `checks` hold (a plain batch cannot check them: the committer
+   * checks them itself, see TransactionCommitter), and its commands but the `overwritten` writes.
+   * In a plain batch an `ackOnly` item sends no command, and the others' newest-wins ids are SETs
+   * of their own.
    */
-  beginItem(item: Item, checks: readonly GuardCheck[]): void {
+  addItem(item: Item, checks: readonly GuardCheck[], overwritten: ReadonlySet<Effect>, ackOnly = false): void {
     this.endItem();
     const entry = this.source ? (item.entryId ?? '') : '';
     if (entry !== '') {
@@ -155,21 +157,18 @@ export class BatchScript<Item extends CommitItem> {
       if (this.args[LAST_ID] === '' || compareStreamIds(entry, this.args[LAST_ID]!) > 0) this.args[LAST_ID] = entry;
     }
     this.itemOfGroup.push(item);
-    const condition = item.recorder?.condition;
+    const recorder = item.recorder;
+    const condition = recorder?.condition;
     this.open = {
-      head: [entry, condition?.key ?? '', condition?.id ?? '', (item.recorder?.order ?? []).flat(), checks.flat()],
+      head: [entry, condition?.key ?? '', condition?.id ?? '', (recorder?.order ?? []).flat(), checks.flat()],
       commands: [],
     };
-  }
-
-  /** Adds an effect's commands to the current item; `owner` is the effect failures are reported against. */
-  add(effect: Effect, owner: Effect | undefined): void {
-    this.track(effectCommands(effect, this.streamMaxLen), owner);
-  }
-
-  /** Adds an extra emit's commands (a dead letter) to the current item; failures are reported against no effect. */
-  addExtra(extra: ExtraEmit): void {
-    this.track(extraEmitCommands(extra), undefined);
+    if (ackOnly) return;
+    if (this.plain && condition !== undefined) this.track([['SET', condition.key, condition.id]], undefined);
+    for (const effect of recorder?.effects ?? [])
+      if (!overwritten.has(effect)) this.track(effectCommands(effect, this.streamMaxLen), effect);
+    // A dead letter's failures are reported against no effect.
+    for (const extra of item.extraEmits ?? []) this.track(extraEmitCommands(extra), undefined);
   }
 
   /** Records `commands` as the current item's. */

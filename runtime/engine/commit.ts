@@ -484,16 +484,8 @@ export class TransactionCommitter implements Committer {
   ): BatchScript<Item> {
     const script = new BatchScript<Item>(source, this.streamMaxLen, plain !== undefined);
     const overwritten = overwrittenWrites(accepted);
-    for (const item of accepted) {
-      script.beginItem(item, guardChecks(item, chained.get(item), overwritten));
-      if (plain?.ackOnly.has(item) === true) continue;
-      const condition = item.recorder?.condition;
-      if (plain !== undefined && condition !== undefined) script.add({ op: 'setKey', key: condition.key, value: condition.id }, undefined);
-      for (const effect of item.recorder?.effects ?? []) {
-        if (!overwritten.has(effect)) script.add(effect, effect);
-      }
-      for (const extra of item.extraEmits ?? []) script.addExtra(extra);
-    }
+    for (const item of accepted)
+      script.addItem(item, guardChecks(item, chained.get(item), overwritten), overwritten, plain?.ackOnly.has(item) === true);
     return script;
   }
 }
