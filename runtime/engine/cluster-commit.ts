@@ -145,22 +145,18 @@ export class ClusterCommitter implements Committer {
     accepted: readonly Item[],
   ): Promise<{ failures: EffectFailure<Item>[]; trimmed: number }> {
     const groups = new Map<string, Command<Item>[]>();
-    const add = (command: Command<Item>) => {
-      const tag = slotTag(command.args[1]!);
-      const group = groups.get(tag);
-      if (group) group.push(command);
-      else groups.set(tag, [command]);
+    const add = (item: Item, effect: Effect | undefined, commands: string[][]) => {
+      for (const args of commands) {
+        const tag = slotTag(args[1]!);
+        const group = groups.get(tag);
+        if (group) group.push({ args, item, effect });
+        else groups.set(tag, [{ args, item, effect }]);
+      }
     };
-    const position = new Map<Item, number>();
-    accepted.forEach((item, k) => {
-      position.set(item, k);
-      for (const effect of item.recorder?.effects ?? []) {
-        for (const args of effectCommands(effect, this.streamMaxLen)) add({ args, item, effect });
-      }
-      for (const extra of item.extraEmits ?? []) {
-        for (const args of extraEmitCommands(extra)) add({ args, item, effect: undefined });
-      }
-    });
+    for (const item of accepted) {
+      for (const effect of item.recorder?.effects ?? []) add(item, effect, effectCommands(effect, this.streamMaxLen));
+      for (const extra of item.extraEmits ?? []) add(item, undefined, extraEmitCommands(extra));
+    }
 
     const failures: EffectFailure<Item>[] = [];
     let trimmed = 0;
@@ -185,7 +181,7 @@ export class ClusterCommitter implements Committer {
       }),
     );
     // In batch order, whichever slot's pipeline answered first.
-    return { failures: failures.sort((a, b) => position.get(a.item!)! - position.get(b.item!)!), trimmed };
+    return { failures: failures.sort((a, b) => accepted.indexOf(a.item!) - accepted.indexOf(b.item!)), trimmed };
   }
 }
 
