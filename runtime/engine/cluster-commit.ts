@@ -181,7 +181,8 @@ export class ClusterCommitter implements Committer {
       }),
     );
     // In batch order, whichever slot's pipeline answered first.
-    return { failures: failures.sort((a, b) => accepted.indexOf(a.item!) - accepted.indexOf(b.item!)), trimmed };
+    const place = new Map(accepted.map((item, k) => [item, k] as const));
+    return { failures: failures.sort((a, b) => place.get(a.item!)! - place.get(b.item!)!), trimmed };
   }
 }
 
