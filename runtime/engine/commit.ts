@@ -138,14 +138,19 @@ export function inStreamOrder<Item extends CommitItem>(
 /**
  * Records what `recorder` leaves in each key it writes: the value of its last SET, or undefined
  * when its last write there is anything else (a value no later guard can be chained on).
+ * `wrote` is told each key.
  */
-function noteWrites(recorder: EffectRecorder | undefined, written: Map<string, string | undefined>): void {
+function noteWrites(recorder: EffectRecorder | undefined, written: Map<string, string | undefined>, wrote?: (key: string) => void): void {
   if (recorder === undefined) return;
   for (const effect of recorder.effects) {
-    if (effect.op === 'emit') written.set(effect.stream, undefined);
-    else written.set(effect.key, effect.op === 'setKey' ? effect.value : undefined);
+    const key = effect.op === 'emit' ? effect.stream : effect.key;
+    written.set(key, effect.op === 'setKey' ? effect.value : undefined);
+    wrote?.(key);
   }
-  if (recorder.condition) written.set(recorder.condition.key, undefined);
+  if (recorder.condition) {
+    written.set(recorder.condition.key, undefined);
+    wrote?.(recorder.condition.key);
+  }
 }
 
 /**
@@ -189,21 +194,15 @@ export function chainedGuards<Item extends CommitItem>(accepted: readonly Item[]
  * again (see the commit loop after a commit whose outcome is unknown).
  */
 export function chainedPredecessors<Item extends CommitItem>(items: readonly Item[]): Map<Item, Item[]> {
-  const chained = chainedGuards(items);
   const predecessors = new Map<Item, Item[]>();
-  if (chained.size === 0) return predecessors;
+  if (!anyGuarded(items)) return predecessors;
+  const written = new Map<string, string | undefined>();
   // The item whose write a chained guard expects: the last one before it to write the key.
   const writer = new Map<string, Item>();
   for (const item of items) {
-    const guards = chained.get(item);
-    if (guards !== undefined)
-      predecessors.set(
-        item,
-        guards.map((g) => writer.get(g.key)!),
-      );
-    const recorder = item.recorder;
-    for (const effect of recorder?.effects ?? []) writer.set(effect.op === 'emit' ? effect.stream : effect.key, item);
-    if (recorder?.condition) writer.set(recorder.condition.key, item);
+    const on = (item.recorder?.guards ?? []).filter((g) => isChained(g, written)).map((g) => writer.get(g.key)!);
+    if (on.length > 0) predecessors.set(item, on);
+    noteWrites(item.recorder, written, (key) => writer.set(key, item));
   }
   return predecessors;
 }
