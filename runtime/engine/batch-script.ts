@@ -1,9 +1,10 @@
-import { ReplyError, type ChainableCommander, type Result } from 'ioredis';
-import type { Effect, OrderCondition } from './effects.js';
+import { ReplyError, type Result } from 'ioredis';
+import type { Effect } from './effects.js';
+import type { CommitItem } from './delivery.js';
 import { compareStreamIds } from '../../schemas/fields.js';
-import { asEval, DEAD_LETTER_APPEND, DEAD_LETTER_APPEND_FUNCTION } from './dead-letter.js';
+import { DEAD_LETTER_APPEND, DEAD_LETTER_APPEND_FUNCTION } from './dead-letter.js';
 import { lua } from './lua.js';
-import { effectCommands, extraEmitCommands, type ExtraEmit } from './effect-commands.js';
+import { effectCommands, extraEmitCommands, queueCommands } from './effect-commands.js';
 import type { RedisClient } from './connection.js';
 
 declare module 'ioredis' {
@@ -110,7 +111,7 @@ export interface BatchResult<Item> {
  * packed argument per item (its commands kept as arrays too, for a batch too large for the
  * script, which goes out as plain commands).
  */
-export class BatchScript<Item> {
+export class BatchScript<Item extends CommitItem> {
   private readonly args: string[];
   private readonly commands: string[][] = [];
   private readonly entries: string[] = [];
@@ -119,25 +120,20 @@ export class BatchScript<Item> {
   private readonly commandEffects: (Effect | undefined)[] = [];
   private open: { readonly head: unknown[]; readonly commands: string[][] } | undefined;
   private tooLarge: boolean;
-  private ordered = false;
-
-  /** True when some item asks for stream order by a field (plain commands cannot check it). */
-  get hasOrder(): boolean {
-    return this.ordered;
-  }
 
   constructor(
     private readonly source: CommitSource | undefined,
     private readonly streamMaxLen: number,
-    /** Sent as plain commands whatever its size (a rebuilt oversized batch: see queueOn). */
-    plain = false,
+    /** Sent as plain commands whatever its size (a rebuilt oversized batch: see run). */
+    private readonly plain = false,
   ) {
     this.tooLarge = plain;
     this.args = [source?.stream ?? '', source?.group ?? '', source?.consumer ?? '', '', '', source?.cursorKey ?? ''];
   }
 
-  get commandCount(): number {
-    return this.commandItems.length;
+  /** True when the batch has nothing to write or acknowledge. */
+  get empty(): boolean {
+    return this.commandItems.length === 0 && this.entries.length === 0;
   }
 
   /** True when a command is too large for the script: the batch then goes out as plain commands. */
@@ -146,40 +142,33 @@ export class BatchScript<Item> {
   }
 
   /**
-   * Starts the commands of item `item`, acknowledging `entryId` with them when there is a source,
-   * applied only if `condition` holds. A plain-command batch cannot check conditions: the
-   * committer checks them itself (see TransactionCommitter).
+   * Adds `item`: its entry, acknowledged with its commands when there is a source, applied only
+   * if its newest-wins condition and `checks` hold (a plain batch cannot check them: the committer
+   * checks them itself, see TransactionCommitter), and its commands but the `overwritten` writes.
+   * In a plain batch an `ackOnly` item sends no command, and the others' newest-wins ids are SETs
+   * of their own.
    */
-  beginItem(
-    item: Item,
-    entryId: string | undefined,
-    condition?: OrderCondition,
-    order: readonly (readonly [string, string])[] = [],
-    checks: readonly GuardCheck[] = [],
-  ): void {
+  addItem(item: Item, checks: readonly GuardCheck[], overwritten: ReadonlySet<Effect>, ackOnly = false): void {
     this.endItem();
-    const entry = this.source ? (entryId ?? '') : '';
+    const entry = this.source ? (item.entryId ?? '') : '';
     if (entry !== '') {
       this.entries.push(entry);
       if (this.args[FIRST_ID] === '' || compareStreamIds(entry, this.args[FIRST_ID]!) < 0) this.args[FIRST_ID] = entry;
       if (this.args[LAST_ID] === '' || compareStreamIds(entry, this.args[LAST_ID]!) > 0) this.args[LAST_ID] = entry;
     }
     this.itemOfGroup.push(item);
-    if (order.length > 0) this.ordered = true;
+    const recorder = item.recorder;
+    const condition = recorder?.condition;
     this.open = {
-      head: [entry, condition?.key ?? '', condition?.id ?? '', order.flat(), checks.flat()],
+      head: [entry, condition?.key ?? '', condition?.id ?? '', (recorder?.order ?? []).flat(), checks.flat()],
       commands: [],
     };
-  }
-
-  /** Adds an effect's commands to the current item; `owner` is the effect failures are reported against. */
-  add(effect: Effect, owner: Effect | undefined): void {
-    this.track(effectCommands(effect, this.streamMaxLen), owner);
-  }
-
-  /** Adds an extra emit's commands (a dead letter) to the current item; failures are reported against no effect. */
-  addExtra(extra: ExtraEmit): void {
-    this.track(extraEmitCommands(extra), undefined);
+    if (ackOnly) return;
+    if (this.plain && condition !== undefined) this.track([['SET', condition.key, condition.id]], undefined);
+    for (const effect of recorder?.effects ?? [])
+      if (!overwritten.has(effect)) this.track(effectCommands(effect, this.streamMaxLen), effect);
+    // A dead letter's failures are reported against no effect.
+    for (const extra of item.extraEmits ?? []) this.track(extraEmitCommands(extra), undefined);
   }
 
   /** Records `commands` as the current item's. */
@@ -195,61 +184,38 @@ export class BatchScript<Item> {
   }
 
   /**
-   * Queues the batch on `transaction`; the returned function reads the transaction's replies.
-   * Normally that is one script call. A batch with a command too large for the script sends every
-   * command as itself and one XACK instead: still one transaction, but the ownership of its entries
-   * is then only what the consumer checked before committing.
+   * Runs the batch; null when a WATCHed key changed and nothing ran. Normally one script call,
+   * inside MULTI/EXEC on a connection holding WATCHes, else alone (atomic by itself). An oversized
+   * batch sends every command as itself and one XACK: still one transaction, but the ownership of
+   * its entries is then only what the consumer checked before committing, and a failed write
+   * cannot hold back its ack (the committer checks what it can first: see TransactionCommitter).
    */
-  queueOn(transaction: ChainableCommander): (replies: [Error | null, unknown][]) => BatchResult<Item> {
+  async run(connection: RedisClient, watched: boolean): Promise<BatchResult<Item> | null> {
     this.endItem();
+    if (this.empty) {
+      if (watched) await connection.unwatch();
+      return { failures: [], lost: [], superseded: [], withheld: [], waiting: [], unguarded: [], trimmed: 0 };
+    }
+    if (!watched && !this.tooLarge) return this.scriptResult(await connection.qgRunBatch(...this.args));
+    const transaction = connection.multi();
     if (!this.tooLarge) {
-      // Inside a transaction the body goes with it: ioredis cannot send it again there on a
-      // NOSCRIPT (that answer comes with EXEC's, after the transaction ran).
+      // The body, not the hash: ioredis cannot send it again inside a transaction on a NOSCRIPT
+      // (that answer comes with EXEC's, after the transaction ran).
       transaction.eval(RUN_BATCH, 0, ...this.args);
-      return ([[error, reply] = [new Error('no reply from the transaction'), null]]) => {
-        // The script failing as a whole (not one of its commands) is not a per-message problem:
-        // the consumer then checks which of its entries are still pending.
-        if (error) throw error;
-        return this.scriptResult(reply);
-      };
+    } else {
+      queueCommands(transaction, this.commands);
+      if (this.source && this.entries.length > 0) transaction.xack(this.source.stream, this.source.group, ...this.entries);
     }
-    const commands = this.commands;
-    for (const command of commands) {
-      const [name, ...args] = command[0] === DEAD_LETTER_APPEND ? asEval(command).map(String) : command;
-      transaction.call(name!, ...args);
-    }
-    if (this.source && this.entries.length > 0) transaction.xack(this.source.stream, this.source.group, ...this.entries);
-    return (replies) => {
-      const failures: EffectFailure<Item>[] = [];
-      let trimmed = 0;
-      replies.forEach(([error, reply], i) => {
-        if (error) failures.push(this.failure(i, error));
-        else if (i < commands.length && commands[i]![0] === DEAD_LETTER_APPEND) trimmed += Number(reply);
-      });
-      // Plain commands cannot hold back an ack: a failed write fails its item after the fact.
-      return { failures, lost: [], superseded: [], withheld: [], waiting: [], unguarded: [], trimmed };
-    };
-  }
-
-  /**
-   * Runs the batch as one script call in a transaction (MULTI, the script, EXEC) on a connection
-   * holding WATCHes; null when a WATCHed key changed and nothing ran. Not for an oversized batch
-   * (queueOn).
-   */
-  async runInTransaction(connection: RedisClient): Promise<BatchResult<Item> | null> {
-    this.completeScripted();
     let replies: [Error | null, unknown][] | null;
     try {
-      replies = await connection
-        .multi()
-        .eval(RUN_BATCH, 0, ...this.args) // the body, not the hash: see queueOn
-        .exec();
+      replies = await transaction.exec();
     } catch (error) {
       // The first refusal says why (EXEC's EXECABORT only repeats that something was refused).
       const previous = (error as { previousErrors?: Error[] }).previousErrors?.[0];
       throw previous ?? error;
     }
     if (replies === null) return null;
+    if (this.tooLarge) return this.plainResult(replies);
     const [[error, reply] = [new Error('no reply from the transaction'), null]] = replies;
     // The script failing as a whole (not one of its commands) is not a per-message problem:
     // the consumer then checks which of its entries are still pending.
@@ -257,13 +223,15 @@ export class BatchScript<Item> {
     return this.scriptResult(reply);
   }
 
-  /**
-   * Runs the batch as one script call of its own, for a commit with nothing WATCHed: the script
-   * is atomic by itself. Not for an oversized batch (see queueOn).
-   */
-  async runAlone(connection: RedisClient): Promise<BatchResult<Item>> {
-    this.completeScripted();
-    return this.scriptResult(await connection.qgRunBatch(...this.args));
+  /** The replies of an oversized batch's plain commands (see run). */
+  private plainResult(replies: [Error | null, unknown][]): BatchResult<Item> {
+    const failures: EffectFailure<Item>[] = [];
+    let trimmed = 0;
+    replies.forEach(([error, reply], i) => {
+      if (error) failures.push(this.failure(i, error));
+      else if (i < this.commands.length && this.commands[i]![0] === DEAD_LETTER_APPEND) trimmed += Number(reply);
+    });
+    return { failures, lost: [], superseded: [], withheld: [], waiting: [], unguarded: [], trimmed };
   }
 
   /** RUN_BATCH's answer, its item numbers turned back into items. */
@@ -293,12 +261,6 @@ export class BatchScript<Item> {
 
   private failure(command: number, error: Error): EffectFailure<Item> {
     return { item: this.commandItems[command], effect: this.commandEffects[command], error };
-  }
-
-  /** Ends the batch, which goes as one script (not an oversized batch: queueOn sends that). */
-  private completeScripted(): void {
-    this.endItem();
-    if (this.tooLarge) throw new Error('an oversized batch goes out as plain commands in a transaction (queueOn)');
   }
 
   /** Packs the item begun last into the script's arguments. */

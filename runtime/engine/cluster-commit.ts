@@ -10,9 +10,9 @@ import {
   type EffectFailure,
 } from './commit.js';
 import { OLDER_STREAM_ID } from './batch-script.js';
-import { asEval, DEAD_LETTER_APPEND } from './dead-letter.js';
-import { effectCommands, extraEmitCommands } from './effect-commands.js';
-import type { Effect, EffectRecorder, Guard } from './effects.js';
+import { DEAD_LETTER_APPEND } from './dead-letter.js';
+import { effectCommands, extraEmitCommands, queueCommands } from './effect-commands.js';
+import type { Effect, EffectRecorder } from './effects.js';
 import type { RedisClient } from './connection.js';
 import { lua } from './lua.js';
 
@@ -101,28 +101,15 @@ export class ClusterCommitter implements Committer {
         continue;
       }
       const lease = { key: leaseKey(guard.key), token };
-      const held = await this.tryLease(guard, lease);
-      if (!held) {
+      const value = guard.kind === 'equals' ? guard.value : '';
+      const held = await this.connection.eval(TAKE_LEASE, 2, guard.key, lease.key, guard.kind, value, token, this.leaseMs);
+      if (held !== 1) {
         await this.release(taken);
         return null;
       }
       taken.push(lease);
     }
     return taken;
-  }
-
-  private async tryLease(guard: Guard, lease: Lease): Promise<boolean> {
-    const reply = await this.connection.eval(
-      TAKE_LEASE,
-      2,
-      guard.key,
-      lease.key,
-      guard.kind,
-      guard.kind === 'equals' ? guard.value : '',
-      lease.token,
-      this.leaseMs,
-    );
-    return reply === 1;
   }
 
   /**
@@ -158,32 +145,28 @@ export class ClusterCommitter implements Committer {
     accepted: readonly Item[],
   ): Promise<{ failures: EffectFailure<Item>[]; trimmed: number }> {
     const groups = new Map<string, Command<Item>[]>();
-    const add = (command: Command<Item>) => {
-      const tag = slotTag(String(command.args[1]));
-      const group = groups.get(tag);
-      if (group) group.push(command);
-      else groups.set(tag, [command]);
+    const add = (item: Item, effect: Effect | undefined, commands: string[][]) => {
+      for (const args of commands) {
+        const tag = slotTag(args[1]!);
+        const group = groups.get(tag);
+        if (group) group.push({ args, item, effect });
+        else groups.set(tag, [{ args, item, effect }]);
+      }
     };
-    const position = new Map<Item, number>();
-    accepted.forEach((item, k) => {
-      position.set(item, k);
-      for (const effect of item.recorder?.effects ?? []) {
-        for (const args of effectCommands(effect, this.streamMaxLen)) add({ args, item, effect });
-      }
-      for (const extra of item.extraEmits ?? []) {
-        for (const args of extraEmitCommands(extra)) add({ args, item, effect: undefined });
-      }
-    });
+    for (const item of accepted) {
+      for (const effect of item.recorder?.effects ?? []) add(item, effect, effectCommands(effect, this.streamMaxLen));
+      for (const extra of item.extraEmits ?? []) add(item, undefined, extraEmitCommands(extra));
+    }
 
     const failures: EffectFailure<Item>[] = [];
     let trimmed = 0;
     await Promise.all(
       [...groups.values()].map(async (commands) => {
         const pipeline = this.connection.pipeline();
-        for (const { args } of commands) {
-          const sent = args[0] === DEAD_LETTER_APPEND ? asEval(args) : args;
-          pipeline.call(String(sent[0]), ...sent.slice(1));
-        }
+        queueCommands(
+          pipeline,
+          commands.map((c) => c.args),
+        );
         const replies = (await pipeline.exec()) ?? [];
         if (replies.length !== commands.length)
           throw new Error(`pipeline returned ${replies.length} replies for ${commands.length} commands`);
@@ -198,11 +181,12 @@ export class ClusterCommitter implements Committer {
       }),
     );
     // In batch order, whichever slot's pipeline answered first.
-    return { failures: failures.sort((a, b) => position.get(a.item!)! - position.get(b.item!)!), trimmed };
+    const place = new Map(accepted.map((item, k) => [item, k] as const));
+    return { failures: failures.sort((a, b) => place.get(a.item!)! - place.get(b.item!)!), trimmed };
   }
 }
 
-type Command<Item> = { args: (string | number)[]; item: Item; effect: Effect | undefined };
+type Command<Item> = { args: string[]; item: Item; effect: Effect | undefined };
 
 interface Lease {
   readonly key: string;

@@ -110,7 +110,6 @@ async function commitDeliveries(
       const cause = classifyRedisError(error);
       if (cause.cause === 'nogroup') throw new GroupLostError(cause);
       countFailure(env, cause, todo.length);
-      if (cause.refusesWrites) env.health.noteWriteRefused(cause.message);
       if (env.stopping()) return ABANDONED;
       await backoff(env, ++failures);
       await env.waitForRedis();
@@ -128,28 +127,16 @@ async function commitDeliveries(
     let lost = 0;
     let waiting = false;
     for (const delivery of todo) {
-      switch (delivery.answer) {
-        case 'committed':
-          committed.push(delivery);
-          break;
-        case 'superseded':
-          superseded.push(delivery);
-          break;
-        case 'waiting':
-          waiting = true;
-          conflicted.push(delivery);
-          break;
-        case 'conflicted':
-          conflicted.push(delivery);
-          break;
-        case 'withheld':
-          withheld.push(delivery);
-          break;
-        case 'lost':
-        case undefined: // every committer answers each item; an unanswered one is left pending, as a lost one is
-          lost += 1;
-          break;
+      const said = delivery.answer;
+      if (said === 'committed') committed.push(delivery);
+      else if (said === 'superseded') superseded.push(delivery);
+      else if (said === 'withheld') withheld.push(delivery);
+      else if (said === 'conflicted' || said === 'waiting') {
+        conflicted.push(delivery);
+        if (said === 'waiting') waiting = true;
       }
+      // Lost, or unanswered (every committer answers each item): left pending, to its new owner.
+      else lost += 1;
     }
     if (lost > 0) {
       env.metrics.commitFailures.inc({ handler: env.handlerName, cause: 'lost_ownership' }, lost);
@@ -168,7 +155,6 @@ async function commitDeliveries(
     // Writes Redis refused: those messages stay pending, and are committed again after a pause.
     const refusal = classifyRedisError(report.effectFailures[0]?.error ?? new Error('a write was refused'));
     countFailure(env, refusal, withheld.length);
-    if (refusal.refusesWrites) env.health.noteWriteRefused(refusal.message);
     env.settle.writeFailures(report.effectFailures);
     if (conflicted.length > 0) {
       // Re-run the conflicted ones first; the withheld ones are tried again with them.
@@ -237,10 +223,12 @@ function entryIds(deliveries: readonly Delivery[]): string[] {
   return deliveries.map((delivery) => delivery.entryId).filter((id): id is string => id !== undefined);
 }
 
+/** Counts and reports a refused commit (for /ready too, while Redis refuses writes). */
 function countFailure(env: CommitLoopEnv, cause: ClassifiedError, messages: number): void {
   env.onFailure(cause);
   env.metrics.commitFailures.inc({ handler: env.handlerName, cause: cause.cause });
   env.log.warn({ cause: cause.cause, err: cause.message, messages }, 'commit failed; its messages stay pending and it is tried again');
+  if (cause.refusesWrites) env.health.noteWriteRefused(cause.message);
 }
 
 async function backoff(env: CommitLoopEnv, failures: number): Promise<void> {

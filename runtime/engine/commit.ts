@@ -12,6 +12,8 @@ import type { Effect, EffectRecorder, Guard } from './effects.js';
 import { waitUntilReady, type RedisClient } from './connection.js';
 import { compareStreamIds } from '../../schemas/fields.js';
 import { lua } from './lua.js';
+import { DEAD_LETTER_APPEND } from './dead-letter.js';
+import { effectCommands, extraEmitCommands } from './effect-commands.js';
 
 export type { CommitSource, EffectFailure } from './batch-script.js';
 export type { ExtraEmit } from './effect-commands.js';
@@ -53,42 +55,32 @@ export function guardHolds(guard: Guard, exists: boolean, value: string | null):
   }
 }
 
-/** The type each key an item writes must already hold (or none), for writes that do not replace it. */
+/** The type a command's key must hold (or none), as run-batch.lua's `needs`. */
+const NEEDS: Readonly<Record<string, string>> = {
+  XADD: 'stream',
+  [DEAD_LETTER_APPEND]: 'stream',
+  HSET: 'hash',
+  SADD: 'set',
+  SREM: 'set',
+  ZADD: 'zset',
+  ZREMRANGEBYSCORE: 'zset',
+  LPUSH: 'list',
+  LTRIM: 'list',
+};
+
+/** The type each key an item writes must already hold, for writes that do not replace it (DEL, SET). */
 function requiredTypes(item: CommitItem): Map<string, string> {
+  const commands = (item.recorder?.effects ?? []).flatMap((effect) => effectCommands(effect, 0));
+  for (const extra of item.extraEmits ?? []) commands.push(...extraEmitCommands(extra));
   const types = new Map<string, string>();
   const replaced = new Set<string>();
-  const need = (key: string, type: string) => {
-    if (!replaced.has(key) && !types.has(key)) types.set(key, type);
+  const need = (key: string, type: string | undefined) => {
+    if (type !== undefined && !replaced.has(key) && !types.has(key)) types.set(key, type);
   };
-  for (const effect of item.recorder?.effects ?? []) {
-    switch (effect.op) {
-      case 'emit':
-        need(effect.stream, 'stream');
-        break;
-      case 'putHash':
-        if (effect.replace) replaced.add(effect.key);
-        else need(effect.key, 'hash');
-        break;
-      case 'setKey':
-      case 'deleteKey':
-        replaced.add(effect.key);
-        break;
-      case 'addToSet':
-      case 'removeFromSet':
-        need(effect.key, 'set');
-        break;
-      case 'addToSortedSet':
-      case 'trimSortedSet':
-        need(effect.key, 'zset');
-        break;
-      case 'pushToList':
-        need(effect.key, 'list');
-        break;
-    }
-  }
-  for (const extra of item.extraEmits ?? []) {
-    need(extra.stream, 'stream');
-    if (extra.index !== undefined) need(extra.index, 'zset');
+  for (const [name, key, index] of commands) {
+    if (name === 'DEL' || name === 'SET') replaced.add(key!);
+    else need(key!, NEEDS[name!]);
+    if (name === DEAD_LETTER_APPEND) need(index!, 'zset');
   }
   return types;
 }
@@ -146,14 +138,19 @@ export function inStreamOrder<Item extends CommitItem>(
 /**
  * Records what `recorder` leaves in each key it writes: the value of its last SET, or undefined
  * when its last write there is anything else (a value no later guard can be chained on).
+ * `wrote` is told each key.
  */
-function noteWrites(recorder: EffectRecorder | undefined, written: Map<string, string | undefined>): void {
+function noteWrites(recorder: EffectRecorder | undefined, written: Map<string, string | undefined>, wrote?: (key: string) => void): void {
   if (recorder === undefined) return;
   for (const effect of recorder.effects) {
-    if (effect.op === 'emit') written.set(effect.stream, undefined);
-    else written.set(effect.key, effect.op === 'setKey' ? effect.value : undefined);
+    const key = effect.op === 'emit' ? effect.stream : effect.key;
+    written.set(key, effect.op === 'setKey' ? effect.value : undefined);
+    wrote?.(key);
   }
-  if (recorder.condition) written.set(recorder.condition.key, undefined);
+  if (recorder.condition) {
+    written.set(recorder.condition.key, undefined);
+    wrote?.(recorder.condition.key);
+  }
 }
 
 /**
@@ -180,7 +177,7 @@ export function chainedGuards<Item extends CommitItem>(accepted: readonly Item[]
   const written = new Map<string, string | undefined>();
   for (const item of accepted) {
     const recorder = item.recorder;
-    const own = (recorder?.guards ?? []).filter((g) => written.has(g.key) && isChained(g, written));
+    const own = (recorder?.guards ?? []).filter((g) => isChained(g, written));
     if (own.length > 0) chained.set(item, own);
     noteWrites(recorder, written);
   }
@@ -197,21 +194,15 @@ export function chainedGuards<Item extends CommitItem>(accepted: readonly Item[]
  * again (see the commit loop after a commit whose outcome is unknown).
  */
 export function chainedPredecessors<Item extends CommitItem>(items: readonly Item[]): Map<Item, Item[]> {
-  const chained = chainedGuards(items);
   const predecessors = new Map<Item, Item[]>();
-  if (chained.size === 0) return predecessors;
+  if (!anyGuarded(items)) return predecessors;
+  const written = new Map<string, string | undefined>();
   // The item whose write a chained guard expects: the last one before it to write the key.
   const writer = new Map<string, Item>();
   for (const item of items) {
-    const guards = chained.get(item);
-    if (guards !== undefined)
-      predecessors.set(
-        item,
-        guards.map((g) => writer.get(g.key)!),
-      );
-    const recorder = item.recorder;
-    for (const effect of recorder?.effects ?? []) writer.set(effect.op === 'emit' ? effect.stream : effect.key, item);
-    if (recorder?.condition) writer.set(recorder.condition.key, item);
+    const on = (item.recorder?.guards ?? []).filter((g) => isChained(g, written)).map((g) => writer.get(g.key)!);
+    if (on.length > 0) predecessors.set(item, on);
+    noteWrites(item.recorder, written, (key) => writer.set(key, item));
   }
   return predecessors;
 }
@@ -298,7 +289,7 @@ export class TransactionCommitter implements Committer {
       // trimmed and lower-cased as JavaScript does it, which Lua's string functions do not match
       // for every text; a batch has few such keys), and every unchained guard of a batch that
       // goes out as plain commands, which cannot check anything.
-      const oversized = batch.script.oversized;
+      const oversized = batch.oversized;
       const watchedGuards = (item: Item) =>
         (item.recorder?.guards ?? []).filter((g) => (oversized || g.kind === 'off') && !(chained.get(item) ?? []).includes(g));
       const guarded = accepted.filter((item) => watchedGuards(item).length > 0);
@@ -312,7 +303,7 @@ export class TransactionCommitter implements Committer {
           batch = this.build(source, accepted);
         }
       }
-      const result = await this.exec(source, accepted, batch, guarded.length > 0);
+      const result = batch.oversized ? await this.commitPlain(source, accepted) : await batch.run(this.connection, guarded.length > 0);
       if (result !== null) {
         // First named wins: an item both lost and withheld (say) is lost.
         answer<Item>([
@@ -321,7 +312,6 @@ export class TransactionCommitter implements Committer {
           ['waiting', result.waiting],
           ['withheld', result.withheld],
           ['conflicted', conflicted],
-          ['conflicted', result.deferred],
           ['conflicted', result.unguarded],
           ['committed', accepted],
         ]);
@@ -372,72 +362,31 @@ export class TransactionCommitter implements Committer {
   }
 
   /**
-   * Returns what became of the accepted items, or null when WATCH aborted the transaction.
-   * `deferred`: conditional items kept out of a plain-command transaction, for the next round.
-   * `watched`: keys were WATCHed for this round's guards, so the script must run inside MULTI.
+   * An oversized batch (see BatchScript.run), or null when WATCH aborted it. Plain commands check
+   * nothing themselves: what the script checks at each item's turn is checked here first, under
+   * WATCH where a value decides. A chained guard expects an earlier item's write, which these
+   * commands cannot check: such an item (and later ones touching its keys) is answered unguarded,
+   * to commit again in the next round, where the write it expects is in Redis.
    */
-  private async exec<Item extends CommitItem>(
+  private async commitPlain<Item extends CommitItem>(
     source: CommitSource | undefined,
     accepted: readonly Item[],
-    built: { script: BatchScript<Item>; entries: number },
-    watched: boolean,
-  ): Promise<(BatchResult<Item> & { deferred: Item[] }) | null> {
-    let batch = built;
-    let deferred: Item[] = [];
-    let typeFailures: EffectFailure<Item>[] = [];
-    let superseded: Item[] = [];
-    let waiting: Item[] = [];
-    if (batch.script.oversized) {
-      // Plain commands check nothing themselves: what the script checks at each item's turn is
-      // checked here first, under WATCH where a value decides. A chained guard expects an earlier
-      // item's write, which these commands cannot check: such an item (and later ones touching its
-      // keys) is committed again in the next round, where the write it expects is in Redis.
-      const chained = chainedGuards(accepted);
-      waiting = [...(await this.mustWait(source, accepted))];
-      const held = new Set([...chained.keys(), ...waiting]);
-      let sendable = [...accepted];
-      if (held.size > 0) {
-        const ordered = inStreamOrder(accepted, held, CHAIN);
-        const isWaiting = new Set(waiting);
-        deferred = ordered.deferred.filter((item) => !isWaiting.has(item));
-        sendable = ordered.accepted;
-      }
-      superseded = await this.supersededItems(sendable);
-      // Nor can they hold back an ack when a write fails: keys of the wrong type are found first,
-      // under WATCH so they cannot change before EXEC, and their items are withheld.
-      typeFailures = await this.wrongTypes(sendable);
-      const refused = new Set(typeFailures.map((f) => f.item));
-      batch = this.build(
-        source,
-        sendable.filter((item) => !refused.has(item)),
-        undefined,
-        { ackOnly: new Set(superseded) },
-      );
-    }
+  ): Promise<BatchResult<Item> | null> {
+    const waiting = [...(await this.mustWait(source, accepted))];
+    const held = new Set([...chainedGuards(accepted).keys(), ...waiting]);
+    const ordered = held.size > 0 ? inStreamOrder(accepted, held, CHAIN) : { accepted, deferred: [] };
+    const isWaiting = new Set(waiting);
+    const unguarded = ordered.deferred.filter((item) => !isWaiting.has(item));
+    const superseded = await this.supersededItems(ordered.accepted);
+    // Nor can they hold back an ack when a write fails: keys of the wrong type are found first,
+    // under WATCH so they cannot change before EXEC, and their items are withheld.
+    const typeFailures = await this.wrongTypes(ordered.accepted);
     const withheld = [...new Set(typeFailures.map((f) => f.item!))];
-    if (batch.script.commandCount === 0 && batch.entries === 0) {
-      await this.connection.unwatch();
-      return { failures: typeFailures, lost: [], superseded, withheld, waiting, unguarded: [], trimmed: 0, deferred };
-    }
-    // With nothing WATCHed the script needs no transaction around it: it is atomic by itself.
-    if (!watched && !batch.script.oversized) return { ...(await batch.script.runAlone(this.connection)), deferred };
-    if (!batch.script.oversized) {
-      const result = await batch.script.runInTransaction(this.connection);
-      return result === null ? null : { ...result, deferred };
-    }
-    const transaction = this.connection.multi();
-    const readReplies = batch.script.queueOn(transaction);
-    const replies = await transaction.exec();
-    if (replies === null) return null;
-    const result = readReplies(replies);
-    return {
-      ...result,
-      failures: [...typeFailures, ...result.failures],
-      withheld: [...withheld, ...result.withheld],
-      superseded,
-      waiting,
-      deferred,
-    };
+    const refused = new Set(withheld);
+    const sendable = ordered.accepted.filter((item) => !refused.has(item));
+    const result = await this.build(source, sendable, undefined, { ackOnly: new Set(superseded) }).run(this.connection, true);
+    if (result === null) return null;
+    return { ...result, failures: [...typeFailures, ...result.failures], withheld, superseded, waiting, unguarded };
   }
 
   /**
@@ -521,38 +470,21 @@ export class TransactionCommitter implements Committer {
     return failures;
   }
 
-  /** The batch's script. */
   private build<Item extends CommitItem>(
     source: CommitSource | undefined,
     accepted: readonly Item[],
     /** chainedGuards(accepted), when the caller has it already. */
     chained: Map<Item, Guard[]> = chainedGuards(accepted),
     /**
-     * Set for a batch that goes out as plain commands (see exec): the items acknowledged with
+     * Set for a batch that goes out as plain commands (see commitPlain): the items acknowledged with
      * nothing of theirs applied (superseded), the others' newest-wins ids as commands of their own.
      */
     plain?: { readonly ackOnly: ReadonlySet<Item> },
-  ): { script: BatchScript<Item>; entries: number } {
+  ): BatchScript<Item> {
     const script = new BatchScript<Item>(source, this.streamMaxLen, plain !== undefined);
     const overwritten = overwrittenWrites(accepted);
-    let entries = 0;
-    for (const item of accepted) {
-      script.beginItem(
-        item,
-        item.entryId,
-        item.recorder?.condition,
-        item.recorder?.order,
-        guardChecks(item, chained.get(item), overwritten),
-      );
-      if (source && item.entryId !== undefined) entries += 1;
-      if (plain?.ackOnly.has(item) === true) continue;
-      const condition = item.recorder?.condition;
-      if (plain !== undefined && condition !== undefined) script.add({ op: 'setKey', key: condition.key, value: condition.id }, undefined);
-      for (const effect of item.recorder?.effects ?? []) {
-        if (!overwritten.has(effect)) script.add(effect, effect);
-      }
-      for (const extra of item.extraEmits ?? []) script.addExtra(extra);
-    }
-    return { script, entries };
+    for (const item of accepted)
+      script.addItem(item, guardChecks(item, chained.get(item), overwritten), overwritten, plain?.ackOnly.has(item) === true);
+    return script;
   }
 }

@@ -98,11 +98,5 @@ export const DEAD_LETTER_APPEND = 'QG_DEAD_LETTER_APPEND';
  */
 export const DEAD_LETTER_APPEND_FUNCTION = lua('dead-letter-append');
 
-/** KEYS: stream, index; ARGV: maxLen, then fields and values. */
+/** KEYS: stream, index; ARGV: maxLen, then fields and values (a DEAD_LETTER_APPEND command's arguments). */
 export const DEAD_LETTER_APPEND_SCRIPT = `${DEAD_LETTER_APPEND_FUNCTION}\n${lua('dead-letter-append-script')}`;
-
-/** A DEAD_LETTER_APPEND command (name first) as Redis runs it outside the batch script: an EVAL. */
-export function asEval(command: readonly (string | number)[]): (string | number)[] {
-  const [, stream, index, maxLen, ...fields] = command;
-  return ['EVAL', DEAD_LETTER_APPEND_SCRIPT, 2, stream!, index!, maxLen!, ...fields];
-}

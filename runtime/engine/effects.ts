@@ -151,11 +151,4 @@ export class EffectRecorder implements EffectWriter {
     this.condition?.onSkip?.();
     return this.metricCalls.slice(from);
   }
-
-  /** Keys this message writes, for spotting a later message in the same commit whose guard it would break. */
-  writtenKeys(): string[] {
-    const written = this.effects.map((e) => (e.op === 'emit' ? e.stream : e.key));
-    if (this.condition) written.push(this.condition.key);
-    return written;
-  }
 }

@@ -26,19 +26,10 @@ function keysOf(handler: AnyHandler, message: unknown, meta: MessageMeta, doneKe
   return doneKey === undefined ? [...declared] : [...declared, doneKey];
 }
 
-/** Whether any key says the message was done: an existence key exists, or a newest-wins key holds a later id. */
+/** Whether any key says the message was done, each read alone: a message's keys may lie in different cluster slots. */
 async function anyDone(redis: RedisReader, idempotencyKeys: readonly IdempotencyKey[]): Promise<boolean> {
-  const done = await Promise.all(
-    idempotencyKeys.map(async (k) => {
-      // EXISTS: a key of any type counts (a hash or set left there says "done" as well as a string).
-      // One key per command: a message's keys may lie in different cluster slots.
-      if (typeof k === 'string') return (await redis.exists(k)) > 0;
-      const applied = await redis.get(k.key);
-      // An empty value is no id: nothing applied yet.
-      return applied !== null && applied !== '' && compareStreamIds(applied, k.id) > 0;
-    }),
-  );
-  return done.includes(true);
+  const replies = await Promise.all(idempotencyKeys.map((k) => (typeof k === 'string' ? redis.exists(k) : redis.get(k.key))));
+  return idempotencyKeys.some((k, i) => keySaysDone(k, replies[i]));
 }
 
 /**
@@ -82,11 +73,7 @@ export interface DuplicateCheck {
 
 const NO_CHECK: DuplicateCheck = { keys: [], doneKey: undefined, done: undefined };
 
-/**
- * Starts a message's duplicate check. Its keys come from the message and its meta alone, so the
- * runtime starts every check of a batch while the batch state loads: the check adds no round
- * trip of its own to the batch.
- */
+/** Starts one message's duplicate check (see startDuplicateChecks). */
 export function startDuplicateCheck(
   handler: AnyHandler,
   message: unknown,
@@ -94,9 +81,7 @@ export function startDuplicateCheck(
   redis: RedisReader,
   doneKey: string | undefined,
 ): DuplicateCheck {
-  const idempotencyKeys = checkedKeys(handler, message, meta, doneKey);
-  if (idempotencyKeys.length === 0) return NO_CHECK;
-  return started(idempotencyKeys, doneKey, anyDone(redis, idempotencyKeys));
+  return startDuplicateChecks(handler, [{ message, meta, doneKey }], redis)[0]!;
 }
 
 /** A message of a batch whose duplicate check is to start (see startDuplicateChecks). */
@@ -115,15 +100,17 @@ export interface CheckedMessage {
 const READ_DUPLICATE_KEYS = lua('read-duplicate-keys');
 
 /**
- * Starts the duplicate checks of a batch, in its order. The keys of all its messages go to Redis
+ * Starts the duplicate checks of a batch, in its order. A message's keys come from the message
+ * and its meta alone, so the runtime starts every check of a batch while the batch state loads:
+ * the checks add no round trip of their own to the batch. The keys of all its messages go to Redis
  * as one read-only script instead of a command each (the governor checks two keys a plan, and a
  * command's client-side cost, a Command object, its promise and their garbage, was most of the
- * check's: docs/performance.md, "governor"). Each check answers what startDuplicateCheck would:
+ * check's: docs/performance.md, "governor"). Each check answers what reading its keys alone would:
  * a key's failed read fails its own message's check. Where the script cannot run (Redis Cluster,
  * whose keys lie in different slots; a Redis without EVAL_RO) the keys are read one by one.
  */
 export function startDuplicateChecks(handler: AnyHandler, messages: readonly CheckedMessage[], redis: RedisReader): DuplicateCheck[] {
-  const keysOfMessages = messages.map((m) => checkedKeys(handler, m.message, m.meta, m.doneKey));
+  const keysOfMessages = messages.map((m) => keysOf(handler, m.message, m.meta, m.doneKey));
   const keyed = keysOfMessages.filter((k) => k.length > 0).length;
   if (keyed < 2 || (redis as { readonly isCluster?: boolean }).isCluster === true) {
     return messages.map((m, i) => {
@@ -158,18 +145,16 @@ export function startDuplicateChecks(handler: AnyHandler, messages: readonly Che
   });
 }
 
-/** Whether one key's reply (EXISTS's count or GET's value) says the message was done; a failed read throws. */
+/**
+ * Whether one key's reply says the message was done (a failed read throws): an existence key
+ * exists (EXISTS: a hash or set left there says "done" as well as a string), or a newest-wins
+ * key holds a later id.
+ */
 function keySaysDone(key: IdempotencyKey, reply: unknown): boolean {
   if (reply instanceof Error) throw reply;
   if (typeof key === 'string') return Number(reply) > 0;
   // An empty value is no id: nothing applied yet.
   return typeof reply === 'string' && reply !== '' && compareStreamIds(reply, key.id) > 0;
-}
-
-/** The message's keys, none when the gate declares none and it is no job. */
-function checkedKeys(handler: AnyHandler, message: unknown, meta: MessageMeta, doneKey: string | undefined): IdempotencyKey[] {
-  if (handler.idempotency?.keys === undefined && doneKey === undefined) return [];
-  return keysOf(handler, message, meta, doneKey);
 }
 
 function started(keys: readonly IdempotencyKey[], doneKey: string | undefined, done: Promise<boolean>): DuplicateCheck {
