@@ -6,14 +6,14 @@ import { jobDoneKey } from '../engine/idempotency.js';
 import type { QueueTrigger, ScheduleTrigger } from '../contract/handler.js';
 import type { RootLogger } from '../engine/logger.js';
 import { JobBatcher } from './job-batch.js';
-import type { BullJobSink } from './bull-job-sink.js';
+import type { JobQueues } from './job-queues.js';
 import { isReady, waitUntilReady, type RedisClient } from '../host/redis.js';
 import { buildPipeline, type SourceDeps, type SourcePipeline } from './pipeline.js';
 import type { ConsumerFault } from './stream-consumer.js';
 
 export interface JobRunnerDeps extends SourceDeps {
   readonly bullConnection: RedisClient;
-  readonly jobs: BullJobSink;
+  readonly jobs: JobQueues;
   readonly logger: RootLogger;
 }
 
