@@ -1,17 +1,15 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { linear, retryPolicy } from '../engine/retry-policy.js';
 import { GroupLostError } from '../engine/commit-loop.js';
-import type { PreparedBatch } from '../engine/delivery.js';
+import { Delivery, type PreparedBatch } from '../engine/delivery.js';
 import { describeError } from '../engine/execute.js';
-import type { StreamTrigger } from '../contract/handler.js';
+import type { MessageMeta, StreamTrigger } from '../contract/handler.js';
 import type { RootLogger } from '../engine/logger.js';
 import { isReady, waitUntilReady, type RedisClient } from '../host/redis.js';
 import { classifyRedisError } from '../engine/redis-errors.js';
 import { buildPipeline, type SourceDeps, type SourcePipeline } from './pipeline.js';
 import { groupCursorKey, StreamReader, type Batch } from './stream-reader.js';
-import { entryLogFields, prepareEntries, type EntryBatchSource } from './entry-batch.js';
-
-export type { JobSink } from '../engine/settle.js';
+import { fieldsToRecord } from '../../schemas/fields.js';
 
 export interface StreamConsumerDeps extends SourceDeps {
   /** Dedicated to this consumer's blocking XREADGROUP. */
@@ -46,7 +44,6 @@ export class StreamConsumer {
   private readonly log: RootLogger;
   private readonly reader: StreamReader;
   private readonly pipeline: SourcePipeline;
-  private readonly entrySource: EntryBatchSource;
   /** Handlers that never read their own writes may handle a batch while the previous one commits. */
   private readonly overlapCommits: boolean;
   /** The commit in flight, if any: at most one, settled before the next one goes out. */
@@ -70,7 +67,7 @@ export class StreamConsumer {
     this.overlapCommits = deps.handler.batch?.readsOwnWrites === false;
     this.pipeline = buildPipeline(deps, {
       log: this.log,
-      logFields: entryLogFields,
+      logFields: (meta: MessageMeta) => ({ id: meta.id, plan_id: meta.raw.plan_id, trace_id: meta.raw.trace_id, symbol: meta.raw.symbol }),
       sourceStream: this.stream,
       group: this.group,
       maxDeliveries: deps.config.MAX_DELIVERIES,
@@ -91,7 +88,6 @@ export class StreamConsumer {
         },
       },
     });
-    this.entrySource = { handler: deps.handler, handlerMetrics: deps.handlerMetrics, metrics: deps.metrics, pipeline: this.pipeline };
     this.reader = new StreamReader({
       handler: deps.handler,
       config: deps.config,
@@ -174,44 +170,31 @@ export class StreamConsumer {
       if (passStarted !== undefined) this.lastLoopMs = Math.floor(now - passStarted);
       passStarted = now;
       try {
-        if (!this.connectionsReady() || this.deps.health.stalled) {
+        const outage = !this.connectionsReady() || this.deps.health.stalled;
+        const reclaimDue = this.deps.now() - lastReclaim >= config.CLAIM_INTERVAL_MS;
+        // Waiting out an outage, XAUTOCLAIM and a read of '0' (they return our own entries too):
+        // never while a commit of ours is in flight.
+        if (outage || reclaimDue || drainOwnPending) await this.settleCommit();
+        if (outage) {
           this.setConsuming(false);
-          await this.settleCommit();
           await this.waitForRedis();
           drainOwnPending = true;
           continue;
         }
         this.setConsuming(true);
-        if (this.deps.now() - lastReclaim >= config.CLAIM_INTERVAL_MS) {
-          // XAUTOCLAIM also returns our own idle entries: never while a batch of ours is in hand.
-          await this.settleCommit();
+        if (reclaimDue) {
           lastReclaim = this.deps.now();
-          for await (const batch of this.reader.reclaim(() => this.stopping)) await this.processBatch(batch);
+          for await (const batch of this.reader.reclaim(() => this.stopping)) await this.handle(batch, false);
           await this.reader.removeDepartedConsumers();
-          continue;
-        }
-        if (drainOwnPending) {
-          await this.settleCommit();
+        } else if (drainOwnPending) {
           const own = await this.read('0');
-          if (own.entries.length === 0) {
-            drainOwnPending = false;
-            this.held.clear(); // nothing is pending for us, and nothing else is in hand here
-          } else {
-            await this.processBatch(own);
-          }
-          continue;
-        }
-        // The next batch is read once the commit of the one in hand has gone out.
-        const batch = await this.read('>');
-        if (batch.entries.length === 0) continue;
-        if (this.overlapCommits) {
-          // Handle this batch while the previous one commits; its commit goes out once that one settled.
-          const prepared = await this.prepare(batch);
-          await this.settleCommit();
-          this.inFlight = this.commit(prepared);
-          this.inFlight.catch(() => undefined); // thrown by the settleCommit that awaits it
+          drainOwnPending = own.entries.length > 0;
+          if (drainOwnPending) await this.handle(own, false);
+          else this.held.clear(); // nothing is pending for us, and nothing else is in hand here
         } else {
-          await this.processBatch(batch);
+          // Read once the commit of the batch in hand has gone out (handle awaits it unless overlapping).
+          const batch = await this.read('>');
+          if (batch.entries.length > 0) await this.handle(batch, this.overlapCommits);
         }
       } catch (error) {
         // Never re-read our pending entries while a commit of some of them is still in flight.
@@ -277,13 +260,26 @@ export class StreamConsumer {
     await settling;
   }
 
-  private async processBatch(batch: Batch): Promise<void> {
+  /**
+   * Makes one Delivery per entry (counting the batch as read), validates and handles them, and
+   * sends their commit once the one in flight has settled. `overlap`: returns with the commit in
+   * flight, so the next batch is handled while it commits (readsOwnWrites: false).
+   */
+  private async handle({ entries, readAt, deliveries }: Batch, overlap: boolean): Promise<void> {
+    const { handler, metrics } = this.deps;
+    metrics.batchSize.observe({ handler: handler.name }, entries.length);
+    handler.batch?.onRead?.(this.deps.handlerMetrics, entries.length);
+    const batch = entries.map(([id, fieldList]) => {
+      const raw = fieldList === null ? {} : fieldsToRecord(fieldList);
+      // parseInt stops at the '-': the entry's time in ms.
+      return new Delivery({ id, raw, producedAt: Number.parseInt(id, 10) }, fieldList === null ? null : raw, deliveries?.get(id) ?? 1, id);
+    });
+    const prepared = await this.pipeline.prepare(batch, readAt);
     await this.settleCommit();
-    await this.commit(await this.prepare(batch));
-  }
-
-  private prepare(batch: Batch): Promise<PreparedBatch> {
-    return prepareEntries(this.entrySource, batch);
+    this.inFlight = this.commit(prepared);
+    if (overlap)
+      this.inFlight.catch(() => undefined); // thrown by the settleCommit that awaits it
+    else await this.settleCommit();
   }
 
   private async commit(batch: PreparedBatch): Promise<void> {
