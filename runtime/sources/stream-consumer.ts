@@ -26,9 +26,7 @@ interface Batch {
 }
 
 /** The hash in which commits record where each group of `stream` would start again (see the commit script). */
-export function groupCursorKey(stream: string): string {
-  return `quantum:gates:cursor:${stream}`;
-}
+const groupCursorKey = (stream: string): string => `quantum:gates:cursor:${stream}`;
 
 /** The stream id just before `id` ("ms-seq"), for starting a group so that `id` is delivered. */
 function idBefore(id: string): string {
@@ -117,7 +115,10 @@ export class StreamConsumer {
           ...(deps.recordsCursor ? { cursorKey: groupCursorKey(this.stream) } : {}),
         },
         pendingIds: (ids) => this.pendingIds(ids),
-        onProgress: () => this.committed(),
+        onProgress: () => {
+          this.progress();
+          this.commitFailing = undefined;
+        },
         onFailure: (failure) => {
           this.commitFailing ??= { cause: `commits refused (${failure.cause}): ${failure.message}`, since: deps.now() };
         },
@@ -166,11 +167,6 @@ export class StreamConsumer {
   private progress(): void {
     this.lastProgressAt = this.deps.now();
     this.consecutiveErrors = 0;
-  }
-
-  private committed(): void {
-    this.progress();
-    this.commitFailing = undefined;
   }
 
   private connectionsReady(): boolean {
@@ -281,9 +277,8 @@ export class StreamConsumer {
         this.readerId = null; // an ACL without CLIENT: a stop waits for the read instead
       }
     }
-    const args: (string | number)[] = ['GROUP', this.group, config.CONSUMER_NAME, 'COUNT', config.BATCH_SIZE];
-    if (id === '>') args.push('BLOCK', config.BLOCK_MS);
-    args.push('STREAMS', this.stream, id);
+    const block = id === '>' ? ['BLOCK', config.BLOCK_MS] : [];
+    const args = ['GROUP', this.group, config.CONSUMER_NAME, 'COUNT', config.BATCH_SIZE, ...block, 'STREAMS', this.stream, id];
     const reply = (await reader.call('XREADGROUP', ...args)) as [string, RawEntry[]][] | null;
     const batch = { entries: reply?.[0]?.[1] ?? [], readAt: this.deps.now() };
     this.progress();
@@ -327,11 +322,9 @@ export class StreamConsumer {
 
   /** Creates the group at start: from the beginning of a new stream, kept as it is when it exists. */
   private async ensureGroup(): Promise<void> {
-    const { commands } = this.deps;
-    const { stream, group, log } = this;
     try {
-      await commands.xgroup('CREATE', stream, group, '0', 'MKSTREAM');
-      log.info('created consumer group');
+      await this.deps.commands.xgroup('CREATE', this.stream, this.group, '0', 'MKSTREAM');
+      this.log.info('created consumer group');
     } catch (error) {
       if (!classifyRedisError(error).message.includes('BUSYGROUP')) throw error;
     }
