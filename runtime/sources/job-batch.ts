@@ -9,7 +9,7 @@
  */
 import type { Delivery, PreparedBatch } from '../engine/delivery.js';
 
-/** What a job's message came to: its delivery, committed (read by jobSummary), or why it did not commit. */
+/** What a job's message came to: its delivery, committed (its summary is the job's return value), or why it did not commit. */
 export type JobBatchResult = { readonly delivery: Delivery } | { readonly error: Error };
 
 export interface JobBatchEnv {

@@ -119,9 +119,7 @@ export class JobRunner {
     await this.worker.waitUntilReady();
     const up = () => this.deps.metrics.consumerUp.set({ handler: this.deps.handler.name }, this.isConsuming ? 1 : 0);
     up();
-    this.worker.on('ready', up);
-    this.worker.on('error', up);
-    this.worker.on('closed', up);
+    for (const event of ['ready', 'error', 'closed'] as const) this.worker.on(event, up);
     // The gauge follows the connection itself: BullMQ says nothing when it comes back.
     for (const event of ['ready', 'close', 'end', 'reconnecting'] as const) this.deps.bullConnection.on(event, up);
     this.lastProgressAt = this.deps.now();
