@@ -43,7 +43,7 @@ export class JobQueues implements JobSink {
 
   /** Loads BullMQ once. */
   load(): Promise<JobQueues> {
-    this.loading ??= import('bullmq').then(({ Queue }) => {
+    this.loading ??= import('./bullmq-queue.js').then(({ Queue }) => {
       this.QueueClass = Queue;
       return this;
     });
