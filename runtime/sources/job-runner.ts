@@ -6,14 +6,14 @@ import { jobDoneKey } from '../engine/idempotency.js';
 import type { QueueTrigger, ScheduleTrigger } from '../contract/handler.js';
 import type { RootLogger } from '../engine/logger.js';
 import { JobBatcher } from './job-batch.js';
-import type { BullJobSink } from './bull-job-sink.js';
+import type { JobQueues } from './job-queues.js';
 import { isReady, waitUntilReady, type RedisClient } from '../host/redis.js';
 import { buildPipeline, type SourceDeps, type SourcePipeline } from './pipeline.js';
 import type { ConsumerFault } from './stream-consumer.js';
 
 export interface JobRunnerDeps extends SourceDeps {
   readonly bullConnection: RedisClient;
-  readonly jobs: BullJobSink;
+  readonly jobs: JobQueues;
   readonly logger: RootLogger;
 }
 
@@ -30,6 +30,7 @@ export class JobRunner {
   private readonly log: RootLogger;
   readonly queueName: string;
   private readonly trigger: ScheduleTrigger<unknown> | QueueTrigger;
+  private readonly schedulerId: string;
   private readonly pipeline: SourcePipeline;
   private readonly batcher: JobBatcher;
   private schedulerTimer: NodeJS.Timeout | undefined;
@@ -40,6 +41,7 @@ export class JobRunner {
   constructor(private readonly deps: JobRunnerDeps) {
     this.trigger = deps.handler.trigger as ScheduleTrigger<unknown> | QueueTrigger;
     this.queueName = this.trigger.queue;
+    this.schedulerId = `${deps.handler.name}:tick`;
     this.lastProgressAt = deps.now();
     this.log = deps.logger.child({ handler: deps.handler.name, queue: this.trigger.queue });
     this.pipeline = buildPipeline(deps, {
@@ -91,9 +93,8 @@ export class JobRunner {
     if (this.commitFailing) return { cause: this.commitFailing, since: this.lastProgressAt };
     if (this.trigger.kind === 'schedule') {
       // A scheduled handler must tick: several intervals without a committed tick is a stall.
-      const everyMs = this.trigger.everyMs(this.deps.handlerConfig);
       const silent = this.deps.now() - this.lastProgressAt;
-      if (silent > Math.max(heartbeatTimeoutMs, 3 * everyMs))
+      if (silent > Math.max(heartbeatTimeoutMs, 3 * this.trigger.everyMs(this.deps.handlerConfig)))
         return { cause: `no tick committed for ${Math.round(silent / 1000)} s`, since: this.lastProgressAt };
     }
     return undefined;
@@ -118,9 +119,7 @@ export class JobRunner {
     await this.worker.waitUntilReady();
     const up = () => this.deps.metrics.consumerUp.set({ handler: this.deps.handler.name }, this.isConsuming ? 1 : 0);
     up();
-    this.worker.on('ready', up);
-    this.worker.on('error', up);
-    this.worker.on('closed', up);
+    for (const event of ['ready', 'error', 'closed'] as const) this.worker.on(event, up);
     // The gauge follows the connection itself: BullMQ says nothing when it comes back.
     for (const event of ['ready', 'close', 'end', 'reconnecting'] as const) this.deps.bullConnection.on(event, up);
     this.lastProgressAt = this.deps.now();
@@ -136,10 +135,6 @@ export class JobRunner {
     clearInterval(this.schedulerTimer);
     await this.worker?.close();
     this.deps.metrics.consumerUp.set({ handler: this.deps.handler.name }, 0);
-  }
-
-  private get schedulerId(): string {
-    return `${this.deps.handler.name}:tick`;
   }
 
   /** Registers the tick scheduler; when `onlyIfMissing`, only where it has disappeared (counted and logged). */
@@ -175,32 +170,18 @@ export class JobRunner {
   /** Handles and commits one job; its return value (job.returnvalue, shown on the board) says what it did. */
   private async process(job: Job): Promise<JobSummary> {
     const data = { ...(job.data as Record<string, unknown>), scheduled_at: job.timestamp, job_id: job.id };
-    const raw = stringifyValues({
-      ...(job.data as Record<string, unknown>),
-      job_id: job.id ?? '',
-      job_name: job.name,
-      scheduled_at: job.timestamp,
-    });
+    const raw: Record<string, string> = {};
+    const fields = { ...(job.data as Record<string, unknown>), job_id: job.id ?? '', job_name: job.name, scheduled_at: job.timestamp };
+    for (const [key, value] of Object.entries(fields)) raw[key] = typeof value === 'string' ? value : JSON.stringify(value);
     const meta = { id: job.id ?? job.name, raw, producedAt: job.timestamp };
     // Committed with the other jobs in hand (job-batch.ts); a job whose outputs did not commit throws.
     const result = await this.batcher.run(new Delivery(meta, data, 1, undefined));
     if ('error' in result) throw result.error;
     this.lastProgressAt = this.deps.now();
-    return jobSummary(result.delivery);
+    // The committed outcome, and what the handler summarized with ctx.summarize (read after any re-run).
+    const { outcome } = result.delivery;
+    const summary: JobSummary =
+      outcome.kind === 'dead-letter' ? { outcome: outcome.kind, reason: outcome.reason } : { outcome: outcome.kind };
+    return { ...summary, ...result.delivery.recorder?.summary, ...summary }; // listed first, and the runtime's word wins
   }
-}
-
-/** The committed outcome, and what the handler summarized with ctx.summarize (read after any re-run). */
-export function jobSummary(delivery: Delivery): JobSummary {
-  const outcome: JobSummary =
-    delivery.outcome.kind === 'dead-letter'
-      ? { outcome: 'dead-letter', reason: delivery.outcome.reason }
-      : { outcome: delivery.outcome.kind };
-  return { ...outcome, ...delivery.recorder?.summary, ...outcome }; // listed first, and the runtime's word wins
-}
-
-function stringifyValues(data: Record<string, unknown>): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [key, value] of Object.entries(data)) out[key] = typeof value === 'string' ? value : JSON.stringify(value);
-  return out;
 }

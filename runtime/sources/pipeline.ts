@@ -26,15 +26,13 @@ export interface SourceDeps {
   readonly jobs: JobSink;
   readonly metrics: RuntimeMetrics;
   readonly now: () => number;
-  readonly health: SourceHealth;
+  /** Whether Redis stalled, and the news of refused and accepted writes. */
+  readonly health: Pick<RedisHealth, 'stalled' | 'noteWriteRefused' | 'noteWriteAccepted'>;
 }
-
-/** What a source asks of Redis's health: whether it stalled, and the news of refused and accepted writes. */
-export type SourceHealth = Pick<RedisHealth, 'stalled' | 'noteWriteRefused' | 'noteWriteAccepted'>;
 
 /** How one source differs: where its messages come from, and how it waits, stops and reports. */
 export interface SourceShape {
-  /** The source's logger (bound to its handler and stream or queue). */
+  /** Bound to the handler and its stream or queue. */
   readonly log: RootLogger;
   /** What each message's log lines carry besides the source's bindings. */
   readonly logFields: (meta: MessageMeta) => Readonly<Record<string, string | undefined>>;
@@ -50,7 +48,6 @@ export interface SourceShape {
   readonly abort: AbortSignal;
   /** Jobs only: where the runtime records the job as done (see IdempotencyDeclaration). */
   readonly doneKey?: (meta: MessageMeta) => string;
-  /** The source's own part of the commit loop. */
   readonly commit: Pick<CommitLoopEnv, 'source' | 'pendingIds' | 'onProgress' | 'onFailure'>;
 }
 

@@ -1,17 +1,42 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { linear, retryPolicy } from '../engine/retry-policy.js';
 import { GroupLostError } from '../engine/commit-loop.js';
-import type { PreparedBatch } from '../engine/delivery.js';
+import { Delivery, type PreparedBatch } from '../engine/delivery.js';
 import { describeError } from '../engine/execute.js';
-import type { StreamTrigger } from '../contract/handler.js';
+import type { MessageMeta, StreamTrigger } from '../contract/handler.js';
 import type { RootLogger } from '../engine/logger.js';
+import { Cluster } from 'ioredis';
 import { isReady, waitUntilReady, type RedisClient } from '../host/redis.js';
 import { classifyRedisError } from '../engine/redis-errors.js';
+import { lua } from '../engine/lua.js';
 import { buildPipeline, type SourceDeps, type SourcePipeline } from './pipeline.js';
-import { groupCursorKey, StreamReader, type Batch } from './stream-reader.js';
-import { entryLogFields, prepareEntries, type EntryBatchSource } from './entry-batch.js';
+import { compareStreamIds, fieldsToRecord } from '../../schemas/fields.js';
 
-export type { JobSink } from '../engine/settle.js';
+/** XGROUP DELCONSUMER only while the consumer holds nothing (DELCONSUMER drops what it holds). */
+const REMOVE_IF_NOTHING_PENDING = lua('remove-if-nothing-pending');
+
+type RawEntry = [id: string, fields: string[] | null];
+
+/** Entries as one read returned them, and when (this process's clock) they became ours. */
+interface Batch {
+  readonly entries: RawEntry[];
+  readonly readAt: number;
+  /** Delivery counts of reclaimed entries (a plain read delivers each entry once more). */
+  readonly deliveries?: Map<string, number>;
+}
+
+/** The hash in which commits record where each group of `stream` would start again (see the commit script). */
+const groupCursorKey = (stream: string): string => `quantum:gates:cursor:${stream}`;
+
+/** The stream id just before `id` ("ms-seq"), for starting a group so that `id` is delivered. */
+function idBefore(id: string): string {
+  const [msText, seqText = '0'] = id.split('-');
+  const ms = BigInt(msText ?? '0');
+  const seq = BigInt(seqText);
+  if (seq > 0n) return `${ms}-${seq - 1n}`;
+  if (ms > 0n) return `${ms - 1n}-18446744073709551615`;
+  return '0';
+}
 
 export interface StreamConsumerDeps extends SourceDeps {
   /** Dedicated to this consumer's blocking XREADGROUP. */
@@ -30,11 +55,13 @@ export interface ConsumerFault {
 }
 
 /**
- * Consumes one stream for one handler: the loop that ties the reader (what to read next), the
- * pipeline (validate, run the handler) and the commit loop together. One batch in hand at a
- * time (two for gates that never read their own writes: one handled while the previous
- * commits; its commit goes out once that one has settled), so in-flight work is bounded by
- * BATCH_SIZE.
+ * Consumes one stream for one handler: XREADGROUP of new and own pending entries, XAUTOCLAIM of
+ * entries dead consumers left, the consumer group's lifecycle (created at start, created again
+ * where it was lost), and the loop that runs the pipeline (validate, run the handler, commit)
+ * over each batch. One batch in hand at a time (two for gates that never read their own writes:
+ * one handled while the previous commits; its commit goes out once that one has settled), so
+ * in-flight work is bounded by BATCH_SIZE. Every Redis command here is bounded by its
+ * connection's command timeout, so none can leave the loop waiting forever.
  */
 export class StreamConsumer {
   readonly stream: string;
@@ -44,9 +71,12 @@ export class StreamConsumer {
   private loopDone: Promise<void> = Promise.resolve();
   private readonly abort = new AbortController();
   private readonly log: RootLogger;
-  private readonly reader: StreamReader;
+  /**
+   * The reader connection's CLIENT ID, learnt before its first blocking read on each connection
+   * (undefined: not yet; null: not to be had, on a Cluster or where an ACL refuses CLIENT).
+   */
+  private readerId: number | null | undefined;
   private readonly pipeline: SourcePipeline;
-  private readonly entrySource: EntryBatchSource;
   /** Handlers that never read their own writes may handle a batch while the previous one commits. */
   private readonly overlapCommits: boolean;
   /** The commit in flight, if any: at most one, settled before the next one goes out. */
@@ -70,7 +100,7 @@ export class StreamConsumer {
     this.overlapCommits = deps.handler.batch?.readsOwnWrites === false;
     this.pipeline = buildPipeline(deps, {
       log: this.log,
-      logFields: entryLogFields,
+      logFields: (meta: MessageMeta) => ({ id: meta.id, plan_id: meta.raw.plan_id, trace_id: meta.raw.trace_id, symbol: meta.raw.symbol }),
       sourceStream: this.stream,
       group: this.group,
       maxDeliveries: deps.config.MAX_DELIVERIES,
@@ -84,25 +114,18 @@ export class StreamConsumer {
           consumer: deps.config.CONSUMER_NAME,
           ...(deps.recordsCursor ? { cursorKey: groupCursorKey(this.stream) } : {}),
         },
-        pendingIds: (ids) => this.reader.pendingIds(ids),
-        onProgress: () => this.committed(),
+        pendingIds: (ids) => this.pendingIds(ids),
+        onProgress: () => {
+          this.progress();
+          this.commitFailing = undefined;
+        },
         onFailure: (failure) => {
           this.commitFailing ??= { cause: `commits refused (${failure.cause}): ${failure.message}`, since: deps.now() };
         },
       },
     });
-    this.entrySource = { handler: deps.handler, handlerMetrics: deps.handlerMetrics, metrics: deps.metrics, pipeline: this.pipeline };
-    this.reader = new StreamReader({
-      handler: deps.handler,
-      config: deps.config,
-      stream: this.stream,
-      group: this.group,
-      commands: deps.commands,
-      reader: deps.reader,
-      metrics: deps.metrics,
-      log: this.log,
-      now: deps.now,
-    });
+    // A new connection is a new client: its id is asked again before its first blocking read.
+    if (!(deps.reader instanceof Cluster)) deps.reader.on('close', () => (this.readerId = this.readerId === null ? null : undefined));
   }
 
   /** True while reading (not waiting for Redis, not stopped). */
@@ -122,7 +145,7 @@ export class StreamConsumer {
   }
 
   async start(): Promise<void> {
-    await this.reader.ensureGroup();
+    await this.ensureGroup();
     // Redis answered: once the reader and committer are connected too, this gate consumes, so a
     // runtime that has started is ready at once.
     await this.waitForRedis();
@@ -135,19 +158,15 @@ export class StreamConsumer {
   async stop(): Promise<void> {
     this.stopping = true;
     this.abort.abort();
-    // A read waiting for entries would hold the stop up to BLOCK_MS: it is ended now, empty.
-    await this.reader.unblockRead();
+    // A read waiting for entries would hold the stop up to BLOCK_MS: CLIENT UNBLOCK ends it now,
+    // as if BLOCK_MS had run out (nothing is delivered by it). Nothing happens where the id is unknown.
+    if (typeof this.readerId === 'number') await this.deps.commands.call('CLIENT', 'UNBLOCK', this.readerId).catch(() => undefined);
     await this.loopDone;
   }
 
   private progress(): void {
     this.lastProgressAt = this.deps.now();
     this.consecutiveErrors = 0;
-  }
-
-  private committed(): void {
-    this.progress();
-    this.commitFailing = undefined;
   }
 
   private connectionsReady(): boolean {
@@ -165,53 +184,40 @@ export class StreamConsumer {
   }
 
   private async loop(): Promise<void> {
-    const { config, metrics } = this.deps;
+    const { config } = this.deps;
     let drainOwnPending = true;
     let lastReclaim = 0;
-    let passStarted: number | undefined;
+    let passStarted = performance.now();
     while (!this.stopping) {
       const now = performance.now();
-      if (passStarted !== undefined) this.lastLoopMs = Math.floor(now - passStarted);
+      this.lastLoopMs = Math.floor(now - passStarted);
       passStarted = now;
       try {
-        if (!this.connectionsReady() || this.deps.health.stalled) {
+        const outage = !this.connectionsReady() || this.deps.health.stalled;
+        const reclaimDue = this.deps.now() - lastReclaim >= config.CLAIM_INTERVAL_MS;
+        // Waiting out an outage, XAUTOCLAIM and a read of '0' (they return our own entries too):
+        // never while a commit of ours is in flight.
+        if (outage || reclaimDue || drainOwnPending) await this.settleCommit();
+        if (outage) {
           this.setConsuming(false);
-          await this.settleCommit();
           await this.waitForRedis();
           drainOwnPending = true;
           continue;
         }
         this.setConsuming(true);
-        if (this.deps.now() - lastReclaim >= config.CLAIM_INTERVAL_MS) {
-          // XAUTOCLAIM also returns our own idle entries: never while a batch of ours is in hand.
-          await this.settleCommit();
+        if (reclaimDue) {
           lastReclaim = this.deps.now();
-          for await (const batch of this.reader.reclaim(() => this.stopping)) await this.processBatch(batch);
-          await this.reader.removeDepartedConsumers();
-          continue;
-        }
-        if (drainOwnPending) {
-          await this.settleCommit();
+          for await (const batch of this.reclaim()) await this.handle(batch, false);
+          await this.removeDepartedConsumers();
+        } else if (drainOwnPending) {
           const own = await this.read('0');
-          if (own.entries.length === 0) {
-            drainOwnPending = false;
-            this.held.clear(); // nothing is pending for us, and nothing else is in hand here
-          } else {
-            await this.processBatch(own);
-          }
-          continue;
-        }
-        // The next batch is read once the commit of the one in hand has gone out.
-        const batch = await this.read('>');
-        if (batch.entries.length === 0) continue;
-        if (this.overlapCommits) {
-          // Handle this batch while the previous one commits; its commit goes out once that one settled.
-          const prepared = await this.prepare(batch);
-          await this.settleCommit();
-          this.inFlight = this.commit(prepared);
-          this.inFlight.catch(() => undefined); // thrown by the settleCommit that awaits it
+          drainOwnPending = own.entries.length > 0;
+          if (drainOwnPending) await this.handle(own, false);
+          else this.held.clear(); // nothing is pending for us, and nothing else is in hand here
         } else {
-          await this.processBatch(batch);
+          // Read once the commit of the batch in hand has gone out (handle awaits it unless overlapping).
+          const batch = await this.read('>');
+          if (batch.entries.length > 0) await this.handle(batch, this.overlapCommits);
         }
       } catch (error) {
         // Never re-read our pending entries while a commit of some of them is still in flight.
@@ -231,7 +237,6 @@ export class StreamConsumer {
       this.log.warn({ err: describeError(error) }, 'could not finish the last batch; its entries stay pending for another consumer');
     }
     this.setConsuming(false);
-    metrics.consumerUp.set({ handler: this.deps.handler.name }, 0);
   }
 
   /** After a failed read or commit: re-create a lost group, note the error, pause briefly. */
@@ -241,7 +246,7 @@ export class StreamConsumer {
     this.lastError = `${classified.cause}: ${classified.message}`;
     if (classified.cause === 'nogroup') {
       try {
-        await this.reader.recreateGroup([...this.held]);
+        await this.recreateGroup();
         this.held.clear(); // no longer ours: the new group delivers them again
         this.consecutiveErrors = 0;
         return;
@@ -264,7 +269,18 @@ export class StreamConsumer {
   }
 
   private async read(id: '0' | '>'): Promise<Batch> {
-    const batch = await this.reader.read(id);
+    const { config, reader } = this.deps;
+    if (id === '>' && this.readerId === undefined) {
+      try {
+        this.readerId = reader instanceof Cluster ? null : Number(await reader.call('CLIENT', 'ID'));
+      } catch {
+        this.readerId = null; // an ACL without CLIENT: a stop waits for the read instead
+      }
+    }
+    const block = id === '>' ? ['BLOCK', config.BLOCK_MS] : [];
+    const args = ['GROUP', this.group, config.CONSUMER_NAME, 'COUNT', config.BATCH_SIZE, ...block, 'STREAMS', this.stream, id];
+    const reply = (await reader.call('XREADGROUP', ...args)) as [string, RawEntry[]][] | null;
+    const batch = { entries: reply?.[0]?.[1] ?? [], readAt: this.deps.now() };
     this.progress();
     for (const [entryId] of batch.entries) this.held.add(entryId);
     return batch;
@@ -277,18 +293,135 @@ export class StreamConsumer {
     await settling;
   }
 
-  private async processBatch(batch: Batch): Promise<void> {
+  /**
+   * Makes one Delivery per entry (counting the batch as read), validates and handles them, and
+   * sends their commit once the one in flight has settled. `overlap`: returns with the commit in
+   * flight, so the next batch is handled while it commits (readsOwnWrites: false).
+   */
+  private async handle({ entries, readAt, deliveries }: Batch, overlap: boolean): Promise<void> {
+    const { handler, metrics } = this.deps;
+    metrics.batchSize.observe({ handler: handler.name }, entries.length);
+    handler.batch?.onRead?.(this.deps.handlerMetrics, entries.length);
+    const batch = entries.map(([id, fieldList]) => {
+      const raw = fieldList === null ? {} : fieldsToRecord(fieldList);
+      // parseInt stops at the '-': the entry's time in ms.
+      return new Delivery({ id, raw, producedAt: Number.parseInt(id, 10) }, fieldList === null ? null : raw, deliveries?.get(id) ?? 1, id);
+    });
+    const prepared = await this.pipeline.prepare(batch, readAt);
     await this.settleCommit();
-    await this.commit(await this.prepare(batch));
-  }
-
-  private prepare(batch: Batch): Promise<PreparedBatch> {
-    return prepareEntries(this.entrySource, batch);
+    this.inFlight = this.commit(prepared);
+    if (!overlap) return this.settleCommit();
+    this.inFlight.catch(() => undefined); // thrown by the settleCommit that awaits it
   }
 
   private async commit(batch: PreparedBatch): Promise<void> {
     await this.pipeline.commit(batch);
     // Left pending (stopping mid-retry), an entry is still ours: a lost group must deliver it again.
     for (const delivery of batch.deliveries) if (delivery.outcome.kind !== 'left-pending') this.held.delete(delivery.meta.id);
+  }
+
+  /** Creates the group at start: from the beginning of a new stream, kept as it is when it exists. */
+  private async ensureGroup(): Promise<void> {
+    try {
+      await this.deps.commands.xgroup('CREATE', this.stream, this.group, '0', 'MKSTREAM');
+      this.log.info('created consumer group');
+    } catch (error) {
+      if (!classifyRedisError(error).message.includes('BUSYGROUP')) throw error;
+    }
+  }
+
+  /**
+   * Creates the group again after it disappeared (FLUSHALL, a restart without persistence,
+   * XGROUP DESTROY). It starts where the last commit recorded (just before the oldest entry
+   * then pending, or after the newest acknowledged), or before the oldest entry this consumer
+   * still holds if that is earlier: nothing acknowledged is handled again, nothing unacknowledged
+   * is skipped. A stream that is gone too starts afresh from 0.
+   */
+  private async recreateGroup(): Promise<void> {
+    const { commands, metrics, handler } = this.deps;
+    const { stream, group, log } = this;
+    const [exists, recorded] = await Promise.all([commands.exists(stream), commands.hget(groupCursorKey(stream), group)]);
+    let start = '0';
+    if (exists === 1 && recorded) start = recorded.startsWith('(') ? idBefore(recorded.slice(1)) : recorded;
+    const oldestHeld = [...this.held].sort(compareStreamIds)[0];
+    if (exists === 1 && oldestHeld !== undefined && compareStreamIds(idBefore(oldestHeld), start) < 0) start = idBefore(oldestHeld);
+    try {
+      await commands.xgroup('CREATE', stream, group, start, 'MKSTREAM');
+    } catch (error) {
+      if (classifyRedisError(error).message.includes('BUSYGROUP')) return; // another replica was first
+      throw error;
+    }
+    metrics.recreated.inc({ handler: handler.name, what: 'consumer_group' });
+    log.warn({ start, streamExisted: exists === 1, recorded }, 'consumer group was gone; created it again');
+  }
+
+  /** Takes over entries another consumer left pending past CLAIM_IDLE_MS (it died or hung), a page at a time. */
+  private async *reclaim(): AsyncGenerator<Batch> {
+    const { commands, config, metrics, handler } = this.deps;
+    const { stream, group, log } = this;
+    let cursor = '0-0';
+    do {
+      const args = [stream, group, config.CONSUMER_NAME, config.CLAIM_IDLE_MS, cursor, 'COUNT', config.BATCH_SIZE];
+      const reply = (await commands.call('XAUTOCLAIM', ...args)) as [string, RawEntry[], string[]?];
+      cursor = reply[0];
+      const entries = reply[1].filter((entry) => entry[1] !== null);
+      if (entries.length === 0) continue;
+      metrics.reclaimed.inc({ handler: handler.name }, entries.length);
+      log.info({ count: entries.length }, 'reclaimed pending entries from idle consumers');
+      yield { entries, readAt: this.deps.now(), deliveries: await this.deliveryCounts(entries) };
+    } while (cursor !== '0-0' && !this.stopping);
+  }
+
+  /**
+   * Removes consumers that departed: not this one, nothing pending, no read attempt for
+   * DEPARTED_CONSUMER_IDLE_MS. Every restart names a new consumer (host-pid), and the old names
+   * otherwise stay in the group for good. A live consumer re-reads every BLOCK_MS, so it is never
+   * that idle; the pending check and the removal run in one script, so a consumer that took an
+   * entry in between keeps it.
+   */
+  private async removeDepartedConsumers(): Promise<void> {
+    const { commands, config, metrics, handler } = this.deps;
+    const { stream, group, log } = this;
+    if (config.DEPARTED_CONSUMER_IDLE_MS === 0) return;
+    const rows = (await commands.call('XINFO', 'CONSUMERS', stream, group)) as unknown[][];
+    for (const row of rows) {
+      const info = new Map<string, unknown>();
+      for (let i = 0; i + 1 < row.length; i += 2) info.set(String(row[i]), row[i + 1]);
+      const name = String(info.get('name'));
+      if (name === config.CONSUMER_NAME || Number(info.get('pending')) !== 0 || Number(info.get('idle')) < config.DEPARTED_CONSUMER_IDLE_MS)
+        continue;
+      const removed = await commands.eval(REMOVE_IF_NOTHING_PENDING, 1, stream, group, name);
+      if (removed === 1) {
+        metrics.departedRemoved.inc({ handler: handler.name });
+        log.info({ consumer: name, idleMs: Number(info.get('idle')) }, 'removed a departed consumer with nothing pending');
+      }
+    }
+  }
+
+  /** Delivery counts of `entries` (a page of XAUTOCLAIM, in id order), from our pending list. */
+  private async deliveryCounts(entries: RawEntry[]): Promise<Map<string, number>> {
+    const rows = await this.xpending(entries[0]![0], entries[entries.length - 1]![0], entries.length);
+    return new Map(rows.map(([id, , , deliveries]) => [id, deliveries]));
+  }
+
+  /** Which of `ids` are pending for this consumer (delivered to it, not acknowledged). */
+  private async pendingIds(ids: readonly string[]): Promise<Set<string>> {
+    if (ids.length === 0) return new Set();
+    const sorted = [...ids].sort(compareStreamIds);
+    // Our pending list also holds the batch being handled and the one whose commit may be in
+    // flight, which may fall inside the range.
+    const rows = await this.xpending(sorted[0]!, sorted[sorted.length - 1]!, ids.length + 4 * this.deps.config.BATCH_SIZE + 10);
+    const wanted = new Set(ids);
+    return new Set(rows.map((row) => row[0]).filter((id) => wanted.has(id)));
+  }
+
+  private async xpending(first: string, last: string, count: number): Promise<[string, string, number, number][]> {
+    const { commands, config } = this.deps;
+    return (await commands.call('XPENDING', this.stream, this.group, first, last, count, config.CONSUMER_NAME)) as [
+      string,
+      string,
+      number,
+      number,
+    ][];
   }
 }

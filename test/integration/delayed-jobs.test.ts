@@ -1,11 +1,11 @@
 import { Queue, Worker } from 'bullmq';
 import { afterEach, describe, expect, it } from 'vitest';
-import { BullJobSink, scheduledJobOptions } from '../../runtime/sources/bull-job-sink.js';
+import { JobQueues, scheduledJobOptions } from '../../runtime/sources/job-queues.js';
 import { usePrivateRedis } from '../support/redis-server.js';
 import { waitFor } from '../support/runtime.js';
 
-/** A commit's jobs through BullJobSink (one Queue.addBulk per queue). */
-describe('BullJobSink on a real redis-server', () => {
+/** A commit's jobs through JobQueues (one Queue.addBulk per queue). */
+describe('JobQueues on a real redis-server', () => {
   const redis = usePrivateRedis();
   const closing: { close(): Promise<unknown> }[] = [];
   afterEach(async () => {
@@ -29,7 +29,7 @@ describe('BullJobSink on a real redis-server', () => {
   it('stores delayed jobs with the scheduled options, and leaves a job whose id exists as it is', async () => {
     const queue = queueOf('again');
     await queue.add(job(1).name, { first: true }, { ...scheduledJobOptions, jobId: job(1).jobId, delay: 60_000 });
-    const sink = new BullJobSink(connection(), 'bull');
+    const sink = new JobQueues(connection(), 'bull');
     closing.push(sink);
     await sink.add([job(1), job(2), { ...job(3, 0), jobId: 'due-now' }]);
     expect((await queue.getJob('cooldown-SYM1USDT-1'))!.data).toEqual({ first: true });
@@ -40,8 +40,8 @@ describe('BullJobSink on a real redis-server', () => {
     expect(await (await queue.getJob('due-now'))!.getState()).toBe('waiting');
   });
 
-  it('jobs a commit schedules (BullJobSink) are run by a real BullMQ worker once due, each once', async () => {
-    const sink = new BullJobSink(connection(), 'bull');
+  it('jobs a commit schedules (JobQueues) are run by a real BullMQ worker once due, each once', async () => {
+    const sink = new JobQueues(connection(), 'bull');
     closing.push(sink);
     const jobs = Array.from({ length: 25 }, (_, n) => ({
       queue: 'due',

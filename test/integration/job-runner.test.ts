@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import * as z from 'zod';
 import { COOLDOWN_QUEUE } from '../../handlers/governor/record.js';
 import { defineHandler } from '../../runtime/contract/handler.js';
-import { BullJobSink, scheduledJobOptions } from '../../runtime/sources/bull-job-sink.js';
+import { JobQueues, scheduledJobOptions } from '../../runtime/sources/job-queues.js';
 import type { Runtime } from '../../runtime/host/runtime.js';
 import { keys, streams } from '../../schemas/keys.js';
 import { usePrivateRedis } from '../support/redis-server.js';
@@ -214,7 +214,7 @@ describe('BullMQ jobs on a real redis-server', () => {
     });
     const start = () => startRuntime(redis.url, { HANDLERS: batched.name, JOB_CONCURRENCY: '16' }, [batched]);
     // Added while no worker runs, so they are all due at once when it starts, as after a restart.
-    const sink = new BullJobSink({ host: '127.0.0.1', port: redis.port, maxRetriesPerRequest: null }, 'bull');
+    const sink = new JobQueues({ host: '127.0.0.1', port: redis.port, maxRetriesPerRequest: null }, 'bull');
     const jobs = Array.from({ length: 40 }, (_, n) => ({
       queue: 'qg-test-batched',
       name: 'probe',
