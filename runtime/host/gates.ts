@@ -7,7 +7,7 @@ import type { JobQueues } from '../sources/job-queues.js';
 import type { JobRunner } from '../sources/job-runner.js';
 import { StreamConsumer, type ConsumerFault } from '../sources/stream-consumer.js';
 import type { RuntimeConfig } from './config.js';
-import type { Connections } from './connections.js';
+import type { Connections } from './redis.js';
 import type { RedisClient } from './redis.js';
 import type { RedisHealth } from './redis-health.js';
 

@@ -1,5 +1,5 @@
 import type { Queue } from 'bullmq';
-import { withTimeout } from './timeout.js';
+import { withTimeout } from './redis.js';
 
 /** A queue as far as its metrics go. */
 export type MetricsQueue = Pick<Queue, 'name' | 'exportPrometheusMetrics'>;

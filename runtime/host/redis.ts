@@ -1,7 +1,10 @@
+import { createHash } from 'node:crypto';
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
+import type { RootLogger } from '../engine/logger.js';
+import type { RuntimeMetrics } from '../engine/metrics.js';
 import { linear, retryPolicy } from '../engine/retry-policy.js';
 import type { RuntimeConfig } from './config.js';
-import type { RedisClient } from '../engine/connection.js';
+import { isReady, waitUntilReady, type RedisClient } from '../engine/connection.js';
 
 export { ConnectionLostError, isReady, waitUntilReady, type RedisClient } from '../engine/connection.js';
 
@@ -141,4 +144,118 @@ export function redactSecrets(config: RuntimeConfig, text: string): string {
   let out = text;
   for (const secret of secretsOf(config)) out = out.split(secret).join('***');
   return out;
+}
+
+/** While Redis does not answer at start, the log says so once this often. */
+const WAITING_FOR_REDIS_LOG_MS = 60_000;
+
+/** The process's Redis connections: every one opened here is closed by closeAll(). */
+export interface Connections {
+  /** Commands, health probes, status reads and the handlers' read-only Redis. */
+  readonly commands: RedisClient;
+  /** BullMQ's queues and workers. */
+  readonly bull: RedisClient;
+  /** Opens one more connection of a role (a gate's reader, its committer). */
+  open(role: ConnectionRole, name: string): RedisClient;
+  /**
+   * A Redis that is not up yet when the gates start is waited for like one still loading its
+   * data: the connections retry with backoff, /ready answers 503 (starting), and one line a
+   * minute says what the gates wait for and why. Returns once Redis answers or `stopped` aborts.
+   */
+  waitForRedisAtStart(stopped: AbortSignal, logger: RootLogger, now: () => number): Promise<void>;
+  closeAll(): Promise<void>;
+}
+
+export function openConnections(config: RuntimeConfig, metrics: RuntimeMetrics): Connections {
+  const all: RedisClient[] = [];
+  const open = (role: ConnectionRole, name: string) => {
+    const client = connectRedis(config, role, `quantum-gates:${name}`);
+    client.on('error', () => undefined); // reconnects are reported by readiness and consumer logs
+    all.push(client);
+    return client;
+  };
+  const commands = open('commands', 'commands');
+  let lastError: string | undefined;
+  commands.on('error', (error: Error) => (lastError = error.message));
+  commands.on('ready', () => metrics.redisUp.set(1));
+  commands.on('close', () => metrics.redisUp.set(0));
+  const bull = open('bullmq', 'bullmq');
+
+  return {
+    commands,
+    bull,
+    open,
+    async waitForRedisAtStart(stopped, logger, now) {
+      let saidAt: number | undefined;
+      while (!isReady(commands) && !stopped.aborted) {
+        if (saidAt === undefined || now() - saidAt >= WAITING_FOR_REDIS_LOG_MS) {
+          saidAt = now();
+          logger.warn(
+            { redis: describeRedis(config), cause: redactSecrets(config, lastError ?? `connection ${commands.status}`) },
+            'waiting for Redis to answer: the gates start when it does; /ready answers 503 until then',
+          );
+        }
+        await waitUntilReady(commands, AbortSignal.any([stopped, AbortSignal.timeout(WAITING_FOR_REDIS_LOG_MS)]));
+      }
+      if (saidAt !== undefined && !stopped.aborted) logger.info({ redis: describeRedis(config) }, 'Redis answers: starting the gates');
+    },
+    async closeAll() {
+      // A connection that never came up (Redis down since the start) has nothing to flush, and
+      // its QUIT would wait in the offline queue for a Redis that may never answer.
+      await Promise.all(all.map((c) => (isReady(c) ? c.quit().catch(() => c.disconnect()) : c.disconnect())));
+    },
+  };
+}
+
+/**
+ * Which Redis a client talks to, told apart from any other: a server's `run_id` (new at each
+ * start of redis-server, the same for every client of it, whatever address reached it), or for a
+ * Cluster a digest of its node ids. The gates report theirs in /status and `quantum-gates status`
+ * compares it with its own, so the status shown is never another deployment's.
+ */
+export async function redisIdentity(client: RedisClient): Promise<string> {
+  if (client instanceof Cluster) {
+    const nodes = String(await client.call('CLUSTER', 'NODES'));
+    const ids = nodes
+      .split('\n')
+      .map((line) => line.split(' ')[0] ?? '')
+      .filter(Boolean)
+      .sort();
+    return `cluster:${createHash('sha256').update(ids.join(',')).digest('hex').slice(0, 40)}`;
+  }
+  const runId = /^run_id:(\w+)/m.exec(await client.info('server'))?.[1];
+  if (runId === undefined) throw new Error('INFO server has no run_id');
+  return `run_id:${runId}`;
+}
+
+/**
+ * Where the configuration says Redis is, in one form whatever form it was given in: host, port and
+ * db always all three (a REDIS_URL may leave port and db implicit), never a user or password.
+ */
+export function redisAddress(config: RuntimeConfig): string {
+  if (!config.REDIS_URL || config.REDIS_CLUSTER_NODES || config.REDIS_SENTINELS) return describeRedis(config);
+  const url = new URL(config.REDIS_URL);
+  const db = url.pathname.replace(/^\//, '') || url.searchParams.get('db') || '0';
+  return `${url.protocol}//${url.hostname}:${url.port || '6379'}/${db}`;
+}
+
+/** A wait that ran out: what was waited for may still finish, unobserved. */
+export class TimeoutError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TimeoutError';
+  }
+}
+
+/**
+ * `work`, or a TimeoutError after `ms`, whichever comes first; the timer is cleared either way,
+ * so a wait that is answered keeps nothing alive. The one timeout of the host's reads (status
+ * sections, queue metrics, a gate's health PING, the start-up preflight).
+ */
+export function withTimeout<T>(work: Promise<T>, ms: number, message = `no answer within ${ms} ms`): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new TimeoutError(message)), ms);
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }

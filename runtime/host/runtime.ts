@@ -13,18 +13,24 @@ import { buildInfo } from './build-info.js';
 import { createRegistry, promMetricFactory, runtimeMetrics, type RuntimeMetrics } from '../engine/metrics.js';
 import { describeRedis, type RedisClient } from './redis.js';
 import { RedisHealth } from './redis-health.js';
-import { bindNamingSetting, buildServer, type Readiness } from './server.js';
-import { closeServers, listenHealthPorts } from './health.js';
+import { bindNamingSetting, buildServer } from './server.js';
+import {
+  closeServers,
+  gateProbes,
+  listenHealthPorts,
+  readiness,
+  readinessCauses,
+  type ProgressSources,
+  type Readiness,
+  type ReadinessCauses,
+} from './health.js';
 import { gateRoutesPlugin } from './gate-routes.js';
-import { loadConfiguration } from './settings.js';
-import { openConnections } from './connections.js';
+import { loadConfiguration } from './config.js';
+import { openConnections } from './redis.js';
 import { hostGates, type ConsumerState, type HostedHandler } from './gates.js';
-import { readiness, readinessCauses, type ReadinessCauses, type ReadinessSources } from './readiness.js';
-import { gateProbes } from './gate-probes.js';
 
-export { loadConfiguration } from './settings.js';
 export type { HostedHandler } from './gates.js';
-export type { ReadinessCauses } from './readiness.js';
+export type { ReadinessCauses } from './health.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -128,7 +134,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const refresh = new PeriodicRefresh(hosted, commands as unknown as RedisReader, logger, now);
 
   let started = false;
-  const state: ReadinessSources = { started: () => started, commands, health, gates, backlog };
+  const state: ProgressSources = { started: () => started, health, gates, backlog };
   const services: RuntimeServices = {
     config,
     env: options.env,

@@ -4,16 +4,11 @@ import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify'
 import type { Registry } from 'prom-client';
 import type { HttpAnswer } from '../contract/answer.js';
 import { ConfigError } from '../../schemas/env.js';
-import { registerHealthRoutes, type GateHealth } from './health.js';
+import { registerHealthRoutes, type GateHealth, type Readiness } from './health.js';
 
 /** Prometheus asks for its text or OpenMetrics format by name; curl and scripts send no such Accept. */
 export function wantsExposition(accept: string | undefined): boolean {
   return accept !== undefined && /text\/plain;\s*version=0\.0\.4|application\/openmetrics-text/i.test(accept);
-}
-
-export interface Readiness {
-  readonly ready: boolean;
-  readonly checks: Readonly<Record<string, boolean | string | number>>;
 }
 
 export interface ServerOptions {
@@ -56,14 +51,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     message: 'quantum-gates is under pressure',
   });
 
-  registerHealthRoutes(app, options.health ?? []);
-
-  app.get('/ready', async (_request, reply) => {
-    const readiness = options.readiness();
-    const pressured = app.isUnderPressure();
-    const ready = readiness.ready && !pressured;
-    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready', underPressure: pressured, ...readiness.checks });
-  });
+  registerHealthRoutes(app, options.health ?? [], options.readiness);
 
   app.get('/metrics', async (request, reply) => {
     const original = options.originalMetrics;
