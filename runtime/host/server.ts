@@ -7,7 +7,7 @@ import { ConfigError } from '../../schemas/env.js';
 import { registerHealthRoutes, type GateHealth, type Readiness } from './health.js';
 
 /** Prometheus asks for its text or OpenMetrics format by name; curl and scripts send no such Accept. */
-export function wantsExposition(accept: string | undefined): boolean {
+function wantsExposition(accept: string | undefined): boolean {
   return accept !== undefined && /text\/plain;\s*version=0\.0\.4|application\/openmetrics-text/i.test(accept);
 }
 
