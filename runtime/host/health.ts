@@ -112,8 +112,9 @@ async function answerOf(gate: GateHealth): Promise<HealthAnswer> {
   }
 }
 
-function send(reply: FastifyReply, answer: HealthAnswer) {
-  // As bytes, so the content type goes out exactly as declared (Fastify adds a charset to JSON strings).
+/** A declared answer as declared: its headers, and its body as bytes (Fastify adds a charset to a text type sent as a string). */
+export function send(reply: FastifyReply, answer: HttpAnswer) {
+  for (const [name, value] of Object.entries(answer.headers ?? {})) void reply.header(name, value);
   return reply.code(answer.status).header('content-type', answer.contentType).send(Buffer.from(answer.body));
 }
 

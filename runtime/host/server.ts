@@ -4,7 +4,7 @@ import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify'
 import type { Registry } from 'prom-client';
 import type { HttpAnswer } from '../contract/answer.js';
 import { ConfigError } from '../../schemas/env.js';
-import { registerHealthRoutes, type GateHealth, type Readiness } from './health.js';
+import { registerHealthRoutes, send, type GateHealth, type Readiness } from './health.js';
 
 /** Prometheus asks for its text or OpenMetrics format by name; curl and scripts send no such Accept. */
 function wantsExposition(accept: string | undefined): boolean {
@@ -56,8 +56,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   app.get('/metrics', async (request, reply) => {
     const original = options.originalMetrics;
     if (original && !wantsExposition(request.headers.accept)) {
-      const answer = await original();
-      return reply.code(answer.status).header('content-type', answer.contentType).send(Buffer.from(answer.body));
+      return send(reply, await original());
     }
     const [body, more] = await Promise.all([options.registry.metrics(), options.moreMetrics?.() ?? '']);
     const separator = body === '' || body.endsWith('\n') ? '' : '\n';
