@@ -96,19 +96,15 @@ export interface GateHealth {
   readonly port: number | undefined;
 }
 
-export const livenessAnswer: HealthAnswer = { status: 200, contentType: 'application/json; charset=utf-8', body: '{"status":"ok"}' };
+const livenessAnswer: HealthAnswer = { status: 200, contentType: 'application/json; charset=utf-8', body: '{"status":"ok"}' };
 
-const failedAnswer = (error: unknown): HealthAnswer => ({
-  status: 500,
-  contentType: 'text/plain; charset=utf-8',
-  body: `health check failed: ${error instanceof Error ? error.message : String(error)}`,
-});
-
+/** A gate's declared answer, or a 500 saying why there is none. */
 async function answerOf(gate: GateHealth): Promise<HealthAnswer> {
   try {
     return await gate.answer();
   } catch (error) {
-    return failedAnswer(error);
+    const why = error instanceof Error ? error.message : String(error);
+    return { status: 500, contentType: 'text/plain; charset=utf-8', body: `health check failed: ${why}` };
   }
 }
 
@@ -118,16 +114,10 @@ export function send(reply: FastifyReply, answer: HttpAnswer) {
   return reply.code(answer.status).header('content-type', answer.contentType).send(Buffer.from(answer.body));
 }
 
-/** The /health answer of a process hosting these gates (see the rules above). */
-export function processHealth(gates: readonly GateHealth[]): () => Promise<HealthAnswer> {
-  const only = gates.length === 1 ? gates[0]! : undefined;
-  return only ? () => answerOf(only) : () => Promise.resolve(livenessAnswer);
-}
-
 /** GET /health and /health/{gate} (the rules above), and GET /ready: the model's answer, 503 under pressure too. */
 export function registerHealthRoutes(app: FastifyInstance, gates: readonly GateHealth[], readiness: () => Readiness): void {
-  const health = processHealth(gates);
-  app.get('/health', async (_request, reply) => send(reply, await health()));
+  const only = gates.length === 1 ? gates[0]! : undefined;
+  app.get('/health', async (_request, reply) => send(reply, only ? await answerOf(only) : livenessAnswer));
   app.get('/ready', async (_request, reply) => {
     const { ready, checks } = readiness();
     const pressured = app.isUnderPressure();

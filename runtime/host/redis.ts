@@ -116,33 +116,23 @@ export function describeRedis(config: RuntimeConfig): string {
   return `redis://${config.REDIS_HOST ?? '127.0.0.1'}:${config.REDIS_PORT}/${config.REDIS_DB}`;
 }
 
-/** Every form a configured password can take in a message: as given, and percent-decoded from a URL. */
-function secretsOf(config: RuntimeConfig): string[] {
-  const secrets = new Set<string>();
-  if (config.REDIS_PASSWORD) secrets.add(config.REDIS_PASSWORD);
-  if (config.REDIS_URL) {
-    try {
-      const url = new URL(config.REDIS_URL);
-      for (const raw of [url.password, url.searchParams.get('password') ?? '']) {
-        if (raw === '') continue;
-        secrets.add(raw);
-        try {
-          secrets.add(decodeURIComponent(raw));
-        } catch {
-          // a malformed escape: the raw form is all there is
-        }
+/** `text` with every form a configured password can take (as given, percent-decoded from a URL) replaced by ***. */
+export function redactSecrets(config: RuntimeConfig, text: string): string {
+  const secrets = new Set<string>([config.REDIS_PASSWORD ?? '']);
+  // config validation already refused a URL that does not parse
+  if (config.REDIS_URL && URL.canParse(config.REDIS_URL)) {
+    const url = new URL(config.REDIS_URL);
+    for (const raw of [url.password, url.searchParams.get('password') ?? '']) {
+      secrets.add(raw);
+      try {
+        secrets.add(decodeURIComponent(raw));
+      } catch {
+        // a malformed escape: the raw form is all there is
       }
-    } catch {
-      // config validation already refused a URL that does not parse
     }
   }
-  return [...secrets].filter((s) => s.length > 0);
-}
-
-/** `text` with every configured password replaced by ***. */
-export function redactSecrets(config: RuntimeConfig, text: string): string {
   let out = text;
-  for (const secret of secretsOf(config)) out = out.split(secret).join('***');
+  for (const secret of secrets) if (secret !== '') out = out.split(secret).join('***');
   return out;
 }
 
