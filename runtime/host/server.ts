@@ -16,20 +16,20 @@ export interface ServerOptions {
   readonly readiness: () => Readiness;
   readonly maxEventLoopDelayMs: number;
   /** The hosted gates' declared /health answers (see runtime/host/health.ts). */
-  readonly health?: readonly GateHealth[];
+  readonly health: readonly GateHealth[];
   /**
    * The hosted gate's original /metrics text (MetricsDeclaration), for a client that does not ask
    * for Prometheus's exposition format.
    */
   readonly originalMetrics?: () => Promise<HttpAnswer>;
   /** Prometheus text appended to /metrics after the registry's (BullMQ's queue metrics). */
-  readonly moreMetrics?: () => Promise<string>;
+  readonly moreMetrics: () => Promise<string>;
   /** Further routes (dashboard, status, budget API), each a Fastify plugin. */
-  readonly plugins?: readonly FastifyPluginAsync[];
+  readonly plugins: readonly FastifyPluginAsync[];
   /** A connection with no traffic either way for this long is closed (HTTP_IDLE_TIMEOUT_MS). */
-  readonly idleTimeoutMs?: number;
+  readonly idleTimeoutMs: number;
   /** Operator requests served at once; more are answered 503 at once (HTTP_MAX_IN_FLIGHT). */
-  readonly maxInFlight?: number;
+  readonly maxInFlight: number;
 }
 
 /** Liveness and readiness answer whatever else is going on: a probe that times out restarts a healthy process. */
@@ -37,11 +37,11 @@ const isProbe = (url: string) => url === '/ready' || url === '/health' || url.st
 
 /** Builds the HTTP surface without listening, so tests can use inject(). */
 export async function buildServer(options: ServerOptions): Promise<FastifyInstance> {
-  const idleMs = options.idleTimeoutMs ?? 10_000;
+  const idleMs = options.idleTimeoutMs;
   // A client that stops reading (or never finishes its request) holds a socket and its queued
   // responses: cut it off after idleMs without traffic, rather than let such clients pile up.
   const app = Fastify({ logger: false, requestTimeout: idleMs, keepAliveTimeout: Math.min(5000, idleMs) });
-  limitInFlight(app, options.maxInFlight ?? 64);
+  limitInFlight(app, options.maxInFlight);
   // Node leaves a timed-out socket open while a response on it is still unsent, which is exactly
   // the client that stopped reading: destroy it.
   app.server.on('connection', (socket: Socket) => socket.setTimeout(idleMs, () => socket.destroy()));
@@ -51,19 +51,17 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     message: 'quantum-gates is under pressure',
   });
 
-  registerHealthRoutes(app, options.health ?? [], options.readiness);
+  registerHealthRoutes(app, options.health, options.readiness);
 
   app.get('/metrics', async (request, reply) => {
     const original = options.originalMetrics;
-    if (original && !wantsExposition(request.headers.accept)) {
-      return send(reply, await original());
-    }
-    const [body, more] = await Promise.all([options.registry.metrics(), options.moreMetrics?.() ?? '']);
+    if (original && !wantsExposition(request.headers.accept)) return send(reply, await original());
+    const [body, more] = await Promise.all([options.registry.metrics(), options.moreMetrics()]);
     const separator = body === '' || body.endsWith('\n') ? '' : '\n';
     return reply.type(options.registry.contentType).send(more === '' ? body : `${body}${separator}${more}`);
   });
 
-  for (const plugin of options.plugins ?? []) await app.register(plugin);
+  for (const plugin of options.plugins) await app.register(plugin);
   return app;
 }
 
