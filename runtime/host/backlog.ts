@@ -43,7 +43,7 @@ export async function readBacklog(
  * stays a cheap synchronous read and a slow XINFO never delays a probe.
  */
 export class BacklogMonitor {
-  private latest: GroupBacklog[] = [];
+  private latest: readonly GroupBacklog[] = [];
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -58,9 +58,7 @@ export class BacklogMonitor {
   }
 
   start(): void {
-    const tick = () => {
-      this.refresh().catch(() => undefined);
-    };
+    const tick = () => void this.refresh().catch(() => undefined);
     tick();
     this.timer = setInterval(tick, this.intervalMs);
     this.timer.unref();
@@ -70,14 +68,13 @@ export class BacklogMonitor {
     clearInterval(this.timer);
   }
 
-  async refresh(): Promise<readonly GroupBacklog[]> {
-    if (this.redis.status !== 'ready') return this.latest;
+  private async refresh(): Promise<void> {
+    if (this.redis.status !== 'ready') return;
     this.latest = await readBacklog(this.redis, this.groups());
     for (const b of this.latest) {
       this.gauges.pending.set({ handler: b.handler }, b.pending);
       if (b.lag !== null) this.gauges.lag.set({ handler: b.handler }, b.lag);
     }
-    return this.latest;
   }
 }
 

@@ -140,42 +140,35 @@ export function redactSecrets(config: RuntimeConfig, text: string): string {
 const WAITING_FOR_REDIS_LOG_MS = 60_000;
 
 /** The process's Redis connections: every one opened here is closed by closeAll(). */
-export interface Connections {
-  /** Commands, health probes, status reads and the handlers' read-only Redis. */
-  readonly commands: RedisClient;
-  /** BullMQ's queues and workers. */
-  readonly bull: RedisClient;
-  /** Opens one more connection of a role (a gate's reader, its committer). */
-  open(role: ConnectionRole, name: string): RedisClient;
-  /**
-   * A Redis that is not up yet when the gates start is waited for like one still loading its
-   * data: the connections retry with backoff, /ready answers 503 (starting), and one line a
-   * minute says what the gates wait for and why. Returns once Redis answers or `stopped` aborts.
-   */
-  waitForRedisAtStart(stopped: AbortSignal, logger: RootLogger, now: () => number): Promise<void>;
-  closeAll(): Promise<void>;
-}
+export type Connections = ReturnType<typeof openConnections>;
 
-export function openConnections(config: RuntimeConfig, metrics: RuntimeMetrics): Connections {
+export function openConnections(config: RuntimeConfig, metrics: RuntimeMetrics) {
   const all: RedisClient[] = [];
-  const open = (role: ConnectionRole, name: string) => {
+  /** Opens one more connection of a role (a gate's reader, its committer). */
+  const open = (role: ConnectionRole, name: string): RedisClient => {
     const client = connectRedis(config, role, `quantum-gates:${name}`);
     client.on('error', () => undefined); // reconnects are reported by readiness and consumer logs
     all.push(client);
     return client;
   };
+  // Commands, health probes, status reads and the handlers' read-only Redis.
   const commands = open('commands', 'commands');
   let lastError: string | undefined;
   commands.on('error', (error: Error) => (lastError = error.message));
   commands.on('ready', () => metrics.redisUp.set(1));
   commands.on('close', () => metrics.redisUp.set(0));
-  const bull = open('bullmq', 'bullmq');
+  const bull = open('bullmq', 'bullmq'); // BullMQ's queues and workers
 
   return {
     commands,
     bull,
     open,
-    async waitForRedisAtStart(stopped, logger, now) {
+    /**
+     * A Redis that is not up yet when the gates start is waited for like one still loading its
+     * data: the connections retry with backoff, /ready answers 503 (starting), and one line a
+     * minute says what the gates wait for and why. Returns once Redis answers or `stopped` aborts.
+     */
+    async waitForRedisAtStart(stopped: AbortSignal, logger: RootLogger, now: () => number): Promise<void> {
       let saidAt: number | undefined;
       while (!isReady(commands) && !stopped.aborted) {
         if (saidAt === undefined || now() - saidAt >= WAITING_FOR_REDIS_LOG_MS) {
@@ -189,7 +182,7 @@ export function openConnections(config: RuntimeConfig, metrics: RuntimeMetrics):
       }
       if (saidAt !== undefined && !stopped.aborted) logger.info({ redis: describeRedis(config) }, 'Redis answers: starting the gates');
     },
-    async closeAll() {
+    async closeAll(): Promise<void> {
       // A connection that never came up (Redis down since the start) has nothing to flush, and
       // its QUIT would wait in the offline queue for a Redis that may never answer.
       await Promise.all(all.map((c) => (isReady(c) ? c.quit().catch(() => c.disconnect()) : c.disconnect())));
