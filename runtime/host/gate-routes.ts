@@ -1,9 +1,10 @@
-import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import type { FastifyPluginAsync } from 'fastify';
 import type { HttpAnswer } from '../contract/answer.js';
 import type { RouteRequest } from '../contract/routes.js';
 import type { AnyHandler } from '../contract/handler.js';
 import type { RootLogger } from '../engine/logger.js';
 import type { RedisClient } from '../engine/connection.js';
+import { send } from './health.js';
 
 /** What serving the gates' routes takes of the runtime's services (RuntimeServices has them). */
 interface GateRouteServices {
@@ -49,10 +50,4 @@ export function gateRoutesPlugin(services: GateRouteServices): FastifyPluginAsyn
       }
     }
   };
-}
-
-function send(reply: FastifyReply, answer: HttpAnswer) {
-  for (const [name, value] of Object.entries(answer.headers ?? {})) void reply.header(name, value);
-  // As bytes: Fastify appends "; charset=utf-8" to a text type sent as a string, which an original may not have.
-  return reply.code(answer.status).header('content-type', answer.contentType).send(Buffer.from(answer.body));
 }

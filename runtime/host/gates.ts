@@ -5,10 +5,9 @@ import type { RuntimeMetrics } from '../engine/metrics.js';
 import type { AnyHandler } from '../contract/handler.js';
 import type { JobQueues } from '../sources/job-queues.js';
 import type { JobRunner } from '../sources/job-runner.js';
-import { StreamConsumer, type ConsumerFault } from '../sources/stream-consumer.js';
+import { StreamConsumer } from '../sources/stream-consumer.js';
 import type { RuntimeConfig } from './config.js';
-import type { Connections } from './connections.js';
-import type { RedisClient } from './redis.js';
+import type { Connections, RedisClient } from './redis.js';
 import type { RedisHealth } from './redis-health.js';
 
 /** A handler as the runtime hosts it: its parsed config and its live metrics. */
@@ -26,21 +25,6 @@ export interface ConsumerState {
   readonly consuming: boolean;
 }
 
-/** The hosted gates' consumers and job runners, one per gate, in the order of `hosted`. */
-export interface HostedGates {
-  consumers(): ConsumerState[];
-  /** The stream gates' consumer groups (the backlog reads their pending and lag). */
-  groups(): { handler: string; stream: string; group: string }[];
-  /** Each gate not making progress by a fault of its own. */
-  faults(): (readonly [gate: string, fault: ConsumerFault])[];
-  /** How long the gate's last read-and-commit pass took (0 for a job runner). */
-  lastLoopMs(gate: number): number;
-  /** Starts every gate at once; rejects naming each gate that failed, once every start settled. */
-  start(): Promise<void>;
-  /** Stops reading and commits the batches in hand. */
-  stop(): Promise<void>;
-}
-
 export interface GateDeps {
   readonly hosted: readonly HostedHandler[];
   readonly config: RuntimeConfig;
@@ -53,7 +37,10 @@ export interface GateDeps {
   readonly committerFactory: ((connection: RedisClient, config: RuntimeConfig) => Committer) | undefined;
 }
 
-export async function hostGates(deps: GateDeps): Promise<HostedGates> {
+/** The hosted gates' consumers and job runners, one per gate, in the order of `hosted`. */
+export type HostedGates = Awaited<ReturnType<typeof hostGates>>;
+
+export async function hostGates(deps: GateDeps) {
   const { hosted, config, connections, jobs } = deps;
   // BullMQ and the job runner are loaded only for a gate fed by a queue or a schedule; a process
   // of stream gates alone loads BullMQ on its first ctx.schedule, if ever (job-queues.ts).
@@ -97,44 +84,43 @@ export async function hostGates(deps: GateDeps): Promise<HostedGates> {
   const nameOf = (i: number) => hosted[i]!.handler.name;
 
   return {
-    consumers: () =>
+    consumers: (): ConsumerState[] =>
       workers.map((w, i) =>
         w instanceof StreamConsumer
           ? { handler: nameOf(i), source: w.stream, group: w.group, consuming: w.isConsuming }
           : { handler: nameOf(i), source: `bullmq:${w.queueName}`, consuming: w.isConsuming },
       ),
+    /** The stream gates' consumer groups (the backlog reads their pending and lag). */
     groups: () =>
       workers.flatMap((w, i) => (w instanceof StreamConsumer ? [{ handler: nameOf(i), stream: w.stream, group: w.group }] : [])),
+    /** Each gate not making progress by a fault of its own. */
     faults: () =>
       workers.flatMap((w, i) => {
         const fault = w.fault(config.HEARTBEAT_TIMEOUT_MS);
         return fault ? [[nameOf(i), fault] as const] : [];
       }),
-    lastLoopMs: (i) => {
+    /** How long the gate's last read-and-commit pass took (0 for a job runner). */
+    lastLoopMs: (i: number) => {
       const worker = workers[i];
       return worker instanceof StreamConsumer ? worker.lastLoopMs : 0;
     },
-    start: () => startAll(workers.map((worker, i) => ({ gate: nameOf(i), start: () => worker.start() }))),
-    stop: async () => {
+    /**
+     * Starts every gate at once: each start is a few round trips to Redis (its group, its
+     * scheduler, its BullMQ worker's connections). Every start settles before this returns, so a
+     * stop after a failed start finds none still under way; the error names each gate that failed.
+     */
+    async start(): Promise<void> {
+      const settled = await Promise.allSettled(workers.map((w) => w.start()));
+      const failed = settled.flatMap((result, i) =>
+        result.status === 'rejected' ? [{ gate: nameOf(i), error: result.reason as unknown }] : [],
+      );
+      if (failed.length === 0) return;
+      const message = failed.map(({ gate, error }) => `${gate} did not start: ${error instanceof Error ? error.message : String(error)}`);
+      throw new Error(message.join('; '), { cause: failed[0]!.error });
+    },
+    /** Stops reading and commits the batches in hand. */
+    async stop(): Promise<void> {
       await Promise.all(workers.map((w) => w.stop()));
     },
   };
-}
-
-/**
- * Starts every gate at once: each start is a few round trips to Redis (its consumer group, its
- * scheduler, its BullMQ worker's connections), so one after another the start-up paid them all
- * in sequence. Every start settles before this returns, so a stop after a failed start finds no
- * start still under way; the error names each gate that failed.
- */
-async function startAll(starts: readonly { gate: string; start: () => Promise<void> }[]): Promise<void> {
-  const settled = await Promise.allSettled(starts.map(({ start }) => start()));
-  const failed = settled.flatMap((result, i) =>
-    result.status === 'rejected' ? [{ gate: starts[i]!.gate, error: result.reason as unknown }] : [],
-  );
-  if (failed.length === 0) return;
-  const message = failed
-    .map(({ gate, error }) => `${gate} did not start: ${error instanceof Error ? error.message : String(error)}`)
-    .join('; ');
-  throw new Error(message, { cause: failed[0]!.error });
 }

@@ -12,7 +12,82 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import type { HealthAnswer } from '../contract/answer.js';
+import type { Registry } from 'prom-client';
+import type { HealthAnswer, HttpAnswer } from '../contract/answer.js';
+import type { HealthProbe } from '../contract/health.js';
+import type { BacklogMonitor } from './backlog.js';
+import type { HostedGates, HostedHandler } from './gates.js';
+import { withTimeout, type RedisClient } from './redis.js';
+import type { RedisFault, RedisHealth } from './redis-health.js';
+
+/** A health check answers within this, Redis or not (ioredis queues commands while reconnecting). */
+const HEALTH_PING_TIMEOUT_MS = 1000;
+
+/** What keeps the runtime from being ready; all empty while /ready answers 200. */
+export interface ReadinessCauses {
+  readonly starting: boolean;
+  /** Redis's fault as the health probe tracks it, with the time it began. */
+  readonly redis: RedisFault | undefined;
+  /** Each hosted gate that is not making progress: a fault of its own, or not consuming. */
+  readonly gates: readonly { readonly gate: string; readonly cause: string; readonly since: number | null }[];
+}
+
+export interface Readiness {
+  readonly ready: boolean;
+  readonly checks: Readonly<Record<string, boolean | string | number>>;
+}
+
+/** What the model of progress reads: the start, Redis's health, the gates, their backlog. */
+export interface ProgressSources {
+  started(): boolean;
+  readonly health: RedisHealth;
+  readonly gates: HostedGates;
+  readonly backlog: BacklogMonitor;
+}
+
+/**
+ * Whether each hosted gate can make progress, and why not: the one model /ready answers from and
+ * the status page's headline reads. Redis comes before the gates: its state explains theirs.
+ */
+export function readinessCauses({ started, health, gates }: ProgressSources): ReadinessCauses {
+  return {
+    starting: !started(),
+    redis: health.fault,
+    gates: [
+      ...gates.faults().map(([gate, fault]) => ({ gate, cause: fault.cause, since: fault.since })),
+      ...gates
+        .consumers()
+        .filter((c) => !c.consuming)
+        .map((c) => ({ gate: c.handler, cause: 'not consuming', since: null })),
+    ],
+  };
+}
+
+/** /ready's answer: ready once started, Redis answers and every gate consumes without a fault. */
+export function readiness(sources: ProgressSources): Readiness {
+  const { starting, redis, gates } = readinessCauses(sources);
+  // The first reason is the headline.
+  const causes = [
+    ...(starting ? ['starting'] : []),
+    ...(redis ? [`redis ${redis.cause}: ${redis.detail} (since ${new Date(redis.since).toISOString()})`] : []),
+    ...gates.map(({ gate, cause }) => `${gate}: ${cause}`),
+  ];
+  return {
+    ready: causes.length === 0,
+    checks: {
+      ...(causes.length > 0 ? { cause: causes[0]!, causes: causes.join('; ') } : {}),
+      redis: redis === undefined,
+      consumers: gates.length === 0,
+      ...Object.fromEntries(sources.gates.consumers().map((c) => [`consumer:${c.handler}`, !gates.some((g) => g.gate === c.handler)])),
+      ...Object.fromEntries(
+        sources.backlog.snapshot.flatMap((b) => [
+          [`pending:${b.handler}`, b.pending],
+          [`lag:${b.handler}`, b.lag ?? -1],
+        ]),
+      ),
+    },
+  };
+}
 
 export interface GateHealth {
   readonly name: string;
@@ -21,36 +96,34 @@ export interface GateHealth {
   readonly port: number | undefined;
 }
 
-export const livenessAnswer: HealthAnswer = { status: 200, contentType: 'application/json; charset=utf-8', body: '{"status":"ok"}' };
+const livenessAnswer: HealthAnswer = { status: 200, contentType: 'application/json; charset=utf-8', body: '{"status":"ok"}' };
 
-const failedAnswer = (error: unknown): HealthAnswer => ({
-  status: 500,
-  contentType: 'text/plain; charset=utf-8',
-  body: `health check failed: ${error instanceof Error ? error.message : String(error)}`,
-});
-
+/** A gate's declared answer, or a 500 saying why there is none. */
 async function answerOf(gate: GateHealth): Promise<HealthAnswer> {
   try {
     return await gate.answer();
   } catch (error) {
-    return failedAnswer(error);
+    const why = error instanceof Error ? error.message : String(error);
+    return { status: 500, contentType: 'text/plain; charset=utf-8', body: `health check failed: ${why}` };
   }
 }
 
-function send(reply: FastifyReply, answer: HealthAnswer) {
-  // As bytes, so the content type goes out exactly as declared (Fastify adds a charset to JSON strings).
+/** A declared answer as declared: its headers, and its body as bytes (Fastify adds a charset to a text type sent as a string). */
+export function send(reply: FastifyReply, answer: HttpAnswer) {
+  for (const [name, value] of Object.entries(answer.headers ?? {})) void reply.header(name, value);
   return reply.code(answer.status).header('content-type', answer.contentType).send(Buffer.from(answer.body));
 }
 
-/** The /health answer of a process hosting these gates (see the rules above). */
-export function processHealth(gates: readonly GateHealth[]): () => Promise<HealthAnswer> {
+/** GET /health and /health/{gate} (the rules above), and GET /ready: the model's answer, 503 under pressure too. */
+export function registerHealthRoutes(app: FastifyInstance, gates: readonly GateHealth[], readiness: () => Readiness): void {
   const only = gates.length === 1 ? gates[0]! : undefined;
-  return only ? () => answerOf(only) : () => Promise.resolve(livenessAnswer);
-}
-
-export function registerHealthRoutes(app: FastifyInstance, gates: readonly GateHealth[]): void {
-  const health = processHealth(gates);
-  app.get('/health', async (_request, reply) => send(reply, await health()));
+  app.get('/health', async (_request, reply) => send(reply, only ? await answerOf(only) : livenessAnswer));
+  app.get('/ready', async (_request, reply) => {
+    const { ready, checks } = readiness();
+    const pressured = app.isUnderPressure();
+    const ok = ready && !pressured;
+    return reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'not_ready', underPressure: pressured, ...checks });
+  });
   app.get<{ Params: { gate: string } }>('/health/:gate', async (request, reply) => {
     const gate = gates.find((g) => g.name === request.params.gate);
     if (!gate) return reply.code(404).send({ error: 'no_such_gate', gates: gates.map((g) => g.name) });
@@ -89,4 +162,41 @@ export async function listenHealthPorts(gates: readonly GateHealth[], host: stri
 
 export async function closeServers(servers: readonly Server[]): Promise<void> {
   await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+}
+
+/**
+ * The gates' declared /health answers and, where one gate stands for its original service alone,
+ * its own /metrics text (see MetricsDeclaration), each given the probe its declaration reads.
+ */
+export function gateProbes(
+  sources: Omit<ProgressSources, 'started' | 'health'> & { hosted: readonly HostedHandler[]; commands: RedisClient; registry: Registry },
+): { health: GateHealth[]; originalMetrics?: () => Promise<HttpAnswer> } {
+  const { hosted, registry } = sources;
+  const probeOf = (h: HostedHandler, i: number): HealthProbe<unknown> => ({
+    config: h.config,
+    ping: () => withTimeout(sources.commands.ping(), HEALTH_PING_TIMEOUT_MS, 'Redis did not answer PING').then(() => undefined),
+    metrics: async (): Promise<HealthAnswer> => ({ status: 200, contentType: registry.contentType, body: await registry.metrics() }),
+    metricValue: async (name) =>
+      (await registry.getSingleMetric(name)?.get())?.values.find((v) => Object.keys(v.labels).length === 0)?.value,
+    metricSeries: async (name) =>
+      ((await registry.getSingleMetric(name)?.get())?.values ?? []).map((v) => ({
+        labels: v.labels as Record<string, string | number>,
+        value: v.value,
+      })),
+    get pending() {
+      return sources.backlog.snapshot.find((b) => b.handler === h.handler.name)?.pending ?? 0;
+    },
+    get lastLoopMs() {
+      return sources.gates.lastLoopMs(i);
+    },
+  });
+  const health = hosted.flatMap((h, i): GateHealth[] => {
+    const declared = h.handler.http?.health;
+    if (!declared) return [];
+    const probe = probeOf(h, i);
+    return [{ name: h.handler.name, answer: () => declared.answer(probe), port: declared.port?.(h.config) }];
+  });
+  const onlyGate = hosted.length === 1 ? hosted[0]! : undefined;
+  const ownMetrics = onlyGate?.handler.http?.metrics;
+  return onlyGate && ownMetrics ? { health, originalMetrics: () => ownMetrics.answer(probeOf(onlyGate, 0)) } : { health };
 }

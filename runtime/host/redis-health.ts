@@ -10,7 +10,7 @@ export interface RedisFault {
   readonly detail: string;
 }
 
-export interface RedisHealthOptions {
+interface RedisHealthOptions {
   readonly client: RedisClient;
   /** A key of our own that the write probe sets (with a short expiry). */
   readonly probeKey: string;
@@ -19,7 +19,6 @@ export interface RedisHealthOptions {
   readonly intervalMs: number;
   readonly logger: RootLogger;
   readonly now: () => number;
-  readonly onChange?: (fault: RedisFault | undefined) => void;
 }
 
 /**
@@ -124,24 +123,20 @@ export class RedisHealth {
 
   private async runProbe(): Promise<void> {
     const { client, probeKey, now } = this.options;
+    let pinged = false;
     try {
       await client.ping();
-      try {
-        await client.set(probeKey, String(now()), 'PX', Math.max(10_000, this.options.intervalMs * 10));
-        this.probeFault = undefined;
-        this.everHealthy = true;
-      } catch (error) {
-        const cause = classifyRedisError(error);
-        this.probeFault = cause.refusesWrites
-          ? {
-              cause: 'writes_refused',
-              since: this.probeFault?.cause === 'writes_refused' ? this.probeFault.since : now(),
-              detail: cause.message,
-            }
-          : { cause: 'unreachable', since: this.probeFault?.since ?? now(), detail: cause.message };
-      }
+      pinged = true;
+      await client.set(probeKey, String(now()), 'PX', Math.max(10_000, this.options.intervalMs * 10));
+      this.probeFault = undefined;
+      this.everHealthy = true;
     } catch (error) {
-      this.probeFault = { cause: 'unreachable', since: this.probeFault?.since ?? now(), detail: classifyRedisError(error).message };
+      const { message, refusesWrites } = classifyRedisError(error);
+      // A refused write is its own fault, begun when it was first refused; anything else is Redis out of reach.
+      this.probeFault =
+        pinged && refusesWrites
+          ? { cause: 'writes_refused', since: this.probeFault?.cause === 'writes_refused' ? this.probeFault.since : now(), detail: message }
+          : { cause: 'unreachable', since: this.probeFault?.since ?? now(), detail: message };
     } finally {
       this.probing = false;
       this.report();
@@ -158,6 +153,5 @@ export class RedisHealth {
     this.reportedLogged = fault !== undefined && (this.everHealthy || fault.cause !== 'unreachable');
     if (this.reportedLogged) this.options.logger.error({ cause: fault!.cause, detail: fault!.detail }, 'redis cannot serve the gates');
     else if (fault === undefined && wasLogged) this.options.logger.info('redis healthy again');
-    this.options.onChange?.(fault);
   }
 }

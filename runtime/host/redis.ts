@@ -1,7 +1,10 @@
+import { createHash } from 'node:crypto';
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
+import type { RootLogger } from '../engine/logger.js';
+import type { RuntimeMetrics } from '../engine/metrics.js';
 import { linear, retryPolicy } from '../engine/retry-policy.js';
 import type { RuntimeConfig } from './config.js';
-import type { RedisClient } from '../engine/connection.js';
+import { isReady, waitUntilReady, type RedisClient } from '../engine/connection.js';
 
 export { ConnectionLostError, isReady, waitUntilReady, type RedisClient } from '../engine/connection.js';
 
@@ -113,32 +116,129 @@ export function describeRedis(config: RuntimeConfig): string {
   return `redis://${config.REDIS_HOST ?? '127.0.0.1'}:${config.REDIS_PORT}/${config.REDIS_DB}`;
 }
 
-/** Every form a configured password can take in a message: as given, and percent-decoded from a URL. */
-function secretsOf(config: RuntimeConfig): string[] {
-  const secrets = new Set<string>();
-  if (config.REDIS_PASSWORD) secrets.add(config.REDIS_PASSWORD);
-  if (config.REDIS_URL) {
-    try {
-      const url = new URL(config.REDIS_URL);
-      for (const raw of [url.password, url.searchParams.get('password') ?? '']) {
-        if (raw === '') continue;
-        secrets.add(raw);
-        try {
-          secrets.add(decodeURIComponent(raw));
-        } catch {
-          // a malformed escape: the raw form is all there is
-        }
+/** `text` with every form a configured password can take (as given, percent-decoded from a URL) replaced by ***. */
+export function redactSecrets(config: RuntimeConfig, text: string): string {
+  const secrets = new Set<string>([config.REDIS_PASSWORD ?? '']);
+  // config validation already refused a URL that does not parse
+  if (config.REDIS_URL && URL.canParse(config.REDIS_URL)) {
+    const url = new URL(config.REDIS_URL);
+    for (const raw of [url.password, url.searchParams.get('password') ?? '']) {
+      secrets.add(raw);
+      try {
+        secrets.add(decodeURIComponent(raw));
+      } catch {
+        // a malformed escape: the raw form is all there is
       }
-    } catch {
-      // config validation already refused a URL that does not parse
     }
   }
-  return [...secrets].filter((s) => s.length > 0);
+  let out = text;
+  for (const secret of secrets) if (secret !== '') out = out.split(secret).join('***');
+  return out;
 }
 
-/** `text` with every configured password replaced by ***. */
-export function redactSecrets(config: RuntimeConfig, text: string): string {
-  let out = text;
-  for (const secret of secretsOf(config)) out = out.split(secret).join('***');
-  return out;
+/** While Redis does not answer at start, the log says so once this often. */
+const WAITING_FOR_REDIS_LOG_MS = 60_000;
+
+/** The process's Redis connections: every one opened here is closed by closeAll(). */
+export type Connections = ReturnType<typeof openConnections>;
+
+export function openConnections(config: RuntimeConfig, metrics: RuntimeMetrics) {
+  const all: RedisClient[] = [];
+  /** Opens one more connection of a role (a gate's reader, its committer). */
+  const open = (role: ConnectionRole, name: string): RedisClient => {
+    const client = connectRedis(config, role, `quantum-gates:${name}`);
+    client.on('error', () => undefined); // reconnects are reported by readiness and consumer logs
+    all.push(client);
+    return client;
+  };
+  // Commands, health probes, status reads and the handlers' read-only Redis.
+  const commands = open('commands', 'commands');
+  let lastError: string | undefined;
+  commands.on('error', (error: Error) => (lastError = error.message));
+  commands.on('ready', () => metrics.redisUp.set(1));
+  commands.on('close', () => metrics.redisUp.set(0));
+  const bull = open('bullmq', 'bullmq'); // BullMQ's queues and workers
+
+  return {
+    commands,
+    bull,
+    open,
+    /**
+     * A Redis that is not up yet when the gates start is waited for like one still loading its
+     * data: the connections retry with backoff, /ready answers 503 (starting), and one line a
+     * minute says what the gates wait for and why. Returns once Redis answers or `stopped` aborts.
+     */
+    async waitForRedisAtStart(stopped: AbortSignal, logger: RootLogger, now: () => number): Promise<void> {
+      let saidAt: number | undefined;
+      while (!isReady(commands) && !stopped.aborted) {
+        if (saidAt === undefined || now() - saidAt >= WAITING_FOR_REDIS_LOG_MS) {
+          saidAt = now();
+          logger.warn(
+            { redis: describeRedis(config), cause: redactSecrets(config, lastError ?? `connection ${commands.status}`) },
+            'waiting for Redis to answer: the gates start when it does; /ready answers 503 until then',
+          );
+        }
+        await waitUntilReady(commands, AbortSignal.any([stopped, AbortSignal.timeout(WAITING_FOR_REDIS_LOG_MS)]));
+      }
+      if (saidAt !== undefined && !stopped.aborted) logger.info({ redis: describeRedis(config) }, 'Redis answers: starting the gates');
+    },
+    async closeAll(): Promise<void> {
+      // A connection that never came up (Redis down since the start) has nothing to flush, and
+      // its QUIT would wait in the offline queue for a Redis that may never answer.
+      await Promise.all(all.map((c) => (isReady(c) ? c.quit().catch(() => c.disconnect()) : c.disconnect())));
+    },
+  };
+}
+
+/**
+ * Which Redis a client talks to, told apart from any other: a server's `run_id` (new at each
+ * start of redis-server, the same for every client of it, whatever address reached it), or for a
+ * Cluster a digest of its node ids. The gates report theirs in /status and `quantum-gates status`
+ * compares it with its own, so the status shown is never another deployment's.
+ */
+export async function redisIdentity(client: RedisClient): Promise<string> {
+  if (client instanceof Cluster) {
+    const nodes = String(await client.call('CLUSTER', 'NODES'));
+    const ids = nodes
+      .split('\n')
+      .map((line) => line.split(' ')[0] ?? '')
+      .filter(Boolean)
+      .sort();
+    return `cluster:${createHash('sha256').update(ids.join(',')).digest('hex').slice(0, 40)}`;
+  }
+  const runId = /^run_id:(\w+)/m.exec(await client.info('server'))?.[1];
+  if (runId === undefined) throw new Error('INFO server has no run_id');
+  return `run_id:${runId}`;
+}
+
+/**
+ * Where the configuration says Redis is, in one form whatever form it was given in: host, port and
+ * db always all three (a REDIS_URL may leave port and db implicit), never a user or password.
+ */
+export function redisAddress(config: RuntimeConfig): string {
+  if (!config.REDIS_URL || config.REDIS_CLUSTER_NODES || config.REDIS_SENTINELS) return describeRedis(config);
+  const url = new URL(config.REDIS_URL);
+  const db = url.pathname.replace(/^\//, '') || url.searchParams.get('db') || '0';
+  return `${url.protocol}//${url.hostname}:${url.port || '6379'}/${db}`;
+}
+
+/** A wait that ran out: what was waited for may still finish, unobserved. */
+export class TimeoutError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TimeoutError';
+  }
+}
+
+/**
+ * `work`, or a TimeoutError after `ms`, whichever comes first; the timer is cleared either way,
+ * so a wait that is answered keeps nothing alive. The one timeout of the host's reads (status
+ * sections, queue metrics, a gate's health PING, the start-up preflight).
+ */
+export function withTimeout<T>(work: Promise<T>, ms: number, message = `no answer within ${ms} ms`): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new TimeoutError(message)), ms);
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }

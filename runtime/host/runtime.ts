@@ -1,30 +1,23 @@
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import type { Registry } from 'prom-client';
-import type { Committer } from '../engine/commit.js';
-import type { RuntimeConfig } from './config.js';
-import { BacklogMonitor } from './backlog.js';
 import type { AnyHandler } from '../contract/handler.js';
-import { JobQueues } from '../sources/job-queues.js';
-import { createLogger, type RootLogger } from '../engine/logger.js';
-import { queueMetricsText } from './queue-metrics.js';
-import { PeriodicRefresh } from '../engine/refresh.js';
 import type { RedisReader } from '../contract/redis-reader.js';
-import { buildInfo } from './build-info.js';
+import type { Committer } from '../engine/commit.js';
+import { createLogger, type RootLogger } from '../engine/logger.js';
 import { createRegistry, promMetricFactory, runtimeMetrics, type RuntimeMetrics } from '../engine/metrics.js';
-import { describeRedis, type RedisClient } from './redis.js';
-import { RedisHealth } from './redis-health.js';
-import { bindNamingSetting, buildServer, type Readiness } from './server.js';
-import { closeServers, listenHealthPorts } from './health.js';
+import { PeriodicRefresh } from '../engine/refresh.js';
+import { JobQueues } from '../sources/job-queues.js';
+import { BacklogMonitor, queueMetricsText } from './backlog.js';
+import { buildInfo } from './build-info.js';
+import { loadConfiguration, type RuntimeConfig } from './config.js';
 import { gateRoutesPlugin } from './gate-routes.js';
-import { loadConfiguration } from './settings.js';
-import { openConnections } from './connections.js';
 import { hostGates, type ConsumerState, type HostedHandler } from './gates.js';
-import { readiness, readinessCauses, type ReadinessCauses, type ReadinessSources } from './readiness.js';
-import { gateProbes } from './gate-probes.js';
+import { closeServers, gateProbes, listenHealthPorts, readiness, readinessCauses, type Readiness, type ReadinessCauses } from './health.js';
+import { describeRedis, openConnections, type RedisClient } from './redis.js';
+import { RedisHealth } from './redis-health.js';
+import { bindNamingSetting, buildServer } from './server.js';
 
-export { loadConfiguration } from './settings.js';
-export type { HostedHandler } from './gates.js';
-export type { ReadinessCauses } from './readiness.js';
+export type { ReadinessCauses } from './health.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -128,7 +121,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const refresh = new PeriodicRefresh(hosted, commands as unknown as RedisReader, logger, now);
 
   let started = false;
-  const state: ReadinessSources = { started: () => started, commands, health, gates, backlog };
+  const progress = { started: () => started, health, gates, backlog };
   const services: RuntimeServices = {
     config,
     env: options.env,
@@ -142,7 +135,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     get consumers() {
       return gates.consumers();
     },
-    readinessCauses: () => readinessCauses(state),
+    readinessCauses: () => readinessCauses(progress),
   };
 
   const probes = gateProbes({ hosted, gates, commands, registry, backlog });
@@ -153,9 +146,8 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
         registered: (name) => registry.getSingleMetric(name) !== undefined,
         timeoutMs: QUEUE_METRICS_TIMEOUT_MS,
       }),
-    readiness: () => readiness(state),
-    health: probes.health,
-    ...(probes.originalMetrics ? { originalMetrics: probes.originalMetrics } : {}),
+    readiness: () => readiness(progress),
+    ...probes,
     maxEventLoopDelayMs: config.MAX_EVENT_LOOP_DELAY_MS,
     idleTimeoutMs: config.HTTP_IDLE_TIMEOUT_MS,
     maxInFlight: config.HTTP_MAX_IN_FLIGHT,
@@ -169,7 +161,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     server,
     services,
     metrics,
-    readiness: () => readiness(state),
+    readiness: () => readiness(progress),
     async start() {
       logger.info({ redis: describeRedis(config), handlers: hosted.map((h) => h.handler.name) }, 'starting quantum-gates');
       for (const h of hosted) if (h.handler.startLine) logger.info({ handler: h.handler.name }, h.handler.startLine(h.config));

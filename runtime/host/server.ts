@@ -4,16 +4,11 @@ import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify'
 import type { Registry } from 'prom-client';
 import type { HttpAnswer } from '../contract/answer.js';
 import { ConfigError } from '../../schemas/env.js';
-import { registerHealthRoutes, type GateHealth } from './health.js';
+import { registerHealthRoutes, send, type GateHealth, type Readiness } from './health.js';
 
 /** Prometheus asks for its text or OpenMetrics format by name; curl and scripts send no such Accept. */
-export function wantsExposition(accept: string | undefined): boolean {
+function wantsExposition(accept: string | undefined): boolean {
   return accept !== undefined && /text\/plain;\s*version=0\.0\.4|application\/openmetrics-text/i.test(accept);
-}
-
-export interface Readiness {
-  readonly ready: boolean;
-  readonly checks: Readonly<Record<string, boolean | string | number>>;
 }
 
 export interface ServerOptions {
@@ -21,20 +16,20 @@ export interface ServerOptions {
   readonly readiness: () => Readiness;
   readonly maxEventLoopDelayMs: number;
   /** The hosted gates' declared /health answers (see runtime/host/health.ts). */
-  readonly health?: readonly GateHealth[];
+  readonly health: readonly GateHealth[];
   /**
    * The hosted gate's original /metrics text (MetricsDeclaration), for a client that does not ask
    * for Prometheus's exposition format.
    */
   readonly originalMetrics?: () => Promise<HttpAnswer>;
   /** Prometheus text appended to /metrics after the registry's (BullMQ's queue metrics). */
-  readonly moreMetrics?: () => Promise<string>;
+  readonly moreMetrics: () => Promise<string>;
   /** Further routes (dashboard, status, budget API), each a Fastify plugin. */
-  readonly plugins?: readonly FastifyPluginAsync[];
+  readonly plugins: readonly FastifyPluginAsync[];
   /** A connection with no traffic either way for this long is closed (HTTP_IDLE_TIMEOUT_MS). */
-  readonly idleTimeoutMs?: number;
+  readonly idleTimeoutMs: number;
   /** Operator requests served at once; more are answered 503 at once (HTTP_MAX_IN_FLIGHT). */
-  readonly maxInFlight?: number;
+  readonly maxInFlight: number;
 }
 
 /** Liveness and readiness answer whatever else is going on: a probe that times out restarts a healthy process. */
@@ -42,11 +37,11 @@ const isProbe = (url: string) => url === '/ready' || url === '/health' || url.st
 
 /** Builds the HTTP surface without listening, so tests can use inject(). */
 export async function buildServer(options: ServerOptions): Promise<FastifyInstance> {
-  const idleMs = options.idleTimeoutMs ?? 10_000;
+  const idleMs = options.idleTimeoutMs;
   // A client that stops reading (or never finishes its request) holds a socket and its queued
   // responses: cut it off after idleMs without traffic, rather than let such clients pile up.
   const app = Fastify({ logger: false, requestTimeout: idleMs, keepAliveTimeout: Math.min(5000, idleMs) });
-  limitInFlight(app, options.maxInFlight ?? 64);
+  limitInFlight(app, options.maxInFlight);
   // Node leaves a timed-out socket open while a response on it is still unsent, which is exactly
   // the client that stopped reading: destroy it.
   app.server.on('connection', (socket: Socket) => socket.setTimeout(idleMs, () => socket.destroy()));
@@ -56,27 +51,17 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     message: 'quantum-gates is under pressure',
   });
 
-  registerHealthRoutes(app, options.health ?? []);
-
-  app.get('/ready', async (_request, reply) => {
-    const readiness = options.readiness();
-    const pressured = app.isUnderPressure();
-    const ready = readiness.ready && !pressured;
-    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready', underPressure: pressured, ...readiness.checks });
-  });
+  registerHealthRoutes(app, options.health, options.readiness);
 
   app.get('/metrics', async (request, reply) => {
     const original = options.originalMetrics;
-    if (original && !wantsExposition(request.headers.accept)) {
-      const answer = await original();
-      return reply.code(answer.status).header('content-type', answer.contentType).send(Buffer.from(answer.body));
-    }
-    const [body, more] = await Promise.all([options.registry.metrics(), options.moreMetrics?.() ?? '']);
+    if (original && !wantsExposition(request.headers.accept)) return send(reply, await original());
+    const [body, more] = await Promise.all([options.registry.metrics(), options.moreMetrics()]);
     const separator = body === '' || body.endsWith('\n') ? '' : '\n';
     return reply.type(options.registry.contentType).send(more === '' ? body : `${body}${separator}${more}`);
   });
 
-  for (const plugin of options.plugins ?? []) await app.register(plugin);
+  for (const plugin of options.plugins) await app.register(plugin);
   return app;
 }
 

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { Queue } from 'bullmq';
 import { Cluster as IoCluster, type Cluster } from 'ioredis';
-import { redisIdentity } from '../../runtime/host/redis-identity.js';
+import { redisIdentity } from '../../runtime/host/redis.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { allHandlers } from '../../handlers/index.js';
 import { createRuntime, type Runtime } from '../../runtime/host/runtime.js';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { allHandlers } from '../../handlers/index.js';
 import { ConfigError } from '../../schemas/env.js';
-import { loadConfiguration } from '../../runtime/host/runtime.js';
+import { loadConfiguration } from '../../runtime/host/config.js';
 
 function problemsOf(env: Record<string, string>): string[] {
   try {
