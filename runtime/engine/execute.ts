@@ -21,6 +21,12 @@ export interface ExecutionEnv<Config, Metrics> extends ContextDeps<Config, Metri
   readonly onRetry: (count: number) => void;
   /** Jobs only: where the runtime records the job as done (see IdempotencyDeclaration). */
   readonly doneKey?: (meta: MessageMeta) => string;
+  /**
+   * Where the batch state is read (`redis` unless given): a stream gate's own reader connection,
+   * idle while its batch is handled, so the state read does not queue behind other reads on the
+   * shared, auto-pipelined connection (it set the p99 at 1,000 msg/s: +1.5-2 ms when it did).
+   */
+  readonly stateRedis?: RedisReader;
 }
 
 export interface ContextDeps<Config, Metrics> {
@@ -110,7 +116,7 @@ export async function executeBatch<Config, Metrics extends object>(
     let state: unknown;
     let stateError: unknown;
     try {
-      state = handler.batch?.loadState ? await handler.batch.loadState(env.redis, env.config, env.now()) : undefined;
+      state = handler.batch?.loadState ? await handler.batch.loadState(env.stateRedis ?? env.redis, env.config, env.now()) : undefined;
     } catch (error) {
       stateError = error;
     }

@@ -49,6 +49,8 @@ export interface SourceShape {
   /** Jobs only: where the runtime records the job as done (see IdempotencyDeclaration). */
   readonly doneKey?: (meta: MessageMeta) => string;
   readonly commit: Pick<CommitLoopEnv, 'source' | 'pendingIds' | 'onProgress' | 'onFailure'>;
+  /** Where the batch state is read, when not the shared connection (ExecutionEnv.stateRedis). */
+  readonly stateRedis?: RedisReader;
 }
 
 /** A source's pipeline: validate and handle a batch of deliveries, then commit and settle it. */
@@ -67,7 +69,7 @@ export function buildPipeline(deps: SourceDeps, shape: SourceShape): SourcePipel
   const { handler, metrics, now } = deps;
   // The client, seen through the narrow, read-only RedisReader a handler is typed against.
   const handlerRedis: RedisReader = deps.commands;
-  const execution: ExecutionEnv<unknown, object> = {
+  const shared: ExecutionEnv<unknown, object> = {
     redis: handlerRedis,
     config: deps.handlerConfig,
     metrics: deps.handlerMetrics,
@@ -80,6 +82,9 @@ export function buildPipeline(deps: SourceDeps, shape: SourceShape): SourcePipel
     onRetry: (count) => metrics.retries.inc({ handler: handler.name }, count),
     ...(shape.doneKey ? { doneKey: shape.doneKey } : {}),
   };
+  // A re-run of lost guards runs while the source may already wait in its next read, so only a
+  // batch's first run reads its state on the source's own connection.
+  const execution = shape.stateRedis ? { ...shared, stateRedis: shape.stateRedis } : shared;
   const pipeline: PipelineEnv = {
     handler,
     execution,
@@ -93,7 +98,7 @@ export function buildPipeline(deps: SourceDeps, shape: SourceShape): SourcePipel
     metrics,
     log: shape.log,
     settle: new Settler({ handlerName: handler.name, metrics, jobs: deps.jobs, log: shape.log }),
-    rerun: (deliveries) => rerun(pipeline, deliveries),
+    rerun: (deliveries) => rerun({ ...pipeline, execution: shared }, deliveries),
     now,
     claimIdleMs: deps.config.CLAIM_IDLE_MS,
     backoffMaxMs: deps.config.COMMIT_BACKOFF_MAX_MS,

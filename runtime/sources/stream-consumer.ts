@@ -107,6 +107,8 @@ export class StreamConsumer {
       waitForRedis: () => this.waitForRedis(),
       stopping: () => this.stopping,
       abort: this.abort.signal,
+      // Between reads the reader is idle: the batch's state read goes there (ExecutionEnv.stateRedis).
+      stateRedis: deps.reader,
       commit: {
         source: {
           stream: this.stream,
