@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { keys, streams } from '../../schemas/keys.js';
 import type { Runtime } from '../../runtime/host/runtime.js';
 import { usePrivateRedis } from '../support/redis-server.js';
-import { pendingCount, produce, readStream, startRuntime, waitFor } from '../support/runtime.js';
+import { indexRefreshAfterNow, pendingCount, produce, readStream, startRuntime, waitFor } from '../support/runtime.js';
 
 /**
  * Issues #23 and #37, as a property: one to three governor replicas (real runtimes, one private
@@ -230,17 +230,7 @@ describe('governor caps against a model of the exchange (fast-check, real runtim
               }
             } else if (step.kind === 'expire') {
               // A reservation outlives an index refresh many times over: let one pass before it lapses.
-              // One that BullMQ began after the steps before has seen their hashes when it completes,
-              // however long a busy machine takes to run it (a fixed wait only hoped so).
-              const since = Date.now();
-              const refreshes = runtimes[0]!.services.jobs.queue('position-index');
-              await waitFor(
-                async () => {
-                  const [newest] = await refreshes.getJobs(['completed'], 0, 0);
-                  return newest?.processedOn !== undefined && newest.processedOn > since;
-                },
-                { what: 'an index refresh begun after the steps before' },
-              );
+              await indexRefreshAfterNow(runtimes[0]!, 'an index refresh begun after the steps before');
               offsetMs += (TIMEOUT_SEC + 1) * 1000;
               // The timeout's premise: an order that has not filled by then never will.
               orders = [];

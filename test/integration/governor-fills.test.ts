@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { keys, streams } from '../../schemas/keys.js';
 import type { Runtime } from '../../runtime/host/runtime.js';
 import { usePrivateRedis } from '../support/redis-server.js';
-import { pendingCount, produce, startRuntime, waitFor, governorDecisions } from '../support/runtime.js';
+import { governorDecisions, indexRefreshAfterNow, pendingCount, produce, startRuntime, waitFor } from '../support/runtime.js';
 
 /**
  * Issue #37's measured cases: exposure as the exchange shows it (partial fills, closes before an
@@ -232,18 +232,8 @@ describe('governor caps against fills as the exchange shows them (issue #37)', (
     for (let round = 0; round < 3; round++) {
       const permitted = await opens([`D${round}USDT`], now());
       for (const symbol of permitted) await setPosition(symbol, OPEN_QTY, now());
-      // An index refresh for the fill to be seen, then the reservation expires: one that BullMQ
-      // began after the fill was written has seen it when it completes (the newest completed
-      // position-index job's processedOn), rather than two of its intervals slept.
-      const since = Date.now();
-      const refreshes = runtimes[0]!.services.jobs.queue('position-index');
-      await waitFor(
-        async () => {
-          const [newest] = await refreshes.getJobs(['completed'], 0, 0);
-          return newest?.processedOn !== undefined && newest.processedOn > since;
-        },
-        { what: 'an index refresh begun after the fill' },
-      );
+      // An index refresh for the fill to be seen, then the reservation expires.
+      await indexRefreshAfterNow(runtimes[0]!, 'an index refresh begun after the fill');
       offsetMs += 31_000;
     }
     console.log(`symbol in no P3.3 list: ${exchange.size} positions against a cap of 10`);

@@ -111,3 +111,20 @@ export async function metricSum(runtime: Runtime, name: string, labels: Record<s
   const { values } = await metric.get();
   return values.filter((v) => Object.entries(labels).every(([k, want]) => v.labels[k] === want)).reduce((sum, v) => sum + v.value, 0);
 }
+
+/**
+ * Waits until a position-index refresh that BullMQ began after this call has completed (the newest
+ * completed job's processedOn): such a refresh has seen every hash written before the call,
+ * however long a busy machine takes to run it, where a fixed wait only hopes so.
+ */
+export async function indexRefreshAfterNow(runtime: Runtime, what: string): Promise<void> {
+  const since = Date.now();
+  const refreshes = runtime.services.jobs.queue('position-index');
+  await waitFor(
+    async () => {
+      const [newest] = await refreshes.getJobs(['completed'], 0, 0);
+      return newest?.processedOn !== undefined && newest.processedOn > since;
+    },
+    { what },
+  );
+}
