@@ -40,6 +40,15 @@ describe('governor: a position without a price is still a position (issue #37)',
     runtime = undefined;
   });
 
+  /** The governor's first decision event, once it has written one. */
+  async function firstDecision(): Promise<Record<string, string>> {
+    const [event] = await waitFor(async () => {
+      const events = await governorDecisions(redis.client);
+      return events.length > 0 ? events : undefined;
+    });
+    return event!;
+  }
+
   async function unpricedBook(): Promise<void> {
     const nowSec = Date.now() / 1000;
     for (const [i, symbol] of BOOK.entries()) {
@@ -117,12 +126,9 @@ describe('governor: a position without a price is still a position (issue #37)',
     // The governor alone: no position index, so only the plan's own direct read finds the position.
     runtime = await startRuntime(redis.url, { HANDLERS: 'governor', GOV_MAX_TOTAL_NOTIONAL_USDT: '2000' });
     await produce(redis.client, streams.applyPlan, [open('add-0', 'ADDUSDT')]);
-    const [event] = await waitFor(async () => {
-      const events = await governorDecisions(redis.client);
-      return events.length > 0 ? events : undefined;
-    });
+    const event = await firstDecision();
     expect(event).toMatchObject({ event: 'permit', open_positions: '1', total_notional: '150' });
-    expect(event!.unpriced_positions).toBeUndefined();
+    expect(event.unpriced_positions).toBeUndefined();
   });
 
   it("an add on a held symbol no index has seen, its own mark 20 s old: counted at the ticker's fresher mark", async () => {
@@ -133,10 +139,7 @@ describe('governor: a position without a price is still a position (issue #37)',
     // The governor alone: only the plan's own direct read finds the position.
     runtime = await startRuntime(redis.url, { HANDLERS: 'governor', GOV_MAX_TOTAL_NOTIONAL_USDT: '2000' });
     await produce(redis.client, streams.applyPlan, [open('add-0', 'ADDUSDT')]);
-    const [event] = await waitFor(async () => {
-      const events = await governorDecisions(redis.client);
-      return events.length > 0 ? events : undefined;
-    });
+    const event = await firstDecision();
     expect(event).toMatchObject({ event: 'permit', open_positions: '1', total_notional: '150' });
   });
 
@@ -158,11 +161,8 @@ describe('governor: a position without a price is still a position (issue #37)',
     });
     await waitFor(async () => (await redis.client.scard(keys.p33PositionIndex)) === indexed, { what: 'the index holds the book' });
     await produce(redis.client, streams.applyPlan, [plan]);
-    const [event] = await waitFor(async () => {
-      const events = await governorDecisions(redis.client);
-      return events.length > 0 ? events : undefined;
-    });
-    return event!;
+    const event = await firstDecision();
+    return event;
   }
 
   async function ticker(symbol: string, mark: number, atMs: number): Promise<void> {
@@ -233,10 +233,7 @@ describe('governor: a position without a price is still a position (issue #37)',
       what: 'the snapshot acknowledged',
     });
     await produce(redis.client, streams.applyPlan, [open('new-0', 'NEW0USDT')]);
-    const [event] = await waitFor(async () => {
-      const events = await governorDecisions(redis.client);
-      return events.length > 0 ? events : undefined;
-    });
+    const event = await firstDecision();
     expect(event).toMatchObject({ event: 'block', reason: 'position_price_unknown', open_positions: '1', unpriced_positions: 'BTUSDT' });
   });
 
