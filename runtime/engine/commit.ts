@@ -1,4 +1,3 @@
-import { ReplyError } from 'ioredis';
 import {
   BatchScript,
   defineBatchCommand,
@@ -7,13 +6,10 @@ import {
   type EffectFailure,
   type GuardCheck,
 } from './batch-script.js';
-import type { CommitAnswer, CommitItem } from './delivery.js';
+import type { CommitItem } from './delivery.js';
 import type { Effect, EffectRecorder, Guard } from './effects.js';
 import { waitUntilReady, type RedisClient } from './connection.js';
-import { compareStreamIds } from '../../schemas/fields.js';
 import { lua } from './lua.js';
-import { DEAD_LETTER_APPEND } from './dead-letter.js';
-import { effectCommands, extraEmitCommands } from './effect-commands.js';
 
 export type { CommitSource, EffectFailure } from './batch-script.js';
 export type { ExtraEmit } from './effect-commands.js';
@@ -53,36 +49,6 @@ export function guardHolds(guard: Guard, exists: boolean, value: string | null):
     case 'off':
       return !exists || (value !== null && guard.offValues.includes(value.trim().toLowerCase()));
   }
-}
-
-/** The type a command's key must hold (or none), as run-batch.lua's `needs`. */
-const NEEDS: Readonly<Record<string, string>> = {
-  XADD: 'stream',
-  [DEAD_LETTER_APPEND]: 'stream',
-  HSET: 'hash',
-  SADD: 'set',
-  SREM: 'set',
-  ZADD: 'zset',
-  ZREMRANGEBYSCORE: 'zset',
-  LPUSH: 'list',
-  LTRIM: 'list',
-};
-
-/** The type each key an item writes must already hold, for writes that do not replace it (DEL, SET). */
-function requiredTypes(item: CommitItem): Map<string, string> {
-  const commands = (item.recorder?.effects ?? []).flatMap((effect) => effectCommands(effect, 0));
-  for (const extra of item.extraEmits ?? []) commands.push(...extraEmitCommands(extra));
-  const types = new Map<string, string>();
-  const replaced = new Set<string>();
-  const need = (key: string, type: string | undefined) => {
-    if (type !== undefined && !replaced.has(key) && !types.has(key)) types.set(key, type);
-  };
-  for (const [name, key, index] of commands) {
-    if (name === 'DEL' || name === 'SET') replaced.add(key!);
-    else need(key!, NEEDS[name!]);
-    if (name === DEAD_LETTER_APPEND) need(index!, 'zset');
-  }
-  return types;
 }
 
 /**
@@ -163,6 +129,19 @@ function noteWrites(recorder: EffectRecorder | undefined, written: Map<string, s
 function isChained(guard: Guard, written: ReadonlyMap<string, string | undefined>): boolean {
   return guard.kind === 'equals' && written.get(guard.key) === guard.value;
 }
+
+/** Every key an oversized batch's check reads or its commands write (see commitPlain). */
+function touchedKeys(items: readonly CommitItem[]): string[] {
+  const keys = new Set<string>();
+  for (const item of items) {
+    for (const key of orderedKeys(item.recorder)) keys.add(key);
+    for (const effect of item.recorder?.effects ?? []) if (effect.op === 'emit') keys.add(effect.stream);
+    for (const extra of item.extraEmits ?? []) keys.add(extra.stream).add(extra.index ?? extra.stream);
+  }
+  return [...keys];
+}
+
+const isOff = (guard: Guard) => guard.kind === 'off';
 
 /** Whether some item has a guard (most batches of most gates have none: the heat gate's never). */
 function anyGuarded(items: readonly CommitItem[]): boolean {
@@ -250,14 +229,6 @@ function guardChecks(item: CommitItem, chained: readonly Guard[] | undefined, ov
 
 const NO_CHECKS: readonly GuardCheck[] = Object.freeze([]);
 
-/** Sets each item's answer: `answer` for those in `items`, unless an earlier list named it. */
-function answer<Item extends CommitItem>(lists: readonly (readonly [CommitAnswer, readonly Item[]])[]): void {
-  for (let l = lists.length - 1; l >= 0; l--) {
-    const [said, items] = lists[l]!;
-    for (const item of items) item.answer = said;
-  }
-}
-
 /**
  * Commits a batch on one Redis node: every accepted item's effects, the dead-letter entries and
  * one XACK for all their entries in a single MULTI/EXEC, so a crash can never separate an
@@ -281,20 +252,15 @@ export class TransactionCommitter implements Committer {
     let accepted = first.accepted;
 
     for (;;) {
-      const chained = chainedGuards(accepted);
-      let batch = this.build(source, accepted, chained);
+      let batch = this.build(source, accepted);
       // The script checks chained, absent and equals guards itself at each item's turn (see
       // GuardCheck): WATCH on Redis 7.0 costs time quadratic in the keys a connection watches, and
-      // a governor batch guards ~1,000 idempotency keys. Left to WATCH: 'off' guards (compared
+      // a governor batch guards ~1,000 idempotency keys. Left to WATCH: 'off' guards, compared
       // trimmed and lower-cased as JavaScript does it, which Lua's string functions do not match
-      // for every text; a batch has few such keys), and every unchained guard of a batch that
-      // goes out as plain commands, which cannot check anything.
-      const oversized = batch.oversized;
-      const watchedGuards = (item: Item) =>
-        (item.recorder?.guards ?? []).filter((g) => (oversized || g.kind === 'off') && !(chained.get(item) ?? []).includes(g));
-      const guarded = accepted.filter((item) => watchedGuards(item).length > 0);
+      // for every text (a batch has few such keys).
+      const guarded = accepted.filter((item) => item.recorder?.guards.some(isOff) === true);
       if (guarded.length > 0) {
-        const failing = await this.watchAndCheck(guarded.map((item) => [item, watchedGuards(item)] as const));
+        const failing = await this.watchAndCheck(guarded);
         if (failing.size > 0) {
           // Later items touching a failed item's keys wait with it, to keep stream order.
           const ordered = inStreamOrder(accepted, failing, CHAIN);
@@ -303,21 +269,14 @@ export class TransactionCommitter implements Committer {
           batch = this.build(source, accepted);
         }
       }
-      const result = batch.oversized ? await this.commitPlain(source, accepted) : await batch.run(this.connection, guarded.length > 0);
+      const result = batch.oversized
+        ? await this.commitPlain(source, accepted, batch)
+        : await batch.run(this.connection, guarded.length > 0);
       if (result !== null) {
-        // First named wins: an item both lost and withheld (say) is lost.
-        answer<Item>([
-          ['lost', result.lost],
-          ['superseded', result.superseded],
-          ['waiting', result.waiting],
-          ['withheld', result.withheld],
-          ['conflicted', conflicted],
-          ['conflicted', result.unguarded],
-          ['committed', accepted],
-        ]);
+        for (const item of conflicted) item.answer = 'conflicted';
         return { effectFailures: result.failures, ...(result.trimmed > 0 ? { trimmed: result.trimmed } : {}) };
       }
-      // WATCH fired: a guarded key changed between check and EXEC. Nothing applied; the guarded
+      // WATCH fired: a watched key changed between check and EXEC. Nothing applied; the guarded
       // items re-run their handlers, the rest are committed again.
       // Only those still accepted: the ones whose guard already failed the check are counted.
       const stillAccepted = new Set(accepted);
@@ -327,12 +286,11 @@ export class TransactionCommitter implements Committer {
     }
   }
 
-  private async watchAndCheck<Item>(guardedItems: readonly (readonly [Item, readonly Guard[]])[]): Promise<Set<Item>> {
-    const keys = [...new Set(guardedItems.flatMap(([, guards]) => guards.map((g) => g.key)))];
+  /** WATCHes the items' 'off' guard keys and returns the items whose 'off' guards do not all hold. */
+  private async watchAndCheck<Item extends CommitItem>(items: readonly Item[]): Promise<Set<Item>> {
+    const keys = [...new Set(items.flatMap((item) => item.recorder!.guards.filter(isOff).map((g) => g.key)))];
     // WATCH and the check in one round trip, the check as one script rather than an EXISTS and a
-    // GET per key (a governor batch guards ~2.5 keys a plan: ioredis's Command objects for them
-    // were a large share of its CPU). The connection runs them in order, so the check reads
-    // under the WATCH.
+    // GET per key. The connection runs them in order, so the check reads under the WATCH.
     const replies =
       (await this.connection
         .pipeline()
@@ -353,128 +311,30 @@ export class TransactionCommitter implements Committer {
       // A key of another type (GET's WRONGTYPE) exists and holds no string value to compare.
       value.set(key, (pairs[2 * i + 1] ?? null) as string | null);
     });
-    const failing = new Set<Item>();
-    for (const [item, guards] of guardedItems) {
-      const holds = guards.every((g) => guardHolds(g, exists.get(g.key) === true, value.get(g.key) ?? null));
-      if (!holds) failing.add(item);
-    }
-    return failing;
+    const holds = (g: Guard) => !isOff(g) || guardHolds(g, exists.get(g.key) === true, value.get(g.key) ?? null);
+    return new Set(items.filter((item) => !item.recorder!.guards.every(holds)));
   }
 
   /**
-   * An oversized batch (see BatchScript.run), or null when WATCH aborted it. Plain commands check
-   * nothing themselves: what the script checks at each item's turn is checked here first, under
-   * WATCH where a value decides. A chained guard expects an earlier item's write, which these
-   * commands cannot check: such an item (and later ones touching its keys) is answered unguarded,
-   * to commit again in the next round, where the write it expects is in Redis.
+   * An oversized batch (see BatchScript.check), or null when WATCH aborted it: the script checks
+   * it, writing nothing, and the items it would apply go out as plain commands, those it would
+   * acknowledge without their commands (superseded) with no command of theirs.
    */
   private async commitPlain<Item extends CommitItem>(
     source: CommitSource | undefined,
     accepted: readonly Item[],
+    batch: BatchScript<Item>,
   ): Promise<BatchResult<Item> | null> {
-    const waiting = [...(await this.mustWait(source, accepted))];
-    const held = new Set([...chainedGuards(accepted).keys(), ...waiting]);
-    const ordered = held.size > 0 ? inStreamOrder(accepted, held, CHAIN) : { accepted, deferred: [] };
-    const isWaiting = new Set(waiting);
-    const unguarded = ordered.deferred.filter((item) => !isWaiting.has(item));
-    const superseded = await this.supersededItems(ordered.accepted);
-    // Nor can they hold back an ack when a write fails: keys of the wrong type are found first,
-    // under WATCH so they cannot change before EXEC, and their items are withheld.
-    const typeFailures = await this.wrongTypes(ordered.accepted);
-    const withheld = [...new Set(typeFailures.map((f) => f.item!))];
-    const refused = new Set(withheld);
-    const sendable = ordered.accepted.filter((item) => !refused.has(item));
-    const result = await this.build(source, sendable, undefined, { ackOnly: new Set(superseded) }).run(this.connection, true);
-    if (result === null) return null;
-    return { ...result, failures: [...typeFailures, ...result.failures], withheld, superseded, waiting, unguarded };
-  }
-
-  /**
-   * For plain commands: the items whose newest-wins key holds a later id than theirs (counting
-   * the ids earlier items of the list set), acknowledged without their commands as the script
-   * would. The keys stay WATCHed until EXEC, so the answer cannot change before the commands run.
-   */
-  private async supersededItems<Item extends CommitItem>(items: readonly Item[]): Promise<Item[]> {
-    const keys = [...new Set(items.flatMap((item) => (item.recorder?.condition ? [item.recorder.condition.key] : [])))];
-    if (keys.length === 0) return [];
-    await this.connection.watch(...keys);
-    const pipeline = this.connection.pipeline();
-    for (const key of keys) pipeline.get(key);
-    const replies = (await pipeline.exec()) ?? [];
-    // A key of another type holds no id: the item applies, and its SET fails it as the script's would.
-    const stored = new Map(keys.map((key, k) => [key, replies[k]?.[0] ? null : ((replies[k]?.[1] ?? null) as string | null)]));
-    const superseded: Item[] = [];
-    for (const item of items) {
-      const condition = item.recorder?.condition;
-      if (condition === undefined) continue;
-      const held = stored.get(condition.key);
-      if (typeof held === 'string' && compareStreamIds(condition.id, held) < 0) superseded.push(item);
-      else stored.set(condition.key, condition.id);
-    }
-    return superseded;
-  }
-
-  /**
-   * For plain commands: the items that must wait for an earlier entry still pending in the group
-   * (another replica's, or one waiting for a retry) with the same value of one of their order
-   * fields, as the script's must_wait finds them.
-   */
-  private async mustWait<Item extends CommitItem>(source: CommitSource | undefined, items: readonly Item[]): Promise<Set<Item>> {
-    const ordered = items.filter((item) => item.entryId !== undefined && (item.recorder?.order.length ?? 0) > 0);
-    const waiting = new Set<Item>();
-    if (source === undefined || ordered.length === 0) return waiting;
-    const inBatch = new Set(items.flatMap((item) => (item.entryId === undefined ? [] : [item.entryId])));
-    const last = [...inBatch].reduce((a, b) => (compareStreamIds(a, b) < 0 ? b : a));
-    const rows = (await this.connection.xpending(source.stream, source.group, '-', last, 1000)) as [string, ...unknown[]][];
-    const earlier: [string, Map<string, string>][] = [];
-    for (const [id] of rows) {
-      if (inBatch.has(id)) continue;
-      const [found] = await this.connection.xrange(source.stream, id, id);
-      if (found === undefined) continue;
-      const values = new Map<string, string>();
-      for (let f = 0; f + 1 < found[1].length; f += 2) values.set(found[1][f]!, found[1][f + 1]!);
-      earlier.push([id, values]);
-    }
-    for (const item of ordered) {
-      const before = earlier.filter(([id]) => compareStreamIds(id, item.entryId!) < 0);
-      if (item.recorder!.order.some(([field, value]) => before.some(([, values]) => values.get(field) === value))) waiting.add(item);
-    }
-    return waiting;
-  }
-
-  /** WATCHes the keys the items write and reports every item whose key holds another type than its write needs. */
-  private async wrongTypes<Item extends CommitItem>(accepted: readonly Item[]): Promise<EffectFailure<Item>[]> {
-    const needs = accepted.map((item) => [item, requiredTypes(item)] as const);
-    const keys = [...new Set(needs.flatMap(([, types]) => [...types.keys()]))];
-    if (keys.length === 0) return [];
-    await this.connection.watch(...keys);
-    const pipeline = this.connection.pipeline();
-    for (const key of keys) pipeline.type(key);
-    const replies = (await pipeline.exec()) ?? [];
-    const actual = new Map<string, string>();
-    keys.forEach((key, k) => {
-      const [error, type] = replies[k] ?? [new Error('no reply to TYPE'), null];
-      if (error) throw error;
-      actual.set(key, String(type));
-    });
-    const failures: EffectFailure<Item>[] = [];
-    for (const [item, types] of needs) {
-      for (const [key, want] of types) {
-        const held = actual.get(key);
-        if (held !== undefined && held !== 'none' && held !== want) {
-          failures.push({ item, effect: undefined, error: new ReplyError(`WRONGTYPE ${key} holds a ${held}, not a ${want}`) });
-          break;
-        }
-      }
-    }
-    return failures;
+    const refused = await batch.check(this.connection, touchedKeys(accepted));
+    const applying = accepted.filter((item) => item.answer === 'committed' || item.answer === 'superseded');
+    const ackOnly = new Set(applying.filter((item) => item.answer === 'superseded'));
+    const result = await this.build(source, applying, { ackOnly }).run(this.connection, true);
+    return result && { failures: [...refused, ...result.failures], trimmed: result.trimmed };
   }
 
   private build<Item extends CommitItem>(
     source: CommitSource | undefined,
     accepted: readonly Item[],
-    /** chainedGuards(accepted), when the caller has it already. */
-    chained: Map<Item, Guard[]> = chainedGuards(accepted),
     /**
      * Set for a batch that goes out as plain commands (see commitPlain): the items acknowledged with
      * nothing of theirs applied (superseded), the others' newest-wins ids as commands of their own.
@@ -482,6 +342,7 @@ export class TransactionCommitter implements Committer {
     plain?: { readonly ackOnly: ReadonlySet<Item> },
   ): BatchScript<Item> {
     const script = new BatchScript<Item>(source, this.streamMaxLen, plain !== undefined);
+    const chained = chainedGuards(accepted);
     const overwritten = overwrittenWrites(accepted);
     for (const item of accepted)
       script.addItem(item, guardChecks(item, chained.get(item), overwritten), overwritten, plain?.ackOnly.has(item) === true);
