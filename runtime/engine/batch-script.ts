@@ -23,6 +23,14 @@ export interface CommitSource {
   readonly cursorKey?: string;
 }
 
+/** What a commit reports beyond each item's answer (set on the item: see CommitAnswer). */
+export interface CommitReport<Item = unknown> {
+  /** Commands Redis rejected (their items are withheld; the rest of the transaction applied). */
+  readonly effectFailures: EffectFailure<Item>[];
+  /** Dead letters the commit's per-gate bound removed from the dead-letter stream (exact); absent when none. */
+  readonly trimmed?: number;
+}
+
 /** A command Redis rejected inside a commit (the rest of the commit applied). */
 export interface EffectFailure<Item = unknown> {
   /** The item whose command it was; undefined for the batch's own (its acknowledgement). */
@@ -102,16 +110,10 @@ function packItem(item: readonly unknown[]): string {
  *   refused (answered conflicted), and so is every later item touching a key it touches;
  * - 'c': a chained guard, `value` expected in a key an earlier item of the batch sets;
  * - 't': a key the item touches that its commands do not show (a guard checked elsewhere, a
- *   write a later item's overwrites), for the refusal of later items touching it.
+ *   write a later item's overwrites), for the refusal of later items touching it;
+ * - 'r': as 't', of a guard that did not hold when checked elsewhere: the item is refused.
  */
-export type GuardCheck = readonly [kind: 'a' | 'e' | 'c' | 't', key: string, value: string];
-
-/** What a batch did beyond each item's answer (set on the item: see CommitAnswer). */
-export interface BatchResult<Item> {
-  readonly failures: EffectFailure<Item>[];
-  /** Dead letters the batch's per-gate bound removed from the stream (see DEAD_LETTER_APPEND). */
-  readonly trimmed: number;
-}
+export type GuardCheck = readonly [kind: 'a' | 'e' | 'c' | 't' | 'r', key: string, value: string];
 
 /**
  * One batch's writes, laid out as RUN_BATCH reads them: the batch's own arguments, then one
@@ -195,12 +197,12 @@ export class BatchScript<Item extends CommitItem> {
    * (atomic by itself). A plain batch (see check) sends every command as itself and one XACK:
    * still one transaction, but a failed write cannot hold back its ack, and it answers nothing.
    */
-  async run(connection: RedisClient, watched: boolean): Promise<BatchResult<Item> | null> {
+  async run(connection: RedisClient, watched: boolean): Promise<CommitReport<Item> | null> {
     this.endItem();
     if (this.empty) {
       if (watched) await connection.unwatch();
       if (!this.plain) for (const item of this.itemOfGroup) item.answer = 'committed';
-      return { failures: [], trimmed: 0 };
+      return { effectFailures: [] };
     }
     if (!watched && !this.plain) return this.scriptResult(await connection.qgRunBatch(...this.args));
     const transaction = connection.multi();
@@ -240,27 +242,27 @@ export class BatchScript<Item extends CommitItem> {
   async check(connection: RedisClient, keys: readonly string[]): Promise<EffectFailure<Item>[]> {
     this.endItem();
     await connection.watch(...keys);
-    return this.scriptResult(await connection.eval(CHECK_BATCH, 0, ...this.args)).failures;
+    return this.scriptResult(await connection.eval(CHECK_BATCH, 0, ...this.args)).effectFailures;
   }
 
   /** The replies of a plain batch's commands (see run). */
-  private plainResult(replies: [Error | null, unknown][]): BatchResult<Item> {
+  private plainResult(replies: [Error | null, unknown][]): CommitReport<Item> {
     const failures: EffectFailure<Item>[] = [];
     let trimmed = 0;
     replies.forEach(([error, reply], i) => {
       if (error) failures.push(this.failure(i, error));
       else if (i < this.commands.length && this.commands[i]![0] === DEAD_LETTER_APPEND) trimmed += Number(reply);
     });
-    return { failures, trimmed };
+    return trimmed > 0 ? { effectFailures: failures, trimmed } : { effectFailures: failures };
   }
 
   /** RUN_BATCH's answer: each item's answer set, the failed commands' numbers turned back into items. */
-  private scriptResult(reply: unknown): BatchResult<Item> {
+  private scriptResult(reply: unknown): CommitReport<Item> {
     const [failed, answers, trimmed] = reply as [(number | string)[], string, number];
     const failures: EffectFailure<Item>[] = [];
     for (let i = 0; i < failed.length; i += 2) failures.push(this.failure(Number(failed[i]) - 1, new ReplyError(String(failed[i + 1]))));
     for (let i = 0; i < answers.length; i++) this.itemOfGroup[i]!.answer = ANSWERS[answers[i]!];
-    return { failures, trimmed };
+    return trimmed > 0 ? { effectFailures: failures, trimmed } : { effectFailures: failures };
   }
 
   private failure(command: number, error: Error): EffectFailure<Item> {

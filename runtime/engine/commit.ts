@@ -1,28 +1,13 @@
-import {
-  BatchScript,
-  defineBatchCommand,
-  type BatchResult,
-  type CommitSource,
-  type EffectFailure,
-  type GuardCheck,
-} from './batch-script.js';
+import { BatchScript, defineBatchCommand, type CommitReport, type CommitSource, type GuardCheck } from './batch-script.js';
 import type { CommitItem } from './delivery.js';
 import type { Effect, EffectRecorder, Guard } from './effects.js';
 import { waitUntilReady, type RedisClient } from './connection.js';
 import { lua } from './lua.js';
 
-export type { CommitSource, EffectFailure } from './batch-script.js';
+export type { CommitReport, CommitSource, EffectFailure } from './batch-script.js';
 export type { ExtraEmit } from './effect-commands.js';
 
 export type { CommitAnswer, CommitItem } from './delivery.js';
-
-/** What a commit reports beyond each item's answer (set on the item: see CommitAnswer). */
-export interface CommitReport<Item extends CommitItem = CommitItem> {
-  /** Commands Redis rejected (their items are withheld; the rest of the transaction applied). */
-  readonly effectFailures: EffectFailure<Item>[];
-  /** Dead letters the commit's per-gate bound removed from the dead-letter stream (exact); absent when none. */
-  readonly trimmed?: number;
-}
 
 export interface Committer {
   /** Commits what it can of `items` and sets every item's answer. */
@@ -209,18 +194,24 @@ function overwrittenWrites(accepted: readonly CommitItem[]): Set<Effect> {
 
 /**
  * What the batch script checks or notes of an item at its turn (see GuardCheck): its chained
- * guards, its absent and equals guards, its 'off' guards' keys (checked under WATCH) and the keys
- * of its writes a later item overwrites (not sent), so that an item refused for a guard holds
- * back every later item touching a key it touches, as inStreamOrder would.
+ * guards, its absent and equals guards, its 'off' guards' keys (checked under WATCH: 'r' when
+ * one did not hold) and the keys of its writes a later item overwrites (not sent), so that an
+ * item refused for a guard holds back every later item touching a key it touches, as
+ * inStreamOrder would.
  */
-function guardChecks(item: CommitItem, chained: readonly Guard[] | undefined, overwritten: ReadonlySet<Effect>): readonly GuardCheck[] {
+function guardChecks(
+  item: CommitItem,
+  chained: readonly Guard[] | undefined,
+  overwritten: ReadonlySet<Effect>,
+  refused: ReadonlySet<CommitItem>,
+): readonly GuardCheck[] {
   const recorder = item.recorder;
   // Nearly every item: nothing to check, and no array made for it.
   if (recorder === undefined || (recorder.guards.length === 0 && overwritten.size === 0)) return NO_CHECKS;
   const checks: GuardCheck[] = [];
   for (const guard of recorder.guards) {
     if (guard.kind === 'equals') checks.push([chained?.includes(guard) === true ? 'c' : 'e', guard.key, guard.value]);
-    else checks.push([guard.kind === 'absent' ? 'a' : 't', guard.key, '']);
+    else checks.push([guard.kind === 'absent' ? 'a' : refused.has(item) ? 'r' : 't', guard.key, '']);
   }
   if (overwritten.size > 0)
     for (const effect of recorder.effects) if (overwritten.has(effect) && effect.op !== 'emit') checks.push(['t', effect.key, '']);
@@ -252,35 +243,24 @@ export class TransactionCommitter implements Committer {
     let accepted = first.accepted;
 
     for (;;) {
-      let batch = this.build(source, accepted);
       // The script checks chained, absent and equals guards itself at each item's turn (see
       // GuardCheck): WATCH on Redis 7.0 costs time quadratic in the keys a connection watches, and
       // a governor batch guards ~1,000 idempotency keys. Left to WATCH: 'off' guards, compared
       // trimmed and lower-cased as JavaScript does it, which Lua's string functions do not match
-      // for every text (a batch has few such keys).
+      // for every text (a batch has few such keys); the script refuses the items whose did not hold.
       const guarded = accepted.filter((item) => item.recorder?.guards.some(isOff) === true);
-      if (guarded.length > 0) {
-        const failing = await this.watchAndCheck(guarded);
-        if (failing.size > 0) {
-          // Later items touching a failed item's keys wait with it, to keep stream order.
-          const ordered = inStreamOrder(accepted, failing, CHAIN);
-          conflicted.push(...ordered.deferred);
-          accepted = ordered.accepted;
-          batch = this.build(source, accepted);
-        }
-      }
+      const refused = guarded.length > 0 ? await this.watchAndCheck(guarded) : new Set<Item>();
+      const batch = this.build(source, accepted, refused);
       const result = batch.oversized
         ? await this.commitPlain(source, accepted, batch)
         : await batch.run(this.connection, guarded.length > 0);
       if (result !== null) {
         for (const item of conflicted) item.answer = 'conflicted';
-        return { effectFailures: result.failures, ...(result.trimmed > 0 ? { trimmed: result.trimmed } : {}) };
+        return result;
       }
       // WATCH fired: a watched key changed between check and EXEC. Nothing applied; the guarded
       // items re-run their handlers, the rest are committed again.
-      // Only those still accepted: the ones whose guard already failed the check are counted.
-      const stillAccepted = new Set(accepted);
-      const ordered = inStreamOrder(accepted, new Set(guarded.filter((item) => stillAccepted.has(item))), CHAIN);
+      const ordered = inStreamOrder(accepted, new Set(guarded), CHAIN);
       conflicted.push(...ordered.deferred);
       accepted = ordered.accepted;
     }
@@ -324,28 +304,30 @@ export class TransactionCommitter implements Committer {
     source: CommitSource | undefined,
     accepted: readonly Item[],
     batch: BatchScript<Item>,
-  ): Promise<BatchResult<Item> | null> {
+  ): Promise<CommitReport<Item> | null> {
     const refused = await batch.check(this.connection, touchedKeys(accepted));
     const applying = accepted.filter((item) => item.answer === 'committed' || item.answer === 'superseded');
     const ackOnly = new Set(applying.filter((item) => item.answer === 'superseded'));
-    const result = await this.build(source, applying, { ackOnly }).run(this.connection, true);
-    return result && { failures: [...refused, ...result.failures], trimmed: result.trimmed };
+    const result = await this.build(source, applying, ackOnly, ackOnly).run(this.connection, true);
+    return result && { ...result, effectFailures: [...refused, ...result.effectFailures] };
   }
 
   private build<Item extends CommitItem>(
     source: CommitSource | undefined,
     accepted: readonly Item[],
+    /** Items whose 'off' guard did not hold under WATCH (see guardChecks). */
+    refused: ReadonlySet<Item>,
     /**
      * Set for a batch that goes out as plain commands (see commitPlain): the items acknowledged with
      * nothing of theirs applied (superseded), the others' newest-wins ids as commands of their own.
      */
-    plain?: { readonly ackOnly: ReadonlySet<Item> },
+    ackOnly?: ReadonlySet<Item>,
   ): BatchScript<Item> {
-    const script = new BatchScript<Item>(source, this.streamMaxLen, plain !== undefined);
+    const script = new BatchScript<Item>(source, this.streamMaxLen, ackOnly !== undefined);
     const chained = chainedGuards(accepted);
     const overwritten = overwrittenWrites(accepted);
     for (const item of accepted)
-      script.addItem(item, guardChecks(item, chained.get(item), overwritten), overwritten, plain?.ackOnly.has(item) === true);
+      script.addItem(item, guardChecks(item, chained.get(item), overwritten, refused), overwritten, ackOnly?.has(item) === true);
     return script;
   }
 }

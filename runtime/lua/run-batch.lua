@@ -116,8 +116,9 @@ for item = 1, #items do
   -- Guards on keys no earlier item of the batch writes ('a' absent, 'e' equals), checked before
   -- anything else, as a check before the transaction would: an item failing one, or touching a
   -- key of an item refused before it ('t': a key it touches that its commands do not show), is
-  -- refused whole, whoever owns its entry. A check run writes nothing, so a chained guard ('c')
-  -- cannot hold in it: its item is refused, to commit in a later round.
+  -- refused whole, whoever owns its entry, as is one whose guard did not hold when checked
+  -- elsewhere ('r'). A check run writes nothing, so a chained guard ('c') cannot hold in it: its
+  -- item is refused, to commit in a later round.
   local refused = anyBlocked and ((condKey ~= '' and blocked[condKey]) or writes_blocked(commands))
   for g = 1, #checks, 3 do
     local kind, key = checks[g], checks[g + 1]
@@ -125,7 +126,8 @@ for item = 1, #items do
     if blocked[key] then refused = true
     elseif kind == 'a' then refused = redis.call('EXISTS', key) == 1
     elseif kind == 'e' then refused = redis.pcall('GET', key) ~= checks[g + 2]
-    elseif kind == 'c' then refused = check_only end
+    elseif kind == 'c' then refused = check_only
+    elseif kind == 'r' then refused = true end
   end
   local owned = not refused and (entry == '' or mine[entry] == true)
   local waits = owned and must_wait(entry, orders)
