@@ -1,4 +1,4 @@
-import { chainedPredecessors, type CommitReport, type CommitSource, type Committer } from './commit.js';
+import { chainedGuards, type CommitReport, type CommitSource, type Committer } from './commit.js';
 import { doubling, retryPolicy } from './retry-policy.js';
 import type { Delivery, PreparedBatch } from './delivery.js';
 import type { RootLogger } from './logger.js';
@@ -207,13 +207,13 @@ async function withoutLanded(env: CommitLoopEnv, todo: Delivery[]): Promise<{ pe
     env.onProgress();
     await env.settle.committed(landed);
   }
-  const chained = chainedPredecessors(todo);
+  const chained = chainedGuards(todo);
   const kept = new Set<Delivery>();
   const orphans: Delivery[] = [];
   for (const delivery of todo) {
     if (!stillPending.has(delivery.entryId!)) continue;
     const on = chained.get(delivery);
-    if (on !== undefined && on.some((predecessor) => !kept.has(predecessor))) orphans.push(delivery);
+    if (on !== undefined && [...on.values()].some((predecessor) => !kept.has(predecessor))) orphans.push(delivery);
     else kept.add(delivery);
   }
   return { pending: todo.filter((delivery) => kept.has(delivery)), orphans };

@@ -134,41 +134,26 @@ function anyGuarded(items: readonly CommitItem[]): boolean {
   return false;
 }
 
-/** Per accepted item, its guards that are chained on an earlier accepted item's write (see isChained). */
-export function chainedGuards<Item extends CommitItem>(accepted: readonly Item[]): Map<Item, Guard[]> {
-  const chained = new Map<Item, Guard[]>();
-  if (!anyGuarded(accepted)) return chained;
-  const written = new Map<string, string | undefined>();
-  for (const item of accepted) {
-    const recorder = item.recorder;
-    const own = (recorder?.guards ?? []).filter((g) => isChained(g, written));
-    if (own.length > 0) chained.set(item, own);
-    noteWrites(recorder, written);
-  }
-  return chained;
-}
-
 /**
- * The items of `items` (in the order they are committed) whose guards hold only behind an
- * earlier item of the list: an equality guard on the value that item sets (see isChained).
- * Such an item's expectation was never read from Redis: it is what the earlier item was to
- * write, and versions count up from the same number everywhere, so another writer can write the
- * same value. Whether the earlier item applied is therefore never to be judged from the value:
- * committed without that item ahead of it in the same commit, the later one must be decided
+ * Per item of `items` (in the order they are committed) with guards chained on an earlier item's
+ * write (see isChained): each such guard, with the item whose write it expects (the last before it
+ * to write the key). Such a guard's expectation was never read from Redis: it is what the earlier
+ * item was to write, and versions count up from the same number everywhere, so another writer can
+ * write the same value. Whether the earlier item applied is therefore never to be judged from the
+ * value: committed without that item ahead of it in the same commit, the later one must be decided
  * again (see the commit loop after a commit whose outcome is unknown).
  */
-export function chainedPredecessors<Item extends CommitItem>(items: readonly Item[]): Map<Item, Item[]> {
-  const predecessors = new Map<Item, Item[]>();
-  if (!anyGuarded(items)) return predecessors;
+export function chainedGuards<Item extends CommitItem>(items: readonly Item[]): Map<Item, Map<Guard, Item>> {
+  const chained = new Map<Item, Map<Guard, Item>>();
+  if (!anyGuarded(items)) return chained;
   const written = new Map<string, string | undefined>();
-  // The item whose write a chained guard expects: the last one before it to write the key.
   const writer = new Map<string, Item>();
   for (const item of items) {
-    const on = (item.recorder?.guards ?? []).filter((g) => isChained(g, written)).map((g) => writer.get(g.key)!);
-    if (on.length > 0) predecessors.set(item, on);
+    for (const guard of item.recorder?.guards ?? [])
+      if (isChained(guard, written)) chained.set(item, (chained.get(item) ?? new Map()).set(guard, writer.get(guard.key)!));
     noteWrites(item.recorder, written, (key) => writer.set(key, item));
   }
-  return predecessors;
+  return chained;
 }
 
 /**
@@ -201,7 +186,7 @@ function overwrittenWrites(accepted: readonly CommitItem[]): Set<Effect> {
  */
 function guardChecks(
   item: CommitItem,
-  chained: readonly Guard[] | undefined,
+  chained: ReadonlyMap<Guard, CommitItem> | undefined,
   overwritten: ReadonlySet<Effect>,
   refused: ReadonlySet<CommitItem>,
 ): readonly GuardCheck[] {
@@ -210,7 +195,7 @@ function guardChecks(
   if (recorder === undefined || (recorder.guards.length === 0 && overwritten.size === 0)) return NO_CHECKS;
   const checks: GuardCheck[] = [];
   for (const guard of recorder.guards) {
-    if (guard.kind === 'equals') checks.push([chained?.includes(guard) === true ? 'c' : 'e', guard.key, guard.value]);
+    if (guard.kind === 'equals') checks.push([chained?.has(guard) === true ? 'c' : 'e', guard.key, guard.value]);
     else checks.push([guard.kind === 'absent' ? 'a' : refused.has(item) ? 'r' : 't', guard.key, '']);
   }
   if (overwritten.size > 0)
