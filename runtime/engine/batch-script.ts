@@ -117,8 +117,7 @@ export type GuardCheck = readonly [kind: 'a' | 'e' | 'c' | 't' | 'r', key: strin
 
 /**
  * One batch's writes, laid out as RUN_BATCH reads them: the batch's own arguments, then one
- * packed argument per item (its commands kept as arrays too, for a batch too large for the
- * script, which goes out as plain commands).
+ * packed argument per item (its commands kept as arrays too, for a plain batch: see check).
  */
 export class BatchScript<Item extends CommitItem> {
   private readonly args: string[];
@@ -128,7 +127,8 @@ export class BatchScript<Item extends CommitItem> {
   private readonly commandItems: Item[] = [];
   private readonly commandEffects: (Effect | undefined)[] = [];
   private open: { readonly head: unknown[]; readonly commands: string[][] } | undefined;
-  private tooLarge = false;
+  /** True when a command is too large for the script (see check). */
+  oversized = false;
 
   constructor(
     private readonly source: CommitSource | undefined,
@@ -137,16 +137,6 @@ export class BatchScript<Item extends CommitItem> {
     private readonly plain = false,
   ) {
     this.args = [source?.stream ?? '', source?.group ?? '', source?.consumer ?? '', '', '', source?.cursorKey ?? ''];
-  }
-
-  /** True when the batch has nothing to write or acknowledge. */
-  get empty(): boolean {
-    return this.commandItems.length === 0 && this.entries.length === 0;
-  }
-
-  /** True when a command is too large for the script: the batch then goes out as plain commands. */
-  get oversized(): boolean {
-    return this.tooLarge;
   }
 
   /**
@@ -183,7 +173,7 @@ export class BatchScript<Item extends CommitItem> {
   private track(commands: readonly string[][], owner: Effect | undefined): void {
     const item = this.itemOfGroup[this.itemOfGroup.length - 1]!;
     for (const command of commands) {
-      if (command.length > SCRIPT_MAX_COMMAND_ARGS) this.tooLarge = true;
+      if (command.length > SCRIPT_MAX_COMMAND_ARGS) this.oversized = true;
       this.commands.push(command);
       this.open!.commands.push(command);
       this.commandItems.push(item);
@@ -199,7 +189,8 @@ export class BatchScript<Item extends CommitItem> {
    */
   async run(connection: RedisClient, watched: boolean): Promise<CommitReport<Item> | null> {
     this.endItem();
-    if (this.empty) {
+    // Nothing to write or acknowledge.
+    if (this.commands.length === 0 && this.entries.length === 0) {
       if (watched) await connection.unwatch();
       if (!this.plain) for (const item of this.itemOfGroup) item.answer = 'committed';
       return { effectFailures: [] };
@@ -232,12 +223,11 @@ export class BatchScript<Item extends CommitItem> {
   }
 
   /**
-   * For an oversized batch, which the script cannot run (a command past Lua's unpack limit): WATCHes
-   * `keys` (every key the script reads or the batch writes), then runs the script's checks with
-   * nothing written, answering each item as the script would have, and returns the writes it found
-   * would fail. Only what it read is WATCHed: the entries' ownership and the earlier pending
-   * entries (stream order) are as they were just before, not at EXEC. The committer then sends the
-   * items it would apply as a plain batch.
+   * For an oversized batch, which the script cannot run (a command past Lua's unpack limit): under
+   * WATCH on `keys` (every key the script reads or the batch writes), runs the script writing
+   * nothing, which answers each item as it would have; returns the writes it found would fail. The
+   * committer sends the items it would apply as a plain batch. The entries' ownership and the
+   * earlier pending entries (stream order) are not WATCHed: as they were just before EXEC.
    */
   async check(connection: RedisClient, keys: readonly string[]): Promise<EffectFailure<Item>[]> {
     this.endItem();

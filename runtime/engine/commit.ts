@@ -262,21 +262,15 @@ export class TransactionCommitter implements Committer {
         .watch(...keys)
         .eval(CHECK_GUARDED_KEYS, keys.length, ...keys)
         .exec()) ?? [];
-    const [watchError] = replies[0] ?? [new Error('no reply to WATCH')];
     // A failed read (a lost connection) must never pass for an absent key: the consumer then
     // re-checks what is pending and commits again, under a fresh WATCH.
-    if (watchError) throw watchError;
-    const [checkError, checked] = replies[1] ?? [new Error('no reply to the guard check'), null];
-    if (checkError) throw checkError;
-    const pairs = checked as (number | string | null)[];
-    const exists = new Map<string, boolean>();
-    const value = new Map<string, string | null>();
-    keys.forEach((key, i) => {
-      exists.set(key, pairs[2 * i] === 1);
-      // A key of another type (GET's WRONGTYPE) exists and holds no string value to compare.
-      value.set(key, (pairs[2 * i + 1] ?? null) as string | null);
-    });
-    const holds = (g: Guard) => !isOff(g) || guardHolds(g, exists.get(g.key) === true, value.get(g.key) ?? null);
+    const failed = replies.length < 2 ? new Error('no reply to the guard check') : replies.find(([error]) => error)?.[0];
+    if (failed) throw failed;
+    const pairs = replies[1]![1] as (number | string | null)[];
+    const at = new Map(keys.map((key, i) => [key, 2 * i]));
+    // A key of another type (GET's WRONGTYPE) exists and holds no string value to compare.
+    const holds = (g: Guard) =>
+      !isOff(g) || guardHolds(g, pairs[at.get(g.key)!] === 1, (pairs[at.get(g.key)! + 1] ?? null) as string | null);
     return new Set(items.filter((item) => !item.recorder!.guards.every(holds)));
   }
 
@@ -293,7 +287,7 @@ export class TransactionCommitter implements Committer {
     const refused = await batch.check(this.connection, touchedKeys(accepted));
     const applying = accepted.filter((item) => item.answer === 'committed' || item.answer === 'superseded');
     const ackOnly = new Set(applying.filter((item) => item.answer === 'superseded'));
-    const result = await this.build(source, applying, ackOnly, ackOnly).run(this.connection, true);
+    const result = await this.build(source, applying, undefined, ackOnly).run(this.connection, true);
     return result && { ...result, effectFailures: [...refused, ...result.effectFailures] };
   }
 
@@ -301,7 +295,7 @@ export class TransactionCommitter implements Committer {
     source: CommitSource | undefined,
     accepted: readonly Item[],
     /** Items whose 'off' guard did not hold under WATCH (see guardChecks). */
-    refused: ReadonlySet<Item>,
+    refused: ReadonlySet<Item> = new Set(),
     /**
      * Set for a batch that goes out as plain commands (see commitPlain): the items acknowledged with
      * nothing of theirs applied (superseded), the others' newest-wins ids as commands of their own.
