@@ -109,9 +109,9 @@ function packItem(item: readonly unknown[]): string {
  *   the transaction would (WATCH is not needed: the script is atomic). An item failing one is
  *   refused (answered conflicted), and so is every later item touching a key it touches;
  * - 'c': a chained guard, `value` expected in a key an earlier item of the batch sets;
- * - 't': a key the item touches that its commands do not show (a guard checked elsewhere, a
- *   write a later item's overwrites), for the refusal of later items touching it;
- * - 'r': as 't', of a guard that did not hold when checked elsewhere: the item is refused.
+ * - 't': a key the item writes that its commands do not show (a later item's write overwrites
+ *   it), for the refusal of later items touching it;
+ * - 'r': the key of a guard that did not hold when the committer read it: the item is refused.
  */
 export type GuardCheck = readonly [kind: 'a' | 'e' | 'c' | 't' | 'r', key: string, value: string];
 
@@ -182,29 +182,22 @@ export class BatchScript<Item extends CommitItem> {
   }
 
   /**
-   * Runs the batch and answers each item; null when a WATCHed key changed and nothing ran.
-   * Normally one script call, inside MULTI/EXEC on a connection holding WATCHes, else alone
-   * (atomic by itself). A plain batch (see check) sends every command as itself and one XACK:
-   * still one transaction, but a failed write cannot hold back its ack, and it answers nothing.
+   * Runs the batch and answers each item: one script call, atomic by itself. A plain batch (see
+   * check) sends every command as itself and one XACK in one MULTI/EXEC, answering nothing (a
+   * failed write cannot hold back its ack), and is null when a WATCHed key changed and nothing ran.
    */
-  async run(connection: RedisClient, watched: boolean): Promise<CommitReport<Item> | null> {
+  async run(connection: RedisClient): Promise<CommitReport<Item> | null> {
     this.endItem();
-    // Nothing to write or acknowledge.
     if (this.commands.length === 0 && this.entries.length === 0) {
-      if (watched) await connection.unwatch();
-      if (!this.plain) for (const item of this.itemOfGroup) item.answer = 'committed';
+      // Nothing to write or acknowledge.
+      if (this.plain) await connection.unwatch();
+      else for (const item of this.itemOfGroup) item.answer = 'committed';
       return { effectFailures: [] };
     }
-    if (!watched && !this.plain) return this.scriptResult(await connection.qgRunBatch(...this.args));
+    if (!this.plain) return this.scriptResult(await connection.qgRunBatch(...this.args));
     const transaction = connection.multi();
-    if (!this.plain) {
-      // The body, not the hash: ioredis cannot send it again inside a transaction on a NOSCRIPT
-      // (that answer comes with EXEC's, after the transaction ran).
-      transaction.eval(RUN_BATCH, 0, ...this.args);
-    } else {
-      queueCommands(transaction, this.commands);
-      if (this.source && this.entries.length > 0) transaction.xack(this.source.stream, this.source.group, ...this.entries);
-    }
+    queueCommands(transaction, this.commands);
+    if (this.source && this.entries.length > 0) transaction.xack(this.source.stream, this.source.group, ...this.entries);
     let replies: [Error | null, unknown][] | null;
     try {
       replies = await transaction.exec();
@@ -213,13 +206,7 @@ export class BatchScript<Item extends CommitItem> {
       const previous = (error as { previousErrors?: Error[] }).previousErrors?.[0];
       throw previous ?? error;
     }
-    if (replies === null) return null;
-    if (this.plain) return this.plainResult(replies);
-    const [[error, reply] = [new Error('no reply from the transaction'), null]] = replies;
-    // The script failing as a whole (not one of its commands) is not a per-message problem:
-    // the consumer then checks which of its entries are still pending.
-    if (error) throw error;
-    return this.scriptResult(reply);
+    return replies && this.plainResult(replies);
   }
 
   /**

@@ -17,9 +17,14 @@ export interface Committer {
 /**
  * Reads each guarded key's existence and string value: EXISTS, not GET alone, since a guard on a
  * hash or set key must see it exists (GET answers nil, or WRONGTYPE, which is no value). Any
- * other failure fails the check as a whole.
+ * other failure fails the read as a whole.
  */
 const CHECK_GUARDED_KEYS = lua('check-guarded-keys');
+
+/** What readSwitches read of a key: its string value, null when absent, false when of another type. */
+type Switches = ReadonlyMap<string, string | null | false>;
+
+const NO_SWITCHES: Switches = new Map();
 
 /** The single-node committer checks chained guards inside its transaction (see isChained). */
 const CHAIN = { chain: true } as const;
@@ -126,8 +131,6 @@ function touchedKeys(items: readonly CommitItem[]): string[] {
   return [...keys];
 }
 
-const isOff = (guard: Guard) => guard.kind === 'off';
-
 /** Whether some item has a guard (most batches of most gates have none: the heat gate's never). */
 function anyGuarded(items: readonly CommitItem[]): boolean {
   for (const item of items) if ((item.recorder?.guards.length ?? 0) > 0) return true;
@@ -179,16 +182,15 @@ function overwrittenWrites(accepted: readonly CommitItem[]): Set<Effect> {
 
 /**
  * What the batch script checks or notes of an item at its turn (see GuardCheck): its chained
- * guards, its absent and equals guards, its 'off' guards' keys (checked under WATCH: 'r' when
- * one did not hold) and the keys of its writes a later item overwrites (not sent), so that an
- * item refused for a guard holds back every later item touching a key it touches, as
- * inStreamOrder would.
+ * guards, its absent and equals guards, its 'off' guards (see readSwitches) and the keys of its
+ * writes a later item overwrites (not sent), so that an item refused for a guard holds back every
+ * later item touching a key it touches, as inStreamOrder would.
  */
 function guardChecks(
   item: CommitItem,
   chained: ReadonlyMap<Guard, CommitItem> | undefined,
   overwritten: ReadonlySet<Effect>,
-  refused: ReadonlySet<CommitItem>,
+  switches: Switches,
 ): readonly GuardCheck[] {
   const recorder = item.recorder;
   // Nearly every item: nothing to check, and no array made for it.
@@ -196,7 +198,13 @@ function guardChecks(
   const checks: GuardCheck[] = [];
   for (const guard of recorder.guards) {
     if (guard.kind === 'equals') checks.push([chained?.has(guard) === true ? 'c' : 'e', guard.key, guard.value]);
-    else checks.push([guard.kind === 'absent' ? 'a' : refused.has(item) ? 'r' : 't', guard.key, '']);
+    else if (guard.kind === 'absent') checks.push(['a', guard.key, '']);
+    else {
+      // Judged on the value read; the script checks the key still holds it (or is still absent).
+      const value = switches.get(guard.key)!;
+      if (!guardHolds(guard, value !== null, value === false ? null : value)) checks.push(['r', guard.key, '']);
+      else checks.push(value === null ? ['a', guard.key, ''] : ['e', guard.key, String(value)]);
+    }
   }
   if (overwritten.size > 0)
     for (const effect of recorder.effects) if (overwritten.has(effect) && effect.op !== 'emit') checks.push(['t', effect.key, '']);
@@ -207,9 +215,9 @@ const NO_CHECKS: readonly GuardCheck[] = Object.freeze([]);
 
 /**
  * Commits a batch on one Redis node: every accepted item's effects, the dead-letter entries and
- * one XACK for all their entries in a single MULTI/EXEC, so a crash can never separate an
- * output from its ack. Items with guards are checked under WATCH first; the connection must be
- * dedicated to this committer because WATCH and MULTI are per connection.
+ * one XACK for all their entries in one script call, so a crash can never separate an output from
+ * its ack (an oversized batch: one MULTI/EXEC, see commitPlain). The connection must be dedicated
+ * to this committer, because WATCH and MULTI are per connection.
  */
 export class TransactionCommitter implements Committer {
   constructor(
@@ -223,55 +231,32 @@ export class TransactionCommitter implements Committer {
     // The connection queues nothing while down (a WATCH does not survive a reconnect), so a
     // commit asked for during a reconnect (a job, at start) waits for it instead of failing.
     await waitUntilReady(this.connection);
-    const first = inStreamOrder(items, new Set(), CHAIN);
-    const conflicted = first.deferred;
-    let accepted = first.accepted;
-
+    const { accepted, deferred } = inStreamOrder(items, undefined, CHAIN);
     for (;;) {
-      // The script checks chained, absent and equals guards itself at each item's turn (see
-      // GuardCheck): WATCH on Redis 7.0 costs time quadratic in the keys a connection watches, and
-      // a governor batch guards ~1,000 idempotency keys. Left to WATCH: 'off' guards, compared
-      // trimmed and lower-cased as JavaScript does it, which Lua's string functions do not match
-      // for every text (a batch has few such keys); the script refuses the items whose did not hold.
-      const guarded = accepted.filter((item) => item.recorder?.guards.some(isOff) === true);
-      const refused = guarded.length > 0 ? await this.watchAndCheck(guarded) : new Set<Item>();
-      const batch = this.build(source, accepted, refused);
-      const result = batch.oversized
-        ? await this.commitPlain(source, accepted, batch)
-        : await batch.run(this.connection, guarded.length > 0);
-      if (result !== null) {
-        for (const item of conflicted) item.answer = 'conflicted';
-        return result;
-      }
-      // WATCH fired: a watched key changed between check and EXEC. Nothing applied; the guarded
-      // items re-run their handlers, the rest are committed again.
-      const ordered = inStreamOrder(accepted, new Set(guarded), CHAIN);
-      conflicted.push(...ordered.deferred);
-      accepted = ordered.accepted;
+      const batch = this.build(source, accepted, await this.readSwitches(accepted));
+      const report = batch.oversized ? await this.commitPlain(source, accepted, batch) : await batch.run(this.connection);
+      // Null: WATCH fired on an oversized batch, nothing applied; it is checked and sent again.
+      if (report === null) continue;
+      for (const item of deferred) item.answer = 'conflicted';
+      return report;
     }
   }
 
-  /** WATCHes the items' 'off' guard keys and returns the items whose 'off' guards do not all hold. */
-  private async watchAndCheck<Item extends CommitItem>(items: readonly Item[]): Promise<Set<Item>> {
-    const keys = [...new Set(items.flatMap((item) => item.recorder!.guards.filter(isOff).map((g) => g.key)))];
-    // WATCH and the check in one round trip, the check as one script rather than an EXISTS and a
-    // GET per key. The connection runs them in order, so the check reads under the WATCH.
-    const replies =
-      (await this.connection
-        .pipeline()
-        .watch(...keys)
-        .eval(CHECK_GUARDED_KEYS, keys.length, ...keys)
-        .exec()) ?? [];
-    // A failed read (a lost connection) must never pass for an absent key: the consumer then
-    // re-checks what is pending and commits again, under a fresh WATCH.
-    const failed = replies.length < 2 ? new Error('no reply to the guard check') : replies.find(([error]) => error)?.[0];
-    if (failed) throw failed;
-    const pairs = replies[1]![1] as (number | string | null)[];
-    const at = new Map(keys.map((key, i) => [key, 2 * i]));
-    // A key of another type (GET's WRONGTYPE) exists and holds no string value to compare.
-    const holds = (g: Guard) =>
-      !isOff(g) || guardHolds(g, pairs[at.get(g.key)!] === 1, (pairs[at.get(g.key)! + 1] ?? null) as string | null);
-    return new Set(items.filter((item) => !item.recorder!.guards.every(holds)));
+  /**
+   * The value of each 'off' guard's key. The script checks chained, absent and equals guards
+   * itself, but an 'off' guard compares the value trimmed and lower-cased as JavaScript does it,
+   * which Lua's string functions do not match for every text: it is judged here on the value read,
+   * and the script checks the key still holds that value (see guardChecks). A failed read (a lost
+   * connection) throws, never passes for an absent key: the consumer then re-checks what is
+   * pending and commits again.
+   */
+  private async readSwitches(items: readonly CommitItem[]): Promise<Switches> {
+    if (!anyGuarded(items)) return NO_SWITCHES;
+    const keys = new Set<string>();
+    for (const item of items) for (const guard of item.recorder?.guards ?? []) if (guard.kind === 'off') keys.add(guard.key);
+    if (keys.size === 0) return NO_SWITCHES;
+    const pairs = (await this.connection.eval(CHECK_GUARDED_KEYS, keys.size, ...keys)) as (number | string | null)[];
+    return new Map([...keys].map((key, i) => [key, pairs[2 * i] === 1 ? ((pairs[2 * i + 1] as string | null) ?? false) : null]));
   }
 
   /**
@@ -287,15 +272,14 @@ export class TransactionCommitter implements Committer {
     const refused = await batch.check(this.connection, touchedKeys(accepted));
     const applying = accepted.filter((item) => item.answer === 'committed' || item.answer === 'superseded');
     const ackOnly = new Set(applying.filter((item) => item.answer === 'superseded'));
-    const result = await this.build(source, applying, undefined, ackOnly).run(this.connection, true);
+    const result = await this.build(source, applying, NO_SWITCHES, ackOnly).run(this.connection);
     return result && { ...result, effectFailures: [...refused, ...result.effectFailures] };
   }
 
   private build<Item extends CommitItem>(
     source: CommitSource | undefined,
     accepted: readonly Item[],
-    /** Items whose 'off' guard did not hold under WATCH (see guardChecks). */
-    refused: ReadonlySet<Item> = new Set(),
+    switches: Switches,
     /**
      * Set for a batch that goes out as plain commands (see commitPlain): the items acknowledged with
      * nothing of theirs applied (superseded), the others' newest-wins ids as commands of their own.
@@ -306,7 +290,7 @@ export class TransactionCommitter implements Committer {
     const chained = chainedGuards(accepted);
     const overwritten = overwrittenWrites(accepted);
     for (const item of accepted)
-      script.addItem(item, guardChecks(item, chained.get(item), overwritten, refused), overwritten, ackOnly?.has(item) === true);
+      script.addItem(item, guardChecks(item, chained.get(item), overwritten, switches), overwritten, ackOnly?.has(item) === true);
     return script;
   }
 }
