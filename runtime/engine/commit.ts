@@ -26,19 +26,12 @@ type Switches = ReadonlyMap<string, string | null | false>;
 
 const NO_SWITCHES: Switches = new Map();
 
-/** The single-node committer checks chained guards inside its transaction (see isChained). */
-const CHAIN = { chain: true } as const;
-
-/** Whether a guard holds for a key that exists (or not) with a string value (or none). */
-export function guardHolds(guard: Guard, exists: boolean, value: string | null): boolean {
-  switch (guard.kind) {
-    case 'absent':
-      return !exists;
-    case 'equals':
-      return value === guard.value;
-    case 'off':
-      return !exists || (value !== null && guard.offValues.includes(value.trim().toLowerCase()));
-  }
+/**
+ * Whether a switch guard holds for a key that exists (or not) with a string value (or none). The
+ * other guards are compared in Redis (the commit script, a lease's take).
+ */
+export function guardHolds(guard: Extract<Guard, { kind: 'off' }>, exists: boolean, value: string | null): boolean {
+  return !exists || (value !== null && guard.offValues.includes(value.trim().toLowerCase()));
 }
 
 /**
@@ -231,7 +224,8 @@ export class TransactionCommitter implements Committer {
     // The connection queues nothing while down (a WATCH does not survive a reconnect), so a
     // commit asked for during a reconnect (a job, at start) waits for it instead of failing.
     await waitUntilReady(this.connection);
-    const { accepted, deferred } = inStreamOrder(items, undefined, CHAIN);
+    // The script checks chained guards at their turn (see isChained).
+    const { accepted, deferred } = inStreamOrder(items, undefined, { chain: true });
     for (;;) {
       const batch = this.build(source, accepted, await this.readSwitches(accepted));
       const report = batch.oversized ? await this.commitPlain(source, accepted, batch) : await batch.run(this.connection);
