@@ -96,11 +96,6 @@ async function commitDeliveries(
     const rerun = new Set([...conflicted, ...orphaned]);
     return deliveries.filter((delivery) => rerun.has(delivery));
   };
-  const landedOrOrphaned = async (attempted: Delivery[]): Promise<Delivery[]> => {
-    const { pending, orphans } = await withoutLanded(env, attempted);
-    orphaned.push(...orphans);
-    return pending;
-  };
   for (;;) {
     if (todo.length === 0) return toRunAgain([]);
     let report: CommitReport<Delivery>;
@@ -113,7 +108,9 @@ async function commitDeliveries(
       if (env.stopping()) return ABANDONED;
       await backoff(env, ++failures);
       await env.waitForRedis();
-      todo = await landedOrOrphaned(todo);
+      const { pending, orphans } = await withoutLanded(env, todo);
+      orphaned.push(...orphans);
+      todo = pending;
       continue;
     }
     env.health.noteWriteAccepted();
