@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { startTestRedis } from '../test/support/redis-server.js';
 
 const lua = (name: string): string => readFileSync(new URL(`../runtime/lua/${name}.lua`, import.meta.url), 'utf8');
-const RUN_BATCH = [lua('older-stream-id'), lua('dead-letter-append'), lua('run-batch')].join('\n');
+const RUN_BATCH = ['local check_only = false', lua('older-stream-id'), lua('dead-letter-append'), lua('run-batch')].join('\n');
 
 function commandsOf(i: number): string[][] {
   const calibrated = ['XADD', 'out', 'MAXLEN', '~', '100000', '*'];

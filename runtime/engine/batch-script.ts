@@ -1,6 +1,6 @@
 import { ReplyError, type Result } from 'ioredis';
 import type { Effect } from './effects.js';
-import type { CommitItem } from './delivery.js';
+import type { CommitAnswer, CommitItem } from './delivery.js';
 import { compareStreamIds } from '../../schemas/fields.js';
 import { DEAD_LETTER_APPEND, DEAD_LETTER_APPEND_FUNCTION } from './dead-letter.js';
 import { lua } from './lua.js';
@@ -21,6 +21,14 @@ export interface CommitSource {
   readonly consumer: string;
   /** Hash (field: group) where the commit records where the group would restart if lost (see groupCursorKey). */
   readonly cursorKey?: string;
+}
+
+/** What a commit reports beyond each item's answer (set on the item: see CommitAnswer). */
+export interface CommitReport<Item = unknown> {
+  /** Commands Redis rejected (their items are withheld; the rest of the transaction applied). */
+  readonly effectFailures: EffectFailure<Item>[];
+  /** Dead letters the commit's per-gate bound removed from the dead-letter stream (exact); absent when none. */
+  readonly trimmed?: number;
 }
 
 /** A command Redis rejected inside a commit (the rest of the commit applied). */
@@ -47,12 +55,28 @@ export const OLDER_STREAM_ID = lua('older-stream-id');
  * consumer that stalled past CLAIM_IDLE_MS can never write outputs a reclaimer also writes.
  * Commands go through redis.pcall, so, as inside MULTI, a command Redis rejects fails alone and
  * the others apply. An item whose condition key holds a later id than its own is acknowledged
- * without its commands. Answers {failed command numbers and errors interleaved, lost, superseded,
- * withheld, waiting and unguarded item numbers, trimmed}, all 1-based. replicate_commands:
- * Redis 5 and 6 refuse writes after XADD's random id otherwise.
+ * without its commands. Answers {failed command numbers (1-based) and errors interleaved, each
+ * item's answer as one letter (see ANSWERS), trimmed}. replicate_commands: Redis 5 and 6 refuse
+ * writes after XADD's random id otherwise.
+ *
+ * With check_only it writes nothing and acknowledges nothing, and answers what it would have done
+ * (see BatchScript.check).
  */
 // The script's helpers first: Lua's local functions must be defined before the body calls them.
-const RUN_BATCH = [OLDER_STREAM_ID, DEAD_LETTER_APPEND_FUNCTION, lua('run-batch')].join('\n');
+const batchScript = (checkOnly: boolean) =>
+  [`local check_only = ${checkOnly}`, OLDER_STREAM_ID, DEAD_LETTER_APPEND_FUNCTION, lua('run-batch')].join('\n');
+const RUN_BATCH = batchScript(false);
+const CHECK_BATCH = batchScript(true);
+
+/** RUN_BATCH's answer letters. */
+const ANSWERS: Readonly<Record<string, CommitAnswer>> = {
+  k: 'committed',
+  s: 'superseded',
+  c: 'conflicted',
+  l: 'lost',
+  w: 'waiting',
+  h: 'withheld',
+};
 
 /** Defines RUN_BATCH on a connection, once: ioredis then sends it by hash, and its body when Redis answers NOSCRIPT. */
 export function defineBatchCommand(connection: RedisClient): void {
@@ -83,33 +107,17 @@ function packItem(item: readonly unknown[]): string {
  * - 'a': the key must not exist, and 'e': it must hold exactly `value` (a string), both on keys no
  *   earlier item of the batch writes, checked before anything else of the item, as a check before
  *   the transaction would (WATCH is not needed: the script is atomic). An item failing one is
- *   refused (answered unguarded), and so is every later item touching a key it touches;
+ *   refused (answered conflicted), and so is every later item touching a key it touches;
  * - 'c': a chained guard, `value` expected in a key an earlier item of the batch sets;
- * - 't': a key the item touches that its commands do not show (a guard checked elsewhere, a
- *   write a later item's overwrites), for the refusal of later items touching it.
+ * - 't': a key the item writes that its commands do not show (a later item's write overwrites
+ *   it), for the refusal of later items touching it;
+ * - 'r': the key of a guard that did not hold when the committer read it: the item is refused.
  */
-export type GuardCheck = readonly [kind: 'a' | 'e' | 'c' | 't', key: string, value: string];
-
-export interface BatchResult<Item> {
-  readonly failures: EffectFailure<Item>[];
-  /** Items skipped because their entry was no longer this consumer's. */
-  readonly lost: Item[];
-  /** Items acknowledged without their effects: their condition key held a later id. */
-  readonly superseded: Item[];
-  /** Items left unacknowledged because a write of theirs failed (see failures): retried later. */
-  readonly withheld: Item[];
-  /** Items held back, nothing applied, until an earlier pending entry with the same order field value commits. */
-  readonly waiting: Item[];
-  /** Items whose guard did not hold at their turn, or that touch a key of such an item: nothing applied, to re-run (see GuardCheck). */
-  readonly unguarded: Item[];
-  /** Dead letters the batch's per-gate bound removed from the stream (see DEAD_LETTER_APPEND). */
-  readonly trimmed: number;
-}
+export type GuardCheck = readonly [kind: 'a' | 'e' | 'c' | 't' | 'r', key: string, value: string];
 
 /**
  * One batch's writes, laid out as RUN_BATCH reads them: the batch's own arguments, then one
- * packed argument per item (its commands kept as arrays too, for a batch too large for the
- * script, which goes out as plain commands).
+ * packed argument per item (its commands kept as arrays too, for a plain batch: see check).
  */
 export class BatchScript<Item extends CommitItem> {
   private readonly args: string[];
@@ -119,32 +127,22 @@ export class BatchScript<Item extends CommitItem> {
   private readonly commandItems: Item[] = [];
   private readonly commandEffects: (Effect | undefined)[] = [];
   private open: { readonly head: unknown[]; readonly commands: string[][] } | undefined;
-  private tooLarge: boolean;
+  /** True when a command is too large for the script (see check). */
+  oversized = false;
 
   constructor(
     private readonly source: CommitSource | undefined,
     private readonly streamMaxLen: number,
-    /** Sent as plain commands whatever its size (a rebuilt oversized batch: see run). */
+    /** Sent as plain commands (the applying items of an oversized batch: see check). */
     private readonly plain = false,
   ) {
-    this.tooLarge = plain;
     this.args = [source?.stream ?? '', source?.group ?? '', source?.consumer ?? '', '', '', source?.cursorKey ?? ''];
-  }
-
-  /** True when the batch has nothing to write or acknowledge. */
-  get empty(): boolean {
-    return this.commandItems.length === 0 && this.entries.length === 0;
-  }
-
-  /** True when a command is too large for the script: the batch then goes out as plain commands. */
-  get oversized(): boolean {
-    return this.tooLarge;
   }
 
   /**
    * Adds `item`: its entry, acknowledged with its commands when there is a source, applied only
-   * if its newest-wins condition and `checks` hold (a plain batch cannot check them: the committer
-   * checks them itself, see TransactionCommitter), and its commands but the `overwritten` writes.
+   * if its newest-wins condition and `checks` hold (a plain batch cannot check them: see check),
+   * and its commands but the `overwritten` writes.
    * In a plain batch an `ackOnly` item sends no command, and the others' newest-wins ids are SETs
    * of their own.
    */
@@ -175,7 +173,7 @@ export class BatchScript<Item extends CommitItem> {
   private track(commands: readonly string[][], owner: Effect | undefined): void {
     const item = this.itemOfGroup[this.itemOfGroup.length - 1]!;
     for (const command of commands) {
-      if (command.length > SCRIPT_MAX_COMMAND_ARGS) this.tooLarge = true;
+      if (command.length > SCRIPT_MAX_COMMAND_ARGS) this.oversized = true;
       this.commands.push(command);
       this.open!.commands.push(command);
       this.commandItems.push(item);
@@ -184,28 +182,22 @@ export class BatchScript<Item extends CommitItem> {
   }
 
   /**
-   * Runs the batch; null when a WATCHed key changed and nothing ran. Normally one script call,
-   * inside MULTI/EXEC on a connection holding WATCHes, else alone (atomic by itself). An oversized
-   * batch sends every command as itself and one XACK: still one transaction, but the ownership of
-   * its entries is then only what the consumer checked before committing, and a failed write
-   * cannot hold back its ack (the committer checks what it can first: see TransactionCommitter).
+   * Runs the batch and answers each item: one script call, atomic by itself. A plain batch (see
+   * check) sends every command as itself and one XACK in one MULTI/EXEC, answering nothing (a
+   * failed write cannot hold back its ack), and is null when a WATCHed key changed and nothing ran.
    */
-  async run(connection: RedisClient, watched: boolean): Promise<BatchResult<Item> | null> {
+  async run(connection: RedisClient): Promise<CommitReport<Item> | null> {
     this.endItem();
-    if (this.empty) {
-      if (watched) await connection.unwatch();
-      return { failures: [], lost: [], superseded: [], withheld: [], waiting: [], unguarded: [], trimmed: 0 };
+    if (this.commands.length === 0 && this.entries.length === 0) {
+      // Nothing to write or acknowledge.
+      if (this.plain) await connection.unwatch();
+      else for (const item of this.itemOfGroup) item.answer = 'committed';
+      return { effectFailures: [] };
     }
-    if (!watched && !this.tooLarge) return this.scriptResult(await connection.qgRunBatch(...this.args));
+    if (!this.plain) return this.scriptResult(await connection.qgRunBatch(...this.args));
     const transaction = connection.multi();
-    if (!this.tooLarge) {
-      // The body, not the hash: ioredis cannot send it again inside a transaction on a NOSCRIPT
-      // (that answer comes with EXEC's, after the transaction ran).
-      transaction.eval(RUN_BATCH, 0, ...this.args);
-    } else {
-      queueCommands(transaction, this.commands);
-      if (this.source && this.entries.length > 0) transaction.xack(this.source.stream, this.source.group, ...this.entries);
-    }
+    queueCommands(transaction, this.commands);
+    if (this.source && this.entries.length > 0) transaction.xack(this.source.stream, this.source.group, ...this.entries);
     let replies: [Error | null, unknown][] | null;
     try {
       replies = await transaction.exec();
@@ -214,49 +206,40 @@ export class BatchScript<Item extends CommitItem> {
       const previous = (error as { previousErrors?: Error[] }).previousErrors?.[0];
       throw previous ?? error;
     }
-    if (replies === null) return null;
-    if (this.tooLarge) return this.plainResult(replies);
-    const [[error, reply] = [new Error('no reply from the transaction'), null]] = replies;
-    // The script failing as a whole (not one of its commands) is not a per-message problem:
-    // the consumer then checks which of its entries are still pending.
-    if (error) throw error;
-    return this.scriptResult(reply);
+    return replies && this.plainResult(replies);
   }
 
-  /** The replies of an oversized batch's plain commands (see run). */
-  private plainResult(replies: [Error | null, unknown][]): BatchResult<Item> {
+  /**
+   * For an oversized batch, which the script cannot run (a command past Lua's unpack limit): under
+   * WATCH on `keys` (every key the script reads or the batch writes), runs the script writing
+   * nothing, which answers each item as it would have; returns the writes it found would fail. The
+   * committer sends the items it would apply as a plain batch. The entries' ownership and the
+   * earlier pending entries (stream order) are not WATCHed: as they were just before EXEC.
+   */
+  async check(connection: RedisClient, keys: readonly string[]): Promise<EffectFailure<Item>[]> {
+    this.endItem();
+    await connection.watch(...keys);
+    return this.scriptResult(await connection.eval(CHECK_BATCH, 0, ...this.args)).effectFailures;
+  }
+
+  /** The replies of a plain batch's commands (see run). */
+  private plainResult(replies: [Error | null, unknown][]): CommitReport<Item> {
     const failures: EffectFailure<Item>[] = [];
     let trimmed = 0;
     replies.forEach(([error, reply], i) => {
       if (error) failures.push(this.failure(i, error));
       else if (i < this.commands.length && this.commands[i]![0] === DEAD_LETTER_APPEND) trimmed += Number(reply);
     });
-    return { failures, lost: [], superseded: [], withheld: [], waiting: [], unguarded: [], trimmed };
+    return trimmed > 0 ? { effectFailures: failures, trimmed } : { effectFailures: failures };
   }
 
-  /** RUN_BATCH's answer, its item numbers turned back into items. */
-  private scriptResult(reply: unknown): BatchResult<Item> {
-    const [failed, lost, superseded, withheld, waiting, unguarded, trimmed] = reply as [
-      (number | string)[],
-      number[],
-      number[],
-      number[],
-      number[],
-      number[],
-      number,
-    ];
+  /** RUN_BATCH's answer: each item's answer set, the failed commands' numbers turned back into items. */
+  private scriptResult(reply: unknown): CommitReport<Item> {
+    const [failed, answers, trimmed] = reply as [(number | string)[], string, number];
     const failures: EffectFailure<Item>[] = [];
     for (let i = 0; i < failed.length; i += 2) failures.push(this.failure(Number(failed[i]) - 1, new ReplyError(String(failed[i + 1]))));
-    const items = (groups: number[]) => groups.map((group) => this.itemOfGroup[group - 1]!);
-    return {
-      failures,
-      lost: items(lost),
-      superseded: items(superseded),
-      withheld: items(withheld),
-      waiting: items(waiting),
-      unguarded: items(unguarded),
-      trimmed,
-    };
+    for (let i = 0; i < answers.length; i++) this.itemOfGroup[i]!.answer = ANSWERS[answers[i]!];
+    return trimmed > 0 ? { effectFailures: failures, trimmed } : { effectFailures: failures };
   }
 
   private failure(command: number, error: Error): EffectFailure<Item> {
@@ -268,6 +251,6 @@ export class BatchScript<Item extends CommitItem> {
     const open = this.open;
     if (open === undefined) return;
     this.open = undefined;
-    if (!this.tooLarge) this.args.push(packItem([...open.head, open.commands]));
+    if (!this.plain) this.args.push(packItem([...open.head, open.commands]));
   }
 }

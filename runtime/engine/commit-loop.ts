@@ -1,4 +1,4 @@
-import { chainedPredecessors, type CommitReport, type CommitSource, type Committer } from './commit.js';
+import { chainedGuards, type CommitAnswer, type CommitReport, type CommitSource, type Committer } from './commit.js';
 import { doubling, retryPolicy } from './retry-policy.js';
 import type { Delivery, PreparedBatch } from './delivery.js';
 import type { RootLogger } from './logger.js';
@@ -96,11 +96,6 @@ async function commitDeliveries(
     const rerun = new Set([...conflicted, ...orphaned]);
     return deliveries.filter((delivery) => rerun.has(delivery));
   };
-  const landedOrOrphaned = async (attempted: Delivery[]): Promise<Delivery[]> => {
-    const { pending, orphans } = await withoutLanded(env, attempted);
-    orphaned.push(...orphans);
-    return pending;
-  };
   for (;;) {
     if (todo.length === 0) return toRunAgain([]);
     let report: CommitReport<Delivery>;
@@ -113,31 +108,23 @@ async function commitDeliveries(
       if (env.stopping()) return ABANDONED;
       await backoff(env, ++failures);
       await env.waitForRedis();
-      todo = await landedOrOrphaned(todo);
+      const { pending, orphans } = await withoutLanded(env, todo);
+      orphaned.push(...orphans);
+      todo = pending;
       continue;
     }
     env.health.noteWriteAccepted();
     // Counted whatever became of the items: a trim that ran removed its entries for good.
     env.settle.trimmed(report.trimmed ?? 0);
-    const committed: Delivery[] = [];
-    const superseded: Delivery[] = [];
+    const answered = (...answers: CommitAnswer[]) => todo.filter((delivery) => answers.includes(delivery.answer!));
+    const committed = answered('committed');
+    const superseded = answered('superseded');
+    const withheld = answered('withheld');
     /** Conflicted or waiting: to run again (in batch order). */
-    const conflicted: Delivery[] = [];
-    const withheld: Delivery[] = [];
-    let lost = 0;
-    let waiting = false;
-    for (const delivery of todo) {
-      const said = delivery.answer;
-      if (said === 'committed') committed.push(delivery);
-      else if (said === 'superseded') superseded.push(delivery);
-      else if (said === 'withheld') withheld.push(delivery);
-      else if (said === 'conflicted' || said === 'waiting') {
-        conflicted.push(delivery);
-        if (said === 'waiting') waiting = true;
-      }
-      // Lost, or unanswered (every committer answers each item): left pending, to its new owner.
-      else lost += 1;
-    }
+    const conflicted = answered('conflicted', 'waiting');
+    const waiting = conflicted.some((delivery) => delivery.answer === 'waiting');
+    // Lost, or unanswered (every committer answers each item): left pending, to its new owner.
+    const lost = todo.length - committed.length - superseded.length - withheld.length - conflicted.length;
     if (lost > 0) {
       env.metrics.commitFailures.inc({ handler: env.handlerName, cause: 'lost_ownership' }, lost);
       env.log.warn(
@@ -158,9 +145,7 @@ async function commitDeliveries(
     env.settle.writeFailures(report.effectFailures);
     if (conflicted.length > 0) {
       // Re-run the conflicted ones first; the withheld ones are tried again with them.
-      return toRunAgain(
-        todo.filter((delivery) => delivery.answer === 'withheld' || delivery.answer === 'conflicted' || delivery.answer === 'waiting'),
-      );
+      return toRunAgain(answered('withheld', 'conflicted', 'waiting'));
     }
     if (env.stopping()) return ABANDONED;
     await backoff(env, ++failures);
@@ -207,13 +192,13 @@ async function withoutLanded(env: CommitLoopEnv, todo: Delivery[]): Promise<{ pe
     env.onProgress();
     await env.settle.committed(landed);
   }
-  const chained = chainedPredecessors(todo);
+  const chained = chainedGuards(todo);
   const kept = new Set<Delivery>();
   const orphans: Delivery[] = [];
   for (const delivery of todo) {
     if (!stillPending.has(delivery.entryId!)) continue;
     const on = chained.get(delivery);
-    if (on !== undefined && on.some((predecessor) => !kept.has(predecessor))) orphans.push(delivery);
+    if (on !== undefined && [...on.values()].some((predecessor) => !kept.has(predecessor))) orphans.push(delivery);
     else kept.add(delivery);
   }
   return { pending: todo.filter((delivery) => kept.has(delivery)), orphans };

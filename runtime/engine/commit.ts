@@ -1,32 +1,13 @@
-import { ReplyError } from 'ioredis';
-import {
-  BatchScript,
-  defineBatchCommand,
-  type BatchResult,
-  type CommitSource,
-  type EffectFailure,
-  type GuardCheck,
-} from './batch-script.js';
-import type { CommitAnswer, CommitItem } from './delivery.js';
+import { BatchScript, defineBatchCommand, type CommitReport, type CommitSource, type GuardCheck } from './batch-script.js';
+import type { CommitItem } from './delivery.js';
 import type { Effect, EffectRecorder, Guard } from './effects.js';
 import { waitUntilReady, type RedisClient } from './connection.js';
-import { compareStreamIds } from '../../schemas/fields.js';
 import { lua } from './lua.js';
-import { DEAD_LETTER_APPEND } from './dead-letter.js';
-import { effectCommands, extraEmitCommands } from './effect-commands.js';
 
-export type { CommitSource, EffectFailure } from './batch-script.js';
+export type { CommitReport, CommitSource, EffectFailure } from './batch-script.js';
 export type { ExtraEmit } from './effect-commands.js';
 
 export type { CommitAnswer, CommitItem } from './delivery.js';
-
-/** What a commit reports beyond each item's answer (set on the item: see CommitAnswer). */
-export interface CommitReport<Item extends CommitItem = CommitItem> {
-  /** Commands Redis rejected (their items are withheld; the rest of the transaction applied). */
-  readonly effectFailures: EffectFailure<Item>[];
-  /** Dead letters the commit's per-gate bound removed from the dead-letter stream (exact); absent when none. */
-  readonly trimmed?: number;
-}
 
 export interface Committer {
   /** Commits what it can of `items` and sets every item's answer. */
@@ -36,53 +17,21 @@ export interface Committer {
 /**
  * Reads each guarded key's existence and string value: EXISTS, not GET alone, since a guard on a
  * hash or set key must see it exists (GET answers nil, or WRONGTYPE, which is no value). Any
- * other failure fails the check as a whole.
+ * other failure fails the read as a whole.
  */
 const CHECK_GUARDED_KEYS = lua('check-guarded-keys');
 
-/** The single-node committer checks chained guards inside its transaction (see isChained). */
-const CHAIN = { chain: true } as const;
+/** What readSwitches read of a key: its string value, null when absent, false when of another type. */
+type Switches = ReadonlyMap<string, string | null | false>;
 
-/** Whether a guard holds for a key that exists (or not) with a string value (or none). */
-export function guardHolds(guard: Guard, exists: boolean, value: string | null): boolean {
-  switch (guard.kind) {
-    case 'absent':
-      return !exists;
-    case 'equals':
-      return value === guard.value;
-    case 'off':
-      return !exists || (value !== null && guard.offValues.includes(value.trim().toLowerCase()));
-  }
-}
+const NO_SWITCHES: Switches = new Map();
 
-/** The type a command's key must hold (or none), as run-batch.lua's `needs`. */
-const NEEDS: Readonly<Record<string, string>> = {
-  XADD: 'stream',
-  [DEAD_LETTER_APPEND]: 'stream',
-  HSET: 'hash',
-  SADD: 'set',
-  SREM: 'set',
-  ZADD: 'zset',
-  ZREMRANGEBYSCORE: 'zset',
-  LPUSH: 'list',
-  LTRIM: 'list',
-};
-
-/** The type each key an item writes must already hold, for writes that do not replace it (DEL, SET). */
-function requiredTypes(item: CommitItem): Map<string, string> {
-  const commands = (item.recorder?.effects ?? []).flatMap((effect) => effectCommands(effect, 0));
-  for (const extra of item.extraEmits ?? []) commands.push(...extraEmitCommands(extra));
-  const types = new Map<string, string>();
-  const replaced = new Set<string>();
-  const need = (key: string, type: string | undefined) => {
-    if (type !== undefined && !replaced.has(key) && !types.has(key)) types.set(key, type);
-  };
-  for (const [name, key, index] of commands) {
-    if (name === 'DEL' || name === 'SET') replaced.add(key!);
-    else need(key!, NEEDS[name!]);
-    if (name === DEAD_LETTER_APPEND) need(index!, 'zset');
-  }
-  return types;
+/**
+ * Whether a switch guard holds for a key that exists (or not) with a string value (or none). The
+ * other guards are compared in Redis (the commit script, a lease's take).
+ */
+export function guardHolds(guard: Extract<Guard, { kind: 'off' }>, exists: boolean, value: string | null): boolean {
+  return !exists || (value !== null && guard.offValues.includes(value.trim().toLowerCase()));
 }
 
 /**
@@ -164,47 +113,43 @@ function isChained(guard: Guard, written: ReadonlyMap<string, string | undefined
   return guard.kind === 'equals' && written.get(guard.key) === guard.value;
 }
 
+/** Every key an oversized batch's check reads or its commands write (see commitPlain). */
+function touchedKeys(items: readonly CommitItem[]): string[] {
+  const keys = new Set<string>();
+  for (const item of items) {
+    for (const key of orderedKeys(item.recorder)) keys.add(key);
+    for (const effect of item.recorder?.effects ?? []) if (effect.op === 'emit') keys.add(effect.stream);
+    for (const extra of item.extraEmits ?? []) keys.add(extra.stream).add(extra.index ?? extra.stream);
+  }
+  return [...keys];
+}
+
 /** Whether some item has a guard (most batches of most gates have none: the heat gate's never). */
 function anyGuarded(items: readonly CommitItem[]): boolean {
   for (const item of items) if ((item.recorder?.guards.length ?? 0) > 0) return true;
   return false;
 }
 
-/** Per accepted item, its guards that are chained on an earlier accepted item's write (see isChained). */
-export function chainedGuards<Item extends CommitItem>(accepted: readonly Item[]): Map<Item, Guard[]> {
-  const chained = new Map<Item, Guard[]>();
-  if (!anyGuarded(accepted)) return chained;
-  const written = new Map<string, string | undefined>();
-  for (const item of accepted) {
-    const recorder = item.recorder;
-    const own = (recorder?.guards ?? []).filter((g) => isChained(g, written));
-    if (own.length > 0) chained.set(item, own);
-    noteWrites(recorder, written);
-  }
-  return chained;
-}
-
 /**
- * The items of `items` (in the order they are committed) whose guards hold only behind an
- * earlier item of the list: an equality guard on the value that item sets (see isChained).
- * Such an item's expectation was never read from Redis: it is what the earlier item was to
- * write, and versions count up from the same number everywhere, so another writer can write the
- * same value. Whether the earlier item applied is therefore never to be judged from the value:
- * committed without that item ahead of it in the same commit, the later one must be decided
+ * Per item of `items` (in the order they are committed) with guards chained on an earlier item's
+ * write (see isChained): each such guard, with the item whose write it expects (the last before it
+ * to write the key). Such a guard's expectation was never read from Redis: it is what the earlier
+ * item was to write, and versions count up from the same number everywhere, so another writer can
+ * write the same value. Whether the earlier item applied is therefore never to be judged from the
+ * value: committed without that item ahead of it in the same commit, the later one must be decided
  * again (see the commit loop after a commit whose outcome is unknown).
  */
-export function chainedPredecessors<Item extends CommitItem>(items: readonly Item[]): Map<Item, Item[]> {
-  const predecessors = new Map<Item, Item[]>();
-  if (!anyGuarded(items)) return predecessors;
+export function chainedGuards<Item extends CommitItem>(items: readonly Item[]): Map<Item, Map<Guard, Item>> {
+  const chained = new Map<Item, Map<Guard, Item>>();
+  if (!anyGuarded(items)) return chained;
   const written = new Map<string, string | undefined>();
-  // The item whose write a chained guard expects: the last one before it to write the key.
   const writer = new Map<string, Item>();
   for (const item of items) {
-    const on = (item.recorder?.guards ?? []).filter((g) => isChained(g, written)).map((g) => writer.get(g.key)!);
-    if (on.length > 0) predecessors.set(item, on);
+    for (const guard of item.recorder?.guards ?? [])
+      if (isChained(guard, written)) chained.set(item, (chained.get(item) ?? new Map()).set(guard, writer.get(guard.key)!));
     noteWrites(item.recorder, written, (key) => writer.set(key, item));
   }
-  return predecessors;
+  return chained;
 }
 
 /**
@@ -230,18 +175,29 @@ function overwrittenWrites(accepted: readonly CommitItem[]): Set<Effect> {
 
 /**
  * What the batch script checks or notes of an item at its turn (see GuardCheck): its chained
- * guards, its absent and equals guards, its 'off' guards' keys (checked under WATCH) and the keys
- * of its writes a later item overwrites (not sent), so that an item refused for a guard holds
- * back every later item touching a key it touches, as inStreamOrder would.
+ * guards, its absent and equals guards, its 'off' guards (see readSwitches) and the keys of its
+ * writes a later item overwrites (not sent), so that an item refused for a guard holds back every
+ * later item touching a key it touches, as inStreamOrder would.
  */
-function guardChecks(item: CommitItem, chained: readonly Guard[] | undefined, overwritten: ReadonlySet<Effect>): readonly GuardCheck[] {
+function guardChecks(
+  item: CommitItem,
+  chained: ReadonlyMap<Guard, CommitItem> | undefined,
+  overwritten: ReadonlySet<Effect>,
+  switches: Switches,
+): readonly GuardCheck[] {
   const recorder = item.recorder;
   // Nearly every item: nothing to check, and no array made for it.
   if (recorder === undefined || (recorder.guards.length === 0 && overwritten.size === 0)) return NO_CHECKS;
   const checks: GuardCheck[] = [];
   for (const guard of recorder.guards) {
-    if (guard.kind === 'equals') checks.push([chained?.includes(guard) === true ? 'c' : 'e', guard.key, guard.value]);
-    else checks.push([guard.kind === 'absent' ? 'a' : 't', guard.key, '']);
+    if (guard.kind === 'equals') checks.push([chained?.has(guard) === true ? 'c' : 'e', guard.key, guard.value]);
+    else if (guard.kind === 'absent') checks.push(['a', guard.key, '']);
+    else {
+      // Judged on the value read; the script checks the key still holds it (or is still absent).
+      const value = switches.get(guard.key)!;
+      if (!guardHolds(guard, value !== null, value === false ? null : value)) checks.push(['r', guard.key, '']);
+      else checks.push(value === null ? ['a', guard.key, ''] : ['e', guard.key, String(value)]);
+    }
   }
   if (overwritten.size > 0)
     for (const effect of recorder.effects) if (overwritten.has(effect) && effect.op !== 'emit') checks.push(['t', effect.key, '']);
@@ -250,19 +206,11 @@ function guardChecks(item: CommitItem, chained: readonly Guard[] | undefined, ov
 
 const NO_CHECKS: readonly GuardCheck[] = Object.freeze([]);
 
-/** Sets each item's answer: `answer` for those in `items`, unless an earlier list named it. */
-function answer<Item extends CommitItem>(lists: readonly (readonly [CommitAnswer, readonly Item[]])[]): void {
-  for (let l = lists.length - 1; l >= 0; l--) {
-    const [said, items] = lists[l]!;
-    for (const item of items) item.answer = said;
-  }
-}
-
 /**
  * Commits a batch on one Redis node: every accepted item's effects, the dead-letter entries and
- * one XACK for all their entries in a single MULTI/EXEC, so a crash can never separate an
- * output from its ack. Items with guards are checked under WATCH first; the connection must be
- * dedicated to this committer because WATCH and MULTI are per connection.
+ * one XACK for all their entries in one script call, so a crash can never separate an output from
+ * its ack (an oversized batch: one MULTI/EXEC, see commitPlain). The connection must be dedicated
+ * to this committer, because WATCH and MULTI are per connection.
  */
 export class TransactionCommitter implements Committer {
   constructor(
@@ -276,215 +224,67 @@ export class TransactionCommitter implements Committer {
     // The connection queues nothing while down (a WATCH does not survive a reconnect), so a
     // commit asked for during a reconnect (a job, at start) waits for it instead of failing.
     await waitUntilReady(this.connection);
-    const first = inStreamOrder(items, new Set(), CHAIN);
-    const conflicted = first.deferred;
-    let accepted = first.accepted;
-
+    // The script checks chained guards at their turn (see isChained).
+    const { accepted, deferred } = inStreamOrder(items, undefined, { chain: true });
     for (;;) {
-      const chained = chainedGuards(accepted);
-      let batch = this.build(source, accepted, chained);
-      // The script checks chained, absent and equals guards itself at each item's turn (see
-      // GuardCheck): WATCH on Redis 7.0 costs time quadratic in the keys a connection watches, and
-      // a governor batch guards ~1,000 idempotency keys. Left to WATCH: 'off' guards (compared
-      // trimmed and lower-cased as JavaScript does it, which Lua's string functions do not match
-      // for every text; a batch has few such keys), and every unchained guard of a batch that
-      // goes out as plain commands, which cannot check anything.
-      const oversized = batch.oversized;
-      const watchedGuards = (item: Item) =>
-        (item.recorder?.guards ?? []).filter((g) => (oversized || g.kind === 'off') && !(chained.get(item) ?? []).includes(g));
-      const guarded = accepted.filter((item) => watchedGuards(item).length > 0);
-      if (guarded.length > 0) {
-        const failing = await this.watchAndCheck(guarded.map((item) => [item, watchedGuards(item)] as const));
-        if (failing.size > 0) {
-          // Later items touching a failed item's keys wait with it, to keep stream order.
-          const ordered = inStreamOrder(accepted, failing, CHAIN);
-          conflicted.push(...ordered.deferred);
-          accepted = ordered.accepted;
-          batch = this.build(source, accepted);
-        }
-      }
-      const result = batch.oversized ? await this.commitPlain(source, accepted) : await batch.run(this.connection, guarded.length > 0);
-      if (result !== null) {
-        // First named wins: an item both lost and withheld (say) is lost.
-        answer<Item>([
-          ['lost', result.lost],
-          ['superseded', result.superseded],
-          ['waiting', result.waiting],
-          ['withheld', result.withheld],
-          ['conflicted', conflicted],
-          ['conflicted', result.unguarded],
-          ['committed', accepted],
-        ]);
-        return { effectFailures: result.failures, ...(result.trimmed > 0 ? { trimmed: result.trimmed } : {}) };
-      }
-      // WATCH fired: a guarded key changed between check and EXEC. Nothing applied; the guarded
-      // items re-run their handlers, the rest are committed again.
-      // Only those still accepted: the ones whose guard already failed the check are counted.
-      const stillAccepted = new Set(accepted);
-      const ordered = inStreamOrder(accepted, new Set(guarded.filter((item) => stillAccepted.has(item))), CHAIN);
-      conflicted.push(...ordered.deferred);
-      accepted = ordered.accepted;
+      const batch = this.build(source, accepted, await this.readSwitches(accepted));
+      const report = batch.oversized ? await this.commitPlain(source, accepted, batch) : await batch.run(this.connection);
+      // Null: WATCH fired on an oversized batch, nothing applied; it is checked and sent again.
+      if (report === null) continue;
+      for (const item of deferred) item.answer = 'conflicted';
+      return report;
     }
-  }
-
-  private async watchAndCheck<Item>(guardedItems: readonly (readonly [Item, readonly Guard[]])[]): Promise<Set<Item>> {
-    const keys = [...new Set(guardedItems.flatMap(([, guards]) => guards.map((g) => g.key)))];
-    // WATCH and the check in one round trip, the check as one script rather than an EXISTS and a
-    // GET per key (a governor batch guards ~2.5 keys a plan: ioredis's Command objects for them
-    // were a large share of its CPU). The connection runs them in order, so the check reads
-    // under the WATCH.
-    const replies =
-      (await this.connection
-        .pipeline()
-        .watch(...keys)
-        .eval(CHECK_GUARDED_KEYS, keys.length, ...keys)
-        .exec()) ?? [];
-    const [watchError] = replies[0] ?? [new Error('no reply to WATCH')];
-    // A failed read (a lost connection) must never pass for an absent key: the consumer then
-    // re-checks what is pending and commits again, under a fresh WATCH.
-    if (watchError) throw watchError;
-    const [checkError, checked] = replies[1] ?? [new Error('no reply to the guard check'), null];
-    if (checkError) throw checkError;
-    const pairs = checked as (number | string | null)[];
-    const exists = new Map<string, boolean>();
-    const value = new Map<string, string | null>();
-    keys.forEach((key, i) => {
-      exists.set(key, pairs[2 * i] === 1);
-      // A key of another type (GET's WRONGTYPE) exists and holds no string value to compare.
-      value.set(key, (pairs[2 * i + 1] ?? null) as string | null);
-    });
-    const failing = new Set<Item>();
-    for (const [item, guards] of guardedItems) {
-      const holds = guards.every((g) => guardHolds(g, exists.get(g.key) === true, value.get(g.key) ?? null));
-      if (!holds) failing.add(item);
-    }
-    return failing;
   }
 
   /**
-   * An oversized batch (see BatchScript.run), or null when WATCH aborted it. Plain commands check
-   * nothing themselves: what the script checks at each item's turn is checked here first, under
-   * WATCH where a value decides. A chained guard expects an earlier item's write, which these
-   * commands cannot check: such an item (and later ones touching its keys) is answered unguarded,
-   * to commit again in the next round, where the write it expects is in Redis.
+   * The value of each 'off' guard's key. The script checks chained, absent and equals guards
+   * itself, but an 'off' guard compares the value trimmed and lower-cased as JavaScript does it,
+   * which Lua's string functions do not match for every text: it is judged here on the value read,
+   * and the script checks the key still holds that value (see guardChecks). A failed read (a lost
+   * connection) throws, never passes for an absent key: the consumer then re-checks what is
+   * pending and commits again.
+   */
+  private async readSwitches(items: readonly CommitItem[]): Promise<Switches> {
+    if (!anyGuarded(items)) return NO_SWITCHES;
+    const keys = new Set<string>();
+    for (const item of items) for (const guard of item.recorder?.guards ?? []) if (guard.kind === 'off') keys.add(guard.key);
+    if (keys.size === 0) return NO_SWITCHES;
+    const pairs = (await this.connection.eval(CHECK_GUARDED_KEYS, keys.size, ...keys)) as (number | string | null)[];
+    return new Map([...keys].map((key, i) => [key, pairs[2 * i] === 1 ? ((pairs[2 * i + 1] as string | null) ?? false) : null]));
+  }
+
+  /**
+   * An oversized batch (see BatchScript.check), or null when WATCH aborted it: the script checks
+   * it, writing nothing, and the items it would apply go out as plain commands, those it would
+   * acknowledge without their commands (superseded) with no command of theirs.
    */
   private async commitPlain<Item extends CommitItem>(
     source: CommitSource | undefined,
     accepted: readonly Item[],
-  ): Promise<BatchResult<Item> | null> {
-    const waiting = [...(await this.mustWait(source, accepted))];
-    const held = new Set([...chainedGuards(accepted).keys(), ...waiting]);
-    const ordered = held.size > 0 ? inStreamOrder(accepted, held, CHAIN) : { accepted, deferred: [] };
-    const isWaiting = new Set(waiting);
-    const unguarded = ordered.deferred.filter((item) => !isWaiting.has(item));
-    const superseded = await this.supersededItems(ordered.accepted);
-    // Nor can they hold back an ack when a write fails: keys of the wrong type are found first,
-    // under WATCH so they cannot change before EXEC, and their items are withheld.
-    const typeFailures = await this.wrongTypes(ordered.accepted);
-    const withheld = [...new Set(typeFailures.map((f) => f.item!))];
-    const refused = new Set(withheld);
-    const sendable = ordered.accepted.filter((item) => !refused.has(item));
-    const result = await this.build(source, sendable, undefined, { ackOnly: new Set(superseded) }).run(this.connection, true);
-    if (result === null) return null;
-    return { ...result, failures: [...typeFailures, ...result.failures], withheld, superseded, waiting, unguarded };
-  }
-
-  /**
-   * For plain commands: the items whose newest-wins key holds a later id than theirs (counting
-   * the ids earlier items of the list set), acknowledged without their commands as the script
-   * would. The keys stay WATCHed until EXEC, so the answer cannot change before the commands run.
-   */
-  private async supersededItems<Item extends CommitItem>(items: readonly Item[]): Promise<Item[]> {
-    const keys = [...new Set(items.flatMap((item) => (item.recorder?.condition ? [item.recorder.condition.key] : [])))];
-    if (keys.length === 0) return [];
-    await this.connection.watch(...keys);
-    const pipeline = this.connection.pipeline();
-    for (const key of keys) pipeline.get(key);
-    const replies = (await pipeline.exec()) ?? [];
-    // A key of another type holds no id: the item applies, and its SET fails it as the script's would.
-    const stored = new Map(keys.map((key, k) => [key, replies[k]?.[0] ? null : ((replies[k]?.[1] ?? null) as string | null)]));
-    const superseded: Item[] = [];
-    for (const item of items) {
-      const condition = item.recorder?.condition;
-      if (condition === undefined) continue;
-      const held = stored.get(condition.key);
-      if (typeof held === 'string' && compareStreamIds(condition.id, held) < 0) superseded.push(item);
-      else stored.set(condition.key, condition.id);
-    }
-    return superseded;
-  }
-
-  /**
-   * For plain commands: the items that must wait for an earlier entry still pending in the group
-   * (another replica's, or one waiting for a retry) with the same value of one of their order
-   * fields, as the script's must_wait finds them.
-   */
-  private async mustWait<Item extends CommitItem>(source: CommitSource | undefined, items: readonly Item[]): Promise<Set<Item>> {
-    const ordered = items.filter((item) => item.entryId !== undefined && (item.recorder?.order.length ?? 0) > 0);
-    const waiting = new Set<Item>();
-    if (source === undefined || ordered.length === 0) return waiting;
-    const inBatch = new Set(items.flatMap((item) => (item.entryId === undefined ? [] : [item.entryId])));
-    const last = [...inBatch].reduce((a, b) => (compareStreamIds(a, b) < 0 ? b : a));
-    const rows = (await this.connection.xpending(source.stream, source.group, '-', last, 1000)) as [string, ...unknown[]][];
-    const earlier: [string, Map<string, string>][] = [];
-    for (const [id] of rows) {
-      if (inBatch.has(id)) continue;
-      const [found] = await this.connection.xrange(source.stream, id, id);
-      if (found === undefined) continue;
-      const values = new Map<string, string>();
-      for (let f = 0; f + 1 < found[1].length; f += 2) values.set(found[1][f]!, found[1][f + 1]!);
-      earlier.push([id, values]);
-    }
-    for (const item of ordered) {
-      const before = earlier.filter(([id]) => compareStreamIds(id, item.entryId!) < 0);
-      if (item.recorder!.order.some(([field, value]) => before.some(([, values]) => values.get(field) === value))) waiting.add(item);
-    }
-    return waiting;
-  }
-
-  /** WATCHes the keys the items write and reports every item whose key holds another type than its write needs. */
-  private async wrongTypes<Item extends CommitItem>(accepted: readonly Item[]): Promise<EffectFailure<Item>[]> {
-    const needs = accepted.map((item) => [item, requiredTypes(item)] as const);
-    const keys = [...new Set(needs.flatMap(([, types]) => [...types.keys()]))];
-    if (keys.length === 0) return [];
-    await this.connection.watch(...keys);
-    const pipeline = this.connection.pipeline();
-    for (const key of keys) pipeline.type(key);
-    const replies = (await pipeline.exec()) ?? [];
-    const actual = new Map<string, string>();
-    keys.forEach((key, k) => {
-      const [error, type] = replies[k] ?? [new Error('no reply to TYPE'), null];
-      if (error) throw error;
-      actual.set(key, String(type));
-    });
-    const failures: EffectFailure<Item>[] = [];
-    for (const [item, types] of needs) {
-      for (const [key, want] of types) {
-        const held = actual.get(key);
-        if (held !== undefined && held !== 'none' && held !== want) {
-          failures.push({ item, effect: undefined, error: new ReplyError(`WRONGTYPE ${key} holds a ${held}, not a ${want}`) });
-          break;
-        }
-      }
-    }
-    return failures;
+    batch: BatchScript<Item>,
+  ): Promise<CommitReport<Item> | null> {
+    const refused = await batch.check(this.connection, touchedKeys(accepted));
+    const applying = accepted.filter((item) => item.answer === 'committed' || item.answer === 'superseded');
+    const ackOnly = new Set(applying.filter((item) => item.answer === 'superseded'));
+    const result = await this.build(source, applying, NO_SWITCHES, ackOnly).run(this.connection);
+    return result && { ...result, effectFailures: [...refused, ...result.effectFailures] };
   }
 
   private build<Item extends CommitItem>(
     source: CommitSource | undefined,
     accepted: readonly Item[],
-    /** chainedGuards(accepted), when the caller has it already. */
-    chained: Map<Item, Guard[]> = chainedGuards(accepted),
+    switches: Switches,
     /**
      * Set for a batch that goes out as plain commands (see commitPlain): the items acknowledged with
      * nothing of theirs applied (superseded), the others' newest-wins ids as commands of their own.
      */
-    plain?: { readonly ackOnly: ReadonlySet<Item> },
+    ackOnly?: ReadonlySet<Item>,
   ): BatchScript<Item> {
-    const script = new BatchScript<Item>(source, this.streamMaxLen, plain !== undefined);
+    const script = new BatchScript<Item>(source, this.streamMaxLen, ackOnly !== undefined);
+    const chained = chainedGuards(accepted);
     const overwritten = overwrittenWrites(accepted);
     for (const item of accepted)
-      script.addItem(item, guardChecks(item, chained.get(item), overwritten), overwritten, plain?.ackOnly.has(item) === true);
+      script.addItem(item, guardChecks(item, chained.get(item), overwritten, switches), overwritten, ackOnly?.has(item) === true);
     return script;
   }
 }

@@ -6,10 +6,10 @@ export type { EffectWriter, Fields, JobSummary, ScheduledJob } from '../contract
 /**
  * What a handler asks the runtime to do. Handlers never write to Redis themselves: they record
  * effects here, and the runtime commits them with the message's XACK in one transaction.
+ * `onFail` runs when Redis refuses the effect's write (a gate's own write-failure counter).
  */
-
-export type Effect =
-  | { readonly op: 'emit'; readonly stream: string; readonly fields: Fields; readonly maxLen?: number; readonly onFail?: () => void }
+export type Effect = { readonly onFail?: () => void } & (
+  | { readonly op: 'emit'; readonly stream: string; readonly fields: Fields; readonly maxLen?: number }
   | {
       readonly op: 'putHash';
       readonly key: string;
@@ -22,30 +22,16 @@ export type Effect =
        * put the same key, only the last of these writes is sent.
        */
       readonly latestWins?: boolean;
-      readonly onFail?: () => void;
     }
-  | { readonly op: 'setKey'; readonly key: string; readonly value: string; readonly ttlSec?: number; readonly onFail?: () => void }
-  | { readonly op: 'deleteKey'; readonly key: string; readonly onFail?: () => void }
-  | { readonly op: 'addToSet'; readonly key: string; readonly member: string; readonly onFail?: () => void }
-  | { readonly op: 'removeFromSet'; readonly key: string; readonly member: string; readonly onFail?: () => void }
-  | {
-      readonly op: 'addToSortedSet';
-      readonly key: string;
-      readonly score: number;
-      readonly member: string;
-      readonly ttlSec?: number;
-      readonly onFail?: () => void;
-    }
-  | { readonly op: 'trimSortedSet'; readonly key: string; readonly maxScore: number; readonly onFail?: () => void }
+  | { readonly op: 'setKey'; readonly key: string; readonly value: string; readonly ttlSec?: number }
+  | { readonly op: 'deleteKey'; readonly key: string }
+  | { readonly op: 'addToSet'; readonly key: string; readonly member: string }
+  | { readonly op: 'removeFromSet'; readonly key: string; readonly member: string }
+  | { readonly op: 'addToSortedSet'; readonly key: string; readonly score: number; readonly member: string; readonly ttlSec?: number }
+  | { readonly op: 'trimSortedSet'; readonly key: string; readonly maxScore: number }
   /** LPUSH, then LTRIM to the newest maxLength, then EXPIRE (a capped history list). */
-  | {
-      readonly op: 'pushToList';
-      readonly key: string;
-      readonly value: string;
-      readonly maxLength: number;
-      readonly ttlSec?: number;
-      readonly onFail?: () => void;
-    };
+  | { readonly op: 'pushToList'; readonly key: string; readonly value: string; readonly maxLength: number; readonly ttlSec?: number }
+);
 
 /**
  * A precondition of a message's commit. If it no longer holds when the runtime commits, none of

@@ -73,17 +73,6 @@ export interface DuplicateCheck {
 
 const NO_CHECK: DuplicateCheck = { keys: [], doneKey: undefined, done: undefined };
 
-/** Starts one message's duplicate check (see startDuplicateChecks). */
-export function startDuplicateCheck(
-  handler: AnyHandler,
-  message: unknown,
-  meta: MessageMeta,
-  redis: RedisReader,
-  doneKey: string | undefined,
-): DuplicateCheck {
-  return startDuplicateChecks(handler, [{ message, meta, doneKey }], redis)[0]!;
-}
-
 /** A message of a batch whose duplicate check is to start (see startDuplicateChecks). */
 export interface CheckedMessage {
   readonly message: unknown;

@@ -18,16 +18,20 @@ end
 -- another type fails its item before anything of the item is written.
 local needs = {XADD = 'stream', QG_DEAD_LETTER_APPEND = 'stream', HSET = 'hash', SADD = 'set', SREM = 'set', ZADD = 'zset', ZREMRANGEBYSCORE = 'zset', LPUSH = 'list', LTRIM = 'list'}
 local types = {}
-local function type_of(key)
+-- The error of a write to `key` when it holds another type than `want` (nil: any type will do).
+local function type_problem(key, want)
+  if want == nil then return nil end
   local t = types[key]
   if t == nil then
     t = redis.call('TYPE', key)
     if type(t) == 'table' then t = t.ok end
     types[key] = t
   end
-  return t
+  if t ~= 'none' and t ~= want then return 'WRONGTYPE ' .. key .. ' holds a ' .. t .. ', not a ' .. want end
+  return nil
 end
--- The first of the commands whose key holds the wrong type.
+-- The first of the commands whose key holds the wrong type (a dead letter's index, its third
+-- argument, must be a sorted set).
 local function wrong_type(commands)
   local replaced = {}
   for k = 1, #commands do
@@ -35,11 +39,8 @@ local function wrong_type(commands)
     if name == 'DEL' or name == 'SET' then
       replaced[key] = true
     elseif not replaced[key] then
-      local want = needs[name]
-      if want then
-        local t = type_of(key)
-        if t ~= 'none' and t ~= want then return 'WRONGTYPE ' .. key .. ' holds a ' .. t .. ', not a ' .. want end
-      end
+      local problem = type_problem(key, needs[name]) or (name == 'QG_DEAD_LETTER_APPEND' and type_problem(commands[k][3], 'zset'))
+      if problem then return problem end
     end
   end
   return nil
@@ -82,7 +83,9 @@ local function must_wait(entry, orders)
   end
   return false
 end
-local failed, lost, superseded, withheld, waiting, unguarded, acks = {}, {}, {}, {}, {}, {}, {}
+-- Each item's answer, one letter: k committed, s superseded, c conflicted (a guard), l lost,
+-- w waiting, h withheld (a write failed).
+local failed, answers, acks = {}, {}, {}
 -- Keys of items refused for a guard (and of items refused after them for touching such a key):
 -- a later item touching one waits too, so no item overtakes an earlier one on a key they share.
 -- Appends to a stream (XADD, dead letters) never change what a later item reads, so they do not count.
@@ -94,12 +97,17 @@ local function writes_blocked(commands)
   end
   return false
 end
-local function block_writes(commands)
+local function block(checks, condKey, commands)
+  anyBlocked = true
+  for g = 1, #checks, 3 do blocked[checks[g + 1]] = true end
+  if condKey ~= '' then blocked[condKey] = true end
   for k = 1, #commands do
     local name = commands[k][1]
     if name ~= 'XADD' and name ~= 'QG_DEAD_LETTER_APPEND' then blocked[commands[k][2]] = true end
   end
 end
+-- A check run (check_only) sets no newest-wins key: the ids its items would set, by key.
+local newest = {}
 -- Dead letters removed from the stream by the per-gate bound of the batch's dead letters.
 local trimmed = 0
 local command = 0
@@ -108,59 +116,58 @@ for item = 1, #items do
   -- Guards on keys no earlier item of the batch writes ('a' absent, 'e' equals), checked before
   -- anything else, as a check before the transaction would: an item failing one, or touching a
   -- key of an item refused before it ('t': a key it touches that its commands do not show), is
-  -- refused whole, whoever owns its entry.
+  -- refused whole, whoever owns its entry, as is one whose guard did not hold when checked
+  -- elsewhere ('r'). A check run writes nothing, so a chained guard ('c') cannot hold in it: its
+  -- item is refused, to commit in a later round.
   local refused = anyBlocked and ((condKey ~= '' and blocked[condKey]) or writes_blocked(commands))
   for g = 1, #checks, 3 do
     local kind, key = checks[g], checks[g + 1]
     if refused then break end
     if blocked[key] then refused = true
     elseif kind == 'a' then refused = redis.call('EXISTS', key) == 1
-    elseif kind == 'e' then refused = redis.pcall('GET', key) ~= checks[g + 2] end
-  end
-  if refused then
-    anyBlocked = true
-    for g = 1, #checks, 3 do blocked[checks[g + 1]] = true end
-    if condKey ~= '' then blocked[condKey] = true end
-    block_writes(commands)
+    elseif kind == 'e' then refused = redis.pcall('GET', key) ~= checks[g + 2]
+    elseif kind == 'c' then refused = check_only
+    elseif kind == 'r' then refused = true end
   end
   local owned = not refused and (entry == '' or mine[entry] == true)
-  local applies = owned
-  local broken = false
   local waits = owned and must_wait(entry, orders)
-  if waits then applies = false end
-  -- Chained guards ('c'): a key an earlier item of this batch sets must hold the value this item
-  -- expects when its turn comes (that item applied, and nothing else moved it).
-  local holds = not refused
-  if applies then
+  -- A check run holds back later items touching a waiting item's keys too, as for a refused one.
+  if refused or (check_only and waits) then block(checks, condKey, commands) end
+  local answer = 'k'
+  if refused then answer = 'c'
+  elseif not owned then answer = 'l'
+  elseif waits then answer = 'w'
+  else
+    -- Chained guards ('c'): a key an earlier item of this batch sets must hold the value this
+    -- item expects when its turn comes (that item applied, and nothing else moved it).
     for g = 1, #checks, 3 do
-      if checks[g] == 'c' and redis.pcall('GET', checks[g + 1]) ~= checks[g + 2] then holds = false end
+      if checks[g] == 'c' and redis.pcall('GET', checks[g + 1]) ~= checks[g + 2] then answer = 'c' end
     end
-    if not holds then applies = false end
   end
-  if applies then
+  if answer == 'k' then
     local problem = wrong_type(commands)
     if problem then
-      applies = false
-      broken = true
+      answer = 'h'
       failed[#failed + 1] = command + 1
       failed[#failed + 1] = problem
     end
   end
-  if applies and condKey ~= '' then
-    local stored = redis.pcall('GET', condKey)
+  if answer == 'k' and condKey ~= '' then
+    local stored = check_only and newest[condKey] or redis.pcall('GET', condKey)
     if type(stored) == 'string' and older(condId, stored) then
-      applies = false
-      superseded[#superseded + 1] = item
+      answer = 's'
+    elseif check_only then
+      newest[condKey] = condId
     else
       local reply = redis.pcall('SET', condKey, condId)
       if type(reply) == 'table' and reply.err then
-        applies = false
-        broken = true
+        answer = 'h'
         failed[#failed + 1] = command + 1
         failed[#failed + 1] = reply.err
       end
     end
   end
+  local applies = answer == 'k' and not check_only
   for c = 1, #commands do
     local args = commands[c]
     command = command + 1
@@ -173,18 +180,14 @@ for item = 1, #items do
         reply = redis.pcall(unpack(args))
       end
       if type(reply) == 'table' and reply.err then
-        broken = true
+        answer = 'h'
         failed[#failed + 1] = command
         failed[#failed + 1] = reply.err
       end
     end
   end
-  if refused then unguarded[#unguarded + 1] = item
-  elseif not owned then lost[#lost + 1] = item
-  elseif waits then waiting[#waiting + 1] = item
-  elseif not holds then unguarded[#unguarded + 1] = item
-  elseif broken then withheld[#withheld + 1] = item
-  elseif entry ~= '' then acks[#acks + 1] = entry end
+  answers[item] = answer
+  if entry ~= '' and not check_only and (answer == 'k' or answer == 's') then acks[#acks + 1] = entry end
 end
 for a = 1, #acks, 1000 do
   redis.call('XACK', stream, group, unpack(acks, a, math.min(a + 999, #acks)))
@@ -204,4 +207,4 @@ if cursorKey ~= '' and #acks > 0 then
   end
   redis.call('HSET', cursorKey, group, cursor)
 end
-return {failed, lost, superseded, withheld, waiting, unguarded, trimmed}
+return {failed, table.concat(answers), trimmed}

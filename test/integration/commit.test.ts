@@ -50,19 +50,20 @@ describe('TransactionCommitter on a real redis-server', () => {
     expect((await redis.client.xpending('s', 'g'))[0]).toBe(0);
   });
 
-  it('reports each conflicting message once when a guard fails and WATCH then aborts the rest', async () => {
+  it('reports each conflicting message once when a guard fails and another guarded key changes before the commit', async () => {
     const [a, b, c] = await deliver(3);
-    // 'off' guards are the ones checked under WATCH (absent and equals guards are checked inside the script).
+    // 'off' guards are the ones the committer reads before the script (absent and equals guards are checked inside it).
     await redis.client.set('taken', 'on');
-    // A watched key is written between the guard check and EXEC, so WATCH aborts: just before
-    // the transaction's MULTI, on the committer's own connection (any write to a watched key
-    // aborts, whoever makes it), so it lands there whatever the timing.
+    // A guarded key is written between the committer's read of it and the commit script, which
+    // then refuses its message: right after the read, on the committer's own connection, so it
+    // lands there whatever the timing.
     const meddling = new Proxy(connection, {
       get(target, prop) {
-        if (prop === 'multi')
-          return () => {
-            void target.set('free', 'stolen');
-            return target.multi();
+        if (prop === 'eval')
+          return async (...args: Parameters<Redis['eval']>) => {
+            const read = await target.eval(...args);
+            await target.set('free', 'stolen');
+            return read;
           };
         const value = Reflect.get(target, prop) as unknown;
         return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
@@ -343,10 +344,7 @@ describe('TransactionCommitter on a real redis-server', () => {
     const closed = () => [new Error('Connection is closed.'), null] as const;
     const broken = new Proxy(connection, {
       get(target, prop) {
-        if (prop === 'pipeline') {
-          const check = { watch: () => check, eval: () => check, exec: async () => [closed(), closed()] };
-          return () => check;
-        }
+        if (prop === 'eval') return () => Promise.reject(closed()[0]);
         const value = Reflect.get(target, prop) as unknown;
         return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
       },
@@ -384,16 +382,6 @@ describe('TransactionCommitter on a real redis-server', () => {
     expect([stats.get('evalsha'), stats.get('eval'), stats.get('multi'), stats.get('exec')]).toEqual([3, 2, undefined, undefined]);
     expect(await redis.client.xlen('out')).toBe(3);
     expect((await redis.client.xpending('s', 'g'))[0]).toBe(0);
-  });
-
-  it('runs the script inside MULTI when the batch has an off guard (its WATCH must hold until EXEC)', async () => {
-    const [a] = await deliver(1);
-    await redis.client.config('RESETSTAT');
-    const report = await commitAndReport(new TransactionCommitter(connection, 0), { stream: 's', group: 'g', consumer: 'c' }, [
-      { entryId: a, recorder: recorder((r) => (r.require('switch', { is: 'off', offValues: ['off'] }), r.emit('out', { n: 'a' }))) },
-    ]);
-    expect(report.committed).toEqual([0]);
-    expect(await redis.client.info('commandstats')).toMatch(/cmdstat_exec:calls=1,/);
   });
 
   it('checks absent and equals guards inside the script: no WATCH, no transaction', async () => {

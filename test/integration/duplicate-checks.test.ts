@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import * as z from 'zod';
 import { defineHandler, type IdempotencyKey, type MessageMeta, type RedisReader } from '../../runtime/contract/index.js';
 import { parseEnv } from '../../schemas/env.js';
-import { startDuplicateCheck, startDuplicateChecks, type DuplicateCheck } from '../../runtime/engine/idempotency.js';
+import { startDuplicateChecks, type DuplicateCheck } from '../../runtime/engine/idempotency.js';
 import { usePrivateRedis } from '../support/redis-server.js';
 
 /** A batch's duplicate checks read together (runtime/engine/idempotency.ts), against each read alone. */
@@ -77,7 +77,7 @@ describe('startDuplicateChecks on a real redis-server', () => {
 
   it('answers every check as the check of that message alone would, in one script for the batch', async () => {
     await arrange();
-    const alone = await Promise.all(batch.map((m) => outcome(startDuplicateCheck(gate, m.message, m.meta, redis.client, m.doneKey))));
+    const alone = await Promise.all(batch.map((m) => outcome(startDuplicateChecks(gate, [m], redis.client)[0]!)));
     expect(alone.map((a) => ('error' in a ? 'error' : 'done' in a ? a.done : 'unchecked'))).toEqual([
       false,
       true,
@@ -98,7 +98,7 @@ describe('startDuplicateChecks on a real redis-server', () => {
 
   it('reads the keys one by one where the script is refused, with the same answers', async () => {
     await arrange();
-    const alone = await Promise.all(batch.map((m) => outcome(startDuplicateCheck(gate, m.message, m.meta, redis.client, m.doneKey))));
+    const alone = await Promise.all(batch.map((m) => outcome(startDuplicateChecks(gate, [m], redis.client)[0]!)));
     const sent: string[] = [];
     expect(await Promise.all(startDuplicateChecks(gate, batch, watched(sent, true)).map(outcome))).toEqual(alone);
     expect(sent[0]).toBe('eval_ro');

@@ -2,7 +2,7 @@ import type * as z from 'zod';
 import { EffectRecorder, type Effect } from '../../runtime/engine/effects.js';
 import type { AnyHandler, FailureInfo, HandlerContext, HandlerDeclaration, MessageMeta } from '../../runtime/contract/handler.js';
 import type { Logger } from '../../runtime/contract/logger.js';
-import { guardFallback, handleOnce, jobDoneKey, startDuplicateCheck } from '../../runtime/engine/idempotency.js';
+import { guardFallback, handleOnce, jobDoneKey, startDuplicateChecks } from '../../runtime/engine/idempotency.js';
 import {
   applyMetricCalls,
   type CounterMetric,
@@ -171,7 +171,7 @@ export async function runHandler<H extends AnyHandler>(
     handler,
     message,
     run.ctx,
-    startDuplicateCheck(handler, message, run.ctx.meta, run.ctx.redis, doneKeyOf(handler, run.ctx.meta)),
+    startDuplicateChecks(handler, [{ message, meta: run.ctx.meta, doneKey: doneKeyOf(handler, run.ctx.meta) }], run.ctx.redis)[0]!,
   );
   run.commit();
   return { ...run, message };

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import * as z from 'zod';
 import { defineHandler, type HandlerContext, type IdempotencyKey, type MetricFactory } from '../../runtime/contract/index.js';
 import { parseEnv } from '../../schemas/env.js';
-import { guardFallback, handleOnce, JOB_DONE_TTL_SEC, jobDoneKey, startDuplicateCheck } from '../../runtime/engine/idempotency.js';
+import { guardFallback, handleOnce, JOB_DONE_TTL_SEC, jobDoneKey, startDuplicateChecks } from '../../runtime/engine/idempotency.js';
 import { applyMetricCalls } from '../../runtime/engine/metrics.js';
 import { fakeCtx } from '../support/fake-ctx.js';
 import type { FakeRedisData } from '../support/fake-redis-reader.js';
@@ -38,7 +38,7 @@ function gate(keys: ((message: { id: string }) => readonly IdempotencyKey[]) | u
 
 /** The check the runtime starts for the message { id: 'a' } while its batch state loads. */
 function check(handler: ReturnType<typeof gate>, ctx: HandlerContext<unknown, unknown, object>, doneKey?: string) {
-  return startDuplicateCheck(handler, { id: 'a' }, ctx.meta, ctx.redis, doneKey);
+  return startDuplicateChecks(handler, [{ message: { id: 'a' }, meta: ctx.meta, doneKey }], ctx.redis)[0]!;
 }
 
 async function once(handler: ReturnType<typeof gate>, redis: FakeRedisData = {}, doneKey?: string) {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { killSwitchBlocks, killSwitchState } from '../../domain/kill-switch.js';
 import { guardHolds } from '../../runtime/engine/commit.js';
-import { EffectRecorder } from '../../runtime/engine/effects.js';
+import { EffectRecorder, type Guard } from '../../runtime/engine/effects.js';
 import { KILL_SWITCH_OFF_VALUES, unreadableSwitch } from '../../domain/kill-switch.js';
 import { readKillSwitch } from '../../handlers/governor/status.js';
 
@@ -28,7 +28,7 @@ describe('the kill switch has one definition', () => {
   it('the commit guard agrees with it for every value', () => {
     const recorder = new EffectRecorder();
     recorder.require('quantum:kill', { is: 'off', offValues: KILL_SWITCH_OFF_VALUES });
-    const guard = recorder.guards[0]!;
+    const guard = recorder.guards[0] as Extract<Guard, { kind: 'off' }>;
     for (const raw of [null, '', '0', 'false', ' FALSE ', '1', 'true', 'yes', 'ON', '2', '1.0', 'enabled']) {
       expect(guardHolds(guard, raw !== null, raw)).toBe(!killSwitchBlocks(raw));
     }
