@@ -57,8 +57,6 @@ export class StreamConsumer {
   private readerId: number | null | undefined;
   private readonly pipeline: SourcePipeline;
   private readonly log: RootLogger;
-  /** Handlers that never read their own writes may handle a batch while the previous one commits. */
-  private readonly overlapCommits: boolean;
   /** The commit in flight, if any: at most one, settled before the next one goes out. */
   private inFlight: Promise<void> | undefined;
   /** Entry ids read and not yet settled, for re-creating a lost group without skipping them. */
@@ -72,7 +70,6 @@ export class StreamConsumer {
     const trigger = deps.handler.trigger as StreamTrigger<unknown>;
     this.stream = trigger.stream(deps.handlerConfig);
     this.group = trigger.group(deps.handlerConfig);
-    this.overlapCommits = deps.handler.batch?.readsOwnWrites === false;
     this.pipeline = new SourcePipeline(deps, {
       bindings: { stream: this.stream, group: this.group },
       logFields: (meta: MessageMeta) => ({ id: meta.id, plan_id: meta.raw.plan_id, trace_id: meta.raw.trace_id, symbol: meta.raw.symbol }),
@@ -186,9 +183,10 @@ export class StreamConsumer {
           if (drainOwnPending) await this.handle(own, false);
           else this.held.clear(); // nothing is pending for us, and nothing else is in hand here
         } else {
-          // Read once the commit of the batch in hand has gone out (handle awaits it unless overlapping).
+          // Read once the commit of the batch in hand has gone out (handle awaits it unless
+          // overlapping: a handler that never reads its own writes handles a batch while the previous one commits).
           const batch = await this.read('>');
-          if (batch.entries.length > 0) await this.handle(batch, this.overlapCommits);
+          if (batch.entries.length > 0) await this.handle(batch, this.deps.handler.batch?.readsOwnWrites === false);
         }
       } catch (error) {
         // Never re-read our pending entries while a commit of some of them is still in flight.
