@@ -43,7 +43,7 @@ export class JobRunner {
       sourceStream: `bullmq:${this.queueName}`,
       group: '',
       maxDeliveries: Number.POSITIVE_INFINITY, // BullMQ counts a job's attempts itself
-      waitForRedis: () => waitUntilReady(deps.commands, this.pipeline.signal),
+      waitForRedis: () => waitUntilReady(deps.commands, this.pipeline.abort.signal),
       // Every job's commit records it as done, and a job found done is not run again.
       doneKey: (meta) => jobDoneKey(this.queueName, meta.id),
       commit: { source: undefined },
@@ -112,7 +112,7 @@ export class JobRunner {
   }
 
   async stop(): Promise<void> {
-    this.pipeline.stop();
+    this.pipeline.abort.abort();
     clearInterval(this.schedulerTimer);
     await this.worker?.close();
     this.deps.metrics.consumerUp.set({ handler: this.deps.handler.name }, 0);

@@ -70,7 +70,8 @@ export class SourcePipeline {
   lastProgressAt: number;
   /** Set while commits are being refused; cleared by the next commit that applies. */
   commitFault: ConsumerFault | undefined;
-  private readonly abort = new AbortController();
+  /** Aborted when the source stops: ends its waits for Redis and its pauses. */
+  readonly abort = new AbortController();
   private readonly env: PipelineEnv;
   private readonly commitEnv: CommitLoopEnv;
 
@@ -131,17 +132,8 @@ export class SourcePipeline {
     };
   }
 
-  /** Aborted when the source stops: cuts a wait or a backoff pause short. */
-  get signal(): AbortSignal {
-    return this.abort.signal;
-  }
-
   get stopping(): boolean {
     return this.abort.signal.aborted;
-  }
-
-  stop(): void {
-    this.abort.abort();
   }
 
   /** Sleeps `ms`, or less if the source stops meanwhile. */

@@ -125,7 +125,7 @@ export class StreamConsumer {
 
   /** Stops reading, lets the batch in hand finish and commit. */
   async stop(): Promise<void> {
-    this.pipeline.stop();
+    this.pipeline.abort.abort();
     // A read waiting for entries would hold the stop up to BLOCK_MS: CLIENT UNBLOCK ends it now,
     // as if BLOCK_MS had run out (nothing is delivered by it). Nothing happens where the id is unknown.
     if (typeof this.readerId === 'number') await this.deps.commands.call('CLIENT', 'UNBLOCK', this.readerId).catch(() => undefined);
@@ -145,7 +145,7 @@ export class StreamConsumer {
   private async waitForRedis(): Promise<void> {
     const { commands, reader, committerConnection, health } = this.deps;
     for (;;) {
-      for (const client of [commands, reader, committerConnection]) await waitUntilReady(client, this.pipeline.signal);
+      for (const client of [commands, reader, committerConnection]) await waitUntilReady(client, this.pipeline.abort.signal);
       if (this.pipeline.stopping || !health.stalled) return;
       await sleep(retryPolicy.stalledPollMs);
     }
