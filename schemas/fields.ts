@@ -47,3 +47,13 @@ export function compareStreamIds(a: string, b: string): number {
 function idPart(part: string): bigint {
   return /^\d+$/.test(part) ? BigInt(part) : 0n;
 }
+
+/** The stream id just before `id` ("ms-seq"), for starting a consumer group so that `id` is delivered. */
+export function idBefore(id: string): string {
+  const [msText, seqText = '0'] = id.split('-');
+  const ms = BigInt(msText ?? '0');
+  const seq = BigInt(seqText);
+  if (seq > 0n) return `${ms}-${seq - 1n}`;
+  if (ms > 0n) return `${ms - 1n}-18446744073709551615`;
+  return '0';
+}

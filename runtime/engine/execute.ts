@@ -7,8 +7,6 @@ import type { Logger } from '../contract/logger.js';
 import { deferMetrics } from './metrics.js';
 import type { RedisReader } from '../contract/redis-reader.js';
 
-export type { DeadLetterReason } from './delivery.js';
-
 /** Dead-letters a delivery the gate could not finish (the pipeline writes the record). */
 export type Reject = (delivery: Delivery, reason: DeadLetterReason, detail: string) => void;
 

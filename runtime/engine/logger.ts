@@ -3,11 +3,9 @@ import { pino, type Logger as PinoLogger, type LoggerOptions as LoggerSettings }
 
 export type RootLogger = PinoLogger;
 
-export type LogFormat = 'auto' | 'json' | 'pretty';
-
 export interface LoggerOptions {
   /** `auto`: readable lines on a terminal, JSON elsewhere (the journal, files, pipes). */
-  readonly format?: LogFormat;
+  readonly format?: 'auto' | 'json' | 'pretty';
   /** Identical warnings and errors are written once per this window, with a count (0: all). */
   readonly repeatWindowMs?: number;
   /** The clock of the repeat window (tests). */

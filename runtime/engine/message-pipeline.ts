@@ -4,8 +4,6 @@ import { UNUSABLE, type DeadLetterReason, type Delivery, type PreparedBatch } fr
 import { executeBatch, MessageContext, type ExecutionEnv } from './execute.js';
 import type { AnyHandler } from '../contract/handler.js';
 
-export type { Outcome, PreparedBatch } from './delivery.js';
-
 export interface PipelineEnv {
   readonly handler: AnyHandler;
   readonly execution: ExecutionEnv<unknown, object>;

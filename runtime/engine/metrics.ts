@@ -1,8 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { MetricFactory, MetricSpec } from '../contract/metrics.js';
 
-export type { CounterMetric, GaugeMetric, HistogramMetric, Labels, MetricFactory, MetricSpec } from '../contract/metrics.js';
-
 type AnyMetricCall = (...args: unknown[]) => void;
 
 /** A factory backed by a prom-client registry; metrics of the same name are shared, not redefined. */
@@ -107,13 +105,11 @@ export function runtimeMetrics(registry: Registry, build: { readonly version: st
     new Gauge<L>({ name, help, labelNames, registers });
   const histogram = (name: string, help: string, buckets: number[]) => new Histogram({ name, help, labelNames: H, buckets, registers });
   // Always 1; the labels say what runs, so a dashboard or an alert can join on them.
-  const buildInfo = gauge('quantum_gates_build_info', 'Version and git commit of the running quantum-gates build (always 1)', [
-    'version',
-    'commit',
-  ]);
-  buildInfo.set({ version: build.version, commit: build.commit }, 1);
+  gauge('quantum_gates_build_info', 'Version and git commit of the running quantum-gates build (always 1)', ['version', 'commit']).set(
+    { version: build.version, commit: build.commit },
+    1,
+  );
   return {
-    buildInfo,
     messages: counter(
       'quantum_gates_messages_total',
       'Messages finished by a handler, by outcome (handled, fallback, dead-letter, skipped, unusable, superseded)',

@@ -41,9 +41,12 @@ export class JobQueues implements JobSink {
     private readonly onError: (queue: string, error: Error) => void = () => undefined,
   ) {}
 
-  /** Loads BullMQ once. */
+  /**
+   * Loads BullMQ once, with the job runner: Queue is re-exported by name there, because in the
+   * bundle bullmq is CommonJS, and a dynamic import of 'bullmq' itself answers only a default export.
+   */
   load(): Promise<JobQueues> {
-    this.loading ??= import('./bullmq-queue.js').then(({ Queue }) => {
+    this.loading ??= import('./job-runner.js').then(({ Queue }) => {
       this.QueueClass = Queue;
       return this;
     });

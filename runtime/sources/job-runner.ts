@@ -1,20 +1,20 @@
-import { MetricsTime, Worker, type Job } from 'bullmq';
-import { Delivery } from '../engine/delivery.js';
+import { MetricsTime, Worker, type Job, type Queue } from 'bullmq';
+import { Delivery, type PreparedBatch } from '../engine/delivery.js';
 import type { JobSummary } from '../engine/effects.js';
 import { describeError } from '../engine/execute.js';
 import { jobDoneKey } from '../engine/idempotency.js';
 import type { QueueTrigger, ScheduleTrigger } from '../contract/handler.js';
-import type { RootLogger } from '../engine/logger.js';
-import { JobBatcher } from './job-batch.js';
-import type { JobQueues } from './job-queues.js';
+import type { JobSink } from '../engine/settle.js';
 import { isReady, waitUntilReady, type RedisClient } from '../host/redis.js';
-import { buildPipeline, type SourceDeps, type SourcePipeline } from './pipeline.js';
-import type { ConsumerFault } from './stream-consumer.js';
+import { SourcePipeline, type ConsumerFault, type SourceDeps } from './pipeline.js';
+
+// JobQueues.load() takes BullMQ's Queue from here, the module that needs BullMQ anyway (job-queues.ts).
+export { Queue } from 'bullmq';
 
 export interface JobRunnerDeps extends SourceDeps {
   readonly bullConnection: RedisClient;
-  readonly jobs: JobQueues;
-  readonly logger: RootLogger;
+  /** The process's JobQueues, loaded. */
+  readonly jobs: JobSink & { queue(name: string): Queue };
 }
 
 /**
@@ -25,9 +25,6 @@ export interface JobRunnerDeps extends SourceDeps {
  */
 export class JobRunner {
   private worker: Worker | undefined;
-  private stopping = false;
-  private readonly abort = new AbortController();
-  private readonly log: RootLogger;
   readonly queueName: string;
   private readonly trigger: ScheduleTrigger<unknown> | QueueTrigger;
   private readonly schedulerId: string;
@@ -35,36 +32,21 @@ export class JobRunner {
   private readonly batcher: JobBatcher;
   private schedulerTimer: NodeJS.Timeout | undefined;
   private schedulerFault: string | undefined;
-  private commitFailing: string | undefined;
-  private lastProgressAt: number;
 
   constructor(private readonly deps: JobRunnerDeps) {
     this.trigger = deps.handler.trigger as ScheduleTrigger<unknown> | QueueTrigger;
     this.queueName = this.trigger.queue;
     this.schedulerId = `${deps.handler.name}:tick`;
-    this.lastProgressAt = deps.now();
-    this.log = deps.logger.child({ handler: deps.handler.name, queue: this.trigger.queue });
-    this.pipeline = buildPipeline(deps, {
-      log: this.log,
+    this.pipeline = new SourcePipeline(deps, {
+      bindings: { queue: this.trigger.queue },
       logFields: (meta) => ({ job: meta.id }),
       sourceStream: `bullmq:${this.queueName}`,
       group: '',
       maxDeliveries: Number.POSITIVE_INFINITY, // BullMQ counts a job's attempts itself
-      waitForRedis: () => waitUntilReady(deps.commands, this.abort.signal),
-      stopping: () => this.stopping,
-      abort: this.abort.signal,
+      waitForRedis: () => waitUntilReady(deps.commands, this.pipeline.abort.signal),
       // Every job's commit records it as done, and a job found done is not run again.
       doneKey: (meta) => jobDoneKey(this.queueName, meta.id),
-      commit: {
-        source: undefined,
-        onProgress: () => {
-          this.lastProgressAt = deps.now();
-          this.commitFailing = undefined;
-        },
-        onFailure: (failure) => {
-          this.commitFailing ??= `commits refused (${failure.cause}): ${failure.message}`;
-        },
-      },
+      commit: { source: undefined },
     });
     this.batcher = new JobBatcher({
       prepare: (deliveries) => this.pipeline.prepare(deliveries, deps.now()),
@@ -80,22 +62,22 @@ export class JobRunner {
 
   get isConsuming(): boolean {
     // BullMQ keeps its worker "running" through an outage; it consumes only with its connection up.
-    return this.worker?.isRunning() === true && isReady(this.deps.bullConnection) && !this.stopping;
+    return this.worker?.isRunning() === true && isReady(this.deps.bullConnection) && !this.pipeline.stopping;
   }
 
   /** Why this runner cannot make progress: its worker stopped, its connection is down, its scheduler could not be asserted. */
   fault(heartbeatTimeoutMs: number): ConsumerFault | undefined {
-    if (this.stopping) return undefined;
-    if (!isReady(this.deps.bullConnection))
-      return { cause: `bullmq connection ${this.deps.bullConnection.status}`, since: this.lastProgressAt };
-    if (this.worker?.isRunning() !== true) return { cause: 'bullmq worker not running', since: this.lastProgressAt };
-    if (this.schedulerFault) return { cause: this.schedulerFault, since: this.lastProgressAt };
-    if (this.commitFailing) return { cause: this.commitFailing, since: this.lastProgressAt };
+    const { stopping, commitFault, lastProgressAt: since } = this.pipeline;
+    if (stopping) return undefined;
+    if (!isReady(this.deps.bullConnection)) return { cause: `bullmq connection ${this.deps.bullConnection.status}`, since };
+    if (this.worker?.isRunning() !== true) return { cause: 'bullmq worker not running', since };
+    if (this.schedulerFault) return { cause: this.schedulerFault, since };
+    if (commitFault) return { cause: commitFault.cause, since };
     if (this.trigger.kind === 'schedule') {
       // A scheduled handler must tick: several intervals without a committed tick is a stall.
-      const silent = this.deps.now() - this.lastProgressAt;
+      const silent = this.deps.now() - since;
       if (silent > Math.max(heartbeatTimeoutMs, 3 * this.trigger.everyMs(this.deps.handlerConfig)))
-        return { cause: `no tick committed for ${Math.round(silent / 1000)} s`, since: this.lastProgressAt };
+        return { cause: `no tick committed for ${Math.round(silent / 1000)} s`, since };
     }
     return undefined;
   }
@@ -113,7 +95,7 @@ export class JobRunner {
       // Queue.exportPrometheusMetrics() reports.
       metrics: { maxDataPoints: MetricsTime.ONE_HOUR * 24 },
     });
-    this.worker.on('error', (error) => this.log.warn({ err: describeError(error) }, 'worker error'));
+    this.worker.on('error', (error) => this.pipeline.log.warn({ err: describeError(error) }, 'worker error'));
     // Until its connections are up, closing the worker rejects inside BullMQ; a stop right after
     // start must find it ready.
     await this.worker.waitUntilReady();
@@ -122,7 +104,7 @@ export class JobRunner {
     for (const event of ['ready', 'error', 'closed'] as const) this.worker.on(event, up);
     // The gauge follows the connection itself: BullMQ says nothing when it comes back.
     for (const event of ['ready', 'close', 'end', 'reconnecting'] as const) this.deps.bullConnection.on(event, up);
-    this.lastProgressAt = this.deps.now();
+    this.pipeline.lastProgressAt = this.deps.now();
     if (this.trigger.kind === 'schedule') {
       this.schedulerTimer = setInterval(() => void this.assertScheduler(true), config.CLAIM_INTERVAL_MS);
       this.schedulerTimer.unref();
@@ -130,8 +112,7 @@ export class JobRunner {
   }
 
   async stop(): Promise<void> {
-    this.stopping = true;
-    this.abort.abort();
+    this.pipeline.abort.abort();
     clearInterval(this.schedulerTimer);
     await this.worker?.close();
     this.deps.metrics.consumerUp.set({ handler: this.deps.handler.name }, 0);
@@ -139,7 +120,7 @@ export class JobRunner {
 
   /** Registers the tick scheduler; when `onlyIfMissing`, only where it has disappeared (counted and logged). */
   private async assertScheduler(onlyIfMissing: boolean): Promise<void> {
-    if (this.trigger.kind !== 'schedule' || this.stopping) return;
+    if (this.trigger.kind !== 'schedule' || this.pipeline.stopping) return;
     const queue = this.deps.jobs.queue(this.trigger.queue);
     try {
       // Listed, not looked up: getJobScheduler parses an id with ':' as a legacy repeat key and
@@ -157,9 +138,9 @@ export class JobRunner {
       this.schedulerFault = undefined;
       if (onlyIfMissing) {
         this.deps.metrics.recreated.inc({ handler: this.deps.handler.name, what: 'job_scheduler' });
-        this.log.warn({ everyMs }, 'job scheduler was gone; registered it again');
+        this.pipeline.log.warn({ everyMs }, 'job scheduler was gone; registered it again');
       } else {
-        this.log.info({ everyMs }, 'job scheduler registered');
+        this.pipeline.log.info({ everyMs }, 'job scheduler registered');
       }
     } catch (error) {
       if (!onlyIfMissing) throw error;
@@ -174,14 +155,69 @@ export class JobRunner {
     const fields = { ...(job.data as Record<string, unknown>), job_id: job.id ?? '', job_name: job.name, scheduled_at: job.timestamp };
     for (const [key, value] of Object.entries(fields)) raw[key] = typeof value === 'string' ? value : JSON.stringify(value);
     const meta = { id: job.id ?? job.name, raw, producedAt: job.timestamp };
-    // Committed with the other jobs in hand (job-batch.ts); a job whose outputs did not commit throws.
+    // Committed with the other jobs in hand (JobBatcher); a job whose outputs did not commit throws.
     const result = await this.batcher.run(new Delivery(meta, data, 1, undefined));
     if ('error' in result) throw result.error;
-    this.lastProgressAt = this.deps.now();
+    this.pipeline.lastProgressAt = this.deps.now();
     // The committed outcome, and what the handler summarized with ctx.summarize (read after any re-run).
     const { outcome } = result.delivery;
     const summary: JobSummary =
       outcome.kind === 'dead-letter' ? { outcome: outcome.kind, reason: outcome.reason } : { outcome: outcome.kind };
     return { ...summary, ...result.delivery.recorder?.summary, ...summary }; // listed first, and the runtime's word wins
+  }
+}
+
+/**
+ * Jobs BullMQ hands a worker at once (its concurrency) are handled and committed as one batch, the
+ * way a stream consumer commits a read: one WATCH and one transaction over all their guards, where
+ * a commit a job would cost twice the CPU a job and hold due jobs near their floor. Commits stay
+ * one at a time (WATCH and MULTI are per connection): jobs arriving while a batch commits wait for
+ * the next one. A batch whose commit left something uncommitted (still conflicting, or the runtime
+ * stopped) fails every job of it: BullMQ runs them again, and those that did commit are found done
+ * by their done keys (idempotency.ts) and not applied twice.
+ */
+/** What a job's message came to: its delivery, committed (its summary is the job's return value), or why it did not commit. */
+export type JobBatchResult = { readonly delivery: Delivery } | { readonly error: Error };
+
+export interface JobBatchEnv {
+  readonly prepare: (deliveries: readonly Delivery[]) => Promise<PreparedBatch>;
+  /** False when some message was left uncommitted (commitBatch). */
+  readonly commit: (batch: PreparedBatch) => Promise<boolean>;
+  readonly maxBatch: number;
+}
+
+export class JobBatcher {
+  private waiting: { readonly delivery: Delivery; readonly settle: (result: JobBatchResult) => void }[] = [];
+  private running = false;
+
+  constructor(private readonly env: JobBatchEnv) {}
+
+  /** Handles and commits one job's delivery with whatever other jobs are in hand. */
+  run(delivery: Delivery): Promise<JobBatchResult> {
+    return new Promise((settle) => {
+      this.waiting.push({ delivery, settle });
+      if (this.running) return;
+      this.running = true;
+      // The worker starts the jobs it fetched together in one turn of the event loop: the first batch gathers them all.
+      setImmediate(() => void this.drain());
+    });
+  }
+
+  private async drain(): Promise<void> {
+    while (this.waiting.length > 0) {
+      const taken = this.waiting.splice(0, this.env.maxBatch);
+      const complete = await this.env
+        .prepare(taken.map((w) => w.delivery))
+        .then((batch) => this.env.commit(batch))
+        .catch((error: unknown) => (error instanceof Error ? error : new Error(String(error))));
+      for (const { delivery, settle } of taken) {
+        if (complete instanceof Error) settle({ error: complete });
+        else if (delivery.outcome.kind === 'left-pending') settle({ error: new Error('shutting down before the job finished') });
+        // BullMQ retries or fails a job that throws; a job whose outputs did not commit must not complete.
+        else if (!complete) settle({ error: new Error('the job could not be committed; it is left for a retry') });
+        else settle({ delivery });
+      }
+    }
+    this.running = false;
   }
 }

@@ -25,15 +25,22 @@ export interface SourceDeps {
   readonly committer: Committer;
   readonly jobs: JobSink;
   readonly metrics: RuntimeMetrics;
+  readonly logger: RootLogger;
   readonly now: () => number;
   /** Whether Redis stalled, and the news of refused and accepted writes. */
   readonly health: Pick<RedisHealth, 'stalled' | 'noteWriteRefused' | 'noteWriteAccepted'>;
 }
 
-/** How one source differs: where its messages come from, and how it waits, stops and reports. */
+/** Why a source is not making progress, for /ready. */
+export interface ConsumerFault {
+  readonly cause: string;
+  readonly since: number;
+}
+
+/** How one source differs: where its messages come from, and how it waits and reports. */
 export interface SourceShape {
-  /** Bound to the handler and its stream or queue. */
-  readonly log: RootLogger;
+  /** What the source's log lines carry besides the handler's name (its stream and group, or its queue). */
+  readonly bindings: Readonly<Record<string, string>>;
   /** What each message's log lines carry besides the source's bindings. */
   readonly logFields: (meta: MessageMeta) => Readonly<Record<string, string | undefined>>;
   /** The dead letter's source_stream and group ('' for jobs). */
@@ -43,73 +50,104 @@ export interface SourceShape {
   readonly maxDeliveries: number;
   /** Resolves once the connections the source needs are ready (or it stops). */
   readonly waitForRedis: () => Promise<void>;
-  readonly stopping: () => boolean;
-  /** Aborted when the source stops: cuts a backoff pause short. */
-  readonly abort: AbortSignal;
   /** Jobs only: where the runtime records the job as done (see IdempotencyDeclaration). */
   readonly doneKey?: (meta: MessageMeta) => string;
-  readonly commit: Pick<CommitLoopEnv, 'source' | 'pendingIds' | 'onProgress' | 'onFailure'>;
+  readonly commit: Pick<CommitLoopEnv, 'source' | 'pendingIds'>;
+  /** Told of each commit that applied, after the pipeline noted the progress. */
+  readonly onCommitted?: () => void;
   /** Where the batch state is read, when not the shared connection (ExecutionEnv.stateRedis). */
   readonly stateRedis?: RedisReader;
 }
 
-/** A source's pipeline: validate and handle a batch of deliveries, then commit and settle it. */
-export interface SourcePipeline {
-  prepare(deliveries: readonly Delivery[], readAt: number): Promise<PreparedBatch>;
-  /** False when some delivery was left uncommitted (still conflicting, or the source stopped meanwhile). */
-  commit(batch: PreparedBatch): Promise<boolean>;
-}
-
 /**
- * Wires the engine for one source: the ctx every message's handler gets, validation and dead
- * letters, and the commit loop, with its re-run of a lost guard. Both sources are built here,
- * so what they share is written once.
+ * What a stream consumer and a job runner share: the engine wired for one source (the ctx every
+ * message's handler gets, validation and dead letters, and the commit loop, with its re-run of a
+ * lost guard), its stop signal, and the progress and commit refusals that /ready reports.
  */
-export function buildPipeline(deps: SourceDeps, shape: SourceShape): SourcePipeline {
-  const { handler, metrics, now } = deps;
-  // The client, seen through the narrow, read-only RedisReader a handler is typed against.
-  const handlerRedis: RedisReader = deps.commands;
-  const shared: ExecutionEnv<unknown, object> = {
-    redis: handlerRedis,
-    config: deps.handlerConfig,
-    metrics: deps.handlerMetrics,
-    now,
-    logger: (meta) => shape.log.child(shape.logFields(meta)),
-    redisReady: () => isReady(deps.commands) && !deps.health.stalled,
-    waitForRedis: shape.waitForRedis,
-    stopping: shape.stopping,
-    sleep: (ms) => sleep(ms).then(() => undefined),
-    onRetry: (count) => metrics.retries.inc({ handler: handler.name }, count),
-    ...(shape.doneKey ? { doneKey: shape.doneKey } : {}),
-  };
-  // A re-run of lost guards runs while the source may already wait in its next read, so only a
-  // batch's first run reads its state on the source's own connection.
-  const execution = shape.stateRedis ? { ...shared, stateRedis: shape.stateRedis } : shared;
-  const pipeline: PipelineEnv = {
-    handler,
-    execution,
-    maxDeliveries: shape.maxDeliveries,
-    deadLetter: { ...deadLetterDestination(deps.config, handler.name), sourceStream: shape.sourceStream, group: shape.group },
-    now,
-  };
-  const commitEnv: CommitLoopEnv = {
-    handlerName: handler.name,
-    committer: deps.committer,
-    metrics,
-    log: shape.log,
-    settle: new Settler({ handlerName: handler.name, metrics, jobs: deps.jobs, log: shape.log }),
-    rerun: (deliveries) => rerun({ ...pipeline, execution: shared }, deliveries),
-    now,
-    claimIdleMs: deps.config.CLAIM_IDLE_MS,
-    backoffMaxMs: deps.config.COMMIT_BACKOFF_MAX_MS,
-    sleep: (ms) => sleep(ms, undefined, { signal: shape.abort }).catch(() => undefined),
-    stopping: shape.stopping,
-    health: deps.health,
-    waitForRedis: shape.waitForRedis,
-    ...shape.commit,
-  };
-  return {
-    prepare: (deliveries, readAt) => prepareBatch(pipeline, deliveries, readAt),
-    commit: (batch) => commitBatch(commitEnv, batch),
-  };
+export class SourcePipeline {
+  readonly log: RootLogger;
+  /** When the source last read or committed (this process's clock). */
+  lastProgressAt: number;
+  /** Set while commits are being refused; cleared by the next commit that applies. */
+  commitFault: ConsumerFault | undefined;
+  /** Aborted when the source stops: ends its waits for Redis and its pauses. */
+  readonly abort = new AbortController();
+  private readonly env: PipelineEnv;
+  private readonly commitEnv: CommitLoopEnv;
+
+  constructor(deps: SourceDeps, shape: SourceShape) {
+    const { handler, metrics, now } = deps;
+    const log = deps.logger.child({ handler: handler.name, ...shape.bindings });
+    this.log = log;
+    this.lastProgressAt = now();
+    const stopping = () => this.stopping;
+    // The client, seen through the narrow, read-only RedisReader a handler is typed against.
+    const handlerRedis: RedisReader = deps.commands;
+    const shared: ExecutionEnv<unknown, object> = {
+      redis: handlerRedis,
+      config: deps.handlerConfig,
+      metrics: deps.handlerMetrics,
+      now,
+      logger: (meta) => log.child(shape.logFields(meta)),
+      redisReady: () => isReady(deps.commands) && !deps.health.stalled,
+      waitForRedis: shape.waitForRedis,
+      stopping,
+      sleep: (ms) => sleep(ms).then(() => undefined),
+      onRetry: (count) => metrics.retries.inc({ handler: handler.name }, count),
+      ...(shape.doneKey ? { doneKey: shape.doneKey } : {}),
+    };
+    // A re-run of lost guards runs while the source may already wait in its next read, so only a
+    // batch's first run reads its state on the source's own connection.
+    const execution = shape.stateRedis ? { ...shared, stateRedis: shape.stateRedis } : shared;
+    this.env = {
+      handler,
+      execution,
+      maxDeliveries: shape.maxDeliveries,
+      deadLetter: { ...deadLetterDestination(deps.config, handler.name), sourceStream: shape.sourceStream, group: shape.group },
+      now,
+    };
+    this.commitEnv = {
+      handlerName: handler.name,
+      committer: deps.committer,
+      metrics,
+      log,
+      settle: new Settler({ handlerName: handler.name, metrics, jobs: deps.jobs, log }),
+      rerun: (deliveries) => rerun({ ...this.env, execution: shared }, deliveries),
+      now,
+      claimIdleMs: deps.config.CLAIM_IDLE_MS,
+      backoffMaxMs: deps.config.COMMIT_BACKOFF_MAX_MS,
+      sleep: (ms) => this.pause(ms),
+      stopping,
+      health: deps.health,
+      waitForRedis: shape.waitForRedis,
+      onProgress: () => {
+        this.lastProgressAt = now();
+        this.commitFault = undefined;
+        shape.onCommitted?.();
+      },
+      onFailure: (failure) => {
+        this.commitFault ??= { cause: `commits refused (${failure.cause}): ${failure.message}`, since: now() };
+      },
+      ...shape.commit,
+    };
+  }
+
+  get stopping(): boolean {
+    return this.abort.signal.aborted;
+  }
+
+  /** Sleeps `ms`, or less if the source stops meanwhile. */
+  pause(ms: number): Promise<void> {
+    return sleep(ms, undefined, { signal: this.abort.signal }).catch(() => undefined);
+  }
+
+  /** Validates and handles a batch of deliveries, read at `readAt`. */
+  prepare(deliveries: readonly Delivery[], readAt: number): Promise<PreparedBatch> {
+    return prepareBatch(this.env, deliveries, readAt);
+  }
+
+  /** Commits and settles a prepared batch; false when some delivery was left uncommitted (still conflicting, or the source stopped meanwhile). */
+  commit(batch: PreparedBatch): Promise<boolean> {
+    return commitBatch(this.commitEnv, batch);
+  }
 }

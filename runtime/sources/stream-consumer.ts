@@ -9,13 +9,14 @@ import { Cluster } from 'ioredis';
 import { isReady, waitUntilReady, type RedisClient } from '../host/redis.js';
 import { classifyRedisError } from '../engine/redis-errors.js';
 import { lua } from '../engine/lua.js';
-import { buildPipeline, type SourceDeps, type SourcePipeline } from './pipeline.js';
-import { compareStreamIds, fieldsToRecord } from '../../schemas/fields.js';
+import { SourcePipeline, type ConsumerFault, type SourceDeps } from './pipeline.js';
+import { compareStreamIds, fieldsToRecord, idBefore } from '../../schemas/fields.js';
 
 /** XGROUP DELCONSUMER only while the consumer holds nothing (DELCONSUMER drops what it holds). */
 const REMOVE_IF_NOTHING_PENDING = lua('remove-if-nothing-pending');
 
 type RawEntry = [id: string, fields: string[] | null];
+type PendingRow = [id: string, consumer: string, idleMs: number, deliveries: number];
 
 /** Entries as one read returned them, and when (this process's clock) they became ours. */
 interface Batch {
@@ -28,85 +29,54 @@ interface Batch {
 /** The hash in which commits record where each group of `stream` would start again (see the commit script). */
 const groupCursorKey = (stream: string): string => `quantum:gates:cursor:${stream}`;
 
-/** The stream id just before `id` ("ms-seq"), for starting a group so that `id` is delivered. */
-function idBefore(id: string): string {
-  const [msText, seqText = '0'] = id.split('-');
-  const ms = BigInt(msText ?? '0');
-  const seq = BigInt(seqText);
-  if (seq > 0n) return `${ms}-${seq - 1n}`;
-  if (ms > 0n) return `${ms - 1n}-18446744073709551615`;
-  return '0';
-}
-
 export interface StreamConsumerDeps extends SourceDeps {
   /** Dedicated to this consumer's blocking XREADGROUP. */
   readonly reader: RedisClient;
   /** Owns a connection dedicated to this consumer's transactions. */
   readonly committerConnection: RedisClient;
-  readonly logger: RootLogger;
   /** Whether commits record the group's restart point (single node only: the key sits in another slot). */
   readonly recordsCursor: boolean;
 }
 
-/** Why a consumer is not making progress, for /ready. */
-export interface ConsumerFault {
-  readonly cause: string;
-  readonly since: number;
-}
-
 /**
  * Consumes one stream for one handler: XREADGROUP of new and own pending entries, XAUTOCLAIM of
- * entries dead consumers left, the consumer group's lifecycle (created at start, created again
- * where it was lost), and the loop that runs the pipeline (validate, run the handler, commit)
- * over each batch. One batch in hand at a time (two for gates that never read their own writes:
- * one handled while the previous commits; its commit goes out once that one has settled), so
- * in-flight work is bounded by BATCH_SIZE. Every Redis command here is bounded by its
- * connection's command timeout, so none can leave the loop waiting forever.
+ * entries dead consumers left, the consumer group's lifecycle, and the loop that runs the
+ * pipeline over each batch. One batch in hand at a time (two for gates that never read their own
+ * writes: one handled while the previous commits), so in-flight work is bounded by BATCH_SIZE.
+ * Every Redis command here has its connection's command timeout: none can hold the loop forever.
  */
 export class StreamConsumer {
   readonly stream: string;
   readonly group: string;
-  private stopping = false;
   private consuming = false;
   private loopDone: Promise<void> = Promise.resolve();
-  private readonly abort = new AbortController();
-  private readonly log: RootLogger;
   /**
    * The reader connection's CLIENT ID, learnt before its first blocking read on each connection
    * (undefined: not yet; null: not to be had, on a Cluster or where an ACL refuses CLIENT).
    */
   private readerId: number | null | undefined;
   private readonly pipeline: SourcePipeline;
-  /** Handlers that never read their own writes may handle a batch while the previous one commits. */
-  private readonly overlapCommits: boolean;
+  private readonly log: RootLogger;
   /** The commit in flight, if any: at most one, settled before the next one goes out. */
   private inFlight: Promise<void> | undefined;
   /** Entry ids read and not yet settled, for re-creating a lost group without skipping them. */
   private readonly held = new Set<string>();
-  private lastProgressAt: number;
   private consecutiveErrors = 0;
   private lastError: string | undefined;
   /** How long the last pass of the read loop took, blocking read included (P2.7's last_loop_ms). */
   lastLoopMs = 0;
-  /** Set while commits are being refused; cleared by the next read or commit that succeeds. */
-  private commitFailing: ConsumerFault | undefined;
 
   constructor(private readonly deps: StreamConsumerDeps) {
     const trigger = deps.handler.trigger as StreamTrigger<unknown>;
     this.stream = trigger.stream(deps.handlerConfig);
     this.group = trigger.group(deps.handlerConfig);
-    this.lastProgressAt = deps.now();
-    this.log = deps.logger.child({ handler: deps.handler.name, stream: this.stream, group: this.group });
-    this.overlapCommits = deps.handler.batch?.readsOwnWrites === false;
-    this.pipeline = buildPipeline(deps, {
-      log: this.log,
+    this.pipeline = new SourcePipeline(deps, {
+      bindings: { stream: this.stream, group: this.group },
       logFields: (meta: MessageMeta) => ({ id: meta.id, plan_id: meta.raw.plan_id, trace_id: meta.raw.trace_id, symbol: meta.raw.symbol }),
       sourceStream: this.stream,
       group: this.group,
       maxDeliveries: deps.config.MAX_DELIVERIES,
       waitForRedis: () => this.waitForRedis(),
-      stopping: () => this.stopping,
-      abort: this.abort.signal,
       // Between reads the reader is idle: the batch's state read goes there (ExecutionEnv.stateRedis).
       stateRedis: deps.reader,
       commit: {
@@ -117,37 +87,34 @@ export class StreamConsumer {
           ...(deps.recordsCursor ? { cursorKey: groupCursorKey(this.stream) } : {}),
         },
         pendingIds: (ids) => this.pendingIds(ids),
-        onProgress: () => {
-          this.progress();
-          this.commitFailing = undefined;
-        },
-        onFailure: (failure) => {
-          this.commitFailing ??= { cause: `commits refused (${failure.cause}): ${failure.message}`, since: deps.now() };
-        },
       },
+      onCommitted: () => (this.consecutiveErrors = 0),
     });
+    this.log = this.pipeline.log;
     // A new connection is a new client: its id is asked again before its first blocking read.
     if (!(deps.reader instanceof Cluster)) deps.reader.on('close', () => (this.readerId = this.readerId === null ? null : undefined));
   }
 
   /** True while reading (not waiting for Redis, not stopped). */
   get isConsuming(): boolean {
-    return this.consuming && !this.stopping;
+    return this.consuming && !this.pipeline.stopping;
   }
 
   /** Why this consumer is not making progress, or undefined while it is. */
   fault(heartbeatTimeoutMs: number): ConsumerFault | undefined {
-    if (this.stopping) return undefined;
-    if (this.commitFailing) return this.commitFailing;
+    const { stopping, commitFault, lastProgressAt: since } = this.pipeline;
+    if (stopping) return undefined;
+    if (commitFault) return commitFault;
     if (this.consecutiveErrors >= retryPolicy.consumerErrorsBeforeFault)
-      return { cause: `failing: ${this.lastError ?? 'unknown error'}`, since: this.lastProgressAt };
-    const silent = this.deps.now() - this.lastProgressAt;
-    if (silent > heartbeatTimeoutMs) return { cause: `no read or commit for ${Math.round(silent / 1000)} s`, since: this.lastProgressAt };
+      return { cause: `failing: ${this.lastError ?? 'unknown error'}`, since };
+    const silent = this.deps.now() - since;
+    if (silent > heartbeatTimeoutMs) return { cause: `no read or commit for ${Math.round(silent / 1000)} s`, since };
     return undefined;
   }
 
   async start(): Promise<void> {
-    await this.ensureGroup();
+    // Created at start from the beginning of a new stream, kept as it is where it exists.
+    if (await this.createGroup('0')) this.log.info('created consumer group');
     // Redis answered: once the reader and committer are connected too, this gate consumes, so a
     // runtime that has started is ready at once.
     await this.waitForRedis();
@@ -158,8 +125,7 @@ export class StreamConsumer {
 
   /** Stops reading, lets the batch in hand finish and commit. */
   async stop(): Promise<void> {
-    this.stopping = true;
-    this.abort.abort();
+    this.pipeline.abort.abort();
     // A read waiting for entries would hold the stop up to BLOCK_MS: CLIENT UNBLOCK ends it now,
     // as if BLOCK_MS had run out (nothing is delivered by it). Nothing happens where the id is unknown.
     if (typeof this.readerId === 'number') await this.deps.commands.call('CLIENT', 'UNBLOCK', this.readerId).catch(() => undefined);
@@ -167,7 +133,7 @@ export class StreamConsumer {
   }
 
   private progress(): void {
-    this.lastProgressAt = this.deps.now();
+    this.pipeline.lastProgressAt = this.deps.now();
     this.consecutiveErrors = 0;
   }
 
@@ -179,8 +145,8 @@ export class StreamConsumer {
   private async waitForRedis(): Promise<void> {
     const { commands, reader, committerConnection, health } = this.deps;
     for (;;) {
-      for (const client of [commands, reader, committerConnection]) await waitUntilReady(client, this.abort.signal);
-      if (this.abort.signal.aborted || !health.stalled) return;
+      for (const client of [commands, reader, committerConnection]) await waitUntilReady(client, this.pipeline.abort.signal);
+      if (this.pipeline.stopping || !health.stalled) return;
       await sleep(retryPolicy.stalledPollMs);
     }
   }
@@ -190,7 +156,7 @@ export class StreamConsumer {
     let drainOwnPending = true;
     let lastReclaim = 0;
     let passStarted = performance.now();
-    while (!this.stopping) {
+    while (!this.pipeline.stopping) {
       const now = performance.now();
       this.lastLoopMs = Math.floor(now - passStarted);
       passStarted = now;
@@ -217,9 +183,10 @@ export class StreamConsumer {
           if (drainOwnPending) await this.handle(own, false);
           else this.held.clear(); // nothing is pending for us, and nothing else is in hand here
         } else {
-          // Read once the commit of the batch in hand has gone out (handle awaits it unless overlapping).
+          // Read once the commit of the batch in hand has gone out (handle awaits it unless
+          // overlapping: a handler that never reads its own writes handles a batch while the previous one commits).
           const batch = await this.read('>');
-          if (batch.entries.length > 0) await this.handle(batch, this.overlapCommits);
+          if (batch.entries.length > 0) await this.handle(batch, this.deps.handler.batch?.readsOwnWrites === false);
         }
       } catch (error) {
         // Never re-read our pending entries while a commit of some of them is still in flight.
@@ -227,7 +194,7 @@ export class StreamConsumer {
           () => undefined,
           (e: unknown) => e,
         );
-        if (this.stopping) break;
+        if (this.pipeline.stopping) break;
         await this.recover(commitError ?? error);
         drainOwnPending = true;
       }
@@ -258,14 +225,12 @@ export class StreamConsumer {
     } else {
       this.log.warn({ cause: classified.cause, err: classified.message }, 'consumer loop error; re-reading own pending entries');
     }
-    await sleep(linear(retryPolicy.consumerPauseStepMs, this.consecutiveErrors, retryPolicy.consumerPauseMaxMs), undefined, {
-      signal: this.abort.signal,
-    }).catch(() => undefined);
+    await this.pipeline.pause(linear(retryPolicy.consumerPauseStepMs, this.consecutiveErrors, retryPolicy.consumerPauseMaxMs));
   }
 
   private setConsuming(value: boolean): void {
     // A clean stop closes the connections too: that is not waiting for Redis.
-    if (this.consuming !== value && !this.stopping) this.log.info({ consuming: value }, value ? 'consuming' : 'waiting for redis');
+    if (this.consuming !== value && !this.pipeline.stopping) this.log.info({ consuming: value }, value ? 'consuming' : 'waiting for redis');
     this.consuming = value;
     this.deps.metrics.consumerUp.set({ handler: this.deps.handler.name }, value ? 1 : 0);
   }
@@ -322,13 +287,14 @@ export class StreamConsumer {
     for (const delivery of batch.deliveries) if (delivery.outcome.kind !== 'left-pending') this.held.delete(delivery.meta.id);
   }
 
-  /** Creates the group at start: from the beginning of a new stream, kept as it is when it exists. */
-  private async ensureGroup(): Promise<void> {
+  /** Creates the group to start after `start`; false where it exists already (BUSYGROUP). */
+  private async createGroup(start: string): Promise<boolean> {
     try {
-      await this.deps.commands.xgroup('CREATE', this.stream, this.group, '0', 'MKSTREAM');
-      this.log.info('created consumer group');
+      await this.deps.commands.xgroup('CREATE', this.stream, this.group, start, 'MKSTREAM');
+      return true;
     } catch (error) {
-      if (!classifyRedisError(error).message.includes('BUSYGROUP')) throw error;
+      if (classifyRedisError(error).message.includes('BUSYGROUP')) return false;
+      throw error;
     }
   }
 
@@ -341,26 +307,21 @@ export class StreamConsumer {
    */
   private async recreateGroup(): Promise<void> {
     const { commands, metrics, handler } = this.deps;
-    const { stream, group, log } = this;
+    const { stream, group } = this;
     const [exists, recorded] = await Promise.all([commands.exists(stream), commands.hget(groupCursorKey(stream), group)]);
     let start = '0';
     if (exists === 1 && recorded) start = recorded.startsWith('(') ? idBefore(recorded.slice(1)) : recorded;
     const oldestHeld = [...this.held].sort(compareStreamIds)[0];
     if (exists === 1 && oldestHeld !== undefined && compareStreamIds(idBefore(oldestHeld), start) < 0) start = idBefore(oldestHeld);
-    try {
-      await commands.xgroup('CREATE', stream, group, start, 'MKSTREAM');
-    } catch (error) {
-      if (classifyRedisError(error).message.includes('BUSYGROUP')) return; // another replica was first
-      throw error;
-    }
+    if (!(await this.createGroup(start))) return; // another replica was first
     metrics.recreated.inc({ handler: handler.name, what: 'consumer_group' });
-    log.warn({ start, streamExisted: exists === 1, recorded }, 'consumer group was gone; created it again');
+    this.log.warn({ start, streamExisted: exists === 1, recorded }, 'consumer group was gone; created it again');
   }
 
   /** Takes over entries another consumer left pending past CLAIM_IDLE_MS (it died or hung), a page at a time. */
   private async *reclaim(): AsyncGenerator<Batch> {
     const { commands, config, metrics, handler } = this.deps;
-    const { stream, group, log } = this;
+    const { stream, group } = this;
     let cursor = '0-0';
     do {
       const args = [stream, group, config.CONSUMER_NAME, config.CLAIM_IDLE_MS, cursor, 'COUNT', config.BATCH_SIZE];
@@ -369,9 +330,9 @@ export class StreamConsumer {
       const entries = reply[1].filter((entry) => entry[1] !== null);
       if (entries.length === 0) continue;
       metrics.reclaimed.inc({ handler: handler.name }, entries.length);
-      log.info({ count: entries.length }, 'reclaimed pending entries from idle consumers');
+      this.log.info({ count: entries.length }, 'reclaimed pending entries from idle consumers');
       yield { entries, readAt: this.deps.now(), deliveries: await this.deliveryCounts(entries) };
-    } while (cursor !== '0-0' && !this.stopping);
+    } while (cursor !== '0-0' && !this.pipeline.stopping);
   }
 
   /**
@@ -383,7 +344,7 @@ export class StreamConsumer {
    */
   private async removeDepartedConsumers(): Promise<void> {
     const { commands, config, metrics, handler } = this.deps;
-    const { stream, group, log } = this;
+    const { stream, group } = this;
     if (config.DEPARTED_CONSUMER_IDLE_MS === 0) return;
     const rows = (await commands.call('XINFO', 'CONSUMERS', stream, group)) as unknown[][];
     for (const row of rows) {
@@ -395,7 +356,7 @@ export class StreamConsumer {
       const removed = await commands.eval(REMOVE_IF_NOTHING_PENDING, 1, stream, group, name);
       if (removed === 1) {
         metrics.departedRemoved.inc({ handler: handler.name });
-        log.info({ consumer: name, idleMs: Number(info.get('idle')) }, 'removed a departed consumer with nothing pending');
+        this.log.info({ consumer: name, idleMs: Number(info.get('idle')) }, 'removed a departed consumer with nothing pending');
       }
     }
   }
@@ -417,13 +378,8 @@ export class StreamConsumer {
     return new Set(rows.map((row) => row[0]).filter((id) => wanted.has(id)));
   }
 
-  private async xpending(first: string, last: string, count: number): Promise<[string, string, number, number][]> {
+  private async xpending(first: string, last: string, count: number): Promise<PendingRow[]> {
     const { commands, config } = this.deps;
-    return (await commands.call('XPENDING', this.stream, this.group, first, last, count, config.CONSUMER_NAME)) as [
-      string,
-      string,
-      number,
-      number,
-    ][];
+    return (await commands.call('XPENDING', this.stream, this.group, first, last, count, config.CONSUMER_NAME)) as PendingRow[];
   }
 }

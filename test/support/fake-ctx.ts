@@ -3,13 +3,8 @@ import { EffectRecorder, type Effect } from '../../runtime/engine/effects.js';
 import type { AnyHandler, FailureInfo, HandlerContext, HandlerDeclaration, MessageMeta } from '../../runtime/contract/handler.js';
 import type { Logger } from '../../runtime/contract/logger.js';
 import { guardFallback, handleOnce, jobDoneKey, startDuplicateChecks } from '../../runtime/engine/idempotency.js';
-import {
-  applyMetricCalls,
-  type CounterMetric,
-  type GaugeMetric,
-  type HistogramMetric,
-  type MetricFactory,
-} from '../../runtime/engine/metrics.js';
+import { applyMetricCalls } from '../../runtime/engine/metrics.js';
+import type { CounterMetric, GaugeMetric, HistogramMetric, MetricFactory } from '../../runtime/contract/metrics.js';
 import { MessageContext } from '../../runtime/engine/execute.js';
 import { FakeRedisReader, type FakeRedisData } from './fake-redis-reader.js';
 

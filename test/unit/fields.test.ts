@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { compareStreamIds, fieldsToRecord } from '../../schemas/fields.js';
+import { compareStreamIds, fieldsToRecord, idBefore } from '../../schemas/fields.js';
 
 describe('fieldsToRecord', () => {
   it('keeps every field as data, whatever its name, and inherits nothing', () => {
@@ -53,5 +53,17 @@ describe('compareStreamIds', () => {
     ['x-1', '0-1', 0],
   ])('compares %s with %s as %i', (a, b, expected) => {
     expect(compareStreamIds(a, b)).toBe(expected);
+  });
+});
+
+describe('idBefore', () => {
+  it.each([
+    ['5-3', '5-2'],
+    ['5-0', '4-18446744073709551615'],
+    ['0-0', '0'],
+    ['1700000000000', '1699999999999-18446744073709551615'],
+  ])('the id just before %s is %s', (id, before) => {
+    expect(idBefore(id)).toBe(before);
+    if (before !== '0') expect(compareStreamIds(before, id)).toBe(-1);
   });
 });

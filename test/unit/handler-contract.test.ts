@@ -3,7 +3,7 @@ import * as z from 'zod';
 import { heatGate } from '../../handlers/heat-gate/index.js';
 import type { HeatGateConfig } from '../../handlers/heat-gate/config.js';
 import { defineHandler, type HandlerContext } from '../../runtime/contract/handler.js';
-import type { CounterMetric, GaugeMetric } from '../../runtime/engine/metrics.js';
+import type { CounterMetric, GaugeMetric } from '../../runtime/contract/metrics.js';
 import type { HarvestProposal } from '../../schemas/harvest-proposal.js';
 
 describe('handler contract (types)', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { JobBatcher, type JobBatchEnv } from '../../runtime/sources/job-batch.js';
+import { JobBatcher, type JobBatchEnv } from '../../runtime/sources/job-runner.js';
 import { Delivery, HANDLED, LEFT_PENDING, type PreparedBatch } from '../../runtime/engine/delivery.js';
 
 const input = (id: string): Delivery => new Delivery({ id, raw: {}, producedAt: 0 }, {}, 1, undefined);
