@@ -8,7 +8,6 @@ import { createRegistry, promMetricFactory, runtimeMetrics, type RuntimeMetrics 
 import { PeriodicRefresh } from '../engine/refresh.js';
 import { JobQueues } from '../sources/job-queues.js';
 import { BacklogMonitor, queueMetricsText } from './backlog.js';
-import { buildInfo } from './build-info.js';
 import { loadConfiguration, type RuntimeConfig } from './config.js';
 import { gateRoutesPlugin } from './gate-routes.js';
 import { hostGates, type ConsumerState, type HostedHandler } from './gates.js';
@@ -46,11 +45,11 @@ export interface RuntimeServices {
 export interface RuntimeOptions {
   readonly env: Env;
   readonly handlers: readonly AnyHandler[];
+  /** What is running, for quantum_gates_build_info (the application's buildInfo()). */
+  readonly build: { readonly version: string; readonly commit: string };
   readonly logger?: RootLogger;
   readonly now?: () => number;
   readonly httpPlugins?: (services: RuntimeServices) => FastifyPluginAsync[];
-  /** Validates the plugins' settings together with the rest, before any connection is opened. */
-  readonly checkHttpEnv?: (env: Env, host: string) => void;
   /** Swap the single-node transaction for another commit strategy (Redis Cluster). */
   readonly committerFactory?: (connection: RedisClient, config: RuntimeConfig) => Committer;
 }
@@ -73,19 +72,17 @@ export interface Runtime {
  * routes. Nothing reads or listens before start().
  */
 export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
-  const { config, hosted: parsed, ignoredSettings } = loadConfiguration(options.env, options.handlers, options.checkHttpEnv);
+  const { config, hosted: parsed } = loadConfiguration(options.env, options.handlers);
   const logger =
     options.logger ??
     createLogger(config.LOG_LEVEL, 'quantum-gates', process.env, {
       format: config.LOG_FORMAT,
       repeatWindowMs: config.LOG_REPEAT_WINDOW_MS,
     });
-  if (ignoredSettings.length > 0)
-    logger.warn({ variables: ignoredSettings }, 'variables named like settings that no hosted gate reads: ignored');
   const now = options.now ?? Date.now;
   const registry = createRegistry();
   const factory = promMetricFactory(registry);
-  const metrics = runtimeMetrics(registry, buildInfo());
+  const metrics = runtimeMetrics(registry, options.build);
   const hosted: HostedHandler[] = parsed.map(({ handler, config: handlerConfig }) => ({
     handler,
     config: handlerConfig,

@@ -1,20 +1,18 @@
 import { hostname } from 'node:os';
 import {
-  buildInfo,
   isReady,
   readBacklog,
-  redisAddress,
-  redisIdentity,
   withTimeout,
   type AnyHandler,
   type AnySectionView,
   type AnyStatusSection,
-  type BuildInfo,
   type GroupBacklog,
   type ReadinessCauses,
   type RedisReader,
   type RuntimeServices,
 } from '../../../runtime/host/index.js';
+import { buildInfo, type BuildInfo } from '../../build-info.js';
+import { redisAddress, redisIdentity } from '../../redis-identity.js';
 import { collapseFailures, type RedisOutage, type SectionFailure } from './status-errors.js';
 import { statusHeadline, type Headline } from './status-headline.js';
 import { GateTrends } from './status-trends.js';
