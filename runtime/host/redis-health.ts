@@ -1,4 +1,5 @@
 import type { RootLogger } from '../engine/logger.js';
+import type { RuntimeConfig } from './config.js';
 import { isReady, type RedisClient } from './redis.js';
 import { classifyRedisError } from '../engine/redis-errors.js';
 
@@ -10,17 +11,6 @@ export interface RedisFault {
   readonly detail: string;
 }
 
-interface RedisHealthOptions {
-  readonly client: RedisClient;
-  /** A key of our own that the write probe sets (with a short expiry). */
-  readonly probeKey: string;
-  /** A probe unanswered for this long means Redis is stalled. */
-  readonly stallMs: number;
-  readonly intervalMs: number;
-  readonly logger: RootLogger;
-  readonly now: () => number;
-}
-
 /**
  * Probes Redis every interval with a PING and a small write of our own key, so /ready turns 503
  * while Redis is unreachable, stalled (a probe unanswered within stallMs: DEBUG SLEEP, a long
@@ -28,6 +18,10 @@ interface RedisHealthOptions {
  * disk save), even while every gate is idle. Commits report their own refusals here too.
  */
 export class RedisHealth {
+  /** The write probe's key, our own, set with a short expiry. */
+  private readonly probeKey: string;
+  private readonly stallMs: number;
+  private readonly intervalMs: number;
   private timer: NodeJS.Timeout | undefined;
   private probing = false;
   private inFlight: Promise<void> = Promise.resolve();
@@ -40,7 +34,16 @@ export class RedisHealth {
   /** Whether the state in `reported` was logged (connecting at start-up is not). */
   private reportedLogged = false;
 
-  constructor(private readonly options: RedisHealthOptions) {}
+  constructor(
+    private readonly client: RedisClient,
+    config: RuntimeConfig,
+    private readonly logger: RootLogger,
+    private readonly now: () => number,
+  ) {
+    this.probeKey = `quantum:gates:health:${config.CONSUMER_NAME}`;
+    this.stallMs = config.REDIS_STALL_MS;
+    this.intervalMs = Math.min(1000, config.REDIS_STALL_MS);
+  }
 
   private readonly tick = () => void this.probe();
 
@@ -48,8 +51,8 @@ export class RedisHealth {
     const tick = this.tick;
     tick();
     // Probe as soon as a connection comes back, so readiness follows it without waiting a period.
-    this.options.client.on('ready', tick);
-    this.timer = setInterval(tick, this.options.intervalMs);
+    this.client.on('ready', tick);
+    this.timer = setInterval(tick, this.intervalMs);
     this.timer.unref();
   }
 
@@ -61,12 +64,12 @@ export class RedisHealth {
 
   stop(): void {
     clearInterval(this.timer);
-    this.options.client.off('ready', this.tick);
+    this.client.off('ready', this.tick);
   }
 
   /** The current fault, or undefined while Redis answers and accepts writes. */
   get fault(): RedisFault | undefined {
-    const { client, now, stallMs } = this.options;
+    const { client, now, stallMs } = this;
     if (!isReady(client))
       return this.remember({ cause: 'unreachable', since: this.probeFault?.since ?? now(), detail: `connection ${client.status}` });
     if (this.probing && now() - this.probeStartedAt > stallMs) {
@@ -87,7 +90,7 @@ export class RedisHealth {
 
   /** A commit was refused for a cause that is Redis's, not the batch's (OOM, READONLY, MISCONF). */
   noteWriteRefused(detail: string): void {
-    this.commitFault ??= { cause: 'writes_refused', since: this.options.now(), detail };
+    this.commitFault ??= { cause: 'writes_refused', since: this.now(), detail };
     this.report();
   }
 
@@ -110,7 +113,7 @@ export class RedisHealth {
       this.report(); // a stall is noticed while the probe is still out
       return this.inFlight;
     }
-    const { client, now } = this.options;
+    const { client, now } = this;
     if (!isReady(client)) {
       this.remember({ cause: 'unreachable', since: now(), detail: `connection ${client.status}` });
       return Promise.resolve();
@@ -122,12 +125,12 @@ export class RedisHealth {
   }
 
   private async runProbe(): Promise<void> {
-    const { client, probeKey, now } = this.options;
+    const { client, probeKey, now } = this;
     let pinged = false;
     try {
       await client.ping();
       pinged = true;
-      await client.set(probeKey, String(now()), 'PX', Math.max(10_000, this.options.intervalMs * 10));
+      await client.set(probeKey, String(now()), 'PX', Math.max(10_000, this.intervalMs * 10));
       this.probeFault = undefined;
       this.everHealthy = true;
     } catch (error) {
@@ -151,7 +154,7 @@ export class RedisHealth {
     const wasLogged = this.reported !== undefined && this.reportedLogged;
     this.reported = key;
     this.reportedLogged = fault !== undefined && (this.everHealthy || fault.cause !== 'unreachable');
-    if (this.reportedLogged) this.options.logger.error({ cause: fault!.cause, detail: fault!.detail }, 'redis cannot serve the gates');
-    else if (fault === undefined && wasLogged) this.options.logger.info('redis healthy again');
+    if (this.reportedLogged) this.logger.error({ cause: fault!.cause, detail: fault!.detail }, 'redis cannot serve the gates');
+    else if (fault === undefined && wasLogged) this.logger.info('redis healthy again');
   }
 }

@@ -9,12 +9,11 @@ import { PeriodicRefresh } from '../engine/refresh.js';
 import { JobQueues } from '../sources/job-queues.js';
 import { BacklogMonitor, queueMetricsText } from './backlog.js';
 import { loadConfiguration, type RuntimeConfig } from './config.js';
-import { gateRoutesPlugin } from './gate-routes.js';
 import { hostGates, type ConsumerState, type HostedHandler } from './gates.js';
 import { closeServers, gateProbes, listenHealthPorts, readiness, readinessCauses, type Readiness, type ReadinessCauses } from './health.js';
 import { describeRedis, openConnections, type RedisClient } from './redis.js';
 import { RedisHealth } from './redis-health.js';
-import { bindNamingSetting, buildServer } from './server.js';
+import { bindNamingSetting, buildServer, gateRoutesPlugin } from './server.js';
 
 export type { ReadinessCauses } from './health.js';
 
@@ -36,8 +35,6 @@ export interface RuntimeServices {
   readonly jobs: JobQueues;
   readonly logger: RootLogger;
   readonly consumers: readonly ConsumerState[];
-  /** Pending and lag of each stream handler's group, refreshed every two seconds. */
-  readonly backlog: BacklogMonitor;
   /** Why /ready would answer 503 now, structured (the status page's headline reads it). */
   readinessCauses(): ReadinessCauses;
 }
@@ -91,14 +88,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
 
   const connections = openConnections(config, metrics);
   const { commands } = connections;
-  const health = new RedisHealth({
-    client: commands,
-    probeKey: `quantum:gates:health:${config.CONSUMER_NAME}`,
-    stallMs: config.REDIS_STALL_MS,
-    intervalMs: Math.min(1000, config.REDIS_STALL_MS),
-    logger,
-    now,
-  });
+  const health = new RedisHealth(commands, config, logger, now);
   const jobs = new JobQueues(connections.bull, config.BULLMQ_PREFIX, (queue, error) =>
     logger.warn({ queue, err: error.message }, 'queue error'),
   );
@@ -113,7 +103,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     now,
     committerFactory: options.committerFactory,
   });
-  const backlog = new BacklogMonitor(commands, () => gates.groups(), { pending: metrics.consumerPending, lag: metrics.consumerLag });
+  const backlog = new BacklogMonitor(commands, () => gates.consumers(), { pending: metrics.consumerPending, lag: metrics.consumerLag });
   // The handlers' read-only Redis: the command connection, as stream-consumer.ts gives handlers.
   const refresh = new PeriodicRefresh(hosted, commands as unknown as RedisReader, logger, now);
 
@@ -128,7 +118,6 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     gateList: options.handlers,
     jobs,
     logger,
-    backlog,
     get consumers() {
       return gates.consumers();
     },
@@ -145,9 +134,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       }),
     readiness: () => readiness(progress),
     ...probes,
-    maxEventLoopDelayMs: config.MAX_EVENT_LOOP_DELAY_MS,
-    idleTimeoutMs: config.HTTP_IDLE_TIMEOUT_MS,
-    maxInFlight: config.HTTP_MAX_IN_FLIGHT,
+    config,
     plugins: [gateRoutesPlugin(services), ...(options.httpPlugins?.(services) ?? [])],
   });
 

@@ -398,11 +398,7 @@ export function statusSourcesFrom(services: RuntimeServices): StatusSources {
       trigger: handler.trigger.kind,
     })),
     consumers: () => services.consumers,
-    backlog: () =>
-      readBacklog(
-        services.redis,
-        services.consumers.flatMap((c) => (c.group === undefined ? [] : [{ handler: c.handler, stream: c.source, group: c.group }])),
-      ),
+    backlog: () => readBacklog(services.redis, services.consumers),
     metrics: () => services.registry.getMetricsAsJSON(),
     redisReady: () => isReady(services.redis),
     now: Date.now,
