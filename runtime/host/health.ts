@@ -1,6 +1,7 @@
 /**
- * GET /health as each gate's original service answered it. A gate declares its answer (see
- * HealthDeclaration in handler.ts); the runtime serves it and knows no gate:
+ * Readiness (/ready, and the causes the status headline reads), and GET /health as each gate's
+ * original service answered it: a gate declares its answer (HealthDeclaration); the runtime
+ * serves it and knows no gate:
  *
  * - one hosted gate with a declared answer (a per-gate deployment): /health is that answer;
  * - none, or several (the all-in-one process): /health is the runtime's liveness body
@@ -178,17 +179,17 @@ export function gateProbes(
   sources: Omit<ProgressSources, 'started' | 'health'> & { hosted: readonly HostedHandler[]; commands: RedisClient; registry: Registry },
 ): GateProbes {
   const { hosted, registry } = sources;
+  const series = async (name: string) =>
+    ((await registry.getSingleMetric(name)?.get())?.values ?? []).map((v) => ({
+      labels: v.labels as Record<string, string | number>,
+      value: v.value,
+    }));
   const probeOf = (h: HostedHandler, i: number): HealthProbe<unknown> => ({
     config: h.config,
     ping: () => withTimeout(sources.commands.ping(), HEALTH_PING_TIMEOUT_MS, 'Redis did not answer PING').then(() => undefined),
     metrics: async (): Promise<HttpAnswer> => ({ status: 200, contentType: registry.contentType, body: await registry.metrics() }),
-    metricValue: async (name) =>
-      (await registry.getSingleMetric(name)?.get())?.values.find((v) => Object.keys(v.labels).length === 0)?.value,
-    metricSeries: async (name) =>
-      ((await registry.getSingleMetric(name)?.get())?.values ?? []).map((v) => ({
-        labels: v.labels as Record<string, string | number>,
-        value: v.value,
-      })),
+    metricValue: async (name) => (await series(name)).find((v) => Object.keys(v.labels).length === 0)?.value,
+    metricSeries: series,
     get pending() {
       return sources.backlog.snapshot.find((b) => b.handler === h.handler.name)?.pending ?? 0;
     },

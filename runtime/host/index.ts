@@ -5,7 +5,8 @@
  * backlog), and the few contract and engine names the operator CLI reads records with. The rest
  * of runtime/ is how these are kept; an application need for more widens this list, deliberately.
  */
-export { createRuntime, type ReadinessCauses, type RuntimeServices } from './runtime.js';
+export { createRuntime, type RuntimeServices } from './runtime.js';
+export type { ReadinessCauses } from './health.js';
 export { loadConfiguration, parseRuntimeConfig, type RuntimeConfig } from './config.js';
 // The pre-flight check and the CLI open clients of their own on the runtime's Redis settings;
 // the status document reads the backlog, within a time limit (withTimeout).

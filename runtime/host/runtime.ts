@@ -1,26 +1,21 @@
-import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { AnyHandler } from '../contract/handler.js';
 import type { RedisReader } from '../contract/redis-reader.js';
 import type { Committer } from '../engine/commit.js';
 import { createLogger, type RootLogger } from '../engine/logger.js';
-import { createRegistry, promMetricFactory, runtimeMetrics, type RuntimeMetrics } from '../engine/metrics.js';
+import { createRegistry, promMetricFactory, runtimeMetrics } from '../engine/metrics.js';
 import { PeriodicRefresh } from '../engine/refresh.js';
 import { JobQueues } from '../sources/job-queues.js';
-import { BacklogMonitor, queueMetricsText } from './backlog.js';
+import { BacklogMonitor } from './backlog.js';
 import { loadConfiguration, type RuntimeConfig } from './config.js';
 import { hostGates, type ConsumerState, type HostedHandler } from './gates.js';
-import { closeServers, gateProbes, listenHealthPorts, readiness, readinessCauses, type Readiness, type ReadinessCauses } from './health.js';
+import { closeServers, gateProbes, listenHealthPorts, readiness, readinessCauses, type ReadinessCauses } from './health.js';
 import { describeRedis, openConnections, type RedisClient } from './redis.js';
 import { RedisHealth } from './redis-health.js';
 import { bindNamingSetting, buildServer, gateRoutesPlugin } from './server.js';
 
-export type { ReadinessCauses } from './health.js';
-
 type Env = Readonly<Record<string, string | undefined>>;
-
-/** How long a scrape waits for BullMQ's queue counts before leaving them out. */
-const QUEUE_METRICS_TIMEOUT_MS = 1000;
 
 /** What HTTP plugins (status page, dashboard, budget API) may use. */
 export interface RuntimeServices {
@@ -51,24 +46,14 @@ export interface RuntimeOptions {
   readonly committerFactory?: (connection: RedisClient, config: RuntimeConfig) => Committer;
 }
 
-export interface Runtime {
-  readonly config: RuntimeConfig;
-  readonly server: FastifyInstance;
-  readonly services: RuntimeServices;
-  readonly metrics: RuntimeMetrics;
-  /** Starts consuming and listening; resolves with the bound address. */
-  start(): Promise<string>;
-  /** Stops reading, commits the batches in hand, closes the server and connections. */
-  stop(): Promise<void>;
-  readiness(): Readiness;
-}
+export type Runtime = Awaited<ReturnType<typeof createRuntime>>;
 
 /**
  * Hosts the gates the settings select: validates every setting, opens the connections, builds
  * one consumer or job runner per gate, and serves /ready, /metrics, /health and the plugins'
  * routes. Nothing reads or listens before start().
  */
-export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
+export async function createRuntime(options: RuntimeOptions) {
   const { config, hosted: parsed } = loadConfiguration(options.env, options.handlers);
   const logger =
     options.logger ??
@@ -127,11 +112,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const probes = gateProbes({ hosted, gates, commands, registry, backlog });
   const server = await buildServer({
     registry,
-    moreMetrics: () =>
-      queueMetricsText(jobs.allQueues(), {
-        registered: (name) => registry.getSingleMetric(name) !== undefined,
-        timeoutMs: QUEUE_METRICS_TIMEOUT_MS,
-      }),
+    queues: () => jobs.allQueues(),
     readiness: () => readiness(progress),
     ...probes,
     config,
@@ -146,7 +127,8 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     services,
     metrics,
     readiness: () => readiness(progress),
-    async start() {
+    /** Starts consuming and listening; resolves with the bound address. */
+    async start(): Promise<string> {
       logger.info({ redis: describeRedis(config), handlers: hosted.map((h) => h.handler.name) }, 'starting quantum-gates');
       for (const h of hosted) if (h.handler.startLine) logger.info({ handler: h.handler.name }, h.handler.startLine(h.config));
       // Ports first: one in use is a setting to change, said before any gate joins its group.
@@ -172,7 +154,8 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       logger.info({ address }, 'listening');
       return address;
     },
-    async stop() {
+    /** Stops reading, commits the batches in hand, closes the server and connections. */
+    async stop(): Promise<void> {
       stopped.abort();
       logger.info('stopping: draining in-flight batches');
       backlog.stop();

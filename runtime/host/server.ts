@@ -5,6 +5,7 @@ import type { Registry } from 'prom-client';
 import type { HttpAnswer, RouteRequest } from '../contract/routes.js';
 import type { RootLogger } from '../engine/logger.js';
 import { ConfigError } from '../../schemas/env.js';
+import { queueMetricsText, type MetricsQueue } from './backlog.js';
 import type { RuntimeConfig } from './config.js';
 import type { HostedHandler } from './gates.js';
 import type { RedisClient } from './redis.js';
@@ -19,11 +20,14 @@ interface ServerOptions extends GateProbes {
   readonly config: RuntimeConfig;
   readonly registry: Registry;
   readonly readiness: () => Readiness;
-  /** Prometheus text appended to /metrics after the registry's (BullMQ's queue metrics). */
-  readonly moreMetrics: () => Promise<string>;
+  /** The process's BullMQ queues, whose metrics /metrics appends to the registry's. */
+  readonly queues: () => readonly MetricsQueue[];
   /** Further routes (the gates', dashboard, status), each a Fastify plugin. */
   readonly plugins: readonly FastifyPluginAsync[];
 }
+
+/** How long a scrape waits for BullMQ's queue counts before leaving them out. */
+const QUEUE_METRICS_TIMEOUT_MS = 1000;
 
 /** Liveness and readiness answer whatever else is going on: a probe that times out restarts a healthy process. */
 const isProbe = (url: string) => url === '/ready' || url === '/health' || url.startsWith('/health/');
@@ -49,9 +53,15 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   app.get('/metrics', async (request, reply) => {
     const original = options.originalMetrics;
     if (original && !wantsExposition(request.headers.accept)) return send(reply, await original());
-    const [body, more] = await Promise.all([options.registry.metrics(), options.moreMetrics()]);
-    const separator = body === '' || body.endsWith('\n') ? '' : '\n';
-    return reply.type(options.registry.contentType).send(more === '' ? body : `${body}${separator}${more}`);
+    const { registry } = options;
+    const [body, queues] = await Promise.all([
+      registry.metrics(), // always ends in a newline
+      queueMetricsText(options.queues(), {
+        registered: (name) => registry.getSingleMetric(name) !== undefined,
+        timeoutMs: QUEUE_METRICS_TIMEOUT_MS,
+      }),
+    ]);
+    return reply.type(registry.contentType).send(body + queues);
   });
 
   for (const plugin of options.plugins) await app.register(plugin);
