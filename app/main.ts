@@ -1,5 +1,6 @@
 import { allHandlers } from '../handlers/index.js';
-import { parseRuntimeConfig, type RuntimeConfig, ConfigError, redactSecrets, createRuntime, describeRedis } from '../runtime/host/index.js';
+import { parseRuntimeConfig, type RuntimeConfig, redactSecrets, createRuntime, describeRedis } from '../runtime/host/index.js';
+import { ConfigError } from '../schemas/env.js';
 import { buildInfo, packageRoot } from './build-info.js';
 import { checkHttpEnv, httpPlugins } from './http-plugins.js';
 import { checkConfiguration, redisIsConfigured } from './settings.js';

@@ -1,4 +1,5 @@
-import { parseRuntimeConfig, type RuntimeConfig, ConfigError, type RedisClient, describeRedis } from '../runtime/host/index.js';
+import { parseRuntimeConfig, type RuntimeConfig, type RedisClient, describeRedis } from '../runtime/host/index.js';
+import { ConfigError } from '../schemas/env.js';
 import { packageRoot } from '../app/build-info.js';
 import { isRunning, readPrivateRedisRecord } from '../app/private-redis-record.js';
 import { connectVerified, RedisWiringError } from '../app/redis-preflight.js';

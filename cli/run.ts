@@ -1,5 +1,5 @@
 import { commandSides, commands, groupHelp, mainHelp } from './commands/index.js';
-import { ConfigError } from '../runtime/host/index.js';
+import { ConfigError } from '../schemas/env.js';
 import { buildInfo, releaseName } from '../app/build-info.js';
 import { didYouMean } from '../app/settings.js';
 import { chooseEnvFile } from './env-file.js';

@@ -13,10 +13,8 @@ export { loadConfiguration, parseRuntimeConfig, type RuntimeConfig } from './con
 export { createRedisClient, describeRedis, isReady, redactSecrets, TimeoutError, withTimeout, type RedisClient } from './redis.js';
 export { readBacklog, type GroupBacklog } from './backlog.js';
 export type { RedisFault } from './redis-health.js';
-// The gate contract's names the application reads declarations and settings with.
-export { ConfigError, envBool, parseEnv } from '../../schemas/env.js';
+// The gate contract's names the application reads declarations with.
 export type { AnyHandler, AnyStatusSection, RedisReader, SectionHeadlineReason, StatusSectionDeclaration } from '../contract/index.js';
-export type { AnySectionView, BadgeCase, ValueFormat } from '../../schemas/status/views.js';
 export type { StreamTrigger } from '../contract/handler.js';
 // The engine's record formats the operator CLI reads: dead letters.
 export { deadLetterIndexKey, deadLetterIndexMember } from '../engine/dead-letter.js';

@@ -4,13 +4,13 @@ import {
   readBacklog,
   withTimeout,
   type AnyHandler,
-  type AnySectionView,
   type AnyStatusSection,
   type GroupBacklog,
   type ReadinessCauses,
   type RedisReader,
   type RuntimeServices,
 } from '../../../runtime/host/index.js';
+import type { AnySectionView } from '../../../schemas/status/views.js';
 import { buildInfo, type BuildInfo } from '../../build-info.js';
 import { redisAddress, redisIdentity } from '../../redis-identity.js';
 import { collapseFailures, type RedisOutage, type SectionFailure } from './status-errors.js';
