@@ -5,7 +5,7 @@ import { linear, retryPolicy } from '../engine/retry-policy.js';
 import type { RuntimeConfig } from './config.js';
 import { isReady, waitUntilReady, type RedisClient } from '../engine/connection.js';
 
-export { ConnectionLostError, isReady, waitUntilReady, type RedisClient } from '../engine/connection.js';
+export { isReady, waitUntilReady, type RedisClient } from '../engine/connection.js';
 
 /** Connection roles: each has the retry semantics its job needs. */
 export type ConnectionRole =
