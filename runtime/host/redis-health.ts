@@ -13,15 +13,11 @@ export interface RedisFault {
 
 /**
  * Probes Redis every interval with a PING and a small write of our own key, so /ready turns 503
- * while Redis is unreachable, stalled (a probe unanswered within stallMs: DEBUG SLEEP, a long
+ * while Redis is unreachable, stalled (a probe unanswered within REDIS_STALL_MS: DEBUG SLEEP, a long
  * script, a saturated server) or refusing writes (OOM at maxmemory, a read-only replica, a failed
  * disk save), even while every gate is idle. Commits report their own refusals here too.
  */
 export class RedisHealth {
-  /** The write probe's key, our own, set with a short expiry. */
-  private readonly probeKey: string;
-  private readonly stallMs: number;
-  private readonly intervalMs: number;
   private timer: NodeJS.Timeout | undefined;
   private probing = false;
   private inFlight: Promise<void> = Promise.resolve();
@@ -36,14 +32,10 @@ export class RedisHealth {
 
   constructor(
     private readonly client: RedisClient,
-    config: RuntimeConfig,
+    private readonly config: RuntimeConfig,
     private readonly logger: RootLogger,
     private readonly now: () => number,
-  ) {
-    this.probeKey = `quantum:gates:health:${config.CONSUMER_NAME}`;
-    this.stallMs = config.REDIS_STALL_MS;
-    this.intervalMs = Math.min(1000, config.REDIS_STALL_MS);
-  }
+  ) {}
 
   private readonly tick = () => void this.probe();
 
@@ -52,7 +44,8 @@ export class RedisHealth {
     tick();
     // Probe as soon as a connection comes back, so readiness follows it without waiting a period.
     this.client.on('ready', tick);
-    this.timer = setInterval(tick, this.intervalMs);
+    // At least once a second, and often enough to notice a stall.
+    this.timer = setInterval(tick, Math.min(1000, this.config.REDIS_STALL_MS));
     this.timer.unref();
   }
 
@@ -69,7 +62,8 @@ export class RedisHealth {
 
   /** The current fault, or undefined while Redis answers and accepts writes. */
   get fault(): RedisFault | undefined {
-    const { client, now, stallMs } = this;
+    const { client, now } = this;
+    const stallMs = this.config.REDIS_STALL_MS;
     if (!isReady(client))
       return this.remember({ cause: 'unreachable', since: this.probeFault?.since ?? now(), detail: `connection ${client.status}` });
     if (this.probing && now() - this.probeStartedAt > stallMs) {
@@ -125,12 +119,13 @@ export class RedisHealth {
   }
 
   private async runProbe(): Promise<void> {
-    const { client, probeKey, now } = this;
+    const { client, now } = this;
     let pinged = false;
     try {
       await client.ping();
       pinged = true;
-      await client.set(probeKey, String(now()), 'PX', Math.max(10_000, this.intervalMs * 10));
+      // A key of our own, with an expiry well past the next probes.
+      await client.set(`quantum:gates:health:${this.config.CONSUMER_NAME}`, String(now()), 'PX', 10_000);
       this.probeFault = undefined;
       this.everHealthy = true;
     } catch (error) {
