@@ -1,7 +1,5 @@
 import { loadConfiguration, parseRuntimeConfig, type AnyHandler, type RuntimeConfig } from '../runtime/host/index.js';
-import { problemCollector } from '../schemas/env.js';
-
-type Env = Readonly<Record<string, string | undefined>>;
+import { problemCollector, type Env } from '../schemas/env.js';
 
 /**
  * Start-up's check of the environment, every problem reported together: the runtime's settings

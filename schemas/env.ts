@@ -10,7 +10,8 @@ export class ConfigError extends Error {
   }
 }
 
-type Env = Readonly<Record<string, string | undefined>>;
+/** The process environment, or a file's settings read like it. */
+export type Env = Readonly<Record<string, string | undefined>>;
 
 /**
  * Several parses whose problems are reported together: `attempt` returns a parse's value, or

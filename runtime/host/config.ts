@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import * as z from 'zod';
-import { ConfigError, envBool, envChoice, envInt, parseEnv, problemCollector } from '../../schemas/env.js';
+import { ConfigError, envBool, envChoice, envInt, parseEnv, problemCollector, type Env } from '../../schemas/env.js';
 import type { AnyHandler } from '../contract/handler.js';
 
 const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -119,8 +119,6 @@ function checkRedisUrl(value: string, ctx: z.RefinementCtx): void {
 }
 
 export type RuntimeConfig = z.infer<typeof runtimeEnvSchema>;
-
-type Env = Readonly<Record<string, string | undefined>>;
 
 export function parseRuntimeConfig(env: Env): RuntimeConfig {
   return parseEnv(runtimeEnvSchema, env);

@@ -7,6 +7,7 @@ import { createLogger, type RootLogger } from '../engine/logger.js';
 import { createRegistry, promMetricFactory, runtimeMetrics } from '../engine/metrics.js';
 import { PeriodicRefresh } from '../engine/refresh.js';
 import { JobQueues } from '../sources/job-queues.js';
+import type { Env } from '../../schemas/env.js';
 import { BacklogMonitor } from './backlog.js';
 import { loadConfiguration, type RuntimeConfig } from './config.js';
 import { hostGates, type ConsumerState, type HostedHandler } from './gates.js';
@@ -14,8 +15,6 @@ import { closeServers, gateProbes, listenHealthPorts, readiness, readinessCauses
 import { describeRedis, openConnections, type RedisClient } from './redis.js';
 import { RedisHealth } from './redis-health.js';
 import { bindNamingSetting, buildServer, gateRoutesPlugin } from './server.js';
-
-type Env = Readonly<Record<string, string | undefined>>;
 
 /** What HTTP plugins (status page, dashboard, budget API) may use. */
 export interface RuntimeServices {
