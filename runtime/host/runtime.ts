@@ -16,7 +16,7 @@ import { describeRedis, openConnections, type RedisClient } from './redis.js';
 import { RedisHealth } from './redis-health.js';
 import { bindNamingSetting, buildServer, gateRoutesPlugin } from './server.js';
 
-/** What HTTP plugins (status page, dashboard, budget API) may use. */
+/** What the application's HTTP plugins (status page, dashboard) and the gates' routes may use. */
 export interface RuntimeServices {
   readonly config: RuntimeConfig;
   readonly env: Env;
