@@ -1,16 +1,9 @@
 import { allHandlers } from '../handlers/index.js';
-import {
-  packageRoot,
-  parseRuntimeConfig,
-  redisIsConfigured,
-  type RuntimeConfig,
-  ConfigError,
-  redactSecrets,
-  createRuntime,
-  loadConfiguration,
-  describeRedis,
-} from '../runtime/host/index.js';
+import { parseRuntimeConfig, type RuntimeConfig, redactSecrets, createRuntime, describeRedis } from '../runtime/host/index.js';
+import { ConfigError } from '../schemas/env.js';
+import { buildInfo, packageRoot } from './build-info.js';
 import { checkHttpEnv, httpPlugins } from './http-plugins.js';
+import { checkConfiguration, redisIsConfigured } from './settings.js';
 import { preflightRedis, RedisWiringError } from './redis-preflight.js';
 import { isListening, localProbe, redisServerAvailable } from './local-redis.js';
 import { privateRedisPort, runPrivateRedis, type PrivateRedis } from './private-redis.js';
@@ -27,7 +20,7 @@ async function main(): Promise<void> {
   const env: Record<string, string | undefined> = { ...process.env };
   let localRedis: PrivateRedis | undefined;
   // Validate everything (runtime and every selected gate) before touching Redis.
-  const { config: runtimeConfig } = loadConfiguration(env, allHandlers, checkHttpEnv);
+  const { config: runtimeConfig, ignoredSettings } = checkConfiguration(env, allHandlers, checkHttpEnv);
   const wantsPrivate = runtimeConfig.REDIS_PRIVATE || process.argv.includes('--private-redis');
   if (wantsPrivate && redisIsConfigured(runtimeConfig))
     throw new ConfigError([
@@ -76,7 +69,9 @@ async function main(): Promise<void> {
     console.error(`quantum-gates: ${error.message}; waiting for it: the gates start when it answers (/ready answers 503 until then)`);
   }
 
-  const runtime = await createRuntime({ env, handlers: allHandlers, httpPlugins, checkHttpEnv });
+  const runtime = await createRuntime({ env, handlers: allHandlers, build: buildInfo(), httpPlugins });
+  if (ignoredSettings.length > 0)
+    runtime.services.logger.warn({ variables: ignoredSettings }, 'variables named like settings that no hosted gate reads: ignored');
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;

@@ -1,4 +1,4 @@
-import { redisAddress, redisIdentity } from '../runtime/host/index.js';
+import { redisAddress, redisIdentity } from '../app/redis-identity.js';
 import type { StatusInstance } from '../app/http/status/status.js';
 import type { CliIo } from './io.js';
 import { cliRedis, withConnection } from './redis.js';

@@ -1,16 +1,9 @@
-import {
-  parseRuntimeConfig,
-  type RuntimeConfig,
-  ConfigError,
-  type RedisClient,
-  findUnknownSettings,
-  settingsRead,
-  packageRoot,
-  describeRedis,
-  redisIsConfigured,
-} from '../runtime/host/index.js';
+import { parseRuntimeConfig, type RuntimeConfig, type RedisClient, describeRedis } from '../runtime/host/index.js';
+import { ConfigError } from '../schemas/env.js';
+import { packageRoot } from '../app/build-info.js';
 import { isRunning, readPrivateRedisRecord } from '../app/private-redis-record.js';
 import { connectVerified, RedisWiringError } from '../app/redis-preflight.js';
+import { findUnknownSettings, redisIsConfigured, settingsRead } from '../app/settings.js';
 import { OperationalError, UsageError } from './errors.js';
 import type { CliIo } from './io.js';
 

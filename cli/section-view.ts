@@ -1,4 +1,4 @@
-import type { AnySectionView, BadgeCase, ValueFormat } from '../runtime/host/index.js';
+import type { AnySectionView, BadgeCase, ValueFormat } from '../schemas/status/views.js';
 import type { SectionDescription } from '../app/http/status/status.js';
 import { formatUtc } from '../app/http/status/status-time.js';
 import { table, truncate } from './output.js';

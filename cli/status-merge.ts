@@ -1,4 +1,4 @@
-import type { BuildInfo } from '../runtime/host/index.js';
+import type { BuildInfo } from '../app/build-info.js';
 import type { GatesStatus, SectionDescription, StatusInstance } from '../app/http/status/status.js';
 import { headlineState, type Headline, type HeadlineReason } from '../app/http/status/status-headline.js';
 import { RUNTIME_STATUS_KEYS } from '../app/http/status/status-keys.js';

@@ -10,7 +10,32 @@ export class ConfigError extends Error {
   }
 }
 
-type Env = Readonly<Record<string, string | undefined>>;
+/** The process environment, or a file's settings read like it. */
+export type Env = Readonly<Record<string, string | undefined>>;
+
+/**
+ * Several parses whose problems are reported together: `attempt` returns a parse's value, or
+ * undefined once its ConfigError's problems are noted (any other error is thrown); `throwIfAny`
+ * throws them all, each once, if any.
+ */
+export function problemCollector() {
+  const problems: string[] = [];
+  return {
+    note: (problem: string) => void problems.push(problem),
+    attempt<T>(parse: () => T): T | undefined {
+      try {
+        return parse();
+      } catch (error) {
+        if (!(error instanceof ConfigError)) throw error;
+        problems.push(...error.problems);
+        return undefined;
+      }
+    },
+    throwIfAny(): void {
+      if (problems.length > 0) throw new ConfigError([...new Set(problems)]);
+    },
+  };
+}
 
 /** Variables whose values must never reach a log line, even in an error about them. */
 function isSecret(variable: string): boolean {

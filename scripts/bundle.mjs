@@ -4,8 +4,8 @@
 // few large files instead of resolving, reading and compiling some 700 modules one by one, which
 // was most of the start-up (docs/performance.md, "Start-up and CLI latency").
 //
-// Every bundled module lands one folder below dist/ (app/, cli/ or chunks/): runtime/host/build-info.ts
-// finds dist/build-info.json, app/http-plugins.ts finds dist/status-page/, runtime/engine/lua.ts
+// Every bundled module lands one folder below dist/ (app/, cli/ or chunks/): app/build-info.ts finds
+// dist/build-info.json, app/http-plugins.ts finds dist/status-page/, runtime/engine/lua.ts
 // finds dist/lua/ and handlers/lua.ts finds dist/handlers/<gate>/lua/ from there.
 import { build } from 'esbuild';
 import { cpSync, existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';

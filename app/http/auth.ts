@@ -2,7 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import * as z from 'zod';
-import { ConfigError, envBool, parseEnv } from '../../runtime/host/index.js';
+import { ConfigError, envBool, parseEnv } from '../../schemas/env.js';
 
 const basicUser = z
   .string()

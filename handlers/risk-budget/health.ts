@@ -1,9 +1,9 @@
-import type { HealthAnswer, HealthDeclaration } from '../../runtime/contract/index.js';
+import type { HttpAnswer, HealthDeclaration } from '../../runtime/contract/index.js';
 import { fastApiJson } from '../../schemas/python-json.js';
 import type { RiskBudgetConfig } from './config.js';
 
 /** FastAPI's JSONResponse: compact JSON, this content type. */
-const fastApiAnswer = (status: number, body: Parameters<typeof fastApiJson>[0]): HealthAnswer => ({
+const fastApiAnswer = (status: number, body: Parameters<typeof fastApiJson>[0]): HttpAnswer => ({
   status,
   contentType: 'application/json',
   body: fastApiJson(body),

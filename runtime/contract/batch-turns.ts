@@ -1,8 +1,7 @@
 /**
  * Turns in batch order, for decisions that build on the batch's earlier ones (the governor's caps,
- * the outcomes' pending bound). The runtime starts a batch's messages concurrently; a handler that
- * takes its turn before its first await decides after every earlier message of the batch, whatever
- * its own reads awaited. One per batch (and re-run), kept in the batch state.
+ * the outcomes' pending bound): the runtime starts a batch's messages concurrently and in order, so
+ * a turn taken before the first await follows every earlier message's. One per batch (and re-run), in its state.
  */
 export class BatchTurns {
   private tail: Promise<void> = Promise.resolve();

@@ -21,9 +21,8 @@ export type Collection =
 /** What `remove` takes out of a key; the key itself when none is given. */
 export type Members = { readonly from: 'set'; readonly member: string } | { readonly from: 'sorted-set'; readonly scoredAtMost: number };
 /**
- * What must still hold at `key` when the commit runs. `holding` with `null`: still absent, as read.
- * `off`: a switch absent or holding one of `offValues` (compared trimmed and lower-cased), so a
- * safety switch set before the commit stops it, however long ago the handler read the switch.
+ * What must still hold at `key` when the commit runs. `holding` with `null`: still absent, as read. `off`: a switch absent or
+ * holding one of `offValues` (trimmed, lower-cased), so a switch set before the commit stops it, however long ago it was read.
  */
 export type Condition =
   | { readonly is: 'absent' }
@@ -41,16 +40,15 @@ export interface EffectWriter {
   /** If `condition` no longer holds at commit, none of this message's effects apply and the handler runs again on fresh data. */
   require(key: string, condition: Condition): void;
   /**
-   * Newest wins: apply this message's effects only if `key` holds no later stream id than `id` at
-   * commit, and store `id` there (an equal id applies again: a redelivery is harmless). Otherwise
-   * it is acked with none of its effects and only `onSkip`'s metric updates. Unlike a guard this
-   * never re-runs the handler: it is checked in batch order, inside the commit.
+   * Newest wins: apply this message's effects only if `key` holds no later stream id than `id` at commit, and store `id`
+   * there (an equal id applies again: a redelivery is harmless); else ack it with only `onSkip`'s metric updates. Unlike
+   * a guard this never re-runs the handler: it is checked in batch order, inside the commit.
    */
   onlyIfNewer(key: string, id: string, options?: { onSkip?: () => void }): void;
   /**
-   * Stream order across replicas: commit only after every earlier entry of the stream whose `field`
-   * holds `value` (pending with another consumer, or left for a retry) has; until then wait and run
-   * again, so a later duplicate never commits first (the heat bridge's first-wins dedupe).
+   * Stream order across replicas: commit only after every earlier entry of the stream whose `field` holds `value` (pending
+   * with another consumer, or left for a retry) has; until then wait and run again, so a later duplicate never commits first
+   * (the heat bridge's first-wins dedupe).
    */
   orderBy(field: string, value: string): void;
   schedule(job: ScheduledJob): void;

@@ -60,9 +60,9 @@ export interface BatchHints<Config, State, Metrics> {
   readonly loadState?: (redis: RedisReader, config: Config, now: number) => Promise<State>; // once per batch and retry
   readonly onRead?: (metrics: Metrics, entries: number) => void; // per batch read, applied at once
   readonly readsOwnWrites?: boolean; // false: handle the next batch while this one commits
-  // run.first: the first run since the process started (a start-up check counts what it finds once)
   readonly refresh?: {
     readonly everyMs: (c: Config) => number;
+    // first: the first run since the process started (a start-up check counts what it finds once)
     readonly apply: (state: State, metrics: Metrics, c: Config, run: { readonly first: boolean }) => void;
   };
 }

@@ -6,22 +6,16 @@ export {
   type AnyHandler,
   type BatchHints,
   type FailureInfo,
-  type FailurePolicy,
   type HandlerContext,
-  type HandlerDeclaration,
-  type IdempotencyDeclaration,
   type IdempotencyKey,
   type MessageMeta,
-  type Trigger,
 } from './handler.js';
 export type { Logger } from './logger.js';
 export type { CounterMetric, GaugeMetric, HistogramMetric, MetricFactory } from './metrics.js';
 export type { RedisReader } from './redis-reader.js';
 export type { EffectWriter, Fields, JobSummary } from './effects.js';
-export type { HealthAnswer, HttpAnswer } from './answer.js';
-export type { HttpDeclaration } from './http.js';
 export { metricsAsHealth, type HealthDeclaration, type HealthProbe, type MetricsDeclaration } from './health.js';
-export type { HttpMethod, RouteContext, RouteDeclaration, RouteRedis, RouteRequest } from './routes.js';
+export type { HttpAnswer, RouteContext, RouteDeclaration, RouteRequest } from './routes.js';
 export {
   defineStatusSection,
   type SectionHeadlineReason,

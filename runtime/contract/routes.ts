@@ -1,8 +1,13 @@
-import type { HttpAnswer } from './answer.js';
 import type { Logger } from './logger.js';
 import type { RedisReader } from './redis-reader.js';
 
-export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH';
+/** One HTTP answer, byte for byte: status, content type, body and any further headers. */
+export interface HttpAnswer {
+  readonly status: number;
+  readonly contentType: string;
+  readonly body: string;
+  readonly headers?: Readonly<Record<string, string>>;
+}
 
 /** An HTTP request as a gate's route sees it: Fastify's parsing, none of Fastify's types. */
 export interface RouteRequest {
@@ -34,7 +39,7 @@ export interface RouteContext<Config, Metrics> {
 
 /** One route of the gate's own HTTP API, served by every process that hosts the gate; a throw is a plain 500. */
 export interface RouteDeclaration<Config, Metrics> {
-  readonly methods: readonly HttpMethod[];
+  readonly methods: readonly ('GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH')[];
   readonly path: string; // Fastify's syntax: `:name` captures one segment
   answer(request: RouteRequest, ctx: RouteContext<Config, Metrics>): HttpAnswer | Promise<HttpAnswer>;
 }

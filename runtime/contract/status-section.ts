@@ -2,11 +2,9 @@ import type { RedisReader } from './redis-reader.js';
 import type { AnySectionView, SectionView } from '../../schemas/status/views.js';
 
 /**
- * A gate's own part of the status page, of GET /status and of `quantum-gates status`. The gate
- * says what to read and how to show it; the runtime reads every declared section at each request,
- * puts its value under `key` in the /status JSON and its views in GET /status/sections, and folds
- * its headline reasons into OK / DEGRADED / BLOCKING. The runtime knows no gate's keys: a new
- * gate's section appears by declaring it.
+ * A gate's own part of the status page, GET /status and `quantum-gates status`: what to read and how to show it. The status
+ * document reads every declared section at each request (its value under `key`, its views in GET /status/sections, its
+ * headline reasons folded into OK / DEGRADED / BLOCKING), knowing no gate's keys: a new gate's section appears by declaring it.
  */
 export interface StatusSectionDeclaration<Config, Value> {
   readonly key: string; // in the /status JSON, snake_case
@@ -14,16 +12,13 @@ export interface StatusSectionDeclaration<Config, Value> {
   readonly shortTitle?: string; // in the terminal
   readonly views?: readonly SectionView<Value>[]; // none: the JSON as it is
   readonly order?: number; // among the page's main sections, lower first; none: after them, in gate-list order
-  /**
-   * Null when it could not be read (ctx.read said why). Every gate of the process's gate list is
-   * read, hosted here or not: a section reads Redis, the same whichever replica hosts the gate.
-   */
+  /** Null when it could not be read (ctx.read said why). Read for every gate of the list, hosted here or not: Redis is the same. */
   read(ctx: StatusReadContext<Config>): Promise<Value | null>;
   headline?(value: Value | null, now: number): readonly SectionHeadlineReason[];
   /**
-   * Combines the values (nulls left out) of several gates declaring the same key (the heat gate's
-   * and the governor's decisions); the first declaration's merge is used. Without one, a second
-   * declaration of the key, or a key of the status's own (gates, headline...), stops the start.
+   * Combines the values (nulls left out) of several gates declaring the same key (the heat gate's and the governor's
+   * decisions), with the first declaration's merge; without one, a second declaration of the key, or a key of the
+   * status's own (gates, headline...), stops the start.
    */
   merge?(values: readonly Value[]): Value;
 }
@@ -38,10 +33,7 @@ export interface StatusReadContext<Config> {
   readonly config: Config | undefined; // undefined where this process does not host the gate: read defaults, report null what cannot be known
   readonly env: Readonly<Record<string, string | undefined>>;
   now(): number;
-  /**
-   * One named read: slower than the status allows, or failing, it resolves null and is reported
-   * under `part`. Parts of one name are read once per status and shared.
-   */
+  /** One named read, once per status and shared: slow or failing, it resolves null, reported under `part`. */
   read<T>(part: string, read: () => Promise<T>): Promise<T | null>;
 }
 

@@ -95,7 +95,7 @@ function deferredView(metrics: object): DeferredView {
   return View;
 }
 
-/** The runtime's own metrics, labelled by handler; `build` is what quantum_gates_build_info names (the host's buildInfo()). */
+/** The runtime's own metrics, labelled by handler; `build` is what quantum_gates_build_info names (the application's buildInfo()). */
 export function runtimeMetrics(registry: Registry, build: { readonly version: string; readonly commit: string }) {
   const registers = [registry];
   const H = ['handler'] as const;

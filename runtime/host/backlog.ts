@@ -1,5 +1,6 @@
 import type { Queue } from 'bullmq';
 import type { Gauge } from 'prom-client';
+import type { ConsumerState } from './gates.js';
 import { withTimeout, type RedisClient } from './redis.js';
 
 export interface GroupBacklog {
@@ -12,11 +13,9 @@ export interface GroupBacklog {
   readonly lag: number | null;
 }
 
-/** Reads pending and lag of each handler's consumer group from XINFO GROUPS. */
-export async function readBacklog(
-  redis: RedisClient,
-  groups: readonly { handler: string; stream: string; group: string }[],
-): Promise<GroupBacklog[]> {
+/** Reads pending and lag of each stream gate's consumer group from XINFO GROUPS. */
+export async function readBacklog(redis: RedisClient, consumers: readonly ConsumerState[]): Promise<GroupBacklog[]> {
+  const groups = consumers.flatMap(({ handler, source, group }) => (group === undefined ? [] : [{ handler, stream: source, group }]));
   return Promise.all(
     groups.map(async ({ handler, stream, group }) => {
       const rows = (await redis.call('XINFO', 'GROUPS', stream)) as unknown[][];
@@ -48,7 +47,7 @@ export class BacklogMonitor {
 
   constructor(
     private readonly redis: RedisClient,
-    private readonly groups: () => readonly { handler: string; stream: string; group: string }[],
+    private readonly consumers: () => readonly ConsumerState[],
     private readonly gauges: { pending: Gauge<'handler'>; lag: Gauge<'handler'> },
     private readonly intervalMs = 2000,
   ) {}
@@ -70,7 +69,7 @@ export class BacklogMonitor {
 
   private async refresh(): Promise<void> {
     if (this.redis.status !== 'ready') return;
-    this.latest = await readBacklog(this.redis, this.groups());
+    this.latest = await readBacklog(this.redis, this.consumers());
     for (const b of this.latest) {
       this.gauges.pending.set({ handler: b.handler }, b.pending);
       if (b.lag !== null) this.gauges.lag.set({ handler: b.handler }, b.lag);
@@ -81,58 +80,37 @@ export class BacklogMonitor {
 /** A queue as far as its metrics go. */
 export type MetricsQueue = Pick<Queue, 'name' | 'exportPrometheusMetrics'>;
 
-export interface QueueMetricsOptions {
-  /** Whether the registry already exposes a family of that name: such a family is left out. */
-  readonly registered: (family: string) => boolean;
-  /** A queue that has not answered by then is left out of this scrape (its Redis may be down). */
-  readonly timeoutMs: number;
-}
-
-interface Family {
-  help: string | undefined;
-  type: string | undefined;
-  readonly samples: string[];
-}
-
 /**
  * BullMQ's own metrics (Queue.exportPrometheusMetrics: bullmq_job_count by state, and the
  * completed and failed totals the workers record) for every queue, as one block of Prometheus
  * text to append to /metrics. Each queue's export repeats the HELP and TYPE lines, which
  * Prometheus refuses ("second HELP line"), so the families are merged: one HELP, one TYPE, then
- * every queue's samples together. A queue that cannot answer in time leaves a comment instead of
- * holding up the scrape, whose runtime metrics (quantum_gates_redis_up) matter most just then.
+ * every queue's samples together. A family the registry already exposes (`registered`) is left
+ * out. A queue that cannot answer within `timeoutMs` (its Redis may be down) leaves a comment
+ * instead of holding up the scrape, whose runtime metrics (quantum_gates_redis_up) matter most just then.
  */
-export async function queueMetricsText(queues: readonly MetricsQueue[], options: QueueMetricsOptions): Promise<string> {
-  const families = new Map<string, Family>();
+export async function queueMetricsText(
+  queues: readonly MetricsQueue[],
+  options: { readonly registered: (family: string) => boolean; readonly timeoutMs: number },
+): Promise<string> {
+  const families = new Map<string, string[]>();
   const unavailable: string[] = [];
   const exports = await Promise.allSettled(queues.map((queue) => withTimeout(queue.exportPrometheusMetrics(), options.timeoutMs)));
   exports.forEach((result, i) => {
-    if (result.status === 'fulfilled') {
-      for (const line of result.value.split('\n')) addLine(families, line);
+    if (result.status === 'rejected') {
+      const reason = (result.reason instanceof Error ? result.reason.message : String(result.reason)).replace(/\s+/g, ' ');
+      unavailable.push(`# bullmq queue ${JSON.stringify(queues[i]!.name)}: metrics unavailable (${reason})`);
       return;
     }
-    const reason = (result.reason instanceof Error ? result.reason.message : String(result.reason)).replace(/\s+/g, ' ');
-    unavailable.push(`# bullmq queue ${JSON.stringify(queues[i]!.name)}: metrics unavailable (${reason})`);
+    for (const line of result.value.split('\n')) {
+      const name = /^(?:# (?:HELP|TYPE) )?([a-zA-Z_:][a-zA-Z0-9_:]*)/.exec(line)?.[1];
+      if (name === undefined || options.registered(name)) continue; // blank lines, other comments
+      let family = families.get(name);
+      if (!family) families.set(name, (family = []));
+      // Every queue repeats the HELP and TYPE lines; the first queue's come first and once.
+      if (!line.startsWith('#') || !family.includes(line)) family.push(line);
+    }
   });
-  const lines: string[] = [];
-  for (const [name, family] of families) {
-    if (options.registered(name)) continue;
-    if (family.help !== undefined) lines.push(`# HELP ${name} ${family.help}`);
-    if (family.type !== undefined) lines.push(`# TYPE ${name} ${family.type}`);
-    lines.push(...family.samples);
-  }
-  lines.push(...unavailable);
+  const lines = [...[...families.values()].flat(), ...unavailable];
   return lines.length === 0 ? '' : `${lines.join('\n')}\n`;
-}
-
-function addLine(families: Map<string, Family>, raw: string): void {
-  const line = raw.trim();
-  const meta = /^#\s+(HELP|TYPE)\s+([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(.*)$/.exec(line);
-  const name = meta ? meta[2]! : /^([a-zA-Z_:][a-zA-Z0-9_:]*)/.exec(line)?.[1];
-  if (name === undefined) return; // blank lines, other comments
-  let family = families.get(name);
-  if (!family) families.set(name, (family = { help: undefined, type: undefined, samples: [] }));
-  if (meta?.[1] === 'HELP') family.help ??= meta[3]!;
-  else if (meta) family.type ??= meta[3]!;
-  else family.samples.push(line);
 }

@@ -90,9 +90,6 @@ export async function hostGates(deps: GateDeps) {
           ? { handler: nameOf(i), source: w.stream, group: w.group, consuming: w.isConsuming }
           : { handler: nameOf(i), source: `bullmq:${w.queueName}`, consuming: w.isConsuming },
       ),
-    /** The stream gates' consumer groups (the backlog reads their pending and lag). */
-    groups: () =>
-      workers.flatMap((w, i) => (w instanceof StreamConsumer ? [{ handler: nameOf(i), stream: w.stream, group: w.group }] : [])),
     /** Each gate not making progress by a fault of its own. */
     faults: () =>
       workers.flatMap((w, i) => {

@@ -1,6 +1,7 @@
 /**
- * GET /health as each gate's original service answered it. A gate declares its answer (see
- * HealthDeclaration in handler.ts); the runtime serves it and knows no gate:
+ * Readiness (/ready, and the causes the status headline reads), and GET /health as each gate's
+ * original service answered it: a gate declares its answer (HealthDeclaration); the runtime
+ * serves it and knows no gate:
  *
  * - one hosted gate with a declared answer (a per-gate deployment): /health is that answer;
  * - none, or several (the all-in-one process): /health is the runtime's liveness body
@@ -13,7 +14,7 @@
 import { createServer, type Server } from 'node:http';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Registry } from 'prom-client';
-import type { HealthAnswer, HttpAnswer } from '../contract/answer.js';
+import type { HttpAnswer } from '../contract/routes.js';
 import type { HealthProbe } from '../contract/health.js';
 import type { BacklogMonitor } from './backlog.js';
 import type { HostedGates, HostedHandler } from './gates.js';
@@ -89,17 +90,23 @@ export function readiness(sources: ProgressSources): Readiness {
   };
 }
 
+export interface GateProbes {
+  readonly health: readonly GateHealth[];
+  /** The only hosted gate's original /metrics text, for a client that does not ask for Prometheus's format. */
+  readonly originalMetrics?: () => Promise<HttpAnswer>;
+}
+
 export interface GateHealth {
   readonly name: string;
-  answer(): Promise<HealthAnswer>;
+  answer(): Promise<HttpAnswer>;
   /** A port of its own, or undefined. */
   readonly port: number | undefined;
 }
 
-const livenessAnswer: HealthAnswer = { status: 200, contentType: 'application/json; charset=utf-8', body: '{"status":"ok"}' };
+const livenessAnswer: HttpAnswer = { status: 200, contentType: 'application/json; charset=utf-8', body: '{"status":"ok"}' };
 
 /** A gate's declared answer, or a 500 saying why there is none. */
-async function answerOf(gate: GateHealth): Promise<HealthAnswer> {
+async function answerOf(gate: GateHealth): Promise<HttpAnswer> {
   try {
     return await gate.answer();
   } catch (error) {
@@ -170,19 +177,19 @@ export async function closeServers(servers: readonly Server[]): Promise<void> {
  */
 export function gateProbes(
   sources: Omit<ProgressSources, 'started' | 'health'> & { hosted: readonly HostedHandler[]; commands: RedisClient; registry: Registry },
-): { health: GateHealth[]; originalMetrics?: () => Promise<HttpAnswer> } {
+): GateProbes {
   const { hosted, registry } = sources;
+  const series = async (name: string) =>
+    ((await registry.getSingleMetric(name)?.get())?.values ?? []).map((v) => ({
+      labels: v.labels as Record<string, string | number>,
+      value: v.value,
+    }));
   const probeOf = (h: HostedHandler, i: number): HealthProbe<unknown> => ({
     config: h.config,
     ping: () => withTimeout(sources.commands.ping(), HEALTH_PING_TIMEOUT_MS, 'Redis did not answer PING').then(() => undefined),
-    metrics: async (): Promise<HealthAnswer> => ({ status: 200, contentType: registry.contentType, body: await registry.metrics() }),
-    metricValue: async (name) =>
-      (await registry.getSingleMetric(name)?.get())?.values.find((v) => Object.keys(v.labels).length === 0)?.value,
-    metricSeries: async (name) =>
-      ((await registry.getSingleMetric(name)?.get())?.values ?? []).map((v) => ({
-        labels: v.labels as Record<string, string | number>,
-        value: v.value,
-      })),
+    metrics: async (): Promise<HttpAnswer> => ({ status: 200, contentType: registry.contentType, body: await registry.metrics() }),
+    metricValue: async (name) => (await series(name)).find((v) => Object.keys(v.labels).length === 0)?.value,
+    metricSeries: series,
     get pending() {
       return sources.backlog.snapshot.find((b) => b.handler === h.handler.name)?.pending ?? 0;
     },

@@ -5,36 +5,16 @@
  * backlog), and the few contract and engine names the operator CLI reads records with. The rest
  * of runtime/ is how these are kept; an application need for more widens this list, deliberately.
  */
-export { createRuntime, type ReadinessCauses, type RuntimeServices } from './runtime.js';
-export {
-  didYouMean,
-  findUnknownSettings,
-  loadConfiguration,
-  parseRuntimeConfig,
-  redisIsConfigured,
-  settingsRead,
-  type RuntimeConfig,
-} from './config.js';
+export { createRuntime, type RuntimeServices } from './runtime.js';
+export type { ReadinessCauses } from './health.js';
+export { loadConfiguration, parseRuntimeConfig, type RuntimeConfig } from './config.js';
 // The pre-flight check and the CLI open clients of their own on the runtime's Redis settings;
 // the status document reads the backlog, within a time limit (withTimeout).
-export {
-  createRedisClient,
-  describeRedis,
-  isReady,
-  redactSecrets,
-  redisAddress,
-  redisIdentity,
-  TimeoutError,
-  withTimeout,
-  type RedisClient,
-} from './redis.js';
-export { buildInfo, packageRoot, releaseName, type BuildInfo } from './build-info.js';
+export { createRedisClient, describeRedis, isReady, redactSecrets, TimeoutError, withTimeout, type RedisClient } from './redis.js';
 export { readBacklog, type GroupBacklog } from './backlog.js';
 export type { RedisFault } from './redis-health.js';
-// The gate contract's names the application reads declarations and settings with.
-export { ConfigError, envBool, parseEnv } from '../../schemas/env.js';
+// The gate contract's names the application reads declarations with.
 export type { AnyHandler, AnyStatusSection, RedisReader, SectionHeadlineReason, StatusSectionDeclaration } from '../contract/index.js';
-export type { AnySectionView, BadgeCase, ValueFormat } from '../../schemas/status/views.js';
 export type { StreamTrigger } from '../contract/handler.js';
 // The engine's record formats the operator CLI reads: dead letters.
 export { deadLetterIndexKey, deadLetterIndexMember } from '../engine/dead-letter.js';

@@ -1,4 +1,5 @@
 import type { RootLogger } from '../engine/logger.js';
+import type { RuntimeConfig } from './config.js';
 import { isReady, type RedisClient } from './redis.js';
 import { classifyRedisError } from '../engine/redis-errors.js';
 
@@ -10,20 +11,9 @@ export interface RedisFault {
   readonly detail: string;
 }
 
-interface RedisHealthOptions {
-  readonly client: RedisClient;
-  /** A key of our own that the write probe sets (with a short expiry). */
-  readonly probeKey: string;
-  /** A probe unanswered for this long means Redis is stalled. */
-  readonly stallMs: number;
-  readonly intervalMs: number;
-  readonly logger: RootLogger;
-  readonly now: () => number;
-}
-
 /**
  * Probes Redis every interval with a PING and a small write of our own key, so /ready turns 503
- * while Redis is unreachable, stalled (a probe unanswered within stallMs: DEBUG SLEEP, a long
+ * while Redis is unreachable, stalled (a probe unanswered within REDIS_STALL_MS: DEBUG SLEEP, a long
  * script, a saturated server) or refusing writes (OOM at maxmemory, a read-only replica, a failed
  * disk save), even while every gate is idle. Commits report their own refusals here too.
  */
@@ -40,7 +30,12 @@ export class RedisHealth {
   /** Whether the state in `reported` was logged (connecting at start-up is not). */
   private reportedLogged = false;
 
-  constructor(private readonly options: RedisHealthOptions) {}
+  constructor(
+    private readonly client: RedisClient,
+    private readonly config: RuntimeConfig,
+    private readonly logger: RootLogger,
+    private readonly now: () => number,
+  ) {}
 
   private readonly tick = () => void this.probe();
 
@@ -48,8 +43,9 @@ export class RedisHealth {
     const tick = this.tick;
     tick();
     // Probe as soon as a connection comes back, so readiness follows it without waiting a period.
-    this.options.client.on('ready', tick);
-    this.timer = setInterval(tick, this.options.intervalMs);
+    this.client.on('ready', tick);
+    // At least once a second, and often enough to notice a stall.
+    this.timer = setInterval(tick, Math.min(1000, this.config.REDIS_STALL_MS));
     this.timer.unref();
   }
 
@@ -61,12 +57,13 @@ export class RedisHealth {
 
   stop(): void {
     clearInterval(this.timer);
-    this.options.client.off('ready', this.tick);
+    this.client.off('ready', this.tick);
   }
 
   /** The current fault, or undefined while Redis answers and accepts writes. */
   get fault(): RedisFault | undefined {
-    const { client, now, stallMs } = this.options;
+    const { client, now } = this;
+    const stallMs = this.config.REDIS_STALL_MS;
     if (!isReady(client))
       return this.remember({ cause: 'unreachable', since: this.probeFault?.since ?? now(), detail: `connection ${client.status}` });
     if (this.probing && now() - this.probeStartedAt > stallMs) {
@@ -87,7 +84,7 @@ export class RedisHealth {
 
   /** A commit was refused for a cause that is Redis's, not the batch's (OOM, READONLY, MISCONF). */
   noteWriteRefused(detail: string): void {
-    this.commitFault ??= { cause: 'writes_refused', since: this.options.now(), detail };
+    this.commitFault ??= { cause: 'writes_refused', since: this.now(), detail };
     this.report();
   }
 
@@ -110,7 +107,7 @@ export class RedisHealth {
       this.report(); // a stall is noticed while the probe is still out
       return this.inFlight;
     }
-    const { client, now } = this.options;
+    const { client, now } = this;
     if (!isReady(client)) {
       this.remember({ cause: 'unreachable', since: now(), detail: `connection ${client.status}` });
       return Promise.resolve();
@@ -122,12 +119,13 @@ export class RedisHealth {
   }
 
   private async runProbe(): Promise<void> {
-    const { client, probeKey, now } = this.options;
+    const { client, now } = this;
     let pinged = false;
     try {
       await client.ping();
       pinged = true;
-      await client.set(probeKey, String(now()), 'PX', Math.max(10_000, this.options.intervalMs * 10));
+      // A key of our own, with an expiry well past the next probes.
+      await client.set(`quantum:gates:health:${this.config.CONSUMER_NAME}`, String(now()), 'PX', 10_000);
       this.probeFault = undefined;
       this.everHealthy = true;
     } catch (error) {
@@ -151,7 +149,7 @@ export class RedisHealth {
     const wasLogged = this.reported !== undefined && this.reportedLogged;
     this.reported = key;
     this.reportedLogged = fault !== undefined && (this.everHealthy || fault.cause !== 'unreachable');
-    if (this.reportedLogged) this.options.logger.error({ cause: fault!.cause, detail: fault!.detail }, 'redis cannot serve the gates');
-    else if (fault === undefined && wasLogged) this.options.logger.info('redis healthy again');
+    if (this.reportedLogged) this.logger.error({ cause: fault!.cause, detail: fault!.detail }, 'redis cannot serve the gates');
+    else if (fault === undefined && wasLogged) this.logger.info('redis healthy again');
   }
 }

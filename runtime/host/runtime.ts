@@ -1,30 +1,22 @@
-import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { AnyHandler } from '../contract/handler.js';
 import type { RedisReader } from '../contract/redis-reader.js';
 import type { Committer } from '../engine/commit.js';
 import { createLogger, type RootLogger } from '../engine/logger.js';
-import { createRegistry, promMetricFactory, runtimeMetrics, type RuntimeMetrics } from '../engine/metrics.js';
+import { createRegistry, promMetricFactory, runtimeMetrics } from '../engine/metrics.js';
 import { PeriodicRefresh } from '../engine/refresh.js';
 import { JobQueues } from '../sources/job-queues.js';
-import { BacklogMonitor, queueMetricsText } from './backlog.js';
-import { buildInfo } from './build-info.js';
+import type { Env } from '../../schemas/env.js';
+import { BacklogMonitor } from './backlog.js';
 import { loadConfiguration, type RuntimeConfig } from './config.js';
-import { gateRoutesPlugin } from './gate-routes.js';
 import { hostGates, type ConsumerState, type HostedHandler } from './gates.js';
-import { closeServers, gateProbes, listenHealthPorts, readiness, readinessCauses, type Readiness, type ReadinessCauses } from './health.js';
+import { closeServers, gateProbes, listenHealthPorts, readiness, readinessCauses, type ReadinessCauses } from './health.js';
 import { describeRedis, openConnections, type RedisClient } from './redis.js';
 import { RedisHealth } from './redis-health.js';
-import { bindNamingSetting, buildServer } from './server.js';
+import { bindNamingSetting, buildServer, gateRoutesPlugin } from './server.js';
 
-export type { ReadinessCauses } from './health.js';
-
-type Env = Readonly<Record<string, string | undefined>>;
-
-/** How long a scrape waits for BullMQ's queue counts before leaving them out. */
-const QUEUE_METRICS_TIMEOUT_MS = 1000;
-
-/** What HTTP plugins (status page, dashboard, budget API) may use. */
+/** What the application's HTTP plugins (status page, dashboard) and the gates' routes may use. */
 export interface RuntimeServices {
   readonly config: RuntimeConfig;
   readonly env: Env;
@@ -37,8 +29,6 @@ export interface RuntimeServices {
   readonly jobs: JobQueues;
   readonly logger: RootLogger;
   readonly consumers: readonly ConsumerState[];
-  /** Pending and lag of each stream handler's group, refreshed every two seconds. */
-  readonly backlog: BacklogMonitor;
   /** Why /ready would answer 503 now, structured (the status page's headline reads it). */
   readinessCauses(): ReadinessCauses;
 }
@@ -46,46 +36,34 @@ export interface RuntimeServices {
 export interface RuntimeOptions {
   readonly env: Env;
   readonly handlers: readonly AnyHandler[];
+  /** What is running, for quantum_gates_build_info (the application's buildInfo()). */
+  readonly build: { readonly version: string; readonly commit: string };
   readonly logger?: RootLogger;
   readonly now?: () => number;
   readonly httpPlugins?: (services: RuntimeServices) => FastifyPluginAsync[];
-  /** Validates the plugins' settings together with the rest, before any connection is opened. */
-  readonly checkHttpEnv?: (env: Env, host: string) => void;
   /** Swap the single-node transaction for another commit strategy (Redis Cluster). */
   readonly committerFactory?: (connection: RedisClient, config: RuntimeConfig) => Committer;
 }
 
-export interface Runtime {
-  readonly config: RuntimeConfig;
-  readonly server: FastifyInstance;
-  readonly services: RuntimeServices;
-  readonly metrics: RuntimeMetrics;
-  /** Starts consuming and listening; resolves with the bound address. */
-  start(): Promise<string>;
-  /** Stops reading, commits the batches in hand, closes the server and connections. */
-  stop(): Promise<void>;
-  readiness(): Readiness;
-}
+export type Runtime = Awaited<ReturnType<typeof createRuntime>>;
 
 /**
  * Hosts the gates the settings select: validates every setting, opens the connections, builds
  * one consumer or job runner per gate, and serves /ready, /metrics, /health and the plugins'
  * routes. Nothing reads or listens before start().
  */
-export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
-  const { config, hosted: parsed, ignoredSettings } = loadConfiguration(options.env, options.handlers, options.checkHttpEnv);
+export async function createRuntime(options: RuntimeOptions) {
+  const { config, hosted: parsed } = loadConfiguration(options.env, options.handlers);
   const logger =
     options.logger ??
     createLogger(config.LOG_LEVEL, 'quantum-gates', process.env, {
       format: config.LOG_FORMAT,
       repeatWindowMs: config.LOG_REPEAT_WINDOW_MS,
     });
-  if (ignoredSettings.length > 0)
-    logger.warn({ variables: ignoredSettings }, 'variables named like settings that no hosted gate reads: ignored');
   const now = options.now ?? Date.now;
   const registry = createRegistry();
   const factory = promMetricFactory(registry);
-  const metrics = runtimeMetrics(registry, buildInfo());
+  const metrics = runtimeMetrics(registry, options.build);
   const hosted: HostedHandler[] = parsed.map(({ handler, config: handlerConfig }) => ({
     handler,
     config: handlerConfig,
@@ -94,14 +72,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
 
   const connections = openConnections(config, metrics);
   const { commands } = connections;
-  const health = new RedisHealth({
-    client: commands,
-    probeKey: `quantum:gates:health:${config.CONSUMER_NAME}`,
-    stallMs: config.REDIS_STALL_MS,
-    intervalMs: Math.min(1000, config.REDIS_STALL_MS),
-    logger,
-    now,
-  });
+  const health = new RedisHealth(commands, config, logger, now);
   const jobs = new JobQueues(connections.bull, config.BULLMQ_PREFIX, (queue, error) =>
     logger.warn({ queue, err: error.message }, 'queue error'),
   );
@@ -116,7 +87,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     now,
     committerFactory: options.committerFactory,
   });
-  const backlog = new BacklogMonitor(commands, () => gates.groups(), { pending: metrics.consumerPending, lag: metrics.consumerLag });
+  const backlog = new BacklogMonitor(commands, () => gates.consumers(), { pending: metrics.consumerPending, lag: metrics.consumerLag });
   // The handlers' read-only Redis: the command connection, as stream-consumer.ts gives handlers.
   const refresh = new PeriodicRefresh(hosted, commands as unknown as RedisReader, logger, now);
 
@@ -131,7 +102,6 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     gateList: options.handlers,
     jobs,
     logger,
-    backlog,
     get consumers() {
       return gates.consumers();
     },
@@ -141,16 +111,10 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const probes = gateProbes({ hosted, gates, commands, registry, backlog });
   const server = await buildServer({
     registry,
-    moreMetrics: () =>
-      queueMetricsText(jobs.allQueues(), {
-        registered: (name) => registry.getSingleMetric(name) !== undefined,
-        timeoutMs: QUEUE_METRICS_TIMEOUT_MS,
-      }),
+    queues: () => jobs.allQueues(),
     readiness: () => readiness(progress),
     ...probes,
-    maxEventLoopDelayMs: config.MAX_EVENT_LOOP_DELAY_MS,
-    idleTimeoutMs: config.HTTP_IDLE_TIMEOUT_MS,
-    maxInFlight: config.HTTP_MAX_IN_FLIGHT,
+    config,
     plugins: [gateRoutesPlugin(services), ...(options.httpPlugins?.(services) ?? [])],
   });
 
@@ -162,7 +126,8 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     services,
     metrics,
     readiness: () => readiness(progress),
-    async start() {
+    /** Starts consuming and listening; resolves with the bound address. */
+    async start(): Promise<string> {
       logger.info({ redis: describeRedis(config), handlers: hosted.map((h) => h.handler.name) }, 'starting quantum-gates');
       for (const h of hosted) if (h.handler.startLine) logger.info({ handler: h.handler.name }, h.handler.startLine(h.config));
       // Ports first: one in use is a setting to change, said before any gate joins its group.
@@ -188,7 +153,8 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       logger.info({ address }, 'listening');
       return address;
     },
-    async stop() {
+    /** Stops reading, commits the batches in hand, closes the server and connections. */
+    async stop(): Promise<void> {
       stopped.abort();
       logger.info('stopping: draining in-flight batches');
       backlog.stop();

@@ -2,51 +2,48 @@ import type { Socket } from 'node:net';
 import underPressure from '@fastify/under-pressure';
 import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify';
 import type { Registry } from 'prom-client';
-import type { HttpAnswer } from '../contract/answer.js';
+import type { HttpAnswer, RouteRequest } from '../contract/routes.js';
+import type { RootLogger } from '../engine/logger.js';
 import { ConfigError } from '../../schemas/env.js';
-import { registerHealthRoutes, send, type GateHealth, type Readiness } from './health.js';
+import { queueMetricsText, type MetricsQueue } from './backlog.js';
+import type { RuntimeConfig } from './config.js';
+import type { HostedHandler } from './gates.js';
+import type { RedisClient } from './redis.js';
+import { registerHealthRoutes, send, type GateProbes, type Readiness } from './health.js';
 
 /** Prometheus asks for its text or OpenMetrics format by name; curl and scripts send no such Accept. */
 function wantsExposition(accept: string | undefined): boolean {
   return accept !== undefined && /text\/plain;\s*version=0\.0\.4|application\/openmetrics-text/i.test(accept);
 }
 
-export interface ServerOptions {
+interface ServerOptions extends GateProbes {
+  readonly config: RuntimeConfig;
   readonly registry: Registry;
   readonly readiness: () => Readiness;
-  readonly maxEventLoopDelayMs: number;
-  /** The hosted gates' declared /health answers (see runtime/host/health.ts). */
-  readonly health: readonly GateHealth[];
-  /**
-   * The hosted gate's original /metrics text (MetricsDeclaration), for a client that does not ask
-   * for Prometheus's exposition format.
-   */
-  readonly originalMetrics?: () => Promise<HttpAnswer>;
-  /** Prometheus text appended to /metrics after the registry's (BullMQ's queue metrics). */
-  readonly moreMetrics: () => Promise<string>;
-  /** Further routes (dashboard, status, budget API), each a Fastify plugin. */
+  /** The process's BullMQ queues, whose metrics /metrics appends to the registry's. */
+  readonly queues: () => readonly MetricsQueue[];
+  /** Further routes (the gates', dashboard, status), each a Fastify plugin. */
   readonly plugins: readonly FastifyPluginAsync[];
-  /** A connection with no traffic either way for this long is closed (HTTP_IDLE_TIMEOUT_MS). */
-  readonly idleTimeoutMs: number;
-  /** Operator requests served at once; more are answered 503 at once (HTTP_MAX_IN_FLIGHT). */
-  readonly maxInFlight: number;
 }
+
+/** How long a scrape waits for BullMQ's queue counts before leaving them out. */
+const QUEUE_METRICS_TIMEOUT_MS = 1000;
 
 /** Liveness and readiness answer whatever else is going on: a probe that times out restarts a healthy process. */
 const isProbe = (url: string) => url === '/ready' || url === '/health' || url.startsWith('/health/');
 
 /** Builds the HTTP surface without listening, so tests can use inject(). */
 export async function buildServer(options: ServerOptions): Promise<FastifyInstance> {
-  const idleMs = options.idleTimeoutMs;
+  const idleMs = options.config.HTTP_IDLE_TIMEOUT_MS;
   // A client that stops reading (or never finishes its request) holds a socket and its queued
   // responses: cut it off after idleMs without traffic, rather than let such clients pile up.
   const app = Fastify({ logger: false, requestTimeout: idleMs, keepAliveTimeout: Math.min(5000, idleMs) });
-  limitInFlight(app, options.maxInFlight);
+  limitInFlight(app, options.config.HTTP_MAX_IN_FLIGHT);
   // Node leaves a timed-out socket open while a response on it is still unsent, which is exactly
   // the client that stopped reading: destroy it.
   app.server.on('connection', (socket: Socket) => socket.setTimeout(idleMs, () => socket.destroy()));
   await app.register(underPressure, {
-    maxEventLoopDelay: options.maxEventLoopDelayMs,
+    maxEventLoopDelay: options.config.MAX_EVENT_LOOP_DELAY_MS,
     retryAfter: 5,
     message: 'quantum-gates is under pressure',
   });
@@ -56,9 +53,15 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   app.get('/metrics', async (request, reply) => {
     const original = options.originalMetrics;
     if (original && !wantsExposition(request.headers.accept)) return send(reply, await original());
-    const [body, more] = await Promise.all([options.registry.metrics(), options.moreMetrics()]);
-    const separator = body === '' || body.endsWith('\n') ? '' : '\n';
-    return reply.type(options.registry.contentType).send(more === '' ? body : `${body}${separator}${more}`);
+    const { registry } = options;
+    const [body, queues] = await Promise.all([
+      registry.metrics(), // always ends in a newline
+      queueMetricsText(options.queues(), {
+        registered: (name) => registry.getSingleMetric(name) !== undefined,
+        timeoutMs: QUEUE_METRICS_TIMEOUT_MS,
+      }),
+    ]);
+    return reply.type(registry.contentType).send(body + queues);
   });
 
   for (const plugin of options.plugins) await app.register(plugin);
@@ -109,4 +112,47 @@ export async function bindNamingSetting<T>(bind: () => Promise<T>, setting: stri
     if (reason === undefined) throw error;
     throw new ConfigError([`${setting}: ${reason}`]);
   }
+}
+
+const internalError: HttpAnswer = { status: 500, contentType: 'text/plain; charset=utf-8', body: 'Internal Server Error' };
+
+/**
+ * The routes the hosted gates declare (`http.routes`), served as declared: the runtime parses the
+ * request and writes the answer, the gate decides it. A gate not hosted here serves nothing.
+ */
+export function gateRoutesPlugin(services: {
+  handlers: readonly HostedHandler[];
+  redis: RedisClient;
+  logger: RootLogger;
+}): FastifyPluginAsync {
+  return async (app) => {
+    for (const hosted of services.handlers) {
+      const routes = hosted.handler.http?.routes ?? [];
+      if (routes.length === 0) continue;
+      const log = services.logger.child({ component: `${hosted.handler.name}-http` });
+      const ctx = { config: hosted.config, metrics: hosted.metrics, redis: services.redis, log, now: () => Date.now() };
+      for (const route of routes) {
+        app.route({
+          method: [...route.methods],
+          url: route.path,
+          handler: async (request, reply) => {
+            const seen: RouteRequest = {
+              method: request.method,
+              params: (request.params ?? {}) as Record<string, string>,
+              query: (request.query ?? {}) as Record<string, string | string[] | undefined>,
+              headers: request.headers,
+            };
+            let answer: HttpAnswer;
+            try {
+              answer = await route.answer(seen, ctx);
+            } catch (error) {
+              log.error({ err: error instanceof Error ? error.message : String(error), path: route.path }, 'route failed');
+              answer = internalError;
+            }
+            return send(reply, answer);
+          },
+        });
+      }
+    }
+  };
 }

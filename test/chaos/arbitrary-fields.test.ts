@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { allHandlers } from '../../handlers/index.js';
+import { buildInfo } from '../../app/build-info.js';
 import { createRuntime, type Runtime } from '../../runtime/host/runtime.js';
 import { streams } from '../../schemas/keys.js';
 import { startTestRedis, type TestRedis } from '../support/redis-server.js';
@@ -40,6 +41,7 @@ describe('arbitrary field maps through the runtime path', () => {
     redis = await startTestRedis();
     await seedPortfolio(redis.client);
     runtime = await createRuntime({
+      build: buildInfo(),
       env: {
         REDIS_URL: redis.url,
         PORT: '0',

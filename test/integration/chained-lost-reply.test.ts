@@ -15,7 +15,7 @@ import { Delivery } from '../../runtime/engine/delivery.js';
 import { prepareBatch, rerun, type PipelineEnv } from '../../runtime/engine/message-pipeline.js';
 import { createRegistry, runtimeMetrics } from '../../runtime/engine/metrics.js';
 import { Settler } from '../../runtime/engine/settle.js';
-import { ConnectionLostError } from '../../runtime/host/redis.js';
+import { ConnectionLostError } from '../../runtime/engine/connection.js';
 import { silentLogger, stubExecutionEnv } from '../support/execution-env.js';
 import { startTestRedis, type TestRedis } from '../support/redis-server.js';
 

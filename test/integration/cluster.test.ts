@@ -2,9 +2,10 @@ import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { Queue } from 'bullmq';
 import { Cluster as IoCluster, type Cluster } from 'ioredis';
-import { redisIdentity } from '../../runtime/host/redis.js';
+import { redisIdentity } from '../../app/redis-identity.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { allHandlers } from '../../handlers/index.js';
+import { buildInfo } from '../../app/build-info.js';
 import { createRuntime, type Runtime } from '../../runtime/host/runtime.js';
 import { keys, streams } from '../../schemas/keys.js';
 import { startTestRedisCluster, type TestRedisCluster } from '../support/redis-cluster.js';
@@ -29,6 +30,7 @@ describe('the gates on a three-master Redis Cluster', () => {
     cluster = await startTestRedisCluster();
     r = cluster.client;
     runtime = await createRuntime({
+      build: buildInfo(),
       env: {
         REDIS_CLUSTER_NODES: cluster.nodes,
         BULLMQ_PREFIX,

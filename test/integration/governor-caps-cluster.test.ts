@@ -1,6 +1,7 @@
 import type { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { allHandlers } from '../../handlers/index.js';
+import { buildInfo } from '../../app/build-info.js';
 import { createRuntime, type Runtime } from '../../runtime/host/runtime.js';
 import { keys, streams } from '../../schemas/keys.js';
 import { startTestRedisCluster, type TestRedisCluster } from '../support/redis-cluster.js';
@@ -21,6 +22,7 @@ describe('governor caps on a three-master Redis Cluster', () => {
     r = cluster.client;
     for (let i = 0; i < 3; i++) {
       const runtime = await createRuntime({
+        build: buildInfo(),
         env: {
           REDIS_CLUSTER_NODES: cluster.nodes,
           BULLMQ_PREFIX: '{quantum}',

@@ -1,4 +1,5 @@
 import type { Cluster, Redis } from 'ioredis';
+import { buildInfo } from '../../app/build-info.js';
 import { allHandlers } from '../../handlers/index.js';
 import type { AnyHandler } from '../../runtime/contract/handler.js';
 import { createRuntime, type Runtime, type RuntimeOptions } from '../../runtime/host/runtime.js';
@@ -32,6 +33,7 @@ export async function createTestRuntime(
     },
     handlers,
     ...options,
+    build: options.build ?? buildInfo(),
   });
 }
 

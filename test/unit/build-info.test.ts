@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { buildInfo, packageRoot, releaseName } from '../../runtime/host/build-info.js';
+import { buildInfo, packageRoot, releaseName } from '../../app/build-info.js';
 import { runtimeMetrics } from '../../runtime/engine/metrics.js';
 
 const root = resolve(import.meta.dirname, '../..');

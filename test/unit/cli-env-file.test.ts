@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { didYouMean } from '../../runtime/host/config.js';
+import { didYouMean } from '../../app/settings.js';
 import { chooseEnvFile, type EnvFileSystem } from '../../cli/env-file.js';
 import { UsageError } from '../../cli/errors.js';
 

@@ -8,7 +8,7 @@ import { defineHandler, type AnyHandler } from '../../runtime/contract/handler.j
 import { Delivery } from '../../runtime/engine/delivery.js';
 import { prepareBatch, rerun, type PipelineEnv } from '../../runtime/engine/message-pipeline.js';
 import { createRegistry, runtimeMetrics } from '../../runtime/engine/metrics.js';
-import { ConnectionLostError } from '../../runtime/host/redis.js';
+import { ConnectionLostError } from '../../runtime/engine/connection.js';
 import { Settler } from '../../runtime/engine/settle.js';
 
 const silent = silentLogger;

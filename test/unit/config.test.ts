@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { allHandlers } from '../../handlers/index.js';
 import { ConfigError } from '../../schemas/env.js';
-import { loadConfiguration } from '../../runtime/host/config.js';
+import { checkConfiguration } from '../../app/settings.js';
 
 function problemsOf(env: Record<string, string>): string[] {
   try {
-    loadConfiguration(env, allHandlers);
+    checkConfiguration(env, allHandlers);
   } catch (error) {
     if (error instanceof ConfigError) return [...error.problems];
     throw error;
@@ -15,7 +15,7 @@ function problemsOf(env: Record<string, string>): string[] {
 
 describe('configuration', () => {
   it('starts with no variables at all, using the seeds’ defaults', () => {
-    const { config, hosted } = loadConfiguration({}, allHandlers);
+    const { config, hosted } = checkConfiguration({}, allHandlers);
     expect(config).toMatchObject({ HOST: '127.0.0.1', PORT: 8080, DLQ_STREAM: 'quantum:stream:dlq', REDIS_PORT: 6379 });
     expect(hosted.map((h) => h.handler.name)).toEqual(allHandlers.map((h) => h.name));
     expect(hosted.find((h) => h.handler.name === 'heat-gate')?.config).toMatchObject({
@@ -47,7 +47,7 @@ describe('configuration', () => {
       'GOV_MAX_OPEN_POSITION: is not a setting of quantum-gates (did you mean "GOV_MAX_OPEN_POSITIONS"?)',
       'P26_MODEE: is not a setting of quantum-gates (did you mean "P26_MODE"?)',
     ]);
-    const { ignoredSettings } = loadConfiguration(
+    const { ignoredSettings } = checkConfiguration(
       { REDIS_EXPORTER_PORT: '9121', PATH: '/usr/bin', GOV_MAX_OPEN_POSITIONS: '5' },
       allHandlers,
     );
@@ -55,13 +55,13 @@ describe('configuration', () => {
   });
 
   it('picks a subset with HANDLERS and refuses unknown names', () => {
-    expect(loadConfiguration({ HANDLERS: 'heat-gate' }, allHandlers).hosted.map((h) => h.handler.name)).toEqual(['heat-gate']);
+    expect(checkConfiguration({ HANDLERS: 'heat-gate' }, allHandlers).hosted.map((h) => h.handler.name)).toEqual(['heat-gate']);
     expect(problemsOf({ HANDLERS: 'heat-gate,nope' })).toEqual([expect.stringMatching(/^HANDLERS: unknown handler\(s\) nope/)]);
   });
 
   it('APPLY_MODE takes exactly testnet, production or dry_run: any other value stops the start, with every value listed', () => {
     const hosted = (env: Record<string, string>) =>
-      loadConfiguration({ HANDLERS: 'governor', ...env }, allHandlers).hosted[0]!.config as { APPLY_MODE: string };
+      checkConfiguration({ HANDLERS: 'governor', ...env }, allHandlers).hosted[0]!.config as { APPLY_MODE: string };
     expect(hosted({}).APPLY_MODE).toBe('testnet');
     for (const mode of ['testnet', 'production', 'dry_run']) expect(hosted({ APPLY_MODE: mode }).APPLY_MODE).toBe(mode);
     const values = 'must be exactly one of "testnet", "production", "dry_run"';
@@ -96,6 +96,6 @@ describe('configuration', () => {
   });
 
   it('treats an empty variable as unset', () => {
-    expect(loadConfiguration({ PORT: '', P26_MODE: '' }, allHandlers).config.PORT).toBe(8080);
+    expect(checkConfiguration({ PORT: '', P26_MODE: '' }, allHandlers).config.PORT).toBe(8080);
   });
 });

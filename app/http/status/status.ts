@@ -1,20 +1,18 @@
 import { hostname } from 'node:os';
 import {
-  buildInfo,
   isReady,
   readBacklog,
-  redisAddress,
-  redisIdentity,
   withTimeout,
   type AnyHandler,
-  type AnySectionView,
   type AnyStatusSection,
-  type BuildInfo,
   type GroupBacklog,
   type ReadinessCauses,
   type RedisReader,
   type RuntimeServices,
 } from '../../../runtime/host/index.js';
+import type { AnySectionView } from '../../../schemas/status/views.js';
+import { buildInfo, type BuildInfo } from '../../build-info.js';
+import { redisAddress, redisIdentity } from '../../redis-identity.js';
 import { collapseFailures, type RedisOutage, type SectionFailure } from './status-errors.js';
 import { statusHeadline, type Headline } from './status-headline.js';
 import { GateTrends } from './status-trends.js';
@@ -400,11 +398,7 @@ export function statusSourcesFrom(services: RuntimeServices): StatusSources {
       trigger: handler.trigger.kind,
     })),
     consumers: () => services.consumers,
-    backlog: () =>
-      readBacklog(
-        services.redis,
-        services.consumers.flatMap((c) => (c.group === undefined ? [] : [{ handler: c.handler, stream: c.source, group: c.group }])),
-      ),
+    backlog: () => readBacklog(services.redis, services.consumers),
     metrics: () => services.registry.getMetricsAsJSON(),
     redisReady: () => isReady(services.redis),
     now: Date.now,
