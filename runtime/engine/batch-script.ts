@@ -44,12 +44,12 @@ export const OLDER_STREAM_ID = lua('older-stream-id');
 
 /**
  * Applies a batch in one call (docs/architecture.md, "Atomic commit"). ARGV: stream, group,
- * consumer, the batch's lowest and highest entry id, the cursor key ('' for none), then per item
- * a JSON array [entry id, newest-wins key, its id, [order field, value, ...], [GuardCheck...],
- * [[command, args...], ...]]: a few long strings for the client to encode. Answers {failed command numbers (1-based) and errors interleaved,
- * one answer letter per item (ANSWERS), trimmed}. With check_only it writes nothing (see check).
+ * consumer, the batch's lowest and highest entry id, the cursor key, then per item a JSON array
+ * [entry id, newest-wins key, its id, [order field, value...], [GuardCheck...], [[command...]...]]
+ * (a few long strings for the client to encode). Answers {failed command numbers (1-based) and
+ * errors interleaved, a letter per item (ANSWERS), trimmed}; check_only writes nothing (see check).
+ * Lua's local functions come first: they must be defined before the body calls them.
  */
-// Lua's local functions must be defined before the body calls them.
 const batchScript = (checkOnly: boolean) =>
   [`local check_only = ${checkOnly}`, OLDER_STREAM_ID, DEAD_LETTER_APPEND_FUNCTION, lua('run-batch')].join('\n');
 const RUN_BATCH = batchScript(false);
@@ -88,15 +88,10 @@ function packItem(item: readonly unknown[]): string {
 }
 
 /**
- * A key RUN_BATCH checks or notes at an item's turn, as [kind, key, value]:
- * - 'a': the key must not exist, and 'e': it must hold exactly `value` (a string), both on keys no
- *   earlier item of the batch writes, checked before anything else of the item, as a check before
- *   the transaction would (WATCH is not needed: the script is atomic). An item failing one is
- *   refused (answered conflicted), and so is every later item touching a key it touches;
- * - 'c': a chained guard, `value` expected in a key an earlier item of the batch sets;
- * - 't': a key the item writes that its commands do not show (a later item's write overwrites
- *   it), for the refusal of later items touching it;
- * - 'r': the key of a guard that did not hold when the committer read it: the item is refused.
+ * A key RUN_BATCH checks or notes at an item's turn: 'a' must not exist, 'e' must hold `value`,
+ * 'c' must hold `value` an earlier item sets (chained), 'r' a guard that did not hold when read,
+ * 't' a write a later item overwrites (not sent). An item refused for a guard (conflicted) holds
+ * back every later item touching a key it touches.
  */
 export type GuardCheck = readonly [kind: 'a' | 'e' | 'c' | 't' | 'r', key: string, value: string];
 

@@ -39,14 +39,10 @@ function orderedKeys(recorder: EffectRecorder | undefined): string[] {
 }
 
 /**
- * Which of `candidates` (batch order) may commit in this round without breaking stream order per
- * key. An item is deferred (reported as conflicted, re-run on fresh data after this round) when
- * - it is in `failed` (its guard did not hold, or could not be taken);
- * - a guard of it reads a key an earlier accepted item writes: it cannot be checked yet;
- * - it guards or writes a key that an earlier deferred item guards or writes: applying it now
- *   would put it before that item, so a later duplicate could win over the first (the heat
- *   bridge's first-wins dedupe) or a `latest_*` key could go backwards.
- * Deferred items' keys stay blocked for the rest of the batch, so the rule holds transitively.
+ * Which of `candidates` may commit this round without breaking stream order per key
+ * (docs/architecture.md, "Atomic commit"). Deferred (conflicted, re-run on fresh data): an item in
+ * `failed`, one guarding a key an earlier accepted item writes (unless chained), and one touching
+ * a key an earlier deferred item touches (transitively).
  */
 export function inStreamOrder<Item extends CommitItem>(
   candidates: readonly Item[],

@@ -1,5 +1,3 @@
-import { ConnectionLostError } from './connection.js';
-
 /**
  * What went wrong with a Redis call, by consequence. `cause` is the label of
  * quantum_gates_commit_failures_total; a closed set, so the metric's series stay bounded.
@@ -33,7 +31,6 @@ export function classifyRedisError(error: unknown): ClassifiedError {
 }
 
 function causeOf(error: unknown, message: string): RedisFailureCause {
-  if (error instanceof ConnectionLostError) return 'connection';
   // EXECABORT carries the reason its queued command was refused ("...previous errors: OOM ...").
   const text = message.toUpperCase();
   if (text.includes('COMMAND TIMED OUT')) return 'timeout';
