@@ -67,11 +67,8 @@ export class ClusterCommitter implements Committer {
   private async acquire(recorder: EffectRecorder | undefined): Promise<Lease[] | null> {
     const guards = recorder?.guards ?? [];
     if (guards.length === 0) return [];
-    let token = this.tokens.get(recorder!);
-    if (token === undefined) {
-      token = randomUUID();
-      this.tokens.set(recorder!, token);
-    }
+    const token = this.tokens.get(recorder!) ?? randomUUID();
+    this.tokens.set(recorder!, token);
     const taken: Lease[] = [];
     for (const guard of guards) {
       if (guard.kind === 'off') {
@@ -127,9 +124,8 @@ export class ClusterCommitter implements Committer {
     const add = (item: Item, effect: Effect | undefined, commands: string[][]) => {
       for (const args of commands) {
         const tag = slotTag(args[1]!);
-        const group = groups.get(tag);
-        if (group) group.push({ args, item, effect });
-        else groups.set(tag, [{ args, item, effect }]);
+        if (!groups.has(tag)) groups.set(tag, []);
+        groups.get(tag)!.push({ args, item, effect });
       }
     };
     for (const item of accepted) {
@@ -167,10 +163,7 @@ export class ClusterCommitter implements Committer {
 
 type Command<Item> = { args: string[]; item: Item; effect: Effect | undefined };
 
-interface Lease {
-  readonly key: string;
-  readonly token: string;
-}
+type Lease = { readonly key: string; readonly token: string };
 
 /** How long a guard lease outlives a committer that died holding it. */
 const LEASE_MS = 10_000;

@@ -118,13 +118,7 @@ async function commitDeliveries(
     const waiting = conflicted.some((delivery) => delivery.answer === 'waiting');
     // Lost (or unanswered): left pending, to its new owner.
     const lost = todo.length - committed.length - superseded.length - withheld.length - conflicted.length;
-    if (lost > 0) {
-      env.metrics.commitFailures.inc({ handler: env.handlerName, cause: 'lost_ownership' }, lost);
-      env.log.warn(
-        { count: lost },
-        'entries were reclaimed by another consumer while held; their outputs were not written, leaving them to it',
-      );
-    }
+    countLost(env, lost, 'their outputs were not written, leaving them to it');
     env.settle.superseded(superseded);
     if (committed.length > 0 || superseded.length > 0) env.onProgress();
     await env.settle.committed(committed);
@@ -154,11 +148,7 @@ async function commitDeliveries(
 async function dropReclaimed(env: CommitLoopEnv, readAt: number, todo: Delivery[]): Promise<Delivery[]> {
   if (!env.pendingIds || env.now() - readAt <= env.claimIdleMs / 2) return todo;
   const owned = await env.pendingIds(entryIds(todo));
-  const lost = todo.filter((delivery) => !owned.has(delivery.entryId!));
-  if (lost.length > 0) {
-    env.metrics.commitFailures.inc({ handler: env.handlerName, cause: 'lost_ownership' }, lost.length);
-    env.log.warn({ count: lost.length }, 'entries were reclaimed by another consumer while held; leaving them to it');
-  }
+  countLost(env, todo.filter((delivery) => !owned.has(delivery.entryId!)).length, 'leaving them to it');
   return todo.filter((delivery) => owned.has(delivery.entryId!));
 }
 
@@ -187,6 +177,12 @@ async function withoutLanded(env: CommitLoopEnv, todo: Delivery[]): Promise<{ pe
     else kept.add(delivery);
   }
   return { pending: todo.filter((delivery) => kept.has(delivery)), orphans };
+}
+
+function countLost(env: CommitLoopEnv, count: number, consequence: string): void {
+  if (count === 0) return;
+  env.metrics.commitFailures.inc({ handler: env.handlerName, cause: 'lost_ownership' }, count);
+  env.log.warn({ count }, `entries were reclaimed by another consumer while held; ${consequence}`);
 }
 
 function entryIds(deliveries: readonly Delivery[]): string[] {

@@ -51,13 +51,10 @@ export class EffectRecorder implements EffectWriter {
   private guardList: Guard[] | undefined;
   private jobList: ScheduledJob[] | undefined;
   readonly metricCalls: DeferredMetricCalls = [];
-  private summaryFields: Record<string, string | number | boolean> | undefined;
+  summary: JobSummary | undefined;
 
   summarize(fields: JobSummary): void {
-    this.summaryFields = { ...this.summaryFields, ...fields };
-  }
-  get summary(): JobSummary | undefined {
-    return this.summaryFields;
+    this.summary = { ...this.summary, ...fields };
   }
 
   // emit and put run several times per message: no options object is copied when none is given.

@@ -67,9 +67,6 @@ export interface CheckedMessage {
   readonly doneKey: string | undefined;
 }
 
-/** EXISTS ('e') or GET ('g') per key, each under pcall so a failed read fails only its own message's check. */
-const READ_DUPLICATE_KEYS = lua('read-duplicate-keys');
-
 /**
  * Starts a batch's duplicate checks while its state loads, so they add no round trip. The keys go
  * as one read-only script, not a command each (a command's client-side cost was most of the
@@ -78,25 +75,9 @@ const READ_DUPLICATE_KEYS = lua('read-duplicate-keys');
 export function startDuplicateChecks(handler: AnyHandler, messages: readonly CheckedMessage[], redis: RedisReader): DuplicateCheck[] {
   const keysOfMessages = messages.map((m) => keysOf(handler, m.message, m.meta, m.doneKey));
   const keyed = keysOfMessages.filter((k) => k.length > 0).length;
-  if (keyed < 2 || (redis as { readonly isCluster?: boolean }).isCluster === true) {
-    return messages.map((m, i) => {
-      const idempotencyKeys = keysOfMessages[i]!;
-      return idempotencyKeys.length === 0 ? NO_CHECK : started(idempotencyKeys, m.doneKey, anyDone(redis, idempotencyKeys));
-    });
-  }
-  const declared: string[] = [];
-  const kinds: string[] = [];
-  for (const idempotencyKeys of keysOfMessages) {
-    for (const k of idempotencyKeys) {
-      declared.push(typeof k === 'string' ? k : k.key);
-      kinds.push(typeof k === 'string' ? 'e' : 'g');
-    }
-  }
-  // Undefined when the script could not run: each message then reads its keys alone.
-  const replies: Promise<unknown[] | undefined> = redis.eval_ro(READ_DUPLICATE_KEYS, declared.length, ...declared, ...kinds).then(
-    (reply) => reply as unknown[],
-    () => undefined,
-  );
+  const together = keyed >= 2 && (redis as { readonly isCluster?: boolean }).isCluster !== true;
+  // Undefined when the script need not or could not run: each message then reads its keys alone.
+  const replies = together ? readTogether(redis, keysOfMessages.flat()) : Promise.resolve(undefined);
   let from = 0;
   return messages.map((m, i) => {
     const idempotencyKeys = keysOfMessages[i]!;
@@ -107,8 +88,22 @@ export function startDuplicateChecks(handler: AnyHandler, messages: readonly Che
       // Every reply is read: a failed read fails the check even beside a key that says done.
       all === undefined ? anyDone(redis, idempotencyKeys) : idempotencyKeys.map((k, j) => keySaysDone(k, all[at + j])).includes(true),
     );
-    return started(idempotencyKeys, m.doneKey, done);
+    // Read by handleOnce; a batch whose state failed to load never asks, and must not leave it unhandled.
+    done.catch(() => undefined);
+    return { keys: idempotencyKeys, doneKey: m.doneKey, done };
   });
+}
+
+/** EXISTS ('e') or GET ('g') per key, each under pcall so a failed read fails only its own message's check. */
+const READ_DUPLICATE_KEYS = lua('read-duplicate-keys');
+
+function readTogether(redis: RedisReader, keys: readonly IdempotencyKey[]): Promise<unknown[] | undefined> {
+  const names = keys.map((k) => (typeof k === 'string' ? k : k.key));
+  const kinds = keys.map((k) => (typeof k === 'string' ? 'e' : 'g'));
+  return redis.eval_ro(READ_DUPLICATE_KEYS, names.length, ...names, ...kinds).then(
+    (reply) => reply as unknown[],
+    () => undefined,
+  );
 }
 
 /** An existence key exists (of any type), or a newest-wins key holds a later id; a failed read throws. */
@@ -117,12 +112,6 @@ function keySaysDone(key: IdempotencyKey, reply: unknown): boolean {
   if (typeof key === 'string') return Number(reply) > 0;
   // An empty value is no id: nothing applied yet.
   return typeof reply === 'string' && reply !== '' && compareStreamIds(reply, key.id) > 0;
-}
-
-function started(keys: readonly IdempotencyKey[], doneKey: string | undefined, done: Promise<boolean>): DuplicateCheck {
-  // Read by handleOnce; a batch whose state failed to load never asks, and must not leave it unhandled.
-  done.catch(() => undefined);
-  return { keys, doneKey, done };
 }
 
 /** A duplicate gets onDuplicate, anything else `handle` with its keys guarded in the commit. */
