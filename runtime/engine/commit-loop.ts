@@ -39,10 +39,9 @@ export interface CommitLoopEnv {
 }
 
 /**
- * Commits a prepared batch, whatever Redis does meanwhile: messages whose guards lost a race run
- * again on fresh data, a commit whose reply was lost is resolved from the pending list, a refused
- * one is tried again after a growing pause (docs/architecture.md, "Atomic commit"). False when
- * some message was left uncommitted (still conflicting, or the runtime stopped meanwhile).
+ * Commits a prepared batch whatever Redis does meanwhile: lost races run again on fresh data, a
+ * lost reply is resolved from the pending list, a refusal is retried after a growing pause. False
+ * when some message was left uncommitted (still conflicting, or the runtime stopped).
  */
 export async function commitBatch(env: CommitLoopEnv, batch: PreparedBatch): Promise<boolean> {
   const { metrics, handlerName } = env;

@@ -74,10 +74,7 @@ export function deadLetterDestination(
   return { stream: config.DLQ_STREAM, maxLen: config.DLQ_MAXLEN, index: deadLetterIndexKey(config.DLQ_STREAM, gate) };
 }
 
-/**
- * The command "append a dead letter, bounded per gate" (stream, index, maxLen, fields and values):
- * inline in the batch script, an EVAL of DEAD_LETTER_APPEND_SCRIPT elsewhere.
- */
+/** "Append a dead letter, bounded per gate" (stream, index, maxLen, fields…): inline in the batch script, else an EVAL. */
 export const DEAD_LETTER_APPEND = 'QG_DEAD_LETTER_APPEND';
 
 /**

@@ -95,15 +95,9 @@ function reject(env: PipelineEnv, delivery: Delivery, reason: DeadLetterReason, 
     raw: meta.raw,
     at: env.now(),
   });
+  const { stream, maxLen, index } = env.deadLetter;
   delivery.recorder = undefined;
-  delivery.extraEmits = [
-    {
-      stream: env.deadLetter.stream,
-      fields,
-      maxLen: env.deadLetter.maxLen,
-      ...(env.deadLetter.index === undefined ? {} : { index: env.deadLetter.index }),
-    },
-  ];
+  delivery.extraEmits = [index === undefined ? { stream, fields, maxLen } : { stream, fields, maxLen, index }];
   delivery.outcome = { kind: 'dead-letter', reason };
 }
 

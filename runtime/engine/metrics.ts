@@ -18,10 +18,7 @@ export function promMetricFactory(registry: Registry): MetricFactory {
   return { counter: make(Counter), gauge: make(Gauge), histogram: make(Histogram) } as unknown as MetricFactory;
 }
 
-/**
- * Metric updates held back until their message commits, as flat slots (target, method, a, b)
- * rather than an object and an argument array per call: the heat gate makes several per message.
- */
+/** Updates held back until their message commits, as flat slots (target, method, a, b): no object per call. */
 export type DeferredMetricCalls = unknown[];
 
 const SLOT = 4;

@@ -1,7 +1,4 @@
-/**
- * What went wrong with a Redis call, by consequence. `cause` is the label of
- * quantum_gates_commit_failures_total; a closed set, so the metric's series stay bounded.
- */
+/** What went wrong with a Redis call: the label of quantum_gates_commit_failures_total, a closed set. */
 export type RedisFailureCause =
   | 'connection' // lost or not connected: the outcome of the call is unknown
   | 'timeout' // no answer within COMMAND_TIMEOUT_MS: Redis stalled, outcome unknown

@@ -40,7 +40,17 @@ export class Settler {
     }
     for (const [outcome, count] of outcomes) metrics.messages.inc({ handler: handlerName, outcome }, count);
     for (const [reason, count] of deadLetters) metrics.deadLetters.inc({ handler: handlerName, reason }, count);
-    if (jobs.length > 0) await this.addJobs(jobs);
+    if (jobs.length === 0) return;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.deps.jobs.add(jobs);
+        return;
+      } catch (error) {
+        if (attempt < retryPolicy.jobAddAttempts) continue;
+        this.deps.log.error({ err: describeError(error), jobs: jobs.length }, 'could not schedule jobs');
+        return;
+      }
+    }
   }
 
   /** Dead letters trimmed by DLQ_MAXLEN: counted, and warned of in a line that never changes, so the logger throttles it. */
@@ -67,20 +77,6 @@ export class Settler {
         { err: failure.error.message, cause: classifyRedisError(failure.error).cause, entry: failure.item?.entryId },
         'a write was refused; the message stays pending and its commit is retried',
       );
-    }
-  }
-
-  private async addJobs(jobs: ScheduledJob[]): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await this.deps.jobs.add(jobs);
-        return;
-      } catch (error) {
-        if (attempt >= retryPolicy.jobAddAttempts) {
-          this.deps.log.error({ err: describeError(error), jobs: jobs.length }, 'could not schedule jobs');
-          return;
-        }
-      }
     }
   }
 }
