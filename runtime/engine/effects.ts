@@ -22,7 +22,6 @@ export type Effect = { readonly onFail?: () => void } & (
   | { readonly op: 'removeFromSet'; readonly key: string; readonly member: string }
   | { readonly op: 'addToSortedSet'; readonly key: string; readonly score: number; readonly member: string; readonly ttlSec?: number }
   | { readonly op: 'trimSortedSet'; readonly key: string; readonly maxScore: number }
-  /** LPUSH, then LTRIM to the newest maxLength, then EXPIRE (a capped history list). */
   | { readonly op: 'pushToList'; readonly key: string; readonly value: string; readonly maxLength: number; readonly ttlSec?: number }
 );
 

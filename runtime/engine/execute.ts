@@ -97,7 +97,6 @@ export async function executeBatch<Config, Metrics extends object>(
 
   while (todo.length > 0) {
     if (env.stopping() && todo.some((d) => d.attempts > 0)) return;
-    // Duplicate checks read Redis while the batch state loads, not after it.
     const checks = startDuplicateChecks(
       handler,
       todo.map((d) => ({ message: d.message, meta: d.meta, doneKey: env.doneKey?.(d.meta) })),

@@ -13,7 +13,6 @@ export function jobDoneKey(queue: string, jobId: string): string {
 
 type Ctx = HandlerContext<unknown, unknown, object>;
 
-/** The message's keys: those the gate declares, then the job's own (jobs only). */
 function keysOf(handler: AnyHandler, message: unknown, meta: MessageMeta, doneKey: string | undefined): IdempotencyKey[] {
   const declared = handler.idempotency?.keys?.(message, meta) ?? [];
   return doneKey === undefined ? [...declared] : [...declared, doneKey];
