@@ -5,7 +5,6 @@ import { waitUntilReady, type RedisClient } from './connection.js';
 import { lua } from './lua.js';
 
 export type { CommitReport, CommitSource, EffectFailure } from './batch-script.js';
-export type { ExtraEmit } from './effect-commands.js';
 export type { CommitAnswer, CommitItem } from './delivery.js';
 
 export interface Committer {
