@@ -156,6 +156,7 @@ function guardChecks(
   switches: Switches,
 ): readonly GuardCheck[] {
   const recorder = item.recorder;
+  // Nearly every item: nothing to check, and no array made for it.
   if (recorder === undefined || (recorder.guards.length === 0 && overwritten.size === 0)) return NO_CHECKS;
   const checks: GuardCheck[] = [];
   for (const guard of recorder.guards) {

@@ -8,7 +8,6 @@ export function isReady(client: RedisClient): boolean {
   return client.status === 'ready';
 }
 
-/** Resolves once the client is ready (again), or when `signal` aborts. */
 export async function waitUntilReady(client: RedisClient, signal?: AbortSignal): Promise<void> {
   while (!isReady(client) && !signal?.aborted) {
     await new Promise<void>((resolve) => {

@@ -60,7 +60,6 @@ export class Delivery implements CommitItem {
   ) {}
 }
 
-/** A batch after validation and the handler. */
 export interface PreparedBatch {
   readonly deliveries: readonly Delivery[];
   /** When the inputs became ours (one held too long may have been reclaimed). */
