@@ -9,7 +9,7 @@ import type { RedisClient } from './connection.js';
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    /** RUN_BATCH, defined on a connection by defineBatchCommand (ioredis sends it by hash, its body on NOSCRIPT). */
+    /** RUN_BATCH (see defineBatchCommand). */
     qgRunBatch(...args: string[]): Result<unknown, Context>;
   }
 }
@@ -19,19 +19,19 @@ export interface CommitSource {
   readonly stream: string;
   readonly group: string;
   readonly consumer: string;
-  /** Hash (field: group) where the commit records where the group would restart if lost (see groupCursorKey). */
+  /** Hash (field: group) where the commit records where the group would restart (see groupCursorKey). */
   readonly cursorKey?: string;
 }
 
-/** What a commit reports beyond each item's answer (set on the item: see CommitAnswer). */
+/** What a commit reports beyond each item's answer. */
 export interface CommitReport<Item = unknown> {
-  /** Commands Redis rejected (their items are withheld; the rest of the transaction applied). */
+  /** Commands Redis rejected (their items are withheld). */
   readonly effectFailures: EffectFailure<Item>[];
-  /** Dead letters the commit's per-gate bound removed from the dead-letter stream (exact); absent when none. */
+  /** Dead letters the per-gate bound removed (exact); absent when none. */
   readonly trimmed?: number;
 }
 
-/** A command Redis rejected inside a commit (the rest of the commit applied). */
+/** A command Redis rejected inside a commit (the rest applied). */
 export interface EffectFailure<Item = unknown> {
   /** The item whose command it was; undefined for the batch's own (its acknowledgement). */
   readonly item: Item | undefined;
@@ -39,36 +39,22 @@ export interface EffectFailure<Item = unknown> {
   readonly error: Error;
 }
 
-/** Lua: older(a, b) orders stream ids as (milliseconds, sequence); Lua numbers hold both exactly up to 2^53. */
+/** Lua: older(a, b) on stream ids. */
 export const OLDER_STREAM_ID = lua('older-stream-id');
 
 /**
- * Applies a batch in one call. ARGV: stream, group, consumer, the lowest and highest entry id of
- * the batch ('' when it has none), the cursor key ('' for none), then one argument per item: a
- * JSON array [entry id ('' for none), newest-wins key, its stream id ('' and '' for none),
- * [stream-order field, value, ...], [guard kind, key, value, ...] (see GuardCheck),
- * [[command, arguments...], ...]]. One packed argument per item keeps the client's encoding of
- * a batch to a few long strings.
- *
- * An item whose entry is no longer pending for this consumer (another consumer reclaimed it, or
- * it was acknowledged) is skipped whole: the check and the writes are one atomic step, so a
- * consumer that stalled past CLAIM_IDLE_MS can never write outputs a reclaimer also writes.
- * Commands go through redis.pcall, so, as inside MULTI, a command Redis rejects fails alone and
- * the others apply. An item whose condition key holds a later id than its own is acknowledged
- * without its commands. Answers {failed command numbers (1-based) and errors interleaved, each
- * item's answer as one letter (see ANSWERS), trimmed}. replicate_commands: Redis 5 and 6 refuse
- * writes after XADD's random id otherwise.
- *
- * With check_only it writes nothing and acknowledges nothing, and answers what it would have done
- * (see BatchScript.check).
+ * Applies a batch in one call (docs/architecture.md, "Atomic commit"). ARGV: stream, group,
+ * consumer, the batch's lowest and highest entry id, the cursor key, then per item a JSON array
+ * [entry id, newest-wins key, its id, [order field, value...], [GuardCheck...], [[command...]...]]
+ * (a few long strings for the client to encode). Answers {failed command numbers (1-based) and
+ * errors interleaved, a letter per item (ANSWERS), trimmed}; check_only writes nothing (see check).
+ * Lua's local functions come first: they must be defined before the body calls them.
  */
-// The script's helpers first: Lua's local functions must be defined before the body calls them.
 const batchScript = (checkOnly: boolean) =>
   [`local check_only = ${checkOnly}`, OLDER_STREAM_ID, DEAD_LETTER_APPEND_FUNCTION, lua('run-batch')].join('\n');
 const RUN_BATCH = batchScript(false);
 const CHECK_BATCH = batchScript(true);
 
-/** RUN_BATCH's answer letters. */
 const ANSWERS: Readonly<Record<string, CommitAnswer>> = {
   k: 'committed',
   s: 'superseded',
@@ -78,7 +64,7 @@ const ANSWERS: Readonly<Record<string, CommitAnswer>> = {
   h: 'withheld',
 };
 
-/** Defines RUN_BATCH on a connection, once: ioredis then sends it by hash, and its body when Redis answers NOSCRIPT. */
+/** Defines RUN_BATCH on a connection, once: ioredis sends it by hash, its body on NOSCRIPT. */
 export function defineBatchCommand(connection: RedisClient): void {
   if (typeof (connection as Partial<Pick<RedisClient, 'qgRunBatch'>>).qgRunBatch !== 'function')
     connection.defineCommand('qgRunBatch', { numberOfKeys: 0, lua: RUN_BATCH });
@@ -87,7 +73,6 @@ export function defineBatchCommand(connection: RedisClient): void {
 /** Lua's unpack() spreads at most ~8,000 values, so a command with more cannot run in the script. */
 const SCRIPT_MAX_COMMAND_ARGS = 7_000;
 
-/** Where the batch's lowest and highest entry ids stand in its own arguments. */
 const FIRST_ID = 3;
 const LAST_ID = 4;
 
@@ -103,22 +88,14 @@ function packItem(item: readonly unknown[]): string {
 }
 
 /**
- * A key RUN_BATCH checks or notes at an item's turn, as [kind, key, value]:
- * - 'a': the key must not exist, and 'e': it must hold exactly `value` (a string), both on keys no
- *   earlier item of the batch writes, checked before anything else of the item, as a check before
- *   the transaction would (WATCH is not needed: the script is atomic). An item failing one is
- *   refused (answered conflicted), and so is every later item touching a key it touches;
- * - 'c': a chained guard, `value` expected in a key an earlier item of the batch sets;
- * - 't': a key the item writes that its commands do not show (a later item's write overwrites
- *   it), for the refusal of later items touching it;
- * - 'r': the key of a guard that did not hold when the committer read it: the item is refused.
+ * A key RUN_BATCH checks or notes at an item's turn: 'a' must not exist, 'e' must hold `value`,
+ * 'c' must hold `value` an earlier item sets (chained), 'r' a guard that did not hold when read,
+ * 't' a write a later item overwrites (not sent). An item refused for a guard (conflicted) holds
+ * back every later item touching a key it touches.
  */
 export type GuardCheck = readonly [kind: 'a' | 'e' | 'c' | 't' | 'r', key: string, value: string];
 
-/**
- * One batch's writes, laid out as RUN_BATCH reads them: the batch's own arguments, then one
- * packed argument per item (its commands kept as arrays too, for a plain batch: see check).
- */
+/** One batch's writes, laid out as RUN_BATCH reads them (and as arrays, for a plain batch: see check). */
 export class BatchScript<Item extends CommitItem> {
   private readonly args: string[];
   private readonly commands: string[][] = [];
@@ -169,7 +146,6 @@ export class BatchScript<Item extends CommitItem> {
     for (const extra of item.extraEmits ?? []) this.track(extraEmitCommands(extra), undefined);
   }
 
-  /** Records `commands` as the current item's. */
   private track(commands: readonly string[][], owner: Effect | undefined): void {
     const item = this.itemOfGroup[this.itemOfGroup.length - 1]!;
     for (const command of commands) {
@@ -182,14 +158,12 @@ export class BatchScript<Item extends CommitItem> {
   }
 
   /**
-   * Runs the batch and answers each item: one script call, atomic by itself. A plain batch (see
-   * check) sends every command as itself and one XACK in one MULTI/EXEC, answering nothing (a
-   * failed write cannot hold back its ack), and is null when a WATCHed key changed and nothing ran.
+   * Runs the batch and answers each item. A plain batch (see check) goes as one MULTI/EXEC that
+   * answers nothing (the check did), and is null when a WATCHed key changed and nothing ran.
    */
   async run(connection: RedisClient): Promise<CommitReport<Item> | null> {
     this.endItem();
     if (this.commands.length === 0 && this.entries.length === 0) {
-      // Nothing to write or acknowledge.
       if (this.plain) await connection.unwatch();
       else for (const item of this.itemOfGroup) item.answer = 'committed';
       return { effectFailures: [] };
@@ -210,11 +184,9 @@ export class BatchScript<Item extends CommitItem> {
   }
 
   /**
-   * For an oversized batch, which the script cannot run (a command past Lua's unpack limit): under
-   * WATCH on `keys` (every key the script reads or the batch writes), runs the script writing
-   * nothing, which answers each item as it would have; returns the writes it found would fail. The
-   * committer sends the items it would apply as a plain batch. The entries' ownership and the
-   * earlier pending entries (stream order) are not WATCHed: as they were just before EXEC.
+   * For an oversized batch (a command past Lua's unpack limit): under WATCH on every key the script
+   * reads or the batch writes, runs the script writing nothing, which answers each item as it
+   * would have; returns the writes it found would fail. Ownership and stream order are not WATCHed.
    */
   async check(connection: RedisClient, keys: readonly string[]): Promise<EffectFailure<Item>[]> {
     this.endItem();
@@ -222,7 +194,6 @@ export class BatchScript<Item extends CommitItem> {
     return this.scriptResult(await connection.eval(CHECK_BATCH, 0, ...this.args)).effectFailures;
   }
 
-  /** The replies of a plain batch's commands (see run). */
   private plainResult(replies: [Error | null, unknown][]): CommitReport<Item> {
     const failures: EffectFailure<Item>[] = [];
     let trimmed = 0;
@@ -233,7 +204,6 @@ export class BatchScript<Item extends CommitItem> {
     return trimmed > 0 ? { effectFailures: failures, trimmed } : { effectFailures: failures };
   }
 
-  /** RUN_BATCH's answer: each item's answer set, the failed commands' numbers turned back into items. */
   private scriptResult(reply: unknown): CommitReport<Item> {
     const [failed, answers, trimmed] = reply as [(number | string)[], string, number];
     const failures: EffectFailure<Item>[] = [];

@@ -17,18 +17,11 @@ import type { RedisClient } from './connection.js';
 import { lua } from './lua.js';
 
 /**
- * Commits a batch on Redis Cluster, where a message's outputs, its guard keys and its source
- * stream usually sit in different hash slots, so no MULTI/EXEC can hold them together.
- *
- * Order per batch: (1) each guarded item takes a short lease on every guard key with a Lua
- * compare-and-set that checks the guard in the same step; (2) every effect and dead-letter entry
- * is applied, per slot in the order recorded, and awaited; (3) one XACK; (4) leases released.
- *
- * At-least-once, not atomic: a crash (or lost connection) after (2) began and before (3) leaves
- * the entries pending, so they are redelivered and their handlers run again. Overwrites (hashes,
- * keys, set members, sorted-set members) are idempotent; an emitted stream entry can appear
- * twice, which is why consumers dedupe on plan_id. An ack can never precede its outputs, and
- * two replicas can never both pass a guard on the same key while their leases overlap.
+ * Commits a batch on Redis Cluster, where a message's outputs, guard keys and source stream sit in
+ * different slots: (1) a lease on every guard key, taken with a compare-and-set that checks the
+ * guard; (2) every effect, per slot in recorded order, awaited; (3) one XACK; (4) leases released.
+ * At-least-once, not atomic: a crash between (2) and (3) redelivers the entries (overwrites are
+ * idempotent; an emitted entry can appear twice, so consumers dedupe on plan_id). See docs/cluster.md.
  */
 export class ClusterCommitter implements Committer {
   /** Each recorder keeps its token across re-commits, so a retried commit re-enters its own leases. */
@@ -37,8 +30,6 @@ export class ClusterCommitter implements Committer {
   constructor(
     private readonly connection: RedisClient,
     private readonly streamMaxLen: number,
-    /** How long a guard lease outlives a committer that died holding it. */
-    private readonly leaseMs = 10_000,
   ) {}
 
   async commit<Item extends CommitItem>(source: CommitSource | undefined, items: readonly Item[]): Promise<CommitReport<Item>> {
@@ -51,8 +42,7 @@ export class ClusterCommitter implements Committer {
       if (held === null) failed.add(candidates[k]!);
       else leases.push(...held);
     });
-    // An item whose lease failed holds back every later item touching its keys (stream order);
-    // their leases are released below with the rest.
+    // An item whose lease failed holds back every later item touching its keys (stream order).
     const ordered = inStreamOrder(candidates, failed);
     conflicted.push(...ordered.deferred);
     const accepted = ordered.accepted;
@@ -60,7 +50,6 @@ export class ClusterCommitter implements Committer {
     const superseded = new Set(await this.advanceOrders(accepted));
     const applying = accepted.filter((item) => !superseded.has(item));
     const { failures: effectFailures, trimmed } = await this.applyEffects(applying);
-    // An item whose write failed is not acknowledged: it stays pending and is committed again.
     const withheld = new Set(effectFailures.map((f) => f.item));
     const ackIds = accepted
       .filter((item) => !withheld.has(item))
@@ -68,31 +57,22 @@ export class ClusterCommitter implements Committer {
       .filter((id): id is string => id !== undefined);
     if (source && ackIds.length > 0) await this.connection.xack(source.stream, source.group, ...ackIds);
     await this.release(leases);
-    // Ownership is not re-checked here (the input and outputs live in other slots): the consumer's
-    // check before committing a long-held batch is what guards against a reclaimer.
+    // Ownership is not re-checked here: see dropReclaimed in commit-loop.ts.
     for (const item of conflicted) item.answer = 'conflicted';
     for (const item of accepted) item.answer = superseded.has(item) ? 'superseded' : withheld.has(item) ? 'withheld' : 'committed';
     return { effectFailures, ...(trimmed > 0 ? { trimmed } : {}) };
   }
 
-  /**
-   * Takes a lease on every guard key of one item, checking its guard atomically with the take.
-   * Returns null (after giving back what it took) when a guard does not hold or another
-   * committer holds a lease.
-   */
+  /** The item's leases, or null (having given back what it took) when a guard does not hold or is leased. */
   private async acquire(recorder: EffectRecorder | undefined): Promise<Lease[] | null> {
     const guards = recorder?.guards ?? [];
     if (guards.length === 0) return [];
-    let token = this.tokens.get(recorder!);
-    if (token === undefined) {
-      token = randomUUID();
-      this.tokens.set(recorder!, token);
-    }
+    const token = this.tokens.get(recorder!) ?? randomUUID();
+    this.tokens.set(recorder!, token);
     const taken: Lease[] = [];
     for (const guard of guards) {
       if (guard.kind === 'off') {
-        // A safety switch is read, not leased: a lease would serialise every commit on the one
-        // switch key. Read just before the effects (not atomically with them, as on one node).
+        // Read, not leased: a lease would serialise every commit on the one switch key.
         const value = (await this.connection.get(guard.key)) as string | null;
         if (!guardHolds(guard, value !== null, value)) {
           await this.release(taken);
@@ -102,7 +82,7 @@ export class ClusterCommitter implements Committer {
       }
       const lease = { key: leaseKey(guard.key), token };
       const value = guard.kind === 'equals' ? guard.value : '';
-      const held = await this.connection.eval(TAKE_LEASE, 2, guard.key, lease.key, guard.kind, value, token, this.leaseMs);
+      const held = await this.connection.eval(TAKE_LEASE, 2, guard.key, lease.key, guard.kind, value, token, LEASE_MS);
       if (held !== 1) {
         await this.release(taken);
         return null;
@@ -113,10 +93,8 @@ export class ClusterCommitter implements Committer {
   }
 
   /**
-   * Newest-wins conditions, in batch order: each stores its id unless a later one is there, and
-   * the items whose key held a later id are returned (acknowledged without their effects). Not
-   * atomic with the effects, which live in other slots: an older message that passes here just
-   * before a newer one may still write after it (see docs/cluster.md).
+   * Newest-wins conditions, in batch order: the items whose key held a later id (superseded). Not
+   * atomic with the effects, in other slots: an older message may still write after a newer one.
    */
   private async advanceOrders<Item extends CommitItem>(accepted: readonly Item[]): Promise<Item[]> {
     const conditional = accepted.filter((item) => item.recorder?.condition !== undefined);
@@ -130,16 +108,14 @@ export class ClusterCommitter implements Committer {
     return conditional.filter((_, k) => advanced[k] !== 1);
   }
 
-  /** Best effort: a lease left behind expires after leaseMs. */
+  /** Best effort: a lease left behind expires after LEASE_MS. */
   private async release(leases: readonly Lease[]): Promise<void> {
     await Promise.all(leases.map((l) => this.connection.eval(GIVE_BACK_LEASE, 1, l.key, l.token).catch(() => undefined)));
   }
 
   /**
-   * Applies effects grouped by hash slot, each group as one pipeline in recorded order (same key,
-   * same slot, so per-key order holds); groups run concurrently. A command Redis rejects is an
-   * effect failure, as in the single-node committer; anything else (a lost connection) throws,
-   * so the consumer re-checks what is pending instead of acknowledging unapplied outputs.
+   * Applies effects as one pipeline per slot, in recorded order, slots concurrently. A command Redis
+   * rejects is an effect failure; anything else throws, so nothing unapplied is acknowledged.
    */
   private async applyEffects<Item extends CommitItem>(
     accepted: readonly Item[],
@@ -148,9 +124,8 @@ export class ClusterCommitter implements Committer {
     const add = (item: Item, effect: Effect | undefined, commands: string[][]) => {
       for (const args of commands) {
         const tag = slotTag(args[1]!);
-        const group = groups.get(tag);
-        if (group) group.push({ args, item, effect });
-        else groups.set(tag, [{ args, item, effect }]);
+        if (!groups.has(tag)) groups.set(tag, []);
+        groups.get(tag)!.push({ args, item, effect });
       }
     };
     for (const item of accepted) {
@@ -188,18 +163,15 @@ export class ClusterCommitter implements Committer {
 
 type Command<Item> = { args: string[]; item: Item; effect: Effect | undefined };
 
-interface Lease {
-  readonly key: string;
-  readonly token: string;
-}
+type Lease = { readonly key: string; readonly token: string };
 
-/**
- * KEYS[1] guard key, KEYS[2] its lease; ARGV kind, expected value, token, lease ms. Takes the
- * lease (or renews our own) only if no one else holds it and the guard holds right now.
- */
+/** How long a guard lease outlives a committer that died holding it. */
+const LEASE_MS = 10_000;
+
+/** Takes the lease (or renews our own) only if no one else holds it and the guard holds right now. */
 const TAKE_LEASE = lua('take-lease');
 
-/** KEYS[1] a newest-wins key, ARGV[1] a stream id: stores it unless a later one is there. */
+/** Stores a newest-wins key's id unless a later one is there. */
 const ADVANCE_ORDER = `${OLDER_STREAM_ID}\n${lua('advance-order')}`;
 
 const GIVE_BACK_LEASE = lua('give-back-lease');
@@ -215,10 +187,8 @@ export function slotTag(key: string): string {
 }
 
 /**
- * A lease key in the guard key's slot, so one Lua script may touch both: a key with a hash tag
- * keeps it as prefix; a key without one becomes the tag. (A key with a '}' but no valid tag
- * cannot be wrapped, and no key of this project has one; the script would then fail with
- * CROSSSLOT, which surfaces as an error rather than a silent unguarded commit.)
+ * A lease key in the guard key's slot, so one script may touch both. A key with a '}' but no valid
+ * tag (none of ours) cannot be wrapped: the script then fails with CROSSSLOT, never passes unguarded.
  */
 export function leaseKey(key: string): string {
   return slotTag(key) !== key || key.includes('{') ? `${key}:qg:lease` : `{${key}}:qg:lease`;

@@ -17,37 +17,31 @@ export class GroupLostError extends Error {
 export interface CommitLoopEnv {
   readonly handlerName: string;
   readonly committer: Committer;
-  /** The stream entries the commit acknowledges; undefined for jobs. */
   readonly source: CommitSource | undefined;
   readonly metrics: RuntimeMetrics;
   readonly log: RootLogger;
   readonly settle: Settler;
-  /** Runs the handler again, on fresh data, for deliveries whose guard lost a race. */
   readonly rerun: (deliveries: readonly Delivery[]) => Promise<void>;
   readonly now: () => number;
   readonly claimIdleMs: number;
   readonly backoffMaxMs: number;
   /** Which of these entries this consumer still holds (its pending list); stream sources only. */
   readonly pendingIds?: (ids: readonly string[]) => Promise<Set<string>>;
-  /** Resolves once the connections a commit needs are ready (or the runtime stops). */
   readonly waitForRedis: () => Promise<void>;
   readonly sleep: (ms: number) => Promise<void>;
   readonly stopping: () => boolean;
-  /** Told of every refusal and every success, so /ready can say Redis refuses writes. */
+  /** So /ready can say Redis refuses writes. */
   readonly health: { noteWriteRefused(detail: string): void; noteWriteAccepted(): void };
-  /** Called after each commit that applied, for the consumer's heartbeat. */
+  /** After each commit that applied (the consumer's heartbeat). */
   readonly onProgress: () => void;
-  /** Called for each refused commit, so /ready can name the cause until the next commit applies. */
+  /** Each refused commit, so /ready can name the cause until the next commit applies. */
   readonly onFailure: (failure: ClassifiedError) => void;
 }
 
 /**
- * Commits a prepared batch, whatever Redis does meanwhile. Messages whose guards lost a race run
- * again on fresh data; a commit whose connection dropped is resolved from the pending list (an
- * applied commit acknowledged its entries); a commit Redis refused (OOM, READONLY, a key of the
- * wrong type, a timeout) is tried again after a pause that grows to a cap, and its messages stay
- * pending meanwhile. A message is acknowledged only together with its outcome. Answers false when
- * some message was left uncommitted (still conflicting, or the runtime stopped meanwhile).
+ * Commits a prepared batch whatever Redis does meanwhile: lost races run again on fresh data, a
+ * lost reply is resolved from the pending list, a refusal is retried after a growing pause. False
+ * when some message was left uncommitted (still conflicting, or the runtime stopped).
  */
 export async function commitBatch(env: CommitLoopEnv, batch: PreparedBatch): Promise<boolean> {
   const { metrics, handlerName } = env;
@@ -88,9 +82,8 @@ async function commitDeliveries(
   let todo = deliveries.filter((delivery) => delivery.outcome.kind !== 'left-pending');
   todo = await dropReclaimed(env, readAt, todo);
   let failures = 0;
-  /** Deliveries to decide again whatever the rest become: chained on one that did not come back (see withoutLanded). */
+  /** Chained on one that did not come back (see withoutLanded): decided again whatever the rest become. */
   const orphaned: Delivery[] = [];
-  /** The deliveries to run again, the orphaned among them, in batch order. */
   const toRunAgain = (conflicted: readonly Delivery[]): Delivery[] => {
     if (orphaned.length === 0) return [...conflicted];
     const rerun = new Set([...conflicted, ...orphaned]);
@@ -120,26 +113,19 @@ async function commitDeliveries(
     const committed = answered('committed');
     const superseded = answered('superseded');
     const withheld = answered('withheld');
-    /** Conflicted or waiting: to run again (in batch order). */
     const conflicted = answered('conflicted', 'waiting');
     const waiting = conflicted.some((delivery) => delivery.answer === 'waiting');
-    // Lost, or unanswered (every committer answers each item): left pending, to its new owner.
+    // Lost (or unanswered): left pending, to its new owner.
     const lost = todo.length - committed.length - superseded.length - withheld.length - conflicted.length;
-    if (lost > 0) {
-      env.metrics.commitFailures.inc({ handler: env.handlerName, cause: 'lost_ownership' }, lost);
-      env.log.warn(
-        { count: lost },
-        'entries were reclaimed by another consumer while held; their outputs were not written, leaving them to it',
-      );
-    }
+    countLost(env, lost, 'their outputs were not written, leaving them to it');
     env.settle.superseded(superseded);
     if (committed.length > 0 || superseded.length > 0) env.onProgress();
     await env.settle.committed(committed);
-    // Waiting for an earlier entry another replica holds: give it a moment to commit first.
+    // An earlier entry another replica holds: give it a moment to commit first.
     if (waiting) await env.sleep(retryPolicy.waitForEarlierMs);
     if (withheld.length === 0) return toRunAgain(conflicted);
 
-    // Writes Redis refused: those messages stay pending, and are committed again after a pause.
+    // Writes Redis refused: those messages stay pending, committed again after a pause.
     const refusal = classifyRedisError(report.effectFailures[0]?.error ?? new Error('a write was refused'));
     countFailure(env, refusal, withheld.length);
     env.settle.writeFailures(report.effectFailures);
@@ -154,35 +140,23 @@ async function commitDeliveries(
 }
 
 /**
- * Another consumer may reclaim entries idle past CLAIM_IDLE_MS. A batch held that long (an
- * outage, a stall) is committed only for the entries still ours; a fresh batch cannot have been
- * claimed, so the fast path pays nothing. On one node the commit checks again, atomically with
- * its writes; this check is what a cluster commit relies on.
+ * A batch held past half of CLAIM_IDLE_MS (an outage, a stall) is committed only for the entries
+ * still ours; a fresh one cannot have been claimed. On one node the commit script checks again,
+ * atomically; a cluster commit relies on this check alone.
  */
 async function dropReclaimed(env: CommitLoopEnv, readAt: number, todo: Delivery[]): Promise<Delivery[]> {
   if (!env.pendingIds || env.now() - readAt <= env.claimIdleMs / 2) return todo;
   const owned = await env.pendingIds(entryIds(todo));
-  const lost = todo.filter((delivery) => !owned.has(delivery.entryId!));
-  if (lost.length > 0) {
-    env.metrics.commitFailures.inc({ handler: env.handlerName, cause: 'lost_ownership' }, lost.length);
-    env.log.warn({ count: lost.length }, 'entries were reclaimed by another consumer while held; leaving them to it');
-  }
+  countLost(env, todo.filter((delivery) => !owned.has(delivery.entryId!)).length, 'leaving them to it');
   return todo.filter((delivery) => owned.has(delivery.entryId!));
 }
 
 /**
- * After a commit whose outcome is unknown (its connection dropped, or no answer in time): entries
- * no longer pending for this consumer were committed (the transaction acknowledged them) or
- * claimed by another consumer, which finishes them; either way not ours to redo. Jobs have no
- * entry: their commit is tried again, which their handlers make harmless (guards, newest-wins).
- *
- * `orphans`: entries still pending whose guard was chained on an entry before them in the commit
- * that is not committed again with them (it landed, another consumer took it, or it is an orphan
- * itself). Their guard expects the value that entry was to write, never read from Redis; which of
- * landed and taken it was cannot be told from here, and another writer may have written that same
- * value (a governor's cap version counts up from the same number in every replica), so committed
- * again alone their guard could hold on a decision made on what never applied. They are decided
- * again on fresh data instead.
+ * After a commit whose outcome is unknown: entries no longer pending were committed or taken by
+ * another consumer; either way not ours to redo. Jobs have no entry: their commit is tried again,
+ * which guards and newest-wins make harmless. `orphans`: entries still pending whose guard was
+ * chained on an entry not committed again with them; they are decided again on fresh data
+ * (docs/architecture.md, "A lost reply").
  */
 async function withoutLanded(env: CommitLoopEnv, todo: Delivery[]): Promise<{ pending: Delivery[]; orphans: Delivery[] }> {
   if (!env.pendingIds) return { pending: todo, orphans: [] };
@@ -204,11 +178,16 @@ async function withoutLanded(env: CommitLoopEnv, todo: Delivery[]): Promise<{ pe
   return { pending: todo.filter((delivery) => kept.has(delivery)), orphans };
 }
 
+function countLost(env: CommitLoopEnv, count: number, consequence: string): void {
+  if (count === 0) return;
+  env.metrics.commitFailures.inc({ handler: env.handlerName, cause: 'lost_ownership' }, count);
+  env.log.warn({ count }, `entries were reclaimed by another consumer while held; ${consequence}`);
+}
+
 function entryIds(deliveries: readonly Delivery[]): string[] {
   return deliveries.map((delivery) => delivery.entryId).filter((id): id is string => id !== undefined);
 }
 
-/** Counts and reports a refused commit (for /ready too, while Redis refuses writes). */
 function countFailure(env: CommitLoopEnv, cause: ClassifiedError, messages: number): void {
   env.onFailure(cause);
   env.metrics.commitFailures.inc({ handler: env.handlerName, cause: cause.cause });

@@ -5,8 +5,6 @@ import { waitUntilReady, type RedisClient } from './connection.js';
 import { lua } from './lua.js';
 
 export type { CommitReport, CommitSource, EffectFailure } from './batch-script.js';
-export type { ExtraEmit } from './effect-commands.js';
-
 export type { CommitAnswer, CommitItem } from './delivery.js';
 
 export interface Committer {
@@ -14,11 +12,7 @@ export interface Committer {
   commit<Item extends CommitItem>(source: CommitSource | undefined, items: readonly Item[]): Promise<CommitReport<Item>>;
 }
 
-/**
- * Reads each guarded key's existence and string value: EXISTS, not GET alone, since a guard on a
- * hash or set key must see it exists (GET answers nil, or WRONGTYPE, which is no value). Any
- * other failure fails the read as a whole.
- */
+/** Each key's existence and string value: EXISTS, since GET says nil (or WRONGTYPE) for a hash or set that exists. */
 const CHECK_GUARDED_KEYS = lua('check-guarded-keys');
 
 /** What readSwitches read of a key: its string value, null when absent, false when of another type. */
@@ -26,10 +20,7 @@ type Switches = ReadonlyMap<string, string | null | false>;
 
 const NO_SWITCHES: Switches = new Map();
 
-/**
- * Whether a switch guard holds for a key that exists (or not) with a string value (or none). The
- * other guards are compared in Redis (the commit script, a lease's take).
- */
+/** Whether a switch guard holds; the other guards are compared in Redis (the commit script, a lease's take). */
 export function guardHolds(guard: Extract<Guard, { kind: 'off' }>, exists: boolean, value: string | null): boolean {
   return !exists || (value !== null && guard.offValues.includes(value.trim().toLowerCase()));
 }
@@ -47,22 +38,17 @@ function orderedKeys(recorder: EffectRecorder | undefined): string[] {
 }
 
 /**
- * Which of `candidates` (batch order) may commit in this round without breaking stream order per
- * key. An item is deferred (reported as conflicted, re-run on fresh data after this round) when
- * - it is in `failed` (its guard did not hold, or could not be taken);
- * - a guard of it reads a key an earlier accepted item writes: it cannot be checked yet;
- * - it guards or writes a key that an earlier deferred item guards or writes: applying it now
- *   would put it before that item, so a later duplicate could win over the first (the heat
- *   bridge's first-wins dedupe) or a `latest_*` key could go backwards.
- * Deferred items' keys stay blocked for the rest of the batch, so the rule holds transitively.
+ * Which of `candidates` may commit this round without breaking stream order per key
+ * (docs/architecture.md, "Atomic commit"). Deferred (conflicted, re-run on fresh data): an item in
+ * `failed`, one guarding a key an earlier accepted item writes (unless chained), and one touching
+ * a key an earlier deferred item touches (transitively).
  */
 export function inStreamOrder<Item extends CommitItem>(
   candidates: readonly Item[],
   failed: ReadonlySet<Item> = new Set(),
   options: { readonly chain?: boolean } = {},
 ): { accepted: Item[]; deferred: Item[] } {
-  // Nothing failed and nothing guarded: no item can be deferred (blocked keys come only from a
-  // deferred item), so every candidate is accepted without the per-item key lists below.
+  // Blocked keys come only from a deferred item: with nothing failed or guarded, none can be.
   if (failed.size === 0 && !anyGuarded(candidates)) return { accepted: [...candidates], deferred: [] };
   const written = new Map<string, string | undefined>();
   const blocked = new Set<string>();
@@ -84,11 +70,7 @@ export function inStreamOrder<Item extends CommitItem>(
   return { accepted, deferred };
 }
 
-/**
- * Records what `recorder` leaves in each key it writes: the value of its last SET, or undefined
- * when its last write there is anything else (a value no later guard can be chained on).
- * `wrote` is told each key.
- */
+/** Notes what `recorder` leaves in each key it writes: its SET's value, or undefined (nothing to chain a guard on). */
 function noteWrites(recorder: EffectRecorder | undefined, written: Map<string, string | undefined>, wrote?: (key: string) => void): void {
   if (recorder === undefined) return;
   for (const effect of recorder.effects) {
@@ -104,10 +86,8 @@ function noteWrites(recorder: EffectRecorder | undefined, written: Map<string, s
 
 /**
  * A chained guard: an equality guard on a key an earlier item of the same commit sets to exactly
- * that value. It cannot be checked before the transaction (the key holds the earlier value then),
- * so the batch script checks it at the item's turn, after the earlier item's writes. That lets
- * a batch commit a run of decisions that each build on the one before (the governor's cap
- * version: every permit of a batch bumps it) in one transaction instead of one per round.
+ * that value, checked by the batch script at the item's turn. It lets a run of decisions that each
+ * build on the one before (the governor's cap version) commit in one transaction, not one per round.
  */
 function isChained(guard: Guard, written: ReadonlyMap<string, string | undefined>): boolean {
   return guard.kind === 'equals' && written.get(guard.key) === guard.value;
@@ -124,20 +104,16 @@ function touchedKeys(items: readonly CommitItem[]): string[] {
   return [...keys];
 }
 
-/** Whether some item has a guard (most batches of most gates have none: the heat gate's never). */
+/** Most batches have no guard (the heat gate's never). */
 function anyGuarded(items: readonly CommitItem[]): boolean {
   for (const item of items) if ((item.recorder?.guards.length ?? 0) > 0) return true;
   return false;
 }
 
 /**
- * Per item of `items` (in the order they are committed) with guards chained on an earlier item's
- * write (see isChained): each such guard, with the item whose write it expects (the last before it
- * to write the key). Such a guard's expectation was never read from Redis: it is what the earlier
- * item was to write, and versions count up from the same number everywhere, so another writer can
- * write the same value. Whether the earlier item applied is therefore never to be judged from the
- * value: committed without that item ahead of it in the same commit, the later one must be decided
- * again (see the commit loop after a commit whose outcome is unknown).
+ * Per item with chained guards (see isChained): each such guard, with the item whose write it
+ * expects. The expected value was never read from Redis, so an item committed without that one
+ * ahead of it must be decided again (see withoutLanded in commit-loop.ts).
  */
 export function chainedGuards<Item extends CommitItem>(items: readonly Item[]): Map<Item, Map<Guard, Item>> {
   const chained = new Map<Item, Map<Guard, Item>>();
@@ -153,9 +129,8 @@ export function chainedGuards<Item extends CommitItem>(items: readonly Item[]): 
 }
 
 /**
- * latestWins writes that a later message of the same commit overwrites anyway. A message with a
- * newest-wins condition or a guard may end up not applied (the script checks both at its turn),
- * so its writes neither replace nor are replaced.
+ * latestWins writes a later message of the same commit overwrites anyway. A message with a
+ * condition or a guard may not apply, so its writes neither replace nor are replaced.
  */
 function overwrittenWrites(accepted: readonly CommitItem[]): Set<Effect> {
   const last = new Map<string, Effect>();
@@ -173,12 +148,7 @@ function overwrittenWrites(accepted: readonly CommitItem[]): Set<Effect> {
   return overwritten;
 }
 
-/**
- * What the batch script checks or notes of an item at its turn (see GuardCheck): its chained
- * guards, its absent and equals guards, its 'off' guards (see readSwitches) and the keys of its
- * writes a later item overwrites (not sent), so that an item refused for a guard holds back every
- * later item touching a key it touches, as inStreamOrder would.
- */
+/** What the batch script checks or notes of an item at its turn (see GuardCheck). */
 function guardChecks(
   item: CommitItem,
   chained: ReadonlyMap<Guard, CommitItem> | undefined,
@@ -193,7 +163,7 @@ function guardChecks(
     if (guard.kind === 'equals') checks.push([chained?.has(guard) === true ? 'c' : 'e', guard.key, guard.value]);
     else if (guard.kind === 'absent') checks.push(['a', guard.key, '']);
     else {
-      // Judged on the value read; the script checks the key still holds it (or is still absent).
+      // Judged here on the value read (see readSwitches); the script checks the key still holds it.
       const value = switches.get(guard.key)!;
       if (!guardHolds(guard, value !== null, value === false ? null : value)) checks.push(['r', guard.key, '']);
       else checks.push(value === null ? ['a', guard.key, ''] : ['e', guard.key, String(value)]);
@@ -207,10 +177,9 @@ function guardChecks(
 const NO_CHECKS: readonly GuardCheck[] = Object.freeze([]);
 
 /**
- * Commits a batch on one Redis node: every accepted item's effects, the dead-letter entries and
- * one XACK for all their entries in one script call, so a crash can never separate an output from
- * its ack (an oversized batch: one MULTI/EXEC, see commitPlain). The connection must be dedicated
- * to this committer, because WATCH and MULTI are per connection.
+ * Commits a batch on one Redis node: the effects, dead letters and XACK in one script call (an
+ * oversized batch: one MULTI/EXEC), so a crash can never separate an output from its ack. The
+ * connection must be the committer's own: WATCH and MULTI are per connection.
  */
 export class TransactionCommitter implements Committer {
   constructor(
@@ -221,10 +190,8 @@ export class TransactionCommitter implements Committer {
   }
 
   async commit<Item extends CommitItem>(source: CommitSource | undefined, items: readonly Item[]): Promise<CommitReport<Item>> {
-    // The connection queues nothing while down (a WATCH does not survive a reconnect), so a
-    // commit asked for during a reconnect (a job, at start) waits for it instead of failing.
+    // The connection queues nothing while down (a WATCH does not survive a reconnect): wait, not fail.
     await waitUntilReady(this.connection);
-    // The script checks chained guards at their turn (see isChained).
     const { accepted, deferred } = inStreamOrder(items, undefined, { chain: true });
     for (;;) {
       const batch = this.build(source, accepted, await this.readSwitches(accepted));
@@ -237,15 +204,10 @@ export class TransactionCommitter implements Committer {
   }
 
   /**
-   * The value of each 'off' guard's key. The script checks chained, absent and equals guards
-   * itself, but an 'off' guard compares the value trimmed and lower-cased as JavaScript does it,
-   * which Lua's string functions do not match for every text: it is judged here on the value read,
-   * and the script checks the key still holds that value (see guardChecks). A failed read (a lost
-   * connection) throws, never passes for an absent key: the consumer then re-checks what is
-   * pending and commits again.
+   * The value of each 'off' guard's key: it is compared trimmed and lower-cased as JavaScript does,
+   * which Lua cannot match for every text. A failed read throws, never passes for an absent key.
    */
   private async readSwitches(items: readonly CommitItem[]): Promise<Switches> {
-    if (!anyGuarded(items)) return NO_SWITCHES;
     const keys = new Set<string>();
     for (const item of items) for (const guard of item.recorder?.guards ?? []) if (guard.kind === 'off') keys.add(guard.key);
     if (keys.size === 0) return NO_SWITCHES;
@@ -254,9 +216,8 @@ export class TransactionCommitter implements Committer {
   }
 
   /**
-   * An oversized batch (see BatchScript.check), or null when WATCH aborted it: the script checks
-   * it, writing nothing, and the items it would apply go out as plain commands, those it would
-   * acknowledge without their commands (superseded) with no command of theirs.
+   * An oversized batch (see BatchScript.check), or null when WATCH aborted it: checked by the
+   * script, then the items it would apply go out as plain commands (superseded ones ack only).
    */
   private async commitPlain<Item extends CommitItem>(
     source: CommitSource | undefined,
@@ -274,10 +235,7 @@ export class TransactionCommitter implements Committer {
     source: CommitSource | undefined,
     accepted: readonly Item[],
     switches: Switches,
-    /**
-     * Set for a batch that goes out as plain commands (see commitPlain): the items acknowledged with
-     * nothing of theirs applied (superseded), the others' newest-wins ids as commands of their own.
-     */
+    /** Set for a plain batch (see commitPlain). */
     ackOnly?: ReadonlySet<Item>,
   ): BatchScript<Item> {
     const script = new BatchScript<Item>(source, this.streamMaxLen, ackOnly !== undefined);

@@ -4,19 +4,10 @@ import { retryPolicy } from './retry-policy.js';
 /** A connection to Redis: one node (direct or through Sentinel) or a cluster. */
 export type RedisClient = Redis | Cluster;
 
-/** The connection was lost with the command in flight: whether Redis ran it is unknown (classified 'connection'). */
-export class ConnectionLostError extends Error {
-  constructor() {
-    super('connection lost with the command in flight');
-    this.name = 'ConnectionLostError';
-  }
-}
-
 export function isReady(client: RedisClient): boolean {
   return client.status === 'ready';
 }
 
-/** Resolves once the client is ready (again), or when `signal` aborts. */
 export async function waitUntilReady(client: RedisClient, signal?: AbortSignal): Promise<void> {
   while (!isReady(client) && !signal?.aborted) {
     await new Promise<void>((resolve) => {

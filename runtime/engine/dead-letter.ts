@@ -18,7 +18,6 @@ export interface DeadLetter {
   readonly at: number;
 }
 
-/** The dead-letter stream entry: everything needed to see why, and to replay. */
 export function deadLetterFields(letter: DeadLetter): Fields {
   let truncated = false;
   const kept: Record<string, string> = {};
@@ -45,11 +44,8 @@ export function deadLetterFields(letter: DeadLetter): Fields {
 }
 
 /**
- * The sorted set of one gate's dead letters in the dead-letter stream, oldest first: what keeps
- * each gate's share of the one stream bounded by DLQ_MAXLEN, so one gate's flood (a producer
- * bug) trims only that gate's own dead letters (see docs/architecture.md, "Dead letters").
- * It lives in the stream's hash slot (the stream's name as its hash tag, or the stream's own tag),
- * so one script can touch both on a cluster.
+ * The sorted set of one gate's dead letters, so one gate's flood trims only its own (see
+ * docs/architecture.md, "Dead letters"); in the stream's slot, so one script can touch both.
  */
 export function deadLetterIndexKey(stream: string, gate: string): string {
   const open = stream.indexOf('{');
@@ -58,20 +54,16 @@ export function deadLetterIndexKey(stream: string, gate: string): string {
   return tagged ? `${stream}:gate:${gate}` : `{${stream}}:gate:${gate}`;
 }
 
-/**
- * A member of the index: the entry id with its sequence zero-padded, so that members of one
- * millisecond (one score) sort by sequence, as the stream does.
- */
+/** The entry id with its sequence zero-padded, so members of one millisecond sort as the stream does. */
 export function deadLetterIndexMember(id: string): string {
   const dash = id.indexOf('-');
   return `${id.slice(0, dash)}-${id.slice(dash + 1).padStart(20, '0')}`;
 }
 
-/** Where a gate's dead letters go: the dead-letter stream, its bound per gate and its index. */
 export interface DeadLetterDestination {
   readonly stream: string;
   readonly maxLen: number;
-  /** The gate's index (deadLetterIndexKey); absent for a destination bounded by length only (tests). */
+  /** Absent for a destination bounded by length only (tests). */
   readonly index?: string;
 }
 
@@ -82,21 +74,13 @@ export function deadLetterDestination(
   return { stream: config.DLQ_STREAM, maxLen: config.DLQ_MAXLEN, index: deadLetterIndexKey(config.DLQ_STREAM, gate) };
 }
 
-/**
- * The command name a commit uses for "append a dead letter, bounded per gate": the batch script
- * runs it inline (DEAD_LETTER_APPEND_FUNCTION); a plain transaction and a cluster commit send it as
- * EVAL of DEAD_LETTER_APPEND_SCRIPT. Arguments: stream, index, maxLen, then fields and values.
- */
+/** "Append a dead letter, bounded per gate" (stream, index, maxLen, fields…): inline in the batch script, else an EVAL. */
 export const DEAD_LETTER_APPEND = 'QG_DEAD_LETTER_APPEND';
 
 /**
- * Lua: dead_letter_append(stream, index, maxLen, values, from) appends values[from..] (fields
- * and values) to the stream, records the new id in the gate's index, and, past maxLen (0: no
- * bound), removes that gate's oldest dead letters from both. Returns how many entries it removed
- * from the stream (an id whose entry an operator already dropped or replayed removes nothing and
- * is not counted), or Redis's error (as a table) for a write refused: exact, atomic.
+ * Lua: dead_letter_append(stream, index, maxLen, values, from) appends, indexes, and past maxLen
+ * (0: none) removes the gate's oldest; returns how many entries it removed, or the refusal's error.
  */
 export const DEAD_LETTER_APPEND_FUNCTION = lua('dead-letter-append');
 
-/** KEYS: stream, index; ARGV: maxLen, then fields and values (a DEAD_LETTER_APPEND command's arguments). */
 export const DEAD_LETTER_APPEND_SCRIPT = `${DEAD_LETTER_APPEND_FUNCTION}\n${lua('dead-letter-append-script')}`;

@@ -2,11 +2,7 @@ import type { ChainableCommander } from 'ioredis';
 import { DEAD_LETTER_APPEND, DEAD_LETTER_APPEND_SCRIPT } from './dead-letter.js';
 import type { Effect, Fields } from './effects.js';
 
-/**
- * An entry a commit appends besides a handler's effects (a dead letter). With `index` it is a
- * dead letter bounded per gate (DEAD_LETTER_APPEND: maxLen counts only the entries in that gate's
- * index, and what it trims is counted); without, an entry bounded by XADD's approximate MAXLEN.
- */
+/** A dead letter: with `index`, bounded per gate (DEAD_LETTER_APPEND); without, by XADD's approximate MAXLEN. */
 export interface ExtraEmit {
   readonly stream: string;
   readonly fields: Fields;
@@ -19,13 +15,11 @@ function withFields(command: string[], fields: Fields): string[] {
   return command;
 }
 
-/** Appends EXPIRE when there is a TTL. */
 function expiring(commands: string[][], key: string, ttlSec: number | undefined): string[][] {
   if (ttlSec !== undefined) commands.push(['EXPIRE', key, String(ttlSec)]);
   return commands;
 }
 
-/** An effect's Redis commands, one array each. */
 export function effectCommands(effect: Effect, streamMaxLen: number): string[][] {
   switch (effect.op) {
     case 'emit': {
@@ -66,7 +60,6 @@ export function effectCommands(effect: Effect, streamMaxLen: number): string[][]
   }
 }
 
-/** An extra emit's commands (see effectCommands). */
 export function extraEmitCommands(extra: ExtraEmit): string[][] {
   if (extra.index === undefined) return effectCommands({ op: 'emit', ...extra }, 0);
   return [withFields([DEAD_LETTER_APPEND, extra.stream, extra.index, String(extra.maxLen)], extra.fields)];

@@ -3,11 +3,7 @@ import type { DeferredMetricCalls } from './metrics.js';
 
 export type { EffectWriter, Fields, JobSummary, ScheduledJob } from '../contract/effects.js';
 
-/**
- * What a handler asks the runtime to do. Handlers never write to Redis themselves: they record
- * effects here, and the runtime commits them with the message's XACK in one transaction.
- * `onFail` runs when Redis refuses the effect's write (a gate's own write-failure counter).
- */
+/** What a handler records for the commit. `onFail` runs when Redis refuses the write (a gate's own counter). */
 export type Effect = { readonly onFail?: () => void } & (
   | { readonly op: 'emit'; readonly stream: string; readonly fields: Fields; readonly maxLen?: number }
   | {
@@ -17,10 +13,7 @@ export type Effect = { readonly onFail?: () => void } & (
       readonly ttlSec?: number;
       /** Delete the hash first, so fields of an older version do not linger. */
       readonly replace?: boolean;
-      /**
-       * Only the newest value matters (a "latest" snapshot): when several messages of one commit
-       * put the same key, only the last of these writes is sent.
-       */
+      /** Only the newest value matters: of several in one commit, only the last is sent. */
       readonly latestWins?: boolean;
     }
   | { readonly op: 'setKey'; readonly key: string; readonly value: string; readonly ttlSec?: number }
@@ -29,15 +22,10 @@ export type Effect = { readonly onFail?: () => void } & (
   | { readonly op: 'removeFromSet'; readonly key: string; readonly member: string }
   | { readonly op: 'addToSortedSet'; readonly key: string; readonly score: number; readonly member: string; readonly ttlSec?: number }
   | { readonly op: 'trimSortedSet'; readonly key: string; readonly maxScore: number }
-  /** LPUSH, then LTRIM to the newest maxLength, then EXPIRE (a capped history list). */
   | { readonly op: 'pushToList'; readonly key: string; readonly value: string; readonly maxLength: number; readonly ttlSec?: number }
 );
 
-/**
- * A precondition of a message's commit. If it no longer holds when the runtime commits, none of
- * the message's effects are applied and the handler runs again on fresh data (optimistic
- * concurrency, so replicas racing on one key cannot both win).
- */
+/** A precondition of a message's commit; failing, nothing of it applies and it runs again on fresh data. */
 export type Guard =
   | { readonly kind: 'absent'; readonly key: string }
   | { readonly kind: 'equals'; readonly key: string; readonly value: string }
@@ -55,22 +43,17 @@ const NONE: readonly never[] = Object.freeze([]);
 // An absent ttlSec stays absent (not `ttlSec: undefined`), so recorded effects compare as before.
 const ttl = (ttlSec: number | undefined) => (ttlSec === undefined ? {} : { ttlSec });
 
-/** Records effects in order; the runtime commits them, tests assert on them. */
+/** Records effects in order. */
 export class EffectRecorder implements EffectWriter {
   readonly effects: Effect[] = [];
   // Most messages have no guards or jobs: these arrays are created on first use.
   private guardList: Guard[] | undefined;
   private jobList: ScheduledJob[] | undefined;
-  /** Metric updates, applied only once the commit has succeeded so retries never double-count. */
   readonly metricCalls: DeferredMetricCalls = [];
-  private summaryFields: Record<string, string | number | boolean> | undefined;
+  summary: JobSummary | undefined;
 
-  /** Merges fields into the message's summary (see HandlerContext.summarize). */
   summarize(fields: JobSummary): void {
-    this.summaryFields = { ...this.summaryFields, ...fields };
-  }
-  get summary(): JobSummary | undefined {
-    return this.summaryFields;
+    this.summary = { ...this.summary, ...fields };
   }
 
   // emit and put run several times per message: no options object is copied when none is given.
@@ -116,7 +99,6 @@ export class EffectRecorder implements EffectWriter {
     (this.jobList ??= []).push(job);
   }
   private orderList: [string, string][] | undefined;
-  /** The stream-order fields (orderBy), in the order given. */
   get order(): readonly (readonly [string, string])[] {
     return this.orderList ?? NONE;
   }
@@ -128,10 +110,7 @@ export class EffectRecorder implements EffectWriter {
   onlyIfNewer(key: string, id: string, options: { onSkip?: () => void } = {}): void {
     this.condition = { key, id, ...options };
   }
-  /**
-   * For a message the commit skipped (a later one had been applied): runs the condition's onSkip
-   * and returns only the metric updates it made, not the handler's others.
-   */
+  /** For a superseded message: runs onSkip and returns only the metric updates it made. */
   skippedMetricCalls(): DeferredMetricCalls {
     const from = this.metricCalls.length;
     this.condition?.onSkip?.();

@@ -8,7 +8,6 @@ export interface LoggerOptions {
   readonly format?: 'auto' | 'json' | 'pretty';
   /** Identical warnings and errors are written once per this window, with a count (0: all). */
   readonly repeatWindowMs?: number;
-  /** The clock of the repeat window (tests). */
   readonly now?: () => number;
   /** Where lines go (tests); the process's standard output by default. */
   readonly output?: { write(text: string): unknown; isTTY?: boolean };
@@ -50,10 +49,7 @@ export function createLogger(
   return pino(settings);
 }
 
-/**
- * systemd sets JOURNAL_STREAM to the device:inode of the journal stream it connected; the
- * standard output is that stream only when they match (not when the output is redirected).
- */
+/** systemd sets JOURNAL_STREAM to the journal stream's device:inode; a redirected output does not match. */
 export function stdoutIsJournal(env: NodeJS.ProcessEnv, stdout: { dev: number; ino: number } | undefined = statStdout()): boolean {
   return env.JOURNAL_STREAM !== undefined && stdout !== undefined && env.JOURNAL_STREAM === `${stdout.dev}:${stdout.ino}`;
 }
@@ -76,22 +72,15 @@ const LEVELS: Record<number, { word: string; colour: string; priority: number }>
   60: { word: 'FATAL', colour: '\x1b[41m', priority: 2 },
 };
 
-/**
- * Prefixes a pino line with "<N>", which journald reads as the line's priority (and strips), so
- * `journalctl -p warning` shows warnings and errors: without it every line is "info".
- */
+/** Prefixes "<N>", journald's priority, so `journalctl -p warning` works: without it every line is "info". */
 export function withJournalPriority(line: string): string {
   const level = /^\{"level":(\d+)/.exec(line);
   return level ? `<${LEVELS[Number(level[1])]?.priority ?? 7}>${line}` : line;
 }
 
-/** Fields every line carries that a person at a terminal does not need to read each time. */
 const OMITTED = new Set(['level', 'time', 'msg', 'pid', 'hostname', 'name']);
 
-/**
- * pino's JSON line as a person reads it on a terminal: time, level word, the message, then the
- * other fields as key=value. Under systemd and in files the JSON stays (machines read those).
- */
+/** pino's JSON line for a terminal: time, level, message, then the other fields as key=value. */
 export function prettyLine(json: string, colour: boolean): string {
   let record: Record<string, unknown>;
   try {
@@ -110,10 +99,8 @@ export function prettyLine(json: string, colour: boolean): string {
 }
 
 /**
- * Repeated identical warnings and errors, said once per window with how often they came: a Redis
- * outage made every BullMQ worker log "worker error" 13 times a second, burying the one line that
- * said what was wrong. The first occurrence is always written; the repeats within `windowMs` of
- * the last written one are counted, and the next one after the window carries `repeated: N`.
+ * Identical warnings and errors, written once per window, the next carrying `repeated: N`: a Redis
+ * outage made every BullMQ worker log "worker error" 13 times a second, burying the line that said why.
  */
 export class LogThrottle {
   private readonly seen = new Map<string, { writtenAt: number; suppressed: number }>();
@@ -121,11 +108,10 @@ export class LogThrottle {
   constructor(
     private readonly windowMs: number,
     private readonly now: () => number = Date.now,
-    /** Distinct lines remembered; the oldest is forgotten beyond this, so memory stays bounded. */
+    /** Distinct lines remembered (memory stays bounded). */
     private readonly maxKeys = 1000,
   ) {}
 
-  /** Whether to write the line with this key now, and how many identical ones were held back before it. */
   admit(key: string): { write: boolean; repeated: number } {
     const now = this.now();
     const entry = this.seen.get(key);
@@ -141,17 +127,10 @@ export class LogThrottle {
   }
 }
 
-/**
- * The bindings that name one message or job (runtime/sources: a stream entry's id, plan_id and
- * trace_id, a job's id), as pino serialises them. A warning every budget tick (a job each) is the
- * same warning each time: with them in the key no two lines were ever identical.
- */
+/** Bindings naming one message or job: with them in the key, a warning each budget tick was never repeated. */
 const PER_MESSAGE_BINDING = /,"(?:id|job|plan_id|trace_id)":"(?:[^"\\]|\\.)*"/g;
 
-/**
- * What makes two lines "identical": level, bindings (which gate, which symbol) but those naming
- * one message, message, error text and the symbol the line is about.
- */
+/** Two lines are identical in level, bindings (but PER_MESSAGE_BINDING), message, error and symbol. */
 function throttleKey(level: number, bindings: string, args: readonly unknown[]): string {
   const message = args.find((a): a is string => typeof a === 'string') ?? '';
   const first = args[0];

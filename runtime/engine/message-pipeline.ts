@@ -8,15 +8,14 @@ export interface PipelineEnv {
   readonly handler: AnyHandler;
   readonly execution: ExecutionEnv<unknown, object>;
   readonly maxDeliveries: number;
-  /** Where invalid or failed messages go, with the reason (see deadLetterDestination). */
   readonly deadLetter: DeadLetterDestination & { readonly sourceStream: string; readonly group: string };
   readonly now: () => number;
 }
 
 /**
  * Validates each delivery and runs the handler over the valid ones. Invalid input, an input
- * delivered too often, and a message whose failure policy says so become dead letters: the
- * dead letter is written in the same commit that acknowledges the input, so it can never be lost.
+ * delivered too often, and a message whose failure policy says so become dead letters, written in
+ * the commit that acknowledges the input.
  */
 export async function prepareBatch(env: PipelineEnv, deliveries: readonly Delivery[], readAt: number): Promise<PreparedBatch> {
   const { handler } = env;
@@ -44,7 +43,7 @@ export async function prepareBatch(env: PipelineEnv, deliveries: readonly Delive
   return { deliveries, readAt, started };
 }
 
-/** Runs the handler again for deliveries whose commit guards conflicted, in place (valid ones only). */
+/** Runs the handler again for (valid) deliveries whose commit guards conflicted. */
 export async function rerun(env: PipelineEnv, deliveries: readonly Delivery[]): Promise<void> {
   await executeBatch(env.handler, env.execution, deliveries, (d, reason, detail) => reject(env, d, reason, detail));
 }
@@ -64,9 +63,8 @@ async function withSafeOutput(env: PipelineEnv, delivery: Delivery): Promise<voi
 }
 
 /**
- * An entry the handler says a real producer writes and it cannot use (failure.unusable):
- * acknowledged with what the hook recorded, no dead letter. A hook that throws leaves the entry
- * to the schema, as if it had no such hook.
+ * An entry a real producer writes that the gate cannot use (failure.unusable): acknowledged with
+ * what the hook recorded, no dead letter. A hook that throws leaves the entry to the schema.
  */
 async function isUnusable(env: PipelineEnv, delivery: Delivery): Promise<boolean> {
   const hook = env.handler.failure.unusable;
@@ -97,15 +95,9 @@ function reject(env: PipelineEnv, delivery: Delivery, reason: DeadLetterReason, 
     raw: meta.raw,
     at: env.now(),
   });
+  const { stream, maxLen, index } = env.deadLetter;
   delivery.recorder = undefined;
-  delivery.extraEmits = [
-    {
-      stream: env.deadLetter.stream,
-      fields,
-      maxLen: env.deadLetter.maxLen,
-      ...(env.deadLetter.index === undefined ? {} : { index: env.deadLetter.index }),
-    },
-  ];
+  delivery.extraEmits = [index === undefined ? { stream, fields, maxLen } : { stream, fields, maxLen, index }];
   delivery.outcome = { kind: 'dead-letter', reason };
 }
 

@@ -18,10 +18,7 @@ export function promMetricFactory(registry: Registry): MetricFactory {
   return { counter: make(Counter), gauge: make(Gauge), histogram: make(Histogram) } as unknown as MetricFactory;
 }
 
-/**
- * Metric updates held back until their message commits, as flat slots (target, method, a, b)
- * rather than an object and an argument array per call: the heat gate makes several per message.
- */
+/** Updates held back until their message commits, as flat slots (target, method, a, b): no object per call. */
 export type DeferredMetricCalls = unknown[];
 
 const SLOT = 4;
@@ -37,7 +34,7 @@ export function applyMetricCalls(calls: DeferredMetricCalls): void {
   }
 }
 
-/** Stands in for one metric, queueing calls instead of applying them. Prototype methods: no closures per message. */
+/** Prototype methods: no closures per message. */
 class DeferredMetric {
   constructor(
     private readonly target: Record<string, AnyMetricCall>,
@@ -55,13 +52,9 @@ class DeferredMetric {
 }
 
 /**
- * Wraps a handler's metrics so each call is queued on `queue` instead of applied: the runtime
- * applies the queue only after the message's commit succeeded, so a retried or conflicted
- * message never counts twice.
- *
- * Built per message, so it is one small object: each metric is a getter on a prototype made once
- * per metrics object, answering a DeferredMetric for this message's queue when it is used (a
- * message uses a few of a gate's metrics; wrapping all of them up front was ~1 KB a message).
+ * A handler's metrics whose calls are queued on `queue`, applied only once the message committed,
+ * so a retried message never counts twice. One small object per message: each metric is a getter
+ * on a prototype made once per metrics object (wrapping all of them up front was ~1 KB a message).
  */
 export function deferMetrics<M extends object>(metrics: M, queue: DeferredMetricCalls): M {
   let View = deferredViews.get(metrics);
@@ -104,7 +97,6 @@ export function runtimeMetrics(registry: Registry, build: { readonly version: st
   const gauge = <L extends string>(name: string, help: string, labelNames: readonly L[]) =>
     new Gauge<L>({ name, help, labelNames, registers });
   const histogram = (name: string, help: string, buckets: number[]) => new Histogram({ name, help, labelNames: H, buckets, registers });
-  // Always 1; the labels say what runs, so a dashboard or an alert can join on them.
   gauge('quantum_gates_build_info', 'Version and git commit of the running quantum-gates build (always 1)', ['version', 'commit']).set(
     { version: build.version, commit: build.commit },
     1,

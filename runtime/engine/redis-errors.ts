@@ -1,9 +1,4 @@
-import { ConnectionLostError } from './connection.js';
-
-/**
- * What went wrong with a Redis call, by consequence. `cause` is the label of
- * quantum_gates_commit_failures_total; a closed set, so the metric's series stay bounded.
- */
+/** What went wrong with a Redis call: the label of quantum_gates_commit_failures_total, a closed set. */
 export type RedisFailureCause =
   | 'connection' // lost or not connected: the outcome of the call is unknown
   | 'timeout' // no answer within COMMAND_TIMEOUT_MS: Redis stalled, outcome unknown
@@ -33,7 +28,6 @@ export function classifyRedisError(error: unknown): ClassifiedError {
 }
 
 function causeOf(error: unknown, message: string): RedisFailureCause {
-  if (error instanceof ConnectionLostError) return 'connection';
   // EXECABORT carries the reason its queued command was refused ("...previous errors: OOM ...").
   const text = message.toUpperCase();
   if (text.includes('COMMAND TIMED OUT')) return 'timeout';

@@ -2,7 +2,6 @@ import type { AnyHandler } from '../contract/handler.js';
 import type { Logger } from '../contract/logger.js';
 import type { RedisReader } from '../contract/redis-reader.js';
 
-/** One gate as the runtime hosts it. */
 export interface HostedRefresh {
   readonly handler: AnyHandler;
   readonly config: unknown;
@@ -10,10 +9,8 @@ export interface HostedRefresh {
 }
 
 /**
- * Runs every hosted gate's `batch.refresh` at start and every `everyMs`, in this process only:
- * gauges each replica publishes itself, which a BullMQ job (taken by one replica) would not
- * give every replica. A run still under way when the next is due is not doubled; a failed run
- * is logged and the next one tries again.
+ * Runs every gate's `batch.refresh` at start and every `everyMs`, in this process: gauges each
+ * replica publishes itself (a BullMQ job would run in one replica). A run is never doubled.
  */
 export class PeriodicRefresh {
   private readonly timers: NodeJS.Timeout[] = [];

@@ -18,16 +18,10 @@ export interface SettleDeps {
   readonly log: RootLogger;
 }
 
-/**
- * What follows a commit: the handlers' deferred metric updates and the runtime's counts for the
- * messages that committed, the failure hooks of writes Redis refused, and the BullMQ jobs the
- * committed messages scheduled. Nothing here runs for a message whose commit did not apply, so
- * a retried commit never counts twice.
- */
+/** What follows a commit (metrics, failure hooks, scheduled jobs), only for what applied: nothing counts twice. */
 export class Settler {
   constructor(private readonly deps: SettleDeps) {}
 
-  /** Messages whose effects and acknowledgement were applied. */
   async committed(items: readonly Delivery[]): Promise<void> {
     const { metrics, handlerName } = this.deps;
     const jobs: ScheduledJob[] = [];
@@ -36,7 +30,7 @@ export class Settler {
     for (const item of items) {
       if (item.recorder) {
         applyMetricCalls(item.recorder.metricCalls);
-        // Most messages schedule nothing: no spread (an iteration and its arguments) for them.
+        // No spread: most messages schedule nothing.
         const scheduled = item.recorder.jobs;
         for (let i = 0; i < scheduled.length; i++) jobs.push(scheduled[i]!);
       }
@@ -46,37 +40,36 @@ export class Settler {
     }
     for (const [outcome, count] of outcomes) metrics.messages.inc({ handler: handlerName, outcome }, count);
     for (const [reason, count] of deadLetters) metrics.deadLetters.inc({ handler: handlerName, reason }, count);
-    if (jobs.length > 0) await this.addJobs(jobs);
+    if (jobs.length === 0) return;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.deps.jobs.add(jobs);
+        return;
+      } catch (error) {
+        if (attempt < retryPolicy.jobAddAttempts) continue;
+        this.deps.log.error({ err: describeError(error), jobs: jobs.length }, 'could not schedule jobs');
+        return;
+      }
+    }
   }
 
-  /**
-   * Dead letters a commit trimmed from the handler's dead-letter stream (DLQ_MAXLEN reached):
-   * counted exactly, and warned about in a line that stays the same, so the logger writes it once
-   * per LOG_REPEAT_WINDOW_MS with a count of repeats however long the flood lasts.
-   */
+  /** Dead letters trimmed by DLQ_MAXLEN: counted, and warned of in a line that never changes, so the logger throttles it. */
   trimmed(count: number): void {
     if (count <= 0) return;
     this.deps.metrics.deadLettersTrimmed.inc({ handler: this.deps.handlerName }, count);
-    // The consumer's logger names the handler already; the count is the metric's, so the line stays identical.
     this.deps.log.warn(
       "dead letters were trimmed from this gate's dead-letter stream (DLQ_MAXLEN reached); quantum_gates_dead_letters_trimmed_total counts them",
     );
   }
 
-  /**
-   * Messages acknowledged without their effects because a later one had already been applied
-   * (onlyIfNewer): only what their onSkip hook records counts, not the handler's other updates.
-   */
+  /** Messages acknowledged without their effects (onlyIfNewer): only their onSkip hook's updates count. */
   superseded(items: readonly Delivery[]): void {
     if (items.length === 0) return;
     for (const item of items) if (item.recorder) applyMetricCalls(item.recorder.skippedMetricCalls());
     this.deps.metrics.messages.inc({ handler: this.deps.handlerName, outcome: 'superseded' }, items.length);
   }
 
-  /**
-   * Writes Redis refused (their messages stay unacknowledged and are committed again): each
-   * effect's failure hook runs (the gates' own write-failure counters), and the cause is logged.
-   */
+  /** Writes Redis refused (their messages are committed again): each effect's onFail runs, and the cause is logged. */
   writeFailures(failures: readonly EffectFailure<Delivery>[]): void {
     for (const failure of failures) {
       failure.effect?.onFail?.();
@@ -84,20 +77,6 @@ export class Settler {
         { err: failure.error.message, cause: classifyRedisError(failure.error).cause, entry: failure.item?.entryId },
         'a write was refused; the message stays pending and its commit is retried',
       );
-    }
-  }
-
-  private async addJobs(jobs: ScheduledJob[]): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await this.deps.jobs.add(jobs);
-        return;
-      } catch (error) {
-        if (attempt >= retryPolicy.jobAddAttempts) {
-          this.deps.log.error({ err: describeError(error), jobs: jobs.length }, 'could not schedule jobs');
-          return;
-        }
-      }
     }
   }
 }

@@ -19,6 +19,7 @@ local function dead_letter_append(stream, index, maxLen, values, from)
         local at = string.find(member, '-', 1, true)
         local digits = string.gsub(string.sub(member, at + 1), '^0+', '')
         if digits == '' then digits = '0' end
+        -- 0 for an entry an operator already dropped or replayed: not counted.
         trimmed = trimmed + redis.call('XDEL', stream, string.sub(member, 1, at) .. digits)
       end
     end

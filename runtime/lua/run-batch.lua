@@ -1,3 +1,4 @@
+-- Redis 5 and 6 refuse writes after XADD's random id without it.
 if redis.replicate_commands then redis.replicate_commands() end
 local stream, group, consumer, first, last, cursorKey = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local items = {}

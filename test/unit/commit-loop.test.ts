@@ -8,7 +8,6 @@ import { defineHandler, type AnyHandler } from '../../runtime/contract/handler.j
 import { Delivery } from '../../runtime/engine/delivery.js';
 import { prepareBatch, rerun, type PipelineEnv } from '../../runtime/engine/message-pipeline.js';
 import { createRegistry, runtimeMetrics } from '../../runtime/engine/metrics.js';
-import { ConnectionLostError } from '../../runtime/engine/connection.js';
 import { Settler } from '../../runtime/engine/settle.js';
 
 const silent = silentLogger;
@@ -129,7 +128,7 @@ describe('the commit loop', () => {
   });
 
   it('after a lost connection, settles what landed (no longer pending) and commits the rest again', async () => {
-    const committer = new ScriptedCommitter([() => new ConnectionLostError()]);
+    const committer = new ScriptedCommitter([() => new Error('Connection is closed.')]);
     const { env, pipeline, settled, failures } = fakeEnv(committer, { pending: new Set(['2-0']) });
     const batch = await prepareBatch(pipeline, inputs({ n: '1' }, { n: '2' }), 1_000_000);
     expect(await commitBatch(env, batch)).toBe(true);
