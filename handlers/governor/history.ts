@@ -1,7 +1,7 @@
 import type { RedisReader } from '../../runtime/contract/index.js';
 import { keys } from '../../schemas/keys.js';
 import { parseNumber } from './numbers.js';
-import { asReply, replyOf, sendRead, type ReadCommand } from '../positions/read-commands.js';
+import { replyOf, sendRead, type ReadCommand } from '../positions/read-commands.js';
 
 /** The original's list: LPUSH str(time.time()), LTRIM 0 99, EXPIRE 86400 (8f5055c52 _issue_permit). */
 export const EXEC_HISTORY_LENGTH = 100;
@@ -31,7 +31,7 @@ export async function readExecHistory(redis: RedisReader, symbol: string): Promi
   return execHistoryFrom(redis, symbol, await sendRead(redis, execHistoryRead(symbol)).catch(asReply));
 }
 
-/** readExecHistory's LRANGE, for a caller that sends it with other reads (execHistoryFrom reads its reply). */
+/** readExecHistory's LRANGE, for a reader that sends several reads as one (execHistoryFrom reads its reply). */
 export const execHistoryRead = (symbol: string): ReadCommand => ['LRANGE', keys.governorExecutions(symbol), '0', '-1'];
 
 /**
@@ -96,6 +96,9 @@ export function numberKeyFrom(reply: unknown): number | undefined {
 
 /** A key of another type: the read's error the callers above ignore (the next write replaces the key). */
 const isWrongType = (error: unknown): boolean => error instanceof Error && error.message.startsWith('WRONGTYPE');
+
+/** A read alone's refusal as the reply a composite read holds in its place (replyOf throws it again). */
+const asReply = (error: unknown): Error => (error instanceof Error ? error : new Error(String(error)));
 
 /** The UTC date the original keys daily records by (datetime.utcnow().strftime('%Y-%m-%d')). */
 export function utcDate(nowMs: number): string {

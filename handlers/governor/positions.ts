@@ -4,11 +4,12 @@ import {
   p33PositionFrom,
   p33PositionReads,
   p33UnpricedFrom,
+  readP33Position,
   type BookPosition,
   type PositionBookConfig,
 } from '../positions/book.js';
 import { freshestOf, freshestPrice, positionQuote, priceQuotesOf } from '../positions/prices.js';
-import { sendEachRead } from '../positions/read-commands.js';
+import type { ReadCommand } from '../positions/read-commands.js';
 import { usd } from './numbers.js';
 
 export interface Position {
@@ -38,7 +39,20 @@ export interface PositionSource {
    * The plan's own symbol read directly, so a position the book's index has not seen yet still
    * counts; undefined when the source has nothing more to say than load().
    */
-  loadSymbol?(redis: RedisReader, symbol: string, config?: PositionBookConfig): Promise<Position | undefined>;
+  loadSymbol?(redis: RedisReader, symbol: string, config?: PositionBookConfig, now?: number): Promise<Position | undefined>;
+  /**
+   * loadSymbol as reads and what their replies say, for a source whose answer depends on the
+   * replies alone (not on `now`): the governor sends them with its symbol's other reads and
+   * shares the answer among the plans of the symbol that read in the same turn (snapshot.ts).
+   * A source without it is asked loadSymbol for every plan.
+   */
+  directRead?(symbol: string, config?: PositionBookConfig): DirectRead;
+}
+
+/** A source's direct read of one symbol: its reads, and the position their replies (in order) say. */
+export interface DirectRead {
+  readonly reads: readonly ReadCommand[];
+  position(replies: readonly unknown[]): Position | undefined;
 }
 
 /** Its quantity signed as its notional is (a producer may write |qty| beside a signed notional): short < 0. */
@@ -62,14 +76,22 @@ export const bookPositionSource: PositionSource = {
     for (const { position, quoteReplies } of book.unpriced) positions.push(pricedAtMarket(position, quoteReplies, now, config));
     return positions.sort((a, b) => (a.symbol < b.symbol ? -1 : a.symbol > b.symbol ? 1 : 0));
   },
-  // readP33Position's reads, whose replies also say whether a quantity stands without a price.
-  async loadSymbol(redis, symbol, config) {
-    const replies = await sendEachRead(redis, p33PositionReads(symbol, config));
-    const position = p33PositionFrom(symbol, replies);
-    if (position !== undefined) return toPosition(position);
-    // A quantity without a price is still a position: the plan's own mark prices it (snapshot.ts).
-    const unpriced = p33UnpricedFrom(symbol, replies);
-    return unpriced === undefined ? undefined : { ...toPosition(unpriced), unpriced: true };
+  async loadSymbol(redis, symbol, config, now) {
+    const position = await readP33Position(redis, symbol, undefined, { config, now });
+    return position === undefined ? undefined : toPosition(position);
+  },
+  // readP33Position split into its reads and their reading, which ages nothing (book.ts).
+  directRead(symbol, config) {
+    return {
+      reads: p33PositionReads(symbol, config),
+      position(replies) {
+        const position = p33PositionFrom(symbol, replies);
+        if (position !== undefined) return toPosition(position);
+        // A quantity without a price is still a position: the plan's own mark prices it (snapshot.ts).
+        const unpriced = p33UnpricedFrom(symbol, replies);
+        return unpriced === undefined ? undefined : { ...toPosition(unpriced), unpriced: true };
+      },
+    };
   },
 };
 

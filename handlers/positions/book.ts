@@ -549,8 +549,8 @@ export async function readP33Position(
 }
 
 /**
- * readP33Position's reads, for a caller that reads their replies itself (the governor's, which
- * also asks p33UnpricedFrom): P3.3's hash under each prefix, then the two sigma fields.
+ * readP33Position's reads, for a reader that sends several as one (the governor's): P3.3's hash
+ * under each prefix, then the two sigma fields. p33PositionFrom reads their replies.
  */
 export function p33PositionReads(symbol: string, config?: Pick<PositionBookConfig, 'POSITION_P33_PREFIXES'>): ReadCommand[] {
   const reads: ReadCommand[] = [];

@@ -42,7 +42,7 @@ function addQuote(out: PriceQuote[], source: PriceSource, priceRaw: string | nul
 }
 
 /**
- * The reads behind readPriceQuotes, for a caller that sends them with its other reads (the governor's):
+ * The reads behind readPriceQuotes, for a reader that sends several as one (the governor's):
  * the market state, the ticker, then P3.3's hash under each prefix. priceQuotesOf reads their replies.
  */
 export function priceQuoteReads(symbol: string, config?: Pick<PositionBookConfig, 'POSITION_P33_PREFIXES'>): ReadCommand[] {

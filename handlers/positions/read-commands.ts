@@ -1,13 +1,18 @@
 import type { RedisReader } from '../../runtime/contract/index.js';
 
 /**
- * One read as its command and arguments (`['HMGET', key, field, …]`), for callers that list a
- * symbol's reads and read their replies in order (the governor's snapshot, the position book).
+ * One read as its command and arguments (`['HMGET', key, field, …]`), for readers that send
+ * several reads as one (the governor's coalesced reader: handlers/governor/coalesced-reads.ts).
  * Only the commands `sendRead` knows; the key is the second element, EXISTS's keys all after it.
  */
 export type ReadCommand = readonly [command: 'GET' | 'HGET' | 'HMGET' | 'LRANGE' | 'EXISTS', key: string, ...args: string[]];
 
-/** Sends one read as the client's own command. */
+/** The keys a read touches (declared to a script, so Redis Cluster refuses one across slots). */
+export function keysOfRead(read: ReadCommand): readonly string[] {
+  return read[0] === 'EXISTS' ? read.slice(1) : [read[1]];
+}
+
+/** Sends one read as the client's own command: the plain path, exactly as a caller reading alone. */
 export function sendRead(redis: RedisReader, read: ReadCommand): Promise<unknown> {
   switch (read[0]) {
     case 'GET':
@@ -27,17 +32,6 @@ export function sendRead(redis: RedisReader, read: ReadCommand): Promise<unknown
 export function sendReads(redis: RedisReader, reads: readonly ReadCommand[]): Promise<unknown[]> {
   return Promise.all(reads.map((read) => sendRead(redis, read)));
 }
-
-/**
- * Sends reads together and answers every reply in order, a read's refusal (WRONGTYPE) in its own
- * place instead of rejecting: the caller decides per read what an error means (replyOf throws it).
- */
-export function sendEachRead(redis: RedisReader, reads: readonly ReadCommand[]): Promise<unknown[]> {
-  return Promise.all(reads.map((read) => sendRead(redis, read).catch(asReply)));
-}
-
-/** A read's refusal as the reply it stands for in a list of replies (replyOf throws it again). */
-export const asReply = (error: unknown): Error => (error instanceof Error ? error : new Error(String(error)));
 
 /**
  * A reply of several reads answered together holds each read's error in its place (as the read
