@@ -54,7 +54,7 @@ const settledAlone = (redis: RedisReader, read: ReadCommand): Promise<unknown> =
     (error: unknown) => (error instanceof Error ? error : new Error(String(error))),
   );
 
-/** The governor's reader: RedisReader, plus reads sent as one and what is made of one turn's reads. */
+/** The governor's reader: RedisReader, plus reads sent as one. */
 export interface CoalescedReader extends RedisReader {
   /**
    * Several reads as one: a single promise answering an array of their replies in order, each
@@ -63,13 +63,6 @@ export interface CoalescedReader extends RedisReader {
    * waiter and pending entry for all of them instead of one each (docs/performance.md, issue #24).
    */
   readMany(reads: readonly ReadCommand[]): Promise<unknown[]>;
-  /**
-   * `make()`'s result, made once for every caller until this turn's reads go to Redis: what is
-   * made only of reads sent in one turn is what each caller would have made of the same replies
-   * (a read asked for twice in a turn goes once anyway). A caller in a later turn makes its own.
-   * Not kept when make() sent no read through this reader (then nothing ties it to this turn).
-   */
-  onceThisTurn<T>(id: string, make: () => T): T;
 }
 
 /**
@@ -89,7 +82,6 @@ export function coalescedReader(redis: RedisReader): CoalescedReader {
   // In the order asked for; `byId` finds a single read already asked for in this turn.
   let pending: PendingRead[] = [];
   let byId = new Map<string, PendingRead>();
-  let made = new Map<string, unknown>();
   let scheduled = false;
   // A Cluster client sends a script to one node: its reads of other slots would answer nothing
   // there rather than fail. Declared keys make Redis refuse a script across slots (CROSSSLOT), so
@@ -112,7 +104,6 @@ export function coalescedReader(redis: RedisReader): CoalescedReader {
     const reads = pending;
     pending = [];
     byId = new Map();
-    made = new Map();
     scheduled = false;
     if (!scripts || (reads.length < 2 && !(reads[0]?.many ?? false))) return sendPlain(reads);
     // The declared keys, then for each read its argument count and arguments (see RUN_READS).
@@ -161,7 +152,7 @@ export function coalescedReader(redis: RedisReader): CoalescedReader {
       schedule();
     });
 
-  const coalesced: Pick<CoalescedReader, 'get' | 'hget' | 'hmget' | 'lrange' | 'exists' | 'readMany' | 'onceThisTurn'> = {
+  const coalesced: Pick<CoalescedReader, 'get' | 'hget' | 'hmget' | 'lrange' | 'exists' | 'readMany'> = {
     get: (key: string) => enqueue(['GET', key]),
     // The position book's direct read asks two sigma fields with HGET for every plan.
     hget: (key: string, field: string) => enqueue(['HGET', key, field]),
@@ -173,13 +164,6 @@ export function coalescedReader(redis: RedisReader): CoalescedReader {
         pending.push({ reads, many: true, waiters: [{ resolve: resolve as (reply: unknown) => void, reject }] });
         schedule();
       }),
-    onceThisTurn<T>(id: string, make: () => T): T {
-      if (made.has(id)) return made.get(id) as T;
-      const before = pending.length;
-      const value = make();
-      if (pending.length > before) made.set(id, value);
-      return value;
-    },
   };
   return new Proxy(redis, {
     get(target, property, receiver) {

@@ -174,31 +174,6 @@ describe('coalescedReader on a real redis-server (issue #24 item 5)', () => {
     expect(asSettled(await coalescedReader(refusing).readMany(commands))).toEqual(plain);
   });
 
-  it('onceThisTurn makes a value once for the callers of one turn of reads, and afresh in the next', async () => {
-    await arrange();
-    const reader = coalescedReader(redis.client as unknown as RedisReader);
-    let made = 0;
-    const make = () => {
-      made += 1;
-      return reader.readMany([['GET', 's:number']]);
-    };
-    const [a, b] = [reader.onceThisTurn('x', make), reader.onceThisTurn('x', make)];
-    expect(b).toBe(a);
-    expect(await a).toEqual(['1763900000.123']);
-    const c = reader.onceThisTurn('x', make);
-    expect(c).not.toBe(a);
-    expect(made).toBe(2);
-    await c;
-    // Nothing read by make(): nothing ties the value to a turn, so it is not kept.
-    const plainValue = () => {
-      made += 1;
-      return 1;
-    };
-    reader.onceThisTurn('y', plainValue);
-    reader.onceThisTurn('y', plainValue);
-    expect(made).toBe(4);
-  });
-
   it('on Redis Cluster, even through a client that does not say it is one, answers what plain reads answer', async () => {
     const cluster = await startTestRedisCluster();
     try {
