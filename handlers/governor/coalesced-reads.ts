@@ -67,16 +67,18 @@ export interface CoalescedReader extends RedisReader {
 
 /**
  * A reader whose GET, HGET, HMGET, LRANGE and EXISTS calls (and readMany's) made in one turn of
- * the event loop go to Redis as one read-only script: the governor reads ~15 keys for each plan
- * of a batch, and each read sent on its own was an ioredis command, a promise and their garbage,
- * two thirds of a plan's CPU (docs/performance.md, issue #24). Every read answers what it would
- * have answered alone, its own error included, and all of them come from one moment. Where
- * scripts cannot run (Redis Cluster, where a plan's keys lie in different slots; a Redis without
- * EVAL_RO) the reads are sent one by one, as without this reader: from the start on a Cluster
- * client, else from the first refusal on. The same single read asked for more than once in a
- * turn (plans of one symbol in a batch read the same keys: ~2.5 plans a symbol in the bench's
- * batches) goes once, and its reply answers each caller: they would have read the same value at
- * that one moment anyway. One per batch: a batch retried after a failure starts with a fresh one.
+ * the event loop go to Redis as one read-only script: the governor reads ~15 keys for each plan of
+ * a batch, and each read sent on its own was an ioredis command, a promise and their garbage, two
+ * thirds of a plan's CPU (docs/performance.md, issue #24). Issue #38 measured plain reads on
+ * ctx.redis (auto-pipelined, each symbol's reads once a batch) again: ~30 µs more CPU a plan
+ * (+25-30%), 10-25% fewer plans/s. Every read answers what it would have answered alone, its own
+ * error included, and all of them come from one moment. Where scripts cannot run (Redis Cluster,
+ * where a plan's keys lie in different slots; a Redis without EVAL_RO) the reads are sent one by
+ * one, as without this reader: from the start on a Cluster client, else from the first refusal on.
+ * The same single read asked for more than once in a turn (plans of one symbol in a batch read the
+ * same keys: ~2.5 plans a symbol in the bench's batches) goes once, and its reply answers each
+ * caller: they would have read the same value at that one moment anyway. One per batch: a batch
+ * retried after a failure starts with a fresh one.
  */
 export function coalescedReader(redis: RedisReader): CoalescedReader {
   // In the order asked for; `byId` finds a single read already asked for in this turn.
