@@ -99,7 +99,7 @@ export interface SharedState {
   readonly violations: readonly Violation[];
   /** The batch's decisions so far, and its turns (batch-ledger.ts). */
   readonly ledger: BatchLedger;
-  /** Where the batch's plans read their own keys: their reads go to Redis together (coalesced-reads.ts). */
+  /** Where the batch's symbols are read: their reads go to Redis together (coalesced-reads.ts). */
   readonly reads: CoalescedReader;
   /** Each symbol's own reads, made once for the batch's plans of that symbol (see symbolReads). */
   readonly symbols: Map<string, Promise<SymbolReads>>;
@@ -108,9 +108,8 @@ export interface SharedState {
 /**
  * What a plan reads about its symbol that does not depend on its own clock. The plans of one
  * symbol in a batch (~2.5 in the bench's batches) start together and would read the same keys at
- * the same moment (coalesced-reads.ts sends such reads once), so they share one set of replies
- * rather than each turning the same replies into the same values. The batch's decisions before
- * a plan are laid over these on its turn (inBatchOrder), never written into them.
+ * the same moment, so they share one read and what is made of its replies. The batch's decisions
+ * before a plan are laid over these on its turn (inBatchOrder), never written into them.
  */
 interface SymbolReads {
   /**
@@ -139,7 +138,7 @@ const BUDGET_FIELDS = ['budget_usd', 'timestamp', 'mode'] as const satisfies rea
  * further reads (a leftover's type) go last.
  */
 async function readSymbol(
-  reads: CoalescedReader,
+  redis: RedisReader,
   shared: SharedState,
   symbol: string,
   dailyKey: string,
@@ -160,7 +159,7 @@ async function readSymbol(
   const directAt = list.length;
   const direct = source?.directRead?.(symbol, config);
   if (direct !== undefined) for (const read of direct.reads) list.push(read);
-  const replies = await reads.readMany(list);
+  const replies = await shared.reads.readMany(list);
   const version = replyOf<string | null>(replies[0]);
   const lastExecSec = numberKeyFrom(replies[1]);
   const dailyTotal = numberKeyFrom(replies[3]);
@@ -168,7 +167,7 @@ async function readSymbol(
   const budgetFields = replyOf<(string | null)[]>(replies[4]);
   const exitLock = withExitLock && !(replies[5] instanceof Error) ? (replies[5] as string | null) : null;
   const position = direct?.position(replies.slice(directAt));
-  const execHistory = await execHistoryFrom(reads, symbol, replies[2]);
+  const execHistory = await execHistoryFrom(redis, symbol, replies[2]);
   return {
     book: bookView(shared.positions, shared.bookTotals, position, symbol),
     version,
@@ -183,7 +182,7 @@ async function readSymbol(
 
 /** The symbol's reads for this batch: started by its first plan, shared by the others (the day is part of the key). */
 function symbolReads(
-  reads: CoalescedReader,
+  redis: RedisReader,
   shared: SharedState,
   symbol: string,
   dailyKey: string,
@@ -193,7 +192,7 @@ function symbolReads(
   const id = `${symbol}\n${dailyKey}`;
   let symbolRead = shared.symbols.get(id);
   if (symbolRead === undefined) {
-    symbolRead = readSymbol(reads, shared, symbol, dailyKey, config, source);
+    symbolRead = readSymbol(redis, shared, symbol, dailyKey, config, source);
     shared.symbols.set(id, symbolRead);
   }
   return symbolRead;
@@ -236,7 +235,7 @@ export async function loadShared(
 
 /** The plan's snapshot at its clock, from its symbol's reads (shared with the batch's other plans of the symbol). */
 export async function loadSnapshot(
-  reads: CoalescedReader,
+  redis: RedisReader,
   shared: SharedState,
   symbol: string,
   config: GovernorConfig,
@@ -244,7 +243,7 @@ export async function loadSnapshot(
   positionSource?: PositionSource,
 ): Promise<LoadedSnapshot> {
   const dailyKey = keys.governorDaily(symbol, utcDate(now));
-  const symbolRead = await symbolReads(reads, shared, symbol, dailyKey, config, positionSource);
+  const symbolRead = await symbolReads(redis, shared, symbol, dailyKey, config, positionSource);
   const { version, lastExecSec, execHistory, dailyTotal, budget, exitLock } = symbolRead;
   // The freshest of the market state, P3.3 (flat symbols too), the ticker and the position's own mark.
   const markQuote = freshestOf(symbolRead.quotes, symbolRead.book.ownQuotes, now, config.PRICE_MAX_AGE_SEC);
