@@ -14,14 +14,14 @@ import { fileURLToPath } from 'node:url';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const stamp = `${root}dist/build-info.json`;
 
-/** Newest modification time of the files the build compiles or copies (the status page's). */
+/** Newest modification time of the files the build compiles or copies (the status page's, the Lua scripts). */
 function newestSource() {
   let newest = 0;
   const walk = (dir) => {
     for (const entry of readdirSync(dir, { withFileTypes: true })) {
       const path = `${dir}/${entry.name}`;
       if (entry.isDirectory()) walk(path);
-      else if (/\.(ts|js|css|html)$/.test(entry.name)) newest = Math.max(newest, statSync(path).mtimeMs);
+      else if (/\.(ts|js|css|html|lua)$/.test(entry.name)) newest = Math.max(newest, statSync(path).mtimeMs);
     }
   };
   for (const dir of ['app', 'cli', 'runtime', 'handlers', 'schemas', 'domain']) if (existsSync(root + dir)) walk(root + dir);

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Cluster } from 'ioredis';
 import { deadLetterIndexKey, deadLetterIndexMember, type RedisClient } from '../runtime/host/index.js';
 import { fieldsToRecord } from '../schemas/fields.js';
@@ -107,14 +108,11 @@ export async function readSource(redis: RedisClient, entry: DeadLetterEntry): Pr
  * Redis is out of memory or read-only) the script stops before the XDEL and the dead letter stays.
  * The entry also leaves its gate's index (deadLetterIndexKey), so it no longer takes a place of
  * the gate's DLQ_MAXLEN; an entry from before the index (or of another format) is in none.
+ * KEYS: the DLQ, the target stream, the gate's index; ARGV: the dead letter's id, its index
+ * member, then the fields. Read at load: `../cli/lua/` is cli/lua/ in the sources, and
+ * dist/cli/lua/ from any bundled module (scripts/bundle.mjs copies it there).
  */
-const REPLAY_SCRIPT = `
-if #redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1]) == 0 then return false end
-local id = redis.call('XADD', KEYS[2], '*', unpack(ARGV, 3))
-redis.call('XDEL', KEYS[1], ARGV[1])
-redis.pcall('ZREM', KEYS[3], ARGV[2])
-return id
-`;
+const REPLAY_SCRIPT = readFileSync(new URL('../cli/lua/dlq-replay.lua', import.meta.url), 'utf8');
 
 /**
  * Lua's unpack (and so the script) takes about 8,000 values; an entry with more fields cannot

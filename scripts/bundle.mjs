@@ -6,7 +6,8 @@
 //
 // Every bundled module lands one folder below dist/ (app/, cli/ or chunks/): app/build-info.ts finds
 // dist/build-info.json, app/http-plugins.ts finds dist/status-page/, runtime/engine/lua.ts
-// finds dist/lua/ and handlers/lua.ts finds dist/handlers/<gate>/lua/ from there.
+// finds dist/lua/, handlers/lua.ts finds dist/handlers/<gate>/lua/ and cli/dlq-store.ts finds
+// dist/cli/lua/ from there.
 import { build } from 'esbuild';
 import { cpSync, existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 
@@ -75,7 +76,9 @@ cpSync('runtime/lua', `${out}/lua`, { recursive: true });
 for (const gate of readdirSync('handlers')) {
   if (existsSync(`handlers/${gate}/lua`)) cpSync(`handlers/${gate}/lua`, `${out}/handlers/${gate}/lua`, { recursive: true });
 }
-console.log(`${out}/: app/main.js, cli/main.js, chunks/, status-page/, lua/, handlers/*/lua/`);
+// The CLI's Lua script (dlq replay), read at load from ../cli/lua/ of a bundled module (cli/dlq-store.ts).
+cpSync('cli/lua', `${out}/cli/lua`, { recursive: true });
+console.log(`${out}/: app/main.js, cli/main.js, chunks/, status-page/, lua/, handlers/*/lua/, cli/lua/`);
 
 /**
  * V8 keeps a script's source text in memory for as long as it runs, one byte a character when

@@ -10,41 +10,10 @@ import { keysOfRead, sendRead, type ReadCommand } from '../positions/read-comman
  */
 const RUN_READS = gateLua('governor', 'run-reads');
 
-/** A caller waiting for a read's reply. */
-interface Waiter {
-  readonly resolve: (reply: unknown) => void;
-  readonly reject: (error: unknown) => void;
-}
-
+/** A composite read waiting for its turn's script. */
 interface PendingRead {
-  /** The reads it sends: one for a single read, several for a composite one (readMany). */
   readonly reads: readonly ReadCommand[];
-  /** A composite read answers every reply, errors in their places; a single one its own, or rejects. */
-  readonly many: boolean;
-  /** Every caller that asked for this same read in this turn: one reply answers them all. */
-  readonly waiters: Waiter[];
-}
-
-/**
- * What names a single read: its arguments joined by NUL, which no key the governor reads holds (a
- * symbol is [A-Za-z0-9_.-]); a read whose arguments hold one is never shared (undefined).
- */
-function readId(args: readonly string[]): string | undefined {
-  for (const arg of args) if (arg.includes('\0')) return undefined;
-  return args.join('\0');
-}
-
-/** A copy of an array reply for each caller after the first, so no caller sees another's changes. */
-function replyFor(reply: unknown, first: boolean): unknown {
-  return !first && Array.isArray(reply) ? [...(reply as unknown[])] : reply;
-}
-
-/** Answers every waiter of `read` with `reply`, or rejects them all with `error`. */
-function settle(read: PendingRead, reply: unknown, failed = !read.many && reply instanceof Error): void {
-  read.waiters.forEach((waiter, w) => {
-    if (failed) waiter.reject(reply);
-    else waiter.resolve(replyFor(reply, w === 0));
-  });
+  readonly resolve: (replies: unknown[]) => void;
 }
 
 /** A read sent alone: its reply, or its error in its place (a composite read's plain path). */
@@ -54,42 +23,30 @@ const settledAlone = (redis: RedisReader, read: ReadCommand): Promise<unknown> =
     (error: unknown) => (error instanceof Error ? error : new Error(String(error))),
   );
 
-/** The governor's reader: RedisReader, plus reads sent as one and what is made of one turn's reads. */
-export interface CoalescedReader extends RedisReader {
+/** The governor's reader of a batch's symbols (see coalescedReader). */
+export interface CoalescedReader {
   /**
    * Several reads as one: a single promise answering an array of their replies in order, each
    * read's error (WRONGTYPE) in its own place instead of rejecting (replyOf throws it), sent with
-   * the turn's other reads. The governor reads ~10 keys of each symbol of a batch: one promise,
-   * waiter and pending entry for all of them instead of one each (docs/performance.md, issue #24).
+   * the turn's other reads. The governor reads ~15 keys of each symbol of a batch: one promise for
+   * all of them instead of one each (docs/performance.md, issue #24).
    */
   readMany(reads: readonly ReadCommand[]): Promise<unknown[]>;
-  /**
-   * `make()`'s result, made once for every caller until this turn's reads go to Redis: what is
-   * made only of reads sent in one turn is what each caller would have made of the same replies
-   * (a read asked for twice in a turn goes once anyway). A caller in a later turn makes its own.
-   * Not kept when make() sent no read through this reader (then nothing ties it to this turn).
-   */
-  onceThisTurn<T>(id: string, make: () => T): T;
 }
 
 /**
- * A reader whose GET, HGET, HMGET, LRANGE and EXISTS calls (and readMany's) made in one turn of
- * the event loop go to Redis as one read-only script: the governor reads ~15 keys for each plan
- * of a batch, and each read sent on its own was an ioredis command, a promise and their garbage,
- * two thirds of a plan's CPU (docs/performance.md, issue #24). Every read answers what it would
- * have answered alone, its own error included, and all of them come from one moment. Where
- * scripts cannot run (Redis Cluster, where a plan's keys lie in different slots; a Redis without
- * EVAL_RO) the reads are sent one by one, as without this reader: from the start on a Cluster
- * client, else from the first refusal on. The same single read asked for more than once in a
- * turn (plans of one symbol in a batch read the same keys: ~2.5 plans a symbol in the bench's
- * batches) goes once, and its reply answers each caller: they would have read the same value at
- * that one moment anyway. One per batch: a batch retried after a failure starts with a fresh one.
+ * A reader whose composite reads (readMany) made in one turn of the event loop go to Redis as one
+ * read-only script: each read sent on its own was an ioredis command, a promise and their garbage,
+ * two thirds of a plan's CPU (docs/performance.md, issue #24). Issue #38 measured plain reads on
+ * ctx.redis (auto-pipelined, each symbol's reads once a batch) again: ~30 µs more CPU a plan
+ * (+25-30%), 10-25% fewer plans/s. Every read answers what it would have answered alone, its own
+ * error included, and all of them come from one moment. Where scripts cannot run (Redis Cluster,
+ * where a plan's keys lie in different slots; a Redis without EVAL_RO) the reads are sent one by
+ * one, as without this reader: from the start on a Cluster client, else from the first refusal
+ * on. One per batch: a batch retried after a failure starts with a fresh one.
  */
 export function coalescedReader(redis: RedisReader): CoalescedReader {
-  // In the order asked for; `byId` finds a single read already asked for in this turn.
   let pending: PendingRead[] = [];
-  let byId = new Map<string, PendingRead>();
-  let made = new Map<string, unknown>();
   let scheduled = false;
   // A Cluster client sends a script to one node: its reads of other slots would answer nothing
   // there rather than fail. Declared keys make Redis refuse a script across slots (CROSSSLOT), so
@@ -97,24 +54,13 @@ export function coalescedReader(redis: RedisReader): CoalescedReader {
   let scripts = (redis as { readonly isCluster?: boolean }).isCluster !== true;
 
   const sendPlain = (reads: readonly PendingRead[]) => {
-    for (const read of reads) {
-      if (read.many) {
-        void Promise.all(read.reads.map((r) => settledAlone(redis, r))).then((replies) => settle(read, replies));
-        continue;
-      }
-      sendRead(redis, read.reads[0]!).then(
-        (reply) => settle(read, reply),
-        (error: unknown) => settle(read, error, true),
-      );
-    }
+    for (const read of reads) void Promise.all(read.reads.map((r) => settledAlone(redis, r))).then(read.resolve);
   };
   const flush = async (): Promise<void> => {
     const reads = pending;
     pending = [];
-    byId = new Map();
-    made = new Map();
     scheduled = false;
-    if (!scripts || (reads.length < 2 && !(reads[0]?.many ?? false))) return sendPlain(reads);
+    if (!scripts) return sendPlain(reads);
     // The declared keys, then for each read its argument count and arguments (see RUN_READS).
     const keysAndArgs: string[] = [];
     for (const read of reads) for (const r of read.reads) for (const key of keysOfRead(r)) keysAndArgs.push(key);
@@ -134,58 +80,20 @@ export function coalescedReader(redis: RedisReader): CoalescedReader {
     let at = 0;
     for (const read of reads) {
       const count = read.reads.length;
-      settle(read, read.many ? replies.slice(at, at + count) : replies[at]);
+      read.resolve(replies.slice(at, at + count));
       at += count;
     }
   };
-  const schedule = () => {
-    if (scheduled) return;
-    scheduled = true;
-    // Once the promise jobs running now have run: the plans started together (their duplicate
-    // checks answered in one reply) have all sent the reads they make before their first await.
-    // (process.nextTick, not a timer: tests with fake timers still flow.)
-    process.nextTick(() => void flush());
-  };
-  const enqueue = <T>(read: ReadCommand): Promise<T> =>
-    new Promise<T>((resolve, reject) => {
-      const waiter: Waiter = { resolve: resolve as (reply: unknown) => void, reject };
-      const id = readId(read);
-      const same = id === undefined ? undefined : byId.get(id);
-      if (same !== undefined) {
-        same.waiters.push(waiter);
-        return;
-      }
-      const pendingRead: PendingRead = { reads: [read], many: false, waiters: [waiter] };
-      pending.push(pendingRead);
-      if (id !== undefined) byId.set(id, pendingRead);
-      schedule();
-    });
-
-  const coalesced: Pick<CoalescedReader, 'get' | 'hget' | 'hmget' | 'lrange' | 'exists' | 'readMany' | 'onceThisTurn'> = {
-    get: (key: string) => enqueue(['GET', key]),
-    // The position book's direct read asks two sigma fields with HGET for every plan.
-    hget: (key: string, field: string) => enqueue(['HGET', key, field]),
-    hmget: (key: string, ...fields: string[]) => enqueue(['HMGET', key, ...fields]),
-    lrange: (key: string, start: number, stop: number) => enqueue(['LRANGE', key, String(start), String(stop)]),
-    exists: (...keys: string[]) => enqueue(['EXISTS', ...(keys as [string, ...string[]])]),
-    readMany: (reads: readonly ReadCommand[]) =>
-      new Promise<unknown[]>((resolve, reject) => {
-        pending.push({ reads, many: true, waiters: [{ resolve: resolve as (reply: unknown) => void, reject }] });
-        schedule();
+  return {
+    readMany: (reads) =>
+      new Promise<unknown[]>((resolve) => {
+        pending.push({ reads, resolve });
+        if (scheduled) return;
+        scheduled = true;
+        // Once the promise jobs running now have run: the plans started together (their duplicate
+        // checks answered in one reply) have all sent the reads they make before their first await.
+        // (process.nextTick, not a timer: tests with fake timers still flow.)
+        process.nextTick(() => void flush());
       }),
-    onceThisTurn<T>(id: string, make: () => T): T {
-      if (made.has(id)) return made.get(id) as T;
-      const before = pending.length;
-      const value = make();
-      if (pending.length > before) made.set(id, value);
-      return value;
-    },
   };
-  return new Proxy(redis, {
-    get(target, property, receiver) {
-      if (typeof property === 'string' && Object.hasOwn(coalesced, property)) return coalesced[property as keyof typeof coalesced];
-      const value: unknown = Reflect.get(target, property, receiver);
-      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
-    },
-  }) as CoalescedReader;
 }

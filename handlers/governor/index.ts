@@ -70,7 +70,7 @@ export function createGovernor(options: GovernorOptions = {}) {
       const turn = ledger.takeTurn();
       try {
         const now = ctx.now();
-        const loaded = await loadSnapshot(ctx.state.reads, ctx.state, plan.symbol, config, now, positions);
+        const loaded = await loadSnapshot(ctx.redis, ctx.state, plan.symbol, config, now, positions);
         await turn.ready;
         decide(plan, ctx, inBatchOrder(loaded, ledger, plan.symbol), now);
       } finally {

@@ -4,7 +4,6 @@ import {
   p33PositionFrom,
   p33PositionReads,
   p33UnpricedFrom,
-  readP33Position,
   type BookPosition,
   type PositionBookConfig,
 } from '../positions/book.js';
@@ -37,14 +36,9 @@ export interface PositionSource {
   load(redis: RedisReader, now: number, config: PositionBookConfig): Promise<readonly Position[]>;
   /**
    * The plan's own symbol read directly, so a position the book's index has not seen yet still
-   * counts; undefined when the source has nothing more to say than load().
-   */
-  loadSymbol?(redis: RedisReader, symbol: string, config?: PositionBookConfig, now?: number): Promise<Position | undefined>;
-  /**
-   * loadSymbol as reads and what their replies say, for a source whose answer depends on the
-   * replies alone (not on `now`): the governor sends them with its symbol's other reads and
-   * shares the answer among the plans of the symbol that read in the same turn (snapshot.ts).
-   * A source without it is asked loadSymbol for every plan.
+   * counts: reads and what their replies say, which the governor sends with the symbol's other
+   * reads and shares among the batch's plans of the symbol (snapshot.ts). Absent when the source
+   * has nothing more to say than load().
    */
   directRead?(symbol: string, config?: PositionBookConfig): DirectRead;
 }
@@ -75,10 +69,6 @@ export const bookPositionSource: PositionSource = {
       .map((p) => atFreshestMark(toPosition(p), book.quotes.get(p.symbol), now, config));
     for (const { position, quoteReplies } of book.unpriced) positions.push(pricedAtMarket(position, quoteReplies, now, config));
     return positions.sort((a, b) => (a.symbol < b.symbol ? -1 : a.symbol > b.symbol ? 1 : 0));
-  },
-  async loadSymbol(redis, symbol, config, now) {
-    const position = await readP33Position(redis, symbol, undefined, { config, now });
-    return position === undefined ? undefined : toPosition(position);
   },
   // readP33Position split into its reads and their reading, which ages nothing (book.ts).
   directRead(symbol, config) {

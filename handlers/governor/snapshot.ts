@@ -99,7 +99,7 @@ export interface SharedState {
   readonly violations: readonly Violation[];
   /** The batch's decisions so far, and its turns (batch-ledger.ts). */
   readonly ledger: BatchLedger;
-  /** Where the batch's plans read their own keys: their reads go to Redis together (coalesced-reads.ts). */
+  /** Where the batch's symbols are read: their reads go to Redis together (coalesced-reads.ts). */
   readonly reads: CoalescedReader;
   /** Each symbol's own reads, made once for the batch's plans of that symbol (see symbolReads). */
   readonly symbols: Map<string, Promise<SymbolReads>>;
@@ -108,11 +108,15 @@ export interface SharedState {
 /**
  * What a plan reads about its symbol that does not depend on its own clock. The plans of one
  * symbol in a batch (~2.5 in the bench's batches) start together and would read the same keys at
- * the same moment (coalesced-reads.ts sends such reads once), so they share one set of replies
- * rather than each turning the same replies into the same values. The batch's decisions before
- * a plan are laid over these on its turn (inBatchOrder), never written into them.
+ * the same moment, so they share one read and what is made of its replies. The batch's decisions
+ * before a plan are laid over these on its turn (inBatchOrder), never written into them.
  */
 interface SymbolReads {
+  /**
+   * The batch's book with the symbol read directly by the source (PositionSource.directRead), so
+   * its own position is never left to the book's index refresh bound.
+   */
+  readonly book: BookView;
   readonly version: string | null;
   readonly lastExecSec: number | undefined;
   readonly execHistory: ExecHistory;
@@ -129,10 +133,18 @@ const BUDGET_FIELDS = ['budget_usd', 'timestamp', 'mode'] as const satisfies rea
  * The symbol's keys as one composite read (one promise for all of them, coalesced-reads.ts
  * readMany), each reply read as its own read alone was: a version or budget that cannot be read
  * fails the plan, a last_exec or daily total of another type is absent, an execution history of
- * another type is read by its type, an unreadable exit lock is none. Errors are thrown in the
- * order the reads are listed; the history's further reads (a leftover's type) go last.
+ * another type is read by its type, an unreadable exit lock is none; the source's direct read of
+ * the position goes last. Errors are thrown in the order the reads are listed; the history's
+ * further reads (a leftover's type) go last.
  */
-async function readSymbol(reads: CoalescedReader, symbol: string, dailyKey: string, config: GovernorConfig): Promise<SymbolReads> {
+async function readSymbol(
+  redis: RedisReader,
+  shared: SharedState,
+  symbol: string,
+  dailyKey: string,
+  config: GovernorConfig,
+  source: PositionSource | undefined,
+): Promise<SymbolReads> {
   const withExitLock = !(config.APPLY_MODE === 'testnet' || config.APPLY_MODE === 'dry_run');
   const list: ReadCommand[] = [
     ['GET', keys.governorSymbolVersion(symbol)],
@@ -144,15 +156,20 @@ async function readSymbol(reads: CoalescedReader, symbol: string, dailyKey: stri
   if (withExitLock) list.push(['GET', keys.governorExitLock(symbol)]);
   const quotesAt = list.length;
   for (const read of priceQuoteReads(symbol, config)) list.push(read);
-  const replies = await reads.readMany(list);
+  const directAt = list.length;
+  const direct = source?.directRead?.(symbol, config);
+  if (direct !== undefined) for (const read of direct.reads) list.push(read);
+  const replies = await shared.reads.readMany(list);
   const version = replyOf<string | null>(replies[0]);
   const lastExecSec = numberKeyFrom(replies[1]);
   const dailyTotal = numberKeyFrom(replies[3]);
-  const quotes = priceQuotesOf(replies, quotesAt);
+  const quotes = priceQuotesOf(replies, quotesAt, directAt - quotesAt);
   const budgetFields = replyOf<(string | null)[]>(replies[4]);
   const exitLock = withExitLock && !(replies[5] instanceof Error) ? (replies[5] as string | null) : null;
-  const execHistory = await execHistoryFrom(reads, symbol, replies[2]);
+  const position = direct?.position(replies.slice(directAt));
+  const execHistory = await execHistoryFrom(redis, symbol, replies[2]);
   return {
+    book: bookView(shared.positions, shared.bookTotals, position, symbol),
     version,
     lastExecSec,
     execHistory,
@@ -165,46 +182,20 @@ async function readSymbol(reads: CoalescedReader, symbol: string, dailyKey: stri
 
 /** The symbol's reads for this batch: started by its first plan, shared by the others (the day is part of the key). */
 function symbolReads(
-  reads: CoalescedReader,
+  redis: RedisReader,
   shared: SharedState,
   symbol: string,
   dailyKey: string,
   config: GovernorConfig,
+  source: PositionSource | undefined,
 ): Promise<SymbolReads> {
   const id = `${symbol}\n${dailyKey}`;
   let symbolRead = shared.symbols.get(id);
   if (symbolRead === undefined) {
-    symbolRead = readSymbol(reads, symbol, dailyKey, config);
+    symbolRead = readSymbol(redis, shared, symbol, dailyKey, config, source);
     shared.symbols.set(id, symbolRead);
   }
   return symbolRead;
-}
-
-/**
- * The book this plan counts: the batch's book with the plan's own symbol read directly (never
- * left to the book's index refresh bound). A source that reads it as plain reads (directRead)
- * reads it once for the plans of the symbol that read in the same turn: their own reads would
- * have gone as one anyway (coalesced-reads.ts), and the position says the same at any clock. A
- * plan of a later turn reads afresh, as before. Other sources are asked for each plan, at its clock.
- */
-function ownBook(
-  reads: CoalescedReader,
-  shared: SharedState,
-  symbol: string,
-  config: GovernorConfig,
-  now: number,
-  source: PositionSource | undefined,
-): BookView | Promise<BookView> {
-  if (source?.directRead !== undefined)
-    return reads.onceThisTurn(symbol, () => {
-      const direct = source.directRead!(symbol, config);
-      return reads
-        .readMany(direct.reads)
-        .then((replies) => bookView(shared.positions, shared.bookTotals, direct.position(replies), symbol));
-    });
-  const loading = source?.loadSymbol?.(reads, symbol, config, now);
-  if (loading === undefined) return bookView(shared.positions, shared.bookTotals, undefined, symbol);
-  return loading.then((direct) => bookView(shared.positions, shared.bookTotals, direct, symbol));
 }
 
 /** The lower bound of the error count: the window's start, or every error since the last disarm. */
@@ -242,9 +233,9 @@ export async function loadShared(
   };
 }
 
-/** The plan's own reads, all issued at once so that they go to Redis together. */
+/** The plan's snapshot at its clock, from its symbol's reads (shared with the batch's other plans of the symbol). */
 export async function loadSnapshot(
-  reads: CoalescedReader,
+  redis: RedisReader,
   shared: SharedState,
   symbol: string,
   config: GovernorConfig,
@@ -252,14 +243,12 @@ export async function loadSnapshot(
   positionSource?: PositionSource,
 ): Promise<LoadedSnapshot> {
   const dailyKey = keys.governorDaily(symbol, utcDate(now));
-  const [{ version, lastExecSec, execHistory, dailyTotal, quotes, budget, exitLock }, read] = await Promise.all([
-    symbolReads(reads, shared, symbol, dailyKey, config),
-    ownBook(reads, shared, symbol, config, now, positionSource),
-  ]);
+  const symbolRead = await symbolReads(redis, shared, symbol, dailyKey, config, positionSource);
+  const { version, lastExecSec, execHistory, dailyTotal, budget, exitLock } = symbolRead;
   // The freshest of the market state, P3.3 (flat symbols too), the ticker and the position's own mark.
-  const markQuote = freshestOf(quotes, read.ownQuotes, now, config.PRICE_MAX_AGE_SEC);
+  const markQuote = freshestOf(symbolRead.quotes, symbolRead.book.ownQuotes, now, config.PRICE_MAX_AGE_SEC);
   const markPrice = markQuote?.price;
-  const book = withOwnPriced(read, markPrice);
+  const book = withOwnPriced(symbolRead.book, markPrice);
   const { kill, disarm, recentErrors, violations } = shared;
   const own = book.own;
   const snapshot: GovernorSnapshot = {
