@@ -7,9 +7,8 @@ export interface GroupBacklog {
   readonly handler: string;
   readonly stream: string;
   readonly group: string;
-  /** Entries delivered to a consumer and not yet acknowledged. */
   readonly pending: number;
-  /** Entries not yet delivered to the group; null when Redis cannot tell (after XDEL, or Redis < 7). */
+  /** Null when Redis cannot tell (after XDEL, or Redis < 7). */
   readonly lag: number | null;
 }
 
@@ -37,10 +36,9 @@ export async function readBacklog(redis: RedisClient, consumers: readonly Consum
   );
 }
 
-/**
- * Refreshes the backlog every intervalMs into gauges and a snapshot for /ready, so readiness
- * stays a cheap synchronous read and a slow XINFO never delays a probe.
- */
+const BACKLOG_REFRESH_MS = 2000;
+
+/** Refreshes the backlog into gauges and a snapshot, so /ready reads it synchronously and a slow XINFO never delays a probe. */
 export class BacklogMonitor {
   private latest: readonly GroupBacklog[] = [];
   private timer: NodeJS.Timeout | undefined;
@@ -49,7 +47,6 @@ export class BacklogMonitor {
     private readonly redis: RedisClient,
     private readonly consumers: () => readonly ConsumerState[],
     private readonly gauges: { pending: Gauge<'handler'>; lag: Gauge<'handler'> },
-    private readonly intervalMs = 2000,
   ) {}
 
   get snapshot(): readonly GroupBacklog[] {
@@ -59,7 +56,7 @@ export class BacklogMonitor {
   start(): void {
     const tick = () => void this.refresh().catch(() => undefined);
     tick();
-    this.timer = setInterval(tick, this.intervalMs);
+    this.timer = setInterval(tick, BACKLOG_REFRESH_MS);
     this.timer.unref();
   }
 
@@ -77,17 +74,14 @@ export class BacklogMonitor {
   }
 }
 
-/** A queue as far as its metrics go. */
 export type MetricsQueue = Pick<Queue, 'name' | 'exportPrometheusMetrics'>;
 
 /**
- * BullMQ's own metrics (Queue.exportPrometheusMetrics: bullmq_job_count by state, and the
- * completed and failed totals the workers record) for every queue, as one block of Prometheus
- * text to append to /metrics. Each queue's export repeats the HELP and TYPE lines, which
- * Prometheus refuses ("second HELP line"), so the families are merged: one HELP, one TYPE, then
- * every queue's samples together. A family the registry already exposes (`registered`) is left
- * out. A queue that cannot answer within `timeoutMs` (its Redis may be down) leaves a comment
- * instead of holding up the scrape, whose runtime metrics (quantum_gates_redis_up) matter most just then.
+ * Every queue's Queue.exportPrometheusMetrics() as one block to append to /metrics. Each export
+ * repeats the HELP and TYPE lines, which Prometheus refuses ("second HELP line"), so the families
+ * are merged; one the registry already exposes is left out. A queue that cannot answer within
+ * `timeoutMs` (Redis down) leaves a comment rather than hold up the scrape, when
+ * quantum_gates_redis_up matters most.
  */
 export async function queueMetricsText(
   queues: readonly MetricsQueue[],
@@ -107,7 +101,6 @@ export async function queueMetricsText(
       if (name === undefined || options.registered(name)) continue; // blank lines, other comments
       let family = families.get(name);
       if (!family) families.set(name, (family = []));
-      // Every queue repeats the HELP and TYPE lines; the first queue's come first and once.
       if (!line.startsWith('#') || !family.includes(line)) family.push(line);
     }
   });

@@ -34,7 +34,7 @@ export const runtimeEnvSchema = z.object({
   REDIS_CONNECT_TIMEOUT_MS: envInt(5000, 100),
   HOST: z.string().default('127.0.0.1'),
   PORT: envInt(8080, 0).refine((p) => p <= 65535, 'must be a port number (0-65535)'),
-  /** Comma-separated handler names; empty means all. */
+  /** Comma-separated handler names; empty: all. */
   HANDLERS: z.string().optional(),
   DLQ_STREAM: z.string().min(1).default('quantum:stream:dlq'),
   DLQ_MAXLEN: envInt(100_000, 0),
@@ -45,10 +45,7 @@ export const runtimeEnvSchema = z.object({
   /** An entry pending longer than this with another consumer is presumed abandoned and reclaimed. */
   CLAIM_IDLE_MS: envInt(30_000, 100),
   CLAIM_INTERVAL_MS: envInt(5_000, 50),
-  /**
-   * A consumer with nothing pending that has not read for this long has departed (a restart gives
-   * each process a new name) and is removed from its group; 0 keeps every consumer.
-   */
+  /** A consumer with nothing pending that has not read for this long has departed and is removed; 0 keeps every consumer. */
   DEPARTED_CONSUMER_IDLE_MS: envInt(3_600_000, 0),
   /** An entry delivered more often than this (a message that kills its consumer) is dead-lettered. */
   MAX_DELIVERIES: envInt(10, 1),
@@ -67,10 +64,7 @@ export const runtimeEnvSchema = z.object({
   LOG_FORMAT: envChoice(['auto', 'json', 'pretty'], 'auto'),
   /** An identical warning or error is written once per this window, with how often it came (0: every time). */
   LOG_REPEAT_WINDOW_MS: envInt(60_000, 0),
-  /**
-   * Jobs of a queue (cooldown expiries, outcome samples) a process runs at once; those in hand
-   * together commit as one batch (runtime/job-batch.ts). A schedule's ticks run one at a time.
-   */
+  /** Jobs of a queue a process runs at once, committed as one batch (JobBatcher); a schedule's ticks run one at a time. */
   JOB_CONCURRENCY: envInt(64, 1),
   /** BullMQ key prefix; on Redis Cluster use a hash tag such as {quantum}. */
   BULLMQ_PREFIX: z.string().min(1).default('bull'),
@@ -84,10 +78,7 @@ export const runtimeEnvSchema = z.object({
   MAX_EVENT_LOOP_DELAY_MS: envInt(1000, 0),
 });
 
-/**
- * What ioredis would otherwise throw on with a stack trace that prints the URL, or silently
- * read differently (a path that is not a database number). The messages never echo the value.
- */
+/** What ioredis would throw on with a stack trace printing the URL, or read differently; never echoes the value. */
 function checkRedisUrl(value: string, ctx: z.RefinementCtx): void {
   if (!/^rediss?:\/\//.test(value)) return; // the regex above names that one
   let url: URL;
@@ -144,7 +135,6 @@ export function loadConfiguration(
   return { config: config!, hosted }; // parsed: else throwIfAny threw
 }
 
-/** Picks the handlers named in HANDLERS (comma-separated), or all of them when it is empty. */
 function selectHandlers(all: readonly AnyHandler[], spec: string | undefined): AnyHandler[] {
   if (spec === undefined || spec.trim() === '') return [...all];
   const names = spec
