@@ -4,6 +4,10 @@ import { ConfigError, envBool, envChoice, envInt, parseEnv, problemCollector, ty
 import type { AnyHandler } from '../contract/handler.js';
 
 const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+const hostPorts = z
+  .string()
+  .regex(/^[^\s,:]+:\d+(,[^\s,:]+:\d+)*$/, 'must be host:port[,host:port...]')
+  .optional();
 
 /** Runtime settings shared by every handler. Handler settings live with each handler. */
 export const runtimeEnvSchema = z.object({
@@ -16,15 +20,9 @@ export const runtimeEnvSchema = z.object({
   REDIS_PORT: envInt(6379, 1).refine((p) => p <= 65535, 'must be a port number (1-65535)'),
   REDIS_DB: envInt(0, 0),
   /** Comma-separated host:port seeds; when set, the runtime talks to a Redis Cluster. */
-  REDIS_CLUSTER_NODES: z
-    .string()
-    .regex(/^[^\s,:]+:\d+(,[^\s,:]+:\d+)*$/, 'must be host:port[,host:port...]')
-    .optional(),
+  REDIS_CLUSTER_NODES: hostPorts,
   /** Comma-separated host:port of Redis Sentinels; the runtime follows the master they name. */
-  REDIS_SENTINELS: z
-    .string()
-    .regex(/^[^\s,:]+:\d+(,[^\s,:]+:\d+)*$/, 'must be host:port[,host:port...]')
-    .optional(),
+  REDIS_SENTINELS: hostPorts,
   REDIS_SENTINEL_NAME: z.string().min(1).default('mymaster'),
   /** `npm start` only: always run on a private redis-server of its own, never on one already answering. */
   REDIS_PRIVATE: envBool(false),
@@ -64,7 +62,7 @@ export const runtimeEnvSchema = z.object({
   LOG_FORMAT: envChoice(['auto', 'json', 'pretty'], 'auto'),
   /** An identical warning or error is written once per this window, with how often it came (0: every time). */
   LOG_REPEAT_WINDOW_MS: envInt(60_000, 0),
-  /** Jobs of a queue a process runs at once, committed as one batch (JobBatcher); a schedule's ticks run one at a time. */
+  /** Jobs of a queue a process runs at once, committed as one batch (jobBatcher); a schedule's ticks run one at a time. */
   JOB_CONCURRENCY: envInt(64, 1),
   /** BullMQ key prefix; on Redis Cluster use a hash tag such as {quantum}. */
   BULLMQ_PREFIX: z.string().min(1).default('bull'),

@@ -77,7 +77,7 @@ export async function hostGates(deps: GateDeps) {
       workers.map((w, i) =>
         w instanceof StreamConsumer
           ? { handler: nameOf(i), source: w.stream, group: w.group, consuming: w.isConsuming }
-          : { handler: nameOf(i), source: `bullmq:${w.queueName}`, consuming: w.isConsuming },
+          : { handler: nameOf(i), source: `bullmq:${w.trigger.queue}`, consuming: w.isConsuming },
       ),
     faults: () =>
       workers.flatMap((w, i) => {

@@ -38,12 +38,11 @@ export class RedisHealth {
   private readonly tick = () => void this.probeNow();
 
   start(): void {
-    const tick = this.tick;
-    tick();
+    this.tick();
     // Probe as soon as a connection comes back, so readiness follows it without waiting a period.
-    this.client.on('ready', tick);
+    this.client.on('ready', this.tick);
     // At least once a second, and often enough to notice a stall.
-    this.timer = setInterval(tick, Math.min(1000, this.config.REDIS_STALL_MS));
+    this.timer = setInterval(this.tick, Math.min(1000, this.config.REDIS_STALL_MS));
     this.timer.unref();
   }
 

@@ -16,24 +16,6 @@ export type ConnectionRole = 'commands' | 'dedicated' | 'transactions' | 'bullmq
 
 const reconnectPause = (times: number) => linear(retryPolicy.reconnectStepMs, times, retryPolicy.reconnectMaxMs);
 
-function baseOptions(role: ConnectionRole, config: RuntimeConfig): RedisOptions {
-  if (role === 'bullmq') return { maxRetriesPerRequest: null, retryStrategy: reconnectPause };
-  return {
-    // Never re-send a command whose reply was lost: a re-sent EXEC could apply twice. The runtime
-    // decides what to redo from the stream's pending list instead.
-    autoResendUnfulfilledCommands: false,
-    // A connection lost with commands in flight rejects them at once (without auto-resend they
-    // would be dropped unsettled, a blocking read would wait out its timeout); the loop that sent
-    // one re-reads its own pending entries.
-    maxRetriesPerRequest: 0,
-    enableAutoPipelining: role === 'commands',
-    retryStrategy: reconnectPause,
-    // Every command settles: a stalled Redis or a reply lost with its connection rejects the
-    // command instead of leaving its caller waiting forever. A blocking read may take BLOCK_MS.
-    commandTimeout: role === 'dedicated' ? config.BLOCK_MS + config.COMMAND_TIMEOUT_MS : config.COMMAND_TIMEOUT_MS,
-  };
-}
-
 function hostPorts(spec: string): { host: string; port: number }[] {
   return spec.split(',').map((node) => {
     const [host, port] = node.split(':');
@@ -72,12 +54,26 @@ export function createRedisClient(config: RuntimeConfig, options: RedisOptions, 
 }
 
 export function connectRedis(config: RuntimeConfig, role: ConnectionRole, name: string): RedisClient {
-  // On a cluster the committer uses no WATCH (guards are leases), and ioredis Cluster needs its
-  // queue while it discovers the slots.
-  const noQueue = role === 'transactions' && !config.REDIS_CLUSTER_NODES ? { enableOfflineQueue: false } : {};
+  const options: RedisOptions =
+    role === 'bullmq'
+      ? { maxRetriesPerRequest: null, retryStrategy: reconnectPause }
+      : {
+          // A re-sent EXEC could apply twice: the runtime redoes from the stream's pending list.
+          autoResendUnfulfilledCommands: false,
+          // Commands in flight on a lost connection reject at once rather than hang unsettled; the
+          // loop that sent one re-reads its own pending entries.
+          maxRetriesPerRequest: 0,
+          enableAutoPipelining: role === 'commands',
+          retryStrategy: reconnectPause,
+          // Every command settles, even on a stalled Redis; a blocking read may take BLOCK_MS.
+          commandTimeout: role === 'dedicated' ? config.BLOCK_MS + config.COMMAND_TIMEOUT_MS : config.COMMAND_TIMEOUT_MS,
+          // On a cluster the committer uses no WATCH (guards are leases), and ioredis Cluster
+          // needs its queue while it discovers the slots.
+          ...(role === 'transactions' && !config.REDIS_CLUSTER_NODES ? { enableOfflineQueue: false } : {}),
+        };
   return createRedisClient(
     config,
-    { ...baseOptions(role, config), ...noQueue, connectionName: name },
+    { ...options, connectionName: name },
     { clusterRetryStrategy: (times: number) => linear(retryPolicy.clusterReconnectStepMs, times, retryPolicy.clusterReconnectMaxMs) },
   );
 }

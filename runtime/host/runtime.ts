@@ -70,17 +70,8 @@ export async function createRuntime(options: RuntimeOptions) {
   const jobs = new JobQueues(connections.bull, config.BULLMQ_PREFIX, (queue, error) =>
     logger.warn({ queue, err: error.message }, 'queue error'),
   );
-  const gates = await hostGates({
-    hosted,
-    config,
-    connections,
-    jobs,
-    health,
-    metrics,
-    logger,
-    now,
-    committerFactory: options.committerFactory,
-  });
+  const { committerFactory } = options;
+  const gates = await hostGates({ hosted, config, connections, jobs, health, metrics, logger, now, committerFactory });
   const backlog = new BacklogMonitor(commands, () => gates.consumers(), { pending: metrics.consumerPending, lag: metrics.consumerLag });
   const refresh = new PeriodicRefresh(hosted, commands as unknown as RedisReader, logger, now);
 

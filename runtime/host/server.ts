@@ -12,9 +12,7 @@ import type { RedisClient } from './redis.js';
 import { registerHealthRoutes, send, type GateProbes, type Readiness } from './health.js';
 
 /** Prometheus asks for its text or OpenMetrics format by name; curl and scripts send no such Accept. */
-function wantsExposition(accept: string | undefined): boolean {
-  return accept !== undefined && /text\/plain;\s*version=0\.0\.4|application\/openmetrics-text/i.test(accept);
-}
+const exposition = /text\/plain;\s*version=0\.0\.4|application\/openmetrics-text/i;
 
 interface ServerOptions extends GateProbes {
   readonly config: RuntimeConfig;
@@ -51,7 +49,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
 
   app.get('/metrics', async (request, reply) => {
     const original = options.originalMetrics;
-    if (original && !wantsExposition(request.headers.accept)) return send(reply, await original());
+    if (original && !exposition.test(request.headers.accept ?? '')) return send(reply, await original());
     const { registry } = options;
     const [body, queues] = await Promise.all([
       registry.metrics(), // always ends in a newline

@@ -24,29 +24,27 @@ export interface JobRunnerDeps extends SourceDeps {
  */
 export class JobRunner {
   private worker: Worker | undefined;
-  readonly queueName: string;
-  private readonly trigger: ScheduleTrigger<unknown> | QueueTrigger;
+  readonly trigger: ScheduleTrigger<unknown> | QueueTrigger;
   private readonly schedulerId: string;
   private readonly pipeline: SourcePipeline;
-  private readonly batcher: JobBatcher;
+  private readonly runBatched: (delivery: Delivery) => Promise<JobBatchResult>;
   private schedulerTimer: NodeJS.Timeout | undefined;
   private schedulerFault: string | undefined;
 
   constructor(private readonly deps: JobRunnerDeps) {
     this.trigger = deps.handler.trigger as ScheduleTrigger<unknown> | QueueTrigger;
-    this.queueName = this.trigger.queue;
     this.schedulerId = `${deps.handler.name}:tick`;
     this.pipeline = new SourcePipeline(deps, {
       bindings: { queue: this.trigger.queue },
       logFields: (meta) => ({ job: meta.id }),
-      sourceStream: `bullmq:${this.queueName}`,
+      sourceStream: `bullmq:${this.trigger.queue}`,
       group: '',
       maxDeliveries: Number.POSITIVE_INFINITY, // BullMQ counts a job's attempts itself
       waitForRedis: () => waitUntilReady(deps.commands, this.pipeline.abort.signal),
-      doneKey: (meta) => jobDoneKey(this.queueName, meta.id),
+      doneKey: (meta) => jobDoneKey(this.trigger.queue, meta.id),
       commit: { source: undefined },
     });
-    this.batcher = new JobBatcher({
+    this.runBatched = jobBatcher({
       prepare: (deliveries) => this.pipeline.prepare(deliveries, deps.now()),
       commit: (batch) => this.pipeline.commit(batch),
       maxBatch: this.concurrency,
@@ -146,11 +144,10 @@ export class JobRunner {
   /** Its return value (shown on the board) says what the job did. */
   private async process(job: Job): Promise<JobSummary> {
     const data = { ...(job.data as Record<string, unknown>), scheduled_at: job.timestamp, job_id: job.id };
-    const raw: Record<string, string> = {};
     const fields = { ...(job.data as Record<string, unknown>), job_id: job.id ?? '', job_name: job.name, scheduled_at: job.timestamp };
-    for (const [key, value] of Object.entries(fields)) raw[key] = typeof value === 'string' ? value : JSON.stringify(value);
+    const raw = Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]));
     const meta = { id: job.id ?? job.name, raw, producedAt: job.timestamp };
-    const result = await this.batcher.run(new Delivery(meta, data, 1, undefined));
+    const result = await this.runBatched(new Delivery(meta, data, 1, undefined));
     if ('error' in result) throw result.error;
     this.pipeline.lastProgressAt = this.deps.now();
     // The committed outcome, and ctx.summarize's fields (read after any re-run).
@@ -175,31 +172,18 @@ export interface JobBatchEnv {
  * Jobs BullMQ hands a worker at once are committed as one batch, as a stream read is: a commit a
  * job would cost twice the CPU and hold due jobs near their floor. Commits stay one at a time
  * (WATCH and MULTI are per connection). A batch left partly uncommitted fails every job of it:
- * BullMQ runs them again, and those that did commit are found done by their done keys.
+ * BullMQ runs them again, and those that did commit are found done by their done keys. Returns
+ * `run`: handles and commits one job's delivery with whatever other jobs are in hand.
  */
-export class JobBatcher {
-  private waiting: { readonly delivery: Delivery; readonly settle: (result: JobBatchResult) => void }[] = [];
-  private running = false;
-
-  constructor(private readonly env: JobBatchEnv) {}
-
-  /** Handles and commits one job's delivery with whatever other jobs are in hand. */
-  run(delivery: Delivery): Promise<JobBatchResult> {
-    return new Promise((settle) => {
-      this.waiting.push({ delivery, settle });
-      if (this.running) return;
-      this.running = true;
-      // The worker starts the jobs it fetched in one turn of the event loop: the first batch gathers them all.
-      setImmediate(() => void this.drain());
-    });
-  }
-
-  private async drain(): Promise<void> {
-    while (this.waiting.length > 0) {
-      const taken = this.waiting.splice(0, this.env.maxBatch);
-      const complete = await this.env
+export function jobBatcher(env: JobBatchEnv): (delivery: Delivery) => Promise<JobBatchResult> {
+  const waiting: { readonly delivery: Delivery; readonly settle: (result: JobBatchResult) => void }[] = [];
+  let running = false;
+  const drain = async (): Promise<void> => {
+    while (waiting.length > 0) {
+      const taken = waiting.splice(0, env.maxBatch);
+      const complete = await env
         .prepare(taken.map((w) => w.delivery))
-        .then((batch) => this.env.commit(batch))
+        .then((batch) => env.commit(batch))
         .catch((error: unknown) => (error instanceof Error ? error : new Error(String(error))));
       for (const { delivery, settle } of taken) {
         if (complete instanceof Error) settle({ error: complete });
@@ -209,6 +193,14 @@ export class JobBatcher {
         else settle({ delivery });
       }
     }
-    this.running = false;
-  }
+    running = false;
+  };
+  return (delivery) =>
+    new Promise((settle) => {
+      waiting.push({ delivery, settle });
+      if (running) return;
+      running = true;
+      // The worker starts the jobs it fetched in one turn of the event loop: the first batch gathers them all.
+      setImmediate(() => void drain());
+    });
 }

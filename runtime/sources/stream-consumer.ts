@@ -314,7 +314,9 @@ export class StreamConsumer {
       if (entries.length === 0) continue;
       metrics.reclaimed.inc({ handler: handler.name }, entries.length);
       this.log.info({ count: entries.length }, 'reclaimed pending entries from idle consumers');
-      yield { entries, readAt: this.deps.now(), deliveries: await this.deliveryCounts(entries) };
+      // Delivery counts from our pending list (the page is in id order).
+      const rows = await this.xpending(entries[0]![0], entries[entries.length - 1]![0], entries.length);
+      yield { entries, readAt: this.deps.now(), deliveries: new Map(rows.map(([id, , , deliveries]) => [id, deliveries])) };
     } while (cursor !== '0-0' && !this.pipeline.stopping);
   }
 
@@ -341,12 +343,6 @@ export class StreamConsumer {
         this.log.info({ consumer: name, idleMs: Number(info.get('idle')) }, 'removed a departed consumer with nothing pending');
       }
     }
-  }
-
-  /** Delivery counts of a page of XAUTOCLAIM (in id order), from our pending list. */
-  private async deliveryCounts(entries: RawEntry[]): Promise<Map<string, number>> {
-    const rows = await this.xpending(entries[0]![0], entries[entries.length - 1]![0], entries.length);
-    return new Map(rows.map(([id, , , deliveries]) => [id, deliveries]));
   }
 
   /** Which of `ids` are pending for this consumer. */
