@@ -77,11 +77,9 @@ export class BacklogMonitor {
 export type MetricsQueue = Pick<Queue, 'name' | 'exportPrometheusMetrics'>;
 
 /**
- * Every queue's Queue.exportPrometheusMetrics() as one block to append to /metrics. Each export
- * repeats the HELP and TYPE lines, which Prometheus refuses ("second HELP line"), so the families
- * are merged; one the registry already exposes is left out. A queue that cannot answer within
- * `timeoutMs` (Redis down) leaves a comment rather than hold up the scrape, when
- * quantum_gates_redis_up matters most.
+ * Every queue's exportPrometheusMetrics() as one block for /metrics, families merged (Prometheus
+ * refuses a second HELP line) and those the registry has left out. A queue that cannot answer in
+ * `timeoutMs` leaves a comment rather than hold up the scrape, when quantum_gates_redis_up matters.
  */
 export async function queueMetricsText(
   queues: readonly MetricsQueue[],

@@ -1,9 +1,7 @@
 /**
- * Readiness (/ready, and the causes the status headline reads), and GET /health as each gate's
- * original service answered it (HealthDeclaration): with one hosted gate that declares one,
- * /health is that answer; otherwise {"status":"ok"}, since no single original answered for
- * several services. /health/{gate} is always that gate's answer, and a gate whose original served
- * health on a port of its own (P2.7) gets a listener there that answers GET /health only.
+ * Readiness, and GET /health as each gate's original service answered it: one hosted gate's
+ * declared answer, else {"status":"ok"} (no original answered for several services at once);
+ * /health/{gate} always, and on a gate's own health port (P2.7) GET /health only.
  */
 import { createServer, type Server } from 'node:http';
 import type { FastifyInstance, FastifyReply } from 'fastify';

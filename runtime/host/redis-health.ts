@@ -11,10 +11,9 @@ export interface RedisFault {
 }
 
 /**
- * Probes Redis with a PING and a small write of our own key, so /ready turns 503 while Redis is
- * unreachable, stalled (no answer within REDIS_STALL_MS: DEBUG SLEEP, a long script) or refusing
- * writes (OOM, a read-only replica, a failed disk save), even while every gate is idle. Commits
- * report their own refusals here too.
+ * Probes Redis with a PING and a write of our own key, so /ready turns 503 while Redis is
+ * unreachable, stalled (DEBUG SLEEP, a long script) or refusing writes (OOM, a read-only replica,
+ * a failed disk save), even while every gate is idle. Commits report their refusals here too.
  */
 export class RedisHealth {
   private timer: NodeJS.Timeout | undefined;

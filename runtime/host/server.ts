@@ -32,8 +32,7 @@ const isProbe = (url: string) => url === '/ready' || url === '/health' || url.st
 /** Builds the HTTP surface without listening (tests inject()). */
 export async function buildServer(options: ServerOptions): Promise<FastifyInstance> {
   const idleMs = options.config.HTTP_IDLE_TIMEOUT_MS;
-  // A client that stops reading (or never finishes its request) holds a socket and its queued
-  // responses: cut it off after idleMs without traffic rather than let such clients pile up.
+  // A client that stops reading (or never finishes its request) is cut off after idleMs.
   const app = Fastify({ logger: false, requestTimeout: idleMs, keepAliveTimeout: Math.min(5000, idleMs) });
   limitInFlight(app, options.config.HTTP_MAX_IN_FLIGHT);
   // Node leaves a timed-out socket open while a response on it is still unsent, which is exactly

@@ -4,9 +4,8 @@ import type { ScheduledJob } from '../engine/effects.js';
 import type { JobSink } from '../engine/settle.js';
 
 /**
- * Options of every job ctx.schedule adds. A job completes only once its outputs committed; one
- * that threw has not (the process stopped, its commit kept conflicting), so BullMQ tries it again
- * rather than drop, say, a cooldown_expired for good. The newest 1000 completed jobs are kept so
+ * A job that threw has not committed (the process stopped, its commit kept conflicting): BullMQ
+ * tries it again rather than drop, say, a cooldown_expired for good. Completed jobs are kept so
  * adding one again under the same jobId stays a no-op.
  */
 export const scheduledJobOptions = {
@@ -17,10 +16,9 @@ export const scheduledJobOptions = {
 } as const satisfies JobsOptions;
 
 /**
- * The process's BullMQ queues by name, each opened on first use, with BullMQ loaded only on first
- * need (some 5-6 MiB of heap, docs/performance.md "Memory"): before a gate with a schedule or
- * queue trigger starts, or else on the first commit that scheduled a job. Until then no queue is
- * open, and /metrics and the dashboard show none.
+ * The process's BullMQ queues, each opened on first use, with BullMQ (5-6 MiB of heap) loaded
+ * only before a gate with a schedule or queue trigger starts, or else on the first commit that
+ * scheduled a job. Until then no queue is open, and /metrics and the dashboard show none.
  */
 export class JobQueues implements JobSink {
   private readonly queues = new Map<string, Queue>();

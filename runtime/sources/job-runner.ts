@@ -18,9 +18,8 @@ export interface JobRunnerDeps extends SourceDeps {
 }
 
 /**
- * Runs a handler on BullMQ jobs: a job scheduler's ticks (one job per tick, so one replica
- * computes it) or jobs other handlers scheduled; a job is complete only after its commit. The
- * scheduler is registered again whenever it disappears (FLUSHALL, a removal in the dashboard).
+ * Runs a handler on a job scheduler's ticks (one job per tick, so one replica computes it) or on
+ * jobs other handlers scheduled; a job is complete only after its commit.
  */
 export class JobRunner {
   private worker: Worker | undefined;
@@ -169,11 +168,10 @@ export interface JobBatchEnv {
 }
 
 /**
- * Jobs BullMQ hands a worker at once are committed as one batch, as a stream read is: a commit a
- * job would cost twice the CPU and hold due jobs near their floor. Commits stay one at a time
- * (WATCH and MULTI are per connection). A batch left partly uncommitted fails every job of it:
- * BullMQ runs them again, and those that did commit are found done by their done keys. Returns
- * `run`: handles and commits one job's delivery with whatever other jobs are in hand.
+ * `run(delivery)`: the job committed with the others in hand as one batch (a commit a job would
+ * cost twice the CPU), one commit at a time (WATCH is per connection). A batch left partly
+ * uncommitted fails every job of it: BullMQ runs them again, and those that did commit are found
+ * done by their done keys.
  */
 export function jobBatcher(env: JobBatchEnv): (delivery: Delivery) => Promise<JobBatchResult> {
   const waiting: { readonly delivery: Delivery; readonly settle: (result: JobBatchResult) => void }[] = [];

@@ -36,9 +36,8 @@ export interface StreamConsumerDeps extends SourceDeps {
 }
 
 /**
- * Consumes one stream for one handler: XREADGROUP of new and own pending entries, XAUTOCLAIM of
- * entries dead consumers left, the group's lifecycle, and the loop that runs the pipeline over
- * each batch. One batch in hand at a time (two where readsOwnWrites is false: one handled while
+ * Consumes one stream for one handler: new, own pending and reclaimed entries, the group's
+ * lifecycle, and one batch in hand at a time (two where readsOwnWrites is false: one handled while
  * the previous commits). Every command has its connection's timeout: none holds the loop forever.
  */
 export class StreamConsumer {
@@ -283,10 +282,9 @@ export class StreamConsumer {
   }
 
   /**
-   * Creates the group again after it disappeared (FLUSHALL, a restart without persistence,
-   * XGROUP DESTROY), starting where the last commit recorded, or before the oldest entry this
-   * consumer still holds if earlier: nothing acknowledged is handled again, nothing unacknowledged
-   * skipped. A stream that is gone too starts afresh from 0.
+   * Creates a lost group again (FLUSHALL, XGROUP DESTROY) where the last commit recorded, or before
+   * the oldest entry still held if earlier: nothing acknowledged is handled again, nothing
+   * unacknowledged skipped. A stream that is gone too starts afresh from 0.
    */
   private async recreateGroup(): Promise<void> {
     const { commands, metrics, handler } = this.deps;
@@ -321,9 +319,8 @@ export class StreamConsumer {
   }
 
   /**
-   * Removes consumers idle past DEPARTED_CONSUMER_IDLE_MS with nothing pending: every restart
-   * names a new consumer (host-pid), and old names would stay for good. A live consumer re-reads
-   * every BLOCK_MS, never that idle; check and removal are one script, so a consumer that took an
+   * Removes consumers idle past DEPARTED_CONSUMER_IDLE_MS (every restart names a new one; a live
+   * one re-reads every BLOCK_MS) with nothing pending, in one script, so a consumer that took an
    * entry in between keeps it.
    */
   private async removeDepartedConsumers(): Promise<void> {
