@@ -39,40 +39,36 @@ export async function readBacklog(redis: RedisClient, consumers: readonly Consum
 const BACKLOG_REFRESH_MS = 2000;
 
 /** Refreshes the backlog into gauges and a snapshot, so /ready reads it synchronously and a slow XINFO never delays a probe. */
-export class BacklogMonitor {
-  private latest: readonly GroupBacklog[] = [];
-  private timer: NodeJS.Timeout | undefined;
-
-  constructor(
-    private readonly redis: RedisClient,
-    private readonly consumers: () => readonly ConsumerState[],
-    private readonly gauges: { pending: Gauge<'handler'>; lag: Gauge<'handler'> },
-  ) {}
-
-  get snapshot(): readonly GroupBacklog[] {
-    return this.latest;
-  }
-
-  start(): void {
-    const tick = () => void this.refresh().catch(() => undefined);
-    tick();
-    this.timer = setInterval(tick, BACKLOG_REFRESH_MS);
-    this.timer.unref();
-  }
-
-  stop(): void {
-    clearInterval(this.timer);
-  }
-
-  private async refresh(): Promise<void> {
-    if (this.redis.status !== 'ready') return;
-    this.latest = await readBacklog(this.redis, this.consumers());
-    for (const b of this.latest) {
-      this.gauges.pending.set({ handler: b.handler }, b.pending);
-      if (b.lag !== null) this.gauges.lag.set({ handler: b.handler }, b.lag);
+export function backlogMonitor(
+  redis: RedisClient,
+  consumers: () => readonly ConsumerState[],
+  gauges: { pending: Gauge<'handler'>; lag: Gauge<'handler'> },
+) {
+  let latest: readonly GroupBacklog[] = [];
+  let timer: NodeJS.Timeout | undefined;
+  const refresh = async (): Promise<void> => {
+    if (redis.status !== 'ready') return;
+    latest = await readBacklog(redis, consumers());
+    for (const b of latest) {
+      gauges.pending.set({ handler: b.handler }, b.pending);
+      if (b.lag !== null) gauges.lag.set({ handler: b.handler }, b.lag);
     }
-  }
+  };
+  return {
+    get snapshot(): readonly GroupBacklog[] {
+      return latest;
+    },
+    start(): void {
+      const tick = () => void refresh().catch(() => undefined);
+      tick();
+      timer = setInterval(tick, BACKLOG_REFRESH_MS);
+      timer.unref();
+    },
+    stop: () => clearInterval(timer),
+  };
 }
+
+export type BacklogMonitor = ReturnType<typeof backlogMonitor>;
 
 export type MetricsQueue = Pick<Queue, 'name' | 'exportPrometheusMetrics'>;
 

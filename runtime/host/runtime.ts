@@ -8,7 +8,7 @@ import { createRegistry, promMetricFactory, runtimeMetrics } from '../engine/met
 import { PeriodicRefresh } from '../engine/refresh.js';
 import { JobQueues } from '../sources/job-queues.js';
 import type { Env } from '../../schemas/env.js';
-import { BacklogMonitor } from './backlog.js';
+import { backlogMonitor } from './backlog.js';
 import { loadConfiguration, type RuntimeConfig } from './config.js';
 import { hostGates, type ConsumerState, type HostedHandler } from './gates.js';
 import { gateProbes, listenHealthPorts, readiness, readinessCauses, type ReadinessCauses } from './health.js';
@@ -72,7 +72,7 @@ export async function createRuntime(options: RuntimeOptions) {
   );
   const { committerFactory } = options;
   const gates = await hostGates({ hosted, config, connections, jobs, health, metrics, logger, now, committerFactory });
-  const backlog = new BacklogMonitor(commands, () => gates.consumers(), { pending: metrics.consumerPending, lag: metrics.consumerLag });
+  const backlog = backlogMonitor(commands, () => gates.consumers(), { pending: metrics.consumerPending, lag: metrics.consumerLag });
   const refresh = new PeriodicRefresh(hosted, commands as unknown as RedisReader, logger, now);
 
   let started = false;

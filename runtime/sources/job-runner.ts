@@ -25,6 +25,8 @@ export class JobRunner {
   private worker: Worker | undefined;
   readonly trigger: ScheduleTrigger<unknown> | QueueTrigger;
   private readonly schedulerId: string;
+  /** A schedule's ticks one by one. */
+  private readonly concurrency: number;
   private readonly pipeline: SourcePipeline;
   private readonly runBatched: (delivery: Delivery) => Promise<JobBatchResult>;
   private schedulerTimer: NodeJS.Timeout | undefined;
@@ -33,6 +35,7 @@ export class JobRunner {
   constructor(private readonly deps: JobRunnerDeps) {
     this.trigger = deps.handler.trigger as ScheduleTrigger<unknown> | QueueTrigger;
     this.schedulerId = `${deps.handler.name}:tick`;
+    this.concurrency = this.trigger.kind === 'queue' ? deps.config.JOB_CONCURRENCY : 1;
     this.pipeline = new SourcePipeline(deps, {
       bindings: { queue: this.trigger.queue },
       logFields: (meta) => ({ job: meta.id }),
@@ -48,11 +51,6 @@ export class JobRunner {
       commit: (batch) => this.pipeline.commit(batch),
       maxBatch: this.concurrency,
     });
-  }
-
-  /** A schedule's ticks one by one. */
-  get concurrency(): number {
-    return this.trigger.kind === 'queue' ? this.deps.config.JOB_CONCURRENCY : 1;
   }
 
   get isConsuming(): boolean {
