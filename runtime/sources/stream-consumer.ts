@@ -55,7 +55,7 @@ export class StreamConsumer {
   private readonly held = new Set<string>();
   private consecutiveErrors = 0;
   private lastError: string | undefined;
-  /** The last pass of the read loop, blocking read included (P2.7's last_loop_ms). */
+  /** How long the last pass of the read loop took, blocking read included (P2.7's last_loop_ms). */
   lastLoopMs = 0;
 
   constructor(private readonly deps: StreamConsumerDeps) {
