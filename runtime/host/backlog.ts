@@ -7,9 +7,8 @@ export interface GroupBacklog {
   readonly handler: string;
   readonly stream: string;
   readonly group: string;
-  /** Entries delivered to a consumer and not yet acknowledged. */
   readonly pending: number;
-  /** Entries not yet delivered to the group; null when Redis cannot tell (after XDEL, or Redis < 7). */
+  /** Null when Redis cannot tell (after XDEL, or Redis < 7). */
   readonly lag: number | null;
 }
 
@@ -37,57 +36,46 @@ export async function readBacklog(redis: RedisClient, consumers: readonly Consum
   );
 }
 
-/**
- * Refreshes the backlog every intervalMs into gauges and a snapshot for /ready, so readiness
- * stays a cheap synchronous read and a slow XINFO never delays a probe.
- */
-export class BacklogMonitor {
-  private latest: readonly GroupBacklog[] = [];
-  private timer: NodeJS.Timeout | undefined;
+const BACKLOG_REFRESH_MS = 2000;
 
-  constructor(
-    private readonly redis: RedisClient,
-    private readonly consumers: () => readonly ConsumerState[],
-    private readonly gauges: { pending: Gauge<'handler'>; lag: Gauge<'handler'> },
-    private readonly intervalMs = 2000,
-  ) {}
-
-  get snapshot(): readonly GroupBacklog[] {
-    return this.latest;
-  }
-
-  start(): void {
-    const tick = () => void this.refresh().catch(() => undefined);
-    tick();
-    this.timer = setInterval(tick, this.intervalMs);
-    this.timer.unref();
-  }
-
-  stop(): void {
-    clearInterval(this.timer);
-  }
-
-  private async refresh(): Promise<void> {
-    if (this.redis.status !== 'ready') return;
-    this.latest = await readBacklog(this.redis, this.consumers());
-    for (const b of this.latest) {
-      this.gauges.pending.set({ handler: b.handler }, b.pending);
-      if (b.lag !== null) this.gauges.lag.set({ handler: b.handler }, b.lag);
+/** Refreshes the backlog into gauges and a snapshot, so /ready reads it synchronously and a slow XINFO never delays a probe. */
+export function backlogMonitor(
+  redis: RedisClient,
+  consumers: () => readonly ConsumerState[],
+  gauges: { pending: Gauge<'handler'>; lag: Gauge<'handler'> },
+) {
+  let latest: readonly GroupBacklog[] = [];
+  let timer: NodeJS.Timeout | undefined;
+  const refresh = async (): Promise<void> => {
+    if (redis.status !== 'ready') return;
+    latest = await readBacklog(redis, consumers());
+    for (const b of latest) {
+      gauges.pending.set({ handler: b.handler }, b.pending);
+      if (b.lag !== null) gauges.lag.set({ handler: b.handler }, b.lag);
     }
-  }
+  };
+  return {
+    get snapshot(): readonly GroupBacklog[] {
+      return latest;
+    },
+    start(): void {
+      const tick = () => void refresh().catch(() => undefined);
+      tick();
+      timer = setInterval(tick, BACKLOG_REFRESH_MS);
+      timer.unref();
+    },
+    stop: () => clearInterval(timer),
+  };
 }
 
-/** A queue as far as its metrics go. */
+export type BacklogMonitor = ReturnType<typeof backlogMonitor>;
+
 export type MetricsQueue = Pick<Queue, 'name' | 'exportPrometheusMetrics'>;
 
 /**
- * BullMQ's own metrics (Queue.exportPrometheusMetrics: bullmq_job_count by state, and the
- * completed and failed totals the workers record) for every queue, as one block of Prometheus
- * text to append to /metrics. Each queue's export repeats the HELP and TYPE lines, which
- * Prometheus refuses ("second HELP line"), so the families are merged: one HELP, one TYPE, then
- * every queue's samples together. A family the registry already exposes (`registered`) is left
- * out. A queue that cannot answer within `timeoutMs` (its Redis may be down) leaves a comment
- * instead of holding up the scrape, whose runtime metrics (quantum_gates_redis_up) matter most just then.
+ * Every queue's exportPrometheusMetrics() as one block for /metrics, families merged (Prometheus
+ * refuses a second HELP line) and those the registry has left out. A queue that cannot answer in
+ * `timeoutMs` leaves a comment rather than hold up the scrape, when quantum_gates_redis_up matters.
  */
 export async function queueMetricsText(
   queues: readonly MetricsQueue[],
@@ -107,7 +95,6 @@ export async function queueMetricsText(
       if (name === undefined || options.registered(name)) continue; // blank lines, other comments
       let family = families.get(name);
       if (!family) families.set(name, (family = []));
-      // Every queue repeats the HELP and TYPE lines; the first queue's come first and once.
       if (!line.startsWith('#') || !family.includes(line)) family.push(line);
     }
   });

@@ -4,8 +4,12 @@ import { ConfigError, envBool, envChoice, envInt, parseEnv, problemCollector, ty
 import type { AnyHandler } from '../contract/handler.js';
 
 const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+const hostPorts = z
+  .string()
+  .regex(/^[^\s,:]+:\d+(,[^\s,:]+:\d+)*$/, 'must be host:port[,host:port...]')
+  .optional();
 
-/** Runtime settings shared by every handler. Handler settings live with each handler. */
+/** Runtime settings shared by every handler (README.md's table says what each means); handler settings live with each handler. */
 export const runtimeEnvSchema = z.object({
   REDIS_URL: z
     .string()
@@ -15,79 +19,46 @@ export const runtimeEnvSchema = z.object({
   REDIS_HOST: z.string().optional(),
   REDIS_PORT: envInt(6379, 1).refine((p) => p <= 65535, 'must be a port number (1-65535)'),
   REDIS_DB: envInt(0, 0),
-  /** Comma-separated host:port seeds; when set, the runtime talks to a Redis Cluster. */
-  REDIS_CLUSTER_NODES: z
-    .string()
-    .regex(/^[^\s,:]+:\d+(,[^\s,:]+:\d+)*$/, 'must be host:port[,host:port...]')
-    .optional(),
-  /** Comma-separated host:port of Redis Sentinels; the runtime follows the master they name. */
-  REDIS_SENTINELS: z
-    .string()
-    .regex(/^[^\s,:]+:\d+(,[^\s,:]+:\d+)*$/, 'must be host:port[,host:port...]')
-    .optional(),
+  REDIS_CLUSTER_NODES: hostPorts,
+  REDIS_SENTINELS: hostPorts,
   REDIS_SENTINEL_NAME: z.string().min(1).default('mymaster'),
-  /** `npm start` only: always run on a private redis-server of its own, never on one already answering. */
   REDIS_PRIVATE: envBool(false),
   /** Password of the Redis server (with REDIS_HOST or REDIS_SENTINELS; REDIS_URL carries its own). */
   REDIS_PASSWORD: z.string().optional(),
-  /** Bound on the start-up check that Redis answers as configured (connect, AUTH, SELECT, PING). */
   REDIS_CONNECT_TIMEOUT_MS: envInt(5000, 100),
   HOST: z.string().default('127.0.0.1'),
   PORT: envInt(8080, 0).refine((p) => p <= 65535, 'must be a port number (0-65535)'),
-  /** Comma-separated handler names; empty means all. */
   HANDLERS: z.string().optional(),
   DLQ_STREAM: z.string().min(1).default('quantum:stream:dlq'),
   DLQ_MAXLEN: envInt(100_000, 0),
-  /** Approximate MAXLEN for output streams; 0 keeps everything. */
   STREAM_MAXLEN: envInt(100_000, 0),
   BATCH_SIZE: envInt(500, 1),
   BLOCK_MS: envInt(1000, 1),
-  /** An entry pending longer than this with another consumer is presumed abandoned and reclaimed. */
   CLAIM_IDLE_MS: envInt(30_000, 100),
   CLAIM_INTERVAL_MS: envInt(5_000, 50),
-  /**
-   * A consumer with nothing pending that has not read for this long has departed (a restart gives
-   * each process a new name) and is removed from its group; 0 keeps every consumer.
-   */
   DEPARTED_CONSUMER_IDLE_MS: envInt(3_600_000, 0),
   /** An entry delivered more often than this (a message that kills its consumer) is dead-lettered. */
   MAX_DELIVERIES: envInt(10, 1),
   CONSUMER_NAME: z.string().min(1).default(`${hostname()}-${process.pid}`),
   SHUTDOWN_TIMEOUT_MS: envInt(10_000, 0),
-  /** Every Redis command of the runtime settles within this (a blocking read: BLOCK_MS plus this). */
   COMMAND_TIMEOUT_MS: envInt(5_000, 100),
-  /** Redis counts as stalled when a health probe gets no answer within this. */
   REDIS_STALL_MS: envInt(2_000, 100),
-  /** A hosted gate that has neither read nor committed for this long is reported not ready. */
   HEARTBEAT_TIMEOUT_MS: envInt(15_000, 1_000),
-  /** The cap of the backoff between attempts to commit a batch Redis refuses. */
   COMMIT_BACKOFF_MAX_MS: envInt(5_000, 10),
   LOG_LEVEL: envChoice(logLevels, 'info'),
-  /** auto: readable lines on a terminal, JSON under systemd and into files or pipes. */
   LOG_FORMAT: envChoice(['auto', 'json', 'pretty'], 'auto'),
-  /** An identical warning or error is written once per this window, with how often it came (0: every time). */
   LOG_REPEAT_WINDOW_MS: envInt(60_000, 0),
-  /**
-   * Jobs of a queue (cooldown expiries, outcome samples) a process runs at once; those in hand
-   * together commit as one batch (runtime/job-batch.ts). A schedule's ticks run one at a time.
-   */
   JOB_CONCURRENCY: envInt(64, 1),
   /** BullMQ key prefix; on Redis Cluster use a hash tag such as {quantum}. */
   BULLMQ_PREFIX: z.string().min(1).default('bull'),
-  /** GET /status answers from a read at most this old, so many readers cost one read (0: read every time). */
   STATUS_CACHE_MS: envInt(1000, 0),
-  /** An HTTP connection with no traffic either way for this long is closed (a client that stopped reading). */
   HTTP_IDLE_TIMEOUT_MS: envInt(10_000, 100),
-  /** At most this many operator requests (status, dashboard, API) are served at once; more get 503. */
   HTTP_MAX_IN_FLIGHT: envInt(64, 1),
   /** Under-pressure: answer 503 when the event loop lags more than this. */
   MAX_EVENT_LOOP_DELAY_MS: envInt(1000, 0),
 });
 
-/**
- * What ioredis would otherwise throw on with a stack trace that prints the URL, or silently
- * read differently (a path that is not a database number). The messages never echo the value.
- */
+/** What ioredis would throw on with a stack trace printing the URL, or read differently; never echoes the value. */
 function checkRedisUrl(value: string, ctx: z.RefinementCtx): void {
   if (!/^rediss?:\/\//.test(value)) return; // the regex above names that one
   let url: URL;
@@ -144,7 +115,6 @@ export function loadConfiguration(
   return { config: config!, hosted }; // parsed: else throwIfAny threw
 }
 
-/** Picks the handlers named in HANDLERS (comma-separated), or all of them when it is empty. */
 function selectHandlers(all: readonly AnyHandler[], spec: string | undefined): AnyHandler[] {
   if (spec === undefined || spec.trim() === '') return [...all];
   const names = spec

@@ -1,23 +1,19 @@
 import { TransactionCommitter, type Committer } from '../engine/commit.js';
 import { ClusterCommitter } from '../engine/cluster-commit.js';
-import type { RootLogger } from '../engine/logger.js';
-import type { RuntimeMetrics } from '../engine/metrics.js';
 import type { AnyHandler } from '../contract/handler.js';
 import type { JobQueues } from '../sources/job-queues.js';
 import type { JobRunner } from '../sources/job-runner.js';
+import type { SourceDeps } from '../sources/pipeline.js';
 import { StreamConsumer } from '../sources/stream-consumer.js';
 import type { RuntimeConfig } from './config.js';
 import type { Connections, RedisClient } from './redis.js';
-import type { RedisHealth } from './redis-health.js';
 
-/** A handler as the runtime hosts it: its parsed config and its live metrics. */
 export interface HostedHandler {
   readonly handler: AnyHandler;
   readonly config: unknown;
   readonly metrics: object;
 }
 
-/** Where a hosted gate reads from and whether it does now. */
 export interface ConsumerState {
   readonly handler: string;
   readonly source: string;
@@ -25,25 +21,19 @@ export interface ConsumerState {
   readonly consuming: boolean;
 }
 
-export interface GateDeps {
+export interface GateDeps extends Pick<SourceDeps, 'config' | 'health' | 'metrics' | 'logger' | 'now'> {
   readonly hosted: readonly HostedHandler[];
-  readonly config: RuntimeConfig;
   readonly connections: Connections;
   readonly jobs: JobQueues;
-  readonly health: RedisHealth;
-  readonly metrics: RuntimeMetrics;
-  readonly logger: RootLogger;
-  readonly now: () => number;
   readonly committerFactory: ((connection: RedisClient, config: RuntimeConfig) => Committer) | undefined;
 }
 
-/** The hosted gates' consumers and job runners, one per gate, in the order of `hosted`. */
+/** One consumer or job runner per hosted gate, in the order of `hosted`. */
 export type HostedGates = Awaited<ReturnType<typeof hostGates>>;
 
 export async function hostGates(deps: GateDeps) {
   const { hosted, config, connections, jobs } = deps;
-  // BullMQ and the job runner are loaded only for a gate fed by a queue or a schedule; a process
-  // of stream gates alone loads BullMQ on its first ctx.schedule, if ever (job-queues.ts).
+  // BullMQ is loaded here only for a gate fed by a queue or a schedule (job-queues.ts).
   const jobSources = hosted.some((h) => h.handler.trigger.kind !== 'stream')
     ? await Promise.all([import('../sources/job-runner.js'), jobs.load()])
     : undefined;
@@ -77,7 +67,6 @@ export async function hostGates(deps: GateDeps) {
         recordsCursor: !config.REDIS_CLUSTER_NODES && deps.committerFactory === undefined,
       });
     }
-    // Loaded above whenever a hosted gate's trigger is not a stream.
     const [{ JobRunner: Runner }, bullJobs] = jobSources!;
     return new Runner({ ...common, bullConnection: connections.bull, jobs: bullJobs });
   });
@@ -88,24 +77,18 @@ export async function hostGates(deps: GateDeps) {
       workers.map((w, i) =>
         w instanceof StreamConsumer
           ? { handler: nameOf(i), source: w.stream, group: w.group, consuming: w.isConsuming }
-          : { handler: nameOf(i), source: `bullmq:${w.queueName}`, consuming: w.isConsuming },
+          : { handler: nameOf(i), source: `bullmq:${w.trigger.queue}`, consuming: w.isConsuming },
       ),
-    /** Each gate not making progress by a fault of its own. */
     faults: () =>
       workers.flatMap((w, i) => {
         const fault = w.fault(config.HEARTBEAT_TIMEOUT_MS);
         return fault ? [[nameOf(i), fault] as const] : [];
       }),
-    /** How long the gate's last read-and-commit pass took (0 for a job runner). */
     lastLoopMs: (i: number) => {
       const worker = workers[i];
       return worker instanceof StreamConsumer ? worker.lastLoopMs : 0;
     },
-    /**
-     * Starts every gate at once: each start is a few round trips to Redis (its group, its
-     * scheduler, its BullMQ worker's connections). Every start settles before this returns, so a
-     * stop after a failed start finds none still under way; the error names each gate that failed.
-     */
+    /** Starts every gate at once; all settle before this returns, so a stop after a failed start finds none under way. */
     async start(): Promise<void> {
       const settled = await Promise.allSettled(workers.map((w) => w.start()));
       const failed = settled.flatMap((result, i) =>
@@ -115,7 +98,6 @@ export async function hostGates(deps: GateDeps) {
       const message = failed.map(({ gate, error }) => `${gate} did not start: ${error instanceof Error ? error.message : String(error)}`);
       throw new Error(message.join('; '), { cause: failed[0]!.error });
     },
-    /** Stops reading and commits the batches in hand. */
     async stop(): Promise<void> {
       await Promise.all(workers.map((w) => w.stop()));
     },

@@ -1,15 +1,7 @@
 /**
- * Readiness (/ready, and the causes the status headline reads), and GET /health as each gate's
- * original service answered it: a gate declares its answer (HealthDeclaration); the runtime
- * serves it and knows no gate:
- *
- * - one hosted gate with a declared answer (a per-gate deployment): /health is that answer;
- * - none, or several (the all-in-one process): /health is the runtime's liveness body
- *   {"status":"ok"}, since no single original answered for several services at once;
- * - always: /health/{gate} is that gate's declared answer, so the all-in-one process still
- *   offers every original body, and /ready gives the runtime's own readiness details;
- * - a gate whose original served health on a port of its own (P2.7's P27_HEALTH_PORT) gets a
- *   listener there that answers GET /health exactly and nothing else, as that server did.
+ * Readiness, and GET /health as each gate's original service answered it: one hosted gate's
+ * declared answer, else {"status":"ok"} (no original answered for several services at once);
+ * /health/{gate} always, and on a gate's own health port (P2.7) GET /health only.
  */
 import { createServer, type Server } from 'node:http';
 import type { FastifyInstance, FastifyReply } from 'fastify';
@@ -27,7 +19,6 @@ const HEALTH_PING_TIMEOUT_MS = 1000;
 /** What keeps the runtime from being ready; all empty while /ready answers 200. */
 export interface ReadinessCauses {
   readonly starting: boolean;
-  /** Redis's fault as the health probe tracks it, with the time it began. */
   readonly redis: RedisFault | undefined;
   /** Each hosted gate that is not making progress: a fault of its own, or not consuming. */
   readonly gates: readonly { readonly gate: string; readonly cause: string; readonly since: number | null }[];
@@ -38,7 +29,6 @@ export interface Readiness {
   readonly checks: Readonly<Record<string, boolean | string | number>>;
 }
 
-/** What the model of progress reads: the start, Redis's health, the gates, their backlog. */
 export interface ProgressSources {
   started(): boolean;
   readonly health: RedisHealth;
@@ -46,10 +36,7 @@ export interface ProgressSources {
   readonly backlog: BacklogMonitor;
 }
 
-/**
- * Whether each hosted gate can make progress, and why not: the one model /ready answers from and
- * the status page's headline reads. Redis comes before the gates: its state explains theirs.
- */
+/** Why the gates cannot make progress: what /ready and the status headline read. Redis first: it explains the gates. */
 export function readinessCauses({ started, health, gates }: ProgressSources): ReadinessCauses {
   return {
     starting: !started(),
@@ -99,7 +86,6 @@ export interface GateProbes {
 export interface GateHealth {
   readonly name: string;
   answer(): Promise<HttpAnswer>;
-  /** A port of its own, or undefined. */
   readonly port: number | undefined;
 }
 
@@ -115,13 +101,13 @@ async function answerOf(gate: GateHealth): Promise<HttpAnswer> {
   }
 }
 
-/** A declared answer as declared: its headers, and its body as bytes (Fastify adds a charset to a text type sent as a string). */
+/** A declared answer as declared; the body as bytes, since Fastify adds a charset to a text type sent as a string. */
 export function send(reply: FastifyReply, answer: HttpAnswer) {
   for (const [name, value] of Object.entries(answer.headers ?? {})) void reply.header(name, value);
   return reply.code(answer.status).header('content-type', answer.contentType).send(Buffer.from(answer.body));
 }
 
-/** GET /health and /health/{gate} (the rules above), and GET /ready: the model's answer, 503 under pressure too. */
+/** GET /health, /health/{gate} and /ready (503 under pressure too). */
 export function registerHealthRoutes(app: FastifyInstance, gates: readonly GateHealth[], readiness: () => Readiness): void {
   const only = gates.length === 1 ? gates[0]! : undefined;
   app.get('/health', async (_request, reply) => send(reply, only ? await answerOf(only) : livenessAnswer));
@@ -138,11 +124,7 @@ export function registerHealthRoutes(app: FastifyInstance, gates: readonly GateH
   });
 }
 
-/**
- * One listener per gate that declared a port: GET exactly "/health" (the path as sent, a query
- * string makes it another path) answers, any other path is a 404 with no body, and a method
- * other than GET a 501, as Python's BaseHTTPRequestHandler did.
- */
+/** As Python's BaseHTTPRequestHandler answered: GET exactly "/health" (no query string), else 404 with no body, 501 for another method. */
 export async function listenHealthPorts(gates: readonly GateHealth[], host: string): Promise<Server[]> {
   const servers: Server[] = [];
   for (const gate of gates) {
@@ -167,14 +149,7 @@ export async function listenHealthPorts(gates: readonly GateHealth[], host: stri
   return servers;
 }
 
-export async function closeServers(servers: readonly Server[]): Promise<void> {
-  await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
-}
-
-/**
- * The gates' declared /health answers and, where one gate stands for its original service alone,
- * its own /metrics text (see MetricsDeclaration), each given the probe its declaration reads.
- */
+/** The gates' declared /health answers and, where one gate stands alone, its own /metrics text (MetricsDeclaration). */
 export function gateProbes(
   sources: Omit<ProgressSources, 'started' | 'health'> & { hosted: readonly HostedHandler[]; commands: RedisClient; registry: Registry },
 ): GateProbes {

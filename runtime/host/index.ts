@@ -1,15 +1,10 @@
 /**
- * The runtime as the application sees it, and the only runtime module `app/` and `cli/` may
- * import (ESLint and test/unit/boundaries.test.ts hold it): start a runtime over the chosen
- * gates, its settings and connections, what the status document reads of it (readiness causes,
- * backlog), and the few contract and engine names the operator CLI reads records with. The rest
- * of runtime/ is how these are kept; an application need for more widens this list, deliberately.
+ * The only runtime module `app/` and `cli/` may import (ESLint and test/unit/boundaries.test.ts
+ * hold it); an application need for more widens this list, deliberately.
  */
 export { createRuntime, type RuntimeServices } from './runtime.js';
 export type { ReadinessCauses } from './health.js';
 export { loadConfiguration, parseRuntimeConfig, type RuntimeConfig } from './config.js';
-// The pre-flight check and the CLI open clients of their own on the runtime's Redis settings;
-// the status document reads the backlog, within a time limit (withTimeout).
 export { createRedisClient, describeRedis, isReady, redactSecrets, TimeoutError, withTimeout, type RedisClient } from './redis.js';
 export { readBacklog, type GroupBacklog } from './backlog.js';
 export type { RedisFault } from './redis-health.js';

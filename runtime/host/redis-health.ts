@@ -6,29 +6,26 @@ import { classifyRedisError } from '../engine/redis-errors.js';
 /** Why Redis cannot serve the gates right now, as /ready reports it. */
 export interface RedisFault {
   readonly cause: 'unreachable' | 'stalled' | 'writes_refused';
-  /** When the fault began (ms since the epoch). */
-  readonly since: number;
+  readonly since: number; // ms since the epoch
   readonly detail: string;
 }
 
 /**
- * Probes Redis every interval with a PING and a small write of our own key, so /ready turns 503
- * while Redis is unreachable, stalled (a probe unanswered within REDIS_STALL_MS: DEBUG SLEEP, a long
- * script, a saturated server) or refusing writes (OOM at maxmemory, a read-only replica, a failed
- * disk save), even while every gate is idle. Commits report their own refusals here too.
+ * Probes Redis with a PING and a write of our own key, so /ready turns 503 while Redis is
+ * unreachable, stalled (DEBUG SLEEP, a long script) or refusing writes (OOM, a read-only replica,
+ * a failed disk save), even while every gate is idle. Commits report their refusals here too.
  */
 export class RedisHealth {
   private timer: NodeJS.Timeout | undefined;
-  private probing = false;
-  private inFlight: Promise<void> = Promise.resolve();
+  /** The probe still out, if any. */
+  private inFlight: Promise<void> | undefined;
   /** Until Redis first answered, "unreachable" is the start-up's connecting, not a fault to log. */
   private everHealthy = false;
   private probeStartedAt = 0;
   private probeFault: RedisFault | undefined;
   private commitFault: RedisFault | undefined;
   private reported: string | undefined;
-  /** Whether the state in `reported` was logged (connecting at start-up is not). */
-  private reportedLogged = false;
+  private faultLogged = false;
 
   constructor(
     private readonly client: RedisClient,
@@ -37,22 +34,15 @@ export class RedisHealth {
     private readonly now: () => number,
   ) {}
 
-  private readonly tick = () => void this.probe();
+  private readonly tick = () => void this.probeNow();
 
   start(): void {
-    const tick = this.tick;
-    tick();
+    this.tick();
     // Probe as soon as a connection comes back, so readiness follows it without waiting a period.
-    this.client.on('ready', tick);
+    this.client.on('ready', this.tick);
     // At least once a second, and often enough to notice a stall.
-    this.timer = setInterval(tick, Math.min(1000, this.config.REDIS_STALL_MS));
+    this.timer = setInterval(this.tick, Math.min(1000, this.config.REDIS_STALL_MS));
     this.timer.unref();
-  }
-
-  /** Probes once now, or waits for the probe in flight (the runtime's start awaits it, so /ready is right from the first request). */
-  async probeNow(): Promise<void> {
-    await this.probe();
-    await this.inFlight;
   }
 
   stop(): void {
@@ -60,13 +50,12 @@ export class RedisHealth {
     this.client.off('ready', this.tick);
   }
 
-  /** The current fault, or undefined while Redis answers and accepts writes. */
   get fault(): RedisFault | undefined {
     const { client, now } = this;
     const stallMs = this.config.REDIS_STALL_MS;
     if (!isReady(client))
       return this.remember({ cause: 'unreachable', since: this.probeFault?.since ?? now(), detail: `connection ${client.status}` });
-    if (this.probing && now() - this.probeStartedAt > stallMs) {
+    if (this.inFlight && now() - this.probeStartedAt > stallMs) {
       return this.remember({
         cause: 'stalled',
         since: this.probeStartedAt,
@@ -82,7 +71,7 @@ export class RedisHealth {
     return fault !== undefined && fault.cause !== 'writes_refused';
   }
 
-  /** A commit was refused for a cause that is Redis's, not the batch's (OOM, READONLY, MISCONF). */
+  /** A commit was refused for a cause that is Redis's, not the batch's. */
   noteWriteRefused(detail: string): void {
     this.commitFault ??= { cause: 'writes_refused', since: this.now(), detail };
     this.report();
@@ -102,8 +91,9 @@ export class RedisHealth {
     return this.probeFault;
   }
 
-  private probe(): Promise<void> {
-    if (this.probing) {
+  /** Probes once now, or waits for the probe in flight (the runtime's start awaits it, so /ready is right from the first request). */
+  probeNow(): Promise<void> {
+    if (this.inFlight) {
       this.report(); // a stall is noticed while the probe is still out
       return this.inFlight;
     }
@@ -112,7 +102,6 @@ export class RedisHealth {
       this.remember({ cause: 'unreachable', since: now(), detail: `connection ${client.status}` });
       return Promise.resolve();
     }
-    this.probing = true;
     this.probeStartedAt = now();
     this.inFlight = this.runProbe();
     return this.inFlight;
@@ -136,7 +125,7 @@ export class RedisHealth {
           ? { cause: 'writes_refused', since: this.probeFault?.cause === 'writes_refused' ? this.probeFault.since : now(), detail: message }
           : { cause: 'unreachable', since: this.probeFault?.since ?? now(), detail: message };
     } finally {
-      this.probing = false;
+      this.inFlight = undefined;
       this.report();
     }
   }
@@ -146,10 +135,10 @@ export class RedisHealth {
     const fault = this.fault;
     const key = fault ? `${fault.cause}:${fault.detail.split(' ')[0]}` : undefined;
     if (key === this.reported) return;
-    const wasLogged = this.reported !== undefined && this.reportedLogged;
     this.reported = key;
-    this.reportedLogged = fault !== undefined && (this.everHealthy || fault.cause !== 'unreachable');
-    if (this.reportedLogged) this.logger.error({ cause: fault!.cause, detail: fault!.detail }, 'redis cannot serve the gates');
-    else if (fault === undefined && wasLogged) this.logger.info('redis healthy again');
+    const log = fault !== undefined && (this.everHealthy || fault.cause !== 'unreachable');
+    if (log) this.logger.error({ cause: fault.cause, detail: fault.detail }, 'redis cannot serve the gates');
+    else if (fault === undefined && this.faultLogged) this.logger.info('redis healthy again');
+    this.faultLogged = log;
   }
 }

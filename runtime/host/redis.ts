@@ -7,43 +7,14 @@ import { isReady, waitUntilReady, type RedisClient } from '../engine/connection.
 
 export { isReady, waitUntilReady, type RedisClient } from '../engine/connection.js';
 
-/** Connection roles: each has the retry semantics its job needs. */
-export type ConnectionRole =
-  /** Handler reads and small writes; auto-pipelined so concurrent reads share round trips. */
-  | 'commands'
-  /** XREADGROUP BLOCK needs a connection of its own. */
-  | 'dedicated'
-  /**
-   * A committer's WATCH/MULTI/EXEC: its own connection, which never queues a command while
-   * disconnected, since a WATCH does not survive a reconnect and a queued MULTI would then run
-   * unguarded.
-   */
-  | 'transactions'
-  /** BullMQ's own connection: it requires commands to wait out reconnects rather than fail. */
-  | 'bullmq';
+/**
+ * commands: handler reads, auto-pipelined; dedicated: a blocking XREADGROUP; transactions: a
+ * committer's, queueing nothing while disconnected (a WATCH does not survive a reconnect, and a
+ * queued MULTI would run unguarded); bullmq: BullMQ requires commands to wait out reconnects.
+ */
+export type ConnectionRole = 'commands' | 'dedicated' | 'transactions' | 'bullmq';
 
 const reconnectPause = (times: number) => linear(retryPolicy.reconnectStepMs, times, retryPolicy.reconnectMaxMs);
-
-function baseOptions(role: ConnectionRole, config: RuntimeConfig): RedisOptions {
-  if (role === 'bullmq') return { maxRetriesPerRequest: null, retryStrategy: reconnectPause };
-  return {
-    // Never re-send a command whose reply was lost: a re-sent EXEC could apply twice. The runtime
-    // decides what to redo from the stream's pending list instead.
-    autoResendUnfulfilledCommands: false,
-    // A connection lost with commands in flight rejects them at once (ioredis flushes the
-    // commands left without a reply after this many reconnection attempts; with no auto-resend
-    // they would otherwise be dropped unsettled on reconnect, and a blocking XREADGROUP in flight
-    // during a CLIENT KILL would wait out its command timeout). The loop that sent one then
-    // re-reads its own pending entries.
-    maxRetriesPerRequest: 0,
-    enableAutoPipelining: role === 'commands',
-    retryStrategy: reconnectPause,
-    lazyConnect: false,
-    // Every command settles: a stalled Redis or a reply lost with its connection rejects the
-    // command instead of leaving its caller waiting forever. A blocking read may take BLOCK_MS.
-    commandTimeout: role === 'dedicated' ? config.BLOCK_MS + config.COMMAND_TIMEOUT_MS : config.COMMAND_TIMEOUT_MS,
-  };
-}
 
 function hostPorts(spec: string): { host: string; port: number }[] {
   return spec.split(',').map((node) => {
@@ -52,10 +23,7 @@ function hostPorts(spec: string): { host: string; port: number }[] {
   });
 }
 
-/**
- * A client for the Redis the configuration names: REDIS_CLUSTER_NODES, REDIS_SENTINELS,
- * REDIS_URL, or REDIS_HOST/PORT/DB, in that order. The runtime and the CLI both come here.
- */
+/** A client for REDIS_CLUSTER_NODES, REDIS_SENTINELS, REDIS_URL or REDIS_HOST/PORT/DB, in that order. */
 export function createRedisClient(config: RuntimeConfig, options: RedisOptions, clusterOptions: Partial<ClusterOptions> = {}): RedisClient {
   if (config.REDIS_CLUSTER_NODES) {
     return new Cluster(hostPorts(config.REDIS_CLUSTER_NODES), {
@@ -68,7 +36,6 @@ export function createRedisClient(config: RuntimeConfig, options: RedisOptions, 
   }
   const password = config.REDIS_PASSWORD === undefined ? {} : { password: config.REDIS_PASSWORD };
   if (config.REDIS_SENTINELS) {
-    // ioredis asks the sentinels for the current master and asks again after a failover.
     return new Redis({
       // Follow a failover as soon as the sentinels announce it (a one-shot client turns it off:
       // ioredis's QUIT leaves the detector's sentinel connection open, and the process with it).
@@ -78,8 +45,7 @@ export function createRedisClient(config: RuntimeConfig, options: RedisOptions, 
       sentinels: hostPorts(config.REDIS_SENTINELS),
       name: config.REDIS_SENTINEL_NAME,
       db: config.REDIS_DB,
-      // Leave a demoted master (its writes answer READONLY) for the one the sentinels name;
-      // nothing is re-sent, the runtime decides.
+      // Leave a demoted master (its writes answer READONLY) for the one the sentinels name.
       reconnectOnError: (error: Error) => (error.message.startsWith('READONLY') ? 1 : false),
     });
   }
@@ -87,14 +53,27 @@ export function createRedisClient(config: RuntimeConfig, options: RedisOptions, 
   return new Redis({ ...options, ...password, host: config.REDIS_HOST ?? '127.0.0.1', port: config.REDIS_PORT, db: config.REDIS_DB });
 }
 
-/** Opens the runtime's connection for one role. */
 export function connectRedis(config: RuntimeConfig, role: ConnectionRole, name: string): RedisClient {
-  // On a cluster the committer uses no WATCH (guards are leases), and ioredis Cluster needs its
-  // queue while it discovers the slots.
-  const noQueue = role === 'transactions' && !config.REDIS_CLUSTER_NODES ? { enableOfflineQueue: false } : {};
+  const options: RedisOptions =
+    role === 'bullmq'
+      ? { maxRetriesPerRequest: null, retryStrategy: reconnectPause }
+      : {
+          // A re-sent EXEC could apply twice: the runtime redoes from the stream's pending list.
+          autoResendUnfulfilledCommands: false,
+          // Commands in flight on a lost connection reject at once rather than hang unsettled; the
+          // loop that sent one re-reads its own pending entries.
+          maxRetriesPerRequest: 0,
+          enableAutoPipelining: role === 'commands',
+          retryStrategy: reconnectPause,
+          // Every command settles, even on a stalled Redis; a blocking read may take BLOCK_MS.
+          commandTimeout: role === 'dedicated' ? config.BLOCK_MS + config.COMMAND_TIMEOUT_MS : config.COMMAND_TIMEOUT_MS,
+          // On a cluster the committer uses no WATCH (guards are leases), and ioredis Cluster
+          // needs its queue while it discovers the slots.
+          ...(role === 'transactions' && !config.REDIS_CLUSTER_NODES ? { enableOfflineQueue: false } : {}),
+        };
   return createRedisClient(
     config,
-    { ...baseOptions(role, config), ...noQueue, connectionName: name },
+    { ...options, connectionName: name },
     { clusterRetryStrategy: (times: number) => linear(retryPolicy.clusterReconnectStepMs, times, retryPolicy.clusterReconnectMaxMs) },
   );
 }
@@ -138,12 +117,11 @@ export function redactSecrets(config: RuntimeConfig, text: string): string {
 /** While Redis does not answer at start, the log says so once this often. */
 const WAITING_FOR_REDIS_LOG_MS = 60_000;
 
-/** The process's Redis connections: every one opened here is closed by closeAll(). */
+/** The process's Redis connections; closeAll() closes every one opened here. */
 export type Connections = ReturnType<typeof openConnections>;
 
 export function openConnections(config: RuntimeConfig, metrics: RuntimeMetrics) {
   const all: RedisClient[] = [];
-  /** Opens one more connection of a role (a gate's reader, its committer). */
   const open = (role: ConnectionRole, name: string): RedisClient => {
     const client = connectRedis(config, role, `quantum-gates:${name}`);
     client.on('error', () => undefined); // reconnects are reported by readiness and consumer logs
@@ -162,11 +140,7 @@ export function openConnections(config: RuntimeConfig, metrics: RuntimeMetrics) 
     commands,
     bull,
     open,
-    /**
-     * A Redis that is not up yet when the gates start is waited for like one still loading its
-     * data: the connections retry with backoff, /ready answers 503 (starting), and one line a
-     * minute says what the gates wait for and why. Returns once Redis answers or `stopped` aborts.
-     */
+    /** Until Redis answers (or `stopped`): /ready answers 503 meanwhile, and the log says why once a minute. */
     async waitForRedisAtStart(stopped: AbortSignal, logger: RootLogger, now: () => number): Promise<void> {
       let saidAt: number | undefined;
       while (!isReady(commands) && !stopped.aborted) {
@@ -197,11 +171,7 @@ export class TimeoutError extends Error {
   }
 }
 
-/**
- * `work`, or a TimeoutError after `ms`, whichever comes first; the timer is cleared either way,
- * so a wait that is answered keeps nothing alive. The one timeout of the host's reads (status
- * sections, queue metrics, a gate's health PING, the start-up preflight).
- */
+/** `work`, or a TimeoutError after `ms`; the timer is cleared either way, so an answered wait keeps nothing alive. */
 export function withTimeout<T>(work: Promise<T>, ms: number, message = `no answer within ${ms} ms`): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {

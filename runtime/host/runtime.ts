@@ -8,10 +8,10 @@ import { createRegistry, promMetricFactory, runtimeMetrics } from '../engine/met
 import { PeriodicRefresh } from '../engine/refresh.js';
 import { JobQueues } from '../sources/job-queues.js';
 import type { Env } from '../../schemas/env.js';
-import { BacklogMonitor } from './backlog.js';
+import { backlogMonitor } from './backlog.js';
 import { loadConfiguration, type RuntimeConfig } from './config.js';
 import { hostGates, type ConsumerState, type HostedHandler } from './gates.js';
-import { closeServers, gateProbes, listenHealthPorts, readiness, readinessCauses, type ReadinessCauses } from './health.js';
+import { gateProbes, listenHealthPorts, readiness, readinessCauses, type ReadinessCauses } from './health.js';
 import { describeRedis, openConnections, type RedisClient } from './redis.js';
 import { RedisHealth } from './redis-health.js';
 import { bindNamingSetting, buildServer, gateRoutesPlugin } from './server.js';
@@ -23,20 +23,18 @@ export interface RuntimeServices {
   readonly redis: RedisClient;
   readonly registry: Registry;
   readonly handlers: readonly HostedHandler[];
-  /** Every gate of the list the process was started with, hosted here or not (their status sections read Redis). */
+  /** Every gate of the list, hosted here or not (their status sections read Redis). */
   readonly gateList: readonly AnyHandler[];
-  /** The process's BullMQ queues; BullMQ is loaded only where a gate needs it (job-queues.ts). */
   readonly jobs: JobQueues;
   readonly logger: RootLogger;
   readonly consumers: readonly ConsumerState[];
-  /** Why /ready would answer 503 now, structured (the status page's headline reads it). */
   readinessCauses(): ReadinessCauses;
 }
 
 export interface RuntimeOptions {
   readonly env: Env;
   readonly handlers: readonly AnyHandler[];
-  /** What is running, for quantum_gates_build_info (the application's buildInfo()). */
+  /** For quantum_gates_build_info. */
   readonly build: { readonly version: string; readonly commit: string };
   readonly logger?: RootLogger;
   readonly now?: () => number;
@@ -47,11 +45,7 @@ export interface RuntimeOptions {
 
 export type Runtime = Awaited<ReturnType<typeof createRuntime>>;
 
-/**
- * Hosts the gates the settings select: validates every setting, opens the connections, builds
- * one consumer or job runner per gate, and serves /ready, /metrics, /health and the plugins'
- * routes. Nothing reads or listens before start().
- */
+/** Hosts the gates the settings select, and serves their HTTP surface. Nothing reads or listens before start(). */
 export async function createRuntime(options: RuntimeOptions) {
   const { config, hosted: parsed } = loadConfiguration(options.env, options.handlers);
   const logger =
@@ -76,19 +70,9 @@ export async function createRuntime(options: RuntimeOptions) {
   const jobs = new JobQueues(connections.bull, config.BULLMQ_PREFIX, (queue, error) =>
     logger.warn({ queue, err: error.message }, 'queue error'),
   );
-  const gates = await hostGates({
-    hosted,
-    config,
-    connections,
-    jobs,
-    health,
-    metrics,
-    logger,
-    now,
-    committerFactory: options.committerFactory,
-  });
-  const backlog = new BacklogMonitor(commands, () => gates.consumers(), { pending: metrics.consumerPending, lag: metrics.consumerLag });
-  // The handlers' read-only Redis: the command connection, as stream-consumer.ts gives handlers.
+  const { committerFactory } = options;
+  const gates = await hostGates({ hosted, config, connections, jobs, health, metrics, logger, now, committerFactory });
+  const backlog = backlogMonitor(commands, () => gates.consumers(), { pending: metrics.consumerPending, lag: metrics.consumerLag });
   const refresh = new PeriodicRefresh(hosted, commands as unknown as RedisReader, logger, now);
 
   let started = false;
@@ -126,7 +110,7 @@ export async function createRuntime(options: RuntimeOptions) {
     services,
     metrics,
     readiness: () => readiness(progress),
-    /** Starts consuming and listening; resolves with the bound address. */
+    /** Resolves with the bound address. */
     async start(): Promise<string> {
       logger.info({ redis: describeRedis(config), handlers: hosted.map((h) => h.handler.name) }, 'starting quantum-gates');
       for (const h of hosted) if (h.handler.startLine) logger.info({ handler: h.handler.name }, h.handler.startLine(h.config));
@@ -153,7 +137,6 @@ export async function createRuntime(options: RuntimeOptions) {
       logger.info({ address }, 'listening');
       return address;
     },
-    /** Stops reading, commits the batches in hand, closes the server and connections. */
     async stop(): Promise<void> {
       stopped.abort();
       logger.info('stopping: draining in-flight batches');
@@ -161,7 +144,7 @@ export async function createRuntime(options: RuntimeOptions) {
       health.stop();
       await Promise.all([refresh.stop(), gates.stop()]);
       await server.close();
-      await closeServers(healthServers);
+      await Promise.all(healthServers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
       await jobs.close();
       await connections.closeAll();
       logger.info('stopped');

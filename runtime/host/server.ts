@@ -12,17 +12,14 @@ import type { RedisClient } from './redis.js';
 import { registerHealthRoutes, send, type GateProbes, type Readiness } from './health.js';
 
 /** Prometheus asks for its text or OpenMetrics format by name; curl and scripts send no such Accept. */
-function wantsExposition(accept: string | undefined): boolean {
-  return accept !== undefined && /text\/plain;\s*version=0\.0\.4|application\/openmetrics-text/i.test(accept);
-}
+const exposition = /text\/plain;\s*version=0\.0\.4|application\/openmetrics-text/i;
 
 interface ServerOptions extends GateProbes {
   readonly config: RuntimeConfig;
   readonly registry: Registry;
   readonly readiness: () => Readiness;
-  /** The process's BullMQ queues, whose metrics /metrics appends to the registry's. */
+  /** BullMQ's queues, whose metrics /metrics appends. */
   readonly queues: () => readonly MetricsQueue[];
-  /** Further routes (the gates', dashboard, status), each a Fastify plugin. */
   readonly plugins: readonly FastifyPluginAsync[];
 }
 
@@ -32,11 +29,10 @@ const QUEUE_METRICS_TIMEOUT_MS = 1000;
 /** Liveness and readiness answer whatever else is going on: a probe that times out restarts a healthy process. */
 const isProbe = (url: string) => url === '/ready' || url === '/health' || url.startsWith('/health/');
 
-/** Builds the HTTP surface without listening, so tests can use inject(). */
+/** Builds the HTTP surface without listening (tests inject()). */
 export async function buildServer(options: ServerOptions): Promise<FastifyInstance> {
   const idleMs = options.config.HTTP_IDLE_TIMEOUT_MS;
-  // A client that stops reading (or never finishes its request) holds a socket and its queued
-  // responses: cut it off after idleMs without traffic, rather than let such clients pile up.
+  // A client that stops reading (or never finishes its request) is cut off after idleMs.
   const app = Fastify({ logger: false, requestTimeout: idleMs, keepAliveTimeout: Math.min(5000, idleMs) });
   limitInFlight(app, options.config.HTTP_MAX_IN_FLIGHT);
   // Node leaves a timed-out socket open while a response on it is still unsent, which is exactly
@@ -52,7 +48,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
 
   app.get('/metrics', async (request, reply) => {
     const original = options.originalMetrics;
-    if (original && !wantsExposition(request.headers.accept)) return send(reply, await original());
+    if (original && !exposition.test(request.headers.accept ?? '')) return send(reply, await original());
     const { registry } = options;
     const [body, queues] = await Promise.all([
       registry.metrics(), // always ends in a newline
@@ -68,10 +64,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   return app;
 }
 
-/**
- * At most `max` operator requests in hand at once; the next is told to come back (503,
- * Retry-After) before any work is done for it. Probes are never counted or refused.
- */
+/** At most `max` operator requests in hand; the next gets a 503 with Retry-After before any work. Probes are never refused. */
 function limitInFlight(app: FastifyInstance, max: number): void {
   let inFlight = 0;
   const counted = new WeakSet<object>();
@@ -94,10 +87,7 @@ function limitInFlight(app: FastifyInstance, max: number): void {
   app.addHook('onRequestAbort', async (request) => release(request));
 }
 
-/**
- * Binds a listener, turning the usual refusals into a start-up problem that names the setting to
- * change rather than a stack printed after every gate has started.
- */
+/** Binds a listener, turning the usual refusals into a start-up problem naming the setting to change. */
 export async function bindNamingSetting<T>(bind: () => Promise<T>, setting: string, host: string, port?: number): Promise<T> {
   try {
     return await bind();
@@ -116,10 +106,7 @@ export async function bindNamingSetting<T>(bind: () => Promise<T>, setting: stri
 
 const internalError: HttpAnswer = { status: 500, contentType: 'text/plain; charset=utf-8', body: 'Internal Server Error' };
 
-/**
- * The routes the hosted gates declare (`http.routes`), served as declared: the runtime parses the
- * request and writes the answer, the gate decides it. A gate not hosted here serves nothing.
- */
+/** The hosted gates' `http.routes`: the runtime parses the request and writes the answer, the gate decides it. */
 export function gateRoutesPlugin(services: {
   handlers: readonly HostedHandler[];
   redis: RedisClient;

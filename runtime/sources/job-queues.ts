@@ -4,12 +4,9 @@ import type { ScheduledJob } from '../engine/effects.js';
 import type { JobSink } from '../engine/settle.js';
 
 /**
- * Options of every job a handler schedules (ctx.schedule: cooldown expiry, outcome samples).
- * A job completes only once its outputs committed, and BullMQ never runs a completed job again
- * (only a retry by hand would, which the dashboard refuses). A job that threw has not committed
- * (the process stopped mid-job, its commit kept conflicting): BullMQ tries it again after a
- * pause rather than dropping, say, a cooldown_expired for good. Completed jobs are kept (the
- * newest 1000) so adding one again under the same jobId stays a no-op.
+ * A job that threw has not committed (the process stopped, its commit kept conflicting): BullMQ
+ * tries it again rather than drop, say, a cooldown_expired for good. Completed jobs are kept so
+ * adding one again under the same jobId stays a no-op.
  */
 export const scheduledJobOptions = {
   attempts: retryPolicy.jobAttempts,
@@ -19,15 +16,9 @@ export const scheduledJobOptions = {
 } as const satisfies JobsOptions;
 
 /**
- * The process's BullMQ queues by name, each opened on first use, with BullMQ itself loaded only
- * on first need: with its Lua scripts and msgpackr it is some 5-6 MiB of heap and its module
- * start-up, of no use to a process whose gates have no schedule or queue trigger and commit no
- * ctx.schedule job (docs/performance.md, "Memory").
- *
- * It loads before a gate with a schedule or queue trigger starts (hostGates awaits load()), or
- * else on the first commit that scheduled a job (add). Until then no queue is open, so
- * allQueues() is empty and /metrics and the dashboard show no queue; queue(name) says BullMQ is
- * not loaded.
+ * The process's BullMQ queues, each opened on first use, with BullMQ (5-6 MiB of heap) loaded
+ * only before a gate with a schedule or queue trigger starts, or else on the first commit that
+ * scheduled a job. Until then no queue is open, and /metrics and the dashboard show none.
  */
 export class JobQueues implements JobSink {
   private readonly queues = new Map<string, Queue>();
@@ -37,14 +28,11 @@ export class JobQueues implements JobSink {
   constructor(
     private readonly connection: ConnectionOptions,
     private readonly prefix: string,
-    /** Where a queue's connection errors go; without a listener BullMQ prints each on stderr. */
+    /** Without a listener BullMQ prints each connection error on stderr. */
     private readonly onError: (queue: string, error: Error) => void = () => undefined,
   ) {}
 
-  /**
-   * Loads BullMQ once, with the job runner: Queue is re-exported by name there, because in the
-   * bundle bullmq is CommonJS, and a dynamic import of 'bullmq' itself answers only a default export.
-   */
+  /** Loads BullMQ once, via job-runner.ts: in the bundle bullmq is CommonJS, and its own dynamic import answers only a default export. */
   load(): Promise<JobQueues> {
     this.loading ??= import('./job-runner.js').then(({ Queue }) => {
       this.QueueClass = Queue;
@@ -53,15 +41,11 @@ export class JobQueues implements JobSink {
     return this.loading;
   }
 
-  /** Whether BullMQ has been loaded in this process (a gate needs it, or a job was scheduled). */
   get loaded(): boolean {
     return this.QueueClass !== undefined;
   }
 
-  /**
-   * Adds a commit's jobs, each queue's in one Queue.addBulk (a job id already present is left as
-   * it is). Called only for a commit that scheduled some; once loaded, no further await is added.
-   */
+  /** Adds a commit's jobs, each queue's in one addBulk (a job id already present is left as it is). */
   async add(jobs: readonly ScheduledJob[]): Promise<void> {
     if (this.QueueClass === undefined) await this.load();
     const byQueue = new Map<string, { name: string; data: unknown; opts: JobsOptions }[]>();
@@ -73,7 +57,7 @@ export class JobQueues implements JobSink {
     await Promise.all([...byQueue].map(([name, bulk]) => this.queue(name).addBulk(bulk)));
   }
 
-  /** Opens (or returns) the Queue for a name; BullMQ must have been loaded (load()). */
+  /** Opens (or returns) a Queue; BullMQ must have been loaded. */
   queue(name: string): Queue {
     let queue = this.queues.get(name);
     if (queue) return queue;
@@ -85,12 +69,11 @@ export class JobQueues implements JobSink {
     return queue;
   }
 
-  /** Every queue opened so far: none before BullMQ is loaded. */
   allQueues(): Queue[] {
     return [...this.queues.values()];
   }
 
-  /** Closes every open queue, after a load still under way (a last commit's jobs) has finished. */
+  /** After a load still under way (a last commit's jobs) has finished. */
   async close(): Promise<void> {
     await this.loading;
     await Promise.all(this.allQueues().map((q) => q.close()));

@@ -8,56 +8,49 @@ import type { JobSink } from '../engine/settle.js';
 import { isReady, waitUntilReady, type RedisClient } from '../host/redis.js';
 import { SourcePipeline, type ConsumerFault, type SourceDeps } from './pipeline.js';
 
-// JobQueues.load() takes BullMQ's Queue from here, the module that needs BullMQ anyway (job-queues.ts).
+// For JobQueues.load().
 export { Queue } from 'bullmq';
 
 export interface JobRunnerDeps extends SourceDeps {
   readonly bullConnection: RedisClient;
-  /** The process's JobQueues, loaded. */
+  /** Loaded. */
   readonly jobs: JobSink & { queue(name: string): Queue };
 }
 
 /**
- * Runs a handler on BullMQ jobs: a job scheduler's ticks (one job per tick, so one replica
- * computes it) or jobs other handlers scheduled. The same pipeline and commit loop as a stream
- * consumer; a job is complete only after its commit. The scheduler is asserted again whenever
- * it has disappeared (a Redis restart without persistence, FLUSHALL, a removal in the dashboard).
+ * Runs a handler on a job scheduler's ticks (one job per tick, so one replica computes it) or on
+ * jobs other handlers scheduled; a job is complete only after its commit.
  */
 export class JobRunner {
   private worker: Worker | undefined;
-  readonly queueName: string;
-  private readonly trigger: ScheduleTrigger<unknown> | QueueTrigger;
+  readonly trigger: ScheduleTrigger<unknown> | QueueTrigger;
   private readonly schedulerId: string;
+  /** A schedule's ticks one by one. */
+  private readonly concurrency: number;
   private readonly pipeline: SourcePipeline;
-  private readonly batcher: JobBatcher;
+  private readonly runBatched: (delivery: Delivery) => Promise<JobBatchResult>;
   private schedulerTimer: NodeJS.Timeout | undefined;
   private schedulerFault: string | undefined;
 
   constructor(private readonly deps: JobRunnerDeps) {
     this.trigger = deps.handler.trigger as ScheduleTrigger<unknown> | QueueTrigger;
-    this.queueName = this.trigger.queue;
     this.schedulerId = `${deps.handler.name}:tick`;
+    this.concurrency = this.trigger.kind === 'queue' ? deps.config.JOB_CONCURRENCY : 1;
     this.pipeline = new SourcePipeline(deps, {
       bindings: { queue: this.trigger.queue },
       logFields: (meta) => ({ job: meta.id }),
-      sourceStream: `bullmq:${this.queueName}`,
+      sourceStream: `bullmq:${this.trigger.queue}`,
       group: '',
       maxDeliveries: Number.POSITIVE_INFINITY, // BullMQ counts a job's attempts itself
       waitForRedis: () => waitUntilReady(deps.commands, this.pipeline.abort.signal),
-      // Every job's commit records it as done, and a job found done is not run again.
-      doneKey: (meta) => jobDoneKey(this.queueName, meta.id),
+      doneKey: (meta) => jobDoneKey(this.trigger.queue, meta.id),
       commit: { source: undefined },
     });
-    this.batcher = new JobBatcher({
+    this.runBatched = jobBatcher({
       prepare: (deliveries) => this.pipeline.prepare(deliveries, deps.now()),
       commit: (batch) => this.pipeline.commit(batch),
       maxBatch: this.concurrency,
     });
-  }
-
-  /** How many jobs BullMQ hands this runner at once: a queue's JOB_CONCURRENCY, a schedule's ticks one by one. */
-  get concurrency(): number {
-    return this.trigger.kind === 'queue' ? this.deps.config.JOB_CONCURRENCY : 1;
   }
 
   get isConsuming(): boolean {
@@ -65,7 +58,6 @@ export class JobRunner {
     return this.worker?.isRunning() === true && isReady(this.deps.bullConnection) && !this.pipeline.stopping;
   }
 
-  /** Why this runner cannot make progress: its worker stopped, its connection is down, its scheduler could not be asserted. */
   fault(heartbeatTimeoutMs: number): ConsumerFault | undefined {
     const { stopping, commitFault, lastProgressAt: since } = this.pipeline;
     if (stopping) return undefined;
@@ -74,7 +66,7 @@ export class JobRunner {
     if (this.schedulerFault) return { cause: this.schedulerFault, since };
     if (commitFault) return { cause: commitFault.cause, since };
     if (this.trigger.kind === 'schedule') {
-      // A scheduled handler must tick: several intervals without a committed tick is a stall.
+      // Several intervals without a committed tick is a stall.
       const silent = this.deps.now() - since;
       if (silent > Math.max(heartbeatTimeoutMs, 3 * this.trigger.everyMs(this.deps.handlerConfig)))
         return { cause: `no tick committed for ${Math.round(silent / 1000)} s`, since };
@@ -84,20 +76,18 @@ export class JobRunner {
 
   async start(): Promise<void> {
     const { config } = this.deps;
-    // Opened here even for a queue other handlers fill, so /metrics counts its jobs (queue-metrics.ts).
+    // Opened even for a queue other handlers fill, so /metrics counts its jobs.
     this.deps.jobs.queue(this.trigger.queue);
     await this.assertScheduler(false);
     this.worker = new Worker(this.trigger.queue, (job) => this.process(job), {
       connection: this.deps.bullConnection,
       prefix: config.BULLMQ_PREFIX,
       concurrency: this.concurrency,
-      // Completed and failed counts per minute for a day: the board's graphs and the totals
-      // Queue.exportPrometheusMetrics() reports.
+      // Completed and failed counts per minute for a day: the board's graphs, /metrics' totals.
       metrics: { maxDataPoints: MetricsTime.ONE_HOUR * 24 },
     });
     this.worker.on('error', (error) => this.pipeline.log.warn({ err: describeError(error) }, 'worker error'));
-    // Until its connections are up, closing the worker rejects inside BullMQ; a stop right after
-    // start must find it ready.
+    // Until its connections are up, closing the worker rejects inside BullMQ.
     await this.worker.waitUntilReady();
     const up = () => this.deps.metrics.consumerUp.set({ handler: this.deps.handler.name }, this.isConsuming ? 1 : 0);
     up();
@@ -118,7 +108,7 @@ export class JobRunner {
     this.deps.metrics.consumerUp.set({ handler: this.deps.handler.name }, 0);
   }
 
-  /** Registers the tick scheduler; when `onlyIfMissing`, only where it has disappeared (counted and logged). */
+  /** Registers the tick scheduler; when `onlyIfMissing`, only where it has disappeared. */
   private async assertScheduler(onlyIfMissing: boolean): Promise<void> {
     if (this.trigger.kind !== 'schedule' || this.pipeline.stopping) return;
     const queue = this.deps.jobs.queue(this.trigger.queue);
@@ -148,18 +138,16 @@ export class JobRunner {
     }
   }
 
-  /** Handles and commits one job; its return value (job.returnvalue, shown on the board) says what it did. */
+  /** Its return value (shown on the board) says what the job did. */
   private async process(job: Job): Promise<JobSummary> {
     const data = { ...(job.data as Record<string, unknown>), scheduled_at: job.timestamp, job_id: job.id };
-    const raw: Record<string, string> = {};
     const fields = { ...(job.data as Record<string, unknown>), job_id: job.id ?? '', job_name: job.name, scheduled_at: job.timestamp };
-    for (const [key, value] of Object.entries(fields)) raw[key] = typeof value === 'string' ? value : JSON.stringify(value);
+    const raw = Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]));
     const meta = { id: job.id ?? job.name, raw, producedAt: job.timestamp };
-    // Committed with the other jobs in hand (JobBatcher); a job whose outputs did not commit throws.
-    const result = await this.batcher.run(new Delivery(meta, data, 1, undefined));
+    const result = await this.runBatched(new Delivery(meta, data, 1, undefined));
     if ('error' in result) throw result.error;
     this.pipeline.lastProgressAt = this.deps.now();
-    // The committed outcome, and what the handler summarized with ctx.summarize (read after any re-run).
+    // The committed outcome, and ctx.summarize's fields (read after any re-run).
     const { outcome } = result.delivery;
     const summary: JobSummary =
       outcome.kind === 'dead-letter' ? { outcome: outcome.kind, reason: outcome.reason } : { outcome: outcome.kind };
@@ -167,16 +155,7 @@ export class JobRunner {
   }
 }
 
-/**
- * Jobs BullMQ hands a worker at once (its concurrency) are handled and committed as one batch, the
- * way a stream consumer commits a read: one WATCH and one transaction over all their guards, where
- * a commit a job would cost twice the CPU a job and hold due jobs near their floor. Commits stay
- * one at a time (WATCH and MULTI are per connection): jobs arriving while a batch commits wait for
- * the next one. A batch whose commit left something uncommitted (still conflicting, or the runtime
- * stopped) fails every job of it: BullMQ runs them again, and those that did commit are found done
- * by their done keys (idempotency.ts) and not applied twice.
- */
-/** What a job's message came to: its delivery, committed (its summary is the job's return value), or why it did not commit. */
+/** A job's delivery, committed, or why it did not commit. */
 export type JobBatchResult = { readonly delivery: Delivery } | { readonly error: Error };
 
 export interface JobBatchEnv {
@@ -186,29 +165,21 @@ export interface JobBatchEnv {
   readonly maxBatch: number;
 }
 
-export class JobBatcher {
-  private waiting: { readonly delivery: Delivery; readonly settle: (result: JobBatchResult) => void }[] = [];
-  private running = false;
-
-  constructor(private readonly env: JobBatchEnv) {}
-
-  /** Handles and commits one job's delivery with whatever other jobs are in hand. */
-  run(delivery: Delivery): Promise<JobBatchResult> {
-    return new Promise((settle) => {
-      this.waiting.push({ delivery, settle });
-      if (this.running) return;
-      this.running = true;
-      // The worker starts the jobs it fetched together in one turn of the event loop: the first batch gathers them all.
-      setImmediate(() => void this.drain());
-    });
-  }
-
-  private async drain(): Promise<void> {
-    while (this.waiting.length > 0) {
-      const taken = this.waiting.splice(0, this.env.maxBatch);
-      const complete = await this.env
+/**
+ * `run(delivery)`: the job committed with the others in hand as one batch (a commit a job would
+ * cost twice the CPU), one commit at a time (WATCH is per connection). A batch left partly
+ * uncommitted fails every job of it: BullMQ runs them again, and those that did commit are found
+ * done by their done keys.
+ */
+export function jobBatcher(env: JobBatchEnv): (delivery: Delivery) => Promise<JobBatchResult> {
+  const waiting: { readonly delivery: Delivery; readonly settle: (result: JobBatchResult) => void }[] = [];
+  let running = false;
+  const drain = async (): Promise<void> => {
+    while (waiting.length > 0) {
+      const taken = waiting.splice(0, env.maxBatch);
+      const complete = await env
         .prepare(taken.map((w) => w.delivery))
-        .then((batch) => this.env.commit(batch))
+        .then((batch) => env.commit(batch))
         .catch((error: unknown) => (error instanceof Error ? error : new Error(String(error))));
       for (const { delivery, settle } of taken) {
         if (complete instanceof Error) settle({ error: complete });
@@ -218,6 +189,14 @@ export class JobBatcher {
         else settle({ delivery });
       }
     }
-    this.running = false;
-  }
+    running = false;
+  };
+  return (delivery) =>
+    new Promise((settle) => {
+      waiting.push({ delivery, settle });
+      if (running) return;
+      running = true;
+      // The worker starts the jobs it fetched in one turn of the event loop: the first batch gathers them all.
+      setImmediate(() => void drain());
+    });
 }

@@ -14,7 +14,7 @@ import type { RuntimeConfig } from '../host/config.js';
 import { isReady, type RedisClient } from '../host/redis.js';
 import type { RedisHealth } from '../host/redis-health.js';
 
-/** What a source (a stream consumer, a job runner) has that its pipeline needs, the same for both. */
+/** What a source (a stream consumer, a job runner) gives its pipeline. */
 export interface SourceDeps {
   readonly handler: AnyHandler;
   readonly handlerConfig: unknown;
@@ -27,7 +27,6 @@ export interface SourceDeps {
   readonly metrics: RuntimeMetrics;
   readonly logger: RootLogger;
   readonly now: () => number;
-  /** Whether Redis stalled, and the news of refused and accepted writes. */
   readonly health: Pick<RedisHealth, 'stalled' | 'noteWriteRefused' | 'noteWriteAccepted'>;
 }
 
@@ -37,40 +36,37 @@ export interface ConsumerFault {
   readonly since: number;
 }
 
-/** How one source differs: where its messages come from, and how it waits and reports. */
+/** How one source differs from the other. */
 export interface SourceShape {
-  /** What the source's log lines carry besides the handler's name (its stream and group, or its queue). */
+  /** Its log lines' fields besides the handler's name (stream and group, or queue). */
   readonly bindings: Readonly<Record<string, string>>;
-  /** What each message's log lines carry besides the source's bindings. */
+  /** Each message's log fields besides the bindings. */
   readonly logFields: (meta: MessageMeta) => Readonly<Record<string, string | undefined>>;
   /** The dead letter's source_stream and group ('' for jobs). */
   readonly sourceStream: string;
   readonly group: string;
   /** Deliveries after which a stream entry is dead-lettered unhandled; jobs: BullMQ counts attempts itself. */
   readonly maxDeliveries: number;
-  /** Resolves once the connections the source needs are ready (or it stops). */
   readonly waitForRedis: () => Promise<void>;
   /** Jobs only: where the runtime records the job as done (see IdempotencyDeclaration). */
   readonly doneKey?: (meta: MessageMeta) => string;
   readonly commit: Pick<CommitLoopEnv, 'source' | 'pendingIds'>;
-  /** Told of each commit that applied, after the pipeline noted the progress. */
   readonly onCommitted?: () => void;
   /** Where the batch state is read, when not the shared connection (ExecutionEnv.stateRedis). */
   readonly stateRedis?: RedisReader;
 }
 
 /**
- * What a stream consumer and a job runner share: the engine wired for one source (the ctx every
- * message's handler gets, validation and dead letters, and the commit loop, with its re-run of a
- * lost guard), its stop signal, and the progress and commit refusals that /ready reports.
+ * The engine wired for one source (ctx, validation and dead letters, the commit loop with its
+ * re-run of a lost guard), its stop signal, and the progress and commit refusals /ready reports.
  */
 export class SourcePipeline {
   readonly log: RootLogger;
-  /** When the source last read or committed (this process's clock). */
+  /** When the source last read or committed. */
   lastProgressAt: number;
-  /** Set while commits are being refused; cleared by the next commit that applies. */
+  /** Set while commits are refused; cleared by the next that applies. */
   commitFault: ConsumerFault | undefined;
-  /** Aborted when the source stops: ends its waits for Redis and its pauses. */
+  /** Aborted when the source stops: ends its waits and pauses. */
   readonly abort = new AbortController();
   private readonly env: PipelineEnv;
   private readonly commitEnv: CommitLoopEnv;
@@ -81,10 +77,8 @@ export class SourcePipeline {
     this.log = log;
     this.lastProgressAt = now();
     const stopping = () => this.stopping;
-    // The client, seen through the narrow, read-only RedisReader a handler is typed against.
-    const handlerRedis: RedisReader = deps.commands;
     const shared: ExecutionEnv<unknown, object> = {
-      redis: handlerRedis,
+      redis: deps.commands,
       config: deps.handlerConfig,
       metrics: deps.handlerMetrics,
       now,
@@ -141,12 +135,11 @@ export class SourcePipeline {
     return sleep(ms, undefined, { signal: this.abort.signal }).catch(() => undefined);
   }
 
-  /** Validates and handles a batch of deliveries, read at `readAt`. */
   prepare(deliveries: readonly Delivery[], readAt: number): Promise<PreparedBatch> {
     return prepareBatch(this.env, deliveries, readAt);
   }
 
-  /** Commits and settles a prepared batch; false when some delivery was left uncommitted (still conflicting, or the source stopped meanwhile). */
+  /** False when some delivery was left uncommitted (still conflicting, or the source stopped meanwhile). */
   commit(batch: PreparedBatch): Promise<boolean> {
     return commitBatch(this.commitEnv, batch);
   }

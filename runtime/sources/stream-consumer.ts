@@ -18,10 +18,9 @@ const REMOVE_IF_NOTHING_PENDING = lua('remove-if-nothing-pending');
 type RawEntry = [id: string, fields: string[] | null];
 type PendingRow = [id: string, consumer: string, idleMs: number, deliveries: number];
 
-/** Entries as one read returned them, and when (this process's clock) they became ours. */
 interface Batch {
   readonly entries: RawEntry[];
-  readonly readAt: number;
+  readonly readAt: number; // this process's clock
   /** Delivery counts of reclaimed entries (a plain read delivers each entry once more). */
   readonly deliveries?: Map<string, number>;
 }
@@ -30,34 +29,27 @@ interface Batch {
 const groupCursorKey = (stream: string): string => `quantum:gates:cursor:${stream}`;
 
 export interface StreamConsumerDeps extends SourceDeps {
-  /** Dedicated to this consumer's blocking XREADGROUP. */
   readonly reader: RedisClient;
-  /** Owns a connection dedicated to this consumer's transactions. */
   readonly committerConnection: RedisClient;
   /** Whether commits record the group's restart point (single node only: the key sits in another slot). */
   readonly recordsCursor: boolean;
 }
 
 /**
- * Consumes one stream for one handler: XREADGROUP of new and own pending entries, XAUTOCLAIM of
- * entries dead consumers left, the consumer group's lifecycle, and the loop that runs the
- * pipeline over each batch. One batch in hand at a time (two for gates that never read their own
- * writes: one handled while the previous commits), so in-flight work is bounded by BATCH_SIZE.
- * Every Redis command here has its connection's command timeout: none can hold the loop forever.
+ * Consumes one stream for one handler: new, own pending and reclaimed entries, the group's
+ * lifecycle, and one batch in hand at a time (two where readsOwnWrites is false: one handled while
+ * the previous commits). Every command has its connection's timeout: none holds the loop forever.
  */
 export class StreamConsumer {
   readonly stream: string;
   readonly group: string;
   private consuming = false;
   private loopDone: Promise<void> = Promise.resolve();
-  /**
-   * The reader connection's CLIENT ID, learnt before its first blocking read on each connection
-   * (undefined: not yet; null: not to be had, on a Cluster or where an ACL refuses CLIENT).
-   */
+  /** The reader's CLIENT ID, for CLIENT UNBLOCK (undefined: not yet asked; null: a Cluster, or an ACL refuses CLIENT). */
   private readerId: number | null | undefined;
   private readonly pipeline: SourcePipeline;
   private readonly log: RootLogger;
-  /** The commit in flight, if any: at most one, settled before the next one goes out. */
+  /** At most one commit in flight, settled before the next goes out. */
   private inFlight: Promise<void> | undefined;
   /** Entry ids read and not yet settled, for re-creating a lost group without skipping them. */
   private readonly held = new Set<string>();
@@ -77,7 +69,7 @@ export class StreamConsumer {
       group: this.group,
       maxDeliveries: deps.config.MAX_DELIVERIES,
       waitForRedis: () => this.waitForRedis(),
-      // Between reads the reader is idle: the batch's state read goes there (ExecutionEnv.stateRedis).
+      // Idle between reads: the batch's state read goes there.
       stateRedis: deps.reader,
       commit: {
         source: {
@@ -91,16 +83,14 @@ export class StreamConsumer {
       onCommitted: () => (this.consecutiveErrors = 0),
     });
     this.log = this.pipeline.log;
-    // A new connection is a new client: its id is asked again before its first blocking read.
+    // A new connection is a new client: ask its id again.
     if (!(deps.reader instanceof Cluster)) deps.reader.on('close', () => (this.readerId = this.readerId === null ? null : undefined));
   }
 
-  /** True while reading (not waiting for Redis, not stopped). */
   get isConsuming(): boolean {
     return this.consuming && !this.pipeline.stopping;
   }
 
-  /** Why this consumer is not making progress, or undefined while it is. */
   fault(heartbeatTimeoutMs: number): ConsumerFault | undefined {
     const { stopping, commitFault, lastProgressAt: since } = this.pipeline;
     if (stopping) return undefined;
@@ -113,21 +103,18 @@ export class StreamConsumer {
   }
 
   async start(): Promise<void> {
-    // Created at start from the beginning of a new stream, kept as it is where it exists.
     if (await this.createGroup('0')) this.log.info('created consumer group');
-    // Redis answered: once the reader and committer are connected too, this gate consumes, so a
-    // runtime that has started is ready at once.
+    // Once the reader and committer are connected too, a started runtime is ready at once.
     await this.waitForRedis();
     this.progress();
     if (this.connectionsReady()) this.setConsuming(true);
     this.loopDone = this.loop();
   }
 
-  /** Stops reading, lets the batch in hand finish and commit. */
+  /** Lets the batch in hand finish and commit. */
   async stop(): Promise<void> {
     this.pipeline.abort.abort();
-    // A read waiting for entries would hold the stop up to BLOCK_MS: CLIENT UNBLOCK ends it now,
-    // as if BLOCK_MS had run out (nothing is delivered by it). Nothing happens where the id is unknown.
+    // A read waiting for entries would hold the stop up to BLOCK_MS: CLIENT UNBLOCK ends it now, delivering nothing.
     if (typeof this.readerId === 'number') await this.deps.commands.call('CLIENT', 'UNBLOCK', this.readerId).catch(() => undefined);
     await this.loopDone;
   }
@@ -208,7 +195,7 @@ export class StreamConsumer {
     this.setConsuming(false);
   }
 
-  /** After a failed read or commit: re-create a lost group, note the error, pause briefly. */
+  /** After a failed read or commit: re-create a lost group, or note the error and pause. */
   private async recover(error: unknown): Promise<void> {
     const classified = error instanceof GroupLostError ? error.failure : classifyRedisError(error);
     this.consecutiveErrors += 1;
@@ -229,7 +216,7 @@ export class StreamConsumer {
   }
 
   private setConsuming(value: boolean): void {
-    // A clean stop closes the connections too: that is not waiting for Redis.
+    // A clean stop closes the connections too: not waiting for Redis.
     if (this.consuming !== value && !this.pipeline.stopping) this.log.info({ consuming: value }, value ? 'consuming' : 'waiting for redis');
     this.consuming = value;
     this.deps.metrics.consumerUp.set({ handler: this.deps.handler.name }, value ? 1 : 0);
@@ -260,11 +247,7 @@ export class StreamConsumer {
     await settling;
   }
 
-  /**
-   * Makes one Delivery per entry (counting the batch as read), validates and handles them, and
-   * sends their commit once the one in flight has settled. `overlap`: returns with the commit in
-   * flight, so the next batch is handled while it commits (readsOwnWrites: false).
-   */
+  /** Handles a batch and sends its commit once the one in flight has settled; `overlap`: returns with it in flight. */
   private async handle({ entries, readAt, deliveries }: Batch, overlap: boolean): Promise<void> {
     const { handler, metrics } = this.deps;
     metrics.batchSize.observe({ handler: handler.name }, entries.length);
@@ -299,11 +282,9 @@ export class StreamConsumer {
   }
 
   /**
-   * Creates the group again after it disappeared (FLUSHALL, a restart without persistence,
-   * XGROUP DESTROY). It starts where the last commit recorded (just before the oldest entry
-   * then pending, or after the newest acknowledged), or before the oldest entry this consumer
-   * still holds if that is earlier: nothing acknowledged is handled again, nothing unacknowledged
-   * is skipped. A stream that is gone too starts afresh from 0.
+   * Creates a lost group again (FLUSHALL, XGROUP DESTROY) where the last commit recorded, or before
+   * the oldest entry still held if earlier: nothing acknowledged is handled again, nothing
+   * unacknowledged skipped. A stream that is gone too starts afresh from 0.
    */
   private async recreateGroup(): Promise<void> {
     const { commands, metrics, handler } = this.deps;
@@ -331,15 +312,15 @@ export class StreamConsumer {
       if (entries.length === 0) continue;
       metrics.reclaimed.inc({ handler: handler.name }, entries.length);
       this.log.info({ count: entries.length }, 'reclaimed pending entries from idle consumers');
-      yield { entries, readAt: this.deps.now(), deliveries: await this.deliveryCounts(entries) };
+      // Delivery counts from our pending list (the page is in id order).
+      const rows = await this.xpending(entries[0]![0], entries[entries.length - 1]![0], entries.length);
+      yield { entries, readAt: this.deps.now(), deliveries: new Map(rows.map(([id, , , deliveries]) => [id, deliveries])) };
     } while (cursor !== '0-0' && !this.pipeline.stopping);
   }
 
   /**
-   * Removes consumers that departed: not this one, nothing pending, no read attempt for
-   * DEPARTED_CONSUMER_IDLE_MS. Every restart names a new consumer (host-pid), and the old names
-   * otherwise stay in the group for good. A live consumer re-reads every BLOCK_MS, so it is never
-   * that idle; the pending check and the removal run in one script, so a consumer that took an
+   * Removes consumers idle past DEPARTED_CONSUMER_IDLE_MS (every restart names a new one; a live
+   * one re-reads every BLOCK_MS) with nothing pending, in one script, so a consumer that took an
    * entry in between keeps it.
    */
   private async removeDepartedConsumers(): Promise<void> {
@@ -361,18 +342,11 @@ export class StreamConsumer {
     }
   }
 
-  /** Delivery counts of `entries` (a page of XAUTOCLAIM, in id order), from our pending list. */
-  private async deliveryCounts(entries: RawEntry[]): Promise<Map<string, number>> {
-    const rows = await this.xpending(entries[0]![0], entries[entries.length - 1]![0], entries.length);
-    return new Map(rows.map(([id, , , deliveries]) => [id, deliveries]));
-  }
-
-  /** Which of `ids` are pending for this consumer (delivered to it, not acknowledged). */
+  /** Which of `ids` are pending for this consumer. */
   private async pendingIds(ids: readonly string[]): Promise<Set<string>> {
     if (ids.length === 0) return new Set();
     const sorted = [...ids].sort(compareStreamIds);
-    // Our pending list also holds the batch being handled and the one whose commit may be in
-    // flight, which may fall inside the range.
+    // The range may also hold the batch being handled and the one whose commit is in flight.
     const rows = await this.xpending(sorted[0]!, sorted[sorted.length - 1]!, ids.length + 4 * this.deps.config.BATCH_SIZE + 10);
     const wanted = new Set(ids);
     return new Set(rows.map((row) => row[0]).filter((id) => wanted.has(id)));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { JobBatcher, type JobBatchEnv } from '../../runtime/sources/job-runner.js';
+import { jobBatcher, type JobBatchEnv } from '../../runtime/sources/job-runner.js';
 import { Delivery, HANDLED, LEFT_PENDING, type PreparedBatch } from '../../runtime/engine/delivery.js';
 
 const input = (id: string): Delivery => new Delivery({ id, raw: {}, producedAt: 0 }, {}, 1, undefined);
@@ -24,11 +24,11 @@ function recordingEnv(overrides: Partial<JobBatchEnv> = {}) {
   return { env, batches };
 }
 
-describe('JobBatcher', () => {
+describe('jobBatcher', () => {
   it('jobs started in one turn are prepared and committed as one batch, each answered with its own delivery', async () => {
     const { env, batches } = recordingEnv();
-    const batcher = new JobBatcher(env);
-    const results = await Promise.all(['a', 'b', 'c'].map((id) => batcher.run(input(id))));
+    const run = jobBatcher(env);
+    const results = await Promise.all(['a', 'b', 'c'].map((id) => run(input(id))));
     expect(batches).toEqual([['a', 'b', 'c']]);
     expect(results.map((r) => ('delivery' in r ? r.delivery.meta.id : r.error.message))).toEqual(['a', 'b', 'c']);
   });
@@ -47,11 +47,11 @@ describe('JobBatcher', () => {
         return true;
       },
     });
-    const batcher = new JobBatcher(env);
-    const first = ['a', 'b', 'c'].map((id) => batcher.run(input(id)));
+    const run = jobBatcher(env);
+    const first = ['a', 'b', 'c'].map((id) => run(input(id)));
     await new Promise((r) => setImmediate(r));
     await new Promise((r) => setImmediate(r));
-    const later = ['d', 'e'].map((id) => batcher.run(input(id)));
+    const later = ['d', 'e'].map((id) => run(input(id)));
     release();
     await Promise.all([...first, ...later]);
     expect(batches).toEqual([['a', 'b'], ['c', 'd'], ['e']]);
@@ -59,8 +59,8 @@ describe('JobBatcher', () => {
   });
 
   it('a batch left incomplete fails every job of it (BullMQ runs them again; the done keys stop a second apply)', async () => {
-    const batcher = new JobBatcher(recordingEnv({ commit: () => Promise.resolve(false) }).env);
-    const results = await Promise.all(['a', 'b'].map((id) => batcher.run(input(id))));
+    const run = jobBatcher(recordingEnv({ commit: () => Promise.resolve(false) }).env);
+    const results = await Promise.all(['a', 'b'].map((id) => run(input(id))));
     expect(results.map((r) => ('error' in r ? r.error.message : 'committed'))).toEqual([
       'the job could not be committed; it is left for a retry',
       'the job could not be committed; it is left for a retry',
@@ -69,7 +69,7 @@ describe('JobBatcher', () => {
 
   it('a job the pipeline left pending (stopping) fails alone; a prepare or commit that throws fails the batch, and the next batch runs', async () => {
     let calls = 0;
-    const batcher = new JobBatcher({
+    const run = jobBatcher({
       prepare: (inputs) => {
         calls++;
         if (calls === 2) return Promise.reject(new Error('redis down'));
@@ -78,14 +78,14 @@ describe('JobBatcher', () => {
       commit: () => Promise.resolve(true),
       maxBatch: 10,
     });
-    const first = await Promise.all(['a', 'b'].map((id) => batcher.run(input(id))));
+    const first = await Promise.all(['a', 'b'].map((id) => run(input(id))));
     expect(first.map((r) => ('error' in r ? r.error.message : 'committed'))).toEqual([
       'committed',
       'shutting down before the job finished',
     ]);
-    const second = await batcher.run(input('c'));
+    const second = await run(input('c'));
     expect('error' in second && second.error.message).toBe('redis down');
-    const third = await batcher.run(input('d'));
+    const third = await run(input('d'));
     expect('delivery' in third && third.delivery.meta.id).toBe('d');
   });
 });
