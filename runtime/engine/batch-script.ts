@@ -4,6 +4,7 @@ import type { CommitAnswer, CommitItem } from './delivery.js';
 import { compareStreamIds } from '../../schemas/fields.js';
 import { DEAD_LETTER_APPEND, DEAD_LETTER_APPEND_FUNCTION } from './dead-letter.js';
 import { lua } from './lua.js';
+import { MessagePack } from './msgpack.js';
 import { effectCommands, extraEmitCommands, queueCommands } from './effect-commands.js';
 import type { RedisClient } from './connection.js';
 
@@ -47,7 +48,7 @@ export const OLDER_STREAM_ID = lua('older-stream-id');
  * the batch ('' when it has none), the cursor key ('' for none), then one argument per item: a
  * MessagePack array [entry id ('' for none), newest-wins key, its stream id ('' and '' for none),
  * [stream-order field, value, ...], [guard kind, key, value, ...] (see GuardCheck),
- * [[command, arguments...], ...]] of strings, which the script unpacks with cmsgpack (see Packer).
+ * [[command, arguments...], ...]] of strings, which the script unpacks with cmsgpack (see MessagePack).
  *
  * An item whose entry is no longer pending for this consumer (another consumer reclaimed it, or
  * it was acknowledged) is skipped whole: the check and the writes are one atomic step, so a
@@ -91,69 +92,6 @@ const FIRST_ID = 3;
 const LAST_ID = 4;
 
 /**
- * The items' arguments as MessagePack arrays of strings (RUN_BATCH unpacks them with cmsgpack),
- * written into one buffer outside the JavaScript heap as they are added. JSON text made each
- * string twice more (the item's text, then ioredis's copy of the command), escaped the JSON that
- * fields carry, and held it all on the heap until Redis answered; Redis unpacks this faster too.
- * Strings go as UTF-8, as ioredis would send them (a lone surrogate becomes U+FFFD).
- */
-class Packer {
-  // A message or two (a paced gate's batch) fit a slice of Node's buffer pool; a drained batch
-  // doubles it a few times.
-  buffer = Buffer.allocUnsafe(2048);
-  length = 0;
-
-  /** An array header for `count` elements (a count setCount can change); answers where it is. */
-  array(count: number): number {
-    const at = this.reserve(5);
-    this.buffer[at] = 0xdd;
-    this.buffer.writeUInt32BE(count, at + 1);
-    return at;
-  }
-
-  setCount(header: number, count: number): void {
-    this.buffer.writeUInt32BE(count, header + 1);
-  }
-
-  string(value: string): void {
-    const n = value.length;
-    // Nearly every argument is short ASCII: copied behind a one-byte header without a call out of JavaScript.
-    if (n < 32) {
-      const at = this.reserve(1 + n);
-      const buffer = this.buffer;
-      let i = 0;
-      for (; i < n; i++) {
-        const code = value.charCodeAt(i);
-        if (code > 0x7f) break;
-        buffer[at + 1 + i] = code;
-      }
-      if (i === n) {
-        buffer[at] = 0xa0 | n;
-        return;
-      }
-      this.length = at;
-    }
-    const bytes = Buffer.byteLength(value);
-    const at = this.reserve(5 + bytes);
-    this.buffer[at] = 0xdb;
-    this.buffer.writeUInt32BE(bytes, at + 1);
-    this.buffer.write(value, at + 5);
-  }
-
-  /** Room for `bytes` more; answers where they start. */
-  private reserve(bytes: number): number {
-    const at = this.length;
-    this.length += bytes;
-    if (this.length > this.buffer.length) {
-      const grown = Buffer.allocUnsafe(Math.max(this.buffer.length * 2, this.length));
-      this.buffer.copy(grown, 0, 0, at);
-      this.buffer = grown;
-    }
-    return at;
-  }
-}
-
-/**
  * A key RUN_BATCH checks or notes at an item's turn, as [kind, key, value]:
  * - 'a': the key must not exist, and 'e': it must hold exactly `value` (a string), both on keys no
  *   earlier item of the batch writes, checked before anything else of the item, as a check before
@@ -177,12 +115,7 @@ export class BatchScript<Item extends CommitItem> {
   private readonly itemOfGroup: Item[] = [];
   private readonly commandItems: Item[] = [];
   private readonly commandEffects: (Effect | undefined)[] = [];
-  private readonly packer = new Packer();
-  /** Where each packed item ends (the first starts at 0). */
-  private readonly itemEnds: number[] = [];
-  /** Where the open item's list of commands starts (-1: no item open), and its count so far. */
-  private openCommands = -1;
-  private openCount = 0;
+  private readonly packed = new MessagePack();
   /** True when a command is too large for the script (see check). */
   oversized = false;
 
@@ -203,7 +136,6 @@ export class BatchScript<Item extends CommitItem> {
    * of their own.
    */
   addItem(item: Item, checks: readonly GuardCheck[], overwritten: ReadonlySet<Effect>, ackOnly = false): void {
-    this.endItem();
     const entry = this.source ? (item.entryId ?? '') : '';
     if (entry !== '') {
       this.entries.push(entry);
@@ -213,26 +145,32 @@ export class BatchScript<Item extends CommitItem> {
     this.itemOfGroup.push(item);
     const recorder = item.recorder;
     const condition = recorder?.condition;
-    if (!this.plain) {
-      const packer = this.packer;
-      packer.array(6);
-      packer.string(entry);
-      packer.string(condition?.key ?? '');
-      packer.string(condition?.id ?? '');
-      const order = recorder?.order ?? [];
-      packer.array(order.length * 2);
-      for (const pair of order) for (const part of pair) packer.string(part);
-      packer.array(checks.length * 3);
-      for (const check of checks) for (const part of check) packer.string(part);
-      this.openCommands = packer.array(0);
-      this.openCount = 0;
+    const firstCommand = this.commands.length;
+    if (!ackOnly) {
+      if (this.plain && condition !== undefined) this.track([['SET', condition.key, condition.id]], undefined);
+      for (const effect of recorder?.effects ?? [])
+        if (!overwritten.has(effect)) this.track(effectCommands(effect, this.streamMaxLen), effect);
+      // A dead letter's failures are reported against no effect.
+      for (const extra of item.extraEmits ?? []) this.track(extraEmitCommands(extra), undefined);
     }
-    if (ackOnly) return;
-    if (this.plain && condition !== undefined) this.track([['SET', condition.key, condition.id]], undefined);
-    for (const effect of recorder?.effects ?? [])
-      if (!overwritten.has(effect)) this.track(effectCommands(effect, this.streamMaxLen), effect);
-    // A dead letter's failures are reported against no effect.
-    for (const extra of item.extraEmits ?? []) this.track(extraEmitCommands(extra), undefined);
+    if (this.plain) return;
+    const packed = this.packed;
+    packed.array(6);
+    packed.string(entry);
+    packed.string(condition?.key ?? '');
+    packed.string(condition?.id ?? '');
+    const order = recorder?.order ?? [];
+    packed.array(order.length * 2);
+    for (const pair of order) for (const part of pair) packed.string(part);
+    packed.array(checks.length * 3);
+    for (const check of checks) for (const part of check) packed.string(part);
+    packed.array(this.commands.length - firstCommand);
+    for (let c = firstCommand; c < this.commands.length; c++) {
+      const command = this.commands[c]!;
+      packed.array(command.length);
+      for (let i = 0; i < command.length; i++) packed.string(command[i]!);
+    }
+    packed.end();
   }
 
   /** Records `commands` as the current item's. */
@@ -241,11 +179,6 @@ export class BatchScript<Item extends CommitItem> {
     for (const command of commands) {
       if (command.length > SCRIPT_MAX_COMMAND_ARGS) this.oversized = true;
       this.commands.push(command);
-      if (!this.plain) {
-        this.packer.array(command.length);
-        for (let i = 0; i < command.length; i++) this.packer.string(command[i]!);
-        this.openCount += 1;
-      }
       this.commandItems.push(item);
       this.commandEffects.push(owner);
     }
@@ -257,7 +190,6 @@ export class BatchScript<Item extends CommitItem> {
    * failed write cannot hold back its ack), and is null when a WATCHed key changed and nothing ran.
    */
   async run(connection: RedisClient): Promise<CommitReport<Item> | null> {
-    this.endItem();
     if (this.commands.length === 0 && this.entries.length === 0) {
       // Nothing to write or acknowledge.
       if (this.plain) await connection.unwatch();
@@ -287,7 +219,6 @@ export class BatchScript<Item extends CommitItem> {
    * earlier pending entries (stream order) are not WATCHed: as they were just before EXEC.
    */
   async check(connection: RedisClient, keys: readonly string[]): Promise<EffectFailure<Item>[]> {
-    this.endItem();
     await connection.watch(...keys);
     return this.scriptResult(await connection.eval(CHECK_BATCH, 0, ...this.scriptArgs())).effectFailures;
   }
@@ -316,26 +247,12 @@ export class BatchScript<Item extends CommitItem> {
     return { item: this.commandItems[command], effect: this.commandEffects[command], error };
   }
 
-  /** Closes the item begun last. */
-  private endItem(): void {
-    if (this.openCommands < 0) return;
-    this.packer.setCount(this.openCommands, this.openCount);
-    this.openCommands = -1;
-    this.itemEnds.push(this.packer.length);
-  }
-
   /** The batch's own arguments, then each item's packed bytes. */
   private scriptArgs(): (string | Buffer)[] {
     // Only a batch sent as plain commands reads the arrays again: released before the round trip,
     // which the messages of the next batch are handled during (they were a third of what survived
     // each young-generation GC).
     this.commands.length = 0;
-    const args: (string | Buffer)[] = [...this.args];
-    let start = 0;
-    for (const end of this.itemEnds) {
-      args.push(this.packer.buffer.subarray(start, end));
-      start = end;
-    }
-    return args;
+    return [...this.args, ...this.packed.values()];
   }
 }
