@@ -9,6 +9,7 @@
  *   npx tsx bench/script-cost.ts [rounds]
  */
 import { readFileSync } from 'node:fs';
+import { MessagePack } from '../runtime/engine/msgpack.js';
 import { startTestRedis } from '../test/support/redis-server.js';
 
 const lua = (name: string): string => readFileSync(new URL(`../runtime/lua/${name}.lua`, import.meta.url), 'utf8');
@@ -22,31 +23,26 @@ function commandsOf(i: number): string[][] {
     decision.push(`decision_${f}`, f === 12 ? `{"thresholds":{"warm":0.25,"hot":0.65},"trace_id":"t${i}","heat":0.1234}` : `v${i}`);
   return [calibrated, decision];
 }
-/** MessagePack of arrays of strings, with the headers BatchScript writes (array32, str32). */
-function msgpack(value: string | readonly unknown[]): Buffer {
-  const head = Buffer.alloc(5);
-  if (typeof value === 'string') {
-    const bytes = Buffer.from(value);
-    head[0] = 0xdb;
-    head.writeUInt32BE(bytes.length, 1);
-    return Buffer.concat([head, bytes]);
-  }
-  head[0] = 0xdd;
-  head.writeUInt32BE(value.length, 1);
-  return Buffer.concat([head, ...value.map((v) => msgpack(v as string | readonly unknown[]))]);
+/** Writes arrays of strings as BatchScript packs its items. */
+function pack(packed: MessagePack, value: string | readonly unknown[]): void {
+  if (typeof value === 'string') return packed.string(value);
+  packed.array(value.length);
+  for (const v of value) pack(packed, v as string | readonly unknown[]);
 }
 const MESSAGES = 500;
 const head = ['', '', '', '', '', ''];
-const packed: (string | Buffer)[] = [...head];
+const items = new MessagePack();
 const json = [...head];
 const flat = [...head];
 for (let i = 0; i < MESSAGES; i++) {
   const commands = commandsOf(i);
-  packed.push(msgpack(['', '', '', [], [], commands]));
+  pack(items, ['', '', '', [], [], commands]);
+  items.end();
   json.push(JSON.stringify(['', '', '', [], [], commands]));
   flat.push(String(commands.length));
   for (const c of commands) flat.push(String(c.length), ...c);
 }
+const packed = [...head, ...items.values()];
 const BARE = `local a, argc = 7, #ARGV
 while a <= argc do
   local n = tonumber(ARGV[a]); a = a + 1
