@@ -4,13 +4,14 @@ import type { CommitAnswer, CommitItem } from './delivery.js';
 import { compareStreamIds } from '../../schemas/fields.js';
 import { DEAD_LETTER_APPEND, DEAD_LETTER_APPEND_FUNCTION } from './dead-letter.js';
 import { lua } from './lua.js';
+import { MessagePack } from './msgpack.js';
 import { effectCommands, extraEmitCommands, queueCommands } from './effect-commands.js';
 import type { RedisClient } from './connection.js';
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
     /** RUN_BATCH (see defineBatchCommand). */
-    qgRunBatch(...args: string[]): Result<unknown, Context>;
+    qgRunBatch(...args: (string | Buffer)[]): Result<unknown, Context>;
   }
 }
 
@@ -44,9 +45,9 @@ export const OLDER_STREAM_ID = lua('older-stream-id');
 
 /**
  * Applies a batch in one call (docs/architecture.md, "Atomic commit"). ARGV: stream, group,
- * consumer, the batch's lowest and highest entry id, the cursor key, then per item a JSON array
+ * consumer, the batch's lowest and highest entry id, the cursor key, then per item a MessagePack array
  * [entry id, newest-wins key, its id, [order field, value...], [GuardCheck...], [[command...]...]]
- * (a few long strings for the client to encode). Answers {failed command numbers (1-based) and
+ * of strings (see MessagePack). Answers {failed command numbers (1-based) and
  * errors interleaved, a letter per item (ANSWERS), trimmed}; check_only writes nothing (see check).
  * Lua's local functions come first: they must be defined before the body calls them.
  */
@@ -77,17 +78,6 @@ const FIRST_ID = 3;
 const LAST_ID = 4;
 
 /**
- * An argument as ioredis would send it: a lone UTF-16 surrogate (a string cut inside a pair) as
- * U+FFFD, which JSON.stringify would otherwise write as an escape cjson refuses.
- */
-const LONE_SURROGATE_ESCAPE = /(?<!\\)((?:\\\\)*)\\ud[89a-f][0-9a-f]{2}/g;
-
-function packItem(item: readonly unknown[]): string {
-  const json = JSON.stringify(item);
-  return json.includes('\\ud') ? json.replace(LONE_SURROGATE_ESCAPE, '$1\ufffd') : json;
-}
-
-/**
  * A key RUN_BATCH checks or notes at an item's turn: 'a' must not exist, 'e' must hold `value`,
  * 'c' must hold `value` an earlier item sets (chained), 'r' a guard that did not hold when read,
  * 't' a write a later item overwrites (not sent). An item refused for a guard (conflicted) holds
@@ -103,7 +93,7 @@ export class BatchScript<Item extends CommitItem> {
   private readonly itemOfGroup: Item[] = [];
   private readonly commandItems: Item[] = [];
   private readonly commandEffects: (Effect | undefined)[] = [];
-  private open: { readonly head: unknown[]; readonly commands: string[][] } | undefined;
+  private readonly packed = new MessagePack();
   /** True when a command is too large for the script (see check). */
   oversized = false;
 
@@ -124,7 +114,6 @@ export class BatchScript<Item extends CommitItem> {
    * of their own.
    */
   addItem(item: Item, checks: readonly GuardCheck[], overwritten: ReadonlySet<Effect>, ackOnly = false): void {
-    this.endItem();
     const entry = this.source ? (item.entryId ?? '') : '';
     if (entry !== '') {
       this.entries.push(entry);
@@ -134,16 +123,32 @@ export class BatchScript<Item extends CommitItem> {
     this.itemOfGroup.push(item);
     const recorder = item.recorder;
     const condition = recorder?.condition;
-    this.open = {
-      head: [entry, condition?.key ?? '', condition?.id ?? '', (recorder?.order ?? []).flat(), checks.flat()],
-      commands: [],
-    };
-    if (ackOnly) return;
-    if (this.plain && condition !== undefined) this.track([['SET', condition.key, condition.id]], undefined);
-    for (const effect of recorder?.effects ?? [])
-      if (!overwritten.has(effect)) this.track(effectCommands(effect, this.streamMaxLen), effect);
-    // A dead letter's failures are reported against no effect.
-    for (const extra of item.extraEmits ?? []) this.track(extraEmitCommands(extra), undefined);
+    const firstCommand = this.commands.length;
+    if (!ackOnly) {
+      if (this.plain && condition !== undefined) this.track([['SET', condition.key, condition.id]], undefined);
+      for (const effect of recorder?.effects ?? [])
+        if (!overwritten.has(effect)) this.track(effectCommands(effect, this.streamMaxLen), effect);
+      // A dead letter's failures are reported against no effect.
+      for (const extra of item.extraEmits ?? []) this.track(extraEmitCommands(extra), undefined);
+    }
+    if (this.plain) return;
+    const packed = this.packed;
+    packed.array(6);
+    packed.string(entry);
+    packed.string(condition?.key ?? '');
+    packed.string(condition?.id ?? '');
+    const order = recorder?.order ?? [];
+    packed.array(order.length * 2);
+    for (const pair of order) for (const part of pair) packed.string(part);
+    packed.array(checks.length * 3);
+    for (const check of checks) for (const part of check) packed.string(part);
+    packed.array(this.commands.length - firstCommand);
+    for (let c = firstCommand; c < this.commands.length; c++) {
+      const command = this.commands[c]!;
+      packed.array(command.length);
+      for (let i = 0; i < command.length; i++) packed.string(command[i]!);
+    }
+    packed.end();
   }
 
   private track(commands: readonly string[][], owner: Effect | undefined): void {
@@ -151,7 +156,6 @@ export class BatchScript<Item extends CommitItem> {
     for (const command of commands) {
       if (command.length > SCRIPT_MAX_COMMAND_ARGS) this.oversized = true;
       this.commands.push(command);
-      this.open!.commands.push(command);
       this.commandItems.push(item);
       this.commandEffects.push(owner);
     }
@@ -162,13 +166,12 @@ export class BatchScript<Item extends CommitItem> {
    * answers nothing (the check did), and is null when a WATCHed key changed and nothing ran.
    */
   async run(connection: RedisClient): Promise<CommitReport<Item> | null> {
-    this.endItem();
     if (this.commands.length === 0 && this.entries.length === 0) {
       if (this.plain) await connection.unwatch();
       else for (const item of this.itemOfGroup) item.answer = 'committed';
       return { effectFailures: [] };
     }
-    if (!this.plain) return this.scriptResult(await connection.qgRunBatch(...this.args));
+    if (!this.plain) return this.scriptResult(await connection.qgRunBatch(...this.scriptArgs()));
     const transaction = connection.multi();
     queueCommands(transaction, this.commands);
     if (this.source && this.entries.length > 0) transaction.xack(this.source.stream, this.source.group, ...this.entries);
@@ -189,9 +192,8 @@ export class BatchScript<Item extends CommitItem> {
    * would have; returns the writes it found would fail. Ownership and stream order are not WATCHed.
    */
   async check(connection: RedisClient, keys: readonly string[]): Promise<EffectFailure<Item>[]> {
-    this.endItem();
     await connection.watch(...keys);
-    return this.scriptResult(await connection.eval(CHECK_BATCH, 0, ...this.args)).effectFailures;
+    return this.scriptResult(await connection.eval(CHECK_BATCH, 0, ...this.scriptArgs())).effectFailures;
   }
 
   private plainResult(replies: [Error | null, unknown][]): CommitReport<Item> {
@@ -216,11 +218,12 @@ export class BatchScript<Item extends CommitItem> {
     return { item: this.commandItems[command], effect: this.commandEffects[command], error };
   }
 
-  /** Packs the item begun last into the script's arguments. */
-  private endItem(): void {
-    const open = this.open;
-    if (open === undefined) return;
-    this.open = undefined;
-    if (!this.plain) this.args.push(packItem([...open.head, open.commands]));
+  /** The batch's own arguments, then each item's packed bytes. */
+  private scriptArgs(): (string | Buffer)[] {
+    // Only a batch sent as plain commands reads the arrays again: released before the round trip,
+    // which the messages of the next batch are handled during (they were a third of what survived
+    // each young-generation GC).
+    this.commands.length = 0;
+    return [...this.args, ...this.packed.values()];
   }
 }

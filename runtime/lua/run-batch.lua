@@ -2,7 +2,7 @@
 if redis.replicate_commands then redis.replicate_commands() end
 local stream, group, consumer, first, last, cursorKey = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local items = {}
-for a = 7, #ARGV do items[#items + 1] = cjson.decode(ARGV[a]) end
+for a = 7, #ARGV do items[#items + 1] = cmsgpack.unpack(ARGV[a]) end
 -- This consumer's pending entries in the batch's id range, a page at a time: one XPENDING per
 -- page costs far less than one per entry.
 local mine = {}
