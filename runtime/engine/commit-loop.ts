@@ -1,5 +1,5 @@
 import { chainedGuards, type CommitAnswer, type CommitReport, type CommitSource, type Committer } from './commit.js';
-import { doubling, retryPolicy } from './retry-policy.js';
+import { retryPolicy } from './retry-policy.js';
 import type { Delivery, PreparedBatch } from './delivery.js';
 import type { RootLogger } from './logger.js';
 import type { RuntimeMetrics } from './metrics.js';
@@ -196,5 +196,5 @@ function countFailure(env: CommitLoopEnv, cause: ClassifiedError, messages: numb
 }
 
 async function backoff(env: CommitLoopEnv, failures: number): Promise<void> {
-  await env.sleep(doubling(retryPolicy.commitFirstPauseMs, failures, env.backoffMaxMs));
+  await env.sleep(Math.min(env.backoffMaxMs, retryPolicy.commitFirstPauseMs * 2 ** Math.min(failures - 1, 20)));
 }
