@@ -120,7 +120,7 @@ export class ClusterCommitter implements Committer {
   private async applyEffects<Item extends CommitItem>(
     accepted: readonly Item[],
   ): Promise<{ failures: EffectFailure<Item>[]; trimmed: number }> {
-    const groups = new Map<string, Command<Item>[]>();
+    const groups = new Map<string, { args: string[]; item: Item; effect: Effect | undefined }[]>();
     const add = (item: Item, effect: Effect | undefined, commands: string[][]) => {
       for (const args of commands) {
         const tag = slotTag(args[1]!);
@@ -160,8 +160,6 @@ export class ClusterCommitter implements Committer {
     return { failures: failures.sort((a, b) => place.get(a.item!)! - place.get(b.item!)!), trimmed };
   }
 }
-
-type Command<Item> = { args: string[]; item: Item; effect: Effect | undefined };
 
 type Lease = { readonly key: string; readonly token: string };
 
