@@ -1,15 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { ReplyError } from 'ioredis';
-import {
-  guardHolds,
-  inStreamOrder,
-  type CommitItem,
-  type CommitReport,
-  type Committer,
-  type CommitSource,
-  type EffectFailure,
-} from './commit.js';
-import { OLDER_STREAM_ID } from './batch-script.js';
+import { OLDER_STREAM_ID, type CommitReport, type CommitSource, type EffectFailure } from './batch-script.js';
+import { guardHolds, inStreamOrder, type Committer } from './commit.js';
+import type { CommitItem } from './delivery.js';
 import { DEAD_LETTER_APPEND } from './dead-letter.js';
 import { effectCommands, extraEmitCommands, queueCommands } from './effect-commands.js';
 import type { Effect, EffectRecorder } from './effects.js';

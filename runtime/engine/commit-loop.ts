@@ -1,6 +1,7 @@
-import { chainedGuards, type CommitAnswer, type CommitReport, type CommitSource, type Committer } from './commit.js';
+import type { CommitReport, CommitSource } from './batch-script.js';
+import { chainedGuards, type Committer } from './commit.js';
 import { retryPolicy } from './retry-policy.js';
-import type { Delivery, PreparedBatch } from './delivery.js';
+import type { CommitAnswer, Delivery, PreparedBatch } from './delivery.js';
 import type { RootLogger } from './logger.js';
 import type { RuntimeMetrics } from './metrics.js';
 import { classifyRedisError, type ClassifiedError } from './redis-errors.js';
