@@ -36,9 +36,8 @@ export class ClusterCommitter implements Committer {
       else leases.push(...held);
     });
     // An item whose lease failed holds back every later item touching its keys (stream order).
-    const ordered = inStreamOrder(candidates, failed);
-    conflicted.push(...ordered.deferred);
-    const accepted = ordered.accepted;
+    const { accepted, deferred } = inStreamOrder(candidates, failed);
+    conflicted.push(...deferred);
 
     const superseded = new Set(await this.advanceOrders(accepted));
     const applying = accepted.filter((item) => !superseded.has(item));
