@@ -1,15 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { ReplyError } from 'ioredis';
-import {
-  guardHolds,
-  inStreamOrder,
-  type CommitItem,
-  type CommitReport,
-  type Committer,
-  type CommitSource,
-  type EffectFailure,
-} from './commit.js';
-import { OLDER_STREAM_ID } from './batch-script.js';
+import { OLDER_STREAM_ID, type CommitReport, type CommitSource, type EffectFailure } from './batch-script.js';
+import { guardHolds, inStreamOrder, type Committer } from './commit.js';
+import type { CommitItem } from './delivery.js';
 import { DEAD_LETTER_APPEND } from './dead-letter.js';
 import { effectCommands, extraEmitCommands, queueCommands } from './effect-commands.js';
 import type { Effect, EffectRecorder } from './effects.js';
@@ -43,9 +36,8 @@ export class ClusterCommitter implements Committer {
       else leases.push(...held);
     });
     // An item whose lease failed holds back every later item touching its keys (stream order).
-    const ordered = inStreamOrder(candidates, failed);
-    conflicted.push(...ordered.deferred);
-    const accepted = ordered.accepted;
+    const { accepted, deferred } = inStreamOrder(candidates, failed);
+    conflicted.push(...deferred);
 
     const superseded = new Set(await this.advanceOrders(accepted));
     const applying = accepted.filter((item) => !superseded.has(item));
@@ -120,7 +112,7 @@ export class ClusterCommitter implements Committer {
   private async applyEffects<Item extends CommitItem>(
     accepted: readonly Item[],
   ): Promise<{ failures: EffectFailure<Item>[]; trimmed: number }> {
-    const groups = new Map<string, Command<Item>[]>();
+    const groups = new Map<string, { args: string[]; item: Item; effect: Effect | undefined }[]>();
     const add = (item: Item, effect: Effect | undefined, commands: string[][]) => {
       for (const args of commands) {
         const tag = slotTag(args[1]!);
@@ -160,8 +152,6 @@ export class ClusterCommitter implements Committer {
     return { failures: failures.sort((a, b) => place.get(a.item!)! - place.get(b.item!)!), trimmed };
   }
 }
-
-type Command<Item> = { args: string[]; item: Item; effect: Effect | undefined };
 
 type Lease = { readonly key: string; readonly token: string };
 

@@ -1,6 +1,7 @@
-import { chainedGuards, type CommitAnswer, type CommitReport, type CommitSource, type Committer } from './commit.js';
-import { doubling, retryPolicy } from './retry-policy.js';
-import type { Delivery, PreparedBatch } from './delivery.js';
+import type { CommitReport, CommitSource } from './batch-script.js';
+import { chainedGuards, type Committer } from './commit.js';
+import { retryPolicy } from './retry-policy.js';
+import type { CommitAnswer, Delivery, PreparedBatch } from './delivery.js';
 import type { RootLogger } from './logger.js';
 import type { RuntimeMetrics } from './metrics.js';
 import { classifyRedisError, type ClassifiedError } from './redis-errors.js';
@@ -196,5 +197,5 @@ function countFailure(env: CommitLoopEnv, cause: ClassifiedError, messages: numb
 }
 
 async function backoff(env: CommitLoopEnv, failures: number): Promise<void> {
-  await env.sleep(doubling(retryPolicy.commitFirstPauseMs, failures, env.backoffMaxMs));
+  await env.sleep(Math.min(env.backoffMaxMs, retryPolicy.commitFirstPauseMs * 2 ** Math.min(failures - 1, 20)));
 }

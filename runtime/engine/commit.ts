@@ -4,9 +4,6 @@ import type { Effect, EffectRecorder, Guard } from './effects.js';
 import { waitUntilReady, type RedisClient } from './connection.js';
 import { lua } from './lua.js';
 
-export type { CommitReport, CommitSource, EffectFailure } from './batch-script.js';
-export type { CommitAnswer, CommitItem } from './delivery.js';
-
 export interface Committer {
   /** Commits what it can of `items` and sets every item's answer. */
   commit<Item extends CommitItem>(source: CommitSource | undefined, items: readonly Item[]): Promise<CommitReport<Item>>;

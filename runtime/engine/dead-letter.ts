@@ -22,12 +22,8 @@ export function deadLetterFields(letter: DeadLetter): Fields {
   let truncated = false;
   const kept: Record<string, string> = {};
   for (const [field, value] of Object.entries(letter.raw)) {
-    if (value.length > DEAD_LETTER_VALUE_LIMIT) {
-      truncated = true;
-      kept[field] = value.slice(0, DEAD_LETTER_VALUE_LIMIT);
-    } else {
-      kept[field] = value;
-    }
+    if (value.length > DEAD_LETTER_VALUE_LIMIT) truncated = true;
+    kept[field] = value.slice(0, DEAD_LETTER_VALUE_LIMIT);
   }
   return {
     handler: letter.handler,

@@ -3,8 +3,6 @@ import type { ExtraEmit } from './effect-commands.js';
 import type { EffectRecorder } from './effects.js';
 import type { DeadLetterReason } from './dead-letter.js';
 
-export type { DeadLetterReason } from './dead-letter.js';
-
 /** What a settled delivery counts as in quantum_gates_messages_total. */
 export type Outcome =
   | { readonly kind: 'handled' | 'fallback' | 'skipped' | 'unusable' | 'left-pending' }

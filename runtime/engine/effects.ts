@@ -32,13 +32,6 @@ export type Guard =
   /** A switch that must be off: absent, or one of the off values. */
   | { readonly kind: 'off'; readonly key: string; readonly offValues: readonly string[] };
 
-/** A message's newest-wins condition (see EffectWriter.onlyIfNewer). */
-export interface OrderCondition {
-  readonly key: string;
-  readonly id: string;
-  readonly onSkip?: () => void;
-}
-
 const NONE: readonly never[] = Object.freeze([]);
 // An absent ttlSec stays absent (not `ttlSec: undefined`), so recorded effects compare as before.
 const ttl = (ttlSec: number | undefined) => (ttlSec === undefined ? {} : { ttlSec });
@@ -106,7 +99,7 @@ export class EffectRecorder implements EffectWriter {
     (this.orderList ??= []).push([field, value]);
   }
   /** Set by onlyIfNewer; one per message (a later call replaces an earlier one). */
-  condition: OrderCondition | undefined;
+  condition: { readonly key: string; readonly id: string; readonly onSkip?: () => void } | undefined;
   onlyIfNewer(key: string, id: string, options: { onSkip?: () => void } = {}): void {
     this.condition = { key, id, ...options };
   }

@@ -1,4 +1,5 @@
-import { FALLBACK, HANDLED, LEFT_PENDING, type DeadLetterReason, type Delivery } from './delivery.js';
+import { FALLBACK, HANDLED, LEFT_PENDING, type Delivery } from './delivery.js';
+import type { DeadLetterReason } from './dead-letter.js';
 import type { AnyHandler, FailureInfo, HandlerContext, MessageMeta } from '../contract/handler.js';
 import { guardFallback, handleOnce, startDuplicateChecks } from './idempotency.js';
 import { classifyRedisError } from './redis-errors.js';

@@ -1,6 +1,6 @@
 import type * as z from 'zod';
-import { deadLetterFields, type DeadLetterDestination } from './dead-letter.js';
-import { UNUSABLE, type DeadLetterReason, type Delivery, type PreparedBatch } from './delivery.js';
+import { deadLetterFields, type DeadLetterDestination, type DeadLetterReason } from './dead-letter.js';
+import { UNUSABLE, type Delivery, type PreparedBatch } from './delivery.js';
 import { executeBatch, MessageContext, type ExecutionEnv } from './execute.js';
 import type { AnyHandler } from '../contract/handler.js';
 

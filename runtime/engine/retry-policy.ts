@@ -20,11 +20,6 @@ export const retryPolicy = {
   readyPollMs: 250,
 } as const;
 
-/** `firstMs` × 2^(n−1), at most `capMs` (n counts failures from 1). */
-export function doubling(firstMs: number, n: number, capMs: number): number {
-  return Math.min(capMs, firstMs * 2 ** Math.min(n - 1, 20));
-}
-
 export function linear(stepMs: number, n: number, capMs: number): number {
   return Math.min(capMs, stepMs * n);
 }

@@ -1,4 +1,4 @@
-import type { EffectFailure } from './commit.js';
+import type { EffectFailure } from './batch-script.js';
 import { retryPolicy } from './retry-policy.js';
 import type { ScheduledJob } from './effects.js';
 import { describeError } from './execute.js';

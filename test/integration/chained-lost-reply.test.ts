@@ -3,15 +3,10 @@ import * as z from 'zod';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { defineHandler, type AnyHandler } from '../../runtime/contract/handler.js';
 import type { RedisReader } from '../../runtime/contract/redis-reader.js';
-import {
-  TransactionCommitter,
-  type CommitItem,
-  type CommitReport,
-  type CommitSource,
-  type Committer,
-} from '../../runtime/engine/commit.js';
+import type { CommitReport, CommitSource } from '../../runtime/engine/batch-script.js';
+import { TransactionCommitter, type Committer } from '../../runtime/engine/commit.js';
 import { commitBatch, type CommitLoopEnv } from '../../runtime/engine/commit-loop.js';
-import { Delivery } from '../../runtime/engine/delivery.js';
+import { Delivery, type CommitItem } from '../../runtime/engine/delivery.js';
 import { prepareBatch, rerun, type PipelineEnv } from '../../runtime/engine/message-pipeline.js';
 import { createRegistry, runtimeMetrics } from '../../runtime/engine/metrics.js';
 import { Settler } from '../../runtime/engine/settle.js';

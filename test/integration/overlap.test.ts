@@ -1,6 +1,7 @@
 import * as z from 'zod';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { TransactionCommitter, type CommitItem, type Committer } from '../../runtime/engine/commit.js';
+import { TransactionCommitter, type Committer } from '../../runtime/engine/commit.js';
+import type { CommitItem } from '../../runtime/engine/delivery.js';
 import { parseEnv } from '../../schemas/env.js';
 import { defineHandler, type AnyHandler } from '../../runtime/contract/handler.js';
 import type { RedisReader } from '../../runtime/contract/redis-reader.js';

@@ -1,4 +1,6 @@
-import type { CommitAnswer, CommitItem, CommitReport, Committer, CommitSource } from '../../runtime/engine/commit.js';
+import type { CommitReport, CommitSource } from '../../runtime/engine/batch-script.js';
+import type { Committer } from '../../runtime/engine/commit.js';
+import type { CommitAnswer, CommitItem } from '../../runtime/engine/delivery.js';
 
 /** What a commit did, as lists of positions in `items` per answer: how the tests state expectations. */
 export interface AnswersByPosition {

@@ -1,11 +1,12 @@
 import { ReplyError } from 'ioredis';
 import * as z from 'zod';
 import { describe, expect, it } from 'vitest';
-import type { CommitAnswer, CommitItem, CommitReport, Committer, CommitSource } from '../../runtime/engine/commit.js';
+import type { CommitReport, CommitSource } from '../../runtime/engine/batch-script.js';
+import type { Committer } from '../../runtime/engine/commit.js';
 import { commitBatch, GroupLostError, type CommitLoopEnv } from '../../runtime/engine/commit-loop.js';
 import { silentLogger, stubExecutionEnv } from '../support/execution-env.js';
 import { defineHandler, type AnyHandler } from '../../runtime/contract/handler.js';
-import { Delivery } from '../../runtime/engine/delivery.js';
+import { Delivery, type CommitAnswer, type CommitItem } from '../../runtime/engine/delivery.js';
 import { prepareBatch, rerun, type PipelineEnv } from '../../runtime/engine/message-pipeline.js';
 import { createRegistry, runtimeMetrics } from '../../runtime/engine/metrics.js';
 import { Settler } from '../../runtime/engine/settle.js';

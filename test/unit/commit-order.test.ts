@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { inStreamOrder, type CommitItem } from '../../runtime/engine/commit.js';
+import { inStreamOrder } from '../../runtime/engine/commit.js';
+import type { CommitItem } from '../../runtime/engine/delivery.js';
 import { EffectRecorder } from '../../runtime/engine/effects.js';
 
 /** One heat-bridge decision as the handler records it on a fresh read (nothing seen before). */
