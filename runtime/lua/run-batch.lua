@@ -1,6 +1,14 @@
 -- Redis 5 and 6 refuse writes after XADD's random id without it.
 if redis.replicate_commands then redis.replicate_commands() end
 local stream, group, consumer, first, last, cursorKey = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+-- Out of memory, Redis refuses a script's writes only until its first write succeeds: a write it
+-- never refuses (DEL, SREM, LTRIM...) would let an item's later writes apply after an earlier one
+-- was refused, and the item, withheld, would write them again. A write that changes nothing
+-- (SETRANGE of '' on a key never created) settles it first: refused, nothing of the batch runs.
+if not check_only then
+  local probe = redis.pcall('SETRANGE', 'quantum:gates:write-probe', 0, '')
+  if type(probe) == 'table' and probe.err then return redis.error_reply(probe.err) end
+end
 local items = {}
 for a = 7, #ARGV do items[#items + 1] = cmsgpack.unpack(ARGV[a]) end
 -- This consumer's pending entries in the batch's id range, a page at a time: one XPENDING per

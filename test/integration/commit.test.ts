@@ -172,6 +172,24 @@ describe('TransactionCommitter on a real redis-server', () => {
     expect(pending.map(([id]) => id)).toEqual([a]);
   });
 
+  it('out of memory, writes nothing of the batch: a write Redis never refuses (DEL) cannot let a later write of a refused message through', async () => {
+    const [a] = await deliver(1);
+    await redis.client.set('gone', '1');
+    await redis.client.config('SET', 'maxmemory-policy', 'noeviction');
+    await redis.client.config('SET', 'maxmemory', '1');
+    try {
+      const commit = commitAndReport(new TransactionCommitter(connection, 0), { stream: 's', group: 'g', consumer: 'c' }, [
+        { entryId: a, recorder: recorder((r) => (r.put('h', { f: 'v' }), r.remove('gone'), r.emit('out', { n: 'a' }))) },
+      ]);
+      await expect(commit).rejects.toThrow(/OOM/);
+    } finally {
+      await redis.client.config('SET', 'maxmemory', '0');
+    }
+    expect(await redis.client.exists('h', 'out')).toBe(0);
+    expect(await redis.client.get('gone')).toBe('1');
+    expect((await redis.client.xpending('s', 'g'))[0]).toBe(1);
+  });
+
   it('a dead letter that cannot be written keeps its message pending', async () => {
     const [a] = await deliver(1);
     await redis.client.set('dlq', 'x');
