@@ -6,8 +6,7 @@
 import { createServer, type Server } from 'node:http';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Registry } from 'prom-client';
-import type { HttpAnswer } from '../contract/routes.js';
-import type { HealthProbe } from '../contract/health.js';
+import type { HealthProbe, HttpAnswer } from '../contract/http.js';
 import type { BacklogMonitor } from './backlog.js';
 import type { HostedGates, HostedHandler } from './gates.js';
 import { withTimeout, type RedisClient } from './redis.js';

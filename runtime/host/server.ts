@@ -2,7 +2,7 @@ import type { Socket } from 'node:net';
 import underPressure from '@fastify/under-pressure';
 import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify';
 import type { Registry } from 'prom-client';
-import type { HttpAnswer, RouteRequest } from '../contract/routes.js';
+import type { HttpAnswer, RouteRequest } from '../contract/http.js';
 import type { RootLogger } from '../engine/logger.js';
 import { ConfigError } from '../../schemas/env.js';
 import { queueMetricsText, type MetricsQueue } from './backlog.js';
