@@ -78,7 +78,7 @@ export async function hostGates(deps: GateDeps) {
     faults: () =>
       workers.flatMap((w, i) => {
         const fault = w.fault(config.HEARTBEAT_TIMEOUT_MS);
-        return fault ? [[nameOf(i), fault] as const] : [];
+        return fault ? [{ gate: nameOf(i), cause: fault.cause, since: fault.since }] : [];
       }),
     lastLoopMs: (i: number) => {
       const worker = workers[i];

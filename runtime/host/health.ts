@@ -41,11 +41,8 @@ export function readinessCauses({ started, health, gates }: ProgressSources): Re
     starting: !started(),
     redis: health.fault,
     gates: [
-      ...gates.faults().map(([gate, fault]) => ({ gate, cause: fault.cause, since: fault.since })),
-      ...gates
-        .consumers()
-        .filter((c) => !c.consuming)
-        .map((c) => ({ gate: c.handler, cause: 'not consuming', since: null })),
+      ...gates.faults(),
+      ...gates.consumers().flatMap((c) => (c.consuming ? [] : [{ gate: c.handler, cause: 'not consuming', since: null }])),
     ],
   };
 }
