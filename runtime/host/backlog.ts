@@ -1,7 +1,6 @@
-import type { Queue } from 'bullmq';
 import type { Gauge } from 'prom-client';
 import type { ConsumerState } from './gates.js';
-import { withTimeout, type RedisClient } from './redis.js';
+import type { RedisClient } from './redis.js';
 
 export interface GroupBacklog {
   readonly handler: string;
@@ -69,35 +68,3 @@ export function backlogMonitor(
 }
 
 export type BacklogMonitor = ReturnType<typeof backlogMonitor>;
-
-export type MetricsQueue = Pick<Queue, 'name' | 'exportPrometheusMetrics'>;
-
-/**
- * Every queue's exportPrometheusMetrics() as one block for /metrics, families merged (Prometheus
- * refuses a second HELP line) and those the registry has left out. A queue that cannot answer in
- * `timeoutMs` leaves a comment rather than hold up the scrape, when quantum_gates_redis_up matters.
- */
-export async function queueMetricsText(
-  queues: readonly MetricsQueue[],
-  options: { readonly registered: (family: string) => boolean; readonly timeoutMs: number },
-): Promise<string> {
-  const families = new Map<string, string[]>();
-  const unavailable: string[] = [];
-  const exports = await Promise.allSettled(queues.map((queue) => withTimeout(queue.exportPrometheusMetrics(), options.timeoutMs)));
-  exports.forEach((result, i) => {
-    if (result.status === 'rejected') {
-      const reason = (result.reason instanceof Error ? result.reason.message : String(result.reason)).replace(/\s+/g, ' ');
-      unavailable.push(`# bullmq queue ${JSON.stringify(queues[i]!.name)}: metrics unavailable (${reason})`);
-      return;
-    }
-    for (const line of result.value.split('\n')) {
-      const name = /^(?:# (?:HELP|TYPE) )?([a-zA-Z_:][a-zA-Z0-9_:]*)/.exec(line)?.[1];
-      if (name === undefined || options.registered(name)) continue; // blank lines, other comments
-      let family = families.get(name);
-      if (!family) families.set(name, (family = []));
-      if (!line.startsWith('#') || !family.includes(line)) family.push(line);
-    }
-  });
-  const lines = [...[...families.values()].flat(), ...unavailable];
-  return lines.length === 0 ? '' : `${lines.join('\n')}\n`;
-}

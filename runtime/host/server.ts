@@ -1,14 +1,14 @@
 import type { Socket } from 'node:net';
 import underPressure from '@fastify/under-pressure';
+import type { Queue } from 'bullmq';
 import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { HttpAnswer, RouteRequest } from '../contract/http.js';
 import type { RootLogger } from '../engine/logger.js';
 import { ConfigError } from '../../schemas/env.js';
-import { queueMetricsText, type MetricsQueue } from './backlog.js';
 import type { RuntimeConfig } from './config.js';
 import type { HostedHandler } from './gates.js';
-import type { RedisClient } from './redis.js';
+import { withTimeout, type RedisClient } from './redis.js';
 import { registerHealthRoutes, send, type GateProbes, type Readiness } from './health.js';
 
 /** Prometheus asks for its text or OpenMetrics format by name; curl and scripts send no such Accept. */
@@ -62,6 +62,38 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
 
   for (const plugin of options.plugins) await app.register(plugin);
   return app;
+}
+
+export type MetricsQueue = Pick<Queue, 'name' | 'exportPrometheusMetrics'>;
+
+/**
+ * Every queue's exportPrometheusMetrics() as one block for /metrics, families merged (Prometheus
+ * refuses a second HELP line) and those the registry has left out. A queue that cannot answer in
+ * `timeoutMs` leaves a comment rather than hold up the scrape, when quantum_gates_redis_up matters.
+ */
+export async function queueMetricsText(
+  queues: readonly MetricsQueue[],
+  options: { readonly registered: (family: string) => boolean; readonly timeoutMs: number },
+): Promise<string> {
+  const families = new Map<string, string[]>();
+  const unavailable: string[] = [];
+  const exports = await Promise.allSettled(queues.map((queue) => withTimeout(queue.exportPrometheusMetrics(), options.timeoutMs)));
+  exports.forEach((result, i) => {
+    if (result.status === 'rejected') {
+      const reason = (result.reason instanceof Error ? result.reason.message : String(result.reason)).replace(/\s+/g, ' ');
+      unavailable.push(`# bullmq queue ${JSON.stringify(queues[i]!.name)}: metrics unavailable (${reason})`);
+      return;
+    }
+    for (const line of result.value.split('\n')) {
+      const name = /^(?:# (?:HELP|TYPE) )?([a-zA-Z_:][a-zA-Z0-9_:]*)/.exec(line)?.[1];
+      if (name === undefined || options.registered(name)) continue; // blank lines, other comments
+      let family = families.get(name);
+      if (!family) families.set(name, (family = []));
+      if (!line.startsWith('#') || !family.includes(line)) family.push(line);
+    }
+  });
+  const lines = [...[...families.values()].flat(), ...unavailable];
+  return lines.length === 0 ? '' : `${lines.join('\n')}\n`;
 }
 
 /** At most `max` operator requests in hand; the next gets a 503 with Retry-After before any work. Probes are never refused. */
