@@ -1,6 +1,7 @@
 import type { Gauge } from 'prom-client';
 import type { ConsumerState } from './gates.js';
 import type { RedisClient } from './redis.js';
+import { fieldsToRecord } from '../../schemas/fields.js';
 
 export interface GroupBacklog {
   readonly handler: string;
@@ -17,20 +18,9 @@ export async function readBacklog(redis: RedisClient, consumers: readonly Consum
   return Promise.all(
     groups.map(async ({ handler, stream, group }) => {
       const rows = (await redis.call('XINFO', 'GROUPS', stream)) as unknown[][];
-      for (const row of rows) {
-        const info = new Map<string, unknown>();
-        for (let i = 0; i + 1 < row.length; i += 2) info.set(String(row[i]), row[i + 1]);
-        if (info.get('name') !== group) continue;
-        const lag = info.get('lag');
-        return {
-          handler,
-          stream,
-          group,
-          pending: Number(info.get('pending') ?? 0),
-          lag: lag === null || lag === undefined ? null : Number(lag),
-        };
-      }
-      return { handler, stream, group, pending: 0, lag: null };
+      const info = rows.map((row) => fieldsToRecord(row.map(String))).find((row) => row.name === group);
+      const lag = Number(info?.lag); // NaN where Redis sent nil, or the group is gone
+      return { handler, stream, group, pending: Number(info?.pending ?? 0), lag: Number.isNaN(lag) ? null : lag };
     }),
   );
 }
