@@ -95,7 +95,7 @@ export async function createRuntime(options: RuntimeOptions) {
     readiness: () => readiness(progress),
     ...probes,
     config,
-    plugins: [gateRoutesPlugin(services), ...(options.httpPlugins?.(services) ?? [])],
+    plugins: [gateRoutesPlugin(hosted, commands, logger), ...(options.httpPlugins?.(services) ?? [])],
   });
 
   const stopped = new AbortController();

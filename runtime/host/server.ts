@@ -139,17 +139,13 @@ export async function bindNamingSetting<T>(bind: () => Promise<T>, setting: stri
 const internalError: HttpAnswer = { status: 500, contentType: 'text/plain; charset=utf-8', body: 'Internal Server Error' };
 
 /** The hosted gates' `http.routes`: the runtime parses the request and writes the answer, the gate decides it. */
-export function gateRoutesPlugin(services: {
-  handlers: readonly HostedHandler[];
-  redis: RedisClient;
-  logger: RootLogger;
-}): FastifyPluginAsync {
+export function gateRoutesPlugin(handlers: readonly HostedHandler[], redis: RedisClient, logger: RootLogger): FastifyPluginAsync {
   return async (app) => {
-    for (const hosted of services.handlers) {
+    for (const hosted of handlers) {
       const routes = hosted.handler.http?.routes ?? [];
       if (routes.length === 0) continue;
-      const log = services.logger.child({ component: `${hosted.handler.name}-http` });
-      const ctx = { config: hosted.config, metrics: hosted.metrics, redis: services.redis, log, now: () => Date.now() };
+      const log = logger.child({ component: `${hosted.handler.name}-http` });
+      const ctx = { config: hosted.config, metrics: hosted.metrics, redis, log, now: () => Date.now() };
       for (const route of routes) {
         app.route({
           method: [...route.methods],
