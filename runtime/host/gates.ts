@@ -80,10 +80,7 @@ export async function hostGates(deps: GateDeps) {
         const fault = w.fault(config.HEARTBEAT_TIMEOUT_MS);
         return fault ? [{ gate: nameOf(i), cause: fault.cause, since: fault.since }] : [];
       }),
-    lastLoopMs: (i: number) => {
-      const worker = workers[i];
-      return worker instanceof StreamConsumer ? worker.lastLoopMs : 0;
-    },
+    lastLoopMs: (i: number) => (workers[i] instanceof StreamConsumer ? workers[i].lastLoopMs : 0),
     /** Starts every gate at once; all settle before this returns, so a stop after a failed start finds none under way. */
     async start(): Promise<void> {
       const settled = await Promise.allSettled(workers.map((w) => w.start()));
