@@ -3,27 +3,21 @@ import type { ConsumerState } from './gates.js';
 import type { RedisClient } from './redis.js';
 import { fieldsToRecord } from '../../schemas/fields.js';
 
-export interface GroupBacklog {
-  readonly handler: string;
-  readonly stream: string;
-  readonly group: string;
-  readonly pending: number;
-  /** Null when Redis cannot tell (after XDEL, or Redis < 7). */
-  readonly lag: number | null;
-}
-
-/** Reads pending and lag of each stream gate's consumer group from XINFO GROUPS. */
-export async function readBacklog(redis: RedisClient, consumers: readonly ConsumerState[]): Promise<GroupBacklog[]> {
+/** Pending and lag of each stream gate's consumer group, from XINFO GROUPS. */
+export async function readBacklog(redis: RedisClient, consumers: readonly ConsumerState[]) {
   const groups = consumers.flatMap(({ handler, source, group }) => (group === undefined ? [] : [{ handler, stream: source, group }]));
   return Promise.all(
     groups.map(async ({ handler, stream, group }) => {
       const rows = (await redis.call('XINFO', 'GROUPS', stream)) as unknown[][];
       const info = rows.map((row) => fieldsToRecord(row.map(String))).find((row) => row.name === group);
-      const lag = Number(info?.lag); // NaN where Redis sent nil, or the group is gone
+      // Null when Redis cannot tell (after XDEL, or Redis < 7: nil, NaN here) or the group is gone.
+      const lag = Number(info?.lag);
       return { handler, stream, group, pending: Number(info?.pending ?? 0), lag: Number.isNaN(lag) ? null : lag };
     }),
   );
 }
+
+export type GroupBacklog = Awaited<ReturnType<typeof readBacklog>>[number];
 
 const BACKLOG_REFRESH_MS = 2000;
 
