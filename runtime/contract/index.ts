@@ -14,8 +14,8 @@ export type { Logger } from './logger.js';
 export type { CounterMetric, GaugeMetric, HistogramMetric, MetricFactory } from './metrics.js';
 export type { RedisReader } from './redis-reader.js';
 export type { EffectWriter, Fields, JobSummary } from './effects.js';
-export { metricsAsHealth, type HealthDeclaration, type HealthProbe, type MetricsDeclaration } from './health.js';
-export type { HttpAnswer, RouteContext, RouteDeclaration, RouteRequest } from './routes.js';
+export { metricsAsHealth, type HealthDeclaration, type HealthProbe, type MetricsDeclaration } from './http.js';
+export type { HttpAnswer, RouteContext, RouteDeclaration, RouteRequest } from './http.js';
 export {
   defineStatusSection,
   type SectionHeadlineReason,

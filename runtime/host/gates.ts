@@ -32,13 +32,14 @@ export interface GateDeps extends Pick<SourceDeps, 'config' | 'health' | 'metric
 export type HostedGates = Awaited<ReturnType<typeof hostGates>>;
 
 export async function hostGates(deps: GateDeps) {
-  const { hosted, config, connections, jobs } = deps;
+  const { hosted, connections, committerFactory, ...shared } = deps;
+  const { config, jobs } = shared;
   // BullMQ is loaded here only for a gate fed by a queue or a schedule (job-queues.ts).
   const jobSources = hosted.some((h) => h.handler.trigger.kind !== 'stream')
     ? await Promise.all([import('../sources/job-runner.js'), jobs.load()])
     : undefined;
   const makeCommitter = (connection: RedisClient) =>
-    deps.committerFactory?.(connection, config) ??
+    committerFactory?.(connection, config) ??
     (config.REDIS_CLUSTER_NODES
       ? new ClusterCommitter(connection, config.STREAM_MAXLEN)
       : new TransactionCommitter(connection, config.STREAM_MAXLEN));
@@ -46,25 +47,20 @@ export async function hostGates(deps: GateDeps) {
   const workers = hosted.map((h): StreamConsumer | JobRunner => {
     const committerConnection = connections.open('transactions', `${h.handler.name}:commit`);
     const common = {
+      ...shared,
       handler: h.handler,
       handlerConfig: h.config,
       handlerMetrics: h.metrics,
-      config,
       commands: connections.commands,
       committer: makeCommitter(committerConnection),
-      metrics: deps.metrics,
-      logger: deps.logger,
-      now: deps.now,
-      health: deps.health,
     };
     if (h.handler.trigger.kind === 'stream') {
       return new StreamConsumer({
         ...common,
         reader: connections.open('dedicated', `${h.handler.name}:read`),
         committerConnection,
-        jobs,
         // The cursor hash lives in another slot than the stream: only where one script can reach both.
-        recordsCursor: !config.REDIS_CLUSTER_NODES && deps.committerFactory === undefined,
+        recordsCursor: !config.REDIS_CLUSTER_NODES && committerFactory === undefined,
       });
     }
     const [{ JobRunner: Runner }, bullJobs] = jobSources!;
@@ -82,12 +78,9 @@ export async function hostGates(deps: GateDeps) {
     faults: () =>
       workers.flatMap((w, i) => {
         const fault = w.fault(config.HEARTBEAT_TIMEOUT_MS);
-        return fault ? [[nameOf(i), fault] as const] : [];
+        return fault ? [{ gate: nameOf(i), cause: fault.cause, since: fault.since }] : [];
       }),
-    lastLoopMs: (i: number) => {
-      const worker = workers[i];
-      return worker instanceof StreamConsumer ? worker.lastLoopMs : 0;
-    },
+    lastLoopMs: (i: number) => (workers[i] instanceof StreamConsumer ? workers[i].lastLoopMs : 0),
     /** Starts every gate at once; all settle before this returns, so a stop after a failed start finds none under way. */
     async start(): Promise<void> {
       const settled = await Promise.allSettled(workers.map((w) => w.start()));

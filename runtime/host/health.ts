@@ -6,8 +6,7 @@
 import { createServer, type Server } from 'node:http';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Registry } from 'prom-client';
-import type { HttpAnswer } from '../contract/routes.js';
-import type { HealthProbe } from '../contract/health.js';
+import type { HealthProbe, HttpAnswer } from '../contract/http.js';
 import type { BacklogMonitor } from './backlog.js';
 import type { HostedGates, HostedHandler } from './gates.js';
 import { withTimeout, type RedisClient } from './redis.js';
@@ -42,11 +41,8 @@ export function readinessCauses({ started, health, gates }: ProgressSources): Re
     starting: !started(),
     redis: health.fault,
     gates: [
-      ...gates.faults().map(([gate, fault]) => ({ gate, cause: fault.cause, since: fault.since })),
-      ...gates
-        .consumers()
-        .filter((c) => !c.consuming)
-        .map((c) => ({ gate: c.handler, cause: 'not consuming', since: null })),
+      ...gates.faults(),
+      ...gates.consumers().flatMap((c) => (c.consuming ? [] : [{ gate: c.handler, cause: 'not consuming', since: null }])),
     ],
   };
 }

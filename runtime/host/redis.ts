@@ -165,10 +165,7 @@ export function openConnections(config: RuntimeConfig, metrics: RuntimeMetrics) 
 
 /** A wait that ran out: what was waited for may still finish, unobserved. */
 export class TimeoutError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'TimeoutError';
-  }
+  override name = 'TimeoutError';
 }
 
 /** `work`, or a TimeoutError after `ms`; the timer is cleared either way, so an answered wait keeps nothing alive. */

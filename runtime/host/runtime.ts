@@ -58,11 +58,7 @@ export async function createRuntime(options: RuntimeOptions) {
   const registry = createRegistry();
   const factory = promMetricFactory(registry);
   const metrics = runtimeMetrics(registry, options.build);
-  const hosted: HostedHandler[] = parsed.map(({ handler, config: handlerConfig }) => ({
-    handler,
-    config: handlerConfig,
-    metrics: handler.metrics(factory, handlerConfig) as object,
-  }));
+  const hosted: HostedHandler[] = parsed.map((h) => ({ ...h, metrics: h.handler.metrics(factory, h.config) as object }));
 
   const connections = openConnections(config, metrics);
   const { commands } = connections;
@@ -99,7 +95,7 @@ export async function createRuntime(options: RuntimeOptions) {
     readiness: () => readiness(progress),
     ...probes,
     config,
-    plugins: [gateRoutesPlugin(services), ...(options.httpPlugins?.(services) ?? [])],
+    plugins: [gateRoutesPlugin(hosted, commands, logger), ...(options.httpPlugins?.(services) ?? [])],
   });
 
   const stopped = new AbortController();

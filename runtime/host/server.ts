@@ -1,14 +1,14 @@
 import type { Socket } from 'node:net';
 import underPressure from '@fastify/under-pressure';
+import type { Queue } from 'bullmq';
 import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify';
 import type { Registry } from 'prom-client';
-import type { HttpAnswer, RouteRequest } from '../contract/routes.js';
+import type { HttpAnswer, RouteRequest } from '../contract/http.js';
 import type { RootLogger } from '../engine/logger.js';
 import { ConfigError } from '../../schemas/env.js';
-import { queueMetricsText, type MetricsQueue } from './backlog.js';
 import type { RuntimeConfig } from './config.js';
 import type { HostedHandler } from './gates.js';
-import type { RedisClient } from './redis.js';
+import { withTimeout, type RedisClient } from './redis.js';
 import { registerHealthRoutes, send, type GateProbes, type Readiness } from './health.js';
 
 /** Prometheus asks for its text or OpenMetrics format by name; curl and scripts send no such Accept. */
@@ -64,6 +64,38 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   return app;
 }
 
+export type MetricsQueue = Pick<Queue, 'name' | 'exportPrometheusMetrics'>;
+
+/**
+ * Every queue's exportPrometheusMetrics() as one block for /metrics, families merged (Prometheus
+ * refuses a second HELP line) and those the registry has left out. A queue that cannot answer in
+ * `timeoutMs` leaves a comment rather than hold up the scrape, when quantum_gates_redis_up matters.
+ */
+export async function queueMetricsText(
+  queues: readonly MetricsQueue[],
+  options: { readonly registered: (family: string) => boolean; readonly timeoutMs: number },
+): Promise<string> {
+  const families = new Map<string, string[]>();
+  const unavailable: string[] = [];
+  const exports = await Promise.allSettled(queues.map((queue) => withTimeout(queue.exportPrometheusMetrics(), options.timeoutMs)));
+  exports.forEach((result, i) => {
+    if (result.status === 'rejected') {
+      const reason = (result.reason instanceof Error ? result.reason.message : String(result.reason)).replace(/\s+/g, ' ');
+      unavailable.push(`# bullmq queue ${JSON.stringify(queues[i]!.name)}: metrics unavailable (${reason})`);
+      return;
+    }
+    for (const line of result.value.split('\n')) {
+      const name = /^(?:# (?:HELP|TYPE) )?([a-zA-Z_:][a-zA-Z0-9_:]*)/.exec(line)?.[1];
+      if (name === undefined || options.registered(name)) continue; // blank lines, other comments
+      let family = families.get(name);
+      if (!family) families.set(name, (family = []));
+      if (!line.startsWith('#') || !family.includes(line)) family.push(line);
+    }
+  });
+  const lines = [...[...families.values()].flat(), ...unavailable];
+  return lines.length === 0 ? '' : `${lines.join('\n')}\n`;
+}
+
 /** At most `max` operator requests in hand; the next gets a 503 with Retry-After before any work. Probes are never refused. */
 function limitInFlight(app: FastifyInstance, max: number): void {
   let inFlight = 0;
@@ -107,17 +139,13 @@ export async function bindNamingSetting<T>(bind: () => Promise<T>, setting: stri
 const internalError: HttpAnswer = { status: 500, contentType: 'text/plain; charset=utf-8', body: 'Internal Server Error' };
 
 /** The hosted gates' `http.routes`: the runtime parses the request and writes the answer, the gate decides it. */
-export function gateRoutesPlugin(services: {
-  handlers: readonly HostedHandler[];
-  redis: RedisClient;
-  logger: RootLogger;
-}): FastifyPluginAsync {
+export function gateRoutesPlugin(handlers: readonly HostedHandler[], redis: RedisClient, logger: RootLogger): FastifyPluginAsync {
   return async (app) => {
-    for (const hosted of services.handlers) {
+    for (const hosted of handlers) {
       const routes = hosted.handler.http?.routes ?? [];
       if (routes.length === 0) continue;
-      const log = services.logger.child({ component: `${hosted.handler.name}-http` });
-      const ctx = { config: hosted.config, metrics: hosted.metrics, redis: services.redis, log, now: () => Date.now() };
+      const log = logger.child({ component: `${hosted.handler.name}-http` });
+      const ctx = { config: hosted.config, metrics: hosted.metrics, redis, log, now: () => Date.now() };
       for (const route of routes) {
         app.route({
           method: [...route.methods],

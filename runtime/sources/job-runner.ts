@@ -24,7 +24,6 @@ export interface JobRunnerDeps extends SourceDeps {
 export class JobRunner {
   private worker: Worker | undefined;
   readonly trigger: ScheduleTrigger<unknown> | QueueTrigger;
-  private readonly schedulerId: string;
   /** A schedule's ticks one by one. */
   private readonly concurrency: number;
   private readonly pipeline: SourcePipeline;
@@ -34,7 +33,6 @@ export class JobRunner {
 
   constructor(private readonly deps: JobRunnerDeps) {
     this.trigger = deps.handler.trigger as ScheduleTrigger<unknown> | QueueTrigger;
-    this.schedulerId = `${deps.handler.name}:tick`;
     this.concurrency = this.trigger.kind === 'queue' ? deps.config.JOB_CONCURRENCY : 1;
     this.pipeline = new SourcePipeline(deps, {
       bindings: { queue: this.trigger.queue },
@@ -112,16 +110,17 @@ export class JobRunner {
   private async assertScheduler(onlyIfMissing: boolean): Promise<void> {
     if (this.trigger.kind !== 'schedule' || this.pipeline.stopping) return;
     const queue = this.deps.jobs.queue(this.trigger.queue);
+    const schedulerId = `${this.deps.handler.name}:tick`;
     try {
       // Listed, not looked up: getJobScheduler parses an id with ':' as a legacy repeat key and
       // answers even for a scheduler that is gone.
-      if (onlyIfMissing && (await queue.getJobSchedulers()).some((s) => s.key === this.schedulerId)) {
+      if (onlyIfMissing && (await queue.getJobSchedulers()).some((s) => s.key === schedulerId)) {
         this.schedulerFault = undefined;
         return;
       }
       const everyMs = this.trigger.everyMs(this.deps.handlerConfig);
       await queue.upsertJobScheduler(
-        this.schedulerId,
+        schedulerId,
         { every: everyMs },
         { name: 'tick', data: {}, opts: { removeOnComplete: { count: 100 }, removeOnFail: { count: 500 } } },
       );

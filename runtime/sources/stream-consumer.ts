@@ -329,15 +329,12 @@ export class StreamConsumer {
     if (config.DEPARTED_CONSUMER_IDLE_MS === 0) return;
     const rows = (await commands.call('XINFO', 'CONSUMERS', stream, group)) as unknown[][];
     for (const row of rows) {
-      const info = new Map<string, unknown>();
-      for (let i = 0; i + 1 < row.length; i += 2) info.set(String(row[i]), row[i + 1]);
-      const name = String(info.get('name'));
-      if (name === config.CONSUMER_NAME || Number(info.get('pending')) !== 0 || Number(info.get('idle')) < config.DEPARTED_CONSUMER_IDLE_MS)
-        continue;
+      const { name = '', pending, idle } = fieldsToRecord(row.map(String));
+      if (name === config.CONSUMER_NAME || Number(pending) !== 0 || Number(idle) < config.DEPARTED_CONSUMER_IDLE_MS) continue;
       const removed = await commands.eval(REMOVE_IF_NOTHING_PENDING, 1, stream, group, name);
       if (removed === 1) {
         metrics.departedRemoved.inc({ handler: handler.name });
-        this.log.info({ consumer: name, idleMs: Number(info.get('idle')) }, 'removed a departed consumer with nothing pending');
+        this.log.info({ consumer: name, idleMs: Number(idle) }, 'removed a departed consumer with nothing pending');
       }
     }
   }

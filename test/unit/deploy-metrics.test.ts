@@ -15,7 +15,7 @@ const PROMETHEUS_SERIES = new Set(['up', 'scrape_duration_seconds', 'scrape_samp
 
 /**
  * BullMQ's own families, which /metrics appends from Queue.exportPrometheusMetrics()
- * (runtime/host/backlog.ts) rather than from the registry; test/integration/job-runner.test.ts
+ * (runtime/host/server.ts) rather than from the registry; test/integration/job-runner.test.ts
  * finds each of them in a real scrape.
  */
 const BULLMQ_SERIES = new Set(['bullmq_job_count', 'bullmq_job_completed_total', 'bullmq_job_failed_total']);

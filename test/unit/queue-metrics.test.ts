@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { queueMetricsText, type MetricsQueue } from '../../runtime/host/backlog.js';
+import { queueMetricsText, type MetricsQueue } from '../../runtime/host/server.js';
 import { prometheusTextProblems } from '../support/prometheus-text.js';
 
 /** What bullmq 5's Queue.exportPrometheusMetrics() returns, byte for byte (queue-getters.js). */
