@@ -1,13 +1,11 @@
 /** ctx.redis: read-only, since writes are effects. ioredis satisfies it; a fake ctx implements it over a map. */
 export interface RedisReader {
   get(key: string): Promise<string | null>;
-  mget(...keys: string[]): Promise<(string | null)[]>;
   exists(...keys: string[]): Promise<number>;
   hget(key: string, field: string): Promise<string | null>;
   hgetall(key: string): Promise<Record<string, string>>;
   hmget(key: string, ...fields: string[]): Promise<(string | null)[]>;
   smembers(key: string): Promise<string[]>;
-  scard(key: string): Promise<number>;
   zcount(key: string, min: number | string, max: number | string): Promise<number>;
   zrangebyscore(key: string, min: number | string, max: number | string): Promise<string[]>;
   zrangebyscore(key: string, min: number | string, max: number | string, withScores: 'WITHSCORES'): Promise<string[]>; // member, score, …

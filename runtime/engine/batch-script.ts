@@ -10,7 +10,6 @@ import type { RedisClient } from './connection.js';
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    /** RUN_BATCH (see defineBatchCommand). */
     qgRunBatch(...args: (string | Buffer)[]): Result<unknown, Context>;
   }
 }

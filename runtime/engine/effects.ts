@@ -36,7 +36,6 @@ const NONE: readonly never[] = Object.freeze([]);
 // An absent ttlSec stays absent (not `ttlSec: undefined`), so recorded effects compare as before.
 const ttl = (ttlSec: number | undefined) => (ttlSec === undefined ? {} : { ttlSec });
 
-/** Records effects in order. */
 export class EffectRecorder implements EffectWriter {
   readonly effects: Effect[] = [];
   // Most messages have no guards or jobs: these arrays are created on first use.

@@ -2,11 +2,13 @@ import { FALLBACK, HANDLED, LEFT_PENDING, type Delivery } from './delivery.js';
 import type { DeadLetterReason } from './dead-letter.js';
 import type { AnyHandler, FailureInfo, HandlerContext, MessageMeta } from '../contract/handler.js';
 import { guardFallback, handleOnce, startDuplicateChecks } from './idempotency.js';
-import { classifyRedisError } from './redis-errors.js';
+import { classifyRedisError, type RedisFailureCause } from './redis-errors.js';
 import { EffectRecorder } from './effects.js';
 import type { Logger } from '../contract/logger.js';
 import { deferMetrics } from './metrics.js';
 import type { RedisReader } from '../contract/redis-reader.js';
+
+const UNANSWERED: readonly RedisFailureCause[] = ['timeout', 'connection', 'busy'];
 
 export type Reject = (delivery: Delivery, reason: DeadLetterReason, detail: string) => void;
 
@@ -145,10 +147,11 @@ export async function executeBatch<Config, Metrics extends object>(
 
     // Unanswered calls are the system's failure even before the health probe says Redis stalled:
     // charged, a stall of a few seconds used up a message's attempts.
-    const unanswered = new Set(failing.filter((d) => redisDidNotAnswer(failed.get(d))));
+    let unanswered = false;
     const retrying: Delivery[] = [];
     for (const delivery of failing) {
-      if (unanswered.has(delivery)) {
+      if (UNANSWERED.includes(classifyRedisError(failed.get(delivery)).cause)) {
+        unanswered = true;
         delivery.attempts -= 1;
         retrying.push(delivery);
       } else if (delivery.attempts >= maxAttempts) {
@@ -163,14 +166,9 @@ export async function executeBatch<Config, Metrics extends object>(
       const attempt = Math.max(1, ...todo.map((d) => d.attempts));
       await env.sleep(backoffMs * 2 ** (attempt - 1));
       // Left pending for this or another consumer when stopping while Redis does not answer.
-      if (unanswered.size > 0 && env.stopping()) return;
+      if (unanswered && env.stopping()) return;
     }
   }
-}
-
-function redisDidNotAnswer(error: unknown): boolean {
-  const { cause } = classifyRedisError(error);
-  return cause === 'timeout' || cause === 'connection' || cause === 'busy';
 }
 
 async function applyPolicy<Config, Metrics extends object>(

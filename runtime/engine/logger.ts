@@ -13,20 +13,15 @@ export interface LoggerOptions {
   readonly output?: { write(text: string): unknown; isTTY?: boolean };
 }
 
-export function createLogger(
-  level: string,
-  name = 'quantum-gates',
-  env: NodeJS.ProcessEnv = process.env,
-  options: LoggerOptions = {},
-): RootLogger {
+export function createLogger(level: string, env: NodeJS.ProcessEnv = process.env, options: LoggerOptions = {}): RootLogger {
   const output = options.output ?? process.stdout;
   const journal = stdoutIsJournal(env);
   const format = options.format ?? 'auto';
   const pretty = format === 'pretty' || (format === 'auto' && !journal && output.isTTY === true);
   const windowMs = options.repeatWindowMs ?? 60_000;
-  const throttle = new LogThrottle(windowMs, options.now);
+  const throttle = logThrottle(windowMs, options.now);
   const settings: LoggerSettings = {
-    name,
+    name: 'quantum-gates',
     level,
     base: { pid: process.pid },
     timestamp: pino.stdTimeFunctions.isoTime,
@@ -101,30 +96,25 @@ export function prettyLine(json: string, colour: boolean): string {
 /**
  * Identical warnings and errors, written once per window, the next carrying `repeated: N`: a Redis
  * outage made every BullMQ worker log "worker error" 13 times a second, burying the line that said why.
+ * It remembers `maxKeys` distinct lines, so its memory stays bounded.
  */
-export class LogThrottle {
-  private readonly seen = new Map<string, { writtenAt: number; suppressed: number }>();
-
-  constructor(
-    private readonly windowMs: number,
-    private readonly now: () => number = Date.now,
-    /** Distinct lines remembered (memory stays bounded). */
-    private readonly maxKeys = 1000,
-  ) {}
-
-  admit(key: string): { write: boolean; repeated: number } {
-    const now = this.now();
-    const entry = this.seen.get(key);
-    if (entry !== undefined && now - entry.writtenAt < this.windowMs) {
-      entry.suppressed += 1;
-      return { write: false, repeated: 0 };
-    }
-    const repeated = entry?.suppressed ?? 0;
-    this.seen.delete(key); // re-inserted last, so the map's order is the order of writing
-    this.seen.set(key, { writtenAt: now, suppressed: 0 });
-    if (this.seen.size > this.maxKeys) this.seen.delete(this.seen.keys().next().value!);
-    return { write: true, repeated };
-  }
+export function logThrottle(windowMs: number, now: () => number = Date.now, maxKeys = 1000) {
+  const seen = new Map<string, { writtenAt: number; suppressed: number }>();
+  return {
+    admit(key: string): { write: boolean; repeated: number } {
+      const at = now();
+      const entry = seen.get(key);
+      if (entry !== undefined && at - entry.writtenAt < windowMs) {
+        entry.suppressed += 1;
+        return { write: false, repeated: 0 };
+      }
+      const repeated = entry?.suppressed ?? 0;
+      seen.delete(key); // re-inserted last, so the map's order is the order of writing
+      seen.set(key, { writtenAt: at, suppressed: 0 });
+      if (seen.size > maxKeys) seen.delete(seen.keys().next().value!);
+      return { write: true, repeated };
+    },
+  };
 }
 
 /** Bindings naming one message or job: with them in the key, a warning each budget tick was never repeated. */

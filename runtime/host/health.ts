@@ -23,10 +23,7 @@ export interface ReadinessCauses {
   readonly gates: readonly { readonly gate: string; readonly cause: string; readonly since: number | null }[];
 }
 
-export interface Readiness {
-  readonly ready: boolean;
-  readonly checks: Readonly<Record<string, boolean | string | number>>;
-}
+export type Readiness = ReturnType<typeof readiness>;
 
 export interface ProgressSources {
   started(): boolean;
@@ -48,7 +45,7 @@ export function readinessCauses({ started, health, gates }: ProgressSources): Re
 }
 
 /** /ready's answer: ready once started, Redis answers and every gate consumes without a fault. */
-export function readiness(sources: ProgressSources): Readiness {
+export function readiness(sources: ProgressSources) {
   const { starting, redis, gates } = readinessCauses(sources);
   // The first reason is the headline.
   const causes = [

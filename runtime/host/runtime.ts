@@ -5,7 +5,7 @@ import type { RedisReader } from '../contract/redis-reader.js';
 import type { Committer } from '../engine/commit.js';
 import { createLogger, type RootLogger } from '../engine/logger.js';
 import { createRegistry, promMetricFactory, runtimeMetrics } from '../engine/metrics.js';
-import { PeriodicRefresh } from '../engine/refresh.js';
+import { periodicRefresh } from '../engine/refresh.js';
 import { JobQueues } from '../sources/job-queues.js';
 import type { Env } from '../../schemas/env.js';
 import { backlogMonitor } from './backlog.js';
@@ -50,7 +50,7 @@ export async function createRuntime(options: RuntimeOptions) {
   const { config, hosted: parsed } = loadConfiguration(options.env, options.handlers);
   const logger =
     options.logger ??
-    createLogger(config.LOG_LEVEL, 'quantum-gates', process.env, {
+    createLogger(config.LOG_LEVEL, process.env, {
       format: config.LOG_FORMAT,
       repeatWindowMs: config.LOG_REPEAT_WINDOW_MS,
     });
@@ -69,7 +69,7 @@ export async function createRuntime(options: RuntimeOptions) {
   const { committerFactory } = options;
   const gates = await hostGates({ hosted, config, connections, jobs, health, metrics, logger, now, committerFactory });
   const backlog = backlogMonitor(commands, () => gates.consumers(), { pending: metrics.consumerPending, lag: metrics.consumerLag });
-  const refresh = new PeriodicRefresh(hosted, commands as unknown as RedisReader, logger, now);
+  const refresh = periodicRefresh(hosted, commands as unknown as RedisReader, logger, now);
 
   let started = false;
   const progress = { started: () => started, health, gates, backlog };

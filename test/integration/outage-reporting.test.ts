@@ -24,7 +24,6 @@ describe('a Redis outage under the BullMQ gates', () => {
     let offered = 0;
     const logger = createLogger(
       'warn',
-      'quantum-gates',
       {},
       {
         output: { write: (l) => lines.push(l) },

@@ -11,7 +11,6 @@ describe('dead letters trimmed by the per-gate bound', () => {
     let now = 0;
     const log = createLogger(
       'info',
-      'quantum-gates',
       {},
       {
         output: { write: (line: string) => lines.push(line) },

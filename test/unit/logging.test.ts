@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createLogger, LogThrottle, prettyLine } from '../../runtime/engine/logger.js';
+import { createLogger, logThrottle, prettyLine } from '../../runtime/engine/logger.js';
 
 function capture(isTTY = false) {
   const lines: string[] = [];
@@ -9,7 +9,7 @@ function capture(isTTY = false) {
 describe('repeated warnings', () => {
   it('writes the first, holds back identical ones within the window, and counts them on the next', () => {
     let now = 0;
-    const throttle = new LogThrottle(1000, () => now);
+    const throttle = logThrottle(1000, () => now);
     expect(throttle.admit('a')).toEqual({ write: true, repeated: 0 });
     for (let i = 0; i < 5; i++) expect(throttle.admit('a').write).toBe(false);
     expect(throttle.admit('b')).toEqual({ write: true, repeated: 0 });
@@ -19,7 +19,7 @@ describe('repeated warnings', () => {
   });
 
   it('remembers a bounded number of distinct lines', () => {
-    const throttle = new LogThrottle(1000, () => 0, 2);
+    const throttle = logThrottle(1000, () => 0, 2);
     throttle.admit('a');
     throttle.admit('b');
     throttle.admit('c'); // forgets a
@@ -30,7 +30,7 @@ describe('repeated warnings', () => {
   it('a logger writes a flood of one warning once, then with `repeated`; info lines are never held back', () => {
     let now = 0;
     const { lines, output } = capture();
-    const log = createLogger('info', 'quantum-gates', {}, { output, format: 'json', repeatWindowMs: 1000, now: () => now });
+    const log = createLogger('info', {}, { output, format: 'json', repeatWindowMs: 1000, now: () => now });
     for (let i = 0; i < 100; i++) log.child({ handler: 'risk-budget' }).warn({ err: 'Connection is closed.' }, 'worker error');
     log.child({ handler: 'governor-cooldown' }).warn({ err: 'Connection is closed.' }, 'worker error');
     for (let i = 0; i < 3; i++) log.info('consuming');
@@ -50,7 +50,7 @@ describe('repeated warnings', () => {
   it("counts a warning repeated by every tick or message as one: the message's own ids are not what makes it another", () => {
     let now = 0;
     const { lines, output } = capture();
-    const log = createLogger('warn', 'quantum-gates', {}, { output, format: 'json', repeatWindowMs: 60_000, now: () => now });
+    const log = createLogger('warn', {}, { output, format: 'json', repeatWindowMs: 60_000, now: () => now });
     const tick = log.child({ handler: 'risk-budget', queue: 'risk-budget' });
     // P2.8 in enforce: every 10 s tick (a job of its own) warns of the same violations.
     for (let job = 1; job <= 6; job++, now += 10_000)
@@ -89,15 +89,15 @@ describe('log lines for people', () => {
 
   it('chooses readable lines for a terminal and JSON for anything else, unless told', () => {
     const terminal = capture(true);
-    createLogger('info', 'quantum-gates', {}, { output: terminal.output }).info({ gate: 'heat-gate' }, 'consuming');
+    createLogger('info', {}, { output: terminal.output }).info({ gate: 'heat-gate' }, 'consuming');
     expect(terminal.lines[0]).toMatch(/^\d\d:\d\d:\d\d\.\d{3} .*INFO .* consuming {2}gate=heat-gate\n$/);
 
     const pipe = capture(false);
-    createLogger('info', 'quantum-gates', {}, { output: pipe.output }).info('consuming');
+    createLogger('info', {}, { output: pipe.output }).info('consuming');
     expect(JSON.parse(pipe.lines[0]!)).toMatchObject({ level: 30, msg: 'consuming' });
 
     const forcedJson = capture(true);
-    createLogger('info', 'quantum-gates', {}, { output: forcedJson.output, format: 'json' }).info('consuming');
+    createLogger('info', {}, { output: forcedJson.output, format: 'json' }).info('consuming');
     expect(JSON.parse(forcedJson.lines[0]!)).toMatchObject({ msg: 'consuming' });
   });
 });

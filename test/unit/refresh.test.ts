@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import { defineHandler, type Logger } from '../../runtime/contract/index.js';
-import { PeriodicRefresh } from '../../runtime/engine/refresh.js';
+import { periodicRefresh } from '../../runtime/engine/refresh.js';
 import type { RedisReader } from '../../runtime/contract/redis-reader.js';
 import * as z from 'zod';
 
@@ -30,11 +30,11 @@ function gate(load: () => Promise<number>, applied: number[], firsts: boolean[] 
   });
 }
 
-describe('PeriodicRefresh (batch.refresh)', () => {
+describe('periodicRefresh (batch.refresh)', () => {
   it('loads the state and applies it at start, without waiting for a message or the first interval', async () => {
     const applied: number[] = [];
     const handler = gate(() => Promise.resolve(0.29), applied);
-    const refresh = new PeriodicRefresh([{ handler, config: { everyMs: 3_600_000 }, metrics: {} }], {} as RedisReader, silent, () => 0);
+    const refresh = periodicRefresh([{ handler, config: { everyMs: 3_600_000 }, metrics: {} }], {} as RedisReader, silent, () => 0);
     refresh.start();
     await refresh.stop();
     expect(applied).toEqual([0.29]);
@@ -52,7 +52,7 @@ describe('PeriodicRefresh (batch.refresh)', () => {
         }),
       applied,
     );
-    const refresh = new PeriodicRefresh([{ handler, config: { everyMs: 3_600_000 }, metrics: {} }], {} as RedisReader, logger, () => 0);
+    const refresh = periodicRefresh([{ handler, config: { everyMs: 3_600_000 }, metrics: {} }], {} as RedisReader, logger, () => 0);
     refresh.start();
     let stopped = false;
     const stopping = refresh.stop().then(() => (stopped = true));
@@ -71,7 +71,7 @@ describe('PeriodicRefresh (batch.refresh)', () => {
       const firsts: boolean[] = [];
       const loads = [Promise.reject(new Error('redis down')), Promise.resolve(1), Promise.resolve(2)];
       const handler = gate(() => loads.shift()!, applied, firsts);
-      const refresh = new PeriodicRefresh([{ handler, config: { everyMs: 1000 }, metrics: {} }], {} as RedisReader, silent, () => 0);
+      const refresh = periodicRefresh([{ handler, config: { everyMs: 1000 }, metrics: {} }], {} as RedisReader, silent, () => 0);
       refresh.start();
       await vi.advanceTimersByTimeAsync(2500);
       await refresh.stop();
