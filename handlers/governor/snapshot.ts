@@ -101,7 +101,7 @@ export interface SharedState {
   readonly ledger: BatchLedger;
   /** Where the batch's symbols are read: their reads go to Redis together (coalesced-reads.ts). */
   readonly reads: CoalescedReader;
-  /** Each symbol's own reads, made once for the batch's plans of that symbol (see symbolReads). */
+  /** Each symbol's own reads, made once for the batch's plans of that symbol (see loadSnapshot). */
   readonly symbols: Map<string, Promise<SymbolReads>>;
 }
 
@@ -180,24 +180,6 @@ async function readSymbol(
   };
 }
 
-/** The symbol's reads for this batch: started by its first plan, shared by the others (the day is part of the key). */
-function symbolReads(
-  redis: RedisReader,
-  shared: SharedState,
-  symbol: string,
-  dailyKey: string,
-  config: GovernorConfig,
-  source: PositionSource | undefined,
-): Promise<SymbolReads> {
-  const id = `${symbol}\n${dailyKey}`;
-  let symbolRead = shared.symbols.get(id);
-  if (symbolRead === undefined) {
-    symbolRead = readSymbol(redis, shared, symbol, dailyKey, config, source);
-    shared.symbols.set(id, symbolRead);
-  }
-  return symbolRead;
-}
-
 /** The lower bound of the error count: the window's start, or every error since the last disarm. */
 export function errorWindowStart(config: GovernorConfig, now: number): string {
   return config.GOV_DISARM_WINDOW_SEC > 0 ? `(${now - config.GOV_DISARM_WINDOW_SEC * 1000}` : '-inf';
@@ -243,7 +225,11 @@ export async function loadSnapshot(
   positionSource?: PositionSource,
 ): Promise<LoadedSnapshot> {
   const dailyKey = keys.governorDaily(symbol, utcDate(now));
-  const symbolRead = await symbolReads(redis, shared, symbol, dailyKey, config, positionSource);
+  // Started by the symbol's first plan of the batch, shared by the others (the day is part of the key).
+  const id = `${symbol}\n${dailyKey}`;
+  let reading = shared.symbols.get(id);
+  if (reading === undefined) shared.symbols.set(id, (reading = readSymbol(redis, shared, symbol, dailyKey, config, positionSource)));
+  const symbolRead = await reading;
   const { version, lastExecSec, execHistory, dailyTotal, budget, exitLock } = symbolRead;
   // The freshest of the market state, P3.3 (flat symbols too), the ticker and the position's own mark.
   const markQuote = freshestOf(symbolRead.quotes, symbolRead.book.ownQuotes, now, config.PRICE_MAX_AGE_SEC);
