@@ -2,6 +2,7 @@ import { allHandlers } from '../handlers/index.js';
 import { parseRuntimeConfig, type RuntimeConfig, redactSecrets, createRuntime, describeRedis } from '../runtime/host/index.js';
 import { ConfigError } from '../schemas/env.js';
 import { buildInfo, packageRoot } from './build-info.js';
+import { createLogger } from './logging.js';
 import { checkHttpEnv, httpPlugins } from './http-plugins.js';
 import { checkConfiguration, redisIsConfigured } from './settings.js';
 import { preflightRedis, RedisWiringError } from './redis-preflight.js';
@@ -69,7 +70,11 @@ async function main(): Promise<void> {
     console.error(`quantum-gates: ${error.message}; waiting for it: the gates start when it answers (/ready answers 503 until then)`);
   }
 
-  const runtime = await createRuntime({ env, handlers: allHandlers, build: buildInfo(), httpPlugins });
+  const logger = createLogger(runtimeConfig.LOG_LEVEL, process.env, {
+    format: runtimeConfig.LOG_FORMAT,
+    repeatWindowMs: runtimeConfig.LOG_REPEAT_WINDOW_MS,
+  });
+  const runtime = await createRuntime({ env, handlers: allHandlers, build: buildInfo(), httpPlugins, logger });
   if (ignoredSettings.length > 0)
     runtime.services.logger.warn({ variables: ignoredSettings }, 'variables named like settings that no hosted gate reads: ignored');
   let stopping = false;

@@ -3,6 +3,7 @@
  * hold it); an application need for more widens this list, deliberately.
  */
 export { createRuntime, type RuntimeServices } from './runtime.js';
+export type { RootLogger } from '../engine/logger.js';
 export type { ReadinessCauses } from './health.js';
 export { loadConfiguration, parseRuntimeConfig, type RuntimeConfig } from './config.js';
 export { createRedisClient, describeRedis, isReady, redactSecrets, TimeoutError, withTimeout, type RedisClient } from './redis.js';

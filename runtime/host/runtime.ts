@@ -3,7 +3,8 @@ import type { Registry } from 'prom-client';
 import type { AnyHandler } from '../contract/handler.js';
 import type { RedisReader } from '../contract/redis-reader.js';
 import type { Committer } from '../engine/commit.js';
-import { createLogger, type RootLogger } from '../engine/logger.js';
+import { pino } from 'pino';
+import type { RootLogger } from '../engine/logger.js';
 import { createRegistry, promMetricFactory, runtimeMetrics } from '../engine/metrics.js';
 import { periodicRefresh } from '../engine/refresh.js';
 import { JobQueues } from '../sources/job-queues.js';
@@ -36,6 +37,7 @@ export interface RuntimeOptions {
   readonly handlers: readonly AnyHandler[];
   /** For quantum_gates_build_info. */
   readonly build: { readonly version: string; readonly commit: string };
+  /** The application's (app/logging.ts: LOG_FORMAT, LOG_REPEAT_WINDOW_MS); plain JSON lines at LOG_LEVEL without. */
   readonly logger?: RootLogger;
   readonly now?: () => number;
   readonly httpPlugins?: (services: RuntimeServices) => FastifyPluginAsync[];
@@ -50,10 +52,7 @@ export async function createRuntime(options: RuntimeOptions) {
   const { config, hosted: parsed } = loadConfiguration(options.env, options.handlers);
   const logger =
     options.logger ??
-    createLogger(config.LOG_LEVEL, process.env, {
-      format: config.LOG_FORMAT,
-      repeatWindowMs: config.LOG_REPEAT_WINDOW_MS,
-    });
+    pino({ name: 'quantum-gates', level: config.LOG_LEVEL, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime });
   const now = options.now ?? Date.now;
   const registry = createRegistry();
   const factory = promMetricFactory(registry);

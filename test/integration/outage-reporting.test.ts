@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { allHandlers } from '../../handlers/index.js';
-import { createLogger } from '../../runtime/engine/logger.js';
+import { createLogger } from '../../app/logging.js';
 import type { Runtime } from '../../runtime/host/runtime.js';
 import { startTestRedis, type TestRedis } from '../support/redis-server.js';
 import { startRuntime, waitFor } from '../support/runtime.js';

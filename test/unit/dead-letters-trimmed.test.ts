@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { slotTag } from '../../runtime/engine/cluster-commit.js';
 import { deadLetterIndexKey, deadLetterIndexMember } from '../../runtime/engine/dead-letter.js';
-import { createLogger } from '../../runtime/engine/logger.js';
+import { createLogger } from '../../app/logging.js';
 import { createRegistry, runtimeMetrics } from '../../runtime/engine/metrics.js';
 import { Settler } from '../../runtime/engine/settle.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { stdoutIsJournal, withJournalPriority } from '../../runtime/engine/logger.js';
+import { stdoutIsJournal, withJournalPriority } from '../../app/logging.js';
 
 describe('journald priorities from pino levels', () => {
   it.each([

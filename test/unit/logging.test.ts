@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createLogger, logThrottle, prettyLine } from '../../runtime/engine/logger.js';
+import { createLogger, logThrottle, prettyLine } from '../../app/logging.js';
 
 function capture(isTTY = false) {
   const lines: string[] = [];
