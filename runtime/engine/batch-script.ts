@@ -87,6 +87,7 @@ export type GuardCheck = readonly [kind: 'a' | 'e' | 'c' | 't' | 'r', key: strin
 /** One batch's writes, laid out as RUN_BATCH reads them (and as arrays, for a plain batch: see check). */
 export class BatchScript<Item extends CommitItem> {
   private readonly args: string[];
+  /** A plain batch's commands (a script's are packed as they come). */
   private readonly commands: string[][] = [];
   private readonly entries: string[] = [];
   private readonly itemOfGroup: Item[] = [];
@@ -122,39 +123,45 @@ export class BatchScript<Item extends CommitItem> {
     this.itemOfGroup.push(item);
     const recorder = item.recorder;
     const condition = recorder?.condition;
-    const firstCommand = this.commands.length;
-    if (!ackOnly) {
-      if (this.plain && condition !== undefined) this.track([['SET', condition.key, condition.id]], undefined);
-      for (const effect of recorder?.effects ?? [])
-        if (!overwritten.has(effect)) this.track(effectCommands(effect, this.streamMaxLen), effect);
-      // A dead letter's failures are reported against no effect.
-      for (const extra of item.extraEmits ?? []) this.track(extraEmitCommands(extra), undefined);
-    }
-    if (this.plain) return;
     const packed = this.packed;
-    packed.array(6);
-    packed.string(entry);
-    packed.string(condition?.key ?? '');
-    packed.string(condition?.id ?? '');
-    const order = recorder?.order ?? [];
-    packed.array(order.length * 2);
-    for (const pair of order) for (const part of pair) packed.string(part);
-    packed.array(checks.length * 3);
-    for (const check of checks) for (const part of check) packed.string(part);
-    packed.array(this.commands.length - firstCommand);
-    for (let c = firstCommand; c < this.commands.length; c++) {
-      const command = this.commands[c]!;
+    if (!this.plain) {
+      packed.array(6);
+      packed.string(entry);
+      packed.string(condition?.key ?? '');
+      packed.string(condition?.id ?? '');
+      const order = recorder?.order ?? [];
+      packed.array(order.length * 2);
+      for (const pair of order) for (const part of pair) packed.string(part);
+      packed.array(checks.length * 3);
+      for (const check of checks) for (const part of check) packed.string(part);
+    }
+    const commands: string[][] = [];
+    if (!ackOnly) {
+      if (this.plain && condition !== undefined) this.track(commands, [['SET', condition.key, condition.id]], undefined);
+      for (const effect of recorder?.effects ?? [])
+        if (!overwritten.has(effect)) this.track(commands, effectCommands(effect, this.streamMaxLen), effect);
+      // A dead letter's failures are reported against no effect.
+      for (const extra of item.extraEmits ?? []) this.track(commands, extraEmitCommands(extra), undefined);
+    }
+    if (this.plain) {
+      for (const command of commands) this.commands.push(command);
+      return;
+    }
+    // Packed at once, not kept: held to the end of the batch, the arrays were a third of what
+    // survived each young-generation GC.
+    packed.array(commands.length);
+    for (const command of commands) {
       packed.array(command.length);
       for (let i = 0; i < command.length; i++) packed.string(command[i]!);
     }
     packed.end();
   }
 
-  private track(commands: readonly string[][], owner: Effect | undefined): void {
+  private track(into: string[][], commands: readonly string[][], owner: Effect | undefined): void {
     const item = this.itemOfGroup[this.itemOfGroup.length - 1]!;
     for (const command of commands) {
       if (command.length > SCRIPT_MAX_COMMAND_ARGS) this.oversized = true;
-      this.commands.push(command);
+      into.push(command);
       this.commandItems.push(item);
       this.commandEffects.push(owner);
     }
@@ -165,7 +172,7 @@ export class BatchScript<Item extends CommitItem> {
    * answers nothing (the check did), and is null when a WATCHed key changed and nothing ran.
    */
   async run(connection: RedisClient): Promise<CommitReport<Item> | null> {
-    if (this.commands.length === 0 && this.entries.length === 0) {
+    if (this.commandItems.length === 0 && this.entries.length === 0) {
       if (this.plain) await connection.unwatch();
       else for (const item of this.itemOfGroup) item.answer = 'committed';
       return { effectFailures: [] };
@@ -219,10 +226,6 @@ export class BatchScript<Item extends CommitItem> {
 
   /** The batch's own arguments, then each item's packed bytes. */
   private scriptArgs(): (string | Buffer)[] {
-    // Only a batch sent as plain commands reads the arrays again: released before the round trip,
-    // which the messages of the next batch are handled during (they were a third of what survived
-    // each young-generation GC).
-    this.commands.length = 0;
     return [...this.args, ...this.packed.values()];
   }
 }

@@ -145,7 +145,10 @@ function overwrittenWrites(accepted: readonly CommitItem[]): Set<Effect> {
   return overwritten;
 }
 
-/** What the batch script checks or notes of an item at its turn (see GuardCheck). */
+/**
+ * What the batch script checks or notes of an item at its turn (see GuardCheck). `overwritten`:
+ * the writes not sent, noted ('t') only where an item can be refused (see mayRefuse).
+ */
 function guardChecks(
   item: CommitItem,
   chained: ReadonlyMap<Guard, CommitItem> | undefined,
@@ -172,6 +175,15 @@ function guardChecks(
 }
 
 const NO_CHECKS: readonly GuardCheck[] = Object.freeze([]);
+const NOTHING_OVERWRITTEN: ReadonlySet<Effect> = new Set();
+
+/**
+ * Whether the script can refuse an item of these: only a guard refuses one (and a check run, an
+ * order wait); the keys of an item refused hold back later items touching them.
+ */
+function mayRefuse(items: readonly CommitItem[]): boolean {
+  return anyGuarded(items) || items.some((item) => (item.recorder?.order.length ?? 0) > 0);
+}
 
 /**
  * Commits a batch on one Redis node: the effects, dead letters and XACK in one script call (an
@@ -238,8 +250,9 @@ export class TransactionCommitter implements Committer {
     const script = new BatchScript<Item>(source, this.streamMaxLen, ackOnly !== undefined);
     const chained = chainedGuards(accepted);
     const overwritten = overwrittenWrites(accepted);
+    const noted = mayRefuse(accepted) ? overwritten : NOTHING_OVERWRITTEN;
     for (const item of accepted)
-      script.addItem(item, guardChecks(item, chained.get(item), overwritten, switches), overwritten, ackOnly?.has(item) === true);
+      script.addItem(item, guardChecks(item, chained.get(item), noted, switches), overwritten, ackOnly?.has(item) === true);
     return script;
   }
 }

@@ -1,7 +1,7 @@
 import { FALLBACK, HANDLED, LEFT_PENDING, type Delivery } from './delivery.js';
 import type { DeadLetterReason } from './dead-letter.js';
 import type { AnyHandler, FailureInfo, HandlerContext, MessageMeta } from '../contract/handler.js';
-import { guardFallback, handleOnce, startDuplicateChecks } from './idempotency.js';
+import { guardFallback, handleOnce, NO_CHECK, startDuplicateChecks } from './idempotency.js';
 import { classifyRedisError, type RedisFailureCause } from './redis-errors.js';
 import { EffectRecorder } from './effects.js';
 import type { Logger } from '../contract/logger.js';
@@ -100,11 +100,15 @@ export async function executeBatch<Config, Metrics extends object>(
 
   while (todo.length > 0) {
     if (env.stopping() && todo.some((d) => d.attempts > 0)) return;
-    const checks = startDuplicateChecks(
-      handler,
-      todo.map((d) => ({ message: d.message, meta: d.meta, doneKey: env.doneKey?.(d.meta) })),
-      env.redis,
-    );
+    // Most gates declare no keys: then no check per message.
+    const checks =
+      handler.idempotency === undefined && env.doneKey === undefined
+        ? undefined
+        : startDuplicateChecks(
+            handler,
+            todo.map((d) => ({ message: d.message, meta: d.meta, doneKey: env.doneKey?.(d.meta) })),
+            env.redis,
+          );
     let state: unknown;
     let stateError: unknown;
     try {
@@ -124,13 +128,21 @@ export async function executeBatch<Config, Metrics extends object>(
         continue;
       }
       const ctx = new MessageContext(env, state, delivery.meta);
-      const succeeded = () => {
-        delivery.recorder = ctx;
-        delivery.outcome = HANDLED;
-      };
-      waiting.push(
-        handleOnce(handler, delivery.message, ctx, checks[position]!).then(succeeded, (error: unknown) => void failed.set(delivery, error)),
-      );
+      let handled: void | Promise<void>;
+      try {
+        handled = handleOnce(handler, delivery.message, ctx, checks?.[position] ?? NO_CHECK);
+      } catch (error) {
+        failed.set(delivery, error);
+        continue;
+      }
+      if (!(handled instanceof Promise)) succeeded(delivery, ctx);
+      else
+        waiting.push(
+          handled.then(
+            () => succeeded(delivery, ctx),
+            (error: unknown) => void failed.set(delivery, error),
+          ),
+        );
     }
     await Promise.all(waiting);
     if (failed.size === 0) break;
@@ -169,6 +181,11 @@ export async function executeBatch<Config, Metrics extends object>(
       if (unanswered && env.stopping()) return;
     }
   }
+}
+
+function succeeded(delivery: Delivery, ctx: EffectRecorder): void {
+  delivery.recorder = ctx;
+  delivery.outcome = HANDLED;
 }
 
 async function applyPolicy<Config, Metrics extends object>(

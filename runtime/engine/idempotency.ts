@@ -58,7 +58,7 @@ export interface DuplicateCheck {
   readonly done: Promise<boolean> | undefined;
 }
 
-const NO_CHECK: DuplicateCheck = { keys: [], doneKey: undefined, done: undefined };
+export const NO_CHECK: DuplicateCheck = Object.freeze({ keys: [], doneKey: undefined, done: undefined });
 
 export interface CheckedMessage {
   readonly message: unknown;
@@ -71,7 +71,11 @@ export interface CheckedMessage {
  * as one read-only script, not a command each (a command's client-side cost was most of the
  * governor's check: docs/performance.md); where it cannot run (Cluster, no EVAL_RO), one by one.
  */
-export function startDuplicateChecks(handler: AnyHandler, messages: readonly CheckedMessage[], redis: RedisReader): DuplicateCheck[] {
+export function startDuplicateChecks(
+  handler: AnyHandler,
+  messages: readonly CheckedMessage[],
+  redis: RedisReader,
+): readonly DuplicateCheck[] {
   const keysOfMessages = messages.map((m) => keysOf(handler, m.message, m.meta, m.doneKey));
   const keyed = keysOfMessages.filter((k) => k.length > 0).length;
   const together = keyed >= 2 && (redis as { readonly isCluster?: boolean }).isCluster !== true;
@@ -113,13 +117,17 @@ function keySaysDone(key: IdempotencyKey, reply: unknown): boolean {
   return typeof reply === 'string' && reply !== '' && compareStreamIds(reply, key.id) > 0;
 }
 
-/** A duplicate gets onDuplicate, anything else `handle` with its keys guarded in the commit. */
-export async function handleOnce(handler: AnyHandler, message: unknown, ctx: Ctx, check: DuplicateCheck): Promise<void> {
-  if (check.done !== undefined) {
-    if (await check.done) return handler.idempotency?.onDuplicate(message, ctx);
+/**
+ * A duplicate gets onDuplicate, anything else `handle` with its keys guarded in the commit. Without
+ * keys, `handle` as it answers: a synchronous handler's message makes no promise.
+ */
+export function handleOnce(handler: AnyHandler, message: unknown, ctx: Ctx, check: DuplicateCheck): void | Promise<void> {
+  if (check.done === undefined) return handler.handle(message, ctx);
+  return check.done.then((done) => {
+    if (done) return handler.idempotency?.onDuplicate(message, ctx);
     guard(handler, message, ctx, check.keys, check.doneKey);
-  }
-  return handler.handle(message, ctx);
+    return handler.handle(message, ctx);
+  });
 }
 
 /** The same guards for a fallback: it must not land on a message done meanwhile, and it completes a job. */
