@@ -5,7 +5,7 @@ import type { HeatBucket } from '../../schemas/heat-gate.js';
 import { keys } from '../../schemas/keys.js';
 import { pyFloatStr } from '../../schemas/python-number.js';
 import { readP33Position, type UntrustedFigure } from '../positions/book.js';
-import { freshestPrice, positionQuote, readPriceQuotes, type PriceQuote } from '../positions/prices.js';
+import { freshestOf, positionQuote, priceQuotesOf, readPriceQuotes, type PriceQuote } from '../positions/prices.js';
 import { calibrate, type Calibration } from './calibrate.js';
 import { parseHeatGateConfig, type HeatGateConfig } from './config.js';
 import { assessHeat, bucketOf, loadHeatInputs, type HeatAssessment, type HeatInputs } from '../positions/heat.js';
@@ -41,7 +41,9 @@ export const heatGate = defineHandler({
   // prometheus_client's start_http_server (P26_METRICS_PORT) answered every path with the metrics.
   http: { health: metricsAsHealth, status: [heatSection, calibrationSection, heatDecisionsSection] },
   batch: {
-    loadState: (redis, config, now) => loadHeatInputs(redis, config, now),
+    // With every book symbol's quotes: a decision's mark needs no read of its own, which would
+    // wait behind the previous batch's commit (see readsOwnWrites).
+    loadState: (redis, config, now) => loadHeatInputs(redis, config, now, true),
     // Heat comes from positions and equity, which other services write; the gate's own writes
     // (outputs, the heat hash, proposal hashes in enforce mode) are never read back.
     readsOwnWrites: false,
@@ -135,9 +137,19 @@ function assessOnce(inputs: HeatInputs): HeatAssessment {
   return assessment;
 }
 
+/**
+ * Assessments whose gauges a message has set: the batch's messages share one, and the same six
+ * values set for each of them were most of a message's deferred metric calls. Should that message
+ * not commit, the next batch or refresh sets them.
+ */
+const published = new WeakSet<HeatAssessment>();
+
 function decide(proposal: HarvestProposal, inputs: HeatInputs, ctx: Ctx): void | Promise<void> {
   const assessment = assessOnce(inputs);
-  publishHeat(assessment, ctx.metrics, ctx.config);
+  if (!published.has(assessment)) {
+    published.add(assessment);
+    publishHeat(assessment, ctx.metrics, ctx.config);
+  }
   if (assessment.trusted && assessment.capped) ctx.metrics.heatCapped.inc();
   const decided = calibrationOf(proposal, assessment, ctx.config);
   if (decided.calibration.calibratedAction === proposal.proposedAction) return record(proposal, assessment, ctx, undefined, decided);
@@ -146,7 +158,9 @@ function decide(proposal: HarvestProposal, inputs: HeatInputs, ctx: Ctx): void |
   const positionUsd = inputs.positions.find((p) => p.symbol === proposal.symbol)?.notionalUsd;
   // Every quote is read, the position's own mark among them: a position's mark can be seconds
   // older than the price feed's, and the freshest by each source's own time prices the decision.
-  return decisionMark(proposal.symbol, inputs, ctx).then((mark) => record(proposal, assessment, ctx, { mark, positionUsd }, decided));
+  const mark = decisionMark(proposal.symbol, inputs, ctx);
+  if (mark instanceof Promise) return mark.then((read) => record(proposal, assessment, ctx, { mark: read, positionUsd }, decided));
+  return record(proposal, assessment, ctx, { mark, positionUsd }, decided);
 }
 
 const markOf = (quote: PriceQuote, now: number): DecisionMark => ({
@@ -165,38 +179,61 @@ function calibrationOf(
   return { bucket, calibration: calibrate(proposal.proposedAction, bucket, config.P26_APPLY_LAYER_ERA) };
 }
 
-/** The quotes of a symbol, read once per batch (the batch's proposals share its HeatInputs): a burst of closes of one symbol costs one read. */
-const quotesOfBatch = new WeakMap<HeatInputs, Map<string, Promise<PriceQuote[]>>>();
-function batchQuotes(symbol: string, inputs: HeatInputs, ctx: Ctx): Promise<PriceQuote[]> {
+/**
+ * The quotes of a symbol: a symbol of the book's came with the batch state; another's are read once
+ * per batch (the batch's proposals share its HeatInputs): a burst of closes of one symbol costs one read.
+ */
+const quotesOfBatch = new WeakMap<HeatInputs, Map<string, PriceQuote[] | Promise<PriceQuote[]>>>();
+function batchQuotes(symbol: string, inputs: HeatInputs, ctx: Ctx): PriceQuote[] | Promise<PriceQuote[]> {
   let bySymbol = quotesOfBatch.get(inputs);
   if (bySymbol === undefined) quotesOfBatch.set(inputs, (bySymbol = new Map()));
-  let read = bySymbol.get(symbol);
-  if (read === undefined) {
-    read = readPriceQuotes(ctx.redis, symbol, ctx.config);
-    // A failed read is not kept: the next decision of the batch tries again.
-    read.catch(() => bySymbol.delete(symbol));
-    bySymbol.set(symbol, read);
+  let quotes = bySymbol.get(symbol);
+  if (quotes === undefined) {
+    const replies = inputs.quotes?.get(symbol);
+    if (replies !== undefined) quotes = priceQuotesOf(replies);
+    else {
+      const read = readPriceQuotes(ctx.redis, symbol, ctx.config);
+      // A failed read is not kept: the next decision of the batch tries again.
+      read.catch(() => bySymbol.delete(symbol));
+      quotes = read;
+    }
+    bySymbol.set(symbol, quotes);
   }
-  return read;
+  return quotes;
 }
+
+type MarkAtDecision = DecisionMark | null | undefined;
 
 /**
  * The symbol's mark now, by the rule the governor prices opens with (handlers/positions/prices.ts):
  * the freshest quote within PRICE_MAX_AGE_SEC, the book's own mark of the position among them.
  * null when none is fresh; undefined when the read failed (the decision never waits on it: it is
- * made as it would be, and the follow-up reads the price itself).
+ * made as it would be, and the follow-up reads the price itself). At once when the quotes came
+ * with the batch state.
  */
-async function decisionMark(symbol: string, inputs: HeatInputs, ctx: Ctx): Promise<DecisionMark | null | undefined> {
+function decisionMark(symbol: string, inputs: HeatInputs, ctx: Ctx): MarkAtDecision | Promise<MarkAtDecision> {
+  let quotes: PriceQuote[] | Promise<PriceQuote[]>;
   try {
-    const quotes = await batchQuotes(symbol, inputs, ctx);
-    const own = positionQuote(inputs.positionMarks?.get(symbol));
-    const now = ctx.now();
-    const quote = freshestPrice([...quotes, ...own], now, ctx.config.PRICE_MAX_AGE_SEC);
-    return quote === undefined ? null : markOf(quote, now);
+    quotes = batchQuotes(symbol, inputs, ctx);
   } catch (error) {
-    ctx.log.warn({ err: (error as Error).message }, 'mark at decision not read: the outcome follow-up reads it');
-    return undefined;
+    return markUnread(error, ctx);
   }
+  if (!(quotes instanceof Promise)) return freshestMark(quotes, symbol, inputs, ctx);
+  return quotes.then(
+    (read) => freshestMark(read, symbol, inputs, ctx),
+    (error: unknown) => markUnread(error, ctx),
+  );
+}
+
+function freshestMark(quotes: readonly PriceQuote[], symbol: string, inputs: HeatInputs, ctx: Ctx): DecisionMark | null {
+  const now = ctx.now();
+  const quote = freshestOf(quotes, positionQuote(inputs.positionMarks?.get(symbol)), now, ctx.config.PRICE_MAX_AGE_SEC);
+  return quote === undefined ? null : markOf(quote, now);
+}
+
+function markUnread(error: unknown, ctx: Ctx): undefined {
+  ctx.log.warn({ err: (error as Error).message }, 'mark at decision not read: the outcome follow-up reads it');
+  return undefined;
 }
 
 /** Each replica's hour of refreshed heats (its metrics object is its own). */

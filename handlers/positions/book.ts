@@ -164,11 +164,13 @@ export interface BookAndEquity {
 /**
  * KEYS: our active index, the snapshot stream, the P3.3 index, the portfolio state ('' to skip).
  * ARGV: our view prefix, our applied-id prefix, the group, the bound, the market-state prefix, the
- * market-state publisher's prefix, the ticker prefix ('' to skip the quotes), then the P3.3 prefixes.
+ * market-state publisher's prefix, the ticker prefix ('' to skip the quotes), 'all' for P3.3's
+ * marks of symbols outside its index ('' not), then the P3.3 prefixes.
  * Answers {equity, view symbols, view rows, mode, entries, applied ids, P3.3 symbols, P3.3 rows
  * (five fields per prefix), sigma symbols, their sigma rows [marketstate, state:market], and per
- * sigma symbol its quotes [market mark_price, timestamp, ticker markPrice, timestamp] (empty
- * without a ticker prefix)}. A sigma
+ * sigma symbol its quotes [market mark_price, timestamp, ticker markPrice, timestamp, then with
+ * 'all' and outside the index P3.3's mark_price, ts_epoch per prefix] (empty without a ticker
+ * prefix)}. A sigma
  * row holds only what mergeBook can use: none for a symbol whose view row has a sigma that surely
  * reads as a number, and no market state's after a publisher's that surely does (40 of the read's
  * 60 calls a heat batch in the bench, ~1 µs of redis-server each).
@@ -198,6 +200,8 @@ export async function loadPositionBook(
   withEquity = false,
   now = Date.now(),
   withUnpriced = false,
+  /** With `withUnpriced`: a symbol's P3.3 marks even where the P3.3 index does not list it, as readPriceQuotes reads them. */
+  allP33Quotes = false,
 ): Promise<BookAndEquity> {
   const tickerPrefix = withUnpriced ? prefixOf(keys.ticker) : '';
   const prefixes = p33Prefixes(config);
@@ -217,10 +221,11 @@ export async function loadPositionBook(
       prefixOf(keys.marketState),
       prefixOf(keys.marketStatePublished),
       tickerPrefix,
+      allP33Quotes ? 'all' : '',
       ...prefixes,
     )) as Reply;
   } catch {
-    reply = await readPlain(redis, config, withEquity, prefixes, tickerPrefix);
+    reply = await readPlain(redis, config, withEquity, prefixes, tickerPrefix, allP33Quotes);
   }
   const maxAgeMs = config.POSITION_MAX_AGE_SEC === undefined ? undefined : config.POSITION_MAX_AGE_SEC * 1000;
   return {
@@ -239,6 +244,7 @@ async function readPlain(
   withEquity: boolean,
   prefixes: readonly string[],
   tickerPrefix: string,
+  allP33Quotes: boolean,
 ): Promise<Reply> {
   const stream = config.POSITION_SNAPSHOT_STREAM;
   const [equity, symbols, p33] = await Promise.all([
@@ -281,11 +287,12 @@ async function readPlain(
   const quoteRows = await Promise.all(
     sigmaSymbols.map(async (s): Promise<Row> => {
       if (tickerPrefix === '') return [];
-      const [market, ticker] = await Promise.all([
+      const [market, ticker, ...p33Marks] = await Promise.all([
         redis.hmget(keys.marketState(s), 'mark_price', 'timestamp'),
         redis.hmget(tickerPrefix + s, 'markPrice', 'timestamp'),
+        ...(allP33Quotes && !p33.includes(s) ? prefixes.map((prefix) => redis.hmget(prefix + s, 'mark_price', 'ts_epoch')) : []),
       ]);
-      return [...market, ...ticker];
+      return [...market, ...ticker, ...p33Marks.flat()];
     }),
   );
   return [equity, symbols, rows, mode, entries, applied, p33, p33rows, sigmaSymbols, sigmaRows, quoteRows];
@@ -451,14 +458,21 @@ function unpricedStands(unpriced: BookPosition, current: BookPosition | undefine
   return current.notionalUsd === 0 ? current.asOfMs <= unpriced.asOfMs : current.asOfMs < unpriced.asOfMs;
 }
 
-/** The quote rows of a symbol in priceQuoteReads' order: market state, ticker, then P3.3's mark and time under each prefix. */
+/**
+ * The quote rows of a symbol in priceQuoteReads' order: market state, ticker, then P3.3's mark and
+ * time under each prefix, from its P3.3 index row, or else from its quote row (allP33Quotes).
+ */
 function quoteRepliesOf(quotes: Row, p33row: Row, prefixCount: number): (string | null)[][] {
   const replies: (string | null)[][] = [
     [quotes[0] ?? null, quotes[1] ?? null],
     [quotes[2] ?? null, quotes[3] ?? null],
   ];
   for (let k = 0; k < prefixCount; k++)
-    replies.push([p33row[k * P33_FIELDS.length + 1] ?? null, p33row[k * P33_FIELDS.length + 2] ?? null]);
+    replies.push(
+      p33row.length > 0
+        ? [p33row[k * P33_FIELDS.length + 1] ?? null, p33row[k * P33_FIELDS.length + 2] ?? null]
+        : [quotes[4 + 2 * k] ?? null, quotes[5 + 2 * k] ?? null],
+    );
   return replies;
 }
 

@@ -31,6 +31,8 @@ export interface HeatInputs {
   readonly symbols?: ReadonlySet<string>;
   /** Each position's own mark and its time, a price quote among the others (handlers/positions/prices.ts). */
   readonly positionMarks?: ReadonlyMap<string, { readonly markPrice: number | undefined; readonly asOfMs: number }>;
+  /** Per symbol of the book, its price quotes' replies (PositionBook.quotes), when loadHeatInputs was asked for them. */
+  readonly quotes?: PositionBook['quotes'];
 }
 
 /** The heat of the portfolio, or why it cannot be trusted (then the decision fails closed: COLD). */
@@ -95,8 +97,14 @@ export function computeHeat(inputs: HeatInputs): HeatResult {
  * Equity and the position book (our view, the snapshots it has not applied yet, P3.3's hashes) in
  * one read-only script: the decision never lags the snapshot stream.
  */
-export async function loadHeatInputs(redis: RedisReader, config: PositionBookConfig, now?: number): Promise<HeatInputs> {
-  const { book, equityRaw } = await loadPositionBook(redis, config, true, now);
+export async function loadHeatInputs(
+  redis: RedisReader,
+  config: PositionBookConfig,
+  now?: number,
+  withQuotes = false,
+): Promise<HeatInputs> {
+  // Every quote a direct read would find; they come with the book's unpriced positions, which the heat leaves out.
+  const { book, equityRaw } = await loadPositionBook(redis, config, true, now, withQuotes, withQuotes);
   // Without equity_usd, whether the state exists at all tells the original's two failures apart.
   const portfolioStatePresent = equityRaw !== undefined || (await redis.exists(keys.portfolioState)) > 0;
   const positions = book.positions.map(({ symbol, notionalUsd, sigma }) => ({ symbol, notionalUsd, sigma }));
@@ -110,5 +118,6 @@ export async function loadHeatInputs(redis: RedisReader, config: PositionBookCon
     truncated: book.truncated,
     symbols: new Set(positions.map((p) => p.symbol)),
     positionMarks: new Map(book.positions.map((p) => [p.symbol, { markPrice: p.markPrice, asOfMs: p.asOfMs }])),
+    ...(withQuotes ? { quotes: book.quotes } : {}),
   };
 }

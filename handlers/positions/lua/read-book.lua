@@ -53,7 +53,7 @@ local p33 = redis.call('SMEMBERS', KEYS[3])
 local p33rows = {}
 for i, s in ipairs(p33) do
   local row, held = {}, false
-  for k = 8, #ARGV do
+  for k = 9, #ARGV do
     local part = redis.call('HMGET', ARGV[k] .. s, 'position_amt', 'mark_price', 'ts_epoch', 'position_notional_usd', 'sigma')
     for _, v in ipairs(part) do row[#row + 1] = v; if v then held = true end end
   end
@@ -74,11 +74,22 @@ for i, s in ipairs(sigmaSymbols) do
 end
 -- Every held symbol's quotes (the governor prices each position at the freshest mark of all producers).
 local quoteRows = {}
+local indexed = {}
+for _, s in ipairs(p33) do indexed[s] = true end
 for i, s in ipairs(sigmaSymbols) do
   if ARGV[7] ~= '' then
     local market = redis.call('HMGET', ARGV[5] .. s, 'mark_price', 'timestamp')
     local ticker = redis.call('HMGET', ARGV[7] .. s, 'markPrice', 'timestamp')
-    quoteRows[i] = {market[1], market[2], ticker[1], ticker[2]}
+    local row = {market[1], market[2], ticker[1], ticker[2]}
+    -- ARGV[8] set: a symbol outside the P3.3 index gets P3.3's marks too, as a direct read would.
+    if ARGV[8] ~= '' and not indexed[s] then
+      for k = 9, #ARGV do
+        local part = redis.call('HMGET', ARGV[k] .. s, 'mark_price', 'ts_epoch')
+        row[#row + 1] = part[1]
+        row[#row + 1] = part[2]
+      end
+    end
+    quoteRows[i] = row
   else
     quoteRows[i] = {}
   end
