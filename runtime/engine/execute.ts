@@ -72,6 +72,11 @@ export class MessageContext<Config, State, Metrics extends object>
   }
 }
 
+/** The handler's batch state (undefined without loadState), asked for now; a throw becomes the promise's rejection. */
+export function loadBatchState(handler: AnyHandler, env: ExecutionEnv<unknown, object>): Promise<unknown> {
+  return new Promise((resolve) => resolve(handler.batch?.loadState?.(env.stateRedis ?? env.redis, env.config, env.now())));
+}
+
 export function describeError(error: unknown): string {
   if (error instanceof Error) return `${error.name}: ${error.message}`;
   return String(error);
@@ -88,6 +93,8 @@ export async function executeBatch<Config, Metrics extends object>(
   env: ExecutionEnv<Config, Metrics>,
   deliveries: readonly Delivery[],
   reject: Reject,
+  /** The batch state, already asked for (see loadBatchState); the first run uses it. */
+  readState?: Promise<unknown>,
 ): Promise<void> {
   for (const delivery of deliveries) {
     delivery.outcome = LEFT_PENDING;
@@ -112,10 +119,11 @@ export async function executeBatch<Config, Metrics extends object>(
     let state: unknown;
     let stateError: unknown;
     try {
-      state = handler.batch?.loadState ? await handler.batch.loadState(env.stateRedis ?? env.redis, env.config, env.now()) : undefined;
+      state = await (readState ?? loadBatchState(handler, env));
     } catch (error) {
       stateError = error;
     }
+    readState = undefined; // a retry reads it afresh
 
     /** Each failed delivery's last error, until it succeeds or its policy decides. */
     const failed = new Map<Delivery, unknown>();

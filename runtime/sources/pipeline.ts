@@ -3,7 +3,7 @@ import type { Committer } from '../engine/commit.js';
 import { commitBatch, type CommitLoopEnv } from '../engine/commit-loop.js';
 import { deadLetterDestination } from '../engine/dead-letter.js';
 import type { Delivery, PreparedBatch } from '../engine/delivery.js';
-import type { ExecutionEnv } from '../engine/execute.js';
+import { loadBatchState, type ExecutionEnv } from '../engine/execute.js';
 import { lazyChildLogger, type RootLogger } from '../engine/logger.js';
 import { prepareBatch, rerun, type PipelineEnv } from '../engine/message-pipeline.js';
 import type { RuntimeMetrics } from '../engine/metrics.js';
@@ -135,8 +135,15 @@ export class SourcePipeline {
     return sleep(ms, undefined, { signal: this.abort.signal }).catch(() => undefined);
   }
 
-  prepare(deliveries: readonly Delivery[], readAt: number): Promise<PreparedBatch> {
-    return prepareBatch(this.env, deliveries, readAt);
+  prepare(deliveries: readonly Delivery[], readAt: number, readState?: Promise<unknown>): Promise<PreparedBatch> {
+    return prepareBatch(this.env, deliveries, readAt, readState);
+  }
+
+  /** The batch state, asked for now: the reads go out before anything sent after this call. */
+  readState(): Promise<unknown> {
+    const state = loadBatchState(this.env.handler, this.env.execution);
+    state.catch(() => undefined); // its failure is the batch's (executeBatch), or nobody's when no batch uses it
+    return state;
   }
 
   /** False when some delivery was left uncommitted (still conflicting, or the source stopped meanwhile). */

@@ -23,6 +23,8 @@ interface Batch {
   readonly readAt: number; // this process's clock
   /** Delivery counts of reclaimed entries (a plain read delivers each entry once more). */
   readonly deliveries?: Map<string, number>;
+  /** Its state, asked for with it (a batch read ahead: see handle). */
+  readonly state?: Promise<unknown>;
 }
 
 /** The hash in which commits record where each group of `stream` would start again (see the commit script). */
@@ -51,6 +53,8 @@ export class StreamConsumer {
   private readonly log: RootLogger;
   /** At most one commit in flight, settled before the next goes out. */
   private inFlight: Promise<void> | undefined;
+  /** The next batch, asked for before the commit in flight went out (see handle). */
+  private ahead: Promise<Batch> | undefined;
   /** Entry ids read and not yet settled, for re-creating a lost group without skipping them. */
   private readonly held = new Set<string>();
   private consecutiveErrors = 0;
@@ -151,8 +155,14 @@ export class StreamConsumer {
         const outage = !this.connectionsReady() || this.deps.health.stalled;
         const reclaimDue = this.deps.now() - lastReclaim >= config.CLAIM_INTERVAL_MS;
         // Waiting out an outage, XAUTOCLAIM and a read of '0' (they return our own entries too):
-        // never while a commit of ours is in flight.
-        if (outage || reclaimDue || drainOwnPending) await this.settleCommit();
+        // never while a commit of ours is in flight, and a batch read ahead is handled first
+        // (dropped after an error or in an outage: the read of '0' delivers it again).
+        if (outage || reclaimDue || drainOwnPending) {
+          if (outage || drainOwnPending) this.ahead = undefined;
+          const ahead = await this.takeAhead();
+          if (ahead !== undefined) await this.handle(ahead, false);
+          await this.settleCommit();
+        }
         if (outage) {
           this.setConsuming(false);
           await this.waitForRedis();
@@ -172,10 +182,11 @@ export class StreamConsumer {
         } else {
           // Read once the commit of the batch in hand has gone out (handle awaits it unless
           // overlapping: a handler that never reads its own writes handles a batch while the previous one commits).
-          const batch = await this.read('>');
+          const batch = (await this.takeAhead()) ?? (await this.read('>'));
           if (batch.entries.length > 0) await this.handle(batch, this.deps.handler.batch?.readsOwnWrites === false);
         }
       } catch (error) {
+        this.ahead = undefined; // its entries are ours: the read of '0' below delivers them again
         // Never re-read our pending entries while a commit of some of them is still in flight.
         const commitError = await this.settleCommit().then(
           () => undefined,
@@ -186,9 +197,11 @@ export class StreamConsumer {
         drainOwnPending = true;
       }
     }
-    // Stopping: the batch in hand is ours; commit it rather than leave it pending.
+    // Stopping: the batches in hand are ours; commit them rather than leave them pending.
     try {
       await this.settleCommit();
+      const ahead = await this.takeAhead();
+      if (ahead !== undefined) await this.handle(ahead, false);
     } catch (error) {
       this.log.warn({ err: describeError(error) }, 'could not finish the last batch; its entries stay pending for another consumer');
     }
@@ -222,7 +235,8 @@ export class StreamConsumer {
     this.deps.metrics.consumerUp.set({ handler: this.deps.handler.name }, value ? 1 : 0);
   }
 
-  private async read(id: '0' | '>'): Promise<Batch> {
+  /** `block`: a read of '>' waits up to BLOCK_MS for entries. */
+  private async read(id: '0' | '>', block = id === '>'): Promise<Batch> {
     const { config, reader } = this.deps;
     if (id === '>' && this.readerId === undefined) {
       try {
@@ -231,8 +245,8 @@ export class StreamConsumer {
         this.readerId = null; // an ACL without CLIENT: a stop waits for the read instead
       }
     }
-    const block = id === '>' ? ['BLOCK', config.BLOCK_MS] : [];
-    const args = ['GROUP', this.group, config.CONSUMER_NAME, 'COUNT', config.BATCH_SIZE, ...block, 'STREAMS', this.stream, id];
+    const blocking = block ? ['BLOCK', config.BLOCK_MS] : [];
+    const args = ['GROUP', this.group, config.CONSUMER_NAME, 'COUNT', config.BATCH_SIZE, ...blocking, 'STREAMS', this.stream, id];
     const reply = (await reader.call('XREADGROUP', ...args)) as [string, RawEntry[]][] | null;
     const batch = { entries: reply?.[0]?.[1] ?? [], readAt: this.deps.now() };
     this.progress();
@@ -247,8 +261,21 @@ export class StreamConsumer {
     await settling;
   }
 
-  /** Handles a batch and sends its commit once the one in flight has settled; `overlap`: returns with it in flight. */
-  private async handle({ entries, readAt, deliveries }: Batch, overlap: boolean): Promise<void> {
+  /** The batch read ahead, if it holds entries; throws where its read failed. */
+  private async takeAhead(): Promise<Batch | undefined> {
+    const ahead = await this.ahead;
+    this.ahead = undefined;
+    return ahead !== undefined && ahead.entries.length > 0 ? ahead : undefined;
+  }
+
+  /**
+   * Handles a batch and sends its commit once the one in flight has settled; `overlap`: returns
+   * with it in flight. A full batch says more are waiting: then the next batch and its state are
+   * asked for first, without waiting, so Redis answers them before it runs the commit and the next
+   * batch is handled meanwhile (asked after it, the reads waited for the whole commit while the
+   * process idled).
+   */
+  private async handle({ entries, readAt, deliveries, state }: Batch, overlap: boolean): Promise<void> {
     const { handler, metrics } = this.deps;
     metrics.batchSize.observe({ handler: handler.name }, entries.length);
     handler.batch?.onRead?.(this.deps.handlerMetrics, entries.length);
@@ -257,11 +284,21 @@ export class StreamConsumer {
       // parseInt stops at the '-': the entry's time in ms.
       return new Delivery({ id, raw, producedAt: Number.parseInt(id, 10) }, fieldList === null ? null : raw, deliveries?.get(id) ?? 1, id);
     });
-    const prepared = await this.pipeline.prepare(batch, readAt);
+    const prepared = await this.pipeline.prepare(batch, readAt, state);
     await this.settleCommit();
+    if (overlap && entries.length >= this.deps.config.BATCH_SIZE && !this.pipeline.stopping) this.readAhead();
     this.inFlight = this.commit(prepared);
     if (!overlap) return this.settleCommit();
     this.inFlight.catch(() => undefined); // thrown by the settleCommit that awaits it
+  }
+
+  private readAhead(): void {
+    // A new reader's id is asked first: its state read would go out ahead of its entries' read.
+    if (this.readerId === undefined) return;
+    const read = this.read('>', false);
+    const state = this.pipeline.readState();
+    this.ahead = read.then((batch) => (batch.entries.length > 0 ? { ...batch, state } : batch));
+    this.ahead.catch(() => undefined); // thrown by the takeAhead that awaits it; a dropped one is re-read
   }
 
   private async commit(batch: PreparedBatch): Promise<void> {

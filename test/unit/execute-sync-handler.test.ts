@@ -95,3 +95,46 @@ describe('executeBatch with a synchronous handler that throws', () => {
     expect(failures).toEqual([{ error: new Error('boom a'), attempts: 3 }]);
   });
 });
+
+describe('executeBatch with a state already asked for', () => {
+  /** A gate whose loadState counts its reads; handle throws on message `b`'s first attempt. */
+  function withState() {
+    let loads = 0;
+    const states: string[] = [];
+    const handler: AnyHandler = defineHandler({
+      name: 'stateful',
+      description: 'test',
+      trigger: { kind: 'stream', stream: () => 'in', group: () => 'g' },
+      input: z.looseObject({ n: z.string() }),
+      config: () => ({}),
+      metrics: () => ({}),
+      batch: { readsOwnWrites: false, loadState: async () => `loaded ${++loads}` },
+      failure: { maxAttempts: 3, backoffMs: 0, policy: 'dead-letter' },
+      handle: (message, ctx) => {
+        states.push(`${message.n}: ${String(ctx.state)}`);
+        if (message.n === 'b' && states.filter((s) => s.startsWith('b')).length === 1) throw new Error('once');
+      },
+    });
+    return { handler, states, loads: () => loads };
+  }
+
+  it('the first run uses it without reading; a retry reads the state afresh', async () => {
+    const gate = withState();
+    await executeBatch(gate.handler, stubExecutionEnv(), deliveries('a', 'b'), () => undefined, Promise.resolve('read ahead'));
+    expect(gate.states).toEqual(['a: read ahead', 'b: read ahead', 'b: loaded 1']);
+    expect(gate.loads()).toBe(1);
+  });
+
+  it('a state read ahead that failed fails the first run only: the retry reads it and handles the batch', async () => {
+    const gate = withState();
+    const failedRead = Promise.reject(new Error('read ahead lost'));
+    failedRead.catch(() => undefined);
+    const batch = deliveries('a', 'c');
+    await executeBatch(gate.handler, stubExecutionEnv(), batch, () => undefined, failedRead);
+    expect(gate.states).toEqual(['a: loaded 1', 'c: loaded 1']);
+    expect(batch.map((d) => [d.outcome.kind, d.attempts])).toEqual([
+      ['handled', 2],
+      ['handled', 2],
+    ]);
+  });
+});
