@@ -11,12 +11,15 @@
  * gate's own code (handlers/) is on the stack, which leaves start-up and the idle tail out.
  * --messages divides by the messages drained in it (default: the count the bench drains, 100,000).
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { SourceMap } from 'node:module';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 interface CallFrame {
   readonly functionName: string;
   readonly url: string;
   readonly lineNumber: number;
+  readonly columnNumber?: number;
 }
 interface ProfileNode {
   readonly id: number;
@@ -218,6 +221,33 @@ export function breakdown(profile: CpuProfile, messages: number, top = 25): Brea
   return { windowMs: windowUs / 1000, messages, stages, topFunctions, topFiles };
 }
 
+/**
+ * The profile with each frame of a bundled file (the compiled build's dist/chunks/*.js) named by its
+ * source file through the bundle's source map, so the rules above apply to it as to the tsx build's.
+ */
+export function withSources(profile: CpuProfile): CpuProfile {
+  const maps = new Map<string, SourceMap | undefined>();
+  const mapOf = (url: string) => {
+    if (!maps.has(url)) {
+      const path = `${fileURLToPath(url)}.map`;
+      maps.set(url, existsSync(path) ? new SourceMap(JSON.parse(readFileSync(path, 'utf8')) as never) : undefined);
+    }
+    return maps.get(url);
+  };
+  const nodes = profile.nodes.map((node) => {
+    const { url, lineNumber, columnNumber } = node.callFrame;
+    if (!url.startsWith('file://') || !url.endsWith('.js') || url.includes('/node_modules/')) return node;
+    const entry = mapOf(url)?.findEntry(lineNumber, columnNumber ?? 0) as { originalSource?: string; originalLine?: number } | undefined;
+    if (entry?.originalSource === undefined) return node;
+    const source = new URL(entry.originalSource, url);
+    return {
+      ...node,
+      callFrame: { ...node.callFrame, url: pathToFileURL(fileURLToPath(source)).href, lineNumber: entry.originalLine ?? lineNumber },
+    };
+  });
+  return { ...profile, nodes };
+}
+
 function main(): void {
   const args = process.argv.slice(2);
   const file = args.find((a) => !a.startsWith('--') && !/^\d+$/.test(a));
@@ -230,7 +260,7 @@ function main(): void {
     return i >= 0 ? Number(args[i + 1]) : fallback;
   };
   const messages = option('messages', 100_000);
-  const result = breakdown(JSON.parse(readFileSync(file, 'utf8')) as CpuProfile, messages, option('top', 25));
+  const result = breakdown(withSources(JSON.parse(readFileSync(file, 'utf8')) as CpuProfile), messages, option('top', 25));
   const busy = result.windowMs - result.stages.idle / 1000;
   console.log(`${file}\nwindow ${result.windowMs.toFixed(0)} ms, busy ${busy.toFixed(0)} ms, ${messages} messages\n`);
   console.log('stage        µs/message   share of busy');
