@@ -158,7 +158,7 @@ export class StreamConsumer {
         // never while a commit of ours is in flight, and a batch read ahead is handled first
         // (dropped after an error or in an outage: the read of '0' delivers it again).
         if (outage || reclaimDue || drainOwnPending) {
-          if (outage || drainOwnPending) this.ahead = undefined;
+          if (outage) this.ahead = undefined;
           const ahead = await this.takeAhead();
           if (ahead !== undefined) await this.handle(ahead, false);
           await this.settleCommit();

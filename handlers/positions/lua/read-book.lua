@@ -75,7 +75,7 @@ end
 -- Every held symbol's quotes (the governor prices each position at the freshest mark of all producers).
 local quoteRows = {}
 local indexed = {}
-for _, s in ipairs(p33) do indexed[s] = true end
+if ARGV[8] ~= '' then for _, s in ipairs(p33) do indexed[s] = true end end
 for i, s in ipairs(sigmaSymbols) do
   if ARGV[7] ~= '' then
     local market = redis.call('HMGET', ARGV[5] .. s, 'mark_price', 'timestamp')
