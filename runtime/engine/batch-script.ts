@@ -84,15 +84,22 @@ const LAST_ID = 4;
  */
 export type GuardCheck = readonly [kind: 'a' | 'e' | 'c' | 't' | 'r', key: string, value: string];
 
+/**
+ * An empty array that holds objects from the start. An empty literal holds small integers until
+ * its first push, and optimised code that trusted that deoptimised at every push of a fresh
+ * process's first batches (--trace-deopt: "not a Smi"), keeping the commit slow while it warms up.
+ */
+const objectArray = <T>(): T[] => [undefined as T].slice(1);
+
 /** One batch's writes, laid out as RUN_BATCH reads them (and as arrays, for a plain batch: see check). */
 export class BatchScript<Item extends CommitItem> {
   private readonly args: string[];
   /** A plain batch's commands (a script's are packed as they come). */
-  private readonly commands: string[][] = [];
-  private readonly entries: string[] = [];
-  private readonly itemOfGroup: Item[] = [];
-  private readonly commandItems: Item[] = [];
-  private readonly commandEffects: (Effect | undefined)[] = [];
+  private readonly commands = objectArray<string[]>();
+  private readonly entries = objectArray<string>();
+  private readonly itemOfGroup = objectArray<Item>();
+  private readonly commandItems = objectArray<Item>();
+  private readonly commandEffects = objectArray<Effect | undefined>();
   private readonly packed = new MessagePack();
   /** True when a command is too large for the script (see check). */
   oversized = false;
@@ -135,7 +142,7 @@ export class BatchScript<Item extends CommitItem> {
       packed.array(checks.length * 3);
       for (const check of checks) for (const part of check) packed.string(part);
     }
-    const commands: string[][] = [];
+    const commands = objectArray<string[]>();
     if (!ackOnly) {
       if (this.plain && condition !== undefined) this.track(commands, [['SET', condition.key, condition.id]], undefined);
       for (const effect of recorder?.effects ?? [])
