@@ -60,9 +60,9 @@ const cpu = async (): Promise<number> => {
 };
 const rounds = Number(process.argv[2] ?? 30);
 const contenders: [string, () => Promise<unknown>][] = [
-  ['run-batch.lua, MessagePack per message', () => redis.eval(RUN_BATCH, 0, ...packed)],
+  ['run-batch.lua, MessagePack items in one chunk', () => redis.eval(RUN_BATCH, 0, ...packed)],
   ['bare Lua loop running the commands (flat ARGV)', () => redis.eval(BARE, 0, flat)],
-  ['receive only: MessagePack, return 0', () => redis.eval('return 0', 0, ...packed)],
+  ['receive only: MessagePack chunk, return 0', () => redis.eval('return 0', 0, ...packed)],
   ['receive + cmsgpack.unpack, return 0', () => redis.eval(UNPACK, 0, ...packed)],
   ['receive + cjson.decode of JSON items, return 0', () => redis.eval(DECODE, 0, json)],
   ['receive only: flat ARGV, return 0', () => redis.eval('return 0', 0, flat)],

@@ -44,9 +44,9 @@ export const OLDER_STREAM_ID = lua('older-stream-id');
 
 /**
  * Applies a batch in one call (docs/architecture.md, "Atomic commit"). ARGV: stream, group,
- * consumer, the batch's lowest and highest entry id, the cursor key, then per item a MessagePack array
- * [entry id, newest-wins key, its id, [order field, value...], [GuardCheck...], [[command...]...]]
- * of strings (see MessagePack). Answers {failed command numbers (1-based) and
+ * consumer, the batch's lowest and highest entry id, the cursor key, then the items in MessagePack
+ * chunks (see MessagePack), each item an array [entry id, newest-wins key, its id, [order field,
+ * value...], [GuardCheck...], [[command...]...]] of strings. Answers {failed command numbers (1-based) and
  * errors interleaved, a letter per item (ANSWERS), trimmed}; check_only writes nothing (see check).
  * Lua's local functions come first: they must be defined before the body calls them.
  */
@@ -231,7 +231,7 @@ export class BatchScript<Item extends CommitItem> {
     return { item: this.commandItems[command], effect: this.commandEffects[command], error };
   }
 
-  /** The batch's own arguments, then each item's packed bytes. */
+  /** The batch's own arguments, then its items' packed chunks. */
   private scriptArgs(): (string | Buffer)[] {
     return [...this.args, ...this.packed.values()];
   }

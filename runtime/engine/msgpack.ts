@@ -4,17 +4,22 @@
  * strings (fixstr for short ASCII, str 32 for the rest), a string's bytes as ioredis would send
  * it (a lone surrogate becomes U+FFFD).
  *
- * The buffer lies outside the JavaScript heap and the values go to ioredis as views of it, which
- * it copies once and never flattens: JSON text made each string twice more (the item's text, then
- * ioredis's copy of the command), escaped the JSON that fields carry, and held it all on the heap
- * until Redis answered, while the next batch was handled. Redis unpacks this faster too.
+ * The items travel as chunks, each one MessagePack array of whole items: a drained batch is one
+ * argument that ioredis copies once, not one header and copy per item. A chunk closes once it
+ * passes `chunkBytes`, and an item that takes it past that bound starts the next chunk, so no
+ * argument is larger than that bound or one item (Redis takes 512 MB an argument).
  */
 export class MessagePack {
   // A message or two (a paced gate's batch) fit a slice of Node's buffer pool; a drained batch
   // doubles it a few times.
   private buffer = Buffer.allocUnsafe(2048);
-  private length = 0;
-  private readonly ends: number[] = [];
+  private length = 5;
+  /** Each chunk's [start, end), the open one's end not yet known. */
+  private readonly chunks: number[] = [0];
+  private chunkItems = 0;
+  private itemStart = 5;
+
+  constructor(private readonly chunkBytes = 16 * 2 ** 20) {}
 
   /** Starts an array of the `count` values written next. */
   array(count: number): void {
@@ -48,14 +53,36 @@ export class MessagePack {
     this.buffer.write(value, at + 5);
   }
 
-  /** Ends a value: what was written since the last end. */
+  /** Ends an item: what was written since the last end. */
   end(): void {
-    this.ends.push(this.length);
+    const chunkStart = this.chunks[this.chunks.length - 1]!;
+    if (this.chunkItems > 0 && this.length - chunkStart > this.chunkBytes) {
+      // The item moves 5 bytes on, behind the next chunk's header.
+      const itemBytes = this.length - this.itemStart;
+      this.reserve(5);
+      this.buffer.copyWithin(this.itemStart + 5, this.itemStart, this.itemStart + itemBytes);
+      this.closeChunk(this.itemStart);
+      this.chunks.push(this.itemStart);
+    }
+    this.chunkItems += 1;
+    this.itemStart = this.length;
   }
 
-  /** The values ended so far, as views of the buffer. */
+  /** The items ended so far, as chunks: views of the buffer. */
   values(): Buffer[] {
-    return this.ends.map((end, i) => this.buffer.subarray(this.ends[i - 1] ?? 0, end));
+    if (this.chunkItems > 0) this.closeChunk(this.length);
+    const views: Buffer[] = [];
+    for (let i = 0; i + 1 < this.chunks.length; i += 2) views.push(this.buffer.subarray(this.chunks[i], this.chunks[i + 1]));
+    return views;
+  }
+
+  /** Writes the open chunk's header, its items' count, and ends it at `end`. */
+  private closeChunk(end: number): void {
+    const start = this.chunks[this.chunks.length - 1]!;
+    this.buffer[start] = 0xdd;
+    this.buffer.writeUInt32BE(this.chunkItems, start + 1);
+    this.chunks.push(end);
+    this.chunkItems = 0;
   }
 
   /** Room for `bytes` more; answers where they start. */

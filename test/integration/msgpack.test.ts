@@ -18,11 +18,15 @@ function strings(value: Value): string[] {
 /** `value` with each string as the bytes ioredis sends for it (UTF-8, a lone surrogate as U+FFFD). */
 const utf8 = (value: Value): unknown => (typeof value === 'string' ? Buffer.from(value, 'utf8') : value.map(utf8));
 
-// ARGV: how many packed values, the values, then every string they hold sent as ioredis sends it.
+// ARGV: how many chunks, the chunks, then every string their values hold sent as ioredis sends it.
+// The chunks are read as run-batch.lua reads them.
 const UNPACK = `
 local n = tonumber(ARGV[1])
 local unpacked, sent = {}, {}
-for a = 2, n + 1 do unpacked[#unpacked + 1] = cmsgpack.unpack(ARGV[a]) end
+for a = 2, n + 1 do
+  local chunk = cmsgpack.unpack(ARGV[a])
+  for i = 1, #chunk do unpacked[#unpacked + 1] = chunk[i] end
+end
 for a = n + 2, #ARGV do sent[#sent + 1] = ARGV[a] end
 return {unpacked, sent}`;
 
@@ -61,19 +65,21 @@ describe('MessagePack: what cmsgpack unpacks in Redis', () => {
 
   it('is, for any arrays of strings, the strings ioredis sends', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(value, { maxLength: 8 }), async (values) => {
-        const packed = new MessagePack();
+      // Chunks of any bound, so the values also cross chunks (a bound of 0: one value a chunk).
+      fc.asyncProperty(fc.array(value, { maxLength: 8 }), fc.integer({ min: 0, max: 200 }), async (values, chunkBytes) => {
+        const packed = new MessagePack(chunkBytes);
         for (const v of values) {
           write(packed, v);
           packed.end();
         }
         const sent = values.flatMap(strings);
-        const args = [String(values.length), ...packed.values(), ...sent];
+        const chunks = packed.values();
+        const args = [String(chunks.length), ...chunks, ...sent];
         const [unpacked, received] = (await redis.client.callBuffer('EVAL', [UNPACK, 0, ...args])) as [unknown[], Buffer[]];
         expect(received).toEqual(sent.map((s) => Buffer.from(s, 'utf8')));
         expect(unpacked).toEqual(values.map(utf8));
       }),
-      { examples: EXAMPLES.map((values) => [values]) },
+      { examples: EXAMPLES.map((values) => [values, 16 * 2 ** 20] as [Value[], number]) },
     );
   });
 });
