@@ -84,11 +84,8 @@ const LAST_ID = 4;
  */
 export type GuardCheck = readonly [kind: 'a' | 'e' | 'c' | 't' | 'r', key: string, value: string];
 
-/**
- * An empty array that holds objects from the start. An empty literal holds small integers until
- * its first push, and optimised code that trusted that deoptimised at every push of a fresh
- * process's first batches (--trace-deopt: "not a Smi"), keeping the commit slow while it warms up.
- */
+/** An empty array for objects: an empty literal holds small integers until its first push, and code
+ * optimised on that deoptimised at each push of a fresh process's first batches ("not a Smi"). */
 const objectArray = <T>(): T[] => [undefined as T].slice(1);
 
 /** One batch's writes, laid out as RUN_BATCH reads them (and as arrays, for a plain batch: see check). */
@@ -144,18 +141,17 @@ export class BatchScript<Item extends CommitItem> {
     }
     const commands = objectArray<string[]>();
     if (!ackOnly) {
-      if (this.plain && condition !== undefined) this.track(commands, [['SET', condition.key, condition.id]], undefined);
+      if (this.plain && condition !== undefined) this.track(commands, item, [['SET', condition.key, condition.id]], undefined);
       for (const effect of recorder?.effects ?? [])
-        if (!overwritten.has(effect)) this.track(commands, effectCommands(effect, this.streamMaxLen), effect);
+        if (!overwritten.has(effect)) this.track(commands, item, effectCommands(effect, this.streamMaxLen), effect);
       // A dead letter's failures are reported against no effect.
-      for (const extra of item.extraEmits ?? []) this.track(commands, extraEmitCommands(extra), undefined);
+      for (const extra of item.extraEmits ?? []) this.track(commands, item, extraEmitCommands(extra), undefined);
     }
     if (this.plain) {
-      for (const command of commands) this.commands.push(command);
+      this.commands.push(...commands);
       return;
     }
-    // Packed at once, not kept: held to the end of the batch, the arrays were a third of what
-    // survived each young-generation GC.
+    // Packed at once: kept to the end of the batch, the arrays were a third of what survived a GC.
     packed.array(commands.length);
     for (const command of commands) {
       packed.array(command.length);
@@ -164,8 +160,7 @@ export class BatchScript<Item extends CommitItem> {
     packed.end();
   }
 
-  private track(into: string[][], commands: readonly string[][], owner: Effect | undefined): void {
-    const item = this.itemOfGroup[this.itemOfGroup.length - 1]!;
+  private track(into: string[][], item: Item, commands: readonly string[][], owner: Effect | undefined): void {
     for (const command of commands) {
       if (command.length > SCRIPT_MAX_COMMAND_ARGS) this.oversized = true;
       into.push(command);

@@ -4,20 +4,17 @@
  * strings (fixstr for short ASCII, str 32 for the rest), a string's bytes as ioredis would send
  * it (a lone surrogate becomes U+FFFD).
  *
- * The items travel as chunks, each one MessagePack array of whole items: a drained batch is one
- * argument that ioredis copies once, not one header and copy per item. A chunk closes once it
- * passes `chunkBytes`, and an item that takes it past that bound starts the next chunk, so no
- * argument is larger than that bound or one item (Redis takes 512 MB an argument).
+ * The items travel in chunks, each a MessagePack array of whole items: a drained batch is one
+ * argument that ioredis copies once, not a header and a copy an item. An item that would take a
+ * chunk's items past `chunkBytes` starts the next, so no argument outgrows that bound or one item (Redis
+ * takes 512 MB an argument).
  */
 export class MessagePack {
   // A message or two (a paced gate's batch) fit a slice of Node's buffer pool; a drained batch
-  // doubles it a few times.
+  // doubles it a few times. The first 5 bytes are the first chunk's header.
   private buffer = Buffer.allocUnsafe(2048);
   private length = 5;
-  /** Each chunk's [start, end), the open one's end not yet known. */
-  private readonly chunks: number[] = [0];
-  private chunkItems = 0;
-  private itemStart = 5;
+  private readonly ends: number[] = [];
 
   constructor(private readonly chunkBytes = 16 * 2 ** 20) {}
 
@@ -55,34 +52,22 @@ export class MessagePack {
 
   /** Ends an item: what was written since the last end. */
   end(): void {
-    const chunkStart = this.chunks[this.chunks.length - 1]!;
-    if (this.chunkItems > 0 && this.length - chunkStart > this.chunkBytes) {
-      // The item moves 5 bytes on, behind the next chunk's header.
-      const itemBytes = this.length - this.itemStart;
-      this.reserve(5);
-      this.buffer.copyWithin(this.itemStart + 5, this.itemStart, this.itemStart + itemBytes);
-      this.closeChunk(this.itemStart);
-      this.chunks.push(this.itemStart);
-    }
-    this.chunkItems += 1;
-    this.itemStart = this.length;
+    this.ends.push(this.length);
   }
 
-  /** The items ended so far, as chunks: views of the buffer. */
+  /** The items ended so far, in chunks: the first a view of the buffer, a later one (a batch past chunkBytes) a copy. */
   values(): Buffer[] {
-    if (this.chunkItems > 0) this.closeChunk(this.length);
-    const views: Buffer[] = [];
-    for (let i = 0; i + 1 < this.chunks.length; i += 2) views.push(this.buffer.subarray(this.chunks[i], this.chunks[i + 1]));
-    return views;
-  }
-
-  /** Writes the open chunk's header, its items' count, and ends it at `end`. */
-  private closeChunk(end: number): void {
-    const start = this.chunks[this.chunks.length - 1]!;
-    this.buffer[start] = 0xdd;
-    this.buffer.writeUInt32BE(this.chunkItems, start + 1);
-    this.chunks.push(end);
-    this.chunkItems = 0;
+    const chunks: Buffer[] = [];
+    for (let first = 0, last = 1; first < this.ends.length; first = last++) {
+      const start = this.ends[first - 1] ?? 5;
+      while (last < this.ends.length && this.ends[last]! - start <= this.chunkBytes) last++;
+      const end = this.ends[last - 1];
+      const chunk = first === 0 ? this.buffer.subarray(0, end) : Buffer.concat([Buffer.alloc(5), this.buffer.subarray(start, end)]);
+      chunk[0] = 0xdd;
+      chunk.writeUInt32BE(last - first, 1);
+      chunks.push(chunk);
+    }
+    return chunks;
   }
 
   /** Room for `bytes` more; answers where they start. */
