@@ -19,7 +19,12 @@ export type UnusableReason = (typeof unusableReasons)[number];
 const UNPROPOSED: ReadonlySet<string> = new Set(['NOOP', 'UNKNOWN']);
 
 export function unusableReason(raw: Readonly<Record<string, string>>): UnusableReason | undefined {
-  if (!proposalSymbolSchema.safeParse(raw.symbol).success) return undefined;
+  const reason = reasonOf(raw);
+  // Asked of every entry: the symbol's schema runs only for the few that have a reason.
+  return reason !== undefined && proposalSymbolSchema.safeParse(raw.symbol).success ? reason : undefined;
+}
+
+function reasonOf(raw: Readonly<Record<string, string>>): UnusableReason | undefined {
   // A kernel proposal: harvest_action is read first, whatever else the entry holds.
   if (raw.harvest_action !== undefined) return undefined;
   if (raw.out_action !== undefined || raw.in_action !== undefined) return 'heat_gate_decision';
