@@ -121,8 +121,10 @@ export class BatchScript<Item extends CommitItem> {
     const entry = this.source ? (item.entryId ?? '') : '';
     if (entry !== '') {
       this.entries.push(entry);
-      if (this.args[FIRST_ID] === '' || compareStreamIds(entry, this.args[FIRST_ID]!) < 0) this.args[FIRST_ID] = entry;
+      // Items come in stream order: one comparison each (an entry that became the last is not the first).
       if (this.args[LAST_ID] === '' || compareStreamIds(entry, this.args[LAST_ID]!) > 0) this.args[LAST_ID] = entry;
+      if (this.args[FIRST_ID] === '' || (this.args[LAST_ID] !== entry && compareStreamIds(entry, this.args[FIRST_ID]!) < 0))
+        this.args[FIRST_ID] = entry;
     }
     this.itemOfGroup.push(item);
     const recorder = item.recorder;
@@ -139,7 +141,7 @@ export class BatchScript<Item extends CommitItem> {
       packed.array(checks.length * 3);
       for (const check of checks) for (const part of check) packed.string(part);
     }
-    const commands = objectArray<string[]>();
+    const commands = this.plain ? this.commands : objectArray<string[]>();
     if (!ackOnly) {
       if (this.plain && condition !== undefined) this.track(commands, item, [['SET', condition.key, condition.id]], undefined);
       for (const effect of recorder?.effects ?? [])
@@ -147,10 +149,7 @@ export class BatchScript<Item extends CommitItem> {
       // A dead letter's failures are reported against no effect.
       for (const extra of item.extraEmits ?? []) this.track(commands, item, extraEmitCommands(extra), undefined);
     }
-    if (this.plain) {
-      this.commands.push(...commands);
-      return;
-    }
+    if (this.plain) return;
     // Packed at once: kept to the end of the batch, the arrays were a third of what survived a GC.
     packed.array(commands.length);
     for (const command of commands) {

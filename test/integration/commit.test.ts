@@ -50,6 +50,26 @@ describe('TransactionCommitter on a real redis-server', () => {
     expect((await redis.client.xpending('s', 'g'))[0]).toBe(0);
   });
 
+  it('owns every entry of a batch given out of stream order (the script reads this consumer’s pending list from its lowest to its highest id)', async () => {
+    const [a, b, c, d, e] = await deliver(5);
+    const report = await commitAndReport(
+      new TransactionCommitter(connection, 0),
+      { stream: 's', group: 'g', consumer: 'c' },
+      [c, a, e, b, d].map((id) => ({ entryId: id, recorder: recorder((r) => r.emit('out', { id: id! })) })),
+    );
+    expect(report).toEqual({
+      committed: [0, 1, 2, 3, 4],
+      conflicted: [],
+      lost: [],
+      superseded: [],
+      withheld: [],
+      waiting: [],
+      effectFailures: [],
+    });
+    expect((await redis.client.xrange('out', '-', '+')).map(([, f]) => f[1])).toEqual([c, a, e, b, d]);
+    expect((await redis.client.xpending('s', 'g'))[0]).toBe(0);
+  });
+
   it('reports each conflicting message once when a guard fails and another guarded key changes before the commit', async () => {
     const [a, b, c] = await deliver(3);
     // 'off' guards are the ones the committer reads before the script (absent and equals guards are checked inside it).
