@@ -10,9 +10,9 @@
  * takes 512 MB an argument).
  */
 export class MessagePack {
-  // A message or two (a paced gate's batch) fit a slice of Node's buffer pool; a drained batch
-  // doubles it a few times. The first 5 bytes are the first chunk's header.
-  private buffer = Buffer.allocUnsafe(2048);
+  /** The last batch's size (at most 4 MiB): a drain's batches start there, not doubling up from 2 KB each. */
+  private static sizeHint = 2048;
+  private buffer = Buffer.allocUnsafe(MessagePack.sizeHint); // its first 5 bytes: the first chunk's header
   private length = 5;
   private readonly ends: number[] = [];
 
@@ -57,6 +57,7 @@ export class MessagePack {
 
   /** The items ended so far, in chunks: the first a view of the buffer, a later one (a batch past chunkBytes) a copy. */
   values(): Buffer[] {
+    MessagePack.sizeHint = Math.min(Math.max(this.length, 2048), 4 * 2 ** 20);
     const chunks: Buffer[] = [];
     for (let first = 0, last = 1; first < this.ends.length; first = last++) {
       const start = this.ends[first - 1] ?? 5;
