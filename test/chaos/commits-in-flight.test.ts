@@ -91,18 +91,19 @@ describe('a commit in flight while the next batch is handled, while commits fail
     console.info(`[chaos] commits in flight, commit connection killed ${killed} times: 0 lost, 0 duplicates, in order`);
   }, 180_000);
 
-  it('Redis refusing writes (maxmemory) for 150 ms in every 400 during a 20,000-proposal drain', async () => {
+  it('Redis refusing writes (maxmemory) for 100 ms in every 200 during a 20,000-proposal drain', async () => {
     const planIds = await backlog('oom');
     await redis.client.config('SET', 'maxmemory-policy', 'noeviction');
     const gates = await start('inflight-oom');
     await waitFor(async () => (await redis.client.xlen(streams.harvestCalibrated)) > 0, { what: 'the drain under way' });
     let refusals = 0;
     while ((await redis.client.xlen(streams.harvestCalibrated)) < BACKLOG * 0.9) {
+      // Windows short against the drain (~0.6 s unhindered): a faster gate still meets several.
       await redis.client.config('SET', 'maxmemory', '1');
-      await new Promise((r) => setTimeout(r, 150));
+      await new Promise((r) => setTimeout(r, 100));
       await redis.client.config('SET', 'maxmemory', '0');
       refusals += 1;
-      await new Promise((r) => setTimeout(r, 250));
+      await new Promise((r) => setTimeout(r, 100));
     }
     await expectDecidedOnceInOrder(planIds, 'every proposal after the refusals');
     expect(refusals).toBeGreaterThan(2);
