@@ -99,6 +99,13 @@ export async function runPrivateRedis(projectRoot: string, port: number, say: (l
     });
   };
   supervise(current);
+  // Its own process group keeps it out of a terminal's Ctrl-C, so nothing else stops it with this
+  // process: a shutdown that times out, or a crash, must not leave it running on .data/redis
+  // (SIGTERM: it writes its AOF and exits). Only a SIGKILL skips this; the next start stops that one.
+  // stop() signals synchronously; the exit does not wait for the rest.
+  process.once('exit', () => {
+    if (!stopping) void current.stop();
+  });
   return {
     url: current.url,
     dataDir: current.dataDir,

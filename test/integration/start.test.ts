@@ -157,7 +157,7 @@ describe('npm start', () => {
       await killed.exited;
       // Its own process group: left running. A long probe: under the suite's load a 500 ms timer can
       // fire before the loop reads the connect that already succeeded (timers run before I/O).
-      expect(await isListening('127.0.0.1', redisPort, 10_000)).toBe(true);
+      expect(await isListening('127.0.0.1', redisPort, 10_000), killed.output()).toBe(true);
 
       again = launch({ REDIS_PORT: String(redisPort), PORT: String(port) });
       await ready();
@@ -181,6 +181,28 @@ describe('npm start', () => {
           .catch(() => undefined);
         orphan.disconnect();
       }
+      rmSync(resolve(root, '.data', 'redis', 'appendonlydir'), { recursive: true, force: true });
+    }
+  });
+
+  it('stops the private redis-server with the gates when their shutdown times out', async () => {
+    const redisPort = await freePort();
+    const port = await freePort();
+    const run = launch({ REDIS_PORT: String(redisPort), PORT: String(port), SHUTDOWN_TIMEOUT_MS: '0' });
+    try {
+      await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/ready`).catch(() => undefined))?.status === 200, {
+        timeoutMs: 30_000,
+        what: '/ready',
+      });
+      run.child.kill('SIGTERM');
+      expect(await run.exited).toBe(1);
+      expect(run.output()).toContain('shutdown timed out');
+      await waitFor(async () => !(await isListening('127.0.0.1', redisPort)), {
+        timeoutMs: 10_000,
+        what: 'the private redis-server to stop',
+      });
+    } finally {
+      run.child.kill('SIGKILL');
       rmSync(resolve(root, '.data', 'redis', 'appendonlydir'), { recursive: true, force: true });
     }
   });
