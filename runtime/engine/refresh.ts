@@ -2,7 +2,7 @@ import type { AnyHandler } from '../contract/handler.js';
 import type { Logger } from '../contract/logger.js';
 import type { RedisReader } from '../contract/redis-reader.js';
 
-export interface HostedRefresh {
+export interface HostedHandler {
   readonly handler: AnyHandler;
   readonly config: unknown;
   readonly metrics: object;
@@ -12,10 +12,10 @@ export interface HostedRefresh {
  * Runs every gate's `batch.refresh` at start and every `everyMs`, in this process: gauges each
  * replica publishes itself (a BullMQ job would run in one replica). A run is never doubled.
  */
-export function periodicRefresh(gates: readonly HostedRefresh[], redis: RedisReader, logger: Logger, now: () => number) {
+export function periodicRefresh(gates: readonly HostedHandler[], redis: RedisReader, logger: Logger, now: () => number) {
   const timers: NodeJS.Timeout[] = [];
   /** The run under way per gate: one at a time, and awaited by stop(). */
-  const running = new Map<HostedRefresh, Promise<void>>();
+  const running = new Map<HostedHandler, Promise<void>>();
   return {
     start(): void {
       for (const gate of gates) {

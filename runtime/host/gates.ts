@@ -1,18 +1,12 @@
 import { TransactionCommitter, type Committer } from '../engine/commit.js';
 import { ClusterCommitter } from '../engine/cluster-commit.js';
-import type { AnyHandler } from '../contract/handler.js';
+import type { HostedHandler } from '../engine/refresh.js';
 import type { JobQueues } from '../sources/job-queues.js';
 import type { JobRunner } from '../sources/job-runner.js';
 import type { SourceDeps } from '../sources/pipeline.js';
 import { StreamConsumer } from '../sources/stream-consumer.js';
 import type { RuntimeConfig } from './config.js';
 import type { Connections, RedisClient } from './redis.js';
-
-export interface HostedHandler {
-  readonly handler: AnyHandler;
-  readonly config: unknown;
-  readonly metrics: object;
-}
 
 export interface ConsumerState {
   readonly handler: string;

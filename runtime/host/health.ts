@@ -8,7 +8,8 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { HealthProbe, HttpAnswer } from '../contract/http.js';
 import type { BacklogMonitor } from './backlog.js';
-import type { HostedGates, HostedHandler } from './gates.js';
+import type { HostedHandler } from '../engine/refresh.js';
+import type { HostedGates } from './gates.js';
 import { withTimeout, type RedisClient } from './redis.js';
 import type { RedisFault, RedisHealth } from './redis-health.js';
 

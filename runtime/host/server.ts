@@ -7,7 +7,7 @@ import type { HttpAnswer, RouteRequest } from '../contract/http.js';
 import type { RootLogger } from '../engine/logger.js';
 import { ConfigError } from '../../schemas/env.js';
 import type { RuntimeConfig } from './config.js';
-import type { HostedHandler } from './gates.js';
+import type { HostedHandler } from '../engine/refresh.js';
 import { withTimeout, type RedisClient } from './redis.js';
 import { registerHealthRoutes, send, type GateProbes, type Readiness } from './health.js';
 

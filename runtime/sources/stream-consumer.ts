@@ -154,9 +154,8 @@ export class StreamConsumer {
       try {
         const outage = !this.connectionsReady() || this.deps.health.stalled;
         const reclaimDue = this.deps.now() - lastReclaim >= config.CLAIM_INTERVAL_MS;
-        // Waiting out an outage, XAUTOCLAIM and a read of '0' (they return our own entries too):
-        // never while a commit of ours is in flight, and a batch read ahead is handled first
-        // (dropped after an error or in an outage: the read of '0' delivers it again).
+        // Waiting out an outage, XAUTOCLAIM and a read of '0' (they return our own entries too): never while a commit of ours
+        // is in flight, and a batch read ahead is handled first (dropped after an error or in an outage: '0' delivers it again).
         if (outage || reclaimDue || drainOwnPending) {
           if (outage) this.ahead = undefined;
           const ahead = await this.takeAhead();
