@@ -30,6 +30,7 @@ export class JobRunner {
   private readonly runBatched: (delivery: Delivery) => Promise<JobBatchResult>;
   private schedulerTimer: NodeJS.Timeout | undefined;
   private schedulerFault: string | undefined;
+  private readonly inHand = new Set<Promise<JobBatchResult>>();
 
   constructor(private readonly deps: JobRunnerDeps) {
     this.trigger = deps.handler.trigger as ScheduleTrigger<unknown> | QueueTrigger;
@@ -102,7 +103,11 @@ export class JobRunner {
   async stop(): Promise<void> {
     this.pipeline.abort.abort();
     clearInterval(this.schedulerTimer);
-    await this.worker?.close();
+    // BullMQ's graceful close awaits an 'end' its blocking connection never emits between reconnect attempts (bullmq#4656): a
+    // stop during an outage hung. The jobs in hand are waited for here, and BullMQ given a turn to send their completions.
+    await Promise.all(this.inHand);
+    await new Promise(setImmediate);
+    await this.worker?.close(true);
     this.deps.metrics.consumerUp.set({ handler: this.deps.handler.name }, 0);
   }
 
@@ -112,8 +117,7 @@ export class JobRunner {
     const queue = this.deps.jobs.queue(this.trigger.queue);
     const schedulerId = `${this.deps.handler.name}:tick`;
     try {
-      // Listed, not looked up: getJobScheduler parses an id with ':' as a legacy repeat key and
-      // answers even for a scheduler that is gone.
+      // Listed, not looked up: getJobScheduler parses an id with ':' as a legacy repeat key and answers even for one gone.
       if (onlyIfMissing && (await queue.getJobSchedulers()).some((s) => s.key === schedulerId)) {
         this.schedulerFault = undefined;
         return;
@@ -143,7 +147,9 @@ export class JobRunner {
     const fields = { ...(job.data as Record<string, unknown>), job_id: job.id ?? '', job_name: job.name, scheduled_at: job.timestamp };
     const raw = Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]));
     const meta = { id: job.id ?? job.name, raw, producedAt: job.timestamp };
-    const result = await this.runBatched(new Delivery(meta, data, 1, undefined));
+    const running = this.runBatched(new Delivery(meta, data, 1, undefined));
+    this.inHand.add(running);
+    const result = await running.finally(() => this.inHand.delete(running));
     if ('error' in result) throw result.error;
     this.pipeline.lastProgressAt = this.deps.now();
     // The committed outcome, and ctx.summarize's fields (read after any re-run).
@@ -165,10 +171,9 @@ export interface JobBatchEnv {
 }
 
 /**
- * `run(delivery)`: the job committed with the others in hand as one batch (a commit a job would
- * cost twice the CPU), one commit at a time (WATCH is per connection). A batch left partly
- * uncommitted fails every job of it: BullMQ runs them again, and those that did commit are found
- * done by their done keys.
+ * `run(delivery)`: the job committed with the others in hand as one batch (a commit a job would cost twice the CPU), one
+ * commit at a time (WATCH is per connection). A batch left partly uncommitted fails every job of it: BullMQ runs them
+ * again, and those that did commit are found done by their done keys.
  */
 export function jobBatcher(env: JobBatchEnv): (delivery: Delivery) => Promise<JobBatchResult> {
   const waiting: { readonly delivery: Delivery; readonly settle: (result: JobBatchResult) => void }[] = [];

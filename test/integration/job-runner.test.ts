@@ -1,4 +1,4 @@
-import type { Job } from 'bullmq';
+import { Queue, type Job } from 'bullmq';
 import { afterEach, describe, expect, it } from 'vitest';
 import * as z from 'zod';
 import { COOLDOWN_QUEUE } from '../../handlers/governor/record.js';
@@ -157,6 +157,45 @@ describe('BullMQ jobs on a real redis-server', () => {
     });
     expect((await queue.getJob('interrupted-1'))!.attemptsMade).toBe(2);
     expect(await readStream(redis.client, 'qg:test:interrupted')).toEqual([expect.objectContaining({ n: '7' })]);
+  });
+
+  it('a job in hand at a stop commits and is completed in BullMQ before the stop returns', async () => {
+    let entered!: () => void;
+    let release!: () => void;
+    const inRun = new Promise<void>((resolve) => (entered = resolve));
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const slow = defineHandler({
+      name: 'test-job-in-hand',
+      description: 'waits to be released, then emits',
+      trigger: { kind: 'queue', queue: 'qg-test-in-hand' },
+      input: z.looseObject({ n: z.coerce.number() }),
+      config: () => ({}),
+      metrics: () => ({}),
+      failure: { maxAttempts: 3, backoffMs: 10, policy: 'dead-letter' },
+      async handle(job, ctx) {
+        entered();
+        await released;
+        ctx.emit('qg:test:in-hand', { n: String(job.n) });
+      },
+    });
+    runtime = await startRuntime(redis.url, { HANDLERS: slow.name }, [slow]);
+    await runtime.services.jobs.add([{ queue: 'qg-test-in-hand', name: 'probe', data: { n: 3 }, delayMs: 0, jobId: 'in-hand-1' }]);
+    await inRun;
+    const stopped = runtime.stop();
+    release();
+    await stopped;
+    runtime = undefined;
+
+    expect(await readStream(redis.client, 'qg:test:in-hand')).toEqual([expect.objectContaining({ n: '3' })]);
+    const connection = redis.client.duplicate();
+    const queue = new Queue('qg-test-in-hand', { connection });
+    try {
+      expect(await queue.getJobState('in-hand-1')).toBe('completed');
+      expect((await queue.getJob('in-hand-1'))!.attemptsMade).toBe(1);
+    } finally {
+      await queue.close();
+      connection.disconnect();
+    }
   });
 
   it('a cooldown-expiry job runs once, completes with its outcome, and BullMQ never runs it again', async () => {
