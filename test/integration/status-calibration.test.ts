@@ -5,6 +5,7 @@ import { httpPlugins } from '../../app/http-plugins.js';
 import { allHandlers } from '../../handlers/index.js';
 import type { Runtime } from '../../runtime/host/runtime.js';
 import { keys, streams } from '../../schemas/keys.js';
+import { screenshotOfLive } from '../support/live-page.js';
 import { startTestRedis, type TestRedis } from '../support/redis-server.js';
 import { createTestRuntime, waitFor } from '../support/runtime.js';
 import { runCli } from './cli-harness.js';
@@ -150,7 +151,7 @@ describe('the heat calibration on the status page', () => {
       )) as { viewport: number; page: number; chart: number };
       expect(widths.page, 'the page scrolls sideways').toBeLessThanOrEqual(widths.viewport);
       expect(widths.chart).toBeLessThanOrEqual(widths.viewport);
-      await page.locator('section[data-section="heat_calibration"]').screenshot({ path: `${ARTIFACTS}/status-calibration-390.png` });
+      await screenshotOfLive(page, 'section[data-section="heat_calibration"]', { path: `${ARTIFACTS}/status-calibration-390.png` });
     } finally {
       await context.close();
     }

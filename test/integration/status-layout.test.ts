@@ -7,6 +7,7 @@ import { httpPlugins } from '../../app/http-plugins.js';
 import type { Runtime } from '../../runtime/host/runtime.js';
 import { encodeGovernorEvent, type GovernorEvent } from '../../schemas/governor-event.js';
 import { keys, streams } from '../../schemas/keys.js';
+import { screenshotOfLive } from '../support/live-page.js';
 import { startTestRedis, type TestRedis } from '../support/redis-server.js';
 import { createTestRuntime, waitFor } from '../support/runtime.js';
 import { runCli } from './cli-harness.js';
@@ -305,7 +306,7 @@ describe('the status page shows the why, at 1280 px and at 390 px', () => {
       await page.screenshot({ path: `${ARTIFACTS}/status-layout-${name}.png`, fullPage: true });
       // Section by section too, one CSS pixel a pixel: small enough to look at whole.
       for (const section of ['gates', 'heat', 'budgets', 'decisions'])
-        await page.locator(`section[aria-labelledby="h-${section}"]`).screenshot({
+        await screenshotOfLive(page, `section[aria-labelledby="h-${section}"]`, {
           path: `${ARTIFACTS}/status-layout-${name}-${section}.png`,
           scale: 'css',
         });

@@ -6,6 +6,7 @@ import { spreadGuard, type SpreadGuardConfig } from '../../docs/examples/spread-
 import { allHandlers } from '../../handlers/index.js';
 import { defineStatusSection } from '../../runtime/contract/index.js';
 import type { Runtime } from '../../runtime/host/runtime.js';
+import { screenshotOfLive } from '../support/live-page.js';
 import { startTestRedis, type TestRedis } from '../support/redis-server.js';
 import { createTestRuntime, waitFor } from '../support/runtime.js';
 import { runCli } from './cli-harness.js';
@@ -220,7 +221,7 @@ describe("a new gate's section, declared only through views", () => {
       const heights = await chart.locator('rect.bar').evaluateAll((bars) => bars.map((b) => Number(b.getAttribute('height'))));
       expect(heights[1]).toBeGreaterThan(heights[0]!);
       expect(heights[0]).toBeGreaterThan(heights[2]!);
-      await page.locator('section[data-section="probe"]').screenshot({ path: 'test-artifacts/status-new-section.png' });
+      await screenshotOfLive(page, 'section[data-section="probe"]', { path: 'test-artifacts/status-new-section.png' });
     });
   });
 });
