@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { MetricsTime, Worker, type Job, type Queue } from 'bullmq';
 import { Delivery, type PreparedBatch } from '../engine/delivery.js';
 import type { JobSummary } from '../engine/effects.js';
@@ -8,7 +9,6 @@ import type { JobSink } from '../engine/settle.js';
 import { isReady, waitUntilReady, type RedisClient } from '../host/redis.js';
 import { SourcePipeline, type ConsumerFault, type SourceDeps } from './pipeline.js';
 
-// For JobQueues.load().
 export { Queue } from 'bullmq';
 
 export interface JobRunnerDeps extends SourceDeps {
@@ -24,7 +24,6 @@ export interface JobRunnerDeps extends SourceDeps {
 export class JobRunner {
   private worker: Worker | undefined;
   readonly trigger: ScheduleTrigger<unknown> | QueueTrigger;
-  /** A schedule's ticks one by one. */
   private readonly concurrency: number;
   private readonly pipeline: SourcePipeline;
   private readonly runBatched: (delivery: Delivery) => Promise<JobBatchResult>;
@@ -103,11 +102,12 @@ export class JobRunner {
   async stop(): Promise<void> {
     this.pipeline.abort.abort();
     clearInterval(this.schedulerTimer);
-    // BullMQ's graceful close awaits an 'end' its blocking connection never emits between reconnect attempts (bullmq#4656): a
-    // stop during an outage hung. The jobs in hand are waited for here, and BullMQ given a turn to send their completions.
+    // BullMQ's close awaits an 'end' its blocking connection never emits while it waits to reconnect (bullmq#4656): past the
+    // bound, with the jobs in hand settled, the stop goes on without it. Never sooner: under a live loop a closed connection spins it.
     await Promise.all(this.inHand);
-    await new Promise(setImmediate);
-    await this.worker?.close(true);
+    const bound = sleep(this.deps.config.COMMAND_TIMEOUT_MS, false, { ref: false });
+    if ((await Promise.race([this.worker?.close().then(() => true), bound])) === false)
+      this.pipeline.log.warn('the BullMQ worker did not close (its blocking connection waits to reconnect); stopping without it');
     this.deps.metrics.consumerUp.set({ handler: this.deps.handler.name }, 0);
   }
 
