@@ -1,4 +1,4 @@
-import { Queue, type Job } from 'bullmq';
+import type { Job } from 'bullmq';
 import { afterEach, describe, expect, it } from 'vitest';
 import * as z from 'zod';
 import { COOLDOWN_QUEUE } from '../../handlers/governor/record.js';
@@ -20,6 +20,20 @@ describe('BullMQ jobs on a real redis-server', () => {
     await runtime?.stop();
     runtime = undefined;
   });
+
+  /**
+   * Starts `held`'s gate alone, gives it one job, and stops the runtime while that job's first run is held, releasing it
+   * `heldMs` into the stop.
+   */
+  async function stopWithJobInHand(held: HeldJobGate, jobId: string, n: number, heldMs = 0, env: Record<string, string> = {}) {
+    runtime = await startRuntime(redis.url, { HANDLERS: held.gate.name, ...env }, [held.gate]);
+    await runtime.services.jobs.add([{ queue: held.queue, name: 'probe', data: { n }, delayMs: 0, jobId }]);
+    await held.inFirstRun;
+    const stopped = runtime.stop();
+    setTimeout(held.release, heldMs);
+    await stopped;
+    runtime = undefined;
+  }
 
   /** Equity 100k; BTCUSDT 50k (over its budget), ETHUSDT 500 (inside it). */
   async function arrangePortfolio() {
@@ -117,38 +131,11 @@ describe('BullMQ jobs on a real redis-server', () => {
   });
 
   it('a scheduled job whose run was cut short by a stop is run again by BullMQ, not dropped', async () => {
-    let interrupt = true;
-    let entered!: () => void;
-    let release!: () => void;
-    const inFirstRun = new Promise<void>((resolve) => (entered = resolve));
-    const released = new Promise<void>((resolve) => (release = resolve));
-    const flaky = defineHandler({
-      name: 'test-interrupted-job',
-      description: 'throws on its first run, which a stop interrupts',
-      trigger: { kind: 'queue', queue: 'qg-test-interrupted' },
-      input: z.looseObject({ n: z.coerce.number() }),
-      config: () => ({}),
-      metrics: () => ({}),
-      failure: { maxAttempts: 3, backoffMs: 10, policy: 'dead-letter' },
-      async handle(job, ctx) {
-        if (interrupt) {
-          interrupt = false;
-          entered();
-          await released;
-          throw new Error('first run fails; the runtime is stopping, so it is not retried in-process');
-        }
-        ctx.emit('qg:test:interrupted', { n: String(job.n) });
-      },
-    });
-    const start = () => startRuntime(redis.url, { HANDLERS: flaky.name }, [flaky]);
-    runtime = await start();
-    await runtime.services.jobs.add([{ queue: 'qg-test-interrupted', name: 'probe', data: { n: 7 }, delayMs: 0, jobId: 'interrupted-1' }]);
-    await inFirstRun;
-    const stopped = runtime.stop();
-    release();
-    await stopped;
+    const held = heldJobGate('test-interrupted-job', 'qg-test-interrupted', 'qg:test:interrupted', true);
+    await stopWithJobInHand(held, 'interrupted-1', 7);
 
-    const queue = (runtime = await start()).services.jobs.queue('qg-test-interrupted');
+    runtime = await startRuntime(redis.url, { HANDLERS: held.gate.name }, [held.gate]);
+    const queue = runtime.services.jobs.queue(held.queue);
     const first = (await queue.getJob('interrupted-1'))!;
     expect(first.failedReason).toContain('shutting down before the job finished');
     await waitFor(async () => (await queue.getJobState('interrupted-1')) === 'completed', {
@@ -160,41 +147,18 @@ describe('BullMQ jobs on a real redis-server', () => {
   });
 
   it('a job in hand at a stop commits and is completed in BullMQ before the stop returns', async () => {
-    let entered!: () => void;
-    let release!: () => void;
-    const inRun = new Promise<void>((resolve) => (entered = resolve));
-    const released = new Promise<void>((resolve) => (release = resolve));
-    const slow = defineHandler({
-      name: 'test-job-in-hand',
-      description: 'waits to be released, then emits',
-      trigger: { kind: 'queue', queue: 'qg-test-in-hand' },
-      input: z.looseObject({ n: z.coerce.number() }),
-      config: () => ({}),
-      metrics: () => ({}),
-      failure: { maxAttempts: 3, backoffMs: 10, policy: 'dead-letter' },
-      async handle(job, ctx) {
-        entered();
-        await released;
-        ctx.emit('qg:test:in-hand', { n: String(job.n) });
-      },
-    });
-    runtime = await startRuntime(redis.url, { HANDLERS: slow.name }, [slow]);
-    await runtime.services.jobs.add([{ queue: 'qg-test-in-hand', name: 'probe', data: { n: 3 }, delayMs: 0, jobId: 'in-hand-1' }]);
-    await inRun;
-    const stopped = runtime.stop();
-    release();
-    await stopped;
-    runtime = undefined;
+    // Held past the bound the stop gives BullMQ's close (COMMAND_TIMEOUT_MS): that bound starts once the job has settled.
+    const held = heldJobGate('test-job-in-hand', 'qg-test-in-hand', 'qg:test:in-hand', false);
+    await stopWithJobInHand(held, 'in-hand-1', 3, 1_500, { COMMAND_TIMEOUT_MS: '500' });
 
     expect(await readStream(redis.client, 'qg:test:in-hand')).toEqual([expect.objectContaining({ n: '3' })]);
-    const connection = redis.client.duplicate();
-    const queue = new Queue('qg-test-in-hand', { connection });
+    const queues = await new JobQueues({ host: '127.0.0.1', port: redis.port, maxRetriesPerRequest: null }, 'bull').load();
     try {
+      const queue = queues.queue('qg-test-in-hand');
       expect(await queue.getJobState('in-hand-1')).toBe('completed');
       expect((await queue.getJob('in-hand-1'))!.attemptsMade).toBe(1);
     } finally {
-      await queue.close();
-      connection.disconnect();
+      await queues.close();
     }
   });
 
@@ -279,3 +243,36 @@ describe('BullMQ jobs on a real redis-server', () => {
     expect(emitted).toEqual(Array.from({ length: 40 }, (_, n) => n).filter((n) => n % 10 !== 3));
   });
 });
+
+type HeldJobGate = ReturnType<typeof heldJobGate>;
+
+/**
+ * A gate on `queue` whose first run waits in its handle until `release()`, so that a stop made meanwhile finds a job in
+ * hand. Every run emits the job's n to `stream`, except a first run that `failsFirst`: that one throws once released.
+ */
+function heldJobGate(name: string, queue: string, stream: string, failsFirst: boolean) {
+  let entered!: () => void;
+  let release!: () => void;
+  const inFirstRun = new Promise<void>((resolve) => (entered = resolve));
+  const released = new Promise<void>((resolve) => (release = resolve));
+  let first = true;
+  const gate = defineHandler({
+    name,
+    description: 'holds its first run until released',
+    trigger: { kind: 'queue', queue },
+    input: z.looseObject({ n: z.coerce.number() }),
+    config: () => ({}),
+    metrics: () => ({}),
+    failure: { maxAttempts: 3, backoffMs: 10, policy: 'dead-letter' },
+    async handle(job, ctx) {
+      if (first) {
+        first = false;
+        entered();
+        await released;
+        if (failsFirst) throw new Error('first run fails; the runtime is stopping, so it is not retried in-process');
+      }
+      ctx.emit(stream, { n: String(job.n) });
+    },
+  });
+  return { gate, queue, inFirstRun, release };
+}
