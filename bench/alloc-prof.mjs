@@ -1,5 +1,5 @@
 // Preload: samples every allocation site (including objects the GC already collected) and writes
-// a .heapprofile on SIGTERM. node --import ./bench/scratch/alloc-prof.mjs ...
+// a .heapprofile on SIGTERM (ALLOC_PROF_OUT, default /tmp/alloc.heapprofile). node --import ./bench/alloc-prof.mjs ...
 import { Session } from 'node:inspector';
 import { writeFileSync } from 'node:fs';
 import process from 'node:process';
