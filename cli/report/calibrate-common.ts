@@ -1,5 +1,7 @@
 import { parseNumber } from '../../schemas/fields.js';
-import { bootstrapInterval, drawdownAndRunUp } from './outcomes.js';
+import { parseHorizons } from '../../handlers/outcomes/horizons.js';
+import { drawdownAndRunUp } from './outcomes.js';
+import { blockInterval } from './time-blocks.js';
 
 /**
  * What both halves of `report calibrate` share: a decision's own time, the counterfactual PnL of
@@ -30,7 +32,12 @@ export interface WhatIfPnl {
   /** The worst of the decisions' worst sampled excursions (worst_pnl_usd, scaled). */
   readonly worstExcursionUsd: number | null;
   readonly maxDrawdownUsd: number | null;
+  /** 90 % interval of the total from a bootstrap over blocks of time (time-blocks.ts); null without enough independent data. */
   readonly interval90: [number, number] | null;
+  /** Independent blocks of time the interval rests on. */
+  readonly blocks: number;
+  /** The interval's warnings in words: no interval, few blocks, one symbol, symbols that move together. */
+  readonly warnings: readonly string[];
   /** Total PnL over the sum of |exposure| the alternative changes, in basis points; null when none. */
   readonly pnlBps: number | null;
   /** Share of the priced decisions whose difference made money (PnL > 0); null when none priced. */
@@ -43,17 +50,22 @@ const round2 = (v: number) => Math.round(v * 100) / 100;
 
 /** Collects one decision's counterfactual PnL at one horizon into running figures. */
 export class PnlCollector {
-  private readonly values: { at: number; pnl: number }[] = [];
+  private readonly values: { at: number; symbol: string; pnl: number }[] = [];
   private exposure = 0;
   private worst: number | null = null;
   private missing = 0;
   private unsampled = 0;
 
-  constructor(private readonly horizon: string) {}
+  private readonly horizonMs: number;
+
+  constructor(private readonly horizon: string) {
+    // A label OUTCOME_HORIZONS accepts; another one (a foreign producer's) blocks by spacing alone.
+    this.horizonMs = /^\d+[smhd]$/.test(horizon) ? parseHorizons(horizon)[0]!.ms : 0;
+  }
 
   /** `exposureUsd`: the exposure the alternative changes on this decision (its sign does not matter). */
-  priced(at: number, pnl: number, worst: number | undefined, exposureUsd: number): void {
-    this.values.push({ at, pnl });
+  priced(at: number, symbol: string, pnl: number, worst: number | undefined, exposureUsd: number): void {
+    this.values.push({ at, symbol, pnl });
     this.exposure += Math.abs(exposureUsd);
     const w = worst ?? pnl;
     this.worst = this.worst === null ? w : Math.min(this.worst, w);
@@ -70,6 +82,7 @@ export class PnlCollector {
   result(): WhatIfPnl {
     const sorted = [...this.values].sort((a, b) => a.at - b.at);
     const ordered = sorted.map((v) => v.pnl);
+    const block = blockInterval(sorted.map((v) => ({ at: v.at, horizonMs: this.horizonMs, symbol: v.symbol, pnlUsd: v.pnl })));
     return {
       horizon: this.horizon,
       priced: ordered.length,
@@ -78,7 +91,9 @@ export class PnlCollector {
       totalPnlUsd: ordered.length === 0 ? null : round2(ordered.reduce((a, b) => a + b, 0)),
       worstExcursionUsd: this.worst === null ? null : round2(this.worst),
       maxDrawdownUsd: ordered.length === 0 ? null : drawdownAndRunUp(ordered).drawdown,
-      interval90: bootstrapInterval(ordered),
+      interval90: block.interval90,
+      blocks: block.blocks,
+      warnings: block.warnings,
       pnlBps: this.exposure > 0 ? Math.round((ordered.reduce((a, b) => a + b, 0) / this.exposure) * 100_000) / 10 : null,
       hitRate: ordered.length === 0 ? null : ordered.filter((v) => v > 0).length / ordered.length,
       points: sorted.map((v) => [v.at, round2(v.pnl)] as const),

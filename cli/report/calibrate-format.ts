@@ -11,13 +11,14 @@ const duration = (ms: number) =>
 
 /** "n 3 priced, 1 no price, 2 no sample: total $-12.00, worst $-8.00, drawdown $12.00, 90% [..]" */
 function pnlLine(p: WhatIfPnl): string {
-  const interval = p.interval90 ? `[${usd(p.interval90[0])}, ${usd(p.interval90[1])}]` : '—';
+  const interval = p.interval90 ? `90% [${usd(p.interval90[0])}, ${usd(p.interval90[1])}] over ${p.blocks} blocks of time` : 'no interval';
   const counts = `${p.horizon.padStart(4)}: ${p.priced} priced, ${p.missingPrice} no price, ${p.noSample} no sample`;
   if (p.priced === 0) return `${counts}; no PnL known`;
   return (
     `${counts}; ` +
     `total ${usd(p.totalPnlUsd)}${p.pnlBps === null ? '' : ` (${p.pnlBps} bps)`}, hit rate ${p.hitRate === null ? '—' : `${Math.round(p.hitRate * 100)} %`}, ` +
-    `worst ${usd(p.worstExcursionUsd)}, drawdown ${usd(p.maxDrawdownUsd)}, 90% ${interval}`
+    `worst ${usd(p.worstExcursionUsd)}, drawdown ${usd(p.maxDrawdownUsd)}, ${interval}` +
+    (p.warnings.length > 0 ? `; ${p.warnings.join('; ')}` : '')
   );
 }
 
@@ -144,7 +145,12 @@ export function formatCalibrateCsv(report: CalibrateReport): string {
   return rows.map((r) => r.map(csvCell).join(',')).join('\n') + '\n';
 }
 
-function pnlRows(add: (s: string, g: string, m: string, v: number | null) => void, section: string, group: string, p: WhatIfPnl): void {
+function pnlRows(
+  add: (s: string, g: string, m: string, v: number | string | null) => void,
+  section: string,
+  group: string,
+  p: WhatIfPnl,
+): void {
   add(section, group, `${p.horizon} priced`, p.priced);
   add(section, group, `${p.horizon} missing_price`, p.missingPrice);
   add(section, group, `${p.horizon} no_sample`, p.noSample);
@@ -153,4 +159,8 @@ function pnlRows(add: (s: string, g: string, m: string, v: number | null) => voi
   add(section, group, `${p.horizon} max_drawdown_usd`, p.maxDrawdownUsd);
   add(section, group, `${p.horizon} pnl_bps`, p.pnlBps);
   add(section, group, `${p.horizon} hit_rate`, p.hitRate);
+  add(section, group, `${p.horizon} interval90_low`, p.interval90?.[0] ?? null);
+  add(section, group, `${p.horizon} interval90_high`, p.interval90?.[1] ?? null);
+  add(section, group, `${p.horizon} interval_blocks`, p.blocks);
+  for (const w of p.warnings) add(section, group, `${p.horizon} warning`, w);
 }

@@ -171,7 +171,7 @@ export function governorWhatIf(
       // Either way the difference is minus the sample: a block's sample is the PnL it kept out
       // (the open's, negated), which permitting takes back; a permit's is the open's own, which
       // blocking gives up.
-      collector.priced(r.at, -sample.pnl_usd, undefined, sample.exposure_usd);
+      collector.priced(r.at, r.symbol, -sample.pnl_usd, undefined, sample.exposure_usd);
     });
   }
   return {

@@ -264,13 +264,14 @@ export function heatWhatIf(
     const own = samples.get(r.id);
     horizons.forEach((horizon, i) => {
       const collector = collectors[i]!;
-      if (kept === 0) return collector.priced(r.at, 0, 0, 0);
+      if (kept === 0) return collector.priced(r.at, r.symbol, 0, 0, 0);
       const sample = own?.get(horizon);
       if (sample === undefined || recordedKept === 0) return collector.noSample();
       if (sample.pnl_usd === undefined) return collector.missingPrice();
       const scale = kept / recordedKept;
       collector.priced(
         r.at,
+        r.symbol,
         sample.pnl_usd * scale,
         sample.worst_pnl_usd === undefined ? undefined : sample.worst_pnl_usd * scale,
         sample.exposure_usd * scale,

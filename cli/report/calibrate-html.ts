@@ -46,7 +46,10 @@ export function alternativeChart(id: string, title: string, pnl: readonly WhatIf
     .map(
       ({ p }, i) =>
         `<li><span style="color:${COLOURS[i % COLOURS.length]}">■</span> ${escape(p.horizon)}: ${p.priced} priced, total ${usd(p.totalPnlUsd)}` +
-        `${p.interval90 ? `, 90 % [${usd(p.interval90[0])}, ${usd(p.interval90[1])}]` : ''}${p.missingPrice + p.noSample > 0 ? `; ${p.missingPrice} no price, ${p.noSample} no sample` : ''}</li>`,
+        `${p.interval90 ? `, <span class="interval">90 % [${usd(p.interval90[0])}, ${usd(p.interval90[1])}] over ${p.blocks} blocks of time</span>` : ', <span class="interval">no interval</span>'}` +
+        `${p.missingPrice + p.noSample > 0 ? `; ${p.missingPrice} no price, ${p.noSample} no sample` : ''}` +
+        p.warnings.map((w) => `<br><span class="warning">⚠ ${escape(w)}</span>`).join('') +
+        '</li>',
     )
     .join('');
   const label = `${title}: running sum of the PnL of the decisions it changes, by horizon`;
@@ -89,7 +92,7 @@ export function formatCalibrateHtml(report: CalibrateReport, text: string): stri
   return (
     '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>quantum-gates report calibrate</title>' +
     '<style>body{font-family:system-ui,sans-serif;margin:1.5rem;max-width:60rem}pre{font-size:12px;overflow-x:auto}' +
-    'figure{margin:1.5rem 0}figcaption{font-weight:600}.legend{list-style:none;padding:0;font-size:13px}</style></head><body>' +
+    'figure{margin:1.5rem 0}figcaption{font-weight:600}.legend{list-style:none;padding:0;font-size:13px}.legend li{margin:.2rem 0}.warning{color:#9c3d00}</style></head><body>' +
     '<h1>Calibration</h1>' +
     `<pre>${escape(text)}</pre>` +
     '<h2>Each alternative, drawn</h2><p>The running sum of the PnL of the decisions each alternative changes, against closing in full (heat) or the recorded decision (caps), one line per horizon; below zero, the alternative lost money.</p>' +

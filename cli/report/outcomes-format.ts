@@ -4,7 +4,11 @@ import type { GroupOutcome, OutcomesReport } from './outcomes.js';
 const usd = (v: number | null) => (v === null ? '—' : `${v < 0 ? '-' : ''}$${Math.abs(v).toFixed(2)}`);
 
 function line(name: string, g: GroupOutcome): string {
-  const interval = g.interval90 ? `[${usd(g.interval90[0])}, ${usd(g.interval90[1])}]` : '—';
+  const interval = g.interval90
+    ? `[${usd(g.interval90[0])}, ${usd(g.interval90[1])}] over ${g.blocks} blocks`
+    : g.used > 0
+      ? 'not enough independent data'
+      : '—';
   return (
     `  ${name.padEnd(16)} ${String(g.decisions).padStart(6)} ${String(g.missingPrice).padStart(7)} ${String(g.lateEntry).padStart(7)} ` +
     `${String(g.sampleLate).padStart(7)} ${usd(g.totalPnlUsd).padStart(12)} ` +
@@ -22,7 +26,7 @@ export function formatOutcomesText(report: OutcomesReport, window: { stream: str
   for (const h of report.horizons) {
     out.push(`horizon ${h.horizon}`);
     out.push(
-      `  ${'group'.padEnd(16)} ${'n'.padStart(6)} ${'no px'.padStart(7)} ${'late in'.padStart(7)} ${'late px'.padStart(7)} ${'total'.padStart(12)} ${'median'.padStart(10)} ${'worst'.padStart(11)} ${'drawdown'.padStart(11)}  90% interval of total`,
+      `  ${'group'.padEnd(16)} ${'n'.padStart(6)} ${'no px'.padStart(7)} ${'late in'.padStart(7)} ${'late px'.padStart(7)} ${'total'.padStart(12)} ${'median'.padStart(10)} ${'worst'.padStart(11)} ${'drawdown'.padStart(11)}  90% interval of total (blocks of time)`,
     );
     out.push(line('overall', h.overall));
     for (const [k, g] of Object.entries(h.byKind)) out.push(line(k, g));

@@ -1,5 +1,5 @@
 import type { Outcome } from '../../schemas/outcome.js';
-import { seeded } from './seeded-random.js';
+import { blockInterval } from './time-blocks.js';
 import { verdictsOf, type Verdict } from './verdict.js';
 
 /**
@@ -31,8 +31,12 @@ export interface GroupOutcome {
   medianPnlUsd: number | null;
   /** The worst single outcome (most negative PnL of the difference). */
   worstPnlUsd: number | null;
-  /** Bootstrap 90 % interval of the total, resampling decisions. */
+  /** 90 % interval of the total from a bootstrap over blocks of time (time-blocks.ts); null without enough independent data. */
   interval90: [number, number] | null;
+  /** Independent blocks of time the interval rests on. */
+  blocks: number;
+  /** The interval's warnings in words: no interval, few blocks, one symbol, symbols that move together. */
+  warnings: readonly string[];
   /** Largest peak-to-trough fall of the cumulative difference, in decision order (≥ 0). */
   maxDrawdownUsd: number;
   /** Largest trough-to-peak rise of it (≥ 0): what the difference would have protected. */
@@ -60,8 +64,6 @@ export interface OutcomesReport {
   readonly verdict: string;
 }
 
-const BOOTSTRAP_RESAMPLES = 2000;
-
 const round2 = (v: number) => Math.round(v * 100) / 100;
 
 export function median(values: readonly number[]): number | null {
@@ -69,21 +71,6 @@ export function median(values: readonly number[]): number | null {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
-
-/** 5th and 95th percentile of the totals of `values` resampled with replacement. */
-export function bootstrapInterval(values: readonly number[], seed = 1): [number, number] | null {
-  if (values.length === 0) return null;
-  const random = seeded(seed);
-  const totals: number[] = [];
-  for (let b = 0; b < BOOTSTRAP_RESAMPLES; b++) {
-    let total = 0;
-    for (let i = 0; i < values.length; i++) total += values[Math.floor(random() * values.length)]!;
-    totals.push(total);
-  }
-  totals.sort((a, b) => a - b);
-  const at = (q: number) => totals[Math.min(totals.length - 1, Math.max(0, Math.round(q * (totals.length - 1))))]!;
-  return [round2(at(0.05)), round2(at(0.95))];
 }
 
 /** Largest fall and rise of the running sum of `values` (in the order given), both ≥ 0. */
@@ -110,7 +97,11 @@ export function entryReadLate(s: Outcome): boolean {
 
 function group(samples: readonly Outcome[]): GroupOutcome {
   const ordered = [...samples].sort((a, b) => a.decided_at - b.decided_at || a.decision_id.localeCompare(b.decision_id));
-  const priced = ordered.flatMap((s) => (s.pnl_usd === undefined || entryReadLate(s) ? [] : [s.pnl_usd]));
+  const used = ordered.filter((s) => s.pnl_usd !== undefined && !entryReadLate(s));
+  const priced = used.map((s) => s.pnl_usd!);
+  const block = blockInterval(
+    used.map((s) => ({ at: s.decided_at, horizonMs: s.horizon_sec * 1000, symbol: s.symbol, pnlUsd: s.pnl_usd! })),
+  );
   const { drawdown, runUp } = drawdownAndRunUp(priced);
   const count = (test: (s: Outcome) => boolean) => samples.filter(test).length;
   return {
@@ -124,7 +115,9 @@ function group(samples: readonly Outcome[]): GroupOutcome {
     totalPnlUsd: round2(priced.reduce((a, b) => a + b, 0)),
     medianPnlUsd: priced.length === 0 ? null : round2(median(priced)!),
     worstPnlUsd: priced.length === 0 ? null : round2(Math.min(...priced)),
-    interval90: bootstrapInterval(priced),
+    interval90: block.interval90,
+    blocks: block.blocks,
+    warnings: block.warnings,
     maxDrawdownUsd: drawdown,
     maxRunUpUsd: runUp,
   };
@@ -174,15 +167,17 @@ function verdictOf(horizons: readonly HorizonOutcome[]): string {
   if (!last) return 'no priced outcome yet: nothing to say about enforce.';
   const o = last.overall;
   const priced = o.used;
-  const [lo, hi] = o.interval90!;
-  const half = round2((hi - lo) / 2);
   const parts = Object.entries(last.byKind).map(
     ([kind, g]) => `${g.used} ${kind === 'heat_downgrade' ? 'downgrades' : kind === 'governor_block' ? 'blocked opens' : kind}`,
   );
+  const uncertainty =
+    o.interval90 === null
+      ? ''
+      : ` ± ${money(round2((o.interval90[1] - o.interval90[0]) / 2))} (90 % interval ${money(o.interval90[0])} to ${money(o.interval90[1])}, resampled over ${o.blocks} blocks of time)`;
   return (
-    `over ${priced} decisions (${parts.join(', ')}), at ${last.horizon} the decisions changed PnL by ${money(o.totalPnlUsd)} ± ${money(half)} ` +
-    `(bootstrap 90 % interval ${money(lo)} to ${money(hi)}) against the proposals; the difference's worst drawdown ${money(o.maxDrawdownUsd)}, ` +
-    `its largest run-up ${money(o.maxRunUpUsd)}${leftOut(o)}.`
+    `over ${priced} decisions (${parts.join(', ')}), at ${last.horizon} the decisions changed PnL by ${money(o.totalPnlUsd)}${uncertainty} ` +
+    `against the proposals; the difference's worst drawdown ${money(o.maxDrawdownUsd)}, ` +
+    `its largest run-up ${money(o.maxRunUpUsd)}${o.warnings.length > 0 ? `; ${o.warnings.join('; ')}` : ''}${leftOut(o)}.`
   );
 }
 

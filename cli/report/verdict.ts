@@ -1,12 +1,12 @@
 import type { Outcome } from '../../schemas/outcome.js';
-import { seeded } from './seeded-random.js';
+import { blockInterval } from './time-blocks.js';
 
 /**
- * "Enforce or not", one gate and one kind of decision at a time (issue #40 item 4): the total PnL
- * of the decisions against their proposals, per unit of the exposure they changed (bps) and how
- * often they did better (hit rate), with a 90 % interval from a bootstrap that resamples groups
- * of decisions that move together, and warnings in words when the sample is small or the interval
- * straddles zero. Pure and deterministic (a seeded generator).
+ * "Enforce or not", one gate and one kind of decision at a time: the total PnL of the decisions
+ * against their proposals, per unit of the exposure they changed (bps) and how often they did
+ * better (hit rate), with a 90 % interval from a bootstrap over contiguous stretches of time, all
+ * symbols together (time-blocks.ts), and warnings in words. Without enough independent data there
+ * is no interval and no "better" or "worse". Pure and deterministic (a seeded generator).
  */
 
 export interface VerdictSample {
@@ -33,14 +33,15 @@ export interface Verdict {
   readonly pnlBps: number | null;
   /** Share of the decisions whose difference made money (PnL > 0). */
   readonly hitRate: number;
-  /** Bootstrap 90 % interval of the total, over the wider of the two groupings below. */
-  readonly interval90: [number, number];
-  /** The grouping whose interval is reported: `symbol` or `overlap`. */
-  readonly intervalBy: 'symbol' | 'overlap';
-  /** Independent groups: symbols, and runs of decisions whose horizons overlap (any symbol). */
-  readonly clusters: { readonly symbols: number; readonly overlapping: number };
-  /** `better`, `worse` or `cannot tell` (the interval straddles zero). */
-  readonly conclusion: 'better' | 'worse' | 'cannot tell';
+  /** Moving-block bootstrap 90 % interval of the total; null without enough independent data. */
+  readonly interval90: [number, number] | null;
+  /** What the interval rests on: independent blocks of time, each `binsPerBlock` bins of `binMs`. */
+  readonly blocks: { readonly count: number; readonly binMs: number; readonly binsPerBlock: number };
+  readonly symbols: number;
+  /** Mean correlation between symbols of their PnL per bin; null when it cannot be measured. */
+  readonly crossSymbolCorrelation: number | null;
+  /** `better`, `worse`, `cannot tell` (the interval straddles zero) or `not enough independent data` (no interval). */
+  readonly conclusion: 'better' | 'worse' | 'cannot tell' | 'not enough independent data';
   readonly warnings: readonly string[];
   /** The verdict in words. */
   readonly text: string;
@@ -48,87 +49,42 @@ export interface Verdict {
 
 /** Below this many decisions the figures are called a small sample. */
 export const SMALL_SAMPLE = 30;
-/** Below this many independent groups the interval is called unreliable. */
-export const FEW_CLUSTERS = 10;
-const RESAMPLES = 2000;
 
 const round2 = (v: number) => Math.round(v * 100) / 100;
 
-/** Each sample's group when grouped by symbol. */
-export function symbolClusters(samples: readonly VerdictSample[]): number[][] {
-  const by = new Map<string, number[]>();
-  samples.forEach((s, i) => by.set(s.symbol, [...(by.get(s.symbol) ?? []), i]));
-  return [...by.values()];
-}
-
-/**
- * Runs of decisions whose horizons overlap, whatever their symbol (a decision made before the
- * previous one's horizon ended joins its run): they are marked against the same stretch of the
- * market, so their outcomes are not independent.
- */
-export function overlapClusters(samples: readonly VerdictSample[]): number[][] {
-  const order = samples.map((_, i) => i).sort((a, b) => samples[a]!.decidedAt - samples[b]!.decidedAt || a - b);
-  const out: number[][] = [];
-  let end = -Infinity;
-  for (const i of order) {
-    const s = samples[i]!;
-    if (out.length === 0 || s.decidedAt >= end) out.push([]);
-    out[out.length - 1]!.push(i);
-    end = Math.max(end, s.decidedAt + s.horizonMs);
-  }
-  return out;
-}
-
-/** 5th and 95th percentile of the total when whole groups are resampled with replacement. */
-export function clusteredInterval(values: readonly number[], clusters: readonly (readonly number[])[], seed = 1): [number, number] {
-  const totals = clusters.map((c) => c.reduce((sum, i) => sum + values[i]!, 0));
-  const random = seeded(seed);
-  const resampled: number[] = [];
-  for (let b = 0; b < RESAMPLES; b++) {
-    let total = 0;
-    for (let i = 0; i < totals.length; i++) total += totals[Math.floor(random() * totals.length)]!;
-    resampled.push(total);
-  }
-  resampled.sort((a, b) => a - b);
-  const at = (q: number) => resampled[Math.min(resampled.length - 1, Math.max(0, Math.round(q * (resampled.length - 1))))]!;
-  return [round2(at(0.05)), round2(at(0.95))];
-}
-
 const money = (v: number) =>
   `${v < 0 ? '−' : ''}$${Math.abs(v).toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`;
+
+const SAID = {
+  better: 'did better than the proposals',
+  worse: 'did worse than the proposals',
+  'cannot tell': 'cannot be told apart from the proposals',
+  'not enough independent data': 'cannot be judged yet (not enough independent data)',
+} as const;
 
 export function verdictOf(gate: string, kind: string, horizon: string, samples: readonly VerdictSample[]): Verdict | undefined {
   if (samples.length === 0) return undefined;
   const values = samples.map((s) => s.pnlUsd);
   const total = values.reduce((a, b) => a + b, 0);
   const exposure = samples.reduce((sum, s) => sum + Math.abs(s.exposureUsd), 0);
-  const bySymbol = symbolClusters(samples);
-  const byOverlap = overlapClusters(samples);
-  const a = clusteredInterval(values, bySymbol);
-  const b = clusteredInterval(values, byOverlap);
-  const [interval, intervalBy] = b[1] - b[0] > a[1] - a[0] ? ([b, 'overlap'] as const) : ([a, 'symbol'] as const);
-  const conclusion = interval[0] > 0 ? 'better' : interval[1] < 0 ? 'worse' : 'cannot tell';
+  const block = blockInterval(samples.map((s) => ({ at: s.decidedAt, horizonMs: s.horizonMs, symbol: s.symbol, pnlUsd: s.pnlUsd })));
+  const interval = block.interval90;
+  const conclusion =
+    interval === null ? 'not enough independent data' : interval[0] > 0 ? 'better' : interval[1] < 0 ? 'worse' : 'cannot tell';
   const warnings: string[] = [];
   if (samples.length < SMALL_SAMPLE) warnings.push(`only ${samples.length} decisions: a small sample, read the figures as a first look`);
-  const groups = Math.min(bySymbol.length, byOverlap.length);
-  if (groups < FEW_CLUSTERS)
-    warnings.push(
-      `only ${groups} independent ${groups === bySymbol.length ? 'symbols' : 'runs of overlapping decisions'}: the interval is too narrow to trust`,
-    );
+  warnings.push(...block.warnings);
   if (conclusion === 'cannot tell')
     warnings.push('the interval straddles zero: the record cannot tell whether these decisions help or hurt');
   const bps = exposure > 0 ? Math.round((total / exposure) * 10_000 * 10) / 10 : null;
   const hits = values.filter((v) => v > 0).length / values.length;
   const what = kind === 'all' ? gate : `${gate}, ${kind}`;
-  const said =
-    conclusion === 'better'
-      ? 'did better than the proposals'
-      : conclusion === 'worse'
-        ? 'did worse than the proposals'
-        : 'cannot be told apart from the proposals';
+  const range =
+    interval === null
+      ? 'no interval'
+      : `90 % interval ${money(interval[0])} to ${money(interval[1])}, resampled over ${block.blocks} blocks of time`;
   const text =
-    `${what} at ${horizon}: ${samples.length} decisions ${said}: ${money(round2(total))} ` +
-    `(90 % interval ${money(interval[0])} to ${money(interval[1])}, resampled by ${intervalBy === 'symbol' ? 'symbol' : 'runs of overlapping decisions'}), ` +
+    `${what} at ${horizon}: ${samples.length} decisions ${SAID[conclusion]}: ${money(round2(total))} (${range}), ` +
     `${bps === null ? 'no exposure' : `${bps} bps of the exposure changed`}, ${Math.round(hits * 100)} % made money` +
     (warnings.length > 0 ? `; ${warnings.join('; ')}` : '');
   return {
@@ -140,8 +96,9 @@ export function verdictOf(gate: string, kind: string, horizon: string, samples: 
     pnlBps: bps,
     hitRate: hits,
     interval90: interval,
-    intervalBy,
-    clusters: { symbols: bySymbol.length, overlapping: byOverlap.length },
+    blocks: { count: block.blocks, binMs: block.binMs, binsPerBlock: block.binsPerBlock },
+    symbols: block.symbols,
+    crossSymbolCorrelation: block.crossSymbolCorrelation,
     conclusion,
     warnings,
     text,

@@ -6,7 +6,8 @@ import { closedFraction, keptExposure, markToMarket, sideSign } from '../../hand
 import { outcomeSample } from '../../handlers/outcomes/sample.js';
 import { keys, streams } from '../../schemas/keys.js';
 import { outcomeEntrySchema, type Outcome } from '../../schemas/outcome.js';
-import { aggregateOutcomes, bootstrapInterval, drawdownAndRunUp, median } from '../../cli/report/outcomes.js';
+import { aggregateOutcomes, drawdownAndRunUp, median } from '../../cli/report/outcomes.js';
+import { blockInterval } from '../../cli/report/time-blocks.js';
 import { formatOutcomesCsv } from '../../cli/report/outcomes-format.js';
 import { dumpOf, parseDump, replayOutcomes } from '../../cli/report/outcomes-replay.js';
 import { runHandler, withoutJobDone } from '../support/fake-ctx.js';
@@ -258,13 +259,15 @@ describe('the outcomes report', () => {
     expect(report.verdict).toMatch(/^over 3 decisions \(3 downgrades\), at 1h the decisions changed PnL by −\$150/);
   });
 
-  it('gives a bootstrap interval that is reproducible and collapses on identical outcomes', () => {
-    expect(bootstrapInterval([10, 10, 10])).toEqual([30, 30]);
-    const values = [120, -80, 40, -300, 60, 10, 5, -20];
-    const [lo, hi] = bootstrapInterval(values)!;
-    expect(bootstrapInterval(values)).toEqual([lo, hi]);
-    expect(lo).toBeLessThan(values.reduce((a, b) => a + b, 0));
-    expect(hi).toBeGreaterThan(values.reduce((a, b) => a + b, 0));
+  it('gives a block-bootstrap interval that is reproducible, and none where every outcome is the same', () => {
+    const at = (i: number, pnlUsd: number) => ({ at: i * 60_000, horizonMs: 60_000, symbol: `S${i % 3}`, pnlUsd });
+    expect(blockInterval(Array.from({ length: 300 }, (_, i) => at(i, 10))).interval90).toBeNull();
+    const values = Array.from({ length: 300 }, (_, i) => at(i, [120, -80, 40, -300, 60, 10, 5, -20][i % 8]! + (i % 7)));
+    const [lo, hi] = blockInterval(values).interval90!;
+    expect(blockInterval(values).interval90).toEqual([lo, hi]);
+    const total = values.reduce((a, v) => a + v.pnlUsd, 0);
+    expect(lo).toBeLessThan(total);
+    expect(hi).toBeGreaterThan(total);
   });
 
   it('computes drawdown and median by hand', () => {

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bootstrapInterval } from '../../cli/report/outcomes.js';
-import { clusteredInterval, overlapClusters, symbolClusters, verdictOf, verdictsOf, type VerdictSample } from '../../cli/report/verdict.js';
+import { verdictOf, verdictsOf, type VerdictSample } from '../../cli/report/verdict.js';
 import type { Outcome } from '../../schemas/outcome.js';
 
 const MIN = 60_000;
@@ -13,19 +12,7 @@ const sample = (i: number, symbol: string, at: number, exposureUsd: number, pnlU
   pnlUsd,
 });
 
-describe('the verdict per gate and kind (issue #40 item 4)', () => {
-  it('groups decisions by symbol, and by runs whose horizons overlap whatever the symbol', () => {
-    const samples = [
-      sample(0, 'BTC', 0, 100, 1),
-      sample(1, 'ETH', 2 * MIN, 100, 1), // inside d0's 5 minutes
-      sample(2, 'BTC', 6 * MIN, 100, 1), // inside d1's (2 → 7 min)
-      sample(3, 'SOL', 20 * MIN, 100, 1), // a new run
-      sample(4, 'BTC', 25 * MIN, 100, 1), // exactly at d3's end: a new run
-    ];
-    expect(symbolClusters(samples)).toEqual([[0, 2, 4], [1], [3]]);
-    expect(overlapClusters(samples)).toEqual([[0, 1, 2], [3], [4]]);
-  });
-
+describe('the verdict per gate and kind', () => {
   it('gives the total, PnL per unit of exposure in bps and the hit rate', () => {
     // Exposure 1,000 + 2,000 + 500 = 3,500; PnL 10 − 5 + 2.5 = 7.5: 21.4 bps; 2 of 3 made money.
     const v = verdictOf('heat gate', 'all', '5m', [
@@ -33,39 +20,51 @@ describe('the verdict per gate and kind (issue #40 item 4)', () => {
       sample(1, 'ETH', 10 * MIN, -2000, -5),
       sample(2, 'SOL', 20 * MIN, 500, 2.5),
     ])!;
-    expect(v).toMatchObject({ decisions: 3, totalPnlUsd: 7.5, pnlBps: 21.4, clusters: { symbols: 3, overlapping: 3 } });
+    expect(v).toMatchObject({ decisions: 3, totalPnlUsd: 7.5, pnlBps: 21.4, symbols: 3 });
     expect(v.hitRate).toBeCloseTo(2 / 3, 12);
   });
 
-  it('says in words when the sample is small, the groups few, and the interval straddles zero', () => {
+  it('says "not enough independent data" instead of an interval and a conclusion on two decisions', () => {
     const v = verdictOf('governor', 'blocked opens', '1h', [sample(0, 'BTC', 0, -100, 5), sample(1, 'ETH', 90 * MIN, -100, -4)])!;
-    expect(v.conclusion).toBe('cannot tell');
+    expect(v.conclusion).toBe('not enough independent data');
+    expect(v.interval90).toBeNull();
     expect(v.warnings).toEqual([
       'only 2 decisions: a small sample, read the figures as a first look',
-      'only 2 independent symbols: the interval is too narrow to trust',
-      'the interval straddles zero: the record cannot tell whether these decisions help or hurt',
+      // 5 m horizon + 90 m spacing = 95 m bins, both decisions in the first; 2 bins a block.
+      'not enough independent data for an interval: 0 independent blocks of 3.17 h of time (2 × the horizon plus the typical spacing), under 8',
     ]);
-    expect(v.text).toMatch(/^governor, blocked opens at 1h: 2 decisions cannot be told apart from the proposals: \$1\.00 \(90 % interval /);
+    expect(v.text).toMatch(
+      /^governor, blocked opens at 1h: 2 decisions cannot be judged yet \(not enough independent data\): \$1\.00 \(no interval\), /,
+    );
   });
 
-  it('widens the interval where decisions on one symbol move together, where an independent bootstrap would not', () => {
-    // 40 decisions on 4 symbols, each symbol's ten alike (+3 or −1 each): the outcomes are ten
-    // copies of four, not forty independent draws.
+  it('never gives a zero-width interval or "better" for one symbol whose every outcome is the same', () => {
+    // 200 decisions on one symbol, a minute apart, each +$3: the old bootstrap over symbols gave
+    // [$600, $600] and "did better".
+    const samples = Array.from({ length: 200 }, (_, i) => sample(i, 'BTC', i * MIN, 100, 3, MIN));
+    const v = verdictOf('heat gate', 'all', '1m', samples)!;
+    expect(v.interval90).toBeNull();
+    expect(v.conclusion).toBe('not enough independent data');
+    expect(v.warnings).toContain('not enough independent data for an interval: every resample gives the same total');
+    expect(v.warnings).toContain('every decision is on one symbol (BTC): the figures speak for it alone, not for a book');
+  });
+
+  it('resamples stretches of time with every symbol in them, and says when the symbols move together', () => {
+    // 8 symbols decide together every minute; each minute's move (±1 alike) hits all of them.
     const samples: VerdictSample[] = [];
-    const per = { A: 3, B: 3, C: -1, D: -1 } as const;
-    Object.entries(per).forEach(([symbol, pnl], k) => {
-      for (let i = 0; i < 10; i++) samples.push(sample(k * 10 + i, symbol, (k * 10 + i) * 10 * MIN, 100, pnl));
-    });
-    const values = samples.map((s) => s.pnlUsd);
-    const naive = bootstrapInterval(values)!;
-    const clustered = clusteredInterval(values, symbolClusters(samples));
-    expect(clustered[1] - clustered[0]).toBeGreaterThan(2 * (naive[1] - naive[0]));
-    const v = verdictOf('heat gate', 'all', '5m', samples)!;
-    expect(v.intervalBy).toBe('symbol');
-    expect(v.interval90).toEqual(clustered);
-    // Total 40; the groups are whole symbols: each resample is a sum of four of {30, 30, −10, −10}.
-    expect(v.totalPnlUsd).toBe(40);
-    for (const bound of v.interval90) expect([-40, 0, 40, 80, 120].includes(bound)).toBe(true);
+    for (let t = 0; t < 600; t++) {
+      const move = Math.sin(t * 12.9898) * 43_758.5453;
+      const market = move - Math.floor(move) < 0.5 ? -1 : 1;
+      for (let s = 0; s < 8; s++) samples.push(sample(t * 8 + s, `S${s}`, t * MIN, 100, market + 0.1 + (s % 2) * 0.01, MIN));
+    }
+    const v = verdictOf('heat gate', 'all', '1m', samples)!;
+    // Bins of 1 m (horizon) + 1 m (spacing) = 2 m; 300 bins, blocks of 7 bins: 42 blocks.
+    expect(v.blocks).toEqual({ count: 42, binMs: 2 * MIN, binsPerBlock: 7 });
+    expect(v.crossSymbolCorrelation).toBe(1);
+    expect(v.warnings).toContain("the symbols' outcomes move together (mean correlation 1.00): they count as one bet on the market, not 8");
+    // The total's spread is that of 600 market moves × 8, not of 4,800 independent ones.
+    const [lo, hi] = v.interval90!;
+    expect(hi - lo).toBeGreaterThan(8 * 2 * 1.6 * Math.sqrt(600) * 0.8);
   });
 
   it('keeps the heat gate and the governor apart, and each downgrade kind within the heat gate', () => {
