@@ -1,7 +1,7 @@
 import { parseNumber } from '../../schemas/fields.js';
 import { parseHorizons } from '../../handlers/outcomes/horizons.js';
 import { drawdownAndRunUp } from './outcomes.js';
-import { blockInterval } from './time-blocks.js';
+import { blockInterval } from '../../domain/time-blocks.js';
 
 /**
  * What both halves of `report calibrate` share: a decision's own time, the counterfactual PnL of

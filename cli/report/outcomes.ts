@@ -1,5 +1,5 @@
 import type { Outcome } from '../../schemas/outcome.js';
-import { blockInterval } from './time-blocks.js';
+import { blockInterval } from '../../domain/time-blocks.js';
 import { verdictsOf, type Verdict } from './verdict.js';
 
 /**

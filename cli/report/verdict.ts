@@ -1,5 +1,5 @@
 import type { Outcome } from '../../schemas/outcome.js';
-import { blockInterval } from './time-blocks.js';
+import { blockInterval } from '../../domain/time-blocks.js';
 
 /**
  * "Enforce or not", one gate and one kind of decision at a time: the total PnL of the decisions

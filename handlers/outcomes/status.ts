@@ -1,3 +1,4 @@
+import { blockInterval } from '../../domain/time-blocks.js';
 import { defineStatusSection } from '../../runtime/contract/index.js';
 import { fieldsToRecord } from '../../schemas/fields.js';
 import { streams } from '../../schemas/keys.js';
@@ -15,6 +16,8 @@ export interface OutcomesStatus {
   readonly total_pnl_usd: number;
   /** Oldest first: each priced sample's decision time and the running sum after it. */
   readonly series: readonly { readonly at: number; readonly cumulative_usd: number }[];
+  /** What the report's interval would warn of, in words (few blocks of time, one symbol, symbols that move together); null: nothing. */
+  readonly warning: string | null;
 }
 
 /** Outcome samples read for the cumulative PnL chart. */
@@ -38,6 +41,7 @@ export const outcomesSection = defineStatusSection<OutcomeConfig, OutcomesStatus
         { key: 'total_pnl_usd', format: 'dollars' },
         { key: 'missing_price', before: ' (', after: ' without a price left out)', skipZero: true },
         '. quantum-gates report outcomes has the intervals.',
+        { key: 'warning', before: ' Mind: ', after: '.' },
       ],
     },
     {
@@ -75,7 +79,7 @@ export function outcomesStatus(newestFirst: readonly [string, string[]][]): Outc
     (best, s) => (best === null || s.horizon_sec > best.sec ? { horizon: s.horizon, sec: s.horizon_sec } : best),
     null,
   );
-  if (longest === null) return { horizon: null, samples: 0, missing_price: 0, total_pnl_usd: 0, series: [] };
+  if (longest === null) return { horizon: null, samples: 0, missing_price: 0, total_pnl_usd: 0, series: [], warning: null };
   const atHorizon = samples.filter((s) => s.horizon === longest.horizon).sort((a, b) => a.decided_at - b.decided_at);
   let sum = 0;
   const series = atHorizon.flatMap((s) => {
@@ -83,11 +87,16 @@ export function outcomesStatus(newestFirst: readonly [string, string[]][]): Outc
     sum = Math.round((sum + s.pnl_usd) * 100) / 100;
     return [{ at: s.decided_at, cumulative_usd: sum }];
   });
+  const priced = atHorizon.flatMap((s) =>
+    s.pnl_usd === undefined ? [] : [{ at: s.decided_at, horizonMs: s.horizon_sec * 1000, symbol: s.symbol, pnlUsd: s.pnl_usd }],
+  );
+  const { warnings } = blockInterval(priced);
   return {
     horizon: longest.horizon,
     samples: atHorizon.length,
     missing_price: atHorizon.length - series.length,
     total_pnl_usd: sum,
     series,
+    warning: warnings.length === 0 ? null : warnings.join('; '),
   };
 }

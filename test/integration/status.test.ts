@@ -258,6 +258,9 @@ describe('gates status: GET /status and the page at /', () => {
         { at: 1_000, cumulative_usd: 150 },
         { at: 2_000, cumulative_usd: -150 },
       ],
+      warning:
+        'not enough independent data for an interval: 0 independent blocks of 8 h of time (2 × the horizon plus the typical spacing), under 8; ' +
+        'every decision is on one symbol (ETHUSDT): the figures speak for it alone, not for a book',
     });
   });
 
@@ -368,6 +371,7 @@ describe('gates status: GET /status and the page at /', () => {
         expect(await page.locator('#heat-chart svg path.heat-line').count()).toBe(1);
         expect(await page.locator('#outcomes-chart svg polyline').count()).toBe(1);
         expect(await cellText(page, '#outcomes-summary')).toContain('2 decisions at 4h: against their proposals they changed PnL by −$150');
+        expect(await cellText(page, '#outcomes-summary')).toContain('Mind: not enough independent data for an interval');
         const firstUpdate = await cellText(page, '#last-updated');
         expect(firstUpdate).toMatch(new RegExp(`^${ZONED_TIME.source}$`));
         expect(await cellText(page, 'tr[data-decision="block"] td[data-field="time"]')).toMatch(new RegExp(`^${ZONED_TIME.source}$`));

@@ -1,5 +1,5 @@
-import { seeded } from '../../cli/report/seeded-random.js';
-import type { TimedPnl } from '../../cli/report/time-blocks.js';
+import { seeded } from '../../domain/seeded-random.js';
+import type { TimedPnl } from '../../domain/time-blocks.js';
 
 /**
  * Synthetic books of decisions with a known effect, for measuring how often a 90 % interval

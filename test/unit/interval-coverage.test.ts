@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { blockInterval } from '../../cli/report/time-blocks.js';
+import { blockInterval } from '../../domain/time-blocks.js';
 import { drawBook, SHORT_BOOK, SUITE_BOOKS } from '../support/coverage-books.js';
 
 /**

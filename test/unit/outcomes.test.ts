@@ -7,7 +7,7 @@ import { outcomeSample } from '../../handlers/outcomes/sample.js';
 import { keys, streams } from '../../schemas/keys.js';
 import { outcomeEntrySchema, type Outcome } from '../../schemas/outcome.js';
 import { aggregateOutcomes, drawdownAndRunUp, median } from '../../cli/report/outcomes.js';
-import { blockInterval } from '../../cli/report/time-blocks.js';
+import { blockInterval } from '../../domain/time-blocks.js';
 import { formatOutcomesCsv } from '../../cli/report/outcomes-format.js';
 import { dumpOf, parseDump, replayOutcomes } from '../../cli/report/outcomes-replay.js';
 import { runHandler, withoutJobDone } from '../support/fake-ctx.js';
