@@ -11,15 +11,22 @@ const duration = (ms: number) =>
 
 /** "n 3 priced, 1 no price, 2 no sample: total $-12.00, worst $-8.00, drawdown $12.00, 90% [..]" */
 function pnlLine(p: WhatIfPnl): string {
-  const interval = p.interval90 ? `90% [${usd(p.interval90[0])}, ${usd(p.interval90[1])}] over ${p.blocks} blocks of time` : 'no interval';
+  // Without an interval the first warning says why ("not enough independent data …").
+  const interval = p.interval90 ? `, 90% [${usd(p.interval90[0])}, ${usd(p.interval90[1])}] over ${p.blocks} blocks of time` : '';
   const counts = `${p.horizon.padStart(4)}: ${p.priced} priced, ${p.missingPrice} no price, ${p.noSample} no sample`;
   if (p.priced === 0) return `${counts}; no PnL known`;
   return (
     `${counts}; ` +
     `total ${usd(p.totalPnlUsd)}${p.pnlBps === null ? '' : ` (${p.pnlBps} bps)`}, hit rate ${p.hitRate === null ? '—' : `${Math.round(p.hitRate * 100)} %`}, ` +
-    `worst ${usd(p.worstExcursionUsd)}, drawdown ${usd(p.maxDrawdownUsd)}, ${interval}` +
+    `worst ${usd(p.worstExcursionUsd)}, drawdown ${usd(p.maxDrawdownUsd)}${interval}` +
     (p.warnings.length > 0 ? `; ${p.warnings.join('; ')}` : '')
   );
+}
+
+/** "over random halves of the record HEAT_MIN 0.0011–0.0016, HEAT_MAX 0.0017–0.002" */
+function spreadOf(p: CalibrateReport['heatProposals'][number]['proposal']): string {
+  const range = ([lo, hi]: readonly [number, number]) => (lo === hi ? `${lo}` : `${lo}–${hi}`);
+  return `over random halves of the record HEAT_MIN ${range(p.spread.min)}, HEAT_MAX ${range(p.spread.max)}`;
 }
 
 /** One threshold pair's lines: what it decides, then its PnL per horizon. */
@@ -42,7 +49,8 @@ export function formatCalibrateText(report: CalibrateReport, window: { from: num
     '',
     `Heat as it was (${h.decisions} decisions, ${h.untrusted} without a trusted heat; HEAT_MIN ${report.thresholds.min}, HEAT_MAX ${report.thresholds.max})`,
     `  min ${num(h.min)}  p5 ${num(h.percentiles.p5)}  p25 ${num(h.percentiles.p25)}  p50 ${num(h.percentiles.p50)}  p75 ${num(h.percentiles.p75)}  p95 ${num(h.percentiles.p95)}  max ${num(h.max)}  mean ${num(h.mean)}`,
-    `  time in bucket: COLD ${duration(h.msInBucket.COLD)}, WARM ${duration(h.msInBucket.WARM)}, HOT ${duration(h.msInBucket.HOT)}, unknown ${duration(h.msInBucket.UNKNOWN)}`,
+    `  time in bucket: COLD ${duration(h.msInBucket.COLD)}, WARM ${duration(h.msInBucket.WARM)}, HOT ${duration(h.msInBucket.HOT)}, unknown ${duration(h.msInBucket.UNKNOWN)}` +
+      (h.msWithoutReading > 0 ? `; ${duration(h.msWithoutReading)} between readings (pauses past a reading's validity, in no bucket)` : ''),
   ];
   if (h.bySymbol.length > 0) {
     out.push('  by symbol (mean heat, largest, share of the heat):');
@@ -57,9 +65,9 @@ export function formatCalibrateText(report: CalibrateReport, window: { from: num
     '',
     'Proposed thresholds (HEAT_MIN and HEAT_MAX placed in the heat of the recorded full closes so that the stated shares would be COLD, WARM and HOT)',
   );
-  if (report.heatProposals.length === 0) out.push('  none: fewer than 4 full closes with a heat in the window');
+  if (report.heatProposalsNone !== null) out.push(`  none: ${report.heatProposalsNone}`);
   for (const { proposal, whatIf } of report.heatProposals) {
-    out.push(`  ${proposal.rule}:`);
+    out.push(`  ${proposal.rule}; ${spreadOf(proposal)}:`);
     out.push(...heatRow(whatIf, '  '));
   }
   out.push('', "Governor what-if (opens decided again by the governor's rules, each against the book as recorded)");
@@ -109,6 +117,7 @@ export function formatCalibrateCsv(report: CalibrateReport): string {
   add('heat', 'all', 'mean', h.mean);
   for (const [p, v] of Object.entries(h.percentiles)) add('heat', 'all', p, v);
   for (const [b, v] of Object.entries(h.msInBucket)) add('heat', `bucket ${b}`, 'ms', v);
+  add('heat', 'between readings', 'ms', h.msWithoutReading);
   for (const s of h.bySymbol) {
     add('heat', s.symbol, 'mean_heat', s.meanHeat);
     add('heat', s.symbol, 'max_heat', s.maxHeat);
@@ -125,6 +134,10 @@ export function formatCalibrateCsv(report: CalibrateReport): string {
   for (const { proposal, whatIf: w } of report.heatProposals) {
     const group = `${w.heatMin}:${w.heatMax}`;
     add('heat_proposal', group, 'rule', proposal.rule);
+    add('heat_proposal', group, 'heat_min_halves_p5', proposal.spread.min[0]);
+    add('heat_proposal', group, 'heat_min_halves_p95', proposal.spread.min[1]);
+    add('heat_proposal', group, 'heat_max_halves_p5', proposal.spread.max[0]);
+    add('heat_proposal', group, 'heat_max_halves_p95', proposal.spread.max[1]);
     add('heat_proposal', group, 'downgraded', w.downgraded);
     for (const [a, n] of Object.entries(w.downgradedTo)) add('heat_proposal', group, `to ${a}`, n);
     add('heat_proposal', group, 'changed_from_recorded', w.changedFromRecorded);

@@ -111,12 +111,15 @@ export interface HeatDistribution {
   readonly percentiles: Readonly<Record<'p5' | 'p25' | 'p50' | 'p75' | 'p95', number | null>>;
   /**
    * Milliseconds spent in each bucket of the configured thresholds: each decision's heat holds
-   * until the next decision; the last one's until the end of the traffic (the last decision of
-   * either gate in the window) or its own validity (P26_HEAT_REFRESH_MS, how long the gate keeps a
-   * heat before computing it again), whichever is later, never past the window's end. `UNKNOWN`
-   * while the decision had no trusted heat. Time before the first decision is not known, so not counted.
+   * until the next decision or its own validity (P26_HEAT_REFRESH_MS, how long the gate keeps a
+   * heat before computing it again), whichever is sooner; the last one's until the end of the
+   * traffic (the last decision of either gate in the window) or its validity, whichever is later,
+   * never past the window's end. `UNKNOWN` while the decision had no trusted heat. Time before
+   * the first decision is not known, so not counted.
    */
   readonly msInBucket: Readonly<Record<HeatBucket | 'UNKNOWN', number>>;
+  /** Milliseconds between a reading's validity and the next decision: a pause, in no bucket. */
+  readonly msWithoutReading: number;
   /** Per symbol: its mean share of the heat over the trusted decisions, and its largest. */
   readonly bySymbol: readonly {
     readonly symbol: string;
@@ -147,10 +150,13 @@ export function heatDistribution(
   const heats = ordered.flatMap((r) => (r.heat === undefined ? [] : [r.heat]));
   const sorted = [...heats].sort((a, b) => a - b);
   const ms: Record<HeatBucket | 'UNKNOWN', number> = { COLD: 0, WARM: 0, HOT: 0, UNKNOWN: 0 };
+  let withoutReading = 0;
   for (let i = 0; i < ordered.length; i++) {
     const r = ordered[i]!;
     const lastUntil = Math.min(windowEnd, Math.max(end.trafficEnd, r.at + end.validityMs));
-    const until = i + 1 < ordered.length ? ordered[i + 1]!.at : Math.max(r.at, lastUntil);
+    const next = ordered[i + 1]?.at;
+    const until = next === undefined ? Math.max(r.at, lastUntil) : Math.min(next, r.at + end.validityMs);
+    if (next !== undefined) withoutReading += next - until;
     const bucket = r.heat === undefined ? 'UNKNOWN' : bucketOf(r.heat, t.min, t.max);
     ms[bucket] += until - r.at;
   }
@@ -187,6 +193,7 @@ export function heatDistribution(
       p95: nearestRank(sorted, 0.95),
     },
     msInBucket: ms,
+    msWithoutReading: withoutReading,
     bySymbol,
     calibrationWarning: calibrationWarning(heats, t),
   };

@@ -46,7 +46,7 @@ export function alternativeChart(id: string, title: string, pnl: readonly WhatIf
     .map(
       ({ p }, i) =>
         `<li><span style="color:${COLOURS[i % COLOURS.length]}">■</span> ${escape(p.horizon)}: ${p.priced} priced, total ${usd(p.totalPnlUsd)}` +
-        `${p.interval90 ? `, <span class="interval">90 % [${usd(p.interval90[0])}, ${usd(p.interval90[1])}] over ${p.blocks} blocks of time</span>` : ', <span class="interval">no interval</span>'}` +
+        `${p.interval90 ? `, <span class="interval">90 % [${usd(p.interval90[0])}, ${usd(p.interval90[1])}] over ${p.blocks} blocks of time</span>` : ''}` +
         `${p.missingPrice + p.noSample > 0 ? `; ${p.missingPrice} no price, ${p.noSample} no sample` : ''}` +
         p.warnings.map((w) => `<br><span class="warning">⚠ ${escape(w)}</span>`).join('') +
         '</li>',
@@ -79,7 +79,13 @@ export function formatCalibrateHtml(report: CalibrateReport, text: string): stri
     ),
   );
   report.heatProposals.forEach(({ proposal, whatIf: w }, i) =>
-    charts.push(alternativeChart(`proposal-${i}`, `Proposed HEAT_MIN ${w.heatMin} HEAT_MAX ${w.heatMax} (${proposal.rule})`, w.pnl)),
+    charts.push(
+      alternativeChart(
+        `proposal-${i}`,
+        `Proposed HEAT_MIN ${w.heatMin} (halves ${proposal.spread.min.join('–')}) HEAT_MAX ${w.heatMax} (halves ${proposal.spread.max.join('–')}) (${proposal.rule})`,
+        w.pnl,
+      ),
+    ),
   );
   report.governorWhatIf.forEach((g, i) => {
     if (g.newlyPermitted.length > 0)

@@ -13,7 +13,7 @@ import {
   type Thresholds,
 } from './calibrate-heat.js';
 import type { Reproduction } from './calibrate-common.js';
-import { proposeHeatThresholds, type HeatProposal } from './calibrate-proposals.js';
+import { noProposalReason, proposeHeatThresholds, type HeatProposal } from './calibrate-proposals.js';
 import {
   describeCaps,
   governorSamplesById,
@@ -59,6 +59,8 @@ export interface CalibrateReport {
   readonly heatWhatIf: readonly HeatWhatIf[];
   /** Pairs proposed from the heat of the recorded full closes (calibrate-proposals.ts), each decided again and priced. */
   readonly heatProposals: readonly { readonly proposal: HeatProposal; readonly whatIf: HeatWhatIf }[];
+  /** Why nothing is proposed, in words; null when something is. */
+  readonly heatProposalsNone: string | null;
   readonly governorWhatIf: readonly GovernorWhatIf[];
   readonly reproduction: {
     readonly heat: Reproduction;
@@ -101,16 +103,18 @@ export function calibrateReport(input: CalibrateInput): CalibrateReport {
   const heatSamples = heatSamplesById(input.samples);
   const govSamples = governorSamplesById(input.samples);
   const caps: CapSetting[] = [{}, ...(input.caps ?? []).filter((c) => describeCaps(c) !== 'configured')];
+  const proposals = proposeHeatThresholds(input.heatDecisions);
   return {
     headline: headlineOf(heat, thresholds),
     thresholds,
     horizons,
     heat,
     heatWhatIf: grid.map((t) => heatWhatIf(input.heatDecisions, heatSamples, horizons, t, era, thresholds)),
-    heatProposals: proposeHeatThresholds(input.heatDecisions).map((proposal) => ({
+    heatProposals: proposals.map((proposal) => ({
       proposal,
       whatIf: heatWhatIf(input.heatDecisions, heatSamples, horizons, proposal, era, thresholds),
     })),
+    heatProposalsNone: proposals.length === 0 ? noProposalReason(input.heatDecisions) : null,
     governorWhatIf: caps.map((c) => governorWhatIf(input.governorDecisions, govSamples, horizons, limits, c)),
     reproduction: {
       heat: reproduceHeat(input.heatDecisions, thresholds, era),

@@ -257,7 +257,7 @@ describe('every figure recomputed from the raw streams', () => {
     }
   });
 
-  it('report outcomes: each gate’s verdict (total, bps, hit rate, groups) as recomputed', async () => {
+  it('report outcomes: each gate’s verdict (total, bps, hit rate, blocks of time) as recomputed', async () => {
     const samples = (await raw(streams.gatesOutcome)).filter((s) => s.horizon === '2s');
     const report = await cli<{
       horizons: {
@@ -269,7 +269,8 @@ describe('every figure recomputed from the raw streams', () => {
           totalPnlUsd: number;
           pnlBps: number;
           hitRate: number;
-          clusters: { symbols: number; overlapping: number };
+          blocks: { count: number; binMs: number; binsPerBlock: number };
+          symbols: number;
         }[];
       }[];
     }>(['report', 'outcomes', ...window(), '--json']);
@@ -282,20 +283,25 @@ describe('every figure recomputed from the raw streams', () => {
       const pnl = mine.map((s) => Number(s.pnl_usd));
       const total = pnl.reduce((a, b) => a + b, 0);
       const exposure = mine.reduce((a, s) => a + Math.abs(Number(s.exposure_usd)), 0);
-      // Runs of overlapping decisions: a decision made before the previous one's horizon ended joins its run.
+      // Blocks of time (docs/outcomes.md): bins of the horizon (2 s) plus the median gap between
+      // decisions, from the first decision on; blocks of about the cube root of the bins (≥ 2).
       const times = mine.map((s) => Number(s.decided_at)).sort((a, b) => a - b);
-      let runs = 0;
-      let end = -Infinity;
-      for (const t of times) {
-        if (t >= end) runs += 1;
-        end = Math.max(end, t + 2000);
-      }
+      const gaps = times
+        .slice(1)
+        .map((t, i) => t - times[i]!)
+        .filter((g) => g > 0)
+        .sort((a, b) => a - b);
+      const binMs = 2000 + (gaps.length === 0 ? 0 : gaps[Math.floor((gaps.length - 1) / 2)]!);
+      const bins = Math.floor((times[times.length - 1]! - times[0]!) / binMs) + 1;
+      const filled = new Set(times.map((t) => Math.floor((t - times[0]!) / binMs))).size;
+      const binsPerBlock = Math.max(2, Math.round(Math.cbrt(bins)));
       const v = verdicts.find((x) => x.gate === gate && x.kind === 'all')!;
       expect(v.decisions).toBe(mine.length);
       expect(v.totalPnlUsd).toBeCloseTo(total, 2);
       expect(v.pnlBps).toBeCloseTo((total / exposure) * 10_000, 1);
       expect(v.hitRate).toBeCloseTo(pnl.filter((x) => x > 0).length / pnl.length, 12);
-      expect(v.clusters).toEqual({ symbols: new Set(mine.map((s) => s.symbol)).size, overlapping: runs });
+      expect(v.blocks).toEqual({ count: Math.floor(filled / binsPerBlock), binMs, binsPerBlock });
+      expect(v.symbols).toBe(new Set(mine.map((s) => s.symbol)).size);
     }
     // Blocked opens: −exposure × move, from the ticker at decision: XRP −$250 × −10 % = +25, AVAX −$300 × +10 % = −30.
     expect(verdicts.find((x) => x.gate === 'governor')!.totalPnlUsd).toBe(-5);

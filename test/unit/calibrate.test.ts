@@ -22,7 +22,7 @@ import {
 import { debugJson, type DecisionFacts } from '../../handlers/heat-gate/outputs.js';
 import { decisionRecordFields } from '../../handlers/heat-gate/decision-record.js';
 import { parseCapSetting } from '../../cli/report/calibrate-governor.js';
-import { cutAt, proposeHeatThresholds } from '../../cli/report/calibrate-proposals.js';
+import { cutAt, noProposalReason, proposeHeatThresholds } from '../../cli/report/calibrate-proposals.js';
 
 const configured = { min: 0.25, max: 0.65 };
 
@@ -176,7 +176,63 @@ describe('thresholds proposed from the record (issue #40 item 5)', () => {
   });
 
   it('proposes nothing from fewer than 4 full closes with a heat', () => {
-    expect(proposeHeatThresholds([record(1, 0.001), record(2, 0.002), record(3, 0.003)])).toEqual([]);
+    const three = [record(1, 0.001), record(2, 0.002), record(3, 0.003)];
+    expect(proposeHeatThresholds(three)).toEqual([]);
+    expect(noProposalReason(three)).toBe('3 full closes with a heat in the window, fewer than 4');
+  });
+
+  it('says why it proposes nothing from 20 full closes at one heat, rather than "fewer than 4"', () => {
+    const same = Array.from({ length: 20 }, (_, i) => record(i, 0.00010701983231728977));
+    expect(proposeHeatThresholds(same)).toEqual([]);
+    expect(noProposalReason(same)).toBe(
+      'the 20 full closes with a heat have one heat: no pair of thresholds splits them in the stated shares',
+    );
+  });
+
+  it('gives thresholds at three significant digits at most, with their spread over random halves of the record', () => {
+    // Heats that differ only past the tenth digit: the old cut kept 17 digits to stay between them.
+    const heats = Array.from({ length: 40 }, (_, i) => 0.000107019832 + i * 1e-15 + (i >= 20 ? 0.0004 * (i - 19) : 0));
+    expect(cutAt(heats, 5)).toBe(0.000107);
+    const proposals = proposeHeatThresholds(heats.map((h, i) => record(i, h)));
+    expect(proposals.length).toBeGreaterThan(0);
+    for (const p of proposals) {
+      for (const v of [p.min, p.max])
+        expect(
+          String(v)
+            .replace(/^0\.0*/, '')
+            .replace('.', '').length,
+        ).toBeLessThanOrEqual(3);
+      // The halves' spread brackets the proposal, at two digits.
+      expect(p.spread.min[0]).toBeLessThanOrEqual(p.spread.min[1]);
+      expect(p.spread.max[0]).toBeLessThanOrEqual(p.spread.max[1]);
+      expect(p.spread.max[1]).toBeGreaterThan(p.spread.min[0]);
+    }
+    // Reproducible: a seeded generator draws the halves.
+    expect(proposeHeatThresholds(heats.map((h, i) => record(i, h)))).toEqual(proposals);
+  });
+});
+
+describe('time in bucket', () => {
+  const reading = (id: string, at: number, heat: number): HeatDecisionRecord => ({
+    id,
+    at,
+    symbol: 'BTCUSDT',
+    planId: id,
+    inAction: 'FULL_CLOSE',
+    outAction: 'FULL_CLOSE',
+    mode: 'shadow',
+    heat,
+    bySymbol: {},
+  });
+
+  it('counts a reading for its validity at most: an 8 h pause is in no bucket', () => {
+    const HOUR = 3_600_000;
+    const d = heatDistribution([reading('1', 0, 0.1), reading('2', 8 * HOUR, 0.9)], configured, 9 * HOUR, {
+      trafficEnd: 8 * HOUR,
+      validityMs: 10_000,
+    });
+    expect(d.msInBucket).toEqual({ COLD: 10_000, WARM: 0, HOT: 10_000, UNKNOWN: 0 });
+    expect(d.msWithoutReading).toBe(8 * HOUR - 10_000);
   });
 });
 
