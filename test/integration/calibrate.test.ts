@@ -186,6 +186,7 @@ describe('report calibrate over a synthetic day', () => {
       mean: number;
       percentiles: Record<string, number>;
       msInBucket: Record<string, number>;
+      msWithoutReading: number;
       bySymbol: { symbol: string; meanHeat: number; shareOfHeat: number }[];
       calibrationWarning: string | null;
     };
@@ -225,9 +226,11 @@ describe('report calibrate over a synthetic day', () => {
     expect(report.heat).toMatchObject({ decisions: 8, untrusted: 1, min: 0.0002, max: 0.005 });
     expect(report.heat.mean).toBeCloseTo(0.0098 / 7, 12);
     expect(report.heat.percentiles).toEqual({ p5: 0.0002, p25: 0.0002, p50: 0.001, p75: 0.002, p95: 0.005 });
-    // Each heat holds until the next decision: 1 h → 18 h COLD (17 h), d7 18 → 20 h unknown; the
-    // last, d8 at 20 h, until the traffic's end (g7 at 21 h), not the window's (24 h): 18 h COLD.
-    expect(report.heat.msInBucket).toEqual({ COLD: 18 * HOUR, WARM: 0, HOT: 0, UNKNOWN: 2 * HOUR });
+    // Each heat holds until the next decision or its validity (P26_HEAT_REFRESH_MS, 10 s), whichever
+    // is sooner: d1-d6 10 s COLD each, d7 10 s unknown; the last, d8 at 20 h, until the traffic's
+    // end (g7 at 21 h), not the window's (24 h). The hours between readings are in no bucket.
+    expect(report.heat.msInBucket).toEqual({ COLD: 6 * 10_000 + HOUR, WARM: 0, HOT: 0, UNKNOWN: 10_000 });
+    expect(report.heat.msWithoutReading).toBe(19 * HOUR - 7 * 10_000);
     // SOL holds half of every heat, BTC and ETH a quarter: mean heat × share.
     const by = Object.fromEntries(report.heat.bySymbol.map((s) => [s.symbol, s]));
     expect(report.heat.bySymbol.map((s) => s.symbol)).toEqual(['SOLUSDT', 'BTCUSDT', 'ETHUSDT']);

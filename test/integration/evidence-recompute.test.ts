@@ -187,6 +187,7 @@ describe('every figure recomputed from the raw streams', () => {
         max: number;
         mean: number;
         msInBucket: Record<string, number>;
+        msWithoutReading: number;
         bySymbol: { symbol: string; shareOfHeat: number; meanHeat: number }[];
       };
       heatWhatIf: {
@@ -211,13 +212,17 @@ describe('every figure recomputed from the raw streams', () => {
     expect(report.heat.bySymbol.map((s) => s.symbol).sort()).toEqual(book.map((p) => p.symbol).sort());
     for (const s of report.heat.bySymbol) expect(s.shareOfHeat).toBeCloseTo(shareSums[s.symbol]! / total, 12);
     expect(report.heat.bySymbol.find((s) => s.symbol === 'ETHUSDT')!.shareOfHeat).toBeCloseTo(4 / 9.25, 12);
-    // Time in bucket: each decision's heat until the next (ms), the last until the traffic's end (the last governor event).
+    // Time in bucket: each decision's heat until the next or its validity (P26_HEAT_REFRESH_MS,
+    // 10 s), whichever is sooner (ms); the last until the traffic's end (the last governor event).
+    // The rest of a gap is between readings, in no bucket.
+    const VALIDITY = 10_000;
     const at = decisions.map((d) => Number(d.decided_at_ms));
     const trafficEnd = Math.max(...events.map((e) => Math.round(Number(e.timestamp) * 1000)));
     let cold = 0;
-    for (let i = 0; i < at.length; i++) cold += (i + 1 < at.length ? at[i + 1]! : trafficEnd) - at[i]!;
+    for (let i = 0; i < at.length; i++) cold += (i + 1 < at.length ? Math.min(at[i + 1]!, at[i]! + VALIDITY) : trafficEnd) - at[i]!;
     expect(report.heat.msInBucket).toEqual({ COLD: cold, WARM: 0, HOT: 0, UNKNOWN: 0 });
-    expect(cold).toBe(7 * MIN);
+    expect(report.heat.msWithoutReading).toBe(trafficEnd - at[0]! - cold);
+    expect(cold + report.heat.msWithoutReading).toBe(7 * MIN);
 
     // The downgrades' own samples: exposure ¾ of the book's notional, from the ticker's mark.
     const bySample = new Map(samples.filter((s) => s.horizon === '2s').map((s) => [s.decision_id, s]));
