@@ -23,6 +23,8 @@ export interface Book {
   /** Decisions per burst on one symbol, a second apart (1: no bursts). */
   readonly burst: number;
   readonly stepMs: number;
+  /** The share of symbols held long (the rest short); 0.75 unless said. */
+  readonly longShare?: number;
 }
 
 export interface Drawn {
@@ -56,7 +58,7 @@ export function drawBook(book: Book, seed: number): Drawn {
     for (let i = 1; i < steps; i++)
       path[i] = path[i - 1]! + Math.sqrt(1 - book.rho) * normal(random) * sd + Math.sqrt(book.rho) * (market[i]! - market[i - 1]!);
     // Mostly longs, as a book of kept exposure is: the market's moves do not cancel out.
-    const side = random() < 0.75 ? 1 : -1;
+    const side = random() < (book.longShare ?? 0.75) ? 1 : -1;
     let at = random() * book.everyMs;
     while (at < book.spanMs) {
       for (let k = 0; k < book.burst && at + k * 1000 < book.spanMs; k++) {
