@@ -17,6 +17,7 @@ import { aggregateOutcomes } from '../report/outcomes.js';
 import { formatOutcomesCsv, formatOutcomesText } from '../report/outcomes-format.js';
 import { dumpOf, parseDump, replayOutcomes } from '../report/outcomes-replay.js';
 import { formatPending, pendingFollowUps, type PendingFollowUps } from '../report/outcomes-pending.js';
+import { formatUnfollowed, unfollowedDecisions, type Unfollowed } from '../report/outcomes-unfollowed.js';
 import { keys } from '../../schemas/keys.js';
 import { parseHeatGateConfig } from '../../handlers/heat-gate/config.js';
 import { limitsOf, parseGovernorConfig } from '../../handlers/governor/config.js';
@@ -256,6 +257,7 @@ export const reportCommands: readonly Command[] = [
       let samples: Outcome[];
       let window: { stream: string; from: number; to: number };
       let pending: PendingFollowUps | undefined;
+      let unfollowed: Unfollowed | undefined;
       if (args.values.replay !== undefined) {
         if (args.values.dump) throw new UsageError('--dump reads Redis; it does not go with --replay', command);
         const horizons = parsedOrUsage('--horizons', command, () =>
@@ -275,11 +277,18 @@ export const reportCommands: readonly Command[] = [
         const { from, to } = parseWindow(args.values, '48h', io.now(), command);
         const horizons = parsedOrUsage('OUTCOME_HORIZONS', command, () => parseHorizons(io.env.OUTCOME_HORIZONS?.trim() || '5m,1h,4h'));
         const now = io.now();
-        const { read, scored } = await withRedis(io, async (redis) => ({
-          read: await readOutcomes(redis, stream, Math.floor(from), Math.floor(to)),
+        const [lo, hi] = [Math.floor(from), Math.floor(to)];
+        const { read, scored, heat, governor, pendingIds } = await withRedis(io, async (redis) => ({
+          read: await readOutcomes(redis, stream, lo, hi),
           // Decisions followed whose last sample is still ahead: what the report cannot show yet.
           scored: await redis.zrangebyscore(keys.outcomePending, `(${now}`, '+inf', 'WITHSCORES'),
+          // The decisions that should have been followed, to count those that were not (by reason).
+          heat: await readWindow(redis, io.env.P26_DECISION_STREAM?.trim() || streams.heatDecision, Math.max(0, lo - 60_000), hi + 60_000),
+          governor: await readWindow(redis, io.env.STREAM_EVENTS?.trim() || streams.governorEvents, Math.max(0, lo - 60_000), hi + 60_000),
+          pendingIds: await redis.zrangebyscore(keys.outcomePending, '-inf', '+inf'),
         }));
+        const followed = new Set([...read.samples.map((s) => s.decision_id), ...pendingIds]);
+        unfollowed = unfollowedDecisions(heat, governor, followed, lo, hi);
         const pairs: [string, number][] = [];
         for (let i = 0; i + 1 < scored.length; i += 2) pairs.push([scored[i]!, Number(scored[i + 1])]);
         pending = pendingFollowUps(pairs, horizons, now);
@@ -304,8 +313,12 @@ export const reportCommands: readonly Command[] = [
           to: new Date(window.to).toISOString(),
           ...report,
           ...(pending ? { pending } : {}),
+          ...(unfollowed ? { unfollowed } : {}),
         });
-      else io.out(formatOutcomesText(report, window) + (pending ? formatPending(pending) : ''));
+      else
+        io.out(
+          formatOutcomesText(report, window) + (unfollowed ? formatUnfollowed(unfollowed) : '') + (pending ? formatPending(pending) : ''),
+        );
       return ExitCode.ok;
     },
   },

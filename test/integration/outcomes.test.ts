@@ -288,4 +288,69 @@ describe('outcome follow-up of decisions that changed exposure', () => {
       await second.stop();
     }
   }, 60_000);
+  it('report outcomes counts the decisions it never followed and names each by its reason', async () => {
+    // Decisions as the heat gate and the governor record them (handlers/heat-gate/outputs.ts
+    // debugJson, handlers/governor/record.ts), in the window, with no outcome handler running:
+    // none is followed. Kept decisions and permits are not expected to be.
+    const now = Date.now();
+    const heat = (planId: string, out: string, debug: object) =>
+      redis.client.xadd(
+        streams.heatDecision,
+        '*',
+        'plan_id',
+        planId,
+        'symbol',
+        'ETHUSDT',
+        'in_action',
+        'FULL_CLOSE',
+        'out_action',
+        out,
+        'decided_at_ms',
+        String(now - 60_000),
+        'debug_json',
+        JSON.stringify(debug),
+      );
+    await heat('h1', 'PARTIAL_25', { heat: 0.1, mark: null });
+    await heat('h2', 'PARTIAL_25', { heat: 0.1, mark: 2000, mark_source: 'position_ledger', position_usd: 4000 });
+    await heat('h3', 'FULL_CLOSE', { heat: 0.9, mark: 2000 });
+    const block = (planId: string, side: string) =>
+      redis.client.xadd(
+        streams.governorEvents,
+        '*',
+        'event',
+        'block',
+        'kind',
+        'open',
+        'plan_id',
+        planId,
+        'symbol',
+        'BTCUSDT',
+        'action',
+        'OPEN_LONG',
+        'decision',
+        'BLOCK',
+        'side',
+        side,
+        'source_id',
+        's',
+        'timestamp',
+        String((now - 60_000) / 1000),
+        'reason',
+        'symbol_cooldown',
+        'computed_notional',
+        '500',
+      );
+    await block('g1', 'BUY');
+    await block('g2', '');
+    const report = await runCliJson<{ unfollowed: { decisions: number; notFollowed: number; byReason: Record<string, number> } }>(
+      ['report', 'outcomes', '--since', '1h', '--json'],
+      { REDIS_URL: redis.url },
+    );
+    expect(report.unfollowed).toEqual({ decisions: 4, notFollowed: 4, byReason: { no_price: 1, not_recorded: 2, no_side: 1 } });
+    const text = await runCli(['report', 'outcomes', '--since', '1h'], { REDIS_URL: redis.url });
+    expect(text.stdout).toContain(
+      "not followed: 4 of the window's 4 decisions that changed exposure have no outcome: 2 not_recorded (no follow-up recorded:",
+    );
+    expect(text.stdout).toContain('1 no_price (no fresh price when the gate decided); 1 no_side (no side (long or short) to value it by).');
+  });
 });
