@@ -1,9 +1,9 @@
 /**
  * `npx tsx bench/interval-coverage.ts`: how often the 90 % interval of `report outcomes` and
  * `report calibrate` covers the true effect, over many seeds of synthetic books with the effect
- * known (test/support/coverage-books.ts), beside the two intervals that do not respect time: the
- * verdict's former one (the wider of a bootstrap over symbols and one over runs of overlapping
- * decisions) and the rows' former one (over single decisions). The suite's check
+ * known (test/support/coverage-books.ts), beside two bootstraps that do not respect time: the
+ * wider of one over symbols and one over runs of overlapping decisions, and one over single
+ * decisions. The suite's check
  * (test/unit/interval-coverage.test.ts) runs the same books over fewer seeds.
  *
  * COVERAGE_SEEDS=n (default 400) seeds per book; COVERAGE_BOOKS=suite for the suite's books only.
@@ -30,8 +30,8 @@ const LONG_BOOKS: readonly Book[] = [
 
 /**
  * The ways that do not respect time, for comparison: a percentile bootstrap of the total over
- * groups (`resamples` draws). Over single decisions it is the old per-row interval (its 2,000
- * draws cut to 400 here: the 5th and 95th percentiles move by under a point of coverage).
+ * groups (`resamples` draws). Over single decisions with 400 draws (not 2,000: there are thousands
+ * of decisions a seed, and the 5th and 95th percentiles move by under a point of coverage).
  */
 function groupedInterval(samples: readonly TimedPnl[], groups: readonly (readonly number[])[], resamples = 2000): [number, number] {
   const totals = groups.map((g) => g.reduce((sum, i) => sum + samples[i]!.pnlUsd, 0));
@@ -65,8 +65,8 @@ function overlapRuns(samples: readonly TimedPnl[]): number[][] {
   return out;
 }
 
-/** The verdict's interval before time blocks: the wider of the bootstraps over symbols and over overlapping runs. */
-function oldVerdictInterval(samples: readonly TimedPnl[]): [number, number] {
+/** The wider of the bootstraps over symbols and over runs of overlapping decisions. */
+function symbolOrRunInterval(samples: readonly TimedPnl[]): [number, number] {
   const a = groupedInterval(samples, bySymbol(samples));
   const b = groupedInterval(samples, overlapRuns(samples));
   return b[1] - b[0] > a[1] - a[0] ? b : a;
@@ -77,25 +77,20 @@ const covers = (i: readonly [number, number], truth: number) => i[0] <= truth &&
 const pct = (a: number, b: number) => (b === 0 ? '—' : `${((a / b) * 100).toFixed(1)} %`);
 console.log(`${seeds} seeds per book: how often each 90 % interval covered the truth (time blocks: of the seeds that gave one)`);
 console.log(
-  `${'book'.padEnd(40)} ${'decisions'.padStart(9)} ${'blocks'.padStart(6)} ${'time blocks'.padStart(11)} ${'none'.padStart(7)} ${'old verdict'.padStart(11)} ${'old rows'.padStart(9)}`,
+  `${'book'.padEnd(40)} ${'decisions'.padStart(9)} ${'blocks'.padStart(6)} ${'time blocks'.padStart(11)} ${'none'.padStart(7)} ${'symbols or runs'.padStart(16)} ${'decisions'.padStart(13)}`,
 );
 for (const book of books) {
-  let covered = 0;
-  let given = 0;
-  let old = 0;
-  let rows = 0;
-  let decisions = 0;
-  let blocks = 0;
+  const tally = { covered: 0, given: 0, bySymbolOrRun: 0, byDecision: 0, decisions: 0, blocks: 0 };
   for (let seed = 1; seed <= seeds; seed++) {
     const { samples, truth } = drawBook(book, seed);
-    decisions += samples.length;
+    tally.decisions += samples.length;
     const b = blockInterval(samples, seed);
-    blocks += b.blocks;
+    tally.blocks += b.blocks;
     if (b.interval90 !== null) {
-      given += 1;
-      if (covers(b.interval90, truth)) covered += 1;
+      tally.given += 1;
+      if (covers(b.interval90, truth)) tally.covered += 1;
     }
-    if (covers(oldVerdictInterval(samples), truth)) old += 1;
+    if (covers(symbolOrRunInterval(samples), truth)) tally.bySymbolOrRun += 1;
     if (
       covers(
         groupedInterval(
@@ -106,10 +101,11 @@ for (const book of books) {
         truth,
       )
     )
-      rows += 1;
+      tally.byDecision += 1;
   }
+  const t = tally;
   console.log(
-    `${book.name.padEnd(40)} ${String(Math.round(decisions / seeds)).padStart(9)} ${String(Math.round(blocks / seeds)).padStart(6)} ` +
-      `${pct(covered, given).padStart(11)} ${pct(seeds - given, seeds).padStart(7)} ${pct(old, seeds).padStart(11)} ${pct(rows, seeds).padStart(9)}`,
+    `${book.name.padEnd(40)} ${String(Math.round(t.decisions / seeds)).padStart(9)} ${String(Math.round(t.blocks / seeds)).padStart(6)} ` +
+      `${pct(t.covered, t.given).padStart(11)} ${pct(seeds - t.given, seeds).padStart(7)} ${pct(t.bySymbolOrRun, seeds).padStart(16)} ${pct(t.byDecision, seeds).padStart(13)}`,
   );
 }
