@@ -132,7 +132,7 @@ export function blockInterval(samples: readonly TimedPnl[], seed = 1, resamples 
   const blocks = Math.floor(filled / binsPerBlock);
   const correlation = crossCorrelation([...bySymbol.values()], bins);
   const warnings: string[] = [];
-  const stretch = `${duration(binsPerBlock * binMs)} of time (${binsPerBlock} × the horizon plus the typical spacing)`;
+  const stretch = `${duration(binsPerBlock * binMs)} of time (${binsPerBlock} bins, each the horizon plus the typical spacing)`;
   let interval: [number, number] | null = null;
   if (blocks < MIN_BLOCKS)
     warnings.push(

@@ -259,7 +259,7 @@ describe('gates status: GET /status and the page at /', () => {
         { at: 2_000, cumulative_usd: -150 },
       ],
       warning:
-        'not enough independent data for an interval: 0 independent blocks of 8 h of time (2 × the horizon plus the typical spacing), under 8; ' +
+        'not enough independent data for an interval: 0 independent blocks of 8 h of time (2 bins, each the horizon plus the typical spacing), under 8; ' +
         'every decision is on one symbol (ETHUSDT): the figures speak for it alone, not for a book',
     });
   });

@@ -31,7 +31,7 @@ describe('the verdict per gate and kind', () => {
     expect(v.warnings).toEqual([
       'only 2 decisions: a small sample, read the figures as a first look',
       // 5 m horizon + 90 m spacing = 95 m bins, both decisions in the first; 2 bins a block.
-      'not enough independent data for an interval: 0 independent blocks of 3.17 h of time (2 × the horizon plus the typical spacing), under 8',
+      'not enough independent data for an interval: 0 independent blocks of 3.17 h of time (2 bins, each the horizon plus the typical spacing), under 8',
     ]);
     expect(v.text).toMatch(
       /^governor, blocked opens at 1h: 2 decisions cannot be judged yet \(not enough independent data\): \$1\.00 \(no interval\), /,
