@@ -81,28 +81,34 @@ function t95(nu: number): number {
   return z + (z3 + z) / (4 * nu) + (5 * z5 + 16 * z3 + 3 * z) / (96 * nu ** 2) + (3 * z7 + 19 * z5 + 17 * z3 - 15 * z) / (384 * nu ** 3);
 }
 
-/** Mean pairwise correlation of symbols' PnL per bin, from the variance of the bins' totals. */
-function crossCorrelation(perSymbolBins: readonly Float64Array[], bins: number): number | null {
-  if (perSymbolBins.length < 2 || bins < 3) return null;
-  const variance = (xs: ArrayLike<number>) => {
-    let mean = 0;
-    for (let i = 0; i < bins; i++) mean += xs[i]!;
-    mean /= bins;
-    let v = 0;
-    for (let i = 0; i < bins; i++) v += (xs[i]! - mean) ** 2;
-    return v / (bins - 1);
-  };
-  const total = new Float64Array(bins);
+/** The sample variance over `bins` bins of values given only where not zero. */
+function variance(nonZero: Iterable<number>, bins: number): number {
+  let sum = 0;
+  let squares = 0;
+  for (const x of nonZero) {
+    sum += x;
+    squares += x * x;
+  }
+  return (squares - (sum * sum) / bins) / (bins - 1);
+}
+
+/**
+ * Mean pairwise correlation of the symbols' PnL per bin: the variance of the bins' totals against
+ * the sum of the symbols' own (Var ΣX = ΣVar X + ρ̄ Σ_{s≠t} σ_s σ_t). Each symbol's bins are kept
+ * sparse: a long record at a short horizon has many bins and few of them per symbol.
+ */
+function crossCorrelation(perSymbol: readonly ReadonlyMap<number, number>[], totals: Float64Array): number | null {
+  const bins = totals.length;
+  if (perSymbol.length < 2 || bins < 3) return null;
   let sumVar = 0;
   let sumSd = 0;
-  for (const xs of perSymbolBins) {
-    for (let i = 0; i < bins; i++) total[i]! += xs[i]!;
-    const v = variance(xs);
+  for (const xs of perSymbol) {
+    const v = variance(xs.values(), bins);
     sumVar += v;
     sumSd += Math.sqrt(v);
   }
   const denominator = sumSd ** 2 - sumVar;
-  return denominator > 0 ? (variance(total) - sumVar) / denominator : null;
+  return denominator > 0 ? (variance(totals, bins) - sumVar) / denominator : null;
 }
 
 const duration = (ms: number) =>
@@ -114,23 +120,24 @@ export function blockInterval(samples: readonly TimedPnl[], seed = 1, resamples 
   if (n === 0) return { interval90: null, blocks: 0, binMs: 0, binsPerBlock: 0, symbols: 0, crossSymbolCorrelation: null, warnings: [] };
   const times = samples.map((s) => s.at).sort((a, b) => a - b);
   const t0 = times[0]!;
-  const horizon = Math.max(...samples.map((s) => s.horizonMs));
+  const horizon = samples.reduce((max, s) => Math.max(max, s.horizonMs), 0);
   const binMs = Math.max(1, horizon + typicalSpacing(times));
   const bins = Math.floor((times[n - 1]! - t0) / binMs) + 1;
   const sums = new Float64Array(bins);
   const counts = new Float64Array(bins);
-  const bySymbol = new Map(symbolNames.map((s) => [s, new Float64Array(bins)]));
+  const bySymbol = new Map(symbolNames.map((s) => [s, new Map<number, number>()]));
   for (const s of samples) {
     const b = Math.floor((s.at - t0) / binMs);
     sums[b]! += s.pnlUsd;
     counts[b]! += 1;
-    bySymbol.get(s.symbol)![b]! += s.pnlUsd;
+    const own = bySymbol.get(s.symbol)!;
+    own.set(b, (own.get(b) ?? 0) + s.pnlUsd);
   }
   let filled = 0;
   for (let b = 0; b < bins; b++) if (counts[b]! > 0) filled += 1;
   const binsPerBlock = Math.max(2, Math.round(Math.cbrt(bins)));
   const blocks = Math.floor(filled / binsPerBlock);
-  const correlation = crossCorrelation([...bySymbol.values()], bins);
+  const correlation = crossCorrelation([...bySymbol.values()], sums);
   const warnings: string[] = [];
   const stretch = `${duration(binsPerBlock * binMs)} of time (${binsPerBlock} bins, each the horizon plus the typical spacing)`;
   let interval: [number, number] | null = null;

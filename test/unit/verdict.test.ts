@@ -67,6 +67,16 @@ describe('the verdict per gate and kind', () => {
     expect(hi - lo).toBeGreaterThan(8 * 2 * 1.6 * Math.sqrt(600) * 0.8);
   });
 
+  it('takes a week of decisions at a 1 s horizon (200,000 of them, 150,000 bins) in its stride', () => {
+    const WEEK = 7 * 24 * 3_600_000;
+    const samples = Array.from({ length: 200_000 }, (_, i) =>
+      sample(i, `S${i % 30}`, Math.floor((i / 200_000) * WEEK), 100, (i % 7) - 3, 1000),
+    );
+    const v = verdictOf('heat gate', 'all', '1s', samples)!;
+    expect(v.blocks.binMs).toBe(1000 + 3024); // the horizon and the spacing, a week over 200,000
+    expect(v.interval90).not.toBeNull();
+  });
+
   it('keeps the heat gate and the governor apart, and each downgrade kind within the heat gate', () => {
     const outcome = (i: number, kind: string, decided: string, pnl: number): Outcome => ({
       decision_id: `${kind}:${i}`,
