@@ -191,11 +191,11 @@ async function latency(redis: TestRedis, proposalsPerSecond: number, plansPerSec
       }
       await sleep(1);
     }
-    // Every decision seen, or 5 s.
-    for (let i = 0; i < 50 && sentAt.size > 0; i++) await sleep(100);
+    // Every decision seen, or 15 s.
+    for (let i = 0; i < 150 && sentAt.size > 0; i++) await sleep(100);
     observing = false;
     await observe;
-    if (sentAt.size > 0) throw new Error(`${sentAt.size} messages without a decision`);
+    const undecided = [...sentAt.keys()];
     const both = [...proposals, ...plans].sort((a, b) => a - b);
     proposals.sort((a, b) => a - b);
     plans.sort((a, b) => a - b);
@@ -206,6 +206,7 @@ async function latency(redis: TestRedis, proposalsPerSecond: number, plansPerSec
       max: both.at(-1) ?? NaN,
       proposalsP99: percentile(proposals, 99),
       plansP99: percentile(plans, 99),
+      undecided,
       peakRss: proc.peakRss(),
     };
   } finally {
@@ -333,8 +334,8 @@ async function main(): Promise<void> {
       rows.push({
         name: 'decision latency at 30 proposals/s + 60 plans/s, p99',
         value: `${r.p99.toFixed(2)} ms`,
-        requirement: { text: '≤ 25 ms', met: r.p99 <= 25 },
-        note: `p50 ${r.p50.toFixed(2)} ms, max ${r.max.toFixed(1)} ms, proposals' p99 ${r.proposalsP99.toFixed(2)} ms, plans' p99 ${r.plansP99.toFixed(2)} ms, ${r.samples} decisions`,
+        requirement: { text: '≤ 25 ms, every message decided', met: r.p99 <= 25 && r.undecided.length === 0 },
+        note: `${r.undecided.length === 0 ? '' : `UNDECIDED after 15 s: ${r.undecided.join(' ')}; `}p50 ${r.p50.toFixed(2)} ms, max ${r.max.toFixed(1)} ms, proposals' p99 ${r.proposalsP99.toFixed(2)} ms, plans' p99 ${r.plansP99.toFixed(2)} ms, ${r.samples} decisions`,
       });
       results.latency = r;
     }
