@@ -216,8 +216,14 @@ async function latency(redis: TestRedis, proposalsPerSecond: number, plansPerSec
   }
 }
 
-/** Drains `count` entries already written (`fill`) and waits for `count` entries on `output`; CPU from the first output on. */
-async function drain(redis: TestRedis, fill: () => Promise<void>, output: string, count: number, start: () => Promise<Spawned>) {
+/** Drains `count` entries already written (`fill`) by the gates (or `start`'s process) until `output` holds `count`; CPU from the first output on. */
+async function drain(
+  redis: TestRedis,
+  fill: () => Promise<void>,
+  output: string,
+  count: number,
+  start: () => Promise<Spawned> = async () => (await startGates(redis)).proc,
+) {
   await redis.client.flushall();
   await seedPortfolio(redis.client, SYMBOLS);
   await fill();
@@ -342,13 +348,7 @@ async function main(): Promise<void> {
 
     if (only.has('heat')) {
       const backlog = quick ? 5_000 : 20_000;
-      const gates = await drain(
-        redis,
-        () => writeProposals(redis.client, backlog),
-        streams.harvestCalibrated,
-        backlog,
-        async () => (await startGates(redis)).proc,
-      );
+      const gates = await drain(redis, () => writeProposals(redis.client, backlog), streams.harvestCalibrated, backlog);
       // The yardstick: the heat gate's work in a hand-written ioredis loop, none of the runtime's guarantees. Information only.
       const loop = await drain(
         redis,
@@ -374,13 +374,7 @@ async function main(): Promise<void> {
 
     if (only.has('governor')) {
       const plans = quick ? 2_000 : 20_000;
-      const r = await drain(
-        redis,
-        () => writeGovernorPlans(redis.client, plans),
-        streams.governorEvents,
-        plans,
-        async () => (await startGates(redis)).proc,
-      );
+      const r = await drain(redis, () => writeGovernorPlans(redis.client, plans), streams.governorEvents, plans);
       peakRss = Math.max(peakRss, r.peakRss);
       rows.push({
         name: `governor, ${plans.toLocaleString('en-US')} backlog`,
@@ -393,13 +387,7 @@ async function main(): Promise<void> {
 
     if (only.has('jobs')) {
       const jobs = quick ? 1_000 : 6_218;
-      const r = await drain(
-        redis,
-        () => writeDueJobs(redis, jobs),
-        streams.governorEvents,
-        jobs,
-        async () => (await startGates(redis)).proc,
-      );
+      const r = await drain(redis, () => writeDueJobs(redis, jobs), streams.governorEvents, jobs);
       peakRss = Math.max(peakRss, r.peakRss);
       rows.push({
         name: `due jobs, ${jobs.toLocaleString('en-US')} after a restart`,
