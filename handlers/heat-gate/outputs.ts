@@ -64,34 +64,22 @@ export interface CarriedFields {
   readonly cut: readonly string[];
 }
 
-const NONE_CUT: readonly string[] = Object.freeze([]);
-
-/** Carried fields are read from the entry itself as the outputs are built: no copy of them per message. */
 export function carriedFields(raw: Readonly<Record<string, string>>): CarriedFields {
-  let cut: string[] | undefined;
-  for (const name in raw) if (name !== 'action' && raw[name]!.length > FREE_TEXT_MAX) (cut ??= []).push(name);
-  return { raw, cut: cut ?? NONE_CUT };
+  return { raw, cut: Object.keys(raw).filter((name) => name !== 'action' && raw[name]!.length > FREE_TEXT_MAX) };
 }
 
 const failCause = (a: HeatAssessment): FailClosedCause | undefined => (a.trusted ? undefined : a.cause);
 const heatOf = (a: HeatAssessment): number => (a.trusted ? a.heat : 0);
 const capped = (a: HeatAssessment): boolean => a.trusted && a.capped;
 
-type OwnFields = { fail_closed_cause?: FailClosedCause; heat_capped?: 'true' };
-/** Shared by every trusted, uncapped decision (nearly all): nothing of ours to add. */
-const NO_OWN_FIELDS: OwnFields = Object.freeze({});
-
 /** Our own fields, present only when they apply. */
-function ownFields(a: HeatAssessment): OwnFields {
+function ownFields(a: HeatAssessment): { fail_closed_cause?: FailClosedCause; heat_capped?: 'true' } {
   const cause = failCause(a);
-  if (cause === undefined && !capped(a)) return NO_OWN_FIELDS;
   return { ...(cause === undefined ? {} : { fail_closed_cause: cause }), ...(capped(a) ? { heat_capped: 'true' as const } : {}) };
 }
 
-const SKIP_NONE: ReadonlySet<string> = new Set();
-
 /** Adds the carried fields after `own`, skipping names already written (the original's `key not in calibrated`). */
-function withCarried(own: object, carried: CarriedFields, skip: ReadonlySet<string> = SKIP_NONE): Record<string, string> {
+function withCarried(own: object, carried: CarriedFields, skip: ReadonlySet<string> = new Set()): Record<string, string> {
   const out = wireFields(own);
   const raw = carried.raw;
   for (const name in raw) {
