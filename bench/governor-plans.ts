@@ -2,8 +2,7 @@ import type { Redis } from 'ioredis';
 import { keys, streams } from '../schemas/keys.js';
 
 /**
- * The book and the plans the governor's benchmarks decide on (bench/run.ts's governor section,
- * bench/governor-decisions.ts): equity and `symbols` positions written as the pipeline writes
+ * The book and the plans the governor's benchmarks decide on (bench/run.ts): equity and `symbols` positions written as the pipeline writes
  * them, and a plan mix that is mostly closes (always allowed) and opens across many symbols.
  */
 export async function seedPortfolio(redis: Redis, symbols: number): Promise<void> {
@@ -31,36 +30,36 @@ export async function seedPortfolio(redis: Redis, symbols: number): Promise<void
   await pipeline.exec();
 }
 
-/** `plans` apply plans on `symbols` symbols, every other one a close, written 2,000 at a time. */
-export async function writeGovernorPlans(redis: Redis, plans: number, symbols = 200): Promise<void> {
+/** The fields of the bench's plan number `n`: every other one a close (always allowed), the rest opens across `symbols` symbols (mostly capped). */
+export function planFields(n: number, symbols = 200): string[] {
+  const close = n % 2 === 0;
+  return [
+    'plan_id',
+    `gov-${n}`,
+    'symbol',
+    `SYM${n % symbols}USDT`,
+    'action',
+    close ? 'PARTIAL_75' : 'OPEN_LONG',
+    'decision',
+    'EXECUTE',
+    'side',
+    'BUY',
+    'qty',
+    '1',
+    'price',
+    '10',
+    'kill_score',
+    '0.1',
+    'reduceOnly',
+    close ? 'true' : 'false',
+  ];
+}
+
+/** `plans` apply plans (planFields), written 2,000 at a time. */
+export async function writeGovernorPlans(redis: Redis, plans: number): Promise<void> {
   for (let i = 0; i < plans; i += 2000) {
     const pipeline = redis.pipeline();
-    for (let j = i; j < Math.min(plans, i + 2000); j++) {
-      // A realistic mix: mostly closes (always allowed) and opens across many symbols (mostly capped).
-      const close = j % 2 === 0;
-      pipeline.xadd(
-        streams.applyPlan,
-        '*',
-        'plan_id',
-        `gov-${j}`,
-        'symbol',
-        `SYM${j % symbols}USDT`,
-        'action',
-        close ? 'PARTIAL_75' : 'OPEN_LONG',
-        'decision',
-        'EXECUTE',
-        'side',
-        'BUY',
-        'qty',
-        '1',
-        'price',
-        '10',
-        'kill_score',
-        '0.1',
-        'reduceOnly',
-        close ? 'true' : 'false',
-      );
-    }
+    for (let n = i; n < Math.min(plans, i + 2000); n++) pipeline.xadd(streams.applyPlan, '*', ...planFields(n));
     await pipeline.exec();
   }
 }

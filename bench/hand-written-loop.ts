@@ -166,7 +166,7 @@ async function main() {
     // The same entries the heat gate writes, field by field as the original P2.6 did (the
     // calibrated entry's 11 fields then the proposal's own, the 13-field decision, Python's number
     // text, a UUID for a missing trace_id, debug_json), so the comparison measures the runtime's
-    // overhead and not a smaller output. `npx tsx bench/same-output.ts` checks it.
+    // overhead and not a smaller output.
     for (const [id, fields] of entries) {
       ids.push(id);
       const f: Record<string, string> = {};

@@ -30,76 +30,10 @@ export const proposalSymbolSchema = z
  * proposal needs no plan_id: the gate derives the Apply Layer's (handlers/heat-gate/plan-id.ts).
  * Free text has no length limit here: the gate truncates what it copies.
  */
-export const harvestProposalSchema = withFastPath(proposalSchema(proposalSymbolSchema));
+export const harvestProposalSchema = proposalSchema(proposalSymbolSchema);
 
 /** What an operator injects (`quantum-gates inject proposal`): an upper-case exchange symbol, a likely typo otherwise. */
 export const injectedProposalSchema = proposalSchema(symbolSchema);
-
-/** The fields the schema names, in its order (zod writes them to its result in this order, then the others). */
-const PROPOSAL_FIELDS = [
-  'plan_id',
-  'symbol',
-  'action',
-  'harvest_action',
-  'trace_id',
-  'reason',
-  'kill_score',
-  'new_sl_proposed',
-  'computed_at_utc',
-] as const;
-const PROPOSAL_FIELD_SET: ReadonlySet<string> = new Set(PROPOSAL_FIELDS);
-/** The fields `written` checks: present means not empty. */
-const NOT_EMPTY: ReadonlySet<string> = new Set(['plan_id', 'action', 'harvest_action']);
-const PROPOSAL_SYMBOL = /^[A-Za-z0-9][A-Za-z0-9_.-]{1,31}$/;
-
-/**
- * harvestProposalSchema's answer for a proposal it accepts, checked by hand (zod took ~3 µs of
- * the heat gate's ~43 µs of CPU a message, issue #24); undefined for anything else, which zod
- * then parses as before, with its messages. It accepts only what the schema accepts and answers
- * the same object, fields in the same order (test/unit/harvest-proposal-fast-path.test.ts checks
- * both on arbitrary records).
- */
-export function fastHarvestProposal(input: unknown): HarvestProposal | undefined {
-  if (typeof input !== 'object' || input === null || Array.isArray(input)) return undefined;
-  const fields = input as Record<string, unknown>;
-  const out: Record<string, unknown> = {};
-  for (const name of PROPOSAL_FIELDS) {
-    if (!(name in fields)) {
-      if (name === 'symbol') return undefined;
-      continue;
-    }
-    const value = fields[name];
-    if (typeof value !== 'string') return undefined;
-    if (name === 'symbol') {
-      const symbol = value.trim();
-      if (!PROPOSAL_SYMBOL.test(symbol)) return undefined;
-      out.symbol = symbol;
-      continue;
-    }
-    if (value === '' && NOT_EMPTY.has(name)) return undefined;
-    out[name] = value;
-  }
-  // zod copies the other fields as they are, except one named __proto__.
-  for (const name in fields) if (!PROPOSAL_FIELD_SET.has(name) && name !== '__proto__') out[name] = fields[name];
-  const action = out.action as string | undefined;
-  const harvestAction = out.harvest_action as string | undefined;
-  if (action === undefined && harvestAction === undefined) return undefined;
-  if (out.plan_id === undefined && harvestAction === undefined) return undefined;
-  out.proposedAction = harvestAction ?? action;
-  return out as HarvestProposal;
-}
-
-/** The schema, answering the proposals fastHarvestProposal accepts without zod (everything else as before). */
-function withFastPath(schema: ProposalSchema): ProposalSchema {
-  const zodSafeParse = schema.safeParse.bind(schema);
-  schema.safeParse = (data, params) => {
-    const fast = params === undefined ? fastHarvestProposal(data) : undefined;
-    return fast === undefined ? zodSafeParse(data, params) : { success: true, data: fast };
-  };
-  return schema;
-}
-
-type ProposalSchema = ReturnType<typeof proposalSchema>;
 
 function proposalSchema(symbol: z.ZodType<string, string>) {
   return (

@@ -199,11 +199,6 @@ export type HeatDecisionRead = z.infer<typeof heatDecisionReader>;
 export function wireFields(record: object): Record<string, string> {
   // A record without Object.prototype: carried proposal fields named __proto__ stay data.
   const out = fieldsToRecord([]);
-  // Own enumerable keys in order, as Object.entries gives them, without an array per field.
-  const names = Object.keys(record);
-  for (let i = 0; i < names.length; i++) {
-    const value = (record as Record<string, unknown>)[names[i]!];
-    if (typeof value === 'string') out[names[i]!] = value;
-  }
+  for (const [name, value] of Object.entries(record)) if (typeof value === 'string') out[name] = value;
   return out;
 }

@@ -33,31 +33,11 @@ export function parsePyInt(text: string | null | undefined): number | undefined 
 }
 
 /**
- * str(x) / repr(x) of a Python float: the shortest digits that read back as x (as JavaScript's),
- * laid out as Python does: "500.0", "0.0001", "1e-05", "1.5e+16", "inf", "nan", "-0.0".
+ * str(x) / repr(x) of a Python float (json.dumps writes a finite one the same way): the shortest digits
+ * that read back as x (as JavaScript's), laid out as Python does: "500.0", "0.0001", "1e-05",
+ * "1.5e+16", "inf", "nan", "-0.0".
  */
 export function pyFloatStr(x: number): string {
-  // A batch formats the same few figures for every message (the heat gate: its heat, the heat
-  // rounded, the recommended partial), so the last few answers are kept.
-  for (let i = 0; i < FORMAT_CACHE_SIZE; i++) if (Object.is(formatted[i], x)) return texts[i]!;
-  const text = formatPyFloat(x);
-  formatted[nextSlot] = x;
-  texts[nextSlot] = text;
-  nextSlot = (nextSlot + 1) % FORMAT_CACHE_SIZE;
-  return text;
-}
-
-/**
- * pyFloatStr's last few arguments and answers, replaced in turn. Object.is tells 0 from -0 and
- * finds NaN; the empty slots hold NaN with its text.
- */
-const FORMAT_CACHE_SIZE = 4;
-const formatted: number[] = Array.from({ length: FORMAT_CACHE_SIZE }, () => Number.NaN);
-const texts: string[] = Array.from({ length: FORMAT_CACHE_SIZE }, () => 'nan');
-let nextSlot = 0;
-
-/** pyFloatStr without its cache (exported for the property test of the two). */
-export function formatPyFloat(x: number): string {
   if (Number.isNaN(x)) return 'nan';
   if (x === Infinity) return 'inf';
   if (x === -Infinity) return '-inf';
@@ -80,21 +60,6 @@ export { pyMax, pyMin } from '../domain/python-order.js';
 
 /** Python's round(value, places) for non-negative finite values: nearest, exact ties to even. */
 export function pythonRound(value: number, places: number): number {
-  if (Object.is(value, lastRounded) && places === lastPlaces) return lastRound;
-  const rounded = roundHalfEven(value, places);
-  lastRounded = value;
-  lastPlaces = places;
-  lastRound = rounded;
-  return rounded;
-}
-
-/** pythonRound's last arguments and answer: a batch rounds the same heat for every message. */
-let lastRounded = Number.NaN;
-let lastPlaces = 0;
-let lastRound = Number.NaN;
-
-/** pythonRound without its one-entry cache (exported for the property test of the two). */
-export function roundHalfEven(value: number, places: number): number {
   // value is an exact tie at `places` digits only if value × 2^(places+1) is an odd integer
   // (the tie is N / (2·10^places) with N odd, and a double is a binary fraction). toFixed rounds
   // such a tie up; Python rounds it to even.

@@ -102,14 +102,5 @@ const asReply = (error: unknown): Error => (error instanceof Error ? error : new
 
 /** The UTC date the original keys daily records by (datetime.utcnow().strftime('%Y-%m-%d')). */
 export function utcDate(nowMs: number): string {
-  // A UTC day is 86,400,000 ms in JavaScript's clock (no leap seconds): the last day's date is
-  // kept with its bounds, so the plans of a day do not each format a Date.
-  if (nowMs >= lastDay.start && nowMs < lastDay.end) return lastDay.date;
-  const date = new Date(nowMs).toISOString().slice(0, 10);
-  const start = Math.floor(nowMs / DAY_MS) * DAY_MS;
-  lastDay = { start, end: start + DAY_MS, date };
-  return date;
+  return new Date(nowMs).toISOString().slice(0, 10);
 }
-
-const DAY_MS = 86_400_000;
-let lastDay = { start: Number.NaN, end: Number.NaN, date: '' };

@@ -42,21 +42,6 @@ export function calibrate(action: string, bucket: HeatBucket, era: ApplyLayerEra
     return { calibratedAction: action, downgraded: false, reason: 'partial_unchanged', recommendedPartial: undefined };
   if (!FULL_CLOSES.has(action))
     return { calibratedAction: action, downgraded: false, reason: 'non_full_close_unchanged', recommendedPartial: undefined };
-  // A full close's calibration is one of a few, made once each (the gate calibrates every proposal).
-  // Looked up by its three parts in turn: a key built of them would cost a string per call.
-  let ofEra = fullCloseCalibrations.get(era);
-  if (ofEra === undefined) fullCloseCalibrations.set(era, (ofEra = new Map()));
-  let ofBucket = ofEra.get(bucket);
-  if (ofBucket === undefined) ofEra.set(bucket, (ofBucket = new Map()));
-  let made = ofBucket.get(action);
-  if (made === undefined) ofBucket.set(action, (made = Object.freeze(calibrateFullClose(action, bucket, era))));
-  return made;
-}
-
-/** By era, bucket and action (one of FULL_CLOSES). */
-const fullCloseCalibrations = new Map<ApplyLayerEra, Map<HeatBucket, Map<string, Calibration>>>();
-
-function calibrateFullClose(action: string, bucket: HeatBucket, era: ApplyLayerEra): Calibration {
   const reason = reasonByBucket[bucket];
   const downgrade = bucket === 'COLD' ? coldPartial(era) : bucket === 'WARM' ? { action: 'PARTIAL_75', partial: 0.75 } : undefined;
   if (!downgrade) return { calibratedAction: action, downgraded: false, reason, recommendedPartial: undefined };

@@ -14,19 +14,13 @@ export interface DecisionRecordFields {
   decided_at_ms: string;
 }
 
-/** `{"BTCUSDT":0.000125,...}` of an assessment, symbols in order, built once per assessment (a batch's proposals share one). */
-const sharesText = new WeakMap<object, string>();
+/** `{"BTCUSDT":0.000125,...}` of an assessment, symbols in order. */
 export function heatBySymbolJson(contributions: readonly { readonly symbol: string; readonly heat: number }[]): string {
-  let text = sharesText.get(contributions);
-  if (text === undefined) {
-    // A book holds one position per symbol; two figures of one symbol would still be summed.
-    const sums = new Map<string, number>();
-    for (const c of contributions) sums.set(c.symbol, (sums.get(c.symbol) ?? 0) + c.heat);
-    // By symbol name: the same text for the same book whatever order its sources listed it in.
-    text = JSON.stringify(Object.fromEntries([...sums].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))));
-    sharesText.set(contributions, text);
-  }
-  return text;
+  // A book holds one position per symbol; two figures of one symbol would still be summed.
+  const sums = new Map<string, number>();
+  for (const c of contributions) sums.set(c.symbol, (sums.get(c.symbol) ?? 0) + c.heat);
+  // By symbol name: the same text for the same book whatever order its sources listed it in.
+  return JSON.stringify(Object.fromEntries([...sums].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))));
 }
 
 export function decisionRecordFields(assessment: HeatAssessment, nowMs: number): DecisionRecordFields {

@@ -52,7 +52,7 @@ export const heatGate = defineHandler({
     refresh: {
       everyMs: (config) => config.P26_HEAT_REFRESH_MS,
       apply: (inputs, metrics, config, run) => {
-        const assessment = assessOnce(inputs);
+        const assessment = assessHeat(inputs);
         publishHeat(assessment, metrics, config);
         watchScale(assessment, metrics, config);
         // The original's initial heat check at start counted what it could not trust, once.
@@ -122,34 +122,9 @@ function observeLag(ctx: Pick<Ctx, 'metrics' | 'now' | 'meta'>): void {
   ctx.metrics.streamLag.observe(ctx.now() - ctx.meta.producedAt);
 }
 
-/**
- * The heat of a batch's inputs, computed once: every proposal of a batch shares one HeatInputs
- * object (a proposal whose symbol is read directly gets its own), and the sum over the whole book
- * was being redone for each of the batch's messages.
- */
-const assessed = new WeakMap<HeatInputs, HeatAssessment>();
-function assessOnce(inputs: HeatInputs): HeatAssessment {
-  let assessment = assessed.get(inputs);
-  if (assessment === undefined) {
-    assessment = assessHeat(inputs);
-    assessed.set(inputs, assessment);
-  }
-  return assessment;
-}
-
-/**
- * Assessments whose gauges a message has set: the batch's messages share one, and the same six
- * values set for each of them were most of a message's deferred metric calls. Should that message
- * not commit, the next batch or refresh sets them.
- */
-const published = new WeakSet<HeatAssessment>();
-
 function decide(proposal: HarvestProposal, inputs: HeatInputs, ctx: Ctx): void | Promise<void> {
-  const assessment = assessOnce(inputs);
-  if (!published.has(assessment)) {
-    published.add(assessment);
-    publishHeat(assessment, ctx.metrics, ctx.config);
-  }
+  const assessment = assessHeat(inputs);
+  publishHeat(assessment, ctx.metrics, ctx.config);
   if (assessment.trusted && assessment.capped) ctx.metrics.heatCapped.inc();
   const decided = calibrationOf(proposal, assessment, ctx.config);
   if (decided.calibration.calibratedAction === proposal.proposedAction) return record(proposal, assessment, ctx, undefined, decided);
@@ -179,27 +154,10 @@ function calibrationOf(
   return { bucket, calibration: calibrate(proposal.proposedAction, bucket, config.P26_APPLY_LAYER_ERA) };
 }
 
-/**
- * The quotes of a symbol: a symbol of the book's came with the batch state; another's are read once
- * per batch (the batch's proposals share its HeatInputs): a burst of closes of one symbol costs one read.
- */
-const quotesOfBatch = new WeakMap<HeatInputs, Map<string, PriceQuote[] | Promise<PriceQuote[]>>>();
-function batchQuotes(symbol: string, inputs: HeatInputs, ctx: Ctx): PriceQuote[] | Promise<PriceQuote[]> {
-  let bySymbol = quotesOfBatch.get(inputs);
-  if (bySymbol === undefined) quotesOfBatch.set(inputs, (bySymbol = new Map()));
-  let quotes = bySymbol.get(symbol);
-  if (quotes === undefined) {
-    const replies = inputs.quotes?.get(symbol);
-    if (replies !== undefined) quotes = priceQuotesOf(replies);
-    else {
-      const read = readPriceQuotes(ctx.redis, symbol, ctx.config);
-      // A failed read is not kept: the next decision of the batch tries again.
-      read.catch(() => bySymbol.delete(symbol));
-      quotes = read;
-    }
-    bySymbol.set(symbol, quotes);
-  }
-  return quotes;
+/** The quotes of a symbol: a symbol of the book's came with the batch state; another's are read. */
+function symbolQuotes(symbol: string, inputs: HeatInputs, ctx: Ctx): PriceQuote[] | Promise<PriceQuote[]> {
+  const replies = inputs.quotes?.get(symbol);
+  return replies === undefined ? readPriceQuotes(ctx.redis, symbol, ctx.config) : priceQuotesOf(replies);
 }
 
 type MarkAtDecision = DecisionMark | null | undefined;
@@ -214,7 +172,7 @@ type MarkAtDecision = DecisionMark | null | undefined;
 function decisionMark(symbol: string, inputs: HeatInputs, ctx: Ctx): MarkAtDecision | Promise<MarkAtDecision> {
   let quotes: PriceQuote[] | Promise<PriceQuote[]>;
   try {
-    quotes = batchQuotes(symbol, inputs, ctx);
+    quotes = symbolQuotes(symbol, inputs, ctx);
   } catch (error) {
     return markUnread(error, ctx);
   }

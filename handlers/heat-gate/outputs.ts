@@ -10,10 +10,7 @@ import {
 } from '../../schemas/heat-gate.js';
 import { pyFloatStr, pythonRound } from '../../schemas/python-number.js';
 import { applyLayerRules, type ApplyLayerEra } from './apply-layer-era.js';
-import { atDecisionMembers, heatMembers, thresholdsText, type AtDecision } from './debug-json-text.js';
 import { decisionRecordFields } from './decision-record.js';
-
-export type { DecisionMark } from './debug-json-text.js';
 import type { Calibration } from './calibrate.js';
 import type { HeatAssessment } from '../positions/heat.js';
 
@@ -21,6 +18,21 @@ import type { HeatAssessment } from '../positions/heat.js';
  * The gate's three outputs built from one decision, field by field as the originals wrote them
  * (see schemas/heat-gate.ts). Pure: the handler records them.
  */
+
+/** A mark by the price rule of handlers/positions/prices.ts: its price, source and time (ms; undefined: a quote of no time). */
+export interface DecisionMark {
+  readonly price: number;
+  readonly source: string;
+  readonly asOfMs: number | undefined;
+  /** ms between the quote's time and the decision (undefined: a quote of no time). */
+  readonly ageMs: number | undefined;
+}
+
+/** The symbol's mark and position at decision time (see DecisionFacts.atDecision). */
+export interface AtDecision {
+  readonly mark: DecisionMark | null;
+  readonly positionUsd: number | undefined;
+}
 
 export interface DecisionFacts {
   readonly traceId: string;
@@ -52,34 +64,22 @@ export interface CarriedFields {
   readonly cut: readonly string[];
 }
 
-const NONE_CUT: readonly string[] = Object.freeze([]);
-
-/** Carried fields are read from the entry itself as the outputs are built: no copy of them per message. */
 export function carriedFields(raw: Readonly<Record<string, string>>): CarriedFields {
-  let cut: string[] | undefined;
-  for (const name in raw) if (name !== 'action' && raw[name]!.length > FREE_TEXT_MAX) (cut ??= []).push(name);
-  return { raw, cut: cut ?? NONE_CUT };
+  return { raw, cut: Object.keys(raw).filter((name) => name !== 'action' && raw[name]!.length > FREE_TEXT_MAX) };
 }
 
 const failCause = (a: HeatAssessment): FailClosedCause | undefined => (a.trusted ? undefined : a.cause);
 const heatOf = (a: HeatAssessment): number => (a.trusted ? a.heat : 0);
 const capped = (a: HeatAssessment): boolean => a.trusted && a.capped;
 
-type OwnFields = { fail_closed_cause?: FailClosedCause; heat_capped?: 'true' };
-/** Shared by every trusted, uncapped decision (nearly all): nothing of ours to add. */
-const NO_OWN_FIELDS: OwnFields = Object.freeze({});
-
 /** Our own fields, present only when they apply. */
-function ownFields(a: HeatAssessment): OwnFields {
+function ownFields(a: HeatAssessment): { fail_closed_cause?: FailClosedCause; heat_capped?: 'true' } {
   const cause = failCause(a);
-  if (cause === undefined && !capped(a)) return NO_OWN_FIELDS;
   return { ...(cause === undefined ? {} : { fail_closed_cause: cause }), ...(capped(a) ? { heat_capped: 'true' as const } : {}) };
 }
 
-const SKIP_NONE: ReadonlySet<string> = new Set();
-
 /** Adds the carried fields after `own`, skipping names already written (the original's `key not in calibrated`). */
-function withCarried(own: object, carried: CarriedFields, skip: ReadonlySet<string> = SKIP_NONE): Record<string, string> {
+function withCarried(own: object, carried: CarriedFields, skip: ReadonlySet<string> = new Set()): Record<string, string> {
   const out = wireFields(own);
   const raw = carried.raw;
   for (const name in raw) {
@@ -176,20 +176,8 @@ export function heatDecisionEntry(facts: DecisionFacts): Record<string, string> 
  */
 export function debugJson(facts: DecisionFacts): string {
   const a = facts.assessment;
-  if (a.trusted && a.withoutSigma.length === 0) {
-    // The common case, written as text: JSON.stringify({...base, ...shares}) below, member by
-    // member, from pieces kept per setting, per batch and per value (debug-json-text.ts).
-    const head =
-      `{"thresholds":${thresholdsText(facts.heatMin, facts.heatMax)}` +
-      `,"trace_id":${JSON.stringify(facts.traceId.slice(0, 64))},"source_id":${JSON.stringify(facts.sourceId)}` +
-      (facts.atDecision === undefined ? '' : atDecisionMembers(facts.atDecision)) +
-      heatMembers(a);
-    // head + '}' is the JSON the shares' room is measured from.
-    const shares = bySymbol(a.contributions, DEBUG_JSON_MAX - (head.length + 1) - BY_SYMBOL_SPARE);
-    return `${head}${sharesJson(shares)}}`;
-  }
   const base: Record<string, unknown> = {
-    thresholds: thresholdsOf(facts.heatMin, facts.heatMax),
+    thresholds: { warm: facts.heatMin, hot: facts.heatMax },
     trace_id: facts.traceId.slice(0, 64),
     source_id: facts.sourceId,
   };
@@ -201,7 +189,7 @@ export function debugJson(facts: DecisionFacts): string {
     // Ours (issue #26): each symbol's share of the heat, largest first, as many as leave room for
     // the no_sigma names' count; the rest summed in by_symbol_others (report calibrate reads them).
     Object.assign(base, bySymbol(a.contributions, DEBUG_JSON_MAX - JSON.stringify(base).length - BY_SYMBOL_SPARE));
-    // Positions without sigma (the common case is above).
+    if (a.withoutSigma.length === 0) return JSON.stringify(base);
     base.no_sigma_usd = a.withoutSigma.reduce((sum, p) => sum + Math.abs(p.notionalUsd), 0);
     return fitList(
       base,
@@ -224,66 +212,12 @@ const BY_SYMBOL_SPARE = 80;
 const share = (heat: number): number => Number(heat.toPrecision(6));
 
 /**
- * The shares largest first, sorted once per assessment: every proposal of a batch shares one
- * (handlers/heat-gate/index.ts assessOnce), and a book of hundreds of symbols is sorted once.
- */
-const ranking = new WeakMap<readonly object[], readonly { readonly symbol: string; readonly heat: number }[]>();
-function rankedShares(
-  contributions: readonly { readonly symbol: string; readonly heat: number }[],
-): readonly { readonly symbol: string; readonly heat: number }[] {
-  let ranked = ranking.get(contributions);
-  if (ranked === undefined) {
-    ranked = [...contributions].sort((x, y) => y.heat - x.heat || (x.symbol < y.symbol ? -1 : x.symbol > y.symbol ? 1 : 0));
-    ranking.set(contributions, ranked);
-  }
-  return ranked;
-}
-
-/**
  * `by_symbol` {symbol: share of the heat}, largest first, as many as fit in `room` characters,
  * and `by_symbol_others`: the sum of those left out.
  */
 export function bySymbol(contributions: readonly { readonly symbol: string; readonly heat: number }[], room: number): BySymbol {
-  if (contributions.length === 0) return NO_SHARES;
-  const ranked = rankedShares(contributions);
-  // Every proposal of a batch shares one assessment, and the room differs only with the lengths
-  // of the trace and entry ids: the shares are fitted once per room, not once per message (they
-  // were the largest allocation of a message). The answer is shared, so it is frozen.
-  let byRoom = fitted.get(ranked);
-  if (byRoom === undefined) fitted.set(ranked, (byRoom = new Map()));
-  let answer = byRoom.get(room);
-  if (answer === undefined) byRoom.set(room, (answer = fitShares(ranked, room)));
-  return answer;
-}
-
-/** `,"by_symbol":{…},"by_symbol_others":N` of a bySymbol answer ('' for none), kept with the answer. */
-const sharesText = new WeakMap<BySymbol, string>();
-function sharesJson(shares: BySymbol): string {
-  let text = sharesText.get(shares);
-  if (text === undefined) {
-    text =
-      (shares.by_symbol === undefined ? '' : `,"by_symbol":${JSON.stringify(shares.by_symbol)}`) +
-      (shares.by_symbol_others === undefined ? '' : `,"by_symbol_others":${JSON.stringify(shares.by_symbol_others)}`);
-    sharesText.set(shares, text);
-  }
-  return text;
-}
-
-/** debug_json's thresholds object, one per pair of thresholds (they are the gate's settings). */
-let lastThresholds: { readonly warm: number; readonly hot: number } = Object.freeze({ warm: Number.NaN, hot: Number.NaN });
-function thresholdsOf(warm: number, hot: number): { readonly warm: number; readonly hot: number } {
-  if (!Object.is(lastThresholds.warm, warm) || !Object.is(lastThresholds.hot, hot)) lastThresholds = Object.freeze({ warm, hot });
-  return lastThresholds;
-}
-
-type BySymbol = { readonly by_symbol?: Readonly<Record<string, number>>; readonly by_symbol_others?: number };
-
-const NO_SHARES: BySymbol = Object.freeze({});
-
-/** bySymbol's answers by ranking, then by room. */
-const fitted = new WeakMap<readonly object[], Map<number, BySymbol>>();
-
-function fitShares(ranked: readonly { readonly symbol: string; readonly heat: number }[], room: number): BySymbol {
+  if (contributions.length === 0) return {};
+  const ranked = [...contributions].sort((x, y) => y.heat - x.heat || (x.symbol < y.symbol ? -1 : x.symbol > y.symbol ? 1 : 0));
   const named: Record<string, number> = {};
   // `,"by_symbol":{}` and `,"by_symbol_others":N` around the names.
   let left = room - 50;
@@ -295,9 +229,10 @@ function fitShares(ranked: readonly { readonly symbol: string; readonly heat: nu
       left -= cost;
     } else others += c.heat;
   }
-  Object.freeze(named);
-  return Object.freeze(others > 0 ? { by_symbol: named, by_symbol_others: share(others) } : { by_symbol: named });
+  return others > 0 ? { by_symbol: named, by_symbol_others: share(others) } : { by_symbol: named };
 }
+
+type BySymbol = { readonly by_symbol?: Readonly<Record<string, number>>; readonly by_symbol_others?: number };
 
 /**
  * The decision's mark and position in debug_json (ours, a JSON the original also only cut to
