@@ -1,3 +1,5 @@
+import { highest, lowest } from './extent.js';
+
 /**
  * Whether the heat the gate sees and its thresholds are on the same scale (issue #26): the
  * calibration warning of `report calibrate` and of the status page's headline, one rule for both.
@@ -31,8 +33,8 @@ export function calibrationWarning(heats: readonly number[], thresholds: { reado
   const positive = heats.filter((h) => h > 0);
   if (positive.length === 0) return null;
   if (nearestRatio(positive, thresholds.min) <= SCALE_FACTOR || nearestRatio(positive, thresholds.max) <= SCALE_FACTOR) return null;
-  const lo = Math.min(...positive);
-  const hi = Math.max(...positive);
+  const lo = lowest(positive);
+  const hi = highest(positive);
   const side =
     hi < thresholds.min
       ? 'below HEAT_MIN: every full close is COLD'

@@ -1,3 +1,4 @@
+import { highest, lowest } from '../../domain/extent.js';
 import { streams } from '../../schemas/keys.js';
 import type { RedisClient } from '../../runtime/host/index.js';
 import { parseCommandArgs } from '../args.js';
@@ -272,7 +273,7 @@ export const reportCommands: readonly Command[] = [
         const dump = parsedOrUsage(args.values.replay, command, () => parseDump(text));
         samples = replayOutcomes(dump.decisions, dump.prices, horizons);
         const times = dump.decisions.map((d) => d.decided_at);
-        window = { stream: args.values.replay, from: times.length ? Math.min(...times) : 0, to: times.length ? Math.max(...times) : 0 };
+        window = { stream: args.values.replay, from: times.length ? lowest(times) : 0, to: times.length ? highest(times) : 0 };
       } else {
         const { from, to } = parseWindow(args.values, '48h', io.now(), command);
         const horizons = parsedOrUsage('OUTCOME_HORIZONS', command, () => parseHorizons(io.env.OUTCOME_HORIZONS?.trim() || '5m,1h,4h'));

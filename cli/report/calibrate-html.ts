@@ -1,3 +1,4 @@
+import { highest, lowest } from '../../domain/extent.js';
 import type { WhatIfPnl } from './calibrate-common.js';
 import type { CalibrateReport } from './calibrate.js';
 
@@ -30,8 +31,8 @@ export function alternativeChart(id: string, title: string, pnl: readonly WhatIf
     return `<figure id="${escape(id)}"><figcaption>${escape(title)}</figcaption><p class="empty">no PnL known: nothing priced at any horizon</p></figure>`;
   const times = lines.flatMap((l) => l.sums.map(([at]) => at));
   const values = [0, ...lines.flatMap((l) => l.sums.map(([, v]) => v))];
-  const [t0, t1] = [Math.min(...times), Math.max(...times)];
-  const [v0, v1] = [Math.min(...values), Math.max(...values)];
+  const [t0, t1] = [lowest(times), highest(times)];
+  const [v0, v1] = [lowest(values), highest(values)];
   const x = (t: number) => PAD.left + (t1 === t0 ? 0.5 : (t - t0) / (t1 - t0)) * (WIDTH - PAD.left - PAD.right);
   const y = (v: number) => PAD.top + (v1 === v0 ? 0.5 : (v1 - v) / (v1 - v0)) * (HEIGHT - PAD.top - PAD.bottom);
   const r = (n: number) => n.toFixed(1);

@@ -1,3 +1,4 @@
+import { highest } from '../../domain/extent.js';
 import type { ApplyLayerEra } from '../../handlers/heat-gate/apply-layer-era.js';
 import type { Limits } from '../../handlers/governor/config.js';
 import type { Outcome } from '../../schemas/outcome.js';
@@ -92,7 +93,7 @@ function headlineOf(heat: HeatDistribution, t: Thresholds): string {
 export function calibrateReport(input: CalibrateInput): CalibrateReport {
   const { thresholds, era, limits } = input;
   const horizons = horizonsOf(input.samples, input.horizons ?? []);
-  const trafficEnd = Math.max(-Infinity, ...input.heatDecisions.map((r) => r.at), ...input.governorDecisions.map((r) => r.at));
+  const trafficEnd = Math.max(highest(input.heatDecisions.map((r) => r.at)), highest(input.governorDecisions.map((r) => r.at)));
   const heat = heatDistribution(input.heatDecisions, thresholds, input.window.to, {
     trafficEnd,
     validityMs: input.heatValidityMs ?? DEFAULT_HEAT_VALIDITY_MS,

@@ -1,3 +1,4 @@
+import { highest, lowest } from '../../domain/extent.js';
 import type { Horizon } from '../../handlers/outcomes/horizons.js';
 
 /**
@@ -27,8 +28,8 @@ export function pendingFollowUps(
   return {
     decisions: scored.length,
     horizons: horizons.map((h) => h.label),
-    next_due: dues.length === 0 ? null : Math.min(...dues),
-    last_due: dues.length === 0 ? null : Math.max(...dues),
+    next_due: dues.length === 0 ? null : lowest(dues),
+    last_due: dues.length === 0 ? null : highest(dues),
   };
 }
 

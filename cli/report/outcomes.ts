@@ -1,3 +1,4 @@
+import { lowest } from '../../domain/extent.js';
 import type { Outcome } from '../../schemas/outcome.js';
 import { blockInterval } from '../../domain/time-blocks.js';
 import { verdictsOf, type Verdict } from './verdict.js';
@@ -114,7 +115,7 @@ function group(samples: readonly Outcome[]): GroupOutcome {
     used: priced.length,
     totalPnlUsd: round2(priced.reduce((a, b) => a + b, 0)),
     medianPnlUsd: priced.length === 0 ? null : round2(median(priced)!),
-    worstPnlUsd: priced.length === 0 ? null : round2(Math.min(...priced)),
+    worstPnlUsd: priced.length === 0 ? null : round2(lowest(priced)),
     interval90: block.interval90,
     blocks: block.blocks,
     warnings: block.warnings,
