@@ -1,21 +1,20 @@
 import { allHandlers } from '../handlers/index.js';
 import { parseRuntimeConfig, type RuntimeConfig, redactSecrets, createRuntime, describeRedis } from '../runtime/host/index.js';
 import { ConfigError } from '../schemas/env.js';
-import { buildInfo, packageRoot } from './build-info.js';
+import { buildInfo } from './build-info.js';
 import { createLogger } from './logging.js';
 import { checkHttpEnv, httpPlugins } from './http-plugins.js';
 import { checkConfiguration, redisIsConfigured } from './settings.js';
 import { preflightRedis, RedisWiringError } from './redis-preflight.js';
 import { isListening, localProbe, redisServerAvailable } from './local-redis.js';
-import { privateRedisPort, runPrivateRedis, type PrivateRedis } from './private-redis.js';
+import { holdPrivateRedisDir, privateRedisPort, runPrivateRedis, type PrivateRedis } from './private-redis.js';
+import { privateRedisDir } from './private-redis-record.js';
 import { statusPageLine } from './http/auth.js';
-
-// The checkout (not dist/ when the build runs): the private redis-server keeps its data in .data/.
-const projectRoot = packageRoot();
 
 /**
  * `npm start`: hosts the gates named in HANDLERS (all by default). With no Redis configured,
- * starts a private redis-server under .data/ (never writing into one nobody named).
+ * starts a private redis-server in the data directory (the checkout's .data/, or QG_DATA_DIR),
+ * never writing into one nobody named.
  */
 async function main(): Promise<void> {
   const env: Record<string, string | undefined> = { ...process.env };
@@ -40,9 +39,12 @@ async function main(): Promise<void> {
       process.exit(1);
     }
     const defaultPort = runtimeConfig.REDIS_PORT;
+    const redisDir = privateRedisDir(env);
+    // Held until this process exits: the port is chosen, the server started and recorded under it.
+    await holdPrivateRedisDir(redisDir);
     const unnamed = await unnamedRedis(defaultPort);
-    const port = await privateRedisPort(projectRoot, defaultPort);
-    localRedis = await runPrivateRedis(projectRoot, port, (line) => console.error(line));
+    const port = await privateRedisPort(redisDir, defaultPort);
+    localRedis = await runPrivateRedis(redisDir, port, (line) => console.error(line));
     // REDIS_HOST rather than a URL, so REDIS_DB and REDIS_PASSWORD still apply to it.
     env.REDIS_HOST = '127.0.0.1';
     env.REDIS_PORT = String(port);

@@ -16,7 +16,7 @@ export interface OwnRedis {
 
 /** The Redis the variables (or the env file) name, asked for its identity; undefined when nothing named one. */
 export async function ownRedis(io: CliIo): Promise<OwnRedis | undefined> {
-  const { config, namedBy } = cliRedis(io);
+  const { config, namedBy } = await cliRedis(io);
   if (namedBy === undefined) return undefined;
   const address = redisAddress(config);
   try {
