@@ -55,6 +55,16 @@ describe('the Redis the CLI acts on', () => {
     expect(await redis.client.get(keys.killSwitch)).toBe('0');
   });
 
+  it('status names the Redis it tried when that one does not answer', async () => {
+    const [redisPort, httpPort] = [await freePort(), await freePort()];
+
+    const result = await runCli(['status'], { REDIS_URL: `redis://127.0.0.1:${redisPort}/0`, QG_URL: `http://127.0.0.1:${httpPort}` });
+
+    expect(result.stderr).toContain(
+      `the Redis named (settings from the environment) does not answer: REDIS_URL: cannot reach Redis at redis://127.0.0.1:${redisPort}/0`,
+    );
+  });
+
   it('writes where REDIS_HOST names the Redis', async () => {
     const env = { REDIS_HOST: '127.0.0.1', REDIS_PORT: String(redis.port) };
     const result = await runCli(['inject', 'portfolio', '--equity-usd', '10000'], env);
