@@ -10,6 +10,7 @@ import { isListening, localProbe, redisServerAvailable } from './local-redis.js'
 import { holdPrivateRedisDir, privateRedisPort, runPrivateRedis, type PrivateRedis } from './private-redis.js';
 import { privateRedisDir } from './private-redis-record.js';
 import { statusPageLine } from './http/auth.js';
+import { holdRelease } from './release-hold.js';
 
 /**
  * `npm start`: hosts the gates named in HANDLERS (all by default). With no Redis configured,
@@ -17,6 +18,7 @@ import { statusPageLine } from './http/auth.js';
  * never writing into one nobody named.
  */
 async function main(): Promise<void> {
+  holdRelease();
   const env: Record<string, string | undefined> = { ...process.env };
   let localRedis: PrivateRedis | undefined;
   // Validate everything (runtime and every selected gate) before touching Redis.
