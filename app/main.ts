@@ -7,7 +7,7 @@ import { checkHttpEnv, httpPlugins } from './http-plugins.js';
 import { checkConfiguration, redisIsConfigured } from './settings.js';
 import { preflightRedis, RedisWiringError } from './redis-preflight.js';
 import { isListening, localProbe, redisServerAvailable } from './local-redis.js';
-import { holdPrivateRedisDir, privateRedisPort, runPrivateRedis, type PrivateRedis } from './private-redis.js';
+import { holdPrivateRedisDir, preferredPrivatePort, privateRedisPort, runPrivateRedis, type PrivateRedis } from './private-redis.js';
 import { privateRedisDir } from './private-redis-record.js';
 import { statusPageLine } from './http/auth.js';
 import { holdRelease } from './release-hold.js';
@@ -40,21 +40,24 @@ async function main(): Promise<void> {
       );
       process.exit(1);
     }
-    const defaultPort = runtimeConfig.REDIS_PORT;
+    const portNamed = (env.REDIS_PORT?.trim() ?? '') !== '';
+    const defaultPort = portNamed ? runtimeConfig.REDIS_PORT : preferredPrivatePort(env);
     const redisDir = privateRedisDir(env);
     // Held until this process exits: the port is chosen, the server started and recorded under it.
     await holdPrivateRedisDir(redisDir);
-    const unnamed = await unnamedRedis(defaultPort);
-    const port = await privateRedisPort(redisDir, defaultPort);
+    const unnamed = portNamed ? undefined : await unnamedRedis(defaultPort);
+    const port = await privateRedisPort(redisDir, defaultPort, portNamed);
     localRedis = await runPrivateRedis(redisDir, port, (line) => console.error(line));
     // REDIS_HOST rather than a URL, so REDIS_DB and REDIS_PASSWORD still apply to it.
     env.REDIS_HOST = '127.0.0.1';
     env.REDIS_PORT = String(port);
     const why = wantsPrivate
       ? 'as asked'
-      : unnamed === undefined
-        ? 'as no REDIS_URL names one'
-        : `as no REDIS_URL names one; the Redis answering at 127.0.0.1:${defaultPort} (${unnamed}) is left alone: nothing named it. To run on that one: REDIS_URL=redis://127.0.0.1:${defaultPort}/0 npm start`;
+      : portNamed
+        ? 'on the port REDIS_PORT names, as no REDIS_URL or REDIS_HOST names a Redis'
+        : unnamed === undefined
+          ? 'as no REDIS_URL names one'
+          : `as no REDIS_URL names one; the Redis answering at 127.0.0.1:${defaultPort} (${unnamed}) is left alone: nothing named it. To run on that one: REDIS_URL=redis://127.0.0.1:${defaultPort}/0 npm start`;
     console.error(
       `quantum-gates: started a private redis-server at ${localRedis.url} ${why} (data in ${localRedis.dataDir}; the CLI of this checkout finds it, elsewhere: export REDIS_URL=${localRedis.url}/0)`,
     );

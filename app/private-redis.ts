@@ -1,4 +1,5 @@
 import { createServer, type AddressInfo } from 'node:net';
+import { ConfigError } from '../schemas/env.js';
 import { RedisWiringError } from './redis-preflight.js';
 import { DataDirLocked, lockDataDir, type DataDirLock } from './data-dir-lock.js';
 import { isListening, localProbe, startLocalRedis, type LocalRedis } from './local-redis.js';
@@ -40,16 +41,37 @@ export async function holdPrivateRedisDir(redisDir: string): Promise<DataDirLock
   }
 }
 
+/** The port the private redis-server prefers when REDIS_PORT names none: QG_PRIVATE_REDIS_PORT, else Redis's own 6379. */
+export function preferredPrivatePort(env: Readonly<Record<string, string | undefined>>): number {
+  const text = env.QG_PRIVATE_REDIS_PORT?.trim();
+  if (!text) return 6379;
+  const port = Number(text);
+  if (!Number.isInteger(port) || port < 1 || port > 65535)
+    throw new ConfigError([`QG_PRIVATE_REDIS_PORT: must be a port number (1-65535) (got "${text}")`]);
+  return port;
+}
+
 /**
- * The port for the private redis-server: the default one when nothing answers there (the quick
- * start's 127.0.0.1:6379), else the one the last run recorded, so the CLI's and a bookmark's
- * address survive a restart, else a free one. Chosen under the directory's lock.
+ * The port for the private redis-server. One REDIS_PORT names is that port or none: a Redis that
+ * is not this checkout's answering there is refused, never replaced by a server elsewhere (the
+ * CLI given the same REDIS_PORT would write to that one). Otherwise the preferred one when nothing
+ * answers there (the quick start's 127.0.0.1:6379), else the one the last run recorded, so the
+ * CLI's and a bookmark's address survive a restart, else a free one. Chosen under the lock.
  */
-export async function privateRedisPort(redisDir: string, defaultPort: number): Promise<number> {
+export async function privateRedisPort(redisDir: string, preferred: number, named: boolean): Promise<number> {
   const record = readPrivateRedisRecord(redisDir);
   // A killed npm start leaves its server running (its own process group): that one is ours.
-  if (record !== undefined && (await stopOrphan(redisDir, record.port))) return record.port;
-  if (!(await isListening('127.0.0.1', defaultPort))) return defaultPort;
+  const orphan = record !== undefined && (await stopOrphan(redisDir, record.port));
+  if (named) {
+    if (!(await isListening('127.0.0.1', preferred))) return preferred;
+    throw new RedisWiringError(
+      'REDIS_PORT',
+      `127.0.0.1:${preferred} answers, and it is not this checkout's private redis-server: nothing was written to it. ` +
+        `To run the gates on it: REDIS_HOST=127.0.0.1 REDIS_PORT=${preferred} npm start; for a private one on another port, unset REDIS_PORT`,
+    );
+  }
+  if (orphan) return record.port;
+  if (!(await isListening('127.0.0.1', preferred))) return preferred;
   if (record !== undefined && !(await isListening('127.0.0.1', record.port))) return record.port;
   return freeLoopbackPort();
 }

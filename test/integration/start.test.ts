@@ -78,7 +78,7 @@ describe('npm start', () => {
     const redis = await startTestRedis();
     await redis.client.set('somebody:else', '1');
     const port = await freePort();
-    const run = launch({ QG_DATA_DIR: ownTempDir('qg-data-'), REDIS_PORT: String(redis.port), PORT: String(port) });
+    const run = launch({ QG_DATA_DIR: ownTempDir('qg-data-'), QG_PRIVATE_REDIS_PORT: String(redis.port), PORT: String(port) });
     try {
       await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/ready`).catch(() => undefined))?.status === 200, {
         timeoutMs: 30_000,
@@ -97,11 +97,28 @@ describe('npm start', () => {
     }
   });
 
+  it("REDIS_PORT names the port: a Redis not this checkout's answering there is refused in one line, never replaced", async () => {
+    const redis = await startTestRedis();
+    const run = launch({ QG_DATA_DIR: ownTempDir('qg-data-'), REDIS_PORT: String(redis.port), PORT: String(await freePort()) });
+    try {
+      expect(await run.exited).toBe(1);
+      expect(run.output()).toContain(
+        `REDIS_PORT: 127.0.0.1:${redis.port} answers, and it is not this checkout's private redis-server: nothing was written to it. ` +
+          `To run the gates on it: REDIS_HOST=127.0.0.1 REDIS_PORT=${redis.port} npm start`,
+      );
+      expect(run.output()).not.toContain('started a private redis-server');
+      expect(await redis.client.dbsize()).toBe(0);
+    } finally {
+      run.child.kill('SIGKILL');
+      await redis.stop();
+    }
+  });
+
   it('keeps the private redis-server on the port it had at the last start, and starts it again when it dies', async () => {
     const taken = await startTestRedis();
     const port = await freePort();
     const data = ownTempDir('qg-data-');
-    const first = launch({ QG_DATA_DIR: data, REDIS_PORT: String(taken.port), PORT: String(port) });
+    const first = launch({ QG_DATA_DIR: data, QG_PRIVATE_REDIS_PORT: String(taken.port), PORT: String(port) });
     let second: ReturnType<typeof launch> | undefined;
     const ready = () =>
       waitFor(async () => (await fetch(`http://127.0.0.1:${port}/ready`).catch(() => undefined))?.status === 200, {
@@ -115,7 +132,7 @@ describe('npm start', () => {
       first.child.kill('SIGTERM');
       expect(await first.exited).toBe(0);
 
-      second = launch({ QG_DATA_DIR: data, REDIS_PORT: String(taken.port), PORT: String(port) });
+      second = launch({ QG_DATA_DIR: data, QG_PRIVATE_REDIS_PORT: String(taken.port), PORT: String(port) });
       await ready();
       expect(second.output()).toContain(`started a private redis-server at redis://127.0.0.1:${privatePort} `);
       // The CLI of this checkout writes to it with nothing else naming a Redis (the README's quick start).
@@ -219,7 +236,12 @@ describe('npm start', () => {
   it('runs on a private redis-server of its own with REDIS_PRIVATE=1, beside a Redis that answers, writing nothing into that one', async () => {
     const redis = await startTestRedis();
     const port = await freePort();
-    const run = launch({ QG_DATA_DIR: ownTempDir('qg-data-'), REDIS_PORT: String(redis.port), PORT: String(port), REDIS_PRIVATE: '1' });
+    const run = launch({
+      QG_DATA_DIR: ownTempDir('qg-data-'),
+      QG_PRIVATE_REDIS_PORT: String(redis.port),
+      PORT: String(port),
+      REDIS_PRIVATE: '1',
+    });
     try {
       await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/ready`).catch(() => undefined))?.status === 200, {
         timeoutMs: 30_000,
