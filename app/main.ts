@@ -19,6 +19,12 @@ import { holdRelease } from './release-hold.js';
  */
 async function main(): Promise<void> {
   holdRelease();
+  // Until the drain below is in place, a SIGTERM or Ctrl-C ends the start through process.exit, so
+  // the 'exit' hooks still stop the private redis-server and release the data directory's lock:
+  // the signal's default action would end the process without them, leaving the server running.
+  const beforeDrain = () => process.exit(1);
+  process.once('SIGTERM', beforeDrain);
+  process.once('SIGINT', beforeDrain);
   const env: Record<string, string | undefined> = { ...process.env };
   let localRedis: PrivateRedis | undefined;
   // Validate everything (runtime and every selected gate) before touching Redis.
@@ -98,6 +104,8 @@ async function main(): Promise<void> {
     await localRedis?.stop();
     process.exit(0);
   };
+  process.off('SIGTERM', beforeDrain);
+  process.off('SIGINT', beforeDrain);
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
   const address = await runtime.start();

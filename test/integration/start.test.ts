@@ -29,6 +29,17 @@ function launch(env: Record<string, string>) {
   return { child, exited, output: () => output };
 }
 
+/** Shuts down a redis-server a test's npm start left on `port`, if any. */
+async function shutDownIfListening(port: number): Promise<void> {
+  if (!(await isListening('127.0.0.1', port))) return;
+  const orphan = new Redis({ port, lazyConnect: true, maxRetriesPerRequest: 0 });
+  await orphan
+    .connect()
+    .then(() => orphan.call('shutdown', 'nosave'))
+    .catch(() => undefined);
+  orphan.disconnect();
+}
+
 describe('npm start', () => {
   it('starts a private redis-server when none is configured or answering, serves, and exits 0 on SIGTERM', async () => {
     const redisPort = await freePort();
@@ -196,14 +207,26 @@ describe('npm start', () => {
       killed.child.kill('SIGKILL');
       again?.child.kill('SIGTERM');
       await again?.exited;
-      if (await isListening('127.0.0.1', redisPort)) {
-        const orphan = new Redis({ port: redisPort, lazyConnect: true, maxRetriesPerRequest: 0 });
-        await orphan
-          .connect()
-          .then(() => orphan.call('shutdown', 'nosave'))
-          .catch(() => undefined);
-        orphan.disconnect();
-      }
+      await shutDownIfListening(redisPort);
+    }
+  });
+
+  it('stops the private redis-server and frees its data directory when stopped while it starts', async () => {
+    const redisPort = await freePort();
+    const data = ownTempDir('qg-data-');
+    const run = launch({ QG_DATA_DIR: data, REDIS_PORT: String(redisPort), PORT: String(await freePort()) });
+    try {
+      await waitFor(() => run.output().includes('started a private redis-server'), { timeoutMs: 30_000, what: 'the private redis-server' });
+      run.child.kill('SIGTERM');
+      await run.exited;
+      await waitFor(async () => !(await isListening('127.0.0.1', redisPort)), {
+        timeoutMs: 10_000,
+        what: 'the private redis-server to stop',
+      });
+      expect(readdirSync(join(data, 'redis'))).not.toContain('npm-start.lock');
+    } finally {
+      run.child.kill('SIGKILL');
+      await shutDownIfListening(redisPort); // a server left running (the failure this test is about) goes with the test
     }
   });
 
