@@ -85,8 +85,9 @@ export async function cliRedis(io: CliIo): Promise<CliRedis> {
 /**
  * The private redis-server of this checkout's `npm start`, trusted only when the Redis on the
  * recorded port is the one in this data directory: a record outlives its server (SIGKILL, a
- * reboot) and its port may be another program's by now. Undefined when no npm start runs here;
- * an error when one runs but its server does not answer there, said as such.
+ * reboot) and its port may be another program's by now. Undefined when `npm start` never ran
+ * with this data directory; when it did but its server is not there, an error saying so and
+ * whether `npm start` runs, rather than falling back to a default nobody named.
  */
 async function checkoutRedis(io: CliIo): Promise<CliRedis | undefined> {
   const redisDir = privateRedisDir(io.env);
@@ -104,12 +105,14 @@ async function checkoutRedis(io: CliIo): Promise<CliRedis | undefined> {
       }),
       namedBy: `${PRIVATE}, ${redisDir}/private-redis.json`,
     };
-  if (!isRunning(record)) return undefined;
-  throw new OperationalError(
-    answers === 'none'
-      ? `${PRIVATE} does not answer at ${where}; npm start runs (pid ${record.pid}) and starts it again by itself: retry in a moment, or see ${redisDir}/redis.log. Nothing was done`
-      : `the Redis at ${where} is not ${PRIVATE} (its data is elsewhere), though npm start runs (pid ${record.pid}): name the Redis with REDIS_URL or --env-file PATH. Nothing was done`,
-  );
+  const problem =
+    answers === 'none' ? `${PRIVATE} does not answer at ${where}` : `the Redis at ${where} is not ${PRIVATE} (its data is elsewhere)`;
+  const npmStart = isRunning(record)
+    ? answers === 'none'
+      ? `; npm start runs (pid ${record.pid}) and starts it again by itself: retry in a moment, or see ${redisDir}/redis.log`
+      : `, though npm start runs (pid ${record.pid}): name the Redis with REDIS_URL or --env-file PATH`
+    : `, and no npm start of this checkout runs: start it (npm start), or name a Redis with REDIS_URL or --env-file PATH`;
+  throw new OperationalError(`${problem}${npmStart}. Nothing was done`);
 }
 
 /** What a command that falls back to the default says first, so nobody takes its answer for the gates'. */

@@ -127,14 +127,21 @@ describe("the CLI and the checkout's private redis-server", () => {
     expect(await other.client.exists(keys.killSwitch)).toBe(0);
   });
 
-  it('takes a record whose npm start is gone and whose port is another Redis for nothing named', async () => {
-    const data = dataDir({ port: other.port, pid: deadPid });
+  it('says npm start does not run when its record is left and its port is another Redis or nothing, reading no default', async () => {
+    for (const record of [{ port: other.port, pid: deadPid }, { port: other.port }, { port: await freePort() }]) {
+      const data = dataDir(record);
 
-    const result = await runCli(['kill', 'on', '--reason', 'x'], { QG_DATA_DIR: data });
+      const write = await runCli(['kill', 'on', '--reason', 'x'], { QG_DATA_DIR: data });
+      const read = await runCli(['kill', 'status'], { QG_DATA_DIR: data });
 
-    expect(result.code).toBe(2);
-    expect(result.stderr).toContain('nothing named a Redis to write to');
-    expect(await other.client.exists(keys.killSwitch)).toBe(0);
+      for (const result of [write, read]) {
+        expect(result.code).toBe(1);
+        expect(result.stderr).toContain(`redis://127.0.0.1:${record.port}`);
+        expect(result.stderr).toContain('and no npm start of this checkout runs: start it (npm start), or name a Redis with REDIS_URL');
+        expect(result.stderr).not.toContain('reading Redis');
+      }
+      expect(await other.client.exists(keys.killSwitch)).toBe(0);
+    }
   });
 
   it('says its private server does not answer and that npm start runs, blaming no variable', async () => {
