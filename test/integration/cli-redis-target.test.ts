@@ -144,6 +144,15 @@ describe("the CLI and the checkout's private redis-server", () => {
     }
   });
 
+  it('status says so too, and still asks the gates for theirs', async () => {
+    const data = dataDir({ port: await freePort() });
+
+    const result = await runCli(['status'], { QG_DATA_DIR: data, QG_URL: `http://127.0.0.1:${await freePort()}` });
+
+    expect(result.stderr).toContain('and no npm start of this checkout runs');
+    expect(result.stderr).toContain('cannot reach quantum-gates at http://127.0.0.1:');
+  });
+
   it('says its private server does not answer and that npm start runs, blaming no variable', async () => {
     const port = await freePort();
     const data = dataDir({ port, pid: process.pid });
