@@ -52,9 +52,9 @@ export function preferredPrivatePort(env: Readonly<Record<string, string | undef
 }
 
 /**
- * The port for the private redis-server. One REDIS_PORT names is that port or none: a Redis that
- * is not this checkout's answering there is refused, never replaced by a server elsewhere (the
- * CLI given the same REDIS_PORT would write to that one). Otherwise the preferred one when nothing
+ * The port for the private redis-server. A port REDIS_PORT `named` is that port or the start is
+ * refused: a Redis that is not this checkout's answering there is never replaced by a server
+ * elsewhere (the CLI given the same REDIS_PORT writes to that one). Otherwise the preferred one when nothing
  * answers there (the quick start's 127.0.0.1:6379), else the one the last run recorded, so the
  * CLI's and a bookmark's address survive a restart, else a free one. Chosen under the lock.
  */
