@@ -34,24 +34,9 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
-          exclude: ['test/integration/start.test.ts'],
           environment: 'node',
           testTimeout: 60_000,
           hookTimeout: 60_000,
-        },
-      },
-      {
-        // npm start with nothing named runs the checkout's private redis-server and records it in
-        // .data/redis, which every CLI run of this checkout with nothing named reads (the CLI tests
-        // of "nothing named a Redis" among them): these tests run alone, after the others.
-        test: {
-          name: 'checkout',
-          include: ['test/integration/start.test.ts'],
-          environment: 'node',
-          testTimeout: 60_000,
-          hookTimeout: 60_000,
-          fileParallelism: false,
-          sequence: { groupOrder: 1 },
         },
       },
       {

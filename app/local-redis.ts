@@ -1,7 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { createConnection } from 'node:net';
-import { resolve } from 'node:path';
 import { Redis } from 'ioredis';
 
 /** True when something accepts TCP connections on host:port within timeoutMs. */
@@ -47,10 +46,10 @@ export interface LocalRedis {
 
 /**
  * Starts a private redis-server for `npm start` on a machine with none running. Data lives in
- * .data/redis under the project (git-ignored) with AOF on, so a restart keeps the streams.
+ * `dataDir` (the checkout's .data/redis, git-ignored, unless QG_DATA_DIR names another) with AOF
+ * on, so a restart keeps the streams.
  */
-export async function startLocalRedis(projectRoot: string, port = 6379): Promise<LocalRedis> {
-  const dataDir = resolve(projectRoot, '.data', 'redis');
+export async function startLocalRedis(dataDir: string, port = 6379): Promise<LocalRedis> {
   mkdirSync(dataDir, { recursive: true });
   const child: ChildProcess = spawn(
     'redis-server',

@@ -1,23 +1,30 @@
 import { allHandlers } from '../handlers/index.js';
 import { parseRuntimeConfig, type RuntimeConfig, redactSecrets, createRuntime, describeRedis } from '../runtime/host/index.js';
 import { ConfigError } from '../schemas/env.js';
-import { buildInfo, packageRoot } from './build-info.js';
+import { buildInfo } from './build-info.js';
 import { createLogger } from './logging.js';
 import { checkHttpEnv, httpPlugins } from './http-plugins.js';
 import { checkConfiguration, redisIsConfigured } from './settings.js';
 import { preflightRedis, RedisWiringError } from './redis-preflight.js';
 import { isListening, localProbe, redisServerAvailable } from './local-redis.js';
-import { privateRedisPort, runPrivateRedis, type PrivateRedis } from './private-redis.js';
+import { holdPrivateRedisDir, preferredPrivatePort, privateRedisPort, runPrivateRedis, type PrivateRedis } from './private-redis.js';
+import { privateRedisDir } from './private-redis-record.js';
 import { statusPageLine } from './http/auth.js';
-
-// The checkout (not dist/ when the build runs): the private redis-server keeps its data in .data/.
-const projectRoot = packageRoot();
+import { holdRelease } from './release-hold.js';
 
 /**
  * `npm start`: hosts the gates named in HANDLERS (all by default). With no Redis configured,
- * starts a private redis-server under .data/ (never writing into one nobody named).
+ * starts a private redis-server in the data directory (the checkout's .data/, or QG_DATA_DIR),
+ * never writing into one nobody named.
  */
 async function main(): Promise<void> {
+  holdRelease();
+  // Until the drain below is in place, a SIGTERM or Ctrl-C ends the start through process.exit, so
+  // the 'exit' hooks still stop the private redis-server and release the data directory's lock:
+  // the signal's default action would end the process without them, leaving the server running.
+  const beforeDrain = () => process.exit(1);
+  process.once('SIGTERM', beforeDrain);
+  process.once('SIGINT', beforeDrain);
   const env: Record<string, string | undefined> = { ...process.env };
   let localRedis: PrivateRedis | undefined;
   // Validate everything (runtime and every selected gate) before touching Redis.
@@ -39,18 +46,24 @@ async function main(): Promise<void> {
       );
       process.exit(1);
     }
-    const defaultPort = runtimeConfig.REDIS_PORT;
-    const unnamed = await unnamedRedis(defaultPort);
-    const port = await privateRedisPort(projectRoot, defaultPort);
-    localRedis = await runPrivateRedis(projectRoot, port, (line) => console.error(line));
+    const portNamed = (env.REDIS_PORT?.trim() ?? '') !== '';
+    const defaultPort = portNamed ? runtimeConfig.REDIS_PORT : preferredPrivatePort(env);
+    const redisDir = privateRedisDir(env);
+    // Held until this process exits: the port is chosen, the server started and recorded under it.
+    await holdPrivateRedisDir(redisDir);
+    const unnamed = portNamed ? undefined : await unnamedRedis(defaultPort);
+    const port = await privateRedisPort(redisDir, defaultPort, portNamed);
+    localRedis = await runPrivateRedis(redisDir, port, (line) => console.error(line));
     // REDIS_HOST rather than a URL, so REDIS_DB and REDIS_PASSWORD still apply to it.
     env.REDIS_HOST = '127.0.0.1';
     env.REDIS_PORT = String(port);
     const why = wantsPrivate
       ? 'as asked'
-      : unnamed === undefined
-        ? 'as no REDIS_URL names one'
-        : `as no REDIS_URL names one; the Redis answering at 127.0.0.1:${defaultPort} (${unnamed}) is left alone: nothing named it. To run on that one: REDIS_URL=redis://127.0.0.1:${defaultPort}/0 npm start`;
+      : portNamed
+        ? 'on the port REDIS_PORT names, as no REDIS_URL or REDIS_HOST names a Redis'
+        : unnamed === undefined
+          ? 'as no REDIS_URL names one'
+          : `as no REDIS_URL names one; the Redis answering at 127.0.0.1:${defaultPort} (${unnamed}) is left alone: nothing named it. To run on that one: REDIS_URL=redis://127.0.0.1:${defaultPort}/0 npm start`;
     console.error(
       `quantum-gates: started a private redis-server at ${localRedis.url} ${why} (data in ${localRedis.dataDir}; the CLI of this checkout finds it, elsewhere: export REDIS_URL=${localRedis.url}/0)`,
     );
@@ -91,6 +104,8 @@ async function main(): Promise<void> {
     await localRedis?.stop();
     process.exit(0);
   };
+  process.off('SIGTERM', beforeDrain);
+  process.off('SIGINT', beforeDrain);
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
   const address = await runtime.start();

@@ -1,10 +1,13 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, realpathSync, renameSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { packageRoot } from './build-info.js';
+import { isListening, localProbe } from './local-redis.js';
 
 /**
  * What `npm start` records of the private redis-server it runs: its port, kept across restarts so
  * the CLI and a bookmark keep finding it, and the pid of the process running it now. The CLI of the
- * same checkout reads it: a Redis that `npm start` chose is one something named.
+ * same checkout reads it, but trusts its port only once the Redis there proves to be this data
+ * directory's (privateRedisAnswers): a pid outlives nothing reliably (SIGKILL, a reboot, reuse).
  */
 export interface PrivateRedisRecord {
   readonly port: number;
@@ -12,17 +15,29 @@ export interface PrivateRedisRecord {
   readonly pid?: number;
 }
 
-export function privateRedisDir(projectRoot: string): string {
-  return resolve(projectRoot, '.data', 'redis');
+type Env = Readonly<Record<string, string | undefined>>;
+
+/**
+ * The data directory of `npm start` and of its CLI: $QG_DATA_DIR, else the checkout's `.data`.
+ * A parameter, so the tests (and a second copy of the gates) keep their data apart from the
+ * checkout's running `npm start`.
+ */
+export function dataDir(env: Env): string {
+  return resolve(env.QG_DATA_DIR?.trim() || join(packageRoot(), '.data'));
 }
 
-function recordPath(projectRoot: string): string {
-  return join(privateRedisDir(projectRoot), 'private-redis.json');
+/** Where the private redis-server keeps its files (AOF, log), its record and the lock on them. */
+export function privateRedisDir(env: Env): string {
+  return join(dataDir(env), 'redis');
 }
 
-export function readPrivateRedisRecord(projectRoot: string): PrivateRedisRecord | undefined {
+function recordPath(redisDir: string): string {
+  return join(redisDir, 'private-redis.json');
+}
+
+export function readPrivateRedisRecord(redisDir: string): PrivateRedisRecord | undefined {
   try {
-    const parsed = JSON.parse(readFileSync(recordPath(projectRoot), 'utf8')) as Partial<PrivateRedisRecord>;
+    const parsed = JSON.parse(readFileSync(recordPath(redisDir), 'utf8')) as Partial<PrivateRedisRecord>;
     if (typeof parsed.port !== 'number' || !Number.isInteger(parsed.port) || parsed.port < 1 || parsed.port > 65535) return undefined;
     return typeof parsed.pid === 'number' ? { port: parsed.port, pid: parsed.pid } : { port: parsed.port };
   } catch {
@@ -30,19 +45,44 @@ export function readPrivateRedisRecord(projectRoot: string): PrivateRedisRecord 
   }
 }
 
-export function writePrivateRedisRecord(projectRoot: string, record: PrivateRedisRecord): void {
-  mkdirSync(privateRedisDir(projectRoot), { recursive: true });
-  writeFileSync(recordPath(projectRoot), `${JSON.stringify(record)}\n`);
+/** Written whole under a temporary name, then renamed: a reader never sees half a record. Only under the data directory's lock. */
+export function writePrivateRedisRecord(redisDir: string, record: PrivateRedisRecord): void {
+  mkdirSync(redisDir, { recursive: true });
+  const temporary = `${recordPath(redisDir)}.${process.pid}`;
+  writeFileSync(temporary, `${JSON.stringify(record)}\n`);
+  renameSync(temporary, recordPath(redisDir));
 }
 
-/** The record's private redis-server is running now: the gates' process that started it is alive. */
+/** The record's gates' process is alive (it may have left its server, or a reused pid may be another program). */
 export function isRunning(record: PrivateRedisRecord): boolean {
-  if (record.pid === undefined) return false;
+  return record.pid !== undefined && isAlive(record.pid);
+}
+
+export function isAlive(pid: number): boolean {
   try {
-    process.kill(record.pid, 0);
+    process.kill(pid, 0);
     return true;
   } catch (error) {
     // EPERM: alive, but another user's.
     return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * What answers on 127.0.0.1:`port`: this data directory's private redis-server (its `CONFIG GET
+ * dir` is `redisDir`), another Redis or program, or nothing. The one proof that a port recorded
+ * earlier still leads to this checkout's data, whatever happened to the process that recorded it.
+ */
+export async function privateRedisAnswers(redisDir: string, port: number): Promise<'ours' | 'other' | 'none'> {
+  if (!(await isListening('127.0.0.1', port))) return 'none';
+  const probe = localProbe(port);
+  try {
+    await probe.connect();
+    const [, dir] = (await probe.config('GET', 'dir')) as [string, string];
+    return realpathSync(dir) === realpathSync(redisDir) ? 'ours' : 'other';
+  } catch {
+    return 'other';
+  } finally {
+    probe.disconnect();
   }
 }

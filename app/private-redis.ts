@@ -1,8 +1,9 @@
-import { realpathSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
+import { ConfigError } from '../schemas/env.js';
 import { RedisWiringError } from './redis-preflight.js';
+import { DataDirLocked, lockDataDir, type DataDirLock } from './data-dir-lock.js';
 import { isListening, localProbe, startLocalRedis, type LocalRedis } from './local-redis.js';
-import { isRunning, privateRedisDir, readPrivateRedisRecord, writePrivateRedisRecord } from './private-redis-record.js';
+import { privateRedisAnswers, readPrivateRedisRecord, writePrivateRedisRecord } from './private-redis-record.js';
 
 /** The pause before starting a private redis-server that died again, doubled up to the cap. */
 const RESTART_PAUSE_MS = 500;
@@ -17,41 +18,77 @@ export interface PrivateRedis {
 }
 
 /**
- * The port for the private redis-server: the default one when nothing answers there (the quick
- * start's 127.0.0.1:6379), else the one the last run recorded, so the CLI's and a bookmark's
- * address survive a restart, else a free one. Refuses while another `npm start` of this checkout
- * runs its own: two servers on one data directory would corrupt it.
+ * This process's hold on the private redis-server's directory (app/data-dir-lock.ts), or a
+ * refusal naming the `npm start` that holds it and how to run beside it: on its Redis, on
+ * another HTTP port (the first one has the default).
  */
-export async function privateRedisPort(projectRoot: string, defaultPort: number): Promise<number> {
-  const record = readPrivateRedisRecord(projectRoot);
-  if (record !== undefined && record.pid !== process.pid && isRunning(record))
+export async function holdPrivateRedisDir(redisDir: string): Promise<DataDirLock> {
+  try {
+    return lockDataDir(redisDir);
+  } catch (error) {
+    if (!(error instanceof DataDirLocked)) throw error;
+    const port = readPrivateRedisRecord(redisDir)?.port;
+    const beside =
+      port === undefined
+        ? 'it has not recorded its redis-server yet'
+        : `run beside it on that Redis with REDIS_URL=redis://127.0.0.1:${port}/0 PORT=${await freeLoopbackPort()} npm start`;
     throw new RedisWiringError(
       'REDIS_URL',
-      `another npm start of this checkout (pid ${record.pid}) runs the private redis-server at redis://127.0.0.1:${record.port} on .data/redis: ` +
-        `stop it first, or run beside it on that Redis with REDIS_URL=redis://127.0.0.1:${record.port}/0`,
+      `another npm start (pid ${error.holder}) runs the private redis-server on ${redisDir}` +
+        `${port === undefined ? '' : ` at redis://127.0.0.1:${port}`}: stop it first, or ${beside} ` +
+        `(if pid ${error.holder} is no npm start, remove ${error.path})`,
     );
+  }
+}
+
+/** The port the private redis-server prefers when REDIS_PORT names none: QG_PRIVATE_REDIS_PORT, else Redis's own 6379. */
+export function preferredPrivatePort(env: Readonly<Record<string, string | undefined>>): number {
+  const text = env.QG_PRIVATE_REDIS_PORT?.trim();
+  if (!text) return 6379;
+  const port = Number(text);
+  if (!Number.isInteger(port) || port < 1 || port > 65535)
+    throw new ConfigError([`QG_PRIVATE_REDIS_PORT: must be a port number (1-65535) (got "${text}")`]);
+  return port;
+}
+
+/**
+ * The port for the private redis-server. A port REDIS_PORT `named` is that port or the start is
+ * refused: a Redis that is not this checkout's answering there is never replaced by a server
+ * elsewhere (the CLI given the same REDIS_PORT writes to that one). Otherwise the preferred one when nothing
+ * answers there (the quick start's 127.0.0.1:6379), else the one the last run recorded, so the
+ * CLI's and a bookmark's address survive a restart, else a free one. Chosen under the lock.
+ */
+export async function privateRedisPort(redisDir: string, preferred: number, named: boolean): Promise<number> {
+  const record = readPrivateRedisRecord(redisDir);
   // A killed npm start leaves its server running (its own process group): that one is ours.
-  if (record !== undefined && (await stopOrphan(projectRoot, record.port))) return record.port;
-  if (!(await isListening('127.0.0.1', defaultPort))) return defaultPort;
+  const orphan = record !== undefined && (await stopOrphan(redisDir, record.port));
+  if (named) {
+    if (!(await isListening('127.0.0.1', preferred))) return preferred;
+    throw new RedisWiringError(
+      'REDIS_PORT',
+      `127.0.0.1:${preferred} answers, and it is not this checkout's private redis-server: nothing was written to it. ` +
+        `To run the gates on it: REDIS_HOST=127.0.0.1 REDIS_PORT=${preferred} npm start; for a private one on another port, unset REDIS_PORT`,
+    );
+  }
+  if (orphan) return record.port;
+  if (!(await isListening('127.0.0.1', preferred))) return preferred;
   if (record !== undefined && !(await isListening('127.0.0.1', record.port))) return record.port;
   return freeLoopbackPort();
 }
 
 /**
  * Shuts down the private redis-server a killed `npm start` left on `port`, told by its data
- * directory (.data/redis), so a second server never runs on the same files; SHUTDOWN writes its
- * AOF first. False when nothing, or another Redis, answers there.
+ * directory, so a second server never runs on the same files; SHUTDOWN writes its AOF first.
+ * False when nothing, or another Redis, answers there.
  */
-async function stopOrphan(projectRoot: string, port: number): Promise<boolean> {
-  if (!(await isListening('127.0.0.1', port))) return false;
+async function stopOrphan(redisDir: string, port: number): Promise<boolean> {
+  if ((await privateRedisAnswers(redisDir, port)) !== 'ours') return false;
+  console.error(
+    `quantum-gates: stopping the private redis-server a killed npm start left running at redis://127.0.0.1:${port}, to start it again`,
+  );
   const probe = localProbe(port);
   try {
     await probe.connect();
-    const [, dir] = (await probe.config('GET', 'dir')) as [string, string];
-    if (realpathSync(dir) !== realpathSync(privateRedisDir(projectRoot))) return false;
-    console.error(
-      `quantum-gates: stopping the private redis-server a killed npm start left running at redis://127.0.0.1:${port}, to start it again`,
-    );
     await probe.call('SHUTDOWN').catch(() => undefined); // the connection closes as it goes
   } catch {
     return false;
@@ -63,13 +100,13 @@ async function stopOrphan(projectRoot: string, port: number): Promise<boolean> {
 }
 
 /**
- * Starts the private redis-server on `port`, records it for the CLI (.data/redis), and starts it
+ * Starts the private redis-server on `port`, records it for the CLI (in `redisDir`), and starts it
  * again on the same port whenever it dies, saying so: the gates reconnect to it by themselves and
  * /ready answers 503 meanwhile.
  */
-export async function runPrivateRedis(projectRoot: string, port: number, say: (line: string) => void): Promise<PrivateRedis> {
-  let current: LocalRedis = await startLocalRedis(projectRoot, port);
-  writePrivateRedisRecord(projectRoot, { port, pid: process.pid });
+export async function runPrivateRedis(redisDir: string, port: number, say: (line: string) => void): Promise<PrivateRedis> {
+  let current: LocalRedis = await startLocalRedis(redisDir, port);
+  writePrivateRedisRecord(redisDir, { port, pid: process.pid });
   let stopping = false;
   let pauseMs = RESTART_PAUSE_MS;
   const supervise = (server: LocalRedis): void => {
@@ -82,7 +119,7 @@ export async function runPrivateRedis(projectRoot: string, port: number, say: (l
         await new Promise((r) => setTimeout(r, pauseMs));
         if (stopping) return;
         try {
-          const again = await startLocalRedis(projectRoot, port);
+          const again = await startLocalRedis(redisDir, port);
           if (stopping) return void (await again.stop());
           current = again;
           say(`quantum-gates: the private redis-server runs again at ${current.url}`);
@@ -100,7 +137,7 @@ export async function runPrivateRedis(projectRoot: string, port: number, say: (l
   };
   supervise(current);
   // Its own process group keeps it out of a terminal's Ctrl-C, so nothing else stops it with this
-  // process: a shutdown that times out, or a crash, must not leave it running on .data/redis
+  // process: a shutdown that times out, or a crash, must not leave it running on its directory
   // (SIGTERM: it writes its AOF and exits). Only a SIGKILL skips this; the next start stops that one.
   // stop() signals synchronously; the exit does not wait for the rest.
   process.once('exit', () => {
@@ -113,7 +150,7 @@ export async function runPrivateRedis(projectRoot: string, port: number, say: (l
     async stop() {
       stopping = true;
       await current.stop();
-      writePrivateRedisRecord(projectRoot, { port });
+      if (readPrivateRedisRecord(redisDir)?.pid === process.pid) writePrivateRedisRecord(redisDir, { port });
     },
   };
 }

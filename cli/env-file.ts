@@ -18,10 +18,14 @@ export function unitEnvFiles(env: Readonly<Record<string, string | undefined>>):
 }
 
 export interface EnvFileChoice {
-  /** argv without --env-file / --no-env-file. */
+  /** argv without --env-file / --no-env-file / --private. */
   readonly argv: string[];
   /** The file read, if any. */
   readonly file?: string;
+  /** The file is a unit's, found in the env directory, not named by --env-file. */
+  readonly byDefault?: true;
+  /** --private: the private redis-server of this checkout's `npm start`, and no env file. */
+  readonly privateRedis?: true;
   /** The environment the command sees: the shell's variables win over the file's. */
   readonly env: Readonly<Record<string, string | undefined>>;
 }
@@ -46,7 +50,7 @@ export const realFs: EnvFileSystem = {
 };
 
 /**
- * Takes --env-file PATH (or --env-file=PATH) or --no-env-file out of argv. Without either, the
+ * Takes --env-file PATH (or --env-file=PATH), --no-env-file or --private out of argv. Without them, the
  * first of the units' env files that exists is read (in $QG_ENV_DIR, default /etc/quantum), so on
  * a server the CLI talks to the Redis the gates use. The shell's own variables still win (an explicit REDIS_URL=... quantum-gates ...).
  */
@@ -58,15 +62,19 @@ export function chooseEnvFile(
   const rest: string[] = [];
   let explicit: string | undefined;
   let none = false;
+  let privateRedis = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--no-env-file') none = true;
+    else if (arg === '--private') privateRedis = true;
     else if (arg === '--env-file') {
       explicit = argv[++i];
       if (explicit === undefined || explicit.startsWith('-')) throw new UsageError('--env-file needs a path');
     } else if (arg.startsWith('--env-file=')) explicit = arg.slice('--env-file='.length);
     else rest.push(arg);
   }
+  if (privateRedis && explicit !== undefined) throw new UsageError('--private and --env-file name two Redis: give one');
+  if (privateRedis) return { argv: rest, env, privateRedis: true };
   if (none) return { argv: rest, env };
   const file = explicit ?? unitEnvFiles(env).find((path) => fs.exists(path));
   if (file === undefined) return { argv: rest, env };
@@ -84,5 +92,5 @@ export function chooseEnvFile(
       `cannot read ${file} (${code ?? (error as Error).message}): run as a user of group qt, pass --env-file PATH, or --no-env-file to use only the shell's variables`,
     );
   }
-  return { argv: rest, file, env: { ...parseEnv(text), ...env } };
+  return { argv: rest, file, env: { ...parseEnv(text), ...env }, ...(explicit === undefined ? { byDefault: true as const } : {}) };
 }

@@ -38,7 +38,11 @@ function looksLikeGatesStatus(value: unknown): value is GatesStatus {
 export function renderGatesStatus(value: unknown, { sections = [] }: { sections?: readonly SectionDescription[] } = {}): string {
   if (!looksLikeGatesStatus(value)) return renderStatus(value);
   const s = value;
-  const lines: string[] = [`quantum-gates status at ${formatUtc(s.generated_at)}  redis ${s.redis_ready ? 'ready' : 'NOT READY'}`];
+  // Not ready: at which address, so the on-call knows which Redis to look at.
+  const outOf = s.redis_ready ? '' : (s.redis_fault?.address ?? s.instance?.redis);
+  const lines: string[] = [
+    `quantum-gates status at ${formatUtc(s.generated_at)}  redis ${s.redis_ready ? 'ready' : 'NOT READY'}${outOf ? ` at ${outOf}` : ''}`,
+  ];
   if (s.instances) {
     // Per gate: which process answered for which gates, and what each runs (they may differ mid-upgrade).
     lines.push(

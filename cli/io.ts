@@ -9,6 +9,10 @@ export interface CliIo {
   readonly env: Readonly<Record<string, string | undefined>>;
   /** The env file `env` was read from (--env-file, or a unit's file by default), if any. */
   readonly envFile?: string;
+  /** `envFile` was found in the units' directory, not named; `shellEnv` is the environment without it. */
+  readonly envFileByDefault?: { readonly shellEnv: Readonly<Record<string, string | undefined>> };
+  /** --private: the private redis-server of this checkout's `npm start`, whatever else is around. */
+  readonly privateRedis?: true;
   /** True when stderr is a terminal (progress bars redraw in place only then). */
   readonly errIsTty: boolean;
   now(): number;

@@ -1,5 +1,6 @@
 import { redisAddress, redisIdentity } from '../app/redis-identity.js';
 import type { StatusInstance } from '../app/http/status/status.js';
+import { OperationalError } from './errors.js';
 import type { CliIo } from './io.js';
 import { cliRedis, withConnection } from './redis.js';
 
@@ -16,7 +17,16 @@ export interface OwnRedis {
 
 /** The Redis the variables (or the env file) name, asked for its identity; undefined when nothing named one. */
 export async function ownRedis(io: CliIo): Promise<OwnRedis | undefined> {
-  const { config, namedBy } = cliRedis(io);
+  let target: Awaited<ReturnType<typeof cliRedis>>;
+  try {
+    target = await cliRedis(io);
+  } catch (error) {
+    // The checkout's private server is not there: the gates' own status still says what they see.
+    if (!(error instanceof OperationalError)) throw error;
+    io.err(`quantum-gates: ${error.message.replace(/\. Nothing was done$/, '')}`);
+    return undefined;
+  }
+  const { config, namedBy } = target;
   if (namedBy === undefined) return undefined;
   const address = redisAddress(config);
   try {

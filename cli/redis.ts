@@ -1,9 +1,8 @@
 import { parseRuntimeConfig, type RuntimeConfig, type RedisClient, describeRedis } from '../runtime/host/index.js';
 import { ConfigError } from '../schemas/env.js';
-import { packageRoot } from '../app/build-info.js';
-import { isRunning, readPrivateRedisRecord } from '../app/private-redis-record.js';
+import { isRunning, privateRedisAnswers, privateRedisDir, readPrivateRedisRecord } from '../app/private-redis-record.js';
 import { connectVerified, RedisWiringError } from '../app/redis-preflight.js';
-import { findUnknownSettings, redisIsConfigured, settingsRead } from '../app/settings.js';
+import { findUnknownSettings, settingsRead } from '../app/settings.js';
 import { OperationalError, UsageError } from './errors.js';
 import type { CliIo } from './io.js';
 
@@ -17,6 +16,11 @@ export interface CliRedis {
    * or undefined when nothing named a Redis and the defaults (127.0.0.1:6379) apply.
    */
   readonly namedBy: string | undefined;
+  /**
+   * The other Redis a command could mean, when a unit's env file was found by default and this
+   * checkout's `npm start` runs its private one too: a write refuses to guess between them.
+   */
+  readonly alsoRunning?: string;
 }
 
 /**
@@ -43,23 +47,72 @@ function checkRedisVariableNames(io: CliIo): void {
     io.err(`quantum-gates: ignored ${ignored.join(', ')}: no setting of quantum-gates reads ${ignored.length === 1 ? 'it' : 'them'}`);
 }
 
+/** The variables that name a Redis. REDIS_PORT among them: set, it names 127.0.0.1 at that port. */
+const NAMING = ['REDIS_URL', 'REDIS_HOST', 'REDIS_PORT', 'REDIS_CLUSTER_NODES', 'REDIS_SENTINELS'] as const;
+
+function namesRedis(env: Readonly<Record<string, string | undefined>>): boolean {
+  return NAMING.some((name) => (env[name]?.trim() ?? '') !== '');
+}
+
+const PRIVATE = "the private redis-server of this checkout's npm start";
+
 /**
- * Which Redis: the one the variables (the shell's, or an env file's) name; with an env file that
- * names none, the default its gates use too; else the private redis-server `npm start` runs in
- * this checkout (its record in .data/redis); else the default, which nothing named.
+ * Which Redis: with --private, this checkout's private redis-server; else the one the variables
+ * (the shell's, or an env file's) name; with an env file that names none, the default its gates
+ * use too; else the private redis-server `npm start` runs with this data directory (its record in
+ * <QG_DATA_DIR or .data>/redis), once the Redis on the recorded port proves to be it; else the
+ * default, which nothing named.
  */
-export function cliRedis(io: CliIo): CliRedis {
+export async function cliRedis(io: CliIo): Promise<CliRedis> {
   const config = cliConfig(io);
-  // As for the gates (app/main.ts): REDIS_PORT or REDIS_DB alone only change the default.
-  if (redisIsConfigured(config) || io.envFile !== undefined) return { config, namedBy: `settings from ${io.envFile ?? 'the environment'}` };
-  const record = readPrivateRedisRecord(packageRoot());
-  if (record !== undefined && isRunning(record)) {
-    return {
-      config: parseRuntimeConfig({ ...io.env, REDIS_HOST: '127.0.0.1', REDIS_PORT: String(record.port) }),
-      namedBy: "the private redis-server of this checkout's npm start, .data/redis/private-redis.json",
-    };
+  if (io.privateRedis) {
+    if (namesRedis(io.env))
+      throw new UsageError(`--private and ${NAMING.filter((n) => io.env[n]?.trim()).join(', ')} name two Redis: give one`);
+    const found = await checkoutRedis(io);
+    if (found === undefined)
+      throw new OperationalError(`--private: no npm start of this checkout runs a private redis-server (${privateRedisDir(io.env)})`);
+    return found;
   }
-  return { config, namedBy: undefined };
+  if (namesRedis(io.env) || io.envFile !== undefined) {
+    const named = { config, namedBy: `settings from ${io.envFile ?? 'the environment'}` };
+    if (io.envFileByDefault === undefined || namesRedis(io.envFileByDefault.shellEnv)) return named;
+    const checkout = await checkoutRedis(io).catch(() => undefined);
+    return checkout === undefined ? named : { ...named, alsoRunning: `${PRIVATE} at ${describeRedis(checkout.config)}` };
+  }
+  return (await checkoutRedis(io)) ?? { config, namedBy: undefined };
+}
+
+/**
+ * The private redis-server of this checkout's `npm start`, trusted only when the Redis on the
+ * recorded port is the one in this data directory: a record outlives its server (SIGKILL, a
+ * reboot) and its port may be another program's by now. Undefined when `npm start` never ran
+ * with this data directory; when it did but its server is not there, an error saying so and
+ * whether `npm start` runs, rather than falling back to a default nobody named.
+ */
+async function checkoutRedis(io: CliIo): Promise<CliRedis | undefined> {
+  const redisDir = privateRedisDir(io.env);
+  const record = readPrivateRedisRecord(redisDir);
+  if (record === undefined) return undefined;
+  const answers = await privateRedisAnswers(redisDir, record.port);
+  const where = `redis://127.0.0.1:${record.port}`;
+  if (answers === 'ours')
+    return {
+      // REDIS_DB still applies to it; whatever else names a Redis (an env file's) does not.
+      config: parseRuntimeConfig({
+        ...Object.fromEntries(Object.entries(io.env).filter(([name]) => !(NAMING as readonly string[]).includes(name))),
+        REDIS_HOST: '127.0.0.1',
+        REDIS_PORT: String(record.port),
+      }),
+      namedBy: `${PRIVATE}, ${redisDir}/private-redis.json`,
+    };
+  const problem =
+    answers === 'none' ? `${PRIVATE} does not answer at ${where}` : `the Redis at ${where} is not ${PRIVATE} (its data is elsewhere)`;
+  const npmStart = isRunning(record)
+    ? answers === 'none'
+      ? `; npm start runs (pid ${record.pid}) and starts it again by itself: retry in a moment, or see ${redisDir}/redis.log`
+      : `, though npm start runs (pid ${record.pid}): name the Redis with REDIS_URL or --env-file PATH`
+    : `, and no npm start of this checkout runs: start it (npm start), or name a Redis with REDIS_URL or --env-file PATH`;
+  throw new OperationalError(`${problem}${npmStart}. Nothing was done`);
 }
 
 /** What a command that falls back to the default says first, so nobody takes its answer for the gates'. */
@@ -84,8 +137,12 @@ export async function connectCli(config: RuntimeConfig, timeoutMs: number): Prom
 
 /** Runs `fn` with a connected client and always closes it, so the process can exit on its own. */
 export async function withRedis<T>(io: CliIo, fn: (redis: RedisClient, config: RuntimeConfig) => Promise<T>): Promise<T> {
-  const target = cliRedis(io);
+  const target = await cliRedis(io);
   if (target.namedBy === undefined) io.err(defaultRedisNote(target.config));
+  if (target.alsoRunning !== undefined)
+    io.err(
+      `quantum-gates: reading Redis ${describeRedis(target.config)} (${target.namedBy}); ${target.alsoRunning} runs too: --private reads that one`,
+    );
   return withConnection(io, target.config, fn);
 }
 

@@ -16,7 +16,12 @@ export async function runCli(rawArgv: readonly string[], rawIo: CliIo): Promise<
   try {
     const chosen = chooseEnvFile(rawArgv, rawIo.env);
     argv = chosen.argv;
-    io = chosen.file === undefined ? rawIo : { ...rawIo, env: chosen.env, envFile: chosen.file };
+    io = {
+      ...rawIo,
+      ...(chosen.file === undefined ? {} : { env: chosen.env, envFile: chosen.file }),
+      ...(chosen.byDefault ? { envFileByDefault: { shellEnv: rawIo.env } } : {}),
+      ...(chosen.privateRedis ? { privateRedis: chosen.privateRedis } : {}),
+    };
   } catch (error) {
     if (error instanceof UsageError) return usage(rawIo, error.message);
     throw error;

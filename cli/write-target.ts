@@ -13,12 +13,17 @@ export async function withRedisWrite<T>(
   io: CliIo,
   fn: (redis: RedisClient, config: RuntimeConfig, target: string) => Promise<T>,
 ): Promise<T> {
-  const { config, namedBy } = cliRedis(io);
+  const { config, namedBy, alsoRunning } = await cliRedis(io);
   const target = writeTarget(config);
   if (namedBy === undefined)
     throw new UsageError(
-      `nothing named a Redis to write to (no REDIS_URL, REDIS_HOST, REDIS_CLUSTER_NODES or REDIS_SENTINELS, no env file, no npm start running in this checkout), ` +
+      `nothing named a Redis to write to (no REDIS_URL, REDIS_HOST, REDIS_PORT, REDIS_CLUSTER_NODES or REDIS_SENTINELS, no env file, no npm start running in this checkout), ` +
         `and the default ${target} may be anybody's: set REDIS_URL=redis://host:port/db or pass --env-file PATH; nothing was written`,
+    );
+  if (alsoRunning !== undefined)
+    throw new UsageError(
+      `two Redis could be meant: ${io.envFile} names ${target}, and ${alsoRunning}; ` +
+        `say which: --env-file ${io.envFile}, REDIS_URL=redis://host:port/db, or --private for the checkout's; nothing was written`,
     );
   io.err(`quantum-gates: writing to Redis ${target} (${namedBy})`);
   return withConnection(io, config, (redis) => fn(redis, config, target));

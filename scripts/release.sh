@@ -14,9 +14,9 @@
 #                                    running
 #   release.sh prune [KEEP]          delete all but the newest KEEP (3), never the current, the
 #                                    previous or a running one
-# "previous" is the release that ran before the current one: at each switch, the release a
-# process runs from (its working directory, which the units set to the `current` link, is
-# resolved when it starts), so a release switched to but never restarted into is never one.
+# "previous" is the release that ran before the current one: at each switch, a release a process
+# runs from (seen as the gates hold it, below), so a release switched to but never restarted into
+# is never one; while nothing is seen running, the one recorded stays.
 # QG_BASE overrides the base directory.
 set -euo pipefail
 base=${QG_BASE:-/opt/quantum-gates}
@@ -25,14 +25,16 @@ releases="$base/releases"
 die() { echo "release: $*" >&2; exit 2; }
 current_id() { [ -L "$base/current" ] && basename "$(readlink "$base/current")" || true; }
 previous_id() { [ -f "$base/previous" ] && cat "$base/previous" || true; }
-# The releases processes run from now: those their working directories are in (every process's
-# under root, this user's otherwise).
+# The releases processes run from now, as the processes say it: the package.json each gates'
+# process holds open from its start (app/release-hold.ts), resolved then, whatever its working
+# directory; and the working directories in a release (the units set it to the `current` link).
+# Every process's under root, this user's otherwise.
 running_ids() {
   local real dir
   real=$(realpath "$releases" 2>/dev/null) || return 0
   # find prints each link's target itself: no readlink process per process on the machine.
   # (It fails on a process that ends while it looks, which is no reason to stop.)
-  { find /proc -mindepth 2 -maxdepth 2 -name cwd -printf '%l\n' 2>/dev/null || true; } | while IFS= read -r dir; do
+  { find /proc/[0-9]*/cwd /proc/[0-9]*/fd -maxdepth 1 -printf '%l\n' 2>/dev/null || true; } | while IFS= read -r dir; do
     case "$dir" in "$real"/*) dir=${dir#"$real"/} && echo "${dir%%/*}" ;; esac
   done | sort -u
 }
@@ -74,9 +76,10 @@ switch_release() {
   was=$(current_id)
   running=$(running_ids)
   # What ran before this switch: a release running now other than the one switched to; when only
-  # that one runs, the record stays as it is; when nothing runs, the one `current` named.
+  # that one, or none, is seen running, the record stays as it is (`current` may never have run),
+  # but for the first switch away from a release, when none is recorded yet.
   ran=$(grep -vxF -- "$want" <<<"$running" | head -n 1 || true)
-  [ -n "$ran" ] || [ -n "$running" ] || ran=$was
+  [ -n "$ran" ] || [ -n "$running" ] || [ -n "$(previous_id)" ] || ran=$was
   # A new link under a temporary name, then rename(2) over the old one: readers see the old
   # target or the new one, never a missing link.
   ln -sfn "releases/$want" "$base/.current.new"

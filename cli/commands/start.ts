@@ -22,7 +22,8 @@ export const startCommand: Command = {
   help,
   async run(argv, io) {
     const args = parseCommandArgs('start', argv, { 'private-redis': { type: 'boolean' } });
-    if (args.values['private-redis'] === true) process.env.REDIS_PRIVATE = '1';
+    // --private, which the CLI takes for every command, asks the same of start.
+    if (args.values['private-redis'] === true || io.privateRedis) process.env.REDIS_PRIVATE = '1';
     // app/main.ts reads process.env: hand it what --env-file (or a unit's file) added.
     if (io.envFile !== undefined) for (const [name, value] of Object.entries(io.env)) if (value !== undefined) process.env[name] ??= value;
     // app/main.ts starts on import and owns the process from here: its signal handlers

@@ -197,6 +197,7 @@ export const statusCommand: Command = {
     const target = targets(io, args.values.url);
     // The Redis this command was told to use: an instance running on another is another deployment.
     const own = await ownRedis(io);
+    if (own?.error !== undefined) io.err(`quantum-gates: the Redis named (${own.namedBy}) does not answer: ${own.error}`);
     if (target.kind === 'instances') return showInstances(io, target.instances, args.values.json === true, own);
     const url = target.url;
     let body: string;

@@ -4,6 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { keys } from '../../schemas/keys.js';
 import { freePort, usePrivateRedis } from '../support/redis-server.js';
 import { waitFor } from '../support/runtime.js';
+import { ownTempDir } from '../support/own-dirs.js';
 import { runCli, runCliJson } from './cli-harness.js';
 
 const root = resolve(import.meta.dirname, '../..');
@@ -258,9 +259,8 @@ describe('quantum-gates writes: target, reason and audit event', () => {
   });
 
   it('--env-file supplies the Redis, and the write says which file it came from', async () => {
-    const { mkdtemp, writeFile } = await import('node:fs/promises');
-    const { tmpdir } = await import('node:os');
-    const file = resolve(await mkdtemp(resolve(tmpdir(), 'qg-env-')), 'gates.env');
+    const { writeFile } = await import('node:fs/promises');
+    const file = resolve(ownTempDir('qg-env-'), 'gates.env');
     await writeFile(file, `# as /etc/quantum/quantum-gates.env\nREDIS_URL=${redis.url}/0\nHANDLERS=\n`);
 
     const result = await runCli(['kill', 'on', '--env-file', file, '--reason', 'from the unit file'], {});

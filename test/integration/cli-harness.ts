@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
+import { isolatedEnv } from '../support/own-dirs.js';
 
 const root = resolve(import.meta.dirname, '../..');
 const bin = resolve(root, 'bin/quantum-gates.js');
@@ -12,14 +13,16 @@ export interface CliResult {
 
 /**
  * Runs the real `quantum-gates` binary as an operator would. The environment is built from
- * scratch, so a REDIS_URL or PORT of the machine running the tests never leaks in.
+ * scratch, so a REDIS_URL or PORT of the machine running the tests never leaks in, and with a
+ * data directory and env-file directory of the tests' own (isolatedEnv), so it never reaches the
+ * checkout's running `npm start` or /etc/quantum's Redis.
  */
 export function runCli(args: readonly string[], env: Record<string, string> = {}, { timeoutMs = 30_000 } = {}): Promise<CliResult> {
   return new Promise((resolvePromise, reject) => {
     // The file itself, as an operator runs it: its shebang (`node --`) is part of what is tested.
     const child = spawn(bin, [...args], {
       cwd: root,
-      env: { HOME: process.env.HOME ?? '/tmp', PATH: process.env.PATH ?? '', LOG_LEVEL: 'silent', ...env },
+      env: { HOME: process.env.HOME ?? '/tmp', PATH: process.env.PATH ?? '', LOG_LEVEL: 'silent', ...isolatedEnv(), ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';

@@ -8,6 +8,7 @@ import { streams } from '../../schemas/keys.js';
 import { documentedOutcomes, placeholderLines, shellBlocks, type DocBlock, type DocumentedOutcome } from '../support/doc-blocks.js';
 import { freePort, startTestRedis, type TestRedis } from '../support/redis-server.js';
 import { readStream, waitFor } from '../support/runtime.js';
+import { isolatedEnv } from '../support/own-dirs.js';
 
 const root = resolve(import.meta.dirname, '../..');
 const DOCS = ['README.md', 'docs/operations.md'] as const;
@@ -173,6 +174,8 @@ async function perGateDeployment(): Promise<PerGateDeployment> {
     FAKE_SERVER_EDITS: JSON.stringify({ 'gates-common.env': { REDIS_URL: redis.url, ...DASHBOARD } }),
     FAKE_SERVER_SETTINGS: JSON.stringify({ 'gates-outcomes.env': { OUTCOME_HORIZONS: '2s,5m' } }),
     QG_ENV_DIR: etc,
+    // Never the checkout's: with a unit env file found, a running npm start of the checkout would make the CLI's writes refuse.
+    QG_DATA_DIR: isolatedEnv().QG_DATA_DIR,
   };
   return { redis, etc, units, state, build, tools, env };
 }
@@ -246,6 +249,7 @@ function runBlock(
   return runScript(script, cwd, {
     HOME: process.env.HOME ?? '/tmp',
     PATH: `${shims}:${process.env.PATH ?? ''}`,
+    ...isolatedEnv(),
     REDIS_URL: redis.url,
     PORT: String(gates.port),
     QG_URL: gates.address,

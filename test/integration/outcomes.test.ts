@@ -7,6 +7,7 @@ import { outcomeSample } from '../../handlers/outcomes/sample.js';
 import type { Runtime } from '../../runtime/host/runtime.js';
 import { keys, streams } from '../../schemas/keys.js';
 import { outcomeEntrySchema, type Outcome } from '../../schemas/outcome.js';
+import { ownTempDir } from '../support/own-dirs.js';
 import { usePrivateRedis } from '../support/redis-server.js';
 import { metricSum, produce, readStream, startRuntime, waitFor } from '../support/runtime.js';
 import { runCli, runCliJson } from './cli-harness.js';
@@ -180,10 +181,9 @@ describe('outcome follow-up of decisions that changed exposure', () => {
     const env = { REDIS_URL: redis.url };
     const dump = await runCli(['report', 'outcomes', '--since', '1h', '--dump'], env);
     expect(dump.code).toBe(0);
-    const { writeFileSync, mkdtempSync } = await import('node:fs');
+    const { writeFileSync } = await import('node:fs');
     const { join } = await import('node:path');
-    const { tmpdir } = await import('node:os');
-    const file = join(mkdtempSync(join(tmpdir(), 'qg-outcomes-')), 'dump.jsonl');
+    const file = join(ownTempDir('qg-outcomes-'), 'dump.jsonl');
     writeFileSync(file, dump.stdout);
     const live = await runCliJson<{ horizons: unknown[]; verdict: string }>(['report', 'outcomes', '--since', '1h'], env);
     const offline = await runCliJson<{ horizons: unknown[]; verdict: string }>(

@@ -26,6 +26,7 @@ describe('scripts/release.sh: previous is the release that ran, and the running 
   const built = (id: string) => {
     mkdirSync(join(base, 'releases', id, 'dist'), { recursive: true });
     writeFileSync(join(base, 'releases', id, 'dist/build-info.json'), '{}');
+    writeFileSync(join(base, 'releases', id, 'package.json'), '{}');
   };
   /** `systemctl restart`: the old process stops, a new one starts in whatever `current` names now. */
   const restart = async () => {
@@ -90,6 +91,51 @@ describe('scripts/release.sh: previous is the release that ran, and the running 
     expect(left).toEqual(['bbbbbbbbbbbb', 'dddddddddddd', 'eeeeeeeeeeee']);
     expect(readFileSync(join(base, 'previous'), 'utf8').trim()).toBe('20260102T000000Z-bbbbbbbbbbbb');
     expect((await release('prune', 'one')).code).toBe(2);
+  });
+
+  it('R1 runs, R2 and R3 are installed and switched to one after the other, prune 1: R1 is kept as previous and running, R2 goes', async () => {
+    // The gates as node runs them from the `current` link, from a working directory outside the
+    // releases: main.ts's holdRelease, which is what says which release a process runs.
+    const holdRelease = async () => {
+      const child = spawn(
+        process.execPath,
+        [
+          '--import',
+          import.meta.resolve('tsx'),
+          '-e',
+          `import(${JSON.stringify(resolve(import.meta.dirname, '../../app/release-hold.ts'))}).then((m) => { m.holdRelease(process.argv[1]); process.stdout.write('held\\n'); setInterval(() => {}, 60_000); })`,
+          join(base, 'current'),
+        ],
+        { cwd: tmpdir(), stdio: ['ignore', 'pipe', 'inherit'] },
+      );
+      gates.push(child);
+      await new Promise((held) => child.stdout!.once('data', held));
+    };
+    const [r1, r2, r3] = ['20260101T000000Z-aaaaaaaaaaaa', '20260102T000000Z-bbbbbbbbbbbb', '20260103T000000Z-cccccccccccc'];
+    built(r1);
+    await release('switch', 'newest');
+    await holdRelease(); // R1 runs, and is never restarted
+    built(r2);
+    await release('switch', 'newest');
+    built(r3);
+    await release('switch', 'newest');
+
+    const pruned = await release('prune', '1');
+
+    expect(pruned.out).toContain(`kept ${r1} (current, previous or running)`);
+    expect(pruned.out).toContain(`removed ${r2}`);
+    expect(existsSync(join(base, 'releases', r1))).toBe(true);
+    expect((await release('list')).out).toBe(`${r3} (current)\n${r1} (previous) (running)\n`);
+    expect((await release('switch', 'previous')).out).toContain(`current -> ${r1}`);
+  });
+
+  it('with nothing seen running, a switch leaves previous as recorded: a release switched to and never run never becomes it', async () => {
+    const [r1, r2, r3] = ['20260101T000000Z-aaaaaaaaaaaa', '20260102T000000Z-bbbbbbbbbbbb', '20260103T000000Z-cccccccccccc'];
+    for (const id of [r1, r2, r3]) {
+      built(id);
+      await release('switch', 'newest');
+    }
+    expect(readFileSync(join(base, 'previous'), 'utf8').trim()).toBe(r1);
   });
 
   it('prune keeps a running release that is neither current nor previous', async () => {

@@ -1,22 +1,25 @@
 import { spawn } from 'node:child_process';
 import { createServer, type AddressInfo } from 'node:net';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { isListening } from '../../app/local-redis.js';
 import { freePort, startTestRedis } from '../support/redis-server.js';
 import { waitFor } from '../support/runtime.js';
+import { isolatedEnv, ownTempDir } from '../support/own-dirs.js';
 import { runCli } from './cli-harness.js';
 
 const root = resolve(import.meta.dirname, '../..');
 
-/** Runs `npm start`'s entry point as its own process and collects what it prints. */
+/**
+ * Runs `npm start`'s entry point as its own process and collects what it prints: with a data
+ * directory of the tests' (isolatedEnv) unless `env` names one, never the checkout's .data.
+ */
 function launch(env: Record<string, string>) {
   const child = spawn(process.execPath, ['--import', 'tsx', 'app/main.ts'], {
     cwd: root,
-    env: { HOME: process.env.HOME ?? '/tmp', PATH: process.env.PATH ?? '', LOG_LEVEL: 'warn', ...env },
+    env: { HOME: process.env.HOME ?? '/tmp', PATH: process.env.PATH ?? '', LOG_LEVEL: 'warn', ...isolatedEnv(), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -26,11 +29,22 @@ function launch(env: Record<string, string>) {
   return { child, exited, output: () => output };
 }
 
+/** Shuts down a redis-server a test's npm start left on `port`, if any. */
+async function shutDownIfListening(port: number): Promise<void> {
+  if (!(await isListening('127.0.0.1', port))) return;
+  const orphan = new Redis({ port, lazyConnect: true, maxRetriesPerRequest: 0 });
+  await orphan
+    .connect()
+    .then(() => orphan.call('shutdown', 'nosave'))
+    .catch(() => undefined);
+  orphan.disconnect();
+}
+
 describe('npm start', () => {
   it('starts a private redis-server when none is configured or answering, serves, and exits 0 on SIGTERM', async () => {
     const redisPort = await freePort();
     const port = await freePort();
-    const run = launch({ REDIS_PORT: String(redisPort), PORT: String(port) });
+    const run = launch({ QG_DATA_DIR: ownTempDir('qg-data-'), REDIS_PORT: String(redisPort), PORT: String(port) });
     try {
       await waitFor(
         async () => {
@@ -44,13 +58,17 @@ describe('npm start', () => {
       expect(await run.exited).toBe(0);
     } finally {
       run.child.kill('SIGKILL');
-      rmSync(resolve(root, '.data', 'redis', 'appendonlydir'), { recursive: true, force: true });
     }
   });
 
   it('keeps REDIS_DB for the private redis-server: a database it does not have stops the start, and the server with it', async () => {
     const redisPort = await freePort();
-    const run = launch({ REDIS_PORT: String(redisPort), REDIS_DB: '99', PORT: String(await freePort()) });
+    const run = launch({
+      QG_DATA_DIR: ownTempDir('qg-data-'),
+      REDIS_PORT: String(redisPort),
+      REDIS_DB: '99',
+      PORT: String(await freePort()),
+    });
     try {
       expect(await run.exited).toBe(1);
       expect(run.output()).toMatch(/REDIS_DB: Redis at redis:\/\/127\.0\.0\.1:\d+\/99 has no database 99/);
@@ -58,7 +76,6 @@ describe('npm start', () => {
       expect(await isListening('127.0.0.1', redisPort)).toBe(false);
     } finally {
       run.child.kill('SIGKILL');
-      rmSync(resolve(root, '.data', 'redis', 'appendonlydir'), { recursive: true, force: true });
     }
   });
 
@@ -72,7 +89,7 @@ describe('npm start', () => {
     const redis = await startTestRedis();
     await redis.client.set('somebody:else', '1');
     const port = await freePort();
-    const run = launch({ REDIS_PORT: String(redis.port), PORT: String(port) });
+    const run = launch({ QG_DATA_DIR: ownTempDir('qg-data-'), QG_PRIVATE_REDIS_PORT: String(redis.port), PORT: String(port) });
     try {
       await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/ready`).catch(() => undefined))?.status === 200, {
         timeoutMs: 30_000,
@@ -88,14 +105,31 @@ describe('npm start', () => {
       run.child.kill('SIGTERM');
       await run.exited;
       await redis.stop();
-      rmSync(resolve(root, '.data', 'redis', 'appendonlydir'), { recursive: true, force: true });
+    }
+  });
+
+  it("REDIS_PORT names the port: a Redis not this checkout's answering there is refused in one line, never replaced", async () => {
+    const redis = await startTestRedis();
+    const run = launch({ QG_DATA_DIR: ownTempDir('qg-data-'), REDIS_PORT: String(redis.port), PORT: String(await freePort()) });
+    try {
+      expect(await run.exited).toBe(1);
+      expect(run.output()).toContain(
+        `REDIS_PORT: 127.0.0.1:${redis.port} answers, and it is not this checkout's private redis-server: nothing was written to it. ` +
+          `To run the gates on it: REDIS_HOST=127.0.0.1 REDIS_PORT=${redis.port} npm start`,
+      );
+      expect(run.output()).not.toContain('started a private redis-server');
+      expect(await redis.client.dbsize()).toBe(0);
+    } finally {
+      run.child.kill('SIGKILL');
+      await redis.stop();
     }
   });
 
   it('keeps the private redis-server on the port it had at the last start, and starts it again when it dies', async () => {
     const taken = await startTestRedis();
     const port = await freePort();
-    const first = launch({ REDIS_PORT: String(taken.port), PORT: String(port) });
+    const data = ownTempDir('qg-data-');
+    const first = launch({ QG_DATA_DIR: data, QG_PRIVATE_REDIS_PORT: String(taken.port), PORT: String(port) });
     let second: ReturnType<typeof launch> | undefined;
     const ready = () =>
       waitFor(async () => (await fetch(`http://127.0.0.1:${port}/ready`).catch(() => undefined))?.status === 200, {
@@ -109,11 +143,11 @@ describe('npm start', () => {
       first.child.kill('SIGTERM');
       expect(await first.exited).toBe(0);
 
-      second = launch({ REDIS_PORT: String(taken.port), PORT: String(port) });
+      second = launch({ QG_DATA_DIR: data, QG_PRIVATE_REDIS_PORT: String(taken.port), PORT: String(port) });
       await ready();
       expect(second.output()).toContain(`started a private redis-server at redis://127.0.0.1:${privatePort} `);
       // The CLI of this checkout writes to it with nothing else naming a Redis (the README's quick start).
-      const cli = await runCli(['inject', 'portfolio', '--equity-usd', '10000'], { QG_ENV_DIR: mkdtempSync(join(tmpdir(), 'qg-no-env-')) });
+      const cli = await runCli(['inject', 'portfolio', '--equity-usd', '10000'], { QG_DATA_DIR: data });
       expect(cli.stderr).toContain(
         `writing to Redis redis://127.0.0.1:${privatePort}/0 (the private redis-server of this checkout's npm start`,
       );
@@ -136,7 +170,6 @@ describe('npm start', () => {
       second?.child.kill('SIGTERM');
       await second?.exited;
       await taken.stop();
-      rmSync(resolve(root, '.data', 'redis', 'appendonlydir'), { recursive: true, force: true });
     }
   });
 
@@ -148,18 +181,19 @@ describe('npm start', () => {
         timeoutMs: 30_000,
         what: '/ready',
       });
-    const killed = launch({ REDIS_PORT: String(redisPort), PORT: String(port) });
+    const data = ownTempDir('qg-data-');
+    const killed = launch({ QG_DATA_DIR: data, REDIS_PORT: String(redisPort), PORT: String(port) });
     let again: ReturnType<typeof launch> | undefined;
     try {
       await ready();
-      await runCli(['kill', 'on', '--reason', 'survives'], { QG_ENV_DIR: mkdtempSync(join(tmpdir(), 'qg-no-env-')) });
+      await runCli(['kill', 'on', '--reason', 'survives'], { QG_DATA_DIR: data });
       killed.child.kill('SIGKILL');
       await killed.exited;
       // Its own process group: left running. A long probe: under the suite's load a 500 ms timer can
       // fire before the loop reads the connect that already succeeded (timers run before I/O).
       expect(await isListening('127.0.0.1', redisPort, 10_000), killed.output()).toBe(true);
 
-      again = launch({ REDIS_PORT: String(redisPort), PORT: String(port) });
+      again = launch({ QG_DATA_DIR: data, REDIS_PORT: String(redisPort), PORT: String(port) });
       await ready();
       expect(again.output()).toContain(
         `stopping the private redis-server a killed npm start left running at redis://127.0.0.1:${redisPort}`,
@@ -173,22 +207,38 @@ describe('npm start', () => {
       killed.child.kill('SIGKILL');
       again?.child.kill('SIGTERM');
       await again?.exited;
-      if (await isListening('127.0.0.1', redisPort)) {
-        const orphan = new Redis({ port: redisPort, lazyConnect: true, maxRetriesPerRequest: 0 });
-        await orphan
-          .connect()
-          .then(() => orphan.call('shutdown', 'nosave'))
-          .catch(() => undefined);
-        orphan.disconnect();
-      }
-      rmSync(resolve(root, '.data', 'redis', 'appendonlydir'), { recursive: true, force: true });
+      await shutDownIfListening(redisPort);
+    }
+  });
+
+  it('stops the private redis-server and frees its data directory when stopped while it starts', async () => {
+    const redisPort = await freePort();
+    const data = ownTempDir('qg-data-');
+    const run = launch({ QG_DATA_DIR: data, REDIS_PORT: String(redisPort), PORT: String(await freePort()) });
+    try {
+      await waitFor(() => run.output().includes('started a private redis-server'), { timeoutMs: 30_000, what: 'the private redis-server' });
+      run.child.kill('SIGTERM');
+      await run.exited;
+      await waitFor(async () => !(await isListening('127.0.0.1', redisPort)), {
+        timeoutMs: 10_000,
+        what: 'the private redis-server to stop',
+      });
+      expect(readdirSync(join(data, 'redis'))).not.toContain('npm-start.lock');
+    } finally {
+      run.child.kill('SIGKILL');
+      await shutDownIfListening(redisPort); // a server left running (the failure this test is about) goes with the test
     }
   });
 
   it('stops the private redis-server with the gates when their shutdown times out', async () => {
     const redisPort = await freePort();
     const port = await freePort();
-    const run = launch({ REDIS_PORT: String(redisPort), PORT: String(port), SHUTDOWN_TIMEOUT_MS: '0' });
+    const run = launch({
+      QG_DATA_DIR: ownTempDir('qg-data-'),
+      REDIS_PORT: String(redisPort),
+      PORT: String(port),
+      SHUTDOWN_TIMEOUT_MS: '0',
+    });
     try {
       await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/ready`).catch(() => undefined))?.status === 200, {
         timeoutMs: 30_000,
@@ -203,14 +253,18 @@ describe('npm start', () => {
       });
     } finally {
       run.child.kill('SIGKILL');
-      rmSync(resolve(root, '.data', 'redis', 'appendonlydir'), { recursive: true, force: true });
     }
   });
 
   it('runs on a private redis-server of its own with REDIS_PRIVATE=1, beside a Redis that answers, writing nothing into that one', async () => {
     const redis = await startTestRedis();
     const port = await freePort();
-    const run = launch({ REDIS_PORT: String(redis.port), PORT: String(port), REDIS_PRIVATE: '1' });
+    const run = launch({
+      QG_DATA_DIR: ownTempDir('qg-data-'),
+      QG_PRIVATE_REDIS_PORT: String(redis.port),
+      PORT: String(port),
+      REDIS_PRIVATE: '1',
+    });
     try {
       await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/ready`).catch(() => undefined))?.status === 200, {
         timeoutMs: 30_000,
@@ -227,7 +281,6 @@ describe('npm start', () => {
     } finally {
       run.child.kill('SIGKILL');
       await redis.stop();
-      rmSync(resolve(root, '.data', 'redis', 'appendonlydir'), { recursive: true, force: true });
     }
   });
 
@@ -301,6 +354,91 @@ describe('npm start', () => {
       run.child.kill('SIGTERM');
       await run.exited;
       await redis.stop();
+    }
+  });
+});
+
+describe('npm start beside the tests: each on its own data directory', () => {
+  const ready = (port: number) =>
+    waitFor(async () => (await fetch(`http://127.0.0.1:${port}/ready`).catch(() => undefined))?.status === 200, {
+      timeoutMs: 30_000,
+      what: `/ready on ${port}`,
+    });
+  const privatePortOf = (output: string) => Number(/started a private redis-server at redis:\/\/127\.0\.0\.1:(\d+)/.exec(output)?.[1]);
+
+  it("leaves a running npm start's Redis and data alone while the tests' CLI writes and their own npm start come and go", async () => {
+    // The user's npm start (its data directory stands for the checkout's .data, which no test names).
+    expect(isolatedEnv().QG_DATA_DIR).not.toBe(resolve(root, '.data'));
+    const userData = ownTempDir('qg-user-data-');
+    const userPort = await freePort();
+    const user = launch({ QG_DATA_DIR: userData, REDIS_PORT: String(await freePort()), PORT: String(userPort) });
+    let tests: ReturnType<typeof launch> | undefined;
+    try {
+      await ready(userPort);
+      const record = readFileSync(join(userData, 'redis', 'private-redis.json'), 'utf8');
+      const files = readdirSync(join(userData, 'redis')).sort();
+      expect(files).toContain('appendonlydir');
+
+      // What the suite does: cli-redis-target.test.ts's writes with nothing named, start.test.ts's npm start.
+      for (const args of [
+        ['kill', 'on', '--reason', 'x'],
+        ['inject', 'portfolio', '--equity-usd', '10000'],
+      ]) {
+        const write = await runCli(args);
+        expect(write.code, write.stderr).toBe(2);
+        expect(write.stderr).toContain('nothing named a Redis to write to');
+      }
+      const testsPort = await freePort();
+      tests = launch({ REDIS_PORT: String(await freePort()), PORT: String(testsPort) });
+      await ready(testsPort);
+      expect(privatePortOf(tests.output())).not.toBe(privatePortOf(user.output()));
+      tests.child.kill('SIGTERM');
+      expect(await tests.exited).toBe(0);
+
+      const client = new Redis({ port: privatePortOf(user.output()), lazyConnect: true, maxRetriesPerRequest: 0 });
+      await client.connect();
+      expect(await client.exists('quantum:kill', 'quantum:state:portfolio')).toBe(0);
+      client.disconnect();
+      expect(readFileSync(join(userData, 'redis', 'private-redis.json'), 'utf8')).toBe(record);
+      expect(readdirSync(join(userData, 'redis')).sort()).toEqual(files);
+      await ready(userPort);
+    } finally {
+      tests?.child.kill('SIGKILL');
+      user.child.kill('SIGTERM');
+      await user.exited;
+    }
+  });
+
+  it('two npm starts at once on one data directory: one runs, the other refuses with one line; a third is told PORT= too', async () => {
+    const data = ownTempDir('qg-data-');
+    const redisPort = String(await freePort());
+    const ports = [await freePort(), await freePort()];
+    const starts = ports.map((port) => launch({ QG_DATA_DIR: data, REDIS_PORT: redisPort, PORT: String(port) }));
+    let third: ReturnType<typeof launch> | undefined;
+    try {
+      const loser = await Promise.race(starts.map(async (run, i) => ({ i, code: await run.exited })));
+      expect(loser.code).toBe(1);
+      expect(starts[loser.i]!.output()).toMatch(
+        /REDIS_URL: another npm start \(pid \d+\) runs the private redis-server on \S+(?: at \S+)?: stop it first/,
+      );
+      const winner = starts[1 - loser.i]!;
+      await ready(ports[1 - loser.i]!);
+      const privatePort = privatePortOf(winner.output());
+
+      third = launch({ QG_DATA_DIR: data, REDIS_PORT: redisPort, PORT: String(await freePort()) });
+      expect(await third.exited).toBe(1);
+      expect(third.output()).toMatch(
+        new RegExp(`run beside it on that Redis with REDIS_URL=redis://127\\.0\\.0\\.1:${privatePort}/0 PORT=\\d+ npm start`),
+      );
+      expect(third.output()).not.toContain('    at ');
+
+      winner.child.kill('SIGTERM');
+      expect(await winner.exited).toBe(0);
+      expect(JSON.parse(readFileSync(join(data, 'redis', 'private-redis.json'), 'utf8'))).toEqual({ port: privatePort });
+      expect(readdirSync(join(data, 'redis'))).not.toContain('npm-start.lock');
+    } finally {
+      for (const run of [...starts, third]) run?.child.kill('SIGTERM');
+      await Promise.all([...starts, third].map((run) => run?.exited));
     }
   });
 });

@@ -24,7 +24,18 @@ describe('CLI env file', () => {
       argv: ['kill', 'status'],
       file: '/etc/quantum/quantum-gates.env',
       env: { REDIS_URL: 'redis://gates-redis:6379/2', P28_MODE: 'shadow' },
+      byDefault: true,
     });
+  });
+
+  it('--private reads no env file and says so; with --env-file it is refused', () => {
+    const fs = fsWith({ '/etc/quantum/quantum-gates.env': 'REDIS_URL=redis://gates-redis:6379/2\n' });
+    expect(chooseEnvFile(['kill', 'on', '--private'], { A: '1' }, fs)).toEqual({
+      argv: ['kill', 'on'],
+      env: { A: '1' },
+      privateRedis: true,
+    });
+    expect(() => chooseEnvFile(['kill', 'on', '--private', '--env-file', '/etc/quantum/quantum-gates.env'], {}, fs)).toThrow(UsageError);
   });
 
   it('falls back to the per-gate common file, and to the environment alone where neither exists', () => {

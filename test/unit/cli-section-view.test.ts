@@ -93,4 +93,16 @@ describe('renderGatesStatus from section descriptions', () => {
   it('says a switch it could not read is unknown', () => {
     expect(renderGatesStatus(status({ valve: null }), { sections: [valve] }).split('\n')).toContain('valve unknown');
   });
+
+  it('names the Redis it is out of when not ready, from the outage or the instance', () => {
+    const outage = { cause: 'unreachable', detail: 'connection reconnecting', since: 1_795_000_000_000, sections: ['dead letters'] };
+    const down = (extra: Record<string, unknown>) => renderGatesStatus(status({ redis_ready: false, ...extra })).split('\n')[0];
+    expect(down({ redis_fault: { ...outage, address: 'redis://10.0.0.5:6379/0' } })).toMatch(
+      /redis NOT READY at redis:\/\/10\.0\.0\.5:6379\/0$/,
+    );
+    expect(down({ instance: { name: 'g', hostname: 'h', port: 8080, redis: 'redis://127.0.0.1:6380/0' } })).toMatch(
+      /NOT READY at redis:\/\/127\.0\.0\.1:6380\/0$/,
+    );
+    expect(renderGatesStatus(status({})).split('\n')[0]).toMatch(/redis ready$/);
+  });
 });
