@@ -69,8 +69,8 @@ function decisionEvent(
     // Where mark_price came from, named as the heat gate names it (absent: no fresh quote).
     mark_source: quote?.source,
     mark_at: str(quote?.asOfMs),
-    // A quote stamped ahead of the clock is 0 old, as the price rule counts it.
-    mark_age_ms: quote?.asOfMs === undefined ? undefined : String(Math.max(0, now - quote.asOfMs)),
+    // Signed: a quote stamped ahead of the clock (within the allowed skew) is of negative age.
+    mark_age_ms: quote?.asOfMs === undefined ? undefined : String(now - quote.asOfMs),
   };
 }
 

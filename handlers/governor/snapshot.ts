@@ -6,7 +6,7 @@ import { freshBudget, hasRecentViolation, parseBudget, readViolations, type Budg
 import type { GovernorConfig } from './config.js';
 import { countSince, execHistoryFrom, execHistoryRead, numberKeyFrom, utcDate, type ExecHistory } from './history.js';
 import type { Position, PositionSource } from './positions.js';
-import { freshestOf, priceQuoteReads, priceQuotesOf, type PriceQuote } from '../positions/prices.js';
+import { futureQuotes, highestOf, priceQuoteReads, priceQuotesOf, quoteBounds, type PriceQuote } from '../positions/prices.js';
 import { replyOf, type ReadCommand } from '../positions/read-commands.js';
 import { afterPermits, BatchLedger } from './batch-ledger.js';
 import { bookTotals, bookView, withOwnPriced, type BookTotals, type BookView } from './book-view.js';
@@ -62,6 +62,11 @@ export interface GovernorSnapshot {
    * quote was fresh, or where the snapshot was rebuilt from a record (report calibrate).
    */
   readonly markQuote?: PriceQuote | undefined;
+  /**
+   * The symbol's quotes stamped further ahead than PRICE_MAX_SKEW_SEC, refused (no quote): the
+   * decision counts and logs them by source. Absent where the snapshot was rebuilt from a record.
+   */
+  readonly futureQuotes?: readonly PriceQuote[];
   /** The P2.8 budget when present and fresh; undefined fails open. */
   readonly budget: Budget | undefined;
   readonly recentViolation: boolean;
@@ -231,8 +236,10 @@ export async function loadSnapshot(
   if (reading === undefined) shared.symbols.set(id, (reading = readSymbol(redis, shared, symbol, dailyKey, config, positionSource)));
   const symbolRead = await reading;
   const { version, lastExecSec, execHistory, dailyTotal, budget, exitLock } = symbolRead;
-  // The freshest of the market state, P3.3 (flat symbols too), the ticker and the position's own mark.
-  const markQuote = freshestOf(symbolRead.quotes, symbolRead.book.ownQuotes, now, config.PRICE_MAX_AGE_SEC);
+  // The highest usable mark of the market state, P3.3 (flat symbols too), the ticker and the
+  // position's own: no single producer can lower it (docs/governor.md, "Pricing").
+  const bounds = quoteBounds(config);
+  const markQuote = highestOf(symbolRead.quotes, symbolRead.book.ownQuotes, now, bounds);
   const markPrice = markQuote?.price;
   const book = withOwnPriced(symbolRead.book, markPrice);
   const { kill, disarm, recentErrors, violations } = shared;
@@ -253,6 +260,7 @@ export async function loadSnapshot(
     ownPosition: own,
     markPrice,
     markQuote,
+    futureQuotes: [...futureQuotes(symbolRead.quotes, now, bounds), ...futureQuotes(symbolRead.book.ownQuotes, now, bounds)],
     budget: freshBudget(budget, now, config.GOV_P28_BUDGET_MAX_AGE_SEC),
     recentViolation: hasRecentViolation(violations, symbol, now, config.GOV_P28_VIOLATION_WINDOW_SEC),
     dailyTotal: dailyTotal ?? 0,

@@ -60,6 +60,8 @@ export const positionBookEnvShape = {
   POSITION_MAX_AGE_SEC: envInt(120, 1),
   /** A price quote older than this is refused (handlers/positions/prices.ts); 30 s is six missed P3.3 rounds. */
   PRICE_MAX_AGE_SEC: envInt(30, 1),
+  /** A price quote stamped further ahead of the clock than this is refused (prices.ts); a plan's bound. */
+  PRICE_MAX_SKEW_SEC: envInt(5, 0),
 };
 
 export interface PositionBookConfig {
@@ -72,6 +74,8 @@ export interface PositionBookConfig {
   readonly POSITION_MAX_AGE_SEC?: number;
   /** Default: DEFAULT_PRICE_MAX_AGE_SEC (handlers/positions/prices.ts). */
   readonly PRICE_MAX_AGE_SEC?: number;
+  /** Default: DEFAULT_PRICE_MAX_SKEW_SEC (handlers/positions/prices.ts). */
+  readonly PRICE_MAX_SKEW_SEC?: number;
 }
 
 /** The prefixes the settings name, or both eras'. */

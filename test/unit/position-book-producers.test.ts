@@ -209,7 +209,7 @@ describe('prices: the freshest of market state, P3.3 (either layout, flat too), 
       config,
     );
     expect(quotes).toHaveLength(2);
-    expect(freshestPrice(quotes, NOW, 30)).toBeUndefined();
+    expect(freshestPrice(quotes, NOW, { maxAgeSec: 30 })).toBeUndefined();
   });
 
   it('uses a market state of no time only when no timed quote is fresh', async () => {
@@ -217,7 +217,7 @@ describe('prices: the freshest of market state, P3.3 (either layout, flat too), 
       redis({ [keys.marketState('ETHUSDT')]: { mark_price: '2500' }, [keys.ticker('ETHUSDT')]: tickerHash('ETHUSDT', 3010, NOW - 60_000) }),
       'ETHUSDT',
     );
-    expect(freshestPrice(quotes, NOW, 30)).toMatchObject({ source: 'market_state', price: 2500 });
+    expect(freshestPrice(quotes, NOW, { maxAgeSec: 30 })).toMatchObject({ source: 'market_state', price: 2500 });
   });
 });
 
