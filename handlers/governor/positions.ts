@@ -74,7 +74,13 @@ export const bookPositionSource: PositionSource = {
   directRead(symbol, config) {
     return {
       reads: p33PositionReads(symbol, config),
-      position(replies) {
+      position(answers) {
+        // A P3.3 hash Redis refuses to read (another type): a position of unknown size, the newest
+        // word on the symbol (opens blocked position_price_unknown, closes decided as ever). The
+        // sigma reads (the last two) the governor does not use.
+        if (answers.slice(0, -2).some((a) => a instanceof Error))
+          return { symbol, notionalUsd: 0, qty: undefined, markPrice: undefined, asOfMs: Number.POSITIVE_INFINITY, unpriced: true };
+        const replies = answers.map((a) => (a instanceof Error ? null : a));
         const position = p33PositionFrom(symbol, replies);
         if (position !== undefined) return toPosition(position);
         // A quantity without a price is still a position: the plan's own mark prices it (snapshot.ts).

@@ -3,7 +3,7 @@ import type { RedisReader } from '../../runtime/contract/index.js';
 import { parseNumber } from '../../schemas/fields.js';
 import { keys } from '../../schemas/keys.js';
 import { p33Prefixes, type PositionBookConfig } from './book.js';
-import { replyOf, sendReads, type ReadCommand } from './read-commands.js';
+import { sendReads, type ReadCommand } from './read-commands.js';
 
 /**
  * A mark price for any symbol, open or flat: the freshest of
@@ -55,17 +55,21 @@ export function priceQuoteReads(symbol: string, config?: Pick<PositionBookConfig
 }
 
 type Pair = readonly (string | null | undefined)[];
+const NO_PAIR: Pair = Object.freeze([null, null]);
 
-/** The quotes the replies of priceQuoteReads hold (from `at` on in `replies`); a read's error is thrown. */
+/**
+ * The quotes the replies of priceQuoteReads hold (from `at` on in `replies`). A read Redis refused
+ * (a key of another type) is no quote: one producer's broken key is its symbol's problem only.
+ */
 export function priceQuotesOf(replies: readonly unknown[], at = 0, count = replies.length - at): PriceQuote[] {
-  for (let i = at; i < at + count; i++) replyOf(replies[i]);
-  const [market, ticker] = [replies[at] as Pair, replies[at + 1] as Pair];
+  const pair = (reply: unknown): Pair => (reply instanceof Error ? NO_PAIR : (reply as Pair));
+  const [market, ticker] = [pair(replies[at]), pair(replies[at + 1])];
   const out: PriceQuote[] = [];
   addQuote(out, 'market_state', market[0], market[1]);
   addQuote(out, 'ticker', ticker[0], ticker[1]);
   // Then P3.3's under each prefix.
   for (let i = at + 2; i < at + count; i++) {
-    const [mark, ts] = replies[i] as Pair;
+    const [mark, ts] = pair(replies[i]);
     // P3.3 always writes ts_epoch: a hash without it is not the Ledger's (see the position book).
     if (ts === null || ts === undefined) continue;
     addQuote(out, 'p33', mark, ts);
@@ -140,13 +144,23 @@ const NO_QUOTES: readonly PriceQuote[] = Object.freeze([]);
  * freshestPrice of `first` followed by `then`, without joining them into a new array (a gate
  * prices each plan from its symbol's quotes and its position's own).
  */
-export function freshestOf(first: readonly PriceQuote[], then: readonly PriceQuote[], now: number, bounds: QuoteBounds = {}): PriceQuote | undefined {
+export function freshestOf(
+  first: readonly PriceQuote[],
+  then: readonly PriceQuote[],
+  now: number,
+  bounds: QuoteBounds = {},
+): PriceQuote | undefined {
   const best = freshestTimed(then, freshestTimed(first, undefined, now, bounds), now, bounds);
   return best ?? first.find((q) => q.asOfMs === undefined) ?? then.find((q) => q.asOfMs === undefined);
 }
 
 /** `best` or a fresher timed quote of `quotes` (a later one only when strictly fresher). */
-function freshestTimed(quotes: readonly PriceQuote[], best: PriceQuote | undefined, now: number, bounds: QuoteBounds): PriceQuote | undefined {
+function freshestTimed(
+  quotes: readonly PriceQuote[],
+  best: PriceQuote | undefined,
+  now: number,
+  bounds: QuoteBounds,
+): PriceQuote | undefined {
   for (const q of quotes) {
     if (q.asOfMs === undefined || quoteRefusal(q, now, bounds) !== undefined) continue;
     if (best === undefined || (best.asOfMs ?? 0) < q.asOfMs) best = q;
@@ -160,7 +174,12 @@ function freshestTimed(quotes: readonly PriceQuote[], best: PriceQuote | undefin
  * can lower it; a wrong tick, a unit slip or a stamp from the future can only raise it, which
  * blocks opens rather than permitting them (docs/governor.md, "Pricing").
  */
-export function highestOf(first: readonly PriceQuote[], then: readonly PriceQuote[], now: number, bounds: QuoteBounds = {}): PriceQuote | undefined {
+export function highestOf(
+  first: readonly PriceQuote[],
+  then: readonly PriceQuote[],
+  now: number,
+  bounds: QuoteBounds = {},
+): PriceQuote | undefined {
   return highestIn(then, highestIn(first, undefined, now, bounds), now, bounds);
 }
 
