@@ -369,7 +369,11 @@ describe('governor: what the snapshot reads', () => {
       mark_age_ms: '1000',
     });
     expect(run.metrics.get('quantum_govern_price_quotes_refused_total', { source: 'p33', reason: 'future' })).toBe(1);
-    expect(run.logs.find((l) => l.msg?.includes('PRICE_MAX_SKEW_SEC'))?.obj).toMatchObject({ symbol: 'BTCUSDT', source: 'p33', ahead_ms: 600_000 });
+    expect(run.logs.find((l) => l.msg?.includes('PRICE_MAX_SKEW_SEC'))?.obj).toMatchObject({
+      symbol: 'BTCUSDT',
+      source: 'p33',
+      ahead_ms: 600_000,
+    });
     // Alone, it is no price at all.
     const alone = await runHandler(governor, plan({ price: '' }), {
       now: NOW,
