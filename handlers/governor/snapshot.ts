@@ -11,6 +11,7 @@ import { replyOf, type ReadCommand } from '../positions/read-commands.js';
 import { afterPermits, BatchLedger } from './batch-ledger.js';
 import { bookTotals, bookView, withOwnPriced, type BookTotals, type BookView } from './book-view.js';
 import { coalescedReader, type CoalescedReader } from './coalesced-reads.js';
+import type { LastFigures } from './last-figures.js';
 import { readReservations, reservedExposure } from './reservations.js';
 
 /** The original's dust rule for the position cap: `abs(positionAmt) > 0.0001` counts as open. */
@@ -108,6 +109,8 @@ export interface SharedState {
   readonly reads: CoalescedReader;
   /** Each symbol's own reads, made once for the batch's plans of that symbol (see loadSnapshot). */
   readonly symbols: Map<string, Promise<SymbolReads>>;
+  /** The last open quantity of each symbol this process's batches saw (last-figures.ts). */
+  readonly lastFigures?: LastFigures;
 }
 
 /**
@@ -195,6 +198,7 @@ export async function loadShared(
   config: GovernorConfig,
   positionSource: PositionSource,
   now: number,
+  lastFigures?: LastFigures,
 ): Promise<SharedState> {
   const [kill, disarm, disarmOfDay, recentErrors, positions, violations, caps] = await Promise.all([
     // A key of another type cannot be read as off: it blocks (the kill switch fails closed).
@@ -206,7 +210,9 @@ export async function loadShared(
     redis.xrevrange(streams.budgetViolation, '+', `${Math.max(0, now - config.GOV_P28_VIOLATION_WINDOW_SEC * 1000)}-0`, 'COUNT', 1000),
     readReservations(redis, now, config.GOV_RESERVATION_TIMEOUT_SEC * 1000),
   ]);
+  lastFigures?.note(positions, now);
   return {
+    lastFigures,
     kill,
     disarm,
     disarmOfDay: disarmOfDay > 0,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { planFingerprint } from '../../handlers/governor/fingerprint.js';
-import { governor } from '../../handlers/governor/index.js';
+import { createGovernor, governor } from '../../handlers/governor/index.js';
 import { applyPlanSchema } from '../../schemas/apply-plan.js';
 import { keys, streams } from '../../schemas/keys.js';
 import type { GovernorConfig } from '../../handlers/governor/config.js';
@@ -380,6 +380,23 @@ describe('governor: what the snapshot reads', () => {
       redis: { hashes: { [keys.ticker('BTCUSDT')]: { markPrice: '1000', timestamp: String(NOW + 600_000) } } },
     });
     expect(alone.emitted(EVENTS)[0]).toMatchObject({ event: 'block', reason: 'market_price_unknown' });
+  });
+
+  it('an add decided while its position’s hash is gone for a moment is measured from the last figure seen, not from 0', async () => {
+    const own = createGovernor();
+    // P3.3's newest layout (position_state_brain/main.py at de25f13cb): 1.5 long, indexed.
+    const held: FakeRedisData = {
+      hashes: {
+        ...MARKET,
+        [keys.p33StatePositions('BTCUSDT')]: { position_amt: '1.5', mark_price: '100000', ts_epoch: String((NOW - 1000) / 1000) },
+      },
+      sets: { [keys.p33PositionIndex]: ['BTCUSDT'] },
+    };
+    await runHandler(own, plan({ plan_id: 'seen', action: 'FULL_CLOSE_PROPOSED' }), { now: NOW, redis: held });
+    const add = await runHandler(own, plan({ plan_id: 'add' }), { now: NOW + 5000, redis: { hashes: MARKET } });
+    expect(permitted(add, 'add')).toBe(true);
+    const member = add.recorder.effects.find((e) => e.op === 'addToSortedSet' && e.key === keys.governorReservations);
+    expect(JSON.parse((member as { member: string }).member)).toMatchObject({ plan_id: 'add', book_qty: 1.5 });
   });
 
   it('no single producer can lower the mark: a fresh absurd tick, or a unit slip, beside the market prices nothing down', async () => {
