@@ -59,7 +59,7 @@ function toPosition(p: BookPosition): Position {
 export const bookPositionSource: PositionSource = {
   name: 'position-book',
   async load(redis, now, config) {
-    const { book } = await loadPositionBook(redis, config, false, now, true);
+    const { book } = await loadPositionBook(redis, config, { now, withUnpriced: true });
     // The newest word on these symbols names a quantity and no price: it replaces any older figure
     // of the symbol. Every position is counted at the highest usable mark of all producers, its
     // own included (the rule that prices an open), read in the same moment as the book.

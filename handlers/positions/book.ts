@@ -186,20 +186,45 @@ type Row = (string | null)[];
 type Entry = [id: string, fields: string[]];
 /** A per-symbol read Redis refused (a key of another type): its symbol, what it was for, its key. */
 type Unreadable = [symbol: string, kind: 'position' | 'sigma' | 'quote', key: string];
-type Reply = [
-  string | null,
-  string[],
-  Row[],
-  'group' | 'tail' | 'none',
-  Entry[],
-  string[],
-  string[],
-  Row[],
-  string[],
-  Row[],
-  Row[],
-  Unreadable[],
-];
+/** What one read of the book found, by name (READ_BOOK's reply decoded by bookReadOf, or the plain reads'). */
+interface BookRead {
+  /** equity_usd of the portfolio state, when asked for. */
+  readonly equity: string | null;
+  /** Our view's symbols and their rows (VIEW_FIELDS). */
+  readonly symbols: readonly string[];
+  readonly rows: readonly Row[];
+  readonly mode: 'group' | 'tail' | 'none';
+  /** The snapshot stream's entries not yet applied (newest first), and each one's symbol's applied id. */
+  readonly entries: readonly Entry[];
+  readonly applied: readonly string[];
+  /** The P3.3 index's symbols and their rows (P33_FIELDS per prefix). */
+  readonly p33: readonly string[];
+  readonly p33rows: readonly Row[];
+  /** The symbols sigma (and quotes) were read for, their sigma rows and quote rows. */
+  readonly sigmaSymbols: readonly string[];
+  readonly sigmaRows: readonly Row[];
+  readonly quoteRows: readonly Row[];
+  readonly unreadable: readonly Unreadable[];
+}
+
+/** READ_BOOK's reply, in the order the script returns it: the one place its slots are read by position. */
+function bookReadOf(reply: unknown): BookRead {
+  const [equity, symbols, rows, mode, entries, applied, p33, p33rows, sigmaSymbols, sigmaRows, quoteRows, unreadable] = reply as [
+    string | null,
+    string[],
+    Row[],
+    BookRead['mode'],
+    Entry[],
+    string[],
+    string[],
+    Row[],
+    string[],
+    Row[],
+    Row[],
+    Unreadable[] | undefined,
+  ];
+  return { equity, symbols, rows, mode, entries, applied, p33, p33rows, sigmaSymbols, sigmaRows, quoteRows, unreadable: unreadable ?? [] };
+}
 
 /** The fields of a view row, in this order (READ_BOOK and the plain reads alike). */
 const VIEW_FIELDS = ['position_notional_usd', 'sigma', 'qty', 'mark_price', 'updated_at', 'volatility', 'side'] as const;
@@ -212,25 +237,30 @@ function prefixOf(keyOf: (symbol: string) => string): string {
   return keyOf('');
 }
 
-/**
- * Reads the book (and equity, when `withEquity`) in one round trip; plain reads where scripts
- * cannot run. `now` is the clock figures are aged against (POSITION_MAX_AGE_SEC). `withUnpriced`:
- * also the P3.3 positions it cannot price, with their quotes, in the same read (PositionBook.unpriced).
- */
+/** What a read of the book brings besides the positions. */
+export interface BookReadOptions {
+  /** Also equity_usd of quantum:state:portfolio, in the same read. */
+  readonly withEquity?: boolean;
+  /** The clock figures are aged against (POSITION_MAX_AGE_SEC); default Date.now(). */
+  readonly now?: number;
+  /** Also the P3.3 positions it cannot price, with every symbol's quotes (PositionBook.unpriced, quotes). */
+  readonly withUnpriced?: boolean;
+  /** With `withUnpriced`: a symbol's P3.3 marks even where the P3.3 index does not list it, as readPriceQuotes reads them. */
+  readonly allP33Quotes?: boolean;
+}
+
+/** Reads the book (and what `options` ask for) in one round trip; plain reads where scripts cannot run. */
 export async function loadPositionBook(
   redis: RedisReader,
   config: PositionBookConfig,
-  withEquity = false,
-  now = Date.now(),
-  withUnpriced = false,
-  /** With `withUnpriced`: a symbol's P3.3 marks even where the P3.3 index does not list it, as readPriceQuotes reads them. */
-  allP33Quotes = false,
+  options: BookReadOptions = {},
 ): Promise<BookAndEquity> {
+  const { withEquity = false, now = Date.now(), withUnpriced = false, allP33Quotes = false } = options;
   const tickerPrefix = withUnpriced ? prefixOf(keys.ticker) : '';
   const prefixes = p33Prefixes(config);
-  let reply: Reply;
+  let read: BookRead;
   try {
-    reply = (await redis.eval_ro(
+    const reply = await redis.eval_ro(
       READ_BOOK,
       4,
       keys.activePositions,
@@ -246,14 +276,15 @@ export async function loadPositionBook(
       tickerPrefix,
       allP33Quotes ? 'all' : '',
       ...prefixes,
-    )) as Reply;
+    );
+    read = bookReadOf(reply);
   } catch {
-    reply = await readPlain(redis, config, withEquity, prefixes, tickerPrefix, allP33Quotes);
+    read = await readPlain(redis, config, withEquity, prefixes, tickerPrefix, allP33Quotes);
   }
   const maxAgeMs = config.POSITION_MAX_AGE_SEC === undefined ? undefined : config.POSITION_MAX_AGE_SEC * 1000;
   return {
-    book: mergeBook(reply, config.POSITION_BOOK_MAX_PENDING, prefixes.length, maxAgeMs, now, withUnpriced),
-    equityRaw: reply[0] ?? undefined,
+    book: mergeBook(read, config.POSITION_BOOK_MAX_PENDING, prefixes.length, maxAgeMs, now, withUnpriced),
+    equityRaw: read.equity ?? undefined,
   };
 }
 
@@ -268,7 +299,7 @@ async function readPlain(
   prefixes: readonly string[],
   tickerPrefix: string,
   allP33Quotes: boolean,
-): Promise<Reply> {
+): Promise<BookRead> {
   const stream = config.POSITION_SNAPSHOT_STREAM;
   const [equity, symbols, p33] = await Promise.all([
     withEquity ? redis.hget(keys.portfolioState, 'equity_usd') : Promise.resolve(null),
@@ -348,7 +379,7 @@ async function readPlain(
       return [...market, ...ticker, ...p33Marks.flat()];
     }),
   );
-  return [equity, symbols, rows, mode, entries, applied, p33, p33rows, sigmaSymbols, sigmaRows, quoteRows, unreadable];
+  return { equity, symbols, rows, mode, entries, applied, p33, p33rows, sigmaSymbols, sigmaRows, quoteRows, unreadable };
 }
 
 /** Redis's refusal of a read on a key of another type (WRONGTYPE). */
@@ -361,14 +392,14 @@ function isWrongType(error: unknown): boolean {
  * else from another source, else the market state publisher's, else the market state's.
  */
 function mergeBook(
-  reply: Reply,
+  read: BookRead,
   bound: number,
   prefixCount: number,
   maxAgeMs: number | undefined,
   now: number,
   withUnpriced: boolean,
 ): PositionBook {
-  const [, symbols, rows, mode, rawEntries, applied, p33, p33rows, sigmaSymbols, sigmaRows, quoteRows, unreadable = []] = reply;
+  const { symbols, rows, mode, entries: rawEntries, applied, p33, p33rows, sigmaSymbols, sigmaRows, quoteRows, unreadable } = read;
   const best = new Map<string, BookPosition>();
   const sigmaOf = new Map<string, number>();
   const untrusted: UntrustedFigure[] = [];

@@ -113,17 +113,19 @@ describe('position book: the one-script read answers what the plain reads answer
           }
         }
         const reader = r as unknown as RedisReader;
-        const scripted = await loadPositionBook(reader, config, true, NOW);
-        const plain = await loadPositionBook(withoutScripts(reader), config, true, NOW);
+        const scripted = await loadPositionBook(reader, config, { withEquity: true, now: NOW });
+        const plain = await loadPositionBook(withoutScripts(reader), config, { withEquity: true, now: NOW });
         expect(scripted).toEqual(plain);
         // With the positions it cannot price, and their quotes (the governor's read).
-        const scriptedUnpriced = await loadPositionBook(reader, config, false, NOW, true);
-        const plainUnpriced = await loadPositionBook(withoutScripts(reader), config, false, NOW, true);
+        const scriptedUnpriced = await loadPositionBook(reader, config, { now: NOW, withUnpriced: true });
+        const plainUnpriced = await loadPositionBook(withoutScripts(reader), config, { now: NOW, withUnpriced: true });
         expect(scriptedUnpriced).toEqual(plainUnpriced);
         expect(scriptedUnpriced.book.positions).toEqual(scripted.book.positions);
         // Every quote a direct read finds, index or not (the heat gate's decision marks).
-        const scriptedAll = await loadPositionBook(reader, config, true, NOW, true, true);
-        expect(scriptedAll).toEqual(await loadPositionBook(withoutScripts(reader), config, true, NOW, true, true));
+        const scriptedAll = await loadPositionBook(reader, config, { withEquity: true, now: NOW, withUnpriced: true, allP33Quotes: true });
+        expect(scriptedAll).toEqual(
+          await loadPositionBook(withoutScripts(reader), config, { withEquity: true, now: NOW, withUnpriced: true, allP33Quotes: true }),
+        );
         expect(scriptedAll.book.positions).toEqual(scripted.book.positions);
         for (const [symbol, replies] of scriptedAll.book.quotes)
           expect(priceQuotesOf(replies), symbol).toEqual(await readPriceQuotes(reader, symbol, config));

@@ -27,7 +27,7 @@ const config: PositionBookConfig = {
 };
 
 async function book(data: FakeRedisData, now = NOW) {
-  return (await loadPositionBook(new FakeRedisReader(data), config, false, now)).book;
+  return (await loadPositionBook(new FakeRedisReader(data), config, { now })).book;
 }
 const rows = (b: Awaited<ReturnType<typeof book>>) => b.positions.map((p) => [p.symbol, p.notionalUsd, p.sigma ?? null, p.origin]);
 
@@ -73,8 +73,7 @@ describe('position book: P3.3 in both layouts', () => {
     const seedOnly = await loadPositionBook(
       new FakeRedisReader(data),
       { ...config, POSITION_P33_PREFIXES: ['quantum:position:snapshot:'] },
-      false,
-      NOW,
+      { now: NOW },
     );
     expect(seedOnly.book.positions).toEqual([]);
     expect(await readP33Position(new FakeRedisReader(data), 'ETHUSDT', undefined, { config, now: NOW })).toMatchObject({
