@@ -7,7 +7,7 @@ import type { RedisReader } from '../../runtime/contract/index.js';
 import type { Runtime } from '../../runtime/host/runtime.js';
 import { balanceTrackerSnapshot, p33NewestHash, p33SeedHash, tickerHash } from '../support/book-producers.js';
 import { usePrivateRedis } from '../support/redis-server.js';
-import { governorDecisions, pendingCount, produce, startRuntime, waitFor } from '../support/runtime.js';
+import { governorDecided, pendingCount, produce, startRuntime, waitFor, withoutScripts } from '../support/runtime.js';
 
 /**
  * Issue #49 items 4 and 6: a key the book cannot read is its symbol's problem only, and no
@@ -18,17 +18,9 @@ import { governorDecisions, pendingCount, produce, startRuntime, waitFor } from 
 
 const config = parseGovernorConfig({});
 
-/** The same client with scripts refused, so the book falls back to its plain reads. */
-function withoutScripts(client: Redis): RedisReader {
-  return new Proxy(client, {
-    get: (target, name, receiver) =>
-      name === 'eval_ro' ? () => Promise.reject(new Error('ERR unknown command')) : (Reflect.get(target, name, receiver) as unknown),
-  }) as unknown as RedisReader;
-}
-
 const paths = [
   ['script', (c: Redis) => c as unknown as RedisReader],
-  ['plain reads', withoutScripts],
+  ['plain reads', (c: Redis) => withoutScripts(c as unknown as RedisReader)],
 ] as const;
 
 describe('the governor’s book: unreadable keys and signs (issue #49)', () => {
@@ -106,10 +98,7 @@ describe('the governor’s book: unreadable keys and signs (issue #49)', () => {
       timestamp: String(nowSec()),
     }));
     await produce(redis.client, streams.applyPlan, closes);
-    const decided = await waitFor(async () => {
-      const events = await governorDecisions(redis.client);
-      return events.length >= closes.length ? events : undefined;
-    });
+    const decided = await governorDecided(redis.client, closes.length);
     expect(decided.map((e) => [e.plan_id, e.event, e.reason]).sort()).toEqual(closes.map((c) => [c.plan_id, 'permit', 'close_bypass']));
     expect(await pendingCount(redis.client, streams.applyPlan, 'governor')).toBe(0);
   });

@@ -5,6 +5,7 @@ import { priceQuotesOf, readPriceQuotes } from '../../handlers/positions/prices.
 import type { RedisReader } from '../../runtime/contract/index.js';
 import { keys, streams } from '../../schemas/keys.js';
 import { usePrivateRedis } from '../support/redis-server.js';
+import { withoutScripts } from '../support/runtime.js';
 
 const config: PositionBookConfig = {
   POSITION_SNAPSHOT_STREAM: streams.positionSnapshot,
@@ -68,17 +69,6 @@ const perSymbol = fc.record({
     { nil: undefined },
   ),
 });
-
-/** The same client with scripts refused: loadPositionBook takes its plain reads (Redis Cluster's path). */
-function withoutScripts(reader: RedisReader): RedisReader {
-  return new Proxy(reader, {
-    get(target, property, receiver) {
-      if (property === 'eval_ro') return () => Promise.reject(new Error('ERR scripts refused in this test'));
-      const value: unknown = Reflect.get(target, property, receiver);
-      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
-    },
-  });
-}
 
 describe('position book: the one-script read answers what the plain reads answer (issue #24 item 5)', () => {
   const redis = usePrivateRedis();

@@ -3,7 +3,7 @@ import { preflightRedis, RedisWiringError } from '../../app/redis-preflight.js';
 import { parseRuntimeConfig } from '../../runtime/host/index.js';
 import type { Runtime } from '../../runtime/host/runtime.js';
 import { usePrivateRedis } from '../support/redis-server.js';
-import { createTestRuntime, waitFor } from '../support/runtime.js';
+import { createTestRuntime, readyAt, waitFor } from '../support/runtime.js';
 
 /**
  * Issue #49 item 5: a Redis that may evict keys drops the governor's reservations when another
@@ -43,10 +43,7 @@ describe('an evicting Redis is refused (maxmemory-policy)', () => {
     await redis.client.config('SET', 'maxmemory-policy', 'noeviction');
     runtime = await createTestRuntime(redis.url, { HANDLERS: 'governor' });
     const base = String(await runtime.start());
-    const ready = async () => {
-      const answer = await fetch(`${base}/ready`);
-      return { status: answer.status, body: await answer.text() };
-    };
+    const ready = () => readyAt(base);
     await waitFor(async () => (await ready()).status === 200, { what: '/ready 200 on noeviction' });
     await redis.client.config('SET', 'maxmemory-policy', 'allkeys-lru');
     const refused = await waitFor(async () => {

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { keys, streams } from '../../schemas/keys.js';
 import type { Runtime } from '../../runtime/host/runtime.js';
 import { usePrivateRedis } from '../support/redis-server.js';
-import { createTestRuntime, governorDecisions, pendingCount, produce, waitFor } from '../support/runtime.js';
+import { createTestRuntime, governorDecided, governorDecisions, pendingCount, produce, readyAt, waitFor } from '../support/runtime.js';
 
 /**
  * Issue #49 item 3: a key the governor writes holds another type (the P3.3 watch a string), so
@@ -42,19 +42,10 @@ describe('a write Redis refuses the same way every time (WRONGTYPE on a key the 
       COMMIT_BACKOFF_MAX_MS: '200',
     });
     const base = String(await runtime.start());
-    const ready = async () => {
-      const answer = await fetch(`${base}/ready`);
-      return { status: answer.status, body: await answer.text() };
-    };
+    const ready = () => readyAt(base);
     const plans = symbols.flatMap((s, i) => [plan(`open-${i}`, s, 'OPEN_LONG'), plan(`close-${i}`, s, 'FULL_CLOSE_PROPOSED')]);
     await produce(redis.client, streams.applyPlan, plans);
-    const decided = await waitFor(
-      async () => {
-        const events = await governorDecisions(redis.client);
-        return events.length >= plans.length ? events : undefined;
-      },
-      { what: 'every plan decided', timeoutMs: 20_000 },
-    );
+    const decided = await governorDecided(redis.client, plans.length);
     await waitFor(async () => (await pendingCount(redis.client, streams.applyPlan, 'governor')) === 0, { what: 'all acknowledged' });
     const verdicts = Object.fromEntries(decided.map((e) => [e.plan_id, `${e.event} ${e.reason}`]));
     console.info(`p33_watch a string, 4 opens and 4 closes: ${JSON.stringify(verdicts)}`);
