@@ -2,7 +2,16 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { keys, streams } from '../../schemas/keys.js';
 import type { Runtime } from '../../runtime/host/runtime.js';
 import { usePrivateRedis } from '../support/redis-server.js';
-import { createTestRuntime, governorDecided, governorDecisions, pendingCount, produce, readyAt, waitFor } from '../support/runtime.js';
+import {
+  createTestRuntime,
+  governorDecided,
+  governorDecisions,
+  pendingCount,
+  produce,
+  readStream,
+  readyAt,
+  waitFor,
+} from '../support/runtime.js';
 
 /**
  * Issue #49 item 3: a key the governor writes holds another type (the P3.3 watch a string), so
@@ -63,5 +72,27 @@ describe('a write Redis refuses the same way every time (WRONGTYPE on a key the 
       what: 'the open after the fix permitted',
     });
     await waitFor(async () => (await ready()).status === 200, { what: '/ready 200 once the key took a write' });
+  }, 60_000);
+
+  it('heat gate in enforce mode, one symbol’s proposal hash a list: that proposal dead-lettered naming the key, the twenty others calibrated', async () => {
+    await redis.client.rpush(keys.harvestProposal('BADUSDT'), 'not a hash');
+    runtime = await createTestRuntime(redis.url, { HANDLERS: 'heat-gate', P26_MODE: 'enforce', COMMIT_BACKOFF_MAX_MS: '200' });
+    await runtime.start();
+    const symbols = ['BADUSDT', ...Array.from({ length: 20 }, (_, i) => `OK${i}USDT`)];
+    // The exit brain's proposal entry (seeds/001: plan_id, symbol, action).
+    await produce(
+      redis.client,
+      streams.harvestProposal,
+      symbols.map((symbol, i) => ({ plan_id: `h${i}`, symbol, action: 'FULL_CLOSE' })),
+    );
+    await waitFor(async () => (await pendingCount(redis.client, streams.harvestProposal, 'p26_heat_gate')) === 0, {
+      what: 'every proposal acknowledged',
+      timeoutMs: 20_000,
+    });
+    const calibrated = await readStream(redis.client, streams.harvestCalibrated);
+    expect(calibrated.map((e) => e.symbol).sort()).toEqual(symbols.slice(1).sort());
+    const [letter] = await readStream(redis.client, 'quantum:stream:dlq');
+    expect(letter).toMatchObject({ reason: 'fallback_failed' });
+    expect(letter!.error).toContain(keys.harvestProposal('BADUSDT'));
   }, 60_000);
 });
