@@ -74,7 +74,8 @@ async function main(): Promise<void> {
   // not a reason to exit: a supervisor's restart limit would otherwise leave the gates down for
   // good once it comes back. The runtime waits with /ready at 503 and says so in the log.
   try {
-    await preflightRedis(parseRuntimeConfig(env), runtimeConfig.REDIS_CONNECT_TIMEOUT_MS);
+    const warning = await preflightRedis(parseRuntimeConfig(env), runtimeConfig.REDIS_CONNECT_TIMEOUT_MS);
+    if (warning !== undefined) console.error(`quantum-gates: ${warning}`);
   } catch (error) {
     if (!(error instanceof RedisWiringError && error.unreachable && localRedis === undefined)) {
       await localRedis?.stop();

@@ -2,6 +2,7 @@ import { Cluster, type RedisOptions } from 'ioredis';
 import {
   createRedisClient,
   describeRedis,
+  evictionPolicy,
   redactSecrets,
   TimeoutError,
   withTimeout,
@@ -117,8 +118,24 @@ export async function connectVerified(config: RuntimeConfig, timeoutMs: number, 
   }
 }
 
-/** Start-up check of the application: the configured Redis answers as configured, or one clear line. */
-export async function preflightRedis(config: RuntimeConfig, timeoutMs: number): Promise<void> {
+/**
+ * Start-up check of the application: the configured Redis answers as configured and never evicts
+ * keys (maxmemory-policy noeviction), or one clear line. Answers a warning when the policy cannot
+ * be read (CONFIG GET refused), naming why.
+ */
+export async function preflightRedis(config: RuntimeConfig, timeoutMs: number): Promise<string | undefined> {
   const client = await connectVerified(config, timeoutMs, 'quantum-gates:preflight');
-  await client.quit().catch(() => client.disconnect());
+  try {
+    const eviction = await evictionPolicy(client);
+    if ('unknown' in eviction)
+      return `maxmemory-policy of Redis at ${describeRedis(config)} not checked (CONFIG GET refused: ${redactSecrets(config, eviction.unknown)}); the gates need noeviction (docs/operations.md)`;
+    if (eviction.policy !== 'noeviction')
+      throw new RedisWiringError(
+        'maxmemory-policy',
+        `Redis at ${describeRedis(config)} evicts keys when memory fills (maxmemory-policy ${eviction.policy}): the gates' reservations and permits would vanish; set maxmemory-policy noeviction (docs/operations.md)`,
+      );
+    return undefined;
+  } finally {
+    await client.quit().catch(() => client.disconnect());
+  }
 }

@@ -77,14 +77,20 @@ export function findUnknownSettings(env: Env, known: ReadonlySet<string>): Unkno
   const typos: string[] = [];
   const ignored: string[] = [];
   const knownNames = [...known];
+  const bySpelling = new Map(knownNames.map((k) => [spelling(k), k]));
   for (const name of Object.keys(env).sort()) {
-    if (known.has(name) || !SETTING_PREFIXES.some((prefix) => name.startsWith(prefix))) continue;
-    const hint = didYouMean(name, knownNames);
+    // Compared as the eye reads them: gov_max_total_notional_usdt and GOVMAX_OPEN_POSITIONS are slips, not other programs'.
+    if (known.has(name) || !SETTING_PREFIXES.some((prefix) => spelling(name).startsWith(spelling(prefix)))) continue;
+    const same = bySpelling.get(spelling(name));
+    const hint = same !== undefined ? ` (did you mean "${same}"?)` : didYouMean(name, knownNames);
     if (hint === '') ignored.push(name);
     else typos.push(`${name}: is not a setting of quantum-gates${hint}`);
   }
   return { typos, ignored };
 }
+
+/** A name as compared with the settings': any case, no underscores. */
+const spelling = (name: string) => name.toUpperCase().replaceAll('_', '');
 
 /** Edit distance (insertions, deletions, substitutions, adjacent swaps) between two words. */
 function editDistance(a: string, b: string): number {

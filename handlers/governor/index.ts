@@ -5,6 +5,7 @@ import { limitsOf, parseGovernorConfig, pathLine, type GovernorConfig } from './
 import { errorContext, shouldDisarm, tripDisarm, failClosed } from './disarm.js';
 import { evaluate, overBudget } from './gates.js';
 import { governorMetrics } from './metrics.js';
+import { LastFigures } from './last-figures.js';
 import { isExecute, planFacts } from './plan.js';
 import type { PlanTimes } from './plan-checks.js';
 import { bookPositionSource, type PositionSource } from './positions.js';
@@ -26,6 +27,7 @@ export interface GovernorOptions {
  */
 export function createGovernor(options: GovernorOptions = {}) {
   const positions = options.positions ?? bookPositionSource;
+  const lastFigures = new LastFigures();
   return defineHandler({
     name: 'governor',
     description: 'P3.2 governor: permits or blocks each apply plan on the APPLY_MODE path (testnet, production, dry_run)',
@@ -39,7 +41,7 @@ export function createGovernor(options: GovernorOptions = {}) {
     // prometheus_client's start_http_server (METRICS_PORT) answered every path with the metrics.
     http: { health: metricsAsHealth, status: [killSwitchSection, disarmSection, reservationsSection, governorDecisionsSection] },
     batch: {
-      loadState: (redis, config: GovernorConfig, now): Promise<SharedState> => loadShared(redis, config, positions, now),
+      loadState: (redis, config: GovernorConfig, now): Promise<SharedState> => loadShared(redis, config, positions, now, lastFigures),
     },
     failure: { maxAttempts: 3, backoffMs: 50, policy: 'fail-closed', fallback: failClosed },
     // At most one permit per plan_id, however often it comes (a reclaim, a replay, an upstream
@@ -98,6 +100,14 @@ function decide(plan: ApplyPlan, ctx: GovernorCtx, loaded: { snapshot: GovernorS
   ctx.metrics.reservationOldestAge.set(
     snapshot.oldestReservationAt === undefined ? 0 : Math.max(0, (now - snapshot.oldestReservationAt) / 1000),
   );
+
+  for (const quote of snapshot.futureQuotes ?? []) {
+    ctx.metrics.quotesRefused.inc({ source: quote.source, reason: 'future' });
+    ctx.log.warn(
+      { symbol: plan.symbol, source: quote.source, price: quote.price, ahead_ms: (quote.asOfMs ?? now) - now },
+      'price quote stamped ahead of this clock beyond PRICE_MAX_SKEW_SEC: not used',
+    );
+  }
 
   const limits = limitsOf(config);
   const facts = planFacts(plan, planTimes(plan, ctx.meta), now, snapshot.markPrice, limits);

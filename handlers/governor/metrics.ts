@@ -29,6 +29,11 @@ export function governorMetrics(m: MetricFactory) {
       name: 'quantum_govern_reservation_oldest_age_seconds',
       help: 'Age of the oldest outstanding reservation at the last decision (0 when none)',
     }),
+    quotesRefused: m.counter({
+      name: 'quantum_govern_price_quotes_refused_total',
+      help: "Price quotes of a plan's symbol refused at its decision, by source and reason (future: stamped beyond PRICE_MAX_SKEW_SEC)",
+      labelNames: ['source', 'reason'],
+    }),
     p28Shadow: m.counter({
       name: 'quantum_govern_p28_shadow_violation_total',
       help: 'Opens the P2.8 budget check would have blocked, counted while P28_MODE=shadow',

@@ -7,7 +7,7 @@ import {
   type BookPosition,
   type PositionBookConfig,
 } from '../positions/book.js';
-import { freshestOf, freshestPrice, positionQuote, priceQuotesOf } from '../positions/prices.js';
+import { highestOf, positionQuote, priceQuotesOf, quoteBounds } from '../positions/prices.js';
 import type { ReadCommand } from '../positions/read-commands.js';
 import { usd } from './numbers.js';
 
@@ -59,14 +59,14 @@ function toPosition(p: BookPosition): Position {
 export const bookPositionSource: PositionSource = {
   name: 'position-book',
   async load(redis, now, config) {
-    const { book } = await loadPositionBook(redis, config, false, now, true);
+    const { book } = await loadPositionBook(redis, config, { now, withUnpriced: true });
     // The newest word on these symbols names a quantity and no price: it replaces any older figure
-    // of the symbol. Every position is counted at the freshest mark of all producers, its own
-    // included (the rule that prices an open), read in the same moment as the book.
+    // of the symbol. Every position is counted at the highest usable mark of all producers, its
+    // own included (the rule that prices an open), read in the same moment as the book.
     const replaced = new Set(book.unpriced.map((u) => u.position.symbol));
     const positions = book.positions
       .filter((p) => !replaced.has(p.symbol))
-      .map((p) => atFreshestMark(toPosition(p), book.quotes.get(p.symbol), now, config));
+      .map((p) => atHighestMark(toPosition(p), book.quotes.get(p.symbol), now, config));
     for (const { position, quoteReplies } of book.unpriced) positions.push(pricedAtMarket(position, quoteReplies, now, config));
     return positions.sort((a, b) => (a.symbol < b.symbol ? -1 : a.symbol > b.symbol ? 1 : 0));
   },
@@ -74,7 +74,13 @@ export const bookPositionSource: PositionSource = {
   directRead(symbol, config) {
     return {
       reads: p33PositionReads(symbol, config),
-      position(replies) {
+      position(answers) {
+        // A P3.3 hash Redis refuses to read (another type): a position of unknown size, the newest
+        // word on the symbol (opens blocked position_price_unknown, closes decided as ever). The
+        // sigma reads (the last two) the governor does not use.
+        if (answers.slice(0, -2).some((a) => a instanceof Error))
+          return { symbol, notionalUsd: 0, qty: undefined, markPrice: undefined, asOfMs: Number.POSITIVE_INFINITY, unpriced: true };
+        const replies = answers.map((a) => (a instanceof Error ? null : a));
         const position = p33PositionFrom(symbol, replies);
         if (position !== undefined) return toPosition(position);
         // A quantity without a price is still a position: the plan's own mark prices it (snapshot.ts).
@@ -86,27 +92,27 @@ export const bookPositionSource: PositionSource = {
 };
 
 /**
- * A priced position at the freshest of its own mark and the quotes of its symbol; its own figure
- * when it states no quantity or no quote is fresh.
+ * A priced position at the highest usable mark of its own and the quotes of its symbol
+ * (prices.ts highestOf); its own figure when it states no quantity or no quote is usable.
  */
-function atFreshestMark(
+function atHighestMark(
   position: Position,
   quoteReplies: readonly unknown[] | undefined,
   now: number,
   config: PositionBookConfig,
 ): Position {
   if (quoteReplies === undefined || position.qty === undefined) return position;
-  const mark = freshestOf(priceQuotesOf(quoteReplies), positionQuote(position), now, config.PRICE_MAX_AGE_SEC)?.price;
+  const mark = highestOf(priceQuotesOf(quoteReplies), positionQuote(position), now, quoteBounds(config))?.price;
   if (mark === undefined || mark === position.markPrice) return position;
   return { ...position, notionalUsd: usd(Math.abs(position.qty) * mark), markPrice: mark };
 }
 
 /**
- * A position the book could not price, at the freshest mark any producer wrote for its symbol
+ * A position the book could not price, at the highest usable mark any producer wrote for its symbol
  * (handlers/positions/prices.ts, the rule an open is priced by), or marked unpriced when there is none.
  */
 function pricedAtMarket(position: BookPosition, quoteReplies: readonly unknown[], now: number, config: PositionBookConfig): Position {
-  const mark = freshestPrice(priceQuotesOf(quoteReplies), now, config.PRICE_MAX_AGE_SEC)?.price;
+  const mark = highestOf(priceQuotesOf(quoteReplies), [], now, quoteBounds(config))?.price;
   const qty = position.qty;
   const base = { symbol: position.symbol, qty, asOfMs: position.asOfMs };
   if (mark === undefined || qty === undefined) return { ...base, notionalUsd: 0, markPrice: undefined, unpriced: true };

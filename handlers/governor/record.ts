@@ -69,8 +69,8 @@ function decisionEvent(
     // Where mark_price came from, named as the heat gate names it (absent: no fresh quote).
     mark_source: quote?.source,
     mark_at: str(quote?.asOfMs),
-    // A quote stamped ahead of the clock is 0 old, as the price rule counts it.
-    mark_age_ms: quote?.asOfMs === undefined ? undefined : String(Math.max(0, now - quote.asOfMs)),
+    // Signed: a quote stamped ahead of the clock (within the allowed skew) is of negative age.
+    mark_age_ms: quote?.asOfMs === undefined ? undefined : String(now - quote.asOfMs),
   };
 }
 
@@ -212,7 +212,8 @@ function reserve(ctx: GovernorCtx, plan: ApplyPlan, facts: PlanFacts, snapshot: 
     symbol: plan.symbol,
     notional: facts.notional ?? 0,
     slot: own === undefined || !(own.qty === undefined ? own.notionalUsd > 0 : Math.abs(own.qty) > 0.0001),
-    bookQty: own?.qty,
+    // No figure at all for the symbol: measured from the last one this process saw (last-figures.ts).
+    bookQty: own === undefined ? ctx.state?.lastFigures?.qtyOf(plan.symbol, now - timeoutMs) : own.qty,
     bookNotional: own?.notionalUsd ?? 0,
     orderQty: facts.qty !== undefined && facts.qty > 0 ? facts.qty : undefined,
     direction: sideSign(plan.side),

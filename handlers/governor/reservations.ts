@@ -104,14 +104,15 @@ export async function readReservations(redis: RedisReader, now: number, graceMs 
 /** The original's dust rule: `abs(positionAmt) > 0.0001` counts as open. */
 const DUST_QTY = 0.0001;
 
+/** Open: a quantity past dust; without one, a notional, or a position of unknown size (one whose key cannot be read). */
 export function isOpenPosition(position: Position): boolean {
-  return position.qty === undefined ? position.notionalUsd > 0 : Math.abs(position.qty) > DUST_QTY;
+  return position.qty === undefined ? position.notionalUsd > 0 || position.unpriced === true : Math.abs(position.qty) > DUST_QTY;
 }
 
 /** The position's signed quantity (short < 0), 0 when absent or dust; undefined when the book gives no quantity. */
 export function signedQty(position: Position | undefined): number | undefined {
   if (position === undefined) return 0;
-  if (position.qty === undefined) return position.notionalUsd > 0 ? undefined : 0;
+  if (position.qty === undefined) return position.notionalUsd > 0 || position.unpriced === true ? undefined : 0;
   return Math.abs(position.qty) > DUST_QTY ? position.qty : 0;
 }
 

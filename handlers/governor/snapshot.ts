@@ -6,11 +6,12 @@ import { freshBudget, hasRecentViolation, parseBudget, readViolations, type Budg
 import type { GovernorConfig } from './config.js';
 import { countSince, execHistoryFrom, execHistoryRead, numberKeyFrom, utcDate, type ExecHistory } from './history.js';
 import type { Position, PositionSource } from './positions.js';
-import { freshestOf, priceQuoteReads, priceQuotesOf, type PriceQuote } from '../positions/prices.js';
+import { futureQuotes, highestOf, priceQuoteReads, priceQuotesOf, quoteBounds, type PriceQuote } from '../positions/prices.js';
 import { replyOf, type ReadCommand } from '../positions/read-commands.js';
 import { afterPermits, BatchLedger } from './batch-ledger.js';
 import { bookTotals, bookView, withOwnPriced, type BookTotals, type BookView } from './book-view.js';
 import { coalescedReader, type CoalescedReader } from './coalesced-reads.js';
+import type { LastFigures } from './last-figures.js';
 import { readReservations, reservedExposure } from './reservations.js';
 
 /** The original's dust rule for the position cap: `abs(positionAmt) > 0.0001` counts as open. */
@@ -62,6 +63,11 @@ export interface GovernorSnapshot {
    * quote was fresh, or where the snapshot was rebuilt from a record (report calibrate).
    */
   readonly markQuote?: PriceQuote | undefined;
+  /**
+   * The symbol's quotes stamped further ahead than PRICE_MAX_SKEW_SEC, refused (no quote): the
+   * decision counts and logs them by source. Absent where the snapshot was rebuilt from a record.
+   */
+  readonly futureQuotes?: readonly PriceQuote[];
   /** The P2.8 budget when present and fresh; undefined fails open. */
   readonly budget: Budget | undefined;
   readonly recentViolation: boolean;
@@ -103,6 +109,8 @@ export interface SharedState {
   readonly reads: CoalescedReader;
   /** Each symbol's own reads, made once for the batch's plans of that symbol (see loadSnapshot). */
   readonly symbols: Map<string, Promise<SymbolReads>>;
+  /** The last open quantity of each symbol this process's batches saw (last-figures.ts). */
+  readonly lastFigures?: LastFigures;
 }
 
 /**
@@ -190,6 +198,7 @@ export async function loadShared(
   config: GovernorConfig,
   positionSource: PositionSource,
   now: number,
+  lastFigures?: LastFigures,
 ): Promise<SharedState> {
   const [kill, disarm, disarmOfDay, recentErrors, positions, violations, caps] = await Promise.all([
     // A key of another type cannot be read as off: it blocks (the kill switch fails closed).
@@ -201,7 +210,9 @@ export async function loadShared(
     redis.xrevrange(streams.budgetViolation, '+', `${Math.max(0, now - config.GOV_P28_VIOLATION_WINDOW_SEC * 1000)}-0`, 'COUNT', 1000),
     readReservations(redis, now, config.GOV_RESERVATION_TIMEOUT_SEC * 1000),
   ]);
+  lastFigures?.note(positions, now);
   return {
+    lastFigures,
     kill,
     disarm,
     disarmOfDay: disarmOfDay > 0,
@@ -231,8 +242,10 @@ export async function loadSnapshot(
   if (reading === undefined) shared.symbols.set(id, (reading = readSymbol(redis, shared, symbol, dailyKey, config, positionSource)));
   const symbolRead = await reading;
   const { version, lastExecSec, execHistory, dailyTotal, budget, exitLock } = symbolRead;
-  // The freshest of the market state, P3.3 (flat symbols too), the ticker and the position's own mark.
-  const markQuote = freshestOf(symbolRead.quotes, symbolRead.book.ownQuotes, now, config.PRICE_MAX_AGE_SEC);
+  // The highest usable mark of the market state, P3.3 (flat symbols too), the ticker and the
+  // position's own: no single producer can lower it (docs/governor.md, "Pricing").
+  const bounds = quoteBounds(config);
+  const markQuote = highestOf(symbolRead.quotes, symbolRead.book.ownQuotes, now, bounds);
   const markPrice = markQuote?.price;
   const book = withOwnPriced(symbolRead.book, markPrice);
   const { kill, disarm, recentErrors, violations } = shared;
@@ -253,6 +266,7 @@ export async function loadSnapshot(
     ownPosition: own,
     markPrice,
     markQuote,
+    futureQuotes: [...futureQuotes(symbolRead.quotes, now, bounds), ...futureQuotes(symbolRead.book.ownQuotes, now, bounds)],
     budget: freshBudget(budget, now, config.GOV_P28_BUDGET_MAX_AGE_SEC),
     recentViolation: hasRecentViolation(violations, symbol, now, config.GOV_P28_VIOLATION_WINDOW_SEC),
     dailyTotal: dailyTotal ?? 0,

@@ -5,7 +5,7 @@ import type { HeatBucket } from '../../schemas/heat-gate.js';
 import { keys } from '../../schemas/keys.js';
 import { pyFloatStr } from '../../schemas/python-number.js';
 import { readP33Position, type UntrustedFigure } from '../positions/book.js';
-import { freshestOf, positionQuote, priceQuotesOf, readPriceQuotes, type PriceQuote } from '../positions/prices.js';
+import { freshestOf, positionQuote, priceQuotesOf, quoteBounds, readPriceQuotes, type PriceQuote } from '../positions/prices.js';
 import { calibrate, type Calibration } from './calibrate.js';
 import { parseHeatGateConfig, type HeatGateConfig } from './config.js';
 import { assessHeat, bucketOf, loadHeatInputs, type HeatAssessment, type HeatInputs } from '../positions/heat.js';
@@ -142,7 +142,8 @@ const markOf = (quote: PriceQuote, now: number): DecisionMark => ({
   price: quote.price,
   source: quote.source,
   asOfMs: quote.asOfMs,
-  ageMs: quote.asOfMs === undefined ? undefined : Math.max(0, now - quote.asOfMs),
+  // Signed: a quote stamped ahead of this clock (within the allowed skew) says so.
+  ageMs: quote.asOfMs === undefined ? undefined : now - quote.asOfMs,
 });
 
 function calibrationOf(
@@ -185,7 +186,7 @@ function decisionMark(symbol: string, inputs: HeatInputs, ctx: Ctx): MarkAtDecis
 
 function freshestMark(quotes: readonly PriceQuote[], symbol: string, inputs: HeatInputs, ctx: Ctx): DecisionMark | null {
   const now = ctx.now();
-  const quote = freshestOf(quotes, positionQuote(inputs.positionMarks?.get(symbol)), now, ctx.config.PRICE_MAX_AGE_SEC);
+  const quote = freshestOf(quotes, positionQuote(inputs.positionMarks?.get(symbol)), now, quoteBounds(ctx.config));
   return quote === undefined ? null : markOf(quote, now);
 }
 

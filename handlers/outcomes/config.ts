@@ -37,6 +37,7 @@ const outcomeEnvSchema = z.object({
   // follow-ups price as the gates that decide do.
   POSITION_P33_PREFIXES: positionBookEnvShape.POSITION_P33_PREFIXES,
   PRICE_MAX_AGE_SEC: positionBookEnvShape.PRICE_MAX_AGE_SEC,
+  PRICE_MAX_SKEW_SEC: positionBookEnvShape.PRICE_MAX_SKEW_SEC,
   OUTCOME_STREAM: z.string().min(1).default(streams.gatesOutcome),
   OUTCOME_GROUP: z.string().min(1).default('gates_outcomes'),
   // The streams the followed decisions are read from: the gates' own variables, so an override

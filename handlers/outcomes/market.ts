@@ -3,7 +3,7 @@ import { parseNumber } from '../../schemas/fields.js';
 import { keys } from '../../schemas/keys.js';
 import { sideSign } from './pnl.js';
 import { readP33Position, type PositionBookConfig } from '../positions/book.js';
-import { freshestPrice, positionQuote, readPriceQuotes, type PriceQuote } from '../positions/prices.js';
+import { freshestPrice, positionQuote, quoteBounds, readPriceQuotes, type PriceQuote } from '../positions/prices.js';
 
 /** What the follow-up needs of a symbol's position and market at one moment. */
 export interface MarketView {
@@ -14,7 +14,7 @@ export interface MarketView {
   readonly mark: PriceQuote | undefined;
 }
 
-export type MarketConfig = Pick<PositionBookConfig, 'POSITION_P33_PREFIXES' | 'PRICE_MAX_AGE_SEC'>;
+export type MarketConfig = Pick<PositionBookConfig, 'POSITION_P33_PREFIXES' | 'PRICE_MAX_AGE_SEC' | 'PRICE_MAX_SKEW_SEC'>;
 
 /** Our view's snapshot mark as a quote, only with its time: a mark of no known time is never a price. */
 function viewQuote(mark: string | null | undefined, at: string | null | undefined): PriceQuote[] {
@@ -34,7 +34,7 @@ export async function readMark(redis: RedisReader, symbol: string, now: number, 
     readPriceQuotes(redis, symbol, config),
     redis.hmget(keys.position(symbol), 'mark_price', 'updated_at'),
   ]);
-  return freshestPrice([...quotes, ...viewQuote(viewMark, viewAt)], now, config?.PRICE_MAX_AGE_SEC);
+  return freshestPrice([...quotes, ...viewQuote(viewMark, viewAt)], now, quoteBounds(config));
 }
 
 /**

@@ -1,4 +1,5 @@
 import { epochMs } from '../../domain/epoch.js';
+import { sideSign } from '../../domain/side.js';
 import * as z from 'zod';
 import { type RedisReader } from '../../runtime/contract/index.js';
 import { envInt } from '../../schemas/env.js';
@@ -60,6 +61,8 @@ export const positionBookEnvShape = {
   POSITION_MAX_AGE_SEC: envInt(120, 1),
   /** A price quote older than this is refused (handlers/positions/prices.ts); 30 s is six missed P3.3 rounds. */
   PRICE_MAX_AGE_SEC: envInt(30, 1),
+  /** A price quote stamped further ahead of the clock than this is refused (prices.ts); a plan's bound. */
+  PRICE_MAX_SKEW_SEC: envInt(5, 0),
 };
 
 export interface PositionBookConfig {
@@ -72,6 +75,8 @@ export interface PositionBookConfig {
   readonly POSITION_MAX_AGE_SEC?: number;
   /** Default: DEFAULT_PRICE_MAX_AGE_SEC (handlers/positions/prices.ts). */
   readonly PRICE_MAX_AGE_SEC?: number;
+  /** Default: DEFAULT_PRICE_MAX_SKEW_SEC (handlers/positions/prices.ts). */
+  readonly PRICE_MAX_SKEW_SEC?: number;
 }
 
 /** The prefixes the settings name, or both eras'. */
@@ -170,7 +175,7 @@ export interface BookAndEquity {
  * (five fields per prefix), sigma symbols, their sigma rows [marketstate, state:market], and per
  * sigma symbol its quotes [market mark_price, timestamp, ticker markPrice, timestamp, then with
  * 'all' and outside the index P3.3's mark_price, ts_epoch per prefix] (empty without a ticker
- * prefix)}. A sigma
+ * prefix), and the per-symbol reads Redis refused, {symbol, kind (position, sigma, quote), key} each}. A sigma
  * row holds only what mergeBook can use: none for a symbol whose view row has a sigma that surely
  * reads as a number, and no market state's after a publisher's that surely does (40 of the read's
  * 60 calls a heat batch in the bench, ~1 µs of redis-server each).
@@ -179,7 +184,50 @@ const READ_BOOK = gateLua('positions', 'read-book');
 
 type Row = (string | null)[];
 type Entry = [id: string, fields: string[]];
-type Reply = [string | null, string[], Row[], 'group' | 'tail' | 'none', Entry[], string[], string[], Row[], string[], Row[], Row[]];
+/** A per-symbol read Redis refused (a key of another type): its symbol, what it was for, its key. */
+type Unreadable = [symbol: string, kind: 'position' | 'sigma' | 'quote', key: string];
+/** What one read of the book found, by name (READ_BOOK's reply decoded by bookReadOf, or the plain reads'). */
+interface BookRead {
+  /** equity_usd of the portfolio state, when asked for. */
+  readonly equity: string | null;
+  /** Our view's symbols and their rows (VIEW_FIELDS). */
+  readonly symbols: readonly string[];
+  readonly rows: readonly Row[];
+  readonly mode: 'group' | 'tail' | 'none';
+  /** The snapshot stream's entries not yet applied (newest first), and each one's symbol's applied id. */
+  readonly entries: readonly Entry[];
+  readonly applied: readonly string[];
+  /** The P3.3 index's symbols and their rows (P33_FIELDS per prefix). */
+  readonly p33: readonly string[];
+  readonly p33rows: readonly Row[];
+  /** The symbols sigma (and quotes) were read for, their sigma rows and quote rows. */
+  readonly sigmaSymbols: readonly string[];
+  readonly sigmaRows: readonly Row[];
+  readonly quoteRows: readonly Row[];
+  readonly unreadable: readonly Unreadable[];
+}
+
+/** READ_BOOK's reply, in the order the script returns it: the one place its slots are read by position. */
+function bookReadOf(reply: unknown): BookRead {
+  const [equity, symbols, rows, mode, entries, applied, p33, p33rows, sigmaSymbols, sigmaRows, quoteRows, unreadable] = reply as [
+    string | null,
+    string[],
+    Row[],
+    BookRead['mode'],
+    Entry[],
+    string[],
+    string[],
+    Row[],
+    string[],
+    Row[],
+    Row[],
+    Unreadable[] | undefined,
+  ];
+  return { equity, symbols, rows, mode, entries, applied, p33, p33rows, sigmaSymbols, sigmaRows, quoteRows, unreadable: unreadable ?? [] };
+}
+
+/** The fields of a view row, in this order (READ_BOOK and the plain reads alike). */
+const VIEW_FIELDS = ['position_notional_usd', 'sigma', 'qty', 'mark_price', 'updated_at', 'volatility', 'side'] as const;
 
 /** Fields read from each P3.3 hash, in this order (READ_BOOK and the plain reads alike). */
 const P33_FIELDS = ['position_amt', 'mark_price', 'ts_epoch', 'position_notional_usd', 'sigma'] as const;
@@ -189,25 +237,30 @@ function prefixOf(keyOf: (symbol: string) => string): string {
   return keyOf('');
 }
 
-/**
- * Reads the book (and equity, when `withEquity`) in one round trip; plain reads where scripts
- * cannot run. `now` is the clock figures are aged against (POSITION_MAX_AGE_SEC). `withUnpriced`:
- * also the P3.3 positions it cannot price, with their quotes, in the same read (PositionBook.unpriced).
- */
+/** What a read of the book brings besides the positions. */
+export interface BookReadOptions {
+  /** Also equity_usd of quantum:state:portfolio, in the same read. */
+  readonly withEquity?: boolean;
+  /** The clock figures are aged against (POSITION_MAX_AGE_SEC); default Date.now(). */
+  readonly now?: number;
+  /** Also the P3.3 positions it cannot price, with every symbol's quotes (PositionBook.unpriced, quotes). */
+  readonly withUnpriced?: boolean;
+  /** With `withUnpriced`: a symbol's P3.3 marks even where the P3.3 index does not list it, as readPriceQuotes reads them. */
+  readonly allP33Quotes?: boolean;
+}
+
+/** Reads the book (and what `options` ask for) in one round trip; plain reads where scripts cannot run. */
 export async function loadPositionBook(
   redis: RedisReader,
   config: PositionBookConfig,
-  withEquity = false,
-  now = Date.now(),
-  withUnpriced = false,
-  /** With `withUnpriced`: a symbol's P3.3 marks even where the P3.3 index does not list it, as readPriceQuotes reads them. */
-  allP33Quotes = false,
+  options: BookReadOptions = {},
 ): Promise<BookAndEquity> {
+  const { withEquity = false, now = Date.now(), withUnpriced = false, allP33Quotes = false } = options;
   const tickerPrefix = withUnpriced ? prefixOf(keys.ticker) : '';
   const prefixes = p33Prefixes(config);
-  let reply: Reply;
+  let read: BookRead;
   try {
-    reply = (await redis.eval_ro(
+    const reply = await redis.eval_ro(
       READ_BOOK,
       4,
       keys.activePositions,
@@ -223,14 +276,15 @@ export async function loadPositionBook(
       tickerPrefix,
       allP33Quotes ? 'all' : '',
       ...prefixes,
-    )) as Reply;
+    );
+    read = bookReadOf(reply);
   } catch {
-    reply = await readPlain(redis, config, withEquity, prefixes, tickerPrefix, allP33Quotes);
+    read = await readPlain(redis, config, withEquity, prefixes, tickerPrefix, allP33Quotes);
   }
   const maxAgeMs = config.POSITION_MAX_AGE_SEC === undefined ? undefined : config.POSITION_MAX_AGE_SEC * 1000;
   return {
-    book: mergeBook(reply, config.POSITION_BOOK_MAX_PENDING, prefixes.length, maxAgeMs, now, withUnpriced),
-    equityRaw: reply[0] ?? undefined,
+    book: mergeBook(read, config.POSITION_BOOK_MAX_PENDING, prefixes.length, maxAgeMs, now, withUnpriced),
+    equityRaw: read.equity ?? undefined,
   };
 }
 
@@ -245,15 +299,23 @@ async function readPlain(
   prefixes: readonly string[],
   tickerPrefix: string,
   allP33Quotes: boolean,
-): Promise<Reply> {
+): Promise<BookRead> {
   const stream = config.POSITION_SNAPSHOT_STREAM;
   const [equity, symbols, p33] = await Promise.all([
     withEquity ? redis.hget(keys.portfolioState, 'equity_usd') : Promise.resolve(null),
     redis.smembers(keys.activePositions),
     redis.smembers(keys.p33PositionIndex),
   ]);
+  const unreadable: Unreadable[] = [];
+  /** A per-symbol read as READ_BOOK's: a key of another type is noted and read as `none`. */
+  const perSymbol = <T>(symbol: string, kind: Unreadable[1], key: string, read: Promise<T>, none: T): Promise<T> =>
+    read.catch((error: unknown) => {
+      if (!isWrongType(error)) throw error;
+      unreadable.push([symbol, kind, key]);
+      return none;
+    });
   const rows = await Promise.all(
-    symbols.map((s) => redis.hmget(keys.position(s), 'position_notional_usd', 'sigma', 'qty', 'mark_price', 'updated_at', 'volatility')),
+    symbols.map((s) => perSymbol(s, 'position', keys.position(s), redis.hmget(keys.position(s), ...VIEW_FIELDS), [])),
   );
   let mode: 'group' | 'tail' | 'none' = 'none';
   let start = '-';
@@ -279,28 +341,50 @@ async function readPlain(
   const appliedBySymbol = new Map(entrySymbols.map((s, i) => [s, appliedIds[i] ?? '']));
   const applied = entries.map(([, f]) => appliedBySymbol.get(fieldsToRecord(f).symbol ?? '') ?? '');
   const p33rows = await Promise.all(
-    p33.map(async (s) => (await Promise.all(prefixes.map((prefix) => redis.hmget(prefix + s, ...P33_FIELDS)))).flat()),
+    p33.map(async (s) =>
+      (
+        await Promise.all(
+          prefixes.map((prefix) =>
+            perSymbol(
+              s,
+              'position',
+              prefix + s,
+              redis.hmget(prefix + s, ...P33_FIELDS),
+              P33_FIELDS.map(() => null),
+            ),
+          ),
+        )
+      ).flat(),
+    ),
   );
   const heldP33 = p33.filter((_, i) => (p33rows[i] ?? []).some((v) => v !== null));
   const sigmaSymbols = [...new Set([...symbols, ...entrySymbols.filter((s) => s !== ''), ...heldP33])];
-  const sigmaRows = await Promise.all(sigmaSymbols.map((s) => readSigmaRow(redis, s)));
+  const sigmaRows = await Promise.all(
+    sigmaSymbols.map((s) =>
+      Promise.all([
+        perSymbol(s, 'sigma', keys.marketStatePublished(s), redis.hget(keys.marketStatePublished(s), 'sigma'), null),
+        perSymbol(s, 'sigma', keys.marketState(s), redis.hget(keys.marketState(s), 'sigma'), null),
+      ]),
+    ),
+  );
+  const quoteRead = (s: string, key: string, ...fields: string[]) => perSymbol(s, 'quote', key, redis.hmget(key, ...fields), [null, null]);
   const quoteRows = await Promise.all(
     sigmaSymbols.map(async (s): Promise<Row> => {
       if (tickerPrefix === '') return [];
       const [market, ticker, ...p33Marks] = await Promise.all([
-        redis.hmget(keys.marketState(s), 'mark_price', 'timestamp'),
-        redis.hmget(tickerPrefix + s, 'markPrice', 'timestamp'),
-        ...(allP33Quotes && !p33.includes(s) ? prefixes.map((prefix) => redis.hmget(prefix + s, 'mark_price', 'ts_epoch')) : []),
+        quoteRead(s, keys.marketState(s), 'mark_price', 'timestamp'),
+        quoteRead(s, tickerPrefix + s, 'markPrice', 'timestamp'),
+        ...(allP33Quotes && !p33.includes(s) ? prefixes.map((prefix) => quoteRead(s, prefix + s, 'mark_price', 'ts_epoch')) : []),
       ]);
       return [...market, ...ticker, ...p33Marks.flat()];
     }),
   );
-  return [equity, symbols, rows, mode, entries, applied, p33, p33rows, sigmaSymbols, sigmaRows, quoteRows];
+  return { equity, symbols, rows, mode, entries, applied, p33, p33rows, sigmaSymbols, sigmaRows, quoteRows, unreadable };
 }
 
-/** [quantum:marketstate:{symbol} sigma, quantum:state:market:{symbol} sigma]. */
-function readSigmaRow(redis: RedisReader, symbol: string): Promise<Row> {
-  return Promise.all([redis.hget(keys.marketStatePublished(symbol), 'sigma'), redis.hget(keys.marketState(symbol), 'sigma')]);
+/** Redis's refusal of a read on a key of another type (WRONGTYPE). */
+function isWrongType(error: unknown): boolean {
+  return error instanceof Error && /\bWRONGTYPE\b/.test(error.message);
 }
 
 /**
@@ -308,14 +392,14 @@ function readSigmaRow(redis: RedisReader, symbol: string): Promise<Row> {
  * else from another source, else the market state publisher's, else the market state's.
  */
 function mergeBook(
-  reply: Reply,
+  read: BookRead,
   bound: number,
   prefixCount: number,
   maxAgeMs: number | undefined,
   now: number,
   withUnpriced: boolean,
 ): PositionBook {
-  const [, symbols, rows, mode, rawEntries, applied, p33, p33rows, sigmaSymbols, sigmaRows, quoteRows] = reply;
+  const { symbols, rows, mode, entries: rawEntries, applied, p33, p33rows, sigmaSymbols, sigmaRows, quoteRows, unreadable } = read;
   const best = new Map<string, BookPosition>();
   const sigmaOf = new Map<string, number>();
   const untrusted: UntrustedFigure[] = [];
@@ -332,13 +416,13 @@ function mergeBook(
   };
 
   symbols.forEach((symbol, i) => {
-    const [notional, sigmaRaw, qty, mark, updatedAt, volatility] = rows[i] ?? [];
+    const [notional, sigmaRaw, qty, mark, updatedAt, volatility, side] = rows[i] ?? [];
     const sigma = figure(untrusted, symbol, sigmaRaw !== null && sigmaRaw !== undefined ? 'sigma' : 'volatility', sigmaRaw ?? volatility);
     const asOfMs = parseNumber(updatedAt) ?? 0;
     // A row without a notional: a position the balance tracker could not price (position-snapshot
     // writes its quantity and mark 0), or an index entry whose hash is being removed.
     if (withUnpriced && (notional === null || notional === undefined) && updatedAt !== null && updatedAt !== undefined)
-      noteUnpriced(unpricedOf(symbol, parseNumber(qty), parseNumber(mark), asOfMs, 'view'));
+      noteUnpriced(unpricedOf(symbol, signedBySide(parseNumber(qty), side), parseNumber(mark), asOfMs, 'view'));
     const notionalUsd = figure(untrusted, symbol, 'position_notional_usd', notional);
     if (notionalUsd === undefined) return;
     offer({
@@ -383,7 +467,16 @@ function mergeBook(
     unpricedFigures.delete(snapshot.symbol);
     const qty = snapshot.qty ?? snapshot.position_qty;
     if (withUnpriced && notionalUsd === 0)
-      noteUnpriced(unpricedOf(snapshot.symbol, qty, snapshot.mark_price, Number.parseInt(id, 10), 'stream', snapshotAges(snapshot)));
+      noteUnpriced(
+        unpricedOf(
+          snapshot.symbol,
+          signedBySide(qty, snapshot.side),
+          snapshot.mark_price,
+          Number.parseInt(id, 10),
+          'stream',
+          snapshotAges(snapshot),
+        ),
+      );
     offer({
       symbol: snapshot.symbol,
       notionalUsd,
@@ -415,6 +508,25 @@ function mergeBook(
     if (sigma !== undefined) sigmaOf.set(symbol, sigma);
   });
 
+  // A symbol whose position key Redis refuses to read has no figure anyone can trust: none of its
+  // figures count, it is untrusted, and for the governor a position of unknown size.
+  const unreadableSymbols = new Set<string>();
+  for (const [symbol, kind, key] of unreadable) {
+    untrusted.push({ symbol, field: `unreadable_${kind}`, value: key });
+    if (kind === 'position') unreadableSymbols.add(symbol);
+  }
+  for (const symbol of unreadableSymbols) {
+    best.delete(symbol);
+    unpricedFigures.set(symbol, {
+      symbol,
+      notionalUsd: 0,
+      sigma: undefined,
+      qty: undefined,
+      markPrice: undefined,
+      asOfMs: now,
+      origin: 'p33',
+    });
+  }
   const positions = [...best.values()]
     .filter((p) => p.notionalUsd !== 0 && !agedOut(p, maxAgeMs, now))
     .map((p) => (p.sigma === undefined && sigmaOf.has(p.symbol) ? { ...p, sigma: sigmaOf.get(p.symbol) } : p))
@@ -447,6 +559,12 @@ function unpricedOf(
 ): BookPosition | undefined {
   if (qty === undefined || qty === 0 || (mark !== undefined && mark > 0)) return undefined;
   return { symbol, notionalUsd: 0, sigma: undefined, qty, markPrice: undefined, asOfMs, origin, ...(ages === true ? { ages } : {}) };
+}
+
+/** A quantity signed by the side its producer wrote beside it (the balance tracker writes |qty| and LONG/SHORT). */
+function signedBySide(qty: number | undefined, side: unknown): number | undefined {
+  const sign = sideSign(side);
+  return qty === undefined || sign === undefined ? qty : sign * Math.abs(qty);
 }
 
 /**
@@ -525,8 +643,14 @@ function p33Figure(
   if (ts === undefined) return undefined;
   const amt = figure(untrusted, symbol, 'position_amt', amtRaw);
   const mark = figure(untrusted, symbol, 'mark_price', markRaw);
+  // A notional only from a positive mark: a mark of 0 or below prices nothing (an unpriced
+  // position, p33Unpriced), and a negative one must not turn a long into a short.
   const notionalUsd =
-    amt === 0 ? 0 : amt !== undefined && mark !== undefined ? amt * mark : figure(untrusted, symbol, 'position_notional_usd', notionalRaw);
+    amt === 0 || (mark !== undefined && mark <= 0)
+      ? 0
+      : amt !== undefined && mark !== undefined
+        ? amt * mark
+        : figure(untrusted, symbol, 'position_notional_usd', notionalRaw);
   if (notionalUsd === undefined) return undefined;
   // A ts_epoch in no known unit still names a real position: it counts, as the oldest figure for
   // its symbol (any snapshot with a time beats it), rather than hiding exposure.

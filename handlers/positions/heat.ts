@@ -104,7 +104,12 @@ export async function loadHeatInputs(
   withQuotes = false,
 ): Promise<HeatInputs> {
   // Every quote a direct read would find; they come with the book's unpriced positions, which the heat leaves out.
-  const { book, equityRaw } = await loadPositionBook(redis, config, true, now, withQuotes, withQuotes);
+  const { book, equityRaw } = await loadPositionBook(redis, config, {
+    withEquity: true,
+    now,
+    withUnpriced: withQuotes,
+    allP33Quotes: withQuotes,
+  });
   // Without equity_usd, whether the state exists at all tells the original's two failures apart.
   const portfolioStatePresent = equityRaw !== undefined || (await redis.exists(keys.portfolioState)) > 0;
   const positions = book.positions.map(({ symbol, notionalUsd, sigma }) => ({ symbol, notionalUsd, sigma }));

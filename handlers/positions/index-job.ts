@@ -74,7 +74,7 @@ async function universeSymbols(redis: RedisReader, universeKeys: readonly string
  * expires) stay listed whether their hash exists yet or not.
  *
  * Without scanning the whole keyspace each time (6–7 s and most of a Redis core at 5 M keys): it
- * checks, with one EXISTS per symbol, the symbols P3.3 itself is configured with (its env
+ * checks, with one TYPE per symbol and prefix (a hash, or it is not P3.3's), the symbols P3.3 itself is configured with (its env
  * allowlist and its universe keys) and those already indexed (a symbol leaves when its hashes are
  * gone); a bounded SCAN sweep (POSITION_INDEX_SCAN_STEPS × 1000 keys per prefix per refresh, its
  * cursor kept in Redis) finds the rest in the background. The governor reads the plan's own
@@ -106,9 +106,10 @@ export const positionIndex = defineHandler({
       Promise.all(prefixes.map((prefix) => sweep(redis, prefix, config.POSITION_INDEX_SCAN_STEPS))),
     ]);
     const candidates = [...new Set([...list(config.POSITION_P33_SYMBOLS), ...universe, ...indexed, ...swept.flatMap((s) => s.symbols)])];
-    // One key per EXISTS: on Redis Cluster a symbol's two layouts live in different slots.
-    const present = await Promise.all(candidates.map((symbol) => Promise.all(prefixes.map((prefix) => redis.exists(prefix + symbol)))));
-    const found = candidates.filter((_, i) => (present[i] ?? []).some((n) => n > 0));
+    // One key per TYPE (on Redis Cluster a symbol's two layouts live in different slots): only a
+    // hash is P3.3's; a key of another type under its prefix (EXISTS cannot tell) is no position.
+    const types = await Promise.all(candidates.map((symbol) => Promise.all(prefixes.map((prefix) => redis.type(prefix + symbol)))));
+    const found = candidates.filter((_, i) => (types[i] ?? []).includes('hash'));
     // A permitted open's symbol stays listed, hash or not, until its reservation expires (keys.p33Watch).
     const listed = new Set([...found, ...watched]);
     ctx.remove(keys.p33Watch, { from: 'sorted-set', scoredAtMost: now });

@@ -3,7 +3,7 @@ import type { RedisReader } from '../../runtime/contract/index.js';
 import { parseNumber } from '../../schemas/fields.js';
 import { keys } from '../../schemas/keys.js';
 import { p33Prefixes, type PositionBookConfig } from './book.js';
-import { replyOf, sendReads, type ReadCommand } from './read-commands.js';
+import { sendReads, type ReadCommand } from './read-commands.js';
 
 /**
  * A mark price for any symbol, open or flat: the freshest of
@@ -15,8 +15,8 @@ import { replyOf, sendReads, type ReadCommand } from './read-commands.js';
  * - the price feed's quantum:ticker:{symbol} markPrice (timestamp in ms; microservices/price_feed
  *   at 73fab1f55, `publish_price`: every mark-price tick, TTL 10 s);
  * - a caller's own figure (the position's snapshot mark, at the snapshot's time).
- * A timed quote older than the maximum age is refused; none left: no price (the governor then
- * blocks `market_price_unknown`).
+ * A timed quote older than the maximum age, or stamped further ahead than the allowed skew, is
+ * refused; none left: no price (the governor then blocks `market_price_unknown`).
  */
 
 export type PriceSource = 'market_state' | 'p33' | 'ticker' | 'position';
@@ -55,17 +55,21 @@ export function priceQuoteReads(symbol: string, config?: Pick<PositionBookConfig
 }
 
 type Pair = readonly (string | null | undefined)[];
+const NO_PAIR: Pair = Object.freeze([null, null]);
 
-/** The quotes the replies of priceQuoteReads hold (from `at` on in `replies`); a read's error is thrown. */
+/**
+ * The quotes the replies of priceQuoteReads hold (from `at` on in `replies`). A read Redis refused
+ * (a key of another type) is no quote: one producer's broken key is its symbol's problem only.
+ */
 export function priceQuotesOf(replies: readonly unknown[], at = 0, count = replies.length - at): PriceQuote[] {
-  for (let i = at; i < at + count; i++) replyOf(replies[i]);
-  const [market, ticker] = [replies[at] as Pair, replies[at + 1] as Pair];
+  const pair = (reply: unknown): Pair => (reply instanceof Error ? NO_PAIR : (reply as Pair));
+  const [market, ticker] = [pair(replies[at]), pair(replies[at + 1])];
   const out: PriceQuote[] = [];
   addQuote(out, 'market_state', market[0], market[1]);
   addQuote(out, 'ticker', ticker[0], ticker[1]);
   // Then P3.3's under each prefix.
   for (let i = at + 2; i < at + count; i++) {
-    const [mark, ts] = replies[i] as Pair;
+    const [mark, ts] = pair(replies[i]);
     // P3.3 always writes ts_epoch: a hash without it is not the Ledger's (see the position book).
     if (ts === null || ts === undefined) continue;
     addQuote(out, 'p33', mark, ts);
@@ -94,26 +98,59 @@ export function positionQuote(position: { readonly markPrice?: number | undefine
 }
 
 /**
- * The freshest timed quote no older than `maxAgeSec`; else a timeless one (the market state);
- * else undefined. A quote stamped in the future (clock skew) counts as of now.
+ * How far ahead of our clock a quote's stamp may be (clocks of producers and gates differ a little);
+ * the same bound as a plan's (GOV_PLAN_CLOCK_SKEW_SEC, 5 s).
  */
-export function freshestPrice(quotes: readonly PriceQuote[], now: number, maxAgeSec = DEFAULT_PRICE_MAX_AGE_SEC): PriceQuote | undefined {
-  return freshestOf(quotes, NO_QUOTES, now, maxAgeSec);
+export const DEFAULT_PRICE_MAX_SKEW_SEC = 5;
+
+/** The bounds a timed quote must lie within to be used. */
+export interface QuoteBounds {
+  /** Older than this: refused. Default DEFAULT_PRICE_MAX_AGE_SEC. */
+  readonly maxAgeSec?: number | undefined;
+  /** Stamped further ahead than this: refused (no time it was made). Default DEFAULT_PRICE_MAX_SKEW_SEC. */
+  readonly maxSkewSec?: number | undefined;
+}
+
+/**
+ * Why a timed quote is no quote at `now`, or undefined when it is one. A quote stamped ahead of
+ * the clock by more than the skew names no moment it was true: counted as of "now" it would never
+ * age and win every comparison of freshness (as a plan stamped ahead is refused, so is it).
+ */
+export function quoteRefusal(q: PriceQuote, now: number, bounds: QuoteBounds = {}): 'stale' | 'future' | undefined {
+  if (q.asOfMs === undefined) return undefined;
+  const ageMs = now - q.asOfMs;
+  if (ageMs > (bounds.maxAgeSec ?? DEFAULT_PRICE_MAX_AGE_SEC) * 1000) return 'stale';
+  if (-ageMs > (bounds.maxSkewSec ?? DEFAULT_PRICE_MAX_SKEW_SEC) * 1000) return 'future';
+  return undefined;
+}
+
+/** The quotes of `quotes` stamped beyond the skew (quoteRefusal 'future'), for a gate to count and log. */
+export function futureQuotes(quotes: readonly PriceQuote[], now: number, bounds: QuoteBounds = {}): PriceQuote[] {
+  return quotes.filter((q) => quoteRefusal(q, now, bounds) === 'future');
+}
+
+/**
+ * The freshest timed quote within the bounds; else a timeless one (the market state); else
+ * undefined. For a figure that reports the market (the heat gate's mark, outcomes); the caps
+ * count at highestOf instead.
+ */
+export function freshestPrice(quotes: readonly PriceQuote[], now: number, bounds: QuoteBounds = {}): PriceQuote | undefined {
+  return freshestOf(quotes, NO_QUOTES, now, bounds);
 }
 
 const NO_QUOTES: readonly PriceQuote[] = Object.freeze([]);
 
 /**
- * freshestPrice of `first` followed by `then`, without joining them into a new array (the
- * governor prices each plan from its symbol's quotes and its position's own).
+ * freshestPrice of `first` followed by `then`, without joining them into a new array (a gate
+ * prices each plan from its symbol's quotes and its position's own).
  */
 export function freshestOf(
   first: readonly PriceQuote[],
   then: readonly PriceQuote[],
   now: number,
-  maxAgeSec = DEFAULT_PRICE_MAX_AGE_SEC,
+  bounds: QuoteBounds = {},
 ): PriceQuote | undefined {
-  const best = freshestTimed(then, freshestTimed(first, undefined, now, maxAgeSec), now, maxAgeSec);
+  const best = freshestTimed(then, freshestTimed(first, undefined, now, bounds), now, bounds);
   return best ?? first.find((q) => q.asOfMs === undefined) ?? then.find((q) => q.asOfMs === undefined);
 }
 
@@ -122,13 +159,42 @@ function freshestTimed(
   quotes: readonly PriceQuote[],
   best: PriceQuote | undefined,
   now: number,
-  maxAgeSec: number,
+  bounds: QuoteBounds,
 ): PriceQuote | undefined {
   for (const q of quotes) {
-    if (q.asOfMs === undefined || now - q.asOfMs > maxAgeSec * 1000) continue;
+    if (q.asOfMs === undefined || quoteRefusal(q, now, bounds) !== undefined) continue;
     if (best === undefined || (best.asOfMs ?? 0) < q.asOfMs) best = q;
   }
   return best;
+}
+
+/**
+ * The highest price of the quotes of `first` and `then` that may be used (timed ones within the
+ * bounds, timeless ones always): the figure the governor counts exposure at. No single producer
+ * can lower it; a wrong tick, a unit slip or a stamp from the future can only raise it, which
+ * blocks opens rather than permitting them (docs/governor.md, "Pricing").
+ */
+export function highestOf(
+  first: readonly PriceQuote[],
+  then: readonly PriceQuote[],
+  now: number,
+  bounds: QuoteBounds = {},
+): PriceQuote | undefined {
+  return highestIn(then, highestIn(first, undefined, now, bounds), now, bounds);
+}
+
+/** `best` or a higher usable quote of `quotes` (a later one only when strictly higher). */
+function highestIn(quotes: readonly PriceQuote[], best: PriceQuote | undefined, now: number, bounds: QuoteBounds): PriceQuote | undefined {
+  for (const q of quotes) {
+    if (quoteRefusal(q, now, bounds) !== undefined) continue;
+    if (best === undefined || best.price < q.price) best = q;
+  }
+  return best;
+}
+
+/** The bounds a position book's settings give. */
+export function quoteBounds(config: Pick<PositionBookConfig, 'PRICE_MAX_AGE_SEC' | 'PRICE_MAX_SKEW_SEC'> | undefined): QuoteBounds {
+  return { maxAgeSec: config?.PRICE_MAX_AGE_SEC, maxSkewSec: config?.PRICE_MAX_SKEW_SEC };
 }
 
 /** The symbol's mark price by the rule above, or undefined. */
@@ -136,7 +202,7 @@ export async function readMarkPrice(
   redis: RedisReader,
   symbol: string,
   now: number,
-  config?: Pick<PositionBookConfig, 'POSITION_P33_PREFIXES' | 'PRICE_MAX_AGE_SEC'>,
+  config?: Pick<PositionBookConfig, 'POSITION_P33_PREFIXES' | 'PRICE_MAX_AGE_SEC' | 'PRICE_MAX_SKEW_SEC'>,
 ): Promise<PriceQuote | undefined> {
-  return freshestPrice(await readPriceQuotes(redis, symbol, config), now, config?.PRICE_MAX_AGE_SEC);
+  return freshestPrice(await readPriceQuotes(redis, symbol, config), now, quoteBounds(config));
 }

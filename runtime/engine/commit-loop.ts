@@ -1,10 +1,11 @@
-import type { CommitReport, CommitSource } from './batch-script.js';
+import type { CommitReport, CommitSource, EffectFailure } from './batch-script.js';
+import type { Effect } from './effects.js';
 import { chainedGuards, type Committer } from './commit.js';
 import { retryPolicy } from './retry-policy.js';
 import type { CommitAnswer, Delivery, PreparedBatch } from './delivery.js';
 import type { RootLogger } from './logger.js';
 import type { RuntimeMetrics } from './metrics.js';
-import { classifyRedisError, type ClassifiedError } from './redis-errors.js';
+import { classifyRedisError, type ClassifiedError, type RedisFailureCause } from './redis-errors.js';
 import type { Settler } from './settle.js';
 
 /** The consumer group disappeared under a commit: the batch is no longer ours to finish. */
@@ -37,6 +38,13 @@ export interface CommitLoopEnv {
   readonly onProgress: () => void;
   /** Each refused commit, so /ready can name the cause until the next commit applies. */
   readonly onFailure: (failure: ClassifiedError) => void;
+  /** The failure policy of messages whose write Redis refuses the same way every time (message-pipeline.ts applyFailurePolicy). */
+  readonly applyFailurePolicy: (deliveries: readonly Delivery[], error: Error) => Promise<void>;
+  /**
+   * Keys whose writes Redis refused the same way retryPolicy.refusalRepeats times (a key of
+   * another type), with the refusal: /ready names them until a commit writes the key again.
+   */
+  readonly refusedKeys: Map<string, string>;
 }
 
 /**
@@ -64,7 +72,8 @@ export async function commitBatch(env: CommitLoopEnv, batch: PreparedBatch): Pro
       complete = false;
       break;
     }
-    await env.rerun(again);
+    // A message given its failure policy (giveUpOnRepeats) is committed as that, never run again.
+    await env.rerun(again.filter((delivery) => !givenUp.has(delivery)));
     todo = again;
   }
   metrics.batchSeconds.observe({ handler: handlerName }, (performance.now() - batch.started) / 1000);
@@ -114,6 +123,7 @@ async function commitDeliveries(
     const committed = answered('committed');
     const superseded = answered('superseded');
     const withheld = answered('withheld');
+    noteKeysWritten(env, committed);
     const conflicted = answered('conflicted', 'waiting');
     const waiting = conflicted.some((delivery) => delivery.answer === 'waiting');
     // Lost (or unanswered): left pending, to its new owner.
@@ -130,6 +140,8 @@ async function commitDeliveries(
     const refusal = classifyRedisError(report.effectFailures[0]?.error ?? new Error('a write was refused'));
     countFailure(env, refusal, withheld.length);
     env.settle.writeFailures(report.effectFailures);
+    // A refusal that will not change (WRONGTYPE on a key the message writes) is not retried forever.
+    await giveUpOnRepeats(env, report.effectFailures);
     if (conflicted.length > 0) {
       // Re-run the conflicted ones first; the withheld ones are tried again with them.
       return toRunAgain(answered('withheld', 'conflicted', 'waiting'));
@@ -138,6 +150,69 @@ async function commitDeliveries(
     await backoff(env, ++failures);
     todo = withheld;
   }
+}
+
+/** Per delivery, the refusal its last commit met and how many times in a row. */
+const refusals = new WeakMap<Delivery, { readonly message: string; readonly times: number }>();
+/** Deliveries whose failure policy replaced their output after repeated refusals. */
+const givenUp = new WeakSet<Delivery>();
+
+/**
+ * A message whose write Redis refused with the same reply retryPolicy.refusalRepeats times in a
+ * row, for a cause that is the key's rather than Redis's (a key of another type, a script's
+ * error), gets its failure policy instead (the governor's fail-closed block, a dead letter naming
+ * the key), committed in its place, so the messages behind it move; the key stays named to /ready.
+ */
+async function giveUpOnRepeats(env: CommitLoopEnv, failures: readonly EffectFailure<Delivery>[]): Promise<void> {
+  const given: Delivery[] = [];
+  let last: EffectFailure<Delivery> | undefined;
+  for (const failure of failures) {
+    const delivery = failure.item;
+    const refusal = classifyRedisError(failure.error);
+    if (delivery === undefined || !PERSISTENT.includes(refusal.cause) || given.includes(delivery)) continue;
+    const before = refusals.get(delivery);
+    const times = before?.message === refusal.message ? before.times + 1 : 1;
+    refusals.set(delivery, { message: refusal.message, times });
+    if (times < retryPolicy.refusalRepeats) continue;
+    refusals.delete(delivery);
+    givenUp.add(delivery);
+    given.push(delivery);
+    last = failure;
+    const key = refusedKey(failure);
+    if (key !== undefined) env.refusedKeys.set(key, refusal.message);
+  }
+  if (last === undefined) return;
+  const key = refusedKey(last);
+  const message = classifyRedisError(last.error).message;
+  const error = new Error(key === undefined || keyInRefusal(message) === key ? message : `${message} (writing ${key})`);
+  env.log.error(
+    { err: error.message, messages: given.length, attempts: retryPolicy.refusalRepeats },
+    'a write refused the same way on every try: its messages get their failure policy; /ready names the key until it is written again',
+  );
+  await env.applyFailurePolicy(given, error);
+}
+
+/** Refusals that repeat until a person changes the key: not Redis's state (OOM, READONLY) nor an outage. */
+const PERSISTENT: readonly RedisFailureCause[] = ['wrongtype', 'script', 'other'];
+
+/** The key a refusal names (the commit script's WRONGTYPE says which), else its effect's. */
+function refusedKey(failure: EffectFailure<Delivery>): string | undefined {
+  return keyInRefusal(failure.error.message) ?? effectKey(failure.effect);
+}
+
+const keyInRefusal = (message: string): string | undefined => /^WRONGTYPE (\S+) holds/.exec(message)?.[1];
+
+const effectKey = (effect: Effect | undefined): string | undefined =>
+  effect !== undefined && 'key' in effect && typeof effect.key === 'string' ? effect.key : undefined;
+
+/** A refused key that a committed message wrote (every write of a committed message applied) is fixed. */
+function noteKeysWritten(env: CommitLoopEnv, committed: readonly Delivery[]): void {
+  if (env.refusedKeys.size === 0) return;
+  for (const delivery of committed)
+    for (const effect of delivery.recorder?.effects ?? []) {
+      const key = effectKey(effect);
+      if (key !== undefined) env.refusedKeys.delete(key);
+    }
 }
 
 /**

@@ -196,7 +196,7 @@ function succeeded(delivery: Delivery, ctx: EffectRecorder): void {
   delivery.outcome = HANDLED;
 }
 
-async function applyPolicy<Config, Metrics extends object>(
+export async function applyPolicy<Config, Metrics extends object>(
   handler: AnyHandler,
   env: ExecutionEnv<Config, Metrics>,
   delivery: Delivery,

@@ -6,6 +6,7 @@ export const retryPolicy = {
   conflictRounds: 100,
   waitForEarlierMs: 20,
   commitFirstPauseMs: 50,
+  refusalRepeats: 3,
   jobAddAttempts: 3,
   jobAttempts: 5,
   jobFirstPauseMs: 1000,

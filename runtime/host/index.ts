@@ -8,7 +8,7 @@ export type { ReadinessCauses } from './health.js';
 export { loadConfiguration, parseRuntimeConfig, type RuntimeConfig } from './config.js';
 export { createRedisClient, describeRedis, isReady, redactSecrets, TimeoutError, withTimeout, type RedisClient } from './redis.js';
 export { readBacklog, type GroupBacklog } from './backlog.js';
-export type { RedisFault } from './redis-health.js';
+export { evictionPolicy, type RedisFault } from './redis-health.js';
 // The gate contract's names the application reads declarations with.
 export type { AnyHandler, AnyStatusSection, RedisReader, SectionHeadlineReason, StatusSectionDeclaration } from '../contract/index.js';
 export type { StreamTrigger } from '../contract/handler.js';

@@ -1,13 +1,33 @@
 import type { RootLogger } from '../engine/logger.js';
 import type { RuntimeConfig } from './config.js';
+import { Cluster } from 'ioredis';
 import { isReady, type RedisClient } from './redis.js';
 import { classifyRedisError } from '../engine/redis-errors.js';
 
 /** Why Redis cannot serve the gates right now, as /ready reports it. */
 export interface RedisFault {
-  readonly cause: 'unreachable' | 'stalled' | 'writes_refused';
+  readonly cause: 'unreachable' | 'stalled' | 'writes_refused' | 'evicts_keys';
   readonly since: number; // ms since the epoch
   readonly detail: string;
+}
+
+/**
+ * Redis's maxmemory-policy, on every node that holds data: `noeviction` is the only one the gates
+ * can run on (an evicting Redis drops reservations, permits, dead letters when memory fills:
+ * docs/operations.md). A policy, or `unknown` with why CONFIG GET was refused (an ACL, a renamed
+ * command): then nothing is known, and the caller warns.
+ */
+export async function evictionPolicy(client: RedisClient): Promise<{ readonly policy: string } | { readonly unknown: string }> {
+  const nodes = client instanceof Cluster ? client.nodes('master') : [client];
+  try {
+    for (const node of nodes) {
+      const [, policy] = (await node.config('GET', 'maxmemory-policy')) as string[];
+      if (policy !== undefined && policy !== 'noeviction') return { policy };
+    }
+    return { policy: 'noeviction' };
+  } catch (error) {
+    return { unknown: classifyRedisError(error).message };
+  }
 }
 
 /**
@@ -68,7 +88,7 @@ export class RedisHealth {
   /** True while failures are the system's rather than a message's (do not charge them to messages). */
   get stalled(): boolean {
     const fault = this.fault;
-    return fault !== undefined && fault.cause !== 'writes_refused';
+    return fault !== undefined && (fault.cause === 'unreachable' || fault.cause === 'stalled');
   }
 
   /** A commit was refused for a cause that is Redis's, not the batch's. */
@@ -115,7 +135,16 @@ export class RedisHealth {
       pinged = true;
       // A key of our own, with an expiry well past the next probes.
       await client.set(`quantum:gates:health:${this.config.CONSUMER_NAME}`, String(now()), 'PX', 10_000);
-      this.probeFault = undefined;
+      // A policy changed to an evicting one after start (CONFIG SET) holds /ready at 503 until it is noeviction again.
+      const eviction = await evictionPolicy(client);
+      this.probeFault =
+        'policy' in eviction && eviction.policy !== 'noeviction'
+          ? {
+              cause: 'evicts_keys',
+              since: this.probeFault?.cause === 'evicts_keys' ? this.probeFault.since : now(),
+              detail: `maxmemory-policy is ${eviction.policy}: Redis may evict the gates' keys (reservations, permits); set it to noeviction`,
+            }
+          : undefined;
       this.everHealthy = true;
     } catch (error) {
       const { message, refusesWrites } = classifyRedisError(error);

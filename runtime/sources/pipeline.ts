@@ -5,7 +5,7 @@ import { deadLetterDestination } from '../engine/dead-letter.js';
 import type { Delivery, PreparedBatch } from '../engine/delivery.js';
 import { loadBatchState, type ExecutionEnv } from '../engine/execute.js';
 import { lazyChildLogger, type RootLogger } from '../engine/logger.js';
-import { prepareBatch, rerun, type PipelineEnv } from '../engine/message-pipeline.js';
+import { applyFailurePolicy, prepareBatch, rerun, type PipelineEnv } from '../engine/message-pipeline.js';
 import type { RuntimeMetrics } from '../engine/metrics.js';
 import { Settler, type JobSink } from '../engine/settle.js';
 import type { AnyHandler, MessageMeta } from '../contract/handler.js';
@@ -64,8 +64,11 @@ export class SourcePipeline {
   readonly log: RootLogger;
   /** When the source last read or committed. */
   lastProgressAt: number;
-  /** Set while commits are refused; cleared by the next that applies. */
+  /** Set while commits are refused; cleared by the next that applies, unless a key's writes stay refused (refusedKeys). */
   commitFault: ConsumerFault | undefined;
+  /** Keys whose writes Redis refused the same way on every try (commit-loop.ts), until a commit writes them. */
+  private readonly refusedKeys = new Map<string, string>();
+  private refusedSince = 0;
   /** Aborted when the source stops: ends its waits and pauses. */
   readonly abort = new AbortController();
   private readonly env: PipelineEnv;
@@ -116,14 +119,27 @@ export class SourcePipeline {
       waitForRedis: shape.waitForRedis,
       onProgress: () => {
         this.lastProgressAt = now();
-        this.commitFault = undefined;
+        this.commitFault = this.refusedKeyFault();
         shape.onCommitted?.();
       },
       onFailure: (failure) => {
         this.commitFault ??= { cause: `commits refused (${failure.cause}): ${failure.message}`, since: now() };
       },
+      applyFailurePolicy: (deliveries, error) => applyFailurePolicy({ ...this.env, execution: shared }, deliveries, error),
+      refusedKeys: this.refusedKeys,
       ...shape.commit,
     };
+  }
+
+  /** A key the gate writes that Redis keeps refusing: the gate cannot do its work until a person fixes it. */
+  private refusedKeyFault(): ConsumerFault | undefined {
+    const [first] = this.refusedKeys;
+    if (first === undefined) {
+      this.refusedSince = 0;
+      return undefined;
+    }
+    this.refusedSince ||= this.env.now();
+    return { cause: `writes to ${first[0]} refused on every try: ${first[1]}`, since: this.refusedSince };
   }
 
   get stopping(): boolean {

@@ -137,6 +137,8 @@ describe('a chained guard after a commit whose reply was lost', () => {
       health: { noteWriteRefused: () => undefined, noteWriteAccepted: () => undefined },
       onProgress: () => undefined,
       onFailure: () => undefined,
+      applyFailurePolicy: () => Promise.resolve(),
+      refusedKeys: new Map(),
     };
     return { env, reruns: rerunCounts };
   }

@@ -128,7 +128,7 @@ describe('every figure recomputed from the raw streams', () => {
     await waitFor(async () => (await r.zcard(keys.outcomePending)) === 8, { what: 'eight follow-ups' });
     for (const rt of runtimes) await rt.stop();
     // The flat hashes are stamped on the gates' clock, ahead of the real one the sample reads by
-    // (a quote from the future counts as of now): the sample prices only from the ticker below.
+    // (refused as from the future, past the skew): the sample prices only from the ticker below.
     for (const o of opens) await r.del(keys.p33PositionSnapshot(o.symbol));
     // The sample prices, in every source the symbol has.
     await writeBook(Date.now(), (symbol) => sampleMove[symbol] ?? 1);

@@ -18,6 +18,11 @@ import { indexRefreshAfterNow, pendingCount, produce, readStream, startRuntime, 
  *
  * Fills and closes also write marks of 0 or none into the position hashes themselves: such a
  * position is still a slot, and its notional comes from another producer's mark or blocks opens.
+ *
+ * Producers lie (issue #49): the price feed writes a fresh absurd tick (1e-9), a unit slip (the
+ * mark / 1,000), or a quote stamped ten minutes ahead, on a held symbol or on an open's own symbol,
+ * while another producer (the market state) holds the true mark; and some opens carry no price of
+ * their own to cross-check. No single producer's figure may make exposure look smaller.
  */
 
 const MAX_POSITIONS = 5;
@@ -28,8 +33,19 @@ const MARK = 100;
 const DUST = 0.0001;
 
 type Mark = 'priced' | 'zero' | 'missing';
+/** A price feed's lie: a fresh absurd tick, a unit slip (÷ 1,000), a quote stamped 10 min ahead. */
+type Lie = 'tick' | 'slip' | 'future';
+interface OpenPlan {
+  readonly held: boolean;
+  readonly qty: number;
+  readonly priced: boolean;
+  /** Whether the plan carries its own `price` (a cross-check) or none. */
+  readonly withPrice: boolean;
+  readonly lie: Lie | undefined;
+}
 type Op =
-  | { readonly kind: 'opens'; readonly plans: readonly { readonly held: boolean; readonly qty: number; readonly priced: boolean }[] }
+  | { readonly kind: 'opens'; readonly plans: readonly OpenPlan[] }
+  | { readonly kind: 'lie'; readonly pick: number; readonly lie: Lie }
   | { readonly kind: 'fill'; readonly pick: number; readonly share: number; readonly mark: Mark }
   | { readonly kind: 'close'; readonly pick: number; readonly share: 0.25 | 0.5 | 1; readonly mark: Mark }
   | { readonly kind: 'reject'; readonly pick: number }
@@ -37,6 +53,7 @@ type Op =
   | { readonly kind: 'kill'; readonly on: boolean };
 
 const mark: fc.Arbitrary<Mark> = fc.constantFrom<Mark>('priced', 'priced', 'zero', 'missing');
+const lie: fc.Arbitrary<Lie> = fc.constantFrom<Lie>('tick', 'slip', 'future');
 
 const op: fc.Arbitrary<Op> = fc.oneof(
   {
@@ -44,7 +61,13 @@ const op: fc.Arbitrary<Op> = fc.oneof(
     arbitrary: fc.record({
       kind: fc.constant('opens' as const),
       plans: fc.array(
-        fc.record({ held: fc.boolean(), qty: fc.integer({ min: 10, max: 20 }), priced: fc.constantFrom(true, true, true, false) }),
+        fc.record({
+          held: fc.boolean(),
+          qty: fc.integer({ min: 10, max: 20 }),
+          priced: fc.constantFrom(true, true, true, false),
+          withPrice: fc.boolean(),
+          lie: fc.option(lie, { nil: undefined, freq: 3 }),
+        }),
         { minLength: 1, maxLength: 6 },
       ),
     }),
@@ -64,6 +87,7 @@ const op: fc.Arbitrary<Op> = fc.oneof(
     arbitrary: fc.record({ kind: fc.constant('close' as const), pick: fc.nat(), share: fc.constantFrom(0.25, 0.5, 1 as const), mark }),
   },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('reject' as const), pick: fc.nat() }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('lie' as const), pick: fc.nat(), lie }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('expire' as const) }) },
   // Mostly off again: a switch left on only blocks, and the steps after it test nothing.
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('kill' as const), on: fc.constantFrom(true, false, false) }) },
@@ -85,7 +109,7 @@ describe('governor caps against a model of the exchange (fast-check, real runtim
     runtimes = [];
   });
 
-  it('holds over opens, partial and complete fills and closes, adds, rejections, expiry and the kill switch, one to three replicas', async () => {
+  it('holds over opens, partial and complete fills and closes, adds, rejections, expiry, the kill switch and lying price feeds, one to three replicas', async () => {
     await fc.assert(
       fc.asyncProperty(
         fc.integer({ min: 1, max: 3 }),
@@ -125,6 +149,17 @@ describe('governor caps against a model of the exchange (fast-check, real runtim
             });
           };
 
+          /**
+           * The price feed's lie on `symbol` (its ticker as microservices/price_feed at 73fab1f55 `publish_price`
+           * writes it: markPrice, timestamp in ms), beside the market state's true mark.
+           */
+          const tell = async (symbol: string, told: Lie) => {
+            await redis.client.hset(keys.marketState(symbol), 'mark_price', String(MARK));
+            const price = told === 'tick' ? '0.000000001' : String(MARK / 1000);
+            const at = told === 'future' ? now() + 600_000 : now();
+            await redis.client.hset(keys.ticker(symbol), { symbol, markPrice: price, timestamp: String(Math.round(at)) });
+          };
+
           const book = Array.from({ length: bookSize }, (_, i) => `BOOK${i}USDT`);
           for (const symbol of book) await setPosition(symbol, 1.5, 'priced');
           const env = {
@@ -152,14 +187,20 @@ describe('governor caps against a model of the exchange (fast-check, real runtim
           for (const step of ops) {
             if (step.kind === 'opens') {
               const held = [...exchange.keys()];
-              const plans = step.plans.map(({ held: onHeld, qty, priced }) => {
+              const plans = step.plans.map(({ held: onHeld, qty, priced, withPrice, lie: told }) => {
                 seq += 1;
                 const symbol = onHeld && held.length > 0 ? held[seq % held.length]! : `S${seq}USDT`;
-                return { plan_id: `prop-${seq}`, symbol, qty: qty / 10, priced };
+                return { plan_id: `prop-${seq}`, symbol, qty: qty / 10, priced, withPrice, told };
               });
               for (const p of plans)
-                if (p.priced) await redis.client.hset(keys.marketState(p.symbol), 'mark_price', String(MARK));
-                else await redis.client.hdel(keys.marketState(p.symbol), 'mark_price');
+                if (p.priced) {
+                  await redis.client.hset(keys.marketState(p.symbol), 'mark_price', String(MARK));
+                  // A lie only beside a true mark: a symbol only one producer prices is priced by it.
+                  if (p.told !== undefined) await tell(p.symbol, p.told);
+                } else {
+                  await redis.client.hdel(keys.marketState(p.symbol), 'mark_price');
+                  await redis.client.del(keys.ticker(p.symbol));
+                }
               // An open on apply.plan: upstream's publish_plan fields (apply_layer/main.py at 8f5055c52, lines 673-690).
               await produce(
                 redis.client,
@@ -171,7 +212,7 @@ describe('governor caps against a model of the exchange (fast-check, real runtim
                   decision: 'EXECUTE',
                   side: 'BUY',
                   qty: String(p.qty),
-                  price: String(MARK),
+                  ...(p.withPrice ? { price: String(MARK) } : {}),
                   timestamp: String(now() / 1000),
                 })),
               );
@@ -228,6 +269,8 @@ describe('governor caps against a model of the exchange (fast-check, real runtim
                   { what: 'the result handled' },
                 );
               }
+            } else if (step.kind === 'lie' && exchange.size > 0) {
+              await tell([...exchange.keys()][step.pick % exchange.size]!, step.lie);
             } else if (step.kind === 'expire') {
               // A reservation outlives an index refresh many times over: let one pass before it lapses.
               await indexRefreshAfterNow(runtimes[0]!, 'an index refresh begun after the steps before');

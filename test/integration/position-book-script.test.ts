@@ -5,6 +5,7 @@ import { priceQuotesOf, readPriceQuotes } from '../../handlers/positions/prices.
 import type { RedisReader } from '../../runtime/contract/index.js';
 import { keys, streams } from '../../schemas/keys.js';
 import { usePrivateRedis } from '../support/redis-server.js';
+import { withoutScripts } from '../support/runtime.js';
 
 const config: PositionBookConfig = {
   POSITION_SNAPSHOT_STREAM: streams.positionSnapshot,
@@ -69,17 +70,6 @@ const perSymbol = fc.record({
   ),
 });
 
-/** The same client with scripts refused: loadPositionBook takes its plain reads (Redis Cluster's path). */
-function withoutScripts(reader: RedisReader): RedisReader {
-  return new Proxy(reader, {
-    get(target, property, receiver) {
-      if (property === 'eval_ro') return () => Promise.reject(new Error('ERR scripts refused in this test'));
-      const value: unknown = Reflect.get(target, property, receiver);
-      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
-    },
-  });
-}
-
 describe('position book: the one-script read answers what the plain reads answer (issue #24 item 5)', () => {
   const redis = usePrivateRedis();
 
@@ -113,17 +103,19 @@ describe('position book: the one-script read answers what the plain reads answer
           }
         }
         const reader = r as unknown as RedisReader;
-        const scripted = await loadPositionBook(reader, config, true, NOW);
-        const plain = await loadPositionBook(withoutScripts(reader), config, true, NOW);
+        const scripted = await loadPositionBook(reader, config, { withEquity: true, now: NOW });
+        const plain = await loadPositionBook(withoutScripts(reader), config, { withEquity: true, now: NOW });
         expect(scripted).toEqual(plain);
         // With the positions it cannot price, and their quotes (the governor's read).
-        const scriptedUnpriced = await loadPositionBook(reader, config, false, NOW, true);
-        const plainUnpriced = await loadPositionBook(withoutScripts(reader), config, false, NOW, true);
+        const scriptedUnpriced = await loadPositionBook(reader, config, { now: NOW, withUnpriced: true });
+        const plainUnpriced = await loadPositionBook(withoutScripts(reader), config, { now: NOW, withUnpriced: true });
         expect(scriptedUnpriced).toEqual(plainUnpriced);
         expect(scriptedUnpriced.book.positions).toEqual(scripted.book.positions);
         // Every quote a direct read finds, index or not (the heat gate's decision marks).
-        const scriptedAll = await loadPositionBook(reader, config, true, NOW, true, true);
-        expect(scriptedAll).toEqual(await loadPositionBook(withoutScripts(reader), config, true, NOW, true, true));
+        const scriptedAll = await loadPositionBook(reader, config, { withEquity: true, now: NOW, withUnpriced: true, allP33Quotes: true });
+        expect(scriptedAll).toEqual(
+          await loadPositionBook(withoutScripts(reader), config, { withEquity: true, now: NOW, withUnpriced: true, allP33Quotes: true }),
+        );
         expect(scriptedAll.book.positions).toEqual(scripted.book.positions);
         for (const [symbol, replies] of scriptedAll.book.quotes)
           expect(priceQuotesOf(replies), symbol).toEqual(await readPriceQuotes(reader, symbol, config));

@@ -2,6 +2,7 @@ import type { Cluster, Redis } from 'ioredis';
 import { buildInfo } from '../../app/build-info.js';
 import { allHandlers } from '../../handlers/index.js';
 import type { AnyHandler } from '../../runtime/contract/handler.js';
+import type { RedisReader } from '../../runtime/contract/index.js';
 import { createRuntime, type Runtime, type RuntimeOptions } from '../../runtime/host/runtime.js';
 import { fieldsToRecord } from '../../schemas/fields.js';
 import { streams } from '../../schemas/keys.js';
@@ -70,6 +71,34 @@ export async function governorDecisions(
   redis: Pick<Redis, 'xrange'> | Pick<Cluster, 'xrange'>,
 ): Promise<(Record<string, string> & { _id: string })[]> {
   return (await readStream(redis, streams.governorEvents)).filter((e) => e.event === 'permit' || e.event === 'block');
+}
+
+/** The same client with scripts refused: loadPositionBook takes its plain reads (Redis Cluster's path). */
+export function withoutScripts(reader: RedisReader): RedisReader {
+  return new Proxy(reader, {
+    get(target, property, receiver) {
+      if (property === 'eval_ro') return () => Promise.reject(new Error('ERR scripts refused in this test'));
+      const value: unknown = Reflect.get(target, property, receiver);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
+
+/** Waits until the governor has decided at least `count` plans; their decision events. */
+export function governorDecided(redis: Redis, count: number, timeoutMs = 20_000): Promise<(Record<string, string> & { _id: string })[]> {
+  return waitFor(
+    async () => {
+      const events = await governorDecisions(redis);
+      return events.length >= count ? events : undefined;
+    },
+    { what: `${count} plans decided`, timeoutMs },
+  );
+}
+
+/** /ready of a runtime at `base` (the address its start answered): status and body. */
+export async function readyAt(base: string): Promise<{ status: number; body: string }> {
+  const answer = await fetch(`${base}/ready`);
+  return { status: answer.status, body: await answer.text() };
 }
 
 export async function readStream(

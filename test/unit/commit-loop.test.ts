@@ -7,7 +7,8 @@ import { commitBatch, GroupLostError, type CommitLoopEnv } from '../../runtime/e
 import { silentLogger, stubExecutionEnv } from '../support/execution-env.js';
 import { defineHandler, type AnyHandler } from '../../runtime/contract/handler.js';
 import { Delivery, type CommitAnswer, type CommitItem } from '../../runtime/engine/delivery.js';
-import { prepareBatch, rerun, type PipelineEnv } from '../../runtime/engine/message-pipeline.js';
+import { applyFailurePolicy, prepareBatch, rerun, type PipelineEnv } from '../../runtime/engine/message-pipeline.js';
+import type { Effect } from '../../runtime/engine/effects.js';
 import { createRegistry, runtimeMetrics } from '../../runtime/engine/metrics.js';
 import { Settler } from '../../runtime/engine/settle.js';
 
@@ -30,7 +31,7 @@ const echo: AnyHandler = defineHandler({
 
 /** A scripted commit's answers by position in the items given; an item not named is committed. */
 type Scripted = Partial<Record<CommitAnswer, number[]>> & {
-  readonly effectFailures?: { item: number; effect: undefined; error: Error }[];
+  readonly effectFailures?: { item: number; effect: Effect | undefined; error: Error }[];
 };
 type Step = (items: readonly CommitItem[]) => Scripted | Error;
 
@@ -92,6 +93,8 @@ function fakeEnv(committer: Committer, options: { pending?: Set<string>; stoppin
     health: { noteWriteRefused: (detail) => failures.push(`refused:${detail}`), noteWriteAccepted: () => undefined },
     onProgress: () => undefined,
     onFailure: (failure) => failures.push(failure.cause),
+    applyFailurePolicy: (deliveries, error) => applyFailurePolicy(pipeline, deliveries, error),
+    refusedKeys: new Map(),
   };
   return { env, pipeline, sleeps, settled, failures, registry };
 }
@@ -138,10 +141,11 @@ describe('the commit loop', () => {
     expect(failures).toEqual(['connection']);
   });
 
-  it('keeps a message whose write Redis refused pending and retries it with a backoff that grows to the cap', async () => {
+  it('keeps a message whose write Redis refused (a reply that changes) pending and retries it with a backoff that grows to the cap', async () => {
+    let tries = 0;
     const refuse: Step = (items) => ({
       withheld: items.map((_, i) => i),
-      effectFailures: [{ item: 0, effect: undefined, error: new ReplyError('WRONGTYPE out holds a string, not a stream') }],
+      effectFailures: [{ item: 0, effect: undefined, error: new ReplyError(`WRONGTYPE out holds a string, not a stream (${++tries})`) }],
     });
     const committer = new ScriptedCommitter([refuse, refuse, refuse, refuse, refuse, refuse]);
     const { env, pipeline, settled, sleeps, failures, registry } = fakeEnv(committer);
@@ -154,6 +158,29 @@ describe('the commit loop', () => {
     expect(await registry.getSingleMetric('quantum_gates_commit_failures_total')!.get()).toMatchObject({
       values: [{ labels: { handler: 'echo', cause: 'wrongtype' }, value: 6 }],
     });
+  });
+
+  it('a refusal that repeats identically: three tries, then the message’s failure policy in its place; the key stays named until written again', async () => {
+    const refuse: Step = () => ({
+      withheld: [0],
+      effectFailures: [
+        {
+          item: 0,
+          effect: { op: 'setKey', key: 'k', value: 'v' },
+          error: new ReplyError('WRONGTYPE Operation against a key holding the wrong kind of value'),
+        },
+      ],
+    });
+    const committer = new ScriptedCommitter([refuse, refuse, refuse]);
+    const { env, pipeline, settled } = fakeEnv(committer);
+    const batch = await prepareBatch(pipeline, inputs({ n: '1' }, { n: '2' }), 1_000_000);
+    expect(await commitBatch(env, batch)).toBe(true);
+    // Three refused commits of 1-0 (2-0 applied with the first), then its dead letter (echo's policy).
+    expect(committer.commits).toEqual([['1-0', '2-0'], ['1-0'], ['1-0'], ['1-0']]);
+    expect(settled).toEqual(['2-0', '1-0']);
+    expect(batch.deliveries[0]!.outcome).toMatchObject({ kind: 'dead-letter', reason: 'handler_failed' });
+    expect(batch.deliveries[0]!.extraEmits?.[0]?.fields.error).toContain('(writing k)');
+    expect([...env.refusedKeys.keys()]).toEqual(['k']);
   });
 
   it('tells health when Redis refuses writes (OOM), and gives up cleanly when the runtime stops meanwhile', async () => {

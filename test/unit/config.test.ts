@@ -54,6 +54,16 @@ describe('configuration', () => {
     expect(ignoredSettings).toEqual(['REDIS_EXPORTER_PORT']);
   });
 
+  it('compares names as the eye reads them (any case, no underscores): a lower-case or run-together setting stops the start naming it', () => {
+    expect(problemsOf({ gov_max_total_notional_usdt: '500', GOVMAX_OPEN_POSITIONS: '2', p26mode: 'enforce' })).toEqual([
+      'GOVMAX_OPEN_POSITIONS: is not a setting of quantum-gates (did you mean "GOV_MAX_OPEN_POSITIONS"?)',
+      'gov_max_total_notional_usdt: is not a setting of quantum-gates (did you mean "GOV_MAX_TOTAL_NOTIONAL_USDT"?)',
+      'p26mode: is not a setting of quantum-gates (did you mean "P26_MODE"?)',
+    ]);
+    // Names of other programs beside them are still only listed.
+    expect(checkConfiguration({ http_proxy: 'http://proxy:3128', path: '/usr/bin' }, allHandlers).ignoredSettings).toEqual([]);
+  });
+
   it('picks a subset with HANDLERS and refuses unknown names', () => {
     expect(checkConfiguration({ HANDLERS: 'heat-gate' }, allHandlers).hosted.map((h) => h.handler.name)).toEqual(['heat-gate']);
     expect(problemsOf({ HANDLERS: 'heat-gate,nope' })).toEqual([expect.stringMatching(/^HANDLERS: unknown handler\(s\) nope/)]);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { planFingerprint } from '../../handlers/governor/fingerprint.js';
-import { governor } from '../../handlers/governor/index.js';
+import { createGovernor, governor } from '../../handlers/governor/index.js';
 import { applyPlanSchema } from '../../schemas/apply-plan.js';
 import { keys, streams } from '../../schemas/keys.js';
 import type { GovernorConfig } from '../../handlers/governor/config.js';
@@ -332,7 +332,7 @@ describe('governor: what the snapshot reads', () => {
     expect(Object.keys(event).slice(-3)).toEqual(['mark_source', 'mark_at', 'mark_age_ms']);
   });
 
-  it('a mark of no time names its source only; a quote stamped ahead of the clock is 0 old; no mark, no source', async () => {
+  it('a mark of no time names its source only; a quote stamped ahead within the skew is of negative age; no mark, no source', async () => {
     const timeless = (await decide(plan(), { now: NOW })).emitted(EVENTS)[0]!;
     expect(timeless).toMatchObject({ mark_price: '100000', mark_source: 'market_state' });
     expect(timeless).not.toHaveProperty('mark_at');
@@ -342,11 +342,78 @@ describe('governor: what the snapshot reads', () => {
       now: NOW,
       redis: { hashes: { [keys.ticker('BTCUSDT')]: { markPrice: '100500', timestamp: String(NOW + 300) } } },
     });
-    expect(ahead.emitted(EVENTS)[0]).toMatchObject({ mark_source: 'ticker', mark_at: String(NOW + 300), mark_age_ms: '0' });
+    expect(ahead.emitted(EVENTS)[0]).toMatchObject({ mark_source: 'ticker', mark_at: String(NOW + 300), mark_age_ms: '-300' });
 
     const unpriced = (await runHandler(governor, plan(), { now: NOW })).emitted(EVENTS)[0]!;
     expect(unpriced).toMatchObject({ event: 'block', reason: 'market_price_unknown' });
     for (const field of ['mark_price', 'mark_source', 'mark_at', 'mark_age_ms']) expect(unpriced).not.toHaveProperty(field);
+  });
+
+  it('a quote stamped beyond PRICE_MAX_SKEW_SEC is no quote: counted and logged by source, never the mark', async () => {
+    // A P3.3 hash stamped 10 min ahead with mark 1,000 (flat: position_state_brain/main.py at 8f5055c52, lines 211-223)
+    // beside the ticker at 100,000: an open of $15,000 at the market.
+    const run = await runHandler(governor, plan({ qty: '0.15', price: '' }), {
+      now: NOW,
+      redis: {
+        hashes: {
+          [keys.p33StatePositions('BTCUSDT')]: { position_amt: '0.0', mark_price: '1000', ts_epoch: String((NOW + 600_000) / 1000) },
+          [keys.ticker('BTCUSDT')]: { markPrice: '100000', timestamp: String(NOW - 1000) },
+        },
+      },
+    });
+    expect(run.emitted(EVENTS)[0]).toMatchObject({
+      event: 'block',
+      reason: 'notional_per_trade_exceeded',
+      computed_notional: '15000',
+      mark_source: 'ticker',
+      mark_age_ms: '1000',
+    });
+    expect(run.metrics.get('quantum_govern_price_quotes_refused_total', { source: 'p33', reason: 'future' })).toBe(1);
+    expect(run.logs.find((l) => l.msg?.includes('PRICE_MAX_SKEW_SEC'))?.obj).toMatchObject({
+      symbol: 'BTCUSDT',
+      source: 'p33',
+      ahead_ms: 600_000,
+    });
+    // Alone, it is no price at all.
+    const alone = await runHandler(governor, plan({ price: '' }), {
+      now: NOW,
+      redis: { hashes: { [keys.ticker('BTCUSDT')]: { markPrice: '1000', timestamp: String(NOW + 600_000) } } },
+    });
+    expect(alone.emitted(EVENTS)[0]).toMatchObject({ event: 'block', reason: 'market_price_unknown' });
+  });
+
+  it('an add decided while its position’s hash is gone for a moment is measured from the last figure seen, not from 0', async () => {
+    const own = createGovernor();
+    // P3.3's newest layout (position_state_brain/main.py at de25f13cb): 1.5 long, indexed.
+    const held: FakeRedisData = {
+      hashes: {
+        ...MARKET,
+        [keys.p33StatePositions('BTCUSDT')]: { position_amt: '1.5', mark_price: '100000', ts_epoch: String((NOW - 1000) / 1000) },
+      },
+      sets: { [keys.p33PositionIndex]: ['BTCUSDT'] },
+    };
+    await runHandler(own, plan({ plan_id: 'seen', action: 'FULL_CLOSE_PROPOSED' }), { now: NOW, redis: held });
+    const add = await runHandler(own, plan({ plan_id: 'add' }), { now: NOW + 5000, redis: { hashes: MARKET } });
+    expect(permitted(add, 'add')).toBe(true);
+    const member = add.recorder.effects.find((e) => e.op === 'addToSortedSet' && e.key === keys.governorReservations);
+    expect(JSON.parse((member as { member: string }).member)).toMatchObject({ plan_id: 'add', book_qty: 1.5 });
+  });
+
+  it('no single producer can lower the mark: a fresh absurd tick, or a unit slip, beside the market prices nothing down', async () => {
+    // The price feed's ticker (microservices/price_feed at 73fab1f55, `publish_price`) of 1e-9, a moment after
+    // P3.3's flat hash and the market state at 100,000: an open of 1,000 units without a price of its own.
+    for (const lie of ['0.000000001', '100']) {
+      const run = await decide(plan({ qty: '1000', price: '' }), {
+        now: NOW,
+        redis: {
+          hashes: {
+            [keys.p33StatePositions('BTCUSDT')]: { position_amt: '0.0', mark_price: '100000', ts_epoch: String((NOW - 2000) / 1000) },
+            [keys.ticker('BTCUSDT')]: { markPrice: lie, timestamp: String(NOW - 100) },
+          },
+        },
+      });
+      expect(run.emitted(EVENTS)[0]).toMatchObject({ event: 'block', reason: 'notional_per_trade_exceeded', mark_price: '100000' });
+    }
   });
 
   it('the permit carries 0.0 in testnet whatever the price (the event carries our figure)', async () => {

@@ -27,7 +27,7 @@ const config: PositionBookConfig = {
 };
 
 async function book(data: FakeRedisData, now = NOW) {
-  return (await loadPositionBook(new FakeRedisReader(data), config, false, now)).book;
+  return (await loadPositionBook(new FakeRedisReader(data), config, { now })).book;
 }
 const rows = (b: Awaited<ReturnType<typeof book>>) => b.positions.map((p) => [p.symbol, p.notionalUsd, p.sigma ?? null, p.origin]);
 
@@ -73,8 +73,7 @@ describe('position book: P3.3 in both layouts', () => {
     const seedOnly = await loadPositionBook(
       new FakeRedisReader(data),
       { ...config, POSITION_P33_PREFIXES: ['quantum:position:snapshot:'] },
-      false,
-      NOW,
+      { now: NOW },
     );
     expect(seedOnly.book.positions).toEqual([]);
     expect(await readP33Position(new FakeRedisReader(data), 'ETHUSDT', undefined, { config, now: NOW })).toMatchObject({
@@ -209,7 +208,7 @@ describe('prices: the freshest of market state, P3.3 (either layout, flat too), 
       config,
     );
     expect(quotes).toHaveLength(2);
-    expect(freshestPrice(quotes, NOW, 30)).toBeUndefined();
+    expect(freshestPrice(quotes, NOW, { maxAgeSec: 30 })).toBeUndefined();
   });
 
   it('uses a market state of no time only when no timed quote is fresh', async () => {
@@ -217,7 +216,7 @@ describe('prices: the freshest of market state, P3.3 (either layout, flat too), 
       redis({ [keys.marketState('ETHUSDT')]: { mark_price: '2500' }, [keys.ticker('ETHUSDT')]: tickerHash('ETHUSDT', 3010, NOW - 60_000) }),
       'ETHUSDT',
     );
-    expect(freshestPrice(quotes, NOW, 30)).toMatchObject({ source: 'market_state', price: 2500 });
+    expect(freshestPrice(quotes, NOW, { maxAgeSec: 30 })).toMatchObject({ source: 'market_state', price: 2500 });
   });
 });
 

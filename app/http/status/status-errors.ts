@@ -50,7 +50,7 @@ export function collapseFailures(
   /** The Redis's address as configured (no password), said with the outage. */
   address?: string,
 ): CollapsedFailures {
-  const readsFail = fault !== undefined && fault.cause !== 'writes_refused';
+  const readsFail = fault !== undefined && (fault.cause === 'unreachable' || fault.cause === 'stalled');
   const outageSections = readsFail ? failures.filter((f) => !LOCAL_SECTIONS.has(f.section)).map((f) => f.section) : [];
   const redis: RedisOutage | null =
     readsFail && outageSections.length > 0 && (fault.cause === 'unreachable' || fault.cause === 'stalled')

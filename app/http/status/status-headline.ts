@@ -74,7 +74,12 @@ function blocking(input: HeadlineInput): HeadlineReason[] {
   if (fault) {
     // Redis explains the gates' faults: say it once, naming the gates that wait for it.
     const waiting = [...new Set(readiness.gates.map((g) => g.gate))];
-    const what = fault.cause === 'writes_refused' ? 'Redis refuses writes' : `Redis ${fault.cause}`;
+    const what =
+      fault.cause === 'writes_refused'
+        ? 'Redis refuses writes'
+        : fault.cause === 'evicts_keys'
+          ? 'Redis may evict keys'
+          : `Redis ${fault.cause}`;
     const unread = input.redis ? `; ${count(input.redis.sections.length, 'section')} could not be read` : '';
     block(
       `${what} (${fault.detail})${waiting.length > 0 ? `; ${waiting.join(', ')} ${waiting.length === 1 ? 'waits' : 'wait'} for it` : ''}${unread}`,

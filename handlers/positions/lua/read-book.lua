@@ -10,8 +10,19 @@ end
 local function number(v)
   return type(v) == 'string' and #v <= 20 and string.match(v, '^%-?%d+%.?%d*$') ~= nil
 end
+-- A per-symbol read Redis refuses (a key of another type) is that symbol's problem only: false in
+-- its place, and {symbol, kind, key} noted, never the whole read's error.
+local unreadable = {}
+local function read(s, kind, ...)
+  local reply = redis.pcall(...)
+  if type(reply) == 'table' and reply.err then
+    unreadable[#unreadable + 1] = {s, kind, (select(2, ...))}
+    return false
+  end
+  return reply
+end
 for i, s in ipairs(symbols) do
-  local row = redis.call('HMGET', ARGV[1] .. s, 'position_notional_usd', 'sigma', 'qty', 'mark_price', 'updated_at', 'volatility')
+  local row = read(s, 'position', 'HMGET', ARGV[1] .. s, 'position_notional_usd', 'sigma', 'qty', 'mark_price', 'updated_at', 'volatility', 'side') or {}
   rows[i] = row
   local sigma = row[2]
   if not sigma then sigma = row[6] end
@@ -54,7 +65,7 @@ local p33rows = {}
 for i, s in ipairs(p33) do
   local row, held = {}, false
   for k = 9, #ARGV do
-    local part = redis.call('HMGET', ARGV[k] .. s, 'position_amt', 'mark_price', 'ts_epoch', 'position_notional_usd', 'sigma')
+    local part = read(s, 'position', 'HMGET', ARGV[k] .. s, 'position_amt', 'mark_price', 'ts_epoch', 'position_notional_usd', 'sigma') or {false, false, false, false, false}
     for _, v in ipairs(part) do row[#row + 1] = v; if v then held = true end end
   end
   p33rows[i] = row
@@ -68,8 +79,8 @@ for i, s in ipairs(sigmaSymbols) do
   if hasSigma[s] then
     sigmaRows[i] = {}
   else
-    local published = redis.call('HGET', ARGV[6] .. s, 'sigma')
-    if number(published) then sigmaRows[i] = {published} else sigmaRows[i] = {published, redis.call('HGET', ARGV[5] .. s, 'sigma')} end
+    local published = read(s, 'sigma', 'HGET', ARGV[6] .. s, 'sigma')
+    if number(published) then sigmaRows[i] = {published} else sigmaRows[i] = {published, read(s, 'sigma', 'HGET', ARGV[5] .. s, 'sigma')} end
   end
 end
 -- Every held symbol's quotes (the governor prices each position at the freshest mark of all producers).
@@ -78,13 +89,13 @@ local indexed = {}
 if ARGV[8] ~= '' then for _, s in ipairs(p33) do indexed[s] = true end end
 for i, s in ipairs(sigmaSymbols) do
   if ARGV[7] ~= '' then
-    local market = redis.call('HMGET', ARGV[5] .. s, 'mark_price', 'timestamp')
-    local ticker = redis.call('HMGET', ARGV[7] .. s, 'markPrice', 'timestamp')
+    local market = read(s, 'quote', 'HMGET', ARGV[5] .. s, 'mark_price', 'timestamp') or {false, false}
+    local ticker = read(s, 'quote', 'HMGET', ARGV[7] .. s, 'markPrice', 'timestamp') or {false, false}
     local row = {market[1], market[2], ticker[1], ticker[2]}
     -- ARGV[8] set: a symbol outside the P3.3 index gets P3.3's marks too, as a direct read would.
     if ARGV[8] ~= '' and not indexed[s] then
       for k = 9, #ARGV do
-        local part = redis.call('HMGET', ARGV[k] .. s, 'mark_price', 'ts_epoch')
+        local part = read(s, 'quote', 'HMGET', ARGV[k] .. s, 'mark_price', 'ts_epoch') or {false, false}
         row[#row + 1] = part[1]
         row[#row + 1] = part[2]
       end
@@ -94,4 +105,4 @@ for i, s in ipairs(sigmaSymbols) do
     quoteRows[i] = {}
   end
 end
-return {equity, symbols, rows, mode, entries, applied, p33, p33rows, sigmaSymbols, sigmaRows, quoteRows}
+return {equity, symbols, rows, mode, entries, applied, p33, p33rows, sigmaSymbols, sigmaRows, quoteRows, unreadable}
