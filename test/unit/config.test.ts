@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { allHandlers, companionsLeftOut } from '../../handlers/index.js';
 import { ConfigError } from '../../schemas/env.js';
@@ -75,6 +76,12 @@ describe('configuration', () => {
       'P26_MODE: must be exactly one of "shadow", "enforce" (did you mean "enforce"?) (got "enfroce")',
     ]);
     expect(problemsOf({ REDIS_PRIVATE: 'of' })).toEqual([expect.not.stringContaining('did you mean')]);
+  });
+
+  it("README's What runs table names every gate HANDLERS can select", () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const table = readme.slice(readme.indexOf('## What runs'), readme.indexOf('\n\n', readme.indexOf('| gate |')));
+    expect(allHandlers.map((h) => h.name).filter((name) => !table.includes(`\`${name}\``))).toEqual([]);
   });
 
   it('names the companions a HANDLERS list hosting the governor leaves out', () => {
