@@ -1,6 +1,7 @@
 import { parseCommandArgs } from '../args.js';
 import type { Command } from '../command.js';
 import { ExitCode, OperationalError, UsageError } from '../errors.js';
+import { httpGet, type HttpAnswer } from '../http-get.js';
 import type { CliIo } from '../io.js';
 import { renderGatesStatus } from '../gates-status-view.js';
 import { envDir } from '../env-file.js';
@@ -85,25 +86,25 @@ class UnreachableError extends OperationalError {
 }
 
 export async function fetchStatus(io: CliIo, url: string, env: Env = io.env): Promise<string> {
-  let response: Response;
+  let response: HttpAnswer;
   try {
-    response = await fetch(url, { headers: { accept: 'application/json', ...authHeaders(env) }, signal: AbortSignal.timeout(TIMEOUT_MS) });
+    response = await httpGet(url, { accept: 'application/json', ...authHeaders(env) }, TIMEOUT_MS);
   } catch (error) {
-    const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-    const why = cause?.code ?? cause?.message ?? (error as Error).message;
+    const { code, message } = error as { code?: string; message: string };
+    const why = code ?? message;
     throw new UnreachableError(
       `cannot reach quantum-gates at ${url}: ${why}\n` + '  Is it running (quantum-gates start)? Set QG_URL (or PORT) to where it listens.',
-      cause?.code,
+      code,
       why,
     );
   }
-  const body = await response.text();
-  if (response.status === 401 || response.status === 403) {
+  const { status, body } = response;
+  if (status === 401 || status === 403) {
     throw new OperationalError(
-      `${url} refused the credentials (HTTP ${response.status}); set DASHBOARD_USER and DASHBOARD_PASSWORD, or DASHBOARD_TOKEN, as the server has them`,
+      `${url} refused the credentials (HTTP ${status}); set DASHBOARD_USER and DASHBOARD_PASSWORD, or DASHBOARD_TOKEN, as the server has them`,
     );
   }
-  if (!response.ok) throw new OperationalError(`${url} answered HTTP ${response.status}: ${body.slice(0, 300)}`);
+  if (status < 200 || status >= 300) throw new OperationalError(`${url} answered HTTP ${status}: ${body.slice(0, 300)}`);
   return body;
 }
 
