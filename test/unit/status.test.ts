@@ -186,8 +186,14 @@ describe('describeDisarm', () => {
     [null, null],
     ['manual stop', 'manual stop'],
     ['{"reason":"governor_errors","errors":5,"window_sec":60}', 'reason: governor_errors; errors: 5; window_sec: 60'],
+    // The time as the governor writes it (epoch seconds, schemas/governor-records.ts), readable with its age.
+    [
+      '{"reason":"repeated_errors","context":{"errors":5},"timestamp":1795614900.5}',
+      'reason: repeated_errors; context: {"errors":5}; timestamp: 2026-11-25 13:55:00 UTC (5 min ago)',
+    ],
+    ['{"reason":"x","ts":1795615200000}', 'reason: x; ts: 2026-11-25 14:00:00 UTC (0 s ago)'],
   ])('%s → %s', (raw, text) => {
-    expect(describeDisarm(raw)).toBe(text);
+    expect(describeDisarm(raw, Date.UTC(2026, 10, 25, 14, 0, 0))).toBe(text);
   });
 });
 
