@@ -349,6 +349,9 @@ describe('the status page shows the why, at 1280 px and at 390 px', () => {
       expect(field(layout, ids.killOn, 'reason')).toBe(LONG_REASON);
       expect(field(layout, ids.killOn, 'detail')).toBe('by alice@ops-1 on redis 127.0.0.1:6379 db 0, was (absent)');
       expect(field(layout, ids.failClosed, 'reason')).toBe('heat_unavailable (fail-closed: heat_missing)');
+      // The newest heat decision failed closed: the heat it wrote (0.0) was never measured.
+      expect(await page.locator('#heat-value').textContent()).toBe('unknown (heat_missing)');
+      expect(await page.locator('section[aria-labelledby="h-heat"]').textContent()).not.toContain('No heat-gate decisions yet');
 
       expect(layout.chartFonts.length).toBeGreaterThan(0);
       for (const size of layout.chartFonts) expect(size).toBeGreaterThanOrEqual(10);
