@@ -186,6 +186,19 @@ describe('npm start with a wiring mistake', () => {
   });
 });
 
+describe('npm start with HANDLERS hosting the governor without its companions', () => {
+  it('warns at start naming the companions left out (governor-switches sets the kill-switch and disarm alerts)', async () => {
+    const result = await start(
+      { REDIS_URL: url(`:${URL_PASSWORD}@`, '/0'), HANDLERS: 'governor,governor-cooldown' },
+      /HANDLERS hosts the governor without/,
+    );
+
+    expect(`${result.stdout}${result.stderr}`).toMatch(
+      /HANDLERS hosts the governor without governor-switches, governor-exit-locks, governor-reservation-results: unless another process hosts them/,
+    );
+  });
+});
+
 describe('the CLI with a wiring mistake', () => {
   it.each(Object.keys(cases))('refuses %s with one line naming the variable, no secret, no stack', async (name) => {
     const wiring = cases[name]!;
