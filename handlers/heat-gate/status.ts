@@ -97,8 +97,7 @@ export const heatSection = defineStatusSection<HeatGateConfig, HeatStatus>({
       parts: [
         'portfolio heat ',
         { key: 'value', format: 'number', digits: 4, missing: '-', missingFrom: 'unknown' },
-        ' ',
-        { key: 'bucket' },
+        { key: 'bucket', before: ' ' },
         { key: 'thresholds', bands: HEAT_BANDS, before: ' (', after: ')' },
         { key: 'updated_at', format: 'time', before: ', updated ' },
       ],
