@@ -173,7 +173,9 @@ export async function connectVerified(config: RuntimeConfig, timeoutMs: number, 
     const explained = /WRONGPASS|invalid password|NOAUTH|DB index|SELECT is not allowed|Protocol error/i.test(
       errors.map((e) => e.message).join(' '),
     );
-    const address = explained ? undefined : singleAddress(config);
+    // A silent address stays silent to a PING too: only a rediss:// one (a plain Redis never answers
+    // a TLS handshake) is asked after a timeout, so a command still fails within its one timeout.
+    const address = explained || (timedOut && !isTls(config)) ? undefined : singleAddress(config);
     const answerer = address === undefined ? 'nothing' : await answererAt(address, timeoutMs);
     throw explain(config, errors, timeoutMs, timedOut, answerer);
   }
