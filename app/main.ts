@@ -1,4 +1,4 @@
-import { allHandlers } from '../handlers/index.js';
+import { allHandlers, companionsLeftOut } from '../handlers/index.js';
 import { parseRuntimeConfig, type RuntimeConfig, redactSecrets, createRuntime, describeRedis } from '../runtime/host/index.js';
 import { ConfigError } from '../schemas/env.js';
 import { buildInfo } from './build-info.js';
@@ -28,7 +28,7 @@ async function main(): Promise<void> {
   const env: Record<string, string | undefined> = { ...process.env };
   let localRedis: PrivateRedis | undefined;
   // Validate everything (runtime and every selected gate) before touching Redis.
-  const { config: runtimeConfig, ignoredSettings } = checkConfiguration(env, allHandlers, checkHttpEnv);
+  const { config: runtimeConfig, ignoredSettings, hosted } = checkConfiguration(env, allHandlers, checkHttpEnv);
   const wantsPrivate = runtimeConfig.REDIS_PRIVATE || process.argv.includes('--private-redis');
   if (wantsPrivate && redisIsConfigured(runtimeConfig))
     throw new ConfigError([
@@ -91,6 +91,12 @@ async function main(): Promise<void> {
   const runtime = await createRuntime({ env, handlers: allHandlers, build: buildInfo(), httpPlugins, logger });
   if (ignoredSettings.length > 0)
     runtime.services.logger.warn({ variables: ignoredSettings }, 'variables named like settings that no hosted gate reads: ignored');
+  const leftOut = companionsLeftOut(hosted.map((h) => h.handler.name));
+  if (leftOut.length > 0)
+    runtime.services.logger.warn(
+      { missing: leftOut },
+      `HANDLERS hosts the governor without ${leftOut.join(', ')}: unless another process hosts them, the kill-switch and disarm alerts, cooldowns, exit locks or reservation releases stop (HANDLERS=all,-name leaves one gate out)`,
+    );
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;

@@ -1,4 +1,5 @@
 import { Cluster, type RedisOptions } from 'ioredis';
+import { connect } from 'node:net';
 import {
   createRedisClient,
   describeRedis,
@@ -35,8 +36,20 @@ function variablesOf(config: RuntimeConfig): { address: string; password: string
   return { address: config.REDIS_HOST === undefined ? 'REDIS_PORT' : 'REDIS_HOST/REDIS_PORT', password: 'REDIS_PASSWORD', db: 'REDIS_DB' };
 }
 
-/** The one-line explanation of a failed connection attempt, from the errors ioredis reported. */
-function explain(config: RuntimeConfig, errors: readonly Error[], timeoutMs: number, timedOut: boolean): RedisWiringError {
+/** What answers at a single Redis's address, asked in plain RESP: Redis, something else (an HTTP port), or nothing. */
+type Answerer = 'redis' | 'other' | 'nothing';
+
+/**
+ * The one-line explanation of a failed connection attempt, from the errors ioredis reported and,
+ * for a single Redis that did not explain itself, what answers at its address in plain RESP.
+ */
+function explain(
+  config: RuntimeConfig,
+  errors: readonly Error[],
+  timeoutMs: number,
+  timedOut: boolean,
+  answerer: Answerer,
+): RedisWiringError {
   const vars = variablesOf(config);
   const where = describeRedis(config);
   const text = errors.map((e) => e.message).join(' | ');
@@ -50,9 +63,51 @@ function explain(config: RuntimeConfig, errors: readonly Error[], timeoutMs: num
   if (/DB index is out of range|invalid DB index|SELECT is not allowed/i.test(text)) {
     return new RedisWiringError(vars.db, `Redis at ${where} has no database ${dbOf(config)} (${first})`);
   }
+  // Something answers, but not as the setting says: waiting will not change that, so it is a wiring
+  // mistake (exit 1), not an outage to wait for.
+  if (answerer === 'other' || /Protocol error/i.test(text)) {
+    return new RedisWiringError(vars.address, `${where} is not a Redis: it answers another protocol (an HTTP port?)`);
+  }
+  if (answerer === 'redis' && isTls(config)) {
+    return new RedisWiringError(vars.address, `${where} is a Redis without TLS: the TLS handshake got no answer; use redis:// for it`);
+  }
+  if (/SSL routines|wrong version number|ERR_SSL/i.test(text))
+    return new RedisWiringError(vars.address, `TLS to ${where} failed: ${first}`);
   if (timedOut && errors.length === 0)
     return new RedisWiringError(vars.address, `cannot reach Redis at ${where}: no answer within ${timeoutMs} ms`, true);
   return new RedisWiringError(vars.address, `cannot reach Redis at ${where}: ${first || 'connection closed'}`, true);
+}
+
+function isTls(config: RuntimeConfig): boolean {
+  return config.REDIS_URL?.startsWith('rediss://') === true;
+}
+
+/** A single Redis's host and port (not through Sentinel, not a cluster). */
+function singleAddress(config: RuntimeConfig): { host: string; port: number } | undefined {
+  if (config.REDIS_SENTINELS || config.REDIS_CLUSTER_NODES) return undefined;
+  if (!config.REDIS_URL) return { host: config.REDIS_HOST ?? '127.0.0.1', port: config.REDIS_PORT };
+  const url = new URL(config.REDIS_URL);
+  return { host: url.hostname.replace(/^\[|\]$/g, '') || '127.0.0.1', port: Number(url.port || 6379) };
+}
+
+/**
+ * What answers a plain PING at the address. A Redis answers "+PONG" or "-NOAUTH..."; an HTTP
+ * server "HTTP/1.1 400". (A TLS ClientHello sent to a plain Redis is read as the start of an
+ * inline command and never answered, so the handshake alone only times out.)
+ */
+function answererAt(address: { host: string; port: number }, timeoutMs: number): Promise<Answerer> {
+  return new Promise((resolvePromise) => {
+    const socket = connect(address.port, address.host);
+    const done = (answer: Answerer) => {
+      socket.destroy();
+      resolvePromise(answer);
+    };
+    socket.setTimeout(timeoutMs, () => done('nothing'));
+    socket.once('error', () => done('nothing'));
+    socket.once('end', () => done('nothing'));
+    socket.once('connect', () => socket.write('PING\r\n'));
+    socket.once('data', (chunk: Buffer) => done(/^[+-]/.test(chunk.toString('latin1')) ? 'redis' : 'other'));
+  });
 }
 
 function dbOf(config: RuntimeConfig): number {
@@ -114,7 +169,16 @@ export async function connectVerified(config: RuntimeConfig, timeoutMs: number, 
     // Once the failed connection has ended, disconnect() would only arm a destroy timer that
     // keeps the process waiting.
     if (client.status !== 'end') client.disconnect();
-    throw explain(config, errors, timeoutMs, timedOut);
+    // An error that explains itself (a password, a database) needs no probe; a closed or silent
+    // connection may be something that is not Redis, or a plain Redis asked in TLS.
+    const explained = /WRONGPASS|invalid password|NOAUTH|DB index|SELECT is not allowed|Protocol error/i.test(
+      errors.map((e) => e.message).join(' '),
+    );
+    // A silent address stays silent to a PING too: only a rediss:// one (a plain Redis never answers
+    // a TLS handshake) is asked after a timeout, so a command still fails within its one timeout.
+    const address = explained || (timedOut && !isTls(config)) ? undefined : singleAddress(config);
+    const answerer = address === undefined ? 'nothing' : await answererAt(address, timeoutMs);
+    throw explain(config, errors, timeoutMs, timedOut, answerer);
   }
 }
 

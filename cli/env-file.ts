@@ -50,7 +50,8 @@ export const realFs: EnvFileSystem = {
 };
 
 /**
- * Takes --env-file PATH (or --env-file=PATH), --no-env-file or --private out of argv. Without them, the
+ * Takes --env-file PATH (or --env-file=PATH), --no-env-file or --private out of argv. Without them,
+ * $QG_ENV_FILE names the file; without it, the
  * first of the units' env files that exists is read (in $QG_ENV_DIR, default /etc/quantum), so on
  * a server the CLI talks to the Redis the gates use. The shell's own variables still win (an explicit REDIS_URL=... quantum-gates ...).
  */
@@ -76,6 +77,9 @@ export function chooseEnvFile(
   if (privateRedis && explicit !== undefined) throw new UsageError('--private and --env-file name two Redis: give one');
   if (privateRedis) return { argv: rest, env, privateRedis: true };
   if (none) return { argv: rest, env };
+  // $QG_ENV_FILE as --env-file: through npx, whose own Node reads a script's --env-file as its own
+  // option (and exits 9 when it cannot read the file), the variable reaches the CLI.
+  explicit ??= env.QG_ENV_FILE?.trim() || undefined;
   const file = explicit ?? unitEnvFiles(env).find((path) => fs.exists(path));
   if (file === undefined) return { argv: rest, env };
   let text: string;
@@ -86,7 +90,7 @@ export function chooseEnvFile(
     // The group advice is for a file that is there but closed to this user (EACCES), not a wrong path.
     if (code === 'ENOENT' || code === 'ENOTDIR')
       throw new UsageError(
-        `no such file: ${file} (--env-file): give the path of an env file, or --no-env-file to use only the shell's variables`,
+        `no such file: ${file} (--env-file or QG_ENV_FILE): give the path of an env file, or --no-env-file to use only the shell's variables`,
       );
     throw new UsageError(
       `cannot read ${file} (${code ?? (error as Error).message}): run as a user of group qt, pass --env-file PATH, or --no-env-file to use only the shell's variables`,

@@ -8,6 +8,10 @@ export const ExitCode = {
   failure: 1,
   /** The command line or the data given on it is wrong; nothing was written. */
   usage: 2,
+  /** `status`: the gates answered DEGRADED, something needs a person but trading goes on. */
+  degraded: 3,
+  /** `status`: the gates answered BLOCKING, trading is held up (Redis unreachable, kill switch on, governor disarmed...). */
+  blocking: 4,
 } as const;
 
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];

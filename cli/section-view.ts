@@ -84,7 +84,7 @@ export function renderSentence(record: Row, view: SentenceView): string {
     .map((part) => {
       if (typeof part === 'string') return part;
       const value = record[part.key];
-      if (value === null || value === undefined || (part.skipZero && value === 0)) return part.missing ?? '';
+      if (value === null || value === undefined || (part.skipZero && value === 0)) return missingText(record, part) ?? '';
       return `${part.before ?? ''}${formatField(record, part)}${part.after ?? ''}`;
     })
     .join('');
@@ -95,13 +95,19 @@ function formatField(row: Row, field: Omit<AnyField, 'label'>): string {
   const value = row[field.key];
   const terminal = field.terminal || {};
   if (field.badge) {
-    if (value === null || value === undefined) return field.missing ?? '-';
+    if (value === null || value === undefined) return missingText(row, field) ?? '-';
     return badgeText(row, value, field.badge);
   }
-  if (value === null || value === undefined) return field.missing ?? '-';
+  if (value === null || value === undefined) return missingText(row, field) ?? '-';
   if (field.bands) return bandsText(value, field.bands.edges, field.bands.names, '<=');
   const written = formatValue(value, terminal.format ?? field.format ?? 'text', terminal.digits ?? field.digits ?? 4);
   return terminal.width === undefined ? written : truncate(written, terminal.width);
+}
+
+/** What a null field says: the text of its `missingFrom` field where that has one, else its `missing`. */
+function missingText(row: Row, field: Pick<AnyField, 'missing' | 'missingFrom'>): string | undefined {
+  const from = field.missingFrom === undefined ? undefined : row[field.missingFrom];
+  return from === null || from === undefined || from === '' ? field.missing : text(from);
 }
 
 function badgeText(row: Row, value: unknown, cases: readonly BadgeCase<Row>[]): string {

@@ -1,4 +1,4 @@
-import { type RuntimeConfig, type RedisClient } from '../runtime/host/index.js';
+import type { RuntimeConfig, RedisClient } from '../runtime/host/index.js';
 import { redisAddress } from '../app/redis-identity.js';
 import { UsageError } from './errors.js';
 import type { CliIo } from './io.js';

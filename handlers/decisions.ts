@@ -73,7 +73,8 @@ export function decisionsSection<Config>(
           { key: 'gate', label: 'Gate', wrap: 'never' },
           { key: 'kind', name: 'decision', label: 'Decision', wrap: 'never', badge: DECISION_BADGE, terminal: { label: 'KIND' } },
           { key: 'symbol', label: 'Symbol' },
-          { key: 'plan_id', name: 'plan', label: 'Plan', format: 'code', width: 9, wrap: 'anywhere', terminal: { width: 12 } },
+          // Whole in the terminal too: a plan id is pasted into grep and `dlq`.
+          { key: 'plan_id', name: 'plan', label: 'Plan', format: 'code', width: 9, wrap: 'anywhere' },
           { key: 'action', label: 'Action' },
           { key: 'reason', label: 'Reason', format: 'code', width: 14 },
           // Room for a block's figures and an operator's name and target (governor/decision-detail.ts).

@@ -29,3 +29,20 @@ export const allHandlers: readonly AnyHandler[] = [
   governorOutcomes,
   outcomeSample,
 ];
+
+/**
+ * What the governor needs hosted beside it (in its process or another): governor-switches sets the
+ * kill-switch and disarm gauges their alerts read, governor-cooldown and governor-exit-locks keep
+ * the cooldowns and exit locks it checks, governor-reservation-results releases its reservations.
+ */
+export const governorCompanions: readonly string[] = [
+  governorSwitches,
+  governorCooldown,
+  governorExitLocks,
+  governorReservationResults,
+].map((h) => h.name);
+
+/** The governor's companions a HANDLERS list hosting the governor leaves out (none when it hosts no governor). */
+export function companionsLeftOut(hosted: readonly string[]): string[] {
+  return hosted.includes(governor.name) ? governorCompanions.filter((name) => !hosted.includes(name)) : [];
+}

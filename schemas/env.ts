@@ -1,6 +1,9 @@
 /** Reading settings from the environment (a gate's `config`, the runtime's own), shared by gates, runtime and CLI. */
 import * as z from 'zod';
 import { numberProblemDetail, readDecimal, settingNumbers } from '../domain/number.js';
+import { didYouMean } from './did-you-mean.js';
+
+export { didYouMean } from './did-you-mean.js';
 
 /** Thrown when environment variables fail validation; carries one line per bad variable. */
 export class ConfigError extends Error {
@@ -98,12 +101,13 @@ const normalised = (text: string) => text.trim().toLowerCase().replaceAll('-', '
 
 /**
  * Why `typed` is none of `values`, listing them all, with the one it differs from only in case,
- * spaces or `-`/`_` (values that differ only so mean the same: true, TRUE). Never a guess by
- * spelling distance: for a switch, the nearest word may be the other side of it ("of": on or off?).
+ * spaces or `-`/`_` (values that differ only so mean the same: true, TRUE), else the one it is a
+ * slip of (`enfroce`: "enforce"). `spelling: false` for a switch, whose nearest word may be the
+ * other side of it ("of": on or off?): there only case and spacing are guessed.
  */
-function choiceProblem(typed: string, values: readonly string[]): string {
+function choiceProblem(typed: string, values: readonly string[], spelling = true): string {
   const same = values.find((v) => normalised(v) === normalised(typed));
-  const hint = same === undefined ? '' : ` (did you mean "${same}"?)`;
+  const hint = same !== undefined ? ` (did you mean "${same}"?)` : spelling ? didYouMean(typed.trim(), values) : '';
   return `must be exactly one of ${values.map((v) => `"${v}"`).join(', ')}${hint}`;
 }
 
@@ -125,7 +129,7 @@ export const envBool = (defaultValue: boolean) => {
     .string()
     .transform((text, ctx): boolean => {
       if ((BOOL_VALUES as readonly string[]).includes(text)) return TRUE_VALUES.includes(text.toLowerCase());
-      ctx.addIssue({ code: 'custom', message: choiceProblem(text, BOOL_VALUES) });
+      ctx.addIssue({ code: 'custom', message: choiceProblem(text, BOOL_VALUES, false) });
       return z.NEVER;
     })
     .default(defaultValue);

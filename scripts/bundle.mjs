@@ -1,8 +1,13 @@
 // `npm run build`'s second step, after tsc has type-checked the sources: esbuild bundles the two
 // entry points into dist/app/main.js (what the systemd units run) and dist/cli/main.js (what
-// bin/quantum-gates.js imports), with the code both share in dist/chunks/. Node then compiles a
-// few large files instead of resolving, reading and compiling some 700 modules one by one, which
-// was most of the start-up (docs/performance.md, "Start-up and CLI latency").
+// bin/quantum-gates.js imports), each with its lazily loaded parts in dist/chunks/. Node then
+// compiles a few large files instead of resolving, reading and compiling some 700 modules one by
+// one, which was most of the start-up (docs/performance.md, "Start-up and CLI latency").
+//
+// The two are bundled apart, the CLI's `start` importing dist/app/main.js as it is: bundled
+// together, every module either reaches went into chunks both load, so `kill status` compiled the
+// gates' server (fastify, ajv, pino, bullmq) to read one key. With package.json's
+// "sideEffects": false, what a command does not use of runtime/host/index.js is left out.
 //
 // Every bundled module lands one folder below dist/ (app/, cli/ or chunks/): app/build-info.ts finds
 // dist/build-info.json, app/http-plugins.ts finds dist/status-page/, runtime/engine/lua.ts
@@ -51,23 +56,35 @@ const requireShim =
 // while other tests run the CLI from dist/); node_modules must be above it.
 const out = process.argv[2] ?? 'dist';
 
+/** `quantum-gates start` runs the gates' own bundle, dist/app/main.js, rather than a copy of it in the CLI's. */
+const appMainOutside = {
+  name: 'app-main-outside',
+  setup(bundle) {
+    bundle.onResolve({ filter: /\/app\/main\.js$/ }, () => ({ path: '../app/main.js', external: true }));
+  },
+};
+
 rmSync(out, { recursive: true, force: true });
-await build({
-  entryPoints: { 'app/main': 'app/main.ts', 'cli/main': 'cli/main.ts' },
-  outdir: out,
-  bundle: true,
-  splitting: true,
-  chunkNames: 'chunks/[name]-[hash]',
-  format: 'esm',
-  platform: 'node',
-  target: 'node20',
-  external,
-  plugins: [ioredisVersion],
-  banner: { js: requireShim },
-  // Stack traces name lines of dist/; with NODE_OPTIONS=--enable-source-maps, of the sources.
-  sourcemap: 'linked',
-  logLevel: 'warning',
-});
+for (const [entry, plugins] of [
+  ['app/main', [ioredisVersion]],
+  ['cli/main', [ioredisVersion, appMainOutside]],
+])
+  await build({
+    entryPoints: { [entry]: `${entry}.ts` },
+    outdir: out,
+    bundle: true,
+    splitting: true,
+    chunkNames: 'chunks/[name]-[hash]',
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    external,
+    plugins,
+    banner: { js: requireShim },
+    // Stack traces name lines of dist/; with NODE_OPTIONS=--enable-source-maps, of the sources.
+    sourcemap: 'linked',
+    logLevel: 'warning',
+  });
 asciiOnly(out);
 cpSync('app/status-page', `${out}/status-page`, { recursive: true });
 // The runtime's Lua scripts, read at start from ../lua/ of a bundled module (runtime/engine/lua.ts).

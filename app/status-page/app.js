@@ -16,6 +16,7 @@
   var fmtTime = P.fmtTime;
   var timeEl = P.timeEl;
   var fmtAgo = P.fmtAgo;
+  var breakable = P.breakable;
 
   var POLL_MS = 2000;
   var lastSuccess = null;
@@ -95,7 +96,7 @@
         cell('retries', fmtCount(g.retries), 'num'),
         cell('pending', fmtCount(g.pending), 'num'),
         cell('lag', fmtCount(g.lag), 'num'),
-        cell('source', el('code', null, g.source + (g.group ? ' → ' + g.group : ''))),
+        cell('source', el('code', null, breakable(g.source + (g.group ? ' → ' + g.group : '')))),
       ]);
     });
     replaceRows($('gates-body'), rows, 10, 'No gates hosted by this process.');

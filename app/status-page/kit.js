@@ -76,14 +76,15 @@
   }
 
   /**
-   * A snake_case code with a break opportunity after each underscore, so a long reason wraps
-   * between its words instead of widening its column or being cut.
+   * A code with a break opportunity after each underscore, colon and dot, so a long reason or a
+   * stream name (quantum:stream:harvest.proposal) wraps between its words instead of widening its
+   * column past the screen or being cut.
    */
   function breakable(text) {
-    var parts = String(text).split('_');
+    var parts = String(text).split(/(?<=[_:.])/);
     var nodes = [];
     parts.forEach(function (part, i) {
-      nodes.push(i < parts.length - 1 ? part + '_' : part);
+      nodes.push(part);
       if (i < parts.length - 1) nodes.push(el('wbr'));
     });
     return nodes;

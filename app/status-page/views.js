@@ -60,6 +60,8 @@
   function fieldEl(row, field, now, inTable, wrapping) {
     var value = row[field.key];
     if (value === null || value === undefined) {
+      var from = field.missingFrom === undefined ? null : row[field.missingFrom];
+      if (from !== null && from !== undefined && from !== '') return String(from);
       if (field.missing !== undefined) return field.missing;
       // A table's empty cell is a plain dash; a row of label / value rows says it in grey.
       return inTable && !field.badge ? '–' : el('span', { class: 'muted' }, '–');
@@ -158,7 +160,10 @@
           .map(function (part) {
             if (typeof part === 'string') return part;
             var v = value[part.key];
-            if (v === null || v === undefined || (part.skipZero && v === 0)) return part.missing || '';
+            if (v === null || v === undefined || (part.skipZero && v === 0)) {
+              var from = part.missingFrom === undefined ? null : value[part.missingFrom];
+              return from !== null && from !== undefined && from !== '' ? String(from) : part.missing || '';
+            }
             return (part.before || '') + fieldText(value, part) + (part.after || '');
           })
           .join('');

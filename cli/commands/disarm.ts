@@ -1,3 +1,4 @@
+import { describeDisarm } from '../../handlers/governor/status.js';
 import { keys } from '../../schemas/keys.js';
 import type { RedisClient } from '../../runtime/host/index.js';
 import { parseCommandArgs } from '../args.js';
@@ -18,9 +19,10 @@ async function readDisarm(redis: RedisClient): Promise<string | Record<string, s
   return `(a ${type})`;
 }
 
-function render(value: string | Record<string, string> | null): string {
+function render(value: string | Record<string, string> | null, now: number): string {
   if (value === null) return 'not disarmed';
-  if (typeof value === 'string') return value;
+  // The governor's JSON record, its time readable (describeDisarm), as the status shows it.
+  if (typeof value === 'string') return describeDisarm(value, now) ?? value;
   return Object.entries(value)
     .map(([k, v]) => `${k}=${v}`)
     .join(' ');
@@ -54,12 +56,12 @@ export const disarmCommands: readonly Command[] = [
         const value = await readDisarm(redis);
         if (value === null) return { previous: value, target, auditFailure: undefined };
         await redis.del(keys.governorDisarm);
-        const audit = await recordOperatorAction(redis, io, { action: 'disarm_clear', reason, target, previous: render(value) });
+        const audit = await recordOperatorAction(redis, io, { action: 'disarm_clear', reason, target, previous: render(value, io.now()) });
         return { previous: value, target, auditFailure: audit.failure };
       });
       // The disarm is cleared whether or not its audit could be written: say so first, then the failure.
       if (args.values.json) printJson(io, { key: keys.governorDisarm, cleared: previous !== null, previous, target });
-      else io.out(previous === null ? 'not disarmed: nothing to clear' : `cleared disarm (was: ${render(previous)})`);
+      else io.out(previous === null ? 'not disarmed: nothing to clear' : `cleared disarm (was: ${render(previous, io.now())})`);
       if (auditFailure === undefined) return ExitCode.ok;
       io.err(`quantum-gates disarm clear: ${auditFailureMessage('the governor is re-armed (disarm cleared)', auditFailure)}`);
       return ExitCode.failure;
@@ -73,7 +75,7 @@ export const disarmCommands: readonly Command[] = [
       const args = parseCommandArgs('disarm status', argv, { json: { type: 'boolean' } });
       const value = await withRedis(io, readDisarm);
       if (args.values.json) printJson(io, { key: keys.governorDisarm, disarmed: value !== null, value });
-      else io.out(value === null ? 'not disarmed' : `disarmed: ${render(value)}`);
+      else io.out(value === null ? 'not disarmed' : `disarmed: ${render(value, io.now())}`);
       return ExitCode.ok;
     },
   },

@@ -1,4 +1,5 @@
 import type * as z from 'zod';
+import type { DeadLetterReason } from '../../runtime/host/index.js';
 import { allHandlers } from '../../handlers/index.js';
 import type { RedisClient } from '../../runtime/host/index.js';
 import { parseCommandArgs, positiveInt } from '../args.js';
@@ -40,6 +41,30 @@ const filterHelp = [
 /** Written to the audit event and checked in help: why the operator replays or drops. */
 const auditHelp = '  --reason TEXT    why: required (recorded with your user, host and the time on the governor events stream)';
 
+/** What --failure filters on: the reasons the runtime dead-letters for (runtime/engine/dead-letter.ts). */
+const FAILURES: readonly DeadLetterReason[] = [
+  'invalid_input',
+  'handler_failed',
+  'fallback_failed',
+  'too_many_deliveries',
+  'commit_failed',
+];
+
+/**
+ * The audit text of a replay or drop. One that is a failure's name was meant as --failure: taken as
+ * the audit text, it would leave the selection unfiltered (`drop --all --reason too_many_deliveries`
+ * would drop every entry), so it is refused.
+ */
+function auditReason(command: string, reason: string | undefined): string {
+  const text = requireReason(command, reason);
+  if ((FAILURES as readonly string[]).includes(text))
+    throw new UsageError(
+      `--reason "${text}" names a failure: --reason is the audit text (why you do this), --failure ${text} selects the entries dead-lettered for it`,
+      command,
+    );
+  return text;
+}
+
 function filterOf(values: { failure?: string; handler?: string }): EntryFilter {
   return { reason: values.failure, handler: values.handler };
 }
@@ -73,7 +98,6 @@ const listHelp = [
   'Options:',
   '  --limit N        at most N entries (default 50)',
   ...filterHelp,
-  '  --reason F       the same as --failure (its older name)',
   '  --json           print {stream, total, entries: [...]} with every field',
 ].join('\n');
 
@@ -89,7 +113,12 @@ const list: Command = {
       json: { type: 'boolean' },
     });
     const limit = positiveInt('dlq list', args.values.limit, '--limit', 50);
-    const filter = filterOf({ failure: args.values.failure ?? args.values.reason, handler: args.values.handler });
+    if (args.values.reason !== undefined)
+      throw new UsageError(
+        '--reason is not an option of dlq list: filter with --failure F (e.g. --failure too_many_deliveries)',
+        'dlq list',
+      );
+    const filter = filterOf(args.values);
     const { entries, total, stream } = await withRedis(io, async (redis, config) => ({
       stream: config.DLQ_STREAM,
       total: await redis.xlen(config.DLQ_STREAM),
@@ -257,7 +286,7 @@ const replay: Command = {
     const dryRun = args.values['dry-run'] === true;
     const force = args.values.force === true;
     // A dry run writes nothing, so it needs no reason and names no target.
-    const reason = dryRun ? '' : requireReason('dlq replay', args.values.reason);
+    const reason = dryRun && args.values.reason === undefined ? '' : auditReason('dlq replay', args.values.reason);
     const connect = dryRun ? withRedis : withRedisWrite;
 
     const result = await connect(io, async (redis, config) => {
@@ -411,7 +440,7 @@ const drop: Command = {
     selectionArgs('dlq drop', args.positionals, args.values);
     if (args.values.all && !args.values.yes)
       throw new UsageError('--all deletes every selected entry for good: add --yes to confirm', 'dlq drop');
-    const reason = requireReason('dlq drop', args.values.reason);
+    const reason = auditReason('dlq drop', args.values.reason);
 
     const result = await withRedisWrite(io, async (redis, config) => {
       const { entries, missing } = await selectEntries(

@@ -70,5 +70,7 @@ export function mainHelp(): string {
     '  0  success',
     '  1  operational failure: Redis or the server unreachable, an entry not found, a replay refused',
     '  2  usage error or invalid input: nothing was written',
+    '  3  status: DEGRADED (something needs a person, trading goes on)',
+    '  4  status: BLOCKING (trading is held up)',
   ].join('\n');
 }

@@ -5,7 +5,7 @@ import { injectedProposalSchema } from '../../schemas/harvest-proposal.js';
 import { governor } from '../../handlers/governor/index.js';
 import { heatGate } from '../../handlers/heat-gate/index.js';
 import { positionSnapshot } from '../../handlers/position-snapshot.js';
-import { type AnyHandler, type StreamTrigger } from '../../runtime/host/index.js';
+import type { AnyHandler, StreamTrigger } from '../../runtime/host/index.js';
 import { didYouMean } from '../../app/settings.js';
 import { keys } from '../../schemas/keys.js';
 import { portfolioStateSchema } from '../../schemas/portfolio-state.js';

@@ -1,6 +1,7 @@
 import { parseCommandArgs } from '../args.js';
 import type { Command } from '../command.js';
 import { ExitCode, OperationalError, UsageError } from '../errors.js';
+import { httpGet, type HttpAnswer } from '../http-get.js';
 import type { CliIo } from '../io.js';
 import { renderGatesStatus } from '../gates-status-view.js';
 import { envDir } from '../env-file.js';
@@ -37,9 +38,13 @@ const help = [
   'REDIS_CLUSTER_NODES, REDIS_SENTINELS) or an env file names one, an instance running on another',
   'Redis (told by the run_id it reports in /status) is another deployment and is not shown.',
   '',
-  'Exit 1 when the server cannot be reached or refuses the credentials, when an instance whose',
-  'absence holds trading up (the governor, or one named by URL) does not answer, or when an',
-  'instance runs on another Redis than the one named.',
+  'Exit codes (with --json too), one per headline, so that `quantum-gates status || page` pages:',
+  '  0  OK',
+  '  1  no status: the server cannot be reached, refuses the credentials, or runs on another',
+  '     Redis than the one named (across instances: none answered)',
+  '  3  DEGRADED: something needs a person, trading goes on',
+  '  4  BLOCKING: trading is held up (Redis unreachable, kill switch on, governor disarmed, the',
+  '     instance hosting the governor not answering)',
 ].join('\n');
 
 const TIMEOUT_MS = 5000;
@@ -81,25 +86,25 @@ class UnreachableError extends OperationalError {
 }
 
 export async function fetchStatus(io: CliIo, url: string, env: Env = io.env): Promise<string> {
-  let response: Response;
+  let response: HttpAnswer;
   try {
-    response = await fetch(url, { headers: { accept: 'application/json', ...authHeaders(env) }, signal: AbortSignal.timeout(TIMEOUT_MS) });
+    response = await httpGet(url, { accept: 'application/json', ...authHeaders(env) }, TIMEOUT_MS);
   } catch (error) {
-    const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-    const why = cause?.code ?? cause?.message ?? (error as Error).message;
+    const { code, message } = error as { code?: string; message: string };
+    const why = code ?? message;
     throw new UnreachableError(
       `cannot reach quantum-gates at ${url}: ${why}\n` + '  Is it running (quantum-gates start)? Set QG_URL (or PORT) to where it listens.',
-      cause?.code,
+      code,
       why,
     );
   }
-  const body = await response.text();
-  if (response.status === 401 || response.status === 403) {
+  const { status, body } = response;
+  if (status === 401 || status === 403) {
     throw new OperationalError(
-      `${url} refused the credentials (HTTP ${response.status}); set DASHBOARD_USER and DASHBOARD_PASSWORD, or DASHBOARD_TOKEN, as the server has them`,
+      `${url} refused the credentials (HTTP ${status}); set DASHBOARD_USER and DASHBOARD_PASSWORD, or DASHBOARD_TOKEN, as the server has them`,
     );
   }
-  if (!response.ok) throw new OperationalError(`${url} answered HTTP ${response.status}: ${body.slice(0, 300)}`);
+  if (status < 200 || status >= 300) throw new OperationalError(`${url} answered HTTP ${status}: ${body.slice(0, 300)}`);
   return body;
 }
 
@@ -184,8 +189,14 @@ async function showInstances(io: CliIo, instances: readonly Instance[], json: bo
   io.out(json ? JSON.stringify(merged, null, 2) : renderGatesStatus(merged, { sections }));
   const missing = answers.filter((a) => a.error !== undefined).map(missingInstance);
   for (const reason of missing) io.err(`quantum-gates: ${reason.text}`);
-  // Exit 1 when trading is held up by it: an instance the governor can go on without is a reason, not a failure.
-  return missing.some((r) => r.state === 'BLOCKING') ? ExitCode.failure : ExitCode.ok;
+  return headlineExit(merged.headline);
+}
+
+/** The exit code a headline maps to: 0 OK, 3 DEGRADED, 4 BLOCKING (an answer without one, from an older build: 0). */
+export function headlineExit(headline: { readonly state?: unknown } | null | undefined): number {
+  if (headline?.state === 'BLOCKING') return ExitCode.blocking;
+  if (headline?.state === 'DEGRADED') return ExitCode.degraded;
+  return ExitCode.ok;
 }
 
 export const statusCommand: Command = {
@@ -236,11 +247,12 @@ export const statusCommand: Command = {
             'point QG_URL (or --url) at the gates that run on the Redis named, or name theirs',
         );
     }
+    const exit = headlineExit((parsed as Partial<GatesStatus> | null)?.headline);
     if (args.values.json) {
       io.out(JSON.stringify(parsed, null, 2));
-      return ExitCode.ok;
+      return exit;
     }
     io.out(renderGatesStatus(parsed, { sections: await fetchSections(io, url) }));
-    return ExitCode.ok;
+    return exit;
   },
 };

@@ -1,5 +1,6 @@
 import type { DecisionEvent, OperatorEvent } from '../../schemas/governor-event.js';
 import type { Limits } from './config.js';
+import { decodeDecisionInputs } from './decision-inputs.js';
 
 /**
  * The "Detail" of a governor row on the status: the figures a permit or block was decided on, an
@@ -108,12 +109,32 @@ function blockFigures(event: DecisionEvent, limits: Limits | undefined): string 
       const cooldown = cap(limits, (l) => l.cooldownSec);
       return cooldown === undefined ? undefined : `within the ${cooldown} s cooldown`;
     }
+    case 'p28_budget_violation':
+      return budgetFigures(event);
     case 'evaluation_error':
       // The error is kept whole in the event (up to 2,000 characters); a row shows its start.
       return event.error === undefined || event.error.length <= ERROR_SHOWN ? event.error : `${event.error.slice(0, ERROR_SHOWN - 1)}…`;
     default:
       return trade !== undefined && trade > 0 ? `trade ${usd(trade)}` : undefined;
   }
+}
+
+/**
+ * A P2.8 block's figures, from the inputs the decision recorded (decision_inputs): the symbol's
+ * position with this trade against its budget and by how much it is over, as the budget engine's
+ * tick logs them; or, blocked for a budget.violation in the window, that violation beside them.
+ */
+function budgetFigures(event: DecisionEvent): string | undefined {
+  const inputs = decodeDecisionInputs(event.decision_inputs, event.symbol);
+  const budget = inputs?.snapshot.budget;
+  if (inputs === undefined || budget === undefined) return undefined;
+  const held = inputs.snapshot.symbolNotional;
+  const trade = inputs.facts.notional ?? 0;
+  const over = held + trade - budget.budgetUsd;
+  const position = `position ${usd(held)}${trade > 0 ? ` + ${usd(trade)}` : ''}`;
+  if (over > 0) return `${position} > budget ${usd(budget.budgetUsd)} by ${usd(over)}`;
+  const figures = `${position} vs budget ${usd(budget.budgetUsd)}`;
+  return inputs.snapshot.recentViolation ? `${figures}; a budget.violation in the window` : figures;
 }
 
 /** A permit's size where the governor computed one (production); testnet and dry_run carry 0. */

@@ -3,6 +3,7 @@ import { killSwitchBlocks, killSwitchState, unreadableSwitch } from '../../domai
 import { fieldsToRecord } from '../../schemas/fields.js';
 import { parseGovernorEvent, type GovernorEvent } from '../../schemas/governor-event.js';
 import { keys, streams } from '../../schemas/keys.js';
+import { duration, formatUtc } from '../../schemas/status/format.js';
 import { DECISION_LIMIT, decisionsSection, entryTime, type Decision } from '../decisions.js';
 import { limitsOf, type GovernorConfig, type Limits } from './config.js';
 import { decisionDetail, disarmDetail, operatorDetail } from './decision-detail.js';
@@ -80,7 +81,7 @@ export const disarmSection = defineStatusSection<GovernorConfig, DisarmStatus>({
       ],
     },
   ],
-  read: (ctx) => ctx.read('disarm', () => readDisarm(ctx.redis)),
+  read: (ctx) => ctx.read('disarm', () => readDisarm(ctx.redis, ctx.now())),
   headline: (disarm) =>
     disarm?.active
       ? [{ state: 'BLOCKING', text: `governor disarmed: every open is blocked${disarm.detail ? ` (${disarm.detail})` : ''}`, since: null }]
@@ -152,10 +153,10 @@ interface DisarmReader {
   hgetall(key: string): Promise<Record<string, string>>;
 }
 
-async function readDisarm(redis: DisarmReader): Promise<DisarmStatus> {
+async function readDisarm(redis: DisarmReader, now: number): Promise<DisarmStatus> {
   const type = await redis.type(keys.governorDisarm);
   if (type === 'none') return { active: false, detail: null };
-  if (type === 'string') return { active: true, detail: describeDisarm(await redis.get(keys.governorDisarm)) };
+  if (type === 'string') return { active: true, detail: describeDisarm(await redis.get(keys.governorDisarm), now) };
   if (type === 'hash') {
     const hash = await redis.hgetall(keys.governorDisarm);
     return {
@@ -171,20 +172,35 @@ async function readDisarm(redis: DisarmReader): Promise<DisarmStatus> {
   return { active: true, detail: `(a ${type} key)` };
 }
 
-/** The governor stores {reason, errors, window_sec, ts} as JSON; show it as words, not braces. */
-export function describeDisarm(raw: string | null): string | null {
+/**
+ * The governor stores {reason, context, timestamp} as JSON (schemas/governor-records.ts; the
+ * original's {reason, errors, window_sec, ts}): shown as words, not braces, its time (epoch
+ * seconds, or milliseconds) as a UTC time with its age, not a raw number.
+ */
+export function describeDisarm(raw: string | null, now: number): string | null {
   if (raw === null || raw === '') return null;
   try {
     const parsed = JSON.parse(raw) as unknown;
     if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) {
       return Object.entries(parsed)
-        .map(([k, v]) => `${k}: ${typeof v === 'object' ? JSON.stringify(v) : String(v)}`)
+        .map(
+          ([k, v]) =>
+            `${k}: ${k === 'timestamp' || k === 'ts' ? readableTime(v, now) : typeof v === 'object' ? JSON.stringify(v) : String(v)}`,
+        )
         .join('; ');
     }
   } catch {
     // a plain string reason
   }
   return raw;
+}
+
+/** "2026-11-25 14:00:00 UTC (5 min ago)" for epoch seconds or milliseconds; anything else as it is. */
+function readableTime(value: unknown, now: number): string {
+  const n = typeof value === 'number' ? value : typeof value === 'string' ? Number(value) : NaN;
+  if (!Number.isFinite(n) || n <= 0) return String(value);
+  const ms = n < 1e11 ? n * 1000 : n;
+  return `${formatUtc(ms)} (${duration(now - ms)} ago)`;
 }
 
 const KIND_FIELDS = ['event', 'event_type', 'type', 'decision', 'result', 'outcome', 'status'] as const;

@@ -15,8 +15,13 @@ export interface HeatPoint {
 }
 
 export interface HeatStatus {
+  /** Null when never measured, or when the newest decision failed closed (then `unknown` says why). */
   readonly value: number | null;
   readonly bucket: string | null;
+  /** "unknown (portfolio_state_missing)": the newest decision failed closed, so the heat it wrote (0, COLD) was not measured. */
+  readonly unknown: string | null;
+  /** Decisions in enforce that failed closed within the last FAIL_CLOSED_WINDOW_MS: each treated the heat as COLD. */
+  readonly fail_closed: { readonly count: number; readonly cause: string; readonly since: number } | null;
   readonly updated_at: number | null;
   readonly thresholds: { readonly min: number; readonly max: number } | null;
   /** Oldest first, from the calibrated stream. */
@@ -25,6 +30,9 @@ export interface HeatStatus {
 
 /** Calibrated entries read for the heat chart and the decisions. */
 export const HISTORY_SIZE = 120;
+
+/** Fail-closed decisions in enforce this recent are a DEGRADED reason of the headline. */
+export const FAIL_CLOSED_WINDOW_MS = 15 * 60_000;
 
 /** COLD < HEAT_MIN ≤ WARM < HEAT_MAX ≤ HOT: the thresholds' edges and the buckets between them. */
 const HEAT_BANDS = { edges: ['min', 'max'], names: ['COLD', 'WARM', 'HOT'] } as const;
@@ -55,7 +63,7 @@ export const heatSection = defineStatusSection<HeatGateConfig, HeatStatus>({
       only: 'page',
       caption: 'Latest heat written by the heat gate (`quantum:portfolio:heat`)',
       fields: [
-        { key: 'value', label: 'Heat', format: 'number', digits: 4 },
+        { key: 'value', label: 'Heat', format: 'number', digits: 4, missingFrom: 'unknown' },
         { key: 'bucket', label: 'Bucket', badge: BUCKET_BADGE },
         { key: 'updated_at', name: 'updated', label: 'Updated', format: 'time', ago: true, missing: 'never' },
         {
@@ -79,7 +87,7 @@ export const heatSection = defineStatusSection<HeatGateConfig, HeatStatus>({
       bands: { at: 'thresholds', axis: 'y', ...HEAT_BANDS },
       label: 'Portfolio heat history',
       pointsAre: 'decisions',
-      empty: 'No heat-gate decisions yet.',
+      empty: 'No measured heat yet (a decision that failed closed measured none).',
       caption:
         "Heat at each of the most recent heat-gate decisions (`quantum:stream:harvest.calibrated`), oldest on the left: it holds between two decisions, so the line steps. Point at the line for a decision's heat and time.",
     },
@@ -88,9 +96,8 @@ export const heatSection = defineStatusSection<HeatGateConfig, HeatStatus>({
       only: 'terminal',
       parts: [
         'portfolio heat ',
-        { key: 'value', format: 'number', digits: 4, missing: '-' },
-        ' ',
-        { key: 'bucket' },
+        { key: 'value', format: 'number', digits: 4, missing: '-', missingFrom: 'unknown' },
+        { key: 'bucket', before: ' ' },
         { key: 'thresholds', bands: HEAT_BANDS, before: ' (', after: ')' },
         { key: 'updated_at', format: 'time', before: ', updated ' },
       ],
@@ -102,16 +109,51 @@ export const heatSection = defineStatusSection<HeatGateConfig, HeatStatus>({
       readCalibrated(ctx),
     ]);
     if (hash === null && entries === null) return null;
+    const newest = entries?.[0] === undefined ? undefined : calibratedEntryReader.safeParse(fieldsToRecord(entries[0][1])).data;
+    const unknownCause = newest?.fail_closed_cause;
     return {
-      value: numberOrNull(hash?.heat),
-      bucket: hash?.bucket || null,
+      // The heat a fail-closed decision wrote (0, COLD) was never measured: not shown as if it were.
+      value: unknownCause === undefined ? numberOrNull(hash?.heat) : null,
+      bucket: unknownCause === undefined ? hash?.bucket || null : null,
+      unknown: unknownCause === undefined ? null : `unknown (${unknownCause})`,
+      fail_closed: entries ? recentFailClosed(entries, ctx.now()) : null,
       updated_at: numberOrNull(hash?.updated_at),
       // Known only where the gate is hosted (its settings); elsewhere the page says so.
       thresholds: ctx.config ? { min: ctx.config.HEAT_MIN, max: ctx.config.HEAT_MAX } : null,
       history: entries ? heatHistory(entries) : [],
     };
   },
+  headline: (heat) =>
+    heat?.fail_closed
+      ? [
+          {
+            state: 'DEGRADED',
+            text:
+              `heat gate failed closed on ${heat.fail_closed.count} decision${heat.fail_closed.count === 1 ? '' : 's'} in enforce ` +
+              `in the last ${FAIL_CLOSED_WINDOW_MS / 60_000} min (${heat.fail_closed.cause}): heat unknown, taken as COLD, ` +
+              `so every FULL_CLOSE becomes PARTIAL_25${heat.fail_closed.cause === 'portfolio_state_missing' ? '; check quantum:state:portfolio (its equity)' : ''}`,
+            since: heat.fail_closed.since,
+          },
+        ]
+      : [],
 });
+
+/** The fail-closed decisions in enforce within the window before `now`: how many, the newest's cause, the oldest's time. */
+function recentFailClosed(newestFirstEntries: readonly StreamEntry[], now: number): HeatStatus['fail_closed'] {
+  let count = 0;
+  let cause: string | undefined;
+  let since = now;
+  for (const [id, list] of newestFirstEntries) {
+    const at = entryTime(id);
+    if (at < now - FAIL_CLOSED_WINDOW_MS) break;
+    const fields = calibratedEntryReader.safeParse(fieldsToRecord(list)).data;
+    if (fields?.fail_closed_cause === undefined || fields.mode !== 'enforce') continue;
+    count += 1;
+    cause ??= fields.fail_closed_cause;
+    since = at;
+  }
+  return cause === undefined ? null : { count, cause, since };
+}
 
 export const heatDecisionsSection = decisionsSection<HeatGateConfig>(async (ctx) => {
   const entries = await readCalibrated(ctx);

@@ -8,16 +8,18 @@ export function isReady(client: RedisClient): boolean {
   return client.status === 'ready';
 }
 
+/** The client's next 'ready', one listener however many gates wait for it (one each tripped MaxListenersExceededWarning). */
+const nextReady = new WeakMap<RedisClient, Promise<void>>();
+
 export async function waitUntilReady(client: RedisClient, signal?: AbortSignal): Promise<void> {
   while (!isReady(client) && !signal?.aborted) {
-    await new Promise<void>((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        client.off('ready', done);
-        resolve();
-      };
-      const timer = setTimeout(done, retryPolicy.readyPollMs);
-      client.once('ready', done);
-    });
+    let ready = nextReady.get(client);
+    if (ready === undefined) {
+      ready = new Promise<void>((resolve) => client.once('ready', () => (nextReady.delete(client), resolve())));
+      nextReady.set(client, ready);
+    }
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([ready, new Promise<void>((resolve) => (timer = setTimeout(resolve, retryPolicy.readyPollMs)))]);
+    clearTimeout(timer);
   }
 }

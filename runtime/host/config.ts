@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import * as z from 'zod';
-import { ConfigError, envBool, envChoice, envInt, parseEnv, problemCollector, type Env } from '../../schemas/env.js';
+import { ConfigError, didYouMean, envBool, envChoice, envInt, parseEnv, problemCollector, type Env } from '../../schemas/env.js';
 import type { AnyHandler } from '../contract/handler.js';
 
 const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -115,15 +115,20 @@ export function loadConfiguration(
   return { config: config!, hosted }; // parsed: else throwIfAny threw
 }
 
+/** HANDLERS: gate names, or `all` and `-name` to leave one out (`all,-risk-budget`); unset or empty, every gate. */
 function selectHandlers(all: readonly AnyHandler[], spec: string | undefined): AnyHandler[] {
   if (spec === undefined || spec.trim() === '') return [...all];
-  const names = spec
+  const words = spec
     .split(',')
     .map((name) => name.trim())
     .filter(Boolean);
-  const unknown = names.filter((name) => !all.some((h) => h.name === name));
+  const known = all.map((h) => h.name);
+  const unknown = words.filter((w) => w !== 'all' && !known.includes(w.replace(/^-/, '')));
   if (unknown.length > 0) {
-    throw new ConfigError([`HANDLERS: unknown handler(s) ${unknown.join(', ')}; known: ${all.map((h) => h.name).join(', ')}`]);
+    const named = unknown.map((w) => `${w}${didYouMean(w.replace(/^-/, ''), known, w.startsWith('-') ? '-' : '')}`);
+    throw new ConfigError([`HANDLERS: unknown handler(s) ${named.join(', ')}; known: ${known.join(', ')} (or all,-name to leave one out)`]);
   }
-  return all.filter((h) => names.includes(h.name));
+  const left = new Set(words.filter((w) => w.startsWith('-')).map((w) => w.slice(1)));
+  const named = words.includes('all') ? known : words.filter((w) => !w.startsWith('-'));
+  return all.filter((h) => named.includes(h.name) && !left.has(h.name));
 }

@@ -13,4 +13,4 @@ export { evictionPolicy, type RedisFault } from './redis-health.js';
 export type { AnyHandler, AnyStatusSection, RedisReader, SectionHeadlineReason, StatusSectionDeclaration } from '../contract/index.js';
 export type { StreamTrigger } from '../contract/handler.js';
 // The engine's record formats the operator CLI reads: dead letters.
-export { deadLetterIndexKey, deadLetterIndexMember } from '../engine/dead-letter.js';
+export { deadLetterIndexKey, deadLetterIndexMember, type DeadLetterReason } from '../engine/dead-letter.js';

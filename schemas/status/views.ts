@@ -91,6 +91,8 @@ interface FieldOf<Row, K extends FieldKey<Row>> {
   readonly ago?: boolean;
   /** Written instead of "–" when the value is null. */
   readonly missing?: string;
+  /** When the value is null, the text of this field of the row instead, where it has one (why it is not known). */
+  readonly missingFrom?: FieldKey<Row>;
   /** The cell's name on the page (data-field), where it is not the key. */
   readonly name?: string;
   /** Its width in a wrapping table, in rem. */

@@ -126,4 +126,26 @@ describe('the build (esbuild bundle)', () => {
     expect(JSON.parse(status.stdout)).toMatchObject({ key: 'quantum:kill', value: '1', engaged: true });
     await redis.client.del('quantum:kill');
   });
+
+  it('loads no server code for a CLI command: what dist/cli/main.js imports at start holds no fastify, ajv, pino or bullmq', () => {
+    // esbuild heads each bundled module with its path (`// node_modules/fastify/lib/route.js`):
+    // the files a CLI command compiles at start are main.js and the chunks it imports statically.
+    const loaded = new Set<string>();
+    const visit = (file: string) => {
+      if (loaded.has(file)) return;
+      loaded.add(file);
+      const text = readFileSync(file, 'utf8');
+      for (const [, chunk] of text.matchAll(/^(?:import|} from) ?(?:[^"\n]*from )?"(\.\.\/chunks\/[^"]+)";$/gm))
+        visit(resolve(file, '..', chunk!));
+    };
+    visit(join(out, 'cli/main.js'));
+    const packages = new Set<string>();
+    for (const file of loaded)
+      for (const [, name] of readFileSync(file, 'utf8').matchAll(/^\/\/ node_modules\/((?:@[^/\n]+\/)?[^/\n]+)\//gm)) packages.add(name!);
+
+    expect(packages).toContain('ioredis');
+    expect([...packages].filter((name) => /^(fastify|@fastify\/.*|ajv|pino|bullmq|prom-client|@bull-board\/.*)$/.test(name))).toEqual([]);
+    // `quantum-gates start` runs the gates' own bundle.
+    expect(readFileSync(join(out, 'cli/main.js'), 'utf8')).toContain('import("../app/main.js")');
+  });
 });

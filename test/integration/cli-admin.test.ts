@@ -70,6 +70,21 @@ describe('quantum-gates kill, disarm, start and help', () => {
     });
   });
 
+  it("disarm status writes the record's time as a UTC time with its age, not an epoch", async () => {
+    // As the governor writes it (schemas/governor-records.ts: timestamp in epoch seconds).
+    const at = Date.now() - 5 * 60_000;
+    await redis.client.set(
+      keys.governorDisarm,
+      JSON.stringify({ reason: 'repeated_errors', context: { errors: 5 }, timestamp: at / 1000 }),
+    );
+
+    const shown = await runCli(['disarm', 'status'], env);
+
+    expect(shown.stdout).toContain(`timestamp: ${new Date(at).toISOString().slice(0, 19).replace('T', ' ')} UTC (5 min ago)`);
+    expect(shown.stdout).not.toContain(String(Math.floor(at / 1000)));
+    await redis.client.del(keys.governorDisarm);
+  });
+
   it('disarm reads a record kept as a hash as well', async () => {
     await redis.client.hset(keys.governorDisarm, { reason: 'error_burst', errors: '5' });
 

@@ -59,7 +59,7 @@ describe('quantum-gates dlq', () => {
     await Promise.all(running.splice(0).map((r) => r.stop()));
   });
 
-  it('lists dead letters newest first, filtered by reason and handler', async () => {
+  it('lists dead letters newest first, filtered by failure and handler', async () => {
     const a = await deadLetter({ n: '1' });
     const b = await deadLetter({ n: '2' }, { reason: 'invalid_input', handler: 'heat-gate' });
     const c = await deadLetter({ n: '3' });
@@ -75,7 +75,7 @@ describe('quantum-gates dlq', () => {
       truncated: false,
     });
 
-    expect((await runCliJson<Listed>(['dlq', 'list', '--reason', 'invalid_input'], env)).entries.map((e) => e.id)).toEqual([b]);
+    expect((await runCliJson<Listed>(['dlq', 'list', '--failure', 'invalid_input'], env)).entries.map((e) => e.id)).toEqual([b]);
     expect((await runCliJson<Listed>(['dlq', 'list', '--handler', 'orders', '--limit', '1'], env)).entries.map((e) => e.id)).toEqual([c]);
   });
 
@@ -139,6 +139,21 @@ describe('quantum-gates dlq', () => {
     ['replay filtering without --all', 2, ['dlq', 'replay', '1-0', '--failure', 'x', '--reason', 'test'], /for --all only/],
     ['drop --all without --yes', 2, ['dlq', 'drop', '--all', '--reason', 'test'], /add --yes to confirm/],
     ['a bad --limit', 2, ['dlq', 'list', '--limit', '0'], /--limit must be a whole number/],
+    // --reason is the audit text of a drop or replay: one naming a failure was meant as --failure,
+    // and taken as the audit text it would select every entry.
+    [
+      'drop --all whose --reason names a failure',
+      2,
+      ['dlq', 'drop', '--all', '--yes', '--reason', 'too_many_deliveries'],
+      /--failure too_many_deliveries selects/,
+    ],
+    [
+      'replay --all whose --reason names a failure',
+      2,
+      ['dlq', 'replay', '--all', '--force', '--reason', 'handler_failed'],
+      /--reason "handler_failed" names a failure/,
+    ],
+    ['list --reason (retired: --failure)', 2, ['dlq', 'list', '--reason', 'invalid_input'], /filter with --failure F/],
     ['an unknown dlq command', 2, ['dlq', 'purge'], /unknown dlq command "purge"/],
   ])('refuses %s with exit %s', async (_case, code, args, message) => {
     const id = await deadLetter({ n: '1' });

@@ -23,6 +23,8 @@ function listening(port: number): Promise<boolean> {
   });
 }
 const PASSWORD = 'correct-horse-battery';
+/** A status shown: OK (exit 0), or DEGRADED (3) by what an earlier test left (its decisions). */
+const SHOWN = [0, 3];
 
 describe('quantum-gates status', () => {
   let redis: TestRedis;
@@ -66,7 +68,9 @@ describe('quantum-gates status', () => {
       return r.stdout.includes('cli-status-1') ? r : undefined;
     });
 
-    expect(result.code).toBe(0);
+    // BLOCKING is an exit of its own (4), with --json too: `status || page` pages on a kill switch.
+    expect(result.code).toBe(4);
+    expect((await runCli(['status', '--json'], env)).code).toBe(4);
     expect(result.stdout).toMatch(/^BLOCKING: trading is held up$/m);
     expect(result.stdout).toMatch(/^ {2}BLOCKING {2}kill switch quantum:kill is on: the governor blocks every plan$/m);
     expect(result.stdout).toMatch(/^version \S+ \(\S+\) {2}instance \S+ on \S+:\d+$/m);
@@ -116,7 +120,7 @@ describe('quantum-gates status', () => {
 
   it('shows the gates that run on the Redis named, however it is reached, and says which Redis they run on when nothing named one', async () => {
     const same = await runCli(['status', '--json'], { ...env, REDIS_URL: `redis://localhost:${redis.port}/0` });
-    expect(same.code, same.stderr).toBe(0);
+    expect(same.code, same.stderr).toBeOneOf(SHOWN);
     expect((JSON.parse(same.stdout) as GatesStatus).instance).toMatchObject({
       redis: `${redis.url}/0`,
       redis_id: expect.stringMatching(/^run_id:\w{40}$/),
@@ -124,7 +128,7 @@ describe('quantum-gates status', () => {
 
     const { REDIS_URL: _named, ...unnamed } = env;
     const shown = await runCli(['status', '--json'], unnamed); // the harness's env-file directory is empty
-    expect(shown.code, shown.stderr).toBe(0);
+    expect(shown.code, shown.stderr).toBeOneOf(SHOWN);
     expect(shown.stderr).toContain(`run on Redis ${redis.url}/0 (not compared: nothing named a Redis)`);
   });
 
@@ -144,7 +148,7 @@ describe('quantum-gates status', () => {
     expect(result.stderr).toContain(`cannot reach quantum-gates at ${url}/status: ECONNREFUSED`);
   });
 
-  it("per gate: asks every instance in $QG_ENV_DIR's gates-<gate>.env with gates-common.env's credentials; one that does not answer is BLOCKING, exit 1", async () => {
+  it("per gate: asks every instance in $QG_ENV_DIR's gates-<gate>.env with gates-common.env's credentials; one that does not answer is BLOCKING, exit 4", async () => {
     const dir = await mkdtemp(join(tmpdir(), 'qg-per-gate-'));
     const hosting = new URL(env.QG_URL!).port;
     const silent = await freePort();
@@ -157,7 +161,7 @@ describe('quantum-gates status', () => {
       const text = await runCli(['status'], { QG_ENV_DIR: dir });
       const json = await runCli(['status', '--json'], { QG_ENV_DIR: dir });
 
-      expect(text.code, text.stderr).toBe(1);
+      expect(text.code, text.stderr).toBe(4);
       expect(text.stdout).toMatch(new RegExp(`^governor +http://127\\.0\\.0\\.1:${silent}/status +- +NO ANSWER: ECONNREFUSED$`, 'm'));
       expect(text.stdout).toMatch(new RegExp(`^heat-gate +\\S+:${hosting} +\\S+ \\(\\S+\\) +position-snapshot, heat-gate$`, 'm'));
       expect(text.stdout).toMatch(/^BLOCKING: trading is held up$/m);
@@ -172,6 +176,22 @@ describe('quantum-gates status', () => {
         ['heat-gate', null],
       ]);
       expect(merged.gates.map((g) => g.name)).toEqual(['position-snapshot', 'heat-gate']);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('per gate: an instance without the governor that does not answer is DEGRADED, exit 3', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'qg-per-gate-'));
+    try {
+      await writeFile(join(dir, 'gates-common.env'), `REDIS_URL=${redis.url}\nDASHBOARD_USER=${USER}\nDASHBOARD_PASSWORD=${PASSWORD}\n`);
+      await writeFile(join(dir, 'gates-heat-gate.env'), `PORT=${new URL(env.QG_URL!).port}\nHOST=127.0.0.1\n`);
+      await writeFile(join(dir, 'gates-risk-budget.env'), `PORT=${await freePort()}\nHOST=127.0.0.1\n`);
+
+      const result = await runCli(['status'], { QG_ENV_DIR: dir });
+
+      expect(result.stdout).toMatch(/^DEGRADED: /m);
+      expect(result.code, result.stderr).toBe(3);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
@@ -207,7 +227,7 @@ describe('quantum-gates status', () => {
 
       const result = await runCli(['status'], { QG_ENV_DIR: dir, DASHBOARD_USER: USER, DASHBOARD_PASSWORD: PASSWORD });
 
-      expect(result.code, result.stderr).toBe(0);
+      expect(result.code, result.stderr).toBeOneOf(SHOWN);
       expect(result.stderr).toContain(`nothing listens on 127.0.0.1:8080; asking the 1 per-gate instances in ${dir}`);
       expect(result.stdout).toMatch(/^heat-gate +\S+:\d+ +\S+ \(\S+\) +position-snapshot, heat-gate$/m);
     } finally {
@@ -219,9 +239,9 @@ describe('quantum-gates status', () => {
     const both = await runCli(['status', '--json', '--url', `${env.QG_URL},${env.QG_URL}`], env);
     const one = await runCli(['status', '--json'], { ...env, QG_URL: '', PORT: new URL(env.QG_URL!).port });
 
-    expect(both.code, both.stderr).toBe(0);
+    expect(both.code, both.stderr).toBeOneOf(SHOWN);
     expect((JSON.parse(both.stdout) as { instances: unknown[] }).instances).toHaveLength(2);
-    expect(one.code, one.stderr).toBe(0);
+    expect(one.code, one.stderr).toBeOneOf(SHOWN);
     expect(JSON.parse(one.stdout)).not.toHaveProperty('instances');
   });
 

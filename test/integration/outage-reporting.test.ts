@@ -60,4 +60,23 @@ describe('a Redis outage under the BullMQ gates', () => {
     await waitFor(() => consumers().every((c) => c.consuming) || undefined, { what: 'the job gates consuming again', timeoutMs: 30_000 });
     await waitFor(async () => (await gauge()).every((v) => v === 1) || undefined, { what: 'quantum_gates_consumer_up 1 again' });
   }, 60_000);
+
+  it('an outage with every gate hosted adds no listener per gate to the shared connections: no MaxListenersExceededWarning', async () => {
+    redis = await startTestRedis();
+    const warnings: string[] = [];
+    const onWarning = (warning: Error) => warnings.push(`${warning.name}: ${warning.message}`);
+    process.on('warning', onWarning);
+    try {
+      runtime = await startRuntime(redis.url, {}, allHandlers, { logger: createLogger('silent', {}) });
+      await redis.kill();
+      await waitFor(() => !runtime!.readiness().ready || undefined, { what: 'the outage seen' });
+      // Every gate's next batch waits for the connection meanwhile (several of its ready polls).
+      await new Promise((resolvePromise) => setTimeout(resolvePromise, 2000));
+      await redis.start();
+      await waitFor(() => runtime!.readiness().ready || undefined, { what: 'ready again', timeoutMs: 30_000 });
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(warnings.filter((w) => w.includes('MaxListenersExceeded'))).toEqual([]);
+  }, 60_000);
 });

@@ -43,6 +43,9 @@ interface Layout {
   readonly viewport: number;
   readonly pageWidth: number;
   readonly decisionsBox: { readonly scrollWidth: number; readonly clientWidth: number };
+  readonly gatesBox: { readonly scrollWidth: number; readonly clientWidth: number };
+  /** The Gates table's Source cells. */
+  readonly sources: readonly CellBox[];
   readonly rows: Record<string, readonly CellBox[]>;
   /** Rendered size (CSS px on screen) of each text of the heat chart. */
   readonly chartFonts: readonly number[];
@@ -62,7 +65,13 @@ const MEASURE = `(() => {
   const svg = document.querySelector('#heat-chart svg');
   const scale = svg.getBoundingClientRect().width / svg.viewBox.baseVal.width;
   const box = document.querySelector('[data-testid=decisions]').parentElement;
+  const gates = document.querySelector('[data-testid=gates]').parentElement;
   return {
+    gatesBox: { scrollWidth: gates.scrollWidth, clientWidth: gates.clientWidth },
+    sources: [...document.querySelectorAll('#gates-body td[data-field=source]')].map((td) => {
+      const b = td.getBoundingClientRect();
+      return { field: 'source', text: td.textContent.trim(), left: b.left, right: b.right, scrollWidth: td.scrollWidth, clientWidth: td.clientWidth };
+    }),
     viewport: window.innerWidth,
     pageWidth: document.documentElement.scrollWidth,
     decisionsBox: { scrollWidth: box.scrollWidth, clientWidth: box.clientWidth },
@@ -78,8 +87,9 @@ describe('the status page shows the why, at 1280 px and at 390 px', () => {
   let runtime: Runtime;
   let address: string;
   let browser: Browser;
-  const ids: Record<'block' | 'total' | 'killOn' | 'replay' | 'failClosed', string> = {
+  const ids: Record<'block' | 'total' | 'p28' | 'killOn' | 'replay' | 'failClosed', string> = {
     block: '',
+    p28: '',
     total: '',
     killOn: '',
     replay: '',
@@ -162,6 +172,19 @@ describe('the status page shows the why, at 1280 px and at 390 px', () => {
       computed_notional: '180',
       total_notional: '2150.5',
     });
+    // A P2.8 block, with the inputs the governor records (handlers/governor/decision-inputs.ts).
+    ids.p28 = await event({
+      event: 'block',
+      ...decided,
+      plan_id: 'p-budget',
+      reason: 'p28_budget_violation',
+      computed_notional: '150',
+      decision_inputs: JSON.stringify({
+        v: 1,
+        facts: { notional: 150 },
+        snap: { symbol_notional: 5000, budget: { usd: 1800.5, mode: 'enforce', at: null }, violation: false, own: null },
+      }),
+    });
     ids.killOn = await event({
       event: 'kill_on',
       actor: 'alice',
@@ -193,13 +216,8 @@ describe('the status page shows the why, at 1280 px and at 390 px', () => {
       timestamp: String(Math.floor(now / 1000)),
     });
 
-    // The governor hosted here, with its default caps ($200 per trade, $2,000 in total).
-    runtime = await createTestRuntime(
-      redis.url,
-      { HANDLERS: 'governor,heat-gate', DASHBOARD_USER: USER, DASHBOARD_PASSWORD: PASSWORD },
-      allHandlers,
-      { httpPlugins },
-    );
+    // Every gate hosted here (the Gates table as long as it gets), the governor with its default caps ($200 per trade, $2,000 in total).
+    runtime = await createTestRuntime(redis.url, { DASHBOARD_USER: USER, DASHBOARD_PASSWORD: PASSWORD }, allHandlers, { httpPlugins });
     address = await runtime.start();
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
   });
@@ -236,6 +254,9 @@ describe('the status page shows the why, at 1280 px and at 390 px', () => {
     const result = await runCli(['status'], { QG_URL: address, DASHBOARD_USER: USER, DASHBOARD_PASSWORD: PASSWORD });
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toContain('open: $1,000 > $200 per trade');
+    // A plan id whole, to paste into grep or dlq (it was cut to 12 characters).
+    expect(result.stdout).toContain(PLAN_ID);
+    expect(result.stdout).toContain('open: position $5,000 + $150 > budget $1,800.5 by $3,349.5');
     expect(result.stdout).toContain('kill_on');
     expect(result.stdout).toContain('by alice@ops-1 on redis 127.0.0.1:6379 db 0, was (absent)');
   });
@@ -316,10 +337,21 @@ describe('the status page shows the why, at 1280 px and at 390 px', () => {
       // The figures, the operator and the long reason are there in full, not cut to "total_notion…".
       expect(field(layout, ids.block, 'detail')).toBe('open: $1,000 > $200 per trade');
       expect(field(layout, ids.total, 'reason')).toBe('total_notional_exceeded');
+      expect(field(layout, ids.p28, 'detail')).toBe('open: position $5,000 + $150 > budget $1,800.5 by $3,349.5');
+      // The Gates table's Source (stream → group) whole on screen, its box not scrolling sideways.
+      expect(layout.gatesBox.scrollWidth, 'the gates table scrolls sideways').toBeLessThanOrEqual(layout.gatesBox.clientWidth);
+      expect(layout.sources.map((c) => c.text)).toContain(`${streams.applyPlan} → governor`);
+      for (const c of layout.sources) {
+        expect(c.right, c.text).toBeLessThanOrEqual(layout.viewport);
+        expect(c.scrollWidth, c.text).toBeLessThanOrEqual(c.clientWidth);
+      }
       expect(field(layout, ids.killOn, 'action')).toBe('kill_on');
       expect(field(layout, ids.killOn, 'reason')).toBe(LONG_REASON);
       expect(field(layout, ids.killOn, 'detail')).toBe('by alice@ops-1 on redis 127.0.0.1:6379 db 0, was (absent)');
       expect(field(layout, ids.failClosed, 'reason')).toBe('heat_unavailable (fail-closed: heat_missing)');
+      // The newest heat decision failed closed: the heat it wrote (0.0) was never measured.
+      expect(await page.locator('#heat-value').textContent()).toBe('unknown (heat_missing)');
+      expect(await page.locator('section[aria-labelledby="h-heat"]').textContent()).not.toContain('No heat-gate decisions yet');
 
       expect(layout.chartFonts.length).toBeGreaterThan(0);
       for (const size of layout.chartFonts) expect(size).toBeGreaterThanOrEqual(10);

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { createServer, type Server } from 'node:http';
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from './cli-harness.js';
@@ -44,12 +45,19 @@ function start(env: Record<string, string>, stopAt?: RegExp): Promise<{ code: nu
 let redis: TestRedis;
 /** Accepts connections to the server and never passes a byte: a host that has gone silent. */
 let silent: TcpProxy;
+/** An HTTP server on a free port: a REDIS_URL pointed at the dashboard's port, say. */
+let http: Server;
+let httpPort: number;
 beforeAll(async () => {
   redis = await startTestRedis({ password: PASSWORD, extraArgs: ['--databases', '16'] });
   silent = await startTcpProxy({ port: redis.port });
   silent.blackhole();
+  http = createServer((_request, response) => response.end('not redis'));
+  await new Promise<void>((resolvePromise) => http.listen(0, '127.0.0.1', resolvePromise));
+  httpPort = (http.address() as { port: number }).port;
 });
 afterAll(async () => {
+  await new Promise((resolvePromise) => http?.close(resolvePromise));
   await silent?.close();
   await redis?.stop();
 });
@@ -114,6 +122,20 @@ const cases: Record<string, WiringCase> = {
     cause: /cannot reach Redis at .*: no answer within 500 ms/,
     waits: true,
   },
+  'an HTTP port, not a Redis': {
+    env: () => ({ REDIS_URL: `redis://:${URL_PASSWORD}@127.0.0.1:${httpPort}/0` }),
+    variable: 'REDIS_URL',
+    cause: /127\.0\.0\.1:\d+\/0 is not a Redis: it answers another protocol \(an HTTP port\?\)/,
+  },
+  'TLS (rediss://) to a Redis without TLS': {
+    env: () => ({
+      REDIS_URL: `rediss://:${URL_PASSWORD}@127.0.0.1:${redis.port}/0`,
+      REDIS_CONNECT_TIMEOUT_MS: '1000',
+      QG_REDIS_TIMEOUT_MS: '1000',
+    }),
+    variable: 'REDIS_URL',
+    cause: /is a Redis without TLS: the TLS handshake got no answer; use redis:\/\//,
+  },
   'a port out of range in REDIS_URL': {
     env: () => ({ REDIS_URL: `redis://:${URL_PASSWORD}@127.0.0.1:99999/0` }),
     variable: 'REDIS_URL',
@@ -161,6 +183,19 @@ describe('npm start with a wiring mistake', () => {
     expectOneCleanLine(result, wiring);
     // Refused before any gate started, not after running on the wrong database.
     expect(result.stdout).not.toContain('starting quantum-gates');
+  });
+});
+
+describe('npm start with HANDLERS hosting the governor without its companions', () => {
+  it('warns at start naming the companions left out (governor-switches sets the kill-switch and disarm alerts)', async () => {
+    const result = await start(
+      { REDIS_URL: url(`:${URL_PASSWORD}@`, '/0'), HANDLERS: 'governor,governor-cooldown' },
+      /HANDLERS hosts the governor without/,
+    );
+
+    expect(`${result.stdout}${result.stderr}`).toMatch(
+      /HANDLERS hosts the governor without governor-switches, governor-exit-locks, governor-reservation-results: unless another process hosts them/,
+    );
   });
 });
 

@@ -55,6 +55,15 @@ describe('CLI env file', () => {
     expect(chooseEnvFile(['status', '--no-env-file'], {}, fs)).toEqual({ argv: ['status'], env: {} });
   });
 
+  it('reads $QG_ENV_FILE as --env-file (npx passes a variable through where its Node takes --env-file for its own), --env-file and --no-env-file winning', () => {
+    const fs = fsWith({ '/etc/quantum/quantum-gates.env': 'X=unit\n', '/tmp/a.env': 'X=a\n', '/tmp/b.env': 'X=b\n' });
+
+    expect(chooseEnvFile(['status'], { QG_ENV_FILE: '/tmp/a.env' }, fs)).toMatchObject({ file: '/tmp/a.env', env: { X: 'a' } });
+    expect(chooseEnvFile(['status', '--env-file', '/tmp/b.env'], { QG_ENV_FILE: '/tmp/a.env' }, fs).file).toBe('/tmp/b.env');
+    expect(chooseEnvFile(['status', '--no-env-file'], { QG_ENV_FILE: '/tmp/a.env' }, fs).file).toBeUndefined();
+    expect(() => chooseEnvFile(['status'], { QG_ENV_FILE: '/nonexistent.env' }, fs)).toThrow(/no such file: \/nonexistent\.env/);
+  });
+
   it('refuses a default file it cannot read instead of quietly using 127.0.0.1:6379', () => {
     const fs = fsWith({ '/etc/quantum/quantum-gates.env': Object.assign(new Error('EACCES'), { code: 'EACCES' }) });
 
@@ -67,7 +76,7 @@ describe('CLI env file', () => {
     const call = () => chooseEnvFile(['kill', 'on', '--env-file', '/nonexistent/gates.env'], {}, fsWith({}));
     expect(call).toThrow(UsageError);
     expect(call).toThrow(
-      "no such file: /nonexistent/gates.env (--env-file): give the path of an env file, or --no-env-file to use only the shell's variables",
+      "no such file: /nonexistent/gates.env (--env-file or QG_ENV_FILE): give the path of an env file, or --no-env-file to use only the shell's variables",
     );
   });
 });

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { renderGatesStatus } from '../../cli/gates-status-view.js';
+import { renderView } from '../../cli/section-view.js';
+import { heatSection, type HeatStatus } from '../../handlers/heat-gate/status.js';
 import type { GatesStatus, SectionDescription } from '../../app/http/status/status.js';
 
 /**
@@ -104,5 +106,26 @@ describe('renderGatesStatus from section descriptions', () => {
       /NOT READY at redis:\/\/127\.0\.0\.1:6380\/0$/,
     );
     expect(renderGatesStatus(status({})).split('\n')[0]).toMatch(/redis ready$/);
+  });
+});
+
+describe("the heat section's terminal line", () => {
+  const sentence = (heatSection.views ?? []).find((v) => v.shape === 'sentence')!;
+  const heat = (value: Partial<HeatStatus>): HeatStatus => ({
+    value: null,
+    bucket: null,
+    unknown: null,
+    fail_closed: null,
+    updated_at: null,
+    thresholds: null,
+    history: [],
+    ...value,
+  });
+
+  it('says the heat is unknown and why after a fail-closed decision, not a measured 0 COLD', () => {
+    expect(renderView(heat({ unknown: 'unknown (portfolio_state_missing)' }), sentence)).toBe(
+      'portfolio heat unknown (portfolio_state_missing)',
+    );
+    expect(renderView(heat({ value: 0.0271, bucket: 'COLD' }), sentence)).toBe('portfolio heat 0.0271 COLD');
   });
 });

@@ -1,5 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { allHandlers } from '../../handlers/index.js';
+import { allHandlers, companionsLeftOut } from '../../handlers/index.js';
 import { ConfigError } from '../../schemas/env.js';
 import { checkConfiguration } from '../../app/settings.js';
 
@@ -67,6 +68,40 @@ describe('configuration', () => {
   it('picks a subset with HANDLERS and refuses unknown names', () => {
     expect(checkConfiguration({ HANDLERS: 'heat-gate' }, allHandlers).hosted.map((h) => h.handler.name)).toEqual(['heat-gate']);
     expect(problemsOf({ HANDLERS: 'heat-gate,nope' })).toEqual([expect.stringMatching(/^HANDLERS: unknown handler\(s\) nope/)]);
+  });
+
+  it('HANDLERS=all,-name hosts every gate but those named, and a slip in a name gets a did-you-mean', () => {
+    const hosted = checkConfiguration({ HANDLERS: 'all,-risk-budget' }, allHandlers).hosted.map((h) => h.handler.name);
+    expect(hosted).toEqual(allHandlers.map((h) => h.name).filter((name) => name !== 'risk-budget'));
+    expect(problemsOf({ HANDLERS: 'heat-gate,governer' })).toEqual([
+      expect.stringMatching(/^HANDLERS: unknown handler\(s\) governer \(did you mean "governor"\?\); known: /),
+    ]);
+    expect(problemsOf({ HANDLERS: 'all,-risk-budgte' })).toEqual([
+      expect.stringMatching(/^HANDLERS: unknown handler\(s\) -risk-budgte \(did you mean "-risk-budget"\?\)/),
+    ]);
+  });
+
+  it('a slip in a choice value gets a did-you-mean, as a slip in a name does; a switch only for case', () => {
+    expect(problemsOf({ P26_MODE: 'enfroce' })).toEqual([
+      'P26_MODE: must be exactly one of "shadow", "enforce" (did you mean "enforce"?) (got "enfroce")',
+    ]);
+    expect(problemsOf({ REDIS_PRIVATE: 'of' })).toEqual([expect.not.stringContaining('did you mean')]);
+  });
+
+  it("README's What runs table names every gate HANDLERS can select", () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const table = readme.slice(readme.indexOf('## What runs'), readme.indexOf('\n\n', readme.indexOf('| gate |')));
+    expect(allHandlers.map((h) => h.name).filter((name) => !table.includes(`\`${name}\``))).toEqual([]);
+  });
+
+  it('names the companions a HANDLERS list hosting the governor leaves out', () => {
+    expect(companionsLeftOut(['governor', 'governor-cooldown'])).toEqual([
+      'governor-switches',
+      'governor-exit-locks',
+      'governor-reservation-results',
+    ]);
+    expect(companionsLeftOut(allHandlers.map((h) => h.name))).toEqual([]);
+    expect(companionsLeftOut(['heat-gate'])).toEqual([]);
   });
 
   it('APPLY_MODE takes exactly testnet, production or dry_run: any other value stops the start, with every value listed', () => {

@@ -40,6 +40,21 @@ describe('decisionDetail', () => {
     expect(decisionDetail(block(reason, fields), limits)).toBe(detail);
   });
 
+  it("a P2.8 block shows the position, the budget and by how much it is over, from the decision's recorded inputs", () => {
+    // decision_inputs as handlers/governor/decision-inputs.ts writes it (the fields this detail reads).
+    const inputs = (symbolNotional: number, trade: number, budgetUsd: number, violation: boolean) =>
+      JSON.stringify({
+        v: 1,
+        facts: { notional: trade },
+        snap: { symbol_notional: symbolNotional, budget: { usd: budgetUsd, mode: 'enforce', at: null }, violation, own: null },
+      });
+    const p28 = (text: string) => decisionDetail(block('p28_budget_violation', { decision_inputs: text }), limits);
+
+    expect(p28(inputs(5000, 150, 1800.5, false))).toBe('open: position $5,000 + $150 > budget $1,800.5 by $3,349.5');
+    expect(p28(inputs(1000, 0, 1800.5, true))).toBe('open: position $1,000 vs budget $1,800.5; a budget.violation in the window');
+    expect(decisionDetail(block('p28_budget_violation'), limits)).toBe('open');
+  });
+
   it("shows an evaluation error's first 160 characters", () => {
     const detail = decisionDetail(block('evaluation_error', { error: `Error: ${'x'.repeat(500)}` }), limits);
     expect(detail).toHaveLength('open: '.length + 160);

@@ -186,8 +186,14 @@ describe('describeDisarm', () => {
     [null, null],
     ['manual stop', 'manual stop'],
     ['{"reason":"governor_errors","errors":5,"window_sec":60}', 'reason: governor_errors; errors: 5; window_sec: 60'],
+    // The time as the governor writes it (epoch seconds, schemas/governor-records.ts), readable with its age.
+    [
+      '{"reason":"repeated_errors","context":{"errors":5},"timestamp":1795614900.5}',
+      'reason: repeated_errors; context: {"errors":5}; timestamp: 2026-11-25 13:55:00 UTC (5 min ago)',
+    ],
+    ['{"reason":"x","ts":1795615200000}', 'reason: x; ts: 2026-11-25 14:00:00 UTC (0 s ago)'],
   ])('%s → %s', (raw, text) => {
-    expect(describeDisarm(raw)).toBe(text);
+    expect(describeDisarm(raw, Date.UTC(2026, 10, 25, 14, 0, 0))).toBe(text);
   });
 });
 
@@ -371,6 +377,52 @@ describe('collectStatus', () => {
     expect(status.headline).toEqual({ state: 'OK', reasons: [] });
     expect(status.build).toEqual({ version: '1.2.3', commit: 'abc1234' });
     expect(status.instance).toEqual({ name: 'gates-a', hostname: 'host-1', port: 8080 });
+  });
+
+  it('in enforce without portfolio state: heat unknown (its cause), not a measured 0 COLD, and DEGRADED naming the cause', async () => {
+    const now = 20 * 60_000;
+    // As the heat gate writes a fail-closed decision: heat 0.0 COLD, taken as COLD (handlers/heat-gate/outputs.ts).
+    const failedClosed = (ms: number, mode: string) =>
+      entry(ms, {
+        heat_value: '0.0',
+        heat_bucket: 'COLD',
+        original_action: 'FULL_CLOSE',
+        calibrated_action: 'PARTIAL_25',
+        fail_closed_cause: 'portfolio_state_missing',
+        mode,
+      });
+    const redis = fakeRedis({
+      hashes: { [keys.portfolioHeat]: { heat: '0.0', bucket: 'COLD', updated_at: String(now - 1000) } },
+      streams: {
+        [streams.harvestCalibrated]: [
+          // Out of the window, and one in shadow: neither counts.
+          failedClosed(now - 16 * 60_000, 'enforce'),
+          failedClosed(now - 10 * 60_000, 'shadow'),
+          failedClosed(now - 5 * 60_000, 'enforce'),
+          failedClosed(now - 1000, 'enforce'),
+        ],
+      },
+    });
+    const status = await collectStatus({
+      ...sources(redis),
+      now: () => now,
+      readinessCauses: () => ({ starting: false, redis: undefined, gates: [] }),
+    });
+
+    expect(heatOf(status)).toMatchObject({
+      value: null,
+      bucket: null,
+      unknown: 'unknown (portfolio_state_missing)',
+      fail_closed: { count: 2, cause: 'portfolio_state_missing', since: now - 5 * 60_000 },
+    });
+    expect(status.headline.state).toBe('DEGRADED');
+    expect(status.headline.reasons).toContainEqual({
+      state: 'DEGRADED',
+      text:
+        'heat gate failed closed on 2 decisions in enforce in the last 15 min (portfolio_state_missing): heat unknown, taken as COLD, ' +
+        'so every FULL_CLOSE becomes PARTIAL_25; check quantum:state:portfolio (its equity)',
+      since: now - 5 * 60_000,
+    });
   });
 
   it('fails a section that does not answer in time instead of hanging', async () => {

@@ -1,8 +1,1 @@
-/**
- * "2026-11-22 13:04:05 UTC": how the status's text (its headline, its error lines, the CLI) writes
- * a time. The zone is always named, so a reader never has to guess, and the JSON keeps the number.
- */
-export function formatUtc(ms: number): string {
-  if (!Number.isFinite(ms) || ms <= 0) return '-';
-  return `${new Date(ms).toISOString().slice(0, 19).replace('T', ' ')} UTC`;
-}
+export { formatUtc } from '../../../schemas/status/format.js';
