@@ -203,7 +203,13 @@ function refusedKey(failure: EffectFailure<Delivery>): string | undefined {
 const keyInRefusal = (message: string): string | undefined => /^WRONGTYPE (\S+) holds/.exec(message)?.[1];
 
 const effectKey = (effect: Effect | undefined): string | undefined =>
-  effect !== undefined && 'key' in effect && typeof effect.key === 'string' ? effect.key : undefined;
+  effect === undefined
+    ? undefined
+    : effect.op === 'emit'
+      ? effect.stream
+      : 'key' in effect && typeof effect.key === 'string'
+        ? effect.key
+        : undefined;
 
 /** A refused key that a committed message wrote (every write of a committed message applied) is fixed. */
 function noteKeysWritten(env: CommitLoopEnv, committed: readonly Delivery[]): void {

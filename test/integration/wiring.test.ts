@@ -189,7 +189,8 @@ describe('npm start with a wiring mistake', () => {
 describe('npm start with HANDLERS hosting the governor without its companions', () => {
   it('warns at start naming the companions left out (governor-switches sets the kill-switch and disarm alerts)', async () => {
     const result = await start(
-      { REDIS_URL: url(`:${URL_PASSWORD}@`, '/0'), HANDLERS: 'governor,governor-cooldown' },
+      // A database of its own: the gates it starts create groups and keys the CLI tests below must not see.
+      { REDIS_URL: url(`:${URL_PASSWORD}@`, '/4'), HANDLERS: 'governor,governor-cooldown' },
       /HANDLERS hosts the governor without/,
     );
 

@@ -216,6 +216,7 @@ describe('risk-budget configuration', () => {
       POSITION_P33_PREFIXES: ['quantum:position:snapshot:', 'quantum:state:positions:'],
       POSITION_MAX_AGE_SEC: 120,
       PRICE_MAX_AGE_SEC: 30,
+      PRICE_MAX_SKEW_SEC: 5,
     });
   });
 
