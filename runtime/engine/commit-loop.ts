@@ -169,7 +169,14 @@ async function giveUpOnRepeats(env: CommitLoopEnv, failures: readonly EffectFail
   for (const failure of failures) {
     const delivery = failure.item;
     const refusal = classifyRedisError(failure.error);
-    if (delivery === undefined || !PERSISTENT.includes(refusal.cause) || given.includes(delivery)) continue;
+    // A dead letter is the last output a message can have: it waits until it can be written, never acknowledged without it.
+    if (
+      delivery === undefined ||
+      delivery.outcome.kind === 'dead-letter' ||
+      !PERSISTENT.includes(refusal.cause) ||
+      given.includes(delivery)
+    )
+      continue;
     const before = refusals.get(delivery);
     const times = before?.message === refusal.message ? before.times + 1 : 1;
     refusals.set(delivery, { message: refusal.message, times });
