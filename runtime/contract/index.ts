@@ -23,4 +23,3 @@ export {
   type AnyStatusSection,
   type StatusSectionDeclaration,
 } from './status-section.js';
-export { BatchTurns } from './batch-turns.js';

@@ -117,17 +117,11 @@ function keySaysDone(key: IdempotencyKey, reply: unknown): boolean {
   return typeof reply === 'string' && reply !== '' && compareStreamIds(reply, key.id) > 0;
 }
 
-/**
- * A duplicate gets onDuplicate, anything else `handle` with its keys guarded in the commit. Without
- * keys, `handle` as it answers: a synchronous handler's message makes no promise.
- */
-export function handleOnce(handler: AnyHandler, message: unknown, ctx: Ctx, check: DuplicateCheck): void | Promise<void> {
-  if (check.done === undefined) return handler.handle(message, ctx);
-  return check.done.then((done) => {
-    if (done) return handler.idempotency?.onDuplicate(message, ctx);
-    guard(handler, message, ctx, check.keys, check.doneKey);
-    return handler.handle(message, ctx);
-  });
+/** A duplicate gets onDuplicate, anything else `handle` with its keys guarded in the commit. */
+export async function handleOnce(handler: AnyHandler, message: unknown, ctx: Ctx, check: DuplicateCheck): Promise<void> {
+  if (check.done !== undefined && (await check.done)) return handler.idempotency?.onDuplicate(message, ctx);
+  if (check.done !== undefined) guard(handler, message, ctx, check.keys, check.doneKey);
+  return handler.handle(message, ctx);
 }
 
 /** The same guards for a fallback: it must not land on a message done meanwhile, and it completes a job. */

@@ -3,13 +3,12 @@ import type { Committer } from '../engine/commit.js';
 import { commitBatch, type CommitLoopEnv } from '../engine/commit-loop.js';
 import { deadLetterDestination } from '../engine/dead-letter.js';
 import type { Delivery, PreparedBatch } from '../engine/delivery.js';
-import { loadBatchState, type ExecutionEnv } from '../engine/execute.js';
+import type { ExecutionEnv } from '../engine/execute.js';
 import { lazyChildLogger, type RootLogger } from '../engine/logger.js';
 import { prepareBatch, rerun, type PipelineEnv } from '../engine/message-pipeline.js';
 import type { RuntimeMetrics } from '../engine/metrics.js';
 import { Settler, type JobSink } from '../engine/settle.js';
 import type { AnyHandler, MessageMeta } from '../contract/handler.js';
-import type { RedisReader } from '../contract/redis-reader.js';
 import type { RuntimeConfig } from '../host/config.js';
 import { isReady, type RedisClient } from '../host/redis.js';
 import type { RedisHealth } from '../host/redis-health.js';
@@ -52,8 +51,6 @@ export interface SourceShape {
   readonly doneKey?: (meta: MessageMeta) => string;
   readonly commit: Pick<CommitLoopEnv, 'source' | 'pendingIds'>;
   readonly onCommitted?: () => void;
-  /** Where the batch state is read, when not the shared connection (ExecutionEnv.stateRedis). */
-  readonly stateRedis?: RedisReader;
 }
 
 /**
@@ -77,7 +74,7 @@ export class SourcePipeline {
     this.log = log;
     this.lastProgressAt = now();
     const stopping = () => this.stopping;
-    const shared: ExecutionEnv<unknown, object> = {
+    const execution: ExecutionEnv<unknown, object> = {
       redis: deps.commands,
       config: deps.handlerConfig,
       metrics: deps.handlerMetrics,
@@ -90,9 +87,6 @@ export class SourcePipeline {
       onRetry: (count) => metrics.retries.inc({ handler: handler.name }, count),
       ...(shape.doneKey ? { doneKey: shape.doneKey } : {}),
     };
-    // A re-run of lost guards runs while the source may already wait in its next read, so only a
-    // batch's first run reads its state on the source's own connection.
-    const execution = shape.stateRedis ? { ...shared, stateRedis: shape.stateRedis } : shared;
     this.env = {
       handler,
       execution,
@@ -106,7 +100,7 @@ export class SourcePipeline {
       metrics,
       log,
       settle: new Settler({ handlerName: handler.name, metrics, jobs: deps.jobs, log }),
-      rerun: (deliveries) => rerun({ ...this.env, execution: shared }, deliveries),
+      rerun: (deliveries) => rerun(this.env, deliveries),
       now,
       claimIdleMs: deps.config.CLAIM_IDLE_MS,
       backoffMaxMs: deps.config.COMMIT_BACKOFF_MAX_MS,
@@ -135,15 +129,8 @@ export class SourcePipeline {
     return sleep(ms, undefined, { signal: this.abort.signal }).catch(() => undefined);
   }
 
-  prepare(deliveries: readonly Delivery[], readAt: number, readState?: Promise<unknown>): Promise<PreparedBatch> {
-    return prepareBatch(this.env, deliveries, readAt, readState);
-  }
-
-  /** The batch state, asked for now: the reads go out before anything sent after this call. */
-  readState(): Promise<unknown> {
-    const state = loadBatchState(this.env.handler, this.env.execution);
-    state.catch(() => undefined); // its failure is the batch's (executeBatch), or nobody's when no batch uses it
-    return state;
+  prepare(deliveries: readonly Delivery[], readAt: number): Promise<PreparedBatch> {
+    return prepareBatch(this.env, deliveries, readAt);
   }
 
   /** False when some delivery was left uncommitted (still conflicting, or the source stopped meanwhile). */

@@ -24,7 +24,7 @@ describe('startDuplicateChecks on a real redis-server', () => {
         message.keys.map((k) => (k.startsWith('g:') ? { key: k.slice(2), id: meta.id } : k.slice(2))),
       onDuplicate: () => undefined,
     },
-    handle: () => undefined,
+    handle: async () => undefined,
   });
   const meta = (n: number): MessageMeta => ({ id: `${NOW}-${n}`, raw: {}, producedAt: NOW });
 

@@ -30,7 +30,7 @@ function flaky(name: string, failFirst: number, policy: 'dead-letter' | 'fail-op
             policy,
             fallback: (m, failure, ctx) => ctx.emit(OUT, { n: m.n, via: `${policy}:${failure.attempts}` }),
           },
-    handle(message, ctx) {
+    async handle(message, ctx) {
       const attempt = (tries.get(ctx.meta.id) ?? 0) + 1;
       tries.set(ctx.meta.id, attempt);
       if (attempt <= failFirst) throw new Error(`boom on attempt ${attempt}`);
@@ -160,7 +160,7 @@ describe('runtime on a real redis-server', () => {
           return true;
         },
       },
-      handle: (message, ctx) => ctx.emit(OUT, { n: message.n }),
+      handle: async (message, ctx) => ctx.emit(OUT, { n: message.n }),
     });
     const runtime = await start([picky]);
     await produce(redis.client, IN, [{ n: '1' }, { from: 'elsewhere', n: '2' }, { from: 'elsewhere' }, { junk: 'x' }]);

@@ -19,7 +19,7 @@ const echo: AnyHandler = defineHandler({
   config: (env) => parseEnv(z.object({}), env),
   metrics: () => ({}),
   failure: { maxAttempts: 3, backoffMs: 5, policy: 'dead-letter' },
-  handle(message, ctx) {
+  async handle(message, ctx) {
     ctx.emit(OUT, { n: message.n });
   },
 });
@@ -33,7 +33,7 @@ const ticker: AnyHandler = defineHandler({
   config: (env) => parseEnv(z.object({}), env),
   metrics: () => ({}),
   failure: { maxAttempts: 1, backoffMs: 0, policy: 'dead-letter' },
-  handle(_message, ctx) {
+  async handle(_message, ctx) {
     ctx.emit('heal:ticks', { at: String(ctx.now()) });
   },
 });

@@ -29,7 +29,7 @@ function gate(keys: ((message: { id: string }) => readonly IdempotencyKey[]) | u
       fallback: (message, _failure, ctx) => ctx.emit('out', { id: message.id }),
     },
     idempotency: { ...(keys ? { keys } : {}), onDuplicate: (_message, ctx) => ctx.metrics.duplicates.inc() },
-    handle(message, ctx) {
+    async handle(message, ctx) {
       ctx.metrics.handled.inc();
       ctx.emit('out', { id: message.id });
     },

@@ -26,7 +26,7 @@ function gate(load: () => Promise<number>, applied: number[], firsts: boolean[] 
       },
     },
     failure: { maxAttempts: 1, backoffMs: 0, policy: 'dead-letter' },
-    handle: () => undefined,
+    handle: async () => undefined,
   });
 }
 
