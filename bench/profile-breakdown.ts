@@ -69,7 +69,7 @@ const rules: readonly [RegExp, Stage][] = [
   [/handlers\/positions\//, 'book'],
   [/handlers\/position-snapshot\.ts/, 'book'],
   [/handlers\/governor\/(snapshot|positions|batch-ledger|history|reservations|switches|disarm)\.ts/, 'book'],
-  // Metrics: prom-client, the runtime's coalescing, the gates' metric helpers.
+  // Metrics: prom-client, the runtime's deferred updates, the gates' metric helpers.
   [/node_modules\/prom-client\//, 'metrics'],
   [/runtime\/.*metrics\.ts/, 'metrics'],
   [/handlers\/[^/]+\/metrics\.ts/, 'metrics'],

@@ -1,4 +1,4 @@
-import { BatchScript, defineBatchCommand, type CommitReport, type CommitSource, type GuardCheck } from './batch-script.js';
+import { defineBatchCommand, PlainBatch, ScriptBatch, type CommitReport, type CommitSource, type GuardCheck } from './batch-script.js';
 import type { CommitItem } from './delivery.js';
 import type { Effect, EffectRecorder, Guard } from './effects.js';
 import { waitUntilReady, type RedisClient } from './connection.js';
@@ -203,8 +203,8 @@ export class TransactionCommitter implements Committer {
     await waitUntilReady(this.connection);
     const { accepted, deferred } = inStreamOrder(items, undefined, { chain: true });
     for (;;) {
-      const batch = this.build(source, accepted, await this.readSwitches(accepted));
-      const report = batch.oversized ? await this.commitPlain(source, accepted, batch) : await batch.run(this.connection);
+      const script = this.build(source, accepted, await this.readSwitches(accepted));
+      const report = script.oversized ? await this.commitPlain(source, accepted, script) : await script.run(this.connection);
       // Null: WATCH fired on an oversized batch, nothing applied; it is checked and sent again.
       if (report === null) continue;
       for (const item of deferred) item.answer = 'conflicted';
@@ -225,18 +225,20 @@ export class TransactionCommitter implements Committer {
   }
 
   /**
-   * An oversized batch (see BatchScript.check), or null when WATCH aborted it: checked by the
+   * An oversized batch (see ScriptBatch.check), or null when WATCH aborted it: checked by the
    * script, then the items it would apply go out as plain commands (superseded ones ack only).
    */
   private async commitPlain<Item extends CommitItem>(
     source: CommitSource | undefined,
     accepted: readonly Item[],
-    batch: BatchScript<Item>,
+    script: ScriptBatch<Item>,
   ): Promise<CommitReport<Item> | null> {
-    const refused = await batch.check(this.connection, touchedKeys(accepted));
+    const refused = await script.check(this.connection, touchedKeys(accepted));
     const applying = accepted.filter((item) => item.answer === 'committed' || item.answer === 'superseded');
-    const ackOnly = new Set(applying.filter((item) => item.answer === 'superseded'));
-    const result = await this.build(source, applying, NO_SWITCHES, ackOnly).run(this.connection);
+    const plain = new PlainBatch<Item>(source, this.streamMaxLen);
+    const overwritten = overwrittenWrites(applying);
+    for (const item of applying) plain.add(item, overwritten);
+    const result = await plain.run(this.connection);
     return result && { ...result, effectFailures: [...refused, ...result.effectFailures] };
   }
 
@@ -244,15 +246,12 @@ export class TransactionCommitter implements Committer {
     source: CommitSource | undefined,
     accepted: readonly Item[],
     switches: Switches,
-    /** Set for a plain batch (see commitPlain). */
-    ackOnly?: ReadonlySet<Item>,
-  ): BatchScript<Item> {
-    const script = new BatchScript<Item>(source, this.streamMaxLen, ackOnly !== undefined);
+  ): ScriptBatch<Item> {
+    const script = new ScriptBatch<Item>(source, this.streamMaxLen);
     const chained = chainedGuards(accepted);
     const overwritten = overwrittenWrites(accepted);
     const noted = mayRefuse(accepted) ? overwritten : NOTHING_OVERWRITTEN;
-    for (const item of accepted)
-      script.addItem(item, guardChecks(item, chained.get(item), noted, switches), overwritten, ackOnly?.has(item) === true);
+    for (const item of accepted) script.add(item, guardChecks(item, chained.get(item), noted, switches), overwritten);
     return script;
   }
 }
