@@ -1,4 +1,4 @@
-import { setTimeout as sleep } from 'node:timers/promises';
+import type { Clock } from '../engine/clock.js';
 import type { Committer } from '../engine/commit.js';
 import { commitBatch, type CommitLoopEnv } from '../engine/commit-loop.js';
 import { deadLetterDestination } from '../engine/dead-letter.js';
@@ -25,7 +25,7 @@ export interface SourceDeps {
   readonly jobs: JobSink;
   readonly metrics: RuntimeMetrics;
   readonly logger: RootLogger;
-  readonly now: () => number;
+  readonly clock: Clock;
   readonly health: Pick<RedisHealth, 'stalled' | 'noteWriteRefused' | 'noteWriteAccepted'>;
 }
 
@@ -68,8 +68,12 @@ export class SourcePipeline {
   private readonly env: PipelineEnv;
   private readonly commitEnv: CommitLoopEnv;
 
+  private readonly clock: Clock;
+
   constructor(deps: SourceDeps, shape: SourceShape) {
-    const { handler, metrics, now } = deps;
+    const { handler, metrics, clock } = deps;
+    const now = () => clock.now();
+    this.clock = clock;
     const log = deps.logger.child({ handler: handler.name, ...shape.bindings });
     this.log = log;
     this.lastProgressAt = now();
@@ -83,7 +87,7 @@ export class SourcePipeline {
       redisReady: () => isReady(deps.commands) && !deps.health.stalled,
       waitForRedis: shape.waitForRedis,
       stopping,
-      sleep: (ms) => sleep(ms).then(() => undefined),
+      sleep: (ms) => this.pause(ms),
       onRetry: (count) => metrics.retries.inc({ handler: handler.name }, count),
       ...(shape.doneKey ? { doneKey: shape.doneKey } : {}),
     };
@@ -126,7 +130,7 @@ export class SourcePipeline {
 
   /** Sleeps `ms`, or less if the source stops meanwhile. */
   pause(ms: number): Promise<void> {
-    return sleep(ms, undefined, { signal: this.abort.signal }).catch(() => undefined);
+    return this.clock.sleep(ms, this.abort.signal);
   }
 
   prepare(deliveries: readonly Delivery[], readAt: number): Promise<PreparedBatch> {

@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { linear, retryPolicy } from '../engine/retry-policy.js';
 import { GroupLostError } from '../engine/commit-loop.js';
 import { Delivery, type PreparedBatch } from '../engine/delivery.js';
@@ -93,7 +92,7 @@ export class StreamConsumer {
     if (commitFault) return commitFault;
     if (this.consecutiveErrors >= retryPolicy.consumerErrorsBeforeFault)
       return { cause: `failing: ${this.lastError ?? 'unknown error'}`, since };
-    const silent = this.deps.now() - since;
+    const silent = this.deps.clock.now() - since;
     if (silent > heartbeatTimeoutMs) return { cause: `no read or commit for ${Math.round(silent / 1000)} s`, since };
     return undefined;
   }
@@ -116,7 +115,7 @@ export class StreamConsumer {
   }
 
   private progress(): void {
-    this.pipeline.lastProgressAt = this.deps.now();
+    this.pipeline.lastProgressAt = this.deps.clock.now();
     this.consecutiveErrors = 0;
   }
 
@@ -130,7 +129,7 @@ export class StreamConsumer {
     for (;;) {
       for (const client of [commands, reader, committerConnection]) await waitUntilReady(client, this.pipeline.abort.signal);
       if (this.pipeline.stopping || !health.stalled) return;
-      await sleep(retryPolicy.stalledPollMs);
+      await this.pipeline.pause(retryPolicy.stalledPollMs);
     }
   }
 
@@ -138,14 +137,15 @@ export class StreamConsumer {
     const { config } = this.deps;
     let drainOwnPending = true;
     let lastReclaim = 0;
-    let passStarted = performance.now();
+    const { clock } = this.deps;
+    let passStarted = clock.now();
     while (!this.pipeline.stopping) {
-      const now = performance.now();
-      this.lastLoopMs = Math.floor(now - passStarted);
+      const now = clock.now();
+      this.lastLoopMs = now - passStarted;
       passStarted = now;
       try {
         const outage = !this.connectionsReady() || this.deps.health.stalled;
-        const reclaimDue = this.deps.now() - lastReclaim >= config.CLAIM_INTERVAL_MS;
+        const reclaimDue = now - lastReclaim >= config.CLAIM_INTERVAL_MS;
         if (outage) {
           this.setConsuming(false);
           await this.waitForRedis();
@@ -154,7 +154,7 @@ export class StreamConsumer {
         }
         this.setConsuming(true);
         if (reclaimDue) {
-          lastReclaim = this.deps.now();
+          lastReclaim = clock.now();
           for await (const batch of this.reclaim()) await this.handle(batch);
           await this.removeDepartedConsumers();
         } else if (drainOwnPending) {
@@ -217,7 +217,7 @@ export class StreamConsumer {
     const blocking = id === '>' ? ['BLOCK', config.BLOCK_MS] : [];
     const args = ['GROUP', this.group, config.CONSUMER_NAME, 'COUNT', config.BATCH_SIZE, ...blocking, 'STREAMS', this.stream, id];
     const reply = (await reader.call('XREADGROUP', ...args)) as [string, RawEntry[]][] | null;
-    const batch = { entries: reply?.[0]?.[1] ?? [], readAt: this.deps.now() };
+    const batch = { entries: reply?.[0]?.[1] ?? [], readAt: this.deps.clock.now() };
     this.progress();
     for (const [entryId] of batch.entries) this.held.add(entryId);
     return batch;
@@ -286,7 +286,7 @@ export class StreamConsumer {
       this.log.info({ count: entries.length }, 'reclaimed pending entries from idle consumers');
       // Delivery counts from our pending list (the page is in id order).
       const rows = await this.xpending(entries[0]![0], entries[entries.length - 1]![0], entries.length);
-      yield { entries, readAt: this.deps.now(), deliveries: new Map(rows.map(([id, , , deliveries]) => [id, deliveries])) };
+      yield { entries, readAt: this.deps.clock.now(), deliveries: new Map(rows.map(([id, , , deliveries]) => [id, deliveries])) };
     } while (cursor !== '0-0' && !this.pipeline.stopping);
   }
 
