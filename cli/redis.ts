@@ -1,9 +1,15 @@
 import { parseRuntimeConfig, type RuntimeConfig, type RedisClient, describeRedis } from '../runtime/host/index.js';
 import { ConfigError } from '../schemas/env.js';
-import { packageRoot } from '../app/build-info.js';
-import { isRunning, readPrivateRedisRecord } from '../app/private-redis-record.js';
-import { connectVerified, RedisWiringError } from '../app/redis-preflight.js';
-import { findUnknownSettings, redisIsConfigured, settingsRead } from '../app/settings.js';
+import {
+  packageRoot,
+  isRunning,
+  readPrivateRedisRecord,
+  connectVerified,
+  RedisWiringError,
+  findUnknownSettings,
+  redisIsConfigured,
+  settingsRead,
+} from '../app/cli-door.js';
 import { OperationalError, UsageError } from './errors.js';
 import type { CliIo } from './io.js';
 

@@ -5,7 +5,7 @@ import { describeError } from '../engine/execute.js';
 import { jobDoneKey } from '../engine/idempotency.js';
 import type { QueueTrigger, ScheduleTrigger } from '../contract/handler.js';
 import type { JobSink } from '../engine/settle.js';
-import { isReady, waitUntilReady, type RedisClient } from '../host/redis.js';
+import { isReady, waitUntilReady, type RedisClient } from '../engine/connection.js';
 import { SourcePipeline, type ConsumerFault, type SourceDeps } from './pipeline.js';
 
 export { Queue } from 'bullmq';

@@ -9,16 +9,21 @@ import { prepareBatch, rerun, type PipelineEnv } from '../engine/message-pipelin
 import type { RuntimeMetrics } from '../engine/metrics.js';
 import { Settler, type JobSink } from '../engine/settle.js';
 import type { AnyHandler, MessageMeta } from '../contract/handler.js';
-import type { RuntimeConfig } from '../host/config.js';
-import { isReady, type RedisClient } from '../host/redis.js';
-import type { RedisHealth } from '../host/redis-health.js';
+import { isReady, type RedisClient } from '../engine/connection.js';
+
+/** The runtime settings a source reads (README.md's table says what each means). */
+export type SourceSettings = Readonly<
+  Record<'BULLMQ_PREFIX' | 'CONSUMER_NAME' | 'DLQ_STREAM', string> &
+    Record<'BATCH_SIZE' | 'BLOCK_MS' | 'CLAIM_IDLE_MS' | 'CLAIM_INTERVAL_MS' | 'DEPARTED_CONSUMER_IDLE_MS' | 'MAX_DELIVERIES', number> &
+    Record<'COMMAND_TIMEOUT_MS' | 'COMMIT_BACKOFF_MAX_MS' | 'DLQ_MAXLEN' | 'JOB_CONCURRENCY', number>
+>;
 
 /** What a source (a stream consumer, a job runner) gives its pipeline. */
 export interface SourceDeps {
   readonly handler: AnyHandler;
   readonly handlerConfig: unknown;
   readonly handlerMetrics: object;
-  readonly config: RuntimeConfig;
+  readonly config: SourceSettings;
   /** Shared, auto-pipelined: the handler's reads. */
   readonly commands: RedisClient;
   readonly committer: Committer;
@@ -26,7 +31,7 @@ export interface SourceDeps {
   readonly metrics: RuntimeMetrics;
   readonly logger: RootLogger;
   readonly clock: Clock;
-  readonly health: Pick<RedisHealth, 'stalled' | 'noteWriteRefused' | 'noteWriteAccepted'>;
+  readonly health: CommitLoopEnv['health'] & { readonly stalled: boolean };
 }
 
 /** Why a source is not making progress, for /ready. */

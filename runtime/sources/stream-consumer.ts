@@ -5,7 +5,7 @@ import { describeError } from '../engine/execute.js';
 import type { MessageMeta, StreamTrigger } from '../contract/handler.js';
 import type { RootLogger } from '../engine/logger.js';
 import { Cluster } from 'ioredis';
-import { isReady, waitUntilReady, type RedisClient } from '../host/redis.js';
+import { isReady, waitUntilReady, type RedisClient } from '../engine/connection.js';
 import { classifyRedisError } from '../engine/redis-errors.js';
 import { lua } from '../engine/lua.js';
 import { SourcePipeline, type ConsumerFault, type SourceDeps } from './pipeline.js';
