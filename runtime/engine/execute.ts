@@ -1,7 +1,7 @@
 import { FALLBACK, HANDLED, LEFT_PENDING, type Delivery } from './delivery.js';
 import type { DeadLetterReason } from './dead-letter.js';
 import type { AnyHandler, FailureInfo, HandlerContext, MessageMeta } from '../contract/handler.js';
-import { guardFallback, handleOnce, NO_CHECK, startDuplicateChecks } from './idempotency.js';
+import { guardFallback, handleOnce } from './idempotency.js';
 import { classifyRedisError, type RedisFailureCause } from './redis-errors.js';
 import { EffectRecorder } from './effects.js';
 import type { Logger } from '../contract/logger.js';
@@ -100,15 +100,6 @@ export async function executeBatch<Config, Metrics extends object>(
 
   while (todo.length > 0) {
     if (env.stopping() && todo.some((d) => d.attempts > 0)) return;
-    // Most gates declare no keys: then no check per message.
-    const checks =
-      handler.idempotency === undefined && env.doneKey === undefined
-        ? undefined
-        : startDuplicateChecks(
-            handler,
-            todo.map((d) => ({ message: d.message, meta: d.meta, doneKey: env.doneKey?.(d.meta) })),
-            env.redis,
-          );
     let state: unknown;
     let stateError: unknown;
     try {
@@ -120,8 +111,7 @@ export async function executeBatch<Config, Metrics extends object>(
     /** Each failed delivery's last error, until it succeeds or its policy decides. */
     const failed = new Map<Delivery, unknown>();
     // One after another, in stream order: a decision sees the batch's earlier ones (in the state they wrote to).
-    for (let position = 0; position < todo.length; position++) {
-      const delivery = todo[position]!;
+    for (const delivery of todo) {
       delivery.attempts += 1;
       if (stateError !== undefined) {
         failed.set(delivery, stateError);
@@ -129,7 +119,7 @@ export async function executeBatch<Config, Metrics extends object>(
       }
       const ctx = new MessageContext(env, state, delivery.meta);
       try {
-        await handleOnce(handler, delivery.message, ctx, checks?.[position] ?? NO_CHECK);
+        await handleOnce(handler, delivery.message, ctx, env.doneKey?.(delivery.meta));
         delivery.recorder = ctx;
         delivery.outcome = HANDLED;
       } catch (error) {

@@ -4,7 +4,7 @@ import { commitBatch, type CommitLoopEnv } from '../engine/commit-loop.js';
 import { deadLetterDestination } from '../engine/dead-letter.js';
 import type { Delivery, PreparedBatch } from '../engine/delivery.js';
 import type { ExecutionEnv } from '../engine/execute.js';
-import { lazyChildLogger, type RootLogger } from '../engine/logger.js';
+import type { RootLogger } from '../engine/logger.js';
 import { prepareBatch, rerun, type PipelineEnv } from '../engine/message-pipeline.js';
 import type { RuntimeMetrics } from '../engine/metrics.js';
 import { Settler, type JobSink } from '../engine/settle.js';
@@ -88,7 +88,7 @@ export class SourcePipeline {
       config: deps.handlerConfig,
       metrics: deps.handlerMetrics,
       now,
-      logger: (meta) => lazyChildLogger(log, () => log.child(shape.logFields(meta))),
+      logger: (meta) => log.child(shape.logFields(meta)),
       redisReady: () => isReady(deps.commands) && !deps.health.stalled,
       waitForRedis: shape.waitForRedis,
       stopping,
