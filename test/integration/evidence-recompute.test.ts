@@ -96,7 +96,9 @@ describe('every figure recomputed from the raw streams', () => {
     r = redis.client;
     for (const p of book) await r.hset(keys.marketStatePublished(p.symbol), 'sigma', String(p.sigma));
     await writeBook(clock - 4000);
-    const gates = await startRuntime(redis.url, { ...env, HANDLERS: 'heat-gate,governor,position-index' }, handlers, { clock: clockReading(() => clock) });
+    const gates = await startRuntime(redis.url, { ...env, HANDLERS: 'heat-gate,governor,position-index' }, handlers, {
+      clock: clockReading(() => clock),
+    });
     const followers = await startRuntime(redis.url, { ...env, HANDLERS: 'outcome-heat,outcome-governor' }, handlers);
     runtimes = [gates, followers];
     await waitFor(async () => (await r.scard(keys.p33PositionIndex)) === book.length, { what: 'the book indexed' });

@@ -35,7 +35,12 @@ describe('periodicRefresh (batch.refresh)', () => {
   it('loads the state and applies it at start, without waiting for a message or the first interval', async () => {
     const applied: number[] = [];
     const handler = gate(() => Promise.resolve(0.29), applied);
-    const refresh = periodicRefresh([{ handler, config: { everyMs: 3_600_000 }, metrics: {} }], {} as RedisReader, silent, new ManualClock(0));
+    const refresh = periodicRefresh(
+      [{ handler, config: { everyMs: 3_600_000 }, metrics: {} }],
+      {} as RedisReader,
+      silent,
+      new ManualClock(0),
+    );
     refresh.start();
     await refresh.stop();
     expect(applied).toEqual([0.29]);
@@ -53,7 +58,12 @@ describe('periodicRefresh (batch.refresh)', () => {
         }),
       applied,
     );
-    const refresh = periodicRefresh([{ handler, config: { everyMs: 3_600_000 }, metrics: {} }], {} as RedisReader, logger, new ManualClock(0));
+    const refresh = periodicRefresh(
+      [{ handler, config: { everyMs: 3_600_000 }, metrics: {} }],
+      {} as RedisReader,
+      logger,
+      new ManualClock(0),
+    );
     refresh.start();
     let stopped = false;
     const stopping = refresh.stop().then(() => (stopped = true));
