@@ -1,6 +1,4 @@
-import type { RuntimeStatus, SectionDescription } from '../app/http/status/status.js';
-import { RUNTIME_STATUS_KEYS } from '../app/http/status/status-keys.js';
-import { formatUtc } from '../app/http/status/status-time.js';
+import { type RuntimeStatus, type SectionDescription, RUNTIME_STATUS_KEYS, formatUtc } from '../app/cli-door.js';
 import { table } from './output.js';
 import type { InstanceRow } from './status-merge.js';
 import { renderSection, renderSwitch, renderView, terminalViews } from './section-view.js';

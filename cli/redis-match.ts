@@ -1,5 +1,4 @@
-import { redisAddress, redisIdentity } from '../app/redis-identity.js';
-import type { StatusInstance } from '../app/http/status/status.js';
+import { redisAddress, redisIdentity, type StatusInstance } from '../app/cli-door.js';
 import { OperationalError } from './errors.js';
 import type { CliIo } from './io.js';
 import { cliRedis, withConnection } from './redis.js';

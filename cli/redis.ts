@@ -1,8 +1,15 @@
 import { parseRuntimeConfig, type RuntimeConfig, type RedisClient, describeRedis } from '../runtime/host/index.js';
 import { ConfigError } from '../schemas/env.js';
-import { isRunning, privateRedisAnswers, privateRedisDir, readPrivateRedisRecord } from '../app/private-redis-record.js';
-import { connectVerified, RedisWiringError } from '../app/redis-preflight.js';
-import { findUnknownSettings, settingsRead } from '../app/settings.js';
+import {
+  isRunning,
+  privateRedisAnswers,
+  privateRedisDir,
+  readPrivateRedisRecord,
+  connectVerified,
+  RedisWiringError,
+  findUnknownSettings,
+  settingsRead,
+} from '../app/cli-door.js';
 import { OperationalError, UsageError } from './errors.js';
 import type { CliIo } from './io.js';
 

@@ -1,7 +1,6 @@
 import { commandSides, commands, groupHelp, mainHelp } from './commands/index.js';
 import { ConfigError } from '../schemas/env.js';
-import { buildInfo, releaseName } from '../app/build-info.js';
-import { didYouMean } from '../app/settings.js';
+import { buildInfo, releaseName, didYouMean } from '../app/cli-door.js';
 import { chooseEnvFile } from './env-file.js';
 import { ExitCode, OperationalError, UsageError } from './errors.js';
 import type { CliIo } from './io.js';

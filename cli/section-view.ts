@@ -1,6 +1,5 @@
 import type { AnySectionView, BadgeCase, ValueFormat } from '../schemas/status/views.js';
-import type { SectionDescription } from '../app/http/status/status.js';
-import { formatUtc } from '../app/http/status/status-time.js';
+import { type SectionDescription, formatUtc } from '../app/cli-door.js';
 import { table, truncate } from './output.js';
 import { renderStatus } from './status-view.js';
 

@@ -1,7 +1,13 @@
-import type { BuildInfo } from '../app/build-info.js';
-import type { GatesStatus, SectionDescription, StatusInstance } from '../app/http/status/status.js';
-import { headlineState, type Headline, type HeadlineReason } from '../app/http/status/status-headline.js';
-import { RUNTIME_STATUS_KEYS } from '../app/http/status/status-keys.js';
+import {
+  type BuildInfo,
+  type GatesStatus,
+  type SectionDescription,
+  type StatusInstance,
+  headlineState,
+  type Headline,
+  type HeadlineReason,
+  RUNTIME_STATUS_KEYS,
+} from '../app/cli-door.js';
 
 /** What one instance of a per-gate deployment answered to GET /status (and /status/sections), or why it did not. */
 export interface InstanceAnswer {

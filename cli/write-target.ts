@@ -1,5 +1,5 @@
 import type { RuntimeConfig, RedisClient } from '../runtime/host/index.js';
-import { redisAddress } from '../app/redis-identity.js';
+import { redisAddress } from '../app/cli-door.js';
 import { UsageError } from './errors.js';
 import type { CliIo } from './io.js';
 import { cliRedis, withConnection } from './redis.js';

@@ -53,7 +53,7 @@ export const positionSnapshot = defineHandler({
     onDuplicate: (_snapshot, ctx) => ctx.metrics.stale.inc(),
   },
   // Snapshots of a small book in both producers' formats; its reads (the newest-wins ids) find none.
-  handle(snapshot, ctx) {
+  async handle(snapshot, ctx) {
     // Our own view, never P3.3's quantum:position:snapshot:{symbol} (the Position Ledger's).
     const key = keys.position(snapshot.symbol);
     const notional = snapshotNotional(snapshot);

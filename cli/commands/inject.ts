@@ -6,7 +6,7 @@ import { governor } from '../../handlers/governor/index.js';
 import { heatGate } from '../../handlers/heat-gate/index.js';
 import { positionSnapshot } from '../../handlers/position-snapshot.js';
 import type { AnyHandler, StreamTrigger } from '../../runtime/host/index.js';
-import { didYouMean } from '../../app/settings.js';
+import { didYouMean } from '../../app/cli-door.js';
 import { keys } from '../../schemas/keys.js';
 import { portfolioStateSchema } from '../../schemas/portfolio-state.js';
 import { positionSnapshotSchema } from '../../schemas/position-snapshot.js';

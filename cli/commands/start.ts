@@ -1,3 +1,4 @@
+import { startGates } from '../../app/cli-door.js';
 import { parseCommandArgs } from '../args.js';
 import type { Command } from '../command.js';
 import { ExitCode } from '../errors.js';
@@ -28,7 +29,7 @@ export const startCommand: Command = {
     if (io.envFile !== undefined) for (const [name, value] of Object.entries(io.env)) if (value !== undefined) process.env[name] ??= value;
     // app/main.ts starts on import and owns the process from here: its signal handlers
     // and process.exit calls decide how it ends.
-    await import('../../app/main.js');
+    await startGates();
     return ExitCode.ok;
   },
 };

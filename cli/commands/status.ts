@@ -7,7 +7,7 @@ import { renderGatesStatus } from '../gates-status-view.js';
 import { envDir } from '../env-file.js';
 import { perGateInstances, type GateInstance } from '../gate-instances.js';
 import { mergeInstanceStatuses, missingInstance, type InstanceAnswer } from '../status-merge.js';
-import type { GatesStatus, SectionDescription } from '../../app/http/status/status.js';
+import type { GatesStatus, SectionDescription } from '../../app/cli-door.js';
 import { ownRedis, redisMismatch, type OwnRedis } from '../redis-match.js';
 
 const help = [

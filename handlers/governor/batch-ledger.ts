@@ -1,4 +1,3 @@
-import { BatchTurns } from '../../runtime/contract/index.js';
 import type { ExecHistory } from './history.js';
 import type { Reservation, ReservationRead } from './reservations.js';
 
@@ -31,16 +30,16 @@ export function afterPermits(state: SymbolState, changes: SymbolChanges): Symbol
 }
 
 /**
- * A batch decides in order (issue #23): the governor's messages run concurrently, but each takes
- * a turn, in batch order, for its decision, and sees what the decisions before it in the batch
- * wrote (cooldown, execution history, daily totals, reservations, the cap version, a disarm).
+ * A batch decides in order: the runtime handles its messages one after another, and each sees
+ * what the decisions before it in the batch wrote (cooldown, execution history, daily totals,
+ * reservations, the cap version, a disarm).
  * Their writes are not committed yet, so the permits that build on them guard on the values
  * those earlier permits set: the commit checks such chained guards at each message's turn, and a
  * message whose predecessor did not commit is decided again on fresh data.
  *
  * One ledger per batch (and per re-run), kept in the batch state.
  */
-export class BatchLedger extends BatchTurns {
+export class BatchLedger {
   private readonly symbols = new Map<string, SymbolChanges>();
   private capsVersion: string | null;
   private readonly reservationList: Reservation[];
@@ -48,7 +47,6 @@ export class BatchLedger extends BatchTurns {
   private exitLocks = new Map<string, string>();
 
   constructor(caps: ReservationRead) {
-    super();
     this.capsVersion = caps.version;
     this.reservationList = [...caps.reservations];
   }

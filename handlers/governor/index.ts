@@ -67,17 +67,9 @@ export function createGovernor(options: GovernorOptions = {}) {
         return;
       }
       const { config } = ctx;
-      const ledger = ctx.state.ledger;
-      // Taken before the first await: turns follow batch order (batch-ledger.ts).
-      const turn = ledger.takeTurn();
-      try {
-        const now = ctx.now();
-        const loaded = await loadSnapshot(ctx.redis, ctx.state, plan.symbol, config, now, positions);
-        await turn.ready;
-        decide(plan, ctx, inBatchOrder(loaded, ledger, plan.symbol), now);
-      } finally {
-        turn.done();
-      }
+      const now = ctx.now();
+      const loaded = await loadSnapshot(ctx.redis, ctx.state, plan.symbol, config, now, positions);
+      decide(plan, ctx, inBatchOrder(loaded, ctx.state.ledger, plan.symbol), now);
     },
   });
 }

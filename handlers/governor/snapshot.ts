@@ -7,10 +7,9 @@ import type { GovernorConfig } from './config.js';
 import { countSince, execHistoryFrom, execHistoryRead, numberKeyFrom, utcDate, type ExecHistory } from './history.js';
 import type { Position, PositionSource } from './positions.js';
 import { futureQuotes, highestOf, priceQuoteReads, priceQuotesOf, quoteBounds, type PriceQuote } from '../positions/prices.js';
-import { replyOf, type ReadCommand } from '../positions/read-commands.js';
+import { replyOf, sendReadsSettled, type ReadCommand } from '../positions/read-commands.js';
 import { afterPermits, BatchLedger } from './batch-ledger.js';
 import { bookTotals, bookView, withOwnPriced, type BookTotals, type BookView } from './book-view.js';
-import { coalescedReader, type CoalescedReader } from './coalesced-reads.js';
 import type { LastFigures } from './last-figures.js';
 import { readReservations, reservedExposure } from './reservations.js';
 
@@ -103,10 +102,8 @@ export interface SharedState {
   readonly bookTotals: BookTotals;
   /** budget.violation entries since the start of the window, parsed once (each plan filters by its own clock). */
   readonly violations: readonly Violation[];
-  /** The batch's decisions so far, and its turns (batch-ledger.ts). */
+  /** The batch's decisions so far (batch-ledger.ts). */
   readonly ledger: BatchLedger;
-  /** Where the batch's symbols are read: their reads go to Redis together (coalesced-reads.ts). */
-  readonly reads: CoalescedReader;
   /** Each symbol's own reads, made once for the batch's plans of that symbol (see loadSnapshot). */
   readonly symbols: Map<string, Promise<SymbolReads>>;
   /** The last open quantity of each symbol this process's batches saw (last-figures.ts). */
@@ -138,8 +135,7 @@ interface SymbolReads {
 const BUDGET_FIELDS = ['budget_usd', 'timestamp', 'mode'] as const satisfies readonly BudgetHashField[];
 
 /**
- * The symbol's keys as one composite read (one promise for all of them, coalesced-reads.ts
- * readMany), each reply read as its own read alone was: a version or budget that cannot be read
+ * The symbol's keys read together, each reply read as its own read alone was: a version or budget that cannot be read
  * fails the plan, a last_exec or daily total of another type is absent, an execution history of
  * another type is read by its type, an unreadable exit lock is none; the source's direct read of
  * the position goes last. Errors are thrown in the order the reads are listed; the history's
@@ -167,7 +163,7 @@ async function readSymbol(
   const directAt = list.length;
   const direct = source?.directRead?.(symbol, config);
   if (direct !== undefined) for (const read of direct.reads) list.push(read);
-  const replies = await shared.reads.readMany(list);
+  const replies = await sendReadsSettled(redis, list);
   const version = replyOf<string | null>(replies[0]);
   const lastExecSec = numberKeyFrom(replies[1]);
   const dailyTotal = numberKeyFrom(replies[3]);
@@ -221,7 +217,6 @@ export async function loadShared(
     bookTotals: bookTotals(positions),
     violations: readViolations(violations),
     ledger: new BatchLedger(caps),
-    reads: coalescedReader(redis),
     symbols: new Map(),
   };
 }

@@ -41,12 +41,8 @@ export const heatGate = defineHandler({
   // prometheus_client's start_http_server (P26_METRICS_PORT) answered every path with the metrics.
   http: { health: metricsAsHealth, status: [heatSection, calibrationSection, heatDecisionsSection] },
   batch: {
-    // With every book symbol's quotes: a decision's mark needs no read of its own, which would
-    // wait behind the previous batch's commit (see readsOwnWrites).
+    // With every book symbol's quotes: a decision's mark needs no read of its own.
     loadState: (redis, config, now) => loadHeatInputs(redis, config, now, true),
-    // Heat comes from positions and equity, which other services write; the gate's own writes
-    // (outputs, the heat hash, proposal hashes in enforce mode) are never read back.
-    readsOwnWrites: false,
     // p26_heat_value without waiting for a proposal (seed 003: the heat metric updates every
     // 10 s); a budget engine deployed apart scrapes it (HEAT_GATE_METRICS_URL). Each replica its own.
     refresh: {
@@ -90,7 +86,7 @@ export const heatGate = defineHandler({
       return true;
     },
   },
-  handle(proposal, ctx) {
+  async handle(proposal, ctx) {
     observeLag(ctx);
     const inputs = ctx.state;
     if (inputs.streamRead === 'tail') ctx.metrics.positionBookFallback.inc({ cause: 'no_group' });

@@ -70,19 +70,10 @@ export function followUpDeclaration(kind: FollowUpKind) {
 
 export type OutcomeCtx = HandlerContext<OutcomeConfig, PendingSlots | undefined, OutcomeMetrics>;
 
-/**
- * Runs `decide` on the decision's turn of its batch (pending.ts): the reads before may run
- * concurrently with the batch's others; what it records is decided in batch order.
- */
-export async function onTurn(ctx: OutcomeCtx, read: () => Promise<(() => void) | undefined>): Promise<void> {
-  const turn = ctx.state?.takeTurn();
-  try {
-    const decide = await read();
-    await turn?.ready;
-    decide?.();
-  } finally {
-    turn?.done();
-  }
+/** Reads, then runs what the read decided (pending.ts counts the batch's earlier decisions). */
+export async function readThenDecide(read: () => Promise<(() => void) | undefined>): Promise<void> {
+  const decide = await read();
+  decide?.();
 }
 
 /** When the follow-up reads the decision, and whether that is late (OUTCOME_LATE_SEC). */
@@ -112,7 +103,7 @@ export function sampleJobId(id: string, horizon: string): string {
  * before the decision was read is recorded at once as missing (`horizon_past`): sampling it now
  * would price it at today's mark, not the horizon's. A follow-up with every horizon past takes no
  * pending slot. Beyond OUTCOME_MAX_PENDING outstanding follow-ups, new ones are skipped and
- * counted; the bound is checked in the commit (pending.ts). Call it on the decision's turn.
+ * counted; the bound is checked in the commit (pending.ts).
  */
 export function recordFollowUp(ctx: OutcomeCtx, id: string, followUp: FollowUp): void {
   const { config, metrics } = ctx;

@@ -3,7 +3,7 @@ import { defineHandler } from '../../runtime/contract/index.js';
 import { parseNumber } from '../../schemas/fields.js';
 import { parseGovernorEvent } from '../../schemas/governor-event.js';
 import type { OutcomeConfig } from './config.js';
-import { followUpDeclaration, followUpId, onTurn, readingOf, recordFollowUp, type OutcomeCtx } from './follow-up.js';
+import { followUpDeclaration, followUpId, readThenDecide, readingOf, recordFollowUp, type OutcomeCtx } from './follow-up.js';
 import { entryQuoteFields } from './entry.js';
 import { readMark } from './market.js';
 import { sideSign } from './pnl.js';
@@ -52,7 +52,7 @@ export const governorOutcomes = defineHandler({
     const skip = (reason: string) => () => ctx.metrics.skipped.inc({ kind, reason });
     const side = sideSign(event.side);
     const reading = readingOf(ctx);
-    await onTurn(ctx, async () => {
+    await readThenDecide(async () => {
       if (side === undefined) return skip('no_side');
       const recorded = parseNumber(event.mark_price);
       const atDecision = recorded !== undefined && recorded > 0 ? recorded : undefined;

@@ -2,7 +2,7 @@ import { defineHandler } from '../../runtime/contract/index.js';
 import { proposalSymbolSchema } from '../../schemas/harvest-proposal.js';
 import { heatDecisionReader } from '../../schemas/heat-gate.js';
 import type { OutcomeConfig } from './config.js';
-import { followUpDeclaration, followUpId, onTurn, readingOf, recordFollowUp, type OutcomeCtx } from './follow-up.js';
+import { followUpDeclaration, followUpId, readThenDecide, readingOf, recordFollowUp, type OutcomeCtx } from './follow-up.js';
 import { readMarket } from './market.js';
 import { entryQuoteFields } from './entry.js';
 import { keptExposure } from './pnl.js';
@@ -69,7 +69,7 @@ export const heatOutcomes = defineHandler({
     if (proposed === decided || proposed === '' || decided === '') return;
     const reading = readingOf(ctx);
     const skip = (reason: string) => () => ctx.metrics.skipped.inc({ kind: 'heat_downgrade', reason });
-    await onTurn(ctx, async () => {
+    await readThenDecide(async () => {
       const recorded = recordedAtDecision(decision.debug_json);
       let entryPrice: number | undefined;
       let notional: number | undefined;

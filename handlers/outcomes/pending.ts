@@ -1,4 +1,4 @@
-import { BatchTurns, type EffectWriter, type RedisReader } from '../../runtime/contract/index.js';
+import type { EffectWriter, RedisReader } from '../../runtime/contract/index.js';
 import { keys } from '../../schemas/keys.js';
 
 /**
@@ -7,7 +7,7 @@ import { keys } from '../../schemas/keys.js';
  * and one burst of 400 against a cap of 50 recorded 214. Here every follow-up that takes a
  * pending slot guards, in its own commit, on the version of the pending index it counted
  * (quantum:gates:outcome:pending:version) and bumps it, as the governor's caps do (issue #23):
- * - in a batch, decisions take turns in batch order and each counts the slots the earlier ones
+ * - in a batch, decisions are handled in batch order and each counts the slots the earlier ones
  *   took; the version each guards on is the one the decision before it sets, which the commit
  *   checks at its turn (a chained guard), so a batch commits in one transaction;
  * - across batches, replicas and the two follow-up handlers, a commit that lands between a
@@ -15,12 +15,11 @@ import { keys } from '../../schemas/keys.js';
  *   are decided again on fresh counts.
  * One ledger per batch (and per re-run), kept in the batch state.
  */
-export class PendingSlots extends BatchTurns {
+export class PendingSlots {
   private version: string | null;
   private taken: number;
 
   constructor(read: PendingRead) {
-    super();
     this.version = read.version;
     this.taken = read.pending;
   }

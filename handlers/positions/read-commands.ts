@@ -1,16 +1,10 @@
 import type { RedisReader } from '../../runtime/contract/index.js';
 
 /**
- * One read as its command and arguments (`['HMGET', key, field, …]`), for readers that send
- * several reads as one (the governor's coalesced reader: handlers/governor/coalesced-reads.ts).
- * Only the commands `sendRead` knows; the key is the second element, EXISTS's keys all after it.
+ * One read as its command and arguments (`['HMGET', key, field, …]`), for a list of reads made
+ * together. Only the commands `sendRead` knows; the key is the second element, EXISTS's keys all after it.
  */
 export type ReadCommand = readonly [command: 'GET' | 'HGET' | 'HMGET' | 'LRANGE' | 'EXISTS', key: string, ...args: string[]];
-
-/** The keys a read touches (declared to a script, so Redis Cluster refuses one across slots). */
-export function keysOfRead(read: ReadCommand): readonly string[] {
-  return read[0] === 'EXISTS' ? read.slice(1) : [read[1]];
-}
 
 /** Sends one read as the client's own command: the plain path, exactly as a caller reading alone. */
 export function sendRead(redis: RedisReader, read: ReadCommand): Promise<unknown> {
@@ -31,6 +25,18 @@ export function sendRead(redis: RedisReader, read: ReadCommand): Promise<unknown
 /** Sends reads as the client's own commands, together: their replies in order, or the first refusal (as Promise.all). */
 export function sendReads(redis: RedisReader, reads: readonly ReadCommand[]): Promise<unknown[]> {
   return Promise.all(reads.map((read) => sendRead(redis, read)));
+}
+
+/** Sends reads together: their replies in order, each read's error (WRONGTYPE) in its own place instead of rejecting. */
+export function sendReadsSettled(redis: RedisReader, reads: readonly ReadCommand[]): Promise<unknown[]> {
+  return Promise.all(
+    reads.map((read) =>
+      sendRead(redis, read).then(
+        (reply) => reply,
+        (error: unknown) => (error instanceof Error ? error : new Error(String(error))),
+      ),
+    ),
+  );
 }
 
 /**

@@ -59,7 +59,7 @@ export const riskBudget = defineHandler({
       ctx.summarize({ budgets_written: 0, duplicate_tick: true });
     },
   },
-  handle(tick, ctx) {
+  async handle(tick, ctx) {
     record(planBudgets(ctx.state, ctx.config, ctx.now()), ctx);
   },
 });

@@ -22,7 +22,7 @@ export interface HandlerContext<Config, State, Metrics> extends EffectWriter {
   readonly config: Config;
   readonly log: Logger;
   readonly metrics: Metrics;
-  readonly state: State; // batch.loadState's, shared by the batch
+  readonly state: State; // batch.loadState's, shared by the batch's messages, each handled after the one before
   readonly meta: MessageMeta;
   summarize(fields: JobSummary): void; // a job's return value, once committed; calls merge
 }
@@ -59,7 +59,6 @@ export interface IdempotencyDeclaration<Message, Config, State, Metrics> {
 export interface BatchHints<Config, State, Metrics> {
   readonly loadState?: (redis: RedisReader, config: Config, now: number) => Promise<State>; // once per batch and retry
   readonly onRead?: (metrics: Metrics, entries: number) => void; // per batch read, applied at once
-  readonly readsOwnWrites?: boolean; // false: handle the next batch while this one commits
   readonly refresh?: {
     readonly everyMs: (c: Config) => number;
     // first: the first run since the process started (a start-up check counts what it finds once)
@@ -80,7 +79,7 @@ export interface HandlerDeclaration<Schema extends z.ZodType = z.ZodType, Config
   readonly failure: FailurePolicy<z.infer<Schema>, Config, State, Metrics>;
   readonly idempotency?: IdempotencyDeclaration<z.infer<Schema>, Config, State, Metrics>;
   readonly startLine?: (config: Config) => string; // logged at start: what the settings make the gate do (the governor's path and caps)
-  handle(message: z.infer<Schema>, ctx: HandlerContext<Config, State, Metrics>): Async<void>;
+  handle(message: z.infer<Schema>, ctx: HandlerContext<Config, State, Metrics>): Promise<void>;
 }
 
 /** Identity: infers the type parameters from the declaration. */

@@ -4,7 +4,6 @@ import type { CommitAnswer, CommitItem } from './delivery.js';
 import { compareStreamIds } from '../../schemas/fields.js';
 import { DEAD_LETTER_APPEND, DEAD_LETTER_APPEND_FUNCTION } from './dead-letter.js';
 import { lua } from './lua.js';
-import { MessagePack } from './msgpack.js';
 import { effectCommands, extraEmitCommands, queueCommands } from './effect-commands.js';
 import type { RedisClient } from './connection.js';
 
@@ -44,10 +43,10 @@ export const OLDER_STREAM_ID = lua('older-stream-id');
 
 /**
  * Applies a batch in one call (docs/architecture.md, "Atomic commit"). ARGV: stream, group,
- * consumer, the batch's lowest and highest entry id, the cursor key, then the items in MessagePack
- * chunks (see MessagePack), each item an array [entry id, newest-wins key, its id, [order field,
- * value...], [GuardCheck...], [[command...]...]] of strings. Answers {failed command numbers (1-based) and
- * errors interleaved, a letter per item (ANSWERS), trimmed}; check_only writes nothing (see check).
+ * consumer, the batch's lowest and highest entry id, the cursor key, then the items as one JSON
+ * array, each item [entry id, newest-wins key, its id, [order field, value...], [GuardCheck...],
+ * [[command...]...]] of strings. Answers {failed command numbers (1-based) and errors interleaved,
+ * a letter per item (ANSWERS), trimmed}; CHECK_BATCH writes nothing (see ScriptBatch.check).
  * Lua's local functions come first: they must be defined before the body calls them.
  */
 const batchScript = (checkOnly: boolean) =>
@@ -73,9 +72,6 @@ export function defineBatchCommand(connection: RedisClient): void {
 /** Lua's unpack() spreads at most ~8,000 values, so a command with more cannot run in the script. */
 const SCRIPT_MAX_COMMAND_ARGS = 7_000;
 
-const FIRST_ID = 3;
-const LAST_ID = 4;
-
 /**
  * A key RUN_BATCH checks or notes at an item's turn: 'a' must not exist, 'e' must hold `value`,
  * 'c' must hold `value` an earlier item sets (chained), 'r' a guard that did not hold when read,
@@ -84,104 +80,134 @@ const LAST_ID = 4;
  */
 export type GuardCheck = readonly [kind: 'a' | 'e' | 'c' | 't' | 'r', key: string, value: string];
 
-/** An empty array for objects: an empty literal holds small integers until its first push, and code
- * optimised on that deoptimised at each push of a fresh process's first batches ("not a Smi"). */
-const objectArray = <T>(): T[] => [undefined as T].slice(1);
+/** A command of a commit, with the item (and effect: none for a dead letter) a refusal of it is reported against. */
+interface Command<Item> {
+  readonly args: readonly string[];
+  readonly item: Item;
+  readonly effect: Effect | undefined;
+}
 
-/** One batch's writes, laid out as RUN_BATCH reads them (and as arrays, for a plain batch: see check). */
-export class BatchScript<Item extends CommitItem> {
-  private readonly args: string[];
-  /** A plain batch's commands (a script's are packed as they come). */
-  private readonly commands = objectArray<string[]>();
-  private readonly entries = objectArray<string>();
-  private readonly itemOfGroup = objectArray<Item>();
-  private readonly commandItems = objectArray<Item>();
-  private readonly commandEffects = objectArray<Effect | undefined>();
-  private readonly packed = new MessagePack();
-  /** True when a command is too large for the script (see check). */
+/** An item's commands: its effects but the `overwritten` writes, then its dead letters. */
+function itemCommands<Item extends CommitItem>(item: Item, overwritten: ReadonlySet<Effect>, streamMaxLen: number): Command<Item>[] {
+  const commands: Command<Item>[] = [];
+  for (const effect of item.recorder?.effects ?? [])
+    if (!overwritten.has(effect)) for (const args of effectCommands(effect, streamMaxLen)) commands.push({ args, item, effect });
+  for (const extra of item.extraEmits ?? []) for (const args of extraEmitCommands(extra)) commands.push({ args, item, effect: undefined });
+  return commands;
+}
+
+/** The entries of `items` a commit acknowledges, and the lowest and highest of them. */
+function entriesOf(source: CommitSource | undefined, items: readonly CommitItem[]): { ids: string[]; first: string; last: string } {
+  const ids = source ? items.map((item) => item.entryId ?? '').filter((id) => id !== '') : [];
+  const sorted = [...ids].sort(compareStreamIds);
+  return { ids, first: sorted[0] ?? '', last: sorted[sorted.length - 1] ?? '' };
+}
+
+/** JSON text as ioredis would send each string: a lone surrogate becomes U+FFFD (cjson refuses it escaped). */
+const wellFormed = (_key: string, value: unknown) => (typeof value === 'string' ? value.toWellFormed() : value);
+
+/** A batch committed by RUN_BATCH: every item checked at its turn and applied or answered, in one call. */
+export class ScriptBatch<Item extends CommitItem> {
+  private readonly items: Item[] = [];
+  private readonly encoded: unknown[] = [];
+  private readonly commands: Command<Item>[] = [];
+  /** True when a command is too large for the script: the batch is then checked and sent plain (see check). */
   oversized = false;
 
   constructor(
     private readonly source: CommitSource | undefined,
     private readonly streamMaxLen: number,
-    /** Sent as plain commands (the applying items of an oversized batch: see check). */
-    private readonly plain = false,
-  ) {
-    this.args = [source?.stream ?? '', source?.group ?? '', source?.consumer ?? '', '', '', source?.cursorKey ?? ''];
-  }
+  ) {}
 
-  /**
-   * Adds `item`: its entry, acknowledged with its commands when there is a source, applied only
-   * if its newest-wins condition and `checks` hold (a plain batch cannot check them: see check),
-   * and its commands but the `overwritten` writes.
-   * In a plain batch an `ackOnly` item sends no command, and the others' newest-wins ids are SETs
-   * of their own.
-   */
-  addItem(item: Item, checks: readonly GuardCheck[], overwritten: ReadonlySet<Effect>, ackOnly = false): void {
-    const entry = this.source ? (item.entryId ?? '') : '';
-    if (entry !== '') {
-      this.entries.push(entry);
-      // Items come in stream order: one comparison each (an entry that became the last is not the first).
-      if (this.args[LAST_ID] === '' || compareStreamIds(entry, this.args[LAST_ID]!) > 0) this.args[LAST_ID] = entry;
-      if (this.args[FIRST_ID] === '' || (this.args[LAST_ID] !== entry && compareStreamIds(entry, this.args[FIRST_ID]!) < 0))
-        this.args[FIRST_ID] = entry;
-    }
-    this.itemOfGroup.push(item);
+  /** Adds `item`, applied only if its newest-wins condition and `checks` hold, without its `overwritten` writes. */
+  add(item: Item, checks: readonly GuardCheck[], overwritten: ReadonlySet<Effect>): void {
     const recorder = item.recorder;
-    const condition = recorder?.condition;
-    const packed = this.packed;
-    if (!this.plain) {
-      packed.array(6);
-      packed.string(entry);
-      packed.string(condition?.key ?? '');
-      packed.string(condition?.id ?? '');
-      const order = recorder?.order ?? [];
-      packed.array(order.length * 2);
-      for (const pair of order) for (const part of pair) packed.string(part);
-      packed.array(checks.length * 3);
-      for (const check of checks) for (const part of check) packed.string(part);
-    }
-    const commands = this.plain ? this.commands : objectArray<string[]>();
-    if (!ackOnly) {
-      if (this.plain && condition !== undefined) this.track(commands, item, [['SET', condition.key, condition.id]], undefined);
-      for (const effect of recorder?.effects ?? [])
-        if (!overwritten.has(effect)) this.track(commands, item, effectCommands(effect, this.streamMaxLen), effect);
-      // A dead letter's failures are reported against no effect.
-      for (const extra of item.extraEmits ?? []) this.track(commands, item, extraEmitCommands(extra), undefined);
-    }
-    if (this.plain) return;
-    // Packed at once: kept to the end of the batch, the arrays were a third of what survived a GC.
-    packed.array(commands.length);
-    for (const command of commands) {
-      packed.array(command.length);
-      for (let i = 0; i < command.length; i++) packed.string(command[i]!);
-    }
-    packed.end();
+    const commands = itemCommands(item, overwritten, this.streamMaxLen);
+    if (commands.some((command) => command.args.length > SCRIPT_MAX_COMMAND_ARGS)) this.oversized = true;
+    this.items.push(item);
+    this.commands.push(...commands);
+    this.encoded.push([
+      this.source ? (item.entryId ?? '') : '',
+      recorder?.condition?.key ?? '',
+      recorder?.condition?.id ?? '',
+      (recorder?.order ?? []).flat(),
+      checks.flat(),
+      commands.map((command) => command.args),
+    ]);
   }
 
-  private track(into: string[][], item: Item, commands: readonly string[][], owner: Effect | undefined): void {
-    for (const command of commands) {
-      if (command.length > SCRIPT_MAX_COMMAND_ARGS) this.oversized = true;
-      into.push(command);
-      this.commandItems.push(item);
-      this.commandEffects.push(owner);
-    }
-  }
-
-  /**
-   * Runs the batch and answers each item. A plain batch (see check) goes as one MULTI/EXEC that
-   * answers nothing (the check did), and is null when a WATCHed key changed and nothing ran.
-   */
-  async run(connection: RedisClient): Promise<CommitReport<Item> | null> {
-    if (this.commandItems.length === 0 && this.entries.length === 0) {
-      if (this.plain) await connection.unwatch();
-      else for (const item of this.itemOfGroup) item.answer = 'committed';
+  /** Runs the batch and answers each item. */
+  async run(connection: RedisClient): Promise<CommitReport<Item>> {
+    if (this.commands.length === 0 && entriesOf(this.source, this.items).ids.length === 0) {
+      for (const item of this.items) item.answer = 'committed';
       return { effectFailures: [] };
     }
-    if (!this.plain) return this.scriptResult(await connection.qgRunBatch(...this.scriptArgs()));
+    return this.result(await connection.qgRunBatch(...this.args()));
+  }
+
+  /**
+   * For an oversized batch (a command past Lua's unpack limit): under WATCH on every key the script
+   * reads or the batch writes, runs CHECK_BATCH, which writes nothing and answers each item as RUN_BATCH
+   * would have; returns the writes it found would fail. Ownership and stream order are not WATCHed.
+   */
+  async check(connection: RedisClient, keys: readonly string[]): Promise<EffectFailure<Item>[]> {
+    await connection.watch(...keys);
+    return this.result(await connection.eval(CHECK_BATCH, 0, ...this.args())).effectFailures;
+  }
+
+  private args(): string[] {
+    const { first, last } = entriesOf(this.source, this.items);
+    const { stream = '', group = '', consumer = '', cursorKey = '' } = this.source ?? {};
+    return [stream, group, consumer, first, last, cursorKey, JSON.stringify(this.encoded, wellFormed)];
+  }
+
+  private result(reply: unknown): CommitReport<Item> {
+    const [failed, answers, trimmed] = reply as [(number | string)[], string, number];
+    const failures: EffectFailure<Item>[] = [];
+    for (let i = 0; i < failed.length; i += 2) {
+      const command = this.commands[Number(failed[i]) - 1];
+      failures.push({ item: command?.item, effect: command?.effect, error: new ReplyError(String(failed[i + 1])) });
+    }
+    for (let i = 0; i < answers.length; i++) this.items[i]!.answer = ANSWERS[answers[i]!];
+    return trimmed > 0 ? { effectFailures: failures, trimmed } : { effectFailures: failures };
+  }
+}
+
+/**
+ * The items an oversized batch's check found would apply, as plain commands in one MULTI/EXEC
+ * (under the check's WATCH): a superseded item only acknowledged, the others' newest-wins ids SETs
+ * of their own. It answers nothing (the check did).
+ */
+export class PlainBatch<Item extends CommitItem> {
+  private readonly items: Item[] = [];
+  private readonly commands: Command<Item>[] = [];
+
+  constructor(
+    private readonly source: CommitSource | undefined,
+    private readonly streamMaxLen: number,
+  ) {}
+
+  add(item: Item, overwritten: ReadonlySet<Effect>): void {
+    this.items.push(item);
+    if (item.answer === 'superseded') return;
+    const condition = item.recorder?.condition;
+    if (condition !== undefined) this.commands.push({ args: ['SET', condition.key, condition.id], item, effect: undefined });
+    this.commands.push(...itemCommands(item, overwritten, this.streamMaxLen));
+  }
+
+  /** Null when a WATCHed key changed and nothing ran. */
+  async run(connection: RedisClient): Promise<CommitReport<Item> | null> {
+    const { ids } = entriesOf(this.source, this.items);
+    if (this.commands.length === 0 && ids.length === 0) {
+      await connection.unwatch();
+      return { effectFailures: [] };
+    }
     const transaction = connection.multi();
-    queueCommands(transaction, this.commands);
-    if (this.source && this.entries.length > 0) transaction.xack(this.source.stream, this.source.group, ...this.entries);
+    queueCommands(
+      transaction,
+      this.commands.map((command) => command.args),
+    );
+    if (this.source && ids.length > 0) transaction.xack(this.source.stream, this.source.group, ...ids);
     let replies: [Error | null, unknown][] | null;
     try {
       replies = await transaction.exec();
@@ -190,43 +216,14 @@ export class BatchScript<Item extends CommitItem> {
       const previous = (error as { previousErrors?: Error[] }).previousErrors?.[0];
       throw previous ?? error;
     }
-    return replies && this.plainResult(replies);
-  }
-
-  /**
-   * For an oversized batch (a command past Lua's unpack limit): under WATCH on every key the script
-   * reads or the batch writes, runs the script writing nothing, which answers each item as it
-   * would have; returns the writes it found would fail. Ownership and stream order are not WATCHed.
-   */
-  async check(connection: RedisClient, keys: readonly string[]): Promise<EffectFailure<Item>[]> {
-    await connection.watch(...keys);
-    return this.scriptResult(await connection.eval(CHECK_BATCH, 0, ...this.scriptArgs())).effectFailures;
-  }
-
-  private plainResult(replies: [Error | null, unknown][]): CommitReport<Item> {
+    if (replies === null) return null;
     const failures: EffectFailure<Item>[] = [];
     let trimmed = 0;
     replies.forEach(([error, reply], i) => {
-      if (error) failures.push(this.failure(i, error));
-      else if (i < this.commands.length && this.commands[i]![0] === DEAD_LETTER_APPEND) trimmed += Number(reply);
+      const command = this.commands[i];
+      if (error) failures.push({ item: command?.item, effect: command?.effect, error });
+      else if (command?.args[0] === DEAD_LETTER_APPEND) trimmed += Number(reply);
     });
     return trimmed > 0 ? { effectFailures: failures, trimmed } : { effectFailures: failures };
-  }
-
-  private scriptResult(reply: unknown): CommitReport<Item> {
-    const [failed, answers, trimmed] = reply as [(number | string)[], string, number];
-    const failures: EffectFailure<Item>[] = [];
-    for (let i = 0; i < failed.length; i += 2) failures.push(this.failure(Number(failed[i]) - 1, new ReplyError(String(failed[i + 1]))));
-    for (let i = 0; i < answers.length; i++) this.itemOfGroup[i]!.answer = ANSWERS[answers[i]!];
-    return trimmed > 0 ? { effectFailures: failures, trimmed } : { effectFailures: failures };
-  }
-
-  private failure(command: number, error: Error): EffectFailure<Item> {
-    return { item: this.commandItems[command], effect: this.commandEffects[command], error };
-  }
-
-  /** The batch's own arguments, then its items' packed chunks. */
-  private scriptArgs(): (string | Buffer)[] {
-    return [...this.args, ...this.packed.values()];
   }
 }

@@ -1,4 +1,4 @@
-import { BatchScript, defineBatchCommand, type CommitReport, type CommitSource, type GuardCheck } from './batch-script.js';
+import { defineBatchCommand, PlainBatch, ScriptBatch, type CommitReport, type CommitSource, type GuardCheck } from './batch-script.js';
 import type { CommitItem } from './delivery.js';
 import type { Effect, EffectRecorder, Guard } from './effects.js';
 import { waitUntilReady, type RedisClient } from './connection.js';
@@ -45,8 +45,6 @@ export function inStreamOrder<Item extends CommitItem>(
   failed: ReadonlySet<Item> = new Set(),
   options: { readonly chain?: boolean } = {},
 ): { accepted: Item[]; deferred: Item[] } {
-  // Blocked keys come only from a deferred item: with nothing failed or guarded, none can be.
-  if (failed.size === 0 && !anyGuarded(candidates)) return { accepted: [...candidates], deferred: [] };
   const written = new Map<string, string | undefined>();
   const blocked = new Set<string>();
   const accepted: Item[] = [];
@@ -101,12 +99,6 @@ function touchedKeys(items: readonly CommitItem[]): string[] {
   return [...keys];
 }
 
-/** Most batches have no guard (the heat gate's never). */
-function anyGuarded(items: readonly CommitItem[]): boolean {
-  for (const item of items) if ((item.recorder?.guards.length ?? 0) > 0) return true;
-  return false;
-}
-
 /**
  * Per item with chained guards (see isChained): each such guard, with the item whose write it
  * expects. The expected value was never read from Redis, so an item committed without that one
@@ -114,7 +106,6 @@ function anyGuarded(items: readonly CommitItem[]): boolean {
  */
 export function chainedGuards<Item extends CommitItem>(items: readonly Item[]): Map<Item, Map<Guard, Item>> {
   const chained = new Map<Item, Map<Guard, Item>>();
-  if (!anyGuarded(items)) return chained;
   const written = new Map<string, string | undefined>();
   const writer = new Map<string, Item>();
   for (const item of items) {
@@ -145,10 +136,7 @@ function overwrittenWrites(accepted: readonly CommitItem[]): Set<Effect> {
   return overwritten;
 }
 
-/**
- * What the batch script checks or notes of an item at its turn (see GuardCheck). `overwritten`:
- * the writes not sent, noted ('t') only where an item can be refused (see mayRefuse).
- */
+/** What the batch script checks or notes of an item at its turn (see GuardCheck); `overwritten`: the writes not sent. */
 function guardChecks(
   item: CommitItem,
   chained: ReadonlyMap<Guard, CommitItem> | undefined,
@@ -156,8 +144,7 @@ function guardChecks(
   switches: Switches,
 ): readonly GuardCheck[] {
   const recorder = item.recorder;
-  // Nearly every item: nothing to check, and no array made for it.
-  if (recorder === undefined || (recorder.guards.length === 0 && overwritten.size === 0)) return NO_CHECKS;
+  if (recorder === undefined) return [];
   const checks: GuardCheck[] = [];
   for (const guard of recorder.guards) {
     if (guard.kind === 'equals') checks.push([chained?.has(guard) === true ? 'c' : 'e', guard.key, guard.value]);
@@ -169,20 +156,8 @@ function guardChecks(
       else checks.push(value === null ? ['a', guard.key, ''] : ['e', guard.key, String(value)]);
     }
   }
-  if (overwritten.size > 0)
-    for (const effect of recorder.effects) if (overwritten.has(effect) && effect.op !== 'emit') checks.push(['t', effect.key, '']);
+  for (const effect of recorder.effects) if (overwritten.has(effect) && effect.op !== 'emit') checks.push(['t', effect.key, '']);
   return checks;
-}
-
-const NO_CHECKS: readonly GuardCheck[] = Object.freeze([]);
-const NOTHING_OVERWRITTEN: ReadonlySet<Effect> = new Set();
-
-/**
- * Whether the script can refuse an item of these: only a guard refuses one (and a check run, an
- * order wait); the keys of an item refused hold back later items touching them.
- */
-function mayRefuse(items: readonly CommitItem[]): boolean {
-  return anyGuarded(items) || items.some((item) => (item.recorder?.order.length ?? 0) > 0);
 }
 
 /**
@@ -203,8 +178,8 @@ export class TransactionCommitter implements Committer {
     await waitUntilReady(this.connection);
     const { accepted, deferred } = inStreamOrder(items, undefined, { chain: true });
     for (;;) {
-      const batch = this.build(source, accepted, await this.readSwitches(accepted));
-      const report = batch.oversized ? await this.commitPlain(source, accepted, batch) : await batch.run(this.connection);
+      const script = this.build(source, accepted, await this.readSwitches(accepted));
+      const report = script.oversized ? await this.commitPlain(source, accepted, script) : await script.run(this.connection);
       // Null: WATCH fired on an oversized batch, nothing applied; it is checked and sent again.
       if (report === null) continue;
       for (const item of deferred) item.answer = 'conflicted';
@@ -225,18 +200,20 @@ export class TransactionCommitter implements Committer {
   }
 
   /**
-   * An oversized batch (see BatchScript.check), or null when WATCH aborted it: checked by the
+   * An oversized batch (see ScriptBatch.check), or null when WATCH aborted it: checked by the
    * script, then the items it would apply go out as plain commands (superseded ones ack only).
    */
   private async commitPlain<Item extends CommitItem>(
     source: CommitSource | undefined,
     accepted: readonly Item[],
-    batch: BatchScript<Item>,
+    script: ScriptBatch<Item>,
   ): Promise<CommitReport<Item> | null> {
-    const refused = await batch.check(this.connection, touchedKeys(accepted));
+    const refused = await script.check(this.connection, touchedKeys(accepted));
     const applying = accepted.filter((item) => item.answer === 'committed' || item.answer === 'superseded');
-    const ackOnly = new Set(applying.filter((item) => item.answer === 'superseded'));
-    const result = await this.build(source, applying, NO_SWITCHES, ackOnly).run(this.connection);
+    const plain = new PlainBatch<Item>(source, this.streamMaxLen);
+    const overwritten = overwrittenWrites(applying);
+    for (const item of applying) plain.add(item, overwritten);
+    const result = await plain.run(this.connection);
     return result && { ...result, effectFailures: [...refused, ...result.effectFailures] };
   }
 
@@ -244,15 +221,11 @@ export class TransactionCommitter implements Committer {
     source: CommitSource | undefined,
     accepted: readonly Item[],
     switches: Switches,
-    /** Set for a plain batch (see commitPlain). */
-    ackOnly?: ReadonlySet<Item>,
-  ): BatchScript<Item> {
-    const script = new BatchScript<Item>(source, this.streamMaxLen, ackOnly !== undefined);
+  ): ScriptBatch<Item> {
+    const script = new ScriptBatch<Item>(source, this.streamMaxLen);
     const chained = chainedGuards(accepted);
     const overwritten = overwrittenWrites(accepted);
-    const noted = mayRefuse(accepted) ? overwritten : NOTHING_OVERWRITTEN;
-    for (const item of accepted)
-      script.addItem(item, guardChecks(item, chained.get(item), noted, switches), overwritten, ackOnly?.has(item) === true);
+    for (const item of accepted) script.add(item, guardChecks(item, chained.get(item), overwritten, switches), overwritten);
     return script;
   }
 }

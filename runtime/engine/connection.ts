@@ -1,5 +1,4 @@
 import type { Cluster, Redis } from 'ioredis';
-import { retryPolicy } from './retry-policy.js';
 
 /** A connection to Redis: one node (direct or through Sentinel) or a cluster. */
 export type RedisClient = Redis | Cluster;
@@ -11,6 +10,7 @@ export function isReady(client: RedisClient): boolean {
 /** The client's next 'ready', one listener however many gates wait for it (one each tripped MaxListenersExceededWarning). */
 const nextReady = new WeakMap<RedisClient, Promise<void>>();
 
+/** Until the client is ready (ioredis emits 'ready' whenever its status becomes so), or `signal` aborts. */
 export async function waitUntilReady(client: RedisClient, signal?: AbortSignal): Promise<void> {
   while (!isReady(client) && !signal?.aborted) {
     let ready = nextReady.get(client);
@@ -18,8 +18,11 @@ export async function waitUntilReady(client: RedisClient, signal?: AbortSignal):
       ready = new Promise<void>((resolve) => client.once('ready', () => (nextReady.delete(client), resolve())));
       nextReady.set(client, ready);
     }
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([ready, new Promise<void>((resolve) => (timer = setTimeout(resolve, retryPolicy.readyPollMs)))]);
-    clearTimeout(timer);
+    let aborted = (): void => undefined;
+    await Promise.race([
+      ready,
+      new Promise<void>((resolve) => signal?.addEventListener('abort', (aborted = () => resolve()), { once: true })),
+    ]);
+    signal?.removeEventListener('abort', aborted);
   }
 }

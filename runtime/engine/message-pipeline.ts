@@ -17,13 +17,7 @@ export interface PipelineEnv {
  * delivered too often, and a message whose failure policy says so become dead letters, written in
  * the commit that acknowledges the input.
  */
-export async function prepareBatch(
-  env: PipelineEnv,
-  deliveries: readonly Delivery[],
-  readAt: number,
-  /** The batch state, already asked for (a stream gate's read ahead). */
-  readState?: Promise<unknown>,
-): Promise<PreparedBatch> {
+export async function prepareBatch(env: PipelineEnv, deliveries: readonly Delivery[], readAt: number): Promise<PreparedBatch> {
   const { handler } = env;
   const started = performance.now();
   const valid: Delivery[] = [];
@@ -45,7 +39,7 @@ export async function prepareBatch(
     delivery.message = parsed.data;
     valid.push(delivery);
   }
-  await executeBatch(handler, env.execution, valid, (d, reason, detail) => reject(env, d, reason, detail), readState);
+  await executeBatch(handler, env.execution, valid, (d, reason, detail) => reject(env, d, reason, detail));
   return { deliveries, readAt, started };
 }
 

@@ -18,74 +18,27 @@ export function promMetricFactory(registry: Registry): MetricFactory {
   return { counter: make(Counter), gauge: make(Gauge), histogram: make(Histogram) } as unknown as MetricFactory;
 }
 
-/** Updates held back until their message commits, as flat slots (target, method, a, b): no object per call. */
-export type DeferredMetricCalls = unknown[];
-
-const SLOT = 4;
+/** Metric updates held back until their message commits, in the order they were made. */
+export type DeferredMetricCalls = (() => void)[];
 
 export function applyMetricCalls(calls: DeferredMetricCalls): void {
-  for (let i = 0; i < calls.length; i += SLOT) {
-    const target = calls[i] as Record<string, AnyMetricCall>;
-    const method = calls[i + 1] as 'inc' | 'set' | 'observe';
-    const a = calls[i + 2];
-    const b = calls[i + 3];
-    if (b === undefined) target[method]!(a);
-    else target[method]!(a, b);
-  }
-}
-
-/** Prototype methods: no closures per message. */
-class DeferredMetric {
-  constructor(
-    private readonly target: Record<string, AnyMetricCall>,
-    private readonly queue: DeferredMetricCalls,
-  ) {}
-  inc(a?: unknown, b?: unknown): void {
-    this.queue.push(this.target, 'inc', a, b);
-  }
-  set(a?: unknown, b?: unknown): void {
-    this.queue.push(this.target, 'set', a, b);
-  }
-  observe(a?: unknown, b?: unknown): void {
-    this.queue.push(this.target, 'observe', a, b);
-  }
+  for (const call of calls) call();
 }
 
 /**
- * A handler's metrics whose calls are queued on `queue`, applied only once the message committed,
- * so a retried message never counts twice. One small object per message: each metric is a getter
- * on a prototype made once per metrics object (wrapping all of them up front was ~1 KB a message).
+ * A handler's metrics whose updates are queued on `queue`, applied only once the message
+ * committed, so a retried message never counts twice.
  */
 export function deferMetrics<M extends object>(metrics: M, queue: DeferredMetricCalls): M {
-  let View = deferredViews.get(metrics);
-  if (View === undefined) deferredViews.set(metrics, (View = deferredView(metrics)));
-  return new View(queue) as M;
-}
-
-type DeferredView = new (queue: DeferredMetricCalls) => object;
-const deferredViews = new WeakMap<object, DeferredView>();
-
-function deferredView(metrics: object): DeferredView {
-  // A private field, so no metric's name can shadow it.
-  class View {
-    readonly #queue: DeferredMetricCalls;
-    constructor(queue: DeferredMetricCalls) {
-      this.#queue = queue;
-    }
-    static queueOf(view: View): DeferredMetricCalls {
-      return view.#queue;
-    }
+  const deferred: Record<string, object> = {};
+  for (const [name, metric] of Object.entries(metrics) as [string, Record<string, AnyMetricCall>][]) {
+    const later =
+      (method: string) =>
+      (...args: unknown[]) =>
+        void queue.push(() => metric[method]!(...args));
+    deferred[name] = { inc: later('inc'), set: later('set'), observe: later('observe') };
   }
-  for (const key in metrics) {
-    const target = (metrics as Record<string, Record<string, AnyMetricCall>>)[key]!;
-    Object.defineProperty(View.prototype, key, {
-      get(this: View) {
-        return new DeferredMetric(target, View.queueOf(this));
-      },
-      enumerable: true,
-    });
-  }
-  return View;
+  return deferred as M;
 }
 
 /** The runtime's own metrics, labelled by handler; `build` is what quantum_gates_build_info names (the application's buildInfo()). */

@@ -1,6 +1,7 @@
 import type { AnyHandler } from '../contract/handler.js';
 import type { Logger } from '../contract/logger.js';
 import type { RedisReader } from '../contract/redis-reader.js';
+import type { Clock } from './clock.js';
 
 export interface HostedHandler {
   readonly handler: AnyHandler;
@@ -12,8 +13,8 @@ export interface HostedHandler {
  * Runs every gate's `batch.refresh` at start and every `everyMs`, in this process: gauges each
  * replica publishes itself (a BullMQ job would run in one replica). A run is never doubled.
  */
-export function periodicRefresh(gates: readonly HostedHandler[], redis: RedisReader, logger: Logger, now: () => number) {
-  const timers: NodeJS.Timeout[] = [];
+export function periodicRefresh(gates: readonly HostedHandler[], redis: RedisReader, logger: Logger, clock: Clock) {
+  const timers: (() => void)[] = [];
   /** The run under way per gate: one at a time, and awaited by stop(). */
   const running = new Map<HostedHandler, Promise<void>>();
   return {
@@ -24,7 +25,7 @@ export function periodicRefresh(gates: readonly HostedHandler[], redis: RedisRea
         let applied = false;
         const tick = (): void => {
           if (running.has(gate)) return;
-          const run = loadState(redis, gate.config, now())
+          const run = loadState(redis, gate.config, clock.now())
             .then((state) => {
               refresh.apply(state, gate.metrics, gate.config, { first: !applied });
               applied = true;
@@ -34,14 +35,12 @@ export function periodicRefresh(gates: readonly HostedHandler[], redis: RedisRea
           running.set(gate, run);
         };
         tick();
-        const timer = setInterval(tick, refresh.everyMs(gate.config));
-        timer.unref();
-        timers.push(timer);
+        timers.push(clock.every(refresh.everyMs(gate.config), tick));
       }
     },
     /** Stops the timers and waits for runs under way, so none reads Redis after its connection closed. */
     async stop(): Promise<void> {
-      for (const timer of timers.splice(0)) clearInterval(timer);
+      for (const stop of timers.splice(0)) stop();
       await Promise.all(running.values());
     },
   };

@@ -18,7 +18,6 @@ export const retryPolicy = {
   clusterReconnectStepMs: 100,
   clusterReconnectMaxMs: 2000,
   stalledPollMs: 100,
-  readyPollMs: 250,
 } as const;
 
 export function linear(stepMs: number, n: number, capMs: number): number {

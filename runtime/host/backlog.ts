@@ -1,6 +1,7 @@
 import type { Gauge } from 'prom-client';
 import type { ConsumerState } from './gates.js';
 import type { RedisClient } from './redis.js';
+import type { Clock } from '../engine/clock.js';
 import { fieldsToRecord } from '../../schemas/fields.js';
 
 /** Pending and lag of each stream gate's consumer group, from XINFO GROUPS. */
@@ -26,9 +27,10 @@ export function backlogMonitor(
   redis: RedisClient,
   consumers: () => readonly ConsumerState[],
   gauges: { pending: Gauge<'handler'>; lag: Gauge<'handler'> },
+  clock: Clock,
 ) {
   let latest: readonly GroupBacklog[] = [];
-  let timer: NodeJS.Timeout | undefined;
+  let stop = (): void => undefined;
   const refresh = async (): Promise<void> => {
     if (redis.status !== 'ready') return;
     latest = await readBacklog(redis, consumers());
@@ -44,10 +46,9 @@ export function backlogMonitor(
     start(): void {
       const tick = () => void refresh().catch(() => undefined);
       tick();
-      timer = setInterval(tick, BACKLOG_REFRESH_MS);
-      timer.unref();
+      stop = clock.every(BACKLOG_REFRESH_MS, tick);
     },
-    stop: () => clearInterval(timer),
+    stop: () => stop(),
   };
 }
 

@@ -15,7 +15,8 @@ export interface ConsumerState {
   readonly consuming: boolean;
 }
 
-export interface GateDeps extends Pick<SourceDeps, 'config' | 'health' | 'metrics' | 'logger' | 'now'> {
+export interface GateDeps extends Pick<SourceDeps, 'health' | 'metrics' | 'logger' | 'clock'> {
+  readonly config: RuntimeConfig;
   readonly hosted: readonly HostedHandler[];
   readonly connections: Connections;
   readonly jobs: JobQueues;

@@ -12,6 +12,7 @@ import type { HostedHandler } from '../engine/refresh.js';
 import type { HostedGates } from './gates.js';
 import { withTimeout, type RedisClient } from './redis.js';
 import type { RedisFault, RedisHealth } from './redis-health.js';
+import type { Clock } from '../engine/clock.js';
 
 /** A health check answers within this, Redis or not (ioredis queues commands while reconnecting). */
 const HEALTH_PING_TIMEOUT_MS = 1000;
@@ -145,7 +146,12 @@ export async function listenHealthPorts(gates: readonly GateHealth[], host: stri
 
 /** The gates' declared /health answers and, where one gate stands alone, its own /metrics text (MetricsDeclaration). */
 export function gateProbes(
-  sources: Omit<ProgressSources, 'started' | 'health'> & { hosted: readonly HostedHandler[]; commands: RedisClient; registry: Registry },
+  sources: Omit<ProgressSources, 'started' | 'health'> & {
+    hosted: readonly HostedHandler[];
+    commands: RedisClient;
+    registry: Registry;
+    clock: Clock;
+  },
 ): GateProbes {
   const { hosted, registry } = sources;
   const series = async (name: string) =>
@@ -155,7 +161,8 @@ export function gateProbes(
     }));
   const probeOf = (h: HostedHandler, i: number): HealthProbe<unknown> => ({
     config: h.config,
-    ping: () => withTimeout(sources.commands.ping(), HEALTH_PING_TIMEOUT_MS, 'Redis did not answer PING').then(() => undefined),
+    ping: () =>
+      withTimeout(sources.commands.ping(), HEALTH_PING_TIMEOUT_MS, 'Redis did not answer PING', sources.clock).then(() => undefined),
     metrics: async (): Promise<HttpAnswer> => ({ status: 200, contentType: registry.contentType, body: await registry.metrics() }),
     metricValue: async (name) => (await series(name)).find((v) => Object.keys(v.labels).length === 0)?.value,
     metricSeries: series,

@@ -1,6 +1,6 @@
 /**
- * The only runtime module `app/` and `cli/` may import (ESLint and test/unit/boundaries.test.ts
- * hold it); an application need for more widens this list, deliberately.
+ * The only runtime module `app/` and `cli/` may import (.dependency-cruiser.cjs holds it); an
+ * application need for more widens this list, deliberately.
  */
 export { createRuntime, type RuntimeServices } from './runtime.js';
 export type { RootLogger } from '../engine/logger.js';

@@ -3,6 +3,7 @@ import type { RuntimeConfig } from './config.js';
 import { Cluster } from 'ioredis';
 import { isReady, type RedisClient } from './redis.js';
 import { classifyRedisError } from '../engine/redis-errors.js';
+import type { Clock } from '../engine/clock.js';
 
 /** Why Redis cannot serve the gates right now, as /ready reports it. */
 export interface RedisFault {
@@ -36,7 +37,7 @@ export async function evictionPolicy(client: RedisClient): Promise<{ readonly po
  * a failed disk save), even while every gate is idle. Commits report their refusals here too.
  */
 export class RedisHealth {
-  private timer: NodeJS.Timeout | undefined;
+  private stopTimer = (): void => undefined;
   /** The probe still out, if any. */
   private inFlight: Promise<void> | undefined;
   /** Until Redis first answered, "unreachable" is the start-up's connecting, not a fault to log. */
@@ -51,23 +52,29 @@ export class RedisHealth {
     private readonly client: RedisClient,
     private readonly config: RuntimeConfig,
     private readonly logger: RootLogger,
-    private readonly now: () => number,
+    private readonly clock: Clock,
   ) {}
 
+  private readonly now = () => this.clock.now();
+
   private readonly tick = () => void this.probeNow();
+  /** Connected again: the connection's own unreachable fault is over; the probe sent now says whether Redis serves. */
+  private readonly onReady = () => {
+    if (this.probeFault?.cause === 'unreachable') this.probeFault = undefined;
+    this.tick();
+  };
 
   start(): void {
     this.tick();
     // Probe as soon as a connection comes back, so readiness follows it without waiting a period.
-    this.client.on('ready', this.tick);
+    this.client.on('ready', this.onReady);
     // At least once a second, and often enough to notice a stall.
-    this.timer = setInterval(this.tick, Math.min(1000, this.config.REDIS_STALL_MS));
-    this.timer.unref();
+    this.stopTimer = this.clock.every(Math.min(1000, this.config.REDIS_STALL_MS), this.tick);
   }
 
   stop(): void {
-    clearInterval(this.timer);
-    this.client.off('ready', this.tick);
+    this.stopTimer();
+    this.client.off('ready', this.onReady);
   }
 
   get fault(): RedisFault | undefined {

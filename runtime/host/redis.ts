@@ -1,4 +1,5 @@
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
+import { systemClock, type Clock } from '../engine/clock.js';
 import type { RootLogger } from '../engine/logger.js';
 import type { RuntimeMetrics } from '../engine/metrics.js';
 import { linear, retryPolicy } from '../engine/retry-policy.js';
@@ -141,17 +142,22 @@ export function openConnections(config: RuntimeConfig, metrics: RuntimeMetrics) 
     bull,
     open,
     /** Until Redis answers (or `stopped`): /ready answers 503 meanwhile, and the log says why once a minute. */
-    async waitForRedisAtStart(stopped: AbortSignal, logger: RootLogger, now: () => number): Promise<void> {
+    async waitForRedisAtStart(stopped: AbortSignal, logger: RootLogger, clock: Clock): Promise<void> {
       let saidAt: number | undefined;
       while (!isReady(commands) && !stopped.aborted) {
-        if (saidAt === undefined || now() - saidAt >= WAITING_FOR_REDIS_LOG_MS) {
-          saidAt = now();
+        if (saidAt === undefined || clock.now() - saidAt >= WAITING_FOR_REDIS_LOG_MS) {
+          saidAt = clock.now();
           logger.warn(
             { redis: describeRedis(config), cause: redactSecrets(config, lastError ?? `connection ${commands.status}`) },
             'waiting for Redis to answer: the gates start when it does; /ready answers 503 until then',
           );
         }
-        await waitUntilReady(commands, AbortSignal.any([stopped, AbortSignal.timeout(WAITING_FOR_REDIS_LOG_MS)]));
+        // Ready, or time to say it again.
+        const waited = new AbortController();
+        const either = AbortSignal.any([stopped, waited.signal]);
+        void clock.sleep(WAITING_FOR_REDIS_LOG_MS, either).then(() => waited.abort());
+        await waitUntilReady(commands, either);
+        waited.abort();
       }
       if (saidAt !== undefined && !stopped.aborted) logger.info({ redis: describeRedis(config) }, 'Redis answers: starting the gates');
     },
@@ -168,11 +174,17 @@ export class TimeoutError extends Error {
   override name = 'TimeoutError';
 }
 
-/** `work`, or a TimeoutError after `ms`; the timer is cleared either way, so an answered wait keeps nothing alive. */
-export function withTimeout<T>(work: Promise<T>, ms: number, message = `no answer within ${ms} ms`): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new TimeoutError(message)), ms);
+/** `work`, or a TimeoutError after `ms` on `clock`; the wait ends either way, so an answered one keeps nothing alive. */
+export function withTimeout<T>(
+  work: Promise<T>,
+  ms: number,
+  message = `no answer within ${ms} ms`,
+  clock: Clock = systemClock,
+): Promise<T> {
+  const answered = new AbortController();
+  const timeout = clock.sleep(ms, answered.signal).then((): never => {
+    throw new TimeoutError(message);
   });
-  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+  timeout.catch(() => undefined); // only the race's loser when answered
+  return Promise.race([work, timeout]).finally(() => answered.abort());
 }

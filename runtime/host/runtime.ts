@@ -3,6 +3,7 @@ import type { Registry } from 'prom-client';
 import type { AnyHandler } from '../contract/handler.js';
 import type { RedisReader } from '../contract/redis-reader.js';
 import type { Committer } from '../engine/commit.js';
+import { systemClock, type Clock } from '../engine/clock.js';
 import { pino } from 'pino';
 import type { RootLogger } from '../engine/logger.js';
 import { createRegistry, promMetricFactory, runtimeMetrics } from '../engine/metrics.js';
@@ -40,7 +41,8 @@ export interface RuntimeOptions {
   readonly build: { readonly version: string; readonly commit: string };
   /** The application's (app/logging.ts: LOG_FORMAT, LOG_REPEAT_WINDOW_MS); plain JSON lines at LOG_LEVEL without. */
   readonly logger?: RootLogger;
-  readonly now?: () => number;
+  /** Every reading of the time and every wait of the runtime; the system's unless given (a test drives its own). */
+  readonly clock?: Clock;
   readonly httpPlugins?: (services: RuntimeServices) => FastifyPluginAsync[];
   /** Swap the single-node transaction for another commit strategy (Redis Cluster). */
   readonly committerFactory?: (connection: RedisClient, config: RuntimeConfig) => Committer;
@@ -54,7 +56,7 @@ export async function createRuntime(options: RuntimeOptions) {
   const logger =
     options.logger ??
     pino({ name: 'quantum-gates', level: config.LOG_LEVEL, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime });
-  const now = options.now ?? Date.now;
+  const clock = options.clock ?? systemClock;
   const registry = createRegistry();
   const factory = promMetricFactory(registry);
   const metrics = runtimeMetrics(registry, options.build);
@@ -62,14 +64,15 @@ export async function createRuntime(options: RuntimeOptions) {
 
   const connections = openConnections(config, metrics);
   const { commands } = connections;
-  const health = new RedisHealth(commands, config, logger, now);
+  const health = new RedisHealth(commands, config, logger, clock);
   const jobs = new JobQueues(connections.bull, config.BULLMQ_PREFIX, (queue, error) =>
     logger.warn({ queue, err: error.message }, 'queue error'),
   );
   const { committerFactory } = options;
-  const gates = await hostGates({ hosted, config, connections, jobs, health, metrics, logger, now, committerFactory });
-  const backlog = backlogMonitor(commands, () => gates.consumers(), { pending: metrics.consumerPending, lag: metrics.consumerLag });
-  const refresh = periodicRefresh(hosted, commands as unknown as RedisReader, logger, now);
+  const gates = await hostGates({ hosted, config, connections, jobs, health, metrics, logger, clock, committerFactory });
+  const gauges = { pending: metrics.consumerPending, lag: metrics.consumerLag };
+  const backlog = backlogMonitor(commands, () => gates.consumers(), gauges, clock);
+  const refresh = periodicRefresh(hosted, commands as unknown as RedisReader, logger, clock);
 
   let started = false;
   const progress = { started: () => started, health, gates, backlog };
@@ -88,14 +91,15 @@ export async function createRuntime(options: RuntimeOptions) {
     readinessCauses: () => readinessCauses(progress),
   };
 
-  const probes = gateProbes({ hosted, gates, commands, registry, backlog });
+  const probes = gateProbes({ hosted, gates, commands, registry, backlog, clock });
   const server = await buildServer({
     registry,
     queues: () => jobs.allQueues(),
     readiness: () => readiness(progress),
     ...probes,
     config,
-    plugins: [gateRoutesPlugin(hosted, commands, logger), ...(options.httpPlugins?.(services) ?? [])],
+    plugins: [gateRoutesPlugin(hosted, commands, logger, clock), ...(options.httpPlugins?.(services) ?? [])],
+    clock,
   });
 
   const stopped = new AbortController();
@@ -123,7 +127,7 @@ export async function createRuntime(options: RuntimeOptions) {
         config.HOST,
       );
       health.start();
-      await connections.waitForRedisAtStart(stopped.signal, logger, now);
+      await connections.waitForRedisAtStart(stopped.signal, logger, clock);
       if (stopped.signal.aborted) return address;
       await gates.start();
       await health.probeNow();

@@ -10,6 +10,7 @@ import type { RuntimeConfig } from './config.js';
 import type { HostedHandler } from '../engine/refresh.js';
 import { withTimeout, type RedisClient } from './redis.js';
 import { registerHealthRoutes, send, type GateProbes, type Readiness } from './health.js';
+import type { Clock } from '../engine/clock.js';
 
 /** Prometheus asks for its text or OpenMetrics format by name; curl and scripts send no such Accept. */
 const exposition = /text\/plain;\s*version=0\.0\.4|application\/openmetrics-text/i;
@@ -21,6 +22,7 @@ interface ServerOptions extends GateProbes {
   /** BullMQ's queues, whose metrics /metrics appends. */
   readonly queues: () => readonly MetricsQueue[];
   readonly plugins: readonly FastifyPluginAsync[];
+  readonly clock: Clock;
 }
 
 /** How long a scrape waits for BullMQ's queue counts before leaving them out. */
@@ -55,6 +57,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
       queueMetricsText(options.queues(), {
         registered: (name) => registry.getSingleMetric(name) !== undefined,
         timeoutMs: QUEUE_METRICS_TIMEOUT_MS,
+        clock: options.clock,
       }),
     ]);
     return reply.type(registry.contentType).send(body + queues);
@@ -73,11 +76,13 @@ export type MetricsQueue = Pick<Queue, 'name' | 'exportPrometheusMetrics'>;
  */
 export async function queueMetricsText(
   queues: readonly MetricsQueue[],
-  options: { readonly registered: (family: string) => boolean; readonly timeoutMs: number },
+  options: { readonly registered: (family: string) => boolean; readonly timeoutMs: number; readonly clock?: Clock },
 ): Promise<string> {
   const families = new Map<string, string[]>();
   const unavailable: string[] = [];
-  const exports = await Promise.allSettled(queues.map((queue) => withTimeout(queue.exportPrometheusMetrics(), options.timeoutMs)));
+  const exports = await Promise.allSettled(
+    queues.map((queue) => withTimeout(queue.exportPrometheusMetrics(), options.timeoutMs, undefined, options.clock)),
+  );
   exports.forEach((result, i) => {
     if (result.status === 'rejected') {
       const reason = (result.reason instanceof Error ? result.reason.message : String(result.reason)).replace(/\s+/g, ' ');
@@ -139,13 +144,18 @@ export async function bindNamingSetting<T>(bind: () => Promise<T>, setting: stri
 const internalError: HttpAnswer = { status: 500, contentType: 'text/plain; charset=utf-8', body: 'Internal Server Error' };
 
 /** The hosted gates' `http.routes`: the runtime parses the request and writes the answer, the gate decides it. */
-export function gateRoutesPlugin(handlers: readonly HostedHandler[], redis: RedisClient, logger: RootLogger): FastifyPluginAsync {
+export function gateRoutesPlugin(
+  handlers: readonly HostedHandler[],
+  redis: RedisClient,
+  logger: RootLogger,
+  clock: Clock,
+): FastifyPluginAsync {
   return async (app) => {
     for (const hosted of handlers) {
       const routes = hosted.handler.http?.routes ?? [];
       if (routes.length === 0) continue;
       const log = logger.child({ component: `${hosted.handler.name}-http` });
-      const ctx = { config: hosted.config, metrics: hosted.metrics, redis, log, now: () => Date.now() };
+      const ctx = { config: hosted.config, metrics: hosted.metrics, redis, log, now: () => clock.now() };
       for (const route of routes) {
         app.route({
           method: [...route.methods],

@@ -9,12 +9,7 @@ if not check_only then
   local probe = redis.pcall('SETRANGE', 'quantum:gates:write-probe', 0, '')
   if type(probe) == 'table' and probe.err then return redis.error_reply(probe.err) end
 end
--- The items come in chunks, each an array of whole items (see MessagePack).
-local items = {}
-for a = 7, #ARGV do
-  local chunk = cmsgpack.unpack(ARGV[a])
-  for i = 1, #chunk do items[#items + 1] = chunk[i] end
-end
+local items = cjson.decode(ARGV[7])
 -- This consumer's pending entries in the batch's id range, a page at a time: one XPENDING per
 -- page costs far less than one per entry.
 local mine = {}

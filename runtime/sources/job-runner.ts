@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { MetricsTime, Worker, type Job, type Queue } from 'bullmq';
 import { Delivery, type PreparedBatch } from '../engine/delivery.js';
 import type { JobSummary } from '../engine/effects.js';
@@ -6,7 +5,7 @@ import { describeError } from '../engine/execute.js';
 import { jobDoneKey } from '../engine/idempotency.js';
 import type { QueueTrigger, ScheduleTrigger } from '../contract/handler.js';
 import type { JobSink } from '../engine/settle.js';
-import { isReady, waitUntilReady, type RedisClient } from '../host/redis.js';
+import { isReady, waitUntilReady, type RedisClient } from '../engine/connection.js';
 import { SourcePipeline, type ConsumerFault, type SourceDeps } from './pipeline.js';
 
 export { Queue } from 'bullmq';
@@ -27,7 +26,7 @@ export class JobRunner {
   private readonly concurrency: number;
   private readonly pipeline: SourcePipeline;
   private readonly runBatched: (delivery: Delivery) => Promise<JobBatchResult>;
-  private schedulerTimer: NodeJS.Timeout | undefined;
+  private stopSchedulerTimer = (): void => undefined;
   private schedulerFault: string | undefined;
   private readonly inHand = new Set<Promise<JobBatchResult>>();
 
@@ -45,7 +44,7 @@ export class JobRunner {
       commit: { source: undefined },
     });
     this.runBatched = jobBatcher({
-      prepare: (deliveries) => this.pipeline.prepare(deliveries, deps.now()),
+      prepare: (deliveries) => this.pipeline.prepare(deliveries, deps.clock.now()),
       commit: (batch) => this.pipeline.commit(batch),
       maxBatch: this.concurrency,
     });
@@ -65,7 +64,7 @@ export class JobRunner {
     if (commitFault) return { cause: commitFault.cause, since };
     if (this.trigger.kind === 'schedule') {
       // Several intervals without a committed tick is a stall.
-      const silent = this.deps.now() - since;
+      const silent = this.deps.clock.now() - since;
       if (silent > Math.max(heartbeatTimeoutMs, 3 * this.trigger.everyMs(this.deps.handlerConfig)))
         return { cause: `no tick committed for ${Math.round(silent / 1000)} s`, since };
     }
@@ -92,21 +91,23 @@ export class JobRunner {
     for (const event of ['ready', 'error', 'closed'] as const) this.worker.on(event, up);
     // The gauge follows the connection itself: BullMQ says nothing when it comes back.
     for (const event of ['ready', 'close', 'end', 'reconnecting'] as const) this.deps.bullConnection.on(event, up);
-    this.pipeline.lastProgressAt = this.deps.now();
+    this.pipeline.lastProgressAt = this.deps.clock.now();
     if (this.trigger.kind === 'schedule') {
-      this.schedulerTimer = setInterval(() => void this.assertScheduler(true), config.CLAIM_INTERVAL_MS);
-      this.schedulerTimer.unref();
+      this.stopSchedulerTimer = this.deps.clock.every(config.CLAIM_INTERVAL_MS, () => void this.assertScheduler(true));
     }
   }
 
   async stop(): Promise<void> {
     this.pipeline.abort.abort();
-    clearInterval(this.schedulerTimer);
+    this.stopSchedulerTimer();
     // BullMQ's close awaits an 'end' its blocking connection never emits while it waits to reconnect (bullmq#4656): past the
     // bound, with the jobs in hand settled, the stop goes on without it. Never sooner: under a live loop a closed connection spins it.
     await Promise.all(this.inHand);
-    const bound = sleep(this.deps.config.COMMAND_TIMEOUT_MS, false, { ref: false });
-    if ((await Promise.race([this.worker?.close().then(() => true), bound])) === false)
+    const waited = new AbortController();
+    const bound = this.deps.clock.sleep(this.deps.config.COMMAND_TIMEOUT_MS, waited.signal).then(() => false);
+    const closed = await Promise.race([this.worker?.close().then(() => true), bound]);
+    waited.abort();
+    if (closed === false)
       this.pipeline.log.warn('the BullMQ worker did not close (its blocking connection waits to reconnect); stopping without it');
     this.deps.metrics.consumerUp.set({ handler: this.deps.handler.name }, 0);
   }
@@ -151,7 +152,7 @@ export class JobRunner {
     this.inHand.add(running);
     const result = await running.finally(() => this.inHand.delete(running));
     if ('error' in result) throw result.error;
-    this.pipeline.lastProgressAt = this.deps.now();
+    this.pipeline.lastProgressAt = this.deps.clock.now();
     // The committed outcome, and ctx.summarize's fields (read after any re-run).
     const { outcome } = result.delivery;
     const summary: JobSummary =

@@ -1,33 +1,37 @@
-import { setTimeout as sleep } from 'node:timers/promises';
+import type { Clock } from '../engine/clock.js';
 import type { Committer } from '../engine/commit.js';
 import { commitBatch, type CommitLoopEnv } from '../engine/commit-loop.js';
 import { deadLetterDestination } from '../engine/dead-letter.js';
 import type { Delivery, PreparedBatch } from '../engine/delivery.js';
-import { loadBatchState, type ExecutionEnv } from '../engine/execute.js';
-import { lazyChildLogger, type RootLogger } from '../engine/logger.js';
+import type { ExecutionEnv } from '../engine/execute.js';
+import type { RootLogger } from '../engine/logger.js';
 import { applyFailurePolicy, prepareBatch, rerun, type PipelineEnv } from '../engine/message-pipeline.js';
 import type { RuntimeMetrics } from '../engine/metrics.js';
 import { Settler, type JobSink } from '../engine/settle.js';
 import type { AnyHandler, MessageMeta } from '../contract/handler.js';
-import type { RedisReader } from '../contract/redis-reader.js';
-import type { RuntimeConfig } from '../host/config.js';
-import { isReady, type RedisClient } from '../host/redis.js';
-import type { RedisHealth } from '../host/redis-health.js';
+import { isReady, type RedisClient } from '../engine/connection.js';
+
+/** The runtime settings a source reads (README.md's table says what each means). */
+export type SourceSettings = Readonly<
+  Record<'BULLMQ_PREFIX' | 'CONSUMER_NAME' | 'DLQ_STREAM', string> &
+    Record<'BATCH_SIZE' | 'BLOCK_MS' | 'CLAIM_IDLE_MS' | 'CLAIM_INTERVAL_MS' | 'DEPARTED_CONSUMER_IDLE_MS' | 'MAX_DELIVERIES', number> &
+    Record<'COMMAND_TIMEOUT_MS' | 'COMMIT_BACKOFF_MAX_MS' | 'DLQ_MAXLEN' | 'JOB_CONCURRENCY', number>
+>;
 
 /** What a source (a stream consumer, a job runner) gives its pipeline. */
 export interface SourceDeps {
   readonly handler: AnyHandler;
   readonly handlerConfig: unknown;
   readonly handlerMetrics: object;
-  readonly config: RuntimeConfig;
+  readonly config: SourceSettings;
   /** Shared, auto-pipelined: the handler's reads. */
   readonly commands: RedisClient;
   readonly committer: Committer;
   readonly jobs: JobSink;
   readonly metrics: RuntimeMetrics;
   readonly logger: RootLogger;
-  readonly now: () => number;
-  readonly health: Pick<RedisHealth, 'stalled' | 'noteWriteRefused' | 'noteWriteAccepted'>;
+  readonly clock: Clock;
+  readonly health: CommitLoopEnv['health'] & { readonly stalled: boolean };
 }
 
 /** Why a source is not making progress, for /ready. */
@@ -52,8 +56,6 @@ export interface SourceShape {
   readonly doneKey?: (meta: MessageMeta) => string;
   readonly commit: Pick<CommitLoopEnv, 'source' | 'pendingIds'>;
   readonly onCommitted?: () => void;
-  /** Where the batch state is read, when not the shared connection (ExecutionEnv.stateRedis). */
-  readonly stateRedis?: RedisReader;
 }
 
 /**
@@ -74,28 +76,29 @@ export class SourcePipeline {
   private readonly env: PipelineEnv;
   private readonly commitEnv: CommitLoopEnv;
 
+  private readonly clock: Clock;
+
   constructor(deps: SourceDeps, shape: SourceShape) {
-    const { handler, metrics, now } = deps;
+    const { handler, metrics, clock } = deps;
+    const now = () => clock.now();
+    this.clock = clock;
     const log = deps.logger.child({ handler: handler.name, ...shape.bindings });
     this.log = log;
     this.lastProgressAt = now();
     const stopping = () => this.stopping;
-    const shared: ExecutionEnv<unknown, object> = {
+    const execution: ExecutionEnv<unknown, object> = {
       redis: deps.commands,
       config: deps.handlerConfig,
       metrics: deps.handlerMetrics,
       now,
-      logger: (meta) => lazyChildLogger(log, () => log.child(shape.logFields(meta))),
+      logger: (meta) => log.child(shape.logFields(meta)),
       redisReady: () => isReady(deps.commands) && !deps.health.stalled,
       waitForRedis: shape.waitForRedis,
       stopping,
-      sleep: (ms) => sleep(ms).then(() => undefined),
+      sleep: (ms) => this.pause(ms),
       onRetry: (count) => metrics.retries.inc({ handler: handler.name }, count),
       ...(shape.doneKey ? { doneKey: shape.doneKey } : {}),
     };
-    // A re-run of lost guards runs while the source may already wait in its next read, so only a
-    // batch's first run reads its state on the source's own connection.
-    const execution = shape.stateRedis ? { ...shared, stateRedis: shape.stateRedis } : shared;
     this.env = {
       handler,
       execution,
@@ -109,7 +112,7 @@ export class SourcePipeline {
       metrics,
       log,
       settle: new Settler({ handlerName: handler.name, metrics, jobs: deps.jobs, log }),
-      rerun: (deliveries) => rerun({ ...this.env, execution: shared }, deliveries),
+      rerun: (deliveries) => rerun(this.env, deliveries),
       now,
       claimIdleMs: deps.config.CLAIM_IDLE_MS,
       backoffMaxMs: deps.config.COMMIT_BACKOFF_MAX_MS,
@@ -125,7 +128,7 @@ export class SourcePipeline {
       onFailure: (failure) => {
         this.commitFault ??= { cause: `commits refused (${failure.cause}): ${failure.message}`, since: now() };
       },
-      applyFailurePolicy: (deliveries, error) => applyFailurePolicy({ ...this.env, execution: shared }, deliveries, error),
+      applyFailurePolicy: (deliveries, error) => applyFailurePolicy(this.env, deliveries, error),
       refusedKeys: this.refusedKeys,
       ...shape.commit,
     };
@@ -148,18 +151,11 @@ export class SourcePipeline {
 
   /** Sleeps `ms`, or less if the source stops meanwhile. */
   pause(ms: number): Promise<void> {
-    return sleep(ms, undefined, { signal: this.abort.signal }).catch(() => undefined);
+    return this.clock.sleep(ms, this.abort.signal);
   }
 
-  prepare(deliveries: readonly Delivery[], readAt: number, readState?: Promise<unknown>): Promise<PreparedBatch> {
-    return prepareBatch(this.env, deliveries, readAt, readState);
-  }
-
-  /** The batch state, asked for now: the reads go out before anything sent after this call. */
-  readState(): Promise<unknown> {
-    const state = loadBatchState(this.env.handler, this.env.execution);
-    state.catch(() => undefined); // its failure is the batch's (executeBatch), or nobody's when no batch uses it
-    return state;
+  prepare(deliveries: readonly Delivery[], readAt: number): Promise<PreparedBatch> {
+    return prepareBatch(this.env, deliveries, readAt);
   }
 
   /** False when some delivery was left uncommitted (still conflicting, or the source stopped meanwhile). */

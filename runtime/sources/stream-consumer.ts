@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { linear, retryPolicy } from '../engine/retry-policy.js';
 import { GroupLostError } from '../engine/commit-loop.js';
 import { Delivery, type PreparedBatch } from '../engine/delivery.js';
@@ -6,7 +5,7 @@ import { describeError } from '../engine/execute.js';
 import type { MessageMeta, StreamTrigger } from '../contract/handler.js';
 import type { RootLogger } from '../engine/logger.js';
 import { Cluster } from 'ioredis';
-import { isReady, waitUntilReady, type RedisClient } from '../host/redis.js';
+import { isReady, waitUntilReady, type RedisClient } from '../engine/connection.js';
 import { classifyRedisError } from '../engine/redis-errors.js';
 import { lua } from '../engine/lua.js';
 import { SourcePipeline, type ConsumerFault, type SourceDeps } from './pipeline.js';
@@ -23,8 +22,6 @@ interface Batch {
   readonly readAt: number; // this process's clock
   /** Delivery counts of reclaimed entries (a plain read delivers each entry once more). */
   readonly deliveries?: Map<string, number>;
-  /** Its state, asked for with it (a batch read ahead: see handle). */
-  readonly state?: Promise<unknown>;
 }
 
 /** The hash in which commits record where each group of `stream` would start again (see the commit script). */
@@ -39,8 +36,8 @@ export interface StreamConsumerDeps extends SourceDeps {
 
 /**
  * Consumes one stream for one handler: new, own pending and reclaimed entries, the group's
- * lifecycle, and one batch in hand at a time (two where readsOwnWrites is false: one handled while
- * the previous commits). Every command has its connection's timeout: none holds the loop forever.
+ * lifecycle, and one batch in hand at a time, committed before the next is read. Every command
+ * has its connection's timeout: none holds the loop forever.
  */
 export class StreamConsumer {
   readonly stream: string;
@@ -51,10 +48,6 @@ export class StreamConsumer {
   private readerId: number | null | undefined;
   private readonly pipeline: SourcePipeline;
   private readonly log: RootLogger;
-  /** At most one commit in flight, settled before the next goes out. */
-  private inFlight: Promise<void> | undefined;
-  /** The next batch, asked for before the commit in flight went out (see handle). */
-  private ahead: Promise<Batch> | undefined;
   /** Entry ids read and not yet settled, for re-creating a lost group without skipping them. */
   private readonly held = new Set<string>();
   private consecutiveErrors = 0;
@@ -73,8 +66,6 @@ export class StreamConsumer {
       group: this.group,
       maxDeliveries: deps.config.MAX_DELIVERIES,
       waitForRedis: () => this.waitForRedis(),
-      // Idle between reads: the batch's state read goes there.
-      stateRedis: deps.reader,
       commit: {
         source: {
           stream: this.stream,
@@ -101,7 +92,7 @@ export class StreamConsumer {
     if (commitFault) return commitFault;
     if (this.consecutiveErrors >= retryPolicy.consumerErrorsBeforeFault)
       return { cause: `failing: ${this.lastError ?? 'unknown error'}`, since };
-    const silent = this.deps.now() - since;
+    const silent = this.deps.clock.now() - since;
     if (silent > heartbeatTimeoutMs) return { cause: `no read or commit for ${Math.round(silent / 1000)} s`, since };
     return undefined;
   }
@@ -124,7 +115,7 @@ export class StreamConsumer {
   }
 
   private progress(): void {
-    this.pipeline.lastProgressAt = this.deps.now();
+    this.pipeline.lastProgressAt = this.deps.clock.now();
     this.consecutiveErrors = 0;
   }
 
@@ -138,7 +129,7 @@ export class StreamConsumer {
     for (;;) {
       for (const client of [commands, reader, committerConnection]) await waitUntilReady(client, this.pipeline.abort.signal);
       if (this.pipeline.stopping || !health.stalled) return;
-      await sleep(retryPolicy.stalledPollMs);
+      await this.pipeline.pause(retryPolicy.stalledPollMs);
     }
   }
 
@@ -146,22 +137,15 @@ export class StreamConsumer {
     const { config } = this.deps;
     let drainOwnPending = true;
     let lastReclaim = 0;
-    let passStarted = performance.now();
+    const { clock } = this.deps;
+    let passStarted = clock.now();
     while (!this.pipeline.stopping) {
-      const now = performance.now();
-      this.lastLoopMs = Math.floor(now - passStarted);
+      const now = clock.now();
+      this.lastLoopMs = now - passStarted;
       passStarted = now;
       try {
         const outage = !this.connectionsReady() || this.deps.health.stalled;
-        const reclaimDue = this.deps.now() - lastReclaim >= config.CLAIM_INTERVAL_MS;
-        // Waiting out an outage, XAUTOCLAIM and a read of '0' (they return our own entries too): never while a commit of ours
-        // is in flight, and a batch read ahead is handled first (dropped after an error or in an outage: '0' delivers it again).
-        if (outage || reclaimDue || drainOwnPending) {
-          if (outage) this.ahead = undefined;
-          const ahead = await this.takeAhead();
-          if (ahead !== undefined) await this.handle(ahead, false);
-          await this.settleCommit();
-        }
+        const reclaimDue = now - lastReclaim >= config.CLAIM_INTERVAL_MS;
         if (outage) {
           this.setConsuming(false);
           await this.waitForRedis();
@@ -170,39 +154,26 @@ export class StreamConsumer {
         }
         this.setConsuming(true);
         if (reclaimDue) {
-          lastReclaim = this.deps.now();
-          for await (const batch of this.reclaim()) await this.handle(batch, false);
+          lastReclaim = clock.now();
+          for await (const batch of this.reclaim()) await this.handle(batch);
           await this.removeDepartedConsumers();
         } else if (drainOwnPending) {
           const own = await this.read('0');
           drainOwnPending = own.entries.length > 0;
-          if (drainOwnPending) await this.handle(own, false);
+          if (drainOwnPending) await this.handle(own);
           else this.held.clear(); // nothing is pending for us, and nothing else is in hand here
         } else {
-          // Read once the commit of the batch in hand has gone out (handle awaits it unless
-          // overlapping: a handler that never reads its own writes handles a batch while the previous one commits).
-          const batch = (await this.takeAhead()) ?? (await this.read('>'));
-          if (batch.entries.length > 0) await this.handle(batch, this.deps.handler.batch?.readsOwnWrites === false);
+          const batch = await this.read('>');
+          if (batch.entries.length > 0) await this.handle(batch);
         }
       } catch (error) {
-        this.ahead = undefined; // its entries are ours: the read of '0' below delivers them again
-        // Never re-read our pending entries while a commit of some of them is still in flight.
-        const commitError = await this.settleCommit().then(
-          () => undefined,
-          (e: unknown) => e,
-        );
-        if (this.pipeline.stopping) break;
-        await this.recover(commitError ?? error);
+        if (this.pipeline.stopping) {
+          this.log.warn({ err: describeError(error) }, 'could not finish the last batch; its entries stay pending for another consumer');
+          break;
+        }
+        await this.recover(error);
         drainOwnPending = true;
       }
-    }
-    // Stopping: the batches in hand are ours; commit them rather than leave them pending.
-    try {
-      await this.settleCommit();
-      const ahead = await this.takeAhead();
-      if (ahead !== undefined) await this.handle(ahead, false);
-    } catch (error) {
-      this.log.warn({ err: describeError(error) }, 'could not finish the last batch; its entries stay pending for another consumer');
     }
     this.setConsuming(false);
   }
@@ -234,8 +205,7 @@ export class StreamConsumer {
     this.deps.metrics.consumerUp.set({ handler: this.deps.handler.name }, value ? 1 : 0);
   }
 
-  /** `block`: a read of '>' waits up to BLOCK_MS for entries. */
-  private async read(id: '0' | '>', block = id === '>'): Promise<Batch> {
+  private async read(id: '0' | '>'): Promise<Batch> {
     const { config, reader } = this.deps;
     if (id === '>' && this.readerId === undefined) {
       try {
@@ -244,37 +214,17 @@ export class StreamConsumer {
         this.readerId = null; // an ACL without CLIENT: a stop waits for the read instead
       }
     }
-    const blocking = block ? ['BLOCK', config.BLOCK_MS] : [];
+    const blocking = id === '>' ? ['BLOCK', config.BLOCK_MS] : [];
     const args = ['GROUP', this.group, config.CONSUMER_NAME, 'COUNT', config.BATCH_SIZE, ...blocking, 'STREAMS', this.stream, id];
     const reply = (await reader.call('XREADGROUP', ...args)) as [string, RawEntry[]][] | null;
-    const batch = { entries: reply?.[0]?.[1] ?? [], readAt: this.deps.now() };
+    const batch = { entries: reply?.[0]?.[1] ?? [], readAt: this.deps.clock.now() };
     this.progress();
     for (const [entryId] of batch.entries) this.held.add(entryId);
     return batch;
   }
 
-  /** Waits for the commit in flight (a batch's state must see the commits before it); throws its failure. */
-  private async settleCommit(): Promise<void> {
-    const settling = this.inFlight;
-    this.inFlight = undefined;
-    await settling;
-  }
-
-  /** The batch read ahead, if it holds entries; throws where its read failed. */
-  private async takeAhead(): Promise<Batch | undefined> {
-    const ahead = await this.ahead;
-    this.ahead = undefined;
-    return ahead !== undefined && ahead.entries.length > 0 ? ahead : undefined;
-  }
-
-  /**
-   * Handles a batch and sends its commit once the one in flight has settled; `overlap`: returns
-   * with it in flight. A full batch says more are waiting: then the next batch and its state are
-   * asked for first, without waiting, so Redis answers them before it runs the commit and the next
-   * batch is handled meanwhile (asked after it, the reads waited for the whole commit while the
-   * process idled).
-   */
-  private async handle({ entries, readAt, deliveries, state }: Batch, overlap: boolean): Promise<void> {
+  /** Handles a batch, its messages one after another, and commits it. */
+  private async handle({ entries, readAt, deliveries }: Batch): Promise<void> {
     const { handler, metrics } = this.deps;
     metrics.batchSize.observe({ handler: handler.name }, entries.length);
     handler.batch?.onRead?.(this.deps.handlerMetrics, entries.length);
@@ -283,21 +233,7 @@ export class StreamConsumer {
       // parseInt stops at the '-': the entry's time in ms.
       return new Delivery({ id, raw, producedAt: Number.parseInt(id, 10) }, fieldList === null ? null : raw, deliveries?.get(id) ?? 1, id);
     });
-    const prepared = await this.pipeline.prepare(batch, readAt, state);
-    await this.settleCommit();
-    if (overlap && entries.length >= this.deps.config.BATCH_SIZE && !this.pipeline.stopping) this.readAhead();
-    this.inFlight = this.commit(prepared);
-    if (!overlap) return this.settleCommit();
-    this.inFlight.catch(() => undefined); // thrown by the settleCommit that awaits it
-  }
-
-  private readAhead(): void {
-    // A new reader's id is asked first: its state read would go out ahead of its entries' read.
-    if (this.readerId === undefined) return;
-    const read = this.read('>', false);
-    const state = this.pipeline.readState();
-    this.ahead = read.then((batch) => (batch.entries.length > 0 ? { ...batch, state } : batch));
-    this.ahead.catch(() => undefined); // thrown by the takeAhead that awaits it; a dropped one is re-read
+    await this.commit(await this.pipeline.prepare(batch, readAt));
   }
 
   private async commit(batch: PreparedBatch): Promise<void> {
@@ -350,7 +286,7 @@ export class StreamConsumer {
       this.log.info({ count: entries.length }, 'reclaimed pending entries from idle consumers');
       // Delivery counts from our pending list (the page is in id order).
       const rows = await this.xpending(entries[0]![0], entries[entries.length - 1]![0], entries.length);
-      yield { entries, readAt: this.deps.now(), deliveries: new Map(rows.map(([id, , , deliveries]) => [id, deliveries])) };
+      yield { entries, readAt: this.deps.clock.now(), deliveries: new Map(rows.map(([id, , , deliveries]) => [id, deliveries])) };
     } while (cursor !== '0-0' && !this.pipeline.stopping);
   }
 
@@ -379,7 +315,7 @@ export class StreamConsumer {
   private async pendingIds(ids: readonly string[]): Promise<Set<string>> {
     if (ids.length === 0) return new Set();
     const sorted = [...ids].sort(compareStreamIds);
-    // The range may also hold the batch being handled and the one whose commit is in flight.
+    // The range may also hold entries of ours outside the batch (a reclaim's).
     const rows = await this.xpending(sorted[0]!, sorted[sorted.length - 1]!, ids.length + 4 * this.deps.config.BATCH_SIZE + 10);
     const wanted = new Set(ids);
     return new Set(rows.map((row) => row[0]).filter((id) => wanted.has(id)));

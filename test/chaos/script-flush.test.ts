@@ -9,7 +9,7 @@ const BACKLOG = 20_000;
 const FLUSH_EVERY_MS = 10;
 
 /**
- * Issue #24 sends the commit script, the batch state's script and the governor's coalesced reads
+ * The runtime sends the commit script and the batch state's script
  * by hash (EVALSHA / EVALSHA_RO), falling back to the body on NOSCRIPT. Redis forgets its scripts
  * on a restart, a failover to a replica that never ran them, or SCRIPT FLUSH: here another client
  * flushes the script cache every few milliseconds while the gates work, so NOSCRIPT meets every

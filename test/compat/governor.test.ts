@@ -8,6 +8,8 @@ import { keys, streams } from '../../schemas/keys.js';
 import type { Runtime } from '../../runtime/host/runtime.js';
 import { usePrivateRedis } from '../support/redis-server.js';
 import { readStream, startRuntime, waitFor } from '../support/runtime.js';
+import { clockReading } from '../support/clock.js';
+import type { Clock } from '../../runtime/engine/clock.js';
 
 const EVENTS = streams.governorEvents;
 /** A Python float as repr() writes it: digits with a point. */
@@ -21,7 +23,7 @@ describe('compat: P3.2 governor paths (8f5055c52)', () => {
     runtime = undefined;
   });
 
-  const start = async (env: Record<string, string> = {}, options: { now?: () => number } = {}) => {
+  const start = async (env: Record<string, string> = {}, options: { clock?: Clock } = {}) => {
     runtime = await startRuntime(redis.url, { HANDLERS: 'governor', ...env }, undefined, options);
   };
   /**
@@ -113,7 +115,7 @@ describe('compat: P3.2 governor paths (8f5055c52)', () => {
       // The governor's clock is the test's: the cooldown runs out when the test moves it on.
       let offsetMs = 0;
       await redis.client.set(keys.governorLastExec('ETHUSDT'), String(Date.now() / 1000), 'EX', 3600);
-      await start({ GOV_SYMBOL_COOLDOWN_SECONDS: '1' }, { now: () => Date.now() + offsetMs });
+      await start({ GOV_SYMBOL_COOLDOWN_SECONDS: '1' }, { clock: clockReading(() => Date.now() + offsetMs) });
       await submit({ plan_id: 'again', symbol: 'ETHUSDT', action: 'OPEN', side: 'BUY', qty: '0.01', price: '2000' });
       expect(await decision('again')).toMatchObject({ event: 'block', reason: 'symbol_cooldown' });
       offsetMs += 1100;

@@ -13,6 +13,7 @@ import { keys, streams } from '../../schemas/keys.js';
 import { startTestRedis, type TestRedis } from '../support/redis-server.js';
 import { startRuntime, waitFor } from '../support/runtime.js';
 import { runCli, runCliJson } from './cli-harness.js';
+import { clockReading } from '../support/clock.js';
 
 const handlers = [heatGate, governor, positionIndex, heatOutcomes, governorOutcomes, outcomeSample];
 
@@ -108,7 +109,9 @@ describe('report calibrate over a synthetic day', () => {
     const env = { OUTCOME_HORIZONS: '1s,1d', LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent' };
     // The gates decide on the day's clock; the follow-ups run on the real one, as the entry ids
     // of the decisions they read (Redis's clock) do, so none is read late.
-    runtime = await startRuntime(redis.url, { ...env, HANDLERS: 'heat-gate,governor,position-index' }, handlers, { now: () => clock });
+    runtime = await startRuntime(redis.url, { ...env, HANDLERS: 'heat-gate,governor,position-index' }, handlers, {
+      clock: clockReading(() => clock),
+    });
     followers = await startRuntime(redis.url, { ...env, HANDLERS: 'outcome-heat,outcome-governor' }, handlers);
     // The book is the Position Ledger's hashes the position index has found.
     await waitFor(async () => (await redis.client.scard(keys.p33PositionIndex)) === 3, { what: 'the three positions indexed' });

@@ -38,7 +38,7 @@ const caps: AnyHandler = defineHandler({
       return { version, applied: applied.reverse() };
     },
   },
-  handle(message, ctx) {
+  async handle(message, ctx) {
     const state = ctx.state as State;
     const from = state.version;
     const to = String(Number(from ?? '0') + 1);

@@ -19,7 +19,7 @@ const sink: AnyHandler = defineHandler({
   config: (env) => parseEnv(z.object({}), env),
   metrics: () => ({}),
   failure: { maxAttempts: 1, backoffMs: 0, policy: 'dead-letter' },
-  handle() {},
+  async handle() {},
 });
 
 async function consumers(redis: { call(...args: string[]): Promise<unknown> }): Promise<Map<string, number>> {

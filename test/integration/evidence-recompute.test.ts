@@ -12,6 +12,7 @@ import { publishMarkPrice } from '../pipeline/producers/price-feed.js';
 import { startTestRedis, type TestRedis } from '../support/redis-server.js';
 import { startRuntime, waitFor } from '../support/runtime.js';
 import { runCli } from './cli-harness.js';
+import { clockReading } from '../support/clock.js';
 
 /**
  * Issue #40, Done when: every figure of `report calibrate` and `report outcomes` recomputed from the
@@ -95,7 +96,9 @@ describe('every figure recomputed from the raw streams', () => {
     r = redis.client;
     for (const p of book) await r.hset(keys.marketStatePublished(p.symbol), 'sigma', String(p.sigma));
     await writeBook(clock - 4000);
-    const gates = await startRuntime(redis.url, { ...env, HANDLERS: 'heat-gate,governor,position-index' }, handlers, { now: () => clock });
+    const gates = await startRuntime(redis.url, { ...env, HANDLERS: 'heat-gate,governor,position-index' }, handlers, {
+      clock: clockReading(() => clock),
+    });
     const followers = await startRuntime(redis.url, { ...env, HANDLERS: 'outcome-heat,outcome-governor' }, handlers);
     runtimes = [gates, followers];
     await waitFor(async () => (await r.scard(keys.p33PositionIndex)) === book.length, { what: 'the book indexed' });

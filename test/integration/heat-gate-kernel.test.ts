@@ -247,11 +247,9 @@ describe('heat gate on the Harvest Kernel’s proposals (real redis-server)', ()
     try {
       await publish('ETHUSDT', kernelFields('FULL_CLOSE_PROPOSED', '0.75', '2026-03-15T10:00:00.000001'));
       await waitFor(() => held, { what: 'replica A holding the older proposal' });
-      // A reads its next batch once the held commit has gone out (readsOwnWrites: false) and then
-      // waits for that commit: give it one, so the newer proposal goes to B.
-      await publish('BTCUSDT', kernelFields('NONE', '0.1', '2026-03-15T10:00:05.000001'));
-      await waitFor(async () => (await pendingCount(redis.client, streams.harvestProposal, GROUP)) === 2, { what: 'A holding two' });
+      // A reads nothing more until its held commit has applied: what comes next goes to B.
       runtimes.push(await startRuntime(redis.url, { ...env, CONSUMER_NAME: 'replica-b' }));
+      await publish('BTCUSDT', kernelFields('NONE', '0.1', '2026-03-15T10:00:05.000001'));
       await publish('ETHUSDT', kernelFields('PARTIAL_50', '0.76', '2026-03-15T10:00:10.000001'));
       await waitFor(async () => (await redis.client.hget(keys.harvestProposal('ETHUSDT'), 'original_action')) === 'PARTIAL_50', {
         what: 'replica B calibrated the newer proposal',

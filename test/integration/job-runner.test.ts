@@ -211,7 +211,7 @@ describe('BullMQ jobs on a real redis-server', () => {
       config: () => ({}),
       metrics: () => ({}),
       failure: { maxAttempts: 1, backoffMs: 10, policy: 'dead-letter' },
-      handle(job, ctx) {
+      async handle(job, ctx) {
         ctx.emit('qg:test:batched', { n: String(job.n) });
       },
     });

@@ -18,7 +18,7 @@ const scheduler = defineHandler({
   config: (env) => parseEnv(z.object({}), env),
   metrics: () => ({}),
   failure: { maxAttempts: 3, backoffMs: 10, policy: 'dead-letter' },
-  handle(message, ctx) {
+  async handle(message, ctx) {
     ctx.emit('qg:test:lazy-out', { n: message.n });
     ctx.schedule({ queue: QUEUE, name: 'later', data: { n: message.n }, delayMs: 3_600_000, jobId: `lazy-${message.n}` });
   },

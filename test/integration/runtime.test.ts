@@ -5,13 +5,14 @@ import { parseEnv } from '../../schemas/env.js';
 import type { Runtime } from '../../runtime/host/runtime.js';
 import { startTestRedis, type TestRedis } from '../support/redis-server.js';
 import { pendingCount, produce, readStream, startRuntime, waitFor } from '../support/runtime.js';
+import { ManualClock } from '../support/clock.js';
 
 const IN = 'test:stream:in';
 const OUT = 'test:stream:out';
 const DLQ = 'quantum:stream:dlq';
 
 /** A handler that fails the first `failFirst` attempts of every message, then echoes it. */
-function flaky(name: string, failFirst: number, policy: 'dead-letter' | 'fail-open' | 'fail-closed'): AnyHandler {
+function flaky(name: string, failFirst: number, policy: 'dead-letter' | 'fail-open' | 'fail-closed', backoffMs = 5): AnyHandler {
   // The tries of each message so far, by stream id (ctx.meta carries no attempt number).
   const tries = new Map<string, number>();
   return defineHandler({
@@ -23,14 +24,14 @@ function flaky(name: string, failFirst: number, policy: 'dead-letter' | 'fail-op
     metrics: () => ({}),
     failure:
       policy === 'dead-letter'
-        ? { maxAttempts: 3, backoffMs: 5, policy }
+        ? { maxAttempts: 3, backoffMs, policy }
         : {
             maxAttempts: 3,
-            backoffMs: 5,
+            backoffMs,
             policy,
             fallback: (m, failure, ctx) => ctx.emit(OUT, { n: m.n, via: `${policy}:${failure.attempts}` }),
           },
-    handle(message, ctx) {
+    async handle(message, ctx) {
       const attempt = (tries.get(ctx.meta.id) ?? 0) + 1;
       tries.set(ctx.meta.id, attempt);
       if (attempt <= failFirst) throw new Error(`boom on attempt ${attempt}`);
@@ -78,8 +79,8 @@ const slow = defineHandler({
 describe('runtime on a real redis-server', () => {
   let redis: TestRedis;
   const running: Runtime[] = [];
-  const start = async (handlers: AnyHandler[], env: Record<string, string> = {}) => {
-    const runtime = await startRuntime(redis.url, env, handlers);
+  const start = async (handlers: AnyHandler[], env: Record<string, string> = {}, clock?: ManualClock) => {
+    const runtime = await startRuntime(redis.url, env, handlers, clock ? { clock } : {});
     running.push(runtime);
     return runtime;
   };
@@ -97,9 +98,18 @@ describe('runtime on a real redis-server', () => {
     await Promise.all(running.splice(0).map((r) => r.stop()));
   });
 
-  it('retries a throwing handler with backoff and commits its output once it succeeds', async () => {
-    const runtime = await start([flaky('retry-then-ok', 2, 'dead-letter')]);
+  it('retries a throwing handler after its backoff on the runtime clock and commits its output once it succeeds', async () => {
     await produce(redis.client, IN, [{ n: '1' }, { n: '2' }]);
+    const clock = new ManualClock();
+    const runtime = await start([flaky('retry-then-ok', 2, 'dead-letter', 1000)], {}, clock);
+    // backoffMs × 2^(attempt − 1): 1 s after the first attempt, 2 s after the second, and not a moment sooner.
+    for (const backoff of [1000, 2000]) {
+      await waitFor(() => clock.sleeps.includes(backoff), { what: `a backoff of ${backoff} ms` });
+      await clock.advance(backoff - 1);
+      expect(clock.sleeps).toContain(1);
+      expect(await redis.client.xlen(OUT)).toBe(0);
+      await clock.advance(1);
+    }
     const out = await waitFor(async () => {
       const entries = await readStream(redis.client, OUT);
       return entries.length === 2 ? entries : undefined;
@@ -160,7 +170,7 @@ describe('runtime on a real redis-server', () => {
           return true;
         },
       },
-      handle: (message, ctx) => ctx.emit(OUT, { n: message.n }),
+      handle: async (message, ctx) => ctx.emit(OUT, { n: message.n }),
     });
     const runtime = await start([picky]);
     await produce(redis.client, IN, [{ n: '1' }, { from: 'elsewhere', n: '2' }, { from: 'elsewhere' }, { junk: 'x' }]);
@@ -226,11 +236,18 @@ describe('runtime on a real redis-server', () => {
       IN,
       Array.from({ length: 30 }, (_, i) => ({ n: String(i) })),
     );
-    // A replica that read these entries and then died: they sit in its pending list.
-    await redis.client.xreadgroup('GROUP', 'reclaim', 'dead-replica', 'COUNT', 30, 'STREAMS', IN, '>');
+    // A replica that read these entries and then died: they sit in its pending list, idle past CLAIM_IDLE_MS.
+    const read = (await redis.client.xreadgroup('GROUP', 'reclaim', 'dead-replica', 'COUNT', 30, 'STREAMS', IN, '>')) as [
+      string,
+      [string, string[]][],
+    ][];
+    await redis.client.xclaim(IN, 'reclaim', 'dead-replica', 0, ...read[0]![1].map(([id]) => id), 'IDLE', 600_000);
     expect(await pendingCount(redis.client, IN, 'reclaim')).toBe(30);
-
-    const runtime = await start([handler], { CLAIM_IDLE_MS: '300', CLAIM_INTERVAL_MS: '100' });
+    // A clock at 0: the first reclaim is due CLAIM_INTERVAL_MS after start, when the test moves it there.
+    const clock = new ManualClock(0);
+    const runtime = await start([handler], {}, clock);
+    expect(await redis.client.xlen(OUT)).toBe(0);
+    await clock.advance(runtime.config.CLAIM_INTERVAL_MS);
     const out = await waitFor(async () => {
       const entries = await readStream(redis.client, OUT);
       return entries.length === 30 ? entries : undefined;
@@ -247,7 +264,9 @@ describe('runtime on a real redis-server', () => {
     for (let i = 0; i < 3; i++) {
       await redis.client.xclaim(IN, 'reclaim', `crashed-${i}`, 0, id!);
     }
-    await start([flaky('reclaim', 0, 'dead-letter')], { CLAIM_IDLE_MS: '100', CLAIM_INTERVAL_MS: '100', MAX_DELIVERIES: '3' });
+    // Idle past CLAIM_IDLE_MS: the reclaim at start takes it.
+    await redis.client.xclaim(IN, 'reclaim', 'crashed-3', 0, id!, 'IDLE', 600_000);
+    await start([flaky('reclaim', 0, 'dead-letter')], { MAX_DELIVERIES: '3' });
     const [letter] = await waitFor(async () => {
       const entries = await readStream(redis.client, DLQ);
       return entries.length === 1 ? entries : undefined;

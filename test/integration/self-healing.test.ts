@@ -5,6 +5,8 @@ import { parseEnv } from '../../schemas/env.js';
 import type { Runtime } from '../../runtime/host/runtime.js';
 import { startTestRedis, type TestRedis } from '../support/redis-server.js';
 import { metricSum, pendingCount, produce, readStream, startRuntime, waitFor } from '../support/runtime.js';
+import { ManualClock } from '../support/clock.js';
+import { retryPolicy } from '../../runtime/engine/retry-policy.js';
 
 const IN = 'heal:stream:in';
 const OUT = 'heal:stream:out';
@@ -19,7 +21,7 @@ const echo: AnyHandler = defineHandler({
   config: (env) => parseEnv(z.object({}), env),
   metrics: () => ({}),
   failure: { maxAttempts: 3, backoffMs: 5, policy: 'dead-letter' },
-  handle(message, ctx) {
+  async handle(message, ctx) {
     ctx.emit(OUT, { n: message.n });
   },
 });
@@ -33,7 +35,7 @@ const ticker: AnyHandler = defineHandler({
   config: (env) => parseEnv(z.object({}), env),
   metrics: () => ({}),
   failure: { maxAttempts: 1, backoffMs: 0, policy: 'dead-letter' },
-  handle(_message, ctx) {
+  async handle(_message, ctx) {
     ctx.emit('heal:ticks', { at: String(ctx.now()) });
   },
 });
@@ -62,7 +64,7 @@ async function clientIds(redis: TestRedis, nameSuffix: string, also: RegExp = /.
 describe('the runtime heals Redis faults by itself', () => {
   let redis: TestRedis;
   let runtime: Runtime | undefined;
-  const start = async (env: Record<string, string> = {}) => {
+  const start = async (env: Record<string, string> = {}, clock?: ManualClock) => {
     runtime = await startRuntime(
       redis.url,
       {
@@ -73,6 +75,7 @@ describe('the runtime heals Redis faults by itself', () => {
         ...env,
       },
       [echo],
+      clock ? { clock } : {},
     );
     return runtime;
   };
@@ -150,6 +153,25 @@ describe('the runtime heals Redis faults by itself', () => {
     await produce(redis.client, IN, numbered(6, 5));
     await waitFor(async () => (await outputs(redis)).length === 5, { what: 'the 5 written after FLUSHALL' });
     expect(await outputs(redis)).toEqual(['6', '7', '8', '9', '10']);
+  });
+
+  it('an output key of the wrong type keeps its messages pending, and heals when the key is fixed, after the backoff on the runtime clock', async () => {
+    const clock = new ManualClock();
+    const gate = await start({}, clock);
+    await redis.client.set(OUT, 'not a stream');
+    await produce(redis.client, IN, numbered(1, 3));
+    // Refused once, the commit waits its first backoff (retryPolicy.commitFirstPauseMs) on the clock.
+    await waitFor(() => clock.sleeps.includes(retryPolicy.commitFirstPauseMs), { what: 'the commit backing off' });
+    expect(await metricSum(gate, 'quantum_gates_commit_failures_total', { cause: 'wrongtype' })).toBe(1);
+    expect(await pendingCount(redis.client, IN, 'echo')).toBe(3);
+    await redis.client.del(OUT);
+    // Not tried again before its time, however long the test takes.
+    await clock.advance(retryPolicy.commitFirstPauseMs - 1);
+    expect(await outputs(redis)).toEqual([]);
+    await clock.advance(1);
+    await waitFor(async () => (await outputs(redis)).length === 3, { what: 'outputs once the key is fixed' });
+    expect(await outputs(redis)).toEqual(['1', '2', '3']);
+    expect(await pendingCount(redis.client, IN, 'echo')).toBe(0);
   });
 
   it('an output key of the wrong type: a few tries, then its messages are dead-lettered naming the key; /ready 503 until a commit writes the key again', async () => {

@@ -8,8 +8,6 @@ export interface EchoGateOptions<State> {
   readonly input: string;
   readonly output: string;
   readonly description?: string;
-  /** Left out: the default (the gate reads its own writes). */
-  readonly readsOwnWrites?: boolean;
   readonly loadState?: (reader: RedisReader) => Promise<State>;
   /** Attempts before the message is dead-lettered (1 unless given). */
   readonly maxAttempts?: number;
@@ -19,11 +17,7 @@ export interface EchoGateOptions<State> {
 
 /** The runtime tests' stream gate `echo`: each message `{n}` becomes an output entry `{n}`. */
 export function echoGate<State = undefined>(options: EchoGateOptions<State>): AnyHandler {
-  const { input, output, readsOwnWrites, loadState, before } = options;
-  const batch = {
-    ...(readsOwnWrites === undefined ? {} : { readsOwnWrites }),
-    ...(loadState === undefined ? {} : { loadState }),
-  };
+  const { input, output, loadState, before } = options;
   return defineHandler({
     name: 'echo',
     description: options.description ?? 'test gate echoing each message',
@@ -31,13 +25,11 @@ export function echoGate<State = undefined>(options: EchoGateOptions<State>): An
     input: z.looseObject({ n: z.string() }),
     config: (env) => parseEnv(z.object({}), env),
     metrics: () => ({}),
-    ...(Object.keys(batch).length === 0 ? {} : { batch }),
+    ...(loadState === undefined ? {} : { batch: { loadState } }),
     failure: { maxAttempts: options.maxAttempts ?? 1, backoffMs: 0, policy: 'dead-letter' },
-    handle(message, ctx) {
-      const emit = () => ctx.emit(output, { n: message.n });
-      const waiting = before?.(message, ctx as HandlerContext<unknown, State, object>);
-      if (waiting instanceof Promise) return waiting.then(emit);
-      emit();
+    async handle(message, ctx) {
+      await before?.(message, ctx as HandlerContext<unknown, State, object>);
+      ctx.emit(output, { n: message.n });
     },
   });
 }

@@ -2,7 +2,7 @@ import type * as z from 'zod';
 import { EffectRecorder, type Effect } from '../../runtime/engine/effects.js';
 import type { AnyHandler, FailureInfo, HandlerContext, HandlerDeclaration, MessageMeta } from '../../runtime/contract/handler.js';
 import type { Logger } from '../../runtime/contract/logger.js';
-import { guardFallback, handleOnce, jobDoneKey, startDuplicateChecks } from '../../runtime/engine/idempotency.js';
+import { guardFallback, handleOnce, jobDoneKey } from '../../runtime/engine/idempotency.js';
 import { applyMetricCalls } from '../../runtime/engine/metrics.js';
 import type { CounterMetric, GaugeMetric, HistogramMetric, MetricFactory } from '../../runtime/contract/metrics.js';
 import { MessageContext } from '../../runtime/engine/execute.js';
@@ -162,12 +162,7 @@ export async function runHandler<H extends AnyHandler>(
   // A job's id is its meta.id, as the job runner gives it (and its data's job_id).
   const jobId = handler.trigger.kind !== 'stream' && raw.job_id !== undefined ? { id: raw.job_id } : {};
   const run = await fakeCtx(handler, { ...options, meta: { raw, ...jobId, ...options.meta } });
-  await handleOnce(
-    handler,
-    message,
-    run.ctx,
-    startDuplicateChecks(handler, [{ message, meta: run.ctx.meta, doneKey: doneKeyOf(handler, run.ctx.meta) }], run.ctx.redis)[0]!,
-  );
+  await handleOnce(handler, message, run.ctx, doneKeyOf(handler, run.ctx.meta));
   run.commit();
   return { ...run, message };
 }

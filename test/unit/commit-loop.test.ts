@@ -23,7 +23,7 @@ const echo: AnyHandler = defineHandler({
   config: () => ({}),
   metrics: () => ({}),
   failure: { maxAttempts: 1, backoffMs: 0, policy: 'dead-letter' },
-  handle(message, ctx) {
+  async handle(message, ctx) {
     if (message.key) ctx.require(message.key, { is: 'absent' });
     ctx.emit('out', { n: message.n });
   },

@@ -16,7 +16,7 @@ function failingFirst(errors: Error[]): AnyHandler {
     config: () => ({}),
     metrics: () => ({}),
     failure: { maxAttempts: 3, backoffMs: 0, policy: 'dead-letter' },
-    handle: (_message, ctx) => {
+    handle: async (_message, ctx) => {
       const error = errors[calls++];
       if (error !== undefined) throw error;
       ctx.emit('out', { done: '1' });

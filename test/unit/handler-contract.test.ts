@@ -34,7 +34,7 @@ describe('handler contract (types)', () => {
       config: () => ({ out: 'o' }),
       metrics: (m) => ({ seen: m.counter({ name: 'seen_total', help: 'h' }) }),
       failure: { maxAttempts: 1, backoffMs: 0, policy: 'dead-letter' },
-      handle(message, ctx) {
+      async handle(message, ctx) {
         expectTypeOf(message.n).toBeNumber();
         expectTypeOf(ctx.config.out).toBeString();
         ctx.metrics.seen.inc();

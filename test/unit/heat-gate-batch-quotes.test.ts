@@ -48,17 +48,15 @@ function watchReads(): [string, unknown][] {
   return reads;
 }
 
-/** Runs the gate's handle on a FULL_CLOSE of `symbol` with `state`, over Redis holding `redis`; the decision's debug_json and whether handle answered at once. */
+/** Runs the gate's handle on a FULL_CLOSE of `symbol` with `state`, over Redis holding `redis`; the decision's debug_json and the reads it made. */
 async function decide(symbol: string, state: HeatInputs, redis: FakeRedisData) {
   const run = await fakeCtx(heatGate, { state, redis, now: NOW, meta: { raw: { plan_id: 'p1', symbol, action: 'FULL_CLOSE' } } });
   const message = heatGate.input.parse({ plan_id: 'p1', symbol, action: 'FULL_CLOSE' });
   const reads = watchReads();
-  const answer = (heatGate as AnyHandler).handle(message, run.ctx);
-  const synchronous = !(answer instanceof Promise);
-  await answer;
+  await (heatGate as AnyHandler).handle(message, run.ctx);
   const decision = run.emitted(streams.heatDecision)[0]!;
   expect(decision.out_action).toBe('PARTIAL_25');
-  return { debug: JSON.parse(decision.debug_json!) as Record<string, unknown>, synchronous, reads };
+  return { debug: JSON.parse(decision.debug_json!) as Record<string, unknown>, reads };
 }
 
 afterEach(() => {
@@ -70,9 +68,8 @@ describe("the heat gate's decision mark from the batch state's quotes", () => {
     // The state was loaded when the market state said 100; Redis says 999 by the time the message is handled.
     const state = await stateOf(cold('100', 200));
     expect(state.quotes?.has('ETHUSDT')).toBe(true);
-    const { debug, synchronous, reads } = await decide('ETHUSDT', state, cold('999', 100));
+    const { debug, reads } = await decide('ETHUSDT', state, cold('999', 100));
     expect(debug).toMatchObject({ mark: 100, mark_source: 'market_state', mark_at: NOW - 200, mark_age_ms: 200, position_usd: 200 });
-    expect(synchronous).toBe(true);
     expect(reads).toEqual([]);
   });
 
@@ -86,9 +83,8 @@ describe("the heat gate's decision mark from the batch state's quotes", () => {
   it('a symbol whose quotes are not in the state is priced by reading them', async () => {
     // The book's symbol, but a state without its quotes.
     const state = { ...(await stateOf(cold('100', 200))), quotes: new Map() };
-    const { debug, synchronous, reads } = await decide('ETHUSDT', state, cold('999', 100));
+    const { debug, reads } = await decide('ETHUSDT', state, cold('999', 100));
     expect(debug).toMatchObject({ mark: 999, mark_source: 'market_state', mark_age_ms: 100 });
-    expect(synchronous).toBe(false);
     expect(reads).toContainEqual(['hmget', keys.marketState('ETHUSDT')]);
   });
 
@@ -96,9 +92,8 @@ describe("the heat gate's decision mark from the batch state's quotes", () => {
     const state = await stateOf(cold('100', 200));
     expect(state.quotes?.has('BTCUSDT')).toBe(false);
     const redis = cold('999', 100, { [keys.marketState('BTCUSDT')]: { mark_price: '50000', timestamp: String(NOW - 50) } });
-    const { debug, synchronous, reads } = await decide('BTCUSDT', state, redis);
+    const { debug, reads } = await decide('BTCUSDT', state, redis);
     expect(debug).toMatchObject({ mark: 50000, mark_source: 'market_state', mark_age_ms: 50 });
-    expect(synchronous).toBe(false);
     expect(reads).toContainEqual(['hmget', keys.marketState('BTCUSDT')]);
     expect(reads).not.toContainEqual(['hmget', keys.marketState('ETHUSDT')]);
   });

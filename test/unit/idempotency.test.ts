@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import * as z from 'zod';
-import { defineHandler, type HandlerContext, type IdempotencyKey, type MetricFactory } from '../../runtime/contract/index.js';
+import { defineHandler, type IdempotencyKey, type MetricFactory } from '../../runtime/contract/index.js';
 import { parseEnv } from '../../schemas/env.js';
-import { guardFallback, handleOnce, JOB_DONE_TTL_SEC, jobDoneKey, startDuplicateChecks } from '../../runtime/engine/idempotency.js';
+import { guardFallback, handleOnce, JOB_DONE_TTL_SEC, jobDoneKey } from '../../runtime/engine/idempotency.js';
 import { applyMetricCalls } from '../../runtime/engine/metrics.js';
 import { fakeCtx } from '../support/fake-ctx.js';
 import type { FakeRedisData } from '../support/fake-redis-reader.js';
@@ -29,21 +29,16 @@ function gate(keys: ((message: { id: string }) => readonly IdempotencyKey[]) | u
       fallback: (message, _failure, ctx) => ctx.emit('out', { id: message.id }),
     },
     idempotency: { ...(keys ? { keys } : {}), onDuplicate: (_message, ctx) => ctx.metrics.duplicates.inc() },
-    handle(message, ctx) {
+    async handle(message, ctx) {
       ctx.metrics.handled.inc();
       ctx.emit('out', { id: message.id });
     },
   });
 }
 
-/** The check the runtime starts for the message { id: 'a' } while its batch state loads. */
-function check(handler: ReturnType<typeof gate>, ctx: HandlerContext<unknown, unknown, object>, doneKey?: string) {
-  return startDuplicateChecks(handler, [{ message: { id: 'a' }, meta: ctx.meta, doneKey }], ctx.redis)[0]!;
-}
-
 async function once(handler: ReturnType<typeof gate>, redis: FakeRedisData = {}, doneKey?: string) {
   const run = await fakeCtx(handler, { redis, now: NOW, meta: { id: `${NOW}-5` } });
-  await handleOnce(handler, { id: 'a' }, run.ctx, check(handler, run.ctx, doneKey));
+  await handleOnce(handler, { id: 'a' }, run.ctx, doneKey);
   run.commit();
   return run;
 }
@@ -79,7 +74,7 @@ describe('declared idempotency', () => {
 
   it('newest wins at commit: a message the commit skips counts onDuplicate metric updates only', async () => {
     const run = await fakeCtx(newestWins, { now: NOW, meta: { id: `${NOW}-5` } });
-    await handleOnce(newestWins, { id: 'a' }, run.ctx, check(newestWins, run.ctx));
+    await handleOnce(newestWins, { id: 'a' }, run.ctx, undefined);
     // The commit found a later id: it applies the skipped message's onSkip updates, not the handler's.
     applyMetricCalls(run.recorder.skippedMetricCalls());
     expect(run.metrics.get('duplicates_total')).toBe(1);

@@ -1,8 +1,9 @@
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { defineHandler, type Logger } from '../../runtime/contract/index.js';
 import { periodicRefresh } from '../../runtime/engine/refresh.js';
 import type { RedisReader } from '../../runtime/contract/redis-reader.js';
 import * as z from 'zod';
+import { ManualClock } from '../support/clock.js';
 
 const silent: Logger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
 
@@ -26,7 +27,7 @@ function gate(load: () => Promise<number>, applied: number[], firsts: boolean[] 
       },
     },
     failure: { maxAttempts: 1, backoffMs: 0, policy: 'dead-letter' },
-    handle: () => undefined,
+    handle: async () => undefined,
   });
 }
 
@@ -34,7 +35,12 @@ describe('periodicRefresh (batch.refresh)', () => {
   it('loads the state and applies it at start, without waiting for a message or the first interval', async () => {
     const applied: number[] = [];
     const handler = gate(() => Promise.resolve(0.29), applied);
-    const refresh = periodicRefresh([{ handler, config: { everyMs: 3_600_000 }, metrics: {} }], {} as RedisReader, silent, () => 0);
+    const refresh = periodicRefresh(
+      [{ handler, config: { everyMs: 3_600_000 }, metrics: {} }],
+      {} as RedisReader,
+      silent,
+      new ManualClock(0),
+    );
     refresh.start();
     await refresh.stop();
     expect(applied).toEqual([0.29]);
@@ -52,7 +58,12 @@ describe('periodicRefresh (batch.refresh)', () => {
         }),
       applied,
     );
-    const refresh = periodicRefresh([{ handler, config: { everyMs: 3_600_000 }, metrics: {} }], {} as RedisReader, logger, () => 0);
+    const refresh = periodicRefresh(
+      [{ handler, config: { everyMs: 3_600_000 }, metrics: {} }],
+      {} as RedisReader,
+      logger,
+      new ManualClock(0),
+    );
     refresh.start();
     let stopped = false;
     const stopping = refresh.stop().then(() => (stopped = true));
@@ -65,20 +76,16 @@ describe('periodicRefresh (batch.refresh)', () => {
   });
 
   it('tells the first run since start from the later ones, a failed first load not counting as one', async () => {
-    vi.useFakeTimers();
-    try {
-      const applied: number[] = [];
-      const firsts: boolean[] = [];
-      const loads = [Promise.reject(new Error('redis down')), Promise.resolve(1), Promise.resolve(2)];
-      const handler = gate(() => loads.shift()!, applied, firsts);
-      const refresh = periodicRefresh([{ handler, config: { everyMs: 1000 }, metrics: {} }], {} as RedisReader, silent, () => 0);
-      refresh.start();
-      await vi.advanceTimersByTimeAsync(2500);
-      await refresh.stop();
-      expect(applied).toEqual([1, 2]);
-      expect(firsts).toEqual([true, false]);
-    } finally {
-      vi.useRealTimers();
-    }
+    const applied: number[] = [];
+    const firsts: boolean[] = [];
+    const loads = [Promise.reject(new Error('redis down')), Promise.resolve(1), Promise.resolve(2)];
+    const handler = gate(() => loads.shift()!, applied, firsts);
+    const clock = new ManualClock(0);
+    const refresh = periodicRefresh([{ handler, config: { everyMs: 1000 }, metrics: {} }], {} as RedisReader, silent, clock);
+    refresh.start();
+    await clock.advance(2500);
+    await refresh.stop();
+    expect(applied).toEqual([1, 2]);
+    expect(firsts).toEqual([true, false]);
   });
 });

@@ -18,7 +18,7 @@ function gate(hook: Hook): AnyHandler {
     config: () => ({}),
     metrics: () => ({}),
     failure: { maxAttempts: 1, backoffMs: 0, policy: 'dead-letter', unusable: hook },
-    handle: (message, ctx) => ctx.emit('out', { n: message.n }),
+    handle: async (message, ctx) => ctx.emit('out', { n: message.n }),
   });
 }
 

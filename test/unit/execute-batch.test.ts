@@ -14,38 +14,25 @@ const deliveries = (...ns: string[]) =>
 
 type Failure = { policy: 'dead-letter' } | { policy: 'fail-closed'; fallback: (message: { n: string }, failure: FailureInfo) => void };
 
-/**
- * A gate whose synchronous handle emits `n`, then throws (not returning a rejected promise) for
- * message `n` while `throwsFor(n, attempt)` says so; `calls` counts each message's attempts.
- */
-function synchronous(throwsFor: (n: string, attempt: number) => boolean, failure: Failure = { policy: 'dead-letter' }) {
+/** A gate that emits `n`, then throws for message `n` while `throwsFor(n, attempt)` says so; `calls` counts each message's attempts. */
+function throwing(throwsFor: (n: string, attempt: number) => boolean, failure: Failure = { policy: 'dead-letter' }) {
   const calls = new Map<string, number>();
-  const returned: unknown[] = [];
   const handler: AnyHandler = defineHandler({
-    name: 'sync',
+    name: 'throwing',
     description: 'test',
     trigger: { kind: 'stream', stream: () => 'in', group: () => 'g' },
     input: z.looseObject({ n: z.string() }),
     config: () => ({}),
     metrics: () => ({}),
     failure: { maxAttempts: 3, backoffMs: 0, ...failure } as AnyHandler['failure'],
-    handle: (message, ctx) => {
+    handle: async (message, ctx) => {
       const attempt = (calls.get(message.n) ?? 0) + 1;
       calls.set(message.n, attempt);
       ctx.emit('out', { n: message.n, attempt: String(attempt) });
       if (throwsFor(message.n, attempt)) throw new Error(`boom ${message.n}`);
     },
   });
-  // What handle answers, as the runtime sees it: nothing, never a promise.
-  const wrapped: AnyHandler = {
-    ...handler,
-    handle: (message, ctx) => {
-      const answer = handler.handle(message, ctx);
-      returned.push(answer);
-      return answer;
-    },
-  };
-  return { handler: wrapped, calls, returned };
+  return { handler, calls };
 }
 
 async function run(handler: AnyHandler, batch: Delivery[]) {
@@ -61,9 +48,9 @@ async function run(handler: AnyHandler, batch: Delivery[]) {
   };
 }
 
-describe('executeBatch with a synchronous handler that throws', () => {
+describe('executeBatch with a handler that throws', () => {
   it('a throw is the message’s failure: retried, its failed attempt’s effects dropped, the others of the batch handled once', async () => {
-    const gate = synchronous((n, attempt) => n === 'b' && attempt === 1);
+    const gate = throwing((n, attempt) => n === 'b' && attempt === 1);
     const { outcomes, rejected } = await run(gate.handler, deliveries('a', 'b', 'c'));
     expect(outcomes).toEqual([
       { outcome: 'handled', attempts: 1, emitted: [{ n: 'a', attempt: '1' }] },
@@ -72,11 +59,10 @@ describe('executeBatch with a synchronous handler that throws', () => {
     ]);
     expect(rejected).toEqual([]);
     expect(Object.fromEntries(gate.calls)).toEqual({ a: 1, b: 2, c: 1 });
-    expect(gate.returned.every((answer) => answer === undefined)).toBe(true);
   });
 
   it('a throw every time: after maxAttempts (3) the dead-letter policy, with the thrown error', async () => {
-    const gate = synchronous((n) => n === 'b');
+    const gate = throwing((n) => n === 'b');
     const { outcomes, rejected } = await run(gate.handler, deliveries('a', 'b'));
     expect(outcomes.map((o) => [o.outcome, o.attempts])).toEqual([
       ['handled', 1],
@@ -88,7 +74,7 @@ describe('executeBatch with a synchronous handler that throws', () => {
 
   it('a throw every time under a fallback policy: the fallback gets the error and the attempts', async () => {
     const failures: FailureInfo[] = [];
-    const gate = synchronous(() => true, { policy: 'fail-closed', fallback: (_message, failure) => void failures.push(failure) });
+    const gate = throwing(() => true, { policy: 'fail-closed', fallback: (_message, failure) => void failures.push(failure) });
     const { outcomes, rejected } = await run(gate.handler, deliveries('a'));
     expect(outcomes.map((o) => o.outcome)).toEqual(['fallback']);
     expect(rejected).toEqual([]);
@@ -96,45 +82,43 @@ describe('executeBatch with a synchronous handler that throws', () => {
   });
 });
 
-describe('executeBatch with a state already asked for', () => {
-  /** A gate whose loadState counts its reads; handle throws on message `b`'s first attempt. */
-  function withState() {
+describe('executeBatch: one message after another', () => {
+  it('each message is handled once the one before it has finished, in batch order, on the batch state; a retry reads the state afresh', async () => {
     let loads = 0;
-    const states: string[] = [];
+    const events: string[] = [];
     const handler: AnyHandler = defineHandler({
-      name: 'stateful',
+      name: 'ordered',
       description: 'test',
       trigger: { kind: 'stream', stream: () => 'in', group: () => 'g' },
       input: z.looseObject({ n: z.string() }),
       config: () => ({}),
       metrics: () => ({}),
-      batch: { readsOwnWrites: false, loadState: async () => `loaded ${++loads}` },
+      batch: { loadState: async () => `state ${++loads}` },
       failure: { maxAttempts: 3, backoffMs: 0, policy: 'dead-letter' },
-      handle: (message, ctx) => {
-        states.push(`${message.n}: ${String(ctx.state)}`);
-        if (message.n === 'b' && states.filter((s) => s.startsWith('b')).length === 1) throw new Error('once');
+      handle: async (message, ctx) => {
+        events.push(`start ${message.n} on ${String(ctx.state)}`);
+        // A slow first message: a concurrent runtime would start the next meanwhile.
+        if (message.n === 'a') await new Promise((resolve) => setImmediate(resolve));
+        events.push(`end ${message.n}`);
+        if (message.n === 'b' && loads === 1) throw new Error('once');
       },
     });
-    return { handler, states, loads: () => loads };
-  }
-
-  it('the first run uses it without reading; a retry reads the state afresh', async () => {
-    const gate = withState();
-    await executeBatch(gate.handler, stubExecutionEnv(), deliveries('a', 'b'), () => undefined, Promise.resolve('read ahead'));
-    expect(gate.states).toEqual(['a: read ahead', 'b: read ahead', 'b: loaded 1']);
-    expect(gate.loads()).toBe(1);
-  });
-
-  it('a state read ahead that failed fails the first run only: the retry reads it and handles the batch', async () => {
-    const gate = withState();
-    const failedRead = Promise.reject(new Error('read ahead lost'));
-    failedRead.catch(() => undefined);
-    const batch = deliveries('a', 'c');
-    await executeBatch(gate.handler, stubExecutionEnv(), batch, () => undefined, failedRead);
-    expect(gate.states).toEqual(['a: loaded 1', 'c: loaded 1']);
+    const batch = deliveries('a', 'b', 'c');
+    await executeBatch(handler, stubExecutionEnv(), batch, () => undefined);
+    expect(events).toEqual([
+      'start a on state 1',
+      'end a',
+      'start b on state 1',
+      'end b',
+      'start c on state 1',
+      'end c',
+      'start b on state 2',
+      'end b',
+    ]);
     expect(batch.map((d) => [d.outcome.kind, d.attempts])).toEqual([
+      ['handled', 1],
       ['handled', 2],
-      ['handled', 2],
+      ['handled', 1],
     ]);
   });
 });

@@ -1,0 +1,17 @@
+// The application's one door for the operator CLI (cli/): what the CLI shares with the gates' process.
+export { buildInfo, packageRoot, releaseName, type BuildInfo } from './build-info.js';
+export { didYouMean, findUnknownSettings, redisIsConfigured, settingsRead } from './settings.js';
+export { isRunning, privateRedisAnswers, privateRedisDir, readPrivateRedisRecord } from './private-redis-record.js';
+export { connectVerified, RedisWiringError } from './redis-preflight.js';
+export { redisAddress, redisIdentity } from './redis-identity.js';
+export type { GatesStatus, RuntimeStatus, SectionDescription, StatusInstance } from './http/status/status.js';
+export { RUNTIME_STATUS_KEYS } from './http/status/status-keys.js';
+export { formatUtc } from './http/status/status-time.js';
+export { headlineState, type Headline, type HeadlineReason } from './http/status/status-headline.js';
+
+/**
+ * Runs the gates in this process (`quantum-gates start`): app/main.ts starts on import and owns the
+ * process from then on. Named as ../app/main.js so scripts/bundle.mjs leaves it to the gates' own
+ * bundle (dist/app/main.js) instead of copying the server into the CLI's.
+ */
+export const startGates = (): Promise<unknown> => import('../app/main.js');
