@@ -15,7 +15,7 @@ const GROUP = 'p26_heat_gate';
  * refuses writes, again and again during a drain. Every proposal must be decided once, and the
  * decisions must come out in the proposals' order.
  */
-describe('a commit in flight while the next batch is handled, while commits fail (chaos)', () => {
+describe('commits while their connection dies or Redis refuses writes (chaos)', () => {
   let redis: TestRedis;
   let runtime: RuntimeProcess | undefined;
 
