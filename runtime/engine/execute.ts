@@ -35,7 +35,19 @@ export interface ContextDeps<Config, Metrics> {
   readonly now: () => number;
   /** Builds the message's logger on first use, so messages that never log pay nothing. */
   readonly logger: (meta: MessageMeta) => Logger;
+  readonly tape?: DecisionTape | undefined;
 }
+
+/** Records each decision for a rehearsal (app/tape): what its ctx and batch state read, its clock, what committed. */
+export interface DecisionTape {
+  /** A message's reader and clock in place of the ctx's; `state` is its batch state, whose reads `batch` taped. */
+  message(ctx: EffectRecorder & { readonly meta: MessageMeta }, state: unknown, redis: RedisReader, now: () => number): Taped;
+  /** A batch state load's reader and clock; `loaded` is given the state it made, and returns it. */
+  batch(redis: RedisReader, now: () => number): Taped & { loaded(state: unknown): unknown };
+  /** Never throws, never waits: a decision stands whatever the tape does. */
+  committed(handler: string, deliveries: readonly Delivery[]): void;
+}
+type Taped = { readonly redis: RedisReader; readonly now: () => number };
 
 /** The ctx of one message: it is the message's EffectRecorder, so its effect methods are not forwarded one by one. */
 export class MessageContext<Config, State, Metrics extends object>
@@ -44,6 +56,7 @@ export class MessageContext<Config, State, Metrics extends object>
 {
   private boundLog: Logger | undefined;
   private deferredMetrics: Metrics | undefined;
+  private readonly taped: Taped | undefined;
 
   constructor(
     private readonly deps: ContextDeps<Config, Metrics>,
@@ -51,10 +64,11 @@ export class MessageContext<Config, State, Metrics extends object>
     readonly meta: MessageMeta,
   ) {
     super();
+    this.taped = deps.tape?.message(this, state, deps.redis, deps.now);
   }
 
   get redis(): RedisReader {
-    return this.deps.redis;
+    return this.taped?.redis ?? this.deps.redis;
   }
   get config(): Config {
     return this.deps.config;
@@ -68,13 +82,17 @@ export class MessageContext<Config, State, Metrics extends object>
     return this.deferredMetrics;
   }
   now(): number {
-    return this.deps.now();
+    return this.taped ? this.taped.now() : this.deps.now();
   }
 }
 
 /** The handler's batch state (undefined without loadState), asked for now; a throw becomes the promise's rejection. */
 export function loadBatchState(handler: AnyHandler, env: ExecutionEnv<unknown, object>): Promise<unknown> {
-  return new Promise((resolve) => resolve(handler.batch?.loadState?.(env.stateRedis ?? env.redis, env.config, env.now())));
+  const load = handler.batch?.loadState;
+  const redis = env.stateRedis ?? env.redis;
+  const tape = load && env.tape?.batch(redis, env.now);
+  if (!tape) return new Promise((resolve) => resolve(load?.(redis, env.config, env.now())));
+  return new Promise((resolve) => resolve(load!(tape.redis, env.config, tape.now()))).then((state) => tape.loaded(state));
 }
 
 export function describeError(error: unknown): string {

@@ -15,7 +15,7 @@ export interface ConsumerState {
   readonly consuming: boolean;
 }
 
-export interface GateDeps extends Pick<SourceDeps, 'config' | 'health' | 'metrics' | 'logger' | 'now'> {
+export interface GateDeps extends Pick<SourceDeps, 'config' | 'health' | 'metrics' | 'logger' | 'now' | 'tape'> {
   readonly hosted: readonly HostedHandler[];
   readonly connections: Connections;
   readonly jobs: JobQueues;

@@ -14,3 +14,7 @@ export type { AnyHandler, AnyStatusSection, RedisReader, SectionHeadlineReason, 
 export type { StreamTrigger } from '../contract/handler.js';
 // The engine's record formats the operator CLI reads: dead letters.
 export { deadLetterIndexKey, deadLetterIndexMember } from '../engine/dead-letter.js';
+// The tape (app/tape) and its rehearsal (cli/rehearse): a decision's ctx, recorded and replayed.
+export { MessageContext, type DecisionTape } from '../engine/execute.js';
+export type { Delivery } from '../engine/delivery.js';
+export { createRegistry, promMetricFactory } from '../engine/metrics.js';

@@ -3,6 +3,7 @@ import type { Registry } from 'prom-client';
 import type { AnyHandler } from '../contract/handler.js';
 import type { RedisReader } from '../contract/redis-reader.js';
 import type { Committer } from '../engine/commit.js';
+import type { DecisionTape } from '../engine/execute.js';
 import { pino } from 'pino';
 import type { RootLogger } from '../engine/logger.js';
 import { createRegistry, promMetricFactory, runtimeMetrics } from '../engine/metrics.js';
@@ -44,6 +45,8 @@ export interface RuntimeOptions {
   readonly httpPlugins?: (services: RuntimeServices) => FastifyPluginAsync[];
   /** Swap the single-node transaction for another commit strategy (Redis Cluster). */
   readonly committerFactory?: (connection: RedisClient, config: RuntimeConfig) => Committer;
+  /** Records each decision for a rehearsal (app/tape), writing with the shared connection. */
+  readonly tape?: (redis: RedisClient, registry: Registry, logger: RootLogger) => DecisionTape;
 }
 
 export type Runtime = Awaited<ReturnType<typeof createRuntime>>;
@@ -67,7 +70,8 @@ export async function createRuntime(options: RuntimeOptions) {
     logger.warn({ queue, err: error.message }, 'queue error'),
   );
   const { committerFactory } = options;
-  const gates = await hostGates({ hosted, config, connections, jobs, health, metrics, logger, now, committerFactory });
+  const tape = options.tape?.(commands, registry, logger);
+  const gates = await hostGates({ hosted, config, connections, jobs, health, metrics, logger, now, committerFactory, tape });
   const backlog = backlogMonitor(commands, () => gates.consumers(), { pending: metrics.consumerPending, lag: metrics.consumerLag });
   const refresh = periodicRefresh(hosted, commands as unknown as RedisReader, logger, now);
 

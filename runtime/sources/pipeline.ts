@@ -3,7 +3,7 @@ import type { Committer } from '../engine/commit.js';
 import { commitBatch, type CommitLoopEnv } from '../engine/commit-loop.js';
 import { deadLetterDestination } from '../engine/dead-letter.js';
 import type { Delivery, PreparedBatch } from '../engine/delivery.js';
-import { loadBatchState, type ExecutionEnv } from '../engine/execute.js';
+import { loadBatchState, type DecisionTape, type ExecutionEnv } from '../engine/execute.js';
 import { lazyChildLogger, type RootLogger } from '../engine/logger.js';
 import { applyFailurePolicy, prepareBatch, rerun, type PipelineEnv } from '../engine/message-pipeline.js';
 import type { RuntimeMetrics } from '../engine/metrics.js';
@@ -28,6 +28,7 @@ export interface SourceDeps {
   readonly logger: RootLogger;
   readonly now: () => number;
   readonly health: Pick<RedisHealth, 'stalled' | 'noteWriteRefused' | 'noteWriteAccepted'>;
+  readonly tape?: DecisionTape | undefined;
 }
 
 /** Why a source is not making progress, for /ready. */
@@ -91,6 +92,7 @@ export class SourcePipeline {
       stopping,
       sleep: (ms) => sleep(ms).then(() => undefined),
       onRetry: (count) => metrics.retries.inc({ handler: handler.name }, count),
+      tape: deps.tape,
       ...(shape.doneKey ? { doneKey: shape.doneKey } : {}),
     };
     // A re-run of lost guards runs while the source may already wait in its next read, so only a
@@ -108,7 +110,7 @@ export class SourcePipeline {
       committer: deps.committer,
       metrics,
       log,
-      settle: new Settler({ handlerName: handler.name, metrics, jobs: deps.jobs, log }),
+      settle: new Settler({ handlerName: handler.name, metrics, jobs: deps.jobs, log, tape: deps.tape }),
       rerun: (deliveries) => rerun({ ...this.env, execution: shared }, deliveries),
       now,
       claimIdleMs: deps.config.CLAIM_IDLE_MS,

@@ -1,0 +1,69 @@
+import { Counter, Gauge, type Registry } from 'prom-client';
+import * as z from 'zod';
+import type { DecisionTape, RedisClient, RootLogger } from '../../runtime/host/index.js';
+import { envInt, parseEnv, type Env } from '../../schemas/env.js';
+import { tapeKey, type TapeRecord } from './format.js';
+import { decisionTape } from './recorder.js';
+
+/**
+ * TAPE_MAXLEN: the decisions each gate's tape keeps (0: no tape). The default holds a day and a
+ * half of the default pipeline's busiest gate (the governor, 0.6 plans/s: 51,840 a day).
+ */
+export const tapeSettings = z.object({ TAPE_MAXLEN: envInt(80_000) });
+export const parseTapeSettings = (env: Env) => parseEnv(tapeSettings, env);
+
+/**
+ * The tape kept in Redis, a stream per gate trimmed (approximately) to TAPE_MAXLEN by the XADD
+ * that appends to it. A write is sent and not awaited: a decision never waits for its record, and
+ * a refused write is counted and logged, the decision standing as committed.
+ */
+export function redisTape(env: Env) {
+  const { TAPE_MAXLEN: maxLen } = parseTapeSettings(env);
+  if (maxLen === 0) return undefined;
+  return (redis: RedisClient, registry: Registry, logger: RootLogger): DecisionTape => {
+    const failures = new Counter({
+      name: 'quantum_gates_tape_write_failures_total',
+      help: 'Decision records the tape could not keep (the decisions stand)',
+      labelNames: ['handler'],
+      registers: [registry],
+    });
+    const gates = new Set<string>();
+    const sizeOf = (measure: (gate: string) => Promise<unknown>) =>
+      async function (this: Gauge<'handler'>) {
+        this.reset();
+        await Promise.all(
+          [...gates].map(async (gate) => {
+            const size = Number(await measure(gate).catch(() => NaN));
+            if (Number.isFinite(size)) this.set({ handler: gate }, size);
+          }),
+        );
+      };
+    new Gauge({
+      name: 'quantum_gates_tape_entries',
+      help: "Decisions on each gate's tape",
+      labelNames: ['handler'],
+      registers: [registry],
+      collect: sizeOf((gate) => redis.xlen(tapeKey(gate))),
+    });
+    new Gauge({
+      name: 'quantum_gates_tape_bytes',
+      help: "Memory Redis gives each gate's tape (MEMORY USAGE)",
+      labelNames: ['handler'],
+      registers: [registry],
+      collect: sizeOf((gate) => redis.memory('USAGE', tapeKey(gate))),
+    });
+    const failed = (gate: string, error: unknown) => {
+      failures.inc({ handler: gate });
+      // One line that never changes: the logger's repeat window throttles a tape that keeps failing.
+      logger.warn(
+        { handler: gate, err: error instanceof Error ? error.message : String(error) },
+        'a decision could not be taped; it stands',
+      );
+    };
+    const sink = (gate: string, record: TapeRecord) => {
+      gates.add(gate);
+      redis.xadd(tapeKey(gate), 'MAXLEN', '~', maxLen, '*', 'd', JSON.stringify(record)).catch((error: unknown) => failed(gate, error));
+    };
+    return decisionTape(sink, failed);
+  };
+}
