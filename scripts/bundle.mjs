@@ -53,7 +53,8 @@ const out = process.argv[2] ?? 'dist';
 
 rmSync(out, { recursive: true, force: true });
 await build({
-  entryPoints: { 'app/main': 'app/main.ts', 'cli/main': 'cli/main.ts' },
+  // handlers/index: the gates' declarations, for `quantum-gates rehearse` run by another release.
+  entryPoints: { 'app/main': 'app/main.ts', 'cli/main': 'cli/main.ts', 'handlers/index': 'handlers/index.ts' },
   outdir: out,
   bundle: true,
   splitting: true,
@@ -78,7 +79,7 @@ for (const gate of readdirSync('handlers')) {
 }
 // The CLI's Lua script (dlq replay), read at load from ../cli/lua/ of a bundled module (cli/dlq-store.ts).
 cpSync('cli/lua', `${out}/cli/lua`, { recursive: true });
-console.log(`${out}/: app/main.js, cli/main.js, chunks/, status-page/, lua/, handlers/*/lua/, cli/lua/`);
+console.log(`${out}/: app/main.js, cli/main.js, handlers/index.js, chunks/, status-page/, lua/, handlers/*/lua/, cli/lua/`);
 
 /**
  * V8 keeps a script's source text in memory for as long as it runs, one byte a character when

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { gateLua } from '../../handlers/lua.js';
 
 /**
  * One decision on the tape: the input entry as the gate received it, every reply its ctx and its
@@ -11,8 +12,12 @@ export interface TapeRecord {
   readonly id: string;
   readonly producedAt: number;
   readonly raw: Readonly<Record<string, string>>;
+  /** What the schema validated, when not `raw` (a job's data). */
+  readonly data?: unknown;
   /** 'handled', 'fallback', 'unusable' or 'dead-letter:<reason>'. */
   readonly outcome: string;
+  /** The batch it was decided in (messages of one batch share, and may build on, one batch state). */
+  readonly batch?: string | undefined;
   readonly state?: TapedReads | undefined;
   readonly reads: TapedReads;
   /** The runtime's effect records, as JSON carries them (without their onFail hooks). */
@@ -52,10 +57,44 @@ export const READ_METHODS: ReadonlySet<string> = new Set([
   'eval_ro',
 ]);
 
+const digests = new Map<string, string>();
+function digestOf(script: string): string {
+  let digest = digests.get(script);
+  if (digest === undefined) {
+    digest = `sha1:${createHash('sha1').update(script).digest('hex')}`;
+    digests.set(script, digest);
+  }
+  return digest;
+}
+
 /** A read's identity on the tape: a script is named by its digest, not carried whole in every record. */
 export function readArgs(method: string, args: readonly unknown[]): unknown[] {
   if (method !== 'eval_ro' || typeof args[0] !== 'string') return [...args];
-  return [`sha1:${createHash('sha1').update(args[0]).digest('hex')}`, ...args.slice(1)];
+  return [digestOf(args[0]), ...args.slice(1)];
+}
+
+/**
+ * The governor's composite read (handlers/governor/coalesced-reads.ts): one script running the
+ * reads of every plan of a batch. Taped as the reads it ran, one by one, so a plan rehearsed
+ * alone (or with other plans) finds its own reads whatever it was batched with.
+ */
+const RUN_READS = digestOf(gateLua('governor', 'run-reads'));
+const METHOD_OF: Readonly<Record<string, string>> = { GET: 'get', HGET: 'hget', HMGET: 'hmget', LRANGE: 'lrange', EXISTS: 'exists' };
+
+/** The reads a composite read script ran, as ctx.redis calls (method, args); undefined for any other call. */
+export function splitReads(method: string, args: readonly unknown[]): [method: string, args: unknown[]][] | undefined {
+  if (method !== 'eval_ro' || typeof args[0] !== 'string' || digestOf(args[0]) !== RUN_READS) return undefined;
+  const argv = args.slice(2 + Number(args[1])).map(String);
+  const reads: [string, unknown[]][] = [];
+  for (let i = 0; i < argv.length;) {
+    const count = Number(argv[i]);
+    const [command, ...rest] = argv.slice(i + 1, i + 1 + count);
+    const name = METHOD_OF[command ?? ''];
+    if (name === undefined) return undefined;
+    reads.push([name, rest]);
+    i += count + 1;
+  }
+  return reads;
 }
 
 export function readIdentity(method: string, args: readonly unknown[]): string {

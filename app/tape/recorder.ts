@@ -1,5 +1,5 @@
 import type { DecisionTape, Delivery, RedisReader } from '../../runtime/host/index.js';
-import { READ_METHODS, readArgs, type TapeRecord, type TapedReads } from './format.js';
+import { READ_METHODS, readArgs, splitReads, type TapeRecord, type TapedReads } from './format.js';
 
 /** Where records go: never waits, never throws (app/tape/store.ts). */
 export type TapeSink = (gate: string, record: TapeRecord) => void;
@@ -12,10 +12,16 @@ function recordingReader(redis: RedisReader, reads: TapedReads): RedisReader {
       if (typeof property !== 'string' || !READ_METHODS.has(property) || typeof value !== 'function') return value;
       return (...args: unknown[]) => {
         const reply = (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
-        const taped = readArgs(property, args);
+        const split = splitReads(property, args);
+        const taped = split ? [] : readArgs(property, args);
         return reply.then(
           (answer) => {
-            reads.calls.push([property, taped, answer]);
+            if (!split) reads.calls.push([property, taped, answer]);
+            else
+              split.forEach(([method, readArgs], i) => {
+                const one = (answer as unknown[])[i];
+                reads.calls.push(one instanceof Error ? [method, readArgs, one.message, 1] : [method, readArgs, one]);
+              });
             return answer;
           },
           (error: unknown) => {
@@ -36,6 +42,8 @@ function recordingClock(now: () => number, reads: TapedReads): () => number {
   };
 }
 
+type Taped = { reads: TapedReads; state: TapedReads | undefined; batch: string | undefined };
+
 const emptyReads = (): TapedReads => ({ calls: [], clock: [] });
 
 /**
@@ -44,13 +52,16 @@ const emptyReads = (): TapedReads => ({ calls: [], clock: [] });
  * again on fresh data is taped as its last run decided.
  */
 export function decisionTape(sink: TapeSink, onError: (gate: string, error: unknown) => void): DecisionTape {
-  const ofContext = new WeakMap<object, { reads: TapedReads; state: TapedReads | undefined }>();
-  const ofState = new WeakMap<object, TapedReads>();
+  const ofContext = new WeakMap<object, Taped>();
+  const ofState = new WeakMap<object, { reads: TapedReads; batch: string }>();
+  // Unique across this process's batches and other processes' (a replica's tape is the same stream).
+  const process = Math.random().toString(36).slice(2, 8);
+  let batches = 0;
   return {
     message(ctx, state, redis, now) {
       const reads = emptyReads();
-      const stateReads = typeof state === 'object' && state !== null ? ofState.get(state) : undefined;
-      ofContext.set(ctx, { reads, state: stateReads });
+      const batch = typeof state === 'object' && state !== null ? ofState.get(state) : undefined;
+      ofContext.set(ctx, { reads, state: batch?.reads, batch: batch?.batch });
       return { redis: recordingReader(redis, reads), now: recordingClock(now, reads) };
     },
     batch(redis, now) {
@@ -59,7 +70,7 @@ export function decisionTape(sink: TapeSink, onError: (gate: string, error: unkn
         redis: recordingReader(redis, reads),
         now: recordingClock(now, reads),
         loaded(state) {
-          if (typeof state === 'object' && state !== null) ofState.set(state, reads);
+          if (typeof state === 'object' && state !== null) ofState.set(state, { reads, batch: `${process}.${(batches += 1)}` });
           return state;
         },
       };
@@ -77,11 +88,7 @@ export function decisionTape(sink: TapeSink, onError: (gate: string, error: unkn
   };
 }
 
-function toRecord(
-  gate: string,
-  delivery: Delivery,
-  taped: { reads: TapedReads; state: TapedReads | undefined } | undefined,
-): TapeRecord | undefined {
+function toRecord(gate: string, delivery: Delivery, taped: Taped | undefined): TapeRecord | undefined {
   const { outcome, meta } = delivery;
   if (outcome.kind === 'skipped' || outcome.kind === 'left-pending') return undefined;
   return {
@@ -90,8 +97,10 @@ function toRecord(
     id: meta.id,
     producedAt: meta.producedAt,
     raw: meta.raw,
+    // A job's input is its data, not fields: taped as given to the schema.
+    ...(delivery.data === meta.raw ? {} : { data: delivery.data }),
     outcome: outcome.kind === 'dead-letter' ? `dead-letter:${outcome.reason}` : outcome.kind,
-    ...(taped?.state ? { state: taped.state } : {}),
+    ...(taped?.state ? { state: taped.state, batch: taped.batch } : {}),
     reads: taped?.reads ?? emptyReads(),
     effects: delivery.recorder?.effects ?? [],
     jobs: delivery.recorder?.jobs ?? [],
