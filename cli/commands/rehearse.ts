@@ -1,3 +1,5 @@
+import { renameSync, writeFileSync } from 'node:fs';
+import type { ReleaseRehearsal } from '../../app/build-info.js';
 import { parseCommandArgs, positiveInt } from '../args.js';
 import type { Command } from '../command.js';
 import { parseSince } from '../duration.js';
@@ -32,10 +34,19 @@ const help = [
   '  --gate NAME   only this gate (repeatable); default: every taped gate',
   '  --limit N     at most N decisions per gate, the oldest first',
   '  --json        the report as JSON',
+  "  --record FILE write the rehearsal's summary to FILE (release.sh: the release's rehearsal.json,",
+  '                which the status page and `quantum-gates status` show)',
+  '  --accept REASON  record the differences as accepted, for REASON, by $SUDO_USER or $USER',
   '',
   'Exit 0 when every decision came out the same, 1 when one differs or cannot be answered from the',
   'tape, 2 when the rehearsal could not run (no such release, Redis unreachable, bad options).',
 ].join('\n');
+
+/** Written whole under another name, then renamed: a reader never sees half a record. */
+function writeRecord(path: string, record: ReleaseRehearsal): void {
+  writeFileSync(`${path}.tmp`, `${JSON.stringify(record, null, 2)}\n`);
+  renameSync(`${path}.tmp`, path);
+}
 
 export const rehearseCommand: Command = {
   name: NAME,
@@ -50,6 +61,8 @@ export const rehearseCommand: Command = {
         gate: { type: 'string', multiple: true },
         limit: { type: 'string' },
         json: { type: 'boolean' },
+        record: { type: 'string' },
+        accept: { type: 'string' },
       },
       { positionals: true },
     );
@@ -58,16 +71,23 @@ export const rehearseCommand: Command = {
     if (values.since !== undefined && since === undefined)
       throw new UsageError(`--since must be a duration (24h) or an ISO 8601 time (got "${values.since}")`, NAME);
     const limit = values.limit === undefined ? undefined : positiveInt(NAME, values.limit, '--limit', 1);
+    if (values.accept !== undefined && values.accept.trim() === '') throw new UsageError('--accept needs a reason', NAME);
+    const accepted =
+      values.accept === undefined ? null : { reason: values.accept.trim(), by: io.env.SUDO_USER || io.env.USER || 'unknown', at: io.now() };
     let report: RehearsalReport;
     try {
       const release = await loadRelease(positionals[0]!);
       report = await withRedis(io, (redis) => rehearse(redis, release, io.env, { since, gates: values.gate, limit }, io.now()));
     } catch (error) {
-      io.err(`quantum-gates ${NAME}: could not rehearse: ${error instanceof Error ? error.message : String(error)}`);
+      const why = error instanceof Error ? error.message : String(error);
+      io.err(`quantum-gates ${NAME}: could not rehearse: ${why}`);
+      if (values.record) writeRecord(values.record, { at: io.now(), could_not_run: why, accepted });
       return 2;
     }
     if (values.json) printJson(io, report);
     else io.out(formatRehearsal(report));
-    return report.differ > 0 || report.unanswerable > 0 ? 1 : 0;
+    const { at, release, decisions, same, differ, unanswerable } = report;
+    if (values.record) writeRecord(values.record, { at, release, decisions, same, differ, unanswerable, accepted });
+    return differ > 0 || unanswerable > 0 ? 1 : 0;
   },
 };

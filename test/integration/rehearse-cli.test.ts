@@ -1,4 +1,4 @@
-import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { build } from 'esbuild';
@@ -119,6 +119,20 @@ describe('quantum-gates rehearse', () => {
     const none = await runCli(['rehearse', '.', '--since', new Date(Date.now() + 60_000).toISOString(), '--json'], env());
     expect(none.code).toBe(0);
     expect((JSON.parse(none.stdout) as RehearsalReport).decisions).toBe(0);
+  });
+
+  it('--record writes the summary release.sh keeps with the release, --accept the reason and who gave it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'qg-record-'));
+    releases.push(dir);
+    const record = join(dir, 'rehearsal.json');
+    const result = await runCli(['rehearse', '.', '--record', record, '--accept', 'a reason'], { ...env(), USER: 'ops' });
+    expect(result.code, result.stderr).toBe(0);
+    expect(JSON.parse(readFileSync(record, 'utf8'))).toMatchObject({
+      decisions: expect.any(Number),
+      differ: 0,
+      unanswerable: 0,
+      accepted: { reason: 'a reason', by: 'ops', at: expect.any(Number) },
+    });
   });
 
   it('exit 2 when it cannot run: no such release, or Redis unreachable', async () => {
