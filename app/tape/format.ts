@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { inflateRawSync } from 'node:zlib';
 import { gateLua } from '../../handlers/lua.js';
 
 /**
@@ -99,4 +100,14 @@ export function splitReads(method: string, args: readonly unknown[]): [method: s
 
 export function readIdentity(method: string, args: readonly unknown[]): string {
   return JSON.stringify([method, args.map((a) => (typeof a === 'number' ? String(a) : a))]);
+}
+
+/** A tape entry's fields as Redis keeps them: `z`, the record's JSON deflated (raw DEFLATE). */
+export const RECORD_FIELD = 'z';
+
+/** The record of a tape entry read with XRANGE's binary form (ioredis xrangeBuffer). */
+export function decodeTapeEntry(fields: readonly Buffer[]): TapeRecord {
+  const at = fields.findIndex((f) => f.toString() === RECORD_FIELD);
+  if (at < 0 || at % 2 === 1) throw new Error('a tape entry without its record');
+  return JSON.parse(inflateRawSync(fields[at + 1]!).toString('utf8')) as TapeRecord;
 }

@@ -1,12 +1,12 @@
 import type { AnyHandler } from '../../runtime/host/index.js';
-import { tapeKey, type TapeRecord } from '../../app/tape/format.js';
+import { decodeTapeEntry, tapeKey, type TapeRecord } from '../../app/tape/format.js';
 import { changesOf, decisionKind, decisionLabel, type FieldChange } from './compare.js';
 import { rehearseBatch, rehearsedGate, type Rehearsal, type RehearsedGate } from './rehearse-record.js';
 
 /** The tape reads a rehearsal makes (ioredis satisfies it). */
 export interface TapeReader {
   scan(cursor: string, match: 'MATCH', pattern: string, count: 'COUNT', n: number): Promise<[string, string[]]>;
-  xrange(key: string, start: string, end: string, count: 'COUNT', n: number): Promise<[string, string[]][]>;
+  xrangeBuffer(key: string, start: string, end: string, count: 'COUNT', n: number): Promise<[Buffer, Buffer[]][]>;
 }
 
 export interface RehearseOptions {
@@ -82,11 +82,11 @@ async function* tapedDecisions(redis: TapeReader, gate: string, since: number | 
   let start = since === undefined ? '-' : `${since}-0`;
   let left = limit;
   while (left > 0) {
-    const page = await redis.xrange(tapeKey(gate), start, '+', 'COUNT', Math.min(PAGE, left));
-    for (const [, fields] of page) yield JSON.parse(fields[fields.indexOf('d') + 1]!) as TapeRecord;
+    const page = await redis.xrangeBuffer(tapeKey(gate), start, '+', 'COUNT', Math.min(PAGE, left));
+    for (const [, fields] of page) yield decodeTapeEntry(fields);
     left -= page.length;
     if (page.length < PAGE) return;
-    start = `(${page.at(-1)![0]}`;
+    start = `(${page.at(-1)![0].toString()}`;
   }
 }
 

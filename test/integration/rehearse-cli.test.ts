@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { redisTape } from '../../app/tape/store.js';
-import { tapeKey, type TapeRecord } from '../../app/tape/format.js';
+import { decodeTapeEntry, tapeKey } from '../../app/tape/format.js';
 import type { RehearsalReport } from '../../cli/rehearse/rehearse.js';
 import type { Runtime } from '../../runtime/host/runtime.js';
 import { keys, streams } from '../../schemas/keys.js';
@@ -113,8 +113,8 @@ describe('quantum-gates rehearse', () => {
       (await runCli(['rehearse', '.', '--gate', 'heat-gate', '--limit', '1', '--json'], env())).stdout,
     ) as RehearsalReport;
     expect(limited.decisions).toBe(1);
-    const [first] = await redis.client.xrange(tapeKey('heat-gate'), '-', '+', 'COUNT', 1);
-    const record = JSON.parse(first![1][1]!) as TapeRecord;
+    const [first] = await redis.client.xrangeBuffer(tapeKey('heat-gate'), '-', '+', 'COUNT', 1);
+    const record = decodeTapeEntry(first![1]);
     expect(record.gate).toBe('heat-gate');
     const none = await runCli(['rehearse', '.', '--since', new Date(Date.now() + 60_000).toISOString(), '--json'], env());
     expect(none.code).toBe(0);

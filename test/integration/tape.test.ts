@@ -1,14 +1,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { redisTape } from '../../app/tape/store.js';
-import { tapeKey, type TapeRecord } from '../../app/tape/format.js';
+import { decodeTapeEntry, tapeKey, type TapeRecord } from '../../app/tape/format.js';
 import type { Runtime } from '../../runtime/host/runtime.js';
 import { keys, streams } from '../../schemas/keys.js';
 import { usePrivateRedis } from '../support/redis-server.js';
 import { metricSum, readStream, startRuntime, waitFor } from '../support/runtime.js';
 
 async function taped(r: import('ioredis').Redis, gate: string): Promise<TapeRecord[]> {
-  const entries = await r.xrange(tapeKey(gate), '-', '+');
-  return entries.map(([, fields]) => JSON.parse(fields[1]!) as TapeRecord);
+  return (await r.xrangeBuffer(tapeKey(gate), '-', '+')).map(([, fields]) => decodeTapeEntry(fields));
 }
 
 describe('the decision tape', () => {

@@ -12,7 +12,7 @@ import { governor } from '../../handlers/governor/index.js';
 import { isClose } from '../../handlers/governor/plan.js';
 import type { ApplyPlan } from '../../schemas/apply-plan.js';
 import { redisTape } from '../../app/tape/store.js';
-import { tapeKey, type TapeRecord } from '../../app/tape/format.js';
+import { decodeTapeEntry, tapeKey, type TapeRecord } from '../../app/tape/format.js';
 import { rehearse, type RehearsalReport } from '../../cli/rehearse/rehearse.js';
 import type { AnyHandler } from '../../runtime/contract/handler.js';
 import type { Runtime } from '../../runtime/host/runtime.js';
@@ -28,7 +28,7 @@ const withDefault = (gate: AnyHandler, name: string, value: string): AnyHandler[
   withGate({ ...gate, config: (env: Readonly<Record<string, string | undefined>>) => gate.config({ [name]: value, ...env }) });
 
 async function taped(r: TestRedis['client'], gate: string): Promise<TapeRecord[]> {
-  return (await r.xrange(tapeKey(gate), '-', '+')).map(([, fields]) => JSON.parse(fields[1]!) as TapeRecord);
+  return (await r.xrangeBuffer(tapeKey(gate), '-', '+')).map(([, fields]) => decodeTapeEntry(fields));
 }
 
 const emitted = (record: TapeRecord, stream: string) =>
