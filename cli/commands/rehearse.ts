@@ -7,13 +7,14 @@ import { UsageError } from '../errors.js';
 import { printJson } from '../output.js';
 import { withRedis } from '../redis.js';
 import { formatRehearsal } from '../rehearse/format.js';
+import { formatRehearsalHtml } from '../rehearse/html.js';
 import { rehearse, type RehearsalReport } from '../rehearse/rehearse.js';
 import { loadRelease } from '../rehearse/release.js';
 
 const NAME = 'rehearse';
 
 const help = [
-  'Usage: quantum-gates rehearse <release-dir|.> [--since TIME] [--gate NAME]... [--limit N] [--json]',
+  'Usage: quantum-gates rehearse <release-dir|.> [--since TIME] [--gate NAME]... [--limit N] [--json | --html]',
   '',
   "Runs a release's gates on the decisions the running gates taped (each gate's input entry, the",
   'reply to every read its ctx made, its clock, and what it committed: the tape, TAPE_MAXLEN) and',
@@ -34,6 +35,7 @@ const help = [
   '  --gate NAME   only this gate (repeatable); default: every taped gate',
   '  --limit N     at most N decisions per gate, the oldest first',
   '  --json        the report as JSON',
+  "  --html        the report as one HTML page: a chart of each gate's decisions, the differences as tables",
   "  --record FILE write the rehearsal's summary to FILE (release.sh: the release's rehearsal.json,",
   '                which the status page and `quantum-gates status` show)',
   '  --accept REASON  record the differences as accepted, for REASON, by $SUDO_USER or $USER',
@@ -61,11 +63,13 @@ export const rehearseCommand: Command = {
         gate: { type: 'string', multiple: true },
         limit: { type: 'string' },
         json: { type: 'boolean' },
+        html: { type: 'boolean' },
         record: { type: 'string' },
         accept: { type: 'string' },
       },
       { positionals: true },
     );
+    if (values.json && values.html) throw new UsageError('choose one of --json and --html', NAME);
     if (positionals.length !== 1) throw new UsageError('name one release directory, or "." for this checkout', NAME);
     const since = values.since === undefined ? undefined : parseSince(values.since, io.now());
     if (values.since !== undefined && since === undefined)
@@ -85,6 +89,7 @@ export const rehearseCommand: Command = {
       return 2;
     }
     if (values.json) printJson(io, report);
+    else if (values.html) io.out(formatRehearsalHtml(report, formatRehearsal(report)));
     else io.out(formatRehearsal(report));
     const { at, release, decisions, same, differ, unanswerable } = report;
     if (values.record) writeRecord(values.record, { at, release, decisions, same, differ, unanswerable, accepted });

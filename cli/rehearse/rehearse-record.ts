@@ -66,6 +66,9 @@ export async function rehearseBatch(gate: RehearsedGate, records: readonly TapeR
     }
   }
   async function beforeHandle(record: TapeRecord): Promise<Rehearsal | undefined> {
+    // The runtime gave up on it before any gate saw it: nothing of the gate's to rehearse.
+    if (record.outcome === 'dead-letter:too_many_deliveries')
+      return { outcome: record.outcome, effects: record.effects, jobs: record.jobs };
     if (failure.unusable) {
       const ctx = ctxOf(record, undefined);
       if (await failure.unusable(record.raw, ctx)) return done('unusable', ctx);

@@ -89,6 +89,16 @@ describe('quantum-gates rehearse', () => {
     expect(result.stdout).toMatch(/heat-gate\s+calibrated_action=PARTIAL_25\s+0\s+2\s+0/);
     expect(result.stdout).toContain(`emit ${streams.harvestCalibrated} heat_bucket: COLD → WARM`);
     expect(result.stdout).toContain('cli1 ETHUSDT');
+
+    // --html: the same, drawn (report calibrate --html's style): a bar per gate and decision, a table per difference.
+    const page = await runCli(['rehearse', dir, '--gate', 'heat-gate', '--html'], env());
+    expect(page.code, page.stderr).toBe(1);
+    expect(page.stdout).toMatch(/^<!doctype html>/);
+    expect(page.stdout).toMatch(/<rect class="differ"[^>]*><title>2 different<\/title>/);
+    expect(page.stdout).toContain(
+      `<td>emit ${streams.harvestCalibrated} heat_bucket</td><td class="before">COLD</td><td class="after">WARM</td>`,
+    );
+    expect(page.stdout.match(/<figure class="difference"/g)).toHaveLength(2);
   });
 
   it('a release whose gate reads one more key: that read named as unanswerable, exit 1', async () => {
