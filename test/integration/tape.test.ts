@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { redisTape } from '../../app/tape/store.js';
+import { checkHttpEnv } from '../../app/http-plugins.js';
+import { parseTapeSettings, redisTape } from '../../app/tape/store.js';
 import { decodeTapeEntry, tapeKey, type TapeRecord } from '../../app/tape/format.js';
 import type { Runtime } from '../../runtime/host/runtime.js';
 import { keys, streams } from '../../schemas/keys.js';
@@ -56,7 +57,10 @@ describe('the decision tape', () => {
     expect(decision).toMatchObject({ calibrated_action: 'PARTIAL_25' });
   });
 
-  it('TAPE_MAXLEN=0 keeps no tape', () => {
+  it('TAPE_MAXLEN=0 keeps no tape; by default it holds a day of the default pipeline; a bad value stops the start naming it', () => {
     expect(redisTape({ TAPE_MAXLEN: '0' })).toBeUndefined();
+    // The busiest gate of the default pipeline: the governor, 0.6 plans/s.
+    expect(parseTapeSettings({}).TAPE_MAXLEN).toBeGreaterThanOrEqual(0.6 * 86_400);
+    expect(() => checkHttpEnv({ TAPE_MAXLEN: 'lots' }, '127.0.0.1')).toThrow(/TAPE_MAXLEN/);
   });
 });
