@@ -24,10 +24,11 @@ const RATES: Readonly<Record<string, number>> = { 'heat-gate': 0.3, governor: 0.
 const rounds = Number(process.env.REHEARSE_ROUNDS ?? 3);
 
 async function taped(r: Redis, gate: string): Promise<{ record: TapeRecord; bytes: number }[]> {
-  return (await r.xrangeBuffer(tapeKey(gate), '-', '+')).map(([, fields]) => ({
-    record: decodeTapeEntry(fields),
-    bytes: fields[1]!.length,
-  }));
+  // A commit's records share its entry: each is counted its share of the entry's bytes.
+  return (await r.xrangeBuffer(tapeKey(gate), '-', '+')).flatMap(([, fields]) => {
+    const records = decodeTapeEntry(fields);
+    return records.map((record) => ({ record, bytes: fields[1]!.length / records.length }));
+  });
 }
 
 const live = await startTestRedis();
@@ -42,7 +43,7 @@ try {
     await replayKernel(live.client, 'newest');
     const replayed = await replayPlans(live.client, 'newest');
     plans += replayed.closePlans.size + replayed.openPlans.size;
-    await waitFor(async () => (await live.client.xlen(tapeKey('governor'))) >= plans || undefined, { timeoutMs: 30_000 });
+    await waitFor(async () => (await taped(live.client, 'governor')).length >= plans || undefined, { timeoutMs: 30_000 });
   }
   await runtime.stop();
 
@@ -52,13 +53,14 @@ try {
     const sample = (await taped(live.client, gate)).filter((t) => t.record.outcome === 'handled');
     const perDay = Math.round(rate * DAY_SEC);
     const mean = sample.reduce((sum, t) => sum + t.bytes, 0) / sample.length;
-    // A day's tape: the sample's decisions again and again, each copy of a batch a batch of its own.
+    // A day's tape: the sample's decisions again and again, each copy of a batch a batch of its own,
+    // a commit (an entry) each, as at the default pipeline's rates.
     for (let i = 0; i < perDay; i += 1000) {
       const pipeline = day.client.pipeline();
       for (let j = i; j < Math.min(perDay, i + 1000); j++) {
         const { record } = sample[j % sample.length]!;
         const copy = record.batch === undefined ? record : { ...record, batch: `${record.batch}.${Math.floor(j / sample.length)}` };
-        pipeline.xadd(tapeKey(gate), '*', RECORD_FIELD, deflateRawSync(JSON.stringify(copy), { level: 6 }));
+        pipeline.xadd(tapeKey(gate), '*', RECORD_FIELD, deflateRawSync(JSON.stringify([copy]), { level: 6 }));
       }
       await pipeline.exec();
     }

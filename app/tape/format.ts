@@ -19,6 +19,7 @@ export interface TapeRecord {
   readonly outcome: string;
   /** The batch it was decided in (messages of one batch share, and may build on, one batch state). */
   readonly batch?: string | undefined;
+  /** Its batch state's reads, when they grew since the batch's last record (the batch's last record holding them holds them all). */
   readonly state?: TapedReads | undefined;
   readonly reads: TapedReads;
   /** The runtime's effect records, as JSON carries them (without their onFail hooks). */
@@ -102,12 +103,12 @@ export function readIdentity(method: string, args: readonly unknown[]): string {
   return JSON.stringify([method, args.map((a) => (typeof a === 'number' ? String(a) : a))]);
 }
 
-/** A tape entry's fields as Redis keeps them: `z`, the record's JSON deflated (raw DEFLATE). */
+/** A tape entry's fields as Redis keeps them: `z`, the JSON array of a commit's records, deflated (raw DEFLATE). */
 export const RECORD_FIELD = 'z';
 
-/** The record of a tape entry read with XRANGE's binary form (ioredis xrangeBuffer). */
-export function decodeTapeEntry(fields: readonly Buffer[]): TapeRecord {
+/** The records of a tape entry (one commit's) read with XRANGE's binary form (ioredis xrangeBuffer). */
+export function decodeTapeEntry(fields: readonly Buffer[]): TapeRecord[] {
   const at = fields.findIndex((f) => f.toString() === RECORD_FIELD);
-  if (at < 0 || at % 2 === 1) throw new Error('a tape entry without its record');
-  return JSON.parse(inflateRawSync(fields[at + 1]!).toString('utf8')) as TapeRecord;
+  if (at < 0 || at % 2 === 1) throw new Error('a tape entry without its records');
+  return JSON.parse(inflateRawSync(fields[at + 1]!).toString('utf8')) as TapeRecord[];
 }

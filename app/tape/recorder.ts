@@ -1,8 +1,8 @@
 import type { DecisionTape, Delivery, RedisReader } from '../../runtime/host/index.js';
 import { READ_METHODS, readArgs, splitReads, type TapeRecord, type TapedReads } from './format.js';
 
-/** Where records go: never waits, never throws (app/tape/store.ts). */
-export type TapeSink = (gate: string, record: TapeRecord) => void;
+/** Where a commit's records go, together: never waits, never throws (app/tape/store.ts). */
+export type TapeSink = (gate: string, records: readonly TapeRecord[]) => void;
 
 /** A reader that notes each reply (or rejection) in `reads`, passing everything else through. */
 function recordingReader(redis: RedisReader, reads: TapedReads): RedisReader {
@@ -54,6 +54,13 @@ const emptyReads = (): TapedReads => ({ calls: [], clock: [] });
 export function decisionTape(sink: TapeSink, onError: (gate: string, error: unknown) => void): DecisionTape {
   const ofContext = new WeakMap<object, Taped>();
   const ofState = new WeakMap<object, { reads: TapedReads; batch: string }>();
+  /**
+   * How much of each batch state's reads the tape holds already. The state's reads grow as its
+   * messages are decided (the governor's composite read of a batch's plans goes through it): each
+   * record carrying them all made a batch of n plans O(n²) to tape. A record carries them only
+   * when they grew since the last one did; a rehearsal takes a batch's from the last that has them.
+   */
+  const stateTaped = new WeakMap<TapedReads, number>();
   // Unique across this process's batches and other processes' (a replica's tape is the same stream).
   const process = Math.random().toString(36).slice(2, 8);
   let batches = 0;
@@ -76,19 +83,26 @@ export function decisionTape(sink: TapeSink, onError: (gate: string, error: unkn
       };
     },
     committed(gate, deliveries: readonly Delivery[]) {
+      const records: TapeRecord[] = [];
       for (const delivery of deliveries) {
         try {
-          const record = toRecord(gate, delivery, delivery.recorder ? ofContext.get(delivery.recorder) : undefined);
-          if (record) sink(gate, record);
+          const taped = delivery.recorder ? ofContext.get(delivery.recorder) : undefined;
+          const state = taped?.state;
+          const size = state ? state.calls.length + state.clock.length : 0;
+          const fresh = state !== undefined && stateTaped.get(state) !== size;
+          if (fresh) stateTaped.set(state, size);
+          const record = toRecord(gate, delivery, taped, fresh);
+          if (record) records.push(record);
         } catch (error) {
           onError(gate, error);
         }
       }
+      if (records.length > 0) sink(gate, records);
     },
   };
 }
 
-function toRecord(gate: string, delivery: Delivery, taped: Taped | undefined): TapeRecord | undefined {
+function toRecord(gate: string, delivery: Delivery, taped: Taped | undefined, withState: boolean): TapeRecord | undefined {
   const { outcome, meta } = delivery;
   if (outcome.kind === 'skipped' || outcome.kind === 'left-pending') return undefined;
   return {
@@ -100,7 +114,8 @@ function toRecord(gate: string, delivery: Delivery, taped: Taped | undefined): T
     // A job's input is its data, not fields: taped as given to the schema.
     ...(delivery.data === meta.raw ? {} : { data: delivery.data }),
     outcome: outcome.kind === 'dead-letter' ? `dead-letter:${outcome.reason}` : outcome.kind,
-    ...(taped?.state ? { state: taped.state, batch: taped.batch } : {}),
+    ...(taped?.batch === undefined ? {} : { batch: taped.batch }),
+    ...(withState && taped?.state ? { state: taped.state } : {}),
     reads: taped?.reads ?? emptyReads(),
     effects: delivery.recorder?.effects ?? [],
     jobs: delivery.recorder?.jobs ?? [],

@@ -7,12 +7,12 @@ import { deflateRaw } from 'node:zlib';
 import { RECORD_FIELD, tapeKey, type TapeRecord } from './format.js';
 import { decisionTape } from './recorder.js';
 
+const deflate = promisify(deflateRaw);
+
 /**
  * TAPE_MAXLEN: the decisions each gate's tape keeps (0: no tape). The default holds a day and a
  * half of the default pipeline's busiest gate (the governor, 0.6 plans/s: 51,840 a day).
  */
-const deflate = promisify(deflateRaw);
-
 export const tapeSettings = z.object({ TAPE_MAXLEN: envInt(80_000) });
 export const parseTapeSettings = (env: Env) => parseEnv(tapeSettings, env);
 
@@ -44,7 +44,7 @@ export function redisTape(env: Env) {
       };
     new Gauge({
       name: 'quantum_gates_tape_entries',
-      help: "Decisions on each gate's tape",
+      help: "Entries on each gate's tape (a commit's decisions each)",
       labelNames: ['handler'],
       registers: [registry],
       collect: sizeOf((gate) => redis.xlen(tapeKey(gate))),
@@ -64,18 +64,25 @@ export function redisTape(env: Env) {
         'a decision could not be taped; it stands',
       );
     };
-    // Deflated (a quarter to a third of the JSON) on libuv's threads, not the gates' event loop;
-    // appended in commit order (a batch's decisions lie together on the tape), whichever deflate ends first.
+    // One entry per commit: its decisions' records deflated together (a quarter to a third of the
+    // JSON), on libuv's threads rather than the gates' event loop. A deflate per decision halved
+    // the governor's backlog throughput (bench/tape-cost.ts); one per commit of up to BATCH_SIZE
+    // costs little. Appended in commit order, whichever deflate ends first.
     const appended = new Map<string, Promise<void>>();
-    const sink = (gate: string, record: TapeRecord) => {
+    // Entries hold a commit's decisions each: the stream is trimmed to the entries that hold about
+    // TAPE_MAXLEN decisions, as recent commits average (one a commit at the default pipeline's rates).
+    const perEntry = new Map<string, number>();
+    const sink = (gate: string, records: readonly TapeRecord[]) => {
       gates.add(gate);
-      const deflated = deflate(JSON.stringify(record), { level: 6 });
-      const previous = appended.get(gate) ?? Promise.resolve();
-      const next = previous
+      const mean = 0.99 * (perEntry.get(gate) ?? records.length) + 0.01 * records.length;
+      perEntry.set(gate, mean);
+      const entries = Math.max(1, Math.ceil(maxLen / mean));
+      const deflated = deflate(JSON.stringify(records), { level: 6 });
+      const next = (appended.get(gate) ?? Promise.resolve())
         .then(() => deflated)
         .then((body) => {
           // Not awaited: sent in order on the one connection, answered whenever.
-          redis.xadd(tapeKey(gate), 'MAXLEN', '~', maxLen, '*', RECORD_FIELD, body).catch((refused: unknown) => failed(gate, refused));
+          redis.xadd(tapeKey(gate), 'MAXLEN', '~', entries, '*', RECORD_FIELD, body).catch((refused: unknown) => failed(gate, refused));
         })
         .catch((error: unknown) => failed(gate, error));
       appended.set(gate, next);

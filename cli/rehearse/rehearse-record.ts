@@ -1,6 +1,6 @@
 import { createRegistry, MessageContext, promMetricFactory, type AnyHandler } from '../../runtime/host/index.js';
 import type { TapeRecord, TapedReads } from '../../app/tape/format.js';
-import { replayClock, replayReader, UnanswerableRead } from './replay-reader.js';
+import { ReplyBook, replayClock, replayReader, UnanswerableRead } from './replay-reader.js';
 
 /** A gate of the rehearsed release, with its settings and metrics made once for the whole rehearsal. */
 export interface RehearsedGate {
@@ -32,12 +32,13 @@ type Recorded = { readonly effects: unknown; readonly jobs: unknown };
 export async function rehearseBatch(gate: RehearsedGate, records: readonly TapeRecord[]): Promise<Rehearsal[]> {
   const { handler } = gate;
   const failure = handler.failure;
-  // The batch state's reads as the last of them to commit saw them (a composite read adds to them as plans are decided).
-  const stateReads: TapedReads | undefined = records.at(-1)!.state;
+  // The batch state's reads as the last record carrying them saw them (they grow as its messages are decided).
+  const stateReads: TapedReads | undefined = records.findLast((r) => r.state !== undefined)?.state;
+  const stateBook = new ReplyBook(stateReads);
   const ctxOf = <State>(record: TapeRecord, state: State) =>
     new MessageContext<unknown, State, object>(
       {
-        redis: replayReader(record.reads, stateReads),
+        redis: replayReader(new ReplyBook(record.reads), stateBook),
         config: gate.config,
         metrics: gate.metrics,
         now: replayClock(record.reads, record.producedAt),
@@ -94,7 +95,7 @@ export async function rehearseBatch(gate: RehearsedGate, records: readonly TapeR
   try {
     const first = toHandle[0]!.record;
     state = load
-      ? await load(replayReader(stateReads ?? first.reads, first.reads), gate.config, replayClock(stateReads, first.producedAt)())
+      ? await load(replayReader(stateBook, new ReplyBook(first.reads)), gate.config, replayClock(stateReads, first.producedAt)())
       : undefined;
   } catch (error) {
     for (const { at } of toHandle) results[at] = unanswerable(error);

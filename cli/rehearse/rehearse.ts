@@ -82,9 +82,12 @@ async function* tapedDecisions(redis: TapeReader, gate: string, since: number | 
   let start = since === undefined ? '-' : `${since}-0`;
   let left = limit;
   while (left > 0) {
-    const page = await redis.xrangeBuffer(tapeKey(gate), start, '+', 'COUNT', Math.min(PAGE, left));
-    for (const [, fields] of page) yield decodeTapeEntry(fields);
-    left -= page.length;
+    const page = await redis.xrangeBuffer(tapeKey(gate), start, '+', 'COUNT', PAGE);
+    for (const [, fields] of page)
+      for (const record of decodeTapeEntry(fields)) {
+        if (left-- <= 0) return;
+        yield record;
+      }
     if (page.length < PAGE) return;
     start = `(${page.at(-1)![0].toString()}`;
   }

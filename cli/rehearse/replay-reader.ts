@@ -1,5 +1,5 @@
 import type { RedisReader } from '../../runtime/host/index.js';
-import { READ_METHODS, readArgs, readIdentity, type TapedReads } from '../../app/tape/format.js';
+import { READ_METHODS, readArgs, readIdentity, splitReads, type TapedReads } from '../../app/tape/format.js';
 
 /** A read the tape has no reply for: the rehearsed code reads what the running code did not. */
 export class UnanswerableRead extends Error {
@@ -11,28 +11,57 @@ export class UnanswerableRead extends Error {
 
 type Reply = { readonly value: unknown; readonly failed: boolean };
 
-/**
- * A reader answering from a decision's taped reads. A read asked again gets the next reply the
- * tape holds for it, then the last one again; a read the tape never saw rejects with
- * UnanswerableRead naming it, never with a made-up value. Answered first from `own`, then `shared`
- * (a ctx may read what its batch state's load read, and the other way round).
- */
-export function replayReader(own: TapedReads, shared?: TapedReads): RedisReader {
-  const replies = new Map<string, { list: Reply[]; next: number }>();
-  for (const reads of shared ? [own, shared] : [own])
-    for (const [method, args, value, failed] of reads.calls) {
+/** A decision's (or a batch state's) taped replies by read, each read's replies in the order they came. */
+export class ReplyBook {
+  private readonly replies = new Map<string, { list: Reply[]; next: number }>();
+
+  constructor(reads: TapedReads | undefined) {
+    for (const [method, args, value, failed] of reads?.calls ?? []) {
       const identity = readIdentity(method, args);
-      const entry = replies.get(identity) ?? { list: [], next: 0 };
+      const entry = this.replies.get(identity) ?? { list: [], next: 0 };
       entry.list.push({ value, failed: failed === 1 });
-      replies.set(identity, entry);
+      this.replies.set(identity, entry);
     }
-  const answer = (method: string, args: unknown[]): Promise<unknown> => {
-    const taped = readArgs(method, args);
-    const entry = replies.get(readIdentity(method, taped));
-    if (!entry) return Promise.reject(new UnanswerableRead(`${method} ${taped.map((a) => String(a)).join(' ')}`));
+  }
+
+  /** The next reply taped for the read, then the last again; undefined when the read was never taped. */
+  take(identity: string): Reply | undefined {
+    const entry = this.replies.get(identity);
+    if (!entry) return undefined;
     const reply = entry.list[Math.min(entry.next, entry.list.length - 1)]!;
     entry.next += 1;
-    return reply.failed ? Promise.reject(new Error(String(reply.value))) : Promise.resolve(structuredClone(reply.value));
+    return reply;
+  }
+}
+
+/**
+ * A reader answering from taped replies: `own` first, then `shared` (a ctx may read what its batch
+ * state's load read, and a batch state's reader what its messages read). A read the tape never saw
+ * rejects with UnanswerableRead naming it, never with a made-up value. The governor's composite
+ * read is answered read by read, as the tape holds it.
+ */
+export function replayReader(own: ReplyBook, shared?: ReplyBook): RedisReader {
+  const one = (method: string, args: readonly unknown[]): Reply => {
+    const identity = readIdentity(method, args);
+    const reply = own.take(identity) ?? shared?.take(identity);
+    if (!reply) throw new UnanswerableRead(`${method} ${args.map((a) => String(a)).join(' ')}`);
+    return reply;
+  };
+  const answer = (method: string, args: unknown[]): Promise<unknown> => {
+    try {
+      const split = splitReads(method, args);
+      if (split)
+        return Promise.resolve(
+          split.map(([m, a]) => {
+            const reply = one(m, a);
+            return reply.failed ? new Error(String(reply.value)) : structuredClone(reply.value);
+          }),
+        );
+      const reply = one(method, readArgs(method, args));
+      return reply.failed ? Promise.reject(new Error(String(reply.value))) : Promise.resolve(structuredClone(reply.value));
+    } catch (error) {
+      return Promise.reject(error);
+    }
   };
   return new Proxy({} as RedisReader, {
     get(_target, property) {

@@ -55,7 +55,8 @@ describe('quantum-gates rehearse', () => {
     for (const planId of ['cli1', 'cli2'])
       await r.xadd(streams.harvestProposal, '*', 'plan_id', planId, 'symbol', 'ETHUSDT', 'action', 'FULL_CLOSE');
     await waitFor(async () => (await readStream(r, streams.harvestCalibrated)).length >= 2 || undefined, { what: 'decisions' });
-    await waitFor(async () => (await r.xlen(tapeKey('heat-gate'))) >= 2 || undefined, { what: 'taped' });
+    const taped = async () => (await r.xrangeBuffer(tapeKey('heat-gate'), '-', '+')).flatMap(([, fields]) => decodeTapeEntry(fields));
+    await waitFor(async () => (await taped()).length >= 2 || undefined, { what: 'taped' });
     await runtime.stop();
     runtime = undefined;
   }, 60_000);
@@ -124,8 +125,8 @@ describe('quantum-gates rehearse', () => {
     ) as RehearsalReport;
     expect(limited.decisions).toBe(1);
     const [first] = await redis.client.xrangeBuffer(tapeKey('heat-gate'), '-', '+', 'COUNT', 1);
-    const record = decodeTapeEntry(first![1]);
-    expect(record.gate).toBe('heat-gate');
+    const [record] = decodeTapeEntry(first![1]);
+    expect(record!.gate).toBe('heat-gate');
     const none = await runCli(['rehearse', '.', '--since', new Date(Date.now() + 60_000).toISOString(), '--json'], env());
     expect(none.code).toBe(0);
     expect((JSON.parse(none.stdout) as RehearsalReport).decisions).toBe(0);

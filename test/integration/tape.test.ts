@@ -8,7 +8,7 @@ import { usePrivateRedis } from '../support/redis-server.js';
 import { metricSum, readStream, startRuntime, waitFor } from '../support/runtime.js';
 
 async function taped(r: import('ioredis').Redis, gate: string): Promise<TapeRecord[]> {
-  return (await r.xrangeBuffer(tapeKey(gate), '-', '+')).map(([, fields]) => decodeTapeEntry(fields));
+  return (await r.xrangeBuffer(tapeKey(gate), '-', '+')).flatMap(([, fields]) => decodeTapeEntry(fields));
 }
 
 describe('the decision tape', () => {

@@ -28,7 +28,7 @@ const withDefault = (gate: AnyHandler, name: string, value: string): AnyHandler[
   withGate({ ...gate, config: (env: Readonly<Record<string, string | undefined>>) => gate.config({ [name]: value, ...env }) });
 
 async function taped(r: TestRedis['client'], gate: string): Promise<TapeRecord[]> {
-  return (await r.xrangeBuffer(tapeKey(gate), '-', '+')).map(([, fields]) => decodeTapeEntry(fields));
+  return (await r.xrangeBuffer(tapeKey(gate), '-', '+')).flatMap(([, fields]) => decodeTapeEntry(fields));
 }
 
 const emitted = (record: TapeRecord, stream: string) =>
