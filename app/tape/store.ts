@@ -56,8 +56,8 @@ export function redisTape(env: Env) {
       registers: [registry],
       collect: sizeOf((gate) => redis.memory('USAGE', tapeKey(gate))),
     });
-    const failed = (gate: string, error: unknown) => {
-      failures.inc({ handler: gate });
+    const failed = (gate: string, error: unknown, decisions = 1) => {
+      failures.inc({ handler: gate }, decisions);
       // One line that never changes: the logger's repeat window throttles a tape that keeps failing.
       logger.warn(
         { handler: gate, err: error instanceof Error ? error.message : String(error) },
@@ -82,9 +82,11 @@ export function redisTape(env: Env) {
         .then(() => deflated)
         .then((body) => {
           // Not awaited: sent in order on the one connection, answered whenever.
-          redis.xadd(tapeKey(gate), 'MAXLEN', '~', entries, '*', RECORD_FIELD, body).catch((refused: unknown) => failed(gate, refused));
+          redis
+            .xadd(tapeKey(gate), 'MAXLEN', '~', entries, '*', RECORD_FIELD, body)
+            .catch((refused: unknown) => failed(gate, refused, records.length));
         })
-        .catch((error: unknown) => failed(gate, error));
+        .catch((error: unknown) => failed(gate, error, records.length));
       appended.set(gate, next);
     };
     return decisionTape(sink, failed);
