@@ -76,10 +76,11 @@ module.exports = {
     },
     {
       name: 'application-through-the-host',
-      comment: 'app/ and cli/ import the runtime through runtime/host/index.ts only.',
+      comment:
+        'app/ and cli/ import the runtime through runtime/host/index.ts only, and cli/rehearse its ctx through runtime/host/replay.ts.',
       severity: 'error',
       from: { path: '^(app|cli)/' },
-      to: { path: '^runtime/', pathNot: '^runtime/host/index\\.ts$' },
+      to: { path: '^runtime/', pathNot: '^runtime/host/(index|replay)\\.ts$' },
     },
     {
       name: 'cli-through-its-door',

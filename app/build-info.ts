@@ -6,6 +6,31 @@ export interface BuildInfo {
   readonly version: string;
   /** The git commit `npm run build` compiled, or "source" when the TypeScript runs through tsx. */
   readonly commit: string;
+  /** The rehearsal release.sh ran before switching to this release, if any (quantum-gates rehearse --record). */
+  readonly rehearsal?: ReleaseRehearsal;
+}
+
+/** A release's rehearsal on the running gates' tape, and whether its differences were accepted. */
+export interface ReleaseRehearsal {
+  readonly at: number;
+  readonly release?: string;
+  readonly decisions?: number;
+  readonly same?: number;
+  readonly differ?: number;
+  readonly unanswerable?: number;
+  /** Why it could not run (and the switch went ahead only because it was accepted). */
+  readonly could_not_run?: string;
+  readonly accepted: { readonly reason: string; readonly by: string; readonly at: number } | null;
+}
+
+/** A release's rehearsal.json (in its root, beside package.json), or undefined: none, or unreadable. */
+export function releaseRehearsal(root: string): ReleaseRehearsal | undefined {
+  try {
+    const record = JSON.parse(readFileSync(join(root, 'rehearsal.json'), 'utf8')) as ReleaseRehearsal;
+    return typeof record.at === 'number' ? record : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -36,6 +61,8 @@ export function buildInfo(): BuildInfo {
     const pkg = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string };
     cached = { version: pkg.version, commit: 'source' };
   }
+  const rehearsal = releaseRehearsal(packageRoot());
+  if (rehearsal) cached = { ...cached, rehearsal };
   return cached;
 }
 

@@ -1,3 +1,4 @@
+import { parseTapeSettings } from './tape/store.js';
 import { existsSync } from 'node:fs';
 import type { FastifyPluginAsync } from 'fastify';
 import type { RuntimeServices } from '../runtime/host/index.js';
@@ -23,4 +24,5 @@ export function httpPlugins(services: RuntimeServices): FastifyPluginAsync[] {
 /** Checks the plugins' own settings at start-up, with the runtime's (one line per bad variable). */
 export function checkHttpEnv(env: Readonly<Record<string, string | undefined>>, host: string): void {
   parseDashboardAuth(env, host);
+  parseTapeSettings(env);
 }

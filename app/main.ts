@@ -5,6 +5,7 @@ import { buildInfo } from './build-info.js';
 import { createLogger } from './logging.js';
 import { checkHttpEnv, httpPlugins } from './http-plugins.js';
 import { checkConfiguration, redisIsConfigured } from './settings.js';
+import { redisTape } from './tape/store.js';
 import { preflightRedis, RedisWiringError } from './redis-preflight.js';
 import { isListening, localProbe, redisServerAvailable } from './local-redis.js';
 import { holdPrivateRedisDir, preferredPrivatePort, privateRedisPort, runPrivateRedis, type PrivateRedis } from './private-redis.js';
@@ -88,7 +89,7 @@ async function main(): Promise<void> {
     format: runtimeConfig.LOG_FORMAT,
     repeatWindowMs: runtimeConfig.LOG_REPEAT_WINDOW_MS,
   });
-  const runtime = await createRuntime({ env, handlers: allHandlers, build: buildInfo(), httpPlugins, logger });
+  const runtime = await createRuntime({ env, handlers: allHandlers, build: buildInfo(), httpPlugins, logger, tape: redisTape(env) });
   if (ignoredSettings.length > 0)
     runtime.services.logger.warn({ variables: ignoredSettings }, 'variables named like settings that no hosted gate reads: ignored');
   const leftOut = companionsLeftOut(hosted.map((h) => h.handler.name));

@@ -1,4 +1,4 @@
-import { type RuntimeStatus, type SectionDescription, RUNTIME_STATUS_KEYS, formatUtc } from '../app/cli-door.js';
+import { type ReleaseRehearsal, type RuntimeStatus, type SectionDescription, RUNTIME_STATUS_KEYS, formatUtc } from '../app/cli-door.js';
 import { table } from './output.js';
 import type { InstanceRow } from './status-merge.js';
 import { renderSection, renderSwitch, renderView, terminalViews } from './section-view.js';
@@ -64,6 +64,8 @@ export function renderGatesStatus(value: unknown, { sections = [] }: { sections?
         .join('  '),
     );
   }
+  const rehearsal = s.build?.rehearsal ?? s.instances?.find((i) => i.build?.rehearsal)?.build?.rehearsal;
+  if (rehearsal) lines.push(rehearsalLine(rehearsal));
   // Older servers have no headline: their section errors are listed at the end instead.
   if (s.headline) {
     lines.push('', `${s.headline.state}${HEADLINE_TEXT[s.headline.state]}`);
@@ -109,4 +111,13 @@ export function renderGatesStatus(value: unknown, { sections = [] }: { sections?
   for (const [key, section] of Object.entries(s)) if (!own.has(key)) lines.push('', renderSection(key, section, undefined));
   if (!s.headline && s.errors.length > 0) lines.push('', 'Could not read:', ...s.errors.map((e) => `  ${e}`));
   return lines.join('\n');
+}
+
+/** The running release's rehearsal before it was switched to (release.sh), in one line. */
+export function rehearsalLine(r: ReleaseRehearsal): string {
+  const what =
+    r.could_not_run !== undefined
+      ? `could not be rehearsed (${r.could_not_run})`
+      : `rehearsed ${formatUtc(r.at)} on ${r.decisions ?? 0} taped decisions: ${r.differ ?? 0} different, ${r.unanswerable ?? 0} unanswerable`;
+  return `release ${what}${r.accepted ? `; accepted by ${r.accepted.by} at ${formatUtc(r.accepted.at)}: ${r.accepted.reason}` : ''}`;
 }

@@ -68,6 +68,8 @@ rmSync(out, { recursive: true, force: true });
 for (const [entry, plugins] of [
   ['app/main', [ioredisVersion]],
   ['cli/main', [ioredisVersion, appMainOutside]],
+  // The gates' declarations, for `quantum-gates rehearse` run by another release.
+  ['handlers/index', [ioredisVersion]],
 ])
   await build({
     entryPoints: { [entry]: `${entry}.ts` },
@@ -95,7 +97,7 @@ for (const gate of readdirSync('handlers')) {
 }
 // The CLI's Lua script (dlq replay), read at load from ../cli/lua/ of a bundled module (cli/dlq-store.ts).
 cpSync('cli/lua', `${out}/cli/lua`, { recursive: true });
-console.log(`${out}/: app/main.js, cli/main.js, chunks/, status-page/, lua/, handlers/*/lua/, cli/lua/`);
+console.log(`${out}/: app/main.js, cli/main.js, handlers/index.js, chunks/, status-page/, lua/, handlers/*/lua/, cli/lua/`);
 
 /**
  * V8 keeps a script's source text in memory for as long as it runs, one byte a character when

@@ -9,7 +9,9 @@
 #
 #   release.sh install SOURCE [REF]  build SOURCE (a git repository or checkout) at REF (HEAD)
 #                                    into a new release; prints its id; does not switch
-#   release.sh switch ID|newest|previous  point `current` at a release (then restart the units)
+#   release.sh switch ID|newest|previous [--accept-differences REASON]
+#                                    point `current` at a release (then restart the units); first
+#                                    rehearses it on the running gates' tape (below)
 #   release.sh list                  the releases, newest first, marking current, previous and
 #                                    running
 #   release.sh prune [KEEP]          delete all but the newest KEEP (3), never the current, the
@@ -17,6 +19,13 @@
 # "previous" is the release that ran before the current one: at each switch, a release a process
 # runs from (seen as the gates hold it, below), so a release switched to but never restarted into
 # is never one; while nothing is seen running, the one recorded stays.
+# Before switching to a release other than the one that ran before (a rollback goes back to code
+# that ran), the release's own CLI rehearses it on the decisions the running gates taped
+# (`quantum-gates rehearse .`, docs/operations.md "Rehearse before you release"), printing what
+# would decide differently and recording the rehearsal in the release (rehearsal.json, shown by
+# the status page and `quantum-gates status`). A rehearsal that finds differences, or cannot run,
+# refuses the switch unless --accept-differences says why; the reason, who gave it and when are
+# recorded with it. The first switch, with no `current` yet, has no running gates to rehearse on.
 # QG_BASE overrides the base directory.
 set -euo pipefail
 base=${QG_BASE:-/opt/quantum-gates}
@@ -66,12 +75,29 @@ install_release() {
   echo "$id"
 }
 
+# Rehearses release $1 on the running gates' tape, accepting its differences for reason $2 (if any).
+rehearse_release() {
+  local want=$1 reason=$2 code=0
+  local cli="$releases/$want/bin/quantum-gates.js"
+  [ -x "$cli" ] || die "$want has no bin/quantum-gates.js to rehearse it with"
+  echo "rehearsing $want on the running gates' tape:"
+  "$cli" rehearse . --record "$releases/$want/rehearsal.json" ${reason:+--accept "$reason"} || code=$?
+  [ "$code" -eq 0 ] && return 0
+  if [ -n "$reason" ]; then
+    echo "release: accepted (${reason}); recorded in $releases/$want/rehearsal.json"
+    return 0
+  fi
+  [ "$code" -eq 1 ] && die "refused: the rehearsal above found decisions $want would make differently; switch again with --accept-differences REASON to accept them"
+  die "refused: $want could not be rehearsed (above); switch again with --accept-differences REASON to switch without a rehearsal"
+}
+
 switch_release() {
-  local want=$1
+  local want=$1 reason=${2:-} asked=$1
   [ "$want" = previous ] && want=$(previous_id)
   [ "$want" = newest ] && want=$(ls -1r "$releases" 2>/dev/null | head -n 1)
   [ -n "$want" ] || die "no previous release recorded"
   [ -f "$releases/$want/dist/build-info.json" ] || die "$want is not a complete release under $releases"
+  if [ "$asked" != previous ] && [ -n "$(current_id)" ] && [ "$want" != "$(current_id)" ]; then rehearse_release "$want" "$reason"; fi
   local was running ran
   was=$(current_id)
   running=$(running_ids)
@@ -123,8 +149,10 @@ prune_releases() {
 
 case "${1:-}" in
   install) [ $# -ge 2 ] || die "usage: release.sh install SOURCE [REF]"; install_release "$2" "${3:-HEAD}" ;;
-  switch) [ $# -eq 2 ] || die "usage: release.sh switch ID|newest|previous"; switch_release "$2" ;;
+  switch)
+    if [ $# -eq 4 ] && [ "$3" = --accept-differences ] && [ -n "$4" ]; then switch_release "$2" "$4"
+    else [ $# -eq 2 ] || die "usage: release.sh switch ID|newest|previous [--accept-differences REASON]"; switch_release "$2"; fi ;;
   list) list_releases ;;
   prune) prune_releases "${2:-3}" ;;
-  *) die "usage: release.sh install SOURCE [REF] | switch ID|newest|previous | list | prune [KEEP]" ;;
+  *) die "usage: release.sh install SOURCE [REF] | switch ID|newest|previous [--accept-differences REASON] | list | prune [KEEP]" ;;
 esac

@@ -61,6 +61,25 @@
       : 'version unknown';
     var inst = status.instance;
     $('instance-name').textContent = inst ? inst.name + ' on ' + inst.hostname + ':' + inst.port : 'unknown';
+    $('release-rehearsal').textContent = build && build.rehearsal ? ' · ' + rehearsalText(build.rehearsal) : '';
+  }
+
+  /** The release's rehearsal before it was switched to (release.sh), as `quantum-gates status` words it. */
+  function rehearsalText(r) {
+    var what =
+      r.could_not_run !== undefined
+        ? 'could not be rehearsed (' + r.could_not_run + ')'
+        : 'rehearsed ' +
+          fmtTime(r.at) +
+          ' on ' +
+          (r.decisions || 0) +
+          ' taped decisions: ' +
+          (r.differ || 0) +
+          ' different, ' +
+          (r.unanswerable || 0) +
+          ' unanswerable';
+    var accepted = r.accepted ? '; accepted by ' + r.accepted.by + ' at ' + fmtTime(r.accepted.at) + ': ' + r.accepted.reason : '';
+    return 'release ' + what + accepted;
   }
 
   /** The runtime's own row of the safety switches; the gates' switches are drawn above it (views.js). */

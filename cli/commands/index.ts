@@ -3,6 +3,7 @@ import { disarmCommands } from './disarm.js';
 import { dlqCommands } from './dlq.js';
 import { injectCommands } from './inject.js';
 import { killCommands } from './kill.js';
+import { rehearseCommand } from './rehearse.js';
 import { reportCommands } from './report.js';
 import { startCommand } from './start.js';
 import { statusCommand } from './status.js';
@@ -13,6 +14,7 @@ export const commands: readonly Command[] = [
   ...injectCommands,
   ...dlqCommands,
   ...reportCommands,
+  rehearseCommand,
   ...killCommands,
   ...disarmCommands,
 ];

@@ -14,7 +14,7 @@ const HEIGHT = 180;
 const PAD = { left: 70, right: 16, top: 14, bottom: 26 };
 const COLOURS = ['#1f6feb', '#d9480f', '#2f9e44', '#9c36b5', '#495057'];
 
-const escape = (text: string) =>
+export const escape = (text: string) =>
   text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 const usd = (v: number | null) => (v === null ? '—' : `${v < 0 ? '-' : ''}$${Math.abs(v).toFixed(2)}`);
 

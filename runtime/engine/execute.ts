@@ -30,7 +30,19 @@ export interface ContextDeps<Config, Metrics> {
   readonly now: () => number;
   /** Builds the message's logger on first use, so messages that never log pay nothing. */
   readonly logger: (meta: MessageMeta) => Logger;
+  readonly tape?: DecisionTape | undefined;
 }
+
+/** Records each decision for a rehearsal (app/tape): what its ctx and batch state read, its clock, what committed. */
+export interface DecisionTape {
+  /** A message's reader and clock in place of the ctx's; `state` is its batch state, whose reads `batch` taped. */
+  message(ctx: EffectRecorder & { readonly meta: MessageMeta }, state: unknown, redis: RedisReader, now: () => number): Taped;
+  /** A batch state load's reader and clock; `loaded` is given the state it made, and returns it. */
+  batch(redis: RedisReader, now: () => number): Taped & { loaded(state: unknown): unknown };
+  /** Never throws, never waits: a decision stands whatever the tape does. */
+  committed(handler: string, deliveries: readonly Delivery[]): void;
+}
+type Taped = { readonly redis: RedisReader; readonly now: () => number };
 
 /** The ctx of one message: it is the message's EffectRecorder, so its effect methods are not forwarded one by one. */
 export class MessageContext<Config, State, Metrics extends object>
@@ -39,6 +51,7 @@ export class MessageContext<Config, State, Metrics extends object>
 {
   private boundLog: Logger | undefined;
   private deferredMetrics: Metrics | undefined;
+  private readonly taped: Taped | undefined;
 
   constructor(
     private readonly deps: ContextDeps<Config, Metrics>,
@@ -46,10 +59,11 @@ export class MessageContext<Config, State, Metrics extends object>
     readonly meta: MessageMeta,
   ) {
     super();
+    this.taped = deps.tape?.message(this, state, deps.redis, deps.now);
   }
 
   get redis(): RedisReader {
-    return this.deps.redis;
+    return this.taped?.redis ?? this.deps.redis;
   }
   get config(): Config {
     return this.deps.config;
@@ -63,13 +77,16 @@ export class MessageContext<Config, State, Metrics extends object>
     return this.deferredMetrics;
   }
   now(): number {
-    return this.deps.now();
+    return this.taped ? this.taped.now() : this.deps.now();
   }
 }
 
-/** The handler's batch state (undefined without loadState). */
+/** The handler's batch state (undefined without loadState), its reads taped when a tape records. */
 async function loadBatchState<Config, Metrics>(handler: AnyHandler, env: ExecutionEnv<Config, Metrics>): Promise<unknown> {
-  return handler.batch?.loadState?.(env.redis, env.config, env.now());
+  const load = handler.batch?.loadState;
+  const tape = load && env.tape?.batch(env.redis, env.now);
+  if (!tape) return load?.(env.redis, env.config, env.now());
+  return tape.loaded(await load!(tape.redis, env.config, tape.now()));
 }
 
 export function describeError(error: unknown): string {

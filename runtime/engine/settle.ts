@@ -1,7 +1,7 @@
 import type { EffectFailure } from './batch-script.js';
 import { retryPolicy } from './retry-policy.js';
 import type { ScheduledJob } from './effects.js';
-import { describeError } from './execute.js';
+import { describeError, type DecisionTape } from './execute.js';
 import type { RootLogger } from './logger.js';
 import type { Delivery } from './delivery.js';
 import { applyMetricCalls, type RuntimeMetrics } from './metrics.js';
@@ -16,6 +16,7 @@ export interface SettleDeps {
   readonly metrics: RuntimeMetrics;
   readonly jobs: JobSink;
   readonly log: RootLogger;
+  readonly tape?: DecisionTape | undefined;
 }
 
 /** What follows a commit (metrics, failure hooks, scheduled jobs), only for what applied: nothing counts twice. */
@@ -24,6 +25,7 @@ export class Settler {
 
   async committed(items: readonly Delivery[]): Promise<void> {
     const { metrics, handlerName } = this.deps;
+    this.deps.tape?.committed(handlerName, items);
     const jobs: ScheduledJob[] = [];
     const outcomes = new Map<string, number>();
     const deadLetters = new Map<string, number>();

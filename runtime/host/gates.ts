@@ -15,7 +15,7 @@ export interface ConsumerState {
   readonly consuming: boolean;
 }
 
-export interface GateDeps extends Pick<SourceDeps, 'health' | 'metrics' | 'logger' | 'clock'> {
+export interface GateDeps extends Pick<SourceDeps, 'health' | 'metrics' | 'logger' | 'clock' | 'tape'> {
   readonly config: RuntimeConfig;
   readonly hosted: readonly HostedHandler[];
   readonly connections: Connections;

@@ -4,6 +4,7 @@ import type { AnyHandler } from '../contract/handler.js';
 import type { RedisReader } from '../contract/redis-reader.js';
 import type { Committer } from '../engine/commit.js';
 import { systemClock, type Clock } from '../engine/clock.js';
+import type { DecisionTape } from '../engine/execute.js';
 import { pino } from 'pino';
 import type { RootLogger } from '../engine/logger.js';
 import { createRegistry, promMetricFactory, runtimeMetrics } from '../engine/metrics.js';
@@ -46,6 +47,8 @@ export interface RuntimeOptions {
   readonly httpPlugins?: (services: RuntimeServices) => FastifyPluginAsync[];
   /** Swap the single-node transaction for another commit strategy (Redis Cluster). */
   readonly committerFactory?: (connection: RedisClient, config: RuntimeConfig) => Committer;
+  /** Records each decision for a rehearsal (app/tape), writing with the shared connection. */
+  readonly tape?: (redis: RedisClient, registry: Registry, logger: RootLogger) => DecisionTape;
 }
 
 export type Runtime = Awaited<ReturnType<typeof createRuntime>>;
@@ -69,7 +72,8 @@ export async function createRuntime(options: RuntimeOptions) {
     logger.warn({ queue, err: error.message }, 'queue error'),
   );
   const { committerFactory } = options;
-  const gates = await hostGates({ hosted, config, connections, jobs, health, metrics, logger, clock, committerFactory });
+  const tape = options.tape?.(commands, registry, logger);
+  const gates = await hostGates({ hosted, config, connections, jobs, health, metrics, logger, clock, committerFactory, tape });
   const gauges = { pending: metrics.consumerPending, lag: metrics.consumerLag };
   const backlog = backlogMonitor(commands, () => gates.consumers(), gauges, clock);
   const refresh = periodicRefresh(hosted, commands as unknown as RedisReader, logger, clock);

@@ -3,7 +3,7 @@ import type { Committer } from '../engine/commit.js';
 import { commitBatch, type CommitLoopEnv } from '../engine/commit-loop.js';
 import { deadLetterDestination } from '../engine/dead-letter.js';
 import type { Delivery, PreparedBatch } from '../engine/delivery.js';
-import type { ExecutionEnv } from '../engine/execute.js';
+import type { DecisionTape, ExecutionEnv } from '../engine/execute.js';
 import type { RootLogger } from '../engine/logger.js';
 import { applyFailurePolicy, prepareBatch, rerun, type PipelineEnv } from '../engine/message-pipeline.js';
 import type { RuntimeMetrics } from '../engine/metrics.js';
@@ -32,6 +32,7 @@ export interface SourceDeps {
   readonly logger: RootLogger;
   readonly clock: Clock;
   readonly health: CommitLoopEnv['health'] & { readonly stalled: boolean };
+  readonly tape?: DecisionTape | undefined;
 }
 
 /** Why a source is not making progress, for /ready. */
@@ -97,6 +98,7 @@ export class SourcePipeline {
       stopping,
       sleep: (ms) => this.pause(ms),
       onRetry: (count) => metrics.retries.inc({ handler: handler.name }, count),
+      tape: deps.tape,
       ...(shape.doneKey ? { doneKey: shape.doneKey } : {}),
     };
     this.env = {
@@ -111,7 +113,7 @@ export class SourcePipeline {
       committer: deps.committer,
       metrics,
       log,
-      settle: new Settler({ handlerName: handler.name, metrics, jobs: deps.jobs, log }),
+      settle: new Settler({ handlerName: handler.name, metrics, jobs: deps.jobs, log, tape: deps.tape }),
       rerun: (deliveries) => rerun(this.env, deliveries),
       now,
       claimIdleMs: deps.config.CLAIM_IDLE_MS,

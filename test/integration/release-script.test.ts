@@ -1,5 +1,5 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -13,6 +13,80 @@ const script = resolve(import.meta.dirname, '../../scripts/release.sh');
  * the link when it starts, so it keeps running from its release after a switch, as node does.
  * The install itself (npm ci, build) runs in docs-upgrade.test.ts.
  */
+/**
+ * The release's CLI as far as release.sh uses it: `rehearse . --record FILE [--accept REASON]`,
+ * printing its table, writing its record and answering `exit` (0 the same, 1 differences, 2 could
+ * not run); its own behaviour is test/integration/rehearse-cli.test.ts's.
+ */
+function rehearsingCli(exit: number): string {
+  return [
+    '#!/usr/bin/env bash',
+    'record="" accept=""',
+    'while [ $# -gt 0 ]; do case "$1" in --record) record=$2; shift ;; --accept) accept=$2; shift ;; esac; shift; done',
+    `echo "GATE      DECISION              SAME  DIFFER  UNANSWERABLE"`,
+    `echo "governor  event=permit            ${exit === 1 ? '2       1' : '3       0'}             0"`,
+    `accepted=null; [ -n "$accept" ] && accepted=$(printf '{"reason":"%s","by":"ops","at":2}' "$accept")`,
+    `printf '{"at":1,"decisions":3,"differ":${exit === 1 ? 1 : 0},"unanswerable":0,"accepted":%s}\\n' "$accepted" >"$record"`,
+    `exit ${exit}`,
+    '',
+  ].join('\n');
+}
+
+describe('scripts/release.sh: a switch rehearses the release first', () => {
+  let base: string;
+  const release = (...args: string[]) =>
+    new Promise<{ code: number; out: string }>((done) =>
+      execFile('bash', [script, ...args], { env: { ...process.env, QG_BASE: base } }, (error, stdout, stderr) =>
+        done({ code: error ? Number(error.code ?? 1) : 0, out: `${stdout}${stderr}` }),
+      ),
+    );
+  const built = (id: string, rehearsalExit: number) => {
+    mkdirSync(join(base, 'releases', id, 'dist'), { recursive: true });
+    mkdirSync(join(base, 'releases', id, 'bin'), { recursive: true });
+    writeFileSync(join(base, 'releases', id, 'dist/build-info.json'), '{}');
+    writeFileSync(join(base, 'releases', id, 'bin/quantum-gates.js'), rehearsingCli(rehearsalExit), { mode: 0o755 });
+  };
+  const current = () => readlinkSync(join(base, 'current'));
+  beforeEach(() => {
+    base = mkdtempSync(join(tmpdir(), 'qg-releases-'));
+    built('20260101T000000Z-aaaaaaaaaaaa', 2); // the first switch has no running gates to rehearse on
+  });
+  afterEach(() => rmSync(base, { recursive: true, force: true }));
+
+  it('refuses a release that would decide differently, with the table; --accept-differences switches and records why', async () => {
+    expect((await release('switch', 'newest')).code).toBe(0);
+    built('20260102T000000Z-bbbbbbbbbbbb', 1);
+    const refused = await release('switch', 'newest');
+    expect(refused.code).toBe(2);
+    expect(refused.out).toContain('governor  event=permit            2       1');
+    expect(refused.out).toContain('--accept-differences REASON');
+    expect(current()).toBe('releases/20260101T000000Z-aaaaaaaaaaaa');
+
+    const accepted = await release('switch', 'newest', '--accept-differences', 'HEAT_MIN lowered on purpose');
+    expect(accepted.code, accepted.out).toBe(0);
+    expect(current()).toBe('releases/20260102T000000Z-bbbbbbbbbbbb');
+    const record = JSON.parse(readFileSync(join(base, 'releases/20260102T000000Z-bbbbbbbbbbbb/rehearsal.json'), 'utf8')) as {
+      differ: number;
+      accepted: { reason: string } | null;
+    };
+    expect(record).toMatchObject({ differ: 1, accepted: { reason: 'HEAT_MIN lowered on purpose' } });
+  });
+
+  it('a release that decides the same switches at once; one that cannot be rehearsed is refused; a rollback is not rehearsed', async () => {
+    await release('switch', 'newest');
+    built('20260102T000000Z-bbbbbbbbbbbb', 0);
+    expect((await release('switch', 'newest')).code).toBe(0);
+    expect(current()).toBe('releases/20260102T000000Z-bbbbbbbbbbbb');
+    built('20260103T000000Z-cccccccccccc', 2);
+    const refused = await release('switch', 'newest');
+    expect(refused.code).toBe(2);
+    expect(refused.out).toContain('could not be rehearsed');
+    // Back to the release before: code that ran (its own CLI would answer 2 here).
+    expect((await release('switch', 'previous')).code).toBe(0);
+    expect(current()).toBe('releases/20260101T000000Z-aaaaaaaaaaaa');
+  });
+});
+
 describe('scripts/release.sh: previous is the release that ran, and the running one is never pruned', () => {
   let base: string;
   const gates: ChildProcess[] = [];
@@ -25,8 +99,10 @@ describe('scripts/release.sh: previous is the release that ran, and the running 
     );
   const built = (id: string) => {
     mkdirSync(join(base, 'releases', id, 'dist'), { recursive: true });
+    mkdirSync(join(base, 'releases', id, 'bin'), { recursive: true });
     writeFileSync(join(base, 'releases', id, 'dist/build-info.json'), '{}');
     writeFileSync(join(base, 'releases', id, 'package.json'), '{}');
+    writeFileSync(join(base, 'releases', id, 'bin/quantum-gates.js'), rehearsingCli(0), { mode: 0o755 });
   };
   /** `systemctl restart`: the old process stops, a new one starts in whatever `current` names now. */
   const restart = async () => {

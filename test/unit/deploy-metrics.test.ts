@@ -1,3 +1,4 @@
+import { tapeSettings } from '../../app/tape/store.js';
 import { readdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Registry, collectDefaultMetrics } from 'prom-client';
@@ -326,6 +327,7 @@ describe('deploy/env: the env files name real variables', () => {
   const runtimeVars = new Set([
     ...Object.keys(runtimeEnvSchema.shape),
     ...Object.keys((dashboardAuthEnvSchema as unknown as { shape?: object }).shape ?? {}),
+    ...Object.keys(tapeSettings.shape),
     'NODE_ENV',
   ]);
   const handlerVars = new Map(allHandlers.map((h) => [h.name, variablesRead(h.config)]));

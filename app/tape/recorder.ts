@@ -1,0 +1,117 @@
+import type { DecisionTape, Delivery, RedisReader } from '../../runtime/host/index.js';
+import { READ_METHODS, readArgs, type TapeRecord, type TapedReads } from './format.js';
+
+/** Where a commit's records go, together: never waits, never throws (app/tape/store.ts). */
+export type TapeSink = (gate: string, records: readonly TapeRecord[]) => void;
+
+/** A reader that notes each reply (or rejection) in `reads`, passing everything else through. */
+function recordingReader(redis: RedisReader, reads: TapedReads): RedisReader {
+  return new Proxy(redis, {
+    get(target, property, receiver) {
+      const value: unknown = Reflect.get(target, property, receiver);
+      if (typeof property !== 'string' || !READ_METHODS.has(property) || typeof value !== 'function') return value;
+      return (...args: unknown[]) => {
+        const reply = (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+        const taped = readArgs(property, args);
+        return reply.then(
+          (answer) => {
+            reads.calls.push([property, taped, answer]);
+            return answer;
+          },
+          (error: unknown) => {
+            reads.calls.push([property, taped, error instanceof Error ? error.message : String(error), 1]);
+            throw error;
+          },
+        );
+      };
+    },
+  });
+}
+
+function recordingClock(now: () => number, reads: TapedReads): () => number {
+  return () => {
+    const at = now();
+    reads.clock.push(at);
+    return at;
+  };
+}
+
+type Taped = { reads: TapedReads; state: TapedReads | undefined; batch: string | undefined };
+
+const emptyReads = (): TapedReads => ({ calls: [], clock: [] });
+
+/**
+ * The runtime's DecisionTape: each ctx and batch-state load reads through a recording reader, and a
+ * committed delivery becomes a TapeRecord for `sink`. Only what committed is taped: a message run
+ * again on fresh data is taped as its last run decided.
+ */
+export function decisionTape(sink: TapeSink, onError: (gate: string, error: unknown) => void): DecisionTape {
+  const ofContext = new WeakMap<object, Taped>();
+  const ofState = new WeakMap<object, { reads: TapedReads; batch: string }>();
+  /**
+   * How much of each batch state's reads the tape holds already. The state's reads grow as its
+   * messages are decided (the governor reads each plan's symbol through it): each
+   * record carrying them all made a batch of n plans O(n²) to tape. A record carries them only
+   * when they grew since the last one did; a rehearsal takes a batch's from the last that has them.
+   */
+  const stateTaped = new WeakMap<TapedReads, number>();
+  // Unique across this process's batches and other processes' (a replica's tape is the same stream).
+  const process = Math.random().toString(36).slice(2, 8);
+  let batches = 0;
+  return {
+    message(ctx, state, redis, now) {
+      const reads = emptyReads();
+      const batch = typeof state === 'object' && state !== null ? ofState.get(state) : undefined;
+      ofContext.set(ctx, { reads, state: batch?.reads, batch: batch?.batch });
+      return { redis: recordingReader(redis, reads), now: recordingClock(now, reads) };
+    },
+    batch(redis, now) {
+      const reads = emptyReads();
+      return {
+        redis: recordingReader(redis, reads),
+        now: recordingClock(now, reads),
+        loaded(state) {
+          if (typeof state === 'object' && state !== null) ofState.set(state, { reads, batch: `${process}.${(batches += 1)}` });
+          return state;
+        },
+      };
+    },
+    committed(gate, deliveries: readonly Delivery[]) {
+      const records: TapeRecord[] = [];
+      for (const delivery of deliveries) {
+        try {
+          const taped = delivery.recorder ? ofContext.get(delivery.recorder) : undefined;
+          const state = taped?.state;
+          const size = state ? state.calls.length + state.clock.length : 0;
+          const fresh = state !== undefined && stateTaped.get(state) !== size;
+          if (fresh) stateTaped.set(state, size);
+          const record = toRecord(gate, delivery, taped, fresh);
+          if (record) records.push(record);
+        } catch (error) {
+          onError(gate, error);
+        }
+      }
+      if (records.length > 0) sink(gate, records);
+    },
+  };
+}
+
+function toRecord(gate: string, delivery: Delivery, taped: Taped | undefined, withState: boolean): TapeRecord | undefined {
+  const { outcome, meta } = delivery;
+  if (outcome.kind === 'skipped' || outcome.kind === 'left-pending') return undefined;
+  return {
+    v: 1,
+    gate,
+    id: meta.id,
+    producedAt: meta.producedAt,
+    raw: meta.raw,
+    // A job's input is its data, not fields: taped as given to the schema.
+    ...(delivery.data === meta.raw ? {} : { data: delivery.data }),
+    outcome: outcome.kind === 'dead-letter' ? `dead-letter:${outcome.reason}` : outcome.kind,
+    ...(taped?.batch === undefined ? {} : { batch: taped.batch }),
+    ...(withState && taped?.state ? { state: taped.state } : {}),
+    reads: taped?.reads ?? emptyReads(),
+    effects: delivery.recorder?.effects ?? [],
+    jobs: delivery.recorder?.jobs ?? [],
+  };
+}

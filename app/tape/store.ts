@@ -1,0 +1,94 @@
+import { Counter, Gauge, type Registry } from 'prom-client';
+import * as z from 'zod';
+import type { DecisionTape, RedisClient, RootLogger } from '../../runtime/host/index.js';
+import { envInt, parseEnv, type Env } from '../../schemas/env.js';
+import { promisify } from 'node:util';
+import { deflateRaw } from 'node:zlib';
+import { RECORD_FIELD, tapeKey, type TapeRecord } from './format.js';
+import { decisionTape } from './recorder.js';
+
+const deflate = promisify(deflateRaw);
+
+/**
+ * TAPE_MAXLEN: the decisions each gate's tape keeps (0: no tape). The default holds a day and a
+ * half of the default pipeline's busiest gate (the governor, 0.6 plans/s: 51,840 a day).
+ */
+export const tapeSettings = z.object({ TAPE_MAXLEN: envInt(80_000) });
+export const parseTapeSettings = (env: Env) => parseEnv(tapeSettings, env);
+
+/**
+ * The tape kept in Redis, a stream per gate trimmed (approximately) to TAPE_MAXLEN by the XADD
+ * that appends to it. A write is sent and not awaited: a decision never waits for its record, and
+ * a refused write is counted and logged, the decision standing as committed.
+ */
+export function redisTape(env: Env) {
+  const { TAPE_MAXLEN: maxLen } = parseTapeSettings(env);
+  if (maxLen === 0) return undefined;
+  return (redis: RedisClient, registry: Registry, logger: RootLogger): DecisionTape => {
+    const failures = new Counter({
+      name: 'quantum_gates_tape_write_failures_total',
+      help: 'Decision records the tape could not keep (the decisions stand)',
+      labelNames: ['handler'],
+      registers: [registry],
+    });
+    const gates = new Set<string>();
+    const sizeOf = (measure: (gate: string) => Promise<unknown>) =>
+      async function (this: Gauge<'handler'>) {
+        this.reset();
+        await Promise.all(
+          [...gates].map(async (gate) => {
+            const size = Number(await measure(gate).catch(() => NaN));
+            if (Number.isFinite(size)) this.set({ handler: gate }, size);
+          }),
+        );
+      };
+    new Gauge({
+      name: 'quantum_gates_tape_entries',
+      help: "Entries on each gate's tape (a commit's decisions each)",
+      labelNames: ['handler'],
+      registers: [registry],
+      collect: sizeOf((gate) => redis.xlen(tapeKey(gate))),
+    });
+    new Gauge({
+      name: 'quantum_gates_tape_bytes',
+      help: "Memory Redis gives each gate's tape (MEMORY USAGE)",
+      labelNames: ['handler'],
+      registers: [registry],
+      collect: sizeOf((gate) => redis.memory('USAGE', tapeKey(gate))),
+    });
+    const failed = (gate: string, error: unknown, decisions = 1) => {
+      failures.inc({ handler: gate }, decisions);
+      // One line that never changes: the logger's repeat window throttles a tape that keeps failing.
+      logger.warn(
+        { handler: gate, err: error instanceof Error ? error.message : String(error) },
+        'a decision could not be taped; it stands',
+      );
+    };
+    // One entry per commit: its decisions' records deflated together (a quarter to a third of the
+    // JSON), on libuv's threads rather than the gates' event loop. A deflate per decision halved
+    // the governor's backlog throughput (bench/tape-cost.ts); one per commit of up to BATCH_SIZE
+    // costs little. Appended in commit order, whichever deflate ends first.
+    const appended = new Map<string, Promise<void>>();
+    // Entries hold a commit's decisions each: the stream is trimmed to the entries that hold about
+    // TAPE_MAXLEN decisions, as recent commits average (one a commit at the default pipeline's rates).
+    const perEntry = new Map<string, number>();
+    const sink = (gate: string, records: readonly TapeRecord[]) => {
+      gates.add(gate);
+      const mean = 0.99 * (perEntry.get(gate) ?? records.length) + 0.01 * records.length;
+      perEntry.set(gate, mean);
+      const entries = Math.max(1, Math.ceil(maxLen / mean));
+      const deflated = deflate(JSON.stringify(records), { level: 6 });
+      const next = (appended.get(gate) ?? Promise.resolve())
+        .then(() => deflated)
+        .then((body) => {
+          // Not awaited: sent in order on the one connection, answered whenever.
+          redis
+            .xadd(tapeKey(gate), 'MAXLEN', '~', entries, '*', RECORD_FIELD, body)
+            .catch((refused: unknown) => failed(gate, refused, records.length));
+        })
+        .catch((error: unknown) => failed(gate, error, records.length));
+      appended.set(gate, next);
+    };
+    return decisionTape(sink, failed);
+  };
+}

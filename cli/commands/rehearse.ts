@@ -1,0 +1,99 @@
+import { renameSync, writeFileSync } from 'node:fs';
+import type { ReleaseRehearsal } from '../../app/cli-door.js';
+import { parseCommandArgs, positiveInt } from '../args.js';
+import type { Command } from '../command.js';
+import { parseSince } from '../duration.js';
+import { UsageError } from '../errors.js';
+import { printJson } from '../output.js';
+import { withRedis } from '../redis.js';
+import { formatRehearsal } from '../rehearse/format.js';
+import { formatRehearsalHtml } from '../rehearse/html.js';
+import type { RehearsalReport } from '../rehearse/rehearse.js';
+
+const NAME = 'rehearse';
+
+const help = [
+  'Usage: quantum-gates rehearse <release-dir|.> [--since TIME] [--gate NAME]... [--limit N] [--json | --html]',
+  '',
+  "Runs a release's gates on the decisions the running gates taped (each gate's input entry, the",
+  'reply to every read its ctx made, its clock, and what it committed: the tape, TAPE_MAXLEN) and',
+  'shows every decision that would come out differently: per gate and decision how many the same',
+  'and how many differ, then the first differences field by field (before → after). A read the',
+  'tape cannot answer (the release reads a key the running code did not) is counted apart and',
+  'named, never answered with a default. Nothing is written: effects are recorded and compared.',
+  '',
+  "Same inputs, new code: where a decision depends on the gate's own earlier decisions (the",
+  "governor's reservations, cooldowns, rate windows), the tape holds them as they were read, so a",
+  'rehearsal never answers what a different history would have led to.',
+  '',
+  '<release-dir> is a directory release.sh installed (BASE/releases/<id>); "." is the code this',
+  "command runs. Settings come from this command's environment (or --env-file), as the gates'.",
+  '',
+  'Options:',
+  '  --since TIME  decisions taped since TIME (24h, 90m, or an ISO 8601 time); default: all',
+  '  --gate NAME   only this gate (repeatable); default: every taped gate',
+  '  --limit N     at most N decisions per gate, the oldest first',
+  '  --json        the report as JSON',
+  "  --html        the report as one HTML page: a chart of each gate's decisions, the differences as tables",
+  "  --record FILE write the rehearsal's summary to FILE (release.sh: the release's rehearsal.json,",
+  '                which the status page and `quantum-gates status` show)',
+  '  --accept REASON  record the differences as accepted, for REASON, by $SUDO_USER or $USER',
+  '',
+  'Exit 0 when every decision came out the same, 1 when one differs or cannot be answered from the',
+  'tape, 2 when the rehearsal could not run (no such release, Redis unreachable, bad options).',
+].join('\n');
+
+/** Written whole under another name, then renamed: a reader never sees half a record. */
+function writeRecord(path: string, record: ReleaseRehearsal): void {
+  writeFileSync(`${path}.tmp`, `${JSON.stringify(record, null, 2)}\n`);
+  renameSync(`${path}.tmp`, path);
+}
+
+export const rehearseCommand: Command = {
+  name: NAME,
+  summary: "re-decide the taped decisions with a release's gates; show what would change",
+  help,
+  run: async (argv, io) => {
+    const { values, positionals } = parseCommandArgs(
+      NAME,
+      argv,
+      {
+        since: { type: 'string' },
+        gate: { type: 'string', multiple: true },
+        limit: { type: 'string' },
+        json: { type: 'boolean' },
+        html: { type: 'boolean' },
+        record: { type: 'string' },
+        accept: { type: 'string' },
+      },
+      { positionals: true },
+    );
+    if (values.json && values.html) throw new UsageError('choose one of --json and --html', NAME);
+    if (positionals.length !== 1) throw new UsageError('name one release directory, or "." for this checkout', NAME);
+    const since = values.since === undefined ? undefined : parseSince(values.since, io.now());
+    if (values.since !== undefined && since === undefined)
+      throw new UsageError(`--since must be a duration (24h) or an ISO 8601 time (got "${values.since}")`, NAME);
+    const limit = values.limit === undefined ? undefined : positiveInt(NAME, values.limit, '--limit', 1);
+    if (values.accept !== undefined && values.accept.trim() === '') throw new UsageError('--accept needs a reason', NAME);
+    const accepted =
+      values.accept === undefined ? null : { reason: values.accept.trim(), by: io.env.SUDO_USER || io.env.USER || 'unknown', at: io.now() };
+    let report: RehearsalReport;
+    try {
+      // Loaded here: a rehearsal runs the runtime's ctx and metrics (prom-client), which no other command needs at start.
+      const [{ rehearse }, { loadRelease }] = await Promise.all([import('../rehearse/rehearse.js'), import('../rehearse/release.js')]);
+      const release = await loadRelease(positionals[0]!);
+      report = await withRedis(io, (redis) => rehearse(redis, release, io.env, { since, gates: values.gate, limit }, io.now()));
+    } catch (error) {
+      const why = error instanceof Error ? error.message : String(error);
+      io.err(`quantum-gates ${NAME}: could not rehearse: ${why}`);
+      if (values.record) writeRecord(values.record, { at: io.now(), could_not_run: why, accepted });
+      return 2;
+    }
+    if (values.json) printJson(io, report);
+    else if (values.html) io.out(formatRehearsalHtml(report, formatRehearsal(report)));
+    else io.out(formatRehearsal(report));
+    const { at, release, decisions, same, differ, unanswerable } = report;
+    if (values.record) writeRecord(values.record, { at, release, decisions, same, differ, unanswerable, accepted });
+    return differ > 0 || unanswerable > 0 ? 1 : 0;
+  },
+};

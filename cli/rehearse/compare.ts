@@ -1,0 +1,93 @@
+import type { TapeRecord } from '../../app/cli-door.js';
+import type { Rehearsal } from './rehearse-record.js';
+
+/** One field that came out otherwise: `effect` names what wrote it (e.g. "emit quantum:stream:apply.plan"). */
+export interface FieldChange {
+  readonly field: string;
+  readonly before: string | undefined;
+  readonly after: string | undefined;
+}
+
+type EffectRecord = Readonly<Record<string, unknown>> & { readonly op?: string };
+
+/** The runtime's own bookkeeping (a job's done key): not the gate's decision. */
+const RUNTIME_KEY = /^quantum:gates:job-done:/;
+
+/** An effect's name within its decision: what it does and where, numbered when it repeats. */
+function effectsByName(effects: readonly unknown[]): Map<string, EffectRecord> {
+  const named = new Map<string, EffectRecord>();
+  const seen = new Map<string, number>();
+  for (const effect of effects as EffectRecord[]) {
+    const where = String(effect.stream ?? effect.key ?? '');
+    if (RUNTIME_KEY.test(where)) continue;
+    const base = `${effect.op} ${where}`;
+    const n = (seen.get(base) ?? 0) + 1;
+    seen.set(base, n);
+    named.set(n === 1 ? base : `${base} #${n}`, effect);
+  }
+  return named;
+}
+
+/**
+ * Random ids the code makes (a trace_id for a proposal that came without one: randomUUID) are no
+ * input the tape can hold: compared as "a random id" on both sides.
+ */
+const RANDOM_ID = /[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}/gi;
+const comparable = (value: string) => value.replace(RANDOM_ID, '<random id>');
+
+/** An effect's comparable values, flat: a hash's or an entry's fields by name, the rest by attribute. */
+function flatten(effect: EffectRecord): Map<string, string> {
+  const flat = new Map<string, string>();
+  for (const [name, value] of Object.entries(effect)) {
+    if (name === 'op' || name === 'stream' || name === 'key') continue;
+    if (name === 'fields' && typeof value === 'object' && value !== null)
+      for (const [field, v] of Object.entries(value)) flat.set(field, comparable(String(v)));
+    else flat.set(name, comparable(typeof value === 'string' ? value : JSON.stringify(value)));
+  }
+  return flat;
+}
+
+/** What the rehearsed code decided otherwise than the tape says was committed, field by field; empty when the same. */
+export function changesOf(record: TapeRecord, rehearsed: Exclude<Rehearsal, { unanswerable: string }>): FieldChange[] {
+  const changes: FieldChange[] = [];
+  if (record.outcome !== rehearsed.outcome) changes.push({ field: 'outcome', before: record.outcome, after: rehearsed.outcome });
+  const before = effectsByName(record.effects);
+  const after = effectsByName(rehearsed.effects);
+  for (const name of new Set([...before.keys(), ...after.keys()])) {
+    const was = before.get(name);
+    const is = after.get(name);
+    if (!was || !is) {
+      changes.push({ field: name, before: was ? 'written' : undefined, after: is ? 'written' : undefined });
+      continue;
+    }
+    const wasFlat = flatten(was);
+    const isFlat = flatten(is);
+    for (const field of new Set([...wasFlat.keys(), ...isFlat.keys()]))
+      if (wasFlat.get(field) !== isFlat.get(field))
+        changes.push({ field: `${name} ${field}`, before: wasFlat.get(field), after: isFlat.get(field) });
+  }
+  const jobsBefore = JSON.stringify(record.jobs);
+  const jobsAfter = JSON.stringify(rehearsed.jobs);
+  if (jobsBefore !== jobsAfter) changes.push({ field: 'scheduled jobs', before: jobsBefore, after: jobsAfter });
+  return changes;
+}
+
+/** Fields an entry or hash of a gate's decision names its verdict in, in the order looked for. */
+const VERDICT_FIELDS = ['event', 'calibrated_action', 'decision', 'action', 'status'];
+
+/** The decision's kind, as the tape says it was committed: its first verdict-like field emitted (else written), else its outcome. */
+export function decisionKind(record: TapeRecord): string {
+  const effects = record.effects as EffectRecord[];
+  for (const effect of [...effects.filter((e) => e.op === 'emit'), ...effects.filter((e) => e.op !== 'emit')]) {
+    const fields = effect.fields as Record<string, string> | undefined;
+    if (!fields) continue;
+    for (const name of VERDICT_FIELDS) if (fields[name]) return `${name}=${fields[name]}`;
+  }
+  return record.outcome;
+}
+
+/** How an operator finds the decision: the plan or proposal it is about, and its symbol. */
+export function decisionLabel(record: TapeRecord): { readonly id: string; readonly symbol: string | undefined } {
+  const raw = record.raw;
+  return { id: raw.plan_id ?? raw.proposal_id ?? raw.id ?? record.id, symbol: raw.symbol };
+}

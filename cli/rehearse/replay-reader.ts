@@ -1,0 +1,70 @@
+import type { RedisReader } from '../../runtime/host/index.js';
+import { READ_METHODS, readArgs, readIdentity, type TapedReads } from '../../app/cli-door.js';
+
+/** A read the tape has no reply for: the rehearsed code reads what the running code did not. */
+export class UnanswerableRead extends Error {
+  constructor(readonly read: string) {
+    super(`the tape has no reply for ${read}`);
+    this.name = 'UnanswerableRead';
+  }
+}
+
+type Reply = { readonly value: unknown; readonly failed: boolean };
+
+/** A decision's (or a batch state's) taped replies by read, each read's replies in the order they came. */
+export class ReplyBook {
+  private readonly replies = new Map<string, { list: Reply[]; next: number }>();
+
+  constructor(reads: TapedReads | undefined) {
+    for (const [method, args, value, failed] of reads?.calls ?? []) {
+      const identity = readIdentity(method, args);
+      const entry = this.replies.get(identity) ?? { list: [], next: 0 };
+      entry.list.push({ value, failed: failed === 1 });
+      this.replies.set(identity, entry);
+    }
+  }
+
+  /** The next reply taped for the read, then the last again; undefined when the read was never taped. */
+  take(identity: string): Reply | undefined {
+    const entry = this.replies.get(identity);
+    if (!entry) return undefined;
+    const reply = entry.list[Math.min(entry.next, entry.list.length - 1)]!;
+    entry.next += 1;
+    return reply;
+  }
+}
+
+/**
+ * A reader answering from taped replies: `own` first, then `shared` (a ctx may read what its batch
+ * state's load read, and a batch state's reader what its messages read). A read the tape never saw
+ * rejects with UnanswerableRead naming it, never with a made-up value.
+ */
+export function replayReader(own: ReplyBook, shared?: ReplyBook): RedisReader {
+  const one = (method: string, args: readonly unknown[]): Reply => {
+    const identity = readIdentity(method, args);
+    const reply = own.take(identity) ?? shared?.take(identity);
+    if (!reply) throw new UnanswerableRead(`${method} ${args.map((a) => String(a)).join(' ')}`);
+    return reply;
+  };
+  const answer = (method: string, args: unknown[]): Promise<unknown> => {
+    try {
+      const reply = one(method, readArgs(method, args));
+      return reply.failed ? Promise.reject(new Error(String(reply.value))) : Promise.resolve(structuredClone(reply.value));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  };
+  return new Proxy({} as RedisReader, {
+    get(_target, property) {
+      if (typeof property !== 'string' || !READ_METHODS.has(property)) return undefined;
+      return (...args: unknown[]) => answer(property, args);
+    },
+  });
+}
+
+/** The taped clock readings in order, then the last again (`fallback` when the decision read none). */
+export function replayClock(reads: TapedReads | undefined, fallback: number): () => number {
+  const clock = reads?.clock ?? [];
+  let next = 0;
+  return () => (clock.length === 0 ? fallback : clock[Math.min(next++, clock.length - 1)]!);
+}

@@ -1,0 +1,157 @@
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { build } from 'esbuild';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { redisTape } from '../../app/tape/store.js';
+import { decodeTapeEntry, tapeKey } from '../../app/tape/format.js';
+import type { RehearsalReport } from '../../cli/rehearse/rehearse.js';
+import type { Runtime } from '../../runtime/host/runtime.js';
+import { keys, streams } from '../../schemas/keys.js';
+import { startTestRedis, type TestRedis } from '../support/redis-server.js';
+import { readStream, startRuntime, waitFor } from '../support/runtime.js';
+import { runCli } from './cli-harness.js';
+
+const root = resolve(import.meta.dirname, '../..');
+
+/**
+ * A release directory as release.sh leaves one, as far as a rehearsal reads it: dist/handlers/index.js
+ * (its gates, bundled with their Lua scripts beside them) and dist/build-info.json. `source` is
+ * the entry's module text, importing this checkout's sources.
+ */
+async function fakeRelease(source: string): Promise<string> {
+  const dir = mkdtempSync(join(tmpdir(), 'qg-release-'));
+  const entry = join(dir, 'entry.ts');
+  writeFileSync(entry, source);
+  await build({
+    entryPoints: [entry],
+    outfile: join(dir, 'dist/handlers/index.js'),
+    bundle: true,
+    format: 'esm',
+    platform: 'node',
+    logLevel: 'error',
+  });
+  for (const gate of readdirSync(join(root, 'handlers')))
+    if (existsSync(join(root, 'handlers', gate, 'lua')))
+      cpSync(join(root, 'handlers', gate, 'lua'), join(dir, 'dist/handlers', gate, 'lua'), { recursive: true });
+  writeFileSync(join(dir, 'dist/build-info.json'), JSON.stringify({ version: '9.9.9', commit: 'fake' }));
+  return dir;
+}
+
+describe('quantum-gates rehearse', () => {
+  let redis: TestRedis;
+  let runtime: Runtime | undefined;
+  const releases: string[] = [];
+  const env = () => ({ REDIS_URL: redis.url });
+
+  beforeAll(async () => {
+    redis = await startTestRedis();
+    const gates = { HANDLERS: 'position-snapshot,heat-gate' };
+    runtime = await startRuntime(redis.url, gates, undefined, { tape: redisTape(gates) });
+    const r = redis.client;
+    await r.hset(keys.portfolioState, 'equity_usd', '10000');
+    await r.xadd(streams.positionSnapshot, '*', 'symbol', 'ETHUSDT', 'position_notional_usd', '1800', 'sigma', '0.15');
+    await waitFor(() => r.sismember(keys.activePositions, 'ETHUSDT'), { what: 'snapshot applied' });
+    for (const planId of ['cli1', 'cli2'])
+      await r.xadd(streams.harvestProposal, '*', 'plan_id', planId, 'symbol', 'ETHUSDT', 'action', 'FULL_CLOSE');
+    await waitFor(async () => (await readStream(r, streams.harvestCalibrated)).length >= 2 || undefined, { what: 'decisions' });
+    const taped = async () => (await r.xrangeBuffer(tapeKey('heat-gate'), '-', '+')).flatMap(([, fields]) => decodeTapeEntry(fields));
+    await waitFor(async () => (await taped()).length >= 2 || undefined, { what: 'taped' });
+    await runtime.stop();
+    runtime = undefined;
+  }, 60_000);
+
+  afterAll(async () => {
+    await runtime?.stop();
+    await redis?.stop();
+    for (const dir of releases) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('this checkout on its own tape: every decision the same, exit 0', async () => {
+    const result = await runCli(['rehearse', '.', '--json'], env());
+    expect(result.code, result.stderr).toBe(0);
+    const report = JSON.parse(result.stdout) as RehearsalReport;
+    expect(report.decisions).toBeGreaterThanOrEqual(3); // two proposals and a snapshot
+    expect(report.same).toBe(report.decisions);
+  });
+
+  it('a release with another HEAT_MIN default: the changed decisions, field by field, exit 1', async () => {
+    const dir = await fakeRelease(
+      [
+        `import { allHandlers as all } from ${JSON.stringify(join(root, 'handlers/index.ts'))};`,
+        // ETHUSDT's heat is 0.027: COLD under the default HEAT_MIN (0.25), WARM under 0.02.
+        "export const allHandlers = all.map((h) => (h.name === 'heat-gate' ? { ...h, config: (env) => h.config({ HEAT_MIN: '0.02', ...env }) } : h));",
+      ].join('\n'),
+    );
+    releases.push(dir);
+    const result = await runCli(['rehearse', dir, '--gate', 'heat-gate'], env());
+    expect(result.code, result.stderr).toBe(1);
+    expect(result.stdout).toContain('same inputs, new code');
+    expect(result.stdout).toMatch(/heat-gate\s+calibrated_action=PARTIAL_25\s+0\s+2\s+0/);
+    expect(result.stdout).toContain(`emit ${streams.harvestCalibrated} heat_bucket: COLD → WARM`);
+    expect(result.stdout).toContain('cli1 ETHUSDT');
+
+    // --html: the same, drawn (report calibrate --html's style): a bar per gate and decision, a table per difference.
+    const page = await runCli(['rehearse', dir, '--gate', 'heat-gate', '--html'], env());
+    expect(page.code, page.stderr).toBe(1);
+    expect(page.stdout).toMatch(/^<!doctype html>/);
+    expect(page.stdout).toMatch(/<rect class="differ"[^>]*><title>2 different<\/title>/);
+    expect(page.stdout).toContain(
+      `<td>emit ${streams.harvestCalibrated} heat_bucket</td><td class="before">COLD</td><td class="after">WARM</td>`,
+    );
+    expect(page.stdout.match(/<figure class="difference"/g)).toHaveLength(2);
+  });
+
+  it('a release whose gate reads one more key: that read named as unanswerable, exit 1', async () => {
+    const dir = await fakeRelease(
+      [
+        `import { allHandlers as all } from ${JSON.stringify(join(root, 'handlers/index.ts'))};`,
+        'export const allHandlers = all.map((h) =>',
+        "  h.name === 'heat-gate' ? { ...h, handle: async (m, ctx) => { await ctx.redis.hget('quantum:heat:new-input', 'x'); return h.handle(m, ctx); } } : h,",
+        ');',
+      ].join('\n'),
+    );
+    releases.push(dir);
+    const result = await runCli(['rehearse', dir, '--json'], env());
+    expect(result.code, result.stderr).toBe(1);
+    const report = JSON.parse(result.stdout) as RehearsalReport;
+    expect(report.unanswerableReads).toEqual([{ gate: 'heat-gate', read: 'hget quantum:heat:new-input x', decisions: 2, example: 'cli1' }]);
+    expect(report.differ).toBe(0);
+  });
+
+  it('--limit and --since bound what is rehearsed', async () => {
+    const limited = JSON.parse(
+      (await runCli(['rehearse', '.', '--gate', 'heat-gate', '--limit', '1', '--json'], env())).stdout,
+    ) as RehearsalReport;
+    expect(limited.decisions).toBe(1);
+    const [first] = await redis.client.xrangeBuffer(tapeKey('heat-gate'), '-', '+', 'COUNT', 1);
+    const [record] = decodeTapeEntry(first![1]);
+    expect(record!.gate).toBe('heat-gate');
+    const none = await runCli(['rehearse', '.', '--since', new Date(Date.now() + 60_000).toISOString(), '--json'], env());
+    expect(none.code).toBe(0);
+    expect((JSON.parse(none.stdout) as RehearsalReport).decisions).toBe(0);
+  });
+
+  it('--record writes the summary release.sh keeps with the release, --accept the reason and who gave it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'qg-record-'));
+    releases.push(dir);
+    const record = join(dir, 'rehearsal.json');
+    const result = await runCli(['rehearse', '.', '--record', record, '--accept', 'a reason'], { ...env(), USER: 'ops' });
+    expect(result.code, result.stderr).toBe(0);
+    expect(JSON.parse(readFileSync(record, 'utf8'))).toMatchObject({
+      decisions: expect.any(Number),
+      differ: 0,
+      unanswerable: 0,
+      accepted: { reason: 'a reason', by: 'ops', at: expect.any(Number) },
+    });
+  });
+
+  it('exit 2 when it cannot run: no such release, or Redis unreachable', async () => {
+    const missing = await runCli(['rehearse', '/nonexistent/release'], env());
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('not a release directory');
+    const unreachable = await runCli(['rehearse', '.'], { REDIS_URL: 'redis://127.0.0.1:1', QG_REDIS_TIMEOUT_MS: '500' });
+    expect(unreachable.code).toBe(2);
+    expect(unreachable.stderr).toContain('could not rehearse');
+  });
+});

@@ -1,0 +1,66 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { checkHttpEnv } from '../../app/http-plugins.js';
+import { parseTapeSettings, redisTape } from '../../app/tape/store.js';
+import { decodeTapeEntry, tapeKey, type TapeRecord } from '../../app/tape/format.js';
+import type { Runtime } from '../../runtime/host/runtime.js';
+import { keys, streams } from '../../schemas/keys.js';
+import { usePrivateRedis } from '../support/redis-server.js';
+import { metricSum, readStream, startRuntime, waitFor } from '../support/runtime.js';
+
+async function taped(r: import('ioredis').Redis, gate: string): Promise<TapeRecord[]> {
+  return (await r.xrangeBuffer(tapeKey(gate), '-', '+')).flatMap(([, fields]) => decodeTapeEntry(fields));
+}
+
+describe('the decision tape', () => {
+  const redis = usePrivateRedis();
+  let runtime: Runtime | undefined;
+  afterEach(async () => {
+    await runtime?.stop();
+    runtime = undefined;
+  });
+
+  async function heatDecision(planId: string): Promise<Runtime> {
+    const env = { HANDLERS: 'position-snapshot,heat-gate' };
+    runtime = await startRuntime(redis.url, env, undefined, { tape: redisTape(env) });
+    const r = redis.client;
+    await r.hset(keys.portfolioState, 'equity_usd', '10000');
+    await r.xadd(streams.positionSnapshot, '*', 'symbol', 'ETHUSDT', 'position_notional_usd', '1800', 'sigma', '0.15');
+    await waitFor(() => r.sismember(keys.activePositions, 'ETHUSDT'), { what: 'snapshot applied' });
+    await r.xadd(streams.harvestProposal, '*', 'plan_id', planId, 'symbol', 'ETHUSDT', 'action', 'FULL_CLOSE');
+    await waitFor(async () => (await readStream(r, streams.harvestCalibrated)).find((e) => e.plan_id === planId), { what: planId });
+    return runtime;
+  }
+
+  it('keeps each committed decision: its input, the replies its ctx and batch state read, its clock and its effects', async () => {
+    await heatDecision('tape1');
+    const [record] = await waitFor(async () => (await taped(redis.client, 'heat-gate')).filter((t) => t.raw.plan_id === 'tape1'));
+    expect(record).toMatchObject({ gate: 'heat-gate', outcome: 'handled', raw: { plan_id: 'tape1', symbol: 'ETHUSDT' } });
+    // The equity the heat was computed from is on the tape, as read.
+    const allReads = [...(record!.state?.calls ?? []), ...record!.reads.calls];
+    expect(JSON.stringify(allReads)).toContain('10000');
+    expect(record!.reads.clock.length + (record!.state?.clock.length ?? 0)).toBeGreaterThan(0);
+    const emitted = record!.effects as { op: string; stream?: string; fields?: Record<string, string> }[];
+    expect(emitted.find((e) => e.op === 'emit' && e.stream === streams.harvestCalibrated)?.fields).toMatchObject({ plan_id: 'tape1' });
+    // Its size is a metric.
+    expect(await metricSum(runtime!, 'quantum_gates_tape_entries', { handler: 'heat-gate' })).toBeGreaterThan(0);
+    expect(await metricSum(runtime!, 'quantum_gates_tape_bytes', { handler: 'heat-gate' })).toBeGreaterThan(0);
+  });
+
+  it('a tape Redis refuses is counted and the decision stands', async () => {
+    // A string where the stream should be: every XADD to it is refused (WRONGTYPE).
+    await redis.client.set(tapeKey('heat-gate'), 'not a stream');
+    await heatDecision('tape2');
+    await waitFor(async () => (await metricSum(runtime!, 'quantum_gates_tape_write_failures_total', { handler: 'heat-gate' })) > 0, {
+      what: 'a counted tape failure',
+    });
+    const [decision] = (await readStream(redis.client, streams.harvestCalibrated)).filter((e) => e.plan_id === 'tape2');
+    expect(decision).toMatchObject({ calibrated_action: 'PARTIAL_25' });
+  });
+
+  it('TAPE_MAXLEN=0 keeps no tape; by default it holds a day of the default pipeline; a bad value stops the start naming it', () => {
+    expect(redisTape({ TAPE_MAXLEN: '0' })).toBeUndefined();
+    // The busiest gate of the default pipeline: the governor, 0.6 plans/s.
+    expect(parseTapeSettings({}).TAPE_MAXLEN).toBeGreaterThanOrEqual(0.6 * 86_400);
+    expect(() => checkHttpEnv({ TAPE_MAXLEN: 'lots' }, '127.0.0.1')).toThrow(/TAPE_MAXLEN/);
+  });
+});
