@@ -4,6 +4,7 @@ import { parseCommandArgs, positiveInt } from '../args.js';
 import type { Command } from '../command.js';
 import { parseSince } from '../duration.js';
 import { UsageError } from '../errors.js';
+import { actorOf } from '../operator-event.js';
 import { printJson } from '../output.js';
 import { withRedis } from '../redis.js';
 import { formatRehearsal } from '../rehearse/format.js';
@@ -37,7 +38,8 @@ const help = [
   "  --html        the report as one HTML page: a chart of each gate's decisions, the differences as tables",
   "  --record FILE write the rehearsal's summary to FILE (release.sh: the release's rehearsal.json,",
   '                which the status page and `quantum-gates status` show)',
-  '  --accept REASON  record the differences as accepted, for REASON, by $SUDO_USER or $USER',
+  '  --accept REASON  record the differences as accepted, for REASON, by $SUDO_USER, $USER or the login',
+  '                   name (as every operator command names its actor)',
   '',
   'Exit 0 when every decision came out the same, 1 when one differs or cannot be answered from the',
   'tape, 2 when the rehearsal could not run (no such release, Redis unreachable, bad options).',
@@ -75,8 +77,7 @@ export const rehearseCommand: Command = {
       throw new UsageError(`--since must be a duration (24h) or an ISO 8601 time (got "${values.since}")`, NAME);
     const limit = values.limit === undefined ? undefined : positiveInt(NAME, values.limit, '--limit', 1);
     if (values.accept !== undefined && values.accept.trim() === '') throw new UsageError('--accept needs a reason', NAME);
-    const accepted =
-      values.accept === undefined ? null : { reason: values.accept.trim(), by: io.env.SUDO_USER || io.env.USER || 'unknown', at: io.now() };
+    const accepted = values.accept === undefined ? null : { reason: values.accept.trim(), by: actorOf(io), at: io.now() };
     let report: RehearsalReport;
     try {
       // Loaded here: a rehearsal runs the runtime's ctx and metrics (prom-client), which no other command needs at start.

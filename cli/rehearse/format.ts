@@ -23,10 +23,16 @@ export function formatRehearsal(report: RehearsalReport): string {
       ),
     );
   if (report.differences.length > 0) {
-    lines.push('', 'Decisions that would change (the first of each gate):');
+    lines.push('', 'Decisions that would change (the first ones of each gate):');
     for (const d of report.differences) {
       lines.push(`  ${d.gate} ${d.id}${d.symbol ? ` ${d.symbol}` : ''} (${d.kind}, entry ${d.entry})`);
       for (const c of d.changes) lines.push(`    ${c.field}: ${shown(c.before)} → ${shown(c.after)}`);
+    }
+    // The examples stop at a few per gate: say what they leave out, or five shown read as all seven.
+    for (const gate of new Set(report.differences.map((d) => d.gate))) {
+      const differ = report.kinds.filter((k) => k.gate === gate).reduce((sum, k) => sum + k.differ, 0);
+      const left = differ - report.differences.filter((d) => d.gate === gate).length;
+      if (left > 0) lines.push(`  ${gate}: ${left} more differ (${differ} in all)`);
     }
   }
   if (report.unanswerableReads.length > 0) {

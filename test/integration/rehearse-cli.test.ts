@@ -1,5 +1,5 @@
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { tmpdir, userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -144,6 +144,16 @@ describe('quantum-gates rehearse', () => {
       unanswerable: 0,
       accepted: { reason: 'a reason', by: 'ops', at: expect.any(Number) },
     });
+  });
+
+  it('--accept names the operator as every operator command does: the login name when the shell sets no $USER (cron, a unit)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'qg-record-'));
+    releases.push(dir);
+    const record = join(dir, 'rehearsal.json');
+    const result = await runCli(['rehearse', '.', '--record', record, '--accept', 'a reason'], env());
+    expect(result.code, result.stderr).toBe(0);
+    const { accepted } = JSON.parse(readFileSync(record, 'utf8')) as { accepted: { by: string } };
+    expect(accepted.by).toBe(userInfo().username);
   });
 
   it('exit 2 when it cannot run: no such release, or Redis unreachable', async () => {
