@@ -89,7 +89,17 @@ async function main(): Promise<void> {
     format: runtimeConfig.LOG_FORMAT,
     repeatWindowMs: runtimeConfig.LOG_REPEAT_WINDOW_MS,
   });
-  const runtime = await createRuntime({ env, handlers: allHandlers, build: buildInfo(), httpPlugins, logger, tape: redisTape(env) });
+  const runtime = await createRuntime({
+    env,
+    handlers: allHandlers,
+    build: buildInfo(),
+    httpPlugins,
+    logger,
+    tape: redisTape(
+      env,
+      hosted.map((h) => h.handler.name),
+    ),
+  });
   if (ignoredSettings.length > 0)
     runtime.services.logger.warn({ variables: ignoredSettings }, 'variables named like settings that no hosted gate reads: ignored');
   const leftOut = companionsLeftOut(hosted.map((h) => h.handler.name));

@@ -21,7 +21,8 @@ export const parseTapeSettings = (env: Env) => parseEnv(tapeSettings, env);
  * that appends to it. A write is sent and not awaited: a decision never waits for its record, and
  * a refused write is counted and logged, the decision standing as committed.
  */
-export function redisTape(env: Env) {
+/** `hosted`: the gates whose tape sizes /metrics reports from the start, before they decide anything (a tape outlives a restart). */
+export function redisTape(env: Env, hosted: readonly string[] = []) {
   const { TAPE_MAXLEN: maxLen } = parseTapeSettings(env);
   if (maxLen === 0) return undefined;
   return (redis: RedisClient, registry: Registry, logger: RootLogger): DecisionTape => {
@@ -31,7 +32,7 @@ export function redisTape(env: Env) {
       labelNames: ['handler'],
       registers: [registry],
     });
-    const gates = new Set<string>();
+    const gates = new Set<string>(hosted);
     const sizeOf = (measure: (gate: string) => Promise<unknown>) =>
       async function (this: Gauge<'handler'>) {
         this.reset();

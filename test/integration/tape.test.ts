@@ -46,6 +46,14 @@ describe('the decision tape', () => {
     expect(await metricSum(runtime!, 'quantum_gates_tape_bytes', { handler: 'heat-gate' })).toBeGreaterThan(0);
   });
 
+  it('reports the size of each hosted gate’s tape from the start, before the gate decides anything (a tape outlives a restart)', async () => {
+    await heatDecision('tape3');
+    await runtime!.stop();
+    const env = { HANDLERS: 'position-snapshot,heat-gate' };
+    runtime = await startRuntime(redis.url, env, undefined, { tape: redisTape(env, ['position-snapshot', 'heat-gate']) });
+    expect(await metricSum(runtime, 'quantum_gates_tape_entries', { handler: 'heat-gate' })).toBeGreaterThan(0);
+  });
+
   it('a tape Redis refuses is counted and the decision stands', async () => {
     // A string where the stream should be: every XADD to it is refused (WRONGTYPE).
     await redis.client.set(tapeKey('heat-gate'), 'not a stream');
