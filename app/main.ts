@@ -6,6 +6,7 @@ import { createLogger } from './logging.js';
 import { checkHttpEnv, httpPlugins } from './http-plugins.js';
 import { checkConfiguration, redisIsConfigured } from './settings.js';
 import { redisTape } from './tape/store.js';
+import { readinessGauge } from './readiness-gauge.js';
 import { preflightRedis, RedisWiringError } from './redis-preflight.js';
 import { isListening, localProbe, redisServerAvailable } from './local-redis.js';
 import { holdPrivateRedisDir, preferredPrivatePort, privateRedisPort, runPrivateRedis, type PrivateRedis } from './private-redis.js';
@@ -100,6 +101,7 @@ async function main(): Promise<void> {
       hosted.map((h) => h.handler.name),
     ),
   });
+  readinessGauge(runtime.services.registry, runtime.services.readinessCauses);
   if (ignoredSettings.length > 0)
     runtime.services.logger.warn({ variables: ignoredSettings }, 'variables named like settings that no hosted gate reads: ignored');
   const leftOut = companionsLeftOut(hosted.map((h) => h.handler.name));

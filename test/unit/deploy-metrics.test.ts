@@ -1,4 +1,5 @@
 import { tapeSettings } from '../../app/tape/store.js';
+import { readinessGauge } from '../../app/readiness-gauge.js';
 import { readdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Registry, collectDefaultMetrics } from 'prom-client';
@@ -138,6 +139,7 @@ async function exportedSeries(): Promise<Set<string>> {
   runtimeMetrics(registry, { version: '0.1.0', commit: 'source' });
   const factory = promMetricFactory(registry);
   for (const handler of allHandlers) handler.metrics(factory, handler.config({}));
+  readinessGauge(registry, () => ({ starting: false, redis: undefined, gates: [] }));
   const names = new Set<string>();
   for (const metric of await registry.getMetricsAsJSON()) {
     names.add(metric.name);
