@@ -25,7 +25,9 @@ const only = new Set((process.env.BENCH_ONLY ?? SECTIONS.join(',')).split(',').m
 for (const s of only)
   if (!(SECTIONS as readonly string[]).includes(s)) throw new Error(`BENCH_ONLY: unknown section ${s} (${SECTIONS.join(', ')})`);
 const resultsDir = resolve(root, 'bench', 'results');
-const bundleDir = resolve(resultsDir, 'dist');
+/** BENCH_BUNDLE_DIR: another commit's bundle (`node scripts/bundle.mjs <dir>` in its worktree), to compare two in turns. */
+const givenBundle = process.env.BENCH_BUNDLE_DIR;
+const bundleDir = givenBundle === undefined ? resolve(resultsDir, 'dist') : resolve(givenBundle);
 /** The flags `npm start` runs with (package.json). */
 const NODE_FLAGS = ['--max-semi-space-size=8', '--heap-growing-percent=150'];
 const SYMBOLS = 20;
@@ -306,8 +308,10 @@ interface Row {
 
 async function main(): Promise<void> {
   mkdirSync(resultsDir, { recursive: true });
-  execFileSync(process.execPath, ['scripts/bundle.mjs', bundleDir], { cwd: root, stdio: 'ignore' });
-  execFileSync(process.execPath, ['scripts/write-build-info.mjs', bundleDir], { cwd: root, stdio: 'ignore' });
+  if (givenBundle === undefined) {
+    execFileSync(process.execPath, ['scripts/bundle.mjs', bundleDir], { cwd: root, stdio: 'ignore' });
+    execFileSync(process.execPath, ['scripts/write-build-info.mjs', bundleDir], { cwd: root, stdio: 'ignore' });
+  }
   const redis = await startTestRedis();
   const rows: Row[] = [];
   const results: Record<string, unknown> = {
