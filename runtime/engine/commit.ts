@@ -1,6 +1,6 @@
 import { defineBatchCommand, PlainBatch, ScriptBatch, type CommitReport, type CommitSource, type GuardCheck } from './batch-script.js';
 import type { CommitItem } from './delivery.js';
-import type { Effect, EffectRecorder, Guard } from './effects.js';
+import { effectKey, type Effect, type EffectRecorder, type Guard } from './effects.js';
 import { waitUntilReady, type RedisClient } from './connection.js';
 import { lua } from './lua.js';
 
@@ -69,9 +69,8 @@ export function inStreamOrder<Item extends CommitItem>(
 function noteWrites(recorder: EffectRecorder | undefined, written: Map<string, string | undefined>, wrote?: (key: string) => void): void {
   if (recorder === undefined) return;
   for (const effect of recorder.effects) {
-    const key = effect.op === 'emit' ? effect.stream : effect.key;
-    written.set(key, effect.op === 'setKey' ? effect.value : undefined);
-    wrote?.(key);
+    written.set(effectKey(effect), effect.op === 'setKey' ? effect.value : undefined);
+    wrote?.(effectKey(effect));
   }
   if (recorder.condition) {
     written.set(recorder.condition.key, undefined);

@@ -25,6 +25,9 @@ export type Effect = { readonly onFail?: () => void } & (
   | { readonly op: 'pushToList'; readonly key: string; readonly value: string; readonly maxLength: number; readonly ttlSec?: number }
 );
 
+/** The key an effect writes (an emit's is its stream). */
+export const effectKey = (effect: Effect): string => (effect.op === 'emit' ? effect.stream : effect.key);
+
 /** A precondition of a message's commit; failing, nothing of it applies and it runs again on fresh data. */
 export type Guard =
   | { readonly kind: 'absent'; readonly key: string }

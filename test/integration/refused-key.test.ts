@@ -85,13 +85,18 @@ describe('a write Redis refuses the same way every time (WRONGTYPE on a key the 
       streams.harvestProposal,
       symbols.map((symbol, i) => ({ plan_id: `h${i}`, symbol, action: 'FULL_CLOSE' })),
     );
-    await waitFor(async () => (await pendingCount(redis.client, streams.harvestProposal, 'p26_heat_gate')) === 0, {
-      what: 'every proposal acknowledged',
-      timeoutMs: 20_000,
-    });
+    // Pending is 0 before the first read too: the dead letter comes last, after the refused tries.
+    const letters = () => readStream(redis.client, 'quantum:stream:dlq');
+    await waitFor(
+      async () => (await letters()).length > 0 && (await pendingCount(redis.client, streams.harvestProposal, 'p26_heat_gate')) === 0,
+      {
+        what: 'every proposal acknowledged',
+        timeoutMs: 20_000,
+      },
+    );
     const calibrated = await readStream(redis.client, streams.harvestCalibrated);
     expect(calibrated.map((e) => e.symbol).sort()).toEqual(symbols.slice(1).sort());
-    const [letter] = await readStream(redis.client, 'quantum:stream:dlq');
+    const [letter] = await letters();
     expect(letter).toMatchObject({ reason: 'fallback_failed' });
     expect(letter!.error).toContain(keys.harvestProposal('BADUSDT'));
   }, 60_000);
