@@ -67,11 +67,6 @@ export class MessageContext<Config, State, Metrics extends object>
   }
 }
 
-/** The handler's batch state (undefined without loadState). */
-async function loadBatchState<Config, Metrics>(handler: AnyHandler, env: ExecutionEnv<Config, Metrics>): Promise<unknown> {
-  return handler.batch?.loadState?.(env.redis, env.config, env.now());
-}
-
 export function describeError(error: unknown): string {
   if (error instanceof Error) return `${error.name}: ${error.message}`;
   return String(error);
@@ -103,7 +98,7 @@ export async function executeBatch<Config, Metrics extends object>(
     let state: unknown;
     let stateError: unknown;
     try {
-      state = await loadBatchState(handler, env);
+      state = await handler.batch?.loadState?.(env.redis, env.config, env.now());
     } catch (error) {
       stateError = error;
     }

@@ -30,9 +30,7 @@ export class Settler {
     for (const item of items) {
       if (item.recorder) {
         applyMetricCalls(item.recorder.metricCalls);
-        // No spread: most messages schedule nothing.
-        const scheduled = item.recorder.jobs;
-        for (let i = 0; i < scheduled.length; i++) jobs.push(scheduled[i]!);
+        jobs.push(...item.recorder.jobs);
       }
       const outcome = item.outcome;
       outcomes.set(outcome.kind, (outcomes.get(outcome.kind) ?? 0) + 1);

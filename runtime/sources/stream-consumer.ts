@@ -1,6 +1,6 @@
 import { linear, retryPolicy } from '../engine/retry-policy.js';
 import { GroupLostError } from '../engine/commit-loop.js';
-import { Delivery, type PreparedBatch } from '../engine/delivery.js';
+import { Delivery } from '../engine/delivery.js';
 import { describeError } from '../engine/execute.js';
 import type { MessageMeta, StreamTrigger } from '../contract/handler.js';
 import type { RootLogger } from '../engine/logger.js';
@@ -134,26 +134,23 @@ export class StreamConsumer {
   }
 
   private async loop(): Promise<void> {
-    const { config } = this.deps;
+    const { config, clock } = this.deps;
     let drainOwnPending = true;
     let lastReclaim = 0;
-    const { clock } = this.deps;
     let passStarted = clock.now();
     while (!this.pipeline.stopping) {
       const now = clock.now();
       this.lastLoopMs = now - passStarted;
       passStarted = now;
       try {
-        const outage = !this.connectionsReady() || this.deps.health.stalled;
-        const reclaimDue = now - lastReclaim >= config.CLAIM_INTERVAL_MS;
-        if (outage) {
+        if (!this.connectionsReady() || this.deps.health.stalled) {
           this.setConsuming(false);
           await this.waitForRedis();
           drainOwnPending = true;
           continue;
         }
         this.setConsuming(true);
-        if (reclaimDue) {
+        if (now - lastReclaim >= config.CLAIM_INTERVAL_MS) {
           lastReclaim = clock.now();
           for await (const batch of this.reclaim()) await this.handle(batch);
           await this.removeDepartedConsumers();
@@ -233,13 +230,9 @@ export class StreamConsumer {
       // parseInt stops at the '-': the entry's time in ms.
       return new Delivery({ id, raw, producedAt: Number.parseInt(id, 10) }, fieldList === null ? null : raw, deliveries?.get(id) ?? 1, id);
     });
-    await this.commit(await this.pipeline.prepare(batch, readAt));
-  }
-
-  private async commit(batch: PreparedBatch): Promise<void> {
-    await this.pipeline.commit(batch);
+    await this.pipeline.commit(await this.pipeline.prepare(batch, readAt));
     // Left pending (stopping mid-retry), an entry is still ours: a lost group must deliver it again.
-    for (const delivery of batch.deliveries) if (delivery.outcome.kind !== 'left-pending') this.held.delete(delivery.meta.id);
+    for (const delivery of batch) if (delivery.outcome.kind !== 'left-pending') this.held.delete(delivery.meta.id);
   }
 
   /** Creates the group to start after `start`; false where it exists already (BUSYGROUP). */
