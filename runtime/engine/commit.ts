@@ -15,8 +15,6 @@ const CHECK_GUARDED_KEYS = lua('check-guarded-keys');
 /** What readSwitches read of a key: its string value, null when absent, false when of another type. */
 type Switches = ReadonlyMap<string, string | null | false>;
 
-const NO_SWITCHES: Switches = new Map();
-
 /** Whether a switch guard holds; the other guards are compared in Redis (the commit script, a lease's take). */
 export function guardHolds(guard: Extract<Guard, { kind: 'off' }>, exists: boolean, value: string | null): boolean {
   return !exists || (value !== null && guard.offValues.includes(value.trim().toLowerCase()));
@@ -176,8 +174,12 @@ export class TransactionCommitter implements Committer {
     // The connection queues nothing while down (a WATCH does not survive a reconnect): wait, not fail.
     await waitUntilReady(this.connection);
     const { accepted, deferred } = inStreamOrder(items, undefined, { chain: true });
+    const chained = chainedGuards(accepted);
+    const overwritten = overwrittenWrites(accepted);
     for (;;) {
-      const script = this.build(source, accepted, await this.readSwitches(accepted));
+      const switches = await this.readSwitches(accepted);
+      const script = new ScriptBatch<Item>(source, this.streamMaxLen);
+      for (const item of accepted) script.add(item, guardChecks(item, chained.get(item), overwritten, switches), overwritten);
       const report = script.oversized ? await this.commitPlain(source, accepted, script) : await script.run(this.connection);
       // Null: WATCH fired on an oversized batch, nothing applied; it is checked and sent again.
       if (report === null) continue;
@@ -193,7 +195,7 @@ export class TransactionCommitter implements Committer {
   private async readSwitches(items: readonly CommitItem[]): Promise<Switches> {
     const keys = new Set<string>();
     for (const item of items) for (const guard of item.recorder?.guards ?? []) if (guard.kind === 'off') keys.add(guard.key);
-    if (keys.size === 0) return NO_SWITCHES;
+    if (keys.size === 0) return new Map();
     const pairs = (await this.connection.eval(CHECK_GUARDED_KEYS, keys.size, ...keys)) as (number | string | null)[];
     return new Map([...keys].map((key, i) => [key, pairs[2 * i] === 1 ? ((pairs[2 * i + 1] as string | null) ?? false) : null]));
   }
@@ -214,17 +216,5 @@ export class TransactionCommitter implements Committer {
     for (const item of applying) plain.add(item, overwritten);
     const result = await plain.run(this.connection);
     return result && { ...result, effectFailures: [...refused, ...result.effectFailures] };
-  }
-
-  private build<Item extends CommitItem>(
-    source: CommitSource | undefined,
-    accepted: readonly Item[],
-    switches: Switches,
-  ): ScriptBatch<Item> {
-    const script = new ScriptBatch<Item>(source, this.streamMaxLen);
-    const chained = chainedGuards(accepted);
-    const overwritten = overwrittenWrites(accepted);
-    for (const item of accepted) script.add(item, guardChecks(item, chained.get(item), overwritten, switches), overwritten);
-    return script;
   }
 }
