@@ -1,11 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { ReplyError } from 'ioredis';
-import { OLDER_STREAM_ID, type CommitReport, type CommitSource, type EffectFailure } from './batch-script.js';
+import { itemCommands, OLDER_STREAM_ID, readReplies, type Command, type CommitReport, type CommitSource } from './batch-script.js';
 import { guardHolds, inStreamOrder, type Committer } from './commit.js';
 import type { CommitItem } from './delivery.js';
-import { DEAD_LETTER_APPEND } from './dead-letter.js';
-import { effectCommands, extraEmitCommands, queueCommands } from './effect-commands.js';
-import type { Effect, EffectRecorder } from './effects.js';
+import { queueCommands } from './effect-commands.js';
+import type { EffectRecorder } from './effects.js';
 import type { RedisClient } from './connection.js';
 import { lua } from './lua.js';
 
@@ -41,7 +39,7 @@ export class ClusterCommitter implements Committer {
 
     const superseded = new Set(await this.advanceOrders(accepted));
     const applying = accepted.filter((item) => !superseded.has(item));
-    const { failures: effectFailures, trimmed } = await this.applyEffects(applying);
+    const { effectFailures, trimmed = 0 } = await this.applyEffects(applying);
     const withheld = new Set(effectFailures.map((f) => f.item));
     const ackIds = accepted
       .filter((item) => !withheld.has(item))
@@ -109,25 +107,13 @@ export class ClusterCommitter implements Committer {
    * Applies effects as one pipeline per slot, in recorded order, slots concurrently. A command Redis
    * rejects is an effect failure; anything else throws, so nothing unapplied is acknowledged.
    */
-  private async applyEffects<Item extends CommitItem>(
-    accepted: readonly Item[],
-  ): Promise<{ failures: EffectFailure<Item>[]; trimmed: number }> {
-    const groups = new Map<string, { args: string[]; item: Item; effect: Effect | undefined }[]>();
-    const add = (item: Item, effect: Effect | undefined, commands: string[][]) => {
-      for (const args of commands) {
-        const tag = slotTag(args[1]!);
-        if (!groups.has(tag)) groups.set(tag, []);
-        groups.get(tag)!.push({ args, item, effect });
-      }
-    };
-    for (const item of accepted) {
-      for (const effect of item.recorder?.effects ?? []) add(item, effect, effectCommands(effect, this.streamMaxLen));
-      for (const extra of item.extraEmits ?? []) add(item, undefined, extraEmitCommands(extra));
+  private async applyEffects<Item extends CommitItem>(accepted: readonly Item[]): Promise<CommitReport<Item>> {
+    const groups = new Map<string, Command<Item>[]>();
+    for (const command of accepted.flatMap((item) => itemCommands(item, new Set(), this.streamMaxLen))) {
+      const tag = slotTag(command.args[1]!);
+      groups.set(tag, [...(groups.get(tag) ?? []), command]);
     }
-
-    const failures: EffectFailure<Item>[] = [];
-    let trimmed = 0;
-    await Promise.all(
+    const reports = await Promise.all(
       [...groups.values()].map(async (commands) => {
         const pipeline = this.connection.pipeline();
         queueCommands(
@@ -137,19 +123,13 @@ export class ClusterCommitter implements Committer {
         const replies = (await pipeline.exec()) ?? [];
         if (replies.length !== commands.length)
           throw new Error(`pipeline returned ${replies.length} replies for ${commands.length} commands`);
-        replies.forEach(([error, reply], i) => {
-          if (!error) {
-            if (commands[i]!.args[0] === DEAD_LETTER_APPEND) trimmed += Number(reply);
-            return;
-          }
-          if (!(error instanceof ReplyError)) throw error;
-          failures.push({ item: commands[i]!.item, effect: commands[i]!.effect, error });
-        });
+        return readReplies(commands, replies);
       }),
     );
     // In batch order, whichever slot's pipeline answered first.
     const place = new Map(accepted.map((item, k) => [item, k] as const));
-    return { failures: failures.sort((a, b) => place.get(a.item!)! - place.get(b.item!)!), trimmed };
+    const failures = reports.flatMap((r) => r.effectFailures).sort((a, b) => place.get(a.item!)! - place.get(b.item!)!);
+    return { effectFailures: failures, trimmed: reports.reduce((sum, r) => sum + (r.trimmed ?? 0), 0) };
   }
 }
 
