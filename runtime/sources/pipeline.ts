@@ -75,13 +75,13 @@ export class SourcePipeline {
   readonly abort = new AbortController();
   private readonly env: PipelineEnv;
   private readonly commitEnv: CommitLoopEnv;
-
-  private readonly clock: Clock;
+  /** Sleeps `ms`, or less if the source stops meanwhile. */
+  readonly pause: (ms: number) => Promise<void>;
 
   constructor(deps: SourceDeps, shape: SourceShape) {
     const { handler, metrics, clock } = deps;
     const now = () => clock.now();
-    this.clock = clock;
+    this.pause = (ms) => clock.sleep(ms, this.abort.signal);
     const log = deps.logger.child({ handler: handler.name, ...shape.bindings });
     this.log = log;
     this.lastProgressAt = now();
@@ -95,7 +95,7 @@ export class SourcePipeline {
       redisReady: () => isReady(deps.commands) && !deps.health.stalled,
       waitForRedis: shape.waitForRedis,
       stopping,
-      sleep: (ms) => this.pause(ms),
+      sleep: this.pause,
       onRetry: (count) => metrics.retries.inc({ handler: handler.name }, count),
       ...(shape.doneKey ? { doneKey: shape.doneKey } : {}),
     };
@@ -116,7 +116,7 @@ export class SourcePipeline {
       now,
       claimIdleMs: deps.config.CLAIM_IDLE_MS,
       backoffMaxMs: deps.config.COMMIT_BACKOFF_MAX_MS,
-      sleep: (ms) => this.pause(ms),
+      sleep: this.pause,
       stopping,
       health: deps.health,
       waitForRedis: shape.waitForRedis,
@@ -137,21 +137,12 @@ export class SourcePipeline {
   /** A key the gate writes that Redis keeps refusing: the gate cannot do its work until a person fixes it. */
   private refusedKeyFault(): ConsumerFault | undefined {
     const [first] = this.refusedKeys;
-    if (first === undefined) {
-      this.refusedSince = 0;
-      return undefined;
-    }
-    this.refusedSince ||= this.env.now();
-    return { cause: `writes to ${first[0]} refused on every try: ${first[1]}`, since: this.refusedSince };
+    this.refusedSince = first === undefined ? 0 : this.refusedSince || this.env.now();
+    return first && { cause: `writes to ${first[0]} refused on every try: ${first[1]}`, since: this.refusedSince };
   }
 
   get stopping(): boolean {
     return this.abort.signal.aborted;
-  }
-
-  /** Sleeps `ms`, or less if the source stops meanwhile. */
-  pause(ms: number): Promise<void> {
-    return this.clock.sleep(ms, this.abort.signal);
   }
 
   prepare(deliveries: readonly Delivery[], readAt: number): Promise<PreparedBatch> {

@@ -47,6 +47,8 @@ export class StreamConsumer {
   /** The reader's CLIENT ID, for CLIENT UNBLOCK (undefined: not yet asked; null: a Cluster, or an ACL refuses CLIENT). */
   private readerId: number | null | undefined;
   private readonly pipeline: SourcePipeline;
+  /** The connections a pass needs: commands, the blocking reader, the committer's. */
+  private readonly clients: readonly RedisClient[];
   private readonly log: RootLogger;
   /** Entry ids read and not yet settled, for re-creating a lost group without skipping them. */
   private readonly held = new Set<string>();
@@ -78,6 +80,7 @@ export class StreamConsumer {
       onCommitted: () => (this.consecutiveErrors = 0),
     });
     this.log = this.pipeline.log;
+    this.clients = [deps.commands, deps.reader, deps.committerConnection];
     // A new connection is a new client: ask its id again.
     if (!(deps.reader instanceof Cluster)) deps.reader.on('close', () => (this.readerId = this.readerId === null ? null : undefined));
   }
@@ -102,7 +105,7 @@ export class StreamConsumer {
     // Once the reader and committer are connected too, a started runtime is ready at once.
     await this.waitForRedis();
     this.progress();
-    if (this.connectionsReady()) this.setConsuming(true);
+    if (this.clients.every(isReady)) this.setConsuming(true);
     this.loopDone = this.loop();
   }
 
@@ -119,16 +122,10 @@ export class StreamConsumer {
     this.consecutiveErrors = 0;
   }
 
-  private connectionsReady(): boolean {
-    const { commands, reader, committerConnection } = this.deps;
-    return isReady(commands) && isReady(reader) && isReady(committerConnection);
-  }
-
   private async waitForRedis(): Promise<void> {
-    const { commands, reader, committerConnection, health } = this.deps;
     for (;;) {
-      for (const client of [commands, reader, committerConnection]) await waitUntilReady(client, this.pipeline.abort.signal);
-      if (this.pipeline.stopping || !health.stalled) return;
+      for (const client of this.clients) await waitUntilReady(client, this.pipeline.abort.signal);
+      if (this.pipeline.stopping || !this.deps.health.stalled) return;
       await this.pipeline.pause(retryPolicy.stalledPollMs);
     }
   }
@@ -143,7 +140,7 @@ export class StreamConsumer {
       this.lastLoopMs = now - passStarted;
       passStarted = now;
       try {
-        if (!this.connectionsReady() || this.deps.health.stalled) {
+        if (!this.clients.every(isReady) || this.deps.health.stalled) {
           this.setConsuming(false);
           await this.waitForRedis();
           drainOwnPending = true;
