@@ -4,7 +4,7 @@ import { guardHolds, inStreamOrder, type Committer } from './commit.js';
 import type { CommitItem } from './delivery.js';
 import { queueCommands } from './effect-commands.js';
 import type { EffectRecorder } from './effects.js';
-import type { RedisClient } from './connection.js';
+import { slotTag, type RedisClient } from './connection.js';
 import { lua } from './lua.js';
 
 /**
@@ -145,16 +145,6 @@ const TAKE_LEASE = lua('take-lease');
 const ADVANCE_ORDER = `${OLDER_STREAM_ID}\n${lua('advance-order')}`;
 
 const GIVE_BACK_LEASE = lua('give-back-lease');
-
-/** The part of a key Redis Cluster hashes: the first non-empty {tag}, else the whole key. */
-export function slotTag(key: string): string {
-  const open = key.indexOf('{');
-  if (open >= 0) {
-    const close = key.indexOf('}', open + 1);
-    if (close > open + 1) return key.slice(open + 1, close);
-  }
-  return key;
-}
 
 /**
  * A lease key in the guard key's slot, so one script may touch both. A key with a '}' but no valid
