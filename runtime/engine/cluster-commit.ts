@@ -26,13 +26,9 @@ export class ClusterCommitter implements Committer {
   async commit<Item extends CommitItem>(source: CommitSource | undefined, items: readonly Item[]): Promise<CommitReport<Item>> {
     const { accepted: candidates, deferred: conflicted } = inStreamOrder(items);
 
-    const leases: Lease[] = [];
-    const failed = new Set<Item>();
     const taken = await Promise.all(candidates.map((item) => this.acquire(item.recorder)));
-    taken.forEach((held, k) => {
-      if (held === null) failed.add(candidates[k]!);
-      else leases.push(...held);
-    });
+    const leases = taken.flatMap((held) => held ?? []);
+    const failed = new Set(candidates.filter((_, k) => taken[k] === null));
     // An item whose lease failed holds back every later item touching its keys (stream order).
     const { accepted, deferred } = inStreamOrder(candidates, failed);
     conflicted.push(...deferred);
@@ -61,23 +57,21 @@ export class ClusterCommitter implements Committer {
     this.tokens.set(recorder!, token);
     const taken: Lease[] = [];
     for (const guard of guards) {
+      let holds: boolean;
       if (guard.kind === 'off') {
         // Read, not leased: a lease would serialise every commit on the one switch key.
         const value = (await this.connection.get(guard.key)) as string | null;
-        if (!guardHolds(guard, value !== null, value)) {
-          await this.release(taken);
-          return null;
-        }
-        continue;
+        holds = guardHolds(guard, value !== null, value);
+      } else {
+        const lease = { key: leaseKey(guard.key), token };
+        const value = guard.kind === 'equals' ? guard.value : '';
+        holds = (await this.connection.eval(TAKE_LEASE, 2, guard.key, lease.key, guard.kind, value, token, LEASE_MS)) === 1;
+        if (holds) taken.push(lease);
       }
-      const lease = { key: leaseKey(guard.key), token };
-      const value = guard.kind === 'equals' ? guard.value : '';
-      const held = await this.connection.eval(TAKE_LEASE, 2, guard.key, lease.key, guard.kind, value, token, LEASE_MS);
-      if (held !== 1) {
+      if (!holds) {
         await this.release(taken);
         return null;
       }
-      taken.push(lease);
     }
     return taken;
   }

@@ -58,22 +58,15 @@ export function inStreamOrder<Item extends CommitItem>(
       continue;
     }
     accepted.push(item);
-    noteWrites(recorder, written);
+    for (const [key, value] of writesOf(recorder)) written.set(key, value);
   }
   return { accepted, deferred };
 }
 
-/** Notes what `recorder` leaves in each key it writes: its SET's value, or undefined (nothing to chain a guard on). */
-function noteWrites(recorder: EffectRecorder | undefined, written: Map<string, string | undefined>, wrote?: (key: string) => void): void {
-  if (recorder === undefined) return;
-  for (const effect of recorder.effects) {
-    written.set(effectKey(effect), effect.op === 'setKey' ? effect.value : undefined);
-    wrote?.(effectKey(effect));
-  }
-  if (recorder.condition) {
-    written.set(recorder.condition.key, undefined);
-    wrote?.(recorder.condition.key);
-  }
+/** What `recorder` leaves in each key it writes: its SET's value, or undefined (nothing to chain a guard on). */
+function writesOf(recorder: EffectRecorder | undefined): (readonly [key: string, value: string | undefined])[] {
+  const writes = (recorder?.effects ?? []).map((effect) => [effectKey(effect), effect.op === 'setKey' ? effect.value : undefined] as const);
+  return recorder?.condition ? [...writes, [recorder.condition.key, undefined]] : writes;
 }
 
 /**
@@ -108,7 +101,10 @@ export function chainedGuards<Item extends CommitItem>(items: readonly Item[]): 
   for (const item of items) {
     for (const guard of item.recorder?.guards ?? [])
       if (isChained(guard, written)) chained.set(item, (chained.get(item) ?? new Map()).set(guard, writer.get(guard.key)!));
-    noteWrites(item.recorder, written, (key) => writer.set(key, item));
+    for (const [key, value] of writesOf(item.recorder)) {
+      written.set(key, value);
+      writer.set(key, item);
+    }
   }
   return chained;
 }

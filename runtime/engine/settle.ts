@@ -41,8 +41,7 @@ export class Settler {
     if (jobs.length === 0) return;
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.deps.jobs.add(jobs);
-        return;
+        return await this.deps.jobs.add(jobs);
       } catch (error) {
         if (attempt < retryPolicy.jobAddAttempts) continue;
         this.deps.log.error({ err: describeError(error), jobs: jobs.length }, 'could not schedule jobs');
