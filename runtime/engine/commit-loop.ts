@@ -53,7 +53,6 @@ export interface CommitLoopEnv {
  * when some message was left uncommitted (still conflicting, or the runtime stopped).
  */
 export async function commitBatch(env: CommitLoopEnv, batch: PreparedBatch): Promise<boolean> {
-  const { metrics, handlerName } = env;
   let todo = batch.deliveries;
   let complete = true;
   for (let round = 0; ; round++) {
@@ -63,7 +62,7 @@ export async function commitBatch(env: CommitLoopEnv, batch: PreparedBatch): Pro
       break;
     }
     if (conflicted.length === 0) break;
-    metrics.conflicts.inc({ handler: handlerName }, conflicted.length);
+    env.metrics.conflicts.inc({ handler: env.handlerName }, conflicted.length);
     // Only a message that reached its handler can run again; a dead letter is committed as it is.
     const again = conflicted.filter((delivery) => delivery.valid);
     if (again.length === 0) break;
@@ -76,7 +75,7 @@ export async function commitBatch(env: CommitLoopEnv, batch: PreparedBatch): Pro
     await env.rerun(again.filter((delivery) => !delivery.givenUp));
     todo = again;
   }
-  metrics.batchSeconds.observe({ handler: handlerName }, (performance.now() - batch.started) / 1000);
+  env.metrics.batchSeconds.observe({ handler: env.handlerName }, (performance.now() - batch.started) / 1000);
   return complete;
 }
 

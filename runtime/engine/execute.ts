@@ -39,6 +39,8 @@ export class MessageContext<Config, State, Metrics extends object>
 {
   private boundLog: Logger | undefined;
   private deferredMetrics: Metrics | undefined;
+  readonly redis: RedisReader;
+  readonly config: Config;
 
   constructor(
     private readonly deps: ContextDeps<Config, Metrics>,
@@ -46,14 +48,10 @@ export class MessageContext<Config, State, Metrics extends object>
     readonly meta: MessageMeta,
   ) {
     super();
+    this.redis = deps.redis;
+    this.config = deps.config;
   }
 
-  get redis(): RedisReader {
-    return this.deps.redis;
-  }
-  get config(): Config {
-    return this.deps.config;
-  }
   get log(): Logger {
     this.boundLog ??= this.deps.logger(this.meta);
     return this.boundLog;
@@ -68,8 +66,7 @@ export class MessageContext<Config, State, Metrics extends object>
 }
 
 export function describeError(error: unknown): string {
-  if (error instanceof Error) return `${error.name}: ${error.message}`;
-  return String(error);
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }
 
 /**

@@ -38,7 +38,6 @@ export async function evictionPolicy(client: RedisClient): Promise<{ readonly po
  */
 export class RedisHealth {
   private stopTimer = (): void => undefined;
-  /** The probe still out, if any. */
   private inFlight: Promise<void> | undefined;
   /** Until Redis first answered, "unreachable" is the start-up's connecting, not a fault to log. */
   private everHealthy = false;
@@ -87,8 +86,8 @@ export class RedisHealth {
 
   /** True while failures are the system's rather than a message's (do not charge them to messages). */
   get stalled(): boolean {
-    const fault = this.fault;
-    return fault !== undefined && (fault.cause === 'unreachable' || fault.cause === 'stalled');
+    const cause = this.fault?.cause;
+    return cause === 'unreachable' || cause === 'stalled';
   }
 
   /** A commit was refused for a cause that is Redis's, not the batch's. */

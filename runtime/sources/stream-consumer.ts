@@ -301,7 +301,6 @@ export class StreamConsumer {
     }
   }
 
-  /** Which of `ids` are pending for this consumer. */
   private async pendingIds(ids: readonly string[]): Promise<Set<string>> {
     if (ids.length === 0) return new Set();
     const sorted = [...ids].sort(compareStreamIds);
