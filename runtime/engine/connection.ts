@@ -29,10 +29,5 @@ export async function waitUntilReady(client: RedisClient, signal?: AbortSignal):
 
 /** The part of a key Redis Cluster hashes: the first non-empty {tag}, else the whole key. */
 export function slotTag(key: string): string {
-  const open = key.indexOf('{');
-  if (open >= 0) {
-    const close = key.indexOf('}', open + 1);
-    if (close > open + 1) return key.slice(open + 1, close);
-  }
-  return key;
+  return /^[^{]*\{([^}]+)\}/.exec(key)?.[1] ?? key;
 }

@@ -82,19 +82,17 @@ export class SourcePipeline {
     const { handler, metrics, clock } = deps;
     const now = () => clock.now();
     this.pause = (ms) => clock.sleep(ms, this.abort.signal);
-    const log = deps.logger.child({ handler: handler.name, ...shape.bindings });
-    this.log = log;
+    this.log = deps.logger.child({ handler: handler.name, ...shape.bindings });
     this.lastProgressAt = now();
-    const stopping = () => this.stopping;
     const execution: ExecutionEnv<unknown, object> = {
       redis: deps.commands,
       config: deps.handlerConfig,
       metrics: deps.handlerMetrics,
       now,
-      logger: (meta) => log.child(shape.logFields(meta)),
+      logger: (meta) => this.log.child(shape.logFields(meta)),
       redisReady: () => isReady(deps.commands) && !deps.health.stalled,
       waitForRedis: shape.waitForRedis,
-      stopping,
+      stopping: () => this.stopping,
       sleep: this.pause,
       onRetry: (count) => metrics.retries.inc({ handler: handler.name }, count),
       ...(shape.doneKey ? { doneKey: shape.doneKey } : {}),
@@ -110,14 +108,14 @@ export class SourcePipeline {
       handlerName: handler.name,
       committer: deps.committer,
       metrics,
-      log,
-      settle: new Settler({ handlerName: handler.name, metrics, jobs: deps.jobs, log }),
+      log: this.log,
+      settle: new Settler({ handlerName: handler.name, metrics, jobs: deps.jobs, log: this.log }),
       rerun: (deliveries) => rerun(this.env, deliveries),
       now,
       claimIdleMs: deps.config.CLAIM_IDLE_MS,
       backoffMaxMs: deps.config.COMMIT_BACKOFF_MAX_MS,
       sleep: this.pause,
-      stopping,
+      stopping: () => this.stopping,
       health: deps.health,
       waitForRedis: shape.waitForRedis,
       onProgress: () => {
