@@ -35,9 +35,7 @@ export function effectCommands(effect: Effect, streamMaxLen: number): string[][]
       return expiring(commands, effect.key, effect.ttlSec);
     }
     case 'setKey':
-      return [
-        effect.ttlSec === undefined ? ['SET', effect.key, effect.value] : ['SET', effect.key, effect.value, 'EX', String(effect.ttlSec)],
-      ];
+      return [['SET', effect.key, effect.value, ...(effect.ttlSec === undefined ? [] : ['EX', String(effect.ttlSec)])]];
     case 'deleteKey':
       return [['DEL', effect.key]];
     case 'addToSet':

@@ -52,6 +52,8 @@ export class MessageContext<Config, State, Metrics extends object>
   private boundLog: Logger | undefined;
   private deferredMetrics: Metrics | undefined;
   private readonly taped: Taped | undefined;
+  readonly redis: RedisReader;
+  readonly config: Config;
 
   constructor(
     private readonly deps: ContextDeps<Config, Metrics>,
@@ -60,14 +62,10 @@ export class MessageContext<Config, State, Metrics extends object>
   ) {
     super();
     this.taped = deps.tape?.message(this, state, deps.redis, deps.now);
+    this.redis = this.taped?.redis ?? deps.redis;
+    this.config = deps.config;
   }
 
-  get redis(): RedisReader {
-    return this.taped?.redis ?? this.deps.redis;
-  }
-  get config(): Config {
-    return this.deps.config;
-  }
   get log(): Logger {
     this.boundLog ??= this.deps.logger(this.meta);
     return this.boundLog;
@@ -90,8 +88,7 @@ async function loadBatchState<Config, Metrics>(handler: AnyHandler, env: Executi
 }
 
 export function describeError(error: unknown): string {
-  if (error instanceof Error) return `${error.name}: ${error.message}`;
-  return String(error);
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }
 
 /**

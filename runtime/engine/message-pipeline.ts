@@ -18,7 +18,6 @@ export interface PipelineEnv {
  * the commit that acknowledges the input.
  */
 export async function prepareBatch(env: PipelineEnv, deliveries: readonly Delivery[], readAt: number): Promise<PreparedBatch> {
-  const { handler } = env;
   const started = performance.now();
   const valid: Delivery[] = [];
   for (const delivery of deliveries) {
@@ -29,7 +28,7 @@ export async function prepareBatch(env: PipelineEnv, deliveries: readonly Delive
       continue;
     }
     if (await isUnusable(env, delivery)) continue;
-    const parsed = handler.input.safeParse(delivery.data);
+    const parsed = env.handler.input.safeParse(delivery.data);
     if (!parsed.success) {
       reject(env, delivery, 'invalid_input', formatIssues(parsed.error));
       await withSafeOutput(env, delivery);
@@ -39,7 +38,7 @@ export async function prepareBatch(env: PipelineEnv, deliveries: readonly Delive
     delivery.message = parsed.data;
     valid.push(delivery);
   }
-  await executeBatch(handler, env.execution, valid, (d, reason, detail) => reject(env, d, reason, detail));
+  await executeBatch(env.handler, env.execution, valid, (d, reason, detail) => reject(env, d, reason, detail));
   return { deliveries, readAt, started };
 }
 

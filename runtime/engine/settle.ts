@@ -32,9 +32,7 @@ export class Settler {
     for (const item of items) {
       if (item.recorder) {
         applyMetricCalls(item.recorder.metricCalls);
-        // No spread: most messages schedule nothing.
-        const scheduled = item.recorder.jobs;
-        for (let i = 0; i < scheduled.length; i++) jobs.push(scheduled[i]!);
+        jobs.push(...item.recorder.jobs);
       }
       const outcome = item.outcome;
       outcomes.set(outcome.kind, (outcomes.get(outcome.kind) ?? 0) + 1);
@@ -45,8 +43,7 @@ export class Settler {
     if (jobs.length === 0) return;
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.deps.jobs.add(jobs);
-        return;
+        return await this.deps.jobs.add(jobs);
       } catch (error) {
         if (attempt < retryPolicy.jobAddAttempts) continue;
         this.deps.log.error({ err: describeError(error), jobs: jobs.length }, 'could not schedule jobs');
