@@ -203,10 +203,7 @@ export class PlainBatch<Item extends CommitItem> {
       return { effectFailures: [] };
     }
     const transaction = connection.multi();
-    queueCommands(
-      transaction,
-      this.commands.map((command) => command.args),
-    );
+    queueCommands(transaction, this.commands);
     if (this.source && ids.length > 0) transaction.xack(this.source.stream, this.source.group, ...ids);
     const replies = await transaction.exec().catch((error: unknown) => {
       // The first refusal says why (EXEC's EXECABORT only repeats that something was refused).

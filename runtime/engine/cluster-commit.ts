@@ -110,10 +110,7 @@ export class ClusterCommitter implements Committer {
     const reports = await Promise.all(
       [...groups.values()].map(async (commands) => {
         const pipeline = this.connection.pipeline();
-        queueCommands(
-          pipeline,
-          commands.map((c) => c.args),
-        );
+        queueCommands(pipeline, commands);
         const replies = (await pipeline.exec()) ?? [];
         if (replies.length !== commands.length)
           throw new Error(`pipeline returned ${replies.length} replies for ${commands.length} commands`);

@@ -64,8 +64,8 @@ export function extraEmitCommands(extra: ExtraEmit): string[][] {
 }
 
 /** Queues commands as themselves (outside the batch script): a dead letter as an EVAL of its script. */
-export function queueCommands(pipeline: ChainableCommander, commands: readonly (readonly string[])[]): void {
-  for (const [name, ...args] of commands) {
+export function queueCommands(pipeline: ChainableCommander, commands: readonly { readonly args: readonly string[] }[]): void {
+  for (const [name, ...args] of commands.map((command) => command.args)) {
     if (name === DEAD_LETTER_APPEND) pipeline.eval(DEAD_LETTER_APPEND_SCRIPT, 2, ...args);
     else pipeline.call(name!, ...args);
   }
