@@ -37,10 +37,7 @@ export class ClusterCommitter implements Committer {
     const applying = accepted.filter((item) => !superseded.has(item));
     const { effectFailures, trimmed = 0 } = await this.applyEffects(applying);
     const withheld = new Set(effectFailures.map((f) => f.item));
-    const ackIds = accepted
-      .filter((item) => !withheld.has(item))
-      .map((item) => item.entryId)
-      .filter((id): id is string => id !== undefined);
+    const ackIds = accepted.flatMap((item) => (withheld.has(item) || item.entryId === undefined ? [] : [item.entryId]));
     if (source && ackIds.length > 0) await this.connection.xack(source.stream, source.group, ...ackIds);
     await this.release(leases);
     // Ownership is not re-checked here: see dropReclaimed in commit-loop.ts.

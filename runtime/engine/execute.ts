@@ -51,9 +51,9 @@ export class MessageContext<Config, State, Metrics extends object>
 {
   private boundLog: Logger | undefined;
   private deferredMetrics: Metrics | undefined;
-  private readonly taped: Taped | undefined;
   readonly redis: RedisReader;
   readonly config: Config;
+  readonly now: () => number;
 
   constructor(
     private readonly deps: ContextDeps<Config, Metrics>,
@@ -61,8 +61,9 @@ export class MessageContext<Config, State, Metrics extends object>
     readonly meta: MessageMeta,
   ) {
     super();
-    this.taped = deps.tape?.message(this, state, deps.redis, deps.now);
-    this.redis = this.taped?.redis ?? deps.redis;
+    const taped = deps.tape?.message(this, state, deps.redis, deps.now);
+    this.redis = taped?.redis ?? deps.redis;
+    this.now = taped?.now ?? deps.now;
     this.config = deps.config;
   }
 
@@ -73,9 +74,6 @@ export class MessageContext<Config, State, Metrics extends object>
   get metrics(): Metrics {
     this.deferredMetrics ??= deferMetrics(this.deps.metrics, this.metricCalls);
     return this.deferredMetrics;
-  }
-  now(): number {
-    return this.taped ? this.taped.now() : this.deps.now();
   }
 }
 
