@@ -27,7 +27,7 @@ export interface CommitLoopEnv {
   readonly now: () => number;
   readonly claimIdleMs: number;
   readonly backoffMaxMs: number;
-  /** Which of these entries this consumer still holds (its pending list); stream sources only. */
+  /** Which of these entries this consumer still holds (its pending list); stream sources only, whose every delivery has one. */
   readonly pendingIds?: (ids: readonly string[]) => Promise<Set<string>>;
   readonly waitForRedis: () => Promise<void>;
   readonly sleep: (ms: number) => Promise<void>;
@@ -194,7 +194,7 @@ async function giveUpOnRepeats(env: CommitLoopEnv, failures: readonly EffectFail
  */
 async function dropReclaimed(env: CommitLoopEnv, readAt: number, todo: Delivery[]): Promise<Delivery[]> {
   if (!env.pendingIds || env.now() - readAt <= env.claimIdleMs / 2) return todo;
-  const owned = await env.pendingIds(entryIds(todo));
+  const owned = await env.pendingIds(todo.map((delivery) => delivery.entryId!));
   countLost(env, todo.filter((delivery) => !owned.has(delivery.entryId!)).length, 'leaving them to it');
   return todo.filter((delivery) => owned.has(delivery.entryId!));
 }
@@ -208,7 +208,7 @@ async function dropReclaimed(env: CommitLoopEnv, readAt: number, todo: Delivery[
  */
 async function withoutLanded(env: CommitLoopEnv, todo: Delivery[]): Promise<{ pending: Delivery[]; orphans: Delivery[] }> {
   if (!env.pendingIds) return { pending: todo, orphans: [] };
-  const stillPending = await env.pendingIds(entryIds(todo));
+  const stillPending = await env.pendingIds(todo.map((delivery) => delivery.entryId!));
   const landed = todo.filter((delivery) => !stillPending.has(delivery.entryId!));
   if (landed.length > 0) {
     env.onProgress();
@@ -230,10 +230,6 @@ function countLost(env: CommitLoopEnv, count: number, consequence: string): void
   if (count === 0) return;
   env.metrics.commitFailures.inc({ handler: env.handlerName, cause: 'lost_ownership' }, count);
   env.log.warn({ count }, `entries were reclaimed by another consumer while held; ${consequence}`);
-}
-
-function entryIds(deliveries: readonly Delivery[]): string[] {
-  return deliveries.map((delivery) => delivery.entryId).filter((id): id is string => id !== undefined);
 }
 
 function countFailure(env: CommitLoopEnv, cause: ClassifiedError, messages: number): void {
