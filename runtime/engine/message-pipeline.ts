@@ -9,7 +9,6 @@ export interface PipelineEnv {
   readonly execution: ExecutionEnv<unknown, object>;
   readonly maxDeliveries: number;
   readonly deadLetter: DeadLetterDestination & { readonly sourceStream: string; readonly group: string };
-  readonly now: () => number;
 }
 
 /**
@@ -97,7 +96,7 @@ function reject(env: PipelineEnv, delivery: Delivery, reason: DeadLetterReason, 
     detail,
     attempts: delivery.attempts,
     raw: meta.raw,
-    at: env.now(),
+    at: env.execution.now(),
   });
   const { stream, maxLen, index } = env.deadLetter;
   delivery.recorder = undefined;

@@ -104,7 +104,6 @@ export class SourcePipeline {
       execution,
       maxDeliveries: shape.maxDeliveries,
       deadLetter: { ...deadLetterDestination(deps.config, handler.name), sourceStream: shape.sourceStream, group: shape.group },
-      now,
     };
     this.commitEnv = {
       handlerName: handler.name,
@@ -137,7 +136,7 @@ export class SourcePipeline {
   /** A key the gate writes that Redis keeps refusing: the gate cannot do its work until a person fixes it. */
   private refusedKeyFault(): ConsumerFault | undefined {
     const [first] = this.refusedKeys;
-    this.refusedSince = first === undefined ? 0 : this.refusedSince || this.env.now();
+    this.refusedSince = first === undefined ? 0 : this.refusedSince || this.env.execution.now();
     return first && { cause: `writes to ${first[0]} refused on every try: ${first[1]}`, since: this.refusedSince };
   }
 
