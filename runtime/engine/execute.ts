@@ -112,24 +112,21 @@ export async function executeBatch<Config, Metrics extends object>(
 
   while (todo.length > 0) {
     if (env.stopping() && todo.some((d) => d.attempts > 0)) return;
-    let state: unknown;
-    let stateError: unknown;
-    try {
-      state = await loadBatchState(handler, env);
-    } catch (error) {
-      stateError = error;
-    }
+    const loaded = await loadBatchState(handler, env).then(
+      (state) => ({ state }),
+      (error: unknown) => ({ error }),
+    );
 
     /** Each failed delivery's last error, until it succeeds or its policy decides. */
     const failed = new Map<Delivery, unknown>();
     // One after another, in stream order: a decision sees the batch's earlier ones (in the state they wrote to).
     for (const delivery of todo) {
       delivery.attempts += 1;
-      if (stateError !== undefined) {
-        failed.set(delivery, stateError);
+      if ('error' in loaded) {
+        failed.set(delivery, loaded.error);
         continue;
       }
-      const ctx = new MessageContext(env, state, delivery.meta);
+      const ctx = new MessageContext(env, loaded.state, delivery.meta);
       try {
         await handleOnce(handler, delivery.message, ctx, env.doneKey?.(delivery.meta));
         delivery.recorder = ctx;
