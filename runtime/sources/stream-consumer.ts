@@ -104,7 +104,7 @@ export class StreamConsumer {
     if (await this.createGroup('0')) this.log.info('created consumer group');
     // Once the reader and committer are connected too, a started runtime is ready at once.
     await this.waitForRedis();
-    this.progress();
+    this.pipeline.lastProgressAt = this.deps.clock.now();
     if (this.clients.every(isReady)) this.setConsuming(true);
     this.loopDone = this.loop();
   }
@@ -115,11 +115,6 @@ export class StreamConsumer {
     // A read waiting for entries would hold the stop up to BLOCK_MS: CLIENT UNBLOCK ends it now, delivering nothing.
     if (typeof this.readerId === 'number') await this.deps.commands.call('CLIENT', 'UNBLOCK', this.readerId).catch(() => undefined);
     await this.loopDone;
-  }
-
-  private progress(): void {
-    this.pipeline.lastProgressAt = this.deps.clock.now();
-    this.consecutiveErrors = 0;
   }
 
   private async waitForRedis(): Promise<void> {
@@ -212,7 +207,8 @@ export class StreamConsumer {
     const args = ['GROUP', this.group, config.CONSUMER_NAME, 'COUNT', config.BATCH_SIZE, ...blocking, 'STREAMS', this.stream, id];
     const reply = (await reader.call('XREADGROUP', ...args)) as [string, RawEntry[]][] | null;
     const batch = { entries: reply?.[0]?.[1] ?? [], readAt: this.deps.clock.now() };
-    this.progress();
+    this.pipeline.lastProgressAt = batch.readAt;
+    this.consecutiveErrors = 0;
     for (const [entryId] of batch.entries) this.held.add(entryId);
     return batch;
   }
