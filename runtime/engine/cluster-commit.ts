@@ -80,12 +80,8 @@ export class ClusterCommitter implements Committer {
   private async advanceOrders<Item extends CommitItem>(accepted: readonly Item[]): Promise<Item[]> {
     const conditional = accepted.filter((item) => item.recorder?.condition !== undefined);
     // Sent together, in batch order: two conditions on one key reach its node in that order.
-    const advanced = await Promise.all(
-      conditional.map((item) => {
-        const condition = item.recorder!.condition!;
-        return this.connection.eval(ADVANCE_ORDER, 1, condition.key, condition.id);
-      }),
-    );
+    const conditions = conditional.map((item) => item.recorder!.condition!);
+    const advanced = await Promise.all(conditions.map((c) => this.connection.eval(ADVANCE_ORDER, 1, c.key, c.id)));
     return conditional.filter((_, k) => advanced[k] !== 1);
   }
 

@@ -29,12 +29,11 @@ export class Settler {
     const jobs: ScheduledJob[] = [];
     const outcomes = new Map<string, number>();
     const deadLetters = new Map<string, number>();
-    for (const item of items) {
-      if (item.recorder) {
-        applyMetricCalls(item.recorder.metricCalls);
-        jobs.push(...item.recorder.jobs);
+    for (const { recorder, outcome } of items) {
+      if (recorder) {
+        applyMetricCalls(recorder.metricCalls);
+        jobs.push(...recorder.jobs);
       }
-      const outcome = item.outcome;
       outcomes.set(outcome.kind, (outcomes.get(outcome.kind) ?? 0) + 1);
       if (outcome.kind === 'dead-letter') deadLetters.set(outcome.reason, (deadLetters.get(outcome.reason) ?? 0) + 1);
     }
