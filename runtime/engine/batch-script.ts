@@ -81,14 +81,14 @@ const SCRIPT_MAX_COMMAND_ARGS = 7_000;
 export type GuardCheck = readonly [kind: 'a' | 'e' | 'c' | 't' | 'r', key: string, value: string];
 
 /** A command of a commit, with the item (and effect: none for a dead letter) a refusal of it is reported against. */
-interface Command<Item> {
+export interface Command<Item> {
   readonly args: readonly string[];
   readonly item: Item;
   readonly effect: Effect | undefined;
 }
 
 /** An item's commands: its effects but the `overwritten` writes, then its dead letters. */
-function itemCommands<Item extends CommitItem>(item: Item, overwritten: ReadonlySet<Effect>, streamMaxLen: number): Command<Item>[] {
+export function itemCommands<Item extends CommitItem>(item: Item, overwritten: ReadonlySet<Effect>, streamMaxLen: number): Command<Item>[] {
   const commands: Command<Item>[] = [];
   for (const effect of item.recorder?.effects ?? [])
     if (!overwritten.has(effect)) for (const args of effectCommands(effect, streamMaxLen)) commands.push({ args, item, effect });
@@ -203,27 +203,25 @@ export class PlainBatch<Item extends CommitItem> {
       return { effectFailures: [] };
     }
     const transaction = connection.multi();
-    queueCommands(
-      transaction,
-      this.commands.map((command) => command.args),
-    );
+    queueCommands(transaction, this.commands);
     if (this.source && ids.length > 0) transaction.xack(this.source.stream, this.source.group, ...ids);
-    let replies: [Error | null, unknown][] | null;
-    try {
-      replies = await transaction.exec();
-    } catch (error) {
+    const replies = await transaction.exec().catch((error: unknown) => {
       // The first refusal says why (EXEC's EXECABORT only repeats that something was refused).
-      const previous = (error as { previousErrors?: Error[] }).previousErrors?.[0];
-      throw previous ?? error;
-    }
-    if (replies === null) return null;
-    const failures: EffectFailure<Item>[] = [];
-    let trimmed = 0;
-    replies.forEach(([error, reply], i) => {
-      const command = this.commands[i];
-      if (error) failures.push({ item: command?.item, effect: command?.effect, error });
-      else if (command?.args[0] === DEAD_LETTER_APPEND) trimmed += Number(reply);
+      throw (error as { previousErrors?: Error[] }).previousErrors?.[0] ?? error;
     });
-    return trimmed > 0 ? { effectFailures: failures, trimmed } : { effectFailures: failures };
+    return replies && readReplies(this.commands, replies);
   }
+}
+
+/** A pipeline's or transaction's replies to `commands`: the refusals, and the dead letters the bound trimmed; any other error throws. */
+export function readReplies<Item>(commands: readonly Command<Item>[], replies: readonly [Error | null, unknown][]): CommitReport<Item> {
+  const failures: EffectFailure<Item>[] = [];
+  let trimmed = 0;
+  replies.forEach(([error, reply], i) => {
+    const command = commands[i]; // none for the acknowledgement after them
+    if (error && !(error instanceof ReplyError)) throw error;
+    if (error) failures.push({ item: command?.item, effect: command?.effect, error });
+    else if (command?.args[0] === DEAD_LETTER_APPEND) trimmed += Number(reply);
+  });
+  return trimmed > 0 ? { effectFailures: failures, trimmed } : { effectFailures: failures };
 }

@@ -1,12 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { ReplyError } from 'ioredis';
-import { OLDER_STREAM_ID, type CommitReport, type CommitSource, type EffectFailure } from './batch-script.js';
+import { itemCommands, OLDER_STREAM_ID, readReplies, type Command, type CommitReport, type CommitSource } from './batch-script.js';
 import { guardHolds, inStreamOrder, type Committer } from './commit.js';
 import type { CommitItem } from './delivery.js';
-import { DEAD_LETTER_APPEND } from './dead-letter.js';
-import { effectCommands, extraEmitCommands, queueCommands } from './effect-commands.js';
-import type { Effect, EffectRecorder } from './effects.js';
-import type { RedisClient } from './connection.js';
+import { queueCommands } from './effect-commands.js';
+import type { EffectRecorder } from './effects.js';
+import { slotTag, type RedisClient } from './connection.js';
 import { lua } from './lua.js';
 
 /**
@@ -28,25 +26,18 @@ export class ClusterCommitter implements Committer {
   async commit<Item extends CommitItem>(source: CommitSource | undefined, items: readonly Item[]): Promise<CommitReport<Item>> {
     const { accepted: candidates, deferred: conflicted } = inStreamOrder(items);
 
-    const leases: Lease[] = [];
-    const failed = new Set<Item>();
     const taken = await Promise.all(candidates.map((item) => this.acquire(item.recorder)));
-    taken.forEach((held, k) => {
-      if (held === null) failed.add(candidates[k]!);
-      else leases.push(...held);
-    });
+    const leases = taken.flatMap((held) => held ?? []);
+    const failed = new Set(candidates.filter((_, k) => taken[k] === null));
     // An item whose lease failed holds back every later item touching its keys (stream order).
     const { accepted, deferred } = inStreamOrder(candidates, failed);
     conflicted.push(...deferred);
 
     const superseded = new Set(await this.advanceOrders(accepted));
     const applying = accepted.filter((item) => !superseded.has(item));
-    const { failures: effectFailures, trimmed } = await this.applyEffects(applying);
+    const { effectFailures, trimmed = 0 } = await this.applyEffects(applying);
     const withheld = new Set(effectFailures.map((f) => f.item));
-    const ackIds = accepted
-      .filter((item) => !withheld.has(item))
-      .map((item) => item.entryId)
-      .filter((id): id is string => id !== undefined);
+    const ackIds = accepted.flatMap((item) => (withheld.has(item) || item.entryId === undefined ? [] : [item.entryId]));
     if (source && ackIds.length > 0) await this.connection.xack(source.stream, source.group, ...ackIds);
     await this.release(leases);
     // Ownership is not re-checked here: see dropReclaimed in commit-loop.ts.
@@ -63,23 +54,21 @@ export class ClusterCommitter implements Committer {
     this.tokens.set(recorder!, token);
     const taken: Lease[] = [];
     for (const guard of guards) {
+      let holds: boolean;
       if (guard.kind === 'off') {
         // Read, not leased: a lease would serialise every commit on the one switch key.
         const value = (await this.connection.get(guard.key)) as string | null;
-        if (!guardHolds(guard, value !== null, value)) {
-          await this.release(taken);
-          return null;
-        }
-        continue;
+        holds = guardHolds(guard, value !== null, value);
+      } else {
+        const lease = { key: leaseKey(guard.key), token };
+        const value = guard.kind === 'equals' ? guard.value : '';
+        holds = (await this.connection.eval(TAKE_LEASE, 2, guard.key, lease.key, guard.kind, value, token, LEASE_MS)) === 1;
+        if (holds) taken.push(lease);
       }
-      const lease = { key: leaseKey(guard.key), token };
-      const value = guard.kind === 'equals' ? guard.value : '';
-      const held = await this.connection.eval(TAKE_LEASE, 2, guard.key, lease.key, guard.kind, value, token, LEASE_MS);
-      if (held !== 1) {
+      if (!holds) {
         await this.release(taken);
         return null;
       }
-      taken.push(lease);
     }
     return taken;
   }
@@ -91,12 +80,8 @@ export class ClusterCommitter implements Committer {
   private async advanceOrders<Item extends CommitItem>(accepted: readonly Item[]): Promise<Item[]> {
     const conditional = accepted.filter((item) => item.recorder?.condition !== undefined);
     // Sent together, in batch order: two conditions on one key reach its node in that order.
-    const advanced = await Promise.all(
-      conditional.map((item) => {
-        const condition = item.recorder!.condition!;
-        return this.connection.eval(ADVANCE_ORDER, 1, condition.key, condition.id);
-      }),
-    );
+    const conditions = conditional.map((item) => item.recorder!.condition!);
+    const advanced = await Promise.all(conditions.map((c) => this.connection.eval(ADVANCE_ORDER, 1, c.key, c.id)));
     return conditional.filter((_, k) => advanced[k] !== 1);
   }
 
@@ -109,47 +94,26 @@ export class ClusterCommitter implements Committer {
    * Applies effects as one pipeline per slot, in recorded order, slots concurrently. A command Redis
    * rejects is an effect failure; anything else throws, so nothing unapplied is acknowledged.
    */
-  private async applyEffects<Item extends CommitItem>(
-    accepted: readonly Item[],
-  ): Promise<{ failures: EffectFailure<Item>[]; trimmed: number }> {
-    const groups = new Map<string, { args: string[]; item: Item; effect: Effect | undefined }[]>();
-    const add = (item: Item, effect: Effect | undefined, commands: string[][]) => {
-      for (const args of commands) {
-        const tag = slotTag(args[1]!);
-        if (!groups.has(tag)) groups.set(tag, []);
-        groups.get(tag)!.push({ args, item, effect });
-      }
-    };
-    for (const item of accepted) {
-      for (const effect of item.recorder?.effects ?? []) add(item, effect, effectCommands(effect, this.streamMaxLen));
-      for (const extra of item.extraEmits ?? []) add(item, undefined, extraEmitCommands(extra));
+  private async applyEffects<Item extends CommitItem>(accepted: readonly Item[]): Promise<CommitReport<Item>> {
+    const groups = new Map<string, Command<Item>[]>();
+    for (const command of accepted.flatMap((item) => itemCommands(item, new Set(), this.streamMaxLen))) {
+      const tag = slotTag(command.args[1]!);
+      groups.set(tag, [...(groups.get(tag) ?? []), command]);
     }
-
-    const failures: EffectFailure<Item>[] = [];
-    let trimmed = 0;
-    await Promise.all(
+    const reports = await Promise.all(
       [...groups.values()].map(async (commands) => {
         const pipeline = this.connection.pipeline();
-        queueCommands(
-          pipeline,
-          commands.map((c) => c.args),
-        );
+        queueCommands(pipeline, commands);
         const replies = (await pipeline.exec()) ?? [];
         if (replies.length !== commands.length)
           throw new Error(`pipeline returned ${replies.length} replies for ${commands.length} commands`);
-        replies.forEach(([error, reply], i) => {
-          if (!error) {
-            if (commands[i]!.args[0] === DEAD_LETTER_APPEND) trimmed += Number(reply);
-            return;
-          }
-          if (!(error instanceof ReplyError)) throw error;
-          failures.push({ item: commands[i]!.item, effect: commands[i]!.effect, error });
-        });
+        return readReplies(commands, replies);
       }),
     );
     // In batch order, whichever slot's pipeline answered first.
     const place = new Map(accepted.map((item, k) => [item, k] as const));
-    return { failures: failures.sort((a, b) => place.get(a.item!)! - place.get(b.item!)!), trimmed };
+    const failures = reports.flatMap((r) => r.effectFailures).sort((a, b) => place.get(a.item!)! - place.get(b.item!)!);
+    return { effectFailures: failures, trimmed: reports.reduce((sum, r) => sum + (r.trimmed ?? 0), 0) };
   }
 }
 
@@ -165,16 +129,6 @@ const TAKE_LEASE = lua('take-lease');
 const ADVANCE_ORDER = `${OLDER_STREAM_ID}\n${lua('advance-order')}`;
 
 const GIVE_BACK_LEASE = lua('give-back-lease');
-
-/** The part of a key Redis Cluster hashes: the first non-empty {tag}, else the whole key. */
-export function slotTag(key: string): string {
-  const open = key.indexOf('{');
-  if (open >= 0) {
-    const close = key.indexOf('}', open + 1);
-    if (close > open + 1) return key.slice(open + 1, close);
-  }
-  return key;
-}
 
 /**
  * A lease key in the guard key's slot, so one script may touch both. A key with a '}' but no valid

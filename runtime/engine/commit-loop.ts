@@ -1,5 +1,5 @@
 import type { CommitReport, CommitSource, EffectFailure } from './batch-script.js';
-import type { Effect } from './effects.js';
+import { effectKey } from './effects.js';
 import { chainedGuards, type Committer } from './commit.js';
 import { retryPolicy } from './retry-policy.js';
 import type { CommitAnswer, Delivery, PreparedBatch } from './delivery.js';
@@ -27,7 +27,7 @@ export interface CommitLoopEnv {
   readonly now: () => number;
   readonly claimIdleMs: number;
   readonly backoffMaxMs: number;
-  /** Which of these entries this consumer still holds (its pending list); stream sources only. */
+  /** Which of these entries this consumer still holds (its pending list); stream sources only, whose every delivery has one. */
   readonly pendingIds?: (ids: readonly string[]) => Promise<Set<string>>;
   readonly waitForRedis: () => Promise<void>;
   readonly sleep: (ms: number) => Promise<void>;
@@ -53,7 +53,6 @@ export interface CommitLoopEnv {
  * when some message was left uncommitted (still conflicting, or the runtime stopped).
  */
 export async function commitBatch(env: CommitLoopEnv, batch: PreparedBatch): Promise<boolean> {
-  const { metrics, handlerName } = env;
   let todo = batch.deliveries;
   let complete = true;
   for (let round = 0; ; round++) {
@@ -63,7 +62,7 @@ export async function commitBatch(env: CommitLoopEnv, batch: PreparedBatch): Pro
       break;
     }
     if (conflicted.length === 0) break;
-    metrics.conflicts.inc({ handler: handlerName }, conflicted.length);
+    env.metrics.conflicts.inc({ handler: env.handlerName }, conflicted.length);
     // Only a message that reached its handler can run again; a dead letter is committed as it is.
     const again = conflicted.filter((delivery) => delivery.valid);
     if (again.length === 0) break;
@@ -73,10 +72,10 @@ export async function commitBatch(env: CommitLoopEnv, batch: PreparedBatch): Pro
       break;
     }
     // A message given its failure policy (giveUpOnRepeats) is committed as that, never run again.
-    await env.rerun(again.filter((delivery) => !givenUp.has(delivery)));
+    await env.rerun(again.filter((delivery) => !delivery.givenUp));
     todo = again;
   }
-  metrics.batchSeconds.observe({ handler: handlerName }, (performance.now() - batch.started) / 1000);
+  env.metrics.batchSeconds.observe({ handler: env.handlerName }, (performance.now() - batch.started) / 1000);
   return complete;
 }
 
@@ -123,7 +122,8 @@ async function commitDeliveries(
     const committed = answered('committed');
     const superseded = answered('superseded');
     const withheld = answered('withheld');
-    noteKeysWritten(env, committed);
+    // A refused key that a committed message wrote (every write of a committed message applied) is fixed.
+    for (const effect of committed.flatMap((delivery) => delivery.recorder?.effects ?? [])) env.refusedKeys.delete(effectKey(effect));
     const conflicted = answered('conflicted', 'waiting');
     const waiting = conflicted.some((delivery) => delivery.answer === 'waiting');
     // Lost (or unanswered): left pending, to its new owner.
@@ -152,80 +152,39 @@ async function commitDeliveries(
   }
 }
 
-/** Per delivery, the refusal its last commit met and how many times in a row. */
-const refusals = new WeakMap<Delivery, { readonly message: string; readonly times: number }>();
-/** Deliveries whose failure policy replaced their output after repeated refusals. */
-const givenUp = new WeakSet<Delivery>();
+/** Refusals that repeat until a person changes the key: not Redis's state (OOM, READONLY) nor an outage. */
+const PERSISTENT: readonly RedisFailureCause[] = ['wrongtype', 'script', 'other'];
 
 /**
- * A message whose write Redis refused with the same reply retryPolicy.refusalRepeats times in a
- * row, for a cause that is the key's rather than Redis's (a key of another type, a script's
- * error), gets its failure policy instead (the governor's fail-closed block, a dead letter naming
- * the key), committed in its place, so the messages behind it move; the key stays named to /ready.
+ * A message whose write Redis refused with the same PERSISTENT reply retryPolicy.refusalRepeats times in a row gets its
+ * failure policy instead (the governor's fail-closed block, a dead letter naming the key), committed in its place, so
+ * the messages behind it move; /ready names the key until a commit writes it again. A dead letter is the last output a
+ * message can have: it waits until it can be written, never acknowledged without it.
  */
 async function giveUpOnRepeats(env: CommitLoopEnv, failures: readonly EffectFailure<Delivery>[]): Promise<void> {
   const given: Delivery[] = [];
-  let last: EffectFailure<Delivery> | undefined;
-  for (const failure of failures) {
-    const delivery = failure.item;
-    const refusal = classifyRedisError(failure.error);
-    // A dead letter is the last output a message can have: it waits until it can be written, never acknowledged without it.
-    if (
-      delivery === undefined ||
-      delivery.outcome.kind === 'dead-letter' ||
-      !PERSISTENT.includes(refusal.cause) ||
-      given.includes(delivery)
-    )
-      continue;
-    const before = refusals.get(delivery);
-    const times = before?.message === refusal.message ? before.times + 1 : 1;
-    refusals.set(delivery, { message: refusal.message, times });
+  let error: Error | undefined;
+  for (const { item: delivery, effect, error: refusal } of failures) {
+    const { cause, message } = classifyRedisError(refusal);
+    if (!delivery || delivery.outcome.kind === 'dead-letter' || !PERSISTENT.includes(cause) || given.includes(delivery)) continue;
+    const times = delivery.refused?.message === message ? delivery.refused.times + 1 : 1;
+    delivery.refused = { message, times };
     if (times < retryPolicy.refusalRepeats) continue;
-    refusals.delete(delivery);
-    givenUp.add(delivery);
+    delivery.refused = undefined;
+    delivery.givenUp = true;
     given.push(delivery);
-    last = failure;
-    const key = refusedKey(failure);
-    if (key !== undefined) env.refusedKeys.set(key, refusal.message);
+    // The commit script's WRONGTYPE names the key; else it is the refused effect's.
+    const named = /^WRONGTYPE (\S+) holds/.exec(message)?.[1];
+    const key = named ?? (effect && effectKey(effect));
+    if (key !== undefined) env.refusedKeys.set(key, message);
+    error = new Error(named !== undefined || key === undefined ? message : `${message} (writing ${key})`);
   }
-  if (last === undefined) return;
-  const key = refusedKey(last);
-  const message = classifyRedisError(last.error).message;
-  const error = new Error(key === undefined || keyInRefusal(message) === key ? message : `${message} (writing ${key})`);
+  if (error === undefined) return;
   env.log.error(
     { err: error.message, messages: given.length, attempts: retryPolicy.refusalRepeats },
     'a write refused the same way on every try: its messages get their failure policy; /ready names the key until it is written again',
   );
   await env.applyFailurePolicy(given, error);
-}
-
-/** Refusals that repeat until a person changes the key: not Redis's state (OOM, READONLY) nor an outage. */
-const PERSISTENT: readonly RedisFailureCause[] = ['wrongtype', 'script', 'other'];
-
-/** The key a refusal names (the commit script's WRONGTYPE says which), else its effect's. */
-function refusedKey(failure: EffectFailure<Delivery>): string | undefined {
-  return keyInRefusal(failure.error.message) ?? effectKey(failure.effect);
-}
-
-const keyInRefusal = (message: string): string | undefined => /^WRONGTYPE (\S+) holds/.exec(message)?.[1];
-
-const effectKey = (effect: Effect | undefined): string | undefined =>
-  effect === undefined
-    ? undefined
-    : effect.op === 'emit'
-      ? effect.stream
-      : 'key' in effect && typeof effect.key === 'string'
-        ? effect.key
-        : undefined;
-
-/** A refused key that a committed message wrote (every write of a committed message applied) is fixed. */
-function noteKeysWritten(env: CommitLoopEnv, committed: readonly Delivery[]): void {
-  if (env.refusedKeys.size === 0) return;
-  for (const delivery of committed)
-    for (const effect of delivery.recorder?.effects ?? []) {
-      const key = effectKey(effect);
-      if (key !== undefined) env.refusedKeys.delete(key);
-    }
 }
 
 /**
@@ -235,7 +194,7 @@ function noteKeysWritten(env: CommitLoopEnv, committed: readonly Delivery[]): vo
  */
 async function dropReclaimed(env: CommitLoopEnv, readAt: number, todo: Delivery[]): Promise<Delivery[]> {
   if (!env.pendingIds || env.now() - readAt <= env.claimIdleMs / 2) return todo;
-  const owned = await env.pendingIds(entryIds(todo));
+  const owned = await env.pendingIds(todo.map((delivery) => delivery.entryId!));
   countLost(env, todo.filter((delivery) => !owned.has(delivery.entryId!)).length, 'leaving them to it');
   return todo.filter((delivery) => owned.has(delivery.entryId!));
 }
@@ -249,7 +208,7 @@ async function dropReclaimed(env: CommitLoopEnv, readAt: number, todo: Delivery[
  */
 async function withoutLanded(env: CommitLoopEnv, todo: Delivery[]): Promise<{ pending: Delivery[]; orphans: Delivery[] }> {
   if (!env.pendingIds) return { pending: todo, orphans: [] };
-  const stillPending = await env.pendingIds(entryIds(todo));
+  const stillPending = await env.pendingIds(todo.map((delivery) => delivery.entryId!));
   const landed = todo.filter((delivery) => !stillPending.has(delivery.entryId!));
   if (landed.length > 0) {
     env.onProgress();
@@ -271,10 +230,6 @@ function countLost(env: CommitLoopEnv, count: number, consequence: string): void
   if (count === 0) return;
   env.metrics.commitFailures.inc({ handler: env.handlerName, cause: 'lost_ownership' }, count);
   env.log.warn({ count }, `entries were reclaimed by another consumer while held; ${consequence}`);
-}
-
-function entryIds(deliveries: readonly Delivery[]): string[] {
-  return deliveries.map((delivery) => delivery.entryId).filter((id): id is string => id !== undefined);
 }
 
 function countFailure(env: CommitLoopEnv, cause: ClassifiedError, messages: number): void {

@@ -1,6 +1,6 @@
 import { defineBatchCommand, PlainBatch, ScriptBatch, type CommitReport, type CommitSource, type GuardCheck } from './batch-script.js';
 import type { CommitItem } from './delivery.js';
-import type { Effect, EffectRecorder, Guard } from './effects.js';
+import { effectKey, type Effect, type EffectRecorder, type Guard } from './effects.js';
 import { waitUntilReady, type RedisClient } from './connection.js';
 import { lua } from './lua.js';
 
@@ -14,8 +14,6 @@ const CHECK_GUARDED_KEYS = lua('check-guarded-keys');
 
 /** What readSwitches read of a key: its string value, null when absent, false when of another type. */
 type Switches = ReadonlyMap<string, string | null | false>;
-
-const NO_SWITCHES: Switches = new Map();
 
 /** Whether a switch guard holds; the other guards are compared in Redis (the commit script, a lease's take). */
 export function guardHolds(guard: Extract<Guard, { kind: 'off' }>, exists: boolean, value: string | null): boolean {
@@ -60,23 +58,15 @@ export function inStreamOrder<Item extends CommitItem>(
       continue;
     }
     accepted.push(item);
-    noteWrites(recorder, written);
+    for (const [key, value] of writesOf(recorder)) written.set(key, value);
   }
   return { accepted, deferred };
 }
 
-/** Notes what `recorder` leaves in each key it writes: its SET's value, or undefined (nothing to chain a guard on). */
-function noteWrites(recorder: EffectRecorder | undefined, written: Map<string, string | undefined>, wrote?: (key: string) => void): void {
-  if (recorder === undefined) return;
-  for (const effect of recorder.effects) {
-    const key = effect.op === 'emit' ? effect.stream : effect.key;
-    written.set(key, effect.op === 'setKey' ? effect.value : undefined);
-    wrote?.(key);
-  }
-  if (recorder.condition) {
-    written.set(recorder.condition.key, undefined);
-    wrote?.(recorder.condition.key);
-  }
+/** What `recorder` leaves in each key it writes: its SET's value, or undefined (nothing to chain a guard on). */
+function writesOf(recorder: EffectRecorder | undefined): (readonly [key: string, value: string | undefined])[] {
+  const writes = (recorder?.effects ?? []).map((effect) => [effectKey(effect), effect.op === 'setKey' ? effect.value : undefined] as const);
+  return recorder?.condition ? [...writes, [recorder.condition.key, undefined]] : writes;
 }
 
 /**
@@ -111,7 +101,10 @@ export function chainedGuards<Item extends CommitItem>(items: readonly Item[]): 
   for (const item of items) {
     for (const guard of item.recorder?.guards ?? [])
       if (isChained(guard, written)) chained.set(item, (chained.get(item) ?? new Map()).set(guard, writer.get(guard.key)!));
-    noteWrites(item.recorder, written, (key) => writer.set(key, item));
+    for (const [key, value] of writesOf(item.recorder)) {
+      written.set(key, value);
+      writer.set(key, item);
+    }
   }
   return chained;
 }
@@ -177,8 +170,12 @@ export class TransactionCommitter implements Committer {
     // The connection queues nothing while down (a WATCH does not survive a reconnect): wait, not fail.
     await waitUntilReady(this.connection);
     const { accepted, deferred } = inStreamOrder(items, undefined, { chain: true });
+    const chained = chainedGuards(accepted);
+    const overwritten = overwrittenWrites(accepted);
     for (;;) {
-      const script = this.build(source, accepted, await this.readSwitches(accepted));
+      const switches = await this.readSwitches(accepted);
+      const script = new ScriptBatch<Item>(source, this.streamMaxLen);
+      for (const item of accepted) script.add(item, guardChecks(item, chained.get(item), overwritten, switches), overwritten);
       const report = script.oversized ? await this.commitPlain(source, accepted, script) : await script.run(this.connection);
       // Null: WATCH fired on an oversized batch, nothing applied; it is checked and sent again.
       if (report === null) continue;
@@ -194,7 +191,7 @@ export class TransactionCommitter implements Committer {
   private async readSwitches(items: readonly CommitItem[]): Promise<Switches> {
     const keys = new Set<string>();
     for (const item of items) for (const guard of item.recorder?.guards ?? []) if (guard.kind === 'off') keys.add(guard.key);
-    if (keys.size === 0) return NO_SWITCHES;
+    if (keys.size === 0) return new Map();
     const pairs = (await this.connection.eval(CHECK_GUARDED_KEYS, keys.size, ...keys)) as (number | string | null)[];
     return new Map([...keys].map((key, i) => [key, pairs[2 * i] === 1 ? ((pairs[2 * i + 1] as string | null) ?? false) : null]));
   }
@@ -215,17 +212,5 @@ export class TransactionCommitter implements Committer {
     for (const item of applying) plain.add(item, overwritten);
     const result = await plain.run(this.connection);
     return result && { ...result, effectFailures: [...refused, ...result.effectFailures] };
-  }
-
-  private build<Item extends CommitItem>(
-    source: CommitSource | undefined,
-    accepted: readonly Item[],
-    switches: Switches,
-  ): ScriptBatch<Item> {
-    const script = new ScriptBatch<Item>(source, this.streamMaxLen);
-    const chained = chainedGuards(accepted);
-    const overwritten = overwrittenWrites(accepted);
-    for (const item of accepted) script.add(item, guardChecks(item, chained.get(item), overwritten, switches), overwritten);
-    return script;
   }
 }

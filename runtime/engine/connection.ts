@@ -26,3 +26,8 @@ export async function waitUntilReady(client: RedisClient, signal?: AbortSignal):
     signal?.removeEventListener('abort', aborted);
   }
 }
+
+/** The part of a key Redis Cluster hashes: the first non-empty {tag}, else the whole key. */
+export function slotTag(key: string): string {
+  return /^[^{]*\{([^}]+)\}/.exec(key)?.[1] ?? key;
+}

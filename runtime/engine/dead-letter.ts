@@ -1,4 +1,5 @@
 import type { Fields } from './effects.js';
+import { slotTag } from './connection.js';
 import { lua } from './lua.js';
 
 export type DeadLetterReason = 'invalid_input' | 'handler_failed' | 'fallback_failed' | 'too_many_deliveries' | 'commit_failed';
@@ -44,10 +45,7 @@ export function deadLetterFields(letter: DeadLetter): Fields {
  * docs/architecture.md, "Dead letters"); in the stream's slot, so one script can touch both.
  */
 export function deadLetterIndexKey(stream: string, gate: string): string {
-  const open = stream.indexOf('{');
-  const close = open >= 0 ? stream.indexOf('}', open + 1) : -1;
-  const tagged = close > open + 1;
-  return tagged ? `${stream}:gate:${gate}` : `{${stream}}:gate:${gate}`;
+  return slotTag(stream) !== stream ? `${stream}:gate:${gate}` : `{${stream}}:gate:${gate}`;
 }
 
 /** The entry id with its sequence zero-padded, so members of one millisecond sort as the stream does. */

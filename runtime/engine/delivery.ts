@@ -47,6 +47,10 @@ export class Delivery implements CommitItem {
   extraEmits: readonly ExtraEmit[] | undefined = undefined;
   outcome: Outcome = SKIPPED;
   answer: CommitAnswer | undefined = undefined;
+  /** The refusal its last commits met, and how many times in a row (commit-loop.ts giveUpOnRepeats). */
+  refused: { readonly message: string; readonly times: number } | undefined = undefined;
+  /** Its failure policy replaced its output after repeated refusals: committed as that, never run again. */
+  givenUp = false;
 
   constructor(
     readonly meta: MessageMeta,

@@ -35,9 +35,7 @@ export function effectCommands(effect: Effect, streamMaxLen: number): string[][]
       return expiring(commands, effect.key, effect.ttlSec);
     }
     case 'setKey':
-      return [
-        effect.ttlSec === undefined ? ['SET', effect.key, effect.value] : ['SET', effect.key, effect.value, 'EX', String(effect.ttlSec)],
-      ];
+      return [['SET', effect.key, effect.value, ...(effect.ttlSec === undefined ? [] : ['EX', String(effect.ttlSec)])]];
     case 'deleteKey':
       return [['DEL', effect.key]];
     case 'addToSet':
@@ -66,8 +64,8 @@ export function extraEmitCommands(extra: ExtraEmit): string[][] {
 }
 
 /** Queues commands as themselves (outside the batch script): a dead letter as an EVAL of its script. */
-export function queueCommands(pipeline: ChainableCommander, commands: readonly (readonly string[])[]): void {
-  for (const [name, ...args] of commands) {
+export function queueCommands(pipeline: ChainableCommander, commands: readonly { readonly args: readonly string[] }[]): void {
+  for (const [name, ...args] of commands.map((command) => command.args)) {
     if (name === DEAD_LETTER_APPEND) pipeline.eval(DEAD_LETTER_APPEND_SCRIPT, 2, ...args);
     else pipeline.call(name!, ...args);
   }

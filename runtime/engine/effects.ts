@@ -25,6 +25,9 @@ export type Effect = { readonly onFail?: () => void } & (
   | { readonly op: 'pushToList'; readonly key: string; readonly value: string; readonly maxLength: number; readonly ttlSec?: number }
 );
 
+/** The key an effect writes (an emit's is its stream). */
+export const effectKey = (effect: Effect): string => (effect.op === 'emit' ? effect.stream : effect.key);
+
 /** A precondition of a message's commit; failing, nothing of it applies and it runs again on fresh data. */
 export type Guard =
   | { readonly kind: 'absent'; readonly key: string }
@@ -32,15 +35,14 @@ export type Guard =
   /** A switch that must be off: absent, or one of the off values. */
   | { readonly kind: 'off'; readonly key: string; readonly offValues: readonly string[] };
 
-const NONE: readonly never[] = Object.freeze([]);
 // An absent ttlSec stays absent (not `ttlSec: undefined`), so recorded effects compare as before.
 const ttl = (ttlSec: number | undefined) => (ttlSec === undefined ? {} : { ttlSec });
 
 export class EffectRecorder implements EffectWriter {
   readonly effects: Effect[] = [];
-  // Most messages have no guards or jobs: these arrays are created on first use.
-  private guardList: Guard[] | undefined;
-  private jobList: ScheduledJob[] | undefined;
+  readonly guards: Guard[] = [];
+  readonly jobs: ScheduledJob[] = [];
+  readonly order: [field: string, value: string][] = [];
   readonly metricCalls: DeferredMetricCalls = [];
   summary: JobSummary | undefined;
 
@@ -48,9 +50,8 @@ export class EffectRecorder implements EffectWriter {
     this.summary = { ...this.summary, ...fields };
   }
 
-  // emit and put run several times per message: no options object is copied when none is given.
   emit(stream: string, fields: Fields, options?: { maxLen?: number; onFail?: () => void }): void {
-    this.effects.push(options ? { op: 'emit', stream, fields, ...options } : { op: 'emit', stream, fields });
+    this.effects.push({ op: 'emit', stream, fields, ...options });
   }
   put(key: string, value: string, options?: { ttlSec?: number; onFail?: () => void }): void;
   put(key: string, fields: Fields, options?: { ttlSec?: number; replace?: boolean; latestWins?: boolean; onFail?: () => void }): void;
@@ -60,7 +61,7 @@ export class EffectRecorder implements EffectWriter {
     options?: { ttlSec?: number; replace?: boolean; latestWins?: boolean; onFail?: () => void },
   ): void {
     if (typeof value === 'string') this.effects.push({ op: 'setKey', key, value, ...options });
-    else this.effects.push(options ? { op: 'putHash', key, fields: value, ...options } : { op: 'putHash', key, fields: value });
+    else this.effects.push({ op: 'putHash', key, fields: value, ...options });
   }
   add(key: string, member: string, to: Collection): void {
     if (to.to === 'set') this.effects.push({ op: 'addToSet', key, member });
@@ -72,14 +73,8 @@ export class EffectRecorder implements EffectWriter {
     else if (members.from === 'set') this.effects.push({ op: 'removeFromSet', key, member: members.member });
     else this.effects.push({ op: 'trimSortedSet', key, maxScore: members.scoredAtMost });
   }
-  get guards(): readonly Guard[] {
-    return this.guardList ?? NONE;
-  }
-  get jobs(): readonly ScheduledJob[] {
-    return this.jobList ?? NONE;
-  }
   require(key: string, condition: Condition): void {
-    (this.guardList ??= []).push(
+    this.guards.push(
       condition.is === 'off'
         ? { kind: 'off', key, offValues: condition.offValues }
         : condition.is === 'absent' || condition.value === null
@@ -88,14 +83,10 @@ export class EffectRecorder implements EffectWriter {
     );
   }
   schedule(job: ScheduledJob): void {
-    (this.jobList ??= []).push(job);
-  }
-  private orderList: [string, string][] | undefined;
-  get order(): readonly (readonly [string, string])[] {
-    return this.orderList ?? NONE;
+    this.jobs.push(job);
   }
   orderBy(field: string, value: string): void {
-    (this.orderList ??= []).push([field, value]);
+    this.order.push([field, value]);
   }
   /** Set by onlyIfNewer; one per message (a later call replaces an earlier one). */
   condition: { readonly key: string; readonly id: string; readonly onSkip?: () => void } | undefined;

@@ -51,7 +51,9 @@ export class MessageContext<Config, State, Metrics extends object>
 {
   private boundLog: Logger | undefined;
   private deferredMetrics: Metrics | undefined;
-  private readonly taped: Taped | undefined;
+  readonly redis: RedisReader;
+  readonly config: Config;
+  readonly now: () => number;
 
   constructor(
     private readonly deps: ContextDeps<Config, Metrics>,
@@ -59,15 +61,12 @@ export class MessageContext<Config, State, Metrics extends object>
     readonly meta: MessageMeta,
   ) {
     super();
-    this.taped = deps.tape?.message(this, state, deps.redis, deps.now);
+    const taped = deps.tape?.message(this, state, deps.redis, deps.now);
+    this.redis = taped?.redis ?? deps.redis;
+    this.now = taped?.now ?? deps.now;
+    this.config = deps.config;
   }
 
-  get redis(): RedisReader {
-    return this.taped?.redis ?? this.deps.redis;
-  }
-  get config(): Config {
-    return this.deps.config;
-  }
   get log(): Logger {
     this.boundLog ??= this.deps.logger(this.meta);
     return this.boundLog;
@@ -75,9 +74,6 @@ export class MessageContext<Config, State, Metrics extends object>
   get metrics(): Metrics {
     this.deferredMetrics ??= deferMetrics(this.deps.metrics, this.metricCalls);
     return this.deferredMetrics;
-  }
-  now(): number {
-    return this.taped ? this.taped.now() : this.deps.now();
   }
 }
 
@@ -90,8 +86,7 @@ async function loadBatchState<Config, Metrics>(handler: AnyHandler, env: Executi
 }
 
 export function describeError(error: unknown): string {
-  if (error instanceof Error) return `${error.name}: ${error.message}`;
-  return String(error);
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }
 
 /**
@@ -117,24 +112,21 @@ export async function executeBatch<Config, Metrics extends object>(
 
   while (todo.length > 0) {
     if (env.stopping() && todo.some((d) => d.attempts > 0)) return;
-    let state: unknown;
-    let stateError: unknown;
-    try {
-      state = await loadBatchState(handler, env);
-    } catch (error) {
-      stateError = error;
-    }
+    const loaded = await loadBatchState(handler, env).then(
+      (state) => ({ state }),
+      (error: unknown) => ({ error }),
+    );
 
     /** Each failed delivery's last error, until it succeeds or its policy decides. */
     const failed = new Map<Delivery, unknown>();
     // One after another, in stream order: a decision sees the batch's earlier ones (in the state they wrote to).
     for (const delivery of todo) {
       delivery.attempts += 1;
-      if (stateError !== undefined) {
-        failed.set(delivery, stateError);
+      if ('error' in loaded) {
+        failed.set(delivery, loaded.error);
         continue;
       }
-      const ctx = new MessageContext(env, state, delivery.meta);
+      const ctx = new MessageContext(env, loaded.state, delivery.meta);
       try {
         await handleOnce(handler, delivery.message, ctx, env.doneKey?.(delivery.meta));
         delivery.recorder = ctx;

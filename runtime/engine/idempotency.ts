@@ -17,7 +17,7 @@ function keysOf(handler: AnyHandler, message: unknown, meta: MessageMeta, doneKe
   return doneKey === undefined ? [...declared] : [...declared, doneKey];
 }
 
-/** Each key read alone: a message's keys may lie in different cluster slots. */
+/** Each key read alone: a message's keys may lie in different cluster slots. A failed read throws. */
 async function anyDone(redis: RedisReader, idempotencyKeys: readonly IdempotencyKey[]): Promise<boolean> {
   const replies = await Promise.all(idempotencyKeys.map((k) => (typeof k === 'string' ? redis.exists(k) : redis.get(k.key))));
   return idempotencyKeys.some((k, i) => keySaysDone(k, replies[i]));
@@ -50,9 +50,8 @@ function guard(
   if (doneKey !== undefined) ctx.put(doneKey, String(ctx.now()), { ttlSec: JOB_DONE_TTL_SEC });
 }
 
-/** An existence key exists (of any type), or a newest-wins key holds a later id; a failed read throws. */
+/** An existence key exists (of any type), or a newest-wins key holds a later id. */
 function keySaysDone(key: IdempotencyKey, reply: unknown): boolean {
-  if (reply instanceof Error) throw reply;
   if (typeof key === 'string') return Number(reply) > 0;
   // An empty value is no id: nothing applied yet.
   return typeof reply === 'string' && reply !== '' && compareStreamIds(reply, key.id) > 0;

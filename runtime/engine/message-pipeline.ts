@@ -9,7 +9,6 @@ export interface PipelineEnv {
   readonly execution: ExecutionEnv<unknown, object>;
   readonly maxDeliveries: number;
   readonly deadLetter: DeadLetterDestination & { readonly sourceStream: string; readonly group: string };
-  readonly now: () => number;
 }
 
 /**
@@ -18,28 +17,30 @@ export interface PipelineEnv {
  * the commit that acknowledges the input.
  */
 export async function prepareBatch(env: PipelineEnv, deliveries: readonly Delivery[], readAt: number): Promise<PreparedBatch> {
-  const { handler } = env;
   const started = performance.now();
   const valid: Delivery[] = [];
   for (const delivery of deliveries) {
     if (delivery.data === null) continue; // skipped: acknowledged with nothing to do
     if (delivery.deliveries > env.maxDeliveries) {
       reject(env, delivery, 'too_many_deliveries', `delivered ${delivery.deliveries} times (MAX_DELIVERIES=${env.maxDeliveries})`);
-      await withSafeOutput(env, delivery);
+      await runHook(env, delivery, 'rejected');
       continue;
     }
-    if (await isUnusable(env, delivery)) continue;
-    const parsed = handler.input.safeParse(delivery.data);
+    if (await runHook(env, delivery, 'unusable')) {
+      delivery.outcome = UNUSABLE;
+      continue;
+    }
+    const parsed = env.handler.input.safeParse(delivery.data);
     if (!parsed.success) {
       reject(env, delivery, 'invalid_input', formatIssues(parsed.error));
-      await withSafeOutput(env, delivery);
+      await runHook(env, delivery, 'rejected');
       continue;
     }
     delivery.valid = true;
     delivery.message = parsed.data;
     valid.push(delivery);
   }
-  await executeBatch(handler, env.execution, valid, (d, reason, detail) => reject(env, d, reason, detail));
+  await executeBatch(env.handler, env.execution, valid, (d, reason, detail) => reject(env, d, reason, detail));
   return { deliveries, readAt, started };
 }
 
@@ -60,36 +61,26 @@ export async function applyFailurePolicy(env: PipelineEnv, deliveries: readonly 
     else await applyPolicy(env.handler, env.execution, delivery, { error, attempts: delivery.attempts }, rejectIt);
 }
 
-/** Gives a dead letter the handler's safe output for it (failure.rejected), committed together. */
-async function withSafeOutput(env: PipelineEnv, delivery: Delivery): Promise<void> {
-  const hook = env.handler.failure.rejected;
-  if (hook === undefined) return;
-  const ctx = new MessageContext(env.execution, undefined, delivery.meta);
-  try {
-    await hook(delivery.meta.raw, ctx);
-  } catch (error) {
-    env.execution.logger(delivery.meta).warn({ err: error }, 'safe output of a rejected message failed; dead-lettered without it');
-    return;
-  }
-  delivery.recorder = ctx;
-}
+const HOOK_FAILED = {
+  rejected: 'safe output of a rejected message failed; dead-lettered without it',
+  unusable: 'unusable-entry check failed; the entry is validated as usual',
+};
 
 /**
- * An entry a real producer writes that the gate cannot use (failure.unusable): acknowledged with
- * what the hook recorded, no dead letter. A hook that throws leaves the entry to the schema.
+ * `rejected` gives a dead letter the handler's safe output; `unusable` (true) acknowledges an entry a real producer
+ * writes that the gate cannot use with what it recorded, no dead letter. A hook that throws is passed over.
  */
-async function isUnusable(env: PipelineEnv, delivery: Delivery): Promise<boolean> {
-  const hook = env.handler.failure.unusable;
-  if (hook === undefined) return false;
+async function runHook(env: PipelineEnv, delivery: Delivery, hook: keyof typeof HOOK_FAILED): Promise<boolean> {
+  const run = env.handler.failure[hook];
+  if (run === undefined) return false;
   const ctx = new MessageContext(env.execution, undefined, delivery.meta);
   try {
-    if (!(await hook(delivery.meta.raw, ctx))) return false;
+    if (!(await run(delivery.meta.raw, ctx)) && hook === 'unusable') return false;
   } catch (error) {
-    env.execution.logger(delivery.meta).warn({ err: error }, 'unusable-entry check failed; the entry is validated as usual');
+    env.execution.logger(delivery.meta).warn({ err: error }, HOOK_FAILED[hook]);
     return false;
   }
   delivery.recorder = ctx;
-  delivery.outcome = UNUSABLE;
   return true;
 }
 
@@ -105,7 +96,7 @@ function reject(env: PipelineEnv, delivery: Delivery, reason: DeadLetterReason, 
     detail,
     attempts: delivery.attempts,
     raw: meta.raw,
-    at: env.now(),
+    at: env.execution.now(),
   });
   const { stream, maxLen, index } = env.deadLetter;
   delivery.recorder = undefined;

@@ -23,11 +23,14 @@ const WRITE_REFUSALS: readonly RedisFailureCause[] = ['oom', 'readonly', 'miscon
 
 export function classifyRedisError(error: unknown): ClassifiedError {
   const message = (error instanceof Error ? error.message : String(error)).split('\n')[0]!.slice(0, 300);
-  const cause = causeOf(error, message);
+  const cause = causeOf(message);
   return { cause, refusesWrites: WRITE_REFUSALS.includes(cause), message };
 }
 
-function causeOf(error: unknown, message: string): RedisFailureCause {
+const CONNECTION_LOST =
+  /CONNECTION (IS )?CLOSED|STREAM ISN'T WRITEABLE|ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|MAXRETRIESPERREQUEST|CONNECTION LOST|OFFLINE QUEUE/;
+
+function causeOf(message: string): RedisFailureCause {
   // EXECABORT carries the reason its queued command was refused ("...previous errors: OOM ...").
   const text = message.toUpperCase();
   if (text.includes('COMMAND TIMED OUT')) return 'timeout';
@@ -37,13 +40,7 @@ function causeOf(error: unknown, message: string): RedisFailureCause {
   if (/\bNOGROUP\b/.test(text)) return 'nogroup';
   if (/\bWRONGTYPE\b/.test(text)) return 'wrongtype';
   if (/\bBUSY\b|\bLOADING\b/.test(text)) return 'busy';
-  if (
-    /CONNECTION (IS )?CLOSED|STREAM ISN'T WRITEABLE|ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|MAXRETRIESPERREQUEST|CONNECTION LOST|OFFLINE QUEUE/.test(
-      text,
-    )
-  ) {
-    return 'connection';
-  }
+  if (CONNECTION_LOST.test(text)) return 'connection';
   if (/ERR .*SCRIPT|USER_SCRIPT|@USER_FUNCTION|ERR ERROR RUNNING SCRIPT/.test(text)) return 'script';
   return 'other';
 }

@@ -29,14 +29,11 @@ export class Settler {
     const jobs: ScheduledJob[] = [];
     const outcomes = new Map<string, number>();
     const deadLetters = new Map<string, number>();
-    for (const item of items) {
-      if (item.recorder) {
-        applyMetricCalls(item.recorder.metricCalls);
-        // No spread: most messages schedule nothing.
-        const scheduled = item.recorder.jobs;
-        for (let i = 0; i < scheduled.length; i++) jobs.push(scheduled[i]!);
+    for (const { recorder, outcome } of items) {
+      if (recorder) {
+        applyMetricCalls(recorder.metricCalls);
+        jobs.push(...recorder.jobs);
       }
-      const outcome = item.outcome;
       outcomes.set(outcome.kind, (outcomes.get(outcome.kind) ?? 0) + 1);
       if (outcome.kind === 'dead-letter') deadLetters.set(outcome.reason, (deadLetters.get(outcome.reason) ?? 0) + 1);
     }
@@ -45,8 +42,7 @@ export class Settler {
     if (jobs.length === 0) return;
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.deps.jobs.add(jobs);
-        return;
+        return await this.deps.jobs.add(jobs);
       } catch (error) {
         if (attempt < retryPolicy.jobAddAttempts) continue;
         this.deps.log.error({ err: describeError(error), jobs: jobs.length }, 'could not schedule jobs');

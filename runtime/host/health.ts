@@ -3,6 +3,7 @@
  * declared answer, else {"status":"ok"} (no original answered for several services at once);
  * /health/{gate} always, and on a gate's own health port (P2.7) GET /health only.
  */
+import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Registry } from 'prom-client';
@@ -125,20 +126,13 @@ export async function listenHealthPorts(gates: readonly GateHealth[], host: stri
   for (const gate of gates) {
     if (gate.port === undefined) continue;
     const server = createServer((request, response) => {
-      if (request.method !== 'GET') {
+      if (request.method !== 'GET')
         response.writeHead(501, { 'content-type': 'text/plain' }).end(`Unsupported method ('${request.method ?? ''}')`);
-        return;
-      }
-      if (request.url !== '/health') {
-        response.writeHead(404).end();
-        return;
-      }
-      void answerOf(gate).then((answer) => response.writeHead(answer.status, { 'content-type': answer.contentType }).end(answer.body));
+      else if (request.url !== '/health') response.writeHead(404).end();
+      else void answerOf(gate).then((answer) => response.writeHead(answer.status, { 'content-type': answer.contentType }).end(answer.body));
     });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(gate.port, host, () => resolve());
-    });
+    // Rejects on the server's 'error' (a port in use).
+    await once(server.listen(gate.port, host), 'listening');
     servers.push(server);
   }
   return servers;

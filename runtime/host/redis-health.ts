@@ -38,7 +38,6 @@ export async function evictionPolicy(client: RedisClient): Promise<{ readonly po
  */
 export class RedisHealth {
   private stopTimer = (): void => undefined;
-  /** The probe still out, if any. */
   private inFlight: Promise<void> | undefined;
   /** Until Redis first answered, "unreachable" is the start-up's connecting, not a fault to log. */
   private everHealthy = false;
@@ -54,8 +53,6 @@ export class RedisHealth {
     private readonly logger: RootLogger,
     private readonly clock: Clock,
   ) {}
-
-  private readonly now = () => this.clock.now();
 
   private readonly tick = () => void this.probeNow();
   /** Connected again: the connection's own unreachable fault is over; the probe sent now says whether Redis serves. */
@@ -78,29 +75,24 @@ export class RedisHealth {
   }
 
   get fault(): RedisFault | undefined {
-    const { client, now } = this;
-    const stallMs = this.config.REDIS_STALL_MS;
+    const { client, clock, probeStartedAt } = this;
     if (!isReady(client))
-      return this.remember({ cause: 'unreachable', since: this.probeFault?.since ?? now(), detail: `connection ${client.status}` });
-    if (this.inFlight && now() - this.probeStartedAt > stallMs) {
-      return this.remember({
-        cause: 'stalled',
-        since: this.probeStartedAt,
-        detail: `no answer to PING for ${now() - this.probeStartedAt} ms`,
-      });
-    }
+      return this.remember({ cause: 'unreachable', since: this.probeFault?.since ?? clock.now(), detail: `connection ${client.status}` });
+    const waited = clock.now() - probeStartedAt;
+    if (this.inFlight && waited > this.config.REDIS_STALL_MS)
+      return this.remember({ cause: 'stalled', since: probeStartedAt, detail: `no answer to PING for ${waited} ms` });
     return this.probeFault ?? this.commitFault;
   }
 
   /** True while failures are the system's rather than a message's (do not charge them to messages). */
   get stalled(): boolean {
-    const fault = this.fault;
-    return fault !== undefined && (fault.cause === 'unreachable' || fault.cause === 'stalled');
+    const cause = this.fault?.cause;
+    return cause === 'unreachable' || cause === 'stalled';
   }
 
   /** A commit was refused for a cause that is Redis's, not the batch's. */
   noteWriteRefused(detail: string): void {
-    this.commitFault ??= { cause: 'writes_refused', since: this.now(), detail };
+    this.commitFault ??= { cause: 'writes_refused', since: this.clock.now(), detail };
     this.report();
   }
 
@@ -124,42 +116,39 @@ export class RedisHealth {
       this.report(); // a stall is noticed while the probe is still out
       return this.inFlight;
     }
-    const { client, now } = this;
+    const { client, clock } = this;
     if (!isReady(client)) {
-      this.remember({ cause: 'unreachable', since: now(), detail: `connection ${client.status}` });
+      this.remember({ cause: 'unreachable', since: clock.now(), detail: `connection ${client.status}` });
       return Promise.resolve();
     }
-    this.probeStartedAt = now();
+    this.probeStartedAt = clock.now();
     this.inFlight = this.runProbe();
     return this.inFlight;
   }
 
   private async runProbe(): Promise<void> {
-    const { client, now } = this;
+    const { client, clock } = this;
+    /** A fault the last probe found too began then. */
+    const since = (cause: RedisFault['cause']) => (this.probeFault?.cause === cause ? this.probeFault.since : clock.now());
     let pinged = false;
     try {
       await client.ping();
       pinged = true;
       // A key of our own, with an expiry well past the next probes.
-      await client.set(`quantum:gates:health:${this.config.CONSUMER_NAME}`, String(now()), 'PX', 10_000);
+      await client.set(`quantum:gates:health:${this.config.CONSUMER_NAME}`, String(clock.now()), 'PX', 10_000);
       // A policy changed to an evicting one after start (CONFIG SET) holds /ready at 503 until it is noeviction again.
       const eviction = await evictionPolicy(client);
-      this.probeFault =
-        'policy' in eviction && eviction.policy !== 'noeviction'
-          ? {
-              cause: 'evicts_keys',
-              since: this.probeFault?.cause === 'evicts_keys' ? this.probeFault.since : now(),
-              detail: `maxmemory-policy is ${eviction.policy}: Redis may evict the gates' keys (reservations, permits); set it to noeviction`,
-            }
-          : undefined;
+      const evicting = 'policy' in eviction && eviction.policy !== 'noeviction' ? eviction.policy : undefined;
+      const detail = `maxmemory-policy is ${evicting}: Redis may evict the gates' keys (reservations, permits); set it to noeviction`;
+      this.probeFault = evicting ? { cause: 'evicts_keys', since: since('evicts_keys'), detail } : undefined;
       this.everHealthy = true;
     } catch (error) {
-      const { message, refusesWrites } = classifyRedisError(error);
+      const { message: detail, refusesWrites } = classifyRedisError(error);
       // A refused write is its own fault, begun when it was first refused; anything else is Redis out of reach.
       this.probeFault =
         pinged && refusesWrites
-          ? { cause: 'writes_refused', since: this.probeFault?.cause === 'writes_refused' ? this.probeFault.since : now(), detail: message }
-          : { cause: 'unreachable', since: this.probeFault?.since ?? now(), detail: message };
+          ? { cause: 'writes_refused', since: since('writes_refused'), detail }
+          : { cause: 'unreachable', since: this.probeFault?.since ?? clock.now(), detail };
     } finally {
       this.inFlight = undefined;
       this.report();

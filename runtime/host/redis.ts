@@ -152,11 +152,10 @@ export function openConnections(config: RuntimeConfig, metrics: RuntimeMetrics) 
             'waiting for Redis to answer: the gates start when it does; /ready answers 503 until then',
           );
         }
-        // Ready, or time to say it again.
+        // Ready, or time to say it again; the other wait ends with it.
         const waited = new AbortController();
         const either = AbortSignal.any([stopped, waited.signal]);
-        void clock.sleep(WAITING_FOR_REDIS_LOG_MS, either).then(() => waited.abort());
-        await waitUntilReady(commands, either);
+        await Promise.race([waitUntilReady(commands, either), clock.sleep(WAITING_FOR_REDIS_LOG_MS, either)]);
         waited.abort();
       }
       if (saidAt !== undefined && !stopped.aborted) logger.info({ redis: describeRedis(config) }, 'Redis answers: starting the gates');

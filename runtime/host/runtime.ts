@@ -74,8 +74,7 @@ export async function createRuntime(options: RuntimeOptions) {
   const { committerFactory } = options;
   const tape = options.tape?.(commands, registry, logger);
   const gates = await hostGates({ hosted, config, connections, jobs, health, metrics, logger, clock, committerFactory, tape });
-  const gauges = { pending: metrics.consumerPending, lag: metrics.consumerLag };
-  const backlog = backlogMonitor(commands, () => gates.consumers(), gauges, clock);
+  const backlog = backlogMonitor(commands, () => gates.consumers(), { pending: metrics.consumerPending, lag: metrics.consumerLag }, clock);
   const refresh = periodicRefresh(hosted, commands as unknown as RedisReader, logger, clock);
 
   let started = false;

@@ -141,8 +141,6 @@ export async function bindNamingSetting<T>(bind: () => Promise<T>, setting: stri
   }
 }
 
-const internalError: HttpAnswer = { status: 500, contentType: 'text/plain; charset=utf-8', body: 'Internal Server Error' };
-
 /** The hosted gates' `http.routes`: the runtime parses the request and writes the answer, the gate decides it. */
 export function gateRoutesPlugin(
   handlers: readonly HostedHandler[],
@@ -172,7 +170,7 @@ export function gateRoutesPlugin(
               answer = await route.answer(seen, ctx);
             } catch (error) {
               log.error({ err: error instanceof Error ? error.message : String(error), path: route.path }, 'route failed');
-              answer = internalError;
+              answer = { status: 500, contentType: 'text/plain; charset=utf-8', body: 'Internal Server Error' };
             }
             return send(reply, answer);
           },

@@ -155,8 +155,7 @@ export class JobRunner {
     this.pipeline.lastProgressAt = this.deps.clock.now();
     // The committed outcome, and ctx.summarize's fields (read after any re-run).
     const { outcome } = result.delivery;
-    const summary: JobSummary =
-      outcome.kind === 'dead-letter' ? { outcome: outcome.kind, reason: outcome.reason } : { outcome: outcome.kind };
+    const summary: JobSummary = { outcome: outcome.kind, ...('reason' in outcome ? { reason: outcome.reason } : {}) };
     return { ...summary, ...result.delivery.recorder?.summary, ...summary }; // listed first, and the runtime's word wins
   }
 }

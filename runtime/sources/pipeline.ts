@@ -76,27 +76,25 @@ export class SourcePipeline {
   readonly abort = new AbortController();
   private readonly env: PipelineEnv;
   private readonly commitEnv: CommitLoopEnv;
-
-  private readonly clock: Clock;
+  /** Sleeps `ms`, or less if the source stops meanwhile. */
+  readonly pause: (ms: number) => Promise<void>;
 
   constructor(deps: SourceDeps, shape: SourceShape) {
     const { handler, metrics, clock } = deps;
     const now = () => clock.now();
-    this.clock = clock;
-    const log = deps.logger.child({ handler: handler.name, ...shape.bindings });
-    this.log = log;
+    this.pause = (ms) => clock.sleep(ms, this.abort.signal);
+    this.log = deps.logger.child({ handler: handler.name, ...shape.bindings });
     this.lastProgressAt = now();
-    const stopping = () => this.stopping;
     const execution: ExecutionEnv<unknown, object> = {
       redis: deps.commands,
       config: deps.handlerConfig,
       metrics: deps.handlerMetrics,
       now,
-      logger: (meta) => log.child(shape.logFields(meta)),
+      logger: (meta) => this.log.child(shape.logFields(meta)),
       redisReady: () => isReady(deps.commands) && !deps.health.stalled,
       waitForRedis: shape.waitForRedis,
-      stopping,
-      sleep: (ms) => this.pause(ms),
+      stopping: () => this.stopping,
+      sleep: this.pause,
       onRetry: (count) => metrics.retries.inc({ handler: handler.name }, count),
       tape: deps.tape,
       ...(shape.doneKey ? { doneKey: shape.doneKey } : {}),
@@ -106,20 +104,19 @@ export class SourcePipeline {
       execution,
       maxDeliveries: shape.maxDeliveries,
       deadLetter: { ...deadLetterDestination(deps.config, handler.name), sourceStream: shape.sourceStream, group: shape.group },
-      now,
     };
     this.commitEnv = {
       handlerName: handler.name,
       committer: deps.committer,
       metrics,
-      log,
-      settle: new Settler({ handlerName: handler.name, metrics, jobs: deps.jobs, log, tape: deps.tape }),
+      log: this.log,
+      settle: new Settler({ handlerName: handler.name, metrics, jobs: deps.jobs, log: this.log, tape: deps.tape }),
       rerun: (deliveries) => rerun(this.env, deliveries),
       now,
       claimIdleMs: deps.config.CLAIM_IDLE_MS,
       backoffMaxMs: deps.config.COMMIT_BACKOFF_MAX_MS,
-      sleep: (ms) => this.pause(ms),
-      stopping,
+      sleep: this.pause,
+      stopping: () => this.stopping,
       health: deps.health,
       waitForRedis: shape.waitForRedis,
       onProgress: () => {
@@ -139,21 +136,12 @@ export class SourcePipeline {
   /** A key the gate writes that Redis keeps refusing: the gate cannot do its work until a person fixes it. */
   private refusedKeyFault(): ConsumerFault | undefined {
     const [first] = this.refusedKeys;
-    if (first === undefined) {
-      this.refusedSince = 0;
-      return undefined;
-    }
-    this.refusedSince ||= this.env.now();
-    return { cause: `writes to ${first[0]} refused on every try: ${first[1]}`, since: this.refusedSince };
+    this.refusedSince = first === undefined ? 0 : this.refusedSince || this.env.execution.now();
+    return first && { cause: `writes to ${first[0]} refused on every try: ${first[1]}`, since: this.refusedSince };
   }
 
   get stopping(): boolean {
     return this.abort.signal.aborted;
-  }
-
-  /** Sleeps `ms`, or less if the source stops meanwhile. */
-  pause(ms: number): Promise<void> {
-    return this.clock.sleep(ms, this.abort.signal);
   }
 
   prepare(deliveries: readonly Delivery[], readAt: number): Promise<PreparedBatch> {

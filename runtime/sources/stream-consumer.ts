@@ -1,6 +1,6 @@
 import { linear, retryPolicy } from '../engine/retry-policy.js';
 import { GroupLostError } from '../engine/commit-loop.js';
-import { Delivery, type PreparedBatch } from '../engine/delivery.js';
+import { Delivery } from '../engine/delivery.js';
 import { describeError } from '../engine/execute.js';
 import type { MessageMeta, StreamTrigger } from '../contract/handler.js';
 import type { RootLogger } from '../engine/logger.js';
@@ -47,6 +47,8 @@ export class StreamConsumer {
   /** The reader's CLIENT ID, for CLIENT UNBLOCK (undefined: not yet asked; null: a Cluster, or an ACL refuses CLIENT). */
   private readerId: number | null | undefined;
   private readonly pipeline: SourcePipeline;
+  /** The connections a pass needs: commands, the blocking reader, the committer's. */
+  private readonly clients: readonly RedisClient[];
   private readonly log: RootLogger;
   /** Entry ids read and not yet settled, for re-creating a lost group without skipping them. */
   private readonly held = new Set<string>();
@@ -78,6 +80,7 @@ export class StreamConsumer {
       onCommitted: () => (this.consecutiveErrors = 0),
     });
     this.log = this.pipeline.log;
+    this.clients = [deps.commands, deps.reader, deps.committerConnection];
     // A new connection is a new client: ask its id again.
     if (!(deps.reader instanceof Cluster)) deps.reader.on('close', () => (this.readerId = this.readerId === null ? null : undefined));
   }
@@ -101,8 +104,8 @@ export class StreamConsumer {
     if (await this.createGroup('0')) this.log.info('created consumer group');
     // Once the reader and committer are connected too, a started runtime is ready at once.
     await this.waitForRedis();
-    this.progress();
-    if (this.connectionsReady()) this.setConsuming(true);
+    this.pipeline.lastProgressAt = this.deps.clock.now();
+    if (this.clients.every(isReady)) this.setConsuming(true);
     this.loopDone = this.loop();
   }
 
@@ -114,46 +117,32 @@ export class StreamConsumer {
     await this.loopDone;
   }
 
-  private progress(): void {
-    this.pipeline.lastProgressAt = this.deps.clock.now();
-    this.consecutiveErrors = 0;
-  }
-
-  private connectionsReady(): boolean {
-    const { commands, reader, committerConnection } = this.deps;
-    return isReady(commands) && isReady(reader) && isReady(committerConnection);
-  }
-
   private async waitForRedis(): Promise<void> {
-    const { commands, reader, committerConnection, health } = this.deps;
     for (;;) {
-      for (const client of [commands, reader, committerConnection]) await waitUntilReady(client, this.pipeline.abort.signal);
-      if (this.pipeline.stopping || !health.stalled) return;
+      for (const client of this.clients) await waitUntilReady(client, this.pipeline.abort.signal);
+      if (this.pipeline.stopping || !this.deps.health.stalled) return;
       await this.pipeline.pause(retryPolicy.stalledPollMs);
     }
   }
 
   private async loop(): Promise<void> {
-    const { config } = this.deps;
+    const { config, clock } = this.deps;
     let drainOwnPending = true;
     let lastReclaim = 0;
-    const { clock } = this.deps;
     let passStarted = clock.now();
     while (!this.pipeline.stopping) {
       const now = clock.now();
       this.lastLoopMs = now - passStarted;
       passStarted = now;
       try {
-        const outage = !this.connectionsReady() || this.deps.health.stalled;
-        const reclaimDue = now - lastReclaim >= config.CLAIM_INTERVAL_MS;
-        if (outage) {
+        if (!this.clients.every(isReady) || this.deps.health.stalled) {
           this.setConsuming(false);
           await this.waitForRedis();
           drainOwnPending = true;
           continue;
         }
         this.setConsuming(true);
-        if (reclaimDue) {
+        if (now - lastReclaim >= config.CLAIM_INTERVAL_MS) {
           lastReclaim = clock.now();
           for await (const batch of this.reclaim()) await this.handle(batch);
           await this.removeDepartedConsumers();
@@ -218,7 +207,8 @@ export class StreamConsumer {
     const args = ['GROUP', this.group, config.CONSUMER_NAME, 'COUNT', config.BATCH_SIZE, ...blocking, 'STREAMS', this.stream, id];
     const reply = (await reader.call('XREADGROUP', ...args)) as [string, RawEntry[]][] | null;
     const batch = { entries: reply?.[0]?.[1] ?? [], readAt: this.deps.clock.now() };
-    this.progress();
+    this.pipeline.lastProgressAt = batch.readAt;
+    this.consecutiveErrors = 0;
     for (const [entryId] of batch.entries) this.held.add(entryId);
     return batch;
   }
@@ -233,13 +223,9 @@ export class StreamConsumer {
       // parseInt stops at the '-': the entry's time in ms.
       return new Delivery({ id, raw, producedAt: Number.parseInt(id, 10) }, fieldList === null ? null : raw, deliveries?.get(id) ?? 1, id);
     });
-    await this.commit(await this.pipeline.prepare(batch, readAt));
-  }
-
-  private async commit(batch: PreparedBatch): Promise<void> {
-    await this.pipeline.commit(batch);
+    await this.pipeline.commit(await this.pipeline.prepare(batch, readAt));
     // Left pending (stopping mid-retry), an entry is still ours: a lost group must deliver it again.
-    for (const delivery of batch.deliveries) if (delivery.outcome.kind !== 'left-pending') this.held.delete(delivery.meta.id);
+    for (const delivery of batch) if (delivery.outcome.kind !== 'left-pending') this.held.delete(delivery.meta.id);
   }
 
   /** Creates the group to start after `start`; false where it exists already (BUSYGROUP). */
@@ -311,7 +297,6 @@ export class StreamConsumer {
     }
   }
 
-  /** Which of `ids` are pending for this consumer. */
   private async pendingIds(ids: readonly string[]): Promise<Set<string>> {
     if (ids.length === 0) return new Set();
     const sorted = [...ids].sort(compareStreamIds);

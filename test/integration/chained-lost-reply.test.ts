@@ -87,7 +87,6 @@ describe('a chained guard after a commit whose reply was lost', () => {
       execution: { ...stubExecutionEnv(), redis: connection as unknown as RedisReader },
       maxDeliveries: 5,
       deadLetter: { stream: 'dlq', maxLen: 0, sourceStream: 's', group: 'g' },
-      now: () => 1_000_000,
     };
     const deliveries = ids.map((id, i) => new Delivery({ id, raw: { n: 'ab'[i]! }, producedAt: 1 }, { n: 'ab'[i]! }, 1, id));
     const batch = await prepareBatch(pipeline, deliveries, 1_000_000);

@@ -85,17 +85,18 @@ describe('a write Redis refuses the same way every time (WRONGTYPE on a key the 
       streams.harvestProposal,
       symbols.map((symbol, i) => ({ plan_id: `h${i}`, symbol, action: 'FULL_CLOSE' })),
     );
-    // Pending is 0 before the first read too: wait for the outputs and the dead letter first.
+    // Pending is 0 before the first read too: the dead letter comes last, after the refused tries.
+    const letters = () => readStream(redis.client, 'quantum:stream:dlq');
     await waitFor(
-      async () =>
-        (await redis.client.xlen(streams.harvestCalibrated)) === 20 &&
-        (await redis.client.xlen('quantum:stream:dlq')) === 1 &&
-        (await pendingCount(redis.client, streams.harvestProposal, 'p26_heat_gate')) === 0,
-      { what: 'twenty calibrated, one dead letter, every proposal acknowledged', timeoutMs: 20_000 },
+      async () => (await letters()).length > 0 && (await pendingCount(redis.client, streams.harvestProposal, 'p26_heat_gate')) === 0,
+      {
+        what: 'every proposal acknowledged',
+        timeoutMs: 20_000,
+      },
     );
     const calibrated = await readStream(redis.client, streams.harvestCalibrated);
     expect(calibrated.map((e) => e.symbol).sort()).toEqual(symbols.slice(1).sort());
-    const [letter] = await readStream(redis.client, 'quantum:stream:dlq');
+    const [letter] = await letters();
     expect(letter).toMatchObject({ reason: 'fallback_failed' });
     expect(letter!.error).toContain(keys.harvestProposal('BADUSDT'));
   }, 60_000);

@@ -1,7 +1,8 @@
 import { commitAndReport } from '../support/commit-report.js';
 import { ReplyError } from 'ioredis';
 import { describe, expect, it } from 'vitest';
-import { ClusterCommitter, leaseKey, slotTag } from '../../runtime/engine/cluster-commit.js';
+import { ClusterCommitter, leaseKey } from '../../runtime/engine/cluster-commit.js';
+import { slotTag } from '../../runtime/engine/connection.js';
 import { EffectRecorder } from '../../runtime/engine/effects.js';
 import type { RedisClient } from '../../runtime/host/redis.js';
 import { compareStreamIds } from '../../schemas/fields.js';

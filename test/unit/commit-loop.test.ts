@@ -65,7 +65,6 @@ function fakeEnv(committer: Committer, options: { pending?: Set<string>; stoppin
     execution,
     maxDeliveries: 5,
     deadLetter: { stream: 'dlq', maxLen: 0, sourceStream: 'in', group: 'g' },
-    now: () => 1_000_000,
   };
   const settle = new Settler({ handlerName: 'echo', metrics, jobs: { add: async () => undefined }, log: silent as never });
   const originalCommitted = settle.committed.bind(settle);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { slotTag } from '../../runtime/engine/cluster-commit.js';
+import { slotTag } from '../../runtime/engine/connection.js';
 import { deadLetterIndexKey, deadLetterIndexMember } from '../../runtime/engine/dead-letter.js';
 import { createLogger } from '../../app/logging.js';
 import { createRegistry, runtimeMetrics } from '../../runtime/engine/metrics.js';

@@ -30,7 +30,7 @@ function pipelineOf(handler: AnyHandler, warnings: { id: string; obj: object; ms
       warn: (obj: object, msg?: string) => void warnings.push({ id: meta.id, obj, ...(msg === undefined ? {} : { msg }) }),
     }),
   };
-  return { handler, execution, maxDeliveries: 5, deadLetter: { stream: 'dlq', maxLen: 0, sourceStream: 'in', group: 'g' }, now: () => 1 };
+  return { handler, execution, maxDeliveries: 5, deadLetter: { stream: 'dlq', maxLen: 0, sourceStream: 'in', group: 'g' } };
 }
 
 const entries = (...raws: Record<string, string>[]) =>
