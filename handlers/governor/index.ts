@@ -93,10 +93,10 @@ function decide(plan: ApplyPlan, ctx: GovernorCtx, loaded: { snapshot: GovernorS
     snapshot.oldestReservationAt === undefined ? 0 : Math.max(0, (now - snapshot.oldestReservationAt) / 1000),
   );
 
-  for (const quote of snapshot.futureQuotes ?? []) {
+  for (const { symbol, quote } of snapshot.futureQuotes ?? []) {
     ctx.metrics.quotesRefused.inc({ source: quote.source, reason: 'future' });
     ctx.log.warn(
-      { symbol: plan.symbol, source: quote.source, price: quote.price, ahead_ms: (quote.asOfMs ?? now) - now },
+      { symbol, source: quote.source, price: quote.price, ahead_ms: (quote.asOfMs ?? now) - now },
       'price quote stamped ahead of this clock beyond PRICE_MAX_SKEW_SEC: not used',
     );
   }
