@@ -8,6 +8,7 @@ import { readP33Position, type UntrustedFigure } from '../positions/book.js';
 import {
   freshestOf,
   futureQuotes,
+  noteFutureQuotes,
   positionQuote,
   priceQuotesOf,
   quoteBounds,
@@ -191,13 +192,7 @@ function decisionMark(symbol: string, inputs: HeatInputs, ctx: Ctx): MarkAtDecis
 function freshestMark(quotes: readonly PriceQuote[], symbol: string, inputs: HeatInputs, ctx: Ctx): DecisionMark | null {
   const now = ctx.now();
   const [own, bounds] = [positionQuote(inputs.positionMarks?.get(symbol)), quoteBounds(ctx.config)];
-  for (const refused of [...futureQuotes(quotes, now, bounds), ...futureQuotes(own, now, bounds)]) {
-    ctx.metrics.quotesRefused.inc({ source: refused.source, reason: 'future' });
-    ctx.log.warn(
-      { symbol, source: refused.source, price: refused.price, ahead_ms: (refused.asOfMs ?? now) - now },
-      'price quote stamped ahead of this clock beyond PRICE_MAX_SKEW_SEC: not used',
-    );
-  }
+  noteFutureQuotes(symbol, [...futureQuotes(quotes, now, bounds), ...futureQuotes(own, now, bounds)], now, ctx);
   const quote = freshestOf(quotes, own, now, bounds);
   return quote === undefined ? null : markOf(quote, now);
 }
