@@ -129,13 +129,14 @@ export function futureQuotes(quotes: readonly PriceQuote[], now: number, bounds:
   return quotes.filter((q) => quoteRefusal(q, now, bounds) === 'future');
 }
 
+/** Where a gate counts and logs the quotes it refuses: its log and its metrics' quotesRefused counter. */
+export interface RefusedQuoteSink {
+  readonly log: Logger;
+  readonly metrics: { readonly quotesRefused: CounterMetric<'source' | 'reason'> };
+}
+
 /** Counts each quote refused as stamped ahead in a gate's counter, by source, and logs it with how far ahead it was. */
-export function noteFutureQuotes(
-  symbol: string,
-  refused: readonly PriceQuote[],
-  now: number,
-  ctx: { readonly log: Logger; readonly metrics: { readonly quotesRefused: CounterMetric<'source' | 'reason'> } },
-): void {
+export function noteFutureQuotes(symbol: string, refused: readonly PriceQuote[], now: number, ctx: RefusedQuoteSink): void {
   for (const quote of refused) {
     ctx.metrics.quotesRefused.inc({ source: quote.source, reason: 'future' });
     ctx.log.warn(
