@@ -13,6 +13,7 @@ import { planFingerprint } from './fingerprint.js';
 import { recordBlock, recordPermit, recordReuse, type GovernorCtx } from './record.js';
 import { inBatchOrder, loadShared, loadSnapshot, type Coordination, type GovernorSnapshot, type SharedState } from './snapshot.js';
 import { disarmSection, governorDecisionsSection, killSwitchSection, reservationsSection } from './status.js';
+import { noteFutureQuotes } from '../positions/prices.js';
 
 export interface GovernorOptions {
   /** Where open positions come from; the shared position book by default. */
@@ -93,13 +94,7 @@ function decide(plan: ApplyPlan, ctx: GovernorCtx, loaded: { snapshot: GovernorS
     snapshot.oldestReservationAt === undefined ? 0 : Math.max(0, (now - snapshot.oldestReservationAt) / 1000),
   );
 
-  for (const quote of snapshot.futureQuotes ?? []) {
-    ctx.metrics.quotesRefused.inc({ source: quote.source, reason: 'future' });
-    ctx.log.warn(
-      { symbol: plan.symbol, source: quote.source, price: quote.price, ahead_ms: (quote.asOfMs ?? now) - now },
-      'price quote stamped ahead of this clock beyond PRICE_MAX_SKEW_SEC: not used',
-    );
-  }
+  for (const { symbol, quote } of snapshot.futureQuotes ?? []) noteFutureQuotes(symbol, [quote], now, ctx);
 
   const limits = limitsOf(config);
   const facts = planFacts(plan, planTimes(plan, ctx.meta), now, snapshot.markPrice, limits);

@@ -31,7 +31,7 @@ export function governorMetrics(m: MetricFactory) {
     }),
     quotesRefused: m.counter({
       name: 'quantum_govern_price_quotes_refused_total',
-      help: "Price quotes of a plan's symbol refused at its decision, by source and reason (future: stamped beyond PRICE_MAX_SKEW_SEC)",
+      help: "Price quotes a decision refused, its plan's symbol's and those its book's positions were priced at, by source and reason (future: stamped beyond PRICE_MAX_SKEW_SEC)",
       labelNames: ['source', 'reason'],
     }),
     p28Shadow: m.counter({

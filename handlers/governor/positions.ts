@@ -7,7 +7,7 @@ import {
   type BookPosition,
   type PositionBookConfig,
 } from '../positions/book.js';
-import { highestOf, positionQuote, priceQuotesOf, quoteBounds } from '../positions/prices.js';
+import { futureQuotes, highestOf, positionQuote, priceQuotesOf, quoteBounds, type PriceQuote } from '../positions/prices.js';
 import type { ReadCommand } from '../positions/read-commands.js';
 import { usd } from './numbers.js';
 
@@ -25,6 +25,8 @@ export interface Position {
    * for want of a price, so the total cap cannot be judged (gates.ts positionPriceUnknown).
    */
   readonly unpriced?: true;
+  /** Its symbol's quotes stamped beyond PRICE_MAX_SKEW_SEC when it was priced: refused, for a decision to count and log. */
+  readonly futureQuotes?: readonly PriceQuote[];
 }
 
 /**
@@ -102,9 +104,11 @@ function atHighestMark(
   config: PositionBookConfig,
 ): Position {
   if (quoteReplies === undefined || position.qty === undefined) return position;
-  const mark = highestOf(priceQuotesOf(quoteReplies), positionQuote(position), now, quoteBounds(config))?.price;
-  if (mark === undefined || mark === position.markPrice) return position;
-  return { ...position, notionalUsd: usd(Math.abs(position.qty) * mark), markPrice: mark };
+  const [quotes, own, bounds] = [priceQuotesOf(quoteReplies), positionQuote(position), quoteBounds(config)];
+  const refused = withRefused(position, [...futureQuotes(quotes, now, bounds), ...futureQuotes(own, now, bounds)]);
+  const mark = highestOf(quotes, own, now, bounds)?.price;
+  if (mark === undefined || mark === position.markPrice) return refused;
+  return { ...refused, notionalUsd: usd(Math.abs(position.qty) * mark), markPrice: mark };
 }
 
 /**
@@ -112,11 +116,17 @@ function atHighestMark(
  * (handlers/positions/prices.ts, the rule an open is priced by), or marked unpriced when there is none.
  */
 function pricedAtMarket(position: BookPosition, quoteReplies: readonly unknown[], now: number, config: PositionBookConfig): Position {
-  const mark = highestOf(priceQuotesOf(quoteReplies), [], now, quoteBounds(config))?.price;
+  const [quotes, bounds] = [priceQuotesOf(quoteReplies), quoteBounds(config)];
+  const mark = highestOf(quotes, [], now, bounds)?.price;
   const qty = position.qty;
-  const base = { symbol: position.symbol, qty, asOfMs: position.asOfMs };
+  const base = withRefused({ symbol: position.symbol, qty, asOfMs: position.asOfMs }, futureQuotes(quotes, now, bounds));
   if (mark === undefined || qty === undefined) return { ...base, notionalUsd: 0, markPrice: undefined, unpriced: true };
   return { ...base, notionalUsd: usd(Math.abs(qty) * mark), markPrice: mark };
+}
+
+/** `position` carrying the quotes refused as stamped ahead, when there are any. */
+function withRefused<T extends object>(position: T, refused: readonly PriceQuote[]): T | (T & { futureQuotes: readonly PriceQuote[] }) {
+  return refused.length === 0 ? position : { ...position, futureQuotes: refused };
 }
 
 /**

@@ -66,7 +66,7 @@ export interface GovernorSnapshot {
    * The symbol's quotes stamped further ahead than PRICE_MAX_SKEW_SEC, refused (no quote): the
    * decision counts and logs them by source. Absent where the snapshot was rebuilt from a record.
    */
-  readonly futureQuotes?: readonly PriceQuote[];
+  readonly futureQuotes?: readonly SymbolQuote[];
   /** The P2.8 budget when present and fresh; undefined fails open. */
   readonly budget: Budget | undefined;
   readonly recentViolation: boolean;
@@ -261,7 +261,11 @@ export async function loadSnapshot(
     ownPosition: own,
     markPrice,
     markQuote,
-    futureQuotes: [...futureQuotes(symbolRead.quotes, now, bounds), ...futureQuotes(symbolRead.book.ownQuotes, now, bounds)],
+    futureQuotes: refusedAhead(
+      symbol,
+      [...futureQuotes(symbolRead.quotes, now, bounds), ...futureQuotes(symbolRead.book.ownQuotes, now, bounds)],
+      book.positions,
+    ),
     budget: freshBudget(budget, now, config.GOV_P28_BUDGET_MAX_AGE_SEC),
     recentViolation: hasRecentViolation(violations, symbol, now, config.GOV_P28_VIOLATION_WINDOW_SEC),
     dailyTotal: dailyTotal ?? 0,
@@ -278,6 +282,26 @@ export async function loadSnapshot(
     capsVersion: null,
   };
   return { snapshot, coordination, positions: book.positions };
+}
+
+/** A quote and the symbol it prices. */
+export interface SymbolQuote {
+  readonly symbol: string;
+  readonly quote: PriceQuote;
+}
+
+/**
+ * The quotes refused as stamped ahead that a decision meets: its own symbol's (read directly), then
+ * those of the other symbols its book was priced at (the book's read of its own symbol reads the
+ * same keys as the direct read: not counted twice).
+ */
+function refusedAhead(symbol: string, own: readonly PriceQuote[], positions: readonly Position[]): SymbolQuote[] {
+  const out = own.map((quote) => ({ symbol, quote }));
+  for (const p of positions) {
+    if (p.symbol === symbol) continue;
+    for (const quote of p.futureQuotes ?? []) out.push({ symbol: p.symbol, quote });
+  }
+  return out;
 }
 
 /** A plan's reads, before the batch's earlier decisions are laid over them (inBatchOrder). */

@@ -5,7 +5,16 @@ import type { HeatBucket } from '../../schemas/heat-gate.js';
 import { keys } from '../../schemas/keys.js';
 import { pyFloatStr } from '../../schemas/python-number.js';
 import { readP33Position, type UntrustedFigure } from '../positions/book.js';
-import { freshestOf, positionQuote, priceQuotesOf, quoteBounds, readPriceQuotes, type PriceQuote } from '../positions/prices.js';
+import {
+  freshestOf,
+  futureQuotes,
+  noteFutureQuotes,
+  positionQuote,
+  priceQuotesOf,
+  quoteBounds,
+  readPriceQuotes,
+  type PriceQuote,
+} from '../positions/prices.js';
 import { calibrate, type Calibration } from './calibrate.js';
 import { parseHeatGateConfig, type HeatGateConfig } from './config.js';
 import { assessHeat, bucketOf, loadHeatInputs, type HeatAssessment, type HeatInputs } from '../positions/heat.js';
@@ -182,7 +191,9 @@ function decisionMark(symbol: string, inputs: HeatInputs, ctx: Ctx): MarkAtDecis
 
 function freshestMark(quotes: readonly PriceQuote[], symbol: string, inputs: HeatInputs, ctx: Ctx): DecisionMark | null {
   const now = ctx.now();
-  const quote = freshestOf(quotes, positionQuote(inputs.positionMarks?.get(symbol)), now, quoteBounds(ctx.config));
+  const [own, bounds] = [positionQuote(inputs.positionMarks?.get(symbol)), quoteBounds(ctx.config)];
+  noteFutureQuotes(symbol, [...futureQuotes(quotes, now, bounds), ...futureQuotes(own, now, bounds)], now, ctx);
+  const quote = freshestOf(quotes, own, now, bounds);
   return quote === undefined ? null : markOf(quote, now);
 }
 

@@ -44,6 +44,11 @@ export function heatGateMetrics(m: MetricFactory, config: Pick<HeatGateConfig, '
       name: 'quantum_heat_gate_heat_capped_total',
       help: 'Decisions whose heat was not finite or above the cap, and was capped',
     }),
+    quotesRefused: m.counter({
+      name: 'p26_price_quotes_refused_total',
+      help: "Price quotes of a proposal's symbol refused at its decision's mark, by source and reason (future: stamped beyond PRICE_MAX_SKEW_SEC)",
+      labelNames: ['source', 'reason'],
+    }),
     positionsWithoutSigma: m.gauge({
       name: 'quantum_heat_gate_positions_without_sigma',
       help: 'Open positions without a positive sigma at the last decision (they add nothing to heat)',

@@ -56,7 +56,7 @@ export const governorOutcomes = defineHandler({
       if (side === undefined) return skip('no_side');
       const recorded = parseNumber(event.mark_price);
       const atDecision = recorded !== undefined && recorded > 0 ? recorded : undefined;
-      const read = atDecision === undefined ? await readMark(ctx.redis, symbol, reading.followedAt, ctx.config) : undefined;
+      const read = atDecision === undefined ? await readMark(ctx.redis, symbol, reading.followedAt, ctx.config, ctx) : undefined;
       const mark = atDecision ?? read?.price;
       const readAt = read?.asOfMs;
       // The quote the entry price is: the one the governor recorded with its mark (an event of an

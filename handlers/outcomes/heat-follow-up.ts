@@ -81,7 +81,7 @@ export const heatOutcomes = defineHandler({
         notional = recorded.positionUsd === undefined ? undefined : Math.abs(recorded.positionUsd);
         side = recorded.positionUsd === undefined ? undefined : recorded.positionUsd > 0 ? 1 : -1;
       } else {
-        const market = await readMarket(ctx.redis, decision.symbol, reading.followedAt, ctx.config);
+        const market = await readMarket(ctx.redis, decision.symbol, reading.followedAt, ctx.config, ctx);
         entryPrice = market.mark?.price;
         const at = market.mark?.asOfMs;
         quote = { source: market.mark?.source, at, ageMs: at === undefined ? undefined : Math.max(0, reading.followedAt - at) };

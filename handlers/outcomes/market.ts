@@ -3,7 +3,16 @@ import { parseNumber } from '../../schemas/fields.js';
 import { keys } from '../../schemas/keys.js';
 import { sideSign } from './pnl.js';
 import { readP33Position, type PositionBookConfig } from '../positions/book.js';
-import { freshestPrice, positionQuote, quoteBounds, readPriceQuotes, type PriceQuote } from '../positions/prices.js';
+import {
+  freshestPrice,
+  futureQuotes,
+  noteFutureQuotes,
+  positionQuote,
+  quoteBounds,
+  readPriceQuotes,
+  type PriceQuote,
+  type RefusedQuoteSink,
+} from '../positions/prices.js';
 
 /** What the follow-up needs of a symbol's position and market at one moment. */
 export interface MarketView {
@@ -29,21 +38,35 @@ function viewQuote(mark: string | null | undefined, at: string | null | undefine
  * else none. A mark left in our view (a snapshot's, which never expires there) counts only by its
  * time, so a market price that is gone is missing, not priced at the last snapshot's mark.
  */
-export async function readMark(redis: RedisReader, symbol: string, now: number, config?: MarketConfig): Promise<PriceQuote | undefined> {
+export async function readMark(
+  redis: RedisReader,
+  symbol: string,
+  now: number,
+  config?: MarketConfig,
+  refused?: RefusedQuoteSink,
+): Promise<PriceQuote | undefined> {
   const [quotes, [viewMark, viewAt]] = await Promise.all([
     readPriceQuotes(redis, symbol, config),
     redis.hmget(keys.position(symbol), 'mark_price', 'updated_at'),
   ]);
-  return freshestPrice([...quotes, ...viewQuote(viewMark, viewAt)], now, quoteBounds(config));
+  const all = [...quotes, ...viewQuote(viewMark, viewAt)];
+  if (refused !== undefined) noteFutureQuotes(symbol, futureQuotes(all, now, quoteBounds(config)), now, refused);
+  return freshestPrice(all, now, quoteBounds(config));
 }
 
 /**
  * Reads the symbol's mark (readMark) and its position: the Position Ledger's hash (position_amt ×
  * mark, signed), else our view of the snapshot stream (position_notional_usd and side).
  */
-export async function readMarket(redis: RedisReader, symbol: string, now: number, config?: MarketConfig): Promise<MarketView> {
+export async function readMarket(
+  redis: RedisReader,
+  symbol: string,
+  now: number,
+  config?: MarketConfig,
+  refused?: RefusedQuoteSink,
+): Promise<MarketView> {
   const [mark, ledger, [notional, side]] = await Promise.all([
-    readMark(redis, symbol, now, config),
+    readMark(redis, symbol, now, config, refused),
     readP33Position(redis, symbol, undefined, { now, ...(config === undefined ? {} : { config }) }),
     redis.hmget(keys.position(symbol), 'position_notional_usd', 'side'),
   ]);

@@ -45,7 +45,7 @@ export const outcomeSample = defineHandler({
     const exposure = parseNumber(record.exposure_usd) ?? 0;
     const entryPrice = parseNumber(record.entry_price) ?? 0;
     const now = ctx.now();
-    const mark = await readMark(ctx.redis, record.symbol, now, ctx.config);
+    const mark = await readMark(ctx.redis, record.symbol, now, ctx.config, ctx);
     const pnl = markToMarket(exposure, entryPrice, mark?.price);
     const previousWorst = parseNumber(record.worst_pnl_usd);
     const worst = pnl === undefined ? previousWorst : previousWorst === undefined ? pnl : Math.min(previousWorst, pnl);

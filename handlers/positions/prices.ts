@@ -1,5 +1,5 @@
 import { epochMs } from '../../domain/epoch.js';
-import type { RedisReader } from '../../runtime/contract/index.js';
+import type { CounterMetric, Logger, RedisReader } from '../../runtime/contract/index.js';
 import { parseNumber } from '../../schemas/fields.js';
 import { keys } from '../../schemas/keys.js';
 import { p33Prefixes, type PositionBookConfig } from './book.js';
@@ -127,6 +127,23 @@ export function quoteRefusal(q: PriceQuote, now: number, bounds: QuoteBounds = {
 /** The quotes of `quotes` stamped beyond the skew (quoteRefusal 'future'), for a gate to count and log. */
 export function futureQuotes(quotes: readonly PriceQuote[], now: number, bounds: QuoteBounds = {}): PriceQuote[] {
   return quotes.filter((q) => quoteRefusal(q, now, bounds) === 'future');
+}
+
+/** Where a gate counts and logs the quotes it refuses: its log and its metrics' quotesRefused counter. */
+export interface RefusedQuoteSink {
+  readonly log: Logger;
+  readonly metrics: { readonly quotesRefused: CounterMetric<'source' | 'reason'> };
+}
+
+/** Counts each quote refused as stamped ahead in a gate's counter, by source, and logs it with how far ahead it was. */
+export function noteFutureQuotes(symbol: string, refused: readonly PriceQuote[], now: number, ctx: RefusedQuoteSink): void {
+  for (const quote of refused) {
+    ctx.metrics.quotesRefused.inc({ source: quote.source, reason: 'future' });
+    ctx.log.warn(
+      { symbol, source: quote.source, price: quote.price, ahead_ms: (quote.asOfMs ?? now) - now },
+      'price quote stamped ahead of this clock beyond PRICE_MAX_SKEW_SEC: not used',
+    );
+  }
 }
 
 /**

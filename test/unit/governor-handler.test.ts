@@ -382,6 +382,39 @@ describe('governor: what the snapshot reads', () => {
     expect(alone.emitted(EVENTS)[0]).toMatchObject({ event: 'block', reason: 'market_price_unknown' });
   });
 
+  it("a held position's quote stamped ahead is counted by source and logged with its symbol, priced or not", async () => {
+    // P3.3's newest layout (position_state_brain/main.py at de25f13cb), indexed: ETHUSDT priced, SOLUSDT with
+    // no mark; each symbol's ticker (microservices/price_feed at 73fab1f55, `publish_price`) stamped 10 min ahead.
+    const p33 = (amt: string, mark?: string) => ({
+      position_amt: amt,
+      ...(mark ? { mark_price: mark } : {}),
+      ts_epoch: String((NOW - 1000) / 1000),
+    });
+    const ahead = (price: string) => ({ markPrice: price, timestamp: String(NOW + 600_000) });
+    const run = await decide(plan(), {
+      now: NOW,
+      redis: {
+        hashes: {
+          [keys.p33StatePositions('ETHUSDT')]: p33('0.1', '3000'),
+          [keys.p33StatePositions('SOLUSDT')]: p33('1'),
+          [keys.ticker('ETHUSDT')]: ahead('1'),
+          [keys.ticker('SOLUSDT')]: ahead('150'),
+        },
+        sets: { [keys.p33PositionIndex]: ['ETHUSDT', 'SOLUSDT'] },
+      },
+    });
+    expect(run.metrics.get('quantum_govern_price_quotes_refused_total', { source: 'ticker', reason: 'future' })).toBe(2);
+    const logged = run.logs.filter((l) => l.msg?.includes('PRICE_MAX_SKEW_SEC')).map((l) => l.obj);
+    expect(logged).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ symbol: 'ETHUSDT', source: 'ticker', ahead_ms: 600_000 }),
+        expect.objectContaining({ symbol: 'SOLUSDT', source: 'ticker', ahead_ms: 600_000 }),
+      ]),
+    );
+    // Neither priced anything: ETHUSDT at its own 3,000, SOLUSDT unpriced (the open blocked for it).
+    expect(blockReason(run)).toBe('position_price_unknown');
+  });
+
   it('an add decided while its position’s hash is gone for a moment is measured from the last figure seen, not from 0', async () => {
     const own = createGovernor();
     // P3.3's newest layout (position_state_brain/main.py at de25f13cb): 1.5 long, indexed.

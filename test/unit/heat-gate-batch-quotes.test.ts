@@ -56,7 +56,8 @@ async function decide(symbol: string, state: HeatInputs, redis: FakeRedisData) {
   await (heatGate as AnyHandler).handle(message, run.ctx);
   const decision = run.emitted(streams.heatDecision)[0]!;
   expect(decision.out_action).toBe('PARTIAL_25');
-  return { debug: JSON.parse(decision.debug_json!) as Record<string, unknown>, reads };
+  run.commit();
+  return { debug: JSON.parse(decision.debug_json!) as Record<string, unknown>, reads, run };
 }
 
 afterEach(() => {
@@ -78,6 +79,19 @@ describe("the heat gate's decision mark from the batch state's quotes", () => {
     const { debug, reads } = await decide('ETHUSDT', state, cold('999', 100));
     expect(debug).toMatchObject({ mark: 101, mark_source: 'ticker', mark_age_ms: 300 });
     expect(reads).toEqual([]);
+  });
+
+  it('a quote stamped ahead beyond the skew is no mark: counted reason="future" by source and logged', async () => {
+    // The price feed's ticker (microservices/price_feed at 73fab1f55, `publish_price`) stamped 10 min ahead.
+    const state = await stateOf(cold('100', 200, { [keys.ticker('ETHUSDT')]: { markPrice: '1', timestamp: String(NOW + 600_000) } }));
+    const { debug, run } = await decide('ETHUSDT', state, cold('999', 100));
+    expect(debug).toMatchObject({ mark: 100, mark_source: 'market_state' });
+    expect(run.metrics.get('p26_price_quotes_refused_total', { source: 'ticker', reason: 'future' })).toBe(1);
+    expect(run.logs.find((l) => l.msg?.includes('PRICE_MAX_SKEW_SEC'))?.obj).toMatchObject({
+      symbol: 'ETHUSDT',
+      source: 'ticker',
+      ahead_ms: 600_000,
+    });
   });
 
   it('a symbol whose quotes are not in the state is priced by reading them', async () => {

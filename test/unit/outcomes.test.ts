@@ -188,6 +188,28 @@ describe('an outcome sample (fake ctx)', () => {
     ]);
   });
 
+  it('refuses a quote stamped ahead beyond the skew: priced at the others, the refused one counted by source and logged', async () => {
+    // The price feed's ticker (microservices/price_feed at 73fab1f55, `publish_price`) stamped 10 min ahead.
+    const ahead = { markPrice: '1', timestamp: String(NOW + 600_000) };
+    const run = await runHandler(outcomeSample, job, {
+      redis: {
+        hashes: {
+          [keys.outcomeFollowUp(id)]: record,
+          [keys.marketState('ETHUSDT')]: { mark_price: '2100' },
+          [keys.ticker('ETHUSDT')]: ahead,
+        },
+      },
+      now: NOW,
+    });
+    expect(sampleOf(run)).toMatchObject({ price: 2100, pnl_usd: 150 });
+    expect(run.metrics.get('quantum_gates_outcome_price_quotes_refused_total', { source: 'ticker', reason: 'future' })).toBe(1);
+    expect(run.logs.find((l) => l.msg?.includes('PRICE_MAX_SKEW_SEC'))?.obj).toMatchObject({
+      symbol: 'ETHUSDT',
+      source: 'ticker',
+      ahead_ms: 600_000,
+    });
+  });
+
   it('writes nothing for a job delivered again after its sample was written', async () => {
     const run = await runHandler(outcomeSample, job, {
       redis: {
