@@ -2,6 +2,7 @@ import { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { usePrivateRedis } from '../support/redis-server.js';
 import { waitFor } from '../support/runtime.js';
+import { untilKeys } from '../support/until.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
 
 describe('the chaos suite TCP proxy', () => {
@@ -72,7 +73,8 @@ describe('the chaos suite TCP proxy', () => {
     expect(await redis.client.get('held')).toBeNull();
 
     await proxy.restore();
-    await waitFor(async () => (await redis.client.get('held')) === '1', { what: 'the held SET to arrive' });
+    await untilKeys(redis.client, ['held'], async () => (await redis.client.get('held')) === '1', { what: 'the held SET to arrive' });
+
     expect(await write).toMatch(/Command timed out/);
   });
 
