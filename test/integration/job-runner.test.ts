@@ -9,6 +9,7 @@ import { keys, streams } from '../../schemas/keys.js';
 import { usePrivateRedis } from '../support/redis-server.js';
 import { prometheusTextProblems, promtoolCheckMetrics } from '../support/prometheus-text.js';
 import { readStream, startRuntime, waitFor } from '../support/runtime.js';
+import { untilJobsFinished } from '../support/until-polls-b.js';
 
 const nowSec = () => Math.floor(Date.now() / 1000);
 
@@ -138,10 +139,7 @@ describe('BullMQ jobs on a real redis-server', () => {
     const queue = runtime.services.jobs.queue(held.queue);
     const first = (await queue.getJob('interrupted-1'))!;
     expect(first.failedReason).toContain('shutting down before the job finished');
-    await waitFor(async () => (await queue.getJobState('interrupted-1')) === 'completed', {
-      what: 'the job run again and completed',
-      timeoutMs: 20_000,
-    });
+    await untilJobsFinished(queue, ['interrupted-1'], { timeoutMs: 20_000 });
     expect((await queue.getJob('interrupted-1'))!.attemptsMade).toBe(2);
     expect(await readStream(redis.client, 'qg:test:interrupted')).toEqual([expect.objectContaining({ n: '7' })]);
   });
@@ -175,7 +173,7 @@ describe('BullMQ jobs on a real redis-server', () => {
     };
     await runtime.services.jobs.add([job]);
 
-    await waitFor(async () => (await queue.getJobState('cd-1')) === 'completed', { what: 'the cooldown job completed' });
+    await untilJobsFinished(queue, ['cd-1']);
     const done = (await queue.getJob('cd-1'))!;
     expect(done.returnvalue).toEqual({ outcome: 'handled' });
     expect(done.attemptsMade).toBe(1);
@@ -191,9 +189,7 @@ describe('BullMQ jobs on a real redis-server', () => {
     // would show by then (active, or a second cooldown_expired), with no sleep guessing how long.
     await runtime.services.jobs.add([job]);
     await runtime.services.jobs.add([{ ...job, data: { ...job.data, symbol: 'ETHUSDT', plan_id: 'cd-plan-2' }, jobId: 'cd-after' }]);
-    await waitFor(async () => (await queue.getJobState('cd-after')) === 'completed', {
-      what: 'the cooldown added after the replay completed',
-    });
+    await untilJobsFinished(queue, ['cd-after']);
     expect(await queue.getJobState('cd-1')).toBe('completed');
     expect(await queue.getJobCounts('wait', 'delayed', 'active', 'failed')).toEqual({ wait: 0, delayed: 0, active: 0, failed: 0 });
     const expired = (await readStream(redis.client, streams.governorEvents)).filter(
@@ -230,10 +226,13 @@ describe('BullMQ jobs on a real redis-server', () => {
     await sink.close();
     runtime = await start();
     const queue = runtime.services.jobs.queue('qg-test-batched');
-    await waitFor(async () => (await queue.getJobCounts('completed')).completed === 40, {
-      what: 'all 40 jobs completed',
-      timeoutMs: 20_000,
-    });
+    await untilJobsFinished(
+      queue,
+      jobs.map((job) => job.jobId),
+      { timeoutMs: 20_000 },
+    );
+    expect((await queue.getJobCounts('completed')).completed).toBe(40);
+
     for (let n = 0; n < 40; n++) {
       const job = (await queue.getJob(`batched-${n}`))!;
       expect(job.attemptsMade).toBe(1);

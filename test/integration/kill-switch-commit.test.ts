@@ -4,7 +4,8 @@ import type { CliIo } from '../../cli/io.js';
 import type { Runtime } from '../../runtime/host/runtime.js';
 import { keys, streams } from '../../schemas/keys.js';
 import { usePrivateRedis } from '../support/redis-server.js';
-import { produce, readStream, startRuntime, waitFor, governorDecisions } from '../support/runtime.js';
+import { produce, readStream, startRuntime, governorDecisions } from '../support/runtime.js';
+import { untilStreamLength } from '../support/until.js';
 
 /**
  * Safety switches take effect at commit, not at read: once `quantum-gates kill on` has returned,
@@ -40,12 +41,12 @@ describe('the kill switch during a flood of plans', () => {
   it('commits no permit after kill on returned: every permit event precedes it, the rest are blocked', async () => {
     runtime = await startRuntime(redis.url, { HANDLERS: 'governor', GOV_SYMBOL_COOLDOWN_SECONDS: '0', BATCH_SIZE: '100' });
     await produce(redis.client, streams.applyPlan, closes('k', 4000));
-    await waitFor(async () => (await redis.client.xlen(streams.governorEvents)) >= 300, { what: 'the flood under way', intervalMs: 5 });
+    await untilStreamLength(redis.client, streams.governorEvents, 300, { what: 'the flood under way' });
 
     expect(await runCli(['kill', 'on', '--reason', 'flood test'], io({ REDIS_URL: redis.url }))).toBe(0);
     const returnedAt = Date.now();
 
-    await waitFor(async () => (await redis.client.xlen(streams.governorEvents)) >= 4000, { what: 'every plan decided', timeoutMs: 60_000 });
+    await untilStreamLength(redis.client, streams.governorEvents, 4000, { what: 'every plan decided', timeoutMs: 60_000 });
     const events = await governorDecisions(redis.client);
     const permits = events.filter((e) => e.event === 'permit');
     const killed = events.filter((e) => e.event === 'block' && e.reason === 'kill_switch_active');
@@ -64,7 +65,8 @@ describe('the kill switch during a flood of plans', () => {
       await redis.client.set(keys.killSwitch, value);
       runtime = await startRuntime(redis.url, { HANDLERS: 'governor' });
       await produce(redis.client, streams.applyPlan, closes(`v${value}-`, 3));
-      await waitFor(async () => (await redis.client.xlen(streams.governorEvents)) >= 3, { what: 'three decisions' });
+      await untilStreamLength(redis.client, streams.governorEvents, 3, { what: 'three decisions' });
+
       const events = await readStream(redis.client, streams.governorEvents);
       expect(events.map((e) => e.reason)).toEqual(['kill_switch_active', 'kill_switch_active', 'kill_switch_active']);
       const out: string[] = [];

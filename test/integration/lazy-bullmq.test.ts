@@ -4,7 +4,8 @@ import { parseEnv } from '../../schemas/env.js';
 import { defineHandler } from '../../runtime/contract/handler.js';
 import type { Runtime } from '../../runtime/host/runtime.js';
 import { usePrivateRedis } from '../support/redis-server.js';
-import { produce, readStream, startRuntime, waitFor } from '../support/runtime.js';
+import { produce, startRuntime, waitFor } from '../support/runtime.js';
+import { untilStreamLength } from '../support/until.js';
 
 const IN = 'qg:test:lazy-in';
 const QUEUE = 'qg-test-lazy-scheduled';
@@ -55,7 +56,8 @@ describe('BullMQ loaded on need', () => {
     runtime = await startRuntime(redis.url, {}, [scheduler]);
     expect(runtime.services.jobs.loaded).toBe(false);
     await produce(redis.client, IN, [{ n: '1' }, { n: '2' }]);
-    await waitFor(async () => (await readStream(redis.client, 'qg:test:lazy-out')).length === 2, { what: 'both messages committed' });
+    await untilStreamLength(redis.client, 'qg:test:lazy-out', 2, { what: 'both messages committed' });
+
     await waitFor(() => runtime!.services.jobs.loaded, { what: 'BullMQ loaded' });
     const queue = runtime.services.jobs.queue(QUEUE);
     await waitFor(async () => (await queue.getJobState('lazy-2')) === 'delayed', { what: 'the second job stored' });

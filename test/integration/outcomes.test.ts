@@ -12,6 +12,8 @@ import { usePrivateRedis } from '../support/redis-server.js';
 import { metricSum, produce, readStream, startRuntime, waitFor } from '../support/runtime.js';
 import { runCli, runCliJson } from './cli-harness.js';
 import { clockReading } from '../support/clock.js';
+import { untilKeys, untilStreamLength } from '../support/until.js';
+import { untilJobsFinished } from '../support/until-polls-b.js';
 
 const handlers = [heatGate, governor, heatOutcomes, governorOutcomes, outcomeSample];
 
@@ -34,6 +36,10 @@ describe('outcome follow-up of decisions that changed exposure', () => {
   // within PRICE_MAX_AGE_SEC, handlers/positions/prices.ts), under which a market state of no time
   // only stands in when no timed quote is fresh (here the Position Ledger's hash is).
   const setPrice = (price: string) => redis.client.hset(keys.marketState('ETHUSDT'), 'mark_price', price, 'timestamp', String(Date.now()));
+  const followUpRecorded = () =>
+    untilKeys(redis.client, [keys.outcomePending], async () => (await redis.client.zcard(keys.outcomePending)) === 1, {
+      what: 'the follow-up recorded',
+    });
 
   async function arrange(): Promise<void> {
     await redis.client.hset(keys.portfolioState, 'equity_usd', '10000');
@@ -65,11 +71,11 @@ describe('outcome follow-up of decisions that changed exposure', () => {
       handlers,
     );
     await redis.client.xadd(streams.harvestProposal, '*', 'plan_id', 'o1', 'symbol', 'ETHUSDT', 'action', 'FULL_CLOSE');
-    await waitFor(async () => (await redis.client.zcard(keys.outcomePending)) === 1, { what: 'the follow-up recorded' });
+    await followUpRecorded();
     await setPrice('2100'); // +5 % before the 1 s sample
-    await waitFor(async () => (await outcomes()).length === 1, { what: 'the 1 s sample' });
+    await untilStreamLength(redis.client, streams.gatesOutcome, 1, { what: 'the 1 s sample' });
     await setPrice('1800'); // −10 % before the 2 s sample
-    await waitFor(async () => (await outcomes()).length === 2, { what: 'the 2 s sample' });
+    await untilStreamLength(redis.client, streams.gatesOutcome, 2, { what: 'the 2 s sample' });
 
     // Kept open: 75 % of 2 × 2000 = $3,000 long. 1 s: 3000 × 5 % = +150; 2 s: 3000 × −10 % = −300.
     const [first, second] = await outcomes();
@@ -102,7 +108,7 @@ describe('outcome follow-up of decisions that changed exposure', () => {
     const env = { OUTCOME_HORIZONS: '1m,1h' };
     runtime = await startRuntime(redis.url, { HANDLERS: 'heat-gate,outcome-heat,outcome-sample', ...env }, handlers);
     await redis.client.xadd(streams.harvestProposal, '*', 'plan_id', 'due1', 'symbol', 'ETHUSDT', 'action', 'FULL_CLOSE');
-    await waitFor(async () => (await redis.client.zcard(keys.outcomePending)) === 1, { what: 'the follow-up recorded' });
+    await followUpRecorded();
     const [, lastDue] = await redis.client.zrange(keys.outcomePending, 0, 0, 'WITHSCORES');
     const decidedAt = Number(lastDue) - 3_600_000;
     const utc = (ms: number) => `${new Date(ms).toISOString().slice(0, 19).replace('T', ' ')} UTC`;
@@ -143,11 +149,11 @@ describe('outcome follow-up of decisions that changed exposure', () => {
       'decision',
       'EXECUTE',
     );
-    await waitFor(async () => (await redis.client.zcard(keys.outcomePending)) === 1, { what: 'the follow-up recorded' });
+    await followUpRecorded();
     await setPrice('2200');
-    await waitFor(async () => (await outcomes()).length === 1, { what: 'the 1 s sample' });
+    await untilStreamLength(redis.client, streams.gatesOutcome, 1, { what: 'the 1 s sample' });
     await redis.client.del(keys.marketState('ETHUSDT'), keys.p33PositionSnapshot('ETHUSDT'));
-    await waitFor(async () => (await outcomes()).length === 2, { what: 'the 2 s sample' });
+    await untilStreamLength(redis.client, streams.gatesOutcome, 2, { what: 'the 2 s sample' });
     const [first, second] = await outcomes();
     // The open would have made 1000 × 10 % = $100; the block's difference is −$100.
     expect(first).toMatchObject({ kind: 'governor_block', exposure_usd: -1000, pnl_usd: -100 });
@@ -160,15 +166,13 @@ describe('outcome follow-up of decisions that changed exposure', () => {
     await arrange();
     runtime = await startRuntime(redis.url, { HANDLERS: 'heat-gate,outcome-heat,outcome-sample', OUTCOME_HORIZONS: '1s,2s' }, handlers);
     await redis.client.xadd(streams.harvestProposal, '*', 'plan_id', 'o2', 'symbol', 'ETHUSDT', 'action', 'FULL_CLOSE');
-    await waitFor(async () => (await outcomes()).length === 2, { what: 'both samples' });
+    await untilStreamLength(redis.client, streams.gatesOutcome, 2, { what: 'both samples' });
     const [id] = await redis.client.zrange(keys.outcomePending, 0, -1);
     // The same job again, under a new job id (as a replay or a second scheduler would bring it).
     await runtime.services.jobs.add([
       { queue: 'gates-outcome', name: 'outcome-sample', data: { id: id!, horizon: '1s', horizon_ms: 1000 }, delayMs: 0, jobId: 'again' },
     ]);
-    await waitFor(async () => (await runtime!.services.jobs.queue('gates-outcome').getJobState('again')) === 'completed', {
-      what: 'the duplicate job done',
-    });
+    await untilJobsFinished(runtime.services.jobs.queue('gates-outcome'), ['again']);
     expect(await outcomes()).toHaveLength(2);
   });
 
@@ -176,9 +180,9 @@ describe('outcome follow-up of decisions that changed exposure', () => {
     await arrange();
     runtime = await startRuntime(redis.url, { HANDLERS: 'heat-gate,outcome-heat,outcome-sample', OUTCOME_HORIZONS: '1s,2s' }, handlers);
     await redis.client.xadd(streams.harvestProposal, '*', 'plan_id', 'o3', 'symbol', 'ETHUSDT', 'action', 'FULL_CLOSE');
-    await waitFor(async () => (await redis.client.zcard(keys.outcomePending)) === 1, { what: 'the follow-up recorded' });
+    await followUpRecorded();
     await setPrice('2050');
-    await waitFor(async () => (await outcomes()).length === 2, { what: 'both samples' });
+    await untilStreamLength(redis.client, streams.gatesOutcome, 2, { what: 'both samples' });
     const env = { REDIS_URL: redis.url };
     const dump = await runCli(['report', 'outcomes', '--since', '1h', '--dump'], env);
     expect(dump.code).toBe(0);
@@ -218,7 +222,7 @@ describe('outcome follow-up of decisions that changed exposure', () => {
       streams.harvestProposal,
       Array.from({ length: 20 }, (_, i) => ({ plan_id: `out${i}`, symbol: 'ETHUSDT', action: 'FULL_CLOSE' })),
     );
-    await waitFor(async () => (await redis.client.xlen(streams.heatDecision)) === 20, { what: '20 decisions' });
+    await untilStreamLength(redis.client, streams.heatDecision, 20, { what: '20 decisions' });
     await setPrice('110');
     // The outcome handlers start 12 s after the decisions: their clock is 12 s ahead of the heat
     // gate's, as after a 12 s outage, with nothing (the price included) written in between.
@@ -226,7 +230,7 @@ describe('outcome follow-up of decisions that changed exposure', () => {
       clock: clockReading(() => Date.now() + 12_000),
     });
     try {
-      await waitFor(async () => (await outcomes()).length === 40, { what: '40 samples', timeoutMs: 30_000 });
+      await untilStreamLength(redis.client, streams.gatesOutcome, 40, { what: '40 samples', timeoutMs: 30_000 });
     } finally {
       await followers.stop();
     }

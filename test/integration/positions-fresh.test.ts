@@ -2,7 +2,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { keys, streams } from '../../schemas/keys.js';
 import type { Runtime } from '../../runtime/host/runtime.js';
 import { usePrivateRedis } from '../support/redis-server.js';
-import { metricSum, pendingCount, produce, readStream, startRuntime, waitFor } from '../support/runtime.js';
+import { metricSum, pendingCount, produce, readStream, startRuntime } from '../support/runtime.js';
+import { untilKeys, untilStream, untilStreamLength, type StreamEntry } from '../support/until.js';
 
 const nowSec = () => Math.floor(Date.now() / 1000);
 
@@ -23,16 +24,14 @@ describe('positions: fresh, complete and never someone else’s keys', () => {
     return runtime;
   };
   const decisionFor = (planId: string) =>
-    waitFor(
-      async () =>
-        (await redis.client.xrevrange(streams.harvestCalibrated, '+', '-', 'COUNT', 20))
-          .map(([, f]) => f)
-          .find((f) => f[f.indexOf('plan_id') + 1] === planId),
-      {
-        what: `decision for ${planId}`,
-      },
-    );
-  const field = (flat: string[], name: string) => flat[flat.indexOf(name) + 1];
+    untilStream(redis.client, streams.harvestCalibrated, (entries) => entries.find((e) => e.plan_id === planId), {
+      what: `decision for ${planId}`,
+    });
+  const field = (entry: StreamEntry, name: string) => entry[name];
+  const indexed = (symbol: string) =>
+    untilKeys(redis.client, [keys.p33PositionIndex], () => redis.client.sismember(keys.p33PositionIndex, symbol), {
+      what: 'P3.3 index refreshed',
+    });
 
   it('decides each proposal with the snapshot written just before it, across bucket edges (live, 20 pairs)', async () => {
     await redis.client.hset(keys.portfolioState, 'equity_usd', '10000');
@@ -70,7 +69,7 @@ describe('positions: fresh, complete and never someone else’s keys', () => {
       Array.from({ length: 2000 }, (_, i) => ({ plan_id: `cold-${i}`, symbol: 'ETHUSDT', action: 'FULL_CLOSE' })),
     );
     const runtime = await start({ HANDLERS: handlers });
-    await waitFor(async () => (await r.xlen(streams.harvestCalibrated)) === 2000, { timeoutMs: 30_000, what: '2,000 decisions' });
+    await untilStreamLength(r, streams.harvestCalibrated, 2000, { timeoutMs: 30_000, what: '2,000 decisions' });
     // Without the position-snapshot group the gate says it read the stream's tail.
     const tailReads = await metricSum(runtime, 'quantum_heat_gate_position_book_fallback_total', { cause: 'no_group' });
     expect(tailReads > 0).toBe(handlers === 'heat-gate');
@@ -103,7 +102,7 @@ describe('positions: fresh, complete and never someone else’s keys', () => {
     await ledgerPosition('ETHUSDT', '10', '3000');
     await r.hset(keys.marketState('ETHUSDT'), 'sigma', '0.15');
     await start({ HANDLERS: 'position-index,heat-gate', POSITION_INDEX_REFRESH_SEC: '1' });
-    await waitFor(() => r.sismember(keys.p33PositionIndex, 'ETHUSDT'), { what: 'P3.3 index refreshed' });
+    await indexed('ETHUSDT');
     await r.xadd(streams.harvestProposal, '*', 'plan_id', 'p33-heat', 'symbol', 'ETHUSDT', 'action', 'FULL_CLOSE');
     const decision = await decisionFor('p33-heat');
     expect([field(decision, 'heat_bucket'), field(decision, 'heat_value'), field(decision, 'calibrated_action')]).toEqual([
@@ -151,13 +150,11 @@ describe('positions: fresh, complete and never someone else’s keys', () => {
       '50000',
     );
     const events = (id: string) =>
-      waitFor(
-        async () =>
-          (await readStream(r, streams.governorEvents)).find((e) => e.plan_id === id && (e.event === 'permit' || e.event === 'block')),
-        { what: id },
-      );
+      untilStream(r, streams.governorEvents, (all) => all.find((e) => e.plan_id === id && (e.event === 'permit' || e.event === 'block')), {
+        what: id,
+      });
     expect(await events('same-sym')).toMatchObject({ event: 'block', reason: 'total_notional_exceeded', total_notional: '50000' });
-    await waitFor(() => r.sismember(keys.p33PositionIndex, 'BTCUSDT'), { what: 'P3.3 index refreshed' });
+    await indexed('BTCUSDT');
     await r.xadd(
       streams.applyPlan,
       '*',
@@ -186,7 +183,9 @@ describe('positions: fresh, complete and never someone else’s keys', () => {
     await ledgerPosition('SOLUSDT', '100', '150');
     await r.hset(keys.marketState('SOLUSDT'), 'sigma', '0.2');
     await start({ HANDLERS: 'position-index,risk-budget', POSITION_INDEX_REFRESH_SEC: '1', BUDGET_COMPUTE_INTERVAL_SEC: '1' });
-    const budget = await waitFor(
+    const budget = await untilKeys(
+      r,
+      [keys.budget('SOLUSDT')],
       async () => ((await r.hget(keys.budget('SOLUSDT'), 'budget_usd')) ? r.hgetall(keys.budget('SOLUSDT')) : undefined),
       { what: 'SOLUSDT budget' },
     );
@@ -199,16 +198,16 @@ describe('positions: fresh, complete and never someone else’s keys', () => {
     await ledgerPosition('ETHUSDT', '2', '3000');
     const before = await r.hgetall(keys.p33PositionSnapshot('ETHUSDT'));
     await start({ HANDLERS: 'position-snapshot' });
-    const [id] = await produce(r, streams.positionSnapshot, [
+    const [id, closeId] = await produce(r, streams.positionSnapshot, [
       { symbol: 'ETHUSDT', position_notional_usd: '9000', sigma: '0.2' },
       { symbol: 'ETHUSDT', position_notional_usd: '0' },
     ]);
-    await waitFor(
-      async () =>
-        (await pendingCount(r, streams.positionSnapshot, 'position_snapshot')) === 0 &&
-        (await r.exists(keys.positionAppliedId('ETHUSDT'))) === 1,
-      { what: 'snapshots applied' },
-    );
+    await untilKeys(r, [keys.positionAppliedId('ETHUSDT')], async () => (await r.get(keys.positionAppliedId('ETHUSDT'))) === closeId, {
+      what: 'snapshots applied',
+    });
+    // The close is the stream's last entry: acknowledged with its commit, after the open's.
+    expect(await pendingCount(r, streams.positionSnapshot, 'position_snapshot')).toBe(0);
+
     expect(id).toBeDefined();
     expect(await r.hgetall(keys.p33PositionSnapshot('ETHUSDT'))).toEqual(before);
     const ttl = await r.ttl(keys.p33PositionSnapshot('ETHUSDT'));

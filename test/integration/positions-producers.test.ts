@@ -4,7 +4,8 @@ import { allHandlers } from '../../handlers/index.js';
 import { keys, streams } from '../../schemas/keys.js';
 import type { Runtime } from '../../runtime/host/runtime.js';
 import { usePrivateRedis } from '../support/redis-server.js';
-import { pendingCount, produce, readStream, startRuntime, waitFor } from '../support/runtime.js';
+import { pendingCount, produce, startRuntime } from '../support/runtime.js';
+import { untilKeys, untilStream } from '../support/until.js';
 import {
   balanceTrackerSnapshot,
   marketStatePublished,
@@ -59,11 +60,10 @@ describe('positions, prices and sigma as the real producers write them', () => {
       qty,
     );
   const verdict = (planId: string) =>
-    waitFor(
-      async () =>
-        (await readStream(redis.client, streams.governorEvents)).find(
-          (e) => e.plan_id === planId && (e.event === 'permit' || e.event === 'block'),
-        ),
+    untilStream(
+      redis.client,
+      streams.governorEvents,
+      (events) => events.find((e) => e.plan_id === planId && (e.event === 'permit' || e.event === 'block')),
       { what: `the governor's verdict on ${planId}` },
     );
 
@@ -128,7 +128,7 @@ describe('positions, prices and sigma as the real producers write them', () => {
       POSITION_INDEX_REFRESH_SEC: '1',
       BUDGET_COMPUTE_INTERVAL_SEC: '1',
     });
-    await waitFor(async () => (await r.scard(keys.p33PositionIndex)) === 7, { what: 'the P3.3 index' });
+    await untilKeys(r, [keys.p33PositionIndex], async () => (await r.scard(keys.p33PositionIndex)) === 7, { what: 'the P3.3 index' });
     await open('over-total', 'BNBUSDT', '0.1');
     // 300 + 600 + 300 + 120 + 144 + 750 = $2,214 held ≥ the $2,000 total cap.
     expect(await verdict('over-total')).toMatchObject({
@@ -138,9 +138,12 @@ describe('positions, prices and sigma as the real producers write them', () => {
       total_notional: '2214',
     });
     const symbols = [...held.map(([s]) => s), 'BNBUSDT'];
-    await waitFor(async () => (await Promise.all(symbols.map((s) => r.exists(keys.budget(s))))).every((n) => n === 1), {
-      what: 'a budget for every P3.3 symbol',
-    });
+    await untilKeys(
+      r,
+      symbols.map((s) => keys.budget(s)),
+      async () => (await Promise.all(symbols.map((s) => r.exists(keys.budget(s))))).every((n) => n === 1),
+      { what: 'a budget for every P3.3 symbol' },
+    );
     const response = await runtime.server.inject({ url: '/status', headers: AUTH });
     expect(response.statusCode).toBe(200);
     const status = response.json<{ budgets: { symbol: string; budget_usd: number | null; position_notional_usd: number | null }[] }>();
@@ -163,23 +166,20 @@ describe('positions, prices and sigma as the real producers write them', () => {
       ['BNBUSDT', 1, 690],
     ];
     const round = () => open7.map(([symbol, amt, mark]) => balanceTrackerSnapshot(symbol, amt, mark, nowSec()));
-    await produce(r, streams.positionSnapshot, [...round(), ...round()]);
+    const ids = await produce(r, streams.positionSnapshot, [...round(), ...round()]);
     await r.hset(keys.marketStatePublished('ETHUSDT'), marketStatePublished(0.05, nowSec()));
     await start({ HANDLERS: 'position-snapshot,heat-gate' });
-    await waitFor(
-      async () =>
-        (await r.exists(keys.positionAppliedId('BNBUSDT'))) === 1 &&
-        (await pendingCount(r, streams.positionSnapshot, 'position_snapshot')) === 0,
-      {
-        what: '14 snapshots handled',
-      },
-    );
+    // BNBUSDT's second snapshot is the stream's last: the gate commits in stream order.
+    await untilKeys(r, [keys.positionAppliedId('BNBUSDT')], async () => (await r.get(keys.positionAppliedId('BNBUSDT'))) === ids.at(-1), {
+      what: '14 snapshots handled',
+    });
+    expect(await pendingCount(r, streams.positionSnapshot, 'position_snapshot')).toBe(0);
     expect(await r.xlen(streams.deadLetter)).toBe(0);
     expect(await r.hget(keys.position('ETHUSDT'), 'position_notional_usd')).toBe('-3000');
     expect(await r.ttl(keys.position('ETHUSDT'))).toBeGreaterThan(0);
     expect((await r.smembers(keys.activePositions)).length).toBe(7);
     await r.xadd(streams.harvestProposal, '*', 'plan_id', 'bt-heat', 'symbol', 'ETHUSDT', 'action', 'FULL_CLOSE');
-    const decision = await waitFor(async () => (await readStream(r, streams.harvestCalibrated)).find((e) => e.plan_id === 'bt-heat'), {
+    const decision = await untilStream(r, streams.harvestCalibrated, (entries) => entries.find((e) => e.plan_id === 'bt-heat'), {
       what: 'the heat decision',
     });
     // |−3,000| × 0.05 / 10,000 = 0.015: non-zero, and trusted (not the fail-closed cause).
@@ -206,8 +206,13 @@ describe('positions, prices and sigma as the real producers write them', () => {
       POSITION_P33_SYMBOLS: 'BTCUSDT',
       POSITION_INDEX_REFRESH_SEC: '1',
     });
-    await waitFor(async () => (await r.sismember(keys.p33PositionIndex, 'BTCUSDT')) === 1, { what: 'the P3.3 index' });
-    await waitFor(async () => (await r.exists(keys.positionAppliedId('ETHUSDT'))) === 1, { what: 'snapshots applied' });
+    await untilKeys(r, [keys.p33PositionIndex], async () => (await r.sismember(keys.p33PositionIndex, 'BTCUSDT')) === 1, {
+      what: 'the P3.3 index',
+    });
+    await untilKeys(r, [keys.positionAppliedId('ETHUSDT')], async () => (await r.exists(keys.positionAppliedId('ETHUSDT'))) === 1, {
+      what: 'snapshots applied',
+    });
+
     await open('after-close', 'XRPUSDT', '100');
     expect(await verdict('after-close')).toMatchObject({ event: 'permit', open_positions: '2', total_notional: '900' });
   });

@@ -5,7 +5,8 @@ import { pyFloatStr, pythonRound } from '../../schemas/python-number.js';
 import type { Runtime } from '../../runtime/host/runtime.js';
 import { keys, streams } from '../../schemas/keys.js';
 import { usePrivateRedis } from '../support/redis-server.js';
-import { startRuntime, waitFor } from '../support/runtime.js';
+import { startRuntime } from '../support/runtime.js';
+import { untilStream } from '../support/until.js';
 
 const SYMBOLS = ['AUSDT', 'BUSDT', 'CUSDT'] as const;
 
@@ -81,14 +82,17 @@ describe('positions: every decision sees every snapshot written before its propo
             } else {
               const planId = `r${run}-p${proposals++}`;
               await r.xadd(streams.harvestProposal, '*', 'plan_id', planId, 'symbol', 'AUSDT', 'action', 'FULL_CLOSE');
-              const decision = await waitFor(
-                async () => {
-                  const [last] = await r.xrevrange(streams.heatDecision, '+', '-', 'COUNT', 1);
-                  return last && last[1][last[1].indexOf('plan_id') + 1] === planId ? last[1] : undefined;
+              const decision = await untilStream(
+                r,
+                streams.heatDecision,
+                (entries) => {
+                  const last = entries.at(-1);
+                  return last?.plan_id === planId ? last : undefined;
                 },
                 { what: `decision for ${planId}` },
               );
-              const got = { bucket: decision[decision.indexOf('heat_level') + 1], heat: decision[decision.indexOf('heat_score') + 1] };
+              const got = { bucket: decision.heat_level, heat: decision.heat_score };
+
               expect({ planId, ...got }).toEqual({ planId, ...expected(positions, equity) });
             }
           }

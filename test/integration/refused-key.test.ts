@@ -2,16 +2,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { keys, streams } from '../../schemas/keys.js';
 import type { Runtime } from '../../runtime/host/runtime.js';
 import { usePrivateRedis } from '../support/redis-server.js';
-import {
-  createTestRuntime,
-  governorDecided,
-  governorDecisions,
-  pendingCount,
-  produce,
-  readStream,
-  readyAt,
-  waitFor,
-} from '../support/runtime.js';
+import { createTestRuntime, governorDecided, pendingCount, produce, readStream, readyAt, waitFor } from '../support/runtime.js';
+import { untilStream, untilStreamLength } from '../support/until.js';
 
 /**
  * Issue #49 item 3: a key the governor writes holds another type (the P3.3 watch a string), so
@@ -55,7 +47,8 @@ describe('a write Redis refuses the same way every time (WRONGTYPE on a key the 
     const plans = symbols.flatMap((s, i) => [plan(`open-${i}`, s, 'OPEN_LONG'), plan(`close-${i}`, s, 'FULL_CLOSE_PROPOSED')]);
     await produce(redis.client, streams.applyPlan, plans);
     const decided = await governorDecided(redis.client, plans.length);
-    await waitFor(async () => (await pendingCount(redis.client, streams.applyPlan, 'governor')) === 0, { what: 'all acknowledged' });
+    // Each acknowledged in the commit that wrote its decision.
+    expect(await pendingCount(redis.client, streams.applyPlan, 'governor')).toBe(0);
     const verdicts = Object.fromEntries(decided.map((e) => [e.plan_id, `${e.event} ${e.reason}`]));
     console.info(`p33_watch a string, 4 opens and 4 closes: ${JSON.stringify(verdicts)}`);
     for (let i = 0; i < symbols.length; i++) {
@@ -68,9 +61,14 @@ describe('a write Redis refuses the same way every time (WRONGTYPE on a key the 
     // Fixed by a person: the next open's permit writes the watch, and the gate is ready again.
     await redis.client.del(keys.p33Watch);
     await produce(redis.client, streams.applyPlan, [plan('open-after', 'EUSDT', 'OPEN_LONG')]);
-    await waitFor(async () => (await governorDecisions(redis.client)).some((e) => e.plan_id === 'open-after' && e.event === 'permit'), {
-      what: 'the open after the fix permitted',
-    });
+    await untilStream(
+      redis.client,
+      streams.governorEvents,
+      (events) => events.some((e) => e.plan_id === 'open-after' && e.event === 'permit'),
+      {
+        what: 'the open after the fix permitted',
+      },
+    );
     await waitFor(async () => (await ready()).status === 200, { what: '/ready 200 once the key took a write' });
   }, 60_000);
 
@@ -87,13 +85,11 @@ describe('a write Redis refuses the same way every time (WRONGTYPE on a key the 
     );
     // Pending is 0 before the first read too: the dead letter comes last, after the refused tries.
     const letters = () => readStream(redis.client, 'quantum:stream:dlq');
-    await waitFor(
-      async () => (await letters()).length > 0 && (await pendingCount(redis.client, streams.harvestProposal, 'p26_heat_gate')) === 0,
-      {
-        what: 'every proposal acknowledged',
-        timeoutMs: 20_000,
-      },
-    );
+    await untilStreamLength(redis.client, 'quantum:stream:dlq', 1, { what: 'the dead letter', timeoutMs: 20_000 });
+    await untilStreamLength(redis.client, streams.harvestCalibrated, symbols.length - 1, { what: 'the twenty others calibrated' });
+    // Each acknowledged in the commit that wrote its decision or its dead letter.
+    expect(await pendingCount(redis.client, streams.harvestProposal, 'p26_heat_gate')).toBe(0);
+
     const calibrated = await readStream(redis.client, streams.harvestCalibrated);
     expect(calibrated.map((e) => e.symbol).sort()).toEqual(symbols.slice(1).sort());
     const [letter] = await letters();

@@ -9,7 +9,8 @@ import type { RehearsalReport } from '../../cli/rehearse/rehearse.js';
 import type { Runtime } from '../../runtime/host/runtime.js';
 import { keys, streams } from '../../schemas/keys.js';
 import { startTestRedis, type TestRedis } from '../support/redis-server.js';
-import { readStream, startRuntime, waitFor } from '../support/runtime.js';
+import { startRuntime, waitFor } from '../support/runtime.js';
+import { untilKeys, untilStreamLength } from '../support/until.js';
 import { runCli } from './cli-harness.js';
 
 const root = resolve(import.meta.dirname, '../..');
@@ -51,10 +52,11 @@ describe('quantum-gates rehearse', () => {
     const r = redis.client;
     await r.hset(keys.portfolioState, 'equity_usd', '10000');
     await r.xadd(streams.positionSnapshot, '*', 'symbol', 'ETHUSDT', 'position_notional_usd', '1800', 'sigma', '0.15');
-    await waitFor(() => r.sismember(keys.activePositions, 'ETHUSDT'), { what: 'snapshot applied' });
+    await untilKeys(r, [keys.activePositions], () => r.sismember(keys.activePositions, 'ETHUSDT'), { what: 'snapshot applied' });
     for (const planId of ['cli1', 'cli2'])
       await r.xadd(streams.harvestProposal, '*', 'plan_id', planId, 'symbol', 'ETHUSDT', 'action', 'FULL_CLOSE');
-    await waitFor(async () => (await readStream(r, streams.harvestCalibrated)).length >= 2 || undefined, { what: 'decisions' });
+    await untilStreamLength(r, streams.harvestCalibrated, 2, { what: 'decisions' });
+
     const taped = async () => (await r.xrangeBuffer(tapeKey('heat-gate'), '-', '+')).flatMap(([, fields]) => decodeTapeEntry(fields));
     await waitFor(async () => (await taped()).length >= 2 || undefined, { what: 'taped' });
     await runtime.stop();

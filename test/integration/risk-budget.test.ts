@@ -4,6 +4,7 @@ import { keys, streams } from '../../schemas/keys.js';
 import { jobDoneKey } from '../../runtime/engine/idempotency.js';
 import { usePrivateRedis } from '../support/redis-server.js';
 import { readStream, startRuntime, waitFor } from '../support/runtime.js';
+import { untilKeys } from '../support/until.js';
 
 const nowSec = () => Math.floor(Date.now() / 1000);
 
@@ -34,14 +35,23 @@ describe('risk-budget on a real redis-server', () => {
   }
 
   const budgetOf = (symbol: string) => redis.client.hgetall(keys.budget(symbol));
+  /** The budget of `symbol` once a tick has written one. */
+  const untilBudget = (symbol: string, what: string) =>
+    untilKeys(
+      redis.client,
+      [keys.budget(symbol)],
+      async () => {
+        const budget = await budgetOf(symbol);
+        return budget.budget_usd ? budget : undefined;
+      },
+      { what },
+    );
 
   it('computes budgets for every active symbol on a scheduled tick, emits violations and saves last-known-good', async () => {
     await arrangePortfolio();
     runtime = await start();
 
-    const btc = await waitFor(async () => ((await budgetOf('BTCUSDT')).budget_usd ? budgetOf('BTCUSDT') : undefined), {
-      what: 'BTCUSDT budget',
-    });
+    const btc = await untilBudget('BTCUSDT', 'BTCUSDT budget');
     // BTC: stress 0.4·0.8 + 0.2·0.33 → Python: 0.38600000000000007, 2000 × (1 − it) = 1227.9999999999998.
     expect(btc).toEqual({
       symbol: 'BTCUSDT',
@@ -57,7 +67,8 @@ describe('risk-budget on a real redis-server', () => {
     });
     expect(Math.abs(Number(btc.timestamp) - nowSec())).toBeLessThan(10);
     // ETH: stress 0.32 + 0.2 = 0.52 → 960; |−500| is inside it.
-    expect(await waitFor(async () => (await budgetOf('ETHUSDT')).budget_usd, { what: 'ETHUSDT budget' })).toBe('960.0');
+    // Written by the same tick, in the same commit.
+    expect((await budgetOf('ETHUSDT')).budget_usd).toBe('960.0');
     const ttl = await redis.client.ttl(keys.budget('BTCUSDT'));
     expect(ttl).toBeGreaterThan(290);
     expect(ttl).toBeLessThanOrEqual(300);
@@ -97,7 +108,9 @@ describe('risk-budget on a real redis-server', () => {
   it('falls back to last-known-good when the state goes stale, then writes nothing once it is too old', async () => {
     await arrangePortfolio();
     runtime = await start({ MAX_LKG_AGE_SEC: '60' });
-    await waitFor(() => redis.client.hget(keys.budgetPortfolioLkg, 'equity_usd'), { what: 'last-known-good saved' });
+    await untilKeys(redis.client, [keys.budgetPortfolioLkg], () => redis.client.hget(keys.budgetPortfolioLkg, 'equity_usd'), {
+      what: 'last-known-good saved',
+    });
 
     // Stale state with different equity: the budgets keep the saved equity.
     await redis.client.hset(keys.portfolioState, { equity_usd: '1', timestamp: String(nowSec() - 45) });
@@ -105,9 +118,8 @@ describe('risk-budget on a real redis-server', () => {
       what: 'copy used',
     });
     await redis.client.del(keys.budget('BTCUSDT'));
-    const fromLkg = await waitFor(async () => ((await budgetOf('BTCUSDT')).budget_usd ? budgetOf('BTCUSDT') : undefined), {
-      what: 'a budget from last-known-good',
-    });
+    const fromLkg = await untilBudget('BTCUSDT', 'a budget from last-known-good');
+
     expect(fromLkg).toMatchObject({ equity_usd: '100000.0', budget_usd: '1227.9999999999998' });
 
     // Copy saved longer than MAX_LKG_AGE_SEC ago: no budgets at all (fail-open).

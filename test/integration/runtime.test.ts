@@ -6,6 +6,8 @@ import type { Runtime } from '../../runtime/host/runtime.js';
 import { startTestRedis, type TestRedis } from '../support/redis-server.js';
 import { pendingCount, produce, readStream, startRuntime, waitFor } from '../support/runtime.js';
 import { ManualClock } from '../support/clock.js';
+import { untilStreamLength } from '../support/until.js';
+import { WatchedClock } from '../support/until-polls-b.js';
 
 const IN = 'test:stream:in';
 const OUT = 'test:stream:out';
@@ -100,20 +102,17 @@ describe('runtime on a real redis-server', () => {
 
   it('retries a throwing handler after its backoff on the runtime clock and commits its output once it succeeds', async () => {
     await produce(redis.client, IN, [{ n: '1' }, { n: '2' }]);
-    const clock = new ManualClock();
+    const clock = new WatchedClock();
     const runtime = await start([flaky('retry-then-ok', 2, 'dead-letter', 1000)], {}, clock);
     // backoffMs × 2^(attempt − 1): 1 s after the first attempt, 2 s after the second, and not a moment sooner.
     for (const backoff of [1000, 2000]) {
-      await waitFor(() => clock.sleeps.includes(backoff), { what: `a backoff of ${backoff} ms` });
+      await clock.untilSleep(backoff);
       await clock.advance(backoff - 1);
       expect(clock.sleeps).toContain(1);
       expect(await redis.client.xlen(OUT)).toBe(0);
       await clock.advance(1);
     }
-    const out = await waitFor(async () => {
-      const entries = await readStream(redis.client, OUT);
-      return entries.length === 2 ? entries : undefined;
-    });
+    const out = await untilStreamLength(redis.client, OUT, 2);
     expect(out.map((e) => e.via)).toEqual(['attempt:3', 'attempt:3']);
     expect((await runtime.server.inject({ url: '/metrics' })).body).toMatch(/^quantum_gates_retries_total\{handler="retry-then-ok"\} 4$/m);
   });
@@ -124,22 +123,17 @@ describe('runtime on a real redis-server', () => {
   ] as const)('after maxAttempts applies the %s policy’s declared output', async (policy, via) => {
     await start([flaky(`always-${policy}`, 99, policy)]);
     await produce(redis.client, IN, [{ n: '1' }]);
-    const [out] = await waitFor(async () => {
-      const entries = await readStream(redis.client, OUT);
-      return entries.length === 1 ? entries : undefined;
-    });
+    const [out] = await untilStreamLength(redis.client, OUT, 1);
     expect(out).toMatchObject({ n: '1', via });
-    await waitFor(async () => (await pendingCount(redis.client, IN, `always-${policy}`)) === 0, { what: 'acknowledged' });
+    // Acknowledged in the commit that wrote its output.
+    expect(await pendingCount(redis.client, IN, `always-${policy}`)).toBe(0);
     expect(await redis.client.xlen(DLQ)).toBe(0);
   });
 
   it('after maxAttempts dead-letters under the dead-letter policy, with the error', async () => {
     await start([flaky('always-dlq', 99, 'dead-letter')]);
     const [id] = await produce(redis.client, IN, [{ n: '7' }]);
-    const [letter] = await waitFor(async () => {
-      const entries = await readStream(redis.client, DLQ);
-      return entries.length === 1 ? entries : undefined;
-    });
+    const [letter] = await untilStreamLength(redis.client, DLQ, 1);
     expect(letter).toMatchObject({
       handler: 'always-dlq',
       source_id: id,
@@ -148,7 +142,8 @@ describe('runtime on a real redis-server', () => {
       error: 'Error: boom on attempt 3',
     });
     expect(await redis.client.xlen(OUT)).toBe(0);
-    await waitFor(async () => (await pendingCount(redis.client, IN, 'always-dlq')) === 0, { what: 'acknowledged' });
+    // Acknowledged in the commit that wrote its dead letter.
+    expect(await pendingCount(redis.client, IN, 'always-dlq')).toBe(0);
   });
 
   it('acknowledges an entry the handler declares unusable: no dead letter, what the hook recorded committed, outcome unusable', async () => {
@@ -174,9 +169,10 @@ describe('runtime on a real redis-server', () => {
     });
     const runtime = await start([picky]);
     await produce(redis.client, IN, [{ n: '1' }, { from: 'elsewhere', n: '2' }, { from: 'elsewhere' }, { junk: 'x' }]);
-    await waitFor(async () => (await pendingCount(redis.client, IN, 'picky')) === 0 && (await redis.client.xlen(DLQ)) === 1, {
-      what: 'all acknowledged',
-    });
+    await untilStreamLength(redis.client, OUT, 3);
+    await untilStreamLength(redis.client, DLQ, 1);
+    // Each entry acknowledged in the commit that wrote its output or dead letter.
+    expect(await pendingCount(redis.client, IN, 'picky')).toBe(0);
     expect((await readStream(redis.client, OUT)).map(({ _id, ...fields }) => fields)).toEqual([
       { n: '1' },
       { unusable: '2' },
@@ -202,10 +198,7 @@ describe('runtime on a real redis-server', () => {
       Array.from({ length: 20 }, (_, i) => ({ n: String(i), key: 'test:claim' })),
     );
     const runtime = await start([claimer]);
-    const out = await waitFor(async () => {
-      const entries = await readStream(redis.client, OUT);
-      return entries.length === 20 ? entries : undefined;
-    });
+    const out = await untilStreamLength(redis.client, OUT, 20);
     expect(out.filter((e) => e.result === 'won')).toHaveLength(1);
     expect(out.filter((e) => e.result === `lost to ${out.find((w) => w.result === 'won')!.n}`)).toHaveLength(19);
     expect((await runtime.server.inject({ url: '/metrics' })).body).toMatch(
@@ -221,10 +214,7 @@ describe('runtime on a real redis-server', () => {
       IN,
       Array.from({ length: 60 }, (_, i) => ({ n: String(i), key: `test:claim:${i % 3}` })),
     );
-    const out = await waitFor(async () => {
-      const entries = await readStream(redis.client, OUT);
-      return entries.length === 60 ? entries : undefined;
-    });
+    const out = await untilStreamLength(redis.client, OUT, 60);
     expect(out.filter((e) => e.result === 'won')).toHaveLength(3);
   });
 
@@ -248,12 +238,10 @@ describe('runtime on a real redis-server', () => {
     const runtime = await start([handler], {}, clock);
     expect(await redis.client.xlen(OUT)).toBe(0);
     await clock.advance(runtime.config.CLAIM_INTERVAL_MS);
-    const out = await waitFor(async () => {
-      const entries = await readStream(redis.client, OUT);
-      return entries.length === 30 ? entries : undefined;
-    });
+    const out = await untilStreamLength(redis.client, OUT, 30);
     expect(new Set(out.map((e) => e.n)).size).toBe(30);
-    await waitFor(async () => (await pendingCount(redis.client, IN, 'reclaim')) === 0, { what: 'nothing pending' });
+    // Acknowledged in the commits that wrote the outputs; counted when reclaimed, before those.
+    expect(await pendingCount(redis.client, IN, 'reclaim')).toBe(0);
     expect((await runtime.server.inject({ url: '/metrics' })).body).toMatch(/^quantum_gates_reclaimed_total\{handler="reclaim"\} 30$/m);
   });
 
@@ -267,10 +255,7 @@ describe('runtime on a real redis-server', () => {
     // Idle past CLAIM_IDLE_MS: the reclaim at start takes it.
     await redis.client.xclaim(IN, 'reclaim', 'crashed-3', 0, id!, 'IDLE', 600_000);
     await start([flaky('reclaim', 0, 'dead-letter')], { MAX_DELIVERIES: '3' });
-    const [letter] = await waitFor(async () => {
-      const entries = await readStream(redis.client, DLQ);
-      return entries.length === 1 ? entries : undefined;
-    });
+    const [letter] = await untilStreamLength(redis.client, DLQ, 1);
     expect(letter).toMatchObject({ source_id: id, reason: 'too_many_deliveries' });
     expect(await redis.client.xlen(OUT)).toBe(0);
   });
@@ -280,8 +265,10 @@ describe('runtime on a real redis-server', () => {
     // reclaim must not hand batch 2 to us a second time.
     await start([slow], { BATCH_SIZE: '1', CLAIM_IDLE_MS: '300', CLAIM_INTERVAL_MS: '100' });
     await produce(redis.client, IN, [{ n: '1', hold_ms: '900' }, { n: '2' }, { n: '3' }]);
-    await waitFor(async () => (await redis.client.xlen(OUT)) >= 3, { what: 'three outputs' });
-    await waitFor(async () => (await pendingCount(redis.client, IN, 'slow')) === 0, { what: 'nothing pending' });
+    await untilStreamLength(redis.client, OUT, 3);
+    // Each acknowledged in the commit that wrote its output.
+    expect(await pendingCount(redis.client, IN, 'slow')).toBe(0);
+
     await new Promise((r) => setTimeout(r, 300));
     expect((await readStream(redis.client, OUT)).map((e) => e.n)).toEqual(['1', '2', '3']);
   });

@@ -6,6 +6,8 @@ import type { Runtime } from '../../runtime/host/runtime.js';
 import { startTestRedis, type TestRedis } from '../support/redis-server.js';
 import { metricSum, pendingCount, produce, readStream, startRuntime, waitFor } from '../support/runtime.js';
 import { ManualClock } from '../support/clock.js';
+import { untilKeys, untilStreamLength } from '../support/until.js';
+import { WatchedClock } from '../support/until-polls-b.js';
 import { retryPolicy } from '../../runtime/engine/retry-policy.js';
 
 const IN = 'heal:stream:in';
@@ -108,7 +110,7 @@ describe('the runtime heals Redis faults by itself', () => {
     );
     for (const id of await clientIds(redis, 'echo:read')) await redis.client.call('CLIENT', 'KILL', 'ID', id);
     await produce(redis.client, IN, numbered(1, 10));
-    await waitFor(async () => (await outputs(redis)).length === 10, { what: '10 decisions after the kill', timeoutMs: 10_000 });
+    await untilStreamLength(redis.client, OUT, 10, { what: '10 decisions after the kill', timeoutMs: 10_000 });
     expect(await outputs(redis)).toEqual(numbered(1, 10).map((m) => m.n));
     expect(await pendingCount(redis.client, IN, 'echo')).toBe(0);
     expect((await readyStatus(gate)).code).toBe(200);
@@ -122,10 +124,9 @@ describe('the runtime heals Redis faults by itself', () => {
       await new Promise((r) => setTimeout(r, 60));
     }
     await producing;
-    await waitFor(async () => (await pendingCount(redis.client, IN, 'echo')) === 0 && (await outputs(redis)).length >= 3000, {
-      what: 'all 3000 decided',
-      timeoutMs: 30_000,
-    });
+    await untilStreamLength(redis.client, OUT, 3000, { what: 'all 3000 decided', timeoutMs: 30_000 });
+    // Each acknowledged in the commit that wrote its output.
+    expect(await pendingCount(redis.client, IN, 'echo')).toBe(0);
     const seen = await outputs(redis);
     expect(seen.length).toBe(3000);
     expect(new Set(seen).size).toBe(3000);
@@ -134,10 +135,10 @@ describe('the runtime heals Redis faults by itself', () => {
   it('a destroyed consumer group is created again where it stood: nothing skipped, nothing done twice', async () => {
     const gate = await start();
     await produce(redis.client, IN, numbered(1, 20));
-    await waitFor(async () => (await outputs(redis)).length === 20, { what: 'first 20' });
+    await untilStreamLength(redis.client, OUT, 20, { what: 'first 20' });
     await redis.client.xgroup('DESTROY', IN, 'echo');
     await produce(redis.client, IN, numbered(21, 20));
-    await waitFor(async () => (await outputs(redis)).length >= 40, { what: '20 more after XGROUP DESTROY' });
+    await untilStreamLength(redis.client, OUT, 40, { what: '20 more after XGROUP DESTROY' });
     await new Promise((r) => setTimeout(r, 300));
     expect(await outputs(redis)).toEqual(numbered(1, 40).map((m) => m.n));
     expect(await metricSum(gate, 'quantum_gates_recreated_total', { what: 'consumer_group' })).toBeGreaterThanOrEqual(1);
@@ -147,21 +148,21 @@ describe('the runtime heals Redis faults by itself', () => {
   it('after FLUSHALL the group is created again and every message written after it is decided', async () => {
     await start();
     await produce(redis.client, IN, numbered(1, 5));
-    await waitFor(async () => (await outputs(redis)).length === 5, { what: 'first 5' });
+    await untilStreamLength(redis.client, OUT, 5, { what: 'first 5' });
     await redis.client.flushall();
     await new Promise((r) => setTimeout(r, 200));
     await produce(redis.client, IN, numbered(6, 5));
-    await waitFor(async () => (await outputs(redis)).length === 5, { what: 'the 5 written after FLUSHALL' });
+    await untilStreamLength(redis.client, OUT, 5, { what: 'the 5 written after FLUSHALL' });
     expect(await outputs(redis)).toEqual(['6', '7', '8', '9', '10']);
   });
 
   it('an output key of the wrong type keeps its messages pending, and heals when the key is fixed, after the backoff on the runtime clock', async () => {
-    const clock = new ManualClock();
+    const clock = new WatchedClock();
     const gate = await start({}, clock);
     await redis.client.set(OUT, 'not a stream');
     await produce(redis.client, IN, numbered(1, 3));
     // Refused once, the commit waits its first backoff (retryPolicy.commitFirstPauseMs) on the clock.
-    await waitFor(() => clock.sleeps.includes(retryPolicy.commitFirstPauseMs), { what: 'the commit backing off' });
+    await clock.untilSleep(retryPolicy.commitFirstPauseMs);
     expect(await metricSum(gate, 'quantum_gates_commit_failures_total', { cause: 'wrongtype' })).toBe(1);
     expect(await pendingCount(redis.client, IN, 'echo')).toBe(3);
     await redis.client.del(OUT);
@@ -169,7 +170,7 @@ describe('the runtime heals Redis faults by itself', () => {
     await clock.advance(retryPolicy.commitFirstPauseMs - 1);
     expect(await outputs(redis)).toEqual([]);
     await clock.advance(1);
-    await waitFor(async () => (await outputs(redis)).length === 3, { what: 'outputs once the key is fixed' });
+    await untilStreamLength(redis.client, OUT, 3, { what: 'outputs once the key is fixed' });
     expect(await outputs(redis)).toEqual(['1', '2', '3']);
     expect(await pendingCount(redis.client, IN, 'echo')).toBe(0);
   });
@@ -179,16 +180,16 @@ describe('the runtime heals Redis faults by itself', () => {
     await redis.client.set(OUT, 'not a stream');
     await produce(redis.client, IN, numbered(1, 3));
     // WRONGTYPE repeats until a person fixes the key: retried forever, it would hold the stream behind it.
-    await waitFor(async () => (await redis.client.xlen(DLQ)) === 3 && (await pendingCount(redis.client, IN, 'echo')) === 0, {
-      what: 'three dead letters naming the key',
-    });
+    await untilStreamLength(redis.client, DLQ, 3, { what: 'three dead letters naming the key' });
+    // Each acknowledged in the commit that wrote its dead letter.
+    expect(await pendingCount(redis.client, IN, 'echo')).toBe(0);
     for (const letter of await readStream(redis.client, DLQ)) expect(JSON.stringify(letter)).toContain(OUT);
     const refused = await readyStatus(gate);
     expect(refused.code).toBe(503);
     expect(JSON.stringify(refused.body)).toContain(OUT);
     await redis.client.del(OUT);
     await produce(redis.client, IN, numbered(4, 2));
-    await waitFor(async () => (await outputs(redis)).length === 2, { what: 'outputs once the key is fixed' });
+    await untilStreamLength(redis.client, OUT, 2, { what: 'outputs once the key is fixed' });
     expect(await outputs(redis)).toEqual(['4', '5']);
     await waitFor(async () => (await readyStatus(gate)).code === 200, { what: 'ready again' });
   });
@@ -203,8 +204,8 @@ describe('the runtime heals Redis faults by itself', () => {
     });
     expect(await pendingCount(redis.client, IN, 'echo')).toBe(1);
     await redis.client.del(DLQ);
-    await waitFor(async () => (await redis.client.xlen(DLQ)) === 1, { what: 'the dead letter' });
-    await waitFor(async () => (await pendingCount(redis.client, IN, 'echo')) === 0, { what: 'acknowledged with its dead letter' });
+    await untilStreamLength(redis.client, DLQ, 1, { what: 'the dead letter' });
+    expect(await pendingCount(redis.client, IN, 'echo')).toBe(0);
   });
 
   it('Redis at maxmemory with noeviction: /ready is 503 (writes refused) and the gate resumes when memory is back', async () => {
@@ -217,20 +218,21 @@ describe('the runtime heals Redis faults by itself', () => {
     expect(String(body.cause)).toMatch(/writes_refused/);
     await redis.client.config('SET', 'maxmemory', '0');
     await produce(redis.client, IN, numbered(2, 2));
-    await waitFor(async () => (await outputs(redis)).length >= 2, { what: 'decisions after memory is back' });
+    await untilStreamLength(redis.client, OUT, 2, { what: 'decisions after memory is back' });
     await waitFor(async () => (await readyStatus(gate)).code === 200, { what: 'ready again' });
   });
 
   it('a job scheduler removed behind its back (a restart without persistence, the dashboard) is registered again', async () => {
     const gate = await startRuntime(redis.url, { CLAIM_INTERVAL_MS: '300', LOG_LEVEL: 'silent' }, [ticker]);
     runtime = gate;
-    await waitFor(async () => (await redis.client.xlen('heal:ticks')) >= 1, { what: 'the first tick' });
+    await untilStreamLength(redis.client, 'heal:ticks', 1, { what: 'the first tick' });
     const queue = gate.services.jobs.queue('heal-ticks');
     // As a restart without persistence leaves it: the scheduler and its next job gone.
     await redis.client.del('bull:heal-ticks:repeat', 'bull:heal-ticks:repeat:ticker:tick', 'bull:heal-ticks:delayed');
     const listed = async () => (await queue.getJobSchedulers()).some((s) => s.key === 'ticker:tick');
     expect(await listed()).toBe(false);
-    await waitFor(listed, { what: 'the scheduler registered again' });
+    // BullMQ keeps its schedulers in the queue's repeat key: registering again writes it.
+    await untilKeys(redis.client, ['bull:heal-ticks:repeat'], listed, { what: 'the scheduler registered again' });
     expect(await metricSum(gate, 'quantum_gates_recreated_total', { what: 'job_scheduler' })).toBe(1);
     await waitFor(async () => (await readyStatus(gate)).code === 200, { what: 'ready' });
   });
@@ -246,6 +248,6 @@ describe('the runtime heals Redis faults by itself', () => {
     sleeper.disconnect();
     await waitFor(async () => (await readyStatus(gate)).code === 200, { what: 'ready after the stall' });
     await produce(redis.client, IN, numbered(1, 3));
-    await waitFor(async () => (await outputs(redis)).length === 3, { what: 'decisions after the stall' });
+    await untilStreamLength(redis.client, OUT, 3, { what: 'decisions after the stall' });
   });
 });

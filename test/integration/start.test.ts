@@ -23,10 +23,34 @@ function launch(env: Record<string, string>) {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
-  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const readers = new Set<() => void>();
+  const heard = (chunk: Buffer) => {
+    output += chunk.toString();
+    for (const read of readers) read();
+  };
+  child.stdout.on('data', heard);
+  child.stderr.on('data', heard);
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  return { child, exited, output: () => output };
+  /** Resolves once the output holds `text`, read again on each chunk the child writes; `timeoutMs` bounds a line never written. */
+  const says = (text: string, timeoutMs: number) =>
+    new Promise<void>((resolve, reject) => {
+      const read = () => {
+        if (!output.includes(text)) return;
+        stop();
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        stop();
+        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${JSON.stringify(text)} (output so far: ${output.slice(-2000)})`));
+      }, timeoutMs);
+      const stop = () => {
+        clearTimeout(timer);
+        readers.delete(read);
+      };
+      readers.add(read);
+      read();
+    });
+  return { child, exited, output: () => output, says };
 }
 
 /** Shuts down a redis-server a test's npm start left on `port`, if any. */
@@ -158,11 +182,8 @@ describe('npm start', () => {
       await server.connect();
       await server.call('shutdown', 'nosave').catch(() => undefined);
       server.disconnect();
-      await waitFor(() => second!.output().includes(`the private redis-server at redis://127.0.0.1:${privatePort} exited`), {
-        timeoutMs: 10_000,
-        what: 'the exit to be said',
-      });
-      await waitFor(() => second!.output().includes('the private redis-server runs again'), { timeoutMs: 15_000, what: 'the restart' });
+      await second.says(`the private redis-server at redis://127.0.0.1:${privatePort} exited`, 10_000);
+      await second.says('the private redis-server runs again', 15_000);
       await ready();
       expect(await isListening('127.0.0.1', privatePort, 10_000)).toBe(true);
     } finally {
@@ -216,7 +237,8 @@ describe('npm start', () => {
     const data = ownTempDir('qg-data-');
     const run = launch({ QG_DATA_DIR: data, REDIS_PORT: String(redisPort), PORT: String(await freePort()) });
     try {
-      await waitFor(() => run.output().includes('started a private redis-server'), { timeoutMs: 30_000, what: 'the private redis-server' });
+      await run.says('started a private redis-server', 30_000);
+
       run.child.kill('SIGTERM');
       await run.exited;
       await waitFor(async () => !(await isListening('127.0.0.1', redisPort)), {

@@ -11,6 +11,7 @@ import type { Runtime } from '../../runtime/host/runtime.js';
 import { keys, streams } from '../../schemas/keys.js';
 import { startTestRedis, type TestRedis } from '../support/redis-server.js';
 import { createTestRuntime, waitFor } from '../support/runtime.js';
+import { untilKeys } from '../support/until.js';
 
 const USER = 'ops';
 const PASSWORD = 'correct-horse-battery';
@@ -72,7 +73,7 @@ describe('gates status: GET /status and the page at /', () => {
     await r.hset(keys.portfolioState, 'equity_usd', '10000');
     await r.xadd(streams.positionSnapshot, '*', 'symbol', 'BTCUSDT', 'position_notional_usd', '5000', 'sigma', '0.5');
     await r.xadd(streams.positionSnapshot, '*', 'symbol', 'ETHUSDT', 'position_notional_usd', '2000', 'sigma', '0.4');
-    await waitFor(async () => (await r.scard(keys.activePositions)) === 2, { what: 'both snapshots applied' });
+    await untilKeys(r, [keys.activePositions], async () => (await r.scard(keys.activePositions)) === 2, { what: 'both snapshots applied' });
     await r.hset(keys.budget('BTCUSDT'), {
       symbol: 'BTCUSDT',
       budget_usd: '1800.50',

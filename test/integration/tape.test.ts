@@ -6,6 +6,7 @@ import type { Runtime } from '../../runtime/host/runtime.js';
 import { keys, streams } from '../../schemas/keys.js';
 import { usePrivateRedis } from '../support/redis-server.js';
 import { metricSum, readStream, startRuntime, waitFor } from '../support/runtime.js';
+import { untilKeys, untilStream, untilStreamLength } from '../support/until.js';
 
 async function taped(r: import('ioredis').Redis, gate: string): Promise<TapeRecord[]> {
   return (await r.xrangeBuffer(tapeKey(gate), '-', '+')).flatMap(([, fields]) => decodeTapeEntry(fields));
@@ -25,15 +26,18 @@ describe('the decision tape', () => {
     const r = redis.client;
     await r.hset(keys.portfolioState, 'equity_usd', '10000');
     await r.xadd(streams.positionSnapshot, '*', 'symbol', 'ETHUSDT', 'position_notional_usd', '1800', 'sigma', '0.15');
-    await waitFor(() => r.sismember(keys.activePositions, 'ETHUSDT'), { what: 'snapshot applied' });
+    await untilKeys(r, [keys.activePositions], () => r.sismember(keys.activePositions, 'ETHUSDT'), { what: 'snapshot applied' });
     await r.xadd(streams.harvestProposal, '*', 'plan_id', planId, 'symbol', 'ETHUSDT', 'action', 'FULL_CLOSE');
-    await waitFor(async () => (await readStream(r, streams.harvestCalibrated)).find((e) => e.plan_id === planId), { what: planId });
+    await untilStream(r, streams.harvestCalibrated, (entries) => entries.find((e) => e.plan_id === planId), { what: planId });
     return runtime;
   }
 
   it('keeps each committed decision: its input, the replies its ctx and batch state read, its clock and its effects', async () => {
     await heatDecision('tape1');
-    const [record] = await waitFor(async () => (await taped(redis.client, 'heat-gate')).filter((t) => t.raw.plan_id === 'tape1'));
+    // The heat gate's first tape entry, written after its first commit: tape1's.
+    await untilStreamLength(redis.client, tapeKey('heat-gate'), 1);
+    const [record] = (await taped(redis.client, 'heat-gate')).filter((t) => t.raw.plan_id === 'tape1');
+
     expect(record).toMatchObject({ gate: 'heat-gate', outcome: 'handled', raw: { plan_id: 'tape1', symbol: 'ETHUSDT' } });
     // The equity the heat was computed from is on the tape, as read.
     const allReads = [...(record!.state?.calls ?? []), ...record!.reads.calls];

@@ -9,6 +9,7 @@ import type { Runtime } from '../../runtime/host/runtime.js';
 import { keys } from '../../schemas/keys.js';
 import { startTestRedis, type TestRedis } from '../support/redis-server.js';
 import { createTestRuntime, waitFor } from '../support/runtime.js';
+import { untilStreamLength } from '../support/until.js';
 import { runCli } from './cli-harness.js';
 
 /**
@@ -48,7 +49,7 @@ describe('a new gate with its own route and status section (docs/writing-a-gate.
     await r.hset(keys.marketState('BTCUSDT'), { spread_bps: '12', timestamp: String(Math.floor(Date.now() / 1000)) });
     await r.xadd(INPUT, '*', 'plan_id', 'i1', 'symbol', 'BTCUSDT', 'qty', '0.01');
     await r.xadd(INPUT, '*', 'plan_id', 'i2', 'symbol', 'ETHUSDT', 'qty', '0.5');
-    await waitFor(async () => (await r.xlen(OUTPUT)) === 2, { what: 'both intents checked' });
+    await untilStreamLength(r, OUTPUT, 2, { what: 'both intents checked' });
   });
 
   afterAll(async () => {
