@@ -98,3 +98,27 @@ export async function untilKeys<T>(
 export async function afterRepliesSent(redis: Redis): Promise<void> {
   await redis.ping();
 }
+
+/**
+ * `stream`'s entries once each of `values` is the `field` of one of them (an output per input
+ * however many duplicates come first).
+ */
+export function untilEachSeen(
+  redis: Redis,
+  stream: string,
+  field: string,
+  values: Iterable<string>,
+  options: UntilOptions = {},
+): Promise<StreamEntry[]> {
+  const missing = new Set(values);
+  let read = 0;
+  return untilStream(
+    redis,
+    stream,
+    (entries) => {
+      for (; read < entries.length; read++) missing.delete(entries[read]![field] ?? '');
+      return missing.size === 0 && [...entries];
+    },
+    { what: `each of ${missing.size} ${field}s in ${stream}`, ...options },
+  );
+}
