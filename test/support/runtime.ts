@@ -1,4 +1,4 @@
-import type { Cluster, Redis } from 'ioredis';
+import { Redis, type Cluster } from 'ioredis';
 import { buildInfo } from '../../app/build-info.js';
 import { allHandlers } from '../../handlers/index.js';
 import type { AnyHandler } from '../../runtime/contract/handler.js';
@@ -6,7 +6,7 @@ import type { RedisReader } from '../../runtime/contract/index.js';
 import { createRuntime, type Runtime, type RuntimeOptions } from '../../runtime/host/runtime.js';
 import { fieldsToRecord } from '../../schemas/fields.js';
 import { streams } from '../../schemas/keys.js';
-import { untilStream } from './until.js';
+import { untilKeys, untilStream } from './until.js';
 
 let consumerSeq = 0;
 
@@ -156,7 +156,12 @@ export async function metricSum(runtime: Runtime, name: string, labels: Record<s
 export async function indexRefreshAfterNow(runtime: Runtime, what: string): Promise<void> {
   const since = Date.now();
   const refreshes = runtime.services.jobs.queue('position-index');
-  await waitFor(
+  const client = await refreshes.client;
+  if (!(client instanceof Redis)) throw new Error('indexRefreshAfterNow watches one Redis node, not a cluster');
+  // A completed job enters the queue's completed set: that key's change wakes the check.
+  await untilKeys(
+    client,
+    [refreshes.keys.completed!],
     async () => {
       const [newest] = await refreshes.getJobs(['completed'], 0, 0);
       return newest?.processedOn !== undefined && newest.processedOn > since;
