@@ -4,7 +4,8 @@ import { governorDecisions } from '../support/runtime.js';
 import { startTestRedis, type TestRedis } from '../support/redis-server.js';
 import { killGateConnections } from './support/kill-connections.js';
 import { spawnRuntime, type RuntimeProcess } from './support/runtime-process.js';
-import { duplicates, pendingCount, produce, waitFor } from './support/streams.js';
+import { duplicates, pendingCount, produce } from './support/streams.js';
+import { untilKeys, untilStream } from '../support/until.js';
 
 /** $6,000 total-notional cap, opens of $100 each: book + reserved < cap permits exactly 60 (the 60th sees $5,900). */
 const CAP_USD = 6000;
@@ -78,7 +79,10 @@ describe('governor total-notional cap with two replicas and every gate connectio
     replicas = await Promise.all(
       ['a', 'b'].map((name) => spawnRuntime({ redisUrl: redis.url, handlers: 'governor', consumerName: `${prefix}-${name}`, env })),
     );
-    await waitFor(async () => (await pendingCount(r, streams.applyPlan, 'governor').catch(() => -1)) === 0, { what: 'the group created' });
+    await untilKeys(r, [streams.applyPlan], async () => (await pendingCount(r, streams.applyPlan, 'governor').catch(() => -1)) === 0, {
+      what: 'the group created',
+      timeoutMs: 60_000,
+    });
 
     // Kills every 100 ms from before the first burst until every open is decided.
     let killing = true;
@@ -101,12 +105,21 @@ describe('governor total-notional cap with two replicas and every gate connectio
         );
         await new Promise((resolve) => setTimeout(resolve, 150));
       }
-      await waitFor(async () => (await decisions()).length >= OPENS, { what: `${OPENS} decisions`, timeoutMs: 60_000 });
+      await untilStream(
+        r,
+        streams.governorEvents,
+        (events) => {
+          const decided = new Set(events.filter((e) => e.event === 'permit' || e.event === 'block').map((e) => e.plan_id));
+          return planIds.every((id) => decided.has(id));
+        },
+        { what: `${OPENS} decisions`, timeoutMs: 60_000 },
+      );
     } finally {
       killing = false;
       await kills;
     }
-    await waitFor(async () => (await pendingCount(r, streams.applyPlan, 'governor')) === 0, { what: 'every open acknowledged' });
+    // Each decision was committed with its open's ack.
+    expect(await pendingCount(r, streams.applyPlan, 'governor')).toBe(0);
 
     const decided = await decisions();
     const permits = decided.filter((e) => e.event === 'permit');

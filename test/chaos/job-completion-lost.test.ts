@@ -4,7 +4,8 @@ import { jobDoneKey } from '../../runtime/engine/idempotency.js';
 import type { Runtime } from '../../runtime/host/runtime.js';
 import { streams } from '../../schemas/keys.js';
 import { usePrivateRedis } from '../support/redis-server.js';
-import { readStream, startRuntime, waitFor } from '../support/runtime.js';
+import { readStream, startRuntime } from '../support/runtime.js';
+import { untilKeys } from '../support/until.js';
 
 /**
  * A job's effects commit with its done record (runtime/engine/idempotency.ts), but BullMQ learns that it
@@ -35,15 +36,18 @@ describe('a job whose commit landed but whose completion was lost (chaos)', () =
       delayMs: 0,
       jobId: 'lost-completion-1',
     };
+    // BullMQ's completion moves the job into the queue's completed set: woken by that key's change.
+    const completed = (what: string) =>
+      untilKeys(redis.client, [queue.keys.completed!], async () => (await queue.getJobState(job.jobId)) === 'completed', { what });
     await runtime.services.jobs.add([job]);
-    await waitFor(async () => (await queue.getJobState(job.jobId)) === 'completed', { what: 'the first delivery completed' });
+    await completed('the first delivery completed');
     expect(await expiredEvents('lost-1')).toHaveLength(1);
     expect(await redis.client.exists(jobDoneKey(COOLDOWN_QUEUE, job.jobId))).toBe(1);
 
     // BullMQ forgets the completion; the effects and the done record stay in Redis.
     await (await queue.getJob(job.jobId))!.remove();
     await runtime.services.jobs.add([job]);
-    await waitFor(async () => (await queue.getJobState(job.jobId)) === 'completed', { what: 'the second delivery completed' });
+    await completed('the second delivery completed');
 
     expect(await expiredEvents('lost-1')).toHaveLength(1);
     expect(await queue.getJobCounts('wait', 'delayed', 'active', 'failed')).toEqual({ wait: 0, delayed: 0, active: 0, failed: 0 });

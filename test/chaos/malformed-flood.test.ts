@@ -4,6 +4,7 @@ import { streams } from '../../schemas/keys.js';
 import { startTestRedis, type TestRedis } from '../support/redis-server.js';
 import { spawnRuntime, type RuntimeProcess } from './support/runtime-process.js';
 import { duplicates, fieldOfAll, pendingCount, produce, proposal, seedPortfolio, waitFor } from './support/streams.js';
+import { untilEachSeen, untilStreamLength } from '../support/until.js';
 
 const GROUP = 'p26_heat_gate';
 const TOTAL = 20_000;
@@ -59,12 +60,10 @@ describe('a flood in which one message in ten is malformed', () => {
     const ids = await produce(r, streams.harvestProposal, entries, 200);
     const invalidIds = ids.filter((_, i) => i % 10 === 9);
 
-    await waitFor(async () => (await r.xlen(streams.harvestCalibrated)) >= valid.length, {
-      what: 'every valid output',
-      timeoutMs: 120_000,
-    });
-    await waitFor(async () => (await r.xlen(streams.deadLetter)) >= invalidIds.length, { what: 'every dead letter', timeoutMs: 60_000 });
-    await waitFor(async () => (await pendingCount(r, streams.harvestProposal, GROUP)) === 0, { what: 'nothing pending' });
+    await untilEachSeen(r, streams.harvestCalibrated, 'plan_id', valid, { what: 'every valid output', timeoutMs: 120_000 });
+    await untilStreamLength(r, streams.deadLetter, invalidIds.length, { what: 'every dead letter', timeoutMs: 60_000 });
+    // Each output and dead letter was committed with its message's ack.
+    expect(await pendingCount(r, streams.harvestProposal, GROUP)).toBe(0);
     const rssAfter = await runtime.metric('process_resident_memory_bytes');
 
     const planIds = await fieldOfAll(r, streams.harvestCalibrated, 'plan_id');

@@ -9,6 +9,7 @@ import { streams } from '../../schemas/keys.js';
 import { freePort } from '../support/redis-server.js';
 import { chaosEnv } from './support/runtime-process.js';
 import { proposal, seedPortfolio, waitFor } from './support/streams.js';
+import { untilStreamLength } from '../support/until.js';
 
 const root = resolve(import.meta.dirname, '../..');
 
@@ -80,7 +81,8 @@ describe('Redis down when the gates start', () => {
     await waitFor(async () => (await ready()) === 200, { what: '/ready 200 once Redis answers', timeoutMs: 30_000 });
     await seedPortfolio(client);
     await client.xadd(streams.harvestProposal, '*', ...Object.entries(proposal('late-1')).flat());
-    await waitFor(async () => (await client.xlen(streams.harvestCalibrated)) === 1, { what: 'the proposal decided' });
+    await untilStreamLength(client, streams.harvestCalibrated, 1, { what: 'the proposal decided', timeoutMs: 60_000 });
+    expect(await client.xlen(streams.harvestCalibrated)).toBe(1);
     expect(exitCode).toBeUndefined();
     expect(output.match(/waiting for Redis to answer/g)).toHaveLength(1);
   });

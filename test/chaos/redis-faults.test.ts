@@ -6,6 +6,7 @@ import { startTestRedis, type TestRedis } from '../support/redis-server.js';
 import { startTcpProxy } from '../support/tcp-proxy.js';
 import { spawnRuntime, type RuntimeProcess } from './support/runtime-process.js';
 import { duplicates, fieldOfAll, pendingCount, produce, proposal, seedPortfolio, waitFor } from './support/streams.js';
+import { untilStreamLength } from '../support/until.js';
 
 /**
  * Redis faults one step off the happy path, each during load against a real runtime process
@@ -190,7 +191,7 @@ describe('the runtime heals Redis faults by itself (chaos)', () => {
   it('XGROUP DESTROY of both groups during load: created again where they stood', async () => {
     const process = await begin('destroy');
     const first = await submit('gd1', 1000, 100);
-    await waitFor(async () => (await redis.client.xlen(streams.harvestCalibrated)) >= 300, { what: 'some progress' });
+    await untilStreamLength(redis.client, streams.harvestCalibrated, 300, { what: 'some progress', timeoutMs: 60_000 });
     await redis.client.xgroup('DESTROY', streams.harvestProposal, HEAT_GROUP);
     await redis.client.xgroup('DESTROY', streams.applyPlan, GOV_GROUP);
     const ended = Date.now();
@@ -206,7 +207,7 @@ describe('the runtime heals Redis faults by itself (chaos)', () => {
   it('FLUSHALL during load: every message written after it is decided exactly once', async () => {
     const process = await begin('flushall');
     const sending = submit('fa1', 2000, 100);
-    await waitFor(async () => (await redis.client.xlen(streams.harvestCalibrated)) >= 200, { what: 'some progress' });
+    await untilStreamLength(redis.client, streams.harvestCalibrated, 200, { what: 'some progress', timeoutMs: 60_000 });
     await sending;
     await redis.client.flushall();
     await seedPortfolio(redis.client);
@@ -262,7 +263,7 @@ describe('the runtime heals Redis faults by itself (chaos)', () => {
   it('DEBUG SLEEP 3 during load: 503 while stalled, then everything decided once', async () => {
     const process = await begin('sleep');
     const sending = submit('ds', 3000, 100);
-    await waitFor(async () => (await redis.client.xlen(streams.harvestCalibrated)) >= 100, { what: 'some progress' });
+    await untilStreamLength(redis.client, streams.harvestCalibrated, 100, { what: 'some progress', timeoutMs: 60_000 });
     const watcher = watchReady(process);
     const sleeper = new Redis(redis.url);
     await sleeper.call('DEBUG', 'SLEEP', '3');
@@ -307,7 +308,7 @@ describe('the runtime heals Redis faults by itself (chaos)', () => {
     try {
       const process = await begin(`net-${mode}`, {}, proxy.url);
       const sending = submit(`net${mode}`, 2000, 100);
-      await waitFor(async () => (await redis.client.xlen(streams.harvestCalibrated)) >= 100, { what: 'some progress' });
+      await untilStreamLength(redis.client, streams.harvestCalibrated, 100, { what: 'some progress', timeoutMs: 60_000 });
       const watcher = watchReady(process);
       if (mode === 'blackhole') proxy.blackhole();
       else proxy.reset();

@@ -4,6 +4,7 @@ import { startTestRedis, type TestRedis } from '../support/redis-server.js';
 import { producePaced, type PacedRun } from './support/paced-producer.js';
 import { spawnRuntime, type RuntimeProcess } from './support/runtime-process.js';
 import { duplicates, fieldOfAll, pendingCount, proposal, seedPortfolio, waitFor } from './support/streams.js';
+import { untilEachSeen, untilStreamLength } from '../support/until.js';
 
 const GROUP = 'p26_heat_gate';
 const RATE = 500;
@@ -27,7 +28,7 @@ describe('redis-server restarted (AOF on) in the middle of a paced run', () => {
     await waitFor(async () => (await runtime!.get('/ready')).status === 200, { what: '/ready 200 at start' });
 
     const producing = producePaced(redis.url, streams.harvestProposal, COUNT, RATE, (i) => proposal(`r-${i}`));
-    await waitFor(async () => (await redis.client.xlen(streams.harvestCalibrated).catch(() => 0)) >= COUNT / 3, { what: 'a third done' });
+    await untilStreamLength(redis.client, streams.harvestCalibrated, Math.ceil(COUNT / 3), { what: 'a third done', timeoutMs: 60_000 });
     let watching = true;
     const watcher = (async () => {
       while (watching) {
@@ -43,11 +44,12 @@ describe('redis-server restarted (AOF on) in the middle of a paced run', () => {
     readyCodes.push((await runtime!.get('/ready')).status);
 
     run = await producing;
-    await waitFor(async () => (await redis.client.xlen(streams.harvestCalibrated)) >= COUNT, {
+    await untilEachSeen(redis.client, streams.harvestCalibrated, 'plan_id', run.acknowledged, {
       what: 'an output per acknowledged proposal',
       timeoutMs: 60_000,
     });
-    await waitFor(async () => (await pendingCount(redis.client, streams.harvestProposal, GROUP)) === 0, { what: 'nothing pending' });
+    // Each output was committed with its proposal's ack.
+    expect(await pendingCount(redis.client, streams.harvestProposal, GROUP)).toBe(0);
     planIds = await fieldOfAll(redis.client, streams.harvestCalibrated, 'plan_id');
     console.info(
       `[chaos] redis restart: ${COUNT} proposals at ${RATE}/s, ${run.retries} producer retries during the outage, ` +

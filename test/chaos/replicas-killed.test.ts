@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { streams } from '../../schemas/keys.js';
 import { startTestRedis, type TestRedis } from '../support/redis-server.js';
 import { spawnRuntime, type RuntimeProcess } from './support/runtime-process.js';
-import { duplicates, fieldOfAll, pendingByConsumer, pendingCount, produce, proposal, seedPortfolio, waitFor } from './support/streams.js';
+import { duplicates, fieldOfAll, pendingByConsumer, pendingCount, produce, proposal, seedPortfolio } from './support/streams.js';
+import { untilEachSeen } from '../support/until.js';
 
 const GROUP = 'p26_heat_gate';
 const KILLS = 4;
@@ -79,11 +80,10 @@ describe('three replicas on one consumer group, one SIGKILLed every few seconds'
     expect(next).toBe(TOTAL);
     expect(victims.every((v) => v.heldAtKill > 0)).toBe(true);
 
-    await waitFor(async () => (await r.xlen(streams.harvestCalibrated)) >= TOTAL, { what: 'an output per message', timeoutMs: 120_000 });
-    await waitFor(async () => (await pendingCount(r, streams.harvestProposal, GROUP)) === 0, {
-      what: 'nothing pending',
-      timeoutMs: 60_000,
-    });
+    const sent = Array.from({ length: TOTAL }, (_, i) => `m-${i}`);
+    await untilEachSeen(r, streams.harvestCalibrated, 'plan_id', sent, { what: 'an output per message', timeoutMs: 120_000 });
+    // Each output was committed with its message's ack.
+    expect(await pendingCount(r, streams.harvestProposal, GROUP)).toBe(0);
 
     const planIds = await fieldOfAll(r, streams.harvestCalibrated, 'plan_id');
     expect(duplicates(planIds)).toEqual([]);

@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keys, streams } from '../../schemas/keys.js';
-import { governorDecisions } from '../support/runtime.js';
+import { governorDecided } from '../support/runtime.js';
+import { untilEachSeen } from '../support/until.js';
 import { startTestRedis, type TestRedis } from '../support/redis-server.js';
 import { spawnRuntime, type RuntimeProcess } from './support/runtime-process.js';
-import { duplicates, fieldOfAll, pendingCount, produce, proposal, seedPortfolio, waitFor } from './support/streams.js';
+import { duplicates, fieldOfAll, pendingCount, produce, proposal, seedPortfolio } from './support/streams.js';
 
 const BACKLOG = 20_000;
 const FLUSH_EVERY_MS = 10;
@@ -53,8 +54,10 @@ describe('the script cache flushed again and again while the gates work', () => 
     const stop = startFlushing();
     const gates = await spawnRuntime({ redisUrl: redis.url, handlers: 'heat-gate', consumerName: 'chaos-flush-heat' });
     processes.push(gates);
-    await waitFor(async () => (await r.xlen(streams.harvestCalibrated)) >= BACKLOG, { what: 'all outputs', timeoutMs: 120_000 });
-    await waitFor(async () => (await pendingCount(r, streams.harvestProposal, 'p26_heat_gate')) === 0, { what: 'nothing pending' });
+    const sent = Array.from({ length: BACKLOG }, (_, i) => `f-${i}`);
+    await untilEachSeen(r, streams.harvestCalibrated, 'plan_id', sent, { what: 'all outputs', timeoutMs: 120_000 });
+    // Each output was committed with its proposal's ack.
+    expect(await pendingCount(r, streams.harvestProposal, 'p26_heat_gate')).toBe(0);
     await stop();
 
     const planIds = await fieldOfAll(r, streams.harvestCalibrated, 'plan_id');
@@ -97,14 +100,9 @@ describe('the script cache flushed again and again while the gates work', () => 
         price: '100',
       })),
     );
-    const events = await waitFor(
-      async () => {
-        const decided = await governorDecisions(r);
-        return decided.length >= PLANS ? decided : undefined;
-      },
-      { what: `${PLANS} decisions`, timeoutMs: 60_000 },
-    );
-    await waitFor(async () => (await pendingCount(r, streams.applyPlan, 'governor')) === 0, { what: 'every plan acknowledged' });
+    const events = await governorDecided(r, PLANS, 60_000);
+    // Each decision was committed with its plan's ack.
+    expect(await pendingCount(r, streams.applyPlan, 'governor')).toBe(0);
     await stop();
 
     expect(duplicates(events.map((e) => e.plan_id ?? ''))).toEqual([]);

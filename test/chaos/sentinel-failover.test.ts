@@ -8,6 +8,7 @@ import { keys, streams } from '../../schemas/keys.js';
 import { freePort, startTestRedis, type TestRedis } from '../support/redis-server.js';
 import { spawnRuntime, type RuntimeProcess } from './support/runtime-process.js';
 import { duplicates, fieldOfAll, pendingCount, proposal, waitFor } from './support/streams.js';
+import { untilEachSeen } from '../support/until.js';
 
 /**
  * A Sentinel failover under load: the runtime follows the sentinels to the promoted replica
@@ -97,7 +98,7 @@ describe('a Sentinel failover during load (chaos)', () => {
   it('follows the promoted replica and decides every proposal once', async () => {
     const before = Array.from({ length: 500 }, (_, i) => `fo-a${i}`);
     for (const id of before) await viaSentinel.xadd(streams.harvestProposal, '*', ...Object.entries(proposal(id)).flat());
-    await waitFor(async () => (await viaSentinel.xlen(streams.harvestCalibrated)) >= 500, { what: 'the first 500 decided' });
+    await untilEachSeen(viaSentinel, streams.harvestCalibrated, 'plan_id', before, { what: 'the first 500 decided', timeoutMs: 60_000 });
     await viaSentinel.call('WAIT', '1', '2000');
 
     const started = Date.now();

@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { streams } from '../../schemas/keys.js';
 import { startTestRedis, type TestRedis } from '../support/redis-server.js';
 import { spawnRuntime, type RuntimeProcess } from './support/runtime-process.js';
-import { duplicates, fieldOfAll, pendingByConsumer, pendingCount, produce, proposal, seedPortfolio, waitFor } from './support/streams.js';
+import { duplicates, fieldOfAll, pendingByConsumer, pendingCount, produce, proposal, seedPortfolio } from './support/streams.js';
+import { untilEachSeen, untilStreamLength } from '../support/until.js';
 
 const GROUP = 'p26_heat_gate';
 const BACKLOG = 50_000;
@@ -31,7 +32,7 @@ describe('SIGKILL in the middle of a 50,000-proposal backlog', () => {
     const first = await spawnRuntime({ redisUrl: redis.url, handlers: 'heat-gate', consumerName: 'chaos-kill-first' });
     processes.push(first);
     // Kill it once it is well into the backlog, mid-batch.
-    await waitFor(async () => (await r.xlen(streams.harvestCalibrated)) >= 5000, { intervalMs: 5, what: 'first outputs' });
+    await untilStreamLength(r, streams.harvestCalibrated, 5000, { what: 'first outputs', timeoutMs: 60_000 });
     await first.kill();
     const doneAtKill = await r.xlen(streams.harvestCalibrated);
     const orphaned = (await pendingByConsumer(r, streams.harvestProposal, GROUP)).get('chaos-kill-first') ?? 0;
@@ -39,8 +40,10 @@ describe('SIGKILL in the middle of a 50,000-proposal backlog', () => {
 
     const second = await spawnRuntime({ redisUrl: redis.url, handlers: 'heat-gate', consumerName: 'chaos-kill-second' });
     processes.push(second);
-    await waitFor(async () => (await r.xlen(streams.harvestCalibrated)) >= BACKLOG, { what: 'all 50,000 outputs', timeoutMs: 120_000 });
-    await waitFor(async () => (await pendingCount(r, streams.harvestProposal, GROUP)) === 0, { what: 'nothing pending' });
+    const sent = Array.from({ length: BACKLOG }, (_, i) => `k-${i}`);
+    await untilEachSeen(r, streams.harvestCalibrated, 'plan_id', sent, { what: 'all 50,000 outputs', timeoutMs: 120_000 });
+    // Each output was committed with its proposal's ack.
+    expect(await pendingCount(r, streams.harvestProposal, GROUP)).toBe(0);
 
     const planIds = await fieldOfAll(r, streams.harvestCalibrated, 'plan_id');
     expect(planIds).toHaveLength(BACKLOG);

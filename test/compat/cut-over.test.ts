@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { keys, streams } from '../../schemas/keys.js';
 import type { Runtime } from '../../runtime/host/runtime.js';
 import { usePrivateRedis } from '../support/redis-server.js';
-import { pendingCount, readStream, startRuntime, waitFor } from '../support/runtime.js';
+import { governorDecided, pendingCount, startRuntime } from '../support/runtime.js';
 
 describe('compat: cut-over from the original governor', () => {
   const redis = usePrivateRedis();
@@ -64,13 +64,7 @@ describe('compat: cut-over from the original governor', () => {
     await plan({ plan_id: 'ada-open', symbol: 'ADAUSDT', action: 'OPEN', qty: '10', price: '0.5' });
     await plan({ plan_id: 'ada-close', symbol: 'ADAUSDT', action: 'PARTIAL_50', side: 'SELL', qty: '50000' });
 
-    const decided = await waitFor(
-      async () => {
-        const events = (await readStream(r, streams.governorEvents)).filter((e) => e.event === 'permit' || e.event === 'block');
-        return events.length >= 5 ? Object.fromEntries(events.map((e) => [e.plan_id, [e.event, e.reason]])) : undefined;
-      },
-      { what: 'five decisions' },
-    );
+    const decided = Object.fromEntries((await governorDecided(r, 5)).map((e) => [e.plan_id, [e.event, e.reason]]));
     expect(decided).toEqual({
       'sol-open': ['permit', 'all_gates_passed'], // the leftover list is read, not WRONGTYPE
       'btc-open': ['block', 'symbol_cooldown'], // the original's last_exec 10 s ago

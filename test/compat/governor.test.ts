@@ -7,7 +7,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { keys, streams } from '../../schemas/keys.js';
 import type { Runtime } from '../../runtime/host/runtime.js';
 import { usePrivateRedis } from '../support/redis-server.js';
-import { readStream, startRuntime, waitFor } from '../support/runtime.js';
+import { startRuntime } from '../support/runtime.js';
+import { untilStream } from '../support/until.js';
 import { clockReading } from '../support/clock.js';
 import type { Clock } from '../../runtime/engine/clock.js';
 
@@ -36,10 +37,13 @@ describe('compat: P3.2 governor paths (8f5055c52)', () => {
     return redis.client.xadd(streams.applyPlan, '*', ...Object.entries({ decision: 'EXECUTE', kill_score: '0.1', ...fields }).flat());
   };
   const decision = (planId: string) =>
-    waitFor(
-      async () =>
-        (await readStream(redis.client, EVENTS)).find((e) => e.plan_id === planId && (e.event === 'permit' || e.event === 'block')),
-      { what: `decision ${planId}` },
+    untilStream(
+      redis.client,
+      EVENTS,
+      (events) => events.find((e) => e.plan_id === planId && (e.event === 'permit' || e.event === 'block')),
+      {
+        what: `decision ${planId}`,
+      },
     );
   /** A position in our view of the snapshot stream (the book every gate reads). */
   const hold = async (symbol: string, qty: string, notional: string) => {
@@ -120,9 +124,13 @@ describe('compat: P3.2 governor paths (8f5055c52)', () => {
       expect(await decision('again')).toMatchObject({ event: 'block', reason: 'symbol_cooldown' });
       offsetMs += 1100;
       await submit({ plan_id: 'again', symbol: 'ETHUSDT', action: 'OPEN', side: 'BUY', qty: '0.01', price: '2000' });
-      await waitFor(
-        async () => (await readStream(redis.client, EVENTS)).filter((e) => e.plan_id === 'again' && e.event === 'permit').length === 1,
-        { what: 'second evaluation' },
+      await untilStream(
+        redis.client,
+        EVENTS,
+        (events) => events.filter((e) => e.plan_id === 'again' && e.event === 'permit').length === 1,
+        {
+          what: 'second evaluation',
+        },
       );
     });
   });
@@ -164,7 +172,7 @@ describe('compat: P3.2 governor paths (8f5055c52)', () => {
       expect(await decision('hour')).toMatchObject({ event: 'block', reason: 'hourly_limit_exceeded' });
       await submit({ plan_id: 'burst', symbol: 'BTCUSDT', action: 'FULL_CLOSE_PROPOSED' });
       expect(await decision('burst')).toMatchObject({ event: 'block', reason: 'burst_limit_exceeded' });
-      const disarm = await waitFor(async () => (await readStream(redis.client, EVENTS)).find((e) => e.event === 'AUTO_DISARM'), {
+      const disarm = await untilStream(redis.client, EVENTS, (events) => events.find((e) => e.event === 'AUTO_DISARM'), {
         what: 'AUTO_DISARM',
       });
       // xadd(STREAM_EVENTS, {'event': 'AUTO_DISARM', 'reason', 'context': json.dumps(context), 'timestamp', 'action_taken'})

@@ -9,9 +9,10 @@ import { createServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { httpPlugins } from '../../app/http-plugins.js';
 import type { Runtime } from '../../runtime/host/runtime.js';
-import { streams } from '../../schemas/keys.js';
+import { keys, streams } from '../../schemas/keys.js';
 import { usePrivateRedis } from '../support/redis-server.js';
-import { createTestRuntime, startRuntime, waitFor } from '../support/runtime.js';
+import { createTestRuntime, startRuntime } from '../support/runtime.js';
+import { afterRepliesSent, untilKeys } from '../support/until.js';
 
 async function freePort(): Promise<number> {
   const server = createServer();
@@ -75,13 +76,11 @@ describe('/health of the originals (compat)', () => {
       'out_action',
       'PARTIAL_25',
     );
-    const after = await waitFor(
-      async () => {
-        const text = await body();
-        return text.includes('"last_ts_epoch": 1700000000') ? text : undefined;
-      },
-      { what: 'last_ts_epoch' },
-    );
+    // The decision's lookup hash and its p27_last_ts_epoch come of one commit; the gauge is set on its reply.
+    const byPlan = keys.heatByPlan('p-health-1');
+    await untilKeys(redis.client, [byPlan], () => redis.client.exists(byPlan), { what: 'p-health-1 bridged' });
+    await afterRepliesSent(redis.client);
+    const after = await body();
     expect(after).toMatch(/^\{"status": "ok", "last_ts_epoch": 1700000000, "last_loop_ms": \d+, "backlog": \d+\}$/);
 
     // HealthHandler.do_GET: `if self.path == '/health'` else 404; no do_POST → 501.

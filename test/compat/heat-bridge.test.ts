@@ -3,7 +3,8 @@ import type { Runtime } from '../../runtime/host/runtime.js';
 import { heatByPlanSchema, heatLatestSchema, lookupFields } from '../../schemas/heat-bridge.js';
 import { keys, streams } from '../../schemas/keys.js';
 import { usePrivateRedis } from '../support/redis-server.js';
-import { metricSum, pendingCount, startRuntime, waitFor } from '../support/runtime.js';
+import { metricSum, pendingCount, startRuntime } from '../support/runtime.js';
+import { afterRepliesSent, untilKeys } from '../support/until.js';
 
 /**
  * Golden cases from the original P2.7 heat bridge, microservices/heat_bridge/main.py at
@@ -23,13 +24,22 @@ describe('compat: P2.7 heat bridge', () => {
     return runtime;
   };
   const decide = (fields: Record<string, string>) => redis.client.xadd(streams.heatDecision, '*', ...Object.entries(fields).flat());
-  const drained = () =>
-    waitFor(
-      async () =>
-        (await pendingCount(redis.client, streams.heatDecision, 'heat_bridge')) === 0 &&
-        (await redis.client.xinfo('GROUPS', streams.heatDecision)) !== null,
-      { what: 'drained' },
+  /** The lookup hash of `planId`, once a commit has written it (its other writes, ack and metrics with it). */
+  const bridged = async (planId: string) => {
+    const key = keys.heatByPlan(planId);
+    const hash = await untilKeys(
+      redis.client,
+      [key],
+      async () => {
+        const h = await redis.client.hgetall(key);
+        return Object.keys(h).length > 0 && h.plan_id !== undefined ? h : undefined;
+      },
+      { what: `${planId} bridged` },
     );
+    // The runtime counts the commit's metrics on its reply: by this round trip's answer.
+    await afterRepliesSent(redis.client);
+    return hash;
+  };
   const decision = (planId: string, symbol = 'BTCUSDT', extra: Record<string, string> = {}) => ({
     ts_epoch: String(Math.floor(Date.now() / 1000)),
     symbol,
@@ -54,13 +64,7 @@ describe('compat: P2.7 heat bridge', () => {
     await start();
     const fields = decision('P1');
     await decide(fields);
-    const byPlan = await waitFor(
-      async () => {
-        const h = await redis.client.hgetall(keys.heatByPlan('P1'));
-        return Object.keys(h).length > 0 ? h : undefined;
-      },
-      { what: 'by_plan' },
-    );
+    const byPlan = await bridged('P1');
     const { inputs_age_sec: _notBridged, ...twelve } = fields;
     expect(byPlan).toEqual(twelve);
     expect(heatByPlanSchema.safeParse(byPlan).success).toBe(true);
@@ -87,13 +91,7 @@ describe('compat: P2.7 heat bridge', () => {
     // `decision.get("ts_epoch", "")` … `decision.get("debug_json", "{}")`
     await start();
     await decide({ plan_id: 'P2', symbol: 'ETHUSDT' });
-    const byPlan = await waitFor(
-      async () => {
-        const h = await redis.client.hgetall(keys.heatByPlan('P2'));
-        return Object.keys(h).length > 0 ? h : undefined;
-      },
-      { what: 'by_plan' },
-    );
+    const byPlan = await bridged('P2');
     expect(Object.keys(byPlan).sort()).toEqual([...lookupFields].sort());
     expect(byPlan).toMatchObject({ plan_id: 'P2', symbol: 'ETHUSDT', ts_epoch: '', heat_action: '', reason: '', debug_json: '{}' });
   });
@@ -104,15 +102,12 @@ describe('compat: P2.7 heat bridge', () => {
     await decide(decision('P3'));
     await decide(decision('P3', 'BTCUSDT', { out_action: 'PARTIAL_25_PROPOSED' }));
     await decide(decision('P4'));
-    await waitFor(
-      async () => (await metricSum(runtime!, 'p27_dedupe_skips_total')) === 1 && (await metricSum(runtime!, 'p27_in_messages_total')) === 2,
-      {
-        what: 'one skip, two bridged',
-      },
-    );
-    expect(await redis.client.hget(keys.heatByPlan('P3'), 'out_action')).toBe('PARTIAL_50_PROPOSED');
-    await drained();
+    // P4's is the last of the three commits (one consumer, in stream order).
+    await bridged('P4');
+    expect(await metricSum(runtime!, 'p27_dedupe_skips_total')).toBe(1);
     expect(await metricSum(runtime!, 'p27_in_messages_total')).toBe(2);
+    expect(await redis.client.hget(keys.heatByPlan('P3'), 'out_action')).toBe('PARTIAL_50_PROPOSED');
+    expect(await pendingCount(redis.client, streams.heatDecision, 'heat_bridge')).toBe(0);
   });
 
   it('bridges a long plan_id and a symbol with ":" verbatim, as the original keyed them', async () => {
@@ -120,10 +115,10 @@ describe('compat: P2.7 heat bridge', () => {
     const longPlan = `plan-${'x'.repeat(5000)}`;
     await decide(decision(longPlan, 'BTC:USDT'));
     await decide(decision(' spaced plan ', 'ethusdt'));
-    await waitFor(async () => (await redis.client.exists(keys.heatByPlan(longPlan))) === 1, { what: 'long plan bridged' });
+    await bridged(longPlan);
     expect(await redis.client.hget(keys.heatLatest('BTC:USDT'), 'last_plan_id')).toBe(longPlan);
     expect(await redis.client.get(keys.heatLatestPlanId('BTC:USDT'))).toBe(longPlan);
-    await waitFor(async () => (await redis.client.exists(keys.heatByPlan(' spaced plan '))) === 1, { what: 'untrimmed plan bridged' });
+    await bridged(' spaced plan ');
     expect(await redis.client.get(keys.heatLatestPlanId('ethusdt'))).toBe(' spaced plan ');
     expect(await redis.client.xlen(streams.deadLetter)).toBe(0);
   });
@@ -132,7 +127,7 @@ describe('compat: P2.7 heat bridge', () => {
     await redis.client.hset(keys.heatByPlan('P5'), 'annotation', 'kept');
     await start();
     await decide(decision('P5'));
-    await waitFor(async () => (await redis.client.hget(keys.heatByPlan('P5'), 'plan_id')) === 'P5', { what: 'bridged' });
+    await bridged('P5');
     expect(await redis.client.hget(keys.heatByPlan('P5'), 'annotation')).toBe('kept');
   });
 
@@ -142,7 +137,8 @@ describe('compat: P2.7 heat bridge', () => {
     await start();
     const ts = Math.floor(Date.now() / 1000) - 5;
     await decide(decision('P6', 'BTCUSDT', { ts_epoch: String(ts) }));
-    await waitFor(async () => (await metricSum(runtime!, 'p27_in_messages_total')) === 1, { what: 'bridged' });
+    await bridged('P6');
+    expect(await metricSum(runtime!, 'p27_in_messages_total')).toBe(1);
     const text = (await runtime!.server.inject({ method: 'GET', url: '/metrics' })).body;
     for (const series of [
       'p27_loops_total',

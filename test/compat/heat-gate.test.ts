@@ -3,7 +3,8 @@ import type { Runtime } from '../../runtime/host/runtime.js';
 import { calibratedEntrySchema, enforceHashSchema, heatDecisionEntrySchema, heatDecisionFields } from '../../schemas/heat-gate.js';
 import { keys, streams } from '../../schemas/keys.js';
 import { usePrivateRedis } from '../support/redis-server.js';
-import { metricSum, readStream, startRuntime, waitFor } from '../support/runtime.js';
+import { metricSum, startRuntime } from '../support/runtime.js';
+import { afterRepliesSent, untilKeys, untilStream, untilStreamLength } from '../support/until.js';
 
 /**
  * Golden cases from the original P2.6 heat gate, microservices/portfolio_heat_gate/main.py at
@@ -26,7 +27,9 @@ describe('compat: P2.6 heat gate', () => {
   const start = async (env: Record<string, string> = {}) => {
     runtime = await startRuntime(redis.url, { HANDLERS: 'position-snapshot,heat-gate', ...env });
     for (const symbol of snapshotSymbols)
-      await waitFor(() => redis.client.sismember(keys.activePositions, symbol), { what: `${symbol} applied` });
+      await untilKeys(redis.client, [keys.activePositions], () => redis.client.sismember(keys.activePositions, symbol), {
+        what: `${symbol} applied`,
+      });
     snapshotSymbols = [];
     return runtime;
   };
@@ -44,13 +47,21 @@ describe('compat: P2.6 heat gate', () => {
   };
   const propose = (fields: Record<string, string>) => redis.client.xadd(streams.harvestProposal, '*', ...Object.entries(fields).flat());
   const calibratedFor = (planId: string) =>
-    waitFor(async () => (await readStream(redis.client, streams.harvestCalibrated)).find((e) => e.plan_id === planId), {
+    untilStream(redis.client, streams.harvestCalibrated, (entries) => entries.find((e) => e.plan_id === planId), {
       what: `calibrated ${planId}`,
     });
   const decisionFor = (planId: string) =>
-    waitFor(async () => (await readStream(redis.client, streams.heatDecision)).find((e) => e.plan_id === planId), {
+    untilStream(redis.client, streams.heatDecision, (entries) => entries.find((e) => e.plan_id === planId), {
       what: `decision ${planId}`,
     });
+  /**
+   * A metric of the commit whose output the test saw: counted by the time that output is (the
+   * commit's reply is handled by then, afterRepliesSent), so read, not waited for.
+   */
+  const committedMetric = async (name: string, labels: Record<string, string> = {}) => {
+    await afterRepliesSent(redis.client);
+    return metricSum(runtime!, name, labels);
+  };
   const withoutId = ({ _id, ...fields }: Record<string, string>) => fields;
   const metricsText = async () => (await runtime!.server.inject({ method: 'GET', url: '/metrics' })).body;
 
@@ -136,7 +147,7 @@ describe('compat: P2.6 heat gate', () => {
         calibrated: 'true',
       });
       const downgraded = calibrated !== action ? 1 : 0;
-      await waitFor(async () => (await metricSum(runtime!, 'p26_proposals_processed_total')) === 1, { what: 'processed counted' });
+      expect(await committedMetric('p26_proposals_processed_total')).toBe(1);
       // `self.metric_downgrades.labels(from_action=action, to_action=calibrated_action, reason=reason).inc()` only when downgraded.
       expect(await metricSum(runtime!, 'p26_actions_downgraded_total', { from_action: action, to_action: calibrated, reason })).toBe(
         downgraded,
@@ -174,9 +185,7 @@ describe('compat: P2.6 heat gate', () => {
         fail_closed_cause: cause,
       });
       // Twice: run()'s "Initial heat check" at start, then the proposal's own _get_portfolio_heat().
-      await waitFor(async () => (await metricSum(runtime!, 'p26_failures_total', { reason: label })) === 2, {
-        what: `p26_failures_total{reason="${label}"}`,
-      });
+      expect(await committedMetric('p26_failures_total', { reason: label })).toBe(2);
       // The original never set the heat gauges on a failed heat (they are set after a computed one).
       expect(await metricsText()).not.toMatch(/^p26_bucket\{state="COLD"\} 1$/m);
     });
@@ -208,13 +217,8 @@ describe('compat: P2.6 heat gate', () => {
         harvest_action: 'FULL_CLOSE',
       });
       await calibratedFor('e1');
-      const hash = await waitFor(
-        async () => {
-          const h = await redis.client.hgetall(key);
-          return h.calibrated === '1' ? h : undefined;
-        },
-        { what: 'calibrated hash' },
-      );
+      // Written in the commit that wrote the calibrated entry.
+      const hash = await redis.client.hgetall(key);
       expect(hash).toEqual({
         trace_id: 't-e1',
         plan_id: 'e1',
@@ -242,7 +246,7 @@ describe('compat: P2.6 heat gate', () => {
       // then the calibrated `action` over `harvest_action`.
       const applyLayerAction = hash.calibrated === '1' && hash.action ? hash.action : hash.harvest_action;
       expect(applyLayerAction).toBe('PARTIAL_25');
-      await waitFor(async () => (await metricSum(runtime!, 'p26_hash_writes_total')) === 1, { what: 'p26_hash_writes_total 1' });
+      expect(await committedMetric('p26_hash_writes_total')).toBe(1);
     });
 
     it('in shadow mode leaves the kernel hash untouched', async () => {
@@ -288,7 +292,7 @@ describe('compat: P2.6 heat gate', () => {
       await start({ P26_MODE: 'enforce' });
       await propose({ plan_id: 'm1', symbol: 'ETHUSDT', action: 'FULL_CLOSE', trace_id: 't' });
       await calibratedFor('m1');
-      await waitFor(async () => (await metricSum(runtime!, 'p26_proposals_processed_total')) === 1, { what: 'processed' });
+      expect(await committedMetric('p26_proposals_processed_total')).toBe(1);
       const text = await metricsText();
       for (const [name, type, help] of [
         ['p26_heat_value', 'gauge', 'Current portfolio heat value'],
@@ -334,9 +338,7 @@ describe('compat: P2.6 heat gate', () => {
         fail_closed_cause: cause,
       });
       expect(await decisionFor('x1')).toMatchObject({ heat_level: 'unknown', reason: `compute_error:${cause}`, fail_closed_cause: cause });
-      await waitFor(async () => (await metricSum(runtime!, 'quantum_heat_gate_fail_closed_total', { cause })) === 1, {
-        what: 'fail-closed counted',
-      });
+      expect(await committedMetric('quantum_heat_gate_fail_closed_total', { cause })).toBe(1);
     });
 
     it('equity "1e-300" gives a finite heat: divided by max(equity, 1) as the original, never Infinity', async () => {
@@ -357,7 +359,7 @@ describe('compat: P2.6 heat gate', () => {
       await propose({ plan_id: 'x3', symbol: 'ETHUSDT', action: 'FULL_CLOSE', trace_id: 't' });
       expect(await calibratedFor('x3')).toMatchObject({ heat_value: '1000000.0', heat_capped: 'true', heat_bucket: 'HOT' });
       expect(JSON.parse((await decisionFor('x3')).debug_json!)).toMatchObject({ heat_capped: true });
-      await waitFor(async () => (await metricSum(runtime!, 'quantum_heat_gate_heat_capped_total')) === 1, { what: 'capped counted' });
+      expect(await committedMetric('quantum_heat_gate_heat_capped_total')).toBe(1);
       expect(await metricsText()).toMatch(/^p26_heat_value 1000000$/m);
     });
 
@@ -369,7 +371,7 @@ describe('compat: P2.6 heat gate', () => {
       await propose({ plan_id: 'x4', symbol: 'ETHUSDT', action: 'FULL_CLOSE', trace_id: 't' });
       expect(await calibratedFor('x4')).toMatchObject({ heat_value: '0.027', calibrated_action: 'PARTIAL_25' });
       expect(JSON.parse((await decisionFor('x4')).debug_json!)).toMatchObject({ no_sigma: ['SOLUSDT'], no_sigma_usd: 1_000_000 });
-      await waitFor(async () => (await metricSum(runtime!, 'quantum_heat_gate_positions_without_sigma')) === 1, { what: 'counted' });
+      expect(await committedMetric('quantum_heat_gate_positions_without_sigma')).toBe(1);
       expect(await metricSum(runtime!, 'quantum_heat_gate_notional_without_sigma_usd')).toBe(1_000_000);
     });
 
@@ -389,13 +391,8 @@ describe('compat: P2.6 heat gate', () => {
       expect(await calibratedFor('x5')).toMatchObject({ calibrated_action: 'PARTIAL_25', fail_closed_cause: 'position_not_a_number' });
       expect(JSON.parse((await decisionFor('x5')).debug_json!)).toMatchObject({ untrusted: ['ETHUSDT.mark_price'] });
       // By the proposal, and by the heat check at start where that already found P3.3's position.
-      const counted = await waitFor(
-        async () => {
-          const n = await metricSum(runtime!, 'p26_failures_total', { reason: 'heat_calculation_error' });
-          return n >= 1 ? n : undefined;
-        },
-        { what: 'counted' },
-      );
+      const counted = await committedMetric('p26_failures_total', { reason: 'heat_calculation_error' });
+      expect(counted).toBeGreaterThanOrEqual(1);
       expect(counted).toBeLessThanOrEqual(2);
     });
 
@@ -419,7 +416,7 @@ describe('compat: P2.6 heat gate', () => {
       // A value that had to be cut is not written over the kernel's: its full text stays.
       expect(await redis.client.hget(key, 'reason')).toBe(kernelReason);
       expect(await redis.client.xlen(streams.deadLetter)).toBe(0);
-      await waitFor(async () => (await metricSum(runtime!, 'quantum_heat_gate_truncated_fields_total')) === 2, { what: 'cuts counted' });
+      expect(await committedMetric('quantum_heat_gate_truncated_fields_total')).toBe(2);
     });
 
     it('enforce mode, a proposal it must refuse: dead-lettered, and the kernel hash left in its safe form', async () => {
@@ -428,13 +425,7 @@ describe('compat: P2.6 heat gate', () => {
       await start({ P26_MODE: 'enforce' });
       // No plan_id: the original acknowledged it and did nothing, leaving FULL_CLOSE in force.
       await propose({ symbol: 'ETHUSDT', action: 'FULL_CLOSE', trace_id: 't' });
-      const [letter] = await waitFor(
-        async () => {
-          const dlq = await readStream(redis.client, streams.deadLetter);
-          return dlq.length > 0 ? dlq : undefined;
-        },
-        { what: 'dead letter' },
-      );
+      const [letter] = await untilStreamLength(redis.client, streams.deadLetter, 1);
       expect(letter).toMatchObject({ handler: 'heat-gate', reason: 'invalid_input' });
       expect(await redis.client.hgetall(key)).toMatchObject({
         harvest_action: 'FULL_CLOSE',
@@ -449,7 +440,8 @@ describe('compat: P2.6 heat gate', () => {
       await redis.client.del(key);
       await redis.client.hset(keys.harvestProposal('BTCUSDT'), 'harvest_action', 'FULL_CLOSE');
       await propose({ symbol: 'BTCUSDT', plan_id: 'no-action' });
-      await waitFor(async () => (await redis.client.hget(keys.harvestProposal('BTCUSDT'), 'action')) === 'PARTIAL_25', {
+      const btc = keys.harvestProposal('BTCUSDT');
+      await untilKeys(redis.client, [btc], async () => (await redis.client.hget(btc, 'action')) === 'PARTIAL_25', {
         what: 'BTCUSDT safe form',
       });
     });

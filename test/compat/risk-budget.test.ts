@@ -12,6 +12,7 @@ import type { Runtime } from '../../runtime/host/runtime.js';
 import { keys, streams } from '../../schemas/keys.js';
 import { usePrivateRedis } from '../support/redis-server.js';
 import { readStream, startRuntime, waitFor } from '../support/runtime.js';
+import { untilKeys } from '../support/until.js';
 
 const nowSec = () => Math.floor(Date.now() / 1000);
 
@@ -51,7 +52,9 @@ describe('P2.8 budget engine (compat, ca9ec8239)', () => {
   const metricsText = async () => (await runtime!.server.inject({ url: '/metrics' })).body;
   const budgetOf = (symbol: string) => redis.client.hgetall(keys.budget(symbol));
   const waitForBudget = (symbol: string) =>
-    waitFor(async () => ((await budgetOf(symbol)).budget_usd ? budgetOf(symbol) : undefined), { what: `${symbol} budget` });
+    untilKeys(redis.client, [keys.budget(symbol)], async () => ((await budgetOf(symbol)).budget_usd ? budgetOf(symbol) : undefined), {
+      what: `${symbol} budget`,
+    });
 
   /**
    * Equity 100000; BTCUSDT 50000 long (label NORMAL_VOL, sigma 0.025), ETHUSDT 500 short

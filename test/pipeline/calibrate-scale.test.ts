@@ -19,6 +19,7 @@ import { streams } from '../../schemas/keys.js';
 import { runCli } from '../integration/cli-harness.js';
 import { startTestRedis, type TestRedis } from '../support/redis-server.js';
 import { createTestRuntime, metricSum, waitFor } from '../support/runtime.js';
+import { untilStreamLength } from '../support/until.js';
 import { publishHarvestProposal } from './producers/harvest-proposal-publisher.js';
 import { writeMarketState } from './producers/market-state-publisher.js';
 import { writePortfolioState } from './producers/portfolio-state-publisher.js';
@@ -81,10 +82,7 @@ describe.each(eras)('thresholds on the real heat scale, %s era, enforce mode', (
       );
       for (const symbol of ['BTCUSDT', 'ETHUSDT'])
         await publishHarvestProposal(r, symbol, kernelProposal(symbol, 'FULL_CLOSE_PROPOSED', 0.7 + round / 100), now);
-      await waitFor(async () => (await r.xlen(streams.heatDecision)) >= 2 * (round + 1) || undefined, {
-        what: `round ${round}'s two decisions`,
-        timeoutMs: 20_000,
-      });
+      await untilStreamLength(r, streams.heatDecision, 2 * (round + 1), { what: `round ${round}'s two decisions`, timeoutMs: 20_000 });
     }
   }, 180_000);
 

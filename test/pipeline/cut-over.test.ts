@@ -10,9 +10,10 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Runtime } from '../../runtime/host/runtime.js';
-import { streams } from '../../schemas/keys.js';
+import { keys, streams } from '../../schemas/keys.js';
 import { usePrivateRedis } from '../support/redis-server.js';
-import { metricSum, startRuntime, waitFor } from '../support/runtime.js';
+import { metricSum, startRuntime } from '../support/runtime.js';
+import { afterRepliesSent, untilKeys } from '../support/until.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 /** Prometheus 2.x's scrape Accept header (scrape/scrape.go, acceptHeader). */
@@ -50,7 +51,10 @@ describe('cut-over: what upstream scripts and units expect', () => {
       'out_action',
       'PARTIAL_25',
     );
-    await waitFor(async () => (await metricSum(runtime!, 'p27_in_messages_total')) === 1, { what: 'bridged' });
+    // The bridge's lookup hash and its metrics come of one commit; the metrics are counted on its reply.
+    await untilKeys(redis.client, [keys.heatByPlan('P1')], () => redis.client.exists(keys.heatByPlan('P1')), { what: 'bridged' });
+    await afterRepliesSent(redis.client);
+    expect(await metricSum(runtime!, 'p27_in_messages_total')).toBe(1);
 
     const plain = await runtime.server.inject({ url: '/metrics' }); // curl's Accept: */*
     expect(plain.statusCode).toBe(200);

@@ -17,6 +17,7 @@ import type { Runtime } from '../../runtime/host/runtime.js';
 import { keys, streams } from '../../schemas/keys.js';
 import { startTestRedis, type TestRedis } from '../support/redis-server.js';
 import { createTestRuntime, metricSum, pendingCount, readStream, waitFor } from '../support/runtime.js';
+import { untilKeys, untilStream } from '../support/until.js';
 import { applyLayerAction, applyLayerPlanFor, applyLayerSteps } from './producers/apply-layer.js';
 import {
   closeSymbols,
@@ -46,6 +47,9 @@ async function settle<T>(probe: () => Promise<T>, timeoutMs: number): Promise<T 
     return undefined;
   }
 }
+
+/** A wait that gives up quietly, as settle. */
+const quietly = <T>(wait: Promise<T>): Promise<T | undefined> => wait.catch(() => undefined);
 
 describe.each(scenarios)('the real pipeline, $era era, heat gate in $mode', (scenario: Scenario) => {
   const { era } = scenario;
@@ -78,21 +82,33 @@ describe.each(scenarios)('the real pipeline, $era era, heat gate in $mode', (sce
     heatAtStart = (await settle(async () => (await metricSum(runtime, 'p26_heat_value')) || undefined, 15_000)) ?? 0;
 
     await replayKernel(r, era);
-    await settle(async () => {
-      const symbols = new Set((await readStream(r, streams.harvestCalibrated)).map((e) => e.symbol));
-      return newestKernel.size === [...newestKernel.keys()].filter((s) => symbols.has(s)).length || undefined;
-    }, 20_000);
+    await quietly(
+      untilStream(
+        r,
+        streams.harvestCalibrated,
+        (entries) => {
+          const symbols = new Set(entries.map((e) => e.symbol));
+          return [...newestKernel.keys()].every((s) => symbols.has(s));
+        },
+        { timeoutMs: 20_000 },
+      ),
+    );
     await settle(() => caughtUp(streams.harvestProposal, 'p26_heat_gate'), 20_000);
 
     const plans = await replayPlans(r, era);
     for (const [symbol, planId] of plans.closePlans) closePlans.set(symbol, planId);
     for (const [planId, intent] of plans.openPlans) openPlans.set(planId, intent);
     const decided = closePlans.size + openPlans.size;
-    await settle(async () => (await governorDecisions()).size >= decided || undefined, 20_000);
-    await settle(
-      async () => (await Promise.all(open.map((p) => r.exists(keys.budget(p.symbol))))).every((n) => n === 1) || undefined,
-      30_000,
+    await quietly(
+      untilStream(
+        r,
+        streams.governorEvents,
+        (events) => new Set(events.filter((e) => e.event === 'permit' || e.event === 'block').map((e) => e.plan_id)).size >= decided,
+        { timeoutMs: 20_000 },
+      ),
     );
+    const budgets = open.map((p) => keys.budget(p.symbol));
+    await quietly(untilKeys(r, budgets, async () => (await r.exists(...budgets)) === budgets.length, { timeoutMs: 30_000 }));
   }, 180_000);
 
   afterAll(async () => {

@@ -9,7 +9,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Runtime } from '../../runtime/host/runtime.js';
 import { keys, streams } from '../../schemas/keys.js';
 import { usePrivateRedis } from '../support/redis-server.js';
-import { readStream, startRuntime, waitFor } from '../support/runtime.js';
+import { governorDecided, startRuntime } from '../support/runtime.js';
+import { untilStreamLength } from '../support/until.js';
 
 describe('the last differences: governor plans the original decided', () => {
   const redis = usePrivateRedis();
@@ -35,13 +36,7 @@ describe('the last differences: governor plans the original decided', () => {
     await plan({ plan_id: 'negative-small', symbol: 'BNBUSDT', side: 'SELL', qty: '-0.22' });
     await plan({ plan_id: 'negative-large', symbol: 'XRPUSDT', side: 'SELL', qty: '-275' });
 
-    const decided = await waitFor(
-      async () => {
-        const events = (await readStream(r, streams.governorEvents)).filter((e) => e.event === 'permit' || e.event === 'block');
-        return events.length >= 4 ? Object.fromEntries(events.map((e) => [e.plan_id, [e.event, e.symbol, e.reason]])) : undefined;
-      },
-      { what: 'four decisions' },
-    );
+    const decided = Object.fromEntries((await governorDecided(r, 4)).map((e) => [e.plan_id, [e.event, e.symbol, e.reason]]));
     expect(decided).toEqual({
       // The original: `is_close_action` → `_issue_permit(plan_id, symbol, …)` under the symbol as given.
       'lower-close': ['permit', 'solusdt', 'close_bypass'],
@@ -60,7 +55,8 @@ describe('the last differences: governor plans the original decided', () => {
     const r = redis.client;
     runtime = await startRuntime(redis.url, { HANDLERS: 'governor' });
     await r.xadd(streams.applyPlan, '*', 'plan_id', 'slash', 'symbol', 'BNB/USDT', 'decision', 'EXECUTE', 'action', 'PARTIAL_50');
-    await waitFor(async () => (await r.xlen(streams.deadLetter)) === 1, { what: 'the dead letter' });
+    await untilStreamLength(r, streams.deadLetter, 1, { what: 'the dead letter' });
+    expect(await r.xlen(streams.deadLetter)).toBe(1);
     expect(await r.exists(keys.permit('slash'), keys.governorBlock('slash'))).toBe(0);
   });
 });

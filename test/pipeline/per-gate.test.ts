@@ -10,7 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Runtime } from '../../runtime/host/runtime.js';
 import { keys } from '../../schemas/keys.js';
 import { startTestRedis, type TestRedis } from '../support/redis-server.js';
-import { createTestRuntime, waitFor } from '../support/runtime.js';
+import { createTestRuntime } from '../support/runtime.js';
+import { untilKeys } from '../support/until.js';
 import { eras, type Era } from './producers/upstream.js';
 import { expectedHeat, open, writeProducerState } from './traffic.js';
 
@@ -39,7 +40,9 @@ describe.each(eras)('the per-gate processes, %s era', (era: Era) => {
   });
 
   it('every position gets a budget computed with the heat of the real positions, no proposal needed', async () => {
-    const budgets = await waitFor(
+    const budgets = await untilKeys(
+      r,
+      open.map((p) => keys.budget(p.symbol)),
       async () => {
         const all = await Promise.all(open.map(async (p) => [p.symbol, await r.hget(keys.budget(p.symbol), 'portfolio_heat')] as const));
         return all.every(([, heat]) => heat !== null && Number(heat) > 0) ? all : undefined;

@@ -18,7 +18,8 @@ import type { AnyHandler } from '../../runtime/contract/handler.js';
 import type { Runtime } from '../../runtime/host/runtime.js';
 import { streams } from '../../schemas/keys.js';
 import { startTestRedis, type TestRedis } from '../support/redis-server.js';
-import { createTestRuntime, readStream, waitFor } from '../support/runtime.js';
+import { createTestRuntime } from '../support/runtime.js';
+import { untilKeys, untilStream } from '../support/until.js';
 import { heatGateEnv, newestKernel, replayKernel, replayPlans, writeProducerState, type Scenario } from './traffic.js';
 
 /** The same gates, one of them replaced. */
@@ -52,12 +53,16 @@ describe.each<Scenario>([
     runtime = await createTestRuntime(redis.url, env(), allHandlers, { tape: redisTape(env()) });
     await runtime.start();
     await replayKernel(r, scenario.era);
-    await waitFor(async () => new Set((await readStream(r, streams.harvestCalibrated)).map((e) => e.symbol)).size >= newestKernel.size, {
+    await untilStream(r, streams.harvestCalibrated, (entries) => new Set(entries.map((e) => e.symbol)).size >= newestKernel.size, {
       timeoutMs: 20_000,
+      what: 'a calibrated entry of every kernel symbol',
     });
     const plans = await replayPlans(r, scenario.era);
     const decided = plans.closePlans.size + plans.openPlans.size;
-    await waitFor(async () => (await taped(r, 'governor')).length >= decided || undefined, { timeoutMs: 20_000, what: 'governor taped' });
+    await untilKeys(r, [tapeKey('governor')], async () => (await taped(r, 'governor')).length >= decided || undefined, {
+      timeoutMs: 20_000,
+      what: 'governor taped',
+    });
     await runtime.stop();
     runtime = undefined;
   }, 120_000);

@@ -92,7 +92,7 @@ export async function startTestRedisCluster(masters = 3): Promise<TestRedisClust
     ports.map((port) => ({ host: '127.0.0.1', port })),
     { redisOptions: { maxRetriesPerRequest: 3 } },
   );
-  await waitFor(async () => client.status === 'ready', 'cluster client ready');
+  await readyEvent(client);
   return {
     ports,
     nodes,
@@ -103,6 +103,18 @@ export async function startTestRedisCluster(masters = 3): Promise<TestRedisClust
       await stopNodes();
     },
   };
+}
+
+/** Resolves on the client's 'ready' event (at once if it is ready already). */
+function readyEvent(client: Cluster, timeoutMs = 20_000): Promise<void> {
+  if (client.status === 'ready') return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('timed out waiting for cluster client ready')), timeoutMs);
+    client.once('ready', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
 }
 
 async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {

@@ -1,4 +1,4 @@
-import type { Cluster, Redis } from 'ioredis';
+import { Redis, type Cluster } from 'ioredis';
 import { buildInfo } from '../../app/build-info.js';
 import { allHandlers } from '../../handlers/index.js';
 import type { AnyHandler } from '../../runtime/contract/handler.js';
@@ -6,6 +6,7 @@ import type { RedisReader } from '../../runtime/contract/index.js';
 import { createRuntime, type Runtime, type RuntimeOptions } from '../../runtime/host/runtime.js';
 import { fieldsToRecord } from '../../schemas/fields.js';
 import { streams } from '../../schemas/keys.js';
+import { untilKeys, untilStream } from './until.js';
 
 let consumerSeq = 0;
 
@@ -70,8 +71,10 @@ export async function waitFor<T>(
 export async function governorDecisions(
   redis: Pick<Redis, 'xrange'> | Pick<Cluster, 'xrange'>,
 ): Promise<(Record<string, string> & { _id: string })[]> {
-  return (await readStream(redis, streams.governorEvents)).filter((e) => e.event === 'permit' || e.event === 'block');
+  return (await readStream(redis, streams.governorEvents)).filter(isDecision);
 }
+
+const isDecision = (event: Record<string, string>): boolean => event.event === 'permit' || event.event === 'block';
 
 /** The same client with scripts refused: loadPositionBook takes its plain reads (Redis Cluster's path). */
 export function withoutScripts(reader: RedisReader): RedisReader {
@@ -86,10 +89,12 @@ export function withoutScripts(reader: RedisReader): RedisReader {
 
 /** Waits until the governor has decided at least `count` plans; their decision events. */
 export function governorDecided(redis: Redis, count: number, timeoutMs = 20_000): Promise<(Record<string, string> & { _id: string })[]> {
-  return waitFor(
-    async () => {
-      const events = await governorDecisions(redis);
-      return events.length >= count ? events : undefined;
+  return untilStream(
+    redis,
+    streams.governorEvents,
+    (events) => {
+      const decisions = events.filter(isDecision);
+      return decisions.length >= count && decisions;
     },
     { what: `${count} plans decided`, timeoutMs },
   );
@@ -151,7 +156,12 @@ export async function metricSum(runtime: Runtime, name: string, labels: Record<s
 export async function indexRefreshAfterNow(runtime: Runtime, what: string): Promise<void> {
   const since = Date.now();
   const refreshes = runtime.services.jobs.queue('position-index');
-  await waitFor(
+  const client = await refreshes.client;
+  if (!(client instanceof Redis)) throw new Error('indexRefreshAfterNow watches one Redis node, not a cluster');
+  // A completed job enters the queue's completed set: that key's change wakes the check.
+  await untilKeys(
+    client,
+    [refreshes.keys.completed!],
     async () => {
       const [newest] = await refreshes.getJobs(['completed'], 0, 0);
       return newest?.processedOn !== undefined && newest.processedOn > since;

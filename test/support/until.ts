@@ -87,3 +87,38 @@ export async function untilKeys<T>(
     subscriber.disconnect();
   }
 }
+
+/**
+ * One round trip on `redis`, for a test that saw a runtime's commit land (an untilStream or
+ * untilKeys woke on it) and next reads what that runtime, in this process, does in memory on the
+ * commit's reply: its metrics, counted right after the reply with no other wait on the way.
+ * Redis sent that reply before it ran this PING, and this process handles its sockets' data in
+ * the order it came, so by PING's answer the metrics are counted. Not a poll: one command.
+ */
+export async function afterRepliesSent(redis: Redis): Promise<void> {
+  await redis.ping();
+}
+
+/**
+ * `stream`'s entries once each of `values` is the `field` of one of them (an output per input
+ * however many duplicates come first).
+ */
+export function untilEachSeen(
+  redis: Redis,
+  stream: string,
+  field: string,
+  values: Iterable<string>,
+  options: UntilOptions = {},
+): Promise<StreamEntry[]> {
+  const missing = new Set(values);
+  let read = 0;
+  return untilStream(
+    redis,
+    stream,
+    (entries) => {
+      for (; read < entries.length; read++) missing.delete(entries[read]![field] ?? '');
+      return missing.size === 0 && [...entries];
+    },
+    { what: `each of ${missing.size} ${field}s in ${stream}`, ...options },
+  );
+}
