@@ -184,13 +184,15 @@ interface BookRead {
   /** The snapshot stream's entries not yet applied (newest first), and each one's symbol's applied id. */
   readonly entries: readonly Entry[];
   readonly applied: readonly string[];
-  /** The P3.3 index's symbols and their rows (P33_FIELDS per prefix). */
+  /** The P3.3 index's symbols and their rows (P33_FIELDS), one per prefix. */
   readonly p33: readonly string[];
-  readonly p33rows: readonly Row[];
+  readonly p33rows: readonly (readonly Row[])[];
   /** The symbols sigma (and quotes) were read for, their sigma rows and quote rows. */
   readonly sigmaSymbols: readonly string[];
-  readonly sigmaRows: readonly Row[];
-  readonly quoteRows: readonly Row[];
+  /** Read where mergeBook needs them only (where the script may have left them unread, see SymbolRead.needless). */
+  readonly sigmaRows: readonly (readonly (() => string | null)[])[];
+  /** In priceQuoteReads' order ([price, time] each), or none without unpriced positions. */
+  readonly quoteRows: readonly (readonly Row[])[];
   readonly unreadable: readonly Unreadable[];
 }
 
@@ -200,6 +202,7 @@ const VIEW_FIELDS = ['position_notional_usd', 'sigma', 'qty', 'mark_price', 'upd
 /** Fields read from each P3.3 hash, in this order (the book and readP33Position alike). */
 const P33_FIELDS = ['position_amt', 'mark_price', 'ts_epoch', 'position_notional_usd', 'sigma'] as const;
 const NO_P33_ROW: Row = P33_FIELDS.map(() => null);
+const NO_PAIR: Row = [null, null];
 
 /** The prefix a key function puts before the symbol. */
 function prefixOf(keyOf: (symbol: string) => string): string {
@@ -212,7 +215,16 @@ function prefixOf(keyOf: (symbol: string) => string): string {
  */
 type SymbolList = 'view' | 'p33' | 'entries' | 'book';
 /** A read made for each symbol of a list, of the key prefix + symbol. */
-type SymbolRead = readonly [over: SymbolList, command: 'GET' | 'HGET' | 'HMGET', prefix: string, ...args: string[]];
+interface SymbolRead {
+  readonly over: SymbolList;
+  readonly read: readonly [command: 'GET' | 'HGET' | 'HMGET', prefix: string, ...args: string[]];
+  /**
+   * Where the script may leave it unread (the plain path reads everything): for a symbol one of
+   * whose keys prefix + symbol it has read already, and whose reply holds figures that surely read
+   * as numbers at every place named. bookReadOf never looks at a reply this leaves unread.
+   */
+  readonly needless?: readonly (readonly [prefix: string, ...places: number[]])[];
+}
 
 /**
  * What the book reads per symbol after its listing (equity, the two indexes, the stream's
@@ -222,23 +234,27 @@ type SymbolRead = readonly [over: SymbolList, command: 'GET' | 'HGET' | 'HMGET',
  * marks only of symbols outside P3.3's index (the index's own rows carry them).
  */
 function bookReads(prefixes: readonly string[], withUnpriced: boolean, allP33Quotes: boolean): Record<BookReadGroup, SymbolRead[]> {
-  const perPrefix = (over: SymbolList, ...fields: string[]) => prefixes.map((p): SymbolRead => [over, 'HMGET', p, ...fields]);
-  const marketState = prefixOf(keys.marketState);
+  const [view, published, marketState] = [prefixOf(keys.position), prefixOf(keys.marketStatePublished), prefixOf(keys.marketState)];
+  // Sigma is needless where the view row brings one (with its notional), the market state's after the publisher's.
+  const ownSigma = [view, VIEW_FIELDS.indexOf('position_notional_usd'), VIEW_FIELDS.indexOf('sigma')] as const;
   return {
-    view: [['view', 'HMGET', prefixOf(keys.position), ...VIEW_FIELDS]],
-    applied: [['entries', 'GET', prefixOf(keys.positionAppliedId)]],
-    p33: perPrefix('p33', ...P33_FIELDS),
+    view: [{ over: 'view', read: ['HMGET', view, ...VIEW_FIELDS] }],
+    applied: [{ over: 'entries', read: ['GET', prefixOf(keys.positionAppliedId)] }],
+    p33: prefixes.map((p) => ({ over: 'p33', read: ['HMGET', p, ...P33_FIELDS] })),
     sigma: [
-      ['book', 'HGET', prefixOf(keys.marketStatePublished), 'sigma'],
-      ['book', 'HGET', marketState, 'sigma'],
+      { over: 'book', read: ['HGET', published, 'sigma'], needless: [ownSigma] },
+      { over: 'book', read: ['HGET', marketState, 'sigma'], needless: [ownSigma, [published, 0]] },
     ],
-    // In priceQuoteReads' order: market state, ticker, then P3.3's under each prefix.
+    // In priceQuoteReads' order: market state, ticker, then P3.3's under each prefix (but from the
+    // P3.3 row of a symbol P3.3's index lists).
     quotes: !withUnpriced
       ? []
       : [
-          ['book', 'HMGET', marketState, 'mark_price', 'timestamp'],
-          ['book', 'HMGET', prefixOf(keys.ticker), 'markPrice', 'timestamp'],
-          ...(allP33Quotes ? perPrefix('book', 'mark_price', 'ts_epoch') : []),
+          { over: 'book', read: ['HMGET', marketState, 'mark_price', 'timestamp'] },
+          { over: 'book', read: ['HMGET', prefixOf(keys.ticker), 'markPrice', 'timestamp'] },
+          ...(allP33Quotes
+            ? prefixes.map((p): SymbolRead => ({ over: 'book', read: ['HMGET', p, 'mark_price', 'ts_epoch'], needless: [[p]] }))
+            : []),
         ],
   };
 }
@@ -348,7 +364,7 @@ async function readPlain(
     throw error;
   };
   const replies = await Promise.all(
-    reads.map(([over, command, prefix, ...args]) =>
+    reads.map(({ over, read: [command, prefix, ...args] }) =>
       Promise.all(lists[over].map((s) => sendRead(redis, [command, prefix + s, ...args]).catch(settled))),
     ),
   );
@@ -357,14 +373,15 @@ async function readPlain(
 
 /**
  * Either path's replies by name: the one place they are decoded. A refused key is `unreadable`
- * (its symbol's problem only), or, for an applied id, the whole read's error.
+ * (its symbol's problem only) where its reply is taken (sigma's: where mergeBook needs it), or, for
+ * an applied id, the whole read's error.
  */
 function bookReadOf({ equity, mode, entries, lists, replies }: ListedReplies, reads: Record<BookReadGroup, SymbolRead[]>): BookRead {
   const unreadable: Unreadable[] = [];
   let next = 0;
   /** Each read of a group as: the reply for the symbol at `at` of its list, or `none` (absent or refused). */
   const take = (group: readonly SymbolRead[], kind?: Unreadable[1]) =>
-    group.map(([over, , prefix]) => {
+    group.map(({ over, read: [, prefix] }) => {
       const got = replies[next++] ?? [];
       return <T>(at: number, none: T): T => {
         const reply = got[at];
@@ -385,11 +402,12 @@ function bookReadOf({ equity, mode, entries, lists, replies }: ListedReplies, re
   const rows = lists.view.map((_, at) => viewRow<Row>(at, []));
   const appliedOf = new Map(lists.entries.map((s, at) => [s, appliedId<string>(at, '')]));
   const applied = entries.map(([, f]) => appliedOf.get(fieldsToRecord(f).symbol ?? '') ?? '');
-  const p33rows = lists.p33.map((_, at) => p33Reads.flatMap((read) => read<Row>(at, NO_P33_ROW)));
+  const p33rows = lists.p33.map((_, at) => p33Reads.map((read) => read<Row>(at, NO_P33_ROW)));
   // The book's symbols that hold something: P3.3's index may list a symbol whose hash has expired.
-  const holding = new Set([...lists.view, ...lists.entries, ...lists.p33.filter((_, at) => p33rows[at]!.some((v) => v !== null))]);
+  const held = lists.p33.filter((_, at) => p33rows[at]!.flat().some((v) => v !== null));
+  const holding = new Set([...lists.view, ...lists.entries, ...held]);
   const sigmaAt = [...lists.book.entries()].filter(([, s]) => holding.has(s));
-  const indexed = new Set(lists.p33);
+  const p33At = new Map(lists.p33.map((s, at) => [s, at]));
   return {
     equity,
     symbols: lists.view,
@@ -400,9 +418,15 @@ function bookReadOf({ equity, mode, entries, lists, replies }: ListedReplies, re
     p33: lists.p33,
     p33rows,
     sigmaSymbols: sigmaAt.map(([, s]) => s),
-    sigmaRows: sigmaAt.map(([at]) => sigmaReads.map((read) => read<string | null>(at, null))),
-    // P3.3's marks (allP33Quotes) of an indexed symbol are in its P3.3 row (quoteRepliesOf).
-    quoteRows: sigmaAt.map(([at, s]) => quoteReads.flatMap((read, k) => (k < 2 || !indexed.has(s) ? read<Row>(at, [null, null]) : []))),
+    sigmaRows: sigmaAt.map(([at]) => sigmaReads.map((read) => () => read<string | null>(at, null))),
+    // P3.3's mark and time of a symbol P3.3's index lists from its P3.3 rows, else (allP33Quotes) its own reads.
+    quoteRows: sigmaAt.map(([at, s]) => {
+      const rows = p33rows[p33At.get(s) ?? -1];
+      const p33Pair = (k: number) => (rows ? [rows[k]![1]!, rows[k]![2]!] : (quoteReads[2 + k]?.<Row>(at, NO_PAIR) ?? NO_PAIR));
+      return quoteReads.length === 0
+        ? []
+        : [quoteReads[0]!<Row>(at, NO_PAIR), quoteReads[1]!<Row>(at, NO_PAIR), ...p33Reads.map((_, k) => p33Pair(k))];
+    }),
     unreadable,
   };
 }
@@ -509,12 +533,8 @@ function mergeBook(
     });
   });
 
-  const p33At = new Map<string, number>();
   p33.forEach((symbol, i) => {
-    p33At.set(symbol, i);
-    const row = p33rows[i] ?? [];
-    for (let k = 0; k < prefixCount; k++) {
-      const [amtRaw, markRaw, tsRaw, notionalRaw, sigmaRaw] = row.slice(k * P33_FIELDS.length, (k + 1) * P33_FIELDS.length);
+    for (const [amtRaw, markRaw, tsRaw, notionalRaw, sigmaRaw] of p33rows[i] ?? []) {
       const position = p33Figure(symbol, amtRaw, markRaw, tsRaw, notionalRaw, sigmaRaw, untrusted);
       if (position !== undefined) offer(position); // else expired since the index was refreshed, or not P3.3's
       if (withUnpriced) noteUnpriced(p33Unpriced(symbol, amtRaw, markRaw, tsRaw, notionalRaw));
@@ -523,8 +543,8 @@ function mergeBook(
 
   sigmaSymbols.forEach((symbol, i) => {
     if (sigmaOf.has(symbol) || !best.has(symbol)) return;
-    const [publishedRaw, marketRaw] = sigmaRows[i] ?? [];
-    const sigma = figure(untrusted, symbol, 'marketstate_sigma', publishedRaw) ?? figure(untrusted, symbol, 'market_sigma', marketRaw);
+    const [published, market] = sigmaRows[i] ?? [];
+    const sigma = figure(untrusted, symbol, 'marketstate_sigma', published?.()) ?? figure(untrusted, symbol, 'market_sigma', market?.());
     if (sigma !== undefined) sigmaOf.set(symbol, sigma);
   });
 
@@ -551,16 +571,12 @@ function mergeBook(
     .filter((p) => p.notionalUsd !== 0 && !agedOut(p, maxAgeMs, now))
     .map((p) => (p.sigma === undefined && sigmaOf.has(p.symbol) ? { ...p, sigma: sigmaOf.get(p.symbol) } : p))
     .sort((a, b) => (a.symbol < b.symbol ? -1 : a.symbol > b.symbol ? 1 : 0));
-  const quotes = new Map<string, (string | null)[][]>();
-  if (withUnpriced)
-    sigmaSymbols.forEach((symbol, i) => {
-      const at = p33At.get(symbol);
-      quotes.set(symbol, quoteRepliesOf(quoteRows[i] ?? [], at === undefined ? [] : (p33rows[at] ?? []), prefixCount));
-    });
+  const quotes = new Map<string, readonly Row[]>();
+  if (withUnpriced) sigmaSymbols.forEach((symbol, i) => quotes.set(symbol, quoteRows[i]!));
   const unpriced: UnpricedPosition[] = [];
   for (const [symbol, position] of unpricedFigures) {
     if (!unpricedStands(position, best.get(symbol)) || agedOut(position, maxAgeMs, now)) continue;
-    unpriced.push({ position, quoteReplies: quotes.get(symbol) ?? quoteRepliesOf([], [], prefixCount) });
+    unpriced.push({ position, quoteReplies: quotes.get(symbol) ?? Array.from({ length: 2 + prefixCount }, () => NO_PAIR) });
   }
   return { positions, streamRead: mode, truncated: rawEntries.length > bound, untrusted, unpriced, quotes };
 }
@@ -594,24 +610,6 @@ function signedBySide(qty: number | undefined, side: unknown): number | undefine
 function unpricedStands(unpriced: BookPosition, current: BookPosition | undefined): boolean {
   if (current === undefined) return true;
   return current.notionalUsd === 0 ? current.asOfMs <= unpriced.asOfMs : current.asOfMs < unpriced.asOfMs;
-}
-
-/**
- * The quote rows of a symbol in priceQuoteReads' order: market state, ticker, then P3.3's mark and
- * time under each prefix, from its P3.3 index row, or else from its quote row (allP33Quotes).
- */
-function quoteRepliesOf(quotes: Row, p33row: Row, prefixCount: number): (string | null)[][] {
-  const replies: (string | null)[][] = [
-    [quotes[0] ?? null, quotes[1] ?? null],
-    [quotes[2] ?? null, quotes[3] ?? null],
-  ];
-  for (let k = 0; k < prefixCount; k++)
-    replies.push(
-      p33row.length > 0
-        ? [p33row[k * P33_FIELDS.length + 1] ?? null, p33row[k * P33_FIELDS.length + 2] ?? null]
-        : [quotes[4 + 2 * k] ?? null, quotes[5 + 2 * k] ?? null],
-    );
-  return replies;
 }
 
 /**

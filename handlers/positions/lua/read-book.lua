@@ -1,8 +1,8 @@
--- The position book's reads in one moment (handlers/positions/book.ts: bookReads says what, readListed
+-- The position book's reads in one moment (handlers/positions/book.ts: bookReads says what, readPlain
 -- does the same with plain commands, bookReadOf decodes either's replies).
 -- KEYS: our view's index, the snapshot stream, P3.3's index, the portfolio state ('' for no equity).
--- ARGV: the position-snapshot group, the bound on entries, the per-symbol reads as JSON
--- [[list, command, key prefix, args...], ...], list one of view, p33, entries, book.
+-- ARGV: the position-snapshot group, the bound on entries, bookReads as JSON
+-- [{over = view|p33|entries|book, read = [command, key prefix, args...], needless = [[prefix, places...], ...]}, ...].
 local equity = false
 if KEYS[4] ~= '' then equity = redis.call('HGET', KEYS[4], 'equity_usd') end
 local lists = {view = redis.call('SMEMBERS', KEYS[1]), p33 = redis.call('SMEMBERS', KEYS[3]), entries = {}, book = {}}
@@ -36,16 +36,35 @@ for _, name in ipairs({'view', 'entries', 'p33'}) do
     if not seen[s] then seen[s] = true; lists.book[#lists.book + 1] = s end
   end
 end
--- Each read for each symbol of its list. A key Redis refuses to read (another type) is false in its
--- place and noted {read, symbol's place, error}: what that means is the caller's to judge.
-local replies, refused = {}, {}
-for r, read in ipairs(cjson.decode(ARGV[3])) do
+-- Surely a number by the readers' rule (domain/number.ts): plain digits, short enough to be finite.
+local function number(v)
+  return type(v) == 'string' and #v <= 20 and string.match(v, '^%-?%d+%.?%d*$') ~= nil
+end
+-- Each read for each symbol of its list, unless needless for it (book.ts SymbolRead.needless): false
+-- in its place then. A key Redis refuses to read (another type) is false in its place too, noted
+-- {read, symbol's place, error}: what that means is the caller's to judge.
+local replies, refused, byKey = {}, {}, {}
+local function needless(s, clauses)
+  for _, c in ipairs(clauses or {}) do
+    local reply = byKey[c[1] .. s]
+    if type(reply) == 'string' then reply = {reply} end
+    local all = reply ~= nil
+    for k = 2, #c do all = all and type(reply) == 'table' and number(reply[c[k] + 1]) end
+    if all then return true end
+  end
+  return false
+end
+for r, plan in ipairs(cjson.decode(ARGV[3])) do
   replies[r] = {}
-  for i, s in ipairs(lists[read[1]]) do
-    local command = {read[2], read[3] .. s}
-    for k = 4, #read do command[#command + 1] = read[k] end
-    local reply = redis.pcall(unpack(command))
-    if type(reply) == 'table' and reply.err then refused[#refused + 1] = {r, i, reply.err}; reply = false end
+  local command = {unpack(plan.read)}
+  for i, s in ipairs(lists[plan.over]) do
+    local reply = false
+    if not needless(s, plan.needless) then
+      command[2] = plan.read[2] .. s
+      reply = redis.pcall(unpack(command))
+      if type(reply) == 'table' and reply.err then refused[#refused + 1] = {r, i, reply.err}; reply = false end
+      byKey[command[2]] = reply
+    end
     replies[r][i] = reply
   end
 end
