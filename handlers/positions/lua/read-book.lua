@@ -22,13 +22,13 @@ if groups.err then mode = 'none' else
 end
 local entries = {}
 if mode ~= 'none' then entries = redis.call('XREVRANGE', KEYS[2], '+', start, 'COUNT', tonumber(ARGV[2]) + 1) end
--- The entries' symbols (an entry's last symbol field, as fieldsToRecord reads it), then the book's:
--- our view's, the entries', P3.3's index's, each once.
+-- The entries' symbols (an entry's last symbol field, as fieldsToRecord reads it; none empty), then
+-- the book's: our view's, the entries', P3.3's index's, each once.
 local seen = {}
 for _, e in ipairs(entries) do
   local s
   for j = 1, #e[2], 2 do if e[2][j] == 'symbol' then s = e[2][j + 1] end end
-  if s and not seen[s] then seen[s] = true; lists.entries[#lists.entries + 1] = s end
+  if s and s ~= '' and not seen[s] then seen[s] = true; lists.entries[#lists.entries + 1] = s end
 end
 seen = {}
 for _, name in ipairs({'view', 'entries', 'p33'}) do
