@@ -422,7 +422,8 @@ function bookReadOf({ equity, mode, entries, lists, replies }: ListedReplies, re
     // P3.3's mark and time of a symbol P3.3's index lists from its P3.3 rows, else (allP33Quotes) its own reads.
     quoteRows: sigmaAt.map(([at, s]) => {
       const rows = p33rows[p33At.get(s) ?? -1];
-      const p33Pair = (k: number) => (rows ? [rows[k]![1]!, rows[k]![2]!] : (quoteReads[2 + k]?.<Row>(at, NO_PAIR) ?? NO_PAIR));
+      const p33Pair = (k: number): Row =>
+        rows ? [rows[k]?.[1] ?? null, rows[k]?.[2] ?? null] : (quoteReads[2 + k]?.<Row>(at, NO_PAIR) ?? NO_PAIR);
       return quoteReads.length === 0
         ? []
         : [quoteReads[0]!<Row>(at, NO_PAIR), quoteReads[1]!<Row>(at, NO_PAIR), ...p33Reads.map((_, k) => p33Pair(k))];
