@@ -166,4 +166,17 @@ describe('position book: the one-script read answers what the plain reads answer
       { numRuns: 300 },
     );
   });
+
+  // An applied id says which snapshots the view holds: unread, no snapshot could be placed, so the
+  // whole read fails (the gate retries it) rather than one symbol.
+  it('an applied id of another type fails the read on both paths alike', async () => {
+    const r = redis.client;
+    await r.flushall();
+    await r.xgroup('CREATE', config.POSITION_SNAPSHOT_STREAM, config.POSITION_SNAPSHOT_GROUP, '$', 'MKSTREAM');
+    await r.xadd(config.POSITION_SNAPSHOT_STREAM, '*', 'symbol', 'AUSDT', 'position_notional_usd', '100');
+    await r.rpush(keys.positionAppliedId('AUSDT'), 'not a string');
+    const reader = r as unknown as RedisReader;
+    await expect(loadPositionBook(reader, config, { now: NOW })).rejects.toThrow(/WRONGTYPE/);
+    await expect(loadPositionBook(withoutScripts(reader), config, { now: NOW })).rejects.toThrow(/WRONGTYPE/);
+  });
 });
