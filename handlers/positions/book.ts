@@ -31,8 +31,10 @@ export const DEFAULT_P33_PREFIXES: readonly string[] = [prefixOf(keys.p33Positio
  * For the governor (loadPositionBook's `withUnpriced`), also every symbol's mark quotes (the
  * governor counts each position at the freshest mark of all producers) and the positions with a
  * quantity but no price (PositionBook.unpriced); the other gates read neither.
- * All of it in one read-only script (one round trip, one consistent moment); a plain-read
- * fallback where scripts cannot run (Redis Cluster, Redis before 7).
+ * What is read is said once (bookReads: the listing, then per symbol the keys, commands and fields)
+ * and decoded once (bookReadOf). Two paths run it: one read-only script (read-book.lua: one round
+ * trip, one consistent moment), or plain commands where scripts cannot run (Redis Cluster, Redis
+ * before 7); the property test in test/integration/position-book-script.test.ts holds them equal.
  */
 
 /** The variables every gate hosting the book understands (the position-snapshot handler's names). */
@@ -189,7 +191,10 @@ interface BookRead {
   readonly p33rows: readonly (readonly Row[])[];
   /** The symbols sigma (and quotes) were read for, their sigma rows and quote rows. */
   readonly sigmaSymbols: readonly string[];
-  /** Read where mergeBook needs them only (where the script may have left them unread, see SymbolRead.needless). */
+  /**
+   * [publisher's, market state's] sigma, each taken (a refusal noted in `unreadable`) when called:
+   * mergeBook calls them where it needs them; the script may have left the others unread (SymbolRead.needless).
+   */
   readonly sigmaRows: readonly (readonly (() => string | null)[])[];
   /** In priceQuoteReads' order ([price, time] each), or none without unpriced positions. */
   readonly quoteRows: readonly (readonly Row[])[];
