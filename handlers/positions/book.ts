@@ -234,9 +234,10 @@ interface SymbolRead {
 /**
  * What the book reads per symbol after its listing (equity, the two indexes, the stream's
  * unapplied entries), grouped as bookReadOf decodes them; both paths run these reads, in this order.
- * Sigma and quotes are read for every symbol of the book; bookReadOf uses those of the symbols it
- * holds (a P3.3 index entry whose hash has expired holds nothing) and, with allP33Quotes, P3.3's
- * marks only of symbols outside P3.3's index (the index's own rows carry them).
+ * Sigma and quotes are read for every symbol of the book (but what the script finds needless);
+ * bookReadOf uses those of the symbols it holds (a P3.3 index entry whose hash has expired holds
+ * nothing) and, with allP33Quotes, P3.3's marks only of symbols outside P3.3's index (the index's
+ * own rows carry them).
  */
 function bookReads(prefixes: readonly string[], withUnpriced: boolean, allP33Quotes: boolean): Record<BookReadGroup, SymbolRead[]> {
   const [view, published, marketState] = [prefixOf(keys.position), prefixOf(keys.marketStatePublished), prefixOf(keys.marketState)];
