@@ -7,7 +7,7 @@ import { compareStreamIds, fieldsToRecord, parseNumber } from '../../schemas/fie
 import { keys, streams } from '../../schemas/keys.js';
 import { positionSnapshotSchema, snapshotAges, snapshotNotional } from '../../schemas/position-snapshot.js';
 import { gateLua } from '../lua.js';
-import { replyOf, sendReads, type ReadCommand } from './read-commands.js';
+import { replyOf, sendRead, sendReads, type ReadCommand } from './read-commands.js';
 
 /** P3.3's hash prefixes: the seed era's, and upstream's newest (de25f13cb). */
 export const DEFAULT_P33_PREFIXES: readonly string[] = [prefixOf(keys.p33PositionSnapshot), prefixOf(keys.p33StatePositions)];
@@ -31,8 +31,10 @@ export const DEFAULT_P33_PREFIXES: readonly string[] = [prefixOf(keys.p33Positio
  * For the governor (loadPositionBook's `withUnpriced`), also every symbol's mark quotes (the
  * governor counts each position at the freshest mark of all producers) and the positions with a
  * quantity but no price (PositionBook.unpriced); the other gates read neither.
- * All of it in one read-only script (one round trip, one consistent moment); a plain-read
- * fallback where scripts cannot run (Redis Cluster, Redis before 7).
+ * What is read is said once (bookReads: the listing, then per symbol the keys, commands and fields)
+ * and decoded once (bookReadOf). Two paths run it: one read-only script (read-book.lua: one round
+ * trip, one consistent moment), or plain commands where scripts cannot run (Redis Cluster, Redis
+ * before 7); the property test in test/integration/position-book-script.test.ts holds them equal.
  */
 
 /** The variables every gate hosting the book understands (the position-snapshot handler's names). */
@@ -166,27 +168,14 @@ export interface BookAndEquity {
   readonly equityRaw: string | undefined;
 }
 
-/**
- * KEYS: our active index, the snapshot stream, the P3.3 index, the portfolio state ('' to skip).
- * ARGV: our view prefix, our applied-id prefix, the group, the bound, the market-state prefix, the
- * market-state publisher's prefix, the ticker prefix ('' to skip the quotes), 'all' for P3.3's
- * marks of symbols outside its index ('' not), then the P3.3 prefixes.
- * Answers {equity, view symbols, view rows, mode, entries, applied ids, P3.3 symbols, P3.3 rows
- * (five fields per prefix), sigma symbols, their sigma rows [marketstate, state:market], and per
- * sigma symbol its quotes [market mark_price, timestamp, ticker markPrice, timestamp, then with
- * 'all' and outside the index P3.3's mark_price, ts_epoch per prefix] (empty without a ticker
- * prefix), and the per-symbol reads Redis refused, {symbol, kind (position, sigma, quote), key} each}. A sigma
- * row holds only what mergeBook can use: none for a symbol whose view row has a sigma that surely
- * reads as a number, and no market state's after a publisher's that surely does (40 of the read's
- * 60 calls a heat batch in the bench, ~1 µs of redis-server each).
- */
+/** Runs the listing and bookReads in one moment; see read-book.lua. */
 const READ_BOOK = gateLua('positions', 'read-book');
 
 type Row = (string | null)[];
 type Entry = [id: string, fields: string[]];
 /** A per-symbol read Redis refused (a key of another type): its symbol, what it was for, its key. */
 type Unreadable = [symbol: string, kind: 'position' | 'sigma' | 'quote', key: string];
-/** What one read of the book found, by name (READ_BOOK's reply decoded by bookReadOf, or the plain reads'). */
+/** What one read of the book found, by name (bookReadOf's decoding of either path's replies). */
 interface BookRead {
   /** equity_usd of the portfolio state, when asked for. */
   readonly equity: string | null;
@@ -197,45 +186,99 @@ interface BookRead {
   /** The snapshot stream's entries not yet applied (newest first), and each one's symbol's applied id. */
   readonly entries: readonly Entry[];
   readonly applied: readonly string[];
-  /** The P3.3 index's symbols and their rows (P33_FIELDS per prefix). */
+  /** The P3.3 index's symbols and their rows (P33_FIELDS), one per prefix. */
   readonly p33: readonly string[];
-  readonly p33rows: readonly Row[];
+  readonly p33rows: readonly (readonly Row[])[];
   /** The symbols sigma (and quotes) were read for, their sigma rows and quote rows. */
   readonly sigmaSymbols: readonly string[];
-  readonly sigmaRows: readonly Row[];
-  readonly quoteRows: readonly Row[];
+  /**
+   * [publisher's, market state's] sigma, each taken (a refusal noted in `unreadable`) when called:
+   * mergeBook calls them where it needs them; the script may have left the others unread (SymbolRead.needless).
+   */
+  readonly sigmaRows: readonly (readonly (() => string | null)[])[];
+  /** In priceQuoteReads' order ([price, time] each), or none without unpriced positions. */
+  readonly quoteRows: readonly (readonly Row[])[];
   readonly unreadable: readonly Unreadable[];
 }
 
-/** READ_BOOK's reply, in the order the script returns it: the one place its slots are read by position. */
-function bookReadOf(reply: unknown): BookRead {
-  const [equity, symbols, rows, mode, entries, applied, p33, p33rows, sigmaSymbols, sigmaRows, quoteRows, unreadable] = reply as [
-    string | null,
-    string[],
-    Row[],
-    BookRead['mode'],
-    Entry[],
-    string[],
-    string[],
-    Row[],
-    string[],
-    Row[],
-    Row[],
-    Unreadable[] | undefined,
-  ];
-  return { equity, symbols, rows, mode, entries, applied, p33, p33rows, sigmaSymbols, sigmaRows, quoteRows, unreadable: unreadable ?? [] };
-}
-
-/** The fields of a view row, in this order (READ_BOOK and the plain reads alike). */
+/** The fields of a view row, in this order. */
 const VIEW_FIELDS = ['position_notional_usd', 'sigma', 'qty', 'mark_price', 'updated_at', 'volatility', 'side'] as const;
 
-/** Fields read from each P3.3 hash, in this order (READ_BOOK and the plain reads alike). */
+/** Fields read from each P3.3 hash, in this order (the book and readP33Position alike). */
 const P33_FIELDS = ['position_amt', 'mark_price', 'ts_epoch', 'position_notional_usd', 'sigma'] as const;
+const NO_P33_ROW: Row = P33_FIELDS.map(() => null);
+const NO_PAIR: Row = [null, null];
 
 /** The prefix a key function puts before the symbol. */
 function prefixOf(keyOf: (symbol: string) => string): string {
   return keyOf('');
 }
+
+/**
+ * Whose symbols a read is made for: our view index's, P3.3's index's, the unapplied entries', or
+ * the book's (all three, each once, in that order).
+ */
+type SymbolList = 'view' | 'p33' | 'entries' | 'book';
+/** A read made for each symbol of a list, of the key prefix + symbol. */
+interface SymbolRead {
+  readonly over: SymbolList;
+  readonly read: readonly [command: 'GET' | 'HGET' | 'HMGET', prefix: string, ...args: string[]];
+  /**
+   * Where the script may leave it unread (the plain path reads everything): for a symbol one of
+   * whose keys prefix + symbol it has read already, and whose reply holds figures that surely read
+   * as numbers at every place named. bookReadOf never looks at a reply this leaves unread.
+   */
+  readonly needless?: readonly (readonly [prefix: string, ...places: number[]])[];
+}
+
+/**
+ * What the book reads per symbol after its listing (equity, the two indexes, the stream's
+ * unapplied entries), grouped as bookReadOf decodes them; both paths run these reads, in this order.
+ * Sigma and quotes are read for every symbol of the book (but what the script finds needless);
+ * bookReadOf uses those of the symbols it holds (a P3.3 index entry whose hash has expired holds
+ * nothing) and, with allP33Quotes, P3.3's marks only of symbols outside P3.3's index (the index's
+ * own rows carry them).
+ */
+function bookReads(prefixes: readonly string[], withUnpriced: boolean, allP33Quotes: boolean): Record<BookReadGroup, SymbolRead[]> {
+  const [view, published, marketState] = [prefixOf(keys.position), prefixOf(keys.marketStatePublished), prefixOf(keys.marketState)];
+  // Sigma is needless where the view row brings one (with its notional), the market state's after the publisher's.
+  const ownSigma = [view, VIEW_FIELDS.indexOf('position_notional_usd'), VIEW_FIELDS.indexOf('sigma')] as const;
+  return {
+    view: [{ over: 'view', read: ['HMGET', view, ...VIEW_FIELDS] }],
+    applied: [{ over: 'entries', read: ['GET', prefixOf(keys.positionAppliedId)] }],
+    p33: prefixes.map((p) => ({ over: 'p33', read: ['HMGET', p, ...P33_FIELDS] })),
+    sigma: [
+      { over: 'book', read: ['HGET', published, 'sigma'], needless: [ownSigma] },
+      { over: 'book', read: ['HGET', marketState, 'sigma'], needless: [ownSigma, [published, 0]] },
+    ],
+    // In priceQuoteReads' order: market state, ticker, then P3.3's under each prefix (but from the
+    // P3.3 row of a symbol P3.3's index lists).
+    quotes: !withUnpriced
+      ? []
+      : [
+          { over: 'book', read: ['HMGET', marketState, 'mark_price', 'timestamp'] },
+          { over: 'book', read: ['HMGET', prefixOf(keys.ticker), 'markPrice', 'timestamp'] },
+          ...(allP33Quotes
+            ? prefixes.map((p): SymbolRead => ({ over: 'book', read: ['HMGET', p, 'mark_price', 'ts_epoch'], needless: [[p]] }))
+            : []),
+        ],
+  };
+}
+/** The groups of bookReads in the order both paths send them and bookReadOf takes their replies. */
+const BOOK_READ_GROUPS = ['view', 'applied', 'p33', 'sigma', 'quotes'] as const;
+type BookReadGroup = (typeof BOOK_READ_GROUPS)[number];
+
+/** What either path answers: the listing, the symbol lists, and per read of bookReads per symbol of its list, its reply or Redis's refusal. */
+interface ListedReplies {
+  readonly equity: string | null;
+  readonly mode: BookRead['mode'];
+  readonly entries: readonly Entry[];
+  readonly lists: Readonly<Record<SymbolList, readonly string[]>>;
+  readonly replies: readonly (readonly unknown[])[];
+}
+
+/** read-book.lua's reply: the listing, the lists (view, p33, entries, book), the replies, the refusals {read, symbol's place, error} from 1. */
+type ScriptReply = [string | null, ListedReplies['mode'], Entry[], string[][], unknown[][], [number, number, string][]];
 
 /** What a read of the book brings besides the positions. */
 export interface BookReadOptions {
@@ -249,75 +292,61 @@ export interface BookReadOptions {
   readonly allP33Quotes?: boolean;
 }
 
-/** Reads the book (and what `options` ask for) in one round trip; plain reads where scripts cannot run. */
+/**
+ * Reads the book (and what `options` ask for): in one read-only script on one node (one round trip,
+ * one consistent moment), else (Redis Cluster, Redis before 7) the same reads as plain commands.
+ */
 export async function loadPositionBook(
   redis: RedisReader,
   config: PositionBookConfig,
   options: BookReadOptions = {},
 ): Promise<BookAndEquity> {
   const { withEquity = false, now = Date.now(), withUnpriced = false, allP33Quotes = false } = options;
-  const tickerPrefix = withUnpriced ? prefixOf(keys.ticker) : '';
   const prefixes = p33Prefixes(config);
-  let read: BookRead;
+  const reads = bookReads(prefixes, withUnpriced, allP33Quotes);
+  const sent = BOOK_READ_GROUPS.flatMap((group) => reads[group]);
+  const equityKey = withEquity ? keys.portfolioState : '';
+  const listing = [keys.activePositions, config.POSITION_SNAPSHOT_STREAM, keys.p33PositionIndex, equityKey] as const;
+  let listed: ListedReplies;
   try {
     const reply = await redis.eval_ro(
       READ_BOOK,
       4,
-      keys.activePositions,
-      config.POSITION_SNAPSHOT_STREAM,
-      keys.p33PositionIndex,
-      withEquity ? keys.portfolioState : '',
-      prefixOf(keys.position),
-      prefixOf(keys.positionAppliedId),
+      ...listing,
       config.POSITION_SNAPSHOT_GROUP,
       config.POSITION_BOOK_MAX_PENDING,
-      prefixOf(keys.marketState),
-      prefixOf(keys.marketStatePublished),
-      tickerPrefix,
-      allP33Quotes ? 'all' : '',
-      ...prefixes,
+      JSON.stringify(sent),
     );
-    read = bookReadOf(reply);
+    const [equity, mode, entries, [view = [], p33 = [], entrySymbols = [], book = []], replies, refused] = reply as ScriptReply;
+    for (const [read, at, error] of refused) replies[read - 1]![at - 1] = new Error(error);
+    listed = { equity, mode, entries, lists: { view, p33, entries: entrySymbols, book }, replies };
   } catch {
-    read = await readPlain(redis, config, withEquity, prefixes, tickerPrefix, allP33Quotes);
+    listed = await readPlain(redis, config, equityKey, sent);
   }
   const maxAgeMs = config.POSITION_MAX_AGE_SEC === undefined ? undefined : config.POSITION_MAX_AGE_SEC * 1000;
   return {
-    book: mergeBook(read, config.POSITION_BOOK_MAX_PENDING, prefixes.length, maxAgeMs, now, withUnpriced),
-    equityRaw: read.equity ?? undefined,
+    book: mergeBook(bookReadOf(listed, reads), config.POSITION_BOOK_MAX_PENDING, prefixes.length, maxAgeMs, now, withUnpriced),
+    equityRaw: listed.equity ?? undefined,
   };
 }
 
 /**
- * The same reads as READ_BOOK without a script: not one atomic moment, so a snapshot applied
- * between the reads may be counted from both the view and the stream (the newer wins per symbol).
+ * What read-book.lua does, as plain commands: not one atomic moment, so a snapshot applied between
+ * the reads may be counted from both the view and the stream (the newer wins per symbol).
  */
 async function readPlain(
   redis: RedisReader,
   config: PositionBookConfig,
-  withEquity: boolean,
-  prefixes: readonly string[],
-  tickerPrefix: string,
-  allP33Quotes: boolean,
-): Promise<BookRead> {
+  equityKey: string,
+  reads: readonly SymbolRead[],
+): Promise<ListedReplies> {
   const stream = config.POSITION_SNAPSHOT_STREAM;
-  const [equity, symbols, p33] = await Promise.all([
-    withEquity ? redis.hget(keys.portfolioState, 'equity_usd') : Promise.resolve(null),
+  const [equity, view, p33] = await Promise.all([
+    equityKey === '' ? null : redis.hget(equityKey, 'equity_usd'),
     redis.smembers(keys.activePositions),
     redis.smembers(keys.p33PositionIndex),
   ]);
-  const unreadable: Unreadable[] = [];
-  /** A per-symbol read as READ_BOOK's: a key of another type is noted and read as `none`. */
-  const perSymbol = <T>(symbol: string, kind: Unreadable[1], key: string, read: Promise<T>, none: T): Promise<T> =>
-    read.catch((error: unknown) => {
-      if (!isWrongType(error)) throw error;
-      unreadable.push([symbol, kind, key]);
-      return none;
-    });
-  const rows = await Promise.all(
-    symbols.map((s) => perSymbol(s, 'position', keys.position(s), redis.hmget(keys.position(s), ...VIEW_FIELDS), [])),
-  );
-  let mode: 'group' | 'tail' | 'none' = 'none';
+  let mode: ListedReplies['mode'] = 'none';
   let start = '-';
   try {
     const groups = (await redis.xinfo('GROUPS', stream)) as unknown[][];
@@ -327,64 +356,86 @@ async function readPlain(
       if (info.name !== config.POSITION_SNAPSHOT_GROUP) continue;
       mode = 'group';
       start = `(${info['last-delivered-id']}`;
-      if (Number(info.pending) > 0) {
-        const summary = (await redis.xpending(stream, config.POSITION_SNAPSHOT_GROUP)) as [number, string];
-        start = summary[1];
-      }
+      if (Number(info.pending) > 0) start = ((await redis.xpending(stream, config.POSITION_SNAPSHOT_GROUP)) as [number, string])[1];
     }
   } catch {
     // No stream: nothing to fold in.
   }
   const entries = mode === 'none' ? [] : await redis.xrevrange(stream, '+', start, 'COUNT', config.POSITION_BOOK_MAX_PENDING + 1);
-  const entrySymbols = [...new Set(entries.map(([, f]) => fieldsToRecord(f).symbol ?? ''))];
-  const appliedIds = await Promise.all(entrySymbols.map((s) => redis.get(keys.positionAppliedId(s))));
-  const appliedBySymbol = new Map(entrySymbols.map((s, i) => [s, appliedIds[i] ?? '']));
-  const applied = entries.map(([, f]) => appliedBySymbol.get(fieldsToRecord(f).symbol ?? '') ?? '');
-  const p33rows = await Promise.all(
-    p33.map(async (s) =>
-      (
-        await Promise.all(
-          prefixes.map((prefix) =>
-            perSymbol(
-              s,
-              'position',
-              prefix + s,
-              redis.hmget(prefix + s, ...P33_FIELDS),
-              P33_FIELDS.map(() => null),
-            ),
-          ),
-        )
-      ).flat(),
+  const entrySymbols = [...new Set(entries.map(([, f]) => fieldsToRecord(f).symbol ?? ''))].filter((s) => s !== '');
+  const lists = { view, p33, entries: entrySymbols, book: [...new Set([...view, ...entrySymbols, ...p33])] };
+  // A key of another type is its read's reply (as the script's refusals), any other failure the read's.
+  const settled = (error: unknown) => {
+    if (error instanceof Error && /\bWRONGTYPE\b/.test(error.message)) return error;
+    throw error;
+  };
+  const replies = await Promise.all(
+    reads.map(({ over, read: [command, prefix, ...args] }) =>
+      Promise.all(lists[over].map((s) => sendRead(redis, [command, prefix + s, ...args]).catch(settled))),
     ),
   );
-  const heldP33 = p33.filter((_, i) => (p33rows[i] ?? []).some((v) => v !== null));
-  const sigmaSymbols = [...new Set([...symbols, ...entrySymbols.filter((s) => s !== ''), ...heldP33])];
-  const sigmaRows = await Promise.all(
-    sigmaSymbols.map((s) =>
-      Promise.all([
-        perSymbol(s, 'sigma', keys.marketStatePublished(s), redis.hget(keys.marketStatePublished(s), 'sigma'), null),
-        perSymbol(s, 'sigma', keys.marketState(s), redis.hget(keys.marketState(s), 'sigma'), null),
-      ]),
-    ),
-  );
-  const quoteRead = (s: string, key: string, ...fields: string[]) => perSymbol(s, 'quote', key, redis.hmget(key, ...fields), [null, null]);
-  const quoteRows = await Promise.all(
-    sigmaSymbols.map(async (s): Promise<Row> => {
-      if (tickerPrefix === '') return [];
-      const [market, ticker, ...p33Marks] = await Promise.all([
-        quoteRead(s, keys.marketState(s), 'mark_price', 'timestamp'),
-        quoteRead(s, tickerPrefix + s, 'markPrice', 'timestamp'),
-        ...(allP33Quotes && !p33.includes(s) ? prefixes.map((prefix) => quoteRead(s, prefix + s, 'mark_price', 'ts_epoch')) : []),
-      ]);
-      return [...market, ...ticker, ...p33Marks.flat()];
-    }),
-  );
-  return { equity, symbols, rows, mode, entries, applied, p33, p33rows, sigmaSymbols, sigmaRows, quoteRows, unreadable };
+  return { equity, mode, entries, lists, replies };
 }
 
-/** Redis's refusal of a read on a key of another type (WRONGTYPE). */
-function isWrongType(error: unknown): boolean {
-  return error instanceof Error && /\bWRONGTYPE\b/.test(error.message);
+/**
+ * Either path's replies by name: the one place they are decoded. A refused key is `unreadable`
+ * (its symbol's problem only) where its reply is taken (sigma's: where mergeBook needs it), or, for
+ * an applied id, the whole read's error.
+ */
+function bookReadOf({ equity, mode, entries, lists, replies }: ListedReplies, reads: Record<BookReadGroup, SymbolRead[]>): BookRead {
+  const unreadable: Unreadable[] = [];
+  let next = 0;
+  /** Each read of a group as: the reply for the symbol at `at` of its list, or `none` (absent or refused). */
+  const take = (group: readonly SymbolRead[], kind?: Unreadable[1]) =>
+    group.map(({ over, read: [, prefix] }) => {
+      const got = replies[next++] ?? [];
+      return <T>(at: number, none: T): T => {
+        const reply = got[at];
+        if (!(reply instanceof Error)) return (reply ?? none) as T;
+        if (kind === undefined) throw reply;
+        unreadable.push([lists[over][at]!, kind, prefix + lists[over][at]]);
+        return none;
+      };
+    });
+  // In BOOK_READ_GROUPS' order.
+  const [viewRow, appliedId, p33Reads, sigmaReads, quoteReads] = [
+    take(reads.view, 'position')[0]!,
+    take(reads.applied)[0]!,
+    take(reads.p33, 'position'),
+    take(reads.sigma, 'sigma'),
+    take(reads.quotes, 'quote'),
+  ];
+  const rows = lists.view.map((_, at) => viewRow<Row>(at, []));
+  const appliedOf = new Map(lists.entries.map((s, at) => [s, appliedId<string>(at, '')]));
+  const applied = entries.map(([, f]) => appliedOf.get(fieldsToRecord(f).symbol ?? '') ?? '');
+  const p33rows = lists.p33.map((_, at) => p33Reads.map((read) => read<Row>(at, NO_P33_ROW)));
+  // The book's symbols that hold something: P3.3's index may list a symbol whose hash has expired.
+  const held = lists.p33.filter((_, at) => p33rows[at]!.flat().some((v) => v !== null));
+  const holding = new Set([...lists.view, ...lists.entries, ...held]);
+  const sigmaAt = [...lists.book.entries()].filter(([, s]) => holding.has(s));
+  const p33At = new Map(lists.p33.map((s, at) => [s, at]));
+  return {
+    equity,
+    symbols: lists.view,
+    rows,
+    mode,
+    entries,
+    applied,
+    p33: lists.p33,
+    p33rows,
+    sigmaSymbols: sigmaAt.map(([, s]) => s),
+    sigmaRows: sigmaAt.map(([at]) => sigmaReads.map((read) => () => read<string | null>(at, null))),
+    // P3.3's mark and time of a symbol P3.3's index lists from its P3.3 rows, else (allP33Quotes) its own reads.
+    quoteRows: sigmaAt.map(([at, s]) => {
+      const rows = p33rows[p33At.get(s) ?? -1];
+      const p33Pair = (k: number): Row =>
+        rows ? [rows[k]?.[1] ?? null, rows[k]?.[2] ?? null] : (quoteReads[2 + k]?.<Row>(at, NO_PAIR) ?? NO_PAIR);
+      return quoteReads.length === 0
+        ? []
+        : [quoteReads[0]!<Row>(at, NO_PAIR), quoteReads[1]!<Row>(at, NO_PAIR), ...p33Reads.map((_, k) => p33Pair(k))];
+    }),
+    unreadable,
+  };
 }
 
 /**
@@ -489,12 +540,8 @@ function mergeBook(
     });
   });
 
-  const p33At = new Map<string, number>();
   p33.forEach((symbol, i) => {
-    p33At.set(symbol, i);
-    const row = p33rows[i] ?? [];
-    for (let k = 0; k < prefixCount; k++) {
-      const [amtRaw, markRaw, tsRaw, notionalRaw, sigmaRaw] = row.slice(k * P33_FIELDS.length, (k + 1) * P33_FIELDS.length);
+    for (const [amtRaw, markRaw, tsRaw, notionalRaw, sigmaRaw] of p33rows[i] ?? []) {
       const position = p33Figure(symbol, amtRaw, markRaw, tsRaw, notionalRaw, sigmaRaw, untrusted);
       if (position !== undefined) offer(position); // else expired since the index was refreshed, or not P3.3's
       if (withUnpriced) noteUnpriced(p33Unpriced(symbol, amtRaw, markRaw, tsRaw, notionalRaw));
@@ -503,8 +550,8 @@ function mergeBook(
 
   sigmaSymbols.forEach((symbol, i) => {
     if (sigmaOf.has(symbol) || !best.has(symbol)) return;
-    const [publishedRaw, marketRaw] = sigmaRows[i] ?? [];
-    const sigma = figure(untrusted, symbol, 'marketstate_sigma', publishedRaw) ?? figure(untrusted, symbol, 'market_sigma', marketRaw);
+    const [published, market] = sigmaRows[i] ?? [];
+    const sigma = figure(untrusted, symbol, 'marketstate_sigma', published?.()) ?? figure(untrusted, symbol, 'market_sigma', market?.());
     if (sigma !== undefined) sigmaOf.set(symbol, sigma);
   });
 
@@ -531,16 +578,12 @@ function mergeBook(
     .filter((p) => p.notionalUsd !== 0 && !agedOut(p, maxAgeMs, now))
     .map((p) => (p.sigma === undefined && sigmaOf.has(p.symbol) ? { ...p, sigma: sigmaOf.get(p.symbol) } : p))
     .sort((a, b) => (a.symbol < b.symbol ? -1 : a.symbol > b.symbol ? 1 : 0));
-  const quotes = new Map<string, (string | null)[][]>();
-  if (withUnpriced)
-    sigmaSymbols.forEach((symbol, i) => {
-      const at = p33At.get(symbol);
-      quotes.set(symbol, quoteRepliesOf(quoteRows[i] ?? [], at === undefined ? [] : (p33rows[at] ?? []), prefixCount));
-    });
+  const quotes = new Map<string, readonly Row[]>();
+  if (withUnpriced) sigmaSymbols.forEach((symbol, i) => quotes.set(symbol, quoteRows[i]!));
   const unpriced: UnpricedPosition[] = [];
   for (const [symbol, position] of unpricedFigures) {
     if (!unpricedStands(position, best.get(symbol)) || agedOut(position, maxAgeMs, now)) continue;
-    unpriced.push({ position, quoteReplies: quotes.get(symbol) ?? quoteRepliesOf([], [], prefixCount) });
+    unpriced.push({ position, quoteReplies: quotes.get(symbol) ?? Array.from({ length: 2 + prefixCount }, () => NO_PAIR) });
   }
   return { positions, streamRead: mode, truncated: rawEntries.length > bound, untrusted, unpriced, quotes };
 }
@@ -574,24 +617,6 @@ function signedBySide(qty: number | undefined, side: unknown): number | undefine
 function unpricedStands(unpriced: BookPosition, current: BookPosition | undefined): boolean {
   if (current === undefined) return true;
   return current.notionalUsd === 0 ? current.asOfMs <= unpriced.asOfMs : current.asOfMs < unpriced.asOfMs;
-}
-
-/**
- * The quote rows of a symbol in priceQuoteReads' order: market state, ticker, then P3.3's mark and
- * time under each prefix, from its P3.3 index row, or else from its quote row (allP33Quotes).
- */
-function quoteRepliesOf(quotes: Row, p33row: Row, prefixCount: number): (string | null)[][] {
-  const replies: (string | null)[][] = [
-    [quotes[0] ?? null, quotes[1] ?? null],
-    [quotes[2] ?? null, quotes[3] ?? null],
-  ];
-  for (let k = 0; k < prefixCount; k++)
-    replies.push(
-      p33row.length > 0
-        ? [p33row[k * P33_FIELDS.length + 1] ?? null, p33row[k * P33_FIELDS.length + 2] ?? null]
-        : [quotes[4 + 2 * k] ?? null, quotes[5 + 2 * k] ?? null],
-    );
-  return replies;
 }
 
 /**

@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { loadPositionBook, type PositionBookConfig } from '../../handlers/positions/book.js';
-import { priceQuotesOf, readPriceQuotes } from '../../handlers/positions/prices.js';
+import { priceQuoteReads, priceQuotesOf, readPriceQuotes } from '../../handlers/positions/prices.js';
+import { sendReadsSettled } from '../../handlers/positions/read-commands.js';
 import type { RedisReader } from '../../runtime/contract/index.js';
 import { keys, streams } from '../../schemas/keys.js';
 import { usePrivateRedis } from '../support/redis-server.js';
@@ -39,7 +40,11 @@ const figure = fc.option(
   ),
   { nil: undefined },
 );
-const time = fc.option(fc.constantFrom(String(NOW - 5_000), String((NOW - 3_000) / 1000), 'later', ''), { nil: undefined });
+// Times in ms and in s, stamped a minute ahead of the clock too (a quote of no moment, prices.ts refuses it).
+const time = fc.option(
+  fc.constantFrom(String(NOW - 5_000), String((NOW - 3_000) / 1000), String(NOW + 60_000), String((NOW + 60_000) / 1000), 'later', ''),
+  { nil: undefined },
+);
 
 /** Only the fields given: an absent one is absent from the hash. */
 const hash = <T extends Record<string, string | undefined>>(fields: fc.Arbitrary<T>) =>
@@ -58,6 +63,8 @@ const perSymbol = fc.record({
   marketState: fc.option(hash(fc.record({ sigma: figure, mark_price: figure, timestamp: time })), { nil: undefined }),
   ticker: fc.option(hash(fc.record({ markPrice: figure, timestamp: time })), { nil: undefined }),
   published: fc.option(sigmaHash, { nil: undefined }),
+  // Keys of another type (Redis refuses to read them): each its symbol's problem only.
+  wrongType: fc.subarray(['view', 'p33Seed', 'p33Newest', 'marketState', 'published', 'ticker'] as const),
   // P3.3's hashes not in our index yet (the index job finds them within POSITION_INDEX_REFRESH_SEC).
   unlisted: fc.boolean(),
   // The seeds' format, or the balance tracker's (position_qty, mark_price, side: a mark of 0 is unpriced).
@@ -70,57 +77,106 @@ const perSymbol = fc.record({
   ),
 });
 
+/** `reader`, noting the name of every command sent through it in `sent`. */
+function recording(reader: RedisReader, sent: string[]): RedisReader {
+  return new Proxy(reader, {
+    get(target, property, receiver) {
+      const value: unknown = Reflect.get(target, property, receiver);
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => {
+        sent.push(String(property));
+        return (value as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  });
+}
+
 describe('position book: the one-script read answers what the plain reads answer (issue #24 item 5)', () => {
   const redis = usePrivateRedis();
 
-  // The script leaves a symbol's market-state sigma unread when its own figure carries one; the
-  // merge must come out the same as from reads of everything, for figures of every kind.
+  // Both paths run bookReads and one decoder reads their replies: the script (one moment) and the
+  // plain commands (Cluster) must answer alike, for figures of every kind and keys Redis refuses.
   it('equals the plain reads for any mix of view rows, P3.3 hashes, snapshots of both formats, market-state sigma and marks', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(perSymbol, { minLength: SYMBOLS.length, maxLength: SYMBOLS.length }), async (books) => {
-        const r = redis.client;
-        await r.flushall();
-        await r.hset(keys.portfolioState, 'equity_usd', '10000');
-        await r.xgroup('CREATE', config.POSITION_SNAPSHOT_STREAM, config.POSITION_SNAPSHOT_GROUP, '$', 'MKSTREAM');
-        for (const [i, book] of books.entries()) {
-          const symbol = SYMBOLS[i]!;
-          const put = async (key: string, fields: Record<string, string> | undefined) => {
-            if (fields !== undefined && Object.keys(fields).length > 0) await r.hset(key, fields);
-          };
-          if (book.view) {
-            await put(keys.position(symbol), book.view);
-            await r.sadd(keys.activePositions, symbol);
+      // And maybe a stray snapshot entry of an empty symbol, or of none, first in the stream.
+      fc.asyncProperty(
+        fc.array(perSymbol, { minLength: SYMBOLS.length, maxLength: SYMBOLS.length }),
+        fc.constantFrom([], ['symbol', ''], ['position_notional_usd', '5']),
+        async (books, stray) => {
+          const r = redis.client;
+          await r.flushall();
+          await r.hset(keys.portfolioState, 'equity_usd', '10000');
+          await r.xgroup('CREATE', config.POSITION_SNAPSHOT_STREAM, config.POSITION_SNAPSHOT_GROUP, '$', 'MKSTREAM');
+          if (stray.length > 0) await r.xadd(config.POSITION_SNAPSHOT_STREAM, '*', ...stray, 'sigma', '0.1');
+          for (const [i, book] of books.entries()) {
+            const symbol = SYMBOLS[i]!;
+            const wrong = new Set<string>(book.wrongType);
+            const put = async (key: string, fields: Record<string, string> | undefined, name: (typeof book.wrongType)[number]) => {
+              if (wrong.has(name)) await r.rpush(key, 'not a hash');
+              else if (fields !== undefined && Object.keys(fields).length > 0) await r.hset(key, fields);
+            };
+            if (book.view || wrong.has('view')) {
+              await put(keys.position(symbol), book.view, 'view');
+              await r.sadd(keys.activePositions, symbol);
+            }
+            await put(keys.p33PositionSnapshot(symbol), book.p33Seed, 'p33Seed');
+            await put(keys.p33StatePositions(symbol), book.p33Newest, 'p33Newest');
+            if ((book.p33Seed || book.p33Newest || wrong.has('p33Seed') || wrong.has('p33Newest')) && !book.unlisted)
+              await r.sadd(keys.p33PositionIndex, symbol);
+            await put(keys.marketState(symbol), book.marketState, 'marketState');
+            await put(keys.marketStatePublished(symbol), book.published, 'published');
+            await put(keys.ticker(symbol), book.ticker, 'ticker');
+            if (book.snapshot) {
+              const fields = Object.entries(book.snapshot).filter((e): e is [string, string] => e[1] !== undefined);
+              await r.xadd(config.POSITION_SNAPSHOT_STREAM, '*', 'symbol', symbol, ...fields.flat());
+            }
           }
-          await put(keys.p33PositionSnapshot(symbol), book.p33Seed);
-          await put(keys.p33StatePositions(symbol), book.p33Newest);
-          if ((book.p33Seed || book.p33Newest) && !book.unlisted) await r.sadd(keys.p33PositionIndex, symbol);
-          await put(keys.marketState(symbol), book.marketState);
-          await put(keys.marketStatePublished(symbol), book.published);
-          await put(keys.ticker(symbol), book.ticker);
-          if (book.snapshot) {
-            const fields = Object.entries(book.snapshot).filter((e): e is [string, string] => e[1] !== undefined);
-            await r.xadd(config.POSITION_SNAPSHOT_STREAM, '*', 'symbol', symbol, ...fields.flat());
+          const reader = r as unknown as RedisReader;
+          // The script path sends the script alone: no plain command behind a script that failed.
+          const sent: string[] = [];
+          const scripted = await loadPositionBook(recording(reader, sent), config, { withEquity: true, now: NOW });
+          expect(sent).toEqual(['eval_ro']);
+          const plain = await loadPositionBook(withoutScripts(reader), config, { withEquity: true, now: NOW });
+          expect(scripted).toEqual(plain);
+          // With the positions it cannot price, and their quotes (the governor's read).
+          const scriptedUnpriced = await loadPositionBook(reader, config, { now: NOW, withUnpriced: true });
+          const plainUnpriced = await loadPositionBook(withoutScripts(reader), config, { now: NOW, withUnpriced: true });
+          expect(scriptedUnpriced).toEqual(plainUnpriced);
+          expect(scriptedUnpriced.book.positions).toEqual(scripted.book.positions);
+          // Every quote a direct read finds, index or not (the heat gate's decision marks).
+          const scriptedAll = await loadPositionBook(reader, config, {
+            withEquity: true,
+            now: NOW,
+            withUnpriced: true,
+            allP33Quotes: true,
+          });
+          expect(scriptedAll).toEqual(
+            await loadPositionBook(withoutScripts(reader), config, { withEquity: true, now: NOW, withUnpriced: true, allP33Quotes: true }),
+          );
+          expect(scriptedAll.book.positions).toEqual(scripted.book.positions);
+          for (const [symbol, replies] of scriptedAll.book.quotes) {
+            // A key of another type is no quote (readPriceQuotes rejects with it; its reads settled do not).
+            const direct = books[SYMBOLS.indexOf(symbol as (typeof SYMBOLS)[number])]?.wrongType.length
+              ? priceQuotesOf(await sendReadsSettled(reader, priceQuoteReads(symbol, config)))
+              : await readPriceQuotes(reader, symbol, config);
+            expect(priceQuotesOf(replies), symbol).toEqual(direct);
           }
-        }
-        const reader = r as unknown as RedisReader;
-        const scripted = await loadPositionBook(reader, config, { withEquity: true, now: NOW });
-        const plain = await loadPositionBook(withoutScripts(reader), config, { withEquity: true, now: NOW });
-        expect(scripted).toEqual(plain);
-        // With the positions it cannot price, and their quotes (the governor's read).
-        const scriptedUnpriced = await loadPositionBook(reader, config, { now: NOW, withUnpriced: true });
-        const plainUnpriced = await loadPositionBook(withoutScripts(reader), config, { now: NOW, withUnpriced: true });
-        expect(scriptedUnpriced).toEqual(plainUnpriced);
-        expect(scriptedUnpriced.book.positions).toEqual(scripted.book.positions);
-        // Every quote a direct read finds, index or not (the heat gate's decision marks).
-        const scriptedAll = await loadPositionBook(reader, config, { withEquity: true, now: NOW, withUnpriced: true, allP33Quotes: true });
-        expect(scriptedAll).toEqual(
-          await loadPositionBook(withoutScripts(reader), config, { withEquity: true, now: NOW, withUnpriced: true, allP33Quotes: true }),
-        );
-        expect(scriptedAll.book.positions).toEqual(scripted.book.positions);
-        for (const [symbol, replies] of scriptedAll.book.quotes)
-          expect(priceQuotesOf(replies), symbol).toEqual(await readPriceQuotes(reader, symbol, config));
-      }),
+        },
+      ),
       { numRuns: 300 },
     );
+  });
+
+  // An applied id says which snapshots the view holds: unread, no snapshot could be placed, so the
+  // whole read fails (the gate retries it) rather than one symbol.
+  it('an applied id of another type fails the read on both paths alike', async () => {
+    const r = redis.client;
+    await r.flushall();
+    await r.xgroup('CREATE', config.POSITION_SNAPSHOT_STREAM, config.POSITION_SNAPSHOT_GROUP, '$', 'MKSTREAM');
+    await r.xadd(config.POSITION_SNAPSHOT_STREAM, '*', 'symbol', 'AUSDT', 'position_notional_usd', '100');
+    await r.rpush(keys.positionAppliedId('AUSDT'), 'not a string');
+    const reader = r as unknown as RedisReader;
+    await expect(loadPositionBook(reader, config, { now: NOW })).rejects.toThrow(/WRONGTYPE/);
+    await expect(loadPositionBook(withoutScripts(reader), config, { now: NOW })).rejects.toThrow(/WRONGTYPE/);
   });
 });
