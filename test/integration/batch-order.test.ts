@@ -6,7 +6,8 @@ import type { Runtime } from '../../runtime/host/runtime.js';
 import { echoGate } from '../support/echo-gate.js';
 import { usePrivateRedis } from '../support/redis-server.js';
 import { compareStreamIds } from '../../schemas/fields.js';
-import { pendingCount, produce, readStream, startRuntime, waitFor } from '../support/runtime.js';
+import { pendingCount, produce, readStream, startRuntime } from '../support/runtime.js';
+import { untilStreamLength } from '../support/until.js';
 
 const IN = 'test:stream:batch-order-in';
 const OUT = 'test:stream:batch-order-out';
@@ -14,8 +15,22 @@ const OUT = 'test:stream:batch-order-out';
 const numbers = (items: readonly CommitItem[]) =>
   items.map((item) => (item.recorder?.effects[0] as { fields: { n: string } } | undefined)?.fields.n).join(',');
 
+/** What the runtime did, in order; `until` resolves once `event` is logged (at once if it is already). */
+function eventLog() {
+  const events: string[] = [];
+  const waiters = new Map<string, () => void>();
+  const log = (event: string) => {
+    events.push(event);
+    waiters.get(event)?.();
+    waiters.delete(event);
+  };
+  const until = (event: string) =>
+    events.includes(event) ? Promise.resolve() : new Promise<void>((resolve) => waiters.set(event, resolve));
+  return { events, log, until };
+}
+
 /** Commits through a real TransactionCommitter, logging each commit and holding the first until released. */
-function heldFirstCommit(events: string[]) {
+function heldFirstCommit(log: (event: string) => void) {
   let release = () => undefined as void;
   const released = new Promise<void>((r) => (release = r));
   let first = true;
@@ -23,13 +38,13 @@ function heldFirstCommit(events: string[]) {
     const inner = new TransactionCommitter(connection, 0);
     return {
       async commit(source, items) {
-        events.push(`commit ${numbers(items)} begins`);
+        log(`commit ${numbers(items)} begins`);
         if (first) {
           first = false;
           await released;
         }
         const report = await inner.commit(source, items);
-        events.push(`commit ${numbers(items)} ends`);
+        log(`commit ${numbers(items)} ends`);
         return report;
       },
     };
@@ -56,21 +71,21 @@ describe('one batch in hand: handled, committed, then the next read', () => {
   });
 
   async function run() {
-    const events: string[] = [];
-    const held = heldFirstCommit(events);
+    const { events, log, until } = eventLog();
+    const held = heldFirstCommit(log);
     releaseHeld = held.release;
-    const gate = echoGate({ input: IN, output: OUT, before: (message) => void events.push(`handle ${message.n}`) });
+    const gate = echoGate({ input: IN, output: OUT, before: (message) => log(`handle ${message.n}`) });
     runtime = await startRuntime(redis.url, { BATCH_SIZE: '2' }, [gate], { committerFactory: held.factory });
-    return { events, release: held.release };
+    return { events, until, release: held.release };
   }
 
   it('a batch is handled only after the previous one committed; commits apply in order', async () => {
-    const { events, release } = await run();
-    await waitFor(() => events.includes('commit 0,1 begins'), { what: 'the first commit' });
+    const { events, until, release } = await run();
+    await until('commit 0,1 begins');
     release();
-    await waitFor(async () => (await readStream(redis.client, OUT)).length === 6, { what: 'six outputs' });
+    await untilStreamLength(redis.client, OUT, 6, { what: 'six outputs' });
     expect((await readStream(redis.client, OUT)).map((e) => e.n)).toEqual(['0', '1', '2', '3', '4', '5']);
-    await waitFor(() => events.includes('commit 4,5 ends'), { what: 'the last commit answered' });
+    await until('commit 4,5 ends');
     expect(events).toEqual([
       'handle 0',
       'handle 1',
@@ -89,8 +104,8 @@ describe('one batch in hand: handled, committed, then the next read', () => {
   });
 
   it('stopping while a commit is in flight finishes it, and reads nothing more', async () => {
-    const { events, release } = await run();
-    await waitFor(() => events.includes('commit 0,1 begins'), { what: 'the first commit' });
+    const { events, until, release } = await run();
+    await until('commit 0,1 begins');
     const stopped = runtime!.stop();
     release();
     await stopped;
@@ -116,9 +131,9 @@ describe('one batch in hand: handled, committed, then the next read', () => {
       before: (message, ctx) => void seen.push({ id: ctx.meta.id, n: message.n, ...ctx.state }),
     });
     runtime = await startRuntime(redis.url, { BATCH_SIZE: '2', CLAIM_INTERVAL_MS: '600000' }, [gate]);
-    await waitFor(async () => (await readStream(redis.client, OUT)).length === 6, { what: 'six outputs' });
+    await untilStreamLength(redis.client, OUT, 6, { what: 'six outputs' });
     await produce(redis.client, IN, [{ n: '6' }, { n: '7' }]);
-    await waitFor(async () => (await readStream(redis.client, OUT)).length === 8, { what: 'eight outputs' });
+    await untilStreamLength(redis.client, OUT, 8, { what: 'eight outputs' });
     expect(seen.map((m) => m.n)).toEqual(['0', '1', '2', '3', '4', '5', '6', '7']);
     // Never older than the entries: each state was read after its batch was delivered.
     for (const { id, deliveredWhenLoaded } of seen) expect(compareStreamIds(id, deliveredWhenLoaded)).toBeLessThanOrEqual(0);
@@ -141,7 +156,7 @@ describe('one batch in hand: handled, committed, then the next read', () => {
       },
     });
     runtime = await startRuntime(redis.url, { BATCH_SIZE: '2', DLQ_STREAM: 'test:stream:batch-order-dlq' }, [gate]);
-    await waitFor(async () => (await readStream(redis.client, OUT)).length >= 6, { what: 'six outputs' });
+    await untilStreamLength(redis.client, OUT, 6, { what: 'six outputs' });
     expect(destroyed).toBe(true);
     expect((await readStream(redis.client, OUT)).map((e) => e.n)).toEqual(['0', '1', '2', '3', '4', '5']);
     expect(await redis.client.xlen('test:stream:batch-order-dlq')).toBe(0);

@@ -11,9 +11,10 @@ import { outcomeSample } from '../../handlers/outcomes/sample.js';
 import type { Runtime } from '../../runtime/host/runtime.js';
 import { keys, streams } from '../../schemas/keys.js';
 import { startTestRedis, type TestRedis } from '../support/redis-server.js';
-import { startRuntime, waitFor } from '../support/runtime.js';
+import { startRuntime } from '../support/runtime.js';
 import { runCli, runCliJson } from './cli-harness.js';
 import { clockReading } from '../support/clock.js';
+import { untilKeys, untilStream, untilStreamLength } from '../support/until.js';
 
 const handlers = [heatGate, governor, positionIndex, heatOutcomes, governorOutcomes, outcomeSample];
 
@@ -75,7 +76,7 @@ describe('report calibrate over a synthetic day', () => {
     await book();
     const before = await redis.client.xlen(streams.heatDecision);
     await redis.client.xadd(streams.harvestProposal, `${clock}-0`, 'plan_id', id, 'symbol', symbol, 'action', action, 'trace_id', id);
-    await waitFor(async () => (await redis.client.xlen(streams.heatDecision)) > before, { what: `heat decision ${id}` });
+    await untilStreamLength(redis.client, streams.heatDecision, before + 1, { what: `heat decision ${id}` });
   }
 
   async function plan(id: string, ms: number, symbol: string, fields: Record<string, string>): Promise<void> {
@@ -84,7 +85,7 @@ describe('report calibrate over a synthetic day', () => {
     const before = await redis.client.xlen(streams.governorEvents);
     const entry = { plan_id: id, symbol, kill_score: '0.1', decision: 'EXECUTE', timestamp: String(clock / 1000), ...fields };
     await redis.client.xadd(streams.applyPlan, `${clock}-0`, ...Object.entries(entry).flat());
-    await waitFor(async () => (await redis.client.xlen(streams.governorEvents)) > before, { what: `governor event ${id}` });
+    await untilStreamLength(redis.client, streams.governorEvents, before + 1, { what: `governor event ${id}` });
   }
 
   const openLong = (qty: string, price: string) => ({ action: 'OPEN_LONG', side: 'BUY', qty, price });
@@ -114,7 +115,9 @@ describe('report calibrate over a synthetic day', () => {
     });
     followers = await startRuntime(redis.url, { ...env, HANDLERS: 'outcome-heat,outcome-governor' }, handlers);
     // The book is the Position Ledger's hashes the position index has found.
-    await waitFor(async () => (await redis.client.scard(keys.p33PositionIndex)) === 3, { what: 'the three positions indexed' });
+    await untilKeys(redis.client, [keys.p33PositionIndex], async () => (await redis.client.scard(keys.p33PositionIndex)) === 3, {
+      what: 'the three positions indexed',
+    });
 
     // Heat decisions: d1…d8 (heat = 40 / equity).
     await propose('d1', 1 * HOUR, 'BTCUSDT', 'FULL_CLOSE', '200000'); // 0.0002
@@ -135,7 +138,9 @@ describe('report calibrate over a synthetic day', () => {
     await plan('g7', 21 * HOUR, 'ETHUSDT', { action: 'FULL_CLOSE_PROPOSED' }); // a close: close_bypass
 
     // 7 downgrades, 3 blocked opens and 4 permitted ones followed.
-    await waitFor(async () => (await redis.client.zcard(keys.outcomePending)) === 14, { what: 'fourteen follow-ups' });
+    await untilKeys(redis.client, [keys.outcomePending], async () => (await redis.client.zcard(keys.outcomePending)) === 14, {
+      what: 'fourteen follow-ups',
+    });
     await runtime.stop();
     await followers.stop();
     followers = undefined;
@@ -154,7 +159,7 @@ describe('report calibrate over a synthetic day', () => {
     await redis.client.hset(keys.marketState('AVAXUSDT'), 'mark_price', '12');
     await redis.client.hset(keys.marketState('LINKUSDT'), 'mark_price', '13.5');
     runtime = await startRuntime(redis.url, { ...env, HANDLERS: 'outcome-sample' }, handlers);
-    await waitFor(async () => (await redis.client.xlen(streams.gatesOutcome)) === 14, { what: 'the fourteen 1 s samples' });
+    await untilStream(redis.client, streams.gatesOutcome, (samples) => samples.length === 14, { what: 'the fourteen 1 s samples' });
     await runtime.stop();
     runtime = undefined;
   }, 120_000);

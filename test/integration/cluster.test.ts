@@ -8,8 +8,9 @@ import { allHandlers } from '../../handlers/index.js';
 import { buildInfo } from '../../app/build-info.js';
 import { createRuntime, type Runtime } from '../../runtime/host/runtime.js';
 import { keys, streams } from '../../schemas/keys.js';
-import { startTestRedisCluster, type TestRedisCluster } from '../support/redis-cluster.js';
+import { nodeFor, startTestRedisCluster, type TestRedisCluster } from '../support/redis-cluster.js';
 import { readStream } from '../support/runtime.js';
+import { untilKeys, untilStream, untilStreamLength } from '../support/until.js';
 
 const BULLMQ_PREFIX = '{quantum}';
 const known = new Set(allHandlers.map((h) => h.name));
@@ -103,13 +104,13 @@ describe('the gates on a three-master Redis Cluster', () => {
   it('runs the heat gate seed scenarios: COLD, WARM, HOT, PARTIAL passes', async () => {
     await r.hset(keys.portfolioState, 'equity_usd', '10000');
     await r.xadd(streams.positionSnapshot, '*', 'symbol', 'ETHUSDT', 'position_notional_usd', '1800', 'sigma', '0.15');
-    await waitFor(async () => (await r.sismember(keys.activePositions, 'ETHUSDT')) === 1, 'ETHUSDT snapshot');
+    await snapshotApplied(r, 'ETHUSDT');
     await r.xadd(streams.harvestProposal, '*', 'plan_id', 'c-test1', 'symbol', 'ETHUSDT', 'action', 'FULL_CLOSE');
     expect(await output(r, 'c-test1')).toMatchObject({ calibrated_action: 'PARTIAL_25', heat_bucket: 'COLD', heat_value: '0.027' });
 
     await r.hset(keys.portfolioState, 'equity_usd', '3000');
     await r.xadd(streams.positionSnapshot, '*', 'symbol', 'BTCUSDT', 'position_notional_usd', '2000', 'sigma', '0.3');
-    await waitFor(async () => (await r.sismember(keys.activePositions, 'BTCUSDT')) === 1, 'BTCUSDT snapshot');
+    await snapshotApplied(r, 'BTCUSDT');
     await r.xadd(streams.harvestProposal, '*', 'plan_id', 'c-test2', 'symbol', 'ETHUSDT', 'action', 'FULL_CLOSE');
     expect(await output(r, 'c-test2')).toMatchObject({ calibrated_action: 'PARTIAL_75', heat_bucket: 'WARM', heat_value: '0.29' });
 
@@ -132,7 +133,9 @@ describe('the gates on a three-master Redis Cluster', () => {
     for (let i = 0; i < count; i++)
       pipeline.xadd(streams.harvestProposal, '*', 'plan_id', `cb-${i}`, 'symbol', 'ETHUSDT', 'action', 'FULL_CLOSE');
     await pipeline.exec();
-    await waitFor(async () => (await r.xlen(streams.harvestCalibrated)) >= before + count, 'all backlog outputs');
+    await untilStreamLength(await nodeFor(r, streams.harvestCalibrated), streams.harvestCalibrated, before + count, {
+      what: 'all backlog outputs',
+    });
     await waitFor(async () => (await pending(r, streams.harvestProposal, 'p26_heat_gate')) === 0, 'nothing pending');
     const planIds = (await readStream(r, streams.harvestCalibrated)).map((e) => e.plan_id).filter((id) => id?.startsWith('cb-'));
     expect(planIds).toHaveLength(count);
@@ -154,7 +157,7 @@ describe('the gates on a three-master Redis Cluster', () => {
       'mark_price',
       '150',
     );
-    await waitFor(async () => (await r.sismember(keys.activePositions, 'SOLUSDT')) === 1, 'SOLUSDT snapshot');
+    await snapshotApplied(r, 'SOLUSDT');
     const plan = (fields: Record<string, string>) =>
       r.xadd(streams.applyPlan, '*', ...Object.entries({ decision: 'EXECUTE', ...fields }).flat());
     // The governor prices an open at the market's mark price.
@@ -193,9 +196,11 @@ describe('the gates on a three-master Redis Cluster', () => {
         jobId: 'cooldown-XRPUSDT-1',
       },
     ]);
-    const event = await waitFor(
-      async () => (await readStream(r, streams.governorEvents)).find((e) => e.event === 'cooldown_expired' && e.plan_id === 'g-cool'),
-      'cooldown_expired event',
+    const event = await untilStream(
+      await nodeFor(r, streams.governorEvents),
+      streams.governorEvents,
+      (events) => events.find((e) => e.event === 'cooldown_expired' && e.plan_id === 'g-cool'),
+      { what: 'cooldown_expired event' },
     );
     expect(event).toMatchObject({ symbol: 'XRPUSDT' });
   });
@@ -225,15 +230,37 @@ async function waitFor<T>(probe: () => Promise<T>, what: string, timeoutMs = 15_
   throw new Error(`timed out waiting for ${what} (last: ${JSON.stringify(last)})`);
 }
 
-function output(r: Cluster, planId: string) {
-  return waitFor(async () => (await readStream(r, streams.harvestCalibrated)).find((e) => e.plan_id === planId), `output for ${planId}`);
+/** The heat gate's output for `planId`, once written: woken by each entry of the output stream (XREAD on its node). */
+async function output(r: Cluster, planId: string) {
+  return untilStream(
+    await nodeFor(r, streams.harvestCalibrated),
+    streams.harvestCalibrated,
+    (entries) => entries.find((e) => e.plan_id === planId),
+    {
+      what: `output for ${planId}`,
+    },
+  );
 }
 
-function decision(r: Cluster, planId: string) {
-  return waitFor(
-    async () =>
-      (await readStream(r, streams.governorEvents)).find((e) => e.plan_id === planId && (e.event === 'permit' || e.event === 'block')),
-    `decision for ${planId}`,
+/** The governor's decision for `planId`, once written: woken by each entry of its events stream (XREAD on its node). */
+async function decision(r: Cluster, planId: string) {
+  return untilStream(
+    await nodeFor(r, streams.governorEvents),
+    streams.governorEvents,
+    (events) => events.find((e) => e.plan_id === planId && (e.event === 'permit' || e.event === 'block')),
+    { what: `decision for ${planId}` },
+  );
+}
+
+/** The position view has `symbol` in the active set: woken by the set's changes (keyspace notifications of its node). */
+async function snapshotApplied(r: Cluster, symbol: string): Promise<void> {
+  await untilKeys(
+    await nodeFor(r, keys.activePositions),
+    [keys.activePositions],
+    async () => (await r.sismember(keys.activePositions, symbol)) === 1,
+    {
+      what: `${symbol} snapshot`,
+    },
   );
 }
 

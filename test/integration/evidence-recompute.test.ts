@@ -10,9 +10,10 @@ import type { Runtime } from '../../runtime/host/runtime.js';
 import { keys, streams } from '../../schemas/keys.js';
 import { publishMarkPrice } from '../pipeline/producers/price-feed.js';
 import { startTestRedis, type TestRedis } from '../support/redis-server.js';
-import { startRuntime, waitFor } from '../support/runtime.js';
+import { startRuntime } from '../support/runtime.js';
 import { runCli } from './cli-harness.js';
 import { clockReading } from '../support/clock.js';
+import { untilKeys, untilStream, untilStreamLength } from '../support/until.js';
 
 /**
  * Issue #40, Done when: every figure of `report calibrate` and `report outcomes` recomputed from the
@@ -101,7 +102,9 @@ describe('every figure recomputed from the raw streams', () => {
     });
     const followers = await startRuntime(redis.url, { ...env, HANDLERS: 'outcome-heat,outcome-governor' }, handlers);
     runtimes = [gates, followers];
-    await waitFor(async () => (await r.scard(keys.p33PositionIndex)) === book.length, { what: 'the book indexed' });
+    await untilKeys(r, [keys.p33PositionIndex], async () => (await r.scard(keys.p33PositionIndex)) === book.length, {
+      what: 'the book indexed',
+    });
 
     for (const [i, c] of closes.entries()) {
       clock = T0 + (i + 1) * MIN;
@@ -110,7 +113,7 @@ describe('every figure recomputed from the raw streams', () => {
       await publishMarkPrice(r, c.symbol, markOf(c.symbol) * 1.01, clock - 500);
       const before = await r.xlen(streams.heatDecision);
       await r.xadd(streams.harvestProposal, '*', 'plan_id', c.id, 'symbol', c.symbol, 'action', 'FULL_CLOSE', 'trace_id', c.id);
-      await waitFor(async () => (await r.xlen(streams.heatDecision)) > before, { what: `decision ${c.id}` });
+      await untilStreamLength(r, streams.heatDecision, before + 1, { what: `decision ${c.id}` });
     }
     for (const [i, o] of opens.entries()) {
       clock = T0 + (7 + i) * MIN;
@@ -126,9 +129,9 @@ describe('every figure recomputed from the raw streams', () => {
         `${clock}-0`,
         ...Object.entries({ ...plan, action: 'OPEN_LONG', side: 'BUY', qty: String(o.qty), price: String(o.price) }).flat(),
       );
-      await waitFor(async () => (await r.xlen(streams.governorEvents)) > before, { what: `governor event ${o.id}` });
+      await untilStreamLength(r, streams.governorEvents, before + 1, { what: `governor event ${o.id}` });
     }
-    await waitFor(async () => (await r.zcard(keys.outcomePending)) === 8, { what: 'eight follow-ups' });
+    await untilKeys(r, [keys.outcomePending], async () => (await r.zcard(keys.outcomePending)) === 8, { what: 'eight follow-ups' });
     for (const rt of runtimes) await rt.stop();
     // The flat hashes are stamped on the gates' clock, ahead of the real one the sample reads by
     // (refused as from the future, past the skew): the sample prices only from the ticker below.
@@ -137,7 +140,7 @@ describe('every figure recomputed from the raw streams', () => {
     await writeBook(Date.now(), (symbol) => sampleMove[symbol] ?? 1);
     for (const symbol of Object.keys(sampleMove)) await publishMarkPrice(r, symbol, markOf(symbol) * sampleMove[symbol]!, Date.now());
     runtimes = [await startRuntime(redis.url, { ...env, HANDLERS: 'outcome-sample' }, handlers)];
-    await waitFor(async () => (await r.xlen(streams.gatesOutcome)) === 8, { what: 'the eight 2 s samples' });
+    await untilStream(r, streams.gatesOutcome, (samples) => samples.length === 8, { what: 'the eight 2 s samples' });
   }, 120_000);
 
   afterAll(async () => {

@@ -2,7 +2,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { keys, streams } from '../../schemas/keys.js';
 import type { Runtime } from '../../runtime/host/runtime.js';
 import { usePrivateRedis } from '../support/redis-server.js';
-import { pendingCount, produce, startRuntime, waitFor, governorDecisions } from '../support/runtime.js';
+import { pendingCount, produce, startRuntime, waitFor, governorDecided } from '../support/runtime.js';
+import { afterRepliesSent, untilKeys } from '../support/until.js';
 
 /**
  * Issue #23: the fund caps hold under a burst. Every open is priced at its market state's
@@ -80,23 +81,25 @@ describe('governor caps under a burst (issue #23)', () => {
     };
     for (let r = 0; r < opts.replicas; r++) runtimes.push(await startRuntime(redis.url, { ...env, CONSUMER_NAME: `caps-${r}` }));
     // Every replica sees the whole book before the burst (the index is shared in Redis).
-    await waitFor(async () => (await redis.client.scard(keys.p33PositionIndex)) === opts.book || opts.book === 0, {
-      what: 'P3.3 index holds the book',
-    });
+    await untilKeys(
+      redis.client,
+      [keys.p33PositionIndex],
+      async () => (await redis.client.scard(keys.p33PositionIndex)) === opts.book || opts.book === 0,
+      {
+        what: 'P3.3 index holds the book',
+      },
+    );
     const plans = Array.from({ length: opts.opens }, (_, i) => open(`burst-${i}`, `NEW${i}USDT`));
     await produce(redis.client, streams.applyPlan, plans);
-    const decided = await waitFor(
-      async () => {
-        const events = await governorDecisions(redis.client);
-        return events.length >= plans.length ? events : undefined;
-      },
-      { what: 'every open decided', timeoutMs: 30_000 },
-    );
-    await waitFor(async () => (await pendingCount(redis.client, streams.applyPlan, 'governor')) === 0, { what: 'all acknowledged' });
+    const decided = await governorDecided(redis.client, plans.length, 30_000);
+    // Each plan acknowledged in the commit that wrote its decision (a plan_id is decided once).
+    expect(await pendingCount(redis.client, streams.applyPlan, 'governor')).toBe(0);
     const permits = decided.filter((e) => e.event === 'permit');
     const reasons = [...new Set(decided.filter((e) => e.event === 'block').map((e) => e.reason))].sort();
     const reserved = await redis.client.zcard(keys.governorReservations);
-    // Which replica handled how many entries (so a three-replica run shows all three took part).
+    // Which replica handled how many entries (so a three-replica run shows all three took part),
+    // counted on the replies of the commits seen, sent before this round trip's.
+    await afterRepliesSent(redis.client);
     const handledBy = await Promise.all(
       runtimes.map(async (r) => {
         const body = (await r.server.inject({ method: 'GET', url: '/metrics' })).body;
@@ -166,11 +169,7 @@ describe('governor caps under a burst (issue #23)', () => {
     await p33Position(redis, 'ETHUSDT', '2', MARK);
     await produce(redis.client, streams.applyPlan, [close('exit-1', 'ETHUSDT'), close('exit-2', 'ETHUSDT')]);
     runtimes.push(await startRuntime(redis.url, { HANDLERS: 'governor,governor-exit-locks', APPLY_MODE: 'production' }));
-    const decisions = async (count: number) =>
-      waitFor(async () => {
-        const events = await governorDecisions(redis.client);
-        return events.length >= count ? events : undefined;
-      });
+    const decisions = (count: number) => governorDecided(redis.client, count);
     expect((await decisions(2)).map((e) => [e.plan_id, e.event, e.reason])).toEqual([
       ['exit-1', 'permit', 'all_gates_passed'],
       ['exit-2', 'block', 'exit_lock_busy_double_close_prevention'],
@@ -210,9 +209,14 @@ describe('governor caps under a burst (issue #23)', () => {
     expect(await redis.client.get(keys.governorExitLock('ETHUSDT'))).toBe('exit-1');
 
     await produce(redis.client, streams.applyResult, [result('exit-1', 'True')]);
-    await waitFor(async () => (await redis.client.exists(keys.governorExitLock('ETHUSDT'))) === 0, {
-      what: 'the lock released by the fill',
-    });
+    await untilKeys(
+      redis.client,
+      [keys.governorExitLock('ETHUSDT')],
+      async () => (await redis.client.exists(keys.governorExitLock('ETHUSDT'))) === 0,
+      {
+        what: 'the lock released by the fill',
+      },
+    );
     await produce(redis.client, streams.applyPlan, [close('exit-3', 'ETHUSDT')]);
     expect((await decisions(3)).find((e) => e.plan_id === 'exit-3')).toMatchObject({ event: 'permit' });
   });
@@ -221,10 +225,7 @@ describe('governor caps under a burst (issue #23)', () => {
     await p33Position(redis, 'ETHUSDT', '2', MARK);
     await produce(redis.client, streams.applyPlan, [close('tn-1', 'ETHUSDT'), close('tn-2', 'ETHUSDT')]);
     runtimes.push(await startRuntime(redis.url, { HANDLERS: 'governor' }));
-    const decided = await waitFor(async () => {
-      const events = await governorDecisions(redis.client);
-      return events.length >= 2 ? events : undefined;
-    });
+    const decided = await governorDecided(redis.client, 2);
     expect(decided.map((e) => [e.plan_id, e.event, e.reason])).toEqual([
       ['tn-1', 'permit', 'close_bypass'],
       ['tn-2', 'permit', 'close_bypass'],
@@ -241,10 +242,7 @@ describe('governor caps under a burst (issue #23)', () => {
       { ...open('in-order-open', 'ETHUSDT'), qty: '5' },
     ]);
     runtimes.push(await startRuntime(redis.url, { HANDLERS: 'governor' }));
-    const decided = await waitFor(async () => {
-      const events = await governorDecisions(redis.client);
-      return events.length >= 2 ? events : undefined;
-    });
+    const decided = await governorDecided(redis.client, 2);
     expect(decided.map((e) => [e.plan_id, e.event, e.reason])).toEqual([
       ['in-order-close', 'permit', 'close_bypass'],
       ['in-order-open', 'block', 'symbol_cooldown'],

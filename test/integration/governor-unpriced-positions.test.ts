@@ -3,7 +3,8 @@ import { keys, streams } from '../../schemas/keys.js';
 import type { Runtime } from '../../runtime/host/runtime.js';
 import { balanceTrackerSnapshot, P33_SEED_TTL_SEC, p33SeedHash, tickerHash, TICKER_TTL_SEC } from '../support/book-producers.js';
 import { usePrivateRedis } from '../support/redis-server.js';
-import { pendingCount, produce, startRuntime, waitFor, governorDecisions } from '../support/runtime.js';
+import { pendingCount, produce, startRuntime, governorDecided } from '../support/runtime.js';
+import { untilKeys } from '../support/until.js';
 
 /**
  * Issue #37 item 2: every open position counts, priced or not. The book is nine P3.3 positions
@@ -42,10 +43,7 @@ describe('governor: a position without a price is still a position (issue #37)',
 
   /** The governor's first decision event, once it has written one. */
   async function firstDecision(): Promise<Record<string, string>> {
-    const [event] = await waitFor(async () => {
-      const events = await governorDecisions(redis.client);
-      return events.length > 0 ? events : undefined;
-    });
+    const [event] = await governorDecided(redis.client, 1);
     return event!;
   }
 
@@ -68,16 +66,13 @@ describe('governor: a position without a price is still a position (issue #37)',
       GOV_MAX_TOTAL_NOTIONAL_USDT: '2000',
       GOV_SYMBOL_COOLDOWN_SECONDS: '0',
     });
-    await waitFor(async () => (await redis.client.scard(keys.p33PositionIndex)) === BOOK.length, { what: 'the index holds the book' });
+    await untilKeys(redis.client, [keys.p33PositionIndex], async () => (await redis.client.scard(keys.p33PositionIndex)) === BOOK.length, {
+      what: 'the index holds the book',
+    });
     await produce(redis.client, streams.applyPlan, plans);
-    const decided = await waitFor(
-      async () => {
-        const events = await governorDecisions(redis.client);
-        return events.length >= plans.length ? events : undefined;
-      },
-      { what: 'every plan decided', timeoutMs: 30_000 },
-    );
-    await waitFor(async () => (await pendingCount(redis.client, streams.applyPlan, 'governor')) === 0, { what: 'all acknowledged' });
+    const decided = await governorDecided(redis.client, plans.length, 30_000);
+    // Each plan acknowledged in the commit that wrote its decision (a plan_id is decided once).
+    expect(await pendingCount(redis.client, streams.applyPlan, 'governor')).toBe(0);
     return decided;
   }
 
@@ -159,7 +154,9 @@ describe('governor: a position without a price is still a position (issue #37)',
       GOV_SYMBOL_COOLDOWN_SECONDS: '0',
       ...env,
     });
-    await waitFor(async () => (await redis.client.scard(keys.p33PositionIndex)) === indexed, { what: 'the index holds the book' });
+    await untilKeys(redis.client, [keys.p33PositionIndex], async () => (await redis.client.scard(keys.p33PositionIndex)) === indexed, {
+      what: 'the index holds the book',
+    });
     await produce(redis.client, streams.applyPlan, [plan]);
     const event = await firstDecision();
     return event;
@@ -226,12 +223,16 @@ describe('governor: a position without a price is still a position (issue #37)',
       GOV_SYMBOL_COOLDOWN_SECONDS: '0',
     });
     await balanceTrackerBook();
-    await waitFor(async () => (await redis.client.hget(keys.position('BTUSDT'), 'qty')) === '1.5', {
-      what: 'the view applied the snapshot',
-    });
-    await waitFor(async () => (await pendingCount(redis.client, streams.positionSnapshot, 'position_snapshot')) === 0, {
-      what: 'the snapshot acknowledged',
-    });
+    await untilKeys(
+      redis.client,
+      [keys.position('BTUSDT')],
+      async () => (await redis.client.hget(keys.position('BTUSDT'), 'qty')) === '1.5',
+      {
+        what: 'the view applied the snapshot',
+      },
+    );
+    // Acknowledged in the commit that wrote the view.
+    expect(await pendingCount(redis.client, streams.positionSnapshot, 'position_snapshot')).toBe(0);
     await produce(redis.client, streams.applyPlan, [open('new-0', 'NEW0USDT')]);
     const event = await firstDecision();
     expect(event).toMatchObject({ event: 'block', reason: 'position_price_unknown', open_positions: '1', unpriced_positions: 'BTUSDT' });

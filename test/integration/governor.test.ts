@@ -4,6 +4,7 @@ import { keys, streams } from '../../schemas/keys.js';
 import type { Runtime } from '../../runtime/host/runtime.js';
 import { usePrivateRedis } from '../support/redis-server.js';
 import { pendingCount, readStream, startRuntime, waitFor } from '../support/runtime.js';
+import { afterRepliesSent, untilKeys, untilStream } from '../support/until.js';
 
 const HANDLERS = 'governor,governor-cooldown,position-snapshot';
 const EVENTS = streams.governorEvents;
@@ -39,9 +40,10 @@ describe('governor on a real redis-server', () => {
 
   /** Waits for the plan's decision event and returns it. */
   async function decision(planId: string): Promise<Record<string, string>> {
-    return waitFor(
-      async () =>
-        (await readStream(redis.client, EVENTS)).find((e) => e.plan_id === planId && (e.event === 'permit' || e.event === 'block')),
+    return untilStream(
+      redis.client,
+      EVENTS,
+      (events) => events.find((e) => e.plan_id === planId && (e.event === 'permit' || e.event === 'block')),
       {
         what: `decision for ${planId}`,
       },
@@ -53,7 +55,9 @@ describe('governor on a real redis-server', () => {
     return value === null ? null : (JSON.parse(value) as Record<string, unknown>);
   }
 
+  /** After the commits awaited: their metrics are counted on the replies Redis sent before this PING's. */
   async function metrics(): Promise<string> {
+    await afterRepliesSent(redis.client);
     return (await runtime!.server.inject({ method: 'GET', url: '/metrics' })).body;
   }
 
@@ -67,7 +71,9 @@ describe('governor on a real redis-server', () => {
     for (const [symbol, notional] of Object.entries(book)) {
       await r.xadd(streams.positionSnapshot, '*', 'symbol', symbol, 'position_notional_usd', notional, 'sigma', '0.2');
     }
-    await waitFor(async () => (await r.scard(keys.activePositions)) === 5, { what: 'five positions materialised' });
+    await untilKeys(r, [keys.activePositions], async () => (await r.scard(keys.activePositions)) === 5, {
+      what: 'five positions materialised',
+    });
 
     // "BTCUSDT: CLOSE action (PARTIAL_75) - bypassing fund caps"
     await submit({ plan_id: 'a1b2c3d4-close-btc', symbol: 'BTCUSDT', action: 'PARTIAL_75', side: 'SELL', qty: '0.3' });
@@ -134,7 +140,7 @@ describe('governor on a real redis-server', () => {
     await submit({ plan_id: 'open-2', symbol: 'BTCUSDT', action: 'OPEN_LONG', qty: '0.001', price: '100000' });
     expect(await decision('open-2')).toMatchObject({ event: 'block', reason: 'symbol_cooldown' });
 
-    const expired = await waitFor(async () => (await readStream(redis.client, EVENTS)).find((e) => e.event === 'cooldown_expired'), {
+    const expired = await untilStream(redis.client, EVENTS, (events) => events.find((e) => e.event === 'cooldown_expired'), {
       what: 'cooldown_expired',
     });
     expect(expired).toMatchObject({ symbol: 'BTCUSDT', plan_id: 'open-1' });
@@ -167,7 +173,10 @@ describe('governor on a real redis-server', () => {
       if (i === 0) {
         // The permit, then its own TTL's expiry: every later delivery comes after it.
         expect(await redis.client.exists(keys.permit('again-1'))).toBe(1);
-        await waitFor(async () => (await redis.client.exists(keys.permit('again-1'))) === 0, { what: 'the permit expired' });
+        // Its expiry (or EXISTS finding it past its TTL) is a change of the key.
+        await untilKeys(redis.client, [keys.permit('again-1')], async () => (await redis.client.exists(keys.permit('again-1'))) === 0, {
+          what: 'the permit expired',
+        });
       }
     }
     const events = (await readStream(redis.client, EVENTS)).filter((e) => e.plan_id === 'again-1' && e.event === 'permit');
@@ -182,7 +191,9 @@ describe('governor on a real redis-server', () => {
     expect(await decision('retry-1')).toMatchObject({ event: 'block', reason: 'kill_switch_active' });
     await redis.client.set(keys.killSwitch, '0');
     await submit({ plan_id: 'retry-1', symbol: 'ETHUSDT', action: 'FULL_CLOSE_PROPOSED', qty: '1' });
-    await waitFor(async () => (await redis.client.exists(keys.permit('retry-1'))) === 1, { what: 'the permit on the second delivery' });
+    await untilKeys(redis.client, [keys.permit('retry-1')], async () => (await redis.client.exists(keys.permit('retry-1'))) === 1, {
+      what: 'the permit on the second delivery',
+    });
   });
 
   it('the kill switch blocks closes too, and non-EXECUTE plans are acknowledged without a decision', async () => {
@@ -199,9 +210,13 @@ describe('governor on a real redis-server', () => {
   it('dead-letters a plan without a symbol, with the reason', async () => {
     runtime = await startRuntime(redis.url, { HANDLERS });
     await redis.client.xadd(streams.applyPlan, '*', 'plan_id', 'no-symbol', 'decision', 'EXECUTE', 'action', 'OPEN_LONG');
-    const letter = await waitFor(
-      async () => (await readStream(redis.client, streams.deadLetter)).find((e) => e.source_stream === streams.applyPlan),
-      { what: 'dead letter' },
+    const letter = await untilStream(
+      redis.client,
+      streams.deadLetter,
+      (letters) => letters.find((e) => e.source_stream === streams.applyPlan),
+      {
+        what: 'dead letter',
+      },
     );
     expect(letter).toMatchObject({ handler: 'governor', reason: 'invalid_input' });
     expect(letter.error).toContain('symbol');

@@ -75,13 +75,14 @@ describe('heat bridge: first wins in a backlog', () => {
     // Replica A takes the first decision for P and is slow to commit it (held until released).
     let release = () => undefined as void;
     const released = new Promise<void>((r) => (release = r));
-    let held = false;
+    let holding = () => undefined as void;
+    const held = new Promise<void>((r) => (holding = r));
     const slow = (connection: ConstructorParameters<typeof TransactionCommitter>[0]): Committer => {
       const inner = new TransactionCommitter(connection, 0);
       return {
         async commit(source, items) {
           if (items.some((i) => i.recorder !== undefined)) {
-            held = true;
+            holding();
             await released;
           }
           return inner.commit(source, items);
@@ -95,16 +96,17 @@ describe('heat bridge: first wins in a backlog', () => {
         }),
       );
       await produce(redis.client, streams.heatDecision, [decision('P', 'BTCUSDT', 'FIRST')]);
-      await waitFor(() => held, { what: 'replica A holding the first decision' });
+      await held; // replica A holding the first decision
       // Replica B takes the duplicate while A still holds the first; its commits are counted as
       // they come back from Redis.
-      let commitsOfB = 0;
+      let committedByB = () => undefined as void;
+      const bCommitted = new Promise<void>((r) => (committedByB = r));
       const counted = (connection: ConstructorParameters<typeof TransactionCommitter>[0]): Committer => {
         const inner = new TransactionCommitter(connection, 0);
         return {
           async commit(source, items) {
             const report = await inner.commit(source, items);
-            if (items.some((i) => i.recorder !== undefined)) commitsOfB += 1;
+            if (items.some((i) => i.recorder !== undefined)) committedByB();
             return report;
           },
         };
@@ -117,7 +119,7 @@ describe('heat bridge: first wins in a backlog', () => {
       await produce(redis.client, streams.heatDecision, [decision('P', 'ETHUSDT', 'DUP')]);
       await waitFor(async () => (await redis.client.xpending(streams.heatDecision, 'heat_bridge'))[0] === 2, { what: 'both held' });
       // B's commit of the duplicate has come back from Redis: it must not have written P.
-      await waitFor(() => commitsOfB > 0, { what: "replica B's commit of the duplicate" });
+      await bCommitted; // replica B's commit of the duplicate
       expect(await redis.client.exists(keys.heatByPlan('P'))).toBe(0);
     } finally {
       release();

@@ -4,6 +4,7 @@ import type { Runtime } from '../../runtime/host/runtime.js';
 import { keys, streams } from '../../schemas/keys.js';
 import { startTestRedis, type TestRedis } from '../support/redis-server.js';
 import { startRuntime, waitFor } from '../support/runtime.js';
+import { untilKeys } from '../support/until.js';
 
 /**
  * Seed 004's five proof cases, end to end: a proposal enters quantum:stream:harvest.proposal, the
@@ -19,7 +20,9 @@ describe('heat bridge behind the heat gate on a real redis-server (seed 004 proo
     await redis.client.hset(keys.portfolioState, 'equity_usd', '10000');
     await redis.client.xadd(streams.positionSnapshot, '*', 'symbol', 'BTCUSDT', 'position_notional_usd', '1000', 'sigma', '0.1');
     runtime = await startRuntime(redis.url, { HANDLERS: 'position-snapshot,heat-gate,heat-bridge' });
-    await waitFor(() => redis.client.sismember(keys.activePositions, 'BTCUSDT'), { what: 'position snapshot applied' });
+    await untilKeys(redis.client, [keys.activePositions], () => redis.client.sismember(keys.activePositions, 'BTCUSDT'), {
+      what: 'position snapshot applied',
+    });
   });
   afterAll(async () => {
     await runtime?.stop();
@@ -47,7 +50,10 @@ describe('heat bridge behind the heat gate on a real redis-server (seed 004 proo
 
   it('A, injection: by_plan holds the decision with TTL ≈ 1800, latest carries last_plan_id, the pointer names the plan', async () => {
     await propose('P1', 'FULL_CLOSE');
-    const byPlan = await waitFor(
+    // Written with the latest keys and their TTLs in one commit: its first change wakes the check after all of it.
+    const byPlan = await untilKeys(
+      redis.client,
+      [keys.heatByPlan('P1')],
       async () => {
         const hash = await redis.client.hgetall(keys.heatByPlan('P1'));
         return Object.keys(hash).length > 0 ? hash : undefined;
@@ -90,7 +96,14 @@ describe('heat bridge behind the heat gate on a real redis-server (seed 004 proo
 
   it('C, latest update: a new plan_id for the same symbol moves the pointer and the latest hash', async () => {
     await propose('P2', 'PARTIAL_50');
-    await waitFor(async () => (await redis.client.get(keys.heatLatestPlanId('BTCUSDT'))) === 'P2', { what: 'pointer moved to P2' });
+    await untilKeys(
+      redis.client,
+      [keys.heatLatestPlanId('BTCUSDT')],
+      async () => (await redis.client.get(keys.heatLatestPlanId('BTCUSDT'))) === 'P2',
+      {
+        what: 'pointer moved to P2',
+      },
+    );
     expect(await redis.client.hgetall(keys.heatLatest('BTCUSDT'))).toMatchObject({
       plan_id: 'P2',
       last_plan_id: 'P2',
@@ -101,8 +114,9 @@ describe('heat bridge behind the heat gate on a real redis-server (seed 004 proo
   });
 
   it('D, metrics: /metrics reports the p27_* series', async () => {
-    // Three decisions consumed, one of them a dedupe skip, which the original did not count.
-    await waitFor(async () => (await metricValue('p27_in_messages_total')) === 2, { what: 'two decisions bridged' });
+    // Three decisions consumed, one of them a dedupe skip, which the original did not count. Each
+    // bridged one is counted when handled, before the commit C saw land for P2, the last of them.
+    expect(await metricValue('p27_in_messages_total')).toBe(2);
     expect(await metricValue('p27_written_total{kind="by_plan"}')).toBe(2);
     expect(await metricValue('p27_written_total{kind="latest_symbol"}')).toBe(2);
     expect(await metricValue('p27_errors_total{stage="write"}')).toBe(0);

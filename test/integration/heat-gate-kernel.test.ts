@@ -5,6 +5,7 @@ import type { Runtime } from '../../runtime/host/runtime.js';
 import { keys, streams } from '../../schemas/keys.js';
 import { usePrivateRedis } from '../support/redis-server.js';
 import { metricSum, pendingCount, produce, readStream, startRuntime, waitFor } from '../support/runtime.js';
+import { afterRepliesSent, untilKeys } from '../support/until.js';
 
 const GROUP = 'p26_heat_gate';
 
@@ -137,9 +138,14 @@ describe('heat gate on the Harvest Kernel’s proposals (real redis-server)', ()
         const hash = await redis.client.hgetall(keys.harvestProposal(symbol));
         const heatKey = applyLayerHeatKey(symbol, hash);
         // The bridge wrote the lookup the observer reads, from the decision's derived plan_id.
-        const found = await waitFor(async () => ((await redis.client.exists(heatKey)) === 1 ? redis.client.hgetall(heatKey) : undefined), {
-          what: `heat lookup ${heatKey}`,
-        });
+        const found = await untilKeys(
+          redis.client,
+          [heatKey],
+          async () => ((await redis.client.exists(heatKey)) === 1 ? redis.client.hgetall(heatKey) : undefined),
+          {
+            what: `heat lookup ${heatKey}`,
+          },
+        );
         expect(found.symbol).toBe(symbol);
         expect(`quantum:harvest:heat:by_plan:${calibrated.find((e) => e.symbol === symbol)!.plan_id}`).toBe(heatKey);
       }
@@ -167,12 +173,9 @@ describe('heat gate on the Harvest Kernel’s proposals (real redis-server)', ()
     expect(await redis.client.xlen(streams.deadLetter)).toBe(0);
     expect(await redis.client.xlen(streams.harvestCalibrated)).toBe(1);
     const runtime = runtimes[0]!;
-    await waitFor(
-      async () => (await metricSum(runtime, 'quantum_heat_gate_unusable_entries_total', { reason: 'heat_gate_decision' })) === 1,
-      {
-        what: 'decision counted',
-      },
-    );
+    // All three acknowledged (drained): counted by the replies of their commits, sent before this round trip's.
+    await afterRepliesSent(redis.client);
+    expect(await metricSum(runtime, 'quantum_heat_gate_unusable_entries_total', { reason: 'heat_gate_decision' })).toBe(1);
     expect(await metricSum(runtime, 'quantum_heat_gate_unusable_entries_total', { reason: 'unproposed_action' })).toBe(1);
     expect(await metricSum(runtime, 'quantum_gates_messages_total', { handler: 'heat-gate', outcome: 'unusable' })).toBe(2);
   });
@@ -228,13 +231,14 @@ describe('heat gate on the Harvest Kernel’s proposals (real redis-server)', ()
     await coldPortfolio();
     let release = () => undefined as void;
     const released = new Promise<void>((r) => (release = r));
-    let held = false;
+    let holding = () => undefined as void;
+    const held = new Promise<void>((r) => (holding = r));
     const slow = (connection: ConstructorParameters<typeof TransactionCommitter>[0]): Committer => {
       const inner = new TransactionCommitter(connection, 0);
       return {
         async commit(source, items) {
           if (items.some((i) => i.recorder !== undefined)) {
-            held = true;
+            holding();
             await released;
           }
           return inner.commit(source, items);
@@ -246,20 +250,25 @@ describe('heat gate on the Harvest Kernel’s proposals (real redis-server)', ()
     runtimes.push(a);
     try {
       await publish('ETHUSDT', kernelFields('FULL_CLOSE_PROPOSED', '0.75', '2026-03-15T10:00:00.000001'));
-      await waitFor(() => held, { what: 'replica A holding the older proposal' });
+      await held; // replica A holding the older proposal
       // A reads nothing more until its held commit has applied: what comes next goes to B.
       runtimes.push(await startRuntime(redis.url, { ...env, CONSUMER_NAME: 'replica-b' }));
       await publish('BTCUSDT', kernelFields('NONE', '0.1', '2026-03-15T10:00:05.000001'));
       await publish('ETHUSDT', kernelFields('PARTIAL_50', '0.76', '2026-03-15T10:00:10.000001'));
-      await waitFor(async () => (await redis.client.hget(keys.harvestProposal('ETHUSDT'), 'original_action')) === 'PARTIAL_50', {
-        what: 'replica B calibrated the newer proposal',
-      });
+      await untilKeys(
+        redis.client,
+        [keys.harvestProposal('ETHUSDT')],
+        async () => (await redis.client.hget(keys.harvestProposal('ETHUSDT'), 'original_action')) === 'PARTIAL_50',
+        { what: 'replica B calibrated the newer proposal' },
+      );
     } finally {
       release();
     }
     await drained(3);
     expect(await redis.client.hmget(keys.harvestProposal('ETHUSDT'), 'original_action', 'action')).toEqual(['PARTIAL_50', 'PARTIAL_50']);
-    await waitFor(async () => (await metricSum(a, 'quantum_heat_gate_superseded_total')) === 1, { what: 'superseded counted' });
+    // A's held commit acknowledged (drained): superseded is counted on its reply, sent before this round trip's.
+    await afterRepliesSent(redis.client);
+    expect(await metricSum(a, 'quantum_heat_gate_superseded_total')).toBe(1);
   });
 
   it('with an Apply Layer that reads harvest_action only (era seed), writes the calibration there, as a partial it executes', async () => {

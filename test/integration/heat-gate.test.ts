@@ -3,6 +3,7 @@ import { keys, streams } from '../../schemas/keys.js';
 import type { Runtime } from '../../runtime/host/runtime.js';
 import { startTestRedis, usePrivateRedis } from '../support/redis-server.js';
 import { pendingCount, produce, readStream, startRuntime, waitFor } from '../support/runtime.js';
+import { afterRepliesSent, untilKeys, untilStream, untilStreamLength } from '../support/until.js';
 
 const GROUP = 'p26_heat_gate';
 
@@ -15,7 +16,7 @@ describe('heat gate on a real redis-server', () => {
   });
 
   async function calibratedFor(planId: string) {
-    return waitFor(async () => (await readStream(redis.client, streams.harvestCalibrated)).find((e) => e.plan_id === planId), {
+    return untilStream(redis.client, streams.harvestCalibrated, (entries) => entries.find((e) => e.plan_id === planId), {
       what: `output for ${planId}`,
     });
   }
@@ -26,14 +27,14 @@ describe('heat gate on a real redis-server', () => {
     // Scenario 1: COLD. Equity 10000, ETHUSDT 1800 × 0.15 → heat 0.027.
     await r.hset(keys.portfolioState, 'equity_usd', '10000');
     await r.xadd(streams.positionSnapshot, '*', 'symbol', 'ETHUSDT', 'position_notional_usd', '1800', 'sigma', '0.15');
-    await waitFor(() => r.sismember(keys.activePositions, 'ETHUSDT'), { what: 'snapshot applied' });
+    await untilKeys(r, [keys.activePositions], () => r.sismember(keys.activePositions, 'ETHUSDT'), { what: 'snapshot applied' });
     await r.xadd(streams.harvestProposal, '*', 'plan_id', 'test1', 'symbol', 'ETHUSDT', 'action', 'FULL_CLOSE');
     expect(await calibratedFor('test1')).toMatchObject({ calibrated_action: 'PARTIAL_25', heat_bucket: 'COLD', heat_value: '0.027' });
 
     // Scenario 2: WARM. Equity 3000 and a BTCUSDT position 2000 × 0.3 → (270 + 600) / 3000 = 0.29.
     await r.hset(keys.portfolioState, 'equity_usd', '3000');
     await r.xadd(streams.positionSnapshot, '*', 'symbol', 'BTCUSDT', 'position_notional_usd', '2000', 'sigma', '0.3');
-    await waitFor(() => r.sismember(keys.activePositions, 'BTCUSDT'), { what: 'snapshot applied' });
+    await untilKeys(r, [keys.activePositions], () => r.sismember(keys.activePositions, 'BTCUSDT'), { what: 'snapshot applied' });
     await r.xadd(streams.harvestProposal, '*', 'plan_id', 'test2', 'symbol', 'ETHUSDT', 'action', 'FULL_CLOSE');
     expect(await calibratedFor('test2')).toMatchObject({ calibrated_action: 'PARTIAL_75', heat_bucket: 'WARM', heat_value: '0.29' });
 
@@ -54,6 +55,8 @@ describe('heat gate on a real redis-server', () => {
 
     const decisions = await readStream(r, streams.heatDecision);
     expect(decisions.map((d) => d.plan_id)).toEqual(['test1', 'test2', 'test3', 'test4']);
+    // Counted on test4's commit reply, which Redis sent before this round trip's.
+    await afterRepliesSent(r);
     const metrics = await runtime.server.inject({ method: 'GET', url: '/metrics' });
     expect(metrics.body).toMatch(/^p26_proposals_processed_total 4$/m);
     expect(metrics.body).toMatch(/^p26_bucket\{state="HOT"\} 1$/m);
@@ -105,7 +108,8 @@ describe('heat gate on a real redis-server', () => {
     for (const symbol of ['ETHUSDT', 'BTCUSDT', 'SOLUSDT', 'XRPUSDT'])
       expect(await redis.client.hget(keys.harvestProposal(symbol), 'calibrated_by')).toBe('p26_heat_gate');
     expect(await redis.client.hget(keys.harvestProposal('ETHUSDT'), 'extra_4999')).toBe('4999');
-    await waitFor(async () => (await pendingCount(redis.client, streams.harvestProposal, GROUP)) === 0, { what: 'nothing pending' });
+    // Each acknowledged in the commit that wrote its output (the wide one's MULTI/EXEC too).
+    expect(await pendingCount(redis.client, streams.harvestProposal, GROUP)).toBe(0);
     expect(await redis.client.xlen(streams.deadLetter)).toBe(0);
   });
 
@@ -118,8 +122,9 @@ describe('heat gate on a real redis-server', () => {
       Array.from({ length: count }, (_, i) => ({ plan_id: `plan-${i}`, symbol: 'ETHUSDT', action: i % 2 ? 'FULL_CLOSE' : 'PARTIAL_50' })),
     );
     runtime = await startRuntime(redis.url, { HANDLERS: 'heat-gate', BATCH_SIZE: '256' });
-    await waitFor(async () => (await redis.client.xlen(streams.harvestCalibrated)) >= count, { what: 'all outputs' });
-    await waitFor(async () => (await pendingCount(redis.client, streams.harvestProposal, GROUP)) === 0, { what: 'nothing pending' });
+    await untilStreamLength(redis.client, streams.harvestCalibrated, count, { what: 'all outputs' });
+    // Each acknowledged in the commit that wrote its output.
+    expect(await pendingCount(redis.client, streams.harvestProposal, GROUP)).toBe(0);
     const outputs = await readStream(redis.client, streams.harvestCalibrated);
     expect(outputs).toHaveLength(count);
     expect(new Set(outputs.map((o) => o.plan_id)).size).toBe(count);
@@ -132,10 +137,7 @@ describe('heat gate on a real redis-server', () => {
     const poisonId = await redis.client.xadd(streams.harvestProposal, '*', 'junk', '\u0000\u00ff{not json', 'symbol', 'not a symbol');
     await redis.client.xadd(streams.harvestProposal, '*', 'plan_id', 'after', 'symbol', 'ETHUSDT', 'action', 'FULL_CLOSE');
     await calibratedFor('after');
-    const [letter] = await waitFor(async () => {
-      const dlq = await readStream(redis.client, streams.deadLetter);
-      return dlq.length > 0 ? dlq : undefined;
-    });
+    const [letter] = await untilStreamLength(redis.client, streams.deadLetter, 1);
     expect(letter).toMatchObject({
       handler: 'heat-gate',
       source_stream: streams.harvestProposal,
@@ -147,7 +149,8 @@ describe('heat gate on a real redis-server', () => {
     expect(issues.map((i) => i.path).sort()).toEqual(['action', 'plan_id', 'symbol']);
     expect(JSON.parse(letter!.fields!)).toEqual({ junk: '\u0000\u00ff{not json', symbol: 'not a symbol' });
     expect((await readStream(redis.client, streams.harvestCalibrated)).map((e) => e.plan_id)).toEqual(['before', 'after']);
-    await waitFor(async () => (await pendingCount(redis.client, streams.harvestProposal, GROUP)) === 0, { what: 'poison acknowledged' });
+    // The poison acknowledged in the commit that wrote its dead letter, the others with their outputs.
+    expect(await pendingCount(redis.client, streams.harvestProposal, GROUP)).toBe(0);
     expect((await runtime.server.inject({ url: '/ready' })).statusCode).toBe(200);
   });
 
@@ -168,11 +171,9 @@ describe('heat gate on a real redis-server', () => {
         streams.harvestProposal,
         Array.from({ length: 500 }, (_, i) => ({ plan_id: `b-${i}`, symbol: 'ETHUSDT', action: 'FULL_CLOSE' })),
       );
-      await waitFor(async () => (await durable.client.xlen(streams.harvestCalibrated)) >= 1000, {
-        what: 'all outputs after restart',
-        timeoutMs: 30_000,
-      });
-      await waitFor(async () => (await pendingCount(durable.client, streams.harvestProposal, GROUP)) === 0, { what: 'nothing pending' });
+      await untilStreamLength(durable.client, streams.harvestCalibrated, 1000, { what: 'all outputs after restart', timeoutMs: 30_000 });
+      // Each acknowledged in the commit that wrote its output.
+      expect(await pendingCount(durable.client, streams.harvestProposal, GROUP)).toBe(0);
       await waitFor(async () => (await runtime!.server.inject({ url: '/ready' })).statusCode === 200, { what: '/ready 200 again' });
       const outputs = await readStream(durable.client, streams.harvestCalibrated);
       expect(outputs).toHaveLength(1000);
@@ -194,7 +195,7 @@ describe('heat gate on a real redis-server', () => {
       Array.from({ length: count }, (_, i) => ({ plan_id: `g-${i}`, symbol: 'ETHUSDT', action: 'FULL_CLOSE' })),
     );
     const first = await startRuntime(redis.url, { HANDLERS: 'heat-gate', BATCH_SIZE: '100', CONSUMER_NAME: 'graceful-1' });
-    await waitFor(async () => (await redis.client.xlen(streams.harvestCalibrated)) > 0, { what: 'first outputs' });
+    await untilStreamLength(redis.client, streams.harvestCalibrated, 1, { what: 'first outputs' });
     await first.stop();
     // Everything read by the stopped consumer was committed: nothing of it is left pending.
     expect(await pendingCount(redis.client, streams.harvestProposal, GROUP)).toBe(0);
@@ -203,7 +204,7 @@ describe('heat gate on a real redis-server', () => {
     expect(doneByFirst).toBeLessThan(count);
 
     runtime = await startRuntime(redis.url, { HANDLERS: 'heat-gate', CONSUMER_NAME: 'graceful-2' });
-    await waitFor(async () => (await redis.client.xlen(streams.harvestCalibrated)) >= count, { what: 'the rest' });
+    await untilStreamLength(redis.client, streams.harvestCalibrated, count, { what: 'the rest' });
     const outputs = await readStream(redis.client, streams.harvestCalibrated);
     expect(outputs).toHaveLength(count);
     expect(new Set(outputs.map((o) => o.plan_id)).size).toBe(count);

@@ -22,6 +22,16 @@ describe('a Redis outage under the BullMQ gates', () => {
     // The repeat window's clock is read once for every warning or error offered to the log,
     // written or held back: counting its reads counts the lines offered.
     let offered = 0;
+    // Resolved by the logger's own clock reads once `count` lines were offered and not written.
+    let heldBack = { count: Infinity, reached: () => undefined as void };
+    const check = () => {
+      if (offered - lines.length >= heldBack.count) heldBack.reached();
+    };
+    const untilHeldBack = (count: number) =>
+      new Promise<void>((resolve) => {
+        heldBack = { count, reached: resolve };
+        check();
+      });
     const logger = createLogger(
       'warn',
       {},
@@ -31,6 +41,8 @@ describe('a Redis outage under the BullMQ gates', () => {
         repeatWindowMs: 60_000,
         now: () => {
           offered += 1;
+          // After the call that read the clock has written its line or held it back.
+          queueMicrotask(check);
           return Date.now();
         },
       },
@@ -50,7 +62,7 @@ describe('a Redis outage under the BullMQ gates', () => {
     expect(runtime.readiness().ready).toBe(false);
     // The outage goes on until the gates have offered the log 50 lines more than it wrote (BullMQ's
     // reconnect loop alone offers ~13 a second for each worker).
-    await waitFor(() => offered - lines.length >= 50 || undefined, { what: '50 repeated lines offered to the log' });
+    await untilHeldBack(50); // 50 repeated lines offered to the log
     const during = lines.map((l) => JSON.parse(l) as { msg: string; handler?: string; err?: string });
     // Before: BullMQ's reconnect loop wrote "worker error" ~13 times a second for each worker.
     const keys = new Set(during.map((d) => `${d.msg}|${d.handler ?? ''}|${d.err ?? ''}`));

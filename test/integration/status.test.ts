@@ -11,7 +11,7 @@ import type { Runtime } from '../../runtime/host/runtime.js';
 import { keys, streams } from '../../schemas/keys.js';
 import { startTestRedis, type TestRedis } from '../support/redis-server.js';
 import { createTestRuntime, waitFor } from '../support/runtime.js';
-import { untilKeys } from '../support/until.js';
+import { afterRepliesSent, untilEachSeen, untilKeys, untilStreamLength } from '../support/until.js';
 
 const USER = 'ops';
 const PASSWORD = 'correct-horse-battery';
@@ -164,7 +164,10 @@ describe('gates status: GET /status and the page at /', () => {
     await propose('s1', 'BTCUSDT');
     await propose('s2', 'ETHUSDT');
     await propose('s3', 'ETHUSDT', 'PARTIAL_50');
-    await waitFor(async () => (await processed('heat-gate')) === 3, { what: 'three proposals processed' });
+    await untilEachSeen(redis.client, streams.harvestCalibrated, 'plan_id', ['s1', 's2', 's3'], { what: 'three proposals processed' });
+    // Counted on their commits' replies, sent before this round trip's.
+    await afterRepliesSent(redis.client);
+    expect(await processed('heat-gate')).toBe(3);
   });
 
   afterAll(async () => {
@@ -197,9 +200,9 @@ describe('gates status: GET /status and the page at /', () => {
 
   it('counts a dead-lettered proposal against its gate', async () => {
     await redis.client.xadd(streams.harvestProposal, '*', 'plan_id', 'bad', 'symbol', 'not a symbol', 'action', 'FULL_CLOSE');
-    await waitFor(async () => (await status()).gates.find((g) => g.name === 'heat-gate')?.dead_lettered === 1, {
-      what: 'dead letter counted',
-    });
+    await untilStreamLength(redis.client, streams.deadLetter, 1, { what: 'the dead letter' });
+    // Counted on its commit's reply, sent before this round trip's.
+    await afterRepliesSent(redis.client);
     const s = await status();
     expect(s.gates.find((g) => g.name === 'heat-gate')).toMatchObject({ processed: 4, dead_lettered: 1 });
     expect(s.dead_letter).toEqual({ stream: streams.deadLetter, length: 1 });

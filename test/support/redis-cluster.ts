@@ -105,6 +105,19 @@ export async function startTestRedisCluster(masters = 3): Promise<TestRedisClust
   };
 }
 
+/**
+ * The client of `cluster`'s master holding `key` (its slot's first node), for waits that run on
+ * one node: a blocking XREAD of a stream or the keyspace notifications of a key (untilStream,
+ * untilKeys), which a node sends only for its own keys.
+ */
+export async function nodeFor(cluster: Cluster, key: string): Promise<Redis> {
+  const slot = Number(await cluster.cluster('KEYSLOT', key));
+  const owner = cluster.slots[slot]?.[0];
+  const node = cluster.nodes('master').find((n) => `${n.options.host}:${n.options.port}` === owner);
+  if (!node) throw new Error(`no master holds slot ${slot} (${key}): ${owner ?? 'unassigned'}`);
+  return node;
+}
+
 /** Resolves on the client's 'ready' event (at once if it is ready already). */
 function readyEvent(client: Cluster, timeoutMs = 20_000): Promise<void> {
   if (client.status === 'ready') return Promise.resolve();
