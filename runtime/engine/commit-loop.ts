@@ -31,7 +31,8 @@ export interface CommitLoopEnv {
   readonly pendingIds?: (ids: readonly string[]) => Promise<Set<string>>;
   readonly waitForRedis: () => Promise<void>;
   readonly sleep: (ms: number) => Promise<void>;
-  readonly stopping: () => boolean;
+  /** Aborted by the source's stop: ends a commit's wait for Redis, and its retries. */
+  readonly stop: AbortSignal;
   /** So /ready can say Redis refuses writes. */
   readonly health: { noteWriteRefused(detail: string): void; noteWriteAccepted(): void };
   /** After each commit that applied (the consumer's heartbeat). */
@@ -102,12 +103,12 @@ async function commitDeliveries(
     if (todo.length === 0) return toRunAgain([]);
     let report: CommitReport<Delivery>;
     try {
-      report = await env.committer.commit(env.source, todo);
+      report = await env.committer.commit(env.source, todo, env.stop);
     } catch (error) {
       const cause = classifyRedisError(error);
       if (cause.cause === 'nogroup') throw new GroupLostError(cause);
       countFailure(env, cause, todo.length);
-      if (env.stopping()) return ABANDONED;
+      if (env.stop.aborted) return ABANDONED;
       await backoff(env, ++failures);
       await env.waitForRedis();
       const { pending, orphans } = await withoutLanded(env, todo);
@@ -146,7 +147,7 @@ async function commitDeliveries(
       // Re-run the conflicted ones first; the withheld ones are tried again with them.
       return toRunAgain(answered('withheld', 'conflicted', 'waiting'));
     }
-    if (env.stopping()) return ABANDONED;
+    if (env.stop.aborted) return ABANDONED;
     await backoff(env, ++failures);
     todo = withheld;
   }

@@ -5,8 +5,12 @@ import { waitUntilReady, type RedisClient } from './connection.js';
 import { lua } from './lua.js';
 
 export interface Committer {
-  /** Commits what it can of `items` and sets every item's answer. */
-  commit<Item extends CommitItem>(source: CommitSource | undefined, items: readonly Item[]): Promise<CommitReport<Item>>;
+  /** Commits what it can of `items` and sets every item's answer; `stop` ends a wait for Redis (the commit then fails). */
+  commit<Item extends CommitItem>(
+    source: CommitSource | undefined,
+    items: readonly Item[],
+    stop?: AbortSignal,
+  ): Promise<CommitReport<Item>>;
 }
 
 /** Each key's existence and string value: EXISTS, since GET says nil (or WRONGTYPE) for a hash or set that exists. */
@@ -166,9 +170,9 @@ export class TransactionCommitter implements Committer {
     defineBatchCommand(connection);
   }
 
-  async commit<Item extends CommitItem>(source: CommitSource | undefined, items: readonly Item[]): Promise<CommitReport<Item>> {
-    // The connection queues nothing while down (a WATCH does not survive a reconnect): wait, not fail.
-    await waitUntilReady(this.connection);
+  async commit<Item extends CommitItem>(source: CommitSource | undefined, items: readonly Item[], stop?: AbortSignal) {
+    // The connection queues nothing while down (a WATCH does not survive a reconnect): wait, not fail, until a stop.
+    await waitUntilReady(this.connection, stop);
     const { accepted, deferred } = inStreamOrder(items, undefined, { chain: true });
     const chained = chainedGuards(accepted);
     const overwritten = overwrittenWrites(accepted);

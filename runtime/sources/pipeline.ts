@@ -116,7 +116,7 @@ export class SourcePipeline {
       claimIdleMs: deps.config.CLAIM_IDLE_MS,
       backoffMaxMs: deps.config.COMMIT_BACKOFF_MAX_MS,
       sleep: this.pause,
-      stopping: () => this.stopping,
+      stop: this.abort.signal,
       health: deps.health,
       waitForRedis: shape.waitForRedis,
       onProgress: () => {

@@ -132,7 +132,7 @@ describe('a chained guard after a commit whose reply was lost', () => {
       },
       waitForRedis: async () => undefined,
       sleep: async () => undefined,
-      stopping: () => false,
+      stop: new AbortController().signal,
       health: { noteWriteRefused: () => undefined, noteWriteAccepted: () => undefined },
       onProgress: () => undefined,
       onFailure: () => undefined,

@@ -53,7 +53,7 @@ class ScriptedCommitter implements Committer {
   }
 }
 
-function fakeEnv(committer: Committer, options: { pending?: Set<string>; stopping?: () => boolean } = {}) {
+function fakeEnv(committer: Committer, options: { pending?: Set<string>; stop?: AbortSignal } = {}) {
   const registry = createRegistry();
   const metrics = runtimeMetrics(registry, { version: '0.1.0', commit: 'source' });
   const sleeps: number[] = [];
@@ -88,7 +88,7 @@ function fakeEnv(committer: Committer, options: { pending?: Set<string>; stoppin
     sleep: async (ms) => {
       sleeps.push(ms);
     },
-    stopping: options.stopping ?? (() => false),
+    stop: options.stop ?? new AbortController().signal,
     health: { noteWriteRefused: (detail) => failures.push(`refused:${detail}`), noteWriteAccepted: () => undefined },
     onProgress: () => undefined,
     onFailure: (failure) => failures.push(failure.cause),
@@ -183,16 +183,16 @@ describe('the commit loop', () => {
   });
 
   it('tells health when Redis refuses writes (OOM), and gives up cleanly when the runtime stops meanwhile', async () => {
-    let stopping = false;
+    const stop = new AbortController();
     const committer = new ScriptedCommitter([
       () => {
-        stopping = true;
+        stop.abort();
         return new ReplyError(
           "EXECABORT Transaction discarded because of previous errors: OOM command not allowed when used memory > 'maxmemory'.",
         );
       },
     ]);
-    const { env, pipeline, settled, failures } = fakeEnv(committer, { stopping: () => stopping });
+    const { env, pipeline, settled, failures } = fakeEnv(committer, { stop: stop.signal });
     const batch = await prepareBatch(pipeline, inputs({ n: '1' }), 1_000_000);
     expect(await commitBatch(env, batch)).toBe(false);
     expect(settled).toEqual([]);
