@@ -73,14 +73,3 @@ export function encodeDisarmRecord(record: DisarmRecord): string {
   out.timestamp = pyFloat(record.timestamp);
   return pyJsonDumps(out);
 }
-
-/** Parses a JSON key's value with a schema; undefined for anything else (a hand-set value, another writer's). */
-export function parseJsonRecord<T>(schema: z.ZodType<T>, raw: string | null | undefined): T | undefined {
-  if (raw === null || raw === undefined) return undefined;
-  try {
-    const parsed = schema.safeParse(JSON.parse(raw));
-    return parsed.success ? parsed.data : undefined;
-  } catch {
-    return undefined;
-  }
-}

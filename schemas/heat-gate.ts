@@ -90,7 +90,6 @@ export const calibratedEntryReader = z.looseObject({
   fail_closed_cause: text.optional(),
   heat_capped: text.optional(),
 });
-export type CalibratedEntryRead = z.infer<typeof calibratedEntryReader>;
 
 /**
  * The fields the gate HSETs over the Harvest Kernel's quantum:harvest:proposal:{symbol} in enforce

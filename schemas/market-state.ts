@@ -12,5 +12,3 @@ export const marketStateSchema = z.looseObject({
   sigma: numericField.optional(),
   vol_regime: z.string().min(1).optional(),
 });
-
-export type MarketState = z.infer<typeof marketStateSchema>;

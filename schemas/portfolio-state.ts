@@ -8,5 +8,3 @@ export const portfolioStateSchema = z.looseObject({
   /** Epoch seconds of the last update. */
   timestamp: numericField.optional(),
 });
-
-export type PortfolioState = z.infer<typeof portfolioStateSchema>;

@@ -1,7 +1,7 @@
 import type { RedisReader } from '../../runtime/contract/index.js';
 import { keys } from '../../schemas/keys.js';
 import { parseNumber } from './numbers.js';
-import { replyOf, sendRead, type ReadCommand } from '../positions/read-commands.js';
+import { replyOf, type ReadCommand } from '../positions/read-commands.js';
 
 /** The original's list: LPUSH str(time.time()), LTRIM 0 99, EXPIRE 86400 (8f5055c52 _issue_permit). */
 export const EXEC_HISTORY_LENGTH = 100;
@@ -25,19 +25,12 @@ export interface ExecHistory {
 
 /**
  * One LRANGE on every plan, the common case (the original's list, or no key: an empty list does not
- * exist in Redis); only a leftover of another type costs a TYPE and a second read.
+ * exist in Redis); only a leftover of another type costs a TYPE and a second read (execHistoryFrom
+ * reads its reply). For a reader that sends several reads as one.
  */
-export async function readExecHistory(redis: RedisReader, symbol: string): Promise<ExecHistory> {
-  return execHistoryFrom(redis, symbol, await sendRead(redis, execHistoryRead(symbol)).catch(asReply));
-}
-
-/** readExecHistory's LRANGE, for a reader that sends several reads as one (execHistoryFrom reads its reply). */
 export const execHistoryRead = (symbol: string): ReadCommand => ['LRANGE', keys.governorExecutions(symbol), '0', '-1'];
 
-/**
- * What readExecHistory answers, from execHistoryRead's reply (its error in its place): a list at
- * once, else the leftover's type read as readExecHistory does.
- */
+/** The history, from execHistoryRead's reply (its error in its place): a list at once, else the leftover's type read. */
 export function execHistoryFrom(redis: RedisReader, symbol: string, reply: unknown): ExecHistory | Promise<ExecHistory> {
   if (!isWrongType(reply)) {
     const items = replyOf<string[]>(reply);

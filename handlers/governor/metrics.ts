@@ -58,8 +58,6 @@ export function cooldownMetrics(m: MetricFactory) {
   };
 }
 
-export type CooldownMetrics = ReturnType<typeof cooldownMetrics>;
-
 export function switchMetrics(m: MetricFactory) {
   return {
     killSwitch: m.gauge({
@@ -90,5 +88,3 @@ export function exitLockMetrics(m: MetricFactory) {
     }),
   };
 }
-
-export type ExitLockMetrics = ReturnType<typeof exitLockMetrics>;

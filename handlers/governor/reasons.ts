@@ -48,9 +48,6 @@ export type BlockReason = GateReason | 'evaluation_error' | 'plan_id_reused';
 /** Why a plan was let through. */
 export type AllowReason = 'close_bypass' | 'all_gates_passed' | 'dry_run';
 
-/** Plans acknowledged without a decision. */
-export type SkipReason = 'not_execute' | 'already_permitted';
-
 /** A permit carries the computed size the original writes into it (0.0 and 0.0 but in production). */
 export type Verdict =
   | { readonly kind: 'permit'; readonly reason: AllowReason; readonly computedQty: number; readonly computedNotional: number }

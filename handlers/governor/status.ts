@@ -241,7 +241,18 @@ export function governorDecisions(newestFirstEntries: readonly StreamEntry[], li
  * hosts the governor.
  */
 function knownGovernorDecision(id: string, event: GovernorEvent, limits: Limits | undefined): Decision {
-  const base = { at: entryTime(id), gate: 'governor' as const, id };
+  // What an event does not name is null.
+  const base = {
+    at: entryTime(id),
+    gate: 'governor' as const,
+    id,
+    kind: 'event' as const,
+    symbol: null,
+    plan_id: null,
+    action: null,
+    reason: null,
+    mode: null,
+  };
   switch (event.event) {
     case 'permit':
     case 'block':
@@ -256,38 +267,11 @@ function knownGovernorDecision(id: string, event: GovernorEvent, limits: Limits 
         mode: event.apply_mode || null,
       };
     case 'AUTO_DISARM':
-      return {
-        ...base,
-        kind: 'event',
-        symbol: null,
-        plan_id: null,
-        action: null,
-        reason: event.reason,
-        detail: disarmDetail(event.context),
-        mode: null,
-      };
+      return { ...base, reason: event.reason, detail: disarmDetail(event.context) };
     case 'cooldown_expired':
-      return {
-        ...base,
-        kind: 'event',
-        symbol: event.symbol,
-        plan_id: event.plan_id,
-        action: null,
-        reason: null,
-        detail: event.event,
-        mode: null,
-      };
+      return { ...base, symbol: event.symbol, plan_id: event.plan_id, detail: event.event };
     default:
-      return {
-        ...base,
-        kind: 'event',
-        symbol: null,
-        plan_id: null,
-        action: event.event,
-        reason: event.reason || null,
-        detail: operatorDetail(event),
-        mode: null,
-      };
+      return { ...base, action: event.event, reason: event.reason || null, detail: operatorDetail(event) };
   }
 }
 

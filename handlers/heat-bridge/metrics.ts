@@ -19,5 +19,3 @@ export function heatBridgeMetrics(m: MetricFactory) {
   for (const stage of errorStages) metrics.errors.inc({ stage }, 0);
   return metrics;
 }
-
-export type HeatBridgeMetrics = ReturnType<typeof heatBridgeMetrics>;

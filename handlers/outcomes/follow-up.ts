@@ -70,12 +70,6 @@ export function followUpDeclaration(kind: FollowUpKind) {
 
 export type OutcomeCtx = HandlerContext<OutcomeConfig, PendingSlots | undefined, OutcomeMetrics>;
 
-/** Reads, then runs what the read decided (pending.ts counts the batch's earlier decisions). */
-export async function readThenDecide(read: () => Promise<(() => void) | undefined>): Promise<void> {
-  const decide = await read();
-  decide?.();
-}
-
 /** When the follow-up reads the decision, and whether that is late (OUTCOME_LATE_SEC). */
 export function readingOf(ctx: OutcomeCtx): { followedAt: number; late: boolean } {
   const followedAt = ctx.now();

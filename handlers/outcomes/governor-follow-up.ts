@@ -3,7 +3,7 @@ import { defineHandler } from '../../runtime/contract/index.js';
 import { parseNumber } from '../../schemas/fields.js';
 import { parseGovernorEvent } from '../../schemas/governor-event.js';
 import type { OutcomeConfig } from './config.js';
-import { followUpDeclaration, followUpId, readThenDecide, readingOf, recordFollowUp, type OutcomeCtx } from './follow-up.js';
+import { followUpDeclaration, followUpId, readingOf, recordFollowUp, type OutcomeCtx } from './follow-up.js';
 import { entryQuoteFields } from './entry.js';
 import { readMark } from './market.js';
 import { sideSign } from './pnl.js';
@@ -49,46 +49,43 @@ export const governorOutcomes = defineHandler({
     if (!event.symbol || !event.plan_id) return;
     const { symbol, plan_id: planId } = event;
     const kind = event.event === 'block' ? 'governor_block' : 'governor_permit';
-    const skip = (reason: string) => () => ctx.metrics.skipped.inc({ kind, reason });
+    const skip = (reason: string) => ctx.metrics.skipped.inc({ kind, reason });
     const side = sideSign(event.side);
     const reading = readingOf(ctx);
-    await readThenDecide(async () => {
-      if (side === undefined) return skip('no_side');
-      const recorded = parseNumber(event.mark_price);
-      const atDecision = recorded !== undefined && recorded > 0 ? recorded : undefined;
-      const read = atDecision === undefined ? await readMark(ctx.redis, symbol, reading.followedAt, ctx.config, ctx) : undefined;
-      const mark = atDecision ?? read?.price;
-      const readAt = read?.asOfMs;
-      // The quote the entry price is: the one the governor recorded with its mark (an event of an
-      // earlier release names none: unknown), else the one read here, aged at the reading.
-      const quote =
-        atDecision !== undefined
-          ? { source: event.mark_source || undefined, at: parseNumber(event.mark_at), ageMs: parseNumber(event.mark_age_ms) }
-          : { source: read?.source, at: readAt, ageMs: readAt === undefined ? undefined : Math.max(0, reading.followedAt - readAt) };
-      if (mark === undefined) return skip('no_price');
-      const notional = parseNumber(event.computed_notional);
-      const qty = parseNumber(event.computed_qty);
-      const sized = notional !== undefined && notional > 0 ? notional : qty !== undefined && qty > 0 ? qty * mark : undefined;
-      if (sized === undefined) return skip('unpriced');
-      return () =>
-        recordFollowUp(ctx, followUpId(kind, ctx.meta.id), {
-          kind,
-          symbol,
-          plan_id: planId,
-          bucket: '',
-          mode: 'enforce',
-          proposed_action: event.action ?? '',
-          decided_action: kind === 'governor_block' ? 'BLOCK' : 'PERMIT',
-          // Decision minus proposal: the block holds none of the exposure the open would have taken.
-          // A permit's is the open's own exposure: what blocking it would have kept out (report calibrate).
-          exposure_usd: String(kind === 'governor_block' ? -sized * side : sized * side),
-          entry_price: String(mark),
-          decided_at: String(ctx.meta.producedAt),
-          entry_source: atDecision !== undefined ? 'decision' : 'follow_up',
-          followed_at: String(reading.followedAt),
-          read_late: reading.late ? '1' : '0',
-          ...entryQuoteFields(quote),
-        });
+    if (side === undefined) return skip('no_side');
+    const recorded = parseNumber(event.mark_price);
+    const atDecision = recorded !== undefined && recorded > 0 ? recorded : undefined;
+    const read = atDecision === undefined ? await readMark(ctx.redis, symbol, reading.followedAt, ctx.config, ctx) : undefined;
+    const mark = atDecision ?? read?.price;
+    const readAt = read?.asOfMs;
+    // The quote the entry price is: the one the governor recorded with its mark (an event of an
+    // earlier release names none: unknown), else the one read here, aged at the reading.
+    const quote =
+      atDecision !== undefined
+        ? { source: event.mark_source || undefined, at: parseNumber(event.mark_at), ageMs: parseNumber(event.mark_age_ms) }
+        : { source: read?.source, at: readAt, ageMs: readAt === undefined ? undefined : Math.max(0, reading.followedAt - readAt) };
+    if (mark === undefined) return skip('no_price');
+    const notional = parseNumber(event.computed_notional);
+    const qty = parseNumber(event.computed_qty);
+    const sized = notional !== undefined && notional > 0 ? notional : qty !== undefined && qty > 0 ? qty * mark : undefined;
+    if (sized === undefined) return skip('unpriced');
+    recordFollowUp(ctx, followUpId(kind, ctx.meta.id), {
+      kind,
+      symbol,
+      plan_id: planId,
+      bucket: '',
+      mode: 'enforce',
+      proposed_action: event.action ?? '',
+      decided_action: kind === 'governor_block' ? 'BLOCK' : 'PERMIT',
+      // Decision minus proposal: the block holds none of the exposure the open would have taken.
+      // A permit's is the open's own exposure: what blocking it would have kept out (report calibrate).
+      exposure_usd: String(kind === 'governor_block' ? -sized * side : sized * side),
+      entry_price: String(mark),
+      decided_at: String(ctx.meta.producedAt),
+      entry_source: atDecision !== undefined ? 'decision' : 'follow_up',
+      followed_at: String(reading.followedAt),
+      read_late: reading.late ? '1' : '0',
+      ...entryQuoteFields(quote),
     });
   },
 });

@@ -2,7 +2,7 @@ import { defineHandler } from '../../runtime/contract/index.js';
 import { proposalSymbolSchema } from '../../schemas/harvest-proposal.js';
 import { heatDecisionReader } from '../../schemas/heat-gate.js';
 import type { OutcomeConfig } from './config.js';
-import { followUpDeclaration, followUpId, readThenDecide, readingOf, recordFollowUp, type OutcomeCtx } from './follow-up.js';
+import { followUpDeclaration, followUpId, readingOf, recordFollowUp, type OutcomeCtx } from './follow-up.js';
 import { readMarket } from './market.js';
 import { entryQuoteFields } from './entry.js';
 import { keptExposure } from './pnl.js';
@@ -68,49 +68,46 @@ export const heatOutcomes = defineHandler({
     const decided = decision.out_action ?? '';
     if (proposed === decided || proposed === '' || decided === '') return;
     const reading = readingOf(ctx);
-    const skip = (reason: string) => () => ctx.metrics.skipped.inc({ kind: 'heat_downgrade', reason });
-    await readThenDecide(async () => {
-      const recorded = recordedAtDecision(decision.debug_json);
-      let entryPrice: number | undefined;
-      let notional: number | undefined;
-      let side: 1 | -1 | undefined;
-      let quote: { source?: string | undefined; at?: number | undefined; ageMs?: number | undefined } = {};
-      if (recorded !== undefined) {
-        entryPrice = recorded.mark ?? undefined;
-        quote = { source: recorded.markSource, at: recorded.markAt, ageMs: recorded.markAgeMs };
-        notional = recorded.positionUsd === undefined ? undefined : Math.abs(recorded.positionUsd);
-        side = recorded.positionUsd === undefined ? undefined : recorded.positionUsd > 0 ? 1 : -1;
-      } else {
-        const market = await readMarket(ctx.redis, decision.symbol, reading.followedAt, ctx.config, ctx);
-        entryPrice = market.mark?.price;
-        const at = market.mark?.asOfMs;
-        quote = { source: market.mark?.source, at, ageMs: at === undefined ? undefined : Math.max(0, reading.followedAt - at) };
-        notional = market.positionNotionalUsd;
-        side = market.side;
-      }
-      if (entryPrice === undefined) return skip('no_price');
-      if (notional === undefined) return skip('no_position');
-      if (side === undefined) return skip('no_side');
-      const exposure = keptExposure(proposed, decided, notional, side);
-      if (exposure === undefined) return skip('not_a_downgrade');
-      return () =>
-        recordFollowUp(ctx, followUpId('heat_downgrade', ctx.meta.id), {
-          kind: 'heat_downgrade',
-          symbol: decision.symbol,
-          plan_id: decision.plan_id,
-          // heat_level is the bucket in lower case (the original heat gate's words); outcomes name buckets as the calibrated stream does.
-          bucket: (decision.heat_level ?? '').toUpperCase(),
-          mode: decision.mode ?? '',
-          proposed_action: proposed,
-          decided_action: decided,
-          exposure_usd: String(exposure),
-          entry_price: String(entryPrice),
-          decided_at: String(ctx.meta.producedAt),
-          entry_source: recorded !== undefined ? 'decision' : 'follow_up',
-          followed_at: String(reading.followedAt),
-          read_late: reading.late ? '1' : '0',
-          ...entryQuoteFields(quote),
-        });
+    const skip = (reason: string) => ctx.metrics.skipped.inc({ kind: 'heat_downgrade', reason });
+    const recorded = recordedAtDecision(decision.debug_json);
+    let entryPrice: number | undefined;
+    let notional: number | undefined;
+    let side: 1 | -1 | undefined;
+    let quote: { source?: string | undefined; at?: number | undefined; ageMs?: number | undefined } = {};
+    if (recorded !== undefined) {
+      entryPrice = recorded.mark ?? undefined;
+      quote = { source: recorded.markSource, at: recorded.markAt, ageMs: recorded.markAgeMs };
+      notional = recorded.positionUsd === undefined ? undefined : Math.abs(recorded.positionUsd);
+      side = recorded.positionUsd === undefined ? undefined : recorded.positionUsd > 0 ? 1 : -1;
+    } else {
+      const market = await readMarket(ctx.redis, decision.symbol, reading.followedAt, ctx.config, ctx);
+      entryPrice = market.mark?.price;
+      const at = market.mark?.asOfMs;
+      quote = { source: market.mark?.source, at, ageMs: at === undefined ? undefined : Math.max(0, reading.followedAt - at) };
+      notional = market.positionNotionalUsd;
+      side = market.side;
+    }
+    if (entryPrice === undefined) return skip('no_price');
+    if (notional === undefined) return skip('no_position');
+    if (side === undefined) return skip('no_side');
+    const exposure = keptExposure(proposed, decided, notional, side);
+    if (exposure === undefined) return skip('not_a_downgrade');
+    recordFollowUp(ctx, followUpId('heat_downgrade', ctx.meta.id), {
+      kind: 'heat_downgrade',
+      symbol: decision.symbol,
+      plan_id: decision.plan_id,
+      // heat_level is the bucket in lower case (the original heat gate's words); outcomes name buckets as the calibrated stream does.
+      bucket: (decision.heat_level ?? '').toUpperCase(),
+      mode: decision.mode ?? '',
+      proposed_action: proposed,
+      decided_action: decided,
+      exposure_usd: String(exposure),
+      entry_price: String(entryPrice),
+      decided_at: String(ctx.meta.producedAt),
+      entry_source: recorded !== undefined ? 'decision' : 'follow_up',
+      followed_at: String(reading.followedAt),
+      read_late: reading.late ? '1' : '0',
+      ...entryQuoteFields(quote),
     });
   },
 });

@@ -723,14 +723,26 @@ export function p33PositionReads(symbol: string, config?: Pick<PositionBookConfi
 }
 
 /**
- * What readP33Position answers, from the replies of p33PositionReads (all of them, in order); a
- * read's error is thrown, as readP33Position rejects with it. It ages nothing (P3.3's hashes are
- * not aged, see the book above), so the same replies say the same at any clock.
+ * What readP33Position answers, from the replies of p33PositionReads (all of them, in order): the
+ * newest of the P3.3 rows, with sigma from the market when it has none. A read's error is thrown,
+ * as readP33Position rejects with it. It ages nothing (P3.3's hashes are not aged, see the book
+ * above), so the same replies say the same at any clock.
  */
 export function p33PositionFrom(symbol: string, replies: readonly unknown[], untrusted?: UntrustedFigure[]): BookPosition | undefined {
   for (const reply of replies) replyOf(reply);
   const sigmaAt = replies.length - 2;
-  return p33PositionOf(symbol, replies, 0, sigmaAt, replies[sigmaAt] as string | null, replies[sigmaAt + 1] as string | null, untrusted);
+  let position: BookPosition | undefined;
+  for (let i = 0; i < sigmaAt; i++) {
+    const [amtRaw, markRaw, tsRaw, notionalRaw, sigmaRaw] = replies[i] as Row;
+    const candidate = p33Figure(symbol, amtRaw, markRaw, tsRaw, notionalRaw, sigmaRaw, untrusted);
+    if (candidate !== undefined && (position === undefined || candidate.asOfMs > position.asOfMs)) position = candidate;
+  }
+  if (position === undefined || position.notionalUsd === 0) return undefined;
+  if (position.sigma !== undefined) return position;
+  const sigma =
+    figure(untrusted, symbol, 'marketstate_sigma', replies[sigmaAt] as string | null) ??
+    figure(untrusted, symbol, 'market_sigma', replies[sigmaAt + 1] as string | null);
+  return { ...position, sigma };
 }
 
 /**
@@ -748,26 +760,4 @@ export function p33UnpricedFrom(symbol: string, replies: readonly unknown[]): Bo
     if (candidate !== undefined && (unpriced === undefined || candidate.asOfMs > unpriced.asOfMs)) unpriced = candidate;
   }
   return unpriced !== undefined && unpricedStands(unpriced, newest) ? unpriced : undefined;
-}
-
-/** The newest of the P3.3 rows rows[from..to) (P33_FIELDS each), with sigma from the market when it has none. */
-function p33PositionOf(
-  symbol: string,
-  rows: readonly unknown[],
-  from: number,
-  to: number,
-  publishedSigma: string | null | undefined,
-  marketSigma: string | null | undefined,
-  untrusted: UntrustedFigure[] | undefined,
-): BookPosition | undefined {
-  let position: BookPosition | undefined;
-  for (let i = from; i < to; i++) {
-    const [amtRaw, markRaw, tsRaw, notionalRaw, sigmaRaw] = rows[i] as Row;
-    const candidate = p33Figure(symbol, amtRaw, markRaw, tsRaw, notionalRaw, sigmaRaw, untrusted);
-    if (candidate !== undefined && (position === undefined || candidate.asOfMs > position.asOfMs)) position = candidate;
-  }
-  if (position === undefined || position.notionalUsd === 0) return undefined;
-  if (position.sigma !== undefined) return position;
-  const sigma = figure(untrusted, symbol, 'marketstate_sigma', publishedSigma) ?? figure(untrusted, symbol, 'market_sigma', marketSigma);
-  return { ...position, sigma };
 }
