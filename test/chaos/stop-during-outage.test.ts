@@ -7,8 +7,18 @@ import type { RedisClient } from '../../runtime/engine/connection.js';
 import { parseEnv } from '../../schemas/env.js';
 import { startTestRedis } from '../support/redis-server.js';
 import { startRuntime, waitFor } from '../support/runtime.js';
+import type { Runtime } from '../../runtime/host/runtime.js';
 
 const JOB_GATES = ['risk-budget', 'position-index', 'governor-cooldown'];
+
+/**
+ * 'stopped' once the runtime's stop returns. A hang is forever (each case hung before its fix); the bound leaves a loaded
+ * machine room for the stop's own bounds (a job in hand's commands, COMMAND_TIMEOUT_MS for BullMQ's close): a CI run under
+ * the chaos suite took over 20 s.
+ */
+function stopped(runtime: Runtime): Promise<unknown> {
+  return Promise.race([runtime.stop().then(() => 'stopped'), new Promise((r) => setTimeout(() => r('still stopping after 45 s'), 45_000))]);
+}
 
 /**
  * A stop while Redis is down: BullMQ's graceful close waited for an 'end' its blocking connection,
@@ -25,13 +35,7 @@ describe('a stop during a Redis outage', () => {
       await waitFor(() => consumers().every((c) => !c.consuming) || undefined, { what: 'the job gates to see the outage' });
       // Past a few reconnect attempts, so each connection waits between two of them.
       await new Promise((r) => setTimeout(r, 2_000));
-      const outcome = await Promise.race([
-        runtime.stop().then(() => 'stopped'),
-        // A hang is forever (it was, before the fix); the bound leaves a loaded machine room for the stop's own
-        // bounds (a job in hand's commands, COMMAND_TIMEOUT_MS for BullMQ's close): a CI run under the chaos suite took over 20 s.
-        new Promise((r) => setTimeout(() => r('still stopping after 45 s'), 45_000)),
-      ]);
-      expect(outcome).toBe('stopped');
+      expect(await stopped(runtime)).toBe('stopped');
     } finally {
       await redis.stop().catch(() => undefined);
     }
@@ -68,11 +72,7 @@ describe('a stop during a Redis outage', () => {
       await closed;
       // Its commit now waits for the committer's connection, which reconnects for as long as Redis is down.
       release();
-      const outcome = await Promise.race([
-        runtime.stop().then(() => 'stopped'),
-        new Promise((r) => setTimeout(() => r('still stopping after 45 s'), 45_000)),
-      ]);
-      expect(outcome).toBe('stopped');
+      expect(await stopped(runtime)).toBe('stopped');
     } finally {
       await redis.stop().catch(() => undefined);
     }
