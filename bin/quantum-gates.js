@@ -5,7 +5,8 @@
 // code is the command's own. It runs the compiled build (`npm run build` → dist/): no compiler
 // at start, and `npm ci --omit=dev` installs only what the build imports. A checkout whose
 // sources changed after the last build, or that has no build, runs a bundle of the current
-// sources made once per change by esbuild (a dev dependency) under .data/cli-build/, else the
+// sources made once per change by esbuild (a dev dependency) under node_modules/.cache/ (a build
+// cache, kept out of .data, the data directory of npm start's private Redis), else the
 // TypeScript through tsx, so a developer never runs stale code and rarely waits for a compiler.
 import { spawnSync } from 'node:child_process';
 import { closeSync, existsSync, openSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
@@ -13,6 +14,8 @@ import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const stamp = `${root}dist/build-info.json`;
+// Inside the checkout, so the bundle finds its package.json and dependencies as dist/ does.
+const cache = `${root}node_modules/.cache/quantum-gates/cli-build`;
 
 /** Newest modification time of the files the build compiles or copies (the status page's, the Lua scripts). */
 function newestSource() {
@@ -36,10 +39,10 @@ function newestSource() {
  * install has dist/) or the build fails: then tsx runs the sources.
  */
 function devBundle(newest) {
-  const dir = `${root}.data/cli-build/${Math.floor(newest)}`;
+  const dir = `${cache}/${Math.floor(newest)}`;
   if (existsSync(`${dir}/cli/main.js`)) return dir;
   if (!existsSync(`${root}node_modules/esbuild`)) return undefined;
-  spawnSync('mkdir', ['-p', `${root}.data/cli-build`]);
+  spawnSync('mkdir', ['-p', cache]);
   let lock;
   try {
     lock = openSync(`${dir}.lock`, 'wx');
