@@ -45,7 +45,7 @@ const emptyReads = (): TapedReads => ({ calls: [], clock: [] });
  * committed delivery becomes a TapeRecord for `sink`. Only what committed is taped: a message run
  * again on fresh data is taped as its last run decided.
  */
-export function decisionTape(sink: TapeSink, onError: (gate: string, error: unknown) => void): DecisionTape {
+export function decisionTape(sink: TapeSink, onError: (gate: string, error: unknown) => void): Omit<DecisionTape, 'flushed'> {
   const ofContext = new WeakMap<object, Taped>();
   const ofState = new WeakMap<object, { reads: TapedReads; batch: string }>();
   /**

@@ -18,8 +18,8 @@ export const parseTapeSettings = (env: Env) => parseEnv(tapeSettings, env);
 
 /**
  * The tape kept in Redis, a stream per gate trimmed (approximately) to TAPE_MAXLEN by the XADD
- * that appends to it. A write is sent and not awaited: a decision never waits for its record, and
- * a refused write is counted and logged, the decision standing as committed.
+ * that appends to it. A decision never waits for its record: a refused write is counted and
+ * logged, the decision standing as committed. A stop waits for the writes in hand (`flushed`).
  */
 /** `hosted`: the gates whose tape sizes /metrics reports from the start, before they decide anything (a tape outlives a restart). */
 export function redisTape(env: Env, hosted: readonly string[] = []) {
@@ -81,15 +81,16 @@ export function redisTape(env: Env, hosted: readonly string[] = []) {
       const deflated = deflate(JSON.stringify(records), { level: 6 });
       const next = (appended.get(gate) ?? Promise.resolve())
         .then(() => deflated)
-        .then((body) => {
-          // Not awaited: sent in order on the one connection, answered whenever.
-          redis
-            .xadd(tapeKey(gate), 'MAXLEN', '~', entries, '*', RECORD_FIELD, body)
-            .catch((refused: unknown) => failed(gate, refused, records.length));
-        })
-        .catch((error: unknown) => failed(gate, error, records.length));
+        .then((body) => redis.xadd(tapeKey(gate), 'MAXLEN', '~', entries, '*', RECORD_FIELD, body))
+        .then(
+          () => undefined,
+          (error: unknown) => failed(gate, error, records.length),
+        );
       appended.set(gate, next);
     };
-    return decisionTape(sink, failed);
+    const flushed = async () => {
+      await Promise.all(appended.values());
+    };
+    return { ...decisionTape(sink, failed), flushed };
   };
 }

@@ -39,8 +39,9 @@ export interface DecisionTape {
   message(ctx: EffectRecorder & { readonly meta: MessageMeta }, state: unknown, redis: RedisReader, now: () => number): Taped;
   /** A batch state load's reader and clock; `loaded` is given the state it made, and returns it. */
   batch(redis: RedisReader, now: () => number): Taped & { loaded(state: unknown): unknown };
-  /** Never throws, never waits: a decision stands whatever the tape does. */
+  /** Never throws, never waits: a decision stands whatever the tape does. A stop awaits `flushed` before closing Redis. */
   committed(handler: string, deliveries: readonly Delivery[]): void;
+  flushed(): Promise<void>;
 }
 type Taped = { readonly redis: RedisReader; readonly now: () => number };
 

@@ -8,12 +8,11 @@ import type { DecisionTape } from '../engine/execute.js';
 import { pino } from 'pino';
 import type { RootLogger } from '../engine/logger.js';
 import { createRegistry, promMetricFactory, runtimeMetrics } from '../engine/metrics.js';
-import { periodicRefresh } from '../engine/refresh.js';
+import { periodicRefresh, type HostedHandler } from '../engine/refresh.js';
 import { JobQueues } from '../sources/job-queues.js';
 import type { Env } from '../../schemas/env.js';
 import { backlogMonitor } from './backlog.js';
 import { loadConfiguration, type RuntimeConfig } from './config.js';
-import type { HostedHandler } from '../engine/refresh.js';
 import { hostGates, type ConsumerState } from './gates.js';
 import { gateProbes, listenHealthPorts, readiness, readinessCauses, type ReadinessCauses } from './health.js';
 import { describeRedis, openConnections, type RedisClient } from './redis.js';
@@ -149,6 +148,7 @@ export async function createRuntime(options: RuntimeOptions) {
       await server.close();
       await Promise.all(healthServers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
       await jobs.close();
+      await tape?.flushed();
       await connections.closeAll();
       logger.info('stopped');
     },

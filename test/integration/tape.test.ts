@@ -52,7 +52,9 @@ describe('the decision tape', () => {
 
   it('reports the size of each hosted gate’s tape from the start, before the gate decides anything (a tape outlives a restart)', async () => {
     await heatDecision('tape3');
+    // Stopped as soon as the decision shows: the stop waits for its record (CI once read 0 here).
     await runtime!.stop();
+    expect(await redis.client.xlen(tapeKey('heat-gate'))).toBe(1);
     const env = { HANDLERS: 'position-snapshot,heat-gate' };
     runtime = await startRuntime(redis.url, env, undefined, { tape: redisTape(env, ['position-snapshot', 'heat-gate']) });
     expect(await metricSum(runtime, 'quantum_gates_tape_entries', { handler: 'heat-gate' })).toBeGreaterThan(0);
