@@ -29,7 +29,7 @@ const resultsDir = resolve(root, 'bench', 'results');
 const givenBundle = process.env.BENCH_BUNDLE_DIR;
 const bundleDir = givenBundle === undefined ? resolve(resultsDir, 'dist') : resolve(givenBundle);
 /** The flags `npm start` runs with (package.json). */
-const NODE_FLAGS = ['--max-semi-space-size=8', '--heap-growing-percent=150'];
+const NODE_FLAGS = ['--max-semi-space-size=2', '--heap-growing-percent=50'];
 const SYMBOLS = 20;
 
 /** Every gate in one process, from the bundle. */

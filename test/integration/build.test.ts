@@ -10,7 +10,7 @@ import { waitFor } from '../support/runtime.js';
 const root = resolve(import.meta.dirname, '../..');
 const run = promisify(execFile);
 
-/** The node options of the unit's ExecStart (--max-semi-space-size=8 --heap-growing-percent=150): the built app starts as in production. */
+/** The node options of the unit's ExecStart (--max-semi-space-size=2 --heap-growing-percent=50): the built app starts as in production. */
 function unitNodeOptions(): string[] {
   const unit = readFileSync(resolve(root, 'deploy/systemd/quantum-gates.service'), 'utf8');
   const execStart = /^ExecStart=(.*)$/m.exec(unit)?.[1]?.split(/\s+/) ?? [];
