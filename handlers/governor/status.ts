@@ -241,7 +241,8 @@ export function governorDecisions(newestFirstEntries: readonly StreamEntry[], li
  * hosts the governor.
  */
 function knownGovernorDecision(id: string, event: GovernorEvent, limits: Limits | undefined): Decision {
-  // What an event does not name is null.
+  // What an event does not name is null; every case names its detail (listed here to keep the
+  // fields in the order /status has always written them).
   const base = {
     at: entryTime(id),
     gate: 'governor' as const,
@@ -251,6 +252,7 @@ function knownGovernorDecision(id: string, event: GovernorEvent, limits: Limits 
     plan_id: null,
     action: null,
     reason: null,
+    detail: null,
     mode: null,
   };
   switch (event.event) {

@@ -158,6 +158,19 @@ describe('governorDecisions', () => {
     expect(decision?.gate).toBe('governor');
   });
 
+  it("writes the rows of the governor's own events with their fields in one order", () => {
+    const plan = { plan_id: 'p1', symbol: 'BTCUSDT', action: 'OPEN_LONG', decision: 'EXECUTE', side: 'BUY', source_id: '1-0' };
+    const rows = governorDecisions([
+      entry(1000, { event: 'block', ...plan, timestamp: '1', reason: 'symbol_cooldown', kind: 'open' }),
+      entry(2000, { event: 'AUTO_DISARM', reason: 'governor_errors', context: '{}', timestamp: '2', action_taken: 'disarm' }),
+      entry(3000, { event: 'cooldown_expired', symbol: 'BTCUSDT', plan_id: 'p1', started_at: '1', cooldown_until: '3', timestamp: '3' }),
+      entry(4000, { event: 'kill_on', actor: 'ops', host: 'h', ts: '4000', reason: 'drill' }),
+    ]);
+    expect(rows.map((r) => r.kind)).toEqual(['block', 'event', 'event', 'event']);
+    for (const row of rows)
+      expect(Object.keys(row)).toEqual(['at', 'gate', 'id', 'kind', 'symbol', 'plan_id', 'action', 'reason', 'detail', 'mode']);
+  });
+
   it('carries the block reason, symbol and plan of an event embedded as JSON', () => {
     const [decision] = governorDecisions([
       entry(1000, { json: '{"event":"BLOCK","reason":"kill_switch_active","symbol":"ETHUSDT","plan_id":"p9"}' }),
