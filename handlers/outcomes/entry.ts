@@ -51,19 +51,6 @@ export function outcomeEntry(
   };
 }
 
-/** A follow-up record's entry_price_* fields of the quote the entry price is, only those known. */
-export function entryQuoteFields(quote: {
-  readonly source?: string | undefined;
-  readonly at?: number | undefined;
-  readonly ageMs?: number | undefined;
-}): { entry_price_source?: string; entry_price_at?: string; entry_price_age_ms?: string } {
-  return {
-    ...(quote.source === undefined ? {} : { entry_price_source: quote.source }),
-    ...(quote.at === undefined ? {} : { entry_price_at: String(quote.at) }),
-    ...(quote.ageMs === undefined ? {} : { entry_price_age_ms: String(quote.ageMs) }),
-  };
-}
-
 /** Whether `readAt` is more than the bound after `standsFor`. */
 export function isLate(readAt: number, standsFor: number, boundSec: number): boolean {
   return readAt - standsFor > boundSec * 1000;

@@ -70,10 +70,36 @@ export function followUpDeclaration(kind: FollowUpKind) {
 
 export type OutcomeCtx = HandlerContext<OutcomeConfig, PendingSlots | undefined, OutcomeMetrics>;
 
+type Reading = { readonly followedAt: number; readonly late: boolean };
+
 /** When the follow-up reads the decision, and whether that is late (OUTCOME_LATE_SEC). */
-export function readingOf(ctx: OutcomeCtx): { followedAt: number; late: boolean } {
+export function readingOf(ctx: OutcomeCtx): Reading {
   const followedAt = ctx.now();
   return { followedAt, late: isLate(followedAt, ctx.meta.producedAt, ctx.config.OUTCOME_LATE_SEC) };
+}
+
+/**
+ * A follow-up's fields of how its entry price was had: when the decision was made and read, whether
+ * the price came with the decision or was read by the follow-up, and the quote it is (only what is known).
+ */
+export function entryFields(
+  ctx: OutcomeCtx,
+  reading: Reading,
+  fromDecision: boolean,
+  quote: { readonly source?: string | undefined; readonly at?: number | undefined; readonly ageMs?: number | undefined },
+): Pick<
+  FollowUp,
+  'decided_at' | 'entry_source' | 'followed_at' | 'read_late' | 'entry_price_source' | 'entry_price_at' | 'entry_price_age_ms'
+> {
+  return {
+    decided_at: String(ctx.meta.producedAt),
+    entry_source: fromDecision ? 'decision' : 'follow_up',
+    followed_at: String(reading.followedAt),
+    read_late: reading.late ? '1' : '0',
+    ...(quote.source === undefined ? {} : { entry_price_source: quote.source }),
+    ...(quote.at === undefined ? {} : { entry_price_at: String(quote.at) }),
+    ...(quote.ageMs === undefined ? {} : { entry_price_age_ms: String(quote.ageMs) }),
+  };
 }
 
 /** Days a follow-up record outlives its last horizon, so reports can still join it. */

@@ -3,8 +3,7 @@ import { defineHandler } from '../../runtime/contract/index.js';
 import { parseNumber } from '../../schemas/fields.js';
 import { parseGovernorEvent } from '../../schemas/governor-event.js';
 import type { OutcomeConfig } from './config.js';
-import { followUpDeclaration, followUpId, readingOf, recordFollowUp, type OutcomeCtx } from './follow-up.js';
-import { entryQuoteFields } from './entry.js';
+import { entryFields, followUpDeclaration, followUpId, readingOf, recordFollowUp, type OutcomeCtx } from './follow-up.js';
 import { readMark } from './market.js';
 import { sideSign } from './pnl.js';
 
@@ -81,11 +80,7 @@ export const governorOutcomes = defineHandler({
       // A permit's is the open's own exposure: what blocking it would have kept out (report calibrate).
       exposure_usd: String(kind === 'governor_block' ? -sized * side : sized * side),
       entry_price: String(mark),
-      decided_at: String(ctx.meta.producedAt),
-      entry_source: atDecision !== undefined ? 'decision' : 'follow_up',
-      followed_at: String(reading.followedAt),
-      read_late: reading.late ? '1' : '0',
-      ...entryQuoteFields(quote),
+      ...entryFields(ctx, reading, atDecision !== undefined, quote),
     });
   },
 });

@@ -2,9 +2,8 @@ import { defineHandler } from '../../runtime/contract/index.js';
 import { proposalSymbolSchema } from '../../schemas/harvest-proposal.js';
 import { heatDecisionReader } from '../../schemas/heat-gate.js';
 import type { OutcomeConfig } from './config.js';
-import { followUpDeclaration, followUpId, readingOf, recordFollowUp, type OutcomeCtx } from './follow-up.js';
+import { entryFields, followUpDeclaration, followUpId, readingOf, recordFollowUp, type OutcomeCtx } from './follow-up.js';
 import { readMarket } from './market.js';
-import { entryQuoteFields } from './entry.js';
 import { keptExposure } from './pnl.js';
 
 /**
@@ -103,11 +102,7 @@ export const heatOutcomes = defineHandler({
       decided_action: decided,
       exposure_usd: String(exposure),
       entry_price: String(entryPrice),
-      decided_at: String(ctx.meta.producedAt),
-      entry_source: recorded !== undefined ? 'decision' : 'follow_up',
-      followed_at: String(reading.followedAt),
-      read_late: reading.late ? '1' : '0',
-      ...entryQuoteFields(quote),
+      ...entryFields(ctx, reading, recorded !== undefined, quote),
     });
   },
 });
