@@ -9,7 +9,7 @@
 // cache, kept out of .data, the data directory of npm start's private Redis), else the
 // TypeScript through tsx, so a developer never runs stale code and rarely waits for a compiler.
 import { spawnSync } from 'node:child_process';
-import { closeSync, existsSync, openSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -42,7 +42,7 @@ function devBundle(newest) {
   const dir = `${cache}/${Math.floor(newest)}`;
   if (existsSync(`${dir}/cli/main.js`)) return dir;
   if (!existsSync(`${root}node_modules/esbuild`)) return undefined;
-  spawnSync('mkdir', ['-p', cache]);
+  mkdirSync(cache, { recursive: true });
   let lock;
   try {
     lock = openSync(`${dir}.lock`, 'wx');
