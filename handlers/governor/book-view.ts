@@ -5,7 +5,7 @@ import { isOpenPosition } from './reservations.js';
 
 /** The book a plan counts, with what the gates take from it about the whole book and its own symbol. */
 export interface BookView {
-  /** The batch's book with the symbol's direct read merged in (withDirect). */
+  /** The book with the symbol's direct read merged in (withDirect). */
   readonly positions: readonly Position[];
   /** Open positions, dust (|qty| ≤ 0.0001) not counted. */
   readonly openPositions: number;
@@ -31,7 +31,7 @@ export interface BookTotals {
 
 const NONE: readonly string[] = Object.freeze([]);
 
-/** Counted over the book: kept with the batch's book (loadShared), so not summed again for each plan. */
+/** What the gates count over `positions`. */
 export function bookTotals(positions: readonly Position[]): BookTotals {
   let open = 0;
   let unpriced: string[] | undefined;
@@ -43,14 +43,10 @@ export function bookTotals(positions: readonly Position[]): BookTotals {
   return { openPositions: open, totalNotional: usd(positions.reduce((sum, p) => sum + p.notionalUsd, 0)), unpriced: unpriced ?? NONE };
 }
 
-/**
- * The book of `symbol`'s plan: the batch's book (and its totals) with the symbol's direct read,
- * if any, merged in. Most plans count the batch's book itself (their direct read adds nothing
- * newer), and then its totals are the batch's.
- */
-export function bookView(book: readonly Position[], totals: BookTotals, direct: Position | undefined, symbol: string): BookView {
+/** The book of `symbol`'s plan: the book with the symbol's direct read, if any, merged in. */
+export function bookView(book: readonly Position[], direct: Position | undefined, symbol: string): BookView {
   const positions = withDirect(book, direct);
-  const { openPositions, totalNotional, unpriced } = positions === book ? totals : bookTotals(positions);
+  const { openPositions, totalNotional, unpriced } = bookTotals(positions);
   const own = positions.find((p) => p.symbol === symbol);
   return { positions, openPositions, totalNotional, own, ownQuotes: positionQuote(own), unpriced };
 }

@@ -44,8 +44,8 @@ export interface Violation {
 }
 
 /**
- * The entries read once for a batch, each parsed once (hasRecentViolation is asked for every
- * plan); entries that hold no readable violation, or no finite time, are left out.
+ * The window's entries, parsed; entries that hold no readable violation, or no finite time, are
+ * left out.
  */
 export function readViolations(entries: readonly [id: string, fields: string[]][]): Violation[] {
   const violations: Violation[] = [];

@@ -11,7 +11,7 @@ import type { PlanTimes } from './plan-checks.js';
 import { bookPositionSource, type PositionSource } from './positions.js';
 import { planFingerprint } from './fingerprint.js';
 import { recordBlock, recordPermit, recordReuse, type GovernorCtx } from './record.js';
-import { inBatchOrder, loadShared, loadSnapshot, type Coordination, type GovernorSnapshot, type SharedState } from './snapshot.js';
+import { loadShared, loadSnapshot, type Coordination, type GovernorSnapshot, type SharedState } from './snapshot.js';
 import { disarmSection, governorDecisionsSection, killSwitchSection, reservationsSection } from './status.js';
 import { noteFutureQuotes } from '../positions/prices.js';
 
@@ -43,6 +43,8 @@ export function createGovernor(options: GovernorOptions = {}) {
     http: { health: metricsAsHealth, status: [killSwitchSection, disarmSection, reservationsSection, governorDecisionsSection] },
     batch: {
       loadState: (redis, config: GovernorConfig, now): Promise<SharedState> => loadShared(redis, config, positions, now, lastFigures),
+      // Each plan decided on every earlier permit, reservation and disarm as committed state: the caps stay exact.
+      commitEach: true,
     },
     failure: { maxAttempts: 3, backoffMs: 50, policy: 'fail-closed', fallback: failClosed },
     // At most one permit per plan_id, however often it comes (a reclaim, a replay, an upstream
@@ -69,22 +71,20 @@ export function createGovernor(options: GovernorOptions = {}) {
       }
       const { config } = ctx;
       const now = ctx.now();
-      const loaded = await loadSnapshot(ctx.redis, ctx.state, plan.symbol, config, now, positions);
-      decide(plan, ctx, inBatchOrder(loaded, ctx.state.ledger, plan.symbol), now);
+      decide(plan, ctx, await loadSnapshot(ctx.redis, ctx.state, plan.symbol, config, now, positions), now);
     },
   });
 }
 
 export const governor = createGovernor();
 
-/** One plan's decision on its turn, with the batch's earlier decisions laid over its reads. */
+/** One plan's decision on what it read. */
 function decide(plan: ApplyPlan, ctx: GovernorCtx, loaded: { snapshot: GovernorSnapshot; coordination: Coordination }, now: number): void {
   const { config } = ctx;
   const { coordination } = loaded;
   let { snapshot } = loaded;
   if (shouldDisarm(config.GOV_ENABLE_AUTO_DISARM, snapshot.disarmed, coordination.recentErrors, config.GOV_DISARM_ON_ERROR_COUNT)) {
     tripDisarm(ctx, 'repeated_errors', errorContext(coordination.recentErrors, config.GOV_DISARM_ON_ERROR_COUNT), snapshot.disarmedToday);
-    ctx.state?.ledger.noteDisarm();
     snapshot = { ...snapshot, disarmed: true, disarmedToday: true };
   }
 
@@ -114,7 +114,6 @@ function decide(plan: ApplyPlan, ctx: GovernorCtx, loaded: { snapshot: GovernorS
         { symbol: plan.symbol, exec_5min: snapshot.execLast5Min, limit: limits.maxExecPer5Min },
         snapshot.disarmedToday,
       );
-      ctx.state?.ledger.noteDisarm();
     }
     return;
   }

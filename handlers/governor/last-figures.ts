@@ -12,7 +12,7 @@ import { isOpenPosition } from './reservations.js';
 export class LastFigures {
   private readonly figures = new Map<string, { readonly qty: number; readonly at: number }>();
 
-  /** The book a batch read at `now`. */
+  /** The book a plan's state read at `now`. */
   note(positions: readonly Position[], now: number): void {
     for (const p of positions) if (p.qty !== undefined && isOpenPosition(p)) this.figures.set(p.symbol, { qty: p.qty, at: now });
   }

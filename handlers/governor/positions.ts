@@ -39,8 +39,7 @@ export interface PositionSource {
   /**
    * The plan's own symbol read directly, so a position the book's index has not seen yet still
    * counts: reads and what their replies say, which the governor sends with the symbol's other
-   * reads and shares among the batch's plans of the symbol (snapshot.ts). Absent when the source
-   * has nothing more to say than load().
+   * reads (snapshot.ts). Absent when the source has nothing more to say than load().
    */
   directRead?(symbol: string, config?: PositionBookConfig): DirectRead;
 }

@@ -132,7 +132,6 @@ export function recordPermit(
     const lockKey = keys.governorExitLock(symbol);
     ctx.require(lockKey, { is: 'holding', value: snapshot.exitLockHolder });
     ctx.put(lockKey, plan.plan_id, { ttlSec: config.GOV_EXIT_LOCK_TTL_SEC });
-    ctx.state?.ledger.noteExitLock(symbol, plan.plan_id);
   }
 
   ctx.put(
@@ -165,17 +164,10 @@ export function recordPermit(
       });
     }
   }
-  let dailyAdded = 0;
   if (mode === 'production') {
-    dailyAdded = verdict.computedNotional > 0 ? verdict.computedNotional : verdict.computedQty;
+    const dailyAdded = verdict.computedNotional > 0 ? verdict.computedNotional : verdict.computedQty;
     ctx.put(snapshot.dailyKey, pyFloatStr(snapshot.dailyTotal + dailyAdded), { ttlSec: DAILY_TTL_SEC });
   }
-  ctx.state?.ledger.notePermit(symbol, {
-    version: symbolVersion,
-    lastExecSec: mode === 'testnet' ? now / 1000 : undefined,
-    execTime: now / 1000,
-    dailyAdded,
-  });
 
   ctx.emit(config.STREAM_EVENTS, encodeGovernorEvent(decisionEvent('permit', verdict.reason, plan, facts, snapshot, ctx, now)));
 
@@ -199,8 +191,7 @@ export function recordPermit(
 /**
  * An open's reservation (issue #23): its priced notional and, on a symbol with no open position,
  * a position slot count as exposure until the position shows in the book or the reservation
- * times out. The permit guards on the cap version its decision read (the batch's earlier permits
- * included) and bumps it, so of two permits decided on the same reservations only the first
+ * times out. The permit guards on the cap version its decision read and bumps it, so of two permits decided on the same reservations only the first
  * commits: the other is decided again and sees this one.
  */
 function reserve(ctx: GovernorCtx, plan: ApplyPlan, facts: PlanFacts, snapshot: GovernorSnapshot, coordination: Coordination): void {
@@ -235,7 +226,6 @@ function reserve(ctx: GovernorCtx, plan: ApplyPlan, facts: PlanFacts, snapshot: 
   // shows before the reservation can lapse, for a symbol in no P3.3 list too.
   ctx.add(keys.p33PositionIndex, plan.symbol, { to: 'set' });
   ctx.add(keys.p33Watch, plan.symbol, { to: 'sorted-set', score: reservation.expiresAt, ttlSec: ctx.config.GOV_RESERVATION_TIMEOUT_SEC });
-  ctx.state?.ledger.noteReservation(reservation, version);
 }
 
 /**

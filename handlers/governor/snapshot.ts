@@ -8,10 +8,9 @@ import { countSince, execHistoryFrom, execHistoryRead, numberKeyFrom, utcDate, t
 import type { Position, PositionSource } from './positions.js';
 import { futureQuotes, highestOf, priceQuoteReads, priceQuotesOf, quoteBounds, type PriceQuote } from '../positions/prices.js';
 import { replyOf, sendReadsSettled, type ReadCommand } from '../positions/read-commands.js';
-import { afterPermits, BatchLedger } from './batch-ledger.js';
-import { bookTotals, bookView, withOwnPriced, type BookTotals, type BookView } from './book-view.js';
+import { bookView, withOwnPriced, type BookView } from './book-view.js';
 import type { LastFigures } from './last-figures.js';
-import { readReservations, reservedExposure } from './reservations.js';
+import { readReservations, reservedExposure, type ReservationRead } from './reservations.js';
 
 /** The original's dust rule for the position cap: `abs(positionAmt) > 0.0001` counts as open. */
 export const DUST_QTY = 0.0001;
@@ -42,7 +41,7 @@ export interface GovernorSnapshot {
   readonly unpricedPositions?: readonly string[];
   /**
    * Outstanding reservations (permitted opens whose position has not shown in this book yet, not
-   * expired), including those of earlier plans of the batch: the caps count the book plus these.
+   * expired): the caps count the book plus these.
    */
   readonly reservations: number;
   /** Position slots they hold (distinct symbols with no open position in the book). */
@@ -84,13 +83,13 @@ export interface Coordination {
   readonly version: string | null;
   /** Governor errors counted for auto-disarm. */
   readonly recentErrors: number;
-  /** quantum:governor:{caps}:version as the decision saw it (the batch's earlier permits included). */
+  /** quantum:governor:{caps}:version as the decision saw it. */
   readonly capsVersion: string | null;
 }
 
 /**
- * What every plan of a batch reads alike (no plan changes it before the batch commits): read
- * once per batch, not once per plan.
+ * A plan's reads that are not of its symbol: its batch state, loaded for each plan after the one
+ * before it committed (the governor is a commitEach gate), so they hold every earlier decision.
  */
 export interface SharedState {
   readonly kill: string | null;
@@ -98,27 +97,18 @@ export interface SharedState {
   readonly disarmOfDay: boolean;
   readonly recentErrors: number;
   readonly positions: readonly Position[];
-  /** What the gates count over that book (book-view.ts): summed once for the batch. */
-  readonly bookTotals: BookTotals;
-  /** budget.violation entries since the start of the window, parsed once (each plan filters by its own clock). */
+  /** budget.violation entries since the start of the window. */
   readonly violations: readonly Violation[];
-  /** The batch's decisions so far (batch-ledger.ts). */
-  readonly ledger: BatchLedger;
-  /** Each symbol's own reads, made once for the batch's plans of that symbol (see loadSnapshot). */
-  readonly symbols: Map<string, Promise<SymbolReads>>;
+  /** The outstanding reservations and the caps version. */
+  readonly caps: ReservationRead;
   /** The last open quantity of each symbol this process's batches saw (last-figures.ts). */
   readonly lastFigures?: LastFigures;
 }
 
-/**
- * What a plan reads about its symbol that does not depend on its own clock. The plans of one
- * symbol in a batch (~2.5 in the bench's batches) start together and would read the same keys at
- * the same moment, so they share one read and what is made of its replies. The batch's decisions
- * before a plan are laid over these on its turn (inBatchOrder), never written into them.
- */
+/** What a plan reads about its symbol. */
 interface SymbolReads {
   /**
-   * The batch's book with the symbol read directly by the source (PositionSource.directRead), so
+   * The book with the symbol read directly by the source (PositionSource.directRead), so
    * its own position is never left to the book's index refresh bound.
    */
   readonly book: BookView;
@@ -173,7 +163,7 @@ async function readSymbol(
   const position = direct?.position(replies.slice(directAt));
   const execHistory = await execHistoryFrom(redis, symbol, replies[2]);
   return {
-    book: bookView(shared.positions, shared.bookTotals, position, symbol),
+    book: bookView(shared.positions, position, symbol),
     version,
     lastExecSec,
     execHistory,
@@ -214,14 +204,12 @@ export async function loadShared(
     disarmOfDay: disarmOfDay > 0,
     recentErrors,
     positions,
-    bookTotals: bookTotals(positions),
     violations: readViolations(violations),
-    ledger: new BatchLedger(caps),
-    symbols: new Map(),
+    caps,
   };
 }
 
-/** The plan's snapshot at its clock, from its symbol's reads (shared with the batch's other plans of the symbol). */
+/** The plan's snapshot at its clock: its state and its symbol's reads. */
 export async function loadSnapshot(
   redis: RedisReader,
   shared: SharedState,
@@ -229,13 +217,9 @@ export async function loadSnapshot(
   config: GovernorConfig,
   now: number,
   positionSource?: PositionSource,
-): Promise<LoadedSnapshot> {
+): Promise<{ snapshot: GovernorSnapshot; coordination: Coordination }> {
   const dailyKey = keys.governorDaily(symbol, utcDate(now));
-  // Started by the symbol's first plan of the batch, shared by the others (the day is part of the key).
-  const id = `${symbol}\n${dailyKey}`;
-  let reading = shared.symbols.get(id);
-  if (reading === undefined) shared.symbols.set(id, (reading = readSymbol(redis, shared, symbol, dailyKey, config, positionSource)));
-  const symbolRead = await reading;
+  const symbolRead = await readSymbol(redis, shared, symbol, dailyKey, config, positionSource);
   const { version, lastExecSec, execHistory, dailyTotal, budget, exitLock } = symbolRead;
   // The highest usable mark of the market state, P3.3 (flat symbols too), the ticker and the
   // position's own: no single producer can lower it (docs/governor.md, "Pricing").
@@ -245,6 +229,7 @@ export async function loadSnapshot(
   const book = withOwnPriced(symbolRead.book, markPrice);
   const { kill, disarm, recentErrors, violations } = shared;
   const own = book.own;
+  const reserved = reservedExposure(shared.caps.reservations, book.positions, now);
   const snapshot: GovernorSnapshot = {
     now,
     killSwitch: killSwitchBlocks(kill),
@@ -270,18 +255,13 @@ export async function loadSnapshot(
     recentViolation: hasRecentViolation(violations, symbol, now, config.GOV_P28_VIOLATION_WINDOW_SEC),
     dailyTotal: dailyTotal ?? 0,
     dailyKey,
-    reservations: 0,
-    reservedPositions: 0,
-    reservedNotional: 0,
-    oldestReservationAt: undefined,
+    reservations: reserved.count,
+    reservedPositions: reserved.positions,
+    reservedNotional: reserved.notional,
+    oldestReservationAt: reserved.oldestAt,
     exitLockHolder: exitLock,
   };
-  const coordination: Coordination = {
-    version,
-    recentErrors,
-    capsVersion: null,
-  };
-  return { snapshot, coordination, positions: book.positions };
+  return { snapshot, coordination: { version, recentErrors, capsVersion: shared.caps.version } };
 }
 
 /** A quote and the symbol it prices. */
@@ -302,62 +282,4 @@ function refusedAhead(symbol: string, own: readonly PriceQuote[], positions: rea
     for (const quote of p.futureQuotes ?? []) out.push({ symbol: p.symbol, quote });
   }
   return out;
-}
-
-/** A plan's reads, before the batch's earlier decisions are laid over them (inBatchOrder). */
-export interface LoadedSnapshot {
-  readonly snapshot: GovernorSnapshot;
-  readonly coordination: Coordination;
-  /** The book this plan counts (the shared book with its own symbol read directly). */
-  readonly positions: readonly Position[];
-}
-
-/**
- * The plan's snapshot as the decisions before it in the batch left things: their cooldowns,
- * execution history, daily totals, exit locks, disarm and reservations, and the versions their
- * permits set. Called on the plan's turn (BatchLedger.takeTurn).
- */
-export function inBatchOrder(
-  loaded: LoadedSnapshot,
-  ledger: BatchLedger,
-  symbol: string,
-): { snapshot: GovernorSnapshot; coordination: Coordination } {
-  const { positions, snapshot, coordination } = loaded;
-  const now = snapshot.now;
-  // What the batch's earlier decisions changed, then one copy of the snapshot with all of it.
-  let { lastExecSec, execHistory, execLastHour, execLast5Min, dailyTotal, disarmed, disarmedToday, exitLockHolder } = snapshot;
-  let version = coordination.version;
-  const changes = ledger.symbol(symbol);
-  if (changes !== undefined) {
-    ({ version, lastExecSec, execHistory } = afterPermits({ version, lastExecSec, execHistory }, changes));
-    execLastHour = countSince(execHistory, now, 3600);
-    execLast5Min = countSince(execHistory, now, 300);
-    dailyTotal = snapshot.dailyTotal + changes.dailyAdded;
-  }
-  if (ledger.disarmed) {
-    disarmed = true;
-    disarmedToday = true;
-  }
-  const lock = ledger.exitLock(symbol);
-  if (lock !== undefined) exitLockHolder = lock;
-  const caps = ledger.caps;
-  const reserved = reservedExposure(caps.reservations, positions, now);
-  return {
-    snapshot: {
-      ...snapshot,
-      lastExecSec,
-      execHistory,
-      execLastHour,
-      execLast5Min,
-      dailyTotal,
-      disarmed,
-      disarmedToday,
-      exitLockHolder,
-      reservations: reserved.count,
-      reservedPositions: reserved.positions,
-      reservedNotional: reserved.notional,
-      oldestReservationAt: reserved.oldestAt,
-    },
-    coordination: { ...coordination, version, capsVersion: caps.version },
-  };
 }

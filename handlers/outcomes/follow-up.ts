@@ -4,7 +4,7 @@ import { encodeOutcome } from '../../schemas/outcome.js';
 import { OUTCOME_QUEUE, parseOutcomeConfig, type OutcomeConfig } from './config.js';
 import { isLate, outcomeEntry } from './entry.js';
 import { outcomeMetrics, type OutcomeMetrics } from './metrics.js';
-import { loadPendingSlots, type PendingSlots } from './pending.js';
+import { claimPendingSlot, readPending, type PendingRead } from './pending.js';
 
 /**
  * heat_downgrade and governor_block: decisions that changed exposure. governor_permit: a permitted
@@ -51,10 +51,10 @@ export function followUpDeclaration(kind: FollowUpKind) {
   return {
     config: parseOutcomeConfig,
     metrics: outcomeMetrics,
-    // The pending index's count and version, once per batch: the bound's ledger (pending.ts).
-    batch: { loadState: (redis, _config, now) => loadPendingSlots(redis, now) } satisfies BatchHints<
+    // The pending index's count and version (pending.ts), read after the decision before committed.
+    batch: { loadState: (redis, _config, now) => readPending(redis, now), commitEach: true } satisfies BatchHints<
       OutcomeConfig,
-      PendingSlots,
+      PendingRead,
       OutcomeMetrics
     >,
     // A decision already followed (its record exists) records nothing again: no second set of
@@ -68,7 +68,7 @@ export function followUpDeclaration(kind: FollowUpKind) {
   } as const;
 }
 
-export type OutcomeCtx = HandlerContext<OutcomeConfig, PendingSlots | undefined, OutcomeMetrics>;
+export type OutcomeCtx = HandlerContext<OutcomeConfig, PendingRead | undefined, OutcomeMetrics>;
 
 type Reading = { readonly followedAt: number; readonly late: boolean };
 
@@ -134,11 +134,11 @@ export function recordFollowUp(ctx: OutcomeCtx, id: string, followUp: FollowUp):
   const past = horizons.filter((h) => isLate(now, decidedAt + h.ms, config.OUTCOME_LATE_SEC));
   const ahead = horizons.filter((h) => !past.includes(h));
   if (ahead.length > 0) {
-    const slots = ctx.state;
-    if (slots === undefined) throw new Error('outcome follow-up without its batch state (the pending ledger)');
-    if (!slots.claim(ctx, config.OUTCOME_MAX_PENDING)) {
+    const pending = ctx.state;
+    if (pending === undefined) throw new Error('outcome follow-up without its batch state (the pending count)');
+    if (!claimPendingSlot(ctx, pending, config.OUTCOME_MAX_PENDING)) {
       metrics.skipped.inc({ kind: followUp.kind, reason: 'max_pending' });
-      ctx.log.warn({ outstanding: slots.pending, max: config.OUTCOME_MAX_PENDING }, 'outcome follow-up skipped: too many pending');
+      ctx.log.warn({ outstanding: pending.pending, max: config.OUTCOME_MAX_PENDING }, 'outcome follow-up skipped: too many pending');
       return;
     }
   }

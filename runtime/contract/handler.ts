@@ -22,7 +22,7 @@ export interface HandlerContext<Config, State, Metrics> extends EffectWriter {
   readonly config: Config;
   readonly log: Logger;
   readonly metrics: Metrics;
-  readonly state: State; // batch.loadState's, shared by the batch's messages, each handled after the one before
+  readonly state: State; // batch.loadState's, shared by the batch's messages (each its own with commitEach)
   readonly meta: MessageMeta;
   summarize(fields: JobSummary): void; // a job's return value, once committed; calls merge
 }
@@ -58,6 +58,12 @@ export interface IdempotencyDeclaration<Message, Config, State, Metrics> {
 /** For messages that share what they read. */
 export interface BatchHints<Config, State, Metrics> {
   readonly loadState?: (redis: RedisReader, config: Config, now: number) => Promise<State>; // once per batch and retry
+  /**
+   * For a gate whose decisions build on each other (the governor's caps, the outcomes' bound): each
+   * message is committed before the next is handled, with its own loadState, so it reads every
+   * earlier decision as committed state. Otherwise a batch's messages share one state and one commit.
+   */
+  readonly commitEach?: boolean;
   readonly onRead?: (metrics: Metrics, entries: number) => void; // per batch read, applied at once
   readonly refresh?: {
     readonly everyMs: (c: Config) => number;

@@ -74,11 +74,10 @@ const SCRIPT_MAX_COMMAND_ARGS = 7_000;
 
 /**
  * A key RUN_BATCH checks or notes at an item's turn: 'a' must not exist, 'e' must hold `value`,
- * 'c' must hold `value` an earlier item sets (chained), 'r' a guard that did not hold when read,
- * 't' a write a later item overwrites (not sent). An item refused for a guard (conflicted) holds
- * back every later item touching a key it touches.
+ * 'r' a guard that did not hold when read, 't' a write a later item overwrites (not sent). An item
+ * refused for a guard (conflicted) holds back every later item touching a key it touches.
  */
-export type GuardCheck = readonly [kind: 'a' | 'e' | 'c' | 't' | 'r', key: string, value: string];
+export type GuardCheck = readonly [kind: 'a' | 'e' | 't' | 'r', key: string, value: string];
 
 /** A command of a commit, with the item (and effect: none for a dead letter) a refusal of it is reported against. */
 export interface Command<Item> {

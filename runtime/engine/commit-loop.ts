@@ -1,6 +1,6 @@
 import type { CommitReport, CommitSource, EffectFailure } from './batch-script.js';
 import { effectKey } from './effects.js';
-import { chainedGuards, type Committer } from './commit.js';
+import type { Committer } from './commit.js';
 import { retryPolicy } from './retry-policy.js';
 import type { CommitAnswer, Delivery, PreparedBatch } from './delivery.js';
 import type { RootLogger } from './logger.js';
@@ -92,15 +92,8 @@ async function commitDeliveries(
   let todo = deliveries.filter((delivery) => delivery.outcome.kind !== 'left-pending');
   todo = await dropReclaimed(env, readAt, todo);
   let failures = 0;
-  /** Chained on one that did not come back (see withoutLanded): decided again whatever the rest become. */
-  const orphaned: Delivery[] = [];
-  const toRunAgain = (conflicted: readonly Delivery[]): Delivery[] => {
-    if (orphaned.length === 0) return [...conflicted];
-    const rerun = new Set([...conflicted, ...orphaned]);
-    return deliveries.filter((delivery) => rerun.has(delivery));
-  };
   for (;;) {
-    if (todo.length === 0) return toRunAgain([]);
+    if (todo.length === 0) return [];
     let report: CommitReport<Delivery>;
     try {
       report = await env.committer.commit(env.source, todo, env.stop);
@@ -111,9 +104,7 @@ async function commitDeliveries(
       if (env.stop.aborted) return ABANDONED;
       await backoff(env, ++failures);
       await env.waitForRedis();
-      const { pending, orphans } = await withoutLanded(env, todo);
-      orphaned.push(...orphans);
-      todo = pending;
+      todo = await withoutLanded(env, todo);
       continue;
     }
     env.health.noteWriteAccepted();
@@ -135,7 +126,7 @@ async function commitDeliveries(
     await env.settle.committed(committed);
     // An earlier entry another replica holds: give it a moment to commit first.
     if (waiting) await env.sleep(retryPolicy.waitForEarlierMs);
-    if (withheld.length === 0) return toRunAgain(conflicted);
+    if (withheld.length === 0) return conflicted;
 
     // Writes Redis refused: those messages stay pending, committed again after a pause.
     const refusal = classifyRedisError(report.effectFailures[0]?.error ?? new Error('a write was refused'));
@@ -145,7 +136,7 @@ async function commitDeliveries(
     await giveUpOnRepeats(env, report.effectFailures);
     if (conflicted.length > 0) {
       // Re-run the conflicted ones first; the withheld ones are tried again with them.
-      return toRunAgain(answered('withheld', 'conflicted', 'waiting'));
+      return answered('withheld', 'conflicted', 'waiting');
     }
     if (env.stop.aborted) return ABANDONED;
     await backoff(env, ++failures);
@@ -203,28 +194,17 @@ async function dropReclaimed(env: CommitLoopEnv, readAt: number, todo: Delivery[
 /**
  * After a commit whose outcome is unknown: entries no longer pending were committed or taken by
  * another consumer; either way not ours to redo. Jobs have no entry: their commit is tried again,
- * which guards and newest-wins make harmless. `orphans`: entries still pending whose guard was
- * chained on an entry not committed again with them; they are decided again on fresh data
- * (docs/architecture.md, "A lost reply").
+ * which guards and newest-wins make harmless (docs/architecture.md, "A lost reply").
  */
-async function withoutLanded(env: CommitLoopEnv, todo: Delivery[]): Promise<{ pending: Delivery[]; orphans: Delivery[] }> {
-  if (!env.pendingIds) return { pending: todo, orphans: [] };
+async function withoutLanded(env: CommitLoopEnv, todo: Delivery[]): Promise<Delivery[]> {
+  if (!env.pendingIds) return todo;
   const stillPending = await env.pendingIds(todo.map((delivery) => delivery.entryId!));
   const landed = todo.filter((delivery) => !stillPending.has(delivery.entryId!));
   if (landed.length > 0) {
     env.onProgress();
     await env.settle.committed(landed);
   }
-  const chained = chainedGuards(todo);
-  const kept = new Set<Delivery>();
-  const orphans: Delivery[] = [];
-  for (const delivery of todo) {
-    if (!stillPending.has(delivery.entryId!)) continue;
-    const on = chained.get(delivery);
-    if (on !== undefined && [...on.values()].some((predecessor) => !kept.has(predecessor))) orphans.push(delivery);
-    else kept.add(delivery);
-  }
-  return { pending: todo.filter((delivery) => kept.has(delivery)), orphans };
+  return todo.filter((delivery) => stillPending.has(delivery.entryId!));
 }
 
 function countLost(env: CommitLoopEnv, count: number, consequence: string): void {

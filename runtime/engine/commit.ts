@@ -39,47 +39,31 @@ function orderedKeys(recorder: EffectRecorder | undefined): string[] {
 /**
  * Which of `candidates` may commit this round without breaking stream order per key
  * (docs/architecture.md, "Atomic commit"). Deferred (conflicted, re-run on fresh data): an item in
- * `failed`, one guarding a key an earlier accepted item writes (unless chained), and one touching
- * a key an earlier deferred item touches (transitively).
+ * `failed`, one guarding a key an earlier accepted item writes, and one touching a key an earlier
+ * deferred item touches (transitively).
  */
 export function inStreamOrder<Item extends CommitItem>(
   candidates: readonly Item[],
   failed: ReadonlySet<Item> = new Set(),
-  options: { readonly chain?: boolean } = {},
 ): { accepted: Item[]; deferred: Item[] } {
-  const written = new Map<string, string | undefined>();
+  const written = new Set<string>();
   const blocked = new Set<string>();
   const accepted: Item[] = [];
   const deferred: Item[] = [];
   for (const item of candidates) {
     const recorder = item.recorder;
     const touched = orderedKeys(recorder);
-    const uncheckable = (g: Guard) => written.has(g.key) && !(options.chain === true && isChained(g, written));
-    const defer = failed.has(item) || (recorder?.guards ?? []).some(uncheckable) || touched.some((key) => blocked.has(key));
+    const defer = failed.has(item) || (recorder?.guards ?? []).some((g) => written.has(g.key)) || touched.some((key) => blocked.has(key));
     if (defer) {
       deferred.push(item);
       for (const key of touched) blocked.add(key);
       continue;
     }
     accepted.push(item);
-    for (const [key, value] of writesOf(recorder)) written.set(key, value);
+    for (const effect of recorder?.effects ?? []) written.add(effectKey(effect));
+    if (recorder?.condition) written.add(recorder.condition.key);
   }
   return { accepted, deferred };
-}
-
-/** What `recorder` leaves in each key it writes: its SET's value, or undefined (nothing to chain a guard on). */
-function writesOf(recorder: EffectRecorder | undefined): (readonly [key: string, value: string | undefined])[] {
-  const writes = (recorder?.effects ?? []).map((effect) => [effectKey(effect), effect.op === 'setKey' ? effect.value : undefined] as const);
-  return recorder?.condition ? [...writes, [recorder.condition.key, undefined]] : writes;
-}
-
-/**
- * A chained guard: an equality guard on a key an earlier item of the same commit sets to exactly
- * that value, checked by the batch script at the item's turn. It lets a run of decisions that each
- * build on the one before (the governor's cap version) commit in one transaction, not one per round.
- */
-function isChained(guard: Guard, written: ReadonlyMap<string, string | undefined>): boolean {
-  return guard.kind === 'equals' && written.get(guard.key) === guard.value;
 }
 
 /** Every key an oversized batch's check reads or its commands write (see commitPlain). */
@@ -91,26 +75,6 @@ function touchedKeys(items: readonly CommitItem[]): string[] {
     for (const extra of item.extraEmits ?? []) keys.add(extra.stream).add(extra.index ?? extra.stream);
   }
   return [...keys];
-}
-
-/**
- * Per item with chained guards (see isChained): each such guard, with the item whose write it
- * expects. The expected value was never read from Redis, so an item committed without that one
- * ahead of it must be decided again (see withoutLanded in commit-loop.ts).
- */
-export function chainedGuards<Item extends CommitItem>(items: readonly Item[]): Map<Item, Map<Guard, Item>> {
-  const chained = new Map<Item, Map<Guard, Item>>();
-  const written = new Map<string, string | undefined>();
-  const writer = new Map<string, Item>();
-  for (const item of items) {
-    for (const guard of item.recorder?.guards ?? [])
-      if (isChained(guard, written)) chained.set(item, (chained.get(item) ?? new Map()).set(guard, writer.get(guard.key)!));
-    for (const [key, value] of writesOf(item.recorder)) {
-      written.set(key, value);
-      writer.set(key, item);
-    }
-  }
-  return chained;
 }
 
 /**
@@ -134,17 +98,12 @@ function overwrittenWrites(accepted: readonly CommitItem[]): Set<Effect> {
 }
 
 /** What the batch script checks or notes of an item at its turn (see GuardCheck); `overwritten`: the writes not sent. */
-function guardChecks(
-  item: CommitItem,
-  chained: ReadonlyMap<Guard, CommitItem> | undefined,
-  overwritten: ReadonlySet<Effect>,
-  switches: Switches,
-): readonly GuardCheck[] {
+function guardChecks(item: CommitItem, overwritten: ReadonlySet<Effect>, switches: Switches): readonly GuardCheck[] {
   const recorder = item.recorder;
   if (recorder === undefined) return [];
   const checks: GuardCheck[] = [];
   for (const guard of recorder.guards) {
-    if (guard.kind === 'equals') checks.push([chained?.has(guard) === true ? 'c' : 'e', guard.key, guard.value]);
+    if (guard.kind === 'equals') checks.push(['e', guard.key, guard.value]);
     else if (guard.kind === 'absent') checks.push(['a', guard.key, '']);
     else {
       // Judged here on the value read (see readSwitches); the script checks the key still holds it.
@@ -173,13 +132,12 @@ export class TransactionCommitter implements Committer {
   async commit<Item extends CommitItem>(source: CommitSource | undefined, items: readonly Item[], stop?: AbortSignal) {
     // The connection queues nothing while down (a WATCH does not survive a reconnect): wait, not fail, until a stop.
     await waitUntilReady(this.connection, stop);
-    const { accepted, deferred } = inStreamOrder(items, undefined, { chain: true });
-    const chained = chainedGuards(accepted);
+    const { accepted, deferred } = inStreamOrder(items);
     const overwritten = overwrittenWrites(accepted);
     for (;;) {
       const switches = await this.readSwitches(accepted);
       const script = new ScriptBatch<Item>(source, this.streamMaxLen);
-      for (const item of accepted) script.add(item, guardChecks(item, chained.get(item), overwritten, switches), overwritten);
+      for (const item of accepted) script.add(item, guardChecks(item, overwritten, switches), overwritten);
       const report = script.oversized ? await this.commitPlain(source, accepted, script) : await script.run(this.connection);
       // Null: WATCH fired on an oversized batch, nothing applied; it is checked and sent again.
       if (report === null) continue;

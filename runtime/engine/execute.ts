@@ -120,7 +120,7 @@ export async function executeBatch<Config, Metrics extends object>(
 
     /** Each failed delivery's last error, until it succeeds or its policy decides. */
     const failed = new Map<Delivery, unknown>();
-    // One after another, in stream order: a decision sees the batch's earlier ones (in the state they wrote to).
+    // One after another, in stream order (a commitEach gate's batch is one message, on state read after the last commit).
     for (const delivery of todo) {
       delivery.attempts += 1;
       if ('error' in loaded) {

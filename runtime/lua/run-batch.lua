@@ -125,8 +125,7 @@ for item = 1, #items do
   -- anything else, as a check before the transaction would: an item failing one, or touching a
   -- key of an item refused before it ('t': a key it touches that its commands do not show), is
   -- refused whole, whoever owns its entry, as is one whose guard did not hold when checked
-  -- elsewhere ('r'). A check run writes nothing, so a chained guard ('c') cannot hold in it: its
-  -- item is refused, to commit in a later round.
+  -- elsewhere ('r').
   local refused = anyBlocked and ((condKey ~= '' and blocked[condKey]) or writes_blocked(commands))
   for g = 1, #checks, 3 do
     local kind, key = checks[g], checks[g + 1]
@@ -134,7 +133,6 @@ for item = 1, #items do
     if blocked[key] then refused = true
     elseif kind == 'a' then refused = redis.call('EXISTS', key) == 1
     elseif kind == 'e' then refused = redis.pcall('GET', key) ~= checks[g + 2]
-    elseif kind == 'c' then refused = check_only
     elseif kind == 'r' then refused = true end
   end
   local owned = not refused and (entry == '' or mine[entry] == true)
@@ -144,14 +142,7 @@ for item = 1, #items do
   local answer = 'k'
   if refused then answer = 'c'
   elseif not owned then answer = 'l'
-  elseif waits then answer = 'w'
-  else
-    -- Chained guards ('c'): a key an earlier item of this batch sets must hold the value this
-    -- item expects when its turn comes (that item applied, and nothing else moved it).
-    for g = 1, #checks, 3 do
-      if checks[g] == 'c' and redis.pcall('GET', checks[g + 1]) ~= checks[g + 2] then answer = 'c' end
-    end
-  end
+  elseif waits then answer = 'w' end
   if answer == 'k' then
     local problem = wrong_type(commands)
     if problem then

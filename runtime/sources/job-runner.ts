@@ -46,7 +46,7 @@ export class JobRunner {
     this.runBatched = jobBatcher({
       prepare: (deliveries) => this.pipeline.prepare(deliveries, deps.clock.now()),
       commit: (batch) => this.pipeline.commit(batch),
-      maxBatch: this.concurrency,
+      maxBatch: deps.handler.batch?.commitEach === true ? 1 : this.concurrency,
     });
   }
 

@@ -152,4 +152,12 @@ export class SourcePipeline {
   commit(batch: PreparedBatch): Promise<boolean> {
     return commitBatch(this.commitEnv, batch);
   }
+
+  /** Handles and commits `deliveries`: in one commit, or one after another for a commitEach gate. */
+  async run(deliveries: readonly Delivery[], readAt: number): Promise<boolean> {
+    if (this.env.handler.batch?.commitEach !== true) return this.commit(await this.prepare(deliveries, readAt));
+    let complete = true;
+    for (const delivery of deliveries) complete = (await this.commit(await this.prepare([delivery], readAt))) && complete;
+    return complete;
+  }
 }

@@ -213,7 +213,7 @@ export class StreamConsumer {
     return batch;
   }
 
-  /** Handles a batch, its messages one after another, and commits it. */
+  /** Handles a batch, its messages one after another, and commits it (each message, for a commitEach gate). */
   private async handle({ entries, readAt, deliveries }: Batch): Promise<void> {
     const { handler, metrics } = this.deps;
     metrics.batchSize.observe({ handler: handler.name }, entries.length);
@@ -223,7 +223,7 @@ export class StreamConsumer {
       // parseInt stops at the '-': the entry's time in ms.
       return new Delivery({ id, raw, producedAt: Number.parseInt(id, 10) }, fieldList === null ? null : raw, deliveries?.get(id) ?? 1, id);
     });
-    await this.pipeline.commit(await this.pipeline.prepare(batch, readAt));
+    await this.pipeline.run(batch, readAt);
     // Left pending (stopping mid-retry), an entry is still ours: a lost group must deliver it again.
     for (const delivery of batch) if (delivery.outcome.kind !== 'left-pending') this.held.delete(delivery.meta.id);
   }

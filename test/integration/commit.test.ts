@@ -99,27 +99,12 @@ describe('TransactionCommitter on a real redis-server', () => {
     expect((await redis.client.xrange('out', '-', '+')).map(([, f]) => f[1])).toEqual(['c']);
   });
 
-  it('commits a run of guards each chained on the value the message before it sets, in one transaction', async () => {
-    const [a, b, c] = await deliver(3);
-    await redis.client.set('version', '1');
-    const bump = (from: string, to: string) =>
-      recorder((r) => (r.require('version', { is: 'holding', value: from }), r.put('version', to)));
-    const report = await commitAndReport(new TransactionCommitter(connection, 0), { stream: 's', group: 'g', consumer: 'c' }, [
-      { entryId: a, recorder: bump('1', '2') },
-      { entryId: b, recorder: bump('2', '3') },
-      { entryId: c, recorder: bump('3', '4') },
-    ]);
-    expect(report.committed).toEqual([0, 1, 2]);
-    expect(report.conflicted).toEqual([]);
-    expect(await redis.client.get('version')).toBe('4');
-  });
-
-  it('re-runs a chained message whose predecessor did not apply, and applies nothing of it', async () => {
+  it('re-runs a message guarding a key an earlier message of the commit writes, and applies nothing of it', async () => {
     const [a, b, c] = await deliver(3);
     await redis.client.set('version', '7');
     const bump = (from: string, to: string) =>
       recorder((r) => (r.require('version', { is: 'holding', value: from }), r.put('version', to), r.emit('out', { to })));
-    // The first's guard fails (7, not 1); the second is chained on it; the third is independent.
+    // The first's guard fails (7, not 1); the second guards the key the first writes; the third is independent.
     const report = await commitAndReport(new TransactionCommitter(connection, 0), { stream: 's', group: 'g', consumer: 'c' }, [
       { entryId: a, recorder: bump('1', '2') },
       { entryId: b, recorder: bump('2', '3') },
@@ -131,10 +116,10 @@ describe('TransactionCommitter on a real redis-server', () => {
     expect(await redis.client.xlen('out')).toBe(1);
   });
 
-  it('checks a chained guard at its turn: a message whose predecessor was reclaimed applies nothing', async () => {
+  it('a message guarding a key an earlier (reclaimed) message of the commit writes applies nothing', async () => {
     const [a, b] = await deliver(2);
     await redis.client.set('version', '1');
-    // Another consumer takes the first entry: its writes are skipped, so the second's chain breaks.
+    // Another consumer takes the first entry: its writes are skipped, and the second guards the key it writes.
     await redis.client.xclaim('s', 'g', 'other', 0, a!);
     const bump = (from: string, to: string) =>
       recorder((r) => (r.require('version', { is: 'holding', value: from }), r.put('version', to)));

@@ -46,7 +46,8 @@ describe('the kill switch during a flood of plans', () => {
     expect(await runCli(['kill', 'on', '--reason', 'flood test'], io({ REDIS_URL: redis.url }))).toBe(0);
     const returnedAt = Date.now();
 
-    await untilStreamLength(redis.client, streams.governorEvents, 4000, { what: 'every plan decided', timeoutMs: 60_000 });
+    // Every plan's decision, and `kill on`'s own audit event (cli/audit.ts) in the same stream.
+    await untilStreamLength(redis.client, streams.governorEvents, 4001, { what: 'every plan decided', timeoutMs: 60_000 });
     const events = await governorDecisions(redis.client);
     const permits = events.filter((e) => e.event === 'permit');
     const killed = events.filter((e) => e.event === 'block' && e.reason === 'kill_switch_active');

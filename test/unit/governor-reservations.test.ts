@@ -11,7 +11,7 @@ import {
   type Reservation,
 } from '../../handlers/governor/reservations.js';
 import { keys, streams } from '../../schemas/keys.js';
-import { fakeCtx, runHandler } from '../support/fake-ctx.js';
+import { runHandler } from '../support/fake-ctx.js';
 
 const NOW = 1_800_000_000_000;
 
@@ -188,39 +188,6 @@ describe('the governor and its reservations (fake ctx)', () => {
     const later = await runHandler(governor, openFields('o3', 'NEWUSDT'), { now: NOW + 61_000, redis });
     expect(later.emitted(streams.governorEvents)[0]).toMatchObject({ event: 'permit', reservations: '0' });
     expect(later.recorder.guards).toContainEqual({ kind: 'equals', key: keys.governorCapsVersion, value: '10' });
-  });
-
-  it('a batch decides in order: the second of two opens sees the first one’s reservation', async () => {
-    const redis = { hashes: { ...MARKET('AUSDT'), ...MARKET('BUSDT') } };
-    const env = { GOV_MAX_OPEN_POSITIONS: '1' };
-    const first = await fakeCtx(governor, { now: NOW, redis, env, meta: { raw: openFields('a', 'AUSDT') } });
-    const second = await fakeCtx(governor, { now: NOW, redis, env, meta: { raw: openFields('b', 'BUSDT') }, state: first.ctx.state });
-    type Ctx = Parameters<typeof governor.handle>[1];
-    // Started in batch order, run concurrently, as the runtime does.
-    await Promise.all([
-      governor.handle(governor.input.parse(openFields('a', 'AUSDT')), first.ctx as Ctx),
-      governor.handle(governor.input.parse(openFields('b', 'BUSDT')), second.ctx as Ctx),
-    ]);
-    expect(first.emitted(streams.governorEvents)[0]).toMatchObject({ event: 'permit' });
-    expect(second.emitted(streams.governorEvents)[0]).toMatchObject({
-      event: 'block',
-      reason: 'max_positions_reached',
-      reserved_positions: '1',
-    });
-  });
-
-  it('the second permit of a batch guards on the cap version the first one sets (a chained guard)', async () => {
-    const redis = { hashes: { ...MARKET('AUSDT'), ...MARKET('BUSDT') }, strings: { [keys.governorCapsVersion]: '7' } };
-    const first = await fakeCtx(governor, { now: NOW, redis, meta: { raw: openFields('a', 'AUSDT') } });
-    const second = await fakeCtx(governor, { now: NOW, redis, meta: { raw: openFields('b', 'BUSDT') }, state: first.ctx.state });
-    type Ctx = Parameters<typeof governor.handle>[1];
-    await Promise.all([
-      governor.handle(governor.input.parse(openFields('a', 'AUSDT')), first.ctx as Ctx),
-      governor.handle(governor.input.parse(openFields('b', 'BUSDT')), second.ctx as Ctx),
-    ]);
-    expect(first.recorder.guards).toContainEqual({ kind: 'equals', key: keys.governorCapsVersion, value: '7' });
-    expect(second.recorder.guards).toContainEqual({ kind: 'equals', key: keys.governorCapsVersion, value: '8' });
-    expect(second.emitted(streams.governorEvents)[0]).toMatchObject({ event: 'permit', reservations: '1', reserved_notional: '150' });
   });
 
   it('production: a close is blocked while another plan holds the symbol’s exit lock; its own permit takes the lock', async () => {
