@@ -49,10 +49,10 @@ export function decisionTape(sink: TapeSink, onError: (gate: string, error: unkn
   const ofContext = new WeakMap<object, Taped>();
   const ofState = new WeakMap<object, { reads: TapedReads; batch: string }>();
   /**
-   * How much of each batch state's reads the tape holds already. The state's reads grow as its
-   * messages are decided (the governor reads each plan's symbol through it): each
-   * record carrying them all made a batch of n plans O(n²) to tape. A record carries them only
-   * when they grew since the last one did; a rehearsal takes a batch's from the last that has them.
+   * How much of each batch state's reads the tape holds already. A batch's messages share its
+   * state: a record carries its reads only when the tape does not hold them all yet (the batch's
+   * first record, or a later one after a read the state made for a message), not each record the
+   * whole book again. A rehearsal takes a batch's from the last record that has them.
    */
   const stateTaped = new WeakMap<TapedReads, number>();
   // Unique across this process's batches and other processes' (a replica's tape is the same stream).

@@ -86,7 +86,7 @@ export function runtimeMetrics(registry: Registry, build: { readonly version: st
     batchSize: histogram('quantum_gates_batch_size', 'Entries per batch read from a stream', [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000]),
     batchSeconds: histogram(
       'quantum_gates_batch_duration_seconds',
-      'Time from a batch being read to its commit',
+      'Time from handling a batch to its commit (for a commitEach gate, the governor and the outcome followers: one message)',
       [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     ),
     consumerUp: gauge('quantum_gates_consumer_up', '1 while a handler is consuming, 0 while it waits for Redis', H),
