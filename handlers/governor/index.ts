@@ -11,7 +11,7 @@ import type { PlanTimes } from './plan-checks.js';
 import { bookPositionSource, type PositionSource } from './positions.js';
 import { planFingerprint } from './fingerprint.js';
 import { recordBlock, recordPermit, recordReuse, type GovernorCtx } from './record.js';
-import { loadShared, loadSnapshot, type Coordination, type GovernorSnapshot, type SharedState } from './snapshot.js';
+import { loadPlanState, loadSnapshot, type Coordination, type GovernorSnapshot, type PlanState } from './snapshot.js';
 import { disarmSection, governorDecisionsSection, killSwitchSection, reservationsSection } from './status.js';
 import { noteFutureQuotes } from '../positions/prices.js';
 
@@ -42,7 +42,7 @@ export function createGovernor(options: GovernorOptions = {}) {
     // prometheus_client's start_http_server (METRICS_PORT) answered every path with the metrics.
     http: { health: metricsAsHealth, status: [killSwitchSection, disarmSection, reservationsSection, governorDecisionsSection] },
     batch: {
-      loadState: (redis, config: GovernorConfig, now): Promise<SharedState> => loadShared(redis, config, positions, now, lastFigures),
+      loadState: (redis, config: GovernorConfig, now): Promise<PlanState> => loadPlanState(redis, config, positions, now, lastFigures),
       // Each plan decided on every earlier permit, reservation and disarm as committed state: the caps stay exact.
       commitEach: true,
     },

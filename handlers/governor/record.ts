@@ -13,10 +13,10 @@ import type { GovernorMetrics } from './metrics.js';
 import type { PlanFacts } from './plan.js';
 import type { AllowReason, BlockReason } from './reasons.js';
 import { encodeReservation, nextVersion, type Reservation } from './reservations.js';
-import type { Coordination, GovernorSnapshot, SharedState } from './snapshot.js';
+import type { Coordination, GovernorSnapshot, PlanState } from './snapshot.js';
 
 /** The batch state may be missing in a failure policy's fallback (loading it may be what failed). */
-export type GovernorCtx = HandlerContext<GovernorConfig, SharedState | undefined, GovernorMetrics>;
+export type GovernorCtx = HandlerContext<GovernorConfig, PlanState | undefined, GovernorMetrics>;
 
 export const COOLDOWN_QUEUE = 'governor-cooldown';
 /** The version key outlives any window it protects; when it lapses the next permit starts at 1. */

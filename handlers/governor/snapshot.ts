@@ -91,7 +91,7 @@ export interface Coordination {
  * A plan's reads that are not of its symbol: its batch state, loaded for each plan after the one
  * before it committed (the governor is a commitEach gate), so they hold every earlier decision.
  */
-export interface SharedState {
+export interface PlanState {
   readonly kill: string | null;
   readonly disarm: string | null;
   readonly disarmOfDay: boolean;
@@ -133,7 +133,7 @@ const BUDGET_FIELDS = ['budget_usd', 'timestamp', 'mode'] as const satisfies rea
  */
 async function readSymbol(
   redis: RedisReader,
-  shared: SharedState,
+  state: PlanState,
   symbol: string,
   dailyKey: string,
   config: GovernorConfig,
@@ -163,7 +163,7 @@ async function readSymbol(
   const position = direct?.position(replies.slice(directAt));
   const execHistory = await execHistoryFrom(redis, symbol, replies[2]);
   return {
-    book: bookView(shared.positions, position, symbol),
+    book: bookView(state.positions, position, symbol),
     version,
     lastExecSec,
     execHistory,
@@ -179,13 +179,13 @@ export function errorWindowStart(config: GovernorConfig, now: number): string {
   return config.GOV_DISARM_WINDOW_SEC > 0 ? `(${now - config.GOV_DISARM_WINDOW_SEC * 1000}` : '-inf';
 }
 
-export async function loadShared(
+export async function loadPlanState(
   redis: RedisReader,
   config: GovernorConfig,
   positionSource: PositionSource,
   now: number,
   lastFigures?: LastFigures,
-): Promise<SharedState> {
+): Promise<PlanState> {
   const [kill, disarm, disarmOfDay, recentErrors, positions, violations, caps] = await Promise.all([
     // A key of another type cannot be read as off: it blocks (the kill switch fails closed).
     redis.get(keys.killSwitch).catch(() => 'unreadable'),
@@ -212,14 +212,14 @@ export async function loadShared(
 /** The plan's snapshot at its clock: its state and its symbol's reads. */
 export async function loadSnapshot(
   redis: RedisReader,
-  shared: SharedState,
+  state: PlanState,
   symbol: string,
   config: GovernorConfig,
   now: number,
   positionSource?: PositionSource,
 ): Promise<{ snapshot: GovernorSnapshot; coordination: Coordination }> {
   const dailyKey = keys.governorDaily(symbol, utcDate(now));
-  const symbolRead = await readSymbol(redis, shared, symbol, dailyKey, config, positionSource);
+  const symbolRead = await readSymbol(redis, state, symbol, dailyKey, config, positionSource);
   const { version, lastExecSec, execHistory, dailyTotal, budget, exitLock } = symbolRead;
   // The highest usable mark of the market state, P3.3 (flat symbols too), the ticker and the
   // position's own: no single producer can lower it (docs/governor.md, "Pricing").
@@ -227,14 +227,14 @@ export async function loadSnapshot(
   const markQuote = highestOf(symbolRead.quotes, symbolRead.book.ownQuotes, now, bounds);
   const markPrice = markQuote?.price;
   const book = withOwnPriced(symbolRead.book, markPrice);
-  const { kill, disarm, recentErrors, violations } = shared;
+  const { kill, disarm, recentErrors, violations } = state;
   const own = book.own;
-  const reserved = reservedExposure(shared.caps.reservations, book.positions, now);
+  const reserved = reservedExposure(state.caps.reservations, book.positions, now);
   const snapshot: GovernorSnapshot = {
     now,
     killSwitch: killSwitchBlocks(kill),
     disarmed: disarm !== null,
-    disarmedToday: shared.disarmOfDay,
+    disarmedToday: state.disarmOfDay,
     lastExecSec,
     execHistory,
     execLastHour: countSince(execHistory, now, 3600),
@@ -261,7 +261,7 @@ export async function loadSnapshot(
     oldestReservationAt: reserved.oldestAt,
     exitLockHolder: exitLock,
   };
-  return { snapshot, coordination: { version, recentErrors, capsVersion: shared.caps.version } };
+  return { snapshot, coordination: { version, recentErrors, capsVersion: state.caps.version } };
 }
 
 /** A quote and the symbol it prices. */
