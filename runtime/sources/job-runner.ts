@@ -1,5 +1,5 @@
 import { MetricsTime, Worker, type Job, type Queue } from 'bullmq';
-import { Delivery, type PreparedBatch } from '../engine/delivery.js';
+import { Delivery } from '../engine/delivery.js';
 import type { JobSummary } from '../engine/effects.js';
 import { describeError } from '../engine/execute.js';
 import { jobDoneKey } from '../engine/idempotency.js';
@@ -44,9 +44,8 @@ export class JobRunner {
       commit: { source: undefined },
     });
     this.runBatched = jobBatcher({
-      prepare: (deliveries) => this.pipeline.prepare(deliveries, deps.clock.now()),
-      commit: (batch) => this.pipeline.commit(batch),
-      maxBatch: deps.handler.batch?.commitEach === true ? 1 : this.concurrency,
+      run: (deliveries) => this.pipeline.run(deliveries, deps.clock.now()),
+      maxBatch: this.concurrency,
     });
   }
 
@@ -164,9 +163,8 @@ export class JobRunner {
 export type JobBatchResult = { readonly delivery: Delivery } | { readonly error: Error };
 
 export interface JobBatchEnv {
-  readonly prepare: (deliveries: readonly Delivery[]) => Promise<PreparedBatch>;
-  /** False when some message was left uncommitted (commitBatch). */
-  readonly commit: (batch: PreparedBatch) => Promise<boolean>;
+  /** Handles and commits the deliveries (SourcePipeline.run); false when some message was left uncommitted. */
+  readonly run: (deliveries: readonly Delivery[]) => Promise<boolean>;
   readonly maxBatch: number;
 }
 
@@ -182,8 +180,7 @@ export function jobBatcher(env: JobBatchEnv): (delivery: Delivery) => Promise<Jo
     while (waiting.length > 0) {
       const taken = waiting.splice(0, env.maxBatch);
       const complete = await env
-        .prepare(taken.map((w) => w.delivery))
-        .then((batch) => env.commit(batch))
+        .run(taken.map((w) => w.delivery))
         .catch((error: unknown) => (error instanceof Error ? error : new Error(String(error))));
       for (const { delivery, settle } of taken) {
         if (complete instanceof Error) settle({ error: complete });

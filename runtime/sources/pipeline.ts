@@ -2,7 +2,7 @@ import type { Clock } from '../engine/clock.js';
 import type { Committer } from '../engine/commit.js';
 import { commitBatch, type CommitLoopEnv } from '../engine/commit-loop.js';
 import { deadLetterDestination } from '../engine/dead-letter.js';
-import type { Delivery, PreparedBatch } from '../engine/delivery.js';
+import type { Delivery } from '../engine/delivery.js';
 import type { DecisionTape, ExecutionEnv } from '../engine/execute.js';
 import type { RootLogger } from '../engine/logger.js';
 import { applyFailurePolicy, prepareBatch, rerun, type PipelineEnv } from '../engine/message-pipeline.js';
@@ -144,20 +144,18 @@ export class SourcePipeline {
     return this.abort.signal.aborted;
   }
 
-  prepare(deliveries: readonly Delivery[], readAt: number): Promise<PreparedBatch> {
-    return prepareBatch(this.env, deliveries, readAt);
-  }
-
-  /** False when some delivery was left uncommitted (still conflicting, or the source stopped meanwhile). */
-  commit(batch: PreparedBatch): Promise<boolean> {
-    return commitBatch(this.commitEnv, batch);
-  }
-
-  /** Handles and commits `deliveries`: in one commit, or one after another for a commitEach gate. */
+  /**
+   * Handles and commits `deliveries`: in one commit, or one after another for a commitEach gate.
+   * False when some delivery was left uncommitted (still conflicting, or the source stopped meanwhile).
+   */
   async run(deliveries: readonly Delivery[], readAt: number): Promise<boolean> {
-    if (this.env.handler.batch?.commitEach !== true) return this.commit(await this.prepare(deliveries, readAt));
+    if (this.env.handler.batch?.commitEach !== true) return this.handleAndCommit(deliveries, readAt);
     let complete = true;
-    for (const delivery of deliveries) complete = (await this.commit(await this.prepare([delivery], readAt))) && complete;
+    for (const delivery of deliveries) complete = (await this.handleAndCommit([delivery], readAt)) && complete;
     return complete;
+  }
+
+  private async handleAndCommit(deliveries: readonly Delivery[], readAt: number): Promise<boolean> {
+    return commitBatch(this.commitEnv, await prepareBatch(this.env, deliveries, readAt));
   }
 }

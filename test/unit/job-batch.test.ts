@@ -1,25 +1,24 @@
 import { describe, expect, it } from 'vitest';
 import { jobBatcher, type JobBatchEnv } from '../../runtime/sources/job-runner.js';
-import { Delivery, HANDLED, LEFT_PENDING, type PreparedBatch } from '../../runtime/engine/delivery.js';
+import { Delivery, HANDLED, LEFT_PENDING } from '../../runtime/engine/delivery.js';
 
 const input = (id: string): Delivery => new Delivery({ id, raw: {}, producedAt: 0 }, {}, 1, undefined);
 
 /** The deliveries handled as the pipeline would; `leftPending` names those it left pending. */
-function prepared(deliveries: readonly Delivery[], leftPending: ReadonlySet<string> = new Set()): PreparedBatch {
+function handled(deliveries: readonly Delivery[], leftPending: ReadonlySet<string> = new Set()): void {
   for (const d of deliveries) d.outcome = leftPending.has(d.meta.id) ? LEFT_PENDING : HANDLED;
-  return { deliveries, readAt: 0, started: 0 };
 }
 
-function recordingEnv(overrides: Partial<JobBatchEnv> = {}) {
+/** A pipeline that handles each batch it is given, recording it, and commits it with `commit`. */
+function recordingEnv(options: { readonly maxBatch?: number; readonly commit?: () => Promise<boolean> } = {}) {
   const batches: string[][] = [];
   const env: JobBatchEnv = {
-    prepare: (inputs) => {
+    run: (inputs) => {
       batches.push(inputs.map((i) => i.meta.id));
-      return Promise.resolve(prepared(inputs));
+      handled(inputs);
+      return options.commit?.() ?? Promise.resolve(true);
     },
-    commit: () => Promise.resolve(true),
-    maxBatch: 10,
-    ...overrides,
+    maxBatch: options.maxBatch ?? 10,
   };
   return { env, batches };
 }
@@ -70,12 +69,12 @@ describe('jobBatcher', () => {
   it('a job the pipeline left pending (stopping) fails alone; a prepare or commit that throws fails the batch, and the next batch runs', async () => {
     let calls = 0;
     const run = jobBatcher({
-      prepare: (inputs) => {
+      run: (inputs) => {
         calls++;
         if (calls === 2) return Promise.reject(new Error('redis down'));
-        return Promise.resolve(prepared(inputs, new Set(['b'])));
+        handled(inputs, new Set(['b']));
+        return Promise.resolve(true);
       },
-      commit: () => Promise.resolve(true),
       maxBatch: 10,
     });
     const first = await Promise.all(['a', 'b'].map((id) => run(input(id))));
