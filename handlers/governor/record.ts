@@ -191,8 +191,9 @@ export function recordPermit(
 /**
  * An open's reservation (issue #23): its priced notional and, on a symbol with no open position,
  * a position slot count as exposure until the position shows in the book or the reservation
- * times out. The permit guards on the cap version its decision read and bumps it, so of two permits decided on the same reservations only the first
- * commits: the other is decided again and sees this one.
+ * times out. The permit guards on the cap version its decision read and bumps it, so of two
+ * permits decided on the same reservations only the first commits: the other is decided again and
+ * sees this one.
  */
 function reserve(ctx: GovernorCtx, plan: ApplyPlan, facts: PlanFacts, snapshot: GovernorSnapshot, coordination: Coordination): void {
   const now = snapshot.now;
