@@ -14,12 +14,15 @@ const root = resolve(import.meta.dirname, '../..');
 
 /**
  * Runs `npm start`'s entry point as its own process and collects what it prints: with a data
- * directory of the tests' (isolatedEnv) unless `env` names one, never the checkout's .data.
+ * directory of the tests' (isolatedEnv) unless `env` names one, never the checkout's .data. Its
+ * HTTP port is the system's choice (PORT=0) unless `env` names one, read from its "serving" line:
+ * a port found free beforehand may be another test's by the time the process binds it, and a
+ * request to that one may never be answered.
  */
 function launch(env: Record<string, string>) {
   const child = spawn(process.execPath, ['--import', 'tsx', 'app/main.ts'], {
     cwd: root,
-    env: { HOME: process.env.HOME ?? '/tmp', PATH: process.env.PATH ?? '', LOG_LEVEL: 'warn', ...isolatedEnv(), ...env },
+    env: { HOME: process.env.HOME ?? '/tmp', PATH: process.env.PATH ?? '', LOG_LEVEL: 'warn', PORT: '0', ...isolatedEnv(), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -31,17 +34,18 @@ function launch(env: Record<string, string>) {
   child.stdout.on('data', heard);
   child.stderr.on('data', heard);
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  /** Resolves once the output holds `text`, read again on each chunk the child writes; `timeoutMs` bounds a line never written. */
-  const says = (text: string, timeoutMs: number) =>
-    new Promise<void>((resolve, reject) => {
+  /** Settles with what `found` finds in the output, read again on each chunk; an error with the output after `timeoutMs`. */
+  const until = <T>(found: (output: string) => T | undefined, what: string, timeoutMs: number) =>
+    new Promise<T>((resolve, reject) => {
       const read = () => {
-        if (!output.includes(text)) return;
+        const value = found(output);
+        if (value === undefined) return;
         stop();
-        resolve();
+        resolve(value);
       };
       const timer = setTimeout(() => {
         stop();
-        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${JSON.stringify(text)} (output so far: ${output.slice(-2000)})`));
+        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what} (output so far: ${output.slice(-2000)})`));
       }, timeoutMs);
       const stop = () => {
         clearTimeout(timer);
@@ -50,7 +54,37 @@ function launch(env: Record<string, string>) {
       readers.add(read);
       read();
     });
-  return { child, exited, output: () => output, says };
+  let code: number | null | undefined;
+  void exited.then((c) => {
+    code = c;
+    for (const read of readers) read();
+  });
+  return {
+    child,
+    exited,
+    output: () => output,
+    /** Resolves once the output holds `text`. */
+    says: (text: string, timeoutMs: number) => until((o) => (o.includes(text) ? true : undefined), JSON.stringify(text), timeoutMs),
+    /** The exit code, once the process has exited. */
+    exit: (timeoutMs = 30_000) => until(() => code, 'the process to exit', timeoutMs),
+    /** Waits for its "serving" line, then for /ready to answer 200 on the port it names. */
+    async ready() {
+      const port = await until((o) => /serving http:\/\/\S+:(\d+) /.exec(o)?.[1], 'the "serving" line', 30_000);
+      await readyOn(Number(port));
+    },
+  };
+}
+
+/**
+ * Waits for /ready to answer 200 on `port`. Each request has its own bound: a request that hangs
+ * would otherwise hold the wait past its timeout, until the test's.
+ */
+function readyOn(port: number): Promise<boolean> {
+  return waitFor(
+    async () =>
+      (await fetch(`http://127.0.0.1:${port}/ready`, { signal: AbortSignal.timeout(5_000) }).catch(() => undefined))?.status === 200,
+    { timeoutMs: 30_000, what: `/ready on ${port}` },
+  );
 }
 
 /** Shuts down a redis-server a test's npm start left on `port`, if any. */
@@ -67,19 +101,12 @@ async function shutDownIfListening(port: number): Promise<void> {
 describe('npm start', () => {
   it('starts a private redis-server when none is configured or answering, serves, and exits 0 on SIGTERM', async () => {
     const redisPort = await freePort();
-    const port = await freePort();
-    const run = launch({ QG_DATA_DIR: ownTempDir('qg-data-'), REDIS_PORT: String(redisPort), PORT: String(port) });
+    const run = launch({ QG_DATA_DIR: ownTempDir('qg-data-'), REDIS_PORT: String(redisPort) });
     try {
-      await waitFor(
-        async () => {
-          const response = await fetch(`http://127.0.0.1:${port}/ready`).catch(() => undefined);
-          return response?.status === 200;
-        },
-        { timeoutMs: 30_000, what: '/ready' },
-      );
+      await run.ready();
       expect(run.output()).toContain(`started a private redis-server at redis://127.0.0.1:${redisPort}`);
       run.child.kill('SIGTERM');
-      expect(await run.exited).toBe(0);
+      expect(await run.exit()).toBe(0);
     } finally {
       run.child.kill('SIGKILL');
     }
@@ -91,10 +118,9 @@ describe('npm start', () => {
       QG_DATA_DIR: ownTempDir('qg-data-'),
       REDIS_PORT: String(redisPort),
       REDIS_DB: '99',
-      PORT: String(await freePort()),
     });
     try {
-      expect(await run.exited).toBe(1);
+      expect(await run.exit()).toBe(1);
       expect(run.output()).toMatch(/REDIS_DB: Redis at redis:\/\/127\.0\.0\.1:\d+\/99 has no database 99/);
       expect(run.output()).not.toContain('    at ');
       expect(await isListening('127.0.0.1', redisPort)).toBe(false);
@@ -105,20 +131,16 @@ describe('npm start', () => {
 
   it('says how to get Redis when none answers and redis-server is not installed', async () => {
     const run = launch({ REDIS_PORT: String(await freePort()), PATH: '/nonexistent' });
-    expect(await run.exited).toBe(1);
+    expect(await run.exit()).toBe(1);
     expect(run.output()).toMatch(/redis-server is not installed[\s\S]*apt-get install redis-server[\s\S]*REDIS_URL/);
   });
 
   it('leaves a Redis that answers on the default port but that nothing named alone: runs on a private one, saying why', async () => {
     const redis = await startTestRedis();
     await redis.client.set('somebody:else', '1');
-    const port = await freePort();
-    const run = launch({ QG_DATA_DIR: ownTempDir('qg-data-'), QG_PRIVATE_REDIS_PORT: String(redis.port), PORT: String(port) });
+    const run = launch({ QG_DATA_DIR: ownTempDir('qg-data-'), QG_PRIVATE_REDIS_PORT: String(redis.port) });
     try {
-      await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/ready`).catch(() => undefined))?.status === 200, {
-        timeoutMs: 30_000,
-        what: '/ready',
-      });
+      await run.ready();
       expect(run.output()).toMatch(
         new RegExp(`the Redis answering at 127\\.0\\.0\\.1:${redis.port} \\(it holds 1 key\\) is left alone: nothing named it`),
       );
@@ -134,9 +156,9 @@ describe('npm start', () => {
 
   it("REDIS_PORT names the port: a Redis not this checkout's answering there is refused in one line, never replaced", async () => {
     const redis = await startTestRedis();
-    const run = launch({ QG_DATA_DIR: ownTempDir('qg-data-'), REDIS_PORT: String(redis.port), PORT: String(await freePort()) });
+    const run = launch({ QG_DATA_DIR: ownTempDir('qg-data-'), REDIS_PORT: String(redis.port) });
     try {
-      expect(await run.exited).toBe(1);
+      expect(await run.exit()).toBe(1);
       expect(run.output()).toContain(
         `REDIS_PORT: 127.0.0.1:${redis.port} answers, and it is not this checkout's private redis-server: nothing was written to it. ` +
           `To run the gates on it: REDIS_HOST=127.0.0.1 REDIS_PORT=${redis.port} npm start`,
@@ -151,24 +173,18 @@ describe('npm start', () => {
 
   it('keeps the private redis-server on the port it had at the last start, and starts it again when it dies', async () => {
     const taken = await startTestRedis();
-    const port = await freePort();
     const data = ownTempDir('qg-data-');
-    const first = launch({ QG_DATA_DIR: data, QG_PRIVATE_REDIS_PORT: String(taken.port), PORT: String(port) });
+    const first = launch({ QG_DATA_DIR: data, QG_PRIVATE_REDIS_PORT: String(taken.port) });
     let second: ReturnType<typeof launch> | undefined;
-    const ready = () =>
-      waitFor(async () => (await fetch(`http://127.0.0.1:${port}/ready`).catch(() => undefined))?.status === 200, {
-        timeoutMs: 30_000,
-        what: '/ready',
-      });
     try {
-      await ready();
+      await first.ready();
       const privatePort = Number(/started a private redis-server at redis:\/\/127\.0\.0\.1:(\d+)/.exec(first.output())?.[1]);
       expect(privatePort).toBeGreaterThan(0);
       first.child.kill('SIGTERM');
-      expect(await first.exited).toBe(0);
+      expect(await first.exit()).toBe(0);
 
-      second = launch({ QG_DATA_DIR: data, QG_PRIVATE_REDIS_PORT: String(taken.port), PORT: String(port) });
-      await ready();
+      second = launch({ QG_DATA_DIR: data, QG_PRIVATE_REDIS_PORT: String(taken.port) });
+      await second.ready();
       expect(second.output()).toContain(`started a private redis-server at redis://127.0.0.1:${privatePort} `);
       // The CLI of this checkout writes to it with nothing else naming a Redis (the README's quick start).
       const cli = await runCli(['inject', 'portfolio', '--equity-usd', '10000'], { QG_DATA_DIR: data });
@@ -184,7 +200,7 @@ describe('npm start', () => {
       server.disconnect();
       await second.says(`the private redis-server at redis://127.0.0.1:${privatePort} exited`, 10_000);
       await second.says('the private redis-server runs again', 15_000);
-      await ready();
+      await second.ready();
       expect(await isListening('127.0.0.1', privatePort, 10_000)).toBe(true);
     } finally {
       first.child.kill('SIGKILL');
@@ -196,17 +212,11 @@ describe('npm start', () => {
 
   it('stops the private redis-server a killed npm start left running, and runs on its port and data again', async () => {
     const redisPort = await freePort();
-    const port = await freePort();
-    const ready = () =>
-      waitFor(async () => (await fetch(`http://127.0.0.1:${port}/ready`).catch(() => undefined))?.status === 200, {
-        timeoutMs: 30_000,
-        what: '/ready',
-      });
     const data = ownTempDir('qg-data-');
-    const killed = launch({ QG_DATA_DIR: data, REDIS_PORT: String(redisPort), PORT: String(port) });
+    const killed = launch({ QG_DATA_DIR: data, REDIS_PORT: String(redisPort) });
     let again: ReturnType<typeof launch> | undefined;
     try {
-      await ready();
+      await killed.ready();
       await runCli(['kill', 'on', '--reason', 'survives'], { QG_DATA_DIR: data });
       killed.child.kill('SIGKILL');
       await killed.exited;
@@ -214,8 +224,8 @@ describe('npm start', () => {
       // fire before the loop reads the connect that already succeeded (timers run before I/O).
       expect(await isListening('127.0.0.1', redisPort, 10_000), killed.output()).toBe(true);
 
-      again = launch({ QG_DATA_DIR: data, REDIS_PORT: String(redisPort), PORT: String(port) });
-      await ready();
+      again = launch({ QG_DATA_DIR: data, REDIS_PORT: String(redisPort) });
+      await again.ready();
       expect(again.output()).toContain(
         `stopping the private redis-server a killed npm start left running at redis://127.0.0.1:${redisPort}`,
       );
@@ -235,7 +245,7 @@ describe('npm start', () => {
   it('stops the private redis-server and frees its data directory when stopped while it starts', async () => {
     const redisPort = await freePort();
     const data = ownTempDir('qg-data-');
-    const run = launch({ QG_DATA_DIR: data, REDIS_PORT: String(redisPort), PORT: String(await freePort()) });
+    const run = launch({ QG_DATA_DIR: data, REDIS_PORT: String(redisPort) });
     try {
       await run.says('started a private redis-server', 30_000);
 
@@ -254,20 +264,11 @@ describe('npm start', () => {
 
   it('stops the private redis-server with the gates when their shutdown times out', async () => {
     const redisPort = await freePort();
-    const port = await freePort();
-    const run = launch({
-      QG_DATA_DIR: ownTempDir('qg-data-'),
-      REDIS_PORT: String(redisPort),
-      PORT: String(port),
-      SHUTDOWN_TIMEOUT_MS: '0',
-    });
+    const run = launch({ QG_DATA_DIR: ownTempDir('qg-data-'), REDIS_PORT: String(redisPort), SHUTDOWN_TIMEOUT_MS: '0' });
     try {
-      await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/ready`).catch(() => undefined))?.status === 200, {
-        timeoutMs: 30_000,
-        what: '/ready',
-      });
+      await run.ready();
       run.child.kill('SIGTERM');
-      expect(await run.exited).toBe(1);
+      expect(await run.exit()).toBe(1);
       expect(run.output()).toContain('shutdown timed out');
       await waitFor(async () => !(await isListening('127.0.0.1', redisPort)), {
         timeoutMs: 10_000,
@@ -280,25 +281,16 @@ describe('npm start', () => {
 
   it('runs on a private redis-server of its own with REDIS_PRIVATE=1, beside a Redis that answers, writing nothing into that one', async () => {
     const redis = await startTestRedis();
-    const port = await freePort();
-    const run = launch({
-      QG_DATA_DIR: ownTempDir('qg-data-'),
-      QG_PRIVATE_REDIS_PORT: String(redis.port),
-      PORT: String(port),
-      REDIS_PRIVATE: '1',
-    });
+    const run = launch({ QG_DATA_DIR: ownTempDir('qg-data-'), QG_PRIVATE_REDIS_PORT: String(redis.port), REDIS_PRIVATE: '1' });
     try {
-      await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/ready`).catch(() => undefined))?.status === 200, {
-        timeoutMs: 30_000,
-        what: '/ready',
-      });
+      await run.ready();
       const privateUrl = /started a private redis-server at (redis:\/\/127\.0\.0\.1:(\d+)) as asked/.exec(run.output());
       expect(privateUrl?.[2]).toBeDefined();
       expect(Number(privateUrl![2])).not.toBe(redis.port);
       expect(run.output()).toContain(`export REDIS_URL=${privateUrl![1]}/0`);
       expect(await redis.client.dbsize()).toBe(0);
       run.child.kill('SIGTERM');
-      expect(await run.exited).toBe(0);
+      expect(await run.exit()).toBe(0);
       expect(await isListening('127.0.0.1', Number(privateUrl![2]))).toBe(false);
     } finally {
       run.child.kill('SIGKILL');
@@ -313,7 +305,7 @@ describe('npm start', () => {
     const port = (taken.address() as AddressInfo).port;
     const run = launch({ REDIS_URL: redis.url, PORT: String(port) });
     try {
-      expect(await run.exited).toBe(1);
+      expect(await run.exit()).toBe(1);
       expect(run.output()).toContain(`PORT: 127.0.0.1:${port} is already in use by another process`);
       expect(run.output()).not.toContain('    at ');
       expect(await redis.client.exists('quantum:stream:harvest.proposal')).toBe(0);
@@ -332,7 +324,7 @@ describe('npm start', () => {
       DASHBOARD_USER: 'ops',
       DASHBOARD_PASSWORD: 'short',
     });
-    expect(await run.exited).toBe(1);
+    expect(await run.exit()).toBe(1);
     for (const name of ['PORT', 'HEAT_MAX', 'DASHBOARD_PASSWORD']) expect(run.output()).toContain(`${name}:`);
     expect(run.output()).not.toContain('short');
     expect(run.output()).not.toContain('hunter2');
@@ -344,9 +336,9 @@ describe('npm start', () => {
     ['P28_MODE', 'Enforce', '"enforce"'],
   ])('refuses %s=%j (the governor alone hosted), naming every value, before touching Redis', async (name, value, meant) => {
     const redis = await startTestRedis();
-    const run = launch({ REDIS_URL: redis.url, PORT: String(await freePort()), HANDLERS: 'governor', [name]: value });
+    const run = launch({ REDIS_URL: redis.url, HANDLERS: 'governor', [name]: value });
     try {
-      expect(await run.exited).toBe(1);
+      expect(await run.exit()).toBe(1);
       const line = run
         .output()
         .split('\n')
@@ -362,13 +354,9 @@ describe('npm start', () => {
 
   it('names the governor path taken and its caps in the start line', async () => {
     const redis = await startTestRedis();
-    const port = await freePort();
-    const run = launch({ REDIS_URL: redis.url, PORT: String(port), HANDLERS: 'governor', LOG_LEVEL: 'info', APPLY_MODE: 'production' });
+    const run = launch({ REDIS_URL: redis.url, HANDLERS: 'governor', LOG_LEVEL: 'info', APPLY_MODE: 'production' });
     try {
-      await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/ready`).catch(() => undefined))?.status === 200, {
-        timeoutMs: 30_000,
-        what: '/ready',
-      });
+      await run.ready();
       expect(run.output()).toContain(
         '"msg":"APPLY_MODE=production: the production path, with no fund caps (open positions, per trade, total)',
       );
@@ -381,22 +369,16 @@ describe('npm start', () => {
 });
 
 describe('npm start beside the tests: each on its own data directory', () => {
-  const ready = (port: number) =>
-    waitFor(async () => (await fetch(`http://127.0.0.1:${port}/ready`).catch(() => undefined))?.status === 200, {
-      timeoutMs: 30_000,
-      what: `/ready on ${port}`,
-    });
   const privatePortOf = (output: string) => Number(/started a private redis-server at redis:\/\/127\.0\.0\.1:(\d+)/.exec(output)?.[1]);
 
   it("leaves a running npm start's Redis and data alone while the tests' CLI writes and their own npm start come and go", async () => {
     // The user's npm start (its data directory stands for the checkout's, which no test names: the tests' own lie outside the checkout).
     expect(isolatedEnv().QG_DATA_DIR.startsWith(`${root}/`)).toBe(false);
     const userData = ownTempDir('qg-user-data-');
-    const userPort = await freePort();
-    const user = launch({ QG_DATA_DIR: userData, REDIS_PORT: String(await freePort()), PORT: String(userPort) });
+    const user = launch({ QG_DATA_DIR: userData, REDIS_PORT: String(await freePort()) });
     let tests: ReturnType<typeof launch> | undefined;
     try {
-      await ready(userPort);
+      await user.ready();
       const record = readFileSync(join(userData, 'redis', 'private-redis.json'), 'utf8');
       const files = readdirSync(join(userData, 'redis')).sort();
       expect(files).toContain('appendonlydir');
@@ -410,12 +392,11 @@ describe('npm start beside the tests: each on its own data directory', () => {
         expect(write.code, write.stderr).toBe(2);
         expect(write.stderr).toContain('nothing named a Redis to write to');
       }
-      const testsPort = await freePort();
-      tests = launch({ REDIS_PORT: String(await freePort()), PORT: String(testsPort) });
-      await ready(testsPort);
+      tests = launch({ REDIS_PORT: String(await freePort()) });
+      await tests.ready();
       expect(privatePortOf(tests.output())).not.toBe(privatePortOf(user.output()));
       tests.child.kill('SIGTERM');
-      expect(await tests.exited).toBe(0);
+      expect(await tests.exit()).toBe(0);
 
       const client = new Redis({ port: privatePortOf(user.output()), lazyConnect: true, maxRetriesPerRequest: 0 });
       await client.connect();
@@ -423,7 +404,7 @@ describe('npm start beside the tests: each on its own data directory', () => {
       client.disconnect();
       expect(readFileSync(join(userData, 'redis', 'private-redis.json'), 'utf8')).toBe(record);
       expect(readdirSync(join(userData, 'redis')).sort()).toEqual(files);
-      await ready(userPort);
+      await user.ready();
     } finally {
       tests?.child.kill('SIGKILL');
       user.child.kill('SIGTERM');
@@ -434,28 +415,27 @@ describe('npm start beside the tests: each on its own data directory', () => {
   it('two npm starts at once on one data directory: one runs, the other refuses with one line; a third is told PORT= too', async () => {
     const data = ownTempDir('qg-data-');
     const redisPort = String(await freePort());
-    const ports = [await freePort(), await freePort()];
-    const starts = ports.map((port) => launch({ QG_DATA_DIR: data, REDIS_PORT: redisPort, PORT: String(port) }));
+    const starts = [0, 1].map(() => launch({ QG_DATA_DIR: data, REDIS_PORT: redisPort }));
     let third: ReturnType<typeof launch> | undefined;
     try {
-      const loser = await Promise.race(starts.map(async (run, i) => ({ i, code: await run.exited })));
+      const loser = await Promise.race(starts.map(async (run, i) => ({ i, code: await run.exit() })));
       expect(loser.code).toBe(1);
       expect(starts[loser.i]!.output()).toMatch(
         /REDIS_URL: another npm start \(pid \d+\) runs the private redis-server on \S+(?: at \S+)?: stop it first/,
       );
       const winner = starts[1 - loser.i]!;
-      await ready(ports[1 - loser.i]!);
+      await winner.ready();
       const privatePort = privatePortOf(winner.output());
 
-      third = launch({ QG_DATA_DIR: data, REDIS_PORT: redisPort, PORT: String(await freePort()) });
-      expect(await third.exited).toBe(1);
+      third = launch({ QG_DATA_DIR: data, REDIS_PORT: redisPort });
+      expect(await third.exit()).toBe(1);
       expect(third.output()).toMatch(
         new RegExp(`run beside it on that Redis with REDIS_URL=redis://127\\.0\\.0\\.1:${privatePort}/0 PORT=\\d+ npm start`),
       );
       expect(third.output()).not.toContain('    at ');
 
       winner.child.kill('SIGTERM');
-      expect(await winner.exited).toBe(0);
+      expect(await winner.exit()).toBe(0);
       expect(JSON.parse(readFileSync(join(data, 'redis', 'private-redis.json'), 'utf8'))).toEqual({ port: privatePort });
       expect(readdirSync(join(data, 'redis'))).not.toContain('npm-start.lock');
     } finally {
@@ -468,10 +448,9 @@ describe('npm start beside the tests: each on its own data directory', () => {
 describe('npm start under a supervisor', () => {
   it('a SIGTERM to npm reaches node, which drains and exits instead of being orphaned', async () => {
     const redis = await startTestRedis();
-    const port = await freePort();
     const npm = spawn('npm', ['start'], {
       cwd: root,
-      env: { HOME: process.env.HOME ?? '/tmp', PATH: process.env.PATH ?? '', LOG_LEVEL: 'info', REDIS_URL: redis.url, PORT: String(port) },
+      env: { HOME: process.env.HOME ?? '/tmp', PATH: process.env.PATH ?? '', LOG_LEVEL: 'info', REDIS_URL: redis.url, PORT: '0' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
@@ -480,10 +459,8 @@ describe('npm start under a supervisor', () => {
     const npmExited = new Promise<void>((r) => npm.once('exit', () => r()));
     let nodePid: number | undefined;
     try {
-      await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/ready`).catch(() => undefined))?.status === 200, {
-        timeoutMs: 30_000,
-        what: '/ready',
-      });
+      const port = await waitFor(() => /serving http:\/\/\S+:(\d+) /.exec(output)?.[1], { timeoutMs: 30_000, what: 'the "serving" line' });
+      await readyOn(Number(port));
       nodePid = Number(/"pid":(\d+)/.exec(output)?.[1]);
       expect(nodePid).toBeGreaterThan(0);
       expect(nodePid).not.toBe(npm.pid);
