@@ -26,6 +26,9 @@ describe('Redis down when the gates start', () => {
 
   it('waits with /ready 503, then becomes ready and processes messages once redis-server comes up', async () => {
     const redisPort = await freePort();
+    // Not PORT=0: the "serving" line that would name the port comes only once Redis answers, and
+    // /ready is asked before. A port taken meanwhile makes the app exit (said below, with its output),
+    // and each request is bounded, so one to a listener that never answers cannot hold the wait.
     const port = await freePort();
     const gates = spawn(process.execPath, ['--import', 'tsx', 'app/main.ts'], {
       cwd: root,
@@ -49,7 +52,8 @@ describe('Redis down when the gates start', () => {
       gates.kill('SIGTERM');
       await exited;
     });
-    const ready = async () => (await fetch(`http://127.0.0.1:${port}/ready`).catch(() => undefined))?.status;
+    const ready = async () =>
+      (await fetch(`http://127.0.0.1:${port}/ready`, { signal: AbortSignal.timeout(5_000) }).catch(() => undefined))?.status;
 
     // An exit ends the wait at once, so a start that gave up fails with its output, not a timeout.
     await waitFor(async () => exitCode !== undefined || (await ready()) === 503, {

@@ -4,8 +4,9 @@ import { join, relative, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { streams } from '../../schemas/keys.js';
-import { freePort, startTestRedis, type TestRedis } from '../support/redis-server.js';
+import { startTestRedis, type TestRedis } from '../support/redis-server.js';
 import { waitFor } from '../support/runtime.js';
+import { untilServing } from '../support/serving.js';
 
 const root = resolve(import.meta.dirname, '../..');
 const run = promisify(execFile);
@@ -20,7 +21,6 @@ function unitNodeOptions(): string[] {
 
 /** Starts the built app and waits until /ready answers 200; the caller stops it. */
 async function startBuilt(app: string, env: Record<string, string>) {
-  const port = await freePort();
   const child = spawn(process.execPath, [...unitNodeOptions(), app], {
     cwd: root,
     env: {
@@ -28,7 +28,7 @@ async function startBuilt(app: string, env: Record<string, string>) {
       PATH: process.env.PATH ?? '',
       LOG_LEVEL: 'warn',
       HOST: '127.0.0.1',
-      PORT: String(port),
+      PORT: '0',
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -37,8 +37,8 @@ async function startBuilt(app: string, env: Record<string, string>) {
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  const base = `http://127.0.0.1:${port}`;
-  await waitFor(async () => (await fetch(`${base}/ready`).catch(() => undefined))?.status === 200, {
+  const base = `http://127.0.0.1:${await untilServing(child, 30_000)}`;
+  await waitFor(async () => (await fetch(`${base}/ready`, { signal: AbortSignal.timeout(5_000) }).catch(() => undefined))?.status === 200, {
     timeoutMs: 30_000,
     what: `/ready of the built app (output so far: ${output})`,
   });

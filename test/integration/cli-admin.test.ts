@@ -4,6 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { keys } from '../../schemas/keys.js';
 import { freePort, usePrivateRedis } from '../support/redis-server.js';
 import { waitFor } from '../support/runtime.js';
+import { untilServing } from '../support/serving.js';
 import { ownTempDir } from '../support/own-dirs.js';
 import { runCli, runCliJson } from './cli-harness.js';
 
@@ -143,7 +144,6 @@ describe('quantum-gates kill, disarm, start and help', () => {
   });
 
   it('start runs the gates in the same process and exits 0 on SIGTERM', async () => {
-    const port = await freePort();
     const child = spawn(process.execPath, ['bin/quantum-gates.js', 'start'], {
       cwd: root,
       env: {
@@ -151,7 +151,7 @@ describe('quantum-gates kill, disarm, start and help', () => {
         PATH: process.env.PATH ?? '',
         LOG_LEVEL: 'silent',
         REDIS_URL: redis.url,
-        PORT: String(port),
+        PORT: '0',
         HANDLERS: 'position-snapshot,heat-gate',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -160,10 +160,15 @@ describe('quantum-gates kill, disarm, start and help', () => {
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
     try {
-      await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/ready`).catch(() => undefined))?.status === 200, {
-        timeoutMs: 30_000,
-        what: '/ready',
-      });
+      const port = await untilServing(child, 30_000);
+      await waitFor(
+        async () =>
+          (await fetch(`http://127.0.0.1:${port}/ready`, { signal: AbortSignal.timeout(5_000) }).catch(() => undefined))?.status === 200,
+        {
+          timeoutMs: 30_000,
+          what: '/ready',
+        },
+      );
       expect(output).toContain(`serving http://127.0.0.1:${port}`);
       expect(output).toContain(`using the Redis at ${redis.url.replace(/\/?$/, '')}`);
       expect(output).toContain(`status page http://127.0.0.1:${port}/ (read-only, open to this machine only)`);

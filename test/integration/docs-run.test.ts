@@ -9,6 +9,7 @@ import { documentedOutcomes, placeholderLines, shellBlocks, type DocBlock, type 
 import { freePort, startTestRedis, type TestRedis } from '../support/redis-server.js';
 import { readStream, waitFor } from '../support/runtime.js';
 import { isolatedEnv } from '../support/own-dirs.js';
+import { untilServing } from '../support/serving.js';
 
 const root = resolve(import.meta.dirname, '../..');
 const DOCS = ['README.md', 'docs/operations.md'] as const;
@@ -66,7 +67,6 @@ interface Gates {
 
 /** `npm start`, the README's first command, against the private Redis (with a block's own settings, if it names any). */
 async function startGates(redis: TestRedis, settings: Readonly<Record<string, string>> = {}): Promise<Gates> {
-  const port = await freePort();
   const child = spawn('npm', ['start', '--silent'], {
     cwd: root,
     env: {
@@ -74,7 +74,7 @@ async function startGates(redis: TestRedis, settings: Readonly<Record<string, st
       PATH: process.env.PATH ?? '',
       ...settings,
       REDIS_URL: redis.url,
-      PORT: String(port),
+      PORT: '0',
       LOG_LEVEL: 'warn',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -82,11 +82,15 @@ async function startGates(redis: TestRedis, settings: Readonly<Record<string, st
   let output = '';
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const port = await untilServing(child, 60_000);
   const address = `http://127.0.0.1:${port}`;
-  await waitFor(async () => (await fetch(`${address}/ready`).catch(() => undefined))?.status === 200, {
-    timeoutMs: 60_000,
-    what: `npm start to be ready:\n${output}`,
-  });
+  await waitFor(
+    async () => (await fetch(`${address}/ready`, { signal: AbortSignal.timeout(5_000) }).catch(() => undefined))?.status === 200,
+    {
+      timeoutMs: 60_000,
+      what: `npm start to be ready:\n${output}`,
+    },
+  );
   return { process: child, address, port, output: () => output };
 }
 

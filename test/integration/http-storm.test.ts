@@ -5,8 +5,9 @@ import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { streams } from '../../schemas/keys.js';
 import { commandCalls } from '../support/command-calls.js';
-import { freePort, startTestRedis, type TestRedis } from '../support/redis-server.js';
+import { startTestRedis, type TestRedis } from '../support/redis-server.js';
 import { waitFor } from '../support/runtime.js';
+import { untilServing } from '../support/serving.js';
 
 const root = resolve(import.meta.dirname, '../..');
 const CLIENTS = 300;
@@ -65,14 +66,13 @@ describe('the operator endpoints under a storm of clients that never read', () =
 
   beforeAll(async () => {
     redis = await startTestRedis();
-    port = await freePort();
     gates = spawn(process.execPath, ['--import', 'tsx', 'app/main.ts'], {
       cwd: root,
       env: {
         HOME: process.env.HOME ?? '/tmp',
         PATH: process.env.PATH ?? '',
         REDIS_URL: redis.url,
-        PORT: String(port),
+        PORT: '0',
         HANDLERS: 'heat-gate,position-snapshot',
         LOG_LEVEL: 'warn',
         HTTP_IDLE_TIMEOUT_MS: '3000',
@@ -83,10 +83,15 @@ describe('the operator endpoints under a storm of clients that never read', () =
     });
     gates.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
     gates.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/ready`).catch(() => undefined))?.status === 200, {
-      timeoutMs: 60_000,
-      what: `the gates to be ready:\n${output}`,
-    });
+    port = await untilServing(gates, 60_000);
+    await waitFor(
+      async () =>
+        (await fetch(`http://127.0.0.1:${port}/ready`, { signal: AbortSignal.timeout(5_000) }).catch(() => undefined))?.status === 200,
+      {
+        timeoutMs: 60_000,
+        what: `the gates to be ready:\n${output}`,
+      },
+    );
     await redis.client.hset('quantum:state:portfolio', { equity_usd: '10000', timestamp: String(Math.floor(Date.now() / 1000)) });
   }, 90_000);
 

@@ -6,6 +6,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, startTestRedis, type TestRedis } from '../support/redis-server.js';
 import { waitFor } from '../support/runtime.js';
+import { untilServing } from '../support/serving.js';
 
 const root = resolve(import.meta.dirname, '../..');
 const PASSWORD = 'Sup3r secret-pw';
@@ -16,10 +17,9 @@ const ENCODED = encodeURIComponent(PASSWORD);
  * returns everything it printed on the way: every start-up and shutdown log line.
  */
 async function startAndStop(env: Record<string, string>): Promise<string> {
-  const port = await freePort();
   const child = spawn(process.execPath, ['--import', 'tsx', 'app/main.ts'], {
     cwd: root,
-    env: { HOME: process.env.HOME ?? '/tmp', PATH: process.env.PATH ?? '', LOG_LEVEL: 'debug', PORT: String(port), ...env },
+    env: { HOME: process.env.HOME ?? '/tmp', PATH: process.env.PATH ?? '', LOG_LEVEL: 'debug', PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -27,10 +27,15 @@ async function startAndStop(env: Record<string, string>): Promise<string> {
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
   try {
-    await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/ready`).catch(() => undefined))?.status === 200, {
-      timeoutMs: 30_000,
-      what: `/ready (output so far: ${output.slice(-2000)})`,
-    });
+    const port = await untilServing(child, 30_000);
+    await waitFor(
+      async () =>
+        (await fetch(`http://127.0.0.1:${port}/ready`, { signal: AbortSignal.timeout(5_000) }).catch(() => undefined))?.status === 200,
+      {
+        timeoutMs: 30_000,
+        what: `/ready (output so far: ${output.slice(-2000)})`,
+      },
+    );
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
     return output;

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { isListening } from '../../app/local-redis.js';
 import { freePort, startTestRedis } from '../support/redis-server.js';
 import { waitFor } from '../support/runtime.js';
+import { servingPort, untilServing } from '../support/serving.js';
 import { isolatedEnv, ownTempDir } from '../support/own-dirs.js';
 import { runCli } from './cli-harness.js';
 
@@ -69,8 +70,7 @@ function launch(env: Record<string, string>) {
     exit: (timeoutMs = 30_000) => until(() => code, 'the process to exit', timeoutMs),
     /** Waits for its "serving" line, then for /ready to answer 200 on the port it names. */
     async ready() {
-      const port = await until((o) => /serving http:\/\/\S+:(\d+) /.exec(o)?.[1], 'the "serving" line', 30_000);
-      await readyOn(Number(port));
+      await readyOn(await until(servingPort, 'the "serving" line', 30_000));
     },
   };
 }
@@ -459,8 +459,7 @@ describe('npm start under a supervisor', () => {
     const npmExited = new Promise<void>((r) => npm.once('exit', () => r()));
     let nodePid: number | undefined;
     try {
-      const port = await waitFor(() => /serving http:\/\/\S+:(\d+) /.exec(output)?.[1], { timeoutMs: 30_000, what: 'the "serving" line' });
-      await readyOn(Number(port));
+      await readyOn(await untilServing(npm, 30_000));
       nodePid = Number(/"pid":(\d+)/.exec(output)?.[1]);
       expect(nodePid).toBeGreaterThan(0);
       expect(nodePid).not.toBe(npm.pid);
