@@ -44,12 +44,20 @@ export interface TestRedisOptions {
   readonly password?: string;
 }
 
+class PortTaken extends Error {
+  constructor(port: number) {
+    super(`redis-server exited while starting on port ${port}: another process holds it`);
+  }
+}
+
 /**
  * A private redis-server on a free loopback port, with nothing saved unless asked, so tests
  * never collide with each other or with a Redis already on the machine.
  */
 export async function startTestRedis(options: TestRedisOptions = {}): Promise<TestRedis> {
-  const port = await freePort();
+  // A port found free may be taken by another process (the other test worker's) before
+  // redis-server binds it: then the server exits, and the first start tries another port.
+  let port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'qg-redis-'));
   let child: ChildProcess | undefined;
   let exited: Promise<void> = Promise.resolve();
@@ -74,11 +82,25 @@ export async function startTestRedis(options: TestRedisOptions = {}): Promise<Te
     child = proc;
     exited = new Promise((resolve) => proc.once('exit', () => resolve()));
     for (let i = 0; i < 200; i++) {
+      if (proc.exitCode !== null || proc.signalCode !== null) throw new PortTaken(port);
       if (await isListening('127.0.0.1', port, 100)) {
-        const probe = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, password: options.password });
+        const probe = new Redis({
+          port,
+          host: '127.0.0.1',
+          lazyConnect: true,
+          maxRetriesPerRequest: 0,
+          // Bounded: what answers may be another process, on a port redis-server failed to bind.
+          connectTimeout: 1000,
+          commandTimeout: 1000,
+          enableReadyCheck: false,
+          retryStrategy: () => null,
+          password: options.password,
+        });
+        probe.on('error', () => undefined);
         try {
           await probe.connect();
-          for (let j = 0; j < 100; j++) {
+          const ours = (await probe.info('server')).includes(`process_id:${proc.pid}\r`);
+          for (let j = 0; ours && j < 100; j++) {
             const info = await probe.info('persistence');
             if (!info.includes('loading:1')) return;
             await new Promise((r) => setTimeout(r, 20));
@@ -98,7 +120,15 @@ export async function startTestRedis(options: TestRedisOptions = {}): Promise<Te
     await exited;
   };
 
-  await start();
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await start();
+      break;
+    } catch (error) {
+      if (!(error instanceof PortTaken) || attempt === 3) throw error;
+      port = await freePort();
+    }
+  }
   const client = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: null, password: options.password });
   client.on('error', () => undefined); // expected while a test restarts the server
   return {
