@@ -158,9 +158,12 @@ describe('the runtime heals Redis faults by itself', () => {
 
   it('an output key of the wrong type keeps its messages pending, and heals when the key is fixed, after the backoff on the runtime clock', async () => {
     const clock = new WatchedClock();
-    const gate = await start({}, clock);
     await redis.client.set(OUT, 'not a stream');
+    // Written before the gate starts, so its first read takes all three (its group starts at 0):
+    // written while it waits in XREADGROUP, the first XADD alone could wake it, the other two
+    // waiting behind the first one's backoff.
     await produce(redis.client, IN, numbered(1, 3));
+    const gate = await start({}, clock);
     // Refused once, the commit waits its first backoff (retryPolicy.commitFirstPauseMs) on the clock.
     await clock.untilSleep(retryPolicy.commitFirstPauseMs);
     expect(await metricSum(gate, 'quantum_gates_commit_failures_total', { cause: 'wrongtype' })).toBe(1);
