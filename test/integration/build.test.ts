@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { streams } from '../../schemas/keys.js';
 import { startTestRedis, type TestRedis } from '../support/redis-server.js';
 import { waitFor } from '../support/runtime.js';
-import { untilServing } from '../support/serving.js';
+import { untilReady, untilServing } from '../support/serving.js';
 
 const root = resolve(import.meta.dirname, '../..');
 const run = promisify(execFile);
@@ -37,11 +37,9 @@ async function startBuilt(app: string, env: Record<string, string>) {
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  const base = `http://127.0.0.1:${await untilServing(child, 30_000)}`;
-  await waitFor(async () => (await fetch(`${base}/ready`, { signal: AbortSignal.timeout(5_000) }).catch(() => undefined))?.status === 200, {
-    timeoutMs: 30_000,
-    what: `/ready of the built app (output so far: ${output})`,
-  });
+  const port = await untilServing(child, 30_000);
+  const base = `http://127.0.0.1:${port}`;
+  await untilReady(port, { timeoutMs: 30_000, what: `/ready of the built app (output so far: ${output})` });
   return { child, exited, base, output: () => output };
 }
 

@@ -3,8 +3,7 @@ import { resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { keys } from '../../schemas/keys.js';
 import { freePort, usePrivateRedis } from '../support/redis-server.js';
-import { waitFor } from '../support/runtime.js';
-import { untilServing } from '../support/serving.js';
+import { untilReady, untilServing } from '../support/serving.js';
 import { ownTempDir } from '../support/own-dirs.js';
 import { runCli, runCliJson } from './cli-harness.js';
 
@@ -161,14 +160,7 @@ describe('quantum-gates kill, disarm, start and help', () => {
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
     try {
       const port = await untilServing(child, 30_000);
-      await waitFor(
-        async () =>
-          (await fetch(`http://127.0.0.1:${port}/ready`, { signal: AbortSignal.timeout(5_000) }).catch(() => undefined))?.status === 200,
-        {
-          timeoutMs: 30_000,
-          what: '/ready',
-        },
-      );
+      await untilReady(port, { timeoutMs: 30_000, what: '/ready' });
       expect(output).toContain(`serving http://127.0.0.1:${port}`);
       expect(output).toContain(`using the Redis at ${redis.url.replace(/\/?$/, '')}`);
       expect(output).toContain(`status page http://127.0.0.1:${port}/ (read-only, open to this machine only)`);

@@ -9,7 +9,7 @@ import { documentedOutcomes, placeholderLines, shellBlocks, type DocBlock, type 
 import { freePort, startTestRedis, type TestRedis } from '../support/redis-server.js';
 import { readStream, waitFor } from '../support/runtime.js';
 import { isolatedEnv } from '../support/own-dirs.js';
-import { untilServing } from '../support/serving.js';
+import { untilReady, untilServing } from '../support/serving.js';
 
 const root = resolve(import.meta.dirname, '../..');
 const DOCS = ['README.md', 'docs/operations.md'] as const;
@@ -84,13 +84,7 @@ async function startGates(redis: TestRedis, settings: Readonly<Record<string, st
   child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const port = await untilServing(child, 60_000);
   const address = `http://127.0.0.1:${port}`;
-  await waitFor(
-    async () => (await fetch(`${address}/ready`, { signal: AbortSignal.timeout(5_000) }).catch(() => undefined))?.status === 200,
-    {
-      timeoutMs: 60_000,
-      what: `npm start to be ready:\n${output}`,
-    },
-  );
+  await untilReady(port, { timeoutMs: 60_000, what: `npm start to be ready:\n${output}` });
   return { process: child, address, port, output: () => output };
 }
 

@@ -7,7 +7,7 @@ import { streams } from '../../schemas/keys.js';
 import { commandCalls } from '../support/command-calls.js';
 import { startTestRedis, type TestRedis } from '../support/redis-server.js';
 import { waitFor } from '../support/runtime.js';
-import { untilServing } from '../support/serving.js';
+import { untilReady, untilServing } from '../support/serving.js';
 
 const root = resolve(import.meta.dirname, '../..');
 const CLIENTS = 300;
@@ -84,14 +84,7 @@ describe('the operator endpoints under a storm of clients that never read', () =
     gates.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
     gates.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
     port = await untilServing(gates, 60_000);
-    await waitFor(
-      async () =>
-        (await fetch(`http://127.0.0.1:${port}/ready`, { signal: AbortSignal.timeout(5_000) }).catch(() => undefined))?.status === 200,
-      {
-        timeoutMs: 60_000,
-        what: `the gates to be ready:\n${output}`,
-      },
-    );
+    await untilReady(port, { timeoutMs: 60_000, what: `the gates to be ready:\n${output}` });
     await redis.client.hset('quantum:state:portfolio', { equity_usd: '10000', timestamp: String(Math.floor(Date.now() / 1000)) });
   }, 90_000);
 

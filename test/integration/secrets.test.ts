@@ -6,7 +6,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, startTestRedis, type TestRedis } from '../support/redis-server.js';
 import { waitFor } from '../support/runtime.js';
-import { untilServing } from '../support/serving.js';
+import { untilReady, untilServing } from '../support/serving.js';
 
 const root = resolve(import.meta.dirname, '../..');
 const PASSWORD = 'Sup3r secret-pw';
@@ -28,14 +28,7 @@ async function startAndStop(env: Record<string, string>): Promise<string> {
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
   try {
     const port = await untilServing(child, 30_000);
-    await waitFor(
-      async () =>
-        (await fetch(`http://127.0.0.1:${port}/ready`, { signal: AbortSignal.timeout(5_000) }).catch(() => undefined))?.status === 200,
-      {
-        timeoutMs: 30_000,
-        what: `/ready (output so far: ${output.slice(-2000)})`,
-      },
-    );
+    await untilReady(port, { timeoutMs: 30_000, what: `/ready (output so far: ${output.slice(-2000)})` });
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
     return output;

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { isListening } from '../../app/local-redis.js';
 import { freePort, startTestRedis } from '../support/redis-server.js';
 import { waitFor } from '../support/runtime.js';
-import { servingPort, untilServing } from '../support/serving.js';
+import { servingPort, untilReady, untilServing } from '../support/serving.js';
 import { isolatedEnv, ownTempDir } from '../support/own-dirs.js';
 import { runCli } from './cli-harness.js';
 
@@ -70,21 +70,9 @@ function launch(env: Record<string, string>) {
     exit: (timeoutMs = 30_000) => until(() => code, 'the process to exit', timeoutMs),
     /** Waits for its "serving" line, then for /ready to answer 200 on the port it names. */
     async ready() {
-      await readyOn(await until(servingPort, 'the "serving" line', 30_000));
+      await untilReady(await until(servingPort, 'the "serving" line', 30_000));
     },
   };
-}
-
-/**
- * Waits for /ready to answer 200 on `port`. Each request has its own bound: a request that hangs
- * would otherwise hold the wait past its timeout, until the test's.
- */
-function readyOn(port: number): Promise<boolean> {
-  return waitFor(
-    async () =>
-      (await fetch(`http://127.0.0.1:${port}/ready`, { signal: AbortSignal.timeout(5_000) }).catch(() => undefined))?.status === 200,
-    { timeoutMs: 30_000, what: `/ready on ${port}` },
-  );
 }
 
 /** Shuts down a redis-server a test's npm start left on `port`, if any. */
@@ -459,7 +447,7 @@ describe('npm start under a supervisor', () => {
     const npmExited = new Promise<void>((r) => npm.once('exit', () => r()));
     let nodePid: number | undefined;
     try {
-      await readyOn(await untilServing(npm, 30_000));
+      await untilReady(await untilServing(npm, 30_000));
       nodePid = Number(/"pid":(\d+)/.exec(output)?.[1]);
       expect(nodePid).toBeGreaterThan(0);
       expect(nodePid).not.toBe(npm.pid);

@@ -1,4 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
+import { waitFor } from './runtime.js';
 
 /** The port of the app's "serving http://HOST:PORT (metrics …" line (app/main.ts), once `output` holds it. */
 export function servingPort(output: string): number | undefined {
@@ -39,4 +40,16 @@ export function untilServing(child: ChildProcess, timeoutMs: number): Promise<nu
     child.stderr?.on('data', heard);
     child.once('close', closed);
   });
+}
+
+/**
+ * Waits for /ready to answer 200 on 127.0.0.1:`port`. Each request has its own bound: one to a
+ * listener that never answers would otherwise hold the wait past `timeoutMs`, until the test's.
+ */
+export function untilReady(port: number, { timeoutMs = 30_000, what = `/ready on ${port}` } = {}): Promise<boolean> {
+  return waitFor(
+    async () =>
+      (await fetch(`http://127.0.0.1:${port}/ready`, { signal: AbortSignal.timeout(5_000) }).catch(() => undefined))?.status === 200,
+    { timeoutMs, what },
+  );
 }
