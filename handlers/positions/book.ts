@@ -284,8 +284,8 @@ type ScriptReply = [string | null, ListedReplies['mode'], Entry[], string[][], u
 export interface BookReadOptions {
   /** Also equity_usd of quantum:state:portfolio, in the same read. */
   readonly withEquity?: boolean;
-  /** The clock figures are aged against (POSITION_MAX_AGE_SEC); default Date.now(). */
-  readonly now?: number;
+  /** The clock figures are aged against (POSITION_MAX_AGE_SEC): the caller's, as every decision's. */
+  readonly now: number;
   /** Also the P3.3 positions it cannot price, with every symbol's quotes (PositionBook.unpriced, quotes). */
   readonly withUnpriced?: boolean;
   /** With `withUnpriced`: a symbol's P3.3 marks even where the P3.3 index does not list it, as readPriceQuotes reads them. */
@@ -296,12 +296,8 @@ export interface BookReadOptions {
  * Reads the book (and what `options` ask for): in one read-only script on one node (one round trip,
  * one consistent moment), else (Redis Cluster, Redis before 7) the same reads as plain commands.
  */
-export async function loadPositionBook(
-  redis: RedisReader,
-  config: PositionBookConfig,
-  options: BookReadOptions = {},
-): Promise<BookAndEquity> {
-  const { withEquity = false, now = Date.now(), withUnpriced = false, allP33Quotes = false } = options;
+export async function loadPositionBook(redis: RedisReader, config: PositionBookConfig, options: BookReadOptions): Promise<BookAndEquity> {
+  const { withEquity = false, now, withUnpriced = false, allP33Quotes = false } = options;
   const prefixes = p33Prefixes(config);
   const reads = bookReads(prefixes, withUnpriced, allP33Quotes);
   const sent = BOOK_READ_GROUPS.flatMap((group) => reads[group]);

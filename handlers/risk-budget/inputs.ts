@@ -30,7 +30,7 @@ export interface BudgetInputs {
   readonly scrapedHeat: ScrapedHeat | undefined;
 }
 
-export async function loadBudgetInputs(redis: RedisReader, config: RiskBudgetConfig, now?: number): Promise<BudgetInputs> {
+export async function loadBudgetInputs(redis: RedisReader, config: RiskBudgetConfig, now: number): Promise<BudgetInputs> {
   const [portfolio, lastKnownGood, heatInputs, p33Symbols, clusterStress, scrapedHeat] = await Promise.all([
     redis.hgetall(keys.portfolioState),
     redis.hgetall(keys.budgetPortfolioLkg),

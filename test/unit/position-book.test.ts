@@ -11,7 +11,7 @@ const config: PositionBookConfig = {
 const T = 1_795_000_000_000;
 
 async function book(data: FakeRedisData) {
-  return (await loadPositionBook(new FakeRedisReader(data), config)).book;
+  return (await loadPositionBook(new FakeRedisReader(data), config, { now: T })).book;
 }
 
 const view = (symbol: string, notional: number, atMs: number, sigma = '0.2') => ({

@@ -176,7 +176,7 @@ describe('risk-budget handler: portfolio state and last-known-good', () => {
 
 describe('risk-budget handler: heat source', () => {
   const data = redisOf({ positions: { BTCUSDT: { notional: 50_000, sigma: 1.3, market: { vol_regime: 'NORMAL' } } } });
-  const inputs = () => loadBudgetInputs(new FakeRedisReader(data), parseRiskBudgetConfig({}));
+  const inputs = () => loadBudgetInputs(new FakeRedisReader(data), parseRiskBudgetConfig({}), NOW);
 
   it('takes the scraped heat when HEAT_GATE_METRICS_URL is in use', async () => {
     const state = { ...(await inputs()), scrapedHeat: { ok: true as const, value: 0.15 } };
