@@ -44,10 +44,17 @@ export interface TestRedisOptions {
   readonly password?: string;
 }
 
+/** redis-server could not bind its port: another process took it after freePort() found it free. */
 class PortTaken extends Error {
   constructor(port: number) {
-    super(`redis-server exited while starting on port ${port}: another process holds it`);
+    super(`redis-server could not bind port ${port}: another process holds it`);
   }
+}
+
+/** Why a redis-server that ended while starting did: its port taken, or what it printed. */
+function startFailure(port: number, printed: string): Error {
+  if (printed.includes('Address already in use')) return new PortTaken(port);
+  return new Error(`redis-server exited while starting on port ${port}: ${printed.trim().slice(-2000)}`);
 }
 
 /**
@@ -78,11 +85,21 @@ export async function startTestRedis(options: TestRedisOptions = {}): Promise<Te
     if (options.appendOnly) args.push('--appendfsync', 'always');
     if (options.password !== undefined) args.push('--requirepass', options.password);
     args.push(...(options.extraArgs ?? []));
-    const proc = spawn('redis-server', args, { stdio: 'ignore' });
+    const proc = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    // What it prints (its log, and a refused setting on stderr) says why a start failed: read until it is up.
+    let printed = '';
+    const heard = (chunk: Buffer) => (printed = (printed + chunk.toString()).slice(-4000));
+    for (const out of [proc.stdout!, proc.stderr!]) out.on('data', heard);
+    // 'close', not 'exit': by then all it printed has been read.
+    let closed = false;
+    proc.once('close', () => (closed = true));
     child = proc;
     exited = new Promise((resolve) => proc.once('exit', () => resolve()));
+    const up = () => {
+      for (const out of [proc.stdout!, proc.stderr!]) out.off('data', heard).resume();
+    };
     for (let i = 0; i < 200; i++) {
-      if (proc.exitCode !== null || proc.signalCode !== null) throw new PortTaken(port);
+      if (closed) throw startFailure(port, printed);
       if (await isListening('127.0.0.1', port, 100)) {
         const probe = new Redis({
           port,
@@ -102,7 +119,7 @@ export async function startTestRedis(options: TestRedisOptions = {}): Promise<Te
           const ours = (await probe.info('server')).includes(`process_id:${proc.pid}\r`);
           for (let j = 0; ours && j < 100; j++) {
             const info = await probe.info('persistence');
-            if (!info.includes('loading:1')) return;
+            if (!info.includes('loading:1')) return up();
             await new Promise((r) => setTimeout(r, 20));
           }
         } catch {
@@ -113,7 +130,7 @@ export async function startTestRedis(options: TestRedisOptions = {}): Promise<Te
       }
       await new Promise((r) => setTimeout(r, 25));
     }
-    throw new Error(`redis-server did not start on port ${port}`);
+    throw new Error(`redis-server did not start on port ${port}: ${printed.trim().slice(-2000)}`);
   };
   const kill = async (signal: NodeJS.Signals = 'SIGKILL') => {
     child?.kill(signal);

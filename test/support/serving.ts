@@ -11,6 +11,7 @@ export function servingPort(output: string): number | undefined {
  * The port the app spawned as `child` with PORT=0 serves on, read from its "serving" line: a port
  * found free beforehand may be another test's by the time the app binds it, and a request to that
  * one may never be answered. Rejects with what it printed when it ends first or after `timeoutMs`.
+ * It hears only what the child prints from the call on: call it in the same turn as the spawn.
  */
 export function untilServing(child: ChildProcess, timeoutMs: number): Promise<number> {
   return new Promise((resolve, reject) => {
