@@ -38,6 +38,7 @@ export const failClosedCauses = [
   'equity_not_a_number',
   'equity_not_positive',
   'position_not_a_number',
+  'position_stamped_ahead',
   'heat_gate_error',
   'invalid_input',
 ] as const;

@@ -52,21 +52,17 @@ export function bookView(book: readonly Position[], direct: Position | undefined
 }
 
 /**
- * The view with its own symbol's position priced at `mark`, the freshest price the plan's own
- * reads found for the symbol, its own mark included (the same rule as the book's, from the same
- * producers' quotes): a position without a price gets one, and one whose own mark is older than
- * another producer's is counted at the fresher.
+ * The view with its own symbol's position priced at `mark`, the highest usable price the plan's
+ * own reads found for the symbol, its own marks included (the book's rule, from the same
+ * producers' quotes): a position without a price gets one, and one counted at a lower mark is
+ * counted at this one. Never lower than the book counted it.
  */
 export function withOwnPriced(view: BookView, mark: number | undefined): BookView {
   const own = view.own;
-  if (own?.qty === undefined || mark === undefined || (own.unpriced !== true && own.markPrice === mark)) return view;
-  const priced: Position = {
-    symbol: own.symbol,
-    qty: own.qty,
-    asOfMs: own.asOfMs,
-    markPrice: mark,
-    notionalUsd: usd(Math.abs(own.qty) * mark),
-  };
+  if (own?.qty === undefined || mark === undefined) return view;
+  const notionalUsd = Math.max(own.unpriced === true ? 0 : own.notionalUsd, usd(Math.abs(own.qty) * mark));
+  if (own.unpriced !== true && own.markPrice === mark && own.notionalUsd === notionalUsd) return view;
+  const priced: Position = { symbol: own.symbol, qty: own.qty, asOfMs: own.asOfMs, markPrice: mark, notionalUsd };
   const positions = view.positions.map((p) => (p === own ? priced : p));
   return { ...view, ...bookTotals(positions), positions, own: priced };
 }

@@ -1,12 +1,5 @@
 import type { RedisReader } from '../../runtime/contract/index.js';
-import {
-  loadPositionBook,
-  p33PositionFrom,
-  p33PositionReads,
-  p33UnpricedFrom,
-  type BookPosition,
-  type PositionBookConfig,
-} from '../positions/book.js';
+import { loadPositionBook, p33FiguresFrom, p33PositionReads, type BookPosition, type PositionBookConfig } from '../positions/book.js';
 import { futureQuotes, highestOf, positionQuote, priceQuotesOf, quoteBounds, type PriceQuote } from '../positions/prices.js';
 import type { ReadCommand } from '../positions/read-commands.js';
 import { usd } from './numbers.js';
@@ -41,7 +34,7 @@ export interface PositionSource {
    * counts: reads and what their replies say, which the governor sends with the symbol's other
    * reads (snapshot.ts). Absent when the source has nothing more to say than load().
    */
-  directRead?(symbol: string, config?: PositionBookConfig): DirectRead;
+  directRead?(symbol: string, config: PositionBookConfig, now: number): DirectRead;
 }
 
 /** A source's direct read of one symbol: its reads, and the position their replies (in order) say. */
@@ -51,9 +44,13 @@ export interface DirectRead {
 }
 
 /** Its quantity signed as its notional is (a producer may write |qty| beside a signed notional): short < 0. */
-function toPosition(p: BookPosition): Position {
-  const qty = p.qty === undefined || p.notionalUsd >= 0 ? p.qty : -Math.abs(p.qty);
-  return { symbol: p.symbol, notionalUsd: Math.abs(p.notionalUsd), qty, markPrice: p.markPrice, asOfMs: p.asOfMs };
+function signedQty(p: BookPosition): number | undefined {
+  return p.qty === undefined || p.notionalUsd >= 0 ? p.qty : -Math.abs(p.qty);
+}
+
+/** A symbol no producer's word can size (a refused figure: stamped ahead, no number, unreadable): a slot of unknown size. */
+function unknownSize(symbol: string): Position {
+  return { symbol, notionalUsd: 0, qty: undefined, markPrice: undefined, asOfMs: Number.POSITIVE_INFINITY, unpriced: true };
 }
 
 /** The shared position book (handlers/positions/book.ts): our view, unapplied snapshots and P3.3's hashes. */
@@ -61,80 +58,89 @@ export const bookPositionSource: PositionSource = {
   name: 'position-book',
   async load(redis, now, config) {
     const { book } = await loadPositionBook(redis, config, { now, withUnpriced: true });
-    // The newest word on these symbols names a quantity and no price: it replaces any older figure
-    // of the symbol. Every position is counted at the highest usable mark of all producers, its
-    // own included (the rule that prices an open), read in the same moment as the book.
-    const replaced = new Set(book.unpriced.map((u) => u.position.symbol));
-    const positions = book.positions
-      .filter((p) => !replaced.has(p.symbol))
-      .map((p) => atHighestMark(toPosition(p), book.quotes.get(p.symbol), now, config));
-    for (const { position, quoteReplies } of book.unpriced) positions.push(pricedAtMarket(position, quoteReplies, now, config));
+    const unknown = new Set(book.refused.map((r) => r.symbol));
+    const positions: Position[] = [...unknown].map(unknownSize);
+    for (const [symbol, figures] of book.figures) {
+      if (unknown.has(symbol)) continue;
+      const position = sizedForCaps(symbol, figures, priceQuotesOf(book.quotes.get(symbol) ?? []), now, config);
+      if (position !== undefined) positions.push(position);
+    }
     return positions.sort((a, b) => (a.symbol < b.symbol ? -1 : a.symbol > b.symbol ? 1 : 0));
   },
-  // readP33Position split into its reads and their reading, which ages nothing (book.ts).
-  directRead(symbol, config) {
+  directRead(symbol, config, now) {
     return {
       reads: p33PositionReads(symbol, config),
       position(answers) {
-        // A P3.3 hash Redis refuses to read (another type): a position of unknown size, the newest
-        // word on the symbol (opens blocked position_price_unknown, closes decided as ever). The
-        // sigma reads (the last two) the governor does not use.
-        if (answers.slice(0, -2).some((a) => a instanceof Error))
-          return { symbol, notionalUsd: 0, qty: undefined, markPrice: undefined, asOfMs: Number.POSITIVE_INFINITY, unpriced: true };
-        const replies = answers.map((a) => (a instanceof Error ? null : a));
-        const position = p33PositionFrom(symbol, replies);
-        if (position !== undefined) return toPosition(position);
-        // A quantity without a price is still a position: the plan's own mark prices it (snapshot.ts).
-        const unpriced = p33UnpricedFrom(symbol, replies);
-        return unpriced === undefined ? undefined : { ...toPosition(unpriced), unpriced: true };
+        const { fresh, refused } = p33FiguresFrom(symbol, answers, { config, now });
+        if (refused.length > 0) return unknownSize(symbol);
+        // Priced at its own marks here; the plan's quotes price it again (book-view.ts withOwnPriced).
+        return sizedForCaps(symbol, fresh, [], now, config);
       },
     };
   },
 };
 
 /**
- * A priced position at the highest usable mark of its own and the quotes of its symbol
- * (prices.ts highestOf); its own figure when it states no quantity or no quote is usable.
+ * A symbol's exposure for the caps from its fresh figures (docs/governor.md "Figures"): the largest
+ * of each figure's |qty| × the highest usable mark of `quotes` and every figure's own, or its own
+ * |notional| where that is larger or it states no quantity. A flat figure removes nothing another
+ * still reports. Unpriced when a figure holds a quantity and no mark is usable anywhere; undefined
+ * when every figure is flat.
  */
-function atHighestMark(
-  position: Position,
-  quoteReplies: readonly unknown[] | undefined,
+function sizedForCaps(
+  symbol: string,
+  figures: readonly BookPosition[],
+  quotes: readonly PriceQuote[],
   now: number,
   config: PositionBookConfig,
-): Position {
-  if (quoteReplies === undefined || position.qty === undefined) return position;
-  const [quotes, own, bounds] = [priceQuotesOf(quoteReplies), positionQuote(position), quoteBounds(config)];
-  const refused = withRefused(position, [...futureQuotes(quotes, now, bounds), ...futureQuotes(own, now, bounds)]);
+): Position | undefined {
+  const bounds = quoteBounds(config);
+  const own = figures.flatMap((f) => positionQuote(f));
   const mark = highestOf(quotes, own, now, bounds)?.price;
-  if (mark === undefined || mark === position.markPrice) return refused;
-  return { ...refused, notionalUsd: usd(Math.abs(position.qty) * mark), markPrice: mark };
+  let [notional, qty, asOfMs] = [0, undefined as number | undefined, 0];
+  for (const f of figures) {
+    const q = signedQty(f);
+    const atMark = q === undefined || mark === undefined ? 0 : Math.abs(q) * mark;
+    notional = Math.max(notional, Math.abs(f.notionalUsd), atMark);
+    if (q !== undefined && (qty === undefined || Math.abs(q) > Math.abs(qty))) qty = q;
+    asOfMs = Math.max(asOfMs, f.asOfMs);
+  }
+  const holds = qty !== undefined && qty !== 0;
+  if (notional === 0 && !holds) return undefined;
+  const refused = [...futureQuotes(quotes, now, bounds), ...futureQuotes(own, now, bounds)];
+  const position: Position = { symbol, notionalUsd: usd(notional), qty, markPrice: mark, asOfMs };
+  const sized = holds && mark === undefined ? { ...position, notionalUsd: 0, unpriced: true as const } : position;
+  return refused.length === 0 ? sized : { ...sized, futureQuotes: refused };
 }
 
 /**
- * A position the book could not price, at the highest usable mark any producer wrote for its symbol
- * (handlers/positions/prices.ts, the rule an open is priced by), or marked unpriced when there is none.
+ * The book's position of a symbol and the symbol's direct read, one position by the same rule:
+ * a position of unknown size stays so; else the larger quantity and the larger notional, and a
+ * quantity without a price anywhere is unpriced.
  */
-function pricedAtMarket(position: BookPosition, quoteReplies: readonly unknown[], now: number, config: PositionBookConfig): Position {
-  const [quotes, bounds] = [priceQuotesOf(quoteReplies), quoteBounds(config)];
-  const mark = highestOf(quotes, [], now, bounds)?.price;
-  const qty = position.qty;
-  const base = withRefused({ symbol: position.symbol, qty, asOfMs: position.asOfMs }, futureQuotes(quotes, now, bounds));
-  if (mark === undefined || qty === undefined) return { ...base, notionalUsd: 0, markPrice: undefined, unpriced: true };
-  return { ...base, notionalUsd: usd(Math.abs(qty) * mark), markPrice: mark };
+function largerOf(a: Position, b: Position): Position {
+  if (a.unpriced === true && a.qty === undefined) return a;
+  if (b.unpriced === true && b.qty === undefined) return b;
+  const [big] = Math.abs(b.qty ?? 0) > Math.abs(a.qty ?? 0) ? [b] : [a];
+  const marks = [a.markPrice, b.markPrice].filter((m): m is number => m !== undefined);
+  const markPrice = marks.length === 0 ? undefined : Math.max(...marks);
+  const unpriced = big.qty !== undefined && big.qty !== 0 && markPrice === undefined;
+  const futures = [...(a.futureQuotes ?? []), ...(b.futureQuotes ?? [])];
+  return {
+    symbol: a.symbol,
+    qty: big.qty,
+    markPrice,
+    asOfMs: Math.max(a.asOfMs ?? 0, b.asOfMs ?? 0),
+    notionalUsd: unpriced ? 0 : Math.max(a.notionalUsd, b.notionalUsd),
+    ...(unpriced ? { unpriced: true as const } : {}),
+    ...(futures.length === 0 ? {} : { futureQuotes: futures }),
+  };
 }
 
-/** `position` carrying the quotes refused as stamped ahead, when there are any. */
-function withRefused<T extends object>(position: T, refused: readonly PriceQuote[]): T | (T & { futureQuotes: readonly PriceQuote[] }) {
-  return refused.length === 0 ? position : { ...position, futureQuotes: refused };
-}
-
-/**
- * The book with the plan's symbol read directly merged in: the direct P3.3 figure replaces the
- * book's when it is more recent (or the book has none).
- */
+/** The book with the plan's symbol read directly merged in by the book's rule (largerOf). */
 export function withDirect(positions: readonly Position[], direct: Position | undefined): readonly Position[] {
   if (direct === undefined) return positions;
   const own = positions.find((p) => p.symbol === direct.symbol);
-  if (own !== undefined && (own.asOfMs ?? 0) >= (direct.asOfMs ?? 0)) return positions;
-  return [...positions.filter((p) => p.symbol !== direct.symbol), direct];
+  const merged = own === undefined ? direct : largerOf(own, direct);
+  return merged === own ? positions : [...positions.filter((p) => p.symbol !== direct.symbol), merged];
 }

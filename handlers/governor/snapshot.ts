@@ -138,6 +138,7 @@ async function readSymbol(
   dailyKey: string,
   config: GovernorConfig,
   source: PositionSource | undefined,
+  now: number,
 ): Promise<SymbolReads> {
   const withExitLock = !(config.APPLY_MODE === 'testnet' || config.APPLY_MODE === 'dry_run');
   const list: ReadCommand[] = [
@@ -151,7 +152,7 @@ async function readSymbol(
   const quotesAt = list.length;
   for (const read of priceQuoteReads(symbol, config)) list.push(read);
   const directAt = list.length;
-  const direct = source?.directRead?.(symbol, config);
+  const direct = source?.directRead?.(symbol, config, now);
   if (direct !== undefined) for (const read of direct.reads) list.push(read);
   const replies = await sendReadsSettled(redis, list);
   const version = replyOf<string | null>(replies[0]);
@@ -219,7 +220,7 @@ export async function loadSnapshot(
   positionSource?: PositionSource,
 ): Promise<{ snapshot: GovernorSnapshot; coordination: Coordination }> {
   const dailyKey = keys.governorDaily(symbol, utcDate(now));
-  const symbolRead = await readSymbol(redis, state, symbol, dailyKey, config, positionSource);
+  const symbolRead = await readSymbol(redis, state, symbol, dailyKey, config, positionSource, now);
   const { version, lastExecSec, execHistory, dailyTotal, budget, exitLock } = symbolRead;
   // The highest usable mark of the market state, P3.3 (flat symbols too), the ticker and the
   // position's own: no single producer can lower it (docs/governor.md, "Pricing").

@@ -15,6 +15,7 @@ export const failureLabelOf: Record<
   equity_not_positive: 'invalid_equity',
   equity_not_a_number: 'heat_calculation_error',
   position_not_a_number: 'heat_calculation_error',
+  position_stamped_ahead: 'heat_calculation_error',
   heat_gate_error: 'processing_error',
   invalid_input: 'processing_error',
 };

@@ -7,6 +7,7 @@ import { compareStreamIds, fieldsToRecord, parseNumber } from '../../schemas/fie
 import { keys, streams } from '../../schemas/keys.js';
 import { positionSnapshotSchema, snapshotAges, snapshotNotional } from '../../schemas/position-snapshot.js';
 import { gateLua } from '../lua.js';
+import { DEFAULT_PRICE_MAX_SKEW_SEC } from './bounds.js';
 import { replyOf, sendRead, sendReads, type ReadCommand } from './read-commands.js';
 
 /** P3.3's hash prefixes: the seed era's, and upstream's newest (de25f13cb). */
@@ -106,7 +107,11 @@ export interface BookPosition {
 }
 
 export interface PositionBook {
-  /** Open positions (notional ≠ 0), one per symbol, sorted by symbol. */
+  /**
+   * Open positions (notional ≠ 0), one per symbol, sorted by symbol: of each symbol's fresh
+   * figures the one of the largest |notional|, with the largest sigma any of them carries (else
+   * the market's). The heat gate and the budget engine count these.
+   */
   readonly positions: readonly BookPosition[];
   /**
    * How unapplied snapshots were found: through the position-snapshot group (pending entries and
@@ -116,30 +121,42 @@ export interface PositionBook {
   /** True when more unapplied entries existed than POSITION_BOOK_MAX_PENDING. */
   readonly truncated: boolean;
   /**
-   * Figures present but not plain finite numbers (a position dropped or left without sigma for
-   * them), so a gate that must not decide on untrusted data can say so instead of skipping them.
+   * Figures present but not plain finite numbers, keys Redis refused to read, figures stamped
+   * ahead (STAMPED_AHEAD), so a gate that must not decide on untrusted data can say so instead of
+   * skipping them.
    */
   readonly untrusted: readonly UntrustedFigure[];
   /**
-   * Positions whose newest figure has a quantity but no price (a P3.3 hash's mark_price "0" or
-   * none, a balance-tracker snapshot's mark_price 0): not in `positions` (no notional to count),
-   * listed here with every quote Redis holds for the symbol, for a gate that must count them (the
-   * governor prices them at the freshest mark, or blocks opens). Empty unless loadPositionBook was
-   * asked for them.
+   * Per symbol, each producer's fresh figure (docs/governor.md "Figures"): flat ones (notional 0,
+   * qty 0) and unpriced ones (a quantity, notional 0, no mark) included. The governor sizes each
+   * symbol for the caps from these.
    */
-  readonly unpriced: readonly UnpricedPosition[];
+  readonly figures: ReadonlyMap<string, readonly BookPosition[]>;
+  /** The producers' words the book refused: each one's symbol is of unknown size, not flat. */
+  readonly refused: readonly RefusedFigure[];
   /**
    * Per symbol of the book, the replies of priceQuoteReads' reads (prices.ts priceQuotesOf reads
    * them), read in the same moment as the positions: the governor prices every position at the
-   * freshest of them and its own mark. Empty unless loadPositionBook was asked for unpriced positions.
+   * highest of them and its own marks. Empty unless loadPositionBook was asked for quotes.
    */
   readonly quotes: ReadonlyMap<string, readonly (readonly (string | null)[])[]>;
 }
 
-/** A position the book cannot price, with the replies of priceQuoteReads' reads (prices.ts priceQuotesOf reads them). */
-export interface UnpricedPosition {
-  readonly position: BookPosition;
-  readonly quoteReplies: readonly (readonly (string | null)[])[];
+/** Who wrote a position figure: the position snapshot stream (our view of it) or the Position Ledger (P3.3). */
+export type FigureSource = 'snapshot' | 'p33';
+
+/** Why a producer's word is no figure: stamped ahead beyond the skew, a figure no number, a key Redis refused to read. */
+export type FigureRefusal = 'future' | 'unparsable' | 'unreadable';
+
+/** A producer's word on a symbol the book refused: that symbol's exposure is unknown (never taken as flat). */
+export interface RefusedFigure {
+  readonly symbol: string;
+  readonly source: FigureSource;
+  readonly reason: FigureRefusal;
+  /** The key it was read from (a stream entry: the stream@id). */
+  readonly key: string;
+  /** How far ahead of the clock it was stamped (ms), for `future`. */
+  readonly aheadMs?: number;
 }
 
 /** A position figure that is present but not a plain finite number. */
@@ -286,7 +303,7 @@ export interface BookReadOptions {
   readonly withEquity?: boolean;
   /** The clock figures are aged against (POSITION_MAX_AGE_SEC): the caller's, as every decision's. */
   readonly now: number;
-  /** Also the P3.3 positions it cannot price, with every symbol's quotes (PositionBook.unpriced, quotes). */
+  /** Also every symbol's price quotes (PositionBook.quotes). */
   readonly withUnpriced?: boolean;
   /** With `withUnpriced`: a symbol's P3.3 marks even where the P3.3 index does not list it, as readPriceQuotes reads them. */
   readonly allP33Quotes?: boolean;
@@ -319,9 +336,8 @@ export async function loadPositionBook(redis: RedisReader, config: PositionBookC
   } catch {
     listed = await readPlain(redis, config, equityKey, sent);
   }
-  const maxAgeMs = config.POSITION_MAX_AGE_SEC === undefined ? undefined : config.POSITION_MAX_AGE_SEC * 1000;
   return {
-    book: mergeBook(bookReadOf(listed, reads), config.POSITION_BOOK_MAX_PENDING, prefixes.length, maxAgeMs, now, withUnpriced),
+    book: mergeBook(bookReadOf(listed, reads), config.POSITION_BOOK_MAX_PENDING, prefixes, figureBounds(config, now)),
     equityRaw: listed.equity ?? undefined,
   };
 }
@@ -435,55 +451,108 @@ function bookReadOf({ equity, mode, entries, lists, replies }: ListedReplies, re
 }
 
 /**
- * Per symbol the most recent figure, dropped when older than `maxAgeMs`; sigma from that figure,
- * else from another source, else the market state publisher's, else the market state's.
+ * One producer's word on a symbol: its figure (and the key it was read from), or why there is no
+ * figure anyone can use (RefusedFigure).
  */
-function mergeBook(
-  read: BookRead,
-  bound: number,
-  prefixCount: number,
-  maxAgeMs: number | undefined,
-  now: number,
-  withUnpriced: boolean,
-): PositionBook {
+type LaneWord = { readonly figure: BookPosition; readonly key: string } | { readonly refused: RefusedFigure };
+
+/** The bounds a figure must lie within to count (the book's settings, in ms). */
+interface FigureBounds {
+  /** A repeating producer's figure older than this is no position (POSITION_MAX_AGE_SEC); undefined: none ages. */
+  readonly maxAgeMs: number | undefined;
+  /** Stamped further ahead of the clock than this: no figure (PRICE_MAX_SKEW_SEC). */
+  readonly maxSkewMs: number;
+  readonly now: number;
+}
+
+/**
+ * The producers' words sorted by the rule of docs/governor.md "Figures": a refused word, or a
+ * figure stamped further ahead than the skew, is a refusal (the symbol's exposure is unknown, not
+ * flat); a figure older than its bound is no figure (a repeating producer stopped repeating it); the
+ * rest are fresh. Refusals are noted in `untrusted` too, so a gate that needs every figure says so.
+ */
+function sortWords(words: Iterable<readonly [string, LaneWord]>, bounds: FigureBounds, untrusted: UntrustedFigure[]) {
+  const fresh: BookPosition[] = [];
+  const refused: RefusedFigure[] = [];
+  for (const [, word] of words) {
+    if ('refused' in word) {
+      refused.push(word.refused);
+      continue;
+    }
+    const { figure, key } = word;
+    const aheadMs = figure.asOfMs - bounds.now;
+    if (aheadMs > bounds.maxSkewMs) {
+      refused.push({ symbol: figure.symbol, source: sourceOf(figure), reason: 'future', key, aheadMs });
+      untrusted.push({ symbol: figure.symbol, field: STAMPED_AHEAD, value: key });
+    } else if (!agedOut(figure, bounds.maxAgeMs, bounds.now)) fresh.push(figure);
+  }
+  return { fresh, refused };
+}
+
+/** The untrusted field a figure stamped ahead is named by (its value: the key). */
+export const STAMPED_AHEAD = 'stamped_ahead';
+
+function sourceOf(p: BookPosition): FigureSource {
+  return p.origin === 'p33' ? 'p33' : 'snapshot';
+}
+
+/**
+ * Of a symbol's fresh figures, the one that sizes its heat: the largest |notional| (a flat figure
+ * removes nothing another producer still reports), with the largest sigma any of them carries.
+ */
+function largestExposure(fresh: readonly BookPosition[]): BookPosition | undefined {
+  let top: BookPosition | undefined;
+  let sigma: number | undefined;
+  for (const f of fresh) {
+    if (f.sigma !== undefined && (sigma === undefined || f.sigma > sigma)) sigma = f.sigma;
+    if (f.notionalUsd !== 0 && (top === undefined || Math.abs(f.notionalUsd) > Math.abs(top.notionalUsd))) top = f;
+  }
+  return top === undefined || top.sigma === sigma ? top : { ...top, sigma };
+}
+
+/**
+ * Every producer's word per symbol (our view superseded by the stream's unapplied entries, and
+ * P3.3's hash under each prefix), sorted by the rule of docs/governor.md "Figures".
+ */
+function mergeBook(read: BookRead, bound: number, prefixes: readonly string[], bounds: FigureBounds): PositionBook {
   const { symbols, rows, mode, entries: rawEntries, applied, p33, p33rows, sigmaSymbols, sigmaRows, quoteRows, unreadable } = read;
-  const best = new Map<string, BookPosition>();
-  const sigmaOf = new Map<string, number>();
   const untrusted: UntrustedFigure[] = [];
-  // The newest figure of each symbol with a quantity but no price.
-  const unpricedFigures = new Map<string, BookPosition>();
-  const noteUnpriced = (p: BookPosition | undefined) => {
-    const known = p === undefined ? undefined : unpricedFigures.get(p.symbol);
-    if (p !== undefined && (known === undefined || p.asOfMs > known.asOfMs)) unpricedFigures.set(p.symbol, p);
-  };
-  const offer = (p: BookPosition) => {
-    if (p.sigma !== undefined && !sigmaOf.has(p.symbol)) sigmaOf.set(p.symbol, p.sigma);
-    const current = best.get(p.symbol);
-    if (current === undefined || p.asOfMs > current.asOfMs) best.set(p.symbol, p);
+  const words = new Map<string, Map<string, LaneWord>>();
+  const say = (symbol: string, lane: string, word: LaneWord) => {
+    let lanes = words.get(symbol);
+    if (lanes === undefined) words.set(symbol, (lanes = new Map()));
+    lanes.set(lane, word);
   };
 
   symbols.forEach((symbol, i) => {
-    const [notional, sigmaRaw, qty, mark, updatedAt, volatility, side] = rows[i] ?? [];
+    const [notional, sigmaRaw, qtyRaw, markRaw, updatedAt, volatility, side] = rows[i] ?? [];
+    // An index entry whose hash is being removed says nothing.
+    if ((notional === null || notional === undefined) && (updatedAt === null || updatedAt === undefined)) return;
+    const key = keys.position(symbol);
     const sigma = figure(untrusted, symbol, sigmaRaw !== null && sigmaRaw !== undefined ? 'sigma' : 'volatility', sigmaRaw ?? volatility);
-    const asOfMs = parseNumber(updatedAt) ?? 0;
-    // A row without a notional: a position the balance tracker could not price (position-snapshot
-    // writes its quantity and mark 0), or an index entry whose hash is being removed.
-    if (withUnpriced && (notional === null || notional === undefined) && updatedAt !== null && updatedAt !== undefined)
-      noteUnpriced(unpricedOf(symbol, signedBySide(parseNumber(qty), side), parseNumber(mark), asOfMs, 'view'));
     const notionalUsd = figure(untrusted, symbol, 'position_notional_usd', notional);
-    if (notionalUsd === undefined) return;
-    offer({
-      symbol,
-      notionalUsd,
-      sigma,
-      qty: parseNumber(qty),
-      markPrice: parseNumber(mark),
-      asOfMs,
-      origin: 'view',
+    if (notionalUsd === undefined && notional !== null && notional !== undefined)
+      return say(symbol, SNAPSHOT_LANE, { refused: { symbol, source: 'snapshot', reason: 'unparsable', key } });
+    const [qty, mark] = [parseNumber(qtyRaw), parseNumber(markRaw)];
+    // A row without a notional: a position the balance tracker could not price (position-snapshot
+    // writes its quantity, signed by its side, and mark 0).
+    if (notionalUsd === undefined && (qty === undefined || qty === 0 || (mark !== undefined && mark > 0))) return;
+    say(symbol, SNAPSHOT_LANE, {
+      key,
+      figure: {
+        symbol,
+        notionalUsd: notionalUsd ?? 0,
+        sigma,
+        qty: notionalUsd === undefined ? signedBySide(qty, side) : qty,
+        markPrice: positiveOrNone(mark),
+        asOfMs: parseNumber(updatedAt) ?? 0,
+        origin: 'view',
+      },
     });
   });
 
   // Newest first, bounded; an entry at or before the symbol's applied id is already in the view.
+  // The newest unapplied entry of a symbol is the stream's word on it, replacing the view's.
   const entries = rawEntries.slice(0, bound);
   const foldedSymbols = new Set<string>();
   entries.forEach(([id, flat], i) => {
@@ -493,146 +562,89 @@ function mergeBook(
     const parsed = positionSnapshotSchema.safeParse(fields);
     if (!parsed.success) {
       // The newest snapshot of a symbol has a figure that is no number (position-snapshot
-      // dead-letters it): until then the symbol's figure is in doubt.
+      // dead-letters it): until then the symbol's figure is unknown.
       const symbol = fields.symbol;
-      if (symbol !== undefined && !foldedSymbols.has(symbol)) {
-        for (const issue of parsed.error.issues) {
-          const field = String(issue.path[0] ?? '');
-          if (field !== 'symbol') untrusted.push({ symbol, field, value: (fields[field] ?? '').slice(0, 40) });
-        }
+      if (symbol === undefined || foldedSymbols.has(symbol)) return;
+      foldedSymbols.add(symbol);
+      for (const issue of parsed.error.issues) {
+        const field = String(issue.path[0] ?? '');
+        if (field !== 'symbol') untrusted.push({ symbol, field, value: (fields[field] ?? '').slice(0, 40) });
       }
-      return;
+      return say(symbol, SNAPSHOT_LANE, { refused: { symbol, source: 'snapshot', reason: 'unparsable', key: streamKey(id) } });
     }
     const snapshot = parsed.data;
     const notionalUsd = snapshotNotional(snapshot);
-    // An entry position-snapshot acknowledges without applying (no usable figure) changes nothing.
-    if (notionalUsd === undefined) return;
     if (foldedSymbols.has(snapshot.symbol)) return;
     foldedSymbols.add(snapshot.symbol);
-    // Replaces the view's figure for the symbol outright: it is newer than what the view applied.
-    best.delete(snapshot.symbol);
-    unpricedFigures.delete(snapshot.symbol);
     const qty = snapshot.qty ?? snapshot.position_qty;
-    if (withUnpriced && notionalUsd === 0)
-      noteUnpriced(
-        unpricedOf(
-          snapshot.symbol,
-          signedBySide(qty, snapshot.side),
-          snapshot.mark_price,
-          Number.parseInt(id, 10),
-          'stream',
-          snapshotAges(snapshot),
-        ),
-      );
-    offer({
-      symbol: snapshot.symbol,
-      notionalUsd,
-      sigma: snapshot.sigma ?? snapshot.volatility,
-      qty,
-      markPrice: snapshot.mark_price,
-      asOfMs: Number.parseInt(id, 10),
-      origin: 'stream',
-      ages: snapshotAges(snapshot),
+    say(snapshot.symbol, SNAPSHOT_LANE, {
+      key: streamKey(id),
+      figure: {
+        symbol: snapshot.symbol,
+        notionalUsd,
+        sigma: snapshot.sigma ?? snapshot.volatility,
+        qty: notionalUsd === 0 ? signedBySide(qty, snapshot.side) : qty,
+        markPrice: positiveOrNone(snapshot.mark_price),
+        asOfMs: Number.parseInt(id, 10),
+        origin: 'stream',
+        ages: snapshotAges(snapshot),
+      },
     });
   });
 
-  p33.forEach((symbol, i) => {
-    for (const [amtRaw, markRaw, tsRaw, notionalRaw, sigmaRaw] of p33rows[i] ?? []) {
-      const position = p33Figure(symbol, amtRaw, markRaw, tsRaw, notionalRaw, sigmaRaw, untrusted);
-      if (position !== undefined) offer(position); // else expired since the index was refreshed, or not P3.3's
-      if (withUnpriced) noteUnpriced(p33Unpriced(symbol, amtRaw, markRaw, tsRaw, notionalRaw));
-    }
-  });
+  p33.forEach((symbol, i) =>
+    (p33rows[i] ?? []).forEach((row, k) => {
+      const word = p33Word(symbol, prefixes[k]!, row, untrusted);
+      if (word !== undefined) say(symbol, prefixes[k]!, word);
+    }),
+  );
 
-  sigmaSymbols.forEach((symbol, i) => {
-    if (sigmaOf.has(symbol) || !best.has(symbol)) return;
-    const [published, market] = sigmaRows[i] ?? [];
-    const sigma = figure(untrusted, symbol, 'marketstate_sigma', published?.()) ?? figure(untrusted, symbol, 'market_sigma', market?.());
-    if (sigma !== undefined) sigmaOf.set(symbol, sigma);
-  });
-
-  // A symbol whose position key Redis refuses to read has no figure anyone can trust: none of its
-  // figures count, it is untrusted, and for the governor a position of unknown size.
-  const unreadableSymbols = new Set<string>();
+  // A position key Redis refuses to read: that producer's word on the symbol is unknown.
   for (const [symbol, kind, key] of unreadable) {
     untrusted.push({ symbol, field: `unreadable_${kind}`, value: key });
-    if (kind === 'position') unreadableSymbols.add(symbol);
+    if (kind !== 'position') continue;
+    const prefix = prefixes.find((p) => p + symbol === key);
+    say(symbol, prefix ?? SNAPSHOT_LANE, { refused: { symbol, source: prefix === undefined ? 'snapshot' : 'p33', reason: 'unreadable', key } });
   }
-  for (const symbol of unreadableSymbols) {
-    best.delete(symbol);
-    unpricedFigures.set(symbol, {
-      symbol,
-      notionalUsd: 0,
-      sigma: undefined,
-      qty: undefined,
-      markPrice: undefined,
-      asOfMs: now,
-      origin: 'p33',
-    });
+
+  const figures = new Map<string, readonly BookPosition[]>();
+  const refused: RefusedFigure[] = [];
+  const positions: BookPosition[] = [];
+  const sigmaAt = new Map(sigmaSymbols.map((s, i) => [s, i]));
+  for (const [symbol, lanes] of words) {
+    const sorted = sortWords(lanes, bounds, untrusted);
+    for (const r of sorted.refused) refused.push(r);
+    if (sorted.fresh.length > 0) figures.set(symbol, sorted.fresh);
+    const top = largestExposure(sorted.fresh);
+    if (top === undefined) continue;
+    positions.push(top.sigma !== undefined ? top : { ...top, sigma: marketSigma(symbol, sigmaRows[sigmaAt.get(symbol) ?? -1], untrusted) });
   }
-  const positions = [...best.values()]
-    .filter((p) => p.notionalUsd !== 0 && !agedOut(p, maxAgeMs, now))
-    .map((p) => (p.sigma === undefined && sigmaOf.has(p.symbol) ? { ...p, sigma: sigmaOf.get(p.symbol) } : p))
-    .sort((a, b) => (a.symbol < b.symbol ? -1 : a.symbol > b.symbol ? 1 : 0));
+  positions.sort((a, b) => (a.symbol < b.symbol ? -1 : a.symbol > b.symbol ? 1 : 0));
   const quotes = new Map<string, readonly Row[]>();
-  if (withUnpriced) sigmaSymbols.forEach((symbol, i) => quotes.set(symbol, quoteRows[i]!));
-  const unpriced: UnpricedPosition[] = [];
-  for (const [symbol, position] of unpricedFigures) {
-    if (!unpricedStands(position, best.get(symbol)) || agedOut(position, maxAgeMs, now)) continue;
-    unpriced.push({ position, quoteReplies: quotes.get(symbol) ?? Array.from({ length: 2 + prefixCount }, () => NO_PAIR) });
-  }
-  return { positions, streamRead: mode, truncated: rawEntries.length > bound, untrusted, unpriced, quotes };
+  sigmaSymbols.forEach((symbol, i) => {
+    if (quoteRows[i]!.length > 0) quotes.set(symbol, quoteRows[i]!);
+  });
+  return { positions, streamRead: mode, truncated: rawEntries.length > bound, untrusted, figures, refused, quotes };
 }
 
-/**
- * A view row or snapshot that names a position (a quantity not 0) with no price (mark 0 or none):
- * the balance tracker writes mark_price "0.0" when the exchange reports no entry price.
- */
-function unpricedOf(
-  symbol: string,
-  qty: number | undefined,
-  mark: number | undefined,
-  asOfMs: number,
-  origin: PositionOrigin,
-  ages?: boolean,
-): BookPosition | undefined {
-  if (qty === undefined || qty === 0 || (mark !== undefined && mark > 0)) return undefined;
-  return { symbol, notionalUsd: 0, sigma: undefined, qty, markPrice: undefined, asOfMs, origin, ...(ages === true ? { ages } : {}) };
+/** The lane of the position snapshot stream and our view of it. */
+const SNAPSHOT_LANE = 'snapshot';
+
+/** Where an unapplied entry was read: the stream, by its id (a refusal names it). */
+const streamKey = (id: string) => `${streams.positionSnapshot}@${id}`;
+
+const positiveOrNone = (value: number | undefined) => (value !== undefined && value > 0 ? value : undefined);
+
+/** The market state publisher's sigma, else the market state's (read only for a symbol without a sigma of its own). */
+function marketSigma(symbol: string, reads: readonly (() => string | null)[] | undefined, untrusted: UntrustedFigure[]): number | undefined {
+  const [published, market] = reads ?? [];
+  return figure(untrusted, symbol, 'marketstate_sigma', published?.()) ?? figure(untrusted, symbol, 'market_sigma', market?.());
 }
 
 /** A quantity signed by the side its producer wrote beside it (the balance tracker writes |qty| and LONG/SHORT). */
 function signedBySide(qty: number | undefined, side: unknown): number | undefined {
   const sign = sideSign(side);
   return qty === undefined || sign === undefined ? qty : sign * Math.abs(qty);
-}
-
-/**
- * Whether an unpriced figure is the symbol's newest word: no priced figure is as new, and no flat
- * one newer (a flat hash's 0 of the same moment is that very hash read as a notional).
- */
-function unpricedStands(unpriced: BookPosition, current: BookPosition | undefined): boolean {
-  if (current === undefined) return true;
-  return current.notionalUsd === 0 ? current.asOfMs <= unpriced.asOfMs : current.asOfMs < unpriced.asOfMs;
-}
-
-/**
- * A P3.3 hash that names a position (a quantity not 0) the book cannot price: its mark is "0", not
- * positive or absent, with no notional of ours beside an absent mark. Such a position is still
- * exposure (the Ledger writes mark_price "0" before the exchange reports a mark).
- */
-function p33Unpriced(
-  symbol: string,
-  amtRaw: string | null | undefined,
-  markRaw: string | null | undefined,
-  tsRaw: string | null | undefined,
-  notionalRaw: string | null | undefined,
-): BookPosition | undefined {
-  const ts = parseNumber(tsRaw);
-  const amt = parseNumber(amtRaw);
-  if (ts === undefined || amt === undefined || amt === 0) return undefined;
-  const mark = parseNumber(markRaw);
-  if (mark !== undefined ? mark > 0 : parseNumber(notionalRaw) !== undefined) return undefined;
-  return { symbol, notionalUsd: 0, sigma: undefined, qty: amt, markPrice: undefined, asOfMs: epochMs(ts) ?? 0, origin: 'p33' };
 }
 
 /**
@@ -645,71 +657,77 @@ function agedOut(p: BookPosition, maxAgeMs: number | undefined, now: number): bo
 }
 
 /**
- * A P3.3 hash as a position. P3.3 always writes ts_epoch: a hash without it is not the Ledger's
- * (a leftover of an earlier quantum-gates, which wrote its view under this name) and is ignored.
- * Notional is position_amt × mark_price, P3.3's own fields; position_notional_usd only where those
- * are missing (a leftover field of ours in a hash P3.3 has since rewritten must not win). A flat
- * hash (position_amt 0) is a figure of notional 0: the symbol's newest word may be "closed".
+ * A P3.3 hash as P3.3's word on its symbol. P3.3 always writes ts_epoch: a hash without it is not
+ * the Ledger's (a leftover of an earlier quantum-gates, which wrote its view under this name) and
+ * says nothing. Notional is position_amt × mark_price, P3.3's own fields; position_notional_usd only
+ * where those are missing (a leftover field of ours in a hash P3.3 has since rewritten must not
+ * win). A flat hash (position_amt 0) is a figure of notional 0; a quantity with a mark of 0 or below,
+ * or none, is a position without a price (notional 0, no mark: the Ledger writes mark_price "0"
+ * before the exchange reports one), never a short of a long. A sizing figure or stamp present but no
+ * number is a refusal.
  */
-function p33Figure(
-  symbol: string,
-  amtRaw: string | null | undefined,
-  markRaw: string | null | undefined,
-  tsRaw: string | null | undefined,
-  notionalRaw: string | null | undefined,
-  sigmaRaw: string | null | undefined,
-  untrusted?: UntrustedFigure[],
-): BookPosition | undefined {
-  const ts = parseNumber(tsRaw);
-  if (ts === undefined) return undefined;
+function p33Word(symbol: string, prefix: string, row: Row, untrusted: UntrustedFigure[]): LaneWord | undefined {
+  const [amtRaw, markRaw, tsRaw, notionalRaw, sigmaRaw] = row;
+  if (tsRaw === null || tsRaw === undefined) return undefined;
+  const key = prefix + symbol;
+  const before = untrusted.length;
+  const ts = figure(untrusted, symbol, 'ts_epoch', tsRaw);
   const amt = figure(untrusted, symbol, 'position_amt', amtRaw);
   const mark = figure(untrusted, symbol, 'mark_price', markRaw);
-  // A notional only from a positive mark: a mark of 0 or below prices nothing (an unpriced
-  // position, p33Unpriced), and a negative one must not turn a long into a short.
-  const notionalUsd =
+  const notional =
     amt === 0 || (mark !== undefined && mark <= 0)
       ? 0
       : amt !== undefined && mark !== undefined
         ? amt * mark
         : figure(untrusted, symbol, 'position_notional_usd', notionalRaw);
-  if (notionalUsd === undefined) return undefined;
-  // A ts_epoch in no known unit still names a real position: it counts, as the oldest figure for
-  // its symbol (any snapshot with a time beats it), rather than hiding exposure.
+  const sigma = figure(untrusted, symbol, 'sigma', sigmaRaw);
+  if (ts === undefined || untrusted.length > before + (sigma === undefined && sigmaRaw !== null && sigmaRaw !== undefined ? 1 : 0))
+    return { refused: { symbol, source: 'p33', reason: 'unparsable', key } };
+  if (notional === undefined && (amt === undefined || amt === 0)) return undefined;
+  // A ts_epoch in no known unit still names a real position: it counts, as a figure of no time.
   return {
-    symbol,
-    notionalUsd,
-    sigma: figure(untrusted, symbol, 'sigma', sigmaRaw),
-    qty: amt,
-    markPrice: mark,
-    asOfMs: epochMs(ts) ?? 0,
-    origin: 'p33',
+    key,
+    figure: {
+      symbol,
+      notionalUsd: notional ?? 0,
+      sigma,
+      qty: amt,
+      markPrice: positiveOrNone(mark),
+      asOfMs: epochMs(ts) ?? 0,
+      origin: 'p33',
+    },
   };
 }
 
-/** How one P3.3 hash is read directly: under which prefixes, aged against what. */
+/** How one P3.3 hash is read directly: under which prefixes, judged at what clock. */
 export interface P33ReadOptions {
-  readonly config?: Pick<PositionBookConfig, 'POSITION_P33_PREFIXES' | 'POSITION_MAX_AGE_SEC'>;
-  readonly now?: number;
+  readonly config?: Pick<PositionBookConfig, 'POSITION_P33_PREFIXES' | 'POSITION_MAX_AGE_SEC' | 'PRICE_MAX_SKEW_SEC'>;
+  readonly now: number;
 }
 
 /**
  * The Position Ledger's figure of one symbol, read directly under every prefix (the symbol a
- * message is about is never left to the index's refresh bound): the newest of its hashes. Undefined
- * when absent, flat or older than POSITION_MAX_AGE_SEC. Figures that are present but no number
- * are added to `untrusted` when it is given.
+ * message is about is never left to the index's refresh bound): the largest of its hashes'.
+ * Undefined when absent or flat. Figures that are present but no number, or stamped ahead, are
+ * added to `untrusted` when it is given.
  */
 export async function readP33Position(
   redis: RedisReader,
   symbol: string,
-  untrusted?: UntrustedFigure[],
-  options: P33ReadOptions = {},
+  untrusted: UntrustedFigure[] | undefined,
+  options: P33ReadOptions,
 ): Promise<BookPosition | undefined> {
-  return p33PositionFrom(symbol, await sendReads(redis, p33PositionReads(symbol, options.config)), untrusted);
+  const replies = await sendReads(redis, p33PositionReads(symbol, options.config));
+  const { fresh } = p33FiguresFrom(symbol, replies, options, untrusted);
+  const top = largestExposure(fresh);
+  if (top === undefined || top.sigma !== undefined) return top;
+  const sigmaAt = replies.length - 2;
+  return { ...top, sigma: marketSigma(symbol, [() => replies[sigmaAt] as string | null, () => replies[sigmaAt + 1] as string | null], untrusted ?? []) };
 }
 
 /**
  * readP33Position's reads, for a reader that sends several as one (the governor's): P3.3's hash
- * under each prefix, then the two sigma fields. p33PositionFrom reads their replies.
+ * under each prefix, then the two sigma fields. p33FiguresFrom reads their replies.
  */
 export function p33PositionReads(symbol: string, config?: Pick<PositionBookConfig, 'POSITION_P33_PREFIXES'>): ReadCommand[] {
   const reads: ReadCommand[] = [];
@@ -719,41 +737,37 @@ export function p33PositionReads(symbol: string, config?: Pick<PositionBookConfi
 }
 
 /**
- * What readP33Position answers, from the replies of p33PositionReads (all of them, in order): the
- * newest of the P3.3 rows, with sigma from the market when it has none. A read's error is thrown,
- * as readP33Position rejects with it. It ages nothing (P3.3's hashes are not aged, see the book
- * above), so the same replies say the same at any clock.
+ * P3.3's words on `symbol` from the replies of p33PositionReads (in order; a hash Redis refused to
+ * read is an Error in its place, an unreadable refusal), sorted by the book's rule at the clock of
+ * `options`: its fresh figures (flat and unpriced ones included) and its refusals.
  */
-export function p33PositionFrom(symbol: string, replies: readonly unknown[], untrusted?: UntrustedFigure[]): BookPosition | undefined {
-  for (const reply of replies) replyOf(reply);
-  const sigmaAt = replies.length - 2;
-  let position: BookPosition | undefined;
-  for (let i = 0; i < sigmaAt; i++) {
-    const [amtRaw, markRaw, tsRaw, notionalRaw, sigmaRaw] = replies[i] as Row;
-    const candidate = p33Figure(symbol, amtRaw, markRaw, tsRaw, notionalRaw, sigmaRaw, untrusted);
-    if (candidate !== undefined && (position === undefined || candidate.asOfMs > position.asOfMs)) position = candidate;
-  }
-  if (position === undefined || position.notionalUsd === 0) return undefined;
-  if (position.sigma !== undefined) return position;
-  const sigma =
-    figure(untrusted, symbol, 'marketstate_sigma', replies[sigmaAt] as string | null) ??
-    figure(untrusted, symbol, 'market_sigma', replies[sigmaAt + 1] as string | null);
-  return { ...position, sigma };
+export function p33FiguresFrom(
+  symbol: string,
+  replies: readonly unknown[],
+  options: P33ReadOptions,
+  untrusted: UntrustedFigure[] = [],
+): { readonly fresh: readonly BookPosition[]; readonly refused: readonly RefusedFigure[] } {
+  const prefixes = p33Prefixes(options.config);
+  const words: [string, LaneWord][] = [];
+  prefixes.forEach((prefix, k) => {
+    const reply = replies[k];
+    const key = prefix + symbol;
+    if (reply instanceof Error) {
+      untrusted.push({ symbol, field: 'unreadable_position', value: key });
+      words.push([prefix, { refused: { symbol, source: 'p33', reason: 'unreadable', key } }]);
+      return;
+    }
+    const word = p33Word(symbol, prefix, (reply as Row | null) ?? NO_P33_ROW, untrusted);
+    if (word !== undefined) words.push([prefix, word]);
+  });
+  return sortWords(words, figureBounds(options.config, options.now), untrusted);
 }
 
-/**
- * From the replies of p33PositionReads: the symbol's P3.3 position when its newest hash names a
- * quantity with no price (PositionBook.unpriced's rule), which p33PositionFrom answers as none.
- */
-export function p33UnpricedFrom(symbol: string, replies: readonly unknown[]): BookPosition | undefined {
-  let newest: BookPosition | undefined;
-  let unpriced: BookPosition | undefined;
-  for (let i = 0; i < replies.length - 2; i++) {
-    const [amtRaw, markRaw, tsRaw, notionalRaw, sigmaRaw] = replyOf<Row>(replies[i]);
-    const figure = p33Figure(symbol, amtRaw, markRaw, tsRaw, notionalRaw, sigmaRaw);
-    if (figure !== undefined && (newest === undefined || figure.asOfMs > newest.asOfMs)) newest = figure;
-    const candidate = p33Unpriced(symbol, amtRaw, markRaw, tsRaw, notionalRaw);
-    if (candidate !== undefined && (unpriced === undefined || candidate.asOfMs > unpriced.asOfMs)) unpriced = candidate;
-  }
-  return unpriced !== undefined && unpricedStands(unpriced, newest) ? unpriced : undefined;
+/** The bounds a book's settings give a figure at `now`. */
+function figureBounds(config: Pick<PositionBookConfig, 'POSITION_MAX_AGE_SEC' | 'PRICE_MAX_SKEW_SEC'> | undefined, now: number): FigureBounds {
+  return {
+    maxAgeMs: config?.POSITION_MAX_AGE_SEC === undefined ? undefined : config.POSITION_MAX_AGE_SEC * 1000,
+    maxSkewMs: (config?.PRICE_MAX_SKEW_SEC ?? DEFAULT_PRICE_MAX_SKEW_SEC) * 1000,
+    now,
+  };
 }

@@ -1,6 +1,6 @@
 import { portfolioHeat, type HeatContribution, type PositionExposure } from '../../domain/heat.js';
 import type { RedisReader } from '../../runtime/contract/index.js';
-import { loadPositionBook, type PositionBook, type PositionBookConfig, type UntrustedFigure } from './book.js';
+import { loadPositionBook, STAMPED_AHEAD, type PositionBook, type PositionBookConfig, type UntrustedFigure } from './book.js';
 import { parseNumber } from '../../schemas/fields.js';
 import { keys } from '../../schemas/keys.js';
 import type { FailClosedCause } from '../../schemas/heat-gate.js';
@@ -68,6 +68,8 @@ export function assessHeat(inputs: HeatInputs): HeatAssessment {
   const equity = inputs.equityUsd;
   if (equity === undefined || !Number.isFinite(equity)) return { trusted: false, cause: 'equity_not_a_number', untrusted };
   if (equity <= 0) return { trusted: false, cause: 'equity_not_positive', untrusted };
+  // A figure stamped ahead names no moment it was true: no figure, so the heat is not known.
+  if (untrusted.some((u) => u.field === STAMPED_AHEAD)) return { trusted: false, cause: 'position_stamped_ahead', untrusted };
   if (untrusted.length > 0) return { trusted: false, cause: 'position_not_a_number', untrusted };
   return { trusted: true, ...portfolioHeat(inputs.positions, equity) };
 }
@@ -87,7 +89,7 @@ export function computeHeat(inputs: HeatInputs): HeatResult {
   const problem: HeatProblem =
     assessment.cause === 'portfolio_state_missing'
       ? 'missing_portfolio_state'
-      : assessment.cause === 'position_not_a_number'
+      : assessment.cause === 'position_not_a_number' || assessment.cause === 'position_stamped_ahead'
         ? 'untrusted_position'
         : 'invalid_equity';
   return { heat: 0, problem };

@@ -4,6 +4,7 @@ import { parseNumber } from '../../schemas/fields.js';
 import { keys } from '../../schemas/keys.js';
 import { p33Prefixes, type PositionBookConfig } from './book.js';
 import { sendReads, type ReadCommand } from './read-commands.js';
+import { DEFAULT_PRICE_MAX_AGE_SEC, DEFAULT_PRICE_MAX_SKEW_SEC } from './bounds.js';
 
 /**
  * A mark price for any symbol, open or flat: the freshest of
@@ -28,8 +29,7 @@ export interface PriceQuote {
   readonly asOfMs: number | undefined;
 }
 
-/** P3.3 refreshes every 5 s; its newest era's snapshot cycle targets 3 s: 30 s is six missed rounds. */
-export const DEFAULT_PRICE_MAX_AGE_SEC = 30;
+export { DEFAULT_PRICE_MAX_AGE_SEC, DEFAULT_PRICE_MAX_SKEW_SEC } from './bounds.js';
 
 const positive = (value: number | undefined) => (value !== undefined && Number.isFinite(value) && value > 0 ? value : undefined);
 
@@ -97,11 +97,6 @@ export function positionQuote(position: { readonly markPrice?: number | undefine
   return [{ source: 'position', price, asOfMs: asOfMs !== undefined && asOfMs > 0 ? asOfMs : undefined }];
 }
 
-/**
- * How far ahead of our clock a quote's stamp may be (clocks of producers and gates differ a little);
- * the same bound as a plan's (GOV_PLAN_CLOCK_SKEW_SEC, 5 s).
- */
-export const DEFAULT_PRICE_MAX_SKEW_SEC = 5;
 
 /** The bounds a timed quote must lie within to be used. */
 export interface QuoteBounds {

@@ -40,7 +40,7 @@ describe('position book: P3.3 in both layouts', () => {
     expect(rows(result)).toEqual([['ETHUSDT', -6000, null, 'p33']]);
   });
 
-  it('takes the newer of the two layouts for one symbol (a leftover seed-era hash loses to a newer one)', async () => {
+  it('counts a symbol both layouts report at the larger figure, whichever is newer (docs/governor.md "Figures")', async () => {
     const result = await book({
       hashes: {
         [keys.p33PositionSnapshot('BTCUSDT')]: p33SeedHash(0.5, 60000, NOW_SEC - 60),
@@ -50,8 +50,11 @@ describe('position book: P3.3 in both layouts', () => {
       },
       sets: { [keys.p33PositionIndex]: ['BTCUSDT', 'SOLUSDT'] },
     });
-    // BTCUSDT: the newest word is FLAT, so no position; SOLUSDT: the seed layout's is newer.
-    expect(rows(result)).toEqual([['SOLUSDT', 1500, null, 'p33']]);
+    // BTCUSDT: a newer FLAT removes nothing the other layout still reports; SOLUSDT: the seed layout's is the larger.
+    expect(rows(result)).toEqual([
+      ['BTCUSDT', 30000, null, 'p33'],
+      ['SOLUSDT', 1500, null, 'p33'],
+    ]);
   });
 
   it('a flat hash (side NONE or FLAT) is no position', async () => {

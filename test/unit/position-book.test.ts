@@ -40,21 +40,29 @@ describe('position book: one merge of our view, unapplied snapshots and P3.3 has
     expect(result.positions).toMatchObject([{ symbol: 'BTCUSDT', notionalUsd: -30000, sigma: 0.4, origin: 'p33' }]);
   });
 
-  it('ranks per symbol by recency: a newer P3.3 figure beats our view, an older one does not', async () => {
+  it('counts each symbol at its largest fresh figure, newer or older; a figure stamped ahead is no figure', async () => {
     const result = await book({
       hashes: {
         [keys.position('ETHUSDT')]: view('ETHUSDT', 1000, T),
         [keys.p33PositionSnapshot('ETHUSDT')]: p33('2', '3000', T / 1000 + 5),
-        [keys.position('SOLUSDT')]: view('SOLUSDT', 700, T + 10_000),
+        [keys.position('SOLUSDT')]: view('SOLUSDT', 700, T - 10_000),
         [keys.p33PositionSnapshot('SOLUSDT')]: p33('1', '100', T / 1000),
+        [keys.position('ADAUSDT')]: view('ADAUSDT', 300, T - 1000),
+        [keys.p33PositionSnapshot('ADAUSDT')]: p33('0', '1', T / 1000 + 600),
       },
-      sets: { [keys.activePositions]: ['ETHUSDT', 'SOLUSDT'], [keys.p33PositionIndex]: ['ETHUSDT', 'SOLUSDT'] },
+      sets: { [keys.activePositions]: ['ETHUSDT', 'SOLUSDT', 'ADAUSDT'], [keys.p33PositionIndex]: ['ETHUSDT', 'SOLUSDT', 'ADAUSDT'] },
     });
-    // ETHUSDT: P3.3's 6,000 is newer, and keeps the view's sigma; SOLUSDT: the view's 700 is newer.
+    // ETHUSDT: P3.3's 6,000, with the view's sigma; SOLUSDT: the view's older 700 beats P3.3's newer 100.
+    // ADAUSDT: P3.3's flat hash stamped 10 min ahead is refused (the symbol is untrusted), the view's 300 stands.
     expect(result.positions.map((p) => [p.symbol, p.notionalUsd, p.sigma, p.origin])).toEqual([
+      ['ADAUSDT', 300, 0.2, 'view'],
       ['ETHUSDT', 6000, 0.2, 'p33'],
       ['SOLUSDT', 700, 0.2, 'view'],
     ]);
+    expect(result.refused).toEqual([
+      { symbol: 'ADAUSDT', source: 'p33', reason: 'future', key: keys.p33PositionSnapshot('ADAUSDT'), aheadMs: 600_000 },
+    ]);
+    expect(result.untrusted).toEqual([{ symbol: 'ADAUSDT', field: 'stamped_ahead', value: keys.p33PositionSnapshot('ADAUSDT') }]);
   });
 
   it('folds in snapshot entries the view has not applied, and a zero closes the position', async () => {
