@@ -14,6 +14,7 @@ import { recordBlock, recordPermit, recordReuse, type GovernorCtx } from './reco
 import { loadPlanState, loadSnapshot, type Coordination, type GovernorSnapshot, type PlanState } from './snapshot.js';
 import { disarmSection, governorDecisionsSection, killSwitchSection, reservationsSection } from './status.js';
 import { noteFutureQuotes } from '../positions/prices.js';
+import { RefusedFigureNotes } from '../positions/refused-figures.js';
 
 export interface GovernorOptions {
   /** Where open positions come from; the shared position book by default. */
@@ -29,6 +30,7 @@ export interface GovernorOptions {
 export function createGovernor(options: GovernorOptions = {}) {
   const positions = options.positions ?? bookPositionSource;
   const lastFigures = new LastFigures();
+  const refusedFigures = new RefusedFigureNotes();
   return defineHandler({
     name: 'governor',
     description: 'P3.2 governor: permits or blocks each apply plan on the APPLY_MODE path (testnet, production, dry_run)',
@@ -71,7 +73,9 @@ export function createGovernor(options: GovernorOptions = {}) {
       }
       const { config } = ctx;
       const now = ctx.now();
-      decide(plan, ctx, await loadSnapshot(ctx.redis, ctx.state, plan.symbol, config, now, positions), now);
+      const loaded = await loadSnapshot(ctx.redis, ctx.state, plan.symbol, config, now, positions);
+      refusedFigures.note(loaded.snapshot.refusedFigures ?? [], ctx);
+      decide(plan, ctx, loaded, now);
     },
   });
 }

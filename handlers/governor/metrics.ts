@@ -34,6 +34,11 @@ export function governorMetrics(m: MetricFactory) {
       help: "Price quotes a decision refused, its plan's symbol's and those its book's positions were priced at, by source and reason (future: stamped beyond PRICE_MAX_SKEW_SEC)",
       labelNames: ['source', 'reason'],
     }),
+    figuresRefused: m.counter({
+      name: 'quantum_govern_position_figures_refused_total',
+      help: "Position figures a decision's book refused, by source (snapshot, p33) and reason (future: stamped beyond PRICE_MAX_SKEW_SEC; unparsable; unreadable): each makes its symbol's size unknown",
+      labelNames: ['source', 'reason'],
+    }),
     p28Shadow: m.counter({
       name: 'quantum_govern_p28_shadow_violation_total',
       help: 'Opens the P2.8 budget check would have blocked, counted while P28_MODE=shadow',

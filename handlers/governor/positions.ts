@@ -1,5 +1,5 @@
 import type { RedisReader } from '../../runtime/contract/index.js';
-import { loadPositionBook, p33FiguresFrom, p33PositionReads, type BookPosition, type PositionBookConfig } from '../positions/book.js';
+import { loadPositionBook, p33FiguresFrom, p33PositionReads, type BookPosition, type PositionBookConfig, type RefusedFigure } from '../positions/book.js';
 import { futureQuotes, highestOf, positionQuote, priceQuotesOf, quoteBounds, type PriceQuote } from '../positions/prices.js';
 import type { ReadCommand } from '../positions/read-commands.js';
 import { usd } from './numbers.js';
@@ -20,6 +20,8 @@ export interface Position {
   readonly unpriced?: true;
   /** Its symbol's quotes stamped beyond PRICE_MAX_SKEW_SEC when it was priced: refused, for a decision to count and log. */
   readonly futureQuotes?: readonly PriceQuote[];
+  /** The producers' figures refused for it (then it is of unknown size), for a decision to count and log. */
+  readonly refused?: readonly RefusedFigure[];
 }
 
 /**
@@ -49,8 +51,8 @@ function signedQty(p: BookPosition): number | undefined {
 }
 
 /** A symbol no producer's word can size (a refused figure: stamped ahead, no number, unreadable): a slot of unknown size. */
-function unknownSize(symbol: string): Position {
-  return { symbol, notionalUsd: 0, qty: undefined, markPrice: undefined, asOfMs: Number.POSITIVE_INFINITY, unpriced: true };
+function unknownSize(symbol: string, refused: readonly RefusedFigure[]): Position {
+  return { symbol, notionalUsd: 0, qty: undefined, markPrice: undefined, asOfMs: Number.POSITIVE_INFINITY, unpriced: true, refused };
 }
 
 /** The shared position book (handlers/positions/book.ts): our view, unapplied snapshots and P3.3's hashes. */
@@ -58,8 +60,9 @@ export const bookPositionSource: PositionSource = {
   name: 'position-book',
   async load(redis, now, config) {
     const { book } = await loadPositionBook(redis, config, { now, withUnpriced: true });
-    const unknown = new Set(book.refused.map((r) => r.symbol));
-    const positions: Position[] = [...unknown].map(unknownSize);
+    const unknown = new Map<string, RefusedFigure[]>();
+    for (const r of book.refused) unknown.set(r.symbol, [...(unknown.get(r.symbol) ?? []), r]);
+    const positions: Position[] = [...unknown].map(([symbol, refused]) => unknownSize(symbol, refused));
     for (const [symbol, figures] of book.figures) {
       if (unknown.has(symbol)) continue;
       const position = sizedForCaps(symbol, figures, priceQuotesOf(book.quotes.get(symbol) ?? []), now, config);
@@ -72,7 +75,7 @@ export const bookPositionSource: PositionSource = {
       reads: p33PositionReads(symbol, config),
       position(answers) {
         const { fresh, refused } = p33FiguresFrom(symbol, answers, { config, now });
-        if (refused.length > 0) return unknownSize(symbol);
+        if (refused.length > 0) return unknownSize(symbol, refused);
         // Priced at its own marks here; the plan's quotes price it again (book-view.ts withOwnPriced).
         return sizedForCaps(symbol, fresh, [], now, config);
       },
@@ -83,9 +86,9 @@ export const bookPositionSource: PositionSource = {
 /**
  * A symbol's exposure for the caps from its fresh figures (docs/governor.md "Figures"): the largest
  * of each figure's |qty| × the highest usable mark of `quotes` and every figure's own, or its own
- * |notional| where that is larger or it states no quantity. A flat figure removes nothing another
- * still reports. Unpriced when a figure holds a quantity and no mark is usable anywhere; undefined
- * when every figure is flat.
+ * |notional| where that is larger (no usable mark, or no quantity stated). A flat figure removes
+ * nothing another still reports. Unpriced when a figure holds a quantity without a price of its
+ * own and no mark is usable anywhere; undefined when every figure is flat.
  */
 function sizedForCaps(
   symbol: string,
@@ -97,19 +100,20 @@ function sizedForCaps(
   const bounds = quoteBounds(config);
   const own = figures.flatMap((f) => positionQuote(f));
   const mark = highestOf(quotes, own, now, bounds)?.price;
-  let [notional, qty, asOfMs] = [0, undefined as number | undefined, 0];
+  let [notional, qty, asOfMs, unsized] = [0, undefined as number | undefined, 0, false];
   for (const f of figures) {
     const q = signedQty(f);
     const atMark = q === undefined || mark === undefined ? 0 : Math.abs(q) * mark;
     notional = Math.max(notional, Math.abs(f.notionalUsd), atMark);
+    // A quantity with no price of its own and none usable anywhere: its size is unknown.
+    if (q !== undefined && q !== 0 && f.notionalUsd === 0 && mark === undefined) unsized = true;
     if (q !== undefined && (qty === undefined || Math.abs(q) > Math.abs(qty))) qty = q;
     asOfMs = Math.max(asOfMs, f.asOfMs);
   }
-  const holds = qty !== undefined && qty !== 0;
-  if (notional === 0 && !holds) return undefined;
+  if (notional === 0 && (qty === undefined || qty === 0)) return undefined;
   const refused = [...futureQuotes(quotes, now, bounds), ...futureQuotes(own, now, bounds)];
   const position: Position = { symbol, notionalUsd: usd(notional), qty, markPrice: mark, asOfMs };
-  const sized = holds && mark === undefined ? { ...position, notionalUsd: 0, unpriced: true as const } : position;
+  const sized = unsized ? { ...position, notionalUsd: 0, unpriced: true as const } : position;
   return refused.length === 0 ? sized : { ...sized, futureQuotes: refused };
 }
 

@@ -6,6 +6,7 @@ import { freshBudget, hasRecentViolation, parseBudget, readViolations, type Budg
 import type { GovernorConfig } from './config.js';
 import { countSince, execHistoryFrom, execHistoryRead, numberKeyFrom, utcDate, type ExecHistory } from './history.js';
 import type { Position, PositionSource } from './positions.js';
+import type { RefusedFigure } from '../positions/book.js';
 import { futureQuotes, highestOf, priceQuoteReads, priceQuotesOf, quoteBounds, type PriceQuote } from '../positions/prices.js';
 import { replyOf, sendReadsSettled, type ReadCommand } from '../positions/read-commands.js';
 import { bookView, withOwnPriced, type BookView } from './book-view.js';
@@ -66,6 +67,12 @@ export interface GovernorSnapshot {
    * decision counts and logs them by source. Absent where the snapshot was rebuilt from a record.
    */
   readonly futureQuotes?: readonly SymbolQuote[];
+  /**
+   * The position figures the book refused (stamped ahead, no number, unreadable): each makes its
+   * symbol a position of unknown size. The decision counts and logs them. Absent where the
+   * snapshot was rebuilt from a record.
+   */
+  readonly refusedFigures?: readonly RefusedFigure[];
   /** The P2.8 budget when present and fresh; undefined fails open. */
   readonly budget: Budget | undefined;
   readonly recentViolation: boolean;
@@ -252,6 +259,7 @@ export async function loadSnapshot(
       [...futureQuotes(symbolRead.quotes, now, bounds), ...futureQuotes(symbolRead.book.ownQuotes, now, bounds)],
       book.positions,
     ),
+    refusedFigures: book.positions.flatMap((p) => p.refused ?? []),
     budget: freshBudget(budget, now, config.GOV_P28_BUDGET_MAX_AGE_SEC),
     recentViolation: hasRecentViolation(violations, symbol, now, config.GOV_P28_VIOLATION_WINDOW_SEC),
     dailyTotal: dailyTotal ?? 0,

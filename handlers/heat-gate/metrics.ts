@@ -49,6 +49,11 @@ export function heatGateMetrics(m: MetricFactory, config: Pick<HeatGateConfig, '
       help: "Price quotes of a proposal's symbol refused at its decision's mark, by source and reason (future: stamped beyond PRICE_MAX_SKEW_SEC)",
       labelNames: ['source', 'reason'],
     }),
+    figuresRefused: m.counter({
+      name: 'quantum_heat_gate_position_figures_refused_total',
+      help: "Position figures a decision's book refused, by source (snapshot, p33) and reason (future, unparsable, unreadable): the decision fails closed",
+      labelNames: ['source', 'reason'],
+    }),
     positionsWithoutSigma: m.gauge({
       name: 'quantum_heat_gate_positions_without_sigma',
       help: 'Open positions without a positive sigma at the last decision (they add nothing to heat)',

@@ -518,7 +518,12 @@ function mergeBook(read: BookRead, bound: number, prefixes: readonly string[], b
   const { symbols, rows, mode, entries: rawEntries, applied, p33, p33rows, sigmaSymbols, sigmaRows, quoteRows, unreadable } = read;
   const untrusted: UntrustedFigure[] = [];
   const words = new Map<string, Map<string, LaneWord>>();
+  // The largest sigma any figure of the symbol carried, superseded ones included (the script leaves
+  // the market's sigma unread where our view's row brings one: SymbolRead.needless).
+  const ownSigma = new Map<string, number>();
   const say = (symbol: string, lane: string, word: LaneWord) => {
+    const sigma = 'figure' in word ? word.figure.sigma : undefined;
+    if (sigma !== undefined && sigma > (ownSigma.get(symbol) ?? Number.NEGATIVE_INFINITY)) ownSigma.set(symbol, sigma);
     let lanes = words.get(symbol);
     if (lanes === undefined) words.set(symbol, (lanes = new Map()));
     lanes.set(lane, word);
@@ -617,7 +622,8 @@ function mergeBook(read: BookRead, bound: number, prefixes: readonly string[], b
     if (sorted.fresh.length > 0) figures.set(symbol, sorted.fresh);
     const top = largestExposure(sorted.fresh);
     if (top === undefined) continue;
-    positions.push(top.sigma !== undefined ? top : { ...top, sigma: marketSigma(symbol, sigmaRows[sigmaAt.get(symbol) ?? -1], untrusted) });
+    const sigma = ownSigma.get(symbol) ?? marketSigma(symbol, sigmaRows[sigmaAt.get(symbol) ?? -1], untrusted);
+    positions.push(top.sigma === sigma ? top : { ...top, sigma });
   }
   positions.sort((a, b) => (a.symbol < b.symbol ? -1 : a.symbol > b.symbol ? 1 : 0));
   const quotes = new Map<string, readonly Row[]>();
