@@ -1,5 +1,12 @@
 import type { RedisReader } from '../../runtime/contract/index.js';
-import { loadPositionBook, p33FiguresFrom, p33PositionReads, type BookPosition, type PositionBookConfig, type RefusedFigure } from '../positions/book.js';
+import {
+  loadPositionBook,
+  p33FiguresFrom,
+  p33PositionReads,
+  type BookPosition,
+  type PositionBookConfig,
+  type RefusedFigure,
+} from '../positions/book.js';
 import { futureQuotes, highestOf, positionQuote, priceQuotesOf, quoteBounds, type PriceQuote } from '../positions/prices.js';
 import type { ReadCommand } from '../positions/read-commands.js';
 import { usd } from './numbers.js';

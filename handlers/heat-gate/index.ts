@@ -100,6 +100,7 @@ export const heatGate = defineHandler({
     const inputs = ctx.state;
     if (inputs.streamRead === 'tail') ctx.metrics.positionBookFallback.inc({ cause: 'no_group' });
     if (inputs.truncated) ctx.metrics.positionBookFallback.inc({ cause: 'truncated' });
+    for (const r of inputs.refused ?? []) ctx.metrics.figuresRefused.inc({ source: r.source, reason: r.reason });
     if (inputs.symbols?.has(proposal.symbol) !== false) return decide(proposal, inputs, ctx);
     // The proposal's own symbol is not in the book: the Position Ledger may hold it already and
     // the index of its hashes not know yet. Read it directly rather than wait for the index.

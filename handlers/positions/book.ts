@@ -518,12 +518,12 @@ function mergeBook(read: BookRead, bound: number, prefixes: readonly string[], b
   const { symbols, rows, mode, entries: rawEntries, applied, p33, p33rows, sigmaSymbols, sigmaRows, quoteRows, unreadable } = read;
   const untrusted: UntrustedFigure[] = [];
   const words = new Map<string, Map<string, LaneWord>>();
-  // The largest sigma any figure of the symbol carried, superseded ones included (the script leaves
-  // the market's sigma unread where our view's row brings one: SymbolRead.needless).
-  const ownSigma = new Map<string, number>();
+  // A superseded figure's sigma, for a symbol whose fresh figures carry none (the script leaves the
+  // market's sigma unread where our view's row brings one: SymbolRead.needless).
+  const supersededSigma = new Map<string, number>();
   const say = (symbol: string, lane: string, word: LaneWord) => {
-    const sigma = 'figure' in word ? word.figure.sigma : undefined;
-    if (sigma !== undefined && sigma > (ownSigma.get(symbol) ?? Number.NEGATIVE_INFINITY)) ownSigma.set(symbol, sigma);
+    const before = words.get(symbol)?.get(lane);
+    if (before !== undefined && 'figure' in before && before.figure.sigma !== undefined) supersededSigma.set(symbol, before.figure.sigma);
     let lanes = words.get(symbol);
     if (lanes === undefined) words.set(symbol, (lanes = new Map()));
     lanes.set(lane, word);
@@ -609,7 +609,9 @@ function mergeBook(read: BookRead, bound: number, prefixes: readonly string[], b
     untrusted.push({ symbol, field: `unreadable_${kind}`, value: key });
     if (kind !== 'position') continue;
     const prefix = prefixes.find((p) => p + symbol === key);
-    say(symbol, prefix ?? SNAPSHOT_LANE, { refused: { symbol, source: prefix === undefined ? 'snapshot' : 'p33', reason: 'unreadable', key } });
+    say(symbol, prefix ?? SNAPSHOT_LANE, {
+      refused: { symbol, source: prefix === undefined ? 'snapshot' : 'p33', reason: 'unreadable', key },
+    });
   }
 
   const figures = new Map<string, readonly BookPosition[]>();
@@ -622,8 +624,12 @@ function mergeBook(read: BookRead, bound: number, prefixes: readonly string[], b
     if (sorted.fresh.length > 0) figures.set(symbol, sorted.fresh);
     const top = largestExposure(sorted.fresh);
     if (top === undefined) continue;
-    const sigma = ownSigma.get(symbol) ?? marketSigma(symbol, sigmaRows[sigmaAt.get(symbol) ?? -1], untrusted);
-    positions.push(top.sigma === sigma ? top : { ...top, sigma });
+    if (top.sigma !== undefined) positions.push(top);
+    else
+      positions.push({
+        ...top,
+        sigma: supersededSigma.get(symbol) ?? marketSigma(symbol, sigmaRows[sigmaAt.get(symbol) ?? -1], untrusted),
+      });
   }
   positions.sort((a, b) => (a.symbol < b.symbol ? -1 : a.symbol > b.symbol ? 1 : 0));
   const quotes = new Map<string, readonly Row[]>();
@@ -642,7 +648,11 @@ const streamKey = (id: string) => `${streams.positionSnapshot}@${id}`;
 const positiveOrNone = (value: number | undefined) => (value !== undefined && value > 0 ? value : undefined);
 
 /** The market state publisher's sigma, else the market state's (read only for a symbol without a sigma of its own). */
-function marketSigma(symbol: string, reads: readonly (() => string | null)[] | undefined, untrusted: UntrustedFigure[]): number | undefined {
+function marketSigma(
+  symbol: string,
+  reads: readonly (() => string | null)[] | undefined,
+  untrusted: UntrustedFigure[],
+): number | undefined {
   const [published, market] = reads ?? [];
   return figure(untrusted, symbol, 'marketstate_sigma', published?.()) ?? figure(untrusted, symbol, 'market_sigma', market?.());
 }
@@ -728,7 +738,10 @@ export async function readP33Position(
   const top = largestExposure(fresh);
   if (top === undefined || top.sigma !== undefined) return top;
   const sigmaAt = replies.length - 2;
-  return { ...top, sigma: marketSigma(symbol, [() => replies[sigmaAt] as string | null, () => replies[sigmaAt + 1] as string | null], untrusted ?? []) };
+  return {
+    ...top,
+    sigma: marketSigma(symbol, [() => replies[sigmaAt] as string | null, () => replies[sigmaAt + 1] as string | null], untrusted ?? []),
+  };
 }
 
 /**
@@ -770,7 +783,10 @@ export function p33FiguresFrom(
 }
 
 /** The bounds a book's settings give a figure at `now`. */
-function figureBounds(config: Pick<PositionBookConfig, 'POSITION_MAX_AGE_SEC' | 'PRICE_MAX_SKEW_SEC'> | undefined, now: number): FigureBounds {
+function figureBounds(
+  config: Pick<PositionBookConfig, 'POSITION_MAX_AGE_SEC' | 'PRICE_MAX_SKEW_SEC'> | undefined,
+  now: number,
+): FigureBounds {
   return {
     maxAgeMs: config?.POSITION_MAX_AGE_SEC === undefined ? undefined : config.POSITION_MAX_AGE_SEC * 1000,
     maxSkewMs: (config?.PRICE_MAX_SKEW_SEC ?? DEFAULT_PRICE_MAX_SKEW_SEC) * 1000,

@@ -1,6 +1,13 @@
 import { portfolioHeat, type HeatContribution, type PositionExposure } from '../../domain/heat.js';
 import type { RedisReader } from '../../runtime/contract/index.js';
-import { loadPositionBook, STAMPED_AHEAD, type PositionBook, type PositionBookConfig, type UntrustedFigure } from './book.js';
+import {
+  loadPositionBook,
+  STAMPED_AHEAD,
+  type PositionBook,
+  type PositionBookConfig,
+  type RefusedFigure,
+  type UntrustedFigure,
+} from './book.js';
 import { parseNumber } from '../../schemas/fields.js';
 import { keys } from '../../schemas/keys.js';
 import type { FailClosedCause } from '../../schemas/heat-gate.js';
@@ -24,6 +31,8 @@ export interface HeatInputs {
   readonly positions: readonly PositionExposure[];
   /** Position figures present but no plain finite number (see PositionBook.untrusted). */
   readonly untrusted?: readonly UntrustedFigure[];
+  /** The producers' figures the book refused (PositionBook.refused), for the decision to count. */
+  readonly refused?: readonly RefusedFigure[];
   /** How the snapshots not yet in our view were found (see PositionBook); absent in hand-built inputs. */
   readonly streamRead?: PositionBook['streamRead'];
   readonly truncated?: boolean;
@@ -116,6 +125,7 @@ export async function loadHeatInputs(redis: RedisReader, config: PositionBookCon
     portfolioStatePresent,
     positions,
     untrusted: book.untrusted,
+    refused: book.refused,
     streamRead: book.streamRead,
     truncated: book.truncated,
     symbols: new Set(positions.map((p) => p.symbol)),

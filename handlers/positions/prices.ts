@@ -97,7 +97,6 @@ export function positionQuote(position: { readonly markPrice?: number | undefine
   return [{ source: 'position', price, asOfMs: asOfMs !== undefined && asOfMs > 0 ? asOfMs : undefined }];
 }
 
-
 /** The bounds a timed quote must lie within to be used. */
 export interface QuoteBounds {
   /** Older than this: refused. Default DEFAULT_PRICE_MAX_AGE_SEC. */
