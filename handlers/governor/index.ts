@@ -14,6 +14,7 @@ import { recordBlock, recordPermit, recordReuse, type GovernorCtx } from './reco
 import { loadPlanState, loadSnapshot, type Coordination, type GovernorSnapshot, type PlanState } from './snapshot.js';
 import { disarmSection, governorDecisionsSection, killSwitchSection, reservationsSection } from './status.js';
 import { noteFutureQuotes } from '../positions/prices.js';
+import { unreadableCause } from '../positions/book.js';
 
 export interface GovernorOptions {
   /** Where open positions come from; the shared position book by default. */
@@ -45,6 +46,8 @@ export function createGovernor(options: GovernorOptions = {}) {
       loadState: (redis, config: GovernorConfig, now): Promise<PlanState> => loadPlanState(redis, config, positions, now, lastFigures),
       // Each plan decided on every earlier permit, reservation and disarm as committed state: the caps stay exact.
       commitEach: true,
+      // A listing of the book Redis refuses: every plan is decided, but no open can be (positions_unreadable).
+      stateFault: (state: PlanState) => unreadableCause(state.unreadableListings, 'opens blocked positions_unreadable'),
     },
     failure: { maxAttempts: 3, backoffMs: 50, policy: 'fail-closed', fallback: failClosed },
     // At most one permit per plan_id, however often it comes (a reclaim, a replay, an upstream

@@ -6,6 +6,7 @@ import {
   p33UnpricedFrom,
   type BookPosition,
   type PositionBookConfig,
+  type UnreadableListing,
 } from '../positions/book.js';
 import { futureQuotes, highestOf, positionQuote, priceQuotesOf, quoteBounds, type PriceQuote } from '../positions/prices.js';
 import type { ReadCommand } from '../positions/read-commands.js';
@@ -30,12 +31,19 @@ export interface Position {
 }
 
 /**
+ * The open positions a source read, and (the position book's) the listing reads Redis refused: the
+ * positions they would have listed are missing, so the caps cannot be judged (gates.ts
+ * positionsUnreadable). A source that lists nothing (an exchange account) has none.
+ */
+export type LoadedPositions = readonly Position[] & { readonly unreadableListings?: readonly UnreadableListing[] };
+
+/**
  * Where the governor learns open positions. The position book by default; an exchange account
  * source (the original read Binance /fapi/v2/account) can implement the same interface.
  */
 export interface PositionSource {
   readonly name: string;
-  load(redis: RedisReader, now: number, config: PositionBookConfig): Promise<readonly Position[]>;
+  load(redis: RedisReader, now: number, config: PositionBookConfig): Promise<LoadedPositions>;
   /**
    * The plan's own symbol read directly, so a position the book's index has not seen yet still
    * counts: reads and what their replies say, which the governor sends with the symbol's other
@@ -69,7 +77,8 @@ export const bookPositionSource: PositionSource = {
       .filter((p) => !replaced.has(p.symbol))
       .map((p) => atHighestMark(toPosition(p), book.quotes.get(p.symbol), now, config));
     for (const { position, quoteReplies } of book.unpriced) positions.push(pricedAtMarket(position, quoteReplies, now, config));
-    return positions.sort((a, b) => (a.symbol < b.symbol ? -1 : a.symbol > b.symbol ? 1 : 0));
+    positions.sort((a, b) => (a.symbol < b.symbol ? -1 : a.symbol > b.symbol ? 1 : 0));
+    return Object.assign(positions, { unreadableListings: book.unreadableListings });
   },
   // readP33Position split into its reads and their reading, which ages nothing (book.ts).
   directRead(symbol, config) {
