@@ -17,4 +17,5 @@ export const failureLabelOf: Record<
   position_not_a_number: 'heat_calculation_error',
   heat_gate_error: 'processing_error',
   invalid_input: 'processing_error',
+  book_unreadable: 'heat_calculation_error',
 };
