@@ -40,6 +40,11 @@ const decisionFields = {
   total_notional: optionalText,
   /** Ours (issue #37): open positions no producer prices, comma-separated symbols; absent when none. */
   unpriced_positions: optionalText,
+  /**
+   * Ours (issue #59): the keys of the position book's listing reads Redis refused (another type, no
+   * permission), comma-separated; absent when every listing was read. Opens are blocked positions_unreadable.
+   */
+  unreadable_listings: optionalText,
   /** Ours (issue #23): outstanding reservations at decision time, their position slots and notional. */
   reservations: optionalText,
   reserved_positions: optionalText,

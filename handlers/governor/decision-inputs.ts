@@ -29,6 +29,8 @@ interface Wire {
     readonly total_notional: number;
     /** Absent in events recorded before it (none unpriced then). */
     readonly unpriced?: readonly string[];
+    /** The keys of the book's listing reads Redis refused; absent when none (and in events recorded before it). */
+    readonly unreadable?: readonly string[];
     readonly reservations: number;
     readonly reserved_positions: number;
     readonly reserved_notional: number;
@@ -58,6 +60,7 @@ export function encodeDecisionInputs(facts: PlanFacts, s: GovernorSnapshot): str
       open_positions: s.openPositions,
       total_notional: s.totalNotional,
       ...(s.unpricedPositions?.length ? { unpriced: s.unpricedPositions } : {}),
+      ...(s.unreadableListings?.length ? { unreadable: s.unreadableListings } : {}),
       reservations: s.reservations,
       reserved_positions: s.reservedPositions,
       reserved_notional: s.reservedNotional,
@@ -105,6 +108,7 @@ export function decodeDecisionInputs(text: string | undefined, symbol: string): 
     openPositions: s.open_positions,
     totalNotional: s.total_notional,
     unpricedPositions: s.unpriced ?? [],
+    unreadableListings: s.unreadable ?? [],
     reservations: s.reservations,
     reservedPositions: s.reserved_positions,
     reservedNotional: s.reserved_notional,

@@ -37,6 +37,23 @@ export const symbolCooldown: Gate = (_plan, limits, snapshot) =>
     : undefined;
 
 /**
+ * Ours: a listing read of the position book that Redis refused (an index or the snapshot stream of
+ * another type, or one the gates' user may not read) leaves out every position it would have
+ * listed: no cap can be judged, so an open is blocked naming the keys (the event's
+ * unreadable_listings). Closes never face it (the close bypass): they are never priced for the caps.
+ */
+export const positionsUnreadable: Gate = (_plan, _limits, snapshot) =>
+  (snapshot.unreadableListings?.length ?? 0) > 0 ? 'positions_unreadable' : undefined;
+
+/**
+ * production: a plan is sized from its symbol's position; with a listing unreadable, a position
+ * the reads did not find may be one the unreadable listing holds, of unknown size. A position
+ * found (the direct read of P3.3, the rest of the book) is sized as ever.
+ */
+export const ownPositionUnreadable: Gate = (plan, limits, snapshot) =>
+  snapshot.ownPosition === undefined ? positionsUnreadable(plan, limits, snapshot) : undefined;
+
+/**
  * Gate 2: only for `side in ['BUY', 'LONG']`; with N or more (non-dust) positions open, no open.
  * Ours (issue #23): the positions that permitted opens will take count too until they show in
  * the book (reservations.ts), as upstream's slot semaphore counts them (857b05342).
@@ -180,6 +197,7 @@ export const pathGates: Readonly<Record<ApplyMode, PathGates>> = {
     opens: [
       disarmed,
       symbolCooldown,
+      positionsUnreadable,
       maxPositionsReached,
       openUnpriced,
       notionalPerTradeExceeded,
@@ -197,6 +215,7 @@ export const pathGates: Readonly<Record<ApplyMode, PathGates>> = {
       killScoreCriticalNonClose,
       hourlyLimitExceeded,
       burstLimitExceeded,
+      ownPositionUnreadable,
       positionFetchFailed,
       dailyLimitExceeded,
       exitLockBusy,

@@ -15,6 +15,7 @@ import { loadPlanState, loadSnapshot, type Coordination, type GovernorSnapshot, 
 import { disarmSection, governorDecisionsSection, killSwitchSection, reservationsSection } from './status.js';
 import { noteFutureQuotes } from '../positions/prices.js';
 import { RefusedFigureNotes } from '../positions/refused-figures.js';
+import { unreadableCause } from '../positions/book.js';
 
 export interface GovernorOptions {
   /** Where open positions come from; the shared position book by default. */
@@ -47,6 +48,8 @@ export function createGovernor(options: GovernorOptions = {}) {
       loadState: (redis, config: GovernorConfig, now): Promise<PlanState> => loadPlanState(redis, config, positions, now, lastFigures),
       // Each plan decided on every earlier permit, reservation and disarm as committed state: the caps stay exact.
       commitEach: true,
+      // A listing of the book Redis refuses: every plan is decided, but no open can be (positions_unreadable).
+      stateFault: (state: PlanState) => unreadableCause(state.unreadableListings, 'opens blocked positions_unreadable'),
     },
     failure: { maxAttempts: 3, backoffMs: 50, policy: 'fail-closed', fallback: failClosed },
     // At most one permit per plan_id, however often it comes (a reclaim, a replay, an upstream

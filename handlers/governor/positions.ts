@@ -6,6 +6,7 @@ import {
   type BookPosition,
   type PositionBookConfig,
   type RefusedFigure,
+  type UnreadableListing,
 } from '../positions/book.js';
 import { futureQuotes, highestOf, positionQuote, priceQuotesOf, quoteBounds, type PriceQuote } from '../positions/prices.js';
 import type { ReadCommand } from '../positions/read-commands.js';
@@ -32,12 +33,19 @@ export interface Position {
 }
 
 /**
+ * The open positions a source read, and (the position book's) the listing reads Redis refused: the
+ * positions they would have listed are missing, so the caps cannot be judged (gates.ts
+ * positionsUnreadable). A source that lists nothing (an exchange account) has none.
+ */
+export type LoadedPositions = readonly Position[] & { readonly unreadableListings?: readonly UnreadableListing[] };
+
+/**
  * Where the governor learns open positions. The position book by default; an exchange account
  * source (the original read Binance /fapi/v2/account) can implement the same interface.
  */
 export interface PositionSource {
   readonly name: string;
-  load(redis: RedisReader, now: number, config: PositionBookConfig): Promise<readonly Position[]>;
+  load(redis: RedisReader, now: number, config: PositionBookConfig): Promise<LoadedPositions>;
   /**
    * The plan's own symbol read directly, so a position the book's index has not seen yet still
    * counts: reads and what their replies say, which the governor sends with the symbol's other
@@ -75,7 +83,8 @@ export const bookPositionSource: PositionSource = {
       const position = sizedForCaps(symbol, figures, priceQuotesOf(book.quotes.get(symbol) ?? []), now, config);
       if (position !== undefined) positions.push(position);
     }
-    return positions.sort((a, b) => (a.symbol < b.symbol ? -1 : a.symbol > b.symbol ? 1 : 0));
+    positions.sort((a, b) => (a.symbol < b.symbol ? -1 : a.symbol > b.symbol ? 1 : 0));
+    return Object.assign(positions, { unreadableListings: book.unreadableListings });
   },
   directRead(symbol, config, now) {
     return {

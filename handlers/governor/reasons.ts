@@ -28,6 +28,12 @@ export const gateReasons = [
   'notional_per_trade_exceeded',
   /** Ours (testnet opens, total cap on): an open position has no price anywhere, so the book's total is unknown. */
   'position_price_unknown',
+  /**
+   * Ours (testnet opens; production plans whose own position the reads did not find): a listing
+   * read of the position book Redis refused (the event's unreadable_listings names the keys), so
+   * positions may be missing from the book.
+   */
+  'positions_unreadable',
   'total_notional_exceeded',
   // production
   'p28_budget_violation',

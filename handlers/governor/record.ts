@@ -60,6 +60,7 @@ function decisionEvent(
     open_positions: str(snapshot?.openPositions),
     total_notional: str(snapshot?.totalNotional),
     unpriced_positions: snapshot?.unpricedPositions?.length ? snapshot.unpricedPositions.join(',') : undefined,
+    unreadable_listings: snapshot?.unreadableListings?.length ? snapshot.unreadableListings.join(',') : undefined,
     reservations: str(snapshot?.reservations),
     reserved_positions: str(snapshot?.reservedPositions),
     reserved_notional: str(snapshot?.reservedNotional),

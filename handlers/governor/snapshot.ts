@@ -6,7 +6,7 @@ import { freshBudget, hasRecentViolation, parseBudget, readViolations, type Budg
 import type { GovernorConfig } from './config.js';
 import { countSince, execHistoryFrom, execHistoryRead, numberKeyFrom, utcDate, type ExecHistory } from './history.js';
 import type { Position, PositionSource } from './positions.js';
-import type { RefusedFigure } from '../positions/book.js';
+import type { RefusedFigure, UnreadableListing } from '../positions/book.js';
 import { futureQuotes, highestOf, priceQuoteReads, priceQuotesOf, quoteBounds, type PriceQuote } from '../positions/prices.js';
 import { replyOf, sendReadsSettled, type ReadCommand } from '../positions/read-commands.js';
 import { bookView, withOwnPriced, type BookView } from './book-view.js';
@@ -40,6 +40,13 @@ export interface GovernorSnapshot {
    * recorded before the field existed).
    */
   readonly unpricedPositions?: readonly string[];
+  /**
+   * The keys of the book's listing reads Redis refused (an index or the snapshot stream of another
+   * type, or one the gates' user may not read): positions may be missing from the book, so the caps
+   * cannot be judged and opens are blocked (positions_unreadable); closes are never priced for them.
+   * Absent or empty: every listing was read.
+   */
+  readonly unreadableListings?: readonly string[];
   /**
    * Outstanding reservations (permitted opens whose position has not shown in this book yet, not
    * expired): the caps count the book plus these.
@@ -104,6 +111,8 @@ export interface PlanState {
   readonly disarmOfDay: boolean;
   readonly recentErrors: number;
   readonly positions: readonly Position[];
+  /** The book's listing reads Redis refused (PositionBook.unreadableListings). */
+  readonly unreadableListings: readonly UnreadableListing[];
   /** budget.violation entries since the start of the window. */
   readonly violations: readonly Violation[];
   /** The outstanding reservations and the caps version. */
@@ -212,6 +221,7 @@ export async function loadPlanState(
     disarmOfDay: disarmOfDay > 0,
     recentErrors,
     positions,
+    unreadableListings: positions.unreadableListings ?? [],
     violations: readViolations(violations),
     caps,
   };
@@ -250,6 +260,7 @@ export async function loadSnapshot(
     openPositions: book.openPositions,
     totalNotional: book.totalNotional,
     unpricedPositions: book.unpriced,
+    unreadableListings: state.unreadableListings.map((u) => u.key),
     symbolNotional: own?.notionalUsd ?? 0,
     ownPosition: own,
     markPrice,

@@ -18,4 +18,5 @@ export const failureLabelOf: Record<
   position_stamped_ahead: 'heat_calculation_error',
   heat_gate_error: 'processing_error',
   invalid_input: 'processing_error',
+  book_unreadable: 'heat_calculation_error',
 };

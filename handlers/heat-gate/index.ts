@@ -4,7 +4,7 @@ import { FREE_TEXT_MAX, harvestProposalSchema, type HarvestProposal } from '../.
 import type { HeatBucket } from '../../schemas/heat-gate.js';
 import { keys } from '../../schemas/keys.js';
 import { pyFloatStr } from '../../schemas/python-number.js';
-import { readP33Position, type UntrustedFigure } from '../positions/book.js';
+import { readP33Position, unreadableCause, type UntrustedFigure } from '../positions/book.js';
 import {
   freshestOf,
   futureQuotes,
@@ -52,6 +52,8 @@ export const heatGate = defineHandler({
   batch: {
     // With every book symbol's quotes: a decision's mark needs no read of its own.
     loadState: (redis, config, now) => loadHeatInputs(redis, config, now, true),
+    // A listing of the book Redis refuses: proposals pass unchanged (book_unreadable) until it is read again.
+    stateFault: (inputs: HeatInputs) => unreadableCause(inputs.unreadableListings ?? [], 'heat untrusted, proposals pass unchanged'),
     // p26_heat_value without waiting for a proposal (seed 003: the heat metric updates every
     // 10 s); a budget engine deployed apart scrapes it (HEAT_GATE_METRICS_URL). Each replica its own.
     refresh: {
@@ -101,7 +103,9 @@ export const heatGate = defineHandler({
     if (inputs.streamRead === 'tail') ctx.metrics.positionBookFallback.inc({ cause: 'no_group' });
     if (inputs.truncated) ctx.metrics.positionBookFallback.inc({ cause: 'truncated' });
     for (const r of inputs.refused ?? []) ctx.metrics.figuresRefused.inc({ source: r.source, reason: r.reason });
-    if (inputs.symbols?.has(proposal.symbol) !== false) return decide(proposal, inputs, ctx);
+    // A book read in part decides without a heat (book_unreadable): no read of the symbol adds to it.
+    if (inputs.symbols?.has(proposal.symbol) !== false || (inputs.unreadableListings?.length ?? 0) > 0)
+      return decide(proposal, inputs, ctx);
     // The proposal's own symbol is not in the book: the Position Ledger may hold it already and
     // the index of its hashes not know yet. Read it directly rather than wait for the index.
     const untrusted: UntrustedFigure[] = [];
@@ -158,6 +162,19 @@ function calibrationOf(
   config: HeatGateConfig,
 ): { readonly bucket: HeatBucket; readonly calibration: Calibration } {
   const bucket: HeatBucket = assessment.trusted ? bucketOf(assessment.heat, config.HEAT_MIN, config.HEAT_MAX) : 'COLD';
+  // A book the gate could not read whole: its heat is no heat, and taking it as COLD would hold
+  // most of an exit the kernel asked for. The proposal passes as the kernel made it; the decision
+  // names the keys (debug_json's untrusted) and the status headline says DEGRADED.
+  if (!assessment.trusted && assessment.cause === 'book_unreadable')
+    return {
+      bucket,
+      calibration: {
+        calibratedAction: proposal.proposedAction,
+        downgraded: false,
+        reason: 'heat_untrusted_unchanged',
+        recommendedPartial: undefined,
+      },
+    };
   return { bucket, calibration: calibrate(proposal.proposedAction, bucket, config.P26_APPLY_LAYER_ERA) };
 }
 

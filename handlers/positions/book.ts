@@ -36,6 +36,9 @@ export const DEFAULT_P33_PREFIXES: readonly string[] = [prefixOf(keys.p33Positio
  * and decoded once (bookReadOf). Two paths run it: one read-only script (read-book.lua: one round
  * trip, one consistent moment), or plain commands where scripts cannot run (Redis Cluster, Redis
  * before 7); the property test in test/integration/position-book-script.test.ts holds them equal.
+ * A listing read Redis refuses (a key of another type, or one the gates' user may not read) is
+ * that listing's problem only, as a refused per-symbol read is its symbol's: the book is read
+ * without it and names it (PositionBook.unreadableListings); each gate judges what that means.
  */
 
 /** The variables every gate hosting the book understands (the position-snapshot handler's names). */
@@ -140,6 +143,42 @@ export interface PositionBook {
    * highest of them and its own marks. Empty unless loadPositionBook was asked for quotes.
    */
   readonly quotes: ReadonlyMap<string, readonly (readonly (string | null)[])[]>;
+  /**
+   * The listing reads Redis refused (an index, the snapshot stream or the portfolio state of another
+   * type, or one the gates' user may not read): what they would have listed is not in this book, so
+   * the book is incomplete and every figure summed over it is untrusted. The rest was read as usual.
+   * Empty when every listing was read.
+   */
+  readonly unreadableListings: readonly UnreadableListing[];
+}
+
+/** The book's listing reads, each of one key: our view's index, P3.3's index, the snapshot stream, the portfolio state (equity). */
+export type BookListing = 'view' | 'p33' | 'stream' | 'equity';
+const BOOK_LISTINGS: readonly BookListing[] = ['view', 'p33', 'stream', 'equity'];
+
+/** A listing read Redis refused: which, its key, and Redis's error (WRONGTYPE, NOPERM ...). */
+export interface UnreadableListing {
+  readonly listing: BookListing;
+  readonly key: string;
+  readonly error: string;
+}
+
+/**
+ * The /ready cause of a gate whose book has unreadable listings (BatchHints.stateFault): each key
+ * with Redis's error, and what the gate does meanwhile; undefined when every listing was read.
+ */
+export function unreadableCause(listings: readonly UnreadableListing[], meanwhile: string): string | undefined {
+  if (listings.length === 0) return undefined;
+  return `position book: cannot read ${listings.map((u) => `${u.key} (${u.error.slice(0, 120)})`).join(', ')}: ${meanwhile}`;
+}
+
+/**
+ * Whether a read's error is Redis refusing that key (another type: WRONGTYPE; the gates' user may
+ * not read it: NOPERM), which says something of that key only, not of the connection or the server:
+ * the reads of the book take it as that input's problem (unreadable) rather than the whole read's.
+ */
+export function refusedKey(error: unknown): error is Error {
+  return error instanceof Error && /^(WRONGTYPE|NOPERM)\b/.test(error.message);
 }
 
 /** Who wrote a position figure: the position snapshot stream (our view of it) or the Position Ledger (P3.3). */
@@ -216,6 +255,8 @@ interface BookRead {
   /** In priceQuoteReads' order ([price, time] each), or none without unpriced positions. */
   readonly quoteRows: readonly (readonly Row[])[];
   readonly unreadable: readonly Unreadable[];
+  /** The listing reads Redis refused (PositionBook.unreadableListings). */
+  readonly unreadableListings: readonly UnreadableListing[];
 }
 
 /** The fields of a view row, in this order. */
@@ -292,10 +333,23 @@ interface ListedReplies {
   readonly entries: readonly Entry[];
   readonly lists: Readonly<Record<SymbolList, readonly string[]>>;
   readonly replies: readonly (readonly unknown[])[];
+  /** The listing reads Redis refused: [listing, key, error], as read-book.lua returns them. */
+  readonly refusedListings: readonly (readonly [listing: string, key: string, error: string])[];
 }
 
-/** read-book.lua's reply: the listing, the lists (view, p33, entries, book), the replies, the refusals {read, symbol's place, error} from 1. */
-type ScriptReply = [string | null, ListedReplies['mode'], Entry[], string[][], unknown[][], [number, number, string][]];
+/**
+ * read-book.lua's reply: the listing, the lists (view, p33, entries, book), the replies, the
+ * refusals {read, symbol's place, error} from 1, the listing reads refused {listing, key, error}.
+ */
+type ScriptReply = [
+  string | null,
+  ListedReplies['mode'],
+  Entry[],
+  string[][],
+  unknown[][],
+  [number, number, string][],
+  [string, string, string][],
+];
 
 /** What a read of the book brings besides the positions. */
 export interface BookReadOptions {
@@ -330,14 +384,19 @@ export async function loadPositionBook(redis: RedisReader, config: PositionBookC
       config.POSITION_BOOK_MAX_PENDING,
       JSON.stringify(sent),
     );
-    const [equity, mode, entries, [view = [], p33 = [], entrySymbols = [], book = []], replies, refused] = reply as ScriptReply;
+    const [equity, mode, entries, [view = [], p33 = [], entrySymbols = [], book = []], replies, refused, refusedListings = []] =
+      reply as ScriptReply;
     for (const [read, at, error] of refused) replies[read - 1]![at - 1] = new Error(error);
-    listed = { equity, mode, entries, lists: { view, p33, entries: entrySymbols, book }, replies };
+    listed = { equity, mode, entries, lists: { view, p33, entries: entrySymbols, book }, replies, refusedListings };
   } catch {
     listed = await readPlain(redis, config, equityKey, sent);
   }
+  const read = bookReadOf(listed, reads);
   return {
-    book: mergeBook(bookReadOf(listed, reads), config.POSITION_BOOK_MAX_PENDING, prefixes, figureBounds(config, now)),
+    book: {
+      ...mergeBook(read, config.POSITION_BOOK_MAX_PENDING, prefixes, figureBounds(config, now)),
+      unreadableListings: read.unreadableListings,
+    },
     equityRaw: listed.equity ?? undefined,
   };
 }
@@ -353,10 +412,18 @@ async function readPlain(
   reads: readonly SymbolRead[],
 ): Promise<ListedReplies> {
   const stream = config.POSITION_SNAPSHOT_STREAM;
+  // A listing read Redis refuses is noted and read as empty, as the script's (read-book.lua); any other failure is the read's.
+  const refusedListings: [BookListing, string, string][] = [];
+  const listing = <T>(name: BookListing, key: string, read: Promise<T>, none: T): Promise<T> =>
+    read.catch((error: unknown) => {
+      if (!refusedKey(error)) throw error;
+      refusedListings.push([name, key, error.message]);
+      return none;
+    });
   const [equity, view, p33] = await Promise.all([
-    equityKey === '' ? null : redis.hget(equityKey, 'equity_usd'),
-    redis.smembers(keys.activePositions),
-    redis.smembers(keys.p33PositionIndex),
+    equityKey === '' ? null : listing('equity', equityKey, redis.hget(equityKey, 'equity_usd'), null),
+    listing('view', keys.activePositions, redis.smembers(keys.activePositions), []),
+    listing('p33', keys.p33PositionIndex, redis.smembers(keys.p33PositionIndex), []),
   ]);
   let mode: ListedReplies['mode'] = 'none';
   let start = '-';
@@ -370,15 +437,21 @@ async function readPlain(
       start = `(${info['last-delivered-id']}`;
       if (Number(info.pending) > 0) start = ((await redis.xpending(stream, config.POSITION_SNAPSHOT_GROUP)) as [number, string])[1];
     }
-  } catch {
-    // No stream: nothing to fold in.
+  } catch (error) {
+    mode = 'none';
+    if (refusedKey(error)) refusedListings.push(['stream', stream, error.message]);
+    // Else no stream ("no such key"): nothing to fold in; a failure of another kind is the read's.
+    else if (!(error instanceof Error && /no such key/i.test(error.message))) throw error;
   }
-  const entries = mode === 'none' ? [] : await redis.xrevrange(stream, '+', start, 'COUNT', config.POSITION_BOOK_MAX_PENDING + 1);
+  const entries =
+    mode === 'none'
+      ? []
+      : await listing('stream', stream, redis.xrevrange(stream, '+', start, 'COUNT', config.POSITION_BOOK_MAX_PENDING + 1), []);
   const entrySymbols = [...new Set(entries.map(([, f]) => fieldsToRecord(f).symbol ?? ''))].filter((s) => s !== '');
   const lists = { view, p33, entries: entrySymbols, book: [...new Set([...view, ...entrySymbols, ...p33])] };
-  // A key of another type is its read's reply (as the script's refusals), any other failure the read's.
+  // A key Redis refuses (another type, no permission) is its read's reply (as the script's refusals), any other failure the read's.
   const settled = (error: unknown) => {
-    if (error instanceof Error && /\bWRONGTYPE\b/.test(error.message)) return error;
+    if (refusedKey(error)) return error;
     throw error;
   };
   const replies = await Promise.all(
@@ -386,15 +459,19 @@ async function readPlain(
       Promise.all(lists[over].map((s) => sendRead(redis, [command, prefix + s, ...args]).catch(settled))),
     ),
   );
-  return { equity, mode, entries, lists, replies };
+  return { equity, mode, entries, lists, replies, refusedListings };
 }
 
 /**
  * Either path's replies by name: the one place they are decoded. A refused key is `unreadable`
  * (its symbol's problem only) where its reply is taken (sigma's: where mergeBook needs it), or, for
- * an applied id, the whole read's error.
+ * an applied id, the whole read's error. A refused listing read (an index, the stream, equity) is
+ * `unreadableListings`, that listing's problem only: the others' symbols are read as ever.
  */
-function bookReadOf({ equity, mode, entries, lists, replies }: ListedReplies, reads: Record<BookReadGroup, SymbolRead[]>): BookRead {
+function bookReadOf(
+  { equity, mode, entries, lists, replies, refusedListings }: ListedReplies,
+  reads: Record<BookReadGroup, SymbolRead[]>,
+): BookRead {
   const unreadable: Unreadable[] = [];
   let next = 0;
   /** Each read of a group as: the reply for the symbol at `at` of its list, or `none` (absent or refused). */
@@ -447,6 +524,11 @@ function bookReadOf({ equity, mode, entries, lists, replies }: ListedReplies, re
         : [quoteReads[0]!<Row>(at, NO_PAIR), quoteReads[1]!<Row>(at, NO_PAIR), ...p33Reads.map((_, k) => p33Pair(k))];
     }),
     unreadable,
+    // Each refused listing once (the stream's reads may refuse it twice), by its name.
+    unreadableListings: BOOK_LISTINGS.flatMap((name) => {
+      const refused = refusedListings.find(([listing]) => listing === name);
+      return refused === undefined ? [] : [{ listing: name, key: refused[1], error: String(refused[2]) }];
+    }),
   };
 }
 
@@ -514,7 +596,12 @@ function largestExposure(fresh: readonly BookPosition[]): BookPosition | undefin
  * Every producer's word per symbol (our view superseded by the stream's unapplied entries, and
  * P3.3's hash under each prefix), sorted by the rule of docs/governor.md "Figures".
  */
-function mergeBook(read: BookRead, bound: number, prefixes: readonly string[], bounds: FigureBounds): PositionBook {
+function mergeBook(
+  read: BookRead,
+  bound: number,
+  prefixes: readonly string[],
+  bounds: FigureBounds,
+): Omit<PositionBook, 'unreadableListings'> {
   const { symbols, rows, mode, entries: rawEntries, applied, p33, p33rows, sigmaSymbols, sigmaRows, quoteRows, unreadable } = read;
   const untrusted: UntrustedFigure[] = [];
   const words = new Map<string, Map<string, LaneWord>>();

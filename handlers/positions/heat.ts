@@ -6,6 +6,7 @@ import {
   type PositionBook,
   type PositionBookConfig,
   type RefusedFigure,
+  type UnreadableListing,
   type UntrustedFigure,
 } from './book.js';
 import { parseNumber } from '../../schemas/fields.js';
@@ -33,6 +34,8 @@ export interface HeatInputs {
   readonly untrusted?: readonly UntrustedFigure[];
   /** The producers' figures the book refused (PositionBook.refused), for the decision to count. */
   readonly refused?: readonly RefusedFigure[];
+  /** The book's listing reads Redis refused (PositionBook.unreadableListings): the book is incomplete. */
+  readonly unreadableListings?: readonly UnreadableListing[];
   /** How the snapshots not yet in our view were found (see PositionBook); absent in hand-built inputs. */
   readonly streamRead?: PositionBook['streamRead'];
   readonly truncated?: boolean;
@@ -70,6 +73,14 @@ export type HeatAssessment =
  */
 export function assessHeat(inputs: HeatInputs): HeatAssessment {
   const untrusted = inputs.untrusted ?? [];
+  // Checked first: a refused portfolio state is no missing one, and a book read in part has no heat.
+  const unreadable = inputs.unreadableListings ?? [];
+  if (unreadable.length > 0)
+    return {
+      trusted: false,
+      cause: 'book_unreadable',
+      untrusted: [...unreadable.map((u) => ({ symbol: u.key, field: 'unreadable', value: u.error.slice(0, 40) })), ...untrusted],
+    };
   if (inputs.equityRaw === undefined && inputs.portfolioStatePresent !== true)
     return { trusted: false, cause: 'portfolio_state_missing', untrusted };
   // The original read a missing or empty equity_usd as 0 (`... or 0`): invalid equity.
@@ -93,7 +104,8 @@ export type HeatResult = { readonly heat: number; readonly problem?: undefined }
  * figures as it always did (its heat is advisory; the heat gate is the one that fails closed).
  */
 export function computeHeat(inputs: HeatInputs): HeatResult {
-  const assessment = assessHeat({ ...inputs, untrusted: [] });
+  // Unreadable listings as untrusted figures: skipped (what was read is counted), the heat being advisory.
+  const assessment = assessHeat({ ...inputs, untrusted: [], unreadableListings: [] });
   if (assessment.trusted) return { heat: assessment.heat };
   const problem: HeatProblem =
     assessment.cause === 'portfolio_state_missing'
@@ -116,8 +128,10 @@ export async function loadHeatInputs(redis: RedisReader, config: PositionBookCon
     withUnpriced: withQuotes,
     allP33Quotes: withQuotes,
   });
-  // Without equity_usd, whether the state exists at all tells the original's two failures apart.
-  const portfolioStatePresent = equityRaw !== undefined || (await redis.exists(keys.portfolioState)) > 0;
+  // Without equity_usd, whether the state exists at all tells the original's two failures apart
+  // (a state Redis refused to read exists: assessHeat names it unreadable).
+  const equityRefused = book.unreadableListings.some((u) => u.listing === 'equity');
+  const portfolioStatePresent = equityRaw !== undefined || equityRefused || (await redis.exists(keys.portfolioState)) > 0;
   const positions = book.positions.map(({ symbol, notionalUsd, sigma }) => ({ symbol, notionalUsd, sigma }));
   return {
     equityRaw,
@@ -126,6 +140,7 @@ export async function loadHeatInputs(redis: RedisReader, config: PositionBookCon
     positions,
     untrusted: book.untrusted,
     refused: book.refused,
+    unreadableListings: book.unreadableListings,
     streamRead: book.streamRead,
     truncated: book.truncated,
     symbols: new Set(positions.map((p) => p.symbol)),

@@ -65,6 +65,13 @@ export interface BatchHints<Config, State, Metrics> {
    */
   readonly commitEach?: boolean;
   readonly onRead?: (metrics: Metrics, entries: number) => void; // per batch read, applied at once
+  /**
+   * Why the state just loaded keeps the gate from doing part of its work (an input Redis refuses to
+   * read, by its key), else undefined. While it says so, /ready is 503 with this cause: the gate
+   * decides every message but cannot make progress on what needs that input. Asked at each load;
+   * while set, the state is loaded again each idle read (BLOCK_MS) so the cause clears without a message.
+   */
+  readonly stateFault?: (state: State) => string | undefined;
   readonly refresh?: {
     readonly everyMs: (c: Config) => number;
     // first: the first run since the process started (a start-up check counts what it finds once)

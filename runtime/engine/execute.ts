@@ -21,6 +21,8 @@ export interface ExecutionEnv<Config, Metrics> extends ContextDeps<Config, Metri
   readonly onRetry: (count: number) => void;
   /** Jobs only: where the job is recorded as done. */
   readonly doneKey?: (meta: MessageMeta) => string;
+  /** Given each batch state loaded (its gate's stateFault judges it for /ready). */
+  readonly onState?: (state: unknown) => void;
 }
 
 export interface ContextDeps<Config, Metrics> {
@@ -117,6 +119,7 @@ export async function executeBatch<Config, Metrics extends object>(
       (state) => ({ state }),
       (error: unknown) => ({ error }),
     );
+    if ('state' in loaded) env.onState?.(loaded.state);
 
     /** Each failed delivery's last error, until it succeeds or its policy decides. */
     const failed = new Map<Delivery, unknown>();

@@ -61,6 +61,7 @@ export class JobRunner {
     if (this.worker?.isRunning() !== true) return { cause: 'bullmq worker not running', since };
     if (this.schedulerFault) return { cause: this.schedulerFault, since };
     if (commitFault) return { cause: commitFault.cause, since };
+    if (this.pipeline.inputFault) return this.pipeline.inputFault;
     if (this.trigger.kind === 'schedule') {
       // Several intervals without a committed tick is a stall.
       const silent = this.deps.clock.now() - since;

@@ -69,6 +69,8 @@ export class SourcePipeline {
   lastProgressAt: number;
   /** Set while commits are refused; cleared by the next that applies, unless a key's writes stay refused (refusedKeys). */
   commitFault: ConsumerFault | undefined;
+  /** Set while the gate's last batch state says an input of it cannot be read (BatchHints.stateFault). */
+  inputFault: ConsumerFault | undefined;
   /** Keys whose writes Redis refused the same way on every try (commit-loop.ts), until a commit writes them. */
   private readonly refusedKeys = new Map<string, string>();
   private refusedSince = 0;
@@ -98,6 +100,7 @@ export class SourcePipeline {
       onRetry: (count) => metrics.retries.inc({ handler: handler.name }, count),
       tape: deps.tape,
       ...(shape.doneKey ? { doneKey: shape.doneKey } : {}),
+      onState: (state) => this.judgeState(state),
     };
     this.env = {
       handler,
@@ -138,6 +141,28 @@ export class SourcePipeline {
     const [first] = this.refusedKeys;
     this.refusedSince = first === undefined ? 0 : this.refusedSince || this.env.execution.now();
     return first && { cause: `writes to ${first[0]} refused on every try: ${first[1]}`, since: this.refusedSince };
+  }
+
+  /** The gate's stateFault of a state just loaded: set (since its first sight) or cleared. */
+  private judgeState(state: unknown): void {
+    const cause = this.env.handler.batch?.stateFault?.(state);
+    if (cause === undefined) this.inputFault = undefined;
+    else this.inputFault = { cause, since: this.inputFault?.since ?? this.env.execution.now() };
+  }
+
+  /**
+   * While an input fault stands and no message comes to load the state, loads it (untaped: no
+   * decision reads it) to see whether the fault has cleared. A failed load leaves the fault as it is.
+   */
+  async recheckInput(): Promise<void> {
+    const load = this.env.handler.batch?.loadState;
+    if (this.inputFault === undefined || load === undefined) return;
+    const { redis, config, now } = this.env.execution;
+    try {
+      this.judgeState(await load(redis, config, now()));
+    } catch {
+      // Redis's own faults are the health probe's to report; the next load judges again.
+    }
   }
 
   get stopping(): boolean {

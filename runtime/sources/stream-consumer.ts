@@ -93,6 +93,7 @@ export class StreamConsumer {
     const { stopping, commitFault, lastProgressAt: since } = this.pipeline;
     if (stopping) return undefined;
     if (commitFault) return commitFault;
+    if (this.pipeline.inputFault) return this.pipeline.inputFault;
     if (this.consecutiveErrors >= retryPolicy.consumerErrorsBeforeFault)
       return { cause: `failing: ${this.lastError ?? 'unknown error'}`, since };
     const silent = this.deps.clock.now() - since;
@@ -154,6 +155,7 @@ export class StreamConsumer {
         } else {
           const batch = await this.read('>');
           if (batch.entries.length > 0) await this.handle(batch);
+          else await this.pipeline.recheckInput();
         }
       } catch (error) {
         if (this.pipeline.stopping) {

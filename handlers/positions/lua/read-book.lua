@@ -3,25 +3,47 @@
 -- KEYS: our view's index, the snapshot stream, P3.3's index, the portfolio state ('' for no equity).
 -- ARGV: the position-snapshot group, the bound on entries, bookReads as JSON
 -- [{over = view|p33|entries|book, read = [command, key prefix, args...], needless = [[prefix, places...], ...]}, ...].
+-- A listing read Redis refuses (a key of another type, a key the user may not read) is noted
+-- {listing, key, error} and read as empty: the rest of the book is still read (book.ts bookReadOf).
+local listingRefused = {}
+local function listing(name, key, ...)
+  local reply = redis.pcall(...)
+  if type(reply) == 'table' and reply.err then
+    listingRefused[#listingRefused + 1] = {name, key, reply.err}
+    return nil
+  end
+  return reply
+end
 local equity = false
-if KEYS[4] ~= '' then equity = redis.call('HGET', KEYS[4], 'equity_usd') end
-local lists = {view = redis.call('SMEMBERS', KEYS[1]), p33 = redis.call('SMEMBERS', KEYS[3]), entries = {}, book = {}}
+if KEYS[4] ~= '' then equity = listing('equity', KEYS[4], 'HGET', KEYS[4], 'equity_usd') or false end
+local lists = {
+  view = listing('view', KEYS[1], 'SMEMBERS', KEYS[1]) or {},
+  p33 = listing('p33', KEYS[3], 'SMEMBERS', KEYS[3]) or {},
+  entries = {},
+  book = {},
+}
 -- The stream's entries not applied yet: through the group (its pending ones, then those after its
 -- last-delivered id), without that group the newest, without the stream none.
 local mode, start = 'tail', '-'
 local groups = redis.pcall('XINFO', 'GROUPS', KEYS[2])
-if groups.err then mode = 'none' else
+if type(groups) == 'table' and groups.err then
+  mode = 'none'
+  if not string.find(groups.err, 'no such key', 1, true) then listingRefused[#listingRefused + 1] = {'stream', KEYS[2], groups.err} end
+else
   for _, g in ipairs(groups) do
     local info = {}
     for j = 1, #g, 2 do info[g[j]] = g[j + 1] end
     if info.name == ARGV[1] then
       mode, start = 'group', '(' .. info['last-delivered-id']
-      if info.pending > 0 then start = redis.call('XPENDING', KEYS[2], ARGV[1])[2] end
+      if info.pending > 0 then
+        local pending = listing('stream', KEYS[2], 'XPENDING', KEYS[2], ARGV[1])
+        if pending then start = pending[2] else mode = 'none' end
+      end
     end
   end
 end
 local entries = {}
-if mode ~= 'none' then entries = redis.call('XREVRANGE', KEYS[2], '+', start, 'COUNT', tonumber(ARGV[2]) + 1) end
+if mode ~= 'none' then entries = listing('stream', KEYS[2], 'XREVRANGE', KEYS[2], '+', start, 'COUNT', tonumber(ARGV[2]) + 1) or {} end
 -- The entries' symbols (an entry's last symbol field, as fieldsToRecord reads it; none empty), then
 -- the book's: our view's, the entries', P3.3's index's, each once.
 local seen = {}
@@ -68,4 +90,4 @@ for r, plan in ipairs(cjson.decode(ARGV[3])) do
     replies[r][i] = reply
   end
 end
-return {equity, mode, entries, {lists.view, lists.p33, lists.entries, lists.book}, replies, refused}
+return {equity, mode, entries, {lists.view, lists.p33, lists.entries, lists.book}, replies, refused, listingRefused}

@@ -1,0 +1,263 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { createGovernor } from '../../handlers/governor/index.js';
+import { bookPositionSource, type PositionSource } from '../../handlers/governor/positions.js';
+import { heatGate } from '../../handlers/heat-gate/index.js';
+import { loadHeatInputs } from '../../handlers/positions/heat.js';
+import type { AnyHandler } from '../../runtime/contract/handler.js';
+import type { RedisReader } from '../../runtime/contract/index.js';
+import type { Runtime } from '../../runtime/host/runtime.js';
+import { keys, streams } from '../../schemas/keys.js';
+import { p33NewestHash, tickerHash } from '../support/book-producers.js';
+import { usePrivateRedis } from '../support/redis-server.js';
+import { createTestRuntime, governorDecided, produce, readStream, readyAt, waitFor, withoutScripts } from '../support/runtime.js';
+
+/**
+ * Issue #59 item 2 (measured case 3): a listing read of the position book that Redis refuses (one
+ * of the two indexes, the snapshot stream, the portfolio state) is that input's problem only. The
+ * governor permits every close (close_bypass) and blocks every open naming the key
+ * (positions_unreadable), counts no evaluation error, and /ready is 503 naming the key until it can
+ * be read again; the heat gate in enforce mode passes a FULL_CLOSE unchanged, naming the key. On
+ * 6d8b18a all eight plans were blocked evaluation_error (auto-disarm counting them), the heat gate
+ * made every FULL_CLOSE a PARTIAL_25, and /ready said 200. Both of the book's paths: the one script,
+ * and the plain reads of a Redis without scripts (Cluster, Redis before 7).
+ */
+
+const HELD = ['AUSDT', 'BUSDT', 'CUSDT', 'DUSDT'];
+const OPENED = ['EUSDT', 'FUSDT', 'GUSDT', 'HUSDT'];
+const nowSec = () => Date.now() / 1000;
+
+/** The two gates, reading the book through the script, or through plain reads only. */
+function gatesOf(path: 'script' | 'plain reads'): AnyHandler[] {
+  if (path === 'script') return [createGovernor(), heatGate];
+  const plainSource: PositionSource = {
+    ...bookPositionSource,
+    load: (redis, now, config) => bookPositionSource.load(withoutScripts(redis), now, config),
+  };
+  const plainHeatGate = {
+    ...heatGate,
+    batch: {
+      ...heatGate.batch,
+      loadState: (redis: RedisReader, config, now: number) => loadHeatInputs(withoutScripts(redis), config, now, true),
+    },
+  } as AnyHandler;
+  return [createGovernor({ positions: plainSource }), plainHeatGate];
+}
+
+/** One input made unreadable (a key of another type), and made right again. */
+interface Corruption {
+  readonly name: string;
+  readonly key: string;
+  /** Whether the governor reads it (equity is the heat gate's alone). */
+  readonly governorReads: boolean;
+  spoil(redis: import('ioredis').Redis): Promise<void>;
+  mend(redis: import('ioredis').Redis): Promise<void>;
+}
+
+const corruptions: readonly Corruption[] = [
+  {
+    name: 'the P3.3 index',
+    key: keys.p33PositionIndex,
+    governorReads: true,
+    spoil: async (r) => void (await r.multi().del(keys.p33PositionIndex).set(keys.p33PositionIndex, 'not a set').exec()),
+    mend: async (r) =>
+      void (await r
+        .multi()
+        .del(keys.p33PositionIndex)
+        .sadd(keys.p33PositionIndex, ...HELD)
+        .exec()),
+  },
+  {
+    name: 'our view’s index',
+    key: keys.activePositions,
+    governorReads: true,
+    spoil: async (r) => void (await r.set(keys.activePositions, 'not a set')),
+    mend: async (r) => void (await r.del(keys.activePositions)),
+  },
+  {
+    name: 'the position snapshot stream',
+    key: streams.positionSnapshot,
+    governorReads: true,
+    spoil: async (r) => void (await r.set(streams.positionSnapshot, 'not a stream')),
+    mend: async (r) => void (await r.del(streams.positionSnapshot)),
+  },
+  {
+    name: 'the portfolio state (equity)',
+    key: keys.portfolioState,
+    governorReads: false,
+    spoil: async (r) => void (await r.multi().del(keys.portfolioState).rpush(keys.portfolioState, 'not a hash').exec()),
+    mend: async (r) => void (await r.multi().del(keys.portfolioState).hset(keys.portfolioState, 'equity_usd', '10000').exec()),
+  },
+];
+
+function close(symbol: string, id: string): Record<string, string> {
+  return { plan_id: id, symbol, action: 'FULL_CLOSE_PROPOSED', decision: 'EXECUTE', kill_score: '0.1', timestamp: String(nowSec()) };
+}
+
+function open(symbol: string, id: string): Record<string, string> {
+  return {
+    plan_id: id,
+    symbol,
+    action: 'OPEN_LONG',
+    decision: 'EXECUTE',
+    kill_score: '0.1',
+    side: 'BUY',
+    qty: '1',
+    price: '100',
+    timestamp: String(nowSec()),
+  };
+}
+
+describe('a listing of the position book Redis refuses is that input’s problem only (issue #59)', () => {
+  const redis = usePrivateRedis();
+  let runtime: Runtime | undefined;
+  afterEach(async () => {
+    await runtime?.stop();
+    runtime = undefined;
+  });
+
+  /** Four P3.3 positions of $150 (position_state_brain/main.py at de25f13cb), tickers for the opens, equity $10,000 (heat COLD). */
+  async function world(): Promise<void> {
+    for (const s of HELD) await redis.client.hset(keys.p33StatePositions(s), p33NewestHash(s, 1.5, 100, nowSec()));
+    await redis.client.sadd(keys.p33PositionIndex, ...HELD);
+    for (const s of OPENED) await redis.client.hset(keys.ticker(s), tickerHash(s, 100, Date.now()));
+    await redis.client.hset(keys.portfolioState, 'equity_usd', '10000');
+  }
+
+  /** The calibrated entry of heat proposal `planId`, once written. */
+  async function calibrated(planId: string): Promise<Record<string, string>> {
+    return waitFor(async () => (await readStream(redis.client, streams.harvestCalibrated)).find((e) => e.plan_id === planId), {
+      what: `the heat gate's entry of ${planId}`,
+    });
+  }
+
+  for (const path of ['script', 'plain reads'] as const) {
+    for (const c of corruptions) {
+      it(`${path}: ${c.name} of another type: closes permitted, opens blocked naming it, /ready 503 naming it; once mended, decided as ever`, async () => {
+        await world();
+        await c.spoil(redis.client);
+        runtime = await createTestRuntime(
+          redis.url,
+          { HANDLERS: 'governor,heat-gate', GOV_SYMBOL_COOLDOWN_SECONDS: '0', P26_MODE: 'enforce' },
+          gatesOf(path),
+        );
+        const base = String(await runtime.start());
+        await redis.client.hset(keys.harvestProposal('AUSDT'), 'harvest_action', 'FULL_CLOSE_PROPOSED');
+
+        const plans = [...HELD.map((s, i) => close(s, `close-${i}`)), ...OPENED.map((s, i) => open(s, `open-${i}`))];
+        await produce(redis.client, streams.applyPlan, plans);
+        await produce(redis.client, streams.harvestProposal, [{ plan_id: 'heat-1', symbol: 'AUSDT', action: 'FULL_CLOSE_PROPOSED' }]);
+        const decided = await governorDecided(redis.client, plans.length);
+        const byPlan = (e: Record<string, string>) => [e.plan_id, e.event, e.reason, e.unreadable_listings];
+        // Every event names what the book could not read (as it names unpriced positions), closes' too.
+        const named = c.governorReads ? c.key : undefined;
+        const closes = HELD.map((_, i) => [`close-${i}`, 'permit', 'close_bypass', named]);
+        const opens = c.governorReads
+          ? OPENED.map((_, i) => [`open-${i}`, 'block', 'positions_unreadable', c.key])
+          : OPENED.map((_, i) => [`open-${i}`, 'permit', 'all_gates_passed', undefined]);
+        expect(decided.map(byPlan).sort()).toEqual([...closes, ...opens].sort());
+        // A read Redis refused is no error of a plan: nothing counted toward auto-disarm.
+        expect(await redis.client.zcard(keys.governorErrors)).toBe(0);
+        expect(await redis.client.exists(keys.governorDisarm)).toBe(0);
+
+        // The heat gate: the kernel's FULL_CLOSE stands, the decision names the key it could not read.
+        const entry = await calibrated('heat-1');
+        expect([entry.calibrated_action, entry.reason, entry.fail_closed_cause]).toEqual([
+          'FULL_CLOSE_PROPOSED',
+          'heat_untrusted_unchanged',
+          'book_unreadable',
+        ]);
+        const decision = (await readStream(redis.client, streams.heatDecision)).find((e) => e.plan_id === 'heat-1');
+        expect(decision?.debug_json).toContain(`${c.key}.unreadable`);
+        expect(await redis.client.hget(keys.harvestProposal('AUSDT'), 'action')).toBe('FULL_CLOSE_PROPOSED');
+
+        const notReady = await readyAt(base);
+        expect(notReady.status).toBe(503);
+        expect(notReady.body).toContain(`cannot read ${c.key}`);
+
+        // Mended: read again without a message (the idle recheck), and decided as ever.
+        await c.mend(redis.client);
+        await waitFor(async () => (await readyAt(base)).status === 200, { what: '/ready 200 once the key is mended' });
+        const later = OPENED.map((s, i) => open(s, `later-${i}`));
+        await produce(redis.client, streams.applyPlan, later);
+        const all = await governorDecided(redis.client, plans.length + later.length);
+        expect(all.filter((e) => e.plan_id!.startsWith('later-')).map((e) => e.reason)).toEqual(OPENED.map(() => 'all_gates_passed'));
+        await produce(redis.client, streams.harvestProposal, [{ plan_id: 'heat-2', symbol: 'AUSDT', action: 'FULL_CLOSE_PROPOSED' }]);
+        const after = await calibrated('heat-2');
+        // A readable book of $600 on $10,000 without sigma: heat 0, COLD.
+        expect([after.calibrated_action, after.reason, after.fail_closed_cause]).toEqual(['PARTIAL_25', 'portfolio_heat_cold', undefined]);
+        expect(await redis.client.zcard(keys.governorErrors)).toBe(0);
+      });
+    }
+  }
+});
+
+/** ACL key patterns for every key but those under `prefix` (an ACL cannot deny a pattern, only allow). */
+function allBut(prefix: string): string[] {
+  const escape = (c: string) => (/[*?[\]\\^]/.test(c) ? `\\${c}` : c);
+  const patterns = [...prefix].map((c, i) => `~${[...prefix.slice(0, i)].map(escape).join('')}[^${escape(c)}]*`);
+  // The proper prefixes themselves ("quantum", "quantum:", ...), which no pattern above matches.
+  for (let i = 1; i < prefix.length; i++) patterns.push(`~${[...prefix.slice(0, i)].map(escape).join('')}`);
+  return patterns;
+}
+
+describe('the gates’ ACL user losing read of quantum:state:* (issue #59)', () => {
+  const redis = usePrivateRedis();
+  let runtime: Runtime | undefined;
+  afterEach(async () => {
+    await runtime?.stop();
+    runtime = undefined;
+    await redis.client.call('ACL', 'DELUSER', 'gates');
+  });
+
+  for (const path of ['script', 'plain reads'] as const) {
+    it(`${path}: closes permitted, opens blocked (never evaluation_error), no error counted, /ready 503 naming the key; restored, opens permitted`, async () => {
+      for (const s of HELD) await redis.client.hset(keys.p33StatePositions(s), p33NewestHash(s, 1.5, 100, nowSec()));
+      await redis.client.sadd(keys.p33PositionIndex, ...HELD);
+      for (const s of OPENED) await redis.client.hset(keys.ticker(s), tickerHash(s, 100, Date.now()));
+      await redis.client.hset(keys.portfolioState, 'equity_usd', '10000');
+      await redis.client.call('ACL', 'SETUSER', 'gates', 'on', '>gates-pw', '~*', '&*', '+@all');
+      const url = new URL(redis.url);
+      url.username = 'gates';
+      url.password = 'gates-pw';
+      runtime = await createTestRuntime(
+        url.toString(),
+        { HANDLERS: 'governor,heat-gate', GOV_SYMBOL_COOLDOWN_SECONDS: '0', P26_MODE: 'enforce' },
+        gatesOf(path),
+      );
+      const base = String(await runtime.start());
+      // The slip: every key still readable but quantum:state:* (written, not read), until the plans are decided.
+      await redis.client.call('ACL', 'SETUSER', 'gates', 'resetkeys', ...allBut('quantum:state:'), '%W~quantum:state:*');
+      const plans = [...HELD.map((s, i) => close(s, `close-${i}`)), ...OPENED.map((s, i) => open(s, `open-${i}`))];
+      await produce(redis.client, streams.applyPlan, plans);
+      await produce(redis.client, streams.harvestProposal, [{ plan_id: 'heat-1', symbol: 'AUSDT', action: 'FULL_CLOSE_PROPOSED' }]);
+      const decided = await governorDecided(redis.client, plans.length);
+      const entry = await waitFor(
+        async () => (await readStream(redis.client, streams.harvestCalibrated)).find((e) => e.plan_id === 'heat-1'),
+        {
+          what: 'the heat gate decided',
+        },
+      );
+      const notReady = await readyAt(base);
+      await redis.client.call('ACL', 'SETUSER', 'gates', 'resetkeys', '~*');
+
+      expect(decided.filter((e) => e.plan_id!.startsWith('close-')).map((e) => [e.event, e.reason])).toEqual(
+        HELD.map(() => ['permit', 'close_bypass']),
+      );
+      // The held positions' P3.3 hashes (quantum:state:positions:*) cannot be read: positions of unknown size.
+      expect(decided.filter((e) => e.plan_id!.startsWith('open-')).map((e) => [e.event, e.reason])).toEqual(
+        OPENED.map(() => ['block', 'position_price_unknown']),
+      );
+      expect(await redis.client.zcard(keys.governorErrors)).toBe(0);
+      // The heat gate's equity (quantum:state:portfolio) unreadable: the FULL_CLOSE stands, named.
+      expect([entry.calibrated_action, entry.fail_closed_cause]).toEqual(['FULL_CLOSE_PROPOSED', 'book_unreadable']);
+      expect(notReady.status).toBe(503);
+      expect(notReady.body).toContain(`cannot read ${keys.portfolioState}`);
+
+      await waitFor(async () => (await readyAt(base)).status === 200, { what: '/ready 200 once read again' });
+      const later = OPENED.map((s, i) => open(s, `later-${i}`));
+      await produce(redis.client, streams.applyPlan, later);
+      const all = await governorDecided(redis.client, plans.length + later.length);
+      expect(all.filter((e) => e.plan_id!.startsWith('later-')).map((e) => e.reason)).toEqual(OPENED.map(() => 'all_gates_passed'));
+    });
+  }
+});
