@@ -21,8 +21,6 @@ export const calibrationReasons = [
   'portfolio_heat_cold',
   'portfolio_heat_warm',
   'portfolio_heat_hot',
-  /** Ours (issue #59): the heat could not be trusted because the position book could not be read whole (book_unreadable): the proposal passes unchanged. */
-  'heat_untrusted_unchanged',
 ] as const;
 export type CalibrationReason = (typeof calibrationReasons)[number];
 
@@ -32,9 +30,7 @@ export type HeatBucket = (typeof heatBuckets)[number];
 /**
  * Why a decision was taken without a trusted heat (fail-closed, so treated as COLD). Ours: the
  * original put no cause on the entry. Written in `fail_closed_cause`, a field of our own, only on
- * such decisions; `reason` stays the original's. One cause does not fail closed: `book_unreadable`
- * (a listing read of the position book Redis refused) passes the proposal unchanged, reason
- * heat_untrusted_unchanged: a smaller close on a book the gate cannot read would hold an exit.
+ * such decisions; `reason` stays the original's.
  */
 export const failClosedCauses = [
   'portfolio_state_missing',

@@ -240,7 +240,7 @@ export async function loadSnapshot(
   const symbolRead = await readSymbol(redis, state, symbol, dailyKey, config, positionSource, now);
   const { version, lastExecSec, execHistory, dailyTotal, budget, exitLock } = symbolRead;
   // The highest usable mark of the market state, P3.3 (flat symbols too), the ticker and the
-  // position's own: no single producer can lower it (docs/governor.md, "Pricing").
+  // position's own: no single producer can lower it (docs/governor.md, "Figures").
   const bounds = quoteBounds(config);
   const markQuote = highestOf(symbolRead.quotes, symbolRead.book.ownQuotes, now, bounds);
   const markPrice = markQuote?.price;

@@ -52,7 +52,7 @@ export const heatGate = defineHandler({
   batch: {
     // With every book symbol's quotes: a decision's mark needs no read of its own.
     loadState: (redis, config, now) => loadHeatInputs(redis, config, now, true),
-    // A listing of the book Redis refuses: proposals pass unchanged (book_unreadable) until it is read again.
+    // A listing of the book Redis refuses: /ready is 503 naming it (book_unreadable) until it is read again.
     stateFault: (inputs: HeatInputs) => unreadableCause(inputs.unreadableListings ?? [], 'heat untrusted, proposals pass unchanged'),
     // p26_heat_value without waiting for a proposal (seed 003: the heat metric updates every
     // 10 s); a budget engine deployed apart scrapes it (HEAT_GATE_METRICS_URL). Each replica its own.
@@ -162,19 +162,6 @@ function calibrationOf(
   config: HeatGateConfig,
 ): { readonly bucket: HeatBucket; readonly calibration: Calibration } {
   const bucket: HeatBucket = assessment.trusted ? bucketOf(assessment.heat, config.HEAT_MIN, config.HEAT_MAX) : 'COLD';
-  // A book the gate could not read whole: its heat is no heat, and taking it as COLD would hold
-  // most of an exit the kernel asked for. The proposal passes as the kernel made it; the decision
-  // names the keys (debug_json's untrusted) and the status headline says DEGRADED.
-  if (!assessment.trusted && assessment.cause === 'book_unreadable')
-    return {
-      bucket,
-      calibration: {
-        calibratedAction: proposal.proposedAction,
-        downgraded: false,
-        reason: 'heat_untrusted_unchanged',
-        recommendedPartial: undefined,
-      },
-    };
   return { bucket, calibration: calibrate(proposal.proposedAction, bucket, config.P26_APPLY_LAYER_ERA) };
 }
 

@@ -131,7 +131,7 @@ export const heatSection = defineStatusSection<HeatGateConfig, HeatStatus>({
             text:
               heat.fail_closed.cause === 'book_unreadable'
                 ? `heat gate could not read the position book on ${heat.fail_closed.count} decision${heat.fail_closed.count === 1 ? '' : 's'} ` +
-                  `in enforce in the last ${FAIL_CLOSED_WINDOW_MS / 60_000} min (book_unreadable): heat unknown, proposals passed unchanged; /ready names the key`
+                  `in enforce in the last ${FAIL_CLOSED_WINDOW_MS / 60_000} min (book_unreadable): heat unknown, taken as COLD, so every FULL_CLOSE becomes PARTIAL_25; /ready names the key`
                 : `heat gate failed closed on ${heat.fail_closed.count} decision${heat.fail_closed.count === 1 ? '' : 's'} in enforce ` +
                   `in the last ${FAIL_CLOSED_WINDOW_MS / 60_000} min (${heat.fail_closed.cause}): heat unknown, taken as COLD, ` +
                   `so every FULL_CLOSE becomes PARTIAL_25${heat.fail_closed.cause === 'portfolio_state_missing' ? '; check quantum:state:portfolio (its equity)' : ''}`,

@@ -183,7 +183,7 @@ function freshestTimed(
  * The highest price of the quotes of `first` and `then` that may be used (timed ones within the
  * bounds, timeless ones always): the figure the governor counts exposure at. No single producer
  * can lower it; a wrong tick, a unit slip or a stamp from the future can only raise it, which
- * blocks opens rather than permitting them (docs/governor.md, "Pricing").
+ * blocks opens rather than permitting them (docs/governor.md, "Figures").
  */
 export function highestOf(
   first: readonly PriceQuote[],

@@ -16,7 +16,7 @@ import { createTestRuntime, governorDecided, produce, readStream, readyAt, waitF
  * of the two indexes, the snapshot stream, the portfolio state) is that input's problem only. The
  * governor permits every close (close_bypass) and blocks every open naming the key
  * (positions_unreadable), counts no evaluation error, and /ready is 503 naming the key until it can
- * be read again; the heat gate in enforce mode passes a FULL_CLOSE unchanged, naming the key. On
+ * be read again; the heat gate in enforce mode fails closed by name (book_unreadable), naming the key. On
  * 6d8b18a all eight plans were blocked evaluation_error (auto-disarm counting them), the heat gate
  * made every FULL_CLOSE a PARTIAL_25, and /ready said 200. Both of the book's paths: the one script,
  * and the plain reads of a Redis without scripts (Cluster, Redis before 7).
@@ -159,16 +159,15 @@ describe('a listing of the position book Redis refuses is that input’s problem
         expect(await redis.client.zcard(keys.governorErrors)).toBe(0);
         expect(await redis.client.exists(keys.governorDisarm)).toBe(0);
 
-        // The heat gate: the kernel's FULL_CLOSE stands, the decision names the key it could not read.
+        // The heat gate: no heat it can vouch for, taken as COLD by name, the key it could not read named.
         const entry = await calibrated('heat-1');
         expect([entry.calibrated_action, entry.reason, entry.fail_closed_cause]).toEqual([
-          'FULL_CLOSE_PROPOSED',
-          'heat_untrusted_unchanged',
+          'PARTIAL_25',
+          'portfolio_heat_cold',
           'book_unreadable',
         ]);
         const decision = (await readStream(redis.client, streams.heatDecision)).find((e) => e.plan_id === 'heat-1');
         expect(decision?.debug_json).toContain(`${c.key}.unreadable`);
-        expect(await redis.client.hget(keys.harvestProposal('AUSDT'), 'action')).toBe('FULL_CLOSE_PROPOSED');
 
         const notReady = await readyAt(base);
         expect(notReady.status).toBe(503);
@@ -248,8 +247,8 @@ describe('the gates’ ACL user losing read of quantum:state:* (issue #59)', () 
         OPENED.map(() => ['block', 'position_price_unknown']),
       );
       expect(await redis.client.zcard(keys.governorErrors)).toBe(0);
-      // The heat gate's equity (quantum:state:portfolio) unreadable: the FULL_CLOSE stands, named.
-      expect([entry.calibrated_action, entry.fail_closed_cause]).toEqual(['FULL_CLOSE_PROPOSED', 'book_unreadable']);
+      // The heat gate's equity (quantum:state:portfolio) unreadable: taken as COLD by name.
+      expect([entry.calibrated_action, entry.fail_closed_cause]).toEqual(['PARTIAL_25', 'book_unreadable']);
       expect(notReady.status).toBe(503);
       expect(notReady.body).toContain(`cannot read ${keys.portfolioState}`);
 
