@@ -1,13 +1,13 @@
 import { epochMs } from '../../domain/epoch.js';
 import { sideSign } from '../../domain/side.js';
 import * as z from 'zod';
-import { type RedisReader } from '../../runtime/contract/index.js';
+import { isRedisStateRefusal, type RedisReader } from '../../runtime/contract/index.js';
 import { envInt } from '../../schemas/env.js';
 import { compareStreamIds, fieldsToRecord, parseNumber } from '../../schemas/fields.js';
 import { keys, streams } from '../../schemas/keys.js';
 import { positionSnapshotSchema, snapshotAges, snapshotNotional } from '../../schemas/position-snapshot.js';
 import { gateLua } from '../lua.js';
-import { replyOf, sendRead, sendReads, type ReadCommand } from './read-commands.js';
+import { replyOf, sendRead, sendReads, settledReplies, type ReadCommand } from './read-commands.js';
 
 /** P3.3's hash prefixes: the seed era's, and upstream's newest (de25f13cb). */
 export const DEFAULT_P33_PREFIXES: readonly string[] = [prefixOf(keys.p33PositionSnapshot), prefixOf(keys.p33StatePositions)];
@@ -315,8 +315,11 @@ export async function loadPositionBook(redis: RedisReader, config: PositionBookC
     );
     const [equity, mode, entries, [view = [], p33 = [], entrySymbols = [], book = []], replies, refused] = reply as ScriptReply;
     for (const [read, at, error] of refused) replies[read - 1]![at - 1] = new Error(error);
+    // A read refused for Redis's state (an ACL) is no key's problem: the plain reads meet it again and fail, held.
+    settledReplies(refused.map(([, , error]) => new Error(error)));
     listed = { equity, mode, entries, lists: { view, p33, entries: entrySymbols, book }, replies };
   } catch {
+    // Scripts refused (Redis Cluster, Redis before 7, an ACL without EVAL_RO): the same reads as plain commands.
     listed = await readPlain(redis, config, equityKey, sent);
   }
   const maxAgeMs = config.POSITION_MAX_AGE_SEC === undefined ? undefined : config.POSITION_MAX_AGE_SEC * 1000;
@@ -354,8 +357,9 @@ async function readPlain(
       start = `(${info['last-delivered-id']}`;
       if (Number(info.pending) > 0) start = ((await redis.xpending(stream, config.POSITION_SNAPSHOT_GROUP)) as [number, string])[1];
     }
-  } catch {
-    // No stream: nothing to fold in.
+  } catch (error) {
+    // No stream: nothing to fold in; a refusal that is Redis's state is no answer about it.
+    if (isRedisStateRefusal(error)) throw error;
   }
   const entries = mode === 'none' ? [] : await redis.xrevrange(stream, '+', start, 'COUNT', config.POSITION_BOOK_MAX_PENDING + 1);
   const entrySymbols = [...new Set(entries.map(([, f]) => fieldsToRecord(f).symbol ?? ''))].filter((s) => s !== '');
