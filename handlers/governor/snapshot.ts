@@ -1,5 +1,5 @@
 import type { BudgetHashField } from '../../schemas/budget.js';
-import type { RedisReader } from '../../runtime/contract/index.js';
+import { isRedisStateRefusal, type RedisReader } from '../../runtime/contract/index.js';
 import { killSwitchBlocks } from '../../domain/kill-switch.js';
 import { keys, streams } from '../../schemas/keys.js';
 import { freshBudget, hasRecentViolation, parseBudget, readViolations, type Budget, type Violation } from './budget.js';
@@ -196,6 +196,14 @@ export function errorWindowStart(config: GovernorConfig, now: number): string {
   return config.GOV_DISARM_WINDOW_SEC > 0 ? `(${now - config.GOV_DISARM_WINDOW_SEC * 1000}` : '-inf';
 }
 
+/** A read's refusal of its key (another type) read as `value`; one that is Redis's state (an ACL, a failover) fails the read, held. */
+const keyRefused =
+  <T>(value: T) =>
+  (error: unknown): T => {
+    if (isRedisStateRefusal(error)) throw error;
+    return value;
+  };
+
 export async function loadPlanState(
   redis: RedisReader,
   config: GovernorConfig,
@@ -205,10 +213,10 @@ export async function loadPlanState(
 ): Promise<PlanState> {
   const [kill, disarm, disarmOfDay, recentErrors, positions, violations, caps] = await Promise.all([
     // A key of another type cannot be read as off: it blocks (the kill switch fails closed).
-    redis.get(keys.killSwitch).catch(() => 'unreadable'),
-    redis.get(keys.governorDisarm).catch(() => 'unreadable'),
+    redis.get(keys.killSwitch).catch(keyRefused('unreadable')),
+    redis.get(keys.governorDisarm).catch(keyRefused('unreadable')),
     redis.exists(keys.governorDisarmOfDay(utcDate(now))),
-    redis.zcount(keys.governorErrors, errorWindowStart(config, now), '+inf').catch(() => 0),
+    redis.zcount(keys.governorErrors, errorWindowStart(config, now), '+inf').catch(keyRefused(0)),
     positionSource.load(redis, now, config),
     redis.xrevrange(streams.budgetViolation, '+', `${Math.max(0, now - config.GOV_P28_VIOLATION_WINDOW_SEC * 1000)}-0`, 'COUNT', 1000),
     readReservations(redis, now, config.GOV_RESERVATION_TIMEOUT_SEC * 1000),

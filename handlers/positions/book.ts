@@ -1,14 +1,14 @@
 import { epochMs } from '../../domain/epoch.js';
 import { sideSign } from '../../domain/side.js';
 import * as z from 'zod';
-import { type RedisReader } from '../../runtime/contract/index.js';
+import { isRedisStateRefusal, type RedisReader } from '../../runtime/contract/index.js';
 import { envInt } from '../../schemas/env.js';
 import { compareStreamIds, fieldsToRecord, parseNumber } from '../../schemas/fields.js';
 import { keys, streams } from '../../schemas/keys.js';
 import { positionSnapshotSchema, snapshotAges, snapshotNotional } from '../../schemas/position-snapshot.js';
 import { gateLua } from '../lua.js';
 import { DEFAULT_PRICE_MAX_SKEW_SEC } from './bounds.js';
-import { replyOf, sendRead, sendReads, type ReadCommand } from './read-commands.js';
+import { replyOf, sendRead, sendReads, settledReplies, type ReadCommand } from './read-commands.js';
 
 /** P3.3's hash prefixes: the seed era's, and upstream's newest (de25f13cb). */
 export const DEFAULT_P33_PREFIXES: readonly string[] = [prefixOf(keys.p33PositionSnapshot), prefixOf(keys.p33StatePositions)];
@@ -173,12 +173,12 @@ export function unreadableCause(listings: readonly UnreadableListing[], meanwhil
 }
 
 /**
- * Whether a read's error is Redis refusing that key (another type: WRONGTYPE; the gates' user may
- * not read it: NOPERM), which says something of that key only, not of the connection or the server:
- * the reads of the book take it as that input's problem (unreadable) rather than the whole read's.
+ * Whether a read's error is Redis refusing that key (another type: WRONGTYPE), which says something
+ * of that key only: the reads of the book take it as that input's problem (unreadable) rather than
+ * the whole read's. An ACL's NOPERM is Redis's state (runtime/contract/redis-refusals.ts): held.
  */
 export function refusedKey(error: unknown): error is Error {
-  return error instanceof Error && /^(WRONGTYPE|NOPERM)\b/.test(error.message);
+  return error instanceof Error && /^WRONGTYPE\b/.test(error.message);
 }
 
 /** Who wrote a position figure: the position snapshot stream (our view of it) or the Position Ledger (P3.3). */
@@ -387,8 +387,11 @@ export async function loadPositionBook(redis: RedisReader, config: PositionBookC
     const [equity, mode, entries, [view = [], p33 = [], entrySymbols = [], book = []], replies, refused, refusedListings = []] =
       reply as ScriptReply;
     for (const [read, at, error] of refused) replies[read - 1]![at - 1] = new Error(error);
+    // A read refused for Redis's state (an ACL) is no key's problem: the message is held until Redis serves it.
+    settledReplies([...refused, ...refusedListings].map(([, , error]) => new Error(error)));
     listed = { equity, mode, entries, lists: { view, p33, entries: entrySymbols, book }, replies, refusedListings };
   } catch {
+    // Scripts refused (Redis Cluster, Redis before 7, an ACL without EVAL_RO): the same reads as plain commands.
     listed = await readPlain(redis, config, equityKey, sent);
   }
   const read = bookReadOf(listed, reads);
@@ -438,6 +441,8 @@ async function readPlain(
       if (Number(info.pending) > 0) start = ((await redis.xpending(stream, config.POSITION_SNAPSHOT_GROUP)) as [number, string])[1];
     }
   } catch (error) {
+    // A refusal that is Redis's state is no answer about the stream: the read fails, the message is held.
+    if (isRedisStateRefusal(error)) throw error;
     mode = 'none';
     if (refusedKey(error)) refusedListings.push(['stream', stream, error.message]);
     // Else no stream ("no such key"): nothing to fold in; a failure of another kind is the read's.
@@ -449,7 +454,7 @@ async function readPlain(
       : await listing('stream', stream, redis.xrevrange(stream, '+', start, 'COUNT', config.POSITION_BOOK_MAX_PENDING + 1), []);
   const entrySymbols = [...new Set(entries.map(([, f]) => fieldsToRecord(f).symbol ?? ''))].filter((s) => s !== '');
   const lists = { view, p33, entries: entrySymbols, book: [...new Set([...view, ...entrySymbols, ...p33])] };
-  // A key Redis refuses (another type, no permission) is its read's reply (as the script's refusals), any other failure the read's.
+  // A key of another type is its read's reply (as the script's refusals), any other failure the read's.
   const settled = (error: unknown) => {
     if (refusedKey(error)) return error;
     throw error;

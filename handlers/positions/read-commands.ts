@@ -1,4 +1,4 @@
-import type { RedisReader } from '../../runtime/contract/index.js';
+import { isRedisStateRefusal, type RedisReader } from '../../runtime/contract/index.js';
 
 /**
  * One read as its command and arguments (`['HMGET', key, field, …]`), for a list of reads made
@@ -27,16 +27,33 @@ export function sendReads(redis: RedisReader, reads: readonly ReadCommand[]): Pr
   return Promise.all(reads.map((read) => sendRead(redis, read)));
 }
 
-/** Sends reads together: their replies in order, each read's error (WRONGTYPE) in its own place instead of rejecting. */
-export function sendReadsSettled(redis: RedisReader, reads: readonly ReadCommand[]): Promise<unknown[]> {
-  return Promise.all(
-    reads.map((read) =>
-      sendRead(redis, read).then(
-        (reply) => reply,
-        (error: unknown) => (error instanceof Error ? error : new Error(String(error))),
+/**
+ * Sends reads together: their replies in order, each read's error (WRONGTYPE) in its own place instead of rejecting.
+ * A refusal that is Redis's state (an ACL, a failover, no answer) says nothing of its key: it rejects, as
+ * settledReplies does, and the runtime holds the message until Redis serves it.
+ */
+export async function sendReadsSettled(redis: RedisReader, reads: readonly ReadCommand[]): Promise<unknown[]> {
+  return settledReplies(
+    await Promise.all(
+      reads.map((read) =>
+        sendRead(redis, read).then(
+          (reply) => reply,
+          (error: unknown) => (error instanceof Error ? error : new Error(String(error))),
+        ),
       ),
     ),
   );
+}
+
+/**
+ * Replies whose errors each stand for their own key only, or the first error that is Redis's state
+ * thrown (runtime/contract/redis-refusals.ts): a read refused so is no answer about its key, never
+ * "absent" or "unreadable", so no decision is made on it.
+ */
+export function settledReplies<T extends unknown[]>(replies: T): T {
+  const held = replies.find((reply) => reply instanceof Error && isRedisStateRefusal(reply));
+  if (held !== undefined) throw held;
+  return replies;
 }
 
 /**

@@ -3,6 +3,7 @@ import { effectKey } from './effects.js';
 import type { Committer } from './commit.js';
 import { retryPolicy } from './retry-policy.js';
 import type { CommitAnswer, Delivery, PreparedBatch } from './delivery.js';
+import type { DeadLetterReason } from './dead-letter.js';
 import type { RootLogger } from './logger.js';
 import type { RuntimeMetrics } from './metrics.js';
 import { classifyRedisError, type ClassifiedError, type RedisFailureCause } from './redis-errors.js';
@@ -150,25 +151,29 @@ const PERSISTENT: readonly RedisFailureCause[] = ['wrongtype', 'script', 'other'
 /**
  * A message whose write Redis refused with the same PERSISTENT reply retryPolicy.refusalRepeats times in a row gets its
  * failure policy instead (the governor's fail-closed block, a dead letter naming the key), committed in its place, so
- * the messages behind it move; /ready names the key until a commit writes it again. A dead letter is the last output a
- * message can have: it waits until it can be written, never acknowledged without it.
+ * the messages behind it move; /ready names the key until a commit writes it again. A dead letter so refused is the
+ * last output the message could have: it is given up (loseDeadLetter), never left to hold the messages behind it.
  */
 async function giveUpOnRepeats(env: CommitLoopEnv, failures: readonly EffectFailure<Delivery>[]): Promise<void> {
   const given: Delivery[] = [];
   let error: Error | undefined;
   for (const { item: delivery, effect, error: refusal } of failures) {
     const { cause, message } = classifyRedisError(refusal);
-    if (!delivery || delivery.outcome.kind === 'dead-letter' || !PERSISTENT.includes(cause) || given.includes(delivery)) continue;
+    if (!delivery || !PERSISTENT.includes(cause) || given.includes(delivery) || delivery.outcome.kind === 'dead-letter-lost') continue;
     const times = delivery.refused?.message === message ? delivery.refused.times + 1 : 1;
     delivery.refused = { message, times };
     if (times < retryPolicy.refusalRepeats) continue;
     delivery.refused = undefined;
-    delivery.givenUp = true;
-    given.push(delivery);
     // The commit script's WRONGTYPE names the key; else it is the refused effect's.
     const named = /^WRONGTYPE (\S+) holds/.exec(message)?.[1];
     const key = named ?? (effect && effectKey(effect));
     if (key !== undefined) env.refusedKeys.set(key, message);
+    if (delivery.outcome.kind === 'dead-letter') {
+      loseDeadLetter(env, delivery, delivery.outcome.reason, message);
+      continue;
+    }
+    delivery.givenUp = true;
+    given.push(delivery);
     error = new Error(named !== undefined || key === undefined ? message : `${message} (writing ${key})`);
   }
   if (error === undefined) return;
@@ -177,6 +182,24 @@ async function giveUpOnRepeats(env: CommitLoopEnv, failures: readonly EffectFail
     'a write refused the same way on every try: its messages get their failure policy; /ready names the key until it is written again',
   );
   await env.applyFailurePolicy(given, error);
+}
+
+/**
+ * A dead letter Redis refused the same way on every try (the dead-letter stream or its index of
+ * another type): the whole of it (the entry's fields, the reason, the source id) goes into one
+ * error line, and the entry is committed without it, acknowledged, counted in
+ * quantum_gates_dead_letters_lost_total once that commit applies; the stream moves on. Waiting
+ * for it held every message behind one bad entry, exits included, until a person fixed the key.
+ */
+function loseDeadLetter(env: CommitLoopEnv, delivery: Delivery, reason: DeadLetterReason, refusal: string): void {
+  const letters = (delivery.extraEmits ?? []).map((emit) => ({ stream: emit.stream, ...emit.fields }));
+  env.log.error(
+    { err: refusal, attempts: retryPolicy.refusalRepeats, entry: delivery.entryId, dead_letters: letters },
+    'a dead letter refused on every try: given up, written whole to this line; its entry is acknowledged without it (quantum_gates_dead_letters_lost_total)',
+  );
+  delivery.extraEmits = undefined;
+  delivery.recorder = undefined;
+  delivery.outcome = { kind: 'dead-letter-lost', reason };
 }
 
 /**

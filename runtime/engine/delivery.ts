@@ -6,7 +6,9 @@ import type { DeadLetterReason } from './dead-letter.js';
 /** What a settled delivery counts as in quantum_gates_messages_total. */
 export type Outcome =
   | { readonly kind: 'handled' | 'fallback' | 'skipped' | 'unusable' | 'left-pending' }
-  | { readonly kind: 'dead-letter'; readonly reason: DeadLetterReason };
+  | { readonly kind: 'dead-letter'; readonly reason: DeadLetterReason }
+  // A dead letter Redis kept refusing (its stream of another type): logged whole and counted, the entry acknowledged without it.
+  | { readonly kind: 'dead-letter-lost'; readonly reason: DeadLetterReason };
 
 /** Shared: a delivery points at one instead of allocating its own. */
 export const HANDLED: Outcome = Object.freeze({ kind: 'handled' });

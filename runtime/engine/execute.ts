@@ -2,13 +2,11 @@ import { FALLBACK, HANDLED, LEFT_PENDING, type Delivery } from './delivery.js';
 import type { DeadLetterReason } from './dead-letter.js';
 import type { AnyHandler, FailureInfo, HandlerContext, MessageMeta } from '../contract/handler.js';
 import { guardFallback, handleOnce } from './idempotency.js';
-import { classifyRedisError, type RedisFailureCause } from './redis-errors.js';
+import { classifyRedisError, type ClassifiedError } from './redis-errors.js';
 import { EffectRecorder } from './effects.js';
 import type { Logger } from '../contract/logger.js';
 import { deferMetrics } from './metrics.js';
 import type { RedisReader } from '../contract/redis-reader.js';
-
-const UNANSWERED: readonly RedisFailureCause[] = ['timeout', 'connection', 'busy'];
 
 export type Reject = (delivery: Delivery, reason: DeadLetterReason, detail: string) => void;
 
@@ -19,6 +17,8 @@ export interface ExecutionEnv<Config, Metrics> extends ContextDeps<Config, Metri
   readonly stopping: () => boolean;
   readonly sleep: (ms: number) => Promise<void>;
   readonly onRetry: (count: number) => void;
+  /** A message held because Redis refused its reads for a cause of its own (an ACL, a failover): /ready names it meanwhile. */
+  readonly onHeld?: (failure: ClassifiedError) => void;
   /** Jobs only: where the job is recorded as done. */
   readonly doneKey?: (meta: MessageMeta) => string;
   /** Given each batch state loaded (its gate's stateFault judges it for /ready). */
@@ -150,14 +150,18 @@ export async function executeBatch<Config, Metrics extends object>(
       continue;
     }
 
-    // Unanswered calls are the system's failure even before the health probe says Redis stalled:
-    // charged, a stall of a few seconds used up a message's attempts.
+    // Redis's state (no answer, an ACL refusing, a failover, a load) is the system's failure, not
+    // the message's, even before the health probe says so: charged, a stall of a few seconds or an
+    // ACL slip used up a message's attempts and gave it its failure policy (a plan blocked
+    // evaluation_error, counted toward auto-disarm). Held: retried, uncharged, until Redis accepts.
     let unanswered = false;
     const retrying: Delivery[] = [];
     for (const delivery of failing) {
-      if (UNANSWERED.includes(classifyRedisError(failed.get(delivery)).cause)) {
+      const classified = classifyRedisError(failed.get(delivery));
+      if (classified.redisState) {
         unanswered = true;
         delivery.attempts -= 1;
+        env.onHeld?.(classified);
         retrying.push(delivery);
       } else if (delivery.attempts >= maxAttempts) {
         await applyPolicy(handler, env, delivery, { error: failed.get(delivery), attempts: delivery.attempts }, reject);

@@ -61,6 +61,11 @@ export function runtimeMetrics(registry: Registry, build: { readonly version: st
       ['handler', 'outcome'],
     ),
     deadLetters: counter('quantum_gates_dead_letters_total', 'Messages moved to the dead-letter stream, by reason', ['handler', 'reason']),
+    deadLettersLost: counter(
+      'quantum_gates_dead_letters_lost_total',
+      'Dead letters given up after Redis refused their write the same way on every try (the dead-letter stream or its index of another type): each logged whole, its source entry acknowledged',
+      ['handler', 'reason'],
+    ),
     deadLettersTrimmed: counter(
       'quantum_gates_dead_letters_trimmed_total',
       "Dead letters removed from the handler's dead-letter stream by its DLQ_MAXLEN bound (lost unless replayed before)",
@@ -80,7 +85,7 @@ export function runtimeMetrics(registry: Registry, build: { readonly version: st
     ),
     commitFailures: counter(
       'quantum_gates_commit_failures_total',
-      'Commits that did not apply, by cause: connection, timeout, oom, readonly, misconf, wrongtype, script, busy, other (each retried with backoff, its messages pending meanwhile), lost_ownership (entry reclaimed by another consumer)',
+      'Commits that did not apply, by cause: connection, timeout, oom, readonly, misconf, noperm, unavailable, wrongtype, script, busy, other (each retried with backoff, its messages pending meanwhile), lost_ownership (entry reclaimed by another consumer)',
       ['handler', 'cause'],
     ),
     batchSize: histogram('quantum_gates_batch_size', 'Entries per batch read from a stream', [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000]),

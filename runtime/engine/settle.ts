@@ -29,6 +29,7 @@ export class Settler {
     const jobs: ScheduledJob[] = [];
     const outcomes = new Map<string, number>();
     const deadLetters = new Map<string, number>();
+    const lost = new Map<string, number>();
     for (const { recorder, outcome } of items) {
       if (recorder) {
         applyMetricCalls(recorder.metricCalls);
@@ -36,7 +37,9 @@ export class Settler {
       }
       outcomes.set(outcome.kind, (outcomes.get(outcome.kind) ?? 0) + 1);
       if (outcome.kind === 'dead-letter') deadLetters.set(outcome.reason, (deadLetters.get(outcome.reason) ?? 0) + 1);
+      if (outcome.kind === 'dead-letter-lost') lost.set(outcome.reason, (lost.get(outcome.reason) ?? 0) + 1);
     }
+    for (const [reason, count] of lost) metrics.deadLettersLost.inc({ handler: handlerName, reason }, count);
     for (const [outcome, count] of outcomes) metrics.messages.inc({ handler: handlerName, outcome }, count);
     for (const [reason, count] of deadLetters) metrics.deadLetters.inc({ handler: handlerName, reason }, count);
     if (jobs.length === 0) return;

@@ -38,16 +38,32 @@ local function type_problem(key, want)
   if t ~= 'none' and t ~= want then return 'WRONGTYPE ' .. key .. ' holds a ' .. t .. ', not a ' .. want end
   return nil
 end
+-- Whether the user may write `key` (an ACL may refuse one key only): RENAME of a key onto itself
+-- is a write that changes nothing (an absent key: 'no such key', which means it may). Its refusal
+-- (NOPERM, as Redis words it in a script) fails the item before anything of it is written, so a
+-- write refused for a while never leaves the item's other writes applied, to be written again.
+local writable = {}
+local function write_problem(key)
+  if writable[key] == nil then
+    local reply = redis.pcall('RENAME', key, key)
+    writable[key] = true
+    if type(reply) == 'table' and reply.err and not string.find(reply.err, 'no such key', 1, true) then writable[key] = reply.err end
+  end
+  if writable[key] == true then return nil end
+  return writable[key] .. ' (writing ' .. key .. ')'
+end
 -- The first of the commands whose key holds the wrong type (a dead letter's index, its third
--- argument, must be a sorted set).
+-- argument, must be a sorted set) or may not be written.
 local function wrong_type(commands)
   local replaced = {}
   for k = 1, #commands do
     local name, key = string.upper(commands[k][1]), commands[k][2]
+    local problem = write_problem(key) or (name == 'QG_DEAD_LETTER_APPEND' and write_problem(commands[k][3]))
+    if problem then return problem end
     if name == 'DEL' or name == 'SET' then
       replaced[key] = true
     elseif not replaced[key] then
-      local problem = type_problem(key, needs[name]) or (name == 'QG_DEAD_LETTER_APPEND' and type_problem(commands[k][3], 'zset'))
+      problem = type_problem(key, needs[name]) or (name == 'QG_DEAD_LETTER_APPEND' and type_problem(commands[k][3], 'zset'))
       if problem then return problem end
     end
   end

@@ -67,7 +67,7 @@ export class SourcePipeline {
   readonly log: RootLogger;
   /** When the source last read or committed. */
   lastProgressAt: number;
-  /** Set while commits are refused; cleared by the next that applies, unless a key's writes stay refused (refusedKeys). */
+  /** Set while commits (or a message's reads) are refused; cleared by the next commit that applies, unless a key's writes stay refused (refusedKeys). */
   commitFault: ConsumerFault | undefined;
   /** Set while the gate's last batch state says an input of it cannot be read (BatchHints.stateFault). */
   inputFault: ConsumerFault | undefined;
@@ -98,6 +98,9 @@ export class SourcePipeline {
       stopping: () => this.stopping,
       sleep: this.pause,
       onRetry: (count) => metrics.retries.inc({ handler: handler.name }, count),
+      onHeld: (failure) => {
+        this.commitFault ??= { cause: `reads refused (${failure.cause}): ${failure.message}`, since: now() };
+      },
       tape: deps.tape,
       ...(shape.doneKey ? { doneKey: shape.doneKey } : {}),
       onState: (state) => this.judgeState(state),

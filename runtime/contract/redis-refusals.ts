@@ -1,0 +1,66 @@
+/**
+ * What a Redis error says about whom it concerns: the one rule the runtime (retries, failure
+ * policies, /ready) and the gates (a read refused per key) both judge by. Redis's state (an ACL, a
+ * failover, a load, a resharding, memory, a busy script, no answer) passes; the message and its
+ * keys are not at fault, so whoever meets it holds the message and tries again. A key of another
+ * type, a script's own error or an unknown reply stays until a person changes something.
+ */
+export type RedisFailureCause =
+  | 'connection' // lost or not connected: the outcome of the call is unknown
+  | 'timeout' // no answer within COMMAND_TIMEOUT_MS: Redis stalled, outcome unknown
+  | 'oom' // maxmemory reached with noeviction: writes refused
+  | 'readonly' // a replica (or a failover in progress): writes refused
+  | 'misconf' // a failed RDB save with stop-writes-on-bgsave-error: writes refused
+  | 'noperm' // the gates' ACL user may not run the command or touch the key (an ACL changed): until it is given back
+  | 'unavailable' // MASTERDOWN, TRYAGAIN, CLUSTERDOWN: a replica without its master, a slot moving, a cluster down
+  | 'wrongtype' // a key we write holds another type
+  | 'nogroup' // our consumer group is gone
+  | 'script' // a script error that is none of the above
+  | 'busy' // a script or command keeps Redis busy (BUSY, LOADING)
+  | 'other';
+
+/** Causes that are Redis's state for now, never the message's: held (pending, uncharged) and retried until Redis accepts. */
+export const REDIS_STATE_CAUSES: readonly RedisFailureCause[] = [
+  'connection',
+  'timeout',
+  'oom',
+  'readonly',
+  'misconf',
+  'noperm',
+  'unavailable',
+  'busy',
+];
+
+const CONNECTION_LOST =
+  /CONNECTION (IS )?CLOSED|STREAM ISN'T WRITEABLE|ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|MAXRETRIESPERREQUEST|CONNECTION LOST|OFFLINE QUEUE/;
+
+/**
+ * An ACL refusal, as a command gets it (NOPERM) and as a script's call does: "ERR ACL failure in
+ * script" (Redis 7.2+), "ERR The user executing the script can't access/run ..." (Redis 7.0).
+ */
+const ACL_REFUSED = /\bNOPERM\b|ACL FAILURE IN SCRIPT|USER EXECUTING THE SCRIPT CAN'T/;
+
+export function redisFailureCause(error: unknown): RedisFailureCause {
+  // EXECABORT carries the reason its queued command was refused ("...previous errors: OOM ...").
+  const text = (error instanceof Error ? error.message : String(error)).toUpperCase();
+  if (text.includes('COMMAND TIMED OUT')) return 'timeout';
+  if (/\bOOM\b/.test(text)) return 'oom';
+  if (/\bREADONLY\b/.test(text)) return 'readonly';
+  if (/\bMISCONF\b/.test(text)) return 'misconf';
+  if (ACL_REFUSED.test(text)) return 'noperm';
+  if (/\bMASTERDOWN\b|\bTRYAGAIN\b|\bCLUSTERDOWN\b/.test(text)) return 'unavailable';
+  if (/\bNOGROUP\b/.test(text)) return 'nogroup';
+  if (/\bWRONGTYPE\b/.test(text)) return 'wrongtype';
+  if (/\bBUSY\b|\bLOADING\b/.test(text)) return 'busy';
+  if (CONNECTION_LOST.test(text)) return 'connection';
+  if (/ERR .*SCRIPT|USER_SCRIPT|@USER_FUNCTION|ERR ERROR RUNNING SCRIPT/.test(text)) return 'script';
+  return 'other';
+}
+
+/**
+ * True when `error` is Redis's state, not the key's: a read refused so is no answer about the key
+ * (never "absent", never "unreadable"); the caller lets it fail the message, which the runtime holds.
+ */
+export function isRedisStateRefusal(error: unknown): boolean {
+  return REDIS_STATE_CAUSES.includes(redisFailureCause(error));
+}
