@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { evictionOf, readEviction } from '../../handlers/governor/eviction.js';
+import { disarmSection } from '../../handlers/governor/status.js';
 
 const section = (policy: string) => `# Memory\r\nused_memory:1024\r\nmaxmemory_policy:${policy}\r\nmem_fragmentation_ratio:1.2\r\n`;
 
@@ -25,5 +26,19 @@ describe('whether Redis may evict, from INFO memory (issue #59 item 3)', () => {
     expect(await readEviction(refusing("ERR unknown command 'info'"))).toMatchObject({ kind: 'may_evict' });
     for (const held of ['Connection is closed.', 'Command timed out', 'LOADING Redis is loading the dataset in memory', 'info memory'])
       await expect(readEviction(refusing(held))).rejects.toThrow(held);
+  });
+});
+
+describe('the status says why opens are blocked', () => {
+  it('a BLOCKING headline naming the policy, beside a tripped disarm or alone; none on noeviction', () => {
+    const text = 'Redis may evict keys (maxmemory-policy allkeys-lru): the governor blocks every open until it is noeviction';
+    expect(disarmSection.headline!({ active: false, detail: null, redis_may_evict: 'allkeys-lru' }, 0)).toEqual([
+      { state: 'BLOCKING', text, since: null },
+    ]);
+    expect(disarmSection.headline!({ active: true, detail: 'manual', redis_may_evict: 'allkeys-lru' }, 0).map((r) => r.text)).toEqual([
+      'governor disarmed: every open is blocked (manual)',
+      text,
+    ]);
+    expect(disarmSection.headline!({ active: false, detail: null }, 0)).toEqual([]);
   });
 });
