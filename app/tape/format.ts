@@ -56,6 +56,7 @@ export const READ_METHODS: ReadonlySet<string> = new Set([
   'xpending',
   'scan',
   'eval_ro',
+  'info',
 ]);
 
 const digests = new Map<string, string>();

@@ -21,6 +21,8 @@ interface Wire {
     readonly now: number;
     readonly kill: boolean;
     readonly disarmed: boolean;
+    /** Redis's maxmemory-policy while it was not noeviction; absent on noeviction and in events recorded before it. */
+    readonly may_evict?: string;
     readonly disarmed_today: boolean;
     readonly last_exec_sec: number | null;
     readonly exec_hour: number;
@@ -53,6 +55,7 @@ export function encodeDecisionInputs(facts: PlanFacts, s: GovernorSnapshot): str
       now: s.now,
       kill: s.killSwitch,
       disarmed: s.disarmed,
+      ...(s.redisMayEvict === undefined ? {} : { may_evict: s.redisMayEvict }),
       disarmed_today: s.disarmedToday,
       last_exec_sec: s.lastExecSec ?? null,
       exec_hour: s.execLastHour,
@@ -99,6 +102,7 @@ export function decodeDecisionInputs(text: string | undefined, symbol: string): 
     now: s.now,
     killSwitch: s.kill,
     disarmed: s.disarmed,
+    ...(s.may_evict === undefined ? {} : { redisMayEvict: s.may_evict }),
     disarmedToday: s.disarmed_today,
     lastExecSec: orUndefined(s.last_exec_sec),
     // The gates read the two counts only; the times stay in Redis.

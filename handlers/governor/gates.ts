@@ -28,6 +28,14 @@ export const killSwitchActive: Gate = (_plan, _limits, snapshot) => (snapshot.ki
 /** Ours: after an auto-disarm, opens (anything but the four closes) wait for an operator. */
 export const disarmed: Gate = (plan, _limits, snapshot) => (!plan.isClose && snapshot.disarmed ? 'disarmed' : undefined);
 
+/**
+ * Ours (issue #59): while Redis may evict keys, opens wait for noeviction. An evicting Redis drops
+ * the reservations and permitted-markers the caps and the one-permit rule stand on, so no cap
+ * holds; closes pass, as under disarm (eviction.ts says why, and why the policy is read per plan).
+ */
+export const redisMayEvict: Gate = (plan, _limits, snapshot) =>
+  !plan.isClose && snapshot.redisMayEvict !== undefined ? 'redis_may_evict' : undefined;
+
 // ---- testnet (8f5055c52 `if current_mode == 'testnet'`) ----
 
 /** Gate 1: `time.time() - float(last_exec) < SYMBOL_COOLDOWN_SECONDS`. */
@@ -196,6 +204,7 @@ export const pathGates: Readonly<Record<ApplyMode, PathGates>> = {
     closeBypass: true,
     opens: [
       disarmed,
+      redisMayEvict,
       symbolCooldown,
       positionsUnreadable,
       maxPositionsReached,
@@ -208,7 +217,7 @@ export const pathGates: Readonly<Record<ApplyMode, PathGates>> = {
   // The production path has no close bypass: every plan faces every gate (the kill-score gate
   // exempts three closes itself).
   production: {
-    always: [planTimeUntrusted, planTooOld, killSwitchActive, disarmed],
+    always: [planTimeUntrusted, planTooOld, killSwitchActive, disarmed, redisMayEvict],
     closeBypass: false,
     opens: [
       p28BudgetViolation,
@@ -222,7 +231,7 @@ export const pathGates: Readonly<Record<ApplyMode, PathGates>> = {
     ],
   },
   dry_run: {
-    always: [planTimeUntrusted, planTooOld, killSwitchActive, disarmed],
+    always: [planTimeUntrusted, planTooOld, killSwitchActive, disarmed, redisMayEvict],
     closeBypass: false,
     opens: [],
   },

@@ -14,6 +14,8 @@ export const gateReasons = [
   'kill_switch_active',
   /** Ours: opens blocked after an auto-disarm, until quantum:governor:disarm is deleted. */
   'disarmed',
+  /** Ours: opens blocked while Redis's maxmemory-policy is not noeviction, or cannot be read. */
+  'redis_may_evict',
   // testnet
   'symbol_cooldown',
   'max_positions_reached',

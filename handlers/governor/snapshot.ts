@@ -12,6 +12,7 @@ import { replyOf, sendReadsSettled, type ReadCommand } from '../positions/read-c
 import { bookView, withOwnPriced, type BookView } from './book-view.js';
 import type { LastFigures } from './last-figures.js';
 import { readReservations, reservedExposure, type ReservationRead } from './reservations.js';
+import { readEviction, type EvictionState } from './eviction.js';
 
 /** The original's dust rule for the position cap: `abs(positionAmt) > 0.0001` counts as open. */
 export const DUST_QTY = 0.0001;
@@ -22,6 +23,12 @@ export interface GovernorSnapshot {
   readonly killSwitch: boolean;
   /** Ours: quantum:governor:disarm exists (opens are blocked). */
   readonly disarmed: boolean;
+  /**
+   * Ours: Redis's maxmemory-policy when it is not noeviction (or why it could not be read): opens
+   * are blocked (eviction.ts). Absent: noeviction, or a snapshot rebuilt from a record made before
+   * the field existed.
+   */
+  readonly redisMayEvict?: string;
   /** The original's record of today's auto-disarm exists (quantum:governor:disarm:{date}). */
   readonly disarmedToday: boolean;
   /** quantum:governor:last_exec:{symbol} in epoch seconds; undefined when absent or unreadable. */
@@ -119,6 +126,8 @@ export interface PlanState {
   readonly caps: ReservationRead;
   /** The last open quantity of each symbol this process's batches saw (last-figures.ts). */
   readonly lastFigures?: LastFigures;
+  /** Whether Redis may evict keys, read with the rest of this state (eviction.ts). Absent: noeviction. */
+  readonly eviction?: EvictionState;
 }
 
 /** What a plan reads about its symbol. */
@@ -211,7 +220,7 @@ export async function loadPlanState(
   now: number,
   lastFigures?: LastFigures,
 ): Promise<PlanState> {
-  const [kill, disarm, disarmOfDay, recentErrors, positions, violations, caps] = await Promise.all([
+  const [kill, disarm, disarmOfDay, recentErrors, positions, violations, caps, eviction] = await Promise.all([
     // A key of another type cannot be read as off: it blocks (the kill switch fails closed).
     redis.get(keys.killSwitch).catch(keyRefused('unreadable')),
     redis.get(keys.governorDisarm).catch(keyRefused('unreadable')),
@@ -220,6 +229,8 @@ export async function loadPlanState(
     positionSource.load(redis, now, config),
     redis.xrevrange(streams.budgetViolation, '+', `${Math.max(0, now - config.GOV_P28_VIOLATION_WINDOW_SEC * 1000)}-0`, 'COUNT', 1000),
     readReservations(redis, now, config.GOV_RESERVATION_TIMEOUT_SEC * 1000),
+    // Sent with the reads above (one auto-pipelined round on one node): each plan's own reading.
+    readEviction(redis),
   ]);
   lastFigures?.note(positions, now);
   return {
@@ -232,6 +243,7 @@ export async function loadPlanState(
     unreadableListings: positions.unreadableListings ?? [],
     violations: readViolations(violations),
     caps,
+    eviction,
   };
 }
 
@@ -260,6 +272,7 @@ export async function loadSnapshot(
     now,
     killSwitch: killSwitchBlocks(kill),
     disarmed: disarm !== null,
+    ...(state.eviction?.kind === 'may_evict' ? { redisMayEvict: state.eviction.policy } : {}),
     disarmedToday: state.disarmOfDay,
     lastExecSec,
     execHistory,

@@ -8,6 +8,7 @@ import { DECISION_LIMIT, decisionsSection, entryTime, type Decision } from '../d
 import { limitsOf, type GovernorConfig, type Limits } from './config.js';
 import { decisionDetail, disarmDetail, operatorDetail } from './decision-detail.js';
 import { readReservations, reservedExposure } from './reservations.js';
+import { evictionText, readEviction } from './eviction.js';
 
 /** The governor's sections of the status: the kill switch, its auto-disarm, and its permits and blocks. */
 
@@ -21,6 +22,11 @@ export interface KillSwitchStatus {
 export interface DisarmStatus {
   readonly active: boolean;
   readonly detail: string | null;
+  /**
+   * Redis's maxmemory-policy (or why it cannot be read) while it is not noeviction: every open is
+   * blocked `redis_may_evict` however the disarm key stands (eviction.ts). Absent on noeviction.
+   */
+  readonly redis_may_evict?: string;
 }
 
 type StreamEntry = [id: string, fields: string[]];
@@ -81,11 +87,27 @@ export const disarmSection = defineStatusSection<GovernorConfig, DisarmStatus>({
       ],
     },
   ],
-  read: (ctx) => ctx.read('disarm', () => readDisarm(ctx.redis, ctx.now())),
-  headline: (disarm) =>
-    disarm?.active
-      ? [{ state: 'BLOCKING', text: `governor disarmed: every open is blocked${disarm.detail ? ` (${disarm.detail})` : ''}`, since: null }]
-      : [],
+  // The section of what blocks every open: the disarm key, and a Redis that may evict (its
+  // policy read as each decision reads it, so the page and the decisions agree).
+  read: (ctx) =>
+    ctx.read('disarm', async () => {
+      const [disarm, eviction] = await Promise.all([readDisarm(ctx.redis, ctx.now()), readEviction(ctx.redis)]);
+      return eviction.kind === 'may_evict' ? { ...disarm, redis_may_evict: eviction.policy } : disarm;
+    }),
+  headline: (disarm) => [
+    ...(disarm?.active
+      ? [
+          {
+            state: 'BLOCKING' as const,
+            text: `governor disarmed: every open is blocked${disarm.detail ? ` (${disarm.detail})` : ''}`,
+            since: null,
+          },
+        ]
+      : []),
+    ...(disarm?.redis_may_evict !== undefined
+      ? [{ state: 'BLOCKING' as const, text: evictionText(disarm.redis_may_evict), since: null }]
+      : []),
+  ],
 });
 
 export interface ReservationStatus {

@@ -13,7 +13,7 @@ export {
 export type { Logger } from './logger.js';
 export type { CounterMetric, GaugeMetric, HistogramMetric, MetricFactory } from './metrics.js';
 export type { RedisReader } from './redis-reader.js';
-export { isRedisStateRefusal } from './redis-refusals.js';
+export { isRedisStateRefusal, redisFailureCause } from './redis-refusals.js';
 export type { EffectWriter, Fields, JobSummary } from './effects.js';
 export { metricsAsHealth, type HealthDeclaration, type HealthProbe, type MetricsDeclaration } from './http.js';
 export type { HttpAnswer, RouteContext, RouteDeclaration, RouteRequest } from './http.js';

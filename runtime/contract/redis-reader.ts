@@ -21,6 +21,12 @@ export interface RedisReader {
     countToken: 'COUNT',
     count: number,
   ): Promise<[cursor: string, keys: string[]]>;
+  /**
+   * INFO's memory section (its `maxmemory_policy` line: whether Redis may evict keys). On Redis
+   * Cluster the runtime's connection answers with every master's section, one after another
+   * (runtime/host/redis.ts), so no node is left unread.
+   */
+  info(section: 'memory'): Promise<string>;
   /** Several dependent reads in one round trip; callers keep a plain fallback (Cluster refuses undeclared keys). */
   eval_ro(script: string, numKeys: number, ...keysAndArgs: (string | number)[]): Promise<unknown>;
 }

@@ -27,13 +27,15 @@ function hostPorts(spec: string): { host: string; port: number }[] {
 /** A client for REDIS_CLUSTER_NODES, REDIS_SENTINELS, REDIS_URL or REDIS_HOST/PORT/DB, in that order. */
 export function createRedisClient(config: RuntimeConfig, options: RedisOptions, clusterOptions: Partial<ClusterOptions> = {}): RedisClient {
   if (config.REDIS_CLUSTER_NODES) {
-    return new Cluster(hostPorts(config.REDIS_CLUSTER_NODES), {
-      // Keyless commands (XGROUP, XINFO) go to a random node; a MOVED inside an auto-pipeline
-      // surfaces as an error instead of being followed, so never auto-pipeline on a cluster.
-      enableAutoPipelining: false,
-      ...clusterOptions,
-      redisOptions: { ...options, enableAutoPipelining: false },
-    });
+    return withEveryMastersMemoryInfo(
+      new Cluster(hostPorts(config.REDIS_CLUSTER_NODES), {
+        // Keyless commands (XGROUP, XINFO) go to a random node; a MOVED inside an auto-pipeline
+        // surfaces as an error instead of being followed, so never auto-pipeline on a cluster.
+        enableAutoPipelining: false,
+        ...clusterOptions,
+        redisOptions: { ...options, enableAutoPipelining: false },
+      }),
+    );
   }
   const password = config.REDIS_PASSWORD === undefined ? {} : { password: config.REDIS_PASSWORD };
   if (config.REDIS_SENTINELS) {
@@ -52,6 +54,30 @@ export function createRedisClient(config: RuntimeConfig, options: RedisOptions, 
   }
   if (config.REDIS_URL) return new Redis(config.REDIS_URL, options);
   return new Redis({ ...options, ...password, host: config.REDIS_HOST ?? '127.0.0.1', port: config.REDIS_PORT, db: config.REDIS_DB });
+}
+
+/**
+ * `INFO memory` on a cluster answered by every master, their sections one after another (each
+ * headed `# node host:port`), where ioredis would ask one random node. Each master evicts its own
+ * keys under its own maxmemory-policy (CONFIG SET is per node), and the governor's keys of one
+ * decision live on several (the plan's permitted-marker on its plan_id's slot, the reservations
+ * on {caps}'s, the symbol's keys on the symbol's): the plan's own node does not answer for the
+ * others, so RedisReader.info, as the governor reads it, reads them all (handlers/governor/eviction.ts).
+ * Replicas are not read: they evict nothing of their own (replica-ignore-maxmemory), they apply
+ * their master's. Any other INFO goes as ioredis sends it.
+ */
+function withEveryMastersMemoryInfo(cluster: Cluster): Cluster {
+  const one = cluster.info.bind(cluster) as (...args: unknown[]) => Promise<string>;
+  const info = async (...args: unknown[]): Promise<string> => {
+    if (args.length !== 1 || args[0] !== 'memory') return one(...args);
+    const sections = await Promise.all(
+      cluster.nodes('master').map(async (node) => `# node ${node.options.host}:${node.options.port}\r\n${await node.info('memory')}`),
+    );
+    return sections.join('\r\n');
+  };
+  // Replaces the method of this one instance (its overloads have no single signature to override).
+  cluster.info = info as unknown as Cluster['info'];
+  return cluster;
 }
 
 export function connectRedis(config: RuntimeConfig, role: ConnectionRole, name: string): RedisClient {

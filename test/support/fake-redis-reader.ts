@@ -11,6 +11,8 @@ export interface FakeRedisData {
   readonly sortedSets?: Readonly<Record<string, Readonly<Record<string, number>>>>;
   readonly lists?: Readonly<Record<string, readonly string[]>>;
   readonly streams?: Readonly<Record<string, readonly { readonly id: string; readonly fields: Fields }[]>>;
+  /** INFO memory's maxmemory_policy (noeviction unless set), or the error INFO is refused with. */
+  readonly maxmemoryPolicy?: string | Error;
 }
 
 function parseBound(bound: number | string): { value: number; exclusive: boolean } {
@@ -96,6 +98,12 @@ export class FakeRedisReader implements RedisReader {
   /** Runs no Lua: callers take their plain fallback, as on Redis Cluster. */
   async eval_ro(): Promise<unknown> {
     throw new Error('ERR the sample reader runs no scripts');
+  }
+  /** INFO memory as Redis writes it, with the policy the test set (noeviction by default). */
+  async info(_section: 'memory'): Promise<string> {
+    const policy = this.data.maxmemoryPolicy ?? 'noeviction';
+    if (policy instanceof Error) throw policy;
+    return `# Memory\r\nused_memory:1000000\r\nmaxmemory:0\r\nmaxmemory_policy:${policy}\r\n`;
   }
   async xinfo(_subcommand: 'GROUPS', key: string): Promise<unknown> {
     if (!(key in (this.data.streams ?? {}))) throw new Error('ERR no such key');

@@ -291,6 +291,16 @@ describe('the governor’s recorded decision inputs', () => {
       expect(evaluate(decoded.facts, limits, decoded.snapshot)).toEqual(evaluate(open, limits, snapshot));
   });
 
+  it('carry an evicting Redis (issue #59): an open blocked redis_may_evict is decided again as blocked under any limits', () => {
+    const evicting = { ...snapshot, lastExecSec: undefined, redisMayEvict: 'volatile-ttl' };
+    const encoded = encodeDecisionInputs(open, evicting);
+    expect(JSON.parse(encoded)).toMatchObject({ snap: { may_evict: 'volatile-ttl' } });
+    expect(JSON.parse(encodeDecisionInputs(open, snapshot)).snap).not.toHaveProperty('may_evict');
+    const decoded = decodeDecisionInputs(encoded, 'BTCUSDT')!;
+    for (const limits of [testnet, { ...testnet, maxOpenPositions: 0, maxTotalNotional: 0 }])
+      expect(evaluate(decoded.facts, limits, decoded.snapshot)).toEqual({ kind: 'block', reason: 'redis_may_evict' });
+  });
+
   it('are absent or unreadable: undefined, never a guess', () => {
     expect(decodeDecisionInputs(undefined, 'X')).toBeUndefined();
     expect(decodeDecisionInputs('{"v":2}', 'X')).toBeUndefined();

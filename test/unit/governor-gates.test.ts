@@ -15,6 +15,7 @@ import {
   positionPriceUnknown,
   planTooOld,
   productionSize,
+  redisMayEvict,
   symbolCooldown,
   totalNotionalExceeded,
 } from '../../handlers/governor/gates.js';
@@ -249,6 +250,33 @@ describe('testnet path', () => {
     expect(evaluate({ ...open, isClose: true, action: 'PARTIAL_50' }, testnet, { ...quiet, disarmed: true })).toEqual(
       permit('close_bypass'),
     );
+  });
+});
+
+describe('a Redis that may evict (issue #59 item 3, ours)', () => {
+  const evicting = { ...quiet, redisMayEvict: 'volatile-ttl' };
+  const closes = ['FULL_CLOSE_PROPOSED', 'PARTIAL_75', 'PARTIAL_50', 'PARTIAL_25'] as const;
+
+  it('blocks every open with redis_may_evict on every path, and lets every close through as under disarm', () => {
+    expect(redisMayEvict(open, testnet, evicting)).toBe('redis_may_evict');
+    expect(redisMayEvict(open, testnet, quiet)).toBeUndefined();
+    for (const limits of [testnet, production, dryRun]) {
+      expect(evaluate(open, limits, evicting)).toEqual({ kind: 'block', reason: 'redis_may_evict' });
+      expect(evaluate({ ...open, side: 'SELL', action: 'OPEN_SHORT' }, limits, evicting)).toEqual({
+        kind: 'block',
+        reason: 'redis_may_evict',
+      });
+      for (const action of closes) {
+        const close = { ...open, isClose: true, action };
+        expect(evaluate(close, limits, evicting)).toEqual(evaluate(close, limits, quiet));
+        expect(evaluate(close, limits, evicting).kind).toBe('permit');
+      }
+    }
+  });
+
+  it('ranks after the kill switch and the disarm key, which say more', () => {
+    expect(evaluate(open, testnet, { ...evicting, killSwitch: true })).toEqual({ kind: 'block', reason: 'kill_switch_active' });
+    expect(evaluate(open, production, { ...evicting, disarmed: true })).toEqual({ kind: 'block', reason: 'disarmed' });
   });
 });
 

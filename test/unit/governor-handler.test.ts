@@ -574,6 +574,34 @@ describe('governor: auto-disarm', () => {
   });
 });
 
+describe('governor: a Redis that may evict (issue #59 item 3)', () => {
+  it('reads maxmemory_policy with each plan: opens blocked redis_may_evict while it is not noeviction, closes permitted', async () => {
+    for (const policy of ['volatile-ttl', 'allkeys-lru']) {
+      const run = await decide(plan(), { now: NOW, redis: { maxmemoryPolicy: policy } });
+      expect(blockReason(run)).toBe('redis_may_evict');
+      expect(run.metrics.get('quantum_govern_block_total', { symbol: 'BTCUSDT', reason: 'redis_may_evict' })).toBe(1);
+      expect(run.metrics.get('quantum_govern_errors_total')).toBeUndefined();
+      expect(permitted(await decide(plan({ action: 'FULL_CLOSE_PROPOSED' }), { now: NOW, redis: { maxmemoryPolicy: policy } }))).toBe(true);
+    }
+    expect(permitted(await decide(plan(), { now: NOW, redis: { maxmemoryPolicy: 'noeviction' } }))).toBe(true);
+  });
+
+  it('a policy it cannot read (INFO refused by an ACL) cannot be confirmed noeviction: opens blocked, closes permitted, no error counted', async () => {
+    const refused = new Error("NOPERM User gates has no permissions to run the 'info' command");
+    const run = await decide(plan(), { now: NOW, redis: { maxmemoryPolicy: refused } });
+    expect(blockReason(run)).toBe('redis_may_evict');
+    expect(run.metrics.get('quantum_govern_errors_total')).toBeUndefined();
+    expect(permitted(await decide(plan({ action: 'PARTIAL_25' }), { now: NOW, redis: { maxmemoryPolicy: refused } }))).toBe(true);
+  });
+
+  it('production: opens blocked, closes permitted', async () => {
+    const env = { APPLY_MODE: 'production' };
+    const redis = { maxmemoryPolicy: 'allkeys-random', ...positions({ BTCUSDT: 100 }) };
+    expect(blockReason(await decide(plan(), { now: NOW, env, redis }))).toBe('redis_may_evict');
+    expect(permitted(await decide(plan({ action: 'FULL_CLOSE_PROPOSED' }), { now: NOW, env, redis }))).toBe(true);
+  });
+});
+
 describe('governor: fail-closed fallback', () => {
   if (governor.failure.policy !== 'fail-closed') throw new Error('the governor must fail closed');
   const failure = { error: new Error('boom'), attempts: 3 };

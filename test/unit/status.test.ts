@@ -266,6 +266,8 @@ function fakeRedis(
     zrangebyscore: () => guard([]),
     xlen: (key) => guard(data.streams?.[key]?.length ?? 0),
     xrevrange: (key, _end, _start, _count, count) => guard([...(data.streams?.[key] ?? [])].reverse().slice(0, count)),
+    // The governor's disarm section reads whether Redis may evict (a Redis at noeviction here).
+    info: () => guard('# Memory\r\nmaxmemory_policy:noeviction\r\n'),
   };
   // The reads the status sections make; any other would be a new read this fake should learn.
   return reads as StatusRedis;
