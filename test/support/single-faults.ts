@@ -1,0 +1,403 @@
+/**
+ * Issue #59 items 5 and 6: every input the governor and the heat gate read, every way it can be
+ * wrong, and what each gate must then do (the Figures rule, docs/governor.md "Figures"). One place:
+ * the generated property (test/integration/single-fault-property.test.ts) draws its faults from
+ * FAMILIES, and test/unit/single-fault-docs.test.ts holds the tables of "Inputs and how they can be
+ * wrong" in docs/governor.md and docs/heat-gate.md equal to them, both ways.
+ */
+
+/** How one figure, key or read can be wrong (issue #59 item 5). */
+export const WAYS = ['missing', 'stale', 'future', 'unparsable', 'wrong_type', 'smaller', 'larger'] as const;
+export type Way = (typeof WAYS)[number];
+
+/** What an operator is told a way means, in the docs' tables' words. */
+export const WAY_WORDS: Readonly<Record<Way, string>> = {
+  missing: 'missing',
+  stale: 'stale',
+  future: 'stamped ahead (> `PRICE_MAX_SKEW_SEC`)',
+  unparsable: 'unparsable',
+  wrong_type: 'wrong type / unreadable',
+  smaller: 'smaller than another producer’s',
+  larger: 'larger than another producer’s',
+};
+
+export type Gate = 'governor' | 'heat-gate';
+
+/** An input of a gate: a key (or a field of one) and who writes it. */
+export interface Input {
+  readonly id: InputId;
+  /** The key (a symbol's as `{symbol}`) and, where it matters, the field. */
+  readonly key: string;
+  readonly producer: string;
+  /** Which gates read it. */
+  readonly gates: readonly Gate[];
+  /**
+   * Whether another producer reports the same figure, so a wrong value of it can be cross-checked:
+   * only then are missing, smaller and stale faults it must survive (a single-source value is
+   * bounded by the tables' words, not by the property).
+   */
+  readonly crossChecked: boolean;
+  /** The switch the kill switch is: a fault of it may block closes (property (b)'s exception). */
+  readonly killSwitch?: true;
+}
+
+export const INPUT_IDS = [
+  'tracker_entry',
+  'view_row',
+  'p33_seed_hash',
+  'p33_newest_hash',
+  'p33_mark',
+  'market_state_mark',
+  'ticker_mark',
+  'published_sigma',
+  'market_state_sigma',
+  'p33_index',
+  'view_index',
+  'snapshot_stream',
+  'equity',
+  'reservations',
+  'budget',
+  'kill_switch',
+] as const;
+export type InputId = (typeof INPUT_IDS)[number];
+
+export const INPUTS: Readonly<Record<InputId, Input>> = {
+  tracker_entry: {
+    id: 'tracker_entry',
+    key: 'quantum:stream:position.snapshot entry',
+    producer: 'balance tracker',
+    gates: ['governor', 'heat-gate'],
+    crossChecked: true,
+  },
+  view_row: {
+    id: 'view_row',
+    key: 'quantum:position:{symbol}',
+    producer: 'our view (position-snapshot)',
+    gates: ['governor', 'heat-gate'],
+    crossChecked: true,
+  },
+  p33_seed_hash: {
+    id: 'p33_seed_hash',
+    key: 'quantum:position:snapshot:{symbol}',
+    producer: 'P3.3 (seed era)',
+    gates: ['governor', 'heat-gate'],
+    crossChecked: true,
+  },
+  p33_newest_hash: {
+    id: 'p33_newest_hash',
+    key: 'quantum:state:positions:{symbol}',
+    producer: 'P3.3 (newest)',
+    gates: ['governor', 'heat-gate'],
+    crossChecked: true,
+  },
+  p33_mark: {
+    id: 'p33_mark',
+    key: 'quantum:state:positions:{symbol} mark_price',
+    producer: 'P3.3',
+    gates: ['governor', 'heat-gate'],
+    crossChecked: true,
+  },
+  market_state_mark: {
+    id: 'market_state_mark',
+    key: 'quantum:state:market:{symbol} mark_price',
+    producer: 'market state',
+    gates: ['governor', 'heat-gate'],
+    crossChecked: true,
+  },
+  ticker_mark: {
+    id: 'ticker_mark',
+    key: 'quantum:ticker:{symbol} markPrice',
+    producer: 'price feed',
+    gates: ['governor', 'heat-gate'],
+    crossChecked: true,
+  },
+  published_sigma: {
+    id: 'published_sigma',
+    key: 'quantum:marketstate:{symbol} sigma',
+    producer: 'market state publisher',
+    gates: ['heat-gate'],
+    crossChecked: true,
+  },
+  market_state_sigma: {
+    id: 'market_state_sigma',
+    key: 'quantum:state:market:{symbol} sigma',
+    producer: 'market state',
+    gates: ['heat-gate'],
+    crossChecked: true,
+  },
+  p33_index: {
+    id: 'p33_index',
+    key: 'quantum:gates:positions:p33_symbols',
+    producer: 'position-index job',
+    gates: ['governor', 'heat-gate'],
+    crossChecked: true,
+  },
+  view_index: {
+    id: 'view_index',
+    key: 'quantum:gates:positions:active_symbols',
+    producer: 'our view (position-snapshot)',
+    gates: ['governor', 'heat-gate'],
+    crossChecked: true,
+  },
+  snapshot_stream: {
+    id: 'snapshot_stream',
+    key: 'quantum:stream:position.snapshot',
+    producer: 'balance tracker',
+    gates: ['governor', 'heat-gate'],
+    crossChecked: true,
+  },
+  equity: {
+    id: 'equity',
+    key: 'quantum:state:portfolio equity_usd',
+    producer: 'portfolio state',
+    gates: ['heat-gate'],
+    crossChecked: false,
+  },
+  reservations: {
+    id: 'reservations',
+    key: 'quantum:governor:{caps}:reservations',
+    producer: 'the governor',
+    gates: ['governor'],
+    crossChecked: false,
+  },
+  budget: {
+    id: 'budget',
+    key: 'quantum:portfolio:budget:{symbol}',
+    producer: 'P2.8 budget engine',
+    gates: ['governor'],
+    crossChecked: false,
+  },
+  kill_switch: {
+    id: 'kill_switch',
+    key: 'quantum:kill',
+    producer: 'an operator',
+    gates: ['governor'],
+    crossChecked: false,
+    killSwitch: true,
+  },
+};
+
+/** What a gate must do with one family's fault, and where an operator sees it. */
+export interface Expectation {
+  readonly decision: string;
+  /** The reason (block reason or fail_closed_cause) the decision names, `—` when it is the true world's. */
+  readonly reason: string;
+  readonly seen: string;
+}
+
+export interface Family {
+  readonly input: InputId;
+  readonly way: Way;
+  readonly governor?: Expectation;
+  readonly heat?: Expectation;
+}
+
+/** A family's name in a counterexample: `p33_newest_hash×future`. */
+export const familyName = (f: Pick<Family, 'input' | 'way'>): string => `${f.input}×${f.way}`;
+
+// ---- the expectations, by the Figures rule (docs/governor.md "Figures", /work figures-rule) ----
+
+const AS_TRUE = '—';
+const refused = (reason: 'future' | 'unparsable' | 'unreadable', gate: 'govern' | 'heat_gate') =>
+  `\`quantum_${gate}_figures_refused_total{source,reason="${reason}"}\`, one log line per source and symbol`;
+
+/** A position figure that is no figure: a slot of unknown size for the caps, untrusted heat. */
+const unusablePosition = (reason: 'future' | 'unparsable' | 'unreadable'): Pick<Family, 'governor' | 'heat'> => ({
+  governor: {
+    decision: 'opens blocked, closes pass',
+    reason: 'position_price_unknown',
+    seen: `${refused(reason, 'govern')}; the block's \`unpriced_positions\``,
+  },
+  heat: {
+    decision: 'fails closed (COLD)',
+    reason: 'position_not_a_number',
+    seen: `${refused(reason, 'heat_gate')}; \`debug_json\` \`untrusted\`; status DEGRADED`,
+  },
+});
+
+/** A figure another fresh producer still reports: the symbol counts at the largest. */
+const outvoted: Pick<Family, 'governor' | 'heat'> = {
+  governor: { decision: 'as without it: the largest fresh figure counts', reason: AS_TRUE, seen: 'the decision event’s figures' },
+  heat: { decision: 'heat at least the true heat', reason: AS_TRUE, seen: '`heat_score`, `debug_json` `by_symbol`' },
+};
+
+/** A larger figure counts: more careful, never less. */
+const larger: Pick<Family, 'governor' | 'heat'> = {
+  governor: {
+    decision: 'counted at the larger figure (opens may block)',
+    reason: 'total_notional_exceeded',
+    seen: 'the block event’s `total_notional`',
+  },
+  heat: { decision: 'heat above the true heat', reason: AS_TRUE, seen: '`heat_score`, `debug_json` `by_symbol`' },
+};
+
+/** A read of a whole listing Redis refuses: that input's problem only. */
+const unreadableListing = (key: string): Pick<Family, 'governor' | 'heat'> => ({
+  governor: {
+    decision: 'opens blocked, closes pass',
+    reason: 'input_unreadable',
+    seen: `\`/ready\` 503 naming \`${key}\`; ${refused('unreadable', 'govern')}`,
+  },
+  heat: {
+    decision: 'fails closed (COLD)',
+    reason: 'position_not_a_number',
+    seen: `\`/ready\` 503 naming \`${key}\`; \`debug_json\` \`untrusted\`; status DEGRADED`,
+  },
+});
+
+/** A price quote that is no quote: the highest usable of the others prices; the heat does not use quotes. */
+const unusableQuote = (reason: 'future' | 'unparsable' | 'unreadable'): Pick<Family, 'governor' | 'heat'> => ({
+  governor: {
+    decision: 'as without it: the highest usable quote prices',
+    reason: AS_TRUE,
+    seen: `\`quantum_govern_price_quotes_refused_total{source}\`${reason === 'future' ? ', one log line per source and symbol' : ''}`,
+  },
+  heat: { decision: 'heat unchanged (a quote only prices `debug_json`’s mark)', reason: AS_TRUE, seen: '`debug_json` `mark`' },
+});
+
+const quoteOutvoted: Pick<Family, 'governor' | 'heat'> = {
+  governor: { decision: 'as without it: the highest usable quote prices', reason: AS_TRUE, seen: 'the decision event’s `mark_source`' },
+  heat: { decision: 'heat unchanged (a quote only prices `debug_json`’s mark)', reason: AS_TRUE, seen: '`debug_json` `mark`' },
+};
+
+const sigmaOutvoted: Family['heat'] = { decision: 'heat at least the true heat: the largest sigma', reason: AS_TRUE, seen: '`heat_score`' };
+const sigmaUnusable: Family['heat'] = {
+  decision: 'fails closed (COLD)',
+  reason: 'position_not_a_number',
+  seen: '`debug_json` `untrusted` (`{symbol}.marketstate_sigma`); status DEGRADED',
+};
+
+/** A stream entry has no type of its own: the stream's is snapshot_stream's family. */
+const positionFamilies = (input: InputId): Family[] =>
+  [
+    { input, way: 'missing' as const, ...outvoted },
+    { input, way: 'stale' as const, ...outvoted },
+    { input, way: 'future' as const, ...unusablePosition('future') },
+    { input, way: 'unparsable' as const, ...unusablePosition('unparsable') },
+    { input, way: 'wrong_type' as const, ...unusablePosition('unreadable') },
+    { input, way: 'smaller' as const, ...outvoted },
+    { input, way: 'larger' as const, ...larger },
+  ].filter((f) => !(input === 'tracker_entry' && f.way === 'wrong_type'));
+
+const quoteFamilies = (input: InputId): Family[] => [
+  { input, way: 'missing', ...quoteOutvoted },
+  { input, way: 'stale', ...quoteOutvoted },
+  { input, way: 'future', ...unusableQuote('future') },
+  { input, way: 'unparsable', ...unusableQuote('unparsable') },
+  { input, way: 'wrong_type', ...unusableQuote('unreadable') },
+  { input, way: 'smaller', ...quoteOutvoted },
+  { input, way: 'larger', governor: larger.governor, heat: quoteOutvoted.heat },
+];
+
+export const FAMILIES: readonly Family[] = [
+  ...positionFamilies('tracker_entry'),
+  ...positionFamilies('view_row'),
+  ...positionFamilies('p33_seed_hash'),
+  ...positionFamilies('p33_newest_hash'),
+  // P3.3's mark on a held position: its stamp is the hash's (future above); missing prices the
+  // quantity at the other quotes.
+  { input: 'p33_mark', way: 'missing', ...outvoted },
+  { input: 'p33_mark', way: 'unparsable', ...unusablePosition('unparsable') },
+  { input: 'p33_mark', way: 'smaller', ...outvoted },
+  { input: 'p33_mark', way: 'larger', ...larger },
+  ...quoteFamilies('market_state_mark'),
+  ...quoteFamilies('ticker_mark'),
+  { input: 'published_sigma', way: 'missing', heat: sigmaOutvoted },
+  { input: 'published_sigma', way: 'unparsable', heat: sigmaUnusable },
+  { input: 'published_sigma', way: 'wrong_type', heat: sigmaUnusable },
+  { input: 'published_sigma', way: 'smaller', heat: sigmaOutvoted },
+  { input: 'published_sigma', way: 'larger', heat: { ...sigmaOutvoted, decision: 'heat above the true heat' } },
+  { input: 'market_state_sigma', way: 'missing', heat: sigmaOutvoted },
+  { input: 'market_state_sigma', way: 'unparsable', heat: sigmaUnusable },
+  { input: 'market_state_sigma', way: 'smaller', heat: sigmaOutvoted },
+  { input: 'market_state_sigma', way: 'larger', heat: { ...sigmaOutvoted, decision: 'heat above the true heat' } },
+  // The listings: missing only where every symbol they list has another producer.
+  { input: 'p33_index', way: 'missing', ...outvoted },
+  { input: 'p33_index', way: 'wrong_type', ...unreadableListing('quantum:gates:positions:p33_symbols') },
+  { input: 'view_index', way: 'missing', ...outvoted },
+  { input: 'view_index', way: 'wrong_type', ...unreadableListing('quantum:gates:positions:active_symbols') },
+  { input: 'snapshot_stream', way: 'wrong_type', ...unreadableListing('quantum:stream:position.snapshot') },
+  {
+    input: 'equity',
+    way: 'future',
+    heat: { decision: 'fails closed (COLD)', reason: 'portfolio_state_missing', seen: refused('future', 'heat_gate') },
+  },
+  {
+    input: 'equity',
+    way: 'unparsable',
+    heat: { decision: 'fails closed (COLD)', reason: 'equity_not_a_number', seen: '`p26_failures_total{reason="heat_calculation_error"}`' },
+  },
+  {
+    input: 'equity',
+    way: 'wrong_type',
+    heat: { decision: 'fails closed (COLD)', reason: 'portfolio_state_missing', seen: '`/ready` 503 naming `quantum:state:portfolio`' },
+  },
+  {
+    input: 'reservations',
+    way: 'wrong_type',
+    governor: {
+      decision: 'opens blocked, closes pass',
+      reason: 'input_unreadable',
+      seen: '`/ready` 503 naming `quantum:governor:{caps}:reservations`',
+    },
+  },
+  {
+    input: 'budget',
+    way: 'future',
+    governor: { decision: 'as a missing budget (fail-open, testnet logs only)', reason: AS_TRUE, seen: refused('future', 'govern') },
+  },
+  {
+    input: 'budget',
+    way: 'wrong_type',
+    governor: {
+      decision: 'as a missing budget (fail-open, testnet logs only)',
+      reason: AS_TRUE,
+      seen: refused('unreadable', 'govern'),
+    },
+  },
+  {
+    input: 'kill_switch',
+    way: 'wrong_type',
+    governor: { decision: 'every plan blocked (fails closed)', reason: 'kill_switch_active', seen: '`quantum_govern_kill_switch` 1' },
+  },
+  {
+    input: 'kill_switch',
+    way: 'unparsable',
+    governor: {
+      decision: 'every plan blocked (fails closed)',
+      reason: 'kill_switch_active',
+      seen: '`quantum_govern_kill_switch_unrecognised` 1',
+    },
+  },
+];
+
+/** The families a gate's table lists: those with an expectation for it. */
+export function familiesOf(gate: Gate): Family[] {
+  return FAMILIES.filter((f) => (gate === 'governor' ? f.governor : f.heat) !== undefined);
+}
+
+/** The header of a gate's table in its doc ("Inputs and how they can be wrong"). */
+export const TABLE_HEADER = ['family', 'input', 'producer', 'way', 'decision', 'reason', 'where an operator sees it'] as const;
+
+/** A gate's table, one row of cells per family, as its doc must print it (Markdown inside each cell). */
+export function tableOf(gate: Gate): string[][] {
+  return familiesOf(gate).map((f) => {
+    const e = (gate === 'governor' ? f.governor : f.heat)!;
+    const input = INPUTS[f.input];
+    return [
+      `\`${familyName(f)}\``,
+      `\`${input.key}\``,
+      input.producer,
+      WAY_WORDS[f.way],
+      e.decision,
+      e.reason === '—' ? '—' : `\`${e.reason}\``,
+      e.seen,
+    ];
+  });
+}
+
+/** A table as Markdown. */
+export function markdownTable(rows: readonly (readonly string[])[]): string {
+  const line = (cells: readonly string[]) => `| ${cells.join(' | ')} |`;
+  return [line(TABLE_HEADER), line(TABLE_HEADER.map(() => '---')), ...rows.map(line)].join('\n');
+}

@@ -1,0 +1,66 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { FAMILIES, TABLE_HEADER, familiesOf, familyName, tableOf, type Gate } from '../support/single-faults.js';
+
+/**
+ * Issue #59 item 5: each gate's doc publishes, in "Inputs and how they can be wrong", what every
+ * input wrong in every way makes it do. The rows must be the families the generated property
+ * (test/integration/single-fault-property.test.ts) draws its faults from, with the same decision,
+ * reason and place an operator sees it, both ways: no family without its row, no row without its
+ * family, so the contract and the property cannot drift apart.
+ */
+
+const SECTION = '## Inputs and how they can be wrong';
+
+/** The section's table: its header and rows as trimmed cells. */
+function tableIn(doc: string): { header: string[]; rows: string[][] } {
+  const markdown = readFileSync(resolve(import.meta.dirname, '../../docs', doc), 'utf8');
+  const start = markdown.indexOf(SECTION);
+  if (start < 0) throw new Error(`${doc} has no "${SECTION}" section`);
+  const end = markdown.indexOf('\n## ', start + SECTION.length);
+  const lines = markdown
+    .slice(start, end < 0 ? undefined : end)
+    .split('\n')
+    .filter((line) => line.startsWith('|'));
+  const cells = (line: string) =>
+    line
+      .slice(1, line.trimEnd().endsWith('|') ? line.trimEnd().length - 1 : undefined)
+      .split('|')
+      .map((c) => c.trim());
+  const [header = '', , ...rows] = lines;
+  return { header: cells(header), rows: rows.map(cells) };
+}
+
+const gates: [Gate, string][] = [
+  ['governor', 'governor.md'],
+  ['heat-gate', 'heat-gate.md'],
+];
+
+describe.each(gates)('docs: the %s table of inputs and how they can be wrong is the families of the property', (gate, doc) => {
+  const { header, rows } = tableIn(doc);
+  const expected = tableOf(gate);
+  const byFamily = new Map(rows.map((row) => [row[0]!, row]));
+
+  it('has the columns', () => {
+    expect(header).toEqual([...TABLE_HEADER]);
+  });
+
+  it.each(expected.map((row) => [row[0]!, row] as const))('lists %s with its decision, reason and where it is seen', (family, row) => {
+    expect(byFamily.get(family), `${doc} has no row for ${family}`).toEqual(row);
+  });
+
+  it('lists no family the property does not generate, and none twice', () => {
+    const known = new Set(familiesOf(gate).map((f) => `\`${familyName(f)}\``));
+    expect(rows.map((row) => row[0]!).filter((family) => !known.has(family))).toEqual([]);
+    expect(byFamily.size).toBe(rows.length);
+  });
+});
+
+describe('the families', () => {
+  it('each belongs to at least one gate’s table, and none is listed twice', () => {
+    const names = FAMILIES.map(familyName);
+    expect(new Set(names).size).toBe(names.length);
+    for (const f of FAMILIES) expect(f.governor ?? f.heat, familyName(f)).toBeDefined();
+  });
+});
