@@ -19,10 +19,19 @@ export function parseBudget(budgetRaw: string | null, timestampRaw: string | nul
   return { budgetUsd, updatedAtMs: ts === undefined ? undefined : epochMs(ts), mode: modeRaw ?? 'shadow' };
 }
 
-/** A budget the gate may use: present and fresh. Missing or stale budgets fail open. */
-export function freshBudget(budget: Budget | undefined, now: number, maxAgeSec: number): Budget | undefined {
+/**
+ * A budget the gate may use: present, fresh, and stamped no further ahead than `maxSkewMs` (a
+ * budget stamped ahead names no moment it was true: no budget). Missing or stale budgets fail open.
+ */
+export function freshBudget(
+  budget: Budget | undefined,
+  now: number,
+  maxAgeSec: number,
+  maxSkewMs = Number.POSITIVE_INFINITY,
+): Budget | undefined {
   if (!budget || budget.updatedAtMs === undefined) return undefined;
-  return now - budget.updatedAtMs > maxAgeSec * 1000 ? undefined : budget;
+  const ageMs = now - budget.updatedAtMs;
+  return ageMs > maxAgeSec * 1000 || -ageMs > maxSkewMs ? undefined : budget;
 }
 
 /**

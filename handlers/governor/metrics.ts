@@ -35,7 +35,7 @@ export function governorMetrics(m: MetricFactory) {
       labelNames: ['source', 'reason'],
     }),
     figuresRefused: m.counter({
-      name: 'quantum_govern_position_figures_refused_total',
+      name: 'quantum_govern_figures_refused_total',
       help: "Position figures a decision's book refused, by source (snapshot, p33) and reason (future: stamped beyond PRICE_MAX_SKEW_SEC; unparsable; unreadable): each makes its symbol's size unknown",
       labelNames: ['source', 'reason'],
     }),

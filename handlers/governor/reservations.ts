@@ -2,6 +2,7 @@ import type { RedisReader } from '../../runtime/contract/index.js';
 import { keys } from '../../schemas/keys.js';
 import { parseNumber, usd } from './numbers.js';
 import type { Position } from './positions.js';
+import { refusedKey, type UnreadableListing } from '../positions/book.js';
 
 /**
  * A permitted open counted as exposure until its order shows in the book (issue #23, #37). Kept
@@ -38,6 +39,8 @@ export interface ReservationRead {
   /** quantum:governor:{caps}:version: null when no reserving permit was ever recorded (or it lapsed). */
   readonly version: string | null;
   readonly reservations: readonly Reservation[];
+  /** The reservations' key held another type: no cap can be judged (opens blocked, closes pass). */
+  readonly unreadable?: UnreadableListing;
 }
 
 export function encodeReservation(r: Reservation): string {
@@ -91,14 +94,20 @@ export function parseReservation(member: string, score: string): Reservation | u
  */
 export async function readReservations(redis: RedisReader, now: number, graceMs = 0): Promise<ReservationRead> {
   const versionRead = redis.get(keys.governorCapsVersion);
-  const membersRead = redis.zrangebyscore(keys.governorReservations, `(${now - graceMs}`, '+inf', 'WITHSCORES');
+  // A key of another type is that input's problem: read as none and named (Redis's states still reject).
+  let unreadable: UnreadableListing | undefined;
+  const membersRead = redis.zrangebyscore(keys.governorReservations, `(${now - graceMs}`, '+inf', 'WITHSCORES').catch((error: unknown) => {
+    if (!refusedKey(error)) throw error;
+    unreadable = { listing: 'reservations', key: keys.governorReservations, error: error.message };
+    return [] as string[];
+  });
   const [version, flat] = await Promise.all([versionRead, membersRead]);
   const reservations: Reservation[] = [];
   for (let i = 0; i + 1 < flat.length; i += 2) {
     const r = parseReservation(flat[i]!, flat[i + 1]!);
     if (r !== undefined) reservations.push(r);
   }
-  return { version, reservations };
+  return unreadable === undefined ? { version, reservations } : { version, reservations, unreadable };
 }
 
 /** The original's dust rule: `abs(positionAmt) > 0.0001` counts as open. */

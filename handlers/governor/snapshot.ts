@@ -7,6 +7,7 @@ import type { GovernorConfig } from './config.js';
 import { countSince, execHistoryFrom, execHistoryRead, numberKeyFrom, utcDate, type ExecHistory } from './history.js';
 import type { Position, PositionSource } from './positions.js';
 import type { RefusedFigure, UnreadableListing } from '../positions/book.js';
+import { DEFAULT_PRICE_MAX_SKEW_SEC } from '../positions/bounds.js';
 import { futureQuotes, highestOf, priceQuoteReads, priceQuotesOf, quoteBounds, type PriceQuote } from '../positions/prices.js';
 import { replyOf, sendReadsSettled, type ReadCommand } from '../positions/read-commands.js';
 import { bookView, withOwnPriced, type BookView } from './book-view.js';
@@ -144,6 +145,8 @@ interface SymbolReads {
   readonly quotes: readonly PriceQuote[];
   /** The P2.8 budget hash as read (each plan judges its freshness by its own clock). */
   readonly budget: Budget | undefined;
+  /** Redis refused to read it (another type). */
+  readonly budgetRefused: boolean;
   readonly exitLock: string | null;
 }
 
@@ -184,7 +187,9 @@ async function readSymbol(
   const lastExecSec = numberKeyFrom(replies[1]);
   const dailyTotal = numberKeyFrom(replies[3]);
   const quotes = priceQuotesOf(replies, quotesAt, directAt - quotesAt);
-  const budgetFields = replyOf<(string | null)[]>(replies[4]);
+  // A budget hash of another type is no budget (a missing one fails open), counted as refused.
+  const budgetRefused = replies[4] instanceof Error;
+  const budgetFields = budgetRefused ? [] : replyOf<(string | null)[]>(replies[4]);
   const exitLock = withExitLock && !(replies[5] instanceof Error) ? (replies[5] as string | null) : null;
   const position = direct?.position(replies.slice(directAt));
   const execHistory = await execHistoryFrom(redis, symbol, replies[2]);
@@ -196,6 +201,7 @@ async function readSymbol(
     dailyTotal,
     quotes,
     budget: parseBudget(budgetFields[0] ?? null, budgetFields[1] ?? null, budgetFields[2] ?? null),
+    budgetRefused,
     exitLock,
   };
 }
@@ -240,7 +246,7 @@ export async function loadPlanState(
     disarmOfDay: disarmOfDay > 0,
     recentErrors,
     positions,
-    unreadableListings: positions.unreadableListings ?? [],
+    unreadableListings: [...(positions.unreadableListings ?? []), ...(caps.unreadable === undefined ? [] : [caps.unreadable])],
     violations: readViolations(violations),
     caps,
     eviction,
@@ -259,6 +265,14 @@ export async function loadSnapshot(
   const dailyKey = keys.governorDaily(symbol, utcDate(now));
   const symbolRead = await readSymbol(redis, state, symbol, dailyKey, config, positionSource, now);
   const { version, lastExecSec, execHistory, dailyTotal, budget, exitLock } = symbolRead;
+  const maxSkewMs = (config.PRICE_MAX_SKEW_SEC ?? DEFAULT_PRICE_MAX_SKEW_SEC) * 1000;
+  const budgetAheadMs = budget?.updatedAtMs === undefined ? 0 : budget.updatedAtMs - now;
+  const budgetKey = keys.budget(symbol);
+  const refusedBudget: RefusedFigure[] = symbolRead.budgetRefused
+    ? [{ symbol, source: 'budget', reason: 'unreadable', key: budgetKey }]
+    : budgetAheadMs > maxSkewMs
+      ? [{ symbol, source: 'budget', reason: 'future', key: budgetKey, aheadMs: budgetAheadMs }]
+      : [];
   // The highest usable mark of the market state, P3.3 (flat symbols too), the ticker and the
   // position's own: no single producer can lower it (docs/governor.md, "Figures").
   const bounds = quoteBounds(config);
@@ -291,8 +305,8 @@ export async function loadSnapshot(
       [...futureQuotes(symbolRead.quotes, now, bounds), ...futureQuotes(symbolRead.book.ownQuotes, now, bounds)],
       book.positions,
     ),
-    refusedFigures: book.positions.flatMap((p) => p.refused ?? []),
-    budget: freshBudget(budget, now, config.GOV_P28_BUDGET_MAX_AGE_SEC),
+    refusedFigures: [...book.positions.flatMap((p) => p.refused ?? []), ...refusedBudget],
+    budget: freshBudget(budget, now, config.GOV_P28_BUDGET_MAX_AGE_SEC, maxSkewMs),
     recentViolation: hasRecentViolation(violations, symbol, now, config.GOV_P28_VIOLATION_WINDOW_SEC),
     dailyTotal: dailyTotal ?? 0,
     dailyKey,

@@ -53,7 +53,7 @@ export const heatGate = defineHandler({
     // With every book symbol's quotes: a decision's mark needs no read of its own.
     loadState: (redis, config, now) => loadHeatInputs(redis, config, now, true),
     // A listing of the book Redis refuses: /ready is 503 naming it (book_unreadable) until it is read again.
-    stateFault: (inputs: HeatInputs) => unreadableCause(inputs.unreadableListings ?? [], 'heat untrusted, proposals pass unchanged'),
+    stateFault: (inputs: HeatInputs) => unreadableCause(inputs.unreadableListings ?? [], 'heat untrusted, taken as COLD'),
     // p26_heat_value without waiting for a proposal (seed 003: the heat metric updates every
     // 10 s); a budget engine deployed apart scrapes it (HEAT_GATE_METRICS_URL). Each replica its own.
     refresh: {

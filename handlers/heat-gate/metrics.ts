@@ -50,7 +50,7 @@ export function heatGateMetrics(m: MetricFactory, config: Pick<HeatGateConfig, '
       labelNames: ['source', 'reason'],
     }),
     figuresRefused: m.counter({
-      name: 'quantum_heat_gate_position_figures_refused_total',
+      name: 'quantum_heat_gate_figures_refused_total',
       help: "Position figures a decision's book refused, by source (snapshot, p33) and reason (future, unparsable, unreadable): the decision fails closed",
       labelNames: ['source', 'reason'],
     }),

@@ -156,9 +156,9 @@ export interface PositionBook {
 export type BookListing = 'view' | 'p33' | 'stream' | 'equity';
 const BOOK_LISTINGS: readonly BookListing[] = ['view', 'p33', 'stream', 'equity'];
 
-/** A listing read Redis refused: which, its key, and Redis's error (WRONGTYPE, NOPERM ...). */
+/** A listing read Redis refused: which (the book's, or a gate's own such as the governor's reservations), its key, and Redis's error (WRONGTYPE). */
 export interface UnreadableListing {
-  readonly listing: BookListing;
+  readonly listing: BookListing | 'reservations';
   readonly key: string;
   readonly error: string;
 }
@@ -181,14 +181,18 @@ export function refusedKey(error: unknown): error is Error {
   return error instanceof Error && /^WRONGTYPE\b/.test(error.message);
 }
 
-/** Who wrote a position figure: the position snapshot stream (our view of it) or the Position Ledger (P3.3). */
-export type FigureSource = 'snapshot' | 'p33';
+/**
+ * Who wrote a figure: a position's, the position snapshot stream (our view of it) or the Position
+ * Ledger (P3.3); the portfolio state's (equity); P2.8's budget hash.
+ */
+export type FigureSource = 'snapshot' | 'p33' | 'portfolio' | 'budget';
 
 /** Why a producer's word is no figure: stamped ahead beyond the skew, a figure no number, a key Redis refused to read. */
 export type FigureRefusal = 'future' | 'unparsable' | 'unreadable';
 
-/** A producer's word on a symbol the book refused: that symbol's exposure is unknown (never taken as flat). */
+/** A producer's word the book refused: a position's makes its symbol's exposure unknown (never taken as flat). */
 export interface RefusedFigure {
+  /** The symbol it is of; the portfolio state's is of none (''). */
   readonly symbol: string;
   readonly source: FigureSource;
   readonly reason: FigureRefusal;
@@ -222,6 +226,8 @@ export interface BookAndEquity {
   readonly book: PositionBook;
   /** equity_usd of quantum:state:portfolio (read in the same script), when asked for. */
   readonly equityRaw: string | undefined;
+  /** Its `timestamp` (any epoch unit), when asked for and written. */
+  readonly portfolioStampRaw: string | undefined;
 }
 
 /** Runs the listing and bookReads in one moment; see read-book.lua. */
@@ -233,8 +239,8 @@ type Entry = [id: string, fields: string[]];
 type Unreadable = [symbol: string, kind: 'position' | 'sigma' | 'quote', key: string];
 /** What one read of the book found, by name (bookReadOf's decoding of either path's replies). */
 interface BookRead {
-  /** equity_usd of the portfolio state, when asked for. */
-  readonly equity: string | null;
+  /** equity_usd and timestamp of the portfolio state, when asked for. */
+  readonly equity: readonly (string | null)[] | null;
   /** Our view's symbols and their rows (VIEW_FIELDS). */
   readonly symbols: readonly string[];
   readonly rows: readonly Row[];
@@ -299,7 +305,8 @@ interface SymbolRead {
  */
 function bookReads(prefixes: readonly string[], withUnpriced: boolean, allP33Quotes: boolean): Record<BookReadGroup, SymbolRead[]> {
   const [view, published, marketState] = [prefixOf(keys.position), prefixOf(keys.marketStatePublished), prefixOf(keys.marketState)];
-  // Sigma is needless where the view row brings one (with its notional), the market state's after the publisher's.
+  // Sigma is needless where the view row brings one (with its notional): the market's two are read
+  // otherwise, both (the larger counts).
   const ownSigma = [view, VIEW_FIELDS.indexOf('position_notional_usd'), VIEW_FIELDS.indexOf('sigma')] as const;
   return {
     view: [{ over: 'view', read: ['HMGET', view, ...VIEW_FIELDS] }],
@@ -307,7 +314,7 @@ function bookReads(prefixes: readonly string[], withUnpriced: boolean, allP33Quo
     p33: prefixes.map((p) => ({ over: 'p33', read: ['HMGET', p, ...P33_FIELDS] })),
     sigma: [
       { over: 'book', read: ['HGET', published, 'sigma'], needless: [ownSigma] },
-      { over: 'book', read: ['HGET', marketState, 'sigma'], needless: [ownSigma, [published, 0]] },
+      { over: 'book', read: ['HGET', marketState, 'sigma'], needless: [ownSigma] },
     ],
     // In priceQuoteReads' order: market state, ticker, then P3.3's under each prefix (but from the
     // P3.3 row of a symbol P3.3's index lists).
@@ -328,7 +335,8 @@ type BookReadGroup = (typeof BOOK_READ_GROUPS)[number];
 
 /** What either path answers: the listing, the symbol lists, and per read of bookReads per symbol of its list, its reply or Redis's refusal. */
 interface ListedReplies {
-  readonly equity: string | null;
+  /** equity_usd and timestamp of the portfolio state, when asked for. */
+  readonly equity: readonly (string | null)[] | null;
   readonly mode: BookRead['mode'];
   readonly entries: readonly Entry[];
   readonly lists: Readonly<Record<SymbolList, readonly string[]>>;
@@ -342,7 +350,7 @@ interface ListedReplies {
  * refusals {read, symbol's place, error} from 1, the listing reads refused {listing, key, error}.
  */
 type ScriptReply = [
-  string | null,
+  (string | null)[] | null,
   ListedReplies['mode'],
   Entry[],
   string[][],
@@ -400,7 +408,8 @@ export async function loadPositionBook(redis: RedisReader, config: PositionBookC
       ...mergeBook(read, config.POSITION_BOOK_MAX_PENDING, prefixes, figureBounds(config, now)),
       unreadableListings: read.unreadableListings,
     },
-    equityRaw: listed.equity ?? undefined,
+    equityRaw: listed.equity?.[0] ?? undefined,
+    portfolioStampRaw: listed.equity?.[1] ?? undefined,
   };
 }
 
@@ -424,7 +433,7 @@ async function readPlain(
       return none;
     });
   const [equity, view, p33] = await Promise.all([
-    equityKey === '' ? null : listing('equity', equityKey, redis.hget(equityKey, 'equity_usd'), null),
+    equityKey === '' ? null : listing('equity', equityKey, redis.hmget(equityKey, 'equity_usd', 'timestamp'), null),
     listing('view', keys.activePositions, redis.smembers(keys.activePositions), []),
     listing('p33', keys.p33PositionIndex, redis.smembers(keys.p33PositionIndex), []),
   ]);
@@ -739,14 +748,19 @@ const streamKey = (id: string) => `${streams.positionSnapshot}@${id}`;
 
 const positiveOrNone = (value: number | undefined) => (value !== undefined && value > 0 ? value : undefined);
 
-/** The market state publisher's sigma, else the market state's (read only for a symbol without a sigma of its own). */
+/**
+ * The larger of the market state publisher's sigma and the market state's (read only for a symbol
+ * without a sigma of its own): two producers of one figure, merged by the rule of "Figures".
+ */
 function marketSigma(
   symbol: string,
   reads: readonly (() => string | null)[] | undefined,
   untrusted: UntrustedFigure[],
 ): number | undefined {
   const [published, market] = reads ?? [];
-  return figure(untrusted, symbol, 'marketstate_sigma', published?.()) ?? figure(untrusted, symbol, 'market_sigma', market?.());
+  const sigmas = [figure(untrusted, symbol, 'marketstate_sigma', published?.()), figure(untrusted, symbol, 'market_sigma', market?.())];
+  const known = sigmas.filter((s): s is number => s !== undefined);
+  return known.length === 0 ? undefined : Math.max(...known);
 }
 
 /** A quantity signed by the side its producer wrote beside it (the balance tracker writes |qty| and LONG/SHORT). */

@@ -10,6 +10,8 @@ import {
   type UntrustedFigure,
 } from './book.js';
 import { parseNumber } from '../../schemas/fields.js';
+import { epochMs } from '../../domain/epoch.js';
+import { DEFAULT_PRICE_MAX_SKEW_SEC } from './bounds.js';
 import { keys } from '../../schemas/keys.js';
 import type { FailClosedCause } from '../../schemas/heat-gate.js';
 
@@ -32,8 +34,10 @@ export interface HeatInputs {
   readonly positions: readonly PositionExposure[];
   /** Position figures present but no plain finite number (see PositionBook.untrusted). */
   readonly untrusted?: readonly UntrustedFigure[];
-  /** The producers' figures the book refused (PositionBook.refused), for the decision to count. */
+  /** The producers' figures the book refused (PositionBook.refused), the portfolio state's stamp included, for the decision to count. */
   readonly refused?: readonly RefusedFigure[];
+  /** The portfolio state is stamped further ahead than PRICE_MAX_SKEW_SEC: no figure, as a missing one. */
+  readonly portfolioStampedAhead?: boolean;
   /** The book's listing reads Redis refused (PositionBook.unreadableListings): the book is incomplete. */
   readonly unreadableListings?: readonly UnreadableListing[];
   /** How the snapshots not yet in our view were found (see PositionBook); absent in hand-built inputs. */
@@ -81,6 +85,13 @@ export function assessHeat(inputs: HeatInputs): HeatAssessment {
       cause: 'book_unreadable',
       untrusted: [...unreadable.map((u) => ({ symbol: u.key, field: 'unreadable', value: u.error.slice(0, 40) })), ...untrusted],
     };
+  // A state stamped ahead names no moment it was true: no state.
+  if (inputs.portfolioStampedAhead === true)
+    return {
+      trusted: false,
+      cause: 'portfolio_state_missing',
+      untrusted: [{ symbol: keys.portfolioState, field: STAMPED_AHEAD, value: '' }, ...untrusted],
+    };
   if (inputs.equityRaw === undefined && inputs.portfolioStatePresent !== true)
     return { trusted: false, cause: 'portfolio_state_missing', untrusted };
   // The original read a missing or empty equity_usd as 0 (`... or 0`): invalid equity.
@@ -122,7 +133,7 @@ export function computeHeat(inputs: HeatInputs): HeatResult {
  */
 export async function loadHeatInputs(redis: RedisReader, config: PositionBookConfig, now: number, withQuotes = false): Promise<HeatInputs> {
   // Every quote a direct read would find; they come with the book's unpriced positions, which the heat leaves out.
-  const { book, equityRaw } = await loadPositionBook(redis, config, {
+  const { book, equityRaw, portfolioStampRaw } = await loadPositionBook(redis, config, {
     withEquity: true,
     now,
     withUnpriced: withQuotes,
@@ -133,13 +144,20 @@ export async function loadHeatInputs(redis: RedisReader, config: PositionBookCon
   const equityRefused = book.unreadableListings.some((u) => u.listing === 'equity');
   const portfolioStatePresent = equityRaw !== undefined || equityRefused || (await redis.exists(keys.portfolioState)) > 0;
   const positions = book.positions.map(({ symbol, notionalUsd, sigma }) => ({ symbol, notionalUsd, sigma }));
+  const stampMs = epochMs(parseNumber(portfolioStampRaw) ?? Number.NaN);
+  const aheadMs = stampMs === undefined ? 0 : stampMs - now;
+  const portfolioStampedAhead = aheadMs > (config.PRICE_MAX_SKEW_SEC ?? DEFAULT_PRICE_MAX_SKEW_SEC) * 1000;
+  const refused: readonly RefusedFigure[] = portfolioStampedAhead
+    ? [...book.refused, { symbol: '', source: 'portfolio', reason: 'future', key: keys.portfolioState, aheadMs }]
+    : book.refused;
   return {
+    ...(portfolioStampedAhead ? { portfolioStampedAhead } : {}),
     equityRaw,
     equityUsd: parseNumber(equityRaw),
     portfolioStatePresent,
     positions,
     untrusted: book.untrusted,
-    refused: book.refused,
+    refused,
     unreadableListings: book.unreadableListings,
     streamRead: book.streamRead,
     truncated: book.truncated,

@@ -25,7 +25,7 @@ export class RefusedFigureNotes {
       this.logged.add(id);
       ctx.log.warn(
         { symbol: r.symbol, source: r.source, reason: r.reason, key: r.key, ...(r.aheadMs === undefined ? {} : { ahead_ms: r.aheadMs }) },
-        "position figure refused: the symbol's size is unknown (never taken as flat) until its producer writes a usable one",
+        "figure refused (stamped ahead beyond PRICE_MAX_SKEW_SEC, no number, or unreadable): not used until its producer writes a usable one; a position's symbol counts as of unknown size, never flat",
       );
     }
     for (const id of this.logged) if (!met.has(id)) this.logged.delete(id);

@@ -66,12 +66,9 @@ describe('one figure, many producers: the largest fresh figure counts, a figure 
     // On 6d8b18a: permit, open_positions 9.
     expect(decision).toMatchObject({ plan_id: 'eleventh', event: 'block', reason: 'max_positions_reached', open_positions: '10' });
     // Metrics are applied once the decision's commit has landed: waited for, not raced.
-    await waitFor(
-      async () => (await metricSum(gates, 'quantum_govern_position_figures_refused_total', { source: 'p33', reason: 'future' })) > 0,
-      {
-        what: 'the refused figure counted',
-      },
-    );
+    await waitFor(async () => (await metricSum(gates, 'quantum_govern_figures_refused_total', { source: 'p33', reason: 'future' })) > 0, {
+      what: 'the refused figure counted',
+    });
   });
 
   it('case 2: P3.3 reporting a held position flat a second after the tracker removes nothing: no 11th position', async () => {
@@ -156,8 +153,7 @@ describe('one figure, many producers: the largest fresh figure counts, a figure 
       const decisions = await readStream(redis.client, streams.heatDecision);
       expect(decisions.map((d) => d.debug_json).every((json) => json?.includes('BTCUSDT.stamped_ahead'))).toBe(true);
       await waitFor(
-        async () =>
-          (await metricSum(runtime!, 'quantum_heat_gate_position_figures_refused_total', { source: 'p33', reason: 'future' })) === 3,
+        async () => (await metricSum(runtime!, 'quantum_heat_gate_figures_refused_total', { source: 'p33', reason: 'future' })) === 3,
         { what: 'three refusals counted' },
       );
     });

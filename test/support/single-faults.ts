@@ -210,7 +210,7 @@ const unusablePosition = (reason: 'future' | 'unparsable' | 'unreadable'): Pick<
   },
   heat: {
     decision: 'fails closed (COLD)',
-    reason: 'position_not_a_number',
+    reason: reason === 'future' ? 'position_stamped_ahead' : 'position_not_a_number',
     seen: `${refused(reason, 'heat_gate')}; \`debug_json\` \`untrusted\`; status DEGRADED`,
   },
 });
@@ -235,12 +235,12 @@ const larger: Pick<Family, 'governor' | 'heat'> = {
 const unreadableListing = (key: string): Pick<Family, 'governor' | 'heat'> => ({
   governor: {
     decision: 'opens blocked, closes pass',
-    reason: 'input_unreadable',
-    seen: `\`/ready\` 503 naming \`${key}\`; ${refused('unreadable', 'govern')}`,
+    reason: 'positions_unreadable',
+    seen: `\`/ready\` 503 naming \`${key}\`; the event's \`unreadable_listings\``,
   },
   heat: {
     decision: 'fails closed (COLD)',
-    reason: 'position_not_a_number',
+    reason: 'book_unreadable',
     seen: `\`/ready\` 503 naming \`${key}\`; \`debug_json\` \`untrusted\`; status DEGRADED`,
   },
 });
@@ -330,15 +330,15 @@ export const FAMILIES: readonly Family[] = [
   {
     input: 'equity',
     way: 'wrong_type',
-    heat: { decision: 'fails closed (COLD)', reason: 'portfolio_state_missing', seen: '`/ready` 503 naming `quantum:state:portfolio`' },
+    heat: { decision: 'fails closed (COLD)', reason: 'book_unreadable', seen: '`/ready` 503 naming `quantum:state:portfolio`' },
   },
   {
     input: 'reservations',
     way: 'wrong_type',
     governor: {
       decision: 'opens blocked, closes pass',
-      reason: 'input_unreadable',
-      seen: '`/ready` 503 naming `quantum:governor:{caps}:reservations`',
+      reason: 'positions_unreadable',
+      seen: "`/ready` 503 naming `quantum:governor:{caps}:reservations`; the event's `unreadable_listings`",
     },
   },
   {

@@ -15,7 +15,7 @@ local function listing(name, key, ...)
   return reply
 end
 local equity = false
-if KEYS[4] ~= '' then equity = listing('equity', KEYS[4], 'HGET', KEYS[4], 'equity_usd') or false end
+if KEYS[4] ~= '' then equity = listing('equity', KEYS[4], 'HMGET', KEYS[4], 'equity_usd', 'timestamp') or false end
 local lists = {
   view = listing('view', KEYS[1], 'SMEMBERS', KEYS[1]) or {},
   p33 = listing('p33', KEYS[3], 'SMEMBERS', KEYS[3]) or {},
