@@ -8,7 +8,7 @@ import { keys, streams } from '../../schemas/keys.js';
 import { positionSnapshotSchema, snapshotAges, snapshotNotional } from '../../schemas/position-snapshot.js';
 import { gateLua } from '../lua.js';
 import { DEFAULT_PRICE_MAX_SKEW_SEC } from './bounds.js';
-import { replyOf, sendRead, sendReads, settledReplies, type ReadCommand } from './read-commands.js';
+import { sendRead, sendReads, settledReplies, type ReadCommand } from './read-commands.js';
 
 /** P3.3's hash prefixes: the seed era's, and upstream's newest (de25f13cb). */
 export const DEFAULT_P33_PREFIXES: readonly string[] = [prefixOf(keys.p33PositionSnapshot), prefixOf(keys.p33StatePositions)];
