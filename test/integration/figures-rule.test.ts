@@ -20,8 +20,9 @@ const nowSec = () => Date.now() / 1000;
 describe('one figure, many producers: the largest fresh figure counts, a figure stamped ahead is none (issue #59)', () => {
   const redis = usePrivateRedis();
   let runtime: Runtime | undefined;
+  const replicas: Runtime[] = [];
   afterEach(async () => {
-    await runtime?.stop();
+    await Promise.all([runtime, ...replicas.splice(0)].map((r) => r?.stop()));
     runtime = undefined;
   });
 
@@ -56,6 +57,12 @@ describe('one figure, many producers: the largest fresh figure counts, a figure 
     return runtime;
   }
 
+  /** `count` governor replicas on one Redis, as a deployment scales them. */
+  async function startReplicas(count: number): Promise<void> {
+    for (let i = 0; i < count; i++)
+      replicas.push(await startRuntime(redis.url, { HANDLERS: 'governor', GOV_SYMBOL_COOLDOWN_SECONDS: '0' }));
+  }
+
   it('case 1: a P3.3 hash stamped 10 min ahead saying flat does not free a slot; it is counted and the symbol is of unknown size', async () => {
     await trackerReports(HELD);
     await ledgerSays('H0USDT', 0, 150, nowSec() + 600);
@@ -81,32 +88,35 @@ describe('one figure, many producers: the largest fresh figure counts, a figure 
     expect(decision).toMatchObject({ event: 'block', reason: 'max_positions_reached', open_positions: '10' });
   });
 
-  it('case 2: P3.3 reporting nine held positions at a tenth of the tracker’s size: the book counts the tracker’s $1,350, one open fits', async () => {
-    const nine = HELD.slice(0, 9);
-    await trackerReports(nine);
-    // The seed-era layout for some, the newest for the others: both are P3.3's.
-    for (const [i, s] of nine.entries()) {
-      if (i % 2 === 0) await ledgerSays(s, 0.1, 150, nowSec() + 1);
-      else {
-        await redis.client.hset(keys.p33PositionSnapshot(s), p33SeedHash(0.1, 150, nowSec() + 1));
-        await redis.client.sadd(keys.p33PositionIndex, s);
+  it.each([1, 2, 3])(
+    'case 2, %i replicas: P3.3 reporting nine held positions at a tenth of the tracker’s size: the book counts the tracker’s 1,350 USD, one open fits',
+    async (count) => {
+      const nine = HELD.slice(0, 9);
+      await trackerReports(nine);
+      // The seed-era layout for some, the newest for the others: both are P3.3's.
+      for (const [i, s] of nine.entries()) {
+        if (i % 2 === 0) await ledgerSays(s, 0.1, 150, nowSec() + 1);
+        else {
+          await redis.client.hset(keys.p33PositionSnapshot(s), p33SeedHash(0.1, 150, nowSec() + 1));
+          await redis.client.sadd(keys.p33PositionIndex, s);
+        }
       }
-    }
-    const fresh = Array.from({ length: 10 }, (_, i) => `N${i}USDT`);
-    for (const s of fresh) await redis.client.hset(keys.ticker(s), tickerHash(s, 150, Date.now()));
-    await startGovernor();
-    await produce(
-      redis.client,
-      streams.applyPlan,
-      fresh.map((s, i) => open(`open-${i}`, s)),
-    );
-    const decided = await governorDecided(redis.client, fresh.length);
-    const permits = decided.filter((d) => d.event === 'permit');
-    // On 6d8b18a: 10 of 10 permitted on a book of $135.
-    expect(permits).toHaveLength(1);
-    expect(permits[0]).toMatchObject({ total_notional: '1350' });
-    expect(decided.filter((d) => d.event === 'block').map((d) => d.reason)).toEqual(Array(9).fill('max_positions_reached'));
-  });
+      const fresh = Array.from({ length: 10 }, (_, i) => `N${i}USDT`);
+      for (const s of fresh) await redis.client.hset(keys.ticker(s), tickerHash(s, 150, Date.now()));
+      await startReplicas(count);
+      await produce(
+        redis.client,
+        streams.applyPlan,
+        fresh.map((s, i) => open(`open-${i}`, s)),
+      );
+      const decided = await governorDecided(redis.client, fresh.length);
+      const permits = decided.filter((d) => d.event === 'permit');
+      // On 6d8b18a: 10 of 10 permitted on a book of $135.
+      expect(permits).toHaveLength(1);
+      expect(permits[0]).toMatchObject({ total_notional: '1350' });
+      expect(decided.filter((d) => d.event === 'block').map((d) => d.reason)).toEqual(Array(9).fill('max_positions_reached'));
+    },
+  );
 
   describe('heat gate', () => {
     const EQUITY = 10_000;
