@@ -29,7 +29,9 @@ export default defineConfig({
       {
         // Unit tests share no state but the module cache (fake ctx, no servers): one worker's
         // modules serve them all, 35 s -> 8 s, nearly all of it importing the same code per file.
-        test: { name: 'unit', include: ['test/unit/**/*.test.ts'], environment: 'node', isolate: false },
+        // Their timeout bounds a hang, not a speed: vitest's 5 s default failed interval-coverage's
+        // 200 seeds of bootstrap (about 1 s alone) on a machine at load 12.
+        test: { name: 'unit', include: ['test/unit/**/*.test.ts'], environment: 'node', isolate: false, testTimeout: 60_000 },
       },
       {
         test: {
