@@ -122,7 +122,7 @@ describe('position book: the balance tracker’s snapshots', () => {
 });
 
 describe('position book: sigma', () => {
-  it('the figure’s own, else quantum:marketstate, else quantum:state:market', async () => {
+  it('the figure’s own, else the larger of quantum:marketstate and quantum:state:market (two producers of one figure)', async () => {
     const result = await book({
       streams: {
         [streams.positionSnapshot]: [
@@ -140,7 +140,7 @@ describe('position book: sigma', () => {
     });
     expect(result.positions.map((p) => [p.symbol, p.sigma])).toEqual([
       ['AAAUSDT', 0.5],
-      ['BBBUSDT', 0.2],
+      ['BBBUSDT', 0.9],
       ['CCCUSDT', 0.3],
     ]);
   });
