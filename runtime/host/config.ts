@@ -9,7 +9,7 @@ const hostPorts = z
   .regex(/^[^\s,:]+:\d+(,[^\s,:]+:\d+)*$/, 'must be host:port[,host:port...]')
   .optional();
 
-/** Runtime settings shared by every handler (README.md's table says what each means); handler settings live with each handler. */
+/** Runtime settings shared by every handler (docs/operations.md §8's table says what each means); handler settings live with each handler. */
 export const runtimeEnvSchema = z.object({
   REDIS_URL: z
     .string()

@@ -11,7 +11,7 @@ import { Settler, type JobSink } from '../engine/settle.js';
 import type { AnyHandler, MessageMeta } from '../contract/handler.js';
 import { isReady, type RedisClient } from '../engine/connection.js';
 
-/** The runtime settings a source reads (README.md's table says what each means). */
+/** The runtime settings a source reads (docs/operations.md §8's table says what each means). */
 export type SourceSettings = Readonly<
   Record<'BULLMQ_PREFIX' | 'CONSUMER_NAME' | 'DLQ_STREAM', string> &
     Record<'BATCH_SIZE' | 'BLOCK_MS' | 'CLAIM_IDLE_MS' | 'CLAIM_INTERVAL_MS' | 'DEPARTED_CONSUMER_IDLE_MS' | 'MAX_DELIVERIES', number> &

@@ -3,7 +3,6 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deadLetterFields } from '../../runtime/engine/dead-letter.js';
 import { streams } from '../../schemas/keys.js';
 import { documentedOutcomes, placeholderLines, shellBlocks, type DocBlock, type DocumentedOutcome } from '../support/doc-blocks.js';
 import { freePort, startTestRedis, type TestRedis } from '../support/redis-server.js';
@@ -16,9 +15,11 @@ const DOCS = ['README.md', 'docs/operations.md'] as const;
 
 /**
  * Every ```sh block of the README and the operations guide, run as an operator would run it:
- * in order, in bash, against gates started with `npm start` on a private redis-server, with
- * `quantum-gates` and `npx quantum-gates` being this checkout's CLI and `localhost:8080` the
- * gates' address. A block fails the test when a command in it fails, or when a command's comment
+ * in order, in bash, in the checkout, against gates started with `npm start` on a private
+ * redis-server, with `npx quantum-gates` being this checkout's CLI (as npx makes it there, and
+ * only there) and `localhost:8080` the gates' address. A bare `quantum-gates` is not on the PATH
+ * of a checkout, so a block that types it fails. Each block starts once the gates have read what
+ * the blocks before it wrote, as an operator reading the text between them would. A block fails the test when a command in it fails, or when a command's comment
  * promises an outcome (`# → PARTIAL_25` on an inject proposal, `# permit: close_bypass` or
  * `# block: reason` on an inject plan) that is not what the gates decided. A block may only be
  * left out with `<!-- docs-run: skip: why -->` above it, and the skips are listed below. A block
@@ -33,29 +34,50 @@ const DOCS = ['README.md', 'docs/operations.md'] as const;
 const ALLOWED_SKIPS: Record<string, RegExp> = {
   'README.md': /the quick start/,
   // What needs root and systemd runs through stand-ins: the per-gate deployment here, the server
-  // install, upgrade and rollback in docs-upgrade.test.ts. Only the quick start's npm install is left out.
-  'docs/operations.md': /npm install/,
+  // install, upgrade and rollback in docs-upgrade.test.ts. Only the quick start's npm ci is left out.
+  'docs/operations.md': /npm ci/,
 };
 
+/** Pairs of an XINFO reply (`[name, value, name, value, ...]`) as a record. */
+function infoRecord(reply: unknown): Record<string, unknown> {
+  const list = reply as unknown[];
+  const record: Record<string, unknown> = {};
+  for (let i = 0; i + 1 < list.length; i += 2) record[String(list[i])] = list[i + 1];
+  return record;
+}
+
 /**
- * What a guide's examples name that an operator would already have: the dead letter whose id the
- * dead-letter section uses (a proposal the heat gate gave up on). Written with the runtime's own
- * dead-letter format before the guide's blocks run.
+ * Resolves once every consumer group on every stream has been delivered the stream's last entry
+ * and acknowledged all it was delivered: the gates have read what the blocks wrote. Nothing is
+ * written to the guide's examples; the next block sees the gates' decisions as an operator would.
  */
-async function givenWhatTheGuideNames(doc: string, redis: TestRedis): Promise<void> {
-  if (doc !== 'docs/operations.md') return;
-  const fields = deadLetterFields({
-    handler: 'heat-gate',
-    sourceStream: streams.harvestProposal,
-    sourceId: '1769581931990-0',
-    group: 'p26_heat_gate',
-    reason: 'handler_failed',
-    detail: 'Error: Connection is closed.',
-    attempts: 3,
-    raw: { symbol: 'ETHUSDT', action: 'FULL_CLOSE', plan_id: 'dlq-example', timestamp: '1769581931' },
-    at: 1769581932000,
-  });
-  await redis.client.xadd(streams.deadLetter, '1769581932000-0', ...Object.entries(fields).flat());
+async function untilGatesRead(redis: TestRedis): Promise<void> {
+  const r = redis.client;
+  await waitFor(
+    async () => {
+      const unread: string[] = [];
+      let cursor = '0';
+      do {
+        const [next, keys] = await r.scan(cursor, 'COUNT', 1000, 'TYPE', 'stream');
+        cursor = next;
+        for (const key of keys) {
+          const groups = ((await r.xinfo('GROUPS', key)) as unknown[]).map(infoRecord);
+          if (groups.length === 0) continue;
+          const last = String(infoRecord(await r.xinfo('STREAM', key))['last-generated-id']);
+          for (const group of groups)
+            if (String(group['last-delivered-id']) !== last || Number(group.pending) !== 0) unread.push(`${key} ${String(group.name)}`);
+        }
+      } while (cursor !== '0');
+      return unread.length === 0 ? true : undefined;
+    },
+    { timeoutMs: 30_000, what: 'the gates to read and acknowledge every entry the blocks wrote' },
+  );
+}
+
+/** Files the blocks write into the checkout (`> shadow.csv`), to put back as they were afterwards. */
+function filesWritten(blocks: readonly DocBlock[]): string[] {
+  const names = blocks.flatMap((b) => [...b.script.matchAll(/>\s*([\w][\w.-]*)/g)].map((m) => m[1]!));
+  return [...new Set(names)];
 }
 
 interface Gates {
@@ -88,14 +110,27 @@ async function startGates(redis: TestRedis, settings: Readonly<Record<string, st
   return { process: child, address, port, output: () => output };
 }
 
-/** A directory whose `quantum-gates` and `npx` run this checkout's CLI, put first on PATH. */
+/**
+ * A directory put first on PATH: its `npx quantum-gates` runs this checkout's CLI as npx does, in
+ * the checkout only (anywhere else npx would fetch the public registry's package of that name),
+ * and its `quantum-gates` fails as a checkout's shell does, whatever this machine has linked.
+ */
 function cliShims(): string {
   const dir = mkdtempSync(join(tmpdir(), 'qg-docs-'));
   const cli = `exec "${process.execPath}" "${join(root, 'bin/quantum-gates.js')}" "$@"`;
-  writeFileSync(join(dir, 'quantum-gates'), `#!/bin/sh\n${cli}\n`);
+  writeFileSync(
+    join(dir, 'quantum-gates'),
+    `#!/bin/sh\necho "docs-run: quantum-gates: command not found (not on the PATH in a checkout: write npx quantum-gates)" >&2; exit 127\n`,
+  );
   writeFileSync(
     join(dir, 'npx'),
-    `#!/bin/sh\nif [ "$1" = quantum-gates ]; then shift; ${cli}; fi\necho "docs-run: npx $1 is not part of the documented commands" >&2; exit 127\n`,
+    [
+      '#!/bin/sh',
+      `case "$PWD/" in "${root}/"*) ;; *) echo "docs-run: npx $1 outside the checkout would fetch it from the public registry" >&2; exit 127 ;; esac`,
+      `if [ "$1" = quantum-gates ]; then shift; ${cli}; fi`,
+      'echo "docs-run: npx $1 is not part of the documented commands" >&2; exit 127',
+      '',
+    ].join('\n'),
   );
   for (const name of ['quantum-gates', 'npx']) chmodSync(join(dir, name), 0o755);
   return dir;
@@ -236,15 +271,9 @@ function runScript(script: string, cwd: string, env: NodeJS.ProcessEnv): Promise
   });
 }
 
-function runBlock(
-  block: DocBlock,
-  gates: Gates,
-  redis: TestRedis,
-  shims: string,
-  cwd: string,
-): Promise<{ code: number | null; output: string }> {
+function runBlock(block: DocBlock, gates: Gates, redis: TestRedis, shims: string): Promise<{ code: number | null; output: string }> {
   const script = block.script.replace(/\b(?:localhost|127\.0\.0\.1):8080\b/g, `127.0.0.1:${gates.port}`);
-  return runScript(script, cwd, {
+  return runScript(script, root, {
     HOME: process.env.HOME ?? '/tmp',
     PATH: `${shims}:${process.env.PATH ?? ''}`,
     ...isolatedEnv(),
@@ -291,22 +320,26 @@ describe.each(DOCS)('the commands of %s, run as written', (doc) => {
   let redis: TestRedis;
   let gates: Gates;
   let shims: string;
-  let cwd: string;
+  /** What the checkout held under the names the blocks write to, put back after them. */
+  const written = new Map<string, string | undefined>();
   /** §1's per-gate deployment, set up before its first block runs. */
   let perGate: PerGateDeployment | undefined;
 
   beforeAll(async () => {
     redis = await startTestRedis();
     gates = await startGates(redis);
-    await givenWhatTheGuideNames(doc, redis);
     shims = cliShims();
-    cwd = mkdtempSync(join(tmpdir(), 'qg-docs-cwd-'));
+    for (const name of filesWritten(blocks))
+      written.set(name, existsSync(join(root, name)) ? readFileSync(join(root, name), 'utf8') : undefined);
   }, 90_000);
   afterAll(async () => {
     if (perGate) await stopPerGate(perGate);
     gates?.process.kill('SIGTERM');
     await redis?.stop();
-    for (const dir of [shims, cwd]) if (dir) rmSync(dir, { recursive: true, force: true });
+    if (shims) rmSync(shims, { recursive: true, force: true });
+    for (const [name, before] of written)
+      if (before === undefined) rmSync(join(root, name), { force: true });
+      else writeFileSync(join(root, name), before);
   });
 
   it('has blocks, and skips only those that need a server or are the quick start itself', () => {
@@ -338,13 +371,15 @@ describe.each(DOCS)('the commands of %s, run as written', (doc) => {
       const ownGates = own === undefined ? undefined : await startGates(own, block.gatesEnv);
       const [blockRedis, blockGates] = own !== undefined && ownGates !== undefined ? [own, ownGates] : [redis, gates];
       try {
-        const { code, output } = await runBlock(block, blockGates, blockRedis, shims, cwd);
+        const { code, output } = await runBlock(block, blockGates, blockRedis, shims);
         expect(
           code,
           `${doc}:${block.line} exited ${code}:\n${block.script}\n--- output ---\n${output}\n--- gates ---\n${blockGates.output().slice(-2000)}`,
         ).toBe(0);
         for (const outcome of outcomes)
           expect(await decided(blockRedis, outcome), `${doc}:${block.line}: ${outcome.line}`).toBe(promised(outcome));
+        // The next block reads what the gates made of this one's (the dead letter §5's drill makes).
+        if (own === undefined) await untilGatesRead(redis);
       } finally {
         ownGates?.process.kill('SIGTERM');
         await own?.stop();
