@@ -112,7 +112,8 @@ export async function rehearseBatch(gate: RehearsedGate, records: readonly TapeR
     const read = missed.get(delivery.meta.id) ?? (delivery.valid ? stateMissed : undefined);
     if (read !== undefined) return { unanswerable: read };
     const { outcome, recorder } = delivery;
-    if (outcome.kind === 'left-pending') return { unanswerable: "a read Redis refused for its own state (the runtime held it until Redis answered)" };
+    if (outcome.kind === 'left-pending')
+      return { unanswerable: 'a read Redis refused for its own state (the runtime held it until Redis answered)' };
     return {
       outcome: outcome.kind === 'dead-letter' || outcome.kind === 'dead-letter-lost' ? `dead-letter:${outcome.reason}` : outcome.kind,
       effects: jsonOf(recorder?.effects ?? []),
