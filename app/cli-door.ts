@@ -4,7 +4,16 @@ export { didYouMean, findUnknownSettings, redisIsConfigured, settingsRead } from
 export { isRunning, privateRedisAnswers, privateRedisDir, readPrivateRedisRecord } from './private-redis-record.js';
 export { connectVerified, RedisWiringError } from './redis-preflight.js';
 export { redisAddress, redisIdentity } from './redis-identity.js';
-export { decodeTapeEntry, READ_METHODS, readArgs, readIdentity, tapeKey, type TapedReads, type TapeRecord } from './tape/format.js';
+export {
+  decodeTapeEntry,
+  READ_METHODS,
+  TAPE_VERSION,
+  readArgs,
+  readIdentity,
+  tapeKey,
+  type TapedReads,
+  type TapeRecord,
+} from './tape/format.js';
 export type { GatesStatus, RuntimeStatus, SectionDescription, StatusInstance } from './http/status/status.js';
 export { RUNTIME_STATUS_KEYS } from './http/status/status-keys.js';
 export { formatUtc } from './http/status/status-time.js';

@@ -5,8 +5,12 @@ import { inflateRawSync } from 'node:zlib';
  * One decision on the tape: the input entry as the gate received it, every reply its ctx and its
  * batch state's load were given (in the order they came), every clock reading, and what committed.
  */
+/** The version of the records this code writes and reads; a rehearsal names a record of another as such. */
+export const TAPE_VERSION = 1;
+
 export interface TapeRecord {
-  readonly v: 1;
+  /** Every record says its version (TAPE_VERSION when written by this code). */
+  readonly v: typeof TAPE_VERSION;
   readonly gate: string;
   /** The stream id or job id. */
   readonly id: string;

@@ -1,5 +1,5 @@
 import type { DecisionTape, Delivery, RedisReader } from '../../runtime/host/index.js';
-import { READ_METHODS, readArgs, type TapeRecord, type TapedReads } from './format.js';
+import { READ_METHODS, readArgs, TAPE_VERSION, type TapeRecord, type TapedReads } from './format.js';
 
 /** Where a commit's records go, together: never waits, never throws (app/tape/store.ts). */
 export type TapeSink = (gate: string, records: readonly TapeRecord[]) => void;
@@ -100,7 +100,7 @@ function toRecord(gate: string, delivery: Delivery, taped: Taped | undefined, wi
   const { outcome, meta } = delivery;
   if (outcome.kind === 'skipped' || outcome.kind === 'left-pending') return undefined;
   return {
-    v: 1,
+    v: TAPE_VERSION,
     gate,
     id: meta.id,
     producedAt: meta.producedAt,

@@ -1,5 +1,6 @@
 import { renameSync, writeFileSync } from 'node:fs';
 import type { ReleaseRehearsal } from '../../app/cli-door.js';
+import { describeRedis, type RuntimeConfig } from '../../runtime/host/index.js';
 import { parseCommandArgs, positiveInt } from '../args.js';
 import type { Command } from '../command.js';
 import { parseSince } from '../duration.js';
@@ -42,8 +43,18 @@ const help = [
   '                   name (as every operator command names its actor)',
   '',
   'Exit 0 when every decision came out the same, 1 when one differs or cannot be answered from the',
-  'tape, 2 when the rehearsal could not run (no such release, Redis unreachable, bad options).',
+  'tape or a taped gate is not in the release, 2 when the rehearsal could not run (no such release,',
+  'a build older than its sources, Redis unreachable, no taped decisions where it read: the Redis',
+  'and db are named, bad options). Records of another tape version, and tape entries that do not',
+  'decode, are named and counted, never compared.',
 ].join('\n');
+
+/** The Redis and db the tape was read from, as the report names it (no password). */
+function tapeLocation(config: RuntimeConfig): string {
+  const path = config.REDIS_URL ? new URL(config.REDIS_URL).pathname.replace(/^\//, '') : '';
+  const db = /^\d+$/.test(path) ? path : String(config.REDIS_DB);
+  return `Redis ${describeRedis(config)} db ${db}`;
+}
 
 /** Written whole under another name, then renamed: a reader never sees half a record. */
 function writeRecord(path: string, record: ReleaseRehearsal): void {
@@ -83,7 +94,9 @@ export const rehearseCommand: Command = {
       // Loaded here: a rehearsal runs the runtime's ctx and metrics (prom-client), which no other command needs at start.
       const [{ rehearse }, { loadRelease }] = await Promise.all([import('../rehearse/rehearse.js'), import('../rehearse/release.js')]);
       const release = await loadRelease(positionals[0]!);
-      report = await withRedis(io, (redis) => rehearse(redis, release, io.env, { since, gates: values.gate, limit }, io.now()));
+      report = await withRedis(io, (redis, config) =>
+        rehearse(redis, release, io.env, { since, gates: values.gate, limit }, io.now(), tapeLocation(config)),
+      );
     } catch (error) {
       const why = error instanceof Error ? error.message : String(error);
       io.err(`quantum-gates ${NAME}: could not rehearse: ${why}`);
@@ -95,6 +108,7 @@ export const rehearseCommand: Command = {
     else io.out(formatRehearsal(report));
     const { at, release, decisions, same, differ, unanswerable } = report;
     if (values.record) writeRecord(values.record, { at, release, decisions, same, differ, unanswerable, accepted });
-    return differ > 0 || unanswerable > 0 ? 1 : 0;
+    // A taped gate the release lacks is decisions nobody rehearsed: never a pass.
+    return differ > 0 || unanswerable > 0 || report.gatesNotInRelease.length > 0 ? 1 : 0;
   },
 };

@@ -29,20 +29,30 @@ function effectsByName(effects: readonly unknown[]): Map<string, EffectRecord> {
 }
 
 /**
- * Random ids the code makes (a trace_id for a proposal that came without one: randomUUID) are no
- * input the tape can hold: compared as "a random id" on both sides.
+ * Random ids the code makes (the heat gate's trace_id for a proposal that came without one:
+ * randomUUID) are no input the tape can hold: set aside as "a random id" on both sides. Only
+ * those: an id the input or a taped reply carried is compared as written, so a release that
+ * replaces the producer's trace id with a random one shows as a difference.
  */
-const RANDOM_ID = /[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}/gi;
-const comparable = (value: string) => value.replace(RANDOM_ID, '<random id>');
+const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}/gi;
+
+/** The v4 UUIDs a decision was given: in its input entry, its data, and the replies it (and its batch state) read. */
+function carriedIds(record: TapeRecord): ReadonlySet<string> {
+  const given = JSON.stringify([record.raw, record.data ?? null, record.reads.calls, record.state?.calls ?? []]);
+  return new Set([...given.matchAll(UUID)].map((m) => m[0].toLowerCase()));
+}
+
+const comparable = (value: string, carried: ReadonlySet<string>) =>
+  value.replace(UUID, (id) => (carried.has(id.toLowerCase()) ? id : '<random id>'));
 
 /** An effect's comparable values, flat: a hash's or an entry's fields by name, the rest by attribute. */
-function flatten(effect: EffectRecord): Map<string, string> {
+function flatten(effect: EffectRecord, carried: ReadonlySet<string>): Map<string, string> {
   const flat = new Map<string, string>();
   for (const [name, value] of Object.entries(effect)) {
     if (name === 'op' || name === 'stream' || name === 'key') continue;
     if (name === 'fields' && typeof value === 'object' && value !== null)
-      for (const [field, v] of Object.entries(value)) flat.set(field, comparable(String(v)));
-    else flat.set(name, comparable(typeof value === 'string' ? value : JSON.stringify(value)));
+      for (const [field, v] of Object.entries(value)) flat.set(field, comparable(String(v), carried));
+    else flat.set(name, comparable(typeof value === 'string' ? value : JSON.stringify(value), carried));
   }
   return flat;
 }
@@ -51,6 +61,7 @@ function flatten(effect: EffectRecord): Map<string, string> {
 export function changesOf(record: TapeRecord, rehearsed: Exclude<Rehearsal, { unanswerable: string }>): FieldChange[] {
   const changes: FieldChange[] = [];
   if (record.outcome !== rehearsed.outcome) changes.push({ field: 'outcome', before: record.outcome, after: rehearsed.outcome });
+  const carried = carriedIds(record);
   const before = effectsByName(record.effects);
   const after = effectsByName(rehearsed.effects);
   for (const name of new Set([...before.keys(), ...after.keys()])) {
@@ -60,8 +71,8 @@ export function changesOf(record: TapeRecord, rehearsed: Exclude<Rehearsal, { un
       changes.push({ field: name, before: was ? 'written' : undefined, after: is ? 'written' : undefined });
       continue;
     }
-    const wasFlat = flatten(was);
-    const isFlat = flatten(is);
+    const wasFlat = flatten(was, carried);
+    const isFlat = flatten(is, carried);
     for (const field of new Set([...wasFlat.keys(), ...isFlat.keys()]))
       if (wasFlat.get(field) !== isFlat.get(field))
         changes.push({ field: `${name} ${field}`, before: wasFlat.get(field), after: isFlat.get(field) });

@@ -1,4 +1,5 @@
 import { isoTime, table, truncate } from '../output.js';
+import { TAPE_VERSION } from '../../app/cli-door.js';
 import type { RehearsalReport } from './rehearse.js';
 
 /** What every rehearsal says of itself: it changes the code, never the history. */
@@ -12,6 +13,7 @@ export function formatRehearsal(report: RehearsalReport): string {
   const lines = [
     `Rehearsal of ${report.release}: ${report.decisions} taped decisions${report.since === undefined ? '' : ` since ${isoTime(report.since)}`}`,
     `(${REHEARSAL_MEANING})`,
+    `The tape: ${report.tape.redis}, ${report.tape.from === undefined ? 'no decisions' : `decisions taped ${isoTime(report.tape.from)} to ${isoTime(report.tape.to ?? report.tape.from)}`}`,
     '',
   ];
   if (report.decisions === 0) lines.push('The tape holds no decisions to rehearse.');
@@ -44,7 +46,17 @@ export function formatRehearsal(report: RehearsalReport): string {
       ),
     );
   }
-  if (report.gatesNotInRelease.length > 0) lines.push('', `Taped gates the release does not have: ${report.gatesNotInRelease.join(', ')}`);
+  if (report.gatesNotInRelease.length > 0)
+    lines.push('', `Taped gates the release does not have (their decisions not rehearsed): ${report.gatesNotInRelease.join(', ')}`);
+  for (const o of report.otherVersions)
+    lines.push(
+      '',
+      `${o.gate}: ${o.decisions} records of tape version ${o.version} (this release reads ${TAPE_VERSION}) not rehearsed, e.g. ${o.example}`,
+    );
+  if (report.undecodable.length > 0) {
+    lines.push('', `Tape entries that do not decode, skipped (${report.undecodable.length}):`);
+    for (const u of report.undecodable.slice(0, 10)) lines.push(`  ${u.gate} entry ${u.entry}: ${truncate(u.error, 80)}`);
+  }
   lines.push('', `${report.same} the same, ${report.differ} different, ${report.unanswerable} unanswerable.`);
   return lines.join('\n');
 }

@@ -1,7 +1,15 @@
-import type { AnyHandler } from '../../runtime/host/index.js';
-import { createRegistry, MessageContext, promMetricFactory } from '../../runtime/host/replay.js';
-import type { TapeRecord, TapedReads } from '../../app/cli-door.js';
-import { ReplyBook, replayClock, replayReader, UnanswerableRead } from './replay-reader.js';
+import type { AnyHandler, RedisReader } from '../../runtime/host/index.js';
+import {
+  createRegistry,
+  decideBatch,
+  Delivery,
+  jobDoneKey,
+  promMetricFactory,
+  type ExecutionEnv,
+  type ReadThrough,
+} from '../../runtime/host/replay.js';
+import type { TapeRecord } from '../../app/cli-door.js';
+import { ReplyBook, replayClock, replayReader } from './replay-reader.js';
 
 /** A gate of the rehearsed release, with its settings and metrics made once for the whole rehearsal. */
 export interface RehearsedGate {
@@ -21,114 +29,97 @@ export type Rehearsal =
   { readonly outcome: string; readonly effects: readonly unknown[]; readonly jobs: readonly unknown[] } | { readonly unanswerable: string };
 
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
-type Recorded = { readonly effects: unknown; readonly jobs: unknown };
+
+/** Outcomes the runtime reached after `handle` failed: its failed attempts' reads are not taped, the failure is. */
+const FAILED_WHEN_RUN = new Set(['fallback', 'dead-letter:handler_failed', 'dead-letter:fallback_failed']);
+
+/** Never read: every ctx and batch state of a rehearsal reads through the tape (ReadThrough). */
+const noReader = new Proxy({} as RedisReader, {
+  get: () => () => Promise.reject(new Error('a rehearsal reads only through its tape')),
+});
 
 /**
- * Runs the rehearsed gate on the taped entries of one batch as the runtime did (unusable check,
- * schema; then one batch state for all, and `handle` for each in order; its failure policy when it
- * throws), every read answered from the tape and every clock reading the taped one, the effects
- * recorded and written nowhere. A decision that ended in its fallback is rehearsed as that
- * fallback: the failure is taped, not the reads before it.
+ * Runs the rehearsed gate on the taped entries of one batch through the engine's own decideBatch,
+ * as the runtime did (unusable check, schema, one batch state for all, idempotency, `handle` for
+ * each in order, its failure policy when it throws): only its reader and clock differ, answered
+ * from the tape, and its effects are recorded and written nowhere. A decision the tape holds as
+ * its fallback is given that failure (Delivery.failedBefore); one delivered too often, its count.
  */
 export async function rehearseBatch(gate: RehearsedGate, records: readonly TapeRecord[]): Promise<Rehearsal[]> {
   const { handler } = gate;
-  const failure = handler.failure;
+  const byId = new Map(records.map((r) => [r.id, r]));
   // The batch state's reads as the last record carrying them saw them (they grow as its messages are decided).
-  const stateReads: TapedReads | undefined = records.findLast((r) => r.state !== undefined)?.state;
+  const stateReads = records.findLast((r) => r.state !== undefined)?.state;
   const stateBook = new ReplyBook(stateReads);
-  const ctxOf = <State>(record: TapeRecord, state: State) =>
-    new MessageContext<unknown, State, object>(
-      {
-        redis: replayReader(new ReplyBook(record.reads), stateBook),
-        config: gate.config,
-        metrics: gate.metrics,
-        now: replayClock(record.reads, record.producedAt),
-        logger: () => quiet,
-      },
-      state,
-      { id: record.id, raw: record.raw, producedAt: record.producedAt },
-    );
-  const done = (outcome: string, ctx: Recorded | undefined): Rehearsal => ({
-    outcome,
-    effects: ctx ? jsonOf(ctx.effects) : [],
-    jobs: ctx ? jsonOf(ctx.jobs) : [],
-  });
-  const unanswerable = (error: unknown): Rehearsal => {
-    if (error instanceof UnanswerableRead) return { unanswerable: error.read };
-    throw error;
+  const first = records.find((r) => r.outcome === 'handled') ?? records[0]!;
+  /** The first read of each decision the tape had no reply for (and of the batch state's load). */
+  const missed = new Map<string, string>();
+  let stateMissed: string | undefined;
+  let held = false;
+  const answering: ReadThrough = {
+    message(ctx) {
+      const record = byId.get(ctx.meta.id)!;
+      const miss = (read: string) => void (missed.has(record.id) || missed.set(record.id, read));
+      return { redis: replayReader(new ReplyBook(record.reads), stateBook, miss), now: replayClock(record.reads, record.producedAt) };
+    },
+    batch() {
+      const miss = (read: string) => void (stateMissed ??= read);
+      return {
+        redis: replayReader(stateBook, new ReplyBook(first.reads), miss),
+        now: replayClock(stateReads, first.producedAt),
+        loaded: (state) => state,
+      };
+    },
   };
-
-  const results: (Rehearsal | undefined)[] = [];
-  const toHandle: { at: number; record: TapeRecord; message: unknown }[] = [];
-  for (const record of records) {
-    try {
-      results.push(await beforeHandle(record));
-    } catch (error) {
-      results.push(unanswerable(error));
-    }
-  }
-  async function beforeHandle(record: TapeRecord): Promise<Rehearsal | undefined> {
-    // The runtime gave up on it before any gate saw it: nothing of the gate's to rehearse.
-    if (record.outcome === 'dead-letter:too_many_deliveries')
-      return { outcome: record.outcome, effects: record.effects, jobs: record.jobs };
-    if (failure.unusable) {
-      const ctx = ctxOf(record, undefined);
-      if (await failure.unusable(record.raw, ctx)) return done('unusable', ctx);
-    }
-    const parsed = handler.input.safeParse('data' in record ? record.data : record.raw);
-    if (!parsed.success) {
-      const ctx = ctxOf(record, undefined);
-      await failure.rejected?.(record.raw, ctx);
-      return done('dead-letter:invalid_input', failure.rejected ? ctx : undefined);
-    }
-    if (record.outcome === 'fallback' && failure.policy !== 'dead-letter') {
-      const ctx = ctxOf(record, undefined);
-      await failure.fallback(parsed.data, { error: new Error('failed when it ran'), attempts: failure.maxAttempts }, ctx);
-      return done('fallback', ctx);
-    }
-    toHandle.push({ at: results.length, record, message: parsed.data });
-    return undefined;
-  }
-  if (toHandle.length === 0) return results as Rehearsal[];
-
-  let state: unknown;
-  const load = handler.batch?.loadState;
-  try {
-    const first = toHandle[0]!.record;
-    state = load
-      ? await load(replayReader(stateBook, new ReplyBook(first.reads)), gate.config, replayClock(stateReads, first.producedAt)())
-      : undefined;
-  } catch (error) {
-    for (const { at } of toHandle) results[at] = unanswerable(error);
-    return results as Rehearsal[];
-  }
-  for (const { at, record, message } of toHandle) {
-    const ctx = ctxOf(record, state);
-    // A job's first clock reading is the runtime's, marking it done (idempotency.ts guard), before `handle`.
-    if (handler.trigger.kind !== 'stream') ctx.now();
-    try {
-      await handler.handle(message, ctx);
-      results[at] = done('handled', ctx);
-    } catch (error) {
-      if (error instanceof UnanswerableRead) {
-        results[at] = unanswerable(error);
-        continue;
-      }
-      if (failure.policy === 'dead-letter') {
-        results[at] = done('dead-letter:handler_failed', undefined);
-        continue;
-      }
-      const fallbackCtx = ctxOf(record, undefined);
-      try {
-        await failure.fallback(message, { error, attempts: failure.maxAttempts }, fallbackCtx);
-        results[at] = done('fallback', fallbackCtx);
-      } catch (fallbackError) {
-        results[at] =
-          fallbackError instanceof UnanswerableRead ? unanswerable(fallbackError) : done('dead-letter:fallback_failed', undefined);
-      }
-    }
-  }
-  return results as Rehearsal[];
+  const trigger = handler.trigger;
+  const env: ExecutionEnv<unknown, object> = {
+    redis: noReader,
+    config: gate.config,
+    metrics: gate.metrics,
+    now: () => first.producedAt,
+    logger: () => quiet,
+    tape: answering,
+    ...(trigger.kind === 'stream' ? {} : { doneKey: (meta) => jobDoneKey(trigger.queue, meta.id) }),
+    redisReady: () => true,
+    waitForRedis: async () => undefined,
+    // A taped refusal of Redis's own state (held by the runtime until Redis answered) would hold a rehearsal for ever.
+    stopping: () => held,
+    sleep: async () => undefined,
+    onRetry: () => undefined,
+    onHeld: () => {
+      held = true;
+    },
+  };
+  const deliveries = records.map((record) => {
+    const tooMany = record.outcome === 'dead-letter:too_many_deliveries';
+    const data = 'data' in record ? record.data : record.raw;
+    const delivery = new Delivery({ id: record.id, raw: record.raw, producedAt: record.producedAt }, data, tooMany ? 2 : 1, undefined);
+    if (FAILED_WHEN_RUN.has(record.outcome))
+      delivery.failedBefore = { error: new Error('failed when it ran'), attempts: handler.failure.maxAttempts };
+    return delivery;
+  });
+  await decideBatch(
+    handler,
+    env,
+    deliveries,
+    (delivery, reason) => {
+      delivery.recorder = undefined;
+      delivery.outcome = { kind: 'dead-letter', reason };
+    },
+    1,
+  );
+  return deliveries.map((delivery): Rehearsal => {
+    const read = missed.get(delivery.meta.id) ?? (delivery.valid ? stateMissed : undefined);
+    if (read !== undefined) return { unanswerable: read };
+    const { outcome, recorder } = delivery;
+    if (outcome.kind === 'left-pending')
+      return { unanswerable: 'a read Redis refused for its own state (the runtime held it until Redis answered)' };
+    return {
+      outcome: outcome.kind === 'dead-letter' || outcome.kind === 'dead-letter-lost' ? `dead-letter:${outcome.reason}` : outcome.kind,
+      effects: jsonOf(recorder?.effects ?? []),
+      jobs: jsonOf(recorder?.jobs ?? []),
+    };
+  });
 }
 
 /** As the tape carries them: JSON, so both sides compare alike (no onFail hooks, no undefined fields). */

@@ -1,5 +1,5 @@
 import type { AnyHandler } from '../../runtime/host/index.js';
-import { decodeTapeEntry, tapeKey, type TapeRecord } from '../../app/cli-door.js';
+import { decodeTapeEntry, TAPE_VERSION, tapeKey, type TapeRecord } from '../../app/cli-door.js';
 import { changesOf, decisionKind, decisionLabel, type FieldChange } from './compare.js';
 import { rehearseBatch, rehearsedGate, type Rehearsal, type RehearsedGate } from './rehearse-record.js';
 
@@ -57,7 +57,16 @@ export interface RehearsalReport {
   readonly unanswerableReads: readonly UnanswerableReads[];
   /** Gates with a tape that the rehearsed release does not have. */
   readonly gatesNotInRelease: readonly string[];
+  /** Where the tape was read, and the time span of the decisions rehearsed (ms; undefined when none). */
+  readonly tape: { readonly redis: string; readonly from: number | undefined; readonly to: number | undefined };
+  /** Records of another tape version than this release reads: not rehearsed, never counted as a difference. */
+  readonly otherVersions: readonly { readonly gate: string; readonly version: string; decisions: number; readonly example: string }[];
+  /** Tape entries that did not decode (truncated, another format): skipped, each named by its entry id. */
+  readonly undecodable: readonly { readonly gate: string; readonly entry: string; readonly error: string }[];
 }
+
+/** Why nothing could be rehearsed (exit 2): a rehearsal of no decisions is no evidence, never a pass. */
+export class NothingToRehearse extends Error {}
 
 const PAGE = 500;
 
@@ -73,17 +82,37 @@ async function tapedGates(redis: TapeReader): Promise<string[]> {
   return [...found].sort();
 }
 
-/** A gate's taped decisions from `since` on, oldest first, at most `limit`. */
-async function* tapedDecisions(redis: TapeReader, gate: string, since: number | undefined, limit: number): AsyncGenerator<TapeRecord> {
+type Undecodable = RehearsalReport['undecodable'][number];
+
+/**
+ * A gate's taped decisions from `since` on, oldest first, at most `limit`, with the time of the
+ * entry that held each. An entry that does not decode is skipped and told to `skipped`, by its id.
+ */
+async function* tapedDecisions(
+  redis: TapeReader,
+  gate: string,
+  since: number | undefined,
+  limit: number,
+  skipped: (entry: Undecodable) => void,
+): AsyncGenerator<{ record: TapeRecord; at: number }> {
   let start = since === undefined ? '-' : `${since}-0`;
   let left = limit;
   while (left > 0) {
     const page = await redis.xrangeBuffer(tapeKey(gate), start, '+', 'COUNT', PAGE);
-    for (const [, fields] of page)
-      for (const record of decodeTapeEntry(fields)) {
-        if (left-- <= 0) return;
-        yield record;
+    for (const [id, fields] of page) {
+      const entry = id.toString();
+      let records: TapeRecord[];
+      try {
+        records = decodeTapeEntry(fields);
+      } catch (error) {
+        skipped({ gate, entry, error: error instanceof Error ? error.message : String(error) });
+        continue;
       }
+      for (const record of records) {
+        if (left-- <= 0) return;
+        yield { record, at: Number(entry.split('-')[0]) };
+      }
+    }
     if (page.length < PAGE) return;
     start = `(${page.at(-1)![0].toString()}`;
   }
@@ -100,9 +129,19 @@ export async function rehearse(
   env: Readonly<Record<string, string | undefined>>,
   options: RehearseOptions,
   now: number,
+  where = 'the Redis given',
 ): Promise<RehearsalReport> {
   const examples = options.examples ?? 5;
   const gates = options.gates ?? (await tapedGates(redis));
+  const nothing = (why: string) =>
+    new NothingToRehearse(
+      `${why} in ${where}: another Redis or db than the gates', a tape turned off (TAPE_MAXLEN=0), or tapes deleted; nothing was rehearsed`,
+    );
+  if (gates.length === 0) throw nothing('no gate has a tape');
+  const span = { from: undefined as number | undefined, to: undefined as number | undefined };
+  const otherVersions = new Map<string, RehearsalReport['otherVersions'][number]>();
+  const undecodable: Undecodable[] = [];
+  const empty: string[] = [];
   const kinds = new Map<string, KindCount>();
   const differences: Difference[] = [];
   const unanswerableReads = new Map<string, UnanswerableReads>();
@@ -116,6 +155,7 @@ export async function rehearse(
     }
     const rehearsed: RehearsedGate = rehearsedGate(handler, env);
     let shown = 0;
+    let read = 0;
     const tally = (record: TapeRecord, result: Rehearsal) => {
       const kind = decisionKind(record);
       const count = kinds.get(`${gate}\n${kind}`) ?? { gate, kind, same: 0, differ: 0, unanswerable: 0 };
@@ -148,12 +188,30 @@ export async function rehearse(
       batch.forEach((record, i) => tally(record, results[i]!));
       batch = [];
     };
-    for await (const record of tapedDecisions(redis, gate, options.since, options.limit ?? Number.MAX_SAFE_INTEGER)) {
+    const decisions = tapedDecisions(redis, gate, options.since, options.limit ?? Number.MAX_SAFE_INTEGER, (u) => undecodable.push(u));
+    for await (const { record, at } of decisions) {
+      read += 1;
+      span.from = Math.min(span.from ?? at, at);
+      span.to = Math.max(span.to ?? at, at);
+      // Another version's record may mean its fields otherwise: named and counted apart, never compared.
+      if (record.v !== TAPE_VERSION) {
+        const version = String((record as { v?: unknown }).v);
+        const seen = otherVersions.get(`${gate}\n${version}`);
+        if (seen) seen.decisions += 1;
+        else otherVersions.set(`${gate}\n${version}`, { gate, version, decisions: 1, example: record.id });
+        continue;
+      }
       if (batch.length > 0 && (record.batch === undefined || record.batch !== batch[0]!.batch)) await flush();
       batch.push(record);
     }
     await flush();
+    if (read === 0) empty.push(gate);
   }
+  // A gate named, or (over the whole tape) a gate with a tape, of which nothing could be read: no silent pass.
+  const wholeTape = options.gates !== undefined || options.since === undefined;
+  const missing = wholeTape || totals.decisions === 0 ? empty : [];
+  if (missing.length > 0)
+    throw nothing(`no taped decision of ${missing.join(', ')}${options.since === undefined ? '' : ' since the time given'}`);
   return {
     release: release.name,
     at: now,
@@ -163,5 +221,8 @@ export async function rehearse(
     differences,
     unanswerableReads: [...unanswerableReads.values()],
     gatesNotInRelease,
+    tape: { redis: where, ...span },
+    otherVersions: [...otherVersions.values()],
+    undecodable,
   };
 }

@@ -1,6 +1,6 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { basename, dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { AnyHandler } from '../../runtime/host/index.js';
 import { buildInfo } from '../../app/cli-door.js';
 
@@ -20,6 +20,9 @@ export interface RehearsedRelease {
  */
 export async function loadRelease(where: string): Promise<RehearsedRelease> {
   if (where === '.') {
+    // Run from a build (dist/cli/rehearse/release.js): the checkout's sources must not be newer than it.
+    const here = dirname(fileURLToPath(import.meta.url));
+    if (basename(resolve(here, '../..')) === 'dist') refuseStaleBuild(resolve(here, '../../..'));
     const { allHandlers } = await import('../../handlers/index.js');
     const build = buildInfo();
     return { name: `this checkout (${build.version}, ${build.commit})`, handlers: allHandlers };
@@ -32,9 +35,40 @@ export async function loadRelease(where: string): Promise<RehearsedRelease> {
         ? `${dir} has no dist/handlers/index.js: it was built before releases could be rehearsed`
         : `${dir} is not a release directory (no dist/: see release.sh install)`,
     );
+  refuseStaleBuild(dir);
   const loaded = (await import(pathToFileURL(entry).href)) as { allHandlers?: readonly AnyHandler[] };
   if (!Array.isArray(loaded.allHandlers)) throw new ReleaseNotLoadable(`${entry} exports no allHandlers`);
   const stamp = join(dir, 'dist', 'build-info.json');
   const build = existsSync(stamp) ? (JSON.parse(readFileSync(stamp, 'utf8')) as { version?: string; commit?: string }) : {};
   return { name: `${basename(dir)} (${build.version ?? '?'}, ${build.commit ?? '?'})`, handlers: loaded.allHandlers };
+}
+
+/** The folders whose sources a build compiles into dist/ (a release directory holds them: release.sh builds in it). */
+const SOURCE_DIRS = ['handlers', 'runtime', 'schemas', 'domain', 'app', 'cli'];
+
+/** The first source file under `dir` changed after `builtAt` (ms), if any. */
+function newerSource(dir: string, builtAt: number): string | undefined {
+  if (!existsSync(dir)) return undefined;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) {
+      const found = newerSource(path, builtAt);
+      if (found !== undefined) return found;
+    } else if (/\.(ts|lua)$/.test(entry.name) && !entry.name.endsWith('.d.ts') && statSync(path).mtimeMs > builtAt) return path;
+  }
+  return undefined;
+}
+
+/** A dist/ older than the sources beside it would rehearse other code than the release's: refused, naming a newer file. */
+function refuseStaleBuild(root: string): void {
+  const entry = join(root, 'dist', 'handlers', 'index.js');
+  if (!existsSync(entry)) return;
+  const builtAt = statSync(entry).mtimeMs;
+  for (const sources of SOURCE_DIRS) {
+    const newer = newerSource(join(root, sources), builtAt);
+    if (newer !== undefined)
+      throw new ReleaseNotLoadable(
+        `${root}'s build (dist/) is older than its sources (${relative(root, newer)} changed since): run npm run build there first`,
+      );
+  }
 }

@@ -39,12 +39,15 @@ export class ReplyBook {
  * state's load read, and a batch state's reader what its messages read). A read the tape never saw
  * rejects with UnanswerableRead naming it, never with a made-up value.
  */
-export function replayReader(own: ReplyBook, shared?: ReplyBook): RedisReader {
+export function replayReader(own: ReplyBook, shared?: ReplyBook, onMissing?: (read: string) => void): RedisReader {
   const one = (method: string, args: readonly unknown[]): Reply => {
     const identity = readIdentity(method, args);
     const reply = own.take(identity) ?? shared?.take(identity);
-    if (!reply) throw new UnanswerableRead(`${method} ${args.map((a) => String(a)).join(' ')}`);
-    return reply;
+    if (reply) return reply;
+    const read = `${method} ${args.map((a) => String(a)).join(' ')}`;
+    // Told as well as thrown: the gate may catch the error (a read it fails open on), the rehearsal must still know.
+    onMissing?.(read);
+    throw new UnanswerableRead(read);
   };
   const answer = (method: string, args: unknown[]): Promise<unknown> => {
     try {
@@ -62,9 +65,18 @@ export function replayReader(own: ReplyBook, shared?: ReplyBook): RedisReader {
   });
 }
 
-/** The taped clock readings in order, then the last again (`fallback` when the decision read none). */
+/**
+ * The taped clock readings. When they were all one reading (a decision's usual case: it reads the
+ * time within a millisecond), every reading is answered with it, so a release that reads the clock
+ * once more or once less (a log line's timestamp) shifts none of the others. Otherwise in order,
+ * then the last again; `fallback` when the decision read none.
+ */
 export function replayClock(reads: TapedReads | undefined, fallback: number): () => number {
   const clock = reads?.clock ?? [];
+  if (clock.length === 0 || clock.every((at) => at === clock[0])) {
+    const at = clock[0] ?? fallback;
+    return () => at;
+  }
   let next = 0;
-  return () => (clock.length === 0 ? fallback : clock[Math.min(next++, clock.length - 1)]!);
+  return () => clock[Math.min(next++, clock.length - 1)]!;
 }

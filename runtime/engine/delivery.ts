@@ -1,4 +1,4 @@
-import type { MessageMeta } from '../contract/handler.js';
+import type { FailureInfo, MessageMeta } from '../contract/handler.js';
 import type { ExtraEmit } from './effect-commands.js';
 import type { EffectRecorder } from './effects.js';
 import type { DeadLetterReason } from './dead-letter.js';
@@ -53,6 +53,12 @@ export class Delivery implements CommitItem {
   refused: { readonly message: string; readonly times: number } | undefined = undefined;
   /** Its failure policy replaced its output after repeated refusals: committed as that, never run again. */
   givenUp = false;
+  /**
+   * A failure known before it is decided: its failure policy decides without running `handle`
+   * (a rehearsal of a decision taped as its fallback, whose failed attempts' reads are not taped;
+   * a unit test of a fallback). The runtime never sets it.
+   */
+  failedBefore: FailureInfo | undefined = undefined;
 
   constructor(
     readonly meta: MessageMeta,

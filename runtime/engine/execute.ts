@@ -23,6 +23,8 @@ export interface ExecutionEnv<Config, Metrics> extends ContextDeps<Config, Metri
   readonly doneKey?: (meta: MessageMeta) => string;
   /** Given each batch state loaded (its gate's stateFault judges it for /ready). */
   readonly onState?: (state: unknown) => void;
+  /** Told of each failure before its policy decides (the unit tests' harness throws it, so a test sees the error). */
+  readonly onFailure?: (delivery: Delivery, failure: FailureInfo) => void;
 }
 
 export interface ContextDeps<Config, Metrics> {
@@ -32,15 +34,24 @@ export interface ContextDeps<Config, Metrics> {
   readonly now: () => number;
   /** Builds the message's logger on first use, so messages that never log pay nothing. */
   readonly logger: (meta: MessageMeta) => Logger;
-  readonly tape?: DecisionTape | undefined;
+  /** Wraps the reader and clock of each message and batch state: the tape records them, a rehearsal answers them. */
+  readonly tape?: ReadThrough | undefined;
 }
 
-/** Records each decision for a rehearsal (app/tape): what its ctx and batch state read, its clock, what committed. */
-export interface DecisionTape {
-  /** A message's reader and clock in place of the ctx's; `state` is its batch state, whose reads `batch` taped. */
+/**
+ * The reader and clock a message's ctx, or a batch state's load, is given in place of `redis` and
+ * `now`: the tape (app/tape) wraps them to record every reply and reading, the rehearsal
+ * (cli/rehearse) answers them from what was recorded. The decision itself is decideBatch's either way.
+ */
+export interface ReadThrough {
+  /** A message's reader and clock; `state` is its batch state, whose reads `batch` gave. */
   message(ctx: EffectRecorder & { readonly meta: MessageMeta }, state: unknown, redis: RedisReader, now: () => number): Taped;
   /** A batch state load's reader and clock; `loaded` is given the state it made, and returns it. */
   batch(redis: RedisReader, now: () => number): Taped & { loaded(state: unknown): unknown };
+}
+
+/** Records each decision for a rehearsal (app/tape): what its ctx and batch state read, its clock, what committed. */
+export interface DecisionTape extends ReadThrough {
   /** Never throws, never waits: a decision stands whatever the tape does. A stop awaits `flushed` before closing Redis. */
   committed(handler: string, deliveries: readonly Delivery[]): void;
   flushed(): Promise<void>;
@@ -111,7 +122,12 @@ export async function executeBatch<Config, Metrics extends object>(
     delivery.attempts = 0;
   }
   const { maxAttempts, backoffMs } = handler.failure;
-  let todo = deliveries;
+  let todo = deliveries.filter((d) => d.failedBefore === undefined);
+  for (const delivery of deliveries)
+    if (delivery.failedBefore !== undefined) {
+      delivery.attempts = delivery.failedBefore.attempts;
+      await applyPolicy(handler, env, delivery, delivery.failedBefore, reject);
+    }
 
   while (todo.length > 0) {
     if (env.stopping() && todo.some((d) => d.attempts > 0)) return;
@@ -188,6 +204,7 @@ export async function applyPolicy<Config, Metrics extends object>(
   reject: Reject,
 ): Promise<void> {
   const failurePolicy = handler.failure;
+  env.onFailure?.(delivery, failure);
   if (failurePolicy.policy === 'dead-letter') {
     reject(delivery, 'handler_failed', describeError(failure.error));
     return;

@@ -1,7 +1,7 @@
-import type * as z from 'zod';
 import { deadLetterFields, type DeadLetterDestination, type DeadLetterReason } from './dead-letter.js';
-import { FALLBACK, UNUSABLE, type Delivery, type PreparedBatch } from './delivery.js';
-import { applyPolicy, describeError, executeBatch, MessageContext, type ExecutionEnv } from './execute.js';
+import { FALLBACK, type Delivery, type PreparedBatch } from './delivery.js';
+import { decideBatch } from './decide.js';
+import { applyPolicy, describeError, executeBatch, type ExecutionEnv } from './execute.js';
 import type { AnyHandler } from '../contract/handler.js';
 
 export interface PipelineEnv {
@@ -12,35 +12,13 @@ export interface PipelineEnv {
 }
 
 /**
- * Validates each delivery and runs the handler over the valid ones. Invalid input, an input
- * delivered too often, and a message whose failure policy says so become dead letters, written in
- * the commit that acknowledges the input.
+ * Decides the batch (decide.ts: the path the rehearsal and the unit tests take too). Invalid
+ * input, an input delivered too often, and a message whose failure policy says so become dead
+ * letters, written in the commit that acknowledges the input.
  */
 export async function prepareBatch(env: PipelineEnv, deliveries: readonly Delivery[], readAt: number): Promise<PreparedBatch> {
   const started = performance.now();
-  const valid: Delivery[] = [];
-  for (const delivery of deliveries) {
-    if (delivery.data === null) continue; // skipped: acknowledged with nothing to do
-    if (delivery.deliveries > env.maxDeliveries) {
-      reject(env, delivery, 'too_many_deliveries', `delivered ${delivery.deliveries} times (MAX_DELIVERIES=${env.maxDeliveries})`);
-      await runHook(env, delivery, 'rejected');
-      continue;
-    }
-    if (await runHook(env, delivery, 'unusable')) {
-      delivery.outcome = UNUSABLE;
-      continue;
-    }
-    const parsed = env.handler.input.safeParse(delivery.data);
-    if (!parsed.success) {
-      reject(env, delivery, 'invalid_input', formatIssues(parsed.error));
-      await runHook(env, delivery, 'rejected');
-      continue;
-    }
-    delivery.valid = true;
-    delivery.message = parsed.data;
-    valid.push(delivery);
-  }
-  await executeBatch(env.handler, env.execution, valid, (d, reason, detail) => reject(env, d, reason, detail));
+  await decideBatch(env.handler, env.execution, deliveries, (d, reason, detail) => reject(env, d, reason, detail), env.maxDeliveries);
   return { deliveries, readAt, started };
 }
 
@@ -59,29 +37,6 @@ export async function applyFailurePolicy(env: PipelineEnv, deliveries: readonly 
   for (const delivery of deliveries)
     if (delivery.outcome === FALLBACK) rejectIt(delivery, 'fallback_failed', describeError(error));
     else await applyPolicy(env.handler, env.execution, delivery, { error, attempts: delivery.attempts }, rejectIt);
-}
-
-const HOOK_FAILED = {
-  rejected: 'safe output of a rejected message failed; dead-lettered without it',
-  unusable: 'unusable-entry check failed; the entry is validated as usual',
-};
-
-/**
- * `rejected` gives a dead letter the handler's safe output; `unusable` (true) acknowledges an entry a real producer
- * writes that the gate cannot use with what it recorded, no dead letter. A hook that throws is passed over.
- */
-async function runHook(env: PipelineEnv, delivery: Delivery, hook: keyof typeof HOOK_FAILED): Promise<boolean> {
-  const run = env.handler.failure[hook];
-  if (run === undefined) return false;
-  const ctx = new MessageContext(env.execution, undefined, delivery.meta);
-  try {
-    if (!(await run(delivery.meta.raw, ctx)) && hook === 'unusable') return false;
-  } catch (error) {
-    env.execution.logger(delivery.meta).warn({ err: error }, HOOK_FAILED[hook]);
-    return false;
-  }
-  delivery.recorder = ctx;
-  return true;
 }
 
 /** Makes `delivery` a dead letter: its record (with its attempts so far) replaces any output. */
@@ -104,6 +59,5 @@ function reject(env: PipelineEnv, delivery: Delivery, reason: DeadLetterReason, 
   delivery.outcome = { kind: 'dead-letter', reason };
 }
 
-export function formatIssues(error: z.ZodError): string {
-  return JSON.stringify(error.issues.map((issue) => ({ path: issue.path.join('.'), code: issue.code, message: issue.message })));
-}
+// Where the validation's dead-letter detail is written; imported from here by the CLI's tests.
+export { formatIssues } from './decide.js';

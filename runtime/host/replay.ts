@@ -1,4 +1,8 @@
-// The rehearsal's door (cli/rehearse): a gate's ctx and metrics, to re-decide taped decisions. Apart
-// from index.ts so that a CLI command other than rehearse loads neither the engine nor prom-client.
-export { MessageContext } from '../engine/execute.js';
+// The rehearsal's door (cli/rehearse): the engine's one decision function, with what it is given (a
+// delivery, an environment whose reader and clock the tape answers) and a gate's metrics. Apart from
+// index.ts so that a CLI command other than rehearse loads neither the engine nor prom-client.
+export { decideBatch } from '../engine/decide.js';
+export { Delivery } from '../engine/delivery.js';
+export type { ExecutionEnv, ReadThrough } from '../engine/execute.js';
+export { jobDoneKey } from '../engine/idempotency.js';
 export { createRegistry, promMetricFactory } from '../engine/metrics.js';

@@ -1,5 +1,6 @@
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
+import { deflateRawSync } from 'node:zlib';
 import { join, resolve } from 'node:path';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -39,6 +40,8 @@ async function fakeRelease(source: string): Promise<string> {
   return dir;
 }
 
+const TRACE_ID = '6f1c2a4e-9b3d-4c5e-8f70-1a2b3c4d5e6f';
+
 describe('quantum-gates rehearse', () => {
   let redis: TestRedis;
   let runtime: Runtime | undefined;
@@ -53,8 +56,9 @@ describe('quantum-gates rehearse', () => {
     await r.hset(keys.portfolioState, 'equity_usd', '10000');
     await r.xadd(streams.positionSnapshot, '*', 'symbol', 'ETHUSDT', 'position_notional_usd', '1800', 'sigma', '0.15');
     await untilKeys(r, [keys.activePositions], () => r.sismember(keys.activePositions, 'ETHUSDT'), { what: 'snapshot applied' });
-    for (const planId of ['cli1', 'cli2'])
-      await r.xadd(streams.harvestProposal, '*', 'plan_id', planId, 'symbol', 'ETHUSDT', 'action', 'FULL_CLOSE');
+    // cli2 carries its producer's trace id (a v4 UUID), cli1 none (the gate makes one: randomUUID).
+    await r.xadd(streams.harvestProposal, '*', 'plan_id', 'cli1', 'symbol', 'ETHUSDT', 'action', 'FULL_CLOSE');
+    await r.xadd(streams.harvestProposal, '*', 'plan_id', 'cli2', 'symbol', 'ETHUSDT', 'action', 'FULL_CLOSE', 'trace_id', TRACE_ID);
     await untilStreamLength(r, streams.harvestCalibrated, 2, { what: 'decisions' });
 
     const taped = async () => (await r.xrangeBuffer(tapeKey('heat-gate'), '-', '+')).flatMap(([, fields]) => decodeTapeEntry(fields));
@@ -129,9 +133,60 @@ describe('quantum-gates rehearse', () => {
     const [first] = await redis.client.xrangeBuffer(tapeKey('heat-gate'), '-', '+', 'COUNT', 1);
     const [record] = decodeTapeEntry(first![1]);
     expect(record!.gate).toBe('heat-gate');
+    // Nothing to rehearse is no pass: exit 2, naming where it read.
     const none = await runCli(['rehearse', '.', '--since', new Date(Date.now() + 60_000).toISOString(), '--json'], env());
-    expect(none.code).toBe(0);
-    expect((JSON.parse(none.stdout) as RehearsalReport).decisions).toBe(0);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain(`no taped decision of heat-gate, position-snapshot since the time given in Redis ${redis.url}`);
+  });
+
+  it('no tape where it reads (another db, TAPE_MAXLEN=0, tapes deleted): exit 2, naming the Redis and db', async () => {
+    const elsewhere = await runCli(['rehearse', '.'], { REDIS_URL: `${redis.url}/5` });
+    expect(elsewhere.code).toBe(2);
+    expect(elsewhere.stderr).toContain('no gate has a tape in Redis');
+    expect(elsewhere.stderr).toContain('db 5');
+    const named = await runCli(['rehearse', '.', '--gate', 'governor'], env());
+    expect(named.code).toBe(2);
+    expect(named.stderr).toContain('no taped decision of governor');
+  });
+
+  it('the report names the tape: its Redis, db and time span', async () => {
+    const result = await runCli(['rehearse', '.', '--json'], env());
+    const report = JSON.parse(result.stdout) as RehearsalReport;
+    expect(report.tape).toEqual({ redis: expect.stringMatching(/ db 0$/), from: expect.any(Number), to: expect.any(Number) });
+    const text = await runCli(['rehearse', '.'], env());
+    expect(text.stdout).toMatch(/The tape: Redis redis:\/\/127\.0\.0\.1:\d+\/? db 0, decisions taped \S+ to \S+/);
+  });
+
+  it('a taped gate the release lacks (renamed, removed): exit 1 naming it', async () => {
+    const dir = await fakeRelease(
+      [
+        `import { allHandlers as all } from ${JSON.stringify(join(root, 'handlers/index.ts'))};`,
+        "export const allHandlers = all.map((h) => (h.name === 'heat-gate' ? { ...h, name: 'heat-gate-2' } : h));",
+      ].join('\n'),
+    );
+    releases.push(dir);
+    const result = await runCli(['rehearse', dir], env());
+    expect(result.code, result.stderr).toBe(1);
+    expect(result.stdout).toContain('Taped gates the release does not have (their decisions not rehearsed): heat-gate');
+  });
+
+  it('an id the input carried is compared as written: a release that replaces the trace id differs on that decision only', async () => {
+    const dir = await fakeRelease(
+      [
+        `import { allHandlers as all } from ${JSON.stringify(join(root, 'handlers/index.ts'))};`,
+        "export const allHandlers = all.map((h) => (h.name === 'heat-gate' ? { ...h, handle: (m, ctx) => h.handle({ ...m, trace_id: undefined }, ctx) } : h));",
+      ].join('\n'),
+    );
+    releases.push(dir);
+    const result = await runCli(['rehearse', dir, '--gate', 'heat-gate', '--json'], env());
+    expect(result.code, result.stderr).toBe(1);
+    const report = JSON.parse(result.stdout) as RehearsalReport;
+    expect(report.differences.map((d) => d.id)).toEqual(['cli2']);
+    expect(report.differences[0]!.changes).toContainEqual({
+      field: `emit ${streams.harvestCalibrated} trace_id`,
+      before: TRACE_ID,
+      after: '<random id>',
+    });
   });
 
   it('--record writes the summary release.sh keeps with the release, --accept the reason and who gave it', async () => {
@@ -165,5 +220,19 @@ describe('quantum-gates rehearse', () => {
     const unreachable = await runCli(['rehearse', '.'], { REDIS_URL: 'redis://127.0.0.1:1', QG_REDIS_TIMEOUT_MS: '500' });
     expect(unreachable.code).toBe(2);
     expect(unreachable.stderr).toContain('could not rehearse');
+  });
+
+  it('a record of another tape version is named, not compared; an entry that does not decode is skipped and named by its id', async () => {
+    const r = redis.client;
+    const [[, fields]] = (await r.xrangeBuffer(tapeKey('heat-gate'), '-', '+', 'COUNT', 1)) as [[Buffer, Buffer[]]];
+    const [record] = decodeTapeEntry(fields);
+    const future = deflateRawSync(JSON.stringify([{ ...record, v: 2, id: 'from-v2' }]));
+    await r.xadd(tapeKey('heat-gate'), '*', 'z', future);
+    const broken = await r.xadd(tapeKey('heat-gate'), '*', 'z', deflateRawSync('[{"v":1,"gate":"heat').subarray(0, 8));
+    const result = await runCli(['rehearse', '.', '--gate', 'heat-gate'], env());
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toContain('heat-gate: 1 records of tape version 2 (this release reads 1) not rehearsed, e.g. from-v2');
+    expect(result.stdout).toContain(`heat-gate entry ${broken}:`);
+    expect(result.stdout).toMatch(/2 the same, 0 different, 0 unanswerable/);
   });
 });

@@ -2,10 +2,12 @@ import type * as z from 'zod';
 import { EffectRecorder, type Effect } from '../../runtime/engine/effects.js';
 import type { AnyHandler, FailureInfo, HandlerContext, HandlerDeclaration, MessageMeta } from '../../runtime/contract/handler.js';
 import type { Logger } from '../../runtime/contract/logger.js';
-import { guardFallback, handleOnce, jobDoneKey } from '../../runtime/engine/idempotency.js';
+import { jobDoneKey } from '../../runtime/engine/idempotency.js';
+import { decideBatch } from '../../runtime/engine/decide.js';
+import { Delivery } from '../../runtime/engine/delivery.js';
 import { applyMetricCalls } from '../../runtime/engine/metrics.js';
 import type { CounterMetric, GaugeMetric, HistogramMetric, MetricFactory } from '../../runtime/contract/metrics.js';
-import { MessageContext } from '../../runtime/engine/execute.js';
+import { MessageContext, type ExecutionEnv } from '../../runtime/engine/execute.js';
 import { FakeRedisReader, type FakeRedisData } from './fake-redis-reader.js';
 
 /** The batch state type a handler declares (undefined allowed: fallbacks may run without it). */
@@ -99,10 +101,19 @@ export async function fakeCtx<H extends AnyHandler>(
   handler: H,
   options: FakeCtxOptions<ReturnType<H['config']>> = {},
 ): Promise<FakeRun<HandlerContext<ReturnType<H['config']>, StateOf<H>, ReturnType<H['metrics']>>>> {
+  const harness = await fakeHarness(handler, options);
+  const loadState = handler.batch?.loadState;
+  const state =
+    'state' in options ? options.state : loadState ? await loadState(harness.deps.redis, harness.deps.config, harness.now) : undefined;
+  return harness.run(new MessageContext(harness.deps, state, harness.meta));
+}
+
+/** What a fake ctx is made of: the gate's config and recording metrics, an in-memory reader, a fixed clock, a recording logger. */
+async function fakeHarness<H extends AnyHandler>(handler: H, options: FakeCtxOptions<ReturnType<H['config']>>) {
   const redis = new FakeRedisReader(options.redis ?? {});
-  const config = { ...(handler.config(options.env ?? {}) as object), ...(options.config ?? {}) } as ReturnType<H['config']>;
+  const config: unknown = { ...(handler.config(options.env ?? {}) as object), ...(options.config ?? {}) };
   const recorded = new RecordedMetrics();
-  const metrics = handler.metrics(recordingMetricFactory(recorded), config) as object;
+  const metrics = handler.metrics(recordingMetricFactory(recorded), config as ReturnType<H['config']>) as object;
   const logs: LogLine[] = [];
   const logger: Logger = {
     debug: (obj, msg) => logs.push({ level: 'debug', obj, ...(msg === undefined ? {} : { msg }) }),
@@ -111,20 +122,17 @@ export async function fakeCtx<H extends AnyHandler>(
     error: (obj, msg) => logs.push({ level: 'error', obj, ...(msg === undefined ? {} : { msg }) }),
   };
   const now = options.now ?? 1_800_000_000_000;
-  const loadState = handler.batch?.loadState;
-  const state = 'state' in options ? options.state : loadState ? await loadState(redis, config, now) : undefined;
-
   const meta: MessageMeta = { id: `${now - 5}-0`, raw: {}, producedAt: now - 5, ...options.meta };
-  const ctx = new MessageContext({ redis, config, metrics, now: () => now, logger: () => logger }, state, meta);
-  const recorder: EffectRecorder = ctx;
-  return {
-    ctx: ctx as unknown as HandlerContext<ReturnType<H['config']>, StateOf<H>, ReturnType<H['metrics']>>,
+  const deps = { redis, config, metrics, now: () => now, logger: () => logger };
+  const run = <Ctx>(recorder: EffectRecorder): FakeRun<Ctx> => ({
+    ctx: recorder as unknown as Ctx,
     recorder,
     metrics: recorded,
     logs,
     commit: () => applyMetricCalls(recorder.metricCalls.splice(0)),
     emitted: (stream) => recorder.effects.flatMap((e) => (e.op === 'emit' && e.stream === stream ? [{ ...e.fields }] : [])),
-  };
+  });
+  return { deps, now, meta, run };
 }
 
 /** A job's effects without the runtime's record of it as done (every job's commit writes one). */
@@ -137,8 +145,9 @@ type Ran<H extends AnyHandler> = FakeRun<HandlerContext<ReturnType<H['config']>,
 };
 
 /** Where the runtime records a job as done: jobs (schedule and queue triggers) only. */
-function doneKeyOf(handler: AnyHandler, meta: MessageMeta): string | undefined {
-  return handler.trigger.kind === 'stream' ? undefined : jobDoneKey(handler.trigger.queue, meta.id);
+function doneKeyOf(handler: AnyHandler): ((meta: MessageMeta) => string) | undefined {
+  const trigger = handler.trigger;
+  return trigger.kind === 'stream' ? undefined : (meta) => jobDoneKey(trigger.queue, meta.id);
 }
 
 function parseInput<H extends AnyHandler>(handler: H, raw: Record<string, string>): z.infer<H['input']> {
@@ -148,23 +157,62 @@ function parseInput<H extends AnyHandler>(handler: H, raw: Record<string, string
 }
 
 /**
- * Runs a handler on raw stream fields the way the runtime does: validate, load the batch state,
- * check the declared idempotency keys (a duplicate runs onDuplicate, not handle; the keys are
- * guarded in the recorder, and a job is recorded as done), then handle; returns the run with
- * deferred metrics applied. Invalid input throws with the zod issues.
+ * Decides one message with the engine's own decideBatch (runtime/engine/decide.ts), as the runtime
+ * and the rehearsal do: its unusable check, schema, batch state (the one given, else loaded from
+ * `redis`), idempotency keys (a duplicate runs onDuplicate, not handle; the keys guarded, a job
+ * recorded as done), handle, and its failure policy when `failedBefore` says it failed. A handler
+ * that throws throws here (the test sees its error, not its fallback), as does a read held for
+ * Redis's state.
+ */
+async function decideOne<H extends AnyHandler>(
+  handler: H,
+  raw: Record<string, string>,
+  options: FakeCtxOptions<ReturnType<H['config']>>,
+  failedBefore?: FailureInfo,
+): Promise<Ran<H>> {
+  const message = parseInput(handler, raw);
+  // A job's id is its meta.id, as the job runner gives it (and its data's job_id).
+  const jobId = handler.trigger.kind !== 'stream' && raw.job_id !== undefined ? { id: raw.job_id } : {};
+  const harness = await fakeHarness(handler, { ...options, meta: { raw, ...jobId, ...options.meta } });
+  const given = 'state' in options || failedBefore !== undefined;
+  const gate: AnyHandler = given ? { ...handler, batch: { ...handler.batch, loadState: () => Promise.resolve(options.state) } } : handler;
+  const delivery = new Delivery(harness.meta, raw, 1, undefined);
+  delivery.failedBefore = failedBefore;
+  const doneKey = doneKeyOf(handler);
+  const env: ExecutionEnv<unknown, object> = {
+    ...harness.deps,
+    ...(doneKey ? { doneKey } : {}),
+    redisReady: () => true,
+    waitForRedis: async () => undefined,
+    stopping: () => false,
+    sleep: async () => undefined,
+    onRetry: () => undefined,
+    onHeld: (held) => {
+      throw new Error(`held for Redis's state: ${held.message}`);
+    },
+    onFailure: (_delivery, failure) => {
+      if (failure !== failedBefore) throw failure.error;
+    },
+  };
+  let rejected: string | undefined;
+  await decideBatch(gate, env, [delivery], (_d, reason, detail) => (rejected = `${reason}: ${detail}`));
+  if (rejected !== undefined) throw new Error(`rejected ${rejected}`);
+  if (!(delivery.recorder instanceof MessageContext)) throw new Error(`${handler.name} decided nothing (${delivery.outcome.kind})`);
+  const run = harness.run<HandlerContext<ReturnType<H['config']>, StateOf<H>, ReturnType<H['metrics']>>>(delivery.recorder);
+  run.commit();
+  return { ...run, message };
+}
+
+/**
+ * Runs a handler on raw stream fields the way the runtime does (decideOne), and returns the run
+ * with deferred metrics applied. Invalid input throws with the zod issues.
  */
 export async function runHandler<H extends AnyHandler>(
   handler: H,
   raw: Record<string, string>,
   options: FakeCtxOptions<ReturnType<H['config']>> = {},
 ): Promise<Ran<H>> {
-  const message = parseInput(handler, raw);
-  // A job's id is its meta.id, as the job runner gives it (and its data's job_id).
-  const jobId = handler.trigger.kind !== 'stream' && raw.job_id !== undefined ? { id: raw.job_id } : {};
-  const run = await fakeCtx(handler, { ...options, meta: { raw, ...jobId, ...options.meta } });
-  await handleOnce(handler, message, run.ctx, doneKeyOf(handler, run.ctx.meta));
-  run.commit();
-  return { ...run, message };
+  return decideOne(handler, raw, options);
 }
 
 /**
@@ -178,12 +226,6 @@ export async function runFallback<H extends AnyHandler>(
   failure: FailureInfo,
   options: FakeCtxOptions<ReturnType<H['config']>> = {},
 ): Promise<Ran<H>> {
-  const policy = handler.failure;
-  if (policy.policy === 'dead-letter') throw new Error(`${handler.name} dead-letters; it has no fallback`);
-  const message = parseInput(handler, raw);
-  const run = await fakeCtx(handler, { ...options, state: undefined, meta: { raw, ...options.meta } });
-  guardFallback(handler, message, run.ctx, doneKeyOf(handler, run.ctx.meta));
-  await policy.fallback(message, failure, run.ctx);
-  run.commit();
-  return { ...run, message };
+  if (handler.failure.policy === 'dead-letter') throw new Error(`${handler.name} dead-letters; it has no fallback`);
+  return decideOne(handler, raw, { ...options, state: undefined }, failure);
 }

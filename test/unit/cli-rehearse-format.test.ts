@@ -24,6 +24,9 @@ const report: RehearsalReport = {
   differences: ['a', 'b', 'c', 'd', 'e'].map(difference),
   unanswerableReads: [],
   gatesNotInRelease: [],
+  tape: { redis: 'redis://127.0.0.1:6390/0', from: 0, to: 60_000 },
+  otherVersions: [],
+  undecodable: [],
 };
 
 describe('formatRehearsal', () => {

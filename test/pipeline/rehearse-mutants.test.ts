@@ -1,0 +1,205 @@
+/**
+ * Tests of the rehearsal itself (issue #60, item 8): one-line mutants of the gates' sources, each
+ * built as a release is (bundled apart from this checkout, its Lua beside it), rehearsed on the
+ * newest era's recorded traffic with duplicates in it (plans and proposals sent again, as an
+ * upstream retry or `inject --plan-id test1` twice does). Each test asserts exactly which taped
+ * decisions come out otherwise, found from the tape itself, and 0 for the unchanged release.
+ */
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { build } from 'esbuild';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { allHandlers } from '../../handlers/index.js';
+import { redisTape } from '../../app/tape/store.js';
+import { decodeTapeEntry, tapeKey, type TapeRecord } from '../../app/tape/format.js';
+import { rehearse, type RehearsalReport } from '../../cli/rehearse/rehearse.js';
+import type { AnyHandler } from '../../runtime/contract/handler.js';
+import type { Runtime } from '../../runtime/host/runtime.js';
+import { streams } from '../../schemas/keys.js';
+import { startTestRedis, type TestRedis } from '../support/redis-server.js';
+import { createTestRuntime } from '../support/runtime.js';
+import { untilKeys, untilStream } from '../support/until.js';
+import { heatGateEnv, newestKernel, replayKernel, replayPlans, writeProducerState, type Scenario } from './traffic.js';
+
+const root = resolve(import.meta.dirname, '../..');
+const scenario: Scenario = { era: 'newest', mode: 'enforce' };
+// Four positions are open in the traffic (traffic.ts): a cap of 4 blocks every open max_positions_reached.
+const env = (): Record<string, string> => ({ ...heatGateEnv(scenario), GOV_MAX_OPEN_POSITIONS: '4' });
+
+/** One line of one source file replaced: `from` must occur exactly once. */
+interface Edit {
+  readonly file: string;
+  readonly from: string;
+  readonly to: string;
+}
+
+/** The gates of this checkout with `edit` applied, built apart as a release's dist/handlers/index.js. */
+async function mutant(dir: string, edit?: Edit): Promise<AnyHandler[]> {
+  const src = mkdtempSync(join(dir, 'mutant-'));
+  for (const folder of ['handlers', 'runtime', 'schemas', 'domain']) cpSync(join(root, folder), join(src, folder), { recursive: true });
+  if (edit) {
+    const path = join(src, edit.file);
+    const text = readFileSync(path, 'utf8');
+    expect(text.split(edit.from).length, `${edit.file} holds "${edit.from}" once`).toBe(2);
+    writeFileSync(path, text.replace(edit.from, edit.to));
+  }
+  const out = join(src, 'dist/handlers/index.js');
+  await build({
+    entryPoints: [join(src, 'handlers/index.ts')],
+    outfile: out,
+    bundle: true,
+    format: 'esm',
+    platform: 'node',
+    logLevel: 'error',
+    // The mutant's dependencies are this checkout's (a release's own node_modules).
+    nodePaths: [join(root, 'node_modules')],
+  });
+  for (const gate of readdirSync(join(src, 'handlers')))
+    if (existsSync(join(src, 'handlers', gate, 'lua')))
+      cpSync(join(src, 'handlers', gate, 'lua'), join(src, 'dist/handlers', gate, 'lua'), { recursive: true });
+  return ((await import(pathToFileURL(out).href)) as { allHandlers: AnyHandler[] }).allHandlers;
+}
+
+async function taped(r: TestRedis['client'], gate: string): Promise<TapeRecord[]> {
+  return (await r.xrangeBuffer(tapeKey(gate), '-', '+')).flatMap(([, fields]) => decodeTapeEntry(fields));
+}
+
+const emitted = (record: TapeRecord, stream: string) =>
+  (record.effects as { op: string; stream?: string; fields?: Record<string, string> }[]).find((e) => e.op === 'emit' && e.stream === stream)
+    ?.fields;
+
+/** Sends the newest `n` entries of `stream` again, fields as they were: a duplicate delivery of each. */
+async function sendAgain(r: TestRedis['client'], stream: string, n: number): Promise<number> {
+  const entries = await r.xrevrange(stream, '+', '-', 'COUNT', n);
+  for (const [, fields] of entries.reverse()) await r.xadd(stream, '*', ...fields);
+  return entries.length;
+}
+
+describe('rehearsing one-line mutants on the newest era traffic, duplicates included', () => {
+  let redis: TestRedis;
+  let runtime: Runtime | undefined;
+  let dir: string;
+  const run = (handlers: readonly AnyHandler[]): Promise<RehearsalReport> =>
+    rehearse(redis.client, { name: 'mutant', handlers }, env(), { examples: 10_000 }, Date.now());
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'qg-mutants-'));
+    redis = await startTestRedis();
+    const r = redis.client;
+    await writeProducerState(r, scenario.era, Date.now());
+    runtime = await createTestRuntime(redis.url, env(), allHandlers, { tape: redisTape(env()) });
+    await runtime.start();
+    await replayKernel(r, scenario.era);
+    await untilStream(r, streams.harvestCalibrated, (entries) => new Set(entries.map((e) => e.symbol)).size >= newestKernel.size, {
+      timeoutMs: 20_000,
+      what: 'a calibrated entry of every kernel symbol',
+    });
+    const plans = await replayPlans(r, scenario.era);
+    // Duplicates: every plan and the kernel's proposals sent again (plan ids the gates have seen).
+    const again = (await sendAgain(r, streams.applyPlan, plans.closePlans.size + plans.openPlans.size)) + plans.closePlans.size;
+    await sendAgain(r, streams.harvestProposal, newestKernel.size);
+    const decided = 2 * (plans.closePlans.size + plans.openPlans.size);
+    await untilKeys(r, [tapeKey('governor')], async () => (await taped(r, 'governor')).length >= decided || undefined, {
+      timeoutMs: 20_000,
+      what: `governor taped (${again} sent again)`,
+    });
+    await runtime.stop();
+    runtime = undefined;
+  }, 180_000);
+
+  afterAll(async () => {
+    await runtime?.stop();
+    await redis?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const governorReason = (t: TapeRecord) => emitted(t, streams.governorEvents)?.reason;
+
+  it('the traffic holds duplicates: plan ids the governor and the heat bridge decided more than once', async () => {
+    for (const gate of ['governor', 'heat-bridge']) {
+      const ids = (await taped(redis.client, gate)).map((t) => t.raw.plan_id);
+      expect(ids.length - new Set(ids).size, gate).toBeGreaterThan(0);
+    }
+  });
+
+  it('the unchanged release: every decision the same, duplicates included, 0 unanswerable', async () => {
+    const report = await run(await mutant(dir));
+    expect(report.differences).toEqual([]);
+    expect(report.unanswerableReads).toEqual([]);
+    expect(report.gatesNotInRelease).toEqual([]);
+    expect(report.same).toBe(report.decisions);
+  });
+
+  it('a format-only change (a line broken in two): 0 different', async () => {
+    const report = await run(
+      await mutant(dir, {
+        file: 'handlers/governor/gates.ts',
+        from: 'const on = (cap: number) => cap > 0;',
+        to: 'const on = (cap: number) =>\n  cap > 0;',
+      }),
+    );
+    expect([report.differ, report.unanswerable]).toEqual([0, 0]);
+  });
+
+  it('a log-only change that reads the clock: 0 different (an extra reading shifts none of the others)', async () => {
+    const report = await run(
+      await mutant(dir, {
+        file: 'handlers/governor/index.ts',
+        from: '    async handle(plan, ctx) {',
+        to: "    async handle(plan, ctx) { ctx.log.debug({ at: ctx.now() }, 'a mutant log line');",
+      }),
+    );
+    expect([report.differ, report.unanswerable]).toEqual([0, 0]);
+  });
+
+  it('a threshold (HEAT_MIN 0.25 → 0.001): exactly the heat-gate decisions taped COLD differ, COLD → WARM', async () => {
+    const report = await run(
+      await mutant(dir, { file: 'handlers/heat-gate/config.ts', from: 'HEAT_MIN: envNumber(0.25)', to: 'HEAT_MIN: envNumber(0.001)' }),
+    );
+    const cold = (await taped(redis.client, 'heat-gate')).filter((t) => emitted(t, streams.harvestCalibrated)?.heat_bucket === 'COLD');
+    expect(cold.length).toBeGreaterThan(0);
+    expect(report.differences.map((d) => d.entry).sort()).toEqual(cold.map((t) => t.id).sort());
+    for (const d of report.differences)
+      expect(d.changes).toContainEqual({ field: `emit ${streams.harvestCalibrated} heat_bucket`, before: 'COLD', after: 'WARM' });
+    expect(report.unanswerable).toBe(0);
+  });
+
+  it('a comparison (max positions >= → >): exactly the opens taped max_positions_reached differ', async () => {
+    const report = await run(
+      await mutant(dir, {
+        file: 'handlers/governor/gates.ts',
+        from: 'snapshot.openPositions + snapshot.reservedPositions >= limits.maxOpenPositions',
+        to: 'snapshot.openPositions + snapshot.reservedPositions > limits.maxOpenPositions',
+      }),
+    );
+    const capped = (await taped(redis.client, 'governor')).filter((t) => governorReason(t) === 'max_positions_reached');
+    expect(capped.length).toBeGreaterThan(0);
+    expect(report.differences.map((d) => d.entry).sort()).toEqual(capped.map((t) => t.id).sort());
+    expect(report.unanswerable).toBe(0);
+  });
+
+  it('a reason renamed (max_positions_reached → max_positions): exactly those decisions, that field', async () => {
+    const report = await run(
+      await mutant(dir, { file: 'handlers/governor/gates.ts', from: "? 'max_positions_reached'", to: "? 'max_positions'" }),
+    );
+    const capped = (await taped(redis.client, 'governor')).filter((t) => governorReason(t) === 'max_positions_reached');
+    expect(report.differences.map((d) => d.entry).sort()).toEqual(capped.map((t) => t.id).sort());
+    for (const d of report.differences)
+      expect(d.changes).toContainEqual({
+        field: `emit ${streams.governorEvents} reason`,
+        before: 'max_positions_reached',
+        after: 'max_positions',
+      });
+    expect(report.unanswerable).toBe(0);
+  });
+
+  it('a renamed gate: its taped decisions named as not in the release, the others the same', async () => {
+    const report = await run(
+      await mutant(dir, { file: 'handlers/governor/index.ts', from: "name: 'governor',", to: "name: 'governor-v2'," }),
+    );
+    expect(report.gatesNotInRelease).toEqual(['governor']);
+    expect([report.differ, report.unanswerable]).toEqual([0, 0]);
+  });
+});
