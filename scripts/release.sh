@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Releases side by side under one base (default /opt/quantum-gates), the units running the
 # `current` link:
-#   BASE/releases/<UTC time>-<commit>/   a complete build: npm ci, npm run build, npm ci --omit=dev
+#   BASE/releases/<UTC time>-<version>-<commit>/
+#                                a complete build: npm ci, npm run build, npm ci --omit=dev; named
+#                                by its package.json version and commit (the time first, so the
+#                                names sort oldest to newest)
 #   BASE/current -> releases/<id>        what the units run; switched in one rename (atomic)
 # A new release is built beside the running one, so the running gates and their dashboard keep
 # every file they use while it builds; only `systemctl restart` moves them to the new one, and a
@@ -56,9 +59,11 @@ install_release() {
   trap 'rm -rf "$building"' EXIT
   git clone --quiet --no-checkout "$source" "$work/tree"
   git -C "$work/tree" checkout --quiet "$ref"
-  local commit id
+  local commit version id
   commit=$(git -C "$work/tree" rev-parse --short=12 HEAD)
-  id="$(date -u +%Y%m%dT%H%M%SZ)-$commit"
+  version=$(cd "$work/tree" && node -p 'require("./package.json").version')
+  [[ "$version" =~ ^[0-9]+\.[0-9]+\.[0-9]+ ]] || die "$ref's package.json has no version (got \"$version\")"
+  id="$(date -u +%Y%m%dT%H%M%SZ)-$version-$commit"
   [ ! -e "$releases/$id" ] || die "$releases/$id exists already"
   (
     cd "$work/tree"

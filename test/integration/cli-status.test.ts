@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -14,6 +15,8 @@ import { startTestRedisCluster } from '../support/redis-cluster.js';
 import { runCli } from './cli-harness.js';
 
 const USER = 'ops';
+/** The version every surface shows: package.json's. */
+const PACKAGE_VERSION = (JSON.parse(readFileSync('package.json', 'utf8')) as { version: string }).version;
 
 function listening(port: number): Promise<boolean> {
   return new Promise((resolvePromise) => {
@@ -73,7 +76,9 @@ describe('quantum-gates status', () => {
     expect((await runCli(['status', '--json'], env)).code).toBe(4);
     expect(result.stdout).toMatch(/^BLOCKING: trading is held up$/m);
     expect(result.stdout).toMatch(/^ {2}BLOCKING {2}kill switch quantum:kill is on: the governor blocks every plan$/m);
-    expect(result.stdout).toMatch(/^version \S+ \(\S+\) {2}instance \S+ on \S+:\d+$/m);
+    expect(result.stdout).toMatch(
+      new RegExp(`^version ${PACKAGE_VERSION.replaceAll('.', '\\.')} \\(\\S+\\) {2}instance \\S+ on \\S+:\\d+$`, 'm'),
+    );
     // Times say their zone, never an epoch.
     expect(result.stdout).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC\s+heat-gate\s+downgrade\s+ETHUSDT\s+cli-status-1/m);
     expect(result.stdout).toContain('kill switch ON: every plan is blocked');
