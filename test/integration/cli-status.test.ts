@@ -257,3 +257,40 @@ describe('quantum-gates status', () => {
     expect(result.stderr).toContain('--url');
   });
 });
+
+describe('quantum-gates status right after the kill switch is set', () => {
+  let redis: TestRedis;
+  let runtime: Runtime;
+  let env: Record<string, string>;
+
+  beforeAll(async () => {
+    redis = await startTestRedis();
+    // A status cache far longer than the test: a status served from it would predate `kill on`
+    // (the default second let `status` answer OK in 2 of 3 tries).
+    runtime = await createTestRuntime(redis.url, { HANDLERS: 'position-snapshot,heat-gate', STATUS_CACHE_MS: '600000' }, allHandlers, {
+      httpPlugins,
+    });
+    env = { QG_URL: await runtime.start(), REDIS_URL: redis.url };
+  });
+  afterAll(async () => {
+    await runtime.stop();
+    await redis.stop();
+  });
+
+  it('answers BLOCKING at once: the CLI asks for a read begun after its request, not the cached one', async () => {
+    const before = await runCli(['status'], env);
+    expect(SHOWN, before.stderr).toContain(before.code);
+    expect(before.stdout).not.toContain('kill switch ON');
+
+    expect((await runCli(['kill', 'on', '--reason', 'drill'], env)).code).toBe(0);
+    const after = await runCli(['status'], env);
+
+    expect(after.code, after.stdout).toBe(4);
+    expect(after.stdout).toContain('kill switch ON: every plan is blocked');
+    expect((await runCli(['status', '--json'], env)).code).toBe(4);
+
+    expect((await runCli(['kill', 'off', '--reason', 'drill over'], env)).code).toBe(0);
+    const released = await runCli(['status'], env);
+    expect(SHOWN, released.stdout).toContain(released.code);
+  });
+});
