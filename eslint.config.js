@@ -53,6 +53,16 @@ export default tseslint.config(
     },
   },
   {
+    // The Node version check: CommonJS in the oldest syntax, so any Node parses it (bin/node-version.cjs).
+    files: ['bin/**/*.cjs'],
+    languageOptions: {
+      ecmaVersion: 5,
+      sourceType: 'commonjs',
+      globals: { process: 'readonly', require: 'readonly', module: 'writable', __dirname: 'readonly' },
+    },
+    rules: { '@typescript-eslint/no-require-imports': 'off', 'no-var': 'off' },
+  },
+  {
     // Which room may import which is .dependency-cruiser.cjs's (npm run lint runs both); what only
     // the import's own text shows is here: a dependency's public entry points, never its build's files.
     files: ['**/*.ts', '**/*.mjs', '**/*.js'],

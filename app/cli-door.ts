@@ -1,7 +1,7 @@
 // The application's one door for the operator CLI (cli/): what the CLI shares with the gates' process.
 export { buildInfo, packageRoot, releaseName, type BuildInfo, type ReleaseRehearsal } from './build-info.js';
 export { didYouMean, findUnknownSettings, redisIsConfigured, settingsRead } from './settings.js';
-export { isRunning, privateRedisAnswers, privateRedisDir, readPrivateRedisRecord } from './private-redis-record.js';
+export { isRunning, privateRedisAnswers, privateRedisDir, readPrivateRedisRecord, recordedGatesUrl } from './private-redis-record.js';
 export { connectVerified, RedisWiringError } from './redis-preflight.js';
 export { redisAddress, redisIdentity } from './redis-identity.js';
 export {

@@ -129,6 +129,8 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
   const address = await runtime.start();
+  // Where `quantum-gates status` of this data directory asks (PORT may not be the default 8080).
+  localRedis?.recordGates(address);
   console.error(`quantum-gates: using ${redisInPlainWords(runtime.config, localRedis)}`);
   console.error(`quantum-gates: serving ${address} (metrics ${address}/metrics, readiness ${address}/ready)`);
   console.error(`quantum-gates: ${statusPageLine(env, runtime.config.HOST, address)}`);

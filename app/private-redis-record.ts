@@ -13,6 +13,8 @@ export interface PrivateRedisRecord {
   readonly port: number;
   /** The gates' process that runs it; absent once that process stopped. */
   readonly pid?: number;
+  /** Where that process serves /status (its listen address), once it listens: `quantum-gates status` asks there. */
+  readonly gates?: string;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -39,7 +41,10 @@ export function readPrivateRedisRecord(redisDir: string): PrivateRedisRecord | u
   try {
     const parsed = JSON.parse(readFileSync(recordPath(redisDir), 'utf8')) as Partial<PrivateRedisRecord>;
     if (typeof parsed.port !== 'number' || !Number.isInteger(parsed.port) || parsed.port < 1 || parsed.port > 65535) return undefined;
-    return typeof parsed.pid === 'number' ? { port: parsed.port, pid: parsed.pid } : { port: parsed.port };
+    if (typeof parsed.pid !== 'number') return { port: parsed.port };
+    return typeof parsed.gates === 'string'
+      ? { port: parsed.port, pid: parsed.pid, gates: parsed.gates }
+      : { port: parsed.port, pid: parsed.pid };
   } catch {
     return undefined;
   }
@@ -84,5 +89,22 @@ export async function privateRedisAnswers(redisDir: string, port: number): Promi
     return 'other';
   } finally {
     probe.disconnect();
+  }
+}
+
+/**
+ * The address at which to ask the gates of the `npm start` that holds this data directory now,
+ * as it recorded it; undefined when none runs (its pid gone) or it has not listened yet. A
+ * wildcard listen address (HOST=0.0.0.0 or ::) is asked on the loopback interface.
+ */
+export function recordedGatesUrl(redisDir: string): string | undefined {
+  const record = readPrivateRedisRecord(redisDir);
+  if (record?.gates === undefined || !isRunning(record)) return undefined;
+  try {
+    const url = new URL(record.gates);
+    if (url.hostname === '0.0.0.0' || url.hostname === '[::]') url.hostname = '127.0.0.1';
+    return url.origin;
+  } catch {
+    return undefined;
   }
 }

@@ -13,6 +13,8 @@ export interface PrivateRedis {
   readonly url: string;
   readonly dataDir: string;
   readonly port: number;
+  /** Records where this process serves its gates (their listen address), for `quantum-gates status`. */
+  recordGates(address: string): void;
   /** Stops the server for good (no restart) and records that no process runs it. */
   stop(): Promise<void>;
 }
@@ -32,8 +34,9 @@ export async function holdPrivateRedisDir(redisDir: string): Promise<DataDirLock
       port === undefined
         ? 'it has not recorded its redis-server yet'
         : `run beside it on that Redis with REDIS_URL=redis://127.0.0.1:${port}/0 PORT=${await freeLoopbackPort()} npm start`;
+    // No setting is to blame (none may be set): the message names none.
     throw new RedisWiringError(
-      'REDIS_URL',
+      undefined,
       `another npm start (pid ${error.holder}) runs the private redis-server on ${redisDir}` +
         `${port === undefined ? '' : ` at redis://127.0.0.1:${port}`}: stop it first, or ${beside} ` +
         `(if pid ${error.holder} is no npm start, remove ${error.path})`,
@@ -147,6 +150,10 @@ export async function runPrivateRedis(redisDir: string, port: number, say: (line
     url: current.url,
     dataDir: current.dataDir,
     port,
+    recordGates(address) {
+      if (readPrivateRedisRecord(redisDir)?.pid === process.pid)
+        writePrivateRedisRecord(redisDir, { port, pid: process.pid, gates: address });
+    },
     async stop() {
       stopping = true;
       await current.stop();

@@ -18,12 +18,13 @@ import {
  */
 export class RedisWiringError extends Error {
   constructor(
-    readonly variable: string,
+    /** The setting to fix, which the message begins with; undefined when none is to blame (a data directory another npm start holds). */
+    readonly variable: string | undefined,
     cause: string,
     /** Nothing answered (refused, timed out, no sentinel or node up): a Redis perhaps not up yet, not a wrong setting. */
     readonly unreachable = false,
   ) {
-    super(`${variable}: ${cause}`);
+    super(variable === undefined ? cause : `${variable}: ${cause}`);
     this.name = 'RedisWiringError';
   }
 }

@@ -8,6 +8,9 @@
 // sources made once per change by esbuild (a dev dependency) under node_modules/.cache/ (a build
 // cache, kept out of .data, the data directory of npm start's private Redis), else the
 // TypeScript through tsx, so a developer never runs stale code and rarely waits for a compiler.
+// First, before any module that an older Node cannot run: a Node older than package.json's
+// "engines" is refused in one line (bin/node-version.cjs).
+import './node-version.cjs';
 import { spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';

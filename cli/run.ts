@@ -79,7 +79,7 @@ function usage(io: CliIo, message: string, help?: string, command?: string): num
   return ExitCode.usage;
 }
 
-/** "0.1.0 (commit 1a2b3c4d5e6f)" from a build, "0.1.0 (commit source)" from the sources. */
+/** "1.0.0 (commit 1a2b3c4d5e6f)" from a build, "1.0.0 (commit source)" from the sources: package.json's version. */
 function version(): string {
   const { version, commit } = buildInfo();
   const release = releaseName();

@@ -15,6 +15,14 @@ export interface PositionExposure {
  */
 export const HEAT_CAP = 1_000_000;
 
+/**
+ * A heat as an operator reads it, in the status and the reports: 4 significant digits (0.2942,
+ * 0.0275, 1.25), never a float's 17 (0.2941666666666667). JSON and CSV keep the exact figure.
+ */
+export function heatText(heat: number): string {
+  return Number.isFinite(heat) ? String(Number(heat.toPrecision(4))) : String(heat);
+}
+
 export interface PortfolioHeat {
   readonly heat: number;
   /** True when the heat was not finite or above HEAT_CAP, and HEAT_CAP is given instead. */

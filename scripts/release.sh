@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Releases side by side under one base (default /opt/quantum-gates), the units running the
 # `current` link:
-#   BASE/releases/<UTC time>-<commit>/   a complete build: npm ci, npm run build, npm ci --omit=dev
+#   BASE/releases/<UTC time>-<version>-<commit>/
+#                                a complete build: npm ci, npm run build, npm ci --omit=dev; named
+#                                by its package.json version and commit (the time first, so the
+#                                names sort oldest to newest)
 #   BASE/current -> releases/<id>        what the units run; switched in one rename (atomic)
 # A new release is built beside the running one, so the running gates and their dashboard keep
 # every file they use while it builds; only `systemctl restart` moves them to the new one, and a
@@ -32,8 +35,16 @@ base=${QG_BASE:-/opt/quantum-gates}
 releases="$base/releases"
 
 die() { echo "release: $*" >&2; exit 2; }
-current_id() { [ -L "$base/current" ] && basename "$(readlink "$base/current")" || true; }
-previous_id() { [ -f "$base/previous" ] && cat "$base/previous" || true; }
+current_id() { if [ -L "$base/current" ]; then basename "$(readlink "$base/current")"; fi; }
+previous_id() { if [ -f "$base/previous" ]; then cat "$base/previous"; fi; }
+# The releases, newest first: their names begin with their UTC time. A glob, not ls: a release's
+# name is never split or mangled (and .building.* folders, being hidden, are not releases).
+release_ids() {
+  local dir
+  for dir in "$releases"/*/; do
+    if [ -d "$dir" ]; then basename "$dir"; fi
+  done | sort -r
+}
 # The releases processes run from now, as the processes say it: the package.json each gates'
 # process holds open from its start (app/release-hold.ts), resolved then, whatever its working
 # directory; and the working directories in a release (the units set it to the `current` link).
@@ -56,9 +67,11 @@ install_release() {
   trap 'rm -rf "$building"' EXIT
   git clone --quiet --no-checkout "$source" "$work/tree"
   git -C "$work/tree" checkout --quiet "$ref"
-  local commit id
+  local commit version id
   commit=$(git -C "$work/tree" rev-parse --short=12 HEAD)
-  id="$(date -u +%Y%m%dT%H%M%SZ)-$commit"
+  version=$(cd "$work/tree" && node -p 'require("./package.json").version')
+  [[ "$version" =~ ^[0-9]+\.[0-9]+\.[0-9]+ ]] || die "$ref's package.json has no version (got \"$version\")"
+  id="$(date -u +%Y%m%dT%H%M%SZ)-$version-$commit"
   [ ! -e "$releases/$id" ] || die "$releases/$id exists already"
   (
     cd "$work/tree"
@@ -94,7 +107,7 @@ rehearse_release() {
 switch_release() {
   local want=$1 reason=${2:-} asked=$1
   [ "$want" = previous ] && want=$(previous_id)
-  [ "$want" = newest ] && want=$(ls -1r "$releases" 2>/dev/null | head -n 1)
+  [ "$want" = newest ] && want=$(release_ids | sed -n 1p)
   [ -n "$want" ] || die "no previous release recorded"
   [ -f "$releases/$want/dist/build-info.json" ] || die "$want is not a complete release under $releases"
   if [ "$asked" != previous ] && [ -n "$(current_id)" ] && [ "$want" != "$(current_id)" ]; then rehearse_release "$want" "$reason"; fi
@@ -120,13 +133,13 @@ list_releases() {
   prev=$(previous_id)
   running=$(running_ids)
   [ -d "$releases" ] || { echo "no releases under $releases"; return; }
-  for dir in $(ls -1r "$releases"); do
+  while IFS= read -r dir; do
     local mark=''
     [ "$dir" = "$cur" ] && mark=' (current)'
     [ "$dir" = "$prev" ] && mark="$mark (previous)"
     grep -qxF -- "$dir" <<<"$running" && mark="$mark (running)"
     echo "$dir$mark"
-  done
+  done < <(release_ids)
 }
 
 prune_releases() {
@@ -135,7 +148,7 @@ prune_releases() {
   cur=$(current_id)
   prev=$(previous_id)
   running=$(running_ids)
-  for dir in $(ls -1r "$releases"); do
+  while IFS= read -r dir; do
     n=$((n + 1))
     [ "$n" -gt "$keep" ] || continue
     if [ "$dir" = "$cur" ] || [ "$dir" = "$prev" ] || grep -qxF -- "$dir" <<<"$running"; then
@@ -144,7 +157,7 @@ prune_releases() {
     fi
     rm -rf "${releases:?}/$dir"
     echo "removed $dir"
-  done
+  done < <(release_ids)
 }
 
 case "${1:-}" in

@@ -63,11 +63,13 @@ export function statusRoutes(
       const instance = sources.instance && { ...sources.instance, port: boundPort() ?? sources.instance.port };
       return collectStatus({ ...sources, instance }, options);
     }, options.cacheMs ?? 0);
-    app.get('/status', async (_request, reply) =>
+    // `Cache-Control: no-cache` asks for a read begun after the request (quantum-gates status sends
+    // it, so a status right after `kill on` shows the switch on); others may get one up to STATUS_CACHE_MS old.
+    app.get('/status', async (request, reply) =>
       reply
         .header('cache-control', 'no-store')
         .type('application/json; charset=utf-8')
-        .send(await cache.get()),
+        .send(await cache.get({ fresh: /\bno-cache\b/i.test(request.headers['cache-control'] ?? '') })),
     );
     // The gates' sections and the shapes they are drawn in: fixed while the process runs.
     const sections = describeSections(sources.sections);

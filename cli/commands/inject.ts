@@ -211,6 +211,12 @@ function helpFor(kind: InjectKind): string {
     ...kind.fields.map((f) => `  --${f.flag.padEnd(width - 2)}${f.help}`),
     `  --${'field name=value'.padEnd(width - 2)}any other field, repeatable (carried through by the gates)`,
     ...(kind.switches ?? []).map((s) => `  --${s.flag.padEnd(width - 2)}${s.help}`),
+    ...(kind.target.kind === 'stream'
+      ? [
+          `  --${'unchecked'.padEnd(width - 2)}write the fields as given, not validated: the gate dead-letters what its`,
+          `  ${''.padEnd(width)}schema refuses (invalid_input), the dead-letter drill of docs/operations.md §5`,
+        ]
+      : []),
     `  --${'json'.padEnd(width - 2)}print {${kind.target.kind === 'stream' ? 'stream, id' : 'key'}, fields} as JSON`,
     '',
     'Example:',
@@ -262,6 +268,7 @@ function injectCommand(kind: InjectKind): Command {
         ['field', { type: 'string' as const, multiple: true }],
         ['json', { type: 'boolean' as const }],
         ...(kind.switches ?? []).map((s) => [s.flag, { type: 'boolean' as const }]),
+        ...(kind.target.kind === 'stream' ? [['unchecked', { type: 'boolean' as const }]] : []),
       ]);
       const args = parseCommandArgs(name, argv, options);
       const collected = collectFields(kind, args.values, name);
@@ -270,10 +277,20 @@ function injectCommand(kind: InjectKind): Command {
       const order = kind.fields.map((f) => f.field);
       const fields = Object.fromEntries(Object.entries(collected).sort(([a], [b]) => rankOf(order, a) - rankOf(order, b)));
       const parsed = kind.schema.safeParse(fields);
-      if (!parsed.success) throw new UsageError(`invalid ${kind.name}:\n${describeIssues(kind, parsed.error, fields)}`, name);
-      const switches = new Set((kind.switches ?? []).filter((s) => args.values[s.flag] === true).map((s) => s.flag));
-      const slips = kind.check?.(fields, switches) ?? [];
-      if (slips.length > 0) throw new UsageError(`invalid ${kind.name}:\n${slips.join('\n')}`, name);
+      if (args.values.unchecked === true) {
+        // A message the gate refuses, on purpose: it becomes a dead letter (invalid_input) to see,
+        // replay or drop. Said before it is written, so nobody takes it for a slip.
+        io.err(
+          parsed.success
+            ? `quantum-gates ${name}: --unchecked: written without validation, though the ${kind.name} is valid: the gate processes it as any other`
+            : `quantum-gates ${name}: --unchecked: written without validation; the gate will dead-letter it (invalid_input):\n${describeIssues(kind, parsed.error, fields)}`,
+        );
+      } else {
+        if (!parsed.success) throw new UsageError(`invalid ${kind.name}:\n${describeIssues(kind, parsed.error, fields)}`, name);
+        const switches = new Set((kind.switches ?? []).filter((s) => args.values[s.flag] === true).map((s) => s.flag));
+        const slips = kind.check?.(fields, switches) ?? [];
+        if (slips.length > 0) throw new UsageError(`invalid ${kind.name}:\n${slips.join('\n')}`, name);
+      }
 
       const json = args.values.json === true;
       const target = kind.target;

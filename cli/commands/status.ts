@@ -7,7 +7,7 @@ import { renderGatesStatus } from '../gates-status-view.js';
 import { envDir } from '../env-file.js';
 import { perGateInstances, type GateInstance } from '../gate-instances.js';
 import { mergeInstanceStatuses, missingInstance, type InstanceAnswer } from '../status-merge.js';
-import type { GatesStatus, SectionDescription } from '../../app/cli-door.js';
+import { privateRedisDir, recordedGatesUrl, type GatesStatus, type SectionDescription } from '../../app/cli-door.js';
 import { ownRedis, redisMismatch, type OwnRedis } from '../redis-match.js';
 
 const help = [
@@ -18,9 +18,10 @@ const help = [
   'processed / failed / dead-lettered counts, consumer pending and lag, portfolio heat,',
   'budgets, kill switch and disarm, and the latest decisions. Times are UTC.',
   '',
-  'The server is $QG_URL (default http://127.0.0.1:$PORT, PORT default 8080). Credentials come',
-  'from DASHBOARD_USER / DASHBOARD_PASSWORD (basic) or DASHBOARD_TOKEN (bearer), the same',
-  'variables the server is configured with.',
+  'The server is $QG_URL (default http://127.0.0.1:$PORT, PORT default 8080); with neither, the',
+  "address the npm start running on this data directory ($QG_DATA_DIR, default the checkout's",
+  '.data) recorded, where one runs. Credentials come from DASHBOARD_USER / DASHBOARD_PASSWORD',
+  '(basic) or DASHBOARD_TOKEN (bearer), the same variables the server is configured with.',
   '',
   'One process per gate (quantum-gates@<gate>): without $QG_URL, --url or $PORT, or when nothing',
   'listens on :8080, it asks every instance whose env file is in $QG_ENV_DIR (default',
@@ -88,7 +89,9 @@ class UnreachableError extends OperationalError {
 export async function fetchStatus(io: CliIo, url: string, env: Env = io.env): Promise<string> {
   let response: HttpAnswer;
   try {
-    response = await httpGet(url, { accept: 'application/json', ...authHeaders(env) }, TIMEOUT_MS);
+    // no-cache: a read begun after this request, not the server's cached one (up to STATUS_CACHE_MS
+    // old), so a status right after this CLI's own `kill on` or `disarm` shows it.
+    response = await httpGet(url, { accept: 'application/json', 'cache-control': 'no-cache', ...authHeaders(env) }, TIMEOUT_MS);
   } catch (error) {
     const { code, message } = error as { code?: string; message: string };
     const why = code ?? message;
@@ -153,6 +156,10 @@ function targets(io: CliIo, override: string | undefined): Targets {
     const instances = perGateInstances(io.env);
     if (instances.length > 0) return { kind: 'instances', instances: instances.map((i) => withCredentials(io, i)) };
   }
+  // The npm start holding this data directory ($QG_DATA_DIR or the checkout's .data) said where it
+  // listens: a second copy of the gates runs on another PORT than 8080.
+  const recorded = recordedGatesUrl(privateRedisDir(io.env));
+  if (recorded !== undefined) return { kind: 'one', url: statusUrl(io, recorded), fallback: false };
   return { kind: 'one', url: statusUrl(io), fallback: true };
 }
 

@@ -1,10 +1,11 @@
+import { heatText } from '../../domain/heat.js';
 import type { WhatIfPnl } from './calibrate-common.js';
 import type { CalibrateReport } from './calibrate.js';
 
 /** `report calibrate` as text and as CSV (section,group,metric,value: one row per number). */
 
 const usd = (v: number | null) => (v === null ? '—' : `${v < 0 ? '-' : ''}$${Math.abs(v).toFixed(2)}`);
-const num = (v: number | null) => (v === null ? '—' : String(Number(v.toPrecision(4))));
+const num = (v: number | null) => (v === null ? '—' : heatText(v));
 /** A duration in ms as a reader takes it: hours, minutes or seconds, whichever shows it best. */
 const duration = (ms: number) =>
   ms >= 3_600_000 ? `${(ms / 3_600_000).toFixed(2)} h` : ms >= 60_000 ? `${(ms / 60_000).toFixed(2)} min` : `${(ms / 1000).toFixed(3)} s`;

@@ -1,4 +1,5 @@
 import { highest } from '../../domain/extent.js';
+import { heatText } from '../../domain/heat.js';
 import type { ApplyLayerEra } from '../../handlers/heat-gate/apply-layer-era.js';
 import type { Limits } from '../../handlers/governor/config.js';
 import type { Outcome } from '../../schemas/outcome.js';
@@ -85,7 +86,7 @@ function headlineOf(heat: HeatDistribution, t: Thresholds): string {
   const s = heat.msInBucket;
   const total = s.COLD + s.WARM + s.HOT + s.UNKNOWN;
   return (
-    `heat median ${heat.percentiles.p50} over ${heat.decisions - heat.untrusted} decisions; of the time, COLD ${pct(s.COLD, total)}, ` +
+    `heat median ${heat.percentiles.p50 === null ? '—' : heatText(heat.percentiles.p50)} over ${heat.decisions - heat.untrusted} decisions; of the time, COLD ${pct(s.COLD, total)}, ` +
     `WARM ${pct(s.WARM, total)}, HOT ${pct(s.HOT, total)} at HEAT_MIN ${t.min}, HEAT_MAX ${t.max}`
   );
 }

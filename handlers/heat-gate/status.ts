@@ -2,6 +2,7 @@ import { defineStatusSection, type StatusReadContext } from '../../runtime/contr
 import { type BadgeCase } from '../../schemas/status/views.js';
 import { fieldsToRecord, parseNumber } from '../../schemas/fields.js';
 import { calibratedEntryReader } from '../../schemas/heat-gate.js';
+import { heatText } from '../../domain/heat.js';
 import { keys, streams } from '../../schemas/keys.js';
 import { DECISION_LIMIT, decisionsSection, entryTime, type Decision } from '../decisions.js';
 import type { HeatGateConfig } from './config.js';
@@ -189,7 +190,8 @@ export function heatDecisions(newestFirstEntries: readonly StreamEntry[], limit:
     const f = parsed.data;
     // `calibrated` is "true" on every entry (as the original wrote it): the actions tell a downgrade.
     const downgraded = f.original_action !== undefined && f.calibrated_action !== undefined && f.original_action !== f.calibrated_action;
-    const heat = f.heat_value === undefined ? '' : `heat ${f.heat_value}`;
+    const value = numberOrNull(f.heat_value);
+    const heat = f.heat_value === undefined ? '' : `heat ${value === null ? f.heat_value : heatText(value)}`;
     out.push({
       at: entryTime(id),
       kind: downgraded ? 'downgrade' : 'kept',

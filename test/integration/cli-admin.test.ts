@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { keys } from '../../schemas/keys.js';
@@ -132,8 +133,10 @@ describe('quantum-gates kill, disarm, start and help', () => {
       expect(help.stdout).toContain(command);
     expect(help.stdout).toMatch(/2\s+usage error or invalid input/);
 
-    expect((await runCli(['--version'], env)).stdout).toMatch(/^\d+\.\d+\.\d+ \(commit \S+\)\n$/);
-    for (const flag of ['-v', '-V']) expect((await runCli([flag], env)).stdout).toMatch(/^\d+\.\d+\.\d+ \(commit \S+\)\n$/);
+    // package.json's version, as status and the status page show it.
+    const { version } = JSON.parse(readFileSync(resolve(root, 'package.json'), 'utf8')) as { version: string };
+    const shown = new RegExp(`^${version.replaceAll('.', '\\.')} \\(commit \\S+\\)\\n$`);
+    for (const flag of ['--version', '-v', '-V']) expect((await runCli([flag], env)).stdout).toMatch(shown);
   });
 
   it('reports an --env-file it cannot read itself (exit 2), not through Node 20’s own --env-file (exit 9)', async () => {

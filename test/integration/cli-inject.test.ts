@@ -1,7 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { keys, streams } from '../../schemas/keys.js';
 import { freePort, usePrivateRedis } from '../support/redis-server.js';
-import { readStream } from '../support/runtime.js';
+import { readStream, startRuntime, waitFor } from '../support/runtime.js';
+import { allHandlers } from '../../handlers/index.js';
 import { runCli, runCliJson } from './cli-harness.js';
 
 describe('quantum-gates inject', () => {
@@ -247,5 +248,57 @@ describe('quantum-gates inject', () => {
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('Usage: quantum-gates inject plan');
     expect(result.stdout).toContain('--kill-score');
+  });
+});
+
+describe('quantum-gates inject --unchecked: the dead letter of the docs/operations.md §5 drill', () => {
+  const redis = usePrivateRedis();
+
+  it('writes what the schema refuses, saying so and why; the governor dead-letters it (invalid_input), and dlq lists it', async () => {
+    const env = { REDIS_URL: redis.url };
+    // Without --unchecked the same plan is refused before anything is written.
+    const refused = await runCli(['inject', 'plan', '--symbol', 'BTC/USDT', '--action', 'OPEN_LONG', '--qty', '0.001'], env);
+    expect(refused.code).toBe(2);
+    expect(await redis.client.exists(streams.applyPlan)).toBe(0);
+
+    const runtime = await startRuntime(redis.url, { HANDLERS: 'governor' }, allHandlers);
+    try {
+      const written = await runCli(
+        ['inject', 'plan', '--symbol', 'BTC/USDT', '--action', 'OPEN_LONG', '--qty', '0.001', '--unchecked'],
+        env,
+      );
+      expect(written.code, written.stderr).toBe(0);
+      expect(written.stderr).toMatch(
+        /--unchecked: written without validation; the gate will dead-letter it \(invalid_input\):\n {2}--symbol: /,
+      );
+
+      const listed = await waitFor(
+        async () => {
+          const list = await runCliJson<{ entries: { handler: string; reason: string; fields: Record<string, string> }[] }>(
+            ['dlq', 'list', '--failure', 'invalid_input'],
+            env,
+          );
+          return list.entries.length > 0 ? list.entries : undefined;
+        },
+        { what: 'the governor to dead-letter the unchecked plan' },
+      );
+      expect(listed).toEqual([expect.objectContaining({ handler: 'governor', reason: 'invalid_input' })]);
+      // The rest of the drill as the guide has it: a replay is refused (the schema again), the drop empties it.
+      expect((await runCli(['dlq', 'replay', '--all', '--handler', 'governor', '--reason', 'drill'], env)).code).toBe(2);
+      const dropped = await runCli(
+        ['dlq', 'drop', '--all', '--yes', '--handler', 'governor', '--failure', 'invalid_input', '--reason', 'drill over'],
+        env,
+      );
+      expect(dropped.code, dropped.stderr).toBe(0);
+      expect(await redis.client.xlen(streams.deadLetter)).toBe(0);
+    } finally {
+      await runtime.stop();
+    }
+  });
+
+  it('is offered on the stream kinds only: a hash the gates read is never written unchecked', async () => {
+    const hash = await runCli(['inject', 'portfolio', '--equity-usd', 'lots', '--unchecked'], { REDIS_URL: redis.url });
+    expect(hash.code).toBe(2);
+    expect(await redis.client.exists(keys.portfolioState)).toBe(0);
   });
 });

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -14,6 +15,8 @@ import { startTestRedisCluster } from '../support/redis-cluster.js';
 import { runCli } from './cli-harness.js';
 
 const USER = 'ops';
+/** The version every surface shows: package.json's. */
+const PACKAGE_VERSION = (JSON.parse(readFileSync('package.json', 'utf8')) as { version: string }).version;
 
 function listening(port: number): Promise<boolean> {
   return new Promise((resolvePromise) => {
@@ -73,7 +76,9 @@ describe('quantum-gates status', () => {
     expect((await runCli(['status', '--json'], env)).code).toBe(4);
     expect(result.stdout).toMatch(/^BLOCKING: trading is held up$/m);
     expect(result.stdout).toMatch(/^ {2}BLOCKING {2}kill switch quantum:kill is on: the governor blocks every plan$/m);
-    expect(result.stdout).toMatch(/^version \S+ \(\S+\) {2}instance \S+ on \S+:\d+$/m);
+    expect(result.stdout).toMatch(
+      new RegExp(`^version ${PACKAGE_VERSION.replaceAll('.', '\\.')} \\(\\S+\\) {2}instance \\S+ on \\S+:\\d+$`, 'm'),
+    );
     // Times say their zone, never an epoch.
     expect(result.stdout).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC\s+heat-gate\s+downgrade\s+ETHUSDT\s+cli-status-1/m);
     expect(result.stdout).toContain('kill switch ON: every plan is blocked');
@@ -250,5 +255,42 @@ describe('quantum-gates status', () => {
 
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('--url');
+  });
+});
+
+describe('quantum-gates status right after the kill switch is set', () => {
+  let redis: TestRedis;
+  let runtime: Runtime;
+  let env: Record<string, string>;
+
+  beforeAll(async () => {
+    redis = await startTestRedis();
+    // A status cache far longer than the test: a status served from it would predate `kill on`
+    // (the default second let `status` answer OK in 2 of 3 tries).
+    runtime = await createTestRuntime(redis.url, { HANDLERS: 'position-snapshot,heat-gate', STATUS_CACHE_MS: '600000' }, allHandlers, {
+      httpPlugins,
+    });
+    env = { QG_URL: await runtime.start(), REDIS_URL: redis.url };
+  });
+  afterAll(async () => {
+    await runtime.stop();
+    await redis.stop();
+  });
+
+  it('answers BLOCKING at once: the CLI asks for a read begun after its request, not the cached one', async () => {
+    const before = await runCli(['status'], env);
+    expect(SHOWN, before.stderr).toContain(before.code);
+    expect(before.stdout).not.toContain('kill switch ON');
+
+    expect((await runCli(['kill', 'on', '--reason', 'drill'], env)).code).toBe(0);
+    const after = await runCli(['status'], env);
+
+    expect(after.code, after.stdout).toBe(4);
+    expect(after.stdout).toContain('kill switch ON: every plan is blocked');
+    expect((await runCli(['status', '--json'], env)).code).toBe(4);
+
+    expect((await runCli(['kill', 'off', '--reason', 'drill over'], env)).code).toBe(0);
+    const released = await runCli(['status'], env);
+    expect(SHOWN, released.stdout).toContain(released.code);
   });
 });

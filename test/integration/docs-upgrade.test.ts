@@ -192,6 +192,9 @@ describe(`${GUIDE} §1 on a server: install, upgrade and rollback, run as writte
       // The release's last `npm ci --omit=dev` dropped the development tools (what .ci/install-smoke checked).
       for (const devTool of ['vitest', 'tsx']) expect(existsSync(join(s.opt, 'current/node_modules', devTool)), devTool).toBe(false);
       expect(releaseA.endsWith(await runningCommit(s))).toBe(true);
+      // Named by its time (so the names sort), its package.json version and its commit.
+      const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string };
+      expect(releaseA).toMatch(new RegExp(`^\\d{8}T\\d{6}Z-${version.replaceAll('.', '\\.')}-[0-9a-f]{12}$`));
     },
     BLOCK_TIMEOUT_MS,
   );

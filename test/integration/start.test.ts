@@ -100,6 +100,30 @@ describe('npm start', () => {
     }
   });
 
+  it('quantum-gates status with its QG_DATA_DIR asks the port that npm start recorded, not 8080', async () => {
+    const data = ownTempDir('qg-data-');
+    const redisPort = await freePort();
+    // PORT=0: a port of the system's choosing, which nobody could guess.
+    const run = launch({ QG_DATA_DIR: data, REDIS_PORT: String(redisPort) });
+    try {
+      await run.ready();
+      const port = servingPort(run.output())!;
+      const record = JSON.parse(readFileSync(join(data, 'redis', 'private-redis.json'), 'utf8')) as { gates?: string };
+      expect(record.gates).toBe(`http://127.0.0.1:${port}`);
+
+      const status = await runCli(['status', '--json'], { QG_DATA_DIR: data });
+      expect([0, 3], status.stderr).toContain(status.code);
+      expect((JSON.parse(status.stdout) as { instance: { port: number } }).instance.port).toBe(port);
+
+      run.child.kill('SIGTERM');
+      expect(await run.exit()).toBe(0);
+      // Stopped, it no longer says where to ask: status falls back to its default.
+      expect(JSON.parse(readFileSync(join(data, 'redis', 'private-redis.json'), 'utf8'))).toEqual({ port: redisPort });
+    } finally {
+      run.child.kill('SIGKILL');
+    }
+  });
+
   it('keeps REDIS_DB for the private redis-server: a database it does not have stops the start, and the server with it', async () => {
     const redisPort = await freePort();
     const run = launch({
@@ -408,9 +432,11 @@ describe('npm start beside the tests: each on its own data directory', () => {
     try {
       const loser = await Promise.race(starts.map(async (run, i) => ({ i, code: await run.exit() })));
       expect(loser.code).toBe(1);
+      // No REDIS_URL was set: the refusal names none (it began "REDIS_URL:").
       expect(starts[loser.i]!.output()).toMatch(
-        /REDIS_URL: another npm start \(pid \d+\) runs the private redis-server on \S+(?: at \S+)?: stop it first/,
+        /^quantum-gates: another npm start \(pid \d+\) runs the private redis-server on \S+(?: at \S+)?: stop it first/m,
       );
+      expect(starts[loser.i]!.output()).not.toContain('REDIS_URL:');
       const winner = starts[1 - loser.i]!;
       await winner.ready();
       const privatePort = privatePortOf(winner.output());

@@ -26,7 +26,9 @@ describe('the per-gate deployment', () => {
 
   it("runs each instance with its node flags: the unit's default unless the gate's env file sets QG_NODE_FLAGS", () => {
     const unit = readFileSync(resolve(root, 'deploy/systemd/quantum-gates@.service'), 'utf8');
-    expect(/^ExecStart=(.*)$/m.exec(unit)?.[1]).toBe('/usr/bin/node $QG_NODE_FLAGS /opt/quantum-gates/current/dist/app/main.js');
+    expect(/^ExecStart=(.*)$/m.exec(unit)?.[1]).toBe(
+      '/usr/bin/node --require /opt/quantum-gates/current/bin/node-version.cjs $QG_NODE_FLAGS /opt/quantum-gates/current/dist/app/main.js',
+    );
     const fallback = /^Environment="QG_NODE_FLAGS=([^"]*)"$/m.exec(unit)?.[1];
     const env = (gate: string) => parseEnv(readFileSync(resolve(root, `deploy/env/gates-${gate}.env`), 'utf8'));
     // Shared by every instance that sets none: a flag there would reach the heat gate too.

@@ -38,4 +38,40 @@ describe('GET /status for many readers at the cost of one', () => {
     await expect(cache.get()).rejects.toThrow('redis down');
     expect(await cache.get()).toBe('{"n":3}');
   });
+
+  it('a fresh request (Cache-Control: no-cache) gets a read begun after it, within the TTL and past one under way; fresh requests share it', async () => {
+    let now = 0;
+    let reads = 0;
+    const releases: (() => void)[] = [];
+    const cache = new StatusCache(
+      () =>
+        new Promise((resolve) => {
+          const n = ++reads;
+          releases.push(() => resolve({ n }));
+        }),
+      1000,
+      () => now,
+    );
+    const first = cache.get();
+    releases.shift()!();
+    expect(await first).toBe('{"n":1}');
+    now = 10;
+    // Within the TTL: a plain request gets the read it has, a fresh one a new read.
+    expect(await cache.get()).toBe('{"n":1}');
+    const fresh = cache.get({ fresh: true });
+    expect(reads).toBe(2);
+    // Arriving while read 2 is under way: a plain request still gets the read within the TTL, fresh
+    // ones wait for the next read (2 began before them) and share it.
+    const plain = cache.get();
+    const later = [cache.get({ fresh: true }), cache.get({ fresh: true })];
+    releases.shift()!();
+    expect(await fresh).toBe('{"n":2}');
+    expect(await plain).toBe('{"n":1}');
+    await Promise.resolve();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(reads).toBe(3);
+    releases.shift()!();
+    expect(await Promise.all(later)).toEqual(['{"n":3}', '{"n":3}']);
+    expect(reads).toBe(3);
+  });
 });
