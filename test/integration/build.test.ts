@@ -16,7 +16,8 @@ function unitNodeOptions(): string[] {
   const unit = readFileSync(resolve(root, 'deploy/systemd/quantum-gates.service'), 'utf8');
   const execStart = /^ExecStart=(.*)$/m.exec(unit)?.[1]?.split(/\s+/) ?? [];
   expect(execStart.at(-1)).toBe('/opt/quantum-gates/current/dist/app/main.js');
-  return execStart.slice(1, -1);
+  // The unit's paths under the release directory are this checkout's.
+  return execStart.slice(1, -1).map((arg) => arg.replace('/opt/quantum-gates/current/', `${root}/`));
 }
 
 /** Starts the built app and waits until /ready answers 200; the caller stops it. */

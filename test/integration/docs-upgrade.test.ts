@@ -76,6 +76,10 @@ async function server(): Promise<Server> {
     QG_BASE: opt,
     FAKE_SERVER_OPT: opt,
     FAKE_SERVER_ETC: etc,
+    // /etc/quantum as the CLI finds it (release.sh's rehearsal reads the units' env file there): on
+    // a server it is that directory; here the stand-in's. Without it the rehearsal read whatever
+    // answered on 127.0.0.1:6379 and, finding no tape, passed silently until it learnt to refuse.
+    QG_ENV_DIR: etc,
     FAKE_SERVER_UNITS: units,
     FAKE_SERVER_SYSUSERS: sysusers,
     FAKE_SERVER_STATE: state,
