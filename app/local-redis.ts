@@ -2,6 +2,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { Redis } from 'ioredis';
+import { REDIS_PROTOCOL } from '../runtime/host/index.js';
 
 /** True when something accepts TCP connections on host:port within timeoutMs. */
 export function isListening(host: string, port: number, timeoutMs = 500): Promise<boolean> {
@@ -26,6 +27,7 @@ export function localProbe(port: number): Redis {
     maxRetriesPerRequest: 0,
     connectTimeout: 1000,
     retryStrategy: () => null,
+    protocol: REDIS_PROTOCOL,
   });
   probe.on('error', () => undefined);
   return probe;

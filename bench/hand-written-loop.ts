@@ -14,7 +14,8 @@ import { pyFloatStr, pythonRound } from '../schemas/python-number.js';
 /** Free text as the gate copies it: at most FREE_TEXT_MAX characters. */
 const cut = (value: string): string => (value.length > FREE_TEXT_MAX ? value.slice(0, FREE_TEXT_MAX) : value);
 
-const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+// RESP2, as the gates' connections speak it (runtime/host/redis.ts, REDIS_PROTOCOL): the same wire for both.
+const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', { protocol: 2 });
 const reader = redis.duplicate();
 const input = process.env.INPUT ?? 'quantum:stream:harvest.proposal';
 const group = process.env.GROUP ?? 'handwritten';

@@ -15,6 +15,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { streams } from '../schemas/keys.js';
+import { REDIS_PROTOCOL } from '../runtime/host/redis.js';
 import { freePort, startTestRedis, type TestRedis } from '../test/support/redis-server.js';
 import { planFields, seedPortfolio, writeGovernorPlans } from './governor-plans.js';
 import { root, spawnNode, spawnTs, type Spawned } from './processes.js';
@@ -142,8 +143,8 @@ async function latency(redis: TestRedis, proposalsPerSecond: number, plansPerSec
   await redis.client.flushall();
   await seedPortfolio(redis.client, SYMBOLS);
   const { proc, port } = await startGates(redis);
-  const producer = new Redis(redis.url);
-  const observer = new Redis(redis.url);
+  const producer = new Redis(redis.url, { protocol: REDIS_PROTOCOL });
+  const observer = new Redis(redis.url, { protocol: REDIS_PROTOCOL });
   try {
     await waitReady(port);
     const sentAt = new Map<string, { at: number; measured: boolean }>();
@@ -268,7 +269,9 @@ async function writeProposals(redis: Redis, count: number): Promise<void> {
 
 /** `jobs` cooldown-expiry jobs, all due when the gates start, as after a restart; each emits one cooldown_expired. */
 async function writeDueJobs(redis: TestRedis, jobs: number): Promise<void> {
-  const queue = new Queue('governor-cooldown', { connection: { host: '127.0.0.1', port: redis.port, maxRetriesPerRequest: null } });
+  const queue = new Queue('governor-cooldown', {
+    connection: { host: '127.0.0.1', port: redis.port, maxRetriesPerRequest: null, protocol: REDIS_PROTOCOL },
+  });
   try {
     const startedAt = Date.now() - 60_000;
     for (let i = 0; i < jobs; i += 1000)

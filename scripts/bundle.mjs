@@ -29,24 +29,6 @@ import { cpSync, existsSync, readFileSync, readdirSync, rmSync, writeFileSync } 
  */
 const external = ['msgpackr'];
 
-/**
- * ioredis names its version to Redis (CLIENT SETINFO LIB-VER) from its package.json, read through
- * __dirname, which a bundled ES module does not have: the version is written in at build time.
- */
-const ioredisVersion = {
-  name: 'ioredis-version',
-  setup(bundle) {
-    const { version } = JSON.parse(readFileSync('node_modules/ioredis/package.json', 'utf8'));
-    bundle.onLoad({ filter: /[\\/]ioredis[\\/]built[\\/]utils[\\/]index\.js$/ }, ({ path }) => {
-      const source = readFileSync(path, 'utf8');
-      const read =
-        /const filePath = \(0, path_1\.resolve\)\(__dirname, "\.\.", "\.\.", "package\.json"\);\s*const data = await fs_1\.promises\.readFile\(filePath, "utf8"\);/;
-      if (!read.test(source)) throw new Error(`${path}: getPackageMeta changed; update scripts/bundle.mjs`);
-      return { contents: source.replace(read, `const data = ${JSON.stringify(JSON.stringify({ version }))};`), loader: 'js' };
-    });
-  },
-};
-
 // Bundled CommonJS packages call require() (Node's built-in modules, msgpackr, bull-board's eval);
 // ES modules have none.
 const requireShim =
@@ -66,10 +48,10 @@ const appMainOutside = {
 
 rmSync(out, { recursive: true, force: true });
 for (const [entry, plugins] of [
-  ['app/main', [ioredisVersion]],
-  ['cli/main', [ioredisVersion, appMainOutside]],
+  ['app/main', []],
+  ['cli/main', [appMainOutside]],
   // The gates' declarations, for `quantum-gates rehearse` run by another release.
-  ['handlers/index', [ioredisVersion]],
+  ['handlers/index', []],
 ])
   await build({
     entryPoints: { [entry]: `${entry}.ts` },

@@ -6,7 +6,16 @@ export { createRuntime, type RuntimeServices } from './runtime.js';
 export type { RootLogger } from '../engine/logger.js';
 export type { ReadinessCauses } from './health.js';
 export { loadConfiguration, parseRuntimeConfig, type RuntimeConfig } from './config.js';
-export { createRedisClient, describeRedis, isReady, redactSecrets, TimeoutError, withTimeout, type RedisClient } from './redis.js';
+export {
+  createRedisClient,
+  describeRedis,
+  isReady,
+  redactSecrets,
+  REDIS_PROTOCOL,
+  TimeoutError,
+  withTimeout,
+  type RedisClient,
+} from './redis.js';
 export { readBacklog, type GroupBacklog } from './backlog.js';
 export { evictionPolicy, type RedisFault } from './redis-health.js';
 // The gate contract's names the application reads declarations with.

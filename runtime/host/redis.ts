@@ -24,8 +24,18 @@ function hostPorts(spec: string): { host: string; port: number }[] {
   });
 }
 
+/**
+ * RESP2, the protocol ioredis 5 spoke, on every connection the gates, the CLI and BullMQ open (ioredis 6
+ * opens with HELLO 3 unless told). Under RESP3 a reply read through `call()` keeps RESP3's shape where
+ * ioredis's typed methods reshape it: XREADGROUP's map of streams arrives flat, [stream, entries], where
+ * the consumer reads [[stream, entries]] (runtime/sources/stream-consumer.ts). RESP3 gives the gates
+ * nothing they use (no client-side caching, no pub/sub), so every connection stays on RESP2.
+ */
+export const REDIS_PROTOCOL = 2;
+
 /** A client for REDIS_CLUSTER_NODES, REDIS_SENTINELS, REDIS_URL or REDIS_HOST/PORT/DB, in that order. */
-export function createRedisClient(config: RuntimeConfig, options: RedisOptions, clusterOptions: Partial<ClusterOptions> = {}): RedisClient {
+export function createRedisClient(config: RuntimeConfig, given: RedisOptions, clusterOptions: Partial<ClusterOptions> = {}): RedisClient {
+  const options: RedisOptions = { ...given, protocol: REDIS_PROTOCOL };
   if (config.REDIS_CLUSTER_NODES) {
     return withEveryMastersMemoryInfo(
       new Cluster(hostPorts(config.REDIS_CLUSTER_NODES), {

@@ -124,7 +124,7 @@ describe('governor total-notional cap with two replicas and every gate connectio
     const decided = await decisions();
     const permits = decided.filter((e) => e.event === 'permit');
     const blocks = decided.filter((e) => e.event === 'block');
-    const members = await r.zrange(keys.governorReservations, 0, -1);
+    const members = await r.zrange(keys.governorReservations, 0, '-1');
     const reserved = members.map((m) => JSON.parse(m) as { plan_id: string; notional: number });
     const sum = async (name: string) => Promise.all(replicas.map((p) => p.metric(name)));
     const handled = await sum('quantum_gates_messages_total');

@@ -270,7 +270,7 @@ describe('TransactionCommitter on a real redis-server', () => {
     expect(await redis.client.ttl('plain')).toBe(-1);
     expect(await redis.client.exists('doomed')).toBe(0);
     expect((await redis.client.smembers('members')).sort()).toEqual(['joined']);
-    expect(await redis.client.zrange('window', 0, -1)).toEqual(['new', 'newest']);
+    expect(await redis.client.zrange('window', 0, '-1')).toEqual(['new', 'newest']);
     expect(await redis.client.ttl('window')).toBeGreaterThan(80);
     expect((await redis.client.xpending('s', 'g'))[0]).toBe(0);
   });

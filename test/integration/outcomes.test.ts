@@ -109,7 +109,7 @@ describe('outcome follow-up of decisions that changed exposure', () => {
     runtime = await startRuntime(redis.url, { HANDLERS: 'heat-gate,outcome-heat,outcome-sample', ...env }, handlers);
     await redis.client.xadd(streams.harvestProposal, '*', 'plan_id', 'due1', 'symbol', 'ETHUSDT', 'action', 'FULL_CLOSE');
     await followUpRecorded();
-    const [, lastDue] = await redis.client.zrange(keys.outcomePending, 0, 0, 'WITHSCORES');
+    const [, lastDue] = await redis.client.zrange(keys.outcomePending, 0, '0', 'WITHSCORES');
     const decidedAt = Number(lastDue) - 3_600_000;
     const utc = (ms: number) => `${new Date(ms).toISOString().slice(0, 19).replace('T', ' ')} UTC`;
 
@@ -167,7 +167,7 @@ describe('outcome follow-up of decisions that changed exposure', () => {
     runtime = await startRuntime(redis.url, { HANDLERS: 'heat-gate,outcome-heat,outcome-sample', OUTCOME_HORIZONS: '1s,2s' }, handlers);
     await redis.client.xadd(streams.harvestProposal, '*', 'plan_id', 'o2', 'symbol', 'ETHUSDT', 'action', 'FULL_CLOSE');
     await untilStreamLength(redis.client, streams.gatesOutcome, 2, { what: 'both samples' });
-    const [id] = await redis.client.zrange(keys.outcomePending, 0, -1);
+    const [id] = await redis.client.zrange(keys.outcomePending, 0, '-1');
     // The same job again, under a new job id (as a replay or a second scheduler would bring it).
     await runtime.services.jobs.add([
       { queue: 'gates-outcome', name: 'outcome-sample', data: { id: id!, horizon: '1s', horizon_ms: 1000 }, delayMs: 0, jobId: 'again' },

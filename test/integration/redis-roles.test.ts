@@ -1,7 +1,8 @@
+import { Worker } from 'bullmq';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseRuntimeConfig } from '../../runtime/host/config.js';
-import { connectRedis, type RedisClient } from '../../runtime/host/redis.js';
-import { freePort } from '../support/redis-server.js';
+import { connectRedis, waitUntilReady, type ConnectionRole, type RedisClient } from '../../runtime/host/redis.js';
+import { freePort, usePrivateRedis } from '../support/redis-server.js';
 
 describe('connection roles', () => {
   const opened: RedisClient[] = [];
@@ -21,5 +22,54 @@ describe('connection roles', () => {
     const client = await unreachable('transactions');
     await expect(client.multi().set('k', 'v').exec()).rejects.toThrow(/enableOfflineQueue/);
     await expect(client.get('k')).rejects.toThrow(/enableOfflineQueue/);
+  });
+});
+
+describe('the protocol every connection speaks', () => {
+  const redis = usePrivateRedis();
+  const opened: RedisClient[] = [];
+  afterEach(() => {
+    for (const client of opened.splice(0)) client.disconnect();
+  });
+
+  async function connected(role: ConnectionRole): Promise<RedisClient> {
+    const client = connectRedis(parseRuntimeConfig({ REDIS_URL: redis.url }), role, `test:${role}`);
+    opened.push(client);
+    await waitUntilReady(client);
+    return client;
+  }
+
+  /** Each connection's name and RESP version, as Redis lists them. */
+  async function protocols(): Promise<[name: string, resp: string][]> {
+    const list = String(await redis.client.call('CLIENT', 'LIST'));
+    return list.split('\n').flatMap((line) => {
+      const match = /\bname=(\S*).*\bresp=(\d)/.exec(line);
+      return match ? [[match[1]!, match[2]!] as [string, string]] : [];
+    });
+  }
+
+  it('is RESP2 on every role: the consumer reads XREADGROUP through call(), which under RESP3 answers [stream, entries] unnested', async () => {
+    await redis.client.xadd('in', '1-1', 'n', '1');
+    await redis.client.xgroup('CREATE', 'in', 'g', '0');
+    const roles = ['commands', 'dedicated', 'transactions', 'bullmq'] as const;
+    const clients = await Promise.all(roles.map(connected));
+    const seen = new Map(await protocols());
+    for (const role of roles) expect(seen.get(`test:${role}`), role).toBe('2');
+    const dedicated = clients[roles.indexOf('dedicated')]!;
+    expect(await dedicated.call('XREADGROUP', 'GROUP', 'g', 'c', 'COUNT', 1, 'STREAMS', 'in', '>')).toEqual([
+      ['in', [['1-1', ['n', '1']]]],
+    ]);
+  });
+
+  it("is RESP2 on BullMQ's own connections, which it opens from the gates' one", async () => {
+    const worker = new Worker('resp-check', async () => undefined, { connection: await connected('bullmq'), prefix: 'bull' });
+    try {
+      await worker.waitUntilReady();
+      const bullmqs = (await protocols()).filter(([name]) => name.startsWith('bull:'));
+      expect(bullmqs.length).toBeGreaterThan(0);
+      expect(bullmqs.filter(([, resp]) => resp !== '2')).toEqual([]);
+    } finally {
+      await worker.close();
+    }
   });
 });

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Cluster, Redis } from 'ioredis';
 import { isListening } from '../../app/local-redis.js';
+import { REDIS_PROTOCOL } from '../../runtime/host/redis.js';
 import { freePort } from './redis-server.js';
 
 export interface TestRedisCluster {
@@ -90,7 +91,7 @@ export async function startTestRedisCluster(masters = 3): Promise<TestRedisClust
   const nodes = ports.map((p) => `127.0.0.1:${p}`).join(',');
   const client = new Cluster(
     ports.map((port) => ({ host: '127.0.0.1', port })),
-    { redisOptions: { maxRetriesPerRequest: 3 } },
+    { redisOptions: { maxRetriesPerRequest: 3, protocol: REDIS_PROTOCOL } }, // as the gates speak it
   );
   await readyEvent(client);
   return {

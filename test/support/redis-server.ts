@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { isListening } from '../../app/local-redis.js';
+import { REDIS_PROTOCOL } from '../../runtime/host/redis.js';
 
 /** Asks the OS for a free loopback port. */
 export function freePort(): Promise<number> {
@@ -146,7 +147,8 @@ export async function startTestRedis(options: TestRedisOptions = {}): Promise<Te
       port = await freePort();
     }
   }
-  const client = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: null, password: options.password });
+  // RESP2, as the gates speak it (REDIS_PROTOCOL): a test reads the replies the gates read.
+  const client = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: null, password: options.password, protocol: REDIS_PROTOCOL });
   client.on('error', () => undefined); // expected while a test restarts the server
   return {
     port,

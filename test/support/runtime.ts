@@ -156,7 +156,7 @@ export async function metricSum(runtime: Runtime, name: string, labels: Record<s
 export async function indexRefreshAfterNow(runtime: Runtime, what: string): Promise<void> {
   const since = Date.now();
   const refreshes = runtime.services.jobs.queue('position-index');
-  const client = await refreshes.client;
+  const client = await refreshes.getBackend().client; // BullMQ's own connection (Queue#client went in BullMQ 6)
   if (!(client instanceof Redis)) throw new Error('indexRefreshAfterNow watches one Redis node, not a cluster');
   // A completed job enters the queue's completed set: that key's change wakes the check.
   await untilKeys(

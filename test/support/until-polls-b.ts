@@ -61,7 +61,7 @@ export class WatchedClock extends ManualClock {
  * A job that failed past its last attempt rejects the wait with its reason.
  */
 export async function untilJobsFinished(queue: Queue, jobIds: readonly string[], { timeoutMs = 15_000 } = {}): Promise<unknown[]> {
-  const connection = new Redis({ ...(await queue.client).options, maxRetriesPerRequest: null, lazyConnect: false });
+  const connection = new Redis({ ...(await queue.getBackend().client).options, maxRetriesPerRequest: null, lazyConnect: false });
   const events = new QueueEvents(queue.name, { connection, prefix: queue.opts.prefix });
   try {
     await events.waitUntilReady();
