@@ -4,8 +4,12 @@ import { governor } from '../../handlers/governor/index.js';
 import { keys, streams } from '../../schemas/keys.js';
 import type { Runtime } from '../../runtime/host/runtime.js';
 import { seedPortfolio } from '../../bench/governor-plans.js';
+import { redisTape } from '../../app/tape/store.js';
+import { decodeTapeEntry, tapeKey } from '../../app/tape/format.js';
+import { rehearseBatch, rehearsedGate } from '../../cli/rehearse/rehearse-record.js';
 import { usePrivateRedis } from '../support/redis-server.js';
 import { governorDecided, startRuntime } from '../support/runtime.js';
+import { untilStreamLength } from '../support/until.js';
 
 /**
  * The runtime's periodic commands (the consumer's blocking read, health, backlog, reclaim) and
@@ -75,6 +79,32 @@ class RoundTrips {
   }
 }
 
+/** Plan `n` on its own symbol RT{n}USDT: a close, or an open of $10. */
+const plan = (n: number, close: boolean): string[] => [
+  'plan_id',
+  `rt-${n}`,
+  'symbol',
+  `RT${n}USDT`,
+  'action',
+  close ? 'PARTIAL_75' : 'OPEN_LONG',
+  'decision',
+  'EXECUTE',
+  'side',
+  'BUY',
+  'qty',
+  '1',
+  'price',
+  '10',
+  'kill_score',
+  '0.1',
+  'reduceOnly',
+  close ? 'true' : 'false',
+];
+
+const PRICED = ['RT0USDT', 'RT1USDT', 'RT2USDT', 'RT3USDT', 'RT4USDT'];
+// Caps above the book's 20 positions, no cooldown: the opens are permitted (their commits carry every guard).
+const CAPS = { APPLY_MODE: 'testnet', GOV_MAX_OPEN_POSITIONS: '100', GOV_MAX_TOTAL_NOTIONAL_USDT: '1000000' };
+
 describe('the governor: round trips a plan', () => {
   const redis = usePrivateRedis();
   let runtime: Runtime | undefined;
@@ -99,26 +129,6 @@ describe('the governor: round trips a plan', () => {
       { APPLY_MODE: 'testnet', GOV_MAX_OPEN_POSITIONS: '100', GOV_MAX_TOTAL_NOTIONAL_USDT: '1000000' },
       [governor],
     );
-    const plan = (n: number, close: boolean) => [
-      'plan_id',
-      `rt-${n}`,
-      'symbol',
-      `RT${n}USDT`,
-      'action',
-      close ? 'PARTIAL_75' : 'OPEN_LONG',
-      'decision',
-      'EXECUTE',
-      'side',
-      'BUY',
-      'qty',
-      '1',
-      'price',
-      '10',
-      'kill_score',
-      '0.1',
-      'reduceOnly',
-      close ? 'true' : 'false',
-    ];
     // A first plan warms the connections (script loads): its trips are not counted.
     await redis.client.xadd(streams.applyPlan, '*', ...plan(0, true));
     await governorDecided(redis.client, 1);
@@ -134,5 +144,30 @@ describe('the governor: round trips a plan', () => {
     console.log(JSON.stringify(plans.map((waves, i) => ({ plan: kinds[i], waves }))));
     expect(plans).toHaveLength(kinds.length - 1);
     for (const waves of plans) expect(waves.length).toBeLessThanOrEqual(3);
+  });
+
+  it('tapes the reads sent ahead as what the decision read: the tape rehearses the permit it committed', async () => {
+    await seedPortfolio(redis.client, 20);
+    for (const symbol of PRICED) await redis.client.hset(keys.marketState(symbol), 'mark_price', '10');
+    runtime = await startRuntime(redis.url, CAPS, [governor], { tape: redisTape(CAPS) });
+    await redis.client.xadd(streams.applyPlan, '*', ...plan(1, false));
+    await governorDecided(redis.client, 1);
+    await untilStreamLength(redis.client, tapeKey('governor'), 1, { what: 'the permit taped' });
+    const records = (await redis.client.xrangeBuffer(tapeKey('governor'), '-', '+')).flatMap(([, fields]) => decodeTapeEntry(fields));
+    expect(records).toHaveLength(1);
+    const [record] = records;
+    // The plan's own reads, sent with its state's, are on its tape as its ctx read them.
+    const reads = record!.reads.calls.map(([method, args]) => `${method} ${String((args as unknown[])[0])}`);
+    expect(reads).toEqual(
+      expect.arrayContaining([
+        'exists quantum:gates:permitted:rt-1',
+        'exists quantum:permit:rt-1',
+        'get quantum:governor:version:RT1USDT',
+        'hmget quantum:state:market:RT1USDT',
+      ]),
+    );
+    const [rehearsed] = await rehearseBatch(rehearsedGate(governor, CAPS), records);
+    expect(rehearsed).toEqual({ outcome: record!.outcome, effects: record!.effects, jobs: record!.jobs });
+    expect(record!.outcome).toBe('handled');
   });
 });
