@@ -102,7 +102,8 @@ const plan = (n: number, close: boolean): string[] => [
 ];
 
 const PRICED = ['RT0USDT', 'RT1USDT', 'RT2USDT', 'RT3USDT', 'RT4USDT'];
-// Caps above the book's 20 positions, no cooldown: the opens are permitted (their commits carry every guard).
+// Caps above the book's 20 positions, each plan on a symbol of its own (no cooldown blocks it): every plan is
+// permitted, its commit carrying every guard and its cooldown job scheduled after it.
 const CAPS = { APPLY_MODE: 'testnet', GOV_MAX_OPEN_POSITIONS: '100', GOV_MAX_TOTAL_NOTIONAL_USDT: '1000000' };
 
 describe('the governor: round trips a plan', () => {
@@ -123,7 +124,6 @@ describe('the governor: round trips a plan', () => {
     await seedPortfolio(redis.client, 20);
     for (const symbol of ['RT0USDT', 'RT1USDT', 'RT2USDT', 'RT3USDT', 'RT4USDT'])
       await redis.client.hset(keys.marketState(symbol), 'mark_price', '10');
-    // Caps above the book's 20 positions, no cooldown: the open is permitted (its commit carries every guard).
     runtime = await startRuntime(
       redis.url,
       { APPLY_MODE: 'testnet', GOV_MAX_OPEN_POSITIONS: '100', GOV_MAX_TOTAL_NOTIONAL_USDT: '1000000' },
