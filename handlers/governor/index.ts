@@ -11,7 +11,7 @@ import type { PlanTimes } from './plan-checks.js';
 import { bookPositionSource, type PositionSource } from './positions.js';
 import { planFingerprint } from './fingerprint.js';
 import { recordBlock, recordPermit, recordReuse, type GovernorCtx } from './record.js';
-import { loadPlanState, loadSnapshot, type Coordination, type GovernorSnapshot, type PlanState } from './snapshot.js';
+import { loadPlanState, loadSnapshot, symbolReadsAhead, type Coordination, type GovernorSnapshot, type PlanState } from './snapshot.js';
 import { disarmSection, governorDecisionsSection, killSwitchSection, reservationsSection } from './status.js';
 import { noteFutureQuotes } from '../positions/prices.js';
 import { RefusedFigureNotes } from '../positions/refused-figures.js';
@@ -48,6 +48,9 @@ export function createGovernor(options: GovernorOptions = {}) {
       loadState: (redis, config: GovernorConfig, now): Promise<PlanState> => loadPlanState(redis, config, positions, now, lastFigures),
       // Each plan decided on every earlier permit, reservation and disarm as committed state: the caps stay exact.
       commitEach: true,
+      // The plan's own symbol's reads go with its state's (its idempotency keys too): one round trip.
+      prefetch: (plan, meta, config: GovernorConfig, now) =>
+        isExecute(meta.raw.decision) ? symbolReadsAhead(plan.symbol, config, now, positions) : [],
       // A listing of the book Redis refuses: every plan is decided, but no open can be (positions_unreadable).
       stateFault: (state: PlanState) => unreadableCause(state.unreadableListings, 'opens blocked positions_unreadable'),
     },

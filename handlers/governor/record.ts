@@ -117,8 +117,9 @@ export function recordPermit(
   // That the plan_id was never permitted is guarded by the runtime (the declaration's idempotency).
   // Safety switches take effect at commit, not at read: a permit commits only if the kill switch
   // is still off (and, for an open, the governor still armed) in its own transaction. Otherwise
-  // the plan is decided again on fresh data, and blocked.
-  ctx.require(keys.killSwitch, { is: 'off', offValues: KILL_SWITCH_OFF_VALUES });
+  // the plan is decided again on fresh data, and blocked. The switch is checked as still holding
+  // the value this decision read (an off one), in the commit's own script: no read before it.
+  ctx.require(keys.killSwitch, { is: 'off', offValues: KILL_SWITCH_OFF_VALUES, read: coordination.killSwitch });
   if (!facts.isClose) ctx.require(keys.governorDisarm, { is: 'absent' });
 
   const versionKey = keys.governorSymbolVersion(symbol);

@@ -107,6 +107,8 @@ export interface Coordination {
   readonly recentErrors: number;
   /** quantum:governor:{caps}:version as the decision saw it. */
   readonly capsVersion: string | null;
+  /** quantum:kill as the decision read it (null: absent): a permit's commit checks it still holds that. */
+  readonly killSwitch: string | null;
 }
 
 /**
@@ -168,20 +170,7 @@ async function readSymbol(
   source: PositionSource | undefined,
   now: number,
 ): Promise<SymbolReads> {
-  const withExitLock = !(config.APPLY_MODE === 'testnet' || config.APPLY_MODE === 'dry_run');
-  const list: ReadCommand[] = [
-    ['GET', keys.governorSymbolVersion(symbol)],
-    ['GET', keys.governorLastExec(symbol)],
-    execHistoryRead(symbol),
-    ['GET', dailyKey],
-    ['HMGET', keys.budget(symbol), ...BUDGET_FIELDS],
-  ];
-  if (withExitLock) list.push(['GET', keys.governorExitLock(symbol)]);
-  const quotesAt = list.length;
-  for (const read of priceQuoteReads(symbol, config)) list.push(read);
-  const directAt = list.length;
-  const direct = source?.directRead?.(symbol, config, now);
-  if (direct !== undefined) for (const read of direct.reads) list.push(read);
+  const { list, withExitLock, quotesAt, directAt, direct } = symbolReadList(symbol, dailyKey, config, source, now);
   const replies = await sendReadsSettled(redis, list);
   const version = replyOf<string | null>(replies[0]);
   const lastExecSec = numberKeyFrom(replies[1]);
@@ -204,6 +193,34 @@ async function readSymbol(
     budgetRefused,
     exitLock,
   };
+}
+
+/** readSymbol's reads, in its order, and where each part of them starts. */
+function symbolReadList(symbol: string, dailyKey: string, config: GovernorConfig, source: PositionSource | undefined, now: number) {
+  const withExitLock = !(config.APPLY_MODE === 'testnet' || config.APPLY_MODE === 'dry_run');
+  const list: ReadCommand[] = [
+    ['GET', keys.governorSymbolVersion(symbol)],
+    ['GET', keys.governorLastExec(symbol)],
+    execHistoryRead(symbol),
+    ['GET', dailyKey],
+    ['HMGET', keys.budget(symbol), ...BUDGET_FIELDS],
+  ];
+  if (withExitLock) list.push(['GET', keys.governorExitLock(symbol)]);
+  const quotesAt = list.length;
+  for (const read of priceQuoteReads(symbol, config)) list.push(read);
+  const directAt = list.length;
+  const direct = source?.directRead?.(symbol, config, now);
+  if (direct !== undefined) for (const read of direct.reads) list.push(read);
+  return { list, withExitLock, quotesAt, directAt, direct };
+}
+
+/**
+ * The reads a plan of `symbol` decided at `now` makes of its symbol (loadSnapshot's), named ahead
+ * so the runtime sends them with the plan's state (BatchHints.prefetch): the plan is read in one
+ * round trip. Whatever is read, the decision reads it through its ctx, as before.
+ */
+export function symbolReadsAhead(symbol: string, config: GovernorConfig, now: number, source?: PositionSource): readonly ReadCommand[] {
+  return symbolReadList(symbol, keys.governorDaily(symbol, utcDate(now)), config, source, now).list;
 }
 
 /** The lower bound of the error count: the window's start, or every error since the last disarm. */
@@ -316,7 +333,7 @@ export async function loadSnapshot(
     oldestReservationAt: reserved.oldestAt,
     exitLockHolder: exitLock,
   };
-  return { snapshot, coordination: { version, recentErrors, capsVersion: state.caps.version } };
+  return { snapshot, coordination: { version, recentErrors, capsVersion: state.caps.version, killSwitch: kill } };
 }
 
 /** A quote and the symbol it prices. */

@@ -1,26 +1,7 @@
-import { isRedisStateRefusal, type RedisReader } from '../../runtime/contract/index.js';
+import { isRedisStateRefusal, sendRead, type ReadCommand, type RedisReader } from '../../runtime/contract/index.js';
 
-/**
- * One read as its command and arguments (`['HMGET', key, field, …]`), for a list of reads made
- * together. Only the commands `sendRead` knows; the key is the second element, EXISTS's keys all after it.
- */
-export type ReadCommand = readonly [command: 'GET' | 'HGET' | 'HMGET' | 'LRANGE' | 'EXISTS', key: string, ...args: string[]];
-
-/** Sends one read as the client's own command: the plain path, exactly as a caller reading alone. */
-export function sendRead(redis: RedisReader, read: ReadCommand): Promise<unknown> {
-  switch (read[0]) {
-    case 'GET':
-      return redis.get(read[1]);
-    case 'HGET':
-      return redis.hget(read[1], read[2]!);
-    case 'HMGET':
-      return redis.hmget(read[1], ...read.slice(2));
-    case 'LRANGE':
-      return redis.lrange(read[1], Number(read[2]), Number(read[3]));
-    case 'EXISTS':
-      return redis.exists(...read.slice(1));
-  }
-}
+// The reads a gate names (BatchHints.prefetch) are the contract's; re-exported for the readers here.
+export { sendRead, type ReadCommand };
 
 /** Sends reads as the client's own commands, together: their replies in order, or the first refusal (as Promise.all). */
 export function sendReads(redis: RedisReader, reads: readonly ReadCommand[]): Promise<unknown[]> {

@@ -23,11 +23,14 @@ export type Members = { readonly from: 'set'; readonly member: string } | { read
 /**
  * What must still hold at `key` when the commit runs. `holding` with `null`: still absent, as read. `off`: a switch absent or
  * holding one of `offValues` (trimmed, lower-cased), so a switch set before the commit stops it, however long ago it was read.
+ * An `off` guard given `read` (the switch's value as the decision read it, null for absent) is checked in the commit's own
+ * script as still holding exactly that value, where one without it costs a read of the switch before the commit: stricter
+ * (a switch changed to another off value runs the message again on fresh data), one round trip fewer.
  */
 export type Condition =
   | { readonly is: 'absent' }
   | { readonly is: 'holding'; readonly value: string | null }
-  | { readonly is: 'off'; readonly offValues: readonly string[] };
+  | { readonly is: 'off'; readonly offValues: readonly string[]; readonly read?: string | null };
 
 export interface EffectWriter {
   emit(stream: string, fields: Fields, options?: { maxLen?: number } & OnFail): void;

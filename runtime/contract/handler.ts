@@ -3,7 +3,7 @@ import type { EffectWriter, Fields, JobSummary } from './effects.js';
 import type { HttpDeclaration } from './http.js';
 import type { Logger } from './logger.js';
 import type { MetricFactory } from './metrics.js';
-import type { RedisReader } from './redis-reader.js';
+import type { ReadCommand, RedisReader } from './redis-reader.js';
 
 // A gate's declaration and its ctx; docs/writing-a-gate.md explains each member with an example.
 
@@ -56,8 +56,16 @@ export interface IdempotencyDeclaration<Message, Config, State, Metrics> {
 }
 
 /** For messages that share what they read. */
-export interface BatchHints<Config, State, Metrics> {
+export interface BatchHints<Config, State, Metrics, Input = unknown> {
   readonly loadState?: (redis: RedisReader, config: Config, now: number) => Promise<State>; // once per batch and retry
+  /**
+   * The reads a message's `handle` will make that the message alone names (its own keys): sent with
+   * loadState's reads, and with the message's idempotency keys, in one round trip. Each of `handle`'s
+   * reads (through ctx.redis) that is exactly one of these commands is answered with its reply, once,
+   * and taped as what it read; any other read goes to Redis as before. A read named here that the
+   * handler does not make costs its command and nothing else; one it makes unnamed costs a round trip.
+   */
+  readonly prefetch?: (message: Input, meta: MessageMeta, config: Config, now: number) => readonly ReadCommand[];
   /**
    * For a gate whose decisions build on each other (the governor's caps, the outcomes' bound): each
    * message is committed before the next is handled, with its own loadState, so it reads every
@@ -87,7 +95,7 @@ export interface HandlerDeclaration<Schema extends z.ZodType = z.ZodType, Config
   readonly config: (env: Readonly<Record<string, string | undefined>>) => Config;
   readonly metrics: (factory: MetricFactory, config: Config) => Metrics;
   readonly mode?: (config: Config) => 'shadow' | 'enforce';
-  readonly batch?: BatchHints<Config, State, Metrics>;
+  readonly batch?: BatchHints<Config, State, Metrics, z.infer<Schema>>;
   readonly http?: HttpDeclaration<Config, Metrics>;
   readonly failure: FailurePolicy<z.infer<Schema>, Config, State, Metrics>;
   readonly idempotency?: IdempotencyDeclaration<z.infer<Schema>, Config, State, Metrics>;

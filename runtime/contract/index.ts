@@ -12,7 +12,7 @@ export {
 } from './handler.js';
 export type { Logger } from './logger.js';
 export type { CounterMetric, GaugeMetric, HistogramMetric, MetricFactory } from './metrics.js';
-export type { RedisReader } from './redis-reader.js';
+export { sendRead, type ReadCommand, type RedisReader } from './redis-reader.js';
 export { isRedisStateRefusal, redisFailureCause } from './redis-refusals.js';
 export type { EffectWriter, Fields, JobSummary } from './effects.js';
 export { metricsAsHealth, type HealthDeclaration, type HealthProbe, type MetricsDeclaration } from './http.js';

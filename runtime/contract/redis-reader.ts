@@ -30,3 +30,25 @@ export interface RedisReader {
   /** Several dependent reads in one round trip; callers keep a plain fallback (Cluster refuses undeclared keys). */
   eval_ro(script: string, numKeys: number, ...keysAndArgs: (string | number)[]): Promise<unknown>;
 }
+
+/**
+ * One read as its command and arguments (`['HMGET', key, field, …]`), for a list of reads made
+ * together. Only the commands `sendRead` knows; the key is the second element, EXISTS's keys all after it.
+ */
+export type ReadCommand = readonly [command: 'GET' | 'HGET' | 'HMGET' | 'LRANGE' | 'EXISTS', key: string, ...args: string[]];
+
+/** Sends one read as the client's own command: the plain path, exactly as a caller reading alone. */
+export function sendRead(redis: RedisReader, read: ReadCommand): Promise<unknown> {
+  switch (read[0]) {
+    case 'GET':
+      return redis.get(read[1]);
+    case 'HGET':
+      return redis.hget(read[1], read[2]!);
+    case 'HMGET':
+      return redis.hmget(read[1], ...read.slice(2));
+    case 'LRANGE':
+      return redis.lrange(read[1], Number(read[2]), Number(read[3]));
+    case 'EXISTS':
+      return redis.exists(...read.slice(1));
+  }
+}

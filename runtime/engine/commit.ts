@@ -106,8 +106,9 @@ function guardChecks(item: CommitItem, overwritten: ReadonlySet<Effect>, switche
     if (guard.kind === 'equals') checks.push(['e', guard.key, guard.value]);
     else if (guard.kind === 'absent') checks.push(['a', guard.key, '']);
     else {
-      // Judged here on the value read (see readSwitches); the script checks the key still holds it.
-      const value = switches.get(guard.key)!;
+      // Judged here on the value the decision read (guard.read), or else on the one readSwitches
+      // read; the script checks the key still holds it.
+      const value = guard.read !== undefined ? guard.read : switches.get(guard.key)!;
       if (!guardHolds(guard, value !== null, value === false ? null : value)) checks.push(['r', guard.key, '']);
       else checks.push(value === null ? ['a', guard.key, ''] : ['e', guard.key, String(value)]);
     }
@@ -147,12 +148,14 @@ export class TransactionCommitter implements Committer {
   }
 
   /**
-   * The value of each 'off' guard's key: it is compared trimmed and lower-cased as JavaScript does,
-   * which Lua cannot match for every text. A failed read throws, never passes for an absent key.
+   * The value of each 'off' guard's key the decision did not give (Guard.read): it is compared
+   * trimmed and lower-cased as JavaScript does, which Lua cannot match for every text. A failed read
+   * throws, never passes for an absent key.
    */
   private async readSwitches(items: readonly CommitItem[]): Promise<Switches> {
     const keys = new Set<string>();
-    for (const item of items) for (const guard of item.recorder?.guards ?? []) if (guard.kind === 'off') keys.add(guard.key);
+    for (const item of items)
+      for (const guard of item.recorder?.guards ?? []) if (guard.kind === 'off' && guard.read === undefined) keys.add(guard.key);
     if (keys.size === 0) return new Map();
     const pairs = (await this.connection.eval(CHECK_GUARDED_KEYS, keys.size, ...keys)) as (number | string | null)[];
     return new Map([...keys].map((key, i) => [key, pairs[2 * i] === 1 ? ((pairs[2 * i + 1] as string | null) ?? false) : null]));

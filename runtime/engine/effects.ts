@@ -32,8 +32,11 @@ export const effectKey = (effect: Effect): string => (effect.op === 'emit' ? eff
 export type Guard =
   | { readonly kind: 'absent'; readonly key: string }
   | { readonly kind: 'equals'; readonly key: string; readonly value: string }
-  /** A switch that must be off: absent, or one of the off values. */
-  | { readonly kind: 'off'; readonly key: string; readonly offValues: readonly string[] };
+  /**
+   * A switch that must be off: absent, or one of the off values. With `read` (the value the decision read; null: absent),
+   * the commit script checks the key still holds exactly it, with no read before the commit.
+   */
+  | { readonly kind: 'off'; readonly key: string; readonly offValues: readonly string[]; readonly read?: string | null };
 
 // An absent ttlSec stays absent (not `ttlSec: undefined`), so recorded effects compare as before.
 const ttl = (ttlSec: number | undefined) => (ttlSec === undefined ? {} : { ttlSec });
@@ -76,7 +79,7 @@ export class EffectRecorder implements EffectWriter {
   require(key: string, condition: Condition): void {
     this.guards.push(
       condition.is === 'off'
-        ? { kind: 'off', key, offValues: condition.offValues }
+        ? { kind: 'off', key, offValues: condition.offValues, ...(condition.read === undefined ? {} : { read: condition.read }) }
         : condition.is === 'absent' || condition.value === null
           ? { kind: 'absent', key }
           : { kind: 'equals', key, value: condition.value },

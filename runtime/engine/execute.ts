@@ -1,7 +1,8 @@
 import { FALLBACK, HANDLED, LEFT_PENDING, type Delivery } from './delivery.js';
 import type { DeadLetterReason } from './dead-letter.js';
 import type { AnyHandler, FailureInfo, HandlerContext, MessageMeta } from '../contract/handler.js';
-import { guardFallback, handleOnce } from './idempotency.js';
+import { guardFallback, handleOnce, idempotencyReads } from './idempotency.js';
+import { PrefetchedReads } from './prefetch.js';
 import { classifyRedisError, type ClassifiedError } from './redis-errors.js';
 import { EffectRecorder } from './effects.js';
 import type { Logger } from '../contract/logger.js';
@@ -91,6 +92,33 @@ export class MessageContext<Config, State, Metrics extends object>
   }
 }
 
+/**
+ * Each delivery's reads named ahead (BatchHints.prefetch) and its idempotency keys' reads, sent now;
+ * undefined for a gate that names none. A prefetch that throws sends nothing: `handle` reads as usual.
+ */
+function prefetch<Config, Metrics>(
+  handler: AnyHandler,
+  env: ExecutionEnv<Config, Metrics>,
+  deliveries: readonly Delivery[],
+): Map<Delivery, PrefetchedReads> | undefined {
+  const named = handler.batch?.prefetch;
+  if (named === undefined) return undefined;
+  const now = env.now();
+  const ahead = new Map<Delivery, PrefetchedReads>();
+  for (const delivery of deliveries) {
+    try {
+      const reads = [
+        ...idempotencyReads(handler, delivery.message, delivery.meta, env.doneKey?.(delivery.meta)),
+        ...named(delivery.message, delivery.meta, env.config, now),
+      ];
+      ahead.set(delivery, new PrefetchedReads(env.redis, reads));
+    } catch {
+      // Named reads are an optimisation: the handler makes them itself.
+    }
+  }
+  return ahead;
+}
+
 /** The handler's batch state (undefined without loadState), its reads taped when a tape records. */
 async function loadBatchState<Config, Metrics>(handler: AnyHandler, env: ExecutionEnv<Config, Metrics>): Promise<unknown> {
   const load = handler.batch?.loadState;
@@ -131,7 +159,10 @@ export async function executeBatch<Config, Metrics extends object>(
 
   while (todo.length > 0) {
     if (env.stopping() && todo.some((d) => d.attempts > 0)) return;
-    const loaded = await loadBatchState(handler, env).then(
+    const loading = loadBatchState(handler, env);
+    // Sent in the same tick as the state's reads: one round trip on an auto-pipelined connection.
+    const prefetched = prefetch(handler, env, todo);
+    const loaded = await loading.then(
       (state) => ({ state }),
       (error: unknown) => ({ error }),
     );
@@ -146,7 +177,8 @@ export async function executeBatch<Config, Metrics extends object>(
         failed.set(delivery, loaded.error);
         continue;
       }
-      const ctx = new MessageContext(env, loaded.state, delivery.meta);
+      const ahead = prefetched?.get(delivery);
+      const ctx = new MessageContext(ahead ? { ...env, redis: ahead.reader(env.redis) } : env, loaded.state, delivery.meta);
       try {
         await handleOnce(handler, delivery.message, ctx, env.doneKey?.(delivery.meta));
         delivery.recorder = ctx;

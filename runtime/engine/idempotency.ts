@@ -1,6 +1,6 @@
 import { compareStreamIds } from '../../schemas/fields.js';
 import type { AnyHandler, HandlerContext, IdempotencyKey, MessageMeta } from '../contract/handler.js';
-import type { RedisReader } from '../contract/redis-reader.js';
+import type { ReadCommand, RedisReader } from '../contract/redis-reader.js';
 
 /** Far beyond any redelivery of a job (stalled-job recovery, a lost completion), and as long as BullMQ keeps it. */
 export const JOB_DONE_TTL_SEC = 86_400;
@@ -15,6 +15,11 @@ type Ctx = HandlerContext<unknown, unknown, object>;
 function keysOf(handler: AnyHandler, message: unknown, meta: MessageMeta, doneKey: string | undefined): IdempotencyKey[] {
   const declared = handler.idempotency?.keys?.(message, meta) ?? [];
   return doneKey === undefined ? [...declared] : [...declared, doneKey];
+}
+
+/** The reads anyDone makes of a message's keys, to be sent ahead of it (BatchHints.prefetch). */
+export function idempotencyReads(handler: AnyHandler, message: unknown, meta: MessageMeta, doneKey: string | undefined): ReadCommand[] {
+  return keysOf(handler, message, meta, doneKey).map((k): ReadCommand => (typeof k === 'string' ? ['EXISTS', k] : ['GET', k.key]));
 }
 
 /** Each key read alone: a message's keys may lie in different cluster slots. A failed read throws. */

@@ -421,6 +421,37 @@ describe('TransactionCommitter on a real redis-server', () => {
     expect([await redis.client.get('permit'), await redis.client.get('version')]).toEqual(['a', '4']);
   });
 
+  it('checks an off guard given the value read inside the script, with no read before it: changed even to another off value, re-run', async () => {
+    const [a, b, c, d] = await deliver(4);
+    await redis.client.set('kill', '0');
+    await redis.client.set('other', 'false');
+    // readSwitches' read of a switch is an EVAL of its own before the commit: none is sent.
+    let switchReads = 0;
+    const counting = new Proxy(connection, {
+      get(target, prop) {
+        if (prop === 'eval') switchReads += 1;
+        const value = Reflect.get(target, prop) as unknown;
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const off = (key: string, read: string | null, permit: string) =>
+      recorder((r) => (r.require(key, { is: 'off', offValues: ['0', 'false', ''], read }), r.put(permit, 'yes')));
+    const report = await commitAndReport(new TransactionCommitter(counting, 0), { stream: 's', group: 'g', consumer: 'c' }, [
+      // Still as read: commits.
+      { entryId: a, recorder: off('kill', '0', 'p1') },
+      // Read as '0', now 'false' (off as well): stricter than the switch's rule, run again on what it holds now.
+      { entryId: b, recorder: off('other', '0', 'p2') },
+      // Read absent, still absent: commits.
+      { entryId: c, recorder: off('missing', null, 'p3') },
+      // Read as on: never commits, whatever the key holds now.
+      { entryId: d, recorder: off('kill', '1', 'p4') },
+    ]);
+    expect(report.committed).toEqual([0, 2]);
+    expect(report.conflicted).toEqual([1, 3]);
+    expect(await redis.client.mget('p1', 'p2', 'p3', 'p4')).toEqual(['yes', null, 'yes', null]);
+    expect(switchReads).toBe(0);
+  });
+
   it('keeps a newest-wins write that a later guarded message would have overwritten, when that message is refused', async () => {
     const [a, b] = await deliver(2);
     await redis.client.set('taken', '1');

@@ -1,0 +1,173 @@
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { governor } from '../../handlers/governor/index.js';
+import { keys, streams } from '../../schemas/keys.js';
+import type { Runtime } from '../../runtime/host/runtime.js';
+import { seedPortfolio } from '../../bench/governor-plans.js';
+import { redisTape } from '../../app/tape/store.js';
+import { decodeTapeEntry, tapeKey } from '../../app/tape/format.js';
+import { rehearseBatch, rehearsedGate } from '../../cli/rehearse/rehearse-record.js';
+import { usePrivateRedis } from '../support/redis-server.js';
+import { governorDecided, startRuntime } from '../support/runtime.js';
+import { untilStreamLength } from '../support/until.js';
+
+/**
+ * The runtime's periodic commands (the consumer's blocking read, health, backlog, reclaim) and
+ * BullMQ's: not a plan's. Everything else a runtime connection sends while one plan is decided is.
+ */
+const NOT_A_PLANS = new Set(['xreadgroup', 'ping', 'xinfo', 'xautoclaim', 'config', 'client', 'bzpopmin', 'xread']);
+
+interface Sent {
+  readonly wave: number;
+  readonly name: string;
+  readonly key: string;
+}
+
+/**
+ * Counts a plan's round trips: every command a runtime connection sends is tagged with how many of
+ * a plan's replies had arrived when it was sent. Commands sent before the next reply arrives went
+ * out together (one round trip); a command sent after one had to wait for it.
+ */
+class RoundTrips {
+  private replies = 0;
+  sent: Sent[] = [];
+  private readonly original = Redis.prototype.sendCommand;
+
+  constructor(private readonly ignored: ReadonlySet<Redis>) {}
+
+  install(): void {
+    const original = this.original;
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    const self = this;
+    Redis.prototype.sendCommand = function (this: Redis, ...args: Parameters<Redis['sendCommand']>) {
+      const [command] = args;
+      const name = command.name.toLowerCase();
+      const key = String(command.args[0] ?? '');
+      const ours = !self.ignored.has(this) && !NOT_A_PLANS.has(name) && !key.startsWith('quantum:gates:health') && !name.startsWith('bz');
+      if (ours) {
+        self.sent.push({ wave: self.replies, name, key });
+        command.promise.then(
+          () => (self.replies += 1),
+          () => (self.replies += 1),
+        );
+      }
+      return original.apply(this, args);
+    } as Redis['sendCommand'];
+  }
+
+  uninstall(): void {
+    Redis.prototype.sendCommand = this.original;
+  }
+
+  /**
+   * Each plan's waves (each as its commands), a plan running from the wave that loads its state (its
+   * error count, ZCOUNT, is read nowhere else) to the next plan's.
+   */
+  plans(): string[][][] {
+    const byWave = new Map<number, string[]>();
+    for (const s of this.sent) byWave.set(s.wave, [...(byWave.get(s.wave) ?? []), `${s.name} ${s.key}`]);
+    const plans: string[][][] = [];
+    for (const wave of byWave.values()) {
+      if (wave.some((command) => command.startsWith('zcount'))) plans.push([]);
+      plans.at(-1)?.push(wave);
+    }
+    return plans;
+  }
+
+  reset(): void {
+    this.sent = [];
+  }
+}
+
+/** Plan `n` on its own symbol RT{n}USDT: a close, or an open of $10. */
+const plan = (n: number, close: boolean): string[] => [
+  'plan_id',
+  `rt-${n}`,
+  'symbol',
+  `RT${n}USDT`,
+  'action',
+  close ? 'PARTIAL_75' : 'OPEN_LONG',
+  'decision',
+  'EXECUTE',
+  'side',
+  'BUY',
+  'qty',
+  '1',
+  'price',
+  '10',
+  'kill_score',
+  '0.1',
+  'reduceOnly',
+  close ? 'true' : 'false',
+];
+
+const PRICED = ['RT0USDT', 'RT1USDT', 'RT2USDT', 'RT3USDT', 'RT4USDT'];
+// Caps above the book's 20 positions, each plan on a symbol of its own (no cooldown blocks it): every plan is
+// permitted, its commit carrying every guard and its cooldown job scheduled after it.
+const CAPS = { APPLY_MODE: 'testnet', GOV_MAX_OPEN_POSITIONS: '100', GOV_MAX_TOTAL_NOTIONAL_USDT: '1000000' };
+
+describe('the governor: round trips a plan', () => {
+  const redis = usePrivateRedis();
+  let runtime: Runtime | undefined;
+  let trips: RoundTrips;
+  beforeAll(() => {
+    trips = new RoundTrips(new Set([redis.client]));
+  });
+  afterEach(async () => {
+    trips.uninstall();
+    await runtime?.stop();
+    runtime = undefined;
+  });
+  afterAll(() => trips.uninstall());
+
+  it('decides closes and opens, each after the one before committed, in at most three round trips each', async () => {
+    await seedPortfolio(redis.client, 20);
+    for (const symbol of ['RT0USDT', 'RT1USDT', 'RT2USDT', 'RT3USDT', 'RT4USDT'])
+      await redis.client.hset(keys.marketState(symbol), 'mark_price', '10');
+    runtime = await startRuntime(
+      redis.url,
+      { APPLY_MODE: 'testnet', GOV_MAX_OPEN_POSITIONS: '100', GOV_MAX_TOTAL_NOTIONAL_USDT: '1000000' },
+      [governor],
+    );
+    // A first plan warms the connections (script loads): its trips are not counted.
+    await redis.client.xadd(streams.applyPlan, '*', ...plan(0, true));
+    await governorDecided(redis.client, 1);
+    trips.install();
+    // Written at once: the governor reads them in one batch and decides each after the one before
+    // committed (and scheduled its jobs), so each plan's trips run from its state's read to the next's.
+    const kinds = ['close', 'open', 'close', 'open'] as const;
+    for (const [i, kind] of kinds.entries()) await redis.client.xadd(streams.applyPlan, '*', ...plan(i + 1, kind === 'close'));
+    const decided = await governorDecided(redis.client, kinds.length + 1);
+    trips.uninstall();
+    expect(decided.slice(1).map((d) => [d.plan_id, d.event])).toEqual(kinds.map((_, i) => [`rt-${i + 1}`, 'permit']));
+    const plans = trips.plans().slice(0, -1);
+    console.log(JSON.stringify(plans.map((waves, i) => ({ plan: kinds[i], waves }))));
+    expect(plans).toHaveLength(kinds.length - 1);
+    for (const waves of plans) expect(waves.length).toBeLessThanOrEqual(3);
+  });
+
+  it('tapes the reads sent ahead as what the decision read: the tape rehearses the permit it committed', async () => {
+    await seedPortfolio(redis.client, 20);
+    for (const symbol of PRICED) await redis.client.hset(keys.marketState(symbol), 'mark_price', '10');
+    runtime = await startRuntime(redis.url, CAPS, [governor], { tape: redisTape(CAPS) });
+    await redis.client.xadd(streams.applyPlan, '*', ...plan(1, false));
+    await governorDecided(redis.client, 1);
+    await untilStreamLength(redis.client, tapeKey('governor'), 1, { what: 'the permit taped' });
+    const records = (await redis.client.xrangeBuffer(tapeKey('governor'), '-', '+')).flatMap(([, fields]) => decodeTapeEntry(fields));
+    expect(records).toHaveLength(1);
+    const [record] = records;
+    // The plan's own reads, sent with its state's, are on its tape as its ctx read them.
+    const reads = record!.reads.calls.map(([method, args]) => `${method} ${String((args as unknown[])[0])}`);
+    expect(reads).toEqual(
+      expect.arrayContaining([
+        'exists quantum:gates:permitted:rt-1',
+        'exists quantum:permit:rt-1',
+        'get quantum:governor:version:RT1USDT',
+        'hmget quantum:state:market:RT1USDT',
+      ]),
+    );
+    const [rehearsed] = await rehearseBatch(rehearsedGate(governor, CAPS), records);
+    expect(rehearsed).toEqual({ outcome: record!.outcome, effects: record!.effects, jobs: record!.jobs });
+    expect(record!.outcome).toBe('handled');
+  });
+});
