@@ -1,6 +1,6 @@
 import type { AnyHandler } from '../../runtime/host/index.js';
 import { decodeTapeEntry, TAPE_VERSION, tapeKey, type TapeRecord } from '../../app/cli-door.js';
-import { changesOf, decisionKind, decisionLabel, type FieldChange } from './compare.js';
+import { changesOf, classOf, decisionKind, decisionLabel, type ChangeClass, type FieldChange } from './compare.js';
 import { rehearseBatch, rehearsedGate, type Rehearsal, type RehearsedGate } from './rehearse-record.js';
 
 /** The tape reads a rehearsal makes (ioredis satisfies it). */
@@ -16,7 +16,7 @@ export interface RehearseOptions {
   readonly gates?: readonly string[] | undefined;
   /** At most this many decisions per gate, the oldest first. */
   readonly limit?: number | undefined;
-  /** Differences and unanswerable reads shown per gate. */
+  /** Differences listed per gate and class (verdict, other); default 5. */
   readonly examples?: number;
 }
 
@@ -24,8 +24,19 @@ export interface KindCount {
   readonly gate: string;
   readonly kind: string;
   same: number;
+  /** Decisions that differ: `verdict` of them in their verdict, `other` only in other fields. */
   differ: number;
+  verdict: number;
+  other: number;
   unanswerable: number;
+}
+
+/** Of a gate's decisions that differ only in other fields: how many differ in this field, and one of them. */
+export interface OtherField {
+  readonly gate: string;
+  readonly field: string;
+  decisions: number;
+  readonly example: FieldChange & { readonly id: string };
 }
 
 export interface Difference {
@@ -34,6 +45,9 @@ export interface Difference {
   readonly entry: string;
   readonly id: string;
   readonly symbol: string | undefined;
+  /** `verdict` when any change is to its verdict, else `other`. */
+  readonly class: ChangeClass;
+  /** Its verdict's changes first. */
   readonly changes: readonly FieldChange[];
 }
 
@@ -50,10 +64,18 @@ export interface RehearsalReport {
   readonly since: number | undefined;
   readonly decisions: number;
   readonly same: number;
+  /** Decisions that differ (verdicts + others). */
   readonly differ: number;
+  /** Decisions whose verdict changed. */
+  readonly verdicts: number;
+  /** Decisions that differ only in other fields (echoed settings, times, TTLs, scheduled jobs). */
+  readonly others: number;
   readonly unanswerable: number;
   readonly kinds: readonly KindCount[];
+  /** Per gate, its verdict changes first, then its other differences (every one under --json, else the first ones). */
   readonly differences: readonly Difference[];
+  /** The fields the decisions that differ only in other fields differ in, per gate, with a count and an example each. */
+  readonly otherFields: readonly OtherField[];
   readonly unanswerableReads: readonly UnanswerableReads[];
   /** Gates with a tape that the rehearsed release does not have. */
   readonly gatesNotInRelease: readonly string[];
@@ -146,7 +168,8 @@ export async function rehearse(
   const differences: Difference[] = [];
   const unanswerableReads = new Map<string, UnanswerableReads>();
   const gatesNotInRelease: string[] = [];
-  const totals = { decisions: 0, same: 0, differ: 0, unanswerable: 0 };
+  const otherFields = new Map<string, OtherField>();
+  const totals = { decisions: 0, same: 0, differ: 0, verdicts: 0, others: 0, unanswerable: 0 };
   for (const gate of gates) {
     const handler = release.handlers.find((h) => h.name === gate);
     if (!handler) {
@@ -154,11 +177,11 @@ export async function rehearse(
       continue;
     }
     const rehearsed: RehearsedGate = rehearsedGate(handler, env);
-    let shown = 0;
+    const shown = { verdict: 0, other: 0 };
     let read = 0;
     const tally = (record: TapeRecord, result: Rehearsal) => {
       const kind = decisionKind(record);
-      const count = kinds.get(`${gate}\n${kind}`) ?? { gate, kind, same: 0, differ: 0, unanswerable: 0 };
+      const count = kinds.get(`${gate}\n${kind}`) ?? { gate, kind, same: 0, differ: 0, verdict: 0, other: 0, unanswerable: 0 };
       kinds.set(`${gate}\n${kind}`, count);
       totals.decisions += 1;
       if ('unanswerable' in result) {
@@ -176,9 +199,20 @@ export async function rehearse(
         totals.same += 1;
         return;
       }
+      const decided = classOf(changes);
       count.differ += 1;
+      count[decided] += 1;
       totals.differ += 1;
-      if (shown++ < examples) differences.push({ gate, kind, entry: record.id, ...decisionLabel(record), changes });
+      totals[decided === 'verdict' ? 'verdicts' : 'others'] += 1;
+      const label = decisionLabel(record);
+      if (decided === 'other')
+        for (const change of changes) {
+          const seen = otherFields.get(`${gate}\n${change.field}`);
+          if (seen) seen.decisions += 1;
+          else
+            otherFields.set(`${gate}\n${change.field}`, { gate, field: change.field, decisions: 1, example: { ...change, id: label.id } });
+        }
+      if (shown[decided]++ < examples) differences.push({ gate, kind, entry: record.id, ...label, class: decided, changes });
     };
     // The decisions of one batch are rehearsed together, on one batch state, as they were decided.
     let batch: TapeRecord[] = [];
@@ -218,7 +252,15 @@ export async function rehearse(
     since: options.since,
     ...totals,
     kinds: [...kinds.values()],
-    differences,
+    // Per gate (in the order rehearsed), its verdict changes before its other differences.
+    differences: differences
+      .map((d, i) => ({ d, i }))
+      .sort(
+        (x, y) =>
+          gates.indexOf(x.d.gate) - gates.indexOf(y.d.gate) || (x.d.class === y.d.class ? x.i - y.i : x.d.class === 'verdict' ? -1 : 1),
+      )
+      .map(({ d }) => d),
+    otherFields: [...otherFields.values()],
     unanswerableReads: [...unanswerableReads.values()],
     gatesNotInRelease,
     tape: { redis: where, ...span },

@@ -21,12 +21,34 @@ import { streams } from '../../schemas/keys.js';
 import { startTestRedis, type TestRedis } from '../support/redis-server.js';
 import { createTestRuntime } from '../support/runtime.js';
 import { untilKeys, untilStream } from '../support/until.js';
-import { heatGateEnv, newestKernel, replayKernel, replayPlans, writeProducerState, type Scenario } from './traffic.js';
+import { publishHarvestProposal } from './producers/harvest-proposal-publisher.js';
+import { writePortfolioState } from './producers/portfolio-state-publisher.js';
+import {
+  EQUITY_USD,
+  expectedHeat,
+  heatGateEnv,
+  kernelProposal,
+  newestKernel,
+  open,
+  replayKernel,
+  replayPlans,
+  writeProducerState,
+  type Scenario,
+} from './traffic.js';
 
 const root = resolve(import.meta.dirname, '../..');
 const scenario: Scenario = { era: 'newest', mode: 'enforce' };
 // Four positions are open in the traffic (traffic.ts): a cap of 4 blocks every open max_positions_reached.
 const env = (): Record<string, string> => ({ ...heatGateEnv(scenario), GOV_MAX_OPEN_POSITIONS: '4' });
+
+/**
+ * The traffic's heat is 0.0052 (traffic.ts expectedHeat): COLD under any HEAT_MIN the tests set but
+ * 0.001. One proposal more is decided at a smaller equity, so its heat is 0.17: COLD under the
+ * default HEAT_MIN (0.25), WARM under 0.05, the issue's measured case (one decision of seven
+ * changes its action, the others only the thresholds debug_json echoes).
+ */
+const HOT_EQUITY_USD = 300;
+const hotterHeat = (expectedHeat * EQUITY_USD) / HOT_EQUITY_USD;
 
 /** One line of one source file replaced: `from` must occur exactly once. */
 interface Edit {
@@ -105,6 +127,25 @@ describe('rehearsing one-line mutants on the newest era traffic, duplicates incl
       timeoutMs: 20_000,
       what: `governor taped (${again} sent again)`,
     });
+    // The one decision at a hotter book: the portfolio publisher's equity cut, then a close proposed.
+    const decidedBefore = (await taped(r, 'heat-gate')).filter((t) => t.outcome === 'handled').length;
+    await writePortfolioState(
+      r,
+      {
+        equityUsd: HOT_EQUITY_USD,
+        positionsNotionalUsd: open.reduce((sum, p) => sum + Math.abs(p.positionAmt * p.markPrice), 0),
+        positionsCount: open.length,
+        unrealizedPnlUsd: open.reduce((sum, p) => sum + p.unRealizedProfit, 0),
+      },
+      Date.now(),
+    );
+    await publishHarvestProposal(r, 'BTCUSDT', kernelProposal('BTCUSDT', 'FULL_CLOSE_PROPOSED', 0.71), Date.now());
+    await untilKeys(
+      r,
+      [tapeKey('heat-gate')],
+      async () => (await taped(r, 'heat-gate')).filter((t) => t.outcome === 'handled').length > decidedBefore || undefined,
+      { timeoutMs: 20_000, what: 'the heat gate taped the proposal at the hotter book' },
+    );
     await runtime.stop();
     runtime = undefined;
   }, 180_000);
@@ -162,8 +203,58 @@ describe('rehearsing one-line mutants on the newest era traffic, duplicates incl
     expect(cold.length).toBeGreaterThan(0);
     expect(report.differences.map((d) => d.entry).sort()).toEqual(cold.map((t) => t.id).sort());
     for (const d of report.differences)
-      expect(d.changes).toContainEqual({ field: `emit ${streams.harvestCalibrated} heat_bucket`, before: 'COLD', after: 'WARM' });
+      expect(d.changes).toContainEqual({
+        field: `emit ${streams.harvestCalibrated} heat_bucket`,
+        before: 'COLD',
+        after: 'WARM',
+        class: 'verdict',
+      });
     expect(report.unanswerable).toBe(0);
+  });
+
+  it('HEAT_MIN 0.25 → 0.05: the one decision whose action changes is a verdict change, listed first; the rest differ only in the echoed thresholds', async () => {
+    const report = await run(
+      await mutant(dir, { file: 'handlers/heat-gate/config.ts', from: 'HEAT_MIN: envNumber(0.25)', to: 'HEAT_MIN: envNumber(0.05)' }),
+    );
+    const decided = (await taped(redis.client, 'heat-gate')).filter((t) => emitted(t, streams.harvestCalibrated) !== undefined);
+    const hot = decided.filter((t) => Number(emitted(t, streams.harvestCalibrated)!.heat_value) > 0.05);
+    expect(hotterHeat).toBeGreaterThan(0.05);
+    expect(hot).toHaveLength(1);
+    expect(emitted(hot[0]!, streams.harvestCalibrated)).toMatchObject({ heat_bucket: 'COLD', calibrated_action: 'PARTIAL_25' });
+    // The issue's measured case: 7 different, 1 in its verdict, 6 only in debug_json's thresholds.
+    expect(decided).toHaveLength(7);
+    expect([report.differ, report.verdicts, report.others, report.unanswerable]).toEqual([7, 1, 6, 0]);
+    const [first, ...rest] = report.differences;
+    expect(first).toMatchObject({ gate: 'heat-gate', entry: hot[0]!.id, class: 'verdict' });
+    expect(first!.changes).toContainEqual({
+      field: `emit ${streams.harvestCalibrated} heat_bucket`,
+      before: 'COLD',
+      after: 'WARM',
+      class: 'verdict',
+    });
+    expect(first!.changes.filter((c) => c.field.endsWith(' calibrated_action'))).toEqual([
+      {
+        field: `emit ${streams.harvestCalibrated} calibrated_action`,
+        before: 'PARTIAL_25',
+        after: expect.not.stringMatching(/^PARTIAL_25$/),
+        class: 'verdict',
+      },
+    ]);
+    // Its verdict's fields before its other ones.
+    const classes = first!.changes.map((c) => c.class);
+    expect(classes.indexOf('other')).toBeGreaterThan(classes.lastIndexOf('verdict'));
+    expect(rest.map((d) => d.class)).toEqual(Array(6).fill('other'));
+    expect(rest.map((d) => d.entry).sort()).toEqual(
+      decided
+        .filter((t) => t !== hot[0])
+        .map((t) => t.id)
+        .sort(),
+    );
+    for (const d of rest) expect(d.changes.map((c) => c.field)).toEqual([`emit ${streams.heatDecision} debug_json`]);
+    expect(report.otherFields).toEqual([
+      expect.objectContaining({ gate: 'heat-gate', field: `emit ${streams.heatDecision} debug_json`, decisions: 6 }),
+    ]);
+    expect(report.kinds.filter((k) => k.gate !== 'heat-gate').every((k) => k.differ === 0)).toBe(true);
   });
 
   it('a comparison (max positions >= → >): exactly the opens taped max_positions_reached differ', async () => {
@@ -191,6 +282,7 @@ describe('rehearsing one-line mutants on the newest era traffic, duplicates incl
         field: `emit ${streams.governorEvents} reason`,
         before: 'max_positions_reached',
         after: 'max_positions',
+        class: 'verdict',
       });
     expect(report.unanswerable).toBe(0);
   });
