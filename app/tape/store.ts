@@ -1,11 +1,12 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import * as z from 'zod';
-import type { DecisionTape, RedisClient, RootLogger } from '../../runtime/host/index.js';
+import type { AnyHandler, DecisionTape, RedisClient, RootLogger } from '../../runtime/host/index.js';
 import { envInt, parseEnv, type Env } from '../../schemas/env.js';
 import { promisify } from 'node:util';
 import { deflateRaw } from 'node:zlib';
 import { RECORD_FIELD, tapeKey, type TapeRecord } from './format.js';
 import { decisionTape } from './recorder.js';
+import { settingsDigest, settingsKey, tapedSettings } from './settings.js';
 
 const deflate = promisify(deflateRaw);
 
@@ -25,7 +26,20 @@ export const parseTapeSettings = (env: Env) => parseEnv(tapeSettings, env);
 export function redisTape(env: Env, hosted: readonly string[] = []) {
   const { TAPE_MAXLEN: maxLen } = parseTapeSettings(env);
   if (maxLen === 0) return undefined;
-  return (redis: RedisClient, registry: Registry, logger: RootLogger): DecisionTape => {
+  return (
+    redis: RedisClient,
+    registry: Registry,
+    logger: RootLogger,
+    running: readonly { readonly handler: AnyHandler; readonly config: unknown }[] = [],
+  ): DecisionTape => {
+    // Each gate's settings (the variables its parser read, as set, secrets left out, and what it
+    // made of them), kept once per environment in a small hash and named by digest on each record.
+    const settings = new Map(
+      running.map(({ handler, config }) => {
+        const taped = tapedSettings((e) => handler.config(e), config, env);
+        return [handler.name, { digest: settingsDigest(taped), json: JSON.stringify(taped), written: false }];
+      }),
+    ) as Map<string, { readonly digest: string; readonly json: string; written: boolean }>;
     const failures = new Counter({
       name: 'quantum_gates_tape_write_failures_total',
       help: 'Decision records the tape could not keep (the decisions stand)',
@@ -79,7 +93,24 @@ export function redisTape(env: Env, hosted: readonly string[] = []) {
       perEntry.set(gate, mean);
       const entries = Math.max(1, Math.ceil(maxLen / mean));
       const deflated = deflate(JSON.stringify(records), { level: 6 });
+      const own = settings.get(gate);
+      // Before the gate's first records of this process: a record never names settings the tape lacks.
+      const settled =
+        own === undefined || own.written
+          ? undefined
+          : redis.hset(settingsKey(gate), own.digest, own.json).then(
+              () => {
+                own.written = true;
+              },
+              // Tried again with the next commit; its records meanwhile name settings a rehearsal may not find (it says so).
+              (error: unknown) =>
+                logger.warn(
+                  { handler: gate, err: error instanceof Error ? error.message : String(error) },
+                  "a gate's settings could not be taped",
+                ),
+            );
       const next = (appended.get(gate) ?? Promise.resolve())
+        .then(() => settled)
         .then(() => deflated)
         .then((body) => redis.xadd(tapeKey(gate), 'MAXLEN', '~', entries, '*', RECORD_FIELD, body))
         .then(
@@ -91,6 +122,6 @@ export function redisTape(env: Env, hosted: readonly string[] = []) {
     const flushed = async () => {
       await Promise.all(appended.values());
     };
-    return { ...decisionTape(sink, failed), flushed };
+    return { ...decisionTape(sink, failed, (gate) => settings.get(gate)?.digest), flushed };
   };
 }

@@ -1,8 +1,10 @@
-import { renameSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { parseEnv } from 'node:util';
 import type { ReleaseRehearsal } from '../../app/cli-door.js';
 import { describeRedis, type RuntimeConfig } from '../../runtime/host/index.js';
 import { parseCommandArgs, positiveInt } from '../args.js';
 import type { Command } from '../command.js';
+import type { CliIo } from '../io.js';
 import { parseSince } from '../duration.js';
 import { UsageError } from '../errors.js';
 import { actorOf } from '../operator-event.js';
@@ -32,7 +34,12 @@ const help = [
   'rehearsal never answers what a different history would have led to.',
   '',
   '<release-dir> is a directory release.sh installed (BASE/releases/<id>); "." is the code this',
-  "command runs. Settings come from this command's environment (or --env-file), as the gates'.",
+  'command runs. Settings: each gate taped the variables its settings parser read, as they were',
+  "set (secrets left out: a name holding PASSWORD, TOKEN, SECRET or KEY comes from this command's",
+  "environment); the release's parsers parse them, so a changed default shows as the decisions it",
+  "changes, and this shell's variables are no settings. The report names every setting the",
+  "release parses otherwise than the running gates did. --env-file FILE lays FILE's variables",
+  'over the taped ones: other settings, on purpose.',
   '',
   'Options:',
   '  --since TIME  decisions taped since TIME (24h, 90m, or an ISO 8601 time); default: all',
@@ -62,6 +69,16 @@ function tapeLocation(config: RuntimeConfig): string {
   const path = config.REDIS_URL ? new URL(config.REDIS_URL).pathname.replace(/^\//, '') : '';
   const db = /^\d+$/.test(path) ? path : String(config.REDIS_DB);
   return `Redis ${describeRedis(config)} db ${db}`;
+}
+
+/**
+ * The settings an --env-file (or $QG_ENV_FILE) names, laid over the taped ones: the file's own
+ * variables, not the shell's. A units' file found by default is where the tape's Redis is named,
+ * no settings on purpose.
+ */
+function onPurpose(io: CliIo): Record<string, string> | undefined {
+  if (io.envFile === undefined || io.envFileByDefault !== undefined) return undefined;
+  return parseEnv(readFileSync(io.envFile, 'utf8')) as Record<string, string>;
 }
 
 /** Written whole under another name, then renamed: a reader never sees half a record. */
@@ -121,7 +138,7 @@ export const rehearseCommand: Command = {
           redis,
           release,
           io.env,
-          { since, gates: values.gate, limit, ...(values.json ? { examples: Infinity } : {}) },
+          { since, gates: values.gate, limit, settings: onPurpose(io), ...(values.json ? { examples: Infinity } : {}) },
           io.now(),
           tapeLocation(config),
         ),

@@ -63,6 +63,25 @@ export function formatRehearsal(report: RehearsalReport): string {
         lines.push(`    ${f.field} (${f.decisions}), e.g. ${f.example.id}: ${shown(f.example.before)} → ${shown(f.example.after)}`);
     }
   }
+  if (report.settingChanges.length > 0) {
+    // One line per setting and values, naming every gate it is (the governor's family shares its settings).
+    const grouped = new Map<string, { setting: string; running: string | undefined; release: string | undefined; gates: string[] }>();
+    for (const c of report.settingChanges) {
+      const key = JSON.stringify([c.setting, c.running, c.release]);
+      const seen = grouped.get(key) ?? { setting: c.setting, running: c.running, release: c.release, gates: [] };
+      seen.gates.push(c.gate);
+      grouped.set(key, seen);
+    }
+    lines.push('', 'Settings the release parses otherwise than the running gates did (their taped settings):');
+    lines.push(
+      table(
+        ['SETTING', 'RUNNING', 'RELEASE', 'GATES'],
+        [...grouped.values()].map((g) => [g.setting, shown(g.running), shown(g.release), g.gates.join(', ')]),
+      ),
+    );
+  }
+  for (const w of report.withoutSettings)
+    lines.push('', `${w.gate}: ${w.decisions} decisions taped without their settings, rehearsed with this command's environment`);
   if (report.unanswerableReads.length > 0) {
     lines.push('', 'Reads the tape cannot answer (the rehearsed code reads what the running code did not):');
     lines.push(

@@ -98,6 +98,10 @@ describe('quantum-gates rehearse', () => {
     expect(result.stdout).toContain('Verdicts that would change');
     expect(result.stdout).toContain(`emit ${streams.harvestCalibrated} heat_bucket: COLD → WARM`);
     expect(result.stdout).toContain('cli1 ETHUSDT');
+    // The changed default named: as the running gates parsed it, as the release does.
+    expect(result.stdout).toMatch(
+      /Settings the release parses otherwise than the running gates did[^\n]*\n.*\n.*\nHEAT_MIN\s+0\.25\s+0\.02\s+heat-gate/,
+    );
 
     // --html: the same, drawn (report calibrate --html's style): a bar per gate and decision, a table per difference.
     const page = await runCli(['rehearse', dir, '--gate', 'heat-gate', '--html'], env());
@@ -160,6 +164,21 @@ describe('quantum-gates rehearse', () => {
     const result = await runCli(['rehearse', dir, '--gate', 'heat-gate', '--record', record, '--accept-other', 'only echoes'], env());
     expect(result.code, result.stderr).toBe(1);
     expect(JSON.parse(readFileSync(record, 'utf8'))).toMatchObject({ verdicts: 2, accepted: null });
+  });
+
+  it("the settings the gates taped, not the shell's; --env-file rehearses other settings on purpose, naming them", async () => {
+    // The shell's HEAT_MIN is no setting of the rehearsal: the gates ran with the default.
+    const shell = await runCli(['rehearse', '.', '--gate', 'heat-gate', '--json'], { ...env(), HEAT_MIN: '0.02' });
+    expect(shell.code, shell.stderr).toBe(0);
+    expect((JSON.parse(shell.stdout) as RehearsalReport).settingChanges).toEqual([]);
+    const dir = mkdtempSync(join(tmpdir(), 'qg-env-'));
+    releases.push(dir);
+    writeFileSync(join(dir, 'lower.env'), 'HEAT_MIN=0.02\n');
+    const result = await runCli(['rehearse', '.', '--env-file', join(dir, 'lower.env'), '--gate', 'heat-gate', '--json'], env());
+    expect(result.code, result.stderr).toBe(1);
+    const report = JSON.parse(result.stdout) as RehearsalReport;
+    expect([report.verdicts, report.others]).toEqual([2, 0]);
+    expect(report.settingChanges).toEqual([{ gate: 'heat-gate', setting: 'HEAT_MIN', running: '0.25', release: '0.02' }]);
   });
 
   it('a release whose gate reads one more key: that read named as unanswerable, exit 1', async () => {

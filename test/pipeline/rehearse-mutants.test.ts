@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { allHandlers } from '../../handlers/index.js';
 import { redisTape } from '../../app/tape/store.js';
 import { decodeTapeEntry, tapeKey, type TapeRecord } from '../../app/tape/format.js';
+import { settingsKey, type TapedSettings } from '../../app/tape/settings.js';
 import { rehearse, type RehearsalReport } from '../../cli/rehearse/rehearse.js';
 import type { AnyHandler } from '../../runtime/contract/handler.js';
 import type { Runtime } from '../../runtime/host/runtime.js';
@@ -173,6 +174,14 @@ describe('rehearsing one-line mutants on the newest era traffic, duplicates incl
     expect(report.same).toBe(report.decisions);
   });
 
+  it('rehearsed from a shell without the settings the gates had (P26_MODE=enforce, GOV_MAX_OPEN_POSITIONS=4): 0 different, no setting named', async () => {
+    const report = await rehearse(redis.client, { name: 'unchanged', handlers: await mutant(dir) }, {}, { examples: 10_000 }, Date.now());
+    expect([report.differ, report.unanswerable]).toEqual([0, 0]);
+    expect(report.same).toBe(report.decisions);
+    expect(report.settingChanges).toEqual([]);
+    expect(report.withoutSettings).toEqual([]);
+  });
+
   it('a format-only change (a line broken in two): 0 different', async () => {
     const report = await run(
       await mutant(dir, {
@@ -255,6 +264,8 @@ describe('rehearsing one-line mutants on the newest era traffic, duplicates incl
       expect.objectContaining({ gate: 'heat-gate', field: `emit ${streams.heatDecision} debug_json`, decisions: 6 }),
     ]);
     expect(report.kinds.filter((k) => k.gate !== 'heat-gate').every((k) => k.differ === 0)).toBe(true);
+    // The changed default is named, as the running gates parsed it and as the release does.
+    expect(report.settingChanges).toEqual([{ gate: 'heat-gate', setting: 'HEAT_MIN', running: '0.25', release: '0.05' }]);
   });
 
   it('a comparison (max positions >= → >): exactly the opens taped max_positions_reached differ', async () => {
@@ -293,5 +304,61 @@ describe('rehearsing one-line mutants on the newest era traffic, duplicates incl
     );
     expect(report.gatesNotInRelease).toEqual(['governor']);
     expect([report.differ, report.unanswerable]).toEqual([0, 0]);
+  });
+});
+
+describe('settings on the tape: recorded with APPLY_MODE=production, rehearsed from a shell without it', () => {
+  let redis: TestRedis;
+  let runtime: Runtime | undefined;
+  const recorded = { ...heatGateEnv(scenario), APPLY_MODE: 'production' };
+
+  beforeAll(async () => {
+    redis = await startTestRedis();
+    const r = redis.client;
+    await writeProducerState(r, scenario.era, Date.now());
+    runtime = await createTestRuntime(redis.url, recorded, allHandlers, { tape: redisTape(recorded) });
+    await runtime.start();
+    await replayKernel(r, scenario.era);
+    await untilStream(r, streams.harvestCalibrated, (entries) => new Set(entries.map((e) => e.symbol)).size >= newestKernel.size, {
+      timeoutMs: 20_000,
+      what: 'a calibrated entry of every kernel symbol',
+    });
+    const plans = await replayPlans(r, scenario.era);
+    const decided = plans.closePlans.size + plans.openPlans.size;
+    await untilKeys(r, [tapeKey('governor')], async () => (await taped(r, 'governor')).length >= decided || undefined, {
+      timeoutMs: 20_000,
+      what: 'governor taped',
+    });
+    await runtime.stop();
+    runtime = undefined;
+  }, 180_000);
+
+  afterAll(async () => {
+    await runtime?.stop();
+    await redis?.stop();
+  });
+
+  it("each gate's settings are on the tape once, named by digest on its records; the rehearsal parses them: 0 different", async () => {
+    const governor = await redis.client.hgetall(settingsKey('governor'));
+    expect(Object.values(governor).map((json) => (JSON.parse(json) as TapedSettings).env)).toEqual([{ APPLY_MODE: 'production' }]);
+    expect(new Set((await taped(redis.client, 'governor')).map((t) => t.settings))).toEqual(new Set(Object.keys(governor)));
+    const report = await rehearse(redis.client, { name: 'unchanged', handlers: allHandlers }, {}, {}, Date.now());
+    expect([report.differ, report.unanswerable, report.same]).toEqual([0, 0, report.decisions]);
+    expect(report.settingChanges).toEqual([]);
+  });
+
+  it("without the taped settings (a tape from before them) the shell's are used, and the report says so", async () => {
+    const r = redis.client;
+    const kept = await r.hgetall(settingsKey('governor'));
+    await r.del(settingsKey('governor'));
+    try {
+      const report = await rehearse(r, { name: 'unchanged', handlers: allHandlers }, {}, { gates: ['governor'] }, Date.now());
+      const governed = (await taped(r, 'governor')).length;
+      expect(report.withoutSettings).toEqual([{ gate: 'governor', decisions: governed }]);
+      // Parsed as testnet, the default: the decisions the production path decided otherwise differ.
+      expect(report.differ).toBeGreaterThan(0);
+    } finally {
+      await r.hset(settingsKey('governor'), kept);
+    }
   });
 });

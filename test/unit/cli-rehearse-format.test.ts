@@ -45,6 +45,8 @@ const report: RehearsalReport = {
   tape: { redis: 'redis://127.0.0.1:6390/0', from: 0, to: 60_000 },
   otherVersions: [],
   undecodable: [],
+  settingChanges: [],
+  withoutSettings: [],
 };
 
 describe('formatRehearsal', () => {
