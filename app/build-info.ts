@@ -17,10 +17,14 @@ export interface ReleaseRehearsal {
   readonly decisions?: number;
   readonly same?: number;
   readonly differ?: number;
+  /** Of `differ`: decisions whose verdict changed, and those that differ only in other fields (records before 1.0.0's split lack them). */
+  readonly verdicts?: number;
+  readonly others?: number;
   readonly unanswerable?: number;
   /** Why it could not run (and the switch went ahead only because it was accepted). */
   readonly could_not_run?: string;
-  readonly accepted: { readonly reason: string; readonly by: string; readonly at: number } | null;
+  /** `scope`: 'all' (--accept-differences: whatever the rehearsal found or could not run), 'other' (differences in other fields only). */
+  readonly accepted: { readonly reason: string; readonly by: string; readonly at: number; readonly scope?: 'all' | 'other' } | null;
 }
 
 /** A release's rehearsal.json (in its root, beside package.json), or undefined: none, or unreadable. */

@@ -113,11 +113,18 @@ export function renderGatesStatus(value: unknown, { sections = [] }: { sections?
   return lines.join('\n');
 }
 
+/** Of the decisions that differ, those whose verdict changed and those only in other fields (a record that says). */
+const split = (r: ReleaseRehearsal) =>
+  r.differ && r.verdicts !== undefined && r.others !== undefined
+    ? ` (${r.verdicts} in their verdict, ${r.others} only in other fields)`
+    : '';
+
 /** The running release's rehearsal before it was switched to (release.sh), in one line. */
 export function rehearsalLine(r: ReleaseRehearsal): string {
   const what =
     r.could_not_run !== undefined
       ? `could not be rehearsed (${r.could_not_run})`
-      : `rehearsed ${formatUtc(r.at)} on ${r.decisions ?? 0} taped decisions: ${r.differ ?? 0} different, ${r.unanswerable ?? 0} unanswerable`;
-  return `release ${what}${r.accepted ? `; accepted by ${r.accepted.by} at ${formatUtc(r.accepted.at)}: ${r.accepted.reason}` : ''}`;
+      : `rehearsed ${formatUtc(r.at)} on ${r.decisions ?? 0} taped decisions: ${r.differ ?? 0} different${split(r)}, ${r.unanswerable ?? 0} unanswerable`;
+  const scope = r.accepted?.scope === 'other' ? ' (other fields only)' : '';
+  return `release ${what}${r.accepted ? `; accepted${scope} by ${r.accepted.by} at ${formatUtc(r.accepted.at)}: ${r.accepted.reason}` : ''}`;
 }

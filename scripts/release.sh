@@ -12,7 +12,7 @@
 #
 #   release.sh install SOURCE [REF]  build SOURCE (a git repository or checkout) at REF (HEAD)
 #                                    into a new release; prints its id; does not switch
-#   release.sh switch ID|newest|previous [--accept-differences REASON]
+#   release.sh switch ID|newest|previous [--accept-differences REASON | --accept-other-differences REASON]
 #                                    point `current` at a release (then restart the units); first
 #                                    rehearses it on the running gates' tape (below)
 #   release.sh list                  the releases, newest first, marking current, previous and
@@ -26,9 +26,15 @@
 # that ran), the release's own CLI rehearses it on the decisions the running gates taped
 # (`quantum-gates rehearse .`, docs/operations.md "Rehearse before you release"), printing what
 # would decide differently and recording the rehearsal in the release (rehearsal.json, shown by
-# the status page and `quantum-gates status`). A rehearsal that finds differences, or cannot run,
-# refuses the switch unless --accept-differences says why; the reason, who gave it and when are
-# recorded with it. The first switch, with no `current` yet, has no running gates to rehearse on.
+# the status page and `quantum-gates status`). A verdict that would change (permit or block,
+# reason, action, heat bucket, outcome, a write made or not), a read the tape cannot answer, a
+# taped gate the release lacks, or a rehearsal that cannot run refuses the switch unless
+# --accept-differences says why. Decisions that differ only in other fields (settings a record
+# echoes, figures, times, TTLs, scheduled jobs) refuse it too, as they may matter (a TTL is how
+# long a permit is remembered), but --accept-other-differences REASON accepts them and nothing
+# more: it still refuses a verdict change or an unanswerable read. Either way the reason, who gave
+# it, when, and which differences it accepted (scope all or other) are recorded with it. The first
+# switch, with no `current` yet, has no running gates to rehearse on.
 # QG_BASE overrides the base directory.
 set -euo pipefail
 base=${QG_BASE:-/opt/quantum-gates}
@@ -88,29 +94,39 @@ install_release() {
   echo "$id"
 }
 
-# Rehearses release $1 on the running gates' tape, accepting its differences for reason $2 (if any).
+# Rehearses release $1 on the running gates' tape, accepting for reason $3 (if any) its differences
+# ($2 all: every one, or a rehearsal that cannot run; other: those in other fields only).
 rehearse_release() {
-  local want=$1 reason=$2 code=0
+  local want=$1 scope=$2 reason=$3 code=0 accept=()
   local cli="$releases/$want/bin/quantum-gates.js"
   [ -x "$cli" ] || die "$want has no bin/quantum-gates.js to rehearse it with"
-  echo "rehearsing $want on the running gates' tape:"
-  "$cli" rehearse . --record "$releases/$want/rehearsal.json" ${reason:+--accept "$reason"} || code=$?
-  [ "$code" -eq 0 ] && return 0
   if [ -n "$reason" ]; then
+    if [ "$scope" = other ]; then accept=(--accept-other "$reason"); else accept=(--accept "$reason"); fi
+  fi
+  echo "rehearsing $want on the running gates' tape:"
+  "$cli" rehearse . --record "$releases/$want/rehearsal.json" "${accept[@]}" || code=$?
+  if [ "$code" -eq 0 ]; then
+    if [ "$scope" = other ] && [ -n "$reason" ]; then echo "release: other differences accepted (${reason}); recorded in $releases/$want/rehearsal.json"; fi
+    return 0
+  fi
+  if [ -n "$reason" ] && [ "$scope" = all ]; then
     echo "release: accepted (${reason}); recorded in $releases/$want/rehearsal.json"
     return 0
   fi
-  [ "$code" -eq 1 ] && die "refused: the rehearsal above found decisions $want would make differently; switch again with --accept-differences REASON to accept them"
+  if [ "$code" -eq 1 ] && [ "$scope" = other ] && [ -n "$reason" ]; then
+    die "refused: the rehearsal above found verdicts $want would change, reads it cannot answer or gates it lacks, which --accept-other-differences does not accept; switch again with --accept-differences REASON to accept them"
+  fi
+  [ "$code" -eq 1 ] && die "refused: the rehearsal above found decisions $want would make differently; switch again with --accept-differences REASON to accept them (--accept-other-differences REASON when none changes its verdict)"
   die "refused: $want could not be rehearsed (above); switch again with --accept-differences REASON to switch without a rehearsal"
 }
 
 switch_release() {
-  local want=$1 reason=${2:-} asked=$1
+  local want=$1 scope=${2:-all} reason=${3:-} asked=$1
   [ "$want" = previous ] && want=$(previous_id)
   [ "$want" = newest ] && want=$(release_ids | sed -n 1p)
   [ -n "$want" ] || die "no previous release recorded"
   [ -f "$releases/$want/dist/build-info.json" ] || die "$want is not a complete release under $releases"
-  if [ "$asked" != previous ] && [ -n "$(current_id)" ] && [ "$want" != "$(current_id)" ]; then rehearse_release "$want" "$reason"; fi
+  if [ "$asked" != previous ] && [ -n "$(current_id)" ] && [ "$want" != "$(current_id)" ]; then rehearse_release "$want" "$scope" "$reason"; fi
   local was running ran
   was=$(current_id)
   running=$(running_ids)
@@ -163,9 +179,10 @@ prune_releases() {
 case "${1:-}" in
   install) [ $# -ge 2 ] || die "usage: release.sh install SOURCE [REF]"; install_release "$2" "${3:-HEAD}" ;;
   switch)
-    if [ $# -eq 4 ] && [ "$3" = --accept-differences ] && [ -n "$4" ]; then switch_release "$2" "$4"
-    else [ $# -eq 2 ] || die "usage: release.sh switch ID|newest|previous [--accept-differences REASON]"; switch_release "$2"; fi ;;
+    if [ $# -eq 4 ] && [ "$3" = --accept-differences ] && [ -n "$4" ]; then switch_release "$2" all "$4"
+    elif [ $# -eq 4 ] && [ "$3" = --accept-other-differences ] && [ -n "$4" ]; then switch_release "$2" other "$4"
+    else [ $# -eq 2 ] || die "usage: release.sh switch ID|newest|previous [--accept-differences REASON | --accept-other-differences REASON]"; switch_release "$2"; fi ;;
   list) list_releases ;;
   prune) prune_releases "${2:-3}" ;;
-  *) die "usage: release.sh install SOURCE [REF] | switch ID|newest|previous [--accept-differences REASON] | list | prune [KEEP]" ;;
+  *) die "usage: release.sh install SOURCE [REF] | switch ID|newest|previous [--accept-differences REASON | --accept-other-differences REASON] | list | prune [KEEP]" ;;
 esac

@@ -75,10 +75,17 @@
           (r.decisions || 0) +
           ' taped decisions: ' +
           (r.differ || 0) +
-          ' different, ' +
+          ' different' +
+          (r.differ && r.verdicts !== undefined && r.others !== undefined
+            ? ' (' + r.verdicts + ' in their verdict, ' + r.others + ' only in other fields)'
+            : '') +
+          ', ' +
           (r.unanswerable || 0) +
           ' unanswerable';
-    var accepted = r.accepted ? '; accepted by ' + r.accepted.by + ' at ' + fmtTime(r.accepted.at) + ': ' + r.accepted.reason : '';
+    var scope = r.accepted && r.accepted.scope === 'other' ? ' (other fields only)' : '';
+    var accepted = r.accepted
+      ? '; accepted' + scope + ' by ' + r.accepted.by + ' at ' + fmtTime(r.accepted.at) + ': ' + r.accepted.reason
+      : '';
     return 'release ' + what + accepted;
   }
 

@@ -20,6 +20,8 @@ export interface TapeRecord {
   readonly data?: unknown;
   /** 'handled', 'fallback', 'unusable' or 'dead-letter:<reason>'. */
   readonly outcome: string;
+  /** The digest of the gate's settings it was decided with (settingsKey(gate)'s field; app/tape/settings.ts). */
+  readonly settings?: string;
   /** The batch it was decided in (messages of one batch share, and may build on, one batch state). */
   readonly batch?: string | undefined;
   /** Its batch state's reads, when they grew since the batch's last record (the batch's last record holding them holds them all). */

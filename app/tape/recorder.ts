@@ -45,7 +45,11 @@ const emptyReads = (): TapedReads => ({ calls: [], clock: [] });
  * committed delivery becomes a TapeRecord for `sink`. Only what committed is taped: a message run
  * again on fresh data is taped as its last run decided.
  */
-export function decisionTape(sink: TapeSink, onError: (gate: string, error: unknown) => void): Omit<DecisionTape, 'flushed'> {
+export function decisionTape(
+  sink: TapeSink,
+  onError: (gate: string, error: unknown) => void,
+  settingsOf: (gate: string) => string | undefined = () => undefined,
+): Omit<DecisionTape, 'flushed'> {
   const ofContext = new WeakMap<object, Taped>();
   const ofState = new WeakMap<object, { reads: TapedReads; batch: string }>();
   /**
@@ -85,7 +89,7 @@ export function decisionTape(sink: TapeSink, onError: (gate: string, error: unkn
           const size = state ? state.calls.length + state.clock.length : 0;
           const fresh = state !== undefined && stateTaped.get(state) !== size;
           if (fresh) stateTaped.set(state, size);
-          const record = toRecord(gate, delivery, taped, fresh);
+          const record = toRecord(gate, delivery, taped, fresh, settingsOf(gate));
           if (record) records.push(record);
         } catch (error) {
           onError(gate, error);
@@ -96,7 +100,13 @@ export function decisionTape(sink: TapeSink, onError: (gate: string, error: unkn
   };
 }
 
-function toRecord(gate: string, delivery: Delivery, taped: Taped | undefined, withState: boolean): TapeRecord | undefined {
+function toRecord(
+  gate: string,
+  delivery: Delivery,
+  taped: Taped | undefined,
+  withState: boolean,
+  settings: string | undefined,
+): TapeRecord | undefined {
   const { outcome, meta } = delivery;
   if (outcome.kind === 'skipped' || outcome.kind === 'left-pending') return undefined;
   return {
@@ -108,6 +118,7 @@ function toRecord(gate: string, delivery: Delivery, taped: Taped | undefined, wi
     // A job's input is its data, not fields: taped as given to the schema.
     ...(delivery.data === meta.raw ? {} : { data: delivery.data }),
     outcome: outcome.kind === 'dead-letter' ? `dead-letter:${outcome.reason}` : outcome.kind,
+    ...(settings === undefined ? {} : { settings }),
     ...(taped?.batch === undefined ? {} : { batch: taped.batch }),
     ...(withState && taped?.state ? { state: taped.state } : {}),
     reads: taped?.reads ?? emptyReads(),

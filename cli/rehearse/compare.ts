@@ -1,12 +1,43 @@
 import type { TapeRecord } from '../../app/cli-door.js';
 import type { Rehearsal } from './rehearse-record.js';
 
-/** One field that came out otherwise: `effect` names what wrote it (e.g. "emit quantum:stream:apply.plan"). */
+/**
+ * What a change is to the operator: `verdict`, what the gate decided (permit or block, its reason,
+ * the action or calibrated action, the heat bucket, the outcome, a write made or not made);
+ * `other`, how the decision is told or kept (settings its record echoes, timestamps, TTLs,
+ * scheduled jobs).
+ */
+export type ChangeClass = 'verdict' | 'other';
+
+/** One field that came out otherwise: `field` begins with what wrote it (e.g. "emit quantum:stream:apply.plan"). */
 export interface FieldChange {
   readonly field: string;
   readonly before: string | undefined;
   readonly after: string | undefined;
+  readonly class: ChangeClass;
 }
+
+/**
+ * The fields of the gates' entries and hashes that carry their verdict: the governor's event
+ * (permit/block) and reason, the plan's action and decision, the heat gate's calibrated action
+ * (action, calibrated_action, out_action, harvest_action), its bucket and level, its downgrade and
+ * its reason. Every other field of an entry or hash is `other`: an echo of a setting (debug_json's
+ * thresholds, apply_mode), a figure the decision was made on, a time.
+ */
+export const VERDICT_FIELDS: ReadonlySet<string> = new Set([
+  'event',
+  'reason',
+  'decision',
+  'action',
+  'calibrated_action',
+  'out_action',
+  'harvest_action',
+  'heat_bucket',
+  'heat_level',
+  'heat_action',
+  'downgrade_reason',
+  'status',
+]);
 
 type EffectRecord = Readonly<Record<string, unknown>> & { readonly op?: string };
 
@@ -60,7 +91,8 @@ function flatten(effect: EffectRecord, carried: ReadonlySet<string>): Map<string
 /** What the rehearsed code decided otherwise than the tape says was committed, field by field; empty when the same. */
 export function changesOf(record: TapeRecord, rehearsed: Exclude<Rehearsal, { unanswerable: string }>): FieldChange[] {
   const changes: FieldChange[] = [];
-  if (record.outcome !== rehearsed.outcome) changes.push({ field: 'outcome', before: record.outcome, after: rehearsed.outcome });
+  if (record.outcome !== rehearsed.outcome)
+    changes.push({ field: 'outcome', before: record.outcome, after: rehearsed.outcome, class: 'verdict' });
   const carried = carriedIds(record);
   const before = effectsByName(record.effects);
   const after = effectsByName(rehearsed.effects);
@@ -68,23 +100,35 @@ export function changesOf(record: TapeRecord, rehearsed: Exclude<Rehearsal, { un
     const was = before.get(name);
     const is = after.get(name);
     if (!was || !is) {
-      changes.push({ field: name, before: was ? 'written' : undefined, after: is ? 'written' : undefined });
+      // A write made or no longer made (a permit's keys, a violation's entry) is what the gate did.
+      changes.push({ field: name, before: was ? 'written' : undefined, after: is ? 'written' : undefined, class: 'verdict' });
       continue;
     }
     const wasFlat = flatten(was, carried);
     const isFlat = flatten(is, carried);
+    // An entry's or hash's fields by name; the effect's own attributes (ttlSec, maxLen, value) are other.
+    const fieldsOf = new Set([...Object.keys((was.fields ?? {}) as object), ...Object.keys((is.fields ?? {}) as object)]);
     for (const field of new Set([...wasFlat.keys(), ...isFlat.keys()]))
       if (wasFlat.get(field) !== isFlat.get(field))
-        changes.push({ field: `${name} ${field}`, before: wasFlat.get(field), after: isFlat.get(field) });
+        changes.push({
+          field: `${name} ${field}`,
+          before: wasFlat.get(field),
+          after: isFlat.get(field),
+          class: fieldsOf.has(field) && VERDICT_FIELDS.has(field) ? 'verdict' : 'other',
+        });
   }
   const jobsBefore = JSON.stringify(record.jobs);
   const jobsAfter = JSON.stringify(rehearsed.jobs);
-  if (jobsBefore !== jobsAfter) changes.push({ field: 'scheduled jobs', before: jobsBefore, after: jobsAfter });
-  return changes;
+  if (jobsBefore !== jobsAfter) changes.push({ field: 'scheduled jobs', before: jobsBefore, after: jobsAfter, class: 'other' });
+  // The verdict's fields first: an operator reads what the gate decided otherwise before how it is told.
+  return [...changes.filter((c) => c.class === 'verdict'), ...changes.filter((c) => c.class === 'other')];
 }
 
-/** Fields an entry or hash of a gate's decision names its verdict in, in the order looked for. */
-const VERDICT_FIELDS = ['event', 'calibrated_action', 'decision', 'action', 'status'];
+/** A decision's class: `verdict` when any of its changes is one, else `other`. */
+export const classOf = (changes: readonly FieldChange[]): ChangeClass => (changes.some((c) => c.class === 'verdict') ? 'verdict' : 'other');
+
+/** Fields an entry or hash of a gate's decision names its kind in, in the order looked for. */
+const KIND_FIELDS = ['event', 'calibrated_action', 'decision', 'action', 'status'];
 
 /** The decision's kind, as the tape says it was committed: its first verdict-like field emitted (else written), else its outcome. */
 export function decisionKind(record: TapeRecord): string {
@@ -92,7 +136,7 @@ export function decisionKind(record: TapeRecord): string {
   for (const effect of [...effects.filter((e) => e.op === 'emit'), ...effects.filter((e) => e.op !== 'emit')]) {
     const fields = effect.fields as Record<string, string> | undefined;
     if (!fields) continue;
-    for (const name of VERDICT_FIELDS) if (fields[name]) return `${name}=${fields[name]}`;
+    for (const name of KIND_FIELDS) if (fields[name]) return `${name}=${fields[name]}`;
   }
   return record.outcome;
 }

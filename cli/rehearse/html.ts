@@ -3,14 +3,16 @@ import type { RehearsalReport } from './rehearse.js';
 
 /**
  * `rehearse --html`: the rehearsal as one self-contained page in the style of `report calibrate
- * --html`: the text report, a bar per gate and decision (same, different, unanswerable), and every
- * listed difference as a table of its fields, before and after. Inline SVG, no script, no outside
- * resource.
+ * --html`: the text report, a bar per gate and decision (the same, verdict changed, other fields
+ * only, unanswerable), and every listed difference as a table of its fields, before and after, and
+ * their class. Inline SVG, no script, no outside resource.
  */
 const WIDTH = 640;
 const ROW = 22;
 const LABEL = 260;
-const COLOURS = { same: '#2f9e44', differ: '#d9480f', unanswerable: '#9c36b5' } as const;
+const COLOURS = { same: '#2f9e44', verdict: '#d9480f', other: '#f59f00', unanswerable: '#9c36b5' } as const;
+const PARTS = ['same', 'verdict', 'other', 'unanswerable'] as const;
+const NAMES = { same: 'the same', verdict: 'verdict changed', other: 'other fields only', unanswerable: 'unanswerable' } as const;
 
 function kindsChart(report: RehearsalReport): string {
   if (report.kinds.length === 0) return '<p class="empty">the tape holds no decisions to rehearse</p>';
@@ -19,9 +21,9 @@ function kindsChart(report: RehearsalReport): string {
   const rows = report.kinds.map((k, i) => {
     const y = i * ROW;
     let x = LABEL;
-    const bars = (['same', 'differ', 'unanswerable'] as const).map((part) => {
+    const bars = PARTS.map((part) => {
       const width = scale(k[part]);
-      const bar = `<rect class="${part}" x="${x.toFixed(1)}" y="${y + 3}" width="${width.toFixed(1)}" height="${ROW - 6}" fill="${COLOURS[part]}"><title>${k[part]} ${part === 'differ' ? 'different' : part}</title></rect>`;
+      const bar = `<rect class="${part}" x="${x.toFixed(1)}" y="${y + 3}" width="${width.toFixed(1)}" height="${ROW - 6}" fill="${COLOURS[part]}"><title>${k[part]} ${NAMES[part]}</title></rect>`;
       x += width;
       return bar;
     });
@@ -29,10 +31,10 @@ function kindsChart(report: RehearsalReport): string {
   });
   const height = report.kinds.length * ROW;
   return (
-    `<svg role="img" aria-label="decisions per gate and kind: the same, different, unanswerable" viewBox="0 0 ${WIDTH} ${height}" width="${WIDTH}" height="${height}">` +
+    `<svg role="img" aria-label="decisions per gate and kind: the same, verdict changed, other fields only, unanswerable" viewBox="0 0 ${WIDTH} ${height}" width="${WIDTH}" height="${height}">` +
     rows.join('') +
     '</svg>' +
-    `<p class="legend">${(['same', 'differ', 'unanswerable'] as const).map((p) => `<span style="color:${COLOURS[p]}">■</span> ${p === 'differ' ? 'different' : p}`).join(' ')}</p>`
+    `<p class="legend">${PARTS.map((p) => `<span style="color:${COLOURS[p]}">■</span> ${NAMES[p]}`).join(' ')}</p>`
   );
 }
 
@@ -40,12 +42,12 @@ function differencesTables(report: RehearsalReport): string {
   return report.differences
     .map(
       (d) =>
-        `<figure class="difference" data-gate="${escape(d.gate)}" data-entry="${escape(d.entry)}"><figcaption>${escape(`${d.gate} ${d.id}${d.symbol ? ` ${d.symbol}` : ''}`)} <span class="kind">(${escape(d.kind)}, entry ${escape(d.entry)})</span></figcaption>` +
-        '<table><thead><tr><th>field</th><th>committed</th><th>rehearsed</th></tr></thead><tbody>' +
+        `<figure class="difference" data-gate="${escape(d.gate)}" data-entry="${escape(d.entry)}" data-class="${d.class}"><figcaption>${escape(`${d.gate} ${d.id}${d.symbol ? ` ${d.symbol}` : ''}`)} <span class="kind">(${escape(d.kind)}, entry ${escape(d.entry)}; ${NAMES[d.class]})</span></figcaption>` +
+        '<table><thead><tr><th>field</th><th>committed</th><th>rehearsed</th><th>class</th></tr></thead><tbody>' +
         d.changes
           .map(
             (c) =>
-              `<tr><td>${escape(c.field)}</td><td class="before">${escape(c.before ?? '(none)')}</td><td class="after">${escape(c.after ?? '(none)')}</td></tr>`,
+              `<tr><td>${escape(c.field)}</td><td class="before">${escape(c.before ?? '(none)')}</td><td class="after">${escape(c.after ?? '(none)')}</td><td>${c.class}</td></tr>`,
           )
           .join('') +
         '</tbody></table></figure>',
@@ -65,7 +67,7 @@ export function formatRehearsalHtml(report: RehearsalReport, text: string): stri
     `<pre>${escape(text)}</pre>` +
     "<h2>Each gate's decisions, drawn</h2>" +
     kindsChart(report) +
-    (report.differences.length > 0 ? `<h2>The decisions that would change</h2>${differencesTables(report)}` : '') +
+    (report.differences.length > 0 ? `<h2>The decisions that would change (verdicts first)</h2>${differencesTables(report)}` : '') +
     '</body></html>\n'
   );
 }

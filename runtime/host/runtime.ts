@@ -46,8 +46,13 @@ export interface RuntimeOptions {
   readonly httpPlugins?: (services: RuntimeServices) => FastifyPluginAsync[];
   /** Swap the single-node transaction for another commit strategy (Redis Cluster). */
   readonly committerFactory?: (connection: RedisClient, config: RuntimeConfig) => Committer;
-  /** Records each decision for a rehearsal (app/tape), writing with the shared connection. */
-  readonly tape?: (redis: RedisClient, registry: Registry, logger: RootLogger) => DecisionTape;
+  /** Records each decision for a rehearsal (app/tape), writing with the shared connection; `hosted`: the gates and their parsed settings. */
+  readonly tape?: (
+    redis: RedisClient,
+    registry: Registry,
+    logger: RootLogger,
+    hosted: readonly { readonly handler: AnyHandler; readonly config: unknown }[],
+  ) => DecisionTape;
 }
 
 export type Runtime = Awaited<ReturnType<typeof createRuntime>>;
@@ -71,7 +76,7 @@ export async function createRuntime(options: RuntimeOptions) {
     logger.warn({ queue, err: error.message }, 'queue error'),
   );
   const { committerFactory } = options;
-  const tape = options.tape?.(commands, registry, logger);
+  const tape = options.tape?.(commands, registry, logger, hosted);
   const gates = await hostGates({ hosted, config, connections, jobs, health, metrics, logger, clock, committerFactory, tape });
   const backlog = backlogMonitor(commands, () => gates.consumers(), { pending: metrics.consumerPending, lag: metrics.consumerLag }, clock);
   const refresh = periodicRefresh(hosted, commands as unknown as RedisReader, logger, clock);

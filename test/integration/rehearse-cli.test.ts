@@ -93,19 +93,92 @@ describe('quantum-gates rehearse', () => {
     const result = await runCli(['rehearse', dir, '--gate', 'heat-gate'], env());
     expect(result.code, result.stderr).toBe(1);
     expect(result.stdout).toContain('same inputs, new code');
-    expect(result.stdout).toMatch(/heat-gate\s+calibrated_action=PARTIAL_25\s+0\s+2\s+0/);
+    // SAME, VERDICT CHANGED, OTHER FIELDS ONLY, UNANSWERABLE.
+    expect(result.stdout).toMatch(/heat-gate\s+calibrated_action=PARTIAL_25\s+0\s+2\s+0\s+0/);
+    expect(result.stdout).toContain('Verdicts that would change');
     expect(result.stdout).toContain(`emit ${streams.harvestCalibrated} heat_bucket: COLD → WARM`);
     expect(result.stdout).toContain('cli1 ETHUSDT');
+    // The changed default named: as the running gates parsed it, as the release does.
+    expect(result.stdout).toMatch(
+      /Settings the release parses otherwise than the running gates did[^\n]*\n.*\n.*\nHEAT_MIN\s+0\.25\s+0\.02\s+heat-gate/,
+    );
 
     // --html: the same, drawn (report calibrate --html's style): a bar per gate and decision, a table per difference.
     const page = await runCli(['rehearse', dir, '--gate', 'heat-gate', '--html'], env());
     expect(page.code, page.stderr).toBe(1);
     expect(page.stdout).toMatch(/^<!doctype html>/);
-    expect(page.stdout).toMatch(/<rect class="differ"[^>]*><title>2 different<\/title>/);
+    expect(page.stdout).toMatch(/<rect class="verdict"[^>]*><title>2 verdict changed<\/title>/);
     expect(page.stdout).toContain(
-      `<td>emit ${streams.harvestCalibrated} heat_bucket</td><td class="before">COLD</td><td class="after">WARM</td>`,
+      `<td>emit ${streams.harvestCalibrated} heat_bucket</td><td class="before">COLD</td><td class="after">WARM</td><td>verdict</td>`,
     );
     expect(page.stdout.match(/<figure class="difference"/g)).toHaveLength(2);
+  });
+
+  it('a release that changes only what a decision echoes: other fields only, every one in --json with its class; --accept-other accepts them', async () => {
+    const dir = await fakeRelease(
+      [
+        `import { allHandlers as all } from ${JSON.stringify(join(root, 'handlers/index.ts'))};`,
+        // HEAT_MAX 0.65 → 0.9: ETHUSDT's heat (0.027) stays COLD; debug_json echoes the threshold.
+        "export const allHandlers = all.map((h) => (h.name === 'heat-gate' ? { ...h, config: (env) => h.config({ HEAT_MAX: '0.9', ...env }) } : h));",
+      ].join('\n'),
+    );
+    releases.push(dir);
+    const json = await runCli(['rehearse', dir, '--gate', 'heat-gate', '--json'], env());
+    expect(json.code, json.stderr).toBe(1);
+    const report = JSON.parse(json.stdout) as RehearsalReport;
+    expect([report.differ, report.verdicts, report.others]).toEqual([2, 0, 2]);
+    expect(report.differences.map((d) => [d.id, d.class])).toEqual([
+      ['cli1', 'other'],
+      ['cli2', 'other'],
+    ]);
+    for (const d of report.differences)
+      expect(d.changes).toEqual([expect.objectContaining({ field: `emit ${streams.heatDecision} debug_json`, class: 'other' })]);
+    const text = await runCli(['rehearse', dir, '--gate', 'heat-gate'], env());
+    expect(text.stdout).not.toContain('Verdicts that would change');
+    expect(text.stdout).toContain(`  heat-gate: 2 decisions, in\n    emit ${streams.heatDecision} debug_json (2), e.g. cli1:`);
+    expect(text.stdout).toContain('2 different (0 in their verdict, 2 only in other fields)');
+
+    const record = join(dir, 'rehearsal.json');
+    const accepted = await runCli(['rehearse', dir, '--gate', 'heat-gate', '--record', record, '--accept-other', 'HEAT_MAX echoed'], {
+      ...env(),
+      USER: 'ops',
+    });
+    expect(accepted.code, accepted.stderr).toBe(0);
+    expect(JSON.parse(readFileSync(record, 'utf8'))).toMatchObject({
+      differ: 2,
+      verdicts: 0,
+      others: 2,
+      accepted: { reason: 'HEAT_MAX echoed', by: 'ops', scope: 'other' },
+    });
+  });
+
+  it('--accept-other does not accept a verdict change: exit 1, nothing recorded as accepted', async () => {
+    const dir = await fakeRelease(
+      [
+        `import { allHandlers as all } from ${JSON.stringify(join(root, 'handlers/index.ts'))};`,
+        "export const allHandlers = all.map((h) => (h.name === 'heat-gate' ? { ...h, config: (env) => h.config({ HEAT_MIN: '0.02', ...env }) } : h));",
+      ].join('\n'),
+    );
+    releases.push(dir);
+    const record = join(dir, 'rehearsal.json');
+    const result = await runCli(['rehearse', dir, '--gate', 'heat-gate', '--record', record, '--accept-other', 'only echoes'], env());
+    expect(result.code, result.stderr).toBe(1);
+    expect(JSON.parse(readFileSync(record, 'utf8'))).toMatchObject({ verdicts: 2, accepted: null });
+  });
+
+  it("the settings the gates taped, not the shell's; --env-file rehearses other settings on purpose, naming them", async () => {
+    // The shell's HEAT_MIN is no setting of the rehearsal: the gates ran with the default.
+    const shell = await runCli(['rehearse', '.', '--gate', 'heat-gate', '--json'], { ...env(), HEAT_MIN: '0.02' });
+    expect(shell.code, shell.stderr).toBe(0);
+    expect((JSON.parse(shell.stdout) as RehearsalReport).settingChanges).toEqual([]);
+    const dir = mkdtempSync(join(tmpdir(), 'qg-env-'));
+    releases.push(dir);
+    writeFileSync(join(dir, 'lower.env'), 'HEAT_MIN=0.02\n');
+    const result = await runCli(['rehearse', '.', '--env-file', join(dir, 'lower.env'), '--gate', 'heat-gate', '--json'], env());
+    expect(result.code, result.stderr).toBe(1);
+    const report = JSON.parse(result.stdout) as RehearsalReport;
+    expect([report.verdicts, report.others]).toEqual([2, 0]);
+    expect(report.settingChanges).toEqual([{ gate: 'heat-gate', setting: 'HEAT_MIN', running: '0.25', release: '0.02' }]);
   });
 
   it('a release whose gate reads one more key: that read named as unanswerable, exit 1', async () => {
@@ -186,6 +259,7 @@ describe('quantum-gates rehearse', () => {
       field: `emit ${streams.harvestCalibrated} trace_id`,
       before: TRACE_ID,
       after: '<random id>',
+      class: 'other',
     });
   });
 

@@ -14,20 +14,26 @@ const script = resolve(import.meta.dirname, '../../scripts/release.sh');
  * The install itself (npm ci, build) runs in docs-upgrade.test.ts.
  */
 /**
- * The release's CLI as far as release.sh uses it: `rehearse . --record FILE [--accept REASON]`,
- * printing its table, writing its record and answering `exit` (0 the same, 1 differences, 2 could
- * not run); its own behaviour is test/integration/rehearse-cli.test.ts's.
+ * The release's CLI as far as release.sh uses it: `rehearse . --record FILE [--accept REASON |
+ * --accept-other REASON]`, printing its table, writing its record and answering `exit` (0 the
+ * same, 1 differences, 2 could not run); with `found` 'other' its one difference is in other
+ * fields only, which --accept-other accepts (exit 0, scope other), as the CLI does. Its own
+ * behaviour is test/integration/rehearse-cli.test.ts's.
  */
-function rehearsingCli(exit: number): string {
+function rehearsingCli(exit: number, found: 'verdict' | 'other' = 'verdict'): string {
+  const verdicts = exit === 1 && found === 'verdict' ? 1 : 0;
+  const others = exit === 1 && found === 'other' ? 1 : 0;
   return [
     '#!/usr/bin/env bash',
-    'record="" accept=""',
-    'while [ $# -gt 0 ]; do case "$1" in --record) record=$2; shift ;; --accept) accept=$2; shift ;; esac; shift; done',
-    `echo "GATE      DECISION              SAME  DIFFER  UNANSWERABLE"`,
-    `echo "governor  event=permit            ${exit === 1 ? '2       1' : '3       0'}             0"`,
-    `accepted=null; [ -n "$accept" ] && accepted=$(printf '{"reason":"%s","by":"ops","at":2}' "$accept")`,
-    `printf '{"at":1,"decisions":3,"differ":${exit === 1 ? 1 : 0},"unanswerable":0,"accepted":%s}\\n' "$accepted" >"$record"`,
-    `exit ${exit}`,
+    'record="" accept="" other=""',
+    'while [ $# -gt 0 ]; do case "$1" in --record) record=$2; shift ;; --accept) accept=$2; shift ;; --accept-other) other=$2; shift ;; esac; shift; done',
+    `echo "GATE      DECISION              SAME  VERDICT CHANGED  OTHER FIELDS ONLY  UNANSWERABLE"`,
+    `echo "governor  event=permit            ${exit === 1 ? 2 : 3}     ${verdicts}                ${others}                  0"`,
+    'code=' + exit,
+    `accepted=null; [ -n "$accept" ] && accepted=$(printf '{"reason":"%s","by":"ops","at":2,"scope":"all"}' "$accept")`,
+    `if [ -n "$other" ] && [ ${verdicts} -eq 0 ] && [ ${exit} -ne 2 ]; then accepted=$(printf '{"reason":"%s","by":"ops","at":2,"scope":"other"}' "$other"); code=0; fi`,
+    `printf '{"at":1,"decisions":3,"differ":${verdicts + others},"verdicts":${verdicts},"others":${others},"unanswerable":0,"accepted":%s}\\n' "$accepted" >"$record"`,
+    'exit $code',
     '',
   ].join('\n');
 }
@@ -40,11 +46,11 @@ describe('scripts/release.sh: a switch rehearses the release first', () => {
         done({ code: error ? Number(error.code ?? 1) : 0, out: `${stdout}${stderr}` }),
       ),
     );
-  const built = (id: string, rehearsalExit: number) => {
+  const built = (id: string, rehearsalExit: number, found: 'verdict' | 'other' = 'verdict') => {
     mkdirSync(join(base, 'releases', id, 'dist'), { recursive: true });
     mkdirSync(join(base, 'releases', id, 'bin'), { recursive: true });
     writeFileSync(join(base, 'releases', id, 'dist/build-info.json'), '{}');
-    writeFileSync(join(base, 'releases', id, 'bin/quantum-gates.js'), rehearsingCli(rehearsalExit), { mode: 0o755 });
+    writeFileSync(join(base, 'releases', id, 'bin/quantum-gates.js'), rehearsingCli(rehearsalExit, found), { mode: 0o755 });
   };
   const current = () => readlinkSync(join(base, 'current'));
   beforeEach(() => {
@@ -58,8 +64,13 @@ describe('scripts/release.sh: a switch rehearses the release first', () => {
     built('20260102T000000Z-bbbbbbbbbbbb', 1);
     const refused = await release('switch', 'newest');
     expect(refused.code).toBe(2);
-    expect(refused.out).toContain('governor  event=permit            2       1');
+    expect(refused.out).toContain('governor  event=permit            2     1                0');
     expect(refused.out).toContain('--accept-differences REASON');
+    expect(current()).toBe('releases/20260101T000000Z-aaaaaaaaaaaa');
+    // A verdict change is not an other field's: --accept-other-differences refuses it still.
+    const other = await release('switch', 'newest', '--accept-other-differences', 'only the echo');
+    expect(other.code).toBe(2);
+    expect(other.out).toContain('which --accept-other-differences does not accept');
     expect(current()).toBe('releases/20260101T000000Z-aaaaaaaaaaaa');
 
     const accepted = await release('switch', 'newest', '--accept-differences', 'HEAT_MIN lowered on purpose');
@@ -69,7 +80,36 @@ describe('scripts/release.sh: a switch rehearses the release first', () => {
       differ: number;
       accepted: { reason: string } | null;
     };
-    expect(record).toMatchObject({ differ: 1, accepted: { reason: 'HEAT_MIN lowered on purpose' } });
+    expect(record).toMatchObject({ differ: 1, accepted: { reason: 'HEAT_MIN lowered on purpose', scope: 'all' } });
+  });
+
+  it('differences in other fields only: refused without a flag, switched with --accept-other-differences, recorded who and why', async () => {
+    expect((await release('switch', 'newest')).code).toBe(0);
+    built('20260102T000000Z-bbbbbbbbbbbb', 1, 'other');
+    const refused = await release('switch', 'newest');
+    expect(refused.code).toBe(2);
+    expect(refused.out).toContain('--accept-other-differences REASON when none changes its verdict');
+    expect(current()).toBe('releases/20260101T000000Z-aaaaaaaaaaaa');
+
+    const accepted = await release('switch', 'newest', '--accept-other-differences', 'debug_json echoes the new threshold');
+    expect(accepted.code, accepted.out).toBe(0);
+    expect(accepted.out).toContain('other differences accepted (debug_json echoes the new threshold)');
+    expect(current()).toBe('releases/20260102T000000Z-bbbbbbbbbbbb');
+    const record = JSON.parse(readFileSync(join(base, 'releases/20260102T000000Z-bbbbbbbbbbbb/rehearsal.json'), 'utf8')) as unknown;
+    expect(record).toMatchObject({
+      verdicts: 0,
+      others: 1,
+      accepted: { reason: 'debug_json echoes the new threshold', by: 'ops', scope: 'other' },
+    });
+  });
+
+  it('--accept-other-differences does not switch to a release that cannot be rehearsed', async () => {
+    expect((await release('switch', 'newest')).code).toBe(0);
+    built('20260102T000000Z-bbbbbbbbbbbb', 2);
+    const refused = await release('switch', 'newest', '--accept-other-differences', 'a reason');
+    expect(refused.code).toBe(2);
+    expect(refused.out).toContain('could not be rehearsed');
+    expect(current()).toBe('releases/20260101T000000Z-aaaaaaaaaaaa');
   });
 
   it('a release that decides the same switches at once; one that cannot be rehearsed is refused; a rollback is not rehearsed', async () => {

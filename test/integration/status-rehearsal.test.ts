@@ -21,11 +21,13 @@ const rehearsal: ReleaseRehearsal = {
   decisions: 12_960,
   same: 12_957,
   differ: 3,
+  verdicts: 1,
+  others: 2,
   unanswerable: 0,
-  accepted: { reason: 'HEAT_MIN lowered to 0.2 on purpose', by: 'ops', at: ACCEPTED_AT },
+  accepted: { reason: 'HEAT_MIN lowered to 0.2 on purpose', by: 'ops', at: ACCEPTED_AT, scope: 'all' },
 };
 const LINE =
-  'release rehearsed 2026-11-25 09:29:00 UTC on 12960 taped decisions: 3 different, 0 unanswerable; accepted by ops at 2026-11-25 09:30:00 UTC: HEAT_MIN lowered to 0.2 on purpose';
+  'release rehearsed 2026-11-25 09:29:00 UTC on 12960 taped decisions: 3 different (1 in their verdict, 2 only in other fields), 0 unanswerable; accepted by ops at 2026-11-25 09:30:00 UTC: HEAT_MIN lowered to 0.2 on purpose';
 
 describe("the running release's rehearsal", () => {
   let redis: TestRedis;

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { checkHttpEnv } from '../../app/http-plugins.js';
-import { parseTapeSettings, redisTape } from '../../app/tape/store.js';
+import { entriesKept, parseTapeSettings, redisTape } from '../../app/tape/store.js';
+import { seedPortfolio, writeGovernorPlans } from '../../bench/governor-plans.js';
 import { decodeTapeEntry, tapeKey, type TapeRecord } from '../../app/tape/format.js';
 import type { Runtime } from '../../runtime/host/runtime.js';
 import { keys, streams } from '../../schemas/keys.js';
@@ -69,6 +70,34 @@ describe('the decision tape', () => {
     });
     const [decision] = (await readStream(redis.client, streams.harvestCalibrated)).filter((e) => e.plan_id === 'tape2');
     expect(decision).toMatchObject({ calibrated_action: 'PARTIAL_25' });
+  });
+
+  it('TAPE_MAXBYTES bounds a tape in memory as well as in decisions: a governor tape of 3 KB decisions at 64 KiB', async () => {
+    const env = { HANDLERS: 'position-snapshot,governor', GOV_MAX_PLAN_AGE_SEC: '0', TAPE_MAXBYTES: String(64 * 1024) };
+    const r = redis.client;
+    await seedPortfolio(r, 10);
+    runtime = await startRuntime(redis.url, env, undefined, { tape: redisTape(env) });
+    await untilKeys(r, [keys.activePositions], async () => (await r.scard(keys.activePositions)) >= 10 || undefined, {
+      what: 'the book of 10 applied',
+    });
+    const PLANS = 600;
+    await writeGovernorPlans(r, PLANS);
+    await untilStreamLength(r, streams.governorEvents, PLANS, { timeoutMs: 60_000, what: 'every plan decided' });
+    await runtime.stop();
+    runtime = undefined;
+    // A decision a commit (the governor), each near 3 KB of Redis memory: 600 of them would be 1.8 MiB.
+    const length = await r.xlen(tapeKey('governor'));
+    const bytes = Number(await r.memory('USAGE', tapeKey('governor'), 'SAMPLES', 0));
+    expect(length).toBeLessThan(PLANS / 4);
+    expect(bytes).toBeLessThan(2 * 64 * 1024);
+    expect(parseTapeSettings({}).TAPE_MAXBYTES).toBe(256 * 2 ** 20);
+  }, 90_000);
+
+  it('entriesKept: the fewer of the entries that hold TAPE_MAXLEN decisions and those that fit in TAPE_MAXBYTES', () => {
+    expect(entriesKept(80_000, 256 * 2 ** 20, 1, 3 * 1024)).toBe(80_000);
+    expect(entriesKept(80_000, 256 * 2 ** 20, 1, 15 * 1024)).toBe(17_477);
+    expect(entriesKept(80_000, 0, 4, 15 * 1024)).toBe(20_000);
+    expect(entriesKept(10, 100, 1, 1e6)).toBe(1);
   });
 
   it('TAPE_MAXLEN=0 keeps no tape; by default it holds a day of the default pipeline; a bad value stops the start naming it', () => {

@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { allHandlers } from '../../handlers/index.js';
 import { redisTape } from '../../app/tape/store.js';
 import { decodeTapeEntry, tapeKey, type TapeRecord } from '../../app/tape/format.js';
+import { settingsKey, type TapedSettings } from '../../app/tape/settings.js';
 import { rehearse, type RehearsalReport } from '../../cli/rehearse/rehearse.js';
 import type { AnyHandler } from '../../runtime/contract/handler.js';
 import type { Runtime } from '../../runtime/host/runtime.js';
@@ -21,12 +22,34 @@ import { streams } from '../../schemas/keys.js';
 import { startTestRedis, type TestRedis } from '../support/redis-server.js';
 import { createTestRuntime } from '../support/runtime.js';
 import { untilKeys, untilStream } from '../support/until.js';
-import { heatGateEnv, newestKernel, replayKernel, replayPlans, writeProducerState, type Scenario } from './traffic.js';
+import { publishHarvestProposal } from './producers/harvest-proposal-publisher.js';
+import { writePortfolioState } from './producers/portfolio-state-publisher.js';
+import {
+  EQUITY_USD,
+  expectedHeat,
+  heatGateEnv,
+  kernelProposal,
+  newestKernel,
+  open,
+  replayKernel,
+  replayPlans,
+  writeProducerState,
+  type Scenario,
+} from './traffic.js';
 
 const root = resolve(import.meta.dirname, '../..');
 const scenario: Scenario = { era: 'newest', mode: 'enforce' };
 // Four positions are open in the traffic (traffic.ts): a cap of 4 blocks every open max_positions_reached.
 const env = (): Record<string, string> => ({ ...heatGateEnv(scenario), GOV_MAX_OPEN_POSITIONS: '4' });
+
+/**
+ * The traffic's heat is 0.0052 (traffic.ts expectedHeat): COLD under any HEAT_MIN the tests set but
+ * 0.001. One proposal more is decided at a smaller equity, so its heat is 0.17: COLD under the
+ * default HEAT_MIN (0.25), WARM under 0.05, the issue's measured case (one decision of seven
+ * changes its action, the others only the thresholds debug_json echoes).
+ */
+const HOT_EQUITY_USD = 300;
+const hotterHeat = (expectedHeat * EQUITY_USD) / HOT_EQUITY_USD;
 
 /** One line of one source file replaced: `from` must occur exactly once. */
 interface Edit {
@@ -105,6 +128,25 @@ describe('rehearsing one-line mutants on the newest era traffic, duplicates incl
       timeoutMs: 20_000,
       what: `governor taped (${again} sent again)`,
     });
+    // The one decision at a hotter book: the portfolio publisher's equity cut, then a close proposed.
+    const decidedBefore = (await taped(r, 'heat-gate')).filter((t) => t.outcome === 'handled').length;
+    await writePortfolioState(
+      r,
+      {
+        equityUsd: HOT_EQUITY_USD,
+        positionsNotionalUsd: open.reduce((sum, p) => sum + Math.abs(p.positionAmt * p.markPrice), 0),
+        positionsCount: open.length,
+        unrealizedPnlUsd: open.reduce((sum, p) => sum + p.unRealizedProfit, 0),
+      },
+      Date.now(),
+    );
+    await publishHarvestProposal(r, 'BTCUSDT', kernelProposal('BTCUSDT', 'FULL_CLOSE_PROPOSED', 0.71), Date.now());
+    await untilKeys(
+      r,
+      [tapeKey('heat-gate')],
+      async () => (await taped(r, 'heat-gate')).filter((t) => t.outcome === 'handled').length > decidedBefore || undefined,
+      { timeoutMs: 20_000, what: 'the heat gate taped the proposal at the hotter book' },
+    );
     await runtime.stop();
     runtime = undefined;
   }, 180_000);
@@ -130,6 +172,14 @@ describe('rehearsing one-line mutants on the newest era traffic, duplicates incl
     expect(report.unanswerableReads).toEqual([]);
     expect(report.gatesNotInRelease).toEqual([]);
     expect(report.same).toBe(report.decisions);
+  });
+
+  it('rehearsed from a shell without the settings the gates had (P26_MODE=enforce, GOV_MAX_OPEN_POSITIONS=4): 0 different, no setting named', async () => {
+    const report = await rehearse(redis.client, { name: 'unchanged', handlers: await mutant(dir) }, {}, { examples: 10_000 }, Date.now());
+    expect([report.differ, report.unanswerable]).toEqual([0, 0]);
+    expect(report.same).toBe(report.decisions);
+    expect(report.settingChanges).toEqual([]);
+    expect(report.withoutSettings).toEqual([]);
   });
 
   it('a format-only change (a line broken in two): 0 different', async () => {
@@ -162,8 +212,60 @@ describe('rehearsing one-line mutants on the newest era traffic, duplicates incl
     expect(cold.length).toBeGreaterThan(0);
     expect(report.differences.map((d) => d.entry).sort()).toEqual(cold.map((t) => t.id).sort());
     for (const d of report.differences)
-      expect(d.changes).toContainEqual({ field: `emit ${streams.harvestCalibrated} heat_bucket`, before: 'COLD', after: 'WARM' });
+      expect(d.changes).toContainEqual({
+        field: `emit ${streams.harvestCalibrated} heat_bucket`,
+        before: 'COLD',
+        after: 'WARM',
+        class: 'verdict',
+      });
     expect(report.unanswerable).toBe(0);
+  });
+
+  it('HEAT_MIN 0.25 → 0.05: the one decision whose action changes is a verdict change, listed first; the rest differ only in the echoed thresholds', async () => {
+    const report = await run(
+      await mutant(dir, { file: 'handlers/heat-gate/config.ts', from: 'HEAT_MIN: envNumber(0.25)', to: 'HEAT_MIN: envNumber(0.05)' }),
+    );
+    const decided = (await taped(redis.client, 'heat-gate')).filter((t) => emitted(t, streams.harvestCalibrated) !== undefined);
+    const hot = decided.filter((t) => Number(emitted(t, streams.harvestCalibrated)!.heat_value) > 0.05);
+    expect(hotterHeat).toBeGreaterThan(0.05);
+    expect(hot).toHaveLength(1);
+    expect(emitted(hot[0]!, streams.harvestCalibrated)).toMatchObject({ heat_bucket: 'COLD', calibrated_action: 'PARTIAL_25' });
+    // The issue's measured case: 7 different, 1 in its verdict, 6 only in debug_json's thresholds.
+    expect(decided).toHaveLength(7);
+    expect([report.differ, report.verdicts, report.others, report.unanswerable]).toEqual([7, 1, 6, 0]);
+    const [first, ...rest] = report.differences;
+    expect(first).toMatchObject({ gate: 'heat-gate', entry: hot[0]!.id, class: 'verdict' });
+    expect(first!.changes).toContainEqual({
+      field: `emit ${streams.harvestCalibrated} heat_bucket`,
+      before: 'COLD',
+      after: 'WARM',
+      class: 'verdict',
+    });
+    expect(first!.changes.filter((c) => c.field.endsWith(' calibrated_action'))).toEqual([
+      {
+        field: `emit ${streams.harvestCalibrated} calibrated_action`,
+        before: 'PARTIAL_25',
+        after: expect.not.stringMatching(/^PARTIAL_25$/),
+        class: 'verdict',
+      },
+    ]);
+    // Its verdict's fields before its other ones.
+    const classes = first!.changes.map((c) => c.class);
+    expect(classes.indexOf('other')).toBeGreaterThan(classes.lastIndexOf('verdict'));
+    expect(rest.map((d) => d.class)).toEqual(Array(6).fill('other'));
+    expect(rest.map((d) => d.entry).sort()).toEqual(
+      decided
+        .filter((t) => t !== hot[0])
+        .map((t) => t.id)
+        .sort(),
+    );
+    for (const d of rest) expect(d.changes.map((c) => c.field)).toEqual([`emit ${streams.heatDecision} debug_json`]);
+    expect(report.otherFields).toEqual([
+      expect.objectContaining({ gate: 'heat-gate', field: `emit ${streams.heatDecision} debug_json`, decisions: 6 }),
+    ]);
+    expect(report.kinds.filter((k) => k.gate !== 'heat-gate').every((k) => k.differ === 0)).toBe(true);
+    // The changed default is named, as the running gates parsed it and as the release does.
+    expect(report.settingChanges).toEqual([{ gate: 'heat-gate', setting: 'HEAT_MIN', running: '0.25', release: '0.05' }]);
   });
 
   it('a comparison (max positions >= → >): exactly the opens taped max_positions_reached differ', async () => {
@@ -191,6 +293,7 @@ describe('rehearsing one-line mutants on the newest era traffic, duplicates incl
         field: `emit ${streams.governorEvents} reason`,
         before: 'max_positions_reached',
         after: 'max_positions',
+        class: 'verdict',
       });
     expect(report.unanswerable).toBe(0);
   });
@@ -201,5 +304,61 @@ describe('rehearsing one-line mutants on the newest era traffic, duplicates incl
     );
     expect(report.gatesNotInRelease).toEqual(['governor']);
     expect([report.differ, report.unanswerable]).toEqual([0, 0]);
+  });
+});
+
+describe('settings on the tape: recorded with APPLY_MODE=production, rehearsed from a shell without it', () => {
+  let redis: TestRedis;
+  let runtime: Runtime | undefined;
+  const recorded = { ...heatGateEnv(scenario), APPLY_MODE: 'production' };
+
+  beforeAll(async () => {
+    redis = await startTestRedis();
+    const r = redis.client;
+    await writeProducerState(r, scenario.era, Date.now());
+    runtime = await createTestRuntime(redis.url, recorded, allHandlers, { tape: redisTape(recorded) });
+    await runtime.start();
+    await replayKernel(r, scenario.era);
+    await untilStream(r, streams.harvestCalibrated, (entries) => new Set(entries.map((e) => e.symbol)).size >= newestKernel.size, {
+      timeoutMs: 20_000,
+      what: 'a calibrated entry of every kernel symbol',
+    });
+    const plans = await replayPlans(r, scenario.era);
+    const decided = plans.closePlans.size + plans.openPlans.size;
+    await untilKeys(r, [tapeKey('governor')], async () => (await taped(r, 'governor')).length >= decided || undefined, {
+      timeoutMs: 20_000,
+      what: 'governor taped',
+    });
+    await runtime.stop();
+    runtime = undefined;
+  }, 180_000);
+
+  afterAll(async () => {
+    await runtime?.stop();
+    await redis?.stop();
+  });
+
+  it("each gate's settings are on the tape once, named by digest on its records; the rehearsal parses them: 0 different", async () => {
+    const governor = await redis.client.hgetall(settingsKey('governor'));
+    expect(Object.values(governor).map((json) => (JSON.parse(json) as TapedSettings).env)).toEqual([{ APPLY_MODE: 'production' }]);
+    expect(new Set((await taped(redis.client, 'governor')).map((t) => t.settings))).toEqual(new Set(Object.keys(governor)));
+    const report = await rehearse(redis.client, { name: 'unchanged', handlers: allHandlers }, {}, {}, Date.now());
+    expect([report.differ, report.unanswerable, report.same]).toEqual([0, 0, report.decisions]);
+    expect(report.settingChanges).toEqual([]);
+  });
+
+  it("without the taped settings (a tape from before them) the shell's are used, and the report says so", async () => {
+    const r = redis.client;
+    const kept = await r.hgetall(settingsKey('governor'));
+    await r.del(settingsKey('governor'));
+    try {
+      const report = await rehearse(r, { name: 'unchanged', handlers: allHandlers }, {}, { gates: ['governor'] }, Date.now());
+      const governed = (await taped(r, 'governor')).length;
+      expect(report.withoutSettings).toEqual([{ gate: 'governor', decisions: governed }]);
+      // Parsed as testnet, the default: the decisions the production path decided otherwise differ.
+      expect(report.differ).toBeGreaterThan(0);
+    } finally {
+      await r.hset(settingsKey('governor'), kept);
+    }
   });
 });

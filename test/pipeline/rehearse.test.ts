@@ -93,7 +93,12 @@ describe.each<Scenario>([
     expect(report.differ).toBe(moved.length);
     expect(report.unanswerable).toBe(0);
     for (const d of report.differences)
-      expect(d.changes).toContainEqual({ field: `emit ${streams.harvestCalibrated} heat_bucket`, before: 'COLD', after: 'WARM' });
+      expect(d.changes).toContainEqual({
+        field: `emit ${streams.harvestCalibrated} heat_bucket`,
+        before: 'COLD',
+        after: 'WARM',
+        class: 'verdict',
+      });
   });
 
   it('a build with another GOV_MAX_OPEN_POSITIONS default changes exactly the opens it now caps', async () => {
@@ -112,8 +117,10 @@ describe.each<Scenario>([
         field: `emit ${streams.governorEvents} reason`,
         before: expect.any(String),
         after: 'max_positions_reached',
+        class: 'verdict',
       });
     expect(report.differ).toBe(report.differences.length);
+    expect(report.verdicts).toBe(report.differ);
     expect(report.unanswerable).toBe(0);
   });
 

@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest';
+import * as z from 'zod';
+import { settingsDigest, tapedSettings, withoutCredentials } from '../../app/tape/settings.js';
+import { envNumber, parseEnv, type Env } from '../../schemas/env.js';
+
+/** A gate's settings parser as the gates write theirs (parseEnv over a zod object of env names). */
+const schema = z.object({
+  HEAT_MIN: envNumber(0.25),
+  HEAT_GATE_METRICS_URL: z.string().optional(),
+  API_TOKEN: z.string().optional(),
+  POSITION_P33_UNIVERSE_KEYS: z.string().optional(),
+});
+const parse = (env: Env) => parseEnv(schema, env);
+
+describe('the settings a gate tapes', () => {
+  const env = {
+    HEAT_MIN: '0.2',
+    HEAT_GATE_METRICS_URL: 'http://scraper:s3cret@10.0.0.5:8056/metrics',
+    API_TOKEN: 'abc',
+    POSITION_P33_UNIVERSE_KEYS: 'quantum:universe',
+    HOME: '/root',
+  };
+  const taped = tapedSettings(parse, parse(env), env);
+
+  it('are the variables its parser read, as set: not the rest of the environment, not a default it took', () => {
+    expect(Object.keys(taped.env)).toEqual(['HEAT_GATE_METRICS_URL', 'HEAT_MIN']);
+    expect(tapedSettings(parse, parse({}), {}).env).toEqual({});
+  });
+
+  it('leave secrets out: a name holding PASSWORD, TOKEN, SECRET or KEY, and the credentials of a URL', () => {
+    expect(taped.env).not.toHaveProperty('API_TOKEN');
+    expect(taped.env).not.toHaveProperty('POSITION_P33_UNIVERSE_KEYS');
+    expect(taped.env.HEAT_GATE_METRICS_URL).toBe('http://10.0.0.5:8056/metrics');
+    expect(JSON.stringify(taped)).not.toContain('s3cret');
+    expect(JSON.stringify(taped)).not.toContain('abc');
+    expect(taped.config).toEqual({ HEAT_MIN: 0.2, HEAT_GATE_METRICS_URL: 'http://10.0.0.5:8056/metrics' });
+  });
+
+  it('are named by a digest that changes with them alone', () => {
+    expect(settingsDigest(taped)).toBe(settingsDigest(tapedSettings(parse, parse(env), { ...env, HOME: '/home/ops' })));
+    expect(settingsDigest(taped)).not.toBe(
+      settingsDigest(tapedSettings(parse, parse({ ...env, HEAT_MIN: '0.3' }), { ...env, HEAT_MIN: '0.3' })),
+    );
+    expect(withoutCredentials('redis://default:pw@10.0.0.5:6379/2')).toBe('redis://10.0.0.5:6379/2');
+  });
+});
