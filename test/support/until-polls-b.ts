@@ -62,7 +62,10 @@ export class WatchedClock extends ManualClock {
  */
 export async function untilJobsFinished(queue: Queue, jobIds: readonly string[], { timeoutMs = 15_000 } = {}): Promise<unknown[]> {
   const connection = new Redis({ ...(await queue.getBackend().client).options, maxRetriesPerRequest: null, lazyConnect: false });
-  const events = new QueueEvents(queue.name, { connection, prefix: queue.opts.prefix });
+  // From the stream's start, not '$': a job that finished between waitUntilFinished's state check and
+  // the first blocking read would otherwise be heard by nobody (CI 2026-11-26 11:10, job-runner's
+  // 'cd-after': "no finish notification arrived after 15000ms" for a job finished at once).
+  const events = new QueueEvents(queue.name, { connection, prefix: queue.opts.prefix, lastEventId: '0-0' });
   try {
     await events.waitUntilReady();
     return await Promise.all(
