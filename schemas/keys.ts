@@ -52,6 +52,13 @@ export const keys = {
   /** Symbols that have a P3.3 hash, as the position-index job last found them by SCAN, and the watched ones below. */
   p33PositionIndex: 'quantum:gates:positions:p33_symbols',
   /**
+   * Ours: the symbols of the P3.3 index the position book reads (handlers/positions/index-job.ts): those
+   * whose P3.3 hash was anything but a sound flat figure at the position index's last refresh (scored by
+   * that refresh, ms), the watched ones (a permit's: scored by its reservation's expiry), and the member
+   * P33_HELD_CURRENT (handlers/positions/book.ts) scored by the moment until which the list stands.
+   */
+  p33HeldIndex: 'quantum:gates:positions:p33_held',
+  /**
    * Ours: symbols of permitted opens, scored by their reservation's expiry (ms): kept in the P3.3
    * index until then, so their fill is in the book as soon as P3.3 writes it, listed or not.
    */

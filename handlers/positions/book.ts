@@ -150,7 +150,20 @@ export interface PositionBook {
    * Empty when every listing was read.
    */
   readonly unreadableListings: readonly UnreadableListing[];
+  /**
+   * Which of P3.3's indexes listed its symbols: the held index while it stands (the position index
+   * job's symbols whose hashes were anything but a sound flat figure, and the watched), else every
+   * P3.3 hash the index lists (`all`: the held index expired, missing or unreadable).
+   */
+  readonly p33Listing: 'held' | 'all';
 }
+
+/**
+ * The held index's member (keys.p33HeldIndex) scored with the moment until which the list stands: no
+ * symbol is empty. The position index job writes it at every refresh; without it, or past it, the
+ * book reads every P3.3 hash the index lists.
+ */
+export const P33_HELD_CURRENT = '';
 
 /** The book's listing reads, each of one key: our view's index, P3.3's index, the snapshot stream, the portfolio state (equity). */
 export type BookListing = 'view' | 'p33' | 'stream' | 'equity';
@@ -343,6 +356,7 @@ interface ListedReplies {
   readonly replies: readonly (readonly unknown[])[];
   /** The listing reads Redis refused: [listing, key, error], as read-book.lua returns them. */
   readonly refusedListings: readonly (readonly [listing: string, key: string, error: string])[];
+  readonly p33Listing: PositionBook['p33Listing'];
 }
 
 /**
@@ -357,6 +371,7 @@ type ScriptReply = [
   unknown[][],
   [number, number, string][],
   [string, string, string][],
+  [PositionBook['p33Listing'], string | 0 | null],
 ];
 
 /** What a read of the book brings besides the positions. */
@@ -381,32 +396,45 @@ export async function loadPositionBook(redis: RedisReader, config: PositionBookC
   const reads = bookReads(prefixes, withUnpriced, allP33Quotes);
   const sent = BOOK_READ_GROUPS.flatMap((group) => reads[group]);
   const equityKey = withEquity ? keys.portfolioState : '';
-  const listing = [keys.activePositions, config.POSITION_SNAPSHOT_STREAM, keys.p33PositionIndex, equityKey] as const;
+  const listing = [keys.activePositions, config.POSITION_SNAPSHOT_STREAM, keys.p33PositionIndex, equityKey, keys.p33HeldIndex] as const;
   let listed: ListedReplies;
   try {
     const reply = await redis.eval_ro(
       READ_BOOK,
-      4,
+      listing.length,
       ...listing,
       config.POSITION_SNAPSHOT_GROUP,
       config.POSITION_BOOK_MAX_PENDING,
       JSON.stringify(sent),
+      now,
+      P33_HELD_CURRENT,
     );
-    const [equity, mode, entries, [view = [], p33 = [], entrySymbols = [], book = []], replies, refused, refusedListings = []] =
-      reply as ScriptReply;
+    const [
+      equity,
+      mode,
+      entries,
+      [view = [], p33 = [], entrySymbols = [], book = []],
+      replies,
+      refused,
+      refusedListings = [],
+      [p33Listing, heldError] = ['all', null] as const,
+    ] = reply as ScriptReply;
     for (const [read, at, error] of refused) replies[read - 1]![at - 1] = new Error(error);
     // A read refused for Redis's state (an ACL) is no key's problem: the message is held until Redis serves it.
-    settledReplies([...refused, ...refusedListings].map(([, , error]) => new Error(error)));
-    listed = { equity, mode, entries, lists: { view, p33, entries: entrySymbols, book }, replies, refusedListings };
+    settledReplies([...refused, ...refusedListings].map(([, , error]) => new Error(error)).concat(heldError ? [new Error(heldError)] : []));
+    listed = { equity, mode, entries, lists: { view, p33, entries: entrySymbols, book }, replies, refusedListings, p33Listing };
   } catch {
     // Scripts refused (Redis Cluster, Redis before 7, an ACL without EVAL_RO): the same reads as plain commands.
-    listed = await readPlain(redis, config, equityKey, sent);
+    listed = await readPlain(redis, config, equityKey, sent, now);
   }
-  const read = bookReadOf(listed, reads);
+  // A P3.3 symbol whose hashes say nothing but flat holds nothing: its quotes and sigma are no input
+  // of any decision (so a flat universe read through every hash decides as read through the held index).
+  const read = bookReadOf(listed, reads, (symbol, rows) => !p33SaysFlat(symbol, rows, { config, now }));
   return {
     book: {
       ...mergeBook(read, config.POSITION_BOOK_MAX_PENDING, prefixes, figureBounds(config, now)),
       unreadableListings: read.unreadableListings,
+      p33Listing: listed.p33Listing,
     },
     equityRaw: listed.equity?.[0] ?? undefined,
     portfolioStampRaw: listed.equity?.[1] ?? undefined,
@@ -422,6 +450,7 @@ async function readPlain(
   config: PositionBookConfig,
   equityKey: string,
   reads: readonly SymbolRead[],
+  now: number,
 ): Promise<ListedReplies> {
   const stream = config.POSITION_SNAPSHOT_STREAM;
   // A listing read Redis refuses is noted and read as empty, as the script's (read-book.lua); any other failure is the read's.
@@ -432,11 +461,16 @@ async function readPlain(
       refusedListings.push([name, key, error.message]);
       return none;
     });
-  const [equity, view, p33] = await Promise.all([
+  const [equity, view, held] = await Promise.all([
     equityKey === '' ? null : listing('equity', equityKey, redis.hmget(equityKey, 'equity_usd', 'timestamp'), null),
     listing('view', keys.activePositions, redis.smembers(keys.activePositions), []),
-    listing('p33', keys.p33PositionIndex, redis.smembers(keys.p33PositionIndex), []),
+    // A held index Redis refuses for its type is no held index, as the script's (a refusal that is Redis's state is the read's).
+    redis.zrangebyscore(keys.p33HeldIndex, '-inf', '+inf', 'WITHSCORES').catch((error: unknown) => {
+      if (refusedKey(error)) return null;
+      throw error;
+    }),
   ]);
+  const current = held === null ? undefined : heldSymbols(held, now);
   let mode: ListedReplies['mode'] = 'none';
   let start = '-';
   try {
@@ -462,6 +496,18 @@ async function readPlain(
       ? []
       : await listing('stream', stream, redis.xrevrange(stream, '+', start, 'COUNT', config.POSITION_BOOK_MAX_PENDING + 1), []);
   const entrySymbols = [...new Set(entries.map(([, f]) => fieldsToRecord(f).symbol ?? ''))].filter((s) => s !== '');
+  let p33: string[];
+  if (current === undefined) p33 = await listing('p33', keys.p33PositionIndex, redis.smembers(keys.p33PositionIndex), []);
+  else {
+    // With the held index, also our view's and the entries' symbols that P3.3's index lists (as read-book.lua).
+    const others = [...new Set([...view, ...entrySymbols])].filter((s) => !current.includes(s));
+    const refusedBefore = refusedListings.length;
+    const listed = await Promise.all(
+      others.map((s) => listing('p33', keys.p33PositionIndex, redis.sismember(keys.p33PositionIndex, s), 0)),
+    );
+    refusedListings.splice(refusedBefore + 1);
+    p33 = [...current, ...others.filter((_, i) => listed[i] === 1)];
+  }
   const lists = { view, p33, entries: entrySymbols, book: [...new Set([...view, ...entrySymbols, ...p33])] };
   // A key of another type is its read's reply (as the script's refusals), any other failure the read's.
   const settled = (error: unknown) => {
@@ -473,7 +519,18 @@ async function readPlain(
       Promise.all(lists[over].map((s) => sendRead(redis, [command, prefix + s, ...args]).catch(settled))),
     ),
   );
-  return { equity, mode, entries, lists, replies, refusedListings };
+  return { equity, mode, entries, lists, replies, refusedListings, p33Listing: current === undefined ? 'all' : 'held' };
+}
+
+/** The held index's symbols (ZRANGE … WITHSCORES) while it stands at `now` (its P33_HELD_CURRENT member scored at or after it), else undefined. */
+function heldSymbols(withScores: readonly string[], now: number): string[] | undefined {
+  const symbols: string[] = [];
+  let current = false;
+  for (let j = 0; j < withScores.length; j += 2) {
+    if (withScores[j] === P33_HELD_CURRENT) current = Number(withScores[j + 1]) >= now;
+    else symbols.push(withScores[j]!);
+  }
+  return current ? symbols : undefined;
 }
 
 /**
@@ -485,6 +542,7 @@ async function readPlain(
 function bookReadOf(
   { equity, mode, entries, lists, replies, refusedListings }: ListedReplies,
   reads: Record<BookReadGroup, SymbolRead[]>,
+  p33Holds: (symbol: string, rows: readonly Row[]) => boolean,
 ): BookRead {
   const unreadable: Unreadable[] = [];
   let next = 0;
@@ -512,8 +570,8 @@ function bookReadOf(
   const appliedOf = new Map(lists.entries.map((s, at) => [s, appliedId<string>(at, '')]));
   const applied = entries.map(([, f]) => appliedOf.get(fieldsToRecord(f).symbol ?? '') ?? '');
   const p33rows = lists.p33.map((_, at) => p33Reads.map((read) => read<Row>(at, NO_P33_ROW)));
-  // The book's symbols that hold something: P3.3's index may list a symbol whose hash has expired.
-  const held = lists.p33.filter((_, at) => p33rows[at]!.flat().some((v) => v !== null));
+  // The book's symbols that hold something: P3.3's index may list a symbol whose hash has expired or is flat.
+  const held = lists.p33.filter((symbol, at) => p33Holds(symbol, p33rows[at]!));
   const holding = new Set([...lists.view, ...lists.entries, ...held]);
   const sigmaAt = [...lists.book.entries()].filter(([, s]) => holding.has(s));
   const p33At = new Map(lists.p33.map((s, at) => [s, at]));
@@ -615,7 +673,7 @@ function mergeBook(
   bound: number,
   prefixes: readonly string[],
   bounds: FigureBounds,
-): Omit<PositionBook, 'unreadableListings'> {
+): Omit<PositionBook, 'unreadableListings' | 'p33Listing'> {
   const { symbols, rows, mode, entries: rawEntries, applied, p33, p33rows, sigmaSymbols, sigmaRows, quoteRows, unreadable } = read;
   const untrusted: UntrustedFigure[] = [];
   const words = new Map<string, Map<string, LaneWord>>();
@@ -855,10 +913,35 @@ export async function readP33Position(
  * under each prefix, then the two sigma fields. p33FiguresFrom reads their replies.
  */
 export function p33PositionReads(symbol: string, config?: Pick<PositionBookConfig, 'POSITION_P33_PREFIXES'>): ReadCommand[] {
-  const reads: ReadCommand[] = [];
-  for (const prefix of p33Prefixes(config)) reads.push(['HMGET', prefix + symbol, ...P33_FIELDS]);
-  reads.push(['HGET', keys.marketStatePublished(symbol), 'sigma'], ['HGET', keys.marketState(symbol), 'sigma']);
-  return reads;
+  return [
+    ...p33HashReads(symbol, config),
+    ['HGET', keys.marketStatePublished(symbol), 'sigma'],
+    ['HGET', keys.marketState(symbol), 'sigma'],
+  ];
+}
+
+/** P3.3's hash of `symbol` under each prefix, as the book reads it: what p33FiguresFrom and p33SaysFlat read. */
+export function p33HashReads(symbol: string, config?: Pick<PositionBookConfig, 'POSITION_P33_PREFIXES'>): ReadCommand[] {
+  return p33Prefixes(config).map((prefix): ReadCommand => ['HMGET', prefix + symbol, ...P33_FIELDS]);
+}
+
+/**
+ * Whether P3.3's hashes of `symbol` (the replies of p33HashReads, a refused one an Error in its
+ * place) say nothing the book would count or distrust at `options`' clock: every figure flat (no
+ * notional, no quantity, no sigma: P3.3 writes none, and another producer's position of the symbol
+ * would take it), none refused (stamped ahead, no number, unreadable), no field untrusted.
+ * The position index job leaves such a symbol out of the held index, so no read of the book pays
+ * for P3.3's flat universe; anything else (held, unpriced, doubtful) stays listed.
+ */
+export function p33SaysFlat(symbol: string, replies: readonly unknown[], options: P33ReadOptions): boolean {
+  const untrusted: UntrustedFigure[] = [];
+  const { fresh, refused } = p33FiguresFrom(symbol, replies, options, untrusted);
+  // A flat figure's sigma still counts (largestExposure: the largest sigma of a symbol's figures, when another producer holds it).
+  return (
+    refused.length === 0 &&
+    untrusted.length === 0 &&
+    fresh.every((f) => f.notionalUsd === 0 && (f.qty === undefined || f.qty === 0) && f.sigma === undefined)
+  );
 }
 
 /**

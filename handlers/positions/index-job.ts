@@ -2,12 +2,15 @@ import * as z from 'zod';
 import { defineHandler, type MetricFactory, type RedisReader } from '../../runtime/contract/index.js';
 import { envInt, parseEnv } from '../../schemas/env.js';
 import { keys } from '../../schemas/keys.js';
-import { positionBookEnvShape } from './book.js';
+import { P33_HELD_CURRENT, p33HashReads, p33SaysFlat, positionBookEnvShape, refusedKey } from './book.js';
+import { sendReadsSettled } from './read-commands.js';
 
 const configSchema = z.object({
   /** How often the index is refreshed: the bound on how late a symbol P3.3 is configured with is seen. */
   POSITION_INDEX_REFRESH_SEC: envInt(5, 1),
   POSITION_P33_PREFIXES: positionBookEnvShape.POSITION_P33_PREFIXES,
+  /** The book's bound on a figure stamped ahead: a flat hash stamped further ahead is no sound flat figure (stays held). */
+  PRICE_MAX_SKEW_SEC: positionBookEnvShape.PRICE_MAX_SKEW_SEC,
   /**
    * The symbols P3.3 is configured with, comma-separated: set it to P3.3's P33_ALLOWLIST (else its
    * APPLY_ALLOWLIST; position_state_brain/main.py Config.ALLOWLIST). Checked every refresh.
@@ -43,6 +46,14 @@ function metrics(m: MetricFactory) {
       help: 'Refreshes of the index of P3.3 position hashes',
     }),
     symbols: m.gauge({ name: 'quantum_position_index_p33_symbols', help: 'Symbols with a P3.3 position hash at the last refresh' }),
+    held: m.gauge({
+      name: 'quantum_position_index_p33_held',
+      help: 'Symbols the position book reads P3.3 for at the last refresh: a hash other than a sound flat figure, or watched',
+    }),
+    viewPruned: m.counter({
+      name: 'quantum_position_index_view_pruned_total',
+      help: 'Symbols taken out of our view index because their row had expired (a balance-tracker position aged out)',
+    }),
     candidates: m.gauge({
       name: 'quantum_position_index_candidates',
       help: 'Symbols checked at the last refresh: P3.3 allowlist, universe, previous index and the sweep',
@@ -67,28 +78,57 @@ async function universeSymbols(redis: RedisReader, universeKeys: readonly string
 }
 
 /**
- * Finds the Position Ledger's (P3.3) hashes under every prefix of POSITION_P33_PREFIXES and
- * brings our index of them, quantum:gates:positions:p33_symbols, up to date in one commit. The position
- * book reads that index, so no gate scans the keyspace on its hot path. The symbols the governor
- * watches (quantum:gates:positions:p33_watch: its permitted opens, until their reservation
- * expires) stay listed whether their hash exists yet or not.
- *
- * Without scanning the whole keyspace each time (6–7 s and most of a Redis core at 5 M keys): it
- * checks, with one TYPE per symbol and prefix (a hash, or it is not P3.3's), the symbols P3.3 itself is configured with (its env
- * allowlist and its universe keys) and those already indexed (a symbol leaves when its hashes are
- * gone); a bounded SCAN sweep (POSITION_INDEX_SCAN_STEPS × 1000 keys per prefix per refresh, its
- * cursor kept in Redis) finds the rest in the background. The governor reads the plan's own
- * symbol directly, so it never waits for this.
+ * How long a refresh's held index stands without the next, in refreshes: past it the book reads
+ * every P3.3 hash the index lists (slow, never short of a position) until the job refreshes again.
+ */
+const HELD_STANDS_REFRESHES = 3;
+
+/** The held index's members, or, when Redis refuses it for its type, none and the key to be replaced (it is wholly this job's). */
+async function heldListing(read: Promise<string[]>): Promise<{ members: string[]; replace: boolean }> {
+  try {
+    return { members: await read, replace: false };
+  } catch (error) {
+    if (!refusedKey(error)) throw error;
+    return { members: [], replace: true };
+  }
+}
+
+/**
+ * Keeps the position book's indexes, so no gate scans the keyspace or reads what cannot count on
+ * its hot path, in one commit each refresh:
+ * - P3.3's index, quantum:gates:positions:p33_symbols: the Position Ledger's (P3.3) hashes under every
+ *   prefix of POSITION_P33_PREFIXES. Without scanning the whole keyspace each time (6–7 s and most of
+ *   a Redis core at 5 M keys): it checks, with one TYPE per symbol and prefix (a hash, or it is not
+ *   P3.3's), the symbols P3.3 itself is configured with (its env allowlist and its universe keys) and
+ *   those already indexed (a symbol leaves when its hashes are gone); a bounded SCAN sweep
+ *   (POSITION_INDEX_SCAN_STEPS × 1000 keys per prefix per refresh, its cursor kept in Redis) finds
+ *   the rest in the background.
+ * - The held index, quantum:gates:positions:p33_held, which the book reads: of those, the symbols whose
+ *   hashes say anything but a sound flat figure at this refresh's clock (book.ts p33SaysFlat: held,
+ *   unpriced, stamped ahead, no number, unreadable), so a universe of flat symbols costs no read of
+ *   the book; and the symbols the governor watches (quantum:gates:positions:p33_watch: its
+ *   permitted opens, until their reservation expires), hash or not. Its member P33_HELD_CURRENT says
+ *   until when it stands (HELD_STANDS_REFRESHES refreshes): a job that stopped leaves the book
+ *   reading every hash again, never short of one. A symbol P3.3 turns from flat to held outside the
+ *   governor is read from the next refresh; the governor reads the plan's own symbol directly.
+ * - Our view's index, quantum:gates:positions:active_symbols: a symbol whose row has expired (a
+ *   balance-tracker position aged out) leaves it, guarded on the row still being absent at commit.
+ * A held index Redis refuses for its type is replaced (it is wholly this job's); P3.3's index so refused
+ * fails the refresh, and our view's is left as it is (the book reports either, and no index of
+ * their symbols can be rebuilt from what this job reads). Members are removed one by one (or, in the
+ * held index, by score), never the key replaced: a symbol a governor permit adds while this refresh
+ * runs stays listed.
  */
 export const positionIndex = defineHandler({
   name: 'position-index',
   description:
-    'Index of the Position Ledger’s (P3.3) hashes (its allowlist and universe, plus a bounded SCAN), every POSITION_INDEX_REFRESH_SEC',
+    'Indexes of the position book: P3.3’s hashes (its allowlist and universe, plus a bounded SCAN), those not flat, and our view’s live rows, every POSITION_INDEX_REFRESH_SEC',
   trigger: { kind: 'schedule', queue: 'position-index', everyMs: (c: PositionIndexConfig) => c.POSITION_INDEX_REFRESH_SEC * 1000 },
   input: z.looseObject({}),
   config: (env) => parseEnv(configSchema, env),
   metrics,
-  // An index that cannot be refreshed keeps its previous contents until the next tick.
+  // An index that cannot be refreshed keeps its previous contents until the next tick; the held
+  // index stops standing after HELD_STANDS_REFRESHES of them.
   failure: {
     maxAttempts: 3,
     backoffMs: 50,
@@ -99,9 +139,15 @@ export const positionIndex = defineHandler({
     const { redis, config } = ctx;
     const prefixes = config.POSITION_P33_PREFIXES;
     const now = ctx.now();
-    const [universe, indexed, watched, swept] = await Promise.all([
+    const [universe, indexed, held, view, watched, swept] = await Promise.all([
       universeSymbols(redis, list(config.POSITION_P33_UNIVERSE_KEYS)),
       redis.smembers(keys.p33PositionIndex),
+      heldListing(redis.zrangebyscore(keys.p33HeldIndex, '-inf', '+inf')),
+      // Our view's index read as the book reads it: one Redis refuses is the book's to report, not this job's to prune.
+      redis.smembers(keys.activePositions).catch((error: unknown) => {
+        if (refusedKey(error)) return [];
+        throw error;
+      }),
       redis.zrangebyscore(keys.p33Watch, `(${now}`, '+inf'),
       Promise.all(prefixes.map((prefix) => sweep(redis, prefix, config.POSITION_INDEX_SCAN_STEPS))),
     ]);
@@ -110,20 +156,39 @@ export const positionIndex = defineHandler({
     // hash is P3.3's; a key of another type under its prefix (EXISTS cannot tell) is no position.
     const types = await Promise.all(candidates.map((symbol) => Promise.all(prefixes.map((prefix) => redis.type(prefix + symbol)))));
     const found = candidates.filter((_, i) => (types[i] ?? []).includes('hash'));
+    // Each found symbol's hashes as the book reads them, judged by the book's rule at this clock.
+    const rows = await Promise.all(found.map((symbol) => sendReadsSettled(redis, p33HashReads(symbol, config))));
+    const notFlat = found.filter((symbol, i) => !p33SaysFlat(symbol, rows[i]!, { config, now }));
+    const viewRows = await Promise.all(view.map((symbol) => redis.exists(keys.position(symbol))));
     // A permitted open's symbol stays listed, hash or not, until its reservation expires (keys.p33Watch).
     const listed = new Set([...found, ...watched]);
+    const heldNow = new Set([...notFlat, ...watched]);
     ctx.remove(keys.p33Watch, { from: 'sorted-set', scoredAtMost: now });
     swept.forEach((s, i) => {
       if (s.cursor === undefined) return;
       ctx.put(keys.p33IndexScanCursor(prefixes[i]!), s.cursor);
       if (s.cursor === '0') ctx.metrics.sweeps.inc();
     });
-    // Members removed one by one, never the key replaced: a symbol a governor permit adds while
-    // this refresh runs (it was no candidate here) stays listed.
     for (const symbol of indexed) if (!listed.has(symbol)) ctx.remove(keys.p33PositionIndex, { from: 'set', member: symbol });
     for (const symbol of listed) ctx.add(keys.p33PositionIndex, symbol, { to: 'set' });
+    // The held index: this refresh's symbols scored now, earlier ones not listed again dropped by
+    // score (a permit's, scored by its reservation's expiry, stays), and until when it stands.
+    const standsMs = HELD_STANDS_REFRESHES * config.POSITION_INDEX_REFRESH_SEC * 1000;
+    const ttlSec = 2 * HELD_STANDS_REFRESHES * config.POSITION_INDEX_REFRESH_SEC;
+    if (held.replace) ctx.remove(keys.p33HeldIndex);
+    ctx.remove(keys.p33HeldIndex, { from: 'sorted-set', scoredAtMost: now - 1 });
+    for (const symbol of heldNow) ctx.add(keys.p33HeldIndex, symbol, { to: 'sorted-set', score: now, ttlSec });
+    ctx.add(keys.p33HeldIndex, P33_HELD_CURRENT, { to: 'sorted-set', score: now + standsMs, ttlSec });
+    // Our view's rows that expired (position-snapshot writes a row and its member in one commit).
+    view.forEach((symbol, i) => {
+      if (viewRows[i] !== 0) return;
+      ctx.require(keys.position(symbol), { is: 'absent' });
+      ctx.remove(keys.activePositions, { from: 'set', member: symbol });
+      ctx.metrics.viewPruned.inc();
+    });
     ctx.metrics.refreshes.inc();
     ctx.metrics.symbols.set(found.length);
+    ctx.metrics.held.set(heldNow.size);
     ctx.metrics.candidates.set(candidates.length);
   },
 });

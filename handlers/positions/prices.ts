@@ -62,7 +62,8 @@ const NO_PAIR: Pair = Object.freeze([null, null]);
  * (a key of another type) is no quote: one producer's broken key is its symbol's problem only.
  */
 export function priceQuotesOf(replies: readonly unknown[], at = 0, count = replies.length - at): PriceQuote[] {
-  const pair = (reply: unknown): Pair => (reply instanceof Error ? NO_PAIR : (reply as Pair));
+  // A reply not read (a symbol whose hashes say only flat has no quotes in the book) is no quote either.
+  const pair = (reply: unknown): Pair => (Array.isArray(reply) ? (reply as Pair) : NO_PAIR);
   const [market, ticker] = [pair(replies[at]), pair(replies[at + 1])];
   const out: PriceQuote[] = [];
   addQuote(out, 'market_state', market[0], market[1]);

@@ -6,6 +6,7 @@ export interface RedisReader {
   hgetall(key: string): Promise<Record<string, string>>;
   hmget(key: string, ...fields: string[]): Promise<(string | null)[]>;
   smembers(key: string): Promise<string[]>;
+  sismember(key: string, member: string): Promise<number>;
   zcount(key: string, min: number | string, max: number | string): Promise<number>;
   zrangebyscore(key: string, min: number | string, max: number | string): Promise<string[]>;
   zrangebyscore(key: string, min: number | string, max: number | string, withScores: 'WITHSCORES'): Promise<string[]>; // member, score, …

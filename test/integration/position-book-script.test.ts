@@ -1,10 +1,15 @@
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
-import { loadPositionBook, type PositionBookConfig } from '../../handlers/positions/book.js';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bookPositionSource } from '../../handlers/governor/positions.js';
+import { loadPositionBook, P33_HELD_CURRENT, type PositionBookConfig } from '../../handlers/positions/book.js';
+import { loadHeatInputs } from '../../handlers/positions/heat.js';
 import { priceQuoteReads, priceQuotesOf, readPriceQuotes } from '../../handlers/positions/prices.js';
 import { sendReadsSettled } from '../../handlers/positions/read-commands.js';
 import type { RedisReader } from '../../runtime/contract/index.js';
+import { TransactionCommitter } from '../../runtime/engine/commit.js';
 import { keys, streams } from '../../schemas/keys.js';
+import { refreshPositionIndex } from '../support/index-refresh.js';
 import { usePrivateRedis } from '../support/redis-server.js';
 import { withoutScripts } from '../support/runtime.js';
 
@@ -77,6 +82,38 @@ const perSymbol = fc.record({
   ),
 });
 
+type Books = readonly (typeof perSymbol extends fc.Arbitrary<infer T> ? T : never)[];
+
+/** Writes each symbol's keys as `books` say, after the stray snapshot entry if any (the properties' world). */
+async function seedBooks(r: Redis, books: Books, stray: readonly string[]): Promise<void> {
+  await r.hset(keys.portfolioState, 'equity_usd', '10000');
+  await r.xgroup('CREATE', config.POSITION_SNAPSHOT_STREAM, config.POSITION_SNAPSHOT_GROUP, '$', 'MKSTREAM');
+  if (stray.length > 0) await r.xadd(config.POSITION_SNAPSHOT_STREAM, '*', ...stray, 'sigma', '0.1');
+  for (const [i, book] of books.entries()) {
+    const symbol = SYMBOLS[i]!;
+    const wrong = new Set<string>(book.wrongType);
+    const put = async (key: string, fields: Record<string, string> | undefined, name: (typeof book.wrongType)[number]) => {
+      if (wrong.has(name)) await r.rpush(key, 'not a hash');
+      else if (fields !== undefined && Object.keys(fields).length > 0) await r.hset(key, fields);
+    };
+    if (book.view || wrong.has('view')) {
+      await put(keys.position(symbol), book.view, 'view');
+      await r.sadd(keys.activePositions, symbol);
+    }
+    await put(keys.p33PositionSnapshot(symbol), book.p33Seed, 'p33Seed');
+    await put(keys.p33StatePositions(symbol), book.p33Newest, 'p33Newest');
+    if ((book.p33Seed || book.p33Newest || wrong.has('p33Seed') || wrong.has('p33Newest')) && !book.unlisted)
+      await r.sadd(keys.p33PositionIndex, symbol);
+    await put(keys.marketState(symbol), book.marketState, 'marketState');
+    await put(keys.marketStatePublished(symbol), book.published, 'published');
+    await put(keys.ticker(symbol), book.ticker, 'ticker');
+    if (book.snapshot) {
+      const fields = Object.entries(book.snapshot).filter((e): e is [string, string] => e[1] !== undefined);
+      await r.xadd(config.POSITION_SNAPSHOT_STREAM, '*', 'symbol', symbol, ...fields.flat());
+    }
+  }
+}
+
 /** `reader`, noting the name of every command sent through it in `sent`. */
 function recording(reader: RedisReader, sent: string[]): RedisReader {
   return new Proxy(reader, {
@@ -105,32 +142,7 @@ describe('position book: the one-script read answers what the plain reads answer
         async (books, stray) => {
           const r = redis.client;
           await r.flushall();
-          await r.hset(keys.portfolioState, 'equity_usd', '10000');
-          await r.xgroup('CREATE', config.POSITION_SNAPSHOT_STREAM, config.POSITION_SNAPSHOT_GROUP, '$', 'MKSTREAM');
-          if (stray.length > 0) await r.xadd(config.POSITION_SNAPSHOT_STREAM, '*', ...stray, 'sigma', '0.1');
-          for (const [i, book] of books.entries()) {
-            const symbol = SYMBOLS[i]!;
-            const wrong = new Set<string>(book.wrongType);
-            const put = async (key: string, fields: Record<string, string> | undefined, name: (typeof book.wrongType)[number]) => {
-              if (wrong.has(name)) await r.rpush(key, 'not a hash');
-              else if (fields !== undefined && Object.keys(fields).length > 0) await r.hset(key, fields);
-            };
-            if (book.view || wrong.has('view')) {
-              await put(keys.position(symbol), book.view, 'view');
-              await r.sadd(keys.activePositions, symbol);
-            }
-            await put(keys.p33PositionSnapshot(symbol), book.p33Seed, 'p33Seed');
-            await put(keys.p33StatePositions(symbol), book.p33Newest, 'p33Newest');
-            if ((book.p33Seed || book.p33Newest || wrong.has('p33Seed') || wrong.has('p33Newest')) && !book.unlisted)
-              await r.sadd(keys.p33PositionIndex, symbol);
-            await put(keys.marketState(symbol), book.marketState, 'marketState');
-            await put(keys.marketStatePublished(symbol), book.published, 'published');
-            await put(keys.ticker(symbol), book.ticker, 'ticker');
-            if (book.snapshot) {
-              const fields = Object.entries(book.snapshot).filter((e): e is [string, string] => e[1] !== undefined);
-              await r.xadd(config.POSITION_SNAPSHOT_STREAM, '*', 'symbol', symbol, ...fields.flat());
-            }
-          }
+          await seedBooks(r, books, stray);
           const reader = r as unknown as RedisReader;
           // The script path sends the script alone: no plain command behind a script that failed.
           const sent: string[] = [];
@@ -178,5 +190,78 @@ describe('position book: the one-script read answers what the plain reads answer
     const reader = r as unknown as RedisReader;
     await expect(loadPositionBook(reader, config, { now: NOW })).rejects.toThrow(/WRONGTYPE/);
     await expect(loadPositionBook(withoutScripts(reader), config, { now: NOW })).rejects.toThrow(/WRONGTYPE/);
+  });
+});
+
+/**
+ * Issue #62 item 1: the book reads P3.3 only for the symbols of the held index (the position index
+ * job's symbols whose hashes say anything but a sound flat figure, book.ts p33SaysFlat), so a flat
+ * universe costs no read. The oracle: for any mix of figures (the world above: garbage, stamps
+ * ahead, keys of another type, hashes unlisted), after one refresh the book read through the held
+ * index decides exactly as the book read through every P3.3 hash, for the governor and the heat
+ * gate, on both paths, at the refresh's clock and later while the held index stands.
+ */
+describe('position book: reading only the held symbols decides as reading every P3.3 hash (issue #62 item 1)', () => {
+  const redis = usePrivateRedis();
+  let connection: Redis;
+  let committer: TransactionCommitter;
+  beforeAll(() => {
+    connection = new Redis(redis.url, { lazyConnect: false, maxRetriesPerRequest: 1 });
+    committer = new TransactionCommitter(connection, 10_000);
+  });
+  afterAll(async () => {
+    await connection.quit();
+  });
+
+  /** What the gates decide on: the governor's positions for the caps, the heat gate's inputs (quotes where both read them). */
+  async function decidedOn(reader: RedisReader, now: number) {
+    const governor = await bookPositionSource.load(reader, now, config);
+    const { quotes, symbols, positionMarks, refused, untrusted, ...heat } = await loadHeatInputs(reader, config, now, true);
+    // In the order the listings name symbols (a set's, a sorted set's): an order nothing decides by.
+    const sorted = <T>(list: readonly T[]) => list.map((x) => JSON.stringify(x)).sort();
+    const { book } = await loadPositionBook(reader, config, { now, withUnpriced: true });
+    return {
+      // asOfMs is the newest stamp of any of a symbol's figures, a flat one's too: carried, never decided by.
+      governor: governor.map(({ asOfMs: _stamp, ...position }) => position),
+      unreadable: governor.unreadableListings,
+      heat: { ...heat, refused: sorted(refused ?? []), untrusted: sorted(untrusted ?? []) },
+      symbols,
+      positionMarks,
+      quotes,
+      listing: book.p33Listing,
+    };
+  }
+
+  it('the same positions, sizes, refusals and untrusted figures for any mix of producers’ words', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(perSymbol, { minLength: SYMBOLS.length, maxLength: SYMBOLS.length }),
+        fc.constantFrom([], ['symbol', ''], ['position_notional_usd', '5']),
+        fc.constantFrom(0, 4_000, 14_000),
+        async (books, stray, later) => {
+          const r = redis.client;
+          await r.flushall();
+          await seedBooks(r, books, stray);
+          // The index job finds every hash through P3.3's allowlist: then both reads list the same hashes.
+          expect(await refreshPositionIndex(r, committer, NOW, { POSITION_P33_SYMBOLS: SYMBOLS.join(',') })).toBe('committed');
+          for (const reader of [r as unknown as RedisReader, withoutScripts(r as unknown as RedisReader)]) {
+            const held = await decidedOn(reader, NOW + later);
+            expect(held.listing).toBe('held');
+            await r.zrem(keys.p33HeldIndex, P33_HELD_CURRENT);
+            const all = await decidedOn(reader, NOW + later);
+            expect(all.listing).toBe('all');
+            expect(held.governor).toEqual(all.governor);
+            expect(held.unreadable).toEqual(all.unreadable);
+            expect(held.heat).toEqual(all.heat);
+            expect(held.symbols).toEqual(all.symbols);
+            expect(held.positionMarks).toEqual(all.positionMarks);
+            // A symbol outside the book has its quotes read by the heat gate itself (heat-gate/index.ts symbolQuotes).
+            for (const [symbol, replies] of held.quotes ?? []) expect(replies, symbol).toEqual(all.quotes?.get(symbol));
+            await r.zadd(keys.p33HeldIndex, NOW + 15_000, P33_HELD_CURRENT);
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 });

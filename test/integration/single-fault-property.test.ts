@@ -18,6 +18,7 @@ import {
 } from '../support/book-producers.js';
 import { silentLogger } from '../support/execution-env.js';
 import { RecordedMetrics, recordingMetricFactory } from '../support/fake-ctx.js';
+import { refreshPositionIndex } from '../support/index-refresh.js';
 import { usePrivateRedis } from '../support/redis-server.js';
 import { readStream } from '../support/runtime.js';
 import { FAMILIES, INPUTS, familyName, type Family, type InputId } from '../support/single-faults.js';
@@ -75,6 +76,8 @@ type Message =
 
 interface World {
   readonly held: readonly Held[];
+  /** Symbols P3.3 reports flat (its universe: a hash under both layouts with position_amt 0), beside the held ones. */
+  readonly flat: number;
   /** A permitted open not yet in the book (its symbol is no position). */
   readonly reservation: boolean;
   /** Position slots free beyond the book and the reservation. */
@@ -125,6 +128,7 @@ const message: fc.Arbitrary<Message> = fc.oneof(
 const world: fc.Arbitrary<World> = fc.integer({ min: 1, max: 3 }).chain((n) =>
   fc.record({
     held: fc.tuple(...Array.from({ length: n }, (_, i) => held(i))),
+    flat: fc.nat(3),
     reservation: fc.boolean(),
     slotsFree: fc.constantFrom(0 as const, 1 as const),
     totalRoom: fc.constantFrom(0 as const, 0.5 as const, 2 as const, 100 as const),
@@ -259,8 +263,12 @@ function quoteOf(value: number, a: Applied | undefined, now: number, freshMs: nu
 
 const str = (v: number | 'abc'): string => (v === 'abc' ? v : pyFloat(v));
 
-/** Writes `w` at clock `now`, with the fault `a` when given. */
-async function seed(r: Redis, w: World, now: number, a: Applied | undefined): Promise<void> {
+/**
+ * Writes `w` at clock `now`, with the fault `a` when given, then refreshes the position index as
+ * its job does (the held index the book reads: handlers/positions/index-job.ts), P3.3's allowlist
+ * naming every symbol P3.3 writes.
+ */
+async function seed(r: Redis, committer: TransactionCommitter, w: World, now: number, a: Applied | undefined): Promise<void> {
   const nowSec = Math.floor(now / 1000);
   const p = r.pipeline();
   const wrongType = (key: string) => p.sadd(key, 'not-what-you-expect');
@@ -319,6 +327,14 @@ async function seed(r: Redis, w: World, now: number, a: Applied | undefined): Pr
         p.hset(key, hash);
       }
     }
+  }
+  // P3.3's universe: flat hashes under both layouts (no position), their quotes as any symbol's.
+  for (let i = 0; i < w.flat; i++) {
+    const symbol = `F${i}USDT`;
+    p33Symbols.push(symbol);
+    p.hset(keys.p33PositionSnapshot(symbol), p33SeedHash(0, 10, (now - 2500) / 1000));
+    p.hset(keys.p33StatePositions(symbol), p33NewestHash(symbol, 0, 10, (now - 2500) / 1000));
+    seedQuotes(p, symbol, 10, 0.05, now, undefined);
   }
   for (const h of w.held) seedQuotes(p, h.symbol, h.mark, h.sigma, now, a);
   seedQuotes(p, NEW_SYMBOL, NEW_MARK, 0.05, now, a);
@@ -385,6 +401,13 @@ async function seed(r: Redis, w: World, now: number, a: Applied | undefined): Pr
   else p.set(keys.killSwitch, kill?.family.way === 'unparsable' ? 'maybe' : '0');
 
   for (const [error] of (await p.exec()) ?? []) if (error) throw error;
+
+  // The position index's refresh at the deciding clock (a P3.3 index of another type fails it: the
+  // book then reads that index, as when the held index has lapsed), then the held index's own fault.
+  await refreshPositionIndex(r, committer, now, { POSITION_P33_SYMBOLS: [...new Set(p33Symbols)].join(',') });
+  const held = hits(a, 'p33_held');
+  if (held?.family.way === 'missing') await r.del(keys.p33HeldIndex);
+  else if (held?.family.way === 'wrong_type') await r.del(keys.p33HeldIndex).then(() => r.set(keys.p33HeldIndex, 'not-a-zset'));
 }
 
 /** A symbol's market state (mark, sigma), ticker and published sigma, the fault applied. */
@@ -479,7 +502,7 @@ async function decide(
   a: Applied | undefined,
 ): Promise<Decided> {
   await r.flushdb();
-  await seed(r, w, now, a);
+  await seed(r, committer, w, now, a);
   const handler: AnyHandler = m.kind === 'proposal' ? heatGate : createGovernor();
   const config = handler.config(capsOf(w)) as object;
   const metrics = handler.metrics(recordingMetricFactory(new RecordedMetrics()), config as never) as object;

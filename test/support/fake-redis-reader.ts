@@ -64,10 +64,13 @@ export class FakeRedisReader implements RedisReader {
     for (const [name, map] of kinds) if (map && key in map) return name;
     return 'none';
   }
-  async lrange(key: string, start: number, stop: number) {
+  /** As Redis: a key of another type is an error, not an empty value of the type read. */
+  private async ofType(key: string, want: string): Promise<void> {
     const type = await this.type(key);
-    // As Redis: a key of another type is an error, not an empty list.
-    if (type !== 'list' && type !== 'none') throw new Error('WRONGTYPE Operation against a key holding the wrong kind of value');
+    if (type !== want && type !== 'none') throw new Error('WRONGTYPE Operation against a key holding the wrong kind of value');
+  }
+  async lrange(key: string, start: number, stop: number) {
+    await this.ofType(key, 'list');
     const list = this.data.lists?.[key] ?? [];
     return list.slice(start, stop < 0 ? list.length + stop + 1 : stop + 1);
   }
@@ -81,7 +84,12 @@ export class FakeRedisReader implements RedisReader {
     return fields.map((f) => this.data.hashes?.[key]?.[f] ?? null);
   }
   async smembers(key: string) {
+    await this.ofType(key, 'set');
     return [...(this.data.sets?.[key] ?? [])];
+  }
+  async sismember(key: string, member: string) {
+    await this.ofType(key, 'set');
+    return this.data.sets?.[key]?.includes(member) ? 1 : 0;
   }
   async scard(key: string) {
     return this.data.sets?.[key]?.length ?? 0;
@@ -90,6 +98,7 @@ export class FakeRedisReader implements RedisReader {
     return Object.values(this.data.sortedSets?.[key] ?? {}).filter((s) => inRange(s, min, max)).length;
   }
   async zrangebyscore(key: string, min: number | string, max: number | string, withScores?: 'WITHSCORES') {
+    await this.ofType(key, 'zset');
     const sorted = Object.entries(this.data.sortedSets?.[key] ?? {})
       .filter(([, s]) => inRange(s, min, max))
       .sort((a, b) => a[1] - b[1]);
