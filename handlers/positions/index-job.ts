@@ -97,7 +97,8 @@ async function heldListing(read: Promise<string[]>): Promise<{ members: string[]
  * Keeps the position book's indexes, so no gate scans the keyspace or reads what cannot count on
  * its hot path, in one commit each refresh:
  * - P3.3's index, quantum:gates:positions:p33_symbols: the Position Ledger's (P3.3) hashes under every
- *   prefix of POSITION_P33_PREFIXES. Without scanning the whole keyspace each time (6–7 s and most of
+ *   prefix of POSITION_P33_PREFIXES (and, for a symbol P3.3 is configured with or already indexed, a
+ *   key of another type there: P3.3's word on it unreadable). Without scanning the whole keyspace each time (6–7 s and most of
  *   a Redis core at 5 M keys): it checks, with one TYPE per symbol and prefix (a hash, or it is not
  *   P3.3's), the symbols P3.3 itself is configured with (its env allowlist and its universe keys) and
  *   those already indexed (a symbol leaves when its hashes are gone); a bounded SCAN sweep
@@ -152,10 +153,16 @@ export const positionIndex = defineHandler({
       Promise.all(prefixes.map((prefix) => sweep(redis, prefix, config.POSITION_INDEX_SCAN_STEPS))),
     ]);
     const candidates = [...new Set([...list(config.POSITION_P33_SYMBOLS), ...universe, ...indexed, ...swept.flatMap((s) => s.symbols)])];
-    // One key per TYPE (on Redis Cluster a symbol's two layouts live in different slots): only a
-    // hash is P3.3's; a key of another type under its prefix (EXISTS cannot tell) is no position.
+    // One key per TYPE (on Redis Cluster a symbol's two layouts live in different slots). A hash is
+    // P3.3's. A key of another type is P3.3's word made unreadable for a symbol P3.3 is configured
+    // with or was indexed (listed: the book makes it a position of unknown size), and no position
+    // for one only the sweep met (others write under these prefixes too).
     const types = await Promise.all(candidates.map((symbol) => Promise.all(prefixes.map((prefix) => redis.type(prefix + symbol)))));
-    const found = candidates.filter((_, i) => (types[i] ?? []).includes('hash'));
+    const p33s = new Set([...list(config.POSITION_P33_SYMBOLS), ...universe, ...indexed]);
+    const found = candidates.filter((symbol, i) => {
+      const kinds = types[i] ?? [];
+      return kinds.includes('hash') || (p33s.has(symbol) && kinds.some((kind) => kind !== 'none'));
+    });
     // Each found symbol's hashes as the book reads them, judged by the book's rule at this clock.
     const rows = await Promise.all(found.map((symbol) => sendReadsSettled(redis, p33HashReads(symbol, config))));
     const notFlat = found.filter((symbol, i) => !p33SaysFlat(symbol, rows[i]!, { config, now }));

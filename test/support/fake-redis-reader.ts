@@ -81,6 +81,7 @@ export class FakeRedisReader implements RedisReader {
     return { ...(this.data.hashes?.[key] ?? {}) };
   }
   async hmget(key: string, ...fields: string[]) {
+    await this.ofType(key, 'hash');
     return fields.map((f) => this.data.hashes?.[key]?.[f] ?? null);
   }
   async smembers(key: string) {

@@ -65,6 +65,17 @@ describe('the position index keeps the held index', () => {
     expect(indexed.sort()).toEqual(['AHEADUSDT', 'BOTHUSDT', 'FLATUSDT', 'HELDUSDT', 'JUNKUSDT', 'SIGMAUSDT']);
   });
 
+  it('lists a key of another type under P3.3’s prefix for a symbol P3.3 is configured with, not for one only the sweep met', async () => {
+    const run = await refresh({}, { redis: { strings: { [keys.p33StatePositions('HELDUSDT')]: 'not a hash' } } });
+    expect(heldOf(run).map(([m]) => m)).toEqual(['HELDUSDT', P33_HELD_CURRENT]);
+    const stray = await runHandler(
+      positionIndex,
+      {},
+      { now: NOW, env: { POSITION_INDEX_SCAN_STEPS: '0' }, redis: { strings: { [keys.p33StatePositions('STRAYUSDT')]: 'not a hash' } } },
+    );
+    expect(heldOf(stray).map(([m]) => m)).toEqual([P33_HELD_CURRENT]);
+  });
+
   it('keeps a watched symbol held, its hash flat or absent, until its watch ends', async () => {
     const run = await refresh(
       { [keys.p33StatePositions('FLATUSDT')]: p33NewestHash('FLATUSDT', 0, 100, FRESH_SEC) },
