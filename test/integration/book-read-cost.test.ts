@@ -1,11 +1,10 @@
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { loadPositionBook, type PositionBookConfig } from '../../handlers/positions/book.js';
 import type { RedisReader } from '../../runtime/contract/index.js';
-import { TransactionCommitter } from '../../runtime/engine/commit.js';
 import { keys, streams } from '../../schemas/keys.js';
 import { balanceTrackerSnapshot, p33NewestHash, p33SeedHash } from '../support/book-producers.js';
-import { refreshPositionIndex } from '../support/index-refresh.js';
+import { refreshPositionIndex, usePrivateCommitter } from '../support/decide-once.js';
 import { usePrivateRedis } from '../support/redis-server.js';
 import { withoutScripts } from '../support/runtime.js';
 
@@ -36,15 +35,7 @@ async function commandCalls(r: Redis): Promise<Map<string, number>> {
  */
 describe('the book read costs the same beside a flat universe (issue #62 item 1)', () => {
   const redis = usePrivateRedis();
-  let connection: Redis;
-  let committer: TransactionCommitter;
-  beforeAll(() => {
-    connection = new Redis(redis.url, { lazyConnect: false, maxRetriesPerRequest: 1 });
-    committer = new TransactionCommitter(connection, 10_000);
-  });
-  afterAll(async () => {
-    await connection.quit();
-  });
+  const commits = usePrivateCommitter(redis);
 
   async function seed(universe: number, expiredViewRows: number): Promise<string[]> {
     const r = redis.client;
@@ -73,7 +64,7 @@ describe('the book read costs the same beside a flat universe (issue #62 item 1)
     // Balance-tracker rows that aged out (their TTL): their members stay until the index job prunes them.
     for (let i = 0; i < expiredViewRows; i++) p.sadd(keys.activePositions, `GONE${i}USDT`);
     for (const [error] of (await p.exec()) ?? []) if (error) throw error;
-    expect(await refreshPositionIndex(r, committer, NOW, { POSITION_P33_SYMBOLS: symbols.join(',') })).toBe('committed');
+    expect(await refreshPositionIndex(r, commits.committer, NOW, { POSITION_P33_SYMBOLS: symbols.join(',') })).toBe('committed');
     return symbols;
   }
 

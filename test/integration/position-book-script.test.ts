@@ -1,15 +1,14 @@
 import fc from 'fast-check';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { bookPositionSource } from '../../handlers/governor/positions.js';
 import { loadPositionBook, P33_HELD_CURRENT, type PositionBookConfig } from '../../handlers/positions/book.js';
 import { loadHeatInputs } from '../../handlers/positions/heat.js';
 import { priceQuoteReads, priceQuotesOf, readPriceQuotes } from '../../handlers/positions/prices.js';
 import { sendReadsSettled } from '../../handlers/positions/read-commands.js';
 import type { RedisReader } from '../../runtime/contract/index.js';
-import { TransactionCommitter } from '../../runtime/engine/commit.js';
 import { keys, streams } from '../../schemas/keys.js';
-import { refreshPositionIndex } from '../support/index-refresh.js';
+import { refreshPositionIndex, usePrivateCommitter } from '../support/decide-once.js';
 import { usePrivateRedis } from '../support/redis-server.js';
 import { withoutScripts } from '../support/runtime.js';
 
@@ -203,15 +202,7 @@ describe('position book: the one-script read answers what the plain reads answer
  */
 describe('position book: reading only the held symbols decides as reading every P3.3 hash (issue #62 item 1)', () => {
   const redis = usePrivateRedis();
-  let connection: Redis;
-  let committer: TransactionCommitter;
-  beforeAll(() => {
-    connection = new Redis(redis.url, { lazyConnect: false, maxRetriesPerRequest: 1 });
-    committer = new TransactionCommitter(connection, 10_000);
-  });
-  afterAll(async () => {
-    await connection.quit();
-  });
+  const commits = usePrivateCommitter(redis);
 
   /** What the gates decide on: the governor's positions for the caps, the heat gate's inputs (quotes where both read them). */
   async function decidedOn(reader: RedisReader, now: number) {
@@ -243,7 +234,7 @@ describe('position book: reading only the held symbols decides as reading every 
           await r.flushall();
           await seedBooks(r, books, stray);
           // The index job finds every hash through P3.3's allowlist: then both reads list the same hashes.
-          expect(await refreshPositionIndex(r, committer, NOW, { POSITION_P33_SYMBOLS: SYMBOLS.join(',') })).toBe('committed');
+          expect(await refreshPositionIndex(r, commits.committer, NOW, { POSITION_P33_SYMBOLS: SYMBOLS.join(',') })).toBe('committed');
           for (const reader of [r as unknown as RedisReader, withoutScripts(r as unknown as RedisReader)]) {
             const held = await decidedOn(reader, NOW + later);
             expect(held.listing).toBe('held');

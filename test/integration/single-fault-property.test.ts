@@ -1,12 +1,10 @@
 import fc from 'fast-check';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createGovernor } from '../../handlers/governor/index.js';
 import { heatGate } from '../../handlers/heat-gate/index.js';
 import type { AnyHandler } from '../../runtime/contract/handler.js';
-import { TransactionCommitter } from '../../runtime/engine/commit.js';
-import { Delivery } from '../../runtime/engine/delivery.js';
-import { executeBatch, type ExecutionEnv } from '../../runtime/engine/execute.js';
+import type { TransactionCommitter } from '../../runtime/engine/commit.js';
 import { keys, streams } from '../../schemas/keys.js';
 import {
   balanceTrackerSnapshot,
@@ -16,9 +14,7 @@ import {
   pyFloat,
   tickerHash,
 } from '../support/book-producers.js';
-import { silentLogger } from '../support/execution-env.js';
-import { RecordedMetrics, recordingMetricFactory } from '../support/fake-ctx.js';
-import { refreshPositionIndex } from '../support/index-refresh.js';
+import { decideOnce, refreshPositionIndex, usePrivateCommitter } from '../support/decide-once.js';
 import { usePrivateRedis } from '../support/redis-server.js';
 import { readStream } from '../support/runtime.js';
 import { FAMILIES, INPUTS, familyName, type Family, type InputId } from '../support/single-faults.js';
@@ -504,31 +500,8 @@ async function decide(
   await r.flushdb();
   await seed(r, committer, w, now, a);
   const handler: AnyHandler = m.kind === 'proposal' ? heatGate : createGovernor();
-  const config = handler.config(capsOf(w)) as object;
-  const metrics = handler.metrics(recordingMetricFactory(new RecordedMetrics()), config as never) as object;
-  const id = `${now}-1`;
-  const raw = rawOf(m, w, now, id);
-  const delivery = new Delivery({ id, raw, producedAt: now }, raw, 1, undefined);
-  delivery.message = handler.input.parse(raw);
-  delivery.valid = true;
-  const env: ExecutionEnv<object, object> = {
-    redis: r,
-    config,
-    metrics,
-    now: () => now,
-    logger: () => silentLogger,
-    redisReady: () => true,
-    waitForRedis: async () => undefined,
-    stopping: () => false,
-    // The backoff between tries is the runtime's business, not this property's.
-    sleep: async () => undefined,
-    onRetry: () => undefined,
-  };
   const started = performance.now();
-  let rejected: string | undefined;
-  await executeBatch(handler, env, [delivery], (_d, reason, detail) => (rejected = `${reason}: ${detail}`));
-  if (rejected !== undefined || delivery.recorder === undefined) throw new Error(`not decided: ${rejected ?? delivery.outcome.kind}`);
-  await committer.commit(undefined, [delivery]);
+  const delivery = await decideOnce(handler, r, committer, now, rawOf(m, w, now, `${now}-1`), capsOf(w));
   const ms = performance.now() - started;
   if (delivery.answer !== 'committed') throw new Error(`decision not committed: ${delivery.answer}`);
   if (m.kind === 'proposal') {
@@ -543,16 +516,7 @@ async function decide(
 
 describe('one wrong input, any input: the gates are conservative (issue #59 item 6)', () => {
   const redis = usePrivateRedis();
-  let connection: Redis;
-  let committer: TransactionCommitter;
-  beforeAll(() => {
-    // The committer's own connection, as the runtime gives it one (WATCH and MULTI are per connection).
-    connection = new Redis(redis.url, { lazyConnect: false, maxRetriesPerRequest: 1 });
-    committer = new TransactionCommitter(connection, 10_000);
-  });
-  afterAll(async () => {
-    await connection.quit();
-  });
+  const commits = usePrivateCommitter(redis);
 
   it(`holds (a) opens, (b) closes, (c) heat and (d) a bound over ${RUNS} worlds with one fault each (seed ${SEED})`, async () => {
     await fc.assert(
@@ -561,8 +525,8 @@ describe('one wrong input, any input: the gates are conservative (issue #59 item
         const applied: Applied = { family, symbol, share: f.share };
         const now = Date.now();
         for (const m of w.messages) {
-          const truth = await decide(redis.client, committer, w, m, now, undefined);
-          const faulted = await decide(redis.client, committer, w, m, now, applied);
+          const truth = await decide(redis.client, commits.committer, w, m, now, undefined);
+          const faulted = await decide(redis.client, commits.committer, w, m, now, applied);
           const story = { family: familyName(family), symbol, share: f.share, world: w, message: m, truth, faulted };
           // (d)
           expect(faulted.ms, `decided within ${DECIDED_WITHIN_MS} ms: ${JSON.stringify(story)}`).toBeLessThan(DECIDED_WITHIN_MS);
