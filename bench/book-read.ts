@@ -9,6 +9,8 @@ import { keys } from '../schemas/keys.js';
  * read-only script call of a sample is the book's, so the figure is the book's alone.
  */
 const READ_ONLY_SCRIPTS = ['eval_ro', 'evalsha_ro'];
+/** Where the book's listings live (keys.activePositions, keys.p33PositionIndex). */
+const BOOK_KEYS = keys.activePositions.slice(0, keys.activePositions.lastIndexOf(':') + 1);
 
 export interface ScriptCounters {
   readonly calls: number;
@@ -35,7 +37,8 @@ export function usecPerCall(before: ScriptCounters, after: ScriptCounters): { ca
 /**
  * Logs every command (SLOWLOG at 0 µs) until the returned function is called, which restores the
  * server's settings and counts the read-only script calls logged meanwhile and those of them that
- * name the book's keys (its listing: quantum:gates:positions:active_symbols or the P3.3 index).
+ * name one of the book's own keys (its listings: quantum:gates:positions:active_symbols, the P3.3
+ * index quantum:gates:positions:p33_symbols, any index of the book kept beside them).
  * Run it outside the measured window: logging every command costs Redis a little.
  */
 export async function sampleReadOnlyScripts(redis: Redis): Promise<() => Promise<{ scripts: number; book: number }>> {
@@ -55,7 +58,7 @@ export async function sampleReadOnlyScripts(redis: Redis): Promise<() => Promise
     // Each entry: id, time, duration, the command's arguments (each cut at 128 bytes), client address, client name.
     const entries = (replies?.[1]?.[1] ?? []) as [number, number, number, string[], ...unknown[]][];
     const scripts = entries.map((e) => e[3]).filter((args) => READ_ONLY_SCRIPTS.includes(String(args[0]).toLowerCase()));
-    const book = scripts.filter((args) => args.includes(keys.activePositions) || args.includes(keys.p33PositionIndex));
+    const book = scripts.filter((args) => args.some((arg) => String(arg).startsWith(BOOK_KEYS)));
     return { scripts: scripts.length, book: book.length };
   };
 }

@@ -617,7 +617,7 @@ async function main(): Promise<void> {
       const c = r.caps;
       const hourMinutes = (10 * r.seconds * (quick ? 10 : 1)) / 60;
       rows.push({
-        name: `${proposals.toLocaleString('en-US')} proposals + ${plans.toLocaleString('en-US')} plans backlog (a tenth of an hour at 100×), caps`,
+        name: `${proposals.toLocaleString('en-US')} proposals + ${plans.toLocaleString('en-US')} plans backlog (${quick ? 'a hundredth' : 'a tenth'} of an hour at 100×), caps`,
         value: c.exact && r.exact ? 'exact' : 'NOT EXACT',
         requirement: { text: 'every message decided once, the caps exact', met: r.exact },
         note:
