@@ -1,13 +1,32 @@
 import type { Redis } from 'ioredis';
 import { keys, streams } from '../schemas/keys.js';
 
+/** The notional of the bench's position number `i` (seedPortfolio). */
+const notionalOf = (i: number) => 1000 + i * 10;
+
+/** The notional of seedPortfolio's `symbols` positions, as each figure states it. */
+export function bookNotional(symbols: number): number {
+  let notional = 0;
+  for (let i = 0; i < symbols; i++) notional += notionalOf(i);
+  return notional;
+}
+
+/**
+ * Equity for `symbols` held positions: $100,000 at the bench's 20, and in proportion to the book's
+ * notional beyond, so the portfolio's heat (notional × sigma / equity, 0.044) and so the heat
+ * gate's decisions stay those of the 20-position book whatever the number of positions.
+ */
+export function equityFor(symbols: number): number {
+  return Math.max(100_000, Math.ceil((bookNotional(symbols) * 100_000) / bookNotional(20)));
+}
+
 /**
  * The book and the plans the governor's benchmarks decide on (bench/run.ts): equity and `symbols` positions written as the pipeline writes
  * them, and a plan mix that is mostly closes (always allowed) and opens across many symbols.
  */
 export async function seedPortfolio(redis: Redis, symbols: number): Promise<void> {
   const pipeline = redis.pipeline();
-  pipeline.hset(keys.portfolioState, 'equity_usd', '100000', 'timestamp', String(Math.floor(Date.now() / 1000)));
+  pipeline.hset(keys.portfolioState, 'equity_usd', String(equityFor(symbols)), 'timestamp', String(Math.floor(Date.now() / 1000)));
   for (let i = 0; i < symbols; i++) {
     const symbol = `SYM${i}USDT`;
     // As the pipeline writes positions: snapshot stream entries (the runtime's position-snapshot
@@ -18,7 +37,7 @@ export async function seedPortfolio(redis: Redis, symbols: number): Promise<void
       'symbol',
       symbol,
       'position_notional_usd',
-      String(1000 + i * 10),
+      String(notionalOf(i)),
       'sigma',
       '0.2',
       'mark_price',
