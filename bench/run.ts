@@ -5,7 +5,8 @@
  * redis-server; prints each figure beside its requirement and writes bench/results/latest.json.
  *
  * BENCH_ONLY=idle,latency,heat,governor,jobs,universe,held,hour,rss picks sections (default all);
- * BENCH_QUICK=1 shrinks every run (a smoke check, not figures).
+ * BENCH_QUICK=1 shrinks every run (a smoke check, not figures). BENCH_GATE_<NAME>=value sets <NAME>
+ * for the gates; BENCH_PROFILE_DIR=dir has the gates process write a CPU profile there.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -34,6 +35,8 @@ const givenBundle = process.env.BENCH_BUNDLE_DIR;
 const bundleDir = givenBundle === undefined ? resolve(resultsDir, 'dist') : resolve(givenBundle);
 /** The flags `npm start` runs with (package.json). */
 const NODE_FLAGS = ['--max-semi-space-size=2', '--heap-growing-percent=50'];
+/** BENCH_PROFILE_DIR: the gates process writes a V8 CPU profile there on exit, to see where a row's time goes. */
+const PROFILE_FLAGS = process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${resolve(process.env.BENCH_PROFILE_DIR)}`] : [];
 const SYMBOLS = 20;
 
 /** Every gate in one process, from the bundle; `extraEnv` over the bench's own settings. */
@@ -46,8 +49,14 @@ async function startGates(redis: TestRedis, extraEnv: Record<string, string> = {
     // The bench's plans are written before the gates start; the governor would refuse them as stale.
     GOV_MAX_PLAN_AGE_SEC: '0',
     ...extraEnv,
+    // BENCH_GATE_<NAME>=value: <NAME> for the gates, to see what a setting does to a row.
+    ...Object.fromEntries(
+      Object.entries(process.env).flatMap(([name, value]) =>
+        name.startsWith('BENCH_GATE_') && value !== undefined ? [[name.slice('BENCH_GATE_'.length), value]] : [],
+      ),
+    ),
   };
-  return { proc: spawnNode([...NODE_FLAGS, resolve(bundleDir, 'app', 'main.js')], env), port };
+  return { proc: spawnNode([...NODE_FLAGS, ...PROFILE_FLAGS, resolve(bundleDir, 'app', 'main.js')], env), port };
 }
 
 async function waitReady(port: number): Promise<void> {

@@ -30,6 +30,9 @@ const configSchema = z.object({
 });
 type PositionIndexConfig = z.infer<typeof configSchema>;
 
+/** Symbols whose hashes a refresh reads in one round trip: a few ms of Redis and of this process each. */
+const SYMBOLS_A_ROUND_TRIP = 50;
+
 /** Keys per SCAN step: a step costs Redis about this much work, whatever the keyspace. */
 const SCAN_COUNT = 1000;
 
@@ -153,19 +156,28 @@ export const positionIndex = defineHandler({
       Promise.all(prefixes.map((prefix) => sweep(redis, prefix, config.POSITION_INDEX_SCAN_STEPS))),
     ]);
     const candidates = [...new Set([...list(config.POSITION_P33_SYMBOLS), ...universe, ...indexed, ...swept.flatMap((s) => s.symbols)])];
-    // One key per TYPE (on Redis Cluster a symbol's two layouts live in different slots). A hash is
-    // P3.3's. A key of another type is P3.3's word made unreadable for a symbol P3.3 is configured
-    // with or was indexed (listed: the book makes it a position of unknown size), and no position
-    // for one only the sweep met (others write under these prefixes too).
-    const types = await Promise.all(candidates.map((symbol) => Promise.all(prefixes.map((prefix) => redis.type(prefix + symbol)))));
+    // Each candidate's hashes as the book reads them (one HMGET per prefix: on Redis Cluster a
+    // symbol's two layouts live in different slots), a few hundred symbols a round trip so a large
+    // universe never holds the decisions sharing this process and Redis for long. A reply with a
+    // field is P3.3's hash (P3.3 always writes ts_epoch). A key of another type (WRONGTYPE) is
+    // P3.3's word made unreadable for a symbol P3.3 is configured with or was indexed (listed: the
+    // book makes it a position of unknown size), and no position for one only the sweep met
+    // (others write under these prefixes too).
     const p33s = new Set([...list(config.POSITION_P33_SYMBOLS), ...universe, ...indexed]);
-    const found = candidates.filter((symbol, i) => {
-      const kinds = types[i] ?? [];
-      return kinds.includes('hash') || (p33s.has(symbol) && kinds.some((kind) => kind !== 'none'));
-    });
-    // Each found symbol's hashes as the book reads them, judged by the book's rule at this clock.
-    const rows = await Promise.all(found.map((symbol) => sendReadsSettled(redis, p33HashReads(symbol, config))));
-    const notFlat = found.filter((symbol, i) => !p33SaysFlat(symbol, rows[i]!, { config, now }));
+    const found: string[] = [];
+    const notFlat: string[] = [];
+    for (let i = 0; i < candidates.length; i += SYMBOLS_A_ROUND_TRIP) {
+      const chunk = candidates.slice(i, i + SYMBOLS_A_ROUND_TRIP);
+      const rows = await Promise.all(chunk.map((symbol) => sendReadsSettled(redis, p33HashReads(symbol, config))));
+      chunk.forEach((symbol, k) => {
+        const replies = rows[k] ?? [];
+        const hash = replies.some((reply) => Array.isArray(reply) && reply.some((field) => field !== null));
+        if (!hash && !(p33s.has(symbol) && replies.some((reply) => reply instanceof Error))) return;
+        found.push(symbol);
+        // Judged by the book's own rule at this clock.
+        if (!p33SaysFlat(symbol, replies, { config, now })) notFlat.push(symbol);
+      });
+    }
     const viewRows = await Promise.all(view.map((symbol) => redis.exists(keys.position(symbol))));
     // A permitted open's symbol stays listed, hash or not, until its reservation expires (keys.p33Watch).
     const listed = new Set([...found, ...watched]);
@@ -177,7 +189,8 @@ export const positionIndex = defineHandler({
       if (s.cursor === '0') ctx.metrics.sweeps.inc();
     });
     for (const symbol of indexed) if (!listed.has(symbol)) ctx.remove(keys.p33PositionIndex, { from: 'set', member: symbol });
-    for (const symbol of listed) ctx.add(keys.p33PositionIndex, symbol, { to: 'set' });
+    const before = new Set(indexed);
+    for (const symbol of listed) if (!before.has(symbol)) ctx.add(keys.p33PositionIndex, symbol, { to: 'set' });
     // The held index: this refresh's symbols scored now, earlier ones not listed again dropped by
     // score (a permit's, scored by its reservation's expiry, stays), and until when it stands.
     const standsMs = HELD_STANDS_REFRESHES * config.POSITION_INDEX_REFRESH_SEC * 1000;

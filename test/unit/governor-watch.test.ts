@@ -32,13 +32,14 @@ describe('the governor watches a permitted open’s symbol', () => {
           redis: { sortedSets: { [keys.p33Watch]: { NEWUSDT: NOW + 120_000 } }, sets: { [keys.p33PositionIndex]: ['NEWUSDT'] } },
         },
       );
-    const listed = (run: Awaited<ReturnType<typeof index>>) =>
-      withoutJobDone(run.recorder.effects).flatMap((e) => (e.op === 'addToSet' ? [e.member] : []));
+    const unlisted = (run: Awaited<ReturnType<typeof index>>) =>
+      withoutJobDone(run.recorder.effects).flatMap((e) => (e.op === 'removeFromSet' && e.key === keys.p33PositionIndex ? [e.member] : []));
     const watched = await index(NOW);
-    expect(listed(watched)).toEqual(['NEWUSDT']);
+    // Listed already (the permit's commit): it stays, with no hash.
+    expect(unlisted(watched)).toEqual([]);
     expect(withoutJobDone(watched.recorder.effects)).toContainEqual({ op: 'trimSortedSet', key: keys.p33Watch, maxScore: NOW });
     const ended = await index(NOW + 120_000);
-    expect(listed(ended)).toEqual([]);
+    expect(unlisted(ended)).toEqual(['NEWUSDT']);
     expect(withoutJobDone(ended.recorder.effects)).toContainEqual({ op: 'removeFromSet', key: keys.p33PositionIndex, member: 'NEWUSDT' });
     // Never the whole key replaced: a symbol a permit adds meanwhile stays listed.
     expect(withoutJobDone(ended.recorder.effects).filter((e) => e.op === 'deleteKey')).toEqual([]);
