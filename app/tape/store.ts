@@ -108,7 +108,7 @@ export function redisTape(env: Env, hosted: readonly string[] = [], limits: Tape
       };
     new Gauge({
       name: 'quantum_gates_tape_entries',
-      help: "Entries on each gate's tape (a commit's decisions each)",
+      help: "Entries on each gate's tape (the decisions of up to 50 ms, at most 64, each)",
       labelNames: ['handler'],
       registers: [registry],
       collect: sizeOf((gate) => redis.xlen(tapeKey(gate))),
