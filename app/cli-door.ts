@@ -8,6 +8,7 @@ export {
   decodeTapeEntry,
   READ_METHODS,
   TAPE_VERSION,
+  READ_TAPE_VERSIONS,
   readArgs,
   readIdentity,
   tapeKey,

@@ -5,12 +5,18 @@ import { inflateRawSync } from 'node:zlib';
  * One decision on the tape: the input entry as the gate received it, every reply its ctx and its
  * batch state's load were given (in the order they came), every clock reading, and what committed.
  */
-/** The version of the records this code writes and reads; a rehearsal names a record of another as such. */
-export const TAPE_VERSION = 1;
+/**
+ * The version of the records this code writes. 2: an entry holds the records of several commits,
+ * and a call a record repeats from the record before it in its entry is written as that call's
+ * place (encodeTapeEntry); decoded, a record of either version is the same TapeRecord.
+ */
+export const TAPE_VERSION = 2;
+/** The versions this code reads (decodeTapeEntry); a rehearsal names a record of another as such. */
+export const READ_TAPE_VERSIONS: ReadonlySet<number> = new Set([1, TAPE_VERSION]);
 
 export interface TapeRecord {
   /** Every record says its version (TAPE_VERSION when written by this code). */
-  readonly v: typeof TAPE_VERSION;
+  readonly v: 1 | typeof TAPE_VERSION;
   readonly gate: string;
   /** The stream id or job id. */
   readonly id: string;
@@ -85,12 +91,87 @@ export function readIdentity(method: string, args: readonly unknown[]): string {
   return JSON.stringify([method, args.map((a) => (typeof a === 'number' ? String(a) : a))]);
 }
 
-/** A tape entry's fields as Redis keeps them: `z`, the JSON array of a commit's records, deflated (raw DEFLATE). */
+/** A tape entry's fields as Redis keeps them: `z`, the JSON array of its commits' records (encodeTapeEntry), deflated (raw DEFLATE). */
 export const RECORD_FIELD = 'z';
 
-/** The records of a tape entry (one commit's) read with XRANGE's binary form (ioredis xrangeBuffer). */
+/**
+ * A call of a record as an entry holds it: the call, or (version 2) the place of the same call
+ * (method, arguments, reply, refusal) in the same list (`state` or `reads`) of the entry's record
+ * before it that has the list. The governor reads its whole book for every plan; repeated, it is
+ * one number, neither serialised again nor deflated again.
+ */
+type EntryCall = TapedCall | number;
+type EntryReads = { readonly calls: readonly EntryCall[]; readonly clock: readonly number[] };
+
+/** Whether two replies as JSON carries them are the same (replies are strings, numbers, null, arrays and objects of them). */
+function sameJson(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!sameJson(a[i], b[i])) return false;
+    return true;
+  }
+  if (Array.isArray(b)) return false;
+  const x = a as Record<string, unknown>;
+  const y = b as Record<string, unknown>;
+  const names = Object.keys(x);
+  if (names.length !== Object.keys(y).length) return false;
+  for (const name of names) if (!Object.hasOwn(y, name) || !sameJson(x[name], y[name])) return false;
+  return true;
+}
+
+/** `reads` with each call equal to the call at the same place of `before` written as that place. */
+function withRepeats(reads: TapedReads, before: TapedReads | undefined): TapedReads | EntryReads {
+  if (before === undefined) return reads;
+  let calls: EntryCall[] | undefined;
+  for (let i = 0; i < reads.calls.length; i++) {
+    const call = reads.calls[i]!;
+    const earlier = before.calls[i];
+    if (earlier !== undefined && sameJson(call, earlier)) (calls ??= reads.calls.slice(0, i)).push(i);
+    else calls?.push(call);
+  }
+  return calls === undefined ? reads : { calls, clock: reads.clock };
+}
+
+/** The JSON of an entry's records (version 2: repeated calls as their places; decodeTapeEntry reads it back). */
+export function encodeTapeEntry(records: readonly TapeRecord[]): string {
+  let state: TapedReads | undefined;
+  let reads: TapedReads | undefined;
+  const encoded = records.map((record) => {
+    const ownState = record.state === undefined ? undefined : withRepeats(record.state, state);
+    const ownReads = withRepeats(record.reads, reads);
+    state = record.state ?? state;
+    reads = record.reads;
+    return ownState === record.state && ownReads === record.reads ? record : { ...record, state: ownState, reads: ownReads };
+  });
+  return JSON.stringify(encoded);
+}
+
+/** An entry's list with each place (a repeated call) replaced by the call it names. */
+function resolved(reads: EntryReads, before: TapedReads | undefined): TapedReads {
+  if (!reads.calls.some((call) => typeof call === 'number')) return reads as TapedReads;
+  const calls = reads.calls.map((call) => {
+    if (typeof call !== 'number') return call;
+    const earlier = before?.calls[call];
+    if (earlier === undefined) throw new Error(`a tape entry repeating call ${call} of a record that has none`);
+    return earlier;
+  });
+  return { calls, clock: [...reads.clock] };
+}
+
+/** The records of a tape entry read with XRANGE's binary form (ioredis xrangeBuffer), of version 1 or 2. */
 export function decodeTapeEntry(fields: readonly Buffer[]): TapeRecord[] {
   const at = fields.findIndex((f) => f.toString() === RECORD_FIELD);
   if (at < 0 || at % 2 === 1) throw new Error('a tape entry without its records');
-  return JSON.parse(inflateRawSync(fields[at + 1]!).toString('utf8')) as TapeRecord[];
+  const records = JSON.parse(inflateRawSync(fields[at + 1]!).toString('utf8')) as TapeRecord[];
+  let state: TapedReads | undefined;
+  let reads: TapedReads | undefined;
+  return records.map((record) => {
+    const ownState = record.state === undefined ? undefined : resolved(record.state, state);
+    const ownReads = resolved(record.reads, reads);
+    state = ownState ?? state;
+    reads = ownReads;
+    return ownState === record.state && ownReads === record.reads ? record : { ...record, state: ownState, reads: ownReads };
+  });
 }

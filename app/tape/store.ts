@@ -4,7 +4,7 @@ import type { AnyHandler, DecisionTape, RedisClient, RootLogger } from '../../ru
 import { envInt, parseEnv, type Env } from '../../schemas/env.js';
 import { promisify } from 'node:util';
 import { deflateRaw } from 'node:zlib';
-import { RECORD_FIELD, tapeKey, type TapeRecord } from './format.js';
+import { encodeTapeEntry, RECORD_FIELD, tapeKey, type TapeRecord } from './format.js';
 import { decisionTape } from './recorder.js';
 import { settingsDigest, settingsKey, tapedSettings } from './settings.js';
 
@@ -23,6 +23,37 @@ export const tapeSettings = z.object({ TAPE_MAXLEN: envInt(80_000), TAPE_MAXBYTE
 /** How often (appends of a gate) its tape's memory an entry is measured (MEMORY USAGE over XLEN). */
 const MEASURE_EVERY = 256;
 
+/** How long a gate's records wait for more to share their entry (ms): a decision is on the tape this much later at most, but for the write. */
+const FLUSH_MS = 50;
+/** The most records an entry holds: a governor decision is 2-4 KB of JSON (its book once an entry), an entry of 64 a few tens of KB deflated. */
+const ENTRY_RECORDS = 64;
+/**
+ * The most records a gate may have handed to the tape and not yet written: past it, records are
+ * counted in quantum_gates_tape_write_failures_total and dropped. A governor record holds its
+ * replies (~10-20 KB of heap at 20 held symbols): 1,000 of them are ~15 MB; at the bench's drain
+ * (1,000 plans/s) about 50-100 wait at any moment.
+ */
+const IN_FLIGHT = 1_000;
+
+/** The tape's batching and its bound (the defaults above; tests make them small). */
+export interface TapeLimits {
+  readonly flushMs?: number;
+  readonly entryRecords?: number;
+  readonly inFlight?: number;
+}
+
+/** A gate's records not yet on its tape. */
+interface GateQueue {
+  /** Handed over, not yet in an entry. */
+  readonly waiting: TapeRecord[];
+  /** In the entry being deflated and appended. */
+  writing: number;
+  /** That entry's write, settled (never rejects) when it is appended or counted as failed. */
+  written: Promise<void> | undefined;
+  /** When `waiting` is written if no more come. */
+  timer: ReturnType<typeof setTimeout> | undefined;
+}
+
 /**
  * The entries a gate's tape keeps: as many as hold about `maxLen` decisions at `recordsPerEntry`,
  * and no more than fit in `maxBytes` at `bytesPerEntry` (Redis's memory an entry); at least one.
@@ -40,8 +71,9 @@ export const parseTapeSettings = (env: Env) => parseEnv(tapeSettings, env);
  * logged, the decision standing as committed. A stop waits for the writes in hand (`flushed`).
  */
 /** `hosted`: the gates whose tape sizes /metrics reports from the start, before they decide anything (a tape outlives a restart). */
-export function redisTape(env: Env, hosted: readonly string[] = []) {
+export function redisTape(env: Env, hosted: readonly string[] = [], limits: TapeLimits = {}) {
   const { TAPE_MAXLEN: maxLen, TAPE_MAXBYTES: maxBytes } = parseTapeSettings(env);
+  const { flushMs = FLUSH_MS, entryRecords = ENTRY_RECORDS, inFlight = IN_FLIGHT } = limits;
   if (maxLen === 0) return undefined;
   return (
     redis: RedisClient,
@@ -76,7 +108,7 @@ export function redisTape(env: Env, hosted: readonly string[] = []) {
       };
     new Gauge({
       name: 'quantum_gates_tape_entries',
-      help: "Entries on each gate's tape (a commit's decisions each)",
+      help: "Entries on each gate's tape (the decisions of up to 50 ms, at most 64, each)",
       labelNames: ['handler'],
       registers: [registry],
       collect: sizeOf((gate) => redis.xlen(tapeKey(gate))),
@@ -96,17 +128,28 @@ export function redisTape(env: Env, hosted: readonly string[] = []) {
         'a decision could not be taped; it stands',
       );
     };
-    // One entry per commit: its decisions' records deflated together (a quarter to a third of the
-    // JSON), on libuv's threads rather than the gates' event loop. A deflate per decision halved
-    // the governor's backlog throughput (bench/tape-cost.ts); one per commit of up to BATCH_SIZE
-    // costs little. Appended in commit order, whichever deflate ends first.
-    const appended = new Map<string, Promise<void>>();
-    // Entries hold a commit's decisions each: the stream is trimmed to the entries that hold about
-    // TAPE_MAXLEN decisions, as recent commits average (one a commit at the default pipeline's rates).
+    // Each gate's records wait here for their entry: the commits of up to `limits.flushMs` (a
+    // stop or `limits.entryRecords` records write it sooner), encoded together (encodeTapeEntry:
+    // a read a record repeats from the one before it, the governor's book, is one number), then
+    // deflated on libuv's threads and appended, one entry of a gate at a time, in commit order.
+    // Nothing of it runs between a decision and its commit: a commit only hands its records over.
+    // A deflate and an XADD per commit cost the governor's drain a third of its CPU
+    // (bench/tape-cost.ts); one per entry of many commits costs little.
+    const queues = new Map<string, GateQueue>();
+    const queueOf = (gate: string): GateQueue => {
+      let queue = queues.get(gate);
+      if (queue === undefined) {
+        queue = { waiting: [], writing: 0, written: undefined, timer: undefined };
+        queues.set(gate, queue);
+      }
+      return queue;
+    };
+    // Entries hold many decisions each: the stream is trimmed to the entries that hold about
+    // TAPE_MAXLEN decisions, as recent entries average.
     const perEntry = new Map<string, number>();
     // And to the entries that fit in TAPE_MAXBYTES: Redis's memory an entry, as last measured
     // (MEMORY USAGE over XLEN, every MEASURE_EVERY appends), else estimated from the deflated body
-    // (a stream node holds at most 4 KB: a governor entry is a node of its own, 1.2-1.3 times its body).
+    // (a stream node holds at most 4 KB: an entry of more is a node of its own, 1.2-1.3 times its body).
     const measured = new Map<string, { bytesPerEntry: number | undefined; appends: number }>();
     const measure = (gate: string) => {
       const size = measured.get(gate)!;
@@ -117,46 +160,74 @@ export function redisTape(env: Env, hosted: readonly string[] = []) {
         () => undefined, // measured again after the next MEASURE_EVERY appends
       );
     };
-    const sink = (gate: string, records: readonly TapeRecord[]) => {
-      gates.add(gate);
-      const mean = 0.99 * (perEntry.get(gate) ?? records.length) + 0.01 * records.length;
+    /** Before the gate's first records of this process: a record never names settings the tape lacks. */
+    const settingsWritten = (gate: string): Promise<void> | undefined => {
+      const own = settings.get(gate);
+      if (own === undefined || own.written) return undefined;
+      return redis.hset(settingsKey(gate), own.digest, own.json).then(
+        () => {
+          own.written = true;
+        },
+        // Tried again with the next entry; its records meanwhile name settings a rehearsal may not find (it says so).
+        (error: unknown) =>
+          logger.warn(
+            { handler: gate, err: error instanceof Error ? error.message : String(error) },
+            "a gate's settings could not be taped",
+          ),
+      );
+    };
+    /** Writes the gate's next entry (what waits, up to entryRecords), then the one after if records wait. */
+    const write = (gate: string, queue: GateQueue): void => {
+      if (queue.timer !== undefined) clearTimeout(queue.timer);
+      queue.timer = undefined;
+      const records = queue.waiting.splice(0, entryRecords);
+      if (records.length === 0) return;
+      queue.writing = records.length;
+      const mean = 0.9 * (perEntry.get(gate) ?? records.length) + 0.1 * records.length;
       perEntry.set(gate, mean);
       const size = measured.get(gate) ?? { bytesPerEntry: undefined, appends: 0 };
       measured.set(gate, size);
-      const deflated = deflate(JSON.stringify(records), { level: 6 });
-      const own = settings.get(gate);
-      // Before the gate's first records of this process: a record never names settings the tape lacks.
-      const settled =
-        own === undefined || own.written
-          ? undefined
-          : redis.hset(settingsKey(gate), own.digest, own.json).then(
-              () => {
-                own.written = true;
-              },
-              // Tried again with the next commit; its records meanwhile name settings a rehearsal may not find (it says so).
-              (error: unknown) =>
-                logger.warn(
-                  { handler: gate, err: error instanceof Error ? error.message : String(error) },
-                  "a gate's settings could not be taped",
-                ),
-            );
-      const next = (appended.get(gate) ?? Promise.resolve())
-        .then(() => settled)
-        .then(() => deflated)
-        .then((body) => {
+      // Settled in a later tick whatever happens (even an encoding that throws): `written` is set first.
+      queue.written = Promise.resolve()
+        .then(async () => {
+          const body = await deflate(encodeTapeEntry(records), { level: 6 });
+          await settingsWritten(gate);
           const entries = entriesKept(maxLen, maxBytes, mean, size.bytesPerEntry ?? 1.3 * body.length + 128);
-          return redis.xadd(tapeKey(gate), 'MAXLEN', '~', entries, '*', RECORD_FIELD, body);
+          await redis.xadd(tapeKey(gate), 'MAXLEN', '~', entries, '*', RECORD_FIELD, body);
+          if (size.appends++ % MEASURE_EVERY === 0) measure(gate);
         })
-        .then(
-          () => {
-            if (size.appends++ % MEASURE_EVERY === 0) measure(gate);
-          },
-          (error: unknown) => failed(gate, error, records.length),
-        );
-      appended.set(gate, next);
+        .catch((error: unknown) => failed(gate, error, records.length))
+        .then(() => {
+          queue.writing = 0;
+          queue.written = undefined;
+          if (queue.waiting.length >= entryRecords) write(gate, queue);
+          else if (queue.waiting.length > 0) queue.timer = setTimeout(() => write(gate, queue), flushMs).unref();
+        });
     };
+    const sink = (gate: string, records: readonly TapeRecord[]) => {
+      gates.add(gate);
+      const queue = queueOf(gate);
+      // Bounded: a Redis that takes the tape's writes slower than the gate decides (or not at all)
+      // would otherwise hold every record in this process's memory. Past the bound, records are
+      // counted as not taped and dropped; the decisions stand.
+      if (queue.waiting.length + queue.writing + records.length > inFlight) {
+        // One line that never changes, as every tape failure's (the logger's repeat window throttles it).
+        failed(gate, new Error(`the tape is behind: ${inFlight} records not yet written`), records.length);
+        return;
+      }
+      queue.waiting.push(...records);
+      if (queue.written !== undefined) return; // written after the entry in hand
+      if (queue.waiting.length >= entryRecords) write(gate, queue);
+      else queue.timer ??= setTimeout(() => write(gate, queue), flushMs).unref();
+    };
+    /** Every record handed over so far written (or counted as failed). */
     const flushed = async () => {
-      await Promise.all(appended.values());
+      for (;;) {
+        const busy = [...queues].filter(([, q]) => q.written !== undefined || q.waiting.length > 0);
+        if (busy.length === 0) return;
+        for (const [gate, queue] of busy) if (queue.written === undefined) write(gate, queue);
+        await Promise.all(busy.map(([, q]) => q.written));
+      }
     };
     return { ...decisionTape(sink, failed, (gate) => settings.get(gate)?.digest), flushed };
   };

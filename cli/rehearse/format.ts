@@ -1,5 +1,5 @@
 import { isoTime, table, truncate } from '../output.js';
-import { TAPE_VERSION } from '../../app/cli-door.js';
+import { READ_TAPE_VERSIONS } from '../../app/cli-door.js';
 import type { RehearsalReport } from './rehearse.js';
 
 /** What every rehearsal says of itself: it changes the code, never the history. */
@@ -96,7 +96,7 @@ export function formatRehearsal(report: RehearsalReport): string {
   for (const o of report.otherVersions)
     lines.push(
       '',
-      `${o.gate}: ${o.decisions} records of tape version ${o.version} (this release reads ${TAPE_VERSION}) not rehearsed, e.g. ${o.example}`,
+      `${o.gate}: ${o.decisions} records of tape version ${o.version} (this release reads ${[...READ_TAPE_VERSIONS].join(' and ')}) not rehearsed, e.g. ${o.example}`,
     );
   if (report.undecodable.length > 0) {
     lines.push('', `Tape entries that do not decode, skipped (${report.undecodable.length}):`);

@@ -4,7 +4,7 @@ import {
   decodeTapeEntry,
   isSecretName,
   settingsKey,
-  TAPE_VERSION,
+  READ_TAPE_VERSIONS,
   tapeKey,
   type TapedSettings,
   type TapeRecord,
@@ -303,7 +303,7 @@ export async function rehearse(
       span.from = Math.min(span.from ?? at, at);
       span.to = Math.max(span.to ?? at, at);
       // Another version's record may mean its fields otherwise: named and counted apart, never compared.
-      if (record.v !== TAPE_VERSION) {
+      if (!READ_TAPE_VERSIONS.has(record.v)) {
         const version = String((record as { v?: unknown }).v);
         const seen = otherVersions.get(`${gate}\n${version}`);
         if (seen) seen.decisions += 1;

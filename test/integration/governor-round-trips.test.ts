@@ -144,6 +144,13 @@ describe('the governor: round trips a plan', () => {
     console.log(JSON.stringify(plans.map((waves, i) => ({ plan: kinds[i], waves }))));
     expect(plans).toHaveLength(kinds.length - 1);
     for (const waves of plans) expect(waves.length).toBeLessThanOrEqual(3);
+    // Scripts go by hash (the book's read-only one as EVALSHA_RO), never with their bodies, and
+    // INFO memory goes with the state's other reads.
+    const commands = plans.flat(2).map((command) => command.split(' ')[0]);
+    expect(commands.filter((name) => name === 'eval' || name === 'eval_ro')).toEqual([]);
+    expect(commands.filter((name) => name === 'evalsha_ro')).toHaveLength(plans.length);
+    for (const waves of plans)
+      expect(waves[0]!.map((command) => command.split(' ')[0])).toEqual(expect.arrayContaining(['info', 'evalsha_ro']));
   });
 
   it('tapes the reads sent ahead as what the decision read: the tape rehearses the permit it committed', async () => {

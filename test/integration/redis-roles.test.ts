@@ -73,3 +73,41 @@ describe('the protocol every connection speaks', () => {
     }
   });
 });
+
+describe('the handlers’ reader on one node (the commands connection)', () => {
+  const redis = usePrivateRedis();
+  const opened: RedisClient[] = [];
+  afterEach(() => {
+    for (const client of opened.splice(0)) client.disconnect();
+  });
+
+  /** Calls per command since the last CONFIG RESETSTAT. */
+  async function calls(): Promise<Map<string, number>> {
+    const info = String(await redis.client.info('commandstats'));
+    return new Map([...info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)].map((m) => [m[1]!, Number(m[2])]));
+  }
+
+  it('sends a read-only script by its hash, its body once when Redis has forgotten it (a restart, SCRIPT FLUSH)', async () => {
+    const client = connectRedis(parseRuntimeConfig({ REDIS_URL: redis.url }), 'commands', 'test:scripts');
+    opened.push(client);
+    await waitUntilReady(client);
+    await redis.client.set('k', 'v');
+    const script = "return redis.call('GET', KEYS[1])";
+    await redis.client.config('RESETSTAT');
+    // Unknown to Redis: EVALSHA_RO answers NOSCRIPT, the body follows once as EVAL_RO.
+    expect(await client.eval_ro(script, 1, 'k')).toBe('v');
+    expect(await client.eval_ro(script, 1, 'k')).toBe('v');
+    expect(await client.eval_ro(script, 1, 'k')).toBe('v');
+    let seen = await calls();
+    expect([seen.get('evalsha_ro'), seen.get('eval_ro')]).toEqual([3, 1]);
+    await redis.client.script('FLUSH');
+    await redis.client.config('RESETSTAT');
+    expect(await client.eval_ro(script, 1, 'k')).toBe('v');
+    seen = await calls();
+    expect([seen.get('evalsha_ro'), seen.get('eval_ro')]).toEqual([1, 1]);
+    // A script's own error is the script's, not a reason to send its body.
+    await expect(client.eval_ro("return redis.error_reply('ERR mine')", 0)).rejects.toThrow(/ERR mine/);
+    // INFO memory answers as INFO does (the governor reads maxmemory_policy from it).
+    expect(await client.info('memory')).toMatch(/^maxmemory_policy:noeviction/m);
+  });
+});

@@ -1,0 +1,135 @@
+import { deflateRawSync } from 'node:zlib';
+import { Registry } from 'prom-client';
+import { describe, expect, it } from 'vitest';
+import { decodeTapeEntry, encodeTapeEntry, RECORD_FIELD, TAPE_VERSION, type TapeRecord } from '../../app/tape/format.js';
+import { redisTape } from '../../app/tape/store.js';
+import type { RedisClient, RootLogger } from '../../runtime/host/index.js';
+
+const book = ['1000', 'group', [], [['SYM1USDT', 'SYM2USDT']], [[['1000', '0.2', null]]], [], []];
+
+function record(id: string, symbol: string, extra: Partial<TapeRecord> = {}): TapeRecord {
+  return {
+    v: TAPE_VERSION,
+    gate: 'governor',
+    id,
+    producedAt: 1,
+    raw: { plan_id: id, symbol },
+    outcome: 'handled',
+    batch: `b.${id}`,
+    state: {
+      calls: [
+        ['get', ['quantum:kill'], null],
+        ['eval_ro', ['sha1:abc', 4, 'a', 'b'], structuredClone(book)],
+        ['info', ['memory'], `used_memory:${id}\nmaxmemory_policy:noeviction`],
+      ],
+      clock: [5],
+    },
+    reads: { calls: [['get', [`quantum:governor:version:${symbol}`], '3']], clock: [5] },
+    effects: [{ op: 'emit', fields: { plan_id: id } }],
+    jobs: [],
+    ...extra,
+  };
+}
+
+const entryOf = (json: string): Buffer[] => [Buffer.from(RECORD_FIELD), deflateRawSync(json)];
+
+describe('a tape entry (version 2)', () => {
+  it('writes a call repeated from the record before it as its place, and reads every record back whole', () => {
+    const records = [record('p1', 'SYM1USDT'), record('p2', 'SYM1USDT'), record('p3', 'SYM2USDT', { state: undefined })];
+    const json = encodeTapeEntry(records);
+    const written = JSON.parse(json) as { state?: { calls: unknown[] }; reads: { calls: unknown[] } }[];
+    // The book is written once: the second record's state names the first's calls 0 and 1 by place.
+    expect(written[1]!.state!.calls).toEqual([0, 1, ['info', ['memory'], 'used_memory:p2\nmaxmemory_policy:noeviction']]);
+    expect(written[1]!.reads.calls).toEqual([0]);
+    expect(json.split('"group"').length - 1).toBe(1);
+    // Another symbol's read is another call.
+    expect(written[2]!.reads.calls).toEqual([['get', ['quantum:governor:version:SYM2USDT'], '3']]);
+    expect(JSON.parse(JSON.stringify(decodeTapeEntry(entryOf(json))))).toEqual(JSON.parse(JSON.stringify(records)));
+  });
+
+  it('a reply that differs in anything (a value, a refusal, a field of a hash) is written whole', () => {
+    const first = record('p1', 'S');
+    const refused = record('p2', 'S', { reads: { calls: [['get', ['quantum:governor:version:S'], 'WRONGTYPE', 1]], clock: [] } });
+    const hash = (value: string) =>
+      record('h', 'S', { state: undefined, reads: { calls: [['hgetall', ['k'], { a: value, b: '2' }]], clock: [] } });
+    const written = JSON.parse(encodeTapeEntry([first, refused, hash('1'), hash('1'), hash('2')])) as { reads: { calls: unknown[] } }[];
+    expect(written[1]!.reads.calls[0]).toEqual(['get', ['quantum:governor:version:S'], 'WRONGTYPE', 1]);
+    expect(written.map((r) => typeof r.reads.calls[0])).toEqual(['object', 'object', 'object', 'number', 'object']);
+  });
+
+  it('a version 1 entry (one commit, every call whole) reads as it was written', () => {
+    const old = [{ ...record('p1', 'S'), v: 1 }];
+    expect(decodeTapeEntry(entryOf(JSON.stringify(old)))).toEqual(old);
+  });
+
+  it('an entry naming a call its previous record does not have does not decode', () => {
+    const broken = JSON.stringify([{ ...record('p1', 'S'), reads: { calls: [3], clock: [] } }]);
+    expect(() => decodeTapeEntry(entryOf(broken))).toThrow(/repeating call 3/);
+  });
+});
+
+/** A Redis whose tape writes never answer (a stalled server), and what redisTape sent it. */
+function stalledRedis() {
+  const sent: string[] = [];
+  const never = (name: string) => () => {
+    sent.push(name);
+    return new Promise(() => undefined);
+  };
+  return {
+    sent,
+    redis: { hset: never('hset'), xadd: never('xadd'), memory: never('memory'), xlen: never('xlen') } as unknown as RedisClient,
+  };
+}
+
+const quietLogger = { warn: () => undefined } as unknown as RootLogger;
+
+async function failures(registry: Registry): Promise<number> {
+  const metric = await registry.getSingleMetric('quantum_gates_tape_write_failures_total')!.get();
+  return metric.values.reduce((sum, v) => sum + v.value, 0);
+}
+
+describe('the tape’s records in flight', () => {
+  it('are bounded: past the bound a record is counted as not taped and dropped, and the decisions stand', async () => {
+    const { redis, sent } = stalledRedis();
+    const registry = new Registry();
+    const tape = redisTape({}, [], { flushMs: 1, entryRecords: 4, inFlight: 10 })!(redis, registry, quietLogger);
+    const sink = (n: number) => {
+      for (let i = 0; i < n; i++) {
+        const delivery = { outcome: { kind: 'handled' }, meta: { id: `1-${i}`, producedAt: 1, raw: {} }, data: {} };
+        tape.committed('governor', [delivery as never]);
+      }
+    };
+    sink(10);
+    // The first entry (4 records) is being written, six wait: ten in flight, none dropped.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(sent.filter((s) => s === 'xadd')).toHaveLength(1);
+    expect(await failures(registry)).toBe(0);
+    // Redis answers none of them: every further record is counted and dropped, none held.
+    sink(25);
+    expect(await failures(registry)).toBe(25);
+    expect(sent.filter((s) => s === 'xadd')).toHaveLength(1);
+  });
+
+  it('a commit waits for nothing: its records are written together, after it, in one entry', async () => {
+    const added: Buffer[][] = [];
+    const redis = {
+      hset: async () => 1,
+      xadd: async (...args: unknown[]) => {
+        added.push(args.slice(-2) as Buffer[]);
+        return '1-0';
+      },
+      memory: async () => 1000,
+      xlen: async () => 1,
+    } as unknown as RedisClient;
+    const registry = new Registry();
+    const tape = redisTape({}, [], { flushMs: 5, entryRecords: 64, inFlight: 1000 })!(redis, registry, quietLogger);
+    for (let i = 0; i < 3; i++) {
+      const delivery = { outcome: { kind: 'handled' }, meta: { id: `1-${i}`, producedAt: 1, raw: {} }, data: {} };
+      tape.committed('governor', [delivery as never]);
+    }
+    expect(added).toHaveLength(0);
+    await tape.flushed();
+    expect(added).toHaveLength(1);
+    expect(decodeTapeEntry([Buffer.from(added[0]![0]!), added[0]![1]!]).map((r) => r.id)).toEqual(['1-0', '1-1', '1-2']);
+  });
+});
