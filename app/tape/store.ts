@@ -147,15 +147,18 @@ export function redisTape(env: Env, hosted: readonly string[] = [], limits: Tape
     // Entries hold many decisions each: the stream is trimmed to the entries that hold about
     // TAPE_MAXLEN decisions, as recent entries average.
     const perEntry = new Map<string, number>();
-    // And to the entries that fit in TAPE_MAXBYTES: Redis's memory an entry, as last measured
-    // (MEMORY USAGE over XLEN, every MEASURE_EVERY appends), else estimated from the deflated body
-    // (a stream node holds at most 4 KB: an entry of more is a node of its own, 1.2-1.3 times its body).
-    const measured = new Map<string, { bytesPerEntry: number | undefined; appends: number }>();
+    // And to the entries that fit in TAPE_MAXBYTES: Redis's memory an entry, as recent entries'
+    // deflated bodies average times Redis's memory a body byte, as last measured (MEMORY USAGE over
+    // XLEN and that average, every MEASURE_EVERY appends), else 1.3 (a stream node holds at most
+    // 4 KB: an entry of more is a node of its own, 1.2-1.3 times its body). By the byte, not the
+    // entry: an entry holds as many records as waited, so entries grow with the load.
+    const measured = new Map<string, { perBodyByte: number; meanBody: number | undefined; appends: number }>();
     const measure = (gate: string) => {
       const size = measured.get(gate)!;
+      const meanBody = size.meanBody;
       void Promise.all([redis.memory('USAGE', tapeKey(gate)), redis.xlen(tapeKey(gate))]).then(
         ([bytes, length]) => {
-          if (Number(length) > 0) size.bytesPerEntry = Number(bytes) / Number(length);
+          if (Number(length) > 0 && meanBody !== undefined && meanBody > 0) size.perBodyByte = Number(bytes) / Number(length) / meanBody;
         },
         () => undefined, // measured again after the next MEASURE_EVERY appends
       );
@@ -185,14 +188,15 @@ export function redisTape(env: Env, hosted: readonly string[] = [], limits: Tape
       queue.writing = records.length;
       const mean = 0.9 * (perEntry.get(gate) ?? records.length) + 0.1 * records.length;
       perEntry.set(gate, mean);
-      const size = measured.get(gate) ?? { bytesPerEntry: undefined, appends: 0 };
+      const size = measured.get(gate) ?? { perBodyByte: 1.3, meanBody: undefined, appends: 0 };
       measured.set(gate, size);
       // Settled in a later tick whatever happens (even an encoding that throws): `written` is set first.
       queue.written = Promise.resolve()
         .then(async () => {
           const body = await deflate(encodeTapeEntry(records), { level: 6 });
           await settingsWritten(gate);
-          const entries = entriesKept(maxLen, maxBytes, mean, size.bytesPerEntry ?? 1.3 * body.length + 128);
+          size.meanBody = 0.9 * (size.meanBody ?? body.length) + 0.1 * body.length;
+          const entries = entriesKept(maxLen, maxBytes, mean, size.perBodyByte * size.meanBody + 128);
           await redis.xadd(tapeKey(gate), 'MAXLEN', '~', entries, '*', RECORD_FIELD, body);
           if (size.appends++ % MEASURE_EVERY === 0) measure(gate);
         })
