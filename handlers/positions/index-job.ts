@@ -157,8 +157,9 @@ export const positionIndex = defineHandler({
     ]);
     const candidates = [...new Set([...list(config.POSITION_P33_SYMBOLS), ...universe, ...indexed, ...swept.flatMap((s) => s.symbols)])];
     // Each candidate's hashes as the book reads them (one HMGET per prefix: on Redis Cluster a
-    // symbol's two layouts live in different slots), a few hundred symbols a round trip so a large
-    // universe never holds the decisions sharing this process and Redis for long. A reply with a
+    // symbol's two layouts live in different slots), SYMBOLS_A_ROUND_TRIP symbols at a time so a large
+    // universe never holds the decisions sharing this process and Redis for long (a universe of
+    // 2,000 read at once held them up to 100-190 ms every refresh: bench `universe`). A reply with a
     // field is P3.3's hash (P3.3 always writes ts_epoch). A key of another type (WRONGTYPE) is
     // P3.3's word made unreadable for a symbol P3.3 is configured with or was indexed (listed: the
     // book makes it a position of unknown size), and no position for one only the sweep met
