@@ -7,6 +7,9 @@ import { scrapeHeat, type ScrapedHeat } from './heat-scrape.js';
 /** The original's httpx timeout for the heat scrape. */
 export const heatScrapeTimeoutMs = 5000;
 
+/** Symbols whose market state a tick reads in one round trip. */
+const SYMBOLS_A_ROUND_TRIP = 50;
+
 /** The original reads one cluster, fetch_cluster_stress("default"). */
 export const clusterId = 'default';
 
@@ -40,7 +43,11 @@ export async function loadBudgetInputs(redis: RedisReader, config: RiskBudgetCon
     config.HEAT_GATE_METRICS_URL === undefined ? Promise.resolve(undefined) : scrapeHeat(config.HEAT_GATE_METRICS_URL, heatScrapeTimeoutMs),
   ]);
   const symbols = [...new Set([...p33Symbols, ...heatInputs.positions.map((p) => p.symbol)])].sort();
-  const rows = await Promise.all(symbols.map((symbol) => redis.hgetall(keys.marketState(symbol))));
+  // A few dozen symbols a round trip: a universe of thousands read at once holds the decisions
+  // sharing this process and Redis (the position index's refresh reads its hashes the same way).
+  const rows: Record<string, string>[] = [];
+  for (let i = 0; i < symbols.length; i += SYMBOLS_A_ROUND_TRIP)
+    rows.push(...(await Promise.all(symbols.slice(i, i + SYMBOLS_A_ROUND_TRIP).map((symbol) => redis.hgetall(keys.marketState(symbol))))));
   const market = new Map(rows.map((row, i) => [symbols[i]!, row] as const));
   return { portfolio, lastKnownGood, symbols, heatInputs, market, clusterStress, scrapedHeat };
 }
