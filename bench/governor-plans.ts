@@ -51,12 +51,16 @@ export async function seedPortfolio(redis: Redis, symbols: number): Promise<void
 
 /** The fields of the bench's plan number `n`: every other one a close (always allowed), the rest opens across `symbols` symbols (mostly capped). */
 export function planFields(n: number, symbols = 200): string[] {
-  const close = n % 2 === 0;
+  return planOf(`gov-${n}`, `SYM${n % symbols}USDT`, n % 2 === 0);
+}
+
+/** An apply plan as the Apply Layer writes it: a close (PARTIAL_75, reduceOnly) or an open, qty 1 at 10. */
+export function planOf(planId: string, symbol: string, close: boolean): string[] {
   return [
     'plan_id',
-    `gov-${n}`,
+    planId,
     'symbol',
-    `SYM${n % symbols}USDT`,
+    symbol,
     'action',
     close ? 'PARTIAL_75' : 'OPEN_LONG',
     'decision',

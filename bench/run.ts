@@ -599,15 +599,13 @@ async function main(): Promise<void> {
       results.universe = { universe, with: withUniverse, without, ratio, attributed };
     }
 
+    /** 5 proposals/s + 10 plans/s against a book of `held` positions (the rows at the pipeline's book sizes). */
+    const atBookSize = (held: number) =>
+      latency(redis, { proposalsPerSecond: 5, plansPerSecond: 10, seconds: quick ? 5 : 30, warmupSeconds: quick ? 2 : 5, held });
+
     if (only.has('held')) {
       const held = 100;
-      const r = await latency(redis, {
-        proposalsPerSecond: 5,
-        plansPerSecond: 10,
-        seconds: quick ? 5 : 30,
-        warmupSeconds: quick ? 2 : 5,
-        held,
-      });
+      const r = await atBookSize(held);
       peakRss = Math.max(peakRss, r.peakRss);
       rows.push({
         name: `decision latency, ${held} held positions, 5 proposals/s + 10 plans/s, p99`,
@@ -646,13 +644,7 @@ async function main(): Promise<void> {
 
     if (only.has('rss')) {
       const held = 1_000;
-      const r = await latency(redis, {
-        proposalsPerSecond: 5,
-        plansPerSecond: 10,
-        seconds: quick ? 5 : 30,
-        warmupSeconds: quick ? 2 : 5,
-        held,
-      });
+      const r = await atBookSize(held);
       peakRss = Math.max(peakRss, r.peakRss);
       rows.push({
         name: `peak RSS of the gates process, ${held.toLocaleString('en-US')} held positions, 5 proposals/s + 10 plans/s`,

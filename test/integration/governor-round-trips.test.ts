@@ -3,7 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { governor } from '../../handlers/governor/index.js';
 import { keys, streams } from '../../schemas/keys.js';
 import type { Runtime } from '../../runtime/host/runtime.js';
-import { seedPortfolio } from '../../bench/governor-plans.js';
+import { planOf, seedPortfolio } from '../../bench/governor-plans.js';
 import { redisTape } from '../../app/tape/store.js';
 import { decodeTapeEntry, tapeKey } from '../../app/tape/format.js';
 import { rehearseBatch, rehearsedGate } from '../../cli/rehearse/rehearse-record.js';
@@ -80,26 +80,7 @@ class RoundTrips {
 }
 
 /** Plan `n` on its own symbol RT{n}USDT: a close, or an open of $10. */
-const plan = (n: number, close: boolean): string[] => [
-  'plan_id',
-  `rt-${n}`,
-  'symbol',
-  `RT${n}USDT`,
-  'action',
-  close ? 'PARTIAL_75' : 'OPEN_LONG',
-  'decision',
-  'EXECUTE',
-  'side',
-  'BUY',
-  'qty',
-  '1',
-  'price',
-  '10',
-  'kill_score',
-  '0.1',
-  'reduceOnly',
-  close ? 'true' : 'false',
-];
+const plan = (n: number, close: boolean): string[] => planOf(`rt-${n}`, `RT${n}USDT`, close);
 
 const PRICED = ['RT0USDT', 'RT1USDT', 'RT2USDT', 'RT3USDT', 'RT4USDT'];
 // Caps above the book's 20 positions, each plan on a symbol of its own (no cooldown blocks it): every plan is

@@ -12,30 +12,17 @@ import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { allHandlers } from '../../handlers/index.js';
-import { redisTape } from '../../app/tape/store.js';
-import { decodeTapeEntry, tapeKey, type TapeRecord } from '../../app/tape/format.js';
+import { tapeKey, type TapeRecord } from '../../app/tape/format.js';
 import { settingsKey, type TapedSettings } from '../../app/tape/settings.js';
 import { rehearse, type RehearsalReport } from '../../cli/rehearse/rehearse.js';
 import type { AnyHandler } from '../../runtime/contract/handler.js';
-import type { Runtime } from '../../runtime/host/runtime.js';
 import { streams } from '../../schemas/keys.js';
 import { startTestRedis, type TestRedis } from '../support/redis-server.js';
-import { createTestRuntime } from '../support/runtime.js';
-import { untilKeys, untilStream } from '../support/until.js';
+import { untilKeys } from '../support/until.js';
 import { publishHarvestProposal } from './producers/harvest-proposal-publisher.js';
 import { writePortfolioState } from './producers/portfolio-state-publisher.js';
-import {
-  EQUITY_USD,
-  expectedHeat,
-  heatGateEnv,
-  kernelProposal,
-  newestKernel,
-  open,
-  replayKernel,
-  replayPlans,
-  writeProducerState,
-  type Scenario,
-} from './traffic.js';
+import { taped, tapeScenario, untilGovernorTaped } from './taped-scenario.js';
+import { EQUITY_USD, expectedHeat, heatGateEnv, kernelProposal, newestKernel, open, type Scenario } from './traffic.js';
 
 const root = resolve(import.meta.dirname, '../..');
 const scenario: Scenario = { era: 'newest', mode: 'enforce' };
@@ -85,10 +72,6 @@ async function mutant(dir: string, edit?: Edit): Promise<AnyHandler[]> {
   return ((await import(pathToFileURL(out).href)) as { allHandlers: AnyHandler[] }).allHandlers;
 }
 
-async function taped(r: TestRedis['client'], gate: string): Promise<TapeRecord[]> {
-  return (await r.xrangeBuffer(tapeKey(gate), '-', '+')).flatMap(([, fields]) => decodeTapeEntry(fields));
-}
-
 const emitted = (record: TapeRecord, stream: string) =>
   (record.effects as { op: string; stream?: string; fields?: Record<string, string> }[]).find((e) => e.op === 'emit' && e.stream === stream)
     ?.fields;
@@ -102,7 +85,6 @@ async function sendAgain(r: TestRedis['client'], stream: string, n: number): Pro
 
 describe('rehearsing one-line mutants on the newest era traffic, duplicates included', () => {
   let redis: TestRedis;
-  let runtime: Runtime | undefined;
   let dir: string;
   const run = (handlers: readonly AnyHandler[]): Promise<RehearsalReport> =>
     rehearse(redis.client, { name: 'mutant', handlers }, env(), { examples: 10_000 }, Date.now());
@@ -111,48 +93,35 @@ describe('rehearsing one-line mutants on the newest era traffic, duplicates incl
     dir = mkdtempSync(join(tmpdir(), 'qg-mutants-'));
     redis = await startTestRedis();
     const r = redis.client;
-    await writeProducerState(r, scenario.era, Date.now());
-    runtime = await createTestRuntime(redis.url, env(), allHandlers, { tape: redisTape(env()) });
-    await runtime.start();
-    await replayKernel(r, scenario.era);
-    await untilStream(r, streams.harvestCalibrated, (entries) => new Set(entries.map((e) => e.symbol)).size >= newestKernel.size, {
-      timeoutMs: 20_000,
-      what: 'a calibrated entry of every kernel symbol',
+    await tapeScenario(redis, scenario, env(), async (plans) => {
+      // Duplicates: every plan and the kernel's proposals sent again (plan ids the gates have seen).
+      const again = (await sendAgain(r, streams.applyPlan, plans.closePlans.size + plans.openPlans.size)) + plans.closePlans.size;
+      await sendAgain(r, streams.harvestProposal, newestKernel.size);
+      const decided = 2 * (plans.closePlans.size + plans.openPlans.size);
+      await untilGovernorTaped(r, decided, `governor taped (${again} sent again)`);
+      // The one decision at a hotter book: the portfolio publisher's equity cut, then a close proposed.
+      const decidedBefore = (await taped(r, 'heat-gate')).filter((t) => t.outcome === 'handled').length;
+      await writePortfolioState(
+        r,
+        {
+          equityUsd: HOT_EQUITY_USD,
+          positionsNotionalUsd: open.reduce((sum, p) => sum + Math.abs(p.positionAmt * p.markPrice), 0),
+          positionsCount: open.length,
+          unrealizedPnlUsd: open.reduce((sum, p) => sum + p.unRealizedProfit, 0),
+        },
+        Date.now(),
+      );
+      await publishHarvestProposal(r, 'BTCUSDT', kernelProposal('BTCUSDT', 'FULL_CLOSE_PROPOSED', 0.71), Date.now());
+      await untilKeys(
+        r,
+        [tapeKey('heat-gate')],
+        async () => (await taped(r, 'heat-gate')).filter((t) => t.outcome === 'handled').length > decidedBefore || undefined,
+        { timeoutMs: 20_000, what: 'the heat gate taped the proposal at the hotter book' },
+      );
     });
-    const plans = await replayPlans(r, scenario.era);
-    // Duplicates: every plan and the kernel's proposals sent again (plan ids the gates have seen).
-    const again = (await sendAgain(r, streams.applyPlan, plans.closePlans.size + plans.openPlans.size)) + plans.closePlans.size;
-    await sendAgain(r, streams.harvestProposal, newestKernel.size);
-    const decided = 2 * (plans.closePlans.size + plans.openPlans.size);
-    await untilKeys(r, [tapeKey('governor')], async () => (await taped(r, 'governor')).length >= decided || undefined, {
-      timeoutMs: 20_000,
-      what: `governor taped (${again} sent again)`,
-    });
-    // The one decision at a hotter book: the portfolio publisher's equity cut, then a close proposed.
-    const decidedBefore = (await taped(r, 'heat-gate')).filter((t) => t.outcome === 'handled').length;
-    await writePortfolioState(
-      r,
-      {
-        equityUsd: HOT_EQUITY_USD,
-        positionsNotionalUsd: open.reduce((sum, p) => sum + Math.abs(p.positionAmt * p.markPrice), 0),
-        positionsCount: open.length,
-        unrealizedPnlUsd: open.reduce((sum, p) => sum + p.unRealizedProfit, 0),
-      },
-      Date.now(),
-    );
-    await publishHarvestProposal(r, 'BTCUSDT', kernelProposal('BTCUSDT', 'FULL_CLOSE_PROPOSED', 0.71), Date.now());
-    await untilKeys(
-      r,
-      [tapeKey('heat-gate')],
-      async () => (await taped(r, 'heat-gate')).filter((t) => t.outcome === 'handled').length > decidedBefore || undefined,
-      { timeoutMs: 20_000, what: 'the heat gate taped the proposal at the hotter book' },
-    );
-    await runtime.stop();
-    runtime = undefined;
   }, 180_000);
 
   afterAll(async () => {
-    await runtime?.stop();
     await redis?.stop();
     rmSync(dir, { recursive: true, force: true });
   });
@@ -309,32 +278,14 @@ describe('rehearsing one-line mutants on the newest era traffic, duplicates incl
 
 describe('settings on the tape: recorded with APPLY_MODE=production, rehearsed from a shell without it', () => {
   let redis: TestRedis;
-  let runtime: Runtime | undefined;
   const recorded = { ...heatGateEnv(scenario), APPLY_MODE: 'production' };
 
   beforeAll(async () => {
     redis = await startTestRedis();
-    const r = redis.client;
-    await writeProducerState(r, scenario.era, Date.now());
-    runtime = await createTestRuntime(redis.url, recorded, allHandlers, { tape: redisTape(recorded) });
-    await runtime.start();
-    await replayKernel(r, scenario.era);
-    await untilStream(r, streams.harvestCalibrated, (entries) => new Set(entries.map((e) => e.symbol)).size >= newestKernel.size, {
-      timeoutMs: 20_000,
-      what: 'a calibrated entry of every kernel symbol',
-    });
-    const plans = await replayPlans(r, scenario.era);
-    const decided = plans.closePlans.size + plans.openPlans.size;
-    await untilKeys(r, [tapeKey('governor')], async () => (await taped(r, 'governor')).length >= decided || undefined, {
-      timeoutMs: 20_000,
-      what: 'governor taped',
-    });
-    await runtime.stop();
-    runtime = undefined;
+    await tapeScenario(redis, scenario, recorded);
   }, 180_000);
 
   afterAll(async () => {
-    await runtime?.stop();
     await redis?.stop();
   });
 

@@ -11,26 +11,19 @@ import { heatGate } from '../../handlers/heat-gate/index.js';
 import { governor } from '../../handlers/governor/index.js';
 import { isClose } from '../../handlers/governor/plan.js';
 import type { ApplyPlan } from '../../schemas/apply-plan.js';
-import { redisTape } from '../../app/tape/store.js';
-import { decodeTapeEntry, tapeKey, type TapeRecord } from '../../app/tape/format.js';
+import type { TapeRecord } from '../../app/tape/format.js';
 import { rehearse, type RehearsalReport } from '../../cli/rehearse/rehearse.js';
 import type { AnyHandler } from '../../runtime/contract/handler.js';
-import type { Runtime } from '../../runtime/host/runtime.js';
 import { streams } from '../../schemas/keys.js';
 import { startTestRedis, type TestRedis } from '../support/redis-server.js';
-import { createTestRuntime } from '../support/runtime.js';
-import { untilKeys, untilStream } from '../support/until.js';
-import { heatGateEnv, newestKernel, replayKernel, replayPlans, writeProducerState, type Scenario } from './traffic.js';
+import { heatGateEnv, type Scenario } from './traffic.js';
+import { taped, tapeScenario } from './taped-scenario.js';
 
 /** The same gates, one of them replaced. */
 const withGate = (replacement: AnyHandler): AnyHandler[] => allHandlers.map((h) => (h.name === replacement.name ? replacement : h));
 /** A build whose gate has another default for one setting (the environment still overrides it). */
 const withDefault = (gate: AnyHandler, name: string, value: string): AnyHandler[] =>
   withGate({ ...gate, config: (env: Readonly<Record<string, string | undefined>>) => gate.config({ [name]: value, ...env }) });
-
-async function taped(r: TestRedis['client'], gate: string): Promise<TapeRecord[]> {
-  return (await r.xrangeBuffer(tapeKey(gate), '-', '+')).flatMap(([, fields]) => decodeTapeEntry(fields));
-}
 
 const emitted = (record: TapeRecord, stream: string) =>
   (record.effects as { op: string; stream?: string; fields?: Record<string, string> }[]).find((e) => e.op === 'emit' && e.stream === stream)
@@ -41,34 +34,16 @@ describe.each<Scenario>([
   { era: 'newest', mode: 'enforce' },
 ])('rehearsing the $era era pipeline', (scenario) => {
   let redis: TestRedis;
-  let runtime: Runtime | undefined;
   const env = (): Record<string, string> => ({ ...heatGateEnv(scenario) });
   const run = (handlers: readonly AnyHandler[], gates?: string[]): Promise<RehearsalReport> =>
     rehearse(redis.client, { name: 'rehearsed', handlers }, env(), { gates, examples: 1_000 }, Date.now());
 
   beforeAll(async () => {
     redis = await startTestRedis();
-    const r = redis.client;
-    await writeProducerState(r, scenario.era, Date.now());
-    runtime = await createTestRuntime(redis.url, env(), allHandlers, { tape: redisTape(env()) });
-    await runtime.start();
-    await replayKernel(r, scenario.era);
-    await untilStream(r, streams.harvestCalibrated, (entries) => new Set(entries.map((e) => e.symbol)).size >= newestKernel.size, {
-      timeoutMs: 20_000,
-      what: 'a calibrated entry of every kernel symbol',
-    });
-    const plans = await replayPlans(r, scenario.era);
-    const decided = plans.closePlans.size + plans.openPlans.size;
-    await untilKeys(r, [tapeKey('governor')], async () => (await taped(r, 'governor')).length >= decided || undefined, {
-      timeoutMs: 20_000,
-      what: 'governor taped',
-    });
-    await runtime.stop();
-    runtime = undefined;
+    await tapeScenario(redis, scenario, env());
   }, 120_000);
 
   afterAll(async () => {
-    await runtime?.stop();
     await redis?.stop();
   });
 
