@@ -10,6 +10,7 @@ import { isExecute, planFacts } from './plan.js';
 import type { PlanTimes } from './plan-checks.js';
 import { bookPositionSource, type PositionSource } from './positions.js';
 import { planFingerprint } from './fingerprint.js';
+import { sharesState } from './shared-state.js';
 import { recordBlock, recordPermit, recordReuse, type GovernorCtx } from './record.js';
 import { loadPlanState, loadSnapshot, symbolReadsAhead, type Coordination, type GovernorSnapshot, type PlanState } from './snapshot.js';
 import { disarmSection, governorDecisionsSection, killSwitchSection, reservationsSection } from './status.js';
@@ -48,6 +49,8 @@ export function createGovernor(options: GovernorOptions = {}) {
       loadState: (redis, config: GovernorConfig, now): Promise<PlanState> => loadPlanState(redis, config, positions, now, lastFigures),
       // Each plan decided on every earlier permit, reservation and disarm as committed state: the caps stay exact.
       commitEach: true,
+      // Plans that read nothing an earlier one of the batch wrote share its state and its commit (shared-state.ts).
+      sharesState,
       // The plan's own symbol's reads go with its state's (its idempotency keys too): one round trip.
       prefetch: (plan, meta, config: GovernorConfig, now) =>
         isExecute(meta.raw.decision) ? symbolReadsAhead(plan.symbol, config, now, positions) : [],

@@ -55,6 +55,14 @@ export interface IdempotencyDeclaration<Message, Config, State, Metrics> {
   readonly onDuplicate: (message: Message, ctx: HandlerContext<Config, State, Metrics>) => Async<void>;
 }
 
+/** A message decided earlier in its batch and not committed yet (BatchHints.sharesState). */
+export interface EarlierDecision<Input = unknown> {
+  readonly message: Input;
+  readonly meta: MessageMeta;
+  /** The keys its commit writes (an emit's: its stream), its dead letter's included. */
+  readonly writes: readonly string[];
+}
+
 /** For messages that share what they read. */
 export interface BatchHints<Config, State, Metrics, Input = unknown> {
   readonly loadState?: (redis: RedisReader, config: Config, now: number) => Promise<State>; // once per batch and retry
@@ -72,6 +80,14 @@ export interface BatchHints<Config, State, Metrics, Input = unknown> {
    * earlier decision as committed state. Otherwise a batch's messages share one state and one commit.
    */
   readonly commitEach?: boolean;
+  /**
+   * With commitEach: whether `message` may be decided on the state read for the messages before it
+   * in its batch (`earlier`: decided, not committed yet, each with the keys it writes), true only
+   * when none of them wrote what it reads. Those that may share one state and one commit; the
+   * first that may not is decided once they have committed, on state read again. Without it, each
+   * message reads its own.
+   */
+  readonly sharesState?: (message: Input, earlier: readonly EarlierDecision<Input>[], config: Config) => boolean;
   readonly onRead?: (metrics: Metrics, entries: number) => void; // per batch read, applied at once
   /**
    * Why the state just loaded keeps the gate from doing part of its work (an input Redis refuses to

@@ -5,6 +5,7 @@ export {
   defineHandler,
   type AnyHandler,
   type BatchHints,
+  type EarlierDecision,
   type FailureInfo,
   type HandlerContext,
   type IdempotencyKey,

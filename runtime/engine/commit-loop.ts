@@ -57,18 +57,23 @@ export interface CommitLoopEnv {
 export async function commitBatch(env: CommitLoopEnv, batch: PreparedBatch): Promise<boolean> {
   let todo = batch.deliveries;
   let complete = true;
-  for (let round = 0; ; round++) {
+  for (let round = 0; ; ) {
     const conflicted = await commitDeliveries(env, batch.readAt, todo);
     if (conflicted === ABANDONED) {
       complete = false;
       break;
     }
-    if (conflicted.length === 0) break;
-    env.metrics.conflicts.inc({ handler: env.handlerName }, conflicted.length);
+    // Those left to be decided once the ones before them committed (BatchHints.sharesState) are decided now.
+    const deferred = todo.filter((delivery) => delivery.deferred);
+    if (conflicted.length === 0 && deferred.length === 0) break;
+    if (conflicted.length > 0) {
+      env.metrics.conflicts.inc({ handler: env.handlerName }, conflicted.length);
+      round++;
+    }
     // Only a message that reached its handler can run again; a dead letter is committed as it is.
-    const again = conflicted.filter((delivery) => delivery.valid);
+    const again = batch.deliveries.filter((delivery) => delivery.deferred || (conflicted.includes(delivery) && delivery.valid));
     if (again.length === 0) break;
-    if (round >= retryPolicy.conflictRounds) {
+    if (round > retryPolicy.conflictRounds) {
       env.log.error({ count: again.length }, 'messages still conflicting; leaving them pending for redelivery');
       complete = false;
       break;

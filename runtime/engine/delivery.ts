@@ -53,6 +53,8 @@ export class Delivery implements CommitItem {
   refused: { readonly message: string; readonly times: number } | undefined = undefined;
   /** Its failure policy replaced its output after repeated refusals: committed as that, never run again. */
   givenUp = false;
+  /** Not decided yet: it reads what a delivery before it writes, so it is decided once that one commits (BatchHints.sharesState). */
+  deferred = false;
   /**
    * A failure known before it is decided: its failure policy decides without running `handle`
    * (a rehearsal of a decision taped as its fallback, whose failed attempts' reads are not taped;

@@ -1,10 +1,10 @@
 import { FALLBACK, HANDLED, LEFT_PENDING, type Delivery } from './delivery.js';
 import type { DeadLetterReason } from './dead-letter.js';
-import type { AnyHandler, FailureInfo, HandlerContext, MessageMeta } from '../contract/handler.js';
+import type { AnyHandler, EarlierDecision, FailureInfo, HandlerContext, MessageMeta } from '../contract/handler.js';
 import { guardFallback, handleOnce, idempotencyReads } from './idempotency.js';
 import { PrefetchedReads } from './prefetch.js';
 import { classifyRedisError, type ClassifiedError } from './redis-errors.js';
-import { EffectRecorder } from './effects.js';
+import { EffectRecorder, effectKey } from './effects.js';
 import type { Logger } from '../contract/logger.js';
 import { deferMetrics } from './metrics.js';
 import type { RedisReader } from '../contract/redis-reader.js';
@@ -127,6 +127,13 @@ async function loadBatchState<Config, Metrics>(handler: AnyHandler, env: Executi
   return tape.loaded(await load!(tape.redis, env.config, tape.now()));
 }
 
+/** A delivery decided before the next, as BatchHints.sharesState is told of it. */
+function earlierDecision(delivery: Delivery): EarlierDecision {
+  const writes = (delivery.recorder?.effects ?? []).map(effectKey);
+  for (const emit of delivery.extraEmits ?? []) writes.push(emit.stream);
+  return { message: delivery.message, meta: delivery.meta, writes };
+}
+
 export function describeError(error: unknown): string {
   return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }
@@ -148,7 +155,9 @@ export async function executeBatch<Config, Metrics extends object>(
     delivery.recorder = undefined;
     delivery.extraEmits = undefined;
     delivery.attempts = 0;
+    delivery.deferred = false;
   }
+  const shares = handler.batch?.commitEach === true ? handler.batch.sharesState : undefined;
   const { maxAttempts, backoffMs } = handler.failure;
   let todo = deliveries.filter((d) => d.failedBefore === undefined);
   for (const delivery of deliveries)
@@ -170,8 +179,15 @@ export async function executeBatch<Config, Metrics extends object>(
 
     /** Each failed delivery's last error, until it succeeds or its policy decides. */
     const failed = new Map<Delivery, unknown>();
-    // One after another, in stream order (a commitEach gate's batch is one message, on state read after the last commit).
-    for (const delivery of todo) {
+    // One after another, in stream order. A commitEach gate's batch is one message, on state read
+    // after the last commit; or, with sharesState, the messages that read nothing an earlier one writes.
+    const decided: Delivery[] = [];
+    for (const [at, delivery] of todo.entries()) {
+      if (shares !== undefined && (failed.size > 0 || !shares(delivery.message, decided.map(earlierDecision), env.config))) {
+        for (const later of todo.slice(at)) later.deferred = true;
+        todo = todo.slice(0, at);
+        break;
+      }
       delivery.attempts += 1;
       if ('error' in loaded) {
         failed.set(delivery, loaded.error);
@@ -183,6 +199,7 @@ export async function executeBatch<Config, Metrics extends object>(
         await handleOnce(handler, delivery.message, ctx, env.doneKey?.(delivery.meta));
         delivery.recorder = ctx;
         delivery.outcome = HANDLED;
+        decided.push(delivery);
       } catch (error) {
         failed.set(delivery, error);
       }

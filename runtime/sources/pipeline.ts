@@ -173,11 +173,14 @@ export class SourcePipeline {
   }
 
   /**
-   * Handles and commits `deliveries`: in one commit, or one after another for a commitEach gate.
+   * Handles and commits `deliveries`: in one commit, or one after another for a commitEach gate
+   * (those its sharesState lets share a state, together).
    * False when some delivery was left uncommitted (still conflicting, or the source stopped meanwhile).
    */
   async run(deliveries: readonly Delivery[], readAt: number): Promise<boolean> {
-    if (this.env.handler.batch?.commitEach !== true) return this.handleAndCommit(deliveries, readAt);
+    const batch = this.env.handler.batch;
+    // A gate that says which messages share a state commits them together, the rest after (commit-loop.ts).
+    if (batch?.commitEach !== true || batch.sharesState !== undefined) return this.handleAndCommit(deliveries, readAt);
     let complete = true;
     for (const delivery of deliveries) complete = (await this.handleAndCommit([delivery], readAt)) && complete;
     return complete;

@@ -1,0 +1,38 @@
+import type { EarlierDecision } from '../../runtime/contract/index.js';
+import type { ApplyPlan } from '../../schemas/apply-plan.js';
+import { keys } from '../../schemas/keys.js';
+import type { GovernorConfig } from './config.js';
+
+/**
+ * Whether a plan may be decided on the state read for the plans before it in its batch, not yet
+ * committed (BatchHints.sharesState): only when each of them is of another symbol and another
+ * plan_id and wrote nothing but its own plan's keys, its own symbol's and the events stream. A
+ * plan reads those of its own plan and symbol only, so it decides as it would on state read after
+ * they committed. Everything else a decision writes (a reservation and the caps version, the
+ * position index's watch, a disarm, a counted error) is read by every plan after it: that plan
+ * is decided once they commit, on state read again.
+ */
+export function sharesState(plan: ApplyPlan, earlier: readonly EarlierDecision<ApplyPlan>[], config: GovernorConfig): boolean {
+  return earlier.every(
+    ({ message, writes }) =>
+      message.symbol !== plan.symbol &&
+      message.plan_id !== plan.plan_id &&
+      writes.every((key) => key === config.STREAM_EVENTS || ownKeys(message).has(key) || key.startsWith(dailyPrefix(message.symbol))),
+  );
+}
+
+/** The keys of a plan's own plan_id and symbol that its decision may write (record.ts). */
+function ownKeys(plan: ApplyPlan): Set<string> {
+  return new Set([
+    keys.governorPermitted(plan.plan_id),
+    keys.permit(plan.plan_id),
+    keys.governorBlock(plan.plan_id),
+    keys.governorSymbolVersion(plan.symbol),
+    keys.governorLastExec(plan.symbol),
+    keys.governorExecutions(plan.symbol),
+    keys.governorExitLock(plan.symbol),
+  ]);
+}
+
+/** The symbol's daily totals, one key a day (symbols never hold ':'). */
+const dailyPrefix = (symbol: string) => keys.governorDaily(symbol, '');
