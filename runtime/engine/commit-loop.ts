@@ -57,7 +57,7 @@ export interface CommitLoopEnv {
 export async function commitBatch(env: CommitLoopEnv, batch: PreparedBatch): Promise<boolean> {
   let todo = batch.deliveries;
   let complete = true;
-  for (let round = 0; ; ) {
+  for (let round = 0; ;) {
     const conflicted = await commitDeliveries(env, batch.readAt, todo);
     if (conflicted === ABANDONED) {
       complete = false;
