@@ -5,6 +5,7 @@ import {
   Delivery,
   jobDoneKey,
   promMetricFactory,
+  type DeadLetterReason,
   type ExecutionEnv,
   type ReadThrough,
 } from '../../runtime/host/replay.js';
@@ -98,16 +99,17 @@ export async function rehearseBatch(gate: RehearsedGate, records: readonly TapeR
       delivery.failedBefore = { error: new Error('failed when it ran'), attempts: handler.failure.maxAttempts };
     return delivery;
   });
-  await decideBatch(
-    handler,
-    env,
-    deliveries,
-    (delivery, reason) => {
-      delivery.recorder = undefined;
-      delivery.outcome = { kind: 'dead-letter', reason };
-    },
-    1,
-  );
+  const reject = (delivery: Delivery, reason: DeadLetterReason) => {
+    delivery.recorder = undefined;
+    delivery.outcome = { kind: 'dead-letter', reason };
+  };
+  await decideBatch(handler, env, deliveries, reject, 1);
+  // A message the rehearsed release would decide only once those before it committed (an earlier
+  // one decided otherwise wrote what it reads: BatchHints.sharesState) is decided on the state the
+  // tape holds, as every taped decision is rehearsed on what it read, not on what this release's
+  // other decisions would have written.
+  for (let deferred = deliveries.filter((d) => d.deferred); deferred.length > 0; deferred = deferred.filter((d) => d.deferred))
+    await decideBatch(handler, env, deferred, reject, 1);
   return deliveries.map((delivery): Rehearsal => {
     const read = missed.get(delivery.meta.id) ?? (delivery.valid ? stateMissed : undefined);
     if (read !== undefined) return { unanswerable: read };

@@ -3,6 +3,7 @@
 // index.ts so that a CLI command other than rehearse loads neither the engine nor prom-client.
 export { decideBatch } from '../engine/decide.js';
 export { Delivery } from '../engine/delivery.js';
+export type { DeadLetterReason } from '../engine/dead-letter.js';
 export type { ExecutionEnv, ReadThrough } from '../engine/execute.js';
 export { jobDoneKey } from '../engine/idempotency.js';
 export { createRegistry, promMetricFactory } from '../engine/metrics.js';
