@@ -1,6 +1,6 @@
 import * as z from 'zod';
 import { afterEach, describe, expect, it } from 'vitest';
-import { defineHandler, type AnyHandler } from '../../runtime/contract/handler.js';
+import { defineHandler, type AnyHandler, type EarlierDecision, type HandlerContext } from '../../runtime/contract/handler.js';
 import { TransactionCommitter, type Committer } from '../../runtime/engine/commit.js';
 import type { Runtime } from '../../runtime/host/runtime.js';
 import { usePrivateRedis } from '../support/redis-server.js';
@@ -128,5 +128,42 @@ describe('a commitEach gate: each message decided on what the ones before it com
     expect(await metricSum(runtime, 'quantum_gates_commit_failures_total', { cause: 'connection' })).toBe(2);
     expect(await pendingCount(r, IN, 'caps')).toBe(0);
     expect(await readStream(r, 'quantum:stream:dlq')).toEqual([]);
+  });
+
+  it('with sharesState, decides the messages that read nothing an earlier one wrote on one state and in one commit, the next after it', async () => {
+    // `s` messages bump the version and append to the list (the reservations); `o` ones write a key of their own.
+    const kinds = ['o', 'o', 's', 'o', 'o', 's', 's', 'o'];
+    await produce(
+      redis.client,
+      IN,
+      kinds.map((kind, i) => ({ n: `m${i}`, kind })),
+    );
+    const loads = { count: 0 };
+    const caps = capsGate(loads);
+    const sharing = defineHandler({
+      ...caps,
+      batch: {
+        ...caps.batch,
+        sharesState: (_message: unknown, earlier: readonly EarlierDecision[]) =>
+          earlier.every((e) => e.writes.every((key) => key.startsWith('own:') || key === OUT)),
+      },
+      async handle(message: { n: string; kind?: string }, ctx: HandlerContext<unknown, unknown, object>) {
+        if (message.kind === 's') return caps.handle(message, ctx);
+        ctx.put(`own:${message.n}`, '1');
+        ctx.emit(OUT, { n: message.n, counted: (ctx.state as Counted).applied.join(',') });
+      },
+    });
+    runtime = await startRuntime(redis.url, { BATCH_SIZE: '50' }, [sharing]);
+    const outputs = await untilStreamLength(redis.client, OUT, kinds.length, { what: 'every message decided' });
+
+    expect(outputs.map((o) => o.n)).toEqual(kinds.map((_, i) => `m${i}`));
+    // Each counted exactly the `s` messages before it: none was decided on a state missing one.
+    for (const [i, output] of outputs.entries())
+      expect(output.counted).toBe(kinds.flatMap((kind, j) => (kind === 's' && j < i ? [`m${j}`] : [])).join(','));
+    // Runs: m0-m2 (the `s` ends it), m3-m5, m6, m7: four state reads for eight messages.
+    expect(loads.count).toBe(4);
+    expect(await redis.client.get('version')).toBe('3');
+    expect(await metricSum(runtime, 'quantum_gates_commit_conflicts_total')).toBe(0);
+    expect(await pendingCount(redis.client, IN, 'caps')).toBe(0);
   });
 });
