@@ -14,11 +14,23 @@ import type { GovernorConfig } from './config.js';
  */
 export function sharesState(plan: ApplyPlan, earlier: readonly EarlierDecision<ApplyPlan>[], config: GovernorConfig): boolean {
   return earlier.every(
-    ({ message, writes }) =>
-      message.symbol !== plan.symbol &&
-      message.plan_id !== plan.plan_id &&
-      writes.every((key) => key === config.STREAM_EVENTS || ownKeys(message).has(key) || key.startsWith(dailyPrefix(message.symbol))),
+    (decision) => decision.message.symbol !== plan.symbol && decision.message.plan_id !== plan.plan_id && wroteOnlyItsOwn(decision, config),
   );
+}
+
+/** Judged once a decision (a run asks of each earlier plan again for every plan after it). */
+const judged = new WeakMap<EarlierDecision<ApplyPlan>, boolean>();
+
+function wroteOnlyItsOwn(decision: EarlierDecision<ApplyPlan>, config: GovernorConfig): boolean {
+  let only = judged.get(decision);
+  if (only === undefined) {
+    const { message, writes } = decision;
+    const own = ownKeys(message);
+    const daily = dailyPrefix(message.symbol);
+    only = writes.every((key) => key === config.STREAM_EVENTS || own.has(key) || key.startsWith(daily));
+    judged.set(decision, only);
+  }
+  return only;
 }
 
 /** The keys of a plan's own plan_id and symbol that its decision may write (record.ts). */

@@ -181,9 +181,9 @@ export async function executeBatch<Config, Metrics extends object>(
     const failed = new Map<Delivery, unknown>();
     // One after another, in stream order. A commitEach gate's batch is one message, on state read
     // after the last commit; or, with sharesState, the messages that read nothing an earlier one writes.
-    const decided: Delivery[] = [];
+    const decided: EarlierDecision[] = [];
     for (const [at, delivery] of todo.entries()) {
-      if (shares !== undefined && (failed.size > 0 || !shares(delivery.message, decided.map(earlierDecision), env.config))) {
+      if (shares !== undefined && (failed.size > 0 || !shares(delivery.message, decided, env.config))) {
         for (const later of todo.slice(at)) later.deferred = true;
         todo = todo.slice(0, at);
         break;
@@ -199,7 +199,7 @@ export async function executeBatch<Config, Metrics extends object>(
         await handleOnce(handler, delivery.message, ctx, env.doneKey?.(delivery.meta));
         delivery.recorder = ctx;
         delivery.outcome = HANDLED;
-        decided.push(delivery);
+        if (shares !== undefined) decided.push(earlierDecision(delivery));
       } catch (error) {
         failed.set(delivery, error);
       }
