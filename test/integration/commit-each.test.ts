@@ -49,6 +49,28 @@ function capsGate(loads: { count: number }): AnyHandler {
   });
 }
 
+/**
+ * capsGate with sharesState: `s` messages bump the version and append to the list (the
+ * reservations), `o` ones write a key of their own, and a message shares the state of those
+ * before it while they wrote only keys of their own.
+ */
+function sharingGate(loads: { count: number }): AnyHandler {
+  const caps = capsGate(loads);
+  return defineHandler({
+    ...caps,
+    batch: {
+      ...caps.batch,
+      sharesState: (_message: unknown, earlier: readonly EarlierDecision[]) =>
+        earlier.every((e) => e.writes.every((key) => key.startsWith('own:') || key === OUT)),
+    },
+    async handle(message: { n: string; kind?: string }, ctx: HandlerContext<unknown, unknown, object>) {
+      if (message.kind === 's') return caps.handle(message, ctx);
+      ctx.put(`own:${message.n}`, '1');
+      ctx.emit(OUT, { n: message.n, counted: (ctx.state as Counted).applied.join(',') });
+    },
+  });
+}
+
 /** Each output counted exactly what was applied before it, in order: `expected` lists what was applied. */
 function countedInOrder(outputs: readonly Record<string, string>[], applied: readonly string[]): void {
   for (const output of outputs) expect(output.counted).toBe(applied.slice(0, applied.indexOf(output.n!)).join(','));
@@ -139,21 +161,7 @@ describe('a commitEach gate: each message decided on what the ones before it com
       kinds.map((kind, i) => ({ n: `m${i}`, kind })),
     );
     const loads = { count: 0 };
-    const caps = capsGate(loads);
-    const sharing = defineHandler({
-      ...caps,
-      batch: {
-        ...caps.batch,
-        sharesState: (_message: unknown, earlier: readonly EarlierDecision[]) =>
-          earlier.every((e) => e.writes.every((key) => key.startsWith('own:') || key === OUT)),
-      },
-      async handle(message: { n: string; kind?: string }, ctx: HandlerContext<unknown, unknown, object>) {
-        if (message.kind === 's') return caps.handle(message, ctx);
-        ctx.put(`own:${message.n}`, '1');
-        ctx.emit(OUT, { n: message.n, counted: (ctx.state as Counted).applied.join(',') });
-      },
-    });
-    runtime = await startRuntime(redis.url, { BATCH_SIZE: '50' }, [sharing]);
+    runtime = await startRuntime(redis.url, { BATCH_SIZE: '50' }, [sharingGate(loads)]);
     const outputs = await untilStreamLength(redis.client, OUT, kinds.length, { what: 'every message decided' });
 
     expect(outputs.map((o) => o.n)).toEqual(kinds.map((_, i) => `m${i}`));
@@ -164,6 +172,20 @@ describe('a commitEach gate: each message decided on what the ones before it com
     expect(loads.count).toBe(4);
     expect(await redis.client.get('version')).toBe('3');
     expect(await metricSum(runtime, 'quantum_gates_commit_conflicts_total')).toBe(0);
+    expect(await pendingCount(redis.client, IN, 'caps')).toBe(0);
+  });
+
+  it('with sharesState, decides at most 64 messages on one state read', async () => {
+    await produce(
+      redis.client,
+      IN,
+      Array.from({ length: 150 }, (_, i) => ({ n: `m${i}`, kind: 'o' })),
+    );
+    const loads = { count: 0 };
+    runtime = await startRuntime(redis.url, { BATCH_SIZE: '500' }, [sharingGate(loads)]);
+    await untilStreamLength(redis.client, OUT, 150, { what: 'every message decided' });
+    // 64, 64 and 22.
+    expect(loads.count).toBe(3);
     expect(await pendingCount(redis.client, IN, 'caps')).toBe(0);
   });
 });
