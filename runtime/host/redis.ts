@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import { systemClock, type Clock } from '../engine/clock.js';
 import type { RootLogger } from '../engine/logger.js';
@@ -91,45 +90,6 @@ function withEveryMastersMemoryInfo(cluster: Cluster): Cluster {
   return cluster;
 }
 
-/** A script's SHA-1 (its name in Redis's script cache), computed once per script text. */
-const shas = new Map<string, string>();
-function shaOf(script: string): string {
-  let sha = shas.get(script);
-  if (sha === undefined) {
-    sha = createHash('sha1').update(script).digest('hex');
-    shas.set(script, sha);
-  }
-  return sha;
-}
-
-/**
- * The handlers' reader (RedisReader) on one node, as cheap a round as it can be: each plan of the
- * governor reads its book through `eval_ro` and its eviction state through `INFO memory`, in one
- * auto-pipelined write with its other reads (docs/performance.md, "What bounds them").
- * - `eval_ro(script, …)` goes as EVALSHA_RO by the script's hash, not with its body (4 KB for
- *   read-book.lua, written and hashed again by Redis on every call otherwise); Redis answering
- *   NOSCRIPT (a restart, a failover, SCRIPT FLUSH) gets the body once, as EVAL_RO.
- * - `info('memory')` goes as `call('INFO', 'memory')`: ioredis leaves its own `info` (lower case)
- *   out of the auto-pipeline, so it took a write and a reply of its own on every plan. The reply
- *   is the same text.
- * The methods of this one instance are replaced (their overloads have no single signature to override).
- */
-function withReadsInOneRound(client: Redis): Redis {
-  const evalRo = client.eval_ro.bind(client) as (...args: (string | number)[]) => Promise<unknown>;
-  const evalshaRo = client.evalsha_ro.bind(client) as (...args: (string | number)[]) => Promise<unknown>;
-  const byHash = (script: string, ...rest: (string | number)[]): Promise<unknown> =>
-    evalshaRo(shaOf(script), ...rest).catch((error: unknown) => {
-      if (!(error instanceof Error && error.message.startsWith('NOSCRIPT'))) throw error;
-      return evalRo(script, ...rest);
-    });
-  client.eval_ro = byHash as unknown as Redis['eval_ro'];
-  const info = client.info.bind(client) as (...args: unknown[]) => Promise<string>;
-  const pipelinedInfo = (...args: unknown[]): Promise<string> =>
-    args.length === 1 && args[0] === 'memory' ? (client.call('INFO', 'memory') as Promise<string>) : info(...args);
-  client.info = pipelinedInfo as unknown as Redis['info'];
-  return client;
-}
-
 export function connectRedis(config: RuntimeConfig, role: ConnectionRole, name: string): RedisClient {
   const options: RedisOptions =
     role === 'bullmq'
@@ -148,12 +108,11 @@ export function connectRedis(config: RuntimeConfig, role: ConnectionRole, name: 
           // needs its queue while it discovers the slots.
           ...(role === 'transactions' && !config.REDIS_CLUSTER_NODES ? { enableOfflineQueue: false } : {}),
         };
-  const client = createRedisClient(
+  return createRedisClient(
     config,
     { ...options, connectionName: name },
     { clusterRetryStrategy: (times: number) => linear(retryPolicy.clusterReconnectStepMs, times, retryPolicy.clusterReconnectMaxMs) },
   );
-  return role === 'commands' && client instanceof Redis ? withReadsInOneRound(client) : client;
 }
 
 /** A description of where Redis is, safe to log (no password). */
