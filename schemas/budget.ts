@@ -44,7 +44,9 @@ export interface BudgetValues {
 
 /** The hash's fields in the original's order, each a Python float's str() where it was a float. */
 export function encodeBudgetHash(v: BudgetValues): BudgetHash {
-  return budgetHashSchema.parse({
+  // Typed, not parsed: every field is built here from a number or the mode, so the schema could
+  // only agree, and parsing 2,000 of them held the budget tick's thread (docs/performance.md).
+  return {
     symbol: v.symbol,
     budget_usd: pyFloatStr(v.budgetUsd),
     stress_factor: pyFloatStr(v.stressFactor),
@@ -55,7 +57,7 @@ export function encodeBudgetHash(v: BudgetValues): BudgetHash {
     mode: v.mode,
     timestamp: String(Math.floor(v.timestampSec)),
     base_risk_pct: pyFloatStr(v.baseRiskPct),
-  });
+  } satisfies BudgetHash;
 }
 
 /**

@@ -60,11 +60,18 @@ export const riskBudget = defineHandler({
     },
   },
   async handle(tick, ctx) {
-    record(planBudgets(ctx.state, ctx.config, ctx.now()), ctx);
+    await record(planBudgets(ctx.state, ctx.config, ctx.now()), ctx);
   },
 });
 
-function record(plan: BudgetPlan, ctx: Ctx): void {
+/**
+ * Budgets recorded between two turns of the event loop: the gates deciding in the same process
+ * go on between them, where a universe of 2,000 symbols held them for 70-95 ms every tick.
+ */
+const BUDGETS_A_TURN = 100;
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+async function record(plan: BudgetPlan, ctx: Ctx): Promise<void> {
   const { config, metrics } = ctx;
   const onFail = () => metrics.redisWriteFail.inc();
   const nowMs = ctx.now();
@@ -111,7 +118,8 @@ function record(plan: BudgetPlan, ctx: Ctx): void {
   if (heat.source === 'fallback') ctx.log.warn({ problem: heat.problem }, 'portfolio heat unavailable; using 0.0');
 
   const timestampSec = Math.floor(nowMs / 1000);
-  for (const budget of plan.budgets) {
+  for (const [at, budget] of plan.budgets.entries()) {
+    if (at > 0 && at % BUDGETS_A_TURN === 0) await nextTurn();
     const fields = encodeBudgetHash({
       symbol: budget.symbol,
       budgetUsd: budget.budgetUsd,
