@@ -58,7 +58,6 @@ export interface IdempotencyDeclaration<Message, Config, State, Metrics> {
 /** A message decided earlier in its batch and not committed yet (BatchHints.sharesState). */
 export interface EarlierDecision<Input = unknown> {
   readonly message: Input;
-  readonly meta: MessageMeta;
   /** The keys its commit writes (an emit's: its stream), its dead letter's included. */
   readonly writes: readonly string[];
 }

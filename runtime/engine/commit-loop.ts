@@ -63,15 +63,13 @@ export async function commitBatch(env: CommitLoopEnv, batch: PreparedBatch): Pro
       complete = false;
       break;
     }
-    // Those left to be decided once the ones before them committed (BatchHints.sharesState) are decided now.
-    const deferred = todo.filter((delivery) => delivery.deferred);
-    if (conflicted.length === 0 && deferred.length === 0) break;
     if (conflicted.length > 0) {
       env.metrics.conflicts.inc({ handler: env.handlerName }, conflicted.length);
       round++;
     }
     // Only a message that reached its handler can run again; a dead letter is committed as it is.
-    const again = batch.deliveries.filter((delivery) => delivery.deferred || (conflicted.includes(delivery) && delivery.valid));
+    // Those left to be decided once the ones before them committed (BatchHints.sharesState) are decided now.
+    const again = batch.deliveries.filter((delivery) => delivery.deferred || (delivery.valid && conflicted.includes(delivery)));
     if (again.length === 0) break;
     if (round > retryPolicy.conflictRounds) {
       env.log.error({ count: again.length }, 'messages still conflicting; leaving them pending for redelivery');

@@ -136,11 +136,17 @@ async function loadBatchState<Config, Metrics>(handler: AnyHandler, env: Executi
  */
 const SHARED_RUN_MAX = 64;
 
+/** The deliveries before `at`; those from it on are deferred (decided once those before commit). */
+function deferFrom(todo: Delivery[], at: number): Delivery[] {
+  for (const later of todo.slice(at)) later.deferred = true;
+  return todo.slice(0, at);
+}
+
 /** A delivery decided before the next, as BatchHints.sharesState is told of it. */
 function earlierDecision(delivery: Delivery): EarlierDecision {
   const writes = (delivery.recorder?.effects ?? []).map(effectKey);
   for (const emit of delivery.extraEmits ?? []) writes.push(emit.stream);
-  return { message: delivery.message, meta: delivery.meta, writes };
+  return { message: delivery.message, writes };
 }
 
 export function describeError(error: unknown): string {
@@ -169,10 +175,7 @@ export async function executeBatch<Config, Metrics extends object>(
   const shares = handler.batch?.commitEach === true ? handler.batch.sharesState : undefined;
   const { maxAttempts, backoffMs } = handler.failure;
   let todo = deliveries.filter((d) => d.failedBefore === undefined);
-  if (shares !== undefined && todo.length > SHARED_RUN_MAX) {
-    for (const later of todo.slice(SHARED_RUN_MAX)) later.deferred = true;
-    todo = todo.slice(0, SHARED_RUN_MAX);
-  }
+  if (shares !== undefined) todo = deferFrom(todo, SHARED_RUN_MAX);
   for (const delivery of deliveries)
     if (delivery.failedBefore !== undefined) {
       delivery.attempts = delivery.failedBefore.attempts;
@@ -197,8 +200,7 @@ export async function executeBatch<Config, Metrics extends object>(
     const decided: EarlierDecision[] = [];
     for (const [at, delivery] of todo.entries()) {
       if (shares !== undefined && (failed.size > 0 || !shares(delivery.message, decided, env.config))) {
-        for (const later of todo.slice(at)) later.deferred = true;
-        todo = todo.slice(0, at);
+        todo = deferFrom(todo, at);
         break;
       }
       delivery.attempts += 1;

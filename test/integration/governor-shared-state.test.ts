@@ -7,6 +7,7 @@ import type { Runtime } from '../../runtime/host/runtime.js';
 import { usePrivateRedis } from '../support/redis-server.js';
 import { pendingCount, readStream, startRuntime, waitFor } from '../support/runtime.js';
 import { clockReading } from '../support/clock.js';
+import { p33SeedHash } from '../support/book-producers.js';
 
 /**
  * BatchHints.sharesState as a property: a backlog of plans decided in batches of 2 to 16, whose
@@ -128,18 +129,8 @@ describe('plans sharing a state read decide as one at a time (BatchHints.sharesS
           const run = async (size: number) => {
             await redis.client.flushall();
             for (const symbol of SYMBOLS) await redis.client.hset(keys.marketState(symbol), 'mark_price', String(MARK));
-            for (const symbol of HELD)
-              // As upstream's Position State Brain writes it (position_state_brain/main.py at 8f5055c52, lines 211-223).
-              await redis.client.hset(keys.p33PositionSnapshot(symbol), {
-                position_amt: '2',
-                side: 'LONG',
-                entry_price: String(MARK),
-                mark_price: String(MARK),
-                unrealized_pnl: '0',
-                leverage: '5',
-                ts_epoch: String(now / 1000),
-                source: 'binance_testnet',
-              });
+            // As P3.3 writes a held symbol's hash (book-producers.ts cites upstream's lines).
+            for (const symbol of HELD) await redis.client.hset(keys.p33PositionSnapshot(symbol), p33SeedHash(2, MARK, now / 1000));
             await redis.client.sadd(keys.p33PositionIndex, ...HELD);
             for (const [id, fields] of entries) await redis.client.xadd(streams.applyPlan, id, ...Object.entries(fields).flat());
             runtime = await startRuntime(
