@@ -90,6 +90,21 @@ function withEveryMastersMemoryInfo(cluster: Cluster): Cluster {
   return cluster;
 }
 
+/**
+ * `info('memory')` on the commands connection as `call('INFO', 'memory')`: ioredis leaves its own
+ * `info` out of the auto-pipeline, so the governor's eviction check went as a write of its own,
+ * apart from the rest of its state's reads (test/integration/governor-round-trips.test.ts). The
+ * reply is the same text. The method of this one instance is replaced (its overloads have no
+ * single signature to override).
+ */
+function withInfoPipelined(client: Redis): Redis {
+  const info = client.info.bind(client) as (...args: unknown[]) => Promise<string>;
+  const pipelined = (...args: unknown[]): Promise<string> =>
+    args.length === 1 && args[0] === 'memory' ? (client.call('INFO', 'memory') as Promise<string>) : info(...args);
+  client.info = pipelined as unknown as Redis['info'];
+  return client;
+}
+
 export function connectRedis(config: RuntimeConfig, role: ConnectionRole, name: string): RedisClient {
   const options: RedisOptions =
     role === 'bullmq'
@@ -108,11 +123,12 @@ export function connectRedis(config: RuntimeConfig, role: ConnectionRole, name: 
           // needs its queue while it discovers the slots.
           ...(role === 'transactions' && !config.REDIS_CLUSTER_NODES ? { enableOfflineQueue: false } : {}),
         };
-  return createRedisClient(
+  const client = createRedisClient(
     config,
     { ...options, connectionName: name },
     { clusterRetryStrategy: (times: number) => linear(retryPolicy.clusterReconnectStepMs, times, retryPolicy.clusterReconnectMaxMs) },
   );
+  return role === 'commands' && client instanceof Redis ? withInfoPipelined(client) : client;
 }
 
 /** A description of where Redis is, safe to log (no password). */

@@ -73,3 +73,20 @@ describe('the protocol every connection speaks', () => {
     }
   });
 });
+
+describe('the handlers’ reader on one node (the commands connection)', () => {
+  const redis = usePrivateRedis();
+
+  it('answers INFO memory as INFO does, sent through the auto-pipeline with the reads beside it', async () => {
+    const client = connectRedis(parseRuntimeConfig({ REDIS_URL: redis.url }), 'commands', 'test:info');
+    try {
+      await waitUntilReady(client);
+      // The governor reads maxmemory_policy from it (handlers/governor/eviction.ts).
+      const [memory] = await Promise.all([client.info('memory'), client.get('k')]);
+      expect(memory).toMatch(/^maxmemory_policy:noeviction/m);
+      expect(await client.info('server')).toMatch(/^redis_version:/m);
+    } finally {
+      client.disconnect();
+    }
+  });
+});
