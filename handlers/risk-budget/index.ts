@@ -31,7 +31,13 @@ export const budgetTickSchema = z.looseObject({
 export const riskBudget = defineHandler({
   name: 'risk-budget',
   description: 'P2.8 risk budget: quantum:portfolio:budget:{symbol} every BUDGET_COMPUTE_INTERVAL_SEC, violations to budget.violation',
-  trigger: { kind: 'schedule', queue: 'risk-budget', everyMs: (c: RiskBudgetConfig) => c.BUDGET_COMPUTE_INTERVAL_SEC * 1000 },
+  // A budget hash is read alone (the governor reads its plan's symbol's), as the original wrote them: one by one.
+  trigger: {
+    kind: 'schedule',
+    queue: 'risk-budget',
+    everyMs: (c: RiskBudgetConfig) => c.BUDGET_COMPUTE_INTERVAL_SEC * 1000,
+    writesInSlices: true,
+  },
   input: budgetTickSchema,
   config: parseRiskBudgetConfig,
   metrics: riskBudgetMetrics,

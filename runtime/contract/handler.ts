@@ -28,7 +28,17 @@ export interface HandlerContext<Config, State, Metrics> extends EffectWriter {
 }
 
 export type StreamTrigger<Config> = Readonly<{ kind: 'stream'; stream: (c: Config) => string; group: (c: Config) => string }>;
-export type ScheduleTrigger<Config> = Readonly<{ kind: 'schedule'; queue: string; everyMs: (c: Config) => number }>;
+export type ScheduleTrigger<Config> = Readonly<{
+  kind: 'schedule';
+  queue: string;
+  everyMs: (c: Config) => number;
+  /**
+   * Each key a tick writes stands alone (no reader needs two of them from one tick): a large tick's
+   * writes may land a slice at a time before its done record (runtime/engine/write-ahead.ts), not
+   * holding Redis for the whole tick in one call.
+   */
+  writesInSlices?: boolean;
+}>;
 export type QueueTrigger = Readonly<{ kind: 'queue'; queue: string }>; // jobs other gates add with ctx.schedule
 export type Trigger<Config> = StreamTrigger<Config> | ScheduleTrigger<Config> | QueueTrigger;
 

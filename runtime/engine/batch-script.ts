@@ -70,7 +70,7 @@ export function defineBatchCommand(connection: RedisClient): void {
 }
 
 /** Lua's unpack() spreads at most ~8,000 values, so a command with more cannot run in the script. */
-const SCRIPT_MAX_COMMAND_ARGS = 7_000;
+export const SCRIPT_MAX_COMMAND_ARGS = 7_000;
 
 /**
  * A key RUN_BATCH checks or notes at an item's turn: 'a' must not exist, 'e' must hold `value`,
@@ -118,10 +118,14 @@ export class ScriptBatch<Item extends CommitItem> {
     private readonly streamMaxLen: number,
   ) {}
 
-  /** Adds `item`, applied only if its newest-wins condition and `checks` hold, without its `overwritten` writes. */
-  add(item: Item, checks: readonly GuardCheck[], overwritten: ReadonlySet<Effect>): void {
+  /** Adds `item`, applied only if its newest-wins condition and `checks` hold, without its `overwritten` writes (or with `commands` only). */
+  add(
+    item: Item,
+    checks: readonly GuardCheck[],
+    overwritten: ReadonlySet<Effect>,
+    commands: readonly Command<Item>[] = itemCommands(item, overwritten, this.streamMaxLen),
+  ): void {
     const recorder = item.recorder;
-    const commands = itemCommands(item, overwritten, this.streamMaxLen);
     if (commands.some((command) => command.args.length > SCRIPT_MAX_COMMAND_ARGS)) this.oversized = true;
     this.items.push(item);
     this.commands.push(...commands);

@@ -1,4 +1,13 @@
-import { defineBatchCommand, PlainBatch, ScriptBatch, type CommitReport, type CommitSource, type GuardCheck } from './batch-script.js';
+import {
+  defineBatchCommand,
+  itemCommands,
+  PlainBatch,
+  ScriptBatch,
+  type CommitReport,
+  type CommitSource,
+  type GuardCheck,
+} from './batch-script.js';
+import { aheadCommands, writeAhead } from './write-ahead.js';
 import type { CommitItem } from './delivery.js';
 import { effectKey, type Effect, type EffectRecorder, type Guard } from './effects.js';
 import { waitUntilReady, type RedisClient } from './connection.js';
@@ -126,6 +135,8 @@ export class TransactionCommitter implements Committer {
   constructor(
     private readonly connection: RedisClient,
     private readonly streamMaxLen: number,
+    /** The gate's writes stand alone (ScheduleTrigger.writesInSlices): a large commit's go ahead a slice at a time. */
+    private readonly options: { readonly writesInSlices?: boolean } = {},
   ) {
     defineBatchCommand(connection);
   }
@@ -138,7 +149,18 @@ export class TransactionCommitter implements Committer {
     for (;;) {
       const switches = await this.readSwitches(accepted);
       const script = new ScriptBatch<Item>(source, this.streamMaxLen);
-      for (const item of accepted) script.add(item, guardChecks(item, overwritten, switches), overwritten);
+      for (const item of accepted) {
+        const checks = guardChecks(item, overwritten, switches);
+        const commands = itemCommands(item, overwritten, this.streamMaxLen);
+        // Alone in its commit, nothing before it to keep in order with: a large item's repeatable writes go ahead.
+        const split = this.options.writesInSlices === true && accepted.length === 1 ? aheadCommands(item, commands) : undefined;
+        const refused = split && (await writeAhead(this.connection, item, checks, split.ahead, this.streamMaxLen));
+        if (refused) {
+          for (const other of deferred) other.answer = 'conflicted';
+          return refused;
+        }
+        script.add(item, checks, overwritten, split?.last ?? commands);
+      }
       const report = script.oversized ? await this.commitPlain(source, accepted, script) : await script.run(this.connection);
       // Null: WATCH fired on an oversized batch, nothing applied; it is checked and sent again.
       if (report === null) continue;

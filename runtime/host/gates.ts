@@ -1,6 +1,7 @@
 import { TransactionCommitter, type Committer } from '../engine/commit.js';
 import { ClusterCommitter } from '../engine/cluster-commit.js';
 import type { HostedHandler } from '../engine/refresh.js';
+import type { AnyHandler } from '../contract/handler.js';
 import type { JobQueues } from '../sources/job-queues.js';
 import type { JobRunner } from '../sources/job-runner.js';
 import type { SourceDeps } from '../sources/pipeline.js';
@@ -33,11 +34,13 @@ export async function hostGates(deps: GateDeps) {
   const jobSources = hosted.some((h) => h.handler.trigger.kind !== 'stream')
     ? await Promise.all([import('../sources/job-runner.js'), jobs.load()])
     : undefined;
-  const makeCommitter = (connection: RedisClient) =>
+  const makeCommitter = (connection: RedisClient, handler: AnyHandler) =>
     committerFactory?.(connection, config) ??
     (config.REDIS_CLUSTER_NODES
       ? new ClusterCommitter(connection, config.STREAM_MAXLEN)
-      : new TransactionCommitter(connection, config.STREAM_MAXLEN));
+      : new TransactionCommitter(connection, config.STREAM_MAXLEN, {
+          writesInSlices: handler.trigger.kind === 'schedule' && handler.trigger.writesInSlices === true,
+        }));
 
   const workers = hosted.map((h): StreamConsumer | JobRunner => {
     const committerConnection = connections.open('transactions', `${h.handler.name}:commit`);
@@ -47,7 +50,7 @@ export async function hostGates(deps: GateDeps) {
       handlerConfig: h.config,
       handlerMetrics: h.metrics,
       commands: connections.commands,
-      committer: makeCommitter(committerConnection),
+      committer: makeCommitter(committerConnection, h.handler),
     };
     if (h.handler.trigger.kind === 'stream') {
       return new StreamConsumer({

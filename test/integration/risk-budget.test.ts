@@ -5,6 +5,7 @@ import { jobDoneKey } from '../../runtime/engine/idempotency.js';
 import { usePrivateRedis } from '../support/redis-server.js';
 import { readStream, startRuntime, waitFor } from '../support/runtime.js';
 import { untilKeys } from '../support/until.js';
+import { monitorLines } from '../support/monitor-lines.js';
 
 const nowSec = () => Math.floor(Date.now() / 1000);
 
@@ -103,6 +104,35 @@ describe('risk-budget on a real redis-server', () => {
     ]) {
       expect(metrics).toContain(`# TYPE ${name} `);
     }
+  });
+
+  it('writes a large universe’s budgets a slice at a time, the violation and the done record in the call after them', async () => {
+    await arrangePortfolio();
+    const flat = Array.from({ length: 400 }, (_, i) => `FLAT${i}USDT`);
+    await redis.client.sadd(keys.p33PositionIndex, ...flat);
+    // Every commit script call Redis runs, as the budgets, events and done records it carries.
+    const calls: { budgets: number; violations: number; done: number }[] = [];
+    const monitor = await monitorLines(redis.url, (line) => {
+      if (!/^\+[\d.]+ \[[^\]]*\] "eval(sha)?" /i.test(line) || !line.includes('"[[')) return;
+      // MONITOR prints the script's JSON argument with its quotes escaped.
+      const count = (command: string, keyPrefix: string) => line.split(`[\\"${command}\\",\\"${keyPrefix}`).length - 1;
+      calls.push({
+        budgets: count('HSET', keys.budget('')),
+        violations: count('XADD', streams.budgetViolation),
+        done: count('SET', jobDoneKey('risk-budget', '')),
+      });
+    });
+    try {
+      runtime = await start();
+      await untilBudget('FLAT399USDT', 'the 400th flat symbol’s budget');
+      await waitFor(async () => calls.some((call) => call.done > 0), { what: 'the first tick’s done record' });
+    } finally {
+      monitor.stop();
+    }
+    const first = calls.slice(0, calls.findIndex((call) => call.done > 0) + 1);
+    // The last-known-good portfolio (DEL, HSET) and 402 budgets (HSET, EXPIRE each), 256 commands a call; then the violation and the done record alone.
+    expect(first.map((call) => call.budgets)).toEqual([127, 128, 128, 19, 0]);
+    expect(first.at(-1)).toEqual({ budgets: 0, violations: 1, done: 1 });
   });
 
   it('falls back to last-known-good when the state goes stale, then writes nothing once it is too old', async () => {
