@@ -45,6 +45,8 @@ async function startGates(redis: TestRedis, extraEnv: Record<string, string> = {
   const env = {
     REDIS_URL: redis.url,
     PORT: String(port),
+    // As `npm start` and the units run it.
+    MALLOC_ARENA_MAX: '2',
     LOG_LEVEL: 'warn',
     // The bench's plans are written before the gates start; the governor would refuse them as stale.
     GOV_MAX_PLAN_AGE_SEC: '0',

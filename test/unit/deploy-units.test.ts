@@ -24,6 +24,17 @@ describe('the per-gate deployment', () => {
     for (const flags of installs) expect(flags).toBe('-m 640 -o root -g qt');
   });
 
+  it('runs the gates with two malloc arenas, as `npm start` and the bench do: the RSS requirement was measured so', () => {
+    for (const file of ['quantum-gates.service', 'quantum-gates@.service']) {
+      const unit = readFileSync(resolve(root, 'deploy/systemd', file), 'utf8');
+      expect(unit).toMatch(/^Environment=MALLOC_ARENA_MAX=2$/m);
+    }
+    for (const gate of readdirSync(resolve(root, 'deploy/env')).filter((f) => f.endsWith('.env')))
+      expect(parseEnv(readFileSync(resolve(root, 'deploy/env', gate), 'utf8')).MALLOC_ARENA_MAX).toBeUndefined();
+    const scripts = (JSON.parse(readFileSync(resolve(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
+    expect(scripts.start).toContain('exec env MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX:-2} node ');
+  });
+
   it("runs each instance with its node flags: the unit's default unless the gate's env file sets QG_NODE_FLAGS", () => {
     const unit = readFileSync(resolve(root, 'deploy/systemd/quantum-gates@.service'), 'utf8');
     expect(/^ExecStart=(.*)$/m.exec(unit)?.[1]).toBe(
