@@ -50,6 +50,9 @@ export function aheadCommands<Item extends CommitItem>(
   return ahead.length === 0 ? undefined : { ahead, last };
 }
 
+/** Of each decision (its recorder, which a re-run replaces), the ahead commands that have landed. */
+const landed = new WeakMap<object, number>();
+
 /**
  * Writes `ahead` in slices of AHEAD_SLICE_COMMANDS, each checked against the item's guards as its
  * commit is; an effect's commands never straddle two slices (a replacing put's DEL and HSET go
@@ -63,14 +66,17 @@ export async function writeAhead<Item extends CommitItem>(
   ahead: readonly Command<Item>[],
   streamMaxLen: number,
 ): Promise<CommitReport<Item> | undefined> {
-  for (let from = 0; from < ahead.length;) {
+  // A commit retried after a lost connection resumes after the slices that landed: each lost one
+  // costs a slice, not the tick, so faults closer together than a whole tick still let it finish.
+  const recorder = item.recorder!;
+  for (let from = landed.get(recorder) ?? 0; from < ahead.length;) {
     let to = Math.min(ahead.length, from + AHEAD_SLICE_COMMANDS);
     while (to < ahead.length && ahead[to]!.effect === ahead[to - 1]!.effect) to++;
     const slice = new ScriptBatch<Item>(undefined, streamMaxLen);
     slice.add(item, checks, new Set(), ahead.slice(from, to));
     const report = await slice.run(connection);
     if (item.answer !== 'committed') return report;
-    from = to;
+    landed.set(recorder, (from = to));
   }
   return undefined;
 }

@@ -102,6 +102,20 @@ describe('a large job commit written ahead in slices (ScheduleTrigger.writesInSl
     expect(await redis.client.get('done')).toBe('by another run');
   });
 
+  it('resumes a commit retried after a lost reply after the slices that landed', async () => {
+    const item = { recorder: tick(400) };
+    // The second slice's reply is lost (it landed, unknown to the committer); the first's was read.
+    afterFirstCall = async () => {
+      afterFirstCall = () => Promise.reject(new Error('connection lost'));
+    };
+    await expect(sliced().commit(undefined, [item])).rejects.toThrow('connection lost');
+    const report = await commitAndReport(sliced(), undefined, [item]);
+    expect(report.committed).toEqual([0]);
+    // Two calls, then the retry from the second slice on: not the first again.
+    expect(calls.map((call) => call.length)).toEqual([256, 256, 256, 256, 32, 2]);
+    expect(await redis.client.xlen('violations')).toBe(1);
+  });
+
   it('stops at a slice whose write Redis refuses: withheld, with the refused key named, and nothing of the commit after it', async () => {
     await redis.client.set('budget:300', 'a string, not a hash');
     const report = await commitAndReport(sliced(), undefined, [{ recorder: tick(400) }]);
