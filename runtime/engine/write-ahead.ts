@@ -27,8 +27,8 @@ const REPEATABLE: ReadonlySet<Effect['op']> = new Set([
  * no newest-wins condition and no stream order, with more than a slice of commands: of those, its
  * repeatable writes to keys it neither guards nor writes otherwise. Its appends, its other writes
  * and every key it guards (a job's done key among them) go last, with its acknowledgement, so what
- * a reader of its outputs or guards sees last still says it is done. A crash between slices leaves some writes applied and
- * the item not done: it runs again and writes them again.
+ * a reader of its outputs or guards sees last still says it is done. A crash between slices leaves
+ * some writes applied and the item not done: it runs again and writes them again.
  */
 export function aheadCommands<Item extends CommitItem>(
   item: Item,

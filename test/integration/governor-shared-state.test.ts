@@ -4,6 +4,7 @@ import type { Redis } from 'ioredis';
 import { governor } from '../../handlers/governor/index.js';
 import { keys, streams } from '../../schemas/keys.js';
 import type { Runtime } from '../../runtime/host/runtime.js';
+import { keyContents } from '../support/key-contents.js';
 import { usePrivateRedis } from '../support/redis-server.js';
 import { pendingCount, readStream, startRuntime, waitFor } from '../support/runtime.js';
 import { clockReading } from '../support/clock.js';
@@ -85,18 +86,7 @@ async function decisionKeys(redis: Redis): Promise<Record<string, unknown>> {
       cursor = next;
     } while (cursor !== '0');
   }
-  const out: Record<string, unknown> = {};
-  for (const key of found.sort()) {
-    const type = await redis.type(key);
-    const expires = (await redis.pttl(key)) > 0;
-    if (type === 'string') out[key] = [await redis.get(key), expires];
-    else if (type === 'list') out[key] = [await redis.lrange(key, 0, -1), expires];
-    else if (type === 'zset') out[key] = [await redis.zrange(key, '0', '-1', 'WITHSCORES'), expires];
-    else if (type === 'hash') out[key] = [await redis.hgetall(key), expires];
-    else if (type === 'set') out[key] = [(await redis.smembers(key)).sort(), expires];
-    else out[key] = type;
-  }
-  return out;
+  return keyContents(redis, found);
 }
 
 describe('plans sharing a state read decide as one at a time (BatchHints.sharesState)', () => {

@@ -6,6 +6,7 @@ import { TransactionCommitter } from '../../runtime/engine/commit.js';
 import { EffectRecorder } from '../../runtime/engine/effects.js';
 import { AHEAD_SLICE_COMMANDS } from '../../runtime/engine/write-ahead.js';
 import { commitAndReport } from '../support/commit-report.js';
+import { keyContents } from '../support/key-contents.js';
 import { startTestRedis, type TestRedis } from '../support/redis-server.js';
 
 /** Each commit script call's commands, as [name, key] pairs, in the order Redis ran the calls. */
@@ -191,28 +192,7 @@ describe('a large job commit written ahead in slices (ScheduleTrigger.writesInSl
     return r;
   }
 
-  /** Every key: its type, its contents (a stream's entries without their ids) and whether it expires. */
-  async function state(): Promise<Record<string, unknown>> {
-    const out: Record<string, unknown> = {};
-    for (const key of (await redis.client.keys('*')).sort()) {
-      const type = await redis.client.type(key);
-      const expires = (await redis.client.ttl(key)) > 0;
-      const value =
-        type === 'hash'
-          ? await redis.client.hgetall(key)
-          : type === 'string'
-            ? await redis.client.get(key)
-            : type === 'set'
-              ? (await redis.client.smembers(key)).sort()
-              : type === 'zset'
-                ? await redis.client.zrange(key, '0', '-1', 'WITHSCORES')
-                : type === 'list'
-                  ? await redis.client.lrange(key, 0, -1)
-                  : (await redis.client.xrange(key, '-', '+')).map(([, fields]) => fields);
-      out[key] = { type, value, expires };
-    }
-    return out;
-  }
+  const state = async () => keyContents(redis.client, await redis.client.keys('*'));
 
   it('leaves what one call leaves, whatever the effects: no call runs more than a slice of writes ahead, the guarded key and appends come last (generated)', async () => {
     await fc.assert(
