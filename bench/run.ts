@@ -105,6 +105,21 @@ async function drainRate(redis: Redis, stream: string, count: number): Promise<n
   return ((count - 1) * 1000) / Math.max(spanMs, 1);
 }
 
+/**
+ * Decisions the gates' tape could not keep (quantum_gates_tape_write_failures_total, every gate),
+ * read once the last commit's records have had time to be written: a drain that keeps its pace by
+ * leaving decisions off the tape has not kept it.
+ */
+async function notTaped(port: number): Promise<number> {
+  await sleep(500);
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  let count = 0;
+  for (const match of text.matchAll(/^quantum_gates_tape_write_failures_total\{[^}]*\} (\S+)$/gm)) count += Number(match[1]);
+  return count;
+}
+
+const tapedNote = (notTapedCount: number) => (notTapedCount === 0 ? 'every decision taped' : `${notTapedCount} decisions NOT TAPED`);
+
 /** redis-server's CPU so far (ms, user + system) and its calls per command (INFO commandstats), in one INFO call. */
 async function redisCounters(redis: Redis): Promise<{ cpuMs: number; calls: Map<string, number> }> {
   const info = (await redis.call('INFO', 'cpu', 'commandstats')) as string;
@@ -308,12 +323,12 @@ async function drain(
   fill: () => Promise<void>,
   output: string,
   count: number,
-  start: () => Promise<Spawned> = async () => (await startGates(redis)).proc,
+  start: () => Promise<{ proc: Spawned; port?: number }> = () => startGates(redis),
 ) {
   await redis.client.flushall();
   await seedPortfolio(redis.client, SYMBOLS);
   await fill();
-  const proc = await start();
+  const { proc, port } = await start();
   try {
     await waitForLength(redis.client, output, 1);
     const [cpuBefore, doneBefore, redisBefore] = [proc.cpuMs(), await redis.client.xlen(output), await redisCounters(redis.client)];
@@ -325,6 +340,7 @@ async function drain(
       cpuMicrosPerMessage: ((proc.cpuMs() - cpuBefore) * 1000) / decided,
       redisMicrosPerMessage: ((redisAfter.cpuMs - redisBefore.cpuMs) * 1000) / decided,
       redisCalls: perUnit(callsBetween(redisBefore.calls, redisAfter.calls), decided, 'a message'),
+      notTaped: port === undefined ? 0 : await notTaped(port),
       peakRss: proc.peakRss(),
     };
   } finally {
@@ -393,7 +409,7 @@ async function hourDrain(redis: TestRedis, proposals: number, plans: number) {
   await writeProposals(r, proposals);
   await writeGovernorPlans(r, plans);
   const capUsd = bookNotional(SYMBOLS) + HOUR_OPENS_ALLOWED * TRADE_USD;
-  const { proc } = await startGates(redis, {
+  const { proc, port } = await startGates(redis, {
     GOV_MAX_TOTAL_NOTIONAL_USDT: String(capUsd),
     GOV_MAX_OPEN_POSITIONS: '1000',
     GOV_RESERVATION_TIMEOUT_SEC: '3600',
@@ -430,6 +446,7 @@ async function hourDrain(redis: TestRedis, proposals: number, plans: number) {
       pending,
       deadLetters,
       exact: caps.exact && pending === 0 && deadLetters === 0,
+      notTaped: await notTaped(port),
       peakRss: proc.peakRss(),
     };
   } finally {
@@ -537,14 +554,14 @@ async function main(): Promise<void> {
         () => writeProposals(redis.client, backlog),
         'bench:handwritten:calibrated',
         backlog,
-        async () => spawnTs('bench/hand-written-loop.ts', { REDIS_URL: redis.url }, NODE_FLAGS),
+        async () => ({ proc: spawnTs('bench/hand-written-loop.ts', { REDIS_URL: redis.url }, NODE_FLAGS) }),
       );
       peakRss = Math.max(peakRss, gates.peakRss);
       rows.push({
         name: `heat gate, ${backlog.toLocaleString('en-US')} backlog`,
         value: `${rate(gates.perSecond)} proposals/s`,
-        requirement: { text: '≥ 2,000', met: gates.perSecond >= 2000 },
-        note: `CPU ${gates.cpuMicrosPerMessage.toFixed(0)} µs/proposal`,
+        requirement: { text: '≥ 2,000, every decision taped', met: gates.perSecond >= 2000 && gates.notTaped === 0 },
+        note: `CPU ${gates.cpuMicrosPerMessage.toFixed(0)} µs/proposal; ${tapedNote(gates.notTaped)}`,
       });
       rows.push({
         name: 'hand-written loop, same backlog (information)',
@@ -561,8 +578,8 @@ async function main(): Promise<void> {
       rows.push({
         name: `governor, ${plans.toLocaleString('en-US')} backlog`,
         value: `${rate(r.perSecond)} plans/s`,
-        requirement: { text: '≥ 1,000', met: r.perSecond >= 1000 },
-        note: `CPU ${r.cpuMicrosPerMessage.toFixed(0)} µs/plan; redis-server ${r.redisMicrosPerMessage.toFixed(0)} µs/plan; ${r.redisCalls}`,
+        requirement: { text: '≥ 1,000, every decision taped', met: r.perSecond >= 1000 && r.notTaped === 0 },
+        note: `CPU ${r.cpuMicrosPerMessage.toFixed(0)} µs/plan; ${tapedNote(r.notTaped)}; redis-server ${r.redisMicrosPerMessage.toFixed(0)} µs/plan; ${r.redisCalls}`,
       });
       results.governor = r;
     }
@@ -574,8 +591,8 @@ async function main(): Promise<void> {
       rows.push({
         name: `due jobs, ${jobs.toLocaleString('en-US')} after a restart`,
         value: `${rate(r.perSecond)} jobs/s`,
-        requirement: { text: '≥ 500', met: r.perSecond >= 500 },
-        note: `CPU ${r.cpuMicrosPerMessage.toFixed(0)} µs/job`,
+        requirement: { text: '≥ 500, every decision taped', met: r.perSecond >= 500 && r.notTaped === 0 },
+        note: `CPU ${r.cpuMicrosPerMessage.toFixed(0)} µs/job; ${tapedNote(r.notTaped)}`,
       });
       results.jobs = r;
     }
@@ -642,9 +659,9 @@ async function main(): Promise<void> {
       rows.push({
         name: `${proposals.toLocaleString('en-US')} proposals + ${plans.toLocaleString('en-US')} plans backlog (${quick ? 'a hundredth' : 'a tenth'} of an hour at 100×), caps`,
         value: c.exact && r.exact ? 'exact' : 'NOT EXACT',
-        requirement: { text: 'every message decided once, the caps exact', met: r.exact },
+        requirement: { text: 'every message decided once and taped, the caps exact', met: r.exact && r.notTaped === 0 },
         note:
-          `${c.openPermits} of ${c.opens.toLocaleString('en-US')} opens permitted, the cap of $${r.capUsd.toLocaleString('en-US')} over a book of $${c.bookNotional?.toLocaleString('en-US')} allows ${c.expectedOpenPermits}; ` +
+          `${tapedNote(r.notTaped)}; ${c.openPermits} of ${c.opens.toLocaleString('en-US')} opens permitted, the cap of $${r.capUsd.toLocaleString('en-US')} over a book of $${c.bookNotional?.toLocaleString('en-US')} allows ${c.expectedOpenPermits}; ` +
           `blocked: ${Object.entries(c.blockReasons)
             .map(([k, n]) => `${k} ${n}`)
             .join(', ')}; pending ${r.pending}, dead letters ${r.deadLetters}` +

@@ -28,10 +28,12 @@ const FLUSH_MS = 50;
 /** The most records an entry holds: a governor decision is 2-4 KB of JSON (its book once an entry), an entry of 64 a few tens of KB deflated. */
 const ENTRY_RECORDS = 64;
 /**
- * The most records a gate may have handed to the tape and not yet written: past it, records are
- * counted in quantum_gates_tape_write_failures_total and dropped. A governor record holds its
- * replies (~10-20 KB of heap at 20 held symbols): 1,000 of them are ~15 MB; at the bench's drain
- * (1,000 plans/s) about 50-100 wait at any moment.
+ * The most records a gate may have handed to the tape and not yet written, or three of its largest
+ * commits if more (one being written, one waiting, the one arriving: a heat-gate commit is a
+ * BATCH_SIZE read's 500 records): past it, records are counted in
+ * quantum_gates_tape_write_failures_total and dropped. A governor record holds its replies (~10-20
+ * KB of heap at 20 held symbols): 1,000 of them are ~15 MB. A drain keeps one commit or two in
+ * flight (bench/run.ts's hour: 500 at most for the heat gate, 128 for the governor).
  */
 const IN_FLIGHT = 1_000;
 
@@ -52,6 +54,8 @@ interface GateQueue {
   written: Promise<void> | undefined;
   /** When `waiting` is written if no more come. */
   timer: ReturnType<typeof setTimeout> | undefined;
+  /** The most records one commit of the gate has handed over. */
+  largestCommit: number;
 }
 
 /**
@@ -139,7 +143,7 @@ export function redisTape(env: Env, hosted: readonly string[] = [], limits: Tape
     const queueOf = (gate: string): GateQueue => {
       let queue = queues.get(gate);
       if (queue === undefined) {
-        queue = { waiting: [], writing: 0, written: undefined, timer: undefined };
+        queue = { waiting: [], writing: 0, written: undefined, timer: undefined, largestCommit: 0 };
         queues.set(gate, queue);
       }
       return queue;
@@ -179,26 +183,56 @@ export function redisTape(env: Env, hosted: readonly string[] = [], limits: Tape
           ),
       );
     };
-    /** Writes the gate's next entry (what waits, up to entryRecords), then the one after if records wait. */
+    /** Appends one entry's deflated records; a refusal is counted against them. */
+    const append = (gate: string, records: readonly TapeRecord[], body: Buffer, mean: number) => {
+      const size = measured.get(gate)!;
+      size.meanBody = 0.9 * (size.meanBody ?? body.length) + 0.1 * body.length;
+      const entries = entriesKept(maxLen, maxBytes, mean, size.perBodyByte * size.meanBody + 128);
+      return redis.xadd(tapeKey(gate), 'MAXLEN', '~', entries, '*', RECORD_FIELD, body).then(
+        () => {
+          if (size.appends++ % MEASURE_EVERY === 0) measure(gate);
+        },
+        (error: unknown) => failed(gate, error, records.length),
+      );
+    };
+    /**
+     * Writes every record that waits, in entries of `entryRecords`: each entry deflated at once
+     * (libuv's threads deflate them side by side) and appended as soon as it and those before it
+     * are, without waiting for the reply before sending the next (one connection keeps them in
+     * order). Then the records that came meanwhile, the same way. A cycle takes all that waits, not
+     * one entry: a busy thread decides a whole batch between a cycle's steps, so one entry of 64 a
+     * cycle fell behind a drain's commits of 500 (and dropped three records in four of the heat
+     * gate's drain: bench/run.ts's "every decision taped").
+     */
     const write = (gate: string, queue: GateQueue): void => {
       if (queue.timer !== undefined) clearTimeout(queue.timer);
       queue.timer = undefined;
-      const records = queue.waiting.splice(0, entryRecords);
+      const records = queue.waiting.splice(0);
       if (records.length === 0) return;
       queue.writing = records.length;
-      const mean = 0.9 * (perEntry.get(gate) ?? records.length) + 0.1 * records.length;
-      perEntry.set(gate, mean);
-      const size = measured.get(gate) ?? { perBodyByte: 1.3, meanBody: undefined, appends: 0 };
-      measured.set(gate, size);
+      const entries: TapeRecord[][] = [];
+      for (let at = 0; at < records.length; at += entryRecords) entries.push(records.slice(at, at + entryRecords));
+      if (!measured.has(gate)) measured.set(gate, { perBodyByte: 1.3, meanBody: undefined, appends: 0 });
       // Settled in a later tick whatever happens (even an encoding that throws): `written` is set first.
       queue.written = Promise.resolve()
         .then(async () => {
-          const body = await deflate(encodeTapeEntry(records), { level: 6 });
+          const bodies = entries.map((entry) => deflate(encodeTapeEntry(entry), { level: 6 }));
+          for (const body of bodies) body.catch(() => undefined); // each is counted below, in order
           await settingsWritten(gate);
-          size.meanBody = 0.9 * (size.meanBody ?? body.length) + 0.1 * body.length;
-          const entries = entriesKept(maxLen, maxBytes, mean, size.perBodyByte * size.meanBody + 128);
-          await redis.xadd(tapeKey(gate), 'MAXLEN', '~', entries, '*', RECORD_FIELD, body);
-          if (size.appends++ % MEASURE_EVERY === 0) measure(gate);
+          const appends: Promise<void>[] = [];
+          for (const [at, entry] of entries.entries()) {
+            const mean = 0.9 * (perEntry.get(gate) ?? entry.length) + 0.1 * entry.length;
+            perEntry.set(gate, mean);
+            let body: Buffer;
+            try {
+              body = await bodies[at]!;
+            } catch (error) {
+              failed(gate, error, entry.length);
+              continue;
+            }
+            appends.push(append(gate, entry, body, mean));
+          }
+          await Promise.all(appends);
         })
         .catch((error: unknown) => failed(gate, error, records.length))
         .then(() => {
@@ -214,13 +248,15 @@ export function redisTape(env: Env, hosted: readonly string[] = [], limits: Tape
       // Bounded: a Redis that takes the tape's writes slower than the gate decides (or not at all)
       // would otherwise hold every record in this process's memory. Past the bound, records are
       // counted as not taped and dropped; the decisions stand.
-      if (queue.waiting.length + queue.writing + records.length > inFlight) {
+      queue.largestCommit = Math.max(queue.largestCommit, records.length);
+      const bound = Math.max(inFlight, 3 * queue.largestCommit);
+      if (queue.waiting.length + queue.writing + records.length > bound) {
         // One line that never changes, as every tape failure's (the logger's repeat window throttles it).
-        failed(gate, new Error(`the tape is behind: ${inFlight} records not yet written`), records.length);
+        failed(gate, new Error(`the tape is behind: ${bound} records not yet written`), records.length);
         return;
       }
       queue.waiting.push(...records);
-      if (queue.written !== undefined) return; // written after the entry in hand
+      if (queue.written !== undefined) return; // written by the cycle after the one in hand
       if (queue.waiting.length >= entryRecords) write(gate, queue);
       else queue.timer ??= setTimeout(() => write(gate, queue), flushMs).unref();
     };

@@ -1,6 +1,6 @@
 import { deflateRawSync } from 'node:zlib';
 import { Registry } from 'prom-client';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { decodeTapeEntry, encodeTapeEntry, RECORD_FIELD, TAPE_VERSION, type TapeRecord } from '../../app/tape/format.js';
 import { redisTape } from '../../app/tape/store.js';
 import type { RedisClient, RootLogger } from '../../runtime/host/index.js';
@@ -108,6 +108,68 @@ describe('the tape’s records in flight', () => {
     sink(25);
     expect(await failures(registry)).toBe(25);
     expect(sent.filter((s) => s === 'xadd')).toHaveLength(1);
+  });
+
+  /** A Redis whose tape appends wait for the test to answer them, and what they appended. */
+  function heldRedis() {
+    const appended: Buffer[] = [];
+    const unanswered: (() => void)[] = [];
+    const redis = {
+      hset: async () => 1,
+      xadd: (...args: unknown[]) => {
+        appended.push(args.at(-1) as Buffer);
+        return new Promise((resolve) => unanswered.push(() => resolve('1-0')));
+      },
+      memory: async () => 1000,
+      xlen: async () => 1,
+    } as unknown as RedisClient;
+    const answerAll = () => unanswered.splice(0).forEach((answer) => answer());
+    return { redis, appended, unanswered, answerAll };
+  }
+
+  const commitOf = (tape: ReturnType<NonNullable<ReturnType<typeof redisTape>>>, from: number, n: number) =>
+    tape.committed(
+      'heat-gate',
+      Array.from({ length: n }, (_, i) => ({ outcome: { kind: 'handled' }, meta: { id: `1-${from + i}`, producedAt: 1, raw: {} }, data: {} }) as never),
+    );
+
+  it('a cycle writes every record that waits, in entries whose appends go out together, in commit order', async () => {
+    // A drain's heat gate commits 500 records a batch. Writing one entry of 64 a cycle, with a busy
+    // thread between each step, the tape fell behind and dropped records in every drain.
+    const { redis, appended, unanswered, answerAll } = heldRedis();
+    const registry = new Registry();
+    const tape = redisTape({}, [], { flushMs: 1, entryRecords: 64, inFlight: 1000 })!(redis, registry, quietLogger);
+    commitOf(tape, 0, 500);
+    // Eight entries (7 of 64, one of 52), all sent before any is answered.
+    await vi.waitFor(() => expect(unanswered).toHaveLength(8));
+    commitOf(tape, 500, 500);
+    answerAll();
+    // The second commit's 500, in the next cycle.
+    await vi.waitFor(() => expect(unanswered).toHaveLength(8));
+    answerAll();
+    await tape.flushed();
+    const ids = appended.flatMap((body) => decodeTapeEntry([Buffer.from(RECORD_FIELD), body]).map((r) => r.id));
+    expect(ids).toEqual(Array.from({ length: 1000 }, (_, i) => `1-${i}`));
+    expect(await failures(registry)).toBe(0);
+  });
+
+  it('holds three of a gate’s largest commits when they are more than the bound: one written, one waiting, one arriving', async () => {
+    const { redis, unanswered, answerAll } = heldRedis();
+    const registry = new Registry();
+    const tape = redisTape({}, [], { flushMs: 1, entryRecords: 64, inFlight: 1000 })!(redis, registry, quietLogger);
+    commitOf(tape, 0, 500);
+    await vi.waitFor(() => expect(unanswered).toHaveLength(8));
+    commitOf(tape, 500, 500);
+    commitOf(tape, 1000, 500);
+    expect(await failures(registry)).toBe(0);
+    // A fourth while the first is still unanswered: past the bound, counted and dropped.
+    commitOf(tape, 1500, 500);
+    expect(await failures(registry)).toBe(500);
+    answerAll();
+    await vi.waitFor(() => expect(unanswered).toHaveLength(16));
+    answerAll();
+    await tape.flushed();
+    expect(await failures(registry)).toBe(500);
   });
 
   it('a commit waits for nothing: its records are written together, after it, in one entry', async () => {
