@@ -130,7 +130,10 @@ describe('the tape’s records in flight', () => {
   const commitOf = (tape: ReturnType<NonNullable<ReturnType<typeof redisTape>>>, from: number, n: number) =>
     tape.committed(
       'heat-gate',
-      Array.from({ length: n }, (_, i) => ({ outcome: { kind: 'handled' }, meta: { id: `1-${from + i}`, producedAt: 1, raw: {} }, data: {} }) as never),
+      Array.from(
+        { length: n },
+        (_, i) => ({ outcome: { kind: 'handled' }, meta: { id: `1-${from + i}`, producedAt: 1, raw: {} }, data: {} }) as never,
+      ),
     );
 
   it('a cycle writes every record that waits, in entries whose appends go out together, in commit order', async () => {
