@@ -1,4 +1,5 @@
-import { tapeSettings } from '../../app/tape/store.js';
+import { redisTape, tapeSettings } from '../../app/tape/store.js';
+import type { RedisClient, RootLogger } from '../../runtime/host/index.js';
 import { readinessGauge } from '../../app/readiness-gauge.js';
 import { readdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -140,6 +141,8 @@ async function exportedSeries(): Promise<Set<string>> {
   const factory = promMetricFactory(registry);
   for (const handler of allHandlers) handler.metrics(factory, handler.config({}));
   readinessGauge(registry, () => ({ starting: false, redis: undefined, gates: [] }));
+  // The tape's own metrics; with no gate hosted its gauges read nothing from Redis.
+  redisTape({})!({} as RedisClient, registry, {} as RootLogger);
   const names = new Set<string>();
   for (const metric of await registry.getMetricsAsJSON()) {
     names.add(metric.name);
