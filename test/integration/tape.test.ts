@@ -61,6 +61,25 @@ describe('the decision tape', () => {
     expect(await metricSum(runtime, 'quantum_gates_tape_entries', { handler: 'heat-gate' })).toBeGreaterThan(0);
   });
 
+  it('keeps every decision of a drain in commit order, its entries appended side by side: a backlog of 4,000 read 500 at a time', async () => {
+    const r = redis.client;
+    await r.hset(keys.portfolioState, 'equity_usd', '10000');
+    const backlog = 4_000;
+    const pipeline = r.pipeline();
+    for (let n = 0; n < backlog; n++)
+      pipeline.xadd(streams.harvestProposal, '*', 'plan_id', `d-${n}`, 'symbol', 'ETHUSDT', 'action', 'FULL_CLOSE');
+    await pipeline.exec();
+    const env = { HANDLERS: 'heat-gate', BATCH_SIZE: '500' };
+    runtime = await startRuntime(redis.url, env, undefined, { tape: redisTape(env) });
+    await untilStreamLength(r, streams.harvestCalibrated, backlog, { timeoutMs: 60_000 });
+    // A stop writes what waits and waits for the writes in hand.
+    await runtime.stop();
+
+    expect(await metricSum(runtime, 'quantum_gates_tape_write_failures_total', { handler: 'heat-gate' })).toBe(0);
+    const ids = (await taped(r, 'heat-gate')).map((t) => t.raw.plan_id);
+    expect(ids).toEqual(Array.from({ length: backlog }, (_, n) => `d-${n}`));
+  });
+
   it('a tape Redis refuses is counted and the decision stands', async () => {
     // A string where the stream should be: every XADD to it is refused (WRONGTYPE).
     await redis.client.set(tapeKey('heat-gate'), 'not a stream');
