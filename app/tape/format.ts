@@ -134,18 +134,30 @@ function withRepeats(reads: TapedReads, before: TapedReads | undefined): TapedRe
   return calls === undefined ? reads : { calls, clock: reads.clock };
 }
 
-/** The JSON of an entry's records (version 2: repeated calls as their places; decodeTapeEntry reads it back). */
-export function encodeTapeEntry(records: readonly TapeRecord[]): string {
+/** An entry's records as its JSON holds them (version 2: repeated calls as their places). */
+export function entryAsWritten(records: readonly TapeRecord[]): readonly object[] {
   let state: TapedReads | undefined;
   let reads: TapedReads | undefined;
-  const encoded = records.map((record) => {
+  return records.map((record) => {
     const ownState = record.state === undefined ? undefined : withRepeats(record.state, state);
     const ownReads = withRepeats(record.reads, reads);
     state = record.state ?? state;
     reads = record.reads;
     return ownState === record.state && ownReads === record.reads ? record : { ...record, state: ownState, reads: ownReads };
   });
-  return JSON.stringify(encoded);
+}
+
+/** The JSON of an entry's records (entryAsWritten; decodeTapeEntry reads it back). */
+export function encodeTapeEntry(records: readonly TapeRecord[]): string {
+  return JSON.stringify(entryAsWritten(records));
+}
+
+/** How many reads and effects an entry's records hold: what its JSON's size follows. */
+export function entryParts(records: readonly TapeRecord[]): number {
+  let parts = 0;
+  for (const record of records)
+    parts += record.reads.calls.length + (record.state?.calls.length ?? 0) + record.effects.length + record.jobs.length;
+  return parts;
 }
 
 /** An entry's list with each place (a repeated call) replaced by the call it names. */

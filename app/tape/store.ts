@@ -3,8 +3,10 @@ import * as z from 'zod';
 import type { AnyHandler, DecisionTape, RedisClient, RootLogger } from '../../runtime/host/index.js';
 import { envInt, parseEnv, type Env } from '../../schemas/env.js';
 import { promisify } from 'node:util';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { deflateRaw } from 'node:zlib';
-import { encodeTapeEntry, RECORD_FIELD, tapeKey, type TapeRecord } from './format.js';
+import { encodeTapeEntry, entryAsWritten, entryParts, RECORD_FIELD, tapeKey, type TapeRecord } from './format.js';
+import { jsonInSlices } from './json-in-slices.js';
 import { decisionTape } from './recorder.js';
 import { settingsDigest, settingsKey, tapedSettings } from './settings.js';
 
@@ -27,6 +29,15 @@ const MEASURE_EVERY = 256;
 const FLUSH_MS = 50;
 /** The most records an entry holds: a governor decision is 2-4 KB of JSON (its book once an entry), an entry of 64 a few tens of KB deflated. */
 const ENTRY_RECORDS = 64;
+/**
+ * An entry of more reads and effects than this is written as JSON a slice of PARTS_A_SLICE at a
+ * time, a turn of the event loop between slices (app/tape/json-in-slices.ts): the position index's
+ * and the budget tick's records over a universe of 2,000 symbols are 800-865 KB of JSON, and
+ * stringified at once they held the thread 5-18 ms. A governor or heat-gate entry has a few
+ * hundred parts and is stringified at once.
+ */
+const WHOLE_PARTS = 2_048;
+const PARTS_A_SLICE = 256;
 /**
  * The most records a gate may have handed to the tape and not yet written, or three of its largest
  * commits if more (one being written, one waiting, the one arriving: a heat-gate commit is a
@@ -216,8 +227,16 @@ export function redisTape(env: Env, hosted: readonly string[] = [], limits: Tape
       // Settled in a later tick whatever happens (even an encoding that throws): `written` is set first.
       queue.written = Promise.resolve()
         .then(async () => {
-          const bodies = entries.map((entry) => deflate(encodeTapeEntry(entry), { level: 6 }));
-          for (const body of bodies) body.catch(() => undefined); // each is counted below, in order
+          const bodies: Promise<Buffer>[] = [];
+          for (const entry of entries) {
+            const json =
+              entryParts(entry) > WHOLE_PARTS
+                ? await jsonInSlices(entryAsWritten(entry), () => nextTurn(), PARTS_A_SLICE, 4)
+                : encodeTapeEntry(entry);
+            const body = deflate(json, { level: 6 });
+            body.catch(() => undefined); // counted below, in order
+            bodies.push(body);
+          }
           await settingsWritten(gate);
           const appends: Promise<void>[] = [];
           for (const [at, entry] of entries.entries()) {

@@ -175,6 +175,26 @@ describe('the tape’s records in flight', () => {
     expect(await failures(registry)).toBe(500);
   });
 
+  it('a tick of thousands of reads (written in slices, the thread given back between them) reads back whole', async () => {
+    const { redis, appended, answerAll } = heldRedis();
+    const tape = redisTape({}, [], { flushMs: 1 })!(redis, new Registry(), quietLogger);
+    // A recorder the tape keys its reads on: the runtime's MessageContext, here only its identity.
+    const ctx = {} as never;
+    const reader = tape.message(ctx, undefined, { hmget: async (key: string) => [key.endsWith('0USDT') ? '0' : null] } as never, () => 5);
+    for (let i = 0; i < 3_000; i++) await reader.redis.hmget(`quantum:position:snapshot:SYM${i}USDT`, 'position_amt');
+    tape.committed('position-index', [
+      { outcome: { kind: 'handled' }, meta: { id: 'tick-1', producedAt: 1, raw: {} }, data: {}, recorder: ctx } as never,
+    ]);
+    await vi.waitFor(() => expect(appended).toHaveLength(1));
+    answerAll();
+    await tape.flushed();
+    const [record] = decodeTapeEntry([Buffer.from(RECORD_FIELD), appended[0]!]);
+
+    expect(record!.id).toBe('tick-1');
+    expect(record!.reads.calls).toHaveLength(3_000);
+    expect(record!.reads.calls[2_990]).toEqual(['hmget', ['quantum:position:snapshot:SYM2990USDT', 'position_amt'], ['0']]);
+  });
+
   it('a commit waits for nothing: its records are written together, after it, in one entry', async () => {
     const added: Buffer[][] = [];
     const redis = {
