@@ -44,7 +44,7 @@ const PARTS_A_SLICE = 256;
  * BATCH_SIZE read's 500 records): past it, records are counted in
  * quantum_gates_tape_write_failures_total and dropped. A governor record holds its replies (~10-20
  * KB of heap at 20 held symbols): 1,000 of them are ~15 MB. A drain keeps one commit or two in
- * flight (bench/run.ts's hour: 500 at most for the heat gate, 128 for the governor).
+ * flight (bench/run.ts's hour: 500 or 1,000 for the heat gate, 128-180 for the governor).
  */
 const IN_FLIGHT = 1_000;
 
@@ -211,9 +211,8 @@ export function redisTape(env: Env, hosted: readonly string[] = [], limits: Tape
      * (libuv's threads deflate them side by side) and appended as soon as it and those before it
      * are, without waiting for the reply before sending the next (one connection keeps them in
      * order). Then the records that came meanwhile, the same way. A cycle takes all that waits, not
-     * one entry: a busy thread decides a whole batch between a cycle's steps, so one entry of 64 a
-     * cycle fell behind a drain's commits of 500 (and dropped three records in four of the heat
-     * gate's drain: bench/run.ts's "every decision taped").
+     * one entry: a busy thread decides a whole batch between a cycle's steps, and an entry of 64 a
+     * cycle cannot keep pace with a drain's commits of 500.
      */
     const write = (gate: string, queue: GateQueue): void => {
       if (queue.timer !== undefined) clearTimeout(queue.timer);
