@@ -1,8 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { decodeTapeEntry, tapeKey } from '../../app/tape/format.js';
+import { tapeKey } from '../../app/tape/format.js';
 import { redisTape } from '../../app/tape/store.js';
 import type { Runtime } from '../../runtime/host/runtime.js';
-import { keys, streams } from '../../schemas/keys.js';
+import { streams } from '../../schemas/keys.js';
+import { tapedRecords, writeCloseBacklog } from '../support/heat-backlog.js';
 import { monitorLines } from '../support/monitor-lines.js';
 import { usePrivateRedis } from '../support/redis-server.js';
 import { metricSum, readStream, startRuntime } from '../support/runtime.js';
@@ -28,12 +29,8 @@ describe('the tape’s connection killed between its appends (chaos)', () => {
 
   it('decides every proposal once; each decision is taped or counted, and the tape writes on', async () => {
     const r = redis.client;
-    await r.hset(keys.portfolioState, 'equity_usd', '10000');
     const backlog = 4_000;
-    const pipeline = r.pipeline();
-    for (let n = 0; n < backlog; n++)
-      pipeline.xadd(streams.harvestProposal, '*', 'plan_id', `k-${n}`, 'symbol', 'ETHUSDT', 'action', 'FULL_CLOSE');
-    await pipeline.exec();
+    await writeCloseBacklog(r, backlog, 'k-');
 
     let appends = 0;
     let kills = 0;
@@ -61,9 +58,7 @@ describe('the tape’s connection killed between its appends (chaos)', () => {
     expect(new Set(decided).size).toBe(backlog);
     expect(kills).toBe(KILLS);
 
-    const taped = (await r.xrangeBuffer(tapeKey('heat-gate'), '-', '+'))
-      .flatMap(([, fields]) => decodeTapeEntry(fields))
-      .map((t) => t.raw.plan_id!);
+    const taped = (await tapedRecords(r, 'heat-gate')).map((t) => t.raw.plan_id!);
     const tapedOnce = [...new Set(taped)];
     const notTaped = await metricSum(runtime, 'quantum_gates_tape_write_failures_total', { handler: 'heat-gate' });
     // An append whose reply the kill lost may have landed (a record taped twice, or taped and

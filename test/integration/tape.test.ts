@@ -2,16 +2,13 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { checkHttpEnv } from '../../app/http-plugins.js';
 import { entriesKept, parseTapeSettings, redisTape } from '../../app/tape/store.js';
 import { seedPortfolio, writeGovernorPlans } from '../../bench/governor-plans.js';
-import { decodeTapeEntry, tapeKey, type TapeRecord } from '../../app/tape/format.js';
+import { tapeKey } from '../../app/tape/format.js';
 import type { Runtime } from '../../runtime/host/runtime.js';
 import { keys, streams } from '../../schemas/keys.js';
 import { usePrivateRedis } from '../support/redis-server.js';
 import { metricSum, readStream, startRuntime, waitFor } from '../support/runtime.js';
 import { untilKeys, untilStream, untilStreamLength } from '../support/until.js';
-
-async function taped(r: import('ioredis').Redis, gate: string): Promise<TapeRecord[]> {
-  return (await r.xrangeBuffer(tapeKey(gate), '-', '+')).flatMap(([, fields]) => decodeTapeEntry(fields));
-}
+import { tapedRecords, writeCloseBacklog } from '../support/heat-backlog.js';
 
 describe('the decision tape', () => {
   const redis = usePrivateRedis();
@@ -37,7 +34,7 @@ describe('the decision tape', () => {
     await heatDecision('tape1');
     // The heat gate's first tape entry, written after its first commit: tape1's.
     await untilStreamLength(redis.client, tapeKey('heat-gate'), 1);
-    const [record] = (await taped(redis.client, 'heat-gate')).filter((t) => t.raw.plan_id === 'tape1');
+    const [record] = (await tapedRecords(redis.client, 'heat-gate')).filter((t) => t.raw.plan_id === 'tape1');
 
     expect(record).toMatchObject({ gate: 'heat-gate', outcome: 'handled', raw: { plan_id: 'tape1', symbol: 'ETHUSDT' } });
     // The equity the heat was computed from is on the tape, as read.
@@ -63,12 +60,8 @@ describe('the decision tape', () => {
 
   it('keeps every decision of a drain in commit order, its entries appended side by side: a backlog of 4,000 read 500 at a time', async () => {
     const r = redis.client;
-    await r.hset(keys.portfolioState, 'equity_usd', '10000');
     const backlog = 4_000;
-    const pipeline = r.pipeline();
-    for (let n = 0; n < backlog; n++)
-      pipeline.xadd(streams.harvestProposal, '*', 'plan_id', `d-${n}`, 'symbol', 'ETHUSDT', 'action', 'FULL_CLOSE');
-    await pipeline.exec();
+    await writeCloseBacklog(r, backlog, 'd-');
     const env = { HANDLERS: 'heat-gate', BATCH_SIZE: '500' };
     runtime = await startRuntime(redis.url, env, undefined, { tape: redisTape(env) });
     await untilStreamLength(r, streams.harvestCalibrated, backlog, { timeoutMs: 60_000 });
@@ -76,7 +69,7 @@ describe('the decision tape', () => {
     await runtime.stop();
 
     expect(await metricSum(runtime, 'quantum_gates_tape_write_failures_total', { handler: 'heat-gate' })).toBe(0);
-    const ids = (await taped(r, 'heat-gate')).map((t) => t.raw.plan_id);
+    const ids = (await tapedRecords(r, 'heat-gate')).map((t) => t.raw.plan_id);
     expect(ids).toEqual(Array.from({ length: backlog }, (_, n) => `d-${n}`));
   });
 
