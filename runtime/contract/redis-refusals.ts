@@ -31,8 +31,14 @@ export const REDIS_STATE_CAUSES: readonly RedisFailureCause[] = [
   'busy',
 ];
 
+/**
+ * The client's own words for a command Redis never answered: the socket closed or was refused, a
+ * command the connection's close aborted (ioredis's AbortError, "Command aborted due to connection
+ * close": an auto-pipelined command behind one whose reply arrived), a cluster or sentinel with no
+ * node to send to. The outcome is unknown; nothing about any key was said.
+ */
 const CONNECTION_LOST =
-  /CONNECTION (IS )?CLOSED|STREAM ISN'T WRITEABLE|ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|MAXRETRIESPERREQUEST|CONNECTION LOST|OFFLINE QUEUE/;
+  /CONNECTION (IS )?CLOSE|COMMAND ABORTED|CONNECTION IS (ABORTED|DISCARDED)|STREAM ISN'T WRITEABLE|ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|EAI_AGAIN|MAXRETRIESPERREQUEST|CONNECTION LOST|OFFLINE QUEUE|NONE OF STARTUP NODES|CLUSTER IS (DISCONNECT|ENDED)|CLUSTER ISN'T READY|NODE IS DISCONNECTED|NO MASTER NODE|ALL SENTINELS ARE UNREACHABLE/;
 
 /**
  * An ACL refusal, as a command gets it (NOPERM) and as a script's call does: "ERR ACL failure in
@@ -43,7 +49,7 @@ const ACL_REFUSED = /\bNOPERM\b|ACL FAILURE IN SCRIPT|USER EXECUTING THE SCRIPT 
 export function redisFailureCause(error: unknown): RedisFailureCause {
   // EXECABORT carries the reason its queued command was refused ("...previous errors: OOM ...").
   const text = (error instanceof Error ? error.message : String(error)).toUpperCase();
-  if (text.includes('COMMAND TIMED OUT')) return 'timeout';
+  if (text.includes('COMMAND TIMED OUT') || text.includes('SOCKET TIMEOUT')) return 'timeout';
   if (/\bOOM\b/.test(text)) return 'oom';
   if (/\bREADONLY\b/.test(text)) return 'readonly';
   if (/\bMISCONF\b/.test(text)) return 'misconf';
