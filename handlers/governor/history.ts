@@ -1,7 +1,7 @@
 import type { RedisReader } from '../../runtime/contract/index.js';
 import { keys } from '../../schemas/keys.js';
 import { parseNumber } from './numbers.js';
-import { replyOf, type ReadCommand } from '../positions/read-commands.js';
+import { refusedKey, replyOf, type ReadCommand } from '../positions/read-commands.js';
 
 /** The original's list: LPUSH str(time.time()), LTRIM 0 99, EXPIRE 86400 (8f5055c52 _issue_permit). */
 export const EXEC_HISTORY_LENGTH = 100;
@@ -32,7 +32,7 @@ export const execHistoryRead = (symbol: string): ReadCommand => ['LRANGE', keys.
 
 /** The history, from execHistoryRead's reply (its error in its place): a list at once, else the leftover's type read. */
 export function execHistoryFrom(redis: RedisReader, symbol: string, reply: unknown): ExecHistory | Promise<ExecHistory> {
-  if (!isWrongType(reply)) {
+  if (!refusedKey(reply)) {
     const items = replyOf<string[]>(reply);
     return { type: items.length > 0 ? 'list' : 'none', times: numbers(items) };
   }
@@ -84,11 +84,8 @@ export async function readNumberKey(redis: RedisReader, key: string): Promise<nu
 
 /** What readNumberKey answers, from the reply of a GET of the key (its error in its place). */
 export function numberKeyFrom(reply: unknown): number | undefined {
-  return isWrongType(reply) ? undefined : parseNumber(replyOf<string | null>(reply));
+  return refusedKey(reply) ? undefined : parseNumber(replyOf<string | null>(reply));
 }
-
-/** A key of another type: the read's error the callers above ignore (the next write replaces the key). */
-const isWrongType = (error: unknown): boolean => error instanceof Error && error.message.startsWith('WRONGTYPE');
 
 /** A read alone's refusal as the reply a composite read holds in its place (replyOf throws it again). */
 const asReply = (error: unknown): Error => (error instanceof Error ? error : new Error(String(error)));

@@ -2,7 +2,8 @@ import type { RedisReader } from '../../runtime/contract/index.js';
 import { keys } from '../../schemas/keys.js';
 import { parseNumber, usd } from './numbers.js';
 import type { Position } from './positions.js';
-import { refusedKey, type UnreadableListing } from '../positions/book.js';
+import type { UnreadableListing } from '../positions/book.js';
+import { refusedKey } from '../positions/read-commands.js';
 
 /**
  * A permitted open counted as exposure until its order shows in the book (issue #23, #37). Kept

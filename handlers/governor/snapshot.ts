@@ -1,5 +1,5 @@
 import type { BudgetHashField } from '../../schemas/budget.js';
-import { isRedisStateRefusal, type RedisReader } from '../../runtime/contract/index.js';
+import type { RedisReader } from '../../runtime/contract/index.js';
 import { killSwitchBlocks } from '../../domain/kill-switch.js';
 import { keys, streams } from '../../schemas/keys.js';
 import { freshBudget, hasRecentViolation, parseBudget, readViolations, type Budget, type Violation } from './budget.js';
@@ -9,7 +9,7 @@ import type { Position, PositionSource } from './positions.js';
 import type { RefusedFigure, UnreadableListing } from '../positions/book.js';
 import { DEFAULT_PRICE_MAX_SKEW_SEC } from '../positions/bounds.js';
 import { futureQuotes, highestOf, priceQuoteReads, priceQuotesOf, quoteBounds, type PriceQuote } from '../positions/prices.js';
-import { replyOf, sendReadsSettled, type ReadCommand } from '../positions/read-commands.js';
+import { refusedKey, replyOf, sendReadsSettled, type ReadCommand } from '../positions/read-commands.js';
 import { bookView, withOwnPriced, type BookView } from './book-view.js';
 import type { LastFigures } from './last-figures.js';
 import { readReservations, reservedExposure, type ReservationRead } from './reservations.js';
@@ -228,11 +228,11 @@ export function errorWindowStart(config: GovernorConfig, now: number): string {
   return config.GOV_DISARM_WINDOW_SEC > 0 ? `(${now - config.GOV_DISARM_WINDOW_SEC * 1000}` : '-inf';
 }
 
-/** A read's refusal of its key (another type) read as `value`; one that is Redis's state (an ACL, a failover) fails the read, held. */
+/** A read's refusal of its key (another type) read as `value`; any other failure (Redis's state, a lost connection) fails the read, held. */
 const keyRefused =
   <T>(value: T) =>
   (error: unknown): T => {
-    if (isRedisStateRefusal(error)) throw error;
+    if (!refusedKey(error)) throw error;
     return value;
   };
 

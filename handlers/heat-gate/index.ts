@@ -171,27 +171,20 @@ function symbolQuotes(symbol: string, inputs: HeatInputs, ctx: Ctx): PriceQuote[
   return replies === undefined ? readPriceQuotes(ctx.redis, symbol, ctx.config) : priceQuotesOf(replies);
 }
 
-type MarkAtDecision = DecisionMark | null | undefined;
+type MarkAtDecision = DecisionMark | null;
 
 /**
  * The symbol's mark now, by the rule the governor prices opens with (handlers/positions/prices.ts):
  * the freshest quote within PRICE_MAX_AGE_SEC, the book's own mark of the position among them.
- * null when none is fresh; undefined when the read failed (the decision never waits on it: it is
- * made as it would be, and the follow-up reads the price itself). At once when the quotes came
- * with the batch state.
+ * null when none is fresh. A read Redis did not answer fails the decision, as any of its reads: the
+ * runtime holds it and it is made again once Redis answers, its record whole (a decision is
+ * committed through Redis anyway, so waiting for the mark costs no decision). At once when the
+ * quotes came with the batch state.
  */
 function decisionMark(symbol: string, inputs: HeatInputs, ctx: Ctx): MarkAtDecision | Promise<MarkAtDecision> {
-  let quotes: PriceQuote[] | Promise<PriceQuote[]>;
-  try {
-    quotes = symbolQuotes(symbol, inputs, ctx);
-  } catch (error) {
-    return markUnread(error, ctx);
-  }
+  const quotes = symbolQuotes(symbol, inputs, ctx);
   if (!(quotes instanceof Promise)) return freshestMark(quotes, symbol, inputs, ctx);
-  return quotes.then(
-    (read) => freshestMark(read, symbol, inputs, ctx),
-    (error: unknown) => markUnread(error, ctx),
-  );
+  return quotes.then((read) => freshestMark(read, symbol, inputs, ctx));
 }
 
 function freshestMark(quotes: readonly PriceQuote[], symbol: string, inputs: HeatInputs, ctx: Ctx): DecisionMark | null {
@@ -200,11 +193,6 @@ function freshestMark(quotes: readonly PriceQuote[], symbol: string, inputs: Hea
   noteFutureQuotes(symbol, [...futureQuotes(quotes, now, bounds), ...futureQuotes(own, now, bounds)], now, ctx);
   const quote = freshestOf(quotes, own, now, bounds);
   return quote === undefined ? null : markOf(quote, now);
-}
-
-function markUnread(error: unknown, ctx: Ctx): undefined {
-  ctx.log.warn({ err: (error as Error).message }, 'mark at decision not read: the outcome follow-up reads it');
-  return undefined;
 }
 
 /** Each replica's hour of refreshed heats (its metrics object is its own). */

@@ -8,7 +8,7 @@ import { keys, streams } from '../../schemas/keys.js';
 import { positionSnapshotSchema, snapshotAges, snapshotNotional } from '../../schemas/position-snapshot.js';
 import { gateLua } from '../lua.js';
 import { DEFAULT_PRICE_MAX_SKEW_SEC } from './bounds.js';
-import { sendRead, sendReads, settledReplies, type ReadCommand } from './read-commands.js';
+import { refusedKey, sendRead, sendReads, settledReplies, type ReadCommand } from './read-commands.js';
 
 /** P3.3's hash prefixes: the seed era's, and upstream's newest (de25f13cb). */
 export const DEFAULT_P33_PREFIXES: readonly string[] = [prefixOf(keys.p33PositionSnapshot), prefixOf(keys.p33StatePositions)];
@@ -183,15 +183,6 @@ export interface UnreadableListing {
 export function unreadableCause(listings: readonly UnreadableListing[], meanwhile: string): string | undefined {
   if (listings.length === 0) return undefined;
   return `position book: cannot read ${listings.map((u) => `${u.key} (${u.error.slice(0, 120)})`).join(', ')}: ${meanwhile}`;
-}
-
-/**
- * Whether a read's error is Redis refusing that key (another type: WRONGTYPE), which says something
- * of that key only: the reads of the book take it as that input's problem (unreadable) rather than
- * the whole read's. An ACL's NOPERM is Redis's state (runtime/contract/redis-refusals.ts): held.
- */
-export function refusedKey(error: unknown): error is Error {
-  return error instanceof Error && /^WRONGTYPE\b/.test(error.message);
 }
 
 /**

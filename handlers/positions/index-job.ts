@@ -2,8 +2,8 @@ import * as z from 'zod';
 import { defineHandler, type MetricFactory, type RedisReader } from '../../runtime/contract/index.js';
 import { envInt, parseEnv } from '../../schemas/env.js';
 import { keys } from '../../schemas/keys.js';
-import { P33_HELD_CURRENT, p33HashReads, p33SaysFlat, positionBookEnvShape, refusedKey } from './book.js';
-import { sendReadsSettled } from './read-commands.js';
+import { P33_HELD_CURRENT, p33HashReads, p33SaysFlat, positionBookEnvShape } from './book.js';
+import { refusedKey, sendReadsSettled } from './read-commands.js';
 
 const configSchema = z.object({
   /** How often the index is refreshed: the bound on how late a symbol P3.3 is configured with is seen. */
@@ -67,7 +67,15 @@ function metrics(m: MetricFactory) {
 
 /** The symbols of P3.3's universe keys (JSON {"symbols": [...]}); an absent or unreadable key adds none. */
 async function universeSymbols(redis: RedisReader, universeKeys: readonly string[]): Promise<string[]> {
-  const values = await Promise.all(universeKeys.map((key) => redis.get(key).catch(() => null)));
+  // A key of another type adds none; any other failure is no answer (a lost connection is no empty universe): the refresh fails.
+  const values = await Promise.all(
+    universeKeys.map((key) =>
+      redis.get(key).catch((error: unknown) => {
+        if (refusedKey(error)) return null;
+        throw error;
+      }),
+    ),
+  );
   return values.flatMap((value) => {
     if (value === null) return [];
     try {

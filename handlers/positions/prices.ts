@@ -3,7 +3,7 @@ import type { CounterMetric, Logger, RedisReader } from '../../runtime/contract/
 import { parseNumber } from '../../schemas/fields.js';
 import { keys } from '../../schemas/keys.js';
 import { p33Prefixes, type PositionBookConfig } from './book.js';
-import { sendReads, type ReadCommand } from './read-commands.js';
+import { sendReadsSettled, type ReadCommand } from './read-commands.js';
 import { DEFAULT_PRICE_MAX_AGE_SEC, DEFAULT_PRICE_MAX_SKEW_SEC } from './bounds.js';
 
 /**
@@ -78,13 +78,16 @@ export function priceQuotesOf(replies: readonly unknown[], at = 0, count = repli
   return out;
 }
 
-/** Every quote Redis holds for the symbol (one round trip with the auto-pipelined client). */
+/**
+ * Every quote Redis holds for the symbol (one round trip with the auto-pipelined client). A key of
+ * another type is no quote (its source's problem only); a read Redis did not answer fails the whole.
+ */
 export async function readPriceQuotes(
   redis: RedisReader,
   symbol: string,
   config?: Pick<PositionBookConfig, 'POSITION_P33_PREFIXES'>,
 ): Promise<PriceQuote[]> {
-  return priceQuotesOf(await sendReads(redis, priceQuoteReads(symbol, config)));
+  return priceQuotesOf(await sendReadsSettled(redis, priceQuoteReads(symbol, config)));
 }
 
 /**

@@ -1,4 +1,4 @@
-import { isRedisStateRefusal, sendRead, type ReadCommand, type RedisReader } from '../../runtime/contract/index.js';
+import { sendRead, type ReadCommand, type RedisReader } from '../../runtime/contract/index.js';
 
 // The reads a gate names (BatchHints.prefetch) are the contract's; re-exported for the readers here.
 export { sendRead, type ReadCommand };
@@ -9,9 +9,20 @@ export function sendReads(redis: RedisReader, reads: readonly ReadCommand[]): Pr
 }
 
 /**
- * Sends reads together: their replies in order, each read's error (WRONGTYPE) in its own place instead of rejecting.
- * A refusal that is Redis's state (an ACL, a failover, no answer) says nothing of its key: it rejects, as
- * settledReplies does, and the runtime holds the message until Redis serves it.
+ * Whether a read's error is Redis refusing that key (another type: WRONGTYPE), the one error that
+ * says something of its key only: the readers take it as that input's problem (unreadable, or
+ * absent where the next write replaces the key). Every other error is no answer about the key: an
+ * ACL, a failover or a stall is Redis's state (runtime/contract/redis-refusals.ts), a command the
+ * client aborted or timed out was never answered, and anything else is not understood. Those fail
+ * the read, so no decision is made on them.
+ */
+export function refusedKey(error: unknown): error is Error {
+  return error instanceof Error && /^WRONGTYPE\b/.test(error.message);
+}
+
+/**
+ * Sends reads together: their replies in order, each read's key refusal (refusedKey) in its own place
+ * instead of rejecting, or the first other error thrown (settledReplies).
  */
 export async function sendReadsSettled(redis: RedisReader, reads: readonly ReadCommand[]): Promise<unknown[]> {
   return settledReplies(
@@ -27,12 +38,13 @@ export async function sendReadsSettled(redis: RedisReader, reads: readonly ReadC
 }
 
 /**
- * Replies whose errors each stand for their own key only, or the first error that is Redis's state
- * thrown (runtime/contract/redis-refusals.ts): a read refused so is no answer about its key, never
- * "absent" or "unreadable", so no decision is made on it.
+ * Replies whose errors each stand for their own key only (refusedKey), or the first error that does
+ * not, thrown: a read refused for Redis's state, aborted with its connection or failed in any way
+ * that says nothing of its key is never "absent" or "unreadable", so no decision is made on it and
+ * the runtime holds the message.
  */
 export function settledReplies<T extends unknown[]>(replies: T): T {
-  const held = replies.find((reply) => reply instanceof Error && isRedisStateRefusal(reply));
+  const held = replies.find((reply) => reply instanceof Error && !refusedKey(reply));
   if (held !== undefined) throw held;
   return replies;
 }
