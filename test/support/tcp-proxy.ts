@@ -34,6 +34,18 @@ export interface TcpProxy {
    * the reads its handler makes of it. Resolves then; restore() ends the stall.
    */
   holdAfter(marker: string): Promise<void>;
+  /** Bytes forwarded to clients since the start, over every connection. */
+  readonly bytesToClient: number;
+  /** The size of each chunk forwarded to clients since the start, in order (a round trip's replies usually arrive as one). */
+  readonly chunksToClient: readonly number[];
+  /**
+   * Forwards `bytes` more bytes to clients, then closes every connection right after them (a reply
+   * cut where that byte falls, mid-reply or between replies); new connections forward as ever.
+   * Resolves once cut.
+   */
+  cutAfter(bytes: number): Promise<void>;
+  /** Takes back a cutAfter whose bytes never all flowed: true when one was still waiting (and will never resolve). */
+  uncut(): boolean;
   /** Destroys every connection with RST, and resets new ones until restore(). */
   reset(): void;
   /** Stops listening: new connections are refused until restore(). */
@@ -62,6 +74,9 @@ export async function startTcpProxy(target: { host?: string; port: number }): Pr
   let state: ProxyState = 'forward';
   let holdBytes = false;
   let holdTrigger: { marker: string; reached: () => void } | undefined;
+  let cut: { remaining: number; done: () => void } | undefined;
+  let bytesToClient = 0;
+  const chunksToClient: number[] = [];
   let accepted = 0;
   let server: Server | undefined;
   let port = 0;
@@ -81,7 +96,33 @@ export async function startTcpProxy(target: { host?: string; port: number }): Pr
     pairs.add(pair);
     const relay = (from: Socket, to: Socket, held: Buffer[]) => {
       from.on('data', (chunk: Buffer) => {
+        if (state !== 'blackhole' && to === client && cut !== undefined) {
+          const armed = cut;
+          if (chunk.length < armed.remaining) {
+            armed.remaining -= chunk.length;
+            bytesToClient += chunk.length;
+            chunksToClient.push(chunk.length);
+            to.write(chunk);
+            return;
+          }
+          cut = undefined;
+          bytesToClient += armed.remaining;
+          chunksToClient.push(armed.remaining);
+          // Closed as CLIENT KILL closes (a FIN after the bytes written, which it never discards as an RST may).
+          to.write(chunk.subarray(0, armed.remaining), () => {
+            for (const p of pairs) {
+              p.client.destroy();
+              p.upstream.destroy();
+            }
+            armed.done();
+          });
+          return;
+        }
         if (state !== 'blackhole') {
+          if (to === client) {
+            bytesToClient += chunk.length;
+            chunksToClient.push(chunk.length);
+          }
           to.write(chunk);
           if (holdTrigger !== undefined && to === client && chunk.includes(holdTrigger.marker)) {
             state = 'blackhole';
@@ -151,6 +192,22 @@ export async function startTcpProxy(target: { host?: string; port: number }): Pr
     },
     get open() {
       return pairs.size;
+    },
+    get bytesToClient() {
+      return bytesToClient;
+    },
+    get chunksToClient() {
+      return chunksToClient;
+    },
+    cutAfter(bytes: number) {
+      return new Promise<void>((done) => {
+        cut = { remaining: bytes, done };
+      });
+    },
+    uncut() {
+      const waiting = cut !== undefined;
+      cut = undefined;
+      return waiting;
     },
     blackhole({ mode = 'drop' }: BlackholeOptions = {}) {
       state = 'blackhole';
