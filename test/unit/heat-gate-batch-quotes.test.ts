@@ -111,6 +111,33 @@ describe("the heat gate's decision mark from the batch state's quotes", () => {
     expect(reads).toContainEqual(['hmget', keys.marketState('BTCUSDT')]);
     expect(reads).not.toContainEqual(['hmget', keys.marketState('ETHUSDT')]);
   });
+
+  it("one quote key of another type is that source's problem only: the others price the mark", async () => {
+    const state = await stateOf(cold('100', 200));
+    const redis = cold('999', 100, { [keys.ticker('BTCUSDT')]: { markPrice: '50001', timestamp: String(NOW - 70) } });
+    const wrongType: FakeRedisData = { ...redis, strings: { [keys.marketState('BTCUSDT')]: 'not a hash' } };
+    const { debug } = await decide('BTCUSDT', state, wrongType);
+    expect(debug).toMatchObject({ mark: 50001, mark_source: 'ticker', mark_age_ms: 70 });
+  });
+
+  it('a mark read Redis does not answer fails the decision (the runtime holds it), never one recorded without its mark', async () => {
+    const state = await stateOf(cold('100', 200));
+    const run = await fakeCtx(heatGate, {
+      state,
+      redis: cold('999', 100),
+      now: NOW,
+      meta: { raw: { plan_id: 'p1', symbol: 'BTCUSDT', action: 'FULL_CLOSE' } },
+    });
+    // The mark's reads only (the market state's, among them): the symbol's own position is read as ever.
+    const hmget = FakeRedisReader.prototype.hmget;
+    vi.spyOn(FakeRedisReader.prototype, 'hmget').mockImplementation(function (this: FakeRedisReader, key: string, ...fields: string[]) {
+      if (key === keys.marketState('BTCUSDT')) return Promise.reject(new Error('Command aborted due to connection close'));
+      return hmget.call(this, key, ...fields);
+    });
+    const message = heatGate.input.parse({ plan_id: 'p1', symbol: 'BTCUSDT', action: 'FULL_CLOSE' });
+    await expect((heatGate as AnyHandler).handle(message, run.ctx)).rejects.toThrow('Command aborted due to connection close');
+    expect(run.emitted(streams.heatDecision)).toEqual([]);
+  });
 });
 
 describe("the heat gate's heat gauges, from each batch's state", () => {
