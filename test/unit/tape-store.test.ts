@@ -100,9 +100,9 @@ describe('the tape’s records in flight', () => {
       }
     };
     sink(10);
-    // The first entry (4 records) is being written, six wait: ten in flight, none dropped.
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    expect(sent.filter((s) => s === 'xadd')).toHaveLength(1);
+    // The first entry (4 records) is being written, six wait: ten in flight, none dropped. Its
+    // deflate runs on libuv's threads: awaited until its append is sent, however long that takes.
+    await vi.waitFor(() => expect(sent.filter((s) => s === 'xadd')).toHaveLength(1), { timeout: 10_000, interval: 5 });
     expect(await failures(registry)).toBe(0);
     // Redis answers none of them: every further record is counted and dropped, none held.
     sink(25);
