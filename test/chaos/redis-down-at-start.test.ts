@@ -10,6 +10,7 @@ import { freePort } from '../support/redis-server.js';
 import { chaosEnv } from './support/runtime-process.js';
 import { proposal, seedPortfolio, waitFor } from './support/streams.js';
 import { untilStreamLength } from '../support/until.js';
+import { childBaseEnv } from '../support/own-dirs.js';
 
 const root = resolve(import.meta.dirname, '../..');
 
@@ -33,8 +34,7 @@ describe('Redis down when the gates start', () => {
     const gates = spawn(process.execPath, ['--import', 'tsx', 'app/main.ts'], {
       cwd: root,
       env: {
-        HOME: process.env.HOME ?? '/tmp',
-        PATH: process.env.PATH ?? '',
+        ...childBaseEnv(),
         ...chaosEnv,
         REDIS_URL: `redis://127.0.0.1:${redisPort}/0`,
         PORT: String(port),

@@ -7,26 +7,18 @@ import { streams } from '../../schemas/keys.js';
 import { startTestRedis, type TestRedis } from '../support/redis-server.js';
 import { waitFor } from '../support/runtime.js';
 import { untilReady, untilServing } from '../support/serving.js';
+import { childBaseEnv } from '../support/own-dirs.js';
+import { unitNodeOptions } from '../support/unit-node.js';
 
 const root = resolve(import.meta.dirname, '../..');
 const run = promisify(execFile);
-
-/** The node options of the unit's ExecStart (--max-semi-space-size=2 --heap-growing-percent=50): the built app starts as in production. */
-function unitNodeOptions(): string[] {
-  const unit = readFileSync(resolve(root, 'deploy/systemd/quantum-gates.service'), 'utf8');
-  const execStart = /^ExecStart=(.*)$/m.exec(unit)?.[1]?.split(/\s+/) ?? [];
-  expect(execStart.at(-1)).toBe('/opt/quantum-gates/current/dist/app/main.js');
-  // The unit's paths under the release directory are this checkout's.
-  return execStart.slice(1, -1).map((arg) => arg.replace('/opt/quantum-gates/current/', `${root}/`));
-}
 
 /** Starts the built app and waits until /ready answers 200; the caller stops it. */
 async function startBuilt(app: string, env: Record<string, string>) {
   const child = spawn(process.execPath, [...unitNodeOptions(), app], {
     cwd: root,
     env: {
-      HOME: process.env.HOME ?? '/tmp',
-      PATH: process.env.PATH ?? '',
+      ...childBaseEnv(),
       LOG_LEVEL: 'warn',
       HOST: '127.0.0.1',
       PORT: '0',
@@ -116,7 +108,7 @@ describe('the build (esbuild bundle)', () => {
 
   it('runs the CLI from the build: --version names the build’s commit, a command answers from Redis', async () => {
     const cli = join(out, 'cli/main.js');
-    const env = { HOME: process.env.HOME ?? '/tmp', PATH: process.env.PATH ?? '', REDIS_URL: redis.url };
+    const env = { ...childBaseEnv(), REDIS_URL: redis.url };
     const built = JSON.parse(readFileSync(join(out, 'build-info.json'), 'utf8')) as { version: string; commit: string };
     const version = await run(process.execPath, [cli, '--version'], { cwd: root, env });
     expect(version.stdout.trim()).toBe(`${built.version} (commit ${built.commit})`);

@@ -11,6 +11,7 @@ import { keys, streams } from '../../schemas/keys.js';
 import { nodeFor, startTestRedisCluster, type TestRedisCluster } from '../support/redis-cluster.js';
 import { readStream } from '../support/runtime.js';
 import { untilKeys, untilStream, untilStreamLength } from '../support/until.js';
+import { childBaseEnv } from '../support/own-dirs.js';
 
 const BULLMQ_PREFIX = '{quantum}';
 const known = new Set(allHandlers.map((h) => h.name));
@@ -56,8 +57,7 @@ describe('the gates on a three-master Redis Cluster', () => {
     const gates = spawn(process.execPath, ['--import', 'tsx', 'app/main.ts'], {
       cwd: resolve(import.meta.dirname, '../..'),
       env: {
-        HOME: process.env.HOME ?? '/tmp',
-        PATH: process.env.PATH ?? '',
+        ...childBaseEnv(),
         REDIS_CLUSTER_NODES: cluster.nodes,
         PORT: '0',
         LOG_LEVEL: 'warn',

@@ -8,6 +8,7 @@ import { commandCalls } from '../support/command-calls.js';
 import { startTestRedis, type TestRedis } from '../support/redis-server.js';
 import { waitFor } from '../support/runtime.js';
 import { untilReady, untilServing } from '../support/serving.js';
+import { childBaseEnv } from '../support/own-dirs.js';
 
 const root = resolve(import.meta.dirname, '../..');
 const CLIENTS = 300;
@@ -69,8 +70,7 @@ describe('the operator endpoints under a storm of clients that never read', () =
     gates = spawn(process.execPath, ['--import', 'tsx', 'app/main.ts'], {
       cwd: root,
       env: {
-        HOME: process.env.HOME ?? '/tmp',
-        PATH: process.env.PATH ?? '',
+        ...childBaseEnv(),
         REDIS_URL: redis.url,
         PORT: '0',
         HANDLERS: 'heat-gate,position-snapshot',

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, startTestRedis, type TestRedis } from '../support/redis-server.js';
 import { waitFor } from '../support/runtime.js';
 import { untilReady, untilServing } from '../support/serving.js';
+import { childBaseEnv } from '../support/own-dirs.js';
 
 const root = resolve(import.meta.dirname, '../..');
 const PASSWORD = 'Sup3r secret-pw';
@@ -19,7 +20,7 @@ const ENCODED = encodeURIComponent(PASSWORD);
 async function startAndStop(env: Record<string, string>): Promise<string> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'app/main.ts'], {
     cwd: root,
-    env: { HOME: process.env.HOME ?? '/tmp', PATH: process.env.PATH ?? '', LOG_LEVEL: 'debug', PORT: '0', ...env },
+    env: { ...childBaseEnv(), LOG_LEVEL: 'debug', PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

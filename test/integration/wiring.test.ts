@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from './cli-harness.js';
 import { freePort, startTestRedis, type TestRedis } from '../support/redis-server.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
+import { childBaseEnv } from '../support/own-dirs.js';
 
 const root = resolve(import.meta.dirname, '../..');
 
@@ -19,7 +20,7 @@ function start(env: Record<string, string>, stopAt?: RegExp): Promise<{ code: nu
     const child = spawn(process.execPath, ['--import', 'tsx', 'app/main.ts'], {
       cwd: root,
       // info, so the start-up log lines are checked for secrets as well
-      env: { HOME: process.env.HOME ?? '/tmp', PATH: process.env.PATH ?? '', LOG_LEVEL: 'info', PORT: '0', ...env },
+      env: { ...childBaseEnv(), LOG_LEVEL: 'info', PORT: '0', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';

@@ -30,3 +30,8 @@ export function isolatedEnv(): { QG_DATA_DIR: string; QG_ENV_DIR: string } {
   isolated ??= { QG_DATA_DIR: ownTempDir('qg-data-'), QG_ENV_DIR: ownTempDir('qg-no-env-') };
   return isolated;
 }
+
+/** What a gates process or CLI the tests start begins its environment with: HOME, PATH and isolatedEnv's directories. */
+export function childBaseEnv(): { HOME: string; PATH: string; QG_DATA_DIR: string; QG_ENV_DIR: string } {
+  return { HOME: process.env.HOME ?? '/tmp', PATH: process.env.PATH ?? '', ...isolatedEnv() };
+}

@@ -1,7 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { isolatedEnv } from '../../support/own-dirs.js';
+import { unitMallocArenas, unitNodeOptions } from '../../support/unit-node.js';
 
 const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
@@ -34,31 +35,19 @@ export interface SpawnOptions {
 export const chaosEnv = { CLAIM_IDLE_MS: '2000', CLAIM_INTERVAL_MS: '500', BLOCK_MS: '200', LOG_LEVEL: 'warn' } as const;
 
 /**
- * The unit's heap settings (deploy/systemd/quantum-gates.service: ExecStart's V8 flags and
- * MALLOC_ARENA_MAX), so a chaos process's memory is the deployed process's: V8's defaults let the
- * heap grow 2.5× between mark-compacts where the unit lets it grow by half.
- */
-function unitHeapSettings(): { flags: string[]; env: Record<string, string> } {
-  const unit = readFileSync(resolve(projectRoot, 'deploy/systemd/quantum-gates.service'), 'utf8');
-  const execStart = /^ExecStart=(.*)$/m.exec(unit)?.[1]?.split(/\s+/) ?? [];
-  const flags = execStart.filter((arg) => /^--(max-semi-space-size|heap-growing-percent)=/.test(arg));
-  const arenas = /^Environment=MALLOC_ARENA_MAX=(\d+)$/m.exec(unit)?.[1];
-  if (flags.length !== 2 || arenas === undefined)
-    throw new Error('deploy/systemd/quantum-gates.service: its heap flags or MALLOC_ARENA_MAX not found');
-  return { flags, env: { MALLOC_ARENA_MAX: arenas } };
-}
-
-/**
  * Starts `node --import tsx app/main.ts` as a real child process (so SIGKILL means what it
- * means), with the unit's heap settings, and resolves once it prints the address it serves.
+ * means), with the unit's node options, and resolves once it prints the address it serves.
  */
 export async function spawnRuntime(options: SpawnOptions): Promise<RuntimeProcess> {
-  const heap = unitHeapSettings();
-  const child: ChildProcess = spawn(process.execPath, [...heap.flags, '--import', 'tsx', 'app/main.ts'], {
+  // The unit's node options and malloc arenas, so a chaos process's memory is the deployed one's (V8's
+  // defaults let the heap grow 2.5× between mark-compacts where the unit lets it grow by half); a
+  // data directory of the test's own, never the checkout's .data.
+  const child: ChildProcess = spawn(process.execPath, [...unitNodeOptions(), '--import', 'tsx', 'app/main.ts'], {
     cwd: projectRoot,
     env: {
       ...inheritedEnv(),
-      ...heap.env,
+      ...unitMallocArenas(),
+      ...isolatedEnv(),
       ...chaosEnv,
       REDIS_URL: options.redisUrl,
       PORT: '0',
