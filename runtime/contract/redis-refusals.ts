@@ -31,12 +31,7 @@ export const REDIS_STATE_CAUSES: readonly RedisFailureCause[] = [
   'busy',
 ];
 
-/**
- * The client's own words for a command Redis never answered: the socket closed or was refused, a
- * command the connection's close aborted (ioredis's AbortError, "Command aborted due to connection
- * close": an auto-pipelined command behind one whose reply arrived), a cluster or sentinel with no
- * node to send to. The outcome is unknown; nothing about any key was said.
- */
+/** The client's words for a command Redis never answered (ioredis's AbortError among them): outcome unknown, no key's. */
 const CONNECTION_LOST =
   /CONNECTION (IS )?CLOSE|COMMAND ABORTED|CONNECTION IS (ABORTED|DISCARDED)|STREAM ISN'T WRITEABLE|ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|EAI_AGAIN|MAXRETRIESPERREQUEST|CONNECTION LOST|OFFLINE QUEUE|NONE OF STARTUP NODES|CLUSTER IS (DISCONNECT|ENDED)|CLUSTER ISN'T READY|NODE IS DISCONNECTED|NO MASTER NODE|ALL SENTINELS ARE UNREACHABLE/;
 

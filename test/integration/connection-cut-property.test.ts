@@ -74,7 +74,7 @@ describe('a connection lost at any byte of a decision’s replies', () => {
             const inChunk = Math.min(chunks.length - 1, Math.floor(chunkAt * chunks.length));
             const cutAfter = chunks.slice(0, inChunk).reduce((sum, n) => sum + n, 0) + Math.floor(at * chunks[inChunk]!);
             const bytes = chunks.reduce((sum, n) => sum + n, 0);
-            void proxy.cutAfter(cutAfter);
+            proxy.cutAfter(cutAfter);
             const lost = await decide(redis.client, commits.committer, w, m, now, applied, reader as Redis);
             const story = JSON.stringify({ family: family && familyName(family), symbol, world: w, message: m, bytes, cutAfter });
             expect(decisionOf(lost), story).toEqual(decisionOf(whole));

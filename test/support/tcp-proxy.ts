@@ -34,17 +34,14 @@ export interface TcpProxy {
    * the reads its handler makes of it. Resolves then; restore() ends the stall.
    */
   holdAfter(marker: string): Promise<void>;
-  /** Bytes forwarded to clients since the start, over every connection. */
-  readonly bytesToClient: number;
   /** The size of each chunk forwarded to clients since the start, in order (a round trip's replies usually arrive as one). */
   readonly chunksToClient: readonly number[];
   /**
    * Forwards `bytes` more bytes to clients, then closes every connection right after them (a reply
    * cut where that byte falls, mid-reply or between replies); new connections forward as ever.
-   * Resolves once cut.
    */
-  cutAfter(bytes: number): Promise<void>;
-  /** Takes back a cutAfter whose bytes never all flowed: true when one was still waiting (and will never resolve). */
+  cutAfter(bytes: number): void;
+  /** Takes back a cutAfter whose bytes never all flowed: true when one was still waiting. */
   uncut(): boolean;
   /** Destroys every connection with RST, and resets new ones until restore(). */
   reset(): void;
@@ -74,8 +71,7 @@ export async function startTcpProxy(target: { host?: string; port: number }): Pr
   let state: ProxyState = 'forward';
   let holdBytes = false;
   let holdTrigger: { marker: string; reached: () => void } | undefined;
-  let cut: { remaining: number; done: () => void } | undefined;
-  let bytesToClient = 0;
+  let cut: { remaining: number } | undefined;
   const chunksToClient: number[] = [];
   let accepted = 0;
   let server: Server | undefined;
@@ -96,32 +92,23 @@ export async function startTcpProxy(target: { host?: string; port: number }): Pr
     pairs.add(pair);
     const relay = (from: Socket, to: Socket, held: Buffer[]) => {
       from.on('data', (chunk: Buffer) => {
-        if (state !== 'blackhole' && to === client && cut !== undefined) {
-          const armed = cut;
-          if (chunk.length < armed.remaining) {
-            armed.remaining -= chunk.length;
-            bytesToClient += chunk.length;
-            chunksToClient.push(chunk.length);
-            to.write(chunk);
-            return;
-          }
+        if (state !== 'blackhole' && to === client && cut !== undefined && chunk.length >= cut.remaining) {
+          const last = chunk.subarray(0, cut.remaining);
           cut = undefined;
-          bytesToClient += armed.remaining;
-          chunksToClient.push(armed.remaining);
+          chunksToClient.push(last.length);
           // Closed as CLIENT KILL closes (a FIN after the bytes written, which it never discards as an RST may).
-          to.write(chunk.subarray(0, armed.remaining), () => {
+          to.write(last, () => {
             for (const p of pairs) {
               p.client.destroy();
               p.upstream.destroy();
             }
-            armed.done();
           });
           return;
         }
         if (state !== 'blackhole') {
           if (to === client) {
-            bytesToClient += chunk.length;
             chunksToClient.push(chunk.length);
+            if (cut !== undefined) cut.remaining -= chunk.length;
           }
           to.write(chunk);
           if (holdTrigger !== undefined && to === client && chunk.includes(holdTrigger.marker)) {
@@ -193,16 +180,11 @@ export async function startTcpProxy(target: { host?: string; port: number }): Pr
     get open() {
       return pairs.size;
     },
-    get bytesToClient() {
-      return bytesToClient;
-    },
     get chunksToClient() {
       return chunksToClient;
     },
     cutAfter(bytes: number) {
-      return new Promise<void>((done) => {
-        cut = { remaining: bytes, done };
-      });
+      cut = { remaining: bytes };
     },
     uncut() {
       const waiting = cut !== undefined;
