@@ -9,7 +9,7 @@ import type { Position, PositionSource } from './positions.js';
 import type { RefusedFigure, UnreadableListing } from '../positions/book.js';
 import { DEFAULT_PRICE_MAX_SKEW_SEC } from '../positions/bounds.js';
 import { futureQuotes, highestOf, priceQuoteReads, priceQuotesOf, quoteBounds, type PriceQuote } from '../positions/prices.js';
-import { refusedKey, replyOf, sendReadsSettled, type ReadCommand } from '../positions/read-commands.js';
+import { refusedAs, replyOf, sendReadsSettled, type ReadCommand } from '../positions/read-commands.js';
 import { bookView, withOwnPriced, type BookView } from './book-view.js';
 import type { LastFigures } from './last-figures.js';
 import { readReservations, reservedExposure, type ReservationRead } from './reservations.js';
@@ -228,14 +228,6 @@ export function errorWindowStart(config: GovernorConfig, now: number): string {
   return config.GOV_DISARM_WINDOW_SEC > 0 ? `(${now - config.GOV_DISARM_WINDOW_SEC * 1000}` : '-inf';
 }
 
-/** A read's refusal of its key (another type) read as `value`; any other failure (Redis's state, a lost connection) fails the read, held. */
-const keyRefused =
-  <T>(value: T) =>
-  (error: unknown): T => {
-    if (!refusedKey(error)) throw error;
-    return value;
-  };
-
 export async function loadPlanState(
   redis: RedisReader,
   config: GovernorConfig,
@@ -245,10 +237,10 @@ export async function loadPlanState(
 ): Promise<PlanState> {
   const [kill, disarm, disarmOfDay, recentErrors, positions, violations, caps, eviction] = await Promise.all([
     // A key of another type cannot be read as off: it blocks (the kill switch fails closed).
-    redis.get(keys.killSwitch).catch(keyRefused('unreadable')),
-    redis.get(keys.governorDisarm).catch(keyRefused('unreadable')),
+    redis.get(keys.killSwitch).catch(refusedAs('unreadable')),
+    redis.get(keys.governorDisarm).catch(refusedAs('unreadable')),
     redis.exists(keys.governorDisarmOfDay(utcDate(now))),
-    redis.zcount(keys.governorErrors, errorWindowStart(config, now), '+inf').catch(keyRefused(0)),
+    redis.zcount(keys.governorErrors, errorWindowStart(config, now), '+inf').catch(refusedAs(0)),
     positionSource.load(redis, now, config),
     redis.xrevrange(streams.budgetViolation, '+', `${Math.max(0, now - config.GOV_P28_VIOLATION_WINDOW_SEC * 1000)}-0`, 'COUNT', 1000),
     readReservations(redis, now, config.GOV_RESERVATION_TIMEOUT_SEC * 1000),

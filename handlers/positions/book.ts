@@ -8,7 +8,7 @@ import { keys, streams } from '../../schemas/keys.js';
 import { positionSnapshotSchema, snapshotAges, snapshotNotional } from '../../schemas/position-snapshot.js';
 import { gateLua } from '../lua.js';
 import { DEFAULT_PRICE_MAX_SKEW_SEC } from './bounds.js';
-import { refusedKey, sendRead, sendReads, settledReplies, type ReadCommand } from './read-commands.js';
+import { refusedAs, refusedKey, sendRead, sendReads, settledReplies, type ReadCommand } from './read-commands.js';
 
 /** P3.3's hash prefixes: the seed era's, and upstream's newest (de25f13cb). */
 export const DEFAULT_P33_PREFIXES: readonly string[] = [prefixOf(keys.p33PositionSnapshot), prefixOf(keys.p33StatePositions)];
@@ -456,10 +456,7 @@ async function readPlain(
     equityKey === '' ? null : listing('equity', equityKey, redis.hmget(equityKey, 'equity_usd', 'timestamp'), null),
     listing('view', keys.activePositions, redis.smembers(keys.activePositions), []),
     // A held index Redis refuses for its type is no held index, as the script's (a refusal that is Redis's state is the read's).
-    redis.zrangebyscore(keys.p33HeldIndex, '-inf', '+inf', 'WITHSCORES').catch((error: unknown) => {
-      if (refusedKey(error)) return null;
-      throw error;
-    }),
+    redis.zrangebyscore(keys.p33HeldIndex, '-inf', '+inf', 'WITHSCORES').catch(refusedAs(null)),
   ]);
   const current = held === null ? undefined : heldSymbols(held, now);
   let mode: ListedReplies['mode'] = 'none';

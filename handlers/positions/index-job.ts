@@ -3,7 +3,7 @@ import { defineHandler, type MetricFactory, type RedisReader } from '../../runti
 import { envInt, parseEnv } from '../../schemas/env.js';
 import { keys } from '../../schemas/keys.js';
 import { P33_HELD_CURRENT, p33HashReads, p33SaysFlat, positionBookEnvShape } from './book.js';
-import { refusedKey, sendReadsSettled } from './read-commands.js';
+import { refusedAs, refusedKey, sendReadsSettled } from './read-commands.js';
 
 const configSchema = z.object({
   /** How often the index is refreshed: the bound on how late a symbol P3.3 is configured with is seen. */
@@ -68,14 +68,7 @@ function metrics(m: MetricFactory) {
 /** The symbols of P3.3's universe keys (JSON {"symbols": [...]}); an absent or unreadable key adds none. */
 async function universeSymbols(redis: RedisReader, universeKeys: readonly string[]): Promise<string[]> {
   // A key of another type adds none; any other failure is no answer (a lost connection is no empty universe): the refresh fails.
-  const values = await Promise.all(
-    universeKeys.map((key) =>
-      redis.get(key).catch((error: unknown) => {
-        if (refusedKey(error)) return null;
-        throw error;
-      }),
-    ),
-  );
+  const values = await Promise.all(universeKeys.map((key) => redis.get(key).catch(refusedAs(null))));
   return values.flatMap((value) => {
     if (value === null) return [];
     try {
@@ -156,10 +149,7 @@ export const positionIndex = defineHandler({
       redis.smembers(keys.p33PositionIndex),
       heldListing(redis.zrangebyscore(keys.p33HeldIndex, '-inf', '+inf')),
       // Our view's index read as the book reads it: one Redis refuses is the book's to report, not this job's to prune.
-      redis.smembers(keys.activePositions).catch((error: unknown) => {
-        if (refusedKey(error)) return [];
-        throw error;
-      }),
+      redis.smembers(keys.activePositions).catch(refusedAs<string[]>([])),
       redis.zrangebyscore(keys.p33Watch, `(${now}`, '+inf'),
       Promise.all(prefixes.map((prefix) => sweep(redis, prefix, config.POSITION_INDEX_SCAN_STEPS))),
     ]);

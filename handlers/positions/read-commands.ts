@@ -20,6 +20,14 @@ export function refusedKey(error: unknown): error is Error {
   return error instanceof Error && /^WRONGTYPE\b/.test(error.message);
 }
 
+/** A read's catch: its key's refusal (refusedKey) read as `value`, any other error thrown again. */
+export const refusedAs =
+  <T>(value: T) =>
+  (error: unknown): T => {
+    if (refusedKey(error)) return value;
+    throw error;
+  };
+
 /**
  * Sends reads together: their replies in order, each read's key refusal (refusedKey) in its own place
  * instead of rejecting, or the first other error thrown (settledReplies).
