@@ -16,8 +16,12 @@ const on = (cap: number) => cap > 0;
 
 // ---- every path (ours: the deliberate safety rules of DESIGN.md) ----
 
-/** Ours: a timestamp ahead of our clock, or in no known unit, names no time the plan was made. */
-export const planTimeUntrusted: Gate = (plan) => (plan.age.kind === 'block' ? asGateReason(plan.age.reason) : undefined);
+/**
+ * Ours: a timestamp ahead of Redis's clock, or in no known unit, names no time the plan was made,
+ * so an open waits for a plan whose time can be trusted. A close passes: clocks that disagree
+ * must never keep a position open (its age is its entry's, which Redis stamped).
+ */
+export const planTimeUntrusted: Gate = (plan) => (!plan.isClose && plan.age.kind === 'block' ? asGateReason(plan.age.reason) : undefined);
 
 export const planTooOld: Gate = (plan, limits) =>
   on(limits.maxPlanAgeSec) && plan.ageSec > limits.maxPlanAgeSec ? 'plan_too_old' : undefined;

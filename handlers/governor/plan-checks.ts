@@ -23,36 +23,41 @@ export interface PlanTimes {
   readonly timestamp?: number;
 }
 
+/** `block`: the plan's own timestamp names no time it was made; its age is then its entry's. */
 export type PlanAge =
-  { readonly kind: 'age'; readonly ageSec: number } | { readonly kind: 'block'; readonly reason: PlanCheckReason; readonly detail: string };
+  | { readonly kind: 'age'; readonly ageSec: number }
+  | { readonly kind: 'block'; readonly reason: PlanCheckReason; readonly detail: string; readonly ageSec: number };
 
 /**
  * A plan is as old as the earliest time that vouches for it: its entry (or the entry a replay
  * copied), or its own timestamp. Taking the later one would let a ten-minute-old entry stamped
- * "now", or a dead letter replayed hours later, pass as fresh. A timestamp ahead of us by more
- * than the allowed skew, or in no known unit, names no time the plan was made: blocked.
+ * "now", or a dead letter replayed hours later, pass as fresh. A timestamp ahead of Redis's clock
+ * (`nowMs`, the clock the entry ids are stamped on) by more than the allowed skew, or in no known
+ * unit, names no time the plan was made: `block` (gates.ts blocks opens on it; a close is judged
+ * by its entry's age alone).
  */
 export function planAge(times: PlanTimes, nowMs: number, maxSkewSec: number): PlanAge {
   const entryMs = times.originalEntryMs !== undefined && times.originalEntryMs < times.entryMs ? times.originalEntryMs : times.entryMs;
-  let madeAtMs = entryMs;
-  if (times.timestamp !== undefined) {
-    const stampedMs = epochMs(times.timestamp);
-    if (stampedMs === undefined)
-      return {
-        kind: 'block',
-        reason: 'plan_time_unknown_unit',
-        detail: `timestamp ${times.timestamp} is in no known unit (s, ms, µs, ns)`,
-      };
-    if (stampedMs - nowMs > maxSkewSec * 1000) {
-      return {
-        kind: 'block',
-        reason: 'plan_time_in_future',
-        detail: `timestamp is ${Math.round((stampedMs - nowMs) / 1000)} s ahead of this clock`,
-      };
-    }
-    madeAtMs = Math.min(entryMs, stampedMs);
+  const entryAgeSec = Math.max(0, (nowMs - entryMs) / 1000);
+  if (times.timestamp === undefined) return { kind: 'age', ageSec: entryAgeSec };
+  const stampedMs = epochMs(times.timestamp);
+  if (stampedMs === undefined)
+    return {
+      kind: 'block',
+      reason: 'plan_time_unknown_unit',
+      detail: `timestamp ${times.timestamp} is in no known unit (s, ms, µs, ns)`,
+      ageSec: entryAgeSec,
+    };
+  if (stampedMs - nowMs > maxSkewSec * 1000) {
+    const aheadSec = Math.round((stampedMs - nowMs) / 1000);
+    return {
+      kind: 'block',
+      reason: 'plan_time_in_future',
+      detail: `timestamp is ${aheadSec} s ahead of Redis's clock (TIME, which stamps the stream ids): the producer's clock and Redis's disagree`,
+      ageSec: entryAgeSec,
+    };
   }
-  return { kind: 'age', ageSec: Math.max(0, (nowMs - madeAtMs) / 1000) };
+  return { kind: 'age', ageSec: Math.max(0, (nowMs - Math.min(entryMs, stampedMs)) / 1000) };
 }
 
 export interface PlanFigures {

@@ -50,7 +50,7 @@ export interface PlanFacts {
   readonly killScore: number;
   /** How old the plan is, or why its time cannot be trusted (plan-checks.ts planAge). */
   readonly age: PlanAge;
-  /** Seconds since the earliest time that vouches for the plan (0 when its time is not trusted). */
+  /** Seconds since the earliest time that vouches for the plan (its entry's when its own timestamp is not trusted). */
   readonly ageSec: number;
   /** The open priced at the market, or why it cannot be (plan-checks.ts priceOpen). */
   readonly pricing: OpenPricing;
@@ -78,7 +78,7 @@ export function planFacts(
     isClose: isClose(plan),
     killScore: plan.kill_score ?? 0,
     age,
-    ageSec: age.kind === 'age' ? age.ageSec : 0,
+    ageSec: age.ageSec,
     pricing,
     qty,
     notional: pricing.kind === 'priced' ? pricing.notional : undefined,

@@ -17,6 +17,8 @@ export interface ExecutionEnv<Config, Metrics> extends ContextDeps<Config, Metri
   readonly waitForRedis: () => Promise<void>;
   readonly stopping: () => boolean;
   readonly sleep: (ms: number) => Promise<void>;
+  /** Reads Redis's clock before each batch's reads, so `now` is Redis's from then on (redis-clock.ts); absent where the clock is taped or faked. */
+  readonly syncClock?: () => Promise<void>;
   readonly onRetry: (count: number) => void;
   /** A message held because Redis refused its reads for a cause of its own (an ACL, a failover): /ready names it meanwhile. */
   readonly onHeld?: (failure: ClassifiedError) => void;
@@ -119,6 +121,15 @@ function prefetch<Config, Metrics>(
   return ahead;
 }
 
+/** Redis's clock read for this batch, or why it could not be (held as any read Redis did not answer). */
+async function clockSynced(env: Pick<ExecutionEnv<unknown, object>, 'syncClock'>): Promise<true | { error: unknown }> {
+  if (env.syncClock === undefined) return true;
+  return env.syncClock().then(
+    () => true as const,
+    (error: unknown) => ({ error }),
+  );
+}
+
 /** The handler's batch state (undefined without loadState), its reads taped when a tape records. */
 async function loadBatchState<Config, Metrics>(handler: AnyHandler, env: ExecutionEnv<Config, Metrics>): Promise<unknown> {
   const load = handler.batch?.loadState;
@@ -184,9 +195,10 @@ export async function executeBatch<Config, Metrics extends object>(
 
   while (todo.length > 0) {
     if (env.stopping() && todo.some((d) => d.attempts > 0)) return;
-    const loading = loadBatchState(handler, env);
+    const synced = await clockSynced(env);
+    const loading = synced === true ? loadBatchState(handler, env) : Promise.reject(synced.error);
     // Sent in the same tick as the state's reads: one round trip on an auto-pipelined connection.
-    const prefetched = prefetch(handler, env, todo);
+    const prefetched = synced === true ? prefetch(handler, env, todo) : undefined;
     const loaded = await loading.then(
       (state) => ({ state }),
       (error: unknown) => ({ error }),

@@ -107,6 +107,11 @@ export function runtimeMetrics(registry: Registry, build: { readonly version: st
       ['handler', 'what'],
     ),
     redisUp: gauge('quantum_gates_redis_up', '1 while the runtime has a ready Redis connection', []),
+    clockOffset: gauge(
+      'quantum_gates_clock_offset_seconds',
+      "This host's clock minus Redis's (TIME), as last measured: decisions read Redis's clock, so this is shown, not used",
+      [],
+    ),
   };
 }
 

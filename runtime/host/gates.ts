@@ -16,7 +16,7 @@ export interface ConsumerState {
   readonly consuming: boolean;
 }
 
-export interface GateDeps extends Pick<SourceDeps, 'health' | 'metrics' | 'logger' | 'clock' | 'tape'> {
+export interface GateDeps extends Pick<SourceDeps, 'health' | 'metrics' | 'logger' | 'clock' | 'redisClock' | 'tape'> {
   readonly config: RuntimeConfig;
   readonly hosted: readonly HostedHandler[];
   readonly connections: Connections;

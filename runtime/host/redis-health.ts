@@ -4,6 +4,7 @@ import { Cluster } from 'ioredis';
 import { isReady, type RedisClient } from './redis.js';
 import { classifyRedisError } from '../engine/redis-errors.js';
 import type { Clock } from '../engine/clock.js';
+import { redisTimeMs, type RedisClock } from '../engine/redis-clock.js';
 
 /** Why Redis cannot serve the gates right now, as /ready reports it. */
 export interface RedisFault {
@@ -52,6 +53,8 @@ export class RedisHealth {
     private readonly config: RuntimeConfig,
     private readonly logger: RootLogger,
     private readonly clock: Clock,
+    /** Given each TIME the probe reads, so the offset the status shows stays fresh while no decision is made. */
+    private readonly redisClock?: RedisClock,
   ) {}
 
   private readonly tick = () => void this.probeNow();
@@ -80,7 +83,7 @@ export class RedisHealth {
       return this.remember({ cause: 'unreachable', since: this.probeFault?.since ?? clock.now(), detail: `connection ${client.status}` });
     const waited = clock.now() - probeStartedAt;
     if (this.inFlight && waited > this.config.REDIS_STALL_MS)
-      return this.remember({ cause: 'stalled', since: probeStartedAt, detail: `no answer to PING for ${waited} ms` });
+      return this.remember({ cause: 'stalled', since: probeStartedAt, detail: `no answer to TIME for ${waited} ms` });
     return this.probeFault ?? this.commitFault;
   }
 
@@ -132,7 +135,10 @@ export class RedisHealth {
     const since = (cause: RedisFault['cause']) => (this.probeFault?.cause === cause ? this.probeFault.since : clock.now());
     let pinged = false;
     try {
-      await client.ping();
+      // TIME answers as PING does, and measures Redis's clock against this host's on the way.
+      const sentAt = clock.now();
+      const time = await client.time();
+      this.redisClock?.note(redisTimeMs(time), sentAt, clock.now());
       pinged = true;
       // A key of our own, with an expiry well past the next probes.
       await client.set(`quantum:gates:health:${this.config.CONSUMER_NAME}`, String(clock.now()), 'PX', 10_000);

@@ -4,6 +4,7 @@ import type { AnyHandler } from '../contract/handler.js';
 import type { RedisReader } from '../contract/redis-reader.js';
 import type { Committer } from '../engine/commit.js';
 import { systemClock, type Clock } from '../engine/clock.js';
+import { RedisClock, redisTimeMs, type ReadRedisTime } from '../engine/redis-clock.js';
 import type { DecisionTape } from '../engine/execute.js';
 import { pino } from 'pino';
 import type { RootLogger } from '../engine/logger.js';
@@ -32,6 +33,8 @@ export interface RuntimeServices {
   readonly logger: RootLogger;
   readonly consumers: readonly ConsumerState[];
   readinessCauses(): ReadinessCauses;
+  /** Redis's clock as decisions read it, and how far this host's is off it (engine/redis-clock.ts). */
+  readonly redisClock: { now(): number; readonly hostAheadMs: number | undefined };
 }
 
 export interface RuntimeOptions {
@@ -41,8 +44,13 @@ export interface RuntimeOptions {
   readonly build: { readonly version: string; readonly commit: string };
   /** The application's (app/logging.ts: LOG_FORMAT, LOG_REPEAT_WINDOW_MS); plain JSON lines at LOG_LEVEL without. */
   readonly logger?: RootLogger;
-  /** Every reading of the time and every wait of the runtime; the system's unless given (a test drives its own). */
+  /** This host's clock: every wait, and the durations measured here; the system's unless given (a test drives its own). */
   readonly clock?: Clock;
+  /**
+   * Redis's clock, which decisions read (engine/redis-clock.ts): Redis's TIME unless given. A test
+   * that drives the time of the whole world (Redis's stamps included) gives its own reading.
+   */
+  readonly readRedisTime?: ReadRedisTime;
   readonly httpPlugins?: (services: RuntimeServices) => FastifyPluginAsync[];
   /** Swap the single-node transaction for another commit strategy (Redis Cluster). */
   readonly committerFactory?: (connection: RedisClient, config: RuntimeConfig) => Committer;
@@ -71,15 +79,17 @@ export async function createRuntime(options: RuntimeOptions) {
 
   const connections = openConnections(config, metrics);
   const { commands } = connections;
-  const health = new RedisHealth(commands, config, logger, clock);
+  const readRedisTime = options.readRedisTime ?? (async () => redisTimeMs(await commands.time()));
+  const redisClock = new RedisClock(clock, readRedisTime, (hostAheadMs) => metrics.clockOffset.set(hostAheadMs / 1000));
+  const health = new RedisHealth(commands, config, logger, clock, redisClock);
   const jobs = new JobQueues(connections.bull, config.BULLMQ_PREFIX, (queue, error) =>
     logger.warn({ queue, err: error.message }, 'queue error'),
   );
   const { committerFactory } = options;
   const tape = options.tape?.(commands, registry, logger, hosted);
-  const gates = await hostGates({ hosted, config, connections, jobs, health, metrics, logger, clock, committerFactory, tape });
+  const gates = await hostGates({ hosted, config, connections, jobs, health, metrics, logger, clock, redisClock, committerFactory, tape });
   const backlog = backlogMonitor(commands, () => gates.consumers(), { pending: metrics.consumerPending, lag: metrics.consumerLag }, clock);
-  const refresh = periodicRefresh(hosted, commands as unknown as RedisReader, logger, clock);
+  const refresh = periodicRefresh(hosted, commands as unknown as RedisReader, logger, redisClock);
 
   let started = false;
   const progress = { started: () => started, health, gates, backlog };
@@ -96,6 +106,7 @@ export async function createRuntime(options: RuntimeOptions) {
       return gates.consumers();
     },
     readinessCauses: () => readinessCauses(progress),
+    redisClock,
   };
 
   const probes = gateProbes({ hosted, gates, commands, registry, backlog, clock });
@@ -105,7 +116,7 @@ export async function createRuntime(options: RuntimeOptions) {
     readiness: () => readiness(progress),
     ...probes,
     config,
-    plugins: [gateRoutesPlugin(hosted, commands, logger, clock), ...(options.httpPlugins?.(services) ?? [])],
+    plugins: [gateRoutesPlugin(hosted, commands, logger, redisClock), ...(options.httpPlugins?.(services) ?? [])],
     clock,
   });
 

@@ -1,4 +1,5 @@
 import type { Clock } from '../engine/clock.js';
+import type { RedisClock } from '../engine/redis-clock.js';
 import type { Committer } from '../engine/commit.js';
 import { commitBatch, type CommitLoopEnv } from '../engine/commit-loop.js';
 import { deadLetterDestination } from '../engine/dead-letter.js';
@@ -30,7 +31,10 @@ export interface SourceDeps {
   readonly jobs: JobSink;
   readonly metrics: RuntimeMetrics;
   readonly logger: RootLogger;
+  /** Waits, and durations on this host (progress, reclaim). */
   readonly clock: Clock;
+  /** What decisions read the time on (redis-clock.ts): every comparison with a stream id or a producer's stamp. */
+  readonly redisClock: RedisClock;
   readonly health: CommitLoopEnv['health'] & { readonly stalled: boolean };
   readonly tape?: DecisionTape | undefined;
 }
@@ -91,7 +95,8 @@ export class SourcePipeline {
       redis: deps.commands,
       config: deps.handlerConfig,
       metrics: deps.handlerMetrics,
-      now,
+      now: deps.redisClock.now,
+      syncClock: () => deps.redisClock.sync(),
       logger: (meta) => this.log.child(shape.logFields(meta)),
       redisReady: () => isReady(deps.commands) && !deps.health.stalled,
       waitForRedis: shape.waitForRedis,
@@ -160,8 +165,9 @@ export class SourcePipeline {
   async recheckInput(): Promise<void> {
     const load = this.env.handler.batch?.loadState;
     if (this.inputFault === undefined || load === undefined) return;
-    const { redis, config, now } = this.env.execution;
+    const { redis, config, now, syncClock } = this.env.execution;
     try {
+      await syncClock?.();
       this.judgeState(await load(redis, config, now()));
     } catch {
       // Redis's own faults are the health probe's to report; the next load judges again.

@@ -9,7 +9,7 @@ import type { Runtime } from '../../runtime/host/runtime.js';
 import { usePrivateRedis } from '../support/redis-server.js';
 import { startRuntime } from '../support/runtime.js';
 import { untilStream } from '../support/until.js';
-import { clockReading } from '../support/clock.js';
+import { worldTime } from '../support/clock.js';
 import type { Clock } from '../../runtime/engine/clock.js';
 
 const EVENTS = streams.governorEvents;
@@ -119,7 +119,10 @@ describe('compat: P3.2 governor paths (8f5055c52)', () => {
       // The governor's clock is the test's: the cooldown runs out when the test moves it on.
       let offsetMs = 0;
       await redis.client.set(keys.governorLastExec('ETHUSDT'), String(Date.now() / 1000), 'EX', 3600);
-      await start({ GOV_SYMBOL_COOLDOWN_SECONDS: '1' }, { clock: clockReading(() => Date.now() + offsetMs) });
+      await start(
+        { GOV_SYMBOL_COOLDOWN_SECONDS: '1' },
+        worldTime(() => Date.now() + offsetMs),
+      );
       await submit({ plan_id: 'again', symbol: 'ETHUSDT', action: 'OPEN', side: 'BUY', qty: '0.01', price: '2000' });
       expect(await decision('again')).toMatchObject({ event: 'block', reason: 'symbol_cooldown' });
       offsetMs += 1100;

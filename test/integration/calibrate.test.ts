@@ -13,7 +13,7 @@ import { keys, streams } from '../../schemas/keys.js';
 import { startTestRedis, type TestRedis } from '../support/redis-server.js';
 import { startRuntime } from '../support/runtime.js';
 import { runCli, runCliJson } from './cli-harness.js';
-import { clockReading } from '../support/clock.js';
+import { worldTime } from '../support/clock.js';
 import { untilKeys, untilStream, untilStreamLength } from '../support/until.js';
 
 const handlers = [heatGate, governor, positionIndex, heatOutcomes, governorOutcomes, outcomeSample];
@@ -111,7 +111,7 @@ describe('report calibrate over a synthetic day', () => {
     // The gates decide on the day's clock; the follow-ups run on the real one, as the entry ids
     // of the decisions they read (Redis's clock) do, so none is read late.
     runtime = await startRuntime(redis.url, { ...env, HANDLERS: 'heat-gate,governor,position-index' }, handlers, {
-      clock: clockReading(() => clock),
+      ...worldTime(() => clock),
     });
     followers = await startRuntime(redis.url, { ...env, HANDLERS: 'outcome-heat,outcome-governor' }, handlers);
     // The book is the Position Ledger's hashes the position index has found.

@@ -12,7 +12,7 @@ import { publishMarkPrice } from '../pipeline/producers/price-feed.js';
 import { startTestRedis, type TestRedis } from '../support/redis-server.js';
 import { startRuntime } from '../support/runtime.js';
 import { runCli } from './cli-harness.js';
-import { clockReading } from '../support/clock.js';
+import { worldTime } from '../support/clock.js';
 import { untilKeys, untilStream, untilStreamLength } from '../support/until.js';
 
 /**
@@ -98,7 +98,7 @@ describe('every figure recomputed from the raw streams', () => {
     for (const p of book) await r.hset(keys.marketStatePublished(p.symbol), 'sigma', String(p.sigma));
     await writeBook(clock - 4000);
     const gates = await startRuntime(redis.url, { ...env, HANDLERS: 'heat-gate,governor,position-index' }, handlers, {
-      clock: clockReading(() => clock),
+      ...worldTime(() => clock),
     });
     const followers = await startRuntime(redis.url, { ...env, HANDLERS: 'outcome-heat,outcome-governor' }, handlers);
     runtimes = [gates, followers];

@@ -4,7 +4,7 @@ import { keys, streams } from '../../schemas/keys.js';
 import type { Runtime } from '../../runtime/host/runtime.js';
 import { usePrivateRedis } from '../support/redis-server.js';
 import { indexRefreshAfterNow, pendingCount, produce, readStream, startRuntime, waitFor } from '../support/runtime.js';
-import { clockReading } from '../support/clock.js';
+import { worldTime } from '../support/clock.js';
 
 /**
  * Issues #23 and #37, as a property: one to three governor replicas (real runtimes, one private
@@ -180,7 +180,7 @@ describe('governor caps against a model of the exchange (fast-check, real runtim
             BATCH_SIZE: String(batchSize),
           };
           for (let r = 0; r < replicas; r++)
-            runtimes.push(await startRuntime(redis.url, { ...env, CONSUMER_NAME: `prop-${r}` }, undefined, { clock: clockReading(now) }));
+            runtimes.push(await startRuntime(redis.url, { ...env, CONSUMER_NAME: `prop-${r}` }, undefined, worldTime(now)));
           await waitFor(async () => (await redis.client.scard(keys.p33PositionIndex)) === book.length, { what: 'the book indexed' });
 
           let seq = 0;

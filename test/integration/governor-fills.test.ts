@@ -3,7 +3,7 @@ import { keys, streams } from '../../schemas/keys.js';
 import type { Runtime } from '../../runtime/host/runtime.js';
 import { usePrivateRedis } from '../support/redis-server.js';
 import { governorDecisions, indexRefreshAfterNow, pendingCount, produce, startRuntime, waitFor } from '../support/runtime.js';
-import { clockReading } from '../support/clock.js';
+import { worldTime } from '../support/clock.js';
 import type { Clock } from '../../runtime/engine/clock.js';
 
 /**
@@ -227,7 +227,7 @@ describe('governor caps against fills as the exchange shows them (issue #37)', (
         POSITION_INDEX_SCAN_STEPS: '1',
         POSITION_P33_SYMBOLS: Array.from({ length: 9 }, (_, i) => `BOOK${i}USDT`).join(','),
       },
-      { clock: clockReading(now) },
+      worldTime(now),
     );
     for (let i = 0; i < 9; i++) await setPosition(`BOOK${i}USDT`, OPEN_QTY, now());
     await indexed();

@@ -7,7 +7,7 @@ import type { Runtime } from '../../runtime/host/runtime.js';
 import { keyContents } from '../support/key-contents.js';
 import { usePrivateRedis } from '../support/redis-server.js';
 import { pendingCount, readStream, startRuntime, waitFor } from '../support/runtime.js';
-import { clockReading } from '../support/clock.js';
+import { worldTime } from '../support/clock.js';
 import { p33SeedHash } from '../support/book-producers.js';
 
 /**
@@ -137,7 +137,7 @@ describe('plans sharing a state read decide as one at a time (BatchHints.sharesS
                 GOV_MAX_REDUCE_QTY_PER_DAY: '3',
               },
               [governor],
-              { clock: clockReading(() => now) },
+              worldTime(() => now),
             );
             await waitFor(
               async () => (await pendingCount(redis.client, streams.applyPlan, 'governor')) === 0 && (await groupLag(redis.client)) === 0,

@@ -11,7 +11,7 @@ import { ownTempDir } from '../support/own-dirs.js';
 import { usePrivateRedis } from '../support/redis-server.js';
 import { metricSum, produce, readStream, startRuntime, waitFor } from '../support/runtime.js';
 import { runCli, runCliJson } from './cli-harness.js';
-import { clockReading } from '../support/clock.js';
+import { worldTime } from '../support/clock.js';
 import { untilKeys, untilStreamLength } from '../support/until.js';
 import { untilJobsFinished } from '../support/until-polls-b.js';
 
@@ -227,7 +227,7 @@ describe('outcome follow-up of decisions that changed exposure', () => {
     // The outcome handlers start 12 s after the decisions: their clock is 12 s ahead of the heat
     // gate's, as after a 12 s outage, with nothing (the price included) written in between.
     const followers = await startRuntime(redis.url, { ...env, HANDLERS: 'outcome-heat,outcome-sample' }, handlers, {
-      clock: clockReading(() => Date.now() + 12_000),
+      ...worldTime(() => Date.now() + 12_000),
     });
     try {
       await untilStreamLength(redis.client, streams.gatesOutcome, 40, { what: '40 samples', timeoutMs: 30_000 });

@@ -1,7 +1,14 @@
 import { systemClock, type Clock } from '../../runtime/engine/clock.js';
 
-/** The system's waits with the time read from `now`: a process whose clock is set apart from the test's. */
+/** The system's waits with the time read from `now`: a host whose clock is set apart from Redis's. */
 export const clockReading = (now: () => number): Clock => ({ ...systemClock, now });
+
+/**
+ * A world whose time the test drives: the host's clock and Redis's (which decisions read) both
+ * read `now`, so figures the test stamps with `now()` and entries Redis stamps agree as far as
+ * the test says. createRuntime's options `clock` and `readRedisTime`.
+ */
+export const worldTime = (now: () => number) => ({ clock: clockReading(now), readRedisTime: () => Promise.resolve(now()) });
 
 interface Timer {
   due: number;

@@ -222,17 +222,16 @@ describe('testnet path', () => {
   });
 
   it.each(['testnet', 'production', 'dry_run'] as const)(
-    'blocks a plan whose time cannot be trusted on the %s path, closes included',
+    'blocks an open whose time cannot be trusted on the %s path, and passes the close (clocks never keep a position open)',
     (mode) => {
       const limits = { ...testnet, applyMode: mode };
-      const close = {
-        ...open,
-        action: 'FULL_CLOSE_PROPOSED',
-        isClose: true,
-        age: { kind: 'block', reason: 'plan_time_in_future', detail: '' } as const,
-      };
-      expect(planTimeUntrusted(close, limits, quiet)).toBe('plan_time_in_future');
-      expect(evaluate(close, limits, quiet)).toEqual({ kind: 'block', reason: 'plan_time_in_future' });
+      const untrusted = { kind: 'block', reason: 'plan_time_in_future', detail: '', ageSec: 1 } as const;
+      const stampedAhead = { ...open, age: untrusted };
+      expect(planTimeUntrusted(stampedAhead, limits, quiet)).toBe('plan_time_in_future');
+      expect(evaluate(stampedAhead, limits, quiet)).toEqual({ kind: 'block', reason: 'plan_time_in_future' });
+      const close = { ...stampedAhead, action: 'FULL_CLOSE_PROPOSED', isClose: true };
+      expect(planTimeUntrusted(close, limits, quiet)).toBeUndefined();
+      expect(evaluate(close, limits, quiet)).toMatchObject({ kind: 'permit' });
     },
   );
 

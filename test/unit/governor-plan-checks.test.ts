@@ -28,8 +28,15 @@ describe('plan age: the earliest time that vouches for the plan', () => {
     ['an hour ahead in microseconds', { entryMs: NOW, timestamp: (NOW + 3_600_000) * 1000 }, 'plan_time_in_future'],
     ['99999999999 (no unit)', { entryMs: NOW, timestamp: 99_999_999_999 }, 'plan_time_unknown_unit'],
     ['a negative timestamp', { entryMs: NOW, timestamp: -5 }, 'plan_time_unknown_unit'],
-  ])('blocks a timestamp %s', (_name, times, reason) => {
-    expect(planAge(times, NOW, SKEW)).toMatchObject({ kind: 'block', reason });
+  ])('blocks a timestamp %s, the plan aged by its entry', (_name, times, reason) => {
+    expect(planAge(times, NOW, SKEW)).toMatchObject({ kind: 'block', reason, ageSec: 0 });
+    expect(planAge({ ...times, entryMs: NOW - 90_000 }, NOW, SKEW)).toMatchObject({ kind: 'block', reason, ageSec: 90 });
+  });
+
+  it("names Redis's clock when a timestamp is ahead of it", () => {
+    expect(planAge({ entryMs: NOW, timestamp: NOW / 1000 + 8 }, NOW, SKEW)).toMatchObject({
+      detail: expect.stringContaining("8 s ahead of Redis's clock") as unknown,
+    });
   });
 });
 
