@@ -24,6 +24,15 @@ function byOrder(a: SectionDescription, b: SectionDescription): number {
   return (a.order ?? Number.POSITIVE_INFINITY) - (b.order ?? Number.POSITIVE_INFINITY) || 0;
 }
 
+/** The host's clock against Redis's, in whole seconds where it is off by one or more. */
+function clockLine(clock: NonNullable<GatesStatus['clock']>): string {
+  if (clock.host_ahead_ms === null) return "clock   not yet measured against Redis's";
+  const ms = clock.host_ahead_ms;
+  const off = Math.abs(ms) < 1000 ? `${Math.round(ms)} ms` : `${Math.round(ms / 1000)} s`;
+  const beyond = Math.abs(ms) > clock.max_skew_sec * 1000 ? `, beyond PRICE_MAX_SKEW_SEC (${clock.max_skew_sec} s)` : '';
+  return `clock   this host ${ms >= 0 ? '+' : ''}${off} against Redis's TIME (decisions read Redis's)${beyond}`;
+}
+
 function looksLikeGatesStatus(value: unknown): value is GatesStatus {
   return typeof value === 'object' && value !== null && Array.isArray((value as { gates?: unknown }).gates) && 'generated_at' in value;
 }
@@ -64,6 +73,7 @@ export function renderGatesStatus(value: unknown, { sections = [] }: { sections?
         .join('  '),
     );
   }
+  if (s.clock) lines.push(clockLine(s.clock));
   const rehearsal = s.build?.rehearsal ?? s.instances?.find((i) => i.build?.rehearsal)?.build?.rehearsal;
   if (rehearsal) lines.push(rehearsalLine(rehearsal));
   // Older servers have no headline: their section errors are listed at the end instead.

@@ -87,6 +87,7 @@ export function mergeInstanceStatuses(answers: readonly InstanceAnswer[]): Merge
     build: first.build ?? null,
     instance: null,
     redis_ready: answered.every((a) => a.status.redis_ready),
+    clock: first.clock ?? null,
     gates: answered.flatMap((a) => a.status.gates),
     ...sections,
     dead_letter: firstOf('dead_letter'),

@@ -62,6 +62,17 @@
     var inst = status.instance;
     $('instance-name').textContent = inst ? inst.name + ' on ' + inst.hostname + ':' + inst.port : 'unknown';
     $('release-rehearsal').textContent = build && build.rehearsal ? ' · ' + rehearsalText(build.rehearsal) : '';
+    $('clock-offset').textContent = clockText(status.clock);
+  }
+
+  /** This host's clock against Redis's, which decisions read (as `quantum-gates status` words it). */
+  function clockText(clock) {
+    if (!clock) return 'unknown';
+    if (clock.host_ahead_ms === null) return "not yet measured against Redis's";
+    var ms = clock.host_ahead_ms;
+    var off = Math.abs(ms) < 1000 ? Math.round(ms) + ' ms' : Math.round(ms / 1000) + ' s';
+    var beyond = Math.abs(ms) > clock.max_skew_sec * 1000 ? ', beyond PRICE_MAX_SKEW_SEC (' + clock.max_skew_sec + ' s)' : '';
+    return 'this host ' + (ms >= 0 ? '+' : '') + off + " against Redis's TIME" + beyond;
   }
 
   /** The release's rehearsal before it was switched to (release.sh), as `quantum-gates status` words it. */

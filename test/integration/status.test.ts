@@ -384,6 +384,8 @@ describe('gates status: GET /status and the page at /', () => {
           new RegExp(`^version ${PACKAGE_VERSION.replaceAll('.', '\\.')} \\(\\S+\\)$`),
         );
         expect(await cellText(page, '#instance-name')).toBe(`${runtime.config.CONSUMER_NAME} on ${hostname()}:${new URL(address).port}`);
+        // This host and Redis share a machine: the offset is measured, and small.
+        expect(await cellText(page, '[data-testid="clock-offset"]')).toMatch(/^this host [+-]?\d+ ms against Redis's TIME$/);
 
         // Live: no reload. The heat turns HOT (equity 10000 → 4000: 3300 / 4000 = 0.825), so
         // the next FULL_CLOSE passes unchanged, the chart grows and the counts move.

@@ -44,6 +44,8 @@ export interface HeadlineInput {
   /** Sections that failed for another reason. */
   readonly unread: readonly UnreadSections[];
   readonly trends: readonly GateTrend[];
+  /** This host's clock against Redis's; absent where no runtime answers. */
+  readonly clock?: { readonly host_ahead_ms: number | null; readonly max_skew_sec: number } | null;
 }
 
 /** A gate this many entries behind its stream is behind: the QuantumGatesConsumerLag alert's threshold. */
@@ -122,6 +124,15 @@ function degraded(input: HeadlineInput): HeadlineReason[] {
   }
 
   for (const reason of input.sections) if (reason.state === 'DEGRADED') out.push(reason);
+
+  const clock = input.clock;
+  if (clock?.host_ahead_ms != null && Math.abs(clock.host_ahead_ms) > clock.max_skew_sec * 1000) {
+    const seconds = Math.round(Math.abs(clock.host_ahead_ms) / 1000);
+    warn(
+      `this host's clock is ${seconds} s ${clock.host_ahead_ms > 0 ? 'ahead of' : 'behind'} Redis's (PRICE_MAX_SKEW_SEC is ${clock.max_skew_sec}): ` +
+        "decisions read Redis's clock, but this host's logs and BullMQ's delays do not; fix its time sync (chronyc tracking)",
+    );
+  }
 
   // Without a Redis fault, a section that could not be read is this page's problem, not trading's.
   for (const u of input.unread) warn(`could not read ${u.sections.join(', ')}: ${u.message}`);

@@ -9,6 +9,7 @@ export const RUNTIME_STATUS_KEYS = [
   'build',
   'instance',
   'redis_ready',
+  'clock',
   'gates',
   'dead_letter',
   'redis_fault',

@@ -17,6 +17,7 @@ import { collapseFailures, type RedisOutage, type SectionFailure } from './statu
 import { statusHeadline, type Headline } from './status-headline.js';
 import { GateTrends } from './status-trends.js';
 import { RUNTIME_STATUS_KEYS } from './status-keys.js';
+import { DEFAULT_PRICE_MAX_SKEW_SEC } from '../../../handlers/positions/bounds.js';
 
 /**
  * The JSON behind GET /status and the status page. snake_case like the streams' own fields.
@@ -37,6 +38,8 @@ export interface RuntimeStatus {
   /** Which process answered. */
   readonly instance: StatusInstance | null;
   readonly redis_ready: boolean;
+  /** This host's clock against Redis's, which decisions read (absent where no runtime answers). */
+  readonly clock?: ClockStatus | null;
   readonly gates: readonly GateStatus[];
   readonly dead_letter: { readonly stream: string; readonly length: number } | null;
   /** Redis's outage, when it is why sections could not be read: one cause, with the time it began. */
@@ -108,6 +111,13 @@ export interface ConsumerInfo {
   readonly consuming: boolean;
 }
 
+export interface ClockStatus {
+  /** This host's clock minus Redis's TIME, as last measured; null before Redis first answered. */
+  readonly host_ahead_ms: number | null;
+  /** PRICE_MAX_SKEW_SEC: an offset beyond it is DEGRADED (status-headline.ts). */
+  readonly max_skew_sec: number;
+}
+
 export interface StatusSources {
   readonly redis: StatusRedis;
   readonly gates: readonly GateInfo[];
@@ -115,7 +125,9 @@ export interface StatusSources {
   backlog(): Promise<readonly GroupBacklog[]>;
   metrics(): Promise<readonly MetricJson[]>;
   redisReady(): boolean;
+  /** Redis's clock, as decisions read it. */
   now(): number;
+  clock?(): ClockStatus;
   readonly streams: { readonly deadLetter: string };
   /** The gates' sections, in the gate list's order. */
   readonly sections: readonly HostedSection[];
@@ -174,6 +186,7 @@ export async function collectStatus(sources: StatusSources, options: StatusOptio
   failures.sort((a, b) => requested.indexOf(a.section) - requested.indexOf(b.section));
 
   const now = sources.now();
+  const clock = sources.clock?.() ?? null;
   const readiness = sources.readinessCauses?.();
   const collapsed = collapseFailures(failures, readiness?.redis, sources.instance?.redis);
   const gates = gateRows(sources.gates, sources.consumers(), countsByHandler(metrics ?? []), backlog ?? []);
@@ -197,6 +210,7 @@ export async function collectStatus(sources: StatusSources, options: StatusOptio
     redis: collapsed.redis,
     unread: collapsed.unread,
     trends,
+    clock,
   });
 
   return {
@@ -205,6 +219,7 @@ export async function collectStatus(sources: StatusSources, options: StatusOptio
     build: sources.build ?? null,
     instance: sources.instance && sources.redisIdentity ? { ...sources.instance, redis_id: redisId } : (sources.instance ?? null),
     redis_ready: sources.redisReady(),
+    clock,
     gates,
     ...Object.fromEntries(sectionValues.map(({ section: s, value }) => [s.key, value])),
     dead_letter: deadLetter,
@@ -383,6 +398,12 @@ export function gateRows(
   });
 }
 
+/** PRICE_MAX_SKEW_SEC as the gates read it (validated at start; its default where unset). */
+function priceMaxSkewSec(env: Readonly<Record<string, string | undefined>>): number {
+  const set = Number(env.PRICE_MAX_SKEW_SEC);
+  return env.PRICE_MAX_SKEW_SEC !== undefined && env.PRICE_MAX_SKEW_SEC !== '' && Number.isFinite(set) ? set : DEFAULT_PRICE_MAX_SKEW_SEC;
+}
+
 function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
@@ -401,12 +422,13 @@ export function statusSourcesFrom(services: RuntimeServices): StatusSources {
     backlog: () => readBacklog(services.redis, services.consumers),
     metrics: () => services.registry.getMetricsAsJSON(),
     redisReady: () => isReady(services.redis),
-    now: Date.now,
+    now: () => services.redisClock.now(),
+    clock: () => ({ host_ahead_ms: services.redisClock.hostAheadMs ?? null, max_skew_sec: priceMaxSkewSec(services.env) }),
     streams: { deadLetter: services.config.DLQ_STREAM },
     sections: hostedSections(services.gateList, services.handlers),
     env: services.env,
     readinessCauses: () => services.readinessCauses(),
-    trends: new GateTrends(Date.now()),
+    trends: new GateTrends(services.redisClock.now()),
     build: buildInfo(),
     instance: {
       name: services.config.CONSUMER_NAME,
