@@ -126,7 +126,7 @@ function degraded(input: HeadlineInput): HeadlineReason[] {
   for (const reason of input.sections) if (reason.state === 'DEGRADED') out.push(reason);
 
   const clock = input.clock;
-  if (clock?.host_ahead_ms != null && Math.abs(clock.host_ahead_ms) > clock.max_skew_sec * 1000) {
+  if (clock && clock.host_ahead_ms !== null && Math.abs(clock.host_ahead_ms) > clock.max_skew_sec * 1000) {
     const seconds = Math.round(Math.abs(clock.host_ahead_ms) / 1000);
     warn(
       `this host's clock is ${seconds} s ${clock.host_ahead_ms > 0 ? 'ahead of' : 'behind'} Redis's (PRICE_MAX_SKEW_SEC is ${clock.max_skew_sec}): ` +
