@@ -23,10 +23,20 @@ export interface PlanTimes {
   readonly timestamp?: number;
 }
 
-/** `block`: the plan's own timestamp names no time it was made; its age is then its entry's. */
+/**
+ * `ageSec`: since the earliest time that vouches for the plan; `entryAgeSec`: since its entry,
+ * which Redis stamped (a close's age: no producer's clock keeps a position open). `block`: the
+ * plan's own timestamp names no time it was made; its age is then its entry's.
+ */
 export type PlanAge =
-  | { readonly kind: 'age'; readonly ageSec: number }
-  | { readonly kind: 'block'; readonly reason: PlanCheckReason; readonly detail: string; readonly ageSec: number };
+  | { readonly kind: 'age'; readonly ageSec: number; readonly entryAgeSec: number }
+  | {
+      readonly kind: 'block';
+      readonly reason: PlanCheckReason;
+      readonly detail: string;
+      readonly ageSec: number;
+      readonly entryAgeSec: number;
+    };
 
 /**
  * A plan is as old as the earliest time that vouches for it: its entry (or the entry a replay
@@ -39,7 +49,7 @@ export type PlanAge =
 export function planAge(times: PlanTimes, nowMs: number, maxSkewSec: number): PlanAge {
   const entryMs = times.originalEntryMs !== undefined && times.originalEntryMs < times.entryMs ? times.originalEntryMs : times.entryMs;
   const entryAgeSec = Math.max(0, (nowMs - entryMs) / 1000);
-  if (times.timestamp === undefined) return { kind: 'age', ageSec: entryAgeSec };
+  if (times.timestamp === undefined) return { kind: 'age', ageSec: entryAgeSec, entryAgeSec };
   const stampedMs = epochMs(times.timestamp);
   if (stampedMs === undefined)
     return {
@@ -47,6 +57,7 @@ export function planAge(times: PlanTimes, nowMs: number, maxSkewSec: number): Pl
       reason: 'plan_time_unknown_unit',
       detail: `timestamp ${times.timestamp} is in no known unit (s, ms, µs, ns)`,
       ageSec: entryAgeSec,
+      entryAgeSec,
     };
   if (stampedMs - nowMs > maxSkewSec * 1000) {
     const aheadSec = Math.round((stampedMs - nowMs) / 1000);
@@ -55,9 +66,10 @@ export function planAge(times: PlanTimes, nowMs: number, maxSkewSec: number): Pl
       reason: 'plan_time_in_future',
       detail: `timestamp is ${aheadSec} s ahead of Redis's clock (TIME, which stamps the stream ids): the producer's clock and Redis's disagree`,
       ageSec: entryAgeSec,
+      entryAgeSec,
     };
   }
-  return { kind: 'age', ageSec: Math.max(0, (nowMs - Math.min(entryMs, stampedMs)) / 1000) };
+  return { kind: 'age', ageSec: Math.max(0, (nowMs - Math.min(entryMs, stampedMs)) / 1000), entryAgeSec };
 }
 
 export interface PlanFigures {

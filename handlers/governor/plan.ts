@@ -50,7 +50,10 @@ export interface PlanFacts {
   readonly killScore: number;
   /** How old the plan is, or why its time cannot be trusted (plan-checks.ts planAge). */
   readonly age: PlanAge;
-  /** Seconds since the earliest time that vouches for the plan (its entry's when its own timestamp is not trusted). */
+  /**
+   * Seconds since the earliest time that vouches for an open (its entry's when its own timestamp is
+   * not trusted); a close's is its entry's alone, so a producer's clock behind Redis's never blocks it.
+   */
   readonly ageSec: number;
   /** The open priced at the market, or why it cannot be (plan-checks.ts priceOpen). */
   readonly pricing: OpenPricing;
@@ -78,7 +81,7 @@ export function planFacts(
     isClose: isClose(plan),
     killScore: plan.kill_score ?? 0,
     age,
-    ageSec: age.ageSec,
+    ageSec: isClose(plan) ? age.entryAgeSec : age.ageSec,
     pricing,
     qty,
     notional: pricing.kind === 'priced' ? pricing.notional : undefined,

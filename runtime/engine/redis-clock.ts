@@ -16,8 +16,8 @@ export type ReadRedisTime = () => Promise<number>;
  * Waits are the host's: a duration is the same on either clock.
  */
 export class RedisClock implements Clock {
-  private offsetMs = 0;
-  private measured = false;
+  /** The last TIME read: Redis's ms, and the host's reading it is taken to have been made at. */
+  private anchor: { readonly redisMs: number; readonly hostAt: number } | undefined;
 
   constructor(
     private readonly host: Clock,
@@ -26,7 +26,16 @@ export class RedisClock implements Clock {
     private readonly onOffset: (hostAheadMs: number) => void = () => undefined,
   ) {}
 
-  readonly now = (): number => this.host.now() + this.offsetMs;
+  /**
+   * Redis's last TIME plus the host's time since, at most ANCHOR_SPAN_MS: a jump of the host's
+   * clock after the read moves no reading by more than that (backwards, not at all), and the next
+   * read (every batch, every health probe) anchors it again.
+   */
+  readonly now = (): number => {
+    const { anchor } = this;
+    if (anchor === undefined) return this.host.now();
+    return anchor.redisMs + Math.min(ANCHOR_SPAN_MS, Math.max(0, this.host.now() - anchor.hostAt));
+  };
   readonly sleep: Clock['sleep'] = (ms, signal) => this.host.sleep(ms, signal);
   readonly every: Clock['every'] = (ms, tick) => this.host.every(ms, tick);
 
@@ -41,17 +50,24 @@ export class RedisClock implements Clock {
   note(redisMs: number, sentAt: number, answeredAt: number): void {
     // A host clock that jumped during the round trip makes its midpoint meaningless; the answer's
     // moment is then the nearer bound (the next sync, before the next decision, measures again).
-    const hostAt = answeredAt >= sentAt && answeredAt - sentAt < JUMP_DURING_READ_MS ? (sentAt + answeredAt) / 2 : answeredAt;
-    this.offsetMs = Math.round(redisMs - hostAt); // whole ms, as Date.now() reads: stamps written from it are integers
-    this.measured = true;
-    this.onOffset(-this.offsetMs);
+    // Whole ms, as Date.now() reads: stamps written from now() are integers.
+    const hostAt = Math.round(answeredAt >= sentAt && answeredAt - sentAt < JUMP_DURING_READ_MS ? (sentAt + answeredAt) / 2 : answeredAt);
+    this.anchor = { redisMs, hostAt };
+    this.onOffset(hostAt - redisMs);
   }
 
-  /** How far the host's clock is ahead of Redis's (negative: behind), in ms; undefined before Redis first answered. */
+  /** How far the host's clock is ahead of Redis's (negative: behind), in ms, at the last read; undefined before Redis first answered. */
   get hostAheadMs(): number | undefined {
-    return this.measured ? -this.offsetMs : undefined;
+    return this.anchor && this.anchor.hostAt - this.anchor.redisMs;
   }
 }
+
+/**
+ * How far a reading may run past Redis's last TIME on the host's clock. Decisions read TIME before
+ * each batch and take milliseconds; the health probe reads it every second at most; so a reading
+ * this far past its anchor is a host clock that jumped, or a Redis that stopped answering.
+ */
+const ANCHOR_SPAN_MS = 2_000;
 
 /** A round trip to Redis longer than this on the host's clock is a jump of that clock, not a slow answer. */
 const JUMP_DURING_READ_MS = 5_000;

@@ -43,6 +43,8 @@ export async function decideOnce(
   now: number,
   raw: Record<string, string>,
   env: Readonly<Record<string, string>> = {},
+  /** The deciding clock: `now` itself unless given (the clock property gives Redis's as a host reads it, redis-clock.ts). */
+  clock?: Pick<ExecutionEnv<object, object>, 'now' | 'syncClock'>,
 ): Promise<Delivery> {
   const config = handler.config(env) as object;
   const metrics = handler.metrics(recordingMetricFactory(new RecordedMetrics()), config as never) as object;
@@ -51,7 +53,7 @@ export async function decideOnce(
   delivery.message = handler.input.parse(raw);
   delivery.valid = true;
   // Redis up, nothing stopping, no waits between tries (the backoff is the runtime's business, not a test's).
-  const executionEnv: ExecutionEnv<object, object> = { ...stubExecutionEnv(), redis, config, metrics, now: () => now };
+  const executionEnv: ExecutionEnv<object, object> = { ...stubExecutionEnv(), redis, config, metrics, now: () => now, ...clock };
   let rejected: string | undefined;
   await executeBatch(handler, executionEnv, [delivery], (_d, reason, detail) => (rejected = `${reason}: ${detail}`));
   if (rejected !== undefined || delivery.recorder === undefined) throw new Error(`not decided: ${rejected ?? delivery.outcome.kind}`);

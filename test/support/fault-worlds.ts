@@ -166,6 +166,16 @@ export function fitted(w: World, f: Fault): { world: World; family: Family; symb
 // ---- seeding a world (true, or with the one fault) ----
 
 /** The fault where it applies: to this input (and symbol, when it is a symbol's). */
+/**
+ * The clocks of a decision besides Redis's (which is `now`: the world's entries and figures are
+ * stamped on it): the deciding clock a host reads (redis-clock.ts over a host clock set apart),
+ * and how far ahead of Redis's the plan's producer stamped it.
+ */
+export interface Clocks {
+  readonly deciding?: { readonly now: () => number; readonly syncClock?: () => Promise<void> };
+  readonly planStampAheadSec?: number;
+}
+
 export interface Applied {
   readonly family: Family;
   readonly symbol: string | undefined;
@@ -482,12 +492,15 @@ export async function decide(
   now: number,
   a: Applied | undefined,
   reader: Redis = r,
+  clocks: Clocks = {},
 ): Promise<Decided> {
   await r.flushdb();
   await seed(r, committer, w, now, a);
   const handler: AnyHandler = m.kind === 'proposal' ? heatGate : createGovernor();
   const started = performance.now();
-  const delivery = await decideOnce(handler, reader, committer, now, rawOf(m, w, now, `${now}-1`), capsOf(w));
+  const raw = rawOf(m, w, now, `${now}-1`);
+  if (clocks.planStampAheadSec !== undefined && raw.timestamp !== undefined) raw.timestamp = String(now / 1000 + clocks.planStampAheadSec);
+  const delivery = await decideOnce(handler, reader, committer, now, raw, capsOf(w), clocks.deciding);
   const ms = performance.now() - started;
   if (delivery.answer !== 'committed') throw new Error(`decision not committed: ${delivery.answer}`);
   const decided = { ms, attempts: delivery.attempts };

@@ -245,7 +245,7 @@ describe('the governor’s recorded decision inputs', () => {
     side: 'BUY',
     isClose: false,
     killScore: 0.1,
-    age: { kind: 'age', ageSec: 1 },
+    age: { kind: 'age', ageSec: 1, entryAgeSec: 1 },
     ageSec: 1,
     pricing: { kind: 'priced', qty: 0.002, markPrice: 100_000, notional: 200 },
     qty: 0.002,

@@ -36,7 +36,7 @@ const open: PlanFacts = {
   side: 'BUY',
   isClose: false,
   killScore: 0.1,
-  age: { kind: 'age', ageSec: 1 },
+  age: { kind: 'age', ageSec: 1, entryAgeSec: 1 },
   ageSec: 1,
   pricing: { kind: 'priced', qty: 0.001, markPrice: 100_000, notional: 100 },
   qty: 0.001,
@@ -225,7 +225,7 @@ describe('testnet path', () => {
     'blocks an open whose time cannot be trusted on the %s path, and passes the close (clocks never keep a position open)',
     (mode) => {
       const limits = { ...testnet, applyMode: mode };
-      const untrusted = { kind: 'block', reason: 'plan_time_in_future', detail: '', ageSec: 1 } as const;
+      const untrusted = { kind: 'block', reason: 'plan_time_in_future', detail: '', ageSec: 1, entryAgeSec: 1 } as const;
       const stampedAhead = { ...open, age: untrusted };
       expect(planTimeUntrusted(stampedAhead, limits, quiet)).toBe('plan_time_in_future');
       expect(evaluate(stampedAhead, limits, quiet)).toEqual({ kind: 'block', reason: 'plan_time_in_future' });

@@ -20,7 +20,11 @@ describe('plan age: the earliest time that vouches for the plan', () => {
     ],
     ['a timestamp 3 s ahead (within the skew)', { entryMs: NOW, timestamp: NOW / 1000 + 3 }, 0],
   ])('%s', (_name, times, ageSec) => {
-    expect(planAge(times, NOW, SKEW)).toEqual({ kind: 'age', ageSec });
+    expect(planAge(times, NOW, SKEW)).toMatchObject({ kind: 'age', ageSec });
+  });
+
+  it("keeps the entry's own age beside it: a close's age, whatever its producer's clock says", () => {
+    expect(planAge({ entryMs: NOW - 2_000, timestamp: NOW / 1000 - 600 }, NOW, SKEW)).toEqual({ kind: 'age', ageSec: 600, entryAgeSec: 2 });
   });
 
   it.each([
@@ -29,8 +33,8 @@ describe('plan age: the earliest time that vouches for the plan', () => {
     ['99999999999 (no unit)', { entryMs: NOW, timestamp: 99_999_999_999 }, 'plan_time_unknown_unit'],
     ['a negative timestamp', { entryMs: NOW, timestamp: -5 }, 'plan_time_unknown_unit'],
   ])('blocks a timestamp %s, the plan aged by its entry', (_name, times, reason) => {
-    expect(planAge(times, NOW, SKEW)).toMatchObject({ kind: 'block', reason, ageSec: 0 });
-    expect(planAge({ ...times, entryMs: NOW - 90_000 }, NOW, SKEW)).toMatchObject({ kind: 'block', reason, ageSec: 90 });
+    expect(planAge(times, NOW, SKEW)).toMatchObject({ kind: 'block', reason, ageSec: 0, entryAgeSec: 0 });
+    expect(planAge({ ...times, entryMs: NOW - 90_000 }, NOW, SKEW)).toMatchObject({ kind: 'block', reason, ageSec: 90, entryAgeSec: 90 });
   });
 
   it("names Redis's clock when a timestamp is ahead of it", () => {
