@@ -17,8 +17,11 @@ export interface ExecutionEnv<Config, Metrics> extends ContextDeps<Config, Metri
   readonly waitForRedis: () => Promise<void>;
   readonly stopping: () => boolean;
   readonly sleep: (ms: number) => Promise<void>;
-  /** Reads Redis's clock before each batch's reads, so `now` is Redis's from then on (redis-clock.ts); absent where the clock is taped or faked. */
-  readonly syncClock?: () => Promise<void>;
+  /**
+   * Reads Redis's clock in the round trip of each batch's reads, so `now` is Redis's from its answer
+   * on; resolves with how far `now` was off it (redis-clock.ts). Absent where the clock is taped or faked.
+   */
+  readonly syncClock?: () => Promise<number>;
   readonly onRetry: (count: number) => void;
   /** A message held because Redis refused its reads for a cause of its own (an ACL, a failover): /ready names it meanwhile. */
   readonly onHeld?: (failure: ClassifiedError) => void;
@@ -121,14 +124,14 @@ function prefetch<Config, Metrics>(
   return ahead;
 }
 
-/** Redis's clock read for this batch, or why it could not be (held as any read Redis did not answer). */
-async function clockSynced(env: Pick<ExecutionEnv<unknown, object>, 'syncClock'>): Promise<true | { error: unknown }> {
-  if (env.syncClock === undefined) return true;
-  return env.syncClock().then(
-    () => true as const,
-    (error: unknown) => ({ error }),
-  );
-}
+/**
+ * A batch's reads asked with a clock further than this off the TIME read beside them are read
+ * again: a round trip takes a millisecond, and the health probe's TIME keeps the clock within a
+ * second's drift of the host's (ppm), so only a jump of the host's clock, or a first read, gets here.
+ */
+const CLOCK_DRIFT_MS = 250;
+/** After this many, the reads stand: the clock is then within redis-clock.ts's ANCHOR_SPAN_MS of Redis's (a host clock jumping on every read). */
+const CLOCK_REREADS = 2;
 
 /** The handler's batch state (undefined without loadState), its reads taped when a tape records. */
 async function loadBatchState<Config, Metrics>(handler: AnyHandler, env: ExecutionEnv<Config, Metrics>): Promise<unknown> {
@@ -193,16 +196,27 @@ export async function executeBatch<Config, Metrics extends object>(
       await applyPolicy(handler, env, delivery, delivery.failedBefore, reject);
     }
 
+  let clockRereads = 0;
   while (todo.length > 0) {
     if (env.stopping() && todo.some((d) => d.attempts > 0)) return;
-    const synced = await clockSynced(env);
-    const loading = synced === true ? loadBatchState(handler, env) : Promise.reject(synced.error);
     // Sent in the same tick as the state's reads: one round trip on an auto-pipelined connection.
-    const prefetched = synced === true ? prefetch(handler, env, todo) : undefined;
-    const loaded = await loading.then(
-      (state) => ({ state }),
+    const clockRead = env.syncClock?.();
+    const loading = loadBatchState(handler, env);
+    const prefetched = prefetch(handler, env, todo);
+    let loaded = await loading.then(
+      (state): { state: unknown } | { error: unknown } => ({ state }),
       (error: unknown) => ({ error }),
     );
+    const clock = await clockRead?.then(
+      (wasOffMs) => ({ wasOffMs }),
+      (error: unknown) => ({ error }),
+    );
+    if (clock && 'error' in clock) loaded = clock;
+    else if (clock && clock.wasOffMs > CLOCK_DRIFT_MS && clockRereads < CLOCK_REREADS) {
+      // Read with a clock off Redis's (the host's jumped since the last TIME): read again on Redis's.
+      clockRereads += 1;
+      continue;
+    }
     if ('state' in loaded) env.onState?.(loaded.state);
 
     /** Each failed delivery's last error, until it succeeds or its policy decides. */

@@ -9,10 +9,11 @@ export type ReadRedisTime = () => Promise<number>;
  * expiry), so a decision reads Redis's clock, never this host's: a host clock 200 s ahead would
  * age every figure out of the book, one 8 s behind would see every plan as stamped ahead.
  *
- * The rule, in one place: `now()` is the host's clock plus the offset measured at the last `sync()`
- * (Redis's TIME, taken at the midpoint of its round trip, so within half a round trip). A decision
- * syncs before its reads (execute.ts), so a jump of the host's clock reaches no decision made after
- * it; between decisions the health probe's TIME keeps the offset fresh for the status and routes.
+ * The rule, in one place: `now()` is Redis's last TIME (taken at the midpoint of its round trip)
+ * plus the host's time since, at most ANCHOR_SPAN_MS of it. A batch sends TIME in the round trip
+ * of its reads and reads again when the clock it asked them with was off that TIME by more than
+ * CLOCK_DRIFT_MS (execute.ts), so a jump of the host's clock reaches no decision; between
+ * decisions the health probe's TIME keeps the readings fresh for the status and the routes.
  * Waits are the host's: a duration is the same on either clock.
  */
 export class RedisClock implements Clock {
@@ -33,27 +34,36 @@ export class RedisClock implements Clock {
    */
   readonly now = (): number => {
     const { anchor } = this;
-    if (anchor === undefined) return this.host.now();
-    return anchor.redisMs + Math.min(ANCHOR_SPAN_MS, Math.max(0, this.host.now() - anchor.hostAt));
+    return anchor === undefined ? this.host.now() : this.readingAt(anchor, this.host.now());
   };
   readonly sleep: Clock['sleep'] = (ms, signal) => this.host.sleep(ms, signal);
   readonly every: Clock['every'] = (ms, tick) => this.host.every(ms, tick);
 
-  /** Reads Redis's TIME; from its answer on, now() is Redis's clock. Rejects as the read does (Redis's state: held). */
-  async sync(): Promise<void> {
+  /**
+   * Reads Redis's TIME; from its answer on, now() is Redis's clock. Resolves with how far the
+   * readings before it were off Redis's at that moment (ms, either way): a batch whose reads were
+   * asked with a clock that far off reads again (execute.ts). Rejects as the read does (Redis's state: held).
+   */
+  async sync(): Promise<number> {
     const sentAt = this.host.now();
     const redisMs = await this.readTime();
-    this.note(redisMs, sentAt, this.host.now());
+    return this.note(redisMs, sentAt, this.host.now());
   }
 
-  /** A TIME read between `sentAt` and `answeredAt` on the host's clock (the health probe's, or sync's). */
-  note(redisMs: number, sentAt: number, answeredAt: number): void {
+  /** A TIME read between `sentAt` and `answeredAt` on the host's clock (the health probe's, or sync's); returns how far the readings before it were off. */
+  note(redisMs: number, sentAt: number, answeredAt: number): number {
     // A host clock that jumped during the round trip makes its midpoint meaningless; the answer's
     // moment is then the nearer bound (the next sync, before the next decision, measures again).
     // Whole ms, as Date.now() reads: stamps written from now() are integers.
     const hostAt = Math.round(answeredAt >= sentAt && answeredAt - sentAt < JUMP_DURING_READ_MS ? (sentAt + answeredAt) / 2 : answeredAt);
+    const wasOffMs = this.anchor === undefined ? Number.POSITIVE_INFINITY : Math.abs(this.readingAt(this.anchor, hostAt) - redisMs);
     this.anchor = { redisMs, hostAt };
     this.onOffset(hostAt - redisMs);
+    return wasOffMs;
+  }
+
+  private readingAt(anchor: { readonly redisMs: number; readonly hostAt: number }, hostAt: number): number {
+    return anchor.redisMs + Math.min(ANCHOR_SPAN_MS, Math.max(0, hostAt - anchor.hostAt));
   }
 
   /** How far the host's clock is ahead of Redis's (negative: behind), in ms, at the last read; undefined before Redis first answered. */

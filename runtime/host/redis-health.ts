@@ -4,7 +4,7 @@ import { Cluster } from 'ioredis';
 import { isReady, type RedisClient } from './redis.js';
 import { classifyRedisError } from '../engine/redis-errors.js';
 import type { Clock } from '../engine/clock.js';
-import { redisTimeMs, type RedisClock } from '../engine/redis-clock.js';
+import type { RedisClock } from '../engine/redis-clock.js';
 
 /** Why Redis cannot serve the gates right now, as /ready reports it. */
 export interface RedisFault {
@@ -136,9 +136,8 @@ export class RedisHealth {
     let pinged = false;
     try {
       // TIME answers as PING does, and measures Redis's clock against this host's on the way.
-      const sentAt = clock.now();
-      const time = await client.time();
-      this.redisClock?.note(redisTimeMs(time), sentAt, clock.now());
+      if (this.redisClock) await this.redisClock.sync();
+      else await client.ping();
       pinged = true;
       // A key of our own, with an expiry well past the next probes.
       await client.set(`quantum:gates:health:${this.config.CONSUMER_NAME}`, String(clock.now()), 'PX', 10_000);

@@ -37,6 +37,7 @@ function normaliseJson(value: unknown): unknown {
       if (key === 'instance' && v !== null) return '<instance>';
       if (key === 'build' && v !== null) return '<build>';
       if (key === 'since' && typeof v === 'number') return '<since>';
+      if (key === 'host_ahead_ms' && typeof v === 'number') return '<offset>';
       if (typeof v === 'string') return normaliseText(v);
       return v;
     }),
@@ -48,7 +49,8 @@ function normaliseText(text: string): string {
     .replace(/computed \d+ (s|min|h) ago/g, 'computed <ago> ago')
     .replace(/status at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC/g, 'status at <now>')
     .replace(/since \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC/g, 'since <since>')
-    .replace(/^version .*$/m, '<version and instance>');
+    .replace(/^version .*$/m, '<version and instance>')
+    .replace(/^clock {3}this host [+-]?\d+ ms against/m, 'clock   this host <offset> against');
 }
 
 describe('the status output for a seeded Redis matches the golden files', () => {

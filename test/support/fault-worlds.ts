@@ -172,7 +172,7 @@ export function fitted(w: World, f: Fault): { world: World; family: Family; symb
  * and how far ahead of Redis's the plan's producer stamped it.
  */
 export interface Clocks {
-  readonly deciding?: { readonly now: () => number; readonly syncClock?: () => Promise<void> };
+  readonly deciding?: { readonly now: () => number; readonly syncClock?: () => Promise<number> };
   readonly planStampAheadSec?: number;
 }
 

@@ -49,6 +49,17 @@ describe("Redis's clock as decisions read it", () => {
     expect(clock.hostAheadMs).toBe(-200_000);
   });
 
+  it('says how far the readings before a TIME were off it: a batch read with a clock that far off reads again', async () => {
+    const { w, clock } = world(0);
+    expect(await clock.sync()).toBe(Number.POSITIVE_INFINITY);
+    w.host += 300;
+    w.redisAt += 300;
+    expect(await clock.sync()).toBe(0);
+    w.host += 1_500;
+    w.redisAt += 300;
+    expect(await clock.sync()).toBe(1_200);
+  });
+
   it('takes the answer as the moment when the host clock jumps during the read', () => {
     const { clock } = world(0);
     clock.note(REDIS, REDIS, REDIS + 200_000);
