@@ -7,6 +7,7 @@ import { REDIS_COMMANDS } from '../../runtime/host/redis-commands.js';
 import type { Runtime } from '../../runtime/host/runtime.js';
 import { startTestRedis, usePrivateRedis } from '../support/redis-server.js';
 import { createTestRuntime, governorDecided, readyAt, produce, waitFor } from '../support/runtime.js';
+import { runCli } from './cli-harness.js';
 
 /**
  * Issue #71 item 1: what the gates need of Redis is the list runtime/host/redis-commands.ts holds,
@@ -82,6 +83,23 @@ describe('the gates’ Redis account: the one list, checked at start', () => {
     const refused = await preflightRedis(config, 2000, ['position-index']).catch((error: unknown) => error);
     expect((refused as Error).message).toMatch(/may not run SCAN .*\+scan/);
   });
+
+  it('`doctor` checks the same list against a running Redis whose ACL changed: one line per command missing, exit 1; none, exit 0', async () => {
+    const url = await account();
+    const healthy = await runCli(['doctor'], { REDIS_URL: url });
+    expect(healthy.code, healthy.stderr).toBe(0);
+    expect(healthy.stdout).toMatch(/may run all \d+ commands/);
+    await redis.client.call('ACL', 'SETUSER', USER, '-xack', '-scan');
+    const changed = await runCli(['doctor'], { REDIS_URL: url });
+    expect(changed.code, changed.stderr).toBe(1);
+    expect(changed.stdout.trim().split('\n')).toEqual([
+      expect.stringMatching(/may not run XACK \(acknowledging a committed entry\): add \+xack to its ACL user/),
+      expect.stringMatching(/may not run SCAN .*add \+scan/),
+    ]);
+    // Per role: the governor's process needs no SCAN.
+    const governor = await runCli(['doctor', '--gates', 'governor', '--json'], { REDIS_URL: url });
+    expect(JSON.parse(governor.stdout)).toMatchObject({ gates: ['governor'], missing: [{ command: 'xack', problem: 'refused' }] });
+  }, 60_000);
 });
 
 describe('a Redis that renamed a command the gates need away', () => {
