@@ -1,5 +1,12 @@
 import { allHandlers, companionsLeftOut } from '../handlers/index.js';
-import { parseRuntimeConfig, type RuntimeConfig, redactSecrets, createRuntime, describeRedis } from '../runtime/host/index.js';
+import {
+  parseRuntimeConfig,
+  type RuntimeConfig,
+  redactSecrets,
+  createRuntime,
+  describeRedis,
+  selectHandlers,
+} from '../runtime/host/index.js';
 import { ConfigError } from '../schemas/env.js';
 import { buildInfo } from './build-info.js';
 import { createLogger } from './logging.js';
@@ -76,7 +83,8 @@ async function main(): Promise<void> {
   // not a reason to exit: a supervisor's restart limit would otherwise leave the gates down for
   // good once it comes back. The runtime waits with /ready at 503 and says so in the log.
   try {
-    const warning = await preflightRedis(parseRuntimeConfig(env), runtimeConfig.REDIS_CONNECT_TIMEOUT_MS);
+    const gates = selectHandlers(allHandlers, env.HANDLERS).map((handler) => handler.name);
+    const warning = await preflightRedis(parseRuntimeConfig(env), runtimeConfig.REDIS_CONNECT_TIMEOUT_MS, gates);
     if (warning !== undefined) console.error(`quantum-gates: ${warning}`);
   } catch (error) {
     if (!(error instanceof RedisWiringError && error.unreachable && localRedis === undefined)) {

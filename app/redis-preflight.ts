@@ -1,7 +1,10 @@
 import { Cluster, type RedisOptions } from 'ioredis';
 import { connect } from 'node:net';
 import {
+  checkCommands,
+  commandsFor,
   createRedisClient,
+  describeMissing,
   describeRedis,
   evictionPolicy,
   redactSecrets,
@@ -184,13 +187,17 @@ export async function connectVerified(config: RuntimeConfig, timeoutMs: number, 
 }
 
 /**
- * Start-up check of the application: the configured Redis answers as configured and never evicts
- * keys (maxmemory-policy noeviction), or one clear line. Answers a warning when the policy cannot
- * be read (CONFIG GET refused), naming why.
+ * Start-up check of the application: the configured Redis answers as configured, the account may
+ * run every command the hosted `gates` need (runtime/host/redis-commands.ts, on every master of a
+ * cluster), and it never evicts keys (maxmemory-policy noeviction), or one clear line. Answers a
+ * warning when the policy cannot be read (CONFIG GET refused), naming why.
  */
-export async function preflightRedis(config: RuntimeConfig, timeoutMs: number): Promise<string | undefined> {
+export async function preflightRedis(config: RuntimeConfig, timeoutMs: number, gates: readonly string[]): Promise<string | undefined> {
   const client = await connectVerified(config, timeoutMs, 'quantum-gates:preflight');
   try {
+    const commands = await checkCommands(client, commandsFor(gates));
+    const [first] = commands.missing;
+    if (first !== undefined) throw new RedisWiringError(undefined, describeMissing(describeRedis(config), first));
     const eviction = await evictionPolicy(client);
     if ('unknown' in eviction)
       return `maxmemory-policy of Redis at ${describeRedis(config)} not checked (CONFIG GET refused: ${redactSecrets(config, eviction.unknown)}); the gates need noeviction (docs/operations.md)`;

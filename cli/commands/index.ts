@@ -1,5 +1,6 @@
 import type { Command } from '../command.js';
 import { disarmCommands } from './disarm.js';
+import { doctorCommand } from './doctor.js';
 import { dlqCommands } from './dlq.js';
 import { injectCommands } from './inject.js';
 import { killCommands } from './kill.js';
@@ -11,6 +12,7 @@ import { statusCommand } from './status.js';
 export const commands: readonly Command[] = [
   startCommand,
   statusCommand,
+  doctorCommand,
   ...injectCommands,
   ...dlqCommands,
   ...reportCommands,

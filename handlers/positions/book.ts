@@ -490,11 +490,12 @@ async function readPlain(
     // With the held index, also our view's and the entries' symbols that P3.3's index lists (as read-book.lua).
     const others = [...new Set([...view, ...entrySymbols])].filter((s) => !current.includes(s));
     const refusedBefore = refusedListings.length;
+    // '' first: the index is read even when no symbol is looked up in it (read-book.lua says why).
     const listed = await Promise.all(
-      others.map((s) => listing('p33', keys.p33PositionIndex, redis.sismember(keys.p33PositionIndex, s), 0)),
+      ['', ...others].map((s) => listing('p33', keys.p33PositionIndex, redis.sismember(keys.p33PositionIndex, s), 0)),
     );
     refusedListings.splice(refusedBefore + 1);
-    p33 = [...current, ...others.filter((_, i) => listed[i] === 1)];
+    p33 = [...current, ...others.filter((_, i) => listed[i + 1] === 1)];
   }
   const lists = { view, p33, entries: entrySymbols, book: [...new Set([...view, ...entrySymbols, ...p33])] };
   // A key of another type is its read's reply (as the script's refusals), any other failure the read's.

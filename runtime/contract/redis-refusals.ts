@@ -1,9 +1,15 @@
 /**
  * What a Redis error says about whom it concerns: the one rule the runtime (retries, failure
- * policies, /ready) and the gates (a read refused per key) both judge by. Redis's state (an ACL, a
- * failover, a load, a resharding, memory, a busy script, no answer) passes; the message and its
- * keys are not at fault, so whoever meets it holds the message and tries again. A key of another
- * type, a script's own error or an unknown reply stays until a person changes something.
+ * policies, /ready) and the gates (a read refused per key) both judge by. Redis's state (an ACL,
+ * credentials, a failover, a load, a resharding, too few replicas, too many clients, a shutdown,
+ * memory, a failed save, a busy script, no answer) passes; the message and its keys are not at
+ * fault, so whoever meets it holds the message and tries again. A key of another type, a script's
+ * own error or an unknown reply stays until a person changes something.
+ *
+ * A module's error (a command a module adds, or one a module's command filter answers) is the
+ * message's (`other`): it is the module's judgement of the command and its arguments or keys, as
+ * WRONGTYPE is Redis's, and nothing says it passes by itself. A module that words Redis's state as
+ * Redis does (BUSY, LOADING, OOM ...) is classed by those words, which are checked first.
  */
 export type RedisFailureCause =
   | 'connection' // lost or not connected: the outcome of the call is unknown
@@ -12,7 +18,9 @@ export type RedisFailureCause =
   | 'readonly' // a replica (or a failover in progress): writes refused
   | 'misconf' // a failed RDB save with stop-writes-on-bgsave-error: writes refused
   | 'noperm' // the gates' ACL user may not run the command or touch the key (an ACL changed): until it is given back
-  | 'unavailable' // MASTERDOWN, TRYAGAIN, CLUSTERDOWN: a replica without its master, a slot moving, a cluster down
+  | 'auth' // NOAUTH, WRONGPASS: the credentials changed (a password set or rotated): until the gates' are Redis's again
+  | 'noreplicas' // NOREPLICAS: fewer replicas than min-replicas-to-write acknowledge: writes refused until they return
+  | 'unavailable' // MASTERDOWN, TRYAGAIN, CLUSTERDOWN, max number of clients reached, shutting down: Redis cannot serve for now
   | 'wrongtype' // a key we write holds another type
   | 'nogroup' // our consumer group is gone
   | 'script' // a script error that is none of the above
@@ -27,6 +35,8 @@ export const REDIS_STATE_CAUSES: readonly RedisFailureCause[] = [
   'readonly',
   'misconf',
   'noperm',
+  'auth',
+  'noreplicas',
   'unavailable',
   'busy',
 ];
@@ -41,6 +51,9 @@ const CONNECTION_LOST =
  */
 const ACL_REFUSED = /\bNOPERM\b|ACL FAILURE IN SCRIPT|USER EXECUTING THE SCRIPT CAN'T/;
 
+/** Redis cannot serve anyone for now: a replica without its master, a slot moving, a cluster down, every client slot taken, a shutdown under way. */
+const UNAVAILABLE = /\bMASTERDOWN\b|\bTRYAGAIN\b|\bCLUSTERDOWN\b|MAX NUMBER OF CLIENTS REACHED|SHUTTING DOWN|\bSHUTDOWN IN PROGRESS/;
+
 export function redisFailureCause(error: unknown): RedisFailureCause {
   // EXECABORT carries the reason its queued command was refused ("...previous errors: OOM ...").
   const text = (error instanceof Error ? error.message : String(error)).toUpperCase();
@@ -48,8 +61,10 @@ export function redisFailureCause(error: unknown): RedisFailureCause {
   if (/\bOOM\b/.test(text)) return 'oom';
   if (/\bREADONLY\b/.test(text)) return 'readonly';
   if (/\bMISCONF\b/.test(text)) return 'misconf';
+  if (/\bNOREPLICAS\b/.test(text)) return 'noreplicas';
   if (ACL_REFUSED.test(text)) return 'noperm';
-  if (/\bMASTERDOWN\b|\bTRYAGAIN\b|\bCLUSTERDOWN\b/.test(text)) return 'unavailable';
+  if (/\bNOAUTH\b|\bWRONGPASS\b/.test(text)) return 'auth';
+  if (UNAVAILABLE.test(text)) return 'unavailable';
   if (/\bNOGROUP\b/.test(text)) return 'nogroup';
   if (/\bWRONGTYPE\b/.test(text)) return 'wrongtype';
   if (/\bBUSY\b|\bLOADING\b/.test(text)) return 'busy';

@@ -6,7 +6,8 @@ import type { CommitAnswer, Delivery, PreparedBatch } from './delivery.js';
 import type { DeadLetterReason } from './dead-letter.js';
 import type { RootLogger } from './logger.js';
 import type { RuntimeMetrics } from './metrics.js';
-import { classifyRedisError, type ClassifiedError, type RedisFailureCause } from './redis-errors.js';
+import { classifyRedisError, type ClassifiedError } from './redis-errors.js';
+import { REDIS_STATE_CAUSES } from '../contract/redis-refusals.js';
 import type { Settler } from './settle.js';
 
 /** The consumer group disappeared under a commit: the batch is no longer ours to finish. */
@@ -40,12 +41,7 @@ export interface CommitLoopEnv {
   readonly onProgress: () => void;
   /** Each refused commit, so /ready can name the cause until the next commit applies. */
   readonly onFailure: (failure: ClassifiedError) => void;
-  /** The failure policy of messages whose write Redis refuses the same way every time (message-pipeline.ts applyFailurePolicy). */
-  readonly applyFailurePolicy: (deliveries: readonly Delivery[], error: Error) => Promise<void>;
-  /**
-   * Keys whose writes Redis refused the same way retryPolicy.refusalRepeats times (a key of
-   * another type), with the refusal: /ready names them until a commit writes the key again.
-   */
+  /** Keys whose writes Redis refused for a cause of the key's (another type, a script's error), with the refusal: /ready names them until a commit writes the key. */
   readonly refusedKeys: Map<string, string>;
 }
 
@@ -76,8 +72,7 @@ export async function commitBatch(env: CommitLoopEnv, batch: PreparedBatch): Pro
       complete = false;
       break;
     }
-    // A message given its failure policy (giveUpOnRepeats) is committed as that, never run again.
-    await env.rerun(again.filter((delivery) => !delivery.givenUp));
+    await env.rerun(again);
     todo = again;
   }
   env.metrics.batchSeconds.observe({ handler: env.handlerName }, (performance.now() - batch.started) / 1000);
@@ -133,11 +128,9 @@ async function commitDeliveries(
     if (withheld.length === 0) return conflicted;
 
     // Writes Redis refused: those messages stay pending, committed again after a pause.
-    const refusal = classifyRedisError(report.effectFailures[0]?.error ?? new Error('a write was refused'));
-    countFailure(env, refusal, withheld.length);
+    countFailure(env, firstRefusal(report.effectFailures), withheld.length);
     env.settle.writeFailures(report.effectFailures);
-    // A refusal that will not change (WRONGTYPE on a key the message writes) is not retried forever.
-    await giveUpOnRepeats(env, report.effectFailures);
+    holdRefused(env, report.effectFailures);
     if (conflicted.length > 0) {
       // Re-run the conflicted ones first; the withheld ones are tried again with them.
       return answered('withheld', 'conflicted', 'waiting');
@@ -148,43 +141,41 @@ async function commitDeliveries(
   }
 }
 
-/** Refusals that repeat until a person changes the key: not Redis's state (OOM, READONLY) nor an outage. */
-const PERSISTENT: readonly RedisFailureCause[] = ['wrongtype', 'script', 'other'];
-
 /**
- * A message whose write Redis refused with the same PERSISTENT reply retryPolicy.refusalRepeats times in a row gets its
- * failure policy instead (the governor's fail-closed block, a dead letter naming the key), committed in its place, so
- * the messages behind it move; /ready names the key until a commit writes it again. A dead letter so refused is the
- * last output the message could have: it is given up (loseDeadLetter), never left to hold the messages behind it.
+ * A refused write holds its message (pending, uncharged: its decision stands and is written once the
+ * write lands), whatever the refusal: a key of another type is Redis's state for the message as
+ * much as OOM is. /ready names the key until a commit writes it (refusedKeys). Only a dead letter
+ * refused the same way retryPolicy.refusalRepeats times in a row is given up (loseDeadLetter): an
+ * input nobody should have written may not hold every message behind it, exits included.
  */
-async function giveUpOnRepeats(env: CommitLoopEnv, failures: readonly EffectFailure<Delivery>[]): Promise<void> {
-  const given: Delivery[] = [];
-  let error: Error | undefined;
+function holdRefused(env: CommitLoopEnv, failures: readonly EffectFailure<Delivery>[]): void {
   for (const { item: delivery, effect, error: refusal } of failures) {
     const { cause, message } = classifyRedisError(refusal);
-    if (!delivery || !PERSISTENT.includes(cause) || given.includes(delivery) || delivery.outcome.kind === 'dead-letter-lost') continue;
+    if (!delivery || delivery.outcome.kind === 'dead-letter-lost') continue;
+    // The commit script's WRONGTYPE names the key; else it is the refused effect's.
+    const key = refusedKey(message) ?? (effect && effectKey(effect));
+    if (key !== undefined && !REDIS_STATE_CAUSES.includes(cause)) env.refusedKeys.set(key, message);
+    if (delivery.outcome.kind !== 'dead-letter') continue;
     const times = delivery.refused?.message === message ? delivery.refused.times + 1 : 1;
     delivery.refused = { message, times };
     if (times < retryPolicy.refusalRepeats) continue;
     delivery.refused = undefined;
-    // The commit script's WRONGTYPE names the key; else it is the refused effect's.
-    const named = /^WRONGTYPE (\S+) holds/.exec(message)?.[1];
-    const key = named ?? (effect && effectKey(effect));
-    if (key !== undefined) env.refusedKeys.set(key, message);
-    if (delivery.outcome.kind === 'dead-letter') {
-      loseDeadLetter(env, delivery, delivery.outcome.reason, message);
-      continue;
-    }
-    delivery.givenUp = true;
-    given.push(delivery);
-    error = new Error(named !== undefined || key === undefined ? message : `${message} (writing ${key})`);
+    loseDeadLetter(env, delivery, delivery.outcome.reason, message);
   }
-  if (error === undefined) return;
-  env.log.error(
-    { err: error.message, messages: given.length, attempts: retryPolicy.refusalRepeats },
-    'a write refused the same way on every try: its messages get their failure policy; /ready names the key until it is written again',
-  );
-  await env.applyFailurePolicy(given, error);
+}
+
+/** The key a refusal names: the commit script's WRONGTYPE and write check say which. */
+function refusedKey(message: string): string | undefined {
+  return /^WRONGTYPE (\S+) holds/.exec(message)?.[1] ?? /\(writing (\S+)\)$/.exec(message)?.[1];
+}
+
+/** The first refusal of a commit, naming the key it concerns (a plain commit's WRONGTYPE does not). */
+function firstRefusal(failures: readonly EffectFailure<Delivery>[]): ClassifiedError {
+  const first = failures[0];
+  const refusal = classifyRedisError(first?.error ?? new Error('a write was refused'));
+  const key = first?.effect && effectKey(first.effect);
+  if (key === undefined || refusedKey(refusal.message) !== undefined) return refusal;
+  return { ...refusal, message: `${refusal.message} (writing ${key})` };
 }
 
 /**

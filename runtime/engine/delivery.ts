@@ -49,10 +49,8 @@ export class Delivery implements CommitItem {
   extraEmits: readonly ExtraEmit[] | undefined = undefined;
   outcome: Outcome = SKIPPED;
   answer: CommitAnswer | undefined = undefined;
-  /** The refusal its last commits met, and how many times in a row (commit-loop.ts giveUpOnRepeats). */
+  /** A dead letter's: the refusal its last commits met, and how many times in a row (commit-loop.ts holdRefused). */
   refused: { readonly message: string; readonly times: number } | undefined = undefined;
-  /** Its failure policy replaced its output after repeated refusals: committed as that, never run again. */
-  givenUp = false;
   /** Not decided yet: it reads what a delivery before it writes, so it is decided once that one commits (BatchHints.sharesState). */
   deferred = false;
   /**

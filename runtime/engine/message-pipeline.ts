@@ -1,7 +1,7 @@
 import { deadLetterFields, type DeadLetterDestination, type DeadLetterReason } from './dead-letter.js';
-import { FALLBACK, type Delivery, type PreparedBatch } from './delivery.js';
+import type { Delivery, PreparedBatch } from './delivery.js';
 import { decideBatch } from './decide.js';
-import { applyPolicy, describeError, executeBatch, type ExecutionEnv } from './execute.js';
+import { executeBatch, type ExecutionEnv } from './execute.js';
 import type { AnyHandler } from '../contract/handler.js';
 
 export interface PipelineEnv {
@@ -25,18 +25,6 @@ export async function prepareBatch(env: PipelineEnv, deliveries: readonly Delive
 /** Runs the handler again for (valid) deliveries whose commit guards conflicted. */
 export async function rerun(env: PipelineEnv, deliveries: readonly Delivery[]): Promise<void> {
   await executeBatch(env.handler, env.execution, deliveries, (d, reason, detail) => reject(env, d, reason, detail));
-}
-
-/**
- * The handler's failure policy for deliveries whose writes Redis refuses the same way every time
- * (commit-loop.ts): its fallback's output, or a dead letter; a fallback whose own writes are
- * refused so is dead-lettered.
- */
-export async function applyFailurePolicy(env: PipelineEnv, deliveries: readonly Delivery[], error: Error): Promise<void> {
-  const rejectIt = (d: Delivery, reason: DeadLetterReason, detail: string) => reject(env, d, reason, detail);
-  for (const delivery of deliveries)
-    if (delivery.outcome === FALLBACK) rejectIt(delivery, 'fallback_failed', describeError(error));
-    else await applyPolicy(env.handler, env.execution, delivery, { error, attempts: delivery.attempts }, rejectIt);
 }
 
 /** Makes `delivery` a dead letter: its record (with its attempts so far) replaces any output. */

@@ -85,7 +85,7 @@ export function runtimeMetrics(registry: Registry, build: { readonly version: st
     ),
     commitFailures: counter(
       'quantum_gates_commit_failures_total',
-      'Commits that did not apply, by cause: connection, timeout, oom, readonly, misconf, noperm, unavailable, wrongtype, script, busy, other (each retried with backoff, its messages pending meanwhile), lost_ownership (entry reclaimed by another consumer)',
+      'Commits that did not apply, by cause: connection, timeout, oom, readonly, misconf, noperm, auth, noreplicas, unavailable, wrongtype, script, busy, other (each retried with backoff, its messages pending meanwhile), lost_ownership (entry reclaimed by another consumer)',
       ['handler', 'cause'],
     ),
     batchSize: histogram('quantum_gates_batch_size', 'Entries per batch read from a stream', [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000]),

@@ -13,7 +13,7 @@ export interface ClassifiedError {
   readonly message: string;
 }
 
-const WRITE_REFUSALS: readonly RedisFailureCause[] = ['oom', 'readonly', 'misconf'];
+const WRITE_REFUSALS: readonly RedisFailureCause[] = ['oom', 'readonly', 'misconf', 'noreplicas'];
 
 export function classifyRedisError(error: unknown): ClassifiedError {
   const message = (error instanceof Error ? error.message : String(error)).split('\n')[0]!.slice(0, 300);

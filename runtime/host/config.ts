@@ -116,7 +116,7 @@ export function loadConfiguration(
 }
 
 /** HANDLERS: gate names, or `all` and `-name` to leave one out (`all,-risk-budget`); unset or empty, every gate. */
-function selectHandlers(all: readonly AnyHandler[], spec: string | undefined): AnyHandler[] {
+export function selectHandlers(all: readonly AnyHandler[], spec: string | undefined): AnyHandler[] {
   if (spec === undefined || spec.trim() === '') return [...all];
   const words = spec.split(',').flatMap((name) => name.trim() || []);
   const known = all.map((h) => h.name);

@@ -5,7 +5,8 @@
 export { createRuntime, type RuntimeServices } from './runtime.js';
 export type { RootLogger } from '../engine/logger.js';
 export type { ReadinessCauses } from './health.js';
-export { loadConfiguration, parseRuntimeConfig, type RuntimeConfig } from './config.js';
+export { loadConfiguration, parseRuntimeConfig, selectHandlers, type RuntimeConfig } from './config.js';
+export { checkCommands, commandsFor, describeMissing, REDIS_COMMANDS, type RedisCommandNeed } from './redis-commands.js';
 export {
   createRedisClient,
   describeRedis,

@@ -60,14 +60,28 @@ export class RedisHealth {
   private readonly tick = () => void this.probeNow();
   /** Connected again: the connection's own unreachable fault is over; the probe sent now says whether Redis serves. */
   private readonly onReady = () => {
+    this.connectionError = undefined;
     if (this.probeFault?.cause === 'unreachable') this.probeFault = undefined;
     this.tick();
   };
+  /**
+   * Why the connection cannot be made, as Redis said it (NOAUTH, WRONGPASS: a password set or
+   * rotated under the gates; max clients): /ready names it with the connection's state, until it is ready.
+   */
+  private connectionError: string | undefined;
+  private readonly onError = (error: unknown) => {
+    this.connectionError = classifyRedisError(error).message;
+  };
+  private unreachable(): string {
+    const state = `connection ${this.client.status}`;
+    return this.connectionError === undefined ? state : `${state}: ${this.connectionError}`;
+  }
 
   start(): void {
     this.tick();
     // Probe as soon as a connection comes back, so readiness follows it without waiting a period.
     this.client.on('ready', this.onReady);
+    this.client.on('error', this.onError);
     // At least once a second, and often enough to notice a stall.
     this.stopTimer = this.clock.every(Math.min(1000, this.config.REDIS_STALL_MS), this.tick);
   }
@@ -75,12 +89,13 @@ export class RedisHealth {
   stop(): void {
     this.stopTimer();
     this.client.off('ready', this.onReady);
+    this.client.off('error', this.onError);
   }
 
   get fault(): RedisFault | undefined {
     const { client, clock, probeStartedAt } = this;
     if (!isReady(client))
-      return this.remember({ cause: 'unreachable', since: this.probeFault?.since ?? clock.now(), detail: `connection ${client.status}` });
+      return this.remember({ cause: 'unreachable', since: this.probeFault?.since ?? clock.now(), detail: this.unreachable() });
     const waited = clock.now() - probeStartedAt;
     if (this.inFlight && waited > this.config.REDIS_STALL_MS)
       return this.remember({ cause: 'stalled', since: probeStartedAt, detail: `no answer to TIME for ${waited} ms` });
@@ -109,6 +124,10 @@ export class RedisHealth {
     if (this.probeFault?.cause !== fault.cause) {
       this.probeFault = fault;
       this.report();
+    } else if (this.probeFault.detail !== fault.detail) {
+      // The same fault, better said (the connection's error arrived): since when is kept.
+      this.probeFault = { ...fault, since: this.probeFault.since };
+      this.report();
     }
     return this.probeFault;
   }
@@ -121,7 +140,7 @@ export class RedisHealth {
     }
     const { client, clock } = this;
     if (!isReady(client)) {
-      this.remember({ cause: 'unreachable', since: clock.now(), detail: `connection ${client.status}` });
+      this.remember({ cause: 'unreachable', since: clock.now(), detail: this.unreachable() });
       return Promise.resolve();
     }
     this.probeStartedAt = clock.now();

@@ -6,7 +6,7 @@ import { deadLetterDestination } from '../engine/dead-letter.js';
 import type { Delivery } from '../engine/delivery.js';
 import type { DecisionTape, ExecutionEnv } from '../engine/execute.js';
 import type { RootLogger } from '../engine/logger.js';
-import { applyFailurePolicy, prepareBatch, rerun, type PipelineEnv } from '../engine/message-pipeline.js';
+import { prepareBatch, rerun, type PipelineEnv } from '../engine/message-pipeline.js';
 import type { RuntimeMetrics } from '../engine/metrics.js';
 import { Settler, type JobSink } from '../engine/settle.js';
 import type { AnyHandler, MessageMeta } from '../contract/handler.js';
@@ -75,7 +75,7 @@ export class SourcePipeline {
   commitFault: ConsumerFault | undefined;
   /** Set while the gate's last batch state says an input of it cannot be read (BatchHints.stateFault). */
   inputFault: ConsumerFault | undefined;
-  /** Keys whose writes Redis refused the same way on every try (commit-loop.ts), until a commit writes them. */
+  /** Keys whose writes Redis refused for a cause of the key's (commit-loop.ts), until a commit writes them. */
   private readonly refusedKeys = new Map<string, string>();
   private refusedSince = 0;
   /** Aborted when the source stops: ends its waits and pauses. */
@@ -138,7 +138,6 @@ export class SourcePipeline {
       onFailure: (failure) => {
         this.commitFault ??= { cause: `commits refused (${failure.cause}): ${failure.message}`, since: now() };
       },
-      applyFailurePolicy: (deliveries, error) => applyFailurePolicy(this.env, deliveries, error),
       refusedKeys: this.refusedKeys,
       ...shape.commit,
     };
@@ -148,7 +147,9 @@ export class SourcePipeline {
   private refusedKeyFault(): ConsumerFault | undefined {
     const [first] = this.refusedKeys;
     this.refusedSince = first === undefined ? 0 : this.refusedSince || this.env.execution.now();
-    return first && { cause: `writes to ${first[0]} refused on every try: ${first[1]}`, since: this.refusedSince };
+    return (
+      first && { cause: `writes to ${first[0]} refused (its messages held until it is written): ${first[1]}`, since: this.refusedSince }
+    );
   }
 
   /** The gate's stateFault of a state just loaded: set (since its first sight) or cleared. */

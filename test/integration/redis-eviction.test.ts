@@ -26,18 +26,18 @@ describe('an evicting Redis is refused (maxmemory-policy)', () => {
 
   it('start: volatile-ttl stops the start naming the setting; noeviction starts', async () => {
     const config = parseRuntimeConfig({ REDIS_URL: redis.url });
-    const refused = await preflightRedis(config, 2000).catch((error: unknown) => error);
+    const refused = await preflightRedis(config, 2000, ['governor']).catch((error: unknown) => error);
     expect(refused).toBeInstanceOf(RedisWiringError);
     expect(String((refused as Error).message)).toMatch(/^maxmemory-policy: .*maxmemory-policy volatile-ttl.*noeviction/);
     await redis.client.config('SET', 'maxmemory-policy', 'noeviction');
-    expect(await preflightRedis(config, 2000)).toBeUndefined();
+    expect(await preflightRedis(config, 2000, ['governor'])).toBeUndefined();
   });
 
   it('start: CONFIG GET refused (an ACL without it) is a warning naming why, not a refusal', async () => {
     await redis.client.call('ACL', 'SETUSER', 'gates', 'on', '>secret', '~*', '&*', '+@all', '-config');
     const url = new URL(redis.url);
     const config = parseRuntimeConfig({ REDIS_URL: `redis://gates:secret@${url.host}/0` });
-    const warning = await preflightRedis(config, 2000);
+    const warning = await preflightRedis(config, 2000, ['governor']);
     expect(warning).toMatch(/maxmemory-policy .* not checked \(CONFIG GET refused: NOPERM.*\); the gates need noeviction/);
     expect(warning).not.toContain('secret');
     await redis.client.call('ACL', 'DELUSER', 'gates');

@@ -178,22 +178,24 @@ describe('the runtime heals Redis faults by itself', () => {
     expect(await pendingCount(redis.client, IN, 'echo')).toBe(0);
   });
 
-  it('an output key of the wrong type: a few tries, then its messages are dead-lettered naming the key; /ready 503 until a commit writes the key again', async () => {
+  it('an output key of the wrong type holds its messages, /ready 503 naming the key, until it is fixed; then each is written once, in order', async () => {
     const gate = await start();
     await redis.client.set(OUT, 'not a stream');
     await produce(redis.client, IN, numbered(1, 3));
-    // WRONGTYPE repeats until a person fixes the key: retried forever, it would hold the stream behind it.
-    await untilStreamLength(redis.client, DLQ, 3, { what: 'three dead letters naming the key' });
-    // Each acknowledged in the commit that wrote its dead letter.
-    expect(await pendingCount(redis.client, IN, 'echo')).toBe(0);
-    for (const letter of await readStream(redis.client, DLQ)) expect(JSON.stringify(letter)).toContain(OUT);
+    // Refused again and again: held (pending), never dead-lettered, /ready naming the key meanwhile.
+    await waitFor(async () => (await metricSum(gate, 'quantum_gates_commit_failures_total', { cause: 'wrongtype' })) >= 3, {
+      what: 'the output refused three times',
+    });
     const refused = await readyStatus(gate);
     expect(refused.code).toBe(503);
     expect(JSON.stringify(refused.body)).toContain(OUT);
+    expect(await pendingCount(redis.client, IN, 'echo')).toBeGreaterThan(0);
+    expect(await redis.client.exists(DLQ)).toBe(0);
     await redis.client.del(OUT);
     await produce(redis.client, IN, numbered(4, 2));
-    await untilStreamLength(redis.client, OUT, 2, { what: 'outputs once the key is fixed' });
-    expect(await outputs(redis)).toEqual(['4', '5']);
+    await untilStreamLength(redis.client, OUT, 5, { what: 'every output once the key is fixed' });
+    expect(await outputs(redis)).toEqual(['1', '2', '3', '4', '5']);
+    expect(await redis.client.exists(DLQ)).toBe(0);
     await waitFor(async () => (await readyStatus(gate)).code === 200, { what: 'ready again' });
   });
 

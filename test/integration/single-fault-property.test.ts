@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { usePrivateCommitter } from '../support/decide-once.js';
 import { decide, faultsOf, fitted, worldsOf, type Applied } from '../support/fault-worlds.js';
 import { usePrivateRedis } from '../support/redis-server.js';
-import { INPUTS, familyName } from '../support/single-faults.js';
+import { AS_TRUE_WHERE_REPLACED, INPUTS, familyName, type Family } from '../support/single-faults.js';
+import type { Decided, Message } from '../support/fault-worlds.js';
 
 /**
  * Issue #59 item 6: one wrong input, any input. A TRUE world (positions from every producer and
@@ -18,7 +19,8 @@ import { INPUTS, familyName } from '../support/single-faults.js';
  *   (a) an open permitted with the fault is permitted without it;
  *   (b) a close the true world lets pass (close_bypass) still passes, unless the fault is the kill switch's own;
  *   (c) the heat gate's heat is at least the true heat, or the decision names its input untrusted (fail_closed_cause);
- *   (d) every message is decided and committed within a bound.
+ *   (d) every message is decided and committed within a bound;
+ *   (e) the decision and reason are the ones the family's row of the docs' tables gives (reasonsHold).
  * QG_PROPERTY_RUNS (default 1000) and QG_PROPERTY_SEED choose how many cases and which.
  */
 const RUNS = Number(process.env.QG_PROPERTY_RUNS ?? 1000);
@@ -32,6 +34,39 @@ const ONLY = (process.env.QG_PROPERTY_FAMILIES ?? '')
 const KINDS = (process.env.QG_PROPERTY_MESSAGES ?? 'open,close,proposal').split(',').map((s) => s.trim());
 /** A decision and its commit take milliseconds; a fault that holds one in retries or an unending wait exceeds this. */
 const DECIDED_WITHIN_MS = 5000;
+
+/** The table's word for "the true world's reason". */
+const AS_TRUE = '—';
+
+/**
+ * (e) A family's row (docs/governor.md, docs/heat-gate.md) read as a claim about this message: a row
+ * that blocks opens (or every plan) blocks it with the row's reason (or the reason the true world
+ * already blocked it for); a row "as without it" decides as the true world; any other row, where
+ * the decision differs from the true world's, names the row's reason. A row that blocks opens lets
+ * a close decide as the true world.
+ */
+function reasonsHold(family: Family, m: Message, truth: Decided, faulted: Decided, story: string): void {
+  const row = m.kind === 'proposal' ? family.heat : family.governor;
+  if (row === undefined) return;
+  const said = `(e) ${familyName(family)}: "${row.decision}", ${row.reason}: ${story}`;
+  const reasons = row.reason.split(' or ');
+  if (m.kind === 'proposal') {
+    if (row.decision.startsWith('fails closed')) expect([...reasons, truth.failClosed], said).toContain(faulted.failClosed);
+    else expect(faulted.failClosed, said).toBe(truth.failClosed);
+    return;
+  }
+  const blocksAll = row.decision.startsWith('every plan blocked');
+  const blocks = blocksAll || (m.kind === 'open' && row.decision.startsWith('opens blocked'));
+  const decided = `${faulted.event} ${faulted.reason}`;
+  const asTrue = `${truth.event} ${truth.reason}`;
+  // A row that may also decide as the true world (AS_TRUE_WHERE_REPLACED) holds either way, the block with its reason.
+  if (blocks && row.decision.endsWith(AS_TRUE_WHERE_REPLACED) && decided === asTrue) return;
+  if (blocks) {
+    expect(faulted.event, said).toBe('block');
+    expect([...reasons, truth.event === 'block' ? truth.reason : row.reason], said).toContain(faulted.reason);
+  } else if (row.reason === AS_TRUE || row.decision.startsWith('opens blocked')) expect(decided, said).toBe(asTrue);
+  else if (decided !== asTrue) expect(reasons, said).toContain(faulted.reason);
+}
 
 describe('one wrong input, any input: the gates are conservative (issue #59 item 6)', () => {
   const redis = usePrivateRedis();
@@ -57,6 +92,7 @@ describe('one wrong input, any input: the gates are conservative (issue #59 item
             expect(faulted.heat!, `(c) the heat is at least the true heat, or untrusted: ${JSON.stringify(story)}`).toBeGreaterThanOrEqual(
               truth.failClosed === undefined ? truth.heat! - 1e-4 : 0,
             );
+          reasonsHold(family, m, truth, faulted, JSON.stringify(story));
         }
       }),
       { numRuns: RUNS, seed: SEED, endOnFailure: false },

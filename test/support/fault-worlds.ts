@@ -322,9 +322,11 @@ export async function seed(r: Redis, committer: TransactionCommitter, w: World, 
   seedQuotes(p, NEW_SYMBOL, NEW_MARK, 0.05, now, a);
 
   // The listings.
+  // P3.3's index breaks after the index job's refresh (below): the held index stands, as when the key breaks between two refreshes.
+  const breaksAfterRefresh = (input: InputId) => input === 'p33_index' && hits(a, input)?.family.way === 'wrong_type';
   const listing = (input: InputId, key: string, members: readonly string[]) => {
     const at = hits(a, input);
-    if (at?.family.way === 'wrong_type') p.set(key, 'not-a-set');
+    if (at?.family.way === 'wrong_type' && !breaksAfterRefresh(input)) p.set(key, 'not-a-set');
     else if (at?.family.way !== 'missing' && members.length > 0) p.sadd(key, ...new Set(members));
   };
   listing('p33_index', keys.p33PositionIndex, p33Symbols);
@@ -384,9 +386,9 @@ export async function seed(r: Redis, committer: TransactionCommitter, w: World, 
 
   for (const [error] of (await p.exec()) ?? []) if (error) throw error;
 
-  // The position index's refresh at the deciding clock (a P3.3 index of another type fails it: the
-  // book then reads that index, as when the held index has lapsed), then the held index's own fault.
+  // The position index's refresh at the deciding clock, then the P3.3 index's and the held index's own faults.
   await refreshPositionIndex(r, committer, now, { POSITION_P33_SYMBOLS: [...new Set(p33Symbols)].join(',') });
+  if (breaksAfterRefresh('p33_index')) await r.del(keys.p33PositionIndex).then(() => r.set(keys.p33PositionIndex, 'not-a-set'));
   const held = hits(a, 'p33_held');
   if (held?.family.way === 'missing') await r.del(keys.p33HeldIndex);
   else if (held?.family.way === 'wrong_type') await r.del(keys.p33HeldIndex).then(() => r.set(keys.p33HeldIndex, 'not-a-zset'));

@@ -188,7 +188,7 @@ export const INPUTS: Readonly<Record<InputId, Input>> = {
 /** What a gate must do with one family's fault, and where an operator sees it. */
 export interface Expectation {
   readonly decision: string;
-  /** The reason (block reason or fail_closed_cause) the decision names, `—` when it is the true world's. */
+  /** The reason (block reason or fail_closed_cause) the decision names, `—` when it is the true world's; `a or b` when either. */
   readonly reason: string;
   readonly seen: string;
 }
@@ -263,6 +263,27 @@ const unusableQuote = (reason: 'future' | 'unparsable' | 'unreadable'): Pick<Fam
   heat: { decision: 'heat unchanged (a quote only prices `debug_json`’s mark)', reason: AS_TRUE, seen: '`debug_json` `mark`' },
 });
 
+/** A ticker Redis refuses is a read the heat gate cannot trust, not a quote to skip: it names it untrusted. */
+const tickerUnreadable: Family['heat'] = {
+  decision: 'fails closed (COLD)',
+  reason: 'position_not_a_number',
+  seen: '`debug_json` `untrusted` (`{symbol}.unreadable_quote`); status DEGRADED',
+};
+
+/** A hash the heat gate reads its sigma from, of another type: the decision fails its 3 tries, then fails closed. */
+const sigmaHashUnreadable: Family['heat'] = {
+  decision: 'fails closed (COLD) after 3 tries',
+  reason: 'heat_gate_error',
+  seen: '`debug_json` `fail_closed`; the journal names the key',
+};
+
+/** The market state holds a mark and a sigma: refused as a quote, the mark is untrusted; as a sigma, the decision fails. */
+const marketStateUnreadable: Family['heat'] = {
+  decision: 'fails closed (COLD)',
+  reason: `${tickerUnreadable.reason} or ${sigmaHashUnreadable.reason}`,
+  seen: `${tickerUnreadable.seen}; or, its sigma unread, ${sigmaHashUnreadable.seen}`,
+};
+
 const quoteOutvoted: Pick<Family, 'governor' | 'heat'> = {
   governor: { decision: 'as without it: the highest usable quote prices', reason: AS_TRUE, seen: 'the decision event’s `mark_source`' },
   heat: { decision: 'heat unchanged (a quote only prices `debug_json`’s mark)', reason: AS_TRUE, seen: '`debug_json` `mark`' },
@@ -289,13 +310,26 @@ const sigmaUnusable: Family['heat'] = {
   seen: '`debug_json` `untrusted` (`{symbol}.marketstate_sigma`); status DEGRADED',
 };
 
+/**
+ * Our view's row is the balance tracker's word only until an entry the view has not applied yet
+ * says newer (docs/governor.md, "Figures"): a refused row then counts for nothing, as without it.
+ */
+function viewRowReplaced(input: InputId, family: Pick<Family, 'governor' | 'heat'>): Pick<Family, 'governor' | 'heat'> {
+  if (input !== 'view_row' || family.governor === undefined) return family;
+  const decision = `${family.governor.decision}; ${AS_TRUE_WHERE_REPLACED}`;
+  return { ...family, governor: { ...family.governor, decision } };
+}
+
+/** The words of a row whose decision may also be the true world's, where the fault's figure is not its producer's word. */
+export const AS_TRUE_WHERE_REPLACED = 'as without it where a tracker entry the view has not applied is newer';
+
 /** A stream entry has no type of its own: the stream's is snapshot_stream's family. */
 const positionFamilies = (input: InputId): Family[] =>
   [
     { input, way: 'missing' as const, ...outvoted },
     { input, way: 'stale' as const, ...outvoted },
-    { input, way: 'future' as const, ...unusablePosition('future') },
-    { input, way: 'unparsable' as const, ...unusablePosition('unparsable') },
+    { input, way: 'future' as const, ...viewRowReplaced(input, unusablePosition('future')) },
+    { input, way: 'unparsable' as const, ...viewRowReplaced(input, unusablePosition('unparsable')) },
     { input, way: 'wrong_type' as const, ...unusablePosition('unreadable') },
     { input, way: 'smaller' as const, ...outvoted },
     { input, way: 'larger' as const, ...larger },
@@ -306,7 +340,12 @@ const quoteFamilies = (input: InputId): Family[] => [
   { input, way: 'stale', ...quoteOutvoted },
   { input, way: 'future', ...unusableQuote('future') },
   { input, way: 'unparsable', ...unusableQuote('unparsable') },
-  { input, way: 'wrong_type', ...unusableQuote('unreadable') },
+  {
+    input,
+    way: 'wrong_type',
+    governor: unusableQuote('unreadable').governor,
+    heat: input === 'ticker_mark' ? tickerUnreadable : marketStateUnreadable,
+  },
   { input, way: 'smaller', ...quoteOutvoted },
   { input, way: 'larger', governor: larger.governor, heat: quoteOutvoted.heat },
 ];
@@ -326,7 +365,7 @@ export const FAMILIES: readonly Family[] = [
   ...quoteFamilies('ticker_mark'),
   { input: 'published_sigma', way: 'missing', heat: sigmaOutvoted },
   { input: 'published_sigma', way: 'unparsable', heat: sigmaUnusable },
-  { input: 'published_sigma', way: 'wrong_type', heat: sigmaUnusable },
+  { input: 'published_sigma', way: 'wrong_type', heat: sigmaHashUnreadable },
   { input: 'published_sigma', way: 'smaller', heat: sigmaOutvoted },
   { input: 'published_sigma', way: 'larger', heat: { ...sigmaOutvoted, decision: 'heat above the true heat' } },
   { input: 'market_state_sigma', way: 'missing', heat: sigmaOutvoted },

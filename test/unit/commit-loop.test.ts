@@ -7,7 +7,7 @@ import { commitBatch, GroupLostError, type CommitLoopEnv } from '../../runtime/e
 import { silentLogger, stubExecutionEnv } from '../support/execution-env.js';
 import { defineHandler, type AnyHandler } from '../../runtime/contract/handler.js';
 import { Delivery, type CommitAnswer, type CommitItem } from '../../runtime/engine/delivery.js';
-import { applyFailurePolicy, prepareBatch, rerun, type PipelineEnv } from '../../runtime/engine/message-pipeline.js';
+import { prepareBatch, rerun, type PipelineEnv } from '../../runtime/engine/message-pipeline.js';
 import type { Effect } from '../../runtime/engine/effects.js';
 import { createRegistry, runtimeMetrics } from '../../runtime/engine/metrics.js';
 import { Settler } from '../../runtime/engine/settle.js';
@@ -92,7 +92,6 @@ function fakeEnv(committer: Committer, options: { pending?: Set<string>; stop?: 
     health: { noteWriteRefused: (detail) => failures.push(`refused:${detail}`), noteWriteAccepted: () => undefined },
     onProgress: () => undefined,
     onFailure: (failure) => failures.push(failure.cause),
-    applyFailurePolicy: (deliveries, error) => applyFailurePolicy(pipeline, deliveries, error),
     refusedKeys: new Map(),
   };
   return { env, pipeline, sleeps, settled, failures, registry };
@@ -159,7 +158,7 @@ describe('the commit loop', () => {
     });
   });
 
-  it('a refusal that repeats identically: three tries, then the message’s failure policy in its place; the key stays named until written again', async () => {
+  it('a refusal that repeats identically (a key of another type): the message is held, its key named, until the write lands; its decision is never replaced', async () => {
     const refuse: Step = () => ({
       withheld: [0],
       effectFailures: [
@@ -170,16 +169,40 @@ describe('the commit loop', () => {
         },
       ],
     });
-    const committer = new ScriptedCommitter([refuse, refuse, refuse]);
-    const { env, pipeline, settled } = fakeEnv(committer);
+    const committer = new ScriptedCommitter([refuse, refuse, refuse, refuse, refuse]);
+    const { env: base, pipeline, settled } = fakeEnv(committer);
+    const named: string[][] = [];
+    const env: CommitLoopEnv = {
+      ...base,
+      onFailure: (failure) => named.push([failure.cause, failure.message, ...base.refusedKeys.keys()]),
+    };
     const batch = await prepareBatch(pipeline, inputs({ n: '1' }, { n: '2' }), 1_000_000);
     expect(await commitBatch(env, batch)).toBe(true);
-    // Three refused commits of 1-0 (2-0 applied with the first), then its dead letter (echo's policy).
-    expect(committer.commits).toEqual([['1-0', '2-0'], ['1-0'], ['1-0'], ['1-0']]);
+    // Five refused commits of 1-0 (2-0 applied with the first), then the sixth lands it as decided.
+    expect(committer.commits).toEqual([['1-0', '2-0'], ['1-0'], ['1-0'], ['1-0'], ['1-0'], ['1-0']]);
     expect(settled).toEqual(['2-0', '1-0']);
-    expect(batch.deliveries[0]!.outcome).toMatchObject({ kind: 'dead-letter', reason: 'handler_failed' });
-    expect(batch.deliveries[0]!.extraEmits?.[0]?.fields.error).toContain('(writing k)');
-    expect([...env.refusedKeys.keys()]).toEqual(['k']);
+    expect(batch.deliveries[0]!.outcome).toEqual({ kind: 'handled' });
+    expect(batch.deliveries[0]!.extraEmits).toBeUndefined();
+    expect(named).toHaveLength(5);
+    expect(named[4]).toEqual(['wrongtype', 'WRONGTYPE Operation against a key holding the wrong kind of value (writing k)', 'k']);
+  });
+
+  it('a dead letter refused identically three times is the one thing given up: acknowledged without it, counted lost', async () => {
+    const refuse: Step = () => ({
+      withheld: [0],
+      effectFailures: [{ item: 0, effect: undefined, error: new ReplyError('WRONGTYPE dlq holds a string, not a stream') }],
+    });
+    const committer = new ScriptedCommitter([refuse, refuse, refuse]);
+    const { env, pipeline, settled, registry } = fakeEnv(committer);
+    const batch = await prepareBatch(pipeline, inputs({ wrong: 'x' }), 1_000_000);
+    expect(await commitBatch(env, batch)).toBe(true);
+    expect(committer.commits).toEqual([['1-0'], ['1-0'], ['1-0'], ['1-0']]);
+    expect(settled).toEqual(['1-0']);
+    expect(batch.deliveries[0]!.outcome).toEqual({ kind: 'dead-letter-lost', reason: 'invalid_input' });
+    expect([...env.refusedKeys.keys()]).toEqual(['dlq']);
+    expect(await registry.getSingleMetric('quantum_gates_dead_letters_lost_total')!.get()).toMatchObject({
+      values: [{ labels: { handler: 'echo', reason: 'invalid_input' }, value: 1 }],
+    });
   });
 
   it('tells health when Redis refuses writes (OOM), and gives up cleanly when the runtime stops meanwhile', async () => {

@@ -13,7 +13,13 @@ describe('quantum_gates_ready', () => {
     expect(await ready()).toBe('quantum_gates_ready 1');
     causes = {
       ...causes,
-      gates: [{ gate: 'governor', cause: 'writes to quantum:gates:positions:p33_watch refused on every try', since: 1 }],
+      gates: [
+        {
+          gate: 'governor',
+          cause: 'writes to quantum:gates:positions:p33_watch refused (its messages held until it is written)',
+          since: 1,
+        },
+      ],
     };
     expect(await ready()).toBe('quantum_gates_ready 0');
     causes = { starting: true, redis: undefined, gates: [] };

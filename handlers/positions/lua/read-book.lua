@@ -76,7 +76,9 @@ if heldMembers then
   for _, s in ipairs(heldMembers) do
     if not inP33[s] then inP33[s] = true; lists.p33[#lists.p33 + 1] = s end
   end
-  local readable = true
+  -- The index is read even when no symbol is looked up in it: an open's permit adds to it
+  -- (record.ts), so one of another type must block the open here, not be refused in its commit.
+  local readable = listing('p33', KEYS[3], 'SISMEMBER', KEYS[3], '') ~= nil
   for _, name in ipairs({'view', 'entries'}) do
     for _, s in ipairs(lists[name]) do
       if readable and inP33[s] == nil then
