@@ -47,14 +47,15 @@ const appMainOutside = {
 };
 
 rmSync(out, { recursive: true, force: true });
-for (const [entry, plugins] of [
+for (const [entry, plugins, source] of [
   ['app/main', []],
   ['cli/main', [appMainOutside]],
-  // The gates' declarations, for `quantum-gates rehearse` run by another release.
-  ['handlers/index', []],
+  // The gates' declarations and the runtime's side of a rehearsal, for `quantum-gates rehearse`
+  // run by another release (cli/rehearse/release-entry.ts).
+  ['handlers/index', [], 'cli/rehearse/release-entry.ts'],
 ])
   await build({
-    entryPoints: { [entry]: `${entry}.ts` },
+    entryPoints: { [entry]: source ?? `${entry}.ts` },
     outdir: out,
     bundle: true,
     splitting: true,
