@@ -6,10 +6,12 @@ const root = resolve(import.meta.dirname, '../..');
 const { version } = JSON.parse(readFileSync(resolve(root, 'package.json'), 'utf8')) as { version: string };
 const changelog = readFileSync(resolve(root, 'CHANGELOG.md'), 'utf8');
 /** "## 1.0.0 (2026-11-26): ..." → each version's heading and its text up to the next. */
-const sections = changelog
+const all = changelog
   .split(/^(?=## )/m)
   .slice(1)
   .map((text) => ({ heading: text.split('\n', 1)[0]!, text }));
+/** The versions' sections: an "## Unreleased" one at the top gathers what the next version will hold, and gets its number then. */
+const sections = all[0]?.heading === '## Unreleased' ? all.slice(1) : all;
 
 describe('CHANGELOG.md, one section per version', () => {
   it("opens with package.json's version: a change that alters behaviour bumps both", () => {
@@ -29,5 +31,14 @@ describe('CHANGELOG.md, one section per version', () => {
         .reduce((n, part) => n * 1000 + part, 0);
     expect(numbers.map(order)).toEqual([...numbers.map(order)].sort((a, b) => b - a));
     for (const s of sections) expect(s.text, s.heading).toMatch(/To upgrade/);
+  });
+
+  it('has at most one Unreleased section, at the top, saying what an upgrade to it asks', () => {
+    const unreleased = all.filter((s) => /^## Unreleased/i.test(s.heading));
+    expect(unreleased.length).toBeLessThanOrEqual(1);
+    if (unreleased.length === 1) {
+      expect(all[0]).toBe(unreleased[0]);
+      expect(unreleased[0]!.text).toMatch(/To upgrade/);
+    }
   });
 });
