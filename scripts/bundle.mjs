@@ -2,7 +2,7 @@
 // entry points into dist/app/main.js (what the systemd units run) and dist/cli/main.js (what
 // bin/quantum-gates.js imports), each with its lazily loaded parts in dist/chunks/. Node then
 // compiles a few large files instead of resolving, reading and compiling some 700 modules one by
-// one, which was most of the start-up (docs/performance.md, "Start-up and CLI latency").
+// one, which was most of the start-up (docs/performance.md, "a CLI command").
 //
 // The two are bundled apart, the CLI's `start` importing dist/app/main.js as it is: bundled
 // together, every module either reaches went into chunks both load, so `kill status` compiled the
