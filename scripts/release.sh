@@ -116,9 +116,9 @@ rehearse_release() {
     return 0
   fi
   if [ "$code" -eq 1 ] && [ "$scope" = other ] && [ -n "$reason" ]; then
-    die "refused: the rehearsal above found verdicts $want would change, reads it cannot answer or gates it lacks, which --accept-other-differences does not accept; switch again with --accept-differences REASON to accept them"
+    die "refused: the rehearsal above found verdicts $want would change, taped decisions it did not rehearse or gates it lacks, which --accept-other-differences does not accept; switch again with --accept-differences REASON to accept them"
   fi
-  [ "$code" -eq 1 ] && die "refused: the rehearsal above found decisions $want would make differently; switch again with --accept-differences REASON to accept them (--accept-other-differences REASON when none changes its verdict)"
+  [ "$code" -eq 1 ] && die "refused: the rehearsal above found decisions $want would make differently or did not rehearse; switch again with --accept-differences REASON to accept them (--accept-other-differences REASON when none changes its verdict)"
   die "refused: $want could not be rehearsed (above); switch again with --accept-differences REASON to switch without a rehearsal"
 }
 
