@@ -21,6 +21,8 @@ export interface ReleaseRehearsal {
   readonly verdicts?: number;
   readonly others?: number;
   readonly unanswerable?: number;
+  /** Taped decisions not rehearsed (another tape version, entries that do not decode, reads never taped, a gate the release lacks). */
+  readonly not_rehearsed?: number;
   /** Why it could not run (and the switch went ahead only because it was accepted). */
   readonly could_not_run?: string;
   /** `scope`: 'all' (--accept-differences: whatever the rehearsal found or could not run), 'other' (differences in other fields only). */

@@ -24,7 +24,10 @@ export interface EnvFileChoice {
   readonly file?: string;
   /** The file is a unit's, found in the env directory, not named by --env-file. */
   readonly byDefault?: true;
-  /** --private: the private redis-server of this checkout's `npm start`, and no env file. */
+  /**
+   * --private: the private redis-server of this checkout's `npm start`. An env file named on purpose
+   * (--env-file, $QG_ENV_FILE) still gives its settings; the units' files are not read by default.
+   */
   readonly privateRedis?: true;
   /** The environment the command sees: the shell's variables win over the file's. */
   readonly env: Readonly<Record<string, string | undefined>>;
@@ -50,7 +53,9 @@ export const realFs: EnvFileSystem = {
 };
 
 /**
- * Takes --env-file PATH (or --env-file=PATH), --no-env-file or --private out of argv. Without them,
+ * Takes --env-file PATH (or --env-file=PATH), --no-env-file or --private out of argv. --private
+ * picks the Redis, the file (or $QG_ENV_FILE) the other settings: a what-if's HEAT_MIN is the
+ * rehearsal's whichever Redis it reads. Without them,
  * $QG_ENV_FILE names the file; without it, the
  * first of the units' env files that exists is read (in $QG_ENV_DIR, default /etc/quantum), so on
  * a server the CLI talks to the Redis the gates use. The shell's own variables still win (an explicit REDIS_URL=... quantum-gates ...).
@@ -74,14 +79,14 @@ export function chooseEnvFile(
     } else if (arg.startsWith('--env-file=')) explicit = arg.slice('--env-file='.length);
     else rest.push(arg);
   }
-  if (privateRedis && explicit !== undefined) throw new UsageError('--private and --env-file name two Redis: give one');
-  if (privateRedis) return { argv: rest, env, privateRedis: true };
-  if (none) return { argv: rest, env };
+  const privately = privateRedis ? { privateRedis: true as const } : {};
+  if (none) return { argv: rest, env, ...privately };
   // $QG_ENV_FILE as --env-file: through npx, whose own Node reads a script's --env-file as its own
   // option (and exits 9 when it cannot read the file), the variable reaches the CLI.
   explicit ??= env.QG_ENV_FILE?.trim() || undefined;
-  const file = explicit ?? unitEnvFiles(env).find((path) => fs.exists(path));
-  if (file === undefined) return { argv: rest, env };
+  // With --private a units' file is never read by default: it names the servers' Redis, not this checkout's.
+  const file = explicit ?? (privateRedis ? undefined : unitEnvFiles(env).find((path) => fs.exists(path)));
+  if (file === undefined) return { argv: rest, env, ...privately };
   let text: string;
   try {
     text = fs.read(file);
@@ -96,5 +101,11 @@ export function chooseEnvFile(
       `cannot read ${file} (${code ?? (error as Error).message}): run as a user of group qt, pass --env-file PATH, or --no-env-file to use only the shell's variables`,
     );
   }
-  return { argv: rest, file, env: { ...parseEnv(text), ...env }, ...(explicit === undefined ? { byDefault: true as const } : {}) };
+  return {
+    argv: rest,
+    file,
+    env: { ...parseEnv(text), ...env },
+    ...(explicit === undefined ? { byDefault: true as const } : {}),
+    ...privately,
+  };
 }

@@ -65,8 +65,8 @@ const PRIVATE = "the private redis-server of this checkout's npm start";
 
 /**
  * Which Redis: with --private, this checkout's private redis-server; else the one the variables
- * (the shell's, or an env file's) name; with an env file that names none, the default its gates
- * use too; else the private redis-server `npm start` runs with this data directory (its record in
+ * (the shell's, or an env file's) name; with a units' env file found by default that names none,
+ * the default its gates use too; else the private redis-server `npm start` runs with this data directory (its record in
  * <QG_DATA_DIR or .data>/redis), once the Redis on the recorded port proves to be it; else the
  * default, which nothing named.
  */
@@ -74,13 +74,17 @@ export async function cliRedis(io: CliIo): Promise<CliRedis> {
   const config = cliConfig(io);
   if (io.privateRedis) {
     if (namesRedis(io.env))
-      throw new UsageError(`--private and ${NAMING.filter((n) => io.env[n]?.trim()).join(', ')} name two Redis: give one`);
+      throw new UsageError(
+        `--private and ${NAMING.filter((n) => io.env[n]?.trim()).join(', ')}${io.envFile === undefined ? '' : ` (the shell's or ${io.envFile}'s)`} name two Redis: give one`,
+      );
     const found = await checkoutRedis(io);
     if (found === undefined)
       throw new OperationalError(`--private: no npm start of this checkout runs a private redis-server (${privateRedisDir(io.env)})`);
     return found;
   }
-  if (namesRedis(io.env) || io.envFile !== undefined) {
+  // A units' file found by default names the gates' Redis even when it sets no REDIS_* (their
+  // default); a file named on purpose that names none (a what-if's settings) names no Redis.
+  if (namesRedis(io.env) || io.envFileByDefault !== undefined) {
     const named = { config, namedBy: `settings from ${io.envFile ?? 'the environment'}` };
     if (io.envFileByDefault === undefined || namesRedis(io.envFileByDefault.shellEnv)) return named;
     const checkout = await checkoutRedis(io).catch(() => undefined);

@@ -2,7 +2,7 @@
 // entry points into dist/app/main.js (what the systemd units run) and dist/cli/main.js (what
 // bin/quantum-gates.js imports), each with its lazily loaded parts in dist/chunks/. Node then
 // compiles a few large files instead of resolving, reading and compiling some 700 modules one by
-// one, which was most of the start-up (docs/performance.md, "Start-up and CLI latency").
+// one, which was most of the start-up (docs/performance.md, "a CLI command").
 //
 // The two are bundled apart, the CLI's `start` importing dist/app/main.js as it is: bundled
 // together, every module either reaches went into chunks both load, so `kill status` compiled the
@@ -47,14 +47,15 @@ const appMainOutside = {
 };
 
 rmSync(out, { recursive: true, force: true });
-for (const [entry, plugins] of [
+for (const [entry, plugins, source] of [
   ['app/main', []],
   ['cli/main', [appMainOutside]],
-  // The gates' declarations, for `quantum-gates rehearse` run by another release.
-  ['handlers/index', []],
+  // The gates' declarations and the runtime's side of a rehearsal, for `quantum-gates rehearse`
+  // run by another release (cli/rehearse/release-entry.ts).
+  ['handlers/index', [], 'cli/rehearse/release-entry.ts'],
 ])
   await build({
-    entryPoints: { [entry]: `${entry}.ts` },
+    entryPoints: { [entry]: source ?? `${entry}.ts` },
     outdir: out,
     bundle: true,
     splitting: true,

@@ -2,7 +2,7 @@
 # Releases side by side under one base (default /opt/quantum-gates), the units running the
 # `current` link:
 #   BASE/releases/<UTC time>-<version>-<commit>/
-#                                a complete build: npm ci, npm run build, npm ci --omit=dev; named
+#                                a complete build: npm ci, npm run build, npm prune --omit=dev; named
 #                                by its package.json version and commit (the time first, so the
 #                                names sort oldest to newest)
 #   BASE/current -> releases/<id>        what the units run; switched in one rename (atomic)
@@ -85,7 +85,9 @@ install_release() {
     unset NODE_ENV
     npm ci --include=dev --no-audit --no-fund --loglevel=error >/dev/null
     npm run build --silent >/dev/null
-    npm ci --omit=dev --no-audit --no-fund --loglevel=error >/dev/null
+    # The development tools out of the same install: the lock file's production tree, file for
+    # file what a second `npm ci --omit=dev` installs, in ~3 s where that took ~30 s.
+    npm prune --omit=dev --no-audit --no-fund --loglevel=error >/dev/null
   )
   # Only a complete build gets a release's name: a failed one never becomes switchable.
   mv "$work/tree" "$releases/$id"
@@ -114,9 +116,9 @@ rehearse_release() {
     return 0
   fi
   if [ "$code" -eq 1 ] && [ "$scope" = other ] && [ -n "$reason" ]; then
-    die "refused: the rehearsal above found verdicts $want would change, reads it cannot answer or gates it lacks, which --accept-other-differences does not accept; switch again with --accept-differences REASON to accept them"
+    die "refused: the rehearsal above found verdicts $want would change, taped decisions it did not rehearse or gates it lacks, which --accept-other-differences does not accept; switch again with --accept-differences REASON to accept them"
   fi
-  [ "$code" -eq 1 ] && die "refused: the rehearsal above found decisions $want would make differently; switch again with --accept-differences REASON to accept them (--accept-other-differences REASON when none changes its verdict)"
+  [ "$code" -eq 1 ] && die "refused: the rehearsal above found decisions $want would make differently or did not rehearse; switch again with --accept-differences REASON to accept them (--accept-other-differences REASON when none changes its verdict)"
   die "refused: $want could not be rehearsed (above); switch again with --accept-differences REASON to switch without a rehearsal"
 }
 

@@ -3,6 +3,7 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import * as z from 'zod';
 import { ConfigError, envBool, parseEnv } from '../../schemas/env.js';
+import { disabledPage, wantsHtml } from './disabled-page.js';
 
 const basicUser = z
   .string()
@@ -313,7 +314,8 @@ async function guard(options: RequireAccessOptions, request: FastifyRequest, rep
   reply.header('cache-control', 'no-store');
   switch (decision.kind) {
     case 'disabled':
-      await reply.code(404).send({ error: 'disabled', message: decision.message });
+      if (wantsHtml(header(request, 'accept'))) await reply.code(404).type('text/html; charset=utf-8').send(disabledPage(decision.message));
+      else await reply.code(404).send({ error: 'disabled', message: decision.message });
       return;
     case 'forbidden':
       await reply.code(403).send({ error: 'forbidden', message: decision.message });

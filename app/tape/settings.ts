@@ -9,9 +9,10 @@ import { settingsRead } from '../settings.js';
  * default shows as the decisions it changes, and names each setting whose parsed value differs
  * from `config`.
  *
- * Secrets stay off the tape: a variable whose name holds PASSWORD, TOKEN, SECRET or KEY (a
- * rehearsal takes it from its own environment), and the user and password of a URL
- * (redis://user:pass@host → redis://host).
+ * Secrets stay off the tape: the variables that are credentials (CREDENTIALS: Redis's password,
+ * the dashboard's; a rehearsal takes them from its own environment), and the user and password of
+ * a URL (redis://user:pass@host → redis://host). A setting is known by what it is, not by a word
+ * in its name: POSITION_P33_UNIVERSE_KEYS names Redis keys and is taped.
  */
 export interface TapedSettings {
   readonly env: Readonly<Record<string, string>>;
@@ -23,20 +24,29 @@ export function settingsKey(gate: string): string {
   return `quantum:gates:tape-settings:${gate}`;
 }
 
-const SECRET_NAME = /PASSWORD|TOKEN|SECRET|KEY/i;
+/**
+ * The settings that hold a credential, every one the gates read (test/unit/tape-settings.test.ts
+ * holds the settings parsers to this list: a new PASSWORD, TOKEN or SECRET setting must be named here).
+ */
+export const CREDENTIALS: ReadonlySet<string> = new Set([
+  'REDIS_PASSWORD',
+  'DASHBOARD_PASSWORD',
+  'DASHBOARD_VIEWER_PASSWORD',
+  'DASHBOARD_TOKEN',
+]);
 
-/** A variable the tape never holds: its value is a credential by its name. */
-export const isSecretName = (name: string): boolean => SECRET_NAME.test(name);
+/** A variable (or a config's field of that name) the tape never holds: a credential. */
+export const isCredential = (name: string): boolean => CREDENTIALS.has(name);
 
 /** A value with a URL's credentials taken out (scheme://user:password@host → scheme://host). */
 export const withoutCredentials = (value: string): string => value.replace(/([a-z][a-z0-9+.-]*:\/\/)[^/@\s]*@/gi, '$1');
 
-/** A parsed config as the tape keeps it: JSON, without secret-named fields, credentials out of its strings. */
+/** A parsed config as the tape keeps it: JSON, without its credentials' fields, a URL's credentials out of its strings. */
 function redacted(value: unknown): unknown {
   if (typeof value === 'string') return withoutCredentials(value);
   if (Array.isArray(value)) return value.map(redacted);
   if (typeof value === 'object' && value !== null)
-    return Object.fromEntries(Object.entries(value).flatMap(([k, v]) => (isSecretName(k) ? [] : [[k, redacted(v)]])));
+    return Object.fromEntries(Object.entries(value).flatMap(([k, v]) => (isCredential(k) ? [] : [[k, redacted(v)]])));
   return value;
 }
 
@@ -45,7 +55,7 @@ export function tapedSettings(parse: (env: Env) => unknown, config: unknown, env
   const taped: Record<string, string> = {};
   for (const name of [...settingsRead(parse, env)].sort()) {
     const value = env[name];
-    if (value !== undefined && !isSecretName(name)) taped[name] = withoutCredentials(value);
+    if (value !== undefined && !isCredential(name)) taped[name] = withoutCredentials(value);
   }
   return { env: taped, config: redacted(JSON.parse(JSON.stringify(config ?? null))) };
 }

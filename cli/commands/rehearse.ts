@@ -60,8 +60,9 @@ const help = [
   'fields), 1 when one differs or cannot be answered from the tape or a taped gate is not in the',
   'release, 2 when the rehearsal could not run (no such release,',
   'a build older than its sources, Redis unreachable, no taped decisions where it read: the Redis',
-  'and db are named, bad options). Records of another tape version, and tape entries that do not',
-  'decode, are named and counted, never compared.',
+  'and db are named, bad options). Records of a tape version the release does not read, tape',
+  'entries that do not decode and reads never taped are named and counted on the last line',
+  '("Not rehearsed: N taped decisions"), never compared: any of them is exit 1.',
 ].join('\n');
 
 /** The Redis and db the tape was read from, as the report names it (no password). */
@@ -155,10 +156,23 @@ export const rehearseCommand: Command = {
     else if (values.html) io.out(formatRehearsalHtml(report, formatRehearsal(report)));
     else io.out(formatRehearsal(report));
     const { at, release, decisions, same, differ, verdicts, others, unanswerable } = report;
-    // A taped gate the release lacks is decisions nobody rehearsed: never a pass, nor an other field.
-    const refusing = verdicts > 0 || unanswerable > 0 || report.gatesNotInRelease.length > 0;
+    // A taped decision nobody rehearsed (a gate the release lacks, another tape version, an entry
+    // that does not decode, a read never taped) is never a pass, nor an other field.
+    const refusing = verdicts > 0 || report.notRehearsed.total > 0 || report.gatesNotInRelease.length > 0;
     const kept = accepted?.scope === 'other' && refusing ? null : accepted;
-    if (values.record) writeRecord(values.record, { at, release, decisions, same, differ, verdicts, others, unanswerable, accepted: kept });
+    if (values.record)
+      writeRecord(values.record, {
+        at,
+        release,
+        decisions,
+        same,
+        differ,
+        verdicts,
+        others,
+        unanswerable,
+        not_rehearsed: report.notRehearsed.total,
+        accepted: kept,
+      });
     if (refusing) return 1;
     return others > 0 && kept?.scope !== 'other' ? 1 : 0;
   },

@@ -18,10 +18,10 @@ export interface FieldChange {
 }
 
 /**
- * The fields of the gates' entries and hashes that carry their verdict: the governor's event
- * (permit/block) and reason, the plan's action and decision, the heat gate's calibrated action
- * (action, calibrated_action, out_action, harvest_action), its bucket and level, its downgrade and
- * its reason. Every other field of an entry or hash is `other`: an echo of a setting (debug_json's
+ * The fields of the gates' entries and hashes that carry their verdict, every field the pipeline
+ * reads to act: the governor's event (permit/block) and reason, the plan's action and decision,
+ * the heat gate's calibrated action (action, calibrated_action, out_action, harvest_action) and the
+ * kernel's before it (original_action), its bucket and level, its downgrade and its reason. Every other field of an entry or hash is `other`: an echo of a setting (debug_json's
  * thresholds, apply_mode), a figure the decision was made on, a time.
  */
 export const VERDICT_FIELDS: ReadonlySet<string> = new Set([
@@ -35,22 +35,24 @@ export const VERDICT_FIELDS: ReadonlySet<string> = new Set([
   'heat_bucket',
   'heat_level',
   'heat_action',
+  // The kernel's action before calibration: the pipeline reads it (the heat gate's outputs, test/pipeline/eras.test.ts).
+  'original_action',
   'downgrade_reason',
   'status',
 ]);
 
 type EffectRecord = Readonly<Record<string, unknown>> & { readonly op?: string };
 
-/** The runtime's own bookkeeping (a job's done key): not the gate's decision. */
-const RUNTIME_KEY = /^quantum:gates:job-done:/;
-
-/** An effect's name within its decision: what it does and where, numbered when it repeats. */
+/**
+ * An effect's name within its decision: what it does and where, numbered when it repeats. Every
+ * effect is compared, the runtime's own among them: a job's done key (its TTL is how long a job
+ * is remembered as done, JOB_DONE_TTL_SEC) is read by the gates before they run that job again.
+ */
 function effectsByName(effects: readonly unknown[]): Map<string, EffectRecord> {
   const named = new Map<string, EffectRecord>();
   const seen = new Map<string, number>();
   for (const effect of effects as EffectRecord[]) {
     const where = String(effect.stream ?? effect.key ?? '');
-    if (RUNTIME_KEY.test(where)) continue;
     const base = `${effect.op} ${where}`;
     const n = (seen.get(base) ?? 0) + 1;
     seen.set(base, n);

@@ -1,6 +1,6 @@
 import { isoTime, table, truncate } from '../output.js';
 import { READ_TAPE_VERSIONS } from '../../app/cli-door.js';
-import type { RehearsalReport } from './rehearse.js';
+import type { NotRehearsed, RehearsalReport } from './rehearse.js';
 
 /** What every rehearsal says of itself: it changes the code, never the history. */
 export const REHEARSAL_MEANING =
@@ -96,7 +96,7 @@ export function formatRehearsal(report: RehearsalReport): string {
   for (const o of report.otherVersions)
     lines.push(
       '',
-      `${o.gate}: ${o.decisions} records of tape version ${o.version} (this release reads ${[...READ_TAPE_VERSIONS].join(' and ')}) not rehearsed, e.g. ${o.example}`,
+      `${o.gate}: ${o.decisions} records of tape version ${o.version} (this CLI reads ${[...READ_TAPE_VERSIONS].join(' and ')}) not rehearsed, e.g. ${o.example}`,
     );
   if (report.undecodable.length > 0) {
     lines.push('', `Tape entries that do not decode, skipped (${report.undecodable.length}):`);
@@ -104,5 +104,24 @@ export function formatRehearsal(report: RehearsalReport): string {
   }
   const split = report.differ === 0 ? '' : ` (${report.verdicts} in their verdict, ${report.others} only in other fields)`;
   lines.push('', `${report.same} the same, ${report.differ} different${split}, ${report.unanswerable} unanswerable.`);
+  lines.push(notRehearsedLine(report.notRehearsed));
   return lines.join('\n');
+}
+
+/**
+ * The report's last line: how many taped decisions of the hosted gates were not rehearsed, and why.
+ * Any of them is no pass: a rehearsal passes only what it rehearsed.
+ */
+export function notRehearsedLine(n: NotRehearsed): string {
+  if (n.total === 0) return 'Not rehearsed: 0 taped decisions.';
+  const why = [
+    [n.otherVersion, 'of a tape version the release does not read'],
+    [n.undecodable, 'tape entries that do not decode (cut or another format: each counted once)'],
+    [n.unanswerable, 'whose reads the tape never held (unanswerable)'],
+    [n.gateNotInRelease, 'of gates the release does not have'],
+  ] as const;
+  return `Not rehearsed: ${n.total} taped decisions (${why
+    .filter(([count]) => count > 0)
+    .map(([count, what]) => `${count} ${what}`)
+    .join('; ')}): no pass.`;
 }

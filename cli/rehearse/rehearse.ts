@@ -1,8 +1,7 @@
-import type { AnyHandler } from '../../runtime/host/index.js';
 import {
   comparableConfig,
   decodeTapeEntry,
-  isSecretName,
+  isCredential,
   settingsKey,
   READ_TAPE_VERSIONS,
   tapeKey,
@@ -10,7 +9,13 @@ import {
   type TapeRecord,
 } from '../../app/cli-door.js';
 import { changesOf, classOf, decisionKind, decisionLabel, type ChangeClass, type FieldChange } from './compare.js';
-import { rehearseBatch, rehearsedGate, type Rehearsal, type RehearsedGate } from './rehearse-record.js';
+import {
+  rehearseBatch as thisRehearseBatch,
+  rehearsedGate as thisRehearsedGate,
+  type Rehearsal,
+  type RehearsedGate,
+} from './rehearse-record.js';
+import type { RehearsedRelease } from './release.js';
 
 /** The tape reads a rehearsal makes (ioredis satisfies it). */
 export interface TapeReader {
@@ -113,6 +118,24 @@ export interface RehearsalReport {
   readonly settingChanges: readonly SettingChange[];
   /** Decisions taped without settings the tape holds (taped before settings were, or their hash deleted): rehearsed with this command's environment. */
   readonly withoutSettings: readonly { readonly gate: string; decisions: number }[];
+  /**
+   * The taped decisions of the hosted gates that were not rehearsed, and why; any of them is no
+   * pass. Tape entries that do not decode count one each: how many decisions they held is unknown.
+   */
+  readonly notRehearsed: NotRehearsed;
+}
+
+export interface NotRehearsed {
+  /** The sum of the others. */
+  readonly total: number;
+  /** Records of a tape version the release does not read. */
+  readonly otherVersion: number;
+  /** Tape entries that do not decode (cut, another format). */
+  readonly undecodable: number;
+  /** Decisions that read what the tape never holds (unanswerable). */
+  readonly unanswerable: number;
+  /** Decisions of taped gates the release does not have. */
+  readonly gateNotInRelease: number;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -201,7 +224,9 @@ async function* tapedDecisions(
  */
 export async function rehearse(
   redis: TapeReader,
-  release: { readonly name: string; readonly handlers: readonly AnyHandler[] },
+  // Without its own runtime (a caller in this process: a bench, a test), this code's.
+  release: Pick<RehearsedRelease, 'name' | 'handlers'> &
+    Partial<Pick<RehearsedRelease, 'rehearseBatch' | 'rehearsedGate' | 'readVersions'>>,
   env: Env,
   options: RehearseOptions,
   now: number,
@@ -225,13 +250,18 @@ export async function rehearse(
   const otherFields = new Map<string, OtherField>();
   const changedSettings = new Map<string, SettingChange>();
   const withoutSettings: { gate: string; decisions: number }[] = [];
-  // Secrets are never taped: a gate's are this command's (the same env file on a server).
-  const secrets = Object.fromEntries(Object.entries(env).filter(([name, value]) => value !== undefined && isSecretName(name)));
+  // Credentials are never taped: a gate's are this command's (the same env file on a server).
+  const secrets = Object.fromEntries(Object.entries(env).filter(([name, value]) => value !== undefined && isCredential(name)));
+  const { rehearseBatch = thisRehearseBatch, rehearsedGate = thisRehearsedGate, readVersions = READ_TAPE_VERSIONS } = release;
+  let ofGatesNotInRelease = 0;
   const totals = { decisions: 0, same: 0, differ: 0, verdicts: 0, others: 0, unanswerable: 0 };
   for (const gate of gates) {
     const handler = release.handlers.find((h) => h.name === gate);
     if (!handler) {
       gatesNotInRelease.push(gate);
+      // Counted, so the last line says how many decisions nobody rehearsed.
+      const decisions = tapedDecisions(redis, gate, options.since, options.limit ?? Number.MAX_SAFE_INTEGER, (u) => undecodable.push(u));
+      for await (const _taped of decisions) ofGatesNotInRelease += 1;
       continue;
     }
     // The gate as the release would run it with the settings each decision was taped with.
@@ -303,7 +333,7 @@ export async function rehearse(
       span.from = Math.min(span.from ?? at, at);
       span.to = Math.max(span.to ?? at, at);
       // Another version's record may mean its fields otherwise: named and counted apart, never compared.
-      if (!READ_TAPE_VERSIONS.has(record.v)) {
+      if (!readVersions.has(record.v)) {
         const version = String((record as { v?: unknown }).v);
         const seen = otherVersions.get(`${gate}\n${version}`);
         if (seen) seen.decisions += 1;
@@ -320,6 +350,14 @@ export async function rehearse(
   }
   // A gate named, or (over the whole tape) a gate with a tape, of which nothing could be read: no silent pass.
   const wholeTape = options.gates !== undefined || options.since === undefined;
+  const otherVersion = [...otherVersions.values()].reduce((sum, o) => sum + o.decisions, 0);
+  const notRehearsed = {
+    otherVersion,
+    undecodable: undecodable.length,
+    unanswerable: totals.unanswerable,
+    gateNotInRelease: ofGatesNotInRelease,
+    total: otherVersion + undecodable.length + totals.unanswerable + ofGatesNotInRelease,
+  };
   const missing = wholeTape || totals.decisions === 0 ? empty : [];
   if (missing.length > 0)
     throw nothing(`no taped decision of ${missing.join(', ')}${options.since === undefined ? '' : ' since the time given'}`);
@@ -345,5 +383,6 @@ export async function rehearse(
     undecodable,
     settingChanges: [...changedSettings.values()],
     withoutSettings,
+    notRehearsed,
   };
 }

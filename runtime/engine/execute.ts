@@ -145,7 +145,7 @@ async function loadBatchState<Config, Metrics>(handler: AnyHandler, env: Executi
  * The most messages of a sharesState gate decided on one state read before they commit: the first
  * of them waits for the others' decisions, each holds its reads and effects until then, and those
  * after the first a run refuses are read ahead for nothing. The governor's drain, 20,000 plans
- * (docs/performance.md): 1,555 plans/s and 134 MiB at 64; 1,686 and 145 MiB at 128; 1,246 and
+ * (measured for 1.2.0, CHANGELOG.md): 1,555 plans/s and 134 MiB at 64; 1,686 and 145 MiB at 128; 1,246 and
  * 179 MiB at 500 (BATCH_SIZE's default, the whole read).
  */
 const SHARED_RUN_MAX = 64;

@@ -1,6 +1,6 @@
 import { execFile, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { streams } from '../../schemas/keys.js';
@@ -45,13 +45,14 @@ describe('the build (esbuild bundle)', () => {
   beforeAll(async () => {
     redis = await startTestRedis();
     mkdirSync(resolve(root, 'test-artifacts'), { recursive: true });
-    out = mkdtempSync(resolve(root, 'test-artifacts', 'build-'));
+    // Named dist/ as a release's is: the CLI knows its build by that name (cli/rehearse/release.ts, buildRoot).
+    out = join(mkdtempSync(resolve(root, 'test-artifacts', 'build-')), 'dist');
     await run(process.execPath, ['scripts/bundle.mjs', relative(root, out)], { cwd: root });
     await run(process.execPath, ['scripts/write-build-info.mjs', relative(root, out)], { cwd: root });
   }, 120_000);
   afterAll(async () => {
     await redis?.stop();
-    if (out) rmSync(out, { recursive: true, force: true });
+    if (out) rmSync(dirname(out), { recursive: true, force: true });
   });
 
   it('starts with the unit’s command line, answers /ready and serves the status page, and exits 0 on SIGTERM', async () => {
@@ -116,6 +117,28 @@ describe('the build (esbuild bundle)', () => {
     const status = await run(process.execPath, [cli, 'kill', 'status', '--json'], { cwd: root, env });
     expect(JSON.parse(status.stdout)).toMatchObject({ key: 'quantum:kill', value: '1', engaged: true });
     await redis.client.del('quantum:kill');
+  });
+
+  it('the bundled CLI refuses to rehearse "." when a source beside its build is newer than the build (exit 2, naming the file)', async () => {
+    const changed = join(dirname(out), 'handlers', 'changed.ts');
+    mkdirSync(dirname(changed), { recursive: true });
+    writeFileSync(changed, 'export {};\n');
+    try {
+      const refused = run(process.execPath, [join(out, 'cli/main.js'), 'rehearse', '.'], {
+        cwd: root,
+        env: { ...childBaseEnv(), REDIS_URL: redis.url },
+      });
+      const result = (await refused.then(
+        () => ({ code: 0, stderr: '' }),
+        (error: unknown) => error,
+      )) as { code: number; stderr: string };
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain(
+        'build (dist/) is older than its sources (handlers/changed.ts changed since): run npm run build there first',
+      );
+    } finally {
+      rmSync(dirname(changed), { recursive: true, force: true });
+    }
   });
 
   it('loads no server code for a CLI command: what dist/cli/main.js imports at start holds no fastify, ajv, pino or bullmq', () => {

@@ -167,6 +167,49 @@ describe("the CLI and the checkout's private redis-server", () => {
     expect(result.stderr).not.toContain('REDIS_PORT');
   });
 
+  it('--private with an env file that names a Redis is refused in one line before anything is read', async () => {
+    const file = join(ownTempDir('qg-env-'), 'elsewhere.env');
+    writeFileSync(file, `REDIS_URL=${other.url}/0\n`);
+    const data = dataDir({ port: checkout.port, pid: process.pid }, checkout.dir);
+
+    const result = await runCli(['kill', 'status', '--private', '--env-file', file], { QG_DATA_DIR: data });
+
+    expect(result.code).toBe(2);
+    expect(result.stderr.split('\n')[0]).toBe(
+      `quantum-gates kill status: --private and REDIS_URL (the shell's or ${file}'s) name two Redis: give one`,
+    );
+  });
+
+  it('--private with an env file of settings only (QG_ENV_FILE or --env-file) reads the private one with those settings', async () => {
+    const file = join(ownTempDir('qg-env-'), 'settings.env');
+    writeFileSync(file, 'REDIS_DB=3\n');
+    const data = dataDir({ port: checkout.port, pid: process.pid }, checkout.dir);
+    await checkout.client.select(3);
+    await checkout.client.set(keys.killSwitch, '1');
+    await checkout.client.select(0);
+
+    for (const [args, env] of [
+      [['--private'], { QG_DATA_DIR: data, QG_ENV_FILE: file }],
+      [['--private', '--env-file', file], { QG_DATA_DIR: data }],
+    ] as const) {
+      const result = await runCli(['kill', 'status', ...args], env);
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stdout).toContain('ON');
+    }
+  });
+
+  it('an env file named on purpose that names no Redis (a what-if) reads the private one, not a default', async () => {
+    const file = join(ownTempDir('qg-env-'), 'lower-heat.env');
+    writeFileSync(file, 'HEAT_MIN=0.05\n');
+    const data = dataDir({ port: checkout.port, pid: process.pid }, checkout.dir);
+    await checkout.client.set(keys.killSwitch, '1');
+
+    const result = await runCli(['kill', 'status'], { QG_DATA_DIR: data, QG_ENV_FILE: file });
+
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toContain('ON');
+  });
+
   describe('beside a unit env file found in the env directory', () => {
     let env: Record<string, string>;
     let file: string;

@@ -555,3 +555,46 @@ describe('the BullMQ dashboard in headless Chromium', () => {
     }
   });
 });
+
+describe('the status page before dashboard credentials are set, in headless Chromium', () => {
+  let redis: TestRedis;
+  let runtime: Runtime;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium)`);
+    redis = await startTestRedis();
+    // Nothing configured on a loopback HOST: the status page is open to this machine, the board is off.
+    runtime = await runtimeWith(redis, {});
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await runtime?.stop();
+    await redis?.stop();
+  });
+
+  it('its BullMQ link leads to a page saying which credentials to set and where, with a way back; a script still gets the JSON', async () => {
+    const address = await runtime.start();
+    const context = await browser.newContext();
+    try {
+      const page = await context.newPage();
+      await page.goto(`${address}/`);
+      const [response] = await Promise.all([page.waitForNavigation(), page.getByRole('link', { name: 'BullMQ queues' }).click()]);
+      expect(response?.status()).toBe(404);
+      expect(response?.headers()['content-type']).toContain('text/html');
+      expect(await page.getByTestId('disabled-message').textContent()).toBe(
+        'The BullMQ dashboard is disabled: set DASHBOARD_USER and DASHBOARD_PASSWORD, or DASHBOARD_TOKEN to enable it.',
+      );
+      expect(await page.locator('body').textContent()).toContain('/etc/quantum/quantum-gates.env');
+      await page.getByRole('link', { name: 'Gates status' }).click();
+      await page.getByRole('link', { name: 'BullMQ queues' }).waitFor();
+      expect(new URL(page.url()).pathname).toBe('/');
+    } finally {
+      await context.close();
+    }
+    const script = await fetch(`${address}/admin/queues`);
+    expect(script.status).toBe(404);
+    expect(((await script.json()) as { error: string }).error).toBe('disabled');
+  });
+});

@@ -193,8 +193,10 @@ describe(`${GUIDE} §1 on a server: install, upgrade and rollback, run as writte
       const { code, output } = await runBlock(blocks[0]!, s);
       expect(code, `${GUIDE}:${blocks[0]!.line} exited ${code}:\n${output}\n--- unit log ---\n${unitLog(s)}`).toBe(0);
       releaseA = currentRelease(s);
-      // The release's last `npm ci --omit=dev` dropped the development tools (what .ci/install-smoke checked).
+      // The release's `npm prune --omit=dev` dropped the development tools (what .ci/install-smoke checked).
       for (const devTool of ['vitest', 'tsx']) expect(existsSync(join(s.opt, 'current/node_modules', devTool)), devTool).toBe(false);
+      // And left the lock file's production tree whole: nothing missing, nothing extraneous (npm ls exits 1 on either).
+      await run('npm', ['ls', '--omit=dev', '--all', '--silent'], join(s.opt, 'current'));
       expect(releaseA.endsWith(await runningCommit(s))).toBe(true);
       // Named by its time (so the names sort), its package.json version and its commit.
       const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string };

@@ -1,4 +1,4 @@
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { deflateRawSync } from 'node:zlib';
 import { join, resolve } from 'node:path';
@@ -16,21 +16,32 @@ import { runCli } from './cli-harness.js';
 
 const root = resolve(import.meta.dirname, '../..');
 
+/** This checkout's runtime side of a rehearsal, as a release's entry exports it (cli/rehearse/release-entry.ts). */
+const RUNTIME = [
+  `export { rehearseBatch, rehearsedGate } from ${JSON.stringify(join(root, 'cli/rehearse/rehearse-record.ts'))};`,
+  `export { READ_TAPE_VERSIONS } from ${JSON.stringify(join(root, 'app/tape/format.ts'))};`,
+].join('\n');
+
 /**
  * A release directory as release.sh leaves one, as far as a rehearsal reads it: dist/handlers/index.js
- * (its gates, bundled with their Lua scripts beside them) and dist/build-info.json. `source` is
- * the entry's module text, importing this checkout's sources.
+ * (its gates and its runtime's side of a rehearsal, bundled with their Lua scripts beside them) and
+ * dist/build-info.json. `source` is the entry's module text, importing this checkout's sources;
+ * `runtime` its runtime's exports (this checkout's unless given; '' for a release built before a
+ * rehearsal ran a release's own runtime).
  */
-async function fakeRelease(source: string): Promise<string> {
-  const dir = mkdtempSync(join(tmpdir(), 'qg-release-'));
+async function fakeRelease(source: string, runtime = RUNTIME): Promise<string> {
+  // Inside the checkout, as a release's dist/ has its node_modules above it: the packages are not bundled.
+  mkdirSync(join(root, 'test-artifacts'), { recursive: true });
+  const dir = mkdtempSync(join(root, 'test-artifacts', 'qg-release-'));
   const entry = join(dir, 'entry.ts');
-  writeFileSync(entry, source);
+  writeFileSync(entry, `${source}\n${runtime}\n`);
   await build({
     entryPoints: [entry],
     outfile: join(dir, 'dist/handlers/index.js'),
     bundle: true,
     format: 'esm',
     platform: 'node',
+    packages: 'external',
     logLevel: 'error',
   });
   for (const gate of readdirSync(join(root, 'handlers')))
@@ -301,14 +312,113 @@ describe('quantum-gates rehearse', () => {
     const [[, fields]] = (await r.xrangeBuffer(tapeKey('heat-gate'), '-', '+', 'COUNT', 1)) as [[Buffer, Buffer[]]];
     const [record] = decodeTapeEntry(fields);
     const future = deflateRawSync(JSON.stringify([{ ...record, v: 3, id: 'from-v3' }]));
-    await r.xadd(tapeKey('heat-gate'), '*', 'z', future);
+    const fromV3 = await r.xadd(tapeKey('heat-gate'), '*', 'z', future);
     // As the previous release wrote it: one commit's records, every call whole.
-    await r.xadd(tapeKey('heat-gate'), '*', 'z', deflateRawSync(JSON.stringify([{ ...record, v: 1, batch: 'from-v1' }])));
+    const fromV1 = await r.xadd(tapeKey('heat-gate'), '*', 'z', deflateRawSync(JSON.stringify([{ ...record, v: 1, batch: 'from-v1' }])));
     const broken = await r.xadd(tapeKey('heat-gate'), '*', 'z', deflateRawSync('[{"v":1,"gate":"heat').subarray(0, 8));
     const result = await runCli(['rehearse', '.', '--gate', 'heat-gate'], env());
-    expect(result.code, result.stderr).toBe(0);
-    expect(result.stdout).toContain('heat-gate: 1 records of tape version 3 (this release reads 1 and 2) not rehearsed, e.g. from-v3');
+    // Not rehearsed is no pass: exit 1, the last line counting each.
+    expect(result.code, result.stderr).toBe(1);
+    expect(result.stdout).toContain('heat-gate: 1 records of tape version 3 (this CLI reads 1 and 2) not rehearsed, e.g. from-v3');
     expect(result.stdout).toContain(`heat-gate entry ${broken}:`);
     expect(result.stdout).toMatch(/3 the same, 0 different, 0 unanswerable/);
+    expect(result.stdout.trimEnd().split('\n').at(-1)).toBe(
+      'Not rehearsed: 2 taped decisions (1 of a tape version the release does not read; 1 tape entries that do not decode (cut or another format: each counted once)): no pass.',
+    );
+    // The tape as it was, for the tests after this one.
+    await r.xdel(tapeKey('heat-gate'), fromV3!, fromV1!, broken!);
+  });
+
+  it('a tape whose every record is of a version the release does not read: nothing rehearsed, exit 1, never a pass', async () => {
+    const source = await redis.client.xrangeBuffer(tapeKey('heat-gate'), '-', '+', 'COUNT', 1);
+    const [record] = decodeTapeEntry(source[0]![1]);
+    const gate = 'heat-gate-future';
+    await redis.client.xadd(tapeKey(gate), '*', 'z', deflateRawSync(JSON.stringify([{ ...record, v: 9, gate }])));
+    try {
+      const dir = await fakeRelease(
+        [
+          `import { allHandlers as all } from ${JSON.stringify(join(root, 'handlers/index.ts'))};`,
+          `export const allHandlers = [...all, { ...all.find((h) => h.name === 'heat-gate'), name: '${gate}' }];`,
+        ].join('\n'),
+      );
+      releases.push(dir);
+      const result = await runCli(['rehearse', dir, '--gate', gate], env());
+      expect(result.code, result.stderr).toBe(1);
+      expect(result.stdout).toContain('0 the same, 0 different, 0 unanswerable.');
+      expect(result.stdout.trimEnd().split('\n').at(-1)).toBe(
+        'Not rehearsed: 1 taped decisions (1 of a tape version the release does not read): no pass.',
+      );
+    } finally {
+      await redis.client.del(tapeKey(gate));
+    }
+  });
+
+  it("a tape's entries cut in half: each named, exit 1, never a pass", async () => {
+    const gate = 'heat-gate-cut';
+    for (const [, fields] of await redis.client.xrangeBuffer(tapeKey('heat-gate'), '-', '+')) {
+      const whole = fields[1]!;
+      await redis.client.xadd(tapeKey(gate), '*', 'z', whole.subarray(0, Math.floor(whole.length / 2)));
+    }
+    try {
+      const result = await runCli(['rehearse', '.', '--gate', gate], env());
+      expect(result.code, result.stderr).toBe(1);
+      expect(result.stdout).toMatch(/Not rehearsed: \d+ taped decisions \(\d+ tape entries that do not decode/);
+    } finally {
+      await redis.client.del(tapeKey(gate));
+    }
+  });
+
+  it("a release is rehearsed with its own runtime, not this CLI's: a runtime that decides otherwise differs", async () => {
+    const dir = await fakeRelease(
+      `export { allHandlers } from ${JSON.stringify(join(root, 'handlers/index.ts'))};`,
+      [
+        `import { rehearseBatch as base } from ${JSON.stringify(join(root, 'cli/rehearse/rehearse-record.ts'))};`,
+        `export { rehearsedGate } from ${JSON.stringify(join(root, 'cli/rehearse/rehearse-record.ts'))};`,
+        `export { READ_TAPE_VERSIONS } from ${JSON.stringify(join(root, 'app/tape/format.ts'))};`,
+        // Its engine dead-letters what this one handles.
+        "export const rehearseBatch = async (gate, records) => (await base(gate, records)).map((r) => ('outcome' in r ? { ...r, outcome: 'dead-letter:invalid' } : r));",
+      ].join('\n'),
+    );
+    releases.push(dir);
+    const result = await runCli(['rehearse', dir, '--gate', 'heat-gate', '--json'], env());
+    expect(result.code, result.stderr).toBe(1);
+    const report = JSON.parse(result.stdout) as RehearsalReport;
+    expect(report.verdicts).toBe(report.decisions);
+    expect(report.differences[0]!.changes[0]).toEqual({
+      field: 'outcome',
+      before: 'handled',
+      after: 'dead-letter:invalid',
+      class: 'verdict',
+    });
+  });
+
+  it('a release built before it exported its runtime is refused (exit 2), naming its own CLI', async () => {
+    const dir = await fakeRelease(`export { allHandlers } from ${JSON.stringify(join(root, 'handlers/index.ts'))};`, '');
+    releases.push(dir);
+    const result = await runCli(['rehearse', dir], env());
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(`rehearse it with its own CLI (${join(dir, 'bin/quantum-gates.js')} rehearse .)`);
+  });
+
+  it("the documented what-if: QG_ENV_FILE=lower-heat.env rehearse . reads the checkout's private Redis and reports the verdict change, with --private too", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'qg-whatif-'));
+    releases.push(dir);
+    writeFileSync(join(dir, 'lower-heat.env'), 'HEAT_MIN=0.02\n');
+    // This test's Redis as the checkout's private one: its directory, and a record naming its port.
+    const data = mkdtempSync(join(tmpdir(), 'qg-data-'));
+    releases.push(data);
+    symlinkSync(redis.dir, join(data, 'redis'));
+    writeFileSync(join(data, 'redis', 'private-redis.json'), `${JSON.stringify({ port: redis.port, pid: process.pid })}\n`);
+    const whatIf = { QG_DATA_DIR: data, QG_ENV_FILE: join(dir, 'lower-heat.env') };
+    for (const args of [
+      ['rehearse', '.', '--gate', 'heat-gate'],
+      ['rehearse', '.', '--gate', 'heat-gate', '--private'],
+    ]) {
+      const result = await runCli(args, whatIf);
+      expect(result.code, result.stderr).toBe(1);
+      expect(result.stdout).toContain('2 different (2 in their verdict, 0 only in other fields)');
+      expect(result.stdout).toMatch(/HEAT_MIN\s+0\.25\s+0\.02\s+heat-gate/);
+    }
+    rmSync(join(data, 'redis', 'private-redis.json'));
   });
 });

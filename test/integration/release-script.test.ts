@@ -20,18 +20,21 @@ const script = resolve(import.meta.dirname, '../../scripts/release.sh');
  * fields only, which --accept-other accepts (exit 0, scope other), as the CLI does. Its own
  * behaviour is test/integration/rehearse-cli.test.ts's.
  */
-function rehearsingCli(exit: number, found: 'verdict' | 'other' = 'verdict'): string {
+function rehearsingCli(exit: number, found: 'verdict' | 'other' | 'not-rehearsed' = 'verdict'): string {
   const verdicts = exit === 1 && found === 'verdict' ? 1 : 0;
   const others = exit === 1 && found === 'other' ? 1 : 0;
+  // Decisions it did not rehearse (another tape version, cut entries): no pass, never accepted as other fields.
+  const notRehearsed = exit === 1 && found === 'not-rehearsed' ? 6 : 0;
   return [
     '#!/usr/bin/env bash',
     'record="" accept="" other=""',
     'while [ $# -gt 0 ]; do case "$1" in --record) record=$2; shift ;; --accept) accept=$2; shift ;; --accept-other) other=$2; shift ;; esac; shift; done',
     `echo "GATE      DECISION              SAME  VERDICT CHANGED  OTHER FIELDS ONLY  UNANSWERABLE"`,
     `echo "governor  event=permit            ${exit === 1 ? 2 : 3}     ${verdicts}                ${others}                  0"`,
+    `echo "Not rehearsed: ${notRehearsed} taped decisions${notRehearsed > 0 ? ' (6 of a tape version the release does not read): no pass' : ''}."`,
     'code=' + exit,
     `accepted=null; [ -n "$accept" ] && accepted=$(printf '{"reason":"%s","by":"ops","at":2,"scope":"all"}' "$accept")`,
-    `if [ -n "$other" ] && [ ${verdicts} -eq 0 ] && [ ${exit} -ne 2 ]; then accepted=$(printf '{"reason":"%s","by":"ops","at":2,"scope":"other"}' "$other"); code=0; fi`,
+    `if [ -n "$other" ] && [ ${verdicts + notRehearsed} -eq 0 ] && [ ${exit} -ne 2 ]; then accepted=$(printf '{"reason":"%s","by":"ops","at":2,"scope":"other"}' "$other"); code=0; fi`,
     `printf '{"at":1,"decisions":3,"differ":${verdicts + others},"verdicts":${verdicts},"others":${others},"unanswerable":0,"accepted":%s}\\n' "$accepted" >"$record"`,
     'exit $code',
     '',
@@ -46,7 +49,7 @@ describe('scripts/release.sh: a switch rehearses the release first', () => {
         done({ code: error ? Number(error.code ?? 1) : 0, out: `${stdout}${stderr}` }),
       ),
     );
-  const built = (id: string, rehearsalExit: number, found: 'verdict' | 'other' = 'verdict') => {
+  const built = (id: string, rehearsalExit: number, found: 'verdict' | 'other' | 'not-rehearsed' = 'verdict') => {
     mkdirSync(join(base, 'releases', id, 'dist'), { recursive: true });
     mkdirSync(join(base, 'releases', id, 'bin'), { recursive: true });
     writeFileSync(join(base, 'releases', id, 'dist/build-info.json'), '{}');
@@ -101,6 +104,19 @@ describe('scripts/release.sh: a switch rehearses the release first', () => {
       others: 1,
       accepted: { reason: 'debug_json echoes the new threshold', by: 'ops', scope: 'other' },
     });
+  });
+
+  it('refuses a release whose rehearsal left taped decisions unrehearsed (no difference found), with or without --accept-other-differences', async () => {
+    expect((await release('switch', 'newest')).code).toBe(0);
+    built('20260102T000000Z-bbbbbbbbbbbb', 1, 'not-rehearsed');
+    const refused = await release('switch', 'newest');
+    expect(refused.code).toBe(2);
+    expect(refused.out).toContain('Not rehearsed: 6 taped decisions');
+    expect(refused.out).toContain('did not rehearse');
+    const other = await release('switch', 'newest', '--accept-other-differences', 'only the echo');
+    expect(other.code).toBe(2);
+    expect(other.out).toContain('which --accept-other-differences does not accept');
+    expect(current()).toBe('releases/20260101T000000Z-aaaaaaaaaaaa');
   });
 
   it('--accept-other-differences does not switch to a release that cannot be rehearsed', async () => {

@@ -100,6 +100,26 @@ describe('npm start', () => {
     }
   });
 
+  it.each(['SIGINT', 'SIGTERM'] as const)(
+    'stops cleanly on %s (Ctrl-C, systemctl stop): exit 0, its private redis-server stopped with it, its data directory freed',
+    async (signal) => {
+      const redisPort = await freePort();
+      const data = ownTempDir('qg-data-');
+      const run = launch({ QG_DATA_DIR: data, REDIS_PORT: String(redisPort) });
+      try {
+        await run.ready();
+        expect(await isListening('127.0.0.1', redisPort)).toBe(true);
+        run.child.kill(signal);
+        expect(await run.exit()).toBe(0);
+        expect(await isListening('127.0.0.1', redisPort)).toBe(false);
+        expect(readdirSync(join(data, 'redis'))).not.toContain('npm-start.lock');
+      } finally {
+        run.child.kill('SIGKILL');
+        await shutDownIfListening(redisPort);
+      }
+    },
+  );
+
   it('quantum-gates status with its QG_DATA_DIR asks the port that npm start recorded, not 8080', async () => {
     const data = ownTempDir('qg-data-');
     const redisPort = await freePort();

@@ -6,21 +6,15 @@ const root = resolve(import.meta.dirname, '../..');
 const { version } = JSON.parse(readFileSync(resolve(root, 'package.json'), 'utf8')) as { version: string };
 const changelog = readFileSync(resolve(root, 'CHANGELOG.md'), 'utf8');
 /** "## 1.0.0 (2026-11-26): ..." → each version's heading and its text up to the next. */
-const all = changelog
+const sections = changelog
   .split(/^(?=## )/m)
   .slice(1)
   .map((text) => ({ heading: text.split('\n', 1)[0]!, text }));
-/** Changes merged since the last release, gathered under "## Unreleased" at the top until a release names them. */
-const sections = all[0]?.heading === '## Unreleased' ? all.slice(1) : all;
 
 describe('CHANGELOG.md, one section per version', () => {
   it("opens with package.json's version: a change that alters behaviour bumps both", () => {
     expect(version).toMatch(/^\d+\.\d+\.\d+$/);
     expect(sections[0]?.heading).toMatch(new RegExp(`^## ${version.replaceAll('.', '\\.')} \\(`));
-  });
-
-  it('has at most one "Unreleased" section, at the top', () => {
-    expect(all.slice(1).filter((s) => /unreleased/i.test(s.heading))).toEqual([]);
   });
 
   it('dates every version, names each once, newest first, and says what an upgrade to it asks of the operator', () => {

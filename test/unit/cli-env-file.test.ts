@@ -28,14 +28,19 @@ describe('CLI env file', () => {
     });
   });
 
-  it('--private reads no env file and says so; with --env-file it is refused', () => {
-    const fs = fsWith({ '/etc/quantum/quantum-gates.env': 'REDIS_URL=redis://gates-redis:6379/2\n' });
+  it("--private reads no units' env file by default; --env-file or $QG_ENV_FILE still give their settings (a what-if)", () => {
+    const fs = fsWith({ '/etc/quantum/quantum-gates.env': 'REDIS_URL=redis://gates-redis:6379/2\n', 'lower-heat.env': 'HEAT_MIN=0.05\n' });
     expect(chooseEnvFile(['kill', 'on', '--private'], { A: '1' }, fs)).toEqual({
       argv: ['kill', 'on'],
       env: { A: '1' },
       privateRedis: true,
     });
-    expect(() => chooseEnvFile(['kill', 'on', '--private', '--env-file', '/etc/quantum/quantum-gates.env'], {}, fs)).toThrow(UsageError);
+    const withFile = { argv: ['rehearse', '.'], file: 'lower-heat.env', env: { HEAT_MIN: '0.05', A: '1' }, privateRedis: true };
+    expect(chooseEnvFile(['rehearse', '.', '--private', '--env-file', 'lower-heat.env'], { A: '1' }, fs)).toEqual(withFile);
+    expect(chooseEnvFile(['rehearse', '.', '--private'], { A: '1', QG_ENV_FILE: 'lower-heat.env' }, fs)).toEqual({
+      ...withFile,
+      env: { ...withFile.env, QG_ENV_FILE: 'lower-heat.env' },
+    });
   });
 
   it('falls back to the per-gate common file, and to the environment alone where neither exists', () => {

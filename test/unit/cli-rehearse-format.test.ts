@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatRehearsal } from '../../cli/rehearse/format.js';
+import { formatRehearsal, notRehearsedLine } from '../../cli/rehearse/format.js';
 import type { Difference, RehearsalReport } from '../../cli/rehearse/rehearse.js';
 
 const DEBUG = 'emit quantum:stream:harvest.heat.decision debug_json';
@@ -47,6 +47,7 @@ const report: RehearsalReport = {
   undecodable: [],
   settingChanges: [],
   withoutSettings: [],
+  notRehearsed: { total: 0, otherVersion: 0, undecodable: 0, unanswerable: 0, gateNotInRelease: 0 },
 };
 
 describe('formatRehearsal', () => {
@@ -74,5 +75,12 @@ describe('formatRehearsal', () => {
     expect(text.slice(others)).toContain(`  heat-gate: 3 decisions, in\n    ${DEBUG} (3), e.g. x:`);
     expect(text).toMatch(/heat-gate\s+calibrated_action=PARTIAL_25\s+2\s+7\s+3\s+0/);
     expect(text).toContain('2 the same, 10 different (7 in their verdict, 3 only in other fields), 0 unanswerable.');
+  });
+
+  it('ends with how many taped decisions were not rehearsed, and why: none, or each reason counted', () => {
+    expect(formatRehearsal(report).split('\n').at(-1)).toBe('Not rehearsed: 0 taped decisions.');
+    expect(notRehearsedLine({ total: 9, otherVersion: 6, undecodable: 2, unanswerable: 1, gateNotInRelease: 0 })).toBe(
+      'Not rehearsed: 9 taped decisions (6 of a tape version the release does not read; 2 tape entries that do not decode (cut or another format: each counted once); 1 whose reads the tape never held (unanswerable)): no pass.',
+    );
   });
 });
