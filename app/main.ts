@@ -1,5 +1,12 @@
 import { allHandlers, companionsLeftOut } from '../handlers/index.js';
-import { parseRuntimeConfig, type RuntimeConfig, redactSecrets, createRuntime, describeRedis } from '../runtime/host/index.js';
+import {
+  loadConfiguration,
+  parseRuntimeConfig,
+  type RuntimeConfig,
+  redactSecrets,
+  createRuntime,
+  describeRedis,
+} from '../runtime/host/index.js';
 import { ConfigError } from '../schemas/env.js';
 import { buildInfo } from './build-info.js';
 import { createLogger } from './logging.js';
@@ -76,7 +83,9 @@ async function main(): Promise<void> {
   // not a reason to exit: a supervisor's restart limit would otherwise leave the gates down for
   // good once it comes back. The runtime waits with /ready at 503 and says so in the log.
   try {
-    const warning = await preflightRedis(parseRuntimeConfig(env), runtimeConfig.REDIS_CONNECT_TIMEOUT_MS);
+    // A gate that reads the position book needs keyspace events (runtime/host/key-watch.ts).
+    const keyWatched = loadConfiguration(env, allHandlers).hosted.some((h) => h.handler.keyWatch !== undefined);
+    const warning = await preflightRedis(parseRuntimeConfig(env), runtimeConfig.REDIS_CONNECT_TIMEOUT_MS, keyWatched);
     if (warning !== undefined) console.error(`quantum-gates: ${warning}`);
   } catch (error) {
     if (!(error instanceof RedisWiringError && error.unreachable && localRedis === undefined)) {

@@ -17,6 +17,8 @@ import { hostGates, type ConsumerState } from './gates.js';
 import { gateProbes, listenHealthPorts, readiness, readinessCauses, type ReadinessCauses } from './health.js';
 import { describeRedis, openConnections, type RedisClient } from './redis.js';
 import { RedisHealth } from './redis-health.js';
+import { KeyWatches } from './key-watch.js';
+import type { Redis } from 'ioredis';
 import { bindNamingSetting, buildServer, gateRoutesPlugin } from './server.js';
 
 /** What the application's HTTP plugins (status page, dashboard) and the gates' routes may use. */
@@ -77,12 +79,24 @@ export async function createRuntime(options: RuntimeOptions) {
   );
   const { committerFactory } = options;
   const tape = options.tape?.(commands, registry, logger, hosted);
-  const gates = await hostGates({ hosted, config, connections, jobs, health, metrics, logger, clock, committerFactory, tape });
+  const watches = new KeyWatches(
+    hosted.flatMap((h) => (h.handler.keyWatch ? [h.handler.keyWatch(h.config)] : [])),
+    {
+      commands,
+      // Keyspace events are per node: on a cluster every decision reads every listed key.
+      openSubscriber: config.REDIS_CLUSTER_NODES ? undefined : () => connections.open('subscriber', 'key-watch') as Redis,
+      clock,
+      logger,
+      factory,
+    },
+  );
+  const reads = watches.reader(commands);
+  const gates = await hostGates({ hosted, config, connections, jobs, health, metrics, logger, clock, committerFactory, tape, reads });
   const backlog = backlogMonitor(commands, () => gates.consumers(), { pending: metrics.consumerPending, lag: metrics.consumerLag }, clock);
   const refresh = periodicRefresh(hosted, commands as unknown as RedisReader, logger, clock);
 
   let started = false;
-  const progress = { started: () => started, health, gates, backlog };
+  const progress = { started: () => started, health, gates, backlog, watches };
   const services: RuntimeServices = {
     config,
     env: options.env,
@@ -136,6 +150,7 @@ export async function createRuntime(options: RuntimeOptions) {
       health.start();
       await connections.waitForRedisAtStart(stopped.signal, logger, clock);
       if (stopped.signal.aborted) return address;
+      watches.start();
       await gates.start();
       await health.probeNow();
       backlog.start();
@@ -150,6 +165,7 @@ export async function createRuntime(options: RuntimeOptions) {
       backlog.stop();
       health.stop();
       await Promise.all([refresh.stop(), gates.stop()]);
+      watches.stop();
       await server.close();
       await Promise.all(healthServers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
       await jobs.close();
