@@ -183,8 +183,6 @@ export function p33KeyWatch(
       const one = { ...config, POSITION_P33_PREFIXES: [prefix] };
       return p33SaysFlat(symbol, [reply], { config: one, now }) ? 'skip' : 'read';
     },
-    // Every hash P3.3's index lists, under each prefix: what the book reads without the watch.
-    known: async (redis) => (await redis.smembers(keys.p33PositionIndex)).flatMap((symbol) => prefixes.map((p) => p + symbol)),
   });
 }
 

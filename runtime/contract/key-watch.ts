@@ -3,8 +3,9 @@ import type { ReadCommand } from './redis-reader.js';
 /**
  * Keys other services write whose every write a gate must see before its next decision (the
  * Position Ledger's hashes): the runtime subscribes to their keyspace events, reads each key a
- * write touched, and keeps in this process the keys whose content must be read by a decision
- * (`judge`: anything but a sound "nothing here"). RedisReader.keysToRead answers them after a
+ * write touched (and, after each subscribe, every key under the prefixes, found by SCAN), and keeps
+ * in this process the keys whose content must be read by a decision (`judge`: anything but a sound
+ * "nothing here"). RedisReader.keysToRead answers them after a
  * barrier, or null while the subscription is not known to be live (then the gate reads every key
  * it can list). docs/architecture.md "Consistency" holds the argument.
  */
@@ -21,11 +22,6 @@ export interface KeyWatchDeclaration {
    * nothing: it keeps what it was, so a held key deleted or expired is still read, as missing).
    */
   judge(key: string, reply: unknown, now: number): 'read' | 'skip' | 'absent';
-  /**
-   * The keys to read once after each (re)subscribe, before the watch is trusted: every key the gate
-   * would read without the watch (the rest are written again by their producer, and seen then).
-   */
-  known(redis: { smembers(key: string): Promise<string[]> }): Promise<readonly string[]>;
 }
 
 /** Identity, for a declaration's types. */

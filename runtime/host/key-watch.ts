@@ -39,8 +39,8 @@ export async function keyspaceEvents(client: RedisClient): Promise<{ value: stri
 /** Pause before subscribing again after a read of an event failed (the commands connection went away). */
 const RESUBSCRIBE_PAUSE_MS = 1000;
 
-/** Keys read together while rebuilding: a few ms of Redis each round, never the whole universe at once. */
-const REBUILD_CHUNK = 500;
+/** Keys per SCAN step while rebuilding: about a millisecond of Redis a step, whatever the keyspace. */
+const SCAN_COUNT = 1000;
 
 interface Watched {
   readonly declaration: KeyWatchDeclaration;
@@ -63,7 +63,8 @@ export interface KeyWatchDeps {
  * the commands connection (pipelined) and judged, replies applied in reply order, so the newest
  * write wins. keysToRead is the barrier: a PING on the subscriber connection, whose PONG Redis sends
  * after every event it published before the PING, then the reads those events started. The watch
- * is live only after a subscribe and one read of every key the gate can list (`known`); until then,
+ * is live only after a subscribe and one read of every key under its prefixes (SCAN, begun after
+ * the subscribe: a key present throughout is returned, one written meanwhile is an event); until then,
  * after any loss, with keyspace events off or on Redis Cluster, keysToRead answers null and the gate
  * reads every key it lists. docs/architecture.md "Consistency" holds the argument.
  */
@@ -230,11 +231,7 @@ export class KeyWatches {
       if (missingKeyspaceFlags(events.value).length > 0) return this.refuse(generation, keyspaceEventsOff(events.value));
       const prefixes = [...new Set([...this.watches.values()].flatMap((w) => w.declaration.prefixes))];
       await subscriber.psubscribe(...prefixes.map((prefix) => `${this.channelPrefix}${prefix}*`));
-      for (const watched of this.watches.values()) {
-        const known = await watched.declaration.known(this.deps.commands as unknown as RedisReader);
-        for (let i = 0; i < known.length; i += REBUILD_CHUNK)
-          await Promise.all(known.slice(i, i + REBUILD_CHUNK).map((key) => this.read(watched, key)));
-      }
+      for (const prefix of prefixes) await this.rebuild(prefix, generation);
       await Promise.all([...this.inFlight]);
       if (generation !== this.generation || this.stopped) return;
       this.live = true;
@@ -244,6 +241,21 @@ export class KeyWatches {
     } catch (error) {
       if (generation === this.generation) this.lose(`subscribing failed: ${error instanceof Error ? error.message : String(error)}`);
     }
+  }
+
+  /**
+   * Reads every key under `prefix` once (SCAN … MATCH, a step at a time), for each watch of it: after
+   * the subscribe, so a key SCAN misses was written or removed meanwhile, and its event read it.
+   */
+  private async rebuild(prefix: string, generation: number): Promise<void> {
+    const reader = this.deps.commands as unknown as RedisReader;
+    let cursor = '0';
+    do {
+      const [next, found] = await reader.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', SCAN_COUNT);
+      for (const watched of this.watches.values())
+        if (watched.declaration.prefixes.includes(prefix)) await Promise.all(found.map((key) => this.read(watched, key)));
+      cursor = next;
+    } while (cursor !== '0' && generation === this.generation && !this.stopped);
   }
 
   private refuse(generation: number, why: string): void {

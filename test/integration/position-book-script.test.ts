@@ -194,12 +194,20 @@ describe('position book: the one-script read answers what the plain reads answer
 });
 
 /**
- * `reader` answering keysToRead as the P3.3 key watch would after reading every hash P3.3's index
- * lists at `at` (runtime/host/key-watch.ts: each key read and judged by book.ts p33KeyWatch).
+ * `reader` answering keysToRead as the P3.3 key watch would after reading every key under P3.3's
+ * prefixes at `at` (runtime/host/key-watch.ts: each key read and judged by book.ts p33KeyWatch).
  */
 async function watchedReader(reader: RedisReader, r: RedisReader, at: number): Promise<RedisReader> {
   const watch = p33KeyWatch(config);
-  const known = await watch.known(r);
+  const known: string[] = [];
+  for (const prefix of watch.prefixes) {
+    let cursor = '0';
+    do {
+      const [next, found] = await r.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+      known.push(...found);
+      cursor = next;
+    } while (cursor !== '0');
+  }
   const replies = await Promise.all(known.map((key) => sendRead(r, watch.read(key)).catch((error: unknown) => error)));
   const keysToRead = known.filter((key, i) => watch.judge(key, replies[i], at) === 'read');
   return new Proxy(reader, {
