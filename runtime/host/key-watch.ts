@@ -36,7 +36,10 @@ export async function keyspaceEvents(client: RedisClient): Promise<{ value: stri
   }
 }
 
-/** Pause before subscribing again after a read of an event failed (the commands connection went away). */
+/**
+ * Pause before subscribing again after the watch was lost with its connection standing (a read of an
+ * event failed, keyspace events turned off, a subscribe refused): each try checks the events again.
+ */
 const RESUBSCRIBE_PAUSE_MS = 1000;
 
 /** Keys per SCAN step while rebuilding: about a millisecond of Redis a step, whatever the keyspace. */
@@ -138,14 +141,21 @@ export class KeyWatches {
     this.lose('stopped');
   }
 
-  /** RedisReader.keysToRead: the barrier, then the watch's keys; null while not live. */
+  /**
+   * RedisReader.keysToRead: the barrier, then the watch's keys; null while not live. With the PING, a
+   * CONFIG GET of notify-keyspace-events on the commands connection: events turned off before a
+   * producer's write (so before the message and this read) are seen here, and this decision reads
+   * every listed key.
+   */
   async keysToRead(name: string): Promise<readonly string[] | null> {
     const watched = this.watches.get(name);
     if (watched === undefined) return null;
     const generation = this.generation;
     if (this.live && this.subscriber !== undefined) {
       try {
-        await this.subscriber.ping();
+        const [, events] = await Promise.all([this.subscriber.ping(), keyspaceEvents(this.deps.commands)]);
+        if ('unknown' in events) this.lose(`notify-keyspace-events not checked (CONFIG GET refused: ${events.unknown})`);
+        else if (missingKeyspaceFlags(events.value).length > 0) this.lose(keyspaceEventsOff(events.value));
         await Promise.all([...this.inFlight]);
         if (this.live && generation === this.generation) return [...watched.keys];
       } catch (error) {
@@ -210,13 +220,19 @@ export class KeyWatches {
     for (const name of this.watches.keys()) this.metrics.live.set({ watch: name }, 0);
     if (wasLive && !this.stopped)
       this.deps.logger.warn({ cause: why }, 'key watch lost: decisions read every listed P3.3 key until it is rebuilt');
-    // A read that failed while the subscription itself stands: subscribe and rebuild again after a pause.
-    if (!this.stopped && this.subscriber !== undefined && isReady(this.subscriber) && why.startsWith('a read of')) {
-      const generation = this.generation;
-      void this.deps.clock.sleep(RESUBSCRIBE_PAUSE_MS).then(() => {
-        if (generation === this.generation && !this.stopped) void this.subscribe();
-      });
-    }
+    this.retry();
+  }
+
+  /**
+   * Subscribes and rebuilds again after a pause while the subscriber connection stands (a closed one
+   * does on its next 'ready'); a loss meanwhile makes its own try.
+   */
+  private retry(): void {
+    if (this.stopped || this.subscriber === undefined || !isReady(this.subscriber)) return;
+    const generation = this.generation;
+    void this.deps.clock.sleep(RESUBSCRIBE_PAUSE_MS).then(() => {
+      if (generation === this.generation && !this.stopped) void this.subscribe();
+    });
   }
 
   /** Checks keyspace events, subscribes, reads every known key once, then trusts the watch. */
@@ -258,10 +274,12 @@ export class KeyWatches {
     } while (cursor !== '0' && generation === this.generation && !this.stopped);
   }
 
+  /** Keyspace events off or unchecked: not live (named on /ready), checked again after a pause. */
   private refuse(generation: number, why: string): void {
     if (generation !== this.generation) return;
     if (why !== this.why)
       this.deps.logger.error({ cause: why }, 'key watch off: decisions read every listed P3.3 key (slower, never short of a position)');
     this.why = why;
+    this.retry();
   }
 }
