@@ -6,11 +6,12 @@ import { createTestRuntime, governorDecided, pendingCount, produce, readStream, 
 import { untilStream, untilStreamLength } from '../support/until.js';
 
 /**
- * Issue #49 item 3: a key the governor writes holds another type (the P3.3 watch a string), so
- * Redis refuses every testnet open's commit with WRONGTYPE, and will until a person deletes it. The
- * stream must move: each open gets the governor's failure policy (a fail-closed block) after a few
- * identical refusals, the closes behind them are decided as ever, and /ready says which key until
- * a commit writes it again.
+ * Issue #49 item 3: a key the governor writes holds another type (the P3.3 watch a string), and will
+ * until a person deletes it. The stream must move: the closes are decided as ever and /ready says
+ * which key until it is fixed. Since issue #69 every read of the book reads that watch too, so the
+ * opens are blocked `positions_unreadable` at their read (a listing of the book refused), before any
+ * write could be refused; the governor's failure policy for a commit refused every time is
+ * governor.test.ts's "fails closed".
  */
 
 /** An open or a close as upstream's publish_plan writes it (microservices/apply_layer/main.py at 8f5055c52, lines 673-690). */
@@ -32,7 +33,7 @@ describe('a write Redis refuses the same way every time (WRONGTYPE on a key the 
     runtime = undefined;
   });
 
-  it('opens get the fail-closed block after a few tries, closes pass, /ready names the key until it is fixed', async () => {
+  it('opens are blocked positions_unreadable, closes pass, /ready names the key until it is fixed', async () => {
     await redis.client.set(keys.p33Watch, 'not a sorted set');
     const symbols = ['AUSDT', 'BUSDT', 'CUSDT', 'DUSDT'];
     for (const s of [...symbols, 'EUSDT']) await redis.client.hset(keys.marketState(s), 'mark_price', '100');
@@ -52,10 +53,10 @@ describe('a write Redis refuses the same way every time (WRONGTYPE on a key the 
     const verdicts = Object.fromEntries(decided.map((e) => [e.plan_id, `${e.event} ${e.reason}`]));
     console.info(`p33_watch a string, 4 opens and 4 closes: ${JSON.stringify(verdicts)}`);
     for (let i = 0; i < symbols.length; i++) {
-      expect(verdicts[`open-${i}`]).toBe('block evaluation_error');
+      expect(verdicts[`open-${i}`]).toBe('block positions_unreadable');
       expect(verdicts[`close-${i}`]).toBe('permit close_bypass');
     }
-    expect(decided.find((e) => e.plan_id === 'open-0')!.error).toContain(keys.p33Watch);
+    expect(decided.find((e) => e.plan_id === 'open-0')!.unreadable_listings).toContain(keys.p33Watch);
     expect(await ready()).toMatchObject({ status: 503, body: expect.stringContaining(keys.p33Watch) as unknown });
 
     // Fixed by a person: the next open's permit writes the watch, and the gate is ready again.
