@@ -6,7 +6,10 @@ import { p33HashReads, p33SaysFlat, positionBookEnvShape } from './book.js';
 import { refusedAs, sendReadsSettled } from './read-commands.js';
 
 const configSchema = z.object({
-  /** How often the index is refreshed: the bound on how late a symbol P3.3 is configured with is seen. */
+  /**
+   * How often the index is refreshed: the bound on how late a symbol P3.3 is configured with is
+   * listed, which the book reads only while its P3.3 key watch is not live.
+   */
   POSITION_INDEX_REFRESH_SEC: envInt(5, 1),
   POSITION_P33_PREFIXES: positionBookEnvShape.POSITION_P33_PREFIXES,
   /** The book's bound on a figure stamped ahead: a flat hash stamped further ahead is no sound flat figure (counted held). */
