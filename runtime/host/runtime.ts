@@ -1,7 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { AnyHandler } from '../contract/handler.js';
-import type { RedisReader } from '../contract/redis-reader.js';
 import type { Committer } from '../engine/commit.js';
 import { systemClock, type Clock } from '../engine/clock.js';
 import type { DecisionTape } from '../engine/execute.js';
@@ -93,7 +92,8 @@ export async function createRuntime(options: RuntimeOptions) {
   const reads = watches.reader(commands);
   const gates = await hostGates({ hosted, config, connections, jobs, health, metrics, logger, clock, committerFactory, tape, reads });
   const backlog = backlogMonitor(commands, () => gates.consumers(), { pending: metrics.consumerPending, lag: metrics.consumerLag }, clock);
-  const refresh = periodicRefresh(hosted, commands as unknown as RedisReader, logger, clock);
+  // The gates' refreshes (the heat gate's heat without a proposal) read the book through the key watch too.
+  const refresh = periodicRefresh(hosted, reads, logger, clock);
 
   let started = false;
   const progress = { started: () => started, health, gates, backlog, watches };
