@@ -55,7 +55,23 @@ export async function startLocalRedis(dataDir: string, port = 6379): Promise<Loc
   mkdirSync(dataDir, { recursive: true });
   const child: ChildProcess = spawn(
     'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--dir', dataDir, '--save', '', '--appendonly', 'yes', '--logfile', 'redis.log'],
+    // Keyspace events for the position book's key watch (runtime/host/key-watch.ts, docs/operations.md).
+    [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--dir',
+      dataDir,
+      '--save',
+      '',
+      '--appendonly',
+      'yes',
+      '--logfile',
+      'redis.log',
+      '--notify-keyspace-events',
+      'Khgx',
+    ],
     // Its own process group: Ctrl-C in a terminal signals the whole foreground group, and the
     // server must outlive the drain that SIGINT starts (the runtime stops it afterwards).
     { stdio: 'ignore', detached: true },

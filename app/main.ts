@@ -1,5 +1,6 @@
 import { allHandlers, companionsLeftOut } from '../handlers/index.js';
 import {
+  loadConfiguration,
   parseRuntimeConfig,
   type RuntimeConfig,
   redactSecrets,
@@ -84,7 +85,9 @@ async function main(): Promise<void> {
   // good once it comes back. The runtime waits with /ready at 503 and says so in the log.
   try {
     const gates = selectHandlers(allHandlers, env.HANDLERS).map((handler) => handler.name);
-    const warning = await preflightRedis(parseRuntimeConfig(env), runtimeConfig.REDIS_CONNECT_TIMEOUT_MS, gates);
+    // A gate that reads the position book needs keyspace events (runtime/host/key-watch.ts).
+    const keyWatched = loadConfiguration(env, allHandlers).hosted.some((h) => h.handler.keyWatch !== undefined);
+    const warning = await preflightRedis(parseRuntimeConfig(env), runtimeConfig.REDIS_CONNECT_TIMEOUT_MS, gates, keyWatched);
     if (warning !== undefined) console.error(`quantum-gates: ${warning}`);
   } catch (error) {
     if (!(error instanceof RedisWiringError && error.unreachable && localRedis === undefined)) {

@@ -7,6 +7,9 @@ import {
   describeMissing,
   describeRedis,
   evictionPolicy,
+  keyspaceEvents,
+  keyspaceEventsOff,
+  missingKeyspaceFlags,
   redactSecrets,
   TimeoutError,
   withTimeout,
@@ -187,26 +190,47 @@ export async function connectVerified(config: RuntimeConfig, timeoutMs: number, 
 }
 
 /**
+ * Keyspace events for the position book's key watch (runtime/host/key-watch.ts), on a single Redis
+ * (a cluster's gates read every listed P3.3 hash instead): off stops the start naming the setting; a
+ * warning when CONFIG GET is refused (the gates then read every listed hash, as with it off).
+ */
+async function keyspaceEventsCheck(config: RuntimeConfig, client: RedisClient): Promise<string | undefined> {
+  if (config.REDIS_CLUSTER_NODES) return undefined;
+  const events = await keyspaceEvents(client);
+  if ('unknown' in events)
+    return `notify-keyspace-events of Redis at ${describeRedis(config)} not checked (CONFIG GET refused: ${redactSecrets(config, events.unknown)}); the position book reads every listed P3.3 hash each decision until it can be (docs/operations.md)`;
+  if (missingKeyspaceFlags(events.value).length > 0) throw new RedisWiringError('notify-keyspace-events', keyspaceEventsOff(events.value));
+  return undefined;
+}
+
+/**
  * Start-up check of the application: the configured Redis answers as configured, the account may
  * run every command the hosted `gates` need (runtime/host/redis-commands.ts, on every master of a
- * cluster), and it never evicts keys (maxmemory-policy noeviction), or one clear line. Answers a
- * warning when the policy cannot be read (CONFIG GET refused), naming why.
+ * cluster), it never evicts keys (maxmemory-policy noeviction), and it sends the keyspace events
+ * the position book's key watch needs, or one clear line. Answers a warning when a setting cannot
+ * be read (CONFIG GET refused), naming why.
  */
-export async function preflightRedis(config: RuntimeConfig, timeoutMs: number, gates: readonly string[]): Promise<string | undefined> {
+export async function preflightRedis(
+  config: RuntimeConfig,
+  timeoutMs: number,
+  gates: readonly string[],
+  keyWatched = false,
+): Promise<string | undefined> {
   const client = await connectVerified(config, timeoutMs, 'quantum-gates:preflight');
   try {
     const commands = await checkCommands(client, commandsFor(gates));
     const [first] = commands.missing;
     if (first !== undefined) throw new RedisWiringError(undefined, describeMissing(describeRedis(config), first));
+    const events = keyWatched ? await keyspaceEventsCheck(config, client) : undefined;
     const eviction = await evictionPolicy(client);
     if ('unknown' in eviction)
-      return `maxmemory-policy of Redis at ${describeRedis(config)} not checked (CONFIG GET refused: ${redactSecrets(config, eviction.unknown)}); the gates need noeviction (docs/operations.md)`;
+      return `${events === undefined ? '' : `${events}; `}maxmemory-policy of Redis at ${describeRedis(config)} not checked (CONFIG GET refused: ${redactSecrets(config, eviction.unknown)}); the gates need noeviction (docs/operations.md)`;
     if (eviction.policy !== 'noeviction')
       throw new RedisWiringError(
         'maxmemory-policy',
         `Redis at ${describeRedis(config)} evicts keys when memory fills (maxmemory-policy ${eviction.policy}): the gates' reservations and permits would vanish; set maxmemory-policy noeviction (docs/operations.md)`,
       );
-    return undefined;
+    return events;
   } finally {
     await client.quit().catch(() => client.disconnect());
   }

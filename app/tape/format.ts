@@ -69,6 +69,8 @@ export const READ_METHODS: ReadonlySet<string> = new Set([
   'scan',
   'eval_ro',
   'info',
+  // The key watch's answer (runtime/host/key-watch.ts): a rehearsal reads the book as the decision did.
+  'keysToRead',
 ]);
 
 const digests = new Map<string, string>();

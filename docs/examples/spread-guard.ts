@@ -96,7 +96,7 @@ function record(intent: OrderIntent, verdict: SpreadVerdict, spreadBps: number |
 const number = (value: string | undefined) =>
   value === undefined || value.trim() === '' || !Number.isFinite(Number(value)) ? undefined : Number(value);
 
-// Its own surfaces (§15 of the guide), declared rather than served: an HTTP route, and a section of the status
+// Its own surfaces (§16 of the guide), declared rather than served: an HTTP route, and a section of the status
 // page, of GET /status and of `quantum-gates status`. No Fastify, no prom-client.
 
 /** GET /spread-guard/limits: the limits this replica enforces, for the desk's tools. */

@@ -16,7 +16,7 @@ import { loadPlanState, loadSnapshot, symbolReadsAhead, type Coordination, type 
 import { disarmSection, governorDecisionsSection, killSwitchSection, reservationsSection } from './status.js';
 import { noteFutureQuotes } from '../positions/prices.js';
 import { RefusedFigureNotes } from '../positions/refused-figures.js';
-import { unreadableCause } from '../positions/book.js';
+import { p33KeyWatch, unreadableCause } from '../positions/book.js';
 
 export interface GovernorOptions {
   /** Where open positions come from; the shared position book by default. */
@@ -43,6 +43,8 @@ export function createGovernor(options: GovernorOptions = {}) {
     // The governor always enforces its own path's gates.
     mode: () => 'enforce',
     startLine: pathLine,
+    // Every P3.3 write before a plan is in its decision (book.ts p33KeyWatch).
+    keyWatch: p33KeyWatch,
     // prometheus_client's start_http_server (METRICS_PORT) answered every path with the metrics.
     http: { health: metricsAsHealth, status: [killSwitchSection, disarmSection, reservationsSection, governorDecisionsSection] },
     batch: {

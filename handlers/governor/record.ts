@@ -224,13 +224,13 @@ function reserve(ctx: GovernorCtx, plan: ApplyPlan, facts: PlanFacts, snapshot: 
     score: reservation.expiresAt,
     ttlSec: 2 * ctx.config.GOV_RESERVATION_TIMEOUT_SEC,
   });
-  // Watched from this commit on: the position index keeps the symbol listed, and in the held index
-  // the book reads, until the reservation expires (index-job.ts: from its next refresh), so the
-  // fill shows before the reservation can lapse, for a symbol in no P3.3 list and one P3.3 reported
-  // flat too; until the fill shows, the reservation counts whole. Not written to the held index
-  // here: a held index of another type must not hold a permit (the job replaces it).
+  // Watched from this commit on: every book read reads the symbol's P3.3 hashes directly, until a
+  // position-index refresh begun after the reservation expired finds its fill in the book (or P3.3
+  // saying it flat: it never filled), so the fill counts from the moment it is written whether or
+  // not the key watch is live, however late the job runs; until the fill shows, the reservation
+  // counts whole. No TTL: never ended by the clock alone (index-job.ts).
   ctx.add(keys.p33PositionIndex, plan.symbol, { to: 'set' });
-  ctx.add(keys.p33Watch, plan.symbol, { to: 'sorted-set', score: reservation.expiresAt, ttlSec: ctx.config.GOV_RESERVATION_TIMEOUT_SEC });
+  ctx.add(keys.p33Watch, plan.symbol, { to: 'sorted-set', score: reservation.expiresAt });
 }
 
 /**

@@ -4,7 +4,7 @@ import { FREE_TEXT_MAX, harvestProposalSchema, type HarvestProposal } from '../.
 import type { HeatBucket } from '../../schemas/heat-gate.js';
 import { keys } from '../../schemas/keys.js';
 import { pyFloatStr } from '../../schemas/python-number.js';
-import { readP33Position, unreadableCause, type UntrustedFigure } from '../positions/book.js';
+import { p33KeyWatch, readP33Position, unreadableCause, type UntrustedFigure } from '../positions/book.js';
 import {
   freshestOf,
   futureQuotes,
@@ -47,6 +47,8 @@ export const heatGate = defineHandler({
   config: parseHeatGateConfig,
   metrics: heatGateMetrics,
   mode: (config) => config.P26_MODE,
+  // Every P3.3 write before a proposal is in its decision (book.ts p33KeyWatch).
+  keyWatch: p33KeyWatch,
   // prometheus_client's start_http_server (P26_METRICS_PORT) answered every path with the metrics.
   http: { health: metricsAsHealth, status: [heatSection, calibrationSection, heatDecisionsSection] },
   batch: {

@@ -1,14 +1,14 @@
 import { epochMs } from '../../domain/epoch.js';
 import { sideSign } from '../../domain/side.js';
 import * as z from 'zod';
-import { isRedisStateRefusal, type RedisReader } from '../../runtime/contract/index.js';
+import { defineKeyWatch, isRedisStateRefusal, type KeyWatchDeclaration, type RedisReader } from '../../runtime/contract/index.js';
 import { envInt } from '../../schemas/env.js';
 import { compareStreamIds, fieldsToRecord, parseNumber } from '../../schemas/fields.js';
 import { keys, streams } from '../../schemas/keys.js';
 import { positionSnapshotSchema, snapshotAges, snapshotNotional } from '../../schemas/position-snapshot.js';
 import { gateLua } from '../lua.js';
 import { DEFAULT_PRICE_MAX_SKEW_SEC } from './bounds.js';
-import { refusedAs, refusedKey, sendRead, sendReads, settledReplies, type ReadCommand } from './read-commands.js';
+import { refusedKey, sendRead, sendReads, settledReplies, type ReadCommand } from './read-commands.js';
 
 /** P3.3's hash prefixes: the seed era's, and upstream's newest (de25f13cb). */
 export const DEFAULT_P33_PREFIXES: readonly string[] = [prefixOf(keys.p33PositionSnapshot), prefixOf(keys.p33StatePositions)];
@@ -151,23 +151,57 @@ export interface PositionBook {
    */
   readonly unreadableListings: readonly UnreadableListing[];
   /**
-   * Which of P3.3's indexes listed its symbols: the held index while it stands (the position index
-   * job's symbols whose hashes were anything but a sound flat figure, and the watched), else every
-   * P3.3 hash the index lists (`all`: the held index expired, missing or unreadable).
+   * How P3.3's symbols were listed: by the key watch while it is live (`watched`: the hashes other
+   * than a sound flat figure, every write before the read seen), else every P3.3 hash the index lists
+   * (`all`: not subscribed yet, reconnecting, keyspace events off, Redis Cluster). The governor's
+   * watched symbols (its permitted opens until their fills are in the book) either way.
    */
-  readonly p33Listing: 'held' | 'all';
+  readonly p33Listing: 'watched' | 'all';
+}
+
+/** The key watch of P3.3's hashes (runtime/contract/key-watch.ts), by the name the book asks it. */
+export const P33_KEY_WATCH = 'p33-positions';
+
+/**
+ * Every write of a P3.3 hash, seen before the next decision: each changed hash is read (HMGET) and
+ * judged by the book's own rule (p33SaysFlat, for that one hash): anything but a sound flat figure
+ * must be read by every decision. Gates hosting the book declare it (HandlerDeclaration.keyWatch).
+ */
+export function p33KeyWatch(
+  config: Pick<PositionBookConfig, 'POSITION_P33_PREFIXES' | 'POSITION_MAX_AGE_SEC' | 'PRICE_MAX_SKEW_SEC'>,
+): KeyWatchDeclaration {
+  const prefixes = p33Prefixes(config);
+  const prefixOfKey = (key: string) => prefixes.find((p) => key.startsWith(p)) ?? '';
+  return defineKeyWatch({
+    name: P33_KEY_WATCH,
+    prefixes,
+    read: (key) => ['HMGET', key, ...P33_FIELDS],
+    judge(key, reply, now) {
+      if (Array.isArray(reply) && reply.every((field) => field === null)) return 'absent';
+      const prefix = prefixOfKey(key);
+      const symbol = key.slice(prefix.length);
+      const one = { ...config, POSITION_P33_PREFIXES: [prefix] };
+      return p33SaysFlat(symbol, [reply], { config: one, now }) ? 'skip' : 'read';
+    },
+  });
+}
+
+/** The P3.3 symbols of the key watch's keys (a symbol once, whichever prefixes it is held under). */
+function watchedSymbols(watchedKeys: readonly string[], prefixes: readonly string[]): string[] {
+  const symbols = new Set<string>();
+  for (const key of watchedKeys) {
+    const prefix = prefixes.find((p) => key.startsWith(p));
+    if (prefix !== undefined) symbols.add(key.slice(prefix.length));
+  }
+  return [...symbols];
 }
 
 /**
- * The held index's member (keys.p33HeldIndex) scored with the moment until which the list stands: no
- * symbol is empty. The position index job writes it at every refresh; without it, or past it, the
- * book reads every P3.3 hash the index lists.
+ * The book's listing reads, each of one key: our view's index, P3.3's index, the snapshot stream, the
+ * portfolio state (equity), the governor's watched symbols.
  */
-export const P33_HELD_CURRENT = '';
-
-/** The book's listing reads, each of one key: our view's index, P3.3's index, the snapshot stream, the portfolio state (equity). */
-export type BookListing = 'view' | 'p33' | 'stream' | 'equity';
-const BOOK_LISTINGS: readonly BookListing[] = ['view', 'p33', 'stream', 'equity'];
+export type BookListing = 'view' | 'p33' | 'stream' | 'equity' | 'watch';
+const BOOK_LISTINGS: readonly BookListing[] = ['view', 'p33', 'stream', 'equity', 'watch'];
 
 /** A listing read Redis refused: which (the book's, or a gate's own such as the governor's reservations), its key, and Redis's error (WRONGTYPE). */
 export interface UnreadableListing {
@@ -362,7 +396,7 @@ type ScriptReply = [
   unknown[][],
   [number, number, string][],
   [string, string, string][],
-  [PositionBook['p33Listing'], string | 0 | null],
+  PositionBook['p33Listing'],
 ];
 
 /** What a read of the book brings besides the positions. */
@@ -387,7 +421,10 @@ export async function loadPositionBook(redis: RedisReader, config: PositionBookC
   const reads = bookReads(prefixes, withUnpriced, allP33Quotes);
   const sent = BOOK_READ_GROUPS.flatMap((group) => reads[group]);
   const equityKey = withEquity ? keys.portfolioState : '';
-  const listing = [keys.activePositions, config.POSITION_SNAPSHOT_STREAM, keys.p33PositionIndex, equityKey, keys.p33HeldIndex] as const;
+  const listing = [keys.activePositions, config.POSITION_SNAPSHOT_STREAM, keys.p33PositionIndex, equityKey, keys.p33Watch] as const;
+  // After the barrier: every P3.3 write before this read is judged (null: read every hash the index lists).
+  const watchedKeys = (await redis.keysToRead?.(P33_KEY_WATCH)) ?? null;
+  const watched = watchedKeys === null ? null : watchedSymbols(watchedKeys, prefixes);
   let listed: ListedReplies;
   try {
     const reply = await redis.eval_ro(
@@ -397,8 +434,7 @@ export async function loadPositionBook(redis: RedisReader, config: PositionBookC
       config.POSITION_SNAPSHOT_GROUP,
       config.POSITION_BOOK_MAX_PENDING,
       JSON.stringify(sent),
-      now,
-      P33_HELD_CURRENT,
+      watched === null ? '' : JSON.stringify(watched),
     );
     const [
       equity,
@@ -408,15 +444,15 @@ export async function loadPositionBook(redis: RedisReader, config: PositionBookC
       replies,
       refused,
       refusedListings = [],
-      [p33Listing, heldError] = ['all', null] as const,
+      p33Listing = 'all',
     ] = reply as ScriptReply;
     for (const [read, at, error] of refused) replies[read - 1]![at - 1] = new Error(error);
     // A read refused for Redis's state (an ACL) is no key's problem: the message is held until Redis serves it.
-    settledReplies([...refused, ...refusedListings].map(([, , error]) => new Error(error)).concat(heldError ? [new Error(heldError)] : []));
+    settledReplies([...refused, ...refusedListings].map(([, , error]) => new Error(error)));
     listed = { equity, mode, entries, lists: { view, p33, entries: entrySymbols, book }, replies, refusedListings, p33Listing };
   } catch {
     // Scripts refused (Redis Cluster, Redis before 7, an ACL without EVAL_RO): the same reads as plain commands.
-    listed = await readPlain(redis, config, equityKey, sent, now);
+    listed = await readPlain(redis, config, equityKey, sent, watched);
   }
   // A P3.3 symbol whose hashes say nothing but flat holds nothing: its quotes and sigma are no input
   // of any decision (so a flat universe read through every hash decides as read through the held index).
@@ -441,7 +477,7 @@ async function readPlain(
   config: PositionBookConfig,
   equityKey: string,
   reads: readonly SymbolRead[],
-  now: number,
+  watched: readonly string[] | null,
 ): Promise<ListedReplies> {
   const stream = config.POSITION_SNAPSHOT_STREAM;
   // A listing read Redis refuses is noted and read as empty, as the script's (read-book.lua); any other failure is the read's.
@@ -452,13 +488,11 @@ async function readPlain(
       refusedListings.push([name, key, error.message]);
       return none;
     });
-  const [equity, view, held] = await Promise.all([
+  const [equity, view, governorWatch] = await Promise.all([
     equityKey === '' ? null : listing('equity', equityKey, redis.hmget(equityKey, 'equity_usd', 'timestamp'), null),
     listing('view', keys.activePositions, redis.smembers(keys.activePositions), []),
-    // A held index Redis refuses for its type is no held index, as the script's (a refusal that is Redis's state is the read's).
-    redis.zrangebyscore(keys.p33HeldIndex, '-inf', '+inf', 'WITHSCORES').catch(refusedAs(null)),
+    listing('watch', keys.p33Watch, redis.zrangebyscore(keys.p33Watch, '-inf', '+inf'), []),
   ]);
-  const current = held === null ? undefined : heldSymbols(held, now);
   let mode: ListedReplies['mode'] = 'none';
   let start = '-';
   try {
@@ -485,18 +519,20 @@ async function readPlain(
       : await listing('stream', stream, redis.xrevrange(stream, '+', start, 'COUNT', config.POSITION_BOOK_MAX_PENDING + 1), []);
   const entrySymbols = [...new Set(entries.map(([, f]) => fieldsToRecord(f).symbol ?? ''))].filter((s) => s !== '');
   let p33: string[];
-  if (current === undefined) p33 = await listing('p33', keys.p33PositionIndex, redis.smembers(keys.p33PositionIndex), []);
+  if (watched === null) p33 = await listing('p33', keys.p33PositionIndex, redis.smembers(keys.p33PositionIndex), []);
   else {
-    // With the held index, also our view's and the entries' symbols that P3.3's index lists (as read-book.lua).
-    const others = [...new Set([...view, ...entrySymbols])].filter((s) => !current.includes(s));
+    // With the key watch, also our view's and the entries' symbols that P3.3's index lists (as read-book.lua).
+    const others = [...new Set([...view, ...entrySymbols])].filter((s) => !watched.includes(s));
     const refusedBefore = refusedListings.length;
     // '' first: the index is read even when no symbol is looked up in it (read-book.lua says why).
     const listed = await Promise.all(
       ['', ...others].map((s) => listing('p33', keys.p33PositionIndex, redis.sismember(keys.p33PositionIndex, s), 0)),
     );
     refusedListings.splice(refusedBefore + 1);
-    p33 = [...current, ...others.filter((_, i) => listed[i + 1] === 1)];
+    p33 = [...watched, ...others.filter((_, i) => listed[i + 1] === 1)];
   }
+  // The governor's watched symbols either way (as read-book.lua).
+  p33 = [...new Set([...p33, ...governorWatch])];
   const lists = { view, p33, entries: entrySymbols, book: [...new Set([...view, ...entrySymbols, ...p33])] };
   // A key of another type is its read's reply (as the script's refusals), any other failure the read's.
   const settled = (error: unknown) => {
@@ -508,18 +544,7 @@ async function readPlain(
       Promise.all(lists[over].map((s) => sendRead(redis, [command, prefix + s, ...args]).catch(settled))),
     ),
   );
-  return { equity, mode, entries, lists, replies, refusedListings, p33Listing: current === undefined ? 'all' : 'held' };
-}
-
-/** The held index's symbols (ZRANGE … WITHSCORES) while it stands at `now` (its P33_HELD_CURRENT member scored at or after it), else undefined. */
-function heldSymbols(withScores: readonly string[], now: number): string[] | undefined {
-  const symbols: string[] = [];
-  let current = false;
-  for (let j = 0; j < withScores.length; j += 2) {
-    if (withScores[j] === P33_HELD_CURRENT) current = Number(withScores[j + 1]) >= now;
-    else symbols.push(withScores[j]!);
-  }
-  return current ? symbols : undefined;
+  return { equity, mode, entries, lists, replies, refusedListings, p33Listing: watched === null ? 'all' : 'watched' };
 }
 
 /**

@@ -2,14 +2,17 @@ import * as z from 'zod';
 import { defineHandler, type MetricFactory, type RedisReader } from '../../runtime/contract/index.js';
 import { envInt, parseEnv } from '../../schemas/env.js';
 import { keys } from '../../schemas/keys.js';
-import { P33_HELD_CURRENT, p33HashReads, p33SaysFlat, positionBookEnvShape } from './book.js';
-import { refusedAs, refusedKey, sendReadsSettled } from './read-commands.js';
+import { p33HashReads, p33SaysFlat, positionBookEnvShape } from './book.js';
+import { refusedAs, sendReadsSettled } from './read-commands.js';
 
 const configSchema = z.object({
-  /** How often the index is refreshed: the bound on how late a symbol P3.3 is configured with is seen. */
+  /**
+   * How often the index is refreshed: the bound on how late a symbol P3.3 is configured with is
+   * listed, which the book reads only while its P3.3 key watch is not live.
+   */
   POSITION_INDEX_REFRESH_SEC: envInt(5, 1),
   POSITION_P33_PREFIXES: positionBookEnvShape.POSITION_P33_PREFIXES,
-  /** The book's bound on a figure stamped ahead: a flat hash stamped further ahead is no sound flat figure (stays held). */
+  /** The book's bound on a figure stamped ahead: a flat hash stamped further ahead is no sound flat figure (counted held). */
   PRICE_MAX_SKEW_SEC: positionBookEnvShape.PRICE_MAX_SKEW_SEC,
   /**
    * The symbols P3.3 is configured with, comma-separated: set it to P3.3's P33_ALLOWLIST (else its
@@ -51,7 +54,11 @@ function metrics(m: MetricFactory) {
     symbols: m.gauge({ name: 'quantum_position_index_p33_symbols', help: 'Symbols with a P3.3 position hash at the last refresh' }),
     held: m.gauge({
       name: 'quantum_position_index_p33_held',
-      help: 'Symbols the position book reads P3.3 for at the last refresh: a hash other than a sound flat figure, or watched',
+      help: 'Symbols whose P3.3 hashes were other than a sound flat figure at the last refresh',
+    }),
+    watchEnded: m.counter({
+      name: 'quantum_position_index_watch_ended_total',
+      help: "The governor's watched symbols (a permitted open) no longer watched: a refresh begun after the reservation expired found the fill's P3.3 hash or our view's row",
     }),
     viewPruned: m.counter({
       name: 'quantum_position_index_view_pruned_total',
@@ -81,59 +88,40 @@ async function universeSymbols(redis: RedisReader, universeKeys: readonly string
   });
 }
 
-/**
- * How long a refresh's held index stands without the next, in refreshes: past it the book reads
- * every P3.3 hash the index lists (slow, never short of a position) until the job refreshes again.
- */
-const HELD_STANDS_REFRESHES = 3;
-
-/** The held index's members, or, when Redis refuses it for its type, none and the key to be replaced (it is wholly this job's). */
-async function heldListing(read: Promise<string[]>): Promise<{ members: string[]; replace: boolean }> {
-  try {
-    return { members: await read, replace: false };
-  } catch (error) {
-    if (!refusedKey(error)) throw error;
-    return { members: [], replace: true };
-  }
-}
+/** The score a watched symbol is given to be trimmed in the same commit (a watch's score is its reservation's expiry, never below 0). */
+const WATCH_ENDED = -1;
 
 /**
- * Keeps the position book's indexes, so no gate scans the keyspace or reads what cannot count on
- * its hot path, in one commit each refresh:
+ * Keeps the position book's indexes, so no gate scans the keyspace on its hot path, in one commit
+ * each refresh:
  * - P3.3's index, quantum:gates:positions:p33_symbols: the Position Ledger's (P3.3) hashes under every
  *   prefix of POSITION_P33_PREFIXES (and, for a symbol P3.3 is configured with or already indexed, a
  *   key of another type there: P3.3's word on it unreadable). Without scanning the whole keyspace each time (6–7 s and most of
- *   a Redis core at 5 M keys): it checks, with one TYPE per symbol and prefix (a hash, or it is not
- *   P3.3's), the symbols P3.3 itself is configured with (its env allowlist and its universe keys) and
- *   those already indexed (a symbol leaves when its hashes are gone); a bounded SCAN sweep
- *   (POSITION_INDEX_SCAN_STEPS × 1000 keys per prefix per refresh, its cursor kept in Redis) finds
- *   the rest in the background.
- * - The held index, quantum:gates:positions:p33_held, which the book reads: of those, the symbols whose
- *   hashes say anything but a sound flat figure at this refresh's clock (book.ts p33SaysFlat: held,
- *   unpriced, stamped ahead, no number, unreadable), so a universe of flat symbols costs no read of
- *   the book; and the symbols the governor watches (quantum:gates:positions:p33_watch: its
- *   permitted opens, until their reservation expires), hash or not. Its member P33_HELD_CURRENT says
- *   until when it stands (HELD_STANDS_REFRESHES refreshes): a job that stopped leaves the book
- *   reading every hash again, never short of one. A symbol P3.3 turns from flat to held outside the
- *   governor is read from the next refresh; the governor reads the plan's own symbol directly.
+ *   a Redis core at 5 M keys): it checks, with one HMGET per symbol and prefix, the symbols P3.3 itself
+ *   is configured with (its env allowlist and its universe keys) and those already indexed (a symbol
+ *   leaves when its hashes are gone); a bounded SCAN sweep (POSITION_INDEX_SCAN_STEPS × 1000 keys per
+ *   prefix per refresh, its cursor kept in Redis) finds the rest in the background. The book reads it
+ *   only while the P3.3 key watch is not live (then every listed hash), and the key watch reads it
+ *   once at each (re)subscribe; a decision never waits for a refresh (book.ts p33KeyWatch).
+ * - The governor's watched symbols, quantum:gates:positions:p33_watch (its permitted opens, read
+ *   directly by every book read): one stops being watched when a refresh that began after its
+ *   reservation expired finds its P3.3 hash (held: its fill, listed here in the same commit and seen
+ *   by the key watch; flat: the open never filled) or our view's row. Never by the clock alone.
  * - Our view's index, quantum:gates:positions:active_symbols: a symbol whose row has expired (a
  *   balance-tracker position aged out) leaves it, guarded on the row still being absent at commit.
- * A held index Redis refuses for its type is replaced (it is wholly this job's); P3.3's index so refused
- * fails the refresh, and our view's is left as it is (the book reports either, and no index of
- * their symbols can be rebuilt from what this job reads). Members are removed one by one (or, in the
- * held index, by score), never the key replaced: a symbol a governor permit adds while this refresh
- * runs stays listed.
+ * P3.3's index Redis refuses fails the refresh, and our view's is left as it is (the book reports
+ * either, and no index of their symbols can be rebuilt from what this job reads). Members are removed
+ * one by one, never the key replaced: a symbol a governor permit adds while this refresh runs stays.
  */
 export const positionIndex = defineHandler({
   name: 'position-index',
   description:
-    'Indexes of the position book: P3.3’s hashes (its allowlist and universe, plus a bounded SCAN), those not flat, and our view’s live rows, every POSITION_INDEX_REFRESH_SEC',
+    'Indexes of the position book: P3.3’s hashes (its allowlist and universe, plus a bounded SCAN), the governor’s watched opens, and our view’s live rows, every POSITION_INDEX_REFRESH_SEC',
   trigger: { kind: 'schedule', queue: 'position-index', everyMs: (c: PositionIndexConfig) => c.POSITION_INDEX_REFRESH_SEC * 1000 },
   input: z.looseObject({}),
   config: (env) => parseEnv(configSchema, env),
   metrics,
-  // An index that cannot be refreshed keeps its previous contents until the next tick; the held
-  // index stops standing after HELD_STANDS_REFRESHES of them.
+  // An index that cannot be refreshed keeps its previous contents until the next tick.
   failure: {
     maxAttempts: 3,
     backoffMs: 50,
@@ -144,13 +132,13 @@ export const positionIndex = defineHandler({
     const { redis, config } = ctx;
     const prefixes = config.POSITION_P33_PREFIXES;
     const now = ctx.now();
-    const [universe, indexed, held, view, watched, swept] = await Promise.all([
+    const [universe, indexed, view, expiredWatches, swept] = await Promise.all([
       universeSymbols(redis, list(config.POSITION_P33_UNIVERSE_KEYS)),
       redis.smembers(keys.p33PositionIndex),
-      heldListing(redis.zrangebyscore(keys.p33HeldIndex, '-inf', '+inf')),
       // Our view's index read as the book reads it: one Redis refuses is the book's to report, not this job's to prune.
       redis.smembers(keys.activePositions).catch(refusedAs<string[]>([])),
-      redis.zrangebyscore(keys.p33Watch, `(${now}`, '+inf'),
+      // Watched opens whose reservation expired before this refresh began.
+      redis.zrangebyscore(keys.p33Watch, 0, `(${now}`),
       Promise.all(prefixes.map((prefix) => sweep(redis, prefix, config.POSITION_INDEX_SCAN_STEPS))),
     ]);
     const candidates = [...new Set([...list(config.POSITION_P33_SYMBOLS), ...universe, ...indexed, ...swept.flatMap((s) => s.symbols)])];
@@ -178,10 +166,16 @@ export const positionIndex = defineHandler({
       });
     }
     const viewRows = await Promise.all(view.map((symbol) => redis.exists(keys.position(symbol))));
-    // A permitted open's symbol stays listed, hash or not, until its reservation expires (keys.p33Watch).
-    const listed = new Set([...found, ...watched]);
-    const heldNow = new Set([...notFlat, ...watched]);
-    ctx.remove(keys.p33Watch, { from: 'sorted-set', scoredAtMost: now });
+    const listed = new Set(found);
+    // A watched open ends once its fill is in the book without the watch (its P3.3 hash indexed in this
+    // commit and seen by the key watch, or our view's row), or P3.3 says it flat after its reservation
+    // expired (an open that never filled). A permit of the symbol again meanwhile loses its watch to
+    // this commit, harmlessly: the symbol is then read through P3.3's index or our view.
+    const inView = new Set(view.filter((_, i) => viewRows[i] !== 0));
+    const ended = expiredWatches.filter((symbol) => listed.has(symbol) || inView.has(symbol));
+    for (const symbol of ended) ctx.add(keys.p33Watch, symbol, { to: 'sorted-set', score: WATCH_ENDED });
+    if (ended.length > 0) ctx.remove(keys.p33Watch, { from: 'sorted-set', scoredAtMost: WATCH_ENDED });
+    ctx.metrics.watchEnded.inc(ended.length);
     swept.forEach((s, i) => {
       if (s.cursor === undefined) return;
       ctx.put(keys.p33IndexScanCursor(prefixes[i]!), s.cursor);
@@ -190,14 +184,6 @@ export const positionIndex = defineHandler({
     for (const symbol of indexed) if (!listed.has(symbol)) ctx.remove(keys.p33PositionIndex, { from: 'set', member: symbol });
     const before = new Set(indexed);
     for (const symbol of listed) if (!before.has(symbol)) ctx.add(keys.p33PositionIndex, symbol, { to: 'set' });
-    // The held index: this refresh's symbols scored now, earlier ones not listed again dropped by
-    // score (a permit's, scored by its reservation's expiry, stays), and until when it stands.
-    const standsMs = HELD_STANDS_REFRESHES * config.POSITION_INDEX_REFRESH_SEC * 1000;
-    const ttlSec = 2 * HELD_STANDS_REFRESHES * config.POSITION_INDEX_REFRESH_SEC;
-    if (held.replace) ctx.remove(keys.p33HeldIndex);
-    ctx.remove(keys.p33HeldIndex, { from: 'sorted-set', scoredAtMost: now - 1 });
-    for (const symbol of heldNow) ctx.add(keys.p33HeldIndex, symbol, { to: 'sorted-set', score: now, ttlSec });
-    ctx.add(keys.p33HeldIndex, P33_HELD_CURRENT, { to: 'sorted-set', score: now + standsMs, ttlSec });
     // Our view's rows that expired (position-snapshot writes a row and its member in one commit).
     view.forEach((symbol, i) => {
       if (viewRows[i] !== 0) return;
@@ -207,7 +193,7 @@ export const positionIndex = defineHandler({
     });
     ctx.metrics.refreshes.inc();
     ctx.metrics.symbols.set(found.length);
-    ctx.metrics.held.set(heldNow.size);
+    ctx.metrics.held.set(notFlat.length);
     ctx.metrics.candidates.set(candidates.length);
   },
 });

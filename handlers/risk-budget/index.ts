@@ -1,6 +1,7 @@
 import * as z from 'zod';
 import { defineHandler, type HandlerContext } from '../../runtime/contract/index.js';
 import { keys, streams } from '../../schemas/keys.js';
+import { p33KeyWatch } from '../positions/book.js';
 import { parseRiskBudgetConfig, type RiskBudgetConfig } from './config.js';
 import { loadBudgetInputs, type BudgetInputs } from './inputs.js';
 import { riskBudgetMetrics, type RiskBudgetMetrics } from './metrics.js';
@@ -42,6 +43,8 @@ export const riskBudget = defineHandler({
   config: parseRiskBudgetConfig,
   metrics: riskBudgetMetrics,
   mode: (config) => config.P28_MODE,
+  // Every P3.3 write before a tick is in its budgets (book.ts p33KeyWatch).
+  keyWatch: p33KeyWatch,
   batch: { loadState: (redis, config, now) => loadBudgetInputs(redis, config, now) },
   http: { health: riskBudgetHealth, routes: budgetRoutes, status: [budgetsSection] },
   failure: {

@@ -1,6 +1,7 @@
 import type * as z from 'zod';
 import type { EffectWriter, Fields, JobSummary } from './effects.js';
 import type { HttpDeclaration } from './http.js';
+import type { KeyWatchDeclaration } from './key-watch.js';
 import type { Logger } from './logger.js';
 import type { MetricFactory } from './metrics.js';
 import type { ReadCommand, RedisReader } from './redis-reader.js';
@@ -125,6 +126,8 @@ export interface HandlerDeclaration<Schema extends z.ZodType = z.ZodType, Config
   readonly failure: FailurePolicy<z.infer<Schema>, Config, State, Metrics>;
   readonly idempotency?: IdempotencyDeclaration<z.infer<Schema>, Config, State, Metrics>;
   readonly startLine?: (config: Config) => string; // logged at start: what the settings make the gate do (the governor's path and caps)
+  /** Keys whose every write its decisions must see (key-watch.ts); read through ctx.redis.keysToRead(name). */
+  readonly keyWatch?: (config: Config) => KeyWatchDeclaration;
   handle(message: z.infer<Schema>, ctx: HandlerContext<Config, State, Metrics>): Promise<void>;
 }
 

@@ -11,6 +11,7 @@ export {
   type IdempotencyKey,
   type MessageMeta,
 } from './handler.js';
+export { defineKeyWatch, type KeyWatchDeclaration } from './key-watch.js';
 export type { Logger } from './logger.js';
 export type { CounterMetric, GaugeMetric, HistogramMetric, MetricFactory } from './metrics.js';
 export { sendRead, type ReadCommand, type RedisReader } from './redis-reader.js';

@@ -28,6 +28,13 @@ export interface RedisReader {
    * (runtime/host/redis.ts), so no node is left unread.
    */
   info(section: 'memory'): Promise<string>;
+  /**
+   * The keys of the key watch `name` (KeyWatchDeclaration) a decision must read, every write Redis
+   * made before this call seen; null while the watch is not known to be live (not subscribed yet,
+   * reconnecting, keyspace events off, Redis Cluster): then read every key the gate can list.
+   * Absent on readers without watches (a fake ctx, the CLI): the same as null.
+   */
+  keysToRead?(name: string): Promise<readonly string[] | null>;
   /** Several dependent reads in one round trip; callers keep a plain fallback (Cluster refuses undeclared keys). */
   eval_ro(script: string, numKeys: number, ...keysAndArgs: (string | number)[]): Promise<unknown>;
 }

@@ -2,6 +2,7 @@ import { TransactionCommitter, type Committer } from '../engine/commit.js';
 import { ClusterCommitter } from '../engine/cluster-commit.js';
 import type { HostedHandler } from '../engine/refresh.js';
 import type { AnyHandler } from '../contract/handler.js';
+import type { RedisReader } from '../contract/redis-reader.js';
 import type { JobQueues } from '../sources/job-queues.js';
 import type { JobRunner } from '../sources/job-runner.js';
 import type { SourceDeps } from '../sources/pipeline.js';
@@ -22,6 +23,8 @@ export interface GateDeps extends Pick<SourceDeps, 'health' | 'metrics' | 'logge
   readonly connections: Connections;
   readonly jobs: JobQueues;
   readonly committerFactory: ((connection: RedisClient, config: RuntimeConfig) => Committer) | undefined;
+  /** The handlers' ctx.redis (the commands connection with the key watches). */
+  readonly reads: RedisReader;
 }
 
 /** One consumer or job runner per hosted gate, in the order of `hosted`. */
@@ -50,6 +53,7 @@ export async function hostGates(deps: GateDeps) {
       handlerConfig: h.config,
       handlerMetrics: h.metrics,
       commands: connections.commands,
+      reads: deps.reads,
       committer: makeCommitter(committerConnection, h.handler),
     };
     if (h.handler.trigger.kind === 'stream') {

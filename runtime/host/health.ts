@@ -14,6 +14,7 @@ import type { HostedGates } from './gates.js';
 import { withTimeout, type RedisClient } from './redis.js';
 import type { RedisFault, RedisHealth } from './redis-health.js';
 import type { Clock } from '../engine/clock.js';
+import type { KeyWatches } from './key-watch.js';
 
 /** A health check answers within this, Redis or not (ioredis queues commands while reconnecting). */
 const HEALTH_PING_TIMEOUT_MS = 1000;
@@ -33,6 +34,8 @@ export interface ProgressSources {
   readonly health: RedisHealth;
   readonly gates: HostedGates;
   readonly backlog: BacklogMonitor;
+  /** The key watches: each one's state is a check of its own, never a cause (without it the gates read every listed key). */
+  readonly watches?: Pick<KeyWatches, 'states'>;
 }
 
 /** Why the gates cannot make progress: what /ready and the status headline read. Redis first: it explains the gates. */
@@ -63,6 +66,7 @@ export function readiness(sources: ProgressSources) {
       redis: redis === undefined,
       consumers: gates.length === 0,
       ...Object.fromEntries(sources.gates.consumers().map((c) => [`consumer:${c.handler}`, !gates.some((g) => g.gate === c.handler)])),
+      ...sources.watches?.states(),
       ...Object.fromEntries(
         sources.backlog.snapshot.flatMap((b) => [
           [`pending:${b.handler}`, b.pending],

@@ -24,6 +24,8 @@ const runtime = (command: string, why: string): RedisCommandNeed => ({ command, 
 
 export const REDIS_COMMANDS: readonly RedisCommandNeed[] = [
   runtime('ping', "the gates' health probe (/ready) and BullMQ"),
+  runtime('psubscribe', "the position book's key watch: keyspace events of P3.3's hashes (runtime/host/key-watch.ts)"),
+  runtime('config|get', 'notify-keyspace-events with each read of the key watch, and maxmemory-policy at start and in the health probe'),
   runtime('time', "Redis's clock, which every decision reads (runtime/engine/redis-clock.ts): each batch and the health probe"),
   runtime('info', "the health probe and the governor's eviction check (maxmemory_policy)"),
   runtime('client|setname', 'names each connection'),
@@ -81,7 +83,7 @@ export const REDIS_COMMANDS: readonly RedisCommandNeed[] = [
   runtime('lrem', 'BullMQ'),
   runtime('rpoplpush', 'BullMQ'),
   { command: 'eval_ro', by: BOOK_READERS, why: 'the position book in one read-only script (Redis 7)' },
-  { command: 'scan', by: ['position-index'], why: "the position index's sweep of P3.3's hashes" },
+  runtime('scan', "the position index's sweep of P3.3's hashes, and the key watch's rebuild after each subscribe"),
   { command: 'zcount', by: ['governor', 'outcome-governor', 'outcome-heat', 'outcome-sample'], why: 'auto-disarm errors, outcome windows' },
 ];
 

@@ -11,9 +11,11 @@ export { isReady, waitUntilReady, type RedisClient } from '../engine/connection.
 /**
  * commands: handler reads, auto-pipelined; dedicated: a blocking XREADGROUP; transactions: a
  * committer's, queueing nothing while disconnected (a WATCH does not survive a reconnect, and a
- * queued MULTI would run unguarded); bullmq: BullMQ requires commands to wait out reconnects.
+ * queued MULTI would run unguarded); bullmq: BullMQ requires commands to wait out reconnects;
+ * subscriber: the key watches' keyspace events (runtime/host/key-watch.ts), which subscribe again
+ * themselves after a reconnect, and rebuild before they are trusted.
  */
-export type ConnectionRole = 'commands' | 'dedicated' | 'transactions' | 'bullmq';
+export type ConnectionRole = 'commands' | 'dedicated' | 'transactions' | 'bullmq' | 'subscriber';
 
 const reconnectPause = (times: number) => linear(retryPolicy.reconnectStepMs, times, retryPolicy.reconnectMaxMs);
 
@@ -122,6 +124,9 @@ export function connectRedis(config: RuntimeConfig, role: ConnectionRole, name: 
           // On a cluster the committer uses no WATCH (guards are leases), and ioredis Cluster
           // needs its queue while it discovers the slots.
           ...(role === 'transactions' && !config.REDIS_CLUSTER_NODES ? { enableOfflineQueue: false } : {}),
+          // A barrier's PING while disconnected fails at once (the gate reads every listed key), and
+          // the key watch subscribes again itself, after checking the events are still on.
+          ...(role === 'subscriber' ? { enableOfflineQueue: false, autoResubscribe: false } : {}),
         };
   const client = createRedisClient(
     config,

@@ -1,7 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { AnyHandler } from '../contract/handler.js';
-import type { RedisReader } from '../contract/redis-reader.js';
 import type { Committer } from '../engine/commit.js';
 import { systemClock, type Clock } from '../engine/clock.js';
 import { RedisClock, redisTimeMs, type ReadRedisTime } from '../engine/redis-clock.js';
@@ -18,6 +17,8 @@ import { hostGates, type ConsumerState } from './gates.js';
 import { gateProbes, listenHealthPorts, readiness, readinessCauses, type ReadinessCauses } from './health.js';
 import { describeRedis, openConnections, type RedisClient } from './redis.js';
 import { RedisHealth } from './redis-health.js';
+import { KeyWatches } from './key-watch.js';
+import type { Redis } from 'ioredis';
 import { bindNamingSetting, buildServer, gateRoutesPlugin } from './server.js';
 
 /** What the application's HTTP plugins (status page, dashboard) and the gates' routes may use. */
@@ -87,12 +88,39 @@ export async function createRuntime(options: RuntimeOptions) {
   );
   const { committerFactory } = options;
   const tape = options.tape?.(commands, registry, logger, hosted);
-  const gates = await hostGates({ hosted, config, connections, jobs, health, metrics, logger, clock, redisClock, committerFactory, tape });
+  const watches = new KeyWatches(
+    hosted.flatMap((h) => (h.handler.keyWatch ? [h.handler.keyWatch(h.config)] : [])),
+    {
+      commands,
+      // Keyspace events are per node: on a cluster every decision reads every listed key.
+      openSubscriber: config.REDIS_CLUSTER_NODES ? undefined : () => connections.open('subscriber', 'key-watch') as Redis,
+      // Judges the hashes it reads on the clock decisions read (stamped ahead, aged).
+      clock: redisClock,
+      logger,
+      factory,
+    },
+  );
+  const reads = watches.reader(commands);
+  const gates = await hostGates({
+    hosted,
+    config,
+    connections,
+    jobs,
+    health,
+    metrics,
+    logger,
+    clock,
+    redisClock,
+    committerFactory,
+    tape,
+    reads,
+  });
   const backlog = backlogMonitor(commands, () => gates.consumers(), { pending: metrics.consumerPending, lag: metrics.consumerLag }, clock);
-  const refresh = periodicRefresh(hosted, commands as unknown as RedisReader, logger, redisClock);
+  // The gates' refreshes (the heat gate's heat without a proposal) read the book through the key watch too.
+  const refresh = periodicRefresh(hosted, reads, logger, redisClock);
 
   let started = false;
-  const progress = { started: () => started, health, gates, backlog };
+  const progress = { started: () => started, health, gates, backlog, watches };
   const services: RuntimeServices = {
     config,
     env: options.env,
@@ -147,6 +175,7 @@ export async function createRuntime(options: RuntimeOptions) {
       health.start();
       await connections.waitForRedisAtStart(stopped.signal, logger, clock);
       if (stopped.signal.aborted) return address;
+      watches.start();
       await gates.start();
       await health.probeNow();
       backlog.start();
@@ -161,6 +190,7 @@ export async function createRuntime(options: RuntimeOptions) {
       backlog.stop();
       health.stop();
       await Promise.all([refresh.stop(), gates.stop()]);
+      watches.stop();
       await server.close();
       await Promise.all(healthServers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
       await jobs.close();

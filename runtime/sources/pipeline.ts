@@ -10,6 +10,7 @@ import { prepareBatch, rerun, type PipelineEnv } from '../engine/message-pipelin
 import type { RuntimeMetrics } from '../engine/metrics.js';
 import { Settler, type JobSink } from '../engine/settle.js';
 import type { AnyHandler, MessageMeta } from '../contract/handler.js';
+import type { RedisReader } from '../contract/redis-reader.js';
 import { isReady, type RedisClient } from '../engine/connection.js';
 
 /** The runtime settings a source reads (docs/operations.md §8's table says what each means). */
@@ -27,6 +28,8 @@ export interface SourceDeps {
   readonly config: SourceSettings;
   /** Shared, auto-pipelined: the handler's reads. */
   readonly commands: RedisClient;
+  /** The handler's ctx.redis: `commands` with the key watches' keysToRead (runtime/host/key-watch.ts). */
+  readonly reads?: RedisReader;
   readonly committer: Committer;
   readonly jobs: JobSink;
   readonly metrics: RuntimeMetrics;
@@ -92,7 +95,7 @@ export class SourcePipeline {
     this.log = deps.logger.child({ handler: handler.name, ...shape.bindings });
     this.lastProgressAt = now();
     const execution: ExecutionEnv<unknown, object> = {
-      redis: deps.commands,
+      redis: deps.reads ?? deps.commands,
       config: deps.handlerConfig,
       metrics: deps.handlerMetrics,
       now: deps.redisClock.now,

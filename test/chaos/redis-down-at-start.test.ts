@@ -69,9 +69,13 @@ describe('Redis down when the gates start', () => {
     expect(output).toContain(`cannot reach Redis at redis://127.0.0.1:${redisPort}/0`);
 
     const dir = mkdtempSync(join(tmpdir(), 'qg-redis-late-'));
-    const server: ChildProcess = spawn('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--dir', dir], {
-      stdio: 'ignore',
-    });
+    const server: ChildProcess = spawn(
+      'redis-server',
+      ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--dir', dir, '--notify-keyspace-events', 'Khgx'],
+      {
+        stdio: 'ignore',
+      },
+    );
     const serverExited = new Promise<void>((r) => server.once('exit', () => r()));
     cleanups.push(async () => {
       server.kill('SIGTERM');

@@ -45,7 +45,7 @@ describe('report calibrate reproduces every recorded governor decision', () => {
   }
 
   it.each([
-    ['testnet', { APPLY_MODE: 'testnet', GOV_MAX_OPEN_POSITIONS: '2' }],
+    ['testnet', { APPLY_MODE: 'testnet', GOV_MAX_OPEN_POSITIONS: '3' }],
     ['production', { APPLY_MODE: 'production', GOV_MAX_EXEC_PER_HOUR: '1', GOV_MAX_REDUCE_NOTIONAL_PER_DAY_USD: '50' }],
   ])('on the %s path', async (path, settings) => {
     for (const [symbol, mark] of [
@@ -76,7 +76,7 @@ describe('report calibrate reproduces every recorded governor decision', () => {
     await plan(open('future', 'ADAUSDT', '10', { timestamp: String(now() + 3600) })); // an hour ahead
     // testnet: bypasses the caps; production: $100 closed > the $50 daily limit.
     await plan({ plan_id: 'close', symbol: 'ETHUSDT', action: 'FULL_CLOSE_PROPOSED', kill_score: '0.9', decision: 'EXECUTE' });
-    await plan(open('positions', 'ADAUSDT', '10')); // testnet: BTC's and DOGE's reserved slots ≥ 2
+    await plan(open('positions', 'ADAUSDT', '10')); // testnet: ETHUSDT held (P3.3, seen through the key watch) and BTC's and DOGE's reserved slots ≥ 3
     await redis.client.set(keys.governorDisarm, 'test');
     await plan(open('disarmed', 'ADAUSDT', '10'));
     await redis.client.del(keys.governorDisarm);

@@ -2,7 +2,8 @@ import fc from 'fast-check';
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { bookPositionSource } from '../../handlers/governor/positions.js';
-import { loadPositionBook, P33_HELD_CURRENT, type PositionBookConfig } from '../../handlers/positions/book.js';
+import { loadPositionBook, p33KeyWatch, P33_KEY_WATCH, type PositionBookConfig } from '../../handlers/positions/book.js';
+import { sendRead } from '../../runtime/contract/index.js';
 import { loadHeatInputs } from '../../handlers/positions/heat.js';
 import { priceQuoteReads, priceQuotesOf, readPriceQuotes } from '../../handlers/positions/prices.js';
 import { sendReadsSettled } from '../../handlers/positions/read-commands.js';
@@ -193,14 +194,39 @@ describe('position book: the one-script read answers what the plain reads answer
 });
 
 /**
- * Issue #62 item 1: the book reads P3.3 only for the symbols of the held index (the position index
- * job's symbols whose hashes say anything but a sound flat figure, book.ts p33SaysFlat), so a flat
- * universe costs no read. The oracle: for any mix of figures (the world above: garbage, stamps
- * ahead, keys of another type, hashes unlisted), after one refresh the book read through the held
- * index decides exactly as the book read through every P3.3 hash, for the governor and the heat
- * gate, on both paths, at the refresh's clock and later while the held index stands.
+ * `reader` answering keysToRead as the P3.3 key watch would after reading every key under P3.3's
+ * prefixes at `at` (runtime/host/key-watch.ts: each key read and judged by book.ts p33KeyWatch).
  */
-describe('position book: reading only the held symbols decides as reading every P3.3 hash (issue #62 item 1)', () => {
+async function watchedReader(reader: RedisReader, r: RedisReader, at: number): Promise<RedisReader> {
+  const watch = p33KeyWatch(config);
+  const known: string[] = [];
+  for (const prefix of watch.prefixes) {
+    let cursor = '0';
+    do {
+      const [next, found] = await r.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+      known.push(...found);
+      cursor = next;
+    } while (cursor !== '0');
+  }
+  const replies = await Promise.all(known.map((key) => sendRead(r, watch.read(key)).catch((error: unknown) => error)));
+  const keysToRead = known.filter((key, i) => watch.judge(key, replies[i], at) === 'read');
+  return new Proxy(reader, {
+    get(target, property, receiver) {
+      if (property === 'keysToRead') return (name: string) => Promise.resolve(name === P33_KEY_WATCH ? keysToRead : null);
+      return Reflect.get(target, property, receiver) as unknown;
+    },
+  });
+}
+
+/**
+ * Issues #62 item 1 and #69 item 2: the book reads P3.3 only for the symbols the key watch names
+ * (hashes that say anything but a sound flat figure, book.ts p33SaysFlat), so a flat universe costs
+ * no read. The oracle: for any mix of figures (the world above: garbage, stamps ahead, keys of
+ * another type, hashes unlisted), the book read through the key watch decides exactly as the book
+ * read through every P3.3 hash, for the governor and the heat gate, on both paths, at the clock the
+ * hashes were judged at and later.
+ */
+describe('position book: reading only the watched symbols decides as reading every P3.3 hash (issues #62, #69)', () => {
   const redis = usePrivateRedis();
   const commits = usePrivateCommitter(redis);
 
@@ -236,9 +262,8 @@ describe('position book: reading only the held symbols decides as reading every 
           // The index job finds every hash through P3.3's allowlist: then both reads list the same hashes.
           expect(await refreshPositionIndex(r, commits.committer, NOW, { POSITION_P33_SYMBOLS: SYMBOLS.join(',') })).toBe('committed');
           for (const reader of [r as unknown as RedisReader, withoutScripts(r as unknown as RedisReader)]) {
-            const held = await decidedOn(reader, NOW + later);
-            expect(held.listing).toBe('held');
-            await r.zrem(keys.p33HeldIndex, P33_HELD_CURRENT);
+            const held = await decidedOn(await watchedReader(reader, r as unknown as RedisReader, NOW), NOW + later);
+            expect(held.listing).toBe('watched');
             const all = await decidedOn(reader, NOW + later);
             expect(all.listing).toBe('all');
             expect(held.governor).toEqual(all.governor);
@@ -248,7 +273,6 @@ describe('position book: reading only the held symbols decides as reading every 
             expect(held.positionMarks).toEqual(all.positionMarks);
             // A symbol outside the book has its quotes read by the heat gate itself (heat-gate/index.ts symbolQuotes).
             for (const [symbol, replies] of held.quotes ?? []) expect(replies, symbol).toEqual(all.quotes?.get(symbol));
-            await r.zadd(keys.p33HeldIndex, NOW + 15_000, P33_HELD_CURRENT);
           }
         },
       ),

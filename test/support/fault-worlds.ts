@@ -386,12 +386,11 @@ export async function seed(r: Redis, committer: TransactionCommitter, w: World, 
 
   for (const [error] of (await p.exec()) ?? []) if (error) throw error;
 
-  // The position index's refresh at the deciding clock, then the P3.3 index's and the held index's own faults.
+  // The position index's refresh at the deciding clock (a P3.3 index of another type fails it: the
+  // book then reads that index as it is), then the governor's watch's own fault (no open was permitted).
   await refreshPositionIndex(r, committer, now, { POSITION_P33_SYMBOLS: [...new Set(p33Symbols)].join(',') });
   if (breaksAfterRefresh('p33_index')) await r.del(keys.p33PositionIndex).then(() => r.set(keys.p33PositionIndex, 'not-a-set'));
-  const held = hits(a, 'p33_held');
-  if (held?.family.way === 'missing') await r.del(keys.p33HeldIndex);
-  else if (held?.family.way === 'wrong_type') await r.del(keys.p33HeldIndex).then(() => r.set(keys.p33HeldIndex, 'not-a-zset'));
+  if (hits(a, 'p33_watch')?.family.way === 'wrong_type') await r.set(keys.p33Watch, 'not-a-zset');
 }
 
 /** A symbol's market state (mark, sigma), ticker and published sigma, the fault applied. */

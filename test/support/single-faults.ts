@@ -52,7 +52,7 @@ export const INPUT_IDS = [
   'published_sigma',
   'market_state_sigma',
   'p33_index',
-  'p33_held',
+  'p33_watch',
   'view_index',
   'snapshot_stream',
   'equity',
@@ -133,10 +133,10 @@ export const INPUTS: Readonly<Record<InputId, Input>> = {
     gates: ['governor', 'heat-gate'],
     crossChecked: true,
   },
-  p33_held: {
-    id: 'p33_held',
-    key: 'quantum:gates:positions:p33_held',
-    producer: 'position-index job',
+  p33_watch: {
+    id: 'p33_watch',
+    key: 'quantum:gates:positions:p33_watch',
+    producer: 'governor (its permitted opens)',
     gates: ['governor', 'heat-gate'],
     crossChecked: false,
   },
@@ -290,18 +290,6 @@ const quoteOutvoted: Pick<Family, 'governor' | 'heat'> = {
 };
 
 /** The held index gone or unreadable: the book reads every P3.3 hash P3.3's index lists, as before the held index. */
-const everyP33Hash: Pick<Family, 'governor' | 'heat'> = {
-  governor: {
-    decision: 'as without it: the book reads every P3.3 hash the index lists',
-    reason: AS_TRUE,
-    seen: 'the position-index job writes it again at its next refresh',
-  },
-  heat: {
-    decision: 'as without it: the book reads every P3.3 hash the index lists',
-    reason: AS_TRUE,
-    seen: 'the position-index job writes it again at its next refresh',
-  },
-};
 
 const sigmaOutvoted: Family['heat'] = { decision: 'heat at least the true heat: the largest sigma', reason: AS_TRUE, seen: '`heat_score`' };
 const sigmaUnusable: Family['heat'] = {
@@ -375,8 +363,7 @@ export const FAMILIES: readonly Family[] = [
   // The listings: missing only where every symbol they list has another producer.
   { input: 'p33_index', way: 'missing', ...outvoted },
   { input: 'p33_index', way: 'wrong_type', ...unreadableListing('quantum:gates:positions:p33_symbols') },
-  { input: 'p33_held', way: 'missing', ...everyP33Hash },
-  { input: 'p33_held', way: 'wrong_type', ...everyP33Hash },
+  { input: 'p33_watch', way: 'wrong_type', ...unreadableListing('quantum:gates:positions:p33_watch') },
   { input: 'view_index', way: 'missing', ...outvoted },
   { input: 'view_index', way: 'wrong_type', ...unreadableListing('quantum:gates:positions:active_symbols') },
   { input: 'snapshot_stream', way: 'wrong_type', ...unreadableListing('quantum:stream:position.snapshot') },

@@ -5,11 +5,12 @@ import { describe, expect, it } from 'vitest';
 const root = resolve(import.meta.dirname, '../..');
 const { version } = JSON.parse(readFileSync(resolve(root, 'package.json'), 'utf8')) as { version: string };
 const changelog = readFileSync(resolve(root, 'CHANGELOG.md'), 'utf8');
-/** "## 1.0.0 (2026-11-26): ..." → each version's heading and its text up to the next. */
+/** "## 1.0.0 (2026-11-26): ..." → each version's heading and its text up to the next; "## Unreleased" (what the next release will hold) aside. */
 const sections = changelog
   .split(/^(?=## )/m)
   .slice(1)
-  .map((text) => ({ heading: text.split('\n', 1)[0]!, text }));
+  .map((text) => ({ heading: text.split('\n', 1)[0]!, text }))
+  .filter((s) => !s.heading.startsWith('## Unreleased'));
 
 describe('CHANGELOG.md, one section per version', () => {
   it("opens with package.json's version: a change that alters behaviour bumps both", () => {

@@ -119,6 +119,7 @@ describe('docs/writing-a-gate.md', () => {
       'failure',
       'idempotency',
       'startLine',
+      'keyWatch',
       'handle',
     ]);
     const sections = memberSections(guide);

@@ -1,10 +1,10 @@
 -- The position book's reads in one moment (handlers/positions/book.ts: bookReads says what, readPlain
 -- does the same with plain commands, bookReadOf decodes either's replies).
 -- KEYS: our view's index, the snapshot stream, P3.3's index, the portfolio state ('' for no equity),
--- P3.3's held index.
+-- the governor's watched symbols.
 -- ARGV: the position-snapshot group, the bound on entries, bookReads as JSON
 -- [{over = view|p33|entries|book, read = [command, key prefix, args...], needless = [[prefix, places...], ...]}, ...],
--- the clock (ms), the held index's member that says until when it stands (book.ts P33_HELD_CURRENT).
+-- P3.3's symbols the key watch names (JSON), or '' to read every symbol P3.3's index lists.
 -- A listing read Redis refuses (a key of another type, a key the user may not read) is noted
 -- {listing, key, error} and read as empty: the rest of the book is still read (book.ts bookReadOf).
 local listingRefused = {}
@@ -18,20 +18,9 @@ local function listing(name, key, ...)
 end
 local equity = false
 if KEYS[4] ~= '' then equity = listing('equity', KEYS[4], 'HMGET', KEYS[4], 'equity_usd', 'timestamp') or false end
--- P3.3's held index while it stands (its member ARGV[5] scored at or after the clock ARGV[4]); a held
--- index Redis refuses is no held index (the position index job replaces it): its error is returned
--- for the caller to tell Redis's state from a key's.
-local heldMembers, heldError = nil, false
-local held = redis.pcall('ZRANGE', KEYS[5], 0, -1, 'WITHSCORES')
-if type(held) == 'table' and held.err then
-  heldError = held.err
-else
-  local members, current = {}, false
-  for j = 1, #held, 2 do
-    if held[j] == ARGV[5] then current = tonumber(held[j + 1]) >= tonumber(ARGV[4]) else members[#members + 1] = held[j] end
-  end
-  if current then heldMembers = members end
-end
+-- The symbols the governor watches (its permitted opens until their fills are in the book): read
+-- directly, whatever lists them. A watch Redis refuses is a listing refused.
+local watched = listing('watch', KEYS[5], 'ZRANGE', KEYS[5], 0, -1) or {}
 local lists = {
   view = listing('view', KEYS[1], 'SMEMBERS', KEYS[1]) or {},
   p33 = {},
@@ -68,14 +57,17 @@ for _, e in ipairs(entries) do
   for j = 1, #e[2], 2 do if e[2][j] == 'symbol' then s = e[2][j + 1] end end
   if s and s ~= '' and not seen[s] then seen[s] = true; lists.entries[#lists.entries + 1] = s end
 end
--- P3.3's symbols: with the held index, its symbols and those of our view and the entries that P3.3's
--- index lists (a flat hash's mark prices another producer's position); else every symbol it lists.
+-- P3.3's symbols: with the key watch live, the symbols it names (ARGV[4], JSON: hashes other than a
+-- sound flat figure) and those of our view and the entries that P3.3's index lists (a flat hash's
+-- mark prices another producer's position); without it ('') every symbol P3.3's index lists. The
+-- watched symbols either way.
 local p33From, inP33 = 'all', {}
-if heldMembers then
-  p33From = 'held'
-  for _, s in ipairs(heldMembers) do
-    if not inP33[s] then inP33[s] = true; lists.p33[#lists.p33 + 1] = s end
-  end
+local function addP33(s)
+  if not inP33[s] then inP33[s] = true; lists.p33[#lists.p33 + 1] = s end
+end
+if ARGV[4] ~= '' then
+  p33From = 'watched'
+  for _, s in ipairs(cjson.decode(ARGV[4])) do addP33(s) end
   -- The index is read even when no symbol is looked up in it: an open's permit adds to it
   -- (record.ts), so one of another type must block the open here, not be refused in its commit.
   local readable = listing('p33', KEYS[3], 'SISMEMBER', KEYS[3], '') ~= nil
@@ -84,14 +76,14 @@ if heldMembers then
       if readable and inP33[s] == nil then
         local member = listing('p33', KEYS[3], 'SISMEMBER', KEYS[3], s)
         readable = member ~= nil
-        inP33[s] = member == 1
-        if inP33[s] then lists.p33[#lists.p33 + 1] = s end
+        if member == 1 then addP33(s) else inP33[s] = false end
       end
     end
   end
 else
-  lists.p33 = listing('p33', KEYS[3], 'SMEMBERS', KEYS[3]) or {}
+  for _, s in ipairs(listing('p33', KEYS[3], 'SMEMBERS', KEYS[3]) or {}) do addP33(s) end
 end
+for _, s in ipairs(watched) do addP33(s) end
 seen = {}
 for _, name in ipairs({'view', 'entries', 'p33'}) do
   for _, s in ipairs(lists[name]) do
@@ -130,4 +122,4 @@ for r, plan in ipairs(cjson.decode(ARGV[3])) do
     replies[r][i] = reply
   end
 end
-return {equity, mode, entries, {lists.view, lists.p33, lists.entries, lists.book}, replies, refused, listingRefused, {p33From, heldError}}
+return {equity, mode, entries, {lists.view, lists.p33, lists.entries, lists.book}, replies, refused, listingRefused, p33From}

@@ -1,0 +1,285 @@
+import type { Redis } from 'ioredis';
+import type { KeyWatchDeclaration } from '../contract/key-watch.js';
+import type { MetricFactory } from '../contract/metrics.js';
+import { sendRead, type RedisReader } from '../contract/redis-reader.js';
+import type { Clock } from '../engine/clock.js';
+import type { RootLogger } from '../engine/logger.js';
+import { isReady, type RedisClient } from '../engine/connection.js';
+
+/**
+ * The flags of notify-keyspace-events a key watch needs: K (keyspace channels), h (hash writes),
+ * g (DEL and the like) and x (expiry), so no write, delete or expiry of a watched key goes unseen.
+ * `A` stands for every class, g, h and x among them.
+ */
+const NEEDED_FLAGS = ['K', 'h', 'g', 'x'] as const;
+
+/** The flags `value` (notify-keyspace-events) lacks of NEEDED_FLAGS. */
+export function missingKeyspaceFlags(value: string): string[] {
+  return NEEDED_FLAGS.filter((flag) => !(value.includes(flag) || (flag !== 'K' && value.includes('A'))));
+}
+
+/** The line that names the Redis setting when keyspace events are off: the start stops with it (app/redis-preflight.ts). */
+export function keyspaceEventsOff(value: string): string {
+  const missing = missingKeyspaceFlags(value);
+  return `Redis publishes no keyspace events the position book needs (notify-keyspace-events "${value}", missing ${missing.join(
+    '',
+  )}): add ${missing.join('')} (redis-cli CONFIG SET notify-keyspace-events ${value}${missing.join('')}, and in redis.conf; docs/operations.md)`;
+}
+
+/** notify-keyspace-events of the Redis `client` talks to, or `{ unknown }` with why it could not be read (CONFIG GET refused). */
+export async function keyspaceEvents(client: RedisClient): Promise<{ value: string } | { unknown: string }> {
+  try {
+    const reply = (await client.call('CONFIG', 'GET', 'notify-keyspace-events')) as string[];
+    return { value: reply[1] ?? '' };
+  } catch (error) {
+    return { unknown: error instanceof Error ? error.message : String(error) };
+  }
+}
+
+/**
+ * Pause before subscribing again after the watch was lost with its connection standing (a read of an
+ * event failed, keyspace events turned off, a subscribe refused): each try checks the events again.
+ */
+const RESUBSCRIBE_PAUSE_MS = 1000;
+
+/** Keys per SCAN step while rebuilding: about a millisecond of Redis a step, whatever the keyspace. */
+const SCAN_COUNT = 1000;
+
+interface Watched {
+  readonly declaration: KeyWatchDeclaration;
+  /** The keys a decision must read (judged `read`, and kept while absent). */
+  readonly keys: Set<string>;
+}
+
+export interface KeyWatchDeps {
+  readonly commands: RedisClient;
+  /** Opens the dedicated subscriber connection (none on Redis Cluster: there every decision reads every listed key). */
+  readonly openSubscriber: (() => Redis) | undefined;
+  readonly clock: Clock;
+  readonly logger: RootLogger;
+  readonly factory: MetricFactory;
+}
+
+/**
+ * The runtime's key watches (runtime/contract/key-watch.ts): one subscriber connection per process
+ * PSUBSCRIBEs `__keyspace@<db>__:<prefix>*` for every declared prefix; each event's key is read on
+ * the commands connection (pipelined) and judged, replies applied in reply order, so the newest
+ * write wins. keysToRead is the barrier: a PING on the subscriber connection, whose PONG Redis sends
+ * after every event it published before the PING, then the reads those events started. The watch
+ * is live only after a subscribe and one read of every key under its prefixes (SCAN, begun after
+ * the subscribe: a key present throughout is returned, one written meanwhile is an event); until then,
+ * after any loss, with keyspace events off or on Redis Cluster, keysToRead answers null and the gate
+ * reads every key it lists. docs/architecture.md "Consistency" holds the argument.
+ */
+export class KeyWatches {
+  private readonly watches = new Map<string, Watched>();
+  private subscriber: Redis | undefined;
+  private live = false;
+  /** Bumped at every loss: a barrier or rebuild of an earlier subscription is not trusted. */
+  private generation = 0;
+  private readonly inFlight = new Set<Promise<void>>();
+  private channelPrefix = '';
+  private why = 'not subscribed yet';
+  private stopped = false;
+  private readonly metrics;
+
+  constructor(
+    declarations: readonly KeyWatchDeclaration[],
+    private readonly deps: KeyWatchDeps,
+  ) {
+    for (const declaration of declarations)
+      if (!this.watches.has(declaration.name)) this.watches.set(declaration.name, { declaration, keys: new Set() });
+    const { factory } = deps;
+    this.metrics = {
+      fallback: factory.counter({
+        name: 'quantum_gates_key_watch_fallback_total',
+        help: 'Reads of a key watch answered "not live" (not subscribed yet, reconnecting, keyspace events off, Redis Cluster): the decision read every key its gate lists',
+        labelNames: ['watch'],
+      }),
+      live: factory.gauge({
+        name: 'quantum_gates_key_watch_live',
+        help: 'Whether the key watch is live (1) or its gates read every listed key (0)',
+        labelNames: ['watch'],
+      }),
+      keys: factory.gauge({
+        name: 'quantum_gates_key_watch_keys',
+        help: 'Keys a decision reads through the key watch',
+        labelNames: ['watch'],
+      }),
+      events: factory.counter({
+        name: 'quantum_gates_key_watch_events_total',
+        help: 'Keyspace events of watched keys read',
+        labelNames: ['watch'],
+      }),
+    };
+    for (const name of this.watches.keys()) this.metrics.live.set({ watch: name }, 0);
+    if (deps.openSubscriber === undefined) this.why = 'Redis Cluster: keyspace events are per node';
+  }
+
+  /** Whether any gate declared a watch. */
+  get declared(): boolean {
+    return this.watches.size > 0;
+  }
+
+  /** Each watch's state for /ready's checks: `live`, or why its gates read every listed key. */
+  states(): Record<string, string> {
+    return Object.fromEntries([...this.watches.keys()].map((name) => [`key_watch:${name}`, this.live ? 'live' : this.why]));
+  }
+
+  start(): void {
+    if (this.watches.size === 0 || this.deps.openSubscriber === undefined) return;
+    const subscriber = (this.subscriber = this.deps.openSubscriber());
+    this.channelPrefix = `__keyspace@${subscriber.options.db ?? 0}__:`;
+    subscriber.on('pmessage', (_pattern: string, channel: string) => this.onEvent(channel));
+    subscriber.on('ready', () => void this.subscribe());
+    subscriber.on('close', () => this.lose('the subscriber connection closed'));
+    if (isReady(subscriber)) void this.subscribe();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.lose('stopped');
+  }
+
+  /**
+   * RedisReader.keysToRead: the barrier, then the watch's keys; null while not live. With the PING, a
+   * CONFIG GET of notify-keyspace-events on the commands connection: events turned off before a
+   * producer's write (so before the message and this read) are seen here, and this decision reads
+   * every listed key.
+   */
+  async keysToRead(name: string): Promise<readonly string[] | null> {
+    const watched = this.watches.get(name);
+    if (watched === undefined) return null;
+    const generation = this.generation;
+    if (this.live && this.subscriber !== undefined) {
+      try {
+        const [, events] = await Promise.all([this.subscriber.ping(), keyspaceEvents(this.deps.commands)]);
+        if ('unknown' in events) this.lose(`notify-keyspace-events not checked (CONFIG GET refused: ${events.unknown})`);
+        else if (missingKeyspaceFlags(events.value).length > 0) this.lose(keyspaceEventsOff(events.value));
+        await Promise.all([...this.inFlight]);
+        if (this.live && generation === this.generation) return [...watched.keys];
+      } catch (error) {
+        this.lose(`the barrier's PING failed: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    }
+    this.metrics.fallback.inc({ watch: name });
+    return null;
+  }
+
+  /** A reader whose keysToRead is this watch's, everything else `commands`' own. */
+  reader(commands: RedisClient): RedisReader {
+    const keysToRead = (name: string) => this.keysToRead(name);
+    return new Proxy(commands as unknown as RedisReader, {
+      get(target, property, receiver) {
+        if (property === 'keysToRead') return keysToRead;
+        const value: unknown = Reflect.get(target, property, receiver);
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+  }
+
+  private onEvent(channel: string): void {
+    if (!channel.startsWith(this.channelPrefix)) return;
+    const key = channel.slice(this.channelPrefix.length);
+    for (const watched of this.watches.values())
+      if (watched.declaration.prefixes.some((prefix) => key.startsWith(prefix))) {
+        this.metrics.events.inc({ watch: watched.declaration.name });
+        this.read(watched, key);
+      }
+  }
+
+  /**
+   * Reads `key` on the commands connection and applies its judgement in the reply's turn: replies of
+   * one connection come in the order the reads were sent, so the last applied is the newest. A reply
+   * that is no answer about the key (a lost connection, a timeout) loses the watch: a key it would
+   * have judged is unknown.
+   */
+  private read(watched: Watched, key: string): Promise<void> {
+    const { declaration } = watched;
+    const apply = (reply: unknown) => {
+      const judged = declaration.judge(key, reply, this.deps.clock.now());
+      if (judged === 'read') watched.keys.add(key);
+      else if (judged === 'skip') watched.keys.delete(key);
+      this.metrics.keys.set({ watch: declaration.name }, watched.keys.size);
+    };
+    const done = sendRead(this.deps.commands as unknown as RedisReader, declaration.read(key)).then(apply, (error: unknown) => {
+      if (error instanceof Error && /^WRONGTYPE\b/.test(error.message)) apply(error);
+      else this.lose(`a read of ${key} failed: ${error instanceof Error ? error.message : String(error)}`);
+    });
+    this.inFlight.add(done);
+    void done.finally(() => this.inFlight.delete(done));
+    return done;
+  }
+
+  /** The watch is not known to be live: gates read every listed key until a subscribe and a rebuild complete. */
+  private lose(why: string): void {
+    const wasLive = this.live;
+    this.live = false;
+    this.generation++;
+    this.why = why;
+    for (const name of this.watches.keys()) this.metrics.live.set({ watch: name }, 0);
+    if (wasLive && !this.stopped)
+      this.deps.logger.warn({ cause: why }, 'key watch lost: decisions read every listed P3.3 key until it is rebuilt');
+    this.retry();
+  }
+
+  /**
+   * Subscribes and rebuilds again after a pause while the subscriber connection stands (a closed one
+   * does on its next 'ready'); a loss meanwhile makes its own try.
+   */
+  private retry(): void {
+    if (this.stopped || this.subscriber === undefined || !isReady(this.subscriber)) return;
+    const generation = this.generation;
+    void this.deps.clock.sleep(RESUBSCRIBE_PAUSE_MS).then(() => {
+      if (generation === this.generation && !this.stopped) void this.subscribe();
+    });
+  }
+
+  /** Checks keyspace events, subscribes, reads every known key once, then trusts the watch. */
+  private async subscribe(): Promise<void> {
+    const subscriber = this.subscriber;
+    if (subscriber === undefined || this.stopped) return;
+    const generation = ++this.generation;
+    this.live = false;
+    try {
+      const events = await keyspaceEvents(this.deps.commands);
+      if ('unknown' in events) return this.refuse(generation, `notify-keyspace-events not checked (CONFIG GET refused: ${events.unknown})`);
+      if (missingKeyspaceFlags(events.value).length > 0) return this.refuse(generation, keyspaceEventsOff(events.value));
+      const prefixes = [...new Set([...this.watches.values()].flatMap((w) => w.declaration.prefixes))];
+      await subscriber.psubscribe(...prefixes.map((prefix) => `${this.channelPrefix}${prefix}*`));
+      for (const prefix of prefixes) await this.rebuild(prefix, generation);
+      await Promise.all([...this.inFlight]);
+      if (generation !== this.generation || this.stopped) return;
+      this.live = true;
+      this.why = 'live';
+      for (const name of this.watches.keys()) this.metrics.live.set({ watch: name }, 1);
+      this.deps.logger.info({ watches: [...this.watches.keys()] }, 'key watch live: decisions read the watched keys that hold something');
+    } catch (error) {
+      if (generation === this.generation) this.lose(`subscribing failed: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+
+  /**
+   * Reads every key under `prefix` once (SCAN … MATCH, a step at a time), for each watch of it: after
+   * the subscribe, so a key SCAN misses was written or removed meanwhile, and its event read it.
+   */
+  private async rebuild(prefix: string, generation: number): Promise<void> {
+    const reader = this.deps.commands as unknown as RedisReader;
+    let cursor = '0';
+    do {
+      const [next, found] = await reader.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', SCAN_COUNT);
+      for (const watched of this.watches.values())
+        if (watched.declaration.prefixes.includes(prefix)) await Promise.all(found.map((key) => this.read(watched, key)));
+      cursor = next;
+    } while (cursor !== '0' && generation === this.generation && !this.stopped);
+  }
+
+  /** Keyspace events off or unchecked: not live (named on /ready), checked again after a pause. */
+  private refuse(generation: number, why: string): void {
+    if (generation !== this.generation) return;
+    if (why !== this.why)
+      this.deps.logger.error({ cause: why }, 'key watch off: decisions read every listed P3.3 key (slower, never short of a position)');
+    this.why = why;
+    this.retry();
+  }
+}
