@@ -24,8 +24,10 @@ const runtime = (command: string, why: string): RedisCommandNeed => ({ command, 
 
 export const REDIS_COMMANDS: readonly RedisCommandNeed[] = [
   runtime('ping', "the gates' health probe (/ready) and BullMQ"),
-  runtime('psubscribe', "the position book's key watch: keyspace events of P3.3's hashes (runtime/host/key-watch.ts)"),
-  runtime('config|get', 'notify-keyspace-events with each read of the key watch, and maxmemory-policy at start and in the health probe'),
+  runtime(
+    'psubscribe',
+    "the position book's key watch: keyspace events of P3.3's hashes (runtime/host/key-watch.ts); its CONFIG GET of notify-keyspace-events, and SCAN, are needed for it to be live",
+  ),
   runtime('time', "Redis's clock, which every decision reads (runtime/engine/redis-clock.ts): each batch and the health probe"),
   runtime('info', "the health probe and the governor's eviction check (maxmemory_policy)"),
   runtime('client|setname', 'names each connection'),
@@ -83,7 +85,11 @@ export const REDIS_COMMANDS: readonly RedisCommandNeed[] = [
   runtime('lrem', 'BullMQ'),
   runtime('rpoplpush', 'BullMQ'),
   { command: 'eval_ro', by: BOOK_READERS, why: 'the position book in one read-only script (Redis 7)' },
-  runtime('scan', "the position index's sweep of P3.3's hashes, and the key watch's rebuild after each subscribe"),
+  {
+    command: 'scan',
+    by: ['position-index'],
+    why: "the position index's sweep of P3.3's hashes (elsewhere, the key watch's rebuild: without it the book reads every listed hash)",
+  },
   { command: 'zcount', by: ['governor', 'outcome-governor', 'outcome-heat', 'outcome-sample'], why: 'auto-disarm errors, outcome windows' },
 ];
 
