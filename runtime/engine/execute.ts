@@ -200,17 +200,18 @@ export async function executeBatch<Config, Metrics extends object>(
   while (todo.length > 0) {
     if (env.stopping() && todo.some((d) => d.attempts > 0)) return;
     // Sent in the same tick as the state's reads: one round trip on an auto-pipelined connection.
-    const clockRead = env.syncClock?.();
+    // Settled into a value at once: a TIME refused while the state loads is no unhandled rejection.
+    const clockRead = env.syncClock?.().then(
+      (wasOffMs) => ({ wasOffMs }),
+      (error: unknown) => ({ error }),
+    );
     const loading = loadBatchState(handler, env);
     const prefetched = prefetch(handler, env, todo);
     let loaded = await loading.then(
       (state): { state: unknown } | { error: unknown } => ({ state }),
       (error: unknown) => ({ error }),
     );
-    const clock = await clockRead?.then(
-      (wasOffMs) => ({ wasOffMs }),
-      (error: unknown) => ({ error }),
-    );
+    const clock = await clockRead;
     if (clock && 'error' in clock) loaded = clock;
     else if (clock && clock.wasOffMs > CLOCK_DRIFT_MS && clockRereads < CLOCK_REREADS) {
       // Read with a clock off Redis's (the host's jumped since the last TIME): read again on Redis's.
