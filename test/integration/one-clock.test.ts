@@ -94,6 +94,29 @@ describe("one clock: decisions read Redis's clock, never the host's", () => {
     expect(await verdict('res-b')).toMatchObject({ event: 'block', reason: 'max_positions_reached' });
   });
 
+  it('two governor replicas whose hosts disagree by 200 s share one reservation clock: 9 held, A permitted by one, B blocked by the other', async () => {
+    await trackerRound(HELD.slice(0, 9), 1, 100);
+    for (const s of ['REPAUSDT', 'REPBUSDT']) await price(s);
+    const env = { HANDLERS: 'governor,position-snapshot', GOV_MAX_OPEN_POSITIONS: '10', GOV_RESERVATION_TIMEOUT_SEC: '120' };
+    const replica = async (aheadMs: number, name: string) => {
+      const runtime = await startRuntime(redis.url, { GOV_SYMBOL_COOLDOWN_SECONDS: '0', CONSUMER_NAME: name, ...env }, allHandlers, {
+        httpPlugins,
+        clock: clockReading(() => Date.now() + aheadMs),
+      });
+      running.push(runtime);
+      return runtime;
+    };
+    // A reservation scored on the true host's clock (expiring 120 s on) has expired by the ahead
+    // host's reading. Redis's clock scores both.
+    const onTime = await replica(0, 'on-time');
+    await plan('rep-a', 'REPAUSDT', 'ENTRY_PROPOSED');
+    expect(await verdict('rep-a')).toMatchObject({ event: 'permit' });
+    await onTime.stop();
+    await replica(200_000, 'ahead');
+    await plan('rep-b', 'REPBUSDT', 'ENTRY_PROPOSED');
+    expect(await verdict('rep-b')).toMatchObject({ event: 'block', reason: 'max_positions_reached' });
+  });
+
   it('host 8 s behind: plans stamped on the true time are decided as ever, closes permitted (was every plan blocked plan_time_in_future)', async () => {
     await trackerRound(HELD.slice(0, 3), 1, 100);
     await price('BEHINDUSDT');

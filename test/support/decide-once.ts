@@ -1,4 +1,5 @@
 import { Redis } from 'ioredis';
+import type { RedisReader } from '../../runtime/contract/redis-reader.js';
 import { afterAll, beforeAll } from 'vitest';
 import { positionIndex } from '../../handlers/positions/index-job.js';
 import type { AnyHandler } from '../../runtime/contract/handler.js';
@@ -38,7 +39,7 @@ export function usePrivateCommitter(redis: { readonly url: string }): { readonly
  */
 export async function decideOnce(
   handler: AnyHandler,
-  redis: Redis,
+  redis: RedisReader,
   committer: TransactionCommitter,
   now: number,
   raw: Record<string, string>,
@@ -66,7 +67,7 @@ export async function decideOnce(
  * runner runs it (decideOnce), with no sweep unless `env` asks. Resolves with how its commit ended.
  */
 export async function refreshPositionIndex(
-  redis: Redis,
+  redis: RedisReader,
   committer: TransactionCommitter,
   now: number,
   env: Readonly<Record<string, string>> = {},

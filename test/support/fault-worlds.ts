@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import { createGovernor } from '../../handlers/governor/index.js';
 import { heatGate } from '../../handlers/heat-gate/index.js';
 import type { AnyHandler } from '../../runtime/contract/handler.js';
+import type { RedisReader } from '../../runtime/contract/redis-reader.js';
 import type { TransactionCommitter } from '../../runtime/engine/commit.js';
 import { keys, streams } from '../../schemas/keys.js';
 import { balanceTrackerSnapshot, marketStatePublished, p33NewestHash, p33SeedHash, pyFloat, tickerHash } from './book-producers.js';
@@ -174,6 +175,20 @@ export function fitted(w: World, f: Fault): { world: World; family: Family; symb
 export interface Clocks {
   readonly deciding?: { readonly now: () => number; readonly syncClock?: () => Promise<number> };
   readonly planStampAheadSec?: number;
+  /** When the message arrives beside the producers' writes and the jobs (default: after a refresh, every listed key read). */
+  readonly timing?: Timing;
+}
+
+/**
+ * The time between a producer's write and the decision that must see it. `indexJob`: the position
+ * index's refresh (handlers/positions/index-job.ts) ran after every write of the world, never ran,
+ * or last ran before any of them and is late with the next. `watch`: the gate reads through the
+ * P3.3 key watch, live before the producers wrote, so the message arrives right after their writes
+ * (the watch's barrier is all that stands between); absent, it reads every listed key.
+ */
+export interface Timing {
+  readonly indexJob: 'after' | 'never' | 'late';
+  readonly watch?: () => Promise<{ readonly reader: RedisReader; stop(): Promise<void> }>;
 }
 
 export interface Applied {
@@ -243,15 +258,32 @@ function quoteOf(value: number, a: Applied | undefined, now: number, freshMs: nu
   }
 }
 
+const flatSymbol = (i: number) => `F${i}USDT`;
+
 const str = (v: number | 'abc'): string => (v === 'abc' ? v : pyFloat(v));
 
 /**
  * Writes `w` at clock `now`, with the fault `a` when given, then refreshes the position index as
- * its job does (the held index the book reads: handlers/positions/index-job.ts), P3.3's allowlist
- * naming every symbol P3.3 writes.
+ * its job does (handlers/positions/index-job.ts), P3.3's allowlist naming every symbol P3.3 writes;
+ * or, as `indexJob` says, not at all, or once before the writes (late with the next).
  */
-export async function seed(r: Redis, committer: TransactionCommitter, w: World, now: number, a: Applied | undefined): Promise<void> {
+export async function seed(
+  r: Redis,
+  committer: TransactionCommitter,
+  w: World,
+  now: number,
+  a: Applied | undefined,
+  indexJob: Timing['indexJob'] = 'after',
+): Promise<void> {
   const nowSec = Math.floor(now / 1000);
+  const refresh = (at: number, symbols: readonly string[]) =>
+    refreshPositionIndex(r, committer, at, { POSITION_P33_SYMBOLS: [...new Set(symbols)].join(',') });
+  // Its last run a refresh period before the producers' writes, on an empty keyspace, P3.3 configured as below.
+  if (indexJob === 'late')
+    await refresh(now - 5000, [
+      ...w.held.filter((h) => h.producers.some((p) => P33_LAYOUTS.includes(p))).map((h) => h.symbol),
+      ...Array.from({ length: w.flat }, (_, i) => flatSymbol(i)),
+    ]);
   const p = r.pipeline();
   const wrongType = (key: string) => p.sadd(key, 'not-what-you-expect');
   const p33Symbols: string[] = [];
@@ -312,7 +344,7 @@ export async function seed(r: Redis, committer: TransactionCommitter, w: World, 
   }
   // P3.3's universe: flat hashes under both layouts (no position), their quotes as any symbol's.
   for (let i = 0; i < w.flat; i++) {
-    const symbol = `F${i}USDT`;
+    const symbol = flatSymbol(i);
     p33Symbols.push(symbol);
     p.hset(keys.p33PositionSnapshot(symbol), p33SeedHash(0, 10, (now - 2500) / 1000));
     p.hset(keys.p33StatePositions(symbol), p33NewestHash(symbol, 0, 10, (now - 2500) / 1000));
@@ -388,7 +420,7 @@ export async function seed(r: Redis, committer: TransactionCommitter, w: World, 
 
   // The position index's refresh at the deciding clock (a P3.3 index of another type fails it: the
   // book then reads that index as it is), then the governor's watch's own fault (no open was permitted).
-  await refreshPositionIndex(r, committer, now, { POSITION_P33_SYMBOLS: [...new Set(p33Symbols)].join(',') });
+  if (indexJob === 'after') await refresh(now, p33Symbols);
   if (breaksAfterRefresh('p33_index')) await r.del(keys.p33PositionIndex).then(() => r.set(keys.p33PositionIndex, 'not-a-set'));
   if (hits(a, 'p33_watch')?.family.way === 'wrong_type') await r.set(keys.p33Watch, 'not-a-zset');
 }
@@ -492,11 +524,28 @@ export async function decide(
   m: Message,
   now: number,
   a: Applied | undefined,
-  reader: Redis = r,
+  reader: RedisReader = r,
   clocks: Clocks = {},
 ): Promise<Decided> {
   await r.flushdb();
-  await seed(r, committer, w, now, a);
+  const watch = await clocks.timing?.watch?.();
+  try {
+    await seed(r, committer, w, now, a, clocks.timing?.indexJob);
+    return await decideSeeded(r, committer, w, m, now, watch?.reader ?? reader, clocks);
+  } finally {
+    await watch?.stop();
+  }
+}
+
+async function decideSeeded(
+  r: Redis,
+  committer: TransactionCommitter,
+  w: World,
+  m: Message,
+  now: number,
+  reader: RedisReader,
+  clocks: Clocks,
+): Promise<Decided> {
   const handler: AnyHandler = m.kind === 'proposal' ? heatGate : createGovernor();
   const started = performance.now();
   const raw = rawOf(m, w, now, `${now}-1`);
