@@ -35,6 +35,13 @@ interface Held {
   readonly sigma: number;
   /** Which producers and layouts report it. */
   readonly producers: readonly PositionProducer[];
+  /**
+   * Hedge mode (Binance dual-side): a SHORT leg of this quantity beside the LONG one. The balance
+   * tracker publishes an entry per leg (book-producers.ts cites it); P3.3 writes one hash per
+   * symbol, the leg its loop over the exchange's positions reached last (the SHORT), and so does
+   * our view's row, of the newest entry.
+   */
+  readonly shortQty?: number;
 }
 
 export type Message =
@@ -107,6 +114,73 @@ export function worldsOf(kinds: readonly string[]): fc.Arbitrary<World> {
   );
 }
 
+/**
+ * Widened worlds (issue #70 item 5): any held symbol may be hedged, a SHORT leg beside its LONG, the
+ * SHORT 1/1000 of it (dust beside a real leg) or as large. Its producers as worldsOf draws them.
+ */
+export function hedgedWorldsOf(kinds: readonly string[]): fc.Arbitrary<World> {
+  return worldsOf(kinds).chain((w) =>
+    fc
+      .tuple(...w.held.map(() => fc.constantFrom(undefined, undefined, 0.001, 1)))
+      .map((shares) => ({ ...w, held: w.held.map((h, i) => (shares[i] === undefined ? h : { ...h, shortQty: h.qty * shares[i]! })) })),
+  );
+}
+
+/** Inputs that report one figure of a symbol: two faults among one of these meet in one number. */
+const ONE_FIGURE: readonly (readonly InputId[])[] = [
+  ['tracker_entry', 'view_row', 'p33_seed_hash', 'p33_newest_hash', 'p33_index', 'view_index', 'snapshot_stream'],
+  ['market_state_mark', 'ticker_mark', 'p33_mark'],
+  ['published_sigma', 'market_state_sigma'],
+];
+
+/** Ways a gate sees: a figure refused (stamped ahead, unparsable, unreadable). */
+const SEEN_WAYS: readonly string[] = ['future', 'unparsable', 'wrong_type'];
+
+/** Whether the gate can see the fault (a refusal) or it only adds (a larger figure). */
+const seenOrLarger = (f: Family) => SEEN_WAYS.includes(f.way) || f.way === 'larger';
+
+/** Two unseen wrongs of one figure of one symbol: a sole producer's wrong value, which no rule bounds. */
+const oneUnseenFigure = (a: Applied, b: Applied) =>
+  a.symbol === b.symbol &&
+  !seenOrLarger(a.family) &&
+  !seenOrLarger(b.family) &&
+  ONE_FIGURE.some((inputs) => inputs.includes(a.family.input) && inputs.includes(b.family.input));
+
+/**
+ * Two faults at once: half the time both on one figure of one symbol (two of its producers, the
+ * pairs a cross-check can miss), else any two, on one symbol or across symbols. fittedAll drops a
+ * second unseen wrong of a figure already wrong unseen (missing, stale or smaller beside smaller):
+ * that leaves a sole producer's wrong value, which no rule bounds (docs/governor.md "Faults that
+ * compose").
+ */
+export function faultPairsOf(): fc.Arbitrary<readonly Fault[]> {
+  const familyOf = (f: Fault) => familyByName.get(f.family)!;
+  return fc.tuple(faultsOf([]), fc.boolean()).chain(([first, oneFigure]) => {
+    const figure = ONE_FIGURE.find((inputs) => inputs.includes(familyOf(first).input));
+    if (oneFigure && figure !== undefined) {
+      const seconds = FAMILIES.filter((f) => figure.includes(f.input) && (seenOrLarger(familyOf(first)) || seenOrLarger(f)));
+      return faultsOf(seconds.map(familyName)).map((second) => [first, { ...second, on: first.on }]);
+    }
+    return fc.tuple(faultsOf([]), fc.boolean()).map(([second, oneSymbol]) => [first, oneSymbol ? { ...second, on: first.on } : second]);
+  });
+}
+
+/** The world every fault of `faults` can be a fault of (fitted, one after another), and each as applied. */
+export function fittedAll(w: World, faults: readonly Fault[]): { world: World; applied: Applied[] } {
+  let world = w;
+  const applied: Applied[] = [];
+  for (const f of faults) {
+    const fit = fitted(world, f);
+    world = fit.world;
+    const next: Applied = { family: fit.family, symbol: fit.symbol, share: f.share };
+    // One fault an input and symbol: a second on the same one is not a second fault; nor is a
+    // second unseen wrong of one figure (faultPairsOf).
+    if (applied.some((a) => (a.family.input === next.family.input && a.symbol === next.symbol) || oneUnseenFigure(a, next))) continue;
+    applied.push(next);
+  }
+  return { world, applied };
+}
+
 /** One fault of the families named in `only` (names, `p33_newest_hash×future`, or inputs, `p33_newest_hash`; empty: any). */
 export function faultsOf(only: readonly string[]): fc.Arbitrary<Fault> {
   return fc.record({
@@ -177,6 +251,8 @@ export interface Clocks {
   readonly planStampAheadSec?: number;
   /** When the message arrives beside the producers' writes and the jobs (default: after a refresh, every listed key read). */
   readonly timing?: Timing;
+  /** Settings over capsOf's (a per-trade cap, say). */
+  readonly settings?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -197,8 +273,14 @@ export interface Applied {
   readonly share: number;
 }
 
-const hits = (a: Applied | undefined, input: InputId, symbol?: string): Applied | undefined =>
-  a !== undefined && a.family.input === input && (symbol === undefined || a.symbol === undefined || a.symbol === symbol) ? a : undefined;
+/** The faults applied to a world: none, one, or several (each of another input or symbol). */
+export type Faults = Applied | readonly Applied[] | undefined;
+
+/** The fault applied to this input (and symbol, when it is a symbol's), if any. */
+function hits(faults: Faults, input: InputId, symbol?: string): Applied | undefined {
+  const list: readonly Applied[] = faults === undefined ? [] : 'family' in faults ? [faults] : faults;
+  return list.find((a) => a.family.input === input && (symbol === undefined || a.symbol === undefined || a.symbol === symbol));
+}
 
 /** A figure's quantity, stamp and mark as its producer reports it, the fault applied. */
 function figureOf(
@@ -260,6 +342,13 @@ function quoteOf(value: number, a: Applied | undefined, now: number, freshMs: nu
 
 const flatSymbol = (i: number) => `F${i}USDT`;
 
+/** The SHORT leg's quantity as a producer reports it: the fault's share of the LONG applied to it too. */
+function legOf(qty: number, h: Held): number;
+function legOf(qty: number | 'abc', h: Held): number | 'abc';
+function legOf(qty: number | 'abc', h: Held): number | 'abc' {
+  return qty === 'abc' ? qty : (qty * (h.shortQty ?? 0)) / h.qty;
+}
+
 const str = (v: number | 'abc'): string => (v === 'abc' ? v : pyFloat(v));
 
 /**
@@ -272,7 +361,7 @@ export async function seed(
   committer: TransactionCommitter,
   w: World,
   now: number,
-  a: Applied | undefined,
+  a: Faults,
   indexJob: Timing['indexJob'] = 'after',
 ): Promise<void> {
   const nowSec = Math.floor(now / 1000);
@@ -301,6 +390,11 @@ export async function seed(
         const fields = balanceTrackerSnapshot(h.symbol, 1, h.mark, fig.atMs / 1000);
         fields.position_qty = str(fig.qty);
         entries.push({ atMs: fig.atMs, fields });
+        if (h.shortQty !== undefined) {
+          const short = balanceTrackerSnapshot(h.symbol, -1, h.mark, fig.atMs / 1000);
+          short.position_qty = str(legOf(fig.qty, h));
+          entries.push({ atMs: fig.atMs, fields: short });
+        }
       } else if (producer === 'view_row') {
         viewSymbols.push(h.symbol);
         const key = keys.position(h.symbol);
@@ -309,12 +403,13 @@ export async function seed(
           continue;
         }
         // position-snapshot's row of a tracker snapshot (handlers/position-snapshot.ts).
+        const qty = h.shortQty === undefined ? fig.qty : legOf(fig.qty, h);
         p.hset(key, {
           symbol: h.symbol,
-          position_notional_usd: fig.qty === 'abc' ? 'abc' : String(fig.qty * h.mark),
-          qty: str(fig.qty),
+          position_notional_usd: qty === 'abc' ? 'abc' : String(qty * h.mark),
+          qty: str(qty),
           mark_price: String(h.mark),
-          side: 'LONG',
+          side: h.shortQty === undefined ? 'LONG' : 'SHORT',
           updated_at: String(fig.atMs),
           source_id: `${fig.atMs}-0`,
         });
@@ -327,12 +422,11 @@ export async function seed(
         }
         const mark = p33MarkOf(
           h,
-          hits(a, 'p33_mark', h.symbol) && P33_LAYOUTS.find((l) => h.producers.includes(l)) === producer ? a : undefined,
+          P33_LAYOUTS.find((l) => h.producers.includes(l)) === producer ? hits(a, 'p33_mark', h.symbol) : undefined,
         );
+        const leg = fig.qty === 'abc' ? 1 : h.shortQty === undefined ? fig.qty : -legOf(fig.qty, h);
         const hash =
-          producer === 'p33_seed_hash'
-            ? p33SeedHash(fig.qty === 'abc' ? 1 : fig.qty, h.mark, fig.atMs / 1000)
-            : p33NewestHash(h.symbol, fig.qty === 'abc' ? 1 : fig.qty, h.mark, fig.atMs / 1000);
+          producer === 'p33_seed_hash' ? p33SeedHash(leg, h.mark, fig.atMs / 1000) : p33NewestHash(h.symbol, leg, h.mark, fig.atMs / 1000);
         if (fig.qty === 'abc') hash.position_amt = 'abc';
         if (mark === undefined) {
           delete hash.mark_price;
@@ -370,7 +464,7 @@ export async function seed(
   }
 
   // Equity, chosen for the world's true heat.
-  const exposure = w.held.reduce((sum, h) => sum + h.qty * h.mark * h.sigma, 0);
+  const exposure = w.held.reduce((sum, h) => sum + grossQty(h) * h.mark * h.sigma, 0);
   const equity = Math.max(1, Math.round(exposure / w.heat));
   const eq = hits(a, 'equity');
   if (eq?.family.way === 'wrong_type') wrongType(keys.portfolioState);
@@ -426,14 +520,7 @@ export async function seed(
 }
 
 /** A symbol's market state (mark, sigma), ticker and published sigma, the fault applied. */
-function seedQuotes(
-  p: ReturnType<Redis['pipeline']>,
-  symbol: string,
-  mark: number,
-  sigma: number,
-  now: number,
-  a: Applied | undefined,
-): void {
+function seedQuotes(p: ReturnType<Redis['pipeline']>, symbol: string, mark: number, sigma: number, now: number, a: Faults): void {
   const stateMark = quoteOf(mark, hits(a, 'market_state_mark', symbol), now, 1500);
   const stateSigma = quoteOf(sigma, hits(a, 'market_state_sigma', symbol), now, 1500);
   if (stateMark === 'wrong_type') p.sadd(keys.marketState(symbol), 'not-a-hash');
@@ -474,8 +561,20 @@ export interface Decided {
   readonly ms: number;
 }
 
+/** Both legs' quantity: gross exposure, what the caps and heat count. */
+export const grossQty = (h: Held): number => h.qty + (h.shortQty ?? 0);
+
+/** The true world's notional: every leg of every held position, and the reservation. */
+export const trueBookNotional = (w: World): number => w.held.reduce((sum, h) => sum + grossQty(h) * h.mark, 0) + (w.reservation ? 50 : 0);
+
+/** The true world's heat as the heat gate computes it (domain/heat.ts) over the equity seed() writes. */
+export function trueHeat(w: World): number {
+  const exposure = w.held.reduce((sum, h) => sum + grossQty(h) * h.mark * h.sigma, 0);
+  return exposure / Math.max(1, Math.round(exposure / w.heat));
+}
+
 export function capsOf(w: World): Record<string, string> {
-  const book = w.held.reduce((sum, h) => sum + h.qty * h.mark, 0) + (w.reservation ? 50 : 0);
+  const book = trueBookNotional(w);
   return {
     GOV_MAX_OPEN_POSITIONS: String(w.held.length + (w.reservation ? 1 : 0) + w.slotsFree),
     GOV_MAX_TOTAL_NOTIONAL_USDT: String(book + 100 * w.totalRoom),
@@ -523,7 +622,7 @@ export async function decide(
   w: World,
   m: Message,
   now: number,
-  a: Applied | undefined,
+  a: Faults,
   reader: RedisReader = r,
   clocks: Clocks = {},
 ): Promise<Decided> {
@@ -550,7 +649,7 @@ async function decideSeeded(
   const started = performance.now();
   const raw = rawOf(m, w, now, `${now}-1`);
   if (clocks.planStampAheadSec !== undefined && raw.timestamp !== undefined) raw.timestamp = String(now / 1000 + clocks.planStampAheadSec);
-  const delivery = await decideOnce(handler, reader, committer, now, raw, capsOf(w), clocks.deciding);
+  const delivery = await decideOnce(handler, reader, committer, now, raw, { ...capsOf(w), ...clocks.settings }, clocks.deciding);
   const ms = performance.now() - started;
   if (delivery.answer !== 'committed') throw new Error(`decision not committed: ${delivery.answer}`);
   const decided = { ms, attempts: delivery.attempts };
