@@ -253,7 +253,27 @@ export interface Clocks {
   readonly timing?: Timing;
   /** Settings over capsOf's (a per-trade cap, say). */
   readonly settings?: Readonly<Record<string, string>>;
+  /** A held position's every figure gone after a governor decision counted it (issue #70 item 2). */
+  readonly vanishing?: Vanishing;
 }
+
+/**
+ * How every figure of a held position goes while it is still held: its keys deleted, or expired;
+ * its producers stopped (their figures aged past POSITION_MAX_AGE_SEC while every other figure is
+ * written afresh); the position index lost (P3.3 still writes the hash, no index lists it, no
+ * refresh runs). Only a decision that counted it before can know it is missing.
+ */
+export interface Vanishing {
+  /** Which held position (an index into held). */
+  readonly on: number;
+  readonly how: 'deleted' | 'expired' | 'stopped' | 'index_lost';
+}
+
+/** POSITION_MAX_AGE_SEC's default: a stopped producer's figures are this old, and then some, at the decision. */
+const POSITION_MAX_AGE_MS = 120_000;
+
+/** A plan nothing prices (no quote of its symbol): blocked, so it counts the book and leaves no reservation or cooldown. */
+const PROBE_SYMBOL = 'PROBEUSDT';
 
 /**
  * The time between a producer's write and the decision that must see it. `indexJob`: the position
@@ -363,6 +383,8 @@ export async function seed(
   now: number,
   a: Faults,
   indexJob: Timing['indexJob'] = 'after',
+  /** A symbol whose position figures are not written (its producers stopped or it was deleted); its quotes are. */
+  skipPositionsOf?: string,
 ): Promise<void> {
   const nowSec = Math.floor(now / 1000);
   const refresh = (at: number, symbols: readonly string[]) =>
@@ -379,6 +401,7 @@ export async function seed(
   const viewSymbols: string[] = [];
   const entries: { atMs: number; fields: Record<string, string> }[] = [];
   for (const h of w.held) {
+    if (h.symbol === skipPositionsOf) continue;
     for (const producer of h.producers) {
       const fig = figureOf(h, hits(a, producer, h.symbol), now, 2000 + POSITION_PRODUCERS.indexOf(producer) * 300);
       if (fig === 'missing') {
@@ -629,11 +652,51 @@ export async function decide(
   await r.flushdb();
   const watch = await clocks.timing?.watch?.();
   try {
-    await seed(r, committer, w, now, a, clocks.timing?.indexJob);
+    if (clocks.vanishing === undefined) await seed(r, committer, w, now, a, clocks.timing?.indexJob);
+    else await seedVanished(r, committer, w, now, a, watch?.reader ?? reader, clocks, clocks.vanishing);
     return await decideSeeded(r, committer, w, m, now, watch?.reader ?? reader, clocks);
   } finally {
     await watch?.stop();
   }
+}
+
+/**
+ * `w` seeded earlier and counted by a governor decision then, its position `v.on` gone since, and
+ * the rest of the world written afresh at `now`.
+ */
+async function seedVanished(
+  r: Redis,
+  committer: TransactionCommitter,
+  w: World,
+  now: number,
+  a: Faults,
+  reader: RedisReader,
+  clocks: Clocks,
+  v: Vanishing,
+): Promise<void> {
+  const held = w.held[v.on % w.held.length]!;
+  const before = now - (v.how === 'stopped' ? POSITION_MAX_AGE_MS + 10_000 : 2000);
+  await seed(r, committer, w, before, a);
+  const probe = {
+    plan_id: `probe-${before}`,
+    symbol: PROBE_SYMBOL,
+    action: 'OPEN_LONG',
+    decision: 'EXECUTE',
+    side: 'BUY',
+    qty: '1',
+    timestamp: String(before / 1000),
+  };
+  await decideOnce(createGovernor(), reader, committer, before, probe, { ...capsOf(w), ...clocks.settings });
+  const positionKeys = [keys.p33PositionSnapshot(held.symbol), keys.p33StatePositions(held.symbol), keys.position(held.symbol)];
+  if (v.how === 'deleted') await r.del(...positionKeys);
+  if (v.how === 'expired') {
+    for (const key of positionKeys) await r.pexpire(key, 1);
+    while ((await r.exists(...positionKeys)) > 0) await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+  if (v.how === 'index_lost') {
+    await seed(r, committer, w, now, a, 'never');
+    await r.del(keys.p33PositionIndex);
+  } else await seed(r, committer, w, now, a, clocks.timing?.indexJob, held.symbol);
 }
 
 async function decideSeeded(
