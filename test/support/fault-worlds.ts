@@ -149,6 +149,11 @@ export function fitted(w: World, f: Fault): { world: World; family: Family; symb
     withProducer(i, producer);
     if (needsAnother && !otherLane(i, producer)) withProducer(i, other(producer));
     symbol = heldList[i]!.symbol;
+  } else if (family.input === 'snapshot_sigma') {
+    // A seed-format snapshot's own sigma: our view's row of the symbol carries it.
+    const i = at(f.on) < 0 ? 0 : at(f.on);
+    withProducer(i, 'view_row');
+    symbol = heldList[i]!.symbol;
   } else if (['market_state_mark', 'ticker_mark', 'published_sigma', 'market_state_sigma', 'budget'].includes(family.input)) {
     symbol = at(f.on) < 0 ? NEW_SYMBOL : heldList[at(f.on)]!.symbol;
   } else if (family.input === 'p33_index' && family.way === 'missing') {
@@ -214,6 +219,13 @@ function figureOf(
   }
 }
 
+/** A view row's own sigma: none in the true world (the tracker writes none), the snapshot_sigma fault's otherwise. */
+function snapshotSigmaOf(h: Held, a: Applied | undefined): string | undefined {
+  if (a === undefined) return undefined;
+  if (a.family.way === 'unparsable') return 'abc';
+  return String(a.family.way === 'smaller' ? h.sigma * a.share : h.sigma * 10);
+}
+
 /** P3.3's mark of a hash, the p33_mark fault applied. */
 function p33MarkOf(h: Held, a: Applied | undefined): number | 'abc' | undefined {
   if (a === undefined) return h.mark;
@@ -276,7 +288,9 @@ export async function seed(r: Redis, committer: TransactionCommitter, w: World, 
           wrongType(key);
           continue;
         }
-        // position-snapshot's row of a tracker snapshot (handlers/position-snapshot.ts).
+        // position-snapshot's row of a tracker snapshot (handlers/position-snapshot.ts); with the
+        // snapshot_sigma fault, a seed-format snapshot's own sigma too (seed 000: position_notional_usd, sigma).
+        const ownSigma = snapshotSigmaOf(h, hits(a, 'snapshot_sigma', h.symbol));
         p.hset(key, {
           symbol: h.symbol,
           position_notional_usd: fig.qty === 'abc' ? 'abc' : String(fig.qty * h.mark),
@@ -285,6 +299,7 @@ export async function seed(r: Redis, committer: TransactionCommitter, w: World, 
           side: 'LONG',
           updated_at: String(fig.atMs),
           source_id: `${fig.atMs}-0`,
+          ...(ownSigma === undefined ? {} : { sigma: ownSigma }),
         });
       } else {
         p33Symbols.push(h.symbol);
