@@ -150,7 +150,10 @@ function sizedForCaps(
   const refused = [...futureQuotes(quotes, now, bounds), ...futureQuotes(own, now, bounds)];
   const position: Position = { symbol, notionalUsd: usd(notional), qty, markPrice: mark, asOfMs };
   // A refused quote of the symbol (its own figures' marks included): what remains is not cross-checked, so its size is unknown.
-  const untrusted = [...refusedOfSymbol, ...futureQuotes(own, now, bounds).map((q): RefusedQuote => ({ source: q.source, reason: 'future' }))];
+  const untrusted = [
+    ...refusedOfSymbol,
+    ...futureQuotes(own, now, bounds).map((q): RefusedQuote => ({ source: q.source, reason: 'future' })),
+  ];
   const sized =
     unsized || untrusted.length > 0
       ? { ...position, notionalUsd: 0, unpriced: true as const, ...(untrusted.length > 0 ? { refusedQuotes: untrusted } : {}) }
@@ -159,7 +162,9 @@ function sizedForCaps(
 }
 
 /** The quote keys of the book Redis refused to read (its untrusted `unreadable_quote`), per symbol, as refused quotes. */
-function unreadableQuotesOf(untrusted: readonly { readonly symbol: string; readonly field: string; readonly value: string }[]): Map<string, RefusedQuote[]> {
+function unreadableQuotesOf(
+  untrusted: readonly { readonly symbol: string; readonly field: string; readonly value: string }[],
+): Map<string, RefusedQuote[]> {
   const out = new Map<string, RefusedQuote[]>();
   for (const u of untrusted) {
     if (u.field !== 'unreadable_quote') continue;

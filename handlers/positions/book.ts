@@ -911,7 +911,11 @@ export async function readP33Position(
   const top = largestExposure(fresh);
   if (top === undefined) return top;
   const sigmaAt = replies.length - 2;
-  const market = marketSigma(symbol, [() => replies[sigmaAt] as string | null, () => replies[sigmaAt + 1] as string | null], untrusted ?? []);
+  const market = marketSigma(
+    symbol,
+    [() => replies[sigmaAt] as string | null, () => replies[sigmaAt + 1] as string | null],
+    untrusted ?? [],
+  );
   const sigma = largestOf(top.sigma, market);
   return sigma === top.sigma ? top : { ...top, sigma };
 }
