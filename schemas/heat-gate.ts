@@ -96,6 +96,7 @@ export const calibratedEntryReader = z.looseObject({
   reason: text.optional(),
   fail_closed_cause: text.optional(),
   heat_capped: text.optional(),
+  heat_lower_bound: text.optional(),
 });
 
 /**

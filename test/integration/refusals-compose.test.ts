@@ -1,4 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { httpPlugins } from '../../app/http-plugins.js';
+import { allHandlers } from '../../handlers/index.js';
 import type { Runtime } from '../../runtime/host/runtime.js';
 import { keys, streams } from '../../schemas/keys.js';
 import { balanceTrackerSnapshot, marketStatePublished, p33NewestHash, tickerHash } from '../support/book-producers.js';
@@ -33,7 +35,7 @@ describe('a refusal never raises trust in what remains (issue #70 item 3)', () =
   });
 
   const start = async (env: Record<string, string>) => {
-    const runtime = await startRuntime(redis.url, { GOV_SYMBOL_COOLDOWN_SECONDS: '0', ...env });
+    const runtime = await startRuntime(redis.url, { GOV_SYMBOL_COOLDOWN_SECONDS: '0', ...env }, allHandlers, { httpPlugins });
     running.push(runtime);
     return runtime;
   };
@@ -154,6 +156,14 @@ describe('a refusal never raises trust in what remains (issue #70 item 3)', () =
       {
         what: 'the refused figure counted',
       },
+    );
+    // The status says the heat is a lower bound, and why (DEGRADED).
+    const status = (await gates.server.inject({ method: 'GET', url: '/status' })).json<{
+      headline: { state: string; reasons: { text: string }[] };
+    }>();
+    expect(status.headline.state).toBe('DEGRADED');
+    expect(status.headline.reasons.map((r) => r.text).join('\n')).toMatch(
+      /decided HOT on a lower bound on 1 decision .*position_stamped_ahead/,
     );
     // What the trusted figures cannot prove still fails closed, by name: at $30,000 (heat 0.45) the unknown may make it HOT or not.
     await produce(

@@ -532,7 +532,7 @@ export const COMPOSED: readonly ComposedFault[] = [
     expect: {
       decision: 'HOT, on the heat of the figures trusted (a lower bound: the refused figure can only add)',
       reason: 'heat_lower_bound',
-      seen: '`heat_lower_bound` = `position_stamped_ahead`; `debug_json` `heat_at_least`, `untrusted`',
+      seen: '`heat_lower_bound` = `position_stamped_ahead`; `debug_json` `heat_at_least`, `untrusted`; status DEGRADED',
     },
     test: `${COMPOSE_TEST} "measured 4b"`,
   },
