@@ -45,6 +45,12 @@ const decisionFields = {
    * permission), comma-separated; absent when every listing was read. Opens are blocked positions_unreadable.
    */
   unreadable_listings: optionalText,
+  /**
+   * Ours (issue #70): the plan's own symbol's quotes and position figures refused, `source:reason`
+   * comma-separated (`ticker:future`, `market_state:unparsable`, `p33:unreadable`); absent when none.
+   * What remains of its price is not cross-checked: opens are blocked market_price_unknown.
+   */
+  refused_inputs: optionalText,
   /** Ours (issue #23): outstanding reservations at decision time, their position slots and notional. */
   reservations: optionalText,
   reserved_positions: optionalText,

@@ -50,6 +50,11 @@ const ownFields = {
   fail_closed_cause: z.enum(failClosedCauses).optional(),
   /** "true" when the heat was capped (non-finite or above the cap). */
   heat_capped: z.literal('true').optional(),
+  /**
+   * Ours (issue #70): the heat is a lower bound (the heat of the figures trusted), taken because it
+   * already proves HOT; the cause the rest is unknown (a fail_closed_cause's name). Absent otherwise.
+   */
+  heat_lower_bound: z.enum(failClosedCauses).optional(),
 };
 
 /**
@@ -91,6 +96,7 @@ export const calibratedEntryReader = z.looseObject({
   reason: text.optional(),
   fail_closed_cause: text.optional(),
   heat_capped: text.optional(),
+  heat_lower_bound: text.optional(),
 });
 
 /**

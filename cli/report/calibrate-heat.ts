@@ -48,7 +48,12 @@ export function heatDecisionRecord(id: string, fields: Readonly<Record<string, s
   } catch {
     // an older or foreign producer's debug text: no breakdown
   }
-  const trusted = fields.heat_level !== 'unknown' && fields.fail_closed_cause === undefined && debug.fail_closed === undefined;
+  // A heat that is only a lower bound (heat_lower_bound: it proved HOT) is no distribution figure either.
+  const trusted =
+    fields.heat_level !== 'unknown' &&
+    fields.fail_closed_cause === undefined &&
+    fields.heat_lower_bound === undefined &&
+    debug.fail_closed === undefined;
   const heat = !trusted ? undefined : typeof debug.heat === 'number' ? debug.heat : parseNumber(fields.heat_score);
   const bySymbol: Record<string, number> = {};
   const recordedShares = trusted ? sharesOf(fields.heat_by_symbol) : undefined;

@@ -59,7 +59,8 @@ export function bookView(book: readonly Position[], direct: Position | undefined
  */
 export function withOwnPriced(view: BookView, mark: number | undefined): BookView {
   const own = view.own;
-  if (own?.qty === undefined || mark === undefined) return view;
+  // A position whose quotes the book refused is of unknown size whatever this read's mark (positions.ts sizedForCaps).
+  if (own?.qty === undefined || mark === undefined || own.refusedQuotes !== undefined) return view;
   const notionalUsd = Math.max(own.unpriced === true ? 0 : own.notionalUsd, usd(Math.abs(own.qty) * mark));
   if (own.unpriced !== true && own.markPrice === mark && own.notionalUsd === notionalUsd) return view;
   const priced: Position = { symbol: own.symbol, qty: own.qty, asOfMs: own.asOfMs, markPrice: mark, notionalUsd };

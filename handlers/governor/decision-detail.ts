@@ -72,6 +72,8 @@ function blockFigures(event: DecisionEvent, limits: Limits | undefined): string 
     }
     case 'position_price_unknown':
       return event.unpriced_positions === undefined ? undefined : `no price for ${event.unpriced_positions.split(',').join(', ')}`;
+    case 'market_price_unknown':
+      return event.refused_inputs === undefined ? undefined : `refused ${event.refused_inputs.split(',').join(', ')}`;
     case 'positions_unreadable':
       return event.unreadable_listings === undefined ? undefined : `cannot read ${event.unreadable_listings.split(',').join(', ')}`;
     case 'max_positions_reached':

@@ -33,6 +33,8 @@ interface Wire {
     readonly unpriced?: readonly string[];
     /** The keys of the book's listing reads Redis refused; absent when none (and in events recorded before it). */
     readonly unreadable?: readonly string[];
+    /** The plan's own symbol's refused quotes and figures (`source:reason`); absent when none (and in events recorded before it). */
+    readonly refused?: readonly string[];
     readonly reservations: number;
     readonly reserved_positions: number;
     readonly reserved_notional: number;
@@ -64,6 +66,7 @@ export function encodeDecisionInputs(facts: PlanFacts, s: GovernorSnapshot): str
       total_notional: s.totalNotional,
       ...(s.unpricedPositions?.length ? { unpriced: s.unpricedPositions } : {}),
       ...(s.unreadableListings?.length ? { unreadable: s.unreadableListings } : {}),
+      ...(s.refusedInputs?.length ? { refused: s.refusedInputs } : {}),
       reservations: s.reservations,
       reserved_positions: s.reservedPositions,
       reserved_notional: s.reservedNotional,
@@ -113,6 +116,7 @@ export function decodeDecisionInputs(text: string | undefined, symbol: string): 
     totalNotional: s.total_notional,
     unpricedPositions: s.unpriced ?? [],
     unreadableListings: s.unreadable ?? [],
+    ...(s.refused === undefined ? {} : { refusedInputs: s.refused }),
     reservations: s.reservations,
     reservedPositions: s.reserved_positions,
     reservedNotional: s.reserved_notional,

@@ -85,6 +85,16 @@ export const maxPositionsReached: Gate = (plan, limits, snapshot) =>
  */
 export const openUnpriced: Gate = (plan) => (plan.pricing.kind === 'block' ? asGateReason(plan.pricing.reason) : undefined);
 
+/**
+ * Ours (issue #70): a quote or position figure of the plan's own symbol was refused (stamped ahead,
+ * no number, a key Redis refuses to read), so what remains of its price is no longer cross-checked:
+ * the one quote left may be the wrong one (a market state at 1/1000 once the ticker is refused). The
+ * open is priced as unknown, `market_price_unknown`, the event naming what was refused
+ * (`refused_inputs`). A refusal never raises trust in what remains. Closes never face it.
+ */
+export const openPriceUntrusted: Gate = (_plan, _limits, snapshot) =>
+  (snapshot.refusedInputs?.length ?? 0) > 0 ? 'market_price_unknown' : undefined;
+
 /** Gate 3: `abs(qty) × mark > MAX_NOTIONAL_PER_TRADE_USDT`; a trade exactly at the cap is allowed. */
 export const notionalPerTradeExceeded: Gate = (plan, limits) =>
   on(limits.maxNotionalPerTrade) && (plan.notional ?? 0) > limits.maxNotionalPerTrade ? 'notional_per_trade_exceeded' : undefined;
@@ -212,6 +222,7 @@ export const pathGates: Readonly<Record<ApplyMode, PathGates>> = {
       symbolCooldown,
       positionsUnreadable,
       maxPositionsReached,
+      openPriceUntrusted,
       openUnpriced,
       notionalPerTradeExceeded,
       positionPriceUnknown,

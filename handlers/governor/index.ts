@@ -110,6 +110,8 @@ function decide(plan: ApplyPlan, ctx: GovernorCtx, loaded: { snapshot: GovernorS
   );
 
   for (const { symbol, quote } of snapshot.futureQuotes ?? []) noteFutureQuotes(symbol, [quote], now, ctx);
+  // Quotes no number or unreadable, of the plan's symbol and of the book's (those stamped ahead are counted above).
+  for (const name of snapshot.refusedQuoteCounts ?? []) ctx.metrics.quotesRefused.inc(name);
 
   const limits = limitsOf(config);
   const facts = planFacts(plan, planTimes(plan, ctx.meta), now, snapshot.markPrice, limits);

@@ -8,7 +8,17 @@ import {
   type RefusedFigure,
   type UnreadableListing,
 } from '../positions/book.js';
-import { futureQuotes, highestOf, positionQuote, priceQuotesOf, quoteBounds, type PriceQuote } from '../positions/prices.js';
+import { keys } from '../../schemas/keys.js';
+import {
+  futureQuotes,
+  highestOf,
+  positionQuote,
+  priceQuotesOf,
+  quoteBounds,
+  refusedQuotes,
+  type PriceQuote,
+  type RefusedQuote,
+} from '../positions/prices.js';
 import type { ReadCommand } from '../positions/read-commands.js';
 import { usd } from './numbers.js';
 
@@ -30,6 +40,11 @@ export interface Position {
   readonly futureQuotes?: readonly PriceQuote[];
   /** The producers' figures refused for it (then it is of unknown size), for a decision to count and log. */
   readonly refused?: readonly RefusedFigure[];
+  /**
+   * Its symbol's quotes refused (stamped ahead, no number, a key Redis refused): what remains is no
+   * longer cross-checked, so a held position is of unknown size for opens (unpriced).
+   */
+  readonly refusedQuotes?: readonly RefusedQuote[];
 }
 
 /**
@@ -78,9 +93,13 @@ export const bookPositionSource: PositionSource = {
     const unknown = new Map<string, RefusedFigure[]>();
     for (const r of book.refused) unknown.set(r.symbol, [...(unknown.get(r.symbol) ?? []), r]);
     const positions: Position[] = [...unknown].map(([symbol, refused]) => unknownSize(symbol, refused));
+    const unreadableQuotes = unreadableQuotesOf(book.untrusted);
     for (const [symbol, figures] of book.figures) {
       if (unknown.has(symbol)) continue;
-      const position = sizedForCaps(symbol, figures, priceQuotesOf(book.quotes.get(symbol) ?? []), now, config);
+      const replies = book.quotes.get(symbol) ?? [];
+      const quotes = priceQuotesOf(replies);
+      const refused = [...(unreadableQuotes.get(symbol) ?? []), ...refusedQuotes(replies, quotes, now, quoteBounds(config))];
+      const position = sizedForCaps(symbol, figures, quotes, now, config, refused);
       if (position !== undefined) positions.push(position);
     }
     positions.sort((a, b) => (a.symbol < b.symbol ? -1 : a.symbol > b.symbol ? 1 : 0));
@@ -112,6 +131,7 @@ function sizedForCaps(
   quotes: readonly PriceQuote[],
   now: number,
   config: PositionBookConfig,
+  refusedOfSymbol: readonly RefusedQuote[] = [],
 ): Position | undefined {
   const bounds = quoteBounds(config);
   const own = figures.flatMap((f) => positionQuote(f));
@@ -129,8 +149,30 @@ function sizedForCaps(
   if (notional === 0 && (qty === undefined || qty === 0)) return undefined;
   const refused = [...futureQuotes(quotes, now, bounds), ...futureQuotes(own, now, bounds)];
   const position: Position = { symbol, notionalUsd: usd(notional), qty, markPrice: mark, asOfMs };
-  const sized = unsized ? { ...position, notionalUsd: 0, unpriced: true as const } : position;
+  // A refused quote of the symbol (its own figures' marks included): what remains is not cross-checked, so its size is unknown.
+  const untrusted = [
+    ...refusedOfSymbol,
+    ...futureQuotes(own, now, bounds).map((q): RefusedQuote => ({ source: q.source, reason: 'future' })),
+  ];
+  const sized =
+    unsized || untrusted.length > 0
+      ? { ...position, notionalUsd: 0, unpriced: true as const, ...(untrusted.length > 0 ? { refusedQuotes: untrusted } : {}) }
+      : position;
   return refused.length === 0 ? sized : { ...sized, futureQuotes: refused };
+}
+
+/** The quote keys of the book Redis refused to read (its untrusted `unreadable_quote`), per symbol, as refused quotes. */
+function unreadableQuotesOf(
+  untrusted: readonly { readonly symbol: string; readonly field: string; readonly value: string }[],
+): Map<string, RefusedQuote[]> {
+  const out = new Map<string, RefusedQuote[]>();
+  for (const u of untrusted) {
+    if (u.field !== 'unreadable_quote') continue;
+    const source: RefusedQuote['source'] =
+      u.value === keys.marketState(u.symbol) ? 'market_state' : u.value === keys.ticker(u.symbol) ? 'ticker' : 'p33';
+    out.set(u.symbol, [...(out.get(u.symbol) ?? []), { source, reason: 'unreadable' }]);
+  }
+  return out;
 }
 
 /**
@@ -141,6 +183,13 @@ function sizedForCaps(
 function largerOf(a: Position, b: Position): Position {
   if (a.unpriced === true && a.qty === undefined) return a;
   if (b.unpriced === true && b.qty === undefined) return b;
+  // A refused quote of the symbol stays so: the other read's price is no more cross-checked than the book's.
+  if (a.refusedQuotes !== undefined || b.refusedQuotes !== undefined) {
+    const big = Math.abs(b.qty ?? 0) > Math.abs(a.qty ?? 0) ? b : a;
+    const refusedQuotes = [...(a.refusedQuotes ?? []), ...(b.refusedQuotes ?? [])];
+    const futures = [...(a.futureQuotes ?? []), ...(b.futureQuotes ?? [])];
+    return { ...big, notionalUsd: 0, unpriced: true, refusedQuotes, ...(futures.length === 0 ? {} : { futureQuotes: futures }) };
+  }
   const [big] = Math.abs(b.qty ?? 0) > Math.abs(a.qty ?? 0) ? [b] : [a];
   const marks = [a.markPrice, b.markPrice].filter((m): m is number => m !== undefined);
   const markPrice = marks.length === 0 ? undefined : Math.max(...marks);

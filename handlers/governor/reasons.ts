@@ -21,7 +21,10 @@ export const gateReasons = [
   'max_positions_reached',
   /** Ours (testnet opens): no positive quantity. */
   'plan_qty_invalid',
-  /** Ours (testnet opens): no mark price to price the open at. */
+  /**
+   * Ours (testnet opens): no mark price to price the open at, or one of its symbol's quotes or
+   * figures refused, so what remains is not cross-checked (the event's refused_inputs names them).
+   */
   'market_price_unknown',
   /** Ours (testnet opens): the plan's price is beyond GOV_PRICE_TOLERANCE_PCT of the mark. */
   'plan_price_mismatch',

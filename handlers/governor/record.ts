@@ -61,6 +61,7 @@ function decisionEvent(
     total_notional: str(snapshot?.totalNotional),
     unpriced_positions: snapshot?.unpricedPositions?.length ? snapshot.unpricedPositions.join(',') : undefined,
     unreadable_listings: snapshot?.unreadableListings?.length ? snapshot.unreadableListings.join(',') : undefined,
+    refused_inputs: snapshot?.refusedInputs?.length ? snapshot.refusedInputs.join(',') : undefined,
     reservations: str(snapshot?.reservations),
     reserved_positions: str(snapshot?.reservedPositions),
     reserved_notional: str(snapshot?.reservedNotional),

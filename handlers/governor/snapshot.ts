@@ -8,7 +8,17 @@ import { countSince, execHistoryFrom, execHistoryRead, numberKeyFrom, utcDate, t
 import type { Position, PositionSource } from './positions.js';
 import type { RefusedFigure, UnreadableListing } from '../positions/book.js';
 import { DEFAULT_PRICE_MAX_SKEW_SEC } from '../positions/bounds.js';
-import { futureQuotes, highestOf, priceQuoteReads, priceQuotesOf, quoteBounds, type PriceQuote } from '../positions/prices.js';
+import {
+  futureQuotes,
+  highestOf,
+  priceQuoteReads,
+  priceQuotesOf,
+  quoteBounds,
+  quoteRefusalsOf,
+  refusalName,
+  type PriceQuote,
+  type RefusedQuote,
+} from '../positions/prices.js';
 import { refusedAs, replyOf, sendReadsSettled, type ReadCommand } from '../positions/read-commands.js';
 import { bookView, withOwnPriced, type BookView } from './book-view.js';
 import type { LastFigures } from './last-figures.js';
@@ -88,6 +98,19 @@ export interface GovernorSnapshot {
    * snapshot was rebuilt from a record.
    */
   readonly refusedFigures?: readonly RefusedFigure[];
+  /**
+   * Ours (issue #70): the plan's own symbol's quotes and position figures refused (`source:reason`:
+   * stamped ahead, no number, a key Redis refused). What remains of its price is no longer
+   * cross-checked, so an open of it is priced as unknown (gates.ts openPriceUntrusted). Absent or
+   * empty: none (and in events recorded before it).
+   */
+  readonly refusedInputs?: readonly string[];
+  /**
+   * The quotes a decision meets that are no number or unreadable (its plan's symbol's, and each other
+   * symbol's its book was priced at), for the decision to count by source and reason; those stamped
+   * ahead are futureQuotes. Absent where the snapshot was rebuilt from a record.
+   */
+  readonly refusedQuoteCounts?: readonly RefusedQuote[];
   /** The P2.8 budget when present and fresh; undefined fails open. */
   readonly budget: Budget | undefined;
   readonly recentViolation: boolean;
@@ -145,6 +168,8 @@ interface SymbolReads {
   readonly execHistory: ExecHistory;
   readonly dailyTotal: number | undefined;
   readonly quotes: readonly PriceQuote[];
+  /** Its quotes no number or unreadable (prices.ts quoteRefusalsOf); those stamped ahead are judged at the plan's clock. */
+  readonly quoteRefusals: readonly RefusedQuote[];
   /** The P2.8 budget hash as read (each plan judges its freshness by its own clock). */
   readonly budget: Budget | undefined;
   /** Redis refused to read it (another type). */
@@ -176,6 +201,7 @@ async function readSymbol(
   const lastExecSec = numberKeyFrom(replies[1]);
   const dailyTotal = numberKeyFrom(replies[3]);
   const quotes = priceQuotesOf(replies, quotesAt, directAt - quotesAt);
+  const quoteRefusals = quoteRefusalsOf(replies, quotesAt, directAt - quotesAt);
   // A budget hash of another type is no budget (a missing one fails open), counted as refused.
   const budgetRefused = replies[4] instanceof Error;
   const budgetFields = budgetRefused ? [] : replyOf<(string | null)[]>(replies[4]);
@@ -189,6 +215,7 @@ async function readSymbol(
     execHistory,
     dailyTotal,
     quotes,
+    quoteRefusals,
     budget: parseBudget(budgetFields[0] ?? null, budgetFields[1] ?? null, budgetFields[2] ?? null),
     budgetRefused,
     exitLock,
@@ -290,6 +317,15 @@ export async function loadSnapshot(
   const book = withOwnPriced(symbolRead.book, markPrice);
   const { kill, disarm, recentErrors, violations } = state;
   const own = book.own;
+  const ownFuture = [...futureQuotes(symbolRead.quotes, now, bounds), ...futureQuotes(symbolRead.book.ownQuotes, now, bounds)];
+  const refusedInputs = [
+    ...new Set([
+      ...symbolRead.quoteRefusals.map(refusalName),
+      ...ownFuture.map((q) => refusalName({ source: q.source, reason: 'future' })),
+      ...(own?.refusedQuotes ?? []).map(refusalName),
+      ...(own?.refused ?? []).map(refusalName),
+    ]),
+  ];
   const reserved = reservedExposure(state.caps.reservations, book.positions, now);
   const snapshot: GovernorSnapshot = {
     now,
@@ -309,11 +345,12 @@ export async function loadSnapshot(
     ownPosition: own,
     markPrice,
     markQuote,
-    futureQuotes: refusedAhead(
-      symbol,
-      [...futureQuotes(symbolRead.quotes, now, bounds), ...futureQuotes(symbolRead.book.ownQuotes, now, bounds)],
-      book.positions,
-    ),
+    futureQuotes: refusedAhead(symbol, ownFuture, book.positions),
+    ...(refusedInputs.length === 0 ? {} : { refusedInputs }),
+    refusedQuoteCounts: [
+      ...symbolRead.quoteRefusals,
+      ...book.positions.flatMap((p) => (p.symbol === symbol ? [] : (p.refusedQuotes ?? []).filter((r) => r.reason !== 'future'))),
+    ],
     refusedFigures: [...book.positions.flatMap((p) => p.refused ?? []), ...refusedBudget],
     budget: freshBudget(budget, now, config.GOV_P28_BUDGET_MAX_AGE_SEC, maxSkewMs),
     recentViolation: hasRecentViolation(violations, symbol, now, config.GOV_P28_VIOLATION_WINDOW_SEC),

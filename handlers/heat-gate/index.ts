@@ -17,7 +17,7 @@ import {
 } from '../positions/prices.js';
 import { calibrate, type Calibration } from './calibrate.js';
 import { parseHeatGateConfig, type HeatGateConfig } from './config.js';
-import { assessHeat, bucketOf, loadHeatInputs, type HeatAssessment, type HeatInputs } from '../positions/heat.js';
+import { assessHeat, bucketOf, loadHeatInputs, provenHeat, type HeatAssessment, type HeatInputs } from '../positions/heat.js';
 import { failureLabelOf } from './failure-label.js';
 import { heatGateMetrics, type HeatGateMetrics } from './metrics.js';
 import { calibratedEntry, carriedFields, enforceHash, heatDecisionEntry, type DecisionFacts, type DecisionMark } from './outputs.js';
@@ -135,7 +135,8 @@ function observeLag(ctx: Pick<Ctx, 'metrics' | 'now' | 'meta'>): void {
 }
 
 function decide(proposal: HarvestProposal, inputs: HeatInputs, ctx: Ctx): void | Promise<void> {
-  const assessment = assessHeat(inputs);
+  // Untrusted heat whose trusted figures already prove HOT decides HOT (a lower bound); else it fails closed by its cause.
+  const assessment = provenHeat(assessHeat(inputs), ctx.config.HEAT_MIN, ctx.config.HEAT_MAX);
   publishHeat(assessment, ctx.metrics, ctx.config);
   if (assessment.trusted && assessment.capped) ctx.metrics.heatCapped.inc();
   const decided = calibrationOf(proposal, assessment, ctx.config);
@@ -212,9 +213,9 @@ function watchScale(assessment: HeatAssessment, metrics: HeatGateMetrics, config
   metrics.thresholdsUnreached.set(watch.warning({ min: config.HEAT_MIN, max: config.HEAT_MAX }) === null ? 0 : 1);
 }
 
-/** The heat gauges. As the original: they move only when a heat was computed. */
+/** The heat gauges. As the original: they move only when a heat was computed (a lower bound is not one). */
 function publishHeat(assessment: HeatAssessment, metrics: HeatGateMetrics, config: HeatGateConfig): void {
-  if (!assessment.trusted) return;
+  if (!assessment.trusted || assessment.lowerBound !== undefined) return;
   const bucket = bucketOf(assessment.heat, config.HEAT_MIN, config.HEAT_MAX);
   metrics.heatValue.set(assessment.heat);
   for (const state of BUCKETS) metrics.bucket.set(BUCKET_LABELS[state], state === bucket ? 1 : 0);
@@ -291,6 +292,11 @@ function record(
       'DOWNGRADE',
     );
   }
+  if (assessment.trusted && assessment.lowerBound !== undefined)
+    ctx.log.warn(
+      { cause: assessment.lowerBound.cause, heat_at_least: heatValue, untrusted: assessment.lowerBound.untrusted.slice(0, 10) },
+      'heat not trusted, but the figures trusted already prove HOT: decided HOT on that lower bound',
+    );
   if (!assessment.trusted) {
     metrics.failures.inc({ reason: failureLabelOf[assessment.cause] });
     metrics.failClosed.inc({ cause: assessment.cause });

@@ -73,9 +73,14 @@ const heatOf = (a: HeatAssessment): number => (a.trusted ? a.heat : 0);
 const capped = (a: HeatAssessment): boolean => a.trusted && a.capped;
 
 /** Our own fields, present only when they apply. */
-function ownFields(a: HeatAssessment): { fail_closed_cause?: FailClosedCause; heat_capped?: 'true' } {
+function ownFields(a: HeatAssessment): { fail_closed_cause?: FailClosedCause; heat_capped?: 'true'; heat_lower_bound?: FailClosedCause } {
   const cause = failCause(a);
-  return { ...(cause === undefined ? {} : { fail_closed_cause: cause }), ...(capped(a) ? { heat_capped: 'true' as const } : {}) };
+  const lowerBound = a.trusted ? a.lowerBound?.cause : undefined;
+  return {
+    ...(cause === undefined ? {} : { fail_closed_cause: cause }),
+    ...(capped(a) ? { heat_capped: 'true' as const } : {}),
+    ...(lowerBound === undefined ? {} : { heat_lower_bound: lowerBound }),
+  };
 }
 
 /** Adds the carried fields after `own`, skipping names already written (the original's `key not in calibrated`). */
@@ -186,6 +191,11 @@ export function debugJson(facts: DecisionFacts): string {
     base.heat = a.heat;
     base.positions = a.positionsCounted;
     if (a.capped) base.heat_capped = true;
+    // A lower bound proving HOT: why the rest is unknown, and what (the first few).
+    if (a.lowerBound !== undefined) {
+      base.heat_at_least = a.lowerBound.cause;
+      base.untrusted = a.lowerBound.untrusted.slice(0, 2).map((u) => `${u.symbol}.${u.field}`.slice(0, 40));
+    }
     // Ours (issue #26): each symbol's share of the heat, largest first, as many as leave room for
     // the no_sigma names' count; the rest summed in by_symbol_others (report calibrate reads them).
     Object.assign(base, bySymbol(a.contributions, DEBUG_JSON_MAX - JSON.stringify(base).length - BY_SYMBOL_SPARE));

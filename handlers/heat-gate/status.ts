@@ -1,4 +1,4 @@
-import { defineStatusSection, type StatusReadContext } from '../../runtime/contract/index.js';
+import { defineStatusSection, type SectionHeadlineReason, type StatusReadContext } from '../../runtime/contract/index.js';
 import { type BadgeCase } from '../../schemas/status/views.js';
 import { fieldsToRecord, parseNumber } from '../../schemas/fields.js';
 import { calibratedEntryReader } from '../../schemas/heat-gate.js';
@@ -23,6 +23,11 @@ export interface HeatStatus {
   readonly unknown: string | null;
   /** Decisions in enforce that failed closed within the last FAIL_CLOSED_WINDOW_MS: each treated the heat as COLD. */
   readonly fail_closed: { readonly count: number; readonly cause: string; readonly since: number } | null;
+  /**
+   * Decisions in enforce within the last FAIL_CLOSED_WINDOW_MS decided HOT on a lower bound (a figure
+   * refused, the figures trusted already at HOT: `heat_lower_bound`): the heat shown is at least that.
+   */
+  readonly lower_bound: { readonly count: number; readonly cause: string; readonly since: number } | null;
   readonly updated_at: number | null;
   readonly thresholds: { readonly min: number; readonly max: number } | null;
   /** Oldest first, from the calibrated stream. */
@@ -117,33 +122,61 @@ export const heatSection = defineStatusSection<HeatGateConfig, HeatStatus>({
       value: unknownCause === undefined ? numberOrNull(hash?.heat) : null,
       bucket: unknownCause === undefined ? hash?.bucket || null : null,
       unknown: unknownCause === undefined ? null : `unknown (${unknownCause})`,
-      fail_closed: entries ? recentFailClosed(entries, ctx.now()) : null,
+      fail_closed: entries ? recentWith('fail_closed_cause', entries, ctx.now()) : null,
+      lower_bound: entries ? recentWith('heat_lower_bound', entries, ctx.now()) : null,
       updated_at: numberOrNull(hash?.updated_at),
       // Known only where the gate is hosted (its settings); elsewhere the page says so.
       thresholds: ctx.config ? { min: ctx.config.HEAT_MIN, max: ctx.config.HEAT_MAX } : null,
       history: entries ? heatHistory(entries) : [],
     };
   },
-  headline: (heat) =>
-    heat?.fail_closed
-      ? [
-          {
-            state: 'DEGRADED',
-            text:
-              heat.fail_closed.cause === 'book_unreadable'
-                ? `heat gate could not read the position book on ${heat.fail_closed.count} decision${heat.fail_closed.count === 1 ? '' : 's'} ` +
-                  `in enforce in the last ${FAIL_CLOSED_WINDOW_MS / 60_000} min (book_unreadable): heat unknown, taken as COLD, so every FULL_CLOSE becomes PARTIAL_25; /ready names the key`
-                : `heat gate failed closed on ${heat.fail_closed.count} decision${heat.fail_closed.count === 1 ? '' : 's'} in enforce ` +
-                  `in the last ${FAIL_CLOSED_WINDOW_MS / 60_000} min (${heat.fail_closed.cause}): heat unknown, taken as COLD, ` +
-                  `so every FULL_CLOSE becomes PARTIAL_25${heat.fail_closed.cause === 'portfolio_state_missing' ? '; check quantum:state:portfolio (its equity)' : ''}`,
-            since: heat.fail_closed.since,
-          },
-        ]
-      : [],
+  headline: (heat) => [...failClosedLine(heat), ...lowerBoundLine(heat)],
 });
 
-/** The fail-closed decisions in enforce within the window before `now`: how many, the newest's cause, the oldest's time. */
-function recentFailClosed(newestFirstEntries: readonly StreamEntry[], now: number): HeatStatus['fail_closed'] {
+/** The headline's DEGRADED line for decisions taken HOT on a lower bound: a figure refused, HOT proven without it. */
+function lowerBoundLine(heat: HeatStatus | null): SectionHeadlineReason[] {
+  return heat?.lower_bound
+    ? [
+        {
+          state: 'DEGRADED',
+          text:
+            `heat gate decided HOT on a lower bound on ${heat.lower_bound.count} decision${heat.lower_bound.count === 1 ? '' : 's'} ` +
+            `in enforce in the last ${FAIL_CLOSED_WINDOW_MS / 60_000} min (${heat.lower_bound.cause}): a position figure is refused, ` +
+            'and the figures trusted alone already reach HEAT_MAX; the heat shown is at least that',
+          since: heat.lower_bound.since,
+        },
+      ]
+    : [];
+}
+
+/** The headline's DEGRADED line for fail-closed decisions. */
+function failClosedLine(heat: HeatStatus | null): SectionHeadlineReason[] {
+  return heat?.fail_closed
+    ? [
+        {
+          state: 'DEGRADED',
+          text:
+            heat.fail_closed.cause === 'book_unreadable'
+              ? `heat gate could not read the position book on ${heat.fail_closed.count} decision${heat.fail_closed.count === 1 ? '' : 's'} ` +
+                `in enforce in the last ${FAIL_CLOSED_WINDOW_MS / 60_000} min (book_unreadable): heat unknown, taken as COLD, so every FULL_CLOSE becomes PARTIAL_25; /ready names the key`
+              : `heat gate failed closed on ${heat.fail_closed.count} decision${heat.fail_closed.count === 1 ? '' : 's'} in enforce ` +
+                `in the last ${FAIL_CLOSED_WINDOW_MS / 60_000} min (${heat.fail_closed.cause}): heat unknown, taken as COLD, ` +
+                `so every FULL_CLOSE becomes PARTIAL_25${heat.fail_closed.cause === 'portfolio_state_missing' ? '; check quantum:state:portfolio (its equity)' : ''}`,
+          since: heat.fail_closed.since,
+        },
+      ]
+    : [];
+}
+
+/**
+ * The decisions in enforce within the window before `now` that carry `field` (fail_closed_cause,
+ * heat_lower_bound): how many, the newest's value, the oldest's time.
+ */
+function recentWith(
+  field: 'fail_closed_cause' | 'heat_lower_bound',
+  newestFirstEntries: readonly StreamEntry[],
+  now: number,
+): HeatStatus['fail_closed'] {
   let count = 0;
   let cause: string | undefined;
   let since = now;
@@ -151,9 +184,10 @@ function recentFailClosed(newestFirstEntries: readonly StreamEntry[], now: numbe
     const at = entryTime(id);
     if (at < now - FAIL_CLOSED_WINDOW_MS) break;
     const fields = calibratedEntryReader.safeParse(fieldsToRecord(list)).data;
-    if (fields?.fail_closed_cause === undefined || fields.mode !== 'enforce') continue;
+    const value = fields?.[field];
+    if (value === undefined || fields?.mode !== 'enforce') continue;
     count += 1;
-    cause ??= fields.fail_closed_cause;
+    cause ??= value;
     since = at;
   }
   return cause === undefined ? null : { count, cause, since };

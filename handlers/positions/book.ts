@@ -27,8 +27,8 @@ export const DEFAULT_P33_PREFIXES: readonly string[] = [prefixOf(keys.p33Positio
  * TTL). The seeds' snapshots close with a 0 and stand until then. P3.3's hashes are not aged: P3.3
  * reports a close itself (a flat hash), and a hash left by a stopped P3.3 expires with its own TTL
  * (1 h). Until then it counts: for the caps, exposure that may be gone is the safe side.
- * Sigma: the figure's own, else another source's for the symbol, else quantum:marketstate:{symbol}
- * (market state publisher), else quantum:state:market:{symbol}.
+ * Sigma: the largest of the figures' own, quantum:marketstate:{symbol}'s (market state publisher)
+ * and quantum:state:market:{symbol}'s.
  * For the governor (loadPositionBook's `withUnpriced`), also every symbol's mark quotes (the
  * governor counts each position at the freshest mark of all producers) and the positions with a
  * quantity but no price (PositionBook.unpriced); the other gates read neither.
@@ -112,8 +112,8 @@ export interface BookPosition {
 export interface PositionBook {
   /**
    * Open positions (notional ≠ 0), one per symbol, sorted by symbol: of each symbol's fresh
-   * figures the one of the largest |notional|, with the largest sigma any of them carries (else
-   * the market's). The heat gate and the budget engine count these.
+   * figures the one of the largest |notional|, with the largest sigma any of them or the market's
+   * two carry. The heat gate and the budget engine count these.
    */
   readonly positions: readonly BookPosition[];
   /**
@@ -343,16 +343,14 @@ interface SymbolRead {
  */
 function bookReads(prefixes: readonly string[], withUnpriced: boolean, allP33Quotes: boolean): Record<BookReadGroup, SymbolRead[]> {
   const [view, published, marketState] = [prefixOf(keys.position), prefixOf(keys.marketStatePublished), prefixOf(keys.marketState)];
-  // Sigma is needless where the view row brings one (with its notional): the market's two are read
-  // otherwise, both (the larger counts).
-  const ownSigma = [view, VIEW_FIELDS.indexOf('position_notional_usd'), VIEW_FIELDS.indexOf('sigma')] as const;
+  // The market's two sigmas are read for every symbol, a view row's own sigma or not: the largest of all counts.
   return {
     view: [{ over: 'view', read: ['HMGET', view, ...VIEW_FIELDS] }],
     applied: [{ over: 'entries', read: ['GET', prefixOf(keys.positionAppliedId)] }],
     p33: prefixes.map((p) => ({ over: 'p33', read: ['HMGET', p, ...P33_FIELDS] })),
     sigma: [
-      { over: 'book', read: ['HGET', published, 'sigma'], needless: [ownSigma] },
-      { over: 'book', read: ['HGET', marketState, 'sigma'], needless: [ownSigma] },
+      { over: 'book', read: ['HGET', published, 'sigma'] },
+      { over: 'book', read: ['HGET', marketState, 'sigma'] },
     ],
     // In priceQuoteReads' order: market state, ticker, then P3.3's under each prefix (but from the
     // P3.3 row of a symbol P3.3's index lists).
@@ -797,12 +795,9 @@ function mergeBook(
     if (sorted.fresh.length > 0) figures.set(symbol, sorted.fresh);
     const top = largestExposure(sorted.fresh);
     if (top === undefined) continue;
-    if (top.sigma !== undefined) positions.push(top);
-    else
-      positions.push({
-        ...top,
-        sigma: supersededSigma.get(symbol) ?? marketSigma(symbol, sigmaRows[sigmaAt.get(symbol) ?? -1], untrusted),
-      });
+    // The largest of every producer's sigma (the figures' own and the market's two), as the caps take the largest figure.
+    const sigma = largestOf(top.sigma, marketSigma(symbol, sigmaRows[sigmaAt.get(symbol) ?? -1], untrusted)) ?? supersededSigma.get(symbol);
+    positions.push(sigma === top.sigma ? top : { ...top, sigma });
   }
   positions.sort((a, b) => (a.symbol < b.symbol ? -1 : a.symbol > b.symbol ? 1 : 0));
   const quotes = new Map<string, readonly Row[]>();
@@ -821,8 +816,8 @@ const streamKey = (id: string) => `${streams.positionSnapshot}@${id}`;
 const positiveOrNone = (value: number | undefined) => (value !== undefined && value > 0 ? value : undefined);
 
 /**
- * The larger of the market state publisher's sigma and the market state's (read only for a symbol
- * without a sigma of its own): two producers of one figure, merged by the rule of "Figures".
+ * The larger of the market state publisher's sigma and the market state's: two producers of one
+ * figure, merged by the rule of "Figures" (and with the figures' own sigma by the caller).
  */
 function marketSigma(
   symbol: string,
@@ -914,12 +909,20 @@ export async function readP33Position(
   const replies = await sendReads(redis, p33PositionReads(symbol, options.config));
   const { fresh } = p33FiguresFrom(symbol, replies, options, untrusted);
   const top = largestExposure(fresh);
-  if (top === undefined || top.sigma !== undefined) return top;
+  if (top === undefined) return top;
   const sigmaAt = replies.length - 2;
-  return {
-    ...top,
-    sigma: marketSigma(symbol, [() => replies[sigmaAt] as string | null, () => replies[sigmaAt + 1] as string | null], untrusted ?? []),
-  };
+  const market = marketSigma(
+    symbol,
+    [() => replies[sigmaAt] as string | null, () => replies[sigmaAt + 1] as string | null],
+    untrusted ?? [],
+  );
+  const sigma = largestOf(top.sigma, market);
+  return sigma === top.sigma ? top : { ...top, sigma };
+}
+
+/** The larger of two sigmas, either unknown. */
+function largestOf(a: number | undefined, b: number | undefined): number | undefined {
+  return a === undefined ? b : b === undefined ? a : Math.max(a, b);
 }
 
 /**

@@ -1,4 +1,4 @@
-import { portfolioHeat, type HeatContribution, type PositionExposure } from '../../domain/heat.js';
+import { bucketOf, portfolioHeat, type HeatContribution, type PortfolioHeat, type PositionExposure } from '../../domain/heat.js';
 import type { RedisReader } from '../../runtime/contract/index.js';
 import {
   loadPositionBook,
@@ -63,11 +63,24 @@ export type HeatAssessment =
       readonly withoutSigma: readonly PositionExposure[];
       /** Each counted position's share of the heat (domain/heat.ts). */
       readonly contributions: readonly HeatContribution[];
+      /**
+       * Present when `heat` is only a lower bound (the heat of the figures trusted, some refused),
+       * taken because it already proves the bucket the gate decides (heatGate: HOT): why the rest
+       * is unknown, and what.
+       */
+      readonly lowerBound?: { readonly cause: FailClosedCause; readonly untrusted: readonly UntrustedFigure[] };
     }
   | {
       readonly trusted: false;
       readonly cause: FailClosedCause;
       readonly untrusted: readonly UntrustedFigure[];
+      /**
+       * Where only position figures are refused (equity and the book's listings read): the heat of
+       * the figures trusted. Heat only grows with exposure and sigma, and each refused figure can
+       * only add to what its symbol's others say (the largest counts), so this is a lower bound of
+       * the true heat: a gate may decide a bucket it already proves (HOT).
+       */
+      readonly atLeast?: PortfolioHeat;
     };
 
 /**
@@ -100,9 +113,23 @@ export function assessHeat(inputs: HeatInputs): HeatAssessment {
   if (equity === undefined || !Number.isFinite(equity)) return { trusted: false, cause: 'equity_not_a_number', untrusted };
   if (equity <= 0) return { trusted: false, cause: 'equity_not_positive', untrusted };
   // A figure stamped ahead names no moment it was true: no figure, so the heat is not known.
-  if (untrusted.some((u) => u.field === STAMPED_AHEAD)) return { trusted: false, cause: 'position_stamped_ahead', untrusted };
-  if (untrusted.length > 0) return { trusted: false, cause: 'position_not_a_number', untrusted };
+  if (untrusted.length > 0) {
+    const cause = untrusted.some((u) => u.field === STAMPED_AHEAD) ? 'position_stamped_ahead' : 'position_not_a_number';
+    return { trusted: false, cause, untrusted, atLeast: portfolioHeat(inputs.positions, equity) };
+  }
   return { trusted: true, ...portfolioHeat(inputs.positions, equity) };
+}
+
+/**
+ * The assessment a gate decides a bucket on: as assessed, or, where it is untrusted but the figures
+ * it trusts already prove HOT (their heat, a lower bound, at or above heatMax), that heat, marked as
+ * a lower bound. Nothing unknown can take a heat proven HOT out of HOT, so the decision is the one
+ * the true world gets; anything short of that stays untrusted (fail-closed, by its cause).
+ */
+export function provenHeat(assessment: HeatAssessment, heatMin: number, heatMax: number): HeatAssessment {
+  if (assessment.trusted || assessment.atLeast === undefined) return assessment;
+  if (bucketOf(assessment.atLeast.heat, heatMin, heatMax) !== 'HOT') return assessment;
+  return { trusted: true, ...assessment.atLeast, lowerBound: { cause: assessment.cause, untrusted: assessment.untrusted } };
 }
 
 /** Why heat could not be computed, for callers that only need a word (the budget engine). */

@@ -78,6 +78,64 @@ export function priceQuotesOf(replies: readonly unknown[], at = 0, count = repli
   return out;
 }
 
+/** Why a quote its source wrote is no quote: stamped ahead beyond the skew, a price or time no number, a key Redis refused to read. */
+export type QuoteRefusalReason = 'future' | 'unparsable' | 'unreadable';
+
+/**
+ * A quote its source wrote that is no quote. What remains of its symbol's quotes is then no longer
+ * cross-checked against it: the governor prices and sizes that symbol as unknown for opens
+ * (docs/governor.md, "Figures": a refusal never raises trust in what remains).
+ */
+export interface RefusedQuote {
+  readonly source: PriceSource;
+  readonly reason: QuoteRefusalReason;
+}
+
+/**
+ * The quotes the replies of priceQuoteReads hold that are no quote for want of a number or a
+ * readable key (from `at` on): a read Redis refused (an Error in its place), a price present but no
+ * number, a time present but no number. A reply not read (not an array and no Error) and a price
+ * absent are nobody's word, and a price of 0 or below is its source's own "no price" (P3.3 writes
+ * mark_price 0 before the exchange reports one): neither is a refusal. Quotes stamped ahead are
+ * futureQuotes'.
+ */
+export function quoteRefusalsOf(replies: readonly unknown[], at = 0, count = replies.length - at): RefusedQuote[] {
+  const out: RefusedQuote[] = [];
+  for (let i = at; i < at + count; i++) {
+    const source: PriceSource = i === at ? 'market_state' : i === at + 1 ? 'ticker' : 'p33';
+    const reply = replies[i];
+    if (reply instanceof Error) {
+      out.push({ source, reason: 'unreadable' });
+      continue;
+    }
+    if (!Array.isArray(reply)) continue;
+    const [price, time] = reply as Pair;
+    // A P3.3 hash without ts_epoch is not the Ledger's (priceQuotesOf): nobody's word.
+    if (source === 'p33' && (time === null || time === undefined)) continue;
+    if (present(price) && parseNumber(price) === undefined) out.push({ source, reason: 'unparsable' });
+    else if (present(price) && present(time) && parseNumber(time) === undefined) out.push({ source, reason: 'unparsable' });
+  }
+  return out;
+}
+
+const present = (raw: string | null | undefined): raw is string => raw !== null && raw !== undefined;
+
+/** Every refusal among a symbol's quotes at `now`: those quoteRefusalsOf finds in `replies`, and each quote of `quotes` stamped ahead. */
+export function refusedQuotes(
+  replies: readonly unknown[],
+  quotes: readonly PriceQuote[],
+  now: number,
+  bounds: QuoteBounds = {},
+  at = 0,
+  count = replies.length - at,
+): RefusedQuote[] {
+  const future = futureQuotes(quotes, now, bounds).map((q): RefusedQuote => ({ source: q.source, reason: 'future' }));
+  return [...quoteRefusalsOf(replies, at, count), ...future];
+}
+
+/** A refusal as an event names it: `source:reason` (`ticker:future`). */
+export const refusalName = (r: { readonly source: string; readonly reason: string }): string => `${r.source}:${r.reason}`;
+
 /**
  * Every quote Redis holds for the symbol (one round trip with the auto-pipelined client). A key of
  * another type is no quote (its source's problem only); a read Redis did not answer fails the whole.

@@ -152,14 +152,22 @@ describe('one figure, many producers: the largest fresh figure counts, a figure 
       expect(entry).toMatchObject({ calibrated_action: 'FULL_CLOSE', heat_bucket: 'HOT', heat_value: '0.9' });
     });
 
-    it('case 1: a P3.3 hash stamped 10 min ahead saying flat: no decision takes heat 0 for true, each names the figure', async () => {
+    it('case 1: a P3.3 hash stamped 10 min ahead saying flat: no decision takes heat 0 for true, each names the figure, HOT proven by the rest', async () => {
       await hotBook();
       await ledgerSays('BTCUSDT', 0, 60_000, nowSec() + 600);
       const entries = await calibrated(['a', 'b', 'c']);
-      // On 6d8b18a: PARTIAL_25 at heat 0.0, trusted, nothing counted. Now the heat is unknown and
-      // said so: failed closed with its cause, the figure named in debug_json, the refusal counted.
+      // On 6d8b18a: PARTIAL_25 at heat 0.0, trusted, nothing counted. Now the refused figure is
+      // said so, never taken for flat: the figure named in debug_json, the refusal counted; the
+      // tracker's $60,000 alone already proves HOT (heat 0.9, a lower bound), so HOT is decided on
+      // it (issue #70), naming the cause in heat_lower_bound.
       for (const entry of entries)
-        expect(entry).toMatchObject({ calibrated_action: 'PARTIAL_25', fail_closed_cause: 'position_stamped_ahead' });
+        expect(entry).toMatchObject({
+          calibrated_action: 'FULL_CLOSE',
+          heat_bucket: 'HOT',
+          heat_value: '0.9',
+          heat_lower_bound: 'position_stamped_ahead',
+        });
+      expect(entries.every((e) => e.fail_closed_cause === undefined)).toBe(true);
       const decisions = await readStream(redis.client, streams.heatDecision);
       expect(decisions.map((d) => d.debug_json).every((json) => json?.includes('BTCUSDT.stamped_ahead'))).toBe(true);
       await waitFor(

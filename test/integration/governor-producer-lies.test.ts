@@ -51,8 +51,9 @@ describe('the governor’s book: unreadable keys and signs (issue #49)', () => {
       await redis.client.sadd(keys.activePositions, 'EUSDT');
       const positions = await bookPositionSource.load(reader(redis.client), Date.now(), config);
       expect(positions.map((p) => [p.symbol, p.notionalUsd, p.unpriced ?? false])).toEqual([
-        // The ticker unreadable: no quote from it, the position still priced by P3.3's own mark.
-        ['AUSDT', 150, false],
+        // The ticker unreadable: a refused quote, so P3.3's own mark is no longer cross-checked: of
+        // unknown size for opens (issue #70: a refusal never raises trust in what remains).
+        ['AUSDT', 0, true],
         // Its position key unreadable: a position of unknown size (opens blocked, it names it).
         ['BUSDT', 0, true],
         ['CUSDT', 150, false],

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { usePrivateCommitter } from '../support/decide-once.js';
 import { decide, faultsOf, fitted, worldsOf, type Applied } from '../support/fault-worlds.js';
 import { usePrivateRedis } from '../support/redis-server.js';
-import { AS_TRUE_WHERE_REPLACED, INPUTS, familyName, type Family } from '../support/single-faults.js';
+import { AS_TRUE_WHERE_REPLACED, AS_TRUE_WHERE_UNRELATED, INPUTS, familyName, type Family } from '../support/single-faults.js';
 import type { Decided, Message } from '../support/fault-worlds.js';
 
 /**
@@ -18,7 +18,8 @@ import type { Decided, Message } from '../support/fault-worlds.js';
  * commit script (TransactionCommitter), and the decision read back from its stream. It holds:
  *   (a) an open permitted with the fault is permitted without it;
  *   (b) a close the true world lets pass (close_bypass) still passes, unless the fault is the kill switch's own;
- *   (c) the heat gate's heat is at least the true heat, or the decision names its input untrusted (fail_closed_cause);
+ *   (c) the heat gate's heat is at least the true heat, or the decision names its input untrusted (fail_closed_cause), or,
+ *       decided HOT on the heat of the figures it trusts (heat_lower_bound), the true world is HOT too;
  *   (d) every message is decided and committed within a bound;
  *   (e) the decision and reason are the ones the family's row of the docs' tables gives (reasonsHold).
  * QG_PROPERTY_RUNS (default 1000) and QG_PROPERTY_SEED choose how many cases and which.
@@ -51,8 +52,10 @@ function reasonsHold(family: Family, m: Message, truth: Decided, faulted: Decide
   const said = `(e) ${familyName(family)}: "${row.decision}", ${row.reason}: ${story}`;
   const reasons = row.reason.split(' or ');
   if (m.kind === 'proposal') {
-    if (row.decision.startsWith('fails closed')) expect([...reasons, truth.failClosed], said).toContain(faulted.failClosed);
-    else expect(faulted.failClosed, said).toBe(truth.failClosed);
+    // A decision the trusted figures prove HOT names the cause in heat_lower_bound instead (issue #70).
+    const named = faulted.failClosed ?? faulted.entry.heat_lower_bound;
+    if (row.decision.startsWith('fails closed')) expect([...reasons, truth.failClosed], said).toContain(named);
+    else expect(named, said).toBe(truth.failClosed);
     return;
   }
   const blocksAll = row.decision.startsWith('every plan blocked');
@@ -60,7 +63,8 @@ function reasonsHold(family: Family, m: Message, truth: Decided, faulted: Decide
   const decided = `${faulted.event} ${faulted.reason}`;
   const asTrue = `${truth.event} ${truth.reason}`;
   // A row that may also decide as the true world (AS_TRUE_WHERE_REPLACED) holds either way, the block with its reason.
-  if (blocks && row.decision.endsWith(AS_TRUE_WHERE_REPLACED) && decided === asTrue) return;
+  if (blocks && (row.decision.endsWith(AS_TRUE_WHERE_REPLACED) || row.decision.endsWith(AS_TRUE_WHERE_UNRELATED)) && decided === asTrue)
+    return;
   if (blocks) {
     expect(faulted.event, said).toBe('block');
     expect([...reasons, truth.event === 'block' ? truth.reason : row.reason], said).toContain(faulted.reason);
@@ -88,7 +92,13 @@ describe('one wrong input, any input: the gates are conservative (issue #59 item
             expect(truth.event, `(a) an open permitted with the fault is permitted without it: ${JSON.stringify(story)}`).toBe('permit');
           if (m.kind === 'close' && truth.event === 'permit' && INPUTS[family.input].killSwitch !== true)
             expect(faulted.event, `(b) a close that passes without the fault passes with it: ${JSON.stringify(story)}`).toBe('permit');
-          if (m.kind === 'proposal' && faulted.failClosed === undefined)
+          // (c) A heat decided on a lower bound (heat_lower_bound) is HOT, and so is the true world's.
+          if (m.kind === 'proposal' && faulted.failClosed === undefined && faulted.entry.heat_lower_bound !== undefined)
+            expect([faulted.entry.heat_level, truth.entry.heat_level], `(c) proven HOT is HOT: ${JSON.stringify(story)}`).toEqual([
+              'hot',
+              'hot',
+            ]);
+          else if (m.kind === 'proposal' && faulted.failClosed === undefined)
             expect(faulted.heat!, `(c) the heat is at least the true heat, or untrusted: ${JSON.stringify(story)}`).toBeGreaterThanOrEqual(
               truth.failClosed === undefined ? truth.heat! - 1e-4 : 0,
             );

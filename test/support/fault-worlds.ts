@@ -130,7 +130,7 @@ export function hedgedWorldsOf(kinds: readonly string[]): fc.Arbitrary<World> {
 const ONE_FIGURE: readonly (readonly InputId[])[] = [
   ['tracker_entry', 'view_row', 'p33_seed_hash', 'p33_newest_hash', 'p33_index', 'view_index', 'snapshot_stream'],
   ['market_state_mark', 'ticker_mark', 'p33_mark'],
-  ['published_sigma', 'market_state_sigma'],
+  ['published_sigma', 'market_state_sigma', 'snapshot_sigma'],
 ];
 
 /** Ways a gate sees: a figure refused (stamped ahead, unparsable, unreadable). */
@@ -223,6 +223,11 @@ export function fitted(w: World, f: Fault): { world: World; family: Family; symb
       family.input === 'p33_mark' ? (heldList[i]!.producers.find((p) => P33_LAYOUTS.includes(p)) ?? 'p33_newest_hash') : family.input;
     withProducer(i, producer);
     if (needsAnother && !otherLane(i, producer)) withProducer(i, other(producer));
+    symbol = heldList[i]!.symbol;
+  } else if (family.input === 'snapshot_sigma') {
+    // A seed-format snapshot's own sigma: our view's row of the symbol carries it.
+    const i = at(f.on) < 0 ? 0 : at(f.on);
+    withProducer(i, 'view_row');
     symbol = heldList[i]!.symbol;
   } else if (['market_state_mark', 'ticker_mark', 'published_sigma', 'market_state_sigma', 'budget'].includes(family.input)) {
     symbol = at(f.on) < 0 ? NEW_SYMBOL : heldList[at(f.on)]!.symbol;
@@ -331,6 +336,13 @@ function figureOf(
   }
 }
 
+/** A view row's own sigma: none in the true world (the tracker writes none), the snapshot_sigma fault's otherwise. */
+function snapshotSigmaOf(h: Held, a: Applied | undefined): string | undefined {
+  if (a === undefined) return undefined;
+  if (a.family.way === 'unparsable') return 'abc';
+  return String(a.family.way === 'smaller' ? h.sigma * a.share : h.sigma * 10);
+}
+
 /** P3.3's mark of a hash, the p33_mark fault applied. */
 function p33MarkOf(h: Held, a: Applied | undefined): number | 'abc' | undefined {
   if (a === undefined) return h.mark;
@@ -425,8 +437,10 @@ export async function seed(
           wrongType(key);
           continue;
         }
-        // position-snapshot's row of a tracker snapshot (handlers/position-snapshot.ts).
+        // position-snapshot's row of a tracker snapshot (handlers/position-snapshot.ts); with the
+        // snapshot_sigma fault, a seed-format snapshot's own sigma too (seed 000: position_notional_usd, sigma).
         const qty = h.shortQty === undefined ? fig.qty : legOf(fig.qty, h);
+        const ownSigma = snapshotSigmaOf(h, hits(a, 'snapshot_sigma', h.symbol));
         p.hset(key, {
           symbol: h.symbol,
           position_notional_usd: qty === 'abc' ? 'abc' : String(qty * h.mark),
@@ -435,6 +449,7 @@ export async function seed(
           side: h.shortQty === undefined ? 'LONG' : 'SHORT',
           updated_at: String(fig.atMs),
           source_id: `${fig.atMs}-0`,
+          ...(ownSigma === undefined ? {} : { sigma: ownSigma }),
         });
       } else {
         p33Symbols.push(h.symbol);

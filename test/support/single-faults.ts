@@ -49,6 +49,7 @@ export const INPUT_IDS = [
   'p33_mark',
   'market_state_mark',
   'ticker_mark',
+  'snapshot_sigma',
   'published_sigma',
   'market_state_sigma',
   'p33_index',
@@ -110,6 +111,13 @@ export const INPUTS: Readonly<Record<InputId, Input>> = {
     key: 'quantum:ticker:{symbol} markPrice',
     producer: 'price feed',
     gates: ['governor', 'heat-gate'],
+    crossChecked: true,
+  },
+  snapshot_sigma: {
+    id: 'snapshot_sigma',
+    key: 'quantum:position:{symbol} sigma',
+    producer: 'seed-format snapshot (our view)',
+    gates: ['heat-gate'],
     crossChecked: true,
   },
   published_sigma: {
@@ -209,15 +217,21 @@ const AS_TRUE = '—';
 const refused = (reason: 'future' | 'unparsable' | 'unreadable', gate: 'govern' | 'heat_gate') =>
   `\`quantum_${gate}_figures_refused_total{source,reason="${reason}"}\`, one log line per source and symbol`;
 
-/** A position figure that is no figure: a slot of unknown size for the caps, untrusted heat. */
+/**
+ * Issue #70: heat fails closed where a figure is untrusted, unless the figures it trusts already prove
+ * HOT (their heat, a lower bound, at or above HEAT_MAX): then HOT, `heat_lower_bound` naming the cause.
+ */
+export const UNLESS_PROVEN_HOT = 'fails closed (COLD), unless the figures trusted prove HOT (then HOT, `heat_lower_bound`)';
+
+/** A position figure that is no figure: a slot of unknown size for the caps (an open of its own symbol unpriced), untrusted heat. */
 const unusablePosition = (reason: 'future' | 'unparsable' | 'unreadable'): Pick<Family, 'governor' | 'heat'> => ({
   governor: {
     decision: 'opens blocked, closes pass',
-    reason: 'position_price_unknown',
-    seen: `${refused(reason, 'govern')}; the block's \`unpriced_positions\``,
+    reason: 'position_price_unknown or market_price_unknown',
+    seen: `${refused(reason, 'govern')}; the block's \`unpriced_positions\` (its own symbol's open: \`refused_inputs\`)`,
   },
   heat: {
-    decision: 'fails closed (COLD)',
+    decision: UNLESS_PROVEN_HOT,
     reason: reason === 'future' ? 'position_stamped_ahead' : 'position_not_a_number',
     seen: `${refused(reason, 'heat_gate')}; \`debug_json\` \`untrusted\`; status DEGRADED`,
   },
@@ -253,19 +267,31 @@ const unreadableListing = (key: string): Pick<Family, 'governor' | 'heat'> => ({
   },
 });
 
-/** A price quote that is no quote: the highest usable of the others prices; the heat does not use quotes. */
+/**
+ * An open the quote's refusal does not touch (issue #70): its symbol is neither the faulted one nor
+ * held, so nothing it counts is priced from what remains.
+ */
+export const AS_TRUE_WHERE_UNRELATED = 'as without it for an open of another symbol while the faulted one is not held';
+
+/**
+ * A price quote that is no quote (issue #70: a refusal never raises trust in what remains): the
+ * symbol's other quotes are no longer cross-checked, so its open is priced as unknown and, while it is
+ * held, every open with it (the total is unknown); the heat does not use quotes.
+ */
 const unusableQuote = (reason: 'future' | 'unparsable' | 'unreadable'): Pick<Family, 'governor' | 'heat'> => ({
   governor: {
-    decision: 'as without it: the highest usable quote prices',
-    reason: AS_TRUE,
-    seen: `\`quantum_govern_price_quotes_refused_total{source}\`${reason === 'future' ? ', one log line per source and symbol' : ''}`,
+    decision: `opens blocked, closes pass; ${AS_TRUE_WHERE_UNRELATED}`,
+    reason: 'market_price_unknown or position_price_unknown',
+    seen:
+      `\`quantum_govern_price_quotes_refused_total{source,reason="${reason}"}\`${reason === 'future' ? ', one log line per source and symbol' : ''}; ` +
+      "the block's `refused_inputs` (its own symbol's open) or `unpriced_positions` (a held one's)",
   },
   heat: { decision: 'heat unchanged (a quote only prices `debug_json`’s mark)', reason: AS_TRUE, seen: '`debug_json` `mark`' },
 });
 
 /** A ticker Redis refuses is a read the heat gate cannot trust, not a quote to skip: it names it untrusted. */
 const tickerUnreadable: Family['heat'] = {
-  decision: 'fails closed (COLD)',
+  decision: UNLESS_PROVEN_HOT,
   reason: 'position_not_a_number',
   seen: '`debug_json` `untrusted` (`{symbol}.unreadable_quote`); status DEGRADED',
 };
@@ -279,7 +305,7 @@ const sigmaHashUnreadable: Family['heat'] = {
 
 /** The market state holds a mark and a sigma: refused as a quote, the mark is untrusted; as a sigma, the decision fails. */
 const marketStateUnreadable: Family['heat'] = {
-  decision: 'fails closed (COLD)',
+  decision: UNLESS_PROVEN_HOT,
   reason: `${tickerUnreadable.reason} or ${sigmaHashUnreadable.reason}`,
   seen: `${tickerUnreadable.seen}; or, its sigma unread, ${sigmaHashUnreadable.seen}`,
 };
@@ -292,11 +318,11 @@ const quoteOutvoted: Pick<Family, 'governor' | 'heat'> = {
 /** The held index gone or unreadable: the book reads every P3.3 hash P3.3's index lists, as before the held index. */
 
 const sigmaOutvoted: Family['heat'] = { decision: 'heat at least the true heat: the largest sigma', reason: AS_TRUE, seen: '`heat_score`' };
-const sigmaUnusable: Family['heat'] = {
-  decision: 'fails closed (COLD)',
+const sigmaUnusable = (field: string): Family['heat'] => ({
+  decision: UNLESS_PROVEN_HOT,
   reason: 'position_not_a_number',
-  seen: '`debug_json` `untrusted` (`{symbol}.marketstate_sigma`); status DEGRADED',
-};
+  seen: `\`debug_json\` \`untrusted\` (\`{symbol}.${field}\`); status DEGRADED`,
+});
 
 /**
  * Our view's row is the balance tracker's word only until an entry the view has not applied yet
@@ -351,13 +377,17 @@ export const FAMILIES: readonly Family[] = [
   { input: 'p33_mark', way: 'larger', ...larger },
   ...quoteFamilies('market_state_mark'),
   ...quoteFamilies('ticker_mark'),
+  // A seed-format snapshot's own sigma (seed 000: position_notional_usd and sigma) beside the market's two: the largest counts.
+  { input: 'snapshot_sigma', way: 'unparsable', heat: sigmaUnusable('sigma') },
+  { input: 'snapshot_sigma', way: 'smaller', heat: sigmaOutvoted },
+  { input: 'snapshot_sigma', way: 'larger', heat: { ...sigmaOutvoted, decision: 'heat above the true heat' } },
   { input: 'published_sigma', way: 'missing', heat: sigmaOutvoted },
-  { input: 'published_sigma', way: 'unparsable', heat: sigmaUnusable },
+  { input: 'published_sigma', way: 'unparsable', heat: sigmaUnusable('marketstate_sigma') },
   { input: 'published_sigma', way: 'wrong_type', heat: sigmaHashUnreadable },
   { input: 'published_sigma', way: 'smaller', heat: sigmaOutvoted },
   { input: 'published_sigma', way: 'larger', heat: { ...sigmaOutvoted, decision: 'heat above the true heat' } },
   { input: 'market_state_sigma', way: 'missing', heat: sigmaOutvoted },
-  { input: 'market_state_sigma', way: 'unparsable', heat: sigmaUnusable },
+  { input: 'market_state_sigma', way: 'unparsable', heat: sigmaUnusable('market_sigma') },
   { input: 'market_state_sigma', way: 'smaller', heat: sigmaOutvoted },
   { input: 'market_state_sigma', way: 'larger', heat: { ...sigmaOutvoted, decision: 'heat above the true heat' } },
   // The listings: missing only where every symbol they list has another producer.
@@ -450,4 +480,86 @@ export function tableOf(gate: Gate): string[][] {
 export function markdownTable(rows: readonly (readonly string[])[]): string {
   const line = (cells: readonly string[]) => `| ${cells.join(' | ')} |`;
   return [line(TABLE_HEADER), line(TABLE_HEADER.map(() => '---')), ...rows.map(line)].join('\n');
+}
+
+// ---- faults that compose (issue #70 item 3): each row held by a named test ----
+
+/**
+ * Two faults at once, or one beside figures that already decide: what no single family shows. Each
+ * is a row of the section "Faults that compose" of its gate's doc (test/unit/single-fault-docs.test.ts
+ * holds them equal) and a named test through the real runtime (`test`).
+ */
+export interface ComposedFault {
+  /** The families at work, each as the single-fault table names it. */
+  readonly faults: readonly string[];
+  /** Where they meet. */
+  readonly where: string;
+  readonly gate: Gate;
+  readonly expect: Expectation;
+  /** The test (file and name's start) that decides it. */
+  readonly test: string;
+}
+
+const COMPOSE_TEST = 'test/integration/refusals-compose.test.ts';
+
+export const COMPOSED: readonly ComposedFault[] = [
+  {
+    faults: ['ticker_mark×future', 'market_state_mark×smaller'],
+    where: 'the open’s own symbol, no other quote',
+    gate: 'governor',
+    expect: {
+      decision: 'opens of it blocked, closes pass (the market state’s mark is not cross-checked)',
+      reason: 'market_price_unknown',
+      seen: "the block's `refused_inputs` (`ticker:future`); `quantum_govern_price_quotes_refused_total{source,reason}`",
+    },
+    test: `${COMPOSE_TEST} "measured 3a"`,
+  },
+  {
+    faults: ['ticker_mark×future', 'tracker_entry×smaller'],
+    where: 'a held symbol only the balance tracker reports',
+    gate: 'governor',
+    expect: {
+      decision: 'opens blocked, closes pass (the tracker’s mark is not cross-checked)',
+      reason: 'position_price_unknown',
+      seen: "the block's `unpriced_positions`; `quantum_govern_price_quotes_refused_total{source,reason}`",
+    },
+    test: `${COMPOSE_TEST} "measured 3c"`,
+  },
+  {
+    faults: ['p33_newest_hash×future'],
+    where: 'beside fresh figures whose heat alone reaches `HEAT_MAX`',
+    gate: 'heat-gate',
+    expect: {
+      decision: 'HOT, on the heat of the figures trusted (a lower bound: the refused figure can only add)',
+      reason: 'heat_lower_bound',
+      seen: '`heat_lower_bound` = `position_stamped_ahead`; `debug_json` `heat_at_least`, `untrusted`; status DEGRADED',
+    },
+    test: `${COMPOSE_TEST} "measured 4b"`,
+  },
+  {
+    faults: ['p33_newest_hash×future'],
+    where: 'beside fresh figures whose heat alone is below `HEAT_MAX`',
+    gate: 'heat-gate',
+    expect: {
+      decision: 'fails closed (COLD): the figures trusted prove no bucket',
+      reason: 'position_stamped_ahead',
+      seen: '`fail_closed_cause`; `debug_json` `untrusted`; status DEGRADED',
+    },
+    test: `${COMPOSE_TEST} "measured 4b"`,
+  },
+];
+
+/** The header of a gate's "Faults that compose" table. */
+export const COMPOSED_HEADER = ['faults', 'where', 'decision', 'reason', 'where an operator sees it', 'test'] as const;
+
+/** A gate's "Faults that compose" table, one row of cells per composed fault. */
+export function composedTableOf(gate: Gate): string[][] {
+  return COMPOSED.filter((c) => c.gate === gate).map((c) => [
+    c.faults.map((f) => `\`${f}\``).join(' + '),
+    c.where,
+    c.expect.decision,
+    `\`${c.expect.reason}\``,
+    c.expect.seen,
+    `\`${c.test.split(' ')[0]}\` ${c.test.slice(c.test.indexOf(' ') + 1)}`,
+  ]);
 }

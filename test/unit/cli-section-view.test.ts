@@ -116,6 +116,7 @@ describe("the heat section's terminal line", () => {
     bucket: null,
     unknown: null,
     fail_closed: null,
+    lower_bound: null,
     updated_at: null,
     thresholds: null,
     history: [],

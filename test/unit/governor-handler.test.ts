@@ -349,9 +349,10 @@ describe('governor: what the snapshot reads', () => {
     for (const field of ['mark_price', 'mark_source', 'mark_at', 'mark_age_ms']) expect(unpriced).not.toHaveProperty(field);
   });
 
-  it('a quote stamped beyond PRICE_MAX_SKEW_SEC is no quote: counted and logged by source, never the mark', async () => {
+  it('a quote stamped beyond PRICE_MAX_SKEW_SEC is no quote: counted and logged by source, never the mark; the open is priced as unknown', async () => {
     // A P3.3 hash stamped 10 min ahead with mark 1,000 (flat: position_state_brain/main.py at 8f5055c52, lines 211-223)
-    // beside the ticker at 100,000: an open of $15,000 at the market.
+    // beside the ticker at 100,000: an open of $15,000 at the market. What remains (the ticker) is no
+    // longer cross-checked: the open is blocked market_price_unknown naming the refusal (issue #70).
     const run = await runHandler(governor, plan({ qty: '0.15', price: '' }), {
       now: NOW,
       redis: {
@@ -363,7 +364,8 @@ describe('governor: what the snapshot reads', () => {
     });
     expect(run.emitted(EVENTS)[0]).toMatchObject({
       event: 'block',
-      reason: 'notional_per_trade_exceeded',
+      reason: 'market_price_unknown',
+      refused_inputs: 'p33:future',
       computed_notional: '15000',
       mark_source: 'ticker',
       mark_age_ms: '1000',
@@ -411,7 +413,7 @@ describe('governor: what the snapshot reads', () => {
         expect.objectContaining({ symbol: 'SOLUSDT', source: 'ticker', ahead_ms: 600_000 }),
       ]),
     );
-    // Neither priced anything: ETHUSDT at its own 3,000, SOLUSDT unpriced (the open blocked for it).
+    // Neither priced anything, and neither is sized by what remains (issue #70): both unpriced, the open blocked for them.
     expect(blockReason(run)).toBe('position_price_unknown');
   });
 

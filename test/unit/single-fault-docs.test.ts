@@ -1,7 +1,17 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { FAMILIES, TABLE_HEADER, familiesOf, familyName, tableOf, type Gate } from '../support/single-faults.js';
+import {
+  COMPOSED,
+  COMPOSED_HEADER,
+  FAMILIES,
+  TABLE_HEADER,
+  composedTableOf,
+  familiesOf,
+  familyName,
+  tableOf,
+  type Gate,
+} from '../support/single-faults.js';
 
 /**
  * Issue #59 item 5: each gate's doc publishes, in "Inputs and how they can be wrong", what every
@@ -12,13 +22,14 @@ import { FAMILIES, TABLE_HEADER, familiesOf, familyName, tableOf, type Gate } fr
  */
 
 const SECTION = '## Inputs and how they can be wrong';
+const COMPOSED_SECTION = '## Faults that compose';
 
 /** The section's table: its header and rows as trimmed cells. */
-function tableIn(doc: string): { header: string[]; rows: string[][] } {
+function tableIn(doc: string, section = SECTION): { header: string[]; rows: string[][] } {
   const markdown = readFileSync(resolve(import.meta.dirname, '../../docs', doc), 'utf8');
-  const start = markdown.indexOf(SECTION);
-  if (start < 0) throw new Error(`${doc} has no "${SECTION}" section`);
-  const end = markdown.indexOf('\n## ', start + SECTION.length);
+  const start = markdown.indexOf(section);
+  if (start < 0) throw new Error(`${doc} has no "${section}" section`);
+  const end = markdown.indexOf('\n## ', start + section.length);
   const lines = markdown
     .slice(start, end < 0 ? undefined : end)
     .split('\n')
@@ -55,6 +66,26 @@ describe.each(gates)('docs: the %s table of inputs and how they can be wrong is 
     expect(rows.map((row) => row[0]!).filter((family) => !known.has(family))).toEqual([]);
     expect(byFamily.size).toBe(rows.length);
   });
+});
+
+describe.each(gates)('docs: the %s table of faults that compose is COMPOSED, each row held by its named test', (gate, doc) => {
+  const { header, rows } = tableIn(doc, COMPOSED_SECTION);
+
+  it('has the columns and the rows, in order', () => {
+    expect(header).toEqual([...COMPOSED_HEADER]);
+    expect(rows).toEqual(composedTableOf(gate));
+  });
+
+  it.each(COMPOSED.filter((c) => c.gate === gate).map((c) => [c.test, c] as const))(
+    '%s exists and names families of the tables',
+    (test, c) => {
+      const [file, ...name] = test.split(' ');
+      const source = readFileSync(resolve(import.meta.dirname, '../..', file!), 'utf8');
+      expect(source).toContain(`it('${name.join(' ').replace(/^"|"$/g, '')}`);
+      const known = new Set(FAMILIES.map(familyName));
+      for (const f of c.faults) expect(known, f).toContain(f);
+    },
+  );
 });
 
 describe('the families', () => {
