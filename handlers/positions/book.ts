@@ -775,10 +775,11 @@ function mergeBook(
     }),
   );
 
-  // A position key Redis refuses to read: that producer's word on the symbol is unknown.
+  // A position key Redis refuses to read: that producer's word on the symbol is unknown. (A
+  // refused sigma or quote is untrusted below, once the positions have taken their sigma reads.)
   for (const [symbol, kind, key] of unreadable) {
-    untrusted.push({ symbol, field: `unreadable_${kind}`, value: key });
     if (kind !== 'position') continue;
+    untrusted.push({ symbol, field: `unreadable_${kind}`, value: key });
     const prefix = prefixes.find((p) => p + symbol === key);
     say(symbol, prefix ?? SNAPSHOT_LANE, {
       refused: { symbol, source: prefix === undefined ? 'snapshot' : 'p33', reason: 'unreadable', key },
@@ -799,6 +800,10 @@ function mergeBook(
     const sigma = largestOf(top.sigma, marketSigma(symbol, sigmaRows[sigmaAt.get(symbol) ?? -1], untrusted)) ?? supersededSigma.get(symbol);
     positions.push(sigma === top.sigma ? top : { ...top, sigma });
   }
+  // A refused sigma or quote read (taken by now: a sigma where a position needed it) leaves its
+  // symbol's others unchecked, however many remain: untrusted, never read as no sigma.
+  for (const [symbol, kind, key] of unreadable)
+    if (kind !== 'position') untrusted.push({ symbol, field: `unreadable_${kind}`, value: key });
   positions.sort((a, b) => (a.symbol < b.symbol ? -1 : a.symbol > b.symbol ? 1 : 0));
   const quotes = new Map<string, readonly Row[]>();
   sigmaSymbols.forEach((symbol, i) => {

@@ -126,9 +126,13 @@ export function hedgedWorldsOf(kinds: readonly string[]): fc.Arbitrary<World> {
   );
 }
 
-/** Inputs that report one figure of a symbol: two faults among one of these meet in one number. */
+/**
+ * Inputs that report one figure of a symbol: two faults among one of these meet in one number. A
+ * position's notional is its producer's quantity at its producer's own mark, so P3.3's mark is of
+ * the positions' figure as well as of the marks'.
+ */
 const ONE_FIGURE: readonly (readonly InputId[])[] = [
-  ['tracker_entry', 'view_row', 'p33_seed_hash', 'p33_newest_hash', 'p33_index', 'view_index', 'snapshot_stream'],
+  ['tracker_entry', 'view_row', 'p33_seed_hash', 'p33_newest_hash', 'p33_index', 'view_index', 'snapshot_stream', 'p33_mark'],
   ['market_state_mark', 'ticker_mark', 'p33_mark'],
   ['published_sigma', 'market_state_sigma', 'snapshot_sigma'],
 ];

@@ -296,18 +296,21 @@ const tickerUnreadable: Family['heat'] = {
   seen: '`debug_json` `untrusted` (`{symbol}.unreadable_quote`); status DEGRADED',
 };
 
-/** A hash the heat gate reads its sigma from, of another type: the decision fails its 3 tries, then fails closed. */
+/**
+ * A hash the heat gate reads its sigma from, of another type: a held symbol's refused sigma leaves
+ * its other sigma unchecked (untrusted); the proposal's own symbol's fails the decision's 3 tries.
+ */
 const sigmaHashUnreadable: Family['heat'] = {
-  decision: 'fails closed (COLD) after 3 tries',
-  reason: 'heat_gate_error',
-  seen: '`debug_json` `fail_closed`; the journal names the key',
+  decision: UNLESS_PROVEN_HOT,
+  reason: 'position_not_a_number or heat_gate_error',
+  seen: '`debug_json` `untrusted` (`{symbol}.unreadable_sigma`); status DEGRADED; or, the proposal’s own symbol, `debug_json` `fail_closed` and the journal naming the key',
 };
 
-/** The market state holds a mark and a sigma: refused as a quote, the mark is untrusted; as a sigma, the decision fails. */
+/** The market state holds a mark and a sigma: refused, both are untrusted (the proposal's own symbol's sigma, as sigmaHashUnreadable). */
 const marketStateUnreadable: Family['heat'] = {
   decision: UNLESS_PROVEN_HOT,
-  reason: `${tickerUnreadable.reason} or ${sigmaHashUnreadable.reason}`,
-  seen: `${tickerUnreadable.seen}; or, its sigma unread, ${sigmaHashUnreadable.seen}`,
+  reason: sigmaHashUnreadable.reason,
+  seen: `\`debug_json\` \`untrusted\` (\`{symbol}.unreadable_quote\`, \`{symbol}.unreadable_sigma\`); status DEGRADED; or, the proposal’s own symbol, \`debug_json\` \`fail_closed\` and the journal naming the key`,
 };
 
 const quoteOutvoted: Pick<Family, 'governor' | 'heat'> = {
