@@ -8,7 +8,38 @@ import { keys, streams } from '../../schemas/keys.js';
 import { positionSnapshotSchema, snapshotAges, snapshotNotional } from '../../schemas/position-snapshot.js';
 import { gateLua } from '../lua.js';
 import { DEFAULT_PRICE_MAX_SKEW_SEC } from './bounds.js';
+import {
+  foldBook,
+  largestExposure,
+  legOf,
+  LEGS,
+  parseHeldKey,
+  SNAPSHOT_LANE,
+  sortWords,
+  type BookPosition,
+  type FigureBounds,
+  type HeldLeg,
+  type HeldMemory,
+  type Lane,
+  type LaneWord,
+  type Leg,
+  type RefusedFigure,
+  type SlotWord,
+  type UntrustedFigure,
+} from './fold.js';
+import { heldMemoryOf } from './memory.js';
 import { refusedKey, sendRead, sendReads, settledReplies, type ReadCommand } from './read-commands.js';
+
+export {
+  STAMPED_AHEAD,
+  type BookPosition,
+  type FigureRefusal,
+  type FigureSource,
+  type Leg,
+  type PositionOrigin,
+  type RefusedFigure,
+  type UntrustedFigure,
+} from './fold.js';
 
 /** P3.3's hash prefixes: the seed era's, and upstream's newest (de25f13cb). */
 export const DEFAULT_P33_PREFIXES: readonly string[] = [prefixOf(keys.p33PositionSnapshot), prefixOf(keys.p33StatePositions)];
@@ -90,25 +121,6 @@ export function p33Prefixes(config: Pick<PositionBookConfig, 'POSITION_P33_PREFI
   return config?.POSITION_P33_PREFIXES ?? DEFAULT_P33_PREFIXES;
 }
 
-export type PositionOrigin = 'view' | 'stream' | 'p33';
-
-export interface BookPosition {
-  readonly symbol: string;
-  /** Signed as its source gave it (P3.3: position_amt × mark_price). */
-  readonly notionalUsd: number;
-  readonly sigma: number | undefined;
-  readonly qty: number | undefined;
-  readonly markPrice: number | undefined;
-  /** Milliseconds since the epoch the figure is from; ranks the sources per symbol. */
-  readonly asOfMs: number;
-  readonly origin: PositionOrigin;
-  /**
-   * True for a stream figure in a repeating producer's format (the balance tracker's): it stops
-   * counting POSITION_MAX_AGE_SEC after asOfMs. Our view's rows of that format carry a TTL instead.
-   */
-  readonly ages?: boolean;
-}
-
 export interface PositionBook {
   /**
    * Open positions (notional ≠ 0), one per symbol, sorted by symbol: of each symbol's fresh
@@ -157,6 +169,9 @@ export interface PositionBook {
    * watched symbols (its permitted opens until their fills are in the book) either way.
    */
   readonly p33Listing: 'watched' | 'all';
+  /** What the book remembered was held before this read (keys.positionsHeld), and what it remembers after it (fold.ts). */
+  readonly remembered: HeldMemory;
+  readonly memory: HeldMemory;
 }
 
 /** The key watch of P3.3's hashes (runtime/contract/key-watch.ts), by the name the book asks it. */
@@ -200,8 +215,18 @@ function watchedSymbols(watchedKeys: readonly string[], prefixes: readonly strin
  * The book's listing reads, each of one key: our view's index, P3.3's index, the snapshot stream, the
  * portfolio state (equity), the governor's watched symbols.
  */
-export type BookListing = 'view' | 'p33' | 'stream' | 'equity' | 'watch';
-const BOOK_LISTINGS: readonly BookListing[] = ['view', 'p33', 'stream', 'equity', 'watch'];
+export type BookListing = 'view' | 'p33' | 'stream' | 'equity' | 'watch' | 'held' | 'tracker';
+const BOOK_LISTINGS: readonly BookListing[] = ['view', 'p33', 'stream', 'equity', 'watch', 'held', 'tracker'];
+
+/** The symbols the memory's fields (HGETALL's field, value, … of keys.positionsHeld) name, each once. */
+function heldSymbols(memory: readonly string[]): string[] {
+  const symbols = new Set<string>();
+  for (let i = 0; i + 1 < memory.length; i += 2) {
+    const held = memory[i + 1] === '' ? undefined : parseHeldKey(memory[i]!);
+    if (held !== undefined) symbols.add(held.symbol);
+  }
+  return [...symbols];
+}
 
 /** A listing read Redis refused: which (the book's, or a gate's own such as the governor's reservations), its key, and Redis's error (WRONGTYPE). */
 export interface UnreadableListing {
@@ -217,34 +242,6 @@ export interface UnreadableListing {
 export function unreadableCause(listings: readonly UnreadableListing[], meanwhile: string): string | undefined {
   if (listings.length === 0) return undefined;
   return `position book: cannot read ${listings.map((u) => `${u.key} (${u.error.slice(0, 120)})`).join(', ')}: ${meanwhile}`;
-}
-
-/**
- * Who wrote a figure: a position's, the position snapshot stream (our view of it) or the Position
- * Ledger (P3.3); the portfolio state's (equity); P2.8's budget hash.
- */
-export type FigureSource = 'snapshot' | 'p33' | 'portfolio' | 'budget';
-
-/** Why a producer's word is no figure: stamped ahead beyond the skew, a figure no number, a key Redis refused to read. */
-export type FigureRefusal = 'future' | 'unparsable' | 'unreadable';
-
-/** A producer's word the book refused: a position's makes its symbol's exposure unknown (never taken as flat). */
-export interface RefusedFigure {
-  /** The symbol it is of; the portfolio state's is of none (''). */
-  readonly symbol: string;
-  readonly source: FigureSource;
-  readonly reason: FigureRefusal;
-  /** The key it was read from (a stream entry: the stream@id). */
-  readonly key: string;
-  /** How far ahead of the clock it was stamped (ms), for `future`. */
-  readonly aheadMs?: number;
-}
-
-/** A position figure that is present but not a plain finite number. */
-export interface UntrustedFigure {
-  readonly symbol: string;
-  readonly field: string;
-  readonly value: string;
 }
 
 /** Notes `raw` as untrusted when it is present but does not parse; returns the number otherwise. */
@@ -279,9 +276,9 @@ type Unreadable = [symbol: string, kind: 'position' | 'sigma' | 'quote', key: st
 interface BookRead {
   /** equity_usd and timestamp of the portfolio state, when asked for. */
   readonly equity: readonly (string | null)[] | null;
-  /** Our view's symbols and their rows (VIEW_FIELDS). */
+  /** Our view's symbols and their rows (VIEW_FIELDS): the symbol's row, then its LONG and SHORT legs' (LEGS). */
   readonly symbols: readonly string[];
-  readonly rows: readonly Row[];
+  readonly rows: readonly (readonly Row[])[];
   readonly mode: 'group' | 'tail' | 'none';
   /** The snapshot stream's entries not yet applied (newest first), and each one's symbol's applied id. */
   readonly entries: readonly Entry[];
@@ -301,13 +298,18 @@ interface BookRead {
   readonly unreadable: readonly Unreadable[];
   /** The listing reads Redis refused (PositionBook.unreadableListings). */
   readonly unreadableListings: readonly UnreadableListing[];
+  /** The book's memory as read (keys.positionsHeld), and per symbol it names, its view's applied id. */
+  readonly memory: ReadonlyMap<string, HeldLeg>;
+  readonly heldApplied: ReadonlyMap<string, string>;
+  /** The balance tracker's account hash's timestamp (any epoch unit), when written. */
+  readonly trackerStamp: string | null;
 }
 
 /** The fields of a view row, in this order. */
 const VIEW_FIELDS = ['position_notional_usd', 'sigma', 'qty', 'mark_price', 'updated_at', 'volatility', 'side'] as const;
 
 /** Fields read from each P3.3 hash, in this order (the book and readP33Position alike). */
-const P33_FIELDS = ['position_amt', 'mark_price', 'ts_epoch', 'position_notional_usd', 'sigma'] as const;
+const P33_FIELDS = ['position_amt', 'mark_price', 'ts_epoch', 'position_notional_usd', 'sigma', 'side'] as const;
 const NO_P33_ROW: Row = P33_FIELDS.map(() => null);
 const NO_PAIR: Row = [null, null];
 
@@ -320,11 +322,13 @@ function prefixOf(keyOf: (symbol: string) => string): string {
  * Whose symbols a read is made for: our view index's, P3.3's index's, the unapplied entries', or
  * the book's (all three, each once, in that order).
  */
-type SymbolList = 'view' | 'p33' | 'entries' | 'book';
+type SymbolList = 'view' | 'p33' | 'entries' | 'book' | 'held';
 /** A read made for each symbol of a list, of the key prefix + symbol. */
 interface SymbolRead {
   readonly over: SymbolList;
   readonly read: readonly [command: 'GET' | 'HGET' | 'HMGET', prefix: string, ...args: string[]];
+  /** Put after the symbol in the key (a leg's row: `:LONG`), else nothing. */
+  readonly suffix?: string;
   /**
    * Where the script may leave it unread (the plain path reads everything): for a symbol one of
    * whose keys prefix + symbol it has read already, and whose reply holds figures that surely read
@@ -347,8 +351,12 @@ function bookReads(prefixes: readonly string[], withUnpriced: boolean, allP33Quo
   // otherwise, both (the larger counts).
   const ownSigma = [view, VIEW_FIELDS.indexOf('position_notional_usd'), VIEW_FIELDS.indexOf('sigma')] as const;
   return {
-    view: [{ over: 'view', read: ['HMGET', view, ...VIEW_FIELDS] }],
+    view: [
+      { over: 'view', read: ['HMGET', view, ...VIEW_FIELDS] },
+      ...LEGS.map((leg): SymbolRead => ({ over: 'view', read: ['HMGET', view, ...VIEW_FIELDS], suffix: `:${leg}` })),
+    ],
     applied: [{ over: 'entries', read: ['GET', prefixOf(keys.positionAppliedId)] }],
+    held: [{ over: 'held', read: ['GET', prefixOf(keys.positionAppliedId)] }],
     p33: prefixes.map((p) => ({ over: 'p33', read: ['HMGET', p, ...P33_FIELDS] })),
     sigma: [
       { over: 'book', read: ['HGET', published, 'sigma'], needless: [ownSigma] },
@@ -368,7 +376,7 @@ function bookReads(prefixes: readonly string[], withUnpriced: boolean, allP33Quo
   };
 }
 /** The groups of bookReads in the order both paths send them and bookReadOf takes their replies. */
-const BOOK_READ_GROUPS = ['view', 'applied', 'p33', 'sigma', 'quotes'] as const;
+const BOOK_READ_GROUPS = ['view', 'applied', 'held', 'p33', 'sigma', 'quotes'] as const;
 type BookReadGroup = (typeof BOOK_READ_GROUPS)[number];
 
 /** What either path answers: the listing, the symbol lists, and per read of bookReads per symbol of its list, its reply or Redis's refusal. */
@@ -382,22 +390,47 @@ interface ListedReplies {
   /** The listing reads Redis refused: [listing, key, error], as read-book.lua returns them. */
   readonly refusedListings: readonly (readonly [listing: string, key: string, error: string])[];
   readonly p33Listing: PositionBook['p33Listing'];
+  /** The book's memory (keys.positionsHeld) as HGETALL gives it: field, value, … */
+  readonly memory: readonly string[];
+  /** The balance tracker's account hash's timestamp. */
+  readonly tracker: string | null;
 }
 
 /**
- * read-book.lua's reply: the listing, the lists (view, p33, entries, book), the replies, the
- * refusals {read, symbol's place, error} from 1, the listing reads refused {listing, key, error}.
+ * read-book.lua's reply, the one record that crosses the script's boundary: a flat list of names
+ * and values (Redis replies carry no maps), read by name here and nowhere else. A name the script
+ * did not send reads as its empty value.
  */
-type ScriptReply = [
-  (string | null)[] | null,
-  ListedReplies['mode'],
-  Entry[],
-  string[][],
-  unknown[][],
-  [number, number, string][],
-  [string, string, string][],
-  PositionBook['p33Listing'],
-];
+function scriptRecord(reply: unknown): ListedReplies {
+  const named = new Map<string, unknown>();
+  const flat = Array.isArray(reply) ? reply : [];
+  for (let i = 0; i + 1 < flat.length; i += 2) named.set(String(flat[i]), flat[i + 1]);
+  const list = <T>(name: string) => (Array.isArray(named.get(name)) ? (named.get(name) as T[]) : []);
+  const orNull = <T>(name: string) => (named.get(name) === false || named.get(name) === undefined ? null : (named.get(name) as T));
+  const replies = list<unknown[]>('replies');
+  const refused = list<[number, number, string]>('refused');
+  for (const [read, at, error] of refused) replies[read - 1]![at - 1] = new Error(error);
+  const refusedListings = list<[string, string, string]>('refused_listings');
+  // A read refused for Redis's state (an ACL) is no key's problem: the message is held until Redis serves it.
+  settledReplies([...refused, ...refusedListings].map(([, , error]) => new Error(error)));
+  return {
+    equity: orNull<(string | null)[]>('equity'),
+    mode: (named.get('mode') as ListedReplies['mode'] | undefined) ?? 'none',
+    entries: list<Entry>('entries'),
+    lists: {
+      view: list<string>('view'),
+      p33: list<string>('p33'),
+      entries: list<string>('entry_symbols'),
+      book: list<string>('book'),
+      held: list<string>('held'),
+    },
+    replies,
+    refusedListings,
+    p33Listing: named.get('p33_listing') === 'watched' ? 'watched' : 'all',
+    memory: list<string>('memory'),
+    tracker: orNull<string>('tracker'),
+  };
+}
 
 /** What a read of the book brings besides the positions. */
 export interface BookReadOptions {
@@ -421,7 +454,15 @@ export async function loadPositionBook(redis: RedisReader, config: PositionBookC
   const reads = bookReads(prefixes, withUnpriced, allP33Quotes);
   const sent = BOOK_READ_GROUPS.flatMap((group) => reads[group]);
   const equityKey = withEquity ? keys.portfolioState : '';
-  const listing = [keys.activePositions, config.POSITION_SNAPSHOT_STREAM, keys.p33PositionIndex, equityKey, keys.p33Watch] as const;
+  const listing = [
+    keys.activePositions,
+    config.POSITION_SNAPSHOT_STREAM,
+    keys.p33PositionIndex,
+    equityKey,
+    keys.p33Watch,
+    keys.positionsHeld,
+    keys.trackerAccount,
+  ] as const;
   // After the barrier: every P3.3 write before this read is judged (null: read every hash the index lists).
   const watchedKeys = (await redis.keysToRead?.(P33_KEY_WATCH)) ?? null;
   const watched = watchedKeys === null ? null : watchedSymbols(watchedKeys, prefixes);
@@ -436,20 +477,7 @@ export async function loadPositionBook(redis: RedisReader, config: PositionBookC
       JSON.stringify(sent),
       watched === null ? '' : JSON.stringify(watched),
     );
-    const [
-      equity,
-      mode,
-      entries,
-      [view = [], p33 = [], entrySymbols = [], book = []],
-      replies,
-      refused,
-      refusedListings = [],
-      p33Listing = 'all',
-    ] = reply as ScriptReply;
-    for (const [read, at, error] of refused) replies[read - 1]![at - 1] = new Error(error);
-    // A read refused for Redis's state (an ACL) is no key's problem: the message is held until Redis serves it.
-    settledReplies([...refused, ...refusedListings].map(([, , error]) => new Error(error)));
-    listed = { equity, mode, entries, lists: { view, p33, entries: entrySymbols, book }, replies, refusedListings, p33Listing };
+    listed = scriptRecord(reply);
   } catch {
     // Scripts refused (Redis Cluster, Redis before 7, an ACL without EVAL_RO): the same reads as plain commands.
     listed = await readPlain(redis, config, equityKey, sent, watched);
@@ -488,11 +516,19 @@ async function readPlain(
       refusedListings.push([name, key, error.message]);
       return none;
     });
-  const [equity, view, governorWatch] = await Promise.all([
+  const [equity, view, governorWatch, memory, tracker] = await Promise.all([
     equityKey === '' ? null : listing('equity', equityKey, redis.hmget(equityKey, 'equity_usd', 'timestamp'), null),
     listing('view', keys.activePositions, redis.smembers(keys.activePositions), []),
     listing('watch', keys.p33Watch, redis.zrangebyscore(keys.p33Watch, '-inf', '+inf'), []),
+    listing(
+      'held',
+      keys.positionsHeld,
+      redis.hgetall(keys.positionsHeld).then((h) => Object.entries(h).flat()),
+      [],
+    ),
+    listing('tracker', keys.trackerAccount, redis.hmget(keys.trackerAccount, 'timestamp'), [null]),
   ]);
+  const held = heldSymbols(memory);
   let mode: ListedReplies['mode'] = 'none';
   let start = '-';
   try {
@@ -531,20 +567,30 @@ async function readPlain(
     refusedListings.splice(refusedBefore + 1);
     p33 = [...watched, ...others.filter((_, i) => listed[i + 1] === 1)];
   }
-  // The governor's watched symbols either way (as read-book.lua).
-  p33 = [...new Set([...p33, ...governorWatch])];
-  const lists = { view, p33, entries: entrySymbols, book: [...new Set([...view, ...entrySymbols, ...p33])] };
+  // The governor's watched symbols and the memory's either way (as read-book.lua).
+  p33 = [...new Set([...p33, ...governorWatch, ...held])];
+  const lists = { view, p33, entries: entrySymbols, book: [...new Set([...view, ...entrySymbols, ...p33])], held };
   // A key of another type is its read's reply (as the script's refusals), any other failure the read's.
   const settled = (error: unknown) => {
     if (refusedKey(error)) return error;
     throw error;
   };
   const replies = await Promise.all(
-    reads.map(({ over, read: [command, prefix, ...args] }) =>
-      Promise.all(lists[over].map((s) => sendRead(redis, [command, prefix + s, ...args]).catch(settled))),
+    reads.map(({ over, read: [command, prefix, ...args], suffix = '' }) =>
+      Promise.all(lists[over].map((s) => sendRead(redis, [command, prefix + s + suffix, ...args]).catch(settled))),
     ),
   );
-  return { equity, mode, entries, lists, replies, refusedListings, p33Listing: watched === null ? 'all' : 'watched' };
+  return {
+    equity,
+    mode,
+    entries,
+    lists,
+    replies,
+    refusedListings,
+    p33Listing: watched === null ? 'all' : 'watched',
+    memory,
+    tracker: tracker[0] ?? null,
+  };
 }
 
 /**
@@ -554,7 +600,7 @@ async function readPlain(
  * `unreadableListings`, that listing's problem only: the others' symbols are read as ever.
  */
 function bookReadOf(
-  { equity, mode, entries, lists, replies, refusedListings }: ListedReplies,
+  { equity, mode, entries, lists, replies, refusedListings, memory, tracker }: ListedReplies,
   reads: Record<BookReadGroup, SymbolRead[]>,
   p33Holds: (symbol: string, rows: readonly Row[]) => boolean,
 ): BookRead {
@@ -562,25 +608,26 @@ function bookReadOf(
   let next = 0;
   /** Each read of a group as: the reply for the symbol at `at` of its list, or `none` (absent or refused). */
   const take = (group: readonly SymbolRead[], kind?: Unreadable[1]) =>
-    group.map(({ over, read: [, prefix] }) => {
+    group.map(({ over, read: [, prefix], suffix = '' }) => {
       const got = replies[next++] ?? [];
       return <T>(at: number, none: T): T => {
         const reply = got[at];
         if (!(reply instanceof Error)) return (reply ?? none) as T;
         if (kind === undefined) throw reply;
-        unreadable.push([lists[over][at]!, kind, prefix + lists[over][at]]);
+        unreadable.push([lists[over][at]!, kind, prefix + lists[over][at] + suffix]);
         return none;
       };
     });
   // In BOOK_READ_GROUPS' order.
-  const [viewRow, appliedId, p33Reads, sigmaReads, quoteReads] = [
-    take(reads.view, 'position')[0]!,
+  const [viewRows, appliedId, heldAppliedId, p33Reads, sigmaReads, quoteReads] = [
+    take(reads.view, 'position'),
     take(reads.applied)[0]!,
+    take(reads.held)[0]!,
     take(reads.p33, 'position'),
     take(reads.sigma, 'sigma'),
     take(reads.quotes, 'quote'),
   ];
-  const rows = lists.view.map((_, at) => viewRow<Row>(at, []));
+  const rows = lists.view.map((_, at) => viewRows.map((row) => row<Row>(at, [])));
   const appliedOf = new Map(lists.entries.map((s, at) => [s, appliedId<string>(at, '')]));
   const applied = entries.map(([, f]) => appliedOf.get(fieldsToRecord(f).symbol ?? '') ?? '');
   const p33rows = lists.p33.map((_, at) => p33Reads.map((read) => read<Row>(at, NO_P33_ROW)));
@@ -610,6 +657,9 @@ function bookReadOf(
         : [quoteReads[0]!<Row>(at, NO_PAIR), quoteReads[1]!<Row>(at, NO_PAIR), ...p33Reads.map((_, k) => p33Pair(k))];
     }),
     unreadable,
+    memory: heldMemoryOf(memory),
+    heldApplied: new Map(lists.held.map((s, at) => [s, heldAppliedId<string | null>(at, null) ?? ''])),
+    trackerStamp: tracker,
     // Each refused listing once (the stream's reads may refuse it twice), by its name.
     unreadableListings: BOOK_LISTINGS.flatMap((name) => {
       const refused = refusedListings.find(([listing]) => listing === name);
@@ -619,68 +669,8 @@ function bookReadOf(
 }
 
 /**
- * One producer's word on a symbol: its figure (and the key it was read from), or why there is no
- * figure anyone can use (RefusedFigure).
- */
-type LaneWord = { readonly figure: BookPosition; readonly key: string } | { readonly refused: RefusedFigure };
-
-/** The bounds a figure must lie within to count (the book's settings, in ms). */
-interface FigureBounds {
-  /** A repeating producer's figure older than this is no position (POSITION_MAX_AGE_SEC); undefined: none ages. */
-  readonly maxAgeMs: number | undefined;
-  /** Stamped further ahead of the clock than this: no figure (PRICE_MAX_SKEW_SEC). */
-  readonly maxSkewMs: number;
-  readonly now: number;
-}
-
-/**
- * The producers' words sorted by the rule of docs/governor.md "Figures": a refused word, or a
- * figure stamped further ahead than the skew, is a refusal (the symbol's exposure is unknown, not
- * flat); a figure older than its bound is no figure (a repeating producer stopped repeating it); the
- * rest are fresh. Refusals are noted in `untrusted` too, so a gate that needs every figure says so.
- */
-function sortWords(words: Iterable<readonly [string, LaneWord]>, bounds: FigureBounds, untrusted: UntrustedFigure[]) {
-  const fresh: BookPosition[] = [];
-  const refused: RefusedFigure[] = [];
-  for (const [, word] of words) {
-    if ('refused' in word) {
-      refused.push(word.refused);
-      continue;
-    }
-    const { figure, key } = word;
-    const aheadMs = figure.asOfMs - bounds.now;
-    if (aheadMs > bounds.maxSkewMs) {
-      refused.push({ symbol: figure.symbol, source: sourceOf(figure), reason: 'future', key, aheadMs });
-      untrusted.push({ symbol: figure.symbol, field: STAMPED_AHEAD, value: key });
-    } else if (!agedOut(figure, bounds.maxAgeMs, bounds.now)) fresh.push(figure);
-  }
-  return { fresh, refused };
-}
-
-/** The untrusted field a figure stamped ahead is named by (its value: the key). */
-export const STAMPED_AHEAD = 'stamped_ahead';
-
-function sourceOf(p: BookPosition): FigureSource {
-  return p.origin === 'p33' ? 'p33' : 'snapshot';
-}
-
-/**
- * Of a symbol's fresh figures, the one that sizes its heat: the largest |notional| (a flat figure
- * removes nothing another producer still reports), with the largest sigma any of them carries.
- */
-function largestExposure(fresh: readonly BookPosition[]): BookPosition | undefined {
-  let top: BookPosition | undefined;
-  let sigma: number | undefined;
-  for (const f of fresh) {
-    if (f.sigma !== undefined && (sigma === undefined || f.sigma > sigma)) sigma = f.sigma;
-    if (f.notionalUsd !== 0 && (top === undefined || Math.abs(f.notionalUsd) > Math.abs(top.notionalUsd))) top = f;
-  }
-  return top === undefined || top.sigma === sigma ? top : { ...top, sigma };
-}
-
-/**
- * Every producer's word per symbol (our view superseded by the stream's unapplied entries, and
- * P3.3's hash under each prefix), sorted by the rule of docs/governor.md "Figures".
+ * Every producer's word per symbol and leg (our view superseded by the stream's unapplied entries,
+ * and P3.3's hash under each prefix), decoded into slot words and folded (fold.ts) with the memory.
  */
 function mergeBook(
   read: BookRead,
@@ -690,49 +680,53 @@ function mergeBook(
 ): Omit<PositionBook, 'unreadableListings' | 'p33Listing'> {
   const { symbols, rows, mode, entries: rawEntries, applied, p33, p33rows, sigmaSymbols, sigmaRows, quoteRows, unreadable } = read;
   const untrusted: UntrustedFigure[] = [];
-  const words = new Map<string, Map<string, LaneWord>>();
-  // A superseded figure's sigma, for a symbol whose fresh figures carry none (the script leaves the
-  // market's sigma unread where our view's row brings one: SymbolRead.needless).
-  const supersededSigma = new Map<string, number>();
-  const say = (symbol: string, lane: string, word: LaneWord) => {
-    const before = words.get(symbol)?.get(lane);
-    if (before !== undefined && 'figure' in before && before.figure.sigma !== undefined) supersededSigma.set(symbol, before.figure.sigma);
-    let lanes = words.get(symbol);
-    if (lanes === undefined) words.set(symbol, (lanes = new Map()));
-    lanes.set(lane, word);
-  };
+  const words: SlotWord[] = [];
+  const say = (symbol: string, lane: Lane, slot: Leg | '*', word: LaneWord) => words.push({ symbol, lane, slot, word });
 
-  symbols.forEach((symbol, i) => {
-    const [notional, sigmaRaw, qtyRaw, markRaw, updatedAt, volatility, side] = rows[i] ?? [];
-    // An index entry whose hash is being removed says nothing.
-    if ((notional === null || notional === undefined) && (updatedAt === null || updatedAt === undefined)) return;
-    const key = keys.position(symbol);
-    const sigma = figure(untrusted, symbol, sigmaRaw !== null && sigmaRaw !== undefined ? 'sigma' : 'volatility', sigmaRaw ?? volatility);
-    const notionalUsd = figure(untrusted, symbol, 'position_notional_usd', notional);
-    if (notionalUsd === undefined && notional !== null && notional !== undefined)
-      return say(symbol, SNAPSHOT_LANE, { refused: { symbol, source: 'snapshot', reason: 'unparsable', key } });
-    const [qty, mark] = [parseNumber(qtyRaw), parseNumber(markRaw)];
-    // A row without a notional: a position the balance tracker could not price (position-snapshot
-    // writes its quantity, signed by its side, and mark 0).
-    if (notionalUsd === undefined && (qty === undefined || qty === 0 || (mark !== undefined && mark > 0))) return;
-    say(symbol, SNAPSHOT_LANE, {
-      key,
-      figure: {
-        symbol,
-        notionalUsd: notionalUsd ?? 0,
-        sigma,
-        qty: notionalUsd === undefined ? signedBySide(qty, side) : qty,
-        markPrice: positiveOrNone(mark),
-        asOfMs: parseNumber(updatedAt) ?? 0,
-        origin: 'view',
-      },
-    });
-  });
+  symbols.forEach((symbol, i) =>
+    (rows[i] ?? []).forEach((row, k) => {
+      const [notional, sigmaRaw, qtyRaw, markRaw, updatedAt, volatility, side] = row;
+      // An index entry whose hash is being removed says nothing.
+      if ((notional === null || notional === undefined) && (updatedAt === null || updatedAt === undefined)) return;
+      const key = k === 0 ? keys.position(symbol) : keys.positionLeg(symbol, LEGS[k - 1]!);
+      // The symbol's row is its newest snapshot: of the leg its side names, or (the seeds', no side) of the whole symbol.
+      const slot: Leg | '*' = k === 0 ? (legOf(side, undefined) ?? '*') : LEGS[k - 1]!;
+      const sigma = figure(untrusted, symbol, sigmaRaw !== null && sigmaRaw !== undefined ? 'sigma' : 'volatility', sigmaRaw ?? volatility);
+      const notionalUsd = figure(untrusted, symbol, 'position_notional_usd', notional);
+      if (notionalUsd === undefined && notional !== null && notional !== undefined)
+        return say(symbol, SNAPSHOT_LANE, slot, { refused: { symbol, source: 'snapshot', reason: 'unparsable', key } });
+      const [qty, mark] = [parseNumber(qtyRaw), parseNumber(markRaw)];
+      // A row without a notional: a position the balance tracker could not price (position-snapshot
+      // writes its quantity, signed by its side, and mark 0).
+      if (notionalUsd === undefined && (qty === undefined || qty === 0 || (mark !== undefined && mark > 0))) return;
+      const signedQty = notionalUsd === undefined ? signedBySide(qty, side) : qty;
+      say(symbol, SNAPSHOT_LANE, slot, {
+        key,
+        figure: {
+          symbol,
+          leg: legOf(side, notionalUsd || signedQty),
+          notionalUsd: notionalUsd ?? 0,
+          sigma,
+          qty: signedQty,
+          markPrice: positiveOrNone(mark),
+          asOfMs: parseNumber(updatedAt) ?? 0,
+          origin: 'view',
+        },
+      });
+    }),
+  );
 
   // Newest first, bounded; an entry at or before the symbol's applied id is already in the view.
-  // The newest unapplied entry of a symbol is the stream's word on it, replacing the view's.
+  // The newest unapplied entry of a symbol's leg is the stream's word on it, replacing the view's;
+  // an entry without a side (the seeds') is the word on the whole symbol.
   const entries = rawEntries.slice(0, bound);
-  const foldedSymbols = new Set<string>();
+  const folded = new Set<string>();
+  const fold = (symbol: string, slot: Leg | '*') => {
+    const taken =
+      slot === '*' ? [...folded].some((f) => f.startsWith(`${symbol}|`)) : folded.has(`${symbol}|${slot}`) || folded.has(`${symbol}|*`);
+    if (!taken) folded.add(`${symbol}|${slot}`);
+    return !taken;
+  };
   entries.forEach(([id, flat], i) => {
     const appliedId = applied[i] ?? '';
     if (appliedId !== '' && compareStreamIds(id, appliedId) <= 0) return;
@@ -742,26 +736,27 @@ function mergeBook(
       // The newest snapshot of a symbol has a figure that is no number (position-snapshot
       // dead-letters it): until then the symbol's figure is unknown.
       const symbol = fields.symbol;
-      if (symbol === undefined || foldedSymbols.has(symbol)) return;
-      foldedSymbols.add(symbol);
+      if (symbol === undefined || !fold(symbol, '*')) return;
       for (const issue of parsed.error.issues) {
         const field = String(issue.path[0] ?? '');
         if (field !== 'symbol') untrusted.push({ symbol, field, value: (fields[field] ?? '').slice(0, 40) });
       }
-      return say(symbol, SNAPSHOT_LANE, { refused: { symbol, source: 'snapshot', reason: 'unparsable', key: streamKey(id) } });
+      return say(symbol, SNAPSHOT_LANE, '*', { refused: { symbol, source: 'snapshot', reason: 'unparsable', key: streamKey(id) } });
     }
     const snapshot = parsed.data;
     const notionalUsd = snapshotNotional(snapshot);
-    if (foldedSymbols.has(snapshot.symbol)) return;
-    foldedSymbols.add(snapshot.symbol);
+    const slot = legOf(snapshot.side, undefined) ?? '*';
+    if (!fold(snapshot.symbol, slot)) return;
     const qty = snapshot.qty ?? snapshot.position_qty;
-    say(snapshot.symbol, SNAPSHOT_LANE, {
+    const signedQty = notionalUsd === 0 ? signedBySide(qty, snapshot.side) : qty;
+    say(snapshot.symbol, SNAPSHOT_LANE, slot, {
       key: streamKey(id),
       figure: {
         symbol: snapshot.symbol,
+        leg: legOf(snapshot.side, notionalUsd || signedQty),
         notionalUsd,
         sigma: snapshot.sigma ?? snapshot.volatility,
-        qty: notionalUsd === 0 ? signedBySide(qty, snapshot.side) : qty,
+        qty: signedQty,
         markPrice: positiveOrNone(snapshot.mark_price),
         asOfMs: Number.parseInt(id, 10),
         origin: 'stream',
@@ -773,7 +768,7 @@ function mergeBook(
   p33.forEach((symbol, i) =>
     (p33rows[i] ?? []).forEach((row, k) => {
       const word = p33Word(symbol, prefixes[k]!, row, untrusted);
-      if (word !== undefined) say(symbol, prefixes[k]!, word);
+      if (word !== undefined) say(symbol, prefixes[k]!, '*', word);
     }),
   );
 
@@ -782,38 +777,43 @@ function mergeBook(
     untrusted.push({ symbol, field: `unreadable_${kind}`, value: key });
     if (kind !== 'position') continue;
     const prefix = prefixes.find((p) => p + symbol === key);
-    say(symbol, prefix ?? SNAPSHOT_LANE, {
+    say(symbol, prefix ?? SNAPSHOT_LANE, '*', {
       refused: { symbol, source: prefix === undefined ? 'snapshot' : 'p33', reason: 'unreadable', key },
     });
   }
 
-  const figures = new Map<string, readonly BookPosition[]>();
-  const refused: RefusedFigure[] = [];
-  const positions: BookPosition[] = [];
   const sigmaAt = new Map(sigmaSymbols.map((s, i) => [s, i]));
-  for (const [symbol, lanes] of words) {
-    const sorted = sortWords(lanes, bounds, untrusted);
-    for (const r of sorted.refused) refused.push(r);
-    if (sorted.fresh.length > 0) figures.set(symbol, sorted.fresh);
-    const top = largestExposure(sorted.fresh);
-    if (top === undefined) continue;
-    if (top.sigma !== undefined) positions.push(top);
-    else
-      positions.push({
-        ...top,
-        sigma: supersededSigma.get(symbol) ?? marketSigma(symbol, sigmaRows[sigmaAt.get(symbol) ?? -1], untrusted),
-      });
-  }
-  positions.sort((a, b) => (a.symbol < b.symbol ? -1 : a.symbol > b.symbol ? 1 : 0));
+  const trackerStamp = parseNumber(read.trackerStamp);
+  const trackerMs = trackerStamp === undefined ? undefined : epochMs(trackerStamp);
+  const folded_ = foldBook({
+    words,
+    memory: read.memory,
+    evidence: {
+      snapshotAppliedMs: new Map(
+        [...read.heldApplied].flatMap(([symbol, id]) => (id === '' ? [] : [[symbol, Number.parseInt(id, 10)] as const])),
+      ),
+      trackerRoundMs: trackerMs,
+    },
+    bounds,
+    marketSigma: (symbol) => marketSigma(symbol, sigmaRows[sigmaAt.get(symbol) ?? -1], untrusted),
+    laneKey: (lane, symbol) => (lane === SNAPSHOT_LANE ? keys.position(symbol) : lane + symbol),
+  });
   const quotes = new Map<string, readonly Row[]>();
   sigmaSymbols.forEach((symbol, i) => {
     if (quoteRows[i]!.length > 0) quotes.set(symbol, quoteRows[i]!);
   });
-  return { positions, streamRead: mode, truncated: rawEntries.length > bound, untrusted, figures, refused, quotes };
+  return {
+    positions: folded_.positions,
+    streamRead: mode,
+    truncated: rawEntries.length > bound,
+    untrusted: [...untrusted, ...folded_.untrusted],
+    figures: folded_.figures,
+    refused: folded_.refused,
+    quotes,
+    memory: folded_.memory,
+    remembered: read.memory,
+  };
 }
-
-/** The lane of the position snapshot stream and our view of it. */
-const SNAPSHOT_LANE = 'snapshot';
 
 /** Where an unapplied entry was read: the stream, by its id (a refusal names it). */
 const streamKey = (id: string) => `${streams.positionSnapshot}@${id}`;
@@ -842,15 +842,6 @@ function signedBySide(qty: number | undefined, side: unknown): number | undefine
 }
 
 /**
- * Older than the bound: its producer stopped repeating it. Only a repeating producer's figures
- * age (the balance tracker's; in our view its rows carry the same bound as a TTL). The seeds'
- * snapshots close with a 0, P3.3 reports its closes and its hashes carry their own TTL.
- */
-function agedOut(p: BookPosition, maxAgeMs: number | undefined, now: number): boolean {
-  return p.ages === true && maxAgeMs !== undefined && p.asOfMs > 0 && now - p.asOfMs > maxAgeMs;
-}
-
-/**
  * A P3.3 hash as P3.3's word on its symbol. P3.3 always writes ts_epoch: a hash without it is not
  * the Ledger's (a leftover of an earlier quantum-gates, which wrote its view under this name) and
  * says nothing. Notional is position_amt × mark_price, P3.3's own fields; position_notional_usd only
@@ -861,7 +852,7 @@ function agedOut(p: BookPosition, maxAgeMs: number | undefined, now: number): bo
  * number is a refusal.
  */
 function p33Word(symbol: string, prefix: string, row: Row, untrusted: UntrustedFigure[]): LaneWord | undefined {
-  const [amtRaw, markRaw, tsRaw, notionalRaw, sigmaRaw] = row;
+  const [amtRaw, markRaw, tsRaw, notionalRaw, sigmaRaw, side] = row;
   if (tsRaw === null || tsRaw === undefined) return undefined;
   const key = prefix + symbol;
   const before = untrusted.length;
@@ -878,11 +869,19 @@ function p33Word(symbol: string, prefix: string, row: Row, untrusted: UntrustedF
   if (ts === undefined || untrusted.length > before + (sigma === undefined && sigmaRaw !== null && sigmaRaw !== undefined ? 1 : 0))
     return { refused: { symbol, source: 'p33', reason: 'unparsable', key } };
   if (notional === undefined && (amt === undefined || amt === 0)) return undefined;
+  // Flat "by mistake": P3.3 writes side FLAT (NONE before de25f13cb) with a zero amount, LONG/SHORT
+  // only with a signed one (position_state_brain/main.py:513). A zero beside LONG/SHORT is no
+  // writer's report of a close (a field rewritten by hand, a partial write): the symbol is unknown.
+  if (amt === 0 && legOf(side, undefined) !== undefined) {
+    untrusted.push({ symbol, field: 'side', value: String(side).slice(0, 40) });
+    return { refused: { symbol, source: 'p33', reason: 'unparsable', key } };
+  }
   // A ts_epoch in no known unit still names a real position: it counts, as a figure of no time.
   return {
     key,
     figure: {
       symbol,
+      leg: legOf(undefined, amt !== undefined && amt !== 0 ? amt : notional),
       notionalUsd: notional ?? 0,
       sigma,
       qty: amt,
@@ -982,7 +981,11 @@ export function p33FiguresFrom(
     const word = p33Word(symbol, prefix, (reply as Row | null) ?? NO_P33_ROW, untrusted);
     if (word !== undefined) words.push([prefix, word]);
   });
-  return sortWords(words, figureBounds(options.config, options.now), untrusted);
+  return sortWords(
+    words.map(([, word]) => word),
+    figureBounds(options.config, options.now),
+    untrusted,
+  );
 }
 
 /** The bounds a book's settings give a figure at `now`. */
