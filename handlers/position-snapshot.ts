@@ -4,7 +4,7 @@ import { parseEnv } from '../schemas/env.js';
 import { keys, streams } from '../schemas/keys.js';
 import { positionSnapshotSchema, snapshotAges, snapshotNotional } from '../schemas/position-snapshot.js';
 import { positionBookEnvShape } from './positions/book.js';
-import { legOf, LEGS } from './positions/fold.js';
+import { heldKey, legOf, LEGS } from './positions/fold.js';
 
 const configSchema = z.object({
   POSITION_SNAPSHOT_STREAM: z.string().min(1).default(streams.positionSnapshot),
@@ -89,7 +89,12 @@ export const positionSnapshot = defineHandler({
     } else if (notional === 0 || (agesInMs !== undefined && agesInMs <= 0)) {
       ctx.remove(key);
       for (const l of leg === undefined ? LEGS : [leg]) ctx.remove(keys.positionLeg(snapshot.symbol, l));
-      if (leg === undefined) ctx.remove(keys.activePositions, { from: 'set', member: snapshot.symbol });
+      if (leg === undefined) {
+        ctx.remove(keys.activePositions, { from: 'set', member: snapshot.symbol });
+        // The seeds' close (a 0, no side) is its producer's report that the symbol is flat: the
+        // book's memory of its legs goes with it (an empty field is no memory, memory.ts).
+        if (notional === 0) ctx.put(keys.positionsHeld, Object.fromEntries(LEGS.map((l) => [heldKey(snapshot.symbol, l), ''])));
+      }
     } else {
       const sigma = snapshot.sigma ?? snapshot.volatility;
       const fields: Record<string, string> = {

@@ -17,6 +17,7 @@ import { disarmSection, governorDecisionsSection, killSwitchSection, reservation
 import { noteFutureQuotes } from '../positions/prices.js';
 import { RefusedFigureNotes } from '../positions/refused-figures.js';
 import type { MemoryWrites } from '../positions/memory.js';
+import { unknownPositionsSection } from '../positions/status.js';
 import { p33KeyWatch, unreadableCause } from '../positions/book.js';
 
 export interface GovernorOptions {
@@ -47,7 +48,10 @@ export function createGovernor(options: GovernorOptions = {}) {
     // Every P3.3 write before a plan is in its decision (book.ts p33KeyWatch).
     keyWatch: p33KeyWatch,
     // prometheus_client's start_http_server (METRICS_PORT) answered every path with the metrics.
-    http: { health: metricsAsHealth, status: [killSwitchSection, disarmSection, reservationsSection, governorDecisionsSection] },
+    http: {
+      health: metricsAsHealth,
+      status: [killSwitchSection, disarmSection, reservationsSection, governorDecisionsSection, unknownPositionsSection],
+    },
     batch: {
       loadState: (redis, config: GovernorConfig, now): Promise<PlanState> => loadPlanState(redis, config, positions, now, lastFigures),
       // Each plan decided on every earlier permit, reservation and disarm as committed state: the caps stay exact.

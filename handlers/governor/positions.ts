@@ -98,9 +98,11 @@ export const bookPositionSource: PositionSource = {
       if (position !== undefined) positions.push(position);
     }
     positions.sort((a, b) => (a.symbol < b.symbol ? -1 : a.symbol > b.symbol ? 1 : 0));
+    // A memory Redis refused to read is not written over (the listing blocks opens meanwhile).
+    const memoryRead = !book.unreadableListings.some((u) => u.listing === 'held');
     return Object.assign(positions, {
       unreadableListings: book.unreadableListings,
-      memoryWrites: memoryWrites(book.remembered, book.memory),
+      ...(memoryRead ? { memoryWrites: memoryWrites(book.remembered, book.memory) } : {}),
     });
   },
   directRead(symbol, config, now) {

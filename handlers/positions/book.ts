@@ -298,9 +298,8 @@ interface BookRead {
   readonly unreadable: readonly Unreadable[];
   /** The listing reads Redis refused (PositionBook.unreadableListings). */
   readonly unreadableListings: readonly UnreadableListing[];
-  /** The book's memory as read (keys.positionsHeld), and per symbol it names, its view's applied id. */
+  /** The book's memory as read (keys.positionsHeld). */
   readonly memory: ReadonlyMap<string, HeldLeg>;
-  readonly heldApplied: ReadonlyMap<string, string>;
   /** The balance tracker's account hash's timestamp (any epoch unit), when written. */
   readonly trackerStamp: string | null;
 }
@@ -356,7 +355,6 @@ function bookReads(prefixes: readonly string[], withUnpriced: boolean, allP33Quo
       ...LEGS.map((leg): SymbolRead => ({ over: 'view', read: ['HMGET', view, ...VIEW_FIELDS], suffix: `:${leg}` })),
     ],
     applied: [{ over: 'entries', read: ['GET', prefixOf(keys.positionAppliedId)] }],
-    held: [{ over: 'held', read: ['GET', prefixOf(keys.positionAppliedId)] }],
     p33: prefixes.map((p) => ({ over: 'p33', read: ['HMGET', p, ...P33_FIELDS] })),
     sigma: [
       { over: 'book', read: ['HGET', published, 'sigma'], needless: [ownSigma] },
@@ -376,7 +374,7 @@ function bookReads(prefixes: readonly string[], withUnpriced: boolean, allP33Quo
   };
 }
 /** The groups of bookReads in the order both paths send them and bookReadOf takes their replies. */
-const BOOK_READ_GROUPS = ['view', 'applied', 'held', 'p33', 'sigma', 'quotes'] as const;
+const BOOK_READ_GROUPS = ['view', 'applied', 'p33', 'sigma', 'quotes'] as const;
 type BookReadGroup = (typeof BOOK_READ_GROUPS)[number];
 
 /** What either path answers: the listing, the symbol lists, and per read of bookReads per symbol of its list, its reply or Redis's refusal. */
@@ -619,10 +617,9 @@ function bookReadOf(
       };
     });
   // In BOOK_READ_GROUPS' order.
-  const [viewRows, appliedId, heldAppliedId, p33Reads, sigmaReads, quoteReads] = [
+  const [viewRows, appliedId, p33Reads, sigmaReads, quoteReads] = [
     take(reads.view, 'position'),
     take(reads.applied)[0]!,
-    take(reads.held)[0]!,
     take(reads.p33, 'position'),
     take(reads.sigma, 'sigma'),
     take(reads.quotes, 'quote'),
@@ -658,7 +655,6 @@ function bookReadOf(
     }),
     unreadable,
     memory: heldMemoryOf(memory),
-    heldApplied: new Map(lists.held.map((s, at) => [s, heldAppliedId<string | null>(at, null) ?? ''])),
     trackerStamp: tracker,
     // Each refused listing once (the stream's reads may refuse it twice), by its name.
     unreadableListings: BOOK_LISTINGS.flatMap((name) => {
@@ -788,12 +784,7 @@ function mergeBook(
   const folded_ = foldBook({
     words,
     memory: read.memory,
-    evidence: {
-      snapshotAppliedMs: new Map(
-        [...read.heldApplied].flatMap(([symbol, id]) => (id === '' ? [] : [[symbol, Number.parseInt(id, 10)] as const])),
-      ),
-      trackerRoundMs: trackerMs,
-    },
+    evidence: { trackerRoundMs: trackerMs },
     bounds,
     marketSigma: (symbol) => marketSigma(symbol, sigmaRows[sigmaAt.get(symbol) ?? -1], untrusted),
     laneKey: (lane, symbol) => (lane === SNAPSHOT_LANE ? keys.position(symbol) : lane + symbol),

@@ -116,12 +116,12 @@ export function parseHeldKey(key: string): { symbol: string; leg: Leg } | undefi
 
 /**
  * Evidence that a silent lane reported its leg closed (each producer's way of closing, read from
- * upstream): P3.3 rewrites its hash flat (a fresh flat word, handled by the fold itself); the
- * balance tracker omits a closed position from its next round while still running.
+ * upstream): P3.3 rewrites its hash flat (a fresh flat word, handled by the fold itself); the seeds'
+ * snapshot closes with a 0 (a fresh flat word while unapplied; position-snapshot forgets the legs
+ * when it applies it); the balance tracker omits a closed position from its next round while still
+ * running (balance_tracker.py:185-188: only positionAmt ≠ 0 are published, after the account hash).
  */
 export interface CloseEvidence {
-  /** Per symbol, when our view last applied a snapshot of it (ms of the stream id): a newer word of the snapshot lane that left this leg empty. */
-  readonly snapshotAppliedMs: ReadonlyMap<string, number>;
   /** When the balance tracker last completed a round (its account hash's timestamp, ms), undefined when unknown. */
   readonly trackerRoundMs: number | undefined;
 }
@@ -308,10 +308,8 @@ export function foldBook(input: FoldInput): FoldedBook {
         : silent.filter((lane) => {
             if (refusedLanes.has(lane)) return false;
             if (lane !== SNAPSHOT_LANE) return true;
-            // The snapshot lane's producers close by a newer word applied to our view that left this
-            // leg empty (the seeds' 0; the tracker's round without it), or a live tracker omitting it.
-            const applied = evidence.snapshotAppliedMs.get(symbol);
-            if (applied !== undefined && before !== undefined && applied > before.atMs) return false;
+            // The snapshot lane's repeating producer closes by omitting the leg from a round it ran
+            // after the leg was last seen (and its rows aged out meanwhile: four missed rounds).
             return !(trackerLive && before !== undefined && evidence.trackerRoundMs! > before.atMs);
           });
       for (const lane of vanished)

@@ -58,7 +58,7 @@ function fold(words: SlotWord[], memory: Record<string, HeldLeg> = {}, evidence:
   return foldBook({
     words,
     memory: new Map(Object.entries(memory)),
-    evidence: { snapshotAppliedMs: new Map(), trackerRoundMs: undefined, ...evidence },
+    evidence: { trackerRoundMs: undefined, ...evidence },
     bounds: { maxAgeMs: MAX_AGE, maxSkewMs: 5000, now: NOW },
     marketSigma: () => 0.2,
     laneKey: (lane, symbol) => (lane === SNAPSHOT_LANE ? `view:${symbol}` : lane + symbol),
@@ -123,9 +123,27 @@ describe('the fold: absence is not flat', () => {
     expect(book.memory.size).toBe(0);
   });
 
-  it('a newer snapshot of the symbol applied to our view that left the leg empty (the seeds’ 0): closed', () => {
-    const book = fold([], { 'ADAUSDT:LONG': held([SNAPSHOT_LANE]) }, { snapshotAppliedMs: new Map([['ADAUSDT', NOW - 1000]]) });
+  it('a fresh zero snapshot without a side (the seeds’ close) forgets both legs', () => {
+    const zero: SlotWord = {
+      symbol: 'ADAUSDT',
+      lane: SNAPSHOT_LANE,
+      slot: '*',
+      word: {
+        key: 's',
+        figure: {
+          symbol: 'ADAUSDT',
+          notionalUsd: 0,
+          sigma: undefined,
+          qty: undefined,
+          markPrice: undefined,
+          asOfMs: NOW - 10,
+          origin: 'stream',
+        },
+      },
+    };
+    const book = fold([zero], { 'ADAUSDT:LONG': held([SNAPSHOT_LANE]), 'ADAUSDT:SHORT': held([SNAPSHOT_LANE]) });
     expect(book.refused).toEqual([]);
+    expect(book.memory.size).toBe(0);
   });
 
   it('the tracker stopped while P3.3 still reports a tenth: the leg is of unknown size (what remains is no size)', () => {

@@ -64,6 +64,8 @@ describe('position-snapshot handler', () => {
       { op: 'deleteKey', key: keys.positionLeg('ETHUSDT', 'LONG') },
       { op: 'deleteKey', key: keys.positionLeg('ETHUSDT', 'SHORT') },
       { op: 'removeFromSet', key: keys.activePositions, member: 'ETHUSDT' },
+      // Its producer's report that the symbol is flat: the book forgets its legs.
+      { op: 'putHash', key: keys.positionsHeld, fields: { 'ETHUSDT:LONG': '', 'ETHUSDT:SHORT': '' } },
     ]);
   });
 
