@@ -45,28 +45,27 @@ export {
 export const DEFAULT_P33_PREFIXES: readonly string[] = [prefixOf(keys.p33PositionSnapshot), prefixOf(keys.p33StatePositions)];
 
 /**
- * The one position book every gate reads (heat gate, governor, budget engine). It merges, per
- * symbol, the most recent of:
- * - our materialised view of quantum:stream:position.snapshot (position-snapshot handler);
+ * The one position book every gate reads (heat gate, governor, budget engine): this module reads and
+ * decodes it; fold.ts (pure) decides it. Its producers' words, each on a symbol and a leg:
+ * - our materialised view of quantum:stream:position.snapshot (position-snapshot handler): the
+ *   symbol's row and, for entries that name their side, a row per leg;
  * - the snapshot stream's entries that view has not applied yet, so no decision lags the stream;
  * - the Position Ledger's (P3.3) hashes under every prefix of POSITION_P33_PREFIXES (seed era
  *   quantum:position:snapshot:{symbol}, upstream newest quantum:state:positions:{symbol}), found
- *   through the index the position-index job keeps (see handlers/positions/index-job.ts). A flat
- *   hash (position_amt 0, side NONE/FLAT) is the newest figure "no position" for its symbol.
- * A balance-tracker figure older than POSITION_MAX_AGE_SEC is no position: the balance tracker
- * never sends a zero snapshot when a position closes (our view's rows of its format carry that
- * TTL). The seeds' snapshots close with a 0 and stand until then. P3.3's hashes are not aged: P3.3
- * reports a close itself (a flat hash), and a hash left by a stopped P3.3 expires with its own TTL
- * (1 h). Until then it counts: for the caps, exposure that may be gone is the safe side.
+ *   through the key watch or the index the position-index job keeps (index-job.ts), and directly for
+ *   every symbol the book remembers (memory.ts) or the governor watches.
+ * Also the book's memory (quantum:gates:positions:held) and the balance tracker's account hash (its
+ * rounds), which the fold needs to tell a close from a vanished figure (docs/governor.md "Absence is
+ * not flat").
  * Sigma: the figure's own, else another source's for the symbol, else quantum:marketstate:{symbol}
  * (market state publisher), else quantum:state:market:{symbol}.
  * For the governor (loadPositionBook's `withUnpriced`), also every symbol's mark quotes (the
- * governor counts each position at the freshest mark of all producers) and the positions with a
- * quantity but no price (PositionBook.unpriced); the other gates read neither.
+ * governor counts each position at the highest mark of all producers); the other gates read none.
  * What is read is said once (bookReads: the listing, then per symbol the keys, commands and fields)
  * and decoded once (bookReadOf). Two paths run it: one read-only script (read-book.lua: one round
- * trip, one consistent moment), or plain commands where scripts cannot run (Redis Cluster, Redis
- * before 7); the property test in test/integration/position-book-script.test.ts holds them equal.
+ * trip, one consistent moment, one named record back: scriptRecord), or plain commands where scripts
+ * cannot run (Redis Cluster, Redis before 7: readPlain); the property test in
+ * test/integration/position-book-script.test.ts holds them equal.
  * A listing read Redis refuses (a key of another type, or one the gates' user may not read) is
  * that listing's problem only, as a refused per-symbol read is its symbol's: the book is read
  * without it and names it (PositionBook.unreadableListings); each gate judges what that means.

@@ -312,6 +312,8 @@ export function foldBook(input: FoldInput): FoldedBook {
             // after the leg was last seen (and its rows aged out meanwhile: four missed rounds).
             return !(trackerLive && before !== undefined && evidence.trackerRoundMs! > before.atMs);
           });
+      // Untrusted too: a gate that needs every figure (the heat gate) names it rather than skipping it.
+      for (const lane of vanished) untrusted.push({ symbol, field: 'vanished_leg', value: `${leg} ${input.laneKey(lane, symbol)}` });
       for (const lane of vanished)
         refused.push({
           symbol,
