@@ -100,6 +100,8 @@ export interface FigureBounds {
 export interface HeldLeg {
   readonly by: readonly Lane[];
   readonly atMs: number;
+  /** The lanes of `by` that went silent without their close, as of the read that wrote it: the leg is of unknown size. */
+  readonly silent?: readonly Lane[];
 }
 
 /** The book's memory: per `SYMBOL:LEG` (heldKey). */
@@ -324,7 +326,8 @@ export function foldBook(input: FoldInput): FoldedBook {
         });
       if (claimLanes.size === 0 && vanished.length === 0 && kept.length === 0) continue;
       const atMs = Math.max(before?.atMs ?? 0, ...claims.map((f) => f.asOfMs));
-      remembered.set(heldKey(symbol, leg), { by: [...new Set([...claimLanes, ...vanished, ...kept])].sort(), atMs });
+      const by = [...new Set([...claimLanes, ...vanished, ...kept])].sort();
+      remembered.set(heldKey(symbol, leg), vanished.length === 0 ? { by, atMs } : { by, atMs, silent: [...vanished].sort() });
     }
     const top = largestExposure(sorted.fresh);
     if (top === undefined) continue;

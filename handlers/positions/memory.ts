@@ -16,9 +16,9 @@ import { heldKey, parseHeldKey, type HeldLeg, type HeldMemory, type Leg } from '
  * in between was never counted by anyone, so there is nothing to remember.
  */
 
-/** A memory field's value: JSON {"by": [lanes], "at": ms}. */
+/** A memory field's value: JSON {"by": [lanes], "at": ms}, and "silent": [lanes] while it is of unknown size. */
 export function encodeHeld(held: HeldLeg): string {
-  return JSON.stringify({ by: held.by, at: held.atMs });
+  return JSON.stringify(held.silent === undefined ? { by: held.by, at: held.atMs } : { by: held.by, at: held.atMs, silent: held.silent });
 }
 
 /**
@@ -30,9 +30,9 @@ export function decodeHeld(value: string): HeldLeg {
   try {
     const parsed = JSON.parse(value) as unknown;
     if (typeof parsed === 'object' && parsed !== null) {
-      const { by, at } = parsed as { by?: unknown; at?: unknown };
-      if (Array.isArray(by) && by.every((lane) => typeof lane === 'string') && typeof at === 'number' && Number.isFinite(at))
-        return { by: by as string[], atMs: at };
+      const { by, at, silent } = parsed as { by?: unknown; at?: unknown; silent?: unknown };
+      const lanes = (v: unknown): v is string[] => Array.isArray(v) && v.every((lane) => typeof lane === 'string');
+      if (lanes(by) && typeof at === 'number' && Number.isFinite(at)) return lanes(silent) ? { by, atMs: at, silent } : { by, atMs: at };
     }
   } catch {
     // Falls through: unreadable is held by nobody known.

@@ -1,39 +1,31 @@
 import { defineStatusSection, type SectionHeadlineReason } from '../../runtime/contract/index.js';
-import { streams } from '../../schemas/keys.js';
-import { loadPositionBook, type PositionBookConfig } from './book.js';
-import type { Leg } from './fold.js';
-import { UNKNOWN_LANE } from './memory.js';
+import { keys } from '../../schemas/keys.js';
+import { parseHeldKey, SNAPSHOT_LANE, type Leg } from './fold.js';
+import { heldMemoryOf, UNKNOWN_LANE } from './memory.js';
 
 /**
- * The positions the book remembers as held whose figures have vanished (fold.ts): of unknown size,
- * so every open is blocked (position_price_unknown, naming them) until a fresh report says flat or
- * an operator clears them (`quantum-gates positions clear SYMBOL[:SIDE] --by NAME --why TEXT`).
- * Read as the decisions read it: the book, at the status's clock.
+ * The positions the book remembers as held whose producers went silent (fold.ts), as the last
+ * decision found them (its memory, quantum:gates:positions:held: one read, no book): of unknown
+ * size, so opens are blocked naming them until a fresh report says flat or an operator clears them
+ * (`quantum-gates positions clear SYMBOL[:SIDE] --by NAME --why TEXT`).
  */
 export interface UnknownPosition {
   readonly symbol: string;
   readonly leg: Leg;
-  /** The producer that went silent, by name. */
-  readonly producer: string;
-  /** The key it was last read from. */
-  readonly key: string;
+  /** The producers that went silent, by name. */
+  readonly producers: string;
+  /** When they last reported it (ms). */
+  readonly last_seen: number | null;
 }
 
 /** A lane as an operator knows its producer. */
-export function producerName(source: string, key: string): string {
-  if (source === 'snapshot') return `balance tracker (${streams.positionSnapshot})`;
-  if (key.startsWith(UNKNOWN_LANE)) return 'unknown producer';
-  return `P3.3 position ledger (${key})`;
+export function producerName(lane: string): string {
+  if (lane === SNAPSHOT_LANE) return 'balance tracker (quantum:stream:position.snapshot)';
+  if (lane === UNKNOWN_LANE) return 'unknown producer (an unreadable memory value)';
+  return `P3.3 position ledger (${lane}{symbol})`;
 }
 
-const DEFAULTS: PositionBookConfig = {
-  POSITION_SNAPSHOT_STREAM: streams.positionSnapshot,
-  POSITION_SNAPSHOT_GROUP: 'position_snapshot',
-  POSITION_BOOK_MAX_PENDING: 1000,
-  POSITION_MAX_AGE_SEC: 120,
-};
-
-export const unknownPositionsSection = defineStatusSection<PositionBookConfig, readonly UnknownPosition[]>({
+export const unknownPositionsSection = defineStatusSection<unknown, readonly UnknownPosition[]>({
   key: 'positions_unknown',
   title: 'Held positions of unknown size',
   shortTitle: 'Unknown positions',
@@ -47,17 +39,19 @@ export const unknownPositionsSection = defineStatusSection<PositionBookConfig, r
       columns: [
         { key: 'symbol', label: 'Symbol' },
         { key: 'leg', label: 'Leg' },
-        { key: 'producer', label: 'Silent producer' },
-        { key: 'key', label: 'Last read from' },
+        { key: 'producers', label: 'Silent producer' },
+        { key: 'last_seen', name: 'seen', label: 'Last reported', format: 'time', ago: true },
       ],
     },
   ],
   read: (ctx) =>
     ctx.read('unknown positions', async () => {
-      const { book } = await loadPositionBook(ctx.redis, ctx.config ?? DEFAULTS, { now: ctx.now() });
-      return book.refused
-        .filter((r) => r.reason === 'vanished' && r.leg !== undefined)
-        .map((r) => ({ symbol: r.symbol, leg: r.leg!, producer: producerName(r.source, r.key), key: r.key }));
+      const memory = heldMemoryOf(Object.entries(await ctx.redis.hgetall(keys.positionsHeld)).flat());
+      return [...memory].flatMap(([key, held]) => {
+        const at = parseHeldKey(key);
+        if (at === undefined || held.silent === undefined || held.silent.length === 0) return [];
+        return [{ ...at, producers: held.silent.map(producerName).join(', '), last_seen: held.atMs > 0 ? held.atMs : null }];
+      });
     }),
   headline: (unknown) => unknownReasons(unknown ?? []),
 });
@@ -65,14 +59,15 @@ export const unknownPositionsSection = defineStatusSection<PositionBookConfig, r
 /** DEGRADED while any held position is of unknown size, naming the silent producers and the positions. */
 export function unknownReasons(unknown: readonly UnknownPosition[]): SectionHeadlineReason[] {
   if (unknown.length === 0) return [];
-  const producers = [...new Set(unknown.map((u) => u.producer))];
-  const positions = [...new Set(unknown.map((u) => `${u.symbol}:${u.leg}`))];
+  const producers = [...new Set(unknown.flatMap((u) => u.producers.split(', ')))];
+  const positions = unknown.map((u) => `${u.symbol}:${u.leg}`);
   const named = positions.length <= 5 ? positions.join(', ') : `${positions.slice(0, 5).join(', ')} and ${positions.length - 5} more`;
+  const seen = unknown.map((u) => u.last_seen).filter((t): t is number => t !== null);
   return [
     {
       state: 'DEGRADED',
-      text: `${producers.join(' and ')} went silent on held positions ${named}: their size is unknown, opens are blocked (position_price_unknown) until a fresh report says flat or \`quantum-gates positions clear\``,
-      since: null,
+      text: `${producers.join(' and ')} went silent on held positions ${named}: of unknown size, opens are blocked until a fresh report says flat or \`quantum-gates positions clear\``,
+      since: seen.length === 0 ? null : Math.min(...seen),
     },
   ];
 }

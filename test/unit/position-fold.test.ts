@@ -91,7 +91,7 @@ describe('the fold: absence is not flat', () => {
   it('a remembered P3.3 leg whose hash is gone is of unknown size, and stays remembered', () => {
     const book = fold([], { 'SOLUSDT:LONG': held([P33]) });
     expect(book.refused).toEqual([{ symbol: 'SOLUSDT', source: 'p33', reason: 'vanished', key: P33 + 'SOLUSDT', leg: 'LONG' }]);
-    expect(book.memory.get('SOLUSDT:LONG')).toEqual(held([P33]));
+    expect(book.memory.get('SOLUSDT:LONG')).toEqual({ ...held([P33]), silent: [P33] });
     expect(book.positions).toEqual([]);
   });
 
