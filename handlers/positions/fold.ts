@@ -96,7 +96,7 @@ export interface FigureBounds {
   readonly now: number;
 }
 
-/** What the book remembered of one held leg: the lanes that reported it, and the newest of their figures (ms). */
+/** What the book remembered of one held leg: the lanes that reported it, and when its first figure was (ms). */
 export interface HeldLeg {
   readonly by: readonly Lane[];
   readonly atMs: number;
@@ -325,7 +325,9 @@ export function foldBook(input: FoldInput): FoldedBook {
           leg,
         });
       if (claimLanes.size === 0 && vanished.length === 0 && kept.length === 0) continue;
-      const atMs = Math.max(before?.atMs ?? 0, ...claims.map((f) => f.asOfMs));
+      // When it was first remembered: a tracker round after it proves the tracker ran since (a later
+      // figure's time would add nothing, and rewriting it would make every decision write the memory).
+      const atMs = before?.atMs ?? Math.max(0, ...claims.map((f) => f.asOfMs));
       const by = [...new Set([...claimLanes, ...vanished, ...kept])].sort();
       remembered.set(heldKey(symbol, leg), vanished.length === 0 ? { by, atMs } : { by, atMs, silent: [...vanished].sort() });
     }

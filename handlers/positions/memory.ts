@@ -58,7 +58,11 @@ export interface MemoryWrites {
   readonly remove: readonly string[];
 }
 
-/** The writes that turn `before` (as read) into `after` (as folded); none when they hold the same. */
+/**
+ * The writes that turn `before` (as read) into `after` (as folded); none when they hold the same.
+ * A leg's time is that of its first figure, kept as read, so a decision writes only when a leg is
+ * new, forgotten, or reported by other lanes (or silent ones): not at every figure.
+ */
 export function memoryWrites(before: HeldMemory, after: HeldMemory): MemoryWrites {
   const set: Record<string, string> = {};
   for (const [key, held] of after) {

@@ -14,8 +14,8 @@ export interface UnknownPosition {
   readonly leg: Leg;
   /** The producers that went silent, by name. */
   readonly producers: string;
-  /** When they last reported it (ms). */
-  readonly last_seen: number | null;
+  /** Since when the book has remembered it as held (ms). */
+  readonly held_since: number | null;
 }
 
 /** A lane as an operator knows its producer. */
@@ -40,7 +40,7 @@ export const unknownPositionsSection = defineStatusSection<unknown, readonly Unk
         { key: 'symbol', label: 'Symbol' },
         { key: 'leg', label: 'Leg' },
         { key: 'producers', label: 'Silent producer' },
-        { key: 'last_seen', name: 'seen', label: 'Last reported', format: 'time', ago: true },
+        { key: 'held_since', name: 'since', label: 'Held since', format: 'time', ago: true },
       ],
     },
   ],
@@ -50,7 +50,7 @@ export const unknownPositionsSection = defineStatusSection<unknown, readonly Unk
       return [...memory].flatMap(([key, held]) => {
         const at = parseHeldKey(key);
         if (at === undefined || held.silent === undefined || held.silent.length === 0) return [];
-        return [{ ...at, producers: held.silent.map(producerName).join(', '), last_seen: held.atMs > 0 ? held.atMs : null }];
+        return [{ ...at, producers: held.silent.map(producerName).join(', '), held_since: held.atMs > 0 ? held.atMs : null }];
       });
     }),
   headline: (unknown) => unknownReasons(unknown ?? []),
@@ -62,7 +62,7 @@ export function unknownReasons(unknown: readonly UnknownPosition[]): SectionHead
   const producers = [...new Set(unknown.flatMap((u) => u.producers.split(', ')))];
   const positions = unknown.map((u) => `${u.symbol}:${u.leg}`);
   const named = positions.length <= 5 ? positions.join(', ') : `${positions.slice(0, 5).join(', ')} and ${positions.length - 5} more`;
-  const seen = unknown.map((u) => u.last_seen).filter((t): t is number => t !== null);
+  const seen = unknown.map((u) => u.held_since).filter((t): t is number => t !== null);
   return [
     {
       state: 'DEGRADED',
