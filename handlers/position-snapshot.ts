@@ -4,6 +4,7 @@ import { parseEnv } from '../schemas/env.js';
 import { keys, streams } from '../schemas/keys.js';
 import { positionSnapshotSchema, snapshotAges, snapshotNotional } from '../schemas/position-snapshot.js';
 import { positionBookEnvShape } from './positions/book.js';
+import { heldKey, legOf, LEGS } from './positions/fold.js';
 
 const configSchema = z.object({
   POSITION_SNAPSHOT_STREAM: z.string().min(1).default(streams.positionSnapshot),
@@ -61,6 +62,10 @@ export const positionSnapshot = defineHandler({
     // backlog applied late must not revive a position that has stopped being reported).
     const agesInMs = snapshotAges(snapshot) ? ctx.config.POSITION_MAX_AGE_SEC * 1000 - (ctx.now() - ctx.meta.producedAt) : undefined;
     const qty = snapshot.qty ?? snapshot.position_qty;
+    // A snapshot that names its side (the balance tracker's: one entry per leg in hedge mode) is also
+    // its leg's row, so the other leg's entry never replaces it; one without a side is the symbol's.
+    const leg = legOf(snapshot.side, undefined);
+    const legKey = leg === undefined ? undefined : keys.positionLeg(snapshot.symbol, leg);
     if (agesInMs !== undefined && agesInMs > 0 && notional === 0 && qty !== undefined && qty !== 0) {
       // An open position the balance tracker could not price (mark_price "0.0": Binance gave no
       // entry price). No notional to state, so the heat gate and the budget see no figure, as
@@ -74,10 +79,22 @@ export const positionSnapshot = defineHandler({
       };
       if (typeof snapshot.side === 'string') fields.side = snapshot.side;
       ctx.put(key, fields, { replace: true, ttlSec: Math.ceil(agesInMs / 1000) });
+      if (legKey !== undefined) ctx.put(legKey, fields, { replace: true, ttlSec: Math.ceil(agesInMs / 1000) });
       ctx.add(keys.activePositions, snapshot.symbol, { to: 'set' });
+    } else if (legKey !== undefined && agesInMs !== undefined && agesInMs <= 0) {
+      // A leg's snapshot applied too late to count: that leg's row goes (and the symbol's, which it
+      // replaced); the other leg's row stands, and the position index prunes the symbol once none does.
+      ctx.remove(key);
+      ctx.remove(legKey);
     } else if (notional === 0 || (agesInMs !== undefined && agesInMs <= 0)) {
       ctx.remove(key);
-      ctx.remove(keys.activePositions, { from: 'set', member: snapshot.symbol });
+      for (const l of leg === undefined ? LEGS : [leg]) ctx.remove(keys.positionLeg(snapshot.symbol, l));
+      if (leg === undefined) {
+        ctx.remove(keys.activePositions, { from: 'set', member: snapshot.symbol });
+        // The seeds' close (a 0, no side) is its producer's report that the symbol is flat: the
+        // book's memory of its legs goes with it (an empty field is no memory, memory.ts).
+        if (notional === 0) ctx.put(keys.positionsHeld, Object.fromEntries(LEGS.map((l) => [heldKey(snapshot.symbol, l), ''])));
+      }
     } else {
       const sigma = snapshot.sigma ?? snapshot.volatility;
       const fields: Record<string, string> = {
@@ -92,7 +109,9 @@ export const positionSnapshot = defineHandler({
       if (typeof snapshot.side === 'string') fields.side = snapshot.side;
       // The balance tracker never sends a zero snapshot on close: its position leaves the view when
       // it is POSITION_MAX_AGE_SEC old. A seed-format snapshot stands until its producer's 0.
-      ctx.put(key, fields, agesInMs === undefined ? { replace: true } : { replace: true, ttlSec: Math.ceil(agesInMs / 1000) });
+      const lives = agesInMs === undefined ? { replace: true } : { replace: true, ttlSec: Math.ceil(agesInMs / 1000) };
+      ctx.put(key, fields, lives);
+      if (legKey !== undefined) ctx.put(legKey, fields, lives);
       ctx.add(keys.activePositions, snapshot.symbol, { to: 'set' });
     }
     ctx.metrics.applied.inc();

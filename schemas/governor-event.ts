@@ -101,7 +101,15 @@ export const cooldownExpiredEventSchema = z.object({
   timestamp: text,
 });
 
-export const operatorEventNames = ['kill_on', 'kill_off', 'disarm_clear', 'dlq_replay', 'dlq_drop', 'bull_board'] as const;
+export const operatorEventNames = [
+  'kill_on',
+  'kill_off',
+  'disarm_clear',
+  'dlq_replay',
+  'dlq_drop',
+  'bull_board',
+  'positions_clear',
+] as const;
 
 export const operatorEventSchema = z.object({
   event: z.enum(operatorEventNames),
@@ -110,7 +118,7 @@ export const operatorEventSchema = z.object({
   /** Epoch milliseconds. */
   ts: text,
   reason: text,
-  /** kill_*, disarm_clear: the Redis written and what the action replaced. */
+  /** kill_*, disarm_clear, positions_clear: the Redis written and what the action replaced. */
   target: optionalText,
   previous: optionalText,
   /** dlq_*: how many entries, their ids (at most 100, then ",..."), the dead-letter stream. */

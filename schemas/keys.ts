@@ -45,6 +45,23 @@ export const keys = {
   marketStatePublished: (symbol: string) => `quantum:marketstate:${symbol}`,
   /** Our materialised view of quantum:stream:position.snapshot: one hash per symbol, written only by position-snapshot. */
   position: (symbol: string) => `quantum:gates:position:${symbol}`,
+  /**
+   * Our view of one leg (LONG/SHORT) of a symbol, for snapshots that name their side (the balance
+   * tracker's, one entry per leg in hedge mode): written beside `position` by position-snapshot.
+   */
+  positionLeg: (symbol: string, leg: string) => `quantum:gates:position:${symbol}:${leg}`,
+  /**
+   * Ours: the position book's memory of what it knew was held: hash, field `SYMBOL:LEG`, value JSON
+   * {"by": [lanes that reported it], "at": ms of its first figure, "silent": [lanes gone silent]}. Written by the governor's
+   * decisions (handlers/positions/memory.ts), cleared by `quantum-gates positions clear`; no TTL.
+   */
+  positionsHeld: 'quantum:gates:positions:held',
+  /**
+   * The balance tracker's account hash (upstream microservices/balance_tracker/balance_tracker.py:148,
+   * at 73fab1f55): balance, …, total_positions, timestamp (s), written every round before its
+   * position snapshots. Read for `timestamp` only: the tracker is running.
+   */
+  trackerAccount: 'quantum:account:balance',
   /** The stream id of the snapshot last applied for a symbol: outlives a closed position's hash, so an older snapshot cannot come back. */
   positionAppliedId: (symbol: string) => `quantum:gates:position_applied_id:${symbol}`,
   /** Symbols with a non-zero position in our view; lets every gate read all positions without KEYS. Our own (the originals had no such index). */

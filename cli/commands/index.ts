@@ -8,6 +8,7 @@ import { rehearseCommand } from './rehearse.js';
 import { reportCommands } from './report.js';
 import { startCommand } from './start.js';
 import { statusCommand } from './status.js';
+import { positionsCommands } from './positions.js';
 
 export const commands: readonly Command[] = [
   startCommand,
@@ -19,6 +20,7 @@ export const commands: readonly Command[] = [
   rehearseCommand,
   ...killCommands,
   ...disarmCommands,
+  ...positionsCommands,
 ];
 
 /**
@@ -36,6 +38,7 @@ const groupSummaries: Record<string, string> = {
   report: 'analyses of what the gates decided',
   kill: 'the kill switch (quantum:kill)',
   disarm: "the governor's auto-disarm (quantum:governor:disarm)",
+  positions: "the position book's memory of held positions (quantum:gates:positions:held)",
 };
 
 /** Help for a command group ("dlq"), or undefined when no such group exists. */

@@ -37,7 +37,8 @@ export function bookTotals(positions: readonly Position[]): BookTotals {
   let unpriced: string[] | undefined;
   for (const p of positions) {
     if (!isOpenPosition(p)) continue;
-    open += 1;
+    // A hedged symbol's two legs are two slots (docs/governor.md "Legs").
+    open += p.slots ?? 1;
     if (p.unpriced === true) (unpriced ??= []).push(p.symbol);
   }
   return { openPositions: open, totalNotional: usd(positions.reduce((sum, p) => sum + p.notionalUsd, 0)), unpriced: unpriced ?? NONE };
@@ -63,7 +64,14 @@ export function withOwnPriced(view: BookView, mark: number | undefined): BookVie
   if (own?.qty === undefined || mark === undefined || own.refusedQuotes !== undefined) return view;
   const notionalUsd = Math.max(own.unpriced === true ? 0 : own.notionalUsd, usd(Math.abs(own.qty) * mark));
   if (own.unpriced !== true && own.markPrice === mark && own.notionalUsd === notionalUsd) return view;
-  const priced: Position = { symbol: own.symbol, qty: own.qty, asOfMs: own.asOfMs, markPrice: mark, notionalUsd };
+  const priced: Position = {
+    symbol: own.symbol,
+    qty: own.qty,
+    asOfMs: own.asOfMs,
+    markPrice: mark,
+    notionalUsd,
+    ...(own.slots === undefined ? {} : { slots: own.slots }),
+  };
   const positions = view.positions.map((p) => (p === own ? priced : p));
   return { ...view, ...bookTotals(positions), positions, own: priced };
 }

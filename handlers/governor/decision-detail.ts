@@ -162,7 +162,8 @@ export function operatorDetail(event: OperatorEvent): string {
   switch (event.event) {
     case 'kill_on':
     case 'kill_off':
-    case 'disarm_clear': {
+    case 'disarm_clear':
+    case 'positions_clear': {
       const what = [event.target ? `on ${event.target}` : '', event.previous ? `was ${event.previous}` : ''].filter(Boolean).join(', ');
       return what ? `${who} ${what}` : who;
     }

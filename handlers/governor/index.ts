@@ -16,6 +16,8 @@ import { loadPlanState, loadSnapshot, symbolReadsAhead, type Coordination, type 
 import { disarmSection, governorDecisionsSection, killSwitchSection, reservationsSection } from './status.js';
 import { noteFutureQuotes } from '../positions/prices.js';
 import { RefusedFigureNotes } from '../positions/refused-figures.js';
+import type { MemoryWrites } from '../positions/memory.js';
+import { unknownPositionsSection } from '../positions/status.js';
 import { p33KeyWatch, unreadableCause } from '../positions/book.js';
 
 export interface GovernorOptions {
@@ -46,7 +48,10 @@ export function createGovernor(options: GovernorOptions = {}) {
     // Every P3.3 write before a plan is in its decision (book.ts p33KeyWatch).
     keyWatch: p33KeyWatch,
     // prometheus_client's start_http_server (METRICS_PORT) answered every path with the metrics.
-    http: { health: metricsAsHealth, status: [killSwitchSection, disarmSection, reservationsSection, governorDecisionsSection] },
+    http: {
+      health: metricsAsHealth,
+      status: [killSwitchSection, disarmSection, reservationsSection, governorDecisionsSection, unknownPositionsSection],
+    },
     batch: {
       loadState: (redis, config: GovernorConfig, now): Promise<PlanState> => loadPlanState(redis, config, positions, now, lastFigures),
       // Each plan decided on every earlier permit, reservation and disarm as committed state: the caps stay exact.
@@ -87,11 +92,23 @@ export function createGovernor(options: GovernorOptions = {}) {
       const loaded = await loadSnapshot(ctx.redis, ctx.state, plan.symbol, config, now, positions);
       refusedFigures.note(loaded.snapshot.refusedFigures ?? [], ctx);
       decide(plan, ctx, loaded, now);
+      rememberHeld(ctx, ctx.state?.memoryWrites);
     },
   });
 }
 
 export const governor = createGovernor();
+
+/**
+ * The book's memory, kept by every decision in its own commit (memory.ts says why the decisions):
+ * fields changed or new, and forgotten ones written empty (the commit has no field delete; an empty
+ * value is no memory).
+ */
+function rememberHeld(ctx: GovernorCtx, writes: MemoryWrites | undefined): void {
+  if (writes === undefined) return;
+  const fields = { ...writes.set, ...Object.fromEntries(writes.remove.map((field) => [field, ''])) };
+  if (Object.keys(fields).length > 0) ctx.put(keys.positionsHeld, fields);
+}
 
 /** One plan's decision on what it read. */
 function decide(plan: ApplyPlan, ctx: GovernorCtx, loaded: { snapshot: GovernorSnapshot; coordination: Coordination }, now: number): void {

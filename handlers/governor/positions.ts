@@ -21,6 +21,11 @@ import {
 } from '../positions/prices.js';
 import type { ReadCommand } from '../positions/read-commands.js';
 import { usd } from './numbers.js';
+import { memoryWrites, type MemoryWrites } from '../positions/memory.js';
+import { legOf, type Leg } from '../positions/fold.js';
+
+/** A quantity past this is a position (reservations.ts isOpenPosition: the same dust). */
+const DUST_QTY = 0.0001;
 
 export interface Position {
   readonly symbol: string;
@@ -45,6 +50,11 @@ export interface Position {
    * longer cross-checked, so a held position is of unknown size for opens (unpriced).
    */
   readonly refusedQuotes?: readonly RefusedQuote[];
+  /**
+   * The position slots it takes: one per leg past dust, so 2 for a hedged symbol with both legs
+   * open (docs/governor.md "Legs"); absent: 1. notionalUsd is then the legs' gross, qty the larger leg's.
+   */
+  readonly slots?: number;
 }
 
 /**
@@ -52,7 +62,11 @@ export interface Position {
  * positions they would have listed are missing, so the caps cannot be judged (gates.ts
  * positionsUnreadable). A source that lists nothing (an exchange account) has none.
  */
-export type LoadedPositions = readonly Position[] & { readonly unreadableListings?: readonly UnreadableListing[] };
+export type LoadedPositions = readonly Position[] & {
+  readonly unreadableListings?: readonly UnreadableListing[];
+  /** What the decision's commit writes so the book's memory holds what this read found (memory.ts). */
+  readonly memoryWrites?: MemoryWrites;
+};
 
 /**
  * Where the governor learns open positions. The position book by default; an exchange account
@@ -103,7 +117,12 @@ export const bookPositionSource: PositionSource = {
       if (position !== undefined) positions.push(position);
     }
     positions.sort((a, b) => (a.symbol < b.symbol ? -1 : a.symbol > b.symbol ? 1 : 0));
-    return Object.assign(positions, { unreadableListings: book.unreadableListings });
+    // A memory Redis refused to read is not written over (the listing blocks opens meanwhile).
+    const memoryRead = !book.unreadableListings.some((u) => u.listing === 'held');
+    return Object.assign(positions, {
+      unreadableListings: book.unreadableListings,
+      ...(memoryRead ? { memoryWrites: memoryWrites(book.remembered, book.memory) } : {}),
+    });
   },
   directRead(symbol, config, now) {
     return {
@@ -136,6 +155,43 @@ function sizedForCaps(
   const bounds = quoteBounds(config);
   const own = figures.flatMap((f) => positionQuote(f));
   const mark = highestOf(quotes, own, now, bounds)?.price;
+  // Each leg apart (a flat figure is of no leg: it sizes nothing), then the legs added.
+  const legs = new Map<Leg, BookPosition[]>();
+  for (const f of figures) {
+    const leg = f.leg ?? legOf(undefined, f.notionalUsd || f.qty);
+    if (leg !== undefined) legs.set(leg, [...(legs.get(leg) ?? []), f]);
+  }
+  const sized = [...legs.values()].flatMap((leg) => sizedLeg(symbol, leg, mark, own, quotes, now, bounds, refusedOfSymbol) ?? []);
+  if (sized.length <= 1) return sized[0];
+  const larger = sized.reduce((a, b) => (Math.abs(b.qty ?? 0) > Math.abs(a.qty ?? 0) ? b : a));
+  const slots = sized.filter((p) => p.qty === undefined || Math.abs(p.qty) > DUST_QTY).length;
+  const futures = sized.flatMap((p) => p.futureQuotes ?? []);
+  const refusedOfLegs = sized.find((p) => p.refusedQuotes !== undefined)?.refusedQuotes;
+  const unpriced = sized.some((p) => p.unpriced === true);
+  return {
+    symbol,
+    qty: larger.qty,
+    markPrice: mark,
+    asOfMs: Math.max(...sized.map((p) => p.asOfMs ?? 0)),
+    notionalUsd: unpriced ? 0 : usd(sized.reduce((sum, p) => sum + p.notionalUsd, 0)),
+    ...(unpriced ? { unpriced: true as const } : {}),
+    ...(refusedOfLegs === undefined ? {} : { refusedQuotes: refusedOfLegs }),
+    ...(slots > 1 ? { slots } : {}),
+    ...(futures.length === 0 ? {} : { futureQuotes: futures }),
+  };
+}
+
+/** One leg's exposure for the caps from its fresh figures, by the rule of sizedForCaps. */
+function sizedLeg(
+  symbol: string,
+  figures: readonly BookPosition[],
+  mark: number | undefined,
+  own: readonly PriceQuote[],
+  quotes: readonly PriceQuote[],
+  now: number,
+  bounds: ReturnType<typeof quoteBounds>,
+  refusedOfSymbol: readonly RefusedQuote[],
+): Position | undefined {
   let [notional, qty, asOfMs, unsized] = [0, undefined as number | undefined, 0, false];
   for (const f of figures) {
     const q = signedQty(f);
@@ -191,6 +247,7 @@ function largerOf(a: Position, b: Position): Position {
     return { ...big, notionalUsd: 0, unpriced: true, refusedQuotes, ...(futures.length === 0 ? {} : { futureQuotes: futures }) };
   }
   const [big] = Math.abs(b.qty ?? 0) > Math.abs(a.qty ?? 0) ? [b] : [a];
+  const slots = Math.max(a.slots ?? 1, b.slots ?? 1);
   const marks = [a.markPrice, b.markPrice].filter((m): m is number => m !== undefined);
   const markPrice = marks.length === 0 ? undefined : Math.max(...marks);
   const unpriced = big.qty !== undefined && big.qty !== 0 && markPrice === undefined;
@@ -202,6 +259,7 @@ function largerOf(a: Position, b: Position): Position {
     asOfMs: Math.max(a.asOfMs ?? 0, b.asOfMs ?? 0),
     notionalUsd: unpriced ? 0 : Math.max(a.notionalUsd, b.notionalUsd),
     ...(unpriced ? { unpriced: true as const } : {}),
+    ...(slots > 1 ? { slots } : {}),
     ...(futures.length === 0 ? {} : { futureQuotes: futures }),
   };
 }

@@ -27,7 +27,9 @@ function wroteOnlyItsOwn(decision: EarlierDecision<ApplyPlan>, config: GovernorC
     const { message, writes } = decision;
     const own = ownKeys(message);
     const daily = dailyPrefix(message.symbol);
-    only = writes.every((key) => key === config.STREAM_EVENTS || own.has(key) || key.startsWith(daily));
+    // The book's memory (keys.positionsHeld) is written from the book as read: a plan sharing that
+    // read writes the same memory, so it decides as it would after the earlier commit.
+    only = writes.every((key) => key === config.STREAM_EVENTS || key === keys.positionsHeld || own.has(key) || key.startsWith(daily));
     judged.set(decision, only);
   }
   return only;

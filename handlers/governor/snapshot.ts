@@ -7,6 +7,7 @@ import type { GovernorConfig } from './config.js';
 import { countSince, execHistoryFrom, execHistoryRead, numberKeyFrom, utcDate, type ExecHistory } from './history.js';
 import type { Position, PositionSource } from './positions.js';
 import type { RefusedFigure, UnreadableListing } from '../positions/book.js';
+import type { MemoryWrites } from '../positions/memory.js';
 import { DEFAULT_PRICE_MAX_SKEW_SEC } from '../positions/bounds.js';
 import {
   futureQuotes,
@@ -146,6 +147,8 @@ export interface PlanState {
   readonly positions: readonly Position[];
   /** The book's listing reads Redis refused (PositionBook.unreadableListings). */
   readonly unreadableListings: readonly UnreadableListing[];
+  /** What the decision's commit writes to the book's memory (LoadedPositions.memoryWrites). */
+  readonly memoryWrites?: MemoryWrites;
   /** budget.violation entries since the start of the window. */
   readonly violations: readonly Violation[];
   /** The outstanding reservations and the caps version. */
@@ -283,6 +286,7 @@ export async function loadPlanState(
     recentErrors,
     positions,
     unreadableListings: [...(positions.unreadableListings ?? []), ...(caps.unreadable === undefined ? [] : [caps.unreadable])],
+    ...(positions.memoryWrites === undefined ? {} : { memoryWrites: positions.memoryWrites }),
     violations: readViolations(violations),
     caps,
     eviction,

@@ -1,41 +1,72 @@
 import { epochMs } from '../../domain/epoch.js';
 import { sideSign } from '../../domain/side.js';
 import * as z from 'zod';
-import { defineKeyWatch, isRedisStateRefusal, type KeyWatchDeclaration, type RedisReader } from '../../runtime/contract/index.js';
+import { defineKeyWatch, type KeyWatchDeclaration, type RedisReader } from '../../runtime/contract/index.js';
 import { envInt } from '../../schemas/env.js';
 import { compareStreamIds, fieldsToRecord, parseNumber } from '../../schemas/fields.js';
 import { keys, streams } from '../../schemas/keys.js';
 import { positionSnapshotSchema, snapshotAges, snapshotNotional } from '../../schemas/position-snapshot.js';
 import { gateLua } from '../lua.js';
 import { DEFAULT_PRICE_MAX_SKEW_SEC } from './bounds.js';
-import { refusedKey, sendRead, sendReads, settledReplies, type ReadCommand } from './read-commands.js';
+import {
+  foldBook,
+  largestExposure,
+  largestOf,
+  legOf,
+  LEGS,
+  SNAPSHOT_LANE,
+  sortWords,
+  type BookPosition,
+  type FigureBounds,
+  type HeldLeg,
+  type HeldMemory,
+  type Lane,
+  type LaneWord,
+  type Leg,
+  type RefusedFigure,
+  type SlotWord,
+  type UntrustedFigure,
+} from './fold.js';
+import { heldMemoryOf } from './memory.js';
+import { runScriptAsCommands } from './script-as-commands.js';
+import { sendReads, settledReplies, type ReadCommand } from './read-commands.js';
+
+export {
+  STAMPED_AHEAD,
+  type BookPosition,
+  type FigureRefusal,
+  type FigureSource,
+  type Leg,
+  type PositionOrigin,
+  type RefusedFigure,
+  type UntrustedFigure,
+} from './fold.js';
 
 /** P3.3's hash prefixes: the seed era's, and upstream's newest (de25f13cb). */
 export const DEFAULT_P33_PREFIXES: readonly string[] = [prefixOf(keys.p33PositionSnapshot), prefixOf(keys.p33StatePositions)];
 
 /**
- * The one position book every gate reads (heat gate, governor, budget engine). It merges, per
- * symbol, the most recent of:
- * - our materialised view of quantum:stream:position.snapshot (position-snapshot handler);
+ * The one position book every gate reads (heat gate, governor, budget engine): this module reads and
+ * decodes it; fold.ts (pure) decides it. Its producers' words, each on a symbol and a leg:
+ * - our materialised view of quantum:stream:position.snapshot (position-snapshot handler): the
+ *   symbol's row and, for entries that name their side, a row per leg;
  * - the snapshot stream's entries that view has not applied yet, so no decision lags the stream;
  * - the Position Ledger's (P3.3) hashes under every prefix of POSITION_P33_PREFIXES (seed era
  *   quantum:position:snapshot:{symbol}, upstream newest quantum:state:positions:{symbol}), found
- *   through the index the position-index job keeps (see handlers/positions/index-job.ts). A flat
- *   hash (position_amt 0, side NONE/FLAT) is the newest figure "no position" for its symbol.
- * A balance-tracker figure older than POSITION_MAX_AGE_SEC is no position: the balance tracker
- * never sends a zero snapshot when a position closes (our view's rows of its format carry that
- * TTL). The seeds' snapshots close with a 0 and stand until then. P3.3's hashes are not aged: P3.3
- * reports a close itself (a flat hash), and a hash left by a stopped P3.3 expires with its own TTL
- * (1 h). Until then it counts: for the caps, exposure that may be gone is the safe side.
+ *   through the key watch or the index the position-index job keeps (index-job.ts), and directly for
+ *   every symbol the book remembers (memory.ts) or the governor watches.
+ * Also the book's memory (quantum:gates:positions:held) and the balance tracker's account hash (its
+ * rounds), which the fold needs to tell a close from a vanished figure (docs/governor.md "Absence is
+ * not flat").
  * Sigma: the largest of the figures' own, quantum:marketstate:{symbol}'s (market state publisher)
  * and quantum:state:market:{symbol}'s.
  * For the governor (loadPositionBook's `withUnpriced`), also every symbol's mark quotes (the
- * governor counts each position at the freshest mark of all producers) and the positions with a
- * quantity but no price (PositionBook.unpriced); the other gates read neither.
+ * governor counts each position at the highest mark of all producers); the other gates read none.
  * What is read is said once (bookReads: the listing, then per symbol the keys, commands and fields)
  * and decoded once (bookReadOf). Two paths run it: one read-only script (read-book.lua: one round
- * trip, one consistent moment), or plain commands where scripts cannot run (Redis Cluster, Redis
- * before 7); the property test in test/integration/position-book-script.test.ts holds them equal.
+ * trip, one consistent moment, one named record back: scriptRecord), or plain commands where scripts
+ * cannot run (Redis Cluster, Redis before 7: the same script in-process, script-as-commands.ts); the property test in
+ * test/integration/position-book-script.test.ts holds them equal.
  * A listing read Redis refuses (a key of another type, or one the gates' user may not read) is
  * that listing's problem only, as a refused per-symbol read is its symbol's: the book is read
  * without it and names it (PositionBook.unreadableListings); each gate judges what that means.
@@ -90,25 +121,6 @@ export function p33Prefixes(config: Pick<PositionBookConfig, 'POSITION_P33_PREFI
   return config?.POSITION_P33_PREFIXES ?? DEFAULT_P33_PREFIXES;
 }
 
-export type PositionOrigin = 'view' | 'stream' | 'p33';
-
-export interface BookPosition {
-  readonly symbol: string;
-  /** Signed as its source gave it (P3.3: position_amt × mark_price). */
-  readonly notionalUsd: number;
-  readonly sigma: number | undefined;
-  readonly qty: number | undefined;
-  readonly markPrice: number | undefined;
-  /** Milliseconds since the epoch the figure is from; ranks the sources per symbol. */
-  readonly asOfMs: number;
-  readonly origin: PositionOrigin;
-  /**
-   * True for a stream figure in a repeating producer's format (the balance tracker's): it stops
-   * counting POSITION_MAX_AGE_SEC after asOfMs. Our view's rows of that format carry a TTL instead.
-   */
-  readonly ages?: boolean;
-}
-
 export interface PositionBook {
   /**
    * Open positions (notional ≠ 0), one per symbol, sorted by symbol: of each symbol's fresh
@@ -157,6 +169,9 @@ export interface PositionBook {
    * watched symbols (its permitted opens until their fills are in the book) either way.
    */
   readonly p33Listing: 'watched' | 'all';
+  /** What the book remembered was held before this read (keys.positionsHeld), and what it remembers after it (fold.ts). */
+  readonly remembered: HeldMemory;
+  readonly memory: HeldMemory;
 }
 
 /** The key watch of P3.3's hashes (runtime/contract/key-watch.ts), by the name the book asks it. */
@@ -200,8 +215,8 @@ function watchedSymbols(watchedKeys: readonly string[], prefixes: readonly strin
  * The book's listing reads, each of one key: our view's index, P3.3's index, the snapshot stream, the
  * portfolio state (equity), the governor's watched symbols.
  */
-export type BookListing = 'view' | 'p33' | 'stream' | 'equity' | 'watch';
-const BOOK_LISTINGS: readonly BookListing[] = ['view', 'p33', 'stream', 'equity', 'watch'];
+export type BookListing = 'view' | 'p33' | 'stream' | 'equity' | 'watch' | 'held' | 'tracker';
+const BOOK_LISTINGS: readonly BookListing[] = ['view', 'p33', 'stream', 'equity', 'watch', 'held', 'tracker'];
 
 /** A listing read Redis refused: which (the book's, or a gate's own such as the governor's reservations), its key, and Redis's error (WRONGTYPE). */
 export interface UnreadableListing {
@@ -217,34 +232,6 @@ export interface UnreadableListing {
 export function unreadableCause(listings: readonly UnreadableListing[], meanwhile: string): string | undefined {
   if (listings.length === 0) return undefined;
   return `position book: cannot read ${listings.map((u) => `${u.key} (${u.error.slice(0, 120)})`).join(', ')}: ${meanwhile}`;
-}
-
-/**
- * Who wrote a figure: a position's, the position snapshot stream (our view of it) or the Position
- * Ledger (P3.3); the portfolio state's (equity); P2.8's budget hash.
- */
-export type FigureSource = 'snapshot' | 'p33' | 'portfolio' | 'budget';
-
-/** Why a producer's word is no figure: stamped ahead beyond the skew, a figure no number, a key Redis refused to read. */
-export type FigureRefusal = 'future' | 'unparsable' | 'unreadable';
-
-/** A producer's word the book refused: a position's makes its symbol's exposure unknown (never taken as flat). */
-export interface RefusedFigure {
-  /** The symbol it is of; the portfolio state's is of none (''). */
-  readonly symbol: string;
-  readonly source: FigureSource;
-  readonly reason: FigureRefusal;
-  /** The key it was read from (a stream entry: the stream@id). */
-  readonly key: string;
-  /** How far ahead of the clock it was stamped (ms), for `future`. */
-  readonly aheadMs?: number;
-}
-
-/** A position figure that is present but not a plain finite number. */
-export interface UntrustedFigure {
-  readonly symbol: string;
-  readonly field: string;
-  readonly value: string;
 }
 
 /** Notes `raw` as untrusted when it is present but does not parse; returns the number otherwise. */
@@ -279,9 +266,9 @@ type Unreadable = [symbol: string, kind: 'position' | 'sigma' | 'quote', key: st
 interface BookRead {
   /** equity_usd and timestamp of the portfolio state, when asked for. */
   readonly equity: readonly (string | null)[] | null;
-  /** Our view's symbols and their rows (VIEW_FIELDS). */
+  /** Our view's symbols and their rows (VIEW_FIELDS): the symbol's row, then its LONG and SHORT legs' (LEGS). */
   readonly symbols: readonly string[];
-  readonly rows: readonly Row[];
+  readonly rows: readonly (readonly Row[])[];
   readonly mode: 'group' | 'tail' | 'none';
   /** The snapshot stream's entries not yet applied (newest first), and each one's symbol's applied id. */
   readonly entries: readonly Entry[];
@@ -301,13 +288,17 @@ interface BookRead {
   readonly unreadable: readonly Unreadable[];
   /** The listing reads Redis refused (PositionBook.unreadableListings). */
   readonly unreadableListings: readonly UnreadableListing[];
+  /** The book's memory as read (keys.positionsHeld). */
+  readonly memory: ReadonlyMap<string, HeldLeg>;
+  /** The balance tracker's account hash's timestamp (any epoch unit), when written. */
+  readonly trackerStamp: string | null;
 }
 
 /** The fields of a view row, in this order. */
 const VIEW_FIELDS = ['position_notional_usd', 'sigma', 'qty', 'mark_price', 'updated_at', 'volatility', 'side'] as const;
 
 /** Fields read from each P3.3 hash, in this order (the book and readP33Position alike). */
-const P33_FIELDS = ['position_amt', 'mark_price', 'ts_epoch', 'position_notional_usd', 'sigma'] as const;
+const P33_FIELDS = ['position_amt', 'mark_price', 'ts_epoch', 'position_notional_usd', 'sigma', 'side'] as const;
 const NO_P33_ROW: Row = P33_FIELDS.map(() => null);
 const NO_PAIR: Row = [null, null];
 
@@ -320,11 +311,13 @@ function prefixOf(keyOf: (symbol: string) => string): string {
  * Whose symbols a read is made for: our view index's, P3.3's index's, the unapplied entries', or
  * the book's (all three, each once, in that order).
  */
-type SymbolList = 'view' | 'p33' | 'entries' | 'book';
+type SymbolList = 'view' | 'p33' | 'entries' | 'book' | 'held';
 /** A read made for each symbol of a list, of the key prefix + symbol. */
 interface SymbolRead {
   readonly over: SymbolList;
   readonly read: readonly [command: 'GET' | 'HGET' | 'HMGET', prefix: string, ...args: string[]];
+  /** Put after the symbol in the key (a leg's row: `:LONG`), else nothing. */
+  readonly suffix?: string;
   /**
    * Where the script may leave it unread (the plain path reads everything): for a symbol one of
    * whose keys prefix + symbol it has read already, and whose reply holds figures that surely read
@@ -345,7 +338,10 @@ function bookReads(prefixes: readonly string[], withUnpriced: boolean, allP33Quo
   const [view, published, marketState] = [prefixOf(keys.position), prefixOf(keys.marketStatePublished), prefixOf(keys.marketState)];
   // The market's two sigmas are read for every symbol, a view row's own sigma or not: the largest of all counts.
   return {
-    view: [{ over: 'view', read: ['HMGET', view, ...VIEW_FIELDS] }],
+    view: [
+      { over: 'view', read: ['HMGET', view, ...VIEW_FIELDS] },
+      ...LEGS.map((leg): SymbolRead => ({ over: 'view', read: ['HMGET', view, ...VIEW_FIELDS], suffix: `:${leg}` })),
+    ],
     applied: [{ over: 'entries', read: ['GET', prefixOf(keys.positionAppliedId)] }],
     p33: prefixes.map((p) => ({ over: 'p33', read: ['HMGET', p, ...P33_FIELDS] })),
     sigma: [
@@ -380,22 +376,47 @@ interface ListedReplies {
   /** The listing reads Redis refused: [listing, key, error], as read-book.lua returns them. */
   readonly refusedListings: readonly (readonly [listing: string, key: string, error: string])[];
   readonly p33Listing: PositionBook['p33Listing'];
+  /** The book's memory (keys.positionsHeld) as HGETALL gives it: field, value, … */
+  readonly memory: readonly string[];
+  /** The balance tracker's account hash's timestamp. */
+  readonly tracker: string | null;
 }
 
 /**
- * read-book.lua's reply: the listing, the lists (view, p33, entries, book), the replies, the
- * refusals {read, symbol's place, error} from 1, the listing reads refused {listing, key, error}.
+ * read-book.lua's reply, the one record that crosses the script's boundary: a flat list of names
+ * and values (Redis replies carry no maps), read by name here and nowhere else. A name the script
+ * did not send reads as its empty value.
  */
-type ScriptReply = [
-  (string | null)[] | null,
-  ListedReplies['mode'],
-  Entry[],
-  string[][],
-  unknown[][],
-  [number, number, string][],
-  [string, string, string][],
-  PositionBook['p33Listing'],
-];
+function scriptRecord(reply: unknown): ListedReplies {
+  const named = new Map<string, unknown>();
+  const flat = Array.isArray(reply) ? reply : [];
+  for (let i = 0; i + 1 < flat.length; i += 2) named.set(String(flat[i]), flat[i + 1]);
+  const list = <T>(name: string) => (Array.isArray(named.get(name)) ? (named.get(name) as T[]) : []);
+  const orNull = <T>(name: string) => (named.get(name) === false || named.get(name) === undefined ? null : (named.get(name) as T));
+  const replies = list<unknown[]>('replies');
+  const refused = list<[number, number, string]>('refused');
+  for (const [read, at, error] of refused) replies[read - 1]![at - 1] = new Error(error);
+  const refusedListings = list<[string, string, string]>('refused_listings');
+  // A read refused for Redis's state (an ACL) is no key's problem: the message is held until Redis serves it.
+  settledReplies([...refused, ...refusedListings].map(([, , error]) => new Error(error)));
+  return {
+    equity: orNull<(string | null)[]>('equity'),
+    mode: (named.get('mode') as ListedReplies['mode'] | undefined) ?? 'none',
+    entries: list<Entry>('entries'),
+    lists: {
+      view: list<string>('view'),
+      p33: list<string>('p33'),
+      entries: list<string>('entry_symbols'),
+      book: list<string>('book'),
+      held: list<string>('held'),
+    },
+    replies,
+    refusedListings,
+    p33Listing: named.get('p33_listing') === 'watched' ? 'watched' : 'all',
+    memory: list<string>('memory'),
+    tracker: orNull<string>('tracker'),
+  };
+}
 
 /** What a read of the book brings besides the positions. */
 export interface BookReadOptions {
@@ -419,38 +440,31 @@ export async function loadPositionBook(redis: RedisReader, config: PositionBookC
   const reads = bookReads(prefixes, withUnpriced, allP33Quotes);
   const sent = BOOK_READ_GROUPS.flatMap((group) => reads[group]);
   const equityKey = withEquity ? keys.portfolioState : '';
-  const listing = [keys.activePositions, config.POSITION_SNAPSHOT_STREAM, keys.p33PositionIndex, equityKey, keys.p33Watch] as const;
+  const listing = [
+    keys.activePositions,
+    config.POSITION_SNAPSHOT_STREAM,
+    keys.p33PositionIndex,
+    equityKey,
+    keys.p33Watch,
+    keys.positionsHeld,
+    keys.trackerAccount,
+  ] as const;
   // After the barrier: every P3.3 write before this read is judged (null: read every hash the index lists).
   const watchedKeys = (await redis.keysToRead?.(P33_KEY_WATCH)) ?? null;
   const watched = watchedKeys === null ? null : watchedSymbols(watchedKeys, prefixes);
+  const args = [
+    config.POSITION_SNAPSHOT_GROUP,
+    config.POSITION_BOOK_MAX_PENDING,
+    JSON.stringify(sent),
+    watched === null ? '' : JSON.stringify(watched),
+  ] as const;
   let listed: ListedReplies;
   try {
-    const reply = await redis.eval_ro(
-      READ_BOOK,
-      listing.length,
-      ...listing,
-      config.POSITION_SNAPSHOT_GROUP,
-      config.POSITION_BOOK_MAX_PENDING,
-      JSON.stringify(sent),
-      watched === null ? '' : JSON.stringify(watched),
-    );
-    const [
-      equity,
-      mode,
-      entries,
-      [view = [], p33 = [], entrySymbols = [], book = []],
-      replies,
-      refused,
-      refusedListings = [],
-      p33Listing = 'all',
-    ] = reply as ScriptReply;
-    for (const [read, at, error] of refused) replies[read - 1]![at - 1] = new Error(error);
-    // A read refused for Redis's state (an ACL) is no key's problem: the message is held until Redis serves it.
-    settledReplies([...refused, ...refusedListings].map(([, , error]) => new Error(error)));
-    listed = { equity, mode, entries, lists: { view, p33, entries: entrySymbols, book }, replies, refusedListings, p33Listing };
+    listed = scriptRecord(await redis.eval_ro(READ_BOOK, listing.length, ...listing, ...args));
   } catch {
-    // Scripts refused (Redis Cluster, Redis before 7, an ACL without EVAL_RO): the same reads as plain commands.
-    listed = await readPlain(redis, config, equityKey, sent, watched);
+    // Scripts refused (Redis Cluster, Redis before 7, an ACL without EVAL_RO): the same script, its
+    // commands sent as the client's own (script-as-commands.ts).
+    listed = scriptRecord(await runScriptAsCommands(redis, READ_BOOK, listing, args));
   }
   // A P3.3 symbol whose hashes say nothing but flat holds nothing: its quotes and sigma are no input
   // of any decision (so a flat universe read through every hash decides as read through the held index).
@@ -467,92 +481,13 @@ export async function loadPositionBook(redis: RedisReader, config: PositionBookC
 }
 
 /**
- * What read-book.lua does, as plain commands: not one atomic moment, so a snapshot applied between
- * the reads may be counted from both the view and the stream (the newer wins per symbol).
- */
-async function readPlain(
-  redis: RedisReader,
-  config: PositionBookConfig,
-  equityKey: string,
-  reads: readonly SymbolRead[],
-  watched: readonly string[] | null,
-): Promise<ListedReplies> {
-  const stream = config.POSITION_SNAPSHOT_STREAM;
-  // A listing read Redis refuses is noted and read as empty, as the script's (read-book.lua); any other failure is the read's.
-  const refusedListings: [BookListing, string, string][] = [];
-  const listing = <T>(name: BookListing, key: string, read: Promise<T>, none: T): Promise<T> =>
-    read.catch((error: unknown) => {
-      if (!refusedKey(error)) throw error;
-      refusedListings.push([name, key, error.message]);
-      return none;
-    });
-  const [equity, view, governorWatch] = await Promise.all([
-    equityKey === '' ? null : listing('equity', equityKey, redis.hmget(equityKey, 'equity_usd', 'timestamp'), null),
-    listing('view', keys.activePositions, redis.smembers(keys.activePositions), []),
-    listing('watch', keys.p33Watch, redis.zrangebyscore(keys.p33Watch, '-inf', '+inf'), []),
-  ]);
-  let mode: ListedReplies['mode'] = 'none';
-  let start = '-';
-  try {
-    const groups = (await redis.xinfo('GROUPS', stream)) as unknown[][];
-    mode = 'tail';
-    for (const g of groups) {
-      const info = fieldsToRecord(g.map(String));
-      if (info.name !== config.POSITION_SNAPSHOT_GROUP) continue;
-      mode = 'group';
-      start = `(${info['last-delivered-id']}`;
-      if (Number(info.pending) > 0) start = ((await redis.xpending(stream, config.POSITION_SNAPSHOT_GROUP)) as [number, string])[1];
-    }
-  } catch (error) {
-    // A refusal that is Redis's state is no answer about the stream: the read fails, the message is held.
-    if (isRedisStateRefusal(error)) throw error;
-    mode = 'none';
-    if (refusedKey(error)) refusedListings.push(['stream', stream, error.message]);
-    // Else no stream ("no such key"): nothing to fold in; a failure of another kind is the read's.
-    else if (!(error instanceof Error && /no such key/i.test(error.message))) throw error;
-  }
-  const entries =
-    mode === 'none'
-      ? []
-      : await listing('stream', stream, redis.xrevrange(stream, '+', start, 'COUNT', config.POSITION_BOOK_MAX_PENDING + 1), []);
-  const entrySymbols = [...new Set(entries.map(([, f]) => fieldsToRecord(f).symbol ?? ''))].filter((s) => s !== '');
-  let p33: string[];
-  if (watched === null) p33 = await listing('p33', keys.p33PositionIndex, redis.smembers(keys.p33PositionIndex), []);
-  else {
-    // With the key watch, also our view's and the entries' symbols that P3.3's index lists (as read-book.lua).
-    const others = [...new Set([...view, ...entrySymbols])].filter((s) => !watched.includes(s));
-    const refusedBefore = refusedListings.length;
-    // '' first: the index is read even when no symbol is looked up in it (read-book.lua says why).
-    const listed = await Promise.all(
-      ['', ...others].map((s) => listing('p33', keys.p33PositionIndex, redis.sismember(keys.p33PositionIndex, s), 0)),
-    );
-    refusedListings.splice(refusedBefore + 1);
-    p33 = [...watched, ...others.filter((_, i) => listed[i + 1] === 1)];
-  }
-  // The governor's watched symbols either way (as read-book.lua).
-  p33 = [...new Set([...p33, ...governorWatch])];
-  const lists = { view, p33, entries: entrySymbols, book: [...new Set([...view, ...entrySymbols, ...p33])] };
-  // A key of another type is its read's reply (as the script's refusals), any other failure the read's.
-  const settled = (error: unknown) => {
-    if (refusedKey(error)) return error;
-    throw error;
-  };
-  const replies = await Promise.all(
-    reads.map(({ over, read: [command, prefix, ...args] }) =>
-      Promise.all(lists[over].map((s) => sendRead(redis, [command, prefix + s, ...args]).catch(settled))),
-    ),
-  );
-  return { equity, mode, entries, lists, replies, refusedListings, p33Listing: watched === null ? 'all' : 'watched' };
-}
-
-/**
  * Either path's replies by name: the one place they are decoded. A refused key is `unreadable`
  * (its symbol's problem only) where its reply is taken (sigma's: where mergeBook needs it), or, for
  * an applied id, the whole read's error. A refused listing read (an index, the stream, equity) is
  * `unreadableListings`, that listing's problem only: the others' symbols are read as ever.
  */
 function bookReadOf(
-  { equity, mode, entries, lists, replies, refusedListings }: ListedReplies,
+  { equity, mode, entries, lists, replies, refusedListings, memory, tracker }: ListedReplies,
   reads: Record<BookReadGroup, SymbolRead[]>,
   p33Holds: (symbol: string, rows: readonly Row[]) => boolean,
 ): BookRead {
@@ -560,25 +495,25 @@ function bookReadOf(
   let next = 0;
   /** Each read of a group as: the reply for the symbol at `at` of its list, or `none` (absent or refused). */
   const take = (group: readonly SymbolRead[], kind?: Unreadable[1]) =>
-    group.map(({ over, read: [, prefix] }) => {
+    group.map(({ over, read: [, prefix], suffix = '' }) => {
       const got = replies[next++] ?? [];
       return <T>(at: number, none: T): T => {
         const reply = got[at];
         if (!(reply instanceof Error)) return (reply ?? none) as T;
         if (kind === undefined) throw reply;
-        unreadable.push([lists[over][at]!, kind, prefix + lists[over][at]]);
+        unreadable.push([lists[over][at]!, kind, prefix + lists[over][at] + suffix]);
         return none;
       };
     });
   // In BOOK_READ_GROUPS' order.
-  const [viewRow, appliedId, p33Reads, sigmaReads, quoteReads] = [
-    take(reads.view, 'position')[0]!,
+  const [viewRows, appliedId, p33Reads, sigmaReads, quoteReads] = [
+    take(reads.view, 'position'),
     take(reads.applied)[0]!,
     take(reads.p33, 'position'),
     take(reads.sigma, 'sigma'),
     take(reads.quotes, 'quote'),
   ];
-  const rows = lists.view.map((_, at) => viewRow<Row>(at, []));
+  const rows = lists.view.map((_, at) => viewRows.map((row) => row<Row>(at, [])));
   const appliedOf = new Map(lists.entries.map((s, at) => [s, appliedId<string>(at, '')]));
   const applied = entries.map(([, f]) => appliedOf.get(fieldsToRecord(f).symbol ?? '') ?? '');
   const p33rows = lists.p33.map((_, at) => p33Reads.map((read) => read<Row>(at, NO_P33_ROW)));
@@ -608,6 +543,8 @@ function bookReadOf(
         : [quoteReads[0]!<Row>(at, NO_PAIR), quoteReads[1]!<Row>(at, NO_PAIR), ...p33Reads.map((_, k) => p33Pair(k))];
     }),
     unreadable,
+    memory: heldMemoryOf(memory),
+    trackerStamp: tracker,
     // Each refused listing once (the stream's reads may refuse it twice), by its name.
     unreadableListings: BOOK_LISTINGS.flatMap((name) => {
       const refused = refusedListings.find(([listing]) => listing === name);
@@ -617,68 +554,8 @@ function bookReadOf(
 }
 
 /**
- * One producer's word on a symbol: its figure (and the key it was read from), or why there is no
- * figure anyone can use (RefusedFigure).
- */
-type LaneWord = { readonly figure: BookPosition; readonly key: string } | { readonly refused: RefusedFigure };
-
-/** The bounds a figure must lie within to count (the book's settings, in ms). */
-interface FigureBounds {
-  /** A repeating producer's figure older than this is no position (POSITION_MAX_AGE_SEC); undefined: none ages. */
-  readonly maxAgeMs: number | undefined;
-  /** Stamped further ahead of the clock than this: no figure (PRICE_MAX_SKEW_SEC). */
-  readonly maxSkewMs: number;
-  readonly now: number;
-}
-
-/**
- * The producers' words sorted by the rule of docs/governor.md "Figures": a refused word, or a
- * figure stamped further ahead than the skew, is a refusal (the symbol's exposure is unknown, not
- * flat); a figure older than its bound is no figure (a repeating producer stopped repeating it); the
- * rest are fresh. Refusals are noted in `untrusted` too, so a gate that needs every figure says so.
- */
-function sortWords(words: Iterable<readonly [string, LaneWord]>, bounds: FigureBounds, untrusted: UntrustedFigure[]) {
-  const fresh: BookPosition[] = [];
-  const refused: RefusedFigure[] = [];
-  for (const [, word] of words) {
-    if ('refused' in word) {
-      refused.push(word.refused);
-      continue;
-    }
-    const { figure, key } = word;
-    const aheadMs = figure.asOfMs - bounds.now;
-    if (aheadMs > bounds.maxSkewMs) {
-      refused.push({ symbol: figure.symbol, source: sourceOf(figure), reason: 'future', key, aheadMs });
-      untrusted.push({ symbol: figure.symbol, field: STAMPED_AHEAD, value: key });
-    } else if (!agedOut(figure, bounds.maxAgeMs, bounds.now)) fresh.push(figure);
-  }
-  return { fresh, refused };
-}
-
-/** The untrusted field a figure stamped ahead is named by (its value: the key). */
-export const STAMPED_AHEAD = 'stamped_ahead';
-
-function sourceOf(p: BookPosition): FigureSource {
-  return p.origin === 'p33' ? 'p33' : 'snapshot';
-}
-
-/**
- * Of a symbol's fresh figures, the one that sizes its heat: the largest |notional| (a flat figure
- * removes nothing another producer still reports), with the largest sigma any of them carries.
- */
-function largestExposure(fresh: readonly BookPosition[]): BookPosition | undefined {
-  let top: BookPosition | undefined;
-  let sigma: number | undefined;
-  for (const f of fresh) {
-    if (f.sigma !== undefined && (sigma === undefined || f.sigma > sigma)) sigma = f.sigma;
-    if (f.notionalUsd !== 0 && (top === undefined || Math.abs(f.notionalUsd) > Math.abs(top.notionalUsd))) top = f;
-  }
-  return top === undefined || top.sigma === sigma ? top : { ...top, sigma };
-}
-
-/**
- * Every producer's word per symbol (our view superseded by the stream's unapplied entries, and
- * P3.3's hash under each prefix), sorted by the rule of docs/governor.md "Figures".
+ * Every producer's word per symbol and leg (our view superseded by the stream's unapplied entries,
+ * and P3.3's hash under each prefix), decoded into slot words and folded (fold.ts) with the memory.
  */
 function mergeBook(
   read: BookRead,
@@ -688,49 +565,53 @@ function mergeBook(
 ): Omit<PositionBook, 'unreadableListings' | 'p33Listing'> {
   const { symbols, rows, mode, entries: rawEntries, applied, p33, p33rows, sigmaSymbols, sigmaRows, quoteRows, unreadable } = read;
   const untrusted: UntrustedFigure[] = [];
-  const words = new Map<string, Map<string, LaneWord>>();
-  // A superseded figure's sigma, for a symbol whose fresh figures carry none (the script leaves the
-  // market's sigma unread where our view's row brings one: SymbolRead.needless).
-  const supersededSigma = new Map<string, number>();
-  const say = (symbol: string, lane: string, word: LaneWord) => {
-    const before = words.get(symbol)?.get(lane);
-    if (before !== undefined && 'figure' in before && before.figure.sigma !== undefined) supersededSigma.set(symbol, before.figure.sigma);
-    let lanes = words.get(symbol);
-    if (lanes === undefined) words.set(symbol, (lanes = new Map()));
-    lanes.set(lane, word);
-  };
+  const words: SlotWord[] = [];
+  const say = (symbol: string, lane: Lane, slot: Leg | '*', word: LaneWord) => words.push({ symbol, lane, slot, word });
 
-  symbols.forEach((symbol, i) => {
-    const [notional, sigmaRaw, qtyRaw, markRaw, updatedAt, volatility, side] = rows[i] ?? [];
-    // An index entry whose hash is being removed says nothing.
-    if ((notional === null || notional === undefined) && (updatedAt === null || updatedAt === undefined)) return;
-    const key = keys.position(symbol);
-    const sigma = figure(untrusted, symbol, sigmaRaw !== null && sigmaRaw !== undefined ? 'sigma' : 'volatility', sigmaRaw ?? volatility);
-    const notionalUsd = figure(untrusted, symbol, 'position_notional_usd', notional);
-    if (notionalUsd === undefined && notional !== null && notional !== undefined)
-      return say(symbol, SNAPSHOT_LANE, { refused: { symbol, source: 'snapshot', reason: 'unparsable', key } });
-    const [qty, mark] = [parseNumber(qtyRaw), parseNumber(markRaw)];
-    // A row without a notional: a position the balance tracker could not price (position-snapshot
-    // writes its quantity, signed by its side, and mark 0).
-    if (notionalUsd === undefined && (qty === undefined || qty === 0 || (mark !== undefined && mark > 0))) return;
-    say(symbol, SNAPSHOT_LANE, {
-      key,
-      figure: {
-        symbol,
-        notionalUsd: notionalUsd ?? 0,
-        sigma,
-        qty: notionalUsd === undefined ? signedBySide(qty, side) : qty,
-        markPrice: positiveOrNone(mark),
-        asOfMs: parseNumber(updatedAt) ?? 0,
-        origin: 'view',
-      },
-    });
-  });
+  symbols.forEach((symbol, i) =>
+    (rows[i] ?? []).forEach((row, k) => {
+      const [notional, sigmaRaw, qtyRaw, markRaw, updatedAt, volatility, side] = row;
+      // An index entry whose hash is being removed says nothing.
+      if ((notional === null || notional === undefined) && (updatedAt === null || updatedAt === undefined)) return;
+      const key = k === 0 ? keys.position(symbol) : keys.positionLeg(symbol, LEGS[k - 1]!);
+      // The symbol's row is its newest snapshot: of the leg its side names, or (the seeds', no side) of the whole symbol.
+      const slot: Leg | '*' = k === 0 ? (legOf(side, undefined) ?? '*') : LEGS[k - 1]!;
+      const sigma = figure(untrusted, symbol, sigmaRaw !== null && sigmaRaw !== undefined ? 'sigma' : 'volatility', sigmaRaw ?? volatility);
+      const notionalUsd = figure(untrusted, symbol, 'position_notional_usd', notional);
+      if (notionalUsd === undefined && notional !== null && notional !== undefined)
+        return say(symbol, SNAPSHOT_LANE, slot, { refused: { symbol, source: 'snapshot', reason: 'unparsable', key } });
+      const [qty, mark] = [parseNumber(qtyRaw), parseNumber(markRaw)];
+      // A row without a notional: a position the balance tracker could not price (position-snapshot
+      // writes its quantity, signed by its side, and mark 0).
+      if (notionalUsd === undefined && (qty === undefined || qty === 0 || (mark !== undefined && mark > 0))) return;
+      const signedQty = notionalUsd === undefined ? signedBySide(qty, side) : qty;
+      say(symbol, SNAPSHOT_LANE, slot, {
+        key,
+        figure: {
+          symbol,
+          leg: legOf(side, notionalUsd || signedQty),
+          notionalUsd: notionalUsd ?? 0,
+          sigma,
+          qty: signedQty,
+          markPrice: positiveOrNone(mark),
+          asOfMs: parseNumber(updatedAt) ?? 0,
+          origin: 'view',
+        },
+      });
+    }),
+  );
 
   // Newest first, bounded; an entry at or before the symbol's applied id is already in the view.
-  // The newest unapplied entry of a symbol is the stream's word on it, replacing the view's.
+  // The newest unapplied entry of a symbol's leg is the stream's word on it, replacing the view's;
+  // an entry without a side (the seeds') is the word on the whole symbol.
   const entries = rawEntries.slice(0, bound);
-  const foldedSymbols = new Set<string>();
+  const folded = new Set<string>();
+  const fold = (symbol: string, slot: Leg | '*') => {
+    const taken =
+      slot === '*' ? [...folded].some((f) => f.startsWith(`${symbol}|`)) : folded.has(`${symbol}|${slot}`) || folded.has(`${symbol}|*`);
+    if (!taken) folded.add(`${symbol}|${slot}`);
+    return !taken;
+  };
   entries.forEach(([id, flat], i) => {
     const appliedId = applied[i] ?? '';
     if (appliedId !== '' && compareStreamIds(id, appliedId) <= 0) return;
@@ -740,26 +621,27 @@ function mergeBook(
       // The newest snapshot of a symbol has a figure that is no number (position-snapshot
       // dead-letters it): until then the symbol's figure is unknown.
       const symbol = fields.symbol;
-      if (symbol === undefined || foldedSymbols.has(symbol)) return;
-      foldedSymbols.add(symbol);
+      if (symbol === undefined || !fold(symbol, '*')) return;
       for (const issue of parsed.error.issues) {
         const field = String(issue.path[0] ?? '');
         if (field !== 'symbol') untrusted.push({ symbol, field, value: (fields[field] ?? '').slice(0, 40) });
       }
-      return say(symbol, SNAPSHOT_LANE, { refused: { symbol, source: 'snapshot', reason: 'unparsable', key: streamKey(id) } });
+      return say(symbol, SNAPSHOT_LANE, '*', { refused: { symbol, source: 'snapshot', reason: 'unparsable', key: streamKey(id) } });
     }
     const snapshot = parsed.data;
     const notionalUsd = snapshotNotional(snapshot);
-    if (foldedSymbols.has(snapshot.symbol)) return;
-    foldedSymbols.add(snapshot.symbol);
+    const slot = legOf(snapshot.side, undefined) ?? '*';
+    if (!fold(snapshot.symbol, slot)) return;
     const qty = snapshot.qty ?? snapshot.position_qty;
-    say(snapshot.symbol, SNAPSHOT_LANE, {
+    const signedQty = notionalUsd === 0 ? signedBySide(qty, snapshot.side) : qty;
+    say(snapshot.symbol, SNAPSHOT_LANE, slot, {
       key: streamKey(id),
       figure: {
         symbol: snapshot.symbol,
+        leg: legOf(snapshot.side, notionalUsd || signedQty),
         notionalUsd,
         sigma: snapshot.sigma ?? snapshot.volatility,
-        qty: notionalUsd === 0 ? signedBySide(qty, snapshot.side) : qty,
+        qty: signedQty,
         markPrice: positiveOrNone(snapshot.mark_price),
         asOfMs: Number.parseInt(id, 10),
         origin: 'stream',
@@ -771,7 +653,7 @@ function mergeBook(
   p33.forEach((symbol, i) =>
     (p33rows[i] ?? []).forEach((row, k) => {
       const word = p33Word(symbol, prefixes[k]!, row, untrusted);
-      if (word !== undefined) say(symbol, prefixes[k]!, word);
+      if (word !== undefined) say(symbol, prefixes[k]!, '*', word);
     }),
   );
 
@@ -781,39 +663,42 @@ function mergeBook(
     if (kind !== 'position') continue;
     untrusted.push({ symbol, field: `unreadable_${kind}`, value: key });
     const prefix = prefixes.find((p) => p + symbol === key);
-    say(symbol, prefix ?? SNAPSHOT_LANE, {
+    say(symbol, prefix ?? SNAPSHOT_LANE, '*', {
       refused: { symbol, source: prefix === undefined ? 'snapshot' : 'p33', reason: 'unreadable', key },
     });
   }
 
-  const figures = new Map<string, readonly BookPosition[]>();
-  const refused: RefusedFigure[] = [];
-  const positions: BookPosition[] = [];
   const sigmaAt = new Map(sigmaSymbols.map((s, i) => [s, i]));
-  for (const [symbol, lanes] of words) {
-    const sorted = sortWords(lanes, bounds, untrusted);
-    for (const r of sorted.refused) refused.push(r);
-    if (sorted.fresh.length > 0) figures.set(symbol, sorted.fresh);
-    const top = largestExposure(sorted.fresh);
-    if (top === undefined) continue;
-    // The largest of every producer's sigma (the figures' own and the market's two), as the caps take the largest figure.
-    const sigma = largestOf(top.sigma, marketSigma(symbol, sigmaRows[sigmaAt.get(symbol) ?? -1], untrusted)) ?? supersededSigma.get(symbol);
-    positions.push(sigma === top.sigma ? top : { ...top, sigma });
-  }
+  const trackerStamp = parseNumber(read.trackerStamp);
+  const trackerMs = trackerStamp === undefined ? undefined : epochMs(trackerStamp);
+  const folded_ = foldBook({
+    words,
+    memory: read.memory,
+    evidence: { trackerRoundMs: trackerMs },
+    bounds,
+    marketSigma: (symbol) => marketSigma(symbol, sigmaRows[sigmaAt.get(symbol) ?? -1], untrusted),
+    laneKey: (lane, symbol) => (lane === SNAPSHOT_LANE ? keys.position(symbol) : lane + symbol),
+  });
   // A refused sigma or quote read (taken by now: a sigma where a position needed it) leaves its
   // symbol's others unchecked, however many remain: untrusted, never read as no sigma.
   for (const [symbol, kind, key] of unreadable)
     if (kind !== 'position') untrusted.push({ symbol, field: `unreadable_${kind}`, value: key });
-  positions.sort((a, b) => (a.symbol < b.symbol ? -1 : a.symbol > b.symbol ? 1 : 0));
   const quotes = new Map<string, readonly Row[]>();
   sigmaSymbols.forEach((symbol, i) => {
     if (quoteRows[i]!.length > 0) quotes.set(symbol, quoteRows[i]!);
   });
-  return { positions, streamRead: mode, truncated: rawEntries.length > bound, untrusted, figures, refused, quotes };
+  return {
+    positions: folded_.positions,
+    streamRead: mode,
+    truncated: rawEntries.length > bound,
+    untrusted: [...untrusted, ...folded_.untrusted],
+    figures: folded_.figures,
+    refused: folded_.refused,
+    quotes,
+    memory: folded_.memory,
+    remembered: read.memory,
+  };
 }
-
-/** The lane of the position snapshot stream and our view of it. */
-const SNAPSHOT_LANE = 'snapshot';
 
 /** Where an unapplied entry was read: the stream, by its id (a refusal names it). */
 const streamKey = (id: string) => `${streams.positionSnapshot}@${id}`;
@@ -842,15 +727,6 @@ function signedBySide(qty: number | undefined, side: unknown): number | undefine
 }
 
 /**
- * Older than the bound: its producer stopped repeating it. Only a repeating producer's figures
- * age (the balance tracker's; in our view its rows carry the same bound as a TTL). The seeds'
- * snapshots close with a 0, P3.3 reports its closes and its hashes carry their own TTL.
- */
-function agedOut(p: BookPosition, maxAgeMs: number | undefined, now: number): boolean {
-  return p.ages === true && maxAgeMs !== undefined && p.asOfMs > 0 && now - p.asOfMs > maxAgeMs;
-}
-
-/**
  * A P3.3 hash as P3.3's word on its symbol. P3.3 always writes ts_epoch: a hash without it is not
  * the Ledger's (a leftover of an earlier quantum-gates, which wrote its view under this name) and
  * says nothing. Notional is position_amt × mark_price, P3.3's own fields; position_notional_usd only
@@ -861,7 +737,7 @@ function agedOut(p: BookPosition, maxAgeMs: number | undefined, now: number): bo
  * number is a refusal.
  */
 function p33Word(symbol: string, prefix: string, row: Row, untrusted: UntrustedFigure[]): LaneWord | undefined {
-  const [amtRaw, markRaw, tsRaw, notionalRaw, sigmaRaw] = row;
+  const [amtRaw, markRaw, tsRaw, notionalRaw, sigmaRaw, side] = row;
   if (tsRaw === null || tsRaw === undefined) return undefined;
   const key = prefix + symbol;
   const before = untrusted.length;
@@ -878,11 +754,19 @@ function p33Word(symbol: string, prefix: string, row: Row, untrusted: UntrustedF
   if (ts === undefined || untrusted.length > before + (sigma === undefined && sigmaRaw !== null && sigmaRaw !== undefined ? 1 : 0))
     return { refused: { symbol, source: 'p33', reason: 'unparsable', key } };
   if (notional === undefined && (amt === undefined || amt === 0)) return undefined;
+  // Flat "by mistake": P3.3 writes side FLAT (NONE before de25f13cb) with a zero amount, LONG/SHORT
+  // only with a signed one (position_state_brain/main.py:513). A zero beside LONG/SHORT is no
+  // writer's report of a close (a field rewritten by hand, a partial write): the symbol is unknown.
+  if (amt === 0 && legOf(side, undefined) !== undefined) {
+    untrusted.push({ symbol, field: 'side', value: String(side).slice(0, 40) });
+    return { refused: { symbol, source: 'p33', reason: 'unparsable', key } };
+  }
   // A ts_epoch in no known unit still names a real position: it counts, as a figure of no time.
   return {
     key,
     figure: {
       symbol,
+      leg: legOf(undefined, amt !== undefined && amt !== 0 ? amt : notional),
       notionalUsd: notional ?? 0,
       sigma,
       qty: amt,
@@ -923,11 +807,6 @@ export async function readP33Position(
   );
   const sigma = largestOf(top.sigma, market);
   return sigma === top.sigma ? top : { ...top, sigma };
-}
-
-/** The larger of two sigmas, either unknown. */
-function largestOf(a: number | undefined, b: number | undefined): number | undefined {
-  return a === undefined ? b : b === undefined ? a : Math.max(a, b);
 }
 
 /**
@@ -990,7 +869,11 @@ export function p33FiguresFrom(
     const word = p33Word(symbol, prefix, (reply as Row | null) ?? NO_P33_ROW, untrusted);
     if (word !== undefined) words.push([prefix, word]);
   });
-  return sortWords(words, figureBounds(options.config, options.now), untrusted);
+  return sortWords(
+    words.map(([, word]) => word),
+    figureBounds(options.config, options.now),
+    untrusted,
+  );
 }
 
 /** The bounds a book's settings give a figure at `now`. */

@@ -1,3 +1,4 @@
+import { LEGS } from './fold.js';
 import * as z from 'zod';
 import { defineHandler, type MetricFactory, type RedisReader } from '../../runtime/contract/index.js';
 import { envInt, parseEnv } from '../../schemas/env.js';
@@ -165,7 +166,9 @@ export const positionIndex = defineHandler({
         if (!p33SaysFlat(symbol, replies, { config, now })) notFlat.push(symbol);
       });
     }
-    const viewRows = await Promise.all(view.map((symbol) => redis.exists(keys.position(symbol))));
+    // A symbol's view is its row and its legs' rows (position-snapshot): listed while any is there.
+    const viewKeys = (symbol: string) => [keys.position(symbol), ...LEGS.map((leg) => keys.positionLeg(symbol, leg))];
+    const viewRows = await Promise.all(view.map((symbol) => redis.exists(...viewKeys(symbol))));
     const listed = new Set(found);
     // A watched open ends once its fill is in the book without the watch (its P3.3 hash indexed in this
     // commit and seen by the key watch, or our view's row), or P3.3 says it flat after its reservation
@@ -187,7 +190,7 @@ export const positionIndex = defineHandler({
     // Our view's rows that expired (position-snapshot writes a row and its member in one commit).
     view.forEach((symbol, i) => {
       if (viewRows[i] !== 0) return;
-      ctx.require(keys.position(symbol), { is: 'absent' });
+      for (const key of viewKeys(symbol)) ctx.require(key, { is: 'absent' });
       ctx.remove(keys.activePositions, { from: 'set', member: symbol });
       ctx.metrics.viewPruned.inc();
     });

@@ -77,6 +77,25 @@ export function balanceTrackerSnapshot(symbol: string, amt: number, mark: number
 }
 
 /**
+ * The balance tracker's account hash, written every round before its position snapshots:
+ * microservices/balance_tracker/balance_tracker.py @73fab1f55 lines 129-148 (`fetch_and_publish_balance`:
+ * HSET quantum:account:balance; total_positions counts positionAmt ≠ 0, timestamp int(time.time())).
+ */
+export function balanceTrackerAccount(totalPositions: number, nowSec: number): Record<string, string> {
+  return {
+    balance: pyFloat(10000),
+    available_balance: pyFloat(8000),
+    margin_used: pyFloat(2000),
+    unrealized_pnl: pyFloat(0),
+    total_positions: String(totalPositions),
+    timestamp: String(Math.floor(nowSec)),
+    last_updated: new Date(nowSec * 1000).toISOString().replace('Z', ''),
+    margin_ratio: '0.2',
+    available_ratio: '0.8',
+  };
+}
+
+/**
  * The market state publisher: microservices/market_state_publisher/main.py lines 207–224, the
  * same at 1370c1def and 73fab1f55 (HSET quantum:marketstate:{symbol}; `ts` is trend strength, the
  * time is ts_timestamp; EXPIRE PUBLISH_INTERVAL_SEC × 10 = 600 s).

@@ -337,6 +337,9 @@ function figureOf(
       return { ...base, atMs: now - 100, qty: h.qty * a.share };
     case 'larger':
       return { ...base, atMs: now - 100, qty: h.qty * 10 };
+    default:
+      // The named-test families (single-faults.ts ABSENCE_FAMILIES) need a decision before the fault.
+      throw new Error(`${a.family.way} is no one-fault way`);
   }
 }
 
@@ -373,6 +376,8 @@ function quoteOf(value: number, a: Applied | undefined, now: number, freshMs: nu
       return [value / 100_000, now - 100];
     case 'larger':
       return [value * 10, now - 100];
+    default:
+      throw new Error(`${a.family.way} is no one-fault way`);
   }
 }
 

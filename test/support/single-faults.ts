@@ -7,7 +7,19 @@
  */
 
 /** How one figure, key or read can be wrong (issue #59 item 5). */
-export const WAYS = ['missing', 'stale', 'future', 'unparsable', 'wrong_type', 'smaller', 'larger'] as const;
+export const WAYS = [
+  'missing',
+  'stale',
+  'future',
+  'unparsable',
+  'wrong_type',
+  'smaller',
+  'larger',
+  'vanished',
+  'flat_mistake',
+  'flat',
+  'second_leg',
+] as const;
 export type Way = (typeof WAYS)[number];
 
 /** What an operator is told a way means, in the docs' tables' words. */
@@ -19,6 +31,11 @@ export const WAY_WORDS: Readonly<Record<Way, string>> = {
   wrong_type: 'wrong type / unreadable',
   smaller: 'smaller than another producer’s',
   larger: 'larger than another producer’s',
+  vanished:
+    'held, then gone: its figures deleted, expired, aged out with their producer stopped, left flat with a stamp older than `POSITION_MAX_AGE_SEC`, or unlisted',
+  flat_mistake: 'rewritten flat by mistake: `position_amt` 0 beside side LONG/SHORT (no writer’s close)',
+  flat: 'flat, fresh (its producer’s close), the sole producer',
+  second_leg: 'a second leg of the symbol (hedge mode)',
 };
 
 export type Gate = 'governor' | 'heat-gate';
@@ -206,6 +223,11 @@ export interface Family {
   readonly way: Way;
   readonly governor?: Expectation;
   readonly heat?: Expectation;
+  /**
+   * The named test that holds it, where the one-fault property does not generate it yet (a fault
+   * that needs a decision before it: the book's memory of what was held, issue #70).
+   */
+  readonly heldBy?: string;
 }
 
 /** A family's name in a counterexample: `p33_newest_hash×future`. */
@@ -454,9 +476,72 @@ export const FAMILIES: readonly Family[] = [
   },
 ];
 
+/**
+ * Issue #70: a held position whose figures vanish, P3.3's flat (by mistake or not) as the sole
+ * producer, and hedge legs. Each needs the book's memory, written by a decision before the fault,
+ * so test/integration/book-absence.test.ts holds them by name (the property decides once per world).
+ */
+const BOOK_ABSENCE = 'test/integration/book-absence.test.ts';
+const vanished = (producer: string): Pick<Family, 'governor' | 'heat'> => ({
+  governor: {
+    decision:
+      'opens blocked naming it, closes pass: of unknown size (a slot, no price) until a fresh report says flat or `quantum-gates positions clear`',
+    reason: 'max_positions_reached or position_price_unknown',
+    seen: `the block's \`unpriced_positions\`; \`quantum_govern_figures_refused_total{source,reason="vanished"}\`; status DEGRADED naming ${producer}`,
+  },
+  heat: {
+    decision: 'fails closed (COLD)',
+    reason: 'position_not_a_number',
+    seen: '`debug_json` `untrusted` (`{symbol}.vanished_leg`); status DEGRADED',
+  },
+});
+export const ABSENCE_FAMILIES: readonly Family[] = [
+  { input: 'tracker_entry', way: 'vanished', heldBy: BOOK_ABSENCE, ...vanished('the balance tracker') },
+  { input: 'p33_seed_hash', way: 'vanished', heldBy: BOOK_ABSENCE, ...vanished('P3.3') },
+  { input: 'p33_newest_hash', way: 'vanished', heldBy: BOOK_ABSENCE, ...vanished('P3.3') },
+  { input: 'p33_seed_hash', way: 'flat_mistake', heldBy: BOOK_ABSENCE, ...unusablePosition('unparsable') },
+  { input: 'p33_newest_hash', way: 'flat_mistake', heldBy: BOOK_ABSENCE, ...unusablePosition('unparsable') },
+  {
+    input: 'p33_newest_hash',
+    way: 'flat',
+    heldBy: BOOK_ABSENCE,
+    governor: {
+      decision: 'a report: the position is closed, its slot free (a single producer’s fresh flat clears what it held)',
+      reason: AS_TRUE,
+      seen: 'the decision event’s figures',
+    },
+    heat: { decision: 'a report: the position is closed', reason: AS_TRUE, seen: '`heat_score`, `debug_json` `by_symbol`' },
+  },
+  {
+    input: 'p33_index',
+    way: 'vanished',
+    heldBy: BOOK_ABSENCE,
+    governor: {
+      decision: 'as without it: the book reads every remembered symbol’s hashes directly',
+      reason: AS_TRUE,
+      seen: 'the decision event’s figures',
+    },
+    heat: { decision: 'as without it: the book reads every remembered symbol’s hashes directly', reason: AS_TRUE, seen: '`heat_score`' },
+  },
+  {
+    input: 'tracker_entry',
+    way: 'second_leg',
+    heldBy: BOOK_ABSENCE,
+    governor: {
+      decision: 'both legs counted: gross exposure, a slot per leg past dust',
+      reason: 'total_notional_exceeded or max_positions_reached',
+      seen: 'the block event’s `total_notional`, `open_positions`',
+    },
+    heat: { decision: 'both legs counted: gross exposure', reason: AS_TRUE, seen: '`heat_score`, `debug_json` `by_symbol`' },
+  },
+];
+
+/** Every family of the tables: the property's, and those named tests hold. */
+export const TABLE_FAMILIES: readonly Family[] = [...FAMILIES, ...ABSENCE_FAMILIES];
+
 /** The families a gate's table lists: those with an expectation for it. */
 export function familiesOf(gate: Gate): Family[] {
-  return FAMILIES.filter((f) => (gate === 'governor' ? f.governor : f.heat) !== undefined);
+  return TABLE_FAMILIES.filter((f) => (gate === 'governor' ? f.governor : f.heat) !== undefined);
 }
 
 /** The header of a gate's table in its doc ("Inputs and how they can be wrong"). */

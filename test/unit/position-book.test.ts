@@ -23,7 +23,8 @@ const view = (symbol: string, notional: number, atMs: number, sigma = '0.2') => 
 });
 const p33 = (amt: string, mark: string, tsSec: number) => ({
   position_amt: amt,
-  side: 'LONG',
+  // As P3.3 writes it (position_state_brain/main.py:513): by the amount's sign, FLAT when zero.
+  side: Number(amt) > 0 ? 'LONG' : Number(amt) < 0 ? 'SHORT' : 'FLAT',
   entry_price: mark,
   mark_price: mark,
   unrealized_pnl: '0',

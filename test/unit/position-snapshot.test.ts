@@ -44,9 +44,10 @@ describe('position-snapshot handler', () => {
     expect(ttl).toBeGreaterThan(0);
     expect(ttl).toBeLessThanOrEqual(120);
     const late = await runHandler(positionSnapshot, tracker, { meta: { producedAt: fresh.ctx.now() - 121_000 } });
+    // Its leg's row goes with the symbol's; the other leg's stands (the position index prunes the symbol).
     expect(late.recorder.effects).toEqual([
       { op: 'deleteKey', key: keys.position('SOLUSDT') },
-      { op: 'removeFromSet', key: keys.activePositions, member: 'SOLUSDT' },
+      { op: 'deleteKey', key: keys.positionLeg('SOLUSDT', 'LONG') },
     ]);
   });
 
@@ -57,9 +58,14 @@ describe('position-snapshot handler', () => {
 
   it('removes the symbol when its notional is zero', async () => {
     const run = await runHandler(positionSnapshot, { symbol: 'ETHUSDT', position_notional_usd: '0' });
+    // A zero without a side is the whole symbol's: both legs' rows go too.
     expect(run.recorder.effects).toEqual([
       { op: 'deleteKey', key: keys.position('ETHUSDT') },
+      { op: 'deleteKey', key: keys.positionLeg('ETHUSDT', 'LONG') },
+      { op: 'deleteKey', key: keys.positionLeg('ETHUSDT', 'SHORT') },
       { op: 'removeFromSet', key: keys.activePositions, member: 'ETHUSDT' },
+      // Its producer's report that the symbol is flat: the book forgets its legs.
+      { op: 'putHash', key: keys.positionsHeld, fields: { 'ETHUSDT:LONG': '', 'ETHUSDT:SHORT': '' } },
     ]);
   });
 
@@ -82,11 +88,15 @@ describe('position-snapshot handler', () => {
           source_id: run.ctx.meta.id,
         },
       },
+      expect.objectContaining({ op: 'putHash', key: keys.positionLeg('SOLUSDT', 'SHORT'), ttlSec: 120 }),
       { op: 'addToSet', key: keys.activePositions, member: 'SOLUSDT' },
     ]);
-    // Closed (quantity 0) or already too old: removed as before.
+    // Closed (quantity 0) or already too old: removed as before, that leg only.
     const flat = await runHandler(positionSnapshot, { symbol: 'SOLUSDT', side: 'LONG', position_qty: '0.0', mark_price: '0.0' });
-    expect(flat.recorder.effects.map((e) => e.op)).toEqual(['deleteKey', 'removeFromSet']);
+    expect(flat.recorder.effects).toEqual([
+      { op: 'deleteKey', key: keys.position('SOLUSDT') },
+      { op: 'deleteKey', key: keys.positionLeg('SOLUSDT', 'LONG') },
+    ]);
   });
 
   it('ignores a snapshot older than the one already applied (replicas finishing out of order)', async () => {

@@ -349,7 +349,7 @@ describe('collectStatus', () => {
     expect(status.decisions).toBeNull();
     // One cause, one line: the sections that failed alike are named together.
     expect(status.errors).toEqual([
-      'portfolio heat, heat history, governor events, kill switch, disarm, reservations, budgets, outcomes, dead letters: Connection is closed.',
+      'portfolio heat, heat history, governor events, kill switch, disarm, reservations, unknown positions, budgets, outcomes, dead letters: Connection is closed.',
     ]);
     expect(status.redis_fault).toBeNull();
   });
@@ -368,14 +368,14 @@ describe('collectStatus', () => {
     expect(status.redis_fault).toMatchObject({ cause: 'unreachable', since, detail: 'connection reconnecting' });
     expect(status.redis_fault?.sections).toEqual(expect.arrayContaining(['budgets', 'kill switch', 'dead letters']));
     expect(status.errors).toEqual([
-      'redis unreachable since 2026-11-22 13:04:05 UTC (connection reconnecting): 9 sections could not be read',
+      'redis unreachable since 2026-11-22 13:04:05 UTC (connection reconnecting): 10 sections could not be read',
     ]);
     expect(status.headline).toEqual({
       state: 'BLOCKING',
       reasons: [
         {
           state: 'BLOCKING',
-          text: 'Redis unreachable (connection reconnecting); heat-gate waits for it; 9 sections could not be read',
+          text: 'Redis unreachable (connection reconnecting); heat-gate waits for it; 10 sections could not be read',
           since,
         },
       ],
@@ -460,6 +460,7 @@ describe("the gates' status sections", () => {
       ['kill_switch', ['governor']],
       ['disarm', ['governor']],
       ['reservations', ['governor']],
+      ['positions_unknown', ['governor']],
       ['budgets', ['risk-budget']],
       ['outcomes', ['outcome-sample']],
     ]);

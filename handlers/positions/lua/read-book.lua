@@ -1,9 +1,13 @@
--- The position book's reads in one moment (handlers/positions/book.ts: bookReads says what, readPlain
--- does the same with plain commands, bookReadOf decodes either's replies).
+-- The position book's reads in one moment (handlers/positions/book.ts: bookReads says what,
+-- scriptRecord names this reply, bookReadOf decodes it). Where Redis cannot run it (Cluster, Redis
+-- before 7) this same script runs in-process (script-as-commands.ts): it must send only
+-- redis.pcall, and read an error reply as a key or listing it could not read.
 -- KEYS: our view's index, the snapshot stream, P3.3's index, the portfolio state ('' for no equity),
--- the governor's watched symbols.
+-- the governor's watched symbols, the book's memory (quantum:gates:positions:held), the balance
+-- tracker's account hash.
 -- ARGV: the position-snapshot group, the bound on entries, bookReads as JSON
--- [{over = view|p33|entries|book, read = [command, key prefix, args...], needless = [[prefix, places...], ...]}, ...],
+-- [{over = view|p33|entries|book|held, read = [command, key prefix, args...], suffix = after the symbol,
+--   needless = [[prefix, places...], ...]}, ...],
 -- P3.3's symbols the key watch names (JSON), or '' to read every symbol P3.3's index lists.
 -- A listing read Redis refuses (a key of another type, a key the user may not read) is noted
 -- {listing, key, error} and read as empty: the rest of the book is still read (book.ts bookReadOf).
@@ -26,7 +30,16 @@ local lists = {
   p33 = {},
   entries = {},
   book = {},
+  held = {},
 }
+-- The book's memory (fields SYMBOL:LEG): its symbols are read directly, whatever lists them.
+local memory = listing('held', KEYS[6], 'HGETALL', KEYS[6]) or {}
+local heldSeen = {}
+for j = 1, #memory, 2 do
+  local s = memory[j + 1] ~= '' and (string.match(memory[j], '^(.+):LONG$') or string.match(memory[j], '^(.+):SHORT$'))
+  if s and not heldSeen[s] then heldSeen[s] = true; lists.held[#lists.held + 1] = s end
+end
+local tracker = listing('tracker', KEYS[7], 'HGET', KEYS[7], 'timestamp') or false
 -- The stream's entries not applied yet: through the group (its pending ones, then those after its
 -- last-delivered id), without that group the newest, without the stream none.
 local mode, start = 'tail', '-'
@@ -84,6 +97,7 @@ else
   for _, s in ipairs(listing('p33', KEYS[3], 'SMEMBERS', KEYS[3]) or {}) do addP33(s) end
 end
 for _, s in ipairs(watched) do addP33(s) end
+for _, s in ipairs(lists.held) do addP33(s) end
 seen = {}
 for _, name in ipairs({'view', 'entries', 'p33'}) do
   for _, s in ipairs(lists[name]) do
@@ -114,7 +128,7 @@ for r, plan in ipairs(cjson.decode(ARGV[3])) do
   for i, s in ipairs(lists[plan.over]) do
     local reply = false
     if not needless(s, plan.needless) then
-      command[2] = plan.read[2] .. s
+      command[2] = plan.read[2] .. s .. (plan.suffix or '')
       reply = redis.pcall(unpack(command))
       if type(reply) == 'table' and reply.err then refused[#refused + 1] = {r, i, reply.err}; reply = false end
       byKey[command[2]] = reply
@@ -122,4 +136,10 @@ for r, plan in ipairs(cjson.decode(ARGV[3])) do
     replies[r][i] = reply
   end
 end
-return {equity, mode, entries, {lists.view, lists.p33, lists.entries, lists.book}, replies, refused, listingRefused, p33From}
+-- One named record (book.ts scriptRecord): names and values, flat.
+return {
+  'equity', equity, 'mode', mode, 'entries', entries,
+  'view', lists.view, 'p33', lists.p33, 'entry_symbols', lists.entries, 'book', lists.book, 'held', lists.held,
+  'replies', replies, 'refused', refused, 'refused_listings', listingRefused, 'p33_listing', p33From,
+  'memory', memory, 'tracker', tracker,
+}

@@ -1,0 +1,347 @@
+/**
+ * The middle of the position book: a pure fold of every producer's words on every symbol, what the
+ * book remembered was held, and the clock, into the book. No Redis here: book.ts reads and decodes
+ * (read-book.lua), this decides. The rule is docs/governor.md "Figures":
+ * - a position is (symbol, leg): LONG and SHORT legs of one symbol are kept apart; a producer that
+ *   reports one leg never erases another; legs add gross exposure;
+ * - a leg counts at the largest of its fresh figures; a refused figure makes its symbol of unknown size;
+ * - a leg the book remembered as held whose producers have gone silent (hash deleted or expired,
+ *   figure aged out with its producer stopped, index lost) is of unknown size, never flat, until a
+ *   fresh report says flat (or an operator clears it: `quantum-gates positions clear`).
+ */
+
+/** A leg of a position. Hedge-mode accounts hold both legs of a symbol; one-way accounts one. */
+export type Leg = 'LONG' | 'SHORT';
+export const LEGS: readonly Leg[] = ['LONG', 'SHORT'];
+
+/** Which producer's lane a figure came by: our view and the snapshot stream (`snapshot`), or a P3.3 prefix. */
+export type Lane = string;
+/** The lane of the position snapshot stream and our view of it. */
+export const SNAPSHOT_LANE: Lane = 'snapshot';
+
+export type PositionOrigin = 'view' | 'stream' | 'p33';
+
+export interface BookPosition {
+  readonly symbol: string;
+  /**
+   * The leg it is of: its producer's side (LONG/SHORT), else its sign. Undefined for a flat figure
+   * (no leg: its producer says the symbol holds nothing). For a symbol of BookOf.positions, the
+   * larger leg's.
+   */
+  readonly leg?: Leg;
+  /** Signed as its source gave it (P3.3: position_amt × mark_price). In PositionBook.positions: the legs' gross, signed as the larger leg. */
+  readonly notionalUsd: number;
+  readonly sigma: number | undefined;
+  readonly qty: number | undefined;
+  readonly markPrice: number | undefined;
+  /** Milliseconds since the epoch the figure is from; ranks the sources per symbol. */
+  readonly asOfMs: number;
+  readonly origin: PositionOrigin;
+  /**
+   * True for a stream figure in a repeating producer's format (the balance tracker's): it stops
+   * counting POSITION_MAX_AGE_SEC after asOfMs. Our view's rows of that format carry a TTL instead.
+   */
+  readonly ages?: boolean;
+}
+
+/**
+ * Who wrote a figure: a position's, the position snapshot stream (our view of it) or the Position
+ * Ledger (P3.3); the portfolio state's (equity); P2.8's budget hash.
+ */
+export type FigureSource = 'snapshot' | 'p33' | 'portfolio' | 'budget';
+
+/**
+ * Why a producer's word is no figure: stamped ahead beyond the skew, a figure no number, a key
+ * Redis refused to read, or (`vanished`) a leg the book remembered as held that its producer no
+ * longer reports and never reported closed.
+ */
+export type FigureRefusal = 'future' | 'unparsable' | 'unreadable' | 'vanished';
+
+/** A producer's word the book refused: a position's makes its symbol's exposure unknown (never taken as flat). */
+export interface RefusedFigure {
+  /** The symbol it is of; the portfolio state's is of none (''). */
+  readonly symbol: string;
+  readonly source: FigureSource;
+  readonly reason: FigureRefusal;
+  /** The key it was read from (a stream entry: the stream@id; a vanished leg: its lane's key). */
+  readonly key: string;
+  /** How far ahead of the clock it was stamped (ms), for `future`. */
+  readonly aheadMs?: number;
+  /** For `vanished`: the leg. */
+  readonly leg?: Leg;
+}
+
+/** A position figure that is present but not a plain finite number. */
+export interface UntrustedFigure {
+  readonly symbol: string;
+  readonly field: string;
+  readonly value: string;
+}
+
+/** The untrusted field a figure stamped ahead is named by (its value: the key). */
+export const STAMPED_AHEAD = 'stamped_ahead';
+
+/**
+ * One producer's word on a symbol: its figure (and the key it was read from), or why there is no
+ * figure anyone can use (RefusedFigure).
+ */
+export type LaneWord = { readonly figure: BookPosition; readonly key: string } | { readonly refused: RefusedFigure };
+
+/** The bounds a figure must lie within to count (the book's settings, in ms). */
+export interface FigureBounds {
+  /** A repeating producer's figure older than this is no position (POSITION_MAX_AGE_SEC); undefined: none ages. */
+  readonly maxAgeMs: number | undefined;
+  /** Stamped further ahead of the clock than this: no figure (PRICE_MAX_SKEW_SEC). */
+  readonly maxSkewMs: number;
+  readonly now: number;
+}
+
+/** What the book remembered of one held leg: the lanes that reported it, and when its first figure was (ms). */
+export interface HeldLeg {
+  readonly by: readonly Lane[];
+  readonly atMs: number;
+  /** The lanes of `by` that went silent without their close, as of the read that wrote it: the leg is of unknown size. */
+  readonly silent?: readonly Lane[];
+}
+
+/** The book's memory: per `SYMBOL:LEG` (heldKey). */
+export type HeldMemory = ReadonlyMap<string, HeldLeg>;
+
+export const heldKey = (symbol: string, leg: Leg) => `${symbol}:${leg}`;
+
+/** `SYMBOL:LEG` back into its parts; undefined for a field of no leg. */
+export function parseHeldKey(key: string): { symbol: string; leg: Leg } | undefined {
+  const at = key.lastIndexOf(':');
+  const leg = key.slice(at + 1);
+  return at > 0 && (leg === 'LONG' || leg === 'SHORT') ? { symbol: key.slice(0, at), leg } : undefined;
+}
+
+/**
+ * Evidence that a silent lane reported its leg closed (each producer's way of closing, read from
+ * upstream): P3.3 rewrites its hash flat (a fresh flat word, handled by the fold itself); the seeds'
+ * snapshot closes with a 0 (a fresh flat word while unapplied; position-snapshot forgets the legs
+ * when it applies it); the balance tracker omits a closed position from its next round while still
+ * running (balance_tracker.py:185-188: only positionAmt ≠ 0 are published, after the account hash).
+ */
+export interface CloseEvidence {
+  /** When the balance tracker last completed a round (its account hash's timestamp, ms), undefined when unknown. */
+  readonly trackerRoundMs: number | undefined;
+}
+
+export interface FoldInput {
+  /** Every producer's words, each on a symbol by its lane; a later word of the same slot (lane, leg) replaces an earlier. */
+  readonly words: readonly SlotWord[];
+  readonly memory: HeldMemory;
+  readonly evidence: CloseEvidence;
+  readonly bounds: FigureBounds;
+  /** The market's sigma of a symbol the book holds (the largest of its two producers'), read where a position needs it. */
+  readonly marketSigma: (symbol: string) => number | undefined;
+  /** The lane's key for `symbol` (named by a vanished leg's refusal). */
+  readonly laneKey: (lane: Lane, symbol: string) => string;
+}
+
+/**
+ * A word in its slot: its lane and either a leg (a producer that reports legs apart: the balance
+ * tracker's side) or `*` (the producer's word on the whole symbol: a seed-format snapshot, P3.3's
+ * one hash per symbol), which replaces every earlier word of its lane on the symbol.
+ */
+export interface SlotWord {
+  readonly symbol: string;
+  readonly lane: Lane;
+  readonly slot: Leg | '*';
+  readonly word: LaneWord;
+}
+
+export interface FoldedBook {
+  /**
+   * Open positions, one per symbol, sorted by symbol: each leg at the largest |notional| of its fresh
+   * figures, the legs added (gross), with the largest sigma any figure carries (else the market's).
+   */
+  readonly positions: readonly BookPosition[];
+  /** Per symbol, each producer's fresh figure (flat and unpriced ones included), legs tagged. */
+  readonly figures: ReadonlyMap<string, readonly BookPosition[]>;
+  readonly refused: readonly RefusedFigure[];
+  readonly untrusted: readonly UntrustedFigure[];
+  /** What the book remembers after this read (written back by decisions, handlers/positions/memory.ts). */
+  readonly memory: HeldMemory;
+}
+
+/** The leg a figure is of: its side, else its sign; undefined when flat. */
+export function legOf(side: unknown, signed: number | undefined): Leg | undefined {
+  const word = typeof side === 'string' ? side.trim().toUpperCase() : '';
+  if (word === 'LONG' || word === 'SHORT') return word;
+  if (signed === undefined || signed === 0) return undefined;
+  return signed > 0 ? 'LONG' : 'SHORT';
+}
+
+/** A figure that says its producer holds nothing on its leg (or symbol). */
+const isFlat = (f: BookPosition) => f.notionalUsd === 0 && (f.qty === undefined || f.qty === 0);
+
+/**
+ * Older than the bound: its producer stopped repeating it. Only a repeating producer's figures
+ * age (the balance tracker's; in our view its rows carry the same bound as a TTL). The seeds'
+ * snapshots close with a 0, P3.3 reports its closes and its hashes carry their own TTL.
+ */
+function agedOut(p: BookPosition, maxAgeMs: number | undefined, now: number): boolean {
+  return p.ages === true && maxAgeMs !== undefined && p.asOfMs > 0 && now - p.asOfMs > maxAgeMs;
+}
+
+/**
+ * The producers' words sorted by the rule of docs/governor.md "Figures": a refused word, or a
+ * figure stamped further ahead than the skew, is a refusal (the symbol's exposure is unknown, not
+ * flat); a figure older than its bound is no figure (a repeating producer stopped repeating it); the
+ * rest are fresh. Refusals are noted in `untrusted` too, so a gate that needs every figure says so.
+ */
+export function sortWords(words: Iterable<LaneWord>, bounds: FigureBounds, untrusted: UntrustedFigure[]) {
+  const fresh: BookPosition[] = [];
+  const refused: RefusedFigure[] = [];
+  for (const word of words) {
+    if ('refused' in word) {
+      refused.push(word.refused);
+      continue;
+    }
+    const { figure, key } = word;
+    const aheadMs = figure.asOfMs - bounds.now;
+    if (aheadMs > bounds.maxSkewMs) {
+      refused.push({ symbol: figure.symbol, source: sourceOf(figure), reason: 'future', key, aheadMs });
+      untrusted.push({ symbol: figure.symbol, field: STAMPED_AHEAD, value: key });
+    } else if (!agedOut(figure, bounds.maxAgeMs, bounds.now)) fresh.push(figure);
+  }
+  return { fresh, refused };
+}
+
+export function sourceOf(p: Pick<BookPosition, 'origin'>): FigureSource {
+  return p.origin === 'p33' ? 'p33' : 'snapshot';
+}
+
+/**
+ * Of a symbol's fresh figures, the one that sizes its heat: per leg the largest |notional| (a flat
+ * figure removes nothing another producer still reports), the legs added, with the largest sigma
+ * any of them carries.
+ */
+export function largestExposure(fresh: readonly BookPosition[]): BookPosition | undefined {
+  const top = new Map<Leg | undefined, BookPosition>();
+  let sigma: number | undefined;
+  for (const f of fresh) {
+    if (f.sigma !== undefined && (sigma === undefined || f.sigma > sigma)) sigma = f.sigma;
+    if (f.notionalUsd === 0) continue;
+    const leg = f.leg ?? legOf(undefined, f.notionalUsd);
+    const before = top.get(leg);
+    if (before === undefined || Math.abs(f.notionalUsd) > Math.abs(before.notionalUsd)) top.set(leg, f);
+  }
+  let larger: BookPosition | undefined;
+  let gross = 0;
+  for (const f of top.values()) {
+    gross += Math.abs(f.notionalUsd);
+    if (larger === undefined || Math.abs(f.notionalUsd) > Math.abs(larger.notionalUsd)) larger = f;
+  }
+  if (larger === undefined) return undefined;
+  const notionalUsd = top.size === 1 ? larger.notionalUsd : Math.sign(larger.notionalUsd) * gross;
+  return larger.sigma === sigma && notionalUsd === larger.notionalUsd ? larger : { ...larger, notionalUsd, sigma };
+}
+
+/** The larger of two figures where both are known, else the one that is. */
+export function largestOf(a: number | undefined, b: number | undefined): number | undefined {
+  return a === undefined ? b : b === undefined ? a : Math.max(a, b);
+}
+
+/**
+ * Folds the producers' words, the memory and the clock into the book (see the module's comment).
+ * A leg is remembered while any lane reports it; a lane that reported it and falls silent is closed
+ * only by its own way of closing (CloseEvidence) or by a fresh flat word of any producer on the leg
+ * (a single producer's positive, fresh "flat" is a report); otherwise the leg is of unknown size.
+ */
+export function foldBook(input: FoldInput): FoldedBook {
+  const { bounds, memory, evidence } = input;
+  const untrusted: UntrustedFigure[] = [];
+  const bySymbol = new Map<string, Map<string, LaneWord>>();
+  // A superseded figure's sigma, for a symbol whose fresh figures carry none.
+  const supersededSigma = new Map<string, number>();
+  for (const { symbol, lane, slot, word } of input.words) {
+    let slots = bySymbol.get(symbol);
+    if (slots === undefined) bySymbol.set(symbol, (slots = new Map()));
+    for (const [at, before] of slots) {
+      const replaced = at === `${lane}|${slot}` || (at.startsWith(`${lane}|`) && (slot === '*' || at === `${lane}|*`));
+      if (!replaced) continue;
+      if ('figure' in before && before.figure.sigma !== undefined) supersededSigma.set(symbol, before.figure.sigma);
+      slots.delete(at);
+    }
+    slots.set(`${lane}|${slot}`, word);
+  }
+  // Symbols the memory names but no producer spoke of: their legs are judged too.
+  for (const key of memory.keys()) {
+    const held = parseHeldKey(key);
+    if (held !== undefined && !bySymbol.has(held.symbol)) bySymbol.set(held.symbol, new Map());
+  }
+
+  const figures = new Map<string, readonly BookPosition[]>();
+  const refused: RefusedFigure[] = [];
+  const positions: BookPosition[] = [];
+  const remembered = new Map<string, HeldLeg>();
+  const trackerLive =
+    evidence.trackerRoundMs !== undefined &&
+    (bounds.maxAgeMs === undefined || bounds.now - evidence.trackerRoundMs <= bounds.maxAgeMs) &&
+    evidence.trackerRoundMs <= bounds.now + bounds.maxSkewMs;
+  for (const [symbol, slots] of bySymbol) {
+    const lanesOf = new Map<BookPosition, Lane>();
+    for (const [at, word] of slots) if ('figure' in word) lanesOf.set(word.figure, at.slice(0, at.lastIndexOf('|')));
+    const sorted = sortWords(slots.values(), bounds, untrusted);
+    // A lane whose word on the symbol is refused: the symbol is of unknown size already (that
+    // refusal), and the lane keeps what it was remembered for.
+    const refusedLanes = new Set<Lane>();
+    for (const [at, word] of slots) {
+      const lane = at.slice(0, at.lastIndexOf('|'));
+      if ('refused' in word || !sorted.fresh.includes(word.figure)) {
+        if ('refused' in word || sorted.refused.some((r) => r.key === word.key)) refusedLanes.add(lane);
+      }
+    }
+    for (const r of sorted.refused) refused.push(r);
+    if (sorted.fresh.length > 0) figures.set(symbol, sorted.fresh);
+    // A positive flat report: a fresh figure of no position (stamped within the age bound, so a
+    // flat left behind by a stopped producer is none), clearing what its producer says it covers.
+    const flatLegs = new Set<Leg>();
+    for (const f of sorted.fresh) {
+      if (!isFlat(f) || (bounds.maxAgeMs !== undefined && bounds.now - f.asOfMs > bounds.maxAgeMs)) continue;
+      for (const leg of f.leg === undefined ? LEGS : [f.leg]) flatLegs.add(leg);
+    }
+    for (const leg of LEGS) {
+      const claims = sorted.fresh.filter((f) => !isFlat(f) && (f.leg ?? legOf(undefined, f.notionalUsd ?? f.qty)) === leg);
+      const claimLanes = new Set(claims.map((f) => lanesOf.get(f) ?? ''));
+      const before = memory.get(heldKey(symbol, leg));
+      const silent = (before?.by ?? []).filter((lane) => !claimLanes.has(lane));
+      const kept = flatLegs.has(leg) ? [] : silent.filter((lane) => refusedLanes.has(lane));
+      const vanished = flatLegs.has(leg)
+        ? []
+        : silent.filter((lane) => {
+            if (refusedLanes.has(lane)) return false;
+            if (lane !== SNAPSHOT_LANE) return true;
+            // The snapshot lane's repeating producer closes by omitting the leg from a round it ran
+            // after the leg was last seen (and its rows aged out meanwhile: four missed rounds).
+            return !(trackerLive && before !== undefined && evidence.trackerRoundMs! > before.atMs);
+          });
+      // Untrusted too: a gate that needs every figure (the heat gate) names it rather than skipping it.
+      for (const lane of vanished) untrusted.push({ symbol, field: 'vanished_leg', value: `${leg} ${input.laneKey(lane, symbol)}` });
+      for (const lane of vanished)
+        refused.push({
+          symbol,
+          source: lane === SNAPSHOT_LANE ? 'snapshot' : 'p33',
+          reason: 'vanished',
+          key: input.laneKey(lane, symbol),
+          leg,
+        });
+      if (claimLanes.size === 0 && vanished.length === 0 && kept.length === 0) continue;
+      // When it was first remembered: a tracker round after it proves the tracker ran since (a later
+      // figure's time would add nothing, and rewriting it would make every decision write the memory).
+      const atMs = before?.atMs ?? Math.max(0, ...claims.map((f) => f.asOfMs));
+      const by = [...new Set([...claimLanes, ...vanished, ...kept])].sort();
+      remembered.set(heldKey(symbol, leg), vanished.length === 0 ? { by, atMs } : { by, atMs, silent: [...vanished].sort() });
+    }
+    const top = largestExposure(sorted.fresh);
+    if (top === undefined) continue;
+    // The largest of every producer's sigma (the figures' own and the market's two), as the caps take the largest figure.
+    const sigma = largestOf(top.sigma, input.marketSigma(symbol)) ?? supersededSigma.get(symbol);
+    positions.push(sigma === top.sigma ? top : { ...top, sigma });
+  }
+  positions.sort((a, b) => (a.symbol < b.symbol ? -1 : a.symbol > b.symbol ? 1 : 0));
+  return { positions, figures, refused, untrusted, memory: remembered };
+}

@@ -1,0 +1,82 @@
+import { keys } from '../../schemas/keys.js';
+import { heldKey, parseHeldKey, type HeldLeg, type HeldMemory, type Leg } from './fold.js';
+
+/**
+ * The position book's memory in Redis (keys.positionsHeld): what it knew was held, per symbol and
+ * leg, and which producers' lanes said so. The book reads it in its one script (read-book.lua) and
+ * the fold (fold.ts) decides from it; nothing else reads it but the status and the CLI.
+ *
+ * Who writes it: the governor's decisions, in their own commit (no round trip of their own: the read
+ * is in the book's script, the write in the commit the decision makes anyway). A figure matters to
+ * the caps only when a decision reads it, and every decision reads the whole book, so a position
+ * held while any plan is decided is remembered by that decision; the heat gate and the budget engine
+ * read the same memory but leave writing it to the governor (their commits are not per decision).
+ * The position index job does not write it: it runs on a schedule (and may not run at all), while the
+ * memory must hold what the last decision counted. A position opened and vanished with no decision
+ * in between was never counted by anyone, so there is nothing to remember.
+ */
+
+/** A memory field's value: JSON {"by": [lanes], "at": ms}, and "silent": [lanes] while it is of unknown size. */
+export function encodeHeld(held: HeldLeg): string {
+  return JSON.stringify(held.silent === undefined ? { by: held.by, at: held.atMs } : { by: held.by, at: held.atMs, silent: held.silent });
+}
+
+/**
+ * A memory field's value as the fold reads it. A value this cannot read (hand-edited, another
+ * version's) is still a leg that was held: by a lane of no producer (`?`), so it is of unknown size
+ * until a fresh flat report or an operator clears it, never forgotten.
+ */
+export function decodeHeld(value: string): HeldLeg {
+  try {
+    const parsed = JSON.parse(value) as unknown;
+    if (typeof parsed === 'object' && parsed !== null) {
+      const { by, at, silent } = parsed as { by?: unknown; at?: unknown; silent?: unknown };
+      const lanes = (v: unknown): v is string[] => Array.isArray(v) && v.every((lane) => typeof lane === 'string');
+      if (lanes(by) && typeof at === 'number' && Number.isFinite(at)) return lanes(silent) ? { by, atMs: at, silent } : { by, atMs: at };
+    }
+  } catch {
+    // Falls through: unreadable is held by nobody known.
+  }
+  return { by: [UNKNOWN_LANE], atMs: 0 };
+}
+
+/** The lane of a memory value no one can read. */
+export const UNKNOWN_LANE = '?';
+
+/** The memory as HGETALL gives it (field, value, …): the fields of a leg, each decoded. */
+export function heldMemoryOf(flat: readonly string[]): Map<string, HeldLeg> {
+  const held = new Map<string, HeldLeg>();
+  // An empty value is a leg forgotten (the commit writes no field delete: rememberHeld in the governor).
+  for (let i = 0; i + 1 < flat.length; i += 2)
+    if (parseHeldKey(flat[i]!) !== undefined && flat[i + 1] !== '') held.set(flat[i]!, decodeHeld(flat[i + 1]!));
+  return held;
+}
+
+/** What a commit writes so the memory becomes `after`: fields to set (changed or new), fields to delete. */
+export interface MemoryWrites {
+  readonly set: Readonly<Record<string, string>>;
+  readonly remove: readonly string[];
+}
+
+/**
+ * The writes that turn `before` (as read) into `after` (as folded); none when they hold the same.
+ * A leg's time is that of its first figure, kept as read, so a decision writes only when a leg is
+ * new, forgotten, or reported by other lanes (or silent ones): not at every figure.
+ */
+export function memoryWrites(before: HeldMemory, after: HeldMemory): MemoryWrites {
+  const set: Record<string, string> = {};
+  for (const [key, held] of after) {
+    const was = before.get(key);
+    if (was === undefined || encodeHeld(was) !== encodeHeld(held)) set[key] = encodeHeld(held);
+  }
+  const remove = [...before.keys()].filter((key) => !after.has(key));
+  // Written empty (no memory); a field already empty is not in `before`, so it is not written again.
+  return { set, remove };
+}
+
+/** The memory fields an operator's `positions clear SYMBOL[:SIDE]` removes. */
+export function clearedFields(symbol: string, leg: Leg | undefined): string[] {
+  return (leg === undefined ? (['LONG', 'SHORT'] as const) : [leg]).map((l) => heldKey(symbol, l));
+}
+
+export const HELD_KEY = keys.positionsHeld;

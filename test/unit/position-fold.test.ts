@@ -1,0 +1,169 @@
+import { describe, expect, it } from 'vitest';
+import {
+  foldBook,
+  heldKey,
+  SNAPSHOT_LANE,
+  type BookPosition,
+  type FoldInput,
+  type HeldLeg,
+  type Leg,
+  type SlotWord,
+} from '../../handlers/positions/fold.js';
+import { decodeHeld, encodeHeld, heldMemoryOf, memoryWrites, UNKNOWN_LANE } from '../../handlers/positions/memory.js';
+
+// The fold without Redis: producers' words, the memory and the clock in, the book out.
+const NOW = 1_800_000_000_000;
+const MAX_AGE = 120_000;
+const P33 = 'quantum:state:positions:';
+
+const tracker = (symbol: string, leg: Leg, notional: number, atMs = NOW - 1000): SlotWord => ({
+  symbol,
+  lane: SNAPSHOT_LANE,
+  slot: leg,
+  word: {
+    key: `view:${symbol}:${leg}`,
+    figure: {
+      symbol,
+      leg,
+      notionalUsd: leg === 'LONG' ? notional : -notional,
+      sigma: 0.1,
+      qty: undefined,
+      markPrice: 1,
+      asOfMs: atMs,
+      origin: 'stream',
+      ages: true,
+    } satisfies BookPosition,
+  },
+});
+const p33 = (symbol: string, amt: number, atMs = NOW - 1000): SlotWord => ({
+  symbol,
+  lane: P33,
+  slot: '*',
+  word: {
+    key: P33 + symbol,
+    figure: {
+      symbol,
+      ...(amt === 0 ? {} : { leg: amt > 0 ? ('LONG' as const) : ('SHORT' as const) }),
+      notionalUsd: amt * 100,
+      sigma: undefined,
+      qty: amt,
+      markPrice: 100,
+      asOfMs: atMs,
+      origin: 'p33',
+    } satisfies BookPosition,
+  },
+});
+
+function fold(words: SlotWord[], memory: Record<string, HeldLeg> = {}, evidence: Partial<FoldInput['evidence']> = {}) {
+  return foldBook({
+    words,
+    memory: new Map(Object.entries(memory)),
+    evidence: { trackerRoundMs: undefined, ...evidence },
+    bounds: { maxAgeMs: MAX_AGE, maxSkewMs: 5000, now: NOW },
+    marketSigma: () => 0.2,
+    laneKey: (lane, symbol) => (lane === SNAPSHOT_LANE ? `view:${symbol}` : lane + symbol),
+  });
+}
+
+describe('the fold: legs', () => {
+  it('keeps LONG and SHORT of one symbol apart and adds them (gross), whichever came last', () => {
+    const book = fold([tracker('BTCUSDT', 'LONG', 1000), tracker('BTCUSDT', 'SHORT', 1)]);
+    expect(book.positions).toMatchObject([{ symbol: 'BTCUSDT', notionalUsd: 1001, leg: 'LONG' }]);
+    expect(book.figures.get('BTCUSDT')).toHaveLength(2);
+    expect([...book.memory.keys()].sort()).toEqual(['BTCUSDT:LONG', 'BTCUSDT:SHORT']);
+  });
+
+  it('a producer reporting one leg never erases another: P3.3 SHORT beside the tracker LONG', () => {
+    const book = fold([tracker('ETHUSDT', 'LONG', 500), p33('ETHUSDT', -2)]);
+    expect(book.positions[0]!.notionalUsd).toBe(700);
+  });
+
+  it('a leg counts at the largest of its fresh figures', () => {
+    const book = fold([tracker('ETHUSDT', 'LONG', 500), p33('ETHUSDT', 1)]);
+    expect(book.positions[0]!.notionalUsd).toBe(500);
+    expect(book.memory.get(heldKey('ETHUSDT', 'LONG'))!.by).toEqual([SNAPSHOT_LANE, P33].sort());
+  });
+});
+
+describe('the fold: absence is not flat', () => {
+  const held = (by: string[], atMs = NOW - 60_000): HeldLeg => ({ by, atMs });
+
+  it('a remembered P3.3 leg whose hash is gone is of unknown size, and stays remembered', () => {
+    const book = fold([], { 'SOLUSDT:LONG': held([P33]) });
+    expect(book.refused).toEqual([{ symbol: 'SOLUSDT', source: 'p33', reason: 'vanished', key: P33 + 'SOLUSDT', leg: 'LONG' }]);
+    expect(book.memory.get('SOLUSDT:LONG')).toEqual({ ...held([P33]), silent: [P33] });
+    expect(book.positions).toEqual([]);
+  });
+
+  it("P3.3's fresh flat hash is a report: the leg is forgotten", () => {
+    const book = fold([p33('SOLUSDT', 0)], { 'SOLUSDT:LONG': held([P33]) });
+    expect(book.refused).toEqual([]);
+    expect(book.memory.size).toBe(0);
+  });
+
+  it('a flat stamped older than POSITION_MAX_AGE_SEC is no report', () => {
+    const book = fold([p33('SOLUSDT', 0, NOW - MAX_AGE - 1)], { 'SOLUSDT:LONG': held([P33]) });
+    expect(book.refused.map((r) => r.reason)).toEqual(['vanished']);
+  });
+
+  it('the tracker stopped (its account hash old too): its aged legs are unknown', () => {
+    const book = fold(
+      [tracker('XRPUSDT', 'LONG', 300, NOW - MAX_AGE - 5000)],
+      { 'XRPUSDT:LONG': held([SNAPSHOT_LANE], NOW - MAX_AGE - 5000) },
+      {
+        trackerRoundMs: NOW - MAX_AGE - 5000,
+      },
+    );
+    expect(book.refused).toMatchObject([{ symbol: 'XRPUSDT', source: 'snapshot', reason: 'vanished', leg: 'LONG' }]);
+  });
+
+  it('the tracker running (a round after the leg was last seen) and omitting it: closed', () => {
+    const book = fold([], { 'XRPUSDT:LONG': held([SNAPSHOT_LANE], NOW - MAX_AGE - 5000) }, { trackerRoundMs: NOW - 10_000 });
+    expect(book.refused).toEqual([]);
+    expect(book.memory.size).toBe(0);
+  });
+
+  it('a fresh zero snapshot without a side (the seeds’ close) forgets both legs', () => {
+    const zero: SlotWord = {
+      symbol: 'ADAUSDT',
+      lane: SNAPSHOT_LANE,
+      slot: '*',
+      word: {
+        key: 's',
+        figure: {
+          symbol: 'ADAUSDT',
+          notionalUsd: 0,
+          sigma: undefined,
+          qty: undefined,
+          markPrice: undefined,
+          asOfMs: NOW - 10,
+          origin: 'stream',
+        },
+      },
+    };
+    const book = fold([zero], { 'ADAUSDT:LONG': held([SNAPSHOT_LANE]), 'ADAUSDT:SHORT': held([SNAPSHOT_LANE]) });
+    expect(book.refused).toEqual([]);
+    expect(book.memory.size).toBe(0);
+  });
+
+  it('the tracker stopped while P3.3 still reports a tenth: the leg is of unknown size (what remains is no size)', () => {
+    const book = fold([p33('BNBUSDT', 1)], { 'BNBUSDT:LONG': held([P33, SNAPSHOT_LANE].sort()) });
+    expect(book.refused).toMatchObject([{ symbol: 'BNBUSDT', reason: 'vanished', source: 'snapshot' }]);
+  });
+
+  it('a memory value no one can read is held by nobody known: unknown until cleared', () => {
+    expect(decodeHeld('garbage')).toEqual({ by: [UNKNOWN_LANE], atMs: 0 });
+    const book = fold([], { 'DOTUSDT:SHORT': decodeHeld('{}') });
+    expect(book.refused).toMatchObject([{ symbol: 'DOTUSDT', reason: 'vanished', leg: 'SHORT' }]);
+  });
+});
+
+describe('the memory in Redis', () => {
+  it('writes only what changed; a forgotten leg is written empty, and an empty field is no memory', () => {
+    const before = new Map([['A:LONG', { by: ['snapshot'], atMs: 1 }]]);
+    const after = new Map([['B:SHORT', { by: [P33], atMs: 2 }]]);
+    expect(memoryWrites(before, after)).toEqual({ set: { 'B:SHORT': encodeHeld({ by: [P33], atMs: 2 }) }, remove: ['A:LONG'] });
+    expect(memoryWrites(after, after)).toEqual({ set: {}, remove: [] });
+    expect(heldMemoryOf(['A:LONG', '', 'B:SHORT', encodeHeld({ by: [P33], atMs: 2 }), 'junk', 'x'])).toEqual(after);
+  });
+});
