@@ -1,7 +1,7 @@
 import { epochMs } from '../../domain/epoch.js';
 import { sideSign } from '../../domain/side.js';
 import * as z from 'zod';
-import { defineKeyWatch, type KeyWatchDeclaration, type RedisReader } from '../../runtime/contract/index.js';
+import { defineKeyWatch, isRedisStateRefusal, type KeyWatchDeclaration, type RedisReader } from '../../runtime/contract/index.js';
 import { envInt } from '../../schemas/env.js';
 import { compareStreamIds, fieldsToRecord, parseNumber } from '../../schemas/fields.js';
 import { keys, streams } from '../../schemas/keys.js';
@@ -14,6 +14,7 @@ import {
   largestOf,
   legOf,
   LEGS,
+  parseHeldKey,
   SNAPSHOT_LANE,
   sortWords,
   type BookPosition,
@@ -28,8 +29,7 @@ import {
   type UntrustedFigure,
 } from './fold.js';
 import { heldMemoryOf } from './memory.js';
-import { runScriptAsCommands } from './script-as-commands.js';
-import { sendReads, settledReplies, type ReadCommand } from './read-commands.js';
+import { refusedKey, sendRead, sendReads, settledReplies, type ReadCommand } from './read-commands.js';
 
 export {
   STAMPED_AHEAD,
@@ -65,7 +65,7 @@ export const DEFAULT_P33_PREFIXES: readonly string[] = [prefixOf(keys.p33Positio
  * What is read is said once (bookReads: the listing, then per symbol the keys, commands and fields)
  * and decoded once (bookReadOf). Two paths run it: one read-only script (read-book.lua: one round
  * trip, one consistent moment, one named record back: scriptRecord), or plain commands where scripts
- * cannot run (Redis Cluster, Redis before 7: the same script in-process, script-as-commands.ts); the property test in
+ * cannot run (Redis Cluster, Redis before 7: readPlain); the property test in
  * test/integration/position-book-script.test.ts holds them equal.
  * A listing read Redis refuses (a key of another type, or one the gates' user may not read) is
  * that listing's problem only, as a refused per-symbol read is its symbol's: the book is read
@@ -217,6 +217,16 @@ function watchedSymbols(watchedKeys: readonly string[], prefixes: readonly strin
  */
 export type BookListing = 'view' | 'p33' | 'stream' | 'equity' | 'watch' | 'held' | 'tracker';
 const BOOK_LISTINGS: readonly BookListing[] = ['view', 'p33', 'stream', 'equity', 'watch', 'held', 'tracker'];
+
+/** The symbols the memory's fields (HGETALL's field, value, … of keys.positionsHeld) name, each once. */
+function heldSymbols(memory: readonly string[]): string[] {
+  const symbols = new Set<string>();
+  for (let i = 0; i + 1 < memory.length; i += 2) {
+    const held = memory[i + 1] === '' ? undefined : parseHeldKey(memory[i]!);
+    if (held !== undefined) symbols.add(held.symbol);
+  }
+  return [...symbols];
+}
 
 /** A listing read Redis refused: which (the book's, or a gate's own such as the governor's reservations), its key, and Redis's error (WRONGTYPE). */
 export interface UnreadableListing {
@@ -452,19 +462,21 @@ export async function loadPositionBook(redis: RedisReader, config: PositionBookC
   // After the barrier: every P3.3 write before this read is judged (null: read every hash the index lists).
   const watchedKeys = (await redis.keysToRead?.(P33_KEY_WATCH)) ?? null;
   const watched = watchedKeys === null ? null : watchedSymbols(watchedKeys, prefixes);
-  const args = [
-    config.POSITION_SNAPSHOT_GROUP,
-    config.POSITION_BOOK_MAX_PENDING,
-    JSON.stringify(sent),
-    watched === null ? '' : JSON.stringify(watched),
-  ] as const;
   let listed: ListedReplies;
   try {
-    listed = scriptRecord(await redis.eval_ro(READ_BOOK, listing.length, ...listing, ...args));
+    const reply = await redis.eval_ro(
+      READ_BOOK,
+      listing.length,
+      ...listing,
+      config.POSITION_SNAPSHOT_GROUP,
+      config.POSITION_BOOK_MAX_PENDING,
+      JSON.stringify(sent),
+      watched === null ? '' : JSON.stringify(watched),
+    );
+    listed = scriptRecord(reply);
   } catch {
-    // Scripts refused (Redis Cluster, Redis before 7, an ACL without EVAL_RO): the same script, its
-    // commands sent as the client's own (script-as-commands.ts).
-    listed = scriptRecord(await runScriptAsCommands(redis, READ_BOOK, listing, args));
+    // Scripts refused (Redis Cluster, Redis before 7, an ACL without EVAL_RO): the same reads as plain commands.
+    listed = await readPlain(redis, config, equityKey, sent, watched);
   }
   // A P3.3 symbol whose hashes say nothing but flat holds nothing: its quotes and sigma are no input
   // of any decision (so a flat universe read through every hash decides as read through the held index).
@@ -477,6 +489,103 @@ export async function loadPositionBook(redis: RedisReader, config: PositionBookC
     },
     equityRaw: listed.equity?.[0] ?? undefined,
     portfolioStampRaw: listed.equity?.[1] ?? undefined,
+  };
+}
+
+/**
+ * What read-book.lua does, as plain commands: not one atomic moment, so a snapshot applied between
+ * the reads may be counted from both the view and the stream (the newer wins per symbol).
+ */
+async function readPlain(
+  redis: RedisReader,
+  config: PositionBookConfig,
+  equityKey: string,
+  reads: readonly SymbolRead[],
+  watched: readonly string[] | null,
+): Promise<ListedReplies> {
+  const stream = config.POSITION_SNAPSHOT_STREAM;
+  // A listing read Redis refuses is noted and read as empty, as the script's (read-book.lua); any other failure is the read's.
+  const refusedListings: [BookListing, string, string][] = [];
+  const listing = <T>(name: BookListing, key: string, read: Promise<T>, none: T): Promise<T> =>
+    read.catch((error: unknown) => {
+      if (!refusedKey(error)) throw error;
+      refusedListings.push([name, key, error.message]);
+      return none;
+    });
+  const [equity, view, governorWatch, memory, tracker] = await Promise.all([
+    equityKey === '' ? null : listing('equity', equityKey, redis.hmget(equityKey, 'equity_usd', 'timestamp'), null),
+    listing('view', keys.activePositions, redis.smembers(keys.activePositions), []),
+    listing('watch', keys.p33Watch, redis.zrangebyscore(keys.p33Watch, '-inf', '+inf'), []),
+    listing(
+      'held',
+      keys.positionsHeld,
+      redis.hgetall(keys.positionsHeld).then((h) => Object.entries(h).flat()),
+      [],
+    ),
+    listing('tracker', keys.trackerAccount, redis.hmget(keys.trackerAccount, 'timestamp'), [null]),
+  ]);
+  const held = heldSymbols(memory);
+  let mode: ListedReplies['mode'] = 'none';
+  let start = '-';
+  try {
+    const groups = (await redis.xinfo('GROUPS', stream)) as unknown[][];
+    mode = 'tail';
+    for (const g of groups) {
+      const info = fieldsToRecord(g.map(String));
+      if (info.name !== config.POSITION_SNAPSHOT_GROUP) continue;
+      mode = 'group';
+      start = `(${info['last-delivered-id']}`;
+      if (Number(info.pending) > 0) start = ((await redis.xpending(stream, config.POSITION_SNAPSHOT_GROUP)) as [number, string])[1];
+    }
+  } catch (error) {
+    // A refusal that is Redis's state is no answer about the stream: the read fails, the message is held.
+    if (isRedisStateRefusal(error)) throw error;
+    mode = 'none';
+    if (refusedKey(error)) refusedListings.push(['stream', stream, error.message]);
+    // Else no stream ("no such key"): nothing to fold in; a failure of another kind is the read's.
+    else if (!(error instanceof Error && /no such key/i.test(error.message))) throw error;
+  }
+  const entries =
+    mode === 'none'
+      ? []
+      : await listing('stream', stream, redis.xrevrange(stream, '+', start, 'COUNT', config.POSITION_BOOK_MAX_PENDING + 1), []);
+  const entrySymbols = [...new Set(entries.map(([, f]) => fieldsToRecord(f).symbol ?? ''))].filter((s) => s !== '');
+  let p33: string[];
+  if (watched === null) p33 = await listing('p33', keys.p33PositionIndex, redis.smembers(keys.p33PositionIndex), []);
+  else {
+    // With the key watch, also our view's and the entries' symbols that P3.3's index lists (as read-book.lua).
+    const others = [...new Set([...view, ...entrySymbols])].filter((s) => !watched.includes(s));
+    const refusedBefore = refusedListings.length;
+    // '' first: the index is read even when no symbol is looked up in it (read-book.lua says why).
+    const listed = await Promise.all(
+      ['', ...others].map((s) => listing('p33', keys.p33PositionIndex, redis.sismember(keys.p33PositionIndex, s), 0)),
+    );
+    refusedListings.splice(refusedBefore + 1);
+    p33 = [...watched, ...others.filter((_, i) => listed[i + 1] === 1)];
+  }
+  // The governor's watched symbols and the memory's either way (as read-book.lua).
+  p33 = [...new Set([...p33, ...governorWatch, ...held])];
+  const lists = { view, p33, entries: entrySymbols, book: [...new Set([...view, ...entrySymbols, ...p33])], held };
+  // A key of another type is its read's reply (as the script's refusals), any other failure the read's.
+  const settled = (error: unknown) => {
+    if (refusedKey(error)) return error;
+    throw error;
+  };
+  const replies = await Promise.all(
+    reads.map(({ over, read: [command, prefix, ...args], suffix = '' }) =>
+      Promise.all(lists[over].map((s) => sendRead(redis, [command, prefix + s + suffix, ...args]).catch(settled))),
+    ),
+  );
+  return {
+    equity,
+    mode,
+    entries,
+    lists,
+    replies,
+    refusedListings,
+    p33Listing: watched === null ? 'all' : 'watched',
+    memory,
+    tracker: tracker[0] ?? null,
   };
 }
 

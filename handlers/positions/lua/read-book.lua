@@ -1,7 +1,5 @@
--- The position book's reads in one moment (handlers/positions/book.ts: bookReads says what,
--- scriptRecord names this reply, bookReadOf decodes it). Where Redis cannot run it (Cluster, Redis
--- before 7) this same script runs in-process (script-as-commands.ts): it must send only
--- redis.pcall, and read an error reply as a key or listing it could not read.
+-- The position book's reads in one moment (handlers/positions/book.ts: bookReads says what, readPlain
+-- does the same with plain commands, scriptRecord names this reply, bookReadOf decodes either's).
 -- KEYS: our view's index, the snapshot stream, P3.3's index, the portfolio state ('' for no equity),
 -- the governor's watched symbols, the book's memory (quantum:gates:positions:held), the balance
 -- tracker's account hash.
