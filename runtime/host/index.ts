@@ -26,5 +26,5 @@ export type { StreamTrigger } from '../contract/handler.js';
 // The engine's record formats the operator CLI reads: dead letters.
 export { deadLetterIndexKey, deadLetterIndexMember, type DeadLetterReason } from '../engine/dead-letter.js';
 // The tape (app/tape): a decision's ctx, recorded (its rehearsal's values come through ./replay.ts).
-export type { DecisionTape } from '../engine/execute.js';
+export type { DecisionTape, Reads, Taped } from '../engine/execute.js';
 export type { Delivery } from '../engine/delivery.js';

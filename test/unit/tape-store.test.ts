@@ -3,6 +3,7 @@ import { Registry } from 'prom-client';
 import { describe, expect, it, vi } from 'vitest';
 import { decodeTapeEntry, encodeTapeEntry, RECORD_FIELD, TAPE_VERSION, type TapeRecord } from '../../app/tape/format.js';
 import { redisTape } from '../../app/tape/store.js';
+import { directReads } from '../../runtime/engine/execute.js';
 import type { RedisClient, RootLogger } from '../../runtime/host/index.js';
 
 const book = ['1000', 'group', [], [['SYM1USDT', 'SYM2USDT']], [[['1000', '0.2', null]]], [], []];
@@ -180,7 +181,8 @@ describe('the tape’s records in flight', () => {
     const tape = redisTape({}, [], { flushMs: 1 })!(redis, new Registry(), quietLogger);
     // A recorder the tape keys its reads on: the runtime's MessageContext, here only its identity.
     const ctx = {} as never;
-    const reader = tape.message(ctx, undefined, { hmget: async (key: string) => [key.endsWith('0USDT') ? '0' : null] } as never, () => 5);
+    const hmget = { hmget: async (key: string) => [key.endsWith('0USDT') ? '0' : null] } as never;
+    const reader = tape.wrap(directReads(hmget, () => 5)).message(ctx, undefined, hmget);
     for (let i = 0; i < 3_000; i++) await reader.redis.hmget(`quantum:position:snapshot:SYM${i}USDT`, 'position_amt');
     tape.committed('position-index', [
       { outcome: { kind: 'handled' }, meta: { id: 'tick-1', producedAt: 1, raw: {} }, data: {}, recorder: ctx } as never,
