@@ -61,6 +61,8 @@ export interface RuntimeOptions {
     registry: Registry,
     logger: RootLogger,
     hosted: readonly { readonly handler: AnyHandler; readonly config: unknown }[],
+    /** This host's clock: the tape's waits. */
+    clock: Clock,
   ) => DecisionTape;
 }
 
@@ -87,7 +89,7 @@ export async function createRuntime(options: RuntimeOptions) {
     logger.warn({ queue, err: error.message }, 'queue error'),
   );
   const { committerFactory } = options;
-  const tape = options.tape?.(commands, registry, logger, hosted);
+  const tape = options.tape?.(commands, registry, logger, hosted, clock);
   const watches = new KeyWatches(
     hosted.flatMap((h) => (h.handler.keyWatch ? [h.handler.keyWatch(h.config)] : [])),
     {
