@@ -36,6 +36,8 @@ export interface RuntimeServices {
   readinessCauses(): ReadinessCauses;
   /** Redis's clock as decisions read it, and how far this host's is off it (engine/redis-clock.ts). */
   readonly redisClock: { now(): number; readonly hostAheadMs: number | undefined };
+  /** This host's clock: every wait, and the durations measured here. */
+  readonly clock: Clock;
 }
 
 export interface RuntimeOptions {
@@ -137,6 +139,7 @@ export async function createRuntime(options: RuntimeOptions) {
     },
     readinessCauses: () => readinessCauses(progress),
     redisClock,
+    clock,
   };
 
   const probes = gateProbes({ hosted, gates, commands, registry, backlog, clock });
