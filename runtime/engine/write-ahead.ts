@@ -50,9 +50,6 @@ export function aheadCommands<Item extends CommitItem>(
   return ahead.length === 0 ? undefined : { ahead, last };
 }
 
-/** Of each decision (its recorder, which a re-run replaces), the ahead commands that have landed. */
-const landed = new WeakMap<object, number>();
-
 /**
  * Writes `ahead` in slices of AHEAD_SLICE_COMMANDS, each checked against the item's guards as its
  * commit is; an effect's commands never straddle two slices (a replacing put's DEL and HSET go
@@ -65,6 +62,8 @@ export async function writeAhead<Item extends CommitItem>(
   checks: readonly GuardCheck[],
   ahead: readonly Command<Item>[],
   streamMaxLen: number,
+  /** Of each decision (its recorder, which a re-run replaces), the ahead commands that have landed: the committer's. */
+  landed: WeakMap<object, number>,
 ): Promise<CommitReport<Item> | undefined> {
   // A commit retried after a lost connection resumes after the slices that landed: each lost one
   // costs a slice, not the tick, so faults closer together than a whole tick still let it finish.
