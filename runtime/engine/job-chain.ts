@@ -7,9 +7,9 @@ import type { ScheduledJob } from './effects.js';
  * (job-runner.ts). Each step is decided exactly as a job of its own was: its data, its job id as
  * meta.id (so its done key), its due time (the add's time plus its delay, as BullMQ times a
  * delayed job). What it saves is BullMQ's bookkeeping of the jobs it no longer adds and completes:
- * a followed decision of three horizons cost 257 Redis commands, and costs 226
- * (bench/outcome-follow.ts, idle taken out): at upstream's rates (0.3 proposals/s + 0.6 plans/s,
- * at most 0.9 followed decisions a second) about 28 commands a second fewer. A step that fails for
+ * a followed decision of three horizons cost 256-257 Redis commands as three jobs, 226-233 as one
+ * (bench/outcome-follow.ts: inside scripts included, idle taken out): at upstream's rates (0.3
+ * proposals/s + 0.6 plans/s, at most 0.9 followed decisions a second) about 25 commands a second fewer. A step that fails for
  * good (its attempts spent: its commit never applied) ends the job, and the steps after it with it.
  */
 export const CHAIN = 'gates_chain';
