@@ -34,52 +34,24 @@ export class GateReader implements RedisReader {
     return sections.join('\r\n');
   }
 
-  get(key: string) {
-    return this.client.get(key);
-  }
-  exists(...keys: string[]) {
-    return this.client.exists(...keys);
-  }
-  hget(key: string, field: string) {
-    return this.client.hget(key, field);
-  }
-  hgetall(key: string) {
-    return this.client.hgetall(key);
-  }
-  hmget(key: string, ...fields: string[]) {
-    return this.client.hmget(key, ...fields);
-  }
-  smembers(key: string) {
-    return this.client.smembers(key);
-  }
-  sismember(key: string, member: string) {
-    return this.client.sismember(key, member);
-  }
-  zcount(key: string, min: number | string, max: number | string) {
-    return this.client.zcount(key, min, max);
-  }
-  zrangebyscore(key: string, min: number | string, max: number | string, withScores?: 'WITHSCORES') {
-    return withScores ? this.client.zrangebyscore(key, min, max, withScores) : this.client.zrangebyscore(key, min, max);
-  }
-  lrange(key: string, start: number, stop: number) {
-    return this.client.lrange(key, start, stop);
-  }
-  type(key: string) {
-    return this.client.type(key);
-  }
-  xrevrange(key: string, end: string, start: string, countToken: 'COUNT', count: number) {
-    return this.client.xrevrange(key, end, start, countToken, count);
-  }
-  xinfo(subcommand: 'GROUPS', key: string) {
-    return this.client.xinfo(subcommand, key);
-  }
-  xpending(key: string, group: string) {
-    return this.client.xpending(key, group);
-  }
-  scan(cursor: string | number, matchToken: 'MATCH', pattern: string, countToken: 'COUNT', count: number) {
-    return this.client.scan(cursor, matchToken, pattern, countToken, count);
-  }
-  eval_ro(script: string, numKeys: number, ...keysAndArgs: (string | number)[]) {
-    return this.client.eval_ro(script, numKeys, ...keysAndArgs);
-  }
+  // The rest as the client sends them.
+  get = (key: string) => this.client.get(key);
+  exists = (...keys: string[]) => this.client.exists(...keys);
+  hget = (key: string, field: string) => this.client.hget(key, field);
+  hgetall = (key: string) => this.client.hgetall(key);
+  hmget = (key: string, ...fields: string[]) => this.client.hmget(key, ...fields);
+  smembers = (key: string) => this.client.smembers(key);
+  sismember = (key: string, member: string) => this.client.sismember(key, member);
+  zcount = (key: string, min: number | string, max: number | string) => this.client.zcount(key, min, max);
+  zrangebyscore = (key: string, min: number | string, max: number | string, withScores?: 'WITHSCORES') =>
+    withScores ? this.client.zrangebyscore(key, min, max, withScores) : this.client.zrangebyscore(key, min, max);
+  lrange = (key: string, start: number, stop: number) => this.client.lrange(key, start, stop);
+  type = (key: string) => this.client.type(key);
+  xrevrange = (key: string, end: string, start: string, countToken: 'COUNT', count: number) =>
+    this.client.xrevrange(key, end, start, countToken, count);
+  xinfo = (subcommand: 'GROUPS', key: string) => this.client.xinfo(subcommand, key);
+  xpending = (key: string, group: string) => this.client.xpending(key, group);
+  scan = (cursor: string | number, matchToken: 'MATCH', pattern: string, countToken: 'COUNT', count: number) =>
+    this.client.scan(cursor, matchToken, pattern, countToken, count);
+  eval_ro = (script: string, numKeys: number, ...keysAndArgs: (string | number)[]) => this.client.eval_ro(script, numKeys, ...keysAndArgs);
 }
