@@ -6,7 +6,7 @@ import type { AnyHandler } from '../../runtime/contract/handler.js';
 import { TransactionCommitter } from '../../runtime/engine/commit.js';
 import { Delivery } from '../../runtime/engine/delivery.js';
 import { directReads, executeBatch, type Reads } from '../../runtime/engine/execute.js';
-import { silentLogger } from './execution-env.js';
+import { immediatePace, silentLogger } from './execution-env.js';
 import { RecordedMetrics, recordingMetricFactory } from './fake-ctx.js';
 
 /**
@@ -53,7 +53,8 @@ export async function decideOnce(
   const delivery = new Delivery({ id, raw, producedAt: now }, raw, 1, undefined);
   delivery.message = handler.input.parse(raw);
   delivery.valid = true;
-  // No pace: no waits between tries (the backoff is the runtime's business, not a test's).
+  // The runtime's pace without its waits: a try Redis did not answer (a cut connection) is held and
+  // tried again until it does, no pause between tries (the backoff is the runtime's business, not a test's).
   const reads = directReads(redis, clock?.now ?? (() => now), clock?.syncClock);
   let rejected: string | undefined;
   await executeBatch(
@@ -61,6 +62,7 @@ export async function decideOnce(
     { reads, config, metrics, logger: () => silentLogger },
     [delivery],
     (_d, reason, detail) => (rejected = `${reason}: ${detail}`),
+    immediatePace(),
   );
   if (rejected !== undefined || delivery.recorder === undefined) throw new Error(`not decided: ${rejected ?? delivery.outcome.kind}`);
   await committer.commit(undefined, [delivery]);
