@@ -6,7 +6,8 @@ import type { RedisClient } from './connection.js';
 /**
  * Commands a commit script runs at most for one item written ahead: a few hundred µs to 2 ms of
  * Redis, which holds every other client that long. A budget tick over a universe of 2,000 symbols
- * is 4,000 commands: in one call it held Redis 16-43 ms (bench `universe`, SLOWLOG).
+ * is 4,000 commands: in one call it held Redis 16-43 ms (bench `universe`, SLOWLOG). At upstream's
+ * default three symbols a tick writes a few dozen commands: one call, nothing goes ahead.
  */
 export const AHEAD_SLICE_COMMANDS = 256;
 

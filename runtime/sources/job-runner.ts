@@ -191,7 +191,8 @@ export interface JobBatchEnv {
 /**
  * `run(delivery)`: the job committed with the others in hand as one batch (a commit a job would cost twice the CPU), one
  * commit at a time (WATCH is per connection). A batch left partly uncommitted fails every job of it: BullMQ runs them
- * again, and those that did commit are found done by their done keys.
+ * again, and those that did commit are found done by their done keys. At upstream's rates (a cooldown a permit, ≤ 0.6/s;
+ * a sample step a followed decision's horizon) jobs come one at a time and a batch is one job: it acts in a backlog.
  */
 export function jobBatcher(env: JobBatchEnv): (delivery: Delivery) => Promise<JobBatchResult> {
   const waiting: { readonly delivery: Delivery; readonly settle: (result: JobBatchResult) => void }[] = [];
