@@ -12,10 +12,10 @@ import type { ScheduledJob } from './effects.js';
  * proposals/s + 0.6 plans/s, at most 0.9 followed decisions a second) about 25 commands a second fewer. A step that fails for
  * good (its attempts spent: its commit never applied) ends the job, and the steps after it with it.
  */
-export const CHAIN = 'gates_chain';
+const CHAIN = 'gates_chain';
 /** A later step's own job id and due time (ms), set when the job is moved to it. */
-export const STEP_ID = 'gates_step_id';
-export const STEP_DUE = 'gates_step_due';
+const STEP_ID = 'gates_step_id';
+const STEP_DUE = 'gates_step_due';
 
 export interface ChainStep {
   readonly jobId: string;
