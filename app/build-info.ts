@@ -52,24 +52,18 @@ export function packageRoot(): string {
   }
 }
 
-let cached: BuildInfo | undefined;
-
 /**
  * What is running: `npm run build` writes dist/build-info.json, one folder above every bundled
  * file, so a build names the commit it came from; the sources name the package version only.
+ * Read at each call (a process asks once or twice: its metrics, its status page, the CLI's version).
  */
 export function buildInfo(): BuildInfo {
-  if (cached) return cached;
   const stamped = join(here, '..', 'build-info.json');
-  if (existsSync(stamped)) {
-    cached = JSON.parse(readFileSync(stamped, 'utf8')) as BuildInfo;
-  } else {
-    const pkg = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string };
-    cached = { version: pkg.version, commit: 'source' };
-  }
+  const built: BuildInfo = existsSync(stamped)
+    ? (JSON.parse(readFileSync(stamped, 'utf8')) as BuildInfo)
+    : { version: (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version, commit: 'source' };
   const rehearsal = releaseRehearsal(packageRoot());
-  if (rehearsal) cached = { ...cached, rehearsal };
-  return cached;
+  return rehearsal ? { ...built, rehearsal } : built;
 }
 
 /**

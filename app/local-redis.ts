@@ -2,7 +2,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { Redis } from 'ioredis';
-import { REDIS_PROTOCOL } from '../runtime/host/index.js';
+import { REDIS_PROTOCOL, systemClock, type Clock } from '../runtime/host/index.js';
 
 /** True when something accepts TCP connections on host:port within timeoutMs. */
 export function isListening(host: string, port: number, timeoutMs = 500): Promise<boolean> {
@@ -51,7 +51,7 @@ export interface LocalRedis {
  * `dataDir` (the checkout's .data/redis, git-ignored, unless QG_DATA_DIR names another) with AOF
  * on, so a restart keeps the streams.
  */
-export async function startLocalRedis(dataDir: string, port = 6379): Promise<LocalRedis> {
+export async function startLocalRedis(dataDir: string, port = 6379, clock: Clock = systemClock): Promise<LocalRedis> {
   mkdirSync(dataDir, { recursive: true });
   const child: ChildProcess = spawn(
     'redis-server',
@@ -91,7 +91,7 @@ export async function startLocalRedis(dataDir: string, port = 6379): Promise<Loc
       };
     }
     if (child.exitCode !== null) break;
-    await new Promise((r) => setTimeout(r, 50));
+    await clock.sleep(50);
   }
   child.kill('SIGKILL');
   throw new Error(`redis-server did not start on 127.0.0.1:${port}; see ${dataDir}/redis.log`);

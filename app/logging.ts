@@ -1,6 +1,6 @@
 import { fstatSync } from 'node:fs';
 import { pino, type LoggerOptions as LoggerSettings } from 'pino';
-import type { RootLogger } from '../runtime/host/index.js';
+import { systemClock, type RootLogger } from '../runtime/host/index.js';
 
 export interface LoggerOptions {
   /** `auto`: readable lines on a terminal, JSON elsewhere (the journal, files, pipes). */
@@ -97,7 +97,7 @@ export function prettyLine(json: string, colour: boolean): string {
  * outage made every BullMQ worker log "worker error" 13 times a second, burying the line that said why.
  * It remembers `maxKeys` distinct lines, so its memory stays bounded.
  */
-export function logThrottle(windowMs: number, now: () => number = Date.now, maxKeys = 1000) {
+export function logThrottle(windowMs: number, now: () => number = systemClock.now, maxKeys = 1000) {
   const seen = new Map<string, { writtenAt: number; suppressed: number }>();
   return {
     admit(key: string): { write: boolean; repeated: number } {

@@ -7,6 +7,7 @@ import {
   createRuntime,
   describeRedis,
   selectHandlers,
+  systemClock,
 } from '../runtime/host/index.js';
 import { ConfigError } from '../schemas/env.js';
 import { buildInfo } from './build-info.js';
@@ -36,6 +37,8 @@ async function main(): Promise<void> {
   process.once('SIGTERM', beforeDrain);
   process.once('SIGINT', beforeDrain);
   const env: Record<string, string | undefined> = { ...process.env };
+  // This host's clock, given to everything that waits or reads the time (the runtime, the logger, the private Redis).
+  const clock = systemClock;
   let localRedis: PrivateRedis | undefined;
   // Validate everything (runtime and every selected gate) before touching Redis.
   const { config: runtimeConfig, ignoredSettings, hosted } = checkConfiguration(env, allHandlers, checkHttpEnv);
@@ -62,8 +65,8 @@ async function main(): Promise<void> {
     // Held until this process exits: the port is chosen, the server started and recorded under it.
     await holdPrivateRedisDir(redisDir);
     const unnamed = portNamed ? undefined : await unnamedRedis(defaultPort);
-    const port = await privateRedisPort(redisDir, defaultPort, portNamed);
-    localRedis = await runPrivateRedis(redisDir, port, (line) => console.error(line));
+    const port = await privateRedisPort(redisDir, defaultPort, portNamed, clock);
+    localRedis = await runPrivateRedis(redisDir, port, (line) => console.error(line), clock);
     // REDIS_HOST rather than a URL, so REDIS_DB and REDIS_PASSWORD still apply to it.
     env.REDIS_HOST = '127.0.0.1';
     env.REDIS_PORT = String(port);
@@ -100,6 +103,7 @@ async function main(): Promise<void> {
   const logger = createLogger(runtimeConfig.LOG_LEVEL, process.env, {
     format: runtimeConfig.LOG_FORMAT,
     repeatWindowMs: runtimeConfig.LOG_REPEAT_WINDOW_MS,
+    now: clock.now,
   });
   const runtime = await createRuntime({
     env,
@@ -107,6 +111,7 @@ async function main(): Promise<void> {
     build: buildInfo(),
     httpPlugins,
     logger,
+    clock,
     tape: redisTape(
       env,
       hosted.map((h) => h.handler.name),
@@ -126,12 +131,14 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     runtime.services.logger.info({ signal }, 'shutdown requested');
-    const timer = setTimeout(() => {
+    const stopped = new AbortController();
+    void clock.sleep(runtime.config.SHUTDOWN_TIMEOUT_MS, stopped.signal).then(() => {
+      if (stopped.signal.aborted) return;
       runtime.services.logger.error('shutdown timed out; exiting');
       process.exit(1);
-    }, runtime.config.SHUTDOWN_TIMEOUT_MS);
-    timer.unref();
+    });
     await runtime.stop();
+    stopped.abort();
     await localRedis?.stop();
     process.exit(0);
   };

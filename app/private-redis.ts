@@ -1,6 +1,7 @@
 import { createServer, type AddressInfo } from 'node:net';
 import { ConfigError } from '../schemas/env.js';
 import { RedisWiringError } from './redis-preflight.js';
+import { systemClock, type Clock } from '../runtime/host/index.js';
 import { DataDirLocked, lockDataDir, type DataDirLock } from './data-dir-lock.js';
 import { isListening, localProbe, startLocalRedis, type LocalRedis } from './local-redis.js';
 import { privateRedisAnswers, readPrivateRedisRecord, writePrivateRedisRecord } from './private-redis-record.js';
@@ -61,10 +62,10 @@ export function preferredPrivatePort(env: Readonly<Record<string, string | undef
  * answers there (the quick start's 127.0.0.1:6379), else the one the last run recorded, so the
  * CLI's and a bookmark's address survive a restart, else a free one. Chosen under the lock.
  */
-export async function privateRedisPort(redisDir: string, preferred: number, named: boolean): Promise<number> {
+export async function privateRedisPort(redisDir: string, preferred: number, named: boolean, clock: Clock = systemClock): Promise<number> {
   const record = readPrivateRedisRecord(redisDir);
   // A killed npm start leaves its server running (its own process group): that one is ours.
-  const orphan = record !== undefined && (await stopOrphan(redisDir, record.port));
+  const orphan = record !== undefined && (await stopOrphan(redisDir, record.port, clock));
   if (named) {
     if (!(await isListening('127.0.0.1', preferred))) return preferred;
     throw new RedisWiringError(
@@ -84,7 +85,7 @@ export async function privateRedisPort(redisDir: string, preferred: number, name
  * directory, so a second server never runs on the same files; SHUTDOWN writes its AOF first.
  * False when nothing, or another Redis, answers there.
  */
-async function stopOrphan(redisDir: string, port: number): Promise<boolean> {
+async function stopOrphan(redisDir: string, port: number, clock: Clock): Promise<boolean> {
   if ((await privateRedisAnswers(redisDir, port)) !== 'ours') return false;
   console.error(
     `quantum-gates: stopping the private redis-server a killed npm start left running at redis://127.0.0.1:${port}, to start it again`,
@@ -98,7 +99,7 @@ async function stopOrphan(redisDir: string, port: number): Promise<boolean> {
   } finally {
     probe.disconnect();
   }
-  for (let i = 0; i < 100 && (await isListening('127.0.0.1', port, 100)); i++) await new Promise((r) => setTimeout(r, 50));
+  for (let i = 0; i < 100 && (await isListening('127.0.0.1', port, 100)); i++) await clock.sleep(50);
   return true;
 }
 
@@ -107,8 +108,13 @@ async function stopOrphan(redisDir: string, port: number): Promise<boolean> {
  * again on the same port whenever it dies, saying so: the gates reconnect to it by themselves and
  * /ready answers 503 meanwhile.
  */
-export async function runPrivateRedis(redisDir: string, port: number, say: (line: string) => void): Promise<PrivateRedis> {
-  let current: LocalRedis = await startLocalRedis(redisDir, port);
+export async function runPrivateRedis(
+  redisDir: string,
+  port: number,
+  say: (line: string) => void,
+  clock: Clock = systemClock,
+): Promise<PrivateRedis> {
+  let current: LocalRedis = await startLocalRedis(redisDir, port, clock);
   writePrivateRedisRecord(redisDir, { port, pid: process.pid });
   let stopping = false;
   let pauseMs = RESTART_PAUSE_MS;
@@ -119,10 +125,10 @@ export async function runPrivateRedis(redisDir: string, port: number, say: (line
         `quantum-gates: the private redis-server at ${server.url} exited (${code === null ? 'killed' : `code ${code}`}); starting it again on the same port (see ${server.dataDir}/redis.log)`,
       );
       while (!stopping) {
-        await new Promise((r) => setTimeout(r, pauseMs));
+        await clock.sleep(pauseMs);
         if (stopping) return;
         try {
-          const again = await startLocalRedis(redisDir, port);
+          const again = await startLocalRedis(redisDir, port, clock);
           if (stopping) return void (await again.stop());
           current = again;
           say(`quantum-gates: the private redis-server runs again at ${current.url}`);

@@ -9,18 +9,18 @@ export interface BullBoardModules {
   readonly FastifyAdapter: typeof import('@bull-board/fastify').FastifyAdapter;
 }
 
-let loading: Promise<BullBoardModules> | undefined;
-
-/** Loads bull-board once per process; every board (writable and read-only) shares the modules. */
-export function loadBullBoard(): Promise<BullBoardModules> {
-  loading ??= Promise.all([import('@bull-board/api'), import('@bull-board/api/bullMQAdapter'), import('@bull-board/fastify')]).then(
-    ([api, adapter, fastify]) => ({
-      createBullBoard: commonJsExport<BullBoardModules['createBullBoard']>(api, 'createBullBoard'),
-      BullMQAdapter: commonJsExport<BullBoardModules['BullMQAdapter']>(adapter, 'BullMQAdapter'),
-      FastifyAdapter: commonJsExport<BullBoardModules['FastifyAdapter']>(fastify, 'FastifyAdapter'),
-    }),
-  );
-  return loading;
+/** Loads bull-board; every board (writable and read-only) shares the modules, loaded once by Node's module cache. */
+export async function loadBullBoard(): Promise<BullBoardModules> {
+  const [api, adapter, fastify] = await Promise.all([
+    import('@bull-board/api'),
+    import('@bull-board/api/bullMQAdapter'),
+    import('@bull-board/fastify'),
+  ]);
+  return {
+    createBullBoard: commonJsExport<BullBoardModules['createBullBoard']>(api, 'createBullBoard'),
+    BullMQAdapter: commonJsExport<BullBoardModules['BullMQAdapter']>(adapter, 'BullMQAdapter'),
+    FastifyAdapter: commonJsExport<BullBoardModules['FastifyAdapter']>(fastify, 'FastifyAdapter'),
+  };
 }
 
 /**

@@ -29,6 +29,8 @@ export interface DashboardSources {
   openQueues(): readonly Queue[];
   /** Records a write made through the board (retry, clean, remove a job or scheduler, pause...). */
   audit?(action: BoardAction): Promise<void>;
+  /** This host's clock: when a board write was made. */
+  now(): number;
 }
 
 const READ_ONLY_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
@@ -196,7 +198,7 @@ function boardScope(
     });
     scope.addHook('onResponse', async (request, reply) => {
       if (READ_ONLY_METHODS.has(request.method) || reply.statusCode === 401 || reply.statusCode === 403) return;
-      await sources.audit?.(boardAction(request, reply.statusCode, Date.now()));
+      await sources.audit?.(boardAction(request, reply.statusCode, sources.now()));
     });
     await scope.register(serverAdapter.registerPlugin(), { prefix: DASHBOARD_PATH });
   };
@@ -221,6 +223,7 @@ export function dashboardPlugin(services: RuntimeServices, audit?: (action: Boar
       queue: (name) => services.jobs.queue(name),
       openQueues: () => services.jobs.allQueues(),
       audit,
+      now: () => services.clock.now(),
     },
     auth,
   );

@@ -59,10 +59,15 @@ export function statusRoutes(
       const address = app.server.address();
       return typeof address === 'object' && address !== null ? address.port : undefined;
     };
-    const cache = new StatusCache(() => {
-      const instance = sources.instance && { ...sources.instance, port: boundPort() ?? sources.instance.port };
-      return collectStatus({ ...sources, instance }, options);
-    }, options.cacheMs ?? 0);
+    const cache = new StatusCache(
+      () => {
+        const instance = sources.instance && { ...sources.instance, port: boundPort() ?? sources.instance.port };
+        return collectStatus({ ...sources, instance }, options);
+        // Its age on the clock the page's figures are read on (Redis's, as decisions read it).
+      },
+      options.cacheMs ?? 0,
+      () => sources.now(),
+    );
     // `Cache-Control: no-cache` asks for a read begun after the request (quantum-gates status sends
     // it, so a status right after `kill on` shows the switch on); others may get one up to STATUS_CACHE_MS old.
     app.get('/status', async (request, reply) =>

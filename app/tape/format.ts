@@ -73,14 +73,9 @@ export const READ_METHODS: ReadonlySet<string> = new Set([
   'keysToRead',
 ]);
 
-const digests = new Map<string, string>();
+/** Hashed at each read (a few µs for the book's script of a few KB), no memo kept. */
 function digestOf(script: string): string {
-  let digest = digests.get(script);
-  if (digest === undefined) {
-    digest = `sha1:${createHash('sha1').update(script).digest('hex')}`;
-    digests.set(script, digest);
-  }
-  return digest;
+  return `sha1:${createHash('sha1').update(script).digest('hex')}`;
 }
 
 /** A read's identity on the tape: a script is named by its digest, not carried whole in every record. */

@@ -41,7 +41,7 @@ type Taped = { reads: TapedReads; state: TapedReads | undefined; batch: string |
 const emptyReads = (): TapedReads => ({ calls: [], clock: [] });
 
 /**
- * The runtime's DecisionTape: each ctx and batch-state load reads through a recording reader, and a
+ * The runtime's DecisionTape: it wraps the decisions' reads so each ctx and batch-state load reads through a recording reader, and a
  * committed delivery becomes a TapeRecord for `sink`. Only what committed is taped: a message run
  * again on fresh data is taped as its last run decided.
  */
@@ -63,23 +63,30 @@ export function decisionTape(
   const process = Math.random().toString(36).slice(2, 8);
   let batches = 0;
   return {
-    message(ctx, state, redis, now) {
-      const reads = emptyReads();
-      const batch = typeof state === 'object' && state !== null ? ofState.get(state) : undefined;
-      ofContext.set(ctx, { reads, state: batch?.reads, batch: batch?.batch });
-      return { redis: recordingReader(redis, reads), now: recordingClock(now, reads) };
-    },
-    batch(redis, now) {
-      const reads = emptyReads();
-      return {
-        redis: recordingReader(redis, reads),
-        now: recordingClock(now, reads),
-        loaded(state) {
-          if (typeof state === 'object' && state !== null) ofState.set(state, { reads, batch: `${process}.${(batches += 1)}` });
-          return state;
-        },
-      };
-    },
+    wrap: (inner) => ({
+      redis: inner.redis,
+      now: inner.now,
+      ...(inner.syncClock ? { syncClock: inner.syncClock } : {}),
+      message(ctx, state, redis) {
+        const given = inner.message(ctx, state, redis);
+        const reads = emptyReads();
+        const batch = typeof state === 'object' && state !== null ? ofState.get(state) : undefined;
+        ofContext.set(ctx, { reads, state: batch?.reads, batch: batch?.batch });
+        return { redis: recordingReader(given.redis, reads), now: recordingClock(given.now, reads) };
+      },
+      batch() {
+        const given = inner.batch();
+        const reads = emptyReads();
+        return {
+          redis: recordingReader(given.redis, reads),
+          now: recordingClock(given.now, reads),
+          loaded(state) {
+            if (typeof state === 'object' && state !== null) ofState.set(state, { reads, batch: `${process}.${(batches += 1)}` });
+            return given.loaded(state);
+          },
+        };
+      },
+    }),
     committed(gate, deliveries: readonly Delivery[]) {
       const records: TapeRecord[] = [];
       for (const delivery of deliveries) {

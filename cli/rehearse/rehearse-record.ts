@@ -6,8 +6,8 @@ import {
   jobDoneKey,
   promMetricFactory,
   type DeadLetterReason,
-  type ExecutionEnv,
-  type ReadThrough,
+  type DecisionEnv,
+  type Reads,
 } from '../../runtime/host/replay.js';
 import type { TapeRecord } from '../../app/cli-door.js';
 import { ReplyBook, replayClock, replayReader } from './replay-reader.js';
@@ -34,7 +34,7 @@ const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 /** Outcomes the runtime reached after `handle` failed: its failed attempts' reads are not taped, the failure is. */
 const FAILED_WHEN_RUN = new Set(['fallback', 'dead-letter:handler_failed', 'dead-letter:fallback_failed']);
 
-/** Never read: every ctx and batch state of a rehearsal reads through the tape (ReadThrough). */
+/** Never read: every ctx and batch state of a rehearsal reads through the tape (Reads); the reads named ahead are sent here and refused. */
 const noReader = new Proxy({} as RedisReader, {
   get: () => () => Promise.reject(new Error('a rehearsal reads only through its tape')),
 });
@@ -56,8 +56,9 @@ export async function rehearseBatch(gate: RehearsedGate, records: readonly TapeR
   /** The first read of each decision the tape had no reply for (and of the batch state's load). */
   const missed = new Map<string, string>();
   let stateMissed: string | undefined;
-  let held = false;
-  const answering: ReadThrough = {
+  const answering: Reads = {
+    redis: noReader,
+    now: () => first.producedAt,
     message(ctx) {
       const record = byId.get(ctx.meta.id)!;
       const miss = (read: string) => void (missed.has(record.id) || missed.set(record.id, read));
@@ -73,23 +74,14 @@ export async function rehearseBatch(gate: RehearsedGate, records: readonly TapeR
     },
   };
   const trigger = handler.trigger;
-  const env: ExecutionEnv<unknown, object> = {
-    redis: noReader,
+  // No pace: nothing waits, and a taped refusal of Redis's own state (held by the runtime until
+  // Redis answered) leaves its message pending rather than holding the rehearsal for ever.
+  const env: DecisionEnv = {
+    reads: answering,
     config: gate.config,
     metrics: gate.metrics,
-    now: () => first.producedAt,
     logger: () => quiet,
-    tape: answering,
-    ...(trigger.kind === 'stream' ? {} : { doneKey: (meta) => jobDoneKey(trigger.queue, meta.id) }),
-    redisReady: () => true,
-    waitForRedis: async () => undefined,
-    // A taped refusal of Redis's own state (held by the runtime until Redis answered) would hold a rehearsal for ever.
-    stopping: () => held,
-    sleep: async () => undefined,
-    onRetry: () => undefined,
-    onHeld: () => {
-      held = true;
-    },
+    doneKey: trigger.kind === 'stream' ? undefined : (meta) => jobDoneKey(trigger.queue, meta.id),
   };
   const deliveries = records.map((record) => {
     const tooMany = record.outcome === 'dead-letter:too_many_deliveries';
@@ -103,13 +95,11 @@ export async function rehearseBatch(gate: RehearsedGate, records: readonly TapeR
     delivery.recorder = undefined;
     delivery.outcome = { kind: 'dead-letter', reason };
   };
-  await decideBatch(handler, env, deliveries, reject, 1);
   // A message the rehearsed release would decide only once those before it committed (an earlier
   // one decided otherwise wrote what it reads: BatchHints.sharesState) is decided on the state the
   // tape holds, as every taped decision is rehearsed on what it read, not on what this release's
   // other decisions would have written.
-  for (let deferred = deliveries.filter((d) => d.deferred); deferred.length > 0; deferred = deferred.filter((d) => d.deferred))
-    await decideBatch(handler, env, deferred, reject, 1);
+  for (let run: readonly Delivery[] = deliveries; run.length > 0;) run = await decideBatch(handler, env, run, reject, { maxDeliveries: 1 });
   return deliveries.map((delivery): Rehearsal => {
     const read = missed.get(delivery.meta.id) ?? (delivery.valid ? stateMissed : undefined);
     if (read !== undefined) return { unanswerable: read };

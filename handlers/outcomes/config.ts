@@ -4,7 +4,7 @@ import { streams } from '../../schemas/keys.js';
 import { positionBookEnvShape } from '../positions/book.js';
 import { parseHorizons, type Horizon } from './horizons.js';
 
-/** BullMQ queue of the outcome samples, one delayed job per decision and horizon. */
+/** BullMQ queue of the outcome samples: a job per decision and horizon, a decision's stepped through by one BullMQ job (runtime/engine/job-chain.ts). */
 export const OUTCOME_QUEUE = 'gates-outcome';
 
 const outcomeEnvSchema = z.object({

@@ -118,7 +118,8 @@ export function sampleJobId(id: string, horizon: string): string {
 
 /**
  * Records a follow-up in the decision's own commit: its hash, its place in the pending index and
- * one delayed sample job per horizon still ahead (job ids derived from the follow-up, so a
+ * a sample job per horizon still ahead, which the runtime steps through as one delayed BullMQ job
+ * (runtime/engine/job-chain.ts; job ids derived from the follow-up, so a
  * redelivered decision schedules nothing twice). A horizon that passed more than OUTCOME_LATE_SEC
  * before the decision was read is recorded at once as missing (`horizon_past`): sampling it now
  * would price it at today's mark, not the horizon's. A follow-up with every horizon past takes no

@@ -24,8 +24,8 @@ export interface RedisReader {
   ): Promise<[cursor: string, keys: string[]]>;
   /**
    * INFO's memory section (its `maxmemory_policy` line: whether Redis may evict keys). On Redis
-   * Cluster the runtime's connection answers with every master's section, one after another
-   * (runtime/host/redis.ts), so no node is left unread.
+   * Cluster the runtime's reader answers with every master's section, one after another
+   * (runtime/host/gate-reader.ts), so no node is left unread.
    */
   info(section: 'memory'): Promise<string>;
   /**

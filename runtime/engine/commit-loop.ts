@@ -25,7 +25,8 @@ export interface CommitLoopEnv {
   readonly metrics: RuntimeMetrics;
   readonly log: RootLogger;
   readonly settle: Settler;
-  readonly rerun: (deliveries: readonly Delivery[]) => Promise<void>;
+  /** Decides them again; resolves with those left for a later run. */
+  readonly rerun: (deliveries: readonly Delivery[]) => Promise<readonly Delivery[]>;
   readonly now: () => number;
   readonly claimIdleMs: number;
   readonly backoffMaxMs: number;
@@ -52,6 +53,7 @@ export interface CommitLoopEnv {
  */
 export async function commitBatch(env: CommitLoopEnv, batch: PreparedBatch): Promise<boolean> {
   let todo = batch.deliveries;
+  let later = batch.later;
   let complete = true;
   for (let round = 0; ;) {
     const conflicted = await commitDeliveries(env, batch.readAt, todo);
@@ -65,14 +67,15 @@ export async function commitBatch(env: CommitLoopEnv, batch: PreparedBatch): Pro
     }
     // Only a message that reached its handler can run again; a dead letter is committed as it is.
     // Those left to be decided once the ones before them committed (BatchHints.sharesState) are decided now.
-    const again = batch.deliveries.filter((delivery) => delivery.deferred || (delivery.valid && conflicted.includes(delivery)));
+    const redo = new Set([...later, ...conflicted.filter((delivery) => delivery.valid)]);
+    const again = batch.deliveries.filter((delivery) => redo.has(delivery));
     if (again.length === 0) break;
     if (round > retryPolicy.conflictRounds) {
       env.log.error({ count: again.length }, 'messages still conflicting; leaving them pending for redelivery');
       complete = false;
       break;
     }
-    await env.rerun(again);
+    later = await env.rerun(again);
     todo = again;
   }
   env.metrics.batchSeconds.observe({ handler: env.handlerName }, (performance.now() - batch.started) / 1000);

@@ -141,6 +141,9 @@ export class TransactionCommitter implements Committer {
     defineBatchCommand(connection);
   }
 
+  /** Of each decision written ahead in slices (its recorder), the commands that have landed, so a retried commit resumes after them. */
+  private readonly landed = new WeakMap<object, number>();
+
   async commit<Item extends CommitItem>(source: CommitSource | undefined, items: readonly Item[], stop?: AbortSignal) {
     // The connection queues nothing while down (a WATCH does not survive a reconnect): wait, not fail, until a stop.
     await waitUntilReady(this.connection, stop);
@@ -154,7 +157,7 @@ export class TransactionCommitter implements Committer {
         const commands = itemCommands(item, overwritten, this.streamMaxLen);
         // Alone in its commit, nothing before it to keep in order with: a large item's repeatable writes go ahead.
         const split = this.options.writesInSlices === true && accepted.length === 1 ? aheadCommands(item, commands) : undefined;
-        const refused = split && (await writeAhead(this.connection, item, checks, split.ahead, this.streamMaxLen));
+        const refused = split && (await writeAhead(this.connection, item, checks, split.ahead, this.streamMaxLen, this.landed));
         if (refused) {
           for (const other of deferred) other.answer = 'conflicted';
           return refused;

@@ -1,7 +1,7 @@
 import type * as z from 'zod';
 import type { AnyHandler } from '../contract/handler.js';
 import { UNUSABLE, type Delivery } from './delivery.js';
-import { executeBatch, MessageContext, type ExecutionEnv, type Reject } from './execute.js';
+import { executeBatch, MessageContext, type DecisionEnv, type Pace, type Reject } from './execute.js';
 
 /**
  * Decides a gate's batch: the one path every decision takes, whoever drives it. The runtime
@@ -17,17 +17,20 @@ import { executeBatch, MessageContext, type ExecutionEnv, type Reject } from './
  * 5. `handle`, retried on reloaded state, then the failure policy; a delivery given a failure
  *    already (`failedBefore`: a rehearsal of a taped fallback, a unit test of one) goes straight to it.
  *
- * What it reads and when it reads the clock goes through `env` (its `redis` and `now`, through
- * `env.tape` when one records or answers them); what it decides is left on each delivery: its
- * outcome and its recorder (the ctx whose effects, guards, metric updates and jobs commit).
+ * What it reads and when it reads the clock goes through `env.reads` (the tape's, when one records
+ * or answers them); how the live runtime waits between tries is its `pace` (none elsewhere). What
+ * it decides is left on each delivery: its outcome and its recorder (the ctx whose effects, guards,
+ * metric updates and jobs commit). It resolves with the deliveries of the batch left for a later
+ * run (BatchHints.sharesState), to decide once those before them have committed.
  */
 export async function decideBatch(
   handler: AnyHandler,
-  env: ExecutionEnv<unknown, object>,
+  env: DecisionEnv,
   deliveries: readonly Delivery[],
   reject: Reject,
-  maxDeliveries = Number.POSITIVE_INFINITY,
-): Promise<void> {
+  options: { readonly maxDeliveries?: number; readonly pace?: Pace | undefined } = {},
+): Promise<readonly Delivery[]> {
+  const { maxDeliveries = Number.POSITIVE_INFINITY, pace } = options;
   const valid: Delivery[] = [];
   for (const delivery of deliveries) {
     if (delivery.data === null) continue; // skipped: acknowledged with nothing to do
@@ -50,7 +53,7 @@ export async function decideBatch(
     delivery.message = parsed.data;
     valid.push(delivery);
   }
-  await executeBatch(handler, env, valid, reject);
+  return executeBatch(handler, env, valid, reject, pace);
 }
 
 const HOOK_FAILED = {
@@ -62,12 +65,7 @@ const HOOK_FAILED = {
  * `rejected` gives a dead letter the handler's safe output; `unusable` (true) acknowledges an entry a real producer
  * writes that the gate cannot use with what it recorded, no dead letter. A hook that throws is passed over.
  */
-async function runHook(
-  handler: AnyHandler,
-  env: ExecutionEnv<unknown, object>,
-  delivery: Delivery,
-  hook: keyof typeof HOOK_FAILED,
-): Promise<boolean> {
+async function runHook(handler: AnyHandler, env: DecisionEnv, delivery: Delivery, hook: keyof typeof HOOK_FAILED): Promise<boolean> {
   const run = handler.failure[hook];
   if (run === undefined) return false;
   const ctx = new MessageContext(env, undefined, delivery.meta);

@@ -51,8 +51,6 @@ export class Delivery implements CommitItem {
   answer: CommitAnswer | undefined = undefined;
   /** A dead letter's: the refusal its last commits met, and how many times in a row (commit-loop.ts holdRefused). */
   refused: { readonly message: string; readonly times: number } | undefined = undefined;
-  /** Not decided yet: it reads what a delivery before it writes, so it is decided once that one commits (BatchHints.sharesState). */
-  deferred = false;
   /**
    * A failure known before it is decided: its failure policy decides without running `handle`
    * (a rehearsal of a decision taped as its fallback, whose failed attempts' reads are not taped;
@@ -72,6 +70,8 @@ export class Delivery implements CommitItem {
 
 export interface PreparedBatch {
   readonly deliveries: readonly Delivery[];
+  /** Those of them left to decide once the ones before them commit (BatchHints.sharesState). */
+  readonly later: readonly Delivery[];
   /** When the inputs became ours (one held too long may have been reclaimed). */
   readonly readAt: number;
   /** performance.now() when handling began. */

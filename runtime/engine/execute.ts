@@ -11,58 +11,76 @@ import type { RedisReader } from '../contract/redis-reader.js';
 
 export type Reject = (delivery: Delivery, reason: DeadLetterReason, detail: string) => void;
 
-export interface ExecutionEnv<Config, Metrics> extends ContextDeps<Config, Metrics> {
-  /** False while the Redis connection is down: failures then are the system's, not the message's. */
-  readonly redisReady: () => boolean;
-  readonly waitForRedis: () => Promise<void>;
-  readonly stopping: () => boolean;
-  readonly sleep: (ms: number) => Promise<void>;
+/** What a decision needs: where it reads and its clock (`reads`), the gate's settings and metrics, a logger. */
+export interface DecisionEnv<Config = unknown, Metrics = object> {
+  readonly reads: Reads;
+  readonly config: Config;
+  readonly metrics: Metrics;
+  /** Builds the message's logger on first use, so messages that never log pay nothing. */
+  readonly logger: (meta: MessageMeta) => Logger;
+  /** Jobs only: where the job is recorded as done. */
+  readonly doneKey?: ((meta: MessageMeta) => string) | undefined;
+}
+
+/**
+ * Where a decision reads and what its clock says: each message's ctx and each batch state's load
+ * asks for its own reader and clock. The runtime's read Redis on its clock (directReads); the tape
+ * (app/tape) wraps them to record every reply and reading; a rehearsal (cli/rehearse) answers them
+ * from what was recorded. The decision itself is decideBatch's either way.
+ */
+export interface Reads {
+  /** The reader the reads named ahead (BatchHints.prefetch) are sent on. */
+  readonly redis: RedisReader;
+  readonly now: () => number;
   /**
    * Reads Redis's clock in the round trip of each batch's reads, so `now` is Redis's from its answer
    * on; resolves with how far `now` was off it (redis-clock.ts). Absent where the clock is taped or faked.
    */
   readonly syncClock?: () => Promise<number>;
-  readonly onRetry: (count: number) => void;
-  /** A message held because Redis refused its reads for a cause of its own (an ACL, a failover): /ready names it meanwhile. */
-  readonly onHeld?: (failure: ClassifiedError) => void;
-  /** Jobs only: where the job is recorded as done. */
-  readonly doneKey?: (meta: MessageMeta) => string;
-  /** Given each batch state loaded (its gate's stateFault judges it for /ready). */
-  readonly onState?: (state: unknown) => void;
-  /** Told of each failure before its policy decides (the unit tests' harness throws it, so a test sees the error). */
-  readonly onFailure?: (delivery: Delivery, failure: FailureInfo) => void;
-}
-
-export interface ContextDeps<Config, Metrics> {
-  readonly redis: RedisReader;
-  readonly config: Config;
-  readonly metrics: Metrics;
-  readonly now: () => number;
-  /** Builds the message's logger on first use, so messages that never log pay nothing. */
-  readonly logger: (meta: MessageMeta) => Logger;
-  /** Wraps the reader and clock of each message and batch state: the tape records them, a rehearsal answers them. */
-  readonly tape?: ReadThrough | undefined;
-}
-
-/**
- * The reader and clock a message's ctx, or a batch state's load, is given in place of `redis` and
- * `now`: the tape (app/tape) wraps them to record every reply and reading, the rehearsal
- * (cli/rehearse) answers them from what was recorded. The decision itself is decideBatch's either way.
- */
-export interface ReadThrough {
-  /** A message's reader and clock; `state` is its batch state, whose reads `batch` gave. */
-  message(ctx: EffectRecorder & { readonly meta: MessageMeta }, state: unknown, redis: RedisReader, now: () => number): Taped;
+  /** A message's reader and clock; `redis` is the reader it would be given (the reads named ahead answered first), `state` its batch state. */
+  message(ctx: EffectRecorder & { readonly meta: MessageMeta }, state: unknown, redis: RedisReader): Taped;
   /** A batch state load's reader and clock; `loaded` is given the state it made, and returns it. */
-  batch(redis: RedisReader, now: () => number): Taped & { loaded(state: unknown): unknown };
+  batch(): Taped & { loaded(state: unknown): unknown };
+}
+export type Taped = { readonly redis: RedisReader; readonly now: () => number };
+
+/** Reads as they are: Redis (or a fake of it) and the clock given. */
+export function directReads(redis: RedisReader, now: () => number, syncClock?: () => Promise<number>): Reads {
+  return {
+    redis,
+    now,
+    ...(syncClock ? { syncClock } : {}),
+    message: (_ctx, _state, reader) => ({ redis: reader, now }),
+    batch: () => ({ redis, now, loaded: (state) => state }),
+  };
 }
 
 /** Records each decision for a rehearsal (app/tape): what its ctx and batch state read, its clock, what committed. */
-export interface DecisionTape extends ReadThrough {
+export interface DecisionTape {
+  /** `reads`, recording what each message and batch state read and when. */
+  wrap(reads: Reads): Reads;
   /** Never throws, never waits: a decision stands whatever the tape does. A stop awaits `flushed` before closing Redis. */
   committed(handler: string, deliveries: readonly Delivery[]): void;
   flushed(): Promise<void>;
 }
-type Taped = { readonly redis: RedisReader; readonly now: () => number };
+
+/**
+ * How the live runtime waits between a batch's tries (runtime/sources/pipeline.ts). Without it (a
+ * rehearsal, a unit test) nothing waits: Redis is taken as up, tries follow at once, and a read
+ * Redis refused for its own state leaves its message pending (left-pending).
+ */
+export interface Pace {
+  /** False while the Redis connection is down: failures then are the system's, not the message's. */
+  readonly redisReady: () => boolean;
+  readonly waitForRedis: () => Promise<void>;
+  readonly stopping: () => boolean;
+  readonly sleep: (ms: number) => Promise<void>;
+  readonly onRetry: (count: number) => void;
+  /** A message held because Redis refused its reads for a cause of its own (an ACL, a failover): /ready names it meanwhile. */
+  readonly onHeld: (failure: ClassifiedError) => void;
+  /** Given each batch state loaded (its gate's stateFault judges it for /ready). */
+  readonly onState: (state: unknown) => void;
+}
 
 /** The ctx of one message: it is the message's EffectRecorder, so its effect methods are not forwarded one by one. */
 export class MessageContext<Config, State, Metrics extends object>
@@ -76,14 +94,15 @@ export class MessageContext<Config, State, Metrics extends object>
   readonly now: () => number;
 
   constructor(
-    private readonly deps: ContextDeps<Config, Metrics>,
+    private readonly deps: DecisionEnv<Config, Metrics>,
     readonly state: State,
     readonly meta: MessageMeta,
+    reader: RedisReader = deps.reads.redis,
   ) {
     super();
-    const taped = deps.tape?.message(this, state, deps.redis, deps.now);
-    this.redis = taped?.redis ?? deps.redis;
-    this.now = taped?.now ?? deps.now;
+    const taped = deps.reads.message(this, state, reader);
+    this.redis = taped.redis;
+    this.now = taped.now;
     this.config = deps.config;
   }
 
@@ -103,12 +122,12 @@ export class MessageContext<Config, State, Metrics extends object>
  */
 function prefetch<Config, Metrics>(
   handler: AnyHandler,
-  env: ExecutionEnv<Config, Metrics>,
+  env: DecisionEnv<Config, Metrics>,
   deliveries: readonly Delivery[],
 ): Map<Delivery, PrefetchedReads> | undefined {
   const named = handler.batch?.prefetch;
   if (named === undefined) return undefined;
-  const now = env.now();
+  const now = env.reads.now();
   const ahead = new Map<Delivery, PrefetchedReads>();
   for (const delivery of deliveries) {
     try {
@@ -116,7 +135,7 @@ function prefetch<Config, Metrics>(
         ...idempotencyReads(handler, delivery.message, delivery.meta, env.doneKey?.(delivery.meta)),
         ...named(delivery.message, delivery.meta, env.config, now),
       ];
-      ahead.set(delivery, new PrefetchedReads(env.redis, reads));
+      ahead.set(delivery, new PrefetchedReads(env.reads.redis, reads));
     } catch {
       // Named reads are an optimisation: the handler makes them itself.
     }
@@ -134,11 +153,11 @@ const CLOCK_DRIFT_MS = 250;
 const CLOCK_REREADS = 2;
 
 /** The handler's batch state (undefined without loadState), its reads taped when a tape records. */
-async function loadBatchState<Config, Metrics>(handler: AnyHandler, env: ExecutionEnv<Config, Metrics>): Promise<unknown> {
+async function loadBatchState<Config, Metrics>(handler: AnyHandler, env: DecisionEnv<Config, Metrics>): Promise<unknown> {
   const load = handler.batch?.loadState;
-  const tape = load && env.tape?.batch(env.redis, env.now);
-  if (!tape) return load?.(env.redis, env.config, env.now());
-  return tape.loaded(await load!(tape.redis, env.config, tape.now()));
+  if (load === undefined) return undefined;
+  const taped = env.reads.batch();
+  return taped.loaded(await load(taped.redis, env.config, taped.now()));
 }
 
 /**
@@ -146,14 +165,14 @@ async function loadBatchState<Config, Metrics>(handler: AnyHandler, env: Executi
  * of them waits for the others' decisions, each holds its reads and effects until then, and those
  * after the first a run refuses are read ahead for nothing. The governor's drain, 20,000 plans
  * (measured for 1.2.0, CHANGELOG.md): 1,555 plans/s and 134 MiB at 64; 1,686 and 145 MiB at 128; 1,246 and
- * 179 MiB at 500 (BATCH_SIZE's default, the whole read).
+ * 179 MiB at 500 (BATCH_SIZE's default, the whole read). At upstream's rates (≤ 0.6 plans/s, each
+ * read alone: a batch of one) a run is one plan and neither this bound nor sharesState acts: they
+ * are a backlog's (issue #72: a drain of 1,421-1,444 plans/s against 232-306 without shared runs).
  */
 const SHARED_RUN_MAX = 64;
 
-/** The deliveries before `at`; those from it on are deferred (decided once those before commit). */
-function deferFrom(todo: Delivery[], at: number): Delivery[] {
-  for (const later of todo.slice(at)) later.deferred = true;
-  return todo.slice(0, at);
+export function describeError(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }
 
 /** A delivery decided before the next, as BatchHints.sharesState is told of it. */
@@ -163,33 +182,35 @@ function earlierDecision(delivery: Delivery): EarlierDecision {
   return { message: delivery.message, writes };
 }
 
-export function describeError(error: unknown): string {
-  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-}
-
 /**
  * Runs `handle` for each delivery, one after another in batch order (effects are deferred to the
  * commit), and leaves on each its effects and outcome. A throwing message is retried with backoff on
- * reloaded state, then its failure policy decides. Failures while Redis is down or does not answer
- * are not charged. Stopping mid-retry leaves a delivery `left-pending`, for another consumer.
+ * reloaded state, then its failure policy decides. With the runtime's `pace`: failures while Redis
+ * is down or does not answer are not charged, and stopping mid-retry leaves a delivery
+ * `left-pending`, for another consumer.
+ *
+ * Resolves with the deliveries left for a later run (BatchHints.sharesState: each reads what one
+ * before it writes, so it is decided once those before it commit), in batch order; they are
+ * `left-pending` meanwhile.
  */
 export async function executeBatch<Config, Metrics extends object>(
   handler: AnyHandler,
-  env: ExecutionEnv<Config, Metrics>,
+  env: DecisionEnv<Config, Metrics>,
   deliveries: readonly Delivery[],
   reject: Reject,
-): Promise<void> {
+  pace?: Pace,
+): Promise<readonly Delivery[]> {
   for (const delivery of deliveries) {
     delivery.outcome = LEFT_PENDING;
     delivery.recorder = undefined;
     delivery.extraEmits = undefined;
     delivery.attempts = 0;
-    delivery.deferred = false;
   }
   const shares = handler.batch?.commitEach === true ? handler.batch.sharesState : undefined;
   const { maxAttempts, backoffMs } = handler.failure;
   let todo = deliveries.filter((d) => d.failedBefore === undefined);
-  if (shares !== undefined) todo = deferFrom(todo, SHARED_RUN_MAX);
+  let later: readonly Delivery[] = [];
+  if (shares !== undefined) [todo, later] = [todo.slice(0, SHARED_RUN_MAX), todo.slice(SHARED_RUN_MAX)];
   for (const delivery of deliveries)
     if (delivery.failedBefore !== undefined) {
       delivery.attempts = delivery.failedBefore.attempts;
@@ -198,10 +219,10 @@ export async function executeBatch<Config, Metrics extends object>(
 
   let clockRereads = 0;
   while (todo.length > 0) {
-    if (env.stopping() && todo.some((d) => d.attempts > 0)) return;
+    if (pace?.stopping() === true && todo.some((d) => d.attempts > 0)) return later;
     // Sent in the same tick as the state's reads: one round trip on an auto-pipelined connection.
     // Settled into a value at once: a TIME refused while the state loads is no unhandled rejection.
-    const clockRead = env.syncClock?.().then(
+    const clockRead = env.reads.syncClock?.().then(
       (wasOffMs) => ({ wasOffMs }),
       (error: unknown) => ({ error }),
     );
@@ -218,7 +239,7 @@ export async function executeBatch<Config, Metrics extends object>(
       clockRereads += 1;
       continue;
     }
-    if ('state' in loaded) env.onState?.(loaded.state);
+    if ('state' in loaded) pace?.onState(loaded.state);
 
     /** Each failed delivery's last error, until it succeeds or its policy decides. */
     const failed = new Map<Delivery, unknown>();
@@ -227,7 +248,8 @@ export async function executeBatch<Config, Metrics extends object>(
     const decided: EarlierDecision[] = [];
     for (const [at, delivery] of todo.entries()) {
       if (shares !== undefined && (failed.size > 0 || !shares(delivery.message, decided, env.config))) {
-        todo = deferFrom(todo, at);
+        later = [...todo.slice(at), ...later];
+        todo = todo.slice(0, at);
         break;
       }
       delivery.attempts += 1;
@@ -236,7 +258,7 @@ export async function executeBatch<Config, Metrics extends object>(
         continue;
       }
       const ahead = prefetched?.get(delivery);
-      const ctx = new MessageContext(ahead ? { ...env, redis: ahead.reader(env.redis) } : env, loaded.state, delivery.meta);
+      const ctx = new MessageContext(env, loaded.state, delivery.meta, ahead?.reader(env.reads.redis));
       try {
         await handleOnce(handler, delivery.message, ctx, env.doneKey?.(delivery.meta));
         delivery.recorder = ctx;
@@ -249,10 +271,10 @@ export async function executeBatch<Config, Metrics extends object>(
     if (failed.size === 0) break;
     const failing = todo.filter((d) => failed.has(d));
 
-    if (!env.redisReady()) {
+    if (pace?.redisReady() === false) {
       for (const delivery of failing) delivery.attempts -= 1;
-      await env.waitForRedis();
-      if (env.stopping()) return;
+      await pace.waitForRedis();
+      if (pace.stopping()) return later;
       todo = failing;
       continue;
     }
@@ -268,7 +290,7 @@ export async function executeBatch<Config, Metrics extends object>(
       if (classified.redisState) {
         unanswered = true;
         delivery.attempts -= 1;
-        env.onHeld?.(classified);
+        pace?.onHeld(classified);
         retrying.push(delivery);
       } else if (delivery.attempts >= maxAttempts) {
         await applyPolicy(handler, env, delivery, { error: failed.get(delivery), attempts: delivery.attempts }, reject);
@@ -276,26 +298,28 @@ export async function executeBatch<Config, Metrics extends object>(
         retrying.push(delivery);
       }
     }
+    // Nothing to wait for Redis with: a rehearsal's taped refusal would hold it for ever.
+    if (unanswered && pace === undefined) return later;
     todo = retrying;
-    if (todo.length > 0) {
-      env.onRetry(todo.length);
+    if (todo.length > 0 && pace !== undefined) {
+      pace.onRetry(todo.length);
       const attempt = Math.max(1, ...todo.map((d) => d.attempts));
-      await env.sleep(backoffMs * 2 ** (attempt - 1));
+      await pace.sleep(backoffMs * 2 ** (attempt - 1));
       // Left pending for this or another consumer when stopping while Redis does not answer.
-      if (unanswered && env.stopping()) return;
+      if (unanswered && pace.stopping()) return later;
     }
   }
+  return later;
 }
 
 export async function applyPolicy<Config, Metrics extends object>(
   handler: AnyHandler,
-  env: ExecutionEnv<Config, Metrics>,
+  env: DecisionEnv<Config, Metrics>,
   delivery: Delivery,
   failure: FailureInfo,
   reject: Reject,
 ): Promise<void> {
   const failurePolicy = handler.failure;
-  env.onFailure?.(delivery, failure);
   if (failurePolicy.policy === 'dead-letter') {
     reject(delivery, 'handler_failed', describeError(failure.error));
     return;

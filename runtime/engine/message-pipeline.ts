@@ -1,12 +1,14 @@
 import { deadLetterFields, type DeadLetterDestination, type DeadLetterReason } from './dead-letter.js';
 import type { Delivery, PreparedBatch } from './delivery.js';
 import { decideBatch } from './decide.js';
-import { executeBatch, type ExecutionEnv } from './execute.js';
+import { executeBatch, type DecisionEnv, type Pace } from './execute.js';
 import type { AnyHandler } from '../contract/handler.js';
 
 export interface PipelineEnv {
   readonly handler: AnyHandler;
-  readonly execution: ExecutionEnv<unknown, object>;
+  readonly decision: DecisionEnv;
+  /** How the runtime waits between a batch's tries. */
+  readonly pace: Pace;
   readonly maxDeliveries: number;
   readonly deadLetter: DeadLetterDestination & { readonly sourceStream: string; readonly group: string };
 }
@@ -18,13 +20,16 @@ export interface PipelineEnv {
  */
 export async function prepareBatch(env: PipelineEnv, deliveries: readonly Delivery[], readAt: number): Promise<PreparedBatch> {
   const started = performance.now();
-  await decideBatch(env.handler, env.execution, deliveries, (d, reason, detail) => reject(env, d, reason, detail), env.maxDeliveries);
-  return { deliveries, readAt, started };
+  const later = await decideBatch(env.handler, env.decision, deliveries, (d, reason, detail) => reject(env, d, reason, detail), {
+    maxDeliveries: env.maxDeliveries,
+    pace: env.pace,
+  });
+  return { deliveries, later, readAt, started };
 }
 
-/** Runs the handler again for (valid) deliveries whose commit guards conflicted. */
-export async function rerun(env: PipelineEnv, deliveries: readonly Delivery[]): Promise<void> {
-  await executeBatch(env.handler, env.execution, deliveries, (d, reason, detail) => reject(env, d, reason, detail));
+/** Runs the handler again for (valid) deliveries whose commit guards conflicted, or left for a later run; resolves with those left again. */
+export function rerun(env: PipelineEnv, deliveries: readonly Delivery[]): Promise<readonly Delivery[]> {
+  return executeBatch(env.handler, env.decision, deliveries, (d, reason, detail) => reject(env, d, reason, detail), env.pace);
 }
 
 /** Makes `delivery` a dead letter: its record (with its attempts so far) replaces any output. */
@@ -39,7 +44,7 @@ function reject(env: PipelineEnv, delivery: Delivery, reason: DeadLetterReason, 
     detail,
     attempts: delivery.attempts,
     raw: meta.raw,
-    at: env.execution.now(),
+    at: env.decision.reads.now(),
   });
   const { stream, maxLen, index } = env.deadLetter;
   delivery.recorder = undefined;

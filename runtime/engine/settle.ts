@@ -1,6 +1,7 @@
 import type { EffectFailure } from './batch-script.js';
 import { retryPolicy } from './retry-policy.js';
 import type { ScheduledJob } from './effects.js';
+import { chainJobs } from './job-chain.js';
 import { describeError, type DecisionTape } from './execute.js';
 import type { RootLogger } from './logger.js';
 import type { Delivery } from './delivery.js';
@@ -33,7 +34,7 @@ export class Settler {
     for (const { recorder, outcome } of items) {
       if (recorder) {
         applyMetricCalls(recorder.metricCalls);
-        jobs.push(...recorder.jobs);
+        jobs.push(...chainJobs(recorder.jobs));
       }
       outcomes.set(outcome.kind, (outcomes.get(outcome.kind) ?? 0) + 1);
       if (outcome.kind === 'dead-letter') deadLetters.set(outcome.reason, (deadLetters.get(outcome.reason) ?? 0) + 1);

@@ -6,7 +6,8 @@ import type { RedisClient } from './connection.js';
 /**
  * Commands a commit script runs at most for one item written ahead: a few hundred µs to 2 ms of
  * Redis, which holds every other client that long. A budget tick over a universe of 2,000 symbols
- * is 4,000 commands: in one call it held Redis 16-43 ms (bench `universe`, SLOWLOG).
+ * is 4,000 commands: in one call it held Redis 16-43 ms (bench `universe`, SLOWLOG). At upstream's
+ * default three symbols a tick writes a few dozen commands: one call, nothing goes ahead.
  */
 export const AHEAD_SLICE_COMMANDS = 256;
 
@@ -50,9 +51,6 @@ export function aheadCommands<Item extends CommitItem>(
   return ahead.length === 0 ? undefined : { ahead, last };
 }
 
-/** Of each decision (its recorder, which a re-run replaces), the ahead commands that have landed. */
-const landed = new WeakMap<object, number>();
-
 /**
  * Writes `ahead` in slices of AHEAD_SLICE_COMMANDS, each checked against the item's guards as its
  * commit is; an effect's commands never straddle two slices (a replacing put's DEL and HSET go
@@ -65,6 +63,8 @@ export async function writeAhead<Item extends CommitItem>(
   checks: readonly GuardCheck[],
   ahead: readonly Command<Item>[],
   streamMaxLen: number,
+  /** Of each decision (its recorder, which a re-run replaces), the ahead commands that have landed: the committer's. */
+  landed: WeakMap<object, number>,
 ): Promise<CommitReport<Item> | undefined> {
   // A commit retried after a lost connection resumes after the slices that landed: each lost one
   // costs a slice, not the tick, so faults closer together than a whole tick still let it finish.

@@ -4,6 +4,7 @@
  */
 export { createRuntime, type RuntimeServices } from './runtime.js';
 export type { RootLogger } from '../engine/logger.js';
+export { systemClock, type Clock } from '../engine/clock.js';
 export type { ReadinessCauses } from './health.js';
 export { loadConfiguration, parseRuntimeConfig, selectHandlers, type RuntimeConfig } from './config.js';
 export { checkCommands, commandsFor, describeMissing, REDIS_COMMANDS, type RedisCommandNeed } from './redis-commands.js';
@@ -26,5 +27,5 @@ export type { StreamTrigger } from '../contract/handler.js';
 // The engine's record formats the operator CLI reads: dead letters.
 export { deadLetterIndexKey, deadLetterIndexMember, type DeadLetterReason } from '../engine/dead-letter.js';
 // The tape (app/tape): a decision's ctx, recorded (its rehearsal's values come through ./replay.ts).
-export type { DecisionTape } from '../engine/execute.js';
+export type { DecisionTape, Reads, Taped } from '../engine/execute.js';
 export type { Delivery } from '../engine/delivery.js';

@@ -5,6 +5,7 @@ import { sendRead, type RedisReader } from '../contract/redis-reader.js';
 import type { Clock } from '../engine/clock.js';
 import type { RootLogger } from '../engine/logger.js';
 import { isReady, type RedisClient } from '../engine/connection.js';
+import { GateReader } from './gate-reader.js';
 
 /**
  * The flags of notify-keyspace-events a key watch needs: K (keyspace channels), h (hash writes),
@@ -166,16 +167,9 @@ export class KeyWatches {
     return null;
   }
 
-  /** A reader whose keysToRead is this watch's, everything else `commands`' own. */
+  /** The gates' reader (gate-reader.ts) whose keysToRead is this watch's, everything else `commands`' own. */
   reader(commands: RedisClient): RedisReader {
-    const keysToRead = (name: string) => this.keysToRead(name);
-    return new Proxy(commands as unknown as RedisReader, {
-      get(target, property, receiver) {
-        if (property === 'keysToRead') return keysToRead;
-        const value: unknown = Reflect.get(target, property, receiver);
-        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-      },
-    });
+    return new GateReader(commands, this);
   }
 
   private onEvent(channel: string): void {

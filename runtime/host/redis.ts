@@ -39,15 +39,13 @@ export const REDIS_PROTOCOL = 2;
 export function createRedisClient(config: RuntimeConfig, given: RedisOptions, clusterOptions: Partial<ClusterOptions> = {}): RedisClient {
   const options: RedisOptions = { ...given, protocol: REDIS_PROTOCOL };
   if (config.REDIS_CLUSTER_NODES) {
-    return withEveryMastersMemoryInfo(
-      new Cluster(hostPorts(config.REDIS_CLUSTER_NODES), {
-        // Keyless commands (XGROUP, XINFO) go to a random node; a MOVED inside an auto-pipeline
-        // surfaces as an error instead of being followed, so never auto-pipeline on a cluster.
-        enableAutoPipelining: false,
-        ...clusterOptions,
-        redisOptions: { ...options, enableAutoPipelining: false },
-      }),
-    );
+    return new Cluster(hostPorts(config.REDIS_CLUSTER_NODES), {
+      // Keyless commands (XGROUP, XINFO) go to a random node; a MOVED inside an auto-pipeline
+      // surfaces as an error instead of being followed, so never auto-pipeline on a cluster.
+      enableAutoPipelining: false,
+      ...clusterOptions,
+      redisOptions: { ...options, enableAutoPipelining: false },
+    });
   }
   const password = config.REDIS_PASSWORD === undefined ? {} : { password: config.REDIS_PASSWORD };
   if (config.REDIS_SENTINELS) {
@@ -66,45 +64,6 @@ export function createRedisClient(config: RuntimeConfig, given: RedisOptions, cl
   }
   if (config.REDIS_URL) return new Redis(config.REDIS_URL, options);
   return new Redis({ ...options, ...password, host: config.REDIS_HOST ?? '127.0.0.1', port: config.REDIS_PORT, db: config.REDIS_DB });
-}
-
-/**
- * `INFO memory` on a cluster answered by every master, their sections one after another (each
- * headed `# node host:port`), where ioredis would ask one random node. Each master evicts its own
- * keys under its own maxmemory-policy (CONFIG SET is per node), and the governor's keys of one
- * decision live on several (the plan's permitted-marker on its plan_id's slot, the reservations
- * on {caps}'s, the symbol's keys on the symbol's): the plan's own node does not answer for the
- * others, so RedisReader.info, as the governor reads it, reads them all (handlers/governor/eviction.ts).
- * Replicas are not read: they evict nothing of their own (replica-ignore-maxmemory), they apply
- * their master's. Any other INFO goes as ioredis sends it.
- */
-function withEveryMastersMemoryInfo(cluster: Cluster): Cluster {
-  const one = cluster.info.bind(cluster) as (...args: unknown[]) => Promise<string>;
-  const info = async (...args: unknown[]): Promise<string> => {
-    if (args.length !== 1 || args[0] !== 'memory') return one(...args);
-    const sections = await Promise.all(
-      cluster.nodes('master').map(async (node) => `# node ${node.options.host}:${node.options.port}\r\n${await node.info('memory')}`),
-    );
-    return sections.join('\r\n');
-  };
-  // Replaces the method of this one instance (its overloads have no single signature to override).
-  cluster.info = info as unknown as Cluster['info'];
-  return cluster;
-}
-
-/**
- * `info('memory')` on the commands connection as `call('INFO', 'memory')`: ioredis leaves its own
- * `info` out of the auto-pipeline, so the governor's eviction check went as a write of its own,
- * apart from the rest of its state's reads (test/integration/governor-round-trips.test.ts). The
- * reply is the same text. The method of this one instance is replaced (its overloads have no
- * single signature to override).
- */
-function withInfoPipelined(client: Redis): Redis {
-  const info = client.info.bind(client) as (...args: unknown[]) => Promise<string>;
-  const pipelined = (...args: unknown[]): Promise<string> =>
-    args.length === 1 && args[0] === 'memory' ? (client.call('INFO', 'memory') as Promise<string>) : info(...args);
-  client.info = pipelined as unknown as Redis['info'];
-  return client;
 }
 
 export function connectRedis(config: RuntimeConfig, role: ConnectionRole, name: string): RedisClient {
@@ -128,12 +87,11 @@ export function connectRedis(config: RuntimeConfig, role: ConnectionRole, name: 
           // the key watch subscribes again itself, after checking the events are still on.
           ...(role === 'subscriber' ? { enableOfflineQueue: false, autoResubscribe: false } : {}),
         };
-  const client = createRedisClient(
+  return createRedisClient(
     config,
     { ...options, connectionName: name },
     { clusterRetryStrategy: (times: number) => linear(retryPolicy.clusterReconnectStepMs, times, retryPolicy.clusterReconnectMaxMs) },
   );
-  return role === 'commands' && client instanceof Redis ? withInfoPipelined(client) : client;
 }
 
 /** A description of where Redis is, safe to log (no password). */

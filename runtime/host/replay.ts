@@ -1,9 +1,9 @@
 // The rehearsal's door (cli/rehearse): the engine's one decision function, with what it is given (a
-// delivery, an environment whose reader and clock the tape answers) and a gate's metrics. Apart from
+// delivery, reads whose replies and clock the tape answers) and a gate's metrics. Apart from
 // index.ts so that a CLI command other than rehearse loads neither the engine nor prom-client.
 export { decideBatch } from '../engine/decide.js';
 export { Delivery } from '../engine/delivery.js';
 export type { DeadLetterReason } from '../engine/dead-letter.js';
-export type { ExecutionEnv, ReadThrough } from '../engine/execute.js';
+export type { DecisionEnv, Reads } from '../engine/execute.js';
 export { jobDoneKey } from '../engine/idempotency.js';
 export { createRegistry, promMetricFactory } from '../engine/metrics.js';

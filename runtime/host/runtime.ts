@@ -36,6 +36,8 @@ export interface RuntimeServices {
   readinessCauses(): ReadinessCauses;
   /** Redis's clock as decisions read it, and how far this host's is off it (engine/redis-clock.ts). */
   readonly redisClock: { now(): number; readonly hostAheadMs: number | undefined };
+  /** This host's clock: every wait, and the durations measured here. */
+  readonly clock: Clock;
 }
 
 export interface RuntimeOptions {
@@ -61,6 +63,8 @@ export interface RuntimeOptions {
     registry: Registry,
     logger: RootLogger,
     hosted: readonly { readonly handler: AnyHandler; readonly config: unknown }[],
+    /** This host's clock: the tape's waits. */
+    clock: Clock,
   ) => DecisionTape;
 }
 
@@ -87,7 +91,7 @@ export async function createRuntime(options: RuntimeOptions) {
     logger.warn({ queue, err: error.message }, 'queue error'),
   );
   const { committerFactory } = options;
-  const tape = options.tape?.(commands, registry, logger, hosted);
+  const tape = options.tape?.(commands, registry, logger, hosted, clock);
   const watches = new KeyWatches(
     hosted.flatMap((h) => (h.handler.keyWatch ? [h.handler.keyWatch(h.config)] : [])),
     {
@@ -135,6 +139,7 @@ export async function createRuntime(options: RuntimeOptions) {
     },
     readinessCauses: () => readinessCauses(progress),
     redisClock,
+    clock,
   };
 
   const probes = gateProbes({ hosted, gates, commands, registry, backlog, clock });

@@ -1,8 +1,9 @@
-import { MetricsTime, Worker, type Job, type Queue } from 'bullmq';
+import { DelayedError, MetricsTime, Worker, type Job, type Queue } from 'bullmq';
 import { Delivery } from '../engine/delivery.js';
 import type { JobSummary } from '../engine/effects.js';
 import { describeError } from '../engine/execute.js';
 import { jobDoneKey } from '../engine/idempotency.js';
+import { nextStepData, stepOf } from '../engine/job-chain.js';
 import type { QueueTrigger, ScheduleTrigger } from '../contract/handler.js';
 import type { JobSink } from '../engine/settle.js';
 import { isReady, waitUntilReady, type RedisClient } from '../engine/connection.js';
@@ -76,7 +77,7 @@ export class JobRunner {
     // Opened even for a queue other handlers fill, so /metrics counts its jobs.
     this.deps.jobs.queue(this.trigger.queue);
     await this.assertScheduler(false);
-    this.worker = new Worker(this.trigger.queue, (job) => this.process(job), {
+    this.worker = new Worker(this.trigger.queue, (job, token) => this.process(job, token), {
       connection: this.deps.bullConnection,
       prefix: config.BULLMQ_PREFIX,
       concurrency: this.concurrency,
@@ -142,17 +143,35 @@ export class JobRunner {
     }
   }
 
-  /** Its return value (shown on the board) says what the job did. */
-  private async process(job: Job): Promise<JobSummary> {
-    const data = { ...(job.data as Record<string, unknown>), scheduled_at: job.timestamp, job_id: job.id };
-    const fields = { ...(job.data as Record<string, unknown>), job_id: job.id ?? '', job_name: job.name, scheduled_at: job.timestamp };
+  /** Moves the job (in hand under `token`) back to delayed until `dueAt`: BullMQ's way, a DelayedError once it has moved. */
+  private async delay(job: Job, dueAt: number, token: string | undefined): Promise<never> {
+    await job.moveToDelayed(dueAt, token);
+    throw new DelayedError();
+  }
+
+  /**
+   * Its return value (shown on the board) says what the job did. A job of several steps (a
+   * decision's jobs chained: engine/job-chain.ts) is each step in turn, decided as a job of its own
+   * (its data, its id), and moved back to delayed as the next once the step has committed.
+   */
+  private async process(job: Job, token?: string): Promise<JobSummary> {
+    const step = stepOf(job.id ?? job.name, job.data as Record<string, unknown>);
+    // Run before its time (stalled while moving on to this step): delayed again, undecided.
+    if (step.dueAt !== undefined && step.dueAt > this.deps.clock.now()) return this.delay(job, step.dueAt, token);
+    const data = { ...step.data, scheduled_at: job.timestamp, job_id: step.id };
+    const fields = { ...step.data, job_id: step.id, job_name: job.name, scheduled_at: job.timestamp };
     const raw = Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]));
-    const meta = { id: job.id ?? job.name, raw, producedAt: job.timestamp };
+    const meta = { id: step.id, raw, producedAt: job.timestamp };
     const running = this.runBatched(new Delivery(meta, data, 1, undefined));
     this.inHand.add(running);
     const result = await running.finally(() => this.inHand.delete(running));
     if ('error' in result) throw result.error;
     this.pipeline.lastProgressAt = this.deps.clock.now();
+    if (step.next.length > 0) {
+      const next = nextStepData(job.timestamp, step.next);
+      await job.updateData(next);
+      return this.delay(job, job.timestamp + step.next[0]!.delayMs, token);
+    }
     // The committed outcome, and ctx.summarize's fields (read after any re-run).
     const { outcome } = result.delivery;
     const summary: JobSummary = { outcome: outcome.kind, ...('reason' in outcome ? { reason: outcome.reason } : {}) };
@@ -172,7 +191,8 @@ export interface JobBatchEnv {
 /**
  * `run(delivery)`: the job committed with the others in hand as one batch (a commit a job would cost twice the CPU), one
  * commit at a time (WATCH is per connection). A batch left partly uncommitted fails every job of it: BullMQ runs them
- * again, and those that did commit are found done by their done keys.
+ * again, and those that did commit are found done by their done keys. At upstream's rates (a cooldown a permit, ≤ 0.6/s;
+ * a sample step a followed decision's horizon) jobs come one at a time and a batch is one job: it acts in a backlog.
  */
 export function jobBatcher(env: JobBatchEnv): (delivery: Delivery) => Promise<JobBatchResult> {
   const waiting: { readonly delivery: Delivery; readonly settle: (result: JobBatchResult) => void }[] = [];

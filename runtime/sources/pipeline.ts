@@ -4,7 +4,7 @@ import type { Committer } from '../engine/commit.js';
 import { commitBatch, type CommitLoopEnv } from '../engine/commit-loop.js';
 import { deadLetterDestination } from '../engine/dead-letter.js';
 import type { Delivery } from '../engine/delivery.js';
-import type { DecisionTape, ExecutionEnv } from '../engine/execute.js';
+import { directReads, type DecisionTape } from '../engine/execute.js';
 import type { RootLogger } from '../engine/logger.js';
 import { prepareBatch, rerun, type PipelineEnv } from '../engine/message-pipeline.js';
 import type { RuntimeMetrics } from '../engine/metrics.js';
@@ -94,28 +94,28 @@ export class SourcePipeline {
     this.pause = (ms) => clock.sleep(ms, this.abort.signal);
     this.log = deps.logger.child({ handler: handler.name, ...shape.bindings });
     this.lastProgressAt = now();
-    const execution: ExecutionEnv<unknown, object> = {
-      redis: deps.reads ?? deps.commands,
-      config: deps.handlerConfig,
-      metrics: deps.handlerMetrics,
-      now: deps.redisClock.now,
-      syncClock: () => deps.redisClock.sync(),
-      logger: (meta) => this.log.child(shape.logFields(meta)),
-      redisReady: () => isReady(deps.commands) && !deps.health.stalled,
-      waitForRedis: shape.waitForRedis,
-      stopping: () => this.stopping,
-      sleep: this.pause,
-      onRetry: (count) => metrics.retries.inc({ handler: handler.name }, count),
-      onHeld: (failure) => {
-        this.commitFault ??= { cause: `reads refused (${failure.cause}): ${failure.message}`, since: now() };
-      },
-      tape: deps.tape,
-      ...(shape.doneKey ? { doneKey: shape.doneKey } : {}),
-      onState: (state) => this.judgeState(state),
-    };
+    // The tape wraps the reader and the clock: every decision's reads and readings are recorded.
+    const reads = directReads(deps.reads ?? deps.commands, deps.redisClock.now, () => deps.redisClock.sync());
     this.env = {
       handler,
-      execution,
+      decision: {
+        reads: deps.tape ? deps.tape.wrap(reads) : reads,
+        config: deps.handlerConfig,
+        metrics: deps.handlerMetrics,
+        logger: (meta) => this.log.child(shape.logFields(meta)),
+        doneKey: shape.doneKey,
+      },
+      pace: {
+        redisReady: () => isReady(deps.commands) && !deps.health.stalled,
+        waitForRedis: shape.waitForRedis,
+        stopping: () => this.stopping,
+        sleep: this.pause,
+        onRetry: (count) => metrics.retries.inc({ handler: handler.name }, count),
+        onHeld: (failure) => {
+          this.commitFault ??= { cause: `reads refused (${failure.cause}): ${failure.message}`, since: now() };
+        },
+        onState: (state) => this.judgeState(state),
+      },
       maxDeliveries: shape.maxDeliveries,
       deadLetter: { ...deadLetterDestination(deps.config, handler.name), sourceStream: shape.sourceStream, group: shape.group },
     };
@@ -149,7 +149,7 @@ export class SourcePipeline {
   /** A key the gate writes that Redis keeps refusing: the gate cannot do its work until a person fixes it. */
   private refusedKeyFault(): ConsumerFault | undefined {
     const [first] = this.refusedKeys;
-    this.refusedSince = first === undefined ? 0 : this.refusedSince || this.env.execution.now();
+    this.refusedSince = first === undefined ? 0 : this.refusedSince || this.env.decision.reads.now();
     return (
       first && { cause: `writes to ${first[0]} refused (its messages held until it is written): ${first[1]}`, since: this.refusedSince }
     );
@@ -159,7 +159,7 @@ export class SourcePipeline {
   private judgeState(state: unknown): void {
     const cause = this.env.handler.batch?.stateFault?.(state);
     if (cause === undefined) this.inputFault = undefined;
-    else this.inputFault = { cause, since: this.inputFault?.since ?? this.env.execution.now() };
+    else this.inputFault = { cause, since: this.inputFault?.since ?? this.env.decision.reads.now() };
   }
 
   /**
@@ -169,10 +169,11 @@ export class SourcePipeline {
   async recheckInput(): Promise<void> {
     const load = this.env.handler.batch?.loadState;
     if (this.inputFault === undefined || load === undefined) return;
-    const { redis, config, now, syncClock } = this.env.execution;
+    const { reads, config } = this.env.decision;
     try {
-      await syncClock?.();
-      this.judgeState(await load(redis, config, now()));
+      await reads.syncClock?.();
+      // Read past the tape (reads.redis is not recorded): no decision reads this state.
+      this.judgeState(await load(reads.redis, config, reads.now()));
     } catch {
       // Redis's own faults are the health probe's to report; the next load judges again.
     }

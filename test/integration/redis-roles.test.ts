@@ -1,6 +1,7 @@
 import { Worker } from 'bullmq';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseRuntimeConfig } from '../../runtime/host/config.js';
+import { GateReader } from '../../runtime/host/gate-reader.js';
 import { connectRedis, waitUntilReady, type ConnectionRole, type RedisClient } from '../../runtime/host/redis.js';
 import { freePort, usePrivateRedis } from '../support/redis-server.js';
 
@@ -82,8 +83,10 @@ describe('the handlers’ reader on one node (the commands connection)', () => {
     try {
       await waitUntilReady(client);
       // The governor reads maxmemory_policy from it (handlers/governor/eviction.ts).
-      const [memory] = await Promise.all([client.info('memory'), client.get('k')]);
+      const reader = new GateReader(client);
+      const [memory] = await Promise.all([reader.info('memory'), reader.get('k')]);
       expect(memory).toMatch(/^maxmemory_policy:noeviction/m);
+      // The client itself is ioredis's own.
       expect(await client.info('server')).toMatch(/^redis_version:/m);
     } finally {
       client.disconnect();

@@ -5,8 +5,8 @@ import { positionIndex } from '../../handlers/positions/index-job.js';
 import type { AnyHandler } from '../../runtime/contract/handler.js';
 import { TransactionCommitter } from '../../runtime/engine/commit.js';
 import { Delivery } from '../../runtime/engine/delivery.js';
-import { executeBatch, type ExecutionEnv } from '../../runtime/engine/execute.js';
-import { stubExecutionEnv } from './execution-env.js';
+import { directReads, executeBatch, type Reads } from '../../runtime/engine/execute.js';
+import { immediatePace, silentLogger } from './execution-env.js';
 import { RecordedMetrics, recordingMetricFactory } from './fake-ctx.js';
 
 /**
@@ -45,7 +45,7 @@ export async function decideOnce(
   raw: Record<string, string>,
   env: Readonly<Record<string, string>> = {},
   /** The deciding clock: `now` itself unless given (the clock property gives Redis's as a host reads it, redis-clock.ts). */
-  clock?: Pick<ExecutionEnv<object, object>, 'now' | 'syncClock'>,
+  clock?: Pick<Reads, 'now' | 'syncClock'>,
 ): Promise<Delivery> {
   const config = handler.config(env) as object;
   const metrics = handler.metrics(recordingMetricFactory(new RecordedMetrics()), config as never) as object;
@@ -53,10 +53,17 @@ export async function decideOnce(
   const delivery = new Delivery({ id, raw, producedAt: now }, raw, 1, undefined);
   delivery.message = handler.input.parse(raw);
   delivery.valid = true;
-  // Redis up, nothing stopping, no waits between tries (the backoff is the runtime's business, not a test's).
-  const executionEnv: ExecutionEnv<object, object> = { ...stubExecutionEnv(), redis, config, metrics, now: () => now, ...clock };
+  // The runtime's pace without its waits: a try Redis did not answer (a cut connection) is held and
+  // tried again until it does, no pause between tries (the backoff is the runtime's business, not a test's).
+  const reads = directReads(redis, clock?.now ?? (() => now), clock?.syncClock);
   let rejected: string | undefined;
-  await executeBatch(handler, executionEnv, [delivery], (_d, reason, detail) => (rejected = `${reason}: ${detail}`));
+  await executeBatch(
+    handler,
+    { reads, config, metrics, logger: () => silentLogger },
+    [delivery],
+    (_d, reason, detail) => (rejected = `${reason}: ${detail}`),
+    immediatePace(),
+  );
   if (rejected !== undefined || delivery.recorder === undefined) throw new Error(`not decided: ${rejected ?? delivery.outcome.kind}`);
   await committer.commit(undefined, [delivery]);
   return delivery;

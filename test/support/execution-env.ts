@@ -1,5 +1,5 @@
 import type { RedisReader } from '../../runtime/contract/redis-reader.js';
-import type { ExecutionEnv } from '../../runtime/engine/execute.js';
+import { directReads, type DecisionEnv, type Pace } from '../../runtime/engine/execute.js';
 
 interface SilentLogger {
   debug(): void;
@@ -19,20 +19,26 @@ export const silentLogger: SilentLogger = {
 };
 
 /**
- * An execution environment with Redis up, nothing stopping and no waits: a handler runs as soon
- * as it is asked to. Its redis is an empty object: the tests that use it never read.
+ * What a decision needs, for engine tests: `redis` (an empty object unless given: the tests that
+ * leave it out never read), a clock fixed at `now`, no settings, no metrics, a silent logger.
  */
-export function stubExecutionEnv(): ExecutionEnv<unknown, object> {
+export function stubDecisionEnv(redis: RedisReader = {} as RedisReader, now = 1_000_000): DecisionEnv {
+  return { reads: directReads(redis, () => now), config: {}, metrics: {}, logger: () => silentLogger };
+}
+
+/**
+ * The runtime's pace with nothing to wait for (Redis up, no pause between tries), for the tests of
+ * how the runtime holds a message Redis does not answer for: held, it is tried again at once until
+ * Redis answers or `stopping` says so.
+ */
+export function immediatePace(stopping: () => boolean = () => false): Pace {
   return {
-    redis: {} as RedisReader,
-    config: {},
-    metrics: {},
-    now: () => 1_000_000,
-    logger: () => silentLogger,
     redisReady: () => true,
     waitForRedis: async () => undefined,
-    stopping: () => false,
+    stopping,
     sleep: async () => undefined,
     onRetry: () => undefined,
+    onHeld: () => undefined,
+    onState: () => undefined,
   };
 }

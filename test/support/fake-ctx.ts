@@ -7,7 +7,7 @@ import { decideBatch } from '../../runtime/engine/decide.js';
 import { Delivery } from '../../runtime/engine/delivery.js';
 import { applyMetricCalls } from '../../runtime/engine/metrics.js';
 import type { CounterMetric, GaugeMetric, HistogramMetric, MetricFactory } from '../../runtime/contract/metrics.js';
-import { MessageContext, type ExecutionEnv } from '../../runtime/engine/execute.js';
+import { directReads, MessageContext, type DecisionEnv } from '../../runtime/engine/execute.js';
 import { FakeRedisReader, type FakeRedisData } from './fake-redis-reader.js';
 
 /** The batch state type a handler declares (undefined allowed: fallbacks may run without it). */
@@ -104,7 +104,11 @@ export async function fakeCtx<H extends AnyHandler>(
   const harness = await fakeHarness(handler, options);
   const loadState = handler.batch?.loadState;
   const state =
-    'state' in options ? options.state : loadState ? await loadState(harness.deps.redis, harness.deps.config, harness.now) : undefined;
+    'state' in options
+      ? options.state
+      : loadState
+        ? await loadState(harness.deps.reads.redis, harness.deps.config, harness.now)
+        : undefined;
   return harness.run(new MessageContext(harness.deps, state, harness.meta));
 }
 
@@ -123,7 +127,7 @@ async function fakeHarness<H extends AnyHandler>(handler: H, options: FakeCtxOpt
   };
   const now = options.now ?? 1_800_000_000_000;
   const meta: MessageMeta = { id: `${now - 5}-0`, raw: {}, producedAt: now - 5, ...options.meta };
-  const deps = { redis, config, metrics, now: () => now, logger: () => logger };
+  const deps: DecisionEnv = { reads: directReads(redis, () => now), config, metrics, logger: () => logger };
   const run = <Ctx>(recorder: EffectRecorder): FakeRun<Ctx> => ({
     ctx: recorder as unknown as Ctx,
     recorder,
@@ -175,28 +179,30 @@ async function decideOne<H extends AnyHandler>(
   const jobId = handler.trigger.kind !== 'stream' && raw.job_id !== undefined ? { id: raw.job_id } : {};
   const harness = await fakeHarness(handler, { ...options, meta: { raw, ...jobId, ...options.meta } });
   const given = 'state' in options || failedBefore !== undefined;
-  const gate: AnyHandler = given ? { ...handler, batch: { ...handler.batch, loadState: () => Promise.resolve(options.state) } } : handler;
-  const delivery = new Delivery(harness.meta, raw, 1, undefined);
-  delivery.failedBefore = failedBefore;
-  const doneKey = doneKeyOf(handler);
-  const env: ExecutionEnv<unknown, object> = {
-    ...harness.deps,
-    ...(doneKey ? { doneKey } : {}),
-    redisReady: () => true,
-    waitForRedis: async () => undefined,
-    stopping: () => false,
-    sleep: async () => undefined,
-    onRetry: () => undefined,
-    onHeld: (held) => {
-      throw new Error(`held for Redis's state: ${held.message}`);
-    },
-    onFailure: (_delivery, failure) => {
-      if (failure !== failedBefore) throw failure.error;
+  // A failure of its own goes to the test, not to the gate's failure policy (a given one goes to its fallback).
+  let thrown: { readonly error: unknown } | undefined;
+  const policy = handler.failure;
+  const gate: AnyHandler = {
+    ...handler,
+    ...(given ? { batch: { ...handler.batch, loadState: () => Promise.resolve(options.state) } } : {}),
+    failure: {
+      ...policy,
+      policy: policy.policy === 'dead-letter' ? 'fail-closed' : policy.policy,
+      fallback: (message: unknown, failure: FailureInfo, ctx: HandlerContext<unknown, unknown, object>) => {
+        if (failure === failedBefore && policy.policy !== 'dead-letter') return policy.fallback(message, failure, ctx);
+        thrown = { error: failure.error };
+        throw failure.error;
+      },
     },
   };
+  const delivery = new Delivery(harness.meta, raw, 1, undefined);
+  delivery.failedBefore = failedBefore;
+  const env: DecisionEnv = { ...harness.deps, doneKey: doneKeyOf(handler) };
   let rejected: string | undefined;
   await decideBatch(gate, env, [delivery], (_d, reason, detail) => (rejected = `${reason}: ${detail}`));
+  if (thrown !== undefined) throw thrown.error;
   if (rejected !== undefined) throw new Error(`rejected ${rejected}`);
+  if (delivery.outcome.kind === 'left-pending') throw new Error(`${handler.name}: a read was refused for Redis's own state (held)`);
   if (!(delivery.recorder instanceof MessageContext)) throw new Error(`${handler.name} decided nothing (${delivery.outcome.kind})`);
   const run = harness.run<HandlerContext<ReturnType<H['config']>, StateOf<H>, ReturnType<H['metrics']>>>(delivery.recorder);
   run.commit();

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import type { CommitReport, CommitSource } from '../../runtime/engine/batch-script.js';
 import type { Committer } from '../../runtime/engine/commit.js';
 import { commitBatch, GroupLostError, type CommitLoopEnv } from '../../runtime/engine/commit-loop.js';
-import { silentLogger, stubExecutionEnv } from '../support/execution-env.js';
+import { immediatePace, silentLogger, stubDecisionEnv } from '../support/execution-env.js';
 import { defineHandler, type AnyHandler } from '../../runtime/contract/handler.js';
 import { Delivery, type CommitAnswer, type CommitItem } from '../../runtime/engine/delivery.js';
 import { prepareBatch, rerun, type PipelineEnv } from '../../runtime/engine/message-pipeline.js';
@@ -59,10 +59,10 @@ function fakeEnv(committer: Committer, options: { pending?: Set<string>; stop?: 
   const sleeps: number[] = [];
   const settled: string[] = [];
   const failures: string[] = [];
-  const execution = stubExecutionEnv();
   const pipeline: PipelineEnv = {
     handler: echo,
-    execution,
+    decision: stubDecisionEnv(),
+    pace: immediatePace(),
     maxDeliveries: 5,
     deadLetter: { stream: 'dlq', maxLen: 0, sourceStream: 'in', group: 'g' },
   };

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { defineHandler, type AnyHandler, type FailureInfo } from '../../runtime/contract/handler.js';
 import { Delivery } from '../../runtime/engine/delivery.js';
 import { executeBatch } from '../../runtime/engine/execute.js';
-import { stubExecutionEnv } from '../support/execution-env.js';
+import { immediatePace, stubDecisionEnv } from '../support/execution-env.js';
 
 const deliveries = (...ns: string[]) =>
   ns.map((n, i) => {
@@ -37,7 +37,13 @@ function throwing(throwsFor: (n: string, attempt: number) => boolean, failure: F
 
 async function run(handler: AnyHandler, batch: Delivery[]) {
   const rejected: string[] = [];
-  await executeBatch(handler, stubExecutionEnv(), batch, (d, reason, detail) => rejected.push(`${d.meta.id} ${reason}: ${detail}`));
+  await executeBatch(
+    handler,
+    stubDecisionEnv(),
+    batch,
+    (d, reason, detail) => rejected.push(`${d.meta.id} ${reason}: ${detail}`),
+    immediatePace(),
+  );
   return {
     rejected,
     outcomes: batch.map((d) => ({
@@ -104,7 +110,7 @@ describe('executeBatch: one message after another', () => {
       },
     });
     const batch = deliveries('a', 'b', 'c');
-    await executeBatch(handler, stubExecutionEnv(), batch, () => undefined);
+    await executeBatch(handler, stubDecisionEnv(), batch, () => undefined, immediatePace());
     expect(events).toEqual([
       'start a on state 1',
       'end a',

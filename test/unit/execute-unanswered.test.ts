@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { defineHandler, type AnyHandler } from '../../runtime/contract/handler.js';
 import { Delivery } from '../../runtime/engine/delivery.js';
 import { executeBatch } from '../../runtime/engine/execute.js';
-import { stubExecutionEnv } from '../support/execution-env.js';
+import { immediatePace, stubDecisionEnv } from '../support/execution-env.js';
 
 /** A gate whose handle throws `errors` in turn, then emits; three attempts, then dead letters. */
 function failingFirst(errors: Error[]): AnyHandler {
@@ -27,8 +27,12 @@ function failingFirst(errors: Error[]): AnyHandler {
 async function outcome(errors: Error[], stopping = () => false) {
   const delivery = new Delivery({ id: '1-0', raw: {}, producedAt: 1 }, {}, 1, '1-0');
   const rejected: string[] = [];
-  await executeBatch(failingFirst(errors), { ...stubExecutionEnv(), stopping }, [delivery], (_d, reason, detail) =>
-    rejected.push(`${reason}: ${detail}`),
+  await executeBatch(
+    failingFirst(errors),
+    stubDecisionEnv(),
+    [delivery],
+    (_d, reason, detail) => rejected.push(`${reason}: ${detail}`),
+    immediatePace(stopping),
   );
   return { outcome: delivery.outcome.kind, rejected };
 }

@@ -3,12 +3,12 @@ import { heatGate } from '../../handlers/heat-gate/index.js';
 import type { HeatInputs } from '../../handlers/positions/heat.js';
 import type { AnyHandler } from '../../runtime/contract/handler.js';
 import { Delivery } from '../../runtime/engine/delivery.js';
-import { executeBatch, type ExecutionEnv } from '../../runtime/engine/execute.js';
+import { directReads, executeBatch, type DecisionEnv } from '../../runtime/engine/execute.js';
 import { applyMetricCalls } from '../../runtime/engine/metrics.js';
 import { keys, streams } from '../../schemas/keys.js';
 import { RecordedMetrics, fakeCtx, recordingMetricFactory } from '../support/fake-ctx.js';
 import { FakeRedisReader, type FakeRedisData } from '../support/fake-redis-reader.js';
-import { silentLogger, stubExecutionEnv } from '../support/execution-env.js';
+import { silentLogger } from '../support/execution-env.js';
 
 const NOW = 1_800_000_000_000;
 const config = heatGate.config({});
@@ -152,13 +152,11 @@ describe("the heat gate's heat gauges, from each batch's state", () => {
   };
   const coldBook = cold('100', 200);
 
-  function envOver(data: FakeRedisData, recorded: RecordedMetrics): ExecutionEnv<unknown, object> {
+  function envOver(data: FakeRedisData, recorded: RecordedMetrics): DecisionEnv {
     return {
-      ...stubExecutionEnv(),
-      redis: new FakeRedisReader(data),
+      reads: directReads(new FakeRedisReader(data), () => NOW),
       config,
       metrics: heatGate.metrics(recordingMetricFactory(recorded), config) as object,
-      now: () => NOW,
       logger: () => silentLogger,
     };
   }
@@ -173,7 +171,7 @@ describe("the heat gate's heat gauges, from each batch's state", () => {
     });
 
   /** Handles a batch, then applies its messages' deferred metric calls in order, as their commit does. */
-  async function batch(env: ExecutionEnv<unknown, object>, deliveries: Delivery[]): Promise<void> {
+  async function batch(env: DecisionEnv, deliveries: Delivery[]): Promise<void> {
     await executeBatch(heatGate as AnyHandler, env, deliveries, () => undefined);
     for (const delivery of deliveries) {
       expect(delivery.outcome.kind).toBe('handled');
@@ -199,7 +197,7 @@ describe("the heat gate's heat gauges, from each batch's state", () => {
     const first = envOver(warm, recorded);
     await batch(first, proposals(5));
     // The same metrics, the book now cold.
-    const second = { ...first, redis: new FakeRedisReader(coldBook) };
+    const second = { ...first, reads: directReads(new FakeRedisReader(coldBook), () => NOW) };
     await batch(second, proposals(5, 5));
     expect(recorded.get('p26_heat_value')).toBe(0);
     expect([recorded.get('p26_bucket', { state: 'COLD' }), recorded.get('p26_bucket', { state: 'WARM' })]).toEqual([1, 0]);

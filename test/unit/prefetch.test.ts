@@ -6,7 +6,7 @@ import { Delivery } from '../../runtime/engine/delivery.js';
 import { executeBatch } from '../../runtime/engine/execute.js';
 import { PrefetchedReads } from '../../runtime/engine/prefetch.js';
 import { FakeRedisReader } from '../support/fake-redis-reader.js';
-import { stubExecutionEnv } from '../support/execution-env.js';
+import { stubDecisionEnv } from '../support/execution-env.js';
 
 /**
  * A reader over `strings` that notes each read it is asked for, in order, as `method key`, and in
@@ -81,7 +81,7 @@ describe('reads named ahead (BatchHints.prefetch)', () => {
     });
     const delivery = new Delivery({ id: '1-0', raw: { n: 'sym' }, producedAt: 1 }, { n: 'sym' }, 1, '1-0');
     delivery.message = { n: 'sym' };
-    await executeBatch(handler, { ...stubExecutionEnv(), redis: reader }, [delivery], () => undefined);
+    await executeBatch(handler, stubDecisionEnv(reader), [delivery], () => undefined);
     expect(seen).toEqual(['s 7']);
     // Every read asked for before any reply came back (one round trip): the state's, the idempotency key's, the named one; none again.
     expect(asked).toEqual(['get state', 'exists done:sym', 'get sym:v']);

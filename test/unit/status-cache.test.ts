@@ -29,11 +29,15 @@ describe('GET /status for many readers at the cost of one', () => {
 
   it('reads on every request with a TTL of 0, and a failed read is not kept', async () => {
     let reads = 0;
-    const cache = new StatusCache(async () => {
-      reads += 1;
-      if (reads === 2) throw new Error('redis down');
-      return { n: reads };
-    }, 0);
+    const cache = new StatusCache(
+      async () => {
+        reads += 1;
+        if (reads === 2) throw new Error('redis down');
+        return { n: reads };
+      },
+      0,
+      Date.now,
+    );
     expect(await cache.get()).toBe('{"n":1}');
     await expect(cache.get()).rejects.toThrow('redis down');
     expect(await cache.get()).toBe('{"n":3}');

@@ -3,6 +3,8 @@ import { Registry } from 'prom-client';
 import { describe, expect, it, vi } from 'vitest';
 import { decodeTapeEntry, encodeTapeEntry, RECORD_FIELD, TAPE_VERSION, type TapeRecord } from '../../app/tape/format.js';
 import { redisTape } from '../../app/tape/store.js';
+import { directReads } from '../../runtime/engine/execute.js';
+import { ManualClock } from '../support/clock.js';
 import type { RedisClient, RootLogger } from '../../runtime/host/index.js';
 
 const book = ['1000', 'group', [], [['SYM1USDT', 'SYM2USDT']], [[['1000', '0.2', null]]], [], []];
@@ -89,6 +91,20 @@ async function failures(registry: Registry): Promise<number> {
 }
 
 describe('the tape’s records in flight', () => {
+  it('wait for more on the injected clock: written once it has moved on by the flush wait, not before', async () => {
+    const added: unknown[] = [];
+    const redis = { hset: async () => 1, xadd: async (...args: unknown[]) => added.push(args), memory: async () => 1, xlen: async () => 1 };
+    const clock = new ManualClock(1_000);
+    const tape = redisTape({}, [], { flushMs: 50 })!(redis as unknown as RedisClient, new Registry(), quietLogger, [], clock);
+    tape.committed('governor', [{ outcome: { kind: 'handled' }, meta: { id: '1-0', producedAt: 1, raw: {} }, data: {} } as never]);
+    expect(clock.sleeps).toEqual([50]);
+    // Longer than the wait on the host's clock: the injected one has not moved.
+    await new Promise((resolve) => setTimeout(resolve, 80));
+    expect(added).toHaveLength(0);
+    await clock.advance(50);
+    await vi.waitFor(() => expect(added).toHaveLength(1), { timeout: 10_000, interval: 5 });
+  });
+
   it('are bounded: past the bound a record is counted as not taped and dropped, and the decisions stand', async () => {
     const { redis, sent } = stalledRedis();
     const registry = new Registry();
@@ -180,7 +196,8 @@ describe('the tape’s records in flight', () => {
     const tape = redisTape({}, [], { flushMs: 1 })!(redis, new Registry(), quietLogger);
     // A recorder the tape keys its reads on: the runtime's MessageContext, here only its identity.
     const ctx = {} as never;
-    const reader = tape.message(ctx, undefined, { hmget: async (key: string) => [key.endsWith('0USDT') ? '0' : null] } as never, () => 5);
+    const hmget = { hmget: async (key: string) => [key.endsWith('0USDT') ? '0' : null] } as never;
+    const reader = tape.wrap(directReads(hmget, () => 5)).message(ctx, undefined, hmget);
     for (let i = 0; i < 3_000; i++) await reader.redis.hmget(`quantum:position:snapshot:SYM${i}USDT`, 'position_amt');
     tape.committed('position-index', [
       { outcome: { kind: 'handled' }, meta: { id: 'tick-1', producedAt: 1, raw: {} }, data: {}, recorder: ctx } as never,

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { defineHandler, type AnyHandler, type MessageMeta } from '../../runtime/contract/handler.js';
 import { Delivery } from '../../runtime/engine/delivery.js';
 import type { Logger } from '../../runtime/contract/logger.js';
-import { silentLogger, stubExecutionEnv } from '../support/execution-env.js';
+import { immediatePace, silentLogger, stubDecisionEnv } from '../support/execution-env.js';
 import { prepareBatch, type PipelineEnv } from '../../runtime/engine/message-pipeline.js';
 
 type Hook = NonNullable<AnyHandler['failure']['unusable']>;
@@ -23,14 +23,20 @@ function gate(hook: Hook): AnyHandler {
 }
 
 function pipelineOf(handler: AnyHandler, warnings: { id: string; obj: object; msg?: string }[] = []): PipelineEnv {
-  const execution = {
-    ...stubExecutionEnv(),
+  const decision = {
+    ...stubDecisionEnv(),
     logger: (meta: MessageMeta): Logger => ({
       ...silentLogger,
       warn: (obj: object, msg?: string) => void warnings.push({ id: meta.id, obj, ...(msg === undefined ? {} : { msg }) }),
     }),
   };
-  return { handler, execution, maxDeliveries: 5, deadLetter: { stream: 'dlq', maxLen: 0, sourceStream: 'in', group: 'g' } };
+  return {
+    handler,
+    decision,
+    pace: immediatePace(),
+    maxDeliveries: 5,
+    deadLetter: { stream: 'dlq', maxLen: 0, sourceStream: 'in', group: 'g' },
+  };
 }
 
 const entries = (...raws: Record<string, string>[]) =>

@@ -19,7 +19,7 @@ export class StatusCache {
   constructor(
     private readonly collect: () => Promise<unknown>,
     private readonly ttlMs: number,
-    private readonly now: () => number = Date.now,
+    private readonly now: () => number,
   ) {}
 
   /** The status as JSON text, serialised once per read rather than once per request. */
