@@ -38,7 +38,15 @@ export default tseslint.config(
     },
   },
   {
-    files: ['bin/**/*.js', 'scripts/**/*.mjs', 'scripts/**/*.js', 'test/**/*.mjs', 'eslint.config.js', '.dependency-cruiser.cjs'],
+    files: [
+      'bin/**/*.js',
+      'bin/**/*.mjs',
+      'scripts/**/*.mjs',
+      'scripts/**/*.js',
+      'test/**/*.mjs',
+      'eslint.config.js',
+      '.dependency-cruiser.cjs',
+    ],
     languageOptions: {
       globals: {
         process: 'readonly',

@@ -2,7 +2,8 @@
 # Releases side by side under one base (default /opt/quantum-gates), the units running the
 # `current` link:
 #   BASE/releases/<UTC time>-<version>-<commit>/
-#                                a complete build: npm ci, npm run build, npm prune --omit=dev; named
+#                                a complete build: npm ci (or a copy of the last install of the same
+#                                lock file, BASE/.install-cache), npm run build, npm prune --omit=dev; named
 #                                by its package.json version and commit (the time first, so the
 #                                names sort oldest to newest)
 #   BASE/current -> releases/<id>        what the units run; switched in one rename (atomic)
@@ -65,6 +66,28 @@ running_ids() {
   done | sort -u
 }
 
+# npm ci, or a copy of the install an earlier `install` made from the same lock file with the same
+# Node and npm on this machine (BASE/.install-cache/KEY/node_modules, development tools included,
+# the last one kept): what npm ci installs is a function of those alone, so the copy is the same
+# tree, in ~4 s where npm ci takes ~35 s. An upgrade that changes no dependency is most of them.
+# Run in the release's tree, before the build.
+install_dependencies() {
+  local cache="$base/.install-cache" key kept
+  key=$({ sha256sum package-lock.json && node -p 'process.version + " " + process.platform + " " + process.arch' && npm --version; } | sha256sum | cut -c1-32)
+  if [ -d "$cache/$key/node_modules" ]; then
+    cp -a "$cache/$key/node_modules" node_modules
+    return
+  fi
+  npm ci --include=dev --no-audit --no-fund --loglevel=error >/dev/null
+  # Kept whole or not at all: copied under a temporary name, renamed into place; older keys go.
+  mkdir -p "$cache"
+  kept=$(mktemp -d "$cache/.copying.XXXXXX")
+  cp -a node_modules "$kept/node_modules"
+  rm -rf "$kept/node_modules/.cache"
+  find "$cache" -mindepth 1 -maxdepth 1 ! -name '.*' -exec rm -rf {} +
+  mv "$kept" "$cache/$key"
+}
+
 install_release() {
   local source=$1 ref=${2:-HEAD}
   mkdir -p "$releases"
@@ -83,7 +106,7 @@ install_release() {
     cd "$work/tree"
     # The build needs the development tools whatever the shell says (NODE_ENV=production omits them).
     unset NODE_ENV
-    npm ci --include=dev --no-audit --no-fund --loglevel=error >/dev/null
+    install_dependencies
     npm run build --silent >/dev/null
     # The development tools out of the same install: the lock file's production tree, file for
     # file what a second `npm ci --omit=dev` installs, in ~3 s where that took ~30 s.

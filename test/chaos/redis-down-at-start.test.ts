@@ -11,6 +11,7 @@ import { chaosEnv } from './support/runtime-process.js';
 import { proposal, seedPortfolio, waitFor } from './support/streams.js';
 import { untilStreamLength } from '../support/until.js';
 import { childBaseEnv } from '../support/own-dirs.js';
+import { gatesEntry } from '../support/gates-process.js';
 
 const root = resolve(import.meta.dirname, '../..');
 
@@ -31,7 +32,7 @@ describe('Redis down when the gates start', () => {
     // /ready is asked before. A port taken meanwhile makes the app exit (said below, with its output),
     // and each request is bounded, so one to a listener that never answers cannot hold the wait.
     const port = await freePort();
-    const gates = spawn(process.execPath, ['--import', 'tsx', 'app/main.ts'], {
+    const gates = spawn(process.execPath, [...gatesEntry()], {
       cwd: root,
       env: {
         ...childBaseEnv(),

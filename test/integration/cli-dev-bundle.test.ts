@@ -15,8 +15,7 @@ const run = promisify(execFile);
 function unbuiltCheckout(): string {
   const checkout = ownTempDir('qg-unbuilt-');
   mkdirSync(join(checkout, 'bin'));
-  copyFileSync(join(root, 'bin/quantum-gates.js'), join(checkout, 'bin/quantum-gates.js'));
-  copyFileSync(join(root, 'bin/node-version.cjs'), join(checkout, 'bin/node-version.cjs'));
+  for (const name of readdirSync(join(root, 'bin'))) copyFileSync(join(root, 'bin', name), join(checkout, 'bin', name));
   for (const name of ['app', 'cli', 'runtime', 'handlers', 'schemas', 'domain', 'scripts', 'package.json'])
     symlinkSync(join(root, name), join(checkout, name));
   mkdirSync(join(checkout, 'node_modules'));

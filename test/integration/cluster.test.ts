@@ -12,6 +12,7 @@ import { nodeFor, startTestRedisCluster, type TestRedisCluster } from '../suppor
 import { readStream } from '../support/runtime.js';
 import { untilKeys, untilStream, untilStreamLength } from '../support/until.js';
 import { childBaseEnv } from '../support/own-dirs.js';
+import { gatesEntry } from '../support/gates-process.js';
 
 const BULLMQ_PREFIX = '{quantum}';
 const known = new Set(allHandlers.map((h) => h.name));
@@ -54,7 +55,7 @@ describe('the gates on a three-master Redis Cluster', () => {
   });
 
   it('refuses to start without a hash-tagged BULLMQ_PREFIX: one line naming it and the cure, no CROSSSLOT', async () => {
-    const gates = spawn(process.execPath, ['--import', 'tsx', 'app/main.ts'], {
+    const gates = spawn(process.execPath, [...gatesEntry()], {
       cwd: resolve(import.meta.dirname, '../..'),
       env: {
         ...childBaseEnv(),

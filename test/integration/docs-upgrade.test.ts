@@ -233,6 +233,10 @@ describe(`${GUIDE} §1 on a server: install, upgrade and rollback, run as writte
       const releaseB = currentRelease(s);
       expect(releaseB).not.toBe(releaseA);
       expect(releaseB.endsWith(next)).toBe(true);
+      // Its install copied A's (the same lock file, Node and npm: scripts/release.sh, install_dependencies),
+      // pruned to the lock file's production tree as A's was: nothing missing, nothing extraneous.
+      await run('npm', ['ls', '--omit=dev', '--all', '--silent'], join(s.opt, 'current'));
+      for (const devTool of ['vitest', 'tsx']) expect(existsSync(join(s.opt, 'current/node_modules', devTool)), devTool).toBe(false);
       // The block's last line: --version names the release now current.
       expect(output).toContain(releaseB);
       expect(await runningCommit(s)).toBe(next);

@@ -9,6 +9,7 @@ import { startTestRedis, type TestRedis } from '../support/redis-server.js';
 import { waitFor } from '../support/runtime.js';
 import { untilReady, untilServing } from '../support/serving.js';
 import { childBaseEnv } from '../support/own-dirs.js';
+import { gatesEntry } from '../support/gates-process.js';
 
 const root = resolve(import.meta.dirname, '../..');
 const CLIENTS = 300;
@@ -67,7 +68,7 @@ describe('the operator endpoints under a storm of clients that never read', () =
 
   beforeAll(async () => {
     redis = await startTestRedis();
-    gates = spawn(process.execPath, ['--import', 'tsx', 'app/main.ts'], {
+    gates = spawn(process.execPath, [...gatesEntry()], {
       cwd: root,
       env: {
         ...childBaseEnv(),

@@ -44,8 +44,13 @@ async function oldNode(): Promise<string> {
       );
     const untar = await run('tar', ['xzf', join(work, packed.stdout.trim().split('\n').pop()!), '-C', work], process.env);
     if (untar.code !== 0) throw new Error(`could not unpack ${spec}: ${untar.stderr}`);
-    // Renamed whole into place: a run stopped half-way never leaves half a Node behind.
-    if (!existsSync(binary)) renameSync(join(work, 'package'), cache);
+    // Renamed whole into place: a run stopped half-way never leaves half a Node behind. The other
+    // Node line's run (.ci/run runs both at once) may have put its own there meanwhile: that one serves.
+    try {
+      if (!existsSync(binary)) renameSync(join(work, 'package'), cache);
+    } catch (error) {
+      if (!existsSync(binary)) throw error;
+    }
     return binary;
   } finally {
     rmSync(work, { recursive: true, force: true });

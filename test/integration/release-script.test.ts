@@ -1,5 +1,5 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -286,5 +286,99 @@ describe('scripts/release.sh: previous is the release that ran, and the running 
 
     expect(pruned.out).toContain('kept 20260101T000000Z-aaaaaaaaaaaa (current, previous or running)');
     expect(existsSync(join(base, 'releases/20260101T000000Z-aaaaaaaaaaaa'))).toBe(true);
+  });
+});
+
+describe('scripts/release.sh install: npm ci once per lock file, Node and npm', () => {
+  let base: string;
+  let source: string;
+  let tools: string;
+  const git = (...args: string[]) =>
+    new Promise<string>((done, fail) =>
+      execFile(
+        'git',
+        ['-c', 'user.name=release-test', '-c', 'user.email=release-test@localhost', ...args],
+        { cwd: source },
+        (error, stdout) => (error ? fail(error) : done(stdout)),
+      ),
+    );
+  const install = () =>
+    new Promise<{ code: number; out: string }>((done) =>
+      execFile(
+        'bash',
+        [script, 'install', source],
+        { env: { ...process.env, QG_BASE: base, PATH: `${tools}:${process.env.PATH ?? ''}` } },
+        (error, stdout, stderr) => done({ code: error ? Number(error.code ?? 1) : 0, out: `${stdout}${stderr}` }),
+      ),
+    );
+  /** The npm commands the installs ran, one a line. */
+  const npmCalls = () => readFileSync(join(base, 'npm.log'), 'utf8').trim().split('\n');
+  const commitLock = async (lock: string, message: string) => {
+    writeFileSync(join(source, 'package-lock.json'), lock);
+    await git('add', '-A');
+    await git('commit', '--quiet', '--allow-empty', '-m', message);
+  };
+
+  beforeEach(async () => {
+    base = mkdtempSync(join(tmpdir(), 'qg-releases-'));
+    source = join(base, 'source');
+    tools = join(base, 'bin');
+    mkdirSync(source);
+    mkdirSync(tools);
+    // npm as the install uses it: ci installs a production and a development package (the one
+    // naming the lock file it came from), the build writes dist/, prune drops the development one.
+    writeFileSync(
+      join(tools, 'npm'),
+      [
+        '#!/usr/bin/env bash',
+        `echo "$*" >>"${join(base, 'npm.log')}"`,
+        'case "$1" in',
+        '  --version) echo 10.9.9 ;;',
+        '  ci) mkdir -p node_modules/prod node_modules/dev-tool && sha256sum package-lock.json >node_modules/prod/installed-from ;;',
+        '  run) mkdir -p dist && echo "{}" >dist/build-info.json ;;',
+        '  prune) rm -rf node_modules/dev-tool ;;',
+        'esac',
+        '',
+      ].join('\n'),
+      { mode: 0o755 },
+    );
+    writeFileSync(join(source, 'package.json'), '{"version":"1.0.0"}\n');
+    await git('init', '--quiet');
+    await commitLock('{"lockfileVersion":3,"packages":{"node_modules/prod":{"version":"1.0.0"}}}\n', 'first');
+  });
+  afterEach(() => rmSync(base, { recursive: true, force: true }));
+
+  it('the first install runs npm ci; one of the same lock file copies that install; a changed lock file runs npm ci again', async () => {
+    const first = await install();
+    expect(first.code, first.out).toBe(0);
+    expect(npmCalls().filter((call) => call.startsWith('ci'))).toHaveLength(1);
+    const releaseA = join(base, 'releases', first.out.trim());
+    expect(existsSync(join(releaseA, 'node_modules/prod/installed-from'))).toBe(true);
+    expect(existsSync(join(releaseA, 'node_modules/dev-tool')), 'pruned').toBe(false);
+
+    await git('commit', '--quiet', '--allow-empty', '-m', 'no dependency changed');
+    const second = await install();
+    expect(second.code, second.out).toBe(0);
+    // No second npm ci: the tree npm ci made for the first, development tools and all, then built and pruned.
+    expect(npmCalls().filter((call) => call.startsWith('ci'))).toHaveLength(1);
+    expect(npmCalls().filter((call) => call.startsWith('prune'))).toHaveLength(2);
+    const releaseB = join(base, 'releases', second.out.trim());
+    expect(releaseB).not.toBe(releaseA);
+    expect(readFileSync(join(releaseB, 'node_modules/prod/installed-from'), 'utf8')).toBe(
+      readFileSync(join(releaseA, 'node_modules/prod/installed-from'), 'utf8'),
+    );
+    expect(existsSync(join(releaseB, 'node_modules/dev-tool')), 'pruned').toBe(false);
+    expect(existsSync(join(releaseB, 'dist/build-info.json'))).toBe(true);
+
+    await commitLock('{"lockfileVersion":3,"packages":{"node_modules/prod":{"version":"2.0.0"}}}\n', 'a dependency changed');
+    const third = await install();
+    expect(third.code, third.out).toBe(0);
+    expect(npmCalls().filter((call) => call.startsWith('ci'))).toHaveLength(2);
+    const releaseC = join(base, 'releases', third.out.trim());
+    expect(readFileSync(join(releaseC, 'node_modules/prod/installed-from'), 'utf8')).not.toBe(
+      readFileSync(join(releaseA, 'node_modules/prod/installed-from'), 'utf8'),
+    );
+    // One install kept: the last lock file's.
+    expect(readdirSync(join(base, '.install-cache')).filter((name) => !name.startsWith('.'))).toHaveLength(1);
   });
 });

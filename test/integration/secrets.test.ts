@@ -8,6 +8,7 @@ import { freePort, startTestRedis, type TestRedis } from '../support/redis-serve
 import { waitFor } from '../support/runtime.js';
 import { untilReady, untilServing } from '../support/serving.js';
 import { childBaseEnv } from '../support/own-dirs.js';
+import { gatesEntry } from '../support/gates-process.js';
 
 const root = resolve(import.meta.dirname, '../..');
 const PASSWORD = 'Sup3r secret-pw';
@@ -18,7 +19,7 @@ const ENCODED = encodeURIComponent(PASSWORD);
  * returns everything it printed on the way: every start-up and shutdown log line.
  */
 async function startAndStop(env: Record<string, string>): Promise<string> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'app/main.ts'], {
+  const child = spawn(process.execPath, [...gatesEntry()], {
     cwd: root,
     env: { ...childBaseEnv(), LOG_LEVEL: 'debug', PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

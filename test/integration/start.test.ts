@@ -10,6 +10,7 @@ import { waitFor } from '../support/runtime.js';
 import { servingPort, untilReady, untilServing } from '../support/serving.js';
 import { isolatedEnv, ownTempDir } from '../support/own-dirs.js';
 import { runCli } from './cli-harness.js';
+import { gatesEntry } from '../support/gates-process.js';
 
 const root = resolve(import.meta.dirname, '../..');
 
@@ -21,7 +22,7 @@ const root = resolve(import.meta.dirname, '../..');
  * request to that one may never be answered.
  */
 function launch(env: Record<string, string>) {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'app/main.ts'], {
+  const child = spawn(process.execPath, [...gatesEntry()], {
     cwd: root,
     env: { HOME: process.env.HOME ?? '/tmp', PATH: process.env.PATH ?? '', LOG_LEVEL: 'warn', PORT: '0', ...isolatedEnv(), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

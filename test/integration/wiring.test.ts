@@ -6,6 +6,7 @@ import { runCli } from './cli-harness.js';
 import { freePort, startTestRedis, type TestRedis } from '../support/redis-server.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
 import { childBaseEnv } from '../support/own-dirs.js';
+import { gatesEntry } from '../support/gates-process.js';
 
 const root = resolve(import.meta.dirname, '../..');
 
@@ -17,7 +18,7 @@ const WRONG = 'wr0ng-horse-battery';
 /** Runs `npm start`'s entry point to its exit (or, once it printed `stopAt`, to its exit on SIGTERM) and collects what it printed. */
 function start(env: Record<string, string>, stopAt?: RegExp): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'app/main.ts'], {
+    const child = spawn(process.execPath, [...gatesEntry()], {
       cwd: root,
       // info, so the start-up log lines are checked for secrets as well
       env: { ...childBaseEnv(), LOG_LEVEL: 'info', PORT: '0', ...env },

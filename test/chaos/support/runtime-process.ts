@@ -3,6 +3,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isolatedEnv } from '../../support/own-dirs.js';
 import { unitMallocArenas, unitNodeOptions } from '../../support/unit-node.js';
+import { gatesEntry } from '../../support/gates-process.js';
 
 const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
@@ -35,14 +36,15 @@ export interface SpawnOptions {
 export const chaosEnv = { CLAIM_IDLE_MS: '2000', CLAIM_INTERVAL_MS: '500', BLOCK_MS: '200', LOG_LEVEL: 'warn' } as const;
 
 /**
- * Starts `node --import tsx app/main.ts` as a real child process (so SIGKILL means what it
- * means), with the unit's node options, and resolves once it prints the address it serves.
+ * Starts the gates' entry point (app/main.ts of the current sources, test/support/gates-process.ts)
+ * as a real child process (so SIGKILL means what it means), with the unit's node options, and
+ * resolves once it prints the address it serves.
  */
 export async function spawnRuntime(options: SpawnOptions): Promise<RuntimeProcess> {
   // The unit's node options and malloc arenas, so a chaos process's memory is the deployed one's (V8's
   // defaults let the heap grow 2.5× between mark-compacts where the unit lets it grow by half); a
   // data directory of the test's own, never the checkout's .data.
-  const child: ChildProcess = spawn(process.execPath, [...unitNodeOptions(), '--import', 'tsx', 'app/main.ts'], {
+  const child: ChildProcess = spawn(process.execPath, [...unitNodeOptions(), ...gatesEntry()], {
     cwd: projectRoot,
     env: {
       ...inheritedEnv(),
