@@ -195,6 +195,7 @@ describe("a new gate's section, declared only through views", () => {
     it('draws the section after the shipped ones, from its views', async () => {
       expect(await page.locator('#gate-sections section').evaluateAll((all) => all.map((e) => e.getAttribute('data-section')))).toEqual([
         'reservations',
+        'positions_unknown',
         'probe',
       ]);
       const section = 'section[data-section="probe"]';

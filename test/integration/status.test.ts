@@ -291,6 +291,7 @@ describe('gates status: GET /status and the page at /', () => {
       ['kill_switch', ['governor']],
       ['disarm', ['governor']],
       ['reservations', ['governor']],
+      ['positions_unknown', ['governor']],
       ['budgets', ['risk-budget']],
       ['outcomes', ['outcome-sample']],
     ]);
@@ -405,9 +406,10 @@ describe('gates status: GET /status and the page at /', () => {
         await waitFor(async () => (await cellText(page, '#last-updated')) !== firstUpdate, { what: 'the last-updated time to move' });
         expect(errors).toEqual([]);
         // The six original sections have their own layout above and are not drawn again; the
-        // governor's reservations (ours) are drawn from the views they declare.
+        // governor's reservations and held positions of unknown size (ours) are drawn from the views they declare.
         expect(await page.locator('#gate-sections section').evaluateAll((all) => all.map((e) => e.getAttribute('data-section')))).toEqual([
           'reservations',
+          'positions_unknown',
         ]);
 
         await page.screenshot({ path: `${ARTIFACTS}/status-page.png`, fullPage: true });
