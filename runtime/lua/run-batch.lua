@@ -196,24 +196,33 @@ for item = 1, #items do
     end
   end
   local applies = answer == 'k' and not check_only
-  for c = 1, #commands do
-    local args = commands[c]
-    command = command + 1
-    if applies then
-      local reply
-      if args[1] == 'QG_DEAD_LETTER_APPEND' then
-        reply = dead_letter_append(args[2], args[3], tonumber(args[4]), args, 5)
-        if type(reply) == 'number' then trimmed = trimmed + reply end
-      else
-        reply = redis.pcall(unpack(args))
-      end
-      if type(reply) == 'table' and reply.err then
-        answer = 'h'
-        failed[#failed + 1] = command
-        failed[#failed + 1] = reply.err
+  -- The item's appends (XADD, dead letters) after its other writes, and nothing after a refused
+  -- one: a write refused where no check above foresees it (a module's policy) leaves no entry
+  -- appended, and the item, withheld, writes its other writes again as the same values. (Only a
+  -- refused second append of one item leaves the first, to be appended again.)
+  local base = command
+  for pass = 1, 2 do
+    for c = 1, #commands do
+      local args = commands[c]
+      local appends = args[1] == 'QG_DEAD_LETTER_APPEND' or string.upper(args[1]) == 'XADD'
+      if applies and appends == (pass == 2) then
+        local reply
+        if args[1] == 'QG_DEAD_LETTER_APPEND' then
+          reply = dead_letter_append(args[2], args[3], tonumber(args[4]), args, 5)
+          if type(reply) == 'number' then trimmed = trimmed + reply end
+        else
+          reply = redis.pcall(unpack(args))
+        end
+        if type(reply) == 'table' and reply.err then
+          answer = 'h'
+          applies = false
+          failed[#failed + 1] = base + c
+          failed[#failed + 1] = reply.err
+        end
       end
     end
   end
+  command = base + #commands
   answers[item] = answer
   if entry ~= '' and not check_only and (answer == 'k' or answer == 's') then acks[#acks + 1] = entry end
 end

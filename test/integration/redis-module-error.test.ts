@@ -119,17 +119,13 @@ describe('a Redis module’s error, live (a command filter refusing one write)',
     expect(await redis.client.exists(streams.deadLetter)).toBe(0);
   }, 60_000);
 
-  // Found by this test: the held proposal's calibrated entry is appended again at every try
-  // (4 entries, one trace id). runtime/lua/run-batch.lua applies a message's commands one by one
-  // with redis.pcall, and nothing undoes those that applied before a refused one; the type check
-  // before them foresees WRONGTYPE, not a module's refusal. Issue #71 item 2 asks for exactly one
-  // decision event per message: this test turns red when that holds here too; then make it `it`.
-  it.fails(
-    'each proposal calibrated exactly once: the held one’s output is not appended again at each try',
-    async () => {
-      const { calibrated } = await refusedProposal();
-      expect(calibrated.filter((e) => e.symbol === 'BADUSDT')).toHaveLength(1);
-    },
-    60_000,
-  );
+  // Found by this test: the held proposal's calibrated entry was appended again at every try (4
+  // entries, one trace id): run-batch.lua applied a message's commands in order, past a refused
+  // one, and the type check before them foresees WRONGTYPE, not a module's refusal. It now applies
+  // a message's appends after its other writes and stops at the first refusal (issue #71 item 2:
+  // exactly one decision event per message).
+  it('each proposal calibrated exactly once: the held one’s output is not appended again at each try', async () => {
+    const { calibrated } = await refusedProposal();
+    expect(calibrated.filter((e) => e.symbol === 'BADUSDT')).toHaveLength(1);
+  }, 60_000);
 });
