@@ -12,6 +12,8 @@ export interface OperatorAction {
   readonly target: string;
   /** What the action replaced, as the command printed it. */
   readonly previous: string;
+  /** Who did it, where the command names them (--by); else the host's user. */
+  readonly actor?: string;
   /** A hash that keeps the latest such record (quantum:gates:kill:last_change), with these fields added. */
   readonly record?: { readonly key: string; readonly extra: Readonly<Record<string, string>> };
 }
@@ -28,7 +30,8 @@ export interface AuditOutcome {
  * governor's permit / block / auto_disarm / cooldown_expired, so no consumer of those is confused.
  */
 export function operatorEventFields(action: OperatorAction, io: CliIo): Record<string, string> {
-  return operatorFields(io, action.action, action.reason, { target: action.target, previous: action.previous });
+  const fields = operatorFields(io, action.action, action.reason, { target: action.target, previous: action.previous });
+  return action.actor === undefined ? fields : { ...fields, actor: action.actor };
 }
 
 /**

@@ -4,7 +4,7 @@ import { clearedFields } from '../../handlers/positions/memory.js';
 import { parseCommandArgs } from '../args.js';
 import type { Command } from '../command.js';
 import { ExitCode, UsageError } from '../errors.js';
-import { appendOperatorEvent, operatorFields } from '../operator-event.js';
+import { auditFailureMessage, recordOperatorAction } from '../audit.js';
 import { printJson } from '../output.js';
 import { withRedis } from '../redis.js';
 import { withRedisWrite } from '../write-target.js';
@@ -65,18 +65,14 @@ export const positionsCommands: readonly Command[] = [
         if (Object.keys(held).length === 0) return { previous: held, target, failure: undefined };
         // Written empty, as the governor forgets a leg (memory.ts): one shape of "no memory".
         await redis.hset(keys.positionsHeld, Object.fromEntries(Object.keys(held).map((f) => [f, ''])));
-        const event = {
-          ...operatorFields(io, 'positions_clear', why, { target, previous: JSON.stringify(held) }),
+        const audit = await recordOperatorAction(redis, io, {
+          action: 'positions_clear',
+          reason: why,
+          target,
+          previous: JSON.stringify(held),
           actor: by,
-        };
-        io.err(`quantum-gates: audit ${JSON.stringify(event)}`);
-        try {
-          await appendOperatorEvent(redis, io, event);
-          return { previous: held, target, failure: undefined };
-        } catch (error) {
-          if (!(error instanceof Error) || !/^[A-Z][A-Z_]+ /.test(error.message)) throw error;
-          return { previous: held, target, failure: error.message };
-        }
+        });
+        return { previous: held, target, failure: audit.failure };
       });
       const cleared = Object.keys(previous);
       if (args.values.json) printJson(io, { key: keys.positionsHeld, cleared, previous, target });
@@ -85,9 +81,7 @@ export const positionsCommands: readonly Command[] = [
           cleared.length === 0 ? `${symbol}${leg ? `:${leg}` : ''}: not held in memory, nothing to clear` : `cleared ${cleared.join(', ')}`,
         );
       if (failure === undefined) return ExitCode.ok;
-      io.err(
-        `quantum-gates positions clear: cleared, but its audit was not written (${failure}); the record is in the "quantum-gates: audit" line above only, so keep it`,
-      );
+      io.err(`quantum-gates positions clear: ${auditFailureMessage('cleared', failure)}`);
       return ExitCode.failure;
     },
   },
