@@ -24,7 +24,12 @@ export function spawnTs(entry: string, env: Record<string, string>, extraNodeArg
 
 /** Runs node with these arguments as its own process (the entry point among them). */
 export function spawnNode(args: string[], env: Record<string, string>): Spawned {
-  const child = spawn(process.execPath, args, {
+  return spawnProcess(process.execPath, args, env);
+}
+
+/** Runs `command` with these arguments as its own process, from the checkout's root. */
+export function spawnProcess(command: string, args: string[], env: Record<string, string>): Spawned {
+  const child = spawn(command, args, {
     cwd: root,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

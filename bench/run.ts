@@ -4,7 +4,7 @@
  * `npm run build` makes (bundled afresh into bench/results/dist/ from the checkout). Starts its own
  * redis-server; prints each figure beside its requirement and writes bench/results/latest.json.
  *
- * BENCH_ONLY=idle,latency,heat,governor,jobs,universe,held,hour,rss picks sections (default all);
+ * BENCH_ONLY=idle,latency,heat,governor,jobs,universe,held,hour,rss,pipeline-rates,held-slope picks sections (default all);
  * BENCH_QUICK=1 shrinks every run (a smoke check, not figures). BENCH_GATE_<NAME>=value sets <NAME>
  * for the gates; BENCH_PROFILE_DIR=dir has the gates process write a CPU profile there.
  */
@@ -23,9 +23,29 @@ import { checkCaps, type DecisionFields } from './caps-check.js';
 import { bookNotional, planFields, seedPortfolio, writeGovernorPlans } from './governor-plans.js';
 import { untilIndexed, writeFlatUniverse } from './universe.js';
 import { root, spawnNode, spawnTs, type Spawned } from './processes.js';
+import {
+  atPipelineRates,
+  floorDeciders,
+  pythonDeciders,
+  type Deciders,
+  type PipelineRatesResult,
+  type RatesResult,
+} from './pipeline-rates.js';
 
 const quick = process.env.BENCH_QUICK === '1';
-const SECTIONS = ['idle', 'latency', 'heat', 'governor', 'jobs', 'universe', 'held', 'hour', 'rss'] as const;
+const SECTIONS = [
+  'idle',
+  'latency',
+  'heat',
+  'governor',
+  'jobs',
+  'universe',
+  'held',
+  'hour',
+  'rss',
+  'pipeline-rates',
+  'held-slope',
+] as const;
 const only = new Set((process.env.BENCH_ONLY ?? SECTIONS.join(',')).split(',').map((s) => s.trim()));
 for (const s of only)
   if (!(SECTIONS as readonly string[]).includes(s)) throw new Error(`BENCH_ONLY: unknown section ${s} (${SECTIONS.join(', ')})`);
@@ -485,6 +505,27 @@ async function writeDueJobs(redis: TestRedis, jobs: number): Promise<void> {
   await sleep(10);
 }
 
+/** The commands a decision by name, largest first, as `name n`. */
+const commandMap = (byCommand: readonly (readonly [string, number])[]): string =>
+  byCommand
+    .filter(([, n]) => Math.abs(n) >= 0.05)
+    .map(([name, n]) => `${name} ${n.toFixed(n < 10 ? 2 : 0)}`)
+    .join(', ');
+
+/**
+ * `run` with keyspace events for string commands on too (the Python governor's decision is its
+ * SETEX of a permit or block key, seen as a keyevent), then the test server's own setting again.
+ */
+async function withKeyEvents<T>(redis: Redis, run: () => Promise<T>): Promise<T> {
+  const [, before] = (await redis.config('GET', 'notify-keyspace-events')) as [string, string];
+  await redis.config('SET', 'notify-keyspace-events', `${before}E$`);
+  try {
+    return await run();
+  } finally {
+    await redis.config('SET', 'notify-keyspace-events', before);
+  }
+}
+
 const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
 const rate = (perSecond: number) => Math.round(perSecond).toLocaleString('en-US');
 
@@ -686,6 +727,109 @@ async function main(): Promise<void> {
         note: `p99 ${r.p99.toFixed(2)} ms, ${r.samples} decisions${r.undecided.length === 0 ? '' : `, ${r.undecided.length} UNDECIDED`}`,
       });
       results.rss = r;
+    }
+
+    /** The gates, as the pipeline-rates rows start them: ready once every held position is applied. */
+    const gatesDeciders = async (): Promise<Deciders> => {
+      const { proc, port } = await startGates(redis);
+      return {
+        procs: [proc],
+        ready: async () => {
+          await waitReady(port);
+          await untilSnapshotsApplied(redis.client);
+        },
+      };
+    };
+
+    if (only.has('pipeline-rates')) {
+      // Each message its own batch: at the pipeline's rates and at upstream's own, the gates, the
+      // floor and the Python originals in turns (gates, floor, Python, gates) on one Redis.
+      const options = {
+        held: SYMBOLS,
+        idleSeconds: quick ? 5 : 20,
+        rates: [
+          { proposalsPerSecond: 30, plansPerSecond: 60, seconds: quick ? 5 : 40, warmupSeconds: quick ? 2 : 10 },
+          { proposalsPerSecond: 0.3, plansPerSecond: 0.6, seconds: quick ? 10 : 60, warmupSeconds: quick ? 2 : 5 },
+        ],
+      };
+      const turns: { who: 'gates' | 'floor' | 'python'; r: PipelineRatesResult }[] = [];
+      const turn = async (who: 'gates' | 'floor' | 'python') => {
+        const r =
+          who === 'gates'
+            ? await atPipelineRates(redis, gatesDeciders, options)
+            : who === 'floor'
+              ? await atPipelineRates(redis, async () => floorDeciders(redis, NODE_FLAGS), options)
+              : await withKeyEvents(redis.client, () => atPipelineRates(redis, () => pythonDeciders(redis), options));
+        turns.push({ who, r });
+        if (who === 'gates') peakRss = Math.max(peakRss, r.peakRss);
+      };
+      for (const who of ['gates', 'floor', 'python', 'gates'] as const) await turn(who);
+      const of = (who: string) => turns.filter((t) => t.who === who);
+      options.rates.forEach((rates, i) => {
+        const at = `${rates.proposalsPerSecond} proposals/s + ${rates.plansPerSecond} plans/s`;
+        const gates = of('gates').map((t) => t.r.runs[i]!);
+        const [floor, python] = [of('floor')[0]!.r.runs[i]!, of('python')[0]!.r.runs[i]!];
+        const mean = (f: (x: RatesResult) => number) => gates.reduce((sum, x) => sum + f(x), 0) / gates.length;
+        const commands = mean((x) => x.commandsPerDecision);
+        const decidedAll = gates.every((x) => x.undecided === 0);
+        rows.push({
+          name: `a decision at ${at}, each its own batch: Redis commands`,
+          value: `${commands.toFixed(1)}`,
+          requirement: { text: '≤ 2× the floor, idle taken out', met: commands <= 2 * floor.commandsPerDecision && decidedAll },
+          note: `turns ${gates.map((x) => x.commandsPerDecision.toFixed(1)).join(' / ')}; the floor ${floor.commandsPerDecision.toFixed(1)}; Python ${python.commandsPerDecision.toFixed(1)}; by command: ${commandMap(gates[0]!.byCommand)}`,
+        });
+        rows.push({
+          name: `a decision at ${at}: CPU (information)`,
+          value: `${mean((x) => x.cpuMsPerDecision).toFixed(2)} ms`,
+          note: `turns ${gates.map((x) => x.cpuMsPerDecision.toFixed(2)).join(' / ')}; the floor ${floor.cpuMsPerDecision.toFixed(2)}; Python ${python.cpuMsPerDecision.toFixed(2)}; redis-server ${mean((x) => x.redisCpuMsPerDecision * 1000).toFixed(0)} µs (the floor ${(floor.redisCpuMsPerDecision * 1000).toFixed(0)}, Python ${(python.redisCpuMsPerDecision * 1000).toFixed(0)})`,
+        });
+        const [p50Proposals, p50Plans] = [mean((x) => x.proposals.p50), mean((x) => x.plans.p50)];
+        rows.push({
+          name: `a decision at ${at}: latency p50, proposals / plans`,
+          value: `${p50Proposals.toFixed(2)} / ${p50Plans.toFixed(2)} ms`,
+          requirement: {
+            text: "≤ the Python original's",
+            met: p50Proposals <= python.proposals.p50 && p50Plans <= python.plans.p50 && decidedAll,
+          },
+          note: `turns ${gates.map((x) => `${x.proposals.p50.toFixed(2)} / ${x.plans.p50.toFixed(2)}`).join(', ')}; p99 ${gates.map((x) => `${x.proposals.p99.toFixed(2)} / ${x.plans.p99.toFixed(2)}`).join(', ')}; the floor p50 ${floor.proposals.p50.toFixed(2)} / ${floor.plans.p50.toFixed(2)}; Python p50 ${python.proposals.p50.toFixed(2)} / ${python.plans.p50.toFixed(2)}, p99 ${python.proposals.p99.toFixed(2)} / ${python.plans.p99.toFixed(2)}; ${gates.map((x) => x.decisions).join(' / ')} decisions${decidedAll ? '' : ', SOME UNDECIDED'}`,
+        });
+      });
+      rows.push({
+        name: 'idle, the same processes: Redis commands (information)',
+        value: `${(of('gates').reduce((sum, t) => sum + t.r.idle.commandsPerSecond, 0) / of('gates').length).toFixed(1)} /s`,
+        note: `the floor ${of('floor')[0]!.r.idle.commandsPerSecond.toFixed(1)}, Python ${of('python')[0]!.r.idle.commandsPerSecond.toFixed(1)}; the gates by command: ${commandMap(of('gates')[0]!.r.idle.byCommand)}`,
+      });
+      results.pipelineRates = turns;
+    }
+
+    if (only.has('held-slope')) {
+      // What a held symbol costs a decision: the same rates against books of 100, 300 and 1,000 held positions.
+      const books = quick ? [100, 300] : [100, 300, 1_000];
+      const measured: { held: number; run: RatesResult }[] = [];
+      for (const held of books) {
+        const r = await atPipelineRates(redis, gatesDeciders, {
+          held,
+          idleSeconds: quick ? 5 : 15,
+          rates: [{ proposalsPerSecond: 5, plansPerSecond: 10, seconds: quick ? 5 : 30, warmupSeconds: quick ? 2 : 5 }],
+        });
+        peakRss = Math.max(peakRss, r.peakRss);
+        measured.push({ held, run: r.runs[0]! });
+      }
+      const [first, last] = [measured[0]!, measured.at(-1)!];
+      const slope = (f: (x: RatesResult) => number) => (f(last.run) - f(first.run)) / (last.held - first.held);
+      for (const { held, run } of measured)
+        rows.push({
+          name: `decision latency, ${held.toLocaleString('en-US')} held positions, 5 proposals/s + 10 plans/s, p99`,
+          value: `${run.all.p99.toFixed(2)} ms`,
+          requirement: { text: '≤ 25 ms, every message decided', met: run.all.p99 <= 25 && run.undecided === 0 },
+          note: `p50 ${run.all.p50.toFixed(2)} ms, ${run.decisions} decisions; a decision: ${run.commandsPerDecision.toFixed(1)} commands, redis-server ${(run.redisCpuMsPerDecision * 1000).toFixed(0)} µs, the gates' CPU ${run.cpuMsPerDecision.toFixed(2)} ms; by command: ${commandMap(run.byCommand)}`,
+        });
+      rows.push({
+        name: `a held symbol's cost a decision, ${first.held} → ${last.held} held (information)`,
+        value: `${(slope((x) => x.redisCpuMsPerDecision) * 1e6).toFixed(2)} µs of redis-server`,
+        note: `${slope((x) => x.commandsPerDecision).toFixed(3)} commands, ${(slope((x) => x.cpuMsPerDecision) * 1e6).toFixed(2)} µs of the gates' CPU, p99 ${(slope((x) => x.all.p99) * 1000).toFixed(2)} µs`,
+      });
+      results.heldSlope = measured;
     }
 
     rows.push({
