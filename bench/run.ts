@@ -744,22 +744,40 @@ async function main(): Promise<void> {
     if (only.has('pipeline-rates')) {
       // Each message its own batch: at the pipeline's rates and at upstream's own, the gates, the
       // floor and the Python originals in turns (gates, floor, Python, gates) on one Redis.
+      // Each rate with its own fresh processes, so no run's deferred work (cooldown expiries, outcome
+      // samples) lands in the next; the idle before a run is taken out of it.
       const options = {
-        held: SYMBOLS,
-        idleSeconds: quick ? 5 : 20,
         rates: [
-          { proposalsPerSecond: 30, plansPerSecond: 60, seconds: quick ? 5 : 40, warmupSeconds: quick ? 2 : 10 },
-          { proposalsPerSecond: 0.3, plansPerSecond: 0.6, seconds: quick ? 10 : 60, warmupSeconds: quick ? 2 : 5 },
+          {
+            proposalsPerSecond: 30,
+            plansPerSecond: 60,
+            seconds: quick ? 5 : 40,
+            warmupSeconds: quick ? 2 : 10,
+            idleSeconds: quick ? 5 : 20,
+          },
+          {
+            proposalsPerSecond: 0.3,
+            plansPerSecond: 0.6,
+            seconds: quick ? 10 : 60,
+            warmupSeconds: quick ? 2 : 5,
+            idleSeconds: quick ? 5 : 30,
+          },
         ],
       };
       const turns: { who: 'gates' | 'floor' | 'python'; r: PipelineRatesResult }[] = [];
       const turn = async (who: 'gates' | 'floor' | 'python') => {
-        const r =
-          who === 'gates'
-            ? await atPipelineRates(redis, gatesDeciders, options)
-            : who === 'floor'
-              ? await atPipelineRates(redis, async () => floorDeciders(redis, NODE_FLAGS), options)
-              : await withKeyEvents(redis.client, () => atPipelineRates(redis, () => pythonDeciders(redis), options));
+        const each: PipelineRatesResult[] = [];
+        for (const { idleSeconds, ...rates } of options.rates) {
+          const one = { held: SYMBOLS, idleSeconds, rates: [rates] };
+          each.push(
+            who === 'gates'
+              ? await atPipelineRates(redis, gatesDeciders, one)
+              : who === 'floor'
+                ? await atPipelineRates(redis, async () => floorDeciders(redis, NODE_FLAGS), one)
+                : await withKeyEvents(redis.client, () => atPipelineRates(redis, () => pythonDeciders(redis), one)),
+          );
+        }
+        const r = { idle: each[0]!.idle, runs: each.map((x) => x.runs[0]!), peakRss: Math.max(...each.map((x) => x.peakRss)) };
         turns.push({ who, r });
         if (who === 'gates') peakRss = Math.max(peakRss, r.peakRss);
       };
@@ -826,8 +844,8 @@ async function main(): Promise<void> {
         });
       rows.push({
         name: `a held symbol's cost a decision, ${first.held} → ${last.held} held (information)`,
-        value: `${(slope((x) => x.redisCpuMsPerDecision) * 1e6).toFixed(2)} µs of redis-server`,
-        note: `${slope((x) => x.commandsPerDecision).toFixed(3)} commands, ${(slope((x) => x.cpuMsPerDecision) * 1e6).toFixed(2)} µs of the gates' CPU, p99 ${(slope((x) => x.all.p99) * 1000).toFixed(2)} µs`,
+        value: `${(slope((x) => x.redisCpuMsPerDecision) * 1000).toFixed(2)} µs of redis-server`,
+        note: `${slope((x) => x.commandsPerDecision).toFixed(2)} commands, ${(slope((x) => x.cpuMsPerDecision) * 1000).toFixed(2)} µs of the gates' CPU, p99 ${(slope((x) => x.all.p99) * 1000).toFixed(0)} µs, p50 ${(slope((x) => x.all.p50) * 1000).toFixed(0)} µs`,
       });
       results.heldSlope = measured;
     }
