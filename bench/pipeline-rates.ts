@@ -73,11 +73,30 @@ async function redisCounters(redis: Redis): Promise<{ calls: Map<string, number>
 }
 
 /** Calls by command between two readings, less the bench's own (`own`) and the reading's INFO. */
-function delta(before: Map<string, number>, after: Map<string, number>, own: Map<string, number>): Map<string, number> {
+export function delta(before: Map<string, number>, after: Map<string, number>, own: Map<string, number>): Map<string, number> {
   const out = new Map<string, number>();
   for (const [name, n] of after) {
     const d = n - (before.get(name) ?? 0) - (own.get(name) ?? 0) - (name === 'info' ? 1 : 0);
     if (d !== 0) out.set(name, d);
+  }
+  return out;
+}
+
+/**
+ * Calls a decision by command: a window's calls less what the idle rate would have sent over it,
+ * over the decisions. A command the idle run sent and the window did not (a periodic job's phase)
+ * counts negative, so the total is the window's less the idle's. Shares under 0.005 a decision are left out.
+ */
+export function perDecisionCalls(
+  windowCalls: ReadonlyMap<string, number>,
+  idleRate: ReadonlyMap<string, number>,
+  seconds: number,
+  decisions: number,
+): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const name of new Set([...windowCalls.keys(), ...idleRate.keys()])) {
+    const net = ((windowCalls.get(name) ?? 0) - (idleRate.get(name) ?? 0) * seconds) / decisions;
+    if (Math.abs(net) >= 0.005) out.set(name, net);
   }
   return out;
 }
@@ -200,14 +219,7 @@ export async function atPipelineRates(
       const undecided = [...sentAt.values()].filter((s) => s.measured).length;
       for (const [planId, s] of sentAt) if (s.measured) sentAt.delete(planId);
       const decisions = Math.max(1, seen.length);
-      const perDecision = new Map<string, number>();
-      for (const [name, n] of window.calls) {
-        const net = (n - (idleRate.get(name) ?? 0) * window.seconds) / decisions;
-        if (Math.abs(net) >= 0.005) perDecision.set(name, net);
-      }
-      for (const [name, rate] of idleRate)
-        if (!window.calls.has(name) && rate * window.seconds >= 0.005 * decisions)
-          perDecision.set(name, (-rate * window.seconds) / decisions);
+      const perDecision = perDecisionCalls(window.calls, idleRate, window.seconds, decisions);
       runs.push({
         rates,
         decisions: seen.length,
