@@ -7,6 +7,9 @@
  * BENCH_ONLY=idle,latency,heat,governor,jobs,universe,held,hour,rss,pipeline-rates,held-slope picks sections (default all);
  * BENCH_QUICK=1 shrinks every run (a smoke check, not figures). BENCH_GATE_<NAME>=value sets <NAME>
  * for the gates; BENCH_PROFILE_DIR=dir has the gates process write a CPU profile there.
+ * pipeline-rates also runs the Python originals (bench/pipeline-rates.ts): BENCH_UPSTREAM_GIT names
+ * the upstream mirror's git directory, BENCH_PYTHON the interpreter (Debian's python3 with
+ * python3-redis and python3-prometheus-client).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
