@@ -19,13 +19,12 @@ import { streams } from '../../schemas/keys.js';
 import { startTestRedis, type TestRedis } from '../support/redis-server.js';
 import { createTestRuntime, metricSum, waitFor } from '../support/runtime.js';
 import { untilStream } from '../support/until.js';
-import { publishBalanceTrackerPositions } from './producers/balance-tracker.js';
 import { publishIntentBridgePlan, type Intent } from './producers/intent-bridge.js';
 import { writeMarketState } from './producers/market-state-publisher.js';
 import { writePortfolioState } from './producers/portfolio-state-publisher.js';
 import { writeP33Pass, type ExchangePosition } from './producers/position-state-brain.js';
 import { publishMarkPrice } from './producers/price-feed.js';
-import { EQUITY_USD, exchange, sigma } from './traffic.js';
+import { EQUITY_USD, exchange, publishAccountRows, sigma } from './traffic.js';
 
 /** The second leg: ETHUSDT LONG 0.15 ($480) beside the book's SHORT 0.2 ($640), both marked at 3,200. */
 const ethShort = exchange.find((p) => p.symbol === 'ETHUSDT')!;
@@ -62,18 +61,7 @@ describe.each(firstListed)('a hedge-mode account, positionRisk listing the %s le
       now,
     );
     for (const p of exchange) await publishMarkPrice(r, p.symbol, p.markPrice, now);
-    await publishBalanceTrackerPositions(
-      r,
-      accountRows.map((p) => ({
-        symbol: p.symbol,
-        positionAmt: p.positionAmt,
-        entryPrice: p.entryPrice,
-        unrealizedProfit: p.unRealizedProfit,
-        leverage: String(p.leverage),
-        isolated: false,
-      })),
-      now,
-    );
+    await publishAccountRows(r, accountRows, now);
   }
 
   beforeAll(async () => {
