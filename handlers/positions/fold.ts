@@ -18,6 +18,8 @@ export const LEGS: readonly Leg[] = ['LONG', 'SHORT'];
 export type Lane = string;
 /** The lane of the position snapshot stream and our view of it. */
 export const SNAPSHOT_LANE: Lane = 'snapshot';
+/** The lane of a memory value no one can read (handlers/positions/memory.ts): any producer's flat may be its report. */
+export const UNKNOWN_LANE: Lane = '?';
 
 export type PositionOrigin = 'view' | 'stream' | 'p33';
 
@@ -240,6 +242,11 @@ export function largestExposure(fresh: readonly BookPosition[]): BookPosition | 
   return larger.sigma === sigma && notionalUsd === larger.notionalUsd ? larger : { ...larger, notionalUsd, sigma };
 }
 
+/** Whether a remembered leg was reported by `lane` (a leg nobody remembers, or no one knows who did, is anyone's to report flat). */
+function reportedBy(held: HeldLeg | undefined, lane: Lane | undefined): boolean {
+  return held === undefined || lane === undefined || held.by.includes(lane) || held.by.includes(UNKNOWN_LANE);
+}
+
 /** The larger of two figures where both are known, else the one that is. */
 export function largestOf(a: number | undefined, b: number | undefined): number | undefined {
   return a === undefined ? b : b === undefined ? a : Math.max(a, b);
@@ -299,10 +306,15 @@ export function foldBook(input: FoldInput): FoldedBook {
     if (sorted.fresh.length > 0) figures.set(symbol, sorted.fresh);
     // A positive flat report: a fresh figure of no position (stamped within the age bound, so a
     // flat left behind by a stopped producer is none), clearing what its producer says it covers.
+    // A flat that names no leg covers the legs its own lane reported held, not one only another
+    // producer reported: P3.3's one hash per symbol is the first row positionRisk lists, so on a
+    // hedge-mode account its FLAT is one leg's, and says nothing of the other.
     const flatLegs = new Set<Leg>();
     for (const f of sorted.fresh) {
       if (!isFlat(f) || (bounds.maxAgeMs !== undefined && bounds.now - f.asOfMs > bounds.maxAgeMs)) continue;
-      for (const leg of f.leg === undefined ? LEGS : [f.leg]) flatLegs.add(leg);
+      const lane = lanesOf.get(f);
+      const covered = f.leg !== undefined ? [f.leg] : LEGS.filter((leg) => reportedBy(memory.get(heldKey(symbol, leg)), lane));
+      for (const leg of covered) flatLegs.add(leg);
     }
     for (const leg of LEGS) {
       const claims = sorted.fresh.filter((f) => !isFlat(f) && (f.leg ?? legOf(undefined, f.notionalUsd ?? f.qty)) === leg);

@@ -1,5 +1,7 @@
 import { keys } from '../../schemas/keys.js';
-import { heldKey, parseHeldKey, type HeldLeg, type HeldMemory, type Leg } from './fold.js';
+import { heldKey, parseHeldKey, UNKNOWN_LANE, type HeldLeg, type HeldMemory, type Leg } from './fold.js';
+
+export { UNKNOWN_LANE };
 
 /**
  * The position book's memory in Redis (keys.positionsHeld): what it knew was held, per symbol and
@@ -39,9 +41,6 @@ export function decodeHeld(value: string): HeldLeg {
   }
   return { by: [UNKNOWN_LANE], atMs: 0 };
 }
-
-/** The lane of a memory value no one can read. */
-export const UNKNOWN_LANE = '?';
 
 /** The memory as HGETALL gives it (field, value, …): the fields of a leg, each decoded. */
 export function heldMemoryOf(flat: readonly string[]): Map<string, HeldLeg> {

@@ -206,6 +206,31 @@ describe('the book: both legs, and absence is not flat (issue #70)', () => {
     expect(status.body).toContain('balance tracker');
   });
 
+  it('hedge mode: the tracker stops while P3.3 rewrites its first row (the LONG leg) flat → the SHORT leg only the tracker reported is of unknown size, opens blocked naming it (was forgotten: permitted at $0)', async () => {
+    // The account: ETHUSDT LONG 2 and SHORT 3 at 100. P3.3's hash is positionRisk's first row for
+    // the symbol (position_state_brain/main.py at 73fab1f55, lines 162-176): the LONG leg.
+    await trackerRound([
+      ['ETHUSDT', 2, 100],
+      ['ETHUSDT', -3, 100],
+    ]);
+    await p33Book(['ETHUSDT'], 2, 100);
+    await start({ HANDLERS: 'governor,position-snapshot', POSITION_MAX_AGE_SEC: '3' });
+    await applied(redis.client);
+    await open('hedge-first', 'NEW0USDT');
+    expect(await verdict('hedge-first')).toMatchObject({ event: 'permit', open_positions: '2' });
+    // The LONG leg closes (P3.3 rewrites its hash flat) and the tracker stops.
+    await p33Book(['ETHUSDT'], 0, 100);
+    const stoppedAt = await redisSec();
+    await waitFor(async () => (await redis.client.exists(keys.position('ETHUSDT'))) === 0 && (await redisSec()) > stoppedAt + 4, {
+      timeoutMs: 20_000,
+    });
+    await p33Book(['ETHUSDT'], 0, 100);
+    await open('hedge-next', 'NEW1USDT');
+    const next = await verdict('hedge-next');
+    expect(next).toMatchObject({ event: 'block', reason: 'position_price_unknown' });
+    expect(next.unpriced_positions).toBe('ETHUSDT');
+  });
+
   it('the tracker stopped while P3.3 reports a tenth of each size → the total cap holds: opens blocked naming them (was $2,400 against $2,000)', async () => {
     const SIX = HELD.slice(0, 6);
     await trackerRound(SIX.map((s) => [s, 3, 100] as const));

@@ -99,19 +99,24 @@ export async function producersPass(r: Redis, era: Era, now: number): Promise<vo
   if (era === 'newest') {
     for (const p of exchange) await publishMarkPrice(r, p.symbol, p.markPrice, now);
     await publishMarkPrice(r, tickerOnlyOpen.symbol, tickerOnlyOpen.entryPrice!, now);
-    await publishBalanceTrackerPositions(
-      r,
-      open.map((p) => ({
-        symbol: p.symbol,
-        positionAmt: p.positionAmt,
-        entryPrice: p.entryPrice,
-        unrealizedProfit: p.unRealizedProfit,
-        leverage: String(p.leverage),
-        isolated: false,
-      })),
-      now,
-    );
+    await publishAccountRows(r, open, now);
   }
+}
+
+/** The balance tracker's round over the account's rows (Binance's account endpoint: one row a leg, cross margin). */
+export function publishAccountRows(r: Redis, rows: readonly ExchangePosition[], now: number): Promise<string[]> {
+  return publishBalanceTrackerPositions(
+    r,
+    rows.map((p) => ({
+      symbol: p.symbol,
+      positionAmt: p.positionAmt,
+      entryPrice: p.entryPrice,
+      unrealizedProfit: p.unRealizedProfit,
+      leverage: String(p.leverage),
+      isolated: false,
+    })),
+    now,
+  );
 }
 
 /** What is in Redis before the gates start: a producers' pass and the market state publisher's sigma. */

@@ -151,6 +151,19 @@ describe('the fold: absence is not flat', () => {
     expect(book.refused).toMatchObject([{ symbol: 'BNBUSDT', reason: 'vanished', source: 'snapshot' }]);
   });
 
+  it("a hedge account's tracker stopped while P3.3 reports its first row flat: the SHORT leg only the tracker reported is of unknown size", () => {
+    // P3.3's hash is the first row positionRisk lists (the LONG leg here), so its FLAT is that leg's.
+    const book = fold([p33('ETHUSDT', 0)], { 'ETHUSDT:LONG': held([P33, SNAPSHOT_LANE].sort()), 'ETHUSDT:SHORT': held([SNAPSHOT_LANE]) });
+    expect(book.refused).toMatchObject([{ symbol: 'ETHUSDT', reason: 'vanished', source: 'snapshot', leg: 'SHORT' }]);
+    expect([...book.memory.keys()]).toEqual(['ETHUSDT:SHORT']);
+  });
+
+  it('a flat that names no leg still clears a leg no one knows who reported (an unreadable memory value)', () => {
+    const book = fold([p33('DOTUSDT', 0)], { 'DOTUSDT:SHORT': decodeHeld('garbage') });
+    expect(book.refused).toEqual([]);
+    expect(book.memory.size).toBe(0);
+  });
+
   it('a memory value no one can read is held by nobody known: unknown until cleared', () => {
     expect(decodeHeld('garbage')).toEqual({ by: [UNKNOWN_LANE], atMs: 0 });
     const book = fold([], { 'DOTUSDT:SHORT': decodeHeld('{}') });
