@@ -33,12 +33,6 @@ export type ScheduleTrigger<Config> = Readonly<{
   kind: 'schedule';
   queue: string;
   everyMs: (c: Config) => number;
-  /**
-   * Each key a tick writes stands alone (no reader needs two of them from one tick): a large tick's
-   * writes may land a slice at a time before its done record (runtime/engine/write-ahead.ts), not
-   * holding Redis for the whole tick in one call.
-   */
-  writesInSlices?: boolean;
 }>;
 export type QueueTrigger = Readonly<{ kind: 'queue'; queue: string }>; // jobs other gates add with ctx.schedule
 export type Trigger<Config> = StreamTrigger<Config> | ScheduleTrigger<Config> | QueueTrigger;
@@ -66,38 +60,30 @@ export interface IdempotencyDeclaration<Message, Config, State, Metrics> {
   readonly onDuplicate: (message: Message, ctx: HandlerContext<Config, State, Metrics>) => Async<void>;
 }
 
-/** A message decided earlier in its batch and not committed yet (BatchHints.sharesState). */
-export interface EarlierDecision<Input = unknown> {
-  readonly message: Input;
-  /** The keys its commit writes (an emit's: its stream), its dead letter's included. */
-  readonly writes: readonly string[];
+/**
+ * What a message reads and writes of its own: keys named from the message (its plan_id's, its
+ * symbol's) that no other decision reads unless its message names them too. All else a gate reads
+ * is its state (loadState), and all else it writes is taken as read by every later message. From
+ * this the runtime sends a message's reads with its state's, decides on one state read a run of a
+ * commitEach gate's messages none of which read what one before it wrote, and writes a large job's
+ * own writes a slice at a time.
+ */
+export interface OwnKeys<Config, Input> {
+  /** Every read `handle` makes of the message's own keys (ctx.redis answers each from what was sent). */
+  readonly reads?: (message: Input, meta: MessageMeta, config: Config, now: number) => readonly ReadCommand[];
+  /** Whether the message's decision writing `key` changes what another decides only if that one reads it among its own: a key of its own, an output no decision reads. */
+  readonly writes?: (key: string, message: Input, config: Config) => boolean;
 }
 
 /** For messages that share what they read. */
-export interface BatchHints<Config, State, Metrics, Input = unknown> {
+export interface BatchHints<Config, State, Metrics> {
   readonly loadState?: (redis: RedisReader, config: Config, now: number) => Promise<State>; // once per batch and retry
   /**
-   * The reads a message's `handle` will make that the message alone names (its own keys): sent with
-   * loadState's reads, and with the message's idempotency keys, in one round trip. Each of `handle`'s
-   * reads (through ctx.redis) that is exactly one of these commands is answered with its reply, once,
-   * and taped as what it read; any other read goes to Redis as before. A read named here that the
-   * handler does not make costs its command and nothing else; one it makes unnamed costs a round trip.
-   */
-  readonly prefetch?: (message: Input, meta: MessageMeta, config: Config, now: number) => readonly ReadCommand[];
-  /**
    * For a gate whose decisions build on each other (the governor's caps, the outcomes' bound): each
-   * message is committed before the next is handled, with its own loadState, so it reads every
-   * earlier decision as committed state. Otherwise a batch's messages share one state and one commit.
+   * message is decided on state read after every earlier one committed. Otherwise a batch's
+   * messages share one state and one commit.
    */
   readonly commitEach?: boolean;
-  /**
-   * With commitEach: whether `message` may be decided on the state read for the messages before it
-   * in its batch (`earlier`: decided, not committed yet, each with the keys it writes), true only
-   * when none of them wrote what it reads. Those that may share one state and one commit; the
-   * first that may not is decided once they have committed, on state read again. Without it, each
-   * message reads its own.
-   */
-  readonly sharesState?: (message: Input, earlier: readonly EarlierDecision<Input>[], config: Config) => boolean;
   readonly onRead?: (metrics: Metrics, entries: number) => void; // per batch read, applied at once
   /**
    * Why the state just loaded keeps the gate from doing part of its work (an input Redis refuses to
@@ -121,7 +107,8 @@ export interface HandlerDeclaration<Schema extends z.ZodType = z.ZodType, Config
   readonly config: (env: Readonly<Record<string, string | undefined>>) => Config;
   readonly metrics: (factory: MetricFactory, config: Config) => Metrics;
   readonly mode?: (config: Config) => 'shadow' | 'enforce';
-  readonly batch?: BatchHints<Config, State, Metrics, z.infer<Schema>>;
+  readonly batch?: BatchHints<Config, State, Metrics>;
+  readonly own?: OwnKeys<Config, z.infer<Schema>>;
   readonly http?: HttpDeclaration<Config, Metrics>;
   readonly failure: FailurePolicy<z.infer<Schema>, Config, State, Metrics>;
   readonly idempotency?: IdempotencyDeclaration<z.infer<Schema>, Config, State, Metrics>;

@@ -69,11 +69,8 @@ describe('reads named ahead (BatchHints.prefetch)', () => {
       config: () => ({}),
       metrics: () => ({}),
       failure: { maxAttempts: 1, backoffMs: 0, policy: 'dead-letter' },
-      batch: {
-        loadState: async (redis) => redis.get('state'),
-        commitEach: true,
-        prefetch: (message) => [['GET', `${message.n}:v`]],
-      },
+      batch: { loadState: async (redis) => redis.get('state'), commitEach: true },
+      own: { reads: (message) => [['GET', `${message.n}:v`]] },
       idempotency: { keys: (message) => [`done:${message.n}`], onDuplicate: () => undefined },
       handle: async (message, ctx) => {
         seen.push(`${String(ctx.state)} ${String(await ctx.redis.get(`${message.n}:v`))}`);
