@@ -29,11 +29,7 @@ export interface HandlerContext<Config, State, Metrics> extends EffectWriter {
 }
 
 export type StreamTrigger<Config> = Readonly<{ kind: 'stream'; stream: (c: Config) => string; group: (c: Config) => string }>;
-export type ScheduleTrigger<Config> = Readonly<{
-  kind: 'schedule';
-  queue: string;
-  everyMs: (c: Config) => number;
-}>;
+export type ScheduleTrigger<Config> = Readonly<{ kind: 'schedule'; queue: string; everyMs: (c: Config) => number }>;
 export type QueueTrigger = Readonly<{ kind: 'queue'; queue: string }>; // jobs other gates add with ctx.schedule
 export type Trigger<Config> = StreamTrigger<Config> | ScheduleTrigger<Config> | QueueTrigger;
 
@@ -61,36 +57,25 @@ export interface IdempotencyDeclaration<Message, Config, State, Metrics> {
 }
 
 /**
- * What a message reads and writes of its own: keys named from the message (its plan_id's, its
- * symbol's) that no other decision reads unless its message names them too. All else a gate reads
- * is its state (loadState), and all else it writes is taken as read by every later message. From
- * this the runtime sends a message's reads with its state's, decides on one state read a run of a
- * commitEach gate's messages none of which read what one before it wrote, and writes a large job's
- * own writes a slice at a time.
+ * A message's own keys, named from it (its plan_id's, its symbol's): no other decision reads them
+ * unless its message names them too. All else a gate reads is its state (loadState); all else it
+ * writes, state every later message reads. The runtime plans the reads, the shared state reads of
+ * a commitEach gate and a large job's commit from them (docs/writing-a-gate.md "Own keys").
  */
 export interface OwnKeys<Config, Input> {
-  /** Every read `handle` makes of the message's own keys (ctx.redis answers each from what was sent). */
+  /** Every read `handle` makes of the message's own keys. */
   readonly reads?: (message: Input, meta: MessageMeta, config: Config, now: number) => readonly ReadCommand[];
-  /** Whether the message's decision writing `key` changes what another decides only if that one reads it among its own: a key of its own, an output no decision reads. */
+  /** Whether `key`, written by the message's decision, is its own (or an output no decision reads). */
   readonly writes?: (key: string, message: Input, config: Config) => boolean;
 }
 
 /** For messages that share what they read. */
 export interface BatchHints<Config, State, Metrics> {
   readonly loadState?: (redis: RedisReader, config: Config, now: number) => Promise<State>; // once per batch and retry
-  /**
-   * For a gate whose decisions build on each other (the governor's caps, the outcomes' bound): each
-   * message is decided on state read after every earlier one committed. Otherwise a batch's
-   * messages share one state and one commit.
-   */
+  /** Decisions build on each other (the governor's caps): each is decided on state read after the ones before it committed. */
   readonly commitEach?: boolean;
   readonly onRead?: (metrics: Metrics, entries: number) => void; // per batch read, applied at once
-  /**
-   * Why the state just loaded keeps the gate from doing part of its work (an input Redis refuses to
-   * read, by its key), else undefined. While it says so, /ready is 503 with this cause: the gate
-   * decides every message but cannot make progress on what needs that input. Asked at each load;
-   * while set, the state is loaded again each idle read (BLOCK_MS) so the cause clears without a message.
-   */
+  /** Why this state keeps the gate from part of its work (an input Redis refuses to read): /ready's 503 cause until a load clears it. */
   readonly stateFault?: (state: State) => string | undefined;
   readonly refresh?: {
     readonly everyMs: (c: Config) => number;
