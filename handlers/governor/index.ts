@@ -61,7 +61,8 @@ export function createGovernor(options: GovernorOptions = {}) {
     },
     // What a plan reads and writes of its own plan_id and symbol; the rest is its state.
     own: {
-      reads: (plan, meta, config: GovernorConfig, now) => (isExecute(meta.raw.decision) ? symbolReadsAhead(plan.symbol, config, now, positions) : []),
+      reads: (plan, meta, config: GovernorConfig, now) =>
+        isExecute(meta.raw.decision) ? symbolReadsAhead(plan.symbol, config, now, positions) : [],
       writes: ownWrite,
     },
     failure: { maxAttempts: 3, backoffMs: 50, policy: 'fail-closed', fallback: failClosed },

@@ -42,11 +42,7 @@ export async function hostGates(deps: GateDeps) {
       committerFactory?.(connection, config) ??
       (config.REDIS_CLUSTER_NODES
         ? new ClusterCommitter(connection, config.STREAM_MAXLEN)
-        : new TransactionCommitter(
-            connection,
-            config.STREAM_MAXLEN,
-            own && ((key, item) => own(key, item.message, handlerConfig)),
-          ))
+        : new TransactionCommitter(connection, config.STREAM_MAXLEN, own && ((key, item) => own(key, item.message, handlerConfig))))
     );
   };
 

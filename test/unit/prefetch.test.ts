@@ -34,7 +34,7 @@ function notingReader(strings: Record<string, string>, refused: readonly string[
   return { reader, asked, waves };
 }
 
-describe('reads named ahead (BatchHints.prefetch)', () => {
+describe('reads named ahead (OwnKeys.reads)', () => {
   it('answers each named read once with its reply, its refusal as the read would have, and sends anything else as asked', async () => {
     const { reader, asked } = notingReader({ a: '1', b: '2' }, ['bad']);
     const ahead = new PrefetchedReads(reader, [
