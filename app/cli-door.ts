@@ -3,6 +3,7 @@ export { buildInfo, packageRoot, releaseName, type BuildInfo, type ReleaseRehear
 export { didYouMean, findUnknownSettings, redisIsConfigured, settingsRead } from './settings.js';
 export { isRunning, privateRedisAnswers, privateRedisDir, readPrivateRedisRecord, recordedGatesUrl } from './private-redis-record.js';
 export { connectVerified, RedisWiringError } from './redis-preflight.js';
+export { checkCommands, commandsFor, describeMissing } from './redis-commands.js';
 export { redisAddress, redisIdentity } from './redis-identity.js';
 export {
   decodeTapeEntry,

@@ -1,10 +1,7 @@
 import { Cluster, type RedisOptions } from 'ioredis';
 import { connect } from 'node:net';
 import {
-  checkCommands,
-  commandsFor,
   createRedisClient,
-  describeMissing,
   describeRedis,
   evictionPolicy,
   keyspaceEvents,
@@ -16,6 +13,7 @@ import {
   type RedisClient,
   type RuntimeConfig,
 } from '../runtime/host/index.js';
+import { checkCommands, commandsFor, describeMissing } from './redis-commands.js';
 
 /**
  * A Redis the configuration names but cannot be used as named: unreachable, a refused password,
@@ -205,7 +203,7 @@ async function keyspaceEventsCheck(config: RuntimeConfig, client: RedisClient): 
 
 /**
  * Start-up check of the application: the configured Redis answers as configured, the account may
- * run every command the hosted `gates` need (runtime/host/redis-commands.ts, on every master of a
+ * run every command the hosted `gates` need (app/redis-commands.ts, on every master of a
  * cluster), it never evicts keys (maxmemory-policy noeviction), and it sends the keyspace events
  * the position book's key watch needs, or one clear line. Answers a warning when a setting cannot
  * be read (CONFIG GET refused), naming why.

@@ -1,5 +1,6 @@
 import { allHandlers } from '../../handlers/index.js';
-import { checkCommands, commandsFor, describeMissing, describeRedis, selectHandlers } from '../../runtime/host/index.js';
+import { describeRedis, selectHandlers } from '../../runtime/host/index.js';
+import { checkCommands, commandsFor, describeMissing } from '../../app/cli-door.js';
 import { ConfigError } from '../../schemas/env.js';
 import { parseCommandArgs } from '../args.js';
 import type { Command } from '../command.js';

@@ -96,7 +96,7 @@ export async function rehearseBatch(gate: RehearsedGate, records: readonly TapeR
     delivery.outcome = { kind: 'dead-letter', reason };
   };
   // A message the rehearsed release would decide only once those before it committed (an earlier
-  // one decided otherwise wrote what it reads: BatchHints.sharesState) is decided on the state the
+  // one decided otherwise wrote what it reads: a shared run's end) is decided on the state the
   // tape holds, as every taped decision is rehearsed on what it read, not on what this release's
   // other decisions would have written.
   for (let run: readonly Delivery[] = deliveries; run.length > 0;) run = await decideBatch(handler, env, run, reject, { maxDeliveries: 1 });

@@ -10,7 +10,7 @@ import { isExecute, planFacts } from './plan.js';
 import type { PlanTimes } from './plan-checks.js';
 import { bookPositionSource, type PositionSource } from './positions.js';
 import { planFingerprint } from './fingerprint.js';
-import { sharesState } from './shared-state.js';
+import { ownWrite } from './own-keys.js';
 import { recordBlock, recordPermit, recordReuse, type GovernorCtx } from './record.js';
 import { loadPlanState, loadSnapshot, symbolReadsAhead, type Coordination, type GovernorSnapshot, type PlanState } from './snapshot.js';
 import { disarmSection, governorDecisionsSection, killSwitchSection, reservationsSection } from './status.js';
@@ -56,13 +56,14 @@ export function createGovernor(options: GovernorOptions = {}) {
       loadState: (redis, config: GovernorConfig, now): Promise<PlanState> => loadPlanState(redis, config, positions, now, lastFigures),
       // Each plan decided on every earlier permit, reservation and disarm as committed state: the caps stay exact.
       commitEach: true,
-      // Plans that read nothing an earlier one of the batch wrote share its state and its commit (shared-state.ts).
-      sharesState,
-      // The plan's own symbol's reads go with its state's (its idempotency keys too): one round trip.
-      prefetch: (plan, meta, config: GovernorConfig, now) =>
-        isExecute(meta.raw.decision) ? symbolReadsAhead(plan.symbol, config, now, positions) : [],
       // A listing of the book Redis refuses: every plan is decided, but no open can be (positions_unreadable).
       stateFault: (state: PlanState) => unreadableCause(state.unreadableListings, 'opens blocked positions_unreadable'),
+    },
+    // What a plan reads and writes of its own plan_id and symbol; the rest is its state.
+    own: {
+      reads: (plan, meta, config: GovernorConfig, now) =>
+        isExecute(meta.raw.decision) ? symbolReadsAhead(plan.symbol, config, now, positions) : [],
+      writes: ownWrite,
     },
     failure: { maxAttempts: 3, backoffMs: 50, policy: 'fail-closed', fallback: failClosed },
     // At most one permit per plan_id, however often it comes (a reclaim, a replay, an upstream

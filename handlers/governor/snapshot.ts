@@ -246,7 +246,7 @@ function symbolReadList(symbol: string, dailyKey: string, config: GovernorConfig
 
 /**
  * The reads a plan of `symbol` decided at `now` makes of its symbol (loadSnapshot's), named ahead
- * so the runtime sends them with the plan's state (BatchHints.prefetch): the plan is read in one
+ * so the runtime sends them with the plan's state (OwnKeys.reads): the plan is read in one
  * round trip. Whatever is read, the decision reads it through its ctx, as before.
  */
 export function symbolReadsAhead(symbol: string, config: GovernorConfig, now: number, source?: PositionSource): readonly ReadCommand[] {

@@ -1,6 +1,6 @@
 import { sendRead, type ReadCommand, type RedisReader } from '../../runtime/contract/index.js';
 
-// The reads a gate names (BatchHints.prefetch) are the contract's; re-exported for the readers here.
+// The reads a gate names (OwnKeys.reads) are the contract's; re-exported for the readers here.
 export { sendRead, type ReadCommand };
 
 /** Sends reads as the client's own commands, together: their replies in order, or the first refusal (as Promise.all). */

@@ -32,13 +32,7 @@ export const budgetTickSchema = z.looseObject({
 export const riskBudget = defineHandler({
   name: 'risk-budget',
   description: 'P2.8 risk budget: quantum:portfolio:budget:{symbol} every BUDGET_COMPUTE_INTERVAL_SEC, violations to budget.violation',
-  // A budget hash is read alone (the governor reads its plan's symbol's), as the original wrote them: one by one.
-  trigger: {
-    kind: 'schedule',
-    queue: 'risk-budget',
-    everyMs: (c: RiskBudgetConfig) => c.BUDGET_COMPUTE_INTERVAL_SEC * 1000,
-    writesInSlices: true,
-  },
+  trigger: { kind: 'schedule', queue: 'risk-budget', everyMs: (c: RiskBudgetConfig) => c.BUDGET_COMPUTE_INTERVAL_SEC * 1000 },
   input: budgetTickSchema,
   config: parseRiskBudgetConfig,
   metrics: riskBudgetMetrics,
@@ -46,6 +40,8 @@ export const riskBudget = defineHandler({
   // Every P3.3 write before a tick is in its budgets (book.ts p33KeyWatch).
   keyWatch: p33KeyWatch,
   batch: { loadState: (redis, config, now) => loadBudgetInputs(redis, config, now) },
+  // A budget hash is read alone (the governor reads its plan's symbol's), as the original wrote them: one by one.
+  own: { writes: (key) => key.startsWith(keys.budget('')) },
   http: { health: riskBudgetHealth, routes: budgetRoutes, status: [budgetsSection] },
   failure: {
     maxAttempts: 3,

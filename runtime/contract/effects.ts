@@ -21,11 +21,9 @@ export type Collection =
 /** What `remove` takes out of a key; the key itself when none is given. */
 export type Members = { readonly from: 'set'; readonly member: string } | { readonly from: 'sorted-set'; readonly scoredAtMost: number };
 /**
- * What must still hold at `key` when the commit runs. `holding` with `null`: still absent, as read. `off`: a switch absent or
- * holding one of `offValues` (trimmed, lower-cased), so a switch set before the commit stops it, however long ago it was read.
- * An `off` guard given `read` (the switch's value as the decision read it, null for absent) is checked in the commit's own
- * script as still holding exactly that value, where one without it costs a read of the switch before the commit: stricter
- * (a switch changed to another off value runs the message again on fresh data), one round trip fewer.
+ * What must still hold at `key` when the commit runs. `holding` null: still absent. `off`: a switch absent or holding one of
+ * `offValues` (trimmed, lower-cased). With `read` (its value as read) the commit script checks exactly that value: without,
+ * a read of the switch precedes the commit: one round trip more for each plan permitted, at upstream's rates too.
  */
 export type Condition =
   | { readonly is: 'absent' }
@@ -42,17 +40,9 @@ export interface EffectWriter {
   remove(key: string, members?: Members): void;
   /** If `condition` no longer holds at commit, none of this message's effects apply and the handler runs again on fresh data. */
   require(key: string, condition: Condition): void;
-  /**
-   * Newest wins: apply this message's effects only if `key` holds no later stream id than `id` at commit, and store `id`
-   * there (an equal id applies again: a redelivery is harmless); else ack it with only `onSkip`'s metric updates. Unlike
-   * a guard this never re-runs the handler: it is checked in batch order, inside the commit.
-   */
+  /** Newest wins: apply only if `key` holds no later stream id than `id` at commit, and store `id`; else ack with `onSkip`'s metrics. */
   onlyIfNewer(key: string, id: string, options?: { onSkip?: () => void }): void;
-  /**
-   * Stream order across replicas: commit only after every earlier entry of the stream whose `field` holds `value` (pending
-   * with another consumer, or left for a retry) has; until then wait and run again, so a later duplicate never commits first
-   * (the heat bridge's first-wins dedupe).
-   */
+  /** Commit only after every earlier entry of the stream whose `field` holds `value` has (the heat bridge's first-wins dedupe). */
   orderBy(field: string, value: string): void;
   schedule(job: ScheduledJob): void;
 }

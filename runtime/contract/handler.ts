@@ -29,17 +29,7 @@ export interface HandlerContext<Config, State, Metrics> extends EffectWriter {
 }
 
 export type StreamTrigger<Config> = Readonly<{ kind: 'stream'; stream: (c: Config) => string; group: (c: Config) => string }>;
-export type ScheduleTrigger<Config> = Readonly<{
-  kind: 'schedule';
-  queue: string;
-  everyMs: (c: Config) => number;
-  /**
-   * Each key a tick writes stands alone (no reader needs two of them from one tick): a large tick's
-   * writes may land a slice at a time before its done record (runtime/engine/write-ahead.ts), not
-   * holding Redis for the whole tick in one call.
-   */
-  writesInSlices?: boolean;
-}>;
+export type ScheduleTrigger<Config> = Readonly<{ kind: 'schedule'; queue: string; everyMs: (c: Config) => number }>;
 export type QueueTrigger = Readonly<{ kind: 'queue'; queue: string }>; // jobs other gates add with ctx.schedule
 export type Trigger<Config> = StreamTrigger<Config> | ScheduleTrigger<Config> | QueueTrigger;
 
@@ -66,45 +56,26 @@ export interface IdempotencyDeclaration<Message, Config, State, Metrics> {
   readonly onDuplicate: (message: Message, ctx: HandlerContext<Config, State, Metrics>) => Async<void>;
 }
 
-/** A message decided earlier in its batch and not committed yet (BatchHints.sharesState). */
-export interface EarlierDecision<Input = unknown> {
-  readonly message: Input;
-  /** The keys its commit writes (an emit's: its stream), its dead letter's included. */
-  readonly writes: readonly string[];
+/**
+ * A message's own keys, named from it (its plan_id's, its symbol's): no other decision reads them
+ * unless its message names them too. All else a gate reads is its state (loadState); all else it
+ * writes, state every later message reads. The runtime plans the reads, the shared state reads of
+ * a commitEach gate and a large job's commit from them (docs/writing-a-gate.md "Own keys").
+ */
+export interface OwnKeys<Config, Input> {
+  /** Every read `handle` makes of the message's own keys. */
+  readonly reads?: (message: Input, meta: MessageMeta, config: Config, now: number) => readonly ReadCommand[];
+  /** Whether `key`, written by the message's decision, is its own (or an output no decision reads). */
+  readonly writes?: (key: string, message: Input, config: Config) => boolean;
 }
 
 /** For messages that share what they read. */
-export interface BatchHints<Config, State, Metrics, Input = unknown> {
+export interface BatchHints<Config, State, Metrics> {
   readonly loadState?: (redis: RedisReader, config: Config, now: number) => Promise<State>; // once per batch and retry
-  /**
-   * The reads a message's `handle` will make that the message alone names (its own keys): sent with
-   * loadState's reads, and with the message's idempotency keys, in one round trip. Each of `handle`'s
-   * reads (through ctx.redis) that is exactly one of these commands is answered with its reply, once,
-   * and taped as what it read; any other read goes to Redis as before. A read named here that the
-   * handler does not make costs its command and nothing else; one it makes unnamed costs a round trip.
-   */
-  readonly prefetch?: (message: Input, meta: MessageMeta, config: Config, now: number) => readonly ReadCommand[];
-  /**
-   * For a gate whose decisions build on each other (the governor's caps, the outcomes' bound): each
-   * message is committed before the next is handled, with its own loadState, so it reads every
-   * earlier decision as committed state. Otherwise a batch's messages share one state and one commit.
-   */
+  /** Decisions build on each other (the governor's caps): each is decided on state read after the ones before it committed. */
   readonly commitEach?: boolean;
-  /**
-   * With commitEach: whether `message` may be decided on the state read for the messages before it
-   * in its batch (`earlier`: decided, not committed yet, each with the keys it writes), true only
-   * when none of them wrote what it reads. Those that may share one state and one commit; the
-   * first that may not is decided once they have committed, on state read again. Without it, each
-   * message reads its own.
-   */
-  readonly sharesState?: (message: Input, earlier: readonly EarlierDecision<Input>[], config: Config) => boolean;
   readonly onRead?: (metrics: Metrics, entries: number) => void; // per batch read, applied at once
-  /**
-   * Why the state just loaded keeps the gate from doing part of its work (an input Redis refuses to
-   * read, by its key), else undefined. While it says so, /ready is 503 with this cause: the gate
-   * decides every message but cannot make progress on what needs that input. Asked at each load;
-   * while set, the state is loaded again each idle read (BLOCK_MS) so the cause clears without a message.
-   */
+  /** Why this state keeps the gate from part of its work (an input Redis refuses to read): /ready's 503 cause until a load clears it. */
   readonly stateFault?: (state: State) => string | undefined;
   readonly refresh?: {
     readonly everyMs: (c: Config) => number;
@@ -121,7 +92,8 @@ export interface HandlerDeclaration<Schema extends z.ZodType = z.ZodType, Config
   readonly config: (env: Readonly<Record<string, string | undefined>>) => Config;
   readonly metrics: (factory: MetricFactory, config: Config) => Metrics;
   readonly mode?: (config: Config) => 'shadow' | 'enforce';
-  readonly batch?: BatchHints<Config, State, Metrics, z.infer<Schema>>;
+  readonly batch?: BatchHints<Config, State, Metrics>;
+  readonly own?: OwnKeys<Config, z.infer<Schema>>;
   readonly http?: HttpDeclaration<Config, Metrics>;
   readonly failure: FailurePolicy<z.infer<Schema>, Config, State, Metrics>;
   readonly idempotency?: IdempotencyDeclaration<z.infer<Schema>, Config, State, Metrics>;

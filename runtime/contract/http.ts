@@ -26,11 +26,7 @@ export interface RouteRequest {
   readonly headers: Readonly<Record<string, string | readonly string[] | undefined>>; // lower-case names
 }
 
-/**
- * Reads as ctx.redis, and (a request has no commit to join) the few direct writes an original's
- * HTTP API made (a test-mode state injection). A route that changes what gates decide should
- * append to a stream instead.
- */
+/** Reads as ctx.redis, and the few direct writes an original's HTTP API made (a test-mode injection). */
 export interface RouteRedis extends RedisReader {
   /** HGETALL as Redis sends it (field, value, ...): keeps the hash's field order, which an object loses for integer-like fields. */
   call(command: 'HGETALL', key: string): Promise<unknown>;
@@ -73,8 +69,5 @@ export interface HealthDeclaration<Config> {
 /** For an original whose only HTTP server was prometheus_client's: every path, /health too, gave the metrics. */
 export const metricsAsHealth: HealthDeclaration<unknown> = { answer: (probe) => probe.metrics() };
 
-/**
- * The original's own hand-written GET /metrics text (P2.7's, read by grep | awk), served on PORT by a process hosting only
- * this gate to a client that does not ask for Prometheus's format (Accept); a scraper that asks gets the runtime's exposition.
- */
+/** The original's own GET /metrics text (P2.7's), on PORT of a process hosting only this gate, to a client not asking for Prometheus's. */
 export type MetricsDeclaration<Config> = Pick<HealthDeclaration<Config>, 'answer'>;

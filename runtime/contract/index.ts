@@ -5,7 +5,7 @@ export {
   defineHandler,
   type AnyHandler,
   type BatchHints,
-  type EarlierDecision,
+  type OwnKeys,
   type FailureInfo,
   type HandlerContext,
   type IdempotencyKey,

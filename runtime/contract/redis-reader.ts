@@ -22,18 +22,9 @@ export interface RedisReader {
     countToken: 'COUNT',
     count: number,
   ): Promise<[cursor: string, keys: string[]]>;
-  /**
-   * INFO's memory section (its `maxmemory_policy` line: whether Redis may evict keys). On Redis
-   * Cluster the runtime's reader answers with every master's section, one after another
-   * (runtime/host/gate-reader.ts), so no node is left unread.
-   */
+  /** INFO's memory section (`maxmemory_policy`); on Redis Cluster every master's, one after another. */
   info(section: 'memory'): Promise<string>;
-  /**
-   * The keys of the key watch `name` (KeyWatchDeclaration) a decision must read, every write Redis
-   * made before this call seen; null while the watch is not known to be live (not subscribed yet,
-   * reconnecting, keyspace events off, Redis Cluster): then read every key the gate can list.
-   * Absent on readers without watches (a fake ctx, the CLI): the same as null.
-   */
+  /** The keys of key watch `name` a decision must read, every earlier write seen; null (or absent) while not live: read all. */
   keysToRead?(name: string): Promise<readonly string[] | null>;
   /** Several dependent reads in one round trip; callers keep a plain fallback (Cluster refuses undeclared keys). */
   eval_ro(script: string, numKeys: number, ...keysAndArgs: (string | number)[]): Promise<unknown>;
@@ -46,17 +37,9 @@ export interface RedisReader {
 export type ReadCommand = readonly [command: 'GET' | 'HGET' | 'HMGET' | 'LRANGE' | 'EXISTS', key: string, ...args: string[]];
 
 /** Sends one read as the client's own command: the plain path, exactly as a caller reading alone. */
-export function sendRead(redis: RedisReader, read: ReadCommand): Promise<unknown> {
-  switch (read[0]) {
-    case 'GET':
-      return redis.get(read[1]);
-    case 'HGET':
-      return redis.hget(read[1], read[2]!);
-    case 'HMGET':
-      return redis.hmget(read[1], ...read.slice(2));
-    case 'LRANGE':
-      return redis.lrange(read[1], Number(read[2]), Number(read[3]));
-    case 'EXISTS':
-      return redis.exists(...read.slice(1));
-  }
+export function sendRead(redis: RedisReader, [command, key, ...args]: ReadCommand): Promise<unknown> {
+  if (command === 'GET') return redis.get(key);
+  if (command === 'HGET') return redis.hget(key, args[0]!);
+  if (command === 'LRANGE') return redis.lrange(key, Number(args[0]), Number(args[1]));
+  return command === 'HMGET' ? redis.hmget(key, ...args) : redis.exists(key, ...args);
 }

@@ -1,11 +1,7 @@
 import type { RedisReader } from './redis-reader.js';
 import type { AnySectionView, SectionView } from '../../schemas/status/views.js';
 
-/**
- * A gate's own part of the status page, GET /status and `quantum-gates status`: what to read and how to show it. The status
- * document reads every declared section at each request (its value under `key`, its views in GET /status/sections, its
- * headline reasons folded into OK / DEGRADED / BLOCKING), knowing no gate's keys: a new gate's section appears by declaring it.
- */
+/** A gate's own part of the status page, GET /status and `quantum-gates status`: what to read and how to show it. */
 export interface StatusSectionDeclaration<Config, Value> {
   readonly key: string; // in the /status JSON, snake_case
   readonly title: string;
@@ -15,11 +11,7 @@ export interface StatusSectionDeclaration<Config, Value> {
   /** Null when it could not be read (ctx.read said why). Read for every gate of the list, hosted here or not: Redis is the same. */
   read(ctx: StatusReadContext<Config>): Promise<Value | null>;
   headline?(value: Value | null, now: number): readonly SectionHeadlineReason[];
-  /**
-   * Combines the values (nulls left out) of several gates declaring the same key (the heat gate's and the governor's
-   * decisions), with the first declaration's merge; without one, a second declaration of the key, or a key of the
-   * status's own (gates, headline...), stops the start.
-   */
+  /** Combines the values of gates declaring the same key (the first's merge); without one, a second declaration stops the start. */
   merge?(values: readonly Value[]): Value;
 }
 

@@ -66,7 +66,7 @@ export async function commitBatch(env: CommitLoopEnv, batch: PreparedBatch): Pro
       round++;
     }
     // Only a message that reached its handler can run again; a dead letter is committed as it is.
-    // Those left to be decided once the ones before them committed (BatchHints.sharesState) are decided now.
+    // Those left to be decided once the ones before them committed (execute.ts SharedRun) are decided now.
     const redo = new Set([...later, ...conflicted.filter((delivery) => delivery.valid)]);
     const again = batch.deliveries.filter((delivery) => redo.has(delivery));
     if (again.length === 0) break;

@@ -135,8 +135,8 @@ export class TransactionCommitter implements Committer {
   constructor(
     private readonly connection: RedisClient,
     private readonly streamMaxLen: number,
-    /** The gate's writes stand alone (ScheduleTrigger.writesInSlices): a large commit's go ahead a slice at a time. */
-    private readonly options: { readonly writesInSlices?: boolean } = {},
+    /** Whether `key` is the item's own write (OwnKeys.writes): a large job's own writes go ahead a slice at a time. */
+    private readonly ownWrite?: (key: string, item: CommitItem) => boolean,
   ) {
     defineBatchCommand(connection);
   }
@@ -156,7 +156,7 @@ export class TransactionCommitter implements Committer {
         const checks = guardChecks(item, overwritten, switches);
         const commands = itemCommands(item, overwritten, this.streamMaxLen);
         // Alone in its commit, nothing before it to keep in order with: a large item's repeatable writes go ahead.
-        const split = this.options.writesInSlices === true && accepted.length === 1 ? aheadCommands(item, commands) : undefined;
+        const split = this.ownWrite && accepted.length === 1 ? aheadCommands(item, commands, this.ownWrite) : undefined;
         const refused = split && (await writeAhead(this.connection, item, checks, split.ahead, this.streamMaxLen, this.landed));
         if (refused) {
           for (const other of deferred) other.answer = 'conflicted';

@@ -21,7 +21,7 @@ import { executeBatch, MessageContext, type DecisionEnv, type Pace, type Reject 
  * or answers them); how the live runtime waits between tries is its `pace` (none elsewhere). What
  * it decides is left on each delivery: its outcome and its recorder (the ctx whose effects, guards,
  * metric updates and jobs commit). It resolves with the deliveries of the batch left for a later
- * run (BatchHints.sharesState), to decide once those before them have committed.
+ * run (a shared run's end, execute.ts), to decide once those before them have committed.
  */
 export async function decideBatch(
   handler: AnyHandler,

@@ -32,6 +32,8 @@ export interface CommitItem {
   /** The stream entry to XACK; absent for BullMQ jobs, which BullMQ completes itself. */
   readonly entryId?: string | undefined;
   readonly recorder?: EffectRecorder | undefined;
+  /** The message decided (OwnKeys.writes judges its writes). */
+  readonly message?: unknown;
   /** Extra entries to append atomically, e.g. the message's dead-letter record. */
   readonly extraEmits?: readonly ExtraEmit[] | undefined;
   answer?: CommitAnswer | undefined;
@@ -70,7 +72,7 @@ export class Delivery implements CommitItem {
 
 export interface PreparedBatch {
   readonly deliveries: readonly Delivery[];
-  /** Those of them left to decide once the ones before them commit (BatchHints.sharesState). */
+  /** Those of them left to decide once the ones before them commit (execute.ts SharedRun). */
   readonly later: readonly Delivery[];
   /** When the inputs became ours (one held too long may have been reclaimed). */
   readonly readAt: number;

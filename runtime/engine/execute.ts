@@ -1,13 +1,13 @@
 import { FALLBACK, HANDLED, LEFT_PENDING, type Delivery } from './delivery.js';
 import type { DeadLetterReason } from './dead-letter.js';
-import type { AnyHandler, EarlierDecision, FailureInfo, HandlerContext, MessageMeta } from '../contract/handler.js';
+import type { AnyHandler, FailureInfo, HandlerContext, MessageMeta } from '../contract/handler.js';
 import { guardFallback, handleOnce, idempotencyReads } from './idempotency.js';
 import { PrefetchedReads } from './prefetch.js';
 import { classifyRedisError, type ClassifiedError } from './redis-errors.js';
 import { EffectRecorder, effectKey } from './effects.js';
 import type { Logger } from '../contract/logger.js';
 import { deferMetrics } from './metrics.js';
-import type { RedisReader } from '../contract/redis-reader.js';
+import type { ReadCommand, RedisReader } from '../contract/redis-reader.js';
 
 export type Reject = (delivery: Delivery, reason: DeadLetterReason, detail: string) => void;
 
@@ -29,7 +29,7 @@ export interface DecisionEnv<Config = unknown, Metrics = object> {
  * from what was recorded. The decision itself is decideBatch's either way.
  */
 export interface Reads {
-  /** The reader the reads named ahead (BatchHints.prefetch) are sent on. */
+  /** The reader a message's own reads (OwnKeys.reads) are sent ahead on. */
   readonly redis: RedisReader;
   readonly now: () => number;
   /**
@@ -116,31 +116,63 @@ export class MessageContext<Config, State, Metrics extends object>
   }
 }
 
+/** A message's own reads, sent ahead, and the keys they read. */
+type Ahead = { readonly reads: PrefetchedReads; readonly keys: ReadonlySet<string> };
+
 /**
- * Each delivery's reads named ahead (BatchHints.prefetch) and its idempotency keys' reads, sent now;
- * undefined for a gate that names none. A prefetch that throws sends nothing: `handle` reads as usual.
+ * Each delivery's own reads (OwnKeys.reads) and its idempotency keys' reads, sent now, with the
+ * batch state's: at upstream's rates a plan arrives alone, and its decision is then three round
+ * trips one after another (state and own reads, commit, jobs), not five (state, idempotency keys,
+ * symbol, commit, jobs): test/integration/governor-round-trips.test.ts counts them. Undefined
+ * for a gate that declares no own reads; a delivery whose reads throw is missing from the map.
  */
-function prefetch<Config, Metrics>(
+function sendAhead<Config, Metrics>(
   handler: AnyHandler,
   env: DecisionEnv<Config, Metrics>,
   deliveries: readonly Delivery[],
-): Map<Delivery, PrefetchedReads> | undefined {
-  const named = handler.batch?.prefetch;
+): Map<Delivery, Ahead> | undefined {
+  const named = handler.own?.reads;
   if (named === undefined) return undefined;
   const now = env.reads.now();
-  const ahead = new Map<Delivery, PrefetchedReads>();
+  const ahead = new Map<Delivery, Ahead>();
   for (const delivery of deliveries) {
     try {
       const reads = [
         ...idempotencyReads(handler, delivery.message, delivery.meta, env.doneKey?.(delivery.meta)),
         ...named(delivery.message, delivery.meta, env.config, now),
       ];
-      ahead.set(delivery, new PrefetchedReads(env.reads.redis, reads));
+      ahead.set(delivery, { reads: new PrefetchedReads(env.reads.redis, reads), keys: new Set(reads.flatMap(keysRead)) });
     } catch {
-      // Named reads are an optimisation: the handler makes them itself.
+      // Its reads unknown: `handle` makes them itself, and it shares no state read with those before it.
     }
   }
   return ahead;
+}
+
+const keysRead = (read: ReadCommand): readonly string[] => (read[0] === 'EXISTS' ? read.slice(1) : [read[1]]);
+
+/**
+ * The messages of a commitEach gate with OwnKeys.writes decided on one state read, before they
+ * commit: a message joins while it reads none of the keys those before it wrote, and they wrote
+ * only their own. Beyond that the state it would read after their commits is the one read.
+ */
+class SharedRun {
+  private readonly written = new Set<string>();
+  private closed = false;
+  constructor(private readonly ownWrite: (key: string, message: unknown) => boolean) {}
+
+  admits(keys: ReadonlySet<string> | undefined): boolean {
+    if (this.written.size === 0 && !this.closed) return true;
+    if (this.closed || keys === undefined) return false;
+    for (const key of keys) if (this.written.has(key)) return false;
+    return true;
+  }
+
+  decided(delivery: Delivery): void {
+    const keys = (delivery.recorder?.effects ?? []).map(effectKey);
+    for (const key of keys) if (!this.ownWrite(key, delivery.message)) this.closed = true;
+    for (const key of keys) this.written.add(key);
+  }
 }
 
 /**
@@ -161,25 +193,17 @@ async function loadBatchState<Config, Metrics>(handler: AnyHandler, env: Decisio
 }
 
 /**
- * The most messages of a sharesState gate decided on one state read before they commit: the first
- * of them waits for the others' decisions, each holds its reads and effects until then, and those
- * after the first a run refuses are read ahead for nothing. The governor's drain, 20,000 plans
- * (measured for 1.2.0, CHANGELOG.md): 1,555 plans/s and 134 MiB at 64; 1,686 and 145 MiB at 128; 1,246 and
- * 179 MiB at 500 (BATCH_SIZE's default, the whole read). At upstream's rates (≤ 0.6 plans/s, each
- * read alone: a batch of one) a run is one plan and neither this bound nor sharesState acts: they
- * are a backlog's (issue #72: a drain of 1,421-1,444 plans/s against 232-306 without shared runs).
+ * The most messages of a shared run: the first of them waits for the others' decisions, each holds
+ * its reads and effects until then. The governor's drain, 20,000 plans (measured for 1.2.0,
+ * CHANGELOG.md): 1,555 plans/s and 134 MiB at 64; 1,686 and 145 MiB at 128; 1,246 and 179 MiB at
+ * 500 (BATCH_SIZE's default, the whole read). At upstream's rates (≤ 0.6 plans/s, each read alone:
+ * a batch of one) a run is one plan and neither this bound nor shared runs act: they are a
+ * backlog's (issue #72: a drain of 1,421-1,444 plans/s against 232-306 without shared runs).
  */
 const SHARED_RUN_MAX = 64;
 
 export function describeError(error: unknown): string {
   return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-}
-
-/** A delivery decided before the next, as BatchHints.sharesState is told of it. */
-function earlierDecision(delivery: Delivery): EarlierDecision {
-  const writes = (delivery.recorder?.effects ?? []).map(effectKey);
-  for (const emit of delivery.extraEmits ?? []) writes.push(emit.stream);
-  return { message: delivery.message, writes };
 }
 
 /**
@@ -189,9 +213,9 @@ function earlierDecision(delivery: Delivery): EarlierDecision {
  * is down or does not answer are not charged, and stopping mid-retry leaves a delivery
  * `left-pending`, for another consumer.
  *
- * Resolves with the deliveries left for a later run (BatchHints.sharesState: each reads what one
- * before it writes, so it is decided once those before it commit), in batch order; they are
- * `left-pending` meanwhile.
+ * Resolves with the deliveries left for a later run (SharedRun: each reads what one before it
+ * wrote, so it is decided once those before it commit), in batch order; they are `left-pending`
+ * meanwhile.
  */
 export async function executeBatch<Config, Metrics extends object>(
   handler: AnyHandler,
@@ -206,7 +230,8 @@ export async function executeBatch<Config, Metrics extends object>(
     delivery.extraEmits = undefined;
     delivery.attempts = 0;
   }
-  const shares = handler.batch?.commitEach === true ? handler.batch.sharesState : undefined;
+  const ownWrite = handler.batch?.commitEach === true ? handler.own?.writes : undefined;
+  const shares = ownWrite && ((key: string, message: unknown) => ownWrite(key, message, env.config));
   const { maxAttempts, backoffMs } = handler.failure;
   let todo = deliveries.filter((d) => d.failedBefore === undefined);
   let later: readonly Delivery[] = [];
@@ -227,7 +252,7 @@ export async function executeBatch<Config, Metrics extends object>(
       (error: unknown) => ({ error }),
     );
     const loading = loadBatchState(handler, env);
-    const prefetched = prefetch(handler, env, todo);
+    const prefetched = sendAhead(handler, env, todo);
     let loaded = await loading.then(
       (state): { state: unknown } | { error: unknown } => ({ state }),
       (error: unknown) => ({ error }),
@@ -244,10 +269,11 @@ export async function executeBatch<Config, Metrics extends object>(
     /** Each failed delivery's last error, until it succeeds or its policy decides. */
     const failed = new Map<Delivery, unknown>();
     // One after another, in stream order. A commitEach gate's batch is one message, on state read
-    // after the last commit; or, with sharesState, the messages that read nothing an earlier one writes.
-    const decided: EarlierDecision[] = [];
+    // after the last commit; or, with own writes declared, the messages that read nothing an earlier one wrote.
+    const run = shares && new SharedRun(shares);
     for (const [at, delivery] of todo.entries()) {
-      if (shares !== undefined && (failed.size > 0 || !shares(delivery.message, decided, env.config))) {
+      const ahead = prefetched?.get(delivery);
+      if (run !== undefined && (failed.size > 0 || !run.admits(ahead?.keys))) {
         later = [...todo.slice(at), ...later];
         todo = todo.slice(0, at);
         break;
@@ -257,13 +283,12 @@ export async function executeBatch<Config, Metrics extends object>(
         failed.set(delivery, loaded.error);
         continue;
       }
-      const ahead = prefetched?.get(delivery);
-      const ctx = new MessageContext(env, loaded.state, delivery.meta, ahead?.reader(env.reads.redis));
+      const ctx = new MessageContext(env, loaded.state, delivery.meta, ahead?.reads.reader(env.reads.redis));
       try {
         await handleOnce(handler, delivery.message, ctx, env.doneKey?.(delivery.meta));
         delivery.recorder = ctx;
         delivery.outcome = HANDLED;
-        if (shares !== undefined) decided.push(earlierDecision(delivery));
+        run?.decided(delivery);
       } catch (error) {
         failed.set(delivery, error);
       }

@@ -17,7 +17,7 @@ function keysOf(handler: AnyHandler, message: unknown, meta: MessageMeta, doneKe
   return doneKey === undefined ? [...declared] : [...declared, doneKey];
 }
 
-/** The reads anyDone makes of a message's keys, to be sent ahead of it (BatchHints.prefetch). */
+/** The reads anyDone makes of a message's keys, to be sent ahead of it (OwnKeys.reads). */
 export function idempotencyReads(handler: AnyHandler, message: unknown, meta: MessageMeta, doneKey: string | undefined): ReadCommand[] {
   return keysOf(handler, message, meta, doneKey).map((k): ReadCommand => (typeof k === 'string' ? ['EXISTS', k] : ['GET', k.key]));
 }

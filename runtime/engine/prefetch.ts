@@ -12,7 +12,7 @@ const AS_COMMAND: Readonly<Record<string, (args: readonly unknown[]) => ReadComm
 const commandKey = (read: ReadCommand): string => JSON.stringify(read);
 
 /**
- * A message's reads sent before its `handle` runs (BatchHints.prefetch and its idempotency keys),
+ * A message's reads sent before its `handle` runs (OwnKeys.reads and its idempotency keys),
  * with the batch state's, in one round trip. `reader` answers a read that is exactly one of them
  * with the reply it got (each once: a second identical read goes to Redis, as it would have), so
  * the decision reads the same replies it would have read itself, a moment earlier: still after the

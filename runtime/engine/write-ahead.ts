@@ -26,7 +26,8 @@ const REPEATABLE: ReadonlySet<Effect['op']> = new Set([
  * The commands of `item` that may be written ahead of its commit, a slice at a time, or none. Only
  * for an item of no stream entry (a job: no entry whose ownership the slices would have to check),
  * no newest-wins condition and no stream order, with more than a slice of commands: of those, its
- * repeatable writes to keys it neither guards nor writes otherwise. Its appends, its other writes
+ * repeatable writes to its own keys (OwnKeys.writes: each read alone, so no reader needs two of
+ * them from one commit) that it neither guards nor writes otherwise. Its appends, its other writes
  * and every key it guards (a job's done key among them) go last, with its acknowledgement, so what
  * a reader of its outputs or guards sees last still says it is done. A crash between slices leaves
  * some writes applied and the item not done: it runs again and writes them again.
@@ -34,6 +35,7 @@ const REPEATABLE: ReadonlySet<Effect['op']> = new Set([
 export function aheadCommands<Item extends CommitItem>(
   item: Item,
   commands: readonly Command<Item>[],
+  ownWrite: (key: string, item: Item) => boolean,
 ): { ahead: Command<Item>[]; last: Command<Item>[] } | undefined {
   const recorder = item.recorder;
   if (commands.length <= AHEAD_SLICE_COMMANDS || item.entryId !== undefined || recorder === undefined) return undefined;
@@ -47,7 +49,8 @@ export function aheadCommands<Item extends CommitItem>(
   for (const command of commands) if (!repeatable(command.effect)) kept.add(command.effect ? effectKey(command.effect) : command.args[1]!);
   const ahead: Command<Item>[] = [];
   const last: Command<Item>[] = [];
-  for (const command of commands) (repeatable(command.effect) && !kept.has(command.effect.key) ? ahead : last).push(command);
+  for (const command of commands)
+    (repeatable(command.effect) && !kept.has(command.effect.key) && ownWrite(command.effect.key, item) ? ahead : last).push(command);
   return ahead.length === 0 ? undefined : { ahead, last };
 }
 

@@ -1,7 +1,6 @@
 import { TransactionCommitter, type Committer } from '../engine/commit.js';
 import { ClusterCommitter } from '../engine/cluster-commit.js';
 import type { HostedHandler } from '../engine/refresh.js';
-import type { AnyHandler } from '../contract/handler.js';
 import type { RedisReader } from '../contract/redis-reader.js';
 import type { JobQueues } from '../sources/job-queues.js';
 import type { JobRunner } from '../sources/job-runner.js';
@@ -37,13 +36,15 @@ export async function hostGates(deps: GateDeps) {
   const jobSources = hosted.some((h) => h.handler.trigger.kind !== 'stream')
     ? await Promise.all([import('../sources/job-runner.js'), jobs.load()])
     : undefined;
-  const makeCommitter = (connection: RedisClient, handler: AnyHandler) =>
-    committerFactory?.(connection, config) ??
-    (config.REDIS_CLUSTER_NODES
-      ? new ClusterCommitter(connection, config.STREAM_MAXLEN)
-      : new TransactionCommitter(connection, config.STREAM_MAXLEN, {
-          writesInSlices: handler.trigger.kind === 'schedule' && handler.trigger.writesInSlices === true,
-        }));
+  const makeCommitter = (connection: RedisClient, { handler, config: handlerConfig }: HostedHandler) => {
+    const own = handler.own?.writes;
+    return (
+      committerFactory?.(connection, config) ??
+      (config.REDIS_CLUSTER_NODES
+        ? new ClusterCommitter(connection, config.STREAM_MAXLEN)
+        : new TransactionCommitter(connection, config.STREAM_MAXLEN, own && ((key, item) => own(key, item.message, handlerConfig))))
+    );
+  };
 
   const workers = hosted.map((h): StreamConsumer | JobRunner => {
     const committerConnection = connections.open('transactions', `${h.handler.name}:commit`);
@@ -54,7 +55,7 @@ export async function hostGates(deps: GateDeps) {
       handlerMetrics: h.metrics,
       commands: connections.commands,
       reads: deps.reads,
-      committer: makeCommitter(committerConnection, h.handler),
+      committer: makeCommitter(committerConnection, h),
     };
     if (h.handler.trigger.kind === 'stream') {
       return new StreamConsumer({

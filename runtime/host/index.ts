@@ -7,7 +7,6 @@ export type { RootLogger } from '../engine/logger.js';
 export { systemClock, type Clock } from '../engine/clock.js';
 export type { ReadinessCauses } from './health.js';
 export { loadConfiguration, parseRuntimeConfig, selectHandlers, type RuntimeConfig } from './config.js';
-export { checkCommands, commandsFor, describeMissing, REDIS_COMMANDS, type RedisCommandNeed } from './redis-commands.js';
 export {
   createRedisClient,
   describeRedis,

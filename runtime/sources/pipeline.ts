@@ -185,13 +185,13 @@ export class SourcePipeline {
 
   /**
    * Handles and commits `deliveries`: in one commit, or one after another for a commitEach gate
-   * (those its sharesState lets share a state, together).
+   * (those that may share a state read, together: execute.ts SharedRun).
    * False when some delivery was left uncommitted (still conflicting, or the source stopped meanwhile).
    */
   async run(deliveries: readonly Delivery[], readAt: number): Promise<boolean> {
     const batch = this.env.handler.batch;
-    // A gate that says which messages share a state commits them together, the rest after (commit-loop.ts).
-    if (batch?.commitEach !== true || batch.sharesState !== undefined) return this.handleAndCommit(deliveries, readAt);
+    // A gate that declares its own writes commits a shared run together, the rest after (commit-loop.ts).
+    if (batch?.commitEach !== true || this.env.handler.own?.writes !== undefined) return this.handleAndCommit(deliveries, readAt);
     let complete = true;
     for (const delivery of deliveries) complete = (await this.handleAndCommit([delivery], readAt)) && complete;
     return complete;

@@ -7,7 +7,7 @@ import { usePrivateRedis } from '../support/redis-server.js';
 import { startRuntime, waitFor } from '../support/runtime.js';
 
 /**
- * A budget tick over a large universe commits in slices (trigger.writesInSlices,
+ * A budget tick over a large universe commits in slices (OwnKeys.writes,
  * runtime/engine/write-ahead.ts): its budgets ahead, its violation and done record in the last
  * call. Its commit connection is killed (CLIENT KILL of exactly that client) at every third slice,
  * closer together than a tick's ten slices: every tick that is done has its one violation, none

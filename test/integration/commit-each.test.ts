@@ -1,6 +1,6 @@
 import * as z from 'zod';
 import { afterEach, describe, expect, it } from 'vitest';
-import { defineHandler, type AnyHandler, type EarlierDecision, type HandlerContext } from '../../runtime/contract/handler.js';
+import { defineHandler, type AnyHandler, type HandlerContext } from '../../runtime/contract/handler.js';
 import { TransactionCommitter, type Committer } from '../../runtime/engine/commit.js';
 import type { Runtime } from '../../runtime/host/runtime.js';
 import { usePrivateRedis } from '../support/redis-server.js';
@@ -50,19 +50,15 @@ function capsGate(loads: { count: number }): AnyHandler {
 }
 
 /**
- * capsGate with sharesState: `s` messages bump the version and append to the list (the
- * reservations), `o` ones write a key of their own, and a message shares the state of those
- * before it while they wrote only keys of their own.
+ * capsGate declaring its own writes: `s` messages bump the version and append to the list (the
+ * reservations), `o` ones write a key of their own, so a message shares the state of those before
+ * it while they wrote only keys of their own and none it reads.
  */
 function sharingGate(loads: { count: number }): AnyHandler {
   const caps = capsGate(loads);
   return defineHandler({
     ...caps,
-    batch: {
-      ...caps.batch,
-      sharesState: (_message: unknown, earlier: readonly EarlierDecision[]) =>
-        earlier.every((e) => e.writes.every((key) => key.startsWith('own:') || key === OUT)),
-    },
+    own: { reads: () => [], writes: (key: string) => key.startsWith('own:') || key === OUT },
     async handle(message: { n: string; kind?: string }, ctx: HandlerContext<unknown, unknown, object>) {
       if (message.kind === 's') return caps.handle(message, ctx);
       ctx.put(`own:${message.n}`, '1');
@@ -152,7 +148,7 @@ describe('a commitEach gate: each message decided on what the ones before it com
     expect(await readStream(r, 'quantum:stream:dlq')).toEqual([]);
   });
 
-  it('with sharesState, decides the messages that read nothing an earlier one wrote on one state and in one commit, the next after it', async () => {
+  it('with own writes declared, decides the messages that read nothing an earlier one wrote on one state and in one commit, the next after it', async () => {
     // `s` messages bump the version and append to the list (the reservations); `o` ones write a key of their own.
     const kinds = ['o', 'o', 's', 'o', 'o', 's', 's', 'o'];
     await produce(
@@ -175,7 +171,7 @@ describe('a commitEach gate: each message decided on what the ones before it com
     expect(await pendingCount(redis.client, IN, 'caps')).toBe(0);
   });
 
-  it('with sharesState, decides at most 64 messages on one state read', async () => {
+  it('with own writes declared, decides at most 64 messages on one state read', async () => {
     await produce(
       redis.client,
       IN,

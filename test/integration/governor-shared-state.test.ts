@@ -11,7 +11,7 @@ import { worldTime } from '../support/clock.js';
 import { p33SeedHash } from '../support/book-producers.js';
 
 /**
- * BatchHints.sharesState as a property: a backlog of plans decided in batches of 2 to 16, whose
+ * Shared runs of the governor's own keys (OwnKeys) as a property: a backlog of plans decided in batches of 2 to 16, whose
  * plans share a state read where the governor's rule lets them, writes exactly what the same
  * backlog decided one plan at a time (BATCH_SIZE=1: each plan read after the one before it
  * committed) writes: every event field for field, every permit, block, reservation, version,
@@ -89,7 +89,7 @@ async function decisionKeys(redis: Redis): Promise<Record<string, unknown>> {
   return keyContents(redis, found);
 }
 
-describe('plans sharing a state read decide as one at a time (BatchHints.sharesState)', () => {
+describe('plans sharing a state read decide as one at a time (read/write overlap of their own keys)', () => {
   const redis = usePrivateRedis();
   let runtime: Runtime | undefined;
   afterEach(async () => {

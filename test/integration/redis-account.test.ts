@@ -3,14 +3,14 @@ import { preflightRedis, RedisWiringError } from '../../app/redis-preflight.js';
 import { allHandlers } from '../../handlers/index.js';
 import { keys, streams } from '../../schemas/keys.js';
 import { parseRuntimeConfig } from '../../runtime/host/config.js';
-import { REDIS_COMMANDS } from '../../runtime/host/redis-commands.js';
+import { REDIS_COMMANDS } from '../../app/redis-commands.js';
 import type { Runtime } from '../../runtime/host/runtime.js';
 import { startTestRedis, usePrivateRedis } from '../support/redis-server.js';
 import { createTestRuntime, governorDecided, readyAt, produce, waitFor } from '../support/runtime.js';
 import { runCli } from './cli-harness.js';
 
 /**
- * Issue #71 item 1: what the gates need of Redis is the list runtime/host/redis-commands.ts holds,
+ * Issue #71 item 1: what the gates need of Redis is the list app/redis-commands.ts holds,
  * and nothing else. On a Redis with RENAME renamed away, an account allowed exactly that list runs
  * every gate and decides opens and closes; an account missing one command of it, or a Redis that
  * renamed one away, is refused at start in one line naming it and the rule to add.

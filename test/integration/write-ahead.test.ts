@@ -12,7 +12,7 @@ import { startTestRedis, type TestRedis } from '../support/redis-server.js';
 /** Each commit script call's commands, as [name, key] pairs, in the order Redis ran the calls. */
 type ScriptCall = [name: string, key: string][];
 
-describe('a large job commit written ahead in slices (ScheduleTrigger.writesInSlices)', () => {
+describe('a large job commit written ahead in slices (OwnKeys.writes)', () => {
   let redis: TestRedis;
   let connection: Redis;
   let calls: ScriptCall[];
@@ -51,7 +51,7 @@ describe('a large job commit written ahead in slices (ScheduleTrigger.writesInSl
     afterFirstCall = undefined;
   });
 
-  const sliced = () => new TransactionCommitter(counting, 0, { writesInSlices: true });
+  const sliced = () => new TransactionCommitter(counting, 0, (key) => key.startsWith('budget:'));
 
   /** A budget tick's shape: `count` hashes with a TTL, a violation event, and its done key guarded absent. */
   function tick(count: number): EffectRecorder {

@@ -13,7 +13,7 @@ import { untilStreamLength } from '../support/until.js';
 import { runCli } from './cli-harness.js';
 
 /**
- * The worked example of docs/writing-a-gate.md §15 on the real runtime and HTTP server: added to
+ * The worked example of docs/writing-a-gate.md §17 on the real runtime and HTTP server: added to
  * the gate list and nothing else, its route answers, its section is in GET /status and
  * GET /status/sections, on the page (headless Chromium) and in `quantum-gates status`.
  */
@@ -24,7 +24,7 @@ const CHROMIUM = '/usr/bin/chromium';
 const INPUT = 'quantum:stream:example.order.intent';
 const OUTPUT = 'quantum:stream:example.order.checked';
 
-describe('a new gate with its own route and status section (docs/writing-a-gate.md §15)', () => {
+describe('a new gate with its own route and status section (docs/writing-a-gate.md §17)', () => {
   let redis: TestRedis;
   let runtime: Runtime;
   let address: string;

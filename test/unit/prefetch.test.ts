@@ -34,7 +34,7 @@ function notingReader(strings: Record<string, string>, refused: readonly string[
   return { reader, asked, waves };
 }
 
-describe('reads named ahead (BatchHints.prefetch)', () => {
+describe('reads named ahead (OwnKeys.reads)', () => {
   it('answers each named read once with its reply, its refusal as the read would have, and sends anything else as asked', async () => {
     const { reader, asked } = notingReader({ a: '1', b: '2' }, ['bad']);
     const ahead = new PrefetchedReads(reader, [
@@ -69,11 +69,8 @@ describe('reads named ahead (BatchHints.prefetch)', () => {
       config: () => ({}),
       metrics: () => ({}),
       failure: { maxAttempts: 1, backoffMs: 0, policy: 'dead-letter' },
-      batch: {
-        loadState: async (redis) => redis.get('state'),
-        commitEach: true,
-        prefetch: (message) => [['GET', `${message.n}:v`]],
-      },
+      batch: { loadState: async (redis) => redis.get('state'), commitEach: true },
+      own: { reads: (message) => [['GET', `${message.n}:v`]] },
       idempotency: { keys: (message) => [`done:${message.n}`], onDuplicate: () => undefined },
       handle: async (message, ctx) => {
         seen.push(`${String(ctx.state)} ${String(await ctx.redis.get(`${message.n}:v`))}`);

@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { REDIS_COMMANDS } from '../../runtime/host/redis-commands.js';
+import { REDIS_COMMANDS } from '../../app/redis-commands.js';
 
 /**
  * Issue #71 item 1: docs/operations.md lists every command the gates' account needs, as
- * runtime/host/redis-commands.ts (which the start-up check and `doctor` read) has them: the table
+ * app/redis-commands.ts (which the start-up check and `doctor` read) has them: the table
  * row for row, and the ACL line's rules, so an operator's ACL built from the docs is the one the
  * start accepts.
  */

@@ -115,6 +115,7 @@ describe('docs/writing-a-gate.md', () => {
       'metrics',
       'mode',
       'batch',
+      'own',
       'http',
       'failure',
       'idempotency',

@@ -103,10 +103,10 @@ describe('spread-guard handler', () => {
 });
 
 // Its code blocks are quotes of the example, checked with every other block by writing-a-gate-doc.test.ts.
-describe('docs/writing-a-gate.md §16', () => {
+describe('docs/writing-a-gate.md §17', () => {
   it('shows the worked example adding a route and a status section', () => {
     const guide = readFileSync(resolve(import.meta.dirname, '../../docs/writing-a-gate.md'), 'utf8');
-    const section = guide.slice(guide.indexOf('## 16. Its own route and status section'), guide.indexOf('## 17. '));
+    const section = guide.slice(guide.indexOf('## 17. Its own route and status section'), guide.indexOf('## 18. '));
     expect(section).toContain('const limitsRoute: RouteDeclaration<SpreadGuardConfig, SpreadGuardMetrics> = {');
     expect(section).toContain('export const spreadGuardSection = defineStatusSection<SpreadGuardConfig, SpreadGuardStatus>({');
     expect(section).toContain('http: { routes: [limitsRoute], status: [spreadGuardSection] },');

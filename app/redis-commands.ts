@@ -1,5 +1,5 @@
 import { Cluster } from 'ioredis';
-import type { RedisClient } from './redis.js';
+import type { RedisClient } from '../runtime/host/index.js';
 
 /**
  * Every Redis command the gates' account needs, in one place: the start-up check (app/redis-preflight.ts),
