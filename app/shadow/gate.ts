@@ -106,6 +106,7 @@ export class ShadowGate {
         await host.sleep(NO_STREAM_WAIT_MS);
         continue;
       }
+      await redis.hset(SHADOW_STATE, `${this.name}:stream`, this.stream, `${this.name}:group`, this.group);
       try {
         await redis.xgroup('CREATE', this.stream, this.group, last);
         await redis.hset(SHADOW_STATE, `${this.name}:since`, last);
@@ -231,7 +232,9 @@ export class ShadowGate {
     const written = (delivery.recorder?.effects ?? []).find((e) => e.op !== 'emit' && e.key === name);
     if (written === undefined) return;
     const ttl = 'ttlSec' in written && written.ttlSec !== undefined ? written.ttlSec : MARKER_TTL_SEC;
-    tx.set(shadowMarkerKey(name), typeof key === 'string' ? '1' : key.id, 'EX', ttl);
+    // The value the gate wrote (the governor's onDuplicate compares a plan's fingerprint with it).
+    const value = written.op === 'setKey' ? written.value : typeof key === 'string' ? '1' : key.id;
+    tx.set(shadowMarkerKey(name), value, 'EX', ttl);
   }
 }
 

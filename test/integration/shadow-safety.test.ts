@@ -7,6 +7,8 @@ import type { Runtime } from '../../runtime/host/runtime.js';
 import { ShadowHost } from '../../app/shadow/host.js';
 import { isShadowKey, SHADOW_STATE, shadowDecisionsKey } from '../../app/shadow/namespace.js';
 import { decodeShadowRecord } from '../../app/shadow/record.js';
+import { currentRelease, shadowReport } from '../../cli/shadow/report.js';
+import { redisTape } from '../../app/tape/store.js';
 import { keys, streams } from '../../schemas/keys.js';
 import { monitorLines } from '../support/monitor-lines.js';
 import { usePrivateRedis } from '../support/redis-server.js';
@@ -52,16 +54,17 @@ describe('the shadow beside the live gates on a real redis-server', () => {
     runtime = undefined;
   });
 
-  async function liveRun(withShadow: boolean) {
+  async function liveRun(withShadow: boolean, shadowEnv: Record<string, string> = {}) {
     const r = redis.client;
-    runtime = await startRuntime(redis.url, { HANDLERS });
+    // The incumbent tapes its decisions, as `quantum-gates start` does by default.
+    runtime = await startRuntime(redis.url, { HANDLERS }, undefined, { tape: redisTape({}) });
     const written: string[] = [];
     let monitor: { stop: () => void } | undefined;
     if (withShadow) {
       shadow = new ShadowHost({
         redisUrl: redis.url,
         handlers: [heatGate, governor],
-        env: {},
+        env: shadowEnv,
         host: systemClock,
         consumer: 'shadow-test',
         blockMs: 100,
@@ -69,7 +72,9 @@ describe('the shadow beside the live gates on a real redis-server', () => {
       });
       await waitFor(async () => (await r.exists(streams.applyPlan, streams.harvestProposal)) === 2, { what: 'the live groups' });
       shadow.start();
-      await waitFor(async () => Object.keys(await r.hgetall(SHADOW_STATE)).length === 2, { what: 'the shadow groups' });
+      await waitFor(async () => (await r.hmget(SHADOW_STATE, 'governor:since', 'heat-gate:since')).every((v) => v !== null), {
+        what: 'the shadow groups',
+      });
       // Every command the shadow's connections send from here on (CLIENT LIST names their addresses).
       const addresses = new Set(
         String(await r.call('CLIENT', 'LIST'))
@@ -137,11 +142,27 @@ describe('the shadow beside the live gates on a real redis-server', () => {
       ([, f]) => decodeShadowRecord(f)!.raw.plan_id,
     );
     expect(shadowProposals).toEqual(trafficProposalIds);
+    // Paired with the incumbent's tape: every input decided alike.
+    const report = await shadowReport(redis.client, currentRelease, { graceMs: 0 }, Date.now());
+    expect(report).toMatchObject({ compared: 9, same: 9, unexplained: 0, unpaired: 0 });
     // Its stop left nothing pending in its groups.
     for (const stream of [streams.applyPlan, streams.harvestProposal]) {
       const rows = (await redis.client.xinfo('GROUPS', stream)) as unknown[][];
       const own = rows.find((row) => String(row[row.indexOf('name') + 1]).endsWith(':shadow'))!;
       expect(own[own.indexOf('pending') + 1]).toBe(0);
     }
+  });
+
+  it('names a planted difference: a shadow with another total cap permits the opens the incumbent blocked', async () => {
+    await liveRun(true, { GOV_MAX_TOTAL_NOTIONAL_USDT: '1000000' });
+    const report = await shadowReport(redis.client, currentRelease, { graceMs: 0 }, Date.now());
+    expect(report).toMatchObject({ compared: 9, unexplained: 2, documented: 0, unpaired: 0 });
+    const unexplained = report.pairs.filter((p) => p.class === 'unexplained');
+    expect(unexplained.map((p) => [p.label, p.incumbent, p.shadow])).toEqual([
+      ['open-sol', 'event=block reason=total_notional_exceeded', 'event=permit reason=all_gates_passed'],
+      // Its own history: the shadow permitted the plan_id once (its own marker), so the repeat is a duplicate to it.
+      ['open-sol', 'event=block reason=total_notional_exceeded', 'handled'],
+    ]);
+    expect(unexplained[0]!.changes.map((c) => c.field)).toContain('emit quantum:stream:governor.events event');
   });
 });
