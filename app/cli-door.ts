@@ -25,6 +25,8 @@ export { SHADOW_DEAD_LETTERS, SHADOW_STATE, SHADOW_SUMMARY, SHADOW_UNEXPLAINED, 
 export { decodeShadowRecord, type ShadowRecord } from './shadow/record.js';
 /** The shadow's host (app/shadow), loaded by `quantum-gates shadow` only: it brings the engine and prom-client. */
 export const loadShadowHost = () => import('./shadow/host.js');
+/** Its metrics and their HTTP (prom-client, node:http), for `quantum-gates shadow` only. */
+export const loadShadowMetrics = async () => ({ ...(await import('./shadow/metrics.js')), ...(await import('./shadow/server.js')) });
 
 /**
  * Runs the gates in this process (`quantum-gates start`): app/main.ts starts on import and owns the

@@ -1,11 +1,13 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { AnyHandler, Clock } from '../../runtime/host/index.js';
 import { GateReader, RedisClock, redisTimeMs } from '../../runtime/host/replay.js';
 import { ShadowGate } from './gate.js';
+import { SHADOW_STATE, SHADOW_SUMMARY, SHADOW_UNEXPLAINED, shadowDecisionsKey } from './namespace.js';
 import type { ShadowRecord } from './record.js';
 
 export interface ShadowHostOptions {
-  readonly redisUrl: string;
+  /** A connection to the pipeline's Redis: the shadow makes its own from it (duplicate), named connectionName. */
+  readonly base: Redis;
   readonly handlers: readonly AnyHandler[];
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly host: Clock;
@@ -26,13 +28,14 @@ export class ShadowHost {
   private readonly readers: Redis[] = [];
 
   constructor(options: ShadowHostOptions) {
-    const { redisUrl, host } = options;
+    const { base, host } = options;
     const connectionName = options.connectionName ?? 'quantum-gates-shadow';
-    this.redis = new Redis(redisUrl, { maxRetriesPerRequest: 3, connectionName });
+    this.redis = base.duplicate({ connectionName });
     const clock = new RedisClock(host, async () => redisTimeMs(await this.redis.time()));
     const gateReader = new GateReader(this.redis);
     this.gates = options.handlers.map((handler) => {
-      const reader = new Redis(redisUrl, { maxRetriesPerRequest: null, connectionName });
+      // A blocking read of its own: no command timeout under it.
+      const reader = base.duplicate({ connectionName, commandTimeout: undefined, maxRetriesPerRequest: null });
       this.readers.push(reader);
       return new ShadowGate({
         handler,
@@ -55,6 +58,15 @@ export class ShadowHost {
   /** The commands connection (the live pairing reads the tape and writes the summary on it). */
   get client(): Redis {
     return this.redis;
+  }
+
+  /**
+   * A fresh comparison: the shadow's decisions, state, summary and unexplained pairs deleted, and
+   * its own groups destroyed (each is made again at its stream's end). Its markers are left to expire.
+   */
+  async reset(): Promise<void> {
+    await this.redis.del(SHADOW_STATE, SHADOW_SUMMARY, SHADOW_UNEXPLAINED, ...this.gates.map((g) => shadowDecisionsKey(g.name)));
+    for (const gate of this.gates) await this.redis.xgroup('DESTROY', gate.stream, gate.group).catch(() => undefined);
   }
 
   start(): void {

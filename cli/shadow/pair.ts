@@ -10,6 +10,8 @@ export type PairClass = 'same' | 'documented' | 'unexplained';
 
 export interface Pair {
   readonly gate: string;
+  /** The incumbent's record of it: the input's stream id. */
+  readonly id: string;
   /** The input both decided: its key (the stream id, or the Python incumbent's plan id), plan or proposal, symbol. */
   readonly input: string;
   readonly label: string;
@@ -26,6 +28,7 @@ export interface Pair {
 
 export interface Unpaired {
   readonly gate: string;
+  readonly id: string;
   readonly input: string;
   readonly label: string;
   readonly producedAt: number;
@@ -55,14 +58,22 @@ export interface PairingRules {
   readonly documented: readonly DocumentedDifference[];
 }
 
+/**
+ * Writes that keep the book's shared memory (its held legs, its symbol indexes under
+ * quantum:gates:positions:), made by whichever decision first sees a change. The incumbent writes
+ * them and the shadow, writing nothing, sees them written a moment later or not yet: a write of
+ * them made by one side only is timing, not a verdict.
+ */
+const UPKEEP = /^\S+ quantum:gates:positions:/;
+
 /** The two decisions of one input, compared by the rehearsal's field rules (cli/rehearse/compare.ts): only verdict fields count. */
 export function pairOf(input: string, incumbent: Decided, shadow: Decided, rules: PairingRules): Pair {
   const changes = changesOf(asTapeRecord(incumbent), { outcome: shadow.outcome, effects: shadow.effects, jobs: shadow.jobs }).filter(
-    (c) => c.class === 'verdict',
+    (c) => c.class === 'verdict' && !UPKEEP.test(c.field),
   );
   const verdicts = { incumbent: verdictOf(incumbent), shadow: verdictOf(shadow) };
   const { id, symbol } = decisionLabel(asTapeRecord(incumbent));
-  const base = { gate: incumbent.gate, input, label: id, symbol, producedAt: incumbent.producedAt, ...verdicts, changes };
+  const base = { gate: incumbent.gate, id: incumbent.id, input, label: id, symbol, producedAt: incumbent.producedAt, ...verdicts, changes };
   if (changes.length === 0) return { ...base, class: 'same' };
   const rule = documentedBy(rules.documented, rules.incumbent, incumbent.gate, verdicts);
   return rule === undefined ? { ...base, class: 'unexplained' } : { ...base, class: 'documented', row: rule.row };
@@ -73,6 +84,8 @@ export interface Settled {
   readonly unpaired: Unpaired[];
   /** Inputs one side decided, too recent to call unpaired (the other may still decide them). */
   readonly waiting: number;
+  /** When the oldest of them was produced (ms): everything produced before it is settled. */
+  readonly waitingFrom: number | undefined;
 }
 
 /**
@@ -89,11 +102,15 @@ export function settle(
   const pairs: Pair[] = [];
   const unpaired: Unpaired[] = [];
   let waiting = 0;
+  let waitingFrom: number | undefined;
   const alone = (input: string, record: Decided, decidedBy: Unpaired['decidedBy']) => {
-    if (now - record.producedAt < graceMs) waiting += 1;
-    else
+    if (now - record.producedAt < graceMs) {
+      waiting += 1;
+      waitingFrom = Math.min(waitingFrom ?? record.producedAt, record.producedAt);
+    } else
       unpaired.push({
         gate: record.gate,
+        id: record.id,
         input,
         label: decisionLabel(asTapeRecord(record)).id,
         producedAt: record.producedAt,
@@ -109,5 +126,5 @@ export function settle(
   for (const [input, record] of shadow) if (!incumbent.has(input)) alone(input, record, 'shadow');
   pairs.sort((a, b) => a.producedAt - b.producedAt);
   unpaired.sort((a, b) => a.producedAt - b.producedAt);
-  return { pairs, unpaired, waiting };
+  return { pairs, unpaired, waiting, waitingFrom };
 }

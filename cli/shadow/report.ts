@@ -1,7 +1,7 @@
 import { compareStreamIds } from '../../schemas/fields.js';
 import { decodeShadowRecord, decodeTapeEntry, SHADOW_STATE, shadowDecisionsKey, tapeKey, type TapeRecord } from '../../app/cli-door.js';
 import { DOCUMENTED_DIFFERENCES, type DocumentedDifference } from './documented.js';
-import { settle, type Decided, type Pair, type PairClass, type Unpaired } from './pair.js';
+import { settle, type Decided, type Pair, type PairClass, type PairingRules, type Settled, type Unpaired } from './pair.js';
 
 /** The reads a report makes (ioredis satisfies it). */
 export interface ShadowReader {
@@ -81,7 +81,7 @@ export const currentRelease: Incumbent = {
   },
 };
 
-async function lagOf(redis: ShadowReader, stream: string | undefined, group: string | undefined): Promise<number | null> {
+export async function lagOf(redis: ShadowReader, stream: string | undefined, group: string | undefined): Promise<number | null> {
   if (stream === undefined || group === undefined) return null;
   try {
     const rows = (await redis.xinfo('GROUPS', stream)) as unknown[][];
@@ -100,34 +100,53 @@ export interface ReportOptions {
   readonly documented?: readonly DocumentedDifference[];
 }
 
-/** The shadow's decisions paired with the incumbent's, from where the shadow began. */
-export async function shadowReport(redis: ShadowReader, incumbent: Incumbent, options: ReportOptions, now: number): Promise<ShadowReport> {
-  const state = await redis.hgetall(SHADOW_STATE);
-  const hosted = Object.keys(state)
+/** The shadow's state: per hosted gate, where it began, its stream and group, how far the live pairing counted. */
+export async function shadowState(redis: ShadowReader): Promise<{ readonly gates: string[]; readonly fields: Record<string, string> }> {
+  const fields = await redis.hgetall(SHADOW_STATE);
+  const gates = Object.keys(fields)
     .filter((field) => field.endsWith(':since'))
     .map((field) => field.slice(0, -':since'.length))
     .sort();
-  const gates = options.gates ?? hosted;
+  return { gates, fields };
+}
+
+/** One gate's decisions of both sides on inputs after `after` (a stream id), settled. */
+export async function gateWindow(
+  redis: ShadowReader,
+  incumbent: Incumbent,
+  gate: string,
+  after: string,
+  rules: PairingRules,
+  now: number,
+  graceMs: number,
+): Promise<Settled & { readonly incumbentDecided: number; readonly shadowDecided: number }> {
+  const shadow = new Map<string, Decided>();
+  for await (const [, fields] of entries(redis, shadowDecisionsKey(gate), '-')) {
+    const record = decodeShadowRecord(fields);
+    if (record !== undefined && compareStreamIds(record.id, after) > 0) shadow.set(incumbent.keyOf(record), record);
+  }
+  const decided = await incumbent.decisions(redis, gate, after);
+  return { ...settle(decided, shadow, rules, now, graceMs), incumbentDecided: decided.size, shadowDecided: shadow.size };
+}
+
+/** The shadow's decisions paired with the incumbent's, from where the shadow began. */
+export async function shadowReport(redis: ShadowReader, incumbent: Incumbent, options: ReportOptions, now: number): Promise<ShadowReport> {
+  const state = await shadowState(redis);
+  const gates = options.gates ?? state.gates;
   const rules = { incumbent: incumbent.kind, documented: options.documented ?? DOCUMENTED_DIFFERENCES };
   const lines: GateLine[] = [];
   const pairs: Pair[] = [];
   const unpairedInputs: Unpaired[] = [];
   let waiting = 0;
   for (const gate of gates) {
-    const since = state[`${gate}:since`];
+    const since = state.fields[`${gate}:since`];
     if (since === undefined) continue;
-    const shadow = new Map<string, Decided>();
-    for await (const [, fields] of entries(redis, shadowDecisionsKey(gate), '-')) {
-      const record = decodeShadowRecord(fields);
-      if (record !== undefined && compareStreamIds(record.id, since) > 0) shadow.set(incumbent.keyOf(record), record);
-    }
-    const decided = await incumbent.decisions(redis, gate, since);
-    const settled = settle(decided, shadow, rules, now, options.graceMs);
+    const settled = await gateWindow(redis, incumbent, gate, since, rules, now, options.graceMs);
     pairs.push(...settled.pairs);
     unpairedInputs.push(...settled.unpaired);
     waiting += settled.waiting;
-    const lag = await lagOf(redis, state[`${gate}:stream`], state[`${gate}:group`]);
-    lines.push({ gate, since, lag, incumbentDecided: decided.size, shadowDecided: shadow.size });
+    const lag = await lagOf(redis, state.fields[`${gate}:stream`], state.fields[`${gate}:group`]);
+    lines.push({ gate, since, lag, incumbentDecided: settled.incumbentDecided, shadowDecided: settled.shadowDecided });
   }
   const count = (c: PairClass) => pairs.filter((p) => p.class === c).length;
   return {

@@ -5,7 +5,9 @@ import { heatGate } from '../../handlers/heat-gate/index.js';
 import { systemClock } from '../../runtime/host/index.js';
 import type { Runtime } from '../../runtime/host/runtime.js';
 import { ShadowHost } from '../../app/shadow/host.js';
-import { isShadowKey, SHADOW_STATE, shadowDecisionsKey } from '../../app/shadow/namespace.js';
+import { isShadowKey, SHADOW_STATE, SHADOW_SUMMARY, SHADOW_UNEXPLAINED, shadowDecisionsKey } from '../../app/shadow/namespace.js';
+import { shadowMetrics } from '../../app/shadow/metrics.js';
+import { pairRound } from '../../cli/shadow/live.js';
 import { decodeShadowRecord } from '../../app/shadow/record.js';
 import { currentRelease, shadowReport } from '../../cli/shadow/report.js';
 import { redisTape } from '../../app/tape/store.js';
@@ -62,7 +64,7 @@ describe('the shadow beside the live gates on a real redis-server', () => {
     let monitor: { stop: () => void } | undefined;
     if (withShadow) {
       shadow = new ShadowHost({
-        redisUrl: redis.url,
+        base: redis.client,
         handlers: [heatGate, governor],
         env: shadowEnv,
         host: systemClock,
@@ -145,6 +147,14 @@ describe('the shadow beside the live gates on a real redis-server', () => {
     // Paired with the incumbent's tape: every input decided alike.
     const report = await shadowReport(redis.client, currentRelease, { graceMs: 0 }, Date.now());
     expect(report).toMatchObject({ compared: 9, same: 9, unexplained: 0, unpaired: 0 });
+    // The live pairing counts each pair once, by gate and class, and keeps the summary the status page reads.
+    const metrics = shadowMetrics();
+    expect(await pairRound(redis.client, currentRelease, metrics, Date.now(), 0)).toEqual({ counted: 9, unexplained: 0 });
+    expect(await pairRound(redis.client, currentRelease, metrics, Date.now(), 0)).toEqual({ counted: 0, unexplained: 0 });
+    const text = await metrics.registry.metrics();
+    expect(text).toContain('quantum_gates_shadow_pairs_total{gate="governor",class="same"} 5');
+    expect(text).toContain('quantum_gates_shadow_pairs_total{gate="heat-gate",class="same"} 4');
+    expect(await redis.client.hmget(SHADOW_SUMMARY, 'compared', 'same', 'unexplained')).toEqual(['9', '9', null]);
     // Its stop left nothing pending in its groups.
     for (const stream of [streams.applyPlan, streams.harvestProposal]) {
       const rows = (await redis.client.xinfo('GROUPS', stream)) as unknown[][];
@@ -164,5 +174,10 @@ describe('the shadow beside the live gates on a real redis-server', () => {
       ['open-sol', 'event=block reason=total_notional_exceeded', 'handled'],
     ]);
     expect(unexplained[0]!.changes.map((c) => c.field)).toContain('emit quantum:stream:governor.events event');
+    const metrics = shadowMetrics();
+    await pairRound(redis.client, currentRelease, metrics, Date.now(), 0);
+    expect(await metrics.registry.metrics()).toContain('quantum_gates_shadow_pairs_total{gate="governor",class="unexplained"} 2');
+    const kept = await redis.client.xrange(SHADOW_UNEXPLAINED, '-', '+');
+    expect(kept.map(([, f]) => (JSON.parse(f[1]!) as { label: string }).label)).toEqual(['open-sol', 'open-sol']);
   });
 });
