@@ -30,12 +30,12 @@ export class ShadowHost {
   constructor(options: ShadowHostOptions) {
     const { base, host } = options;
     const connectionName = options.connectionName ?? 'quantum-gates-shadow';
-    this.redis = base.duplicate({ connectionName });
+    this.redis = base.duplicate({ connectionName, enableOfflineQueue: true });
     const clock = new RedisClock(host, async () => redisTimeMs(await this.redis.time()));
     const gateReader = new GateReader(this.redis);
     this.gates = options.handlers.map((handler) => {
       // A blocking read of its own: no command timeout under it.
-      const reader = base.duplicate({ connectionName, commandTimeout: undefined, maxRetriesPerRequest: null });
+      const reader = base.duplicate({ connectionName, enableOfflineQueue: true, commandTimeout: undefined, maxRetriesPerRequest: null });
       this.readers.push(reader);
       return new ShadowGate({
         handler,
@@ -73,9 +73,13 @@ export class ShadowHost {
     for (const gate of this.gates) gate.start();
   }
 
-  /** Each gate's batch in hand recorded and acknowledged, then the connections closed. */
+  /** Each gate's batch in hand recorded and acknowledged; nothing is read after. */
   async stop(): Promise<void> {
     await Promise.all(this.gates.map((gate) => gate.stop()));
+  }
+
+  /** Its connections closed (after stop, and after the last pairing read on `client`). */
+  async close(): Promise<void> {
     await Promise.all([this.redis, ...this.readers].map((r) => r.quit().catch(() => r.disconnect())));
   }
 }

@@ -80,7 +80,8 @@ function incumbentOf(beside: string | undefined, command: string): Incumbent {
 function duration(value: string | undefined, flag: string, command: string, fallback?: string): number | undefined {
   const text = value ?? fallback;
   if (text === undefined) return undefined;
-  const ms = parseDuration(text);
+  // No grace is a grace: an input one side decided is unpaired at once (a report after both stopped).
+  const ms = /^0+(ms|s|m|h|d|w)?$/.test(text.trim()) ? 0 : parseDuration(text);
   if (ms === undefined) throw new UsageError(`${flag} must be a duration such as 30s, 15m or 24h (got "${text}")`, command);
   return ms;
 }
@@ -95,14 +96,17 @@ async function gatesNamed(names: readonly string[]): Promise<AnyHandler[]> {
   });
 }
 
-/** Resolves on SIGTERM or SIGINT, or after `forMs`. */
-function stopWhen(forMs: number | undefined): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => resolve();
-    process.once('SIGTERM', done);
-    process.once('SIGINT', done);
-    if (forMs !== undefined) void systemClock.sleep(forMs).then(done);
-  });
+/** Resolves on SIGTERM or SIGINT, or after `forMs`; whichever comes first leaves no timer or listener behind. */
+async function stopWhen(forMs: number | undefined): Promise<void> {
+  const timer = new AbortController();
+  let done: () => void = () => undefined;
+  const signalled = new Promise<void>((resolve) => (done = resolve));
+  process.once('SIGTERM', done);
+  process.once('SIGINT', done);
+  await Promise.race([signalled, ...(forMs === undefined ? [] : [systemClock.sleep(forMs, timer.signal)])]);
+  timer.abort();
+  process.off('SIGTERM', done);
+  process.off('SIGINT', done);
 }
 
 async function runShadow(argv: readonly string[], io: CliIo): Promise<number> {
@@ -159,6 +163,7 @@ async function runShadow(argv: readonly string[], io: CliIo): Promise<number> {
     stopPairing();
     await host.stop();
     await pairNow();
+    await host.close();
     await server.close();
     if (forMs === undefined) return 0;
     const report = await shadowReport(redis, incumbent, { graceMs: 0 }, io.now());

@@ -51,6 +51,7 @@ describe('the shadow beside the live gates on a real redis-server', () => {
   let shadow: ShadowHost | undefined;
   afterEach(async () => {
     await shadow?.stop();
+    await shadow?.close();
     await runtime?.stop();
     shadow = undefined;
     runtime = undefined;
@@ -108,6 +109,8 @@ describe('the shadow beside the live gates on a real redis-server', () => {
     await runtime.stop();
     runtime = undefined;
     await shadow?.stop();
+    await shadow?.close();
+    shadow = undefined;
     monitor?.stop();
     return { view: await pipelineView(r), written };
   }
