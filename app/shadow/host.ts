@@ -73,9 +73,14 @@ export class ShadowHost {
     for (const gate of this.gates) gate.start();
   }
 
-  /** Each gate's batch in hand recorded and acknowledged; nothing is read after. */
+  /**
+   * Each gate's batch in hand recorded and acknowledged, then its group destroyed: a stopped shadow
+   * leaves nothing on the pipeline's streams (no group whose lag grows, nothing pending). Its
+   * records stay under quantum:shadow: for the report.
+   */
   async stop(): Promise<void> {
     await Promise.all(this.gates.map((gate) => gate.stop()));
+    for (const gate of this.gates) await this.redis.xgroup('DESTROY', gate.stream, gate.group).catch(() => undefined);
   }
 
   /** Its connections closed (after stop, and after the last pairing read on `client`). */

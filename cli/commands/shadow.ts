@@ -1,3 +1,4 @@
+import { renameSync, writeFileSync } from 'node:fs';
 import { Cluster } from 'ioredis';
 import { loadShadowHost, SHADOW_STATE, loadShadowMetrics } from '../../app/cli-door.js';
 import { systemClock, type AnyHandler } from '../../runtime/host/index.js';
@@ -21,7 +22,7 @@ const PAIR_EVERY_MS = 5_000;
 const DEFAULT_PORT = 8079;
 
 const runHelp = [
-  'Usage: quantum-gates shadow --beside current [--gate NAME]... [--for DURATION] [--min-decisions K] [--port N]',
+  'Usage: quantum-gates shadow --beside current [--gate NAME]... [--for DURATION [--min-decisions K] [--record FILE]] [--port N]',
   '',
   'Runs gates beside the incumbent on the same Redis, writing nothing the pipeline reads: each gate',
   'reads its stream in a consumer group of its own (<group>:shadow), so it takes no entry from the',
@@ -117,7 +118,10 @@ async function runShadow(argv: readonly string[], io: CliIo): Promise<number> {
     for: { type: 'string' },
     'min-decisions': { type: 'string' },
     port: { type: 'string' },
+    record: { type: 'string' },
   });
+  if (values.record !== undefined && values.for === undefined)
+    throw new UsageError('--record needs --for: a record is of a finished run', NAME);
   const incumbent = incumbentOf(values.beside, NAME);
   const graceMs = duration(values.grace, '--grace', NAME, DEFAULT_GRACE)!;
   const forMs = duration(values.for, '--for', NAME);
