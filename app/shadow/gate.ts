@@ -94,27 +94,29 @@ export class ShadowGate {
     await this.loop;
   }
 
-  /** The group, created at the stream's last id (never MKSTREAM); the id is kept as where the shadow began. */
+  /**
+   * The group, created at the stream's last entry (never MKSTREAM: it waits for the stream); that
+   * id is kept as where the shadow began. Only commands of the gates' own account list and
+   * XGROUP DESTROY (docs/shadow.md).
+   */
   private async ensureGroup(): Promise<void> {
     const { redis, host } = this.deps;
     while (!this.stopping) {
-      let last: string;
-      try {
-        const info = (await redis.xinfo('STREAM', this.stream)) as unknown[];
-        last = String(info[info.indexOf('last-generated-id') + 1]);
-      } catch {
+      if ((await redis.type(this.stream)) !== 'stream') {
         await host.sleep(NO_STREAM_WAIT_MS);
         continue;
       }
+      const last = (await redis.xrevrange(this.stream, '+', '-', 'COUNT', 1))[0]?.[0] ?? '0-0';
       await redis.hset(SHADOW_STATE, `${this.name}:stream`, this.stream, `${this.name}:group`, this.group);
       try {
         await redis.xgroup('CREATE', this.stream, this.group, last);
-        await redis.hset(SHADOW_STATE, `${this.name}:since`, last);
       } catch (error) {
+        // A group a killed shadow left: destroyed and made again here, a fresh comparison.
         if (!String(error).includes('BUSYGROUP')) throw error;
-        // The group outlived a stop: where it began stays as recorded (or, lost, is where it is now).
-        await redis.hsetnx(SHADOW_STATE, `${this.name}:since`, last);
+        await redis.xgroup('DESTROY', this.stream, this.group);
+        continue;
       }
+      await redis.hset(SHADOW_STATE, `${this.name}:since`, last);
       return;
     }
   }
