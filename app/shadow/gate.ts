@@ -165,8 +165,10 @@ export class ShadowGate {
     };
     const failed = new Map<Delivery, string>();
     try {
-      for (let run: readonly Delivery[] = deliveries; run.length > 0;)
-        run = await decideBatch(handler, this.decisionEnv, run, reject, { maxDeliveries: Number.POSITIVE_INFINITY });
+      for (let run: readonly Delivery[] = deliveries; run.length > 0;) {
+        const later = await decideBatch(handler, this.decisionEnv, run, reject, { maxDeliveries: Number.POSITIVE_INFINITY });
+        run = [...(await this.settleMarkers(run, later, idempotencyKeys)), ...later];
+      }
     } catch (error) {
       for (const delivery of deliveries) failed.set(delivery, error instanceof Error ? error.message : String(error));
     }
@@ -216,10 +218,6 @@ export class ShadowGate {
         JSON.stringify(delivery.meta.raw),
       );
     }
-    for (const [delivery, keys] of idempotencyKeys) {
-      if (delivery.outcome.kind !== 'handled' || failed.has(delivery)) continue;
-      for (const key of keys) this.markWritten(tx, delivery, key);
-    }
     tx.hset(SHADOW_STATE, `${this.name}:last`, entries.at(-1)![0]);
     tx.xack(this.stream, this.group, ...entries.map(([id]) => id));
     await tx.exec();
@@ -228,15 +226,46 @@ export class ShadowGate {
     return records;
   }
 
-  /** The gate's idempotency key, as its decision wrote it (when it did), kept as the shadow's marker. */
-  private markWritten(tx: ReturnType<Redis['multi']>, delivery: Delivery, key: string | { key: string; id: string }): void {
+  /**
+   * The commit's idempotency guards, as the shadow keeps them: of the deliveries just decided (in
+   * order), each handled one's keys are written as its markers before anything is decided again;
+   * one whose key an earlier one of the same run wrote would have conflicted at its commit, and is
+   * returned to be decided again (it reads the marker: a duplicate), as the runtime reruns it.
+   */
+  private async settleMarkers(
+    run: readonly Delivery[],
+    later: readonly Delivery[],
+    idempotencyKeys: ReadonlyMap<Delivery, readonly (string | { key: string; id: string })[]>,
+  ): Promise<Delivery[]> {
+    const written = new Set<string>();
+    const again: Delivery[] = [];
+    const tx = this.deps.redis.multi();
+    for (const delivery of run) {
+      if (later.includes(delivery)) continue;
+      const keys = idempotencyKeys.get(delivery) ?? [];
+      const names = keys.map((k) => (typeof k === 'string' ? k : k.key));
+      if (names.some((name) => written.has(name))) {
+        again.push(delivery);
+        continue;
+      }
+      if (delivery.outcome.kind !== 'handled') continue;
+      for (const key of keys) if (this.markWritten(tx, delivery, key)) written.add(typeof key === 'string' ? key : key.key);
+    }
+    if (written.size > 0) await tx.exec();
+    else tx.discard();
+    return again;
+  }
+
+  /** The gate's idempotency key, as its decision wrote it (when it did), kept as the shadow's marker; whether it was. */
+  private markWritten(tx: ReturnType<Redis['multi']>, delivery: Delivery, key: string | { key: string; id: string }): boolean {
     const name = typeof key === 'string' ? key : key.key;
     const written = (delivery.recorder?.effects ?? []).find((e) => e.op !== 'emit' && e.key === name);
-    if (written === undefined) return;
+    if (written === undefined) return false;
     const ttl = 'ttlSec' in written && written.ttlSec !== undefined ? written.ttlSec : MARKER_TTL_SEC;
     // The value the gate wrote (the governor's onDuplicate compares a plan's fingerprint with it).
     const value = written.op === 'setKey' ? written.value : typeof key === 'string' ? '1' : key.id;
     tx.set(shadowMarkerKey(name), value, 'EX', ttl);
+    return true;
   }
 }
 
