@@ -11,6 +11,7 @@ import { printJson } from '../output.js';
 import { withRedis } from '../redis.js';
 import { formatShadowReport } from '../shadow/format.js';
 import { pairRound } from '../shadow/live.js';
+import { pythonServices, type PythonReader } from '../shadow/python.js';
 import { currentRelease, shadowReport, type Incumbent } from '../shadow/report.js';
 
 const NAME = 'shadow';
@@ -22,7 +23,7 @@ const PAIR_EVERY_MS = 5_000;
 const DEFAULT_PORT = 8079;
 
 const runHelp = [
-  'Usage: quantum-gates shadow --beside current [--gate NAME]... [--for DURATION [--min-decisions K] [--record FILE]] [--port N]',
+  'Usage: quantum-gates shadow --beside current|python [--gate NAME]... [--for DURATION [--min-decisions K] [--record FILE]] [--port N]',
   '',
   'Runs gates beside the incumbent on the same Redis, writing nothing the pipeline reads: each gate',
   'reads its stream in a consumer group of its own (<group>:shadow), so it takes no entry from the',
@@ -39,6 +40,8 @@ const runHelp = [
   '',
   'Options:',
   '  --beside current  the incumbent: the running quantum-gates release, read from its tape',
+  "  --beside python   the incumbent: the Python services, read where upstream's code writes their",
+  '                    outputs, paired by plan_id (the governor only, so far: its permit and block keys)',
   `  --gate NAME       a gate to shadow (repeatable; stream gates only); default: ${DEFAULT_GATES.join(', ')}`,
   `  --grace DURATION  an input one side decided is unpaired this long after it was produced; default ${DEFAULT_GRACE}`,
   '  --for DURATION    stop after DURATION, print the report, exit 0 only when no verdict difference is',
@@ -68,14 +71,14 @@ const reportHelp = [
   'Exit 0 when no verdict difference is unexplained, 1 when one is, 2 when the report could not be read.',
 ].join('\n');
 
-function incumbentOf(beside: string | undefined, command: string): Incumbent {
-  if (beside === 'current') return currentRelease;
-  if (beside === 'python')
-    throw new UsageError(
-      "--beside python is not available yet: the readers of the Python services' outputs are not built (issue #73)",
-      command,
-    );
-  throw new UsageError('--beside must be current', command);
+/** The incumbent named, checked before Redis is touched; made with the connection once there is one. */
+function incumbentKind(beside: string | undefined, command: string): 'current' | 'python' {
+  if (beside === 'current' || beside === 'python') return beside;
+  throw new UsageError('--beside must be current or python', command);
+}
+
+function incumbentOf(kind: 'current' | 'python', redis: PythonReader): Incumbent {
+  return kind === 'current' ? currentRelease : pythonServices(redis);
 }
 
 function duration(value: string | undefined, flag: string, command: string, fallback?: string): number | undefined {
@@ -122,7 +125,7 @@ async function runShadow(argv: readonly string[], io: CliIo): Promise<number> {
   });
   if (values.record !== undefined && values.for === undefined)
     throw new UsageError('--record needs --for: a record is of a finished run', NAME);
-  const incumbent = incumbentOf(values.beside, NAME);
+  const kind = incumbentKind(values.beside, NAME);
   const graceMs = duration(values.grace, '--grace', NAME, DEFAULT_GRACE)!;
   const forMs = duration(values.for, '--for', NAME);
   const minDecisions = positiveInt(NAME, values['min-decisions'], '--min-decisions', 1);
@@ -132,6 +135,7 @@ async function runShadow(argv: readonly string[], io: CliIo): Promise<number> {
   return withRedis(io, async (redis) => {
     if (redis instanceof Cluster) throw new UsageError('the shadow runs beside gates on one Redis, not a Redis Cluster', NAME);
     const [{ ShadowHost }, { shadowMetrics, serveShadow }] = await Promise.all([loadShadowHost(), loadShadowMetrics()]);
+    const incumbent = incumbentOf(kind, redis);
     const metrics = shadowMetrics();
     const host = new ShadowHost({
       base: redis,
@@ -194,8 +198,8 @@ async function runReport(argv: readonly string[], io: CliIo): Promise<number> {
   const examples = positiveInt(REPORT, values.examples, '--examples', 10);
   try {
     const report = await withRedis(io, async (redis) => {
-      const kind = await redis.hget(SHADOW_STATE, 'incumbent');
-      return shadowReport(redis, incumbentOf(kind ?? 'current', REPORT), { gates: values.gate, graceMs }, io.now());
+      const kind = incumbentKind((await redis.hget(SHADOW_STATE, 'incumbent')) ?? 'current', REPORT);
+      return shadowReport(redis, incumbentOf(kind, redis), { gates: values.gate, graceMs }, io.now());
     });
     if (values.json) printJson(io, report);
     else io.out(formatShadowReport(report, examples));

@@ -38,7 +38,7 @@ export async function pairRound(
   graceMs: number,
 ): Promise<{ readonly counted: number; readonly unexplained: number }> {
   const state = await shadowState(redis);
-  const rules = { incumbent: incumbent.kind, documented: DOCUMENTED_DIFFERENCES };
+  const rules = { incumbent: incumbent.kind, documented: DOCUMENTED_DIFFERENCES, verdictOf: incumbent.verdictOf };
   let counted = 0;
   let unexplained = 0;
   for (const gate of state.gates) {

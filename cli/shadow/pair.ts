@@ -56,6 +56,8 @@ export function asTapeRecord(record: Decided): TapeRecord {
 export interface PairingRules {
   readonly incumbent: DocumentedDifference['incumbent'];
   readonly documented: readonly DocumentedDifference[];
+  /** Compare on this wording of each side's verdict alone (an incumbent whose outputs tell less than a tape); else field by field. */
+  readonly verdictOf?: ((record: Decided) => string) | undefined;
 }
 
 /**
@@ -68,10 +70,16 @@ const UPKEEP = /^\S+ quantum:gates:positions:/;
 
 /** The two decisions of one input, compared by the rehearsal's field rules (cli/rehearse/compare.ts): only verdict fields count. */
 export function pairOf(input: string, incumbent: Decided, shadow: Decided, rules: PairingRules): Pair {
-  const changes = changesOf(asTapeRecord(incumbent), { outcome: shadow.outcome, effects: shadow.effects, jobs: shadow.jobs }).filter(
-    (c) => c.class === 'verdict' && !UPKEEP.test(c.field),
-  );
-  const verdicts = { incumbent: verdictOf(incumbent), shadow: verdictOf(shadow) };
+  const word = rules.verdictOf ?? verdictOf;
+  const verdicts = { incumbent: word(incumbent), shadow: word(shadow) };
+  const changes: FieldChange[] =
+    rules.verdictOf === undefined
+      ? changesOf(asTapeRecord(incumbent), { outcome: shadow.outcome, effects: shadow.effects, jobs: shadow.jobs }).filter(
+          (c) => c.class === 'verdict' && !UPKEEP.test(c.field),
+        )
+      : verdicts.incumbent === verdicts.shadow
+        ? []
+        : [{ field: 'verdict', before: verdicts.incumbent, after: verdicts.shadow, class: 'verdict' }];
   const { id, symbol } = decisionLabel(asTapeRecord(incumbent));
   const base = { gate: incumbent.gate, id: incumbent.id, input, label: id, symbol, producedAt: incumbent.producedAt, ...verdicts, changes };
   if (changes.length === 0) return { ...base, class: 'same' };

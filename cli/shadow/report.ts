@@ -14,8 +14,13 @@ export interface ShadowReader {
 /** Where the incumbent's decisions of a gate are read, and the key each input is paired by. */
 export interface Incumbent {
   readonly kind: DocumentedDifference['incumbent'];
-  /** The incumbent's decisions of `gate` on inputs after `since` (a stream id), by input key. */
-  decisions(redis: ShadowReader, gate: string, since: string): Promise<Map<string, Decided>>;
+  /** The incumbent's decisions of `gate` on inputs after `since` (a stream id), by input key; `shadow`: the shadow's, by the same key. */
+  decisions(redis: ShadowReader, gate: string, since: string, shadow?: ReadonlyMap<string, Decided>): Promise<Map<string, Decided>>;
+  /**
+   * How a decision's verdict is worded where the incumbent's outputs tell less than a tape (the
+   * Python services'): the pair is compared on it alone. Absent: every verdict field is compared.
+   */
+  readonly verdictOf?: (record: Decided) => string;
   /** The key the shadow's decision of an input is paired by. */
   keyOf(record: Decided): string;
 }
@@ -125,7 +130,7 @@ export async function gateWindow(
     const record = decodeShadowRecord(fields);
     if (record !== undefined && compareStreamIds(record.id, after) > 0) shadow.set(incumbent.keyOf(record), record);
   }
-  const decided = await incumbent.decisions(redis, gate, after);
+  const decided = await incumbent.decisions(redis, gate, after, shadow);
   return { ...settle(decided, shadow, rules, now, graceMs), incumbentDecided: decided.size, shadowDecided: shadow.size };
 }
 
@@ -133,7 +138,7 @@ export async function gateWindow(
 export async function shadowReport(redis: ShadowReader, incumbent: Incumbent, options: ReportOptions, now: number): Promise<ShadowReport> {
   const state = await shadowState(redis);
   const gates = options.gates ?? state.gates;
-  const rules = { incumbent: incumbent.kind, documented: options.documented ?? DOCUMENTED_DIFFERENCES };
+  const rules = { incumbent: incumbent.kind, documented: options.documented ?? DOCUMENTED_DIFFERENCES, verdictOf: incumbent.verdictOf };
   const lines: GateLine[] = [];
   const pairs: Pair[] = [];
   const unpairedInputs: Unpaired[] = [];
