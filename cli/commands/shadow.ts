@@ -47,6 +47,8 @@ const runHelp = [
   '  --for DURATION    stop after DURATION, print the report, exit 0 only when no verdict difference is',
   '                    unexplained and at least --min-decisions inputs were compared (release.sh)',
   '  --min-decisions K with --for: the inputs that must have been compared; default 1',
+  "  --record FILE     with --for: the run's counts and whether it passed, as JSON (release.sh: the",
+  "                    release's shadow.json, which `release.sh switch` reads)",
   `  --port N          /metrics and /healthz on 127.0.0.1:N (SHADOW_PORT, default ${DEFAULT_PORT}; 0: any free port)`,
   '',
   'Exit: without --for it runs until SIGTERM or SIGINT, then exits 0 once its batches in hand are',
@@ -176,14 +178,31 @@ async function runShadow(argv: readonly string[], io: CliIo): Promise<number> {
     if (forMs === undefined) return 0;
     const report = await shadowReport(redis, incumbent, { graceMs: 0 }, io.now());
     io.out(formatShadowReport(report));
-    if (report.unexplained > 0) return 1;
-    if (report.compared < minDecisions) {
+    const enough = report.compared >= minDecisions;
+    if (!enough)
       io.err(
         `quantum-gates ${NAME}: ${report.compared} inputs compared, fewer than --min-decisions ${minDecisions}: no evidence either way`,
       );
-      return 1;
+    const passed = report.unexplained === 0 && enough;
+    if (values.record !== undefined) {
+      const { compared, same, documented, unexplained, unpaired, at } = report;
+      const record = {
+        at,
+        incumbent: kind,
+        for_ms: forMs,
+        min_decisions: minDecisions,
+        compared,
+        same,
+        documented,
+        unexplained,
+        unpaired,
+        passed,
+      };
+      // Written whole under another name, then renamed: release.sh never reads half a record.
+      writeFileSync(`${values.record}.tmp`, `${JSON.stringify(record, null, 2)}\n`);
+      renameSync(`${values.record}.tmp`, values.record);
     }
-    return 0;
+    return passed ? 0 : 1;
   });
 }
 

@@ -1,5 +1,7 @@
 import { spawn } from 'node:child_process';
-import { resolve } from 'node:path';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { redisTape } from '../../app/tape/store.js';
 import { SHADOW_STATE, shadowDecisionsKey } from '../../app/shadow/namespace.js';
@@ -40,7 +42,7 @@ describe('quantum-gates shadow beside the current release', () => {
     runtime = undefined;
   });
 
-  async function besideLive(shadowEnv: Record<string, string> = {}) {
+  async function besideLive(shadowEnv: Record<string, string> = {}, extra: readonly string[] = []) {
     const r = redis.client;
     runtime = await startRuntime(redis.url, { HANDLERS: 'position-snapshot,heat-gate,governor,governor-cooldown' }, undefined, {
       tape: redisTape({}),
@@ -48,7 +50,7 @@ describe('quantum-gates shadow beside the current release', () => {
     await seedBook(r);
     let sent = false;
     const run = await shadowUntil(
-      ['--beside', 'current', '--gate', 'heat-gate', '--gate', 'governor', '--for', '10m', '--port', '0'],
+      ['--beside', 'current', '--gate', 'heat-gate', '--gate', 'governor', '--for', '10m', '--port', '0', ...extra],
       { REDIS_URL: redis.url, ...shadowEnv },
       async () => {
         if (!sent) {
@@ -63,8 +65,17 @@ describe('quantum-gates shadow beside the current release', () => {
   }
 
   it('runs beside the live gates, reports every input decided alike, and shadow report --json says so', async () => {
-    const run = await besideLive();
+    const record = join(mkdtempSync(join(tmpdir(), 'qg-shadow-')), 'shadow.json');
+    const run = await besideLive({}, ['--min-decisions', '9', '--record', record]);
     expect(run.stderr).toContain('writes under quantum:shadow: only');
+    // What release.sh reads to allow a switch.
+    expect(JSON.parse(readFileSync(record, 'utf8'))).toMatchObject({
+      incumbent: 'current',
+      min_decisions: 9,
+      compared: 9,
+      unexplained: 0,
+      passed: true,
+    });
     expect(run.stdout).toContain('Compared 9: 9 the same, 0 documented, 0 unexplained; 0 unpaired');
     expect(run.code).toBe(0);
 
