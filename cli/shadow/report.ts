@@ -126,7 +126,8 @@ export async function gateWindow(
   graceMs: number,
 ): Promise<Settled & { readonly incumbentDecided: number; readonly shadowDecided: number }> {
   const shadow = new Map<string, Decided>();
-  for await (const [, fields] of entries(redis, shadowDecisionsKey(gate), '-')) {
+  // The shadow records an input after it arrived: its records of inputs after `after` were added after `after`'s time.
+  for await (const [, fields] of entries(redis, shadowDecisionsKey(gate), `${after.split('-')[0]}-0`)) {
     const record = decodeShadowRecord(fields);
     if (record !== undefined && compareStreamIds(record.id, after) > 0) shadow.set(incumbent.keyOf(record), record);
   }
