@@ -22,6 +22,13 @@ export { RUNTIME_STATUS_KEYS } from './http/status/status-keys.js';
 export { formatUtc } from './http/status/status-time.js';
 export { headlineState, type Headline, type HeadlineReason } from './http/status/status-headline.js';
 
+export { SHADOW_DEAD_LETTERS, SHADOW_STATE, SHADOW_SUMMARY, SHADOW_UNEXPLAINED, shadowDecisionsKey } from './shadow/namespace.js';
+export { decodeShadowRecord, type ShadowRecord } from './shadow/record.js';
+/** The shadow's host (app/shadow), loaded by `quantum-gates shadow` only: it brings the engine and prom-client. */
+export const loadShadowHost = () => import('./shadow/host.js');
+/** Its metrics and their HTTP (prom-client, node:http), for `quantum-gates shadow` only. */
+export const loadShadowMetrics = async () => ({ ...(await import('./shadow/metrics.js')), ...(await import('./shadow/server.js')) });
+
 /**
  * Runs the gates in this process (`quantum-gates start`): app/main.ts starts on import and owns the
  * process from then on. Named as ../app/main.js so scripts/bundle.mjs leaves it to the gates' own

@@ -16,6 +16,11 @@
 #   release.sh switch ID|newest|previous [--accept-differences REASON | --accept-other-differences REASON]
 #                                    point `current` at a release (then restart the units); first
 #                                    rehearses it on the running gates' tape (below)
+#   release.sh shadow ID|newest [DURATION [K]]
+#                                    runs the release in shadow beside the running gates for DURATION
+#                                    (1h) on live traffic, writing nothing the pipeline reads, and
+#                                    records in it (shadow.json) whether at least K (100) inputs were
+#                                    compared with no unexplained verdict difference (below)
 #   release.sh list                  the releases, newest first, marking current, previous and
 #                                    running
 #   release.sh prune [KEEP]          delete all but the newest KEEP (3), never the current, the
@@ -36,6 +41,12 @@
 # more: it still refuses a verdict change or an unanswerable read. Either way the reason, who gave
 # it, when, and which differences it accepted (scope all or other) are recorded with it. The first
 # switch, with no `current` yet, has no running gates to rehearse on.
+# The shadow step, between install and switch, runs the release's own CLI beside the running gates
+# (`quantum-gates shadow --beside current`, docs/shadow.md) and records the run as the release's
+# shadow.json. A switch to a release whose shadow.json did not pass (an unexplained verdict
+# difference, or fewer than K inputs compared) is refused unless --accept-differences says why;
+# with QG_REQUIRE_SHADOW=1 a release without one is refused too. The offline rehearsal runs first
+# either way.
 # QG_BASE overrides the base directory.
 set -euo pipefail
 base=${QG_BASE:-/opt/quantum-gates}
@@ -145,13 +156,43 @@ rehearse_release() {
   die "refused: $want could not be rehearsed (above); switch again with --accept-differences REASON to switch without a rehearsal"
 }
 
+# Runs release $1 in shadow beside the running gates for $2, requiring $3 inputs compared.
+shadow_release() {
+  local want=$1 for=${2:-1h} min=${3:-100}
+  [ "$want" = newest ] && want=$(release_ids | sed -n 1p)
+  [ -f "$releases/$want/dist/build-info.json" ] || die "$want is not a complete release under $releases"
+  local cli="$releases/$want/bin/quantum-gates.js"
+  [ -x "$cli" ] || die "$want has no bin/quantum-gates.js to run it in shadow with"
+  echo "running $want in shadow beside the running gates for $for (at least $min inputs compared):"
+  local code=0
+  "$cli" shadow --beside current --for "$for" --min-decisions "$min" --port 0 --record "$releases/$want/shadow.json" || code=$?
+  [ "$code" -eq 0 ] && { echo "release: $want's shadow passed; recorded in $releases/$want/shadow.json"; return 0; }
+  [ "$code" -eq 1 ] && die "$want's shadow did not pass (above): an unexplained verdict difference, or too few inputs compared; recorded in $releases/$want/shadow.json"
+  die "$want could not run in shadow (above)"
+}
+
+# Refuses the switch to $1 when its shadow did not pass (or, with QG_REQUIRE_SHADOW=1, never ran), unless reason $2 accepts it.
+check_shadow() {
+  local want=$1 reason=$2 record="$releases/$1/shadow.json"
+  if [ ! -f "$record" ]; then
+    [ "${QG_REQUIRE_SHADOW:-0}" = 1 ] && [ -z "$reason" ] && die "refused: $want has not run in shadow (release.sh shadow $want), and QG_REQUIRE_SHADOW=1"
+    return 0
+  fi
+  if grep -q '"passed": true' "$record"; then echo "release: $want's shadow passed ($record)"; return 0; fi
+  [ -n "$reason" ] && { echo "release: $want's shadow did not pass; accepted (${reason})"; return 0; }
+  die "refused: $want's shadow did not pass ($record: an unexplained verdict difference, or too few inputs compared); switch again with --accept-differences REASON to accept it"
+}
+
 switch_release() {
   local want=$1 scope=${2:-all} reason=${3:-} asked=$1
   [ "$want" = previous ] && want=$(previous_id)
   [ "$want" = newest ] && want=$(release_ids | sed -n 1p)
   [ -n "$want" ] || die "no previous release recorded"
   [ -f "$releases/$want/dist/build-info.json" ] || die "$want is not a complete release under $releases"
-  if [ "$asked" != previous ] && [ -n "$(current_id)" ] && [ "$want" != "$(current_id)" ]; then rehearse_release "$want" "$scope" "$reason"; fi
+  if [ "$asked" != previous ] && [ -n "$(current_id)" ] && [ "$want" != "$(current_id)" ]; then
+    rehearse_release "$want" "$scope" "$reason"
+    check_shadow "$want" "$([ "$scope" = all ] && echo "$reason")"
+  fi
   local was running ran
   was=$(current_id)
   running=$(running_ids)
@@ -207,7 +248,8 @@ case "${1:-}" in
     if [ $# -eq 4 ] && [ "$3" = --accept-differences ] && [ -n "$4" ]; then switch_release "$2" all "$4"
     elif [ $# -eq 4 ] && [ "$3" = --accept-other-differences ] && [ -n "$4" ]; then switch_release "$2" other "$4"
     else [ $# -eq 2 ] || die "usage: release.sh switch ID|newest|previous [--accept-differences REASON | --accept-other-differences REASON]"; switch_release "$2"; fi ;;
+  shadow) { [ $# -ge 2 ] && [ $# -le 4 ]; } || die "usage: release.sh shadow ID|newest [DURATION [K]]"; shadow_release "$2" "${3:-1h}" "${4:-100}" ;;
   list) list_releases ;;
   prune) prune_releases "${2:-3}" ;;
-  *) die "usage: release.sh install SOURCE [REF] | switch ID|newest|previous [--accept-differences REASON | --accept-other-differences REASON] | list | prune [KEEP]" ;;
+  *) die "usage: release.sh install SOURCE [REF] | shadow ID|newest [DURATION [K]] | switch ID|newest|previous [--accept-differences REASON | --accept-other-differences REASON] | list | prune [KEEP]" ;;
 esac

@@ -5,6 +5,7 @@ import { dlqCommands } from './dlq.js';
 import { injectCommands } from './inject.js';
 import { killCommands } from './kill.js';
 import { rehearseCommand } from './rehearse.js';
+import { shadowCommands } from './shadow.js';
 import { reportCommands } from './report.js';
 import { startCommand } from './start.js';
 import { statusCommand } from './status.js';
@@ -18,6 +19,7 @@ export const commands: readonly Command[] = [
   ...dlqCommands,
   ...reportCommands,
   rehearseCommand,
+  ...shadowCommands,
   ...killCommands,
   ...disarmCommands,
   ...positionsCommands,

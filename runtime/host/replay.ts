@@ -7,3 +7,8 @@ export type { DeadLetterReason } from '../engine/dead-letter.js';
 export type { DecisionEnv, Reads } from '../engine/execute.js';
 export { jobDoneKey } from '../engine/idempotency.js';
 export { createRegistry, promMetricFactory } from '../engine/metrics.js';
+// The shadow's door (app/shadow): it decides live entries as the runtime does, on Redis's clock,
+// with its effects recorded and never committed.
+export { directReads } from '../engine/execute.js';
+export { RedisClock, redisTimeMs } from '../engine/redis-clock.js';
+export { GateReader } from './gate-reader.js';

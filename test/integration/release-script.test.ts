@@ -382,3 +382,83 @@ describe('scripts/release.sh install: npm ci once per lock file, Node and npm', 
     expect(readdirSync(join(base, '.install-cache')).filter((name) => !name.startsWith('.'))).toHaveLength(1);
   });
 });
+
+/**
+ * The release's CLI for the shadow step: `rehearse` decides the same (exit 0), `shadow --beside
+ * current --for D --min-decisions K --port 0 --record FILE` prints its counts and records whether
+ * it passed, as the CLI does (test/integration/cli-shadow.test.ts runs the real one).
+ */
+function shadowingCli(unexplained: number): string {
+  const passed = unexplained === 0;
+  return [
+    '#!/usr/bin/env bash',
+    'command=$1; record="" args="$*"',
+    'while [ $# -gt 0 ]; do case "$1" in --record) record=$2; shift ;; esac; shift; done',
+    'if [ "$command" = rehearse ]; then echo \'{"at":1,"decisions":3,"differ":0,"verdicts":0,"others":0,"unanswerable":0,"accepted":null}\' >"$record"; exit 0; fi',
+    'echo "shadow $args" >>"$(dirname "$record")/shadow.calls"',
+    `echo "Compared 120: ${120 - unexplained} the same, 0 documented, ${unexplained} unexplained; 0 unpaired."`,
+    `echo '{"compared":120,"unexplained":${unexplained},"passed": ${passed}}' >"$record"`,
+    `exit ${passed ? 0 : 1}`,
+    '',
+  ].join('\n');
+}
+
+describe('scripts/release.sh: the shadow step between install and switch', () => {
+  let base: string;
+  const release = (args: string[], env: Record<string, string> = {}) =>
+    new Promise<{ code: number; out: string }>((done) =>
+      execFile('bash', [script, ...args], { env: { ...process.env, QG_BASE: base, ...env } }, (error, stdout, stderr) =>
+        done({ code: error ? Number(error.code ?? 1) : 0, out: `${stdout}${stderr}` }),
+      ),
+    );
+  const built = (id: string, unexplained: number) => {
+    mkdirSync(join(base, 'releases', id, 'dist'), { recursive: true });
+    mkdirSync(join(base, 'releases', id, 'bin'), { recursive: true });
+    writeFileSync(join(base, 'releases', id, 'dist/build-info.json'), '{}');
+    writeFileSync(join(base, 'releases', id, 'bin/quantum-gates.js'), shadowingCli(unexplained), { mode: 0o755 });
+  };
+  const current = () => readlinkSync(join(base, 'current'));
+  beforeEach(async () => {
+    base = mkdtempSync(join(tmpdir(), 'qg-releases-'));
+    built('20260101T000000Z-aaaaaaaaaaaa', 0);
+    await release(['switch', 'newest']);
+  });
+  afterEach(() => rmSync(base, { recursive: true, force: true }));
+
+  it('runs the release beside the current one for the time and count given, and a release whose shadow passed switches', async () => {
+    built('20260102T000000Z-bbbbbbbbbbbb', 0);
+    const shadow = await release(['shadow', 'newest', '2h', '500']);
+    expect(shadow.code).toBe(0);
+    expect(shadow.out).toContain('shadow passed');
+    const dir = join(base, 'releases/20260102T000000Z-bbbbbbbbbbbb');
+    expect(readFileSync(join(dir, 'shadow.calls'), 'utf8')).toContain(
+      'shadow --beside current --for 2h --min-decisions 500 --port 0 --record',
+    );
+    const switched = await release(['switch', 'newest']);
+    expect(switched.code).toBe(0);
+    expect(switched.out).toContain('shadow passed');
+    expect(current()).toBe('releases/20260102T000000Z-bbbbbbbbbbbb');
+  });
+
+  it('refuses a release whose shadow showed an unexplained verdict difference, unless --accept-differences says why', async () => {
+    built('20260102T000000Z-bbbbbbbbbbbb', 2);
+    const shadow = await release(['shadow', 'newest', '1h', '100']);
+    expect(shadow.code).toBe(2);
+    expect(shadow.out).toContain('2 unexplained');
+    const refused = await release(['switch', 'newest']);
+    expect(refused.code).toBe(2);
+    expect(refused.out).toContain('shadow did not pass');
+    expect(current()).toBe('releases/20260101T000000Z-aaaaaaaaaaaa');
+    const accepted = await release(['switch', 'newest', '--accept-differences', 'the cap was raised on purpose']);
+    expect(accepted.code).toBe(0);
+    expect(current()).toBe('releases/20260102T000000Z-bbbbbbbbbbbb');
+  });
+
+  it('with QG_REQUIRE_SHADOW=1 refuses a release that never ran in shadow', async () => {
+    built('20260102T000000Z-bbbbbbbbbbbb', 0);
+    const refused = await release(['switch', 'newest'], { QG_REQUIRE_SHADOW: '1' });
+    expect(refused.code).toBe(2);
+    expect(refused.out).toContain('has not run in shadow');
+    expect((await release(['switch', 'newest'])).code).toBe(0);
+  });
+});

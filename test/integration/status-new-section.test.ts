@@ -197,6 +197,8 @@ describe("a new gate's section, declared only through views", () => {
         'reservations',
         'positions_unknown',
         'probe',
+        // The shadow's (app/shadow) comes after every gate's.
+        'shadow',
       ]);
       const section = 'section[data-section="probe"]';
       expect(await text(`${section} h2`)).toBe('Probe gate');

@@ -294,6 +294,8 @@ describe('gates status: GET /status and the page at /', () => {
       ['positions_unknown', ['governor']],
       ['budgets', ['risk-budget']],
       ['outcomes', ['outcome-sample']],
+      // The shadow's (app/shadow), after the gates': read from quantum:shadow:, whichever gates this process hosts.
+      ['shadow', ['shadow']],
     ]);
     expect((await runtime.server.inject({ url: '/status/sections' })).statusCode).toBe(401);
   });
@@ -406,10 +408,11 @@ describe('gates status: GET /status and the page at /', () => {
         await waitFor(async () => (await cellText(page, '#last-updated')) !== firstUpdate, { what: 'the last-updated time to move' });
         expect(errors).toEqual([]);
         // The six original sections have their own layout above and are not drawn again; the
-        // governor's reservations and held positions of unknown size (ours) are drawn from the views they declare.
+        // governor's reservations and held positions of unknown size (ours) and the shadow's section are drawn from the views they declare.
         expect(await page.locator('#gate-sections section').evaluateAll((all) => all.map((e) => e.getAttribute('data-section')))).toEqual([
           'reservations',
           'positions_unknown',
+          'shadow',
         ]);
 
         await page.screenshot({ path: `${ARTIFACTS}/status-page.png`, fullPage: true });

@@ -1,6 +1,7 @@
 import { redisTape, tapeSettings } from '../../app/tape/store.js';
 import type { RedisClient, RootLogger } from '../../runtime/host/index.js';
 import { readinessGauge } from '../../app/readiness-gauge.js';
+import { shadowMetrics } from '../../app/shadow/metrics.js';
 import { readdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Registry, collectDefaultMetrics } from 'prom-client';
@@ -144,7 +145,8 @@ async function exportedSeries(): Promise<Set<string>> {
   // The tape's own metrics; with no gate hosted its gauges read nothing from Redis.
   redisTape({})!({} as RedisClient, registry, {} as RootLogger);
   const names = new Set<string>();
-  for (const metric of await registry.getMetricsAsJSON()) {
+  // The shadow's process (quantum-gates shadow) exports its own on SHADOW_PORT.
+  for (const metric of [...(await registry.getMetricsAsJSON()), ...(await shadowMetrics().registry.getMetricsAsJSON())]) {
     names.add(metric.name);
     if (String(metric.type) === 'histogram') for (const suffix of ['_bucket', '_sum', '_count']) names.add(`${metric.name}${suffix}`);
     if (String(metric.type) === 'summary') for (const suffix of ['_sum', '_count']) names.add(`${metric.name}${suffix}`);

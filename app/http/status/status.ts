@@ -17,6 +17,7 @@ import { collapseFailures, type RedisOutage, type SectionFailure } from './statu
 import { statusHeadline, type Headline } from './status-headline.js';
 import { GateTrends } from './status-trends.js';
 import { RUNTIME_STATUS_KEYS } from './status-keys.js';
+import { shadowSection } from '../../shadow/status-section.js';
 import { DEFAULT_PRICE_MAX_SKEW_SEC } from '../../../handlers/positions/bounds.js';
 
 /**
@@ -425,7 +426,11 @@ export function statusSourcesFrom(services: RuntimeServices): StatusSources {
     now: () => services.redisClock.now(),
     clock: () => ({ host_ahead_ms: services.redisClock.hostAheadMs ?? null, max_skew_sec: priceMaxSkewSec(services.env) }),
     streams: { deadLetter: services.config.DLQ_STREAM },
-    sections: hostedSections(services.gateList, services.handlers),
+    // The shadow's section (app/shadow) after the gates': its records are under quantum:shadow:, in the same Redis.
+    sections: [
+      ...hostedSections(services.gateList, services.handlers),
+      { gate: 'shadow', section: shadowSection as AnyStatusSection<unknown>, config: undefined },
+    ],
     env: services.env,
     readinessCauses: () => services.readinessCauses(),
     trends: new GateTrends(services.redisClock.now()),

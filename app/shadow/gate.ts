@@ -1,0 +1,275 @@
+import type { Redis } from 'ioredis';
+import type { AnyHandler, Clock, RedisReader, StreamTrigger } from '../../runtime/host/index.js';
+import {
+  createRegistry,
+  decideBatch,
+  Delivery,
+  directReads,
+  promMetricFactory,
+  type DeadLetterReason,
+  type DecisionEnv,
+} from '../../runtime/host/replay.js';
+import { fieldsToRecord } from '../../schemas/fields.js';
+import { SHADOW_DEAD_LETTERS, SHADOW_STATE, shadowDecisionsKey, shadowGroup, shadowMarkerKey } from './namespace.js';
+import { markerReader } from './reader.js';
+import { encodeShadowRecord, SHADOW_RECORD_FIELD, type ShadowRecord } from './record.js';
+
+/** What one shadowed gate needs: its own two connections (one blocks on its group), the clock, its limits. */
+export interface ShadowGateDeps {
+  readonly handler: AnyHandler;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  /** Commands: reads the gate makes, the shadow's own writes and acknowledgements. */
+  readonly redis: Redis;
+  /** The blocking XREADGROUP's connection. */
+  readonly reader: Redis;
+  /** ctx.redis: the commands connection as the runtime gives it to gates (GateReader). */
+  readonly gateReader: RedisReader;
+  /** Redis's clock (RedisClock): `now`, and `sync` before each batch. */
+  readonly clock: { readonly now: () => number; readonly sync: () => Promise<number> };
+  readonly host: Clock;
+  readonly consumer: string;
+  readonly batchSize: number;
+  readonly blockMs: number;
+  /** The decisions stream's approximate length bound. */
+  readonly maxLen: number;
+  /** Told each batch's records once written (the live pairing takes them from here). */
+  readonly onDecided?: (records: readonly ShadowRecord[]) => void;
+  readonly onError?: (error: unknown) => void;
+}
+
+const MARKER_TTL_SEC = 86_400;
+const DEAD_LETTERS_MAXLEN = 10_000;
+/** How long to wait for a stream that does not exist yet (the shadow never creates one: MKSTREAM would write a pipeline key). */
+const NO_STREAM_WAIT_MS = 1_000;
+
+const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+
+/**
+ * One gate in shadow: reads its stream in a group of its own, decides each batch through the
+ * engine's decideBatch (the fourth driver, beside the runtime, the rehearsal and the unit tests'
+ * fake ctx) with everything it would write recorded, and writes only under the shadow's prefix:
+ * its decisions, its idempotency markers and its dead letters, with the batch's acknowledgement in
+ * one transaction, so a stop between batches leaves nothing pending.
+ */
+export class ShadowGate {
+  readonly stream: string;
+  readonly incumbentGroup: string;
+  readonly group: string;
+  private readonly decisionEnv: DecisionEnv;
+  private markers: ReadonlySet<string> = new Set();
+  private stopping = false;
+  private loop: Promise<void> = Promise.resolve();
+  /** Decisions recorded since start. */
+  decided = 0;
+
+  constructor(private readonly deps: ShadowGateDeps) {
+    const { handler } = deps;
+    if (handler.trigger.kind !== 'stream') throw new Error(`${handler.name} is not fed by a stream: the shadow hosts stream gates only`);
+    const config: unknown = handler.config(deps.env);
+    const trigger = handler.trigger as StreamTrigger<unknown>;
+    this.stream = trigger.stream(config);
+    this.incumbentGroup = trigger.group(config);
+    this.group = shadowGroup(this.incumbentGroup);
+    const reader = markerReader(deps.gateReader, () => this.markers);
+    this.decisionEnv = {
+      reads: directReads(reader, deps.clock.now, deps.clock.sync),
+      config,
+      // A registry of its own: the shadow's gate counters are nobody's to scrape as the incumbent's.
+      metrics: handler.metrics(promMetricFactory(createRegistry()), config) as object,
+      logger: () => quiet,
+    };
+  }
+
+  get name(): string {
+    return this.deps.handler.name;
+  }
+
+  start(): void {
+    this.loop = this.run().catch((error: unknown) => this.deps.onError?.(error));
+  }
+
+  /** Stops after the batch in hand is recorded and acknowledged. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await this.loop;
+  }
+
+  /**
+   * The group, created at the stream's last entry (never MKSTREAM: it waits for the stream); that
+   * id is kept as where the shadow began. Only commands of the gates' own account list and
+   * XGROUP DESTROY (docs/shadow.md).
+   */
+  private async ensureGroup(): Promise<void> {
+    const { redis, host } = this.deps;
+    while (!this.stopping) {
+      if ((await redis.type(this.stream)) !== 'stream') {
+        await host.sleep(NO_STREAM_WAIT_MS);
+        continue;
+      }
+      const last = (await redis.xrevrange(this.stream, '+', '-', 'COUNT', 1))[0]?.[0] ?? '0-0';
+      await redis.hset(SHADOW_STATE, `${this.name}:stream`, this.stream, `${this.name}:group`, this.group);
+      try {
+        await redis.xgroup('CREATE', this.stream, this.group, last);
+      } catch (error) {
+        // A group a killed shadow left: destroyed and made again here, a fresh comparison.
+        if (!String(error).includes('BUSYGROUP')) throw error;
+        await redis.xgroup('DESTROY', this.stream, this.group);
+        continue;
+      }
+      await redis.hset(SHADOW_STATE, `${this.name}:since`, last);
+      return;
+    }
+  }
+
+  private async run(): Promise<void> {
+    await this.ensureGroup();
+    // Its own pending first (a shadow killed mid-batch), then new entries.
+    let from = '0';
+    while (!this.stopping) {
+      const reply = (await this.deps.reader.xreadgroup(
+        'GROUP',
+        this.group,
+        this.deps.consumer,
+        'COUNT',
+        this.deps.batchSize,
+        'BLOCK',
+        this.deps.blockMs,
+        'STREAMS',
+        this.stream,
+        from,
+      )) as [string, [string, string[] | null][]][] | null;
+      const entries = reply?.[0]?.[1] ?? [];
+      if (from === '0' && entries.length === 0) from = '>';
+      if (entries.length > 0) await this.decide(entries);
+    }
+  }
+
+  /** Decides one batch and records it: never sent, never retried (a throw is recorded as the decision). */
+  async decide(entries: readonly [string, string[] | null][]): Promise<readonly ShadowRecord[]> {
+    const { handler } = this.deps;
+    const details = new Map<Delivery, string>();
+    const deliveries = entries.map(([id, fields]) => {
+      const raw = fields === null ? {} : fieldsToRecord(fields);
+      return new Delivery({ id, raw, producedAt: Number.parseInt(id, 10) }, fields === null ? null : raw, 1, id);
+    });
+    const idempotencyKeys = new Map<Delivery, readonly (string | { key: string; id: string })[]>();
+    for (const delivery of deliveries) {
+      const parsed = handler.input.safeParse(delivery.data);
+      if (parsed.success) idempotencyKeys.set(delivery, handler.idempotency?.keys?.(parsed.data, delivery.meta) ?? []);
+    }
+    this.markers = new Set([...idempotencyKeys.values()].flat().map((k) => (typeof k === 'string' ? k : k.key)));
+    const reject = (delivery: Delivery, reason: DeadLetterReason, detail: string) => {
+      delivery.recorder = undefined;
+      delivery.outcome = { kind: 'dead-letter', reason };
+      details.set(delivery, detail);
+    };
+    const failed = new Map<Delivery, string>();
+    try {
+      for (let run: readonly Delivery[] = deliveries; run.length > 0;) {
+        const later = await decideBatch(handler, this.decisionEnv, run, reject, { maxDeliveries: Number.POSITIVE_INFINITY });
+        run = [...(await this.settleMarkers(run, later, idempotencyKeys)), ...later];
+      }
+    } catch (error) {
+      for (const delivery of deliveries) failed.set(delivery, error instanceof Error ? error.message : String(error));
+    }
+    const at = this.deps.clock.now();
+    const records = deliveries
+      .filter((d) => d.data !== null)
+      .map((delivery): ShadowRecord => {
+        const { outcome, recorder } = delivery;
+        const why = failed.get(delivery);
+        return {
+          v: 1,
+          gate: this.name,
+          id: delivery.meta.id,
+          producedAt: delivery.meta.producedAt,
+          raw: delivery.meta.raw,
+          outcome:
+            why !== undefined
+              ? `error:${why}`
+              : outcome.kind === 'dead-letter' || outcome.kind === 'dead-letter-lost'
+                ? `dead-letter:${outcome.reason}`
+                : outcome.kind,
+          effects: jsonOf(recorder?.effects ?? []),
+          jobs: jsonOf(recorder?.jobs ?? []),
+          at,
+        };
+      });
+    const tx = this.deps.redis.multi();
+    for (const record of records)
+      tx.xadd(shadowDecisionsKey(this.name), 'MAXLEN', '~', this.deps.maxLen, '*', SHADOW_RECORD_FIELD, encodeShadowRecord(record));
+    for (const [delivery, detail] of details) {
+      const reason = delivery.outcome.kind === 'dead-letter' ? delivery.outcome.reason : 'unknown';
+      tx.xadd(
+        SHADOW_DEAD_LETTERS,
+        'MAXLEN',
+        '~',
+        DEAD_LETTERS_MAXLEN,
+        '*',
+        'gate',
+        this.name,
+        'source_id',
+        delivery.meta.id,
+        'reason',
+        reason,
+        'detail',
+        detail,
+        'raw',
+        JSON.stringify(delivery.meta.raw),
+      );
+    }
+    tx.hset(SHADOW_STATE, `${this.name}:last`, entries.at(-1)![0]);
+    tx.xack(this.stream, this.group, ...entries.map(([id]) => id));
+    await tx.exec();
+    this.decided += records.length;
+    this.deps.onDecided?.(records);
+    return records;
+  }
+
+  /**
+   * The commit's idempotency guards, as the shadow keeps them: of the deliveries just decided (in
+   * order), each handled one's keys are written as its markers before anything is decided again;
+   * one whose key an earlier one of the same run wrote would have conflicted at its commit, and is
+   * returned to be decided again (it reads the marker: a duplicate), as the runtime reruns it.
+   */
+  private async settleMarkers(
+    run: readonly Delivery[],
+    later: readonly Delivery[],
+    idempotencyKeys: ReadonlyMap<Delivery, readonly (string | { key: string; id: string })[]>,
+  ): Promise<Delivery[]> {
+    const written = new Set<string>();
+    const again: Delivery[] = [];
+    const tx = this.deps.redis.multi();
+    for (const delivery of run) {
+      if (later.includes(delivery)) continue;
+      const keys = idempotencyKeys.get(delivery) ?? [];
+      const names = keys.map((k) => (typeof k === 'string' ? k : k.key));
+      if (names.some((name) => written.has(name))) {
+        again.push(delivery);
+        continue;
+      }
+      if (delivery.outcome.kind !== 'handled') continue;
+      for (const key of keys) if (this.markWritten(tx, delivery, key)) written.add(typeof key === 'string' ? key : key.key);
+    }
+    if (written.size > 0) await tx.exec();
+    else tx.discard();
+    return again;
+  }
+
+  /** The gate's idempotency key, as its decision wrote it (when it did), kept as the shadow's marker; whether it was. */
+  private markWritten(tx: ReturnType<Redis['multi']>, delivery: Delivery, key: string | { key: string; id: string }): boolean {
+    const name = typeof key === 'string' ? key : key.key;
+    const written = (delivery.recorder?.effects ?? []).find((e) => e.op !== 'emit' && e.key === name);
+    if (written === undefined) return false;
+    const ttl = 'ttlSec' in written && written.ttlSec !== undefined ? written.ttlSec : MARKER_TTL_SEC;
+    // The value the gate wrote (the governor's onDuplicate compares a plan's fingerprint with it).
+    const value = written.op === 'setKey' ? written.value : typeof key === 'string' ? '1' : key.id;
+    tx.set(shadowMarkerKey(name), value, 'EX', ttl);
+    return true;
+  }
+}
+
+/** As the tape carries effects: JSON, so both sides compare alike (no onFail hooks, no undefined fields). */
+function jsonOf(value: unknown): unknown[] {
+  return JSON.parse(JSON.stringify(value)) as unknown[];
+}

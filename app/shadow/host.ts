@@ -1,0 +1,90 @@
+import type { Redis } from 'ioredis';
+import type { AnyHandler, Clock } from '../../runtime/host/index.js';
+import { GateReader, RedisClock, redisTimeMs } from '../../runtime/host/replay.js';
+import { ShadowGate } from './gate.js';
+import { SHADOW_STATE, SHADOW_SUMMARY, SHADOW_UNEXPLAINED, shadowDecisionsKey } from './namespace.js';
+import type { ShadowRecord } from './record.js';
+
+export interface ShadowHostOptions {
+  /** A connection to the pipeline's Redis: the shadow makes its own from it (duplicate), named connectionName. */
+  readonly base: Redis;
+  readonly handlers: readonly AnyHandler[];
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly host: Clock;
+  readonly consumer: string;
+  readonly batchSize?: number;
+  readonly blockMs?: number;
+  readonly maxLen?: number;
+  /** CLIENT SETNAME of its connections: who the shadow is in CLIENT LIST and MONITOR. */
+  readonly connectionName?: string;
+  readonly onDecided?: (records: readonly ShadowRecord[]) => void;
+  readonly onError?: (gate: string, error: unknown) => void;
+}
+
+/** The gates the shadow hosts, each on its own blocking connection, sharing one commands connection and Redis's clock. */
+export class ShadowHost {
+  readonly gates: readonly ShadowGate[];
+  private readonly redis: Redis;
+  private readonly readers: Redis[] = [];
+
+  constructor(options: ShadowHostOptions) {
+    const { base, host } = options;
+    const connectionName = options.connectionName ?? 'quantum-gates-shadow';
+    this.redis = base.duplicate({ connectionName, enableOfflineQueue: true });
+    const clock = new RedisClock(host, async () => redisTimeMs(await this.redis.time()));
+    const gateReader = new GateReader(this.redis);
+    this.gates = options.handlers.map((handler) => {
+      // A blocking read of its own: no command timeout under it.
+      const reader = base.duplicate({ connectionName, enableOfflineQueue: true, commandTimeout: undefined, maxRetriesPerRequest: null });
+      this.readers.push(reader);
+      return new ShadowGate({
+        handler,
+        env: options.env,
+        redis: this.redis,
+        reader,
+        gateReader,
+        clock: { now: clock.now, sync: () => clock.sync() },
+        host,
+        consumer: options.consumer,
+        batchSize: options.batchSize ?? 100,
+        blockMs: options.blockMs ?? 1_000,
+        maxLen: options.maxLen ?? 80_000,
+        ...(options.onDecided ? { onDecided: options.onDecided } : {}),
+        onError: (error) => options.onError?.(handler.name, error),
+      });
+    });
+  }
+
+  /** The commands connection (the live pairing reads the tape and writes the summary on it). */
+  get client(): Redis {
+    return this.redis;
+  }
+
+  /**
+   * A fresh comparison: the shadow's decisions, state, summary and unexplained pairs deleted, and
+   * its own groups destroyed (each is made again at its stream's end). Its markers are left to expire.
+   */
+  async reset(): Promise<void> {
+    await this.redis.del(SHADOW_STATE, SHADOW_SUMMARY, SHADOW_UNEXPLAINED, ...this.gates.map((g) => shadowDecisionsKey(g.name)));
+    for (const gate of this.gates) await this.redis.xgroup('DESTROY', gate.stream, gate.group).catch(() => undefined);
+  }
+
+  start(): void {
+    for (const gate of this.gates) gate.start();
+  }
+
+  /**
+   * Each gate's batch in hand recorded and acknowledged, then its group destroyed: a stopped shadow
+   * leaves nothing on the pipeline's streams (no group whose lag grows, nothing pending). Its
+   * records stay under quantum:shadow: for the report.
+   */
+  async stop(): Promise<void> {
+    await Promise.all(this.gates.map((gate) => gate.stop()));
+    for (const gate of this.gates) await this.redis.xgroup('DESTROY', gate.stream, gate.group).catch(() => undefined);
+  }
+
+  /** Its connections closed (after stop, and after the last pairing read on `client`). */
+  async close(): Promise<void> {
+    await Promise.all([this.redis, ...this.readers].map((r) => r.quit().catch(() => r.disconnect())));
+  }
+}

@@ -1,0 +1,31 @@
+/**
+ * Everything the shadow writes lives under SHADOW_PREFIX, which no gate and no Python service
+ * reads: its decisions, its own idempotency markers, its dead letters, its summary. On the
+ * pipeline's streams it owns only a consumer group of its own (`<group>:shadow`), so it takes
+ * no entry from the incumbent's group.
+ */
+export const SHADOW_PREFIX = 'quantum:shadow:';
+
+/** The shadow's consumer group on a stream whose incumbent group is `group`. */
+export const shadowGroup = (group: string): string => `${group}:shadow`;
+
+/** The stream of the shadow's decisions for `gate` (records.ts). */
+export const shadowDecisionsKey = (gate: string): string => `${SHADOW_PREFIX}decisions:${gate}`;
+
+/** Where the shadow keeps an idempotency marker the gate would have written at `key`. */
+export const shadowMarkerKey = (key: string): string => `${SHADOW_PREFIX}marker:${key}`;
+
+/** The shadow's dead letters (what the gate would have dead-lettered, with the reason). */
+export const SHADOW_DEAD_LETTERS = `${SHADOW_PREFIX}dead-letters`;
+
+/** Per gate: the stream id the shadow started deciding after (`<gate>:since`) and its last decided id. */
+export const SHADOW_STATE = `${SHADOW_PREFIX}state`;
+
+/** The running tally of pairs by class, the lag and the time of the last pairing (cli/shadow/live-pairing.ts). */
+export const SHADOW_SUMMARY = `${SHADOW_PREFIX}summary`;
+
+/** The last unexplained pairs, both decisions side by side (newest last). */
+export const SHADOW_UNEXPLAINED = `${SHADOW_PREFIX}unexplained`;
+
+/** Whether `key` is the shadow's own (every key the shadow writes, but its group on the pipeline's streams). */
+export const isShadowKey = (key: string): boolean => key.startsWith(SHADOW_PREFIX);

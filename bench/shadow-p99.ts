@@ -1,0 +1,72 @@
+/**
+ * `npx tsx bench/shadow-p99.ts`: the incumbent governor's latency with and without a shadow
+ * beside it (issue #73: "never slows the incumbent"). One process from the sources, one private
+ * redis-server; per run the plans of bench/governor-plans.ts over a 20-symbol book, sent one by one
+ * at SHADOW_BENCH_RATE a second (default 50), SHADOW_BENCH_PLANS of them (default 1500). A plan's
+ * latency is its decision event's stream id minus its own (both Redis's clock): what the pipeline
+ * waits. Runs alternate without / with the shadow (its governor, same settings), SHADOW_BENCH_RUNS
+ * times each (default 2); the figure to compare is p99 against p99 on the same machine at the same time.
+ */
+import { setTimeout as wait } from 'node:timers/promises';
+import { allHandlers } from '../handlers/index.js';
+import { governor } from '../handlers/governor/index.js';
+import { redisTape } from '../app/tape/store.js';
+import { ShadowHost } from '../app/shadow/host.js';
+import { systemClock } from '../runtime/host/index.js';
+import { streams } from '../schemas/keys.js';
+import { startTestRedis } from '../test/support/redis-server.js';
+import { createTestRuntime, waitFor } from '../test/support/runtime.js';
+import { planFields, seedPortfolio } from './governor-plans.js';
+
+const PLANS = Number(process.env.SHADOW_BENCH_PLANS ?? 1500);
+const RATE = Number(process.env.SHADOW_BENCH_RATE ?? 50);
+const runs = Number(process.env.SHADOW_BENCH_RUNS ?? 2);
+
+const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+
+const redis = await startTestRedis();
+try {
+  const results: Record<'without' | 'with', { p50: number; p99: number; max: number; shadowDecided: number }[]> = { without: [], with: [] };
+  for (let run = 0; run < runs; run++)
+    for (const mode of ['without', 'with'] as const) {
+      const r = redis.client;
+      await r.flushall();
+      await seedPortfolio(r, 20);
+      const env = { HANDLERS: 'governor', GOV_MAX_PLAN_AGE_SEC: '0' };
+      const runtime = await createTestRuntime(redis.url, env, allHandlers, { tape: redisTape(env)! });
+      await runtime.start();
+      let shadow: ShadowHost | undefined;
+      if (mode === 'with') {
+        shadow = new ShadowHost({ base: r, handlers: [governor], env, host: systemClock, consumer: 'bench-shadow' });
+        shadow.start();
+        await waitFor(async () => (await r.hget('quantum:shadow:state', 'governor:since')) !== null);
+      }
+      const sentAt = new Map<string, number>();
+      for (let n = 0; n < PLANS; n++) {
+        const fields = planFields(n);
+        const id = (await r.xadd(streams.applyPlan, '*', ...fields))!;
+        sentAt.set(fields[fields.indexOf('plan_id') + 1]!, Number(id.split('-')[0]));
+        await wait(1000 / RATE);
+      }
+      await waitFor(async () => (await r.xlen(streams.governorEvents)) >= PLANS || undefined, { timeoutMs: 120_000, intervalMs: 100 });
+      const latencies: number[] = [];
+      for (const [id, fields] of await r.xrange(streams.governorEvents, '-', '+')) {
+        const planId = fields[fields.indexOf('plan_id') + 1]!;
+        const at = sentAt.get(planId);
+        if (at !== undefined) latencies.push(Number(id.split('-')[0]) - at);
+      }
+      const shadowDecided = shadow?.gates[0]?.decided ?? 0;
+      await shadow?.stop();
+      await shadow?.close();
+      await runtime.stop();
+      latencies.sort((a, b) => a - b);
+      results[mode].push({ p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99), max: latencies.at(-1)!, shadowDecided });
+    }
+  for (const mode of ['without', 'with'] as const)
+    console.log(
+      `${mode} the shadow: ${results[mode].map((x) => `p50 ${x.p50} ms, p99 ${x.p99} ms, max ${x.max} ms${mode === 'with' ? ` (shadow decided ${x.shadowDecided})` : ''}`).join(' | ')}`,
+    );
+  console.log(`${PLANS} plans at ${RATE}/s per run; latency = decision event's stream id − plan's (Redis's clock, ms resolution)`);
+} finally {
+  await redis.stop();
+}

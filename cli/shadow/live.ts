@@ -1,0 +1,82 @@
+import { SHADOW_STATE, SHADOW_SUMMARY, SHADOW_UNEXPLAINED } from '../../app/cli-door.js';
+import { compareStreamIds } from '../../schemas/fields.js';
+import { DOCUMENTED_DIFFERENCES } from './documented.js';
+import type { Pair, Unpaired } from './pair.js';
+import { gateWindow, lagOf, shadowState, type Incumbent, type ShadowReader } from './report.js';
+
+/** The last unexplained pairs the summary keeps for the status page. */
+const UNEXPLAINED_KEPT = 50;
+
+/** What the live pairing writes: the summary and the last unexplained pairs, in one transaction per gate. */
+export interface PairingWriter extends ShadowReader {
+  multi(): {
+    hincrby(key: string, field: string, by: number): unknown;
+    hset(key: string, ...fieldsAndValues: (string | number)[]): unknown;
+    xadd(key: string, ...args: (string | number)[]): unknown;
+    exec(): Promise<unknown>;
+  };
+}
+
+/** The counters the pairing moves (app/shadow/metrics.ts). */
+export interface PairingCounters {
+  readonly pairs: { inc(labels: { gate: string; class: string }): void };
+  readonly unpaired: { inc(labels: { gate: string; decided_by: string }): void };
+  readonly lag: { set(labels: { gate: string }, value: number): void };
+  readonly pairedUpTo: { set(labels: { gate: string }, value: number): void };
+}
+
+/**
+ * One round of the live pairing: per gate, the inputs after those already counted, settled; those
+ * produced before the oldest one still waiting for its other side are counted once (the counters,
+ * the summary hash, the unexplained ones kept side by side) and the gate's cursor moves past them.
+ */
+export async function pairRound(
+  redis: PairingWriter,
+  incumbent: Incumbent,
+  counters: PairingCounters,
+  now: number,
+  graceMs: number,
+): Promise<{ readonly counted: number; readonly unexplained: number }> {
+  const state = await shadowState(redis);
+  const rules = { incumbent: incumbent.kind, documented: DOCUMENTED_DIFFERENCES, verdictOf: incumbent.verdictOf };
+  let counted = 0;
+  let unexplained = 0;
+  for (const gate of state.gates) {
+    const after = state.fields[`${gate}:paired`] ?? state.fields[`${gate}:since`]!;
+    const settled = await gateWindow(redis, incumbent, gate, after, rules, now, graceMs);
+    const before = <T extends Pair | Unpaired>(items: readonly T[]) =>
+      items.filter((item) => settled.waitingFrom === undefined || item.producedAt < settled.waitingFrom);
+    const pairs = before(settled.pairs);
+    const unpaired = before(settled.unpaired);
+    const lag = await lagOf(redis, state.fields[`${gate}:stream`], state.fields[`${gate}:group`]);
+    const tx = redis.multi();
+    if (lag !== null) {
+      counters.lag.set({ gate }, lag);
+      tx.hset(SHADOW_SUMMARY, `lag:${gate}`, lag);
+    }
+    tx.hset(SHADOW_SUMMARY, 'at', now, 'incumbent', incumbent.kind);
+    let last = after;
+    for (const pair of pairs) {
+      counters.pairs.inc({ gate, class: pair.class });
+      tx.hincrby(SHADOW_SUMMARY, 'compared', 1);
+      tx.hincrby(SHADOW_SUMMARY, pair.class, 1);
+      if (pair.class === 'unexplained') tx.xadd(SHADOW_UNEXPLAINED, 'MAXLEN', '~', UNEXPLAINED_KEPT, '*', 'pair', JSON.stringify(pair));
+      if (compareStreamIds(pair.id, last) > 0) last = pair.id;
+    }
+    for (const alone of unpaired) {
+      counters.unpaired.inc({ gate, decided_by: alone.decidedBy });
+      tx.hincrby(SHADOW_SUMMARY, 'unpaired', 1);
+      if (compareStreamIds(alone.id, last) > 0) last = alone.id;
+    }
+    if (last !== after) {
+      tx.hset(SHADOW_STATE, `${gate}:paired`, last);
+      const upTo = Number.parseInt(last, 10);
+      counters.pairedUpTo.set({ gate }, upTo / 1000);
+      tx.hset(SHADOW_SUMMARY, `paired_up_to:${gate}`, upTo);
+    }
+    await tx.exec();
+    counted += pairs.length + unpaired.length;
+    unexplained += pairs.filter((p) => p.class === 'unexplained').length;
+  }
+  return { counted, unexplained };
+}

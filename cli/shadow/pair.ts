@@ -1,0 +1,138 @@
+import type { TapeRecord } from '../../app/cli-door.js';
+import { changesOf, decisionKind, decisionLabel, type FieldChange } from '../rehearse/compare.js';
+import { documentedBy, type DocumentedDifference } from './documented.js';
+
+/** A decision of either side, as the tape carries one (the shadow's records and the Python readers' have no reads). */
+export type Decided = Pick<TapeRecord, 'gate' | 'id' | 'producedAt' | 'raw' | 'outcome' | 'effects' | 'jobs'> &
+  Partial<Pick<TapeRecord, 'reads' | 'state' | 'data'>>;
+
+export type PairClass = 'same' | 'documented' | 'unexplained';
+
+export interface Pair {
+  readonly gate: string;
+  /** The incumbent's record of it: the input's stream id. */
+  readonly id: string;
+  /** The input both decided: its key (the stream id, or the Python incumbent's plan id), plan or proposal, symbol. */
+  readonly input: string;
+  readonly label: string;
+  readonly symbol: string | undefined;
+  readonly producedAt: number;
+  readonly class: PairClass;
+  readonly incumbent: string;
+  readonly shadow: string;
+  /** docs/migration.md's row, for a documented difference. */
+  readonly row?: string;
+  /** The verdict fields that differ (before: the incumbent's, after: the shadow's). */
+  readonly changes: readonly FieldChange[];
+}
+
+export interface Unpaired {
+  readonly gate: string;
+  readonly id: string;
+  readonly input: string;
+  readonly label: string;
+  readonly producedAt: number;
+  /** The side that decided it: the other never did. */
+  readonly decidedBy: 'incumbent' | 'shadow';
+  readonly verdict: string;
+}
+
+/** A decision's verdict in one line: its kind ("event=permit", "calibrated_action=PARTIAL_25") and reason, or its outcome. */
+export function verdictOf(record: Decided): string {
+  if (record.outcome !== 'handled') return record.outcome;
+  const kind = decisionKind(asTapeRecord(record));
+  for (const effect of record.effects as { fields?: Record<string, string> }[]) {
+    const reason = effect.fields?.reason;
+    if (reason !== undefined && effect.fields && Object.entries(effect.fields).some(([k, v]) => `${k}=${v}` === kind))
+      return `${kind} reason=${reason}`;
+  }
+  return kind;
+}
+
+export function asTapeRecord(record: Decided): TapeRecord {
+  return { v: 2, reads: { calls: [], clock: [] }, ...record } as TapeRecord;
+}
+
+export interface PairingRules {
+  readonly incumbent: DocumentedDifference['incumbent'];
+  readonly documented: readonly DocumentedDifference[];
+  /** Compare on this wording of each side's verdict alone (an incumbent whose outputs tell less than a tape); else field by field. */
+  readonly verdictOf?: ((record: Decided) => string) | undefined;
+}
+
+/**
+ * Writes that keep the book's shared memory (its held legs, its symbol indexes under
+ * quantum:gates:positions:), made by whichever decision first sees a change. The incumbent writes
+ * them and the shadow, writing nothing, sees them written a moment later or not yet: a write of
+ * them made by one side only is timing, not a verdict.
+ */
+const UPKEEP = /^\S+ quantum:gates:positions:/;
+
+/** The two decisions of one input, compared by the rehearsal's field rules (cli/rehearse/compare.ts): only verdict fields count. */
+export function pairOf(input: string, incumbent: Decided, shadow: Decided, rules: PairingRules): Pair {
+  const word = rules.verdictOf ?? verdictOf;
+  const verdicts = { incumbent: word(incumbent), shadow: word(shadow) };
+  const changes: FieldChange[] =
+    rules.verdictOf === undefined
+      ? changesOf(asTapeRecord(incumbent), { outcome: shadow.outcome, effects: shadow.effects, jobs: shadow.jobs }).filter(
+          (c) => c.class === 'verdict' && !UPKEEP.test(c.field),
+        )
+      : verdicts.incumbent === verdicts.shadow
+        ? []
+        : [{ field: 'verdict', before: verdicts.incumbent, after: verdicts.shadow, class: 'verdict' }];
+  const { id, symbol } = decisionLabel(asTapeRecord(incumbent));
+  const base = { gate: incumbent.gate, id: incumbent.id, input, label: id, symbol, producedAt: incumbent.producedAt, ...verdicts, changes };
+  if (changes.length === 0) return { ...base, class: 'same' };
+  const rule = documentedBy(rules.documented, rules.incumbent, incumbent.gate, verdicts);
+  return rule === undefined ? { ...base, class: 'unexplained' } : { ...base, class: 'documented', row: rule.row };
+}
+
+export interface Settled {
+  readonly pairs: Pair[];
+  readonly unpaired: Unpaired[];
+  /** Inputs one side decided, too recent to call unpaired (the other may still decide them). */
+  readonly waiting: number;
+  /** When the oldest of them was produced (ms): everything produced before it is settled. */
+  readonly waitingFrom: number | undefined;
+}
+
+/**
+ * Pairs each input both sides decided, by key; an input one side decided more than `graceMs`
+ * before `now` is unpaired, a younger one waiting. Oldest first.
+ */
+export function settle(
+  incumbent: ReadonlyMap<string, Decided>,
+  shadow: ReadonlyMap<string, Decided>,
+  rules: PairingRules,
+  now: number,
+  graceMs: number,
+): Settled {
+  const pairs: Pair[] = [];
+  const unpaired: Unpaired[] = [];
+  let waiting = 0;
+  let waitingFrom: number | undefined;
+  const alone = (input: string, record: Decided, decidedBy: Unpaired['decidedBy']) => {
+    if (now - record.producedAt < graceMs) {
+      waiting += 1;
+      waitingFrom = Math.min(waitingFrom ?? record.producedAt, record.producedAt);
+    } else
+      unpaired.push({
+        gate: record.gate,
+        id: record.id,
+        input,
+        label: decisionLabel(asTapeRecord(record)).id,
+        producedAt: record.producedAt,
+        decidedBy,
+        verdict: verdictOf(record),
+      });
+  };
+  for (const [input, record] of incumbent) {
+    const other = shadow.get(input);
+    if (other === undefined) alone(input, record, 'incumbent');
+    else pairs.push(pairOf(input, record, other, rules));
+  }
+  for (const [input, record] of shadow) if (!incumbent.has(input)) alone(input, record, 'shadow');
+  pairs.sort((a, b) => a.producedAt - b.producedAt);
+  unpaired.sort((a, b) => a.producedAt - b.producedAt);
+  return { pairs, unpaired, waiting, waitingFrom };
+}

@@ -1,0 +1,171 @@
+import { compareStreamIds } from '../../schemas/fields.js';
+import { decodeShadowRecord, decodeTapeEntry, SHADOW_STATE, shadowDecisionsKey, tapeKey, type TapeRecord } from '../../app/cli-door.js';
+import { DOCUMENTED_DIFFERENCES, type DocumentedDifference } from './documented.js';
+import { settle, type Decided, type Pair, type PairClass, type PairingRules, type Settled, type Unpaired } from './pair.js';
+
+/** The reads a report makes (ioredis satisfies it). */
+export interface ShadowReader {
+  hgetall(key: string): Promise<Record<string, string>>;
+  xrange(key: string, start: string, end: string, count: 'COUNT', n: number): Promise<[string, string[]][]>;
+  xrangeBuffer(key: string, start: string, end: string, count: 'COUNT', n: number): Promise<[Buffer, Buffer[]][]>;
+  xinfo(subcommand: 'GROUPS', key: string): Promise<unknown>;
+}
+
+/** Where the incumbent's decisions of a gate are read, and the key each input is paired by. */
+export interface Incumbent {
+  readonly kind: DocumentedDifference['incumbent'];
+  /** The incumbent's decisions of `gate` on inputs after `since` (a stream id), by input key; `shadow`: the shadow's, by the same key. */
+  decisions(redis: ShadowReader, gate: string, since: string, shadow?: ReadonlyMap<string, Decided>): Promise<Map<string, Decided>>;
+  /**
+   * How a decision's verdict is worded where the incumbent's outputs tell less than a tape (the
+   * Python services'): the pair is compared on it alone. Absent: every verdict field is compared.
+   */
+  readonly verdictOf?: (record: Decided) => string;
+  /** The key the shadow's decision of an input is paired by. */
+  keyOf(record: Decided): string;
+}
+
+export interface GateLine {
+  readonly gate: string;
+  /** The stream id the shadow began after. */
+  readonly since: string;
+  /** Entries of its stream its group has not read yet; null when Redis cannot tell. */
+  readonly lag: number | null;
+  readonly incumbentDecided: number;
+  readonly shadowDecided: number;
+}
+
+export interface ShadowReport {
+  readonly incumbent: DocumentedDifference['incumbent'];
+  readonly at: number;
+  readonly gates: readonly GateLine[];
+  readonly compared: number;
+  readonly same: number;
+  readonly documented: number;
+  readonly unexplained: number;
+  readonly unpaired: number;
+  readonly waiting: number;
+  readonly pairs: readonly Pair[];
+  readonly unpairedInputs: readonly Unpaired[];
+}
+
+const PAGE = 500;
+
+async function* entries(redis: ShadowReader, key: string, start: string): AsyncGenerator<[string, string[]]> {
+  let from = start;
+  for (;;) {
+    const page = await redis.xrange(key, from, '+', 'COUNT', PAGE);
+    yield* page;
+    if (page.length < PAGE) return;
+    from = `(${page.at(-1)![0]}`;
+  }
+}
+
+/** The current release as incumbent: its tape (app/tape), paired by the input's stream id. */
+export const currentRelease: Incumbent = {
+  kind: 'current',
+  keyOf: (record) => record.id,
+  async decisions(redis, gate, since) {
+    const found = new Map<string, Decided>();
+    // A decision is taped after its input arrived: the tape from the shadow's first input's time on holds every one after it.
+    let from = `${since.split('-')[0]}-0`;
+    for (;;) {
+      const page = await redis.xrangeBuffer(tapeKey(gate), from, '+', 'COUNT', PAGE);
+      for (const [, fields] of page) {
+        let records: TapeRecord[];
+        try {
+          records = decodeTapeEntry(fields);
+        } catch {
+          continue; // rehearse names undecodable entries; here they are simply not compared
+        }
+        for (const record of records) if (compareStreamIds(record.id, since) > 0) found.set(record.id, record);
+      }
+      if (page.length < PAGE) return found;
+      from = `(${page.at(-1)![0].toString()}`;
+    }
+  },
+};
+
+export async function lagOf(redis: ShadowReader, stream: string | undefined, group: string | undefined): Promise<number | null> {
+  if (stream === undefined || group === undefined) return null;
+  try {
+    const rows = (await redis.xinfo('GROUPS', stream)) as unknown[][];
+    const row = rows.find((r) => r[r.indexOf('name') + 1] === group);
+    const lag = Number(row?.[row.indexOf('lag') + 1]);
+    return row === undefined || Number.isNaN(lag) ? null : lag;
+  } catch {
+    return null;
+  }
+}
+
+export interface ReportOptions {
+  readonly gates?: readonly string[] | undefined;
+  /** An input decided by one side only is unpaired this long after it was produced (ms). */
+  readonly graceMs: number;
+  readonly documented?: readonly DocumentedDifference[];
+}
+
+/** The shadow's state: per hosted gate, where it began, its stream and group, how far the live pairing counted. */
+export async function shadowState(redis: ShadowReader): Promise<{ readonly gates: string[]; readonly fields: Record<string, string> }> {
+  const fields = await redis.hgetall(SHADOW_STATE);
+  const gates = Object.keys(fields)
+    .filter((field) => field.endsWith(':since'))
+    .map((field) => field.slice(0, -':since'.length))
+    .sort();
+  return { gates, fields };
+}
+
+/** One gate's decisions of both sides on inputs after `after` (a stream id), settled. */
+export async function gateWindow(
+  redis: ShadowReader,
+  incumbent: Incumbent,
+  gate: string,
+  after: string,
+  rules: PairingRules,
+  now: number,
+  graceMs: number,
+): Promise<Settled & { readonly incumbentDecided: number; readonly shadowDecided: number }> {
+  const shadow = new Map<string, Decided>();
+  // The shadow records an input after it arrived: its records of inputs after `after` were added after `after`'s time.
+  for await (const [, fields] of entries(redis, shadowDecisionsKey(gate), `${after.split('-')[0]}-0`)) {
+    const record = decodeShadowRecord(fields);
+    if (record !== undefined && compareStreamIds(record.id, after) > 0) shadow.set(incumbent.keyOf(record), record);
+  }
+  const decided = await incumbent.decisions(redis, gate, after, shadow);
+  return { ...settle(decided, shadow, rules, now, graceMs), incumbentDecided: decided.size, shadowDecided: shadow.size };
+}
+
+/** The shadow's decisions paired with the incumbent's, from where the shadow began. */
+export async function shadowReport(redis: ShadowReader, incumbent: Incumbent, options: ReportOptions, now: number): Promise<ShadowReport> {
+  const state = await shadowState(redis);
+  const gates = options.gates ?? state.gates;
+  const rules = { incumbent: incumbent.kind, documented: options.documented ?? DOCUMENTED_DIFFERENCES, verdictOf: incumbent.verdictOf };
+  const lines: GateLine[] = [];
+  const pairs: Pair[] = [];
+  const unpairedInputs: Unpaired[] = [];
+  let waiting = 0;
+  for (const gate of gates) {
+    const since = state.fields[`${gate}:since`];
+    if (since === undefined) continue;
+    const settled = await gateWindow(redis, incumbent, gate, since, rules, now, options.graceMs);
+    pairs.push(...settled.pairs);
+    unpairedInputs.push(...settled.unpaired);
+    waiting += settled.waiting;
+    const lag = await lagOf(redis, state.fields[`${gate}:stream`], state.fields[`${gate}:group`]);
+    lines.push({ gate, since, lag, incumbentDecided: settled.incumbentDecided, shadowDecided: settled.shadowDecided });
+  }
+  const count = (c: PairClass) => pairs.filter((p) => p.class === c).length;
+  return {
+    incumbent: incumbent.kind,
+    at: now,
+    gates: lines,
+    compared: pairs.length,
+    same: count('same'),
+    documented: count('documented'),
+    unexplained: count('unexplained'),
+    unpaired: unpairedInputs.length,
+    waiting,
+    pairs,
+    unpairedInputs,
+  };
+}
