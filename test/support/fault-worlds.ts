@@ -172,15 +172,16 @@ const oneUnseenFigure = (a: Applied, b: Applied) =>
  * that leaves a sole producer's wrong value, which no rule bounds (docs/governor.md "Faults that
  * compose").
  */
-export function faultPairsOf(): fc.Arbitrary<readonly Fault[]> {
+export function faultPairsOf(only: readonly string[] = []): fc.Arbitrary<readonly Fault[]> {
   const familyOf = (f: Fault) => familyByName.get(f.family)!;
-  return fc.tuple(faultsOf([]), fc.boolean()).chain(([first, oneFigure]) => {
+  const among = (f: Family) => only.length === 0 || only.includes(familyName(f)) || only.includes(f.input);
+  return fc.tuple(faultsOf(only), fc.boolean()).chain(([first, oneFigure]) => {
     const figure = ONE_FIGURE.find((inputs) => inputs.includes(familyOf(first).input));
-    if (oneFigure && figure !== undefined) {
-      const seconds = FAMILIES.filter((f) => figure.includes(f.input) && (seenOrLarger(familyOf(first)) || seenOrLarger(f)));
-      return faultsOf(seconds.map(familyName)).map((second) => [first, { ...second, on: first.on }]);
-    }
-    return fc.tuple(faultsOf([]), fc.boolean()).map(([second, oneSymbol]) => [first, oneSymbol ? { ...second, on: first.on } : second]);
+    const seconds = FAMILIES.filter(
+      (f) => among(f) && figure?.includes(f.input) === true && (seenOrLarger(familyOf(first)) || seenOrLarger(f)),
+    );
+    if (oneFigure && seconds.length > 0) return faultsOf(seconds.map(familyName)).map((second) => [first, { ...second, on: first.on }]);
+    return fc.tuple(faultsOf(only), fc.boolean()).map(([second, oneSymbol]) => [first, oneSymbol ? { ...second, on: first.on } : second]);
   });
 }
 
