@@ -45,12 +45,12 @@ import { AS_TRUE_WHERE_UNRELATED, INPUTS, familyName } from '../support/single-f
  *       per leg past dust), its notional at the true price within the per-trade cap, and only while
  *       the true book (every leg, and the reservation) is under the total cap.
  * An open blocked by name, "unknown", counts as conservative. Worlds no rule can bound are not
- * drawn (unbounded, below, says which and why). QG_PROPERTY_RUNS (default 300) and
+ * drawn (unbounded, below, says which and why). QG_PROPERTY_RUNS (default 1000) and
  * QG_PROPERTY_SEED; QG_PROPERTY_FAULTS=0|1|2 draws only that many faults (of the families
  * QG_PROPERTY_FAMILIES names, default all), QG_PROPERTY_HEDGES=0 no legs, QG_PROPERTY_VANISHING=0 no
  * vanished position (each dimension on its own).
  */
-const RUNS = Number(process.env.QG_PROPERTY_RUNS ?? 300);
+const RUNS = Number(process.env.QG_PROPERTY_RUNS ?? 1000);
 const SEED = Number(process.env.QG_PROPERTY_SEED ?? 70);
 const FAULTS = process.env.QG_PROPERTY_FAULTS;
 const HEDGES = process.env.QG_PROPERTY_HEDGES !== '0';
@@ -138,6 +138,7 @@ describe('unknown is not zero: hedge legs, vanished figures and two faults at on
   const commits = usePrivateCommitter(redis);
 
   let unboundedSeen = 0;
+  let messagesSeen = 0;
   it(`holds (a)-(d) and (f) over ${RUNS} worlds: legs, none to two faults, a vanished position (seed ${SEED})`, async () => {
     await fc.assert(
       fc.asyncProperty(
@@ -170,6 +171,7 @@ describe('unknown is not zero: hedge legs, vanished figures and two faults at on
             expect(faulted.ms, `(d) decided within ${DECIDED_WITHIN_MS} ms: ${story}`).toBeLessThan(DECIDED_WITHIN_MS);
             if (m.kind === 'close' && truth.event === 'permit' && !killSwitch)
               expect(faulted.event, `(b) a close that passes without the faults passes with them: ${story}`).toBe('permit');
+            messagesSeen++;
             if (unbounded(w, applied, vanishing, m) !== undefined) {
               unboundedSeen++;
               continue;
@@ -191,7 +193,7 @@ describe('unknown is not zero: hedge legs, vanished figures and two faults at on
       ),
       { numRuns: RUNS, seed: SEED, endOnFailure: false },
     );
-    // The worlds no rule bounds are a few of those drawn, not what the property mostly draws.
-    expect(unboundedSeen, 'messages whose (a), (c), (f) no rule bounds').toBeLessThan(RUNS / 4);
+    // The worlds no rule bounds are a few of those drawn (about 1 message in 100 at the defaults), not what the property mostly draws.
+    expect(unboundedSeen, `messages whose (a), (c), (f) no rule bounds, of ${messagesSeen}`).toBeLessThan(messagesSeen / 10);
   }, 600_000);
 });
