@@ -312,10 +312,12 @@ export function foldBook(input: FoldInput): FoldedBook {
     if (sorted.fresh.length > 0) figures.set(symbol, sorted.fresh);
     // A positive flat report: a fresh figure of no position (stamped within the age bound, so a
     // flat left behind by a stopped producer is none), clearing what its producer says it covers.
+    // Beside a refused word on the leg it is what remains after a refusal, no cross-checked report
+    // (a refusal never raises trust): it clears nothing until the refusal is gone.
     const flatLegs = new Set<Leg>();
     for (const f of sorted.fresh) {
       if (!isFlat(f) || (bounds.maxAgeMs !== undefined && bounds.now - f.asOfMs > bounds.maxAgeMs)) continue;
-      for (const leg of f.leg === undefined ? LEGS : [f.leg]) flatLegs.add(leg);
+      for (const leg of f.leg === undefined ? LEGS : [f.leg]) if (refusedOn.get(leg)!.size === 0) flatLegs.add(leg);
     }
     for (const leg of LEGS) {
       const claims = sorted.fresh.filter((f) => !isFlat(f) && (f.leg ?? legOf(undefined, f.notionalUsd ?? f.qty)) === leg);

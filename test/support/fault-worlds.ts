@@ -832,10 +832,11 @@ export async function decide(
 
 /**
  * `w` seeded earlier and counted by a governor decision then (which wrote the book's memory), its
- * position `v.on` gone since, and the rest of the world written afresh at `now`. What Redis holds
- * of the earlier world beyond the memory and the tracker's last round is flushed: a producer that
- * stopped leaves nothing its figure could still be read from (the stream's entries of a stopped
- * tracker are aged out, and so are its view rows, by their TTL).
+ * position `v.on` gone since, and the rest of the world written afresh at `now`. Where figures go,
+ * what Redis holds of the earlier world beyond the memory and the tracker's last round is flushed:
+ * a producer that stopped leaves nothing its figure could still be read from (the stream's entries
+ * of a stopped tracker are aged out, and so are its view rows, by their TTL). Where only P3.3's
+ * index goes, nothing else does.
  */
 async function seedVanished(
   r: Redis,
@@ -861,6 +862,10 @@ async function seedVanished(
   };
   await decideOnce(createGovernor(), reader, committer, before, probe, { ...capsOf(w), ...clocks.settings });
   const [memory, round] = await Promise.all([r.hgetall(keys.positionsHeld), r.hgetall(keys.trackerAccount)]);
+  // Where only P3.3's index goes, the index job's other listing and the governor's watch stay as the
+  // earlier world left them (nothing rebuilds or forgets them: no index job runs).
+  const kept = v.how === 'index_lost' ? [keys.p33HeldIndex, keys.p33Watch] : [];
+  const dumps = await Promise.all(kept.map((key) => r.dumpBuffer(key)));
   await r.flushdb();
   if (Object.keys(memory).length > 0) await r.hset(keys.positionsHeld, memory);
   if (Object.keys(round).length > 0) await r.hset(keys.trackerAccount, round);
@@ -885,6 +890,7 @@ async function seedVanished(
   if (v.how === 'index_lost') {
     await seed(r, committer, w, now, a, 'never');
     await r.del(keys.p33PositionIndex);
+    for (const [i, dump] of dumps.entries()) if (dump !== null) await r.restore(kept[i]!, 0, dump, 'REPLACE');
   }
 }
 

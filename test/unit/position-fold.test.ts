@@ -179,6 +179,13 @@ describe('the fold: absence is not flat', () => {
       expect(book.memory.get('LTCUSDT:SHORT')!.unread).toBeUndefined();
     });
 
+    it('a flat word beside the refusal clears nothing: what remains after a refusal is no report (found by the widened property, seed 1)', () => {
+      const book = fold([refused, tracker('LTCUSDT', 'LONG', 0)]);
+      expect(book.memory.get('LTCUSDT:LONG')).toEqual(unread([P33]));
+      const later = fold([tracker('LTCUSDT', 'LONG', 0)], { 'LTCUSDT:LONG': held([P33]) });
+      expect(later.memory.size).toBe(0);
+    });
+
     it('a leg once reported readably stays a remembered leg: a refusal keeps it, as before', () => {
       const book = fold([refused], { 'LTCUSDT:LONG': held([P33]) });
       expect(book.memory.get('LTCUSDT:LONG')).toEqual(held([P33]));
