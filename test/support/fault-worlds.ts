@@ -45,9 +45,10 @@ interface Held {
   readonly producers: readonly PositionProducer[];
   /**
    * Hedge mode (Binance dual-side): a SHORT leg of this quantity beside the LONG one. The balance
-   * tracker publishes an entry per leg (book-producers.ts cites it); P3.3 writes one hash per
-   * symbol, the leg its loop over the exchange's positions reached last (the SHORT), and so does
-   * our view's row, of the newest entry.
+   * tracker publishes an entry per leg (balance_tracker.py @73fab1f55 `_publish_positions`, lines
+   * 182-231: side from the sign, line 231); P3.3 writes one hash per symbol, one leg (the first
+   * row positionRisk gives for it, position_state_brain/main.py @73fab1f55 lines 162-176: here the
+   * SHORT); our view writes a row per leg and the symbol's row of the newest entry (the SHORT's).
    */
   readonly shortQty?: number;
 }
