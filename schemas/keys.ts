@@ -52,7 +52,7 @@ export const keys = {
   positionLeg: (symbol: string, leg: string) => `quantum:gates:position:${symbol}:${leg}`,
   /**
    * Ours: the position book's memory of what it knew was held: hash, field `SYMBOL:LEG`, value JSON
-   * {"by": [lanes that reported it], "at": ms of its first figure, "silent": [lanes gone silent]}. Written by the governor's
+   * {"by": [lanes that reported it], "at": ms of its first figure, "silent": [lanes gone silent], "unread": true (only refused words said it)}. Written by the governor's
    * decisions (handlers/positions/memory.ts), cleared by `quantum-gates positions clear`; no TTL.
    */
   positionsHeld: 'quantum:gates:positions:held',

@@ -104,6 +104,12 @@ export interface HeldLeg {
   readonly atMs: number;
   /** The lanes of `by` that went silent without their close, as of the read that wrote it: the leg is of unknown size. */
   readonly silent?: readonly Lane[];
+  /**
+   * Remembered from refused words alone: no lane of `by` ever reported the leg readably. A lane that
+   * then speaks readably on the symbol has answered (its figures say what it holds); one that falls
+   * silent leaves the leg of unknown size, as any remembered leg's.
+   */
+  readonly unread?: true;
 }
 
 /** The book's memory: per `SYMBOL:LEG` (heldKey). */
@@ -294,13 +300,20 @@ export function foldBook(input: FoldInput): FoldedBook {
     for (const [at, word] of slots) if ('figure' in word) lanesOf.set(word.figure, at.slice(0, at.lastIndexOf('|')));
     const sorted = sortWords(slots.values(), bounds, untrusted);
     // A lane whose word on the symbol is refused: the symbol is of unknown size already (that
-    // refusal), and the lane keeps what it was remembered for.
+    // refusal), and the lane keeps what it was remembered for. Per leg too (a word on the whole
+    // symbol, `*`, is on every leg), and the lanes whose word is a fresh figure.
     const refusedLanes = new Set<Lane>();
+    const refusedOn = new Map<Leg, Set<Lane>>(LEGS.map((leg) => [leg, new Set<Lane>()]));
+    const spokeLanes = new Set<Lane>();
     for (const [at, word] of slots) {
       const lane = at.slice(0, at.lastIndexOf('|'));
+      const slot = at.slice(at.lastIndexOf('|') + 1);
       if ('refused' in word || !sorted.fresh.includes(word.figure)) {
-        if ('refused' in word || sorted.refused.some((r) => r.key === word.key)) refusedLanes.add(lane);
-      }
+        if ('refused' in word || sorted.refused.some((r) => r.key === word.key)) {
+          refusedLanes.add(lane);
+          for (const leg of LEGS) if (slot === '*' || slot === leg) refusedOn.get(leg)!.add(lane);
+        }
+      } else spokeLanes.add(lane);
     }
     for (const r of sorted.refused) refused.push(r);
     if (sorted.fresh.length > 0) figures.set(symbol, sorted.fresh);
@@ -308,19 +321,22 @@ export function foldBook(input: FoldInput): FoldedBook {
     // flat left behind by a stopped producer is none), clearing what its producer says it covers.
     // A flat that names no leg covers the legs its own lane reported held, not one only another
     // producer reported: P3.3's one hash per symbol is the first row positionRisk lists, so on a
-    // hedge-mode account its FLAT is one leg's, and says nothing of the other.
+    // hedge-mode account its FLAT is one leg's, and says nothing of the other. Beside a refused word
+    // on the leg it is what remains after a refusal, no cross-checked report (a refusal never raises
+    // trust): it clears nothing until the refusal is gone.
     const flatLegs = new Set<Leg>();
     for (const f of sorted.fresh) {
       if (!isFlat(f) || (bounds.maxAgeMs !== undefined && bounds.now - f.asOfMs > bounds.maxAgeMs)) continue;
       const lane = lanesOf.get(f);
       const covered = f.leg !== undefined ? [f.leg] : LEGS.filter((leg) => reportedBy(memory.get(heldKey(symbol, leg)), lane));
-      for (const leg of covered) flatLegs.add(leg);
+      for (const leg of covered) if (refusedOn.get(leg)!.size === 0) flatLegs.add(leg);
     }
     for (const leg of LEGS) {
       const claims = sorted.fresh.filter((f) => !isFlat(f) && (f.leg ?? legOf(undefined, f.notionalUsd ?? f.qty)) === leg);
       const claimLanes = new Set(claims.map((f) => lanesOf.get(f) ?? ''));
       const before = memory.get(heldKey(symbol, leg));
-      const silent = (before?.by ?? []).filter((lane) => !claimLanes.has(lane));
+      // A leg remembered from refusals alone: a lane now speaking readably on the symbol has answered.
+      const silent = (before?.by ?? []).filter((lane) => !claimLanes.has(lane) && !(before?.unread === true && spokeLanes.has(lane)));
       const kept = flatLegs.has(leg) ? [] : silent.filter((lane) => refusedLanes.has(lane));
       const vanished = flatLegs.has(leg)
         ? []
@@ -341,12 +357,17 @@ export function foldBook(input: FoldInput): FoldedBook {
           key: input.laneKey(lane, symbol),
           leg,
         });
-      if (claimLanes.size === 0 && vanished.length === 0 && kept.length === 0) continue;
+      // A refused word on a leg nobody reported readably: remembered from it (unread), so that the
+      // word vanishing leaves the leg of unknown size, never flat (a refusal never raises trust).
+      const fromRefusals = claimLanes.size === 0 && (before === undefined || before.unread === true);
+      const unread = fromRefusals && !flatLegs.has(leg) ? [...refusedOn.get(leg)!] : [];
+      if (claimLanes.size === 0 && vanished.length === 0 && kept.length === 0 && unread.length === 0) continue;
       // When it was first remembered: a tracker round after it proves the tracker ran since (a later
       // figure's time would add nothing, and rewriting it would make every decision write the memory).
-      const atMs = before?.atMs ?? Math.max(0, ...claims.map((f) => f.asOfMs));
-      const by = [...new Set([...claimLanes, ...vanished, ...kept])].sort();
-      remembered.set(heldKey(symbol, leg), vanished.length === 0 ? { by, atMs } : { by, atMs, silent: [...vanished].sort() });
+      const atMs = before?.atMs ?? (claims.length === 0 ? bounds.now : Math.max(0, ...claims.map((f) => f.asOfMs)));
+      const by = [...new Set([...claimLanes, ...vanished, ...kept, ...unread])].sort();
+      const held: HeldLeg = vanished.length === 0 ? { by, atMs } : { by, atMs, silent: [...vanished].sort() };
+      remembered.set(heldKey(symbol, leg), fromRefusals ? { ...held, unread: true } : held);
     }
     const top = largestExposure(sorted.fresh);
     if (top === undefined) continue;

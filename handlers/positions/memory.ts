@@ -18,9 +18,17 @@ export { UNKNOWN_LANE };
  * in between was never counted by anyone, so there is nothing to remember.
  */
 
-/** A memory field's value: JSON {"by": [lanes], "at": ms}, and "silent": [lanes] while it is of unknown size. */
+/**
+ * A memory field's value: JSON {"by": [lanes], "at": ms}, "silent": [lanes] while it is of unknown
+ * size, and "unread": true while it is remembered from refused words alone.
+ */
 export function encodeHeld(held: HeldLeg): string {
-  return JSON.stringify(held.silent === undefined ? { by: held.by, at: held.atMs } : { by: held.by, at: held.atMs, silent: held.silent });
+  return JSON.stringify({
+    by: held.by,
+    at: held.atMs,
+    ...(held.silent === undefined ? {} : { silent: held.silent }),
+    ...(held.unread === true ? { unread: true } : {}),
+  });
 }
 
 /**
@@ -32,9 +40,10 @@ export function decodeHeld(value: string): HeldLeg {
   try {
     const parsed = JSON.parse(value) as unknown;
     if (typeof parsed === 'object' && parsed !== null) {
-      const { by, at, silent } = parsed as { by?: unknown; at?: unknown; silent?: unknown };
+      const { by, at, silent, unread } = parsed as { by?: unknown; at?: unknown; silent?: unknown; unread?: unknown };
       const lanes = (v: unknown): v is string[] => Array.isArray(v) && v.every((lane) => typeof lane === 'string');
-      if (lanes(by) && typeof at === 'number' && Number.isFinite(at)) return lanes(silent) ? { by, atMs: at, silent } : { by, atMs: at };
+      if (lanes(by) && typeof at === 'number' && Number.isFinite(at))
+        return { by, atMs: at, ...(lanes(silent) ? { silent } : {}), ...(unread === true ? { unread: true as const } : {}) };
     }
   } catch {
     // Falls through: unreadable is held by nobody known.

@@ -177,6 +177,23 @@ describe('the book: both legs, and absence is not flat (issue #70)', () => {
       expect(await verdict('mistake-closed')).toMatchObject({ event: 'permit', open_positions: '9' });
     });
 
+    it('one hash unparsable when a decision reads the book, then deleted → still blocked naming it (was permitted at 9, giving 11: found by unknown-property.test.ts)', async () => {
+      await p33Book(BOOK, 1.5, 100);
+      // No decision ever read BOOK6 readably: only its refused word tells the book it may be held.
+      await redis.client.hset(keys.p33StatePositions('BOOK6USDT'), 'position_amt', 'abc');
+      await start({ HANDLERS: 'governor' });
+      await open('unread-first', 'NEW0USDT');
+      expect(await verdict('unread-first')).toMatchObject({ event: 'block' });
+      await redis.client.del(keys.p33StatePositions('BOOK6USDT'));
+      await open('unread-next', 'NEW1USDT');
+      expect(await verdict('unread-next')).toMatchObject({
+        event: 'block',
+        reason: 'max_positions_reached',
+        open_positions: '10',
+        unpriced_positions: 'BOOK6USDT',
+      });
+    });
+
     it("P3.3's index deleted with no index job running → still blocked at 10 (was permitted at 0, $0)", async () => {
       const next = await afterVanish('index', () => redis.client.del(keys.p33PositionIndex));
       expect(next).toMatchObject({ event: 'block', reason: 'max_positions_reached', open_positions: '10' });

@@ -6,7 +6,15 @@ import type { AnyHandler } from '../../runtime/contract/handler.js';
 import type { RedisReader } from '../../runtime/contract/redis-reader.js';
 import type { TransactionCommitter } from '../../runtime/engine/commit.js';
 import { keys, streams } from '../../schemas/keys.js';
-import { balanceTrackerSnapshot, marketStatePublished, p33NewestHash, p33SeedHash, pyFloat, tickerHash } from './book-producers.js';
+import {
+  balanceTrackerAccount,
+  balanceTrackerSnapshot,
+  marketStatePublished,
+  p33NewestHash,
+  p33SeedHash,
+  pyFloat,
+  tickerHash,
+} from './book-producers.js';
 import { decideOnce, refreshPositionIndex } from './decide-once.js';
 import { readStream } from './runtime.js';
 import { FAMILIES, familyName, type Family, type InputId } from './single-faults.js';
@@ -37,9 +45,10 @@ interface Held {
   readonly producers: readonly PositionProducer[];
   /**
    * Hedge mode (Binance dual-side): a SHORT leg of this quantity beside the LONG one. The balance
-   * tracker publishes an entry per leg (book-producers.ts cites it); P3.3 writes one hash per
-   * symbol, the leg its loop over the exchange's positions reached last (the SHORT), and so does
-   * our view's row, of the newest entry.
+   * tracker publishes an entry per leg (balance_tracker.py @73fab1f55 `_publish_positions`, lines
+   * 182-231: side from the sign, line 231); P3.3 writes one hash per symbol, one leg (the first
+   * row positionRisk gives for it, position_state_brain/main.py @73fab1f55 lines 162-176: here the
+   * SHORT); our view writes a row per leg and the symbol's row of the newest entry (the SHORT's).
    */
   readonly shortQty?: number;
 }
@@ -116,13 +125,20 @@ export function worldsOf(kinds: readonly string[]): fc.Arbitrary<World> {
 
 /**
  * Widened worlds (issue #70 item 5): any held symbol may be hedged, a SHORT leg beside its LONG, the
- * SHORT 1/1000 of it (dust beside a real leg) or as large. Its producers as worldsOf draws them.
+ * SHORT 1/1000 of it (dust beside a real leg) or as large. Its producers as worldsOf draws them,
+ * and the balance tracker among them: in hedge mode only the tracker (and our view of it) reports
+ * both legs (balance_tracker.py `_publish_positions`, book-producers.ts); P3.3 writes one hash per
+ * symbol, one leg (position_state_brain/main.py `get_position`, its first entry of the symbol). A
+ * hedged symbol P3.3 alone reports has a leg no producer reports: nothing can count it.
  */
 export function hedgedWorldsOf(kinds: readonly string[]): fc.Arbitrary<World> {
+  const bothLegs = (h: Held): Held =>
+    h.producers.some((p) => laneOf(p) === 'snapshot') ? h : { ...h, producers: [...h.producers, 'tracker_entry'] };
   return worldsOf(kinds).chain((w) =>
-    fc
-      .tuple(...w.held.map(() => fc.constantFrom(undefined, undefined, 0.001, 1)))
-      .map((shares) => ({ ...w, held: w.held.map((h, i) => (shares[i] === undefined ? h : { ...h, shortQty: h.qty * shares[i]! })) })),
+    fc.tuple(...w.held.map(() => fc.constantFrom(undefined, undefined, 0.001, 1))).map((shares) => ({
+      ...w,
+      held: w.held.map((h, i) => (shares[i] === undefined ? h : { ...bothLegs(h), shortQty: h.qty * shares[i]! })),
+    })),
   );
 }
 
@@ -157,15 +173,16 @@ const oneUnseenFigure = (a: Applied, b: Applied) =>
  * that leaves a sole producer's wrong value, which no rule bounds (docs/governor.md "Faults that
  * compose").
  */
-export function faultPairsOf(): fc.Arbitrary<readonly Fault[]> {
+export function faultPairsOf(only: readonly string[] = []): fc.Arbitrary<readonly Fault[]> {
   const familyOf = (f: Fault) => familyByName.get(f.family)!;
-  return fc.tuple(faultsOf([]), fc.boolean()).chain(([first, oneFigure]) => {
+  const among = (f: Family) => only.length === 0 || only.includes(familyName(f)) || only.includes(f.input);
+  return fc.tuple(faultsOf(only), fc.boolean()).chain(([first, oneFigure]) => {
     const figure = ONE_FIGURE.find((inputs) => inputs.includes(familyOf(first).input));
-    if (oneFigure && figure !== undefined) {
-      const seconds = FAMILIES.filter((f) => figure.includes(f.input) && (seenOrLarger(familyOf(first)) || seenOrLarger(f)));
-      return faultsOf(seconds.map(familyName)).map((second) => [first, { ...second, on: first.on }]);
-    }
-    return fc.tuple(faultsOf([]), fc.boolean()).map(([second, oneSymbol]) => [first, oneSymbol ? { ...second, on: first.on } : second]);
+    const seconds = FAMILIES.filter(
+      (f) => among(f) && figure?.includes(f.input) === true && (seenOrLarger(familyOf(first)) || seenOrLarger(f)),
+    );
+    if (oneFigure && seconds.length > 0) return faultsOf(seconds.map(familyName)).map((second) => [first, { ...second, on: first.on }]);
+    return fc.tuple(faultsOf(only), fc.boolean()).map(([second, oneSymbol]) => [first, oneSymbol ? { ...second, on: first.on } : second]);
   });
 }
 
@@ -194,6 +211,43 @@ export function faultsOf(only: readonly string[]): fc.Arbitrary<Fault> {
     on: fc.oneof(fc.nat(3), fc.constant('new' as const)),
     share: fc.constantFrom(0 as const, 0.1 as const, 0.00001 as const),
   });
+}
+
+/**
+ * A leg of a held symbol that, with `applied`, no producer reports at its true size or above and
+ * none refuses: every figure of it absent or smaller (a leg's producers as seed() writes them: the
+ * balance tracker's entries and our view's rows carry both legs, one lane, the stream's newest
+ * entry replacing the view's row; P3.3's hash carries one leg, the SHORT of a hedged symbol).
+ * Undefined when every leg is seen. No rule bounds such a leg: its figure is a sole producer's
+ * wrong value (docs/governor.md "Faults that compose").
+ */
+export function hiddenLeg(w: World, applied: readonly Applied[]): { symbol: string; leg: 'LONG' | 'SHORT' } | undefined {
+  const way = (input: InputId, symbol: string) =>
+    applied.find((a) => a.family.input === input && (a.symbol === undefined || a.symbol === symbol))?.family.way;
+  const UNSEEN = ['missing', 'stale', 'smaller'];
+  for (const h of w.held) {
+    // The snapshot lane's word: the tracker's entry where it stands, else our view's row.
+    const tracker = h.producers.includes('tracker_entry') ? way('tracker_entry', h.symbol) : 'missing';
+    const view = h.producers.includes('view_row')
+      ? way('view_index', h.symbol) === 'missing'
+        ? 'missing'
+        : way('view_row', h.symbol)
+      : 'missing';
+    const trackerStands = tracker !== 'missing' && tracker !== 'wrong_type';
+    // A stale entry replaces the view's row and is aged out: the lane says nothing.
+    const snapshotSeen = trackerStands ? !UNSEEN.includes(tracker ?? '') : view !== 'missing' && !['stale', 'smaller'].includes(view ?? '');
+    const p33Seen = (layout: PositionProducer) =>
+      h.producers.includes(layout) &&
+      way('p33_index', h.symbol) !== 'missing' &&
+      !UNSEEN.includes(way(layout, h.symbol) ?? '') &&
+      way('p33_mark', h.symbol) !== 'smaller';
+    const p33 = P33_LAYOUTS.some(p33Seen);
+    const legs: ['LONG' | 'SHORT', boolean][] = [['LONG', snapshotSeen || (h.shortQty === undefined && p33)]];
+    if (h.shortQty !== undefined) legs.push(['SHORT', snapshotSeen || p33]);
+    const hidden = legs.find(([, seen]) => !seen);
+    if (hidden !== undefined) return { symbol: h.symbol, leg: hidden[0] };
+  }
+  return undefined;
 }
 
 // ---- fitting a fault to a world ----
@@ -267,15 +321,30 @@ export interface Clocks {
 }
 
 /**
- * How every figure of a held position goes while it is still held: its keys deleted, or expired;
- * its producers stopped (their figures aged past POSITION_MAX_AGE_SEC while every other figure is
- * written afresh); the position index lost (P3.3 still writes the hash, no index lists it, no
- * refresh runs). Only a decision that counted it before can know it is missing.
+ * How the figures of a held position go while it is still held, after a governor decision counted
+ * it (only such a decision can know it is missing): every one of them `deleted`, or `expired`
+ * (their producers stopped writing: hashes gone by their TTL, the tracker's entries aged out);
+ * `stopped`, the balance tracker stopped (every symbol's snapshot-lane figures aged past
+ * POSITION_MAX_AGE_SEC, its account hash as old, everything else written afresh); `stale`, each of
+ * its producers' last word old (P3.3's hash left flat, stamped STALE_MS ago; the tracker's entries
+ * and our view's rows aged out); `flat_mistake`, its P3.3 hash rewritten `position_amt` 0 beside its
+ * side (a partial or hand write; the other producers as true); `index_lost`, P3.3's index gone and
+ * no index job running (P3.3 still writes the hash).
  */
 export interface Vanishing {
-  /** Which held position (an index into held). */
+  /** Which held position (an index into held); `stopped` stops the tracker for every symbol. */
   readonly on: number;
-  readonly how: 'deleted' | 'expired' | 'stopped' | 'index_lost';
+  readonly how: (typeof VANISHING_WAYS)[number];
+}
+export const VANISHING_WAYS = ['deleted', 'expired', 'stopped', 'stale', 'flat_mistake', 'index_lost'] as const;
+
+/** The world a vanishing can happen in: `flat_mistake` needs a P3.3 hash of the symbol. Pure. */
+export function fittedVanishing(w: World, v: Vanishing): World {
+  if (v.how !== 'flat_mistake') return w;
+  const i = v.on % w.held.length;
+  const h = w.held[i]!;
+  if (h.producers.some((p) => P33_LAYOUTS.includes(p))) return w;
+  return { ...w, held: w.held.map((x, k) => (k === i ? { ...h, producers: [...h.producers, 'p33_newest_hash' as const] } : x)) };
 }
 
 /** POSITION_MAX_AGE_SEC's default: a stopped producer's figures are this old, and then some, at the decision. */
@@ -383,6 +452,53 @@ function quoteOf(value: number, a: Applied | undefined, now: number, freshMs: nu
 
 const flatSymbol = (i: number) => `F${i}USDT`;
 
+/**
+ * Position figures a seed leaves out (a vanished position's, seedVanished): of one symbol or every
+ * one, every producer's, the snapshot lane's (the balance tracker stopped), or the stream's alone
+ * (its hashes written to expire).
+ */
+interface Skipped {
+  readonly symbol: string | '*';
+  readonly lanes: 'all' | 'snapshot' | 'stream' | 'p33';
+  /** What P3.3's skipped hashes are written as instead (Vanishing `stale`, `flat_mistake`). */
+  readonly p33?: 'stale_flat' | 'flat_mistake';
+}
+
+function skipped(skip: Skipped | undefined, symbol: string, producer: PositionProducer): boolean {
+  if (skip === undefined || (skip.symbol !== '*' && skip.symbol !== symbol)) return false;
+  if (skip.lanes === 'all') return true;
+  if (skip.lanes === 'p33') return P33_LAYOUTS.includes(producer);
+  return skip.lanes === 'snapshot' ? laneOf(producer) === 'snapshot' : producer === 'tracker_entry';
+}
+
+/**
+ * A P3.3 hash that no longer tells the position: left flat with a stamp STALE_MS old (no fresh
+ * report), or `position_amt` 0 beside the leg's side (no writer's close: P3.3's side follows the
+ * amount's sign, position_state_brain/main.py @73fab1f55 line 513).
+ */
+function p33Replaced(h: Held, producer: PositionProducer, how: 'stale_flat' | 'flat_mistake', now: number): Record<string, string> {
+  const atSec = (how === 'stale_flat' ? now - STALE_MS : now - 2000) / 1000;
+  const hash = producer === 'p33_seed_hash' ? p33SeedHash(0, h.mark, atSec) : p33NewestHash(h.symbol, 0, h.mark, atSec);
+  if (how === 'flat_mistake') hash.side = h.shortQty === undefined ? 'LONG' : 'SHORT';
+  return hash;
+}
+
+/** The tracker's round is stamped before its entries (the earliest snapshot-lane figure, figureOf's freshMs). */
+const TRACKER_ROUND_BEFORE_MS = 2000 + POSITION_PRODUCERS.indexOf('view_row') * 300;
+
+/** Every leg the snapshot lane reports is written, fresh and readable: the tracker's round can be stamped. */
+function trackerRoundConsistent(w: World, a: Faults, skip: Skipped | undefined): boolean {
+  if (hits(a, 'snapshot_stream') !== undefined || hits(a, 'view_index') !== undefined) return false;
+  return w.held.every((h) =>
+    h.producers
+      .filter((p) => laneOf(p) === 'snapshot')
+      // A symbol whose hashes are written to expire (its stream entries skipped): its view rows are going too.
+      .every(
+        (p) => !skipped(skip, h.symbol, p) && !(skip?.lanes === 'stream' && skip.symbol === h.symbol) && hits(a, p, h.symbol) === undefined,
+      ),
+  );
+}
+
 /** The SHORT leg's quantity as a producer reports it: the fault's share of the LONG applied to it too. */
 function legOf(qty: number, h: Held): number;
 function legOf(qty: number | 'abc', h: Held): number | 'abc';
@@ -404,8 +520,8 @@ export async function seed(
   now: number,
   a: Faults,
   indexJob: Timing['indexJob'] = 'after',
-  /** A symbol whose position figures are not written (its producers stopped or it was deleted); its quotes are. */
-  skipPositionsOf?: string,
+  /** Position figures not written (a vanished position's, Vanishing); their quotes are. */
+  skip?: Skipped,
 ): Promise<void> {
   const nowSec = Math.floor(now / 1000);
   const refresh = (at: number, symbols: readonly string[]) =>
@@ -422,8 +538,17 @@ export async function seed(
   const viewSymbols: string[] = [];
   const entries: { atMs: number; fields: Record<string, string> }[] = [];
   for (const h of w.held) {
-    if (h.symbol === skipPositionsOf) continue;
     for (const producer of h.producers) {
+      if (skipped(skip, h.symbol, producer)) {
+        if (skip?.p33 !== undefined && P33_LAYOUTS.includes(producer)) {
+          p33Symbols.push(h.symbol);
+          p.hset(
+            producer === 'p33_seed_hash' ? keys.p33PositionSnapshot(h.symbol) : keys.p33StatePositions(h.symbol),
+            p33Replaced(h, producer, skip.p33, now),
+          );
+        }
+        continue;
+      }
       const fig = figureOf(h, hits(a, producer, h.symbol), now, 2000 + POSITION_PRODUCERS.indexOf(producer) * 300);
       if (fig === 'missing') {
         // A layout P3.3 stopped writing may still be listed by the other's index entry.
@@ -441,25 +566,32 @@ export async function seed(
         }
       } else if (producer === 'view_row') {
         viewSymbols.push(h.symbol);
-        const key = keys.position(h.symbol);
+        // position-snapshot's rows of the tracker's entries (handlers/position-snapshot.ts): each
+        // leg's row, and the symbol's row of the newest entry (the SHORT's in hedge mode, applied
+        // last). The fault is the view's of the symbol: every row of it.
+        const rows: [string, 'LONG' | 'SHORT', number | 'abc'][] = [
+          [keys.positionLeg(h.symbol, 'LONG'), 'LONG', fig === 'wrong_type' ? 0 : fig.qty],
+        ];
+        if (h.shortQty !== undefined)
+          rows.push([keys.positionLeg(h.symbol, 'SHORT'), 'SHORT', fig === 'wrong_type' ? 0 : legOf(fig.qty, h)]);
+        rows.push([keys.position(h.symbol), rows.at(-1)![1], rows.at(-1)![2]]);
         if (fig === 'wrong_type') {
-          wrongType(key);
+          for (const [key] of rows) wrongType(key);
           continue;
         }
-        // position-snapshot's row of a tracker snapshot (handlers/position-snapshot.ts); with the
-        // snapshot_sigma fault, a seed-format snapshot's own sigma too (seed 000: position_notional_usd, sigma).
-        const qty = h.shortQty === undefined ? fig.qty : legOf(fig.qty, h);
+        // With the snapshot_sigma fault, a seed-format snapshot's own sigma too (seed 000: position_notional_usd, sigma).
         const ownSigma = snapshotSigmaOf(h, hits(a, 'snapshot_sigma', h.symbol));
-        p.hset(key, {
-          symbol: h.symbol,
-          position_notional_usd: qty === 'abc' ? 'abc' : String(qty * h.mark),
-          qty: str(qty),
-          mark_price: String(h.mark),
-          side: h.shortQty === undefined ? 'LONG' : 'SHORT',
-          updated_at: String(fig.atMs),
-          source_id: `${fig.atMs}-0`,
-          ...(ownSigma === undefined ? {} : { sigma: ownSigma }),
-        });
+        for (const [key, side, qty] of rows)
+          p.hset(key, {
+            symbol: h.symbol,
+            position_notional_usd: qty === 'abc' ? 'abc' : String(qty * h.mark),
+            qty: str(qty),
+            mark_price: String(h.mark),
+            side,
+            updated_at: String(fig.atMs),
+            source_id: `${fig.atMs}-0`,
+            ...(ownSigma === undefined ? {} : { sigma: ownSigma }),
+          });
       } else {
         p33Symbols.push(h.symbol);
         const key = producer === 'p33_seed_hash' ? keys.p33PositionSnapshot(h.symbol) : keys.p33StatePositions(h.symbol);
@@ -508,6 +640,14 @@ export async function seed(
   else {
     entries.sort((x, y) => x.atMs - y.atMs);
     entries.forEach((e, i) => p.xadd(streams.positionSnapshot, `${e.atMs}-${i}`, ...Object.entries(e.fields).flat()));
+  }
+  // The tracker's round: its account hash, stamped before the entries it published (it writes the
+  // hash first, balance_tracker.py:148 then :169). Only where the round is the world's snapshot
+  // lane as seeded: a running tracker publishes every open leg, so a round stamped while one it
+  // reported is absent (skipped, missing, stale, unreadable) would say that leg was closed.
+  if (trackerRoundConsistent(w, a, skip)) {
+    const legs = w.held.reduce((n, h) => n + (h.shortQty === undefined ? 1 : 2), 0);
+    p.hset(keys.trackerAccount, balanceTrackerAccount(legs, Math.floor((now - TRACKER_ROUND_BEFORE_MS) / 1000)));
   }
 
   // Equity, chosen for the world's true heat.
@@ -620,10 +760,17 @@ export function trueHeat(w: World): number {
   return exposure / Math.max(1, Math.round(exposure / w.heat));
 }
 
+/** A leg past dust takes a position slot (handlers/governor/positions.ts DUST_QTY; docs/governor.md "Legs"). */
+const DUST_QTY = 0.0001;
+
+/** The true book's position slots: each leg past dust (a hedged symbol's two), and the reservation. */
+export const trueSlots = (w: World): number =>
+  w.held.reduce((n, h) => n + 1 + (h.shortQty !== undefined && h.shortQty > DUST_QTY ? 1 : 0), 0) + (w.reservation ? 1 : 0);
+
 export function capsOf(w: World): Record<string, string> {
   const book = trueBookNotional(w);
   return {
-    GOV_MAX_OPEN_POSITIONS: String(w.held.length + (w.reservation ? 1 : 0) + w.slotsFree),
+    GOV_MAX_OPEN_POSITIONS: String(trueSlots(w) + w.slotsFree),
     GOV_MAX_TOTAL_NOTIONAL_USDT: String(book + 100 * w.totalRoom),
     GOV_MAX_NOTIONAL_PER_TRADE_USDT: '1000000',
     GOV_SYMBOL_COOLDOWN_SECONDS: '0',
@@ -685,8 +832,12 @@ export async function decide(
 }
 
 /**
- * `w` seeded earlier and counted by a governor decision then, its position `v.on` gone since, and
- * the rest of the world written afresh at `now`.
+ * `w` seeded earlier and counted by a governor decision then (which wrote the book's memory), its
+ * position `v.on` gone since, and the rest of the world written afresh at `now`. Where figures go,
+ * what Redis holds of the earlier world beyond the memory and the tracker's last round is flushed:
+ * a producer that stopped leaves nothing its figure could still be read from (the stream's entries
+ * of a stopped tracker are aged out, and so are its view rows, by their TTL). Where only P3.3's
+ * index goes, nothing else does.
  */
 async function seedVanished(
   r: Redis,
@@ -711,16 +862,37 @@ async function seedVanished(
     timestamp: String(before / 1000),
   };
   await decideOnce(createGovernor(), reader, committer, before, probe, { ...capsOf(w), ...clocks.settings });
-  const positionKeys = [keys.p33PositionSnapshot(held.symbol), keys.p33StatePositions(held.symbol), keys.position(held.symbol)];
-  if (v.how === 'deleted') await r.del(...positionKeys);
+  const [memory, round] = await Promise.all([r.hgetall(keys.positionsHeld), r.hgetall(keys.trackerAccount)]);
+  // Where only P3.3's index goes, the index job's other listing and the governor's watch stay as the
+  // earlier world left them (nothing rebuilds or forgets them: no index job runs).
+  const kept = v.how === 'index_lost' ? [keys.p33HeldIndex, keys.p33Watch] : [];
+  const dumps = await Promise.all(kept.map((key) => r.dumpBuffer(key)));
+  await r.flushdb();
+  if (Object.keys(memory).length > 0) await r.hset(keys.positionsHeld, memory);
+  if (Object.keys(round).length > 0) await r.hset(keys.trackerAccount, round);
+  const indexJob = clocks.timing?.indexJob;
+  if (v.how === 'deleted') await seed(r, committer, w, now, a, indexJob, { symbol: held.symbol, lanes: 'all' });
+  if (v.how === 'stale') await seed(r, committer, w, now, a, indexJob, { symbol: held.symbol, lanes: 'all', p33: 'stale_flat' });
+  if (v.how === 'flat_mistake') await seed(r, committer, w, now, a, indexJob, { symbol: held.symbol, lanes: 'p33', p33: 'flat_mistake' });
+  if (v.how === 'stopped') await seed(r, committer, w, now, a, indexJob, { symbol: '*', lanes: 'snapshot' });
   if (v.how === 'expired') {
-    for (const key of positionKeys) await r.pexpire(key, 1);
-    while ((await r.exists(...positionKeys)) > 0) await new Promise((resolve) => setTimeout(resolve, 2));
+    // Its producers stopped writing, its hashes expired (their TTLs; the tracker's entries aged out).
+    await seed(r, committer, w, now, a, indexJob, { symbol: held.symbol, lanes: 'stream' });
+    const hashes = [
+      keys.p33PositionSnapshot(held.symbol),
+      keys.p33StatePositions(held.symbol),
+      keys.position(held.symbol),
+      keys.positionLeg(held.symbol, 'LONG'),
+      keys.positionLeg(held.symbol, 'SHORT'),
+    ];
+    for (const key of hashes) await r.pexpire(key, 1);
+    while ((await r.exists(...hashes)) > 0) await new Promise((resolve) => setTimeout(resolve, 2));
   }
   if (v.how === 'index_lost') {
     await seed(r, committer, w, now, a, 'never');
     await r.del(keys.p33PositionIndex);
-  } else await seed(r, committer, w, now, a, clocks.timing?.indexJob, held.symbol);
+    for (const [i, dump] of dumps.entries()) if (dump !== null) await r.restore(kept[i]!, 0, dump, 'REPLACE');
+  }
 }
 
 async function decideSeeded(

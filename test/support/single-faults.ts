@@ -16,6 +16,7 @@ export const WAYS = [
   'smaller',
   'larger',
   'vanished',
+  'refused_vanished',
   'flat_mistake',
   'flat',
   'second_leg',
@@ -33,6 +34,8 @@ export const WAY_WORDS: Readonly<Record<Way, string>> = {
   larger: 'larger than another producer’s',
   vanished:
     'held, then gone: its figures deleted, expired, aged out with their producer stopped, left flat with a stamp older than `POSITION_MAX_AGE_SEC`, or unlisted',
+  refused_vanished:
+    'refused when a decision read it (stamped ahead, unparsable, unreadable), no readable figure of the leg since, then gone',
   flat_mistake: 'rewritten flat by mistake: `position_amt` 0 beside side LONG/SHORT (no writer’s close)',
   flat: 'flat, fresh (its producer’s close), the sole producer',
   second_leg: 'a second leg of the symbol (hedge mode)',
@@ -479,7 +482,9 @@ export const FAMILIES: readonly Family[] = [
 /**
  * Issue #70: a held position whose figures vanish, P3.3's flat (by mistake or not) as the sole
  * producer, and hedge legs. Each needs the book's memory, written by a decision before the fault,
- * so test/integration/book-absence.test.ts holds them by name (the property decides once per world).
+ * so test/integration/book-absence.test.ts holds them by name (the one-fault property decides once
+ * per world); test/integration/unknown-property.test.ts draws them all (its Vanishing and hedged
+ * worlds) but the sole producer's fresh flat, which is a report.
  */
 const BOOK_ABSENCE = 'test/integration/book-absence.test.ts';
 const vanished = (producer: string): Pick<Family, 'governor' | 'heat'> => ({
@@ -499,6 +504,9 @@ export const ABSENCE_FAMILIES: readonly Family[] = [
   { input: 'tracker_entry', way: 'vanished', heldBy: BOOK_ABSENCE, ...vanished('the balance tracker') },
   { input: 'p33_seed_hash', way: 'vanished', heldBy: BOOK_ABSENCE, ...vanished('P3.3') },
   { input: 'p33_newest_hash', way: 'vanished', heldBy: BOOK_ABSENCE, ...vanished('P3.3') },
+  { input: 'tracker_entry', way: 'refused_vanished', heldBy: BOOK_ABSENCE, ...vanished('the balance tracker') },
+  { input: 'p33_seed_hash', way: 'refused_vanished', heldBy: BOOK_ABSENCE, ...vanished('P3.3') },
+  { input: 'p33_newest_hash', way: 'refused_vanished', heldBy: BOOK_ABSENCE, ...vanished('P3.3') },
   { input: 'p33_seed_hash', way: 'flat_mistake', heldBy: BOOK_ABSENCE, ...unusablePosition('unparsable') },
   { input: 'p33_newest_hash', way: 'flat_mistake', heldBy: BOOK_ABSENCE, ...unusablePosition('unparsable') },
   {

@@ -164,6 +164,47 @@ describe('the fold: absence is not flat', () => {
     expect(book.memory.size).toBe(0);
   });
 
+  describe('a refused word on a leg nobody reported readably is remembered (unread): its vanishing is unknown, not flat', () => {
+    const refused: SlotWord = {
+      symbol: 'LTCUSDT',
+      lane: P33,
+      slot: '*',
+      word: { refused: { symbol: 'LTCUSDT', source: 'p33', reason: 'unparsable', key: P33 + 'LTCUSDT' } },
+    };
+    const unread = (by: string[]): HeldLeg => ({ by, atMs: NOW, unread: true });
+
+    it('remembered from the refusal, on every leg its word covers', () => {
+      const book = fold([refused]);
+      expect(book.memory.get('LTCUSDT:LONG')).toEqual(unread([P33]));
+      expect(book.memory.get('LTCUSDT:SHORT')).toEqual(unread([P33]));
+      expect(decodeHeld(encodeHeld(unread([P33])))).toEqual(unread([P33]));
+    });
+
+    it('the refused hash then deleted: of unknown size (it was flat before issue #70 item 5’s property found it)', () => {
+      const book = fold([], { 'LTCUSDT:LONG': unread([P33]) });
+      expect(book.refused).toMatchObject([{ symbol: 'LTCUSDT', source: 'p33', reason: 'vanished', leg: 'LONG' }]);
+    });
+
+    it('a readable word of the lane answers it: its figure counts, the legs it does not hold are forgotten', () => {
+      const book = fold([p33('LTCUSDT', -1)], { 'LTCUSDT:LONG': unread([P33]), 'LTCUSDT:SHORT': unread([P33]) });
+      expect(book.refused).toEqual([]);
+      expect([...book.memory.keys()]).toEqual(['LTCUSDT:SHORT']);
+      expect(book.memory.get('LTCUSDT:SHORT')!.unread).toBeUndefined();
+    });
+
+    it('a flat word beside the refusal clears nothing: what remains after a refusal is no report (found by the widened property, seed 1)', () => {
+      const book = fold([refused, tracker('LTCUSDT', 'LONG', 0)]);
+      expect(book.memory.get('LTCUSDT:LONG')).toEqual(unread([P33]));
+      const later = fold([tracker('LTCUSDT', 'LONG', 0)], { 'LTCUSDT:LONG': held([P33]) });
+      expect(later.memory.size).toBe(0);
+    });
+
+    it('a leg once reported readably stays a remembered leg: a refusal keeps it, as before', () => {
+      const book = fold([refused], { 'LTCUSDT:LONG': held([P33]) });
+      expect(book.memory.get('LTCUSDT:LONG')).toEqual(held([P33]));
+    });
+  });
+
   it('a memory value no one can read is held by nobody known: unknown until cleared', () => {
     expect(decodeHeld('garbage')).toEqual({ by: [UNKNOWN_LANE], atMs: 0 });
     const book = fold([], { 'DOTUSDT:SHORT': decodeHeld('{}') });
