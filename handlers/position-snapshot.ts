@@ -80,6 +80,9 @@ export const positionSnapshot = defineHandler({
       if (typeof snapshot.side === 'string') fields.side = snapshot.side;
       ctx.put(key, fields, { replace: true, ttlSec: Math.ceil(agesInMs / 1000) });
       if (legKey !== undefined) ctx.put(legKey, fields, { replace: true, ttlSec: Math.ceil(agesInMs / 1000) });
+      // A snapshot of no side is the word on the whole symbol: no leg's row outlives it (the book
+      // reads the legs' rows only beside a symbol's row that names a side: book.ts bookReads).
+      else for (const l of LEGS) ctx.remove(keys.positionLeg(snapshot.symbol, l));
       ctx.add(keys.activePositions, snapshot.symbol, { to: 'set' });
     } else if (legKey !== undefined && agesInMs !== undefined && agesInMs <= 0) {
       // A leg's snapshot applied too late to count: that leg's row goes (and the symbol's, which it
@@ -112,6 +115,8 @@ export const positionSnapshot = defineHandler({
       const lives = agesInMs === undefined ? { replace: true } : { replace: true, ttlSec: Math.ceil(agesInMs / 1000) };
       ctx.put(key, fields, lives);
       if (legKey !== undefined) ctx.put(legKey, fields, lives);
+      // As above: the whole symbol's word replaces its legs'.
+      else for (const l of LEGS) ctx.remove(keys.positionLeg(snapshot.symbol, l));
       ctx.add(keys.activePositions, snapshot.symbol, { to: 'set' });
     }
     ctx.metrics.applied.inc();

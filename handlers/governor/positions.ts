@@ -103,7 +103,8 @@ function unknownSize(symbol: string, refused: readonly RefusedFigure[]): Positio
 export const bookPositionSource: PositionSource = {
   name: 'position-book',
   async load(redis, now, config) {
-    const { book } = await loadPositionBook(redis, config, { now, withUnpriced: true });
+    // The caps count notional and slots, never sigma: the market's sigmas are not read.
+    const { book } = await loadPositionBook(redis, config, { now, withUnpriced: true, withMarketSigma: false });
     const unknown = new Map<string, RefusedFigure[]>();
     for (const r of book.refused) unknown.set(r.symbol, [...(unknown.get(r.symbol) ?? []), r]);
     const positions: Position[] = [...unknown].map(([symbol, refused]) => unknownSize(symbol, refused));

@@ -330,10 +330,23 @@ interface SymbolRead {
   readonly suffix?: string;
   /**
    * Where the script may leave it unread (the plain path reads everything): for a symbol one of
-   * whose keys prefix + symbol it has read already, and whose reply holds figures that surely read
-   * as numbers at every place named. bookReadOf never looks at a reply this leaves unread.
+   * whose keys prefix + symbol it has read already (Needless). What such a read would have said is
+   * what bookReadOf reads without it.
    */
-  readonly needless?: readonly (readonly [prefix: string, ...places: number[]])[];
+  readonly needless?: readonly Needless[];
+}
+
+/**
+ * A read the script may skip for a symbol: once it has read `read` + symbol (an earlier read of the
+ * same list), if that reply holds figures that surely read as numbers at every place of `numbers`,
+ * something at every place of `present` and nothing at every place of `absent` (a reply's places
+ * from 0; a reply of one value is a row of one).
+ */
+interface Needless {
+  readonly read: string;
+  readonly numbers?: readonly number[];
+  readonly present?: readonly number[];
+  readonly absent?: readonly number[];
 }
 
 /**
@@ -344,20 +357,33 @@ interface SymbolRead {
  * nothing) and, with allP33Quotes, P3.3's marks only of symbols outside P3.3's index (the index's
  * own rows carry them).
  */
-function bookReads(prefixes: readonly string[], withUnpriced: boolean, allP33Quotes: boolean): Record<BookReadGroup, SymbolRead[]> {
+function bookReads(
+  prefixes: readonly string[],
+  { withUnpriced, allP33Quotes, withMarketSigma }: Required<Pick<BookReadOptions, 'withUnpriced' | 'allP33Quotes' | 'withMarketSigma'>>,
+): Record<BookReadGroup, SymbolRead[]> {
   const [view, published, marketState] = [prefixOf(keys.position), prefixOf(keys.marketStatePublished), prefixOf(keys.marketState)];
   // The market's two sigmas are read for every symbol, a view row's own sigma or not: the largest of all counts.
   return {
+    // A leg's row is written only beside a symbol's row that names its side (position-snapshot,
+    // which removes both legs' rows when it writes a symbol's row of no side): a symbol's row
+    // without a side says its symbol has no leg rows. Read when the symbol's row is absent.
     view: [
       { over: 'view', read: ['HMGET', view, ...VIEW_FIELDS] },
-      ...LEGS.map((leg): SymbolRead => ({ over: 'view', read: ['HMGET', view, ...VIEW_FIELDS], suffix: `:${leg}` })),
+      ...LEGS.map((leg): SymbolRead => ({
+        over: 'view',
+        read: ['HMGET', view, ...VIEW_FIELDS],
+        suffix: `:${leg}`,
+        needless: [{ read: view, present: [VIEW_FIELDS.indexOf('updated_at')], absent: [VIEW_FIELDS.indexOf('side')] }],
+      })),
     ],
     applied: [{ over: 'entries', read: ['GET', prefixOf(keys.positionAppliedId)] }],
     p33: prefixes.map((p) => ({ over: 'p33', read: ['HMGET', p, ...P33_FIELDS] })),
-    sigma: [
-      { over: 'book', read: ['HGET', published, 'sigma'] },
-      { over: 'book', read: ['HGET', marketState, 'sigma'] },
-    ],
+    sigma: !withMarketSigma
+      ? []
+      : [
+          { over: 'book', read: ['HGET', published, 'sigma'] },
+          { over: 'book', read: ['HGET', marketState, 'sigma'] },
+        ],
     // In priceQuoteReads' order: market state, ticker, then P3.3's under each prefix (but from the
     // P3.3 row of a symbol P3.3's index lists).
     quotes: !withUnpriced
@@ -366,7 +392,7 @@ function bookReads(prefixes: readonly string[], withUnpriced: boolean, allP33Quo
           { over: 'book', read: ['HMGET', marketState, 'mark_price', 'timestamp'] },
           { over: 'book', read: ['HMGET', prefixOf(keys.ticker), 'markPrice', 'timestamp'] },
           ...(allP33Quotes
-            ? prefixes.map((p): SymbolRead => ({ over: 'book', read: ['HMGET', p, 'mark_price', 'ts_epoch'], needless: [[p]] }))
+            ? prefixes.map((p): SymbolRead => ({ over: 'book', read: ['HMGET', p, 'mark_price', 'ts_epoch'], needless: [{ read: p }] }))
             : []),
         ],
   };
@@ -393,25 +419,30 @@ interface ListedReplies {
 }
 
 /**
- * read-book.lua's reply, the one record that crosses the script's boundary: a flat list of names
- * and values (Redis replies carry no maps), read by name here and nowhere else. A name the script
- * did not send reads as its empty value.
+ * read-book.lua's reply, the one record that crosses the script's boundary: a JSON object of named
+ * fields, read by name here and nowhere else. Lua has no nil in a list, so the script's `false`
+ * stands for Redis's nil (an absent key or field) and is read back as null; an empty list may come
+ * as `{}` (cjson cannot tell an empty list from an empty object). A name the script did not send
+ * reads as its empty value.
  */
 function scriptRecord(reply: unknown): ListedReplies {
-  const named = new Map<string, unknown>();
-  const flat = Array.isArray(reply) ? reply : [];
-  for (let i = 0; i + 1 < flat.length; i += 2) named.set(String(flat[i]), flat[i + 1]);
-  const list = <T>(name: string) => (Array.isArray(named.get(name)) ? (named.get(name) as T[]) : []);
-  const orNull = <T>(name: string) => (named.get(name) === false || named.get(name) === undefined ? null : (named.get(name) as T));
-  const replies = list<unknown[]>('replies');
+  const parsed: unknown = typeof reply === 'string' ? JSON.parse(reply) : undefined;
+  const named = typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>) : {};
+  const list = <T>(name: string) => listOf<T>(named[name]);
+  const orNull = <T>(name: string) => (named[name] === false || named[name] === undefined ? null : (named[name] as T));
+  // Each read's replies per symbol: a string (GET, HGET), a row of fields (HMGET) or nil.
+  const replies = list<unknown>('replies').map((perSymbol) =>
+    listOf<unknown>(perSymbol).map((one): unknown => (Array.isArray(one) ? one.map(nilOf) : nilOf(one))),
+  );
   const refused = list<[number, number, string]>('refused');
   for (const [read, at, error] of refused) replies[read - 1]![at - 1] = new Error(error);
   const refusedListings = list<[string, string, string]>('refused_listings');
   // A read refused for Redis's state (an ACL) is no key's problem: the message is held until Redis serves it.
   settledReplies([...refused, ...refusedListings].map(([, , error]) => new Error(error)));
+  const equity = orNull<unknown[]>('equity');
   return {
-    equity: orNull<(string | null)[]>('equity'),
-    mode: (named.get('mode') as ListedReplies['mode'] | undefined) ?? 'none',
+    equity: equity === null ? null : equity.map(nilOf),
+    mode: (named.mode as ListedReplies['mode'] | undefined) ?? 'none',
     entries: list<Entry>('entries'),
     lists: {
       view: list<string>('view'),
@@ -422,10 +453,20 @@ function scriptRecord(reply: unknown): ListedReplies {
     },
     replies,
     refusedListings,
-    p33Listing: named.get('p33_listing') === 'watched' ? 'watched' : 'all',
+    p33Listing: named.p33_listing === 'watched' ? 'watched' : 'all',
     memory: list<string>('memory'),
     tracker: orNull<string>('tracker'),
   };
+}
+
+/** A list of the script's record: `{}` (cjson's empty list) or anything not a list reads as empty. */
+function listOf<T>(value: unknown): T[] {
+  return Array.isArray(value) ? (value as T[]) : [];
+}
+
+/** A value of the script's record, its `false` (Redis's nil: read-book.lua) as null. */
+function nilOf(value: unknown): string | null {
+  return value === false || value === null || value === undefined ? null : String(value);
 }
 
 /** What a read of the book brings besides the positions. */
@@ -438,6 +479,12 @@ export interface BookReadOptions {
   readonly withUnpriced?: boolean;
   /** With `withUnpriced`: a symbol's P3.3 marks even where the P3.3 index does not list it, as readPriceQuotes reads them. */
   readonly allP33Quotes?: boolean;
+  /**
+   * Also the market's two sigmas of every held symbol (default true): a position's sigma is the
+   * largest of its figures' and these. False for a reader that counts no sigma (the governor sizes
+   * by notional and slots): its positions carry their figures' own sigma only.
+   */
+  readonly withMarketSigma?: boolean;
 }
 
 /**
@@ -445,9 +492,9 @@ export interface BookReadOptions {
  * one consistent moment), else (Redis Cluster, Redis before 7) the same reads as plain commands.
  */
 export async function loadPositionBook(redis: RedisReader, config: PositionBookConfig, options: BookReadOptions): Promise<BookAndEquity> {
-  const { withEquity = false, now, withUnpriced = false, allP33Quotes = false } = options;
+  const { withEquity = false, now, withUnpriced = false, allP33Quotes = false, withMarketSigma = true } = options;
   const prefixes = p33Prefixes(config);
-  const reads = bookReads(prefixes, withUnpriced, allP33Quotes);
+  const reads = bookReads(prefixes, { withUnpriced, allP33Quotes, withMarketSigma });
   const sent = BOOK_READ_GROUPS.flatMap((group) => reads[group]);
   const equityKey = withEquity ? keys.portfolioState : '';
   const listing = [

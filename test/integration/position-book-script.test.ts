@@ -72,6 +72,22 @@ const perSymbol = fc.record({
   wrongType: fc.subarray(['view', 'p33Seed', 'p33Newest', 'marketState', 'published', 'ticker'] as const),
   // P3.3's hashes not in our index yet (the index job finds them within POSITION_INDEX_REFRESH_SEC).
   unlisted: fc.boolean(),
+  // Our view's leg rows (a hedge-mode tracker's), newest last: as position-snapshot writes them, beside
+  // a symbol row that names the newest one's side (or none left: a leg applied too late takes it).
+  legs: fc.array(fc.tuple(fc.constantFrom('LONG', 'SHORT'), viewRow), { maxLength: 2 }),
+  // The book's memory of the symbol's legs, by which lanes (unreadable values too: held by no one known).
+  held: fc.array(
+    fc.tuple(
+      fc.constantFrom('LONG', 'SHORT'),
+      fc.oneof(
+        fc
+          .subarray(['snapshot', keys.p33PositionSnapshot(''), keys.p33StatePositions('')], { minLength: 1 })
+          .map((by) => JSON.stringify({ by, at: NOW - 10_000 })),
+        fc.constant('not json'),
+      ),
+    ),
+    { maxLength: 2 },
+  ),
   // The seeds' format, or the balance tracker's (position_qty, mark_price, side: a mark of 0 is unpriced).
   snapshot: fc.option(
     fc.oneof(
@@ -96,10 +112,17 @@ async function seedBooks(r: Redis, books: Books, stray: readonly string[]): Prom
       if (wrong.has(name)) await r.rpush(key, 'not a hash');
       else if (fields !== undefined && Object.keys(fields).length > 0) await r.hset(key, fields);
     };
-    if (book.view || wrong.has('view')) {
-      await put(keys.position(symbol), book.view, 'view');
+    const newestLeg = book.legs.at(-1)?.[0];
+    const symbolRow = book.view && newestLeg !== undefined ? { ...book.view, side: newestLeg } : book.view;
+    if (symbolRow || wrong.has('view')) {
+      await put(keys.position(symbol), symbolRow, 'view');
       await r.sadd(keys.activePositions, symbol);
     }
+    for (const [leg, row] of book.legs) {
+      if (Object.keys(row).length > 0) await r.hset(keys.positionLeg(symbol, leg), { ...row, side: leg });
+      await r.sadd(keys.activePositions, symbol);
+    }
+    for (const [leg, value] of book.held) await r.hset(keys.positionsHeld, `${symbol}:${leg}`, value);
     await put(keys.p33PositionSnapshot(symbol), book.p33Seed, 'p33Seed');
     await put(keys.p33StatePositions(symbol), book.p33Newest, 'p33Newest');
     if ((book.p33Seed || book.p33Newest || wrong.has('p33Seed') || wrong.has('p33Newest')) && !book.unlisted)
@@ -133,7 +156,7 @@ describe('position book: the one-script read answers what the plain reads answer
 
   // Both paths run bookReads and one decoder reads their replies: the script (one moment) and the
   // plain commands (Cluster) must answer alike, for figures of every kind and keys Redis refuses.
-  it('equals the plain reads for any mix of view rows, P3.3 hashes, snapshots of both formats, market-state sigma and marks', async () => {
+  it('equals the plain reads for any mix of view rows and leg rows, the memory, P3.3 hashes, snapshots of both formats, market-state sigma and marks', async () => {
     await fc.assert(
       // And maybe a stray snapshot entry of an empty symbol, or of none, first in the stream.
       fc.asyncProperty(
@@ -155,6 +178,11 @@ describe('position book: the one-script read answers what the plain reads answer
           const plainUnpriced = await loadPositionBook(withoutScripts(reader), config, { now: NOW, withUnpriced: true });
           expect(scriptedUnpriced).toEqual(plainUnpriced);
           expect(scriptedUnpriced.book.positions).toEqual(scripted.book.positions);
+          // The governor's: no market sigma.
+          const governorRead = { now: NOW, withUnpriced: true, withMarketSigma: false };
+          expect(await loadPositionBook(reader, config, governorRead)).toEqual(
+            await loadPositionBook(withoutScripts(reader), config, governorRead),
+          );
           // Every quote a direct read finds, index or not (the heat gate's decision marks).
           const scriptedAll = await loadPositionBook(reader, config, {
             withEquity: true,

@@ -28,6 +28,10 @@ describe('position-snapshot handler', () => {
           source_id: run.ctx.meta.id,
         },
       },
+      // A snapshot of no side is the word on the whole symbol: no leg's row outlives it (the book
+      // reads legs' rows only beside a symbol's row that names a side).
+      { op: 'deleteKey', key: keys.positionLeg('ETHUSDT', 'LONG') },
+      { op: 'deleteKey', key: keys.positionLeg('ETHUSDT', 'SHORT') },
       { op: 'addToSet', key: keys.activePositions, member: 'ETHUSDT' },
     ]);
   });

@@ -5,7 +5,7 @@
 -- tracker's account hash.
 -- ARGV: the position-snapshot group, the bound on entries, bookReads as JSON
 -- [{over = view|p33|entries|book|held, read = [command, key prefix, args...], suffix = after the symbol,
---   needless = [[prefix, places...], ...]}, ...],
+--   needless = [{read = prefix, numbers = [places], present = [places], absent = [places]}, ...]}, ...],
 -- P3.3's symbols the key watch names (JSON), or '' to read every symbol P3.3's index lists.
 -- A listing read Redis refuses (a key of another type, a key the user may not read) is noted
 -- {listing, key, error} and read as empty: the rest of the book is still read (book.ts bookReadOf).
@@ -95,7 +95,22 @@ else
   for _, s in ipairs(listing('p33', KEYS[3], 'SMEMBERS', KEYS[3]) or {}) do addP33(s) end
 end
 for _, s in ipairs(watched) do addP33(s) end
-for _, s in ipairs(lists.held) do addP33(s) end
+-- The memory's symbols not listed otherwise: P3.3's hashes of each, when one exists (of any type: a
+-- key Redis refuses to read is read, and refused, as ever). A symbol of no P3.3 hash has nothing
+-- for P3.3's reads to find, so one EXISTS stands for a read under every prefix (most held symbols
+-- of a book the balance tracker reports are no P3.3 symbol).
+local plans = cjson.decode(ARGV[3])
+local p33Prefixes = {}
+for _, plan in ipairs(plans) do
+  if plan.over == 'p33' then p33Prefixes[#p33Prefixes + 1] = plan.read[2] end
+end
+for _, s in ipairs(lists.held) do
+  if not inP33[s] and #p33Prefixes > 0 then
+    local held = {}
+    for k, prefix in ipairs(p33Prefixes) do held[k] = prefix .. s end
+    if redis.call('EXISTS', unpack(held)) > 0 then addP33(s) end
+  end
+end
 seen = {}
 for _, name in ipairs({'view', 'entries', 'p33'}) do
   for _, s in ipairs(lists[name]) do
@@ -112,15 +127,18 @@ end
 local replies, refused, byKey = {}, {}, {}
 local function needless(s, clauses)
   for _, c in ipairs(clauses or {}) do
-    local reply = byKey[c[1] .. s]
+    local reply = byKey[c.read .. s]
     if type(reply) == 'string' then reply = {reply} end
     local all = reply ~= nil
-    for k = 2, #c do all = all and type(reply) == 'table' and number(reply[c[k] + 1]) end
+    local row = type(reply) == 'table'
+    for _, k in ipairs(c.numbers or {}) do all = all and row and number(reply[k + 1]) end
+    for _, k in ipairs(c.present or {}) do all = all and row and reply[k + 1] ~= false and reply[k + 1] ~= nil end
+    for _, k in ipairs(c.absent or {}) do all = all and row and reply[k + 1] == false end
     if all then return true end
   end
   return false
 end
-for r, plan in ipairs(cjson.decode(ARGV[3])) do
+for r, plan in ipairs(plans) do
   replies[r] = {}
   local command = {unpack(plan.read)}
   for i, s in ipairs(lists[plan.over]) do
@@ -134,10 +152,12 @@ for r, plan in ipairs(cjson.decode(ARGV[3])) do
     replies[r][i] = reply
   end
 end
--- One named record (book.ts scriptRecord): names and values, flat.
-return {
-  'equity', equity, 'mode', mode, 'entries', entries,
-  'view', lists.view, 'p33', lists.p33, 'entry_symbols', lists.entries, 'book', lists.book, 'held', lists.held,
-  'replies', replies, 'refused', refused, 'refused_listings', listingRefused, 'p33_listing', p33From,
-  'memory', memory, 'tracker', tracker,
-}
+-- One named record (book.ts scriptRecord), as JSON: one string crosses the boundary, not thousands of
+-- reply elements for Redis to convert and the client to decode one by one. A nil Redis gave (an
+-- absent key or field) is false here, an empty list may read {}: the decoder says so.
+return cjson.encode({
+  equity = equity, mode = mode, entries = entries,
+  view = lists.view, p33 = lists.p33, entry_symbols = lists.entries, book = lists.book, held = lists.held,
+  replies = replies, refused = refused, refused_listings = listingRefused, p33_listing = p33From,
+  memory = memory, tracker = tracker,
+})
