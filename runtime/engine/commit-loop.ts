@@ -4,7 +4,7 @@ import type { Committer } from './commit.js';
 import { retryPolicy } from './retry-policy.js';
 import type { CommitAnswer, Delivery, PreparedBatch } from './delivery.js';
 import type { DeadLetterReason } from './dead-letter.js';
-import type { RootLogger } from './logger.js';
+import type { Logger as RootLogger } from 'pino';
 import type { RuntimeMetrics } from './metrics.js';
 import { classifyRedisError, type ClassifiedError } from './redis-errors.js';
 import { REDIS_STATE_CAUSES } from '../contract/redis-refusals.js';

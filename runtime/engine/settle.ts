@@ -3,7 +3,7 @@ import { retryPolicy } from './retry-policy.js';
 import type { ScheduledJob } from './effects.js';
 import { chainJobs } from './job-chain.js';
 import { describeError, type DecisionTape } from './execute.js';
-import type { RootLogger } from './logger.js';
+import type { Logger as RootLogger } from 'pino';
 import type { Delivery } from './delivery.js';
 import { applyMetricCalls, type RuntimeMetrics } from './metrics.js';
 import { classifyRedisError } from './redis-errors.js';

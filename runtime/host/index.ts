@@ -3,7 +3,7 @@
  * application need for more widens this list, deliberately.
  */
 export { createRuntime, type RuntimeServices } from './runtime.js';
-export type { RootLogger } from '../engine/logger.js';
+export type { Logger as RootLogger } from 'pino'; // the process's logger; the application makes it (app/logging.ts)
 export { systemClock, type Clock } from '../engine/clock.js';
 export type { ReadinessCauses } from './health.js';
 export { loadConfiguration, parseRuntimeConfig, selectHandlers, type RuntimeConfig } from './config.js';

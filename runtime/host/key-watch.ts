@@ -3,7 +3,7 @@ import type { KeyWatchDeclaration } from '../contract/key-watch.js';
 import type { MetricFactory } from '../contract/metrics.js';
 import { sendRead, type RedisReader } from '../contract/redis-reader.js';
 import type { Clock } from '../engine/clock.js';
-import type { RootLogger } from '../engine/logger.js';
+import type { Logger as RootLogger } from 'pino';
 import { isReady, type RedisClient } from '../engine/connection.js';
 import { GateReader } from './gate-reader.js';
 

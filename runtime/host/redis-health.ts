@@ -1,4 +1,4 @@
-import type { RootLogger } from '../engine/logger.js';
+import type { Logger as RootLogger } from 'pino';
 import type { RuntimeConfig } from './config.js';
 import { Cluster } from 'ioredis';
 import { isReady, type RedisClient } from './redis.js';

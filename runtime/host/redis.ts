@@ -1,6 +1,6 @@
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import { systemClock, type Clock } from '../engine/clock.js';
-import type { RootLogger } from '../engine/logger.js';
+import type { Logger as RootLogger } from 'pino';
 import type { RuntimeMetrics } from '../engine/metrics.js';
 import { linear, retryPolicy } from '../engine/retry-policy.js';
 import type { RuntimeConfig } from './config.js';

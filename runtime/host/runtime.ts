@@ -6,7 +6,7 @@ import { systemClock, type Clock } from '../engine/clock.js';
 import { RedisClock, redisTimeMs, type ReadRedisTime } from '../engine/redis-clock.js';
 import type { DecisionTape } from '../engine/execute.js';
 import { pino } from 'pino';
-import type { RootLogger } from '../engine/logger.js';
+import type { Logger as RootLogger } from 'pino';
 import { createRegistry, promMetricFactory, runtimeMetrics } from '../engine/metrics.js';
 import { periodicRefresh, type HostedHandler } from '../engine/refresh.js';
 import { JobQueues } from '../sources/job-queues.js';

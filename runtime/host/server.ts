@@ -4,7 +4,7 @@ import type { Queue } from 'bullmq';
 import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { HttpAnswer, RouteRequest } from '../contract/http.js';
-import type { RootLogger } from '../engine/logger.js';
+import type { Logger as RootLogger } from 'pino';
 import { ConfigError } from '../../schemas/env.js';
 import type { RuntimeConfig } from './config.js';
 import type { HostedHandler } from '../engine/refresh.js';

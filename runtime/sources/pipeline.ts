@@ -5,7 +5,7 @@ import { commitBatch, type CommitLoopEnv } from '../engine/commit-loop.js';
 import { deadLetterDestination } from '../engine/dead-letter.js';
 import type { Delivery } from '../engine/delivery.js';
 import { directReads, type DecisionTape } from '../engine/execute.js';
-import type { RootLogger } from '../engine/logger.js';
+import type { Logger as RootLogger } from 'pino';
 import { prepareBatch, rerun, type PipelineEnv } from '../engine/message-pipeline.js';
 import type { RuntimeMetrics } from '../engine/metrics.js';
 import { Settler, type JobSink } from '../engine/settle.js';

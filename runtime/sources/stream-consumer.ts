@@ -3,7 +3,7 @@ import { GroupLostError } from '../engine/commit-loop.js';
 import { Delivery } from '../engine/delivery.js';
 import { describeError } from '../engine/execute.js';
 import type { MessageMeta, StreamTrigger } from '../contract/handler.js';
-import type { RootLogger } from '../engine/logger.js';
+import type { Logger as RootLogger } from 'pino';
 import { Cluster } from 'ioredis';
 import { isReady, waitUntilReady, type RedisClient } from '../engine/connection.js';
 import { classifyRedisError } from '../engine/redis-errors.js';

@@ -13,7 +13,7 @@ const root = resolve(import.meta.dirname, '../..');
 /** The contract's budget (issue #72). */
 const CONTRACT_LINES = 450;
 /** The runtime's size today: issue #72's budget is 4,200, not reached yet. Lower it as the runtime shrinks. */
-const RUNTIME_LINES = 5_296;
+const RUNTIME_LINES = 5_295;
 
 /** Lines as `wc -l` counts them, of every .ts file under `dir`. */
 function linesUnder(dir: string): number {
