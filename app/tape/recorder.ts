@@ -95,9 +95,11 @@ export function decisionTape(
           const state = taped?.state;
           const size = state ? state.calls.length + state.clock.length : 0;
           const fresh = state !== undefined && stateTaped.get(state) !== size;
-          if (fresh) stateTaped.set(state, size);
           const record = toRecord(gate, delivery, taped, fresh, settingsOf(gate));
-          if (record) records.push(record);
+          if (record === undefined) continue;
+          // Only a record written carries the state: a skipped delivery (a foreign entry) first in its batch leaves it to the next.
+          if (fresh) stateTaped.set(state, size);
+          records.push(record);
         } catch (error) {
           onError(gate, error);
         }
