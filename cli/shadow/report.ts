@@ -51,7 +51,8 @@ export interface ShadowReport {
 
 const PAGE = 500;
 
-async function* entries(redis: ShadowReader, key: string, start: string): AsyncGenerator<[string, string[]]> {
+/** A stream's entries from `start` on, a page at a time. */
+export async function* streamEntries(redis: ShadowReader, key: string, start: string): AsyncGenerator<[string, string[]]> {
   let from = start;
   for (;;) {
     const page = await redis.xrange(key, from, '+', 'COUNT', PAGE);
@@ -127,7 +128,7 @@ export async function gateWindow(
 ): Promise<Settled & { readonly incumbentDecided: number; readonly shadowDecided: number }> {
   const shadow = new Map<string, Decided>();
   // The shadow records an input after it arrived: its records of inputs after `after` were added after `after`'s time.
-  for await (const [, fields] of entries(redis, shadowDecisionsKey(gate), `${after.split('-')[0]}-0`)) {
+  for await (const [, fields] of streamEntries(redis, shadowDecisionsKey(gate), `${after.split('-')[0]}-0`)) {
     const record = decodeShadowRecord(fields);
     if (record !== undefined && compareStreamIds(record.id, after) > 0) shadow.set(incumbent.keyOf(record), record);
   }
