@@ -2,7 +2,7 @@ import { fieldsToRecord } from '../../schemas/fields.js';
 import { keys, streams } from '../../schemas/keys.js';
 import type { Decided } from './pair.js';
 import type { PythonReader } from './python.js';
-import { streamEntries } from './report.js';
+import { streamEntries } from './stream-entries.js';
 
 /**
  * The Python heat gate's decisions of the proposals the shadow decided, where upstream's code

@@ -1,6 +1,9 @@
 import { compareStreamIds } from '../../schemas/fields.js';
 import { decodeShadowRecord, decodeTapeEntry, SHADOW_STATE, shadowDecisionsKey, tapeKey, type TapeRecord } from '../../app/cli-door.js';
 import { DOCUMENTED_DIFFERENCES, type DocumentedDifference } from './documented.js';
+import { DEFAULT_PRICING, pricePairs, type PricingSource } from './outcome-samples.js';
+import type { PricedDifference } from './price.js';
+import { PAGE, streamEntries } from './stream-entries.js';
 import { settle, type Decided, type Pair, type PairClass, type PairingRules, type Settled, type Unpaired } from './pair.js';
 
 /** The reads a report makes (ioredis satisfies it). */
@@ -47,20 +50,10 @@ export interface ShadowReport {
   readonly waiting: number;
   readonly pairs: readonly Pair[];
   readonly unpairedInputs: readonly Unpaired[];
+  /** The verdict differences that change exposure, priced where the outcome follow-ups know what the incumbent's decision led to (price.ts). */
+  readonly priced: readonly PricedDifference[];
 }
 
-const PAGE = 500;
-
-/** A stream's entries from `start` on, a page at a time. */
-export async function* streamEntries(redis: ShadowReader, key: string, start: string): AsyncGenerator<[string, string[]]> {
-  let from = start;
-  for (;;) {
-    const page = await redis.xrange(key, from, '+', 'COUNT', PAGE);
-    yield* page;
-    if (page.length < PAGE) return;
-    from = `(${page.at(-1)![0]}`;
-  }
-}
 
 /** The current release as incumbent: its tape (app/tape), paired by the input's stream id. */
 export const currentRelease: Incumbent = {
@@ -104,6 +97,8 @@ export interface ReportOptions {
   /** An input decided by one side only is unpaired this long after it was produced (ms). */
   readonly graceMs: number;
   readonly documented?: readonly DocumentedDifference[];
+  /** Where the outcome samples that price a difference are read; default the gates' stream and 5m,1h,4h. */
+  readonly pricing?: PricingSource;
 }
 
 /** The shadow's state: per hosted gate, where it began, its stream and group, how far the live pairing counted. */
@@ -156,6 +151,8 @@ export async function shadowReport(redis: ShadowReader, incumbent: Incumbent, op
     lines.push({ gate, since, lag, incumbentDecided: settled.incumbentDecided, shadowDecided: settled.shadowDecided });
   }
   const count = (c: PairClass) => pairs.filter((p) => p.class === c).length;
+  const from = Math.min(...lines.map((line) => Number.parseInt(line.since, 10)));
+  const priced = lines.length === 0 ? [] : await pricePairs(redis, pairs, from, options.pricing ?? DEFAULT_PRICING);
   return {
     incumbent: incumbent.kind,
     at: now,
@@ -168,5 +165,6 @@ export async function shadowReport(redis: ShadowReader, incumbent: Incumbent, op
     waiting,
     pairs,
     unpairedInputs,
+    priced,
   };
 }
