@@ -4,7 +4,7 @@ import { outcomeEntrySchema, type Outcome } from '../../schemas/outcome.js';
 import { horizonsOf } from '../report/calibrate.js';
 import type { Pair } from './pair.js';
 import { priceDifferences, pricedKind, type PricedDifference } from './price.js';
-import type { ShadowReader } from './report.js';
+import type { ShadowReader } from './reader.js';
 import { streamEntries } from './stream-entries.js';
 
 /** Where the outcome follow-ups write, and the horizons they sample at (OUTCOME_STREAM, OUTCOME_HORIZONS). */

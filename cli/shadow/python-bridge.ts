@@ -1,6 +1,6 @@
 import { keys } from '../../schemas/keys.js';
 import type { Decided } from './pair.js';
-import type { PythonReader } from './python.js';
+import type { PythonReader } from './reader.js';
 
 const BY_PLAN = keys.heatByPlan('');
 

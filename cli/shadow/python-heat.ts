@@ -1,7 +1,7 @@
 import { fieldsToRecord } from '../../schemas/fields.js';
 import { keys, streams } from '../../schemas/keys.js';
 import type { Decided } from './pair.js';
-import type { PythonReader } from './python.js';
+import type { PythonReader } from './reader.js';
 import { streamEntries } from './stream-entries.js';
 
 /**

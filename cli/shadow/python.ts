@@ -1,12 +1,10 @@
 import { verdictOf, type Decided } from './pair.js';
 import { bridgeVerdict, pythonHeatBridgeDecision } from './python-bridge.js';
 import { pythonHeatGateDecisions } from './python-heat.js';
-import type { Incumbent, ShadowReader } from './report.js';
+import type { PythonReader } from './reader.js';
+import type { Incumbent } from './report.js';
 
-/** The reads the Python readers make (ioredis satisfies it). */
-export interface PythonReader extends ShadowReader {
-  get(key: string): Promise<string | null>;
-}
+export type { PythonReader } from './reader.js';
 
 /**
  * The Python governor's decision of a plan, where upstream's code writes it

@@ -3,16 +3,11 @@ import { decodeShadowRecord, decodeTapeEntry, SHADOW_STATE, shadowDecisionsKey, 
 import { DOCUMENTED_DIFFERENCES, type DocumentedDifference } from './documented.js';
 import { DEFAULT_PRICING, pricePairs, type PricingSource } from './outcome-samples.js';
 import type { PricedDifference } from './price.js';
+import type { ShadowReader } from './reader.js';
 import { PAGE, streamEntries } from './stream-entries.js';
 import { settle, type Decided, type Pair, type PairClass, type PairingRules, type Settled, type Unpaired } from './pair.js';
 
-/** The reads a report makes (ioredis satisfies it). */
-export interface ShadowReader {
-  hgetall(key: string): Promise<Record<string, string>>;
-  xrange(key: string, start: string, end: string, count: 'COUNT', n: number): Promise<[string, string[]][]>;
-  xrangeBuffer(key: string, start: string, end: string, count: 'COUNT', n: number): Promise<[Buffer, Buffer[]][]>;
-  xinfo(subcommand: 'GROUPS', key: string): Promise<unknown>;
-}
+export type { ShadowReader } from './reader.js';
 
 /** Where the incumbent's decisions of a gate are read, and the key each input is paired by. */
 export interface Incumbent {

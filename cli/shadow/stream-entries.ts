@@ -1,4 +1,4 @@
-import type { ShadowReader } from './report.js';
+import type { ShadowReader } from './reader.js';
 
 /** Entries read per XRANGE. */
 export const PAGE = 500;
