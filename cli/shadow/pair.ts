@@ -91,7 +91,17 @@ export function pairOf(input: string, incumbent: Decided, shadow: Decided, rules
         : [{ field: 'verdict', before: verdicts.incumbent, after: verdicts.shadow, class: 'verdict' }];
   const { id, symbol } = decisionLabel(asTapeRecord(incumbent));
   const planId = planIdOf(incumbent) ?? planIdOf(shadow);
-  const base = { gate: incumbent.gate, id: incumbent.id, input, label: id, planId, symbol, producedAt: incumbent.producedAt, ...verdicts, changes };
+  const base = {
+    gate: incumbent.gate,
+    id: incumbent.id,
+    input,
+    label: id,
+    planId,
+    symbol,
+    producedAt: incumbent.producedAt,
+    ...verdicts,
+    changes,
+  };
   if (changes.length === 0) return { ...base, class: 'same' };
   const rule = documentedBy(rules.documented, rules.incumbent, incumbent.gate, verdicts);
   return rule === undefined ? { ...base, class: 'unexplained' } : { ...base, class: 'documented', row: rule.row };

@@ -42,7 +42,15 @@ export async function pythonHeatGateDecisions(
       if (hash.plan_id === planId && hash.calibrated_by === 'p26_heat_gate')
         effects.push({ op: 'putHash', key: keys.harvestProposal(entry.symbol), fields: hash });
     }
-    found.set(planId, { gate: record.gate, id: record.id, producedAt: record.producedAt, raw: record.raw, outcome: 'handled', effects, jobs: [] });
+    found.set(planId, {
+      gate: record.gate,
+      id: record.id,
+      producedAt: record.producedAt,
+      raw: record.raw,
+      outcome: 'handled',
+      effects,
+      jobs: [],
+    });
   }
   return found;
 }

@@ -49,7 +49,6 @@ export interface ShadowReport {
   readonly priced: readonly PricedDifference[];
 }
 
-
 /** The current release as incumbent: its tape (app/tape), paired by the input's stream id. */
 export const currentRelease: Incumbent = {
   kind: 'current',

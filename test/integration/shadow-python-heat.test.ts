@@ -25,7 +25,15 @@ import { waitFor } from '../support/runtime.js';
  *   (lines 171-184) HSET + EXPIRE 1800 under by_plan (188-190), with last_plan_id under latest
  *   (194-198), the plan under latest_plan_id (SETEX, 202-203).
  */
-async function p26Calibrated(r: Redis, planId: string, symbol: string, action: string, calibrated: string, reason: string, mode = 'shadow') {
+async function p26Calibrated(
+  r: Redis,
+  planId: string,
+  symbol: string,
+  action: string,
+  calibrated: string,
+  reason: string,
+  mode = 'shadow',
+) {
   const entry = {
     trace_id: `trace-${planId}`,
     plan_id: planId,
@@ -113,7 +121,14 @@ describe('the shadow beside the Python heat gate (P2.6) and heat bridge (P2.7), 
     // The Python services' own groups (upstream reads both streams with XREADGROUP).
     await r.xgroup('CREATE', streams.harvestProposal, 'p26_heat_gate', '$', 'MKSTREAM');
     await r.xgroup('CREATE', streams.heatDecision, 'heat_bridge', '$', 'MKSTREAM');
-    shadow = new ShadowHost({ base: r, handlers: [heatGate, heatBridge], env: {}, host: systemClock, consumer: 'shadow-py-heat', blockMs: 100 });
+    shadow = new ShadowHost({
+      base: r,
+      handlers: [heatGate, heatBridge],
+      env: {},
+      host: systemClock,
+      consumer: 'shadow-py-heat',
+      blockMs: 100,
+    });
     shadow.start();
     await waitFor(async () => (await r.hmget(SHADOW_STATE, 'heat-gate:since', 'heat-bridge:since')).every((v) => v !== null), {
       what: 'the shadow groups',
@@ -148,14 +163,24 @@ describe('the shadow beside the Python heat gate (P2.6) and heat bridge (P2.7), 
     const byGate = (gate: string) =>
       Object.fromEntries(report.pairs.filter((p) => p.gate === gate).map((p) => [p.label, [p.class, p.incumbent, p.shadow, p.row]]));
     expect(byGate('heat-gate')).toEqual({
-      'py-h-same': ['same', 'calibrated_action=PARTIAL_50 reason=partial_unchanged', 'calibrated_action=PARTIAL_50 reason=partial_unchanged', undefined],
+      'py-h-same': [
+        'same',
+        'calibrated_action=PARTIAL_50 reason=partial_unchanged',
+        'calibrated_action=PARTIAL_50 reason=partial_unchanged',
+        undefined,
+      ],
       'py-h-k3': [
         'documented',
         'calibrated_action=FULL_CLOSE_PROPOSED reason=non_full_close_unchanged',
         expect.stringMatching(/^calibrated_action=\S+ reason=portfolio_heat_(cold|warm|hot)$/),
         'K3',
       ],
-      'py-h-odd': ['unexplained', 'calibrated_action=PARTIAL_50 reason=partial_unchanged', 'calibrated_action=PARTIAL_25 reason=partial_unchanged', undefined],
+      'py-h-odd': [
+        'unexplained',
+        'calibrated_action=PARTIAL_50 reason=partial_unchanged',
+        'calibrated_action=PARTIAL_25 reason=partial_unchanged',
+        undefined,
+      ],
     });
     expect(byGate('heat-bridge')).toEqual({
       'py-h-same': [
@@ -183,7 +208,20 @@ describe('the shadow beside the Python heat gate (P2.6) and heat bridge (P2.7), 
       r,
       'heat-gate',
       since,
-      new Map([['py-h-same', { gate: 'heat-gate', id: shadowRecord.id, producedAt: 0, raw: { plan_id: 'py-h-same' }, outcome: 'handled', effects: [], jobs: [] }]]),
+      new Map([
+        [
+          'py-h-same',
+          {
+            gate: 'heat-gate',
+            id: shadowRecord.id,
+            producedAt: 0,
+            raw: { plan_id: 'py-h-same' },
+            outcome: 'handled',
+            effects: [],
+            jobs: [],
+          },
+        ],
+      ]),
     );
     const ops = (decided.get('py-h-same')!.effects as { op: string; stream?: string; key?: string }[]).map((e) => e.stream ?? e.key);
     expect(ops).toEqual([streams.harvestCalibrated, streams.heatDecision, keys.harvestProposal('BTCUSDT')]);

@@ -188,7 +188,9 @@ describe('the shadow beside the live gates on a real redis-server', () => {
     // Priced once the outcome follow-ups know what the incumbent's block led to: samples of the
     // block as outcome-sample writes them (encodeOutcome), the $150 BUY kept out marked at 160 after
     // 5 minutes and 140 after an hour (the block's PnL: -$10, then +$10).
-    const blockEvent = (await readStream(redis.client, streams.governorEvents)).find((e) => e.event === 'block' && e.plan_id === 'open-sol')!;
+    const blockEvent = (await readStream(redis.client, streams.governorEvents)).find(
+      (e) => e.event === 'block' && e.plan_id === 'open-sol',
+    )!;
     const decidedAt = Number.parseInt(blockEvent._id, 10);
     for (const [horizon, sec, price] of [
       ['5m', 300, 160],

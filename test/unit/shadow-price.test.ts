@@ -52,8 +52,16 @@ const BLOCK = 'event=block reason=notional_per_trade_exceeded';
 
 describe('pricing the shadow verdict differences', () => {
   it('prices blocks of plans the incumbent permitted as minus what those opens made, without an interval on three decisions', () => {
-    const pairs = [pair('governor', 'a', PERMIT, BLOCK), pair('governor', 'b', PERMIT, BLOCK), pair('governor', 'c', PERMIT, BLOCK, 'documented')];
-    const samples = [sample('a', 'governor_permit', 10, T0), sample('b', 'governor_permit', 12, T0 + MIN), sample('c', 'governor_permit', 19, T0 + 2 * MIN)];
+    const pairs = [
+      pair('governor', 'a', PERMIT, BLOCK),
+      pair('governor', 'b', PERMIT, BLOCK),
+      pair('governor', 'c', PERMIT, BLOCK, 'documented'),
+    ];
+    const samples = [
+      sample('a', 'governor_permit', 10, T0),
+      sample('b', 'governor_permit', 12, T0 + MIN),
+      sample('c', 'governor_permit', 19, T0 + 2 * MIN),
+    ];
     const [priced, ...rest] = priceDifferences(pairs, samples, ['5m']);
     expect(rest).toEqual([]);
     expect(priced).toMatchObject({ gate: 'governor', kind: 'would_block', differences: 3, plans: ['a', 'b', 'c'] });
@@ -85,7 +93,11 @@ describe('pricing the shadow verdict differences', () => {
   });
 
   it('counts what it cannot price: no sample (a close is not followed, a sample of the wrong kind) and no price, never as 0', () => {
-    const pairs = [pair('governor', 'close', PERMIT, BLOCK), pair('governor', 'odd', PERMIT, BLOCK), pair('governor', 'dark', PERMIT, BLOCK)];
+    const pairs = [
+      pair('governor', 'close', PERMIT, BLOCK),
+      pair('governor', 'odd', PERMIT, BLOCK),
+      pair('governor', 'dark', PERMIT, BLOCK),
+    ];
     const samples = [sample('odd', 'governor_block', 5, T0), sample('dark', 'governor_permit', undefined, T0)];
     const [priced] = priceDifferences(pairs, samples, ['5m', '1h']);
     expect(priced!.pnl.map((p) => [p.horizon, p.priced, p.noSample, p.missingPrice, p.totalPnlUsd])).toEqual([
@@ -97,11 +109,26 @@ describe('pricing the shadow verdict differences', () => {
 
   it("prices another calibrated action by scaling the incumbent's downgrade sample by the share it keeps open", () => {
     const pairs = [
-      pair('heat-gate', 'h1', 'calibrated_action=PARTIAL_25 reason=portfolio_heat_cold', 'calibrated_action=PARTIAL_75 reason=portfolio_heat_warm'),
+      pair(
+        'heat-gate',
+        'h1',
+        'calibrated_action=PARTIAL_25 reason=portfolio_heat_cold',
+        'calibrated_action=PARTIAL_75 reason=portfolio_heat_warm',
+      ),
       // The incumbent kept the proposal: nothing was followed.
-      pair('heat-gate', 'h2', 'calibrated_action=FULL_CLOSE_PROPOSED reason=non_full_close_unchanged', 'calibrated_action=PARTIAL_25 reason=portfolio_heat_cold', 'documented'),
+      pair(
+        'heat-gate',
+        'h2',
+        'calibrated_action=FULL_CLOSE_PROPOSED reason=non_full_close_unchanged',
+        'calibrated_action=PARTIAL_25 reason=portfolio_heat_cold',
+        'documented',
+      ),
     ];
-    const downgrade = sample('h1', 'heat_downgrade', 30, T0, { proposed_action: 'FULL_CLOSE', decided_action: 'PARTIAL_25', exposure_usd: 3000 });
+    const downgrade = sample('h1', 'heat_downgrade', 30, T0, {
+      proposed_action: 'FULL_CLOSE',
+      decided_action: 'PARTIAL_25',
+      exposure_usd: 3000,
+    });
     const [priced] = priceDifferences(pairs, [downgrade], ['5m']);
     expect(priced).toMatchObject({ gate: 'heat-gate', kind: 'would_calibrate_otherwise', differences: 2, plans: ['h1', 'h2'] });
     // FULL_CLOSE → PARTIAL_25 keeps 0.75 open, → PARTIAL_75 keeps 0.25: the shadow keeps a third as much, -2/3 of the sample.
@@ -112,8 +139,14 @@ describe('pricing the shadow verdict differences', () => {
     expect(pricedKind(pair('governor', 'x', PERMIT, PERMIT, 'same'))).toBeUndefined();
     expect(pricedKind(pair('governor', 'x', 'event=block reason=kill_switch_active', BLOCK))).toBeUndefined();
     expect(pricedKind(pair('governor', 'x', PERMIT, 'dead-letter:invalid_input', 'documented'))).toBe('would_block');
-    expect(pricedKind(pair('heat-bridge', 'x', 'by_plan out_action=A heat_level=cold reason=ok', 'by_plan out_action=B heat_level=cold reason=ok'))).toBeUndefined();
-    expect(pricedKind(pair('heat-gate', 'x', 'calibrated_action=PARTIAL_25 reason=a', 'calibrated_action=PARTIAL_25 reason=b'))).toBeUndefined();
+    expect(
+      pricedKind(
+        pair('heat-bridge', 'x', 'by_plan out_action=A heat_level=cold reason=ok', 'by_plan out_action=B heat_level=cold reason=ok'),
+      ),
+    ).toBeUndefined();
+    expect(
+      pricedKind(pair('heat-gate', 'x', 'calibrated_action=PARTIAL_25 reason=a', 'calibrated_action=PARTIAL_25 reason=b')),
+    ).toBeUndefined();
     expect(priceDifferences([pair('governor', 'x', PERMIT, PERMIT, 'same')], [], ['5m'])).toEqual([]);
   });
 });
