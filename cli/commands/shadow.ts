@@ -9,7 +9,10 @@ import { OperationalError, UsageError } from '../errors.js';
 import type { CliIo } from '../io.js';
 import { printJson } from '../output.js';
 import { withRedis } from '../redis.js';
+import { parseHorizons } from '../../handlers/outcomes/horizons.js';
+import { streams } from '../../schemas/keys.js';
 import { formatShadowReport } from '../shadow/format.js';
+import type { PricingSource } from '../shadow/outcome-samples.js';
 import { pairRound } from '../shadow/live.js';
 import { pythonServices, type PythonReader } from '../shadow/python.js';
 import { currentRelease, shadowReport, type Incumbent } from '../shadow/report.js';
@@ -41,7 +44,8 @@ const runHelp = [
   'Options:',
   '  --beside current  the incumbent: the running quantum-gates release, read from its tape',
   "  --beside python   the incumbent: the Python services, read where upstream's code writes their",
-  '                    outputs, paired by plan_id (the governor only, so far: its permit and block keys)',
+  "                    outputs, paired by plan_id (the governor's permit and block keys, the heat gate's",
+  "                    calibrated entries, heat decisions and enforce hash, the bridge's keys)",
   `  --gate NAME       a gate to shadow (repeatable; stream gates only); default: ${DEFAULT_GATES.join(', ')}`,
   `  --grace DURATION  an input one side decided is unpaired this long after it was produced; default ${DEFAULT_GRACE}`,
   '  --for DURATION    stop after DURATION, print the report, exit 0 only when no verdict difference is',
@@ -61,11 +65,14 @@ const reportHelp = [
   "The shadow's decisions paired with the incumbent's, from where the shadow began: per gate how many",
   'inputs were compared, decided the same, differently as docs/migration.md documents (its row',
   'named), or differently with no explanation; then the unexplained ones with both verdicts side by',
-  'side and the fields that differ, and the inputs only one side decided.',
+  'side and the fields that differ, and the inputs only one side decided. Each verdict difference that',
+  'changes exposure (a block or permit of a plan, another calibrated action) is priced where the outcome',
+  "follow-ups know what the incumbent's decision led to (OUTCOME_STREAM, OUTCOME_HORIZONS): the PnL per",
+  'horizon with the 90 % interval `report calibrate` gives, or "not enough independent data".',
   '',
   'Options:',
   '  --json            the report as JSON: compared, same, documented, unexplained, unpaired, waiting,',
-  '                    gates, pairs (every one) and unpairedInputs',
+  '                    gates, pairs (every one), unpairedInputs and priced',
   '  --gate NAME       only this gate (repeatable)',
   `  --grace DURATION  an input one side decided is unpaired this long after it was produced; default ${DEFAULT_GRACE}`,
   '  --examples N      unexplained pairs and unpaired inputs listed; default 10',
@@ -90,6 +97,18 @@ function duration(value: string | undefined, flag: string, command: string, fall
   const ms = /^0+(ms|s|m|h|d|w)?$/.test(text.trim()) ? 0 : parseDuration(text);
   if (ms === undefined) throw new UsageError(`${flag} must be a duration such as 30s, 15m or 24h (got "${text}")`, command);
   return ms;
+}
+
+/** Where the outcome follow-ups' samples are read to price verdict differences: the gates' own settings (docs/outcomes.md). */
+function pricingOf(env: Readonly<Record<string, string | undefined>>, command: string): PricingSource {
+  try {
+    return {
+      stream: env.OUTCOME_STREAM?.trim() || streams.gatesOutcome,
+      horizons: parseHorizons(env.OUTCOME_HORIZONS?.trim() || '5m,1h,4h'),
+    };
+  } catch (error) {
+    throw new UsageError(`OUTCOME_HORIZONS: ${error instanceof Error ? error.message : String(error)}`, command);
+  }
 }
 
 async function gatesNamed(names: readonly string[]): Promise<AnyHandler[]> {
@@ -134,6 +153,7 @@ async function runShadow(argv: readonly string[], io: CliIo): Promise<number> {
   const port = values.port === undefined ? Number(io.env.SHADOW_PORT ?? DEFAULT_PORT) : Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError('--port must be a port number (0-65535)', NAME);
   const handlers = await gatesNamed(values.gate ?? DEFAULT_GATES);
+  const pricing = pricingOf(io.env, NAME);
   return withRedis(io, async (redis) => {
     if (redis instanceof Cluster) throw new UsageError('the shadow runs beside gates on one Redis, not a Redis Cluster', NAME);
     const [{ ShadowHost }, { shadowMetrics, serveShadow }] = await Promise.all([loadShadowHost(), loadShadowMetrics()]);
@@ -176,7 +196,7 @@ async function runShadow(argv: readonly string[], io: CliIo): Promise<number> {
     await host.close();
     await server.close();
     if (forMs === undefined) return 0;
-    const report = await shadowReport(redis, incumbent, { graceMs: 0 }, io.now());
+    const report = await shadowReport(redis, incumbent, { graceMs: 0, pricing }, io.now());
     io.out(formatShadowReport(report));
     const enough = report.compared >= minDecisions;
     if (!enough)
@@ -215,10 +235,11 @@ async function runReport(argv: readonly string[], io: CliIo): Promise<number> {
   });
   const graceMs = duration(values.grace, '--grace', REPORT, DEFAULT_GRACE)!;
   const examples = positiveInt(REPORT, values.examples, '--examples', 10);
+  const pricing = pricingOf(io.env, REPORT);
   try {
     const report = await withRedis(io, async (redis) => {
       const kind = incumbentKind((await redis.hget(SHADOW_STATE, 'incumbent')) ?? 'current', REPORT);
-      return shadowReport(redis, incumbentOf(kind, redis), { gates: values.gate, graceMs }, io.now());
+      return shadowReport(redis, incumbentOf(kind, redis), { gates: values.gate, graceMs, pricing }, io.now());
     });
     if (values.json) printJson(io, report);
     else io.out(formatShadowReport(report, examples));

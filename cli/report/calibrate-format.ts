@@ -11,7 +11,7 @@ const duration = (ms: number) =>
   ms >= 3_600_000 ? `${(ms / 3_600_000).toFixed(2)} h` : ms >= 60_000 ? `${(ms / 60_000).toFixed(2)} min` : `${(ms / 1000).toFixed(3)} s`;
 
 /** "n 3 priced, 1 no price, 2 no sample: total $-12.00, worst $-8.00, drawdown $12.00, 90% [..]" */
-function pnlLine(p: WhatIfPnl): string {
+export function pnlLine(p: WhatIfPnl): string {
   // Without an interval the first warning says why ("not enough independent data …").
   const interval = p.interval90 ? `, 90% [${usd(p.interval90[0])}, ${usd(p.interval90[1])}] over ${p.blocks} blocks of time` : '';
   const counts = `${p.horizon.padStart(4)}: ${p.priced} priced, ${p.missingPrice} no price, ${p.noSample} no sample`;

@@ -222,7 +222,7 @@ export interface HeatWhatIf {
 }
 
 /** The share of the position the calibration keeps open that the proposal would have closed. */
-function keptShare(proposed: string, calibrated: string): number {
+export function keptShare(proposed: string, calibrated: string): number {
   const wanted = closedFraction(proposed);
   const done = closedFraction(calibrated);
   return wanted === undefined || done === undefined || done >= wanted ? 0 : wanted - done;

@@ -71,7 +71,7 @@ export interface CalibrateReport {
 }
 
 /** The configured horizons and those of the samples, shortest first. */
-function horizonsOf(samples: readonly Outcome[], configured: readonly { readonly label: string; readonly ms: number }[]): string[] {
+export function horizonsOf(samples: readonly Outcome[], configured: readonly { readonly label: string; readonly ms: number }[]): string[] {
   const seconds = new Map<string, number>();
   for (const h of configured) seconds.set(h.label, h.ms / 1000);
   for (const s of samples) if (!seconds.has(s.horizon)) seconds.set(s.horizon, s.horizon_sec);

@@ -43,6 +43,22 @@ export const DOCUMENTED_DIFFERENCES: readonly DocumentedDifference[] = [
     shadow: 'dead-letter:invalid_input',
     incumbentVerdict: 'event=(permit|block)( .*)?',
   },
+  {
+    // The original compared with exactly FULL_CLOSE: the kernel's FULL_CLOSE_PROPOSED passed unchanged.
+    row: 'K3',
+    incumbent: 'python',
+    gate: 'heat-gate',
+    shadow: 'calibrated_action=\\S+ reason=portfolio_heat_(cold|warm|hot)',
+    incumbentVerdict: 'calibrated_action=FULL_CLOSE_PROPOSED reason=non_full_close_unchanged',
+  },
+  {
+    // P26_APPLY_LAYER_ERA seed or calibrated: a COLD full close becomes PARTIAL_50, an action that Apply Layer executes.
+    row: 'K5',
+    incumbent: 'python',
+    gate: 'heat-gate',
+    shadow: 'calibrated_action=PARTIAL_50 reason=portfolio_heat_cold',
+    incumbentVerdict: 'calibrated_action=PARTIAL_25 reason=portfolio_heat_cold',
+  },
 ];
 
 const whole = (pattern: string | undefined, value: string): boolean => pattern === undefined || new RegExp(`^(?:${pattern})$`).test(value);

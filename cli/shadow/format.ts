@@ -1,5 +1,26 @@
 import { isoTime, table, truncate } from '../output.js';
+import { pnlLine } from '../report/calibrate-format.js';
+import type { PricedDifference } from './price.js';
 import type { ShadowReport } from './report.js';
+
+const plural = (n: number, one: string) => `${n} ${one}${n === 1 ? '' : 's'}`;
+
+const PRICED: Record<PricedDifference['kind'], (n: number) => string> = {
+  would_block: (n) => `the shadow would have blocked ${plural(n, 'plan')} the incumbent permitted`,
+  would_permit: (n) => `the shadow would have permitted ${plural(n, 'plan')} the incumbent blocked`,
+  would_calibrate_otherwise: (n) => `the shadow would have calibrated ${plural(n, 'proposal')} otherwise`,
+};
+
+/** Each priced kind of difference: what the shadow would have done, then its PnL against the incumbent's per horizon, with the interval or why there is none. */
+export function formatPriced(priced: readonly PricedDifference[], examples: number): string[] {
+  if (priced.length === 0) return [];
+  const lines = ['', "Verdict differences priced by the outcome follow-ups (the PnL of the shadow's verdict against the incumbent's):"];
+  for (const p of priced) {
+    const plans = p.plans.slice(0, examples).join(', ') + (p.plans.length > examples ? ', …' : '');
+    lines.push(`  ${p.gate}: ${PRICED[p.kind](p.differences)} (${plans})`, ...p.pnl.map((h) => `    ${pnlLine(h)}`));
+  }
+  return lines;
+}
 
 const INCUMBENT: Record<ShadowReport['incumbent'], string> = {
   current: 'the current release (its tape)',
@@ -43,6 +64,7 @@ export function formatShadowReport(report: ShadowReport, examples = 10): string 
         lines.push(`      ${change.field}: ${truncate(change.before ?? '(none)', 40)} → ${truncate(change.after ?? '(none)', 40)}`);
     }
   }
+  lines.push(...formatPriced(report.priced, examples));
   const rows = new Map<string, number>();
   for (const pair of report.pairs) if (pair.row !== undefined) rows.set(pair.row, (rows.get(pair.row) ?? 0) + 1);
   if (rows.size > 0) {

@@ -15,6 +15,8 @@ export interface Pair {
   /** The input both decided: its key (the stream id, or the Python incumbent's plan id), plan or proposal, symbol. */
   readonly input: string;
   readonly label: string;
+  /** The plan the input is about (its plan_id, else the one the decision's outputs carry): what the outcome follow-ups record. */
+  readonly planId?: string | undefined;
   readonly symbol: string | undefined;
   readonly producedAt: number;
   readonly class: PairClass;
@@ -68,6 +70,13 @@ export interface PairingRules {
  */
 const UPKEEP = /^\S+ quantum:gates:positions:/;
 
+/** The plan a decision is about: its input's plan_id, else the first its outputs carry (the heat gate derives one for a kernel proposal, docs/migration.md K2). */
+export function planIdOf(record: Decided): string | undefined {
+  if (record.raw.plan_id) return record.raw.plan_id;
+  for (const effect of record.effects as { fields?: Record<string, string> }[]) if (effect.fields?.plan_id) return effect.fields.plan_id;
+  return undefined;
+}
+
 /** The two decisions of one input, compared by the rehearsal's field rules (cli/rehearse/compare.ts): only verdict fields count. */
 export function pairOf(input: string, incumbent: Decided, shadow: Decided, rules: PairingRules): Pair {
   const word = rules.verdictOf ?? verdictOf;
@@ -81,7 +90,18 @@ export function pairOf(input: string, incumbent: Decided, shadow: Decided, rules
         ? []
         : [{ field: 'verdict', before: verdicts.incumbent, after: verdicts.shadow, class: 'verdict' }];
   const { id, symbol } = decisionLabel(asTapeRecord(incumbent));
-  const base = { gate: incumbent.gate, id: incumbent.id, input, label: id, symbol, producedAt: incumbent.producedAt, ...verdicts, changes };
+  const planId = planIdOf(incumbent) ?? planIdOf(shadow);
+  const base = {
+    gate: incumbent.gate,
+    id: incumbent.id,
+    input,
+    label: id,
+    planId,
+    symbol,
+    producedAt: incumbent.producedAt,
+    ...verdicts,
+    changes,
+  };
   if (changes.length === 0) return { ...base, class: 'same' };
   const rule = documentedBy(rules.documented, rules.incumbent, incumbent.gate, verdicts);
   return rule === undefined ? { ...base, class: 'unexplained' } : { ...base, class: 'documented', row: rule.row };

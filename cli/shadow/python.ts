@@ -1,10 +1,10 @@
-import type { Decided } from './pair.js';
-import type { Incumbent, ShadowReader } from './report.js';
+import { verdictOf, type Decided } from './pair.js';
+import { bridgeVerdict, pythonHeatBridgeDecision } from './python-bridge.js';
+import { pythonHeatGateDecisions } from './python-heat.js';
+import type { PythonReader } from './reader.js';
+import type { Incumbent } from './report.js';
 
-/** The reads the Python readers make (ioredis satisfies it). */
-export interface PythonReader extends ShadowReader {
-  get(key: string): Promise<string | null>;
-}
+export type { PythonReader } from './reader.js';
 
 /**
  * The Python governor's decision of a plan, where upstream's code writes it
@@ -58,21 +58,32 @@ export function governorKeyVerdict(record: Decided): string {
   return record.outcome === 'handled' ? 'no permit, no block' : record.outcome;
 }
 
+/** How each gate's verdict is worded for both sides, where the Python outputs tell less than a tape. */
+const VERDICTS: Readonly<Record<string, (record: Decided) => string>> = {
+  governor: governorKeyVerdict,
+  'heat-bridge': bridgeVerdict,
+};
+
 /**
  * The Python services as incumbent: their outputs, read for each input the shadow decided, paired
- * by plan_id (their outputs carry no stream id). Built: the governor (P3.2). Not yet: the heat
- * gate's calibrated stream and hash, the bridge's keys, the budget hashes (docs/shadow.md, Limits).
+ * by plan_id (their outputs carry no stream id): the governor's keys (P3.2), the heat gate's
+ * calibrated entries, heat decisions and enforce hash (P2.6, python-heat.ts), the bridge's keys
+ * (P2.7, python-bridge.ts). The risk budget (P2.8) is a schedule, not a stream: the shadow does
+ * not host it (docs/shadow.md, Limits).
  */
 export function pythonServices(redis: PythonReader): Incumbent {
   return {
     kind: 'python',
     keyOf: (record) => record.raw.plan_id ?? record.id,
-    verdictOf: (record) => (record.gate === 'governor' ? governorKeyVerdict(record) : record.outcome),
-    async decisions(_redis, gate, _since, shadow) {
+    verdictOf: (record) => (VERDICTS[record.gate] ?? verdictOf)(record),
+    async decisions(_redis, gate, since, shadow) {
       const found = new Map<string, Decided>();
-      if (gate !== 'governor' || shadow === undefined) return found;
+      if (shadow === undefined) return found;
+      if (gate === 'heat-gate') return pythonHeatGateDecisions(redis, since, shadow);
+      const one = gate === 'governor' ? pythonGovernorDecision : gate === 'heat-bridge' ? pythonHeatBridgeDecision : undefined;
+      if (one === undefined) return found;
       for (const [key, record] of shadow) {
-        const decided = await pythonGovernorDecision(redis, record);
+        const decided = await one(redis, record);
         if (decided !== undefined) found.set(key, decided);
       }
       return found;

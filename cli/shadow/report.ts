@@ -1,15 +1,13 @@
 import { compareStreamIds } from '../../schemas/fields.js';
 import { decodeShadowRecord, decodeTapeEntry, SHADOW_STATE, shadowDecisionsKey, tapeKey, type TapeRecord } from '../../app/cli-door.js';
 import { DOCUMENTED_DIFFERENCES, type DocumentedDifference } from './documented.js';
+import { DEFAULT_PRICING, pricePairs, type PricingSource } from './outcome-samples.js';
+import type { PricedDifference } from './price.js';
+import type { ShadowReader } from './reader.js';
+import { PAGE, streamEntries } from './stream-entries.js';
 import { settle, type Decided, type Pair, type PairClass, type PairingRules, type Settled, type Unpaired } from './pair.js';
 
-/** The reads a report makes (ioredis satisfies it). */
-export interface ShadowReader {
-  hgetall(key: string): Promise<Record<string, string>>;
-  xrange(key: string, start: string, end: string, count: 'COUNT', n: number): Promise<[string, string[]][]>;
-  xrangeBuffer(key: string, start: string, end: string, count: 'COUNT', n: number): Promise<[Buffer, Buffer[]][]>;
-  xinfo(subcommand: 'GROUPS', key: string): Promise<unknown>;
-}
+export type { ShadowReader } from './reader.js';
 
 /** Where the incumbent's decisions of a gate are read, and the key each input is paired by. */
 export interface Incumbent {
@@ -47,18 +45,8 @@ export interface ShadowReport {
   readonly waiting: number;
   readonly pairs: readonly Pair[];
   readonly unpairedInputs: readonly Unpaired[];
-}
-
-const PAGE = 500;
-
-async function* entries(redis: ShadowReader, key: string, start: string): AsyncGenerator<[string, string[]]> {
-  let from = start;
-  for (;;) {
-    const page = await redis.xrange(key, from, '+', 'COUNT', PAGE);
-    yield* page;
-    if (page.length < PAGE) return;
-    from = `(${page.at(-1)![0]}`;
-  }
+  /** The verdict differences that change exposure, priced where the outcome follow-ups know what the incumbent's decision led to (price.ts). */
+  readonly priced: readonly PricedDifference[];
 }
 
 /** The current release as incumbent: its tape (app/tape), paired by the input's stream id. */
@@ -103,6 +91,8 @@ export interface ReportOptions {
   /** An input decided by one side only is unpaired this long after it was produced (ms). */
   readonly graceMs: number;
   readonly documented?: readonly DocumentedDifference[];
+  /** Where the outcome samples that price a difference are read; default the gates' stream and 5m,1h,4h. */
+  readonly pricing?: PricingSource;
 }
 
 /** The shadow's state: per hosted gate, where it began, its stream and group, how far the live pairing counted. */
@@ -127,7 +117,7 @@ export async function gateWindow(
 ): Promise<Settled & { readonly incumbentDecided: number; readonly shadowDecided: number }> {
   const shadow = new Map<string, Decided>();
   // The shadow records an input after it arrived: its records of inputs after `after` were added after `after`'s time.
-  for await (const [, fields] of entries(redis, shadowDecisionsKey(gate), `${after.split('-')[0]}-0`)) {
+  for await (const [, fields] of streamEntries(redis, shadowDecisionsKey(gate), `${after.split('-')[0]}-0`)) {
     const record = decodeShadowRecord(fields);
     if (record !== undefined && compareStreamIds(record.id, after) > 0) shadow.set(incumbent.keyOf(record), record);
   }
@@ -155,6 +145,8 @@ export async function shadowReport(redis: ShadowReader, incumbent: Incumbent, op
     lines.push({ gate, since, lag, incumbentDecided: settled.incumbentDecided, shadowDecided: settled.shadowDecided });
   }
   const count = (c: PairClass) => pairs.filter((p) => p.class === c).length;
+  const from = Math.min(...lines.map((line) => Number.parseInt(line.since, 10)));
+  const priced = lines.length === 0 ? [] : await pricePairs(redis, pairs, from, options.pricing ?? DEFAULT_PRICING);
   return {
     incumbent: incumbent.kind,
     at: now,
@@ -167,5 +159,6 @@ export async function shadowReport(redis: ShadowReader, incumbent: Incumbent, op
     waiting,
     pairs,
     unpairedInputs,
+    priced,
   };
 }

@@ -10,6 +10,8 @@ import { shadowMetrics } from '../../app/shadow/metrics.js';
 import { pairRound } from '../../cli/shadow/live.js';
 import { decodeShadowRecord } from '../../app/shadow/record.js';
 import { currentRelease, shadowReport } from '../../cli/shadow/report.js';
+import { formatShadowReport } from '../../cli/shadow/format.js';
+import { encodeOutcome } from '../../schemas/outcome.js';
 import { redisTape } from '../../app/tape/store.js';
 import { keys, streams } from '../../schemas/keys.js';
 import { monitorLines } from '../support/monitor-lines.js';
@@ -182,5 +184,50 @@ describe('the shadow beside the live gates on a real redis-server', () => {
     expect(await metrics.registry.metrics()).toContain('quantum_gates_shadow_pairs_total{gate="governor",class="unexplained"} 2');
     const kept = await redis.client.xrange(SHADOW_UNEXPLAINED, '-', '+');
     expect(kept.map(([, f]) => (JSON.parse(f[1]!) as { label: string }).label)).toEqual(['open-sol', 'open-sol']);
+
+    // Priced once the outcome follow-ups know what the incumbent's block led to: samples of the
+    // block as outcome-sample writes them (encodeOutcome), the $150 BUY kept out marked at 160 after
+    // 5 minutes and 140 after an hour (the block's PnL: -$10, then +$10).
+    const blockEvent = (await readStream(redis.client, streams.governorEvents)).find(
+      (e) => e.event === 'block' && e.plan_id === 'open-sol',
+    )!;
+    const decidedAt = Number.parseInt(blockEvent._id, 10);
+    for (const [horizon, sec, price] of [
+      ['5m', 300, 160],
+      ['1h', 3600, 140],
+    ] as const) {
+      const pnl = -150 * (price / 150 - 1);
+      const outcome = encodeOutcome({
+        decision_id: `gov:${blockEvent._id}`,
+        kind: 'governor_block',
+        symbol: 'SOLUSDT',
+        plan_id: 'open-sol',
+        bucket: '',
+        mode: 'testnet',
+        proposed_action: 'ENTRY_PROPOSED',
+        decided_action: 'block',
+        horizon,
+        horizon_sec: sec,
+        decided_at: decidedAt,
+        sampled_at: decidedAt + sec * 1000,
+        exposure_usd: -150,
+        entry_price: 150,
+        price,
+        pnl_usd: pnl,
+        worst_pnl_usd: pnl,
+      });
+      await redis.client.xadd(streams.gatesOutcome, '*', ...Object.entries(outcome).flat());
+    }
+    const priced = await shadowReport(redis.client, currentRelease, { graceMs: 0 }, Date.now());
+    // The repeat the shadow took for a duplicate changes no exposure: one permit of a blocked open.
+    expect(priced.priced).toHaveLength(1);
+    expect(priced.priced[0]).toMatchObject({ gate: 'governor', kind: 'would_permit', differences: 1, plans: ['open-sol'] });
+    expect(priced.priced[0]!.pnl.map((p) => [p.horizon, p.priced, p.totalPnlUsd, p.interval90])).toEqual([
+      ['5m', 1, 10, null],
+      ['1h', 1, -10, null],
+      ['4h', 0, null, null],
+    ]);
+    expect(priced.priced[0]!.pnl[0]!.warnings[0]).toMatch(/^not enough independent data/);
+    expect(formatShadowReport(priced)).toContain('the shadow would have permitted 1 plan the incumbent blocked (open-sol)');
   });
 });
