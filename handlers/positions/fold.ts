@@ -435,5 +435,13 @@ export function foldBook(input: FoldInput): FoldedBook {
   }
   positions.sort((a, b) => (a.symbol < b.symbol ? -1 : a.symbol > b.symbol ? 1 : 0));
   const listing = foldListingMark(input.listingMark ?? {}, input.p33Listing ?? { from: 'watched', refused: false }, bounds.now);
-  return { positions, figures, refused, untrusted, memory: remembered, listingMark: listing.mark, p33IncompleteSinceMs: listing.incompleteSinceMs };
+  return {
+    positions,
+    figures,
+    refused,
+    untrusted,
+    memory: remembered,
+    listingMark: listing.mark,
+    p33IncompleteSinceMs: listing.incompleteSinceMs,
+  };
 }

@@ -148,9 +148,7 @@ export const positionIndex = defineHandler({
       // The book's mark on P3.3's listing (fold.ts foldListingMark); a memory Redis refuses bears none the job can clear.
       redis
         .hmget(keys.positionsHeld, P33_UNREADABLE_FIELD, P33_REFRESHED_FIELD)
-        .then(([unreadable, refreshed]) =>
-          listingMarkOf([P33_UNREADABLE_FIELD, unreadable ?? '', P33_REFRESHED_FIELD, refreshed ?? '']),
-        )
+        .then(([unreadable, refreshed]) => listingMarkOf([P33_UNREADABLE_FIELD, unreadable ?? '', P33_REFRESHED_FIELD, refreshed ?? '']))
         .catch(refusedAs<ListingMark>({})),
     ]);
     const candidates = [...new Set([...list(config.POSITION_P33_SYMBOLS), ...universe, ...indexed, ...swept.flatMap((s) => s.symbols)])];

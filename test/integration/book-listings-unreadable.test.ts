@@ -253,13 +253,19 @@ describe('a listing once unreadable stays of unknown completeness until listed w
       const next = await openAt(reader, now + 1000, 1);
       expect(next).toMatchObject({ event: 'block', reason: 'positions_unreadable', unreadable_listings: keys.p33PositionIndex });
       // A refresh begun before the sighting proves nothing: it stamps nothing, the mark stands.
-      expect(await refreshPositionIndex(redis.client as unknown as RedisReader, commits.committer, now - 1, { POSITION_P33_SYMBOLS: BOOK.join(',') })).toBe('committed');
+      expect(
+        await refreshPositionIndex(redis.client as unknown as RedisReader, commits.committer, now - 1, {
+          POSITION_P33_SYMBOLS: BOOK.join(','),
+        }),
+      ).toBe('committed');
       expect(await mark()).toEqual([String(now), null]);
       expect(await openAt(reader, now + 1500, 2)).toMatchObject({ event: 'block', reason: 'positions_unreadable' });
       // One begun after it, completed (the index a set again): P3.3's book listed whole, 2 of 2 slots taken.
-      expect(await refreshPositionIndex(redis.client as unknown as RedisReader, commits.committer, now + 2000, { POSITION_P33_SYMBOLS: BOOK.join(',') })).toBe(
-        'committed',
-      );
+      expect(
+        await refreshPositionIndex(redis.client as unknown as RedisReader, commits.committer, now + 2000, {
+          POSITION_P33_SYMBOLS: BOOK.join(','),
+        }),
+      ).toBe('committed');
       expect(await mark()).toEqual([String(now), String(now + 2000)]);
       const listed = await openAt(reader, now + 3000, 3);
       expect(listed).toMatchObject({ event: 'block', reason: 'max_positions_reached', open_positions: '2' });

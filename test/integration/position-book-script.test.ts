@@ -191,12 +191,17 @@ describe('position book: the one-script read answers what the plain reads answer
           expect(scripted).toEqual(plain);
           // Without the key watch P3.3 is listed through its index: refused, it is marked now; read, a
           // mark no refresh after it cleared names it incomplete (memory.ts, fold.ts foldListingMark).
-          const refreshedAfter = listing.refreshed !== undefined && listing.refreshed !== 'junk' && listing.unreadable !== undefined &&
+          const refreshedAfter =
+            listing.refreshed !== undefined &&
+            listing.refreshed !== 'junk' &&
+            listing.unreadable !== undefined &&
             Number(listing.refreshed) > (listing.unreadable === 'garbage' ? 0 : Number(listing.unreadable));
           const p33Named = scripted.book.unreadableListings.filter((u) => u.listing === 'p33');
           if (listing.indexWrongType) {
             expect(p33Named.map((u) => u.error)).toEqual([expect.stringContaining('WRONGTYPE')]);
-            expect(scripted.book.listingMark.unreadableAtMs).toBe(Math.max(NOW, Number(listing.unreadable === 'garbage' ? 0 : (listing.unreadable ?? 0))));
+            expect(scripted.book.listingMark.unreadableAtMs).toBe(
+              Math.max(NOW, Number(listing.unreadable === 'garbage' ? 0 : (listing.unreadable ?? 0))),
+            );
           } else if (listing.unreadable !== undefined && !refreshedAfter)
             expect(p33Named.map((u) => u.error)).toEqual([expect.stringMatching(/^incomplete: unreadable at /)]);
           else expect(p33Named).toEqual([]);

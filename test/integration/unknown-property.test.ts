@@ -200,27 +200,24 @@ describe('unknown is not zero: hedge legs, vanished figures and two faults at on
   // Found by this property (it skipped such worlds as a known gap until the rule below): the book
   // marks a listing once unreadable of unknown completeness until it is listed whole again
   // (docs/governor.md "Absence is not flat"; book-listings-unreadable.test.ts holds the rule itself).
-  it(
-    'P3.3’s index unreadable while a decision reads the book, then lost with no index job and no key watch → the open is blocked positions_unreadable (was permitted at 0 of 2 slots)',
-    async () => {
-      const drawn: World = {
-        held: [
-          { symbol: 'H0USDT', qty: 0.5, mark: 100, sigma: 0.02, producers: ['p33_newest_hash'] },
-          { symbol: 'H1USDT', qty: 0.5, mark: 100, sigma: 0.02, producers: ['p33_seed_hash'] },
-        ],
-        flat: 0,
-        reservation: false,
-        slotsFree: 0,
-        totalRoom: 0,
-        heat: 0.1,
-        messages: [{ kind: 'open', on: 'new', notional: 50 }],
-      };
-      const { world, applied } = fittedAll(drawn, [{ family: 'p33_index×wrong_type', on: 'new', share: 0 }]);
-      const decided = await decide(redis.client, commits.committer, world, world.messages[0]!, Date.now(), applied, redis.client, {
-        settings,
-        vanishing: { on: 0, how: 'index_lost' },
-      });
-      expect([decided.event, decided.reason]).toEqual(['block', 'positions_unreadable']);
-    },
-  );
+  it('P3.3’s index unreadable while a decision reads the book, then lost with no index job and no key watch → the open is blocked positions_unreadable (was permitted at 0 of 2 slots)', async () => {
+    const drawn: World = {
+      held: [
+        { symbol: 'H0USDT', qty: 0.5, mark: 100, sigma: 0.02, producers: ['p33_newest_hash'] },
+        { symbol: 'H1USDT', qty: 0.5, mark: 100, sigma: 0.02, producers: ['p33_seed_hash'] },
+      ],
+      flat: 0,
+      reservation: false,
+      slotsFree: 0,
+      totalRoom: 0,
+      heat: 0.1,
+      messages: [{ kind: 'open', on: 'new', notional: 50 }],
+    };
+    const { world, applied } = fittedAll(drawn, [{ family: 'p33_index×wrong_type', on: 'new', share: 0 }]);
+    const decided = await decide(redis.client, commits.committer, world, world.messages[0]!, Date.now(), applied, redis.client, {
+      settings,
+      vanishing: { on: 0, how: 'index_lost' },
+    });
+    expect([decided.event, decided.reason]).toEqual(['block', 'positions_unreadable']);
+  });
 });

@@ -321,7 +321,10 @@ describe('the mark in the memory', () => {
       set: {},
       remove: [],
     });
-    expect(write({ unreadableAtMs: NOW, refreshedAtMs: NOW + 1 }, {})).toEqual({ set: {}, remove: [P33_UNREADABLE_FIELD, P33_REFRESHED_FIELD] });
+    expect(write({ unreadableAtMs: NOW, refreshedAtMs: NOW + 1 }, {})).toEqual({
+      set: {},
+      remove: [P33_UNREADABLE_FIELD, P33_REFRESHED_FIELD],
+    });
     // A stamp left without a mark (a refresh that read the mark a decision then cleared) is forgotten too.
     expect(write({ refreshedAtMs: NOW }, {})).toEqual({ set: {}, remove: [P33_REFRESHED_FIELD] });
   });
