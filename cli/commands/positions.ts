@@ -1,6 +1,6 @@
 import { keys } from '../../schemas/keys.js';
 import { parseHeldKey, type Leg } from '../../handlers/positions/fold.js';
-import { clearedFields } from '../../handlers/positions/memory.js';
+import { clearedFields, P33_REFRESHED_FIELD, P33_UNREADABLE_FIELD } from '../../handlers/positions/memory.js';
 import { parseCommandArgs } from '../args.js';
 import type { Command } from '../command.js';
 import { ExitCode, UsageError } from '../errors.js';
@@ -24,7 +24,8 @@ const clearHelp = [
 const listHelp = [
   'Usage: quantum-gates positions held [--json]',
   '',
-  `Lists ${keys.positionsHeld}: every leg the book remembers as held.`,
+  `Lists ${keys.positionsHeld}: every leg the book remembers as held, and the mark on P3.3's listing`,
+  `(${P33_UNREADABLE_FIELD}, ${P33_REFRESHED_FIELD}: ms) while P3.3's index, once unreadable, is not listed whole again.`,
 ].join('\n');
 
 /** SYMBOL or SYMBOL:LONG / SYMBOL:SHORT. */

@@ -122,7 +122,9 @@ export const bookPositionSource: PositionSource = {
     const memoryRead = !book.unreadableListings.some((u) => u.listing === 'held');
     return Object.assign(positions, {
       unreadableListings: book.unreadableListings,
-      ...(memoryRead ? { memoryWrites: memoryWrites(book.remembered, book.memory) } : {}),
+      ...(memoryRead
+        ? { memoryWrites: memoryWrites(book.remembered, book.memory, { before: book.listingMarkRead, after: book.listingMark }) }
+        : {}),
     });
   },
   directRead(symbol, config, now) {

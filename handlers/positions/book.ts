@@ -24,11 +24,12 @@ import {
   type Lane,
   type LaneWord,
   type Leg,
+  type ListingMark,
   type RefusedFigure,
   type SlotWord,
   type UntrustedFigure,
 } from './fold.js';
-import { heldMemoryOf } from './memory.js';
+import { heldMemoryOf, listingMarkOf } from './memory.js';
 import { refusedKey, sendRead, sendReads, settledReplies, type ReadCommand } from './read-commands.js';
 
 export {
@@ -172,6 +173,12 @@ export interface PositionBook {
   /** What the book remembered was held before this read (keys.positionsHeld), and what it remembers after it (fold.ts). */
   readonly remembered: HeldMemory;
   readonly memory: HeldMemory;
+  /**
+   * The memory's mark on P3.3's listing before this read and after it (fold.ts foldListingMark):
+   * while it stands and P3.3 is listed through the index, the index is named in unreadableListings.
+   */
+  readonly listingMarkRead: ListingMark;
+  readonly listingMark: ListingMark;
 }
 
 /** The key watch of P3.3's hashes (runtime/contract/key-watch.ts), by the name the book asks it. */
@@ -300,6 +307,10 @@ interface BookRead {
   readonly unreadableListings: readonly UnreadableListing[];
   /** The book's memory as read (keys.positionsHeld). */
   readonly memory: ReadonlyMap<string, HeldLeg>;
+  /** Its mark on P3.3's listing as read (memory.ts listingMarkOf). */
+  readonly listingMark: ListingMark;
+  /** How P3.3's symbols were listed (PositionBook.p33Listing). */
+  readonly p33Listing: PositionBook['p33Listing'];
   /** The balance tracker's account hash's timestamp (any epoch unit), when written. */
   readonly trackerStamp: string | null;
 }
@@ -528,15 +539,30 @@ export async function loadPositionBook(redis: RedisReader, config: PositionBookC
   // A P3.3 symbol whose hashes say nothing but flat holds nothing: its quotes and sigma are no input
   // of any decision (so a flat universe read through every hash decides as read through the held index).
   const read = bookReadOf(listed, reads, (symbol, rows) => !p33SaysFlat(symbol, rows, { config, now }));
+  const { p33IncompleteSinceMs, ...merged } = mergeBook(read, config.POSITION_BOOK_MAX_PENDING, prefixes, figureBounds(config, now));
   return {
     book: {
-      ...mergeBook(read, config.POSITION_BOOK_MAX_PENDING, prefixes, figureBounds(config, now)),
-      unreadableListings: read.unreadableListings,
+      ...merged,
+      unreadableListings:
+        p33IncompleteSinceMs === undefined
+          ? read.unreadableListings
+          : [...read.unreadableListings, { listing: 'p33', key: keys.p33PositionIndex, error: p33Incomplete(p33IncompleteSinceMs) }],
       p33Listing: listed.p33Listing,
     },
     equityRaw: listed.equity?.[0] ?? undefined,
     portfolioStampRaw: listed.equity?.[1] ?? undefined,
   };
+}
+
+/**
+ * Why P3.3's index, read, still leaves the book incomplete (fold.ts foldListingMark; the mark is the
+ * memory's field memory.ts P33_UNREADABLE_FIELD): an UnreadableListing's error, so every gate judges
+ * it as the refusal it follows.
+ */
+function p33Incomplete(sinceMs: number): string {
+  const since = sinceMs > 0 ? new Date(sinceMs).toISOString() : 'a time no one can read';
+  // Within unreadableCause's 120 characters; the mark is the memory's field P33_UNREADABLE_FIELD.
+  return `incomplete: unreadable at ${since}, not listed whole since (awaits an index refresh or key watch)`;
 }
 
 /**
@@ -643,7 +669,7 @@ async function readPlain(
  * `unreadableListings`, that listing's problem only: the others' symbols are read as ever.
  */
 function bookReadOf(
-  { equity, mode, entries, lists, replies, refusedListings, memory, tracker }: ListedReplies,
+  { equity, mode, entries, lists, replies, refusedListings, memory, tracker, p33Listing }: ListedReplies,
   reads: Record<BookReadGroup, SymbolRead[]>,
   p33Holds: (symbol: string, rows: readonly Row[]) => boolean,
 ): BookRead {
@@ -700,6 +726,8 @@ function bookReadOf(
     }),
     unreadable,
     memory: heldMemoryOf(memory),
+    listingMark: listingMarkOf(memory),
+    p33Listing,
     trackerStamp: tracker,
     // Each refused listing once (the stream's reads may refuse it twice), by its name.
     unreadableListings: BOOK_LISTINGS.flatMap((name) => {
@@ -718,7 +746,7 @@ function mergeBook(
   bound: number,
   prefixes: readonly string[],
   bounds: FigureBounds,
-): Omit<PositionBook, 'unreadableListings' | 'p33Listing'> {
+): Omit<PositionBook, 'unreadableListings' | 'p33Listing'> & { readonly p33IncompleteSinceMs: number | undefined } {
   const { symbols, rows, mode, entries: rawEntries, applied, p33, p33rows, sigmaSymbols, sigmaRows, quoteRows, unreadable } = read;
   const untrusted: UntrustedFigure[] = [];
   const words: SlotWord[] = [];
@@ -830,6 +858,8 @@ function mergeBook(
   const folded_ = foldBook({
     words,
     memory: read.memory,
+    listingMark: read.listingMark,
+    p33Listing: { from: read.p33Listing, refused: read.unreadableListings.some((u) => u.listing === 'p33') },
     evidence: { trackerRoundMs: trackerMs },
     bounds,
     marketSigma: (symbol) => marketSigma(symbol, sigmaRows[sigmaAt.get(symbol) ?? -1], untrusted),
@@ -853,6 +883,9 @@ function mergeBook(
     quotes,
     memory: folded_.memory,
     remembered: read.memory,
+    listingMark: folded_.listingMark,
+    listingMarkRead: read.listingMark,
+    p33IncompleteSinceMs: folded_.p33IncompleteSinceMs,
   };
 }
 

@@ -136,10 +136,64 @@ export interface CloseEvidence {
   readonly trackerRoundMs: number | undefined;
 }
 
+/**
+ * The memory's mark on P3.3's listing (docs/governor.md "Absence is not flat"): a listing once unreadable stays
+ * of unknown completeness until it has been listed whole again. While P3.3's index is unreadable no
+ * decision reads P3.3's hashes through it, so the memory learns nothing of them; were the index then
+ * lost (deleted, no index job to rebuild it), the book would read it empty and its positions as none.
+ * Both times are Redis's clock (ms); each field of the memory is written by its own writer, so neither
+ * write can undo the other's.
+ */
+export interface ListingMark {
+  /** When a decision last found P3.3's index unreadable while listing through it (written by the decisions). */
+  readonly unreadableAtMs?: number;
+  /** When the position index job began its last refresh completed while a mark stood (written by the job). */
+  readonly refreshedAtMs?: number;
+}
+
+/** How this read listed P3.3's symbols (PositionBook.p33Listing), and whether Redis refused its index. */
+export interface P33ListingRead {
+  readonly from: 'watched' | 'all';
+  readonly refused: boolean;
+}
+
+/**
+ * The mark after a read, and since when P3.3's listing is of unknown completeness (undefined: it is
+ * complete, or its index was refused in this very read, which the book names as such). Pure.
+ * - Listed by the live key watch (every P3.3 hash, not the index): listed whole; the mark goes.
+ * - Listed through the index, refused: marked now (the latest sighting, so a refresh begun before it
+ *   clears nothing).
+ * - Listed through the index, read: the mark stands until the index job has completed a refresh it
+ *   began after the last sighting (a refresh fails while the index is of another type, and one that
+ *   completes lists every symbol P3.3 is configured with); then it goes.
+ */
+export function foldListingMark(
+  mark: ListingMark,
+  read: P33ListingRead,
+  now: number,
+): { readonly mark: ListingMark; readonly incompleteSinceMs: number | undefined } {
+  if (read.from === 'watched') return { mark: {}, incompleteSinceMs: undefined };
+  const sighted = mark.unreadableAtMs;
+  if (read.refused) {
+    const unreadableAtMs = Math.max(now, sighted ?? now);
+    return {
+      mark: { unreadableAtMs, ...(mark.refreshedAtMs === undefined ? {} : { refreshedAtMs: mark.refreshedAtMs }) },
+      incompleteSinceMs: undefined,
+    };
+  }
+  if (sighted === undefined || (mark.refreshedAtMs !== undefined && mark.refreshedAtMs > sighted))
+    return { mark: {}, incompleteSinceMs: undefined };
+  return { mark, incompleteSinceMs: sighted };
+}
+
 export interface FoldInput {
   /** Every producer's words, each on a symbol by its lane; a later word of the same slot (lane, leg) replaces an earlier. */
   readonly words: readonly SlotWord[];
   readonly memory: HeldMemory;
+  /** The memory's mark on P3.3's listing as read (default: none). */
+  readonly listingMark?: ListingMark;
+  /** How P3.3's symbols were listed (default: by the key watch, which needs no mark). */
+  readonly p33Listing?: P33ListingRead;
   readonly evidence: CloseEvidence;
   readonly bounds: FigureBounds;
   /** The market's sigma of a symbol the book holds (the largest of its two producers'), read where a position needs it. */
@@ -172,6 +226,10 @@ export interface FoldedBook {
   readonly untrusted: readonly UntrustedFigure[];
   /** What the book remembers after this read (written back by decisions, handlers/positions/memory.ts). */
   readonly memory: HeldMemory;
+  /** The mark on P3.3's listing after this read (written back with the memory). */
+  readonly listingMark: ListingMark;
+  /** Since when P3.3's listing is of unknown completeness (foldListingMark), when it is. */
+  readonly p33IncompleteSinceMs: number | undefined;
 }
 
 /** The leg a figure is of: its side, else its sign; undefined when flat. */
@@ -376,5 +434,14 @@ export function foldBook(input: FoldInput): FoldedBook {
     positions.push(sigma === top.sigma ? top : { ...top, sigma });
   }
   positions.sort((a, b) => (a.symbol < b.symbol ? -1 : a.symbol > b.symbol ? 1 : 0));
-  return { positions, figures, refused, untrusted, memory: remembered };
+  const listing = foldListingMark(input.listingMark ?? {}, input.p33Listing ?? { from: 'watched', refused: false }, bounds.now);
+  return {
+    positions,
+    figures,
+    refused,
+    untrusted,
+    memory: remembered,
+    listingMark: listing.mark,
+    p33IncompleteSinceMs: listing.incompleteSinceMs,
+  };
 }

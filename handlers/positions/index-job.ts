@@ -1,9 +1,10 @@
-import { LEGS } from './fold.js';
+import { LEGS, type ListingMark } from './fold.js';
 import * as z from 'zod';
 import { defineHandler, type MetricFactory, type RedisReader } from '../../runtime/contract/index.js';
 import { envInt, parseEnv } from '../../schemas/env.js';
 import { keys } from '../../schemas/keys.js';
 import { p33HashReads, p33SaysFlat, positionBookEnvShape } from './book.js';
+import { listingMarkOf, P33_REFRESHED_FIELD, P33_UNREADABLE_FIELD } from './memory.js';
 import { refusedAs, sendReadsSettled } from './read-commands.js';
 
 const configSchema = z.object({
@@ -110,6 +111,9 @@ const WATCH_ENDED = -1;
  *   by the key watch; flat: the open never filled) or our view's row. Never by the clock alone.
  * - Our view's index, quantum:gates:positions:active_symbols: a symbol whose row has expired (a
  *   balance-tracker position aged out) leaves it, guarded on the row still being absent at commit.
+ * - The book's mark on P3.3's listing (fold.ts foldListingMark, in quantum:gates:positions:held): a
+ *   refresh begun after a decision last found P3.3's index unreadable stamps when it began, and the
+ *   decisions, reading the stamp, count P3.3's listing whole again.
  * P3.3's index Redis refuses fails the refresh, and our view's is left as it is (the book reports
  * either, and no index of their symbols can be rebuilt from what this job reads). Members are removed
  * one by one, never the key replaced: a symbol a governor permit adds while this refresh runs stays.
@@ -133,7 +137,7 @@ export const positionIndex = defineHandler({
     const { redis, config } = ctx;
     const prefixes = config.POSITION_P33_PREFIXES;
     const now = ctx.now();
-    const [universe, indexed, view, expiredWatches, swept] = await Promise.all([
+    const [universe, indexed, view, expiredWatches, swept, mark] = await Promise.all([
       universeSymbols(redis, list(config.POSITION_P33_UNIVERSE_KEYS)),
       redis.smembers(keys.p33PositionIndex),
       // Our view's index read as the book reads it: one Redis refuses is the book's to report, not this job's to prune.
@@ -141,6 +145,11 @@ export const positionIndex = defineHandler({
       // Watched opens whose reservation expired before this refresh began.
       redis.zrangebyscore(keys.p33Watch, 0, `(${now}`),
       Promise.all(prefixes.map((prefix) => sweep(redis, prefix, config.POSITION_INDEX_SCAN_STEPS))),
+      // The book's mark on P3.3's listing (fold.ts foldListingMark); a memory Redis refuses bears none the job can clear.
+      redis
+        .hmget(keys.positionsHeld, P33_UNREADABLE_FIELD, P33_REFRESHED_FIELD)
+        .then(([unreadable, refreshed]) => listingMarkOf([P33_UNREADABLE_FIELD, unreadable ?? '', P33_REFRESHED_FIELD, refreshed ?? '']))
+        .catch(refusedAs<ListingMark>({})),
     ]);
     const candidates = [...new Set([...list(config.POSITION_P33_SYMBOLS), ...universe, ...indexed, ...swept.flatMap((s) => s.symbols)])];
     // Each candidate's hashes as the book reads them (one HMGET per prefix: on Redis Cluster a
@@ -194,6 +203,13 @@ export const positionIndex = defineHandler({
       ctx.remove(keys.activePositions, { from: 'set', member: symbol });
       ctx.metrics.viewPruned.inc();
     });
+    // P3.3's listing marked of unknown completeness since a decision found the index unreadable: this
+    // refresh, begun after that sighting and committed (it fails while the index is of another type),
+    // listed every symbol P3.3 is configured with. Stamped with when it began: a decision that finds
+    // the index unreadable again later marks it later, so the stamp clears no sighting after it. The
+    // decisions clear the mark on reading the stamp.
+    if (mark.unreadableAtMs !== undefined && mark.unreadableAtMs < now && (mark.refreshedAtMs ?? 0) <= mark.unreadableAtMs)
+      ctx.put(keys.positionsHeld, { [P33_REFRESHED_FIELD]: String(now) });
     ctx.metrics.refreshes.inc();
     ctx.metrics.symbols.set(found.length);
     ctx.metrics.held.set(notFlat.length);

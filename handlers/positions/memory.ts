@@ -1,5 +1,5 @@
 import { keys } from '../../schemas/keys.js';
-import { heldKey, parseHeldKey, UNKNOWN_LANE, type HeldLeg, type HeldMemory, type Leg } from './fold.js';
+import { heldKey, parseHeldKey, UNKNOWN_LANE, type HeldLeg, type HeldMemory, type Leg, type ListingMark } from './fold.js';
 
 export { UNKNOWN_LANE };
 
@@ -60,6 +60,40 @@ export function heldMemoryOf(flat: readonly string[]): Map<string, HeldLeg> {
   return held;
 }
 
+/**
+ * The memory's fields of the mark on P3.3's listing (fold.ts ListingMark), each a time in ms of Redis's
+ * clock: `listing:p33:unreadable` written by the decisions, `listing:p33:refreshed` by the position
+ * index job. Neither is a `SYMBOL:LEG` field, so every reader of legs (parseHeldKey, heldMemoryOf,
+ * read-book.lua; 1.6.0's and 1.7.0's alike) passes them by.
+ */
+export const P33_UNREADABLE_FIELD = 'listing:p33:unreadable';
+export const P33_REFRESHED_FIELD = 'listing:p33:refreshed';
+
+/** A mark field's time; anything but a plain positive number of ms reads as none. */
+function markTime(value: string | undefined): number | undefined {
+  if (value === undefined || !/^\d{1,16}$/.test(value)) return undefined;
+  const ms = Number(value);
+  return ms > 0 ? ms : undefined;
+}
+
+/**
+ * The mark as HGETALL gives the memory (field, value, …). A sighting that cannot be read (hand-edited)
+ * still marks the listing: at 0, so any refresh of the index job after it clears it.
+ */
+export function listingMarkOf(flat: readonly string[]): ListingMark {
+  let unreadable: string | undefined;
+  let refreshed: string | undefined;
+  for (let i = 0; i + 1 < flat.length; i += 2) {
+    if (flat[i] === P33_UNREADABLE_FIELD && flat[i + 1] !== '') unreadable = flat[i + 1];
+    if (flat[i] === P33_REFRESHED_FIELD && flat[i + 1] !== '') refreshed = flat[i + 1];
+  }
+  const refreshedAtMs = markTime(refreshed);
+  return {
+    ...(unreadable === undefined ? {} : { unreadableAtMs: markTime(unreadable) ?? 0 }),
+    ...(refreshedAtMs === undefined ? {} : { refreshedAtMs }),
+  };
+}
+
 /** What a commit writes so the memory becomes `after`: fields to set (changed or new), fields to delete. */
 export interface MemoryWrites {
   readonly set: Readonly<Record<string, string>>;
@@ -71,13 +105,22 @@ export interface MemoryWrites {
  * A leg's time is that of its first figure, kept as read, so a decision writes only when a leg is
  * new, forgotten, or reported by other lanes (or silent ones): not at every figure.
  */
-export function memoryWrites(before: HeldMemory, after: HeldMemory): MemoryWrites {
+export function memoryWrites(
+  before: HeldMemory,
+  after: HeldMemory,
+  mark: { readonly before: ListingMark; readonly after: ListingMark } = { before: {}, after: {} },
+): MemoryWrites {
   const set: Record<string, string> = {};
   for (const [key, held] of after) {
     const was = before.get(key);
     if (was === undefined || encodeHeld(was) !== encodeHeld(held)) set[key] = encodeHeld(held);
   }
   const remove = [...before.keys()].filter((key) => !after.has(key));
+  // The decisions write the sighting; they only ever forget the job's refresh, with the mark it cleared.
+  const [was, is] = [mark.before.unreadableAtMs, mark.after.unreadableAtMs];
+  if (is !== undefined && is !== was) set[P33_UNREADABLE_FIELD] = String(is);
+  if (is === undefined && was !== undefined) remove.push(P33_UNREADABLE_FIELD);
+  if (mark.after.refreshedAtMs === undefined && mark.before.refreshedAtMs !== undefined) remove.push(P33_REFRESHED_FIELD);
   // Written empty (no memory); a field already empty is not in `before`, so it is not written again.
   return { set, remove };
 }

@@ -7,7 +7,10 @@ import type { AnyHandler } from '../../runtime/contract/handler.js';
 import type { RedisReader } from '../../runtime/contract/index.js';
 import type { Runtime } from '../../runtime/host/runtime.js';
 import { keys, streams } from '../../schemas/keys.js';
+import { P33_KEY_WATCH } from '../../handlers/positions/book.js';
+import { P33_REFRESHED_FIELD, P33_UNREADABLE_FIELD } from '../../handlers/positions/memory.js';
 import { p33NewestHash, tickerHash } from '../support/book-producers.js';
+import { decideOnce, refreshPositionIndex, usePrivateCommitter } from '../support/decide-once.js';
 import { usePrivateRedis } from '../support/redis-server.js';
 import { createTestRuntime, governorDecided, produce, readStream, readyAt, waitFor, withoutScripts } from '../support/runtime.js';
 
@@ -187,6 +190,107 @@ describe('a listing of the position book Redis refuses is that input’s problem
         expect(await redis.client.zcard(keys.governorErrors)).toBe(0);
       });
     }
+  }
+});
+
+/**
+ * Issue #70's known gap (unknown-property.test.ts found it): P3.3's index of another type while
+ * decisions read the book, so none reads P3.3's hashes through it and the memory learns nothing of
+ * them; then the index lost, with no index job to rebuild it and no live key watch (the book lists
+ * P3.3 through the index). The book read an empty index, and the open was permitted at 0 of 2 slots.
+ * The rule (docs/governor.md "Absence is not flat"): a listing once unreadable stays of unknown completeness
+ * until it has been listed whole again, by a refresh of the index job begun after it, or by the live
+ * key watch. Decided as the property decides (decideOnce: no runtime, so no key watch), on both paths.
+ */
+describe('a listing once unreadable stays of unknown completeness until listed whole again (issue #70, knownGap)', () => {
+  const redis = usePrivateRedis();
+  const commits = usePrivateCommitter(redis);
+  const BOOK = ['H0USDT', 'H1USDT'];
+  const caps = {
+    GOV_SYMBOL_COOLDOWN_SECONDS: '0',
+    GOV_MAX_OPEN_POSITIONS: '2',
+    GOV_MAX_NOTIONAL_PER_TRADE_USDT: '200',
+    GOV_MAX_TOTAL_NOTIONAL_USDT: '2000',
+  };
+
+  /** An open of $150 of a new symbol, priced by its ticker, decided at `now` through `reader`; its event. */
+  async function openAt(reader: RedisReader, now: number, n: number): Promise<Record<string, string>> {
+    const symbol = `NEW${n}USDT`;
+    await redis.client.hset(keys.ticker(symbol), tickerHash(symbol, 100, now));
+    const raw = { ...open(symbol, `open-${n}`), qty: '1.5', timestamp: String(now / 1000) };
+    await decideOnce(createGovernor(), reader, commits.committer, now, raw, caps);
+    const event = (await readStream(redis.client, streams.governorEvents)).find((e) => e.plan_id === `open-${n}`);
+    if (event === undefined) throw new Error(`open-${n} not decided`);
+    return event;
+  }
+  const mark = async () => redis.client.hmget(keys.positionsHeld, P33_UNREADABLE_FIELD, P33_REFRESHED_FIELD);
+
+  /** Two P3.3 positions of $150 each (2 of 2 slots), its index of another type, one decision reading the book, then the index lost. */
+  async function lostWhileUnreadable(reader: RedisReader, now: number): Promise<void> {
+    await redis.client.flushall();
+    for (const s of BOOK) await redis.client.hset(keys.p33StatePositions(s), p33NewestHash(s, 1.5, 100, now / 1000));
+    await redis.client.set(keys.p33PositionIndex, 'not a set');
+    expect(await openAt(reader, now, 0)).toMatchObject({
+      event: 'block',
+      reason: 'positions_unreadable',
+      unreadable_listings: keys.p33PositionIndex,
+    });
+    // The decision marked the listing (Redis's clock: the decision's), and remembers no P3.3 leg: it read none.
+    expect(await mark()).toEqual([String(now), null]);
+    await redis.client.del(keys.p33PositionIndex);
+  }
+
+  for (const path of ['script', 'plain reads'] as const) {
+    const readerOf = (): RedisReader => {
+      const client = redis.client as unknown as RedisReader;
+      return path === 'script' ? client : withoutScripts(client);
+    };
+
+    it(`${path}: unreadable, then lost with no index job and no key watch → the next open is blocked positions_unreadable naming the index (was permitted at 0 of 2 slots); an index refresh begun after it lists the book whole again`, async () => {
+      const now = Date.now();
+      const reader = readerOf();
+      await lostWhileUnreadable(reader, now);
+      const next = await openAt(reader, now + 1000, 1);
+      expect(next).toMatchObject({ event: 'block', reason: 'positions_unreadable', unreadable_listings: keys.p33PositionIndex });
+      // A refresh begun before the sighting proves nothing: it stamps nothing, the mark stands.
+      expect(
+        await refreshPositionIndex(redis.client as unknown as RedisReader, commits.committer, now - 1, {
+          POSITION_P33_SYMBOLS: BOOK.join(','),
+        }),
+      ).toBe('committed');
+      expect(await mark()).toEqual([String(now), null]);
+      expect(await openAt(reader, now + 1500, 2)).toMatchObject({ event: 'block', reason: 'positions_unreadable' });
+      // One begun after it, completed (the index a set again): P3.3's book listed whole, 2 of 2 slots taken.
+      expect(
+        await refreshPositionIndex(redis.client as unknown as RedisReader, commits.committer, now + 2000, {
+          POSITION_P33_SYMBOLS: BOOK.join(','),
+        }),
+      ).toBe('committed');
+      expect(await mark()).toEqual([String(now), String(now + 2000)]);
+      const listed = await openAt(reader, now + 3000, 3);
+      expect(listed).toMatchObject({ event: 'block', reason: 'max_positions_reached', open_positions: '2' });
+      expect(listed.unreadable_listings).toBeUndefined();
+      // The decision forgot the mark with the stamp (written empty: no memory).
+      expect(await mark()).toEqual(['', '']);
+    });
+
+    it(`${path}: unreadable, then lost → blocked until a decision reads P3.3 through the live key watch (every P3.3 hash, not the index), which clears the mark`, async () => {
+      const now = Date.now();
+      const reader = readerOf();
+      await lostWhileUnreadable(reader, now);
+      // The key watch live: it names every P3.3 hash that is anything but a sound flat figure (book.ts p33KeyWatch).
+      const watched = new Proxy(reader, {
+        get(target, property, receiver) {
+          if (property === 'keysToRead')
+            return (name: string) => Promise.resolve(name === P33_KEY_WATCH ? BOOK.map((s) => keys.p33StatePositions(s)) : null);
+          return Reflect.get(target, property, receiver) as unknown;
+        },
+      });
+      expect(await openAt(watched, now + 1000, 1)).toMatchObject({ event: 'block', reason: 'max_positions_reached', open_positions: '2' });
+      expect(await mark()).toEqual(['', null]);
+      // The watch gone again (reconnecting): the index is empty, but the memory now holds what the watch listed.
+      expect(await openAt(reader, now + 2000, 2)).toMatchObject({ event: 'block', reason: 'max_positions_reached', open_positions: '2' });
+    });
   }
 });
 

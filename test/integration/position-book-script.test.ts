@@ -8,6 +8,7 @@ import { loadHeatInputs } from '../../handlers/positions/heat.js';
 import { priceQuoteReads, priceQuotesOf, readPriceQuotes } from '../../handlers/positions/prices.js';
 import { sendReadsSettled } from '../../handlers/positions/read-commands.js';
 import type { RedisReader } from '../../runtime/contract/index.js';
+import { P33_REFRESHED_FIELD, P33_UNREADABLE_FIELD } from '../../handlers/positions/memory.js';
 import { keys, streams } from '../../schemas/keys.js';
 import { refreshPositionIndex, usePrivateCommitter } from '../support/decide-once.js';
 import { usePrivateRedis } from '../support/redis-server.js';
@@ -98,6 +99,17 @@ const perSymbol = fc.record({
   ),
 });
 
+/**
+ * The memory's mark on P3.3's listing (memory.ts: a sighting of P3.3's index unreadable, the index
+ * job's refresh after it, either hand-written garbage), and P3.3's index of another type: both
+ * paths judge them in the one fold.
+ */
+const listingDrawn = fc.record({
+  indexWrongType: fc.boolean(),
+  unreadable: fc.option(fc.constantFrom(String(NOW - 5_000), String(NOW + 5_000), 'garbage'), { nil: undefined }),
+  refreshed: fc.option(fc.constantFrom(String(NOW - 10_000), String(NOW - 1_000), 'junk'), { nil: undefined }),
+});
+
 type Books = readonly (typeof perSymbol extends fc.Arbitrary<infer T> ? T : never)[];
 
 /** Writes each symbol's keys as `books` say, after the stray snapshot entry if any (the properties' world). */
@@ -162,10 +174,14 @@ describe('position book: the one-script read answers what the plain reads answer
       fc.asyncProperty(
         fc.array(perSymbol, { minLength: SYMBOLS.length, maxLength: SYMBOLS.length }),
         fc.constantFrom([], ['symbol', ''], ['position_notional_usd', '5']),
-        async (books, stray) => {
+        listingDrawn,
+        async (books, stray, listing) => {
           const r = redis.client;
           await r.flushall();
           await seedBooks(r, books, stray);
+          if (listing.unreadable !== undefined) await r.hset(keys.positionsHeld, P33_UNREADABLE_FIELD, listing.unreadable);
+          if (listing.refreshed !== undefined) await r.hset(keys.positionsHeld, P33_REFRESHED_FIELD, listing.refreshed);
+          if (listing.indexWrongType) await r.multi().del(keys.p33PositionIndex).set(keys.p33PositionIndex, 'not a set').exec();
           const reader = r as unknown as RedisReader;
           // The script path sends the script alone: no plain command behind a script that failed.
           const sent: string[] = [];
@@ -173,6 +189,22 @@ describe('position book: the one-script read answers what the plain reads answer
           expect(sent).toEqual(['eval_ro']);
           const plain = await loadPositionBook(withoutScripts(reader), config, { withEquity: true, now: NOW });
           expect(scripted).toEqual(plain);
+          // Without the key watch P3.3 is listed through its index: refused, it is marked now; read, a
+          // mark no refresh after it cleared names it incomplete (memory.ts, fold.ts foldListingMark).
+          const refreshedAfter =
+            listing.refreshed !== undefined &&
+            listing.refreshed !== 'junk' &&
+            listing.unreadable !== undefined &&
+            Number(listing.refreshed) > (listing.unreadable === 'garbage' ? 0 : Number(listing.unreadable));
+          const p33Named = scripted.book.unreadableListings.filter((u) => u.listing === 'p33');
+          if (listing.indexWrongType) {
+            expect(p33Named.map((u) => u.error)).toEqual([expect.stringContaining('WRONGTYPE')]);
+            expect(scripted.book.listingMark.unreadableAtMs).toBe(
+              Math.max(NOW, Number(listing.unreadable === 'garbage' ? 0 : (listing.unreadable ?? 0))),
+            );
+          } else if (listing.unreadable !== undefined && !refreshedAfter)
+            expect(p33Named.map((u) => u.error)).toEqual([expect.stringMatching(/^incomplete: unreadable at /)]);
+          else expect(p33Named).toEqual([]);
           // With the positions it cannot price, and their quotes (the governor's read).
           const scriptedUnpriced = await loadPositionBook(reader, config, { now: NOW, withUnpriced: true });
           const plainUnpriced = await loadPositionBook(withoutScripts(reader), config, { now: NOW, withUnpriced: true });

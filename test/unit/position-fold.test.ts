@@ -1,15 +1,27 @@
 import { describe, expect, it } from 'vitest';
 import {
   foldBook,
+  foldListingMark,
   heldKey,
+  parseHeldKey,
   SNAPSHOT_LANE,
   type BookPosition,
   type FoldInput,
   type HeldLeg,
   type Leg,
+  type ListingMark,
   type SlotWord,
 } from '../../handlers/positions/fold.js';
-import { decodeHeld, encodeHeld, heldMemoryOf, memoryWrites, UNKNOWN_LANE } from '../../handlers/positions/memory.js';
+import {
+  decodeHeld,
+  encodeHeld,
+  heldMemoryOf,
+  listingMarkOf,
+  memoryWrites,
+  P33_REFRESHED_FIELD,
+  P33_UNREADABLE_FIELD,
+  UNKNOWN_LANE,
+} from '../../handlers/positions/memory.js';
 
 // The fold without Redis: producers' words, the memory and the clock in, the book out.
 const NOW = 1_800_000_000_000;
@@ -219,5 +231,101 @@ describe('the memory in Redis', () => {
     expect(memoryWrites(before, after)).toEqual({ set: { 'B:SHORT': encodeHeld({ by: [P33], atMs: 2 }) }, remove: ['A:LONG'] });
     expect(memoryWrites(after, after)).toEqual({ set: {}, remove: [] });
     expect(heldMemoryOf(['A:LONG', '', 'B:SHORT', encodeHeld({ by: [P33], atMs: 2 }), 'junk', 'x'])).toEqual(after);
+  });
+});
+
+describe('a listing once unreadable stays of unknown completeness until listed whole again (issue #70, knownGap)', () => {
+  const all = { from: 'all', refused: false } as const;
+  const refused = { from: 'all', refused: true } as const;
+  const watched = { from: 'watched', refused: false } as const;
+
+  it('P3.3’s index refused while listed through it: marked at the read’s clock, its refusal named as ever (no second listing)', () => {
+    expect(foldListingMark({}, refused, NOW)).toEqual({ mark: { unreadableAtMs: NOW }, incompleteSinceMs: undefined });
+  });
+
+  it('read again (deleted, or a set again) with no refresh since: still incomplete, since the sighting; nothing to write', () => {
+    const mark = { unreadableAtMs: NOW - 5000 };
+    expect(foldListingMark(mark, all, NOW)).toEqual({ mark, incompleteSinceMs: NOW - 5000 });
+  });
+
+  it('a refresh of the index job begun before the sighting clears nothing; one begun after it clears the mark', () => {
+    expect(foldListingMark({ unreadableAtMs: NOW - 5000, refreshedAtMs: NOW - 6000 }, all, NOW).incompleteSinceMs).toBe(NOW - 5000);
+    // Begun in the same millisecond: no proof it came after.
+    expect(foldListingMark({ unreadableAtMs: NOW - 5000, refreshedAtMs: NOW - 5000 }, all, NOW).incompleteSinceMs).toBe(NOW - 5000);
+    expect(foldListingMark({ unreadableAtMs: NOW - 5000, refreshedAtMs: NOW - 4000 }, all, NOW)).toEqual({
+      mark: {},
+      incompleteSinceMs: undefined,
+    });
+  });
+
+  it('refused again after a refresh: marked anew, later than the refresh, so it stands', () => {
+    const after = foldListingMark({ unreadableAtMs: NOW - 5000, refreshedAtMs: NOW - 4000 }, refused, NOW);
+    expect(after.mark).toEqual({ unreadableAtMs: NOW, refreshedAtMs: NOW - 4000 });
+    expect(foldListingMark(after.mark, all, NOW + 1).incompleteSinceMs).toBe(NOW);
+  });
+
+  it('a sighting is never moved back (a replica whose clock read earlier)', () => {
+    expect(foldListingMark({ unreadableAtMs: NOW }, refused, NOW - 10).mark).toEqual({ unreadableAtMs: NOW });
+  });
+
+  it('listed by the live key watch (every P3.3 hash, not the index): listed whole, the mark goes, refused index or not', () => {
+    for (const read of [watched, { from: 'watched', refused: true } as const])
+      expect(foldListingMark({ unreadableAtMs: NOW - 5000 }, read, NOW)).toEqual({ mark: {}, incompleteSinceMs: undefined });
+  });
+
+  it('foldBook carries it beside the legs, pure: the legs fold as without it', () => {
+    const memory = { 'SOLUSDT:LONG': { by: [P33], atMs: NOW - 60_000 } };
+    const book = foldBook({
+      words: [p33('SOLUSDT', 1)],
+      memory: new Map(Object.entries(memory)),
+      listingMark: { unreadableAtMs: NOW - 5000 },
+      p33Listing: all,
+      evidence: { trackerRoundMs: undefined },
+      bounds: { maxAgeMs: MAX_AGE, maxSkewMs: 5000, now: NOW },
+      marketSigma: () => 0.2,
+      laneKey: (lane, symbol) => lane + symbol,
+    });
+    expect(book.p33IncompleteSinceMs).toBe(NOW - 5000);
+    expect(book.listingMark).toEqual({ unreadableAtMs: NOW - 5000 });
+    expect(book.memory).toEqual(fold([p33('SOLUSDT', 1)], memory).memory);
+  });
+});
+
+describe('the mark in the memory', () => {
+  it('its fields are no leg: every reader of legs passes them by (1.6.0 and 1.7.0 read legs by parseHeldKey too)', () => {
+    for (const field of [P33_UNREADABLE_FIELD, P33_REFRESHED_FIELD]) expect(parseHeldKey(field)).toBeUndefined();
+    const leg = encodeHeld({ by: [P33], atMs: 2 });
+    expect(heldMemoryOf(['A:LONG', leg, P33_UNREADABLE_FIELD, String(NOW), P33_REFRESHED_FIELD, String(NOW + 1)])).toEqual(
+      new Map([['A:LONG', decodeHeld(leg)]]),
+    );
+  });
+
+  it('reads from the memory as HGETALL gives it; an empty field is none, a sighting no one can read marks at 0', () => {
+    expect(listingMarkOf(['A:LONG', '{}', P33_UNREADABLE_FIELD, String(NOW - 5), P33_REFRESHED_FIELD, String(NOW)])).toEqual({
+      unreadableAtMs: NOW - 5,
+      refreshedAtMs: NOW,
+    });
+    expect(listingMarkOf([P33_UNREADABLE_FIELD, '', P33_REFRESHED_FIELD, ''])).toEqual({});
+    expect(listingMarkOf([P33_UNREADABLE_FIELD, 'garbage', P33_REFRESHED_FIELD, 'junk'])).toEqual({ unreadableAtMs: 0 });
+    // Marked at 0: any refresh after it clears it.
+    expect(foldListingMark({ unreadableAtMs: 0 }, { from: 'all', refused: false }, NOW).incompleteSinceMs).toBe(0);
+    expect(foldListingMark({ unreadableAtMs: 0, refreshedAtMs: 1 }, { from: 'all', refused: false }, NOW).mark).toEqual({});
+  });
+
+  it('a decision writes the sighting when it changes, and forgets both fields with the mark; never writes the job’s stamp', () => {
+    const legs = new Map<string, HeldLeg>();
+    const write = (before: ListingMark, after: ListingMark) => memoryWrites(legs, legs, { before, after });
+    expect(write({}, { unreadableAtMs: NOW })).toEqual({ set: { [P33_UNREADABLE_FIELD]: String(NOW) }, remove: [] });
+    expect(write({ unreadableAtMs: NOW }, { unreadableAtMs: NOW })).toEqual({ set: {}, remove: [] });
+    expect(write({ unreadableAtMs: NOW, refreshedAtMs: NOW + 1 }, { unreadableAtMs: NOW, refreshedAtMs: NOW + 1 })).toEqual({
+      set: {},
+      remove: [],
+    });
+    expect(write({ unreadableAtMs: NOW, refreshedAtMs: NOW + 1 }, {})).toEqual({
+      set: {},
+      remove: [P33_UNREADABLE_FIELD, P33_REFRESHED_FIELD],
+    });
+    // A stamp left without a mark (a refresh that read the mark a decision then cleared) is forgotten too.
+    expect(write({ refreshedAtMs: NOW }, {})).toEqual({ set: {}, remove: [P33_REFRESHED_FIELD] });
   });
 });
