@@ -170,14 +170,12 @@ export async function rehearse(
     };
     // The decisions of one batch are rehearsed together, on one batch state, as they were decided.
     let batch: { record: TapeRecord; at: number }[] = [];
+    const states = new BatchStates();
     const flush = async () => {
       if (batch.length === 0) return;
       const { settings } = batch[0]!.record;
       const untaped = settings === undefined || !taped.has(settings);
-      const results = await rehearseBatch(
-        rehearsedFor(batch[0]!.record),
-        batch.map((b) => b.record),
-      );
+      const results = await rehearseBatch(rehearsedFor(batch[0]!.record), states.given(batch.map((b) => b.record)));
       batch.forEach(({ record, at }, i) => tally.add(gate, { kind: 'rehearsed', record, at, result: results[i]!, untaped }));
       batch = [];
     };
@@ -199,3 +197,30 @@ export async function rehearse(
     throw nothing(`no taped decision of ${missing.join(', ')}${options.since === undefined ? '' : ' since the time given'}`);
   return tally.report({ release: release.name, at: now, since: options.since, redis: where });
 }
+
+/**
+ * The batch states seen so far, by batch: a batch's records are not always together on the tape (a
+ * message of it committed again after a conflict lands after other batches' records), and only its
+ * first written record carries the state. The newest BATCH_STATES_KEPT batches are kept.
+ */
+export class BatchStates {
+  private readonly known = new Map<string, NonNullable<TapeRecord['state']>>();
+
+  /** The records, the first carrying its batch's state when none of them does and an earlier record did. */
+  given(records: readonly TapeRecord[]): readonly TapeRecord[] {
+    const batch = records[0]!.batch;
+    if (batch === undefined) return records;
+    const carried = records.findLast((r) => r.state !== undefined)?.state;
+    if (carried !== undefined) {
+      this.known.delete(batch);
+      this.known.set(batch, carried);
+      if (this.known.size > BATCH_STATES_KEPT) this.known.delete(this.known.keys().next().value!);
+      return records;
+    }
+    const state = this.known.get(batch);
+    return state === undefined ? records : [{ ...records[0]!, state }, ...records.slice(1)];
+  }
+}
+
+/** Batches whose state a rehearsal keeps for their later records: a conflict's re-run commits within a few batches. */
+const BATCH_STATES_KEPT = 1_000;
