@@ -1,14 +1,14 @@
 import type { Redis } from 'ioredis';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { heatBridge } from '../../handlers/heat-bridge/index.js';
 import { heatGate } from '../../handlers/heat-gate/index.js';
-import { ShadowHost } from '../../app/shadow/host.js';
 import { SHADOW_STATE, shadowDecisionsKey } from '../../app/shadow/namespace.js';
 import { pythonServices } from '../../cli/shadow/python.js';
 import { shadowReport } from '../../cli/shadow/report.js';
 import { systemClock } from '../../runtime/host/index.js';
 import { keys, streams } from '../../schemas/keys.js';
 import { usePrivateRedis } from '../support/redis-server.js';
+import { useShadowHosts } from '../support/shadow-host.js';
 import { waitFor } from '../support/runtime.js';
 
 /**
@@ -109,30 +109,14 @@ async function p27Lookups(r: Redis, decision: Record<string, string>, outAction 
 
 describe('the shadow beside the Python heat gate (P2.6) and heat bridge (P2.7), read where they write', () => {
   const redis = usePrivateRedis();
-  let shadow: ShadowHost | undefined;
-  afterEach(async () => {
-    await shadow?.stop();
-    await shadow?.close();
-    shadow = undefined;
-  });
+  const startShadow = useShadowHosts();
 
   it('pairs by plan_id: the same, K3 documented, a planted difference named in each gate, a proposal P2.6 skips unpaired', async () => {
     const r = redis.client;
     // The Python services' own groups (upstream reads both streams with XREADGROUP).
     await r.xgroup('CREATE', streams.harvestProposal, 'p26_heat_gate', '$', 'MKSTREAM');
     await r.xgroup('CREATE', streams.heatDecision, 'heat_bridge', '$', 'MKSTREAM');
-    shadow = new ShadowHost({
-      base: r,
-      handlers: [heatGate, heatBridge],
-      env: {},
-      host: systemClock,
-      consumer: 'shadow-py-heat',
-      blockMs: 100,
-    });
-    shadow.start();
-    await waitFor(async () => (await r.hmget(SHADOW_STATE, 'heat-gate:since', 'heat-bridge:since')).every((v) => v !== null), {
-      what: 'the shadow groups',
-    });
+    await startShadow({ base: r, handlers: [heatGate, heatBridge], env: {}, host: systemClock, consumer: 'shadow-py-heat', blockMs: 100 });
     await r.hset(keys.portfolioState, 'equity_usd', '10000');
     const proposals: string[][] = [
       ['plan_id', 'py-h-same', 'symbol', 'BTCUSDT', 'action', 'PARTIAL_50'],

@@ -1,12 +1,12 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { governor } from '../../handlers/governor/index.js';
-import { ShadowHost } from '../../app/shadow/host.js';
-import { SHADOW_STATE, shadowDecisionsKey } from '../../app/shadow/namespace.js';
+import { shadowDecisionsKey } from '../../app/shadow/namespace.js';
 import { pythonServices } from '../../cli/shadow/python.js';
 import { shadowReport } from '../../cli/shadow/report.js';
 import { systemClock } from '../../runtime/host/index.js';
 import { keys, streams } from '../../schemas/keys.js';
 import { usePrivateRedis } from '../support/redis-server.js';
+import { useShadowHosts } from '../support/shadow-host.js';
 import { waitFor } from '../support/runtime.js';
 import { P33_NEWEST_TTL_SEC, p33NewestHash } from '../support/book-producers.js';
 
@@ -28,20 +28,13 @@ async function pythonBlock(r: ReturnType<typeof usePrivateRedis>['client'], plan
 
 describe('the shadow beside the Python governor, read from its permit and block keys', () => {
   const redis = usePrivateRedis();
-  let shadow: ShadowHost | undefined;
-  afterEach(async () => {
-    await shadow?.stop();
-    await shadow?.close();
-    shadow = undefined;
-  });
+  const startShadow = useShadowHosts();
 
   it('pairs by plan_id: the same verdicts, a documented stricter block (open pricing), an unexplained one named, one the original has not decided', async () => {
     const r = redis.client;
     // The Python governor's own group on the plans stream (upstream reads it with XREADGROUP).
     await r.xgroup('CREATE', streams.applyPlan, 'governor', '$', 'MKSTREAM');
-    shadow = new ShadowHost({ base: r, handlers: [governor], env: {}, host: systemClock, consumer: 'shadow-py', blockMs: 100 });
-    shadow.start();
-    await waitFor(async () => (await r.hget(SHADOW_STATE, 'governor:since')) !== null, { what: 'the shadow group' });
+    await startShadow({ base: r, handlers: [governor], env: {}, host: systemClock, consumer: 'shadow-py', blockMs: 100 });
     // The book as the Python era's producers leave it: equity, P3.3's hashes (positions), market marks.
     const nowSec = Number((await r.time())[0]);
     await r.hset(keys.portfolioState, 'equity_usd', '10000', 'timestamp', String(nowSec));

@@ -17,19 +17,24 @@ function delivery(id: string): Delivery & { recorder: EffectRecorder & { meta: D
   return d as Delivery & { recorder: EffectRecorder & { meta: Delivery['meta'] } };
 }
 
+/** A tape whose records land in `written`, and a batch state loaded through it (one read: the key watch's). */
+async function tapeWithState() {
+  const written: TapeRecord[] = [];
+  const tape = decisionTape(
+    (_gate, records) => written.push(...records),
+    (_gate, error) => {
+      throw error;
+    },
+  );
+  const reads = tape.wrap(directReads(reader, () => 1_000));
+  const load = reads.batch();
+  await load.redis.keysToRead!('p33-positions');
+  return { written, tape, reads, state: load.loaded({}) };
+}
+
 describe('the decision tape: a batch state is taped on a record that is written', () => {
   it('a batch whose first delivery is not taped (skipped, left pending) puts its state on the next record', async () => {
-    const written: TapeRecord[] = [];
-    const tape = decisionTape(
-      (_gate, records) => written.push(...records),
-      (_gate, error) => {
-        throw error;
-      },
-    );
-    const reads = tape.wrap(directReads(reader, () => 1_000));
-    const load = reads.batch();
-    await load.redis.keysToRead!('p33-positions');
-    const state = load.loaded({});
+    const { written, tape, reads, state } = await tapeWithState();
     const [skipped, decided] = [delivery('1-0'), delivery('2-0')];
     for (const d of [skipped, decided]) reads.message(d.recorder, state, reader);
     decided.outcome = HANDLED;
@@ -39,17 +44,7 @@ describe('the decision tape: a batch state is taped on a record that is written'
   });
 
   it('a batch state is taped once, on its first written record', async () => {
-    const written: TapeRecord[] = [];
-    const tape = decisionTape(
-      (_gate, records) => written.push(...records),
-      (_gate, error) => {
-        throw error;
-      },
-    );
-    const reads = tape.wrap(directReads(reader, () => 1_000));
-    const load = reads.batch();
-    await load.redis.keysToRead!('p33-positions');
-    const state = load.loaded({});
+    const { written, tape, reads, state } = await tapeWithState();
     const both = [delivery('1-0'), delivery('2-0')];
     for (const d of both) {
       reads.message(d.recorder, state, reader);
