@@ -70,7 +70,7 @@ export async function startLocalRedis(dataDir: string, port = 6379, clock: Clock
       '--logfile',
       'redis.log',
       '--notify-keyspace-events',
-      'Khgx',
+      'KA',
     ],
     // Its own process group: Ctrl-C in a terminal signals the whole foreground group, and the
     // server must outlive the drain that SIGINT starts (the runtime stops it afterwards).

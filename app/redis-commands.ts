@@ -84,7 +84,6 @@ export const REDIS_COMMANDS: readonly RedisCommandNeed[] = [
   runtime('llen', 'BullMQ'),
   runtime('lrem', 'BullMQ'),
   runtime('rpoplpush', 'BullMQ'),
-  { command: 'eval_ro', by: BOOK_READERS, why: 'the position book in one read-only script (Redis 7)' },
   {
     command: 'scan',
     by: ['position-index'],

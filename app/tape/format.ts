@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { inflateRawSync } from 'node:zlib';
 
 /**
@@ -59,6 +58,7 @@ export const READ_METHODS: ReadonlySet<string> = new Set([
   'hgetall',
   'hmget',
   'smembers',
+  'sismember',
   'zcount',
   'zrangebyscore',
   'lrange',
@@ -67,21 +67,30 @@ export const READ_METHODS: ReadonlySet<string> = new Set([
   'xinfo',
   'xpending',
   'scan',
-  'eval_ro',
   'info',
   // The key watch's answer (runtime/host/key-watch.ts): a rehearsal reads the book as the decision did.
   'keysToRead',
+  'cachedReads',
 ]);
 
-/** Hashed at each read (a few µs for the book's script of a few KB), no memo kept. */
-function digestOf(script: string): string {
-  return `sha1:${createHash('sha1').update(script).digest('hex')}`;
+/**
+ * cachedReads answers a key's refusal as an Error in its place, which JSON cannot carry: taped as
+ * `{ [REFUSED]: message }` (tapedReply) and answered as that Error again (answeredReply). REFUSED
+ * starts with a NUL, so no hash field a producer writes (HGETALL's reply is an object too) reads as one.
+ */
+const REFUSED = '\u0000refused';
+
+export function tapedReply(method: string, reply: unknown): unknown {
+  if (method !== 'cachedReads' || !Array.isArray(reply)) return reply;
+  return reply.map((one: unknown) => (one instanceof Error ? { [REFUSED]: one.message } : one));
 }
 
-/** A read's identity on the tape: a script is named by its digest, not carried whole in every record. */
-export function readArgs(method: string, args: readonly unknown[]): unknown[] {
-  if (method !== 'eval_ro' || typeof args[0] !== 'string') return [...args];
-  return [digestOf(args[0]), ...args.slice(1)];
+export function answeredReply(method: string, reply: unknown): unknown {
+  if (method !== 'cachedReads' || !Array.isArray(reply)) return reply;
+  return reply.map((one: unknown) => {
+    const refused = typeof one === 'object' && one !== null ? (one as Record<string, unknown>)[REFUSED] : undefined;
+    return typeof refused === 'string' ? new Error(refused) : one;
+  });
 }
 
 export function readIdentity(method: string, args: readonly unknown[]): string {

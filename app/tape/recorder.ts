@@ -1,5 +1,5 @@
 import type { DecisionTape, Delivery, RedisReader } from '../../runtime/host/index.js';
-import { READ_METHODS, readArgs, TAPE_VERSION, type TapeRecord, type TapedReads } from './format.js';
+import { READ_METHODS, tapedReply, TAPE_VERSION, type TapeRecord, type TapedReads } from './format.js';
 
 /** Where a commit's records go, together: never waits, never throws (app/tape/store.ts). */
 export type TapeSink = (gate: string, records: readonly TapeRecord[]) => void;
@@ -12,10 +12,10 @@ function recordingReader(redis: RedisReader, reads: TapedReads): RedisReader {
       if (typeof property !== 'string' || !READ_METHODS.has(property) || typeof value !== 'function') return value;
       return (...args: unknown[]) => {
         const reply = (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
-        const taped = readArgs(property, args);
+        const taped = [...args];
         return reply.then(
           (answer) => {
-            reads.calls.push([property, taped, answer]);
+            reads.calls.push([property, taped, tapedReply(property, answer)]);
             return answer;
           },
           (error: unknown) => {

@@ -1,5 +1,5 @@
 import type { RedisReader } from '../../runtime/host/index.js';
-import { READ_METHODS, readArgs, readIdentity, type TapedReads } from '../../app/cli-door.js';
+import { answeredReply, READ_METHODS, readIdentity, type TapedReads } from '../../app/cli-door.js';
 
 /** A read the tape has no reply for: the rehearsed code reads what the running code did not. */
 export class UnanswerableRead extends Error {
@@ -51,8 +51,8 @@ export function replayReader(own: ReplyBook, shared?: ReplyBook, onMissing?: (re
   };
   const answer = (method: string, args: unknown[]): Promise<unknown> => {
     try {
-      const reply = one(method, readArgs(method, args));
-      return reply.failed ? Promise.reject(new Error(String(reply.value))) : Promise.resolve(structuredClone(reply.value));
+      const reply = one(method, [...args]);
+      return reply.failed ? Promise.reject(new Error(String(reply.value))) : Promise.resolve(answeredReply(method, structuredClone(reply.value)));
     } catch (error) {
       return Promise.reject(error);
     }

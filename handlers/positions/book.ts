@@ -6,7 +6,6 @@ import { envInt } from '../../schemas/env.js';
 import { compareStreamIds, fieldsToRecord, parseNumber } from '../../schemas/fields.js';
 import { keys, streams } from '../../schemas/keys.js';
 import { positionSnapshotSchema, snapshotAges, snapshotNotional } from '../../schemas/position-snapshot.js';
-import { gateLua } from '../lua.js';
 import { DEFAULT_PRICE_MAX_SKEW_SEC } from './bounds.js';
 import {
   foldBook,
@@ -30,7 +29,7 @@ import {
   type UntrustedFigure,
 } from './fold.js';
 import { heldMemoryOf, listingMarkOf } from './memory.js';
-import { refusedKey, sendRead, sendReads, settledReplies, type ReadCommand } from './read-commands.js';
+import { refusedKey, sendReads, sendReadsSettled, settledReplies, type ReadCommand } from './read-commands.js';
 
 export {
   STAMPED_AHEAD,
@@ -64,10 +63,10 @@ export const DEFAULT_P33_PREFIXES: readonly string[] = [prefixOf(keys.p33Positio
  * For the governor (loadPositionBook's `withUnpriced`), also every symbol's mark quotes (the
  * governor counts each position at the highest mark of all producers); the other gates read none.
  * What is read is said once (bookReads: the listing, then per symbol the keys, commands and fields)
- * and decoded once (bookReadOf). Two paths run it: one read-only script (read-book.lua: one round
- * trip, one consistent moment, one named record back: scriptRecord), or plain commands where scripts
- * cannot run (Redis Cluster, Redis before 7: readPlain); the property test in
- * test/integration/position-book-script.test.ts holds them equal.
+ * and decoded once (bookReadOf), by one reading (loadPositionBook, readSymbols) whose replies come
+ * from the key watch's cache while it is live (a key is sent only when written since its last read)
+ * or are sent; the property test in test/integration/position-book-script.test.ts holds the two
+ * equal, before and after any write.
  * A listing read Redis refuses (a key of another type, or one the gates' user may not read) is
  * that listing's problem only, as a refused per-symbol read is its symbol's: the book is read
  * without it and names it (PositionBook.unreadableListings); each gate judges what that means.
@@ -197,6 +196,17 @@ export function p33KeyWatch(
   return defineKeyWatch({
     name: P33_KEY_WATCH,
     prefixes,
+    // The book's other reads, kept until written (loadPositionBook): our view's rows, the market's
+    // sigmas and marks, the memory, the tracker's and the portfolio's hashes.
+    cached: [
+      prefixOf(keys.position),
+      prefixOf(keys.marketState),
+      prefixOf(keys.marketStatePublished),
+      prefixOf(keys.ticker),
+      keys.positionsHeld,
+      keys.trackerAccount,
+      keys.portfolioState,
+    ],
     read: (key) => ['HMGET', key, ...P33_FIELDS],
     judge(key, reply, now) {
       if (Array.isArray(reply) && reply.every((field) => field === null)) return 'absent';
@@ -266,14 +276,11 @@ function figure(
 
 export interface BookAndEquity {
   readonly book: PositionBook;
-  /** equity_usd of quantum:state:portfolio (read in the same script), when asked for. */
+  /** equity_usd of quantum:state:portfolio (read with the book), when asked for. */
   readonly equityRaw: string | undefined;
   /** Its `timestamp` (any epoch unit), when asked for and written. */
   readonly portfolioStampRaw: string | undefined;
 }
-
-/** Runs the listing and bookReads in one moment; see read-book.lua. */
-const READ_BOOK = gateLua('positions', 'read-book');
 
 type Row = (string | null)[];
 type Entry = [id: string, fields: string[]];
@@ -297,7 +304,7 @@ interface BookRead {
   readonly sigmaSymbols: readonly string[];
   /**
    * [publisher's, market state's] sigma, each taken (a refusal noted in `unreadable`) when called:
-   * mergeBook calls them where it needs them; the script may have left the others unread (SymbolRead.needless).
+   * mergeBook calls them where it needs them; the reading may have left the others unread (SymbolRead.needless).
    */
   readonly sigmaRows: readonly (readonly (() => string | null)[])[];
   /** In priceQuoteReads' order ([price, time] each), or none without unpriced positions. */
@@ -340,7 +347,7 @@ interface SymbolRead {
   /** Put after the symbol in the key (a leg's row: `:LONG`), else nothing. */
   readonly suffix?: string;
   /**
-   * Where the script may leave it unread (the plain path reads everything): for a symbol one of
+   * Where the reading may leave it unread (readSymbols): for a symbol one of
    * whose keys prefix + symbol it has read already (Needless). What such a read would have said is
    * what bookReadOf reads without it.
    */
@@ -348,7 +355,7 @@ interface SymbolRead {
 }
 
 /**
- * A read the script may skip for a symbol: once it has read `read` + symbol (an earlier read of the
+ * A read readSymbols may skip for a symbol: once it has read `read` + symbol (an earlier read of the
  * same list), if that reply holds figures that surely read as numbers at every place of `numbers`,
  * something at every place of `present` and nothing at every place of `absent` (a reply's places
  * from 0; a reply of one value is a row of one).
@@ -363,7 +370,7 @@ interface Needless {
 /**
  * What the book reads per symbol after its listing (equity, the two indexes, the stream's
  * unapplied entries), grouped as bookReadOf decodes them; both paths run these reads, in this order.
- * Sigma and quotes are read for every symbol of the book (but what the script finds needless);
+ * Sigma and quotes are read for every symbol of the book (but what readSymbols finds needless);
  * bookReadOf uses those of the symbols it holds (a P3.3 index entry whose hash has expired holds
  * nothing) and, with allP33Quotes, P3.3's marks only of symbols outside P3.3's index (the index's
  * own rows carry them).
@@ -420,64 +427,13 @@ interface ListedReplies {
   readonly entries: readonly Entry[];
   readonly lists: Readonly<Record<SymbolList, readonly string[]>>;
   readonly replies: readonly (readonly unknown[])[];
-  /** The listing reads Redis refused: [listing, key, error], as read-book.lua returns them. */
+  /** The listing reads Redis refused: [listing, key, error]. */
   readonly refusedListings: readonly (readonly [listing: string, key: string, error: string])[];
   readonly p33Listing: PositionBook['p33Listing'];
   /** The book's memory (keys.positionsHeld) as HGETALL gives it: field, value, … */
   readonly memory: readonly string[];
   /** The balance tracker's account hash's timestamp. */
   readonly tracker: string | null;
-}
-
-/**
- * read-book.lua's reply, the one record that crosses the script's boundary: a JSON object of named
- * fields, read by name here and nowhere else. Lua has no nil in a list, so the script's `false`
- * stands for Redis's nil (an absent key or field) and is read back as null; an empty list may come
- * as `{}` (cjson cannot tell an empty list from an empty object). A name the script did not send
- * reads as its empty value.
- */
-function scriptRecord(reply: unknown): ListedReplies {
-  const parsed: unknown = typeof reply === 'string' ? JSON.parse(reply) : undefined;
-  const named = typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>) : {};
-  const list = <T>(name: string) => listOf<T>(named[name]);
-  const orNull = <T>(name: string) => (named[name] === false || named[name] === undefined ? null : (named[name] as T));
-  // Each read's replies per symbol: a string (GET, HGET), a row of fields (HMGET) or nil.
-  const replies = list<unknown>('replies').map((perSymbol) =>
-    listOf<unknown>(perSymbol).map((one): unknown => (Array.isArray(one) ? one.map(nilOf) : nilOf(one))),
-  );
-  const refused = list<[number, number, string]>('refused');
-  for (const [read, at, error] of refused) replies[read - 1]![at - 1] = new Error(error);
-  const refusedListings = list<[string, string, string]>('refused_listings');
-  // A read refused for Redis's state (an ACL) is no key's problem: the message is held until Redis serves it.
-  settledReplies([...refused, ...refusedListings].map(([, , error]) => new Error(error)));
-  const equity = orNull<unknown[]>('equity');
-  return {
-    equity: equity === null ? null : equity.map(nilOf),
-    mode: (named.mode as ListedReplies['mode'] | undefined) ?? 'none',
-    entries: list<Entry>('entries'),
-    lists: {
-      view: list<string>('view'),
-      p33: list<string>('p33'),
-      entries: list<string>('entry_symbols'),
-      book: list<string>('book'),
-      held: list<string>('held'),
-    },
-    replies,
-    refusedListings,
-    p33Listing: named.p33_listing === 'watched' ? 'watched' : 'all',
-    memory: list<string>('memory'),
-    tracker: orNull<string>('tracker'),
-  };
-}
-
-/** A list of the script's record: `{}` (cjson's empty list) or anything not a list reads as empty. */
-function listOf<T>(value: unknown): T[] {
-  return Array.isArray(value) ? (value as T[]) : [];
-}
-
-/** A value of the script's record, its `false` (Redis's nil: read-book.lua) as null. */
-function nilOf(value: unknown): string | null {
-  return value === false || value === null || value === undefined ? null : String(value);
 }
 
 /** What a read of the book brings besides the positions. */
@@ -499,58 +455,86 @@ export interface BookReadOptions {
 }
 
 /**
- * Reads the book (and what `options` ask for): in one read-only script on one node (one round trip,
- * one consistent moment), else (Redis Cluster, Redis before 7) the same reads as plain commands.
+ * Reads the book (and what `options` ask for), in the order that makes it whole without one atomic
+ * moment (docs/architecture.md "Consistency"):
+ * 1. the snapshot stream's unapplied entries, then our view's index: a snapshot applied after the
+ *    entries were listed is among them, one applied before is in the index;
+ * 2. the key watch's barrier (keysToRead): every write before it, P3.3's and every cached key's, is
+ *    seen from here on;
+ * 3. the memory, the tracker's stamp and equity, then each symbol's reads (readSymbols): through the
+ *    key watch's cache while it is live (only keys written since their last read are sent), else
+ *    sent. A reply is never older than the barrier, so never older than the message.
  */
 export async function loadPositionBook(redis: RedisReader, config: PositionBookConfig, options: BookReadOptions): Promise<BookAndEquity> {
   const { withEquity = false, now, withUnpriced = false, allP33Quotes = false, withMarketSigma = true } = options;
   const prefixes = p33Prefixes(config);
   const reads = bookReads(prefixes, { withUnpriced, allP33Quotes, withMarketSigma });
-  const sent = BOOK_READ_GROUPS.flatMap((group) => reads[group]);
-  const equityKey = withEquity ? keys.portfolioState : '';
-  const listing = [
-    keys.activePositions,
-    config.POSITION_SNAPSHOT_STREAM,
-    keys.p33PositionIndex,
-    equityKey,
-    keys.p33Watch,
-    keys.positionsHeld,
-    keys.trackerAccount,
-  ] as const;
-  // After the barrier: every P3.3 write before this read is judged (null: read every hash the index lists).
+  const refusedListings: RefusedListing[] = [];
+  const { mode, entries, view, governorWatch } = await readListing(redis, config, refusedListings);
   const watchedKeys = (await redis.keysToRead?.(P33_KEY_WATCH)) ?? null;
-  const watched = watchedKeys === null ? null : watchedSymbols(watchedKeys, prefixes);
-  let listed: ListedReplies;
-  try {
-    const reply = await redis.eval_ro(
-      READ_BOOK,
-      listing.length,
-      ...listing,
-      config.POSITION_SNAPSHOT_GROUP,
-      config.POSITION_BOOK_MAX_PENDING,
-      JSON.stringify(sent),
-      watched === null ? '' : JSON.stringify(watched),
-    );
-    listed = scriptRecord(reply);
-  } catch {
-    // Scripts refused (Redis Cluster, Redis before 7, an ACL without EVAL_RO): the same reads as plain commands.
-    listed = await readPlain(redis, config, equityKey, sent, watched);
-  }
+  const read = async (sent: readonly ReadCommand[]): Promise<unknown[]> =>
+    sent.length === 0
+      ? []
+      : ((watchedKeys === null ? null : await redis.cachedReads?.(P33_KEY_WATCH, sent)) ?? (await sendReadsSettled(redis, sent)));
+  const equityKey = withEquity ? keys.portfolioState : '';
+  const [memoryReply, trackerReply, equityReply] = await read([
+    ['HGETALL', keys.positionsHeld],
+    ['HMGET', keys.trackerAccount, 'timestamp'],
+    ...(withEquity ? [['HMGET', equityKey, 'equity_usd', 'timestamp'] as const] : []),
+  ]);
+  const listed = <T>(name: BookListing, key: string, reply: unknown, none: T): T => {
+    if (!(reply instanceof Error)) return (reply ?? none) as T;
+    refusedListings.push([name, key, reply.message]);
+    return none;
+  };
+  const memory = Object.entries(listed<Record<string, string>>('held', keys.positionsHeld, memoryReply, {})).flat();
+  const tracker = listed<(string | null)[]>('tracker', keys.trackerAccount, trackerReply, [null])[0] ?? null;
+  const equity = withEquity ? listed<(string | null)[] | null>('equity', equityKey, equityReply, null) : null;
+  // Without the key watch, every symbol P3.3's index lists (a flat universe's too).
+  const p33Listed =
+    watchedKeys === null
+      ? await listing(refusedListings, 'p33', keys.p33PositionIndex, redis.smembers(keys.p33PositionIndex), [])
+      : watchedSymbols(watchedKeys, prefixes);
+  const entrySymbols = [...new Set(entries.map(([, f]) => fieldsToRecord(f).symbol ?? ''))].filter((s) => s !== '');
+  const held = heldSymbols(memory);
+  // P3.3's word is read for every symbol another producer or the memory names, and those the
+  // governor watches: a flat hash's mark prices another producer's position, and a remembered
+  // symbol's vanished hash must be seen vanished.
+  const p33 = [...new Set([...p33Listed, ...view, ...entrySymbols, ...governorWatch, ...held])];
+  const lists: Readonly<Record<SymbolList, readonly string[]>> = {
+    view,
+    p33,
+    entries: entrySymbols,
+    book: [...new Set([...view, ...entrySymbols, ...p33])],
+    held,
+  };
+  const replies = await readSymbols(
+    BOOK_READ_GROUPS.flatMap((group) => reads[group]),
+    lists,
+    read,
+  );
+  // A read refused for Redis's state (an ACL) is no key's problem: the message is held until Redis serves it.
+  settledReplies(refusedListings.map(([, , error]) => new Error(error)));
+  const p33Listing = watchedKeys === null ? 'all' : 'watched';
   // A P3.3 symbol whose hashes say nothing but flat holds nothing: its quotes and sigma are no input
   // of any decision (so a flat universe read through every hash decides as read through the held index).
-  const read = bookReadOf(listed, reads, (symbol, rows) => !p33SaysFlat(symbol, rows, { config, now }));
-  const { p33IncompleteSinceMs, ...merged } = mergeBook(read, config.POSITION_BOOK_MAX_PENDING, prefixes, figureBounds(config, now));
+  const bookRead = bookReadOf(
+    { equity, mode, entries, lists, replies, refusedListings, p33Listing, memory, tracker },
+    reads,
+    (symbol, rows) => !p33SaysFlat(symbol, rows, { config, now }),
+  );
+  const { p33IncompleteSinceMs, ...merged } = mergeBook(bookRead, config.POSITION_BOOK_MAX_PENDING, prefixes, figureBounds(config, now));
   return {
     book: {
       ...merged,
       unreadableListings:
         p33IncompleteSinceMs === undefined
-          ? read.unreadableListings
-          : [...read.unreadableListings, { listing: 'p33', key: keys.p33PositionIndex, error: p33Incomplete(p33IncompleteSinceMs) }],
-      p33Listing: listed.p33Listing,
+          ? bookRead.unreadableListings
+          : [...bookRead.unreadableListings, { listing: 'p33', key: keys.p33PositionIndex, error: p33Incomplete(p33IncompleteSinceMs) }],
+      p33Listing,
     },
-    equityRaw: listed.equity?.[0] ?? undefined,
-    portfolioStampRaw: listed.equity?.[1] ?? undefined,
+    equityRaw: equity?.[0] ?? undefined,
+    portfolioStampRaw: equity?.[1] ?? undefined,
   };
 }
 
@@ -565,40 +549,31 @@ function p33Incomplete(sinceMs: number): string {
   return `incomplete: unreadable at ${since}, not listed whole since (awaits an index refresh or key watch)`;
 }
 
+/** A listing read Redis refused: [listing, key, error]. */
+type RefusedListing = [listing: BookListing, key: string, error: string];
+
+/** A listing read: a refusal of its key is noted and read as `none` (that listing's problem only); any other failure is the read's. */
+function listing<T>(refused: RefusedListing[], name: BookListing, key: string, read: Promise<T>, none: T): Promise<T> {
+  return read.catch((error: unknown) => {
+    if (!refusedKey(error)) throw error;
+    refused.push([name, key, error.message]);
+    return none;
+  });
+}
+
 /**
- * What read-book.lua does, as plain commands: not one atomic moment, so a snapshot applied between
- * the reads may be counted from both the view and the stream (the newer wins per symbol).
+ * The stream's unapplied entries (through the position-snapshot group: its pending ones, then those
+ * after its last-delivered id; without that group the newest; without the stream none), then our
+ * view's index, the governor's watched symbols and P3.3's index's type. In this order: loadPositionBook
+ * says why.
  */
-async function readPlain(
+async function readListing(
   redis: RedisReader,
   config: PositionBookConfig,
-  equityKey: string,
-  reads: readonly SymbolRead[],
-  watched: readonly string[] | null,
-): Promise<ListedReplies> {
+  refused: RefusedListing[],
+): Promise<{ mode: BookRead['mode']; entries: Entry[]; view: string[]; governorWatch: string[] }> {
   const stream = config.POSITION_SNAPSHOT_STREAM;
-  // A listing read Redis refuses is noted and read as empty, as the script's (read-book.lua); any other failure is the read's.
-  const refusedListings: [BookListing, string, string][] = [];
-  const listing = <T>(name: BookListing, key: string, read: Promise<T>, none: T): Promise<T> =>
-    read.catch((error: unknown) => {
-      if (!refusedKey(error)) throw error;
-      refusedListings.push([name, key, error.message]);
-      return none;
-    });
-  const [equity, view, governorWatch, memory, tracker] = await Promise.all([
-    equityKey === '' ? null : listing('equity', equityKey, redis.hmget(equityKey, 'equity_usd', 'timestamp'), null),
-    listing('view', keys.activePositions, redis.smembers(keys.activePositions), []),
-    listing('watch', keys.p33Watch, redis.zrangebyscore(keys.p33Watch, '-inf', '+inf'), []),
-    listing(
-      'held',
-      keys.positionsHeld,
-      redis.hgetall(keys.positionsHeld).then((h) => Object.entries(h).flat()),
-      [],
-    ),
-    listing('tracker', keys.trackerAccount, redis.hmget(keys.trackerAccount, 'timestamp'), [null]),
-  ]);
-  const held = heldSymbols(memory);
-  let mode: ListedReplies['mode'] = 'none';
+  let mode: BookRead['mode'] = 'none';
   let start = '-';
   try {
     const groups = (await redis.xinfo('GROUPS', stream)) as unknown[][];
@@ -614,53 +589,71 @@ async function readPlain(
     // A refusal that is Redis's state is no answer about the stream: the read fails, the message is held.
     if (isRedisStateRefusal(error)) throw error;
     mode = 'none';
-    if (refusedKey(error)) refusedListings.push(['stream', stream, error.message]);
+    if (refusedKey(error)) refused.push(['stream', stream, error.message]);
     // Else no stream ("no such key"): nothing to fold in; a failure of another kind is the read's.
     else if (!(error instanceof Error && /no such key/i.test(error.message))) throw error;
   }
-  const entries =
+  const [entries, view, governorWatch] = await Promise.all([
     mode === 'none'
       ? []
-      : await listing('stream', stream, redis.xrevrange(stream, '+', start, 'COUNT', config.POSITION_BOOK_MAX_PENDING + 1), []);
-  const entrySymbols = [...new Set(entries.map(([, f]) => fieldsToRecord(f).symbol ?? ''))].filter((s) => s !== '');
-  let p33: string[];
-  if (watched === null) p33 = await listing('p33', keys.p33PositionIndex, redis.smembers(keys.p33PositionIndex), []);
-  else {
-    // With the key watch, also our view's and the entries' symbols that P3.3's index lists (as read-book.lua).
-    const others = [...new Set([...view, ...entrySymbols])].filter((s) => !watched.includes(s));
-    const refusedBefore = refusedListings.length;
-    // '' first: the index is read even when no symbol is looked up in it (read-book.lua says why).
-    const listed = await Promise.all(
-      ['', ...others].map((s) => listing('p33', keys.p33PositionIndex, redis.sismember(keys.p33PositionIndex, s), 0)),
-    );
-    refusedListings.splice(refusedBefore + 1);
-    p33 = [...watched, ...others.filter((_, i) => listed[i + 1] === 1)];
-  }
-  // The governor's watched symbols and the memory's either way (as read-book.lua).
-  p33 = [...new Set([...p33, ...governorWatch, ...held])];
-  const lists = { view, p33, entries: entrySymbols, book: [...new Set([...view, ...entrySymbols, ...p33])], held };
-  // A key of another type is its read's reply (as the script's refusals), any other failure the read's.
-  const settled = (error: unknown) => {
-    if (refusedKey(error)) return error;
-    throw error;
-  };
-  const replies = await Promise.all(
-    reads.map(({ over, read: [command, prefix, ...args], suffix = '' }) =>
-      Promise.all(lists[over].map((s) => sendRead(redis, [command, prefix + s + suffix, ...args]).catch(settled))),
-    ),
-  );
-  return {
-    equity,
-    mode,
-    entries,
-    lists,
-    replies,
-    refusedListings,
-    p33Listing: watched === null ? 'all' : 'watched',
-    memory,
-    tracker: tracker[0] ?? null,
-  };
+      : listing(refused, 'stream', stream, redis.xrevrange(stream, '+', start, 'COUNT', config.POSITION_BOOK_MAX_PENDING + 1), []),
+    listing(refused, 'view', keys.activePositions, redis.smembers(keys.activePositions), []),
+    listing(refused, 'watch', keys.p33Watch, redis.zrangebyscore(keys.p33Watch, '-inf', '+inf'), []),
+    // The index is read even when no symbol is looked up in it: an open's permit adds to it
+    // (record.ts), so one of another type must block the open here, not be refused in its commit.
+    listing(refused, 'p33', keys.p33PositionIndex, redis.sismember(keys.p33PositionIndex, ''), 0),
+  ]);
+  return { mode, entries, view, governorWatch };
 }
+
+/**
+ * Each read of `plans` for each symbol of its list, through `read` (in its place: its reply, or its
+ * key's refusal as an Error). Reads another may make needless (SymbolRead.needless) go second, and
+ * only where the first's replies leave them needed; a needless one is null in its place.
+ */
+async function readSymbols(
+  plans: readonly SymbolRead[],
+  lists: Readonly<Record<SymbolList, readonly string[]>>,
+  read: (sent: readonly ReadCommand[]) => Promise<unknown[]>,
+): Promise<unknown[][]> {
+  const replies: unknown[][] = plans.map(() => []);
+  const byKey = new Map<string, unknown>();
+  for (const second of [false, true]) {
+    const sent: ReadCommand[] = [];
+    const places: [plan: number, at: number][] = [];
+    plans.forEach(({ over, read: [command, prefix, ...args], suffix = '', needless }, r) => {
+      if ((needless !== undefined) !== second) return;
+      lists[over].forEach((symbol, at) => {
+        if (needless?.some((clause) => isNeedless(byKey.get(clause.read + symbol), clause))) replies[r]![at] = null;
+        else {
+          sent.push([command, prefix + symbol + suffix, ...args]);
+          places.push([r, at]);
+        }
+      });
+    });
+    (await read(sent)).forEach((reply, j) => {
+      const [r, at] = places[j]!;
+      replies[r]![at] = reply;
+      byKey.set(sent[j]![1], reply);
+    });
+  }
+  return replies;
+}
+
+/** Whether `reply` (of the read a clause names; undefined: not read) meets the clause (Needless). */
+function isNeedless(reply: unknown, { numbers = [], present = [], absent = [] }: Needless): boolean {
+  if (reply === undefined) return false;
+  const row: unknown[] | undefined = Array.isArray(reply) ? reply : typeof reply === 'string' ? [reply] : undefined;
+  const at = (k: number) => row?.[k] ?? null;
+  return (
+    numbers.every((k) => SURELY_A_NUMBER.test(String(at(k))) && String(at(k)).length <= 20) &&
+    present.every((k) => row !== undefined && at(k) !== null) &&
+    absent.every((k) => row !== undefined && at(k) === null)
+  );
+}
+
+/** Surely a number by the readers' rule (domain/number.ts): plain digits, short enough to be finite. */
+const SURELY_A_NUMBER = /^-?\d+\.?\d*$/;
 
 /**
  * Either path's replies by name: the one place they are decoded. A refused key is `unreadable`

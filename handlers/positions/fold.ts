@@ -1,7 +1,7 @@
 /**
  * The middle of the position book: a pure fold of every producer's words on every symbol, what the
  * book remembered was held, and the clock, into the book. No Redis here: book.ts reads and decodes
- * (read-book.lua), this decides. The rule is docs/governor.md "Figures":
+ * (loadPositionBook), this decides. The rule is docs/governor.md "Figures":
  * - a position is (symbol, leg): LONG and SHORT legs of one symbol are kept apart; a producer that
  *   reports one leg never erases another; legs add gross exposure;
  * - a leg counts at the largest of its fresh figures; a refused figure makes its symbol of unknown size;

@@ -156,7 +156,7 @@ export function computeHeat(inputs: HeatInputs): HeatResult {
 
 /**
  * Equity and the position book (our view, the snapshots it has not applied yet, P3.3's hashes) in
- * one read-only script: the decision never lags the snapshot stream.
+ * one read of the book (loadPositionBook): the decision never lags the snapshot stream.
  */
 export async function loadHeatInputs(redis: RedisReader, config: PositionBookConfig, now: number, withQuotes = false): Promise<HeatInputs> {
   // Every quote a direct read would find; they come with the book's unpriced positions, which the heat leaves out.

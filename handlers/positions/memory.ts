@@ -5,11 +5,11 @@ export { UNKNOWN_LANE };
 
 /**
  * The position book's memory in Redis (keys.positionsHeld): what it knew was held, per symbol and
- * leg, and which producers' lanes said so. The book reads it in its one script (read-book.lua) and
+ * leg, and which producers' lanes said so. The book reads it with its figures (loadPositionBook) and
  * the fold (fold.ts) decides from it; nothing else reads it but the status and the CLI.
  *
  * Who writes it: the governor's decisions, in their own commit (no round trip of their own: the read
- * is in the book's script, the write in the commit the decision makes anyway). A figure matters to
+ * is the book's, the write in the commit the decision makes anyway). A figure matters to
  * the caps only when a decision reads it, and every decision reads the whole book, so a position
  * held while any plan is decided is remembered by that decision; the heat gate and the budget engine
  * read the same memory but leave writing it to the governor (their commits are not per decision).
@@ -64,7 +64,7 @@ export function heldMemoryOf(flat: readonly string[]): Map<string, HeldLeg> {
  * The memory's fields of the mark on P3.3's listing (fold.ts ListingMark), each a time in ms of Redis's
  * clock: `listing:p33:unreadable` written by the decisions, `listing:p33:refreshed` by the position
  * index job. Neither is a `SYMBOL:LEG` field, so every reader of legs (parseHeldKey, heldMemoryOf,
- * read-book.lua; 1.6.0's and 1.7.0's alike) passes them by.
+ * 1.6.0's, 1.7.0's and 1.8.0's alike) passes them by.
  */
 export const P33_UNREADABLE_FIELD = 'listing:p33:unreadable';
 export const P33_REFRESHED_FIELD = 'listing:p33:refreshed';

@@ -10,6 +10,8 @@ export interface KeyWatchDeclaration {
   readonly name: string;
   /** Key prefixes whose writes are watched. */
   readonly prefixes: readonly string[];
+  /** More prefixes, not judged: RedisReader.cachedReads keeps their keys' replies until written (as the judged ones'). */
+  readonly cached?: readonly string[];
   /** The read of one changed key (one command on the commands connection). */
   read(key: string): ReadCommand;
   /** The reply (an Error: refused) at `now`: `read` by every decision, `skip` (sound, not needed), or `absent` (kept as it was, read as missing). */

@@ -26,20 +26,25 @@ export interface RedisReader {
   info(section: 'memory'): Promise<string>;
   /** The keys of key watch `name` a decision must read, every earlier write seen; null (or absent) while not live: read all. */
   keysToRead?(name: string): Promise<readonly string[] | null>;
-  /** Several dependent reads in one round trip; callers keep a plain fallback (Cluster refuses undeclared keys). */
-  eval_ro(script: string, numKeys: number, ...keysAndArgs: (string | number)[]): Promise<unknown>;
+  /**
+   * The replies of `reads`, as fresh as the barrier of the keysToRead before it in this decision:
+   * key watch `name` keeps a watched key's reply until the key is written, so only keys written since
+   * are sent. A key's refusal (WRONGTYPE) is an Error in its place. Null (or absent) while not live.
+   */
+  cachedReads?(name: string, reads: readonly ReadCommand[]): Promise<unknown[] | null>;
 }
 
 /**
  * One read as its command and arguments (`['HMGET', key, field, …]`), for a list of reads made
  * together. Only the commands `sendRead` knows; the key is the second element, EXISTS's keys all after it.
  */
-export type ReadCommand = readonly [command: 'GET' | 'HGET' | 'HMGET' | 'LRANGE' | 'EXISTS', key: string, ...args: string[]];
+export type ReadCommand = readonly [command: 'GET' | 'HGET' | 'HMGET' | 'HGETALL' | 'LRANGE' | 'EXISTS', key: string, ...args: string[]];
 
 /** Sends one read as the client's own command: the plain path, exactly as a caller reading alone. */
 export function sendRead(redis: RedisReader, [command, key, ...args]: ReadCommand): Promise<unknown> {
   if (command === 'GET') return redis.get(key);
   if (command === 'HGET') return redis.hget(key, args[0]!);
   if (command === 'LRANGE') return redis.lrange(key, Number(args[0]), Number(args[1]));
+  if (command === 'HGETALL') return redis.hgetall(key);
   return command === 'HMGET' ? redis.hmget(key, ...args) : redis.exists(key, ...args);
 }

@@ -1,5 +1,5 @@
 import { Cluster } from 'ioredis';
-import type { RedisReader } from '../contract/redis-reader.js';
+import type { ReadCommand, RedisReader } from '../contract/redis-reader.js';
 import type { RedisClient } from '../engine/connection.js';
 
 /**
@@ -13,16 +13,18 @@ import type { RedisClient } from '../engine/connection.js';
  *   after another (each headed `# node host:port`), where ioredis would ask one random node. Each
  *   master evicts its own keys under its own maxmemory-policy, and one decision's keys live on
  *   several. Replicas are not read: they evict nothing of their own (replica-ignore-maxmemory).
- * - `keysToRead`, the key watches' (key-watch.ts), when the runtime has them.
+ * - `keysToRead` and `cachedReads`, the key watches' (key-watch.ts), when the runtime has them.
  */
 export class GateReader implements RedisReader {
   readonly keysToRead?: (name: string) => Promise<readonly string[] | null>;
+  readonly cachedReads?: (name: string, reads: readonly ReadCommand[]) => Promise<unknown[] | null>;
 
   constructor(
     private readonly client: RedisClient,
-    watches?: { keysToRead(name: string): Promise<readonly string[] | null> },
+    watches?: Pick<RedisReader, 'keysToRead' | 'cachedReads'>,
   ) {
-    if (watches) this.keysToRead = (name) => watches.keysToRead(name);
+    if (watches?.keysToRead) this.keysToRead = watches.keysToRead.bind(watches);
+    if (watches?.cachedReads) this.cachedReads = watches.cachedReads.bind(watches);
   }
 
   async info(section: 'memory'): Promise<string> {
@@ -53,5 +55,4 @@ export class GateReader implements RedisReader {
   xpending = (key: string, group: string) => this.client.xpending(key, group);
   scan = (cursor: string | number, matchToken: 'MATCH', pattern: string, countToken: 'COUNT', count: number) =>
     this.client.scan(cursor, matchToken, pattern, countToken, count);
-  eval_ro = (script: string, numKeys: number, ...keysAndArgs: (string | number)[]) => this.client.eval_ro(script, numKeys, ...keysAndArgs);
 }

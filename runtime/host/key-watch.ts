@@ -1,18 +1,21 @@
+import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { KeyWatchDeclaration } from '../contract/key-watch.js';
 import type { MetricFactory } from '../contract/metrics.js';
-import { sendRead, type RedisReader } from '../contract/redis-reader.js';
+import { sendRead, type ReadCommand, type RedisReader } from '../contract/redis-reader.js';
 import type { Clock } from '../engine/clock.js';
 import type { Logger as RootLogger } from 'pino';
 import { isReady, type RedisClient } from '../engine/connection.js';
 import { GateReader } from './gate-reader.js';
+import { MISS, ReadCache } from './read-cache.js';
 
 /**
  * The flags of notify-keyspace-events a key watch needs: K (keyspace channels), h (hash writes),
- * g (DEL and the like) and x (expiry), so no write, delete or expiry of a watched key goes unseen.
- * `A` stands for every class, g, h and x among them.
+ * g (DEL, RENAME and the like), x (expiry), e (eviction), and the classes whose commands can put a
+ * key of another type in a hash's place: $ (SET), s and z (SUNIONSTORE, ZUNIONSTORE …). So no write,
+ * delete, replacement, expiry or eviction of a watched key goes unseen. `A` stands for every class.
  */
-const NEEDED_FLAGS = ['K', 'h', 'g', 'x'] as const;
+const NEEDED_FLAGS = ['K', 'h', 'g', 'x', 'e', '$', 's', 'z'] as const;
 
 /** The flags `value` (notify-keyspace-events) lacks of NEEDED_FLAGS. */
 export function missingKeyspaceFlags(value: string): string[] {
@@ -43,11 +46,20 @@ export async function keyspaceEvents(client: RedisClient): Promise<{ value: stri
  */
 const RESUBSCRIBE_PAUSE_MS = 1000;
 
+/**
+ * Set (if absent) by every watch when it subscribes, and read by every barrier: FLUSHALL and FLUSHDB
+ * publish no keyspace events, so a keyspace emptied under a live watch shows as this key gone (or
+ * another epoch in it), and the watch is lost like any other.
+ */
+export const KEY_WATCH_EPOCH_KEY = 'quantum:gates:key_watch:epoch';
+
 /** Keys per SCAN step while rebuilding: about a millisecond of Redis a step, whatever the keyspace. */
 const SCAN_COUNT = 1000;
 
 interface Watched {
   readonly declaration: KeyWatchDeclaration;
+  /** Every prefix whose keys' replies cachedReads keeps: the judged ones and `cached`. */
+  readonly cachedPrefixes: readonly string[];
   /** The keys a decision must read (judged `read`, and kept while absent). */
   readonly keys: Set<string>;
 }
@@ -79,6 +91,11 @@ export class KeyWatches {
   /** Bumped at every loss: a barrier or rebuild of an earlier subscription is not trusted. */
   private generation = 0;
   private readonly inFlight = new Set<Promise<void>>();
+  private readonly cache = new ReadCache();
+  /** The epoch key's value this subscription began with. */
+  private epoch: string | null = null;
+  /** The generation of the last barrier passed while live: cachedReads answers only after one. */
+  private barrierGeneration = -1;
   private channelPrefix = '';
   private why = 'not subscribed yet';
   private stopped = false;
@@ -89,7 +106,12 @@ export class KeyWatches {
     private readonly deps: KeyWatchDeps,
   ) {
     for (const declaration of declarations)
-      if (!this.watches.has(declaration.name)) this.watches.set(declaration.name, { declaration, keys: new Set() });
+      if (!this.watches.has(declaration.name))
+        this.watches.set(declaration.name, {
+          declaration,
+          cachedPrefixes: [...declaration.prefixes, ...(declaration.cached ?? [])],
+          keys: new Set(),
+        });
     const { factory } = deps;
     this.metrics = {
       fallback: factory.counter({
@@ -111,6 +133,11 @@ export class KeyWatches {
         name: 'quantum_gates_key_watch_events_total',
         help: 'Keyspace events of watched keys read',
         labelNames: ['watch'],
+      }),
+      cached: factory.counter({
+        name: 'quantum_gates_key_watch_cached_reads_total',
+        help: 'Reads of watched keys by a decision: answered from the reply kept since the key was last written (hit), or sent (miss)',
+        labelNames: ['watch', 'result'],
       }),
     };
     for (const name of this.watches.keys()) this.metrics.live.set({ watch: name }, 0);
@@ -154,17 +181,57 @@ export class KeyWatches {
     const generation = this.generation;
     if (this.live && this.subscriber !== undefined) {
       try {
-        const [, events] = await Promise.all([this.subscriber.ping(), keyspaceEvents(this.deps.commands)]);
+        const [, events, epoch] = await Promise.all([
+          this.subscriber.ping(),
+          keyspaceEvents(this.deps.commands),
+          this.deps.commands.get(KEY_WATCH_EPOCH_KEY),
+        ]);
         if ('unknown' in events) this.lose(`notify-keyspace-events not checked (CONFIG GET refused: ${events.unknown})`);
         else if (missingKeyspaceFlags(events.value).length > 0) this.lose(keyspaceEventsOff(events.value));
+        else if (epoch !== this.epoch)
+          this.lose(`${KEY_WATCH_EPOCH_KEY} is gone or changed (a FLUSHALL or FLUSHDB, which publish no keyspace events)`);
         await Promise.all([...this.inFlight]);
-        if (this.live && generation === this.generation) return [...watched.keys];
+        if (this.live && generation === this.generation) {
+          this.barrierGeneration = generation;
+          return [...watched.keys];
+        }
       } catch (error) {
         this.lose(`the barrier's PING failed: ${error instanceof Error ? error.message : String(error)}`);
       }
     }
     this.metrics.fallback.inc({ watch: name });
     return null;
+  }
+
+  /**
+   * RedisReader.cachedReads: after keysToRead's barrier in this generation, each read of a key under
+   * the watch's prefixes answered from the reply kept since the key's last write, else sent (and
+   * kept); other reads sent. A refusal of its key (WRONGTYPE) is an Error in its place, any other
+   * failure rejects. Null while not live.
+   */
+  async cachedReads(name: string, reads: readonly ReadCommand[]): Promise<unknown[] | null> {
+    const watched = this.watches.get(name);
+    if (watched === undefined || !this.live || this.barrierGeneration !== this.generation) return null;
+    const send = (read: ReadCommand) => sendRead(this.deps.commands as unknown as RedisReader, read);
+    let hits = 0;
+    const replies = await Promise.all(
+      reads.map((read): Promise<unknown> => {
+        const cacheable = read[0] !== 'EXISTS' && watched.cachedPrefixes.some((prefix) => read[1].startsWith(prefix));
+        const reply = cacheable ? this.cache.get(read) : MISS;
+        if (reply !== MISS) {
+          hits++;
+          return Promise.resolve(reply);
+        }
+        const sent = cacheable ? this.cache.read(read, send, isRefusedKey) : send(read);
+        return sent.catch((error: unknown) => {
+          if (isRefusedKey(error)) return error;
+          throw error;
+        });
+      }),
+    );
+    this.metrics.cached.inc({ watch: name, result: 'hit' }, hits);
+    this.metrics.cached.inc({ watch: name, result: 'miss' }, reads.length - hits);
+    return replies;
   }
 
   /** The gates' reader (gate-reader.ts) whose keysToRead is this watch's, everything else `commands`' own. */
@@ -175,6 +242,7 @@ export class KeyWatches {
   private onEvent(channel: string): void {
     if (!channel.startsWith(this.channelPrefix)) return;
     const key = channel.slice(this.channelPrefix.length);
+    this.cache.written(key);
     for (const watched of this.watches.values())
       if (watched.declaration.prefixes.some((prefix) => key.startsWith(prefix))) {
         this.metrics.events.inc({ watch: watched.declaration.name });
@@ -197,7 +265,7 @@ export class KeyWatches {
       this.metrics.keys.set({ watch: declaration.name }, watched.keys.size);
     };
     const done = sendRead(this.deps.commands as unknown as RedisReader, declaration.read(key)).then(apply, (error: unknown) => {
-      if (error instanceof Error && /^WRONGTYPE\b/.test(error.message)) apply(error);
+      if (isRefusedKey(error)) apply(error);
       else this.lose(`a read of ${key} failed: ${error instanceof Error ? error.message : String(error)}`);
     });
     this.inFlight.add(done);
@@ -210,6 +278,7 @@ export class KeyWatches {
     const wasLive = this.live;
     this.live = false;
     this.generation++;
+    this.cache.clear();
     this.why = why;
     for (const name of this.watches.keys()) this.metrics.live.set({ watch: name }, 0);
     if (wasLive && !this.stopped)
@@ -240,7 +309,12 @@ export class KeyWatches {
       if ('unknown' in events) return this.refuse(generation, `notify-keyspace-events not checked (CONFIG GET refused: ${events.unknown})`);
       if (missingKeyspaceFlags(events.value).length > 0) return this.refuse(generation, keyspaceEventsOff(events.value));
       const prefixes = [...new Set([...this.watches.values()].flatMap((w) => w.declaration.prefixes))];
-      await subscriber.psubscribe(...prefixes.map((prefix) => `${this.channelPrefix}${prefix}*`));
+      const cached = [...new Set([...this.watches.values()].flatMap((w) => w.cachedPrefixes))];
+      await subscriber.psubscribe(...cached.map((prefix) => `${this.channelPrefix}${prefix}*`));
+      // Nothing is kept from before this subscription: a write meanwhile may have gone unseen.
+      this.cache.clear();
+      await this.deps.commands.set(KEY_WATCH_EPOCH_KEY, randomUUID(), 'NX');
+      this.epoch = await this.deps.commands.get(KEY_WATCH_EPOCH_KEY);
       for (const prefix of prefixes) await this.rebuild(prefix, generation);
       await Promise.all([...this.inFlight]);
       if (generation !== this.generation || this.stopped) return;
@@ -276,4 +350,9 @@ export class KeyWatches {
     this.why = why;
     this.retry();
   }
+}
+
+/** Redis refusing a key (another type): an answer about that key alone. */
+function isRefusedKey(error: unknown): error is Error {
+  return error instanceof Error && /^WRONGTYPE\b/.test(error.message);
 }

@@ -72,7 +72,7 @@ describe('Redis down when the gates start', () => {
     const dir = mkdtempSync(join(tmpdir(), 'qg-redis-late-'));
     const server: ChildProcess = spawn(
       'redis-server',
-      ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--dir', dir, '--notify-keyspace-events', 'Khgx'],
+      ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--dir', dir, '--notify-keyspace-events', 'KA'],
       {
         stdio: 'ignore',
       },

@@ -124,7 +124,7 @@ describe('one batch in hand: handled, committed, then the next read', () => {
       loadState: async (reader: RedisReader) => {
         const load = ++loads;
         // Through the reader the runtime hands over, as a real gate reads its state.
-        const groups = (await reader.eval_ro("return redis.call('XINFO', 'GROUPS', KEYS[1])", 1, IN)) as unknown[][];
+        const groups = (await reader.xinfo('GROUPS', IN)) as unknown[][];
         const group = groups.find((g) => g[1] === 'echo')!;
         return { load, deliveredWhenLoaded: String(group[group.indexOf('last-delivered-id') + 1]) };
       },

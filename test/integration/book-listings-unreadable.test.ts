@@ -12,7 +12,7 @@ import { P33_REFRESHED_FIELD, P33_UNREADABLE_FIELD } from '../../handlers/positi
 import { p33NewestHash, tickerHash } from '../support/book-producers.js';
 import { decideOnce, refreshPositionIndex, usePrivateCommitter } from '../support/decide-once.js';
 import { usePrivateRedis } from '../support/redis-server.js';
-import { createTestRuntime, governorDecided, produce, readStream, readyAt, waitFor, withoutScripts } from '../support/runtime.js';
+import { createTestRuntime, governorDecided, produce, readStream, readyAt, waitFor, withoutKeyWatch } from '../support/runtime.js';
 
 /**
  * Issue #59 item 2 (measured case 3): a listing read of the position book that Redis refuses (one
@@ -34,13 +34,13 @@ function gatesOf(path: 'script' | 'plain reads'): AnyHandler[] {
   if (path === 'script') return [createGovernor(), heatGate];
   const plainSource: PositionSource = {
     ...bookPositionSource,
-    load: (redis, now, config) => bookPositionSource.load(withoutScripts(redis), now, config),
+    load: (redis, now, config) => bookPositionSource.load(withoutKeyWatch(redis), now, config),
   };
   const plainHeatGate = {
     ...heatGate,
     batch: {
       ...heatGate.batch,
-      loadState: (redis: RedisReader, config, now: number) => loadHeatInputs(withoutScripts(redis), config, now, true),
+      loadState: (redis: RedisReader, config, now: number) => loadHeatInputs(withoutKeyWatch(redis), config, now, true),
     },
   } as AnyHandler;
   return [createGovernor({ positions: plainSource }), plainHeatGate];
@@ -243,7 +243,7 @@ describe('a listing once unreadable stays of unknown completeness until listed w
   for (const path of ['script', 'plain reads'] as const) {
     const readerOf = (): RedisReader => {
       const client = redis.client as unknown as RedisReader;
-      return path === 'script' ? client : withoutScripts(client);
+      return path === 'script' ? client : withoutKeyWatch(client);
     };
 
     it(`${path}: unreadable, then lost with no index job and no key watch → the next open is blocked positions_unreadable naming the index (was permitted at 0 of 2 slots); an index refresh begun after it lists the book whole again`, async () => {

@@ -7,7 +7,7 @@ import { balanceTrackerSnapshot, p33NewestHash, p33SeedHash } from '../support/b
 import { refreshPositionIndex, usePrivateCommitter } from '../support/decide-once.js';
 import { startP33KeyWatch } from '../support/key-watch.js';
 import { usePrivateRedis } from '../support/redis-server.js';
-import { withoutScripts } from '../support/runtime.js';
+import { withoutKeyWatch } from '../support/runtime.js';
 
 const config: PositionBookConfig = {
   POSITION_SNAPSHOT_STREAM: streams.positionSnapshot,
@@ -91,7 +91,7 @@ describe('the book read costs the same beside a flat universe (issue #62 item 1)
   async function watchedCost(): Promise<{ script: Record<string, number>; plain: Record<string, number> }> {
     const watch = await startP33KeyWatch(redis.url, redis.client, config, () => NOW);
     try {
-      return { script: await readCost(watch.reader), plain: await readCost(withoutScripts(watch.reader)) };
+      return { script: await readCost(watch.reader), plain: await readCost(withoutKeyWatch(watch.reader)) };
     } finally {
       await watch.stop();
     }

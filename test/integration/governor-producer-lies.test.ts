@@ -7,7 +7,7 @@ import type { RedisReader } from '../../runtime/contract/index.js';
 import type { Runtime } from '../../runtime/host/runtime.js';
 import { balanceTrackerSnapshot, p33NewestHash, p33SeedHash, tickerHash } from '../support/book-producers.js';
 import { usePrivateRedis } from '../support/redis-server.js';
-import { governorDecided, pendingCount, produce, startRuntime, waitFor, withoutScripts } from '../support/runtime.js';
+import { governorDecided, pendingCount, produce, startRuntime, waitFor, withoutKeyWatch } from '../support/runtime.js';
 
 /**
  * Issue #49 items 4 and 6: a key the book cannot read is its symbol's problem only, and no
@@ -20,7 +20,7 @@ const config = parseGovernorConfig({});
 
 const paths = [
   ['script', (c: Redis) => c as unknown as RedisReader],
-  ['plain reads', (c: Redis) => withoutScripts(c as unknown as RedisReader)],
+  ['plain reads', (c: Redis) => withoutKeyWatch(c as unknown as RedisReader)],
 ] as const;
 
 describe('the governor’s book: unreadable keys and signs (issue #49)', () => {

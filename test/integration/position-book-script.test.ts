@@ -12,7 +12,8 @@ import { P33_REFRESHED_FIELD, P33_UNREADABLE_FIELD } from '../../handlers/positi
 import { keys, streams } from '../../schemas/keys.js';
 import { refreshPositionIndex, usePrivateCommitter } from '../support/decide-once.js';
 import { usePrivateRedis } from '../support/redis-server.js';
-import { withoutScripts } from '../support/runtime.js';
+import { startP33KeyWatch } from '../support/key-watch.js';
+import { waitFor, withoutKeyWatch } from '../support/runtime.js';
 
 const config: PositionBookConfig = {
   POSITION_SNAPSHOT_STREAM: streams.positionSnapshot,
@@ -149,26 +150,46 @@ async function seedBooks(r: Redis, books: Books, stray: readonly string[]): Prom
   }
 }
 
-/** `reader`, noting the name of every command sent through it in `sent`. */
-function recording(reader: RedisReader, sent: string[]): RedisReader {
+/** The same reader without the key watch's cache: every read of the book sent (the watch's listing kept). */
+function withoutCache(reader: RedisReader): RedisReader {
   return new Proxy(reader, {
     get(target, property, receiver) {
+      if (property === 'cachedReads') return undefined;
       const value: unknown = Reflect.get(target, property, receiver);
-      if (typeof value !== 'function') return value;
-      return (...args: unknown[]) => {
-        sent.push(String(property));
-        return (value as (...a: unknown[]) => unknown).apply(target, args);
-      };
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
     },
   });
 }
 
-describe('position book: the one-script read answers what the plain reads answer (issue #24 item 5)', () => {
+/** Redis's calls of the per-symbol reads since the last CONFIG RESETSTAT (INFO commandstats). */
+async function symbolReadCalls(r: Redis): Promise<number> {
+  const info = (await r.call('INFO', 'commandstats')) as string;
+  return [...info.matchAll(/^cmdstat_(hmget|hget|hgetall):calls=(\d+)/gm)].reduce((sum, m) => sum + Number(m[2]), 0);
+}
+
+/** A write of one of the world's keys between two reads: a figure changed, a hash gone, one of another type. */
+const laterWrite = fc.record({
+  symbol: fc.constantFrom(...SYMBOLS),
+  key: fc.constantFrom(
+    keys.position,
+    (s: string) => keys.positionLeg(s, 'LONG'),
+    keys.p33StatePositions,
+    keys.p33PositionSnapshot,
+    keys.marketState,
+    keys.marketStatePublished,
+    keys.ticker,
+  ),
+  how: fc.constantFrom('figure', 'deleted', 'wrong type', 'expired'),
+});
+
+type LaterWrite = typeof laterWrite extends fc.Arbitrary<infer W> ? W : never;
+
+describe('position book: a read through the key watch’s cache answers what the plain reads answer (issues #24, #72)', () => {
   const redis = usePrivateRedis();
 
-  // Both paths run bookReads and one decoder reads their replies: the script (one moment) and the
-  // plain commands (Cluster) must answer alike, for figures of every kind and keys Redis refuses.
-  it('equals the plain reads for any mix of view rows and leg rows, the memory, P3.3 hashes, snapshots of both formats, market-state sigma and marks', async () => {
+  // One reading (readSymbols), two sources of replies: the key watch's cache (each reply kept until
+  // its key is written) and reads sent. Cold, warm, and after any write, they must answer alike.
+  it('answers for any mix of view rows and leg rows, the memory, P3.3 hashes, snapshots of both formats, market-state sigma and marks', async () => {
     await fc.assert(
       // And maybe a stray snapshot entry of an empty symbol, or of none, first in the stream.
       fc.asyncProperty(
@@ -183,12 +204,7 @@ describe('position book: the one-script read answers what the plain reads answer
           if (listing.refreshed !== undefined) await r.hset(keys.positionsHeld, P33_REFRESHED_FIELD, listing.refreshed);
           if (listing.indexWrongType) await r.multi().del(keys.p33PositionIndex).set(keys.p33PositionIndex, 'not a set').exec();
           const reader = r as unknown as RedisReader;
-          // The script path sends the script alone: no plain command behind a script that failed.
-          const sent: string[] = [];
-          const scripted = await loadPositionBook(recording(reader, sent), config, { withEquity: true, now: NOW });
-          expect(sent).toEqual(['eval_ro']);
-          const plain = await loadPositionBook(withoutScripts(reader), config, { withEquity: true, now: NOW });
-          expect(scripted).toEqual(plain);
+          const plain = await loadPositionBook(reader, config, { withEquity: true, now: NOW });
           // Without the key watch P3.3 is listed through its index: refused, it is marked now; read, a
           // mark no refresh after it cleared names it incomplete (memory.ts, fold.ts foldListingMark).
           const refreshedAfter =
@@ -196,37 +212,27 @@ describe('position book: the one-script read answers what the plain reads answer
             listing.refreshed !== 'junk' &&
             listing.unreadable !== undefined &&
             Number(listing.refreshed) > (listing.unreadable === 'garbage' ? 0 : Number(listing.unreadable));
-          const p33Named = scripted.book.unreadableListings.filter((u) => u.listing === 'p33');
+          const p33Named = plain.book.unreadableListings.filter((u) => u.listing === 'p33');
           if (listing.indexWrongType) {
             expect(p33Named.map((u) => u.error)).toEqual([expect.stringContaining('WRONGTYPE')]);
-            expect(scripted.book.listingMark.unreadableAtMs).toBe(
+            expect(plain.book.listingMark.unreadableAtMs).toBe(
               Math.max(NOW, Number(listing.unreadable === 'garbage' ? 0 : (listing.unreadable ?? 0))),
             );
           } else if (listing.unreadable !== undefined && !refreshedAfter)
             expect(p33Named.map((u) => u.error)).toEqual([expect.stringMatching(/^incomplete: unreadable at /)]);
           else expect(p33Named).toEqual([]);
           // With the positions it cannot price, and their quotes (the governor's read).
-          const scriptedUnpriced = await loadPositionBook(reader, config, { now: NOW, withUnpriced: true });
-          const plainUnpriced = await loadPositionBook(withoutScripts(reader), config, { now: NOW, withUnpriced: true });
-          expect(scriptedUnpriced).toEqual(plainUnpriced);
-          expect(scriptedUnpriced.book.positions).toEqual(scripted.book.positions);
-          // The governor's: no market sigma.
-          const governorRead = { now: NOW, withUnpriced: true, withMarketSigma: false };
-          expect(await loadPositionBook(reader, config, governorRead)).toEqual(
-            await loadPositionBook(withoutScripts(reader), config, governorRead),
-          );
+          const plainUnpriced = await loadPositionBook(reader, config, { now: NOW, withUnpriced: true });
+          expect(plainUnpriced.book.positions).toEqual(plain.book.positions);
           // Every quote a direct read finds, index or not (the heat gate's decision marks).
-          const scriptedAll = await loadPositionBook(reader, config, {
+          const plainAll = await loadPositionBook(reader, config, {
             withEquity: true,
             now: NOW,
             withUnpriced: true,
             allP33Quotes: true,
           });
-          expect(scriptedAll).toEqual(
-            await loadPositionBook(withoutScripts(reader), config, { withEquity: true, now: NOW, withUnpriced: true, allP33Quotes: true }),
-          );
-          expect(scriptedAll.book.positions).toEqual(scripted.book.positions);
-          for (const [symbol, replies] of scriptedAll.book.quotes) {
+          expect(plainAll.book.positions).toEqual(plain.book.positions);
+          for (const [symbol, replies] of plainAll.book.quotes) {
             // A key of another type is no quote (readPriceQuotes rejects with it; its reads settled do not).
             const direct = books[SYMBOLS.indexOf(symbol as (typeof SYMBOLS)[number])]?.wrongType.length
               ? priceQuotesOf(await sendReadsSettled(reader, priceQuoteReads(symbol, config)))
@@ -239,6 +245,74 @@ describe('position book: the one-script read answers what the plain reads answer
     );
   });
 
+  it('through the key watch’s cache: the same book cold, warm (no per-symbol read sent) and after a write, delete, expiry or change of type of any key', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(perSymbol, { minLength: SYMBOLS.length, maxLength: SYMBOLS.length }),
+        fc.constantFrom([], ['symbol', ''], ['position_notional_usd', '5']),
+        laterWrite,
+        async (books, stray, write) => {
+          await redis.client.flushall();
+          await seedBooks(redis.client, books, stray);
+          await throughTheCache(write);
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
+
+  /**
+   * The world as seeded, read through a live key watch: without its cache, through it cold, warm (no
+   * per-symbol read sent) and after `write` (seen by the barrier), for every gate's read.
+   */
+  async function throughTheCache(write: LaterWrite) {
+    const r = redis.client;
+    const watch = await startP33KeyWatch(redis.url, r, config, () => NOW);
+    try {
+      // The governor's read and the heat gate's widest: between them every read of bookReads.
+      const reads = [
+        { now: NOW, withUnpriced: true, withMarketSigma: false },
+        { withEquity: true, now: NOW, withUnpriced: true, allP33Quotes: true },
+      ];
+      const expectSame = async (warm: boolean) => {
+        for (const options of reads) {
+          const uncached = await loadPositionBook(withoutCache(watch.reader), config, options);
+          await r.config('RESETSTAT');
+          const cached = await loadPositionBook(watch.reader, config, options);
+          if (warm) expect(await symbolReadCalls(r)).toBe(0);
+          expect(cached, JSON.stringify(options)).toEqual(uncached);
+        }
+      };
+      await expectSame(false);
+      await expectSame(true);
+      const key = write.key(write.symbol);
+      if (write.how === 'deleted') await r.del(key);
+      else if (write.how === 'expired') {
+        // Expired, not deleted (a past time deletes): the read that finds it gone publishes `expired`.
+        await r.pexpire(key, 1);
+        await waitFor(async () => (await r.exists(key)) === 0 || undefined, { what: `${key} expired` });
+      } else if (write.how === 'wrong type') await r.multi().del(key).rpush(key, 'not a hash').exec();
+      else
+        await r
+          .multi()
+          .del(key)
+          .hset(key, {
+            position_amt: '3',
+            mark_price: '7',
+            ts_epoch: String(NOW / 1000),
+            sigma: '0.3',
+            position_notional_usd: '21',
+            updated_at: String(NOW),
+            timestamp: String(NOW),
+            markPrice: '7',
+          })
+          .exec();
+      await expectSame(false);
+    } finally {
+      await watch.stop();
+    }
+  }
+
   // An applied id says which snapshots the view holds: unread, no snapshot could be placed, so the
   // whole read fails (the gate retries it) rather than one symbol.
   it('an applied id of another type fails the read on both paths alike', async () => {
@@ -249,7 +323,7 @@ describe('position book: the one-script read answers what the plain reads answer
     await r.rpush(keys.positionAppliedId('AUSDT'), 'not a string');
     const reader = r as unknown as RedisReader;
     await expect(loadPositionBook(reader, config, { now: NOW })).rejects.toThrow(/WRONGTYPE/);
-    await expect(loadPositionBook(withoutScripts(reader), config, { now: NOW })).rejects.toThrow(/WRONGTYPE/);
+    await expect(loadPositionBook(withoutKeyWatch(reader), config, { now: NOW })).rejects.toThrow(/WRONGTYPE/);
   });
 });
 
@@ -321,7 +395,7 @@ describe('position book: reading only the watched symbols decides as reading eve
           await seedBooks(r, books, stray);
           // The index job finds every hash through P3.3's allowlist: then both reads list the same hashes.
           expect(await refreshPositionIndex(r, commits.committer, NOW, { POSITION_P33_SYMBOLS: SYMBOLS.join(',') })).toBe('committed');
-          for (const reader of [r as unknown as RedisReader, withoutScripts(r as unknown as RedisReader)]) {
+          for (const reader of [r as unknown as RedisReader, withoutKeyWatch(r as unknown as RedisReader)]) {
             const held = await decidedOn(await watchedReader(reader, r as unknown as RedisReader, NOW), NOW + later);
             expect(held.listing).toBe('watched');
             const all = await decidedOn(reader, NOW + later);

@@ -105,10 +105,6 @@ export class FakeRedisReader implements RedisReader {
       .sort((a, b) => a[1] - b[1]);
     return withScores ? sorted.flatMap(([m, s]) => [m, String(s)]) : sorted.map(([m]) => m);
   }
-  /** Runs no Lua: callers take their plain fallback, as on Redis Cluster. */
-  async eval_ro(): Promise<unknown> {
-    throw new Error('ERR the sample reader runs no scripts');
-  }
   /** INFO memory as Redis writes it, with the policy the test set (noeviction by default). */
   async info(_section: 'memory'): Promise<string> {
     const policy = this.data.maxmemoryPolicy ?? 'noeviction';

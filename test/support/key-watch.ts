@@ -19,13 +19,14 @@ export interface StartedKeyWatch {
 
 /**
  * The runtime's P3.3 key watch (runtime/host/key-watch.ts) on its own subscriber connection to `url`,
- * judging at `now`, live before this returns: what a gate hosting the book reads through.
+ * judging at `now` (or on a clock the test drives), live before this returns: what a gate hosting the
+ * book reads through.
  */
 export async function startP33KeyWatch(
   url: string,
   commands: Redis,
   config: PositionBookConfig,
-  now?: () => number,
+  now?: (() => number) | Clock,
 ): Promise<StartedKeyWatch> {
   const subscriber = new Redis(url, {
     protocol: REDIS_PROTOCOL,
@@ -34,7 +35,7 @@ export async function startP33KeyWatch(
     maxRetriesPerRequest: 0,
   });
   subscriber.on('error', () => undefined);
-  const clock: Clock = now === undefined ? systemClock : clockReading(now);
+  const clock: Clock = now === undefined ? systemClock : typeof now === 'function' ? clockReading(now) : now;
   const watches = new KeyWatches([p33KeyWatch(config)], {
     commands,
     openSubscriber: () => subscriber,

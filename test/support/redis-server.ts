@@ -86,7 +86,7 @@ export async function startTestRedis(options: TestRedisOptions = {}): Promise<Te
     if (options.appendOnly) args.push('--appendfsync', 'always');
     if (options.password !== undefined) args.push('--requirepass', options.password);
     // As an operator configures it for the position book's key watch (docs/operations.md); extraArgs may turn it off.
-    args.push('--notify-keyspace-events', 'Khgx');
+    args.push('--notify-keyspace-events', 'KA');
     args.push(...(options.extraArgs ?? []));
     const proc = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     // What it prints (its log, and a refused setting on stderr) says why a start failed: read until it is up.

@@ -76,11 +76,11 @@ export async function governorDecisions(
 
 const isDecision = (event: Record<string, string>): boolean => event.event === 'permit' || event.event === 'block';
 
-/** The same client with scripts refused: loadPositionBook takes its plain reads (Redis Cluster's path). */
-export function withoutScripts(reader: RedisReader): RedisReader {
+/** The same reader without key watches: loadPositionBook sends every read (Redis Cluster's path, or a watch not live). */
+export function withoutKeyWatch(reader: RedisReader): RedisReader {
   return new Proxy(reader, {
     get(target, property, receiver) {
-      if (property === 'eval_ro') return () => Promise.reject(new Error('ERR scripts refused in this test'));
+      if (property === 'keysToRead' || property === 'cachedReads') return undefined;
       const value: unknown = Reflect.get(target, property, receiver);
       return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
     },

@@ -1,0 +1,56 @@
+import { describe, expect, it } from 'vitest';
+import { loadPositionBook, P33_KEY_WATCH, type PositionBookConfig } from '../../handlers/positions/book.js';
+import { KEY_WATCH_EPOCH_KEY } from '../../runtime/host/key-watch.js';
+import { keys, streams } from '../../schemas/keys.js';
+import { p33NewestHash } from '../support/book-producers.js';
+import { ManualClock } from '../support/clock.js';
+import { startP33KeyWatch } from '../support/key-watch.js';
+import { usePrivateRedis } from '../support/redis-server.js';
+import { waitFor } from '../support/runtime.js';
+
+const config: PositionBookConfig = {
+  POSITION_SNAPSHOT_STREAM: streams.positionSnapshot,
+  POSITION_SNAPSHOT_GROUP: 'position_snapshot',
+  POSITION_BOOK_MAX_PENDING: 1000,
+  POSITION_MAX_AGE_SEC: 120,
+};
+
+/**
+ * Issue #72 item 1: the book reads a held symbol's keys only when they were written since its last
+ * read (the key watch's cache), and nothing it keeps outlives a keyspace emptied without events.
+ */
+describe('the key watch’s cache of the book’s reads', () => {
+  const redis = usePrivateRedis();
+
+  it('a FLUSHALL (no keyspace events) loses the watch: the next read is sent whole, and the watch comes back by itself', async () => {
+    const r = redis.client;
+    const clock = new ManualClock(1_800_000_000_000);
+    const held = async () => {
+      await r.hset(keys.p33StatePositions('AUSDT'), p33NewestHash('AUSDT', 2, 100, clock.now() / 1000));
+      await r.hset(keys.marketState('AUSDT'), { mark_price: '100', sigma: '0.02', timestamp: String(clock.now()) });
+    };
+    await held();
+    const watch = await startP33KeyWatch(redis.url, r, config, clock);
+    try {
+      const read = () => loadPositionBook(watch.reader, config, { now: clock.now(), withUnpriced: true });
+      expect((await read()).book.positions.map((p) => [p.symbol, p.notionalUsd])).toEqual([['AUSDT', 200]]);
+      expect(await r.get(KEY_WATCH_EPOCH_KEY)).not.toBeNull();
+      await r.flushall();
+      // Nothing the cache kept counts: the barrier finds the epoch gone, and the book is read as Redis holds it.
+      const emptied = await read();
+      expect(emptied.book.p33Listing).toBe('all');
+      expect(emptied.book.positions).toEqual([]);
+      expect(await watch.reader.keysToRead?.(P33_KEY_WATCH)).toBeNull();
+      expect(watch.watches.states()).toEqual({ [`key_watch:${P33_KEY_WATCH}`]: expect.stringContaining(KEY_WATCH_EPOCH_KEY) });
+      // Its pause, then a subscription and rebuild of its own.
+      await clock.advance(1_000);
+      await waitFor(() => Object.values(watch.watches.states()).every((s) => s === 'live') || undefined, { what: 'the watch live again' });
+      await held();
+      const again = await read();
+      expect(again.book.p33Listing).toBe('watched');
+      expect(again.book.positions.map((p) => [p.symbol, p.notionalUsd])).toEqual([['AUSDT', 200]]);
+    } finally {
+      await watch.stop();
+    }
+  });
+});

@@ -1,0 +1,69 @@
+import { describe, expect, it } from 'vitest';
+import { MISS, ReadCache } from '../../runtime/host/read-cache.js';
+import type { ReadCommand } from '../../runtime/contract/index.js';
+
+const MARK: ReadCommand = ['HMGET', 'quantum:ticker:AUSDT', 'markPrice', 'timestamp'];
+const SIGMA: ReadCommand = ['HGET', 'quantum:ticker:AUSDT', 'sigma'];
+const answer = (reply: unknown) => () => Promise.resolve(reply);
+const refused = (error: unknown) => error instanceof Error && /^WRONGTYPE/.test(error.message);
+
+/** A send that answers when told: the read is in flight until then. */
+function held(reply: unknown): { send: () => Promise<unknown>; answer: () => void } {
+  let answer = () => undefined as void;
+  const promise = new Promise<unknown>((resolve) => (answer = () => resolve(reply)));
+  return { send: () => promise, answer };
+}
+
+describe('the key watch’s read cache (runtime/host/read-cache.ts)', () => {
+  it('keeps a reply per read of a key until the key is written', async () => {
+    const cache = new ReadCache();
+    expect(cache.get(MARK)).toBe(MISS);
+    expect(await cache.read(MARK, answer(['1.5', '100']), refused)).toEqual(['1.5', '100']);
+    await cache.read(SIGMA, answer('0.02'), refused);
+    expect(cache.get(MARK)).toEqual(['1.5', '100']);
+    expect(cache.get(SIGMA)).toBe('0.02');
+    cache.written('quantum:ticker:BUSDT');
+    expect(cache.get(MARK)).toEqual(['1.5', '100']);
+    cache.written('quantum:ticker:AUSDT');
+    expect(cache.get(MARK)).toBe(MISS);
+    expect(cache.get(SIGMA)).toBe(MISS);
+  });
+
+  it('does not keep a reply whose key was written while it was in flight, nor any after a clear', async () => {
+    const cache = new ReadCache();
+    const first = held(['1', '1']);
+    const reading = cache.read(MARK, first.send, refused);
+    cache.written(MARK[1]);
+    first.answer();
+    // The caller still gets what Redis answered (a read sent now), but it is not kept: it may predate the write.
+    expect(await reading).toEqual(['1', '1']);
+    expect(cache.get(MARK)).toBe(MISS);
+    const second = held(['2', '2']);
+    const again = cache.read(MARK, second.send, refused);
+    cache.clear();
+    second.answer();
+    await again;
+    expect(cache.get(MARK)).toBe(MISS);
+  });
+
+  it('keeps a refusal of the key, never a failure that says nothing of it', async () => {
+    const cache = new ReadCache();
+    const wrongType = new Error('WRONGTYPE Operation against a key holding the wrong kind of value');
+    await expect(cache.read(MARK, () => Promise.reject(wrongType), refused)).rejects.toBe(wrongType);
+    expect(cache.get(MARK)).toBe(wrongType);
+    await expect(cache.read(SIGMA, () => Promise.reject(new Error('Connection is closed.')), refused)).rejects.toThrow('closed');
+    expect(cache.get(SIGMA)).toBe(MISS);
+  });
+
+  it('is bounded: a key no read asks for leaves within two turns, one read every turn stays', async () => {
+    const cache = new ReadCache(10);
+    await cache.read(MARK, answer(['1', '1']), refused);
+    for (let turn = 0; turn < 5; turn++) {
+      for (let i = 0; i < 10; i++) await cache.read(['HGET', `quantum:ticker:X${turn}_${i}`, 'sigma'], answer('1'), refused);
+      expect(cache.size).toBeLessThanOrEqual(20);
+      // Read every turn: moved into the current one, so it never leaves.
+      expect(cache.get(MARK)).toEqual(['1', '1']);
+    }
+    expect(cache.get(['HGET', 'quantum:ticker:X0_0', 'sigma'])).toBe(MISS);
+  });
+});
