@@ -50,7 +50,6 @@ export const REDIS_COMMANDS: readonly RedisCommandNeed[] = [
   runtime('exists', 'guards and idempotency'),
   runtime('get', 'guards, switches, versions'),
   runtime('set', 'newest-wins ids, versions, the health key'),
-  runtime('setrange', 'the commit script’s first, empty write (out of memory, nothing of a batch is written)'),
   runtime('del', 'replacing hashes, releasing leases'),
   runtime('expire', 'expiring what a gate writes'),
   runtime('incr', 'BullMQ job ids'),

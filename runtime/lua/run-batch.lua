@@ -1,25 +1,31 @@
 -- Redis 5 and 6 refuse writes after XADD's random id without it.
 if redis.replicate_commands then redis.replicate_commands() end
 local stream, group, consumer, first, last, cursorKey = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
--- Out of memory, Redis refuses a script's writes only until its first write succeeds: a write it
--- never refuses (DEL, SREM, LTRIM...) would let an item's later writes apply after an earlier one
--- was refused, and the item, withheld, would write them again. A write that changes nothing
--- (SETRANGE of '' on a key never created) settles it first: refused, nothing of the batch runs.
-if not check_only then
-  local probe = redis.pcall('SETRANGE', 'quantum:gates:write-probe', 0, '')
-  if type(probe) == 'table' and probe.err then return redis.error_reply(probe.err) end
+-- Out of memory, Redis refuses a script's writes only while it has written nothing (a write it
+-- never refuses, DEL or LTRIM, lets every later one through): a refusal for memory (OOM) is
+-- therefore always the first write's, and refuses the whole batch at once, nothing of it written
+-- (see oom). It was a write that changes nothing (SETRANGE) made first by every commit.
+local function oom(reply)
+  if type(reply) == 'table' and reply.err and string.sub(reply.err, 1, 3) == 'OOM' then return reply.err end
+  return nil
 end
 local items = cjson.decode(ARGV[7])
--- This consumer's pending entries in the batch's id range, a page at a time: one XPENDING per
--- page costs far less than one per entry.
-local mine = {}
+-- The group's oldest pending entries with their consumers, as many as the batch and a few more:
+-- most often all of them. Ownership, the earlier entries an item may wait for and the group's
+-- restart point are read from it; only what lies past it is asked apart (one XPENDING a page).
+local window, complete, mine = {}, true, {}
 if first ~= '' then
-  local from = first
-  while true do
+  local size = #items + 64
+  window = redis.call('XPENDING', stream, group, '-', '+', size)
+  complete = #window < size
+  for r = 1, #window do
+    if window[r][2] == consumer then mine[window[r][1]] = true end
+  end
+  local from = not complete and older(window[#window][1], last) and ('(' .. window[#window][1])
+  while from do
     local rows = redis.call('XPENDING', stream, group, from, last, 1000, consumer)
     for r = 1, #rows do mine[rows[r][1]] = true end
-    if #rows < 1000 then break end
-    from = '(' .. rows[#rows][1]
+    from = #rows == 1000 and ('(' .. rows[#rows][1])
   end
 end
 -- The type each written key must hold for its command to succeed; a key another writer gave
@@ -59,9 +65,20 @@ local function write_problem(name, key)
   if allowed[asked] == true then return nil end
   return allowed[asked] .. ' (writing ' .. tostring(key) .. ')'
 end
+local function appends(name) return name == 'QG_DEAD_LETTER_APPEND' or string.upper(name) == 'XADD' end
+-- The command an item runs first (its first other than an append, or its first append) when
+-- nothing of it is written before (no newest-wins id): a wrong type refuses it before anything of
+-- the item is written, so its key's type is not asked ahead. A check run writes nothing, and asks.
+local function lead(commands, condKey)
+  if check_only or condKey ~= '' then return nil end
+  for k = 1, #commands do
+    if not appends(commands[k][1]) then return k end
+  end
+  return 1
+end
 -- The first of the commands whose key holds the wrong type (a dead letter's index, its third
--- argument, must be a sorted set) or may not be written.
-local function wrong_type(commands)
+-- argument, must be a sorted set) or may not be written; `first_run`'s type is not asked.
+local function wrong_type(commands, first_run)
   local replaced = {}
   for k = 1, #commands do
     local name, key = string.upper(commands[k][1]), commands[k][2]
@@ -75,7 +92,7 @@ local function wrong_type(commands)
     if problem then return problem end
     if name == 'DEL' or name == 'SET' then
       replaced[key] = true
-    elseif not replaced[key] then
+    elseif not replaced[key] and k ~= first_run then
       problem = type_problem(key, needs[name]) or (name == 'QG_DEAD_LETTER_APPEND' and type_problem(commands[k][3], 'zset'))
       if problem then return problem end
     end
@@ -93,10 +110,11 @@ local function load_earlier()
   for x = 1, #items do
     if items[x][1] ~= '' then inBatch[items[x][1]] = true end
   end
-  local rows = redis.call('XPENDING', stream, group, '-', last, 1000)
+  local rows = window
+  if not complete and older(window[#window][1], last) then rows = redis.call('XPENDING', stream, group, '-', last, 1000) end
   for r = 1, #rows do
     local id = rows[r][1]
-    if not inBatch[id] then
+    if not inBatch[id] and not older(last, id) then
       local found = redis.call('XRANGE', stream, id, id)
       if found[1] then
         local values, kv = {}, found[1][2]
@@ -172,8 +190,9 @@ for item = 1, #items do
   if refused then answer = 'c'
   elseif not owned then answer = 'l'
   elseif waits then answer = 'w' end
+  local first_run = lead(commands, condKey)
   if answer == 'k' then
-    local problem = wrong_type(commands)
+    local problem = wrong_type(commands, first_run)
     if problem then
       answer = 'h'
       failed[#failed + 1] = command + 1
@@ -188,6 +207,7 @@ for item = 1, #items do
       newest[condKey] = condId
     else
       local reply = redis.pcall('SET', condKey, condId)
+      if oom(reply) then return redis.error_reply(reply.err) end
       if type(reply) == 'table' and reply.err then
         answer = 'h'
         failed[#failed + 1] = command + 1
@@ -204,8 +224,7 @@ for item = 1, #items do
   for pass = 1, 2 do
     for c = 1, #commands do
       local args = commands[c]
-      local appends = args[1] == 'QG_DEAD_LETTER_APPEND' or string.upper(args[1]) == 'XADD'
-      if applies and appends == (pass == 2) then
+      if applies and appends(args[1]) == (pass == 2) then
         local reply
         if args[1] == 'QG_DEAD_LETTER_APPEND' then
           reply = dead_letter_append(args[2], args[3], tonumber(args[4]), args, 5)
@@ -213,11 +232,14 @@ for item = 1, #items do
         else
           reply = redis.pcall(unpack(args))
         end
+        if oom(reply) then return redis.error_reply(reply.err) end
         if type(reply) == 'table' and reply.err then
           answer = 'h'
           applies = false
           failed[#failed + 1] = base + c
-          failed[#failed + 1] = reply.err
+          -- The item's first command, its type not asked ahead: named as the check names it.
+          local wrong = string.sub(reply.err, 1, 9) == 'WRONGTYPE' and c == first_run and type_problem(args[2], needs[string.upper(args[1])])
+          failed[#failed + 1] = wrong or reply.err
         end
       end
     end
@@ -232,10 +254,16 @@ end
 -- Where the group would have to start again were it lost: just before the oldest entry still
 -- pending, or after the newest acknowledged when none is.
 if cursorKey ~= '' and #acks > 0 then
-  local summary = redis.call('XPENDING', stream, group)
+  -- The window's first row not acknowledged here; a window past which entries are pending holds
+  -- 64 more rows than the batch has entries, so one is never acknowledged.
+  local acked, oldest = {}, nil
+  for a = 1, #acks do acked[acks[a]] = true end
+  for r = 1, #window do
+    if not acked[window[r][1]] then oldest = window[r][1]; break end
+  end
   local cursor
-  if summary[1] > 0 then
-    cursor = '(' .. summary[2]
+  if oldest then
+    cursor = '(' .. oldest
   else
     cursor = acks[1]
     for a = 2, #acks do if older(cursor, acks[a]) then cursor = acks[a] end end

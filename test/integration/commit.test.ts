@@ -171,10 +171,34 @@ describe('TransactionCommitter on a real redis-server', () => {
     expect(report.committed).toEqual([1]);
     expect(report.withheld).toEqual([0]);
     expect(report.effectFailures).toHaveLength(1);
-    expect(report.effectFailures[0]!.error.message).toMatch(/WRONGTYPE/);
+    // The put runs first (appends go last): its key's type is not asked ahead, its refusal names it as the check would.
+    expect(report.effectFailures[0]!.error.message).toBe('WRONGTYPE not-a-hash holds a string, not a hash');
     expect((await redis.client.xrange('out', '-', '+')).map(([, f]) => f[1])).toEqual(['b']);
     const pending = (await redis.client.xpending('s', 'g', '-', '+', 10)) as [string][];
     expect(pending.map(([id]) => id)).toEqual([a]);
+  });
+
+  it("owns its entries past the first page of the group's pending entries, and records the group's restart point before the oldest still pending", async () => {
+    // 100 entries another consumer holds, older than the batch: the script's first read of the
+    // pending list (the batch's size and 64 more) ends before the batch's entries.
+    const held = await deliver(100);
+    await redis.client.xclaim('s', 'g', 'other', 0, ...held);
+    const [a, b] = await deliver(2);
+    const report = await commitAndReport(
+      new TransactionCommitter(connection, 0),
+      { stream: 's', group: 'g', consumer: 'c', cursorKey: 'cursor' },
+      [a, b].map((id) => ({ entryId: id, recorder: recorder((r) => r.emit('out', { id: id! })) })),
+    );
+    expect(report.committed).toEqual([0, 1]);
+    expect((await redis.client.xpending('s', 'g'))[0]).toBe(100);
+    expect(await redis.client.hget('cursor', 'g')).toBe(`(${held[0]}`);
+    // Nothing pending after: after the newest acknowledged.
+    await redis.client.xack('s', 'g', ...held);
+    const [c] = await deliver(1);
+    await commitAndReport(new TransactionCommitter(connection, 0), { stream: 's', group: 'g', consumer: 'c', cursorKey: 'cursor' }, [
+      { entryId: c, recorder: recorder((r) => r.emit('out', { id: c! })) },
+    ]);
+    expect(await redis.client.hget('cursor', 'g')).toBe(c);
   });
 
   it('out of memory, writes nothing of the batch: a write Redis never refuses (DEL) cannot let a later write of a refused message through', async () => {

@@ -68,12 +68,12 @@ describe('the gates’ Redis account: the one list, checked at start', () => {
   }, 60_000);
 
   it('an account missing one listed command: the start refuses in one line naming it and the ACL rule to add', async () => {
-    const url = await account('-setrange');
+    const url = await account('-xack');
     const refused = await preflightRedis(parseRuntimeConfig({ REDIS_URL: url }), 2000, GATES).catch((error: unknown) => error);
     expect(refused).toBeInstanceOf(RedisWiringError);
     const message = (refused as Error).message;
     expect(message.split('\n')).toHaveLength(1);
-    expect(message).toMatch(/may not run SETRANGE .*add \+setrange to its ACL user/);
+    expect(message).toMatch(/may not run XACK .*add \+xack to its ACL user/);
   });
 
   it('a gate’s own command is checked only where the gate is hosted', async () => {
