@@ -37,6 +37,7 @@ export async function pairRound(
   now: number,
   graceMs: number,
 ): Promise<{ readonly counted: number; readonly unexplained: number }> {
+  await incumbent.observe?.(redis);
   const state = await shadowState(redis);
   const rules = { incumbent: incumbent.kind, documented: DOCUMENTED_DIFFERENCES, verdictOf: incumbent.verdictOf };
   let counted = 0;
