@@ -24,6 +24,7 @@ export { headlineState, type Headline, type HeadlineReason } from './http/status
 
 export {
   SHADOW_DEAD_LETTERS,
+  SHADOW_DIFFERENCES,
   SHADOW_INCUMBENT_BUDGETS,
   SHADOW_INCUMBENT_BUDGETS_SEEN,
   SHADOW_STATE,

@@ -3,7 +3,14 @@ import type { AnyHandler, Clock } from '../../runtime/host/index.js';
 import { GateReader, RedisClock, redisTimeMs } from '../../runtime/host/replay.js';
 import { ShadowGate } from './gate.js';
 import { ShadowTicker } from './ticker.js';
-import { SHADOW_INCUMBENT_KEYS, SHADOW_STATE, SHADOW_SUMMARY, SHADOW_UNEXPLAINED, shadowDecisionsKey } from './namespace.js';
+import {
+  SHADOW_DIFFERENCES,
+  SHADOW_INCUMBENT_KEYS,
+  SHADOW_STATE,
+  SHADOW_SUMMARY,
+  SHADOW_UNEXPLAINED,
+  shadowDecisionsKey,
+} from './namespace.js';
 import type { ShadowRecord } from './record.js';
 
 export interface ShadowHostOptions {
@@ -83,6 +90,7 @@ export class ShadowHost {
       SHADOW_STATE,
       SHADOW_SUMMARY,
       SHADOW_UNEXPLAINED,
+      SHADOW_DIFFERENCES,
       ...SHADOW_INCUMBENT_KEYS,
       ...this.gates.map((g) => shadowDecisionsKey(g.name)),
     );

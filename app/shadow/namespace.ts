@@ -27,6 +27,9 @@ export const SHADOW_SUMMARY = `${SHADOW_PREFIX}summary`;
 /** The last unexplained pairs, both decisions side by side (newest last). */
 export const SHADOW_UNEXPLAINED = `${SHADOW_PREFIX}unexplained`;
 
+/** The verdict differences that change exposure, kept by the live pairing to be priced as their outcome samples come in. */
+export const SHADOW_DIFFERENCES = `${SHADOW_PREFIX}differences`;
+
 /** Whether `key` is the shadow's own (every key the shadow writes, but its group on the pipeline's streams). */
 export const isShadowKey = (key: string): boolean => key.startsWith(SHADOW_PREFIX);
 

@@ -183,7 +183,7 @@ async function runShadow(argv: readonly string[], io: CliIo): Promise<number> {
     const pairNow = () =>
       (pairing = pairing.then(async () => {
         try {
-          const { unexplained } = await pairRound(host.client, incumbent, metrics, io.now(), graceMs);
+          const { unexplained } = await pairRound(host.client, incumbent, metrics, io.now(), graceMs, pricing);
           if (unexplained > 0)
             io.err(`quantum-gates ${NAME}: ${unexplained} unexplained verdict difference(s): quantum-gates shadow report`);
         } catch (error) {
