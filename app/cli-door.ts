@@ -23,7 +23,17 @@ export { RUNTIME_STATUS_KEYS } from './http/status/status-keys.js';
 export { formatUtc } from './http/status/status-time.js';
 export { headlineState, type Headline, type HeadlineReason } from './http/status/status-headline.js';
 
-export { SHADOW_DEAD_LETTERS, SHADOW_STATE, SHADOW_SUMMARY, SHADOW_UNEXPLAINED, shadowDecisionsKey } from './shadow/namespace.js';
+export {
+  SHADOW_DEAD_LETTERS,
+  SHADOW_DIFFERENCES,
+  SHADOW_INCUMBENT_BUDGETS,
+  SHADOW_INCUMBENT_BUDGETS_SEEN,
+  SHADOW_STATE,
+  SHADOW_SUMMARY,
+  SHADOW_UNEXPLAINED,
+  shadowDecisionsKey,
+} from './shadow/namespace.js';
+export { periodField, tickId, tickSlot } from './shadow/tick.js';
 export { decodeShadowRecord, type ShadowRecord } from './shadow/record.js';
 /** The shadow's host (app/shadow), loaded by `quantum-gates shadow` only: it brings the engine and prom-client. */
 export const loadShadowHost = () => import('./shadow/host.js');

@@ -1,18 +1,12 @@
 import type { Redis } from 'ioredis';
 import type { AnyHandler, Clock, RedisReader, StreamTrigger } from '../../runtime/host/index.js';
-import {
-  createRegistry,
-  decideBatch,
-  Delivery,
-  directReads,
-  promMetricFactory,
-  type DeadLetterReason,
-  type DecisionEnv,
-} from '../../runtime/host/replay.js';
+import { decideBatch, Delivery, type DecisionEnv } from '../../runtime/host/replay.js';
 import { fieldsToRecord } from '../../schemas/fields.js';
-import { SHADOW_DEAD_LETTERS, SHADOW_STATE, shadowDecisionsKey, shadowGroup, shadowMarkerKey } from './namespace.js';
+import { SHADOW_STATE, shadowGroup, shadowMarkerKey } from './namespace.js';
+import { shadowDecisionEnv, shadowReject } from './decision-env.js';
 import { markerReader } from './reader.js';
-import { encodeShadowRecord, SHADOW_RECORD_FIELD, type ShadowRecord } from './record.js';
+import { queueShadowRecords, shadowRecordsOf } from './record-batch.js';
+import type { ShadowRecord } from './record.js';
 
 /** What one shadowed gate needs: its own two connections (one blocks on its group), the clock, its limits. */
 export interface ShadowGateDeps {
@@ -38,11 +32,8 @@ export interface ShadowGateDeps {
 }
 
 const MARKER_TTL_SEC = 86_400;
-const DEAD_LETTERS_MAXLEN = 10_000;
 /** How long to wait for a stream that does not exist yet (the shadow never creates one: MKSTREAM would write a pipeline key). */
 const NO_STREAM_WAIT_MS = 1_000;
-
-const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 
 /**
  * One gate in shadow: reads its stream in a group of its own, decides each batch through the
@@ -71,13 +62,7 @@ export class ShadowGate {
     this.incumbentGroup = trigger.group(config);
     this.group = shadowGroup(this.incumbentGroup);
     const reader = markerReader(deps.gateReader, () => this.markers);
-    this.decisionEnv = {
-      reads: directReads(reader, deps.clock.now, deps.clock.sync),
-      config,
-      // A registry of its own: the shadow's gate counters are nobody's to scrape as the incumbent's.
-      metrics: handler.metrics(promMetricFactory(createRegistry()), config) as object,
-      logger: () => quiet,
-    };
+    this.decisionEnv = shadowDecisionEnv(handler, config, reader, deps.clock);
   }
 
   get name(): string {
@@ -158,11 +143,7 @@ export class ShadowGate {
       if (parsed.success) idempotencyKeys.set(delivery, handler.idempotency?.keys?.(parsed.data, delivery.meta) ?? []);
     }
     this.markers = new Set([...idempotencyKeys.values()].flat().map((k) => (typeof k === 'string' ? k : k.key)));
-    const reject = (delivery: Delivery, reason: DeadLetterReason, detail: string) => {
-      delivery.recorder = undefined;
-      delivery.outcome = { kind: 'dead-letter', reason };
-      details.set(delivery, detail);
-    };
+    const reject = shadowReject(details);
     const failed = new Map<Delivery, string>();
     try {
       for (let run: readonly Delivery[] = deliveries; run.length > 0;) {
@@ -172,52 +153,9 @@ export class ShadowGate {
     } catch (error) {
       for (const delivery of deliveries) failed.set(delivery, error instanceof Error ? error.message : String(error));
     }
-    const at = this.deps.clock.now();
-    const records = deliveries
-      .filter((d) => d.data !== null)
-      .map((delivery): ShadowRecord => {
-        const { outcome, recorder } = delivery;
-        const why = failed.get(delivery);
-        return {
-          v: 1,
-          gate: this.name,
-          id: delivery.meta.id,
-          producedAt: delivery.meta.producedAt,
-          raw: delivery.meta.raw,
-          outcome:
-            why !== undefined
-              ? `error:${why}`
-              : outcome.kind === 'dead-letter' || outcome.kind === 'dead-letter-lost'
-                ? `dead-letter:${outcome.reason}`
-                : outcome.kind,
-          effects: jsonOf(recorder?.effects ?? []),
-          jobs: jsonOf(recorder?.jobs ?? []),
-          at,
-        };
-      });
+    const records = shadowRecordsOf(this.name, deliveries, failed, this.deps.clock.now());
     const tx = this.deps.redis.multi();
-    for (const record of records)
-      tx.xadd(shadowDecisionsKey(this.name), 'MAXLEN', '~', this.deps.maxLen, '*', SHADOW_RECORD_FIELD, encodeShadowRecord(record));
-    for (const [delivery, detail] of details) {
-      const reason = delivery.outcome.kind === 'dead-letter' ? delivery.outcome.reason : 'unknown';
-      tx.xadd(
-        SHADOW_DEAD_LETTERS,
-        'MAXLEN',
-        '~',
-        DEAD_LETTERS_MAXLEN,
-        '*',
-        'gate',
-        this.name,
-        'source_id',
-        delivery.meta.id,
-        'reason',
-        reason,
-        'detail',
-        detail,
-        'raw',
-        JSON.stringify(delivery.meta.raw),
-      );
-    }
+    queueShadowRecords(tx, this.name, this.deps.maxLen, records, details);
     tx.hset(SHADOW_STATE, `${this.name}:last`, entries.at(-1)![0]);
     tx.xack(this.stream, this.group, ...entries.map(([id]) => id));
     await tx.exec();
@@ -267,9 +205,4 @@ export class ShadowGate {
     tx.set(shadowMarkerKey(name), value, 'EX', ttl);
     return true;
   }
-}
-
-/** As the tape carries effects: JSON, so both sides compare alike (no onFail hooks, no undefined fields). */
-function jsonOf(value: unknown): unknown[] {
-  return JSON.parse(JSON.stringify(value)) as unknown[];
 }

@@ -2,7 +2,15 @@ import type { Redis } from 'ioredis';
 import type { AnyHandler, Clock } from '../../runtime/host/index.js';
 import { GateReader, RedisClock, redisTimeMs } from '../../runtime/host/replay.js';
 import { ShadowGate } from './gate.js';
-import { SHADOW_STATE, SHADOW_SUMMARY, SHADOW_UNEXPLAINED, shadowDecisionsKey } from './namespace.js';
+import { ShadowTicker } from './ticker.js';
+import {
+  SHADOW_DIFFERENCES,
+  SHADOW_INCUMBENT_KEYS,
+  SHADOW_STATE,
+  SHADOW_SUMMARY,
+  SHADOW_UNEXPLAINED,
+  shadowDecisionsKey,
+} from './namespace.js';
 import type { ShadowRecord } from './record.js';
 
 export interface ShadowHostOptions {
@@ -21,9 +29,12 @@ export interface ShadowHostOptions {
   readonly onError?: (gate: string, error: unknown) => void;
 }
 
-/** The gates the shadow hosts, each on its own blocking connection, sharing one commands connection and Redis's clock. */
+/**
+ * The gates the shadow hosts, sharing one commands connection and Redis's clock: each stream gate
+ * on its own blocking connection (gate.ts), each scheduled gate on its own schedule (ticker.ts).
+ */
 export class ShadowHost {
-  readonly gates: readonly ShadowGate[];
+  readonly gates: readonly (ShadowGate | ShadowTicker)[];
   private readonly redis: Redis;
   private readonly readers: Redis[] = [];
 
@@ -33,26 +44,36 @@ export class ShadowHost {
     this.redis = base.duplicate({ connectionName, enableOfflineQueue: true });
     const clock = new RedisClock(host, async () => redisTimeMs(await this.redis.time()));
     const gateReader = new GateReader(this.redis);
+    const common = {
+      env: options.env,
+      redis: this.redis,
+      gateReader,
+      clock: { now: clock.now, sync: () => clock.sync() },
+      host,
+      maxLen: options.maxLen ?? 80_000,
+      ...(options.onDecided ? { onDecided: options.onDecided } : {}),
+    };
     this.gates = options.handlers.map((handler) => {
+      const onError = (error: unknown) => options.onError?.(handler.name, error);
+      if (handler.trigger.kind === 'schedule') return new ShadowTicker({ ...common, handler, onError });
       // A blocking read of its own: no command timeout under it.
       const reader = base.duplicate({ connectionName, enableOfflineQueue: true, commandTimeout: undefined, maxRetriesPerRequest: null });
       this.readers.push(reader);
       return new ShadowGate({
+        ...common,
         handler,
-        env: options.env,
-        redis: this.redis,
         reader,
-        gateReader,
-        clock: { now: clock.now, sync: () => clock.sync() },
-        host,
         consumer: options.consumer,
         batchSize: options.batchSize ?? 100,
         blockMs: options.blockMs ?? 1_000,
-        maxLen: options.maxLen ?? 80_000,
-        ...(options.onDecided ? { onDecided: options.onDecided } : {}),
-        onError: (error) => options.onError?.(handler.name, error),
+        onError,
       });
     });
+  }
+
+  /** The stream gates: each owns a group on a pipeline stream. */
+  private get grouped(): ShadowGate[] {
+    return this.gates.filter((gate): gate is ShadowGate => gate instanceof ShadowGate);
   }
 
   /** The commands connection (the live pairing reads the tape and writes the summary on it). */
@@ -65,8 +86,15 @@ export class ShadowHost {
    * its own groups destroyed (each is made again at its stream's end). Its markers are left to expire.
    */
   async reset(): Promise<void> {
-    await this.redis.del(SHADOW_STATE, SHADOW_SUMMARY, SHADOW_UNEXPLAINED, ...this.gates.map((g) => shadowDecisionsKey(g.name)));
-    for (const gate of this.gates) await this.redis.xgroup('DESTROY', gate.stream, gate.group).catch(() => undefined);
+    await this.redis.del(
+      SHADOW_STATE,
+      SHADOW_SUMMARY,
+      SHADOW_UNEXPLAINED,
+      SHADOW_DIFFERENCES,
+      ...SHADOW_INCUMBENT_KEYS,
+      ...this.gates.map((g) => shadowDecisionsKey(g.name)),
+    );
+    for (const gate of this.grouped) await this.redis.xgroup('DESTROY', gate.stream, gate.group).catch(() => undefined);
   }
 
   start(): void {
@@ -80,7 +108,7 @@ export class ShadowHost {
    */
   async stop(): Promise<void> {
     await Promise.all(this.gates.map((gate) => gate.stop()));
-    for (const gate of this.gates) await this.redis.xgroup('DESTROY', gate.stream, gate.group).catch(() => undefined);
+    for (const gate of this.grouped) await this.redis.xgroup('DESTROY', gate.stream, gate.group).catch(() => undefined);
   }
 
   /** Its connections closed (after stop, and after the last pairing read on `client`). */

@@ -27,5 +27,18 @@ export const SHADOW_SUMMARY = `${SHADOW_PREFIX}summary`;
 /** The last unexplained pairs, both decisions side by side (newest last). */
 export const SHADOW_UNEXPLAINED = `${SHADOW_PREFIX}unexplained`;
 
+/** The verdict differences that change exposure, kept by the live pairing to be priced as their outcome samples come in. */
+export const SHADOW_DIFFERENCES = `${SHADOW_PREFIX}differences`;
+
 /** Whether `key` is the shadow's own (every key the shadow writes, but its group on the pipeline's streams). */
 export const isShadowKey = (key: string): boolean => key.startsWith(SHADOW_PREFIX);
+
+/**
+ * The Python budget engine's ticks as the live pairing saw them (cli/shadow/python-budget.ts): it
+ * keeps only its last tick in each budget hash, so each one seen is kept here to be paired later.
+ */
+export const SHADOW_INCUMBENT_BUDGETS = `${SHADOW_PREFIX}incumbent:risk-budget`;
+/** Per symbol, the stamp of the Python budget hash last kept in SHADOW_INCUMBENT_BUDGETS. */
+export const SHADOW_INCUMBENT_BUDGETS_SEEN = `${SHADOW_PREFIX}incumbent:risk-budget:seen`;
+/** What a start deletes of what the pairing kept of the incumbent. */
+export const SHADOW_INCUMBENT_KEYS: readonly string[] = [SHADOW_INCUMBENT_BUDGETS, SHADOW_INCUMBENT_BUDGETS_SEEN];

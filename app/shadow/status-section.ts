@@ -26,6 +26,8 @@ export interface ShadowStatus {
   /** How far behind the streams the comparison is: now minus the newest input it settled, at worst over its gates (s). */
   readonly behind_sec: number | null;
   readonly paired_at: number | null;
+  /** The verdict differences that change exposure, priced per horizon as `shadow report` prices them (cli/shadow/live.ts). */
+  readonly priced: readonly { readonly gate: string; readonly difference: string; readonly pnl: string }[];
   readonly last_unexplained: readonly {
     readonly gate: string;
     readonly input: string;
@@ -41,6 +43,23 @@ const RUNNING_WITHIN_MS = 60_000;
 const SHOWN = 5;
 
 const count = (value: string | undefined) => (value === undefined ? 0 : Number(value));
+
+/** The priced rows as the pairing wrote them; none when absent or unreadable. */
+function pricedOf(text: string | undefined): ShadowStatus['priced'] {
+  if (text === undefined) return [];
+  try {
+    const rows = JSON.parse(text) as unknown;
+    return Array.isArray(rows)
+      ? rows.flatMap((r: Record<string, unknown>) =>
+          typeof r.gate === 'string' && typeof r.difference === 'string' && typeof r.pnl === 'string'
+            ? [{ gate: r.gate, difference: r.difference, pnl: r.pnl }]
+            : [],
+        )
+      : [];
+  } catch {
+    return [];
+  }
+}
 
 export async function readShadowStatus(redis: Pick<RedisReader, 'hgetall' | 'xrevrange'>, now: number): Promise<ShadowStatus> {
   const summary = await redis.hgetall(SHADOW_SUMMARY);
@@ -61,6 +80,7 @@ export async function readShadowStatus(redis: Pick<RedisReader, 'hgetall' | 'xre
     lag_entries: lags.length === 0 ? null : lags.reduce((sum, [, value]) => sum + Number(value), 0),
     behind_sec: upTo.length === 0 ? null : Math.max(0, Math.round((now - Math.min(...upTo)) / 1000)),
     paired_at: pairedAt,
+    priced: pricedOf(summary.priced),
     last_unexplained: kept.flatMap(([, fields]) => {
       try {
         const pair = JSON.parse(fields[fields.indexOf('pair') + 1] ?? '') as KeptPair;
@@ -112,6 +132,18 @@ export const shadowSection: StatusSectionDeclaration<unknown, ShadowStatus> = {
         { key: 'lag_entries', label: 'Lag behind the stream (entries)', format: 'count', missing: '–' },
         { key: 'behind_sec', label: 'Compared up to (s ago)', format: 'count', missing: '–' },
         { key: 'paired_at', label: 'Last paired', format: 'time', ago: true, missing: '–' },
+      ],
+    },
+    {
+      shape: 'table',
+      rows: 'priced',
+      caption:
+        "Verdict differences priced by the outcome follow-ups: the PnL of the shadow's verdict against the incumbent's, per horizon, with `report calibrate`'s 90 % interval or why there is none",
+      empty: 'None priced: no verdict difference that changes exposure, or none the outcome follow-ups know.',
+      columns: [
+        { key: 'gate', label: 'Gate' },
+        { key: 'difference', label: 'Difference' },
+        { key: 'pnl', label: 'PnL at the horizon' },
       ],
     },
     {

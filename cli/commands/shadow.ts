@@ -19,8 +19,8 @@ import { currentRelease, shadowReport, type Incumbent } from '../shadow/report.j
 
 const NAME = 'shadow';
 const REPORT = 'shadow report';
-/** The gates a shadow hosts unless --gate names others: the three that decide. */
-const DEFAULT_GATES = ['heat-gate', 'heat-bridge', 'governor'];
+/** The gates a shadow hosts unless --gate names others: the four that decide. */
+const DEFAULT_GATES = ['heat-gate', 'heat-bridge', 'governor', 'risk-budget'];
 const DEFAULT_GRACE = '30s';
 const PAIR_EVERY_MS = 5_000;
 const DEFAULT_PORT = 8079;
@@ -33,7 +33,7 @@ const runHelp = [
   "incumbent's group, and decides each entry through the engine's one decision function with its",
   'effects recorded, never sent. Everything it writes is under quantum:shadow: (its decisions, its',
   'own idempotency markers, its dead letters, the summary). Every 5 s it pairs its decisions with the',
-  "incumbent's by input (the stream id) and counts each pair: the same verdict, a documented",
+  "incumbent's by input (the stream id; a budget tick by its schedule period) and counts each pair: the same verdict, a documented",
   'difference (a row of docs/migration.md), or unexplained; an input one side never decided within',
   'the grace is unpaired. `quantum-gates shadow report` shows them; the status page too.',
   '',
@@ -45,8 +45,9 @@ const runHelp = [
   '  --beside current  the incumbent: the running quantum-gates release, read from its tape',
   "  --beside python   the incumbent: the Python services, read where upstream's code writes their",
   "                    outputs, paired by plan_id (the governor's permit and block keys, the heat gate's",
-  "                    calibrated entries, heat decisions and enforce hash, the bridge's keys)",
-  `  --gate NAME       a gate to shadow (repeatable; stream gates only); default: ${DEFAULT_GATES.join(', ')}`,
+  "                    calibrated entries, heat decisions and enforce hash, the bridge's keys, the",
+  '                    budget hashes by tick)',
+  `  --gate NAME       a gate to shadow (repeatable; stream gates and risk-budget); default: ${DEFAULT_GATES.join(', ')}`,
   `  --grace DURATION  an input one side decided is unpaired this long after it was produced; default ${DEFAULT_GRACE}`,
   '  --for DURATION    stop after DURATION, print the report, exit 0 only when no verdict difference is',
   '                    unexplained and at least --min-decisions inputs were compared (release.sh)',
@@ -116,7 +117,8 @@ async function gatesNamed(names: readonly string[]): Promise<AnyHandler[]> {
   return names.map((name) => {
     const handler = allHandlers.find((h) => h.name === name);
     if (handler === undefined) throw new UsageError(`no gate "${name}" (gates: ${allHandlers.map((h) => h.name).join(', ')})`, NAME);
-    if (handler.trigger.kind !== 'stream') throw new UsageError(`${name} is not fed by a stream: the shadow hosts stream gates only`, NAME);
+    if (handler.trigger.kind === 'queue')
+      throw new UsageError(`${name} is a job queue's: the shadow hosts stream gates and the budget schedule only`, NAME);
     return handler;
   });
 }
@@ -181,7 +183,7 @@ async function runShadow(argv: readonly string[], io: CliIo): Promise<number> {
     const pairNow = () =>
       (pairing = pairing.then(async () => {
         try {
-          const { unexplained } = await pairRound(host.client, incumbent, metrics, io.now(), graceMs);
+          const { unexplained } = await pairRound(host.client, incumbent, metrics, io.now(), graceMs, pricing);
           if (unexplained > 0)
             io.err(`quantum-gates ${NAME}: ${unexplained} unexplained verdict difference(s): quantum-gates shadow report`);
         } catch (error) {

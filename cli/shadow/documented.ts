@@ -59,6 +59,15 @@ export const DOCUMENTED_DIFFERENCES: readonly DocumentedDifference[] = [
     shadow: 'calibrated_action=PARTIAL_50 reason=portfolio_heat_cold',
     incumbentVerdict: 'calibrated_action=PARTIAL_25 reason=portfolio_heat_cold',
   },
+  {
+    // A budget tick is compared symbol by symbol (budget-pair.ts): ours budgets every symbol with a
+    // position in either P3.3 layout or the snapshot stream, the original only KEYS quantum:position:snapshot:*.
+    row: 'budget symbols',
+    incumbent: 'python',
+    gate: 'risk-budget',
+    shadow: 'budget .*',
+    incumbentVerdict: 'none',
+  },
 ];
 
 const whole = (pattern: string | undefined, value: string): boolean => pattern === undefined || new RegExp(`^(?:${pattern})$`).test(value);

@@ -11,13 +11,34 @@ const PRICED: Record<PricedDifference['kind'], (n: number) => string> = {
   would_calibrate_otherwise: (n) => `the shadow would have calibrated ${plural(n, 'proposal')} otherwise`,
 };
 
+/** One priced kind of difference at one horizon, as the CLI prints it and the status page shows it. */
+export interface PricedRow {
+  readonly gate: string;
+  /** What the shadow would have done, and the plans (the first `examples`). */
+  readonly difference: string;
+  /** The horizon's PnL line, with its interval or why there is none (`report calibrate`'s). */
+  readonly pnl: string;
+}
+
+/** Each priced kind of difference, a row per horizon (shortest first). */
+export function pricedRows(priced: readonly PricedDifference[], examples: number): PricedRow[] {
+  return priced.flatMap((p) => {
+    const plans = p.plans.slice(0, examples).join(', ') + (p.plans.length > examples ? ', …' : '');
+    const difference = `${PRICED[p.kind](p.differences)} (${plans})`;
+    return p.pnl.map((h) => ({ gate: p.gate, difference, pnl: pnlLine(h).trimStart() }));
+  });
+}
+
 /** Each priced kind of difference: what the shadow would have done, then its PnL against the incumbent's per horizon, with the interval or why there is none. */
 export function formatPriced(priced: readonly PricedDifference[], examples: number): string[] {
   if (priced.length === 0) return [];
   const lines = ['', "Verdict differences priced by the outcome follow-ups (the PnL of the shadow's verdict against the incumbent's):"];
-  for (const p of priced) {
-    const plans = p.plans.slice(0, examples).join(', ') + (p.plans.length > examples ? ', …' : '');
-    lines.push(`  ${p.gate}: ${PRICED[p.kind](p.differences)} (${plans})`, ...p.pnl.map((h) => `    ${pnlLine(h)}`));
+  let last: string | undefined;
+  for (const row of pricedRows(priced, examples)) {
+    const head = `  ${row.gate}: ${row.difference}`;
+    if (head !== last) lines.push(head);
+    last = head;
+    lines.push(`      ${row.pnl}`);
   }
   return lines;
 }

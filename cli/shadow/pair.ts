@@ -1,5 +1,6 @@
 import type { TapeRecord } from '../../app/cli-door.js';
 import { changesOf, decisionKind, decisionLabel, type FieldChange } from '../rehearse/compare.js';
+import { BUDGET_GATE, budgetSummary, compareBudgetTicks } from './budget-pair.js';
 import { documentedBy, type DocumentedDifference } from './documented.js';
 
 /** A decision of either side, as the tape carries one (the shadow's records and the Python readers' have no reads). */
@@ -79,6 +80,7 @@ export function planIdOf(record: Decided): string | undefined {
 
 /** The two decisions of one input, compared by the rehearsal's field rules (cli/rehearse/compare.ts): only verdict fields count. */
 export function pairOf(input: string, incumbent: Decided, shadow: Decided, rules: PairingRules): Pair {
+  if (incumbent.gate === BUDGET_GATE) return budgetPairOf(input, incumbent, shadow, rules);
   const word = rules.verdictOf ?? verdictOf;
   const verdicts = { incumbent: word(incumbent), shadow: word(shadow) };
   const changes: FieldChange[] =
@@ -105,6 +107,22 @@ export function pairOf(input: string, incumbent: Decided, shadow: Decided, rules
   if (changes.length === 0) return { ...base, class: 'same' };
   const rule = documentedBy(rules.documented, rules.incumbent, incumbent.gate, verdicts);
   return rule === undefined ? { ...base, class: 'unexplained' } : { ...base, class: 'documented', row: rule.row };
+}
+
+/**
+ * Two budget ticks of one period (budget-pair.ts), whichever the incumbent: documented when every
+ * symbol's difference is documented, naming each row.
+ */
+function budgetPairOf(input: string, incumbent: Decided, shadow: Decided, rules: PairingRules): Pair {
+  const { changes, ...verdicts } = compareBudgetTicks(incumbent, shadow);
+  const base = { gate: incumbent.gate, id: incumbent.id, input, label: `tick ${input}`, planId: undefined, symbol: undefined };
+  const pair = { ...base, producedAt: incumbent.producedAt, ...verdicts, changes };
+  if (changes.length === 0) return { ...pair, class: 'same' };
+  const rows = changes.map(
+    (c) => documentedBy(rules.documented, rules.incumbent, incumbent.gate, { incumbent: c.before ?? '', shadow: c.after ?? '' })?.row,
+  );
+  if (rows.some((row) => row === undefined)) return { ...pair, class: 'unexplained' };
+  return { ...pair, class: 'documented', row: [...new Set(rows)].join('; ') };
 }
 
 export interface Settled {
@@ -140,10 +158,10 @@ export function settle(
         gate: record.gate,
         id: record.id,
         input,
-        label: decisionLabel(asTapeRecord(record)).id,
+        label: record.gate === BUDGET_GATE ? `tick ${input}` : decisionLabel(asTapeRecord(record)).id,
         producedAt: record.producedAt,
         decidedBy,
-        verdict: verdictOf(record),
+        verdict: record.gate === BUDGET_GATE ? budgetSummary(record) : verdictOf(record),
       });
   };
   for (const [input, record] of incumbent) {

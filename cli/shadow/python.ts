@@ -1,4 +1,6 @@
+import { BUDGET_GATE } from './budget-pair.js';
 import { verdictOf, type Decided } from './pair.js';
+import { observePythonBudgets, pythonBudgetTicks } from './python-budget.js';
 import { bridgeVerdict, pythonHeatBridgeDecision } from './python-bridge.js';
 import { pythonHeatGateDecisions } from './python-heat.js';
 import type { PythonReader } from './reader.js';
@@ -68,16 +70,17 @@ const VERDICTS: Readonly<Record<string, (record: Decided) => string>> = {
  * The Python services as incumbent: their outputs, read for each input the shadow decided, paired
  * by plan_id (their outputs carry no stream id): the governor's keys (P3.2), the heat gate's
  * calibrated entries, heat decisions and enforce hash (P2.6, python-heat.ts), the bridge's keys
- * (P2.7, python-bridge.ts). The risk budget (P2.8) is a schedule, not a stream: the shadow does
- * not host it (docs/shadow.md, Limits).
+ * (P2.7, python-bridge.ts); and the budget engine's hashes by tick (P2.8, python-budget.ts).
  */
 export function pythonServices(redis: PythonReader): Incumbent {
   return {
     kind: 'python',
     keyOf: (record) => record.raw.plan_id ?? record.id,
     verdictOf: (record) => (VERDICTS[record.gate] ?? verdictOf)(record),
+    observe: (writer) => observePythonBudgets(redis, writer),
     async decisions(_redis, gate, since, shadow) {
       const found = new Map<string, Decided>();
+      if (gate === BUDGET_GATE) return pythonBudgetTicks(redis, since);
       if (shadow === undefined) return found;
       if (gate === 'heat-gate') return pythonHeatGateDecisions(redis, since, shadow);
       const one = gate === 'governor' ? pythonGovernorDecision : gate === 'heat-bridge' ? pythonHeatBridgeDecision : undefined;

@@ -9,4 +9,5 @@ export interface ShadowReader {
 /** The reads the Python readers make (ioredis satisfies it). */
 export interface PythonReader extends ShadowReader {
   get(key: string): Promise<string | null>;
+  scan(cursor: string, match: 'MATCH', pattern: string, count: 'COUNT', n: number): Promise<[string, string[]]>;
 }

@@ -1,8 +1,11 @@
 import { compareStreamIds } from '../../schemas/fields.js';
 import { decodeShadowRecord, decodeTapeEntry, SHADOW_STATE, shadowDecisionsKey, tapeKey, type TapeRecord } from '../../app/cli-door.js';
+import { BUDGET_GATE } from './budget-pair.js';
 import { DOCUMENTED_DIFFERENCES, type DocumentedDifference } from './documented.js';
+import { asBudgetTick, periodOf } from './taped-tick.js';
 import { DEFAULT_PRICING, pricePairs, type PricingSource } from './outcome-samples.js';
 import type { PricedDifference } from './price.js';
+import type { PairingWriter } from './live.js';
 import type { ShadowReader } from './reader.js';
 import { PAGE, streamEntries } from './stream-entries.js';
 import { settle, type Decided, type Pair, type PairClass, type PairingRules, type Settled, type Unpaired } from './pair.js';
@@ -21,6 +24,8 @@ export interface Incumbent {
   readonly verdictOf?: (record: Decided) => string;
   /** The key the shadow's decision of an input is paired by. */
   keyOf(record: Decided): string;
+  /** Run by the live pairing before each round: keeps what the incumbent will write over (python-budget.ts). */
+  observe?(writer: PairingWriter): Promise<unknown>;
 }
 
 export interface GateLine {
@@ -49,30 +54,42 @@ export interface ShadowReport {
   readonly priced: readonly PricedDifference[];
 }
 
-/** The current release as incumbent: its tape (app/tape), paired by the input's stream id. */
+/**
+ * The current release as incumbent: its tape (app/tape), paired by the input's stream id; a budget
+ * tick by its period (taped-tick.ts).
+ */
 export const currentRelease: Incumbent = {
   kind: 'current',
   keyOf: (record) => record.id,
   async decisions(redis, gate, since) {
     const found = new Map<string, Decided>();
-    // A decision is taped after its input arrived: the tape from the shadow's first input's time on holds every one after it.
-    let from = `${since.split('-')[0]}-0`;
-    for (;;) {
-      const page = await redis.xrangeBuffer(tapeKey(gate), from, '+', 'COUNT', PAGE);
-      for (const [, fields] of page) {
-        let records: TapeRecord[];
-        try {
-          records = decodeTapeEntry(fields);
-        } catch {
-          continue; // rehearse names undecodable entries; here they are simply not compared
-        }
-        for (const record of records) if (compareStreamIds(record.id, since) > 0) found.set(record.id, record);
-      }
-      if (page.length < PAGE) return found;
-      from = `(${page.at(-1)![0].toString()}`;
+    const periodMs = gate === BUDGET_GATE ? await periodOf(redis, gate) : undefined;
+    for await (const taped of tapeRecords(redis, gate, since)) {
+      const record = periodMs === undefined ? taped : asBudgetTick(taped, periodMs);
+      if (compareStreamIds(record.id, since) > 0) found.set(record.id, record);
     }
+    return found;
   },
 };
+
+/** A gate's taped decisions from the time of `since` (a stream id) on: a decision is taped after its input arrived. */
+async function* tapeRecords(redis: ShadowReader, gate: string, since: string): AsyncGenerator<TapeRecord> {
+  let from = `${since.split('-')[0]}-0`;
+  for (;;) {
+    const page = await redis.xrangeBuffer(tapeKey(gate), from, '+', 'COUNT', PAGE);
+    for (const [, fields] of page) {
+      let records: TapeRecord[];
+      try {
+        records = decodeTapeEntry(fields);
+      } catch {
+        continue; // rehearse names undecodable entries; here they are simply not compared
+      }
+      yield* records;
+    }
+    if (page.length < PAGE) return;
+    from = `(${page.at(-1)![0].toString()}`;
+  }
+}
 
 export async function lagOf(redis: ShadowReader, stream: string | undefined, group: string | undefined): Promise<number | null> {
   if (stream === undefined || group === undefined) return null;

@@ -22,7 +22,7 @@ export { evictionPolicy, type RedisFault } from './redis-health.js';
 export { keyspaceEvents, keyspaceEventsOff, missingKeyspaceFlags } from './key-watch.js';
 // The gate contract's names the application reads declarations with.
 export type { AnyHandler, AnyStatusSection, RedisReader, SectionHeadlineReason, StatusSectionDeclaration } from '../contract/index.js';
-export type { StreamTrigger } from '../contract/handler.js';
+export type { ScheduleTrigger, StreamTrigger } from '../contract/handler.js';
 // The engine's record formats the operator CLI reads: dead letters.
 export { deadLetterIndexKey, deadLetterIndexMember, type DeadLetterReason } from '../engine/dead-letter.js';
 // The tape (app/tape): a decision's ctx, recorded (its rehearsal's values come through ./replay.ts).

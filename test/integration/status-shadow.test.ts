@@ -15,6 +15,7 @@ import { usePrivateRedis } from '../support/redis-server.js';
 import { readStream, startRuntime, waitFor } from '../support/runtime.js';
 import { seedBook, sendTraffic } from '../support/shadow-traffic.js';
 import { streams } from '../../schemas/keys.js';
+import { encodeOutcome } from '../../schemas/outcome.js';
 
 const USER = 'ops';
 const PASSWORD = 'correct-horse-battery';
@@ -67,6 +68,33 @@ describe("the status page's shadow section", () => {
     await shadow.stop();
     // The incumbent's tape holds its five decisions (written within its 50 ms), then one pairing counts them.
     await waitFor(async () => (await currentRelease.decisions(r, 'governor', '0-0')).size === 5, { what: "the incumbent's tape" });
+    // What the outcome follow-up sampled of the incumbent's block of open-sol at 5 m (handlers/outcomes): the open fell
+    // $12.50, which the block kept out; the shadow would have permitted it.
+    await r.xadd(
+      streams.gatesOutcome,
+      '*',
+      ...Object.entries(
+        encodeOutcome({
+          decision_id: `gov:${Date.now()}-0`,
+          kind: 'governor_block',
+          symbol: 'SOLUSDT',
+          plan_id: 'open-sol',
+          bucket: '',
+          mode: 'enforce',
+          proposed_action: 'ENTRY_PROPOSED',
+          decided_action: 'block',
+          horizon: '5m',
+          horizon_sec: 300,
+          decided_at: Date.now(),
+          sampled_at: Date.now() + 5 * 60_000,
+          exposure_usd: -150,
+          entry_price: 150,
+          price: 137.5,
+          pnl_usd: 12.5,
+          worst_pnl_usd: 12.5,
+        }),
+      ).flat(),
+    );
     expect(await pairRound(r, currentRelease, shadowMetrics(), Date.now(), 0)).toEqual({ counted: 5, unexplained: 2 });
 
     const auth = { authorization: `Basic ${Buffer.from(`${USER}:${PASSWORD}`).toString('base64')}` };
@@ -75,6 +103,17 @@ describe("the status page's shadow section", () => {
     };
     expect(status.shadow).toMatchObject({ state: 'running', incumbent: 'current', compared: 5, same: 3, unexplained: 2, unpaired: 0 });
     expect(status.shadow.last_unexplained).toHaveLength(2);
+    // Priced as `shadow report` prices it: permitting the open takes back what the block kept out.
+    const sol = 'the shadow would have permitted 1 plan the incumbent blocked (open-sol)';
+    expect(status.shadow.priced).toEqual([
+      {
+        gate: 'governor',
+        difference: sol,
+        pnl: expect.stringMatching(/^5m: 1 priced, 0 no price, 0 no sample; total -\$12\.50 .*not enough independent data/),
+      },
+      { gate: 'governor', difference: sol, pnl: '1h: 0 priced, 0 no price, 1 no sample; no PnL known' },
+      { gate: 'governor', difference: sol, pnl: '4h: 0 priced, 0 no price, 1 no sample; no PnL known' },
+    ]);
     expect(status.shadow.last_unexplained).toEqual(
       expect.arrayContaining([
         expect.objectContaining({
@@ -106,6 +145,8 @@ describe("the status page's shadow section", () => {
     expect(text).toContain('event=permit reason=all_gates_passed');
     expect(text).toContain('event=block reason=total_notional_exceeded');
     expect(text).toContain('emit quantum:stream:governor.events event');
+    expect(text).toContain('the shadow would have permitted 1 plan the incumbent blocked (open-sol)');
+    expect(text).toContain('5m: 1 priced, 0 no price, 0 no sample; total -$12.50');
     expect(errors).toEqual([]);
   });
 });
