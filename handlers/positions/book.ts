@@ -29,7 +29,7 @@ import {
   type UntrustedFigure,
 } from './fold.js';
 import { heldMemoryOf, listingMarkOf } from './memory.js';
-import { refusedKey, sendReads, sendReadsSettled, settledReplies, type ReadCommand } from './read-commands.js';
+import { refusedKey, replyOf, sendReads, sendReadsSettled, settledReplies, type ReadCommand } from './read-commands.js';
 
 export {
   STAMPED_AHEAD,
@@ -394,7 +394,6 @@ function bookReads(
         needless: [{ read: view, present: [VIEW_FIELDS.indexOf('updated_at')], absent: [VIEW_FIELDS.indexOf('side')] }],
       })),
     ],
-    applied: [{ over: 'entries', read: ['GET', prefixOf(keys.positionAppliedId)] }],
     p33: prefixes.map((p) => ({ over: 'p33', read: ['HMGET', p, ...P33_FIELDS] })),
     sigma: !withMarketSigma
       ? []
@@ -416,7 +415,7 @@ function bookReads(
   };
 }
 /** The groups of bookReads in the order both paths send them and bookReadOf takes their replies. */
-const BOOK_READ_GROUPS = ['view', 'applied', 'p33', 'sigma', 'quotes'] as const;
+const BOOK_READ_GROUPS = ['view', 'p33', 'sigma', 'quotes'] as const;
 type BookReadGroup = (typeof BOOK_READ_GROUPS)[number];
 
 /** What either path answers: the listing, the symbol lists, and per read of bookReads per symbol of its list, its reply or Redis's refusal. */
@@ -427,6 +426,8 @@ interface ListedReplies {
   readonly entries: readonly Entry[];
   readonly lists: Readonly<Record<SymbolList, readonly string[]>>;
   readonly replies: readonly (readonly unknown[])[];
+  /** Per symbol of the entries, its applied id (GET), or Redis's refusal of it. */
+  readonly appliedIds: readonly unknown[];
   /** The listing reads Redis refused: [listing, key, error]. */
   readonly refusedListings: readonly (readonly [listing: string, key: string, error: string])[];
   readonly p33Listing: PositionBook['p33Listing'];
@@ -457,9 +458,11 @@ export interface BookReadOptions {
 /**
  * Reads the book (and what `options` ask for), in the order that makes it whole without one atomic
  * moment (docs/architecture.md "Consistency"):
- * 1. the snapshot stream's unapplied entries, then our view's index: a snapshot applied after the
- *    entries were listed is among them, one applied before is in the index;
- * 2. the key watch's barrier (keysToRead): every write before it, P3.3's and every cached key's, is
+ * 1. the snapshot stream's unapplied entries, then their symbols' applied ids, then our view's
+ *    index: a snapshot applied after the entries were listed is among them, and one found applied
+ *    was applied before the index (and the rows, read later still) was read;
+ * 2. the key watch's barrier (keysToRead), beside the entries' read when none is listed, else after
+ *    the applied ids: every write before it, P3.3's and every cached key's, is
  *    seen from here on;
  * 3. the memory, the tracker's stamp and equity, then each symbol's reads (readSymbols): through the
  *    key watch's cache while it is live (only keys written since their last read are sent), else
@@ -470,8 +473,13 @@ export async function loadPositionBook(redis: RedisReader, config: PositionBookC
   const prefixes = p33Prefixes(config);
   const reads = bookReads(prefixes, { withUnpriced, allP33Quotes, withMarketSigma });
   const refusedListings: RefusedListing[] = [];
-  const { mode, entries, view, governorWatch } = await readListing(redis, config, refusedListings);
-  const watchedKeys = (await redis.keysToRead?.(P33_KEY_WATCH)) ?? null;
+  const barrier = async () => (await redis.keysToRead?.(P33_KEY_WATCH)) ?? null;
+  const { mode, entries, entrySymbols, appliedIds, view, governorWatch, watchedKeys } = await readListing(
+    redis,
+    config,
+    refusedListings,
+    barrier,
+  );
   const read = async (sent: readonly ReadCommand[]): Promise<unknown[]> =>
     sent.length === 0
       ? []
@@ -495,7 +503,6 @@ export async function loadPositionBook(redis: RedisReader, config: PositionBookC
     watchedKeys === null
       ? await listing(refusedListings, 'p33', keys.p33PositionIndex, redis.smembers(keys.p33PositionIndex), [])
       : watchedSymbols(watchedKeys, prefixes);
-  const entrySymbols = [...new Set(entries.map(([, f]) => fieldsToRecord(f).symbol ?? ''))].filter((s) => s !== '');
   const held = heldSymbols(memory);
   // P3.3's word is read for every symbol another producer or the memory names, and those the
   // governor watches: a flat hash's mark prices another producer's position, and a remembered
@@ -519,7 +526,7 @@ export async function loadPositionBook(redis: RedisReader, config: PositionBookC
   // A P3.3 symbol whose hashes say nothing but flat holds nothing: its quotes and sigma are no input
   // of any decision (so a flat universe read through every hash decides as read through the held index).
   const bookRead = bookReadOf(
-    { equity, mode, entries, lists, replies, refusedListings, p33Listing, memory, tracker },
+    { equity, mode, entries, lists, replies, appliedIds, refusedListings, p33Listing, memory, tracker },
     reads,
     (symbol, rows) => !p33SaysFlat(symbol, rows, { config, now }),
   );
@@ -563,15 +570,25 @@ function listing<T>(refused: RefusedListing[], name: BookListing, key: string, r
 
 /**
  * The stream's unapplied entries (through the position-snapshot group: its pending ones, then those
- * after its last-delivered id; without that group the newest; without the stream none), then our
- * view's index, the governor's watched symbols and P3.3's index's type. In this order: loadPositionBook
- * says why.
+ * after its last-delivered id; without that group the newest; without the stream none), then, sent
+ * in this order in one round, their symbols' applied ids and our view's index: loadPositionBook says
+ * why the order. With no entries, the index read beside the stream's stands (no snapshot the
+ * stream missed was applied between them). Also the governor's watched symbols and P3.3's index's type.
  */
 async function readListing(
   redis: RedisReader,
   config: PositionBookConfig,
   refused: RefusedListing[],
-): Promise<{ mode: BookRead['mode']; entries: Entry[]; view: string[]; governorWatch: string[] }> {
+  barrier: () => Promise<readonly string[] | null>,
+): Promise<{
+  watchedKeys: readonly string[] | null;
+  mode: BookRead['mode'];
+  entries: Entry[];
+  entrySymbols: string[];
+  appliedIds: unknown[];
+  view: string[];
+  governorWatch: string[];
+}> {
   const stream = config.POSITION_SNAPSHOT_STREAM;
   let mode: BookRead['mode'] = 'none';
   let start = '-';
@@ -583,7 +600,9 @@ async function readListing(
       if (info.name !== config.POSITION_SNAPSHOT_GROUP) continue;
       mode = 'group';
       start = `(${info['last-delivered-id']}`;
-      if (Number(info.pending) > 0) start = ((await redis.xpending(stream, config.POSITION_SNAPSHOT_GROUP)) as [number, string])[1];
+      // The lowest pending id; none once they were all acknowledged since XINFO (applied: in the view, read after).
+      if (Number(info.pending) > 0)
+        start = ((await redis.xpending(stream, config.POSITION_SNAPSHOT_GROUP)) as [number, string | null])[1] ?? start;
     }
   } catch (error) {
     // A refusal that is Redis's state is no answer about the stream: the read fails, the message is held.
@@ -593,17 +612,32 @@ async function readListing(
     // Else no stream ("no such key"): nothing to fold in; a failure of another kind is the read's.
     else if (!(error instanceof Error && /no such key/i.test(error.message))) throw error;
   }
-  const [entries, view, governorWatch] = await Promise.all([
+  const readView = () => listing(refused, 'view', keys.activePositions, redis.smembers(keys.activePositions), []);
+  // Beside the entries' read: passed after XINFO, so with no entry listed no snapshot was applied
+  // after it that its row, kept or read, could miss (loadPositionBook).
+  const [firstWatched, entries, firstView, governorWatch] = await Promise.all([
+    barrier(),
     mode === 'none'
       ? []
       : listing(refused, 'stream', stream, redis.xrevrange(stream, '+', start, 'COUNT', config.POSITION_BOOK_MAX_PENDING + 1), []),
-    listing(refused, 'view', keys.activePositions, redis.smembers(keys.activePositions), []),
+    readView(),
     listing(refused, 'watch', keys.p33Watch, redis.zrangebyscore(keys.p33Watch, '-inf', '+inf'), []),
     // The index is read even when no symbol is looked up in it: an open's permit adds to it
     // (record.ts), so one of another type must block the open here, not be refused in its commit.
     listing(refused, 'p33', keys.p33PositionIndex, redis.sismember(keys.p33PositionIndex, ''), 0),
   ]);
-  return { mode, entries, view, governorWatch };
+  const entrySymbols = [...new Set(entries.map(([, f]) => fieldsToRecord(f).symbol ?? ''))].filter((s) => s !== '');
+  if (entrySymbols.length === 0)
+    return { watchedKeys: firstWatched, mode, entries, entrySymbols, appliedIds: [], view: firstView, governorWatch };
+  const [appliedIds, view] = await Promise.all([
+    sendReadsSettled(
+      redis,
+      entrySymbols.map((symbol): ReadCommand => ['GET', keys.positionAppliedId(symbol)]),
+    ),
+    readView(),
+  ]);
+  // A snapshot found applied may have written its row after the first barrier: another, after this read.
+  return { watchedKeys: await barrier(), mode, entries, entrySymbols, appliedIds, view, governorWatch };
 }
 
 /**
@@ -662,7 +696,7 @@ const SURELY_A_NUMBER = /^-?\d+\.?\d*$/;
  * `unreadableListings`, that listing's problem only: the others' symbols are read as ever.
  */
 function bookReadOf(
-  { equity, mode, entries, lists, replies, refusedListings, memory, tracker, p33Listing }: ListedReplies,
+  { equity, mode, entries, lists, replies, appliedIds, refusedListings, memory, tracker, p33Listing }: ListedReplies,
   reads: Record<BookReadGroup, SymbolRead[]>,
   p33Holds: (symbol: string, rows: readonly Row[]) => boolean,
 ): BookRead {
@@ -681,15 +715,15 @@ function bookReadOf(
       };
     });
   // In BOOK_READ_GROUPS' order.
-  const [viewRows, appliedId, p33Reads, sigmaReads, quoteReads] = [
+  const [viewRows, p33Reads, sigmaReads, quoteReads] = [
     take(reads.view, 'position'),
-    take(reads.applied)[0]!,
     take(reads.p33, 'position'),
     take(reads.sigma, 'sigma'),
     take(reads.quotes, 'quote'),
   ];
   const rows = lists.view.map((_, at) => viewRows.map((row) => row<Row>(at, [])));
-  const appliedOf = new Map(lists.entries.map((s, at) => [s, appliedId<string>(at, '')]));
+  // An applied id Redis refused says nothing of which snapshots the view holds: the whole read fails.
+  const appliedOf = new Map(lists.entries.map((s, at) => [s, replyOf<string | null>(appliedIds[at]) ?? '']));
   const applied = entries.map(([, f]) => appliedOf.get(fieldsToRecord(f).symbol ?? '') ?? '');
   const p33rows = lists.p33.map((_, at) => p33Reads.map((read) => read<Row>(at, NO_P33_ROW)));
   // The book's symbols that hold something: P3.3's index may list a symbol whose hash has expired or is flat.

@@ -12,7 +12,7 @@ import { P33_REFRESHED_FIELD, P33_UNREADABLE_FIELD } from '../../handlers/positi
 import { p33NewestHash, tickerHash } from '../support/book-producers.js';
 import { decideOnce, refreshPositionIndex, usePrivateCommitter } from '../support/decide-once.js';
 import { usePrivateRedis } from '../support/redis-server.js';
-import { createTestRuntime, governorDecided, produce, readStream, readyAt, waitFor, withoutKeyWatch } from '../support/runtime.js';
+import { createTestRuntime, governorDecided, produce, readStream, readyAt, waitFor, withoutCache } from '../support/runtime.js';
 
 /**
  * Issue #59 item 2 (measured case 3): a listing read of the position book that Redis refuses (one
@@ -29,18 +29,18 @@ const HELD = ['AUSDT', 'BUSDT', 'CUSDT', 'DUSDT'];
 const OPENED = ['EUSDT', 'FUSDT', 'GUSDT', 'HUSDT'];
 const nowSec = () => Date.now() / 1000;
 
-/** The two gates, reading the book through the script, or through plain reads only. */
-function gatesOf(path: 'script' | 'plain reads'): AnyHandler[] {
-  if (path === 'script') return [createGovernor(), heatGate];
+/** The two gates, reading the book through the key watch's kept replies, or sending every read. */
+function gatesOf(path: 'cached' | 'plain reads'): AnyHandler[] {
+  if (path === 'cached') return [createGovernor(), heatGate];
   const plainSource: PositionSource = {
     ...bookPositionSource,
-    load: (redis, now, config) => bookPositionSource.load(withoutKeyWatch(redis), now, config),
+    load: (redis, now, config) => bookPositionSource.load(withoutCache(redis), now, config),
   };
   const plainHeatGate = {
     ...heatGate,
     batch: {
       ...heatGate.batch,
-      loadState: (redis: RedisReader, config, now: number) => loadHeatInputs(withoutKeyWatch(redis), config, now, true),
+      loadState: (redis: RedisReader, config, now: number) => loadHeatInputs(withoutCache(redis), config, now, true),
     },
   } as AnyHandler;
   return [createGovernor({ positions: plainSource }), plainHeatGate];
@@ -133,7 +133,7 @@ describe('a listing of the position book Redis refuses is that input’s problem
     });
   }
 
-  for (const path of ['script', 'plain reads'] as const) {
+  for (const path of ['cached', 'plain reads'] as const) {
     for (const c of corruptions) {
       it(`${path}: ${c.name} of another type: closes permitted, opens blocked naming it, /ready 503 naming it; once mended, decided as ever`, async () => {
         await world();
@@ -240,11 +240,9 @@ describe('a listing once unreadable stays of unknown completeness until listed w
     await redis.client.del(keys.p33PositionIndex);
   }
 
-  for (const path of ['script', 'plain reads'] as const) {
-    const readerOf = (): RedisReader => {
-      const client = redis.client as unknown as RedisReader;
-      return path === 'script' ? client : withoutKeyWatch(client);
-    };
+  // A plain client: no key watch, so P3.3 is listed through its index (the path these cases are about).
+  for (const path of ['plain reads'] as const) {
+    const readerOf = (): RedisReader => redis.client as unknown as RedisReader;
 
     it(`${path}: unreadable, then lost with no index job and no key watch → the next open is blocked positions_unreadable naming the index (was permitted at 0 of 2 slots); an index refresh begun after it lists the book whole again`, async () => {
       const now = Date.now();
@@ -312,7 +310,7 @@ describe('the gates’ ACL user losing read of quantum:state:* (issue #59)', () 
     await redis.client.call('ACL', 'DELUSER', 'gates');
   });
 
-  for (const path of ['script', 'plain reads'] as const) {
+  for (const path of ['cached', 'plain reads'] as const) {
     it(`${path}: an ACL's NOPERM is Redis's state: every plan held (never evaluation_error, nothing counted), /ready 503 naming it; restored, each decided once on its merits`, async () => {
       for (const s of HELD) await redis.client.hset(keys.p33StatePositions(s), p33NewestHash(s, 1.5, 100, nowSec()));
       await redis.client.sadd(keys.p33PositionIndex, ...HELD);

@@ -7,7 +7,7 @@ import { balanceTrackerSnapshot, p33NewestHash, p33SeedHash } from '../support/b
 import { refreshPositionIndex, usePrivateCommitter } from '../support/decide-once.js';
 import { startP33KeyWatch } from '../support/key-watch.js';
 import { usePrivateRedis } from '../support/redis-server.js';
-import { withoutKeyWatch } from '../support/runtime.js';
+import { withoutCache } from '../support/runtime.js';
 
 const config: PositionBookConfig = {
   POSITION_SNAPSHOT_STREAM: streams.positionSnapshot,
@@ -88,10 +88,10 @@ describe('the book read costs the same beside a flat universe (issue #62 item 1)
   }
 
   /** The cost of a read through the P3.3 key watch (live after its rebuild read every hash under P3.3's prefixes), on both paths. */
-  async function watchedCost(): Promise<{ script: Record<string, number>; plain: Record<string, number> }> {
+  async function watchedCost(): Promise<{ cached: Record<string, number>; plain: Record<string, number> }> {
     const watch = await startP33KeyWatch(redis.url, redis.client, config, () => NOW);
     try {
-      return { script: await readCost(watch.reader), plain: await readCost(withoutKeyWatch(watch.reader)) };
+      return { cached: await readCost(watch.reader), plain: await readCost(withoutCache(watch.reader)) };
     } finally {
       await watch.stop();
     }
@@ -108,7 +108,7 @@ describe('the book read costs the same beside a flat universe (issue #62 item 1)
       const beside = await watchedCost();
       expect(beside).toEqual(bare);
       // And the read is the held symbols' own: a few reads a symbol, not a read of the universe.
-      expect(Object.values(bare.script).reduce((a, b) => a + b, 0)).toBeLessThan(HELD * 20);
+      expect(Object.values(bare.cached).reduce((a, b) => a + b, 0)).toBeLessThan(HELD * 20);
     },
     120_000,
   );

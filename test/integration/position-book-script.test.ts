@@ -13,7 +13,7 @@ import { keys, streams } from '../../schemas/keys.js';
 import { refreshPositionIndex, usePrivateCommitter } from '../support/decide-once.js';
 import { usePrivateRedis } from '../support/redis-server.js';
 import { startP33KeyWatch } from '../support/key-watch.js';
-import { waitFor, withoutKeyWatch } from '../support/runtime.js';
+import { waitFor, withoutCache, withoutKeyWatch } from '../support/runtime.js';
 
 const config: PositionBookConfig = {
   POSITION_SNAPSHOT_STREAM: streams.positionSnapshot,
@@ -148,17 +148,6 @@ async function seedBooks(r: Redis, books: Books, stray: readonly string[]): Prom
       await r.xadd(config.POSITION_SNAPSHOT_STREAM, '*', 'symbol', symbol, ...fields.flat());
     }
   }
-}
-
-/** The same reader without the key watch's cache: every read of the book sent (the watch's listing kept). */
-function withoutCache(reader: RedisReader): RedisReader {
-  return new Proxy(reader, {
-    get(target, property, receiver) {
-      if (property === 'cachedReads') return undefined;
-      const value: unknown = Reflect.get(target, property, receiver);
-      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
-    },
-  });
 }
 
 /** Redis's calls of the per-symbol reads since the last CONFIG RESETSTAT (INFO commandstats). */

@@ -87,6 +87,17 @@ export function withoutKeyWatch(reader: RedisReader): RedisReader {
   });
 }
 
+/** The same reader without the key watch's kept replies: every read of the book sent, the watch's listing kept. */
+export function withoutCache(reader: RedisReader): RedisReader {
+  return new Proxy(reader, {
+    get(target, property, receiver) {
+      if (property === 'cachedReads') return undefined;
+      const value: unknown = Reflect.get(target, property, receiver);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
+
 /** Waits until the governor has decided at least `count` plans; their decision events. */
 export function governorDecided(redis: Redis, count: number, timeoutMs = 20_000): Promise<(Record<string, string> & { _id: string })[]> {
   return untilStream(
