@@ -5,6 +5,7 @@ import {
   describeRedis,
   evictionPolicy,
   keyspaceEvents,
+  cacheOffWith,
   keyspaceEventsOff,
   missingKeyspaceFlags,
   redactSecrets,
@@ -198,7 +199,9 @@ async function keyspaceEventsCheck(config: RuntimeConfig, client: RedisClient): 
   if ('unknown' in events)
     return `notify-keyspace-events of Redis at ${describeRedis(config)} not checked (CONFIG GET refused: ${redactSecrets(config, events.unknown)}); the position book reads every listed P3.3 hash each decision until it can be (docs/operations.md)`;
   if (missingKeyspaceFlags(events.value).length > 0) throw new RedisWiringError('notify-keyspace-events', keyspaceEventsOff(events.value));
-  return undefined;
+  // Correct without $, s and z, only slower: a warning, not a stop.
+  const cacheOff = cacheOffWith(events.value);
+  return cacheOff === undefined ? undefined : `Redis at ${describeRedis(config)}: ${cacheOff}`;
 }
 
 /**

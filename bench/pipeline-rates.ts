@@ -17,6 +17,8 @@ import { Redis } from 'ioredis';
 import { streams } from '../schemas/keys.js';
 import { REDIS_PROTOCOL } from '../runtime/host/redis.js';
 import { freePort, type TestRedis } from '../test/support/redis-server.js';
+import { marketStatePublished, p33NewestHash, tickerHash } from '../test/support/book-producers.js';
+import { keys } from '../schemas/keys.js';
 import { planFields, seedPortfolio } from './governor-plans.js';
 import { spawnProcess, spawnTs, type Spawned } from './processes.js';
 
@@ -131,6 +133,7 @@ export async function atPipelineRates(
     if (sent.measured) seen.push({ plan: sent.plan, ms: performance.now() - sent.at });
   };
   let observing = true;
+  let producing: (() => void) | undefined;
   try {
     await deciders.ready();
     // The Python governor writes no event: its permit or block key (SETEX) is its decision, seen by keyspace event.
@@ -152,6 +155,7 @@ export async function atPipelineRates(
           }
       }
     })();
+    producing = produceMarks(producer, options.held, count);
     // Past the start-up and the first of every periodic job.
     await sleep(5_000);
 
@@ -247,6 +251,7 @@ export async function atPipelineRates(
     };
   } finally {
     observing = false;
+    producing?.();
     producer.disconnect();
     observer.disconnect();
     subscriber.disconnect();
@@ -327,4 +332,38 @@ export async function pythonDeciders(redis: TestRedis): Promise<Deciders> {
         [streams.applyPlan, 'governor'],
       ]),
   };
+}
+
+/**
+ * The producers that rewrite the held symbols' figures while the pipeline runs, at upstream's own
+ * periods, so a read of the book by change pays what it pays in production (the floor and the
+ * Python originals read none of these): the price feed's ticker every second with a 10 s TTL
+ * (microservices/price_feed/price_feed.py @73fab1f55, `!markPrice@arr@1s`, lines 86-105), P3.3's
+ * hash every 5 s (position_state_brain P33_POLL_SEC) and the market state publisher's every 60 s
+ * (market_state_publisher/main.py @73fab1f55 line 29). Each command is the bench's own (`count`),
+ * taken out of the gates'. Returns the stop.
+ */
+function produceMarks(producer: Redis, held: number, count: (name: string) => void): () => void {
+  const symbols = Array.from({ length: held }, (_, i) => `SYM${i}USDT`);
+  const write = (fields: (symbol: string) => [key: string, hash: Record<string, string>, ttlSec?: number]) => {
+    const pipeline = producer.pipeline();
+    for (const symbol of symbols) {
+      const [key, hash, ttlSec] = fields(symbol);
+      pipeline.hset(key, hash);
+      count('hset');
+      if (ttlSec !== undefined) {
+        pipeline.expire(key, ttlSec);
+        count('expire');
+      }
+    }
+    void pipeline.exec();
+  };
+  const ticker = () => write((symbol) => [keys.ticker(symbol), tickerHash(symbol, 10, Date.now()), 10]);
+  const p33 = () => write((symbol) => [keys.p33StatePositions(symbol), p33NewestHash(symbol, 100, 10, Date.now() / 1000), 3600]);
+  const published = () => write((symbol) => [keys.marketStatePublished(symbol), marketStatePublished(0.2, Date.now() / 1000), 600]);
+  ticker();
+  p33();
+  published();
+  const timers = [setInterval(ticker, 1_000), setInterval(p33, 5_000), setInterval(published, 60_000)];
+  return () => timers.forEach(clearInterval);
 }

@@ -6,7 +6,7 @@ import { freshBudget, hasRecentViolation, parseBudget, readViolations, type Budg
 import type { GovernorConfig } from './config.js';
 import { countSince, execHistoryFrom, execHistoryRead, numberKeyFrom, utcDate, type ExecHistory } from './history.js';
 import type { Position, PositionSource } from './positions.js';
-import type { RefusedFigure, UnreadableListing } from '../positions/book.js';
+import { readWatched, type RefusedFigure, type UnreadableListing } from '../positions/book.js';
 import type { MemoryWrites } from '../positions/memory.js';
 import { DEFAULT_PRICE_MAX_SKEW_SEC } from '../positions/bounds.js';
 import {
@@ -199,7 +199,10 @@ async function readSymbol(
   now: number,
 ): Promise<SymbolReads> {
   const { list, withExitLock, quotesAt, directAt, direct } = symbolReadList(symbol, dailyKey, config, source, now);
-  const replies = await sendReadsSettled(redis, list);
+  // The governor's own keys sent (ahead, with the state: symbolReadsAhead); the symbol's marks and
+  // P3.3 hashes through the key watch's kept replies, after the book's barrier (readWatched).
+  const [own, watched] = await Promise.all([sendReadsSettled(redis, list.slice(0, quotesAt)), readWatched(redis, list.slice(quotesAt))]);
+  const replies = [...own, ...watched];
   const version = replyOf<string | null>(replies[0]);
   const lastExecSec = numberKeyFrom(replies[1]);
   const dailyTotal = numberKeyFrom(replies[3]);
@@ -250,7 +253,9 @@ function symbolReadList(symbol: string, dailyKey: string, config: GovernorConfig
  * round trip. Whatever is read, the decision reads it through its ctx, as before.
  */
 export function symbolReadsAhead(symbol: string, config: GovernorConfig, now: number, source?: PositionSource): readonly ReadCommand[] {
-  return symbolReadList(symbol, keys.governorDaily(symbol, utcDate(now)), config, source, now).list;
+  const { list, quotesAt } = symbolReadList(symbol, keys.governorDaily(symbol, utcDate(now)), config, source, now);
+  // Not the marks and P3.3's hashes: the key watch keeps their replies (readSymbol).
+  return list.slice(0, quotesAt);
 }
 
 /** The lower bound of the error count: the window's start, or every error since the last disarm. */

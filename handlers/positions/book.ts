@@ -480,10 +480,8 @@ export async function loadPositionBook(redis: RedisReader, config: PositionBookC
     refusedListings,
     barrier,
   );
-  const read = async (sent: readonly ReadCommand[]): Promise<unknown[]> =>
-    sent.length === 0
-      ? []
-      : ((watchedKeys === null ? null : await redis.cachedReads?.(P33_KEY_WATCH, sent)) ?? (await sendReadsSettled(redis, sent)));
+  // Kept replies only past a live barrier (cachedReads answers null otherwise).
+  const read = (sent: readonly ReadCommand[]) => readWatched(redis, sent);
   const equityKey = withEquity ? keys.portfolioState : '';
   const [memoryReply, trackerReply, equityReply] = await read([
     ['HGETALL', keys.positionsHeld],
@@ -543,6 +541,16 @@ export async function loadPositionBook(redis: RedisReader, config: PositionBookC
     equityRaw: equity?.[0] ?? undefined,
     portfolioStampRaw: equity?.[1] ?? undefined,
   };
+}
+
+/**
+ * `reads` of keys the book's key watch follows (marks, sigmas, P3.3's hashes: p33KeyWatch), each
+ * reply in its place (a key's refusal an Error there): through the watch's kept replies after the
+ * barrier of a read of the book in this decision, else sent.
+ */
+export async function readWatched(redis: RedisReader, reads: readonly ReadCommand[]): Promise<unknown[]> {
+  if (reads.length === 0) return [];
+  return (await redis.cachedReads?.(P33_KEY_WATCH, reads)) ?? (await sendReadsSettled(redis, reads));
 }
 
 /**

@@ -19,7 +19,7 @@ export {
 } from './redis.js';
 export { readBacklog, type GroupBacklog } from './backlog.js';
 export { evictionPolicy, type RedisFault } from './redis-health.js';
-export { keyspaceEvents, keyspaceEventsOff, missingKeyspaceFlags } from './key-watch.js';
+export { cacheOffWith, keyspaceEvents, keyspaceEventsOff, missingKeyspaceFlags } from './key-watch.js';
 // The gate contract's names the application reads declarations with.
 export type { AnyHandler, AnyStatusSection, RedisReader, SectionHeadlineReason, StatusSectionDeclaration } from '../contract/index.js';
 export type { ScheduleTrigger, StreamTrigger } from '../contract/handler.js';

@@ -11,15 +11,31 @@ import { MISS, ReadCache } from './read-cache.js';
 
 /**
  * The flags of notify-keyspace-events a key watch needs: K (keyspace channels), h (hash writes),
- * g (DEL, RENAME and the like), x (expiry), e (eviction), and the classes whose commands can put a
- * key of another type in a hash's place: $ (SET), s and z (SUNIONSTORE, ZUNIONSTORE …). So no write,
- * delete, replacement, expiry or eviction of a watched key goes unseen. `A` stands for every class.
+ * g (DEL, RENAME and the like) and x (expiry), so no write, delete or expiry of a watched key goes
+ * unseen. `A` stands for every class. (Eviction needs none: the gates refuse to run unless Redis
+ * is noeviction.)
  */
-const NEEDED_FLAGS = ['K', 'h', 'g', 'x', 'e', '$', 's', 'z'] as const;
+const NEEDED_FLAGS = ['K', 'h', 'g', 'x'] as const;
+/**
+ * What keeping replies (cachedReads) needs beyond them: the classes whose commands can put a key of
+ * another type in a kept hash's place, $ (SET), s and z (SUNIONSTORE, ZUNIONSTORE …). Without them
+ * the watch judges P3.3's hashes as ever and the book sends every read.
+ */
+const CACHE_FLAGS = ['$', 's', 'z'] as const;
+
+const missingOf = (flags: readonly string[], value: string) =>
+  flags.filter((flag) => !(value.includes(flag) || (flag !== 'K' && value.includes('A'))));
 
 /** The flags `value` (notify-keyspace-events) lacks of NEEDED_FLAGS. */
 export function missingKeyspaceFlags(value: string): string[] {
-  return NEEDED_FLAGS.filter((flag) => !(value.includes(flag) || (flag !== 'K' && value.includes('A'))));
+  return missingOf(NEEDED_FLAGS, value);
+}
+
+/** Why the key watch keeps no replies with keyspace events `value`, or undefined when it may. */
+export function cacheOffWith(value: string): string | undefined {
+  const missing = missingOf(CACHE_FLAGS, value);
+  if (missing.length === 0) return undefined;
+  return `notify-keyspace-events "${value}" lacks ${missing.join('')}: the position book sends every read each decision (correct, slower); add ${missing.join('')} (KA has every class; docs/operations.md)`;
 }
 
 /** The line that names the Redis setting when keyspace events are off: the start stops with it (app/redis-preflight.ts). */
@@ -94,6 +110,8 @@ export class KeyWatches {
   private readonly cache = new ReadCache();
   /** The epoch key's value this subscription began with. */
   private epoch: string | null = null;
+  /** Why no reply is kept (keyspace events lack CACHE_FLAGS), or undefined. */
+  private cacheOff: string | undefined = 'not subscribed yet';
   /** The generation of the last barrier passed while live: cachedReads answers only after one. */
   private barrierGeneration = -1;
   private channelPrefix = '';
@@ -151,7 +169,12 @@ export class KeyWatches {
 
   /** Each watch's state for /ready's checks: `live`, or why its gates read every listed key. */
   states(): Record<string, string> {
-    return Object.fromEntries([...this.watches.keys()].map((name) => [`key_watch:${name}`, this.live ? 'live' : this.why]));
+    return Object.fromEntries(
+      [...this.watches.keys()].flatMap((name) => [
+        [`key_watch:${name}`, this.live ? 'live' : this.why],
+        [`key_watch_cache:${name}`, !this.live ? this.why : (this.cacheOff ?? 'live')],
+      ]),
+    );
   }
 
   start(): void {
@@ -190,6 +213,7 @@ export class KeyWatches {
         else if (missingKeyspaceFlags(events.value).length > 0) this.lose(keyspaceEventsOff(events.value));
         else if (epoch !== this.epoch)
           this.lose(`${KEY_WATCH_EPOCH_KEY} is gone or changed (a FLUSHALL or FLUSHDB, which publish no keyspace events)`);
+        else this.cacheTurns(events.value);
         await Promise.all([...this.inFlight]);
         if (this.live && generation === this.generation) {
           this.barrierGeneration = generation;
@@ -211,7 +235,7 @@ export class KeyWatches {
    */
   async cachedReads(name: string, reads: readonly ReadCommand[]): Promise<unknown[] | null> {
     const watched = this.watches.get(name);
-    if (watched === undefined || !this.live || this.barrierGeneration !== this.generation) return null;
+    if (watched === undefined || !this.live || this.barrierGeneration !== this.generation || this.cacheOff !== undefined) return null;
     const send = (read: ReadCommand) => sendRead(this.deps.commands as unknown as RedisReader, read);
     let hits = 0;
     const replies = await Promise.all(
@@ -237,6 +261,15 @@ export class KeyWatches {
   /** The gates' reader (gate-reader.ts) whose keysToRead is this watch's, everything else `commands`' own. */
   reader(commands: RedisClient): RedisReader {
     return new GateReader(commands, this);
+  }
+
+  /** Notes whether replies may be kept with keyspace events `value`; turned off, what was kept goes. */
+  private cacheTurns(value: string): void {
+    const wasOn = this.cacheOff === undefined;
+    this.cacheOff = cacheOffWith(value);
+    if (this.cacheOff === undefined || !wasOn) return;
+    this.cache.clear();
+    this.deps.logger.warn({ cause: this.cacheOff }, 'key watch keeps no replies: the book sends every read');
   }
 
   private onEvent(channel: string): void {
@@ -308,6 +341,7 @@ export class KeyWatches {
       const events = await keyspaceEvents(this.deps.commands);
       if ('unknown' in events) return this.refuse(generation, `notify-keyspace-events not checked (CONFIG GET refused: ${events.unknown})`);
       if (missingKeyspaceFlags(events.value).length > 0) return this.refuse(generation, keyspaceEventsOff(events.value));
+      this.cacheTurns(events.value);
       const prefixes = [...new Set([...this.watches.values()].flatMap((w) => w.declaration.prefixes))];
       const cached = [...new Set([...this.watches.values()].flatMap((w) => w.cachedPrefixes))];
       await subscriber.psubscribe(...cached.map((prefix) => `${this.channelPrefix}${prefix}*`));

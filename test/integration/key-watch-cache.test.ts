@@ -41,7 +41,7 @@ describe('the key watch’s cache of the book’s reads', () => {
       expect(emptied.book.p33Listing).toBe('all');
       expect(emptied.book.positions).toEqual([]);
       expect(await watch.reader.keysToRead?.(P33_KEY_WATCH)).toBeNull();
-      expect(watch.watches.states()).toEqual({ [`key_watch:${P33_KEY_WATCH}`]: expect.stringContaining(KEY_WATCH_EPOCH_KEY) });
+      expect(watch.watches.states()).toMatchObject({ [`key_watch:${P33_KEY_WATCH}`]: expect.stringContaining(KEY_WATCH_EPOCH_KEY) });
       // Its pause, then a subscription and rebuild of its own.
       await clock.advance(1_000);
       await waitFor(() => Object.values(watch.watches.states()).every((s) => s === 'live') || undefined, { what: 'the watch live again' });
@@ -51,6 +51,38 @@ describe('the key watch’s cache of the book’s reads', () => {
       expect(again.book.positions.map((p) => [p.symbol, p.notionalUsd])).toEqual([['AUSDT', 200]]);
     } finally {
       await watch.stop();
+    }
+  });
+
+  it('keyspace events without $, s and z: P3.3 judged as ever, no reply kept (every read sent), until they are added', async () => {
+    const r = redis.client;
+    await r.config('SET', 'notify-keyspace-events', 'Khgx');
+    const clock = new ManualClock(1_800_000_000_000);
+    await r.hset(keys.p33StatePositions('AUSDT'), p33NewestHash('AUSDT', 2, 100, clock.now() / 1000));
+    const watch = await startP33KeyWatch(redis.url, r, config, clock);
+    const symbolReads = async () => {
+      await r.config('RESETSTAT');
+      const { book } = await loadPositionBook(watch.reader, config, { now: clock.now(), withUnpriced: true });
+      expect(book.positions.map((p) => [p.symbol, p.notionalUsd])).toEqual([['AUSDT', 200]]);
+      expect(book.p33Listing).toBe('watched');
+      const info = (await r.call('INFO', 'commandstats')) as string;
+      return [...info.matchAll(/^cmdstat_(hmget|hget|hgetall):calls=(\d+)/gm)].reduce((sum, m) => sum + Number(m[2]), 0);
+    };
+    try {
+      expect(watch.watches.states()).toEqual({
+        [`key_watch:${P33_KEY_WATCH}`]: 'live',
+        [`key_watch_cache:${P33_KEY_WATCH}`]: expect.stringMatching(/lacks \$sz: the position book sends every read/),
+      });
+      expect(await symbolReads()).toBeGreaterThan(0);
+      expect(await symbolReads()).toBeGreaterThan(0);
+      await r.config('SET', 'notify-keyspace-events', 'KA');
+      // The next barrier sees them: replies kept from then on.
+      expect(await symbolReads()).toBeGreaterThan(0);
+      expect(watch.watches.states()[`key_watch_cache:${P33_KEY_WATCH}`]).toBe('live');
+      expect(await symbolReads()).toBe(0);
+    } finally {
+      await watch.stop();
+      await r.config('SET', 'notify-keyspace-events', 'KA');
     }
   });
 });

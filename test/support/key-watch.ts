@@ -44,7 +44,10 @@ export async function startP33KeyWatch(
     factory: promMetricFactory(createRegistry()),
   });
   watches.start();
-  await waitFor(() => Object.values(watches.states()).every((s) => s === 'live') || undefined, { timeoutMs: 10_000, intervalMs: 20 });
+  await waitFor(
+    () => Object.entries(watches.states()).every(([check, s]) => check.startsWith('key_watch_cache:') || s === 'live') || undefined,
+    { timeoutMs: 10_000, intervalMs: 20 },
+  );
   return {
     watches,
     reader: watches.reader(commands),
