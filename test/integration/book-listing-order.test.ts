@@ -1,16 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { loadPositionBook, type PositionBookConfig } from '../../handlers/positions/book.js';
+import { loadPositionBook } from '../../handlers/positions/book.js';
 import type { RedisReader } from '../../runtime/contract/index.js';
 import { keys, streams } from '../../schemas/keys.js';
+import { BOOK_CONFIG } from '../support/book-producers.js';
 import { startP33KeyWatch } from '../support/key-watch.js';
 import { usePrivateRedis } from '../support/redis-server.js';
 
-const config: PositionBookConfig = {
-  POSITION_SNAPSHOT_STREAM: streams.positionSnapshot,
-  POSITION_SNAPSHOT_GROUP: 'position_snapshot',
-  POSITION_BOOK_MAX_PENDING: 1000,
-  POSITION_MAX_AGE_SEC: 120,
-};
+const config = BOOK_CONFIG;
 const NOW = 1_800_000_000_000;
 const STEPS = ['xinfo', 'xpending', 'xrevrange', 'get', 'smembers'] as const;
 

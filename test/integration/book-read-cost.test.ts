@@ -1,20 +1,15 @@
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
-import { loadPositionBook, type PositionBookConfig } from '../../handlers/positions/book.js';
+import { loadPositionBook } from '../../handlers/positions/book.js';
 import type { RedisReader } from '../../runtime/contract/index.js';
 import { keys, streams } from '../../schemas/keys.js';
-import { balanceTrackerSnapshot, p33NewestHash, p33SeedHash } from '../support/book-producers.js';
+import { balanceTrackerSnapshot, BOOK_CONFIG, p33NewestHash, p33SeedHash } from '../support/book-producers.js';
 import { refreshPositionIndex, usePrivateCommitter } from '../support/decide-once.js';
 import { startP33KeyWatch } from '../support/key-watch.js';
 import { usePrivateRedis } from '../support/redis-server.js';
 import { withoutCache } from '../support/runtime.js';
 
-const config: PositionBookConfig = {
-  POSITION_SNAPSHOT_STREAM: streams.positionSnapshot,
-  POSITION_SNAPSHOT_GROUP: 'position_snapshot',
-  POSITION_BOOK_MAX_PENDING: 1000,
-  POSITION_MAX_AGE_SEC: 120,
-};
+const config = BOOK_CONFIG;
 const NOW = 1_800_000_000_000;
 const HELD = 20;
 

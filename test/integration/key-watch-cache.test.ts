@@ -1,19 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { loadPositionBook, P33_KEY_WATCH, type PositionBookConfig } from '../../handlers/positions/book.js';
+import { loadPositionBook, P33_KEY_WATCH } from '../../handlers/positions/book.js';
 import { KEY_WATCH_EPOCH_KEY } from '../../runtime/host/key-watch.js';
-import { keys, streams } from '../../schemas/keys.js';
-import { p33NewestHash } from '../support/book-producers.js';
+import { keys } from '../../schemas/keys.js';
+import { BOOK_CONFIG, p33NewestHash } from '../support/book-producers.js';
 import { ManualClock } from '../support/clock.js';
 import { startP33KeyWatch } from '../support/key-watch.js';
 import { usePrivateRedis } from '../support/redis-server.js';
 import { waitFor } from '../support/runtime.js';
 
-const config: PositionBookConfig = {
-  POSITION_SNAPSHOT_STREAM: streams.positionSnapshot,
-  POSITION_SNAPSHOT_GROUP: 'position_snapshot',
-  POSITION_BOOK_MAX_PENDING: 1000,
-  POSITION_MAX_AGE_SEC: 120,
-};
+const config = BOOK_CONFIG;
 
 /**
  * Issue #72 item 1: the book reads a held symbol's keys only when they were written since its last

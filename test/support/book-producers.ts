@@ -1,3 +1,6 @@
+import type { PositionBookConfig } from '../../handlers/positions/book.js';
+import { streams } from '../../schemas/keys.js';
+
 /**
  * What the upstream producers of positions, prices and sigma write, field for field, for the
  * position book's tests. Each writer cites the upstream code it copies
@@ -131,3 +134,11 @@ export const TICKER_TTL_SEC = 10;
  */
 export const universeJson = (symbols: readonly string[], asofEpochSec: number): string =>
   JSON.stringify({ symbols, asof_epoch: asofEpochSec });
+
+/** The position book's settings the book's tests read with: the defaults, figures aging out at 120 s. */
+export const BOOK_CONFIG: PositionBookConfig = {
+  POSITION_SNAPSHOT_STREAM: streams.positionSnapshot,
+  POSITION_SNAPSHOT_GROUP: 'position_snapshot',
+  POSITION_BOOK_MAX_PENDING: 1000,
+  POSITION_MAX_AGE_SEC: 120,
+};
