@@ -1,16 +1,16 @@
 import type { ReadCommand } from './redis-reader.js';
 
 /**
- * Keys other services write whose every write a gate must see before its next decision (P3.3's
- * hashes): the runtime follows their keyspace events and keeps the keys a decision must read;
- * RedisReader.keysToRead answers them (docs/architecture.md "Consistency").
+ * Keys other services write whose every write a gate must see before its next decision: the runtime
+ * follows their keyspace events, keeps the keys a decision must read (RedisReader.keysToRead) and
+ * the replies of reads until their key is written (cachedReads; docs/architecture.md "Consistency").
  */
 export interface KeyWatchDeclaration {
   /** One watch per name in a process, however many gates declare it (they must declare the same). */
   readonly name: string;
   /** Key prefixes whose writes are watched. */
   readonly prefixes: readonly string[];
-  /** More prefixes, not judged: RedisReader.cachedReads keeps their keys' replies until written (as the judged ones'). */
+  /** More prefixes, not judged, whose replies cachedReads keeps too. */
   readonly cached?: readonly string[];
   /** The read of one changed key (one command on the commands connection). */
   read(key: string): ReadCommand;

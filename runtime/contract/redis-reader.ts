@@ -26,18 +26,11 @@ export interface RedisReader {
   info(section: 'memory'): Promise<string>;
   /** The keys of key watch `name` a decision must read, every earlier write seen; null (or absent) while not live: read all. */
   keysToRead?(name: string): Promise<readonly string[] | null>;
-  /**
-   * The replies of `reads`, as fresh as the barrier of the keysToRead before it in this decision:
-   * key watch `name` keeps a watched key's reply until the key is written, so only keys written since
-   * are sent. A key's refusal (WRONGTYPE) is an Error in its place. Null (or absent) while not live.
-   */
+  /** `reads`' replies (a key's WRONGTYPE an Error in its place), kept ones as fresh as this decision's keysToRead; null: read them. */
   cachedReads?(name: string, reads: readonly ReadCommand[]): Promise<unknown[] | null>;
 }
 
-/**
- * One read as its command and arguments (`['HMGET', key, field, …]`), for a list of reads made
- * together. Only the commands `sendRead` knows; the key is the second element, EXISTS's keys all after it.
- */
+/** One read (`['HMGET', key, field, …]`) of the commands `sendRead` knows; EXISTS's keys all after `key`. */
 export type ReadCommand = readonly [command: 'GET' | 'HGET' | 'HMGET' | 'HGETALL' | 'LRANGE' | 'EXISTS', key: string, ...args: string[]];
 
 /** Sends one read as the client's own command: the plain path, exactly as a caller reading alone. */

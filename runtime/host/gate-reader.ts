@@ -1,5 +1,5 @@
 import { Cluster } from 'ioredis';
-import type { ReadCommand, RedisReader } from '../contract/redis-reader.js';
+import type { RedisReader } from '../contract/redis-reader.js';
 import type { RedisClient } from '../engine/connection.js';
 
 /**
@@ -16,15 +16,15 @@ import type { RedisClient } from '../engine/connection.js';
  * - `keysToRead` and `cachedReads`, the key watches' (key-watch.ts), when the runtime has them.
  */
 export class GateReader implements RedisReader {
-  readonly keysToRead?: (name: string) => Promise<readonly string[] | null>;
-  readonly cachedReads?: (name: string, reads: readonly ReadCommand[]) => Promise<unknown[] | null>;
+  readonly keysToRead?: RedisReader['keysToRead'];
+  readonly cachedReads?: RedisReader['cachedReads'];
 
   constructor(
     private readonly client: RedisClient,
-    watches?: Pick<RedisReader, 'keysToRead' | 'cachedReads'>,
+    watches?: Required<Pick<RedisReader, 'keysToRead' | 'cachedReads'>>,
   ) {
-    if (watches?.keysToRead) this.keysToRead = watches.keysToRead.bind(watches);
-    if (watches?.cachedReads) this.cachedReads = watches.cachedReads.bind(watches);
+    this.keysToRead = watches?.keysToRead.bind(watches);
+    this.cachedReads = watches?.cachedReads.bind(watches);
   }
 
   async info(section: 'memory'): Promise<string> {

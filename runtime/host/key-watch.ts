@@ -11,39 +11,28 @@ import { MISS, ReadCache } from './read-cache.js';
 
 /**
  * The flags of notify-keyspace-events a key watch needs: K (keyspace channels), h (hash writes),
- * g (DEL, RENAME and the like) and x (expiry), so no write, delete or expiry of a watched key goes
- * unseen. `A` stands for every class. (Eviction needs none: the gates refuse to run unless Redis
- * is noeviction.)
+ * g (DEL, RENAME …) and x (expiry), so no write, delete or expiry of a watched key goes unseen
+ * (eviction: the gates refuse a Redis that is not noeviction). Keeping replies (cachedReads) needs
+ * also $, s and z, whose commands (SET, SUNIONSTORE …) can put a key of another type in a kept
+ * hash's place. `A` stands for every class.
  */
-const NEEDED_FLAGS = ['K', 'h', 'g', 'x'] as const;
-/**
- * What keeping replies (cachedReads) needs beyond them: the classes whose commands can put a key of
- * another type in a kept hash's place, $ (SET), s and z (SUNIONSTORE, ZUNIONSTORE …). Without them
- * the watch judges P3.3's hashes as ever and the book sends every read.
- */
-const CACHE_FLAGS = ['$', 's', 'z'] as const;
+const NEEDED_FLAGS = ['K', 'h', 'g', 'x'];
+const CACHE_FLAGS = ['$', 's', 'z'];
+const missingOf = (flags: string[], value: string) => flags.filter((f) => !(value.includes(f) || (f !== 'K' && value.includes('A'))));
 
-const missingOf = (flags: readonly string[], value: string) =>
-  flags.filter((flag) => !(value.includes(flag) || (flag !== 'K' && value.includes('A'))));
-
-/** The flags `value` (notify-keyspace-events) lacks of NEEDED_FLAGS. */
-export function missingKeyspaceFlags(value: string): string[] {
-  return missingOf(NEEDED_FLAGS, value);
-}
+export const missingKeyspaceFlags = (value: string): string[] => missingOf(NEEDED_FLAGS, value);
 
 /** Why the key watch keeps no replies with keyspace events `value`, or undefined when it may. */
 export function cacheOffWith(value: string): string | undefined {
-  const missing = missingOf(CACHE_FLAGS, value);
-  if (missing.length === 0) return undefined;
-  return `notify-keyspace-events "${value}" lacks ${missing.join('')}: the position book sends every read each decision (correct, slower); add ${missing.join('')} (KA has every class; docs/operations.md)`;
+  const missing = missingOf(CACHE_FLAGS, value).join('');
+  if (missing !== '')
+    return `notify-keyspace-events "${value}" lacks ${missing}: the position book sends every read each decision (correct, slower); add ${missing} (KA has every class; docs/operations.md)`;
 }
 
 /** The line that names the Redis setting when keyspace events are off: the start stops with it (app/redis-preflight.ts). */
 export function keyspaceEventsOff(value: string): string {
-  const missing = missingKeyspaceFlags(value);
-  return `Redis publishes no keyspace events the position book needs (notify-keyspace-events "${value}", missing ${missing.join(
-    '',
-  )}): add ${missing.join('')} (redis-cli CONFIG SET notify-keyspace-events ${value}${missing.join('')}, and in redis.conf; docs/operations.md)`;
+  const missing = missingKeyspaceFlags(value).join('');
+  return `Redis publishes no keyspace events the position book needs (notify-keyspace-events "${value}", missing ${missing}): add ${missing} (redis-cli CONFIG SET notify-keyspace-events ${value}${missing}, and in redis.conf; docs/operations.md)`;
 }
 
 /** notify-keyspace-events of the Redis `client` talks to, or `{ unknown }` with why it could not be read (CONFIG GET refused). */
@@ -56,17 +45,10 @@ export async function keyspaceEvents(client: RedisClient): Promise<{ value: stri
   }
 }
 
-/**
- * Pause before subscribing again after the watch was lost with its connection standing (a read of an
- * event failed, keyspace events turned off, a subscribe refused): each try checks the events again.
- */
+/** Pause before subscribing again after a loss with the connection standing; each try checks the events again. */
 const RESUBSCRIBE_PAUSE_MS = 1000;
 
-/**
- * Set (if absent) by every watch when it subscribes, and read by every barrier: FLUSHALL and FLUSHDB
- * publish no keyspace events, so a keyspace emptied under a live watch shows as this key gone (or
- * another epoch in it), and the watch is lost like any other.
- */
+/** Set (if absent) at every subscribe, read by every barrier: FLUSHALL publishes no event, but this key gone loses the watch. */
 export const KEY_WATCH_EPOCH_KEY = 'quantum:gates:key_watch:epoch';
 
 /** Keys per SCAN step while rebuilding: about a millisecond of Redis a step, whatever the keyspace. */
@@ -74,7 +56,7 @@ const SCAN_COUNT = 1000;
 
 interface Watched {
   readonly declaration: KeyWatchDeclaration;
-  /** Every prefix whose keys' replies cachedReads keeps: the judged ones and `cached`. */
+  /** Whose keys' replies cachedReads keeps: the judged prefixes and `cached`. */
   readonly cachedPrefixes: readonly string[];
   /** The keys a decision must read (judged `read`, and kept while absent). */
   readonly keys: Set<string>;
@@ -108,11 +90,10 @@ export class KeyWatches {
   private generation = 0;
   private readonly inFlight = new Set<Promise<void>>();
   private readonly cache = new ReadCache();
-  /** The epoch key's value this subscription began with. */
   private epoch: string | null = null;
   /** Why no reply is kept (keyspace events lack CACHE_FLAGS), or undefined. */
   private cacheOff: string | undefined = 'not subscribed yet';
-  /** The generation of the last barrier passed while live: cachedReads answers only after one. */
+  /** cachedReads answers only after a barrier of this generation. */
   private barrierGeneration = -1;
   private channelPrefix = '';
   private why = 'not subscribed yet';
@@ -227,34 +208,25 @@ export class KeyWatches {
     return null;
   }
 
-  /**
-   * RedisReader.cachedReads: after keysToRead's barrier in this generation, each read of a key under
-   * the watch's prefixes answered from the reply kept since the key's last write, else sent (and
-   * kept); other reads sent. A refusal of its key (WRONGTYPE) is an Error in its place, any other
-   * failure rejects. Null while not live.
-   */
+  /** RedisReader.cachedReads (after keysToRead's barrier): a watched key's kept reply, else sent (and kept). */
   async cachedReads(name: string, reads: readonly ReadCommand[]): Promise<unknown[] | null> {
     const watched = this.watches.get(name);
     if (watched === undefined || !this.live || this.barrierGeneration !== this.generation || this.cacheOff !== undefined) return null;
     const send = (read: ReadCommand) => sendRead(this.deps.commands as unknown as RedisReader, read);
-    let hits = 0;
+    const kept = reads.map((read) =>
+      read[0] !== 'EXISTS' && watched.cachedPrefixes.some((prefix) => read[1].startsWith(prefix)) ? this.cache.get(read) : undefined,
+    );
     const replies = await Promise.all(
-      reads.map((read): Promise<unknown> => {
-        const cacheable = read[0] !== 'EXISTS' && watched.cachedPrefixes.some((prefix) => read[1].startsWith(prefix));
-        const reply = cacheable ? this.cache.get(read) : MISS;
-        if (reply !== MISS) {
-          hits++;
-          return Promise.resolve(reply);
-        }
-        const sent = cacheable ? this.cache.read(read, send, isRefusedKey) : send(read);
-        return sent.catch((error: unknown) => {
-          if (isRefusedKey(error)) return error;
-          throw error;
-        });
+      reads.map((read, i) => {
+        if (kept[i] !== MISS && kept[i] !== undefined) return kept[i];
+        const sent = kept[i] === MISS ? this.cache.read(read, send, isRefusedKey) : send(read);
+        // A refusal of its key is that read's reply (an Error in its place); any other failure the decision's.
+        return sent.catch((error: unknown) => (isRefusedKey(error) ? error : Promise.reject(error)));
       }),
     );
-    this.metrics.cached.inc({ watch: name, result: 'hit' }, hits);
-    this.metrics.cached.inc({ watch: name, result: 'miss' }, reads.length - hits);
+    const misses = kept.filter((k) => k === MISS || k === undefined).length;
+    this.metrics.cached.inc({ watch: name, result: 'hit' }, reads.length - misses);
+    this.metrics.cached.inc({ watch: name, result: 'miss' }, misses);
     return replies;
   }
 
@@ -263,13 +235,10 @@ export class KeyWatches {
     return new GateReader(commands, this);
   }
 
-  /** Notes whether replies may be kept with keyspace events `value`; turned off, what was kept goes. */
+  /** Whether replies may be kept with keyspace events `value`; what was kept goes when they may not. */
   private cacheTurns(value: string): void {
-    const wasOn = this.cacheOff === undefined;
     this.cacheOff = cacheOffWith(value);
-    if (this.cacheOff === undefined || !wasOn) return;
-    this.cache.clear();
-    this.deps.logger.warn({ cause: this.cacheOff }, 'key watch keeps no replies: the book sends every read');
+    if (this.cacheOff !== undefined) this.cache.clear();
   }
 
   private onEvent(channel: string): void {
@@ -345,8 +314,7 @@ export class KeyWatches {
       const prefixes = [...new Set([...this.watches.values()].flatMap((w) => w.declaration.prefixes))];
       const cached = [...new Set([...this.watches.values()].flatMap((w) => w.cachedPrefixes))];
       await subscriber.psubscribe(...cached.map((prefix) => `${this.channelPrefix}${prefix}*`));
-      // Nothing is kept from before this subscription: a write meanwhile may have gone unseen.
-      this.cache.clear();
+      this.cache.clear(); // a write before this subscription may have gone unseen
       await this.deps.commands.set(KEY_WATCH_EPOCH_KEY, randomUUID(), 'NX');
       this.epoch = await this.deps.commands.get(KEY_WATCH_EPOCH_KEY);
       for (const prefix of prefixes) await this.rebuild(prefix, generation);
