@@ -1,0 +1,93 @@
+import { describe, expect, it } from 'vitest';
+import { governor } from '../../handlers/governor/index.js';
+import { SHADOW_OUTCOME_JOBS, SHADOW_OUTCOMES, shadowDecisionsKey } from '../../app/shadow/namespace.js';
+import { formatShadowReport } from '../../cli/shadow/format.js';
+import { pythonServices } from '../../cli/shadow/python.js';
+import { shadowReport } from '../../cli/shadow/report.js';
+import { keys, streams } from '../../schemas/keys.js';
+import { clockReading } from '../support/clock.js';
+import { usePrivateRedis } from '../support/redis-server.js';
+import { useShadowHosts } from '../support/shadow-host.js';
+import { waitFor } from '../support/runtime.js';
+import { P33_NEWEST_TTL_SEC, p33NewestHash } from '../support/book-producers.js';
+
+const FIVE_MIN = 300_000;
+const PRICING = { stream: streams.gatesOutcome, horizons: [{ label: '5m', ms: FIVE_MIN }] };
+
+describe("the shadow beside the Python governor prices its verdict differences from its own decisions' outcome follow-ups", () => {
+  const redis = usePrivateRedis();
+  const startShadow = useShadowHosts();
+
+  it('a planted difference each way gets a priced line at the horizon the test moves its clock to, its samples only under quantum:shadow:', async () => {
+    const r = redis.client;
+    // The test's clock: the shadow's (its gates' and its horizons'), moved on by the test, never slept on.
+    let ahead = 0;
+    const now = () => Date.now() + ahead;
+    await r.xgroup('CREATE', streams.applyPlan, 'governor', '$', 'MKSTREAM');
+    const shadow = await startShadow({
+      base: r,
+      handlers: [governor],
+      env: { OUTCOME_HORIZONS: '5m' },
+      host: clockReading(now),
+      readRedisTime: () => Promise.resolve(now()),
+      consumer: 'shadow-py-price',
+      blockMs: 100,
+    });
+    // The book as test/integration/shadow-python.test.ts leaves it (the Python era's producers).
+    const nowSec = Number((await r.time())[0]);
+    await r.hset(keys.portfolioState, 'equity_usd', '10000', 'timestamp', String(nowSec));
+    await r.hset(keys.p33StatePositions('BTCUSDT'), p33NewestHash('BTCUSDT', 0.02, 90000, nowSec));
+    await r.expire(keys.p33StatePositions('BTCUSDT'), P33_NEWEST_TTL_SEC);
+    // Marks of the seeds' format (no time): the follow-ups' price at the decision and at the horizon.
+    await r.hset(keys.marketState('SOLUSDT'), 'mark_price', '150', 'sigma', '0.2');
+    await r.hset(keys.marketState('BNBUSDT'), 'mark_price', '600', 'sigma', '0.2');
+    const plans: Record<string, string>[] = [
+      { plan_id: 'py-big', symbol: 'BNBUSDT', action: 'ENTRY_PROPOSED', side: 'BUY', qty: '10', price: '600' },
+      { plan_id: 'py-cool', symbol: 'SOLUSDT', action: 'ENTRY_PROPOSED', side: 'BUY', qty: '1', price: '150' },
+    ];
+    for (const plan of plans) await r.xadd(streams.applyPlan, '*', ...Object.entries({ decision: 'EXECUTE', ...plan }).flat());
+    await waitFor(async () => (await r.xlen(shadowDecisionsKey('governor'))) === 2, { what: 'the shadow decided the plans' });
+    // Each open's follow-up scheduled its 5m sample, kept under quantum:shadow: (nothing sent to BullMQ).
+    await waitFor(async () => (await r.zcard(SHADOW_OUTCOME_JOBS)) === 2, { what: "the shadow's follow-ups" });
+    // The Python governor (stand-in, as upstream writes: test/integration/shadow-python.test.ts):
+    // the $6,000 open permitted (ours blocks it on the per-trade cap), the SOL open blocked on a cooldown.
+    await r.setex(
+      keys.permit('py-big'),
+      60,
+      '{"granted": true, "symbol": "BNBUSDT", "decision": "EXECUTE", "computed_qty": 0.0, "computed_notional": 0.0, "created_at": 1795700000.123, "consumed": false}',
+    );
+    await r.setex(keys.governorBlock('py-cool'), 3600, '{"reason": "symbol_cooldown", "timestamp": 1795700000.456, "symbol": "SOLUSDT"}');
+
+    const before = await shadowReport(r, pythonServices(r), { graceMs: 0, pricing: PRICING }, now());
+    expect(before.priced.map((p) => [p.kind, p.plans, p.pnl[0]!.noSample])).toEqual([
+      ['would_block', ['py-big'], 1],
+      ['would_permit', ['py-cool'], 1],
+    ]);
+
+    // The horizon passes on the test's clock; BNB went up 5 %, SOL down 2 %.
+    await r.hset(keys.marketState('BNBUSDT'), 'mark_price', '630');
+    await r.hset(keys.marketState('SOLUSDT'), 'mark_price', '147');
+    await shadow.outcomes.sampleDue();
+    expect(await r.zcard(SHADOW_OUTCOME_JOBS)).toBe(2); // not due yet: nothing sampled early
+    expect(await r.xlen(SHADOW_OUTCOMES)).toBe(0);
+    ahead = FIVE_MIN + 1_000;
+    await shadow.outcomes.sampleDue();
+    expect(await r.zcard(SHADOW_OUTCOME_JOBS)).toBe(0);
+    expect(await r.xlen(SHADOW_OUTCOMES)).toBe(2);
+
+    const report = await shadowReport(r, pythonServices(r), { graceMs: 0, pricing: PRICING }, now());
+    const byKind = Object.fromEntries(report.priced.map((p) => [p.kind, p.pnl[0]!]));
+    // Blocking the $6,000 open gives up the +$300 it made; permitting the $150 one takes its -$3.
+    expect(byKind.would_block).toMatchObject({ priced: 1, noSample: 0, totalPnlUsd: -300, interval90: null });
+    expect(byKind.would_permit).toMatchObject({ priced: 1, noSample: 0, totalPnlUsd: -3, interval90: null });
+    const text = formatShadowReport(report);
+    expect(text).toContain('the shadow would have blocked 1 plan the incumbent permitted (py-big)');
+    expect(text).toMatch(/5m: 1 priced, 0 no price, 0 no sample; total -\$300\.00/);
+    expect(text).toContain('not enough independent data');
+
+    // Nothing of it where the live follow-ups write: no outcome stream, no follow-up keys, no job queue.
+    expect(await r.exists(streams.gatesOutcome)).toBe(0);
+    expect(await r.keys('quantum:gates:outcome:*')).toEqual([]);
+    expect(await r.keys('bull:*')).toEqual([]);
+  });
+});
