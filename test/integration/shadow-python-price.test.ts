@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { governor } from '../../handlers/governor/index.js';
+import { heatGate } from '../../handlers/heat-gate/index.js';
 import { SHADOW_OUTCOME_JOBS, SHADOW_OUTCOMES, shadowDecisionsKey } from '../../app/shadow/namespace.js';
 import { formatShadowReport } from '../../cli/shadow/format.js';
+import { fieldsToRecord } from '../../schemas/fields.js';
 import { pythonServices } from '../../cli/shadow/python.js';
 import { shadowReport } from '../../cli/shadow/report.js';
 import { keys, streams } from '../../schemas/keys.js';
@@ -10,6 +12,7 @@ import { usePrivateRedis } from '../support/redis-server.js';
 import { useShadowHosts } from '../support/shadow-host.js';
 import { waitFor } from '../support/runtime.js';
 import { P33_NEWEST_TTL_SEC, p33NewestHash } from '../support/book-producers.js';
+import { p26Calibrated, pythonBlock, pythonPermit } from '../support/python-incumbent.js';
 
 const FIVE_MIN = 300_000;
 const PRICING = { stream: streams.gatesOutcome, horizons: [{ label: '5m', ms: FIVE_MIN }] };
@@ -49,14 +52,10 @@ describe("the shadow beside the Python governor prices its verdict differences f
     await waitFor(async () => (await r.xlen(shadowDecisionsKey('governor'))) === 2, { what: 'the shadow decided the plans' });
     // Each open's follow-up scheduled its 5m sample, kept under quantum:shadow: (nothing sent to BullMQ).
     await waitFor(async () => (await r.zcard(SHADOW_OUTCOME_JOBS)) === 2, { what: "the shadow's follow-ups" });
-    // The Python governor (stand-in, as upstream writes: test/integration/shadow-python.test.ts):
+    // The Python governor (stand-in, as upstream writes: test/support/python-incumbent.ts):
     // the $6,000 open permitted (ours blocks it on the per-trade cap), the SOL open blocked on a cooldown.
-    await r.setex(
-      keys.permit('py-big'),
-      60,
-      '{"granted": true, "symbol": "BNBUSDT", "decision": "EXECUTE", "computed_qty": 0.0, "computed_notional": 0.0, "created_at": 1795700000.123, "consumed": false}',
-    );
-    await r.setex(keys.governorBlock('py-cool'), 3600, '{"reason": "symbol_cooldown", "timestamp": 1795700000.456, "symbol": "SOLUSDT"}');
+    await pythonPermit(r, 'py-big', 'BNBUSDT');
+    await pythonBlock(r, 'py-cool', 'SOLUSDT', 'symbol_cooldown');
 
     const before = await shadowReport(r, pythonServices(r), { graceMs: 0, pricing: PRICING }, now());
     expect(before.priced.map((p) => [p.kind, p.plans, p.pnl[0]!.noSample])).toEqual([
@@ -89,5 +88,45 @@ describe("the shadow beside the Python governor prices its verdict differences f
     expect(await r.exists(streams.gatesOutcome)).toBe(0);
     expect(await r.keys('quantum:gates:outcome:*')).toEqual([]);
     expect(await r.keys('bull:*')).toEqual([]);
+  });
+  it("prices a calibration the Python heat gate did not make from the shadow's own downgrade at its horizon", async () => {
+    const r = redis.client;
+    let ahead = 0;
+    const now = () => Date.now() + ahead;
+    await r.xgroup('CREATE', streams.harvestProposal, 'p26_heat_gate', '$', 'MKSTREAM');
+    const shadow = await startShadow({
+      base: r,
+      handlers: [heatGate],
+      env: { OUTCOME_HORIZONS: '5m' },
+      host: clockReading(now),
+      readRedisTime: () => Promise.resolve(now()),
+      consumer: 'shadow-py-heat-price',
+      blockMs: 100,
+    });
+    const nowSec = Number((await r.time())[0]);
+    await r.hset(keys.portfolioState, 'equity_usd', '10000', 'timestamp', String(nowSec));
+    await r.hset(keys.p33StatePositions('ETHUSDT'), p33NewestHash('ETHUSDT', 0.3, 3000, nowSec));
+    await r.expire(keys.p33StatePositions('ETHUSDT'), P33_NEWEST_TTL_SEC);
+    await r.hset(keys.marketState('ETHUSDT'), 'mark_price', '3000', 'sigma', '0.2');
+    await r.xadd(streams.harvestProposal, '*', 'plan_id', 'py-h-k3', 'symbol', 'ETHUSDT', 'action', 'FULL_CLOSE_PROPOSED');
+    await waitFor(async () => (await r.zcard(SHADOW_OUTCOME_JOBS)) === 1, { what: "the shadow's follow-up of its downgrade" });
+    // The original passes the kernel's full close unchanged (docs/migration.md K3); ours calibrates it.
+    await p26Calibrated(r, 'py-h-k3', 'ETHUSDT', 'FULL_CLOSE_PROPOSED', 'FULL_CLOSE_PROPOSED', 'non_full_close_unchanged');
+
+    await r.hset(keys.marketState('ETHUSDT'), 'mark_price', '2970');
+    ahead = FIVE_MIN + 1_000;
+    await shadow.outcomes.sampleDue();
+    const samples = await r.xrange(SHADOW_OUTCOMES, '-', '+');
+    expect(samples).toHaveLength(1);
+    const sample = fieldsToRecord(samples[0]![1]);
+    expect(sample).toMatchObject({ kind: 'heat_downgrade', plan_id: 'py-h-k3', proposed_action: 'FULL_CLOSE_PROPOSED', horizon: '5m' });
+    // What the shadow's calibration kept open of the 0.3 ETH long, marked 1 % down.
+    expect(Number(sample.pnl_usd)).toBeLessThan(0);
+
+    const report = await shadowReport(r, pythonServices(r), { graceMs: 0, pricing: PRICING }, now());
+    expect(report.pairs.map((p) => [p.label, p.class, p.row])).toEqual([['py-h-k3', 'documented', 'K3']]);
+    // The incumbent kept nothing open: the difference is all the shadow's calibration kept, its own sample.
+    expect(report.priced).toMatchObject([{ gate: 'heat-gate', kind: 'would_calibrate_otherwise', plans: ['py-h-k3'] }]);
+    expect(report.priced[0]!.pnl[0]).toMatchObject({ priced: 1, noSample: 0, totalPnlUsd: Number(sample.pnl_usd) });
   });
 });
