@@ -54,23 +54,10 @@ export class ShadowHost {
     const clock = new RedisClock(host, options.readRedisTime ?? (async () => redisTimeMs(await this.redis.time())));
     const gateReader = new GateReader(this.redis);
     const maxLen = options.maxLen ?? 80_000;
-    const shadowClock = { now: clock.now, sync: () => clock.sync() };
-    this.outcomes = new ShadowOutcomes({
-      env: options.env,
-      redis: this.redis,
-      gateReader,
-      clock: shadowClock,
-      host,
-      maxLen,
-      onError: (error) => options.onError?.('outcomes', error),
-    });
+    const shared = { env: options.env, redis: this.redis, gateReader, clock: { now: clock.now, sync: () => clock.sync() }, host, maxLen };
+    this.outcomes = new ShadowOutcomes({ ...shared, onError: (error) => options.onError?.('outcomes', error) });
     const common = {
-      env: options.env,
-      redis: this.redis,
-      gateReader,
-      clock: shadowClock,
-      host,
-      maxLen,
+      ...shared,
       onDecided: (records: readonly ShadowRecord[]) => {
         void this.outcomes.follow(records);
         options.onDecided?.(records);

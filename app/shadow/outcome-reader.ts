@@ -1,20 +1,8 @@
 import type { RedisReader } from '../../runtime/host/index.js';
 import { shadowOutcomeKey } from './namespace.js';
 
-/** The reads whose first argument is a key (RedisReader's; EXISTS's are all keys). */
-const KEYED = new Set([
-  'get',
-  'hget',
-  'hgetall',
-  'hmget',
-  'smembers',
-  'sismember',
-  'zcount',
-  'zrangebyscore',
-  'lrange',
-  'type',
-  'xrevrange',
-]);
+/** The reads a follow-up makes of its own keys (a hash, strings, the pending sorted set); EXISTS's are all keys. */
+const KEYED = new Set(['get', 'hget', 'hgetall', 'hmget', 'zcount', 'zrangebyscore', 'type']);
 
 /**
  * The live reader for the shadow's outcome follow-ups (outcomes.ts): a follow-up's own keys (its

@@ -1,9 +1,8 @@
-import type { Redis } from 'ioredis';
 import { OUTCOME_QUEUE, parseOutcomeConfig } from '../../handlers/outcomes/config.js';
 import { governorOutcomes } from '../../handlers/outcomes/governor-follow-up.js';
 import { heatOutcomes } from '../../handlers/outcomes/heat-follow-up.js';
 import { outcomeSample } from '../../handlers/outcomes/sample.js';
-import type { AnyHandler, Clock, RedisReader, StreamTrigger } from '../../runtime/host/index.js';
+import type { AnyHandler, StreamTrigger } from '../../runtime/host/index.js';
 import { decideBatch, Delivery, type DecisionEnv } from '../../runtime/host/replay.js';
 import { shadowDecisionEnv, shadowReject } from './decision-env.js';
 import { SHADOW_OUTCOME_JOBS } from './namespace.js';
@@ -11,19 +10,14 @@ import { queueOutcomeEffects, type OutcomeTargets, type ShadowOutcomeJob } from 
 import { outcomeReader } from './outcome-reader.js';
 import { queueShadowRecords } from './record-batch.js';
 import type { ShadowRecord } from './record.js';
+import type { ShadowTickerDeps } from './ticker.js';
 
-export interface ShadowOutcomesDeps {
-  readonly env: Readonly<Record<string, string | undefined>>;
-  readonly redis: Redis;
-  readonly gateReader: RedisReader;
-  /** The shadow's clock (Redis's, as its gates decide on): horizons fall due on it. */
-  readonly clock: { readonly now: () => number; readonly sync: () => Promise<number> };
-  /** Whose `every` looks for due samples. */
-  readonly host: Clock;
-  /** SHADOW_OUTCOMES's approximate length bound. */
-  readonly maxLen: number;
-  readonly onError?: (error: unknown) => void;
-}
+/**
+ * As a scheduled gate's (ticker.ts): the commands connection, the live reader, the shadow's clock
+ * (Redis's, as its gates decide on: horizons fall due on it), the host's (whose `every` looks for
+ * due samples) and the bound of SHADOW_OUTCOMES.
+ */
+export type ShadowOutcomesDeps = Pick<ShadowTickerDeps, 'env' | 'redis' | 'gateReader' | 'clock' | 'host' | 'maxLen' | 'onError'>;
 
 /** How often due samples are looked for: a sample is taken within this of its horizon (OUTCOME_LATE_SEC is 5 s). */
 const SAMPLE_EVERY_MS = 1_000;

@@ -6,6 +6,7 @@ import { formatShadowReport } from '../../cli/shadow/format.js';
 import { fieldsToRecord } from '../../schemas/fields.js';
 import { pythonServices } from '../../cli/shadow/python.js';
 import { shadowReport } from '../../cli/shadow/report.js';
+import type { AnyHandler } from '../../runtime/host/index.js';
 import { keys, streams } from '../../schemas/keys.js';
 import { clockReading } from '../support/clock.js';
 import { usePrivateRedis } from '../support/redis-server.js';
@@ -21,26 +22,37 @@ describe("the shadow beside the Python governor prices its verdict differences f
   const redis = usePrivateRedis();
   const startShadow = useShadowHosts();
 
-  it('a planted difference each way gets a priced line at the horizon the test moves its clock to, its samples only under quantum:shadow:', async () => {
+  /**
+   * A shadow of `gate` beside the Python service that reads `stream` in `group`, on the test's
+   * clock: `moveOn` puts the shadow's clock (its gates' and its horizons') ahead, never slept on.
+   * Then the book: equity, and one P3.3 position.
+   */
+  async function pricedShadow(gate: AnyHandler, stream: string, group: string, position: [string, number, number]) {
     const r = redis.client;
-    // The test's clock: the shadow's (its gates' and its horizons'), moved on by the test, never slept on.
     let ahead = 0;
     const now = () => Date.now() + ahead;
-    await r.xgroup('CREATE', streams.applyPlan, 'governor', '$', 'MKSTREAM');
+    await r.xgroup('CREATE', stream, group, '$', 'MKSTREAM');
     const shadow = await startShadow({
       base: r,
-      handlers: [governor],
+      handlers: [gate],
       env: { OUTCOME_HORIZONS: '5m' },
       host: clockReading(now),
       readRedisTime: () => Promise.resolve(now()),
-      consumer: 'shadow-py-price',
+      consumer: `shadow-${gate.name}-price`,
       blockMs: 100,
     });
-    // The book as test/integration/shadow-python.test.ts leaves it (the Python era's producers).
     const nowSec = Number((await r.time())[0]);
     await r.hset(keys.portfolioState, 'equity_usd', '10000', 'timestamp', String(nowSec));
-    await r.hset(keys.p33StatePositions('BTCUSDT'), p33NewestHash('BTCUSDT', 0.02, 90000, nowSec));
-    await r.expire(keys.p33StatePositions('BTCUSDT'), P33_NEWEST_TTL_SEC);
+    const [symbol, amt, mark] = position;
+    await r.hset(keys.p33StatePositions(symbol), p33NewestHash(symbol, amt, mark, nowSec));
+    await r.expire(keys.p33StatePositions(symbol), P33_NEWEST_TTL_SEC);
+    return { shadow, now, moveOn: (ms: number) => (ahead = ms) };
+  }
+
+  it('a planted difference each way gets a priced line at the horizon the test moves its clock to, its samples only under quantum:shadow:', async () => {
+    const r = redis.client;
+    // The book as test/integration/shadow-python.test.ts leaves it (the Python era's producers).
+    const { shadow, now, moveOn } = await pricedShadow(governor, streams.applyPlan, 'governor', ['BTCUSDT', 0.02, 90000]);
     // Marks of the seeds' format (no time): the follow-ups' price at the decision and at the horizon.
     await r.hset(keys.marketState('SOLUSDT'), 'mark_price', '150', 'sigma', '0.2');
     await r.hset(keys.marketState('BNBUSDT'), 'mark_price', '600', 'sigma', '0.2');
@@ -69,7 +81,7 @@ describe("the shadow beside the Python governor prices its verdict differences f
     await shadow.outcomes.sampleDue();
     expect(await r.zcard(SHADOW_OUTCOME_JOBS)).toBe(2); // not due yet: nothing sampled early
     expect(await r.xlen(SHADOW_OUTCOMES)).toBe(0);
-    ahead = FIVE_MIN + 1_000;
+    moveOn(FIVE_MIN + 1_000);
     await shadow.outcomes.sampleDue();
     expect(await r.zcard(SHADOW_OUTCOME_JOBS)).toBe(0);
     expect(await r.xlen(SHADOW_OUTCOMES)).toBe(2);
@@ -89,24 +101,10 @@ describe("the shadow beside the Python governor prices its verdict differences f
     expect(await r.keys('quantum:gates:outcome:*')).toEqual([]);
     expect(await r.keys('bull:*')).toEqual([]);
   });
+
   it("prices a calibration the Python heat gate did not make from the shadow's own downgrade at its horizon", async () => {
     const r = redis.client;
-    let ahead = 0;
-    const now = () => Date.now() + ahead;
-    await r.xgroup('CREATE', streams.harvestProposal, 'p26_heat_gate', '$', 'MKSTREAM');
-    const shadow = await startShadow({
-      base: r,
-      handlers: [heatGate],
-      env: { OUTCOME_HORIZONS: '5m' },
-      host: clockReading(now),
-      readRedisTime: () => Promise.resolve(now()),
-      consumer: 'shadow-py-heat-price',
-      blockMs: 100,
-    });
-    const nowSec = Number((await r.time())[0]);
-    await r.hset(keys.portfolioState, 'equity_usd', '10000', 'timestamp', String(nowSec));
-    await r.hset(keys.p33StatePositions('ETHUSDT'), p33NewestHash('ETHUSDT', 0.3, 3000, nowSec));
-    await r.expire(keys.p33StatePositions('ETHUSDT'), P33_NEWEST_TTL_SEC);
+    const { shadow, now, moveOn } = await pricedShadow(heatGate, streams.harvestProposal, 'p26_heat_gate', ['ETHUSDT', 0.3, 3000]);
     await r.hset(keys.marketState('ETHUSDT'), 'mark_price', '3000', 'sigma', '0.2');
     await r.xadd(streams.harvestProposal, '*', 'plan_id', 'py-h-k3', 'symbol', 'ETHUSDT', 'action', 'FULL_CLOSE_PROPOSED');
     await waitFor(async () => (await r.zcard(SHADOW_OUTCOME_JOBS)) === 1, { what: "the shadow's follow-up of its downgrade" });
@@ -114,7 +112,7 @@ describe("the shadow beside the Python governor prices its verdict differences f
     await p26Calibrated(r, 'py-h-k3', 'ETHUSDT', 'FULL_CLOSE_PROPOSED', 'FULL_CLOSE_PROPOSED', 'non_full_close_unchanged');
 
     await r.hset(keys.marketState('ETHUSDT'), 'mark_price', '2970');
-    ahead = FIVE_MIN + 1_000;
+    moveOn(FIVE_MIN + 1_000);
     await shadow.outcomes.sampleDue();
     const samples = await r.xrange(SHADOW_OUTCOMES, '-', '+');
     expect(samples).toHaveLength(1);
