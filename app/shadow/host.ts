@@ -1,15 +1,20 @@
 import type { Redis } from 'ioredis';
 import type { AnyHandler, Clock } from '../../runtime/host/index.js';
 import { GateReader, RedisClock, redisTimeMs } from '../../runtime/host/replay.js';
+import { keys } from '../../schemas/keys.js';
 import { ShadowGate } from './gate.js';
+import { ShadowOutcomes } from './outcomes.js';
 import { ShadowTicker } from './ticker.js';
 import {
   SHADOW_DIFFERENCES,
   SHADOW_INCUMBENT_KEYS,
+  SHADOW_OUTCOME_JOBS,
+  SHADOW_OUTCOMES,
   SHADOW_STATE,
   SHADOW_SUMMARY,
   SHADOW_UNEXPLAINED,
   shadowDecisionsKey,
+  shadowOutcomeKey,
 } from './namespace.js';
 import type { ShadowRecord } from './record.js';
 
@@ -27,6 +32,8 @@ export interface ShadowHostOptions {
   readonly connectionName?: string;
   readonly onDecided?: (records: readonly ShadowRecord[]) => void;
   readonly onError?: (gate: string, error: unknown) => void;
+  /** Redis's clock as the shadow reads it (TIME by default; a test's clock drives the horizons with it). */
+  readonly readRedisTime?: () => Promise<number>;
 }
 
 /**
@@ -35,6 +42,8 @@ export interface ShadowHostOptions {
  */
 export class ShadowHost {
   readonly gates: readonly (ShadowGate | ShadowTicker)[];
+  /** The outcome follow-ups of its decisions, at their horizons (outcomes.ts). */
+  readonly outcomes: ShadowOutcomes;
   private readonly redis: Redis;
   private readonly readers: Redis[] = [];
 
@@ -42,16 +51,17 @@ export class ShadowHost {
     const { base, host } = options;
     const connectionName = options.connectionName ?? 'quantum-gates-shadow';
     this.redis = base.duplicate({ connectionName, enableOfflineQueue: true });
-    const clock = new RedisClock(host, async () => redisTimeMs(await this.redis.time()));
+    const clock = new RedisClock(host, options.readRedisTime ?? (async () => redisTimeMs(await this.redis.time())));
     const gateReader = new GateReader(this.redis);
+    const maxLen = options.maxLen ?? 80_000;
+    const shared = { env: options.env, redis: this.redis, gateReader, clock: { now: clock.now, sync: () => clock.sync() }, host, maxLen };
+    this.outcomes = new ShadowOutcomes({ ...shared, onError: (error) => options.onError?.('outcomes', error) });
     const common = {
-      env: options.env,
-      redis: this.redis,
-      gateReader,
-      clock: { now: clock.now, sync: () => clock.sync() },
-      host,
-      maxLen: options.maxLen ?? 80_000,
-      ...(options.onDecided ? { onDecided: options.onDecided } : {}),
+      ...shared,
+      onDecided: (records: readonly ShadowRecord[]) => {
+        void this.outcomes.follow(records);
+        options.onDecided?.(records);
+      },
     };
     this.gates = options.handlers.map((handler) => {
       const onError = (error: unknown) => options.onError?.(handler.name, error);
@@ -82,8 +92,9 @@ export class ShadowHost {
   }
 
   /**
-   * A fresh comparison: the shadow's decisions, state, summary and unexplained pairs deleted, and
-   * its own groups destroyed (each is made again at its stream's end). Its markers are left to expire.
+   * A fresh comparison: the shadow's decisions, state, summary, unexplained pairs and outcome
+   * samples (with their jobs and pending index) deleted, and its own groups destroyed (each is made
+   * again at its stream's end). Its markers and follow-up records are left to expire.
    */
   async reset(): Promise<void> {
     await this.redis.del(
@@ -91,6 +102,10 @@ export class ShadowHost {
       SHADOW_SUMMARY,
       SHADOW_UNEXPLAINED,
       SHADOW_DIFFERENCES,
+      SHADOW_OUTCOMES,
+      SHADOW_OUTCOME_JOBS,
+      shadowOutcomeKey(keys.outcomePending)!,
+      shadowOutcomeKey(keys.outcomePendingVersion)!,
       ...SHADOW_INCUMBENT_KEYS,
       ...this.gates.map((g) => shadowDecisionsKey(g.name)),
     );
@@ -99,6 +114,7 @@ export class ShadowHost {
 
   start(): void {
     for (const gate of this.gates) gate.start();
+    this.outcomes.start();
   }
 
   /**
@@ -108,6 +124,7 @@ export class ShadowHost {
    */
   async stop(): Promise<void> {
     await Promise.all(this.gates.map((gate) => gate.stop()));
+    await this.outcomes.stop();
     for (const gate of this.grouped) await this.redis.xgroup('DESTROY', gate.stream, gate.group).catch(() => undefined);
   }
 

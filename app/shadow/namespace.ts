@@ -1,3 +1,5 @@
+import { keys } from '../../schemas/keys.js';
+
 /**
  * Everything the shadow writes lives under SHADOW_PREFIX, which no gate and no Python service
  * reads: its decisions, its own idempotency markers, its dead letters, its summary. On the
@@ -42,3 +44,19 @@ export const SHADOW_INCUMBENT_BUDGETS = `${SHADOW_PREFIX}incumbent:risk-budget`;
 export const SHADOW_INCUMBENT_BUDGETS_SEEN = `${SHADOW_PREFIX}incumbent:risk-budget:seen`;
 /** What a start deletes of what the pairing kept of the incumbent. */
 export const SHADOW_INCUMBENT_KEYS: readonly string[] = [SHADOW_INCUMBENT_BUDGETS, SHADOW_INCUMBENT_BUDGETS_SEEN];
+
+/**
+ * The outcome follow-ups of the shadow's own decisions (outcomes.ts): what the follow-ups would
+ * have recorded under `quantum:gates:outcome:` (a decision's follow-up hash, its samples' keys,
+ * the pending index) is kept under this prefix instead.
+ */
+export const SHADOW_OUTCOME_PREFIX = `${SHADOW_PREFIX}outcome:`;
+/** The live follow-ups' key prefix: every key of theirs (the follow-up hash, a sample's key, the pending index) starts so. */
+export const LIVE_OUTCOME_PREFIX = keys.outcomeFollowUp('');
+/** Where a follow-up key of the live gates is kept for the shadow's own decisions; undefined for any other key. */
+export const shadowOutcomeKey = (key: string): string | undefined =>
+  key.startsWith(LIVE_OUTCOME_PREFIX) ? `${SHADOW_OUTCOME_PREFIX}${key.slice(LIVE_OUTCOME_PREFIX.length)}` : undefined;
+/** The shadow's outcome samples (as OUTCOME_STREAM holds the live gates'), priced by `shadow report`. */
+export const SHADOW_OUTCOMES = `${SHADOW_PREFIX}outcomes`;
+/** The sample jobs the shadow's follow-ups scheduled, due at their horizon (score: ms): BullMQ's delayed jobs, kept here. */
+export const SHADOW_OUTCOME_JOBS = `${SHADOW_PREFIX}outcome-jobs`;

@@ -1,3 +1,4 @@
+import { SHADOW_OUTCOMES } from '../../app/cli-door.js';
 import { fieldsToRecord } from '../../schemas/fields.js';
 import { streams } from '../../schemas/keys.js';
 import { outcomeEntrySchema, type Outcome } from '../../schemas/outcome.js';
@@ -32,7 +33,10 @@ export async function readOutcomeSamples(redis: ShadowReader, stream: string, fr
   return samples;
 }
 
-/** The verdict differences priced; the outcome stream is read only when one changes exposure. */
+/**
+ * The verdict differences priced, from the samples of the shadow's own decisions (SHADOW_OUTCOMES)
+ * and of the incumbent's (the outcome stream); both are read only when a difference changes exposure.
+ */
 export async function pricePairs(
   redis: ShadowReader,
   pairs: readonly Pair[],
@@ -41,5 +45,6 @@ export async function pricePairs(
 ): Promise<PricedDifference[]> {
   if (!pairs.some((pair) => pricedKind(pair) !== undefined)) return [];
   const samples = await readOutcomeSamples(redis, source.stream, fromMs);
-  return priceDifferences(pairs, samples, horizonsOf(samples, source.horizons));
+  const own = await readOutcomeSamples(redis, SHADOW_OUTCOMES, fromMs);
+  return priceDifferences(pairs, samples, horizonsOf([...samples, ...own], source.horizons), own);
 }

@@ -50,7 +50,7 @@ export interface ShadowReport {
   readonly waiting: number;
   readonly pairs: readonly Pair[];
   readonly unpairedInputs: readonly Unpaired[];
-  /** The verdict differences that change exposure, priced where the outcome follow-ups know what the incumbent's decision led to (price.ts). */
+  /** The verdict differences that change exposure, priced where the outcome follow-ups know what a decision led to: the shadow's own, else the incumbent's (price.ts). */
   readonly priced: readonly PricedDifference[];
 }
 

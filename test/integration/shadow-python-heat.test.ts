@@ -10,62 +10,17 @@ import { keys, streams } from '../../schemas/keys.js';
 import { usePrivateRedis } from '../support/redis-server.js';
 import { useShadowHosts } from '../support/shadow-host.js';
 import { waitFor } from '../support/runtime.js';
+import { p26Calibrated } from '../support/python-incumbent.js';
 
 /**
- * Stand-ins for the Python heat gate and bridge, writing what upstream's code writes
- * (binyaminsemerci-ops/quantum_trader):
- * - P2.6, microservices/portfolio_heat_gate/main.py @1370c1def `_process_proposal`: XADD
- *   quantum:stream:harvest.calibrated of trace_id, plan_id, symbol, original_action,
- *   calibrated_action, heat_value (str of a float), heat_bucket, mode, calibrated "true", reason,
- *   timestamp, then the proposal's fields but `action` (lines 306-327); in enforce mode HSET
- *   quantum:harvest:proposal:{symbol} (lines 336-359) + EXPIRE 300 (line 361);
+ * Stand-ins for the Python heat services beside P2.6 (test/support/python-incumbent.ts), writing
+ * what upstream's code writes (binyaminsemerci-ops/quantum_trader):
  * - the heat decision of microservices/heat_gate @3eb5fe66b: XADD quantum:stream:harvest.heat.decision
  *   (main.py line 154) of the fail-open decision without a portfolio state (logic.py lines 189-193, 252-275);
  * - P2.7, microservices/heat_bridge/main.py @3eb5fe66b `write_lookup_keys`: the 12 lookup fields
  *   (lines 171-184) HSET + EXPIRE 1800 under by_plan (188-190), with last_plan_id under latest
  *   (194-198), the plan under latest_plan_id (SETEX, 202-203).
  */
-async function p26Calibrated(
-  r: Redis,
-  planId: string,
-  symbol: string,
-  action: string,
-  calibrated: string,
-  reason: string,
-  mode = 'shadow',
-) {
-  const entry = {
-    trace_id: `trace-${planId}`,
-    plan_id: planId,
-    symbol,
-    original_action: action,
-    calibrated_action: calibrated,
-    heat_value: '0.0',
-    heat_bucket: 'COLD',
-    mode,
-    calibrated: 'true',
-    reason,
-    timestamp: String(Math.floor(Date.now() / 1000)),
-  };
-  await r.xadd(streams.harvestCalibrated, '*', ...Object.entries(entry).flat());
-  if (mode !== 'enforce') return;
-  const hash = {
-    trace_id: entry.trace_id,
-    plan_id: planId,
-    symbol,
-    action: calibrated,
-    original_action: action,
-    heat_value: entry.heat_value,
-    heat_bucket: entry.heat_bucket,
-    calibrated: '1',
-    calibrated_by: 'p26_heat_gate',
-    downgrade_reason: reason,
-    ts: entry.timestamp,
-  };
-  await r.hset(keys.harvestProposal(symbol), hash);
-  await r.expire(keys.harvestProposal(symbol), 300);
-}
-
 function failOpenDecision(planId: string, symbol: string, action: string): Record<string, string> {
   return {
     ts_epoch: String(Math.floor(Date.now() / 1000)),

@@ -9,22 +9,7 @@ import { usePrivateRedis } from '../support/redis-server.js';
 import { useShadowHosts } from '../support/shadow-host.js';
 import { waitFor } from '../support/runtime.js';
 import { P33_NEWEST_TTL_SEC, p33NewestHash } from '../support/book-producers.js';
-
-/**
- * A stand-in for the Python governor's outputs, byte for byte as upstream's code writes them
- * (binyaminsemerci-ops/quantum_trader @73fab1f55, microservices/governor/main.py): a permit is
- * SETEX quantum:permit:{plan_id} 60 json.dumps({granted, symbol, decision, computed_qty,
- * computed_notional, created_at, consumed, eff_*, downsize_factor, extra_cooldown_sec}) (lines
- * 1092-1112); a block is SETEX quantum:governor:block:{plan_id} 3600 json.dumps({reason,
- * timestamp, symbol}) (lines 1036-1041). json.dumps writes ", " and ": " between items.
- */
-async function pythonPermit(r: ReturnType<typeof usePrivateRedis>['client'], planId: string, symbol: string): Promise<void> {
-  const permit = `{"granted": true, "symbol": "${symbol}", "decision": "EXECUTE", "computed_qty": 0.0, "computed_notional": 0.0, "created_at": 1795700000.123, "consumed": false, "eff_score": "", "eff_confidence": "", "eff_stale": "0", "eff_factor": "1.0000", "eff_action": "NONE", "eff_reason": "no_data", "downsize_factor": "1.0000", "extra_cooldown_sec": "0"}`;
-  await r.setex(keys.permit(planId), 60, permit);
-}
-async function pythonBlock(r: ReturnType<typeof usePrivateRedis>['client'], planId: string, symbol: string, reason: string): Promise<void> {
-  await r.setex(keys.governorBlock(planId), 3600, `{"reason": "${reason}", "timestamp": 1795700000.456, "symbol": "${symbol}"}`);
-}
+import { pythonBlock, pythonPermit } from '../support/python-incumbent.js';
 
 describe('the shadow beside the Python governor, read from its permit and block keys', () => {
   const redis = usePrivateRedis();

@@ -3,9 +3,18 @@ import type { Redis } from 'ioredis';
 import { governor } from '../../handlers/governor/index.js';
 import { heatGate } from '../../handlers/heat-gate/index.js';
 import { systemClock } from '../../runtime/host/index.js';
+import { redisTimeMs } from '../../runtime/host/replay.js';
 import type { Runtime } from '../../runtime/host/runtime.js';
 import { ShadowHost } from '../../app/shadow/host.js';
-import { isShadowKey, SHADOW_STATE, SHADOW_SUMMARY, SHADOW_UNEXPLAINED, shadowDecisionsKey } from '../../app/shadow/namespace.js';
+import {
+  isShadowKey,
+  SHADOW_OUTCOME_JOBS,
+  SHADOW_OUTCOMES,
+  SHADOW_STATE,
+  SHADOW_SUMMARY,
+  SHADOW_UNEXPLAINED,
+  shadowDecisionsKey,
+} from '../../app/shadow/namespace.js';
 import { shadowMetrics } from '../../app/shadow/metrics.js';
 import { pairRound } from '../../cli/shadow/live.js';
 import { decodeShadowRecord } from '../../app/shadow/record.js';
@@ -59,21 +68,26 @@ describe('the shadow beside the live gates on a real redis-server', () => {
     runtime = undefined;
   });
 
-  async function liveRun(withShadow: boolean, shadowEnv: Record<string, string> = {}) {
+  async function liveRun(withShadow: boolean, shadowEnv: Record<string, string> = {}, { horizonsPass = false } = {}) {
     const r = redis.client;
     // The incumbent tapes its decisions, as `quantum-gates start` does by default.
     runtime = await startRuntime(redis.url, { HANDLERS }, undefined, { tape: redisTape({}) });
     const written: string[] = [];
     let monitor: { stop: () => void } | undefined;
+    // The shadow's clock, Redis's moved on by `ahead` once it decided everything: its follow-ups' horizons then pass.
+    let ahead = 0;
+    let decided = 0;
     if (withShadow) {
       shadow = new ShadowHost({
         base: redis.client,
         handlers: [heatGate, governor],
         env: shadowEnv,
         host: systemClock,
+        readRedisTime: async () => redisTimeMs(await r.time()) + ahead,
         consumer: 'shadow-test',
         blockMs: 100,
         connectionName: SHADOW_NAME,
+        onDecided: (records) => (decided += records.length),
       });
       await waitFor(async () => (await r.exists(streams.applyPlan, streams.harvestProposal)) === 2, { what: 'the live groups' });
       shadow.start();
@@ -102,11 +116,21 @@ describe('the shadow beside the live gates on a real redis-server', () => {
       },
     );
     await waitFor(async () => (await r.xlen(streams.harvestCalibrated)) === 4, { what: 'four calibrated proposals' });
+    let samples = 0;
     if (shadow) {
       await waitFor(
         async () => (await r.xlen(shadowDecisionsKey('governor'))) === 5 && (await r.xlen(shadowDecisionsKey('heat-gate'))) === 4,
         { what: 'the shadow decided every input' },
       );
+      if (horizonsPass) {
+        // Its follow-ups of them (queued as each batch was told decided), then every horizon passed: all sampled.
+        await waitFor(() => decided === 9, { what: 'the shadow told of its decisions' });
+        await shadow.outcomes.sampleDue();
+        ahead = 4 * 3_600_000 + 10_000;
+        await shadow.outcomes.sampleDue();
+        expect(await r.zcard(SHADOW_OUTCOME_JOBS)).toBe(0);
+        samples = await r.xlen(SHADOW_OUTCOMES);
+      }
     }
     await runtime.stop();
     runtime = undefined;
@@ -114,20 +138,23 @@ describe('the shadow beside the live gates on a real redis-server', () => {
     await shadow?.close();
     shadow = undefined;
     monitor?.stop();
-    return { view: await pipelineView(r), written };
+    return { view: await pipelineView(r), written, samples };
   }
 
   it('writes only its own keys and group, and the pipeline reads the same with and without it', async () => {
     const without = await liveRun(false);
     await redis.client.flushall();
-    const beside = await liveRun(true);
+    const beside = await liveRun(true, {}, { horizonsPass: true });
 
     // The same decisions, the same keys, the live groups as far and as empty, in both runs.
     expect(beside.view).toEqual(without.view);
     expect(beside.view.verdicts).toHaveLength(5);
+    // The shadow's own outcome follow-ups ran to their last horizon (their writes are among those checked below).
+    expect(beside.samples).toBeGreaterThan(0);
 
     // MONITOR: every write the shadow's connections sent is under quantum:shadow: or on its own group.
-    const WRITES = /^"(XADD|SET|HSET|HSETNX|DEL|EXPIRE|XACK|XGROUP|XREADGROUP|LPUSH|ZADD|SADD|PUBLISH|EVAL|EVALSHA|FCALL)"/i;
+    const WRITES =
+      /^"(XADD|SET|HSET|HSETNX|DEL|EXPIRE|XACK|XGROUP|XREADGROUP|LPUSH|ZADD|ZREM|ZREMRANGEBYSCORE|SADD|PUBLISH|EVAL|EVALSHA|FCALL)"/i;
     const commands = beside.written.map((line) => line.slice(line.indexOf('] ') + 2));
     const writes = commands.filter((c) => WRITES.test(c));
     expect(writes.length).toBeGreaterThan(0);
@@ -185,7 +212,8 @@ describe('the shadow beside the live gates on a real redis-server', () => {
     const kept = await redis.client.xrange(SHADOW_UNEXPLAINED, '-', '+');
     expect(kept.map(([, f]) => (JSON.parse(f[1]!) as { label: string }).label)).toEqual(['open-sol', 'open-sol']);
 
-    // Priced once the outcome follow-ups know what the incumbent's block led to: samples of the
+    // Priced once the outcome follow-ups know what the incumbent's block led to (the shadow's own
+    // permit not sampled yet, its horizons ahead): samples of the
     // block as outcome-sample writes them (encodeOutcome), the $150 BUY kept out marked at 160 after
     // 5 minutes and 140 after an hour (the block's PnL: -$10, then +$10).
     const blockEvent = (await readStream(redis.client, streams.governorEvents)).find(

@@ -11,7 +11,8 @@ const MIN = 60_000;
 function pair(gate: string, planId: string, incumbent: string, shadow: string, cls: Pair['class'] = 'unexplained'): Pair {
   return {
     gate,
-    id: `${T0}-0`,
+    // The input's id, one per plan here: the shadow's own follow-up of it is named by it.
+    id: `${T0}-${planId}`,
     input: planId,
     label: planId,
     planId,
@@ -133,6 +134,76 @@ describe('pricing the shadow verdict differences', () => {
     expect(priced).toMatchObject({ gate: 'heat-gate', kind: 'would_calibrate_otherwise', differences: 2, plans: ['h1', 'h2'] });
     // FULL_CLOSE → PARTIAL_25 keeps 0.75 open, → PARTIAL_75 keeps 0.25: the shadow keeps a third as much, -2/3 of the sample.
     expect(priced!.pnl[0]).toMatchObject({ priced: 1, noSample: 1, totalPnlUsd: -20 });
+  });
+
+  it("prices from the shadow's own samples first (beside Python there is no other): a block as its sample, a permit as its sample", () => {
+    const pairs = [
+      pair('governor', 'blocked', PERMIT, BLOCK),
+      pair('governor', 'permitted', 'event=block reason=symbol_cooldown', PERMIT),
+      // Its own sample not come in yet at 1h, the incumbent's there: priced from that.
+      pair('governor', 'both', PERMIT, BLOCK),
+    ];
+    // The shadow's block of `blocked`: minus what the open made (-7: the open made +7), its worst as sampled.
+    const own = [
+      sample('blocked', 'governor_block', -7, T0, { exposure_usd: -1000, worst_pnl_usd: -9, decision_id: `gov:${T0}-blocked` }),
+      sample('permitted', 'governor_permit', 4, T0 + MIN, { decision_id: `gov:${T0}-permitted` }),
+      sample('both', 'governor_block', -2, T0 + 2 * MIN, { decision_id: `gov:${T0}-both` }),
+      // Another kind than the shadow's verdict: not its decision's sample.
+      sample('permitted', 'governor_block', 100, T0 + MIN, { horizon: '1h', horizon_sec: 3600, decision_id: `gov:${T0}-permitted` }),
+      // Another decision of the plan (another input): not this one's.
+      sample('permitted', 'governor_permit', 1000, T0 + 3 * MIN, {
+        horizon: '1h',
+        horizon_sec: 3600,
+        decision_id: `gov:${T0 + 3 * MIN}-0`,
+      }),
+    ];
+    const incumbent = [
+      sample('both', 'governor_permit', 50, T0 + 2 * MIN),
+      sample('both', 'governor_permit', 3, T0 + 2 * MIN, { horizon: '1h', horizon_sec: 3600 }),
+    ];
+    const priced = priceDifferences(pairs, incumbent, ['5m', '1h'], own);
+    const byKind = Object.fromEntries(priced.map((p) => [p.kind, p]));
+    expect(byKind.would_block!.pnl.map((p) => [p.horizon, p.priced, p.noSample, p.totalPnlUsd])).toEqual([
+      ['5m', 2, 0, -9],
+      ['1h', 1, 1, -3],
+    ]);
+    expect(byKind.would_block!.pnl[0]!.worstExcursionUsd).toBe(-9);
+    expect(byKind.would_permit!.pnl.map((p) => [p.horizon, p.priced, p.noSample, p.totalPnlUsd])).toEqual([
+      ['5m', 1, 0, 4],
+      ['1h', 0, 1, null],
+    ]);
+  });
+
+  it("prices another calibrated action from the shadow's own downgrade, scaled by the share its action keeps open", () => {
+    const pairs = [
+      pair(
+        'heat-gate',
+        'h1',
+        'calibrated_action=PARTIAL_25 reason=portfolio_heat_cold',
+        'calibrated_action=PARTIAL_75 reason=portfolio_heat_warm',
+      ),
+      // The incumbent kept the proposal (nothing of it followed); the shadow's downgrade was.
+      pair(
+        'heat-gate',
+        'h2',
+        'calibrated_action=FULL_CLOSE reason=non_full_close_unchanged',
+        'calibrated_action=PARTIAL_25 reason=portfolio_heat_cold',
+      ),
+    ];
+    const fields = { proposed_action: 'FULL_CLOSE' };
+    // FULL_CLOSE → PARTIAL_75 keeps 0.25 open (the shadow's), → PARTIAL_25 0.75 (the incumbent's): -2x the shadow's sample.
+    const own = [
+      sample('h1', 'heat_downgrade', 10, T0, { ...fields, decided_action: 'PARTIAL_75', exposure_usd: 1000, decision_id: `heat:${T0}-h1` }),
+      sample('h2', 'heat_downgrade', 6, T0 + MIN, {
+        ...fields,
+        decided_action: 'PARTIAL_25',
+        exposure_usd: 3000,
+        decision_id: `heat:${T0}-h2`,
+      }),
+    ];
+    const [priced] = priceDifferences(pairs, [], ['5m'], own);
+    // h1: 10 × (0.25 - 0.75) / 0.25 = -20; h2: 6 × (0.75 - 0) / 0.75 = +6.
+    expect(priced!.pnl[0]).toMatchObject({ priced: 2, noSample: 0, totalPnlUsd: -14 });
   });
 
   it('prices only verdict differences that change exposure', () => {
