@@ -63,7 +63,6 @@ export interface RuntimeOptions {
     registry: Registry,
     logger: RootLogger,
     hosted: readonly { readonly handler: AnyHandler; readonly config: unknown }[],
-    /** This host's clock: the tape's waits. */
     clock: Clock,
   ) => DecisionTape;
 }
