@@ -18,7 +18,7 @@ export function describeIssues(issues: readonly IssueLike[]): string {
 
 /**
  * A dead letter's error as a person reads it. An invalid input's error holds the issues as JSON
- * (path, code, message: for scripts; formatIssues in runtime/engine/message-pipeline.ts writes it);
+ * (path, code, message: for scripts; formatIssues in runtime/engine/decide.ts writes it);
  * anything else is already text.
  */
 export function readableDeadLetterError(reason: string, error: string): string {

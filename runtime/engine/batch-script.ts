@@ -105,18 +105,22 @@ function entriesOf(source: CommitSource | undefined, items: readonly CommitItem[
 /** JSON text as ioredis would send each string: a lone surrogate becomes U+FFFD (cjson refuses it escaped). */
 const wellFormed = (_key: string, value: unknown) => (typeof value === 'string' ? value.toWellFormed() : value);
 
-/** A batch committed by RUN_BATCH: every item checked at its turn and applied or answered, in one call. */
-export class ScriptBatch<Item extends CommitItem> {
-  private readonly items: Item[] = [];
-  private readonly encoded: unknown[] = [];
-  private readonly commands: Command<Item>[] = [];
-  /** True when a command is too large for the script: the batch is then checked and sent plain (see check). */
-  oversized = false;
+/** A commit's items, in batch order, and their commands. */
+abstract class Batch<Item extends CommitItem> {
+  protected readonly items: Item[] = [];
+  protected readonly commands: Command<Item>[] = [];
 
   constructor(
-    private readonly source: CommitSource | undefined,
-    private readonly streamMaxLen: number,
+    protected readonly source: CommitSource | undefined,
+    protected readonly streamMaxLen: number,
   ) {}
+}
+
+/** A batch committed by RUN_BATCH: every item checked at its turn and applied or answered, in one call. */
+export class ScriptBatch<Item extends CommitItem> extends Batch<Item> {
+  private readonly encoded: unknown[] = [];
+  /** True when a command is too large for the script: the batch is then checked and sent plain (see check). */
+  oversized = false;
 
   /** Adds `item`, applied only if its newest-wins condition and `checks` hold, without its `overwritten` writes (or with `commands` only). */
   add(
@@ -181,15 +185,7 @@ export class ScriptBatch<Item extends CommitItem> {
  * (under the check's WATCH): a superseded item only acknowledged, the others' newest-wins ids SETs
  * of their own. It answers nothing (the check did).
  */
-export class PlainBatch<Item extends CommitItem> {
-  private readonly items: Item[] = [];
-  private readonly commands: Command<Item>[] = [];
-
-  constructor(
-    private readonly source: CommitSource | undefined,
-    private readonly streamMaxLen: number,
-  ) {}
-
+export class PlainBatch<Item extends CommitItem> extends Batch<Item> {
   add(item: Item, overwritten: ReadonlySet<Effect>): void {
     this.items.push(item);
     if (item.answer === 'superseded') return;

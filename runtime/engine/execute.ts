@@ -207,15 +207,9 @@ export function describeError(error: unknown): string {
 }
 
 /**
- * Runs `handle` for each delivery, one after another in batch order (effects are deferred to the
- * commit), and leaves on each its effects and outcome. A throwing message is retried with backoff on
- * reloaded state, then its failure policy decides. With the runtime's `pace`: failures while Redis
- * is down or does not answer are not charged, and stopping mid-retry leaves a delivery
- * `left-pending`, for another consumer.
- *
- * Resolves with the deliveries left for a later run (SharedRun: each reads what one before it
- * wrote, so it is decided once those before it commit), in batch order; they are `left-pending`
- * meanwhile.
+ * Steps 3 to 5 of decideBatch (decide.ts) for valid deliveries. Stopping mid-retry leaves a delivery
+ * `left-pending`, for another consumer. Resolves with the deliveries left for a later run (SharedRun),
+ * in batch order; they are `left-pending` meanwhile.
  */
 export async function executeBatch<Config, Metrics extends object>(
   handler: AnyHandler,

@@ -20,20 +20,17 @@ export interface PipelineEnv {
  */
 export async function prepareBatch(env: PipelineEnv, deliveries: readonly Delivery[], readAt: number): Promise<PreparedBatch> {
   const started = performance.now();
-  const later = await decideBatch(env.handler, env.decision, deliveries, (d, reason, detail) => reject(env, d, reason, detail), {
-    maxDeliveries: env.maxDeliveries,
-    pace: env.pace,
-  });
+  const later = await decideBatch(env.handler, env.decision, deliveries, rejectInto(env), env);
   return { deliveries, later, readAt, started };
 }
 
 /** Runs the handler again for (valid) deliveries whose commit guards conflicted, or left for a later run; resolves with those left again. */
 export function rerun(env: PipelineEnv, deliveries: readonly Delivery[]): Promise<readonly Delivery[]> {
-  return executeBatch(env.handler, env.decision, deliveries, (d, reason, detail) => reject(env, d, reason, detail), env.pace);
+  return executeBatch(env.handler, env.decision, deliveries, rejectInto(env), env.pace);
 }
 
-/** Makes `delivery` a dead letter: its record (with its attempts so far) replaces any output. */
-function reject(env: PipelineEnv, delivery: Delivery, reason: DeadLetterReason, detail: string): void {
+/** Makes a delivery a dead letter: its record (with its attempts so far) replaces any output. */
+const rejectInto = (env: PipelineEnv) => (delivery: Delivery, reason: DeadLetterReason, detail: string) => {
   const { meta } = delivery;
   const fields = deadLetterFields({
     handler: env.handler.name,
@@ -50,7 +47,4 @@ function reject(env: PipelineEnv, delivery: Delivery, reason: DeadLetterReason, 
   delivery.recorder = undefined;
   delivery.extraEmits = [index === undefined ? { stream, fields, maxLen } : { stream, fields, maxLen, index }];
   delivery.outcome = { kind: 'dead-letter', reason };
-}
-
-// Where the validation's dead-letter detail is written; imported from here by the CLI's tests.
-export { formatIssues } from './decide.js';
+};

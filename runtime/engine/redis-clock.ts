@@ -27,11 +27,7 @@ export class RedisClock implements Clock {
     private readonly onOffset: (hostAheadMs: number) => void = () => undefined,
   ) {}
 
-  /**
-   * Redis's last TIME plus the host's time since, at most ANCHOR_SPAN_MS: a jump of the host's
-   * clock after the read moves no reading by more than that (backwards, not at all), and the next
-   * read (every batch, every health probe) anchors it again.
-   */
+  /** The rule above: a jump of the host's clock after the read moves no reading by more than ANCHOR_SPAN_MS (backwards, not at all). */
   readonly now = (): number => {
     const { anchor } = this;
     return anchor === undefined ? this.host.now() : this.readingAt(anchor, this.host.now());

@@ -62,7 +62,6 @@ export async function hostGates(deps: GateDeps) {
         ...common,
         reader: connections.open('dedicated', `${h.handler.name}:read`),
         committerConnection,
-        // The cursor hash lives in another slot than the stream: only where one script can reach both.
         recordsCursor: !config.REDIS_CLUSTER_NODES && committerFactory === undefined,
       });
     }

@@ -54,7 +54,7 @@ export class RedisHealth {
     private readonly logger: RootLogger,
     private readonly clock: Clock,
     /** Given each TIME the probe reads, so the offset the status shows stays fresh while no decision is made. */
-    private readonly redisClock?: RedisClock,
+    private readonly redisClock: RedisClock,
   ) {}
 
   private readonly tick = () => void this.probeNow();
@@ -155,8 +155,7 @@ export class RedisHealth {
     let pinged = false;
     try {
       // TIME answers as PING does, and measures Redis's clock against this host's on the way.
-      if (this.redisClock) await this.redisClock.sync();
-      else await client.ping();
+      await this.redisClock.sync();
       pinged = true;
       // A key of our own, with an expiry well past the next probes.
       await client.set(`quantum:gates:health:${this.config.CONSUMER_NAME}`, String(clock.now()), 'PX', 10_000);

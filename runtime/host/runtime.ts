@@ -63,7 +63,6 @@ export interface RuntimeOptions {
     registry: Registry,
     logger: RootLogger,
     hosted: readonly { readonly handler: AnyHandler; readonly config: unknown }[],
-    /** This host's clock: the tape's waits. */
     clock: Clock,
   ) => DecisionTape;
 }
@@ -90,7 +89,6 @@ export async function createRuntime(options: RuntimeOptions) {
   const jobs = new JobQueues(connections.bull, config.BULLMQ_PREFIX, (queue, error) =>
     logger.warn({ queue, err: error.message }, 'queue error'),
   );
-  const { committerFactory } = options;
   const tape = options.tape?.(commands, registry, logger, hosted, clock);
   const watches = new KeyWatches(
     hosted.flatMap((h) => (h.handler.keyWatch ? [h.handler.keyWatch(h.config)] : [])),
@@ -115,7 +113,7 @@ export async function createRuntime(options: RuntimeOptions) {
     logger,
     clock,
     redisClock,
-    committerFactory,
+    committerFactory: options.committerFactory,
     tape,
     reads,
   });

@@ -29,7 +29,7 @@ export interface SourceDeps {
   /** Shared, auto-pipelined: the handler's reads. */
   readonly commands: RedisClient;
   /** The handler's ctx.redis: `commands` with the key watches' keysToRead (runtime/host/key-watch.ts). */
-  readonly reads?: RedisReader;
+  readonly reads: RedisReader;
   readonly committer: Committer;
   readonly jobs: JobSink;
   readonly metrics: RuntimeMetrics;
@@ -78,7 +78,6 @@ export class SourcePipeline {
   commitFault: ConsumerFault | undefined;
   /** Set while the gate's last batch state says an input of it cannot be read (BatchHints.stateFault). */
   inputFault: ConsumerFault | undefined;
-  /** Keys whose writes Redis refused for a cause of the key's (commit-loop.ts), until a commit writes them. */
   private readonly refusedKeys = new Map<string, string>();
   private refusedSince = 0;
   /** Aborted when the source stops: ends its waits and pauses. */
@@ -95,7 +94,7 @@ export class SourcePipeline {
     this.log = deps.logger.child({ handler: handler.name, ...shape.bindings });
     this.lastProgressAt = now();
     // The tape wraps the reader and the clock: every decision's reads and readings are recorded.
-    const reads = directReads(deps.reads ?? deps.commands, deps.redisClock.now, () => deps.redisClock.sync());
+    const reads = directReads(deps.reads, deps.redisClock.now, () => deps.redisClock.sync());
     this.env = {
       handler,
       decision: {

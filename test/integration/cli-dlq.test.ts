@@ -4,7 +4,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { heatGate } from '../../handlers/heat-gate/index.js';
 import { deadLetterFields, DEAD_LETTER_VALUE_LIMIT } from '../../runtime/engine/dead-letter.js';
 import { parseEnv } from '../../schemas/env.js';
-import { formatIssues } from '../../runtime/engine/message-pipeline.js';
+import { formatIssues } from '../../runtime/engine/decide.js';
 import { defineHandler } from '../../runtime/contract/handler.js';
 import type { Runtime } from '../../runtime/host/runtime.js';
 import { streams } from '../../schemas/keys.js';

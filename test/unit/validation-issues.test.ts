@@ -1,6 +1,6 @@
 import * as z from 'zod';
 import { describe, expect, it } from 'vitest';
-import { formatIssues } from '../../runtime/engine/message-pipeline.js';
+import { formatIssues } from '../../runtime/engine/decide.js';
 import { describeIssues, readableDeadLetterError } from '../../cli/validation-issues.js';
 
 describe('one way to say what a validation found', () => {
