@@ -17,9 +17,6 @@ export interface RedisCommandNeed {
   readonly why: string;
 }
 
-/** The gates that read the position book (handlers/positions): every position source, index and the governor's caps. */
-const BOOK_READERS = ['governor', 'heat-gate', 'risk-budget', 'position-index'] as const;
-
 const runtime = (command: string, why: string): RedisCommandNeed => ({ command, by: 'runtime', why });
 
 export const REDIS_COMMANDS: readonly RedisCommandNeed[] = [

@@ -6,7 +6,12 @@
  * latency is its decision event's stream id minus its own (both Redis's clock): what the pipeline
  * waits. Runs alternate without / with the shadow (its governor, same settings), SHADOW_BENCH_RUNS
  * times each (default 2); the figure to compare is p99 against p99 on the same machine at the same time.
+ * SHADOW_BENCH_PROCESS=1 runs the shadow as the unit does instead: its own process
+ * (`quantum-gates shadow --beside current --gate governor`) at `nice -n 10`
+ * (deploy/systemd/quantum-gates-shadow.service: Nice=10).
  */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import { setTimeout as wait } from 'node:timers/promises';
 import { allHandlers } from '../handlers/index.js';
 import { governor } from '../handlers/governor/index.js';
@@ -21,6 +26,7 @@ import { planFields, seedPortfolio } from './governor-plans.js';
 const PLANS = Number(process.env.SHADOW_BENCH_PLANS ?? 1500);
 const RATE = Number(process.env.SHADOW_BENCH_RATE ?? 50);
 const runs = Number(process.env.SHADOW_BENCH_RUNS ?? 2);
+const ownProcess = process.env.SHADOW_BENCH_PROCESS === '1';
 
 const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 
@@ -36,7 +42,19 @@ try {
       const runtime = await createTestRuntime(redis.url, env, allHandlers, { tape: redisTape(env)! });
       await runtime.start();
       let shadow: ShadowHost | undefined;
-      if (mode === 'with') {
+      let shadowProcess: ChildProcess | undefined;
+      if (mode === 'with' && ownProcess) {
+        const cli = new URL('../bin/quantum-gates.js', import.meta.url).pathname;
+        shadowProcess = spawn(
+          'nice',
+          ['-n', '10', process.execPath, cli, 'shadow', '--beside', 'current', '--gate', 'governor', '--port', '0'],
+          {
+            env: { ...process.env, ...env, REDIS_URL: redis.url },
+            stdio: 'ignore',
+          },
+        );
+        await waitFor(async () => (await r.hget('quantum:shadow:state', 'governor:since')) !== null, { timeoutMs: 60_000 });
+      } else if (mode === 'with') {
         shadow = new ShadowHost({ base: r, handlers: [governor], env, host: systemClock, consumer: 'bench-shadow' });
         shadow.start();
         await waitFor(async () => (await r.hget('quantum:shadow:state', 'governor:since')) !== null);
@@ -55,7 +73,11 @@ try {
         const at = sentAt.get(planId);
         if (at !== undefined) latencies.push(Number(id.split('-')[0]) - at);
       }
-      const shadowDecided = shadow?.gates[0]?.decided ?? 0;
+      const shadowDecided = shadow?.gates[0]?.decided ?? Number((await r.hget('quantum:shadow:summary', 'compared')) ?? 0);
+      if (shadowProcess) {
+        shadowProcess.kill('SIGTERM');
+        await once(shadowProcess, 'exit');
+      }
       await shadow?.stop();
       await shadow?.close();
       await runtime.stop();
@@ -66,7 +88,9 @@ try {
     console.log(
       `${mode} the shadow: ${results[mode].map((x) => `p50 ${x.p50} ms, p99 ${x.p99} ms, max ${x.max} ms${mode === 'with' ? ` (shadow decided ${x.shadowDecided})` : ''}`).join(' | ')}`,
     );
-  console.log(`${PLANS} plans at ${RATE}/s per run; latency = decision event's stream id − plan's (Redis's clock, ms resolution)`);
+  console.log(
+    `${PLANS} plans at ${RATE}/s per run; the shadow ${ownProcess ? 'its own process at nice 10' : 'in the incumbent’s process'}; latency = decision event's stream id − plan's (Redis's clock, ms resolution)`,
+  );
 } finally {
   await redis.stop();
 }

@@ -52,7 +52,9 @@ export function replayReader(own: ReplyBook, shared?: ReplyBook, onMissing?: (re
   const answer = (method: string, args: unknown[]): Promise<unknown> => {
     try {
       const reply = one(method, [...args]);
-      return reply.failed ? Promise.reject(new Error(String(reply.value))) : Promise.resolve(answeredReply(method, structuredClone(reply.value)));
+      return reply.failed
+        ? Promise.reject(new Error(String(reply.value)))
+        : Promise.resolve(answeredReply(method, structuredClone(reply.value)));
     } catch (error) {
       return Promise.reject(error);
     }

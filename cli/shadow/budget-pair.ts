@@ -1,6 +1,6 @@
 import { keys } from '../../schemas/keys.js';
 import type { FieldChange } from '../rehearse/compare.js';
-import type { Decided } from './pair.js';
+import type { Decided } from './decided.js';
 
 /** The risk budget (P2.8): the one scheduled gate the shadow hosts, paired by tick (app/shadow/tick.ts). */
 export const BUDGET_GATE = 'risk-budget';

@@ -6,7 +6,8 @@ import { DEFAULT_PRICING, pricePairs, type PricingSource } from './outcome-sampl
 import type { Pair, Unpaired } from './pair.js';
 import { pricedKind } from './price.js';
 import { streamEntries } from './stream-entries.js';
-import { gateWindow, lagOf, shadowState, type Incumbent, type ShadowReader } from './report.js';
+import { gateWindow, lagOf, shadowState, type Incumbent } from './report.js';
+import type { PairingWriter } from './reader.js';
 
 /** The last unexplained pairs the summary keeps for the status page. */
 const UNEXPLAINED_KEPT = 50;
@@ -16,16 +17,6 @@ const DIFFERENCES_KEPT = 10_000;
 const PRICE_EVERY_MS = 60_000;
 /** The plans a priced line names. */
 const PRICED_PLANS = 5;
-
-/** What the live pairing writes: the summary and the last unexplained pairs, in one transaction per gate. */
-export interface PairingWriter extends ShadowReader {
-  multi(): {
-    hincrby(key: string, field: string, by: number): unknown;
-    hset(key: string, ...fieldsAndValues: (string | number)[]): unknown;
-    xadd(key: string, ...args: (string | number)[]): unknown;
-    exec(): Promise<unknown>;
-  };
-}
 
 /** The counters the pairing moves (app/shadow/metrics.ts). */
 export interface PairingCounters {

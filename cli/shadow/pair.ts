@@ -1,11 +1,10 @@
 import type { TapeRecord } from '../../app/cli-door.js';
+import type { Decided } from './decided.js';
 import { changesOf, decisionKind, decisionLabel, type FieldChange } from '../rehearse/compare.js';
 import { BUDGET_GATE, budgetSummary, compareBudgetTicks } from './budget-pair.js';
 import { documentedBy, type DocumentedDifference } from './documented.js';
 
-/** A decision of either side, as the tape carries one (the shadow's records and the Python readers' have no reads). */
-export type Decided = Pick<TapeRecord, 'gate' | 'id' | 'producedAt' | 'raw' | 'outcome' | 'effects' | 'jobs'> &
-  Partial<Pick<TapeRecord, 'reads' | 'state' | 'data'>>;
+export type { Decided } from './decided.js';
 
 export type PairClass = 'same' | 'documented' | 'unexplained';
 

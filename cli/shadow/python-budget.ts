@@ -9,7 +9,7 @@ import {
 import { compareStreamIds, fieldsToRecord } from '../../schemas/fields.js';
 import { keys } from '../../schemas/keys.js';
 import { BUDGET_GATE } from './budget-pair.js';
-import type { PairingWriter } from './live.js';
+import type { PairingWriter } from './reader.js';
 import type { Decided } from './pair.js';
 import type { PythonReader } from './reader.js';
 import { streamEntries } from './stream-entries.js';

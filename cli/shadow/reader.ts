@@ -11,3 +11,13 @@ export interface PythonReader extends ShadowReader {
   get(key: string): Promise<string | null>;
   scan(cursor: string, match: 'MATCH', pattern: string, count: 'COUNT', n: number): Promise<[string, string[]]>;
 }
+
+/** What the live pairing writes: the summary and the last unexplained pairs, in one transaction per gate. */
+export interface PairingWriter extends ShadowReader {
+  multi(): {
+    hincrby(key: string, field: string, by: number): unknown;
+    hset(key: string, ...fieldsAndValues: (string | number)[]): unknown;
+    xadd(key: string, ...args: (string | number)[]): unknown;
+    exec(): Promise<unknown>;
+  };
+}

@@ -5,8 +5,7 @@ import { DOCUMENTED_DIFFERENCES, type DocumentedDifference } from './documented.
 import { asBudgetTick, periodOf } from './taped-tick.js';
 import { DEFAULT_PRICING, pricePairs, type PricingSource } from './outcome-samples.js';
 import type { PricedDifference } from './price.js';
-import type { PairingWriter } from './live.js';
-import type { ShadowReader } from './reader.js';
+import type { PairingWriter, ShadowReader } from './reader.js';
 import { PAGE, streamEntries } from './stream-entries.js';
 import { settle, type Decided, type Pair, type PairClass, type PairingRules, type Settled, type Unpaired } from './pair.js';
 
