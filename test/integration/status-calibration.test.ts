@@ -125,7 +125,7 @@ describe('the heat calibration on the status page', () => {
       expect(note).toMatch(/never came within a factor of 10 of HEAT_MIN 0.25 or HEAT_MAX 0.65/);
       expect(await page.locator('#headline .badge-bad, #headline .badge-warn').count()).toBe(0);
       expect(errors).toEqual([]);
-      await page.screenshot({ path: `${ARTIFACTS}/status-calibration.png`, fullPage: true });
+      await page.screenshot({ path: `${ARTIFACTS}/status-calibration.png`, fullPage: true, scale: 'css' });
     } finally {
       await context.close();
     }

@@ -324,7 +324,7 @@ describe('the status page shows the why, at 1280 px and at 390 px', () => {
     const page = await open(width, height, mobile);
     try {
       const layout = (await page.evaluate(MEASURE)) as Layout;
-      await page.screenshot({ path: `${ARTIFACTS}/status-layout-${name}.png`, fullPage: true });
+      await page.screenshot({ path: `${ARTIFACTS}/status-layout-${name}.png`, fullPage: true, scale: 'css' });
       // Section by section too, one CSS pixel a pixel: small enough to look at whole.
       for (const section of ['gates', 'heat', 'budgets', 'decisions'])
         await screenshotOfLive(page, `section[aria-labelledby="h-${section}"]`, {
