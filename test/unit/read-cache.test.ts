@@ -29,6 +29,28 @@ describe('the key watch’s read cache (runtime/host/read-cache.ts)', () => {
     expect(cache.get(SIGMA)).toBe(MISS);
   });
 
+  it('tells reads of one key apart by command and every argument, and keeps a nil reply', async () => {
+    const cache = new ReadCache();
+    const key = 'quantum:state:market:AUSDT';
+    const reads: ReadCommand[] = [
+      ['HMGET', key, 'mark_price', 'timestamp'],
+      ['HMGET', key, 'mark_price'],
+      ['HMGET', key, 'timestamp', 'mark_price'],
+      ['HGET', key, 'mark_price'],
+      ['HGET', key, 'sigma'],
+    ];
+    for (const [i, read] of reads.entries()) await cache.read(read, answer(i === 4 ? null : `reply ${i}`), refused);
+    // Fresh arrays equal to the kept reads find their own replies, none another's.
+    for (const [i, read] of reads.entries()) expect(cache.get([...read] as unknown as ReadCommand)).toBe(i === 4 ? null : `reply ${i}`);
+    expect(cache.get(['HMGET', key, 'timestamp'])).toBe(MISS);
+    expect(cache.get(['EXISTS', key])).toBe(MISS);
+    // A read sent again replaces its own reply only.
+    await cache.read(['HGET', key, 'mark_price'], answer('again'), refused);
+    expect(cache.get(['HGET', key, 'mark_price'])).toBe('again');
+    expect(cache.get(['HMGET', key, 'mark_price'])).toBe('reply 1');
+    expect(cache.size).toBe(1);
+  });
+
   it('does not keep a reply whose key was written while it was in flight, nor any after a clear', async () => {
     const cache = new ReadCache();
     const first = held(['1', '1']);
