@@ -21,7 +21,6 @@ import { Redis } from 'ioredis';
 import { keys, streams } from '../schemas/keys.js';
 import { REDIS_PROTOCOL } from '../runtime/host/redis.js';
 import { freePort, startTestRedis, type TestRedis } from '../test/support/redis-server.js';
-import { readOnlyScriptCounters, sampleReadOnlyScripts, usecPerCall, type ScriptCounters } from './book-read.js';
 import { checkCaps, type DecisionFields } from './caps-check.js';
 import { bookNotional, planFields, seedPortfolio, writeGovernorPlans } from './governor-plans.js';
 import { untilIndexed, writeFlatUniverse } from './universe.js';
@@ -215,8 +214,6 @@ interface LatencyOptions {
   readonly held?: number;
   /** Flat P3.3 symbols (bench/universe.ts) written before the gates start; measured once the position index lists them. */
   readonly universe?: number;
-  /** Also Redis's time per call of the book's read-only script over the measured window (bench/book-read.ts). */
-  readonly bookRead?: boolean;
 }
 
 /**
@@ -225,7 +222,7 @@ interface LatencyOptions {
  * the governor's permit or block), after `warmupSeconds` at the same rates.
  */
 async function latency(redis: TestRedis, options: LatencyOptions) {
-  const { proposalsPerSecond, plansPerSecond, seconds, warmupSeconds, held = SYMBOLS, universe = 0, bookRead = false } = options;
+  const { proposalsPerSecond, plansPerSecond, seconds, warmupSeconds, held = SYMBOLS, universe = 0 } = options;
   await redis.client.flushall();
   await seedPortfolio(redis.client, held);
   const flat = universe > 0 ? await writeFlatUniverse(redis.client, universe, Math.floor(Date.now() / 1000)) : [];
@@ -237,10 +234,6 @@ async function latency(redis: TestRedis, options: LatencyOptions) {
     // The book as the pipeline's keys make it: every held position applied and every flat symbol indexed before any message is sent.
     await untilSnapshotsApplied(redis.client);
     if (flat.length > 0) await untilIndexed(redis.client, flat);
-    // Which read-only scripts Redis runs, sampled over the warm-up (not measured): the book's alone, or the figure is not its.
-    const sampled = bookRead ? await sampleReadOnlyScripts(redis.client) : undefined;
-    let scriptsSample: { scripts: number; book: number } | undefined;
-    let scriptsBefore: ScriptCounters | undefined;
     const sentAt = new Map<string, { at: number; measured: boolean }>();
     const proposals: number[] = [];
     const plans: number[] = [];
@@ -263,24 +256,13 @@ async function latency(redis: TestRedis, options: LatencyOptions) {
           }
       }
     })();
-    let started = performance.now();
-    /** When the measured window opens: after the warm-up and what is read at its end. */
+    const started = performance.now();
+    /** When the measured window opens: after the warm-up. */
     let measureFrom = Infinity;
     let [sentProposals, sentPlans] = [0, 0];
     while (performance.now() < measureFrom + seconds * 1000) {
-      let elapsed = (performance.now() - started) / 1000;
-      if (measureFrom === Infinity && elapsed >= warmupSeconds) {
-        if (bookRead) {
-          scriptsSample = await sampled?.();
-          scriptsBefore = await readOnlyScriptCounters(redis.client);
-        }
-        // SLOWLOG GET of the warm-up's every command holds Redis for a while: the sending schedule
-        // skips that pause (no burst to catch up), and the window opens a second later, so no decision
-        // held by it is measured.
-        started = performance.now() - elapsed * 1000;
-        measureFrom = performance.now() + (bookRead ? 1000 : 0);
-        elapsed = (performance.now() - started) / 1000;
-      }
+      const elapsed = (performance.now() - started) / 1000;
+      if (measureFrom === Infinity && elapsed >= warmupSeconds) measureFrom = performance.now();
       const measured = performance.now() >= measureFrom;
       for (; sentProposals < Math.floor(elapsed * proposalsPerSecond); sentProposals++) {
         const planId = `lat-${sentProposals}`;
@@ -304,7 +286,6 @@ async function latency(redis: TestRedis, options: LatencyOptions) {
     }
     // Every decision seen, or 15 s.
     for (let i = 0; i < 150 && sentAt.size > 0; i++) await sleep(100);
-    const scriptsAfter = bookRead ? await readOnlyScriptCounters(redis.client) : undefined;
     observing = false;
     await observe;
     const undecided = [...sentAt.keys()];
@@ -321,10 +302,6 @@ async function latency(redis: TestRedis, options: LatencyOptions) {
       proposalsP99: percentile(proposals, 99),
       plansP99: percentile(plans, 99),
       undecided,
-      bookRead:
-        scriptsBefore !== undefined && scriptsAfter !== undefined
-          ? { ...usecPerCall(scriptsBefore, scriptsAfter), sample: scriptsSample }
-          : undefined,
       peakRss: proc.peakRss(),
     };
   } finally {
@@ -642,7 +619,8 @@ async function main(): Promise<void> {
     }
 
     if (only.has('universe')) {
-      // The same run twice, first without then with the universe: the book read's cost of 2,000 flat symbols.
+      // The same run twice, first without then with the universe. The book read's own cost of the
+      // universe (the commands it sends, the same with or without) is test/integration/book-read-cost.test.ts's.
       const universe = quick ? 200 : 2_000;
       const run = (flat: number) =>
         latency(redis, {
@@ -651,29 +629,17 @@ async function main(): Promise<void> {
           seconds: quick ? 5 : 40,
           warmupSeconds: quick ? 2 : 5,
           universe: flat,
-          bookRead: true,
         });
       const without = await run(0);
       const withUniverse = await run(universe);
       peakRss = Math.max(peakRss, without.peakRss, withUniverse.peakRss);
-      const [a, b] = [without.bookRead, withUniverse.bookRead];
-      const ratio = (b?.usecPerCall ?? NaN) / (a?.usecPerCall ?? NaN);
-      // The figure is the book's only if every read-only script Redis ran in the warm-ups' samples was the book's.
-      const attributed = [a, b].every((x) => x?.sample !== undefined && x.sample.scripts > 0 && x.sample.scripts === x.sample.book);
-      const sampleText = (x: typeof a) => `${x?.sample?.book ?? 0} of ${x?.sample?.scripts ?? 0}`;
       rows.push({
         name: `decision latency, 20 held + ${universe.toLocaleString('en-US')} flat P3.3 symbols, 5 proposals/s + 10 plans/s, p99`,
         value: `${withUniverse.p99.toFixed(2)} ms`,
         requirement: { text: '≤ 25 ms, every message decided', met: withUniverse.p99 <= 25 && withUniverse.undecided.length === 0 },
         note: `${latencyNote(withUniverse)}; without the universe p99 ${without.p99.toFixed(2)} ms, p50 ${without.p50.toFixed(2)} ms`,
       });
-      rows.push({
-        name: `the book read (Redis's time a call), ${universe.toLocaleString('en-US')} flat P3.3 symbols / none`,
-        value: `${ratio.toFixed(2)}×`,
-        requirement: { text: '≤ 1.5×', met: ratio <= 1.5 && attributed && without.undecided.length === 0 },
-        note: `${b?.usecPerCall.toFixed(0)} / ${a?.usecPerCall.toFixed(0)} µs a call over ${b?.calls} / ${a?.calls} calls (INFO commandstats, EVAL_RO + EVALSHA_RO); the book's of the read-only script calls sampled in the warm-ups: ${sampleText(b)} / ${sampleText(a)}${attributed ? '' : ' (NOT the book alone)'}`,
-      });
-      results.universe = { universe, with: withUniverse, without, ratio, attributed };
+      results.universe = { universe, with: withUniverse, without };
     }
 
     /** 5 proposals/s + 10 plans/s against a book of `held` positions (the rows at the pipeline's book sizes). */
