@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Prints what failed in a CI run, last, where a truncated log still shows it: CI keeps only the
+// Prints what failed in a CI run (and what failed once and passed on a retry), last, where a truncated log still shows it: CI keeps only the
 // tail of what .ci/run prints, and a suite's own failure report sits above the other Node line's
 // whole log. Reads vitest's JSON reports (named as arguments) and the coverage summary.
 import { existsSync, readFileSync } from 'node:fs';
@@ -15,6 +15,11 @@ for (const report of process.argv.slice(2)) {
   const run = JSON.parse(readFileSync(report, 'utf8'));
   console.log(`ci-failures: ${report}: ${run.numFailedTests} failed of ${run.numTotalTests}, ${run.numFailedTestSuites} file(s) failed`);
   for (const file of run.testResults) {
+    // A passed test with failure messages failed first and passed on a retry (QG_TEST_RETRY).
+    for (const test of file.assertionResults.filter((t) => t.status === 'passed' && (t.failureMessages ?? []).length > 0)) {
+      console.log(`  FLAKY (passed on a retry) ${relative(file.name)} > ${test.fullName}`);
+      for (const message of test.failureMessages) console.log(indent(firstLines(message)));
+    }
     if (file.status !== 'failed') continue;
     const failed = file.assertionResults.filter((test) => test.status === 'failed');
     // A file that failed with no failed test failed outside one: a hook, an import, a timeout.
