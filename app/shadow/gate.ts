@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { AnyHandler, Clock, RedisReader, StreamTrigger } from '../../runtime/host/index.js';
 import { decideBatch, Delivery, type DecisionEnv } from '../../runtime/host/replay.js';
-import { fieldsToRecord } from '../../schemas/fields.js';
+import { compareStreamIds, fieldsToRecord } from '../../schemas/fields.js';
 import { SHADOW_STATE, shadowGroup, shadowMarkerKey } from './namespace.js';
 import { shadowDecisionEnv, shadowReject } from './decision-env.js';
 import { markerReader } from './reader.js';
@@ -26,6 +26,8 @@ export interface ShadowGateDeps {
   readonly blockMs: number;
   /** The decisions stream's approximate length bound. */
   readonly maxLen: number;
+  /** The longest a batch waits for the incumbent to acknowledge it first (afterIncumbent); 0: never waits. */
+  readonly incumbentFirstMs: number;
   /** Told each batch's records once written (the live pairing takes them from here). */
   readonly onDecided?: (records: readonly ShadowRecord[]) => void;
   readonly onError?: (error: unknown) => void;
@@ -34,6 +36,8 @@ export interface ShadowGateDeps {
 const MARKER_TTL_SEC = 86_400;
 /** How long to wait for a stream that does not exist yet (the shadow never creates one: MKSTREAM would write a pipeline key). */
 const NO_STREAM_WAIT_MS = 1_000;
+/** Between two looks at whether the incumbent has acknowledged a batch (two commands a look, pipelined). */
+const INCUMBENT_POLL_MS = 5;
 
 /**
  * One gate in shadow: reads its stream in a group of its own, decides each batch through the
@@ -125,7 +129,39 @@ export class ShadowGate {
       )) as [string, [string, string[] | null][]][] | null;
       const entries = reply?.[0]?.[1] ?? [];
       if (from === '0' && entries.length === 0) from = '>';
-      if (entries.length > 0) await this.decide(entries);
+      if (entries.length === 0) continue;
+      await this.afterIncumbent(entries[0]![0], entries.at(-1)![0]);
+      await this.decide(entries);
+    }
+  }
+
+  /**
+   * Waits until the incumbent's group has been handed and has acknowledged the batch's entries
+   * (`firstId` to `lastId`; older entries it holds are not the shadow's to wait for), at most
+   * incumbentFirstMs: both groups are handed each entry at the same moment, and deciding it then
+   * would put the shadow's reads and CPU beside the incumbent's on the same Redis and cores. After,
+   * they fall between the incumbent's decisions (docs/shadow.md, "Never in the incumbent's way").
+   * Nothing to wait for where no incumbent reads the group (none made, or no consumer in it: none
+   * was ever handed an entry, as with the tests' stand-in, which writes the Python services'
+   * outputs itself). An incumbent that stalls costs
+   * the shadow incumbentFirstMs a batch, and its lag shows it.
+   */
+  private async afterIncumbent(firstId: string, lastId: string): Promise<void> {
+    const { redis, host, incumbentFirstMs } = this.deps;
+    const deadline = host.now() + incumbentFirstMs;
+    while (!this.stopping && host.now() < deadline) {
+      // A stream or group gone meanwhile (NOGROUP, no such key): no incumbent to wait for.
+      const looked = await Promise.all([
+        redis.xinfo('GROUPS', this.stream) as Promise<unknown[][]>,
+        redis.xpending(this.stream, this.incumbentGroup, firstId, lastId, 1),
+      ]).catch(() => undefined);
+      if (looked === undefined) return;
+      const [groups, pending] = looked;
+      const incumbent = groups.map(fieldsOf).find((group) => group.get('name') === this.incumbentGroup);
+      if (incumbent === undefined || Number(incumbent.get('consumers')) === 0) return;
+      const delivered = compareStreamIds(String(incumbent.get('last-delivered-id')), lastId) >= 0;
+      if (delivered && pending.length === 0) return;
+      await host.sleep(INCUMBENT_POLL_MS);
     }
   }
 
@@ -205,4 +241,11 @@ export class ShadowGate {
     tx.set(shadowMarkerKey(name), value, 'EX', ttl);
     return true;
   }
+}
+
+/** XINFO GROUPS' row of one group (name, value, …) by name. */
+function fieldsOf(flat: readonly unknown[]): Map<string, unknown> {
+  const fields = new Map<string, unknown>();
+  for (let i = 0; i + 1 < flat.length; i += 2) fields.set(String(flat[i]), flat[i + 1]);
+  return fields;
 }

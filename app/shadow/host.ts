@@ -28,6 +28,8 @@ export interface ShadowHostOptions {
   readonly batchSize?: number;
   readonly blockMs?: number;
   readonly maxLen?: number;
+  /** The longest a batch waits for the incumbent's group to acknowledge it first (default 1 s; gate.ts afterIncumbent). */
+  readonly incumbentFirstMs?: number;
   /** CLIENT SETNAME of its connections: who the shadow is in CLIENT LIST and MONITOR. */
   readonly connectionName?: string;
   readonly onDecided?: (records: readonly ShadowRecord[]) => void;
@@ -76,6 +78,7 @@ export class ShadowHost {
         consumer: options.consumer,
         batchSize: options.batchSize ?? 100,
         blockMs: options.blockMs ?? 1_000,
+        incumbentFirstMs: options.incumbentFirstMs ?? 1_000,
         onError,
       });
     });
