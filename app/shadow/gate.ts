@@ -36,7 +36,12 @@ export interface ShadowGateDeps {
 const MARKER_TTL_SEC = 86_400;
 /** How long to wait for a stream that does not exist yet (the shadow never creates one: MKSTREAM would write a pipeline key). */
 const NO_STREAM_WAIT_MS = 1_000;
-/** Between two looks at whether the incumbent has acknowledged a batch (two commands a look, pipelined). */
+/**
+ * Between two looks at whether the incumbent has acknowledged a batch (two commands a look,
+ * pipelined): short beside the gap between decisions, so the shadow decides soon after the
+ * incumbent, not as its next message arrives. At 50 plans/s (bench/shadow-p99.ts) 20 ms put 0.23 ms
+ * on the incumbent's mean latency; 5 ms, -0.09 and +0.08 ms in two sittings (docs/shadow.md).
+ */
 const INCUMBENT_POLL_MS = 5;
 
 /**
