@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { governor } from '../../handlers/governor/index.js';
 import { shadowDecisionsKey } from '../../app/shadow/namespace.js';
-import { systemClock } from '../../runtime/host/index.js';
+import { systemClock, type Clock } from '../../runtime/host/index.js';
 import { ManualClock } from '../support/clock.js';
 import { streams } from '../../schemas/keys.js';
 import { usePrivateRedis } from '../support/redis-server.js';
@@ -35,21 +35,21 @@ describe('the shadow lets the incumbent decide first', () => {
   const startShadow = useShadowHosts();
   const decided = () => redis.client.xlen(shadowDecisionsKey('governor'));
 
-  it('waits while the incumbent holds the entry unacknowledged, and decides once it is acknowledged', async () => {
+  /**
+   * The governor's group on the plans stream (with `consumer` in it, as a running governor's is once
+   * it has been handed an entry: Redis 7.0 makes none for a read that returns nothing), and a
+   * shadow governor beside it on `host`'s clock.
+   */
+  async function besideIncumbent(consumer: string | undefined, host: Clock, incumbentFirstMs: number): Promise<void> {
     const r = redis.client;
     await r.xgroup('CREATE', streams.applyPlan, 'governor', '$', 'MKSTREAM');
-    await startShadow({
-      base: r,
-      handlers: [governor],
-      env: {},
-      host: systemClock,
-      consumer: 'first',
-      blockMs: 100,
-      incumbentFirstMs: 600_000,
-    });
-    // The incumbent's consumer exists, as a running governor's does once it has been handed an entry
-    // (Redis 7.0 makes none for a read that returns nothing).
-    await r.call('XGROUP', 'CREATECONSUMER', streams.applyPlan, 'governor', 'incumbent');
+    if (consumer !== undefined) await r.call('XGROUP', 'CREATECONSUMER', streams.applyPlan, 'governor', consumer);
+    await startShadow({ base: r, handlers: [governor], env: {}, host, consumer: 'first', blockMs: 100, incumbentFirstMs });
+  }
+
+  it('waits while the incumbent holds the entry unacknowledged, and decides once it is acknowledged', async () => {
+    const r = redis.client;
+    await besideIncumbent('incumbent', systemClock, 600_000);
     const id = (await r.xadd(streams.applyPlan, '*', ...plan('first-1')))!;
 
     // Not yet handed to the incumbent: the shadow has read it in its own group and waits.
@@ -76,16 +76,7 @@ describe('the shadow lets the incumbent decide first', () => {
 
   it('decides at once where no incumbent reads the group (none of its consumers: nobody to go first)', async () => {
     const r = redis.client;
-    await r.xgroup('CREATE', streams.applyPlan, 'governor', '$', 'MKSTREAM');
-    await startShadow({
-      base: r,
-      handlers: [governor],
-      env: {},
-      host: systemClock,
-      consumer: 'first',
-      blockMs: 100,
-      incumbentFirstMs: 600_000,
-    });
+    await besideIncumbent(undefined, systemClock, 600_000);
     await r.xadd(streams.applyPlan, '*', ...plan('first-2'));
     await waitFor(async () => (await decided()) === 1, { what: 'decided with no incumbent consumer' });
   });
@@ -93,9 +84,7 @@ describe('the shadow lets the incumbent decide first', () => {
   it('decides after incumbentFirstMs beside an incumbent that stalls, on the clock it is given', async () => {
     const r = redis.client;
     const clock = new ManualClock();
-    await r.xgroup('CREATE', streams.applyPlan, 'governor', '$', 'MKSTREAM');
-    await r.call('XGROUP', 'CREATECONSUMER', streams.applyPlan, 'governor', 'stalled');
-    await startShadow({ base: r, handlers: [governor], env: {}, host: clock, consumer: 'first', blockMs: 100, incumbentFirstMs: 60_000 });
+    await besideIncumbent('stalled', clock, 60_000);
     await r.xadd(streams.applyPlan, '*', ...plan('first-3'));
     await waitFor(() => clock.sleeps.length > 0, { what: 'the shadow waiting for the incumbent' });
     await clock.advance(59_000);
