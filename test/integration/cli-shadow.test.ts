@@ -42,7 +42,7 @@ describe('quantum-gates shadow beside the current release', () => {
     runtime = undefined;
   });
 
-  async function besideLive(shadowEnv: Record<string, string> = {}, extra: readonly string[] = []) {
+  async function besideLive(shadowEnv: Record<string, string> = {}, extra: readonly string[] = [], beside = 'current') {
     const r = redis.client;
     runtime = await startRuntime(redis.url, { HANDLERS: 'position-snapshot,heat-gate,governor,governor-cooldown' }, undefined, {
       tape: redisTape({}),
@@ -50,7 +50,7 @@ describe('quantum-gates shadow beside the current release', () => {
     await seedBook(r);
     let sent = false;
     const run = await shadowUntil(
-      ['--beside', 'current', '--gate', 'heat-gate', '--gate', 'governor', '--for', '10m', '--port', '0', ...extra],
+      ['--beside', beside, '--gate', 'heat-gate', '--gate', 'governor', '--for', '10m', '--port', '0', ...extra],
       { REDIS_URL: redis.url, ...shadowEnv },
       async () => {
         if (!sent) {
@@ -84,6 +84,24 @@ describe('quantum-gates shadow beside the current release', () => {
     const json = JSON.parse(report.stdout) as Record<string, unknown> & { pairs: unknown[] };
     expect(json).toMatchObject({ incumbent: 'current', compared: 9, same: 9, documented: 0, unexplained: 0, unpaired: 0 });
     expect(json.pairs).toHaveLength(9);
+  });
+
+  // docs/shadow.md "Run it": without the Python services, the gates npm start runs stand in for
+  // them (they write the permit and block keys and the calibrated stream where upstream's code does),
+  // and --beside python reads them there as it reads upstream's (test/integration/shadow-python*.test.ts
+  // read upstream's own bytes).
+  it('runs --beside python with the live gates standing in for the Python services: every input the same', async () => {
+    const run = await besideLive({}, [], 'python');
+    expect(run.stdout).toContain('Shadow beside the Python services');
+    expect(run.stdout).toContain('Compared 8: 8 the same, 0 documented, 0 unexplained; 0 unpaired');
+    expect(run.code).toBe(0);
+  });
+
+  it('runs --beside python with the live gates standing in, and names a planted difference', async () => {
+    const run = await besideLive({ GOV_MAX_TOTAL_NOTIONAL_USDT: '1000000' }, [], 'python');
+    expect(run.stdout).toContain('governor open-sol SOLUSDT');
+    expect(run.stdout).toMatch(/[1-9]\d* unexplained/);
+    expect(run.code).toBe(1);
   });
 
   it('names a planted difference and exits 1, on the run and on the report', async () => {
