@@ -162,9 +162,9 @@ export class ShadowGate {
       ]).catch(() => undefined);
       if (looked === undefined) return;
       const [groups, pending] = looked;
-      const incumbent = groups.map(fieldsOf).find((group) => group.get('name') === this.incumbentGroup);
-      if (incumbent === undefined || Number(incumbent.get('consumers')) === 0) return;
-      const delivered = compareStreamIds(String(incumbent.get('last-delivered-id')), lastId) >= 0;
+      const incumbent = groups.map((row) => fieldsToRecord(row.map(String))).find((group) => group.name === this.incumbentGroup);
+      if (incumbent === undefined || Number(incumbent.consumers) === 0) return;
+      const delivered = compareStreamIds(incumbent['last-delivered-id'] ?? '0-0', lastId) >= 0;
       if (delivered && pending.length === 0) return;
       await host.sleep(INCUMBENT_POLL_MS);
     }
@@ -246,11 +246,4 @@ export class ShadowGate {
     tx.set(shadowMarkerKey(name), value, 'EX', ttl);
     return true;
   }
-}
-
-/** XINFO GROUPS' row of one group (name, value, …) by name. */
-function fieldsOf(flat: readonly unknown[]): Map<string, unknown> {
-  const fields = new Map<string, unknown>();
-  for (let i = 0; i + 1 < flat.length; i += 2) fields.set(String(flat[i]), flat[i + 1]);
-  return fields;
 }
