@@ -96,7 +96,7 @@ export function formatRehearsal(report: RehearsalReport): string {
   for (const o of report.otherVersions)
     lines.push(
       '',
-      `${o.gate}: ${o.decisions} records of tape version ${o.version} (this CLI reads ${[...READ_TAPE_VERSIONS].join(' and ')}) not rehearsed, e.g. ${o.example}`,
+      `${o.gate}: ${o.decisions} records of tape version ${o.version} (this CLI reads ${[...READ_TAPE_VERSIONS].join(', ').replace(/, (?=[^,]*$)/, ' and ')}) not rehearsed, e.g. ${o.example}`,
     );
   if (report.undecodable.length > 0) {
     lines.push('', `Tape entries that do not decode, skipped (${report.undecodable.length}):`);

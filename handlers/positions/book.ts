@@ -659,27 +659,67 @@ async function readSymbols(
   read: (sent: readonly ReadCommand[]) => Promise<unknown[]>,
 ): Promise<unknown[][]> {
   const replies: unknown[][] = plans.map(() => []);
-  const byKey = new Map<string, unknown>();
+  // A first read's replies (no suffix) by its key prefix, then symbol: what a needless clause names.
+  const firstReplies = new Map<string, Map<string, unknown>>();
   for (const second of [false, true]) {
     const sent: ReadCommand[] = [];
-    const places: [plan: number, at: number][] = [];
-    plans.forEach(({ over, read: [command, prefix, ...args], suffix = '', needless }, r) => {
-      if ((needless !== undefined) !== second) return;
-      lists[over].forEach((symbol, at) => {
-        if (needless?.some((clause) => isNeedless(byKey.get(clause.read + symbol), clause))) replies[r]![at] = null;
+    // Each sent read's plan and place in its list, two numbers a read.
+    const places: number[] = [];
+    plans.forEach((plan, r) => {
+      if ((plan.needless !== undefined) !== second) return;
+      const list = lists[plan.over];
+      const commands = readCommandsOf(plan);
+      for (let at = 0; at < list.length; at++) {
+        const symbol = list[at]!;
+        if (plan.needless !== undefined && anyNeedless(plan.needless, firstReplies, symbol)) replies[r]![at] = null;
         else {
-          sent.push([command, prefix + symbol + suffix, ...args]);
-          places.push([r, at]);
+          sent.push(commands(symbol));
+          places.push(r, at);
         }
-      });
+      }
     });
     (await read(sent)).forEach((reply, j) => {
-      const [r, at] = places[j]!;
+      const r = places[2 * j]!;
+      const at = places[2 * j + 1]!;
       replies[r]![at] = reply;
-      byKey.set(sent[j]![1], reply);
+      const plan = plans[r]!;
+      if (second || plan.suffix !== undefined) return;
+      const bySymbol = firstReplies.get(plan.read[1]) ?? new Map<string, unknown>();
+      firstReplies.set(plan.read[1], bySymbol.set(lists[plan.over][at]!, reply));
     });
   }
   return replies;
+}
+
+/** Whether one of `needless`'s clauses holds for `symbol` (its read's reply among `firstReplies`). */
+function anyNeedless(
+  needless: readonly Needless[],
+  firstReplies: ReadonlyMap<string, ReadonlyMap<string, unknown>>,
+  symbol: string,
+): boolean {
+  for (const clause of needless) if (isNeedless(firstReplies.get(clause.read)?.get(symbol), clause)) return true;
+  return false;
+}
+
+/**
+ * The book's read commands, each made once for its plan and symbol and then kept: at 1,000
+ * held a book read sends ~7,000 reads, and making them anew at every decision, with their keys, was
+ * a fifth of what a decision allocated (bench `rss`, a heap profile of 60 plans and 60 proposals).
+ * A plan's kept commands go all at once past MAX_KEPT_COMMANDS symbols (a universe churning).
+ */
+const keptCommands = new Map<string, Map<string, ReadCommand>>();
+const MAX_KEPT_COMMANDS = 20_000;
+
+function readCommandsOf({ read: [command, prefix, ...args], suffix = '' }: SymbolRead): (symbol: string) => ReadCommand {
+  const signature = [suffix, command, prefix, ...args].join('\u0000');
+  let kept = keptCommands.get(signature);
+  if (kept === undefined || kept.size > MAX_KEPT_COMMANDS) keptCommands.set(signature, (kept = new Map()));
+  const made = kept;
+  return (symbol) => {
+    let one = made.get(symbol);
+    if (one === undefined) made.set(symbol, (one = [command, prefix + symbol + suffix, ...args]));
+    return one;
+  };
 }
 
 /** Whether `reply` (of the read a clause names; undefined: not read) meets the clause (Needless). */

@@ -311,22 +311,22 @@ describe('quantum-gates rehearse', () => {
     const r = redis.client;
     const [[, fields]] = (await r.xrangeBuffer(tapeKey('heat-gate'), '-', '+', 'COUNT', 1)) as [[Buffer, Buffer[]]];
     const [record] = decodeTapeEntry(fields);
-    const future = deflateRawSync(JSON.stringify([{ ...record, v: 3, id: 'from-v3' }]));
-    const fromV3 = await r.xadd(tapeKey('heat-gate'), '*', 'z', future);
+    const future = deflateRawSync(JSON.stringify([{ ...record, v: 4, id: 'from-v4' }]));
+    const fromV4 = await r.xadd(tapeKey('heat-gate'), '*', 'z', future);
     // As the previous release wrote it: one commit's records, every call whole.
     const fromV1 = await r.xadd(tapeKey('heat-gate'), '*', 'z', deflateRawSync(JSON.stringify([{ ...record, v: 1, batch: 'from-v1' }])));
     const broken = await r.xadd(tapeKey('heat-gate'), '*', 'z', deflateRawSync('[{"v":1,"gate":"heat').subarray(0, 8));
     const result = await runCli(['rehearse', '.', '--gate', 'heat-gate'], env());
     // Not rehearsed is no pass: exit 1, the last line counting each.
     expect(result.code, result.stderr).toBe(1);
-    expect(result.stdout).toContain('heat-gate: 1 records of tape version 3 (this CLI reads 1 and 2) not rehearsed, e.g. from-v3');
+    expect(result.stdout).toContain('heat-gate: 1 records of tape version 4 (this CLI reads 1, 2 and 3) not rehearsed, e.g. from-v4');
     expect(result.stdout).toContain(`heat-gate entry ${broken}:`);
     expect(result.stdout).toMatch(/3 the same, 0 different, 0 unanswerable/);
     expect(result.stdout.trimEnd().split('\n').at(-1)).toBe(
       'Not rehearsed: 2 taped decisions (1 of a tape version the release does not read; 1 tape entries that do not decode (cut or another format: each counted once)): no pass.',
     );
     // The tape as it was, for the tests after this one.
-    await r.xdel(tapeKey('heat-gate'), fromV3!, fromV1!, broken!);
+    await r.xdel(tapeKey('heat-gate'), fromV4!, fromV1!, broken!);
   });
 
   it('a tape whose every record is of a version the release does not read: nothing rehearsed, exit 1, never a pass', async () => {

@@ -35,7 +35,7 @@ function record(id: string, symbol: string, extra: Partial<TapeRecord> = {}): Ta
 
 const entryOf = (json: string): Buffer[] => [Buffer.from(RECORD_FIELD), deflateRawSync(json)];
 
-describe('a tape entry (version 2)', () => {
+describe('a tape entry', () => {
   it('writes a call repeated from the record before it as its place, and reads every record back whole', () => {
     const records = [record('p1', 'SYM1USDT'), record('p2', 'SYM1USDT'), record('p3', 'SYM2USDT', { state: undefined })];
     const json = encodeTapeEntry(records);
@@ -57,6 +57,39 @@ describe('a tape entry (version 2)', () => {
     const written = JSON.parse(encodeTapeEntry([first, refused, hash('1'), hash('1'), hash('2')])) as { reads: { calls: unknown[] } }[];
     expect(written[1]!.reads.calls[0]).toEqual(['get', ['quantum:governor:version:S'], 'WRONGTYPE', 1]);
     expect(written.map((r) => typeof r.reads.calls[0])).toEqual(['object', 'object', 'object', 'number', 'object']);
+  });
+
+  it("writes a cachedReads call's reads in runs of one command and arguments (version 3), and reads them back whole", () => {
+    const fields = ['position_amt', 'mark_price', 'ts_epoch'];
+    const reads = [
+      ...['SYM1USDT', 'SYM22USDT', 'SYM3USDT'].map((s) => ['HMGET', `quantum:position:${s}`, ...fields]),
+      ['HMGET', 'quantum:position:SYM1USDT:LONG', 'mark_price'],
+      ['HGET', 'quantum:market:SYM1USDT', 'sigma'],
+      ['HGET', 'quantum:market:SYM2USDT', 'sigma'],
+      ['HGETALL', 'quantum:positions:held'],
+    ];
+    const replies = [['1', '2', '3'], [null, null, null], ['4', '5', '6'], [null], '0.2', { [`\u0000refused`]: 'WRONGTYPE' }, {}];
+    const book = record('p1', 'S', { state: undefined, reads: { calls: [['cachedReads', ['p33-positions', reads], replies]], clock: [] } });
+    const failed = record('p2', 'S', {
+      state: undefined,
+      reads: { calls: [['cachedReads', ['p33-positions', reads.slice(4)], 'down', 1]], clock: [] },
+    });
+    const json = encodeTapeEntry([book, failed]);
+    const written = JSON.parse(json) as { reads: { calls: [string, [string, { runs: unknown[] }]][] } }[];
+    expect(written[0]!.reads.calls[0]![1][1].runs).toEqual([
+      ['HMGET', ['quantum:position:SYM1USDT', 'quantum:position:SYM22USDT', 'quantum:position:SYM3USDT'], ...fields],
+      ['HMGET', ['quantum:position:SYM1USDT:LONG'], 'mark_price'],
+      ['HGET', ['quantum:market:SYM1USDT', 'quantum:market:SYM2USDT'], 'sigma'],
+      ['HGETALL', ['quantum:positions:held']],
+    ]);
+    expect(json.split('position_amt').length - 1).toBe(1);
+    expect(JSON.parse(JSON.stringify(decodeTapeEntry(entryOf(json))))).toEqual(JSON.parse(JSON.stringify([book, failed])));
+  });
+
+  it('a version 2 entry (a cachedReads call whole) reads as it was written', () => {
+    const reads = [['HMGET', 'quantum:position:SYM1USDT', 'mark_price']];
+    const old = [{ ...record('p1', 'S'), v: 2, reads: { calls: [['cachedReads', ['p33-positions', reads], [['1']]]], clock: [] } }];
+    expect(decodeTapeEntry(entryOf(JSON.stringify(old)))).toEqual(old);
   });
 
   it('a version 1 entry (one commit, every call whole) reads as it was written', () => {
