@@ -232,6 +232,27 @@ describe('the memory in Redis', () => {
     expect(memoryWrites(after, after)).toEqual({ set: {}, remove: [] });
     expect(heldMemoryOf(['A:LONG', '', 'B:SHORT', encodeHeld({ by: [P33], atMs: 2 }), 'junk', 'x'])).toEqual(after);
   });
+
+  it('writes a leg exactly when its encoding changes, whatever of it changed', () => {
+    const legs: HeldLeg[] = [
+      { by: ['snapshot'], atMs: 1 },
+      { by: ['snapshot'], atMs: 2 },
+      { by: ['snapshot', P33], atMs: 1 },
+      { by: [P33, 'snapshot'], atMs: 1 },
+      { by: ['snapshot'], atMs: 1, silent: [] },
+      { by: ['snapshot'], atMs: 1, silent: ['snapshot'] },
+      { by: ['snapshot'], atMs: 1, silent: [P33] },
+      { by: ['snapshot'], atMs: 1, unread: true },
+      { by: [], atMs: 1 },
+    ];
+    for (const was of legs)
+      for (const is of legs) {
+        const written = memoryWrites(new Map([['A:LONG', was]]), new Map([['A:LONG', structuredClone(is)]])).set;
+        expect(written, `${encodeHeld(was)} → ${encodeHeld(is)}`).toEqual(
+          encodeHeld(was) === encodeHeld(is) ? {} : { 'A:LONG': encodeHeld(is) },
+        );
+      }
+  });
 });
 
 describe('a listing once unreadable stays of unknown completeness until listed whole again (issue #70, knownGap)', () => {
