@@ -331,13 +331,14 @@ export function foldBook(input: FoldInput): FoldedBook {
   for (const { symbol, lane, slot, word } of input.words) {
     let slots = bySymbol.get(symbol);
     if (slots === undefined) bySymbol.set(symbol, (slots = new Map()));
+    const [own, ofLane, laneWhole] = [`${lane}|${slot}`, `${lane}|`, `${lane}|*`];
     for (const [at, before] of slots) {
-      const replaced = at === `${lane}|${slot}` || (at.startsWith(`${lane}|`) && (slot === '*' || at === `${lane}|*`));
+      const replaced = at === own || (at.startsWith(ofLane) && (slot === '*' || at === laneWhole));
       if (!replaced) continue;
       if ('figure' in before && before.figure.sigma !== undefined) supersededSigma.set(symbol, before.figure.sigma);
       slots.delete(at);
     }
-    slots.set(`${lane}|${slot}`, word);
+    slots.set(own, word);
   }
   // Symbols the memory names but no producer spoke of: their legs are judged too.
   for (const key of memory.keys()) {
