@@ -702,9 +702,9 @@ function anyNeedless(
 }
 
 /**
- * The book's read commands, each made once for its plan and symbol and then kept: at 1,000
- * held a book read sends ~7,000 reads, and making them anew at every decision, with their keys, was
- * a fifth of what a decision allocated (bench `rss`, a heap profile of 60 plans and 60 proposals).
+ * The book's read commands, each made once for its plan and symbol and then kept (shared, never
+ * changed): at 1,000 held a book read sends ~7,000 reads, and making them anew at every decision,
+ * with their keys, was about a fifth of what a decision allocated (`npx tsx bench/book-allocations.ts`).
  * A plan's kept commands go all at once past MAX_KEPT_COMMANDS symbols (a universe churning).
  */
 const keptCommands = new Map<string, Map<string, ReadCommand>>();
