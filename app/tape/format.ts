@@ -175,29 +175,29 @@ function expandReads({ runs }: CompactReads): string[][] {
 
 const isCachedReads = (call: EntryCall): call is TapedCall => typeof call !== 'number' && call[0] === 'cachedReads' && call[1].length === 2;
 
-/** A list's `cachedReads` calls with their reads in runs (compactReads). */
-function withCompactReads(list: TapedReads | EntryReads | undefined): TapedReads | EntryReads | undefined {
-  if (list === undefined || !list.calls.some((call) => isCachedReads(call) && Array.isArray(call[1][1]))) return list;
+/** `list` with each `cachedReads` call whose reads `holds` replaced by `rewrite(reads)`; the same list when none does. */
+function withCachedReads<List extends TapedReads | EntryReads>(
+  list: List,
+  holds: (reads: unknown) => boolean,
+  rewrite: (reads: never) => unknown,
+): List {
+  const rewritten = (call: EntryCall) => isCachedReads(call) && holds(call[1][1]);
+  if (!list.calls.some(rewritten)) return list;
   const calls = list.calls.map((call): EntryCall => {
-    if (!isCachedReads(call) || !Array.isArray(call[1][1])) return call;
-    const [method, [name, reads], ...rest] = call;
-    return [method, [name, compactReads(reads as string[][])], ...rest] as TapedCall;
+    if (!rewritten(call)) return call;
+    const [method, [name, reads], ...rest] = call as TapedCall;
+    return [method, [name, rewrite(reads as never)], ...rest] as TapedCall;
   });
-  return { calls, clock: list.clock };
+  return { calls, clock: list.clock } as List;
 }
 
+/** A list's `cachedReads` calls with their reads in runs (compactReads). */
+const withCompactReads = (list: TapedReads | EntryReads | undefined) =>
+  list === undefined ? undefined : withCachedReads(list, Array.isArray, compactReads);
+
 /** A list's `cachedReads` calls read back whole; a call written whole (version 2) is left as it is. */
-function withExpandedReads(list: EntryReads): EntryReads {
-  const compact = (call: EntryCall) =>
-    isCachedReads(call) && typeof call[1][1] === 'object' && call[1][1] !== null && !Array.isArray(call[1][1]);
-  if (!list.calls.some(compact)) return list;
-  const calls = list.calls.map((call): EntryCall => {
-    if (!compact(call)) return call;
-    const [method, [name, reads], ...rest] = call as TapedCall;
-    return [method, [name, expandReads(reads as CompactReads)], ...rest] as TapedCall;
-  });
-  return { calls, clock: list.clock };
-}
+const withExpandedReads = (list: EntryReads) =>
+  withCachedReads(list, (reads) => typeof reads === 'object' && reads !== null && !Array.isArray(reads), expandReads);
 
 /** An entry's records as its JSON holds them (version 2: repeated calls as their places; version 3: the book's reads in runs). */
 export function entryAsWritten(records: readonly TapeRecord[]): readonly object[] {
