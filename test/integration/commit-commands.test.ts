@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { allHandlers } from '../../handlers/index.js';
 import type { Runtime } from '../../runtime/host/runtime.js';
+import { fieldsToRecord } from '../../schemas/fields.js';
 import { streams } from '../../schemas/keys.js';
 import { planFields, seedPortfolio } from '../../bench/governor-plans.js';
 import { monitorLines } from '../support/monitor-lines.js';
@@ -83,9 +84,7 @@ function commitsOf(lines: readonly string[], gateOf: ReadonlyMap<string, string>
 /** The plan_id of a stream entry, read back after the window (every gate's input names one). */
 async function planIdOf(r: Redis, stream: string, id: string): Promise<string | undefined> {
   const [entry] = await r.xrange(stream, id, id);
-  const fields = entry?.[1] ?? [];
-  for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === 'plan_id') return fields[i + 1];
-  return undefined;
+  return entry === undefined ? undefined : fieldsToRecord(entry[1]).plan_id;
 }
 
 /** The gate of each commit connection (quantum-gates:<gate>:commit), by its address. */

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { loadPositionBook, P33_KEY_WATCH } from '../../handlers/positions/book.js';
+import type { ReadCommand } from '../../runtime/contract/redis-reader.js';
 import { KEY_WATCH_EPOCH_KEY } from '../../runtime/host/key-watch.js';
 import { keys } from '../../schemas/keys.js';
 import { BOOK_CONFIG, p33NewestHash } from '../support/book-producers.js';
@@ -78,6 +79,34 @@ describe('the key watch’s cache of the book’s reads', () => {
     } finally {
       await watch.stop();
       await r.config('SET', 'notify-keyspace-events', 'KA');
+    }
+  });
+
+  it('keeps only reads of its cached prefixes: another key, or an EXISTS of a kept key, is sent at every call', async () => {
+    const r = redis.client;
+    const clock = new ManualClock(1_800_000_000_000);
+    await r.hset(keys.marketState('AUSDT'), { mark_price: '100', timestamp: String(clock.now()) });
+    await r.set('quantum:elsewhere:AUSDT', 'x');
+    const watch = await startP33KeyWatch(redis.url, r, config, clock);
+    const sent = async (reads: ReadCommand[]) => {
+      expect(await watch.reader.keysToRead?.(P33_KEY_WATCH)).not.toBeNull();
+      await r.config('RESETSTAT');
+      const replies = await watch.reader.cachedReads?.(P33_KEY_WATCH, reads);
+      const info = (await r.call('INFO', 'commandstats')) as string;
+      const calls = [...info.matchAll(/^cmdstat_(hmget|get|exists):calls=(\d+)/gm)].reduce((sum, m) => sum + Number(m[2]), 0);
+      return { replies, calls };
+    };
+    try {
+      const mark: ReadCommand = ['HMGET', keys.marketState('AUSDT'), 'mark_price'];
+      expect(await sent([mark])).toEqual({ replies: [['100']], calls: 1 });
+      // Kept: answered with nothing sent.
+      expect(await sent([mark])).toEqual({ replies: [['100']], calls: 0 });
+      // Outside the cached prefixes, and an EXISTS of the kept key: sent each time, the kept read still kept.
+      const others: ReadCommand[] = [['GET', 'quantum:elsewhere:AUSDT'], ['EXISTS', keys.marketState('AUSDT')], mark];
+      expect(await sent(others)).toEqual({ replies: ['x', 1, ['100']], calls: 2 });
+      expect(await sent(others)).toEqual({ replies: ['x', 1, ['100']], calls: 2 });
+    } finally {
+      await watch.stop();
     }
   });
 });
