@@ -197,7 +197,8 @@ export function p33KeyWatch(
     name: P33_KEY_WATCH,
     prefixes,
     // The book's other reads, kept until written (loadPositionBook): our view's rows, the market's
-    // sigmas and marks, the memory, the tracker's and the portfolio's hashes.
+    // sigmas and marks, the memory, the tracker's and the portfolio's hashes, and the listings
+    // (our view's index, the governor's watched symbols, P3.3's index).
     cached: [
       prefixOf(keys.position),
       prefixOf(keys.marketState),
@@ -206,6 +207,9 @@ export function p33KeyWatch(
       keys.positionsHeld,
       keys.trackerAccount,
       keys.portfolioState,
+      keys.activePositions,
+      keys.p33Watch,
+      keys.p33PositionIndex,
     ],
     read: (key) => ['HMGET', key, ...P33_FIELDS],
     judge(key, reply, now) {
@@ -474,16 +478,18 @@ export async function loadPositionBook(redis: RedisReader, config: PositionBookC
   const reads = bookReads(prefixes, { withUnpriced, allP33Quotes, withMarketSigma });
   const refusedListings: RefusedListing[] = [];
   const barrier = async () => (await redis.keysToRead?.(P33_KEY_WATCH)) ?? null;
-  const { mode, entries, entrySymbols, appliedIds, view, governorWatch, watchedKeys } = await readListing(
-    redis,
-    config,
-    refusedListings,
-    barrier,
-  );
+  const { mode, entries, entrySymbols, appliedIds, watchedKeys } = await readListing(redis, config, refusedListings, barrier);
   // Kept replies only past a live barrier (cachedReads answers null otherwise).
   const read = (sent: readonly ReadCommand[]) => readWatched(redis, sent);
   const equityKey = withEquity ? keys.portfolioState : '';
-  const [memoryReply, trackerReply, equityReply] = await read([
+  // Our view's index, the governor's watched symbols and P3.3's index: written when a position
+  // opens or closes, not at every decision, so kept like the rows they list (p33KeyWatch).
+  const [viewReply, watchReply, p33IndexReply, memoryReply, trackerReply, equityReply] = await read([
+    ['SMEMBERS', keys.activePositions],
+    ['ZRANGEBYSCORE', keys.p33Watch, '-inf', '+inf'],
+    // The index is read even when no symbol is looked up in it: an open's permit adds to it
+    // (record.ts), so one of another type must block the open here, not be refused in its commit.
+    ['SISMEMBER', keys.p33PositionIndex, ''],
     ['HGETALL', keys.positionsHeld],
     ['HMGET', keys.trackerAccount, 'timestamp'],
     ...(withEquity ? [['HMGET', equityKey, 'equity_usd', 'timestamp'] as const] : []),
@@ -493,6 +499,9 @@ export async function loadPositionBook(redis: RedisReader, config: PositionBookC
     refusedListings.push([name, key, reply.message]);
     return none;
   };
+  const view = listed<string[]>('view', keys.activePositions, viewReply, []);
+  const governorWatch = listed<string[]>('watch', keys.p33Watch, watchReply, []);
+  listed('p33', keys.p33PositionIndex, p33IndexReply, 0);
   const memory = Object.entries(listed<Record<string, string>>('held', keys.positionsHeld, memoryReply, {})).flat();
   const tracker = listed<(string | null)[]>('tracker', keys.trackerAccount, trackerReply, [null])[0] ?? null;
   const equity = withEquity ? listed<(string | null)[] | null>('equity', equityKey, equityReply, null) : null;
@@ -594,8 +603,6 @@ async function readListing(
   entries: Entry[];
   entrySymbols: string[];
   appliedIds: unknown[];
-  view: string[];
-  governorWatch: string[];
 }> {
   const stream = config.POSITION_SNAPSHOT_STREAM;
   let mode: BookRead['mode'] = 'none';
@@ -620,32 +627,23 @@ async function readListing(
     // Else no stream ("no such key"): nothing to fold in; a failure of another kind is the read's.
     else if (!(error instanceof Error && /no such key/i.test(error.message))) throw error;
   }
-  const readView = () => listing(refused, 'view', keys.activePositions, redis.smembers(keys.activePositions), []);
   // Beside the entries' read: passed after XINFO, so with no entry listed no snapshot was applied
-  // after it that its row, kept or read, could miss (loadPositionBook).
-  const [firstWatched, entries, firstView, governorWatch] = await Promise.all([
+  // after it that a row read (or kept) after this barrier could miss (loadPositionBook).
+  const [firstWatched, entries] = await Promise.all([
     barrier(),
     mode === 'none'
       ? []
       : listing(refused, 'stream', stream, redis.xrevrange(stream, '+', start, 'COUNT', config.POSITION_BOOK_MAX_PENDING + 1), []),
-    readView(),
-    listing(refused, 'watch', keys.p33Watch, redis.zrangebyscore(keys.p33Watch, '-inf', '+inf'), []),
-    // The index is read even when no symbol is looked up in it: an open's permit adds to it
-    // (record.ts), so one of another type must block the open here, not be refused in its commit.
-    listing(refused, 'p33', keys.p33PositionIndex, redis.sismember(keys.p33PositionIndex, ''), 0),
   ]);
   const entrySymbols = [...new Set(entries.map(([, f]) => fieldsToRecord(f).symbol ?? ''))].filter((s) => s !== '');
-  if (entrySymbols.length === 0)
-    return { watchedKeys: firstWatched, mode, entries, entrySymbols, appliedIds: [], view: firstView, governorWatch };
-  const [appliedIds, view] = await Promise.all([
-    sendReadsSettled(
-      redis,
-      entrySymbols.map((symbol): ReadCommand => ['GET', keys.positionAppliedId(symbol)]),
-    ),
-    readView(),
-  ]);
-  // A snapshot found applied may have written its row after the first barrier: another, after this read.
-  return { watchedKeys: await barrier(), mode, entries, entrySymbols, appliedIds, view, governorWatch };
+  if (entrySymbols.length === 0) return { watchedKeys: firstWatched, mode, entries, entrySymbols, appliedIds: [] };
+  const appliedIds = await sendReadsSettled(
+    redis,
+    entrySymbols.map((symbol): ReadCommand => ['GET', keys.positionAppliedId(symbol)]),
+  );
+  // A snapshot found applied may have written its row after the first barrier: another, after this
+  // read, before the view's index and rows are read (or answered from what is kept).
+  return { watchedKeys: await barrier(), mode, entries, entrySymbols, appliedIds };
 }
 
 /**

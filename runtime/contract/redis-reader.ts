@@ -15,13 +15,7 @@ export interface RedisReader {
   xrevrange(key: string, end: string, start: string, countToken: 'COUNT', count: number): Promise<[id: string, fields: string[]][]>;
   xinfo(subcommand: 'GROUPS', key: string): Promise<unknown>; // rejects when the stream does not exist
   xpending(key: string, group: string): Promise<unknown[]>; // [count, lowest id, highest id, consumers]
-  scan(
-    cursor: string | number,
-    matchToken: 'MATCH',
-    pattern: string,
-    countToken: 'COUNT',
-    count: number,
-  ): Promise<[cursor: string, keys: string[]]>;
+  scan(cursor: string, matchToken: 'MATCH', pattern: string, countToken: 'COUNT', count: number): Promise<[cursor: string, keys: string[]]>;
   /** INFO's memory section (`maxmemory_policy`); on Redis Cluster every master's, one after another. */
   info(section: 'memory'): Promise<string>;
   /** The keys of key watch `name` a decision must read, every earlier write seen; null (or absent) while not live: read all. */
@@ -31,7 +25,8 @@ export interface RedisReader {
 }
 
 /** One read (`['HMGET', key, field, …]`) of the commands `sendRead` knows; EXISTS's keys all after `key`. */
-export type ReadCommand = readonly [command: 'GET' | 'HGET' | 'HMGET' | 'HGETALL' | 'LRANGE' | 'EXISTS', key: string, ...args: string[]];
+export type ReadCommand = readonly [command: ReadName, key: string, ...args: string[]];
+type ReadName = 'GET' | 'HGET' | 'HMGET' | 'HGETALL' | 'LRANGE' | 'EXISTS' | 'SMEMBERS' | 'SISMEMBER' | 'ZRANGEBYSCORE';
 
 /** Sends one read as the client's own command: the plain path, exactly as a caller reading alone. */
 export function sendRead(redis: RedisReader, [command, key, ...args]: ReadCommand): Promise<unknown> {
@@ -39,5 +34,8 @@ export function sendRead(redis: RedisReader, [command, key, ...args]: ReadComman
   if (command === 'HGET') return redis.hget(key, args[0]!);
   if (command === 'LRANGE') return redis.lrange(key, Number(args[0]), Number(args[1]));
   if (command === 'HGETALL') return redis.hgetall(key);
+  if (command === 'SMEMBERS') return redis.smembers(key);
+  if (command === 'SISMEMBER') return redis.sismember(key, args[0]!);
+  if (command === 'ZRANGEBYSCORE') return redis.zrangebyscore(key, args[0]!, args[1]!);
   return command === 'HMGET' ? redis.hmget(key, ...args) : redis.exists(key, ...args);
 }

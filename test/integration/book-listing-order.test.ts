@@ -9,6 +9,8 @@ import { usePrivateRedis } from '../support/redis-server.js';
 const config = BOOK_CONFIG;
 const NOW = 1_800_000_000_000;
 const STEPS = ['xinfo', 'xpending', 'xrevrange', 'get', 'smembers'] as const;
+/** Through the key watch the view's index is read (or kept) in one cachedReads call with the memory, its first. */
+const WATCHED_STEP: Readonly<Record<string, string>> = { smembers: 'cachedReads' };
 
 /**
  * The book is read in several rounds, not one moment (handlers/positions/book.ts loadPositionBook):
@@ -51,7 +53,7 @@ describe('the book’s listing order: a snapshot applied between its reads count
             if (typeof value !== 'function') return value;
             return async (...args: unknown[]) => {
               const reply: unknown = await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
-              if (property === step) await apply();
+              if (property === (watch === undefined ? step : (WATCHED_STEP[step] ?? step))) await apply();
               return reply;
             };
           },

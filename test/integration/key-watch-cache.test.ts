@@ -82,6 +82,56 @@ describe('the key watch’s cache of the book’s reads', () => {
     }
   });
 
+  it('keeps the listings until written: a warm read sends no SMEMBERS, ZRANGEBYSCORE or SISMEMBER; a position opened since is read', async () => {
+    const r = redis.client;
+    const clock = new ManualClock(1_800_000_000_000);
+    const openInView = async (symbol: string, notional: number) => {
+      await r.hset(keys.position(symbol), {
+        position_notional_usd: String(notional),
+        qty: '1',
+        mark_price: String(notional),
+        updated_at: String(clock.now()),
+      });
+      await r.sadd(keys.activePositions, symbol);
+    };
+    await openInView('AUSDT', 100);
+    await r.zadd(keys.p33Watch, String(clock.now() + 60_000), 'AUSDT');
+    await r.sadd(keys.p33PositionIndex, 'AUSDT');
+    const watch = await startP33KeyWatch(redis.url, r, config, clock);
+    const readBook = async () => {
+      await r.config('RESETSTAT');
+      const { book } = await loadPositionBook(watch.reader, config, { now: clock.now(), withUnpriced: true });
+      const info = (await r.call('INFO', 'commandstats')) as string;
+      const listings = [...info.matchAll(/^cmdstat_(smembers|zrangebyscore|sismember):calls=(\d+)/gm)].reduce(
+        (sum, m) => sum + Number(m[2]),
+        0,
+      );
+      return { positions: book.positions.map((p) => [p.symbol, p.notionalUsd]).sort(), listings };
+    };
+    try {
+      expect(await readBook()).toEqual({ positions: [['AUSDT', 100]], listings: 3 });
+      expect(await readBook()).toEqual({ positions: [['AUSDT', 100]], listings: 0 });
+      // Our view's index written: its reply goes, the next read sends it (and only it) and sees the position.
+      await openInView('BUSDT', 50);
+      expect(await readBook()).toEqual({
+        positions: [
+          ['AUSDT', 100],
+          ['BUSDT', 50],
+        ],
+        listings: 1,
+      });
+      // An index of another type: its refusal is kept as its answer, the listing named unreadable at every read.
+      await r.del(keys.p33PositionIndex);
+      await r.set(keys.p33PositionIndex, 'not a set');
+      for (let i = 0; i < 2; i++) {
+        const { book } = await loadPositionBook(watch.reader, config, { now: clock.now(), withUnpriced: true });
+        expect(book.unreadableListings.map((u) => [u.listing, u.key])).toEqual([['p33', keys.p33PositionIndex]]);
+      }
+    } finally {
+      await watch.stop();
+    }
+  });
+
   it('keeps only reads of its cached prefixes: another key, or an EXISTS of a kept key, is sent at every call', async () => {
     const r = redis.client;
     const clock = new ManualClock(1_800_000_000_000);
