@@ -10,6 +10,11 @@ export class UnanswerableRead extends Error {
 }
 
 type Reply = { readonly value: unknown; readonly failed: boolean };
+/** The identity's method of one read of a taped cachedReads call, indexed alone. */
+const PER_READ = 'cachedReads:read';
+const MISSING = Symbol('missing');
+/** One read of a cachedReads call as the tape holds it (runtime/contract ReadCommand): `['HMGET', key, field, …]`. */
+type ReadCommand = readonly [command: string, ...words: string[]];
 
 /** A decision's (or a batch state's) taped replies by read, each read's replies in the order they came. */
 export class ReplyBook {
@@ -17,11 +22,22 @@ export class ReplyBook {
 
   constructor(reads: TapedReads | undefined) {
     for (const [method, args, value, failed] of reads?.calls ?? []) {
-      const identity = readIdentity(method, args);
-      const entry = this.replies.get(identity) ?? { list: [], next: 0 };
-      entry.list.push({ value, failed: failed === 1 });
-      this.replies.set(identity, entry);
+      this.add(readIdentity(method, args), { value, failed: failed === 1 });
+      // Each read of a cachedReads call also alone: a release may ask it with other reads (PER_READ).
+      const [, batch] = args as [string, readonly ReadCommand[] | undefined];
+      if (method === 'cachedReads' && failed !== 1 && Array.isArray(value) && Array.isArray(batch))
+        batch.forEach((read, i) => this.add(readIdentity(PER_READ, read), { value: value[i], failed: false }));
     }
+  }
+
+  private add(identity: string, reply: Reply): void {
+    const entry = this.replies.get(identity) ?? { list: [], next: 0 };
+    entry.list.push(reply);
+    this.replies.set(identity, entry);
+  }
+
+  has(identity: string): boolean {
+    return this.replies.has(identity);
   }
 
   /** The next reply taped for the read, then the last again; undefined when the read was never taped. */
@@ -49,8 +65,27 @@ export function replayReader(own: ReplyBook, shared?: ReplyBook, onMissing?: (re
     onMissing?.(read);
     throw new UnanswerableRead(read);
   };
+  /**
+   * A cachedReads call the tape does not hold whole (a release reading the book's keys in another
+   * grouping, as 1.10.0 the listings): each read answered by its reply in another taped cachedReads
+   * call of the decision, else by the same read taped as a plain call (a refusal an Error in its
+   * place), as the running code sent it. One read neither answers makes the call unanswerable.
+   */
+  const readByRead = (name: unknown, reads: readonly ReadCommand[]): unknown[] => {
+    const replies = reads.map((read) => {
+      const reply = own.take(readIdentity(PER_READ, read)) ?? shared?.take(readIdentity(PER_READ, read));
+      if (reply) return (answeredReply('cachedReads', [reply.value]) as unknown[])[0];
+      const [command, ...words] = read;
+      const plain = own.take(readIdentity(command.toLowerCase(), words)) ?? shared?.take(readIdentity(command.toLowerCase(), words));
+      return plain === undefined ? MISSING : plain.failed ? new Error(String(plain.value)) : plain.value;
+    });
+    if (replies.includes(MISSING)) one('cachedReads', [name, reads]);
+    return replies;
+  };
   const answer = (method: string, args: unknown[]): Promise<unknown> => {
     try {
+      if (method === 'cachedReads' && !own.has(readIdentity(method, args)) && !shared?.has(readIdentity(method, args)))
+        return Promise.resolve(structuredClone(readByRead(args[0], args[1] as readonly ReadCommand[])));
       const reply = one(method, [...args]);
       return reply.failed
         ? Promise.reject(new Error(String(reply.value)))
