@@ -33,8 +33,9 @@ export interface Reads {
   readonly redis: RedisReader;
   readonly now: () => number;
   /**
-   * Reads Redis's clock in the round trip of each batch's reads, so `now` is Redis's from its answer
-   * on; resolves with how far `now` was off it (redis-clock.ts). Absent where the clock is taped or faked.
+   * Reads Redis's clock in the round trip of a batch's reads when its last reading is stale, so `now`
+   * is Redis's from its answer on; resolves with how far `now` was off it, 0 when nothing was read
+   * (redis-clock.ts). Absent where the clock is taped or faked.
    */
   readonly syncClock?: () => Promise<number>;
   /** A message's reader and clock; `redis` is the reader it would be given (the reads named ahead answered first), `state` its batch state. */
@@ -177,11 +178,11 @@ class SharedRun {
 
 /**
  * A batch's reads asked with a clock further than this off the TIME read beside them are read
- * again: a round trip takes a millisecond, and the health probe's TIME keeps the clock within a
- * second's drift of the host's (ppm), so only a jump of the host's clock, or a first read, gets here.
+ * again: a round trip takes a millisecond and the monotonic clock drifts microseconds a second, so
+ * only a first read, or a step of Redis's own clock, gets here.
  */
 const CLOCK_DRIFT_MS = 250;
-/** After this many, the reads stand: the clock is then within redis-clock.ts's ANCHOR_SPAN_MS of Redis's (a host clock jumping on every read). */
+/** After this many, the reads stand (Redis's clock stepping at every TIME). */
 const CLOCK_REREADS = 2;
 
 /** The handler's batch state (undefined without loadState), its reads taped when a tape records. */

@@ -10,15 +10,17 @@ export type ReadRedisTime = () => Promise<number>;
  * age every figure out of the book, one 8 s behind would see every plan as stamped ahead.
  *
  * The rule, in one place: `now()` is Redis's last TIME (taken at the midpoint of its round trip)
- * plus the host's time since, at most ANCHOR_SPAN_MS of it. A batch sends TIME in the round trip
- * of its reads and reads again when the clock it asked them with was off that TIME by more than
- * CLOCK_DRIFT_MS (execute.ts), so a jump of the host's clock reaches no decision; between
- * decisions the health probe's TIME keeps the readings fresh for the status and the routes.
- * Waits are the host's: a duration is the same on either clock.
+ * plus the time since on the host's monotonic clock, which no one sets and NTP does not step: a
+ * jump of the host's clock moves no reading. The health probe reads TIME every second; a batch
+ * reads it in the round trip of its reads only when the last is older than RESYNC_AFTER_MS (a
+ * stalled probe; the shadow, without one, syncs every batch), and reads again when the clock it asked them
+ * with was off that TIME by more than CLOCK_DRIFT_MS (execute.ts): its first batch, or Redis's own
+ * clock stepped. Waits are the host's: a duration is the same on either clock.
  */
 export class RedisClock implements Clock {
-  /** The last TIME read: Redis's ms, and the host's reading it is taken to have been made at. */
-  private anchor: { readonly redisMs: number; readonly hostAt: number } | undefined;
+  /** The last TIME read: Redis's ms, and the host's monotonic reading it is taken to have been made at. */
+  private anchor: { readonly redisMs: number; readonly at: number } | undefined;
+  private ahead: number | undefined;
 
   constructor(
     private readonly host: Clock,
@@ -27,11 +29,11 @@ export class RedisClock implements Clock {
     private readonly onOffset: (hostAheadMs: number) => void = () => undefined,
   ) {}
 
-  /** The rule above: a jump of the host's clock after the read moves no reading by more than ANCHOR_SPAN_MS (backwards, not at all). */
   readonly now = (): number => {
     const { anchor } = this;
-    return anchor === undefined ? this.host.now() : this.readingAt(anchor, this.host.now());
+    return anchor === undefined ? this.host.now() : anchor.redisMs + Math.round(this.host.monotonic() - anchor.at);
   };
+  readonly monotonic = (): number => this.host.monotonic();
   readonly sleep: Clock['sleep'] = (ms, signal) => this.host.sleep(ms, signal);
   readonly every: Clock['every'] = (ms, tick) => this.host.every(ms, tick);
 
@@ -41,42 +43,36 @@ export class RedisClock implements Clock {
    * asked with a clock that far off reads again (execute.ts). Rejects as the read does (Redis's state: held).
    */
   async sync(): Promise<number> {
-    const sentAt = this.host.now();
+    const [sentAt, wallAt] = [this.host.monotonic(), this.host.now()];
     const redisMs = await this.readTime();
-    return this.note(redisMs, sentAt, this.host.now());
-  }
-
-  /** A TIME read between `sentAt` and `answeredAt` on the host's clock (the health probe's, or sync's); returns how far the readings before it were off. */
-  note(redisMs: number, sentAt: number, answeredAt: number): number {
-    // A host clock that jumped during the round trip makes its midpoint meaningless; the answer's
-    // moment is then the nearer bound (the next sync, before the next decision, measures again).
-    // Whole ms, as Date.now() reads: stamps written from now() are integers.
-    const hostAt = Math.round(answeredAt >= sentAt && answeredAt - sentAt < JUMP_DURING_READ_MS ? (sentAt + answeredAt) / 2 : answeredAt);
-    const wasOffMs = this.anchor === undefined ? Number.POSITIVE_INFINITY : Math.abs(this.readingAt(this.anchor, hostAt) - redisMs);
-    this.anchor = { redisMs, hostAt };
-    this.onOffset(hostAt - redisMs);
+    const at = (sentAt + this.host.monotonic()) / 2;
+    const { anchor } = this;
+    const wasOffMs = anchor === undefined ? Number.POSITIVE_INFINITY : Math.abs(anchor.redisMs + Math.round(at - anchor.at) - redisMs);
+    this.anchor = { redisMs, at };
+    // The host's own clock at the same midpoint, shown (the gauge, the status), never used for a decision.
+    this.ahead = Math.round(wallAt + (at - sentAt)) - redisMs;
+    this.onOffset(this.ahead);
     return wasOffMs;
   }
 
-  private readingAt(anchor: { readonly redisMs: number; readonly hostAt: number }, hostAt: number): number {
-    return anchor.redisMs + Math.min(ANCHOR_SPAN_MS, Math.max(0, hostAt - anchor.hostAt));
+  /** sync() when no TIME was read in the last RESYNC_AFTER_MS, else 0 with nothing sent: what a batch asks. */
+  syncIfStale(): Promise<number> {
+    const { anchor } = this;
+    return anchor !== undefined && this.host.monotonic() - anchor.at < RESYNC_AFTER_MS ? Promise.resolve(0) : this.sync();
   }
 
   /** How far the host's clock is ahead of Redis's (negative: behind), in ms, at the last read; undefined before Redis first answered. */
   get hostAheadMs(): number | undefined {
-    return this.anchor && this.anchor.hostAt - this.anchor.redisMs;
+    return this.ahead;
   }
 }
 
 /**
- * How far a reading may run past Redis's last TIME on the host's clock. Decisions read TIME before
- * each batch and take milliseconds; the health probe reads it every second at most; so a reading
- * this far past its anchor is a host clock that jumped, or a Redis that stopped answering.
+ * How old Redis's last TIME may be for a batch to read on it without one of its own: twice the
+ * health probe's period, so a running probe leaves decisions none to send (one command a decision
+ * at upstream's rates, issue #72), and the monotonic clock's drift over it is microseconds.
  */
-const ANCHOR_SPAN_MS = 2_000;
-
-/** A round trip to Redis longer than this on the host's clock is a jump of that clock, not a slow answer. */
-const JUMP_DURING_READ_MS = 5_000;
+const RESYNC_AFTER_MS = 2_000;
 
 /** TIME's reply ([seconds, microseconds]) in ms since the epoch. */
 export function redisTimeMs(reply: readonly (string | number)[]): number {

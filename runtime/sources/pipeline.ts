@@ -94,7 +94,7 @@ export class SourcePipeline {
     this.log = deps.logger.child({ handler: handler.name, ...shape.bindings });
     this.lastProgressAt = now();
     // The tape wraps the reader and the clock: every decision's reads and readings are recorded.
-    const reads = directReads(deps.reads, deps.redisClock.now, () => deps.redisClock.sync());
+    const reads = directReads(deps.reads, deps.redisClock.now, () => deps.redisClock.syncIfStale());
     this.env = {
       handler,
       decision: {

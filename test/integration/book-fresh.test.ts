@@ -4,7 +4,7 @@ import { parseRuntimeConfig } from '../../runtime/host/index.js';
 import type { Runtime } from '../../runtime/host/runtime.js';
 import { keys, streams } from '../../schemas/keys.js';
 import { p33NewestHash } from '../support/book-producers.js';
-import { clockReading } from '../support/clock.js';
+import { hostClockApart } from '../support/clock.js';
 import { refreshPositionIndex, usePrivateCommitter } from '../support/decide-once.js';
 import { usePrivateRedis } from '../support/redis-server.js';
 import { metricSum, startRuntime, waitFor } from '../support/runtime.js';
@@ -28,7 +28,7 @@ describe('a P3.3 write before a plan is in its decision (issue #69 item 2)', () 
   });
 
   const start = async (env: Record<string, string>, offset = { ms: 0 }) => {
-    const runtime = await startRuntime(redis.url, env, undefined, { clock: clockReading(() => Date.now() + offset.ms) });
+    const runtime = await startRuntime(redis.url, env, undefined, { clock: hostClockApart(() => offset.ms) });
     running.push(runtime);
     return runtime;
   };

@@ -4,7 +4,7 @@ import { allHandlers } from '../../handlers/index.js';
 import type { Runtime } from '../../runtime/host/runtime.js';
 import { keys, streams } from '../../schemas/keys.js';
 import { balanceTrackerSnapshot, marketStatePublished, tickerHash } from '../support/book-producers.js';
-import { clockReading } from '../support/clock.js';
+import { hostClockApart } from '../support/clock.js';
 import { usePrivateRedis } from '../support/redis-server.js';
 import { metricSum, produce, startRuntime } from '../support/runtime.js';
 import { untilStream } from '../support/until.js';
@@ -12,7 +12,7 @@ import { untilStream } from '../support/until.js';
 /**
  * Issue #69 item 1: one clock. The gates' host keeps its own time (a failed NTP sync, a VM resumed
  * from a snapshot), while Redis stamps every stream id and the producers write beside it. Each
- * runtime here runs on a host clock set apart from Redis's (the test's `clockReading`), and Redis's
+ * runtime here runs on a host clock set apart from Redis's (the test's `hostClockApart`), and Redis's
  * TIME is the machine's own: every case failed on 2af38d6, where decisions read the host's clock.
  */
 describe("one clock: decisions read Redis's clock, never the host's", () => {
@@ -27,7 +27,7 @@ describe("one clock: decisions read Redis's clock, never the host's", () => {
   const start = async (env: Record<string, string>) => {
     const runtime = await startRuntime(redis.url, { GOV_SYMBOL_COOLDOWN_SECONDS: '0', ...env }, allHandlers, {
       httpPlugins,
-      clock: clockReading(() => Date.now() + hostAheadMs),
+      clock: hostClockApart(() => hostAheadMs),
     });
     running.push(runtime);
     return runtime;
@@ -101,7 +101,7 @@ describe("one clock: decisions read Redis's clock, never the host's", () => {
     const replica = async (aheadMs: number, name: string) => {
       const runtime = await startRuntime(redis.url, { GOV_SYMBOL_COOLDOWN_SECONDS: '0', CONSUMER_NAME: name, ...env }, allHandlers, {
         httpPlugins,
-        clock: clockReading(() => Date.now() + aheadMs),
+        clock: hostClockApart(() => aheadMs),
       });
       running.push(runtime);
       return runtime;

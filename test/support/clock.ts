@@ -1,7 +1,13 @@
 import { systemClock, type Clock } from '../../runtime/engine/clock.js';
 
-/** The system's waits with the time read from `now`: a host whose clock is set apart from Redis's. */
-export const clockReading = (now: () => number): Clock => ({ ...systemClock, now });
+/** The system's waits with the time read from `now`, durations too (`monotonic`): a world whose time the test drives. */
+export const clockReading = (now: () => number): Clock => ({ ...systemClock, now, monotonic: now });
+
+/**
+ * A host whose clock is set apart from Redis's by `aheadMs()` (a failed NTP sync, a VM resumed,
+ * a step back and forth), its monotonic clock the system's: no one sets that one.
+ */
+export const hostClockApart = (aheadMs: () => number): Clock => ({ ...systemClock, now: () => Date.now() + aheadMs() });
 
 /**
  * A world whose time the test drives: the host's clock and Redis's (which decisions read) both
@@ -26,6 +32,7 @@ export class ManualClock implements Clock {
   }
 
   readonly now = (): number => this.at;
+  readonly monotonic = (): number => this.at;
 
   readonly sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
     new Promise<void>((resolve) => {

@@ -4,68 +4,79 @@ import { RedisClock, redisTimeMs } from '../../runtime/engine/redis-clock.js';
 
 const REDIS = 1_795_000_000_000;
 
-/** A host clock the test sets, and a Redis whose TIME answers `redisAt` after `roundTripMs` of the host's time. */
+/**
+ * A host the test sets: its clock (`host`, which may be set apart or stepped) and its monotonic
+ * clock (`mono`, which only moves on), and a Redis whose TIME answers `redisAt` after `roundTripMs`.
+ */
 function world(hostAheadMs: number, roundTripMs = 2) {
-  const w = { host: REDIS + hostAheadMs, redisAt: REDIS, offsets: [] as number[] };
+  const w = { host: REDIS + hostAheadMs, mono: 0, redisAt: REDIS, offsets: [] as number[], times: 0 };
+  /** Time passes: every clock moves on by `ms`. */
+  const pass = (ms: number) => {
+    w.host += ms;
+    w.mono += ms;
+    w.redisAt += ms;
+  };
   const clock = new RedisClock(
-    { ...systemClock, now: () => w.host },
+    { ...systemClock, now: () => w.host, monotonic: () => w.mono },
     () => {
+      w.times += 1;
       const answer = w.redisAt + roundTripMs / 2;
-      w.host += roundTripMs;
-      w.redisAt += roundTripMs;
+      pass(roundTripMs);
       return Promise.resolve(answer);
     },
     (ahead) => w.offsets.push(ahead),
   );
-  return { w, clock };
+  return { w, clock, pass };
 }
 
 describe("Redis's clock as decisions read it", () => {
   it("reads Redis's TIME, not the host's, whatever the host's offset", async () => {
     for (const ahead of [200_000, -8_000, -60_000, 0]) {
-      const { w, clock } = world(ahead);
+      const { w, clock, pass } = world(ahead);
       await clock.sync();
       expect(clock.now()).toBe(w.redisAt);
       expect(clock.hostAheadMs).toBe(ahead);
       expect(w.offsets).toEqual([ahead]);
-      w.host += 300;
-      w.redisAt += 300;
+      pass(300);
       expect(clock.now()).toBe(w.redisAt);
     }
   });
 
-  it('moves at most 2 s past its last reading when the host clock jumps ahead, and not at all when it jumps back', async () => {
-    const { w, clock } = world(0);
+  it("moves not at all when the host's clock is stepped, either way, and shows the new offset at the next TIME", async () => {
+    const { w, clock, pass } = world(0);
     await clock.sync();
-    const at = clock.now();
     w.host += 200_000;
-    expect(clock.now()).toBeGreaterThan(at);
-    expect(clock.now()).toBeLessThanOrEqual(at + 2_000);
+    pass(500);
+    expect(clock.now()).toBe(w.redisAt);
     w.host -= 400_000;
-    expect(clock.now()).toBeLessThanOrEqual(at);
-    // The next reading (each batch's, each health probe's) anchors it again.
+    pass(500);
+    expect(clock.now()).toBe(w.redisAt);
     await clock.sync();
     expect(clock.now()).toBe(w.redisAt);
     expect(clock.hostAheadMs).toBe(-200_000);
   });
 
   it('says how far the readings before a TIME were off it: a batch read with a clock that far off reads again', async () => {
-    const { w, clock } = world(0);
+    const { w, clock, pass } = world(0);
     expect(await clock.sync()).toBe(Number.POSITIVE_INFINITY);
-    w.host += 300;
-    w.redisAt += 300;
+    pass(300);
     expect(await clock.sync()).toBe(0);
-    w.host += 1_500;
-    w.redisAt += 300;
+    // Redis's own clock stepped 1.2 s ahead: the next TIME says so.
+    w.redisAt += 1_200;
     expect(await clock.sync()).toBe(1_200);
   });
 
-  it('takes the answer as the moment when the host clock jumps during the read', () => {
-    const { clock } = world(0);
-    clock.note(REDIS, REDIS, REDIS + 200_000);
-    expect(clock.hostAheadMs).toBe(200_000);
-    clock.note(REDIS, REDIS, REDIS - 5);
-    expect(clock.hostAheadMs).toBe(-5);
+  it('reads TIME for a batch only when none was read in the last 2 s: the health probe keeps decisions from sending one', async () => {
+    const { w, clock, pass } = world(0);
+    expect(await clock.syncIfStale()).toBe(Number.POSITIVE_INFINITY);
+    expect(w.times).toBe(1);
+    pass(1_900);
+    expect(await clock.syncIfStale()).toBe(0);
+    expect(w.times).toBe(1);
+    expect(clock.now()).toBe(w.redisAt);
+    pass(200);
+    expect(await clock.syncIfStale()).toBe(0);
+    expect(w.times).toBe(2);
   });
 
   it("is the host's clock until Redis first answers", () => {
