@@ -56,9 +56,9 @@ export class ReplyBook {
  * rejects with UnanswerableRead naming it, never with a made-up value.
  */
 export function replayReader(own: ReplyBook, shared?: ReplyBook, onMissing?: (read: string) => void): RedisReader {
+  const take = (identity: string): Reply | undefined => own.take(identity) ?? shared?.take(identity);
   const one = (method: string, args: readonly unknown[]): Reply => {
-    const identity = readIdentity(method, args);
-    const reply = own.take(identity) ?? shared?.take(identity);
+    const reply = take(readIdentity(method, args));
     if (reply) return reply;
     const read = `${method} ${args.map((a) => String(a)).join(' ')}`;
     // Told as well as thrown: the gate may catch the error (a read it fails open on), the rehearsal must still know.
@@ -73,10 +73,10 @@ export function replayReader(own: ReplyBook, shared?: ReplyBook, onMissing?: (re
    */
   const readByRead = (name: unknown, reads: readonly ReadCommand[]): unknown[] => {
     const replies = reads.map((read) => {
-      const reply = own.take(readIdentity(PER_READ, read)) ?? shared?.take(readIdentity(PER_READ, read));
+      const reply = take(readIdentity(PER_READ, read));
       if (reply) return (answeredReply('cachedReads', [reply.value]) as unknown[])[0];
       const [command, ...words] = read;
-      const plain = own.take(readIdentity(command.toLowerCase(), words)) ?? shared?.take(readIdentity(command.toLowerCase(), words));
+      const plain = take(readIdentity(command.toLowerCase(), words));
       return plain === undefined ? MISSING : plain.failed ? new Error(String(plain.value)) : plain.value;
     });
     if (replies.includes(MISSING)) one('cachedReads', [name, reads]);
@@ -84,7 +84,8 @@ export function replayReader(own: ReplyBook, shared?: ReplyBook, onMissing?: (re
   };
   const answer = (method: string, args: unknown[]): Promise<unknown> => {
     try {
-      if (method === 'cachedReads' && !own.has(readIdentity(method, args)) && !shared?.has(readIdentity(method, args)))
+      const whole = readIdentity(method, args);
+      if (method === 'cachedReads' && !own.has(whole) && !shared?.has(whole))
         return Promise.resolve(structuredClone(readByRead(args[0], args[1] as readonly ReadCommand[])));
       const reply = one(method, [...args]);
       return reply.failed
