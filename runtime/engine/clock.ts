@@ -16,8 +16,7 @@ export const systemClock: Clock = {
   monotonic: () => performance.now(),
   sleep: (ms, signal) => wait(ms, undefined, signal ? { signal } : {}).catch(() => undefined),
   every: (ms, tick) => {
-    const timer = setInterval(tick, ms);
-    timer.unref();
+    const timer = setInterval(tick, ms).unref();
     return () => clearInterval(timer);
   },
 };

@@ -15,7 +15,7 @@ export type ReadRedisTime = () => Promise<number>;
  * reads it in the round trip of its reads only when the last is older than RESYNC_AFTER_MS (a
  * stalled probe; the shadow, without one, syncs every batch), and reads again when the clock it asked them
  * with was off that TIME by more than CLOCK_DRIFT_MS (execute.ts): its first batch, or Redis's own
- * clock stepped. Waits are the host's: a duration is the same on either clock.
+ * clock stepped; a slow TIME is read again. Waits are the host's: a duration is the same on either clock.
  */
 export class RedisClock implements Clock {
   /** The last TIME read: Redis's ms, and the host's monotonic reading it is taken to have been made at. */
@@ -29,10 +29,8 @@ export class RedisClock implements Clock {
     private readonly onOffset: (hostAheadMs: number) => void = () => undefined,
   ) {}
 
-  readonly now = (): number => {
-    const { anchor } = this;
-    return anchor === undefined ? this.host.now() : anchor.redisMs + Math.round(this.host.monotonic() - anchor.at);
-  };
+  readonly now = (): number =>
+    this.anchor === undefined ? this.host.now() : this.anchor.redisMs + Math.round(this.host.monotonic() - this.anchor.at);
   readonly monotonic = (): number => this.host.monotonic();
   readonly sleep: Clock['sleep'] = (ms, signal) => this.host.sleep(ms, signal);
   readonly every: Clock['every'] = (ms, tick) => this.host.every(ms, tick);
@@ -43,8 +41,10 @@ export class RedisClock implements Clock {
    * asked with a clock that far off reads again (execute.ts). Rejects as the read does (Redis's state: held).
    */
   async sync(): Promise<number> {
-    const [sentAt, wallAt] = [this.host.monotonic(), this.host.now()];
-    const redisMs = await this.readTime();
+    let [sentAt, wallAt, redisMs] = [0, 0, 0];
+    // A slow answer (sent into an outage, answered after the reconnect) may be off its midpoint by seconds: read again.
+    for (let tries = 0; tries === 0 || (this.host.monotonic() - sentAt > SLOW_TIME_MS && tries < TIME_TRIES); tries++)
+      [sentAt, wallAt, redisMs] = [this.host.monotonic(), this.host.now(), await this.readTime()];
     const at = (sentAt + this.host.monotonic()) / 2;
     const { anchor } = this;
     const wasOffMs = anchor === undefined ? Number.POSITIVE_INFINITY : Math.abs(anchor.redisMs + Math.round(at - anchor.at) - redisMs);
@@ -57,8 +57,7 @@ export class RedisClock implements Clock {
 
   /** sync() when no TIME was read in the last RESYNC_AFTER_MS, else 0 with nothing sent: what a batch asks. */
   syncIfStale(): Promise<number> {
-    const { anchor } = this;
-    return anchor !== undefined && this.host.monotonic() - anchor.at < RESYNC_AFTER_MS ? Promise.resolve(0) : this.sync();
+    return this.anchor !== undefined && this.host.monotonic() - this.anchor.at < RESYNC_AFTER_MS ? Promise.resolve(0) : this.sync();
   }
 
   /** How far the host's clock is ahead of Redis's (negative: behind), in ms, at the last read; undefined before Redis first answered. */
@@ -70,9 +69,11 @@ export class RedisClock implements Clock {
 /**
  * How old Redis's last TIME may be for a batch to read on it without one of its own: twice the
  * health probe's period, so a running probe leaves decisions none to send (one command a decision
- * at upstream's rates, issue #72), and the monotonic clock's drift over it is microseconds.
+ * at upstream's rates, issue #72), and the monotonic clock's drift over it is microseconds. A TIME
+ * answered after a round trip over SLOW_TIME_MS (a millisecond or two here) is read again, up to
+ * TIME_TRIES reads (test/chaos/clock-after-outage.test.ts).
  */
-const RESYNC_AFTER_MS = 2_000;
+const [RESYNC_AFTER_MS, SLOW_TIME_MS, TIME_TRIES] = [2_000, 100, 3];
 
 /** TIME's reply ([seconds, microseconds]) in ms since the epoch. */
 export function redisTimeMs(reply: readonly (string | number)[]): number {

@@ -43,6 +43,11 @@ export interface TestRedisOptions {
   readonly extraArgs?: readonly string[];
   /** Start with --requirepass; the fixture's own client and probe authenticate with it. */
   readonly password?: string;
+  /**
+   * Variables added to the redis-server process's environment (the test's own are inherited):
+   * an LD_PRELOAD that sets its clock off the host's, say (redis-clock-shim.ts).
+   */
+  readonly serverEnv?: Readonly<Record<string, string>>;
 }
 
 /** redis-server could not bind its port: another process took it after freePort() found it free. */
@@ -88,7 +93,7 @@ export async function startTestRedis(options: TestRedisOptions = {}): Promise<Te
     // As an operator configures it for the position book's key watch (docs/operations.md); extraArgs may turn it off.
     args.push('--notify-keyspace-events', 'KA');
     args.push(...(options.extraArgs ?? []));
-    const proc = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.serverEnv } });
     // What it prints (its log, and a refused setting on stderr) says why a start failed: read until it is up.
     let printed = '';
     const heard = (chunk: Buffer) => (printed = (printed + chunk.toString()).slice(-4000));

@@ -79,6 +79,33 @@ describe("Redis's clock as decisions read it", () => {
     expect(w.times).toBe(2);
   });
 
+  it('reads TIME again when one was answered slowly (sent into an outage, read by Redis at its end): the next, quick one is taken', async () => {
+    const w = { mono: 0, redisAt: REDIS, times: 0 };
+    // The first TIME waits 3 s for a reconnect and is read by Redis as it arrives; the rest take 2 ms.
+    const roundTrips = [3_000, 2];
+    const clock = new RedisClock({ ...systemClock, now: () => REDIS, monotonic: () => w.mono }, () => {
+      const trip = roundTrips[Math.min(w.times++, roundTrips.length - 1)]!;
+      w.mono += trip;
+      w.redisAt += trip;
+      return Promise.resolve(trip > 100 ? w.redisAt : w.redisAt - trip / 2);
+    });
+    await clock.sync();
+    expect(w.times).toBe(2);
+    expect(clock.now()).toBe(w.redisAt);
+  });
+
+  it('takes the last of three slow answers rather than none: a Redis slow at every TIME still gives the gates its clock', async () => {
+    const w = { mono: 0, times: 0 };
+    const clock = new RedisClock({ ...systemClock, now: () => 0, monotonic: () => w.mono }, () => {
+      w.times += 1;
+      w.mono += 400;
+      return Promise.resolve(REDIS + w.mono - 200);
+    });
+    await clock.sync();
+    expect(w.times).toBe(3);
+    expect(clock.now()).toBe(REDIS + w.mono);
+  });
+
   it("is the host's clock until Redis first answers", () => {
     const { w, clock } = world(123);
     expect(clock.now()).toBe(w.host);
