@@ -9,6 +9,7 @@ import { positionSnapshotSchema, snapshotAges, snapshotNotional } from '../../sc
 import { DEFAULT_PRICE_MAX_SKEW_SEC } from './bounds.js';
 import {
   foldBook,
+  KeptFolds,
   largestExposure,
   largestOf,
   legOf,
@@ -239,14 +240,24 @@ function watchedSymbols(watchedKeys: readonly string[], prefixes: readonly strin
 export type BookListing = 'view' | 'p33' | 'stream' | 'equity' | 'watch' | 'held' | 'tracker';
 const BOOK_LISTINGS: readonly BookListing[] = ['view', 'p33', 'stream', 'equity', 'watch', 'held', 'tracker'];
 
-/** The symbols the memory's fields (HGETALL's field, value, … of keys.positionsHeld) name, each once. */
-function heldSymbols(memory: readonly string[]): string[] {
-  const symbols = new Set<string>();
-  for (let i = 0; i + 1 < memory.length; i += 2) {
-    const held = memory[i + 1] === '' ? undefined : parseHeldKey(memory[i]!);
-    if (held !== undefined) symbols.add(held.symbol);
-  }
-  return [...symbols];
+/** The book's memory (keys.positionsHeld) as read: its legs, its mark on P3.3's listing, and the symbols its legs name, each once. */
+interface ReadMemory {
+  readonly legs: HeldMemory;
+  readonly listingMark: ListingMark;
+  readonly symbols: readonly string[];
+}
+
+/** The memory from HGETALL's reply (an object of its fields), decoded once for a reply the key watch keeps. */
+function readMemory(reply: Readonly<Record<string, string>>): ReadMemory {
+  return decodedOnce(reply, '', 'memory', () => {
+    const flat = Object.entries(reply).flat();
+    const symbols = new Set<string>();
+    for (let i = 0; i + 1 < flat.length; i += 2) {
+      const held = flat[i + 1] === '' ? undefined : parseHeldKey(flat[i]!);
+      if (held !== undefined) symbols.add(held.symbol);
+    }
+    return { legs: heldMemoryOf(flat), listingMark: listingMarkOf(flat), symbols: [...symbols] };
+  });
 }
 
 /** A listing read Redis refused: which (the book's, or a gate's own such as the governor's reservations), its key, and Redis's error (WRONGTYPE). */
@@ -435,8 +446,8 @@ interface ListedReplies {
   /** The listing reads Redis refused: [listing, key, error]. */
   readonly refusedListings: readonly (readonly [listing: string, key: string, error: string])[];
   readonly p33Listing: PositionBook['p33Listing'];
-  /** The book's memory (keys.positionsHeld) as HGETALL gives it: field, value, … */
-  readonly memory: readonly string[];
+  /** The book's memory (keys.positionsHeld). */
+  readonly memory: ReadMemory;
   /** The balance tracker's account hash's timestamp. */
   readonly tracker: string | null;
 }
@@ -502,7 +513,7 @@ export async function loadPositionBook(redis: RedisReader, config: PositionBookC
   const view = listed<string[]>('view', keys.activePositions, viewReply, []);
   const governorWatch = listed<string[]>('watch', keys.p33Watch, watchReply, []);
   listed('p33', keys.p33PositionIndex, p33IndexReply, 0);
-  const memory = Object.entries(listed<Record<string, string>>('held', keys.positionsHeld, memoryReply, {})).flat();
+  const memory = readMemory(listed<Record<string, string>>('held', keys.positionsHeld, memoryReply, {}));
   const tracker = listed<(string | null)[]>('tracker', keys.trackerAccount, trackerReply, [null])[0] ?? null;
   const equity = withEquity ? listed<(string | null)[] | null>('equity', equityKey, equityReply, null) : null;
   // Without the key watch, every symbol P3.3's index lists (a flat universe's too).
@@ -510,7 +521,7 @@ export async function loadPositionBook(redis: RedisReader, config: PositionBookC
     watchedKeys === null
       ? await listing(refusedListings, 'p33', keys.p33PositionIndex, redis.smembers(keys.p33PositionIndex), [])
       : watchedSymbols(watchedKeys, prefixes);
-  const held = heldSymbols(memory);
+  const held = memory.symbols;
   // P3.3's word is read for every symbol another producer or the memory names, and those the
   // governor watches: a flat hash's mark prices another producer's position, and a remembered
   // symbol's vanished hash must be seen vanished.
@@ -700,19 +711,42 @@ function anyNeedless(
 }
 
 /**
- * The book's read commands, each made once for its plan and symbol and then kept (shared, never
- * changed): at 1,000 held a book read sends ~7,000 reads, and making them anew at every decision,
- * with their keys, was about a fifth of what a decision allocated (`npx tsx bench/book-allocations.ts`).
- * A plan's kept commands go all at once past MAX_KEPT_COMMANDS symbols (a universe churning).
+ * What the book makes again at every read of a large book unless it keeps it, each kept thing shared
+ * and never changed:
+ * - `commands`: its read commands, each made once for its plan and symbol: at 1,000 held a book read
+ *   sends ~7,000 reads, and making them anew, with their keys, was about a fifth of what a decision
+ *   allocated (`npx tsx bench/book-allocations.ts`). A plan's go all at once past MAX_KEPT_COMMANDS
+ *   symbols (a universe churning);
+ * - `decoded`: what a reply decodes to (decodedOnce), with the reply: the key watch keeps a reply
+ *   until its key is written, so a reply read again is the same object and its decoding the same;
+ * - `folds`: each symbol's fold (fold.ts KeptFolds), which those same decodings let it find alike.
  */
-const keptCommands = new Map<string, Map<string, ReadCommand>>();
+const kept = {
+  commands: new Map<string, Map<string, ReadCommand>>(),
+  decoded: new WeakMap<object, { readonly symbol: string; readonly part: string; readonly value: unknown }>(),
+  folds: new KeptFolds(),
+};
 const MAX_KEPT_COMMANDS = 20_000;
+
+/**
+ * `decode()`, a function of `reply` (a symbol's, as its `part`: a lane, a leg's row) alone: once for
+ * each reply object, then kept with it (and gone with it). A reply shared by several (a constant
+ * empty row) is decoded each time.
+ */
+function decodedOnce<T>(reply: unknown, symbol: string, part: string, decode: () => T): T {
+  // An empty row is made afresh for each read that found nothing: nothing to keep it for.
+  if (typeof reply !== 'object' || reply === null || (Array.isArray(reply) && reply.length === 0)) return decode();
+  const found = kept.decoded.get(reply);
+  if (found !== undefined && found.symbol === symbol && found.part === part) return found.value as T;
+  const value = decode();
+  kept.decoded.set(reply, { symbol, part, value });
+  return value;
+}
 
 function readCommandsOf({ read: [command, prefix, ...args], suffix = '' }: SymbolRead): (symbol: string) => ReadCommand {
   const signature = [suffix, command, prefix, ...args].join('\u0000');
-  let kept = keptCommands.get(signature);
-  if (kept === undefined || kept.size > MAX_KEPT_COMMANDS) keptCommands.set(signature, (kept = new Map()));
-  const made = kept;
+  let made = kept.commands.get(signature);
+  if (made === undefined || made.size > MAX_KEPT_COMMANDS) kept.commands.set(signature, (made = new Map()));
   return (symbol) => {
     let one = made.get(symbol);
     if (one === undefined) made.set(symbol, (one = [command, prefix + symbol + suffix, ...args]));
@@ -808,8 +842,8 @@ function bookReadOf(
         : [quoteReads[0]!<Row>(at, NO_PAIR), quoteReads[1]!<Row>(at, NO_PAIR), ...p33Reads.map((_, k) => p33Pair(k))];
     }),
     unreadable,
-    memory: heldMemoryOf(memory),
-    listingMark: listingMarkOf(memory),
+    memory: memory.legs,
+    listingMark: memory.listingMark,
     p33Listing,
     trackerStamp: tracker,
     // Each refused listing once (the stream's reads may refuse it twice), by its name.
@@ -837,34 +871,9 @@ function mergeBook(
 
   symbols.forEach((symbol, i) =>
     (rows[i] ?? []).forEach((row, k) => {
-      const [notional, sigmaRaw, qtyRaw, markRaw, updatedAt, volatility, side] = row;
-      // An index entry whose hash is being removed says nothing.
-      if ((notional === null || notional === undefined) && (updatedAt === null || updatedAt === undefined)) return;
-      const key = k === 0 ? keys.position(symbol) : keys.positionLeg(symbol, LEGS[k - 1]!);
-      // The symbol's row is its newest snapshot: of the leg its side names, or (the seeds', no side) of the whole symbol.
-      const slot: Leg | '*' = k === 0 ? (legOf(side, undefined) ?? '*') : LEGS[k - 1]!;
-      const sigma = figure(untrusted, symbol, sigmaRaw !== null && sigmaRaw !== undefined ? 'sigma' : 'volatility', sigmaRaw ?? volatility);
-      const notionalUsd = figure(untrusted, symbol, 'position_notional_usd', notional);
-      if (notionalUsd === undefined && notional !== null && notional !== undefined)
-        return say(symbol, SNAPSHOT_LANE, slot, { refused: { symbol, source: 'snapshot', reason: 'unparsable', key } });
-      const [qty, mark] = [parseNumber(qtyRaw), parseNumber(markRaw)];
-      // A row without a notional: a position the balance tracker could not price (position-snapshot
-      // writes its quantity, signed by its side, and mark 0).
-      if (notionalUsd === undefined && (qty === undefined || qty === 0 || (mark !== undefined && mark > 0))) return;
-      const signedQty = notionalUsd === undefined ? signedBySide(qty, side) : qty;
-      say(symbol, SNAPSHOT_LANE, slot, {
-        key,
-        figure: {
-          symbol,
-          leg: legOf(side, notionalUsd || signedQty),
-          notionalUsd: notionalUsd ?? 0,
-          sigma,
-          qty: signedQty,
-          markPrice: positiveOrNone(mark),
-          asOfMs: parseNumber(updatedAt) ?? 0,
-          origin: 'view',
-        },
-      });
+      const decoded = decodedOnce(row, symbol, VIEW_ROW_PARTS[k]!, () => viewWord(symbol, k, row));
+      for (const u of decoded.untrusted) untrusted.push(u);
+      if (decoded.word !== undefined) say(symbol, SNAPSHOT_LANE, decoded.slot, decoded.word);
     }),
   );
 
@@ -919,7 +928,7 @@ function mergeBook(
 
   p33.forEach((symbol, i) =>
     (p33rows[i] ?? []).forEach((row, k) => {
-      const word = p33Word(symbol, prefixes[k]!, row, untrusted);
+      const word = p33WordOnce(symbol, prefixes[k]!, row, untrusted);
       if (word !== undefined) say(symbol, prefixes[k]!, '*', word);
     }),
   );
@@ -938,16 +947,19 @@ function mergeBook(
   const sigmaAt = new Map(sigmaSymbols.map((s, i) => [s, i]));
   const trackerStamp = parseNumber(read.trackerStamp);
   const trackerMs = trackerStamp === undefined ? undefined : epochMs(trackerStamp);
-  const folded_ = foldBook({
-    words,
-    memory: read.memory,
-    listingMark: read.listingMark,
-    p33Listing: { from: read.p33Listing, refused: read.unreadableListings.some((u) => u.listing === 'p33') },
-    evidence: { trackerRoundMs: trackerMs },
-    bounds,
-    marketSigma: (symbol) => marketSigma(symbol, sigmaRows[sigmaAt.get(symbol) ?? -1], untrusted),
-    laneKey: (lane, symbol) => (lane === SNAPSHOT_LANE ? keys.position(symbol) : lane + symbol),
-  });
+  const folded_ = foldBook(
+    {
+      words,
+      memory: read.memory,
+      listingMark: read.listingMark,
+      p33Listing: { from: read.p33Listing, refused: read.unreadableListings.some((u) => u.listing === 'p33') },
+      evidence: { trackerRoundMs: trackerMs },
+      bounds,
+      marketSigma: (symbol) => marketSigma(symbol, sigmaRows[sigmaAt.get(symbol) ?? -1], untrusted),
+      laneKey: (lane, symbol) => (lane === SNAPSHOT_LANE ? keys.position(symbol) : lane + symbol),
+    },
+    kept.folds,
+  );
   // A refused sigma or quote read (taken by now: a sigma where a position needed it) leaves its
   // symbol's others unchecked, however many remain: untrusted, never read as no sigma.
   for (const [symbol, kind, key] of unreadable)
@@ -970,6 +982,51 @@ function mergeBook(
     listingMarkRead: read.listingMark,
     p33IncompleteSinceMs: folded_.p33IncompleteSinceMs,
   };
+}
+
+/** A view row's part of its symbol (decodedOnce): the symbol's row, then its legs' (LEGS). */
+const VIEW_ROW_PARTS: readonly string[] = ['view', ...LEGS.map((leg) => `view:${leg}`)];
+
+/** What one row of our view says (its words decoded; `untrusted`: its figures present but no number). */
+interface ViewRowWord {
+  readonly slot: Leg | '*';
+  readonly word: LaneWord | undefined;
+  readonly untrusted: readonly UntrustedFigure[];
+}
+
+/** Our view's row `k` of `symbol` (VIEW_FIELDS; 0 the symbol's row, then its legs' in LEGS' order) as its word. */
+function viewWord(symbol: string, k: number, row: Row): ViewRowWord {
+  const untrusted: UntrustedFigure[] = [];
+  const [notional, sigmaRaw, qtyRaw, markRaw, updatedAt, volatility, side] = row;
+  // The symbol's row is its newest snapshot: of the leg its side names, or (the seeds', no side) of the whole symbol.
+  const slot: Leg | '*' = k === 0 ? (legOf(side, undefined) ?? '*') : LEGS[k - 1]!;
+  const none = { slot, word: undefined, untrusted };
+  // An index entry whose hash is being removed says nothing.
+  if ((notional === null || notional === undefined) && (updatedAt === null || updatedAt === undefined)) return none;
+  const key = k === 0 ? keys.position(symbol) : keys.positionLeg(symbol, LEGS[k - 1]!);
+  const sigma = figure(untrusted, symbol, sigmaRaw !== null && sigmaRaw !== undefined ? 'sigma' : 'volatility', sigmaRaw ?? volatility);
+  const notionalUsd = figure(untrusted, symbol, 'position_notional_usd', notional);
+  if (notionalUsd === undefined && notional !== null && notional !== undefined)
+    return { slot, word: { refused: { symbol, source: 'snapshot', reason: 'unparsable', key } }, untrusted };
+  const [qty, mark] = [parseNumber(qtyRaw), parseNumber(markRaw)];
+  // A row without a notional: a position the balance tracker could not price (position-snapshot
+  // writes its quantity, signed by its side, and mark 0).
+  if (notionalUsd === undefined && (qty === undefined || qty === 0 || (mark !== undefined && mark > 0))) return none;
+  const signedQty = notionalUsd === undefined ? signedBySide(qty, side) : qty;
+  const word: LaneWord = {
+    key,
+    figure: {
+      symbol,
+      leg: legOf(side, notionalUsd || signedQty),
+      notionalUsd: notionalUsd ?? 0,
+      sigma,
+      qty: signedQty,
+      markPrice: positiveOrNone(mark),
+      asOfMs: parseNumber(updatedAt) ?? 0,
+      origin: 'view',
+    },
+  };
+  return { slot, word, untrusted };
 }
 
 /** Where an unapplied entry was read: the stream, by its id (a refusal names it). */
@@ -1047,6 +1104,16 @@ function p33Word(symbol: string, prefix: string, row: Row, untrusted: UntrustedF
       origin: 'p33',
     },
   };
+}
+
+/** p33Word, decoded once for a row the key watch keeps (decodedOnce), its untrusted figures added to `untrusted` at every call. */
+function p33WordOnce(symbol: string, prefix: string, row: Row, untrusted: UntrustedFigure[]): LaneWord | undefined {
+  const decoded = decodedOnce(row, symbol, prefix, () => {
+    const own: UntrustedFigure[] = [];
+    return { word: p33Word(symbol, prefix, row, own), untrusted: own };
+  });
+  for (const u of decoded.untrusted) untrusted.push(u);
+  return decoded.word;
 }
 
 /** How one P3.3 hash is read directly: under which prefixes, judged at what clock. */
@@ -1138,7 +1205,7 @@ export function p33FiguresFrom(
       words.push([prefix, { refused: { symbol, source: 'p33', reason: 'unreadable', key } }]);
       return;
     }
-    const word = p33Word(symbol, prefix, (reply as Row | null) ?? NO_P33_ROW, untrusted);
+    const word = p33WordOnce(symbol, prefix, (reply as Row | null) ?? NO_P33_ROW, untrusted);
     if (word !== undefined) words.push([prefix, word]);
   });
   return sortWords(

@@ -248,8 +248,80 @@ const isFlat = (f: BookPosition) => f.notionalUsd === 0 && (f.qty === undefined 
  * age (the balance tracker's; in our view its rows carry the same bound as a TTL). The seeds'
  * snapshots close with a 0, P3.3 reports its closes and its hashes carry their own TTL.
  */
-function agedOut(p: BookPosition, maxAgeMs: number | undefined, now: number): boolean {
-  return p.ages === true && maxAgeMs !== undefined && p.asOfMs > 0 && now - p.asOfMs > maxAgeMs;
+function agedOut(p: BookPosition, maxAgeMs: number | undefined, moment: Moment): boolean {
+  return p.ages === true && maxAgeMs !== undefined && p.asOfMs > 0 && moment.olderThan(p.asOfMs, maxAgeMs);
+}
+
+/**
+ * The clock as the fold reads it: through comparisons, each noted by a NotedMoment, so a symbol's
+ * fold kept from an earlier read (KeptFolds) is reused only at a clock where every one of them
+ * answers the same; a fold that takes the reading itself (`exact`) is reused at no other clock.
+ */
+export interface Moment {
+  readonly now: number;
+  /** now − t > span: a figure stamped at t is older than span. */
+  olderThan(t: number, span: number): boolean;
+  /** t − now > span: a figure stamped at t is stamped more than span ahead. */
+  aheadBy(t: number, span: number): boolean;
+  /** The reading itself, for a value that carries it. */
+  exact(): number;
+}
+
+/** A Moment that notes nothing: for a fold no one keeps. */
+export function momentAt(now: number): Moment {
+  return new PlainMoment(now);
+}
+
+class PlainMoment implements Moment {
+  constructor(readonly now: number) {}
+
+  olderThan(t: number, span: number): boolean {
+    return this.now - t > span;
+  }
+
+  aheadBy(t: number, span: number): boolean {
+    return t - this.now > span;
+  }
+
+  exact(): number {
+    return this.now;
+  }
+}
+
+/** A Moment that notes each comparison made of it and its answer, and whether the reading itself was taken. */
+class NotedMoment implements Moment {
+  /** Four numbers a comparison: its kind (0 olderThan, 1 aheadBy), t, span, its answer (1 true). */
+  readonly checks: number[] = [];
+  taken = false;
+
+  constructor(readonly now: number) {}
+
+  olderThan(t: number, span: number): boolean {
+    return this.noted(0, t, span, this.now - t > span);
+  }
+
+  aheadBy(t: number, span: number): boolean {
+    return this.noted(1, t, span, t - this.now > span);
+  }
+
+  exact(): number {
+    this.taken = true;
+    return this.now;
+  }
+
+  private noted(kind: number, t: number, span: number, answer: boolean): boolean {
+    this.checks.push(kind, t, span, answer ? 1 : 0);
+    return answer;
+  }
+}
+
+/** Whether every comparison `checks` notes answers the same at `now`. */
+function answersAlike(checks: readonly number[], now: number): boolean {
+  for (let i = 0; i < checks.length; i += 4) {
+    const [kind, t, span, answer] = [checks[i]!, checks[i + 1]!, checks[i + 2]!, checks[i + 3]!];
+    if ((kind === 0 ? now - t > span : t - now > span) !== (answer === 1)) return false;
+  }
+  return true;
 }
 
 /**
@@ -258,7 +330,12 @@ function agedOut(p: BookPosition, maxAgeMs: number | undefined, now: number): bo
  * flat); a figure older than its bound is no figure (a repeating producer stopped repeating it); the
  * rest are fresh. Refusals are noted in `untrusted` too, so a gate that needs every figure says so.
  */
-export function sortWords(words: Iterable<LaneWord>, bounds: FigureBounds, untrusted: UntrustedFigure[]) {
+export function sortWords(
+  words: Iterable<LaneWord>,
+  bounds: FigureBounds,
+  untrusted: UntrustedFigure[],
+  moment: Moment = momentAt(bounds.now),
+) {
   const fresh: BookPosition[] = [];
   const refused: RefusedFigure[] = [];
   for (const word of words) {
@@ -267,11 +344,10 @@ export function sortWords(words: Iterable<LaneWord>, bounds: FigureBounds, untru
       continue;
     }
     const { figure, key } = word;
-    const aheadMs = figure.asOfMs - bounds.now;
-    if (aheadMs > bounds.maxSkewMs) {
-      refused.push({ symbol: figure.symbol, source: sourceOf(figure), reason: 'future', key, aheadMs });
+    if (moment.aheadBy(figure.asOfMs, bounds.maxSkewMs)) {
+      refused.push({ symbol: figure.symbol, source: sourceOf(figure), reason: 'future', key, aheadMs: figure.asOfMs - moment.exact() });
       untrusted.push({ symbol: figure.symbol, field: STAMPED_AHEAD, value: key });
-    } else if (!agedOut(figure, bounds.maxAgeMs, bounds.now)) fresh.push(figure);
+    } else if (!agedOut(figure, bounds.maxAgeMs, moment)) fresh.push(figure);
   }
   return { fresh, refused };
 }
@@ -317,14 +393,12 @@ export function largestOf(a: number | undefined, b: number | undefined): number 
 }
 
 /**
- * Folds the producers' words, the memory and the clock into the book (see the module's comment).
- * A leg is remembered while any lane reports it; a lane that reported it and falls silent is closed
- * only by its own way of closing (CloseEvidence) or by a fresh flat word of any producer on the leg
- * (a single producer's positive, fresh "flat" is a report); otherwise the leg is of unknown size.
+ * Folds the producers' words, the memory and the clock into the book (see the module's comment),
+ * symbol by symbol (foldSymbol); with `kept`, a symbol whose words, memory and clock comparisons are
+ * those of an earlier read takes that read's fold (KeptFolds).
  */
-export function foldBook(input: FoldInput): FoldedBook {
+export function foldBook(input: FoldInput, kept?: KeptFolds): FoldedBook {
   const { bounds, memory, evidence } = input;
-  const untrusted: UntrustedFigure[] = [];
   const bySymbol = new Map<string, Map<string, LaneWord>>();
   // A superseded figure's sigma, for a symbol whose fresh figures carry none.
   const supersededSigma = new Map<string, number>();
@@ -346,6 +420,7 @@ export function foldBook(input: FoldInput): FoldedBook {
     if (held !== undefined && !bySymbol.has(held.symbol)) bySymbol.set(held.symbol, new Map());
   }
 
+  const untrusted: UntrustedFigure[] = [];
   const figures = new Map<string, readonly BookPosition[]>();
   const refused: RefusedFigure[] = [];
   const positions: BookPosition[] = [];
@@ -354,81 +429,15 @@ export function foldBook(input: FoldInput): FoldedBook {
     evidence.trackerRoundMs !== undefined &&
     (bounds.maxAgeMs === undefined || bounds.now - evidence.trackerRoundMs <= bounds.maxAgeMs) &&
     evidence.trackerRoundMs <= bounds.now + bounds.maxSkewMs;
+  const context: SymbolContext = { bounds, trackerLive, trackerRoundMs: evidence.trackerRoundMs, laneKey: input.laneKey };
   for (const [symbol, slots] of bySymbol) {
-    const lanesOf = new Map<BookPosition, Lane>();
-    for (const [at, word] of slots) if ('figure' in word) lanesOf.set(word.figure, at.slice(0, at.lastIndexOf('|')));
-    const sorted = sortWords(slots.values(), bounds, untrusted);
-    // A lane whose word on the symbol is refused: the symbol is of unknown size already (that
-    // refusal), and the lane keeps what it was remembered for. Per leg too (a word on the whole
-    // symbol, `*`, is on every leg), and the lanes whose word is a fresh figure.
-    const refusedLanes = new Set<Lane>();
-    const refusedOn = new Map<Leg, Set<Lane>>(LEGS.map((leg) => [leg, new Set<Lane>()]));
-    const spokeLanes = new Set<Lane>();
-    for (const [at, word] of slots) {
-      const lane = at.slice(0, at.lastIndexOf('|'));
-      const slot = at.slice(at.lastIndexOf('|') + 1);
-      if ('refused' in word || !sorted.fresh.includes(word.figure)) {
-        if ('refused' in word || sorted.refused.some((r) => r.key === word.key)) {
-          refusedLanes.add(lane);
-          for (const leg of LEGS) if (slot === '*' || slot === leg) refusedOn.get(leg)!.add(lane);
-        }
-      } else spokeLanes.add(lane);
-    }
-    for (const r of sorted.refused) refused.push(r);
-    if (sorted.fresh.length > 0) figures.set(symbol, sorted.fresh);
-    // A positive flat report: a fresh figure of no position (stamped within the age bound, so a
-    // flat left behind by a stopped producer is none), clearing what its producer says it covers.
-    // A flat that names no leg covers the legs its own lane reported held, not one only another
-    // producer reported: P3.3's one hash per symbol is the first row positionRisk lists, so on a
-    // hedge-mode account its FLAT is one leg's, and says nothing of the other. Beside a refused word
-    // on the leg it is what remains after a refusal, no cross-checked report (a refusal never raises
-    // trust): it clears nothing until the refusal is gone.
-    const flatLegs = new Set<Leg>();
-    for (const f of sorted.fresh) {
-      if (!isFlat(f) || (bounds.maxAgeMs !== undefined && bounds.now - f.asOfMs > bounds.maxAgeMs)) continue;
-      const lane = lanesOf.get(f);
-      const covered = f.leg !== undefined ? [f.leg] : LEGS.filter((leg) => reportedBy(memory.get(heldKey(symbol, leg)), lane));
-      for (const leg of covered) if (refusedOn.get(leg)!.size === 0) flatLegs.add(leg);
-    }
-    for (const leg of LEGS) {
-      const claims = sorted.fresh.filter((f) => !isFlat(f) && (f.leg ?? legOf(undefined, f.notionalUsd ?? f.qty)) === leg);
-      const claimLanes = new Set(claims.map((f) => lanesOf.get(f) ?? ''));
-      const before = memory.get(heldKey(symbol, leg));
-      // A leg remembered from refusals alone: a lane now speaking readably on the symbol has answered.
-      const silent = (before?.by ?? []).filter((lane) => !claimLanes.has(lane) && !(before?.unread === true && spokeLanes.has(lane)));
-      const kept = flatLegs.has(leg) ? [] : silent.filter((lane) => refusedLanes.has(lane));
-      const vanished = flatLegs.has(leg)
-        ? []
-        : silent.filter((lane) => {
-            if (refusedLanes.has(lane)) return false;
-            if (lane !== SNAPSHOT_LANE) return true;
-            // The snapshot lane's repeating producer closes by omitting the leg from a round it ran
-            // after the leg was last seen (and its rows aged out meanwhile: four missed rounds).
-            return !(trackerLive && before !== undefined && evidence.trackerRoundMs! > before.atMs);
-          });
-      // Untrusted too: a gate that needs every figure (the heat gate) names it rather than skipping it.
-      for (const lane of vanished) untrusted.push({ symbol, field: 'vanished_leg', value: `${leg} ${input.laneKey(lane, symbol)}` });
-      for (const lane of vanished)
-        refused.push({
-          symbol,
-          source: lane === SNAPSHOT_LANE ? 'snapshot' : 'p33',
-          reason: 'vanished',
-          key: input.laneKey(lane, symbol),
-          leg,
-        });
-      // A refused word on a leg nobody reported readably: remembered from it (unread), so that the
-      // word vanishing leaves the leg of unknown size, never flat (a refusal never raises trust).
-      const fromRefusals = claimLanes.size === 0 && (before === undefined || before.unread === true);
-      const unread = fromRefusals && !flatLegs.has(leg) ? [...refusedOn.get(leg)!] : [];
-      if (claimLanes.size === 0 && vanished.length === 0 && kept.length === 0 && unread.length === 0) continue;
-      // When it was first remembered: a tracker round after it proves the tracker ran since (a later
-      // figure's time would add nothing, and rewriting it would make every decision write the memory).
-      const atMs = before?.atMs ?? (claims.length === 0 ? bounds.now : Math.max(0, ...claims.map((f) => f.asOfMs)));
-      const by = [...new Set([...claimLanes, ...vanished, ...kept, ...unread])].sort();
-      const held: HeldLeg = vanished.length === 0 ? { by, atMs } : { by, atMs, silent: [...vanished].sort() };
-      remembered.set(heldKey(symbol, leg), fromRefusals ? { ...held, unread: true } : held);
-    }
-    const top = largestExposure(sorted.fresh);
+    const legs = LEGS.map((leg) => memory.get(heldKey(symbol, leg)));
+    const one = kept?.fold(symbol, slots, legs, context) ?? foldSymbol(symbol, slots, legs, context, momentAt(bounds.now));
+    for (const u of one.untrusted) untrusted.push(u);
+    for (const r of one.refused) refused.push(r);
+    if (one.fresh.length > 0) figures.set(symbol, one.fresh);
+    for (const [key, held] of one.remembered) remembered.set(key, held);
+    const { top } = one;
     if (top === undefined) continue;
     // The largest of every producer's sigma (the figures' own and the market's two), as the caps take the largest figure.
     const sigma = largestOf(top.sigma, input.marketSigma(symbol)) ?? supersededSigma.get(symbol);
@@ -446,3 +455,156 @@ export function foldBook(input: FoldInput): FoldedBook {
     p33IncompleteSinceMs: listing.incompleteSinceMs,
   };
 }
+
+/** What one symbol's fold depends on besides its words, its memory and the clock's comparisons. */
+interface SymbolContext {
+  readonly bounds: FigureBounds;
+  /** Whether the balance tracker's last round is within the age bound (foldBook, at the read's clock). */
+  readonly trackerLive: boolean;
+  readonly trackerRoundMs: number | undefined;
+  /** A function of its arguments alone (FoldInput.laneKey). */
+  readonly laneKey: (lane: Lane, symbol: string) => string;
+}
+
+/** One symbol's part of the book. */
+interface SymbolFold {
+  readonly fresh: readonly BookPosition[];
+  readonly refused: readonly RefusedFigure[];
+  readonly untrusted: readonly UntrustedFigure[];
+  readonly remembered: readonly (readonly [key: string, held: HeldLeg])[];
+  /** Its position before the market's sigma (largestExposure of `fresh`), none when flat. */
+  readonly top: BookPosition | undefined;
+}
+
+/**
+ * One symbol's fold: its words by slot, what the memory held of its legs (in LEGS' order), and the
+ * clock, read only through `moment`. A leg is remembered while any lane reports it; a lane that
+ * reported it and falls silent is closed only by its own way of closing (CloseEvidence) or by a
+ * fresh flat word of any producer on the leg (a single producer's positive, fresh "flat" is a
+ * report); otherwise the leg is of unknown size.
+ */
+function foldSymbol(
+  symbol: string,
+  slots: ReadonlyMap<string, LaneWord>,
+  legs: readonly (HeldLeg | undefined)[],
+  { bounds, trackerLive, trackerRoundMs, laneKey }: SymbolContext,
+  moment: Moment,
+): SymbolFold {
+  const untrusted: UntrustedFigure[] = [];
+  const refused: RefusedFigure[] = [];
+  const remembered: [string, HeldLeg][] = [];
+  const heldOf = (leg: Leg) => legs[LEGS.indexOf(leg)];
+  const lanesOf = new Map<BookPosition, Lane>();
+  for (const [at, word] of slots) if ('figure' in word) lanesOf.set(word.figure, at.slice(0, at.lastIndexOf('|')));
+  const sorted = sortWords(slots.values(), bounds, untrusted, moment);
+  // A lane whose word on the symbol is refused: the symbol is of unknown size already (that
+  // refusal), and the lane keeps what it was remembered for. Per leg too (a word on the whole
+  // symbol, `*`, is on every leg), and the lanes whose word is a fresh figure.
+  const refusedLanes = new Set<Lane>();
+  const refusedOn = new Map<Leg, Set<Lane>>(LEGS.map((leg) => [leg, new Set<Lane>()]));
+  const spokeLanes = new Set<Lane>();
+  for (const [at, word] of slots) {
+    const lane = at.slice(0, at.lastIndexOf('|'));
+    const slot = at.slice(at.lastIndexOf('|') + 1);
+    if ('refused' in word || !sorted.fresh.includes(word.figure)) {
+      if ('refused' in word || sorted.refused.some((r) => r.key === word.key)) {
+        refusedLanes.add(lane);
+        for (const leg of LEGS) if (slot === '*' || slot === leg) refusedOn.get(leg)!.add(lane);
+      }
+    } else spokeLanes.add(lane);
+  }
+  for (const r of sorted.refused) refused.push(r);
+  // A positive flat report: a fresh figure of no position (stamped within the age bound, so a
+  // flat left behind by a stopped producer is none), clearing what its producer says it covers.
+  // A flat that names no leg covers the legs its own lane reported held, not one only another
+  // producer reported: P3.3's one hash per symbol is the first row positionRisk lists, so on a
+  // hedge-mode account its FLAT is one leg's, and says nothing of the other. Beside a refused word
+  // on the leg it is what remains after a refusal, no cross-checked report (a refusal never raises
+  // trust): it clears nothing until the refusal is gone.
+  const flatLegs = new Set<Leg>();
+  for (const f of sorted.fresh) {
+    if (!isFlat(f) || (bounds.maxAgeMs !== undefined && moment.olderThan(f.asOfMs, bounds.maxAgeMs))) continue;
+    const lane = lanesOf.get(f);
+    const covered = f.leg !== undefined ? [f.leg] : LEGS.filter((leg) => reportedBy(heldOf(leg), lane));
+    for (const leg of covered) if (refusedOn.get(leg)!.size === 0) flatLegs.add(leg);
+  }
+  for (const leg of LEGS) {
+    const claims = sorted.fresh.filter((f) => !isFlat(f) && (f.leg ?? legOf(undefined, f.notionalUsd ?? f.qty)) === leg);
+    const claimLanes = new Set(claims.map((f) => lanesOf.get(f) ?? ''));
+    const before = heldOf(leg);
+    // A leg remembered from refusals alone: a lane now speaking readably on the symbol has answered.
+    const silent = (before?.by ?? []).filter((lane) => !claimLanes.has(lane) && !(before?.unread === true && spokeLanes.has(lane)));
+    const kept = flatLegs.has(leg) ? [] : silent.filter((lane) => refusedLanes.has(lane));
+    const vanished = flatLegs.has(leg)
+      ? []
+      : silent.filter((lane) => {
+          if (refusedLanes.has(lane)) return false;
+          if (lane !== SNAPSHOT_LANE) return true;
+          // The snapshot lane's repeating producer closes by omitting the leg from a round it ran
+          // after the leg was last seen (and its rows aged out meanwhile: four missed rounds).
+          return !(trackerLive && before !== undefined && trackerRoundMs! > before.atMs);
+        });
+    // Untrusted too: a gate that needs every figure (the heat gate) names it rather than skipping it.
+    for (const lane of vanished) untrusted.push({ symbol, field: 'vanished_leg', value: `${leg} ${laneKey(lane, symbol)}` });
+    for (const lane of vanished)
+      refused.push({
+        symbol,
+        source: lane === SNAPSHOT_LANE ? 'snapshot' : 'p33',
+        reason: 'vanished',
+        key: laneKey(lane, symbol),
+        leg,
+      });
+    // A refused word on a leg nobody reported readably: remembered from it (unread), so that the
+    // word vanishing leaves the leg of unknown size, never flat (a refusal never raises trust).
+    const fromRefusals = claimLanes.size === 0 && (before === undefined || before.unread === true);
+    const unread = fromRefusals && !flatLegs.has(leg) ? [...refusedOn.get(leg)!] : [];
+    if (claimLanes.size === 0 && vanished.length === 0 && kept.length === 0 && unread.length === 0) continue;
+    // When it was first remembered: a tracker round after it proves the tracker ran since (a later
+    // figure's time would add nothing, and rewriting it would make every decision write the memory).
+    const atMs = before?.atMs ?? (claims.length === 0 ? moment.exact() : Math.max(0, ...claims.map((f) => f.asOfMs)));
+    const by = [...new Set([...claimLanes, ...vanished, ...kept, ...unread])].sort();
+    const held: HeldLeg = vanished.length === 0 ? { by, atMs } : { by, atMs, silent: [...vanished].sort() };
+    remembered.push([heldKey(symbol, leg), fromRefusals ? { ...held, unread: true } : held]);
+  }
+  return { fresh: sorted.fresh, refused, untrusted, remembered, top: largestExposure(sorted.fresh) };
+}
+
+/**
+ * Each symbol's fold of an earlier read, kept with what it was folded from, for the next read of a
+ * large book: its words (the same objects, as book.ts decodes a reply the key watch keeps once),
+ * what the memory held of its legs (the same objects likewise), the context's values and the
+ * clock's comparisons (NotedMoment). A fold is a function of those alone, so where all of them are
+ * alike the kept fold is the one this read would make. At 1,000 held, folding every symbol anew was
+ * about a third of what a decision allocated (`npx tsx bench/book-allocations.ts`).
+ * Two folds a symbol (gates of one process may read it with other settings); past MAX_KEPT_SYMBOLS
+ * symbols all go at once.
+ */
+export class KeptFolds {
+  private readonly bySymbol = new Map<string, KeptFold[]>();
+
+  fold(symbol: string, slots: ReadonlyMap<string, LaneWord>, legs: readonly (HeldLeg | undefined)[], context: SymbolContext): SymbolFold {
+    const { now } = context.bounds;
+    const inputs: unknown[] = [...legs, context.trackerLive, context.trackerRoundMs, context.bounds.maxAgeMs, context.bounds.maxSkewMs];
+    for (const [at, word] of slots) inputs.push(at, word);
+    const folds = this.bySymbol.get(symbol) ?? [];
+    const found = folds.find((f) => sameInputs(f.inputs, inputs) && answersAlike(f.checks, now));
+    if (found !== undefined) return found.fold;
+    const moment = new NotedMoment(now);
+    const fold = foldSymbol(symbol, slots, legs, context, moment);
+    // A fold that took the clock's reading itself is of that clock alone.
+    if (moment.taken) return fold;
+    if (this.bySymbol.size >= MAX_KEPT_SYMBOLS && !this.bySymbol.has(symbol)) this.bySymbol.clear();
+    this.bySymbol.set(symbol, [{ inputs, checks: moment.checks, fold }, ...folds.slice(0, 1)]);
+    return fold;
+  }
+}
+
+interface KeptFold {
+  readonly inputs: readonly unknown[];
+  readonly checks: readonly number[];
+  readonly fold: SymbolFold;
+}
+
+const MAX_KEPT_SYMBOLS = 20_000;
+
+const sameInputs = (a: readonly unknown[], b: readonly unknown[]) => a.length === b.length && a.every((x, i) => x === b[i]);
