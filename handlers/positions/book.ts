@@ -668,7 +668,8 @@ async function readSymbols(
   read: (sent: readonly ReadCommand[]) => Promise<unknown[]>,
 ): Promise<unknown[][]> {
   const replies: unknown[][] = plans.map(() => []);
-  // A first read's replies (no suffix) by its key prefix, then symbol: what a needless clause names.
+  // A first read's replies (no suffix) by its key prefix, then symbol: of the reads a needless clause names.
+  const named = new Set(plans.flatMap((plan) => plan.needless?.map((clause) => clause.read) ?? []));
   const firstReplies = new Map<string, Map<string, unknown>>();
   for (const second of [false, true]) {
     const sent: ReadCommand[] = [];
@@ -692,7 +693,7 @@ async function readSymbols(
       const at = places[2 * j + 1]!;
       replies[r]![at] = reply;
       const plan = plans[r]!;
-      if (second || plan.suffix !== undefined) return;
+      if (second || plan.suffix !== undefined || !named.has(plan.read[1])) return;
       const bySymbol = firstReplies.get(plan.read[1]) ?? new Map<string, unknown>();
       firstReplies.set(plan.read[1], bySymbol.set(lists[plan.over][at]!, reply));
     });

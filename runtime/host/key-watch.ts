@@ -218,7 +218,7 @@ export class KeyWatches {
       const reply = read[0] === 'EXISTS' ? undefined : this.cache.get(read);
       return reply !== MISS || watched.cachedPrefixes.some((prefix) => read[1].startsWith(prefix)) ? reply : undefined;
     });
-    const misses = kept.filter((k) => k === MISS || k === undefined).length;
+    const misses = kept.reduce<number>((n, k) => (k === MISS || k === undefined ? n + 1 : n), 0);
     const replies = misses === 0 ? kept : await Promise.all(reads.map((read, i) => this.keptOrSent(read, kept[i], send)));
     this.metrics.cached.inc({ watch: name, result: 'hit' }, reads.length - misses);
     this.metrics.cached.inc({ watch: name, result: 'miss' }, misses);
