@@ -1109,6 +1109,8 @@ function p33Word(symbol: string, prefix: string, row: Row, untrusted: UntrustedF
 
 /** p33Word, decoded once for a row the key watch keeps (decodedOnce), its untrusted figures added to `untrusted` at every call. */
 function p33WordOnce(symbol: string, prefix: string, row: Row, untrusted: UntrustedFigure[]): LaneWord | undefined {
+  // The row of an absent hash, one constant for every symbol: no word, nothing to keep.
+  if (row === NO_P33_ROW) return undefined;
   const decoded = decodedOnce(row, symbol, prefix, () => {
     const own: UntrustedFigure[] = [];
     return { word: p33Word(symbol, prefix, row, own), untrusted: own };

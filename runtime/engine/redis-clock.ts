@@ -41,9 +41,9 @@ export class RedisClock implements Clock {
    * asked with a clock that far off reads again (execute.ts). Rejects as the read does (Redis's state: held).
    */
   async sync(): Promise<number> {
-    let [sentAt, wallAt, redisMs] = [0, 0, 0];
+    let [sentAt, wallAt, redisMs] = [this.host.monotonic(), this.host.now(), await this.readTime()];
     // A slow answer (sent into an outage, answered after the reconnect) may be off its midpoint by seconds: read again.
-    for (let tries = 0; tries === 0 || (this.host.monotonic() - sentAt > SLOW_TIME_MS && tries < TIME_TRIES); tries++)
+    for (let tries = 1; this.host.monotonic() - sentAt > SLOW_TIME_MS && tries < TIME_TRIES; tries++)
       [sentAt, wallAt, redisMs] = [this.host.monotonic(), this.host.now(), await this.readTime()];
     const at = (sentAt + this.host.monotonic()) / 2;
     const { anchor } = this;
