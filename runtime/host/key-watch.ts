@@ -89,6 +89,9 @@ export class KeyWatches {
   /** Bumped at every loss: a barrier or rebuild of an earlier subscription is not trusted. */
   private generation = 0;
   private readonly inFlight = new Set<Promise<void>>();
+  /** Keys events named since the last readEventKeys, each with whether a reply of it was kept. */
+  private readonly eventKeys = new Map<string, boolean>();
+  private readonly send = (read: ReadCommand) => sendRead(this.deps.commands as unknown as RedisReader, read);
   private readonly cache = new ReadCache();
   private epoch: string | null = null;
   /** Why no reply is kept (keyspace events lack CACHE_FLAGS), or undefined. */
@@ -130,7 +133,7 @@ export class KeyWatches {
       }),
       events: factory.counter({
         name: 'quantum_gates_key_watch_events_total',
-        help: 'Keyspace events of watched keys read',
+        help: 'Keyspace events of watched keys read (the events of one key in one turn, one read)',
         labelNames: ['watch'],
       }),
       cached: factory.counter({
@@ -141,11 +144,6 @@ export class KeyWatches {
     };
     for (const name of this.watches.keys()) this.metrics.live.set({ watch: name }, 0);
     if (deps.openSubscriber === undefined) this.why = 'Redis Cluster: keyspace events are per node';
-  }
-
-  /** Whether any gate declared a watch. */
-  get declared(): boolean {
-    return this.watches.size > 0;
   }
 
   /** Each watch's state for /ready's checks: `live`, or why its gates read every listed key. */
@@ -212,23 +210,22 @@ export class KeyWatches {
   async cachedReads(name: string, reads: readonly ReadCommand[]): Promise<unknown[] | null> {
     const watched = this.watches.get(name);
     if (watched === undefined || !this.live || this.barrierGeneration !== this.generation || this.cacheOff !== undefined) return null;
-    const send = (read: ReadCommand) => sendRead(this.deps.commands as unknown as RedisReader, read);
     // A kept reply answers whoever asks (only a cached prefix's read is kept): prefixes are compared on a miss only (for ~7,000 reads at 1,000 held they were a tenth of a decision's CPU).
     const kept = reads.map((read) => {
       const reply = read[0] === 'EXISTS' ? undefined : this.cache.get(read);
       return reply !== MISS || watched.cachedPrefixes.some((prefix) => read[1].startsWith(prefix)) ? reply : undefined;
     });
     const misses = kept.reduce<number>((n, k) => (k === MISS || k === undefined ? n + 1 : n), 0);
-    const replies = misses === 0 ? kept : await Promise.all(reads.map((read, i) => this.keptOrSent(read, kept[i], send)));
+    const replies = misses === 0 ? kept : await Promise.all(reads.map((read, i) => this.keptOrSent(read, kept[i])));
     this.metrics.cached.inc({ watch: name, result: 'hit' }, reads.length - misses);
     this.metrics.cached.inc({ watch: name, result: 'miss' }, misses);
     return replies;
   }
 
   /** A read's kept reply, else sent (kept if its key may be), a refusal of its key its reply; asked only if some read was not kept (a warm book, ~700 reads at 100 held, takes no promise a read). */
-  private keptOrSent(read: ReadCommand, kept: unknown, send: (read: ReadCommand) => Promise<unknown>): unknown {
+  private keptOrSent(read: ReadCommand, kept: unknown): unknown {
     if (kept !== MISS && kept !== undefined) return kept;
-    const sent = kept === MISS ? this.cache.read(read, send, isRefusedKey) : send(read);
+    const sent = kept === MISS ? this.cache.read(read, this.send, isRefusedKey) : this.send(read);
     return sent.catch((error: unknown) => (isRefusedKey(error) ? error : Promise.reject(error)));
   }
 
@@ -246,21 +243,30 @@ export class KeyWatches {
   private onEvent(channel: string): void {
     if (!channel.startsWith(this.channelPrefix)) return;
     const key = channel.slice(this.channelPrefix.length);
-    this.cache.written(key);
-    for (const watched of this.watches.values())
-      if (watched.declaration.prefixes.some((prefix) => key.startsWith(prefix))) {
-        this.metrics.events.inc({ watch: watched.declaration.name });
-        this.read(watched, key);
-      }
+    const wasKept = this.cache.written(key);
+    // One read of a key for the events of one turn (a producer's HSET and EXPIRE), sent after them all.
+    if (this.eventKeys.size === 0) queueMicrotask(() => this.readEventKeys());
+    this.eventKeys.set(key, wasKept || this.eventKeys.get(key) === true);
+  }
+
+  /** In a microtask after the turn's events: before a PONG read after them resolves the barrier's PING (one connection, in order). */
+  private readEventKeys(): void {
+    for (const [key, keep] of this.eventKeys)
+      for (const watched of this.watches.values())
+        if (watched.declaration.prefixes.some((prefix) => key.startsWith(prefix))) {
+          this.metrics.events.inc({ watch: watched.declaration.name });
+          void this.read(watched, key, keep);
+        }
+    this.eventKeys.clear();
   }
 
   /**
    * Reads `key` on the commands connection and applies its judgement in the reply's turn: replies of
    * one connection come in the order the reads were sent, so the last applied is the newest. A reply
    * that is no answer about the key (a lost connection, a timeout) loses the watch: a key it would
-   * have judged is unknown.
+   * have judged is unknown. `keep`: a decision read the key (kept until this write): so is this reply.
    */
-  private read(watched: Watched, key: string): Promise<void> {
+  private read(watched: Watched, key: string, keep = false): Promise<void> {
     const { declaration } = watched;
     const apply = (reply: unknown) => {
       const judged = declaration.judge(key, reply, this.deps.clock.now());
@@ -268,10 +274,11 @@ export class KeyWatches {
       else if (judged === 'skip') watched.keys.delete(key);
       this.metrics.keys.set({ watch: declaration.name }, watched.keys.size);
     };
-    const done = sendRead(this.deps.commands as unknown as RedisReader, declaration.read(key)).then(apply, (error: unknown) => {
-      if (isRefusedKey(error)) apply(error);
-      else this.lose(`a read of ${key} failed: ${error instanceof Error ? error.message : String(error)}`);
-    });
+    // A refusal of the key (another type) is its reply, judged; any other failure loses the watch.
+    const sent = this.keptOrSent(declaration.read(key), keep && this.cacheOff === undefined ? MISS : undefined);
+    const done = Promise.resolve(sent).then(apply, (error: unknown) =>
+      this.lose(`a read of ${key} failed: ${error instanceof Error ? error.message : String(error)}`),
+    );
     this.inFlight.add(done);
     void done.finally(() => this.inFlight.delete(done));
     return done;

@@ -15,10 +15,11 @@ export class ReadCache {
   /** At most `maxKeys` keys kept: past it all go at once (a read each to come back, bounded memory). */
   constructor(private readonly maxKeys = 20_000) {}
 
-  written(key: string): void {
-    this.kept.delete(key);
+  /** Drops what is kept of `key`; true when something was (a reader asks for it: worth reading again). */
+  written(key: string): boolean {
     const flying = this.inFlight.get(key);
     if (flying !== undefined) flying.written = true;
+    return this.kept.delete(key);
   }
 
   /** Everything goes (the watch was lost: events may have been missed). */

@@ -159,4 +159,34 @@ describe('the key watch’s cache of the book’s reads', () => {
       await watch.stop();
     }
   });
+
+  it('a P3.3 write read once for its events, and that read kept: the next decision sends none of its own for it', async () => {
+    const r = redis.client;
+    const clock = new ManualClock(1_800_000_000_000);
+    const key = keys.p33StatePositions('AUSDT');
+    await r.hset(key, p33NewestHash('AUSDT', 2, 100, clock.now() / 1000));
+    const watch = await startP33KeyWatch(redis.url, r, config, clock);
+    const notional = async () => (await loadPositionBook(watch.reader, config, { now: clock.now(), withUnpriced: true })).book.positions;
+    const callsOf = async (name: string) =>
+      Number(new RegExp(`^cmdstat_${name}:calls=(\\d+)`, 'm').exec((await r.call('INFO', 'commandstats')) as string)?.[1] ?? 0);
+    try {
+      expect((await notional()).map((p) => [p.symbol, p.notionalUsd])).toEqual([['AUSDT', 200]]);
+      await r.config('RESETSTAT');
+      // As P3.3 writes its hash, HSET then EXPIRE (upstream microservices/position_state_brain/main.py
+      // @73fab1f55 lines 531-532), two events; here in one MULTI, so that both come in one turn.
+      await r
+        .multi()
+        .hset(key, p33NewestHash('AUSDT', 3, 100, clock.now() / 1000))
+        .expire(key, 3600)
+        .exec();
+      expect((await notional()).map((p) => [p.symbol, p.notionalUsd])).toEqual([['AUSDT', 300]]);
+      // The key watch's read of the key, once for both events; the book's read of it answered by that reply.
+      expect(await callsOf('hmget')).toBe(1);
+      await r.config('RESETSTAT');
+      expect((await notional()).map((p) => [p.symbol, p.notionalUsd])).toEqual([['AUSDT', 300]]);
+      expect(await callsOf('hmget')).toBe(0);
+    } finally {
+      await watch.stop();
+    }
+  });
 });
