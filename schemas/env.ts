@@ -138,3 +138,35 @@ export const envBool = (defaultValue: boolean) => {
 };
 
 export const envMode = (defaultValue: 'shadow' | 'enforce') => envChoice(['shadow', 'enforce'], defaultValue);
+
+/** REDIS_URL: redis:// or rediss://, checked as ioredis will read it (checkRedisUrl). */
+export const redisUrlSetting = z
+  .string()
+  .regex(/^rediss?:\/\//, 'must start with redis:// or rediss://')
+  .superRefine(checkRedisUrl)
+  .optional();
+
+/** What ioredis would throw on with a stack trace printing the URL, or read differently; never echoes the value. */
+function checkRedisUrl(value: string, ctx: z.RefinementCtx): void {
+  if (!/^rediss?:\/\//.test(value)) return; // the regex above names that one
+  const issue = (message: string) => ctx.addIssue({ code: 'custom', message });
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return issue(
+      'is not a valid URL (a port over 65535, or a character in the password such as / # ? @ that must be percent-encoded: %2F %23 %3F %40)',
+    );
+  }
+  // ioredis percent-decodes the credentials and throws a bare URIError on a malformed escape.
+  try {
+    decodeURIComponent(url.username);
+    decodeURIComponent(url.password);
+  } catch {
+    issue('has a malformed percent-escape in its user or password (% must be followed by two hex digits; write %25 for %)');
+  }
+  if (url.hostname === '') issue('names no host (expected redis://[:password@]host:port/db)');
+  if (url.port === '0') issue('must name a port from 1 to 65535');
+  if (url.pathname !== '' && url.pathname !== '/' && !/^\/\d+$/.test(url.pathname))
+    issue('the path must be a database number, e.g. redis://host:6379/0');
+}

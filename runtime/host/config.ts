@@ -1,6 +1,16 @@
 import { hostname } from 'node:os';
 import * as z from 'zod';
-import { ConfigError, didYouMean, envBool, envChoice, envInt, parseEnv, problemCollector, type Env } from '../../schemas/env.js';
+import {
+  ConfigError,
+  didYouMean,
+  envBool,
+  envChoice,
+  envInt,
+  parseEnv,
+  problemCollector,
+  redisUrlSetting,
+  type Env,
+} from '../../schemas/env.js';
 import type { AnyHandler } from '../contract/handler.js';
 
 const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -11,11 +21,7 @@ const hostPorts = z
 
 /** Runtime settings shared by every handler (docs/operations.md §8's table says what each means); handler settings live with each handler. */
 export const runtimeEnvSchema = z.object({
-  REDIS_URL: z
-    .string()
-    .regex(/^rediss?:\/\//, 'must start with redis:// or rediss://')
-    .superRefine(checkRedisUrl)
-    .optional(),
+  REDIS_URL: redisUrlSetting,
   REDIS_HOST: z.string().optional(),
   REDIS_PORT: envInt(6379, 1).refine((p) => p <= 65535, 'must be a port number (1-65535)'),
   REDIS_DB: envInt(0, 0),
@@ -57,31 +63,6 @@ export const runtimeEnvSchema = z.object({
   /** Under-pressure: answer 503 when the event loop lags more than this. */
   MAX_EVENT_LOOP_DELAY_MS: envInt(1000, 0),
 });
-
-/** What ioredis would throw on with a stack trace printing the URL, or read differently; never echoes the value. */
-function checkRedisUrl(value: string, ctx: z.RefinementCtx): void {
-  if (!/^rediss?:\/\//.test(value)) return; // the regex above names that one
-  const issue = (message: string) => ctx.addIssue({ code: 'custom', message });
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    return issue(
-      'is not a valid URL (a port over 65535, or a character in the password such as / # ? @ that must be percent-encoded: %2F %23 %3F %40)',
-    );
-  }
-  // ioredis percent-decodes the credentials and throws a bare URIError on a malformed escape.
-  try {
-    decodeURIComponent(url.username);
-    decodeURIComponent(url.password);
-  } catch {
-    issue('has a malformed percent-escape in its user or password (% must be followed by two hex digits; write %25 for %)');
-  }
-  if (url.hostname === '') issue('names no host (expected redis://[:password@]host:port/db)');
-  if (url.port === '0') issue('must name a port from 1 to 65535');
-  if (url.pathname !== '' && url.pathname !== '/' && !/^\/\d+$/.test(url.pathname))
-    issue('the path must be a database number, e.g. redis://host:6379/0');
-}
 
 export type RuntimeConfig = z.infer<typeof runtimeEnvSchema>;
 
