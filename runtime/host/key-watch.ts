@@ -249,7 +249,7 @@ export class KeyWatches {
     this.eventKeys.set(key, wasKept || this.eventKeys.get(key) === true);
   }
 
-  /** In a microtask after the turn's events: before a PONG read after them resolves the barrier's PING (one connection, in order). */
+  /** A microtask queued by the turn's first event: it runs before a PONG that came after them all settles the barrier. */
   private readEventKeys(): void {
     for (const [key, keep] of this.eventKeys)
       for (const watched of this.watches.values())
