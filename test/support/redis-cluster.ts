@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Cluster, Redis } from 'ioredis';
 import { isListening } from '../../app/local-redis.js';
@@ -23,7 +24,7 @@ export interface TestRedisCluster {
  */
 export async function startTestRedisCluster(masters = 3): Promise<TestRedisCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'qg-cluster-'));
-  const children: { proc: ChildProcess; exited: Promise<void> }[] = [];
+  const children: ClusterNode[] = [];
   const ports: number[] = [];
   const stopNodes = async () => {
     for (const child of children) child.proc.kill('SIGKILL');
@@ -33,35 +34,10 @@ export async function startTestRedisCluster(masters = 3): Promise<TestRedisClust
 
   try {
     for (let i = 0; i < masters; i++) {
-      // Ports are taken one by one; a node needs port+10000 free too (the cluster bus).
-      let port = await freePort();
-      while (port > 55_535 || ports.includes(port)) port = await freePort();
-      ports.push(port);
-      const proc = spawn(
-        'redis-server',
-        [
-          '--port',
-          String(port),
-          '--bind',
-          '127.0.0.1',
-          '--cluster-enabled',
-          'yes',
-          '--cluster-config-file',
-          `nodes-${port}.conf`,
-          '--cluster-node-timeout',
-          '2000',
-          '--save',
-          '',
-          '--appendonly',
-          'no',
-          '--dir',
-          dir,
-        ],
-        { stdio: 'ignore' },
-      );
-      children.push({ proc, exited: new Promise((resolve) => proc.once('exit', () => resolve())) });
+      const node = await startClusterNode(dir, ports);
+      children.push(node);
+      ports.push(node.port);
     }
-    for (const port of ports) await waitFor(() => isListening('127.0.0.1', port, 100), `redis-server on ${port}`);
 
     // Not spawnSync: a test that hosts gates in this process would see its event loop stalled for
     // the whole creation (seconds on a loaded machine) and its server answer 503 under pressure.
@@ -104,6 +80,74 @@ export async function startTestRedisCluster(masters = 3): Promise<TestRedisClust
       await stopNodes();
     },
   };
+}
+
+interface ClusterNode {
+  readonly port: number;
+  readonly proc: ChildProcess;
+  readonly exited: Promise<void>;
+}
+
+/**
+ * One cluster-enabled redis-server, listening. A port found free may be taken (by the other test
+ * worker's server, say) before redis-server binds it or its cluster bus (port+10000): then the
+ * server exits at once, and another port is tried rather than waiting out the start timeout.
+ */
+async function startClusterNode(dir: string, taken: readonly number[], attempts = 5): Promise<ClusterNode> {
+  let lastFailure = '';
+  for (let attempt = 1; attempt <= attempts; attempt++) {
+    let port = await freePort();
+    while (port > 55_535 || taken.includes(port) || !(await portIsFree(port + 10_000))) port = await freePort();
+    const proc = spawn(
+      'redis-server',
+      [
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--cluster-enabled',
+        'yes',
+        '--cluster-config-file',
+        `nodes-${port}.conf`,
+        '--cluster-node-timeout',
+        '2000',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--dir',
+        dir,
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let printed = '';
+    const heard = (chunk: Buffer) => (printed = (printed + chunk.toString()).slice(-4000));
+    for (const out of [proc.stdout, proc.stderr]) out.on('data', heard);
+    let closed = false;
+    const exited = new Promise<void>((resolve) => proc.once('close', () => ((closed = true), resolve())));
+    const deadline = Date.now() + 20_000;
+    while (!closed && Date.now() < deadline) {
+      if (await isListening('127.0.0.1', port, 100)) {
+        // Read on, unheard, so a full pipe never stalls the server.
+        for (const out of [proc.stdout, proc.stderr]) out.off('data', heard).resume();
+        return { port, proc, exited };
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    if (!closed) proc.kill('SIGKILL');
+    await exited;
+    lastFailure = `port ${port}: ${closed ? printed.trim().slice(-1000) : 'not listening within 20 s'}`;
+  }
+  throw new Error(`redis-server (cluster node) did not start in ${attempts} attempts; last, ${lastFailure}`);
+}
+
+/** Whether a loopback port can be bound now (a cluster node's bus port must be). */
+function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
 }
 
 /**
