@@ -210,19 +210,19 @@ export class KeyWatches {
   async cachedReads(name: string, reads: readonly ReadCommand[]): Promise<unknown[] | null> {
     const watched = this.watches.get(name);
     if (watched === undefined || !this.live || this.barrierGeneration !== this.generation || this.cacheOff !== undefined) return null;
-    // A kept reply answers whoever asks (only a cached prefix's read is kept): prefixes are compared on a miss only (for ~7,000 reads at 1,000 held they were a tenth of a decision's CPU).
-    const kept = reads.map((read) => {
-      const reply = read[0] === 'EXISTS' ? undefined : this.cache.get(read);
-      return reply !== MISS || watched.cachedPrefixes.some((prefix) => read[1].startsWith(prefix)) ? reply : undefined;
-    });
-    const misses = kept.reduce<number>((n, k) => (k === MISS || k === undefined ? n + 1 : n), 0);
-    const replies = misses === 0 ? kept : await Promise.all(reads.map((read, i) => this.keptOrSent(read, kept[i])));
-    this.metrics.cached.inc({ watch: name, result: 'hit' }, reads.length - misses);
-    this.metrics.cached.inc({ watch: name, result: 'miss' }, misses);
+    // Only the misses are awaited (at 1,000 held ~70 of ~7,000 reads: a promise a hit was most of their cost); prefixes are compared on a miss only.
+    const replies = reads.map((read) => (read[0] === 'EXISTS' ? undefined : this.cache.get(read)));
+    const missed = [...replies.keys()].filter((i) => replies[i] === MISS || replies[i] === undefined);
+    const keepable = (read: ReadCommand, reply: unknown) =>
+      reply === MISS && watched.cachedPrefixes.some((p) => read[1].startsWith(p)) ? MISS : undefined;
+    const sent = await Promise.all(missed.map((i) => this.keptOrSent(reads[i]!, keepable(reads[i]!, replies[i]))));
+    missed.forEach((i, j) => (replies[i] = sent[j]));
+    this.metrics.cached.inc({ watch: name, result: 'hit' }, reads.length - missed.length);
+    this.metrics.cached.inc({ watch: name, result: 'miss' }, missed.length);
     return replies;
   }
 
-  /** A read's kept reply, else sent (kept if its key may be), a refusal of its key its reply; asked only if some read was not kept (a warm book, ~700 reads at 100 held, takes no promise a read). */
+  /** A read's kept reply, else sent (kept if its key may be), a refusal of its key its reply; asked for the reads not kept. */
   private keptOrSent(read: ReadCommand, kept: unknown): unknown {
     if (kept !== MISS && kept !== undefined) return kept;
     const sent = kept === MISS ? this.cache.read(read, this.send, isRefusedKey) : this.send(read);
