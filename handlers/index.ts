@@ -11,7 +11,7 @@ import { riskBudget } from './risk-budget/index.js';
 import { heatBridge } from './heat-bridge/index.js';
 import { governorOutcomes } from './outcomes/governor-follow-up.js';
 import { heatOutcomes } from './outcomes/heat-follow-up.js';
-import { outcomeSample } from './outcomes/sample.js';
+import { outcomeSample, outcomeSweep } from './outcomes/sample.js';
 
 /** Every gate this process can host; HANDLERS picks a subset by name. */
 export const allHandlers: readonly AnyHandler[] = [
@@ -28,6 +28,7 @@ export const allHandlers: readonly AnyHandler[] = [
   heatOutcomes,
   governorOutcomes,
   outcomeSample,
+  outcomeSweep,
 ];
 
 /**

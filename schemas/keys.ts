@@ -133,4 +133,6 @@ export const keys = {
   outcomePending: 'quantum:gates:outcome:pending',
   /** Ours: bumped by every follow-up that takes a pending slot, guarded in its commit (OUTCOME_MAX_PENDING holds atomically). */
   outcomePendingVersion: 'quantum:gates:outcome:pending:version',
+  /** Ours: each followed decision's samples still to take (a sample job's data as JSON), scored by when each is due (ms). */
+  outcomeDue: 'quantum:gates:outcome:due',
 } as const;

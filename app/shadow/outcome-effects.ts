@@ -1,5 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Delivery } from '../../runtime/host/replay.js';
+import { sampleJobId } from '../../handlers/outcomes/follow-up.js';
+import { keys } from '../../schemas/keys.js';
 import { SHADOW_OUTCOME_JOBS, SHADOW_OUTCOMES, shadowOutcomeKey } from './namespace.js';
 
 type Recorder = NonNullable<Delivery['recorder']>;
@@ -66,6 +68,8 @@ function commandsOf(effect: Effect, targets: OutcomeTargets): string[][] {
       ];
     }
     case 'addToSortedSet': {
+      // A sample to take (follow-up.ts dueSample) is the shadow's sample job, as the live sweep takes it.
+      if (effect.key === keys.outcomeDue) return [['ZADD', SHADOW_OUTCOME_JOBS, String(effect.score), shadowJobOf(effect.member)]];
       const key = ownKey(effect.key);
       return [['ZADD', key, String(effect.score), effect.member], ...expire(key, effect.ttlSec)];
     }
@@ -74,4 +78,11 @@ function commandsOf(effect: Effect, targets: OutcomeTargets): string[][] {
     default:
       throw new Error(`a shadow follow-up's ${effect.op} is not one the follow-ups make: not applied`);
   }
+}
+
+/** A member of keys.outcomeDue (a sample job's data) as SHADOW_OUTCOME_JOBS keeps a job. */
+function shadowJobOf(member: string): string {
+  const data = JSON.parse(member) as { readonly id: string; readonly horizon: string };
+  const kept: ShadowOutcomeJob = { jobId: sampleJobId(data.id, data.horizon), data };
+  return JSON.stringify(kept);
 }

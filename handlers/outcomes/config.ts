@@ -4,7 +4,7 @@ import { streams } from '../../schemas/keys.js';
 import { positionBookEnvShape } from '../positions/book.js';
 import { parseHorizons, type Horizon } from './horizons.js';
 
-/** BullMQ queue of the outcome samples: a job per decision and horizon, a decision's stepped through by one BullMQ job (runtime/engine/job-chain.ts). */
+/** BullMQ queue of sample jobs (the shadow's, and those follow-ups scheduled before 1.11.0): since, samples wait in keys.outcomeDue for the sweep. */
 export const OUTCOME_QUEUE = 'gates-outcome';
 
 const outcomeEnvSchema = z.object({
@@ -33,6 +33,10 @@ const outcomeEnvSchema = z.object({
    * its decision is read is recorded as missing (horizon_past), never sampled at today's price.
    */
   OUTCOME_LATE_SEC: envInt(5, 1),
+  /** How often the samples due are taken (sample.ts outcomeSweep): a sample is taken within this of its horizon, under OUTCOME_LATE_SEC. */
+  OUTCOME_SWEEP_SEC: envInt(2, 1),
+  /** Samples one sweep takes at most (oldest first); the rest wait for the next. */
+  OUTCOME_SWEEP_MAX: envInt(500, 1),
   // The price rule of handlers/positions/prices.ts, under the position book's own names, so the
   // follow-ups price as the gates that decide do.
   POSITION_P33_PREFIXES: positionBookEnvShape.POSITION_P33_PREFIXES,

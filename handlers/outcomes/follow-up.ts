@@ -1,7 +1,8 @@
 import type { BatchHints, HandlerContext, MessageMeta } from '../../runtime/contract/index.js';
 import { keys } from '../../schemas/keys.js';
 import { encodeOutcome } from '../../schemas/outcome.js';
-import { OUTCOME_QUEUE, parseOutcomeConfig, type OutcomeConfig } from './config.js';
+import { parseOutcomeConfig, type OutcomeConfig } from './config.js';
+import type { Horizon } from './horizons.js';
 import { isLate, outcomeEntry } from './entry.js';
 import { outcomeMetrics, type OutcomeMetrics } from './metrics.js';
 import { claimPendingSlot, readPending, type PendingRead } from './pending.js';
@@ -116,11 +117,16 @@ export function sampleJobId(id: string, horizon: string): string {
   return `outcome.${id.replace(/:/g, '.')}.${horizon}`;
 }
 
+/** A sample to take, as keys.outcomeDue holds it: the data of the sample job (sample.ts), one member a follow-up and horizon. */
+export function dueSample(id: string, horizon: Horizon): string {
+  return JSON.stringify({ id, horizon: horizon.label, horizon_ms: horizon.ms });
+}
+
 /**
  * Records a follow-up in the decision's own commit: its hash, its place in the pending index and
- * a sample job per horizon still ahead, which the runtime steps through as one delayed BullMQ job
- * (runtime/engine/job-chain.ts; job ids derived from the follow-up, so a
- * redelivered decision schedules nothing twice). A horizon that passed more than OUTCOME_LATE_SEC
+ * a sample per horizon still ahead in keys.outcomeDue, due at the decision's time plus the horizon,
+ * which the sweep takes once due (sample.ts outcomeSweep; one member a follow-up and horizon, so a
+ * redelivered decision adds nothing twice). A horizon that passed more than OUTCOME_LATE_SEC
  * before the decision was read is recorded at once as missing (`horizon_past`): sampling it now
  * would price it at today's mark, not the horizon's. A follow-up with every horizon past takes no
  * pending slot. Beyond OUTCOME_MAX_PENDING outstanding follow-ups, new ones are skipped and
@@ -175,15 +181,7 @@ export function recordFollowUp(ctx: OutcomeCtx, id: string, followUp: FollowUp):
     ctx.remove(keys.outcomePending, { from: 'sorted-set', scoredAtMost: now });
     ctx.add(keys.outcomePending, id, { to: 'sorted-set', score: decidedAt + last.ms });
   }
-  for (const horizon of ahead) {
-    ctx.schedule({
-      queue: OUTCOME_QUEUE,
-      name: 'outcome-sample',
-      data: { id, horizon: horizon.label, horizon_ms: horizon.ms },
-      delayMs: Math.max(0, decidedAt + horizon.ms - now),
-      jobId: sampleJobId(id, horizon.label),
-    });
-  }
+  for (const horizon of ahead) ctx.add(keys.outcomeDue, dueSample(id, horizon), { to: 'sorted-set', score: decidedAt + horizon.ms });
   metrics.followUps.inc({ kind: followUp.kind });
 }
 

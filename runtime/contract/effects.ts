@@ -19,7 +19,8 @@ export type Collection =
   | { readonly to: 'sorted-set'; readonly score: number; readonly ttlSec?: number }
   | { readonly to: 'list'; readonly maxLength: number; readonly ttlSec?: number };
 /** What `remove` takes out of a key; the key itself when none is given. */
-export type Members = { readonly from: 'set'; readonly member: string } | { readonly from: 'sorted-set'; readonly scoredAtMost: number };
+export type Members =
+  { readonly from: 'set' | 'sorted-set'; readonly member: string } | { readonly from: 'sorted-set'; readonly scoredAtMost: number };
 /**
  * What must still hold at `key` when the commit runs. `holding` null: still absent. `off`: a switch absent or holding one of
  * `offValues` (trimmed, lower-cased). With `read` (its value as read) the commit script checks exactly that value: without,

@@ -3,9 +3,7 @@ import type { Cluster, Redis } from 'ioredis';
 /** A connection to Redis: one node (direct or through Sentinel) or a cluster. */
 export type RedisClient = Redis | Cluster;
 
-export function isReady(client: RedisClient): boolean {
-  return client.status === 'ready';
-}
+export const isReady = (client: RedisClient): boolean => client.status === 'ready';
 
 /** The client's next 'ready', one listener however many gates wait for it (one each tripped MaxListenersExceededWarning). */
 const nextReady = new WeakMap<RedisClient, Promise<void>>();

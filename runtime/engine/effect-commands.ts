@@ -41,7 +41,8 @@ export function effectCommands(effect: Effect, streamMaxLen: number): string[][]
     case 'addToSet':
       return [['SADD', effect.key, effect.member]];
     case 'removeFromSet':
-      return [['SREM', effect.key, effect.member]];
+    case 'removeFromSortedSet':
+      return [[effect.op === 'removeFromSet' ? 'SREM' : 'ZREM', effect.key, effect.member]];
     case 'addToSortedSet':
       return expiring([['ZADD', effect.key, String(effect.score), effect.member]], effect.key, effect.ttlSec);
     case 'trimSortedSet':

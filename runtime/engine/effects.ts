@@ -19,7 +19,7 @@ export type Effect = { readonly onFail?: () => void } & (
   | { readonly op: 'setKey'; readonly key: string; readonly value: string; readonly ttlSec?: number }
   | { readonly op: 'deleteKey'; readonly key: string }
   | { readonly op: 'addToSet'; readonly key: string; readonly member: string }
-  | { readonly op: 'removeFromSet'; readonly key: string; readonly member: string }
+  | { readonly op: 'removeFromSet' | 'removeFromSortedSet'; readonly key: string; readonly member: string }
   | { readonly op: 'addToSortedSet'; readonly key: string; readonly score: number; readonly member: string; readonly ttlSec?: number }
   | { readonly op: 'trimSortedSet'; readonly key: string; readonly maxScore: number }
   | { readonly op: 'pushToList'; readonly key: string; readonly value: string; readonly maxLength: number; readonly ttlSec?: number }
@@ -73,8 +73,8 @@ export class EffectRecorder implements EffectWriter {
   }
   remove(key: string, members?: Members): void {
     if (members === undefined) this.effects.push({ op: 'deleteKey', key });
-    else if (members.from === 'set') this.effects.push({ op: 'removeFromSet', key, member: members.member });
-    else this.effects.push({ op: 'trimSortedSet', key, maxScore: members.scoredAtMost });
+    else if (!('member' in members)) this.effects.push({ op: 'trimSortedSet', key, maxScore: members.scoredAtMost });
+    else this.effects.push({ op: members.from === 'set' ? 'removeFromSet' : 'removeFromSortedSet', key, member: members.member });
   }
   require(key: string, condition: Condition): void {
     this.guards.push(

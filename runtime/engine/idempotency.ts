@@ -6,9 +6,7 @@ import type { ReadCommand, RedisReader } from '../contract/redis-reader.js';
 export const JOB_DONE_TTL_SEC = 86_400;
 
 /** Where a completed job is recorded, in its own commit and guarded, so no job applies twice. */
-export function jobDoneKey(queue: string, jobId: string): string {
-  return `quantum:gates:job-done:${queue}:${jobId}`;
-}
+export const jobDoneKey = (queue: string, jobId: string): string => `quantum:gates:job-done:${queue}:${jobId}`;
 
 type Ctx = HandlerContext<unknown, unknown, object>;
 

@@ -45,8 +45,8 @@ export class GateReader implements RedisReader {
   smembers = (key: string) => this.client.smembers(key);
   sismember = (key: string, member: string) => this.client.sismember(key, member);
   zcount = (key: string, min: number | string, max: number | string) => this.client.zcount(key, min, max);
-  zrangebyscore = (key: string, min: number | string, max: number | string, withScores?: 'WITHSCORES') =>
-    withScores ? this.client.zrangebyscore(key, min, max, withScores) : this.client.zrangebyscore(key, min, max);
+  zrangebyscore = (key: string, min: number | string, max: number | string, ...rest: [] | ['WITHSCORES'] | ['LIMIT', number, number]) =>
+    this.client.call('ZRANGEBYSCORE', key, min, max, ...rest) as Promise<string[]>;
   lrange = (key: string, start: number, stop: number) => this.client.lrange(key, start, stop);
   type = (key: string) => this.client.type(key);
   xrevrange = (key: string, end: string, start: string, countToken: 'COUNT', count: number) =>

@@ -7,7 +7,7 @@ import { positionIndex } from '../../handlers/positions/index-job.js';
 import { heatGate } from '../../handlers/heat-gate/index.js';
 import { governorOutcomes } from '../../handlers/outcomes/governor-follow-up.js';
 import { heatOutcomes } from '../../handlers/outcomes/heat-follow-up.js';
-import { outcomeSample } from '../../handlers/outcomes/sample.js';
+import { outcomeSample, outcomeSweep } from '../../handlers/outcomes/sample.js';
 import type { Runtime } from '../../runtime/host/runtime.js';
 import { keys, streams } from '../../schemas/keys.js';
 import { startTestRedis, type TestRedis } from '../support/redis-server.js';
@@ -16,7 +16,7 @@ import { runCli, runCliJson } from './cli-harness.js';
 import { worldTime } from '../support/clock.js';
 import { untilKeys, untilStream, untilStreamLength } from '../support/until.js';
 
-const handlers = [heatGate, governor, positionIndex, heatOutcomes, governorOutcomes, outcomeSample];
+const handlers = [heatGate, governor, positionIndex, heatOutcomes, governorOutcomes, outcomeSample, outcomeSweep];
 
 const HOUR = 3_600_000;
 
@@ -158,7 +158,7 @@ describe('report calibrate over a synthetic day', () => {
     await redis.client.hset(keys.marketState('XRPUSDT'), 'mark_price', '0.45');
     await redis.client.hset(keys.marketState('AVAXUSDT'), 'mark_price', '12');
     await redis.client.hset(keys.marketState('LINKUSDT'), 'mark_price', '13.5');
-    runtime = await startRuntime(redis.url, { ...env, HANDLERS: 'outcome-sample' }, handlers);
+    runtime = await startRuntime(redis.url, { ...env, HANDLERS: 'outcome-sweep,outcome-sample', OUTCOME_SWEEP_SEC: '1' }, handlers);
     await untilStream(redis.client, streams.gatesOutcome, (samples) => samples.length === 14, { what: 'the fourteen 1 s samples' });
     await runtime.stop();
     runtime = undefined;

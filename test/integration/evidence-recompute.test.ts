@@ -4,7 +4,7 @@ import { governor } from '../../handlers/governor/index.js';
 import { heatGate } from '../../handlers/heat-gate/index.js';
 import { governorOutcomes } from '../../handlers/outcomes/governor-follow-up.js';
 import { heatOutcomes } from '../../handlers/outcomes/heat-follow-up.js';
-import { outcomeSample } from '../../handlers/outcomes/sample.js';
+import { outcomeSample, outcomeSweep } from '../../handlers/outcomes/sample.js';
 import { positionIndex } from '../../handlers/positions/index-job.js';
 import type { Runtime } from '../../runtime/host/runtime.js';
 import { keys, streams } from '../../schemas/keys.js';
@@ -54,7 +54,7 @@ const opens = [
 const sampleMove: Record<string, number> = { BTCUSDT: 1.05, ETHUSDT: 0.9, SOLUSDT: 1.02, XRPUSDT: 0.9, AVAXUSDT: 1.1 };
 const markOf = (symbol: string) => book.find((p) => p.symbol === symbol)?.mark ?? opens.find((o) => o.symbol === symbol)!.price;
 
-const handlers = [heatGate, governor, positionIndex, heatOutcomes, governorOutcomes, outcomeSample];
+const handlers = [heatGate, governor, positionIndex, heatOutcomes, governorOutcomes, outcomeSample, outcomeSweep];
 
 describe('every figure recomputed from the raw streams', () => {
   let redis: TestRedis;
@@ -139,7 +139,7 @@ describe('every figure recomputed from the raw streams', () => {
     // The sample prices, in every source the symbol has.
     await writeBook(Date.now(), (symbol) => sampleMove[symbol] ?? 1);
     for (const symbol of Object.keys(sampleMove)) await publishMarkPrice(r, symbol, markOf(symbol) * sampleMove[symbol]!, Date.now());
-    runtimes = [await startRuntime(redis.url, { ...env, HANDLERS: 'outcome-sample' }, handlers)];
+    runtimes = [await startRuntime(redis.url, { ...env, HANDLERS: 'outcome-sweep,outcome-sample', OUTCOME_SWEEP_SEC: '1' }, handlers)];
     await untilStream(r, streams.gatesOutcome, (samples) => samples.length === 8, { what: 'the eight 2 s samples' });
   }, 120_000);
 

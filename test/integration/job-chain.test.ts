@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { governorOutcomes } from '../../handlers/outcomes/governor-follow-up.js';
+import { sampleJobId } from '../../handlers/outcomes/follow-up.js';
 import { outcomeSample } from '../../handlers/outcomes/sample.js';
 import type { Runtime } from '../../runtime/host/runtime.js';
 import { keys, streams } from '../../schemas/keys.js';
@@ -7,24 +7,7 @@ import { usePrivateRedis } from '../support/redis-server.js';
 import { readStream, startRuntime } from '../support/runtime.js';
 import { untilStreamLength } from '../support/until.js';
 
-/** A permitted open as the governor writes its event (schemas/governor-event.ts), priced at 2,000. */
-const permit = (planId: string, now: number) =>
-  Object.entries({
-    event: 'permit',
-    plan_id: planId,
-    symbol: 'ETHUSDT',
-    action: 'OPEN_LONG',
-    decision: 'EXECUTE',
-    side: 'BUY',
-    source_id: planId,
-    timestamp: String(now / 1000),
-    reason: 'permitted',
-    kind: 'open',
-    computed_notional: '200',
-    mark_price: '2000',
-  }).flat();
-
-describe("the outcome follower's horizons: one BullMQ job a followed decision, stepping through them", () => {
+describe('a sample job chain of before 1.11.0: one BullMQ job a followed decision, stepping through its horizons', () => {
   const redis = usePrivateRedis();
   let runtime: Runtime | undefined;
   afterEach(async () => {
@@ -34,11 +17,25 @@ describe("the outcome follower's horizons: one BullMQ job a followed decision, s
 
   it('samples each horizon once, in order, from one job that completes after the last', async () => {
     await redis.client.hset(keys.marketState('ETHUSDT'), 'mark_price', '2100', 'timestamp', String(Date.now()));
-    runtime = await startRuntime(redis.url, { HANDLERS: 'outcome-governor,outcome-sample', OUTCOME_HORIZONS: '1s,2s,3s' }, [
-      governorOutcomes,
-      outcomeSample,
-    ]);
-    await redis.client.xadd(streams.governorEvents, '*', ...permit('c1', Date.now()));
+    runtime = await startRuntime(redis.url, { HANDLERS: 'outcome-sample', OUTCOME_HORIZONS: '1s,2s,3s' }, [outcomeSample]);
+    // As a follow-up of 1.10 recorded it: its record, and one job carrying the later steps (runtime/engine/job-chain.ts).
+    const id = 'gov:1-0';
+    const now = Date.now();
+    await redis.client.hset(keys.outcomeFollowUp(id), {
+      kind: 'governor_permit',
+      symbol: 'ETHUSDT',
+      exposure_usd: '200',
+      entry_price: '2000',
+      decided_at: String(now),
+    });
+    const step = (horizon: string, ms: number) => ({
+      jobId: sampleJobId(id, horizon),
+      data: { id, horizon, horizon_ms: ms },
+      delayMs: ms,
+    });
+    const [first, ...rest] = [step('1s', 1000), step('2s', 2000), step('3s', 3000)];
+    const queue = runtime.services.jobs.queue('gates-outcome');
+    await queue.add('outcome-sample', { ...first!.data, gates_chain: rest }, { jobId: first!.jobId, delay: first!.delayMs });
     await untilStreamLength(redis.client, streams.gatesOutcome, 3, { what: 'three samples', timeoutMs: 20_000 });
     const samples = await readStream(redis.client, streams.gatesOutcome);
     expect(samples.map((s) => [s.horizon, s.pnl_usd])).toEqual([
@@ -46,9 +43,7 @@ describe("the outcome follower's horizons: one BullMQ job a followed decision, s
       ['2s', '10'],
       ['3s', '10'],
     ]);
-    const queue = runtime.services.jobs.queue('gates-outcome');
-    const [id] = await redis.client.zrange(keys.outcomePending, 0, '-1');
-    const job = (await queue.getJob(`outcome.${id!.replace(/:/g, '.')}.1s`))!;
+    const job = (await queue.getJob(first!.jobId))!;
     await expect.poll(() => job.getState(), { timeout: 10_000 }).toBe('completed');
     expect(await queue.getJobCounts('completed', 'delayed', 'waiting', 'active', 'failed')).toEqual({
       completed: 1,
@@ -59,7 +54,7 @@ describe("the outcome follower's horizons: one BullMQ job a followed decision, s
     });
     // Each step recorded as done under its own job id, as three jobs of their own were.
     for (const horizon of ['1s', '2s', '3s'])
-      expect(await redis.client.exists(`quantum:gates:job-done:gates-outcome:outcome.${id!.replace(/:/g, '.')}.${horizon}`)).toBe(1);
+      expect(await redis.client.exists(`quantum:gates:job-done:gates-outcome:${sampleJobId(id, horizon)}`)).toBe(1);
   });
 
   it('a step taken up before its time (stalled while moving on to it) is delayed again, not decided early', async () => {

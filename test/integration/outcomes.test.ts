@@ -3,7 +3,7 @@ import { governor } from '../../handlers/governor/index.js';
 import { heatGate } from '../../handlers/heat-gate/index.js';
 import { governorOutcomes } from '../../handlers/outcomes/governor-follow-up.js';
 import { heatOutcomes } from '../../handlers/outcomes/heat-follow-up.js';
-import { outcomeSample } from '../../handlers/outcomes/sample.js';
+import { outcomeSample, outcomeSweep } from '../../handlers/outcomes/sample.js';
 import type { Runtime } from '../../runtime/host/runtime.js';
 import { keys, streams } from '../../schemas/keys.js';
 import { outcomeEntrySchema, type Outcome } from '../../schemas/outcome.js';
@@ -15,7 +15,7 @@ import { worldTime } from '../support/clock.js';
 import { untilKeys, untilStreamLength } from '../support/until.js';
 import { untilJobsFinished } from '../support/until-polls-b.js';
 
-const handlers = [heatGate, governor, heatOutcomes, governorOutcomes, outcomeSample];
+const handlers = [heatGate, governor, heatOutcomes, governorOutcomes, outcomeSample, outcomeSweep];
 
 /**
  * A scripted run with the gates and the outcome follow-up on a real redis-server, horizons
@@ -63,9 +63,11 @@ describe('outcome follow-up of decisions that changed exposure', () => {
     runtime = await startRuntime(
       redis.url,
       {
-        HANDLERS: 'heat-gate,outcome-heat,outcome-sample',
+        HANDLERS: 'heat-gate,outcome-heat,outcome-sweep,outcome-sample',
+        OUTCOME_SWEEP_SEC: '1',
         P26_MODE: mode,
-        OUTCOME_HORIZONS: '1s,2s',
+        // Two seconds apart: the sweep (every second) takes the first before the price moves for the second.
+        OUTCOME_HORIZONS: '1s,3s',
         LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
       },
       handlers,
@@ -74,10 +76,10 @@ describe('outcome follow-up of decisions that changed exposure', () => {
     await followUpRecorded();
     await setPrice('2100'); // +5 % before the 1 s sample
     await untilStreamLength(redis.client, streams.gatesOutcome, 1, { what: 'the 1 s sample' });
-    await setPrice('1800'); // −10 % before the 2 s sample
-    await untilStreamLength(redis.client, streams.gatesOutcome, 2, { what: 'the 2 s sample' });
+    await setPrice('1800'); // −10 % before the 3 s sample
+    await untilStreamLength(redis.client, streams.gatesOutcome, 2, { what: 'the 3 s sample' });
 
-    // Kept open: 75 % of 2 × 2000 = $3,000 long. 1 s: 3000 × 5 % = +150; 2 s: 3000 × −10 % = −300.
+    // Kept open: 75 % of 2 × 2000 = $3,000 long. 1 s: 3000 × 5 % = +150; 3 s: 3000 × −10 % = −300.
     const [first, second] = await outcomes();
     expect(first).toMatchObject({
       horizon: '1s',
@@ -90,7 +92,7 @@ describe('outcome follow-up of decisions that changed exposure', () => {
       pnl_usd: 150,
       worst_pnl_usd: 150,
     });
-    expect(second).toMatchObject({ horizon: '2s', price: 1800, pnl_usd: -300, worst_pnl_usd: -300 });
+    expect(second).toMatchObject({ horizon: '3s', price: 1800, pnl_usd: -300, worst_pnl_usd: -300 });
 
     const report = await runCliJson<{
       horizons: { horizon: string; overall: { decisions: number; totalPnlUsd: number; worstPnlUsd: number } }[];
@@ -98,15 +100,19 @@ describe('outcome follow-up of decisions that changed exposure', () => {
     }>(['report', 'outcomes', '--since', '1h'], { REDIS_URL: redis.url });
     expect(report.horizons.map((h) => [h.horizon, h.overall.decisions, h.overall.totalPnlUsd, h.overall.worstPnlUsd])).toEqual([
       ['1s', 1, 150, 150],
-      ['2s', 1, -300, -300],
+      ['3s', 1, -300, -300],
     ]);
-    expect(report.verdict).toMatch(/at 2s the decisions changed PnL by −\$300/);
+    expect(report.verdict).toMatch(/at 3s the decisions changed PnL by −\$300/);
   });
 
   it('report outcomes right after a decision says its follow-ups are due, and when, before any sample is taken', async () => {
     await arrange();
     const env = { OUTCOME_HORIZONS: '1m,1h' };
-    runtime = await startRuntime(redis.url, { HANDLERS: 'heat-gate,outcome-heat,outcome-sample', ...env }, handlers);
+    runtime = await startRuntime(
+      redis.url,
+      { HANDLERS: 'heat-gate,outcome-heat,outcome-sweep,outcome-sample', OUTCOME_SWEEP_SEC: '1', ...env },
+      handlers,
+    );
     await redis.client.xadd(streams.harvestProposal, '*', 'plan_id', 'due1', 'symbol', 'ETHUSDT', 'action', 'FULL_CLOSE');
     await followUpRecorded();
     const [, lastDue] = await redis.client.zrange(keys.outcomePending, 0, '0', 'WITHSCORES');
@@ -131,7 +137,11 @@ describe('outcome follow-up of decisions that changed exposure', () => {
 
   it('a blocked open is followed as the PnL it did not make, and a missing price is recorded as missing', async () => {
     await arrange();
-    runtime = await startRuntime(redis.url, { HANDLERS: 'governor,outcome-governor,outcome-sample', OUTCOME_HORIZONS: '1s,2s' }, handlers);
+    runtime = await startRuntime(
+      redis.url,
+      { HANDLERS: 'governor,outcome-governor,outcome-sweep,outcome-sample', OUTCOME_SWEEP_SEC: '1', OUTCOME_HORIZONS: '1s,3s' },
+      handlers,
+    );
     // 0.5 ETH at 2,000 = $1,000 > the $200 per-trade cap: blocked.
     await redis.client.xadd(
       streams.applyPlan,
@@ -153,7 +163,7 @@ describe('outcome follow-up of decisions that changed exposure', () => {
     await setPrice('2200');
     await untilStreamLength(redis.client, streams.gatesOutcome, 1, { what: 'the 1 s sample' });
     await redis.client.del(keys.marketState('ETHUSDT'), keys.p33PositionSnapshot('ETHUSDT'));
-    await untilStreamLength(redis.client, streams.gatesOutcome, 2, { what: 'the 2 s sample' });
+    await untilStreamLength(redis.client, streams.gatesOutcome, 2, { what: 'the 3 s sample' });
     const [first, second] = await outcomes();
     // The open would have made 1000 × 10 % = $100; the block's difference is −$100.
     expect(first).toMatchObject({ kind: 'governor_block', exposure_usd: -1000, pnl_usd: -100 });
@@ -164,7 +174,11 @@ describe('outcome follow-up of decisions that changed exposure', () => {
 
   it('a sample job delivered twice writes one sample', async () => {
     await arrange();
-    runtime = await startRuntime(redis.url, { HANDLERS: 'heat-gate,outcome-heat,outcome-sample', OUTCOME_HORIZONS: '1s,2s' }, handlers);
+    runtime = await startRuntime(
+      redis.url,
+      { HANDLERS: 'heat-gate,outcome-heat,outcome-sweep,outcome-sample', OUTCOME_SWEEP_SEC: '1', OUTCOME_HORIZONS: '1s,2s' },
+      handlers,
+    );
     await redis.client.xadd(streams.harvestProposal, '*', 'plan_id', 'o2', 'symbol', 'ETHUSDT', 'action', 'FULL_CLOSE');
     await untilStreamLength(redis.client, streams.gatesOutcome, 2, { what: 'both samples' });
     const [id] = await redis.client.zrange(keys.outcomePending, 0, '-1');
@@ -178,7 +192,11 @@ describe('outcome follow-up of decisions that changed exposure', () => {
 
   it('report outcomes --replay computes the same figures offline from the dump', async () => {
     await arrange();
-    runtime = await startRuntime(redis.url, { HANDLERS: 'heat-gate,outcome-heat,outcome-sample', OUTCOME_HORIZONS: '1s,2s' }, handlers);
+    runtime = await startRuntime(
+      redis.url,
+      { HANDLERS: 'heat-gate,outcome-heat,outcome-sweep,outcome-sample', OUTCOME_SWEEP_SEC: '1', OUTCOME_HORIZONS: '1s,2s' },
+      handlers,
+    );
     await redis.client.xadd(streams.harvestProposal, '*', 'plan_id', 'o3', 'symbol', 'ETHUSDT', 'action', 'FULL_CLOSE');
     await followUpRecorded();
     await setPrice('2050');
@@ -226,9 +244,14 @@ describe('outcome follow-up of decisions that changed exposure', () => {
     await setPrice('110');
     // The outcome handlers start 12 s after the decisions: their clock is 12 s ahead of the heat
     // gate's, as after a 12 s outage, with nothing (the price included) written in between.
-    const followers = await startRuntime(redis.url, { ...env, HANDLERS: 'outcome-heat,outcome-sample' }, handlers, {
-      ...worldTime(() => Date.now() + 12_000),
-    });
+    const followers = await startRuntime(
+      redis.url,
+      { ...env, HANDLERS: 'outcome-heat,outcome-sweep,outcome-sample', OUTCOME_SWEEP_SEC: '1' },
+      handlers,
+      {
+        ...worldTime(() => Date.now() + 12_000),
+      },
+    );
     try {
       await untilStreamLength(redis.client, streams.gatesOutcome, 40, { what: '40 samples', timeoutMs: 30_000 });
     } finally {

@@ -293,7 +293,7 @@ describe('gates status: GET /status and the page at /', () => {
       ['reservations', ['governor']],
       ['positions_unknown', ['governor']],
       ['budgets', ['risk-budget']],
-      ['outcomes', ['outcome-sample']],
+      ['outcomes', ['outcome-sweep']],
       // The shadow's (app/shadow), after the gates': read from quantum:shadow:, whichever gates this process hosts.
       ['shadow', ['shadow']],
     ]);

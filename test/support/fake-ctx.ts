@@ -9,6 +9,7 @@ import { applyMetricCalls } from '../../runtime/engine/metrics.js';
 import type { CounterMetric, GaugeMetric, HistogramMetric, MetricFactory } from '../../runtime/contract/metrics.js';
 import { directReads, MessageContext, type DecisionEnv } from '../../runtime/engine/execute.js';
 import { FakeRedisReader, type FakeRedisData } from './fake-redis-reader.js';
+import { keys } from '../../schemas/keys.js';
 
 /** The batch state type a handler declares (undefined allowed: fallbacks may run without it). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- only the State parameter is inferred
@@ -140,6 +141,13 @@ async function fakeHarness<H extends AnyHandler>(handler: H, options: FakeCtxOpt
 }
 
 /** A job's effects without the runtime's record of it as done (every job's commit writes one). */
+/** The samples a follow-up put in keys.outcomeDue: each one's horizon and when it is due, relative to `now`. */
+export function dueSamples(effects: readonly Effect[], now: number): [horizon: string, dueInMs: number][] {
+  return effects.flatMap((e) =>
+    e.op === 'addToSortedSet' && e.key === keys.outcomeDue ? [[(JSON.parse(e.member) as { horizon: string }).horizon, e.score - now]] : [],
+  );
+}
+
 export function withoutJobDone(effects: readonly Effect[]): Effect[] {
   return effects.filter((e) => !(e.op === 'setKey' && e.key.startsWith('quantum:gates:job-done:')));
 }

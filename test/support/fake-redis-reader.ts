@@ -98,12 +98,13 @@ export class FakeRedisReader implements RedisReader {
   async zcount(key: string, min: number | string, max: number | string) {
     return Object.values(this.data.sortedSets?.[key] ?? {}).filter((s) => inRange(s, min, max)).length;
   }
-  async zrangebyscore(key: string, min: number | string, max: number | string, withScores?: 'WITHSCORES') {
+  async zrangebyscore(key: string, min: number | string, max: number | string, ...rest: [] | ['WITHSCORES'] | ['LIMIT', number, number]) {
     await this.ofType(key, 'zset');
-    const sorted = Object.entries(this.data.sortedSets?.[key] ?? {})
+    const inScores = Object.entries(this.data.sortedSets?.[key] ?? {})
       .filter(([, s]) => inRange(s, min, max))
-      .sort((a, b) => a[1] - b[1]);
-    return withScores ? sorted.flatMap(([m, s]) => [m, String(s)]) : sorted.map(([m]) => m);
+      .sort((a, b) => a[1] - b[1] || (a[0] < b[0] ? -1 : 1));
+    const sorted = rest[0] === 'LIMIT' ? inScores.slice(rest[1], rest[1] + rest[2]) : inScores;
+    return rest[0] === 'WITHSCORES' ? sorted.flatMap(([m, s]) => [m, String(s)]) : sorted.map(([m]) => m);
   }
   /** INFO memory as Redis writes it, with the policy the test set (noeviction by default). */
   async info(_section: 'memory'): Promise<string> {

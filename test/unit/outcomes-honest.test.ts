@@ -12,7 +12,7 @@ import { dumpOf, parseDump, replayOutcomes, type DumpDecision } from '../../cli/
 import { parseHorizons } from '../../handlers/outcomes/horizons.js';
 import { keys, streams } from '../../schemas/keys.js';
 import { outcomeEntrySchema, type Outcome } from '../../schemas/outcome.js';
-import { runHandler } from '../support/fake-ctx.js';
+import { dueSamples, runHandler } from '../support/fake-ctx.js';
 import { FakeRedisReader, type FakeRedisData } from '../support/fake-redis-reader.js';
 
 /**
@@ -69,7 +69,11 @@ describe('prices at decision time (#26 item 5)', () => {
       read_late: '1',
     });
     // The samples are due at the decision's horizons, not the read's.
-    expect(follow.recorder.jobs.map((j) => j.delayMs)).toEqual([300_000 - OUTAGE_MS, HOUR - OUTAGE_MS, 4 * HOUR - OUTAGE_MS]);
+    expect(dueSamples(follow.recorder.effects, NOW).map(([, dueInMs]) => dueInMs)).toEqual([
+      300_000 - OUTAGE_MS,
+      HOUR - OUTAGE_MS,
+      4 * HOUR - OUTAGE_MS,
+    ]);
     // At 5 m the mark is still 110: the kept $150 gained 10 %.
     const record = putOf(follow.recorder.effects, keys.outcomeFollowUp(`heat:${id}`))!.fields;
     const sample = await runHandler(
@@ -312,7 +316,7 @@ describe('a backlog older than its horizons (#26 item 6)', () => {
 
   it('schedules the horizons still ahead and records the past ones as missing', async () => {
     const run = await follow(2 * HOUR);
-    expect(run.recorder.jobs.map((j) => [j.data.horizon, j.delayMs])).toEqual([['4h', 2 * HOUR]]);
+    expect(dueSamples(run.recorder.effects, NOW)).toEqual([['4h', 2 * HOUR]]);
     expect(run.emitted(streams.gatesOutcome).map((e) => [e.horizon, e.missing_reason])).toEqual([
       ['5m', 'horizon_past'],
       ['1h', 'horizon_past'],
@@ -336,10 +340,10 @@ describe('a backlog older than its horizons (#26 item 6)', () => {
     expect(first.recorder.guards).toContainEqual({ kind: 'absent', key: keys.outcomeFollowUp(`heat:${id}`) });
   });
 
-  it('samples a horizon passed by less than OUTCOME_LATE_SEC at once', async () => {
+  it('samples a horizon passed by less than OUTCOME_LATE_SEC at the next sweep', async () => {
     const run = await follow(300_000 + 3_000);
-    expect(run.recorder.jobs.map((j) => [j.data.horizon, j.delayMs])).toEqual([
-      ['5m', 0],
+    expect(dueSamples(run.recorder.effects, NOW)).toEqual([
+      ['5m', -3_000],
       ['1h', HOUR - 303_000],
       ['4h', 4 * HOUR - 303_000],
     ]);

@@ -3,14 +3,14 @@ import { governorOutcomes } from '../../handlers/outcomes/governor-follow-up.js'
 import { heatOutcomes } from '../../handlers/outcomes/heat-follow-up.js';
 import { parseHorizons } from '../../handlers/outcomes/horizons.js';
 import { closedFraction, keptExposure, markToMarket, sideSign } from '../../handlers/outcomes/pnl.js';
-import { outcomeSample } from '../../handlers/outcomes/sample.js';
+import { outcomeSample, outcomeSweep } from '../../handlers/outcomes/sample.js';
 import { keys, streams } from '../../schemas/keys.js';
 import { outcomeEntrySchema, type Outcome } from '../../schemas/outcome.js';
 import { aggregateOutcomes, drawdownAndRunUp, median } from '../../cli/report/outcomes.js';
 import { blockInterval } from '../../domain/time-blocks.js';
 import { formatOutcomesCsv } from '../../cli/report/outcomes-format.js';
 import { dumpOf, parseDump, replayOutcomes } from '../../cli/report/outcomes-replay.js';
-import { runHandler, withoutJobDone } from '../support/fake-ctx.js';
+import { dueSamples, runHandler, withoutJobDone } from '../support/fake-ctx.js';
 import type { FakeRedisData } from '../support/fake-redis-reader.js';
 
 const NOW = 1_800_000_000_000;
@@ -74,7 +74,7 @@ describe('following a heat downgrade (fake ctx)', () => {
     mode: 'shadow',
   };
 
-  it('records the kept exposure and entry price in the decision’s commit, and one delayed sample per horizon', async () => {
+  it('records the kept exposure and entry price in the decision’s commit, and one sample due per horizon', async () => {
     const run = await runHandler(heatOutcomes, decision, {
       redis: ETH_LONG,
       now: NOW,
@@ -86,11 +86,16 @@ describe('following a heat downgrade (fake ctx)', () => {
       key: keys.outcomeFollowUp(id),
       fields: { exposure_usd: '3000', entry_price: '2000', bucket: 'COLD', mode: 'shadow', decided_at: String(NOW - 40) },
     });
-    expect(run.recorder.jobs.map((j) => [j.jobId, j.delayMs])).toEqual([
-      [`outcome.heat.${NOW - 40}-0.5m`, 300_000 - 40],
-      [`outcome.heat.${NOW - 40}-0.1h`, 3_600_000 - 40],
-      [`outcome.heat.${NOW - 40}-0.4h`, 14_400_000 - 40],
+    // Due at the decision's horizons, each one member of the due set however often the decision is read.
+    expect(run.recorder.jobs).toEqual([]);
+    expect(dueSamples(run.recorder.effects, NOW)).toEqual([
+      ['5m', 300_000 - 40],
+      ['1h', 3_600_000 - 40],
+      ['4h', 14_400_000 - 40],
     ]);
+    expect(run.recorder.effects.find((e) => e.op === 'addToSortedSet' && e.key === keys.outcomeDue)).toMatchObject({
+      member: JSON.stringify({ id, horizon: '5m', horizon_ms: 300_000 }),
+    });
     expect(run.metrics.get('quantum_gates_outcome_followups_total', { kind: 'heat_downgrade' })).toBe(1);
   });
 
@@ -230,6 +235,111 @@ describe('an outcome sample (fake ctx)', () => {
     const raw = run.emitted(streams.gatesOutcome)[0]!;
     expect(raw).toMatchObject({ price: '', price_missing: '1', pnl_usd: '', worst_pnl_usd: '-300' });
     expect(run.metrics.get('quantum_gates_outcome_samples_total', { horizon: '1h', priced: '0' })).toBe(1);
+  });
+});
+
+describe('the outcome sweep (fake ctx)', () => {
+  const record = (symbol: string, exposure: string, decidedAt: number) => ({
+    kind: 'heat_downgrade',
+    symbol,
+    plan_id: 'p1',
+    bucket: 'COLD',
+    mode: 'shadow',
+    proposed_action: 'FULL_CLOSE',
+    decided_action: 'PARTIAL_25',
+    exposure_usd: exposure,
+    entry_price: '2000',
+    decided_at: String(decidedAt),
+  });
+  const member = (id: string, horizon: string, ms: number) => JSON.stringify({ id, horizon, horizon_ms: ms });
+  const removed = (run: Awaited<ReturnType<typeof runHandler>>) =>
+    run.recorder.effects.flatMap((e) => (e.op === 'removeFromSortedSet' && e.key === keys.outcomeDue ? [e.member] : []));
+  const samples = (run: Awaited<ReturnType<typeof runHandler>>) =>
+    run.emitted(streams.gatesOutcome).map((e) => outcomeEntrySchema.parse(e));
+
+  it('takes every sample due by now, oldest first, each guarded by its sample key and leaving the due set in the same commit', async () => {
+    const [a, b] = ['heat:1-0', 'gov:2-0'];
+    const due = {
+      [member(a, '5m', 300_000)]: NOW - 3_600_000,
+      // Both of a's horizons came due while no sweep ran (an outage): its worst P&L carries from one to the next.
+      [member(a, '1h', 3_600_000)]: NOW - 300_000 + 0,
+      [member(b, '5m', 300_000)]: NOW - 1_000,
+      // Not due yet: left for a later sweep.
+      [member(b, '1h', 3_600_000)]: NOW + 3_000_000,
+    };
+    const run = await runHandler(
+      outcomeSweep,
+      {},
+      {
+        redis: {
+          hashes: {
+            [keys.outcomeFollowUp(a)]: record('ETHUSDT', '3000', NOW - 3_900_000),
+            [keys.outcomeFollowUp(b)]: record('BTCUSDT', '-1000', NOW - 301_000),
+            [keys.marketState('ETHUSDT')]: { mark_price: '1900' },
+            [keys.marketState('BTCUSDT')]: { mark_price: '2100' },
+          },
+          sortedSets: { [keys.outcomeDue]: due },
+        },
+        now: NOW,
+      },
+    );
+    expect(samples(run).map((s) => [s.decision_id, s.horizon, s.price, s.pnl_usd, s.worst_pnl_usd])).toEqual([
+      [a, '5m', 1900, -150, -150],
+      [a, '1h', 1900, -150, -150],
+      [b, '5m', 2100, -50, -50],
+    ]);
+    expect(removed(run)).toEqual([member(a, '5m', 300_000), member(a, '1h', 3_600_000), member(b, '5m', 300_000)]);
+    expect(run.recorder.guards.filter((g) => g.key.startsWith('quantum:gates:outcome:'))).toEqual([
+      { kind: 'absent', key: keys.outcomeSample(a, '5m') },
+      { kind: 'absent', key: keys.outcomeSample(a, '1h') },
+      { kind: 'absent', key: keys.outcomeSample(b, '5m') },
+    ]);
+    expect(run.metrics.get('quantum_gates_outcome_samples_total', { horizon: '5m', priced: '1' })).toBe(2);
+  });
+
+  it('only removes a sample already written (a job of before 1.11.0, or a tick run again), and one whose follow-up is gone or is no sample', async () => {
+    const run = await runHandler(
+      outcomeSweep,
+      {},
+      {
+        redis: {
+          hashes: {
+            [keys.outcomeFollowUp('heat:1-0')]: record('ETHUSDT', '3000', NOW - 301_000),
+            [keys.marketState('ETHUSDT')]: { mark_price: '2100' },
+          },
+          strings: { [keys.outcomeSample('heat:1-0', '5m')]: '1' },
+          sortedSets: {
+            [keys.outcomeDue]: {
+              [member('heat:1-0', '5m', 300_000)]: NOW - 1_000,
+              [member('heat:9-0', '5m', 300_000)]: NOW - 900,
+              'not json': NOW - 800,
+            },
+          },
+        },
+        now: NOW,
+      },
+    );
+    expect(samples(run)).toEqual([]);
+    expect(removed(run)).toEqual(['not json', member('heat:1-0', '5m', 300_000), member('heat:9-0', '5m', 300_000)]);
+    expect(run.logs.map((l) => l.msg)).toEqual(
+      expect.arrayContaining([expect.stringContaining('holds no sample'), expect.stringContaining('record expired or unreadable')]),
+    );
+  });
+
+  it('takes at most OUTCOME_SWEEP_MAX a tick, the oldest', async () => {
+    const due = Object.fromEntries([0, 1, 2].map((i) => [member(`heat:${i}-0`, '5m', 300_000), NOW - 3_000 + i]));
+    const hashes = Object.fromEntries(
+      [0, 1, 2].map((i) => [keys.outcomeFollowUp(`heat:${i}-0`), record('ETHUSDT', '3000', NOW - 303_000 + i)]),
+    );
+    const run = await runHandler(
+      outcomeSweep,
+      {},
+      { redis: { hashes, sortedSets: { [keys.outcomeDue]: due } }, now: NOW, env: { OUTCOME_SWEEP_MAX: '2' } },
+    );
+    expect(samples(run).map((s) => [s.decision_id, s.missing_reason])).toEqual([
+      ['heat:0-0', 'no_price'],
+      ['heat:1-0', 'no_price'],
+    ]);
   });
 });
 

@@ -462,7 +462,7 @@ describe("the gates' status sections", () => {
       ['reservations', ['governor']],
       ['positions_unknown', ['governor']],
       ['budgets', ['risk-budget']],
-      ['outcomes', ['outcome-sample']],
+      ['outcomes', ['outcome-sweep']],
     ]);
     expect(sections.filter((s) => s.config !== undefined).map((s) => s.gate)).toEqual(['heat-gate', 'heat-gate', 'heat-gate']);
   });
