@@ -120,11 +120,10 @@ async function main(): Promise<void> {
   readinessGauge(runtime.services.registry, runtime.services.readinessCauses);
   if (ignoredSettings.length > 0)
     runtime.services.logger.warn({ variables: ignoredSettings }, 'variables named like settings that no hosted gate reads: ignored');
-  const leftOut = companionsLeftOut(hosted.map((h) => h.handler.name));
-  if (leftOut.length > 0)
+  for (const { gate, missing, stops } of companionsLeftOut(hosted.map((h) => h.handler.name)))
     runtime.services.logger.warn(
-      { missing: leftOut },
-      `HANDLERS hosts the governor without ${leftOut.join(', ')}: unless another process hosts them, the kill-switch and disarm alerts, cooldowns, exit locks or reservation releases stop (HANDLERS=all,-name leaves one gate out)`,
+      { gate, missing },
+      `HANDLERS hosts ${gate} without ${missing.join(', ')}: unless another process hosts them, ${stops} (HANDLERS=all,-name leaves one gate out)`,
     );
   let stopping = false;
   const shutdown = async (signal: string) => {

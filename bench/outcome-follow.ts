@@ -2,7 +2,7 @@
  * `npx tsx bench/outcome-follow.ts`: the Redis commands one followed decision costs the outcome
  * follower (issue #72 item 1), from the governor event it reads to its last sample. On a private
  * redis-server, the outcome-governor and outcome-sweep gates alone (the sweep every OUTCOME_SWEEP_SEC,
- * default 2; no governor: its events are written here as it writes them), horizons shortened to OUTCOME_FOLLOW_HORIZONS (default 1s,2s,3s):
+ * default 3; no governor: its events are written here as it writes them), horizons shortened to OUTCOME_FOLLOW_HORIZONS (default 1s,2s,3s):
  *   1. idle for IDLE_SEC: the commands a second the runtime sends with nothing to do;
  *   2. DECISIONS permit events, PACE_MS apart, each followed to its last horizon.
  * INFO commandstats before and after each phase; the decisions' figure is the second phase's
@@ -19,7 +19,7 @@ const DECISIONS = Number(process.env.OUTCOME_FOLLOW_DECISIONS ?? 100);
 const PACE_MS = Number(process.env.OUTCOME_FOLLOW_PACE_MS ?? 50);
 const IDLE_SEC = Number(process.env.OUTCOME_FOLLOW_IDLE_SEC ?? 10);
 const HORIZONS = process.env.OUTCOME_FOLLOW_HORIZONS ?? '1s,2s,3s';
-const SWEEP_SEC = process.env.OUTCOME_SWEEP_SEC ?? '2';
+const SWEEP_SEC = process.env.OUTCOME_SWEEP_SEC ?? '3';
 
 async function commandStats(r: Redis): Promise<Map<string, number>> {
   const info = (await r.call('INFO', 'commandstats')) as string;

@@ -32,18 +32,26 @@ export const allHandlers: readonly AnyHandler[] = [
 ];
 
 /**
- * What the governor needs hosted beside it (in its process or another): governor-switches sets the
- * kill-switch and disarm gauges their alerts read, governor-cooldown and governor-exit-locks keep
- * the cooldowns and exit locks it checks, governor-reservation-results releases its reservations.
+ * What a gate needs hosted beside it (in its process or another), and what stops without them: the
+ * governor's switch gauges, cooldowns, exit locks and reservation releases; the outcome follow-ups'
+ * sweep, which takes the samples they put in the due set.
  */
-export const governorCompanions: readonly string[] = [
-  governorSwitches,
-  governorCooldown,
-  governorExitLocks,
-  governorReservationResults,
-].map((h) => h.name);
+const COMPANIONS: readonly { readonly gate: string; readonly companions: readonly string[]; readonly stops: string }[] = [
+  {
+    gate: governor.name,
+    companions: [governorSwitches, governorCooldown, governorExitLocks, governorReservationResults].map((h) => h.name),
+    stops: 'the kill-switch and disarm alerts, cooldowns, exit locks or reservation releases stop',
+  },
+  ...[heatOutcomes, governorOutcomes].map((h) => ({
+    gate: h.name,
+    companions: [outcomeSweep.name],
+    stops: 'no outcome sample is taken (they wait in quantum:gates:outcome:due)',
+  })),
+];
 
-/** The governor's companions a HANDLERS list hosting the governor leaves out (none when it hosts no governor). */
-export function companionsLeftOut(hosted: readonly string[]): string[] {
-  return hosted.includes(governor.name) ? governorCompanions.filter((name) => !hosted.includes(name)) : [];
+/** Each hosted gate whose companions a HANDLERS list leaves out: which, and what stops unless another process hosts them. */
+export function companionsLeftOut(hosted: readonly string[]): { gate: string; missing: string[]; stops: string }[] {
+  return COMPANIONS.filter((c) => hosted.includes(c.gate))
+    .map((c) => ({ gate: c.gate, missing: c.companions.filter((name) => !hosted.includes(name)), stops: c.stops }))
+    .filter((c) => c.missing.length > 0);
 }

@@ -193,11 +193,11 @@ describe('npm start with HANDLERS hosting the governor without its companions', 
     const result = await start(
       // A database of its own: the gates it starts create groups and keys the CLI tests below must not see.
       { REDIS_URL: url(`:${URL_PASSWORD}@`, '/4'), HANDLERS: 'governor,governor-cooldown' },
-      /HANDLERS hosts the governor without/,
+      /HANDLERS hosts governor without/,
     );
 
     expect(`${result.stdout}${result.stderr}`).toMatch(
-      /HANDLERS hosts the governor without governor-switches, governor-exit-locks, governor-reservation-results: unless another process hosts them/,
+      /HANDLERS hosts governor without governor-switches, governor-exit-locks, governor-reservation-results: unless another process hosts them/,
     );
   });
 });

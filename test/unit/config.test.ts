@@ -94,11 +94,14 @@ describe('configuration', () => {
     expect(allHandlers.map((h) => h.name).filter((name) => !table.includes(`\`${name}\``))).toEqual([]);
   });
 
-  it('names the companions a HANDLERS list hosting the governor leaves out', () => {
-    expect(companionsLeftOut(['governor', 'governor-cooldown'])).toEqual([
-      'governor-switches',
-      'governor-exit-locks',
-      'governor-reservation-results',
+  it('names the companions a HANDLERS list hosting the governor or an outcome follow-up leaves out', () => {
+    expect(companionsLeftOut(['governor', 'governor-cooldown']).map((c) => [c.gate, c.missing])).toEqual([
+      ['governor', ['governor-switches', 'governor-exit-locks', 'governor-reservation-results']],
+    ]);
+    // An env file of before 1.11.0 (deploy/env/gates-outcomes.env): its samples would never be taken.
+    expect(companionsLeftOut(['outcome-heat', 'outcome-governor', 'outcome-sample']).map((c) => [c.gate, c.missing])).toEqual([
+      ['outcome-heat', ['outcome-sweep']],
+      ['outcome-governor', ['outcome-sweep']],
     ]);
     expect(companionsLeftOut(allHandlers.map((h) => h.name))).toEqual([]);
     expect(companionsLeftOut(['heat-gate'])).toEqual([]);

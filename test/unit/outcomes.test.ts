@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { governorOutcomes } from '../../handlers/outcomes/governor-follow-up.js';
 import { heatOutcomes } from '../../handlers/outcomes/heat-follow-up.js';
+import { parseOutcomeConfig } from '../../handlers/outcomes/config.js';
 import { parseHorizons } from '../../handlers/outcomes/horizons.js';
 import { closedFraction, keptExposure, markToMarket, sideSign } from '../../handlers/outcomes/pnl.js';
 import { outcomeSample, outcomeSweep } from '../../handlers/outcomes/sample.js';
@@ -54,6 +55,13 @@ describe('counterfactual arithmetic', () => {
       undefined,
       undefined,
     ]);
+  });
+
+  it('stops the start on a sweep as slow as the late bound, naming the variable', () => {
+    expect(() => parseOutcomeConfig({ OUTCOME_SWEEP_SEC: '5' })).toThrow(
+      /OUTCOME_SWEEP_SEC: must be below OUTCOME_LATE_SEC \(5\) \(got "5"\)/,
+    );
+    expect(parseOutcomeConfig({ OUTCOME_SWEEP_SEC: '9', OUTCOME_LATE_SEC: '10' }).OUTCOME_SWEEP_SEC).toBe(9);
   });
 
   it('parses horizons strictly, shortest first', () => {
