@@ -16,7 +16,7 @@ const CONTRACT_LINES = 450;
  * The runtime's size today, the key watch's kept replies (issue #72 item 1: a decision sends only
  * what changed) included: issue #72's budget is 4,200, not reached yet. Lower it as the runtime shrinks.
  */
-const RUNTIME_LINES = 5_401;
+const RUNTIME_LINES = 5_400;
 
 /** Lines as `wc -l` counts them, of every .ts file under `dir`. */
 function linesUnder(dir: string): number {
