@@ -37,7 +37,7 @@ const outcomeEnvSchema = z
     /** How often the samples due are taken (sample.ts outcomeSweep): a sample is taken within this of its horizon, under OUTCOME_LATE_SEC. */
     OUTCOME_SWEEP_SEC: envInt(3, 1),
     /** Samples one sweep takes at most (oldest first); the rest wait for the next. */
-    OUTCOME_SWEEP_MAX: envInt(500, 1),
+    OUTCOME_SWEEP_MAX: envInt(1000, 1),
     // The price rule of handlers/positions/prices.ts, under the position book's own names, so the
     // follow-ups price as the gates that decide do.
     POSITION_P33_PREFIXES: positionBookEnvShape.POSITION_P33_PREFIXES,

@@ -148,16 +148,20 @@ export const outcomeSweep = defineHandler({
     );
     // A follow-up's worst P&L so far, carried from one of its samples to the next of the same tick.
     const worstSoFar = new Map<string, number | undefined>();
+    // One sample a key, also where two members stand for it (written by hand): the commit's guards see neither written.
+    const takenNow = new Set<string>();
     let written = 0;
     due.forEach(([member, job], i) => {
       ctx.remove(keys.outcomeDue, { from: 'sorted-set', member });
       const record = records[i];
-      if (taken[i]! > 0) return;
+      const sampleKey = keys.outcomeSample(job.id, job.horizon);
+      if (taken[i]! > 0 || takenNow.has(sampleKey)) return;
       if (record?.symbol === undefined) {
         ctx.log.warn({ id: job.id, horizon: job.horizon }, 'outcome follow-up record expired or unreadable before its sample');
         return;
       }
-      ctx.require(keys.outcomeSample(job.id, job.horizon), { is: 'absent' });
+      takenNow.add(sampleKey);
+      ctx.require(sampleKey, { is: 'absent' });
       const previous = worstSoFar.has(job.id) ? worstSoFar.get(job.id) : parseNumber(record.worst_pnl_usd);
       worstSoFar.set(job.id, writeSample(ctx, job, record, marks.get(record.symbol), previous));
       written++;

@@ -334,6 +334,23 @@ describe('the outcome sweep (fake ctx)', () => {
     );
   });
 
+  it('writes one sample where two members stand for one sample key', async () => {
+    const id = 'heat:1-0';
+    const run = await runHandler(
+      outcomeSweep,
+      {},
+      {
+        redis: {
+          hashes: { [keys.outcomeFollowUp(id)]: record('ETHUSDT', '3000', NOW - 301_000) },
+          sortedSets: { [keys.outcomeDue]: { [member(id, '5m', 300_000)]: NOW - 1_000, [member(id, '5m', 300_001)]: NOW - 999 } },
+        },
+        now: NOW,
+      },
+    );
+    expect(samples(run)).toHaveLength(1);
+    expect(removed(run)).toHaveLength(2);
+  });
+
   it('takes at most OUTCOME_SWEEP_MAX a tick, the oldest', async () => {
     const due = Object.fromEntries([0, 1, 2].map((i) => [member(`heat:${i}-0`, '5m', 300_000), NOW - 3_000 + i]));
     const hashes = Object.fromEntries(
