@@ -6,7 +6,8 @@ import type { Runtime } from '../../runtime/host/runtime.js';
 import { keys, streams } from '../../schemas/keys.js';
 import { usePrivateRedis } from '../support/redis-server.js';
 import { readStream, startRuntime } from '../support/runtime.js';
-import { untilStreamLength } from '../support/until.js';
+import type { Redis } from 'ioredis';
+import { untilKeys, untilStreamLength } from '../support/until.js';
 
 /** A permitted open as the governor writes its event (schemas/governor-event.ts), priced at 2,000. */
 const permit = (planId: string, now: number) =>
@@ -26,8 +27,15 @@ const permit = (planId: string, now: number) =>
   }).flat();
 const handlers = [governorOutcomes, outcomeSweep, outcomeSample];
 
+/** Waits (on the due set's keyspace events, not a poll) until it holds `count` samples. */
+const dueSetOf = (redis: { client: Redis }) => (count: number) =>
+  untilKeys(redis.client, [keys.outcomeDue], async () => (await redis.client.zcard(keys.outcomeDue)) === count, {
+    what: `${count} samples due`,
+  });
+
 describe('the outcome sweep: the samples due taken every OUTCOME_SWEEP_SEC', () => {
   const redis = usePrivateRedis();
+  const dueSetHolds = dueSetOf(redis);
   let runtime: Runtime | undefined;
   afterEach(async () => {
     await runtime?.stop();
@@ -76,13 +84,14 @@ describe('the outcome sweep: the samples due taken every OUTCOME_SWEEP_SEC', () 
     await queue.add('outcome-sample', data, { jobId: sampleJobId(id, '1s') });
     await untilStreamLength(redis.client, streams.gatesOutcome, 1, { what: 'the sample' });
     await expect.poll(async () => (await queue.getJob(sampleJobId(id, '1s')))?.getState(), { timeout: 10_000 }).toBe('completed');
-    await expect.poll(() => redis.client.zcard(keys.outcomeDue), { timeout: 10_000 }).toBe(0);
+    await dueSetHolds(0);
     expect(await redis.client.xlen(streams.gatesOutcome)).toBe(1);
   });
 });
 
 describe('the outcome sweep across a Redis outage', () => {
   const redis = usePrivateRedis({ appendOnly: true });
+  const dueSetHolds = dueSetOf(redis);
   let runtime: Runtime | undefined;
   afterEach(async () => {
     await runtime?.stop();
@@ -97,12 +106,12 @@ describe('the outcome sweep across a Redis outage', () => {
       handlers,
     );
     await redis.client.xadd(streams.governorEvents, '*', ...permit('r1', Date.now()));
-    await expect.poll(() => redis.client.zcard(keys.outcomeDue), { timeout: 10_000 }).toBe(2);
+    await dueSetHolds(2);
     // Down past both horizons: every tick meanwhile fails or never runs.
     await redis.restart({ downMs: 3_000 });
     await redis.client.hset(keys.marketState('ETHUSDT'), 'mark_price', '2100', 'timestamp', String(Date.now()));
     await untilStreamLength(redis.client, streams.gatesOutcome, 2, { what: 'both samples', timeoutMs: 30_000 });
-    await expect.poll(() => redis.client.zcard(keys.outcomeDue), { timeout: 10_000 }).toBe(0);
+    await dueSetHolds(0);
     const samples = await readStream(redis.client, streams.gatesOutcome);
     expect(samples.map((s) => [s.horizon, s.pnl_usd])).toEqual([
       ['1s', '10'],
