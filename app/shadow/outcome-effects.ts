@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Delivery } from '../../runtime/host/replay.js';
+import { parseDueSample } from '../../handlers/outcomes/due.js';
 import { sampleJobId } from '../../handlers/outcomes/follow-up.js';
 import { keys } from '../../schemas/keys.js';
 import { SHADOW_OUTCOME_JOBS, SHADOW_OUTCOMES, shadowOutcomeKey } from './namespace.js';
@@ -82,7 +83,8 @@ function commandsOf(effect: Effect, targets: OutcomeTargets): string[][] {
 
 /** A member of keys.outcomeDue (a sample job's data) as SHADOW_OUTCOME_JOBS keeps a job. */
 function shadowJobOf(member: string): string {
-  const data = JSON.parse(member) as { readonly id: string; readonly horizon: string };
+  const data = parseDueSample(member);
+  if (data === undefined) throw new Error(`a shadow follow-up's due sample is none: ${member.slice(0, 200)}: not applied`);
   const kept: ShadowOutcomeJob = { jobId: sampleJobId(data.id, data.horizon), data };
   return JSON.stringify(kept);
 }

@@ -2,7 +2,7 @@ import type { BatchHints, HandlerContext, MessageMeta } from '../../runtime/cont
 import { keys } from '../../schemas/keys.js';
 import { encodeOutcome } from '../../schemas/outcome.js';
 import { parseOutcomeConfig, type OutcomeConfig } from './config.js';
-import type { Horizon } from './horizons.js';
+import { dueSample } from './due.js';
 import { isLate, outcomeEntry } from './entry.js';
 import { outcomeMetrics, type OutcomeMetrics } from './metrics.js';
 import { claimPendingSlot, readPending, type PendingRead } from './pending.js';
@@ -115,11 +115,6 @@ export function followUpId(kind: FollowUpKind, entryId: string): string {
 /** BullMQ job ids may not contain ':'. */
 export function sampleJobId(id: string, horizon: string): string {
   return `outcome.${id.replace(/:/g, '.')}.${horizon}`;
-}
-
-/** A sample to take, as keys.outcomeDue holds it: the data of the sample job (sample.ts), one member a follow-up and horizon. */
-export function dueSample(id: string, horizon: Horizon): string {
-  return JSON.stringify({ id, horizon: horizon.label, horizon_ms: horizon.ms });
 }
 
 /**

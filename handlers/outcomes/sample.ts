@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { parseDueSample, sampleJob, type SampleJob } from './due.js';
 import { defineHandler, type HandlerContext } from '../../runtime/contract/index.js';
 import { parseNumber } from '../../schemas/fields.js';
 import { keys } from '../../schemas/keys.js';
@@ -12,14 +13,6 @@ import { readMark } from './market.js';
 import { outcomeMetrics, type OutcomeMetrics } from './metrics.js';
 import { cents, markToMarket } from './pnl.js';
 import { outcomesSection } from './status.js';
-
-/** A sample to take: a member of keys.outcomeDue (follow-up.ts dueSample), or a sample job of a follow-up made before 1.11.0. */
-const sampleJob = z.looseObject({
-  id: z.string().min(1),
-  horizon: z.string().min(1),
-  horizon_ms: z.coerce.number().int().positive(),
-});
-type SampleJob = z.infer<typeof sampleJob>;
 
 type SampleCtx = HandlerContext<OutcomeConfig, unknown, OutcomeMetrics>;
 
@@ -127,7 +120,7 @@ export const outcomeSweep = defineHandler({
     const members = await ctx.redis.zrangebyscore(keys.outcomeDue, '-inf', now, 'LIMIT', 0, ctx.config.OUTCOME_SWEEP_MAX);
     const due: [member: string, job: SampleJob][] = [];
     for (const member of members) {
-      const job = parseDue(member);
+      const job = parseDueSample(member);
       if (job !== undefined) due.push([member, job]);
       else {
         ctx.log.warn({ member: member.slice(0, 200) }, 'quantum:gates:outcome:due holds no sample: removed');
@@ -169,13 +162,3 @@ export const outcomeSweep = defineHandler({
     ctx.summarize({ samples: written, due: members.length });
   },
 });
-
-/** A member of keys.outcomeDue as its sample, or undefined when it is none. */
-function parseDue(member: string): SampleJob | undefined {
-  try {
-    const parsed = sampleJob.safeParse(JSON.parse(member));
-    return parsed.success ? parsed.data : undefined;
-  } catch {
-    return undefined;
-  }
-}

@@ -6,6 +6,7 @@ import { keys, streams } from '../../schemas/keys.js';
 import { usePrivateRedis } from '../support/redis-server.js';
 import { readStream, startRuntime } from '../support/runtime.js';
 import { untilStreamLength } from '../support/until.js';
+import { permitFollowUp } from '../support/outcome-records.js';
 
 describe('a sample job chain of before 1.11.0: one BullMQ job a followed decision, stepping through its horizons', () => {
   const redis = usePrivateRedis();
@@ -21,13 +22,7 @@ describe('a sample job chain of before 1.11.0: one BullMQ job a followed decisio
     // As a follow-up of 1.10 recorded it: its record, and one job carrying the later steps (runtime/engine/job-chain.ts).
     const id = 'gov:1-0';
     const now = Date.now();
-    await redis.client.hset(keys.outcomeFollowUp(id), {
-      kind: 'governor_permit',
-      symbol: 'ETHUSDT',
-      exposure_usd: '200',
-      entry_price: '2000',
-      decided_at: String(now),
-    });
+    await redis.client.hset(keys.outcomeFollowUp(id), permitFollowUp(now));
     const step = (horizon: string, ms: number) => ({
       jobId: sampleJobId(id, horizon),
       data: { id, horizon, horizon_ms: ms },
@@ -62,13 +57,7 @@ describe('a sample job chain of before 1.11.0: one BullMQ job a followed decisio
     runtime = await startRuntime(redis.url, { HANDLERS: 'outcome-sample', OUTCOME_HORIZONS: '1s,2s' }, [outcomeSample]);
     const queue = runtime.services.jobs.queue('gates-outcome');
     const now = Date.now();
-    await redis.client.hset(keys.outcomeFollowUp('gov:x'), {
-      kind: 'governor_permit',
-      symbol: 'ETHUSDT',
-      exposure_usd: '200',
-      entry_price: '2000',
-      decided_at: String(now),
-    });
+    await redis.client.hset(keys.outcomeFollowUp('gov:x'), permitFollowUp(now));
     // At its second step, due in 3 s, but waiting now (as after a stall between its move's two writes).
     await queue.add(
       'outcome-sample',

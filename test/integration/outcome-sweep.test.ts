@@ -8,6 +8,7 @@ import { usePrivateRedis } from '../support/redis-server.js';
 import { readStream, startRuntime } from '../support/runtime.js';
 import type { Redis } from 'ioredis';
 import { untilKeys, untilStreamLength } from '../support/until.js';
+import { permitFollowUp } from '../support/outcome-records.js';
 
 /** A permitted open as the governor writes its event (schemas/governor-event.ts), priced at 2,000. */
 const permit = (planId: string, now: number) =>
@@ -70,13 +71,7 @@ describe('the outcome sweep: the samples due taken every OUTCOME_SWEEP_SEC', () 
     await redis.client.hset(keys.marketState('ETHUSDT'), 'mark_price', '2100', 'timestamp', String(Date.now()));
     const id = 'gov:1-0';
     const now = Date.now();
-    await redis.client.hset(keys.outcomeFollowUp(id), {
-      kind: 'governor_permit',
-      symbol: 'ETHUSDT',
-      exposure_usd: '200',
-      entry_price: '2000',
-      decided_at: String(now - 1000),
-    });
+    await redis.client.hset(keys.outcomeFollowUp(id), permitFollowUp(now - 1000));
     const data = { id, horizon: '1s', horizon_ms: 1000 };
     await redis.client.zadd(keys.outcomeDue, now, JSON.stringify(data));
     runtime = await startRuntime(redis.url, { HANDLERS: 'outcome-sweep,outcome-sample', OUTCOME_SWEEP_SEC: '1' }, handlers);
