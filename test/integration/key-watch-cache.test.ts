@@ -6,6 +6,7 @@ import { keys } from '../../schemas/keys.js';
 import { BOOK_CONFIG, p33NewestHash } from '../support/book-producers.js';
 import { ManualClock } from '../support/clock.js';
 import { startP33KeyWatch } from '../support/key-watch.js';
+import { refreshPositionIndex, usePrivateCommitter } from '../support/decide-once.js';
 import { usePrivateRedis } from '../support/redis-server.js';
 import { waitFor } from '../support/runtime.js';
 
@@ -17,6 +18,7 @@ const config = BOOK_CONFIG;
  */
 describe('the key watch’s cache of the book’s reads', () => {
   const redis = usePrivateRedis();
+  const committing = usePrivateCommitter(redis);
 
   it('a FLUSHALL (no keyspace events) loses the watch: the next read is sent whole, and the watch comes back by itself', async () => {
     const r = redis.client;
@@ -185,6 +187,39 @@ describe('the key watch’s cache of the book’s reads', () => {
       await r.config('RESETSTAT');
       expect((await notional()).map((p) => [p.symbol, p.notionalUsd])).toEqual([['AUSDT', 300]]);
       expect(await callsOf('hmget')).toBe(0);
+    } finally {
+      await watch.stop();
+    }
+  });
+  it('the position index refresh reads P3.3’s universe through the kept replies: a hash is read again only once written', async () => {
+    const r = redis.client;
+    const clock = new ManualClock(1_800_000_000_000);
+    const nowSec = () => clock.now() / 1000;
+    const symbols = Array.from({ length: 300 }, (_, i) => `FLAT${i}USDT`);
+    // As P3.3 writes a symbol it holds nothing of (test/support/book-producers.ts p33NewestHash).
+    for (const symbol of symbols) await r.hset(keys.p33StatePositions(symbol), p33NewestHash(symbol, 0, 10, nowSec()));
+    await r.set(keys.universeActive, JSON.stringify({ symbols }));
+    const watch = await startP33KeyWatch(redis.url, r, config, clock);
+    const hmgets = async () => Number(/^cmdstat_hmget:calls=(\d+)/m.exec((await r.call('INFO', 'commandstats')) as string)?.[1] ?? 0);
+    // Past a barrier first, so that the key watch's own reads of what a test wrote fall before the count.
+    const refresh = async () => {
+      expect(await watch.reader.keysToRead?.(P33_KEY_WATCH)).not.toBeNull();
+      await r.config('RESETSTAT');
+      await refreshPositionIndex(watch.reader, committing.committer, clock.now());
+      return { hmget: await hmgets(), indexed: await r.scard(keys.p33PositionIndex) };
+    };
+    try {
+      // The first refresh reads every symbol under both prefixes (and the book's mark on the listing,
+      // one HMGET): each has a P3.3 hash, so each is listed.
+      expect(await refresh()).toEqual({ hmget: 601, indexed: 300 });
+      expect(await refresh()).toEqual({ hmget: 1, indexed: 300 });
+      // A hash written since: read by the key watch at its write (judged), not by the refresh.
+      await r.hset(keys.p33StatePositions('FLAT7USDT'), p33NewestHash('FLAT7USDT', 5, 10, nowSec()));
+      expect(await refresh()).toEqual({ hmget: 1, indexed: 300 });
+      // A hash gone: seen gone without a read of the refresh's own; its symbol leaves the index.
+      await r.del(keys.p33StatePositions('FLAT7USDT'));
+      expect(await refresh()).toEqual({ hmget: 1, indexed: 299 });
+      expect(await r.sismember(keys.p33PositionIndex, 'FLAT7USDT')).toBe(0);
     } finally {
       await watch.stop();
     }
