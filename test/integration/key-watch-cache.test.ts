@@ -6,7 +6,8 @@ import { keys } from '../../schemas/keys.js';
 import { BOOK_CONFIG, p33NewestHash } from '../support/book-producers.js';
 import { ManualClock } from '../support/clock.js';
 import { startP33KeyWatch } from '../support/key-watch.js';
-import { refreshPositionIndex, usePrivateCommitter } from '../support/decide-once.js';
+import { riskBudget } from '../../handlers/risk-budget/index.js';
+import { decideOnce, refreshPositionIndex, usePrivateCommitter } from '../support/decide-once.js';
 import { usePrivateRedis } from '../support/redis-server.js';
 import { waitFor } from '../support/runtime.js';
 
@@ -220,6 +221,40 @@ describe('the key watch’s cache of the book’s reads', () => {
       await r.del(keys.p33StatePositions('FLAT7USDT'));
       expect(await refresh()).toEqual({ hmget: 1, indexed: 299 });
       expect(await r.sismember(keys.p33PositionIndex, 'FLAT7USDT')).toBe(0);
+    } finally {
+      await watch.stop();
+    }
+  });
+  it('the budget tick reads the market state through the kept replies: a hash is read again only once written', async () => {
+    const r = redis.client;
+    const clock = new ManualClock(1_800_000_000_000);
+    const symbols = Array.from({ length: 120 }, (_, i) => `UNI${i}USDT`);
+    // The budget engine's symbols: P3.3's index (the position index job's), each with its market state.
+    await r.sadd(keys.p33PositionIndex, ...symbols);
+    for (const symbol of symbols) await r.hset(keys.marketState(symbol), { sigma: '0.02', vol_regime: 'LOW' });
+    await r.hset(keys.portfolioState, { equity_usd: '10000', timestamp: String(clock.now() / 1000) });
+    const watch = await startP33KeyWatch(redis.url, r, config, clock);
+    const hgetalls = async () => Number(/^cmdstat_hgetall:calls=(\d+)/m.exec((await r.call('INFO', 'commandstats')) as string)?.[1] ?? 0);
+    let tick = 0;
+    const marketReads = async () => {
+      expect(await watch.reader.keysToRead?.(P33_KEY_WATCH)).not.toBeNull();
+      const before = await hgetalls();
+      await decideOnce(riskBudget, watch.reader, committing.committer, clock.now(), { job_id: `tick-${++tick}` });
+      return (await hgetalls()) - before;
+    };
+    try {
+      // Every symbol's, and the tick's others (the portfolio, its last-known-good, the cluster's stress: never kept).
+      const first = await marketReads();
+      const others = await marketReads();
+      expect(first - others).toBeGreaterThanOrEqual(symbols.length);
+      const stress = () => Promise.all(['UNI7USDT', 'UNI8USDT'].map((symbol) => r.hget(keys.budget(symbol), 'stress_factor')));
+      const [calm] = await stress();
+      await r.hset(keys.marketState('UNI7USDT'), { vol_regime: 'EXTREME' });
+      expect(await marketReads()).toBe(others + 1);
+      // The tick decided on the hash as written: UNI7's stress rose, UNI8's did not.
+      const [seven, eight] = await stress();
+      expect(Number(seven)).toBeGreaterThan(Number(calm));
+      expect(eight).toBe(calm);
     } finally {
       await watch.stop();
     }
