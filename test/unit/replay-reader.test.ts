@@ -55,4 +55,14 @@ describe('a rehearsal answers a cachedReads call read by read when the tape hold
     expect(missed).toHaveLength(1);
     expect(missed[0]).toContain('cachedReads');
   });
+  it('answers a barrier the tape lacks "not live" (the running release took none and read every key), one it holds as taped', async () => {
+    // The position index refresh as 1.11.0 taped it: P3.3's hashes read plain, no barrier.
+    const hash: ReadCommand = ['HMGET', keys.p33StatePositions('AUSDT'), 'position_amt'];
+    const plain: TapedCall[] = [['hmget', hash.slice(1), ['0']]];
+    const reader = replayReader(new ReplyBook({ calls: plain, clock: [] }));
+    expect(await reader.keysToRead!(P33_KEY_WATCH)).toBeNull();
+    expect(await reader.cachedReads!(P33_KEY_WATCH, [hash])).toEqual([['0']]);
+    const withBarrier = replayReader(new ReplyBook({ calls: [['keysToRead', [P33_KEY_WATCH], []], ...plain], clock: [] }));
+    expect(await withBarrier.keysToRead!(P33_KEY_WATCH)).toEqual([]);
+  });
 });
