@@ -102,10 +102,11 @@ const WATCH_ENDED = -1;
  *   time (6–7 s and most of a Redis core at 5 M keys): it checks, with one HMGET per symbol and prefix
  *   (while the P3.3 key watch is live, only of the hashes written since it last read them), the
  *   symbols P3.3 itself is configured with (its env allowlist and its universe keys) and those already
- *   indexed (a symbol leaves when its hashes are gone); a bounded SCAN sweep (POSITION_INDEX_SCAN_STEPS × 1000 keys per
- *   prefix per refresh, its cursor kept in Redis) finds the rest in the background. The book reads it
- *   only while the P3.3 key watch is not live (then every listed hash), and the key watch reads it
- *   once at each (re)subscribe; a decision never waits for a refresh (book.ts p33KeyWatch).
+ *   indexed (a symbol leaves when its hashes are gone); a bounded SCAN sweep
+ *   (POSITION_INDEX_SCAN_STEPS × 1000 keys per prefix per refresh, its cursor kept in Redis) finds
+ *   the rest in the background. The book reads it only while the P3.3 key watch is not live (then
+ *   every listed hash), and the key watch reads it once at each (re)subscribe; a decision never
+ *   waits for a refresh (book.ts p33KeyWatch).
  * - The governor's watched symbols, quantum:gates:positions:p33_watch (its permitted opens, read
  *   directly by every book read): one stops being watched when a refresh that began after its
  *   reservation expired finds its P3.3 hash (held: its fill, listed here in the same commit and seen
