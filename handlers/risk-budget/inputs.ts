@@ -46,8 +46,9 @@ export async function loadBudgetInputs(redis: RedisReader, config: RiskBudgetCon
   const symbols = [...new Set([...p33Symbols, ...heatInputs.positions.map((p) => p.symbol)])].sort();
   // A few dozen symbols a round trip: a universe of thousands read at once holds the decisions
   // sharing this process and Redis (the position index's refresh reads its hashes the same way).
-  // Through the key watch's kept replies while it is live, past a barrier of this tick's: only the
-  // hashes written since the last tick are sent (upstream's universe of 800: 80 HGETALLs a second).
+  // Through the key watch's kept replies while it is live, past a barrier of this tick's (the book's
+  // read above takes one too; this one does not lean on it): only the hashes written since the last
+  // tick are sent (upstream's universe of 800: 80 HGETALLs a second).
   await redis.keysToRead?.(P33_KEY_WATCH);
   const rows: Record<string, string>[] = [];
   for (let i = 0; i < symbols.length; i += SYMBOLS_A_ROUND_TRIP) {

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { loadPositionBook, P33_KEY_WATCH } from '../../handlers/positions/book.js';
 import type { ReadCommand } from '../../runtime/contract/redis-reader.js';
@@ -9,6 +10,7 @@ import { startP33KeyWatch } from '../support/key-watch.js';
 import { riskBudget } from '../../handlers/risk-budget/index.js';
 import { decideOnce, refreshPositionIndex, usePrivateCommitter } from '../support/decide-once.js';
 import { usePrivateRedis } from '../support/redis-server.js';
+import { startTcpProxy } from '../support/tcp-proxy.js';
 import { waitFor } from '../support/runtime.js';
 
 const config = BOOK_CONFIG;
@@ -257,6 +259,52 @@ describe('the key watch’s cache of the book’s reads', () => {
       expect(eight).toBe(calm);
     } finally {
       await watch.stop();
+    }
+  });
+  it('the refresh and the tick each take a barrier of their own: a write whose event is still on its way is in their answer', async () => {
+    const r = redis.client;
+    const clock = new ManualClock(1_800_000_000_000);
+    const symbols = Array.from({ length: 50 }, (_, i) => `HELD${i}USDT`);
+    for (const symbol of symbols) {
+      await r.hset(keys.p33StatePositions(symbol), p33NewestHash(symbol, 0, 10, clock.now() / 1000));
+      await r.hset(keys.marketState(symbol), { vol_regime: 'LOW' });
+    }
+    await r.set(keys.universeActive, JSON.stringify({ symbols }));
+    await r.hset(keys.portfolioState, { equity_usd: '10000', timestamp: String(clock.now() / 1000) });
+    // The key watch's subscriber through a proxy that can hold its bytes: its events, then its PONG.
+    const proxy = await startTcpProxy({ port: Number(new URL(redis.url).port) });
+    const watch = await startP33KeyWatch(proxy.url, r, config, clock);
+    const tick = (n: number) => decideOnce(riskBudget, watch.reader, committing.committer, clock.now(), { job_id: `held-${n}` });
+    /** `run` started while the watch's events are held, which flow 200 ms later. */
+    const withEventsHeld = async (write: () => Promise<unknown>, run: () => Promise<unknown>) => {
+      proxy.blackhole({ mode: 'hold' });
+      await write();
+      const running = run();
+      await sleep(200);
+      await proxy.restore();
+      await running;
+    };
+    try {
+      // Every reply kept by a first refresh and tick, past a barrier as the gates sharing the process
+      // take one at every decision (the watch keeps replies only past one).
+      expect(await watch.reader.keysToRead?.(P33_KEY_WATCH)).not.toBeNull();
+      await refreshPositionIndex(watch.reader, committing.committer, clock.now());
+      await tick(1);
+      expect(await r.sismember(keys.p33PositionIndex, 'HELD7USDT')).toBe(1);
+      expect(await r.hget(keys.budget('HELD8USDT'), 'vol_regime')).toBe('0.0');
+      await withEventsHeld(
+        () => r.del(keys.p33StatePositions('HELD7USDT')),
+        () => refreshPositionIndex(watch.reader, committing.committer, clock.now()),
+      );
+      expect(await r.sismember(keys.p33PositionIndex, 'HELD7USDT')).toBe(0);
+      await withEventsHeld(
+        () => r.hset(keys.marketState('HELD8USDT'), { vol_regime: 'EXTREME' }),
+        () => tick(2),
+      );
+      expect(await r.hget(keys.budget('HELD8USDT'), 'vol_regime')).toBe('1.0');
+    } finally {
+      await watch.stop();
+      await proxy.close();
     }
   });
 });
