@@ -5,7 +5,7 @@ import { join, relative, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { streams } from '../../schemas/keys.js';
 import { documentedOutcomes, placeholderLines, shellBlocks, type DocBlock, type DocumentedOutcome } from '../support/doc-blocks.js';
-import { freePort, startTestRedis, type TestRedis } from '../support/redis-server.js';
+import { freePortBelowEphemeral, startTestRedis, type TestRedis } from '../support/redis-server.js';
 import { readStream, waitFor } from '../support/runtime.js';
 import { isolatedEnv } from '../support/own-dirs.js';
 import { untilReady, untilServing } from '../support/serving.js';
@@ -188,7 +188,7 @@ async function perGateDeployment(): Promise<PerGateDeployment> {
   const ports: Record<string, string> = {};
   for (const port of documented) {
     let free: string;
-    do free = String(await freePort());
+    do free = String(await freePortBelowEphemeral());
     while (Object.values(ports).includes(free));
     ports[port] = free;
   }

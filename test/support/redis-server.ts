@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +17,30 @@ export function freePort(): Promise<number> {
       const address = server.address();
       server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
     });
+  });
+}
+
+/**
+ * A free loopback port below the kernel's ephemeral range (net.ipv4.ip_local_port_range, from 32768
+ * by default), for a server that listens a while after its port is chosen: the local port of an
+ * outgoing connection and a port-0 listener (freePort) are both drawn from that range, and one took
+ * a port chosen so while a suite beside it connected (docs-run's per-gate units: EADDRINUSE).
+ */
+export async function freePortBelowEphemeral(): Promise<number> {
+  const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || 32_768;
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = 10_000 + Math.floor(Math.random() * (low - 10_000));
+    if (await listens(port)) return port;
+  }
+  throw new Error(`no free loopback port between 10000 and ${low}`);
+}
+
+/** Whether a listener can take `port` on 127.0.0.1 now (closed again at once). */
+function listens(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
   });
 }
 
