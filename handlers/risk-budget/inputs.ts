@@ -1,6 +1,7 @@
 import type { ReadCommand, RedisReader } from '../../runtime/contract/index.js';
 import { keys } from '../../schemas/keys.js';
 import { P33_KEY_WATCH, readWatched } from '../positions/book.js';
+import { replyOf } from '../positions/read-commands.js';
 import { loadHeatInputs, type HeatInputs } from '../positions/heat.js';
 import type { RiskBudgetConfig } from './config.js';
 import { scrapeHeat, type ScrapedHeat } from './heat-scrape.js';
@@ -54,13 +55,8 @@ export async function loadBudgetInputs(redis: RedisReader, config: RiskBudgetCon
   for (let i = 0; i < symbols.length; i += SYMBOLS_A_ROUND_TRIP) {
     const chunk = symbols.slice(i, i + SYMBOLS_A_ROUND_TRIP).map((symbol): ReadCommand => ['HGETALL', keys.marketState(symbol)]);
     // A hash of another type fails the tick, as an HGETALL of it does.
-    for (const reply of await readWatched(redis, chunk)) rows.push(throwIfError(reply) as Record<string, string>);
+    for (const reply of await readWatched(redis, chunk)) rows.push(replyOf<Record<string, string>>(reply));
   }
   const market = new Map(rows.map((row, i) => [symbols[i]!, row] as const));
   return { portfolio, lastKnownGood, symbols, heatInputs, market, clusterStress, scrapedHeat };
-}
-
-function throwIfError(reply: unknown): unknown {
-  if (reply instanceof Error) throw reply;
-  return reply;
 }
