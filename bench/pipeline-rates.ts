@@ -33,6 +33,19 @@ export interface Rates {
   readonly plansPerSecond: number;
   readonly seconds: number;
   readonly warmupSeconds: number;
+  /**
+   * Before this run's warm-up, the same processes first decide `seconds` at `rates` (not measured),
+   * then wait `settleSeconds` for that work's deferred part (a permit's cooldown job) to land: the
+   * run then measures a process whose code V8 has compiled hot, as a service up for more than a
+   * few minutes is, where a fresh process at 0.9 decisions a second still runs most of its code
+   * unoptimized for its first minutes.
+   */
+  readonly primed?: {
+    readonly proposalsPerSecond: number;
+    readonly plansPerSecond: number;
+    readonly seconds: number;
+    readonly settleSeconds: number;
+  };
 }
 
 export interface RatesResult {
@@ -175,24 +188,32 @@ export async function atPipelineRates(
       };
     };
 
-    const idleFrom = await reading();
-    await sleep(options.idleSeconds * 1000);
-    const idle = between(idleFrom, await reading());
-    const idleRate = new Map([...idle.calls].map(([name, n]) => [name, n / idle.seconds]));
-    const idleCpuPerSecond = idle.cpuMs / idle.seconds;
-    const idleRedisCpuPerSecond = idle.redisCpuMs / idle.seconds;
+    const measureIdle = async () => {
+      const idleFrom = await reading();
+      await sleep(options.idleSeconds * 1000);
+      const idle = between(idleFrom, await reading());
+      return {
+        idle,
+        idleRate: new Map([...idle.calls].map(([name, n]) => [name, n / idle.seconds])),
+        idleCpuPerSecond: idle.cpuMs / idle.seconds,
+        idleRedisCpuPerSecond: idle.redisCpuMs / idle.seconds,
+      };
+    };
+    const first = await measureIdle();
+    const { idle } = first;
+    let { idleRate, idleCpuPerSecond, idleRedisCpuPerSecond } = first;
 
     let proposalNumber = 0;
     let planNumber = 0;
     const runs: RatesResult[] = [];
     for (const rates of options.rates) {
       seen.length = 0;
-      const send = async (untilMs: number, measured: boolean) => {
+      const send = async (untilMs: number, measured: boolean, at: Pick<Rates, 'proposalsPerSecond' | 'plansPerSecond'> = rates) => {
         const started = performance.now();
         const [p0, g0] = [proposalNumber, planNumber];
         while (performance.now() < untilMs) {
           const elapsed = (performance.now() - started) / 1000;
-          for (; proposalNumber - p0 < Math.floor(elapsed * rates.proposalsPerSecond); proposalNumber++) {
+          for (; proposalNumber - p0 < Math.floor(elapsed * at.proposalsPerSecond); proposalNumber++) {
             const planId = `lat-${proposalNumber}`;
             sentAt.set(planId, { at: performance.now(), plan: false, measured });
             count('xadd');
@@ -207,7 +228,7 @@ export async function atPipelineRates(
               'FULL_CLOSE',
             );
           }
-          for (; planNumber - g0 < Math.floor(elapsed * rates.plansPerSecond); planNumber++) {
+          for (; planNumber - g0 < Math.floor(elapsed * at.plansPerSecond); planNumber++) {
             sentAt.set(`gov-${planNumber}`, { at: performance.now(), plan: true, measured });
             count('xadd');
             void producer.xadd(streams.applyPlan, '*', ...planFields(planNumber));
@@ -215,6 +236,14 @@ export async function atPipelineRates(
           await sleep(1);
         }
       };
+      if (rates.primed) {
+        await send(performance.now() + rates.primed.seconds * 1000, false, rates.primed);
+        await sleep(rates.primed.settleSeconds * 1000);
+        // What the priming sent and no decision answered is not this run's.
+        for (const [planId, s] of sentAt) if (!s.measured) sentAt.delete(planId);
+        // The idle taken out of this run is the primed process's: the first window's held its start-up's compiling.
+        ({ idleRate, idleCpuPerSecond, idleRedisCpuPerSecond } = await measureIdle());
+      }
       await send(performance.now() + rates.warmupSeconds * 1000, false);
       const from = await reading();
       await send(performance.now() + rates.seconds * 1000, true);
@@ -343,7 +372,7 @@ export async function pythonDeciders(redis: TestRedis): Promise<Deciders> {
  * (market_state_publisher/main.py @73fab1f55 line 29). Each command is the bench's own (`count`),
  * taken out of the gates'. Returns the stop.
  */
-function produceMarks(producer: Redis, held: number, count: (name: string) => void): () => void {
+export function produceMarks(producer: Redis, held: number, count: (name: string) => void): () => void {
   const symbols = Array.from({ length: held }, (_, i) => `SYM${i}USDT`);
   const write = (fields: (symbol: string) => [key: string, hash: Record<string, string>, ttlSec?: number]) => {
     const pipeline = producer.pipeline();
