@@ -7,7 +7,7 @@ import type { Clock } from '../engine/clock.js';
 import type { Logger as RootLogger } from 'pino';
 import { isReady, type RedisClient } from '../engine/connection.js';
 import { GateReader } from './gate-reader.js';
-import { MISS, ReadCache, sameRead } from './read-cache.js';
+import { MISS, ReadCache } from './read-cache.js';
 
 /**
  * The flags of notify-keyspace-events a key watch needs: K (keyspace channels), h (hash writes),
@@ -89,8 +89,8 @@ export class KeyWatches {
   /** Bumped at every loss: a barrier or rebuild of an earlier subscription is not trusted. */
   private generation = 0;
   private readonly inFlight = new Set<Promise<void>>();
-  /** Keys events named since the last readEventKeys: null if nothing of it was kept, else its reads a decision took (ReadCache.written). */
-  private readonly eventKeys = new Map<string, readonly ReadCommand[] | null>();
+  /** Keys events named since the last readEventKeys, each with whether a reply of it was kept. */
+  private readonly eventKeys = new Map<string, boolean>();
   private readonly send = (read: ReadCommand) => sendRead(this.deps.commands as unknown as RedisReader, read);
   private readonly cache = new ReadCache();
   private epoch: string | null = null;
@@ -215,7 +215,7 @@ export class KeyWatches {
     const missed = [...replies.keys()].filter((i) => replies[i] === MISS || replies[i] === undefined);
     const keepable = (read: ReadCommand, reply: unknown) =>
       reply === MISS && watched.cachedPrefixes.some((p) => read[1].startsWith(p)) ? MISS : undefined;
-    const sent = await Promise.all(missed.map((i) => this.keptOrSent(reads[i]!, keepable(reads[i]!, replies[i]), true)));
+    const sent = await Promise.all(missed.map((i) => this.keptOrSent(reads[i]!, keepable(reads[i]!, replies[i]))));
     missed.forEach((i, j) => (replies[i] = sent[j]));
     this.metrics.cached.inc({ watch: name, result: 'hit' }, reads.length - missed.length);
     this.metrics.cached.inc({ watch: name, result: 'miss' }, missed.length);
@@ -223,9 +223,9 @@ export class KeyWatches {
   }
 
   /** A read's kept reply, else sent (kept if its key may be), a refusal of its key its reply; asked for the reads not kept. */
-  private keptOrSent(read: ReadCommand, kept: unknown, forReader = false): unknown {
+  private keptOrSent(read: ReadCommand, kept: unknown): unknown {
     if (kept !== MISS && kept !== undefined) return kept;
-    const sent = kept === MISS ? this.cache.read(read, this.send, isRefusedKey, forReader) : this.send(read);
+    const sent = kept === MISS ? this.cache.read(read, this.send, isRefusedKey) : this.send(read);
     return sent.catch((error: unknown) => (isRefusedKey(error) ? error : Promise.reject(error)));
   }
 
@@ -243,29 +243,20 @@ export class KeyWatches {
   private onEvent(channel: string): void {
     if (!channel.startsWith(this.channelPrefix)) return;
     const key = channel.slice(this.channelPrefix.length);
-    const taken = this.cache.written(key);
+    const wasKept = this.cache.written(key);
     // One read of a key for the events of one turn (a producer's HSET and EXPIRE), sent after them all.
     if (this.eventKeys.size === 0) queueMicrotask(() => this.readEventKeys());
-    this.eventKeys.set(key, taken ?? this.eventKeys.get(key) ?? null);
+    this.eventKeys.set(key, wasKept || this.eventKeys.get(key) === true);
   }
 
-  /**
-   * A microtask queued by the turn's first event: it runs before a PONG that came after them all settles the barrier.
-   * A decision's reads of a key written since are sent again now, not in its next decision (docs/architecture.md).
-   */
+  /** A microtask queued by the turn's first event: it runs before a PONG that came after them all settles the barrier. */
   private readEventKeys(): void {
-    const refresh = this.cacheOff === undefined && this.live;
-    for (const [key, taken] of this.eventKeys) {
-      let again = taken ?? [];
+    for (const [key, keep] of this.eventKeys)
       for (const watched of this.watches.values())
         if (watched.declaration.prefixes.some((prefix) => key.startsWith(prefix))) {
           this.metrics.events.inc({ watch: watched.declaration.name });
-          void this.read(watched, key, taken !== null);
-          const judged = watched.declaration.read(key);
-          again = again.filter((read) => !sameRead(read, judged));
+          void this.read(watched, key, keep);
         }
-      if (refresh) for (const read of again) void this.cache.read(read, this.send, isRefusedKey).catch(() => undefined);
-    }
     this.eventKeys.clear();
   }
 

@@ -8,21 +8,18 @@ import type { ReadCommand } from '../contract/redis-reader.js';
  * (FLUSHALL) leaves a stale reply, never a made-up one: its producer's own stamp still ages it out.
  */
 export class ReadCache {
-  /** Per key, its reads (one or two), their replies, and whether a reader took each since it was kept. */
-  private readonly kept = new Map<string, [read: ReadCommand, reply: unknown, taken: boolean][]>();
+  private readonly kept = new Map<string, [ReadCommand, unknown][]>(); // per key, its reads (one or two) and their replies
   /** Keys with reads in flight: how many, and whether an event of the key came meanwhile. */
   private readonly inFlight = new Map<string, { count: number; written: boolean }>();
 
   /** At most `maxKeys` keys kept: past it all go at once (a read each to come back, bounded memory). */
   constructor(private readonly maxKeys = 20_000) {}
 
-  /** Drops what is kept of `key`: undefined if nothing was, else the reads a reader took since kept (worth reading again). */
-  written(key: string): readonly ReadCommand[] | undefined {
+  /** Drops what is kept of `key`; true when something was (a reader asks for it: worth reading again). */
+  written(key: string): boolean {
     const flying = this.inFlight.get(key);
     if (flying !== undefined) flying.written = true;
-    const kept = this.kept.get(key);
-    this.kept.delete(key);
-    return kept?.filter(([, , taken]) => taken).map(([read]) => read);
+    return this.kept.delete(key);
   }
 
   /** Everything goes (the watch was lost: events may have been missed). */
@@ -33,14 +30,13 @@ export class ReadCache {
 
   /** The kept reply of `read`, or MISS. */
   get(read: ReadCommand): unknown {
-    const entry = this.kept.get(read[1])?.find(([keptRead]) => sameRead(keptRead, read));
-    if (entry === undefined) return MISS;
-    entry[2] = true;
-    return entry[1];
+    const kept = this.kept.get(read[1]);
+    if (kept !== undefined) for (const [keptRead, reply] of kept) if (sameRead(keptRead, read)) return reply;
+    return MISS;
   }
 
-  /** Sends `read` and keeps its reply (a refusal of the key too: `isAnswer`) unless its key was written meanwhile; a reader's taken. */
-  async read(read: ReadCommand, send: Send, isAnswer: (error: unknown) => boolean, forReader = false): Promise<unknown> {
+  /** Sends `read` and keeps its reply (a refusal of the key too: `isAnswer`) unless its key was written meanwhile. */
+  async read(read: ReadCommand, send: (read: ReadCommand) => Promise<unknown>, isAnswer: (error: unknown) => boolean): Promise<unknown> {
     const key = read[1];
     const flying = this.inFlight.get(key) ?? { count: 0, written: false };
     flying.count++;
@@ -49,7 +45,7 @@ export class ReadCache {
       if (--flying.count === 0) this.inFlight.delete(key);
       if (flying.written) return;
       if (this.kept.size >= this.maxKeys && !this.kept.has(key)) this.kept.clear();
-      this.kept.set(key, [...(this.kept.get(key) ?? []).filter(([keptRead]) => !sameRead(keptRead, read)), [read, reply, forReader]]);
+      this.kept.set(key, [...(this.kept.get(key) ?? []).filter(([keptRead]) => !sameRead(keptRead, read)), [read, reply]]);
     };
     try {
       const reply = await send(read);
@@ -70,8 +66,5 @@ export class ReadCache {
 /** What `get` answers for a read it keeps no reply of. */
 export const MISS: unique symbol = Symbol('miss');
 
-type Send = (read: ReadCommand) => Promise<unknown>;
-
 /** Two reads of one key alike: the very command (the book keeps its own), else part by part; no identity string hashed (~7,000 at 1,000 held). */
-export const sameRead = (a: ReadCommand, b: ReadCommand) =>
-  a === b || (a.length === b.length && a.every((part, i) => i === 1 || part === b[i]));
+const sameRead = (a: ReadCommand, b: ReadCommand) => a === b || (a.length === b.length && a.every((part, i) => i === 1 || part === b[i]));

@@ -89,27 +89,4 @@ describe('the key watch’s read cache (runtime/host/read-cache.ts)', () => {
     expect(cache.get(MARK)).toEqual(['1', '1']);
     expect(cache.get(['HGET', 'quantum:ticker:X0', 'sigma'])).toBe(MISS);
   });
-
-  it('names, at a write, the reads a reader took since they were kept: only those are worth reading again', async () => {
-    const cache = new ReadCache();
-    // Kept for a reader (a decision's miss) and kept by the watch alone (its own read, or a read again).
-    await cache.read(MARK, answer(['1', '1']), refused, true);
-    await cache.read(SIGMA, answer('0.02'), refused);
-    expect(cache.written(MARK[1])).toEqual([MARK]);
-    // Nothing kept of a key: undefined, not [] (the watch keeps its own read of a key only where one was).
-    expect(cache.written(MARK[1])).toBeUndefined();
-    // Read again for no reader: kept, not taken, so a write names nothing to read again...
-    await cache.read(MARK, answer(['2', '2']), refused);
-    await cache.read(SIGMA, answer('0.03'), refused);
-    expect(cache.written(MARK[1])).toEqual([]);
-    // ...until a reader takes it from what is kept: then that read, and only that one.
-    await cache.read(MARK, answer(['3', '3']), refused);
-    await cache.read(SIGMA, answer('0.04'), refused);
-    expect(cache.get(MARK)).toEqual(['3', '3']);
-    expect(cache.written(MARK[1])).toEqual([MARK]);
-    // A clear takes every mark with what it drops.
-    await cache.read(MARK, answer(['4', '4']), refused, true);
-    cache.clear();
-    expect(cache.written(MARK[1])).toBeUndefined();
-  });
 });
