@@ -40,12 +40,7 @@ export interface Rates {
    * few minutes is, where a fresh process at 0.9 decisions a second still runs most of its code
    * unoptimized for its first minutes.
    */
-  readonly primed?: {
-    readonly proposalsPerSecond: number;
-    readonly plansPerSecond: number;
-    readonly seconds: number;
-    readonly settleSeconds: number;
-  };
+  readonly primed?: Pick<Rates, 'proposalsPerSecond' | 'plansPerSecond' | 'seconds'> & { readonly settleSeconds: number };
 }
 
 export interface RatesResult {
@@ -372,7 +367,7 @@ export async function pythonDeciders(redis: TestRedis): Promise<Deciders> {
  * (market_state_publisher/main.py @73fab1f55 line 29). Each command is the bench's own (`count`),
  * taken out of the gates'. Returns the stop.
  */
-export function produceMarks(producer: Redis, held: number, count: (name: string) => void): () => void {
+function produceMarks(producer: Redis, held: number, count: (name: string) => void): () => void {
   const symbols = Array.from({ length: held }, (_, i) => `SYM${i}USDT`);
   const write = (fields: (symbol: string) => [key: string, hash: Record<string, string>, ttlSec?: number]) => {
     const pipeline = producer.pipeline();

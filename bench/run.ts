@@ -759,7 +759,11 @@ async function main(): Promise<void> {
       allRates.forEach((rates, i) => {
         const cold = rates === lone;
         const at = `${rates.proposalsPerSecond} proposals/s + ${rates.plansPerSecond} plans/s${
-          cold ? ', the first minute after a start' : 'primed' in rates ? ', a process that has decided 10 s of 30 + 60/s first' : ''
+          cold
+            ? ', the first minute after a start'
+            : 'primed' in rates
+              ? `, a process that has decided ${rates.primed.seconds} s of 30 + 60/s first`
+              : ''
         }`;
         const gates = of('gates').map((t) => t.r.runs[i]!);
         const [floor, python] = [of('floor')[0]!.r.runs[i]!, of('python')[0]!.r.runs[i]!];
