@@ -3,7 +3,8 @@ import { fieldsToRecord } from '../../schemas/fields.js';
 
 /**
  * Waits that wake on what they wait for, not on a timer: a stream's new entry (a blocking XREAD)
- * or a key's change (a keyspace notification). `timeoutMs` only bounds a wait that never ends.
+ * or a key's change (a keyspace notification). `timeoutMs` only bounds a wait that never ends: a
+ * stream still growing is not one (a slower machine drains the same backlog later, not never).
  */
 
 export type StreamEntry = Record<string, string> & { _id: string };
@@ -16,7 +17,7 @@ interface UntilOptions {
 /**
  * Resolves with `done`'s first truthy answer over all of `stream`'s entries (oldest first),
  * asked again after each entry appended. Entries removed meanwhile (a trim, FLUSHALL) stay in
- * what `done` sees.
+ * what `done` sees. Fails `timeoutMs` after the last entry came (or the start, before any).
  */
 export async function untilStream<T>(
   redis: Redis,
@@ -25,18 +26,19 @@ export async function untilStream<T>(
   { timeoutMs = 15_000, what = `entries in ${stream}` }: UntilOptions = {},
 ): Promise<NonNullable<T>> {
   const reader = redis.duplicate();
-  const deadline = Date.now() + timeoutMs;
+  let deadline = Date.now() + timeoutMs;
   const entries: StreamEntry[] = [];
   let after = '0-0';
   try {
     for (;;) {
       const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (${entries.length} entries)`);
+      if (left <= 0) throw new Error(`timed out: no entry for ${timeoutMs} ms waiting for ${what} (${entries.length} entries)`);
       // BLOCK 0 would wait forever: the first read takes what is there, later ones wait for more.
       const reply = await reader.xread('COUNT', 10_000, 'BLOCK', Math.max(1, left), 'STREAMS', stream, after);
       for (const [id, fields] of reply?.[0]?.[1] ?? []) {
         entries.push({ _id: id, ...fieldsToRecord(fields) });
         after = id;
+        deadline = Date.now() + timeoutMs;
       }
       const answer = done(entries);
       if (answer) return answer as NonNullable<T>;
