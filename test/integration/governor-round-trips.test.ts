@@ -6,6 +6,7 @@ import type { Runtime } from '../../runtime/host/runtime.js';
 import { planOf, seedPortfolio } from '../../bench/governor-plans.js';
 import { redisTape } from '../../app/tape/store.js';
 import { decodeTapeEntry, tapeKey } from '../../app/tape/format.js';
+import { settingsKey } from '../../app/tape/settings.js';
 import { rehearseBatch, rehearsedGate } from '../../cli/rehearse/rehearse-record.js';
 import { usePrivateRedis } from '../support/redis-server.js';
 import { governorDecided, startRuntime, waitFor } from '../support/runtime.js';
@@ -18,7 +19,8 @@ import { untilStreamLength } from '../support/until.js';
  * connection sends while one plan is decided is.
  */
 const NOT_A_PLANS = new Set(['xreadgroup', 'ping', 'xinfo', 'xautoclaim', 'config', 'client', 'bzpopmin', 'xread', 'time']);
-const NOT_A_PLANS_KEYS = ['quantum:gates:health', 'quantum:gates:tape:', 'quantum:gates:tape-settings:'];
+/** Key prefixes: a gate's tape and its settings are the tape's own keys (app/tape), named there. */
+const NOT_A_PLANS_KEYS = ['quantum:gates:health', tapeKey(''), settingsKey('')];
 
 interface Sent {
   readonly wave: number;
