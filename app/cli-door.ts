@@ -17,6 +17,7 @@ export {
   type TapedReads,
   type TapeRecord,
 } from './tape/format.js';
+export { tapeEntries } from './tape/read.js';
 export { comparableConfig, isCredential, settingsKey, type TapedSettings } from './tape/settings.js';
 export type { GatesStatus, RuntimeStatus, SectionDescription, StatusInstance } from './http/status/status.js';
 export { RUNTIME_STATUS_KEYS } from './http/status/status-keys.js';

@@ -13,7 +13,7 @@ import type { Redis } from 'ioredis';
 import { allHandlers } from '../handlers/index.js';
 import { redisTape } from '../app/tape/store.js';
 import { deflateRawSync } from 'node:zlib';
-import { decodeTapeEntry, RECORD_FIELD, tapeKey, type TapeRecord } from '../app/tape/format.js';
+import { TapeDecoder, RECORD_FIELD, tapeKey, type TapeRecord } from '../app/tape/format.js';
 import { rehearse } from '../cli/rehearse/rehearse.js';
 import { startTestRedis } from '../test/support/redis-server.js';
 import { createTestRuntime, waitFor } from '../test/support/runtime.js';
@@ -25,8 +25,9 @@ const rounds = Number(process.env.REHEARSE_ROUNDS ?? 3);
 
 async function taped(r: Redis, gate: string): Promise<{ record: TapeRecord; bytes: number }[]> {
   // A commit's records share its entry: each is counted its share of the entry's bytes.
+  const decoder = new TapeDecoder();
   return (await r.xrangeBuffer(tapeKey(gate), '-', '+')).flatMap(([, fields]) => {
-    const records = decodeTapeEntry(fields);
+    const records = decoder.decode(fields);
     return records.map((record) => ({ record, bytes: fields[1]!.length / records.length }));
   });
 }

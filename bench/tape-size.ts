@@ -12,7 +12,7 @@
 import type { Redis } from 'ioredis';
 import { allHandlers } from '../handlers/index.js';
 import { redisTape } from '../app/tape/store.js';
-import { decodeTapeEntry, tapeKey } from '../app/tape/format.js';
+import { TapeDecoder, tapeKey } from '../app/tape/format.js';
 import { streams } from '../schemas/keys.js';
 import { startTestRedis } from '../test/support/redis-server.js';
 import { createTestRuntime, waitFor } from '../test/support/runtime.js';
@@ -45,8 +45,9 @@ const family = (key: string) =>
     .replace(/cooldown-[^:]+/g, '{job}');
 
 async function tapedRecords(r: Redis, gate: string): Promise<{ json: number; deflated: number }[]> {
+  const decoder = new TapeDecoder();
   return (await r.xrangeBuffer(tapeKey(gate), '-', '+')).flatMap(([, fields]) => {
-    const records = decodeTapeEntry(fields);
+    const records = decoder.decode(fields);
     return records.map((record) => ({ json: Buffer.byteLength(JSON.stringify(record)), deflated: fields[1]!.length / records.length }));
   });
 }

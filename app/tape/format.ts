@@ -8,10 +8,14 @@ import { inflateRawSync } from 'node:zlib';
  * The version of the records this code writes. 2: an entry holds the records of several commits,
  * and a call a record repeats from the record before it in its entry is written as that call's
  * place (encodeTapeEntry). 3: a `cachedReads` call's reads are written in runs of one command and
- * its arguments (compactReads). Decoded, a record of any version is the same TapeRecord.
+ * its arguments (compactReads). Decoded, a record of any version is the same TapeRecord, so a
+ * change of how an entry is written that decodes to the same records keeps the version: since
+ * 1.12.0 an entry is an object naming its writer and continuing that writer's previous entry
+ * (EntryHead), and a `cachedReads` call of the reads before it is written as the replies that
+ * changed (ReplyPatch); the reader tells the two by their JSON (an array is an entry of before).
  */
 export const TAPE_VERSION = 3;
-/** The versions this code reads (decodeTapeEntry); a rehearsal names a record of another as such. */
+/** The versions this code reads; a rehearsal names a record of another as such. */
 export const READ_TAPE_VERSIONS: ReadonlySet<number> = new Set([1, 2, TAPE_VERSION]);
 
 export interface TapeRecord {
@@ -107,7 +111,16 @@ export const RECORD_FIELD = 'z';
  * before it that has the list. The governor reads its whole book for every plan; repeated, it is
  * one number, neither serialised again nor deflated again.
  */
-type EntryCall = TapedCall | number;
+type EntryCall = TapedCall | number | ReplyPatch;
+
+/**
+ * A `cachedReads` call (since 1.12.0) of the same reads as the call at its place in the record before,
+ * written as the replies that differ, each `[place, reply]`. At 1,000 held the governor's book is
+ * ~7,000 replies a decision, of which the producers rewrote ~80 since the one before: written whole,
+ * the tape was a quarter of the gates' CPU at 10 plans a second (bench/results' held run, TAPE_MAXLEN=0).
+ */
+type ReplyPatch = { readonly d: readonly (readonly [place: number, reply: unknown])[] };
+const isPatch = (call: EntryCall): call is ReplyPatch => typeof call === 'object' && !Array.isArray(call);
 type EntryReads = { readonly calls: readonly EntryCall[]; readonly clock: readonly number[] };
 
 /** Whether two replies as JSON carries them are the same (replies are strings, numbers, null, arrays and objects of them). */
@@ -128,14 +141,36 @@ function sameJson(a: unknown, b: unknown): boolean {
   return true;
 }
 
-/** `reads` with each call equal to the call at the same place of `before` written as that place. */
+/**
+ * `call` as the replies that differ from `earlier`'s, when both are `cachedReads` of the same reads
+ * answered (not refused) and fewer than half differ; else undefined. The key watch answers a key
+ * not written since with the same reply object, so most places compare by identity.
+ */
+function patchOf(call: TapedCall, earlier: TapedCall): ReplyPatch | undefined {
+  if (call[0] !== 'cachedReads' || earlier[0] !== 'cachedReads' || call[3] === 1 || earlier[3] === 1) return undefined;
+  const [replies, before] = [call[2], earlier[2]];
+  if (!Array.isArray(replies) || !Array.isArray(before) || replies.length !== before.length || !sameJson(call[1], earlier[1]))
+    return undefined;
+  const d: [number, unknown][] = [];
+  for (let k = 0; k < replies.length; k++) {
+    if (sameJson(replies[k], before[k])) continue;
+    if (2 * d.push([k, replies[k]]) > replies.length) return undefined;
+  }
+  return { d };
+}
+
+/**
+ * `reads` with each call equal to the call at the same place of `before` written as that place,
+ * and each `cachedReads` call of the same reads as it written as a ReplyPatch.
+ */
 function withRepeats(reads: TapedReads, before: TapedReads | undefined): TapedReads | EntryReads {
   if (before === undefined) return reads;
   let calls: EntryCall[] | undefined;
   for (let i = 0; i < reads.calls.length; i++) {
     const call = reads.calls[i]!;
     const earlier = before.calls[i];
-    if (earlier !== undefined && sameJson(call, earlier)) (calls ??= reads.calls.slice(0, i)).push(i);
+    const patch = earlier === undefined ? undefined : sameJson(call, earlier) ? i : patchOf(call, earlier);
+    if (patch !== undefined) (calls ??= reads.calls.slice(0, i)).push(patch);
     else calls?.push(call);
   }
   return calls === undefined ? reads : { calls, clock: reads.clock };
@@ -173,7 +208,7 @@ function expandReads({ runs }: CompactReads): string[][] {
   return runs.flatMap(([command, keys, ...args]) => keys.map((key) => [command, key, ...args]));
 }
 
-const isCachedReads = (call: EntryCall): call is TapedCall => typeof call !== 'number' && call[0] === 'cachedReads' && call[1].length === 2;
+const isCachedReads = (call: EntryCall): call is TapedCall => Array.isArray(call) && call[0] === 'cachedReads' && call[1].length === 2;
 
 /** `list` with each `cachedReads` call whose reads `holds` replaced by `rewrite(reads)`; the same list when none does. */
 function withCachedReads<List extends TapedReads | EntryReads>(
@@ -199,22 +234,67 @@ const withCompactReads = (list: TapedReads | EntryReads | undefined) =>
 const withExpandedReads = (list: EntryReads) =>
   withCachedReads(list, (reads) => typeof reads === 'object' && reads !== null && !Array.isArray(reads), expandReads);
 
-/** An entry's records as its JSON holds them (version 2: repeated calls as their places; version 3: the book's reads in runs). */
-export function entryAsWritten(records: readonly TapeRecord[]): readonly object[] {
-  let state: TapedReads | undefined;
-  let reads: TapedReads | undefined;
-  return records.map((record) => {
+/**
+ * Who wrote an entry (since 1.12.0), and whether it continues that writer's previous entry: its first
+ * record's repeats and patches are of that entry's last record (and last state), whose sequence
+ * number is `seq - 1`. An entry that does not continue (a key entry) decodes alone; a writer writes
+ * one at its start, after a write it could not make, and at least every KEY_ENTRY_EVERY.
+ */
+export interface EntryHead {
+  readonly writer: string;
+  /** The writer's sequence number of the entry's first record (one a record, from 0). */
+  readonly seq: number;
+  readonly continues: boolean;
+}
+
+/** What an entry continues from: its writer's last record's reads, and the last state its records held. */
+export interface TapeBase {
+  readonly reads: TapedReads | undefined;
+  readonly state: TapedReads | undefined;
+}
+
+/**
+ * A writer's key entry at least this often: a reader that starts within the tape (a rehearsal
+ * `--since`) reads from `ms` (twice over, for the writes' delays) before its start to find one,
+ * and the oldest entries a trim left without theirs are at most `records` decisions.
+ */
+export const KEY_ENTRY_EVERY = { records: 1_000, ms: 60_000 } as const;
+
+/** An entry as 1.12.0 on write it, as its JSON holds it (before: the array of records alone). */
+interface WrittenEntry {
+  readonly w: string;
+  readonly s: number;
+  /** 1: continues the writer's previous entry. */
+  readonly c?: 1;
+  readonly r: readonly object[];
+}
+
+/** An entry as its JSON holds it: its head, and its records (version 2: repeated calls as their places; 3: the book's reads in runs; patches). */
+export function entryAsWritten(records: readonly TapeRecord[], head: EntryHead = KEY_HEAD, base?: TapeBase): WrittenEntry {
+  let state = head.continues ? base?.state : undefined;
+  let reads = head.continues ? base?.reads : undefined;
+  const r = records.map((record) => {
     const ownState = withCompactReads(record.state === undefined ? undefined : withRepeats(record.state, state));
     const ownReads = withCompactReads(withRepeats(record.reads, reads));
     state = record.state ?? state;
     reads = record.reads;
     return ownState === record.state && ownReads === record.reads ? record : { ...record, state: ownState, reads: ownReads };
   });
+  return { w: head.writer, s: head.seq, ...(head.continues ? { c: 1 as const } : {}), r };
 }
 
-/** The JSON of an entry's records (entryAsWritten; decodeTapeEntry reads it back). */
-export function encodeTapeEntry(records: readonly TapeRecord[]): string {
-  return JSON.stringify(entryAsWritten(records));
+const KEY_HEAD: EntryHead = { writer: '', seq: 0, continues: false };
+
+/** The JSON of an entry's records (entryAsWritten; TapeDecoder reads it back). */
+export function encodeTapeEntry(records: readonly TapeRecord[], head?: EntryHead, base?: TapeBase): string {
+  return JSON.stringify(entryAsWritten(records, head, base));
+}
+
+/** The base an entry's records leave for the writer's next entry. */
+export function baseAfter(records: readonly TapeRecord[], base: TapeBase | undefined): TapeBase {
+  let state = base?.state;
+  for (const record of records) state = record.state ?? state;
+  return { reads: records.at(-1)?.reads ?? base?.reads, state };
 }
 
 /** How many reads and effects an entry's records hold: what its JSON's size follows. */
@@ -225,30 +305,90 @@ export function entryParts(records: readonly TapeRecord[]): number {
   return parts;
 }
 
-/** An entry's list with each place (a repeated call) replaced by the call it names. */
+/** An entry's list with each place (a repeated call) and patch replaced by the call it stands for. */
 function resolved(reads: EntryReads, before: TapedReads | undefined): TapedReads {
-  if (!reads.calls.some((call) => typeof call === 'number')) return reads as TapedReads;
-  const calls = reads.calls.map((call) => {
-    if (typeof call !== 'number') return call;
-    const earlier = before?.calls[call];
-    if (earlier === undefined) throw new Error(`a tape entry repeating call ${call} of a record that has none`);
-    return earlier;
+  if (reads.calls.every((call) => Array.isArray(call))) return reads as TapedReads;
+  const calls = reads.calls.map((call, i): TapedCall => {
+    if (Array.isArray(call)) return call as TapedCall;
+    const at = isPatch(call) ? i : (call as number);
+    const earlier = before?.calls[at];
+    if (earlier === undefined) throw new Error(`a tape entry repeating call ${at} of a record that has none`);
+    if (!isPatch(call)) return earlier;
+    const replies = [...(earlier[2] as unknown[])];
+    for (const [k, reply] of call.d) replies[k] = reply;
+    return [earlier[0], earlier[1], replies];
   });
   return { calls, clock: [...reads.clock] };
 }
 
-/** The records of a tape entry read with XRANGE's binary form (ioredis xrangeBuffer), of version 1, 2 or 3. */
-export function decodeTapeEntry(fields: readonly Buffer[]): TapeRecord[] {
-  const at = fields.findIndex((f) => f.toString() === RECORD_FIELD);
-  if (at < 0 || at % 2 === 1) throw new Error('a tape entry without its records');
-  const records = JSON.parse(inflateRawSync(fields[at + 1]!).toString('utf8')) as TapeRecord[];
-  let state: TapedReads | undefined;
-  let reads: TapedReads | undefined;
-  return records.map((record) => {
+/** An entry whose writer's previous entry was not read: trimmed off the tape, or before where reading began. */
+export class EntryWithoutBase extends Error {}
+
+/**
+ * Reads a gate's tape entries (XRANGE's binary form: ioredis xrangeBuffer), in the stream's order:
+ * an entry that continues its writer's previous entry decodes
+ * against that entry's last record, kept here per writer (replicas write one gate's tape side by side).
+ */
+export class TapeDecoder {
+  /** Per writer, its next record's number and what it continues from; `broken` after an entry of it that did not decode. */
+  private readonly writers = new Map<string, { next: number; base: TapeBase } | 'broken'>();
+
+  /**
+   * The entry's records. Throws EntryWithoutBase for an entry continuing a writer not read here yet
+   * (the head of a trimmed tape, or a read begun inside it: not a fault), and an Error for one that
+   * does not decode or continues another record than its writer's last (a write the writer could
+   * not make and counted), as for each entry continuing it until the writer's next key entry.
+   */
+  decode(fields: readonly Buffer[]): TapeRecord[] {
+    const at = fields.findIndex((f) => f.toString() === RECORD_FIELD);
+    if (at < 0 || at % 2 === 1) throw new Error('a tape entry without its records');
+    const body = JSON.parse(inflateRawSync(fields[at + 1]!).toString('utf8')) as TapeRecord[] | WrittenEntry;
+    if (Array.isArray(body)) return decodeRecords(body, undefined);
+    const known = this.writers.get(body.w);
+    this.writers.set(body.w, 'broken');
+    let base: TapeBase | undefined;
+    if (body.c === 1) {
+      if (known === undefined) {
+        this.writers.delete(body.w);
+        throw new EntryWithoutBase(`continues writer ${body.w}'s entry before it, not read`);
+      }
+      if (known === 'broken') throw new Error(`continues writer ${body.w}'s entry that did not decode`);
+      if (known.next !== body.s)
+        throw new Error(`continues writer ${body.w}'s record ${body.s - 1}, but its last on the tape is ${known.next - 1}`);
+      base = known.base;
+    }
+    const records = decodeRecords(body.r as TapeRecord[], base);
+    this.writers.set(body.w, { next: body.s + records.length, base: baseAfter(records, base) });
+    return records;
+  }
+}
+
+function decodeRecords(written: readonly TapeRecord[], base: TapeBase | undefined): TapeRecord[] {
+  let state = base?.state;
+  let reads = base?.reads;
+  return written.map((record) => {
     const ownState = record.state === undefined ? undefined : resolved(withExpandedReads(record.state), state);
     const ownReads = resolved(withExpandedReads(record.reads), reads);
     state = ownState ?? state;
     reads = ownReads;
     return ownState === record.state && ownReads === record.reads ? record : { ...record, state: ownState, reads: ownReads };
+  });
+}
+
+/** The records of one tape entry that decodes alone (any but one continuing its writer's entry before: TapeDecoder reads those). */
+export function decodeTapeEntry(fields: readonly Buffer[]): TapeRecord[] {
+  return new TapeDecoder().decode(fields);
+}
+
+/** Every record of a run of entries in the stream's order (XRANGE's binary form), the entries a trim left without their base skipped. */
+export function decodeTapeEntries(entries: readonly (readonly [id: Buffer, fields: readonly Buffer[]])[]): TapeRecord[] {
+  const decoder = new TapeDecoder();
+  return entries.flatMap(([, fields]) => {
+    try {
+      return decoder.decode(fields);
+    } catch (error) {
+      if (error instanceof EntryWithoutBase) return [];
+      throw error;
+    }
   });
 }

@@ -2,7 +2,18 @@ import { promisify } from 'node:util';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { deflateRaw } from 'node:zlib';
 import type { Clock, RedisClient } from '../../runtime/host/index.js';
-import { encodeTapeEntry, entryAsWritten, entryParts, RECORD_FIELD, tapeKey, type TapeRecord } from './format.js';
+import {
+  baseAfter,
+  encodeTapeEntry,
+  entryAsWritten,
+  entryParts,
+  KEY_ENTRY_EVERY,
+  RECORD_FIELD,
+  tapeKey,
+  type EntryHead,
+  type TapeBase,
+  type TapeRecord,
+} from './format.js';
 import { jsonInSlices } from './json-in-slices.js';
 import { settingsKey } from './settings.js';
 
@@ -48,8 +59,9 @@ export interface TapeWriterDeps {
 
 /**
  * One gate's tape: its records wait here for their entry, the commits of up to `flushMs` (a stop
- * or `entryRecords` records write it sooner), encoded together (encodeTapeEntry: a read a record
- * repeats from the one before it, the governor's book, is one number), then deflated on libuv's
+ * or `entryRecords` records write it sooner), encoded together and continuing the writer's entry
+ * before (encodeTapeEntry: a read a record repeats from the one before it is one number, the book's
+ * replies only those that changed; a key entry now and then, format.ts EntryHead), then deflated on libuv's
  * threads and appended, one entry of the gate at a time, in commit order. Nothing of it runs
  * between a decision and its commit: a commit only hands its records over. A deflate and an XADD
  * per commit cost the governor's drain a third of its CPU (bench/tape-cost.ts); one per entry of
@@ -78,6 +90,15 @@ export class GateTapeWriter {
   private meanBody: number | undefined;
   private appends = 0;
   private settingsWritten = false;
+  /** Names this writer's entries on the gate's tape, which replicas write side by side. */
+  private readonly writer = Math.random().toString(36).slice(2, 10);
+  /** The number of the next record this writer encodes. */
+  private seq = 0;
+  /** What the next entry continues from; undefined: it is a key entry (the first, or after a write not made). */
+  private base: TapeBase | undefined;
+  /** Records since the last key entry, and when it was encoded (the clock's ms). */
+  private sinceKey = 0;
+  private keyAt = 0;
 
   constructor(
     readonly gate: string,
@@ -143,7 +164,11 @@ export class GateTapeWriter {
     // Settled in a later tick whatever happens (even an encoding that throws): `written` is set first.
     this.written = Promise.resolve()
       .then(() => this.writeEntries(entries))
-      .catch((error: unknown) => this.deps.failed(this.gate, error, records.length))
+      .catch((error: unknown) => {
+        // What the next entry would continue may not be on the tape.
+        this.base = undefined;
+        this.deps.failed(this.gate, error, records.length);
+      })
       .then(() => {
         this.writing = 0;
         this.written = undefined;
@@ -152,20 +177,36 @@ export class GateTapeWriter {
       });
   }
 
+  /** Each entry's head, and the base it continues (format.ts EntryHead): a key entry at the start, after a failure and every KEY_ENTRY_EVERY. */
+  private headOf(entry: readonly TapeRecord[]): { head: EntryHead; base: TapeBase | undefined } {
+    const now = this.deps.clock.now();
+    const continues =
+      this.base !== undefined && this.sinceKey + entry.length <= KEY_ENTRY_EVERY.records && now - this.keyAt < KEY_ENTRY_EVERY.ms;
+    if (!continues) [this.sinceKey, this.keyAt] = [0, now];
+    const made = { head: { writer: this.writer, seq: this.seq, continues }, base: continues ? this.base : undefined };
+    this.base = baseAfter(entry, made.base);
+    this.seq += entry.length;
+    this.sinceKey += entry.length;
+    return made;
+  }
+
   private async writeEntries(entries: readonly TapeRecord[][]): Promise<void> {
     const bodies: Promise<Buffer>[] = [];
+    const heads: EntryHead[] = [];
     for (const entry of entries) {
+      const { head, base } = this.headOf(entry);
+      heads.push(head);
       // A turn of the event loop between slices (not a wait: nothing is timed).
       const json =
         entryParts(entry) > WHOLE_PARTS
-          ? await jsonInSlices(entryAsWritten(entry), () => nextTurn(), PARTS_A_SLICE, 4)
-          : encodeTapeEntry(entry);
+          ? await jsonInSlices(entryAsWritten(entry, head, base), () => nextTurn(), PARTS_A_SLICE, 5)
+          : encodeTapeEntry(entry, head, base);
       const body = deflate(json, { level: 6 });
       body.catch(() => undefined); // counted below, in order
       bodies.push(body);
     }
     await this.writeSettings();
-    const appends: Promise<void>[] = [];
+    const appends: Promise<boolean>[] = [];
     for (const [at, entry] of entries.entries()) {
       const mean = 0.9 * (this.perEntry ?? entry.length) + 0.1 * entry.length;
       this.perEntry = mean;
@@ -174,11 +215,20 @@ export class GateTapeWriter {
         body = await bodies[at]!;
       } catch (error) {
         this.deps.failed(this.gate, error, entry.length);
+        appends.push(Promise.resolve(false));
         continue;
       }
       appends.push(this.append(entry, body, mean));
     }
-    await Promise.all(appends);
+    // An entry continuing one that is not on the tape (or that continues such a one) does not decode:
+    // counted with it, up to a key entry; if the last does not decode, the next entry is a key entry.
+    let broken = false;
+    for (const [at, taped] of (await Promise.all(appends)).entries()) {
+      if (!taped) broken = true;
+      else if (!heads[at]!.continues) broken = false;
+      else if (broken) this.deps.failed(this.gate, new Error('its entry continues one that could not be taped'), entries[at]!.length);
+    }
+    if (broken) this.base = undefined;
   }
 
   /** Before the gate's first records of this process: a record never names settings the tape lacks. */
@@ -193,16 +243,20 @@ export class GateTapeWriter {
     }
   }
 
-  /** Appends one entry's deflated records; a refusal is counted against them. */
-  private append(records: readonly TapeRecord[], body: Buffer, mean: number): Promise<void> {
+  /** Appends one entry's deflated records; a refusal is counted against them. Whether it was appended. */
+  private append(records: readonly TapeRecord[], body: Buffer, mean: number): Promise<boolean> {
     const { redis, maxLen, maxBytes } = this.deps;
     this.meanBody = 0.9 * (this.meanBody ?? body.length) + 0.1 * body.length;
     const entries = entriesKept(maxLen, maxBytes, mean, this.perBodyByte * this.meanBody + 128);
     return redis.xadd(tapeKey(this.gate), 'MAXLEN', '~', entries, '*', RECORD_FIELD, body).then(
       () => {
         if (this.appends++ % MEASURE_EVERY === 0) this.measure();
+        return true;
       },
-      (error: unknown) => this.deps.failed(this.gate, error, records.length),
+      (error: unknown) => {
+        this.deps.failed(this.gate, error, records.length);
+        return false;
+      },
     );
   }
 

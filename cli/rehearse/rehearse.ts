@@ -1,9 +1,9 @@
 import {
   comparableConfig,
-  decodeTapeEntry,
   isCredential,
   settingsKey,
   READ_TAPE_VERSIONS,
+  tapeEntries,
   tapeKey,
   type TapedSettings,
   type TapeRecord,
@@ -67,8 +67,6 @@ function settingChanges(running: unknown, release: unknown): Omit<SettingChange,
 /** Why nothing could be rehearsed (exit 2): a rehearsal of no decisions is no evidence, never a pass. */
 export class NothingToRehearse extends Error {}
 
-const PAGE = 500;
-
 async function tapedGates(redis: TapeReader): Promise<string[]> {
   const prefix = tapeKey('');
   const found = new Set<string>();
@@ -94,26 +92,16 @@ async function* tapedDecisions(
   limit: number,
   skipped: (entry: Undecodable) => void,
 ): AsyncGenerator<{ record: TapeRecord; at: number }> {
-  let start = since === undefined ? '-' : `${since}-0`;
   let left = limit;
-  while (left > 0) {
-    const page = await redis.xrangeBuffer(tapeKey(gate), start, '+', 'COUNT', PAGE);
-    for (const [id, fields] of page) {
-      const entry = id.toString();
-      let records: TapeRecord[];
-      try {
-        records = decodeTapeEntry(fields);
-      } catch (error) {
-        skipped({ gate, entry, error: error instanceof Error ? error.message : String(error) });
-        continue;
-      }
-      for (const record of records) {
-        if (left-- <= 0) return;
-        yield { record, at: Number(entry.split('-')[0]) };
-      }
+  for await (const entry of tapeEntries(redis, gate, since)) {
+    if ('error' in entry) {
+      skipped({ gate, entry: entry.id, error: entry.error });
+      continue;
     }
-    if (page.length < PAGE) return;
-    start = `(${page.at(-1)![0].toString()}`;
+    for (const record of entry.records) {
+      if (left-- <= 0) return;
+      yield { record, at: Number(entry.id.split('-')[0]) };
+    }
   }
 }
 

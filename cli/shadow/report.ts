@@ -1,12 +1,12 @@
 import { compareStreamIds } from '../../schemas/fields.js';
-import { decodeShadowRecord, decodeTapeEntry, SHADOW_STATE, shadowDecisionsKey, tapeKey, type TapeRecord } from '../../app/cli-door.js';
+import { decodeShadowRecord, SHADOW_STATE, shadowDecisionsKey, tapeEntries, type TapeRecord } from '../../app/cli-door.js';
 import { BUDGET_GATE } from './budget-pair.js';
 import { DOCUMENTED_DIFFERENCES, type DocumentedDifference } from './documented.js';
 import { asBudgetTick, periodOf } from './taped-tick.js';
 import { DEFAULT_PRICING, pricePairs, type PricingSource } from './outcome-samples.js';
 import type { PricedDifference } from './price.js';
 import type { PairingWriter, ShadowReader } from './reader.js';
-import { PAGE, streamEntries } from './stream-entries.js';
+import { streamEntries } from './stream-entries.js';
 import { settle, type Decided, type Pair, type PairClass, type PairingRules, type Settled, type Unpaired } from './pair.js';
 
 export type { ShadowReader } from './reader.js';
@@ -73,21 +73,8 @@ export const currentRelease: Incumbent = {
 
 /** A gate's taped decisions from the time of `since` (a stream id) on: a decision is taped after its input arrived. */
 async function* tapeRecords(redis: ShadowReader, gate: string, since: string): AsyncGenerator<TapeRecord> {
-  let from = `${since.split('-')[0]}-0`;
-  for (;;) {
-    const page = await redis.xrangeBuffer(tapeKey(gate), from, '+', 'COUNT', PAGE);
-    for (const [, fields] of page) {
-      let records: TapeRecord[];
-      try {
-        records = decodeTapeEntry(fields);
-      } catch {
-        continue; // rehearse names undecodable entries; here they are simply not compared
-      }
-      yield* records;
-    }
-    if (page.length < PAGE) return;
-    from = `(${page.at(-1)![0].toString()}`;
-  }
+  // An entry that does not decode: rehearse names those; here they are simply not compared.
+  for await (const entry of tapeEntries(redis, gate, Number(since.split('-')[0]))) if ('records' in entry) yield* entry.records;
 }
 
 export async function lagOf(redis: ShadowReader, stream: string | undefined, group: string | undefined): Promise<number | null> {

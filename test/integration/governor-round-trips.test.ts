@@ -5,7 +5,7 @@ import { keys, streams } from '../../schemas/keys.js';
 import type { Runtime } from '../../runtime/host/runtime.js';
 import { planOf, seedPortfolio } from '../../bench/governor-plans.js';
 import { redisTape } from '../../app/tape/store.js';
-import { decodeTapeEntry, tapeKey } from '../../app/tape/format.js';
+import { decodeTapeEntries, tapeKey } from '../../app/tape/format.js';
 import { settingsKey } from '../../app/tape/settings.js';
 import { rehearseBatch, rehearsedGate } from '../../cli/rehearse/rehearse-record.js';
 import { usePrivateRedis } from '../support/redis-server.js';
@@ -165,7 +165,7 @@ describe('the governor: round trips a run of plans', () => {
     await redis.client.xadd(streams.applyPlan, '*', ...plan(1, false));
     await governorDecided(redis.client, 1);
     await untilStreamLength(redis.client, tapeKey('governor'), 1, { what: 'the permit taped' });
-    const records = (await redis.client.xrangeBuffer(tapeKey('governor'), '-', '+')).flatMap(([, fields]) => decodeTapeEntry(fields));
+    const records = decodeTapeEntries(await redis.client.xrangeBuffer(tapeKey('governor'), '-', '+'));
     expect(records).toHaveLength(1);
     const [record] = records;
     // The plan's own reads, sent with its state's, are on its tape as its ctx read them.

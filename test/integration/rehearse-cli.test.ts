@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { redisTape } from '../../app/tape/store.js';
-import { decodeTapeEntry, tapeKey } from '../../app/tape/format.js';
+import { decodeTapeEntries, decodeTapeEntry, tapeKey } from '../../app/tape/format.js';
 import type { RehearsalReport } from '../../cli/rehearse/rehearse.js';
 import type { Runtime } from '../../runtime/host/runtime.js';
 import { keys, streams } from '../../schemas/keys.js';
@@ -72,7 +72,7 @@ describe('quantum-gates rehearse', () => {
     await r.xadd(streams.harvestProposal, '*', 'plan_id', 'cli2', 'symbol', 'ETHUSDT', 'action', 'FULL_CLOSE', 'trace_id', TRACE_ID);
     await untilStreamLength(r, streams.harvestCalibrated, 2, { what: 'decisions' });
 
-    const taped = async () => (await r.xrangeBuffer(tapeKey('heat-gate'), '-', '+')).flatMap(([, fields]) => decodeTapeEntry(fields));
+    const taped = async () => decodeTapeEntries(await r.xrangeBuffer(tapeKey('heat-gate'), '-', '+'));
     await waitFor(async () => (await taped()).length >= 2 || undefined, { what: 'taped' });
     await runtime.stop();
     runtime = undefined;

@@ -2,7 +2,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { checkHttpEnv } from '../../app/http-plugins.js';
 import { entriesKept, parseTapeSettings, redisTape } from '../../app/tape/store.js';
 import { seedPortfolio, writeGovernorPlans } from '../../bench/governor-plans.js';
-import { tapeKey } from '../../app/tape/format.js';
+import { deflateRawSync } from 'node:zlib';
+import { encodeTapeEntry, KEY_ENTRY_EVERY, RECORD_FIELD, tapeKey, TAPE_VERSION, type TapeRecord } from '../../app/tape/format.js';
+import { tapeEntries } from '../../app/tape/read.js';
 import type { Runtime } from '../../runtime/host/runtime.js';
 import { keys, streams } from '../../schemas/keys.js';
 import { usePrivateRedis } from '../support/redis-server.js';
@@ -104,6 +106,55 @@ describe('the decision tape', () => {
     expect(bytes).toBeLessThan(2 * 64 * 1024);
     expect(parseTapeSettings({}).TAPE_MAXBYTES).toBe(256 * 2 ** 20);
   }, 90_000);
+
+  it("a reader from a time inside a writer's run decodes it from the key entry before; a trimmed head is left out; a gap is told", async () => {
+    const r = redis.client;
+    const gate = 'reader-test';
+    const reads = Array.from({ length: 50 }, (_, i) => ['HMGET', `quantum:ticker:SYM${i}USDT`, 'markPrice']);
+    const decision = (id: string, stamp: string): TapeRecord => ({
+      ...{ v: TAPE_VERSION, gate, id, producedAt: 1, raw: {}, outcome: 'handled', effects: [], jobs: [] },
+      reads: { calls: [['cachedReads', ['p33-positions', reads], reads.map((_, i) => [`${i}`, i === 7 ? stamp : '1'])]], clock: [1] },
+    });
+    const t = 1_700_000_000_000;
+    /** Appends `record` at `at` ms (Redis's clock names entries: set here, as a test drives time), continuing `before` when given. */
+    const append = (writer: string, seq: number, at: number, record: TapeRecord, before?: TapeRecord) =>
+      r.xadd(
+        tapeKey(gate),
+        `${at}-0`,
+        RECORD_FIELD,
+        deflateRawSync(
+          encodeTapeEntry([record], { writer, seq, continues: before !== undefined }, before && { reads: before.reads, state: undefined }),
+        ),
+      );
+    const [a, b, c, d] = ['a', 'b', 'c', 'd'].map((id, k) => decision(id, `${k}`));
+    await append('w1', 0, t, a!);
+    await append('w2', 0, t + 1_000, c!);
+    await append('w1', 1, t + 30_000, b!, a);
+    await append('w1', 2, t + KEY_ENTRY_EVERY.ms - 1, d!, b);
+    const read = async (since: number | undefined) => {
+      const out: string[] = [];
+      for await (const entry of tapeEntries(r, gate, since))
+        out.push('error' in entry ? `error ${entry.error}` : entry.records.map((x) => x.id).join());
+      return out;
+    };
+    expect(await read(undefined)).toEqual(['a', 'c', 'b', 'd']);
+    // From inside w1's run: its key entry, before the start, is read for what the run continues.
+    expect(await read(t + 20_000)).toEqual(['b', 'd']);
+    // Written as the one reply that changed, read back whole.
+    const entries = [];
+    for await (const entry of tapeEntries(r, gate, undefined)) entries.push(entry);
+    expect(entries[2]).toEqual({ id: `${t + 30_000}-0`, records: [b] });
+    // The trim took w1's key entry: what continued it goes with it, unsaid; w2's stands.
+    await r.xdel(tapeKey(gate), `${t}-0`);
+    expect(await read(undefined)).toEqual(['c']);
+    // A record missing inside a run (an append Redis refused): told, with every entry continuing it.
+    await append('w2', 2, t + 70_000, d!, c);
+    await append('w2', 3, t + 71_000, a!, d);
+    expect(await read(t + 65_000)).toEqual([
+      "error continues writer w2's record 1, but its last on the tape is 0",
+      "error continues writer w2's entry that did not decode",
+    ]);
+  });
 
   it('entriesKept: the fewer of the entries that hold TAPE_MAXLEN decisions and those that fit in TAPE_MAXBYTES', () => {
     expect(entriesKept(80_000, 256 * 2 ** 20, 1, 3 * 1024)).toBe(80_000);

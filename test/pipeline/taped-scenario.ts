@@ -1,5 +1,5 @@
 import { redisTape } from '../../app/tape/store.js';
-import { decodeTapeEntry, tapeKey, type TapeRecord } from '../../app/tape/format.js';
+import { decodeTapeEntries, tapeKey, type TapeRecord } from '../../app/tape/format.js';
 import { allHandlers } from '../../handlers/index.js';
 import { streams } from '../../schemas/keys.js';
 import type { TestRedis } from '../support/redis-server.js';
@@ -9,7 +9,7 @@ import { newestKernel, replayKernel, replayPlans, writeProducerState, type Scena
 
 /** A gate's tape, every record of every entry, oldest first. */
 export async function taped(r: TestRedis['client'], gate: string): Promise<TapeRecord[]> {
-  return (await r.xrangeBuffer(tapeKey(gate), '-', '+')).flatMap(([, fields]) => decodeTapeEntry(fields));
+  return decodeTapeEntries(await r.xrangeBuffer(tapeKey(gate), '-', '+'));
 }
 
 /** Waits until the governor's tape holds `decided` records. */

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { decodeTapeEntry, tapeKey, type TapeRecord } from '../../app/tape/format.js';
+import { decodeTapeEntries, tapeKey, type TapeRecord } from '../../app/tape/format.js';
 import { keys, streams } from '../../schemas/keys.js';
 
 /** A heat-gate backlog: equity set, then `count` FULL_CLOSE proposals of ETHUSDT, plan ids `${prefix}0`, `${prefix}1`, …, in one pipeline. */
@@ -13,5 +13,5 @@ export async function writeCloseBacklog(redis: Redis, count: number, prefix: str
 
 /** Every record on a gate's tape, in the order its entries were appended. */
 export async function tapedRecords(redis: Redis, gate: string): Promise<TapeRecord[]> {
-  return (await redis.xrangeBuffer(tapeKey(gate), '-', '+')).flatMap(([, fields]) => decodeTapeEntry(fields));
+  return decodeTapeEntries(await redis.xrangeBuffer(tapeKey(gate), '-', '+'));
 }

@@ -1,7 +1,16 @@
-import { deflateRawSync } from 'node:zlib';
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { Registry } from 'prom-client';
 import { describe, expect, it, vi } from 'vitest';
-import { decodeTapeEntry, encodeTapeEntry, RECORD_FIELD, TAPE_VERSION, type TapeRecord } from '../../app/tape/format.js';
+import {
+  decodeTapeEntries,
+  decodeTapeEntry,
+  encodeTapeEntry,
+  KEY_ENTRY_EVERY,
+  RECORD_FIELD,
+  TAPE_VERSION,
+  TapeDecoder,
+  type TapeRecord,
+} from '../../app/tape/format.js';
 import { redisTape } from '../../app/tape/store.js';
 import { directReads } from '../../runtime/engine/execute.js';
 import { ManualClock } from '../support/clock.js';
@@ -34,12 +43,14 @@ function record(id: string, symbol: string, extra: Partial<TapeRecord> = {}): Ta
 }
 
 const entryOf = (json: string): Buffer[] => [Buffer.from(RECORD_FIELD), deflateRawSync(json)];
+/** An entry's records as its JSON holds them (under `r`, beside the entry's head). */
+const writtenRecords = <T>(json: string): T[] => (JSON.parse(json) as { r: T[] }).r;
 
 describe('a tape entry', () => {
   it('writes a call repeated from the record before it as its place, and reads every record back whole', () => {
     const records = [record('p1', 'SYM1USDT'), record('p2', 'SYM1USDT'), record('p3', 'SYM2USDT', { state: undefined })];
     const json = encodeTapeEntry(records);
-    const written = JSON.parse(json) as { state?: { calls: unknown[] }; reads: { calls: unknown[] } }[];
+    const written = writtenRecords<{ state?: { calls: unknown[] }; reads: { calls: unknown[] } }>(json);
     // The book is written once: the second record's state names the first's calls 0 and 1 by place.
     expect(written[1]!.state!.calls).toEqual([0, 1, ['info', ['memory'], 'used_memory:p2\nmaxmemory_policy:noeviction']]);
     expect(written[1]!.reads.calls).toEqual([0]);
@@ -54,7 +65,7 @@ describe('a tape entry', () => {
     const refused = record('p2', 'S', { reads: { calls: [['get', ['quantum:governor:version:S'], 'WRONGTYPE', 1]], clock: [] } });
     const hash = (value: string) =>
       record('h', 'S', { state: undefined, reads: { calls: [['hgetall', ['k'], { a: value, b: '2' }]], clock: [] } });
-    const written = JSON.parse(encodeTapeEntry([first, refused, hash('1'), hash('1'), hash('2')])) as { reads: { calls: unknown[] } }[];
+    const written = writtenRecords<{ reads: { calls: unknown[] } }>(encodeTapeEntry([first, refused, hash('1'), hash('1'), hash('2')]));
     expect(written[1]!.reads.calls[0]).toEqual(['get', ['quantum:governor:version:S'], 'WRONGTYPE', 1]);
     expect(written.map((r) => typeof r.reads.calls[0])).toEqual(['object', 'object', 'object', 'number', 'object']);
   });
@@ -75,7 +86,7 @@ describe('a tape entry', () => {
       reads: { calls: [['cachedReads', ['p33-positions', reads.slice(4)], 'down', 1]], clock: [] },
     });
     const json = encodeTapeEntry([book, failed]);
-    const written = JSON.parse(json) as { reads: { calls: [string, [string, { runs: unknown[] }]][] } }[];
+    const written = writtenRecords<{ reads: { calls: [string, [string, { runs: unknown[] }]][] } }>(json);
     expect(written[0]!.reads.calls[0]![1][1].runs).toEqual([
       ['HMGET', ['quantum:position:SYM1USDT', 'quantum:position:SYM22USDT', 'quantum:position:SYM3USDT'], ...fields],
       ['HMGET', ['quantum:position:SYM1USDT:LONG'], 'mark_price'],
@@ -84,6 +95,62 @@ describe('a tape entry', () => {
     ]);
     expect(json.split('position_amt').length - 1).toBe(1);
     expect(JSON.parse(JSON.stringify(decodeTapeEntry(entryOf(json))))).toEqual(JSON.parse(JSON.stringify([book, failed])));
+  });
+
+  /** A governor record whose state reads the book through the key watch: `replies` to `reads`. */
+  const bookRecord = (id: string, reads: readonly string[][], replies: readonly unknown[]) =>
+    record(id, 'S', { state: { calls: [['cachedReads', ['p33-positions', reads], replies]], clock: [] } });
+  const bookReads = Array.from({ length: 100 }, (_, i) => ['HMGET', `quantum:ticker:SYM${i}USDT`, 'markPrice', 'timestamp']);
+  const tickers = (stamp: string) => bookReads.map((_, i) => [`${i}`, stamp]);
+
+  it('writes a book read again as the replies that changed, and reads it back whole', () => {
+    const first = tickers('1');
+    const changed: unknown[] = [...first];
+    changed[3] = ['3.5', '2'];
+    changed[50] = null;
+    const records = [bookRecord('p1', bookReads, first), bookRecord('p2', bookReads, changed), bookRecord('p3', bookReads, tickers('3'))];
+    const json = encodeTapeEntry(records);
+    const written = writtenRecords<{ state: { calls: unknown[] } }>(json);
+    expect(written[1]!.state.calls).toEqual([
+      {
+        d: [
+          [3, ['3.5', '2']],
+          [50, null],
+        ],
+      },
+    ]);
+    // Every reply changed: written whole.
+    expect((written[2]!.state.calls[0] as unknown[])[0]).toBe('cachedReads');
+    expect(JSON.parse(JSON.stringify(decodeTapeEntry(entryOf(json))))).toEqual(JSON.parse(JSON.stringify(records)));
+  });
+
+  it("continues its writer's entry before it: read in order, each writer apart; alone, or after a gap, it does not decode", () => {
+    const [a, b, c] = [
+      bookRecord('p1', bookReads, tickers('1')),
+      bookRecord('p2', bookReads, tickers('1')),
+      bookRecord('p3', bookReads, tickers('1')),
+    ];
+    const head = (writer: string, seq: number, continues: boolean) => ({ writer, seq, continues });
+    const base = (r: TapeRecord) => ({ reads: r.reads, state: r.state });
+    const key = entryOf(encodeTapeEntry([a], head('w1', 0, false)));
+    const next = entryOf(encodeTapeEntry([b], head('w1', 1, true), base(a)));
+    const other = entryOf(encodeTapeEntry([c], head('w2', 0, false)));
+    expect(writtenRecords<{ state: { calls: unknown[] } }>(encodeTapeEntry([b], head('w1', 1, true), base(a)))[0]!.state.calls).toEqual([
+      0,
+    ]);
+    const ids = (list: TapeRecord[]) => list.map((r) => r.id);
+    const decoder = new TapeDecoder();
+    expect([key, other, next].flatMap((fields) => ids(decoder.decode(fields)))).toEqual(['p1', 'p3', 'p2']);
+    expect(JSON.parse(JSON.stringify(decodeTapeEntries([[Buffer.from('2-0'), next]])))).toEqual([]);
+    expect(() => decodeTapeEntry(next)).toThrow(/continues writer w1's entry before it, not read/);
+    // A record missing between them (an append Redis refused): this entry and those continuing it, until a key entry.
+    const gap = new TapeDecoder();
+    gap.decode(key);
+    expect(() => gap.decode(entryOf(encodeTapeEntry([b], head('w1', 2, true), base(a))))).toThrow(
+      /record 1, but its last on the tape is 0/,
+    );
+    expect(() => gap.decode(entryOf(encodeTapeEntry([c], head('w1', 3, true), base(b))))).toThrow(/did not decode/);
+    expect(ids(gap.decode(entryOf(encodeTapeEntry([c], head('w1', 4, false)))))).toEqual(['p3']);
   });
 
   it('a version 2 entry (a cachedReads call whole) reads as it was written', () => {
@@ -167,11 +234,14 @@ describe('the tape’s records in flight', () => {
       hset: async () => 1,
       xadd: (...args: unknown[]) => {
         appended.push(args.at(-1) as Buffer);
-        return new Promise((resolve) => unanswered.push(() => resolve('1-0')));
+        return new Promise((resolve, reject) => unanswered.push(() => (refuseNext-- > 0 ? reject(new Error('OOM')) : resolve('1-0'))));
       },
       memory: async () => 1000,
       xlen: async () => 1,
+      // The next append answered is refused.
+      refuse: () => void (refuseNext = 1),
     } as unknown as RedisClient;
+    let refuseNext = 0;
     const answerAll = () => unanswered.splice(0).forEach((answer) => answer());
     return { redis, appended, unanswered, answerAll };
   }
@@ -200,7 +270,8 @@ describe('the tape’s records in flight', () => {
     await vi.waitFor(() => expect(unanswered).toHaveLength(8));
     answerAll();
     await tape.flushed();
-    const ids = appended.flatMap((body) => decodeTapeEntry([Buffer.from(RECORD_FIELD), body]).map((r) => r.id));
+    const decoder = new TapeDecoder();
+    const ids = appended.flatMap((body) => decoder.decode([Buffer.from(RECORD_FIELD), body]).map((r) => r.id));
     expect(ids).toEqual(Array.from({ length: 1000 }, (_, i) => `1-${i}`));
     expect(await failures(registry)).toBe(0);
   });
@@ -243,6 +314,94 @@ describe('the tape’s records in flight', () => {
     expect(record!.id).toBe('tick-1');
     expect(record!.reads.calls).toHaveLength(3_000);
     expect(record!.reads.calls[2_990]).toEqual(['hmget', ['quantum:position:snapshot:SYM2990USDT', 'position_amt'], ['0']]);
+  });
+
+  /** Each appended entry's head: its number, and whether it continues the entry before (1). */
+  const headsOf = (bodies: readonly Buffer[]) =>
+    bodies.map((body) => {
+      const { s: seq, c } = JSON.parse(inflateRawSync(body).toString()) as { s: number; c?: 1 };
+      return [seq, c ?? 0];
+    });
+
+  it("continues the writer's entry before, but after an append Redis refused, after KEY_ENTRY_EVERY records and its time", async () => {
+    const appended: Buffer[] = [];
+    let appends = 0;
+    const redis = {
+      hset: async () => 1,
+      xadd: async (...args: unknown[]) => {
+        appended.push(args.at(-1) as Buffer);
+        if (++appends === 2) throw new Error('OOM command not allowed');
+        return '1-0';
+      },
+      memory: async () => 1000,
+      xlen: async () => 1,
+    } as unknown as RedisClient;
+    const registry = new Registry();
+    const clock = new ManualClock(1_000);
+    const tape = redisTape({}, [], { flushMs: 0, entryRecords: 64, inFlight: 5_000 })!(redis, registry, quietLogger, [], clock);
+    const one = async (at: number) => {
+      commitOf(tape, at, 1);
+      await tape.flushed();
+    };
+    await one(0);
+    await one(1); // refused
+    await one(2);
+    await one(3);
+    expect(headsOf(appended)).toEqual([
+      [0, 0],
+      [1, 1],
+      [2, 0],
+      [3, 1],
+    ]);
+    expect(await failures(registry)).toBe(1);
+    // The clock past KEY_ENTRY_EVERY.ms since the key entry: the next is one.
+    await clock.advance(KEY_ENTRY_EVERY.ms);
+    await one(4);
+    expect(headsOf(appended.slice(4))).toEqual([[4, 0]]);
+    // 1,100 records in entries of 64 after the key entry's one: the sixteenth would pass KEY_ENTRY_EVERY.records since it.
+    appended.length = 0;
+    commitOf(tape, 5, 1_100);
+    await tape.flushed();
+    expect(headsOf(appended).filter(([, c]) => c === 0)).toEqual([[5 + 15 * 64, 0]]);
+    expect(await failures(registry)).toBe(1);
+  });
+
+  it('counts an entry that continues one Redis refused as not taped: it is on the tape but does not decode', async () => {
+    const { redis, appended, unanswered, answerAll } = heldRedis();
+    const registry = new Registry();
+    const tape = redisTape({}, [], { flushMs: 1, entryRecords: 4, inFlight: 1000 })!(redis, registry, quietLogger);
+    commitOf(tape, 0, 12);
+    await vi.waitFor(() => expect(unanswered).toHaveLength(3));
+    expect(headsOf(appended)).toEqual([
+      [0, 0],
+      [4, 1],
+      [8, 1],
+    ]);
+    unanswered.shift()!();
+    (redis as unknown as { refuse: () => void }).refuse();
+    answerAll();
+    await tape.flushed();
+    // The second refused (4 records), the third continues it (4 more).
+    expect(await failures(registry)).toBe(8);
+  });
+
+  it('counts what continues a refused entry up to the next key entry, and nothing after it', async () => {
+    let appends = 0;
+    const redis = {
+      hset: async () => 1,
+      xadd: async () => {
+        if (++appends === 2) throw new Error('OOM command not allowed');
+        return '1-0';
+      },
+      memory: async () => 1000,
+      xlen: async () => 1,
+    } as unknown as RedisClient;
+    const registry = new Registry();
+    const tape = redisTape({}, [], { flushMs: 0, entryRecords: 64, inFlight: 5_000 })!(redis, registry, quietLogger);
+    // One cycle of 18 entries: the second refused, the 3rd to the 15th continue it, the 16th is a key entry (KEY_ENTRY_EVERY.records).
+    commitOf(tape, 0, 1_100);
+    await tape.flushed();
+    expect(await failures(registry)).toBe(14 * 64);
   });
 
   it('a commit waits for nothing: its records are written together, after it, in one entry', async () => {
