@@ -323,6 +323,8 @@ function resolved(reads: EntryReads, before: TapedReads | undefined): TapedReads
 
 /** An entry whose writer's previous entry was not read: trimmed off the tape, or before where reading began. */
 export class EntryWithoutBase extends Error {}
+/** An entry continuing one that is not on the tape, or continuing such an entry: its writer counted it as not taped. */
+export class EntryAfterGap extends Error {}
 
 /**
  * Reads a gate's tape entries (XRANGE's binary form: ioredis xrangeBuffer), in the stream's order:
@@ -334,10 +336,11 @@ export class TapeDecoder {
   private readonly writers = new Map<string, { next: number; base: TapeBase } | 'broken'>();
 
   /**
-   * The entry's records. Throws EntryWithoutBase for an entry continuing a writer not read here yet
-   * (the head of a trimmed tape, or a read begun inside it: not a fault), and an Error for one that
-   * does not decode or continues another record than its writer's last (a write the writer could
-   * not make and counted), as for each entry continuing it until the writer's next key entry.
+   * The entry's records (none for an entry read already: an append sent twice). Throws
+   * EntryWithoutBase for an entry continuing a writer not read here yet (the head of a trimmed tape,
+   * or a read begun inside it: not a fault), EntryAfterGap for one continuing another record than
+   * its writer's last (a write the writer could not make, and counted) and each entry continuing it
+   * until the writer's next key entry, and an Error for one that does not decode.
    */
   decode(fields: readonly Buffer[]): TapeRecord[] {
     const at = fields.findIndex((f) => f.toString() === RECORD_FIELD);
@@ -345,6 +348,8 @@ export class TapeDecoder {
     const body = JSON.parse(inflateRawSync(fields[at + 1]!).toString('utf8')) as TapeRecord[] | WrittenEntry;
     if (Array.isArray(body)) return decodeRecords(body, undefined);
     const known = this.writers.get(body.w);
+    // An append sent again after its reply was lost (ioredis resends what a dropped connection left unanswered): read once.
+    if (typeof known === 'object' && body.s < known.next) return [];
     this.writers.set(body.w, 'broken');
     let base: TapeBase | undefined;
     if (body.c === 1) {
@@ -352,9 +357,9 @@ export class TapeDecoder {
         this.writers.delete(body.w);
         throw new EntryWithoutBase(`continues writer ${body.w}'s entry before it, not read`);
       }
-      if (known === 'broken') throw new Error(`continues writer ${body.w}'s entry that did not decode`);
+      if (known === 'broken') throw new EntryAfterGap(`continues writer ${body.w}'s entry that did not decode`);
       if (known.next !== body.s)
-        throw new Error(`continues writer ${body.w}'s record ${body.s - 1}, but its last on the tape is ${known.next - 1}`);
+        throw new EntryAfterGap(`continues writer ${body.w}'s record ${body.s - 1}, but its last on the tape is ${known.next - 1}`);
       base = known.base;
     }
     const records = decodeRecords(body.r as TapeRecord[], base);
@@ -380,14 +385,18 @@ export function decodeTapeEntry(fields: readonly Buffer[]): TapeRecord[] {
   return new TapeDecoder().decode(fields);
 }
 
-/** Every record of a run of entries in the stream's order (XRANGE's binary form), the entries a trim left without their base skipped. */
+/**
+ * Every record of a run of entries in the stream's order (XRANGE's binary form), leaving out the
+ * entries a trim left without their base and those after a gap (their writer counted them as not
+ * taped); an entry that does not decode otherwise throws.
+ */
 export function decodeTapeEntries(entries: readonly (readonly [id: Buffer, fields: readonly Buffer[]])[]): TapeRecord[] {
   const decoder = new TapeDecoder();
   return entries.flatMap(([, fields]) => {
     try {
       return decoder.decode(fields);
     } catch (error) {
-      if (error instanceof EntryWithoutBase) return [];
+      if (error instanceof EntryWithoutBase || error instanceof EntryAfterGap) return [];
       throw error;
     }
   });

@@ -141,6 +141,9 @@ describe('a tape entry', () => {
     const ids = (list: TapeRecord[]) => list.map((r) => r.id);
     const decoder = new TapeDecoder();
     expect([key, other, next].flatMap((fields) => ids(decoder.decode(fields)))).toEqual(['p1', 'p3', 'p2']);
+    // An append sent again after a lost reply is read once; what continues it decodes.
+    expect(decoder.decode(next)).toEqual([]);
+    expect(ids(decoder.decode(entryOf(encodeTapeEntry([c], head('w1', 2, true), base(b)))))).toEqual(['p3']);
     expect(JSON.parse(JSON.stringify(decodeTapeEntries([[Buffer.from('2-0'), next]])))).toEqual([]);
     expect(() => decodeTapeEntry(next)).toThrow(/continues writer w1's entry before it, not read/);
     // A record missing between them (an append Redis refused): this entry and those continuing it, until a key entry.
