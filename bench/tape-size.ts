@@ -93,29 +93,32 @@ try {
       });
     // The followers (heat bridge, outcomes) decide what the two gates emitted: give them a moment to.
     await waitFor(async () => (await tapedRecords(r, 'heat-bridge')).length >= PLANS || undefined, { timeoutMs: 60_000 }).catch(() => 0);
-    // At upstream's rates a proposal is a commit of its own (a backlog's batches share an entry):
-    // PACED proposals one at a time, the heat gate's tape measured before and after.
-    const heatBefore = Number(await r.memory('USAGE', tapeKey('heat-gate'), 'SAMPLES', 0));
-    const heatEntries = await r.xlen(tapeKey('heat-gate'));
-    const paced: number[] = [];
-    for (let n = 0; n < PACED; n++) {
-      const decided = (await tapedRecords(r, 'heat-gate')).length;
-      await r.xadd(
-        streams.harvestProposal,
-        '*',
-        'plan_id',
-        `hp-paced-${n}`,
-        'symbol',
-        `SYM${n % held}USDT`,
-        'action',
-        'FULL_CLOSE_PROPOSED',
-      );
-      await waitFor(async () => (await tapedRecords(r, 'heat-gate')).length > decided || undefined, { timeoutMs: 30_000 });
-      const [entry] = await r.xrevrangeBuffer(tapeKey('heat-gate'), '+', '-', 'COUNT', 1);
-      paced.push(entry![1][1]!.length);
+    // At upstream's rates a decision is a commit of its own (a backlog's batches share an entry):
+    // PACED proposals, then PACED plans, one at a time, each gate's tape measured before and after.
+    const pacedWrites: Record<'heat-gate' | 'governor', (n: number) => Promise<unknown>> = {
+      'heat-gate': (n) =>
+        r.xadd(streams.harvestProposal, '*', 'plan_id', `hp-paced-${n}`, 'symbol', `SYM${n % held}USDT`, 'action', 'FULL_CLOSE_PROPOSED'),
+      governor: (n) => r.xadd(streams.applyPlan, '*', ...planFields(PLANS + n, held)),
+    };
+    const pacedSizes: { gate: string; entries: number; deflated: number; grown: number }[] = [];
+    for (const [gate, write] of Object.entries(pacedWrites)) {
+      const memoryBefore = Number(await r.memory('USAGE', tapeKey(gate), 'SAMPLES', 0));
+      const entriesBefore = await r.xlen(tapeKey(gate));
+      const paced: number[] = [];
+      for (let n = 0; n < PACED; n++) {
+        const decided = (await tapedRecords(r, gate)).length;
+        await write(n);
+        await waitFor(async () => (await tapedRecords(r, gate)).length > decided || undefined, { timeoutMs: 30_000 });
+        const [entry] = await r.xrevrangeBuffer(tapeKey(gate), '+', '-', 'COUNT', 1);
+        paced.push(entry![1][1]!.length);
+      }
+      pacedSizes.push({
+        gate,
+        entries: (await r.xlen(tapeKey(gate))) - entriesBefore,
+        deflated: paced.reduce((a, b) => a + b, 0) / paced.length,
+        grown: Number(await r.memory('USAGE', tapeKey(gate), 'SAMPLES', 0)) - memoryBefore,
+      });
     }
-    const heatGrown = Number(await r.memory('USAGE', tapeKey('heat-gate'), 'SAMPLES', 0)) - heatBefore;
-    const pacedEntries = (await r.xlen(tapeKey('heat-gate'))) - heatEntries;
     await runtime.stop();
     const after = await memoryByKey(r);
 
@@ -131,10 +134,10 @@ try {
         `    ${gate}: ${decided} decisions, ${kb(json)} JSON, ${kb(deflated)} deflated, ${kb(after.get(key)! / decided)} in Redis`,
       );
     }
-    console.log(
-      `  the heat gate at upstream's rates (a proposal a commit, ${pacedEntries} paced): ` +
-        `${kb(paced.reduce((a, b) => a + b, 0) / paced.length)} deflated, ${kb(heatGrown / pacedEntries)} in Redis a decision`,
-    );
+    for (const { gate, entries, deflated, grown } of pacedSizes)
+      console.log(
+        `  the ${gate} at upstream's rates (a decision a commit, ${entries} paced): ${kb(deflated)} deflated, ${kb(grown / entries)} in Redis a decision`,
+      );
     const grown = new Map<string, { bytes: number; sample: string }>();
     for (const [key, bytes] of after)
       if (!key.startsWith(TAPE_PREFIX) && !key.startsWith('quantum:gates:tape-settings:')) {

@@ -20,9 +20,10 @@ export { entriesKept } from './gate-writer.js';
  * TAPE_MAXLEN: the decisions each gate's tape keeps (0: no tape). The default holds a day and a
  * half of the default pipeline's busiest gate (the governor, 0.6 plans/s: 51,840 a day).
  * TAPE_MAXBYTES: the Redis memory each gate's tape keeps at most, whichever bound is reached
- * first. A governor decision tapes about 3 KB at 10 held symbols and 15 KB at 300 (it reads the
- * whole book: bench/tape-size.ts), so 80,000 of them would be 240 MiB or 1.2 GiB: the default
- * (256 MiB) leaves a small book's tape to the count and bounds a large book's at about 17,000.
+ * first. A governor decision an entry of its own tapes about 2 KB at 10 or 300 held symbols and
+ * 6 KB at 1,000 (what its book read changed since the record before: bench/tape-size.ts), so
+ * 80,000 of them would be 180 MiB or 470 MiB: the default (256 MiB) leaves a small book's tape to
+ * the count and bounds one of 1,000 held at about 44,000.
  */
 export const tapeSettings = z.object({ TAPE_MAXLEN: envInt(80_000), TAPE_MAXBYTES: envInt(256 * 2 ** 20) });
 
