@@ -6,7 +6,6 @@ export { connectVerified, RedisWiringError } from './redis-preflight.js';
 export { checkCommands, commandsFor, describeMissing } from './redis-commands.js';
 export { redisAddress, redisIdentity } from './redis-identity.js';
 export {
-  decodeTapeEntry,
   READ_METHODS,
   TAPE_VERSION,
   READ_TAPE_VERSIONS,
