@@ -117,7 +117,7 @@ type EntryCall = TapedCall | number | ReplyPatch;
  * A `cachedReads` call (since 1.12.0) of the same reads as the call at its place in the record before,
  * written as the replies that differ, each `[place, reply]`. At 1,000 held the governor's book is
  * ~7,000 replies a decision, of which the producers rewrote ~80 since the one before: written whole,
- * the tape was a quarter of the gates' CPU at 10 plans a second (bench/results' held run, TAPE_MAXLEN=0).
+ * the tape was a quarter of the gates' CPU at 10 plans a second (docs/performance.md "Held positions").
  */
 type ReplyPatch = { readonly d: readonly (readonly [place: number, reply: unknown])[] };
 const isPatch = (call: EntryCall): call is ReplyPatch => typeof call === 'object' && !Array.isArray(call);
@@ -260,7 +260,7 @@ export interface TapeBase {
  */
 export const KEY_ENTRY_EVERY = { records: 1_000, ms: 60_000 } as const;
 
-/** An entry as 1.12.0 on write it, as its JSON holds it (before: the array of records alone). */
+/** An entry as written since 1.12.0, as its JSON holds it (before: the array of its records alone). */
 interface WrittenEntry {
   readonly w: string;
   readonly s: number;
@@ -328,8 +328,8 @@ export class EntryAfterGap extends Error {}
 
 /**
  * Reads a gate's tape entries (XRANGE's binary form: ioredis xrangeBuffer), in the stream's order:
- * an entry that continues its writer's previous entry decodes
- * against that entry's last record, kept here per writer (replicas write one gate's tape side by side).
+ * an entry that continues its writer's previous entry decodes against that entry's last record,
+ * kept here per writer (replicas write one gate's tape side by side).
  */
 export class TapeDecoder {
   /** Per writer, its next record's number and what it continues from; `broken` after an entry of it that did not decode. */
