@@ -326,7 +326,8 @@ describe('the tape’s records in flight', () => {
       return [seq, c ?? 0];
     });
 
-  it("continues the writer's entry before, but after an append Redis refused, after KEY_ENTRY_EVERY records and its time", async () => {
+  /** A Redis that refuses the tape's second append (as out of memory), and what was appended. */
+  function refusingSecondAppend() {
     const appended: Buffer[] = [];
     let appends = 0;
     const redis = {
@@ -339,6 +340,11 @@ describe('the tape’s records in flight', () => {
       memory: async () => 1000,
       xlen: async () => 1,
     } as unknown as RedisClient;
+    return { redis, appended };
+  }
+
+  it("continues the writer's entry before, but after an append Redis refused, after KEY_ENTRY_EVERY records and its time", async () => {
+    const { redis, appended } = refusingSecondAppend();
     const registry = new Registry();
     const clock = new ManualClock(1_000);
     const tape = redisTape({}, [], { flushMs: 0, entryRecords: 64, inFlight: 5_000 })!(redis, registry, quietLogger, [], clock);
@@ -389,16 +395,7 @@ describe('the tape’s records in flight', () => {
   });
 
   it('counts what continues a refused entry up to the next key entry, and nothing after it', async () => {
-    let appends = 0;
-    const redis = {
-      hset: async () => 1,
-      xadd: async () => {
-        if (++appends === 2) throw new Error('OOM command not allowed');
-        return '1-0';
-      },
-      memory: async () => 1000,
-      xlen: async () => 1,
-    } as unknown as RedisClient;
+    const { redis } = refusingSecondAppend();
     const registry = new Registry();
     const tape = redisTape({}, [], { flushMs: 0, entryRecords: 64, inFlight: 5_000 })!(redis, registry, quietLogger);
     // One cycle of 18 entries: the second refused, the 3rd to the 15th continue it, the 16th is a key entry (KEY_ENTRY_EVERY.records).
