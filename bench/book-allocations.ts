@@ -15,7 +15,7 @@ import { startRuntime } from '../test/support/runtime.js';
 import { planFields, seedPortfolio } from './governor-plans.js';
 
 interface ProfileNode {
-  readonly callFrame: { readonly functionName: string; readonly url: string };
+  readonly callFrame: { readonly functionName: string; readonly url: string; readonly lineNumber: number };
   readonly selfSize: number;
   readonly children: readonly ProfileNode[];
 }
@@ -54,16 +54,19 @@ try {
     session.disconnect();
     const bySite = new Map<string, number>();
     let total = 0;
-    const walk = (node: ProfileNode) => {
-      const site = `${node.callFrame.functionName || '(anonymous)'} ${node.callFrame.url.split('/').slice(-2).join('/')}`;
-      bySite.set(site, (bySite.get(site) ?? 0) + node.selfSize);
+    const walk = (node: ProfileNode, parent = '') => {
+      const { functionName, url, lineNumber } = node.callFrame;
+      const site = `${functionName || '(anonymous)'} ${url.split('/').slice(-2).join('/')}${url === '' ? '' : `:${lineNumber + 1}`}`;
+      const named = url === '' && process.env.PARENTS ? `${site} <- ${parent}` : site;
+      bySite.set(named, (bySite.get(named) ?? 0) + node.selfSize);
       total += node.selfSize;
-      node.children.forEach(walk);
+      node.children.forEach((child) => walk(child, site));
     };
     walk(profile.head);
     const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(1);
     console.log(`${held} held: ${mib(total)} MiB allocated over ${MESSAGES} plans and ${MESSAGES} proposals (and what they set off)`);
-    for (const [site, bytes] of [...bySite].sort((a, b) => b[1] - a[1]).slice(0, 20)) console.log(`${mib(bytes).padStart(8)} MiB  ${site}`);
+    for (const [site, bytes] of [...bySite].sort((a, b) => b[1] - a[1]).slice(0, Number(process.env.TOP ?? 20)))
+      console.log(`${mib(bytes).padStart(8)} MiB  ${site}`);
   } finally {
     await runtime.stop();
   }

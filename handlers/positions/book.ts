@@ -249,8 +249,8 @@ interface ReadMemory {
 
 /** The memory from HGETALL's reply (an object of its fields), decoded once for a reply the key watch keeps. */
 function readMemory(reply: Readonly<Record<string, string>>): ReadMemory {
-  return decodedOnce(reply, '', 'memory', () => {
-    const flat = Object.entries(reply).flat();
+  return decodedOnce(reply, '', 'memory', undefined, (_, fields) => {
+    const flat = Object.entries(fields).flat();
     const symbols = new Set<string>();
     for (let i = 0; i + 1 < flat.length; i += 2) {
       const held = flat[i + 1] === '' ? undefined : parseHeldKey(flat[i]!);
@@ -318,10 +318,11 @@ interface BookRead {
   /** The symbols sigma (and quotes) were read for, their sigma rows and quote rows. */
   readonly sigmaSymbols: readonly string[];
   /**
-   * [publisher's, market state's] sigma, each taken (a refusal noted in `unreadable`) when called:
-   * mergeBook calls them where it needs them; the reading may have left the others unread (SymbolRead.needless).
+   * Of the symbol at `i` of sigmaSymbols, the publisher's (k 0) or the market state's (k 1) sigma,
+   * taken (a refusal noted in `unreadable`) when called; undefined where none is read. mergeBook
+   * calls it where it needs a sigma; the reading may have left the others unread (SymbolRead.needless).
    */
-  readonly sigmaRows: readonly (readonly (() => string | null)[])[];
+  readonly sigma: (i: number, k: 0 | 1) => string | null | undefined;
   /** In priceQuoteReads' order ([price, time] each), or none without unpriced positions. */
   readonly quoteRows: readonly (readonly Row[])[];
   readonly unreadable: readonly Unreadable[];
@@ -344,6 +345,20 @@ const VIEW_FIELDS = ['position_notional_usd', 'sigma', 'qty', 'mark_price', 'upd
 const P33_FIELDS = ['position_amt', 'mark_price', 'ts_epoch', 'position_notional_usd', 'sigma', 'side'] as const;
 const NO_P33_ROW: Row = P33_FIELDS.map(() => null);
 const NO_PAIR: Row = [null, null];
+const NO_ROW: Row = [];
+const NO_ROWS: readonly Row[] = [];
+
+/**
+ * [mark, time] of a P3.3 row, made once for each row (kept with it, as decodedOnce's): a symbol's
+ * quotes take one from each of its P3.3 rows at every read, 2,000 arrays at 1,000 held.
+ */
+const p33Pairs = new WeakMap<Row, Row>();
+function p33Pair(row: Row | undefined): Row {
+  if (row === undefined) return NO_PAIR;
+  let pair = p33Pairs.get(row);
+  if (pair === undefined) p33Pairs.set(row, (pair = [row[1] ?? null, row[2] ?? null]));
+  return pair;
+}
 
 /** The prefix a key function puts before the symbol. */
 function prefixOf(keyOf: (symbol: string) => string): string {
@@ -673,29 +688,32 @@ async function readSymbols(
   const firstReplies = new Map<string, Map<string, unknown>>();
   for (const second of [false, true]) {
     const sent: ReadCommand[] = [];
-    // Each sent read's plan and place in its list, two numbers a read.
-    const places: number[] = [];
+    const taking = (plan: SymbolRead) => (plan.needless !== undefined) === second;
     plans.forEach((plan, r) => {
-      if ((plan.needless !== undefined) !== second) return;
+      if (!taking(plan)) return;
       const list = lists[plan.over];
       const commands = readCommandsOf(plan);
       for (let at = 0; at < list.length; at++) {
         const symbol = list[at]!;
         if (plan.needless !== undefined && anyNeedless(plan.needless, firstReplies, symbol)) replies[r]![at] = null;
-        else {
-          sent.push(commands(symbol));
-          places.push(r, at);
-        }
+        else sent.push(commands(symbol));
       }
     });
-    (await read(sent)).forEach((reply, j) => {
-      const r = places[2 * j]!;
-      const at = places[2 * j + 1]!;
-      replies[r]![at] = reply;
-      const plan = plans[r]!;
-      if (second || plan.suffix !== undefined || !named.has(plan.read[1])) return;
-      const bySymbol = firstReplies.get(plan.read[1]) ?? new Map<string, unknown>();
-      firstReplies.set(plan.read[1], bySymbol.set(lists[plan.over][at]!, reply));
+    // Each reply to its place, walked as `sent` was made: the places left empty, in order (a
+    // needless read's is null already; a reply is never undefined).
+    const got = await read(sent);
+    let j = 0;
+    plans.forEach((plan, r) => {
+      if (!taking(plan)) return;
+      const list = lists[plan.over];
+      const keep = !second && plan.suffix === undefined && named.has(plan.read[1]);
+      const bySymbol = keep ? (firstReplies.get(plan.read[1]) ?? new Map<string, unknown>()) : undefined;
+      for (let at = 0; at < list.length; at++) {
+        if (replies[r]![at] === null) continue;
+        const reply = (replies[r]![at] = got[j++]);
+        bySymbol?.set(list[at]!, reply);
+      }
+      if (bySymbol !== undefined) firstReplies.set(plan.read[1], bySymbol);
     });
   }
   return replies;
@@ -730,16 +748,17 @@ const kept = {
 const MAX_KEPT_COMMANDS = 20_000;
 
 /**
- * `decode()`, a function of `reply` (a symbol's, as its `part`: a lane, a leg's row) alone: once for
- * each reply object, then kept with it (and gone with it). A reply shared by several (a constant
- * empty row) is decoded each time.
+ * `decode(symbol, reply, arg)`, a function of `reply` (a symbol's, as its `part`: a lane, a leg's
+ * row) alone: once for each reply object, then kept with it (and gone with it). A reply shared by
+ * several (a constant empty row) is decoded each time. `decode` is given what it needs rather than
+ * closing over it: ~3,000 rows a read at 1,000 held, each a closure made only to be dropped.
  */
-function decodedOnce<T>(reply: unknown, symbol: string, part: string, decode: () => T): T {
-  // An empty row is made afresh for each read that found nothing: nothing to keep it for.
-  if (typeof reply !== 'object' || reply === null || (Array.isArray(reply) && reply.length === 0)) return decode();
+function decodedOnce<R, A, T>(reply: R, symbol: string, part: string, arg: A, decode: (symbol: string, reply: R, arg: A) => T): T {
+  // An empty row stands for every read that found nothing: nothing to keep it for.
+  if (typeof reply !== 'object' || reply === null || (Array.isArray(reply) && reply.length === 0)) return decode(symbol, reply, arg);
   const found = kept.decoded.get(reply);
   if (found !== undefined && found.symbol === symbol && found.part === part) return found.value as T;
-  const value = decode();
+  const value = decode(symbol, reply, arg);
   kept.decoded.set(reply, { symbol, part, value });
   return value;
 }
@@ -753,6 +772,13 @@ function readCommandsOf({ read: [command, prefix, ...args], suffix = '' }: Symbo
     if (one === undefined) made.set(symbol, (one = [command, prefix + symbol + suffix, ...args]));
     return one;
   };
+}
+
+/** Each symbol's place in `symbols` (made without a pair for each: a book's lists are ~1,000 long at 1,000 held). */
+function placesOf(symbols: readonly string[]): Map<string, number> {
+  const places = new Map<string, number>();
+  for (let at = 0; at < symbols.length; at++) places.set(symbols[at]!, at);
+  return places;
 }
 
 /** Whether `reply` (of the read a clause names; undefined: not read) meets the clause (Needless). */
@@ -812,7 +838,7 @@ function bookReadOf(
     take(reads.sigma, 'sigma'),
     take(reads.quotes, 'quote'),
   ];
-  const rows = lists.view.map((_, at) => viewRows.map((row) => row<Row>(at, [])));
+  const rows = lists.view.map((_, at) => viewRows.map((row) => row<Row>(at, NO_ROW)));
   // An applied id Redis refused says nothing of which snapshots the view holds: the whole read fails.
   const appliedOf = new Map(lists.entries.map((s, at) => [s, replyOf<string | null>(appliedIds[at]) ?? '']));
   const applied = entries.map(([, f]) => appliedOf.get(fieldsToRecord(f).symbol ?? '') ?? '');
@@ -820,8 +846,15 @@ function bookReadOf(
   // The book's symbols that hold something: P3.3's index may list a symbol whose hash has expired or is flat.
   const held = lists.p33.filter((symbol, at) => p33Holds(symbol, p33rows[at]!));
   const holding = new Set([...lists.view, ...lists.entries, ...held]);
-  const sigmaAt = [...lists.book.entries()].filter(([, s]) => holding.has(s));
-  const p33At = new Map(lists.p33.map((s, at) => [s, at]));
+  // The holding symbols and their places in the book's list, over which sigma and quotes are read.
+  const sigmaSymbols: string[] = [];
+  const sigmaAt: number[] = [];
+  lists.book.forEach((symbol, at) => {
+    if (!holding.has(symbol)) return;
+    sigmaSymbols.push(symbol);
+    sigmaAt.push(at);
+  });
+  const p33At = placesOf(lists.p33);
   return {
     equity,
     symbols: lists.view,
@@ -831,16 +864,15 @@ function bookReadOf(
     applied,
     p33: lists.p33,
     p33rows,
-    sigmaSymbols: sigmaAt.map(([, s]) => s),
-    sigmaRows: sigmaAt.map(([at]) => sigmaReads.map((read) => () => read<string | null>(at, null))),
+    sigmaSymbols,
+    sigma: (i, k) => sigmaReads[k]?.<string | null>(sigmaAt[i]!, null),
     // P3.3's mark and time of a symbol P3.3's index lists from its P3.3 rows, else (allP33Quotes) its own reads.
-    quoteRows: sigmaAt.map(([at, s]) => {
-      const rows = p33rows[p33At.get(s) ?? -1];
-      const p33Pair = (k: number): Row =>
-        rows ? [rows[k]?.[1] ?? null, rows[k]?.[2] ?? null] : (quoteReads[2 + k]?.<Row>(at, NO_PAIR) ?? NO_PAIR);
-      return quoteReads.length === 0
-        ? []
-        : [quoteReads[0]!<Row>(at, NO_PAIR), quoteReads[1]!<Row>(at, NO_PAIR), ...p33Reads.map((_, k) => p33Pair(k))];
+    quoteRows: sigmaAt.map((at, i) => {
+      if (quoteReads.length === 0) return NO_ROWS;
+      const rows = p33rows[p33At.get(sigmaSymbols[i]!) ?? -1];
+      const quotes = [quoteReads[0]!<Row>(at, NO_PAIR), quoteReads[1]!<Row>(at, NO_PAIR)];
+      for (let k = 0; k < p33Reads.length; k++) quotes.push(rows ? p33Pair(rows[k]) : (quoteReads[2 + k]?.<Row>(at, NO_PAIR) ?? NO_PAIR));
+      return quotes;
     }),
     unreadable,
     memory: memory.legs,
@@ -865,14 +897,14 @@ function mergeBook(
   prefixes: readonly string[],
   bounds: FigureBounds,
 ): Omit<PositionBook, 'unreadableListings' | 'p33Listing'> & { readonly p33IncompleteSinceMs: number | undefined } {
-  const { symbols, rows, mode, entries: rawEntries, applied, p33, p33rows, sigmaSymbols, sigmaRows, quoteRows, unreadable } = read;
+  const { symbols, rows, mode, entries: rawEntries, applied, p33, p33rows, sigmaSymbols, sigma, quoteRows, unreadable } = read;
   const untrusted: UntrustedFigure[] = [];
   const words: SlotWord[] = [];
   const say = (symbol: string, lane: Lane, slot: Leg | '*', word: LaneWord) => words.push({ symbol, lane, slot, word });
 
   symbols.forEach((symbol, i) =>
     (rows[i] ?? []).forEach((row, k) => {
-      const decoded = decodedOnce(row, symbol, VIEW_ROW_PARTS[k]!, () => viewWord(symbol, k, row));
+      const decoded = decodedOnce(row, symbol, VIEW_ROW_PARTS[k]!, k, viewWord);
       for (const u of decoded.untrusted) untrusted.push(u);
       if (decoded.word !== undefined) say(symbol, SNAPSHOT_LANE, decoded.slot, decoded.word);
     }),
@@ -945,7 +977,7 @@ function mergeBook(
     });
   }
 
-  const sigmaAt = new Map(sigmaSymbols.map((s, i) => [s, i]));
+  const sigmaAt = placesOf(sigmaSymbols);
   const trackerStamp = parseNumber(read.trackerStamp);
   const trackerMs = trackerStamp === undefined ? undefined : epochMs(trackerStamp);
   const folded_ = foldBook(
@@ -956,7 +988,7 @@ function mergeBook(
       p33Listing: { from: read.p33Listing, refused: read.unreadableListings.some((u) => u.listing === 'p33') },
       evidence: { trackerRoundMs: trackerMs },
       bounds,
-      marketSigma: (symbol) => marketSigma(symbol, sigmaRows[sigmaAt.get(symbol) ?? -1], untrusted),
+      marketSigma: (symbol) => marketSigma(symbol, sigmaAt.get(symbol), sigma, untrusted),
       laneKey: (lane, symbol) => (lane === SNAPSHOT_LANE ? keys.position(symbol) : lane + symbol),
     },
     kept.folds,
@@ -996,7 +1028,7 @@ interface ViewRowWord {
 }
 
 /** Our view's row `k` of `symbol` (VIEW_FIELDS; 0 the symbol's row, then its legs' in LEGS' order) as its word. */
-function viewWord(symbol: string, k: number, row: Row): ViewRowWord {
+function viewWord(symbol: string, row: Row, k: number): ViewRowWord {
   const untrusted: UntrustedFigure[] = [];
   const [notional, sigmaRaw, qtyRaw, markRaw, updatedAt, volatility, side] = row;
   // The symbol's row is its newest snapshot: of the leg its side names, or (the seeds', no side) of the whole symbol.
@@ -1039,15 +1071,11 @@ const positiveOrNone = (value: number | undefined) => (value !== undefined && va
  * The larger of the market state publisher's sigma and the market state's: two producers of one
  * figure, merged by the rule of "Figures" (and with the figures' own sigma by the caller).
  */
-function marketSigma(
-  symbol: string,
-  reads: readonly (() => string | null)[] | undefined,
-  untrusted: UntrustedFigure[],
-): number | undefined {
-  const [published, market] = reads ?? [];
-  const sigmas = [figure(untrusted, symbol, 'marketstate_sigma', published?.()), figure(untrusted, symbol, 'market_sigma', market?.())];
-  const known = sigmas.filter((s): s is number => s !== undefined);
-  return known.length === 0 ? undefined : Math.max(...known);
+function marketSigma(symbol: string, at: number | undefined, sigma: BookRead['sigma'], untrusted: UntrustedFigure[]): number | undefined {
+  if (at === undefined) return undefined;
+  const published = figure(untrusted, symbol, 'marketstate_sigma', sigma(at, 0));
+  const market = figure(untrusted, symbol, 'market_sigma', sigma(at, 1));
+  return largestOf(published, market);
 }
 
 /** A quantity signed by the side its producer wrote beside it (the balance tracker writes |qty| and LONG/SHORT). */
@@ -1111,12 +1139,15 @@ function p33Word(symbol: string, prefix: string, row: Row, untrusted: UntrustedF
 function p33WordOnce(symbol: string, prefix: string, row: Row, untrusted: UntrustedFigure[]): LaneWord | undefined {
   // The row of an absent hash, one constant for every symbol: no word, nothing to keep.
   if (row === NO_P33_ROW) return undefined;
-  const decoded = decodedOnce(row, symbol, prefix, () => {
-    const own: UntrustedFigure[] = [];
-    return { word: p33Word(symbol, prefix, row, own), untrusted: own };
-  });
+  const decoded = decodedOnce(row, symbol, prefix, prefix, p33Decoded);
   for (const u of decoded.untrusted) untrusted.push(u);
   return decoded.word;
+}
+
+/** p33Word with the untrusted figures it found, to keep with its row. */
+function p33Decoded(symbol: string, row: Row, prefix: string): { word: LaneWord | undefined; untrusted: readonly UntrustedFigure[] } {
+  const untrusted: UntrustedFigure[] = [];
+  return { word: p33Word(symbol, prefix, row, untrusted), untrusted };
 }
 
 /** How one P3.3 hash is read directly: under which prefixes, judged at what clock. */
@@ -1142,11 +1173,7 @@ export async function readP33Position(
   const top = largestExposure(fresh);
   if (top === undefined) return top;
   const sigmaAt = replies.length - 2;
-  const market = marketSigma(
-    symbol,
-    [() => replies[sigmaAt] as string | null, () => replies[sigmaAt + 1] as string | null],
-    untrusted ?? [],
-  );
+  const market = marketSigma(symbol, sigmaAt, (at, k) => replies[at + k] as string | null, untrusted ?? []);
   const sigma = largestOf(top.sigma, market);
   return sigma === top.sigma ? top : { ...top, sigma };
 }
@@ -1199,23 +1226,19 @@ export function p33FiguresFrom(
   untrusted: UntrustedFigure[] = [],
 ): { readonly fresh: readonly BookPosition[]; readonly refused: readonly RefusedFigure[] } {
   const prefixes = p33Prefixes(options.config);
-  const words: [string, LaneWord][] = [];
-  prefixes.forEach((prefix, k) => {
+  const words: LaneWord[] = [];
+  for (let k = 0; k < prefixes.length; k++) {
     const reply = replies[k];
-    const key = prefix + symbol;
     if (reply instanceof Error) {
+      const key = prefixes[k]! + symbol;
       untrusted.push({ symbol, field: 'unreadable_position', value: key });
-      words.push([prefix, { refused: { symbol, source: 'p33', reason: 'unreadable', key } }]);
-      return;
+      words.push({ refused: { symbol, source: 'p33', reason: 'unreadable', key } });
+      continue;
     }
-    const word = p33WordOnce(symbol, prefix, (reply as Row | null) ?? NO_P33_ROW, untrusted);
-    if (word !== undefined) words.push([prefix, word]);
-  });
-  return sortWords(
-    words.map(([, word]) => word),
-    figureBounds(options.config, options.now),
-    untrusted,
-  );
+    const word = p33WordOnce(symbol, prefixes[k]!, (reply as Row | null) ?? NO_P33_ROW, untrusted);
+    if (word !== undefined) words.push(word);
+  }
+  return sortWords(words, figureBounds(options.config, options.now), untrusted);
 }
 
 /** The bounds a book's settings give a figure at `now`. */

@@ -392,6 +392,24 @@ export function largestOf(a: number | undefined, b: number | undefined): number 
   return a === undefined ? b : b === undefined ? a : Math.max(a, b);
 }
 
+/** A slot's keys in foldBook's map of a symbol's words, made once for each lane and slot (~3,000 words a read at 1,000 held). */
+interface SlotKeys {
+  /** `lane|slot`: the word's own slot. */
+  readonly own: string;
+  /** `lane|`: every slot of its lane begins so. */
+  readonly ofLane: string;
+  /** `lane|*`: its lane's word on the whole symbol. */
+  readonly laneWhole: string;
+}
+const slotKeysMade = new Map<Lane, Map<Leg | '*', SlotKeys>>();
+function slotKeys(lane: Lane, slot: Leg | '*'): SlotKeys {
+  let ofLane = slotKeysMade.get(lane);
+  if (ofLane === undefined) slotKeysMade.set(lane, (ofLane = new Map()));
+  let keys = ofLane.get(slot);
+  if (keys === undefined) ofLane.set(slot, (keys = { own: `${lane}|${slot}`, ofLane: `${lane}|`, laneWhole: `${lane}|*` }));
+  return keys;
+}
+
 /**
  * Folds the producers' words, the memory and the clock into the book (see the module's comment),
  * symbol by symbol (foldSymbol); with `kept`, a symbol whose words, memory and clock comparisons are
@@ -405,7 +423,7 @@ export function foldBook(input: FoldInput, kept?: KeptFolds): FoldedBook {
   for (const { symbol, lane, slot, word } of input.words) {
     let slots = bySymbol.get(symbol);
     if (slots === undefined) bySymbol.set(symbol, (slots = new Map()));
-    const [own, ofLane, laneWhole] = [`${lane}|${slot}`, `${lane}|`, `${lane}|*`];
+    const { ofLane, laneWhole, own } = slotKeys(lane, slot);
     for (const [at, before] of slots) {
       const replaced = at === own || (at.startsWith(ofLane) && (slot === '*' || at === laneWhole));
       if (!replaced) continue;
@@ -584,19 +602,37 @@ export class KeptFolds {
 
   fold(symbol: string, slots: ReadonlyMap<string, LaneWord>, legs: readonly (HeldLeg | undefined)[], context: SymbolContext): SymbolFold {
     const { now } = context.bounds;
-    const inputs: unknown[] = [...legs, context.trackerLive, context.trackerRoundMs, context.bounds.maxAgeMs, context.bounds.maxSkewMs];
-    for (const [at, word] of slots) inputs.push(at, word);
     const folds = this.bySymbol.get(symbol) ?? [];
-    const found = folds.find((f) => sameInputs(f.inputs, inputs) && answersAlike(f.checks, now));
-    if (found !== undefined) return found.fold;
+    // Compared in place: the inputs are gathered into an array only for a fold to keep.
+    for (const kept of folds) if (foldedFrom(kept.inputs, slots, legs, context) && answersAlike(kept.checks, now)) return kept.fold;
     const moment = new NotedMoment(now);
     const fold = foldSymbol(symbol, slots, legs, context, moment);
     // A fold that took the clock's reading itself is of that clock alone.
     if (moment.taken) return fold;
     if (this.bySymbol.size >= MAX_KEPT_SYMBOLS && !this.bySymbol.has(symbol)) this.bySymbol.clear();
+    const inputs: unknown[] = [...legs, context.trackerLive, context.trackerRoundMs, context.bounds.maxAgeMs, context.bounds.maxSkewMs];
+    for (const [at, word] of slots) inputs.push(at, word);
     this.bySymbol.set(symbol, [{ inputs, checks: moment.checks, fold }, ...folds.slice(0, 1)]);
     return fold;
   }
+}
+
+/** Whether a kept fold's `inputs` are these legs, context and slots, in the order KeptFolds.fold gathers them. */
+function foldedFrom(
+  inputs: readonly unknown[],
+  slots: ReadonlyMap<string, LaneWord>,
+  legs: readonly (HeldLeg | undefined)[],
+  context: SymbolContext,
+): boolean {
+  const contextAt = legs.length;
+  if (inputs.length !== contextAt + 4 + 2 * slots.size) return false;
+  for (let i = 0; i < contextAt; i++) if (inputs[i] !== legs[i]) return false;
+  const { trackerLive, trackerRoundMs, bounds } = context;
+  if (inputs[contextAt] !== trackerLive || inputs[contextAt + 1] !== trackerRoundMs) return false;
+  if (inputs[contextAt + 2] !== bounds.maxAgeMs || inputs[contextAt + 3] !== bounds.maxSkewMs) return false;
+  let i = contextAt + 4;
+  for (const [at, word] of slots) if (inputs[i++] !== at || inputs[i++] !== word) return false;
+  return true;
 }
 
 interface KeptFold {
@@ -606,5 +642,3 @@ interface KeptFold {
 }
 
 const MAX_KEPT_SYMBOLS = 20_000;
-
-const sameInputs = (a: readonly unknown[], b: readonly unknown[]) => a.length === b.length && a.every((x, i) => x === b[i]);
