@@ -17,6 +17,7 @@ import {
   quoteBounds,
   refusedQuotes,
   type PriceQuote,
+  type QuoteBounds,
   type RefusedQuote,
 } from '../positions/prices.js';
 import type { ReadCommand } from '../positions/read-commands.js';
@@ -109,12 +110,15 @@ export const bookPositionSource: PositionSource = {
     for (const r of book.refused) unknown.set(r.symbol, [...(unknown.get(r.symbol) ?? []), r]);
     const positions: Position[] = [...unknown].map(([symbol, refused]) => unknownSize(symbol, refused));
     const unreadableQuotes = unreadableQuotesOf(book.untrusted);
+    const bounds = quoteBounds(config);
     for (const [symbol, figures] of book.figures) {
       if (unknown.has(symbol)) continue;
       const replies = book.quotes.get(symbol) ?? [];
       const quotes = priceQuotesOf(replies);
-      const refused = [...(unreadableQuotes.get(symbol) ?? []), ...refusedQuotes(replies, quotes, now, quoteBounds(config))];
-      const position = sizedForCaps(symbol, figures, quotes, now, config, refused);
+      const refusedOfReplies = refusedQuotes(replies, quotes, now, bounds);
+      const unreadable = unreadableQuotes.get(symbol);
+      const refused = unreadable === undefined ? refusedOfReplies : [...unreadable, ...refusedOfReplies];
+      const position = sizedForCaps(symbol, figures, quotes, now, bounds, refused);
       if (position !== undefined) positions.push(position);
     }
     positions.sort((a, b) => (a.symbol < b.symbol ? -1 : a.symbol > b.symbol ? 1 : 0));
@@ -134,7 +138,7 @@ export const bookPositionSource: PositionSource = {
         const { fresh, refused } = p33FiguresFrom(symbol, answers, { config, now });
         if (refused.length > 0) return unknownSize(symbol, refused);
         // Priced at its own marks here; the plan's quotes price it again (book-view.ts withOwnPriced).
-        return sizedForCaps(symbol, fresh, [], now, config);
+        return sizedForCaps(symbol, fresh, [], now, quoteBounds(config));
       },
     };
   },
@@ -152,19 +156,27 @@ function sizedForCaps(
   figures: readonly BookPosition[],
   quotes: readonly PriceQuote[],
   now: number,
-  config: PositionBookConfig,
+  bounds: QuoteBounds,
   refusedOfSymbol: readonly RefusedQuote[] = [],
 ): Position | undefined {
-  const bounds = quoteBounds(config);
-  const own = figures.flatMap((f) => positionQuote(f));
+  // Made without a list for each figure and leg: run for every held symbol at each plan (~1,000 at 1,000 held).
+  const own: PriceQuote[] = [];
+  for (const f of figures) for (const quote of positionQuote(f)) own.push(quote);
   const mark = highestOf(quotes, own, now, bounds)?.price;
-  // Each leg apart (a flat figure is of no leg: it sizes nothing), then the legs added.
-  const legs = new Map<Leg, BookPosition[]>();
+  // Each leg apart (a flat figure is of no leg: it sizes nothing), in the order the figures name
+  // them (the larger of two equal legs is the first), then the legs added.
+  const sizeLeg = (ofLeg: readonly BookPosition[]) => sizedLeg(symbol, ofLeg, mark, own, quotes, now, bounds, refusedOfSymbol);
+  if (figures.length === 1) return legOfFigure(figures[0]!) === undefined ? undefined : sizeLeg(figures);
+  const legs: Leg[] = [];
   for (const f of figures) {
-    const leg = f.leg ?? legOf(undefined, f.notionalUsd || f.qty);
-    if (leg !== undefined) legs.set(leg, [...(legs.get(leg) ?? []), f]);
+    const leg = legOfFigure(f);
+    if (leg !== undefined && !legs.includes(leg)) legs.push(leg);
   }
-  const sized = [...legs.values()].flatMap((leg) => sizedLeg(symbol, leg, mark, own, quotes, now, bounds, refusedOfSymbol) ?? []);
+  const sized: Position[] = [];
+  for (const leg of legs) {
+    const one = sizeLeg(figures.filter((f) => legOfFigure(f) === leg));
+    if (one !== undefined) sized.push(one);
+  }
   if (sized.length <= 1) return sized[0];
   const larger = sized.reduce((a, b) => (Math.abs(b.qty ?? 0) > Math.abs(a.qty ?? 0) ? b : a));
   const slots = sized.filter((p) => p.qty === undefined || Math.abs(p.qty) > DUST_QTY).length;
@@ -184,6 +196,9 @@ function sizedForCaps(
   };
 }
 
+/** The leg a figure sizes: its own, else its sign's; none for a flat one. */
+const legOfFigure = (f: BookPosition): Leg | undefined => f.leg ?? legOf(undefined, f.notionalUsd || f.qty);
+
 /** One leg's exposure for the caps from its fresh figures, by the rule of sizedForCaps. */
 function sizedLeg(
   symbol: string,
@@ -192,10 +207,13 @@ function sizedLeg(
   own: readonly PriceQuote[],
   quotes: readonly PriceQuote[],
   now: number,
-  bounds: ReturnType<typeof quoteBounds>,
+  bounds: QuoteBounds,
   refusedOfSymbol: readonly RefusedQuote[],
 ): Position | undefined {
-  let [notional, qty, asOfMs, unsized] = [0, undefined as number | undefined, 0, false];
+  let notional = 0;
+  let qty: number | undefined;
+  let asOfMs = 0;
+  let unsized = false;
   for (const f of figures) {
     const q = signedQty(f);
     const atMark = q === undefined || mark === undefined ? 0 : Math.abs(q) * mark;
@@ -206,13 +224,14 @@ function sizedLeg(
     asOfMs = Math.max(asOfMs, f.asOfMs);
   }
   if (notional === 0 && (qty === undefined || qty === 0)) return undefined;
-  const refused = [...futureQuotes(quotes, now, bounds), ...futureQuotes(own, now, bounds)];
+  const ownFuture = futureQuotes(own, now, bounds);
+  const refused = [...futureQuotes(quotes, now, bounds), ...ownFuture];
   const position: Position = { symbol, notionalUsd: usd(notional), qty, markPrice: mark, asOfMs };
   // A refused quote of the symbol (its own figures' marks included): what remains is not cross-checked, so its size is unknown.
-  const untrusted = [
-    ...refusedOfSymbol,
-    ...futureQuotes(own, now, bounds).map((q): RefusedQuote => ({ source: q.source, reason: 'future' })),
-  ];
+  const untrusted =
+    ownFuture.length === 0
+      ? refusedOfSymbol
+      : [...refusedOfSymbol, ...ownFuture.map((q): RefusedQuote => ({ source: q.source, reason: 'future' }))];
   const sized =
     unsized || untrusted.length > 0
       ? { ...position, notionalUsd: 0, unpriced: true as const, ...(untrusted.length > 0 ? { refusedQuotes: untrusted } : {}) }

@@ -34,11 +34,22 @@ export { DEFAULT_PRICE_MAX_AGE_SEC, DEFAULT_PRICE_MAX_SKEW_SEC } from './bounds.
 const positive = (value: number | undefined) => (value !== undefined && Number.isFinite(value) && value > 0 ? value : undefined);
 
 /** Adds the quote the raw figures make to `out`, if they make one (a positive price). */
-function addQuote(out: PriceQuote[], source: PriceSource, priceRaw: string | null | undefined, timeRaw: string | null | undefined): void {
+/** The quote of `reply` ([price, time]; anything else is none, a refusal included) from `source`, added to `out`. */
+function addQuote(out: PriceQuote[], source: PriceSource, reply: unknown): void {
+  if (!Array.isArray(reply)) return;
+  const pair = reply as Pair;
+  let kept = quotesOfReplies.get(pair);
+  if (kept === undefined || kept.source !== source) quotesOfReplies.set(pair, (kept = { source, quote: quoteOf(source, pair) }));
+  if (kept.quote !== null) out.push(kept.quote);
+}
+
+function quoteOf(source: PriceSource, [priceRaw, timeRaw]: Pair): PriceQuote | null {
+  // P3.3 always writes ts_epoch: a hash without it is not the Ledger's (see the position book).
+  if (source === 'p33' && (timeRaw === null || timeRaw === undefined)) return null;
   const price = positive(parseNumber(priceRaw));
-  if (price === undefined) return;
+  if (price === undefined) return null;
   const time = parseNumber(timeRaw);
-  out.push({ source, price, asOfMs: time === undefined ? undefined : (epochMs(time) ?? undefined) });
+  return { source, price, asOfMs: time === undefined ? undefined : (epochMs(time) ?? undefined) };
 }
 
 /**
@@ -55,7 +66,6 @@ export function priceQuoteReads(symbol: string, config?: Pick<PositionBookConfig
 }
 
 type Pair = readonly (string | null | undefined)[];
-const NO_PAIR: Pair = Object.freeze([null, null]);
 
 /**
  * The quotes the replies of priceQuoteReads hold (from `at` on in `replies`). A read Redis refused
@@ -63,20 +73,20 @@ const NO_PAIR: Pair = Object.freeze([null, null]);
  */
 export function priceQuotesOf(replies: readonly unknown[], at = 0, count = replies.length - at): PriceQuote[] {
   // A reply not read (a symbol whose hashes say only flat has no quotes in the book) is no quote either.
-  const pair = (reply: unknown): Pair => (Array.isArray(reply) ? (reply as Pair) : NO_PAIR);
-  const [market, ticker] = [pair(replies[at]), pair(replies[at + 1])];
   const out: PriceQuote[] = [];
-  addQuote(out, 'market_state', market[0], market[1]);
-  addQuote(out, 'ticker', ticker[0], ticker[1]);
+  addQuote(out, 'market_state', replies[at]);
+  addQuote(out, 'ticker', replies[at + 1]);
   // Then P3.3's under each prefix.
-  for (let i = at + 2; i < at + count; i++) {
-    const [mark, ts] = pair(replies[i]);
-    // P3.3 always writes ts_epoch: a hash without it is not the Ledger's (see the position book).
-    if (ts === null || ts === undefined) continue;
-    addQuote(out, 'p33', mark, ts);
-  }
+  for (let i = at + 2; i < at + count; i++) addQuote(out, 'p33', replies[i]);
   return out;
 }
+
+/**
+ * Each reply's quote (none: null), made once for each reply object: the position book's replies
+ * are the key watch's kept ones, the same objects until their keys are written, and a book of
+ * 1,000 held prices each of them at every plan.
+ */
+const quotesOfReplies = new WeakMap<Pair, { readonly source: PriceSource; readonly quote: PriceQuote | null }>();
 
 /** Why a quote its source wrote is no quote: stamped ahead beyond the skew, a price or time no number, a key Redis refused to read. */
 export type QuoteRefusalReason = 'future' | 'unparsable' | 'unreadable';
