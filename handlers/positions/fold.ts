@@ -603,21 +603,25 @@ export class KeptFolds {
   fold(symbol: string, slots: ReadonlyMap<string, LaneWord>, legs: readonly (HeldLeg | undefined)[], context: SymbolContext): SymbolFold {
     const { now } = context.bounds;
     const folds = this.bySymbol.get(symbol) ?? [];
-    // Compared in place: the inputs are gathered into an array only for a fold to keep.
     for (const kept of folds) if (foldedFrom(kept.inputs, slots, legs, context) && answersAlike(kept.checks, now)) return kept.fold;
     const moment = new NotedMoment(now);
     const fold = foldSymbol(symbol, slots, legs, context, moment);
     // A fold that took the clock's reading itself is of that clock alone.
     if (moment.taken) return fold;
     if (this.bySymbol.size >= MAX_KEPT_SYMBOLS && !this.bySymbol.has(symbol)) this.bySymbol.clear();
-    const inputs: unknown[] = [...legs, context.trackerLive, context.trackerRoundMs, context.bounds.maxAgeMs, context.bounds.maxSkewMs];
-    for (const [at, word] of slots) inputs.push(at, word);
-    this.bySymbol.set(symbol, [{ inputs, checks: moment.checks, fold }, ...folds.slice(0, 1)]);
+    this.bySymbol.set(symbol, [{ inputs: inputsOf(slots, legs, context), checks: moment.checks, fold }, ...folds.slice(0, 1)]);
     return fold;
   }
 }
 
-/** Whether a kept fold's `inputs` are these legs, context and slots, in the order KeptFolds.fold gathers them. */
+/** What a fold is made of besides the clock: the legs' memory, the context's values, then each slot and its word. */
+function inputsOf(slots: ReadonlyMap<string, LaneWord>, legs: readonly (HeldLeg | undefined)[], context: SymbolContext): unknown[] {
+  const inputs: unknown[] = [...legs, context.trackerLive, context.trackerRoundMs, context.bounds.maxAgeMs, context.bounds.maxSkewMs];
+  for (const [at, word] of slots) inputs.push(at, word);
+  return inputs;
+}
+
+/** Whether a kept fold's `inputs` (inputsOf) are these legs, context and slots: compared in place, nothing gathered. */
 function foldedFrom(
   inputs: readonly unknown[],
   slots: ReadonlyMap<string, LaneWord>,

@@ -33,8 +33,7 @@ export { DEFAULT_PRICE_MAX_AGE_SEC, DEFAULT_PRICE_MAX_SKEW_SEC } from './bounds.
 
 const positive = (value: number | undefined) => (value !== undefined && Number.isFinite(value) && value > 0 ? value : undefined);
 
-/** Adds the quote the raw figures make to `out`, if they make one (a positive price). */
-/** The quote of `reply` ([price, time]; anything else is none, a refusal included) from `source`, added to `out`. */
+/** Adds to `out` the quote `reply` ([price, time]; anything else is none, a refusal included) makes, if it makes one. */
 function addQuote(out: PriceQuote[], source: PriceSource, reply: unknown): void {
   if (!Array.isArray(reply)) return;
   const pair = reply as Pair;
@@ -43,6 +42,7 @@ function addQuote(out: PriceQuote[], source: PriceSource, reply: unknown): void 
   if (kept.quote !== null) out.push(kept.quote);
 }
 
+/** The quote a pair from `source` makes: a positive price; none (null) otherwise. */
 function quoteOf(source: PriceSource, [priceRaw, timeRaw]: Pair): PriceQuote | null {
   // P3.3 always writes ts_epoch: a hash without it is not the Ledger's (see the position book).
   if (source === 'p33' && (timeRaw === null || timeRaw === undefined)) return null;
