@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { keys } from '../../schemas/keys.js';
-import { freePort, usePrivateRedis } from '../support/redis-server.js';
+import { refusedPort, usePrivateRedis } from '../support/redis-server.js';
 import { untilReady, untilServing } from '../support/serving.js';
 import { ownTempDir } from '../support/own-dirs.js';
 import { runCli, runCliJson } from './cli-harness.js';
@@ -120,7 +120,7 @@ describe('quantum-gates kill, disarm, start and help', () => {
     ['kill', 'on'],
     ['disarm', 'clear'],
   ])('%s %s fails with exit 1 when Redis is unreachable', async (...args) => {
-    const result = await runCli([...args, '--reason', 'test'], { REDIS_URL: `redis://127.0.0.1:${await freePort()}` });
+    const result = await runCli([...args, '--reason', 'test'], { REDIS_URL: `redis://127.0.0.1:${await refusedPort()}` });
 
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/cannot reach Redis at redis:\/\/127\.0\.0\.1:\d+.*ECONNREFUSED/);

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { keys, streams } from '../../schemas/keys.js';
-import { freePort, usePrivateRedis } from '../support/redis-server.js';
+import { refusedPort, usePrivateRedis } from '../support/redis-server.js';
 import { readStream, startRuntime, waitFor } from '../support/runtime.js';
 import { allHandlers } from '../../handlers/index.js';
 import { runCli, runCliJson } from './cli-harness.js';
@@ -217,14 +217,14 @@ describe('quantum-gates inject', () => {
 
   it('validates before connecting: invalid input is exit 2 even with Redis down', async () => {
     const result = await runCli(['inject', 'proposal', '--symbol', 'bad symbol', '--action', 'FULL_CLOSE'], {
-      REDIS_URL: `redis://127.0.0.1:${await freePort()}`,
+      REDIS_URL: `redis://127.0.0.1:${await refusedPort()}`,
     });
 
     expect(result.code).toBe(2);
   });
 
   it('fails fast with exit 1 and says where it looked when Redis is unreachable', async () => {
-    const port = await freePort();
+    const port = await refusedPort();
     const result = await runCli(['inject', 'proposal', '--symbol', 'ETHUSDT', '--action', 'FULL_CLOSE'], {
       REDIS_HOST: '127.0.0.1',
       REDIS_PORT: String(port),

@@ -9,7 +9,7 @@ import type { GatesStatus } from '../../app/http/status/status.js';
 import { httpPlugins } from '../../app/http-plugins.js';
 import type { Runtime } from '../../runtime/host/runtime.js';
 import { keys } from '../../schemas/keys.js';
-import { freePort, startTestRedis, type TestRedis } from '../support/redis-server.js';
+import { refusedPort, startTestRedis, type TestRedis } from '../support/redis-server.js';
 import { createTestRuntime, waitFor } from '../support/runtime.js';
 import { startTestRedisCluster } from '../support/redis-cluster.js';
 import { runCli } from './cli-harness.js';
@@ -145,7 +145,7 @@ describe('quantum-gates status', () => {
   });
 
   it('fails with exit 1 and says where it looked when nothing listens', async () => {
-    const url = `http://127.0.0.1:${await freePort()}`;
+    const url = `http://127.0.0.1:${await refusedPort()}`;
 
     const result = await runCli(['status'], { ...env, QG_URL: url });
 
@@ -156,7 +156,7 @@ describe('quantum-gates status', () => {
   it("per gate: asks every instance in $QG_ENV_DIR's gates-<gate>.env with gates-common.env's credentials; one that does not answer is BLOCKING, exit 4", async () => {
     const dir = await mkdtemp(join(tmpdir(), 'qg-per-gate-'));
     const hosting = new URL(env.QG_URL!).port;
-    const silent = await freePort();
+    const silent = await refusedPort();
     try {
       // As docs/operations.md §1 installs them: the shared file, then one per instance.
       await writeFile(join(dir, 'gates-common.env'), `REDIS_URL=${redis.url}\nDASHBOARD_USER=${USER}\nDASHBOARD_PASSWORD=${PASSWORD}\n`);
@@ -191,7 +191,7 @@ describe('quantum-gates status', () => {
     try {
       await writeFile(join(dir, 'gates-common.env'), `REDIS_URL=${redis.url}\nDASHBOARD_USER=${USER}\nDASHBOARD_PASSWORD=${PASSWORD}\n`);
       await writeFile(join(dir, 'gates-heat-gate.env'), `PORT=${new URL(env.QG_URL!).port}\nHOST=127.0.0.1\n`);
-      await writeFile(join(dir, 'gates-risk-budget.env'), `PORT=${await freePort()}\nHOST=127.0.0.1\n`);
+      await writeFile(join(dir, 'gates-risk-budget.env'), `PORT=${await refusedPort()}\nHOST=127.0.0.1\n`);
 
       const result = await runCli(['status'], { QG_ENV_DIR: dir });
 

@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { parseRuntimeConfig } from '../../runtime/host/config.js';
 import { GateReader } from '../../runtime/host/gate-reader.js';
 import { connectRedis, waitUntilReady, type ConnectionRole, type RedisClient } from '../../runtime/host/redis.js';
-import { freePort, usePrivateRedis } from '../support/redis-server.js';
+import { refusedPort, usePrivateRedis } from '../support/redis-server.js';
 
 describe('connection roles', () => {
   const opened: RedisClient[] = [];
@@ -12,7 +12,7 @@ describe('connection roles', () => {
   });
 
   async function unreachable(role: Parameters<typeof connectRedis>[1]): Promise<RedisClient> {
-    const port = await freePort(); // nothing listens there
+    const port = await refusedPort(); // nothing listens there
     const client = connectRedis(parseRuntimeConfig({ REDIS_URL: `redis://127.0.0.1:${port}` }), role, `test:${role}`);
     client.on('error', () => undefined);
     opened.push(client);

@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:http';
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from './cli-harness.js';
-import { freePort, startTestRedis, type TestRedis } from '../support/redis-server.js';
+import { refusedPort, startTestRedis, type TestRedis } from '../support/redis-server.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
 import { childBaseEnv } from '../support/own-dirs.js';
 import { gatesEntry } from '../support/gates-process.js';
@@ -103,7 +103,7 @@ const cases: Record<string, WiringCase> = {
   },
   'a wrong password in REDIS_URL': { env: () => ({ REDIS_URL: url(`:${WRONG}@`) }), variable: 'REDIS_URL', cause: /refused the password/ },
   'a port nothing listens on': {
-    env: async () => ({ REDIS_URL: `redis://:${URL_PASSWORD}@127.0.0.1:${await freePort()}/0` }),
+    env: async () => ({ REDIS_URL: `redis://:${URL_PASSWORD}@127.0.0.1:${await refusedPort()}/0` }),
     variable: 'REDIS_URL',
     cause: /cannot reach Redis at .*ECONNREFUSED/,
     waits: true,

@@ -21,6 +21,21 @@ export function freePort(): Promise<number> {
 }
 
 /**
+ * A loopback port nothing listens on, for a test of what a client says when refused: below both
+ * ranges the suites draw their listeners from (freePort's ephemeral range, freePortBelowEphemeral's
+ * 10000 up), so a suite running beside cannot start a server there between the choice and the
+ * connection (freePort's port was once taken so, and a CLI met an HTTP 404 where it expected
+ * ECONNREFUSED).
+ */
+export async function refusedPort(): Promise<number> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = 1024 + Math.floor(Math.random() * (10_000 - 1024));
+    if (await listens(port)) return port;
+  }
+  throw new Error('no free loopback port between 1024 and 10000');
+}
+
+/**
  * A free loopback port below the kernel's ephemeral range (net.ipv4.ip_local_port_range, from 32768
  * by default), for a server that listens a while after its port is chosen: the local port of an
  * outgoing connection and a port-0 listener (freePort) are both drawn from that range, and one took
