@@ -1,5 +1,8 @@
 import { availableParallelism } from 'node:os';
 import { defineConfig } from 'vitest/config';
+import { SuiteErrorsReporter, suiteErrorsFile } from './test/support/suite-errors-reporter.js';
+
+const jsonReport = process.env.QG_VITEST_JSON ?? 'test-artifacts/vitest-results.json';
 
 export default defineConfig({
   test: {
@@ -17,7 +20,8 @@ export default defineConfig({
     retry: Number(process.env.QG_TEST_RETRY ?? 0),
     // The JSON copy lets .ci/run print a plain "N passed, N failed" line and the slowest files;
     // QG_VITEST_JSON names another file for a run beside another (.ci/run's two Node lines).
-    reporters: ['default', ['json', { outputFile: process.env.QG_VITEST_JSON ?? 'test-artifacts/vitest-results.json' }]],
+    // A hook's failure is beside it (SuiteErrorsReporter): the JSON report has no place for one.
+    reporters: ['default', ['json', { outputFile: jsonReport }], new SuiteErrorsReporter(suiteErrorsFile(jsonReport))],
     // npm test measures what the unit and integration tests cover of the runtime, the gates and
     // the shared rules, and fails below the floor (set at what they reached, so it only rises).
     coverage: {

@@ -13,6 +13,9 @@ for (const report of process.argv.slice(2)) {
     continue;
   }
   const run = JSON.parse(readFileSync(report, 'utf8'));
+  // What a file or describe block failed with outside a test: test/support/suite-errors-reporter.ts.
+  const suiteErrorsReport = report.replace(/\.json$/, '.suite-errors.json');
+  const suiteErrors = existsSync(suiteErrorsReport) ? JSON.parse(readFileSync(suiteErrorsReport, 'utf8')) : [];
   console.log(`ci-failures: ${report}: ${run.numFailedTests} failed of ${run.numTotalTests}, ${run.numFailedTestSuites} file(s) failed`);
   for (const file of run.testResults) {
     // A passed test with failure messages failed first and passed on a retry (QG_TEST_RETRY).
@@ -23,7 +26,11 @@ for (const report of process.argv.slice(2)) {
     if (file.status !== 'failed') continue;
     const failed = file.assertionResults.filter((test) => test.status === 'failed');
     // A file that failed with no failed test failed outside one: a hook, an import, a timeout.
-    if (failed.length === 0) console.log(`  FAIL ${relative(file.name)}: ${firstLines(file.message ?? '(no message)')}`);
+    if (failed.length === 0) {
+      console.log(`  FAIL ${relative(file.name)}: ${firstLines(file.message || "(no message of the file's own)")}`);
+      for (const error of suiteErrors.filter((e) => e.file === file.name))
+        console.log(`    in ${error.suite}:\n${indent(firstLines(error.message))}`);
+    }
     for (const test of failed) {
       console.log(`  FAIL ${relative(file.name)} > ${test.fullName}`);
       for (const message of test.failureMessages ?? []) console.log(indent(firstLines(message)));

@@ -131,13 +131,16 @@ const unitName = (instance) => (instance === ONE_PROCESS ? ONE_PROCESS : `quantu
 const unitFile = (instance) => join(units, instance === ONE_PROCESS ? 'quantum-gates.service' : 'quantum-gates@.service');
 const pidFile = (instance) => join(state, `${unitName(instance)}.pid`);
 const logFile = (instance) => join(state, `${unitName(instance)}.log`);
+/** Whether pid runs: a zombie (exited, not yet reaped by whoever adopted it) has stopped. */
 const alive = (pid) => {
   try {
     process.kill(pid, 0);
-    return true;
   } catch {
     return false;
   }
+  // /proc/<pid>/stat: "pid (comm) state ...", comm in parentheses and possibly holding spaces.
+  const stat = existsSync(`/proc/${pid}/stat`) ? readFileSync(`/proc/${pid}/stat`, 'utf8') : '';
+  return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
 };
 const runningPid = (instance) => {
   if (!existsSync(pidFile(instance))) return undefined;
@@ -206,10 +209,21 @@ async function start(instance) {
   }
 }
 
+/** SIGTERM, and SIGKILL once the unit's TimeoutStopSec (systemd's default 90 s) has passed, as systemd stops a unit. */
 async function stop(instance) {
   const pid = runningPid(instance);
   if (pid === undefined) return;
+  const timeoutSec = Number.parseFloat(unitSettings(unitFile(instance)).get('TimeoutStopSec')?.[0] ?? '90');
   process.kill(pid, 'SIGTERM');
+  const deadline = Date.now() + timeoutSec * 1000;
+  while (alive(pid)) {
+    if (Date.now() > deadline) {
+      process.kill(pid, 'SIGKILL');
+      console.error(`${unitName(instance)}.service: State 'stop-sigterm' timed out. Killing.`);
+      break;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
   while (alive(pid)) await new Promise((resolve) => setTimeout(resolve, 50));
 }
 
