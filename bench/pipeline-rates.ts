@@ -51,6 +51,12 @@ export interface RatesResult {
   /** Commands a decision by name, idle taken out, largest first. */
   readonly byCommand: readonly (readonly [string, number])[];
   readonly cpuMsPerDecision: number;
+  /**
+   * How far cpuMsPerDecision may be off for the idle alone: the spread of the idle's CPU between
+   * its 5 s slices, as the run's mean rate would spread, times the run's length, a decision. At
+   * upstream's rates a decision's CPU is a tenth of the idle's in the same time, and within this.
+   */
+  readonly cpuMsUncertainty: number;
   /** redis-server's CPU a decision (its own work and the bench's few calls), idle taken out. */
   readonly redisCpuMsPerDecision: number;
   readonly all: { p50: number; p99: number; samples: number };
@@ -113,6 +119,7 @@ export function perDecisionCalls(
 }
 
 const cpuOf = (procs: readonly Spawned[]) => procs.reduce((sum, p) => sum + p.cpuMs(), 0);
+const IDLE_SLICE_SECONDS = 5;
 
 /**
  * Starts `start`'s deciders on a book of `held` positions, measures them idle for `idleSeconds`,
@@ -186,18 +193,29 @@ export async function atPipelineRates(
 
     const measureIdle = async () => {
       const idleFrom = await reading();
-      await sleep(options.idleSeconds * 1000);
+      // The idle's CPU in slices, to know how steady it is (its periodic jobs come every 1 to 60 s).
+      const sliceRates: number[] = [];
+      let sliceFrom = { cpu: idleFrom.cpu, at: idleFrom.at };
+      for (let left = options.idleSeconds; left > 0; left -= IDLE_SLICE_SECONDS) {
+        await sleep(Math.min(left, IDLE_SLICE_SECONDS) * 1000);
+        const sliceTo = { cpu: cpuOf(deciders.procs), at: performance.now() };
+        sliceRates.push(((sliceTo.cpu - sliceFrom.cpu) / (sliceTo.at - sliceFrom.at)) * 1000);
+        sliceFrom = sliceTo;
+      }
       const idle = between(idleFrom, await reading());
+      const idleCpuPerSecond = idle.cpuMs / idle.seconds;
+      const variance = sliceRates.reduce((sum, r) => sum + (r - idleCpuPerSecond) ** 2, 0) / Math.max(1, sliceRates.length - 1);
       return {
         idle,
         idleRate: new Map([...idle.calls].map(([name, n]) => [name, n / idle.seconds])),
-        idleCpuPerSecond: idle.cpuMs / idle.seconds,
+        idleCpuPerSecond,
+        idleCpuSliceSpread: Math.sqrt(variance),
         idleRedisCpuPerSecond: idle.redisCpuMs / idle.seconds,
       };
     };
     const first = await measureIdle();
     const { idle } = first;
-    let { idleRate, idleCpuPerSecond, idleRedisCpuPerSecond } = first;
+    let { idleRate, idleCpuPerSecond, idleCpuSliceSpread, idleRedisCpuPerSecond } = first;
 
     let proposalNumber = 0;
     let planNumber = 0;
@@ -244,7 +262,7 @@ export async function atPipelineRates(
         // What the priming sent and no decision answered is not this run's.
         for (const [planId, s] of sentAt) if (!s.measured) sentAt.delete(planId);
         // The idle taken out of this run is the primed process's: the first window's held its start-up's compiling.
-        ({ idleRate, idleCpuPerSecond, idleRedisCpuPerSecond } = await measureIdle());
+        ({ idleRate, idleCpuPerSecond, idleCpuSliceSpread, idleRedisCpuPerSecond } = await measureIdle());
       }
       await send(performance.now() + rates.warmupSeconds * 1000, false);
       const from = await reading();
@@ -261,6 +279,8 @@ export async function atPipelineRates(
         commandsPerDecision: [...perDecision.values()].reduce((sum, n) => sum + n, 0),
         byCommand: [...perDecision].sort((a, b) => b[1] - a[1]),
         cpuMsPerDecision: (window.cpuMs - idleCpuPerSecond * window.seconds) / decisions,
+        // A run's mean idle rate spreads as a slice's over the slices the run holds.
+        cpuMsUncertainty: (idleCpuSliceSpread * Math.sqrt(IDLE_SLICE_SECONDS / window.seconds) * window.seconds) / decisions,
         redisCpuMsPerDecision: (window.redisCpuMs - idleRedisCpuPerSecond * window.seconds) / decisions,
         all: summary(seen.map((s) => s.ms)),
         proposals: summary(seen.filter((s) => !s.plan).map((s) => s.ms)),

@@ -783,7 +783,8 @@ async function main(): Promise<void> {
           rows.push({
             name: `a decision at ${at}: CPU (information)`,
             value: `${mean((x) => x.cpuMsPerDecision).toFixed(2)} ms`,
-            note: `turns ${gates.map((x) => x.cpuMsPerDecision.toFixed(2)).join(' / ')}; the floor ${floor.cpuMsPerDecision.toFixed(2)}; Python ${python.cpuMsPerDecision.toFixed(2)}; redis-server ${mean((x) => x.redisCpuMsPerDecision * 1000).toFixed(0)} µs (the floor ${(floor.redisCpuMsPerDecision * 1000).toFixed(0)}, Python ${(python.redisCpuMsPerDecision * 1000).toFixed(0)})`,
+            // ± the idle's own spread (RatesResult.cpuMsUncertainty): at upstream's rates larger than a decision's CPU.
+            note: `turns ${gates.map((x) => `${x.cpuMsPerDecision.toFixed(2)} ± ${x.cpuMsUncertainty.toFixed(2)}`).join(' / ')}; the floor ${floor.cpuMsPerDecision.toFixed(2)} ± ${floor.cpuMsUncertainty.toFixed(2)}; Python ${python.cpuMsPerDecision.toFixed(2)} ± ${python.cpuMsUncertainty.toFixed(2)}; redis-server ${mean((x) => x.redisCpuMsPerDecision * 1000).toFixed(0)} µs (the floor ${(floor.redisCpuMsPerDecision * 1000).toFixed(0)}, Python ${(python.redisCpuMsPerDecision * 1000).toFixed(0)})`,
           });
         const [p50Proposals, p50Plans] = [mean((x) => x.proposals.p50), mean((x) => x.plans.p50)];
         rows.push({
