@@ -216,15 +216,15 @@ async function stop(instance) {
   const timeoutSec = Number.parseFloat(unitSettings(unitFile(instance)).get('TimeoutStopSec')?.[0] ?? '90');
   process.kill(pid, 'SIGTERM');
   const deadline = Date.now() + timeoutSec * 1000;
+  let killed = false;
   while (alive(pid)) {
-    if (Date.now() > deadline) {
+    if (!killed && Date.now() > deadline) {
+      killed = true;
       process.kill(pid, 'SIGKILL');
       console.error(`${unitName(instance)}.service: State 'stop-sigterm' timed out. Killing.`);
-      break;
     }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-  while (alive(pid)) await new Promise((resolve) => setTimeout(resolve, 50));
 }
 
 function status(patterns) {
