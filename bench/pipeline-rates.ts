@@ -394,7 +394,7 @@ export async function pythonDeciders(redis: TestRedis): Promise<Deciders> {
  * (market_state_publisher/main.py @73fab1f55 line 29). Each command is the bench's own (`count`),
  * taken out of the gates'. Returns the stop.
  */
-function produceMarks(producer: Redis, held: number, count: (name: string) => void): () => void {
+export function produceMarks(producer: Redis, held: number, count: (name: string) => void): () => void {
   const symbols = Array.from({ length: held }, (_, i) => `SYM${i}USDT`);
   const write = (fields: (symbol: string) => [key: string, hash: Record<string, string>, ttlSec?: number]) => {
     const pipeline = producer.pipeline();
