@@ -124,6 +124,23 @@ async function timeline(kind: 'proposal' | 'plan'): Promise<string[]> {
   return out;
 }
 
+let cleaning: Promise<void> | undefined;
+/** Stops what the run started, once: at its end, and when it is interrupted (a left gates process would load the next run's machine). */
+function cleanUp(): Promise<void> {
+  cleaning ??= (async () => {
+    observing = false;
+    stopMarks();
+    await observed;
+    for (const client of [producer, marks, observer]) client.disconnect();
+    await gates.stop();
+    await redis.stop();
+  })();
+  return cleaning;
+}
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => void cleanUp().finally(() => process.exit(130)));
+// A reader gone (`| head`): the rest is not printed, and the run stops as an interrupted one does.
+process.stdout.on('error', () => void cleanUp().finally(() => process.exit(0)));
+
 try {
   for (let i = 0; i < 600; i++) {
     const response = await fetch(`http://127.0.0.1:${port}/ready`).catch(() => undefined);
@@ -167,12 +184,5 @@ try {
   );
   for (const kind of ['proposal', 'plan'] as const) console.log(`\none ${kind}, by MONITOR's clock:\n${(await timeline(kind)).join('\n')}`);
 } finally {
-  observing = false;
-  stopMarks();
-  await observed;
-  producer.disconnect();
-  marks.disconnect();
-  observer.disconnect();
-  await gates.stop();
-  await redis.stop();
+  await cleanUp();
 }
