@@ -7,7 +7,7 @@ import type { Runtime } from '../../runtime/host/runtime.js';
 import { keys, streams } from '../../schemas/keys.js';
 import { usePrivateRedis } from '../support/redis-server.js';
 import { createTestRuntime, metricSum, readyAt, startRuntime, waitFor } from '../support/runtime.js';
-import { untilStream } from '../support/until.js';
+import { untilKeys, untilStream } from '../support/until.js';
 
 /**
  * Issue #49 item 5: a Redis that may evict keys drops the governor's reservations when another
@@ -145,10 +145,11 @@ describe('an evicting policy set while the gates run blocks opens, not closes (i
       expect(await decision('after')).toMatchObject({ event: 'permit', reason: 'all_gates_passed' });
       expect((await status()).disarm.redis_may_evict).toBeUndefined();
       // The governor reads the policy with each plan; /ready and the headline's Redis line follow the
-      // health probe, whose next round (each second) finds noeviction: CI on e572cda read the status
-      // before that round, under both suites' load.
-      await waitFor(async () => !(await status()).headline.reasons.some((r) => r.text.includes('may evict')), {
-        what: 'the status without "may evict" after noeviction',
+      // health probe (CI on e572cda read the status before its next round). Each round writes its
+      // health key before it reads the policy, and rounds never overlap: by a second write after the
+      // CONFIG SET, a round that read noeviction has ended. Woken by those writes, not by a timer.
+      await untilKeys(redis.client, [`quantum:gates:health:${runtime.config.CONSUMER_NAME}`], async () => {
+        return !(await status()).headline.reasons.some((r) => r.text.includes('may evict'));
       });
     });
   }
