@@ -19,6 +19,7 @@ import { REDIS_PROTOCOL } from '../runtime/host/redis.js';
 import { streams } from '../schemas/keys.js';
 import { monitorLines } from '../test/support/monitor-lines.js';
 import { freePort, startTestRedis } from '../test/support/redis-server.js';
+import { decisionsSeen } from './decisions-seen.js';
 import { planFields, seedPortfolio } from './governor-plans.js';
 import { produceMarks } from './pipeline-rates.js';
 import { root, spawnNode } from './processes.js';
@@ -52,21 +53,11 @@ let observing = true;
 let observed: Promise<void> = Promise.resolve();
 let stopMarks = () => undefined as void;
 
-async function observe(): Promise<void> {
-  const last: Record<string, string> = { [streams.harvestCalibrated]: '$', [streams.governorEvents]: '$' };
-  while (observing) {
-    const reply = (await observer.xread('COUNT', 1000, 'BLOCK', 200, 'STREAMS', ...Object.keys(last), ...Object.values(last))) as
-      [string, [string, string[]][]][] | null;
-    const now = performance.now();
-    for (const [stream, entries] of reply ?? [])
-      for (const [id, fields] of entries) {
-        last[stream] = id;
-        const planId = fields[fields.indexOf('plan_id') + 1]!;
-        const one = sent.get(planId);
-        if (one?.kind !== undefined) latencies[one.kind].push(now - one.at);
-        sent.delete(planId);
-      }
-  }
+/** Each measured decision's latency, by its plan_id. */
+function seen(_stream: string, planId: string, at: number): void {
+  const one = sent.get(planId);
+  if (one?.kind !== undefined) latencies[one.kind].push(at - one.at);
+  sent.delete(planId);
 }
 
 let n = 0;
@@ -148,7 +139,7 @@ try {
     if (i === 599) throw new Error(`the gates did not become ready:\n${gates.output()}`);
     await sleep(50);
   }
-  observed = observe();
+  observed = decisionsSeen(observer, { from: '$', blockMs: 200, running: () => observing, seen });
   stopMarks = produceMarks(marks, HELD, () => undefined);
   await sleep(300);
   // Primed: 10 s at 30 proposals/s + 60 plans/s, then 5 s quiet.

@@ -20,6 +20,7 @@ import { freePort, type TestRedis } from '../test/support/redis-server.js';
 import { marketStatePublished, p33NewestHash, tickerHash } from '../test/support/book-producers.js';
 import { keys } from '../schemas/keys.js';
 import { seeded } from '../domain/seeded-random.js';
+import { decisionsSeen } from './decisions-seen.js';
 import { planFields, seedPortfolio } from './governor-plans.js';
 import { spawnProcess, spawnTs, type Spawned } from './processes.js';
 
@@ -158,19 +159,13 @@ export async function atPipelineRates(
       const match = /^quantum:(?:permit|governor:block):(gov-\d+)$/.exec(key);
       if (match) decided(match[1]!);
     });
-    const observe = (async () => {
-      const last: Record<string, string> = { [streams.harvestCalibrated]: '$', [streams.governorEvents]: '$' };
-      while (observing) {
-        count('xread');
-        const reply = (await observer.xread('COUNT', 1000, 'BLOCK', 100, 'STREAMS', ...Object.keys(last), ...Object.values(last))) as
-          [string, [string, string[]][]][] | null;
-        for (const [stream, entries] of reply ?? [])
-          for (const [id, fields] of entries) {
-            last[stream] = id;
-            decided(fields[fields.indexOf('plan_id') + 1]!);
-          }
-      }
-    })();
+    const observe = decisionsSeen(observer, {
+      from: '$',
+      blockMs: 100,
+      running: () => observing,
+      seen: (_stream, planId) => decided(planId),
+      beforeRead: () => count('xread'),
+    });
     producing = produceMarks(producer, options.held, count);
     // Past the start-up and the first of every periodic job.
     await sleep(5_000);

@@ -22,6 +22,7 @@ import { keys, streams } from '../schemas/keys.js';
 import { REDIS_PROTOCOL } from '../runtime/host/redis.js';
 import { freePort, startTestRedis, type TestRedis } from '../test/support/redis-server.js';
 import { checkCaps, type DecisionFields } from './caps-check.js';
+import { decisionsSeen } from './decisions-seen.js';
 import { bookNotional, planFields, seedPortfolio, writeGovernorPlans } from './governor-plans.js';
 import { untilIndexed, writeFlatUniverse } from './universe.js';
 import { root, spawnNode, spawnTs, type Spawned } from './processes.js';
@@ -238,24 +239,18 @@ async function latency(redis: TestRedis, options: LatencyOptions) {
     const proposals: number[] = [];
     const plans: number[] = [];
     let observing = true;
-    const observe = (async () => {
-      // From the start, not '$': '$' is read when the first XREAD arrives, and a decision made before then was never seen.
-      const last: Record<string, string> = { [streams.harvestCalibrated]: '0-0', [streams.governorEvents]: '0-0' };
-      while (observing) {
-        const reply = (await observer.xread('COUNT', 1000, 'BLOCK', 200, 'STREAMS', ...Object.keys(last), ...Object.values(last))) as
-          [string, [string, string[]][]][] | null;
-        const now = performance.now();
-        for (const [stream, entries] of reply ?? [])
-          for (const [id, fields] of entries) {
-            last[stream] = id;
-            const planId = fields[fields.indexOf('plan_id') + 1]!;
-            const sent = sentAt.get(planId);
-            if (sent === undefined) continue;
-            sentAt.delete(planId);
-            if (sent.measured) (stream === streams.governorEvents ? plans : proposals).push(now - sent.at);
-          }
-      }
-    })();
+    // From the start, not '$': '$' is read when the first XREAD arrives, and a decision made before then was never seen.
+    const observe = decisionsSeen(observer, {
+      from: '0-0',
+      blockMs: 200,
+      running: () => observing,
+      seen: (stream, planId, at) => {
+        const sent = sentAt.get(planId);
+        if (sent === undefined) return;
+        sentAt.delete(planId);
+        if (sent.measured) (stream === streams.governorEvents ? plans : proposals).push(at - sent.at);
+      },
+    });
     const started = performance.now();
     /** When the measured window opens: after the warm-up. */
     let measureFrom = Infinity;
