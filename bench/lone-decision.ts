@@ -10,13 +10,15 @@
  *   calls inside its EVALSHA; the idle's and the producers' included): what the round trips ask of redis-server;
  * - one proposal's and one plan's commands by MONITOR's clock, each put to the connection that sent it.
  * The rest of a decision's time is the gates' process and the round trips between it and Redis.
+ * BENCH_PROFILE_DIR=dir: the gates process writes a CPU profile there (sampled every 100 µs); the run
+ * prints when the lone decisions began, counted from the gates' start, to leave out the priming.
  */
 import { execFileSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { REDIS_PROTOCOL } from '../runtime/host/redis.js';
-import { streams } from '../schemas/keys.js';
+import { keys, streams } from '../schemas/keys.js';
 import { monitorLines } from '../test/support/monitor-lines.js';
 import { freePort, startTestRedis } from '../test/support/redis-server.js';
 import { decisionsSeen } from './decisions-seen.js';
@@ -35,7 +37,11 @@ const redis = await startTestRedis();
 await seedPortfolio(redis.client, HELD);
 const port = await freePort();
 // As bench/run.ts starts the gates (the units' Node flags).
-const gates = spawnNode(['--max-semi-space-size=2', '--heap-growing-percent=50', resolve(bundleDir, 'app', 'main.js')], {
+const profileFlags = process.env.BENCH_PROFILE_DIR
+  ? ['--cpu-prof', '--cpu-prof-interval=100', `--cpu-prof-dir=${resolve(process.env.BENCH_PROFILE_DIR)}`]
+  : [];
+const gatesStarted = performance.now();
+const gates = spawnNode(['--max-semi-space-size=2', '--heap-growing-percent=50', ...profileFlags, resolve(bundleDir, 'app', 'main.js')], {
   REDIS_URL: redis.url,
   PORT: String(port),
   MALLOC_ARENA_MAX: '2',
@@ -152,6 +158,7 @@ try {
   await redis.client.call('CONFIG', 'SET', 'slowlog-log-slower-than', '0');
   await redis.client.call('CONFIG', 'SET', 'slowlog-max-len', '1000000');
   await redis.client.call('SLOWLOG', 'RESET');
+  const loneBegan = (performance.now() - gatesStarted) / 1000;
   for (let i = 0; i < SECONDS; i++) {
     await send('proposal', true);
     await gap();
@@ -164,6 +171,19 @@ try {
   const decisions = latencies.proposal.length + latencies.plan.length;
   const total = [...byCommand.values()].reduce((sum, micros) => sum + micros, 0);
   console.log(`${SECONDS} proposals and ${SECONDS} plans, each alone, ${HELD} held (idle included in Redis's time):`);
+  const [view, watched, remembered, p33] = await Promise.all([
+    redis.client.scard(keys.activePositions),
+    redis.client.zcard(keys.p33Watch),
+    redis.client.hlen(keys.positionsHeld),
+    redis.client.scard(keys.p33PositionIndex),
+  ]);
+  console.log(
+    `  the book lists: our view ${view} symbols, P3.3's index ${p33}, the governor's watch ${watched}, the memory ${remembered} legs`,
+  );
+  if (profileFlags.length > 0)
+    console.log(
+      `  the lone decisions began ${loneBegan.toFixed(1)} s after the gates started (their profile: ${process.env.BENCH_PROFILE_DIR})`,
+    );
   console.log(`  latency p50: proposals ${median(latencies.proposal).toFixed(2)} ms, plans ${median(latencies.plan).toFixed(2)} ms`);
   console.log(`  Redis's own time a decision: ${(total / decisions / 1000).toFixed(3)} ms; by command (µs a decision):`);
   console.log(
