@@ -504,17 +504,55 @@ export async function loadPositionBook(redis: RedisReader, config: PositionBookC
   const reads = bookReads(prefixes, { withUnpriced, allP33Quotes, withMarketSigma });
   const refusedListings: RefusedListing[] = [];
   const barrier = async () => (await redis.keysToRead?.(P33_KEY_WATCH)) ?? null;
-  const readRest = (watchedKeys: readonly string[] | null, entrySymbols: readonly string[]) =>
-    readListedSymbols(redis, { withEquity, prefixes, reads }, watchedKeys, entrySymbols);
-  const { mode, entries, entrySymbols, appliedIds, watchedKeys, rest } = await readListing(
-    redis,
-    config,
-    refusedListings,
-    barrier,
-    readRest,
+  const { mode, entries, entrySymbols, appliedIds, watchedKeys } = await readListing(redis, config, refusedListings, barrier);
+  // Kept replies only past a live barrier (cachedReads answers null otherwise).
+  const read = (sent: readonly ReadCommand[]) => readWatched(redis, sent);
+  const equityKey = withEquity ? keys.portfolioState : '';
+  // Our view's index, the governor's watched symbols and P3.3's index: written when a position
+  // opens or closes, not at every decision, so kept like the rows they list (p33KeyWatch).
+  const [viewReply, watchReply, p33IndexReply, memoryReply, trackerReply, equityReply] = await read([
+    ['SMEMBERS', keys.activePositions],
+    ['ZRANGEBYSCORE', keys.p33Watch, '-inf', '+inf'],
+    // The index is read even when no symbol is looked up in it: an open's permit adds to it
+    // (record.ts), so one of another type must block the open here, not be refused in its commit.
+    ['SISMEMBER', keys.p33PositionIndex, ''],
+    ['HGETALL', keys.positionsHeld],
+    ['HMGET', keys.trackerAccount, 'timestamp'],
+    ...(withEquity ? [['HMGET', equityKey, 'equity_usd', 'timestamp'] as const] : []),
+  ]);
+  const listed = <T>(name: BookListing, key: string, reply: unknown, none: T): T => {
+    if (!(reply instanceof Error)) return (reply ?? none) as T;
+    refusedListings.push([name, key, reply.message]);
+    return none;
+  };
+  const view = listed<string[]>('view', keys.activePositions, viewReply, []);
+  const governorWatch = listed<string[]>('watch', keys.p33Watch, watchReply, []);
+  listed('p33', keys.p33PositionIndex, p33IndexReply, 0);
+  const memory = readMemory(listed<Record<string, string>>('held', keys.positionsHeld, memoryReply, {}));
+  const tracker = listed<(string | null)[]>('tracker', keys.trackerAccount, trackerReply, [null])[0] ?? null;
+  const equity = withEquity ? listed<(string | null)[] | null>('equity', equityKey, equityReply, null) : null;
+  // Without the key watch, every symbol P3.3's index lists (a flat universe's too).
+  const p33Listed =
+    watchedKeys === null
+      ? await listing(refusedListings, 'p33', keys.p33PositionIndex, redis.smembers(keys.p33PositionIndex), [])
+      : watchedSymbols(watchedKeys, prefixes);
+  const held = memory.symbols;
+  // P3.3's word is read for every symbol another producer or the memory names, and those the
+  // governor watches: a flat hash's mark prices another producer's position, and a remembered
+  // symbol's vanished hash must be seen vanished.
+  const p33 = [...new Set([...p33Listed, ...view, ...entrySymbols, ...governorWatch, ...held])];
+  const lists: Readonly<Record<SymbolList, readonly string[]>> = {
+    view,
+    p33,
+    entries: entrySymbols,
+    book: [...new Set([...view, ...entrySymbols, ...p33])],
+    held,
+  };
+  const replies = await readSymbols(
+    BOOK_READ_GROUPS.flatMap((group) => reads[group]),
+    lists,
+    read,
   );
-  const { equity, memory, tracker, lists, replies, refused } = rest ?? (await readRest(watchedKeys, entrySymbols));
-  refusedListings.push(...refused);
   // A read refused for Redis's state (an ACL) is no key's problem: the message is held until Redis serves it.
   settledReplies(refusedListings.map(([, , error]) => new Error(error)));
   const p33Listing = watchedKeys === null ? 'all' : 'watched';
@@ -538,80 +576,6 @@ export async function loadPositionBook(redis: RedisReader, config: PositionBookC
     equityRaw: equity?.[0] ?? undefined,
     portfolioStampRaw: equity?.[1] ?? undefined,
   };
-}
-
-/** What is read after the stream's entries are listed and the barrier passed: the other listings, then each symbol's reads. */
-interface ListedSymbols {
-  readonly equity: readonly (string | null)[] | null;
-  readonly memory: ReadMemory;
-  readonly tracker: string | null;
-  readonly lists: Readonly<Record<SymbolList, readonly string[]>>;
-  readonly replies: readonly (readonly unknown[])[];
-  /** The listing reads Redis refused (kept apart: a read whose listing turns out stale is dropped with them). */
-  readonly refused: readonly RefusedListing[];
-}
-
-/**
- * Our view's index, the governor's watched symbols, P3.3's index, the memory, the tracker's stamp
- * and equity (written when a position opens or closes, not at every decision, so kept like the rows
- * they list: p33KeyWatch), then every symbol's reads (readSymbols) for the symbols they and
- * `entrySymbols` name: through the key watch's kept replies past a live barrier (`watchedKeys`
- * not null), else sent.
- */
-async function readListedSymbols(
-  redis: RedisReader,
-  { withEquity, prefixes, reads }: { withEquity: boolean; prefixes: readonly string[]; reads: Record<BookReadGroup, SymbolRead[]> },
-  watchedKeys: readonly string[] | null,
-  entrySymbols: readonly string[],
-): Promise<ListedSymbols> {
-  const refused: RefusedListing[] = [];
-  // Kept replies only past a live barrier (cachedReads answers null otherwise).
-  const read = (sent: readonly ReadCommand[]) => readWatched(redis, sent);
-  const equityKey = withEquity ? keys.portfolioState : '';
-  const [viewReply, watchReply, p33IndexReply, memoryReply, trackerReply, equityReply] = await read([
-    ['SMEMBERS', keys.activePositions],
-    ['ZRANGEBYSCORE', keys.p33Watch, '-inf', '+inf'],
-    // The index is read even when no symbol is looked up in it: an open's permit adds to it
-    // (record.ts), so one of another type must block the open here, not be refused in its commit.
-    ['SISMEMBER', keys.p33PositionIndex, ''],
-    ['HGETALL', keys.positionsHeld],
-    ['HMGET', keys.trackerAccount, 'timestamp'],
-    ...(withEquity ? [['HMGET', equityKey, 'equity_usd', 'timestamp'] as const] : []),
-  ]);
-  const listed = <T>(name: BookListing, key: string, reply: unknown, none: T): T => {
-    if (!(reply instanceof Error)) return (reply ?? none) as T;
-    refused.push([name, key, reply.message]);
-    return none;
-  };
-  const view = listed<string[]>('view', keys.activePositions, viewReply, []);
-  const governorWatch = listed<string[]>('watch', keys.p33Watch, watchReply, []);
-  listed('p33', keys.p33PositionIndex, p33IndexReply, 0);
-  const memory = readMemory(listed<Record<string, string>>('held', keys.positionsHeld, memoryReply, {}));
-  const tracker = listed<(string | null)[]>('tracker', keys.trackerAccount, trackerReply, [null])[0] ?? null;
-  const equity = withEquity ? listed<(string | null)[] | null>('equity', equityKey, equityReply, null) : null;
-  // Without the key watch, every symbol P3.3's index lists (a flat universe's too).
-  const p33Listed =
-    watchedKeys === null
-      ? await listing(refused, 'p33', keys.p33PositionIndex, redis.smembers(keys.p33PositionIndex), [])
-      : watchedSymbols(watchedKeys, prefixes);
-  const held = memory.symbols;
-  // P3.3's word is read for every symbol another producer or the memory names, and those the
-  // governor watches: a flat hash's mark prices another producer's position, and a remembered
-  // symbol's vanished hash must be seen vanished.
-  const p33 = [...new Set([...p33Listed, ...view, ...entrySymbols, ...governorWatch, ...held])];
-  const lists: Readonly<Record<SymbolList, readonly string[]>> = {
-    view,
-    p33,
-    entries: entrySymbols,
-    book: [...new Set([...view, ...entrySymbols, ...p33])],
-    held,
-  };
-  const replies = await readSymbols(
-    BOOK_READ_GROUPS.flatMap((group) => reads[group]),
-    lists,
-    read,
-  );
-  return { equity, memory, tracker, lists, replies, refused };
 }
 
 /**
@@ -653,42 +617,22 @@ function listing<T>(refused: RefusedListing[], name: BookListing, key: string, r
  * in this order in one round, their symbols' applied ids and our view's index: loadPositionBook says
  * why the order. With no entries, the index read beside the stream's stands (no snapshot the
  * stream missed was applied between them). Also the governor's watched symbols and P3.3's index's type.
- *
- * The barrier follows the group's XINFO, so that a snapshot applied before it is seen (its row
- * written before the barrier) or listed (pending, or after the last-delivered id). In steady state
- * it goes a round earlier, beside the XINFO: when an earlier read's XINFO found nothing pending at
- * last-delivered id X (`kept.settled`), every entry up to X had been applied by then
- * (position-snapshot writes a row and acknowledges its entry in one commit), before this read
- * began; if this read's XINFO finds X again with nothing pending, nothing was delivered in between,
- * so no row of the stream's was written after the barrier. Then the entries after X and the rest of
- * the book (`readRest`, answered as `rest`) are read in one round; the rest is read again only if
- * there are entries. Every read either way is one the running code would make on its replies
- * alone, so a rehearsal answers it from the tape whatever its own process kept.
  */
 async function readListing(
   redis: RedisReader,
   config: PositionBookConfig,
   refused: RefusedListing[],
   barrier: () => Promise<readonly string[] | null>,
-  readRest: (watchedKeys: readonly string[] | null, entrySymbols: readonly string[]) => Promise<ListedSymbols>,
 ): Promise<{
   watchedKeys: readonly string[] | null;
   mode: BookRead['mode'];
   entries: Entry[];
   entrySymbols: string[];
   appliedIds: unknown[];
-  /** Read beside the entries (the barrier a round earlier, and no entries): loadPositionBook takes it. */
-  rest?: ListedSymbols;
 }> {
   const stream = config.POSITION_SNAPSHOT_STREAM;
-  const groupKey = `${stream}\u0000${config.POSITION_SNAPSHOT_GROUP}`;
-  const settledAt = kept.settled.get(groupKey);
-  const early = settledAt === undefined ? undefined : barrier();
-  // Its failure is the read's only where it is taken.
-  void early?.catch(() => undefined);
   let mode: BookRead['mode'] = 'none';
   let start = '-';
-  let lastDelivered: string | undefined;
   try {
     const groups = (await redis.xinfo('GROUPS', stream)) as unknown[][];
     mode = 'tail';
@@ -700,7 +644,6 @@ async function readListing(
       // The lowest pending id; none once they were all acknowledged since XINFO (applied: in the view, read after).
       if (Number(info.pending) > 0)
         start = ((await redis.xpending(stream, config.POSITION_SNAPSHOT_GROUP)) as [number, string | null])[1] ?? start;
-      else lastDelivered = info['last-delivered-id'];
     }
   } catch (error) {
     // A refusal that is Redis's state is no answer about the stream: the read fails, the message is held.
@@ -710,24 +653,14 @@ async function readListing(
     // Else no stream ("no such key"): nothing to fold in; a failure of another kind is the read's.
     else if (!(error instanceof Error && /no such key/i.test(error.message))) throw error;
   }
-  if (lastDelivered === undefined) kept.settled.delete(groupKey);
-  else kept.settled.set(groupKey, lastDelivered);
-  const unapplied = () =>
+  // Beside the entries' read: passed after XINFO, so with no entry listed no snapshot was applied
+  // after it that a row read (or kept) after this barrier could miss (loadPositionBook).
+  const [firstWatched, entries] = await Promise.all([
+    barrier(),
     mode === 'none'
-      ? Promise.resolve<Entry[]>([])
-      : listing(refused, 'stream', stream, redis.xrevrange(stream, '+', start, 'COUNT', config.POSITION_BOOK_MAX_PENDING + 1), []);
-  let firstWatched: readonly string[] | null;
-  let entries: Entry[];
-  if (early !== undefined && lastDelivered !== undefined && lastDelivered === settledAt) {
-    firstWatched = await early;
-    const [found, rest] = await Promise.all([unapplied(), readRest(firstWatched, [])]);
-    if (found.length === 0) return { watchedKeys: firstWatched, mode, entries: found, entrySymbols: [], appliedIds: [], rest };
-    entries = found;
-  } else {
-    // Beside the entries' read: passed after XINFO, so with no entry listed no snapshot was applied
-    // after it that a row read (or kept) after this barrier could miss (loadPositionBook).
-    [firstWatched, entries] = await Promise.all([barrier(), unapplied()]);
-  }
+      ? []
+      : listing(refused, 'stream', stream, redis.xrevrange(stream, '+', start, 'COUNT', config.POSITION_BOOK_MAX_PENDING + 1), []),
+  ]);
   const entrySymbols = [...new Set(entries.map(([, f]) => fieldsToRecord(f).symbol ?? ''))].filter((s) => s !== '');
   if (entrySymbols.length === 0) return { watchedKeys: firstWatched, mode, entries, entrySymbols, appliedIds: [] };
   const appliedIds = await sendReadsSettled(
@@ -797,10 +730,8 @@ function anyNeedless(
 }
 
 /**
- * What the book keeps from one read to the next. `settled`: the snapshot group as the last read
- * found it (readListing), which lets the next send its barrier a round earlier; one process reads
- * one Redis. The rest is what the book makes again at every read of a large book unless it keeps
- * it, each kept thing shared and never changed:
+ * What the book makes again at every read of a large book unless it keeps it, each kept thing shared
+ * and never changed:
  * - `commands`: its read commands, each made once for its plan and symbol: at 1,000 held a book read
  *   sends ~7,000 reads, and making them anew, with their keys, was about a fifth of what a decision
  *   allocated (`npx tsx bench/book-allocations.ts`). A plan's go all at once past MAX_KEPT_COMMANDS
@@ -810,8 +741,6 @@ function anyNeedless(
  * - `folds`: each symbol's fold (fold.ts KeptFolds), which those same decodings let it find alike.
  */
 const kept = {
-  /** Per snapshot stream and group, the last-delivered id a read's XINFO found with nothing pending (readListing). */
-  settled: new Map<string, string>(),
   commands: new Map<string, Map<string, ReadCommand>>(),
   decoded: new WeakMap<object, { readonly symbol: string; readonly part: string; readonly value: unknown }>(),
   folds: new KeptFolds(),
