@@ -5,6 +5,8 @@
  * plans/s (the primed state of docs/performance.md), one message at a time, a proposal then a plan,
  * each alone (0.4-0.6 s apart, as upstream sends them), for LONE_SECONDS (default 40), while the held
  * symbols' figures are rewritten at upstream's periods (pipeline-rates.ts produceMarks). It prints:
+ * - what the book lists (our view, P3.3's index, the governor's watch, the memory), to see it is the
+ *   20 held (the priming's permits may leave symbols watched);
  * - each kind's latency, a producer's XADD to the decision seen by an XREAD BLOCK client;
  * - Redis's own time in those seconds, a decision (SLOWLOG at 0 µs: every command, a script's
  *   calls inside its EVALSHA; the idle's and the producers' included): what the round trips ask of redis-server;
