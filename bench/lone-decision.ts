@@ -26,7 +26,7 @@ import { freePort, startTestRedis } from '../test/support/redis-server.js';
 import { decisionsSeen } from './decisions-seen.js';
 import { planFields, seedPortfolio } from './governor-plans.js';
 import { produceMarks } from './pipeline-rates.js';
-import { root, spawnNode } from './processes.js';
+import { GATES_NODE_FLAGS, percentile, profileFlags, root, spawnNode, untilGatesReady } from './processes.js';
 
 const SECONDS = Number(process.env.LONE_SECONDS ?? 40);
 const HELD = 20;
@@ -39,11 +39,9 @@ const redis = await startTestRedis();
 await seedPortfolio(redis.client, HELD);
 const port = await freePort();
 // As bench/run.ts starts the gates (the units' Node flags).
-const profileFlags = process.env.BENCH_PROFILE_DIR
-  ? ['--cpu-prof', '--cpu-prof-interval=100', `--cpu-prof-dir=${resolve(process.env.BENCH_PROFILE_DIR)}`]
-  : [];
+const profiling = profileFlags(100);
 const gatesStarted = performance.now();
-const gates = spawnNode(['--max-semi-space-size=2', '--heap-growing-percent=50', ...profileFlags, resolve(bundleDir, 'app', 'main.js')], {
+const gates = spawnNode([...GATES_NODE_FLAGS, ...profiling, resolve(bundleDir, 'app', 'main.js')], {
   REDIS_URL: redis.url,
   PORT: String(port),
   MALLOC_ARENA_MAX: '2',
@@ -80,7 +78,11 @@ function send(kind: 'proposal' | 'plan', measured: boolean): Promise<unknown> {
 }
 
 const gap = () => sleep(400 + Math.random() * 200);
-const median = (values: readonly number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? NaN;
+const median = (values: readonly number[]) =>
+  percentile(
+    [...values].sort((a, b) => a - b),
+    50,
+  );
 
 /** Redis's own time by command over the SLOWLOG since it was reset (a script's calls apart from its EVALSHA's own). */
 async function redisTime(): Promise<Map<string, number>> {
@@ -141,12 +143,7 @@ for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal
 process.stdout.on('error', () => void cleanUp().finally(() => process.exit(0)));
 
 try {
-  for (let i = 0; i < 600; i++) {
-    const response = await fetch(`http://127.0.0.1:${port}/ready`).catch(() => undefined);
-    if (response?.status === 200) break;
-    if (i === 599) throw new Error(`the gates did not become ready:\n${gates.output()}`);
-    await sleep(50);
-  }
+  await untilGatesReady(port, gates.output);
   observed = decisionsSeen(observer, { from: '$', blockMs: 200, running: () => observing, seen });
   stopMarks = produceMarks(marks, HELD, () => undefined);
   await sleep(300);
@@ -182,7 +179,7 @@ try {
   console.log(
     `  the book lists: our view ${view} symbols, P3.3's index ${p33}, the governor's watch ${watched}, the memory ${remembered} legs`,
   );
-  if (profileFlags.length > 0)
+  if (profiling.length > 0)
     console.log(
       `  the lone decisions began ${loneBegan.toFixed(1)} s after the gates started (their profile: ${process.env.BENCH_PROFILE_DIR})`,
     );

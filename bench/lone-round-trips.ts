@@ -9,6 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { REDIS_PROTOCOL } from '../runtime/host/redis.js';
 import { startTestRedis } from '../test/support/redis-server.js';
+import { percentile } from './processes.js';
 
 const ROUNDS = Number(process.env.ROUNDS ?? 200);
 const redis = await startTestRedis();
@@ -36,8 +37,10 @@ try {
       waits['20 HMGETs, one script'].push(performance.now() - start);
     }
   }
-  const at = (values: readonly number[], q: number) => [...values].sort((a, b) => a - b)[Math.floor(values.length * q)]!.toFixed(3);
-  const line = (values: readonly number[]) => `${at(values, 0.25)} / ${at(values, 0.5)} / ${at(values, 0.75)} ms`;
+  const line = (values: readonly number[]) => {
+    const sorted = [...values].sort((a, b) => a - b);
+    return `${[25, 50, 75].map((p) => percentile(sorted, p).toFixed(3)).join(' / ')} ms`;
+  };
   console.log(`${ROUNDS} of each, 100-150 ms apart (p25 / p50 / p75):`);
   for (const [name, values] of Object.entries(waits)) console.log(`  ${name.padEnd(24)} ${line(values)}`);
   console.log(`  ${'making the 20 HMGETs'.padEnd(24)} ${line(making)}`);

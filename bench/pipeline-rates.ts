@@ -22,7 +22,7 @@ import { keys } from '../schemas/keys.js';
 import { seeded } from '../domain/seeded-random.js';
 import { decisionsSeen } from './decisions-seen.js';
 import { planFields, seedPortfolio } from './governor-plans.js';
-import { spawnProcess, spawnTs, type Spawned } from './processes.js';
+import { percentile, spawnProcess, spawnTs, type Spawned } from './processes.js';
 
 /** What decides: its processes (their CPU is the decisions'), and when it is ready for messages. */
 export interface Deciders {
@@ -70,10 +70,6 @@ export interface PipelineRatesResult {
   readonly idle: { commandsPerSecond: number; cpuPercent: number; byCommand: readonly (readonly [string, number])[] };
   readonly runs: readonly RatesResult[];
   readonly peakRss: number;
-}
-
-function percentile(sorted: readonly number[], p: number): number {
-  return sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
 const summary = (samples: number[]) => {
@@ -325,8 +321,8 @@ async function untilGroups(redis: Redis, groups: readonly (readonly [stream: str
 export function floorDeciders(redis: TestRedis, nodeFlags: readonly string[]): Deciders {
   const env = { REDIS_URL: redis.url };
   const procs = [
-    spawnTs('bench/hand-written-loop.ts', { ...env, OUTPUT: streams.harvestCalibrated, COUNT: '10' }, [...nodeFlags]),
-    spawnTs('bench/floor-governor.ts', env, [...nodeFlags]),
+    spawnTs('bench/hand-written-loop.ts', { ...env, OUTPUT: streams.harvestCalibrated, COUNT: '10' }, nodeFlags),
+    spawnTs('bench/floor-governor.ts', env, nodeFlags),
   ];
   return {
     procs,

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export const root = resolve(import.meta.dirname, '..');
 
@@ -18,7 +19,7 @@ export interface Spawned {
 }
 
 /** Runs a TypeScript entry point with tsx as its own process, as `npm start` would. */
-export function spawnTs(entry: string, env: Record<string, string>, extraNodeArgs: string[] = []): Spawned {
+export function spawnTs(entry: string, env: Record<string, string>, extraNodeArgs: readonly string[] = []): Spawned {
   return spawnNode([...extraNodeArgs, '--import', 'tsx', entry], env);
 }
 
@@ -67,4 +68,32 @@ export function spawnProcess(command: string, args: string[], env: Record<string
       clearTimeout(timer);
     },
   };
+}
+
+/** The flags `npm start` and the units run the gates with (package.json, deploy/). */
+export const GATES_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=2', '--heap-growing-percent=50'];
+
+/**
+ * BENCH_PROFILE_DIR: the gates process writes a V8 CPU profile there on exit, to see where a row's
+ * time goes; `intervalUs`, how often it samples (V8's default 1,000).
+ */
+export function profileFlags(intervalUs?: number): string[] {
+  const dir = process.env.BENCH_PROFILE_DIR;
+  if (dir === undefined || dir === '') return [];
+  return ['--cpu-prof', ...(intervalUs === undefined ? [] : [`--cpu-prof-interval=${intervalUs}`]), `--cpu-prof-dir=${resolve(dir)}`];
+}
+
+/** Waits until the gates on `port` answer /ready 200 (30 s); the error carries `output()`, what the process wrote. */
+export async function untilGatesReady(port: number, output: () => string = () => ''): Promise<void> {
+  for (let i = 0; i < 600; i++) {
+    const response = await fetch(`http://127.0.0.1:${port}/ready`).catch(() => undefined);
+    if (response?.status === 200) return;
+    await sleep(50);
+  }
+  throw new Error(`the gates did not become ready${output() === '' ? '' : `:\n${output()}`}`);
+}
+
+/** The value at percentile `p` (0-100) of `sorted` (ascending), NaN when empty. */
+export function percentile(sorted: readonly number[], p: number): number {
+  return sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }

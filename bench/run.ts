@@ -25,7 +25,7 @@ import { checkCaps, type DecisionFields } from './caps-check.js';
 import { decisionsSeen } from './decisions-seen.js';
 import { bookNotional, planFields, seedPortfolio, writeGovernorPlans } from './governor-plans.js';
 import { untilIndexed, writeFlatUniverse } from './universe.js';
-import { root, spawnNode, spawnTs, type Spawned } from './processes.js';
+import { GATES_NODE_FLAGS, percentile, profileFlags, root, spawnNode, spawnTs, untilGatesReady, type Spawned } from './processes.js';
 import {
   atPipelineRates,
   floorDeciders,
@@ -56,10 +56,6 @@ const resultsDir = resolve(root, 'bench', 'results');
 /** BENCH_BUNDLE_DIR: another commit's bundle (`node scripts/bundle.mjs <dir>` in its worktree), to compare two in turns. */
 const givenBundle = process.env.BENCH_BUNDLE_DIR;
 const bundleDir = givenBundle === undefined ? resolve(resultsDir, 'dist') : resolve(givenBundle);
-/** The flags `npm start` runs with (package.json). */
-const NODE_FLAGS = ['--max-semi-space-size=2', '--heap-growing-percent=50'];
-/** BENCH_PROFILE_DIR: the gates process writes a V8 CPU profile there on exit, to see where a row's time goes. */
-const PROFILE_FLAGS = process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${resolve(process.env.BENCH_PROFILE_DIR)}`] : [];
 const SYMBOLS = 20;
 
 /** Every gate in one process, from the bundle; `extraEnv` over the bench's own settings. */
@@ -81,16 +77,7 @@ async function startGates(redis: TestRedis, extraEnv: Record<string, string> = {
       ),
     ),
   };
-  return { proc: spawnNode([...NODE_FLAGS, ...PROFILE_FLAGS, resolve(bundleDir, 'app', 'main.js')], env), port };
-}
-
-async function waitReady(port: number): Promise<void> {
-  for (let i = 0; i < 600; i++) {
-    const response = await fetch(`http://127.0.0.1:${port}/ready`).catch(() => undefined);
-    if (response?.status === 200) return;
-    await sleep(50);
-  }
-  throw new Error('the gates did not become ready');
+  return { proc: spawnNode([...GATES_NODE_FLAGS, ...profileFlags(), resolve(bundleDir, 'app', 'main.js')], env), port };
 }
 
 async function waitForLength(redis: Redis, stream: string, count: number, timeoutMs = 300_000): Promise<void> {
@@ -174,7 +161,7 @@ async function idle(redis: TestRedis) {
   await seedPortfolio(redis.client, SYMBOLS);
   const { proc, port } = await startGates(redis);
   try {
-    await waitReady(port);
+    await untilGatesReady(port);
     // Past the start-up and the first of every periodic job (the budget tick, the heat refresh).
     await sleep(quick ? 2_000 : 15_000);
     const seconds = quick ? 5 : 60;
@@ -202,10 +189,6 @@ async function idle(redis: TestRedis) {
   }
 }
 
-function percentile(sorted: readonly number[], p: number): number {
-  return sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
-
 interface LatencyOptions {
   readonly proposalsPerSecond: number;
   readonly plansPerSecond: number;
@@ -231,7 +214,7 @@ async function latency(redis: TestRedis, options: LatencyOptions) {
   const producer = new Redis(redis.url, { protocol: REDIS_PROTOCOL });
   const observer = new Redis(redis.url, { protocol: REDIS_PROTOCOL });
   try {
-    await waitReady(port);
+    await untilGatesReady(port);
     // The book as the pipeline's keys make it: every held position applied and every flat symbol indexed before any message is sent.
     await untilSnapshotsApplied(redis.client);
     if (flat.length > 0) await untilIndexed(redis.client, flat);
@@ -570,7 +553,7 @@ async function main(): Promise<void> {
         () => writeProposals(redis.client, backlog),
         'bench:handwritten:calibrated',
         backlog,
-        async () => ({ proc: spawnTs('bench/hand-written-loop.ts', { REDIS_URL: redis.url }, NODE_FLAGS) }),
+        async () => ({ proc: spawnTs('bench/hand-written-loop.ts', { REDIS_URL: redis.url }, GATES_NODE_FLAGS) }),
       );
       peakRss = Math.max(peakRss, gates.peakRss);
       rows.push({
@@ -699,7 +682,7 @@ async function main(): Promise<void> {
       return {
         procs: [proc],
         ready: async () => {
-          await waitReady(port);
+          await untilGatesReady(port);
           await untilSnapshotsApplied(redis.client);
         },
       };
@@ -741,7 +724,7 @@ async function main(): Promise<void> {
             who === 'gates'
               ? await atPipelineRates(redis, gatesDeciders, one)
               : who === 'floor'
-                ? await atPipelineRates(redis, async () => floorDeciders(redis, NODE_FLAGS), one)
+                ? await atPipelineRates(redis, async () => floorDeciders(redis, GATES_NODE_FLAGS), one)
                 : await withKeyEvents(redis.client, () => atPipelineRates(redis, () => pythonDeciders(redis), one)),
           );
         }
