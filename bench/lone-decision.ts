@@ -26,7 +26,8 @@ import { freePort, startTestRedis } from '../test/support/redis-server.js';
 import { decisionsSeen } from './decisions-seen.js';
 import { planFields, seedPortfolio } from './governor-plans.js';
 import { produceMarks } from './pipeline-rates.js';
-import { GATES_NODE_FLAGS, percentile, profileFlags, root, spawnNode, untilGatesReady } from './processes.js';
+import { untilReady } from '../test/support/serving.js';
+import { GATES_NODE_FLAGS, percentile, profileFlags, root, spawnNode } from './processes.js';
 
 const SECONDS = Number(process.env.LONE_SECONDS ?? 40);
 const HELD = 20;
@@ -143,7 +144,9 @@ for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal
 process.stdout.on('error', () => void cleanUp().finally(() => process.exit(0)));
 
 try {
-  await untilGatesReady(port, gates.output);
+  await untilReady(port).catch((error: unknown) => {
+    throw new Error(`${String(error)}\n${gates.output()}`);
+  });
   observed = decisionsSeen(observer, { from: '$', blockMs: 200, running: () => observing, seen });
   stopMarks = produceMarks(marks, HELD, () => undefined);
   await sleep(300);

@@ -1,7 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 
 export const root = resolve(import.meta.dirname, '..');
 
@@ -81,16 +80,6 @@ export function profileFlags(intervalUs?: number): string[] {
   const dir = process.env.BENCH_PROFILE_DIR;
   if (dir === undefined || dir === '') return [];
   return ['--cpu-prof', ...(intervalUs === undefined ? [] : [`--cpu-prof-interval=${intervalUs}`]), `--cpu-prof-dir=${resolve(dir)}`];
-}
-
-/** Waits until the gates on `port` answer /ready 200 (30 s); the error carries `output()`, what the process wrote. */
-export async function untilGatesReady(port: number, output: () => string = () => ''): Promise<void> {
-  for (let i = 0; i < 600; i++) {
-    const response = await fetch(`http://127.0.0.1:${port}/ready`).catch(() => undefined);
-    if (response?.status === 200) return;
-    await sleep(50);
-  }
-  throw new Error(`the gates did not become ready${output() === '' ? '' : `:\n${output()}`}`);
 }
 
 /** The value at percentile `p` (0-100) of `sorted` (ascending), NaN when empty. */

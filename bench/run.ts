@@ -25,7 +25,8 @@ import { checkCaps, type DecisionFields } from './caps-check.js';
 import { decisionsSeen } from './decisions-seen.js';
 import { bookNotional, planFields, seedPortfolio, writeGovernorPlans } from './governor-plans.js';
 import { untilIndexed, writeFlatUniverse } from './universe.js';
-import { GATES_NODE_FLAGS, percentile, profileFlags, root, spawnNode, spawnTs, untilGatesReady, type Spawned } from './processes.js';
+import { GATES_NODE_FLAGS, percentile, profileFlags, root, spawnNode, spawnTs, type Spawned } from './processes.js';
+import { untilReady } from '../test/support/serving.js';
 import {
   atPipelineRates,
   floorDeciders,
@@ -161,7 +162,7 @@ async function idle(redis: TestRedis) {
   await seedPortfolio(redis.client, SYMBOLS);
   const { proc, port } = await startGates(redis);
   try {
-    await untilGatesReady(port);
+    await untilReady(port);
     // Past the start-up and the first of every periodic job (the budget tick, the heat refresh).
     await sleep(quick ? 2_000 : 15_000);
     const seconds = quick ? 5 : 60;
@@ -214,7 +215,7 @@ async function latency(redis: TestRedis, options: LatencyOptions) {
   const producer = new Redis(redis.url, { protocol: REDIS_PROTOCOL });
   const observer = new Redis(redis.url, { protocol: REDIS_PROTOCOL });
   try {
-    await untilGatesReady(port);
+    await untilReady(port);
     // The book as the pipeline's keys make it: every held position applied and every flat symbol indexed before any message is sent.
     await untilSnapshotsApplied(redis.client);
     if (flat.length > 0) await untilIndexed(redis.client, flat);
@@ -682,7 +683,7 @@ async function main(): Promise<void> {
       return {
         procs: [proc],
         ready: async () => {
-          await untilGatesReady(port);
+          await untilReady(port);
           await untilSnapshotsApplied(redis.client);
         },
       };
